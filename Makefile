@@ -1,0 +1,40 @@
+# The two set-up commands (`make run`, `make test`) and the benchmarks.
+# Everything else is CMake under build/.
+JOBS ?= 2
+REL := build/release
+TST := build/test
+CONFIG ?= deploy/sluice.json
+LISTEN ?= 127.0.0.1:8080
+
+.PHONY: deps build build-test run test bench bench-gateway bench-engine bench-router clean
+
+deps:
+	@bash deploy/deps.sh
+
+build: deps
+	@cmake -S . -B $(REL) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(REL) -j $(JOBS)
+
+build-test: deps
+	@cmake -S . -B $(TST) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_SANITIZE=ON >/dev/null
+	@cmake --build $(TST) -j $(JOBS)
+
+run: build
+	$(REL)/sluice serve --config $(CONFIG) --listen $(LISTEN)
+
+test: build-test
+	cd $(TST) && ctest --output-on-failure -j $(JOBS)
+
+bench: bench-gateway bench-engine bench-router
+
+bench-gateway: build
+	bash tests/bench/gateway.sh $(REL)/sluice
+
+bench-engine: build
+	bash tests/bench/engine.sh $(REL)
+
+bench-router: build
+	bash tests/bench/router.sh $(REL)
+
+clean:
+	rm -rf build

@@ -1,0 +1,1 @@
+int sl__backends_placeholder;

@@ -1,0 +1,88 @@
+/* Bounded growable buffer. */
+#include "sl_buf.h"
+#include "sl_err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sl_buf_init(sl_buf_t *b, size_t max) {
+  b->data = NULL;
+  b->len = b->cap = 0;
+  b->max = max;
+}
+
+void sl_buf_free(sl_buf_t *b) {
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+void sl_buf_reset(sl_buf_t *b) {
+  b->len = 0;
+  if (b->data) b->data[0] = '\0';
+}
+
+int sl_buf_reserve(sl_buf_t *b, size_t extra) {
+  if (extra > b->max || b->len > b->max - extra) return SL_ETOOBIG;
+  size_t need = b->len + extra + 1;
+  if (need <= b->cap) return 0;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < need) cap *= 2;
+  if (cap > b->max + 1) cap = b->max + 1;
+  char *p = realloc(b->data, cap);
+  if (!p) return SL_ENOMEM;
+  b->data = p;
+  b->cap = cap;
+  return 0;
+}
+
+int sl_buf_append(sl_buf_t *b, const void *p, size_t n) {
+  int rc = sl_buf_reserve(b, n);
+  if (rc) return rc;
+  if (n) memcpy(b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return 0;
+}
+
+int sl_buf_puts(sl_buf_t *b, const char *s) { return sl_buf_append(b, s, strlen(s)); }
+
+int sl_buf_vprintf(sl_buf_t *b, const char *fmt, va_list ap) {
+  va_list cp;
+  va_copy(cp, ap);
+  int n = vsnprintf(NULL, 0, fmt, cp);
+  va_end(cp);
+  if (n < 0) return SL_EINVAL;
+  int rc = sl_buf_reserve(b, (size_t)n);
+  if (rc) return rc;
+  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  b->len += (size_t)n;
+  return 0;
+}
+
+int sl_buf_printf(sl_buf_t *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = sl_buf_vprintf(b, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+void sl_buf_consume(sl_buf_t *b, size_t n) {
+  if (n >= b->len) {
+    sl_buf_reset(b);
+    return;
+  }
+  memmove(b->data, b->data + n, b->len - n);
+  b->len -= n;
+  b->data[b->len] = '\0';
+}
+
+char *sl_buf_steal(sl_buf_t *b, size_t *len) {
+  char *p = b->data;
+  if (len) *len = b->len;
+  b->data = NULL;
+  b->len = b->cap = 0;
+  return p;
+}

@@ -1,0 +1,53 @@
+/* Lifetime and text view of the internal chat request. */
+#include "sl_chat.h"
+#include "sl_buf.h"
+#include "sl_err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void sl_chat_req_init(sl_chat_req_t *r) {
+  memset(r, 0, sizeof *r);
+  r->max_tokens = -1;
+  r->temperature = -1;
+  r->top_p = -1;
+  r->top_k = -1;
+  r->min_p = -1;
+  r->repetition_penalty = 1.0;
+}
+
+void sl_chat_req_free(sl_chat_req_t *r) {
+  for (size_t i = 0; i < r->n_msgs; i++) {
+    sl_msg_t *m = &r->msgs[i];
+    free(m->role);
+    free(m->content);
+    free(m->name);
+    free(m->tool_call_id);
+    free(m->tool_calls);
+  }
+  free(r->msgs);
+  for (size_t i = 0; i < r->n_stop; i++) free(r->stop[i]);
+  free(r->stop);
+  free(r->model);
+  free(r->tools);
+  free(r->tool_choice);
+  free(r->response_format);
+  free(r->user);
+  sl_chat_req_init(r);
+}
+
+int sl_chat_text(const sl_chat_req_t *r, char **out, size_t *len) {
+  sl_buf_t b;
+  sl_buf_init(&b, (size_t)1 << 30);
+  int rc = sl_buf_append(&b, "", 0);
+  for (size_t i = 0; i < r->n_msgs && !rc; i++) {
+    if (i) rc = sl_buf_append(&b, "\n", 1);
+    if (!rc) rc = sl_buf_puts(&b, r->msgs[i].content ? r->msgs[i].content : "");
+  }
+  if (rc) {
+    sl_buf_free(&b);
+    return rc;
+  }
+  *out = sl_buf_steal(&b, len);
+  return 0;
+}

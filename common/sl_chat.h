@@ -1,0 +1,54 @@
+/* The internal chat request: what every client dialect (OpenAI, Anthropic) is
+ * decoded into, what the router classifies, what the policy decides on and what
+ * every backend encodes for its upstream. Owned by one request; free with
+ * sl_chat_req_free(). */
+#ifndef SL_CHAT_H
+#define SL_CHAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { SL_DIALECT_OPENAI, SL_DIALECT_ANTHROPIC } sl_dialect_t;
+
+typedef struct {
+  char *role;           /* "system", "user", "assistant", "tool" */
+  char *content;        /* text parts joined with "\n"; never NULL ("" if none) */
+  char *name;           /* optional */
+  char *tool_call_id;   /* role "tool": which call this answers */
+  char *tool_calls;     /* assistant: JSON array of OpenAI-shaped tool calls, or NULL */
+} sl_msg_t;
+
+typedef struct {
+  sl_dialect_t dialect;
+  char *model;          /* as the client asked ("auto" when absent) */
+  sl_msg_t *msgs;
+  size_t n_msgs;
+  int max_tokens;       /* -1: not given */
+  double temperature;   /* <0: not given */
+  double top_p;         /* <0: not given */
+  int top_k;            /* <0: not given */
+  double min_p;         /* <0: not given */
+  double presence_penalty, frequency_penalty, repetition_penalty; /* 0 / 0 / 1 default */
+  bool has_seed;
+  uint64_t seed;
+  char **stop;          /* stop strings */
+  size_t n_stop;
+  bool stream;
+  bool include_usage;   /* stream_options.include_usage */
+  bool logprobs;
+  int top_logprobs;
+  char *tools;          /* JSON array, OpenAI shape ({"type":"function","function":{...}}), or NULL */
+  char *tool_choice;    /* JSON value, or NULL */
+  char *response_format;/* JSON value, or NULL */
+  char *user;           /* OpenAI `user` / Anthropic metadata.user_id */
+} sl_chat_req_t;
+
+void sl_chat_req_init(sl_chat_req_t *r);
+void sl_chat_req_free(sl_chat_req_t *r);
+
+/* The user-visible text the classifier sees and entity offsets refer to: each
+ * message's content in order, separated by "\n". Returns 0 or SL_E*. */
+int sl_chat_text(const sl_chat_req_t *r, char **out, size_t *len);
+
+#endif

@@ -1,0 +1,15 @@
+/* The `sluice` subcommands. Each takes the arguments after its own name and
+ * returns the process exit code. One file per subcommand: gateway/cli_<name>.c. */
+#ifndef SL_CLI_H
+#define SL_CLI_H
+
+int sl_cli_serve(int argc, char **argv);
+int sl_cli_generate(int argc, char **argv);
+int sl_cli_tokenize(int argc, char **argv);
+int sl_cli_classify(int argc, char **argv);
+int sl_cli_explain(int argc, char **argv);
+int sl_cli_policy(int argc, char **argv);
+int sl_cli_train_router(int argc, char **argv);
+int sl_cli_audit(int argc, char **argv);
+
+#endif

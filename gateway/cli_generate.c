@@ -1,0 +1,11 @@
+/* `sluice generate`: placeholder until its module lands. */
+#include "cli.h"
+
+#include <stdio.h>
+
+int sl_cli_generate(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  fprintf(stderr, "sluice generate: not available in this build yet\n");
+  return 2;
+}

@@ -1,0 +1,11 @@
+/* `sluice policy`: placeholder until its module lands. */
+#include "cli.h"
+
+#include <stdio.h>
+
+int sl_cli_policy(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  fprintf(stderr, "sluice policy: not available in this build yet\n");
+  return 2;
+}

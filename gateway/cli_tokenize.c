@@ -1,0 +1,11 @@
+/* `sluice tokenize`: placeholder until its module lands. */
+#include "cli.h"
+
+#include <stdio.h>
+
+int sl_cli_tokenize(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  fprintf(stderr, "sluice tokenize: not available in this build yet\n");
+  return 2;
+}

@@ -1,0 +1,39 @@
+/* sluice: the command-line entry point. Dispatches to one subcommand. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+  const char *name;
+  int (*run)(int, char **);
+  const char *help;
+} commands[] = {
+    {"serve", sl_cli_serve, "[--config FILE] [--listen HOST:PORT]"},
+    {"classify", sl_cli_classify, "[--config FILE] < requests.jsonl > results.jsonl"},
+    {"explain", sl_cli_explain, "[--config FILE] < request.json"},
+    {"policy", sl_cli_policy, "check FILE | test FILE CASES.jsonl"},
+    {"generate", sl_cli_generate,
+     "--model FILE.gguf [-p PROMPT] [-n N] [--temp T] [--seed S] [--threads K] [--json]"},
+    {"tokenize", sl_cli_tokenize, "(--model FILE.gguf | --tokenizer tokenizer.json) [--special]"},
+    {"train-router", sl_cli_train_router, "DATA.jsonl [--out WEIGHTS.json]"},
+    {"audit", sl_cli_audit, "verify|egress|costs [--ledger FILE] ..."},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: sluice COMMAND [ARGS]\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 2, argv + 2);
+  fprintf(stderr, "sluice: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return 2;
+}
