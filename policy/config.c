@@ -1,0 +1,513 @@
+/* Loading and validating the configuration file. Validation is strict: unknown
+ * keys and wrong types are errors naming their JSON path, because a typo in a
+ * policy file that silently does nothing is how sensitive data leaks. */
+#include "config.h"
+#include "sl_err.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONFIG_MAX_BYTES (4u << 20) /* a policy file is text a person edits */
+#define MAX_BACKENDS 64
+#define MAX_KEYS 4096
+
+const char *sl_location_name(sl_location_t l) {
+  switch (l) {
+  case SL_LOC_IN_PROCESS: return "in-process";
+  case SL_LOC_INTERNAL: return "internal";
+  case SL_LOC_EXTERNAL: return "external";
+  }
+  return "?";
+}
+
+const char *sl_backend_kind_name(sl_backend_kind_t k) {
+  switch (k) {
+  case SL_BK_LOCAL: return "local";
+  case SL_BK_OPENAI: return "openai";
+  case SL_BK_ANTHROPIC: return "anthropic";
+  }
+  return "?";
+}
+
+/* ---- typed getters: each names the path on error ---- */
+
+static int check_keys(const cJSON *obj, const char *path, const char *const *allowed,
+                      sl_jerr_t *err) {
+  for (const cJSON *it = obj->child; it; it = it->next) {
+    int ok = 0;
+    for (const char *const *a = allowed; *a; a++)
+      if (!strcmp(it->string, *a)) ok = 1;
+    if (!ok) return sl_jerr_set(err, path, "unknown key \"%s\"", it->string);
+  }
+  return 0;
+}
+
+static int get_str(const cJSON *obj, const char *key, const char *path, bool required,
+                   char **out, sl_jerr_t *err) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  char p[256];
+  sl_jpath_key(p, sizeof p, path, key);
+  if (!v) return required ? sl_jerr_set(err, p, "is required") : 0;
+  if (!cJSON_IsString(v)) return sl_jerr_set(err, p, "must be a string");
+  if (required && !v->valuestring[0]) return sl_jerr_set(err, p, "must not be empty");
+  free(*out);
+  *out = strdup(v->valuestring);
+  return *out ? 0 : SL_ENOMEM;
+}
+
+static int get_num(const cJSON *obj, const char *key, const char *path, double lo, double hi,
+                   double *out, sl_jerr_t *err) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  char p[256];
+  sl_jpath_key(p, sizeof p, path, key);
+  if (!v) return 0;
+  if (!cJSON_IsNumber(v)) return sl_jerr_set(err, p, "must be a number");
+  if (v->valuedouble < lo || v->valuedouble > hi)
+    return sl_jerr_set(err, p, "must be between %g and %g (got %g)", lo, hi, v->valuedouble);
+  *out = v->valuedouble;
+  return 0;
+}
+
+static int get_int(const cJSON *obj, const char *key, const char *path, long lo, long hi,
+                   long *out, sl_jerr_t *err) {
+  double d = (double)*out;
+  int rc = get_num(obj, key, path, (double)lo, (double)hi, &d, err);
+  if (rc) return rc;
+  if (d != (double)(long)d) {
+    char p[256];
+    sl_jpath_key(p, sizeof p, path, key);
+    return sl_jerr_set(err, p, "must be a whole number");
+  }
+  *out = (long)d;
+  return 0;
+}
+
+static int get_bool(const cJSON *obj, const char *key, const char *path, bool *out,
+                    sl_jerr_t *err) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  char p[256];
+  sl_jpath_key(p, sizeof p, path, key);
+  if (!v) return 0;
+  if (!cJSON_IsBool(v)) return sl_jerr_set(err, p, "must be true or false");
+  *out = cJSON_IsTrue(v);
+  return 0;
+}
+
+static int parse_hex32(const char *s, uint8_t out[32]) {
+  if (strlen(s) != 64) return -1;
+  for (int i = 0; i < 32; i++) {
+    unsigned v;
+    if (sscanf(s + 2 * i, "%2x", &v) != 1) return -1;
+    out[i] = (uint8_t)v;
+  }
+  for (const char *c = s; *c; c++)
+    if (!strchr("0123456789abcdefABCDEF", *c)) return -1;
+  return 0;
+}
+
+/* "HOST:PORT" with a numeric port 1..65535; IPv6 hosts in brackets. */
+static int check_listen(const char *s, const char *path, sl_jerr_t *err) {
+  const char *colon = strrchr(s, ':');
+  if (!colon || colon == s) return sl_jerr_set(err, path, "must be HOST:PORT (got \"%s\")", s);
+  char *end;
+  errno = 0;
+  long port = strtol(colon + 1, &end, 10);
+  if (errno || *end || port < 1 || port > 65535)
+    return sl_jerr_set(err, path, "port must be 1..65535 (got \"%s\")", colon + 1);
+  return 0;
+}
+
+/* ---- sections ---- */
+
+static int parse_limits(const cJSON *root, sl_limits_t *l, sl_jerr_t *err) {
+  l->max_header_bytes = 32 * 1024;
+  l->max_body_bytes = 4 * 1024 * 1024;
+  l->max_connections = 4096;
+  l->header_timeout_ms = 10000;
+  l->body_timeout_ms = 30000;
+  l->idle_timeout_ms = 60000;
+  l->shutdown_grace_ms = 30000;
+  const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "limits");
+  if (!o) return 0;
+  if (!cJSON_IsObject(o)) return sl_jerr_set(err, "$.limits", "must be an object");
+  static const char *const keys[] = {"max_header_bytes", "max_body_bytes", "max_connections",
+                                     "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms",
+                                     "shutdown_grace_ms", NULL};
+  int rc = check_keys(o, "$.limits", keys, err);
+  long v;
+#define LIM(field, lo, hi)                                                   \
+  v = (long)l->field;                                                        \
+  if (!rc) rc = get_int(o, #field, "$.limits", lo, hi, &v, err);             \
+  l->field = (typeof(l->field))v;
+  LIM(max_header_bytes, 1024, 1 << 20)
+  LIM(max_body_bytes, 1024, 256L << 20)
+  LIM(max_connections, 1, 1000000)
+  LIM(header_timeout_ms, 100, 3600000)
+  LIM(body_timeout_ms, 100, 3600000)
+  LIM(idle_timeout_ms, 100, 3600000)
+  LIM(shutdown_grace_ms, 0, 3600000)
+#undef LIM
+  return rc;
+}
+
+static int parse_auth(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "auth");
+  if (!a) return 0;
+  if (!cJSON_IsObject(a)) return sl_jerr_set(err, "$.auth", "must be an object");
+  static const char *const keys[] = {"keys", "admin_keys", NULL};
+  int rc = check_keys(a, "$.auth", keys, err);
+  if (rc) return rc;
+  const cJSON *ks = cJSON_GetObjectItemCaseSensitive(a, "keys");
+  if (ks) {
+    if (!cJSON_IsArray(ks)) return sl_jerr_set(err, "$.auth.keys", "must be an array");
+    int n = cJSON_GetArraySize(ks);
+    if (n > MAX_KEYS) return sl_jerr_set(err, "$.auth.keys", "at most %d keys", MAX_KEYS);
+    c->keys = calloc((size_t)n + 1, sizeof *c->keys);
+    if (!c->keys) return SL_ENOMEM;
+    int i = 0;
+    for (const cJSON *k = ks->child; k; k = k->next, i++) {
+      char p[256];
+      sl_jpath_idx(p, sizeof p, "$.auth.keys", i);
+      if (!cJSON_IsObject(k)) return sl_jerr_set(err, p, "must be an object");
+      static const char *const kk[] = {"id", "sha256", "tenant", "monthly_budget_usd", NULL};
+      sl_key_cfg_t *kc = &c->keys[c->n_keys++];
+      char *hex = NULL;
+      if ((rc = check_keys(k, p, kk, err)) || (rc = get_str(k, "id", p, true, &kc->id, err)) ||
+          (rc = get_str(k, "sha256", p, true, &hex, err)) ||
+          (rc = get_str(k, "tenant", p, false, &kc->tenant, err)) ||
+          (rc = get_num(k, "monthly_budget_usd", p, 0, 1e12, &kc->monthly_budget_usd, err))) {
+        free(hex);
+        return rc;
+      }
+      rc = parse_hex32(hex, kc->sha256);
+      free(hex);
+      if (rc) {
+        char q[300];
+        sl_jpath_key(q, sizeof q, p, "sha256");
+        return sl_jerr_set(err, q, "must be 64 hex digits (sha256 of the key)");
+      }
+      if (!kc->tenant && !(kc->tenant = strdup(kc->id))) return SL_ENOMEM;
+      for (size_t j = 0; j + 1 < c->n_keys; j++)
+        if (!strcmp(c->keys[j].id, kc->id))
+          return sl_jerr_set(err, p, "duplicate key id \"%s\"", kc->id);
+    }
+  }
+  const cJSON *ad = cJSON_GetObjectItemCaseSensitive(a, "admin_keys");
+  if (ad) {
+    if (!cJSON_IsArray(ad)) return sl_jerr_set(err, "$.auth.admin_keys", "must be an array");
+    int n = cJSON_GetArraySize(ad);
+    if (n > MAX_KEYS) return sl_jerr_set(err, "$.auth.admin_keys", "too many keys");
+    c->admin_keys = calloc((size_t)n + 1, sizeof *c->admin_keys);
+    if (!c->admin_keys) return SL_ENOMEM;
+    int i = 0;
+    for (const cJSON *k = ad->child; k; k = k->next, i++) {
+      char p[256];
+      sl_jpath_idx(p, sizeof p, "$.auth.admin_keys", i);
+      if (!cJSON_IsString(k) || parse_hex32(k->valuestring, c->admin_keys[c->n_admin_keys]))
+        return sl_jerr_set(err, p, "must be 64 hex digits (sha256 of the admin key)");
+      c->n_admin_keys++;
+    }
+  }
+  return 0;
+}
+
+static int parse_models(const cJSON *b, const char *path, sl_backend_cfg_t *bc,
+                        sl_jerr_t *err) {
+  const cJSON *ms = cJSON_GetObjectItemCaseSensitive(b, "models");
+  char p[256];
+  sl_jpath_key(p, sizeof p, path, "models");
+  if (!ms) return 0;
+  if (!cJSON_IsArray(ms)) return sl_jerr_set(err, p, "must be an array");
+  int n = cJSON_GetArraySize(ms);
+  if (n > 1024) return sl_jerr_set(err, p, "at most 1024 models");
+  bc->models = calloc((size_t)n + 1, sizeof *bc->models);
+  if (!bc->models) return SL_ENOMEM;
+  int i = 0, rc;
+  for (const cJSON *m = ms->child; m; m = m->next, i++) {
+    char q[300];
+    sl_jpath_idx(q, sizeof q, p, i);
+    sl_model_price_t *mp = &bc->models[bc->n_models++];
+    if (cJSON_IsString(m)) {
+      if (!(mp->name = strdup(m->valuestring))) return SL_ENOMEM;
+      continue;
+    }
+    if (!cJSON_IsObject(m)) return sl_jerr_set(err, q, "must be an object or a string");
+    static const char *const keys[] = {"name", "usd_per_mtok_in", "usd_per_mtok_out", NULL};
+    if ((rc = check_keys(m, q, keys, err)) || (rc = get_str(m, "name", q, true, &mp->name, err)) ||
+        (rc = get_num(m, "usd_per_mtok_in", q, 0, 1e6, &mp->usd_per_mtok_in, err)) ||
+        (rc = get_num(m, "usd_per_mtok_out", q, 0, 1e6, &mp->usd_per_mtok_out, err)))
+      return rc;
+  }
+  if (bc->n_models && !(bc->default_model = strdup(bc->models[0].name))) return SL_ENOMEM;
+  return 0;
+}
+
+static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl_jerr_t *err) {
+  if (!cJSON_IsObject(b)) return sl_jerr_set(err, p, "must be an object");
+  static const char *const keys[] = {
+      "name", "kind", "location", "base_url", "api_key_env", "models", "connect_timeout_ms",
+      "first_byte_timeout_ms", "total_timeout_ms", "max_retries", "model", "chat_template",
+      "threads", "max_batch", "queue_max", "kv_cache_mb", "context", "timeout_ms",
+      "usd_per_hour", NULL};
+  int rc = check_keys(b, p, keys, err);
+  char *kind = NULL, *loc = NULL;
+  if (!rc) rc = get_str(b, "name", p, true, &bc->name, err);
+  if (!rc) rc = get_str(b, "kind", p, true, &kind, err);
+  if (!rc) rc = get_str(b, "location", p, false, &loc, err);
+  char q[300];
+  if (!rc) {
+    sl_jpath_key(q, sizeof q, p, "name");
+    for (const char *s = bc->name; *s && !rc; s++)
+      if (*s == '/' || *s == ' ')
+        rc = sl_jerr_set(err, q, "must not contain '/' or spaces (\"%s\")", bc->name);
+  }
+  if (!rc) {
+    sl_jpath_key(q, sizeof q, p, "kind");
+    if (!strcmp(kind, "local")) bc->kind = SL_BK_LOCAL;
+    else if (!strcmp(kind, "openai")) bc->kind = SL_BK_OPENAI;
+    else if (!strcmp(kind, "anthropic")) bc->kind = SL_BK_ANTHROPIC;
+    else rc = sl_jerr_set(err, q, "must be \"local\", \"openai\" or \"anthropic\" (got \"%s\")", kind);
+  }
+  if (!rc) {
+    sl_jpath_key(q, sizeof q, p, "location");
+    /* Default to the safe reading: an API backend is external unless declared. */
+    bc->location = bc->kind == SL_BK_LOCAL ? SL_LOC_IN_PROCESS : SL_LOC_EXTERNAL;
+    if (loc) {
+      if (!strcmp(loc, "in-process")) bc->location = SL_LOC_IN_PROCESS;
+      else if (!strcmp(loc, "internal")) bc->location = SL_LOC_INTERNAL;
+      else if (!strcmp(loc, "external")) bc->location = SL_LOC_EXTERNAL;
+      else rc = sl_jerr_set(err, q, "must be \"in-process\", \"internal\" or \"external\" (got \"%s\")", loc);
+      if (!rc && bc->kind == SL_BK_LOCAL && bc->location != SL_LOC_IN_PROCESS)
+        rc = sl_jerr_set(err, q, "a local backend runs in-process");
+      if (!rc && bc->kind != SL_BK_LOCAL && bc->location == SL_LOC_IN_PROCESS)
+        rc = sl_jerr_set(err, q, "an API backend is \"internal\" or \"external\"");
+    }
+  }
+  free(kind);
+  free(loc);
+  if (rc) return rc;
+
+  bc->connect_timeout_ms = 5000;
+  bc->first_byte_timeout_ms = 60000;
+  bc->total_timeout_ms = 600000;
+  bc->max_retries = 1;
+  long v;
+  if (bc->kind == SL_BK_LOCAL) {
+    bc->threads = 2;
+    bc->max_batch = 8;
+    bc->queue_max = 64;
+    bc->kv_cache_mb = 1024;
+    bc->local_timeout_ms = 120000;
+    if ((rc = get_str(b, "model", p, false, &bc->model_path, err)) ||
+        (rc = get_str(b, "chat_template", p, false, &bc->chat_template, err)))
+      return rc;
+    v = bc->threads;
+    if ((rc = get_int(b, "threads", p, 1, 256, &v, err))) return rc;
+    bc->threads = (int)v;
+    v = bc->max_batch;
+    if ((rc = get_int(b, "max_batch", p, 1, 256, &v, err))) return rc;
+    bc->max_batch = (int)v;
+    v = bc->queue_max;
+    if ((rc = get_int(b, "queue_max", p, 1, 100000, &v, err))) return rc;
+    bc->queue_max = (int)v;
+    v = (long)bc->kv_cache_mb;
+    if ((rc = get_int(b, "kv_cache_mb", p, 1, 1 << 20, &v, err))) return rc;
+    bc->kv_cache_mb = (size_t)v;
+    v = 0;
+    if ((rc = get_int(b, "context", p, 0, 1 << 20, &v, err))) return rc;
+    bc->ctx = (int)v;
+    if ((rc = get_int(b, "timeout_ms", p, 100, 86400000, &bc->local_timeout_ms, err))) return rc;
+    if ((rc = get_num(b, "usd_per_hour", p, 0, 1e6, &bc->usd_per_hour, err))) return rc;
+    return 0;
+  }
+  if ((rc = get_str(b, "base_url", p, true, &bc->base_url, err)) ||
+      (rc = get_str(b, "api_key_env", p, false, &bc->api_key_env, err)) ||
+      (rc = parse_models(b, p, bc, err)))
+    return rc;
+  sl_jpath_key(q, sizeof q, p, "base_url");
+  if (strncmp(bc->base_url, "http://", 7) && strncmp(bc->base_url, "https://", 8))
+    return sl_jerr_set(err, q, "must start with http:// or https://");
+  size_t n = strlen(bc->base_url);
+  while (n > 0 && bc->base_url[n - 1] == '/') bc->base_url[--n] = '\0';
+  if ((rc = get_int(b, "connect_timeout_ms", p, 10, 600000, &bc->connect_timeout_ms, err)) ||
+      (rc = get_int(b, "first_byte_timeout_ms", p, 10, 3600000, &bc->first_byte_timeout_ms, err)) ||
+      (rc = get_int(b, "total_timeout_ms", p, 10, 86400000, &bc->total_timeout_ms, err)))
+    return rc;
+  v = bc->max_retries;
+  if ((rc = get_int(b, "max_retries", p, 0, 10, &v, err))) return rc;
+  bc->max_retries = (int)v;
+  return 0;
+}
+
+static int parse_backends(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
+  const cJSON *bs = cJSON_GetObjectItemCaseSensitive(root, "backends");
+  if (!bs) return sl_jerr_set(err, "$.backends", "is required");
+  if (!cJSON_IsArray(bs)) return sl_jerr_set(err, "$.backends", "must be an array");
+  int n = cJSON_GetArraySize(bs);
+  if (n < 1 || n > MAX_BACKENDS)
+    return sl_jerr_set(err, "$.backends", "must list 1..%d backends", MAX_BACKENDS);
+  c->backends = calloc((size_t)n, sizeof *c->backends);
+  if (!c->backends) return SL_ENOMEM;
+  int i = 0;
+  for (const cJSON *b = bs->child; b; b = b->next, i++) {
+    char p[256];
+    sl_jpath_idx(p, sizeof p, "$.backends", i);
+    sl_backend_cfg_t *bc = &c->backends[c->n_backends++];
+    int rc = parse_backend(b, p, bc, err);
+    if (rc) return rc;
+    for (size_t j = 0; j + 1 < c->n_backends; j++)
+      if (!strcmp(c->backends[j].name, bc->name))
+        return sl_jerr_set(err, p, "duplicate backend name \"%s\"", bc->name);
+  }
+  return 0;
+}
+
+static int parse_ledger(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
+  c->ledger_reject_on_failure = true;
+  const cJSON *l = cJSON_GetObjectItemCaseSensitive(root, "ledger");
+  if (!l) return 0;
+  if (!cJSON_IsObject(l)) return sl_jerr_set(err, "$.ledger", "must be an object");
+  static const char *const keys[] = {"path", "on_failure", NULL};
+  char *onf = NULL;
+  int rc = check_keys(l, "$.ledger", keys, err);
+  if (!rc) rc = get_str(l, "path", "$.ledger", true, &c->ledger_path, err);
+  if (!rc) rc = get_str(l, "on_failure", "$.ledger", false, &onf, err);
+  if (!rc && onf) {
+    if (!strcmp(onf, "continue")) c->ledger_reject_on_failure = false;
+    else if (strcmp(onf, "reject"))
+      rc = sl_jerr_set(err, "$.ledger.on_failure", "must be \"reject\" or \"continue\"");
+  }
+  free(onf);
+  return rc;
+}
+
+int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t **out,
+                    sl_jerr_t *err) {
+  *out = NULL;
+  if (len > CONFIG_MAX_BYTES)
+    return sl_jerr_set(err, "$", "file is larger than %u bytes", CONFIG_MAX_BYTES), SL_ETOOBIG;
+  sl_config_t *c = calloc(1, sizeof *c);
+  if (!c) return SL_ENOMEM;
+  SHA256((const unsigned char *)json, len, c->digest);
+  for (int i = 0; i < 32; i++) snprintf(c->digest_hex + 2 * i, 3, "%02x", c->digest[i]);
+  if (path && !(c->path = strdup(path))) goto nomem;
+
+  const char *end = NULL;
+  c->root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+  int rc;
+  if (!c->root) {
+    long off = end ? (long)(end - json) : 0;
+    long line = 1;
+    for (long i = 0; i < off && i < (long)len; i++) line += json[i] == '\n';
+    rc = sl_jerr_set(err, "$", "not valid JSON (near byte %ld, line %ld)", off, line);
+    goto fail;
+  }
+  if (!cJSON_IsObject(c->root)) {
+    rc = sl_jerr_set(err, "$", "must be a JSON object");
+    goto fail;
+  }
+  static const char *const keys[] = {"listen", "ledger", "auth", "backends", "detectors",
+                                     "rules", "limits", "router", "redaction", "log_level",
+                                     "$schema", "description", NULL};
+  if ((rc = check_keys(c->root, "$", keys, err))) goto fail;
+  if ((rc = get_str(c->root, "listen", "$", false, &c->listen, err))) goto fail;
+  if (!c->listen && !(c->listen = strdup("127.0.0.1:8080"))) goto nomem;
+  if ((rc = check_listen(c->listen, "$.listen", err))) goto fail;
+  if ((rc = parse_limits(c->root, &c->limits, err)) || (rc = parse_ledger(c->root, c, err)) ||
+      (rc = parse_auth(c->root, c, err)) || (rc = parse_backends(c->root, c, err)))
+    goto fail;
+  *out = c;
+  return 0;
+nomem:
+  rc = SL_ENOMEM;
+  sl_jerr_set(err, "$", "out of memory");
+fail:
+  sl_config_free(c);
+  return rc;
+}
+
+int sl_config_load(const char *path, sl_config_t **out, sl_jerr_t *err) {
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) return sl_jerr_set(err, "$", "cannot open %s: %s", path, strerror(errno)), SL_EIO;
+  char *buf = malloc(CONFIG_MAX_BYTES + 1);
+  if (!buf) {
+    fclose(f);
+    return SL_ENOMEM;
+  }
+  size_t n = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
+  int bad = ferror(f);
+  fclose(f);
+  int rc;
+  if (bad) rc = (sl_jerr_set(err, "$", "cannot read %s", path), SL_EIO);
+  else rc = sl_config_parse(buf, n, path, out, err);
+  free(buf);
+  return rc;
+}
+
+static void backend_free(sl_backend_cfg_t *b) {
+  free(b->name);
+  free(b->base_url);
+  free(b->api_key_env);
+  for (size_t i = 0; i < b->n_models; i++) free(b->models[i].name);
+  free(b->models);
+  free(b->default_model);
+  free(b->model_path);
+  free(b->chat_template);
+}
+
+void sl_config_free(sl_config_t *c) {
+  if (!c) return;
+  free(c->path);
+  free(c->listen);
+  free(c->ledger_path);
+  for (size_t i = 0; i < c->n_keys; i++) {
+    free(c->keys[i].id);
+    free(c->keys[i].tenant);
+  }
+  free(c->keys);
+  free(c->admin_keys);
+  for (size_t i = 0; i < c->n_backends; i++) backend_free(&c->backends[i]);
+  free(c->backends);
+  cJSON_Delete(c->root);
+  free(c);
+}
+
+const sl_backend_cfg_t *sl_config_backend(const sl_config_t *c, const char *name) {
+  for (size_t i = 0; i < c->n_backends; i++)
+    if (!strcmp(c->backends[i].name, name)) return &c->backends[i];
+  return NULL;
+}
+
+const sl_model_price_t *sl_config_model(const sl_backend_cfg_t *b, const char *model) {
+  for (size_t i = 0; i < b->n_models; i++)
+    if (!strcmp(b->models[i].name, model)) return &b->models[i];
+  return NULL;
+}
+
+void sl_config_key_digest(const char *key, size_t len, uint8_t out[32]) {
+  SHA256((const unsigned char *)key, len, out);
+}
+
+const sl_key_cfg_t *sl_config_find_key(const sl_config_t *c, const char *token, size_t len) {
+  uint8_t d[32];
+  sl_config_key_digest(token, len, d);
+  const sl_key_cfg_t *found = NULL;
+  for (size_t i = 0; i < c->n_keys; i++)
+    if (!CRYPTO_memcmp(d, c->keys[i].sha256, 32)) found = &c->keys[i];
+  return found;
+}
+
+bool sl_config_is_admin(const sl_config_t *c, const char *token, size_t len) {
+  uint8_t d[32];
+  sl_config_key_digest(token, len, d);
+  bool ok = false;
+  for (size_t i = 0; i < c->n_admin_keys; i++)
+    if (!CRYPTO_memcmp(d, c->admin_keys[i], 32)) ok = true;
+  return ok;
+}

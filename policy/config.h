@@ -1,0 +1,106 @@
+/* The sluice configuration file (JSON, INTERFACE.md shape): listener, limits,
+ * ledger, auth keys, backends with prices. Detectors and rules are compiled by
+ * policy.h from the same document (kept in `root`). Every error names the JSON
+ * path of the bad value. A loaded config is immutable; it is shared between the
+ * loop and request lifetimes through a reference count. */
+#ifndef SL_CONFIG_H
+#define SL_CONFIG_H
+
+#include "sl_jerr.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { SL_BK_LOCAL, SL_BK_OPENAI, SL_BK_ANTHROPIC } sl_backend_kind_t;
+/* in-process and internal stay inside the network; external is egress. */
+typedef enum { SL_LOC_IN_PROCESS, SL_LOC_INTERNAL, SL_LOC_EXTERNAL } sl_location_t;
+
+const char *sl_location_name(sl_location_t l);
+const char *sl_backend_kind_name(sl_backend_kind_t k);
+
+typedef struct {
+  char *name;                 /* upstream model id */
+  double usd_per_mtok_in;
+  double usd_per_mtok_out;
+} sl_model_price_t;
+
+typedef struct {
+  char *name;
+  sl_backend_kind_t kind;
+  sl_location_t location;
+  /* API backends (openai, anthropic) */
+  char *base_url;             /* without trailing slash */
+  char *api_key_env;          /* name of the env var holding the key, or NULL */
+  sl_model_price_t *models;
+  size_t n_models;
+  char *default_model;        /* models[0].name, or NULL */
+  long connect_timeout_ms;
+  long first_byte_timeout_ms;
+  long total_timeout_ms;
+  int max_retries;            /* retries of this backend before the chain moves on */
+  /* local engine */
+  char *model_path;
+  char *chat_template;        /* family override, or NULL */
+  int threads;
+  int max_batch;
+  int queue_max;
+  size_t kv_cache_mb;
+  int ctx;                    /* 0: the model's */
+  long local_timeout_ms;      /* queue + generation limit */
+  double usd_per_hour;
+} sl_backend_cfg_t;
+
+typedef struct {
+  char *id;
+  uint8_t sha256[32];
+  char *tenant;
+  double monthly_budget_usd;  /* 0: none */
+} sl_key_cfg_t;
+
+typedef struct {
+  size_t max_header_bytes;
+  size_t max_body_bytes;
+  int max_connections;
+  unsigned header_timeout_ms;
+  unsigned body_timeout_ms;
+  unsigned idle_timeout_ms;
+  unsigned shutdown_grace_ms;
+} sl_limits_t;
+
+typedef struct {
+  char *path;                 /* the file it came from (NULL for a string) */
+  uint8_t digest[32];         /* sha256 of the file bytes: the policy version */
+  char digest_hex[65];
+  char *listen;               /* "HOST:PORT" */
+  sl_limits_t limits;
+  char *ledger_path;          /* NULL: no ledger */
+  bool ledger_reject_on_failure;
+  sl_key_cfg_t *keys;
+  size_t n_keys;
+  uint8_t (*admin_keys)[32];
+  size_t n_admin_keys;
+  sl_backend_cfg_t *backends;
+  size_t n_backends;
+  cJSON *root;                /* the whole document, for the policy compiler */
+} sl_config_t;
+
+/* Reads and validates FILE. On error returns SL_E* and the reason in err. */
+int sl_config_load(const char *path, sl_config_t **out, sl_jerr_t *err);
+/* Same, from memory; `path` is only recorded (may be NULL). */
+int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t **out,
+                    sl_jerr_t *err);
+void sl_config_free(sl_config_t *c);
+
+const sl_backend_cfg_t *sl_config_backend(const sl_config_t *c, const char *name);
+/* Looks up a model's prices on a backend; NULL if it is not listed. */
+const sl_model_price_t *sl_config_model(const sl_backend_cfg_t *b, const char *model);
+
+/* Hex sha256 of a key as stored in auth.keys[].sha256 (out: 65 bytes). */
+void sl_config_key_digest(const char *key, size_t len, uint8_t out[32]);
+/* The key matching a bearer token, or NULL. Constant-time comparison. */
+const sl_key_cfg_t *sl_config_find_key(const sl_config_t *c, const char *token, size_t len);
+bool sl_config_is_admin(const sl_config_t *c, const char *token, size_t len);
+
+#endif

@@ -1,0 +1,77 @@
+/* The routing policy: the config file's detectors and ordered rules, compiled
+ * once, immutable and shared (reference counted) so that a reload swaps the
+ * whole thing atomically while in-flight requests keep the policy they started
+ * with. sl_policy_decide() is pure: it never calls a backend. */
+#ifndef SL_POLICY_H
+#define SL_POLICY_H
+
+#include "config.h"
+#include "router.h"
+#include "sl_chat.h"
+#include "sl_jerr.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SL_POLICY_MAX_CHAIN 16
+
+typedef struct sl_policy sl_policy_t;
+
+/* Loads FILE (sl_config_load), compiles its detectors (sl_router_create) and
+ * rules. On error returns SL_E* and err names the JSON path. */
+int sl_policy_load(const char *path, sl_policy_t **out, sl_jerr_t *err);
+/* Compiles an already-loaded config; the policy takes ownership of cfg (also on error). */
+int sl_policy_compile(sl_config_t *cfg, sl_policy_t **out, sl_jerr_t *err);
+sl_policy_t *sl_policy_ref(sl_policy_t *p);
+void sl_policy_unref(sl_policy_t *p);
+
+const sl_config_t *sl_policy_config(const sl_policy_t *p);
+const sl_router_t *sl_policy_router(const sl_policy_t *p);
+/* Hex digest of the policy file: recorded in the ledger as the policy version. */
+const char *sl_policy_version(const sl_policy_t *p);
+
+/* What the gateway knows about a request besides its body. */
+typedef struct {
+  const char *tenant;          /* from the API key; NULL without auth */
+  const char *key_id;
+  /* Header lookup (case-insensitive name); NULL when absent. */
+  const char *(*header)(void *ctx, const char *name);
+  void *header_ctx;
+  int prompt_tokens;           /* estimate */
+  int tenant_rpm;              /* the tenant's requests in the last 60 s, this one included */
+} sl_req_meta_t;
+
+typedef struct {
+  const sl_backend_cfg_t *backend;
+  const char *model;           /* upstream model; NULL: the backend's default */
+} sl_route_step_t;
+
+typedef struct {
+  const char *rule;            /* name of the rule that decided; NULL if none matched */
+  int rule_index;              /* -1 if none */
+  sl_level_t level;            /* the request's sensitivity level */
+  bool keep_inside;            /* level at/above a reject rule's level: never external */
+  bool reject_on_unavailable;  /* the chain ends in a clear error, not in another rule */
+  sl_route_step_t steps[SL_POLICY_MAX_CHAIN]; /* fallback chain, external steps already
+                                                 removed when keep_inside */
+  size_t n_steps;
+  size_t n_removed;            /* external steps dropped because of keep_inside */
+  const char *const *redact;   /* entity types to redact before egress */
+  size_t n_redact;
+  bool restore;                /* put redacted values back into the response */
+  int block_status;            /* non-zero: refuse with this HTTP status (e.g. 451) */
+  char reason[256];            /* one line: why */
+} sl_decision_t;
+
+/* Decides where a classified request goes. Returns 0, or SL_EPOLICY with
+ * d->block_status and d->reason set when no rule lets it through. */
+int sl_policy_decide(const sl_policy_t *p, const sl_chat_req_t *req, const sl_class_t *cls,
+                     const sl_req_meta_t *meta, sl_decision_t *d);
+
+/* The `classify` / `explain` JSON object for one request (INTERFACE.md):
+ * {"sensitivity":{...}, "difficulty":{...}, "route":{...}} plus an "explain"
+ * member saying which rule matched and why earlier ones did not. Caller frees. */
+char *sl_policy_explain_json(const sl_policy_t *p, const sl_chat_req_t *req,
+                             const sl_class_t *cls, const sl_decision_t *d, bool verbose);
+
+#endif
