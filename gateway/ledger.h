@@ -1,0 +1,186 @@
+/* The ledger: one tamper-evident SQLite record per request (what it cost, where
+ * it went, which entity types left the network — never the values). Rows are
+ * copied into a bounded queue by the caller and written, hash-chained and
+ * committed in batches by a writer thread that owns the SQLite connection; the
+ * event loop never touches SQLite. Commit notifications come back on the loop
+ * through a uv_async_t. Schema, hash rule and auditor queries: docs/ledger.md.
+ *
+ * Two kinds of row share one table and one chain (docs/ledger.md, "rows"):
+ *   SL_LEDGER_EGRESS   written and committed BEFORE bytes go to an external
+ *                      backend (one per transmission, status "in_flight");
+ *   SL_LEDGER_REQUEST  the completion record, exactly one per request, written
+ *                      after the response; it carries tokens, cost, latency.
+ * `sluice audit costs` and budgets count only REQUEST rows; `sluice audit egress`
+ * counts every EGRESS row (falling back to a REQUEST row with egress=1 when a
+ * request has no EGRESS row), and each request once in its summaries. */
+#ifndef SL_LEDGER_H
+#define SL_LEDGER_H
+
+#include "router.h"
+#include "sl_buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* Ceilings on one row's fields (bytes, without the NUL). A longer field makes
+ * sl_ledger_append() fail with SL_ETOOBIG; nothing is silently truncated. */
+#define SL_LEDGER_MAX_NAME 255   /* request_id, tenant, key_id, rule, backend, ... */
+#define SL_LEDGER_MAX_JSON 16384 /* entity_types, redactions, classification */
+#define SL_LEDGER_ZERO_HASH \
+  "0000000000000000000000000000000000000000000000000000000000000000"
+
+typedef enum { SL_LEDGER_REQUEST = 0, SL_LEDGER_EGRESS = 1 } sl_ledger_kind_t;
+
+/* One row as the caller fills it. Every pointer may be NULL (stored as "" or, for
+ * the JSON fields, "{}"); sl_ledger_append() copies everything, so the caller's
+ * storage may go away as soon as it returns. */
+typedef struct {
+  sl_ledger_kind_t kind;
+  int64_t ts_ms;              /* wall clock, ms since the epoch; 0: now */
+  const char *request_id;     /* x-sluice-request-id: links EGRESS and REQUEST rows */
+  const char *tenant;
+  const char *key_id;         /* auth.keys[].id; budgets are per key */
+  const char *rule;           /* the policy rule that decided */
+  const char *policy_version; /* sl_policy_version(): hex digest of the policy file */
+  const char *backend;        /* backend name, e.g. "openai", "local" */
+  const char *model;          /* upstream model */
+  const char *location;       /* "in-process" | "internal" | "external" */
+  bool egress;                /* bytes left the network (location external) */
+  const char *destination;    /* host[:port] the bytes went to; "" when none */
+  int64_t bytes_out;          /* exact bytes of the upstream request body sent */
+  const char *sha256_out;     /* lowercase hex sha256 of those bytes (64), or NULL */
+  const char *level;          /* sensitivity level name */
+  const char *entity_types;   /* JSON, see sl_ledger_json_entities() */
+  const char *redactions;     /* JSON, see sl_ledger_json_redactions() */
+  const char *classification; /* JSON, see sl_ledger_json_classification() */
+  double difficulty;          /* 0..1 */
+  int64_t tokens_in;
+  int64_t tokens_out;
+  double cost_usd;            /* what this request cost (API or local share) */
+  double avoided_cost_usd;    /* local requests: the API-equivalent cost avoided */
+  int64_t latency_ms;
+  int http_status;            /* status sent to the client; 0 for EGRESS rows */
+  const char *status;         /* "ok", "in_flight", "error", "rejected", ... */
+} sl_ledger_row_t;
+
+/* Called on the loop thread once the row's transaction committed (status 0) or
+ * failed (SL_EIO: write failed; SL_ECANCELED: the ledger was closed first). */
+typedef void (*sl_ledger_done_cb)(void *data, int status);
+
+typedef enum {
+  SL_LEDGER_SYNC_NORMAL = 0, /* commit survives a process crash (SIGKILL); WAL
+                                fsynced on the writer's schedule (sync_interval_ms) */
+  SL_LEDGER_SYNC_FULL        /* also fsync every batch commit (power-loss safe) */
+} sl_ledger_sync_t;
+
+typedef struct {
+  size_t queue_max;          /* rows waiting for the writer; 0: 65536 */
+  size_t batch_max;          /* rows per transaction; 0: 4096 */
+  unsigned sync_interval_ms; /* NORMAL: checkpoint+fsync at most this often; 0: 1000 */
+  sl_ledger_sync_t sync;
+  bool reject_on_failure;    /* config ledger.on_failure == "reject" (the default) */
+} sl_ledger_opts_t;
+
+typedef struct sl_ledger sl_ledger_t;
+
+/* Opens (creating if needed) the ledger at `path` and starts its writer thread.
+ * `loop` may be NULL for CLIs and tests: then only sl_ledger_append_sync() and
+ * sl_ledger_append() without a callback are allowed. With a loop, the ledger
+ * owns a uv_async_t on it; call sl_ledger_open() and sl_ledger_close() on the
+ * loop thread. opts may be NULL (defaults, reject_on_failure = true). */
+int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *loop,
+                   sl_ledger_t **out);
+
+/* Writes every queued row, stops the writer, runs the callbacks still pending,
+ * and frees the ledger (with a loop: in the uv_async_t's close callback, so let
+ * the loop run once more). NULL is a no-op. */
+void sl_ledger_close(sl_ledger_t *l);
+
+/* Non-blocking: validates and copies `row` into the queue. Returns 0 (done_cb
+ * will run exactly once on the loop thread), SL_EBUSY (queue full), SL_ETOOBIG
+ * (a field over its ceiling), SL_EINVAL (bad sha256_out, or a done_cb without a
+ * loop) or SL_ENOMEM; on error done_cb never runs. done_cb may be NULL. */
+int sl_ledger_append(sl_ledger_t *l, const sl_ledger_row_t *row, sl_ledger_done_cb done_cb,
+                     void *data);
+
+/* Blocking: appends and waits for the commit. Never call it on the loop thread.
+ * Returns 0 or the error (SL_EBUSY, SL_EIO, ...). */
+int sl_ledger_append_sync(sl_ledger_t *l, const sl_ledger_row_t *row);
+
+/* Blocking: waits until every row queued so far is written. Not on the loop. */
+void sl_ledger_flush(sl_ledger_t *l);
+
+/* true when config ledger.on_failure is "reject": a failed append (sync return or
+ * done_cb status) means the request must be refused, not sent unrecorded. */
+bool sl_ledger_rejects_on_failure(const sl_ledger_t *l);
+
+typedef struct {
+  uint64_t appended;  /* accepted into the queue */
+  uint64_t committed; /* written */
+  uint64_t failed;    /* write failed (done_cb got SL_EIO) */
+  uint64_t busy;      /* refused with SL_EBUSY */
+  uint64_t batches;   /* transactions committed */
+  size_t queue_depth; /* rows waiting now */
+  size_t max_batch;   /* largest transaction so far */
+} sl_ledger_stats_t;
+
+/* A snapshot for /metrics. Thread-safe, cheap (one mutex). */
+void sl_ledger_stats(sl_ledger_t *l, sl_ledger_stats_t *st);
+
+/* ---- reading (synchronous; each opens its own read-only connection) ---- */
+
+/* Sum of cost_usd of REQUEST rows with this key_id (NULL: every key) and
+ * ts >= since (ISO 8601 as stored, e.g. from sl_ledger_month_start(); NULL: all
+ * time). For restoring budgets at start-up; a missing file gives 0. */
+int sl_ledger_spent(const char *path, const char *key_id, const char *since_ts, double *usd);
+
+/* Result of sl_ledger_verify(). */
+typedef struct {
+  int64_t rows;          /* rows checked */
+  int64_t head_id;       /* last row's id (0 when empty) */
+  char head_hash[65];    /* last row's hash: record it elsewhere to detect truncation */
+  int64_t broken_id;     /* first broken row (0: intact) */
+  char reason[256];      /* why it is broken */
+} sl_ledger_verify_t;
+
+/* Recomputes the chain. Returns 0 when intact, SL_EPARSE when broken (with
+ * out->broken_id and out->reason), SL_EIO/SL_ENOTFOUND when it cannot read.
+ * With anchor_id > 0, also checks that row anchor_id exists with anchor_hash. */
+int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_hash,
+                     sl_ledger_verify_t *out);
+
+/* ---- helpers for building a row ---- */
+
+/* Lowercase hex sha256 of the bytes (out: 65 bytes, NUL-terminated). */
+void sl_ledger_sha256_hex(const void *p, size_t n, char out[65]);
+/* ISO 8601 UTC with milliseconds, the ledger's ts format (out: >= 32 bytes). */
+void sl_ledger_format_ts(int64_t ts_ms, char *out, size_t cap);
+/* Parses "YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM]" to ms since the epoch. */
+int sl_ledger_parse_ts(const char *s, int64_t *ts_ms);
+/* Start of the UTC calendar month containing `ts_ms` (budget period), and start
+ * of the next one (when a spent budget resets), both as ms since the epoch. */
+int64_t sl_ledger_month_start(int64_t ts_ms);
+int64_t sl_ledger_month_next(int64_t ts_ms);
+
+/* entity_types JSON from classifier spans, types only with counts and offsets:
+ * {"EMAIL_ADDRESS":{"count":2,"offsets":[[10,27],[40,55]]}}; at most 64 offsets
+ * per type are kept ("truncated":true marks the rest). Appends to `out`. */
+int sl_ledger_json_entities(const sl_entity_t *e, size_t n, sl_buf_t *out);
+/* redactions JSON: {"PERSON":2}, the entities of each redacted type. */
+int sl_ledger_json_redactions(const sl_entity_t *e, size_t n, const char *const *types,
+                              size_t n_types, sl_buf_t *out);
+/* classification JSON: {"level":"confidential","difficulty":0.83,"label":"hard",
+ * "entities":3,"error":false} — what decided the route, never text. */
+int sl_ledger_json_classification(const sl_class_t *c, sl_buf_t *out);
+/* API cost of a request from per-million-token prices. */
+double sl_ledger_api_cost_usd(double usd_per_mtok_in, double usd_per_mtok_out,
+                              int64_t tokens_in, int64_t tokens_out);
+
+/* Test hooks (fault injection): make the next `n` batches fail as a read-only
+ * database would; hold the writer (rows stay queued) while `paused`. */
+void sl__ledger_fail_batches(sl_ledger_t *l, int n);
+void sl__ledger_pause(sl_ledger_t *l, bool paused);
+
+#endif
