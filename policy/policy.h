@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #define SL_POLICY_MAX_CHAIN 16
+#define SL_POLICY_MAX_RULES 256
 
 typedef struct sl_policy sl_policy_t;
 
@@ -61,12 +62,29 @@ typedef struct {
   bool restore;                /* put redacted values back into the response */
   int block_status;            /* non-zero: refuse with this HTTP status (e.g. 451) */
   char reason[256];            /* one line: why */
+  /* For explain (filled by sl_policy_decide; no pointers into the request): */
+  sl_route_step_t removed[SL_POLICY_MAX_CHAIN]; /* the n_removed steps dropped */
+  bool class_error;            /* classification failed: level forced restricted */
+  bool model_pinned;           /* the deciding rule matched on the requested model */
+  size_t n_rules;              /* rules in the policy */
+  unsigned char why_not[SL_POLICY_MAX_RULES]; /* per rule before rule_index: the `when`
+                                                 key that failed (0 = matched) */
+  int prompt_tokens;           /* the values the `when` keys were checked against */
+  int tenant_rpm;
 } sl_decision_t;
 
 /* Decides where a classified request goes. Returns 0, or SL_EPOLICY with
  * d->block_status and d->reason set when no rule lets it through. */
 int sl_policy_decide(const sl_policy_t *p, const sl_chat_req_t *req, const sl_class_t *cls,
                      const sl_req_meta_t *meta, sl_decision_t *d);
+
+/* The `when` key named by d->why_not[i] ("sensitivity_at_least", ...), or "" if none. */
+const char *sl_policy_why_not(const sl_decision_t *d, size_t rule);
+/* Number of rules and the name of rule i (for explain and `policy test`). */
+size_t sl_policy_n_rules(const sl_policy_t *p);
+const char *sl_policy_rule_name(const sl_policy_t *p, size_t i);
+/* "backend" or "backend/model" of a step into out. */
+void sl_policy_step_name(const sl_route_step_t *s, char *out, size_t n);
 
 /* The `classify` / `explain` JSON object for one request (INTERFACE.md):
  * {"sensitivity":{...}, "difficulty":{...}, "route":{...}} plus an "explain"

@@ -1,0 +1,241 @@
+/* The compiled policy's lifetime (load, compile, reference count) and the
+ * decision: first rule whose `when` holds, its fallback chain, then the
+ * keep-inside filter that makes the policy fail closed. */
+#include "policy_int.h"
+#include "sl_err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *sl__when_key_name(sl_when_key_t k) {
+  switch (k) {
+  case SL_WHEN_OK: return "";
+  case SL_WHEN_SENSITIVITY: return "sensitivity_at_least";
+  case SL_WHEN_ENTITY_TYPES: return "entity_types_any";
+  case SL_WHEN_DIFFICULTY_AT_LEAST: return "difficulty_at_least";
+  case SL_WHEN_DIFFICULTY_BELOW: return "difficulty_below";
+  case SL_WHEN_TENANT: return "tenant";
+  case SL_WHEN_MODEL: return "model";
+  case SL_WHEN_HEADER: return "header";
+  case SL_WHEN_PROMPT_TOKENS: return "prompt_tokens_at_least";
+  case SL_WHEN_TENANT_RPM: return "tenant_rpm_at_least";
+  case SL_WHEN_NOT_TRIED: return "not tried";
+  }
+  return "?";
+}
+
+static void policy_free(sl_policy_t *p) {
+  if (!p) return;
+  sl__rules_free(p->rules, p->n_rules);
+  sl_router_free(p->router);
+  sl_config_free(p->cfg);
+  free(p);
+}
+
+int sl_policy_compile(sl_config_t *cfg, sl_policy_t **out, sl_jerr_t *err) {
+  *out = NULL;
+  if (!cfg || !cfg->root) {
+    sl_config_free(cfg);
+    return sl_jerr_set(err, "$", "no configuration"), SL_EINVAL;
+  }
+  sl_policy_t *p = calloc(1, sizeof *p);
+  if (!p) {
+    sl_config_free(cfg);
+    return SL_ENOMEM;
+  }
+  atomic_init(&p->refs, 1);
+  p->cfg = cfg;
+  p->keep_inside_rule = -1;
+  sl__router_spec_t spec;
+  int rc = sl__policy_parse_detectors(cfg, &spec, err);
+  /* Rules first: their errors are the likelier ones, and they are cheap. */
+  if (!rc) rc = sl__policy_parse_rules(p, &spec, err);
+  if (!rc) {
+    p->router = sl_router_create(&spec.opts, err);
+    if (!p->router) rc = SL_EPARSE;
+  }
+  sl__router_spec_free(&spec);
+  if (rc) {
+    if (rc == SL_ENOMEM) sl_jerr_set(err, "$", "out of memory");
+    policy_free(p);
+    return rc;
+  }
+  *out = p;
+  return 0;
+}
+
+int sl_policy_load(const char *path, sl_policy_t **out, sl_jerr_t *err) {
+  *out = NULL;
+  sl_config_t *cfg;
+  int rc = sl_config_load(path, &cfg, err);
+  if (rc) return rc;
+  return sl_policy_compile(cfg, out, err);
+}
+
+sl_policy_t *sl_policy_ref(sl_policy_t *p) {
+  if (p) atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+  return p;
+}
+
+void sl_policy_unref(sl_policy_t *p) {
+  if (p && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1) policy_free(p);
+}
+
+const sl_config_t *sl_policy_config(const sl_policy_t *p) { return p->cfg; }
+const sl_router_t *sl_policy_router(const sl_policy_t *p) { return p->router; }
+const char *sl_policy_version(const sl_policy_t *p) { return p->cfg->digest_hex; }
+size_t sl_policy_n_rules(const sl_policy_t *p) { return p->n_rules; }
+
+const char *sl_policy_rule_name(const sl_policy_t *p, size_t i) {
+  return i < p->n_rules ? p->rules[i].name : NULL;
+}
+
+const char *sl_policy_why_not(const sl_decision_t *d, size_t rule) {
+  if (rule >= d->n_rules || rule >= SL_POLICY_MAX_RULES) return "";
+  return sl__when_key_name((sl_when_key_t)d->why_not[rule]);
+}
+
+void sl_policy_step_name(const sl_route_step_t *s, char *out, size_t n) {
+  if (s->model) snprintf(out, n, "%s/%s", s->backend->name, s->model);
+  else snprintf(out, n, "%s", s->backend->name);
+}
+
+/* ---- evaluation ---- */
+
+static bool in_list(char *const *l, size_t n, const char *s) {
+  if (!s) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(l[i], s)) return true;
+  return false;
+}
+
+static int estimate_tokens(const sl_chat_req_t *req) {
+  /* ~4 bytes per token: only used when the gateway gave no estimate. */
+  size_t bytes = 0;
+  for (size_t i = 0; i < req->n_msgs; i++)
+    bytes += req->msgs[i].content ? strlen(req->msgs[i].content) : 0;
+  size_t t = (bytes + 3) / 4;
+  return t > 0x7fffffff ? 0x7fffffff : (int)t;
+}
+
+static sl_when_key_t eval_when(const sl__when_t *w, sl_level_t level, const sl_class_t *cls,
+                               const sl_chat_req_t *req, const sl_req_meta_t *meta,
+                               int prompt_tokens, int rpm) {
+  if (w->has_sensitivity && level < w->sensitivity_at_least) return SL_WHEN_SENSITIVITY;
+  if (w->n_entity_types) {
+    bool any = false;
+    for (size_t i = 0; cls && i < cls->n_entities && !any; i++)
+      any = in_list(w->entity_types_any, w->n_entity_types, cls->entities[i].type);
+    if (!any) return SL_WHEN_ENTITY_TYPES;
+  }
+  double diff = cls ? cls->difficulty : 0;
+  if (w->has_difficulty_at_least && !(diff >= w->difficulty_at_least))
+    return SL_WHEN_DIFFICULTY_AT_LEAST;
+  if (w->has_difficulty_below && !(diff < w->difficulty_below)) return SL_WHEN_DIFFICULTY_BELOW;
+  if (w->n_tenants && !in_list(w->tenants, w->n_tenants, meta ? meta->tenant : NULL))
+    return SL_WHEN_TENANT;
+  if (w->n_models && !in_list(w->models, w->n_models, req ? req->model : NULL))
+    return SL_WHEN_MODEL;
+  for (size_t i = 0; i < w->n_headers; i++) {
+    const char *v = meta && meta->header ? meta->header(meta->header_ctx, w->headers[i].name) : NULL;
+    if (!in_list(w->headers[i].values, w->headers[i].n_values, v)) return SL_WHEN_HEADER;
+  }
+  if (w->prompt_tokens_at_least >= 0 && prompt_tokens < w->prompt_tokens_at_least)
+    return SL_WHEN_PROMPT_TOKENS;
+  if (w->tenant_rpm_at_least >= 0 && rpm < w->tenant_rpm_at_least) return SL_WHEN_TENANT_RPM;
+  return SL_WHEN_OK;
+}
+
+static bool is_concrete_model(const char *m) {
+  return m && m[0] && strcmp(m, "auto") != 0;
+}
+
+int sl_policy_decide(const sl_policy_t *p, const sl_chat_req_t *req, const sl_class_t *cls,
+                     const sl_req_meta_t *meta, sl_decision_t *d) {
+  memset(d, 0, sizeof *d);
+  d->rule_index = -1;
+  d->n_rules = p->n_rules;
+  /* Fail closed: no classification, or a failed one, is the highest level. */
+  d->class_error = !cls || cls->error;
+  d->level = d->class_error ? SL_LEVEL_RESTRICTED : cls->level;
+  d->keep_inside = p->has_keep_inside && d->level >= p->keep_inside;
+  d->prompt_tokens = meta && meta->prompt_tokens > 0 ? meta->prompt_tokens
+                     : req                           ? estimate_tokens(req)
+                                                     : 0;
+  d->tenant_rpm = meta ? meta->tenant_rpm : 0;
+
+  const sl__rule_t *rule = NULL;
+  for (size_t i = 0; i < p->n_rules; i++) {
+    if (rule) {
+      d->why_not[i] = SL_WHEN_NOT_TRIED;
+      continue;
+    }
+    sl_when_key_t why =
+        eval_when(&p->rules[i].when, d->level, cls, req, meta, d->prompt_tokens, d->tenant_rpm);
+    d->why_not[i] = (unsigned char)why;
+    if (why == SL_WHEN_OK) {
+      rule = &p->rules[i];
+      d->rule_index = (int)i;
+    }
+  }
+  if (!rule) {
+    d->block_status = 451;
+    snprintf(d->reason, sizeof d->reason, "no policy rule matches this request (level %s)",
+             sl_level_name(d->level));
+    return SL_EPOLICY;
+  }
+  d->rule = rule->name;
+  d->reject_on_unavailable = rule->reject;
+  d->model_pinned = rule->when.n_models > 0;
+  d->redact = (const char *const *)rule->redact;
+  d->n_redact = rule->n_redact;
+  d->restore = rule->restore;
+
+  /* A failed classification found no entities to redact, so a rule that
+   * redacts cannot send the request out either: the values would leave. */
+  bool drop_external = d->keep_inside || (d->class_error && rule->n_redact > 0);
+  for (size_t s = 0; s < rule->n_steps; s++) {
+    if (drop_external && rule->steps[s].backend->location == SL_LOC_EXTERNAL)
+      d->removed[d->n_removed++] = rule->steps[s];
+    else
+      d->steps[d->n_steps++] = rule->steps[s];
+  }
+
+  if (d->n_steps == 0) {
+    d->block_status = 451;
+    if (d->keep_inside)
+      snprintf(d->reason, sizeof d->reason,
+               "request is %s%s, which policy keeps inside the network (rule \"%s\" rejects at "
+               "%s and above); rule \"%s\" routes only to external backends",
+               sl_level_name(d->level), d->class_error ? " (classification failed)" : "",
+               p->rules[p->keep_inside_rule].name, sl_level_name(p->keep_inside), rule->name);
+    else
+      snprintf(d->reason, sizeof d->reason,
+               "classification failed, so the entities rule \"%s\" must redact are unknown; "
+               "it routes only to external backends",
+               rule->name);
+    return SL_EPOLICY;
+  }
+
+  size_t n = 0;
+  n += (size_t)snprintf(d->reason + n, sizeof d->reason - n, "rule \"%s\" matched (level %s",
+                        rule->name, sl_level_name(d->level));
+  if (n < sizeof d->reason && d->class_error)
+    n += (size_t)snprintf(d->reason + n, sizeof d->reason - n, ", classification failed");
+  if (n < sizeof d->reason && d->keep_inside)
+    n += (size_t)snprintf(d->reason + n, sizeof d->reason - n, ", kept inside");
+  if (n < sizeof d->reason && d->keep_inside && d->n_removed)
+    n += (size_t)snprintf(d->reason + n, sizeof d->reason - n,
+                          ": %zu external step(s) removed", d->n_removed);
+  else if (n < sizeof d->reason && d->n_removed)
+    n += (size_t)snprintf(d->reason + n, sizeof d->reason - n,
+                          ", %zu external step(s) removed: cannot redact", d->n_removed);
+  if (n < sizeof d->reason && req && is_concrete_model(req->model) && !d->model_pinned)
+    n += (size_t)snprintf(d->reason + n, sizeof d->reason - n,
+                          ", requested model \"%.60s\" not honoured: no rule matches it",
+                          req->model);
+  if (n < sizeof d->reason) snprintf(d->reason + n, sizeof d->reason - n, ")");
+  return 0;
+}
