@@ -74,7 +74,7 @@ static int rd(cur_t *c, void *out, size_t n, const char *what) {
 }
 
 static int rd_str(cur_t *c, gstr_t *s, const char *what) {
-  uint64_t n;
+  uint64_t n = 0;
   int rc = rd(c, &n, 8, what);
   if (rc) return rc;
   if (n > left(c))
@@ -290,7 +290,7 @@ static int check_dups(char **names, size_t n, const char *what, char *err, size_
 
 static int parse(sl_gguf_t *g, char *err, size_t errlen) {
   cur_t c = {g->base, g->base + g->size, err, errlen};
-  uint32_t magic;
+  uint32_t magic = 0;
   int rc;
   if ((rc = rd(&c, &magic, 4, "magic"))) return rc;
   if (magic != GGUF_MAGIC) return fail(err, errlen, "gguf: bad magic 0x%08x (not a GGUF file)", magic);

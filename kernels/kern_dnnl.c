@@ -1,0 +1,236 @@
+/* The oneDNN matmul implementation. Weights are reordered once, at load, into
+ * the blocked layout oneDNN picks for them (format_tag any): that layout does not
+ * depend on the row count here (checked on oneDNN 2.6 / AVX-512), so one packed
+ * copy serves every m. Primitives need an exact m (a runtime m falls back to the
+ * reference kernel), so they are cached per (shape, m): created on first use,
+ * reused for every later call — the hot path then only swaps data pointers. */
+#include "kern_int.h"
+
+#include "sl_err.h"
+#include "sl_log.h"
+
+#include <dnnl.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  dnnl_primitive_t prim;
+  dnnl_memory_t src, dst;
+} entry_t;
+
+typedef struct {
+  int n_out, n_in;
+  sl_kern_prec_t prec;
+  dnnl_memory_desc_t wmd; /* packed weights layout */
+  entry_t *by_m;          /* max_m + 1 entries, index m */
+} shape_t;
+
+typedef struct {
+  dnnl_engine_t eng;
+  dnnl_stream_t stream;
+  shape_t *shapes;
+  size_t n_shapes, cap_shapes;
+} dctx_t;
+
+typedef struct {
+  size_t shape;       /* index into dctx_t.shapes */
+  dnnl_memory_t wmem; /* packed weights, owned */
+  dnnl_memory_t smem; /* s8: per-row scales (wraps m->w_scale) */
+} dmat_t;
+
+static dnnl_data_type_t dtype_of(sl_kern_prec_t p) {
+  return p == SL_KPREC_F32 ? dnnl_f32 : p == SL_KPREC_BF16 ? dnnl_bf16 : dnnl_s8;
+}
+
+static int d_init(sl_kern_t *k) {
+  dctx_t *d = calloc(1, sizeof *d);
+  if (!d) return SL_ENOMEM;
+  if (dnnl_engine_create(&d->eng, dnnl_cpu, 0) != dnnl_success) {
+    free(d);
+    return SL_EUNAVAILABLE;
+  }
+  if (dnnl_stream_create(&d->stream, d->eng, dnnl_stream_default_flags) != dnnl_success) {
+    dnnl_engine_destroy(d->eng);
+    free(d);
+    return SL_EUNAVAILABLE;
+  }
+  k->impl_data = d;
+  return 0;
+}
+
+static void d_fini(sl_kern_t *k) {
+  dctx_t *d = k->impl_data;
+  if (!d) return;
+  for (size_t s = 0; s < d->n_shapes; s++) {
+    for (int m = 0; m <= k->max_m; m++) {
+      entry_t *e = &d->shapes[s].by_m[m];
+      if (e->prim) dnnl_primitive_destroy(e->prim);
+      if (e->src) dnnl_memory_destroy(e->src);
+      if (e->dst) dnnl_memory_destroy(e->dst);
+    }
+    free(d->shapes[s].by_m);
+  }
+  free(d->shapes);
+  dnnl_stream_destroy(d->stream);
+  dnnl_engine_destroy(d->eng);
+  free(d);
+}
+
+static void set_attr(dnnl_primitive_attr_t *attr, sl_kern_prec_t prec) {
+  *attr = NULL;
+  if (prec != SL_KPREC_S8) return;
+  /* Per-output-column (mask bit 1 = N) scales supplied at execution time. */
+  float rt = DNNL_RUNTIME_F32_VAL;
+  dnnl_primitive_attr_create(attr);
+  dnnl_primitive_attr_set_output_scales(*attr, 1, 1 << 1, &rt);
+}
+
+static dnnl_status_t make_pd(dctx_t *d, int m, int n_out, int n_in, sl_kern_prec_t prec,
+                             const dnnl_memory_desc_t *wmd, dnnl_primitive_desc_t *pd) {
+  dnnl_memory_desc_t a, b, c;
+  dnnl_dims_t da = {m, n_in}, db = {n_in, n_out}, dc = {m, n_out};
+  dnnl_data_type_t dt = dtype_of(prec);
+  dnnl_memory_desc_init_by_tag(&a, 2, da, dt, dnnl_ab);
+  if (wmd)
+    b = *wmd;
+  else
+    dnnl_memory_desc_init_by_tag(&b, 2, db, dt, dnnl_format_tag_any);
+  dnnl_memory_desc_init_by_tag(&c, 2, dc, dnnl_f32, dnnl_ab);
+  dnnl_matmul_desc_t md;
+  dnnl_status_t st = dnnl_matmul_desc_init(&md, &a, &b, NULL, &c);
+  if (st != dnnl_success) return st;
+  dnnl_primitive_attr_t attr;
+  set_attr(&attr, prec);
+  st = dnnl_primitive_desc_create(pd, &md, attr, d->eng, NULL);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  return st;
+}
+
+static int find_shape(sl_kern_t *k, dctx_t *d, sl_kern_mat_t *m, size_t *out) {
+  for (size_t s = 0; s < d->n_shapes; s++)
+    if (d->shapes[s].n_out == m->n_out && d->shapes[s].n_in == m->n_in && d->shapes[s].prec == m->prec) {
+      *out = s;
+      return 0;
+    }
+  dnnl_primitive_desc_t pd;
+  if (make_pd(d, 1, m->n_out, m->n_in, m->prec, NULL, &pd) != dnnl_success) return SL_EUNSUPPORTED;
+  dnnl_memory_desc_t wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+  dnnl_primitive_desc_destroy(pd);
+  if (d->n_shapes == d->cap_shapes) {
+    size_t nc = d->cap_shapes ? d->cap_shapes * 2 : 8;
+    shape_t *ns = realloc(d->shapes, nc * sizeof *ns);
+    if (!ns) return SL_ENOMEM;
+    d->shapes = ns;
+    d->cap_shapes = nc;
+  }
+  shape_t *sh = &d->shapes[d->n_shapes];
+  memset(sh, 0, sizeof *sh);
+  sh->by_m = calloc((size_t)k->max_m + 1, sizeof(entry_t));
+  if (!sh->by_m) return SL_ENOMEM;
+  sh->n_out = m->n_out;
+  sh->n_in = m->n_in;
+  sh->prec = m->prec;
+  sh->wmd = wmd;
+  *out = d->n_shapes++;
+  return 0;
+}
+
+static int d_mat_init(sl_kern_t *k, sl_kern_mat_t *m) {
+  dctx_t *d = k->impl_data;
+  dmat_t *dm = calloc(1, sizeof *dm);
+  if (!dm) return SL_ENOMEM;
+  m->impl_data = dm;
+  int rc = find_shape(k, d, m, &dm->shape);
+  if (rc) return rc;
+  const dnnl_memory_desc_t *wmd = &d->shapes[dm->shape].wmd;
+  /* The plain weights are n_out × n_in row-major, i.e. the (n_in, n_out) matrix
+   * oneDNN wants, in "ba" order. */
+  dnnl_memory_desc_t plain;
+  dnnl_dims_t db = {m->n_in, m->n_out};
+  dnnl_memory_desc_init_by_tag(&plain, 2, db, dtype_of(m->prec), dnnl_ba);
+  dnnl_memory_t pm = NULL;
+  dnnl_primitive_desc_t rpd = NULL;
+  dnnl_primitive_t r = NULL;
+  rc = SL_EINTERNAL;
+  if (dnnl_memory_create(&dm->wmem, wmd, d->eng, DNNL_MEMORY_ALLOCATE) != dnnl_success) goto out;
+  if (dnnl_memory_create(&pm, &plain, d->eng, m->w) != dnnl_success) goto out;
+  if (dnnl_reorder_primitive_desc_create(&rpd, &plain, d->eng, wmd, d->eng, NULL) != dnnl_success) goto out;
+  if (dnnl_primitive_create(&r, rpd) != dnnl_success) goto out;
+  dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, pm}, {DNNL_ARG_TO, dm->wmem}};
+  if (dnnl_primitive_execute(r, d->stream, 2, args) != dnnl_success) goto out;
+  dnnl_stream_wait(d->stream);
+  if (m->prec == SL_KPREC_S8) {
+    dnnl_memory_desc_t smd;
+    dnnl_dims_t ds = {m->n_out};
+    dnnl_memory_desc_init_by_tag(&smd, 1, ds, dnnl_f32, dnnl_a);
+    if (dnnl_memory_create(&dm->smem, &smd, d->eng, m->w_scale) != dnnl_success) goto out;
+  }
+  /* The packed copy replaces the plain one. */
+  m->bytes = dnnl_memory_desc_get_size(wmd) + (m->w_scale ? (size_t)m->n_out * 4 : 0);
+  free(m->w);
+  m->w = NULL;
+  rc = 0;
+out:
+  if (r) dnnl_primitive_destroy(r);
+  if (rpd) dnnl_primitive_desc_destroy(rpd);
+  if (pm) dnnl_memory_destroy(pm);
+  return rc;
+}
+
+static void d_mat_fini(sl_kern_mat_t *m) {
+  dmat_t *dm = m->impl_data;
+  if (!dm) return;
+  if (dm->wmem) dnnl_memory_destroy(dm->wmem);
+  if (dm->smem) dnnl_memory_destroy(dm->smem);
+  free(dm);
+  m->impl_data = NULL;
+}
+
+static int make_entry(sl_kern_t *k, dctx_t *d, shape_t *sh, int m, entry_t *e) {
+  dnnl_primitive_desc_t pd;
+  if (make_pd(d, m, sh->n_out, sh->n_in, sh->prec, &sh->wmd, &pd) != dnnl_success) return SL_EUNSUPPORTED;
+  const char *impl = NULL;
+  dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+  if (impl && !strncmp(impl, "ref", 3))
+    SL_WARN("kernels: oneDNN picked its reference matmul for %d×%d×%d (%s)", m, sh->n_in, sh->n_out,
+            sl_kern_prec_name(sh->prec));
+  int rc = SL_EINTERNAL;
+  if (dnnl_primitive_create(&e->prim, pd) != dnnl_success) goto out;
+  if (dnnl_memory_create(&e->src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), d->eng,
+                         DNNL_MEMORY_NONE) != dnnl_success)
+    goto out;
+  if (dnnl_memory_create(&e->dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), d->eng,
+                         DNNL_MEMORY_NONE) != dnnl_success)
+    goto out;
+  rc = 0;
+out:
+  dnnl_primitive_desc_destroy(pd);
+  if (rc) { /* leave the slot empty so a later call retries cleanly */
+    if (e->prim) dnnl_primitive_destroy(e->prim);
+    if (e->src) dnnl_memory_destroy(e->src);
+    if (e->dst) dnnl_memory_destroy(e->dst);
+    memset(e, 0, sizeof *e);
+  }
+  return rc;
+}
+
+static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, float *y) {
+  dctx_t *d = k->impl_data;
+  const dmat_t *dm = w->impl_data;
+  shape_t *sh = &d->shapes[dm->shape];
+  entry_t *e = &sh->by_m[m];
+  if (!e->prim) {
+    int rc = make_entry(k, d, sh, m, e);
+    if (rc) return rc;
+  }
+  dnnl_memory_set_data_handle(e->src, (void *)x);
+  dnnl_memory_set_data_handle(e->dst, y);
+  dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e->src}, {DNNL_ARG_WEIGHTS, dm->wmem},
+                             {DNNL_ARG_DST, e->dst}, {DNNL_ARG_ATTR_OUTPUT_SCALES, dm->smem}};
+  if (dnnl_primitive_execute(e->prim, d->stream, dm->smem ? 4 : 3, args) != dnnl_success)
+    return SL_EINTERNAL;
+  dnnl_stream_wait(d->stream);
+  return 0;
+}
+
+const sl__kern_ops_t sl__kern_dnnl_ops = {d_init, d_fini, d_mat_init, d_mat_fini, d_matmul};

@@ -1,0 +1,44 @@
+/* Internals shared by the matmul front end and its implementations (oneDNN and
+ * the plain-C reference), which sit behind one table of function pointers chosen
+ * once in sl_kern_new(). Not for use outside kernels/. */
+#ifndef SL_KERN_INT_H
+#define SL_KERN_INT_H
+
+#include "kernels.h"
+
+typedef struct {
+  int (*init)(sl_kern_t *k);
+  void (*fini)(sl_kern_t *k);
+  /* Takes the prepared plain weights in m->w (f32, bf16 or s8, n_out × n_in
+   * row-major) and may replace them with its own layout. */
+  int (*mat_init)(sl_kern_t *k, sl_kern_mat_t *m);
+  void (*mat_fini)(sl_kern_mat_t *m);
+  /* x is f32, bf16 or s8 (m->prec) m rows × n_in. For s8 the result must be
+   * acc · w_scale[n]; the front end applies the per-row activation scale. */
+  int (*matmul)(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, float *y);
+} sl__kern_ops_t;
+
+struct sl_kern {
+  sl_kern_impl_t impl;
+  const sl__kern_ops_t *ops;
+  int max_m;
+  size_t max_in;     /* scratch below holds max_m × max_in activations */
+  void *act;         /* converted activations (bf16 or s8) */
+  float *act_scale;  /* per-row activation scales (s8) */
+  void *impl_data;
+};
+
+struct sl_kern_mat {
+  sl_kern_t *k;
+  int n_out, n_in;
+  sl_kern_prec_t prec;
+  void *w;          /* plain weights (reference) — oneDNN frees them after packing */
+  float *w_scale;   /* s8: one scale per output row */
+  size_t bytes;     /* weight bytes held */
+  void *impl_data;
+};
+
+extern const sl__kern_ops_t sl__kern_ref_ops;
+extern const sl__kern_ops_t sl__kern_dnnl_ops;
+
+#endif

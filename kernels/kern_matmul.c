@@ -1,0 +1,176 @@
+/* The matmul front end: converts weights once at load into the precision asked
+ * for, converts activations per call (bf16 rounding, per-row s8 quantisation), and
+ * hands the product to the implementation chosen at sl_kern_new(). */
+#include "kern_int.h"
+
+#include "sl_err.h"
+
+#include <dlfcn.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *sl_kern_prec_name(sl_kern_prec_t p) {
+  switch (p) {
+  case SL_KPREC_F32: return "f32";
+  case SL_KPREC_BF16: return "bf16";
+  case SL_KPREC_S8: return "s8";
+  }
+  return "?";
+}
+
+void sl_kern_set_threads(int n) {
+  /* oneDNN here runs on OpenMP, whose thread count is a per-thread setting. We
+   * look omp_set_num_threads up at run time because libgomp is only an indirect
+   * dependency (through libdnnl), which the linker will not resolve for us. */
+  static void (*set)(int);
+  static int looked;
+  if (!looked) {
+    set = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    looked = 1;
+  }
+  if (set && n > 0) set(n);
+}
+
+int sl_kern_new(sl_kern_impl_t impl, int max_m, sl_kern_t **out) {
+  *out = NULL;
+  if (max_m < 1) return SL_EINVAL;
+  sl_kern_t *k = calloc(1, sizeof *k);
+  if (!k) return SL_ENOMEM;
+  k->impl = impl;
+  k->ops = impl == SL_KIMPL_DNNL ? &sl__kern_dnnl_ops : &sl__kern_ref_ops;
+  k->max_m = max_m;
+  k->act_scale = calloc((size_t)max_m, sizeof(float));
+  if (!k->act_scale) {
+    free(k);
+    return SL_ENOMEM;
+  }
+  int rc = k->ops->init(k);
+  if (rc) {
+    free(k->act_scale);
+    free(k);
+    return rc;
+  }
+  *out = k;
+  return 0;
+}
+
+void sl_kern_free(sl_kern_t *k) {
+  if (!k) return;
+  k->ops->fini(k);
+  free(k->act);
+  free(k->act_scale);
+  free(k);
+}
+
+sl_kern_impl_t sl_kern_impl(const sl_kern_t *k) { return k->impl; }
+
+/* Grows the activation scratch at load time so that matmul never allocates. */
+static int ensure_scratch(sl_kern_t *k, size_t n_in) {
+  if (n_in <= k->max_in) return 0;
+  void *p = realloc(k->act, (size_t)k->max_m * n_in * 2 + 64);
+  if (!p) return SL_ENOMEM;
+  k->act = p;
+  k->max_in = n_in;
+  return 0;
+}
+
+int sl_kern_mat_new(sl_kern_t *k, sl_kern_dtype_t dt, const void *w, int n_out, int n_in,
+                    sl_kern_prec_t prec, sl_kern_mat_t **out) {
+  *out = NULL;
+  if (n_out < 1 || n_in < 1 || (dt == SL_KDT_Q8_0 && n_in % SL_KERN_Q8_0_BLOCK)) return SL_EINVAL;
+  int rc = ensure_scratch(k, (size_t)n_in);
+  if (rc) return rc;
+  sl_kern_mat_t *m = calloc(1, sizeof *m);
+  size_t n = (size_t)n_out * n_in;
+  float *row = malloc((size_t)n_in * sizeof(float));
+  if (!m || !row) goto nomem;
+  m->k = k;
+  m->n_out = n_out;
+  m->n_in = n_in;
+  m->prec = prec;
+  size_t rb = sl_kern_row_bytes(dt, (size_t)n_in);
+  const uint8_t *src = w;
+  if (prec == SL_KPREC_F32) {
+    float *d = malloc(n * sizeof(float));
+    if (!(m->w = d)) goto nomem;
+    for (int r = 0; r < n_out; r++) sl_kern_to_f32(dt, src + (size_t)r * rb, d + (size_t)r * n_in, (size_t)n_in);
+    m->bytes = n * 4;
+  } else if (prec == SL_KPREC_BF16) {
+    uint16_t *d = malloc(n * 2);
+    if (!(m->w = d)) goto nomem;
+    for (int r = 0; r < n_out; r++) {
+      sl_kern_to_f32(dt, src + (size_t)r * rb, row, (size_t)n_in);
+      for (int i = 0; i < n_in; i++) d[(size_t)r * n_in + i] = sl_kern_f32_to_bf16(row[i]);
+    }
+    m->bytes = n * 2;
+  } else {
+    /* One scale per output row: oneDNN 2.6 matmul takes per-N output scales but
+     * not Q8_0's per-32 block scales, so blocks are re-quantised to the row's
+     * absolute maximum. */
+    int8_t *d = malloc(n);
+    m->w_scale = malloc((size_t)n_out * sizeof(float));
+    if (!(m->w = d) || !m->w_scale) goto nomem;
+    for (int r = 0; r < n_out; r++) {
+      sl_kern_to_f32(dt, src + (size_t)r * rb, row, (size_t)n_in);
+      float amax = 0;
+      for (int i = 0; i < n_in; i++) amax = fmaxf(amax, fabsf(row[i]));
+      float s = amax / 127.f, is = s ? 1.f / s : 0.f;
+      m->w_scale[r] = s;
+      for (int i = 0; i < n_in; i++) d[(size_t)r * n_in + i] = (int8_t)lrintf(row[i] * is);
+    }
+    m->bytes = n + (size_t)n_out * 4;
+  }
+  free(row);
+  row = NULL;
+  if ((rc = k->ops->mat_init(k, m))) {
+    sl_kern_mat_free(m);
+    return rc;
+  }
+  *out = m;
+  return 0;
+nomem:
+  free(row);
+  sl_kern_mat_free(m);
+  return SL_ENOMEM;
+}
+
+void sl_kern_mat_free(sl_kern_mat_t *m) {
+  if (!m) return;
+  if (m->k) m->k->ops->mat_fini(m);
+  free(m->w);
+  free(m->w_scale);
+  free(m);
+}
+
+int sl_kern_mat_n_out(const sl_kern_mat_t *m) { return m->n_out; }
+int sl_kern_mat_n_in(const sl_kern_mat_t *m) { return m->n_in; }
+size_t sl_kern_mat_bytes(const sl_kern_mat_t *m) { return m->bytes; }
+
+int sl_kern_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const float *x, int m, float *y) {
+  if (m < 1 || m > k->max_m || (size_t)w->n_in > k->max_in) return SL_EINVAL;
+  int n_in = w->n_in;
+  if (w->prec == SL_KPREC_F32) return k->ops->matmul(k, w, x, m, y);
+  if (w->prec == SL_KPREC_BF16) {
+    uint16_t *a = k->act;
+    for (size_t i = 0; i < (size_t)m * n_in; i++) a[i] = sl_kern_f32_to_bf16(x[i]);
+    return k->ops->matmul(k, w, a, m, y);
+  }
+  int8_t *a = k->act;
+  for (int r = 0; r < m; r++) {
+    const float *xr = x + (size_t)r * n_in;
+    float amax = 0;
+    for (int i = 0; i < n_in; i++) amax = fmaxf(amax, fabsf(xr[i]));
+    float s = amax / 127.f, is = s ? 1.f / s : 0.f;
+    k->act_scale[r] = s;
+    for (int i = 0; i < n_in; i++) a[(size_t)r * n_in + i] = (int8_t)lrintf(xr[i] * is);
+  }
+  int rc = k->ops->matmul(k, w, a, m, y);
+  if (rc) return rc;
+  for (int r = 0; r < m; r++) {
+    float s = k->act_scale[r];
+    float *yr = y + (size_t)r * w->n_out;
+    for (int i = 0; i < w->n_out; i++) yr[i] *= s;
+  }
+  return 0;
+}

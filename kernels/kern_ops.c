@@ -1,0 +1,229 @@
+/* Elementwise and small kernels: conversions, RMSNorm, softmax, SiLU, RoPE and
+ * attention. Plain C with AVX2/AVX-512 paths for the dot products and axpys that
+ * attention spends its time in; the tests hold them to a scalar reference. */
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+size_t sl_kern_row_bytes(sl_kern_dtype_t dt, size_t n) {
+  switch (dt) {
+  case SL_KDT_F32: return n * 4;
+  case SL_KDT_F16:
+  case SL_KDT_BF16: return n * 2;
+  case SL_KDT_Q8_0: return n / SL_KERN_Q8_0_BLOCK * SL_KERN_Q8_0_BYTES;
+  }
+  return 0;
+}
+
+float sl_kern_f16_to_f32(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+  if (exp == 0) {
+    if (man == 0) {
+      bits = sign;
+    } else { /* subnormal: normalise */
+      exp = 127 - 15 + 1;
+      while (!(man & 0x400)) {
+        man <<= 1;
+        exp--;
+      }
+      man &= 0x3ff;
+      bits = sign | (exp << 23) | (man << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (man << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+  }
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t sl_kern_f32_to_f16(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000;
+  int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+  uint32_t man = x & 0x7fffff;
+  if (((x >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
+  if (exp >= 31) return (uint16_t)(sign | 0x7c00);
+  if (exp <= 0) {
+    if (exp < -10) return (uint16_t)sign;
+    man |= 0x800000;
+    uint32_t shift = (uint32_t)(14 - exp);
+    uint32_t half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+    if (rem > mid || (rem == mid && (half & 1))) half++;
+    return (uint16_t)(sign | half);
+  }
+  uint32_t h = sign | ((uint32_t)exp << 10) | (man >> 13);
+  uint32_t rem = man & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++; /* carries into the exponent correctly */
+  return (uint16_t)h;
+}
+
+float sl_kern_bf16_to_f32(uint16_t h) {
+  uint32_t bits = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t sl_kern_f32_to_bf16(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  if ((x & 0x7fffffff) > 0x7f800000) return (uint16_t)((x >> 16) | 64); /* quiet NaN */
+  x += 0x7fff + ((x >> 16) & 1);
+  return (uint16_t)(x >> 16);
+}
+
+void sl_kern_to_f32(sl_kern_dtype_t dt, const void *src, float *dst, size_t n) {
+  const uint8_t *p = src;
+  switch (dt) {
+  case SL_KDT_F32: memcpy(dst, src, n * 4); return;
+  case SL_KDT_F16:
+    for (size_t i = 0; i < n; i++) {
+      uint16_t h;
+      memcpy(&h, p + 2 * i, 2);
+      dst[i] = sl_kern_f16_to_f32(h);
+    }
+    return;
+  case SL_KDT_BF16:
+    for (size_t i = 0; i < n; i++) {
+      uint16_t h;
+      memcpy(&h, p + 2 * i, 2);
+      dst[i] = sl_kern_bf16_to_f32(h);
+    }
+    return;
+  case SL_KDT_Q8_0:
+    for (size_t b = 0; b < n / SL_KERN_Q8_0_BLOCK; b++) {
+      const uint8_t *blk = p + b * SL_KERN_Q8_0_BYTES;
+      uint16_t h;
+      memcpy(&h, blk, 2);
+      float d = sl_kern_f16_to_f32(h);
+      const int8_t *q = (const int8_t *)(blk + 2);
+      for (int j = 0; j < SL_KERN_Q8_0_BLOCK; j++) dst[b * SL_KERN_Q8_0_BLOCK + j] = d * q[j];
+    }
+    return;
+  }
+}
+
+void sl_kern_quantize_q8_0(const float *src, void *dst, size_t n) {
+  uint8_t *p = dst;
+  for (size_t b = 0; b < n / SL_KERN_Q8_0_BLOCK; b++) {
+    const float *x = src + b * SL_KERN_Q8_0_BLOCK;
+    float amax = 0;
+    for (int j = 0; j < SL_KERN_Q8_0_BLOCK; j++) amax = fmaxf(amax, fabsf(x[j]));
+    float d = amax / 127.f, id = d ? 1.f / d : 0.f;
+    uint16_t h = sl_kern_f32_to_f16(d);
+    uint8_t *blk = p + b * SL_KERN_Q8_0_BYTES;
+    memcpy(blk, &h, 2);
+    for (int j = 0; j < SL_KERN_Q8_0_BLOCK; j++) blk[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
+  }
+}
+
+float sl_kern_dot(const float *a, const float *b, int n) {
+  int i = 0;
+  float s = 0;
+#if defined(__AVX512F__)
+  __m512 acc = _mm512_setzero_ps();
+  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+  s = _mm512_reduce_add_ps(acc);
+#elif defined(__AVX2__) && defined(__FMA__)
+  __m256 acc = _mm256_setzero_ps();
+  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+  float t[8];
+  _mm256_storeu_ps(t, acc);
+  for (int j = 0; j < 8; j++) s += t[j];
+#endif
+  for (; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+/* y += a * x */
+static void axpy(float *y, float a, const float *x, int n) {
+  int i = 0;
+#if defined(__AVX512F__)
+  __m512 va = _mm512_set1_ps(a);
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+#elif defined(__AVX2__) && defined(__FMA__)
+  __m256 va = _mm256_set1_ps(a);
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+#endif
+  for (; i < n; i++) y[i] += a * x[i];
+}
+
+void sl_kern_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+  /* Sum of squares in double: a cheap way to keep large dims from drifting. */
+  double ss = 0;
+  for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+  float scale = (float)(1.0 / sqrt(ss / n + eps));
+  for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+void sl_kern_softmax(float *x, int n) {
+  if (n <= 0) return;
+  float mx = x[0];
+  for (int i = 1; i < n; i++) mx = fmaxf(mx, x[i]);
+  double sum = 0;
+  for (int i = 0; i < n; i++) {
+    x[i] = expf(x[i] - mx);
+    sum += x[i];
+  }
+  float inv = (float)(1.0 / sum);
+  for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
+float sl_kern_silu(float x) { return x / (1.f + expf(-x)); }
+
+void sl_kern_silu_mul(float *a, const float *b, int n) {
+  for (int i = 0; i < n; i++) a[i] = sl_kern_silu(a[i]) * b[i];
+}
+
+void sl_kern_add(float *y, const float *x, int n) {
+  for (int i = 0; i < n; i++) y[i] += x[i];
+}
+
+void sl_kern_rope_inv_freq(float *inv_freq, int n_rot, float base, float freq_scale,
+                           const float *factors) {
+  for (int i = 0; i < n_rot / 2; i++) {
+    double f = freq_scale * pow((double)base, -2.0 * i / n_rot);
+    if (factors) f /= factors[i];
+    inv_freq[i] = (float)f;
+  }
+}
+
+void sl_kern_rope(float *x, int n_heads, int head_dim, int n_rot, int pos, const float *inv_freq,
+                  bool neox) {
+  for (int i = 0; i < n_rot / 2; i++) {
+    double th = (double)pos * inv_freq[i];
+    float c = (float)cos(th), s = (float)sin(th);
+    for (int h = 0; h < n_heads; h++) {
+      float *v = x + (size_t)h * head_dim;
+      int a = neox ? i : 2 * i, b = neox ? i + n_rot / 2 : 2 * i + 1;
+      float x0 = v[a], x1 = v[b];
+      v[a] = x0 * c - x1 * s;
+      v[b] = x0 * s + x1 * c;
+    }
+  }
+}
+
+void sl_kern_attention(float *out, const float *q, const float *k, const float *v, int n_pos,
+                       int n_heads, int n_kv_heads, int head_dim, size_t kv_stride, float *scratch) {
+  int group = n_heads / n_kv_heads;
+  float scale = 1.f / sqrtf((float)head_dim);
+  for (int h = 0; h < n_heads; h++) {
+    const float *qh = q + (size_t)h * head_dim;
+    size_t koff = (size_t)(h / group) * head_dim;
+    for (int t = 0; t < n_pos; t++) scratch[t] = sl_kern_dot(qh, k + t * kv_stride + koff, head_dim) * scale;
+    sl_kern_softmax(scratch, n_pos);
+    float *oh = out + (size_t)h * head_dim;
+    memset(oh, 0, sizeof(float) * head_dim);
+    for (int t = 0; t < n_pos; t++) axpy(oh, scratch[t], v + t * kv_stride + koff, head_dim);
+  }
+}

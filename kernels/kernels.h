@@ -1,0 +1,112 @@
+/* Math for the in-process engine, and nothing else: matrix products through oneDNN
+ * (with a plain-C reference behind the same calls), norms, RoPE, softmax,
+ * activations, attention over a KV cache, and conversions between the storage
+ * types GGUF files use. Nothing here knows what a request or a model file is.
+ *
+ * Layout convention: activations are row-major (rows = tokens), weight matrices are
+ * n_out × n_in row-major (GGUF's layout: ne[0] = n_in is contiguous), and
+ * sl_kern_matmul computes y[m][n] = Σ_k x[m][k] · w[n][k]. */
+#ifndef SL_KERNELS_H
+#define SL_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- storage types and conversions ---- */
+
+typedef enum {
+  SL_KDT_F32,
+  SL_KDT_F16,
+  SL_KDT_BF16,
+  SL_KDT_Q8_0, /* ggml block: f16 scale + 32 × int8 (34 bytes) */
+} sl_kern_dtype_t;
+
+#define SL_KERN_Q8_0_BLOCK 32
+#define SL_KERN_Q8_0_BYTES 34
+
+/* Bytes a row of n elements of dt occupies (n must be a multiple of 32 for Q8_0). */
+size_t sl_kern_row_bytes(sl_kern_dtype_t dt, size_t n);
+float sl_kern_f16_to_f32(uint16_t h);
+uint16_t sl_kern_f32_to_f16(float f);
+float sl_kern_bf16_to_f32(uint16_t h);
+uint16_t sl_kern_f32_to_bf16(float f); /* round to nearest even */
+/* Converts n elements of type dt at src (may be unaligned) to f32. */
+void sl_kern_to_f32(sl_kern_dtype_t dt, const void *src, float *dst, size_t n);
+/* Quantizes n floats (n multiple of 32) into Q8_0 blocks, as ggml does. */
+void sl_kern_quantize_q8_0(const float *src, void *dst, size_t n);
+
+/* ---- matrix products ---- */
+
+typedef enum {
+  SL_KIMPL_DNNL, /* oneDNN primitives, weights reordered once into its packed layout */
+  SL_KIMPL_REF,  /* plain C loops: the reference the tests compare against */
+} sl_kern_impl_t;
+
+typedef enum {
+  SL_KPREC_F32,  /* f32 weights and activations */
+  SL_KPREC_BF16, /* bf16 weights and activations, f32 accumulation and output */
+  SL_KPREC_S8,   /* s8 weights with one scale per output row; activations quantized
+                    per row on the fly; s32 accumulation, f32 output */
+} sl_kern_prec_t;
+
+typedef struct sl_kern sl_kern_t;
+typedef struct sl_kern_mat sl_kern_mat_t;
+
+/* A matmul context: the implementation, oneDNN engine/stream, the primitive cache
+ * (one primitive per (n_out, n_in, precision, m), created on first use and kept),
+ * and scratch for activation conversion sized for max_m rows. */
+int sl_kern_new(sl_kern_impl_t impl, int max_m, sl_kern_t **out);
+void sl_kern_free(sl_kern_t *k);
+sl_kern_impl_t sl_kern_impl(const sl_kern_t *k);
+const char *sl_kern_prec_name(sl_kern_prec_t p);
+
+/* Sets the number of oneDNN (OpenMP) threads used by matmuls issued from the
+ * calling thread. */
+void sl_kern_set_threads(int n);
+
+/* Prepares an n_out × n_in weight matrix stored as dt at w (borrowed only during
+ * the call) for products in precision prec: converted and, for oneDNN, reordered
+ * into the packed layout once, here. */
+int sl_kern_mat_new(sl_kern_t *k, sl_kern_dtype_t dt, const void *w, int n_out, int n_in,
+                    sl_kern_prec_t prec, sl_kern_mat_t **out);
+void sl_kern_mat_free(sl_kern_mat_t *m);
+int sl_kern_mat_n_out(const sl_kern_mat_t *m);
+int sl_kern_mat_n_in(const sl_kern_mat_t *m);
+size_t sl_kern_mat_bytes(const sl_kern_mat_t *m);
+
+/* y (m × n_out) = x (m × n_in) · wᵀ. 1 ≤ m ≤ max_m. Returns 0 or SL_E*. Does not
+ * allocate once the primitive for this m exists. */
+int sl_kern_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const float *x, int m, float *y);
+
+/* ---- elementwise and small ops (plain C, vectorised where it pays) ---- */
+
+/* out = x / rms(x) * w, rms over n with eps inside the square root. */
+void sl_kern_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
+/* In-place numerically stable softmax over n values. */
+void sl_kern_softmax(float *x, int n);
+/* a[i] = silu(a[i]) * b[i] (SwiGLU gate). */
+void sl_kern_silu_mul(float *a, const float *b, int n);
+float sl_kern_silu(float x);
+/* y[i] += x[i]. */
+void sl_kern_add(float *y, const float *x, int n);
+float sl_kern_dot(const float *a, const float *b, int n);
+
+/* RoPE on n_heads heads of head_dim at x (head-major), rotating the first n_rot
+ * dims of each head by pos · inv_freq[i] for pair i. neox=false rotates adjacent
+ * pairs (2i, 2i+1) (llama); neox=true rotates (i, i + n_rot/2) (qwen2, NeoX). */
+void sl_kern_rope(float *x, int n_heads, int head_dim, int n_rot, int pos, const float *inv_freq,
+                  bool neox);
+/* inv_freq[i] = freq_scale · base^(−2i/n_rot) / (factors ? factors[i] : 1), for
+ * i < n_rot/2 (llama.cpp's linear scaling and per-dimension rope_freqs factors). */
+void sl_kern_rope_inv_freq(float *inv_freq, int n_rot, float base, float freq_scale,
+                           const float *factors);
+
+/* Causal attention for one query row over n_pos cached positions of one sequence.
+ * q: n_heads × head_dim. k, v: n_pos rows of kv_stride floats, each holding
+ * n_kv_heads × head_dim. Query head h reads KV head h / (n_heads / n_kv_heads).
+ * out: n_heads × head_dim. scratch: n_pos floats. */
+void sl_kern_attention(float *out, const float *q, const float *k, const float *v, int n_pos,
+                       int n_heads, int n_kv_heads, int head_dim, size_t kv_stride, float *scratch);
+
+#endif

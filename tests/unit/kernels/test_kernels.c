@@ -1,0 +1,239 @@
+/* Every kernel against a plain scalar reference written here: conversions,
+ * RMSNorm, softmax, SiLU, RoPE (both pairings), attention with GQA, and matmul in
+ * each precision through oneDNN and the C reference, at several row counts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "common/sl_err.h"
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void) { /* xorshift, uniform in [-1, 1) */
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.f - 1.f;
+}
+static void fill(float *x, size_t n, float s) {
+  for (size_t i = 0; i < n; i++) x[i] = frand() * s;
+}
+
+static void close_all(const float *a, const float *b, size_t n, double atol, double rtol) {
+  for (size_t i = 0; i < n; i++) {
+    double d = fabs((double)a[i] - b[i]);
+    if (d > atol + rtol * fabs((double)b[i])) fail_msg("index %zu: %.7g vs %.7g", i, a[i], b[i]);
+  }
+}
+
+static void test_f16_bf16(void **st) {
+  float vals[] = {0.f, -0.f, 1.f, -2.5f, 65504.f, 6.1035156e-05f, 5.9604645e-08f, 0.333333f, 1e-9f};
+  for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+    float r = sl_kern_f16_to_f32(sl_kern_f32_to_f16(vals[i]));
+    assert_true(fabsf(r - vals[i]) <= fabsf(vals[i]) * 1e-3f + 6e-8f);
+    float b = sl_kern_bf16_to_f32(sl_kern_f32_to_bf16(vals[i]));
+    assert_true(fabsf(b - vals[i]) <= fabsf(vals[i]) * 4e-3f);
+  }
+  /* Every f16 bit pattern that is a finite number survives f16 → f32 → f16. */
+  for (uint32_t h = 0; h < 0x10000; h++) {
+    if (((h >> 10) & 0x1f) == 0x1f) continue;
+    assert_int_equal(sl_kern_f32_to_f16(sl_kern_f16_to_f32((uint16_t)h)), h);
+  }
+  assert_true(isinf(sl_kern_f16_to_f32(0x7c00)));
+}
+
+static void test_q8_0(void **st) {
+  float x[128], y[128];
+  uint8_t q[4 * 34];
+  fill(x, 128, 3.f);
+  sl_kern_quantize_q8_0(x, q, 128);
+  sl_kern_to_f32(SL_KDT_Q8_0, q, y, 128);
+  for (int b = 0; b < 4; b++) {
+    float amax = 0;
+    for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[b * 32 + j]));
+    for (int j = 0; j < 32; j++) assert_true(fabsf(x[b * 32 + j] - y[b * 32 + j]) <= amax / 127.f * 0.51f + 1e-3f);
+  }
+  assert_int_equal(sl_kern_row_bytes(SL_KDT_Q8_0, 128), 4 * 34);
+}
+
+static void test_rmsnorm_softmax_silu(void **st) {
+  enum { N = 77 };
+  float x[N], w[N], out[N], ref[N];
+  fill(x, N, 2.f);
+  fill(w, N, 1.f);
+  sl_kern_rmsnorm(out, x, w, N, 1e-5f);
+  double ss = 0;
+  for (int i = 0; i < N; i++) ss += x[i] * x[i];
+  for (int i = 0; i < N; i++) ref[i] = (float)(x[i] / sqrt(ss / N + 1e-5) * w[i]);
+  close_all(out, ref, N, 1e-6, 1e-5);
+
+  memcpy(out, x, sizeof x);
+  out[3] = 80.f; /* large logit: must not overflow */
+  double mx = -1e30, sum = 0;
+  for (int i = 0; i < N; i++) mx = fmax(mx, i == 3 ? 80.f : x[i]);
+  for (int i = 0; i < N; i++) sum += exp((i == 3 ? 80.f : x[i]) - mx);
+  for (int i = 0; i < N; i++) ref[i] = (float)(exp((i == 3 ? 80.f : x[i]) - mx) / sum);
+  sl_kern_softmax(out, N);
+  close_all(out, ref, N, 1e-7, 1e-5);
+
+  memcpy(out, x, sizeof x);
+  sl_kern_silu_mul(out, w, N);
+  for (int i = 0; i < N; i++) ref[i] = (float)(x[i] / (1 + exp(-x[i])) * w[i]);
+  close_all(out, ref, N, 1e-6, 1e-5);
+}
+
+static void rope_ref(float *x, int nh, int hd, int nrot, int pos, float base, bool neox) {
+  for (int h = 0; h < nh; h++)
+    for (int i = 0; i < nrot / 2; i++) {
+      double th = pos * pow(base, -2.0 * i / nrot);
+      int a = neox ? i : 2 * i, b = neox ? i + nrot / 2 : 2 * i + 1;
+      double x0 = x[h * hd + a], x1 = x[h * hd + b];
+      x[h * hd + a] = (float)(x0 * cos(th) - x1 * sin(th));
+      x[h * hd + b] = (float)(x0 * sin(th) + x1 * cos(th));
+    }
+}
+
+static void test_rope(void **st) {
+  enum { NH = 3, HD = 16 };
+  float inv[HD / 2];
+  for (int neox = 0; neox < 2; neox++)
+    for (int nrot = 8; nrot <= HD; nrot += 8) {
+      float x[NH * HD], ref[NH * HD];
+      fill(x, NH * HD, 1.f);
+      memcpy(ref, x, sizeof x);
+      sl_kern_rope_inv_freq(inv, nrot, 10000.f, 1.f, NULL);
+      sl_kern_rope(x, NH, HD, nrot, 37, inv, neox);
+      rope_ref(ref, NH, HD, nrot, 37, 10000.f, neox);
+      close_all(x, ref, NH * HD, 2e-5, 1e-4);
+    }
+  /* Linear scaling and per-dimension factors divide the angle. */
+  float f[4] = {1, 2, 4, 8};
+  sl_kern_rope_inv_freq(inv, 8, 10000.f, 0.5f, f);
+  for (int i = 0; i < 4; i++) assert_true(fabsf(inv[i] - (float)(0.5 * pow(10000, -2.0 * i / 8) / f[i])) < 1e-7f);
+}
+
+static void test_attention(void **st) {
+  enum { NH = 4, NKV = 2, HD = 16, NPOS = 9 };
+  size_t stride = NKV * HD + 8; /* a stride wider than the row, as in a real cache */
+  float q[NH * HD], k[NPOS * (NKV * HD + 8)], v[NPOS * (NKV * HD + 8)], out[NH * HD], ref[NH * HD],
+      scratch[NPOS];
+  fill(q, sizeof q / 4, 1.f);
+  fill(k, sizeof k / 4, 1.f);
+  fill(v, sizeof v / 4, 1.f);
+  sl_kern_attention(out, q, k, v, NPOS, NH, NKV, HD, stride, scratch);
+  for (int h = 0; h < NH; h++) {
+    int kh = h / (NH / NKV);
+    double s[NPOS], mx = -1e30, sum = 0;
+    for (int t = 0; t < NPOS; t++) {
+      s[t] = 0;
+      for (int i = 0; i < HD; i++) s[t] += (double)q[h * HD + i] * k[t * stride + kh * HD + i];
+      s[t] /= sqrt(HD);
+      mx = fmax(mx, s[t]);
+    }
+    for (int t = 0; t < NPOS; t++) sum += (s[t] = exp(s[t] - mx));
+    for (int i = 0; i < HD; i++) {
+      double o = 0;
+      for (int t = 0; t < NPOS; t++) o += s[t] / sum * v[t * stride + kh * HD + i];
+      ref[h * HD + i] = (float)o;
+    }
+  }
+  close_all(out, ref, NH * HD, 1e-5, 1e-4);
+}
+
+/* Matmul in each precision and implementation against a double-precision loop over
+ * the same (converted) operands. */
+static void check_matmul(sl_kern_impl_t impl, sl_kern_prec_t prec, sl_kern_dtype_t dt, int N, int K) {
+  int ms[] = {1, 2, 7, 16, 33};
+  sl_kern_t *k;
+  assert_int_equal(sl_kern_new(impl, 33, &k), 0);
+  float *w = malloc(sizeof(float) * N * K), *wq = malloc(sizeof(float) * N * K);
+  void *stor = malloc(sl_kern_row_bytes(dt, K) * N);
+  fill(w, (size_t)N * K, 0.5f);
+  for (int r = 0; r < N; r++) {
+    if (dt == SL_KDT_Q8_0) sl_kern_quantize_q8_0(w + (size_t)r * K, (char *)stor + sl_kern_row_bytes(dt, K) * r, K);
+    else if (dt == SL_KDT_F16)
+      for (int i = 0; i < K; i++) ((uint16_t *)stor)[(size_t)r * K + i] = sl_kern_f32_to_f16(w[(size_t)r * K + i]);
+    else memcpy((float *)stor + (size_t)r * K, w + (size_t)r * K, sizeof(float) * K);
+  }
+  for (int r = 0; r < N; r++) sl_kern_to_f32(dt, (char *)stor + sl_kern_row_bytes(dt, K) * r, wq + (size_t)r * K, K);
+  sl_kern_mat_t *m;
+  assert_int_equal(sl_kern_mat_new(k, dt, stor, N, K, prec, &m), 0);
+  float *x = malloc(sizeof(float) * 33 * K), *y = malloc(sizeof(float) * 33 * N), *ref = malloc(sizeof(float) * 33 * N);
+  for (size_t t = 0; t < sizeof ms / sizeof *ms; t++) {
+    int M = ms[t];
+    fill(x, (size_t)M * K, 1.f);
+    assert_int_equal(sl_kern_matmul(k, m, x, M, y), 0);
+    for (int r = 0; r < M; r++)
+      for (int n = 0; n < N; n++) {
+        double s = 0;
+        for (int i = 0; i < K; i++) s += (double)x[r * K + i] * wq[(size_t)n * K + i];
+        ref[r * N + n] = (float)s;
+      }
+    /* Tolerances: f32 is exact up to summation order; bf16 and s8 carry their
+     * quantisation error, which scales with sqrt(K) · |x| · |w|. */
+    double atol = prec == SL_KPREC_F32 ? 1e-4 : prec == SL_KPREC_BF16 ? 0.05 : 0.08;
+    close_all(y, ref, (size_t)M * N, atol, prec == SL_KPREC_F32 ? 1e-4 : 0.02);
+    /* The second call with the same m reuses the cached primitive. */
+    assert_int_equal(sl_kern_matmul(k, m, x, M, y), 0);
+  }
+  assert_int_equal(sl_kern_matmul(k, m, x, 34, y), SL_EINVAL);
+  sl_kern_mat_free(m);
+  sl_kern_free(k);
+  free(w), free(wq), free(stor), free(x), free(y), free(ref);
+}
+
+static void test_matmul_f32(void **st) {
+  check_matmul(SL_KIMPL_DNNL, SL_KPREC_F32, SL_KDT_F32, 96, 64);
+  check_matmul(SL_KIMPL_REF, SL_KPREC_F32, SL_KDT_F32, 96, 64);
+  check_matmul(SL_KIMPL_DNNL, SL_KPREC_F32, SL_KDT_F16, 40, 172);
+}
+static void test_matmul_bf16(void **st) {
+  check_matmul(SL_KIMPL_DNNL, SL_KPREC_BF16, SL_KDT_F32, 96, 64);
+  check_matmul(SL_KIMPL_REF, SL_KPREC_BF16, SL_KDT_F32, 96, 64);
+}
+static void test_matmul_s8(void **st) {
+  check_matmul(SL_KIMPL_DNNL, SL_KPREC_S8, SL_KDT_Q8_0, 96, 128);
+  check_matmul(SL_KIMPL_REF, SL_KPREC_S8, SL_KDT_Q8_0, 96, 128);
+  check_matmul(SL_KIMPL_DNNL, SL_KPREC_F32, SL_KDT_Q8_0, 64, 64);
+}
+
+/* oneDNN and the reference agree closely in the same precision (same operands). */
+static void test_matmul_dnnl_vs_ref(void **st) {
+  enum { N = 80, K = 96, M = 5 };
+  sl_kern_t *kd, *kr;
+  assert_int_equal(sl_kern_new(SL_KIMPL_DNNL, M, &kd), 0);
+  assert_int_equal(sl_kern_new(SL_KIMPL_REF, M, &kr), 0);
+  float w[N * K], x[M * K], yd[M * N], yr[M * N];
+  fill(w, N * K, 1.f);
+  fill(x, M * K, 1.f);
+  sl_kern_prec_t precs[] = {SL_KPREC_F32, SL_KPREC_BF16, SL_KPREC_S8};
+  for (int p = 0; p < 3; p++) {
+    sl_kern_mat_t *md, *mr;
+    assert_int_equal(sl_kern_mat_new(kd, SL_KDT_F32, w, N, K, precs[p], &md), 0);
+    assert_int_equal(sl_kern_mat_new(kr, SL_KDT_F32, w, N, K, precs[p], &mr), 0);
+    assert_int_equal(sl_kern_matmul(kd, md, x, M, yd), 0);
+    assert_int_equal(sl_kern_matmul(kr, mr, x, M, yr), 0);
+    close_all(yd, yr, M * N, 1e-3, 1e-4);
+    sl_kern_mat_free(md);
+    sl_kern_mat_free(mr);
+  }
+  sl_kern_free(kd);
+  sl_kern_free(kr);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_f16_bf16),        cmocka_unit_test(test_q8_0),
+      cmocka_unit_test(test_rmsnorm_softmax_silu), cmocka_unit_test(test_rope),
+      cmocka_unit_test(test_attention),       cmocka_unit_test(test_matmul_f32),
+      cmocka_unit_test(test_matmul_bf16),     cmocka_unit_test(test_matmul_s8),
+      cmocka_unit_test(test_matmul_dnnl_vs_ref),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
