@@ -116,7 +116,7 @@ static int parse_kv(cur_t *c, gkv_t *kv, uint64_t idx) {
   int rc = rd_str(c, &key, "metadata key");
   if (rc) return rc;
   if (!(kv->key = dup_name(c, key, "metadata key"))) return SL_EPARSE;
-  uint32_t t;
+  uint32_t t = 0;
   if ((rc = rd(c, &t, 4, "metadata type"))) return rc;
   if (t >= SL_GGUF_NTYPES)
     return fail(c->err, c->errlen, "gguf: key '%s' has unknown value type %u", kv->key, t);
@@ -133,8 +133,8 @@ static int parse_kv(cur_t *c, gkv_t *kv, uint64_t idx) {
     c->p += scalar_size[t];
     return 0;
   }
-  uint32_t et;
-  uint64_t n;
+  uint32_t et = 0;
+  uint64_t n = 0;
   if ((rc = rd(c, &et, 4, "array element type"))) return rc;
   if ((rc = rd(c, &n, 8, "array length"))) return rc;
   if (et >= SL_GGUF_NTYPES || et == SL_GGUF_ARRAY)

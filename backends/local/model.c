@@ -1,0 +1,453 @@
+/* Loading and running a Llama-family model. Model code only: every product goes
+ * through kernels/ (sl_kern_matmul and friends). Q, K and V are fused into one
+ * weight matrix and so are the FFN gate and up projections: fewer, wider products
+ * keep oneDNN's threads busy at one row per sequence. */
+#include "model.h"
+
+#include "sl_err.h"
+#include "sl_log.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  const float *attn_norm, *ffn_norm; /* (dim) */
+  float *bq_kv;                      /* (q_dim + 2 kv_dim) biases or NULL */
+  sl_kern_mat_t *wqkv;               /* (q_dim + 2 kv_dim) × dim */
+  sl_kern_mat_t *wo;                 /* dim × q_dim */
+  sl_kern_mat_t *wgu;                /* 2 n_ff × dim: gate rows, then up rows */
+  sl_kern_mat_t *wdown;              /* dim × n_ff */
+} layer_t;
+
+struct sl_model {
+  sl_model_info_t info;
+  sl_gguf_t *g;
+  sl_kern_t *kern;
+  int max_rows, max_logits;
+  int q_dim, kv_dim, qkv_dim;
+  sl_kern_dtype_t embd_dt;
+  const uint8_t *embd; /* token_embd rows in the file (n_vocab × dim) */
+  size_t embd_row_bytes;
+  const float *out_norm;
+  sl_kern_mat_t *wout; /* n_vocab × dim */
+  layer_t *layers;
+  float *inv_freq;     /* (n_rot / 2) */
+  float *k_cache, *v_cache; /* (layer, slot, pos, kv_dim) */
+  /* scratch, sized at load for max_rows */
+  float *x, *xb, *qkv, *att, *tmp, *gu, *h, *xl, *logits, *scores;
+  int n_logits;
+};
+
+static int errf(char *err, size_t errlen, int code, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+void sl_model_opts_init(sl_model_opts_t *o) {
+  memset(o, 0, sizeof *o);
+  o->impl = SL_KIMPL_DNNL;
+  o->prec = -1;
+  o->max_rows = 128;
+  o->n_slots = 1;
+}
+
+static int kdt_of(uint32_t t, sl_kern_dtype_t *out) {
+  switch (t) {
+  case SL_GGML_F32: *out = SL_KDT_F32; return 0;
+  case SL_GGML_F16: *out = SL_KDT_F16; return 0;
+  case SL_GGML_BF16: *out = SL_KDT_BF16; return 0;
+  case SL_GGML_Q8_0: *out = SL_KDT_Q8_0; return 0;
+  default: return SL_EUNSUPPORTED;
+  }
+}
+
+/* Looks a tensor up and checks its shape (ne0 = inner). ne1 = 0 means a vector. */
+static int get_tensor(sl_model_t *m, const char *name, uint64_t ne0, uint64_t ne1, bool required,
+                      const sl_gguf_tensor_t **out, char *err, size_t errlen) {
+  const sl_gguf_tensor_t *t = sl_gguf_find_tensor(m->g, name);
+  *out = t;
+  if (!t) return required ? errf(err, errlen, SL_EPARSE, "model: missing tensor '%s'", name) : 0;
+  bool ok = ne1 ? (t->n_dims == 2 && t->ne[0] == ne0 && t->ne[1] == ne1)
+                : (t->n_dims == 1 && t->ne[0] == ne0);
+  if (!ok)
+    return errf(err, errlen, SL_EPARSE,
+                "model: tensor '%s' has shape [%llu, %llu] (%u dims), expected [%llu, %llu]", name,
+                (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], t->n_dims,
+                (unsigned long long)ne0, (unsigned long long)(ne1 ? ne1 : 1));
+  sl_kern_dtype_t dt;
+  if (kdt_of(t->type, &dt))
+    return errf(err, errlen, SL_EUNSUPPORTED, "model: tensor '%s' has unsupported type %s", name,
+                sl_ggml_type_name(t->type));
+  if (!ne1 && t->type != SL_GGML_F32)
+    return errf(err, errlen, SL_EUNSUPPORTED, "model: vector '%s' must be F32, is %s", name,
+                sl_ggml_type_name(t->type));
+  if (t->type == SL_GGML_F32 && ((uintptr_t)t->data & 3))
+    return errf(err, errlen, SL_EPARSE, "model: tensor '%s' is misaligned", name);
+  return 0;
+}
+
+/* Dequantises tensors (all with n_in columns) one after another into a single
+ * f32 matrix and prepares it for the matmul kernel. */
+static int make_mat(sl_model_t *m, const sl_gguf_tensor_t **ts, int nt, int n_in, sl_kern_prec_t prec,
+                    sl_kern_mat_t **out, char *err, size_t errlen) {
+  size_t rows = 0;
+  for (int i = 0; i < nt; i++) rows += ts[i]->ne[1];
+  float *w = malloc(rows * (size_t)n_in * sizeof(float));
+  if (!w) return errf(err, errlen, SL_ENOMEM, "model: out of memory for weights");
+  size_t r0 = 0;
+  for (int i = 0; i < nt; i++) {
+    sl_kern_dtype_t dt = SL_KDT_F32;
+    kdt_of(ts[i]->type, &dt);
+    sl_kern_to_f32(dt, ts[i]->data, w + r0 * n_in, ts[i]->ne[1] * (size_t)n_in);
+    r0 += ts[i]->ne[1];
+  }
+  int rc = sl_kern_mat_new(m->kern, SL_KDT_F32, w, (int)rows, n_in, prec, out);
+  free(w);
+  if (rc) return errf(err, errlen, rc, "model: cannot prepare '%s' for %s matmul: %s", ts[0]->name,
+                      sl_kern_prec_name(prec), sl_strerror(rc));
+  m->info.weight_bytes += sl_kern_mat_bytes(*out);
+  return 0;
+}
+
+static int read_hparams(sl_model_t *m, char *err, size_t errlen) {
+  sl_model_info_t *in = &m->info;
+  const char *arch;
+  size_t alen;
+  if (sl_gguf_get_str(m->g, "general.architecture", &arch, &alen))
+    return errf(err, errlen, SL_EPARSE, "model: general.architecture is missing");
+  if (alen >= sizeof in->arch) alen = sizeof in->arch - 1;
+  memcpy(in->arch, arch, alen);
+  in->arch[alen] = 0;
+  if (strcmp(in->arch, "llama") && strcmp(in->arch, "qwen2"))
+    return errf(err, errlen, SL_EUNSUPPORTED,
+                "model: unsupported architecture '%s' (supported: llama, qwen2)", in->arch);
+  in->neox_rope = !strcmp(in->arch, "qwen2");
+  const char *nm;
+  size_t nlen;
+  if (!sl_gguf_get_str(m->g, "general.name", &nm, &nlen)) {
+    if (nlen >= sizeof in->name) nlen = sizeof in->name - 1;
+    memcpy(in->name, nm, nlen);
+  }
+  char key[128];
+#define KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, in->arch), key)
+  uint32_t u;
+  struct {
+    const char *k;
+    int *dst;
+    bool required;
+    uint32_t max;
+  } ints[] = {
+      {"block_count", &in->n_layers, true, 1024},
+      {"embedding_length", &in->dim, true, 1 << 16},
+      {"feed_forward_length", &in->n_ff, true, 1 << 18},
+      {"attention.head_count", &in->n_heads, true, 1024},
+      {"attention.head_count_kv", &in->n_kv_heads, false, 1024},
+      {"context_length", &in->n_ctx_train, false, 1 << 24},
+      {"rope.dimension_count", &in->n_rot, false, 1 << 16},
+      {"attention.key_length", &in->head_dim, false, 1 << 16},
+  };
+  for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+    snprintf(key, sizeof key, "%s.%s", in->arch, ints[i].k);
+    int rc = sl_gguf_get_u32(m->g, key, &u);
+    if (rc == SL_ENOTFOUND && !ints[i].required) continue;
+    if (rc) return errf(err, errlen, SL_EPARSE, "model: %s is missing or not an integer", key);
+    if (u == 0 || u > ints[i].max)
+      return errf(err, errlen, SL_ERANGE, "model: %s = %u is out of range", key, u);
+    *ints[i].dst = (int)u;
+  }
+  if (!in->n_kv_heads) in->n_kv_heads = in->n_heads;
+  if (!in->n_ctx_train) in->n_ctx_train = 2048;
+  if (!in->head_dim) {
+    if (in->dim % in->n_heads)
+      return errf(err, errlen, SL_ERANGE, "model: dim %d is not a multiple of %d heads", in->dim, in->n_heads);
+    in->head_dim = in->dim / in->n_heads;
+  }
+  if (!in->n_rot) in->n_rot = in->head_dim;
+  if (in->n_heads % in->n_kv_heads)
+    return errf(err, errlen, SL_ERANGE, "model: %d heads is not a multiple of %d KV heads", in->n_heads,
+                in->n_kv_heads);
+  if (in->n_rot > in->head_dim || in->n_rot % 2)
+    return errf(err, errlen, SL_ERANGE, "model: rope dimension %d does not fit head dim %d", in->n_rot,
+                in->head_dim);
+  in->rms_eps = 1e-5f;
+  in->rope_base = 10000.f;
+  in->rope_freq_scale = 1.f;
+  float f;
+  if (!sl_gguf_get_f32(m->g, KEY("attention.layer_norm_rms_epsilon"), &f)) in->rms_eps = f;
+  if (!sl_gguf_get_f32(m->g, KEY("rope.freq_base"), &f)) in->rope_base = f;
+  if (!(in->rms_eps > 0 && in->rms_eps < 1) || !(in->rope_base > 1 && in->rope_base < 1e12f))
+    return errf(err, errlen, SL_ERANGE, "model: rms epsilon %g or rope base %g out of range",
+                in->rms_eps, in->rope_base);
+  /* RoPE scaling: "linear" divides positions by the factor; older files give
+   * rope.scale_linear. Other schemes (YaRN) change attention too: refuse them. */
+  const char *st;
+  size_t stl;
+  if (!sl_gguf_get_str(m->g, KEY("rope.scaling.type"), &st, &stl)) {
+    if (stl == 6 && !memcmp(st, "linear", 6)) {
+      if (!sl_gguf_get_f32(m->g, KEY("rope.scaling.factor"), &f) && f > 0) in->rope_freq_scale = 1.f / f;
+    } else if (!(stl == 4 && !memcmp(st, "none", 4))) {
+      return errf(err, errlen, SL_EUNSUPPORTED, "model: rope scaling '%.*s' is not supported", (int)stl, st);
+    }
+  } else if (!sl_gguf_get_f32(m->g, KEY("rope.scale_linear"), &f) && f > 0) {
+    in->rope_freq_scale = 1.f / f;
+  }
+#undef KEY
+  return 0;
+}
+
+static int load_weights(sl_model_t *m, int prec_opt, char *err, size_t errlen) {
+  sl_model_info_t *in = &m->info;
+  int rc;
+  const sl_gguf_tensor_t *te, *tout, *tnorm, *tff;
+  const sl_gguf_tensor_t *embd_probe = sl_gguf_find_tensor(m->g, "token_embd.weight");
+  if (!embd_probe || embd_probe->n_dims != 2)
+    return errf(err, errlen, SL_EPARSE, "model: missing or malformed tensor 'token_embd.weight'");
+  if (embd_probe->ne[1] > (1u << 22))
+    return errf(err, errlen, SL_ERANGE, "model: vocabulary of %llu is too large",
+                (unsigned long long)embd_probe->ne[1]);
+  in->n_vocab = (int)embd_probe->ne[1];
+  if ((rc = get_tensor(m, "token_embd.weight", in->dim, in->n_vocab, true, &te, err, errlen))) return rc;
+  if ((rc = get_tensor(m, "output_norm.weight", in->dim, 0, true, &tnorm, err, errlen))) return rc;
+  if ((rc = get_tensor(m, "output.weight", in->dim, in->n_vocab, false, &tout, err, errlen))) return rc;
+  if ((rc = get_tensor(m, "rope_freqs.weight", in->n_rot / 2, 0, false, &tff, err, errlen))) return rc;
+  in->tied_output = !tout;
+  kdt_of(te->type, &m->embd_dt);
+  m->embd = te->data;
+  m->embd_row_bytes = sl_kern_row_bytes(m->embd_dt, (size_t)in->dim);
+  m->out_norm = tnorm->data;
+
+  /* Precision: quantised weights run int8 (s8 weights, per-row scales), float
+   * files run f32 so that they reproduce an F32 reference exactly. */
+  const sl_gguf_tensor_t *probe = sl_gguf_find_tensor(m->g, "blk.0.attn_q.weight");
+  if (prec_opt >= 0)
+    in->prec = (sl_kern_prec_t)prec_opt;
+  else
+    in->prec = probe && probe->type == SL_GGML_Q8_0 ? SL_KPREC_S8 : SL_KPREC_F32;
+
+  m->q_dim = in->n_heads * in->head_dim;
+  m->kv_dim = in->n_kv_heads * in->head_dim;
+  m->qkv_dim = m->q_dim + 2 * m->kv_dim;
+  m->layers = calloc((size_t)in->n_layers, sizeof *m->layers);
+  if (!m->layers) return errf(err, errlen, SL_ENOMEM, "model: out of memory");
+  for (int l = 0; l < in->n_layers; l++) {
+    layer_t *L = &m->layers[l];
+    char nm[5][96];
+    const sl_gguf_tensor_t *t[3], *bias[3], *an, *fn, *wo, *wd;
+    snprintf(nm[0], sizeof nm[0], "blk.%d.attn_q.weight", l);
+    snprintf(nm[1], sizeof nm[1], "blk.%d.attn_k.weight", l);
+    snprintf(nm[2], sizeof nm[2], "blk.%d.attn_v.weight", l);
+    if ((rc = get_tensor(m, nm[0], in->dim, m->q_dim, true, &t[0], err, errlen))) return rc;
+    if ((rc = get_tensor(m, nm[1], in->dim, m->kv_dim, true, &t[1], err, errlen))) return rc;
+    if ((rc = get_tensor(m, nm[2], in->dim, m->kv_dim, true, &t[2], err, errlen))) return rc;
+    snprintf(nm[0], sizeof nm[0], "blk.%d.attn_q.bias", l);
+    snprintf(nm[1], sizeof nm[1], "blk.%d.attn_k.bias", l);
+    snprintf(nm[2], sizeof nm[2], "blk.%d.attn_v.bias", l);
+    if ((rc = get_tensor(m, nm[0], m->q_dim, 0, false, &bias[0], err, errlen))) return rc;
+    if ((rc = get_tensor(m, nm[1], m->kv_dim, 0, false, &bias[1], err, errlen))) return rc;
+    if ((rc = get_tensor(m, nm[2], m->kv_dim, 0, false, &bias[2], err, errlen))) return rc;
+    if (bias[0] || bias[1] || bias[2]) {
+      in->qkv_bias = true;
+      if (!(L->bq_kv = calloc((size_t)m->qkv_dim, sizeof(float))))
+        return errf(err, errlen, SL_ENOMEM, "model: out of memory");
+      if (bias[0]) memcpy(L->bq_kv, bias[0]->data, (size_t)m->q_dim * 4);
+      if (bias[1]) memcpy(L->bq_kv + m->q_dim, bias[1]->data, (size_t)m->kv_dim * 4);
+      if (bias[2]) memcpy(L->bq_kv + m->q_dim + m->kv_dim, bias[2]->data, (size_t)m->kv_dim * 4);
+    }
+    if ((rc = make_mat(m, t, 3, in->dim, in->prec, &L->wqkv, err, errlen))) return rc;
+    snprintf(nm[3], sizeof nm[3], "blk.%d.attn_output.weight", l);
+    if ((rc = get_tensor(m, nm[3], m->q_dim, in->dim, true, &wo, err, errlen))) return rc;
+    if ((rc = make_mat(m, &wo, 1, m->q_dim, in->prec, &L->wo, err, errlen))) return rc;
+    snprintf(nm[0], sizeof nm[0], "blk.%d.ffn_gate.weight", l);
+    snprintf(nm[1], sizeof nm[1], "blk.%d.ffn_up.weight", l);
+    if ((rc = get_tensor(m, nm[0], in->dim, in->n_ff, true, &t[0], err, errlen))) return rc;
+    if ((rc = get_tensor(m, nm[1], in->dim, in->n_ff, true, &t[1], err, errlen))) return rc;
+    if ((rc = make_mat(m, t, 2, in->dim, in->prec, &L->wgu, err, errlen))) return rc;
+    snprintf(nm[4], sizeof nm[4], "blk.%d.ffn_down.weight", l);
+    if ((rc = get_tensor(m, nm[4], in->n_ff, in->dim, true, &wd, err, errlen))) return rc;
+    if ((rc = make_mat(m, &wd, 1, in->n_ff, in->prec, &L->wdown, err, errlen))) return rc;
+    snprintf(nm[0], sizeof nm[0], "blk.%d.attn_norm.weight", l);
+    snprintf(nm[1], sizeof nm[1], "blk.%d.ffn_norm.weight", l);
+    if ((rc = get_tensor(m, nm[0], in->dim, 0, true, &an, err, errlen))) return rc;
+    if ((rc = get_tensor(m, nm[1], in->dim, 0, true, &fn, err, errlen))) return rc;
+    L->attn_norm = an->data;
+    L->ffn_norm = fn->data;
+  }
+  /* The output head runs once per sequence per step; tied models reuse the
+   * embedding table. It follows the model's precision unless the table is a float
+   * type, where f32 keeps the reference logits. */
+  const sl_gguf_tensor_t *head = tout ? tout : te;
+  sl_kern_prec_t hp = head->type == SL_GGML_Q8_0 ? in->prec : (prec_opt >= 0 ? in->prec : SL_KPREC_F32);
+  if ((rc = make_mat(m, &head, 1, in->dim, hp, &m->wout, err, errlen))) return rc;
+  m->inv_freq = malloc(sizeof(float) * (size_t)(in->n_rot / 2 + 1));
+  if (!m->inv_freq) return errf(err, errlen, SL_ENOMEM, "model: out of memory");
+  sl_kern_rope_inv_freq(m->inv_freq, in->n_rot, in->rope_base, in->rope_freq_scale,
+                        tff ? (const float *)tff->data : NULL);
+  return 0;
+}
+
+static int alloc_state(sl_model_t *m, const sl_model_opts_t *o, char *err, size_t errlen) {
+  sl_model_info_t *in = &m->info;
+  in->n_slots = o->n_slots > 0 ? o->n_slots : 1;
+  if (in->n_slots > 4096) return errf(err, errlen, SL_ERANGE, "model: %d slots is too many", in->n_slots);
+  in->n_ctx = o->n_ctx > 0 ? o->n_ctx : in->n_ctx_train;
+  size_t per_pos = (size_t)in->n_layers * in->n_slots * m->kv_dim * 2 * sizeof(float);
+  if (o->kv_max_bytes && (size_t)in->n_ctx * per_pos > o->kv_max_bytes) {
+    size_t fit = o->kv_max_bytes / per_pos;
+    if (fit < 16)
+      return errf(err, errlen, SL_ERANGE,
+                  "model: a KV cache cap of %zu bytes leaves %zu positions per slot for %d slots",
+                  o->kv_max_bytes, fit, in->n_slots);
+    in->n_ctx = (int)fit;
+  }
+  in->kv_bytes = (size_t)in->n_ctx * per_pos;
+  m->max_rows = o->max_rows > 0 ? o->max_rows : 128;
+  m->max_logits = o->max_logits > 0 ? o->max_logits : in->n_slots;
+  if (m->max_logits > m->max_rows) m->max_logits = m->max_rows;
+  size_t R = (size_t)m->max_rows, L = (size_t)m->max_logits;
+  m->k_cache = calloc(in->kv_bytes / 2 / sizeof(float), sizeof(float));
+  m->v_cache = calloc(in->kv_bytes / 2 / sizeof(float), sizeof(float));
+  m->x = malloc(R * in->dim * 4);
+  m->xb = malloc(R * in->dim * 4);
+  m->tmp = malloc(R * in->dim * 4);
+  m->qkv = malloc(R * m->qkv_dim * 4);
+  m->att = malloc(R * m->q_dim * 4);
+  m->gu = malloc(R * in->n_ff * 2 * 4);
+  m->h = malloc(R * in->n_ff * 4);
+  m->xl = malloc(L * in->dim * 4);
+  m->logits = malloc(L * in->n_vocab * 4);
+  m->scores = malloc((size_t)in->n_ctx * 4);
+  if (!m->k_cache || !m->v_cache || !m->x || !m->xb || !m->tmp || !m->qkv || !m->att || !m->gu ||
+      !m->h || !m->xl || !m->logits || !m->scores)
+    return errf(err, errlen, SL_ENOMEM, "model: out of memory for a %zu-byte KV cache and scratch",
+                in->kv_bytes);
+  return 0;
+}
+
+sl_model_t *sl_model_load(const char *path, const sl_model_opts_t *opts, char *err, size_t errlen) {
+  sl_model_opts_t defaults;
+  if (!opts) {
+    sl_model_opts_init(&defaults);
+    opts = &defaults;
+  }
+  sl_model_t *m = calloc(1, sizeof *m);
+  if (!m) {
+    errf(err, errlen, SL_ENOMEM, "model: out of memory");
+    return NULL;
+  }
+  if (!(m->g = sl_gguf_open(path, err, errlen))) goto fail;
+  if (read_hparams(m, err, errlen)) goto fail;
+  int max_rows = opts->max_rows > 0 ? opts->max_rows : 128;
+  int rc = sl_kern_new(opts->impl, max_rows, &m->kern);
+  if (rc) {
+    errf(err, errlen, rc, "model: cannot start the matmul kernels: %s", sl_strerror(rc));
+    goto fail;
+  }
+  if (load_weights(m, opts->prec, err, errlen)) goto fail;
+  if (alloc_state(m, opts, err, errlen)) goto fail;
+  return m;
+fail:
+  sl_model_free(m);
+  return NULL;
+}
+
+void sl_model_free(sl_model_t *m) {
+  if (!m) return;
+  if (m->layers)
+    for (int l = 0; l < m->info.n_layers; l++) {
+      layer_t *L = &m->layers[l];
+      free(L->bq_kv);
+      sl_kern_mat_free(L->wqkv);
+      sl_kern_mat_free(L->wo);
+      sl_kern_mat_free(L->wgu);
+      sl_kern_mat_free(L->wdown);
+    }
+  free(m->layers);
+  sl_kern_mat_free(m->wout);
+  sl_kern_free(m->kern);
+  free(m->inv_freq);
+  free(m->k_cache), free(m->v_cache), free(m->x), free(m->xb), free(m->tmp), free(m->qkv);
+  free(m->att), free(m->gu), free(m->h), free(m->xl), free(m->logits), free(m->scores);
+  sl_gguf_close(m->g);
+  free(m);
+}
+
+const sl_model_info_t *sl_model_info(const sl_model_t *m) { return &m->info; }
+const sl_gguf_t *sl_model_gguf(const sl_model_t *m) { return m->g; }
+
+const float *sl_model_logits(const sl_model_t *m, int j) {
+  if (j < 0 || j >= m->n_logits) return NULL;
+  return m->logits + (size_t)j * m->info.n_vocab;
+}
+
+int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
+  const sl_model_info_t *in = &m->info;
+  int n = b->n, dim = in->dim, hd = in->head_dim;
+  if (n < 1 || n > m->max_rows) return SL_EINVAL;
+  int nl = 0;
+  for (int i = 0; i < n; i++) {
+    if (b->tok[i] < 0 || b->tok[i] >= in->n_vocab || b->pos[i] < 0 || b->pos[i] >= in->n_ctx ||
+        b->slot[i] < 0 || b->slot[i] >= in->n_slots)
+      return SL_ERANGE;
+    nl += b->logits && b->logits[i];
+  }
+  if (nl > m->max_logits) return SL_ERANGE;
+  m->n_logits = 0;
+  size_t slot_stride = (size_t)in->n_ctx * m->kv_dim;           /* one slot, one layer */
+  size_t layer_stride = slot_stride * in->n_slots;
+  for (int i = 0; i < n; i++)
+    sl_kern_to_f32(m->embd_dt, m->embd + (size_t)b->tok[i] * m->embd_row_bytes, m->x + (size_t)i * dim,
+                   (size_t)dim);
+  int rc;
+  for (int l = 0; l < in->n_layers; l++) {
+    layer_t *L = &m->layers[l];
+    for (int i = 0; i < n; i++)
+      sl_kern_rmsnorm(m->xb + (size_t)i * dim, m->x + (size_t)i * dim, L->attn_norm, dim, in->rms_eps);
+    if ((rc = sl_kern_matmul(m->kern, L->wqkv, m->xb, n, m->qkv))) return rc;
+    float *kc = m->k_cache + l * layer_stride, *vc = m->v_cache + l * layer_stride;
+    /* First every row's K and V go into the cache, so that a row attends to the
+     * earlier rows of its own sequence in this same call (chunked prefill). */
+    for (int i = 0; i < n; i++) {
+      float *q = m->qkv + (size_t)i * m->qkv_dim, *k = q + m->q_dim, *v = k + m->kv_dim;
+      if (L->bq_kv) sl_kern_add(q, L->bq_kv, m->qkv_dim);
+      sl_kern_rope(q, in->n_heads, hd, in->n_rot, b->pos[i], m->inv_freq, in->neox_rope);
+      sl_kern_rope(k, in->n_kv_heads, hd, in->n_rot, b->pos[i], m->inv_freq, in->neox_rope);
+      size_t off = (size_t)b->slot[i] * slot_stride + (size_t)b->pos[i] * m->kv_dim;
+      memcpy(kc + off, k, (size_t)m->kv_dim * 4);
+      memcpy(vc + off, v, (size_t)m->kv_dim * 4);
+    }
+    for (int i = 0; i < n; i++) {
+      size_t base = (size_t)b->slot[i] * slot_stride;
+      sl_kern_attention(m->att + (size_t)i * m->q_dim, m->qkv + (size_t)i * m->qkv_dim, kc + base,
+                        vc + base, b->pos[i] + 1, in->n_heads, in->n_kv_heads, hd, (size_t)m->kv_dim,
+                        m->scores);
+    }
+    if ((rc = sl_kern_matmul(m->kern, L->wo, m->att, n, m->tmp))) return rc;
+    sl_kern_add(m->x, m->tmp, n * dim);
+    for (int i = 0; i < n; i++)
+      sl_kern_rmsnorm(m->xb + (size_t)i * dim, m->x + (size_t)i * dim, L->ffn_norm, dim, in->rms_eps);
+    if ((rc = sl_kern_matmul(m->kern, L->wgu, m->xb, n, m->gu))) return rc;
+    for (int i = 0; i < n; i++) {
+      float *g = m->gu + (size_t)i * 2 * in->n_ff, *h = m->h + (size_t)i * in->n_ff;
+      memcpy(h, g, (size_t)in->n_ff * 4);
+      sl_kern_silu_mul(h, g + in->n_ff, in->n_ff);
+    }
+    if ((rc = sl_kern_matmul(m->kern, L->wdown, m->h, n, m->tmp))) return rc;
+    sl_kern_add(m->x, m->tmp, n * dim);
+  }
+  if (!nl) return 0;
+  int j = 0;
+  for (int i = 0; i < n; i++)
+    if (b->logits[i])
+      sl_kern_rmsnorm(m->xl + (size_t)j++ * dim, m->x + (size_t)i * dim, m->out_norm, dim, in->rms_eps);
+  if ((rc = sl_kern_matmul(m->kern, m->wout, m->xl, nl, m->logits))) return rc;
+  m->n_logits = nl;
+  return 0;
+}
