@@ -131,10 +131,11 @@ void sl_ledger_stats(sl_ledger_t *l, sl_ledger_stats_t *st);
 
 /* ---- reading (synchronous; each opens its own read-only connection) ---- */
 
-/* Sum of cost_usd of REQUEST rows with this key_id (NULL: every key) and
- * ts >= since (ISO 8601 as stored, e.g. from sl_ledger_month_start(); NULL: all
- * time). For restoring budgets at start-up; a missing file gives 0. */
-int sl_ledger_spent(const char *path, const char *key_id, const char *since_ts, double *usd);
+/* Sum of cost_usd of REQUEST rows with this key_id (NULL: every key) at or
+ * after since_ms (ms since the epoch, e.g. sl_ledger_month_start(now); 0: all
+ * time). For restoring budgets at start-up, before the loop runs; a missing
+ * file gives 0. */
+int sl_ledger_spent(const char *path, const char *key_id, int64_t since_ms, double *usd);
 
 /* Result of sl_ledger_verify(). */
 typedef struct {

@@ -1,0 +1,567 @@
+/* The ledger writer: callers copy rows into a bounded queue; one thread owns the
+ * SQLite connection, takes whatever is queued (up to batch_max) as one
+ * transaction, chains each row's hash onto the previous one, commits, and hands
+ * the rows back to the loop through a uv_async_t so their done callbacks run on
+ * the loop thread. Group commit keeps up with bursts: the busier it is, the
+ * bigger the batches. */
+#include "ledger_int.h"
+
+#include "sl_err.h"
+#include "sl_log.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The string fields of a row, in the order they are copied. */
+enum {
+  F_REQUEST_ID, F_TENANT, F_KEY_ID, F_RULE, F_POLICY_VERSION, F_BACKEND, F_MODEL,
+  F_LOCATION, F_DESTINATION, F_SHA256_OUT, F_LEVEL, F_ENTITY_TYPES, F_REDACTIONS,
+  F_CLASSIFICATION, F_STATUS, F__N
+};
+
+typedef struct entry {
+  struct entry *next;
+  sl_ledger_done_cb cb;
+  void *data;
+  int status;
+  bool sync;          /* a sl_ledger_append_sync() caller waits on it */
+  bool finished;      /* guarded by the ledger's mutex */
+  sl_ledger_kind_t kind;
+  bool egress;
+  int http_status;
+  int64_t ts_ms, bytes_out, tokens_in, tokens_out, latency_ms;
+  double difficulty, cost_usd, avoided_cost_usd;
+  const char *s[F__N]; /* point into store[] */
+  size_t n[F__N];
+  char store[];
+} entry_t;
+
+struct sl_ledger {
+  uv_loop_t *loop;
+  uv_async_t async;          /* owned; freed in its close callback */
+  sqlite3 *db;               /* writer thread only, after open */
+  sqlite3_stmt *insert;
+  sqlite3_stmt *last;
+  pthread_t thread;
+  bool thread_started;
+  sl_ledger_opts_t opts;
+
+  pthread_mutex_t mu;
+  pthread_cond_t cv_work;    /* writer waits for rows */
+  pthread_cond_t cv_done;    /* sync appenders and flush wait for commits */
+  entry_t *q_head, *q_tail;  /* queued, not yet taken by the writer */
+  size_t q_len;
+  size_t writing;            /* rows in the transaction being written */
+  entry_t *done_head, *done_tail; /* written, callbacks not yet run on the loop */
+  bool stopping;
+  bool paused;               /* test hook */
+  int fail_batches;          /* test hook */
+  sl_ledger_stats_t st;
+
+  sl_buf_t scratch;          /* writer: canonical row being hashed */
+};
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---------------- validation and copy (caller's thread) ---------------- */
+
+static bool utf8_valid(const unsigned char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t k;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) k = 1, cp = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0) k = 2, cp = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0) k = 3, cp = c & 0x07;
+    else return false;
+    for (size_t j = 1; j <= k; j++) {
+      if (i + j >= n || (s[i + j] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (s[i + j] & 0x3F);
+    }
+    if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += k + 1;
+  }
+  return true;
+}
+
+static bool hex64(const char *s, size_t n) {
+  if (n != 64) return false;
+  for (size_t i = 0; i < 64; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+  return true;
+}
+
+static bool money_ok(double v) { return isfinite(v) && v >= 0 && v < 1e6; }
+
+static int make_entry(const sl_ledger_row_t *r, entry_t **out) {
+  const char *src[F__N] = {
+      r->request_id, r->tenant, r->key_id, r->rule, r->policy_version, r->backend,
+      r->model, r->location, r->destination, r->sha256_out, r->level, r->entity_types,
+      r->redactions, r->classification, r->status};
+  size_t n[F__N], total = 0;
+  for (int i = 0; i < F__N; i++) {
+    bool json = i == F_ENTITY_TYPES || i == F_REDACTIONS || i == F_CLASSIFICATION;
+    if (!src[i] || !*src[i]) src[i] = json ? "{}" : "";
+    n[i] = strlen(src[i]);
+    if (n[i] > (json ? SL_LEDGER_MAX_JSON : SL_LEDGER_MAX_NAME)) return SL_ETOOBIG;
+    if (!utf8_valid((const unsigned char *)src[i], n[i])) return SL_EINVAL;
+    total += n[i] + 1;
+  }
+  if (n[F_SHA256_OUT] && !hex64(src[F_SHA256_OUT], n[F_SHA256_OUT])) return SL_EINVAL;
+  if (r->kind != SL_LEDGER_REQUEST && r->kind != SL_LEDGER_EGRESS) return SL_EINVAL;
+  if (r->kind == SL_LEDGER_EGRESS && !n[F_REQUEST_ID]) return SL_EINVAL;
+  if (r->bytes_out < 0 || r->tokens_in < 0 || r->tokens_out < 0 || r->latency_ms < 0 ||
+      r->ts_ms < 0 || r->http_status < 0 || r->http_status > 999)
+    return SL_ERANGE;
+  if (!money_ok(r->cost_usd) || !money_ok(r->avoided_cost_usd) || !isfinite(r->difficulty) ||
+      r->difficulty < 0 || r->difficulty > 1)
+    return SL_ERANGE;
+
+  entry_t *e = malloc(sizeof *e + total);
+  if (!e) return SL_ENOMEM;
+  memset(e, 0, sizeof *e);
+  char *p = e->store;
+  for (int i = 0; i < F__N; i++) {
+    memcpy(p, src[i], n[i] + 1);
+    e->s[i] = p;
+    e->n[i] = n[i];
+    p += n[i] + 1;
+  }
+  e->kind = r->kind;
+  e->egress = r->egress;
+  e->http_status = r->http_status;
+  e->ts_ms = r->ts_ms ? r->ts_ms : now_ms();
+  e->bytes_out = r->bytes_out;
+  e->tokens_in = r->tokens_in;
+  e->tokens_out = r->tokens_out;
+  e->latency_ms = r->latency_ms;
+  e->difficulty = r->difficulty;
+  e->cost_usd = r->cost_usd;
+  e->avoided_cost_usd = r->avoided_cost_usd;
+  *out = e;
+  return 0;
+}
+
+/* ---------------- the writer thread ---------------- */
+
+/* Binds one row and computes its hash. `cv` holds each hashed column as text
+ * exactly as it is stored (numbers formatted per the canonical rule). */
+static int write_row(sl_ledger_t *l, entry_t *e, int64_t id, char prev[65]) {
+  char ibuf[SL_LCOL__N][48];
+  const char *val[SL_LCOL__N];
+  size_t len[SL_LCOL__N];
+  int64_t ints[SL_LCOL__N] = {0};
+  double reals[SL_LCOL__N] = {0};
+  char ts[40];
+  sl_ledger_format_ts(e->ts_ms, ts, sizeof ts);
+
+  ints[SL_LCOL_id] = id;
+  ints[SL_LCOL_egress] = e->egress ? 1 : 0;
+  ints[SL_LCOL_bytes_out] = e->bytes_out;
+  ints[SL_LCOL_tokens_in] = e->tokens_in;
+  ints[SL_LCOL_tokens_out] = e->tokens_out;
+  ints[SL_LCOL_latency_ms] = e->latency_ms;
+  ints[SL_LCOL_http_status] = e->http_status;
+  reals[SL_LCOL_difficulty] = e->difficulty;
+  reals[SL_LCOL_cost_usd] = e->cost_usd;
+  reals[SL_LCOL_avoided_cost_usd] = e->avoided_cost_usd;
+
+  static const int text_field[SL_LCOL__N] = {
+      [SL_LCOL_request_id] = F_REQUEST_ID + 1, [SL_LCOL_tenant] = F_TENANT + 1,
+      [SL_LCOL_key_id] = F_KEY_ID + 1, [SL_LCOL_rule] = F_RULE + 1,
+      [SL_LCOL_policy_version] = F_POLICY_VERSION + 1, [SL_LCOL_backend] = F_BACKEND + 1,
+      [SL_LCOL_model] = F_MODEL + 1, [SL_LCOL_location] = F_LOCATION + 1,
+      [SL_LCOL_destination] = F_DESTINATION + 1, [SL_LCOL_sha256_out] = F_SHA256_OUT + 1,
+      [SL_LCOL_level] = F_LEVEL + 1, [SL_LCOL_entity_types] = F_ENTITY_TYPES + 1,
+      [SL_LCOL_redactions] = F_REDACTIONS + 1,
+      [SL_LCOL_classification] = F_CLASSIFICATION + 1, [SL_LCOL_status] = F_STATUS + 1};
+
+  sqlite3_stmt *st = l->insert;
+  for (int c = 0; c < SL_LCOL__N; c++) {
+    int b = c + 1;
+    switch (sl__ledger_col_type[c]) {
+    case SL_LTYPE_I:
+      len[c] = (size_t)snprintf(ibuf[c], sizeof ibuf[c], "%lld", (long long)ints[c]);
+      val[c] = ibuf[c];
+      sqlite3_bind_int64(st, b, ints[c]);
+      break;
+    case SL_LTYPE_R6:
+    case SL_LTYPE_R9:
+      /* Store the double nearest to the canonical decimal text, so that an
+       * auditor formatting the stored value the same way gets the same text. */
+      len[c] = sl__ledger_fmt_real(reals[c], sl__ledger_col_type[c], ibuf[c], sizeof ibuf[c]);
+      val[c] = ibuf[c];
+      sqlite3_bind_double(st, b, strtod(ibuf[c], NULL));
+      break;
+    case SL_LTYPE_T:
+      if (c == SL_LCOL_ts) {
+        val[c] = ts;
+        len[c] = strlen(ts);
+      } else if (c == SL_LCOL_kind) {
+        val[c] = e->kind == SL_LEDGER_EGRESS ? "egress" : "request";
+        len[c] = strlen(val[c]);
+      } else {
+        int f = text_field[c] - 1;
+        val[c] = e->s[f];
+        len[c] = e->n[f];
+      }
+      sqlite3_bind_text(st, b, val[c], (int)len[c], SQLITE_STATIC);
+      break;
+    }
+  }
+  char hash[65];
+  int rc = sl__ledger_hash(prev, val, len, &l->scratch, hash);
+  if (rc) return rc;
+  sqlite3_bind_text(st, SL_LCOL__N + 1, prev, 64, SQLITE_STATIC);
+  sqlite3_bind_text(st, SL_LCOL__N + 2, hash, 64, SQLITE_STATIC);
+  int src = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (src != SQLITE_DONE) return SL_EIO;
+  memcpy(prev, hash, 65);
+  return 0;
+}
+
+static int exec(sqlite3 *db, const char *sql) {
+  return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : SL_EIO;
+}
+
+/* One transaction for the whole batch; on any error nothing of it is kept. */
+static int write_batch(sl_ledger_t *l, entry_t *batch, bool inject_fault) {
+  if (inject_fault) exec(l->db, "PRAGMA query_only = 1");
+  int rc = exec(l->db, "BEGIN IMMEDIATE");
+  if (!rc) {
+    /* Read the chain head inside the transaction: correct even if another
+     * process appended since our last batch. */
+    char prev[65] = SL_LEDGER_ZERO_HASH;
+    int64_t id = 0;
+    if (sqlite3_step(l->last) == SQLITE_ROW) {
+      id = sqlite3_column_int64(l->last, 0);
+      const unsigned char *h = sqlite3_column_text(l->last, 1);
+      if (h && strlen((const char *)h) == 64) memcpy(prev, h, 65);
+    }
+    sqlite3_reset(l->last);
+    for (entry_t *e = batch; !rc && e; e = e->next) rc = write_row(l, e, ++id, prev);
+    if (!rc) rc = exec(l->db, "COMMIT");
+    if (rc) {
+      SL_ERROR("ledger: write of a batch failed: %s", sqlite3_errmsg(l->db));
+      exec(l->db, "ROLLBACK");
+    }
+  } else {
+    SL_ERROR("ledger: cannot begin a transaction: %s", sqlite3_errmsg(l->db));
+  }
+  if (inject_fault) exec(l->db, "PRAGMA query_only = 0");
+  return rc ? SL_EIO : 0;
+}
+
+static void *writer_main(void *arg) {
+  sl_ledger_t *l = arg;
+  unsigned interval = l->opts.sync_interval_ms;
+  bool dirty = false; /* committed since the last checkpoint */
+  struct timespec last_sync;
+  clock_gettime(CLOCK_MONOTONIC, &last_sync);
+
+  pthread_mutex_lock(&l->mu);
+  for (;;) {
+    while ((!l->q_head || l->paused) && !l->stopping) {
+      if (dirty && l->opts.sync == SL_LEDGER_SYNC_NORMAL) {
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += interval / 1000;
+        dl.tv_nsec += (long)(interval % 1000) * 1000000;
+        if (dl.tv_nsec >= 1000000000) dl.tv_sec++, dl.tv_nsec -= 1000000000;
+        if (pthread_cond_timedwait(&l->cv_work, &l->mu, &dl)) break; /* timed out */
+      } else {
+        pthread_cond_wait(&l->cv_work, &l->mu);
+      }
+    }
+    if (!l->q_head && l->stopping) break;
+
+    entry_t *batch = NULL, **tail = &batch;
+    size_t n = 0;
+    if (!l->paused || l->stopping) {
+      while (l->q_head && n < l->opts.batch_max) {
+        entry_t *e = l->q_head;
+        l->q_head = e->next;
+        e->next = NULL;
+        *tail = e;
+        tail = &e->next;
+        n++;
+      }
+      if (!l->q_head) l->q_tail = NULL;
+      l->q_len -= n;
+    }
+    l->writing = n;
+    bool fault = n && l->fail_batches > 0;
+    if (fault) l->fail_batches--;
+    pthread_mutex_unlock(&l->mu);
+
+    int rc = n ? write_batch(l, batch, fault) : 0;
+    if (n && !rc) dirty = true;
+
+    /* Durability on our own schedule: a passive checkpoint syncs the WAL. */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long elapsed = (now.tv_sec - last_sync.tv_sec) * 1000 +
+                   (now.tv_nsec - last_sync.tv_nsec) / 1000000;
+    if (dirty && l->opts.sync == SL_LEDGER_SYNC_NORMAL && elapsed >= (long)interval) {
+      sqlite3_wal_checkpoint_v2(l->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+      dirty = false;
+      last_sync = now;
+    }
+
+    pthread_mutex_lock(&l->mu);
+    l->writing = 0;
+    if (n) {
+      if (rc) {
+        l->st.failed += n;
+      } else {
+        l->st.committed += n;
+        l->st.batches++;
+        if (n > l->st.max_batch) l->st.max_batch = n;
+      }
+    }
+    bool post = false;
+    for (entry_t *e = batch, *next; e; e = next) {
+      next = e->next;
+      e->next = NULL;
+      e->status = rc;
+      if (e->sync) {
+        e->finished = true; /* the waiter frees it */
+      } else if (e->cb) {
+        if (l->done_tail) l->done_tail->next = e;
+        else l->done_head = e;
+        l->done_tail = e;
+        post = true;
+      } else {
+        free(e);
+      }
+    }
+    pthread_cond_broadcast(&l->cv_done);
+    if (post) uv_async_send(&l->async);
+  }
+  pthread_mutex_unlock(&l->mu);
+  if (dirty) sqlite3_wal_checkpoint_v2(l->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  return NULL;
+}
+
+/* ---------------- the loop side ---------------- */
+
+static void run_done(sl_ledger_t *l) {
+  pthread_mutex_lock(&l->mu);
+  entry_t *e = l->done_head;
+  l->done_head = l->done_tail = NULL;
+  pthread_mutex_unlock(&l->mu);
+  while (e) {
+    entry_t *next = e->next;
+    e->cb(e->data, e->status);
+    free(e);
+    e = next;
+  }
+}
+
+static void on_async(uv_async_t *h) { run_done(h->data); }
+
+static void free_ledger(sl_ledger_t *l) {
+  pthread_mutex_destroy(&l->mu);
+  pthread_cond_destroy(&l->cv_work);
+  pthread_cond_destroy(&l->cv_done);
+  sl_buf_free(&l->scratch);
+  free(l);
+}
+
+static void on_closed(uv_handle_t *h) { free_ledger(h->data); }
+
+static void close_db(sl_ledger_t *l) {
+  sqlite3_finalize(l->insert);
+  sqlite3_finalize(l->last);
+  sqlite3_close(l->db);
+  l->insert = l->last = NULL;
+  l->db = NULL;
+}
+
+int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *loop,
+                   sl_ledger_t **out) {
+  *out = NULL;
+  if (!path || !*path) return SL_EINVAL;
+  sl_ledger_t *l = calloc(1, sizeof *l);
+  if (!l) return SL_ENOMEM;
+  if (opts) l->opts = *opts;
+  else l->opts.reject_on_failure = true;
+  if (!l->opts.queue_max) l->opts.queue_max = 65536;
+  if (!l->opts.batch_max) l->opts.batch_max = 4096;
+  if (!l->opts.sync_interval_ms) l->opts.sync_interval_ms = 1000;
+  l->loop = loop;
+  pthread_mutex_init(&l->mu, NULL);
+  pthread_cond_init(&l->cv_work, NULL);
+  pthread_cond_init(&l->cv_done, NULL);
+  /* One canonical row: 27 names and lengths, 3 JSON fields, 12 short ones. */
+  sl_buf_init(&l->scratch, 3 * SL_LEDGER_MAX_JSON + 64 * 1024);
+
+  int rc = SL_EIO;
+  if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+      SQLITE_OK) {
+    SL_ERROR("ledger: cannot open %s: %s", path, l->db ? sqlite3_errmsg(l->db) : "no memory");
+    goto fail;
+  }
+  sqlite3_busy_timeout(l->db, 5000);
+  if (exec(l->db, "PRAGMA journal_mode = WAL") ||
+      exec(l->db, l->opts.sync == SL_LEDGER_SYNC_FULL ? "PRAGMA synchronous = FULL"
+                                                      : "PRAGMA synchronous = NORMAL") ||
+      (rc = sl__ledger_schema(l->db))) {
+    SL_ERROR("ledger: cannot set up %s: %s", path, sqlite3_errmsg(l->db));
+    rc = SL_EIO;
+    goto fail;
+  }
+  char sql[1024];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO requests (%sprev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+           "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
+           "?24, ?25, ?26, ?27, ?28, ?29)",
+           sl__ledger_col_list);
+  if (sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &l->insert, NULL) ||
+      sqlite3_prepare_v3(l->db, "SELECT id, hash FROM requests ORDER BY id DESC LIMIT 1",
+                         -1, SQLITE_PREPARE_PERSISTENT, &l->last, NULL)) {
+    SL_ERROR("ledger: %s", sqlite3_errmsg(l->db));
+    rc = SL_EIO;
+    goto fail;
+  }
+  if (loop) {
+    if (uv_async_init(loop, &l->async, on_async)) {
+      rc = SL_EINTERNAL;
+      goto fail;
+    }
+    l->async.data = l;
+  }
+  if (pthread_create(&l->thread, NULL, writer_main, l)) {
+    rc = SL_EINTERNAL;
+    if (loop) {
+      close_db(l);
+      uv_close((uv_handle_t *)&l->async, on_closed);
+      return rc;
+    }
+    goto fail;
+  }
+  l->thread_started = true;
+  *out = l;
+  return 0;
+fail:
+  close_db(l);
+  free_ledger(l);
+  return rc;
+}
+
+void sl_ledger_close(sl_ledger_t *l) {
+  if (!l) return;
+  pthread_mutex_lock(&l->mu);
+  l->stopping = true;
+  l->paused = false;
+  pthread_cond_signal(&l->cv_work);
+  pthread_mutex_unlock(&l->mu);
+  if (l->thread_started) pthread_join(l->thread, NULL);
+  close_db(l);
+  if (l->loop) {
+    run_done(l); /* the callbacks the async had not delivered yet */
+    uv_close((uv_handle_t *)&l->async, on_closed);
+  } else {
+    free_ledger(l);
+  }
+}
+
+static int enqueue(sl_ledger_t *l, entry_t *e) {
+  pthread_mutex_lock(&l->mu);
+  if (l->stopping) {
+    pthread_mutex_unlock(&l->mu);
+    return SL_ECANCELED;
+  }
+  if (l->q_len >= l->opts.queue_max) {
+    l->st.busy++;
+    pthread_mutex_unlock(&l->mu);
+    return SL_EBUSY;
+  }
+  if (l->q_tail) l->q_tail->next = e;
+  else l->q_head = e;
+  l->q_tail = e;
+  l->q_len++;
+  l->st.appended++;
+  pthread_cond_signal(&l->cv_work);
+  pthread_mutex_unlock(&l->mu);
+  return 0;
+}
+
+int sl_ledger_append(sl_ledger_t *l, const sl_ledger_row_t *row, sl_ledger_done_cb done_cb,
+                     void *data) {
+  if (!l || !row || (done_cb && !l->loop)) return SL_EINVAL;
+  entry_t *e;
+  int rc = make_entry(row, &e);
+  if (rc) return rc;
+  e->cb = done_cb;
+  e->data = data;
+  rc = enqueue(l, e);
+  if (rc) free(e);
+  return rc;
+}
+
+int sl_ledger_append_sync(sl_ledger_t *l, const sl_ledger_row_t *row) {
+  if (!l || !row) return SL_EINVAL;
+  entry_t *e;
+  int rc = make_entry(row, &e);
+  if (rc) return rc;
+  e->sync = true;
+  rc = enqueue(l, e);
+  if (rc) {
+    free(e);
+    return rc;
+  }
+  pthread_mutex_lock(&l->mu);
+  while (!e->finished) pthread_cond_wait(&l->cv_done, &l->mu);
+  pthread_mutex_unlock(&l->mu);
+  rc = e->status;
+  free(e);
+  return rc;
+}
+
+void sl_ledger_flush(sl_ledger_t *l) {
+  if (!l) return;
+  pthread_mutex_lock(&l->mu);
+  while ((l->q_len && !l->paused) || l->writing) pthread_cond_wait(&l->cv_done, &l->mu);
+  pthread_mutex_unlock(&l->mu);
+}
+
+bool sl_ledger_rejects_on_failure(const sl_ledger_t *l) {
+  return !l || l->opts.reject_on_failure;
+}
+
+void sl_ledger_stats(sl_ledger_t *l, sl_ledger_stats_t *st) {
+  pthread_mutex_lock(&l->mu);
+  *st = l->st;
+  st->queue_depth = l->q_len;
+  pthread_mutex_unlock(&l->mu);
+}
+
+void sl__ledger_fail_batches(sl_ledger_t *l, int n) {
+  pthread_mutex_lock(&l->mu);
+  l->fail_batches = n;
+  pthread_mutex_unlock(&l->mu);
+}
+
+void sl__ledger_pause(sl_ledger_t *l, bool paused) {
+  pthread_mutex_lock(&l->mu);
+  l->paused = paused;
+  pthread_cond_signal(&l->cv_work);
+  pthread_mutex_unlock(&l->mu);
+}

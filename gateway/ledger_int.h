@@ -1,0 +1,61 @@
+/* Internals shared by the ledger's own files (writer, verifier, audit CLI): the
+ * column list in hash order, the canonical row encoding and the schema SQL. */
+#ifndef SL_LEDGER_INT_H
+#define SL_LEDGER_INT_H
+
+#include "ledger.h"
+#include "sl_buf.h"
+
+#include <stddef.h>
+#include <sqlite3.h>
+
+/* Every hashed column, in the fixed order of the canonical encoding
+ * (docs/ledger.md). T: TEXT, I: INTEGER, R6/R9: REAL canonicalised with 6 / 9
+ * decimals. The table stores these, then prev_hash and hash. */
+#define SL_LEDGER_COLUMNS(X)                                                           \
+  X(id, I) X(ts, T) X(kind, T) X(request_id, T) X(tenant, T) X(key_id, T) X(rule, T)   \
+  X(policy_version, T) X(backend, T) X(model, T) X(location, T) X(egress, I)          \
+  X(destination, T) X(bytes_out, I) X(sha256_out, T) X(level, T) X(entity_types, T)   \
+  X(redactions, T) X(classification, T) X(difficulty, R6) X(tokens_in, I)             \
+  X(tokens_out, I) X(cost_usd, R9) X(avoided_cost_usd, R9) X(latency_ms, I)           \
+  X(http_status, I) X(status, T)
+
+enum {
+#define SL_LEDGER_COL_ENUM(name, type) SL_LCOL_##name,
+  SL_LEDGER_COLUMNS(SL_LEDGER_COL_ENUM)
+#undef SL_LEDGER_COL_ENUM
+  SL_LCOL__N
+};
+
+typedef enum { SL_LTYPE_T, SL_LTYPE_I, SL_LTYPE_R6, SL_LTYPE_R9 } sl_ltype_t;
+
+extern const char *const sl__ledger_col_name[SL_LCOL__N];
+extern const sl_ltype_t sl__ledger_col_type[SL_LCOL__N];
+
+/* "id, ts, kind, ..., status" (no prev_hash/hash). */
+extern const char sl__ledger_col_list[];
+
+/* Canonical text of a REAL column: "%.6f" or "%.9f" (buf >= 48 bytes). */
+size_t sl__ledger_fmt_real(double v, sl_ltype_t t, char *buf, size_t cap);
+
+/* hash = lowercase hex sha256(prev_hash (64 hex chars) || canonical row), where
+ * the canonical row is, for each column in order: name "=" byte-length ":" value
+ * "\n". `val`/`len` are the SL_LCOL__N column values as text. `scratch` is reused
+ * between calls. Returns 0 or SL_ENOMEM/SL_ETOOBIG. */
+int sl__ledger_hash(const char prev_hash[65], const char *const *val, const size_t *len,
+                    sl_buf_t *scratch, char out[65]);
+
+/* Schema (idempotent): table `requests` (STRICT), indexes, append-only triggers,
+ * `ledger_meta`, views. */
+int sl__ledger_schema(sqlite3 *db);
+
+/* Transmissions (what left the network): every EGRESS row, plus REQUEST rows with
+ * egress = 1 whose request has no EGRESS row; `final_status` is the completion
+ * row's status or "in_flight". Used as a view and by `sluice audit egress`. */
+extern const char sl__ledger_egress_sql[];
+
+/* Opens an existing ledger read-only. SL_ENOTFOUND if the file does not exist,
+ * SL_EIO if it is not a ledger. */
+int sl__ledger_open_ro(const char *path, sqlite3 **out);
+
+#endif

@@ -1,0 +1,170 @@
+/* Reading the ledger back: recomputing the hash chain (tamper evidence) and
+ * summing a key's spend (budgets at start-up). Each call opens its own
+ * read-only connection, so it can run beside a live writer (WAL). */
+#include "ledger_int.h"
+
+#include "sl_err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int broken(sl_ledger_verify_t *out, int64_t id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int broken(sl_ledger_verify_t *out, int64_t id, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  out->broken_id = id;
+  vsnprintf(out->reason, sizeof out->reason, fmt, ap);
+  va_end(ap);
+  return SL_EPARSE;
+}
+
+static const char *type_name(int t) {
+  switch (t) {
+  case SQLITE_INTEGER: return "INTEGER";
+  case SQLITE_FLOAT: return "REAL";
+  case SQLITE_TEXT: return "TEXT";
+  case SQLITE_BLOB: return "BLOB";
+  default: return "NULL";
+  }
+}
+
+int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_hash,
+                     sl_ledger_verify_t *out) {
+  memset(out, 0, sizeof *out);
+  sqlite3 *db;
+  int rc = sl__ledger_open_ro(path, &db);
+  if (rc) return rc;
+  char sql[1024];
+  snprintf(sql, sizeof sql, "SELECT %sprev_hash, hash FROM requests ORDER BY id",
+           sl__ledger_col_list);
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    snprintf(out->reason, sizeof out->reason, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return SL_EIO;
+  }
+  sl_buf_t scratch;
+  sl_buf_init(&scratch, 3 * SL_LEDGER_MAX_JSON + 64 * 1024);
+  char prev[65] = SL_LEDGER_ZERO_HASH;
+  int64_t prev_id = 0;
+  bool anchor_seen = false;
+  int step;
+  rc = 0;
+  while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(st, SL_LCOL_id);
+    char num[SL_LCOL__N][48];
+    const char *val[SL_LCOL__N];
+    size_t len[SL_LCOL__N];
+    /* Types first: the hash covers the text of each value, so a value of the
+     * wrong storage class could otherwise read back as the hashed one. */
+    for (int c = 0; !rc && c < SL_LCOL__N; c++) {
+      int t = sqlite3_column_type(st, c);
+      sl_ltype_t want = sl__ledger_col_type[c];
+      int want_t = want == SL_LTYPE_I ? SQLITE_INTEGER
+                   : want == SL_LTYPE_T ? SQLITE_TEXT
+                                        : SQLITE_FLOAT;
+      if (t != want_t) {
+        rc = broken(out, id, "column %s holds %s, expected %s", sl__ledger_col_name[c],
+                    type_name(t), type_name(want_t));
+        break;
+      }
+      if (want == SL_LTYPE_I) {
+        len[c] = (size_t)snprintf(num[c], sizeof num[c], "%lld",
+                                  (long long)sqlite3_column_int64(st, c));
+        val[c] = num[c];
+      } else if (want == SL_LTYPE_T) {
+        val[c] = (const char *)sqlite3_column_text(st, c);
+        len[c] = (size_t)sqlite3_column_bytes(st, c);
+        if (!val[c]) val[c] = "";
+      } else {
+        len[c] = sl__ledger_fmt_real(sqlite3_column_double(st, c), want, num[c],
+                                     sizeof num[c]);
+        val[c] = num[c];
+      }
+    }
+    if (rc) break;
+    const char *ph = (const char *)sqlite3_column_text(st, SL_LCOL__N);
+    const char *h = (const char *)sqlite3_column_text(st, SL_LCOL__N + 1);
+    if (id != prev_id + 1) {
+      rc = prev_id ? broken(out, id,
+                            "id %lld follows id %lld: a row is missing or was inserted "
+                            "(expected id %lld)",
+                            (long long)id, (long long)prev_id, (long long)prev_id + 1)
+                   : broken(out, id, "first row has id %lld, expected 1: rows before it "
+                                     "are missing", (long long)id);
+      break;
+    }
+    if (!ph || strcmp(ph, prev)) {
+      rc = prev_id ? broken(out, id,
+                            "prev_hash does not match the hash of row %lld: a row was "
+                            "deleted, inserted or reordered before it",
+                            (long long)prev_id)
+                   : broken(out, id, "prev_hash of the first row is not 64 zeros");
+      break;
+    }
+    char want[65];
+    if ((rc = sl__ledger_hash(prev, val, len, &scratch, want))) {
+      rc = broken(out, id, "row too large to hash (%s)", sl_strerror(rc));
+      break;
+    }
+    if (!h || strcmp(h, want)) {
+      rc = broken(out, id, "hash does not match the row's contents: the row was edited");
+      break;
+    }
+    if (anchor_id > 0 && id == anchor_id) {
+      anchor_seen = true;
+      if (!anchor_hash || strcmp(anchor_hash, h)) {
+        rc = broken(out, id, "row %lld does not have the anchored hash %.64s",
+                    (long long)id, anchor_hash ? anchor_hash : "");
+        break;
+      }
+    }
+    memcpy(prev, want, 65);
+    prev_id = id;
+    out->rows++;
+    out->head_id = id;
+    memcpy(out->head_hash, want, 65);
+  }
+  if (!rc && step != SQLITE_DONE) {
+    snprintf(out->reason, sizeof out->reason, "%s", sqlite3_errmsg(db));
+    rc = SL_EIO;
+  }
+  if (!rc && anchor_id > 0 && !anchor_seen)
+    rc = broken(out, anchor_id,
+                "anchored row %lld is missing: the ledger was truncated after it",
+                (long long)anchor_id);
+  sl_buf_free(&scratch);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return rc;
+}
+
+int sl_ledger_spent(const char *path, const char *key_id, int64_t since_ms, double *usd) {
+  *usd = 0;
+  char since_ts[40];
+  sl_ledger_format_ts(since_ms, since_ts, sizeof since_ts);
+  sqlite3 *db;
+  int rc = sl__ledger_open_ro(path, &db);
+  if (rc == SL_ENOTFOUND) return 0; /* no ledger yet: nothing spent */
+  if (rc) return rc;
+  sqlite3_stmt *st = NULL;
+  rc = SL_EIO;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE kind = "
+                         "'request' AND (?1 IS NULL OR key_id = ?1) AND (?2 IS NULL OR ts "
+                         ">= ?2)",
+                         -1, &st, NULL) == SQLITE_OK) {
+    if (key_id) sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC);
+    if (since_ms > 0) sqlite3_bind_text(st, 2, since_ts, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      *usd = sqlite3_column_double(st, 0);
+      rc = 0;
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return rc;
+}
