@@ -1,0 +1,154 @@
+/* The `classify` / `explain` JSON for one decision (INTERFACE.md shape), plus,
+ * when verbose, an "explain" object: which rule matched, why each earlier rule
+ * did not, the keep-inside level and the steps it removed. It never contains
+ * entity values, only types and offsets. */
+#include "policy_int.h"
+#include "sl_err.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cJSON *steps_json(const sl_route_step_t *steps, size_t n) {
+  cJSON *a = cJSON_CreateArray();
+  for (size_t i = 0; a && i < n; i++) {
+    char name[300];
+    sl_policy_step_name(&steps[i], name, sizeof name);
+    cJSON_AddItemToArray(a, cJSON_CreateString(name));
+  }
+  return a;
+}
+
+static cJSON *str_list(char *const *l, size_t n) {
+  cJSON *a = cJSON_CreateArray();
+  for (size_t i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(l[i]));
+  return a;
+}
+
+/* One line on why rule r did not match: the failing key, its threshold and the
+ * request's value where the decision recorded it. */
+static void why_not_text(const sl__rule_t *r, sl_when_key_t k, const sl_decision_t *d,
+                         const sl_class_t *cls, const sl_chat_req_t *req, char *out, size_t n) {
+  const sl__when_t *w = &r->when;
+  switch (k) {
+  case SL_WHEN_SENSITIVITY:
+    snprintf(out, n, "sensitivity_at_least %s: request is %s",
+             sl_level_name(w->sensitivity_at_least), sl_level_name(d->level));
+    break;
+  case SL_WHEN_ENTITY_TYPES:
+    snprintf(out, n, "entity_types_any: none of the %zu listed types found", w->n_entity_types);
+    break;
+  case SL_WHEN_DIFFICULTY_AT_LEAST:
+    snprintf(out, n, "difficulty_at_least %.3g: score %.3f", w->difficulty_at_least,
+             cls ? cls->difficulty : 0.0);
+    break;
+  case SL_WHEN_DIFFICULTY_BELOW:
+    snprintf(out, n, "difficulty_below %.3g: score %.3f", w->difficulty_below,
+             cls ? cls->difficulty : 0.0);
+    break;
+  case SL_WHEN_TENANT: snprintf(out, n, "tenant: not one of the rule's tenants"); break;
+  case SL_WHEN_MODEL:
+    snprintf(out, n, "model: requested \"%.80s\" is not one of the rule's models",
+             req && req->model ? req->model : "auto");
+    break;
+  case SL_WHEN_HEADER: snprintf(out, n, "header: a required header value is absent"); break;
+  case SL_WHEN_PROMPT_TOKENS:
+    snprintf(out, n, "prompt_tokens_at_least %ld: request has %d", w->prompt_tokens_at_least,
+             d->prompt_tokens);
+    break;
+  case SL_WHEN_TENANT_RPM:
+    snprintf(out, n, "tenant_rpm_at_least %ld: tenant rate %d/min", w->tenant_rpm_at_least,
+             d->tenant_rpm);
+    break;
+  case SL_WHEN_NOT_TRIED: snprintf(out, n, "not tried: an earlier rule matched"); break;
+  case SL_WHEN_OK: snprintf(out, n, "matched"); break;
+  }
+}
+
+char *sl_policy_explain_json(const sl_policy_t *p, const sl_chat_req_t *req,
+                             const sl_class_t *cls, const sl_decision_t *d, bool verbose) {
+  cJSON *root = cJSON_CreateObject();
+  if (!root) return NULL;
+
+  cJSON *sens = cJSON_AddObjectToObject(root, "sensitivity");
+  cJSON_AddStringToObject(sens, "level", sl_level_name(d->level));
+  cJSON *ents = cJSON_AddArrayToObject(sens, "entities");
+  for (size_t i = 0; cls && i < cls->n_entities; i++) {
+    const sl_entity_t *e = &cls->entities[i];
+    cJSON *o = cJSON_CreateObject();
+    char type[sizeof e->type + 1];
+    memcpy(type, e->type, sizeof e->type);
+    type[sizeof e->type] = '\0';
+    cJSON_AddStringToObject(o, "type", type);
+    cJSON_AddNumberToObject(o, "start", e->start);
+    cJSON_AddNumberToObject(o, "end", e->end);
+    cJSON_AddStringToObject(o, "detector", e->detector ? e->detector : "");
+    if (verbose) cJSON_AddStringToObject(o, "level", sl_level_name(e->level));
+    cJSON_AddItemToArray(ents, o);
+  }
+  if (d->class_error) cJSON_AddBoolToObject(sens, "error", true);
+
+  cJSON *diff = cJSON_AddObjectToObject(root, "difficulty");
+  double score = cls && isfinite(cls->difficulty) ? cls->difficulty : 0.0;
+  cJSON_AddNumberToObject(diff, "score", round(score * 1000.0) / 1000.0);
+  cJSON_AddStringToObject(diff, "label",
+                          cls && cls->difficulty_label ? cls->difficulty_label : "unknown");
+
+  cJSON *route = cJSON_AddObjectToObject(root, "route");
+  if (d->rule) cJSON_AddStringToObject(route, "rule", d->rule);
+  else cJSON_AddNullToObject(route, "rule");
+  cJSON_AddItemToObject(route, "backends", steps_json(d->steps, d->n_steps));
+  /* egress: the chain may leave the network (some step is external). */
+  bool egress = false;
+  for (size_t i = 0; i < d->n_steps; i++)
+    egress |= d->steps[i].backend->location == SL_LOC_EXTERNAL;
+  cJSON_AddBoolToObject(route, "egress", egress);
+  if (d->block_status) {
+    cJSON_AddNumberToObject(route, "blocked", d->block_status);
+    cJSON_AddStringToObject(route, "reason", d->reason);
+  }
+  if (d->n_redact) {
+    cJSON_AddItemToObject(route, "redact", str_list((char *const *)d->redact, d->n_redact));
+    cJSON_AddBoolToObject(route, "restore", d->restore);
+  }
+
+  if (verbose) {
+    cJSON *ex = cJSON_AddObjectToObject(root, "explain");
+    cJSON_AddStringToObject(ex, "policy_version", sl_policy_version(p));
+    if (d->rule) cJSON_AddStringToObject(ex, "rule", d->rule);
+    else cJSON_AddNullToObject(ex, "rule");
+    cJSON_AddNumberToObject(ex, "rule_index", d->rule_index);
+    cJSON_AddStringToObject(ex, "reason", d->reason);
+    cJSON *rules = cJSON_AddArrayToObject(ex, "rules");
+    for (size_t i = 0; i < p->n_rules && i < d->n_rules; i++) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "name", p->rules[i].name);
+      sl_when_key_t k = (sl_when_key_t)d->why_not[i];
+      cJSON_AddBoolToObject(o, "matched", (int)i == d->rule_index);
+      if ((int)i != d->rule_index) {
+        char why[256];
+        why_not_text(&p->rules[i], k, d, cls, req, why, sizeof why);
+        cJSON_AddStringToObject(o, "why_not", why);
+      }
+      cJSON_AddItemToArray(rules, o);
+    }
+    cJSON *ki = cJSON_AddObjectToObject(ex, "keep_inside");
+    if (p->has_keep_inside) {
+      cJSON_AddStringToObject(ki, "level", sl_level_name(p->keep_inside));
+      cJSON_AddStringToObject(ki, "rule", p->rules[p->keep_inside_rule].name);
+    } else {
+      cJSON_AddNullToObject(ki, "level");
+    }
+    cJSON_AddBoolToObject(ki, "applies", d->keep_inside);
+    cJSON_AddItemToObject(ex, "removed", steps_json(d->removed, d->n_removed));
+    if (d->class_error) cJSON_AddBoolToObject(ex, "classification_error", true);
+    cJSON_AddStringToObject(ex, "requested_model", req && req->model ? req->model : "auto");
+    cJSON_AddBoolToObject(ex, "model_pinned", d->model_pinned);
+    cJSON_AddNumberToObject(ex, "prompt_tokens", d->prompt_tokens);
+    cJSON_AddNumberToObject(ex, "tenant_rpm", d->tenant_rpm);
+  }
+  char *s = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  return s;
+}

@@ -1,0 +1,456 @@
+/* Placeholder redaction of a chat request and streaming restoration of the
+ * response. See redact.h for the consistency contract. */
+#include "redact.h"
+#include "sl_err.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  sl_redact_entry_t e;
+  char *value;         /* owned copy */
+  char *placeholder;   /* owned */
+  char *type;          /* owned */
+  size_t first;        /* first appearance in the conversation text */
+  size_t type_ix;      /* index into the caller's types (for the name) */
+} value_t;
+
+struct sl_redact_map {
+  value_t *v;          /* in placeholder order */
+  size_t n;
+  size_t max_ph;       /* longest placeholder, bytes */
+};
+
+typedef struct {
+  size_t start, end;   /* within one message content */
+  size_t v;            /* value index */
+} span_t;
+
+/* Bytes >= 0x80 count as word characters so that UTF-8 names keep their
+ * boundaries ("José" does not match inside "Joséphine"). */
+static bool word_byte(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         c == '_' || c >= 0x80;
+}
+
+static bool at_boundary(const char *s, size_t len, size_t a, size_t b, const char *v,
+                        size_t vl) {
+  if (word_byte((unsigned char)v[0]) && a > 0 && word_byte((unsigned char)s[a - 1])) return false;
+  if (word_byte((unsigned char)v[vl - 1]) && b < len && word_byte((unsigned char)s[b]))
+    return false;
+  return true;
+}
+
+void sl_redact_map_free(sl_redact_map_t *m) {
+  if (!m) return;
+  for (size_t i = 0; i < m->n; i++) {
+    free(m->v[i].value);
+    free(m->v[i].placeholder);
+    free(m->v[i].type);
+  }
+  free(m->v);
+  free(m);
+}
+
+size_t sl_redact_map_size(const sl_redact_map_t *m) { return m ? m->n : 0; }
+
+const sl_redact_entry_t *sl_redact_map_entry(const sl_redact_map_t *m, size_t i) {
+  return m && i < m->n ? &m->v[i].e : NULL;
+}
+
+/* ---- deep copy of the request ---- */
+
+static int dup_opt(char **dst, const char *src) {
+  *dst = NULL;
+  if (!src) return 0;
+  *dst = strdup(src);
+  return *dst ? 0 : SL_ENOMEM;
+}
+
+/* Copies every owned field of sl_chat_req_t (sl_chat.h); scalars come with the
+ * struct copy. Keep in step with sl_chat_req_free(). */
+static int clone_req(const sl_chat_req_t *in, sl_chat_req_t *out) {
+  *out = *in;
+  out->msgs = NULL;
+  out->n_msgs = 0;
+  out->stop = NULL;
+  out->n_stop = 0;
+  out->model = out->tools = out->tool_choice = out->response_format = out->user = NULL;
+  int rc = 0;
+  if (in->n_msgs) {
+    out->msgs = calloc(in->n_msgs, sizeof *out->msgs);
+    if (!out->msgs) rc = SL_ENOMEM;
+    for (size_t i = 0; !rc && i < in->n_msgs; i++) {
+      const sl_msg_t *a = &in->msgs[i];
+      sl_msg_t *b = &out->msgs[i];
+      out->n_msgs++;
+      if ((rc = dup_opt(&b->role, a->role)) || (rc = dup_opt(&b->content, a->content ? a->content : "")) ||
+          (rc = dup_opt(&b->name, a->name)) || (rc = dup_opt(&b->tool_call_id, a->tool_call_id)) ||
+          (rc = dup_opt(&b->tool_calls, a->tool_calls)))
+        break;
+    }
+  }
+  if (!rc && in->n_stop) {
+    out->stop = calloc(in->n_stop, sizeof *out->stop);
+    if (!out->stop) rc = SL_ENOMEM;
+    for (size_t i = 0; !rc && i < in->n_stop; i++) {
+      out->n_stop++;
+      rc = dup_opt(&out->stop[i], in->stop[i]);
+    }
+  }
+  if (!rc && !((rc = dup_opt(&out->model, in->model)) || (rc = dup_opt(&out->tools, in->tools)) ||
+               (rc = dup_opt(&out->tool_choice, in->tool_choice)) ||
+               (rc = dup_opt(&out->response_format, in->response_format)) ||
+               (rc = dup_opt(&out->user, in->user))))
+    return 0;
+  sl_chat_req_free(out);
+  return rc;
+}
+
+/* ---- building the map ---- */
+
+static int find_or_add(sl_redact_map_t *m, const char *p, size_t len, size_t type_ix,
+                       size_t pos, size_t *ix) {
+  for (size_t i = 0; i < m->n; i++)
+    if (m->v[i].e.value_len == len && !memcmp(m->v[i].value, p, len)) {
+      if (pos < m->v[i].first) m->v[i].first = pos;
+      *ix = i;
+      return 0;
+    }
+  if (m->n >= SL_REDACT_MAX_VALUES) return SL_ETOOBIG;
+  if (m->n % 16 == 0) {
+    value_t *nv = realloc(m->v, (m->n + 16) * sizeof *nv);
+    if (!nv) return SL_ENOMEM;
+    m->v = nv;
+  }
+  value_t *v = &m->v[m->n];
+  memset(v, 0, sizeof *v);
+  v->value = malloc(len + 1);
+  if (!v->value) return SL_ENOMEM;
+  memcpy(v->value, p, len);
+  v->value[len] = '\0';
+  v->e.value = v->value;
+  v->e.value_len = len;
+  v->first = pos;
+  v->type_ix = type_ix;
+  *ix = m->n++;
+  return 0;
+}
+
+static int type_index(const char *const *types, size_t n, const char *t) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(types[i], t)) return (int)i;
+  return -1;
+}
+
+static int cmp_first(const void *a, const void *b) {
+  const value_t *x = a, *y = b;
+  if (x->first != y->first) return x->first < y->first ? -1 : 1;
+  if (x->e.value_len != y->e.value_len) return x->e.value_len > y->e.value_len ? -1 : 1;
+  return memcmp(x->value, y->value, x->e.value_len);
+}
+
+static int cmp_span(const void *a, const void *b) {
+  const span_t *x = a, *y = b;
+  if (x->start != y->start) return x->start < y->start ? -1 : 1;
+  if (x->end != y->end) return x->end > y->end ? -1 : 1; /* longer first */
+  return 0;
+}
+
+typedef struct {
+  span_t *s;
+  size_t n, cap;
+} spans_t;
+
+static int spans_push(spans_t *ss, size_t a, size_t b, size_t v) {
+  if (ss->n == ss->cap) {
+    size_t nc = ss->cap ? ss->cap * 2 : 32;
+    span_t *ns = realloc(ss->s, nc * sizeof *ns);
+    if (!ns) return SL_ENOMEM;
+    ss->s = ns;
+    ss->cap = nc;
+  }
+  ss->s[ss->n++] = (span_t){a, b, v};
+  return 0;
+}
+
+/* Per first byte, the values starting with it: one pass over a text finds all
+ * occurrences of all values. */
+typedef struct {
+  uint32_t *ix;      /* value indices, grouped by first byte */
+  uint32_t off[257];
+} first_index_t;
+
+static int build_first_index(const sl_redact_map_t *m, first_index_t *fi) {
+  memset(fi->off, 0, sizeof fi->off);
+  fi->ix = malloc((m->n + 1) * sizeof *fi->ix);
+  if (!fi->ix) return SL_ENOMEM;
+  for (size_t i = 0; i < m->n; i++) fi->off[(unsigned char)m->v[i].value[0] + 1]++;
+  for (int c = 0; c < 256; c++) fi->off[c + 1] += fi->off[c];
+  uint32_t fill[256];
+  memcpy(fill, fi->off, sizeof fill);
+  for (size_t i = 0; i < m->n; i++) fi->ix[fill[(unsigned char)m->v[i].value[0]]++] = (uint32_t)i;
+  return 0;
+}
+
+/* Adds every boundary-respecting occurrence of every value in s to ss. */
+static int find_occurrences(const sl_redact_map_t *m, const first_index_t *fi, const char *s,
+                            size_t len, spans_t *ss, size_t *first_seen, size_t base) {
+  for (size_t p = 0; p < len; p++) {
+    unsigned char c = (unsigned char)s[p];
+    for (uint32_t k = fi->off[c]; k < fi->off[c + 1]; k++) {
+      const value_t *v = &m->v[fi->ix[k]];
+      size_t vl = v->e.value_len;
+      if (vl > len - p || memcmp(s + p, v->value, vl) || !at_boundary(s, len, p, p + vl, v->value, vl))
+        continue;
+      if (first_seen && base + p < first_seen[fi->ix[k]]) first_seen[fi->ix[k]] = base + p;
+      if (ss) {
+        int rc = spans_push(ss, p, p + vl, fi->ix[k]);
+        if (rc) return rc;
+      }
+    }
+  }
+  return 0;
+}
+
+/* Replaces the chosen spans of *s with placeholders (greedy, left to right,
+ * longest first at equal starts, no overlaps). */
+static int rewrite(sl_redact_map_t *m, char **s, spans_t *ss) {
+  if (!ss->n) return 0;
+  qsort(ss->s, ss->n, sizeof *ss->s, cmp_span);
+  size_t len = strlen(*s);
+  sl_buf_t b;
+  sl_buf_init(&b, (size_t)1 << 31);
+  size_t at = 0;
+  int rc = sl_buf_append(&b, "", 0);
+  for (size_t i = 0; i < ss->n && !rc; i++) {
+    span_t *sp = &ss->s[i];
+    /* A span inside the previous one is covered; one that overlaps it and
+     * reaches further gets its own placeholder too, so that no byte of a value
+     * is left behind (rare: two values sharing bytes). */
+    if (sp->end <= at || sp->end > len) continue;
+    value_t *v = &m->v[sp->v];
+    if ((sp->start > at && (rc = sl_buf_append(&b, *s + at, sp->start - at))) ||
+        (rc = sl_buf_puts(&b, v->placeholder)))
+      break;
+    v->e.count++;
+    at = sp->end;
+  }
+  if (!rc) rc = sl_buf_append(&b, *s + at, len - at);
+  if (rc) {
+    sl_buf_free(&b);
+    return rc;
+  }
+  free(*s);
+  *s = sl_buf_steal(&b, NULL);
+  return 0;
+}
+
+int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char *const *types,
+                      size_t n_types, sl_chat_req_t *out, sl_redact_map_t **map) {
+  *map = NULL;
+  sl_chat_req_init(out);
+  sl_redact_map_t *m = calloc(1, sizeof *m);
+  if (!m) return SL_ENOMEM;
+  size_t nm = in->n_msgs;
+  size_t *moff = calloc(nm + 1, sizeof *moff), *mlen = calloc(nm + 1, sizeof *mlen);
+  size_t *first_seen = NULL;
+  spans_t *det = calloc(nm + 1, sizeof *det); /* detected spans per message */
+  first_index_t fi = {0};
+  int rc = (!moff || !mlen || !det) ? SL_ENOMEM : 0;
+  size_t total = 0;
+  for (size_t i = 0; !rc && i < nm; i++) {
+    moff[i] = total;
+    mlen[i] = in->msgs[i].content ? strlen(in->msgs[i].content) : 0;
+    total += mlen[i] + 1;
+  }
+  size_t text_len = nm ? total - 1 : 0;
+
+  /* 1. Values from the detected entities of the listed types, split where an
+   *    entity crosses a message boundary (the "\n" joining them). */
+  for (size_t k = 0; !rc && cls && k < cls->n_entities; k++) {
+    const sl_entity_t *e = &cls->entities[k];
+    int t = type_index(types, n_types, e->type);
+    if (t < 0 || e->start >= e->end || e->end > text_len) continue;
+    for (size_t i = 0; !rc && i < nm; i++) {
+      size_t a = e->start > moff[i] ? e->start : moff[i];
+      size_t b = e->end < moff[i] + mlen[i] ? e->end : moff[i] + mlen[i];
+      if (a >= b) continue;
+      size_t ix;
+      rc = find_or_add(m, in->msgs[i].content + (a - moff[i]), b - a, (size_t)t, a, &ix);
+      if (!rc) rc = spans_push(&det[i], a - moff[i], b - moff[i], ix);
+    }
+  }
+
+  /* 2. Number by first appearance anywhere in the conversation. */
+  if (!rc && m->n) {
+    rc = build_first_index(m, &fi);
+    first_seen = malloc(m->n * sizeof *first_seen);
+    if (!rc && !first_seen) rc = SL_ENOMEM;
+    for (size_t i = 0; !rc && i < m->n; i++) first_seen[i] = m->v[i].first;
+    for (size_t i = 0; !rc && i < nm; i++)
+      rc = find_occurrences(m, &fi, in->msgs[i].content ? in->msgs[i].content : "", mlen[i],
+                            NULL, first_seen, moff[i]);
+  }
+  if (!rc && m->n) {
+    /* Sorting moves values, so carry the remap through `first` order. */
+    size_t *where = malloc(m->n * sizeof *where);
+    if (!where) rc = SL_ENOMEM;
+    for (size_t i = 0; !rc && i < m->n; i++) {
+      m->v[i].first = first_seen[i];
+      m->v[i].e.count = i; /* old index, restored to 0 below */
+    }
+    if (!rc) qsort(m->v, m->n, sizeof *m->v, cmp_first);
+    for (size_t i = 0; !rc && i < m->n; i++) where[m->v[i].e.count] = i;
+    size_t *next_no = rc ? NULL : calloc(n_types ? n_types : 1, sizeof *next_no);
+    if (!rc && !next_no) rc = SL_ENOMEM;
+    for (size_t i = 0; !rc && i < m->n; i++) {
+      value_t *v = &m->v[i];
+      v->e.count = 0;
+      char ph[64];
+      int w = snprintf(ph, sizeof ph, "[%.39s_%zu]", types[v->type_ix], ++next_no[v->type_ix]);
+      if (!(v->placeholder = strdup(ph)) || !(v->type = strdup(types[v->type_ix]))) rc = SL_ENOMEM;
+      v->e.type = v->type;
+      v->e.placeholder = v->placeholder;
+      if (!rc && (size_t)w > m->max_ph) m->max_ph = (size_t)w;
+    }
+    for (size_t i = 0; !rc && i < nm; i++)
+      for (size_t j = 0; j < det[i].n; j++) det[i].s[j].v = where[det[i].s[j].v];
+    free(next_no);
+    free(where);
+    free(fi.ix);
+    fi.ix = NULL;
+    if (!rc) rc = build_first_index(m, &fi);
+  }
+
+  /* 3. Rewrite a copy: detected spans plus every other occurrence. */
+  if (!rc) rc = clone_req(in, out);
+  for (size_t i = 0; !rc && m->n && i < nm; i++) {
+    sl_msg_t *msg = &out->msgs[i];
+    rc = find_occurrences(m, &fi, msg->content, mlen[i], &det[i], NULL, 0);
+    if (!rc) rc = rewrite(m, &msg->content, &det[i]);
+    if (!rc && msg->tool_calls) {
+      spans_t tc = {0};
+      rc = find_occurrences(m, &fi, msg->tool_calls, strlen(msg->tool_calls), &tc, NULL, 0);
+      if (!rc) rc = rewrite(m, &msg->tool_calls, &tc);
+      free(tc.s);
+    }
+  }
+
+  for (size_t i = 0; det && i < nm; i++) free(det[i].s);
+  free(det);
+  free(moff);
+  free(mlen);
+  free(first_seen);
+  free(fi.ix);
+  if (rc) {
+    sl_chat_req_free(out);
+    sl_redact_map_free(m);
+    return rc;
+  }
+  *map = m;
+  return 0;
+}
+
+/* ---- restoration ---- */
+
+struct sl_restorer {
+  const sl_redact_map_t *m;
+  char held[80];       /* a possible partial placeholder from the last chunk */
+  size_t n_held;
+};
+
+sl_restorer_t *sl_restorer_create(const sl_redact_map_t *m) {
+  sl_restorer_t *r = calloc(1, sizeof *r);
+  if (r) r->m = m;
+  return r;
+}
+
+void sl_restorer_free(sl_restorer_t *r) { free(r); }
+
+/* The value whose placeholder is exactly s[0..n), or NULL. */
+static const value_t *match_full(const sl_redact_map_t *m, const char *s, size_t n) {
+  for (size_t i = 0; m && i < m->n; i++)
+    if (strlen(m->v[i].placeholder) == n && !memcmp(m->v[i].placeholder, s, n)) return &m->v[i];
+  return NULL;
+}
+
+/* Whether s[0..n) is a proper prefix of some placeholder. */
+static bool is_prefix(const sl_redact_map_t *m, const char *s, size_t n) {
+  for (size_t i = 0; m && i < m->n; i++) {
+    size_t pl = strlen(m->v[i].placeholder);
+    if (n < pl && !memcmp(m->v[i].placeholder, s, n)) return true;
+  }
+  return false;
+}
+
+/* Restores s[0..n) into out; returns how many bytes at the end are held back
+ * (a partial placeholder) when `final` is false. */
+static int restore_span(const sl_redact_map_t *m, const char *s, size_t n, bool final,
+                        sl_buf_t *out, size_t *held) {
+  size_t at = 0, i = 0;
+  *held = 0;
+  while (i < n) {
+    const char *lb = memchr(s + i, '[', n - i);
+    if (!lb) break;
+    i = (size_t)(lb - s);
+    size_t lim = n - i < m->max_ph ? n - i : m->max_ph;
+    const char *rb = memchr(s + i, ']', lim);
+    const value_t *v = rb ? match_full(m, s + i, (size_t)(rb - (s + i)) + 1) : NULL;
+    if (v) {
+      int rc = sl_buf_append(out, s + at, i - at);
+      if (!rc) rc = sl_buf_append(out, v->value, v->e.value_len);
+      if (rc) return rc;
+      i += strlen(v->placeholder);
+      at = i;
+      continue;
+    }
+    if (!rb && !final && is_prefix(m, s + i, n - i)) {
+      *held = n - i;
+      break;
+    }
+    i++;
+  }
+  return sl_buf_append(out, s + at, n - at - *held);
+}
+
+int sl_restorer_feed(sl_restorer_t *r, const char *chunk, size_t len, sl_buf_t *out) {
+  if (!r->m || !r->m->n) return sl_buf_append(out, chunk, len);
+  size_t done = 0;
+  int rc = 0;
+  /* Complete the held prefix first (it is shorter than any placeholder). */
+  while (r->n_held && done < len) {
+    r->held[r->n_held++] = chunk[done++];
+    if (r->held[r->n_held - 1] == ']' || !is_prefix(r->m, r->held, r->n_held)) {
+      size_t h;
+      rc = restore_span(r->m, r->held, r->n_held, false, out, &h);
+      if (rc) return rc;
+      /* A mismatch may still leave a new '[' in the held bytes: keep that part. */
+      memmove(r->held, r->held + r->n_held - h, h);
+      r->n_held = h;
+    }
+  }
+  if (done == len) return 0;
+  size_t h;
+  rc = restore_span(r->m, chunk + done, len - done, false, out, &h);
+  if (rc) return rc;
+  if (h >= sizeof r->held) return SL_EINTERNAL; /* cannot happen: h < max placeholder */
+  memcpy(r->held, chunk + len - h, h);
+  r->n_held = h;
+  return 0;
+}
+
+int sl_restorer_finish(sl_restorer_t *r, sl_buf_t *out) {
+  size_t h;
+  int rc = r->n_held ? restore_span(r->m, r->held, r->n_held, true, out, &h) : 0;
+  r->n_held = 0;
+  return rc;
+}
+
+int sl_redact_restore(const sl_redact_map_t *m, const char *text, size_t len, sl_buf_t *out) {
+  if (!m || !m->n) return sl_buf_append(out, text, len);
+  size_t h;
+  return restore_span(m, text, len, true, out, &h);
+}

@@ -1,0 +1,260 @@
+/* Redaction: placeholders consistent across the turns of a conversation and
+ * across re-sent requests, every occurrence replaced, entity offsets mapped
+ * back to messages; streaming restoration across every chunk split. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "policy/redact.h"
+#include "sl_err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void add_msg(sl_chat_req_t *r, const char *role, const char *content) {
+  r->msgs = realloc(r->msgs, (r->n_msgs + 1) * sizeof *r->msgs);
+  memset(&r->msgs[r->n_msgs], 0, sizeof *r->msgs);
+  r->msgs[r->n_msgs].role = strdup(role);
+  r->msgs[r->n_msgs].content = strdup(content);
+  r->n_msgs++;
+}
+
+/* Entities found by locating `value` (its n-th occurrence) in sl_chat_text(). */
+typedef struct {
+  sl_class_t cls;
+  sl_entity_t ents[32];
+} cls_t;
+
+static void find_entity(cls_t *c, const sl_chat_req_t *r, const char *type, const char *value,
+                        int nth) {
+  char *text;
+  size_t len;
+  assert_int_equal(sl_chat_text(r, &text, &len), 0);
+  const char *p = text;
+  for (int i = 0; i <= nth; i++) {
+    p = strstr(i ? p + 1 : p, value);
+    assert_non_null(p);
+  }
+  sl_entity_t *e = &c->ents[c->cls.n_entities++];
+  memset(e, 0, sizeof *e);
+  snprintf(e->type, sizeof e->type, "%s", type);
+  e->detector = "test";
+  e->start = (uint32_t)(p - text);
+  e->end = e->start + (uint32_t)strlen(value);
+  e->level = SL_LEVEL_CONFIDENTIAL;
+  c->cls.entities = c->ents;
+  free(text);
+}
+
+static const char *types[] = {"PERSON", "EMAIL_ADDRESS"};
+
+static void test_consistent_across_turns(void **state) {
+  (void)state;
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "system", "You help Acme staff.");
+  add_msg(&r, "user", "Write to Alice Smith (alice@example.com) about Bob.");
+  add_msg(&r, "assistant", "Sure: Dear Alice Smith, ... I copied Bob Jones.");
+  add_msg(&r, "user", "Now ask Bob Jones to email alice@example.com. Carol too.");
+  cls_t c = {0};
+  find_entity(&c, &r, "PERSON", "Alice Smith", 0);
+  find_entity(&c, &r, "EMAIL_ADDRESS", "alice@example.com", 0);
+  find_entity(&c, &r, "PERSON", "Bob Jones", 0); /* first detected in the assistant turn */
+  find_entity(&c, &r, "PERSON", "Carol", 0);
+  find_entity(&c, &r, "LOCATION", "Acme", 0);   /* not a redacted type */
+
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
+  assert_int_equal(out.n_msgs, 4);
+  assert_string_equal(out.msgs[0].content, "You help Acme staff.");
+  assert_string_equal(out.msgs[1].content, "Write to [PERSON_1] ([EMAIL_ADDRESS_1]) about Bob.");
+  assert_string_equal(out.msgs[2].content, "Sure: Dear [PERSON_1], ... I copied [PERSON_2].");
+  assert_string_equal(out.msgs[3].content,
+                      "Now ask [PERSON_2] to email [EMAIL_ADDRESS_1]. [PERSON_3] too.");
+  assert_string_equal(out.msgs[1].role, "user");
+  assert_int_equal(sl_redact_map_size(m), 4);
+  const sl_redact_entry_t *e = sl_redact_map_entry(m, 0);
+  assert_string_equal(e->placeholder, "[PERSON_1]");
+  assert_string_equal(e->type, "PERSON");
+  assert_int_equal(e->count, 2);
+  assert_memory_equal(e->value, "Alice Smith", 11);
+
+  /* The first request of the same conversation (only its first turn) numbers
+   * the values it shares identically. */
+  sl_chat_req_t r1;
+  sl_chat_req_init(&r1);
+  add_msg(&r1, "system", "You help Acme staff.");
+  add_msg(&r1, "user", "Write to Alice Smith (alice@example.com) about Bob.");
+  cls_t c1 = {0};
+  find_entity(&c1, &r1, "EMAIL_ADDRESS", "alice@example.com", 0);
+  find_entity(&c1, &r1, "PERSON", "Alice Smith", 0);
+  sl_chat_req_t out1;
+  sl_redact_map_t *m1;
+  assert_int_equal(sl_redact_request(&r1, &c1.cls, types, 2, &out1, &m1), 0);
+  assert_string_equal(out1.msgs[1].content, out.msgs[1].content);
+
+  sl_chat_req_free(&out1);
+  sl_redact_map_free(m1);
+  sl_chat_req_free(&r1);
+  sl_chat_req_free(&out);
+  sl_redact_map_free(m);
+  sl_chat_req_free(&r);
+}
+
+static void test_word_boundaries_and_split_entities(void **state) {
+  (void)state;
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "Ann met Anna and Joanne; Ann left. Tail: Mr");
+  add_msg(&r, "user", "Green signed.");
+  cls_t c = {0};
+  find_entity(&c, &r, "PERSON", "Ann", 0);
+  /* an entity spanning the "\n" between two messages: each side is redacted */
+  find_entity(&c, &r, "PERSON", "Mr\nGreen", 0);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 1, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content, "[PERSON_1] met Anna and Joanne; [PERSON_1] left. Tail: [PERSON_2]");
+  assert_string_equal(out.msgs[1].content, "[PERSON_3] signed.");
+  sl_chat_req_free(&out);
+  sl_redact_map_free(m);
+
+  /* overlapping values: no byte of either is left behind */
+  cls_t c2 = {0};
+  find_entity(&c2, &r, "PERSON", "Ann met", 0);
+  find_entity(&c2, &r, "PERSON", "met Anna", 0);
+  assert_int_equal(sl_redact_request(&r, &c2.cls, types, 1, &out, &m), 0);
+  assert_null(strstr(out.msgs[0].content, "met"));
+  assert_null(strstr(out.msgs[0].content, "Anna"));
+  sl_chat_req_free(&out);
+  sl_redact_map_free(m);
+
+  /* nothing to redact: an identical copy and an empty map */
+  cls_t none = {0};
+  assert_int_equal(sl_redact_request(&r, &none.cls, types, 1, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content, r.msgs[0].content);
+  assert_int_equal(sl_redact_map_size(m), 0);
+  sl_chat_req_free(&out);
+  sl_redact_map_free(m);
+  sl_chat_req_free(&r);
+}
+
+static void test_tool_calls_and_bad_offsets(void **state) {
+  (void)state;
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "mail bob@corp.example please");
+  add_msg(&r, "assistant", "");
+  r.msgs[1].tool_calls = strdup("[{\"function\":{\"arguments\":\"{\\\"to\\\":\\\"bob@corp.example\\\"}\"}}]");
+  r.model = strdup("auto");
+  cls_t c = {0};
+  find_entity(&c, &r, "EMAIL_ADDRESS", "bob@corp.example", 0);
+  /* hostile offsets from a buggy classifier are ignored, not trusted */
+  c.ents[1] = c.ents[0];
+  c.ents[1].start = 1000;
+  c.ents[1].end = 2000;
+  c.ents[2] = c.ents[0];
+  c.ents[2].start = 5;
+  c.ents[2].end = 3;
+  c.cls.n_entities = 3;
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content, "mail [EMAIL_ADDRESS_1] please");
+  assert_null(strstr(out.msgs[1].tool_calls, "bob@"));
+  assert_non_null(strstr(out.msgs[1].tool_calls, "[EMAIL_ADDRESS_1]"));
+  assert_string_equal(out.model, "auto");
+  sl_chat_req_free(&out);
+  sl_redact_map_free(m);
+  sl_chat_req_free(&r);
+}
+
+static sl_redact_map_t *sample_map(void) {
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "Alice Smith and Bob and Al wrote to a@b.co");
+  cls_t c = {0};
+  find_entity(&c, &r, "PERSON", "Alice Smith", 0);
+  find_entity(&c, &r, "PERSON", "Bob", 0);
+  find_entity(&c, &r, "PERSON", "Al", 1); /* not the "Al" of "Alice" */
+  find_entity(&c, &r, "EMAIL_ADDRESS", "a@b.co", 0);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content,
+                      "[PERSON_1] and [PERSON_2] and [PERSON_3] wrote to [EMAIL_ADDRESS_1]");
+  sl_chat_req_free(&out);
+  sl_chat_req_free(&r);
+  return m;
+}
+
+static void test_restore_every_split(void **state) {
+  (void)state;
+  sl_redact_map_t *m = sample_map();
+  const char *resp = "Hi [PERSON_1]! [PERSON_2], [PERSON_3] and [PERSON_1] at [EMAIL_ADDRESS_1]. "
+                     "Not ours: [PERSON_9] [PERSON_ [x] [[PERSON_2]] [EMAIL_ADDRESS_1";
+  const char *want = "Hi Alice Smith! Bob, Al and Alice Smith at a@b.co. "
+                     "Not ours: [PERSON_9] [PERSON_ [x] [Bob] [EMAIL_ADDRESS_1";
+  size_t n = strlen(resp);
+  sl_buf_t out;
+  sl_buf_init(&out, 1 << 20);
+  assert_int_equal(sl_redact_restore(m, resp, n, &out), 0);
+  assert_string_equal(out.data, want);
+  /* every split into two and three chunks */
+  for (size_t i = 0; i <= n; i++)
+    for (size_t j = i; j <= n; j += (i % 7) + 1) {
+      sl_buf_reset(&out);
+      sl_restorer_t *r = sl_restorer_create(m);
+      assert_non_null(r);
+      assert_int_equal(sl_restorer_feed(r, resp, i, &out), 0);
+      assert_int_equal(sl_restorer_feed(r, resp + i, j - i, &out), 0);
+      assert_int_equal(sl_restorer_feed(r, resp + j, n - j, &out), 0);
+      assert_int_equal(sl_restorer_finish(r, &out), 0);
+      sl_restorer_free(r);
+      if (strcmp(out.data ? out.data : "", want))
+        fail_msg("split %zu/%zu: got \"%s\"", i, j, out.data);
+    }
+  /* byte by byte; a chunk that is not a placeholder prefix is not held back */
+  sl_buf_reset(&out);
+  sl_restorer_t *r = sl_restorer_create(m);
+  for (size_t i = 0; i < n; i++) assert_int_equal(sl_restorer_feed(r, resp + i, 1, &out), 0);
+  assert_int_equal(sl_restorer_finish(r, &out), 0);
+  assert_string_equal(out.data, want);
+  sl_buf_reset(&out);
+  assert_int_equal(sl_restorer_feed(r, "plain [x", 8, &out), 0);
+  assert_string_equal(out.data, "plain [x");
+  assert_int_equal(sl_restorer_feed(r, "ok [PER", 7, &out), 0);
+  assert_string_equal(out.data, "plain [xok "); /* only the possible placeholder is held */
+  assert_int_equal(sl_restorer_feed(r, "SON_2]", 6, &out), 0);
+  assert_string_equal(out.data, "plain [xok Bob");
+  sl_restorer_free(r);
+  sl_buf_free(&out);
+  sl_redact_map_free(m);
+}
+
+static void test_restore_without_map(void **state) {
+  (void)state;
+  sl_buf_t out;
+  sl_buf_init(&out, 1024);
+  sl_restorer_t *r = sl_restorer_create(NULL);
+  assert_int_equal(sl_restorer_feed(r, "[PERSON_1]", 10, &out), 0);
+  assert_int_equal(sl_restorer_finish(r, &out), 0);
+  assert_string_equal(out.data, "[PERSON_1]");
+  sl_restorer_free(r);
+  sl_buf_free(&out);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_consistent_across_turns),
+      cmocka_unit_test(test_word_boundaries_and_split_entities),
+      cmocka_unit_test(test_tool_calls_and_bad_offsets),
+      cmocka_unit_test(test_restore_every_split),
+      cmocka_unit_test(test_restore_without_map),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
