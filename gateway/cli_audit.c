@@ -1,11 +1,693 @@
-/* `sluice audit`: placeholder until its module lands. */
+/* `sluice audit`: what an auditor runs against a ledger file.
+ *   verify  recomputes the hash chain; exit 0 intact, 1 broken (names the first
+ *           broken row), 2 cannot read;
+ *   egress  what left the network, to where, with which entity types, by tenant
+ *           and time range;
+ *   costs   cost per route, backend, model, key or tenant, with what local
+ *           routing saved (the API-equivalent cost avoided).
+ * Output as an aligned table, JSON or CSV. Read-only: works beside a live
+ * gateway. Queries follow docs/ledger.md, so an auditor can redo them in sqlite3. */
 #include "cli.h"
+#include "config.h"
+#include "ledger_int.h"
+#include "sl_err.h"
 
+#include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_LEDGER "sluice-ledger.db"
+
+typedef enum { FMT_TABLE, FMT_JSON, FMT_CSV } fmt_t;
+
+typedef struct {
+  const char *ledger;
+  const char *config;
+  const char *since, *until; /* as given */
+  char since_ts[40], until_ts[40]; /* normalised to the stored ts format */
+  const char *tenant;
+  const char *by;
+  const char *anchor;
+  fmt_t fmt;
+  bool summary_only;
+  char *ledger_from_config; /* owned */
+} args_t;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: sluice audit verify [--ledger FILE] [--anchor ID:HASH] [--format table|json]\n"
+          "       sluice audit egress [--ledger FILE] [--since ISO8601] [--until ISO8601]\n"
+          "                           [--tenant T] [--summary] [--format table|json|csv]\n"
+          "       sluice audit costs  [--ledger FILE] [--since ISO8601] [--until ISO8601]\n"
+          "                           [--tenant T] [--by route|backend|model|key|tenant]\n"
+          "                           [--format table|json|csv]\n"
+          "The ledger is --ledger, else --config FILE's ledger.path, else " DEFAULT_LEDGER
+          ".\n--since is inclusive, --until exclusive; times are UTC unless they carry an "
+          "offset.\n");
+}
+
+static int parse_args(int argc, char **argv, args_t *a) {
+  memset(a, 0, sizeof *a);
+  a->by = "route";
+  for (int i = 0; i < argc; i++) {
+    const char *o = argv[i];
+    const char **dst = NULL;
+    if (!strcmp(o, "--ledger")) dst = &a->ledger;
+    else if (!strcmp(o, "--config")) dst = &a->config;
+    else if (!strcmp(o, "--since")) dst = &a->since;
+    else if (!strcmp(o, "--until")) dst = &a->until;
+    else if (!strcmp(o, "--tenant")) dst = &a->tenant;
+    else if (!strcmp(o, "--by")) dst = &a->by;
+    else if (!strcmp(o, "--anchor")) dst = &a->anchor;
+    else if (!strcmp(o, "--summary")) {
+      a->summary_only = true;
+      continue;
+    } else if (!strcmp(o, "--format")) {
+      if (++i >= argc) goto missing;
+      if (!strcmp(argv[i], "table")) a->fmt = FMT_TABLE;
+      else if (!strcmp(argv[i], "json")) a->fmt = FMT_JSON;
+      else if (!strcmp(argv[i], "csv")) a->fmt = FMT_CSV;
+      else {
+        fprintf(stderr, "sluice audit: --format must be table, json or csv\n");
+        return 2;
+      }
+      continue;
+    } else {
+      fprintf(stderr, "sluice audit: unknown option '%s'\n", o);
+      usage(stderr);
+      return 2;
+    }
+    if (++i >= argc) goto missing;
+    *dst = argv[i];
+    continue;
+  missing:
+    fprintf(stderr, "sluice audit: %s needs a value\n", o);
+    return 2;
+  }
+  const char *const *when[] = {&a->since, &a->until};
+  char *out[] = {a->since_ts, a->until_ts};
+  for (int k = 0; k < 2; k++) {
+    if (!*when[k]) continue;
+    int64_t ms;
+    int rc = sl_ledger_parse_ts(*when[k], &ms);
+    if (rc) {
+      fprintf(stderr, "sluice audit: %s '%s': not an ISO 8601 date/time (%s)\n",
+              k ? "--until" : "--since", *when[k], sl_strerror(rc));
+      return 2;
+    }
+    sl_ledger_format_ts(ms, out[k], 40);
+  }
+  if (!a->ledger && a->config) {
+    sl_config_t *cfg = NULL;
+    sl_jerr_t err;
+    memset(&err, 0, sizeof err);
+    if (sl_config_load(a->config, &cfg, &err)) {
+      fprintf(stderr, "sluice audit: cannot load %s\n", a->config);
+      return 2;
+    }
+    if (cfg->ledger_path) a->ledger = a->ledger_from_config = strdup(cfg->ledger_path);
+    sl_config_free(cfg);
+  }
+  if (!a->ledger) a->ledger = DEFAULT_LEDGER;
+  return 0;
+}
+
+/* ---------------- output helpers ---------------- */
+
+/* Rows of cells kept until the end so the table can align its columns. */
+typedef struct {
+  size_t ncol;
+  char **cells; /* row-major */
+  size_t nrows, cap;
+} table_t;
+
+static void table_init(table_t *t, size_t ncol) {
+  memset(t, 0, sizeof *t);
+  t->ncol = ncol;
+}
+
+static void table_row(table_t *t, const char *const *cells) {
+  if (t->nrows == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 16;
+    char **p = realloc(t->cells, cap * t->ncol * sizeof *p);
+    if (!p) return;
+    t->cells = p;
+    t->cap = cap;
+  }
+  for (size_t c = 0; c < t->ncol; c++)
+    t->cells[t->nrows * t->ncol + c] = strdup(cells[c] ? cells[c] : "");
+  t->nrows++;
+}
+
+static void table_print(FILE *f, const table_t *t) {
+  size_t *w = calloc(t->ncol, sizeof *w);
+  if (!w) return;
+  for (size_t r = 0; r < t->nrows; r++)
+    for (size_t c = 0; c < t->ncol; c++) {
+      const char *s = t->cells[r * t->ncol + c];
+      size_t n = s ? strlen(s) : 0;
+      if (n > w[c]) w[c] = n;
+    }
+  for (size_t r = 0; r < t->nrows; r++) {
+    for (size_t c = 0; c < t->ncol; c++) {
+      const char *s = t->cells[r * t->ncol + c];
+      fprintf(f, c + 1 < t->ncol ? "%-*s  " : "%s", (int)w[c], s ? s : "");
+    }
+    fputc('\n', f);
+    if (r == 0) {
+      for (size_t c = 0; c < t->ncol; c++) {
+        for (size_t k = 0; k < w[c]; k++) fputc('-', f);
+        if (c + 1 < t->ncol) fputs("  ", f);
+      }
+      fputc('\n', f);
+    }
+  }
+  free(w);
+}
+
+static void table_free(table_t *t) {
+  for (size_t i = 0; i < t->nrows * t->ncol; i++) free(t->cells[i]);
+  free(t->cells);
+}
+
+static void csv_cell(FILE *f, const char *s) {
+  if (!strpbrk(s, ",\"\r\n")) {
+    fputs(s, f);
+    return;
+  }
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', f);
+    fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+static void csv_row(FILE *f, const char *const *cells, size_t n) {
+  for (size_t c = 0; c < n; c++) {
+    if (c) fputc(',', f);
+    csv_cell(f, cells[c] ? cells[c] : "");
+  }
+  fputc('\n', f);
+}
+
+static double round9(double v) { return round(v * 1e9) / 1e9; }
+
+static void print_json(cJSON *root) {
+  char *s = cJSON_PrintUnformatted(root);
+  if (s) puts(s);
+  free(s);
+}
+
+/* ---------------- verify ---------------- */
+
+static int cmd_verify(const args_t *a) {
+  int64_t anchor_id = 0;
+  const char *anchor_hash = NULL;
+  if (a->anchor) {
+    char *end;
+    anchor_id = strtoll(a->anchor, &end, 10);
+    if (anchor_id <= 0 || *end != ':' || strlen(end + 1) != 64) {
+      fprintf(stderr, "sluice audit verify: --anchor must be ID:HASH (64 hex digits)\n");
+      return 2;
+    }
+    anchor_hash = end + 1;
+  }
+  sl_ledger_verify_t v;
+  int rc = sl_ledger_verify(a->ledger, anchor_id, anchor_hash, &v);
+  if (rc && rc != SL_EPARSE) {
+    fprintf(stderr, "sluice audit verify: cannot read ledger %s: %s%s%s\n", a->ledger,
+            sl_strerror(rc), v.reason[0] ? ": " : "", v.reason);
+    return 2;
+  }
+  if (a->fmt == FMT_JSON) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "ledger", a->ledger);
+    cJSON_AddBoolToObject(o, "intact", rc == 0);
+    cJSON_AddNumberToObject(o, "rows_verified", (double)v.rows);
+    cJSON_AddNumberToObject(o, "head_id", (double)v.head_id);
+    cJSON_AddStringToObject(o, "head_hash", v.head_hash);
+    if (rc) {
+      cJSON_AddNumberToObject(o, "broken_id", (double)v.broken_id);
+      cJSON_AddStringToObject(o, "reason", v.reason);
+    }
+    print_json(o);
+    cJSON_Delete(o);
+  } else if (rc) {
+    printf("ledger %s: BROKEN at row id %lld: %s\n", a->ledger, (long long)v.broken_id,
+           v.reason);
+    printf("%lld rows before it verify (last good id %lld)\n", (long long)v.rows,
+           (long long)v.head_id);
+  } else {
+    printf("ledger %s: intact, %lld rows\n", a->ledger, (long long)v.rows);
+    if (v.rows)
+      printf("head: id %lld hash %s\n(record this anchor elsewhere; later: --anchor "
+             "%lld:%s)\n",
+             (long long)v.head_id, v.head_hash, (long long)v.head_id, v.head_hash);
+  }
+  return rc ? 1 : 0;
+}
+
+/* ---------------- egress ---------------- */
+
+/* entity_types {"T":{"count":N,...}} (also {"T":N} or ["T",...]) minus the
+ * redacted counts {"T":N} (or ["T",...]: all of that type): what left. */
+static cJSON *types_sent(const char *entities, const char *redactions, cJSON **redacted_out) {
+  cJSON *ent = cJSON_Parse(entities ? entities : "{}");
+  cJSON *red = cJSON_Parse(redactions ? redactions : "{}");
+  cJSON *sent = cJSON_CreateObject();
+  cJSON *redacted = cJSON_CreateObject();
+  const cJSON *it;
+  cJSON_ArrayForEach(it, red) {
+    const char *t = cJSON_IsString(it) ? it->valuestring : it->string;
+    if (!t) continue;
+    double n = cJSON_IsNumber(it) ? it->valuedouble : -1; /* -1: all */
+    cJSON_AddNumberToObject(redacted, t, n);
+  }
+  cJSON_ArrayForEach(it, ent) {
+    const char *t = cJSON_IsString(it) ? it->valuestring : it->string;
+    if (!t) continue;
+    double n = 1;
+    if (cJSON_IsNumber(it)) n = it->valuedouble;
+    else if (cJSON_IsObject(it)) {
+      const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "count");
+      if (cJSON_IsNumber(c)) n = c->valuedouble;
+    }
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(redacted, t);
+    if (r) n = r->valuedouble < 0 ? 0 : n - r->valuedouble;
+    if (n > 0) cJSON_AddNumberToObject(sent, t, n);
+  }
+  /* Report "all" redactions with the count that was removed. */
+  cJSON *r;
+  cJSON_ArrayForEach(r, redacted) {
+    if (r->valuedouble >= 0) continue;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(ent, r->string);
+    double n = 1;
+    if (cJSON_IsNumber(e)) n = e->valuedouble;
+    else if (cJSON_IsObject(e)) {
+      const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "count");
+      if (cJSON_IsNumber(c)) n = c->valuedouble;
+    }
+    cJSON_SetNumberValue(r, n);
+  }
+  cJSON_Delete(ent);
+  cJSON_Delete(red);
+  *redacted_out = redacted;
+  return sent;
+}
+
+/* "EMAIL_ADDRESS:2;PERSON:1" for the table and CSV. */
+static void types_text(const cJSON *o, char *buf, size_t cap) {
+  size_t len = 0;
+  buf[0] = '\0';
+  const cJSON *it;
+  cJSON_ArrayForEach(it, o) {
+    int n = snprintf(buf + len, cap - len, "%s%s:%g", len ? ";" : "", it->string,
+                     it->valuedouble);
+    if (n < 0 || (size_t)n >= cap - len) break;
+    len += (size_t)n;
+  }
+}
+
+static void types_add(cJSON *acc, const cJSON *add) {
+  const cJSON *it;
+  cJSON_ArrayForEach(it, add) {
+    cJSON *have = cJSON_GetObjectItemCaseSensitive(acc, it->string);
+    if (have) cJSON_SetNumberValue(have, have->valuedouble + it->valuedouble);
+    else cJSON_AddNumberToObject(acc, it->string, it->valuedouble);
+  }
+}
+
+static int bind_range(sqlite3_stmt *st, const args_t *a) {
+  sqlite3_bind_text(st, 1, a->since ? a->since_ts : "", -1, SQLITE_STATIC);
+  if (a->until) sqlite3_bind_text(st, 2, a->until_ts, -1, SQLITE_STATIC);
+  if (a->tenant) sqlite3_bind_text(st, 3, a->tenant, -1, SQLITE_STATIC);
+  return 0;
+}
+
+enum { E_ID, E_TS, E_RID, E_TENANT, E_KEY, E_RULE, E_BACKEND, E_MODEL, E_DEST, E_BYTES,
+       E_SHA, E_LEVEL, E_ENT, E_RED, E_PV, E_STATUS };
+
+static const char *col(sqlite3_stmt *st, int c) {
+  const char *s = (const char *)sqlite3_column_text(st, c);
+  return s ? s : "";
+}
+
+static int cmd_egress(const args_t *a, sqlite3 *db) {
+  char sql[4096];
+  static const char where[] =
+      " WHERE ts >= ?1 AND (?2 IS NULL OR ts < ?2) AND (?3 IS NULL OR tenant = ?3)";
+  /* Listing in chain order; summary grouped, each request counted once per
+   * (tenant, destination) and its entity types taken from its first transmission. */
+  snprintf(sql, sizeof sql, "SELECT * FROM (%s)%s ORDER BY %s", sl__ledger_egress_sql,
+           where,
+           a->summary_only ? "tenant, destination, request_id, id" : "id");
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    fprintf(stderr, "sluice audit egress: %s\n", sqlite3_errmsg(db));
+    return 2;
+  }
+  bind_range(st, a);
+
+  /* Summary groups: (tenant, destination) -> requests, transmissions, bytes, types. */
+  typedef struct {
+    char *tenant, *dest;
+    int64_t requests, transmissions, bytes;
+    cJSON *types;
+  } group_t;
+  group_t *groups = NULL;
+  size_t n_groups = 0;
+  int64_t total_tx = 0, total_bytes = 0;
+
+  cJSON *root = cJSON_CreateObject(), *list = NULL;
+  cJSON_AddStringToObject(root, "ledger", a->ledger);
+  if (a->since) cJSON_AddStringToObject(root, "since", a->since_ts);
+  else cJSON_AddNullToObject(root, "since");
+  if (a->until) cJSON_AddStringToObject(root, "until", a->until_ts);
+  else cJSON_AddNullToObject(root, "until");
+  if (a->tenant) cJSON_AddStringToObject(root, "tenant", a->tenant);
+  else cJSON_AddNullToObject(root, "tenant");
+  if (!a->summary_only) list = cJSON_AddArrayToObject(root, "transmissions");
+
+  static const char *const head[] = {"id", "ts", "request_id", "tenant", "key_id", "rule",
+                                     "backend", "model", "destination", "bytes_out",
+                                     "sha256_out", "level", "entity_types", "redacted",
+                                     "policy_version", "status"};
+  enum { NH = sizeof head / sizeof head[0] };
+  table_t tab;
+  table_init(&tab, NH);
+  if (!a->summary_only) {
+    if (a->fmt == FMT_CSV) csv_row(stdout, head, NH);
+    else if (a->fmt == FMT_TABLE) table_row(&tab, head);
+  }
+
+  /* A request's transmissions can be spread over the listing (chain order), so
+   * distinct requests per group come from a second, grouped pass below. */
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    cJSON *redacted;
+    cJSON *sent = types_sent(col(st, E_ENT), col(st, E_RED), &redacted);
+    int64_t bytes = sqlite3_column_int64(st, E_BYTES);
+    total_tx++;
+    total_bytes += bytes;
+    if (!a->summary_only) {
+      char sent_s[1024], red_s[1024], id_s[24], bytes_s[24];
+      types_text(sent, sent_s, sizeof sent_s);
+      types_text(redacted, red_s, sizeof red_s);
+      snprintf(id_s, sizeof id_s, "%lld", (long long)sqlite3_column_int64(st, E_ID));
+      snprintf(bytes_s, sizeof bytes_s, "%lld", (long long)bytes);
+      const char *cells[NH] = {id_s, col(st, E_TS), col(st, E_RID), col(st, E_TENANT),
+                               col(st, E_KEY), col(st, E_RULE), col(st, E_BACKEND),
+                               col(st, E_MODEL), col(st, E_DEST), bytes_s, col(st, E_SHA),
+                               col(st, E_LEVEL), sent_s, red_s, col(st, E_PV),
+                               col(st, E_STATUS)};
+      if (a->fmt == FMT_CSV) {
+        csv_row(stdout, cells, NH);
+      } else if (a->fmt == FMT_TABLE) {
+        table_row(&tab, cells);
+      } else {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(st, E_ID));
+        for (int c = E_TS; c <= E_STATUS; c++) {
+          if (c == E_BYTES) cJSON_AddNumberToObject(o, head[c], (double)bytes);
+          else if (c == E_ENT) cJSON_AddItemToObject(o, head[c], sent), sent = NULL;
+          else if (c == E_RED) cJSON_AddItemToObject(o, head[c], redacted), redacted = NULL;
+          else cJSON_AddStringToObject(o, head[c], col(st, c));
+        }
+        cJSON_AddItemToArray(list, o);
+      }
+    }
+    cJSON_Delete(sent);
+    cJSON_Delete(redacted);
+  }
+  sqlite3_finalize(st);
+  if (step != SQLITE_DONE) {
+    fprintf(stderr, "sluice audit egress: %s\n", sqlite3_errmsg(db));
+    table_free(&tab);
+    cJSON_Delete(root);
+    return 2;
+  }
+
+  /* Grouped pass: each request counted once per (tenant, destination). */
+  snprintf(sql, sizeof sql,
+           "SELECT tenant, destination, CASE WHEN request_id = '' THEN 'row:' || id ELSE "
+           "request_id END AS rq, count(*), sum(bytes_out), min(id) FROM (%s)%s "
+           "GROUP BY tenant, destination, rq ORDER BY tenant, destination, min(id)",
+           sl__ledger_egress_sql, where);
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    fprintf(stderr, "sluice audit egress: %s\n", sqlite3_errmsg(db));
+    table_free(&tab);
+    cJSON_Delete(root);
+    return 2;
+  }
+  bind_range(st, a);
+  sqlite3_stmt *first = NULL;
+  sqlite3_prepare_v2(db, "SELECT entity_types, redactions FROM requests WHERE id = ?1", -1,
+                     &first, NULL);
+  int64_t total_requests = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const char *tenant = col(st, 0), *dest = col(st, 1);
+    group_t *g = n_groups ? &groups[n_groups - 1] : NULL;
+    if (!g || strcmp(g->tenant, tenant) || strcmp(g->dest, dest)) {
+      group_t *p = realloc(groups, (n_groups + 1) * sizeof *groups);
+      if (!p) break;
+      groups = p;
+      g = &groups[n_groups++];
+      memset(g, 0, sizeof *g);
+      g->tenant = strdup(tenant);
+      g->dest = strdup(dest);
+      g->types = cJSON_CreateObject();
+    }
+    g->requests++;
+    total_requests++;
+    g->transmissions += sqlite3_column_int64(st, 3);
+    g->bytes += sqlite3_column_int64(st, 4);
+    if (first) {
+      sqlite3_bind_int64(first, 1, sqlite3_column_int64(st, 5));
+      if (sqlite3_step(first) == SQLITE_ROW) {
+        cJSON *red;
+        cJSON *sent = types_sent(col(first, 0), col(first, 1), &red);
+        types_add(g->types, sent);
+        cJSON_Delete(sent);
+        cJSON_Delete(red);
+      }
+      sqlite3_reset(first);
+    }
+  }
+  sqlite3_finalize(first);
+  sqlite3_finalize(st);
+
+  static const char *const shead[] = {"tenant", "destination", "requests", "transmissions",
+                                      "bytes_out", "entity_types"};
+  enum { NS = sizeof shead / sizeof shead[0] };
+  if (a->fmt == FMT_JSON) {
+    cJSON *sum = cJSON_AddArrayToObject(root, "summary");
+    for (size_t i = 0; i < n_groups; i++) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "tenant", groups[i].tenant);
+      cJSON_AddStringToObject(o, "destination", groups[i].dest);
+      cJSON_AddNumberToObject(o, "requests", (double)groups[i].requests);
+      cJSON_AddNumberToObject(o, "transmissions", (double)groups[i].transmissions);
+      cJSON_AddNumberToObject(o, "bytes_out", (double)groups[i].bytes);
+      cJSON_AddItemToObject(o, "entity_types", groups[i].types);
+      groups[i].types = NULL;
+      cJSON_AddItemToArray(sum, o);
+    }
+    cJSON *t = cJSON_AddObjectToObject(root, "totals");
+    cJSON_AddNumberToObject(t, "requests", (double)total_requests);
+    cJSON_AddNumberToObject(t, "transmissions", (double)total_tx);
+    cJSON_AddNumberToObject(t, "bytes_out", (double)total_bytes);
+    print_json(root);
+  } else {
+    table_t s;
+    table_init(&s, NS);
+    if (a->fmt == FMT_CSV) {
+      if (a->summary_only) csv_row(stdout, shead, NS);
+    } else {
+      if (!a->summary_only) {
+        table_print(stdout, &tab);
+        putchar('\n');
+      }
+      table_row(&s, shead);
+    }
+    for (size_t i = 0; i < n_groups; i++) {
+      char rq[24], tx[24], by[24], ty[2048];
+      snprintf(rq, sizeof rq, "%lld", (long long)groups[i].requests);
+      snprintf(tx, sizeof tx, "%lld", (long long)groups[i].transmissions);
+      snprintf(by, sizeof by, "%lld", (long long)groups[i].bytes);
+      types_text(groups[i].types, ty, sizeof ty);
+      const char *cells[NS] = {groups[i].tenant, groups[i].dest, rq, tx, by, ty};
+      if (a->fmt == FMT_CSV) {
+        if (a->summary_only) csv_row(stdout, cells, NS);
+      } else {
+        table_row(&s, cells);
+      }
+    }
+    if (a->fmt == FMT_TABLE) {
+      table_print(stdout, &s);
+      printf("\n%lld requests, %lld transmissions, %lld bytes out\n",
+             (long long)total_requests, (long long)total_tx, (long long)total_bytes);
+    }
+    table_free(&s);
+  }
+  for (size_t i = 0; i < n_groups; i++) {
+    free(groups[i].tenant);
+    free(groups[i].dest);
+    cJSON_Delete(groups[i].types);
+  }
+  free(groups);
+  table_free(&tab);
+  cJSON_Delete(root);
+  return 0;
+}
+
+/* ---------------- costs ---------------- */
+
+static int cmd_costs(const args_t *a, sqlite3 *db) {
+  const char *key;
+  if (!strcmp(a->by, "route") || !strcmp(a->by, "rule")) key = "rule";
+  else if (!strcmp(a->by, "backend")) key = "backend";
+  else if (!strcmp(a->by, "model")) key = "backend || '/' || model";
+  else if (!strcmp(a->by, "key")) key = "key_id";
+  else if (!strcmp(a->by, "tenant")) key = "tenant";
+  else {
+    fprintf(stderr, "sluice audit costs: --by must be route, backend, model, key or tenant\n");
+    return 2;
+  }
+  /* REQUEST rows only: one per request (EGRESS rows carry no cost). */
+  char sql[1024];
+  snprintf(sql, sizeof sql,
+           "SELECT %s AS k, count(*), sum(location = 'external'), sum(location <> "
+           "'external'), sum(tokens_in), sum(tokens_out), sum(cost_usd), sum(CASE WHEN "
+           "location <> 'external' THEN cost_usd ELSE 0 END), sum(avoided_cost_usd), "
+           "sum(bytes_out) FROM requests WHERE kind = 'request' AND ts >= ?1 AND (?2 IS "
+           "NULL OR ts < ?2) AND (?3 IS NULL OR tenant = ?3) GROUP BY k ORDER BY k",
+           key);
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    fprintf(stderr, "sluice audit costs: %s\n", sqlite3_errmsg(db));
+    return 2;
+  }
+  bind_range(st, a);
+  const char *by = !strcmp(a->by, "rule") ? "route" : a->by;
+  const char *head[] = {by,           "requests",       "external",  "local",
+                        "tokens_in",  "tokens_out",     "cost_usd",  "local_cost_usd",
+                        "avoided_usd", "net_savings_usd", "bytes_out"};
+  enum { NH = sizeof head / sizeof head[0] };
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "ledger", a->ledger);
+  cJSON_AddStringToObject(root, "by", by);
+  if (a->since) cJSON_AddStringToObject(root, "since", a->since_ts);
+  else cJSON_AddNullToObject(root, "since");
+  if (a->until) cJSON_AddStringToObject(root, "until", a->until_ts);
+  else cJSON_AddNullToObject(root, "until");
+  cJSON *groups = cJSON_AddArrayToObject(root, "groups");
+  table_t tab;
+  table_init(&tab, NH);
+  if (a->fmt == FMT_CSV) csv_row(stdout, head, NH);
+  else table_row(&tab, head);
+  int64_t ti[6] = {0};
+  double td[3] = {0};
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t iv[6];
+    for (int i = 0; i < 6; i++) iv[i] = sqlite3_column_int64(st, i < 5 ? i + 1 : 9);
+    double cost = round9(sqlite3_column_double(st, 6));
+    double local_cost = round9(sqlite3_column_double(st, 7));
+    double avoided = round9(sqlite3_column_double(st, 8));
+    double net = round9(avoided - local_cost);
+    for (int i = 0; i < 6; i++) ti[i] += iv[i];
+    td[0] += cost, td[1] += local_cost, td[2] += avoided;
+    const char *k = col(st, 0);
+    if (a->fmt == FMT_JSON) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, by, k);
+      for (int i = 0; i < 5; i++) cJSON_AddNumberToObject(o, head[i + 1], (double)iv[i]);
+      cJSON_AddNumberToObject(o, "cost_usd", cost);
+      cJSON_AddNumberToObject(o, "local_cost_usd", local_cost);
+      cJSON_AddNumberToObject(o, "avoided_usd", avoided);
+      cJSON_AddNumberToObject(o, "net_savings_usd", net);
+      cJSON_AddNumberToObject(o, "bytes_out", (double)iv[5]);
+      cJSON_AddItemToArray(groups, o);
+    } else {
+      char s[NH][40];
+      for (int i = 0; i < 5; i++) snprintf(s[i + 1], 40, "%lld", (long long)iv[i]);
+      snprintf(s[6], 40, "%.6f", cost);
+      snprintf(s[7], 40, "%.6f", local_cost);
+      snprintf(s[8], 40, "%.6f", avoided);
+      snprintf(s[9], 40, "%.6f", net);
+      snprintf(s[10], 40, "%lld", (long long)iv[5]);
+      const char *cells[NH] = {k, s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10]};
+      if (a->fmt == FMT_CSV) csv_row(stdout, cells, NH);
+      else table_row(&tab, cells);
+    }
+  }
+  sqlite3_finalize(st);
+  int rc = 0;
+  if (step != SQLITE_DONE) {
+    fprintf(stderr, "sluice audit costs: %s\n", sqlite3_errmsg(db));
+    rc = 2;
+  } else if (a->fmt == FMT_JSON) {
+    cJSON *t = cJSON_AddObjectToObject(root, "totals");
+    for (int i = 0; i < 5; i++) cJSON_AddNumberToObject(t, head[i + 1], (double)ti[i]);
+    cJSON_AddNumberToObject(t, "cost_usd", round9(td[0]));
+    cJSON_AddNumberToObject(t, "local_cost_usd", round9(td[1]));
+    cJSON_AddNumberToObject(t, "avoided_usd", round9(td[2]));
+    cJSON_AddNumberToObject(t, "net_savings_usd", round9(td[2] - td[1]));
+    cJSON_AddNumberToObject(t, "bytes_out", (double)ti[5]);
+    print_json(root);
+  } else if (a->fmt == FMT_TABLE) {
+    char s[NH][40];
+    for (int i = 0; i < 5; i++) snprintf(s[i + 1], 40, "%lld", (long long)ti[i]);
+    snprintf(s[6], 40, "%.6f", round9(td[0]));
+    snprintf(s[7], 40, "%.6f", round9(td[1]));
+    snprintf(s[8], 40, "%.6f", round9(td[2]));
+    snprintf(s[9], 40, "%.6f", round9(td[2] - td[1]));
+    snprintf(s[10], 40, "%lld", (long long)ti[5]);
+    const char *cells[NH] = {"TOTAL", s[1], s[2], s[3], s[4], s[5],
+                             s[6],    s[7], s[8], s[9], s[10]};
+    table_row(&tab, cells);
+    table_print(stdout, &tab);
+  }
+  table_free(&tab);
+  cJSON_Delete(root);
+  return rc;
+}
 
 int sl_cli_audit(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "sluice audit: not available in this build yet\n");
-  return 2;
+  if (argc < 1 || !strcmp(argv[0], "-h") || !strcmp(argv[0], "--help")) {
+    usage(argc < 1 ? stderr : stdout);
+    return argc < 1 ? 2 : 0;
+  }
+  const char *sub = argv[0];
+  if (strcmp(sub, "verify") && strcmp(sub, "egress") && strcmp(sub, "costs")) {
+    fprintf(stderr, "sluice audit: unknown subcommand '%s'\n", sub);
+    usage(stderr);
+    return 2;
+  }
+  args_t a;
+  int rc = parse_args(argc - 1, argv + 1, &a);
+  if (rc) {
+    free(a.ledger_from_config);
+    return rc;
+  }
+  if (!strcmp(sub, "verify")) {
+    rc = cmd_verify(&a);
+  } else {
+    sqlite3 *db;
+    rc = sl__ledger_open_ro(a.ledger, &db);
+    if (rc) {
+      fprintf(stderr, "sluice audit %s: cannot read ledger %s: %s\n", sub, a.ledger,
+              rc == SL_ENOTFOUND ? "no such file" : "not a sluice ledger");
+      rc = 2;
+    } else {
+      rc = !strcmp(sub, "egress") ? cmd_egress(&a, db) : cmd_costs(&a, db);
+      sqlite3_close(db);
+    }
+  }
+  fflush(stdout);
+  free(a.ledger_from_config);
+  return rc;
 }

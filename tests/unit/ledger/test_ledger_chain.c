@@ -1,0 +1,235 @@
+/* The ledger's chain: rows appended synchronously verify, the stored hash is the
+ * documented rule recomputed here independently, a reopened ledger continues the
+ * chain, and bad rows are refused before they reach the queue. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ledger_test_util.h"
+#include "sl_err.h"
+
+#include <math.h>
+#include <openssl/sha.h>
+
+static void append_n(sl_ledger_t *l, int from, int n) {
+  for (int i = from; i < from + n; i++) {
+    sl_ledger_row_t r = sample_row(i);
+    assert_int_equal(sl_ledger_append_sync(l, &r), 0);
+  }
+}
+
+static void test_append_verify_reopen(void **state) {
+  char path[600];
+  tmp_ledger(path, sizeof path);
+  sl_ledger_t *l;
+  assert_int_equal(sl_ledger_open(path, NULL, NULL, &l), 0);
+  append_n(l, 0, 50);
+  /* fire-and-forget appends without a loop, then flush */
+  for (int i = 50; i < 100; i++) {
+    sl_ledger_row_t r = sample_row(i);
+    assert_int_equal(sl_ledger_append(l, &r, NULL, NULL), 0);
+  }
+  sl_ledger_flush(l);
+  sl_ledger_stats_t st;
+  sl_ledger_stats(l, &st);
+  assert_int_equal(st.committed, 100);
+  assert_int_equal(st.queue_depth, 0);
+  sl_ledger_close(l);
+
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
+  assert_int_equal(v.rows, 100);
+  assert_int_equal(v.head_id, 100);
+  char head[65];
+  memcpy(head, v.head_hash, 65);
+
+  assert_int_equal(sl_ledger_open(path, NULL, NULL, &l), 0);
+  append_n(l, 100, 10);
+  sl_ledger_close(l);
+  assert_int_equal(sl_ledger_verify(path, 100, head, &v), 0);
+  assert_int_equal(v.rows, 110);
+  rm_ledger(path);
+}
+
+/* The hash rule of docs/ledger.md, written out by hand. */
+static void test_known_answer(void **state) {
+  char path[600];
+  tmp_ledger(path, sizeof path);
+  sl_ledger_t *l;
+  assert_int_equal(sl_ledger_open(path, NULL, NULL, &l), 0);
+  sl_ledger_row_t r = sample_row(7);
+  r.kind = SL_LEDGER_EGRESS;
+  r.egress = true;
+  r.backend = "openai";
+  r.model = "gpt-4o";
+  r.location = "external";
+  r.destination = "api.openai.com:443";
+  r.bytes_out = 1234;
+  char sha[65];
+  sl_ledger_sha256_hex("hello", 5, sha);
+  assert_string_equal(sha, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+  r.sha256_out = sha;
+  r.redactions = "{\"PERSON\":2}";
+  r.cost_usd = 0.1 + 0.2; /* stored and hashed as 0.300000000 */
+  r.status = "in_flight";
+  r.http_status = 0;
+  assert_int_equal(sl_ledger_append_sync(l, &r), 0);
+  sl_ledger_close(l);
+
+  char canon[4096];
+  const char *fields[][2] = {
+      {"id", "1"},
+      {"ts", "2026-11-18T11:06:47.000Z"},
+      {"kind", "egress"},
+      {"request_id", "req-000007"},
+      {"tenant", "team-b"},
+      {"key_id", "key-b"},
+      {"rule", "default"},
+      {"policy_version", r.policy_version},
+      {"backend", "openai"},
+      {"model", "gpt-4o"},
+      {"location", "external"},
+      {"egress", "1"},
+      {"destination", "api.openai.com:443"},
+      {"bytes_out", "1234"},
+      {"sha256_out", sha},
+      {"level", "confidential"},
+      {"entity_types", r.entity_types},
+      {"redactions", "{\"PERSON\":2}"},
+      {"classification", r.classification},
+      {"difficulty", "0.250000"},
+      {"tokens_in", "107"},
+      {"tokens_out", "20"},
+      {"cost_usd", "0.300000000"},
+      {"avoided_cost_usd", "0.004500000"},
+      {"latency_ms", "42"},
+      {"http_status", "0"},
+      {"status", "in_flight"},
+  };
+  size_t n = (size_t)snprintf(canon, sizeof canon, "%s", SL_LEDGER_ZERO_HASH);
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    n += (size_t)snprintf(canon + n, sizeof canon - n, "%s=%zu:%s\n", fields[i][0],
+                          strlen(fields[i][1]), fields[i][1]);
+  unsigned char md[32];
+  SHA256((const unsigned char *)canon, n, md);
+  char want[65];
+  for (int i = 0; i < 32; i++) sprintf(want + 2 * i, "%02x", md[i]);
+
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT ts, hash, prev_hash, cost_usd FROM requests",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(st, 0), "2026-11-18T11:06:47.000Z");
+  assert_string_equal((const char *)sqlite3_column_text(st, 1), want);
+  assert_string_equal((const char *)sqlite3_column_text(st, 2), SL_LEDGER_ZERO_HASH);
+  assert_true(sqlite3_column_double(st, 3) == 0.3);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  rm_ledger(path);
+}
+
+static void test_rejects_bad_rows(void **state) {
+  char path[600];
+  tmp_ledger(path, sizeof path);
+  sl_ledger_t *l;
+  assert_int_equal(sl_ledger_open(path, NULL, NULL, &l), 0);
+  sl_ledger_row_t r = sample_row(1);
+  char big[SL_LEDGER_MAX_NAME + 2];
+  memset(big, 'a', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  r.tenant = big;
+  assert_int_equal(sl_ledger_append(l, &r, NULL, NULL), SL_ETOOBIG);
+  big[SL_LEDGER_MAX_NAME] = '\0'; /* exactly at the ceiling: fine */
+  assert_int_equal(sl_ledger_append_sync(l, &r), 0);
+
+  char *json = malloc(SL_LEDGER_MAX_JSON + 2);
+  memset(json, ' ', SL_LEDGER_MAX_JSON + 1);
+  json[SL_LEDGER_MAX_JSON + 1] = '\0';
+  r = sample_row(2);
+  r.entity_types = json;
+  assert_int_equal(sl_ledger_append(l, &r, NULL, NULL), SL_ETOOBIG);
+  free(json);
+
+  r = sample_row(3);
+  r.sha256_out = "ABCDEF";
+  assert_int_equal(sl_ledger_append(l, &r, NULL, NULL), SL_EINVAL);
+  r = sample_row(3);
+  r.tenant = "bad \xff utf8";
+  assert_int_equal(sl_ledger_append(l, &r, NULL, NULL), SL_EINVAL);
+  r = sample_row(3);
+  r.cost_usd = -1;
+  assert_int_equal(sl_ledger_append(l, &r, NULL, NULL), SL_ERANGE);
+  r = sample_row(3);
+  r.difficulty = 2;
+  assert_int_equal(sl_ledger_append(l, &r, NULL, NULL), SL_ERANGE);
+  r = sample_row(3);
+  r.kind = SL_LEDGER_EGRESS;
+  r.request_id = NULL; /* an egress row must name its request */
+  assert_int_equal(sl_ledger_append(l, &r, NULL, NULL), SL_EINVAL);
+  /* a done callback needs a loop to run on */
+  r = sample_row(3);
+  assert_int_equal(sl_ledger_append(l, &r, (sl_ledger_done_cb)abort, NULL), SL_EINVAL);
+  sl_ledger_close(l);
+
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
+  assert_int_equal(v.rows, 1);
+  rm_ledger(path);
+  /* not a ledger / missing file */
+  assert_int_equal(sl_ledger_verify("/nonexistent/ledger.db", 0, NULL, &v), SL_ENOTFOUND);
+  assert_int_not_equal(sl_ledger_open("/nonexistent/dir/ledger.db", NULL, NULL, &l), 0);
+}
+
+static void test_row_helpers(void **state) {
+  sl_entity_t e[3] = {{.type = "EMAIL_ADDRESS", .start = 10, .end = 27},
+                      {.type = "PERSON", .start = 30, .end = 35},
+                      {.type = "EMAIL_ADDRESS", .start = 40, .end = 55}};
+  sl_buf_t b;
+  sl_buf_init(&b, 4096);
+  assert_int_equal(sl_ledger_json_entities(e, 3, &b), 0);
+  assert_string_equal(b.data, "{\"EMAIL_ADDRESS\":{\"count\":2,\"offsets\":[[10,27],[40,55]]},"
+                              "\"PERSON\":{\"count\":1,\"offsets\":[[30,35]]}}");
+  sl_buf_reset(&b);
+  const char *red[] = {"PERSON", "US_SSN"};
+  assert_int_equal(sl_ledger_json_redactions(e, 3, red, 2, &b), 0);
+  assert_string_equal(b.data, "{\"PERSON\":1}");
+  sl_buf_reset(&b);
+  sl_class_t c = {.level = SL_LEVEL_CONFIDENTIAL, .entities = e, .n_entities = 3,
+                  .difficulty = 0.83, .difficulty_label = "hard"};
+  assert_int_equal(sl_ledger_json_classification(&c, &b), 0);
+  assert_string_equal(b.data, "{\"level\":\"confidential\",\"difficulty\":0.830000,\"label\":"
+                              "\"hard\",\"entities\":3,\"error\":false}");
+  sl_buf_free(&b);
+
+  int64_t ms;
+  assert_int_equal(sl_ledger_parse_ts("2026-11-24", &ms), 0);
+  char ts[40];
+  sl_ledger_format_ts(ms, ts, sizeof ts);
+  assert_string_equal(ts, "2026-11-24T00:00:00.000Z");
+  assert_int_equal(sl_ledger_parse_ts("2026-11-24T02:15:43.5+01:00", &ms), 0);
+  sl_ledger_format_ts(ms, ts, sizeof ts);
+  assert_string_equal(ts, "2026-11-24T01:15:43.500Z");
+  assert_int_not_equal(sl_ledger_parse_ts("2026-02-30", &ms), 0);
+  assert_int_not_equal(sl_ledger_parse_ts("yesterday", &ms), 0);
+  assert_int_equal(sl_ledger_parse_ts("2026-12-31T23:59:59Z", &ms), 0);
+  sl_ledger_format_ts(sl_ledger_month_start(ms), ts, sizeof ts);
+  assert_string_equal(ts, "2026-12-01T00:00:00.000Z");
+  sl_ledger_format_ts(sl_ledger_month_next(ms), ts, sizeof ts);
+  assert_string_equal(ts, "2027-01-01T00:00:00.000Z");
+  assert_true(fabs(sl_ledger_api_cost_usd(2.5, 10, 1000, 500) - 0.0075) < 1e-12);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_append_verify_reopen),
+      cmocka_unit_test(test_known_answer),
+      cmocka_unit_test(test_rejects_bad_rows),
+      cmocka_unit_test(test_row_helpers),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
