@@ -1,0 +1,247 @@
+/* Tamper evidence: each way of changing history with plain SQL — edit, delete,
+ * reorder, insert (even with a correctly chained forged row), truncate against an
+ * anchor — makes `sluice audit verify` exit 1 and name the first broken row. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "gateway/cli.h"
+#include "gateway/ledger_int.h"
+#include "ledger_test_util.h"
+#include "sl_err.h"
+
+#define N 10
+#define UNLOCK "DROP TRIGGER requests_no_update; DROP TRIGGER requests_no_delete;"
+
+typedef struct {
+  char path[600];
+} fx_t;
+
+static int setup(void **state) {
+  fx_t *fx = calloc(1, sizeof *fx);
+  tmp_ledger(fx->path, sizeof fx->path);
+  sl_ledger_t *l;
+  if (sl_ledger_open(fx->path, NULL, NULL, &l)) return -1;
+  for (int i = 1; i <= N; i++) {
+    sl_ledger_row_t r = sample_row(i);
+    if (sl_ledger_append_sync(l, &r)) return -1;
+  }
+  sl_ledger_close(l);
+  *state = fx;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fx_t *fx = *state;
+  rm_ledger(fx->path);
+  free(fx);
+  return 0;
+}
+
+static int cli_verify(const char *path) {
+  char *argv[] = {"verify", "--ledger", (char *)path, NULL};
+  char *out;
+  int rc = capture(sl_cli_audit, 3, argv, &out);
+  free(out);
+  return rc;
+}
+
+/* verify must fail at `id`, and the CLI must exit 1. */
+static void expect_broken(const char *path, int64_t id) {
+  sl_ledger_verify_t v;
+  int rc = sl_ledger_verify(path, 0, NULL, &v);
+  if (rc != SL_EPARSE || v.broken_id != id)
+    print_error("verify: rc %d broken_id %lld (%s), wanted %lld\n", rc, (long long)v.broken_id,
+                v.reason, (long long)id);
+  assert_int_equal(rc, SL_EPARSE);
+  assert_int_equal(v.broken_id, id);
+  assert_int_equal(cli_verify(path), 1);
+}
+
+static void test_intact(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(cli_verify(fx->path), 0);
+  char *argv[] = {"verify", "--ledger", fx->path, "--format", "json", NULL};
+  char *out;
+  assert_int_equal(capture(sl_cli_audit, 5, argv, &out), 0);
+  assert_non_null(strstr(out, "\"intact\":true"));
+  assert_non_null(strstr(out, "\"rows_verified\":10"));
+  free(out);
+}
+
+static void test_append_only_triggers(void **state) {
+  fx_t *fx = *state;
+  assert_int_not_equal(run_sql(fx->path, "UPDATE requests SET cost_usd = 0 WHERE id = 3"),
+                       SQLITE_OK);
+  assert_int_not_equal(run_sql(fx->path, "DELETE FROM requests WHERE id = 3"), SQLITE_OK);
+  assert_int_equal(cli_verify(fx->path), 0);
+}
+
+static void test_edit(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(run_sql(fx->path, UNLOCK "UPDATE requests SET cost_usd = 0 WHERE id = 5"),
+                   SQLITE_OK);
+  expect_broken(fx->path, 5);
+}
+
+static void test_edit_entity_types(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(run_sql(fx->path, UNLOCK "UPDATE requests SET entity_types = '{}', "
+                                            "destination = 'x' WHERE id = 8"),
+                   SQLITE_OK);
+  expect_broken(fx->path, 8);
+}
+
+static void test_delete(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(run_sql(fx->path, UNLOCK "DELETE FROM requests WHERE id = 5"), SQLITE_OK);
+  expect_broken(fx->path, 6);
+}
+
+static void test_delete_first(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(run_sql(fx->path, UNLOCK "DELETE FROM requests WHERE id = 1"), SQLITE_OK);
+  expect_broken(fx->path, 2);
+}
+
+static void test_delete_and_renumber(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(run_sql(fx->path, UNLOCK "DELETE FROM requests WHERE id = 5;"
+                                            "UPDATE requests SET id = -(id - 1) WHERE id > 5;"
+                                            "UPDATE requests SET id = -id WHERE id < 0;"),
+                   SQLITE_OK);
+  expect_broken(fx->path, 5);
+}
+
+static void test_reorder(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(run_sql(fx->path, UNLOCK "UPDATE requests SET id = -1 WHERE id = 4;"
+                                            "UPDATE requests SET id = 4 WHERE id = 5;"
+                                            "UPDATE requests SET id = 5 WHERE id = -1;"),
+                   SQLITE_OK);
+  expect_broken(fx->path, 4);
+}
+
+/* Insert a row with naive values: broken at the inserted row. */
+static void test_insert(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(run_sql(fx->path, UNLOCK
+                           "UPDATE requests SET id = -(id + 1) WHERE id >= 5;"
+                           "UPDATE requests SET id = -id WHERE id < 0;"
+                           "INSERT INTO requests SELECT 5, ts, kind, 'forged', tenant, key_id,"
+                           " rule, policy_version, backend, model, location, egress,"
+                           " destination, bytes_out, sha256_out, level, entity_types,"
+                           " redactions, classification, difficulty, tokens_in, tokens_out,"
+                           " cost_usd, avoided_cost_usd, latency_ms, http_status, status,"
+                           " hash, hash FROM requests WHERE id = 4;"),
+                   SQLITE_OK);
+  expect_broken(fx->path, 5);
+}
+
+/* The strongest attacker short of rewriting every later row: the forged row is
+ * correctly chained onto row 4; the row after it still gives it away. */
+static void test_insert_forged_hash(void **state) {
+  fx_t *fx = *state;
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+  sqlite3_stmt *st;
+  char sql[1024];
+  snprintf(sql, sizeof sql, "SELECT %shash FROM requests WHERE id = 4", sl__ledger_col_list);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  const char *val[SL_LCOL__N];
+  size_t len[SL_LCOL__N];
+  char num[SL_LCOL__N][48];
+  for (int c = 0; c < SL_LCOL__N; c++) {
+    sl_ltype_t t = sl__ledger_col_type[c];
+    if (c == SL_LCOL_id) {
+      val[c] = "5";
+    } else if (c == SL_LCOL_request_id) {
+      val[c] = "forged";
+    } else if (t == SL_LTYPE_T) {
+      val[c] = strdup((const char *)sqlite3_column_text(st, c));
+    } else if (t == SL_LTYPE_I) {
+      snprintf(num[c], 48, "%lld", (long long)sqlite3_column_int64(st, c));
+      val[c] = num[c];
+    } else {
+      sl__ledger_fmt_real(sqlite3_column_double(st, c), t, num[c], 48);
+      val[c] = num[c];
+    }
+    len[c] = strlen(val[c]);
+  }
+  char prev[65], hash[65];
+  snprintf(prev, sizeof prev, "%s", (const char *)sqlite3_column_text(st, SL_LCOL__N));
+  sqlite3_finalize(st);
+  sl_buf_t scratch;
+  sl_buf_init(&scratch, 1 << 20);
+  assert_int_equal(sl__ledger_hash(prev, val, len, &scratch, hash), 0);
+  sl_buf_free(&scratch);
+  for (int c = 0; c < SL_LCOL__N; c++)
+    if (sl__ledger_col_type[c] == SL_LTYPE_T && c != SL_LCOL_request_id) free((void *)val[c]);
+  sqlite3_close(db);
+
+  snprintf(sql, sizeof sql,
+           UNLOCK "UPDATE requests SET id = -(id + 1) WHERE id >= 5;"
+                  "UPDATE requests SET id = -id WHERE id < 0;"
+                  "INSERT INTO requests SELECT 5, ts, kind, 'forged', tenant, key_id,"
+                  " rule, policy_version, backend, model, location, egress,"
+                  " destination, bytes_out, sha256_out, level, entity_types,"
+                  " redactions, classification, difficulty, tokens_in, tokens_out,"
+                  " cost_usd, avoided_cost_usd, latency_ms, http_status, status,"
+                  " '%s', '%s' FROM requests WHERE id = 4;",
+           prev, hash);
+  assert_int_equal(run_sql(fx->path, sql), SQLITE_OK);
+  expect_broken(fx->path, 6);
+}
+
+static void test_truncate_with_anchor(void **state) {
+  fx_t *fx = *state;
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(fx->path, 0, NULL, &v), 0);
+  char anchor[128];
+  snprintf(anchor, sizeof anchor, "%lld:%s", (long long)v.head_id, v.head_hash);
+  char *argv[] = {"verify", "--ledger", fx->path, "--anchor", anchor, NULL};
+  char *out;
+  assert_int_equal(capture(sl_cli_audit, 5, argv, &out), 0);
+  free(out);
+  /* Dropping the tail leaves a valid chain: only the anchor notices. */
+  assert_int_equal(run_sql(fx->path, UNLOCK "DELETE FROM requests WHERE id >= 9"), SQLITE_OK);
+  assert_int_equal(sl_ledger_verify(fx->path, 0, NULL, &v), 0);
+  assert_int_equal(capture(sl_cli_audit, 5, argv, &out), 1);
+  assert_non_null(strstr(out, "BROKEN at row id 10"));
+  free(out);
+}
+
+static void test_cli_reports_row(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(run_sql(fx->path, UNLOCK "UPDATE requests SET tokens_out = 1 WHERE id = 7"),
+                   SQLITE_OK);
+  char *argv[] = {"verify", "--ledger", fx->path, NULL};
+  char *out;
+  assert_int_equal(capture(sl_cli_audit, 3, argv, &out), 1);
+  assert_non_null(strstr(out, "BROKEN at row id 7"));
+  free(out);
+  char *argv2[] = {"verify", "--ledger", "/nonexistent.db", NULL};
+  assert_int_equal(capture(sl_cli_audit, 3, argv2, &out), 2);
+  free(out);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_intact, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_append_only_triggers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_edit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_edit_entity_types, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_delete_first, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_delete_and_renumber, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reorder, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_insert, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_insert_forged_hash, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_truncate_with_anchor, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cli_reports_row, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,286 @@
+/* The writer thread seen from the event loop: callbacks arrive on the loop once
+ * rows are committed, group commit batches a burst, a full queue says SL_EBUSY
+ * (and the callback of a refused row never runs), write failures reach the
+ * callback with SL_EIO and leave the chain intact, close runs what is pending. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ledger_test_util.h"
+#include "sl_err.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+typedef struct {
+  int done, ok, failed, other;
+  pthread_t loop_thread;
+  bool wrong_thread;
+  int last_status;
+} counts_t;
+
+static void on_done(void *data, int status) {
+  counts_t *c = data;
+  c->done++;
+  c->last_status = status;
+  if (status == 0) c->ok++;
+  else if (status == SL_EIO) c->failed++;
+  else c->other++;
+  if (!pthread_equal(pthread_self(), c->loop_thread)) c->wrong_thread = true;
+}
+
+static void run_until(uv_loop_t *loop, counts_t *c, int n) {
+  while (c->done < n) uv_run(loop, UV_RUN_ONCE);
+}
+
+static void test_burst_commits_in_batches(void **state) {
+  char path[600];
+  tmp_ledger(path, sizeof path);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  sl_ledger_t *l;
+  assert_int_equal(sl_ledger_open(path, NULL, &loop, &l), 0);
+  counts_t c = {.loop_thread = pthread_self()};
+  enum { NROWS = 20000 };
+  for (int i = 0; i < NROWS; i++) {
+    sl_ledger_row_t r = sample_row(i);
+    assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
+  }
+  run_until(&loop, &c, NROWS);
+  assert_int_equal(c.ok, NROWS);
+  assert_false(c.wrong_thread);
+  sl_ledger_stats_t st;
+  sl_ledger_stats(l, &st);
+  assert_int_equal(st.committed, NROWS);
+  assert_true(st.batches < NROWS / 4); /* group commit */
+  assert_true(st.max_batch > 1);
+  sl_ledger_close(l);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
+  assert_int_equal(v.rows, NROWS);
+  rm_ledger(path);
+}
+
+static void test_queue_full_is_busy(void **state) {
+  char path[600];
+  tmp_ledger(path, sizeof path);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  sl_ledger_opts_t o = {.queue_max = 64, .reject_on_failure = true};
+  sl_ledger_t *l;
+  assert_int_equal(sl_ledger_open(path, &o, &loop, &l), 0);
+  counts_t c = {.loop_thread = pthread_self()};
+  counts_t refused = {.loop_thread = pthread_self()};
+  sl__ledger_pause(l, true);
+  for (int i = 0; i < 64; i++) {
+    sl_ledger_row_t r = sample_row(i);
+    assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
+  }
+  sl_ledger_row_t r = sample_row(64);
+  assert_int_equal(sl_ledger_append(l, &r, on_done, &refused), SL_EBUSY);
+  sl_ledger_stats_t st;
+  sl_ledger_stats(l, &st);
+  assert_int_equal(st.busy, 1);
+  assert_int_equal(st.queue_depth, 64);
+  sl__ledger_pause(l, false);
+  run_until(&loop, &c, 64);
+  assert_int_equal(c.ok, 64);
+  /* room again */
+  assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
+  run_until(&loop, &c, 65);
+  sl_ledger_close(l);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(refused.done, 0);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  rm_ledger(path);
+}
+
+static void test_write_failure_reported(void **state) {
+  char path[600];
+  tmp_ledger(path, sizeof path);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  sl_ledger_t *l;
+  assert_int_equal(sl_ledger_open(path, NULL, &loop, &l), 0);
+  assert_true(sl_ledger_rejects_on_failure(l)); /* the default */
+  counts_t c = {.loop_thread = pthread_self()};
+  sl_ledger_row_t r = sample_row(1);
+  assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
+  run_until(&loop, &c, 1);
+  assert_int_equal(c.ok, 1);
+
+  /* The next batch fails as a read-only database would: the egress row of a
+   * request is not recorded, and the gateway (reject) must refuse it. */
+  sl__ledger_fail_batches(l, 1);
+  r = sample_row(2);
+  r.kind = SL_LEDGER_EGRESS;
+  r.egress = true;
+  r.destination = "api.openai.com:443";
+  r.status = "in_flight";
+  assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
+  run_until(&loop, &c, 2);
+  assert_int_equal(c.failed, 1);
+  assert_int_equal(c.last_status, SL_EIO);
+  assert_true(sl_ledger_rejects_on_failure(l));
+
+  /* The ledger recovers and the chain skips nothing it claimed to write. */
+  r = sample_row(3);
+  assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
+  run_until(&loop, &c, 3);
+  assert_int_equal(c.ok, 2);
+  sl_ledger_stats_t st;
+  sl_ledger_stats(l, &st);
+  assert_int_equal(st.failed, 1);
+  assert_int_equal(st.committed, 2);
+  sl_ledger_close(l);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
+  assert_int_equal(v.rows, 2);
+  rm_ledger(path);
+}
+
+static void test_on_failure_continue_and_sync(void **state) {
+  char path[600];
+  tmp_ledger(path, sizeof path);
+  sl_ledger_opts_t o = {.reject_on_failure = false};
+  sl_ledger_t *l;
+  assert_int_equal(sl_ledger_open(path, &o, NULL, &l), 0);
+  assert_false(sl_ledger_rejects_on_failure(l));
+  sl__ledger_fail_batches(l, 1);
+  sl_ledger_row_t r = sample_row(1);
+  assert_int_equal(sl_ledger_append_sync(l, &r), SL_EIO);
+  assert_int_equal(sl_ledger_append_sync(l, &r), 0);
+  sl_ledger_close(l);
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
+  assert_int_equal(v.rows, 1);
+  rm_ledger(path);
+}
+
+static void test_open_failure(void **state) {
+  sl_ledger_t *l = NULL;
+  assert_int_equal(sl_ledger_open("/", NULL, NULL, &l), SL_EIO);
+  assert_null(l);
+  assert_int_equal(sl_ledger_open("", NULL, NULL, &l), SL_EINVAL);
+}
+
+/* A genuine I/O error rather than the hook: a file size limit (as a full disk
+ * would) makes the WAL write fail; the rows get SL_EIO, nothing half-written
+ * shows up, and once there is room again the ledger carries on. */
+static void test_disk_full(void **state) {
+  char path[600];
+  tmp_ledger(path, sizeof path);
+  sl_ledger_t *l;
+  assert_int_equal(sl_ledger_open(path, NULL, NULL, &l), 0);
+  sl_ledger_row_t r = sample_row(1);
+  assert_int_equal(sl_ledger_append_sync(l, &r), 0);
+
+  char *json = malloc(SL_LEDGER_MAX_JSON + 1);
+  memset(json, ' ', SL_LEDGER_MAX_JSON);
+  json[0] = '{';
+  json[SL_LEDGER_MAX_JSON - 1] = '}';
+  json[SL_LEDGER_MAX_JSON] = '\0';
+  struct rlimit old, lim;
+  getrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, SIG_IGN);
+  lim = old;
+  lim.rlim_cur = 256 * 1024;
+  setrlimit(RLIMIT_FSIZE, &lim);
+  int failed = 0, ok = 0;
+  for (int i = 0; i < 40 && !failed; i++) {
+    r = sample_row(i + 2);
+    r.entity_types = r.redactions = r.classification = json;
+    int rc = sl_ledger_append_sync(l, &r);
+    if (rc == SL_EIO) failed++;
+    else if (rc == 0) ok++;
+    else fail_msg("unexpected %d", rc);
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  free(json);
+  assert_int_equal(failed, 1);
+  r = sample_row(99);
+  assert_int_equal(sl_ledger_append_sync(l, &r), 0);
+  sl_ledger_close(l);
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
+  assert_int_equal(v.rows, 2 + ok);
+  rm_ledger(path);
+}
+
+static void test_close_runs_pending(void **state) {
+  char path[600];
+  tmp_ledger(path, sizeof path);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  sl_ledger_t *l;
+  assert_int_equal(sl_ledger_open(path, NULL, &loop, &l), 0);
+  counts_t c = {.loop_thread = pthread_self()};
+  for (int i = 0; i < 500; i++) {
+    sl_ledger_row_t r = sample_row(i);
+    assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
+  }
+  sl_ledger_close(l); /* without running the loop first */
+  assert_int_equal(c.done, 500);
+  assert_int_equal(c.ok, 500);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
+  assert_int_equal(v.rows, 500);
+  rm_ledger(path);
+}
+
+/* Several threads appending at once still produce one valid chain. */
+typedef struct {
+  sl_ledger_t *l;
+  int base;
+} worker_t;
+
+static void *worker(void *arg) {
+  worker_t *w = arg;
+  for (int i = 0; i < 200; i++) {
+    sl_ledger_row_t r = sample_row(w->base + i);
+    if (sl_ledger_append_sync(w->l, &r)) abort();
+  }
+  return NULL;
+}
+
+static void test_concurrent_sync_appenders(void **state) {
+  char path[600];
+  tmp_ledger(path, sizeof path);
+  sl_ledger_t *l;
+  assert_int_equal(sl_ledger_open(path, NULL, NULL, &l), 0);
+  pthread_t t[4];
+  worker_t w[4];
+  for (int i = 0; i < 4; i++) {
+    w[i] = (worker_t){l, i * 1000};
+    pthread_create(&t[i], NULL, worker, &w[i]);
+  }
+  for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+  sl_ledger_close(l);
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
+  assert_int_equal(v.rows, 800);
+  rm_ledger(path);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_burst_commits_in_batches),
+      cmocka_unit_test(test_queue_full_is_busy),
+      cmocka_unit_test(test_write_failure_reported),
+      cmocka_unit_test(test_on_failure_continue_and_sync),
+      cmocka_unit_test(test_open_failure),
+      cmocka_unit_test(test_disk_full),
+      cmocka_unit_test(test_close_runs_pending),
+      cmocka_unit_test(test_concurrent_sync_appenders),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
