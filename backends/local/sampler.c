@@ -1,0 +1,253 @@
+/* Token sampling. Candidates are narrowed with a quickselect before any sort, so
+ * a 150K vocabulary costs O(V) per token, not O(V log V): top-p widens the sorted
+ * prefix only until it has covered the requested mass. */
+#include "sampler.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  float v;
+  int32_t id;
+} cand_t;
+
+struct sl_sampler {
+  int n_vocab, max_window;
+  sl_sampler_params_t p;
+  uint64_t rng[4];
+  int32_t *ring; /* last tokens, max_window */
+  int ring_len, ring_pos;
+  int32_t *counts; /* occurrences in the window, per token */
+  uint32_t *stamp; /* marks tokens already penalised in this call */
+  uint32_t step;
+  float *work;     /* penalised logits */
+  cand_t *cand;
+};
+
+void sl_sampler_params_init(sl_sampler_params_t *p) {
+  memset(p, 0, sizeof *p);
+  p->top_p = 1.f;
+  p->repeat_penalty = 1.f;
+  p->penalty_last_n = 64;
+}
+
+sl_sampler_t *sl_sampler_new(int n_vocab, int max_window) {
+  if (n_vocab < 1 || max_window < 1) return NULL;
+  sl_sampler_t *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->n_vocab = n_vocab;
+  s->max_window = max_window;
+  s->ring = malloc(sizeof(int32_t) * (size_t)max_window);
+  s->counts = calloc((size_t)n_vocab, sizeof(int32_t));
+  s->stamp = calloc((size_t)n_vocab, sizeof(uint32_t));
+  s->work = malloc(sizeof(float) * (size_t)n_vocab);
+  s->cand = malloc(sizeof(cand_t) * (size_t)n_vocab);
+  if (!s->ring || !s->counts || !s->stamp || !s->work || !s->cand) {
+    sl_sampler_free(s);
+    return NULL;
+  }
+  sl_sampler_params_t p;
+  sl_sampler_params_init(&p);
+  sl_sampler_reset(s, &p);
+  return s;
+}
+
+void sl_sampler_free(sl_sampler_t *s) {
+  if (!s) return;
+  free(s->ring), free(s->counts), free(s->stamp), free(s->work), free(s->cand);
+  free(s);
+}
+
+static uint64_t splitmix(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+/* xoshiro256** */
+static uint64_t next_u64(sl_sampler_t *s) {
+  uint64_t *r = s->rng, res = rotl(r[1] * 5, 7) * 9, t = r[1] << 17;
+  r[2] ^= r[0], r[3] ^= r[1], r[1] ^= r[2], r[0] ^= r[3], r[2] ^= t, r[3] = rotl(r[3], 45);
+  return res;
+}
+
+static double next_unit(sl_sampler_t *s) { return (next_u64(s) >> 11) * (1.0 / 9007199254740992.0); }
+
+void sl_sampler_reset(sl_sampler_t *s, const sl_sampler_params_t *p) {
+  /* Forget the previous window. */
+  for (int i = 0; i < s->ring_len; i++) s->counts[s->ring[i]] = 0;
+  s->ring_len = s->ring_pos = 0;
+  s->p = *p;
+  if (s->p.penalty_last_n <= 0) s->p.penalty_last_n = 64;
+  if (s->p.penalty_last_n > s->max_window) s->p.penalty_last_n = s->max_window;
+  if (s->p.n_logprobs < 0) s->p.n_logprobs = 0;
+  if (s->p.n_logprobs > SL_SAMPLER_MAX_LOGPROBS) s->p.n_logprobs = SL_SAMPLER_MAX_LOGPROBS;
+  if (!(s->p.repeat_penalty > 0)) s->p.repeat_penalty = 1.f;
+  uint64_t x = p->seed;
+  for (int i = 0; i < 4; i++) s->rng[i] = splitmix(&x);
+}
+
+void sl_sampler_accept(sl_sampler_t *s, int32_t tok) {
+  if (tok < 0 || tok >= s->n_vocab) return;
+  int w = s->p.penalty_last_n;
+  if (s->ring_len == w) {
+    s->counts[s->ring[s->ring_pos]]--;
+  } else {
+    s->ring_len++;
+  }
+  s->ring[s->ring_pos] = tok;
+  s->counts[tok]++;
+  s->ring_pos = (s->ring_pos + 1) % w;
+}
+
+static int cand_cmp(const void *a, const void *b) {
+  const cand_t *x = a, *y = b;
+  if (x->v != y->v) return x->v > y->v ? -1 : 1;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static bool before(const cand_t *a, const cand_t *b) {
+  return a->v > b->v || (a->v == b->v && a->id < b->id);
+}
+
+/* Rearranges c[0..n) so that c[0..k) are the k best (in any order). */
+static void select_top(cand_t *c, int n, int k) {
+  int lo = 0, hi = n - 1;
+  while (lo < hi && k > lo && k <= hi) {
+    cand_t pivot = c[lo + (hi - lo) / 2];
+    int i = lo, j = hi;
+    while (i <= j) {
+      while (before(&c[i], &pivot)) i++;
+      while (before(&pivot, &c[j])) j--;
+      if (i <= j) {
+        cand_t t = c[i];
+        c[i] = c[j];
+        c[j] = t;
+        i++, j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+}
+
+static void logprobs(sl_sampler_t *s, const float *logits, int32_t tok, sl_sample_t *out) {
+  int V = s->n_vocab;
+  float mx = logits[0];
+  for (int i = 1; i < V; i++) mx = fmaxf(mx, logits[i]);
+  double sum = 0;
+  for (int i = 0; i < V; i++) sum += exp((double)logits[i] - mx);
+  double lse = mx + log(sum);
+  out->logprob = (float)(logits[tok] - lse);
+  int n = s->p.n_logprobs;
+  out->n_top = 0;
+  for (int i = 0; i < V && n > 0; i++) { /* insertion into a small sorted list */
+    int c = out->n_top;
+    if (c == n && logits[i] <= out->top_logprobs[c - 1]) continue;
+    int j = c < n ? c : n - 1;
+    while (j > 0 && out->top_logprobs[j - 1] < logits[i]) {
+      out->top_logprobs[j] = out->top_logprobs[j - 1];
+      out->top_ids[j] = out->top_ids[j - 1];
+      j--;
+    }
+    out->top_logprobs[j] = logits[i];
+    out->top_ids[j] = i;
+    if (c < n) out->n_top++;
+  }
+  for (int i = 0; i < out->n_top; i++) out->top_logprobs[i] = (float)(out->top_logprobs[i] - lse);
+}
+
+int32_t sl_sampler_sample(sl_sampler_t *s, const float *logits, sl_sample_t *out) {
+  const sl_sampler_params_t *p = &s->p;
+  int V = s->n_vocab;
+  const float *l = logits;
+  bool pen = p->repeat_penalty != 1.f || p->frequency_penalty != 0.f || p->presence_penalty != 0.f;
+  if (pen && s->ring_len) {
+    memcpy(s->work, logits, sizeof(float) * (size_t)V);
+    if (++s->step == 0) { /* stamp wrapped: clear it */
+      memset(s->stamp, 0, sizeof(uint32_t) * (size_t)V);
+      s->step = 1;
+    }
+    for (int i = 0; i < s->ring_len; i++) {
+      int32_t t = s->ring[i];
+      if (s->stamp[t] == s->step) continue;
+      s->stamp[t] = s->step;
+      float *v = &s->work[t];
+      *v = *v > 0 ? *v / p->repeat_penalty : *v * p->repeat_penalty;
+      *v -= (float)s->counts[t] * p->frequency_penalty + p->presence_penalty;
+    }
+    l = s->work;
+  }
+  int32_t tok = 0;
+  if (p->temperature <= 0) {
+    for (int i = 1; i < V; i++)
+      if (l[i] > l[tok]) tok = i;
+  } else {
+    cand_t *c = s->cand;
+    float inv_t = 1.f / p->temperature;
+    for (int i = 0; i < V; i++) c[i] = (cand_t){l[i] * inv_t, i};
+    int n = V;
+    if (p->top_k > 0 && p->top_k < n) {
+      select_top(c, n, p->top_k);
+      n = p->top_k;
+    }
+    /* Softmax mass over the remaining candidates (max first for stability). */
+    float mx = c[0].v;
+    for (int i = 1; i < n; i++) mx = fmaxf(mx, c[i].v);
+    double z = 0;
+    for (int i = 0; i < n; i++) z += exp((double)c[i].v - mx);
+    int keep = n;
+    if (p->top_p > 0 && p->top_p < 1) {
+      /* Sort a prefix big enough to cover the mass; widen it only if needed. */
+      int sorted = n < 256 ? n : 256;
+      for (;;) {
+        select_top(c, n, sorted);
+        qsort(c, (size_t)sorted, sizeof *c, cand_cmp);
+        double cum = 0;
+        int i = 0;
+        for (; i < sorted; i++) {
+          cum += exp((double)c[i].v - mx) / z;
+          if (cum >= p->top_p) break;
+        }
+        if (i < sorted || sorted == n) {
+          keep = i < sorted ? i + 1 : n;
+          break;
+        }
+        sorted = sorted * 4 < n ? sorted * 4 : n;
+      }
+    }
+    if (p->min_p > 0) {
+      /* p_i ≥ min_p · p_max  ⇔  v_i ≥ v_max + log(min_p); the max always stays. */
+      float thr = mx + logf(p->min_p);
+      int j = 0;
+      for (int i = 0; i < keep; i++)
+        if (c[i].v >= thr) {
+          cand_t t = c[j];
+          c[j++] = c[i];
+          c[i] = t;
+        }
+      keep = j > 0 ? j : 1;
+    }
+    double zk = 0;
+    for (int i = 0; i < keep; i++) zk += exp((double)c[i].v - mx);
+    double r = next_unit(s) * zk, acc = 0;
+    tok = c[keep - 1].id;
+    for (int i = 0; i < keep; i++) {
+      acc += exp((double)c[i].v - mx);
+      if (r < acc) {
+        tok = c[i].id;
+        break;
+      }
+    }
+  }
+  if (out) {
+    out->token = tok;
+    logprobs(s, logits, tok, out);
+  }
+  return tok;
+}
