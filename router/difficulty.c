@@ -1,0 +1,212 @@
+/* Difficulty: surface features of a request (length, turns, code, math,
+ * reasoning cues, constraints, tools / JSON schema, max_tokens, language) and a
+ * logistic-regression score over them. Weights and the easy/medium/hard
+ * thresholds come from a JSON file (router/difficulty_weights.json, fitted by
+ * `sluice train-router`); the same numbers are compiled in as the default. */
+#include "router_int.h"
+#include "sl_err.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *const sl__df_names[SL_DF__COUNT] = {
+#define SL_DF_NAME(n) #n,
+    SL_DF_MAP(SL_DF_NAME)
+#undef SL_DF_NAME
+};
+
+/* Compiled-in default: the committed router/difficulty_weights.json. */
+#include "difficulty_default.h"
+
+void sl__diff_default(sl__diffmodel_t *m) {
+  memset(m, 0, sizeof *m);
+  for (int i = 0; i < SL_DF__COUNT; i++) m->w[i] = sl__diff_default_w[i];
+  m->t_medium = SL_DIFF_DEFAULT_T_MEDIUM;
+  m->t_hard = SL_DIFF_DEFAULT_T_HARD;
+}
+
+static int count_ci(const char *t, size_t n, const char *w, bool word_start) {
+  size_t m = strlen(w);
+  int c = 0;
+  if (m == 0 || n < m) return 0;
+  for (size_t i = 0; i + m <= n; i++) {
+    if ((t[i] | 32) != (w[0] | 32)) continue;
+    if (word_start && i > 0 && isalnum((unsigned char)t[i - 1])) continue;
+    if (!strncasecmp(t + i, w, m)) c++, i += m - 1;
+  }
+  return c;
+}
+
+static int count_any(const char *t, size_t n, const char *const *ws) {
+  int c = 0;
+  for (; *ws; ws++) c += count_ci(t, n, *ws, true);
+  return c;
+}
+
+static double cap1(double x) { return x > 1 ? 1 : x; }
+
+void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, double f[SL_DF__COUNT]) {
+  memset(f, 0, sizeof(double) * SL_DF__COUNT);
+  f[SL_DF_bias] = 1;
+  /* Scan a bounded prefix: difficulty cues live early, and this keeps the cost
+   * fixed for huge prompts (length features use the full size). */
+  size_t scan = n < 32768 ? n : 32768;
+  size_t words = 0, lines = 1, digits = 0, nonascii = 0, ops = 0;
+  bool inword = false;
+  for (size_t i = 0; i < scan; i++) {
+    unsigned char c = (unsigned char)t[i];
+    bool w = isalnum(c) || c >= 0x80;
+    if (w && !inword) words++;
+    inword = w;
+    lines += c == '\n';
+    digits += isdigit(c) != 0;
+    nonascii += c >= 0x80;
+    ops += c == '=' || c == '+' || c == '*' || c == '^' || c == '/' || c == '<' || c == '>';
+  }
+  if (scan < n) words = (size_t)((double)words * (double)n / (double)scan);
+  f[SL_DF_log_chars] = log1p((double)n) / 10.0;
+  f[SL_DF_log_words] = log1p((double)words) / 8.0;
+  f[SL_DF_lines] = log1p((double)lines) / 5.0;
+  f[SL_DF_digits] = scan ? cap1(5.0 * (double)digits / (double)scan) : 0;
+  f[SL_DF_non_ascii] = scan ? cap1(3.0 * (double)nonascii / (double)scan) : 0;
+  f[SL_DF_math_ops] = scan ? cap1(20.0 * (double)ops / (double)scan) : 0;
+
+  int turns = 0;
+  if (req)
+    for (size_t i = 0; i < req->n_msgs; i++)
+      turns += req->msgs[i].role && strcmp(req->msgs[i].role, "system") != 0;
+  f[SL_DF_turns] = cap1((turns > 0 ? turns - 1 : 0) / 6.0);
+
+  f[SL_DF_code_fence] = (memmem(t, scan, "```", 3) || memmem(t, scan, "\n    ", 5)) ? 1 : 0;
+  static const char *const code[] = {"def ", "return", "function", "class ", "import ", "#include",
+                                     "const ", "=>", "();", "){", ") {", "public ", "void ",
+                                     "int ", "print(", "select ", "var ", "let ", "struct ",
+                                     "lambda", "async ", "->", NULL};
+  f[SL_DF_code_tokens] = cap1(count_any(t, scan, code) / 8.0);
+  static const char *const latex[] = {"$", "\\frac", "\\sqrt", "\\pi", "\\cdot", "\\le", "\\ge",
+                                      "\\pmod", "\\sum", "\\int", "\\angle", "\\triangle", NULL};
+  int lx = 0;
+  for (const char *const *p = latex; *p; p++) lx += count_ci(t, scan, *p, false);
+  f[SL_DF_math_latex] = cap1(lx / 6.0);
+  static const char *const mathw[] = {"integer", "equation", "solve", "compute", "probability",
+                                      "polynomial", "triangle", "real number", "remainder",
+                                      "prime", "divisible", "circle", "radius", "area of",
+                                      "how many", "greatest", "least", "sum of", "product of",
+                                      "value of", "express your answer", "simplify", "evaluate",
+                                      "function f", "matrix", "derivative", "integral", "modulo",
+                                      "digits", "coordinates", "sequence", NULL};
+  f[SL_DF_math_words] = cap1(count_any(t, scan, mathw) / 4.0);
+  static const char *const reason[] = {"step by step", "explain why", "reason", "analyze",
+                                       "analyse", "derive", "trade-off", "tradeoff", "optimize",
+                                       "optimise", "algorithm", "complexity", "efficient",
+                                       "implement", "debug", "design a", "architecture",
+                                       "edge case", "prove", "why does", "what if", "puzzle",
+                                       "riddle", "logic", NULL};
+  f[SL_DF_reasoning_cues] = cap1(count_any(t, scan, reason) / 4.0);
+  static const char *const cons[] = {"must", "should", "at least", "at most", "exactly",
+                                     "without", "only", "do not", "don't", "ensure", "make sure",
+                                     "no more than", "requirement", "constraint", "assume",
+                                     "given that", "such that", NULL};
+  int nc = count_any(t, scan, cons);
+  for (size_t i = 0; i + 2 < scan; i++)
+    if (t[i] == '\n' && (t[i + 1] == '-' || t[i + 1] == '*' ||
+                         (isdigit((unsigned char)t[i + 1]) && (t[i + 2] == '.' || t[i + 2] == ')'))))
+      nc++;
+  f[SL_DF_constraints] = cap1(nc / 8.0);
+  static const char *const proof[] = {"prove", "show that", "lemma", "theorem", "find all",
+                                      "for all", "if and only if", "determine", NULL};
+  f[SL_DF_proof_cues] = cap1(count_any(t, scan, proof) / 2.0);
+  static const char *const easy[] = {"what is", "what are", "who is", "who was", "name the",
+                                     "give me", "list", "translate", "rewrite", "classify",
+                                     "extract", "suggest", "brainstorm", "summarize", "tell me",
+                                     "what does", "describe", "example", "where is", "when did",
+                                     NULL};
+  f[SL_DF_task_easy_cues] = cap1(count_any(t, scan, easy) / 2.0);
+  f[SL_DF_question_short] = (n < 120 && n > 0 && memchr(t, '?', n)) ? 1 : 0;
+  if (req) {
+    f[SL_DF_tools] = req->tools && strlen(req->tools) > 2 ? 1 : 0;
+    f[SL_DF_json_schema] =
+        req->response_format && (strstr(req->response_format, "json_schema") ||
+                                 strstr(req->response_format, "json_object"))
+            ? 1
+            : 0;
+    f[SL_DF_max_tokens] = req->max_tokens > 0 ? log1p((double)req->max_tokens) / 10.0 : 0;
+  }
+  if (memmem(t, scan, "JSON schema", 11) || memmem(t, scan, "json schema", 11))
+    f[SL_DF_json_schema] = 1;
+}
+
+double sl__diff_score(const sl__diffmodel_t *m, const double f[SL_DF__COUNT]) {
+  double z = 0;
+  for (int i = 0; i < SL_DF__COUNT; i++) z += m->w[i] * f[i];
+  if (z > 40) z = 40;
+  if (z < -40) z = -40;
+  return 1.0 / (1.0 + exp(-z));
+}
+
+int sl__diff_parse(const char *json, size_t len, sl__diffmodel_t *m, sl_jerr_t *err) {
+  cJSON *root = cJSON_ParseWithLength(json, len);
+  if (!root || !cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return sl_jerr_set(err, "$", "difficulty weights: not a JSON object");
+  }
+  sl__diffmodel_t tmp;
+  memset(&tmp, 0, sizeof tmp);
+  int rc = 0;
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(root, "weights");
+  if (!cJSON_IsObject(w)) {
+    rc = sl_jerr_set(err, "$.weights", "must be an object of feature name -> number");
+    goto out;
+  }
+  for (const cJSON *it = w->child; it; it = it->next) {
+    int k = -1;
+    for (int i = 0; i < SL_DF__COUNT; i++)
+      if (!strcmp(sl__df_names[i], it->string)) k = i;
+    char path[96];
+    snprintf(path, sizeof path, "$.weights.%s", it->string);
+    if (k < 0) {
+      rc = sl_jerr_set(err, path, "unknown feature");
+      goto out;
+    }
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || fabs(it->valuedouble) > 1e6) {
+      rc = sl_jerr_set(err, path, "must be a finite number");
+      goto out;
+    }
+    tmp.w[k] = it->valuedouble;
+  }
+  const cJSON *th = cJSON_GetObjectItemCaseSensitive(root, "thresholds");
+  const cJSON *tm = cJSON_GetObjectItemCaseSensitive(th, "medium");
+  const cJSON *tH = cJSON_GetObjectItemCaseSensitive(th, "hard");
+  if (!cJSON_IsNumber(tm) || !cJSON_IsNumber(tH) || !(tm->valuedouble >= 0) ||
+      !(tH->valuedouble <= 1) || tm->valuedouble > tH->valuedouble) {
+    rc = sl_jerr_set(err, "$.thresholds", "needs numbers medium <= hard within 0..1");
+    goto out;
+  }
+  tmp.t_medium = tm->valuedouble;
+  tmp.t_hard = tH->valuedouble;
+  *m = tmp;
+out:
+  cJSON_Delete(root);
+  return rc;
+}
+
+int sl__diff_load(const char *path, sl__diffmodel_t *m, sl_jerr_t *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return sl_jerr_set(err, "$.detectors.difficulty_weights", "cannot open %s", path);
+  char *buf = malloc(1 << 20);
+  size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
+  bool big = buf && n == (1 << 20);
+  fclose(f);
+  if (!buf || big) {
+    free(buf);
+    return sl_jerr_set(err, "$.detectors.difficulty_weights", "%s: too large (max 1 MiB)", path);
+  }
+  int rc = sl__diff_parse(buf, n, m, err);
+  free(buf);
+  return rc;
+}

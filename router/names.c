@@ -1,0 +1,306 @@
+/* Person names: a word-level pass over the text. The tokenizer marks words,
+ * numbers, capitalisation and line/sentence breaks; the detector combines the
+ * gazetteer (first names, last names, places, common English words) with context
+ * cues ("my name is", "Mr.", "Dear", "Name:", initials, possessives) and vetoes
+ * (organisation and holiday words, places, months). See docs/router.md. */
+#include "router_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static bool utf8_upper_at(const unsigned char *p, size_t n) {
+  if (n >= 2 && p[0] == 0xC3 && p[1] >= 0x80 && p[1] <= 0x9E && p[1] != 0x97) return true;
+  if (n >= 2 && (p[0] == 0xC4 || p[0] == 0xC5)) {
+    unsigned cp = ((p[0] & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+    bool odd_upper = (cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E);
+    return odd_upper ? (cp & 1) : !(cp & 1);
+  }
+  return false;
+}
+
+static void tok_push(sl__toks_t *t, sl__tok_t tk) {
+  if (t->err) return;
+  if (t->n == t->cap) {
+    size_t nc = t->cap ? t->cap * 2 : 256;
+    if (nc > SL_ROUTER_MAX_TEXT / 2) {
+      t->err = -1;
+      return;
+    }
+    sl__tok_t *nv = realloc(t->v, nc * sizeof *nv);
+    if (!nv) {
+      t->err = -1;
+      return;
+    }
+    t->v = nv;
+    t->cap = nc;
+  }
+  t->v[t->n++] = tk;
+}
+
+void sl__tokenize(const char *text, size_t len, sl__toks_t *t) {
+  const unsigned char *s = (const unsigned char *)text;
+  size_t i = 0;
+  uint8_t nl = 0, punct = 0;
+  while (i < len) {
+    unsigned char c = s[i];
+    bool alpha = isalpha(c) || c >= 0x80;
+    if (!alpha && !isdigit(c)) {
+      if (c == '\n') nl = nl < 255 ? nl + 1 : nl;
+      else if (!isspace(c))
+        punct = c;
+      i++;
+      continue;
+    }
+    size_t st = i;
+    bool has_alpha = false, has_digit = false, bad = false;
+    while (i < len) {
+      unsigned char d = s[i];
+      if (isalpha(d) || d >= 0x80) has_alpha = true;
+      else if (isdigit(d))
+        has_digit = true;
+      else if ((d == '\'' || d == '-') && i + 1 < len && (isalpha(s[i + 1]) || s[i + 1] >= 0x80) &&
+               has_alpha && !has_digit)
+        ; /* O'Brien, Mayo-Walters */
+      else if (d == '_')
+        bad = true;
+      else if (d == 0xE2 && i + 2 < len && s[i + 1] == 0x80 && (s[i + 2] == 0x99 || s[i + 2] == 0x98))
+        break; /* typographic apostrophe ends the word */
+      else
+        break;
+      i++;
+    }
+    /* UTF-8 punctuation (–, “, …) got swallowed as letters: trim trailing E2 sequences */
+    sl__tok_t tk = {(uint32_t)st, (uint32_t)i, 0, 0, nl, punct};
+    tk.kind = bad ? SL_TK_ALNUM : has_alpha && has_digit ? SL_TK_ALNUM : has_alpha ? SL_TK_WORD : SL_TK_NUM;
+    if (tk.kind == SL_TK_WORD) {
+      bool first_up = isupper(s[st]) || utf8_upper_at(s + st, len - st);
+      bool all_up = first_up, inner_up = false;
+      for (size_t k = st + 1; k < i; k++) {
+        if (islower(s[k])) all_up = false;
+        if (isupper(s[k]) && s[k - 1] != '\'' && s[k - 1] != '-') inner_up = true;
+      }
+      if (i - st == 1) all_up = false;
+      tk.caps = (uint8_t)((first_up ? 1 : 0) | (all_up ? 2 : 0) | (inner_up ? 4 : 0));
+    }
+    tok_push(t, tk);
+    nl = 0;
+    punct = 0;
+  }
+}
+
+static bool word_is(const char *text, const sl__tok_t *t, const char *w) {
+  size_t n = strlen(w);
+  return t->e - t->s == n && !strncasecmp(text + t->s, w, n);
+}
+
+static bool in_list(const char *text, const sl__tok_t *t, const char *const *list) {
+  for (; *list; list++)
+    if (word_is(text, t, *list)) return true;
+  return false;
+}
+
+/* Words that make a capitalised run an organisation, place, event or title. */
+static const char *const veto[] = {
+    "inc", "corp", "corporation", "llc", "ltd", "gmbh", "ag", "sa", "plc", "group", "bank",
+    "insurance", "university", "college", "school", "institute", "department", "dept", "ministry",
+    "agency", "council", "committee", "foundation", "hospital", "clinic", "center", "centre",
+    "association", "society", "company", "co", "partners", "holdings", "technologies", "systems",
+    "services", "solutions", "labs", "airlines", "airways", "club", "church", "museum", "park",
+    "street", "avenue", "road", "river", "lake", "mountain", "mount", "island", "islands",
+    "bridge", "day", "eve", "christmas", "easter", "thanksgiving", "halloween", "hanukkah",
+    "ramadan", "diwali", "year", "act", "title", "royal", "princess", "prince", "king", "queen",
+    "cooperative", "healthcare", "health", "dynamics", "trust", "federal", "national", "republic",
+    "kingdom", "states", "union", "province", "county", "city", "town", "north", "south", "east",
+    "west", "new", "saint", "st", "fort", "port", "airport", "station", "hotel", "restaurant",
+    "cafe", "team", "league", "cup", "fc", "united", "award", "awards", "prize", "festival",
+    "war", "battle", "treaty", "empire", "dynasty", "revolution", "church", "cathedral",
+    "temple", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "god", "lord", "jesus", "allah", "buddha", "python",
+    "java", "linux", "windows", "google", "apple", "microsoft", "amazon", "tesla", "ford",
+    "studio", "studios", "media", "press", "news", "times", "post", "journal", "magazine",
+    "software", "network", "networks", "energy", "motors", "pharma", "capital", "ventures",
+    "fund", "global", "international", "industries", "enterprises", "consulting", "bureau",
+    "office", "court", "police", "army", "navy", "force", "forces", "senate", "congress",
+    "parliament", "government", "state", "valley", "beach", "bay", "coast", "desert", "sea",
+    "ocean", "gulf", "canyon", "falls", "hills", "heights", "square", "plaza", "mall", "market",
+    NULL};
+
+static const char *const honorific[] = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof",
+                                        "professor", "sir", "madam", "madame", "mme", "herr",
+                                        "frau", "senor", "señor", "sra", "sr", "mlle", "dear",
+                                        "uncle", "aunt", "auntie", "grandma", "grandpa", NULL};
+
+/* Words after which the next capitalised word(s) are a name, whatever the gazetteer says. */
+static bool strong_cue_before(const char *text, const sl__toks_t *T, size_t i) {
+  if (i == 0) return false;
+  const sl__tok_t *p = &T->v[i - 1];
+  if (in_list(text, p, honorific) && T->v[i].nl_before == 0) return true;
+  if (i >= 2) {
+    const sl__tok_t *pp = &T->v[i - 2];
+    /* "my name is X", "name: X", "last name? X", "named X", "called X", "signed X" */
+    if (word_is(text, p, "is") && word_is(text, pp, "name")) return true;
+    if (word_is(text, pp, "i") && word_is(text, p, "am")) return true;
+    if ((word_is(text, pp, "last") || word_is(text, pp, "first") || word_is(text, pp, "full") ||
+         word_is(text, pp, "middle") || word_is(text, pp, "maiden")) &&
+        word_is(text, p, "name"))
+      return true;
+  }
+  if ((word_is(text, p, "name") || word_is(text, p, "surname") || word_is(text, p, "named") ||
+       word_is(text, p, "called") || word_is(text, p, "signed") || word_is(text, p, "patient") ||
+       word_is(text, p, "customer") || word_is(text, p, "employee") || word_is(text, p, "sincerely") ||
+       word_is(text, p, "regards") || word_is(text, p, "hi") || word_is(text, p, "hello") ||
+       word_is(text, p, "hey") || word_is(text, p, "thanks") || word_is(text, p, "cc") ||
+       word_is(text, p, "attn") || word_is(text, p, "beneficiary") || word_is(text, p, "contact")) &&
+      T->v[i].nl_before <= 1)
+    return true;
+  /* I'm X */
+  if (p->e - p->s == 1 && text[p->s] == 'm' && p->s >= 2 &&
+      (text[p->s - 1] == '\'' || (unsigned char)text[p->s - 1] == 0x99) && T->v[i].nl_before == 0)
+    return true;
+  return false;
+}
+
+static bool sentence_start(const sl__toks_t *T, size_t i) {
+  if (i == 0) return true;
+  const sl__tok_t *t = &T->v[i];
+  return t->nl_before || t->punct_before == '.' || t->punct_before == '!' ||
+         t->punct_before == '?' || t->punct_before == '"' || t->punct_before == ':' ||
+         t->punct_before == '*' || t->punct_before == '#' || t->punct_before == '>' ||
+         t->punct_before == '-' || t->punct_before == '(' || t->punct_before == '[';
+}
+
+/* Capitalised word usable inside a name: no camelCase (DeWitt, McDonald are fine). */
+static bool cap_word(const char *text, const sl__tok_t *t) {
+  if (t->kind != SL_TK_WORD || !(t->caps & 1) || (t->caps & 2)) return false;
+  if (t->caps & 4) {
+    size_t n = t->e - t->s;
+    const char *w = text + t->s;
+    bool ok = (n > 3 && (!strncmp(w, "Mc", 2) || !strncmp(w, "De", 2) || !strncmp(w, "Di", 2) ||
+                         !strncmp(w, "La", 2) || !strncmp(w, "Le", 2))) ||
+              (n > 4 && (!strncmp(w, "Mac", 3) || !strncmp(w, "Van", 3) || !strncmp(w, "Von", 3)));
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/* An initial: "J", "J." (one capital letter). */
+static bool initial(const char *text, const sl__tok_t *t) {
+  return t->kind == SL_TK_WORD && t->e - t->s == 1 && isupper((unsigned char)text[t->s]);
+}
+
+static unsigned gz(const sl__gaz_t *g, const char *text, const sl__tok_t *t) {
+  if (t->kind != SL_TK_WORD || t->e - t->s < 2 || t->e - t->s > 40) return 0;
+  unsigned f = sl__gaz_lookup(g, text + t->s, t->e - t->s);
+  if (!f) {
+    /* possessive "Thomas's" and hyphenated "Mayo-Walters" parts */
+    const char *w = text + t->s;
+    size_t n = t->e - t->s;
+    if (n > 3 && w[n - 2] == '\'' && w[n - 1] == 's') return sl__gaz_lookup(g, w, n - 2);
+    const char *h = memchr(w, '-', n);
+    if (h) {
+      unsigned a = sl__gaz_lookup(g, w, (size_t)(h - w));
+      unsigned b = sl__gaz_lookup(g, h + 1, n - (size_t)(h - w) - 1);
+      if ((a & (SL_GZ_FIRST | SL_GZ_LAST)) && (b & (SL_GZ_FIRST | SL_GZ_LAST)))
+        return SL_GZ_LAST;
+    }
+  }
+  return f;
+}
+
+static bool namey(unsigned f) { return (f & (SL_GZ_FIRST | SL_GZ_LAST)) && !(f & SL_GZ_COMMON); }
+
+/* Pronoun close after a word: "X is very reliable ... on him". */
+static bool pronoun_near(const char *text, const sl__toks_t *T, size_t i, size_t span) {
+  for (size_t k = i + 1; k < T->n && k <= i + span; k++) {
+    const sl__tok_t *t = &T->v[k];
+    if (word_is(text, t, "he") || word_is(text, t, "him") || word_is(text, t, "his") ||
+        word_is(text, t, "she") || word_is(text, t, "her") || word_is(text, t, "hers"))
+      return true;
+  }
+  return false;
+}
+
+void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, const sl__toks_t *T) {
+  const char *text = c->text;
+  size_t i = 0;
+  while (i < T->n) {
+    const sl__tok_t *t = &T->v[i];
+    bool cue = strong_cue_before(text, T, i);
+    /* 1. A run of capitalised words and initials on one line. */
+    if (cap_word(text, t) || (initial(text, t) && i + 1 < T->n && cap_word(text, &T->v[i + 1]))) {
+      size_t j = i + 1;
+      while (j < T->n && j - i < 4 && T->v[j].nl_before == 0 &&
+             (T->v[j].punct_before == 0 || (T->v[j].punct_before == '.' && initial(text, &T->v[j - 1]))) &&
+             (cap_word(text, &T->v[j]) || initial(text, &T->v[j])))
+        j++;
+      /* a run ending in an initial ("John F") is fine; one ending before a veto word is not */
+      bool vetoed = false, any_first = false, any_name = false, all_place = true;
+      int words = 0, nameish = 0;
+      for (size_t k = i; k < j; k++) {
+        const sl__tok_t *w = &T->v[k];
+        if (initial(text, w)) continue;
+        words++;
+        if (in_list(text, w, veto) || in_list(text, w, honorific)) vetoed = true;
+        unsigned f = gz(g, text, w);
+        if (namey(f)) nameish++, any_name = true;
+        if ((f & SL_GZ_FIRST) && !(f & SL_GZ_COMMON)) any_first = true;
+        if ((f & (SL_GZ_FIRST | SL_GZ_LAST)) && !(f & SL_GZ_COMMON)) any_name = true;
+        if (!(f & SL_GZ_PLACE) || (f & SL_GZ_FIRST)) all_place = false;
+      }
+      /* the word after the run: "Dolby Laboratories"-style vetoes */
+      if (j < T->n && T->v[j].nl_before == 0 && in_list(text, &T->v[j], veto)) vetoed = true;
+      bool accept = false;
+      if (!vetoed && words >= 1) {
+        if (cue)
+          accept = true;
+        else if (words >= 2 && any_name && !all_place && (nameish >= 2 || any_first))
+          accept = true;
+        else if (words >= 2 && j - i > (size_t)words && any_name) /* with an initial */
+          accept = true;
+        else if (words == 1 && j - i == 1) {
+          unsigned f = gz(g, text, t);
+          bool first = (f & SL_GZ_FIRST) && !(f & SL_GZ_COMMON) && !(f & SL_GZ_PLACE);
+          if (first && (!sentence_start(T, i) || (i + 1 < T->n && T->v[i + 1].nl_before == 0)))
+            accept = true;
+          else if (first && i + 1 < T->n && T->v[i + 1].punct_before == ':')
+            accept = true; /* "Alexander: ..." */
+          else if (!f && sentence_start(T, i) && i + 2 < T->n && T->v[i + 1].kind == SL_TK_WORD &&
+                   (word_is(text, &T->v[i + 1], "is") || word_is(text, &T->v[i + 1], "was") ||
+                    word_is(text, &T->v[i + 1], "said") || word_is(text, &T->v[i + 1], "has")) &&
+                   pronoun_near(text, T, i, 14))
+            accept = true; /* unknown name, then a pronoun that refers to a person */
+        }
+      }
+      if (accept) {
+        size_t a = i, b = j;
+        uint32_t e = T->v[b - 1].e;
+        /* "J." as last token: include the dot */
+        if (initial(text, &T->v[b - 1]) && e < c->len && text[e] == '.') e++;
+        /* possessive "'s" stays outside the name */
+        if (e - T->v[a].s > 2 && text[e - 2] == '\'' && text[e - 1] == 's') e -= 2;
+        sl__cands_add(c->out, T->v[a].s, e, SL_ET_PERSON, "person", 35);
+      }
+      i = j;
+      continue;
+    }
+    /* 2. Lower-case names: two gazetteer names in a row ("leone mazzi"), or any
+     *    word after a strong cue ("my name is john"). */
+    if (t->kind == SL_TK_WORD && !(t->caps & 1) && i + 1 < T->n) {
+      const sl__tok_t *u = &T->v[i + 1];
+      unsigned f1 = gz(g, text, t), f2 = u->kind == SL_TK_WORD && !(u->caps & 1) ? gz(g, text, u) : 0;
+      if (u->nl_before == 0 && u->punct_before == 0 && (f1 & SL_GZ_FIRST) && namey(f1) &&
+          (f2 & SL_GZ_LAST) && namey(f2) && !(f1 & SL_GZ_PLACE)) {
+        sl__cands_add(c->out, t->s, u->e, SL_ET_PERSON, "person", 30);
+        i += 2;
+        continue;
+      }
+      if (cue && namey(f1) && !in_list(text, t, veto)) {
+        sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
+      }
+    }
+    i++;
+  }
+}

@@ -1,0 +1,255 @@
+/* Personal-data detectors over the hits of the multi-pattern pass: email, phone,
+ * credit card (Luhn), IBAN (mod 97), US SSN, IP addresses, dates and dates of
+ * birth, crypto wallets, and identifiers that only context words reveal
+ * (passport, driver licence, medical/insurance, bank account, tax/national IDs). */
+#include "router_int.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+/* Is there a hit of pattern `id` ending within `win` bytes before `pos` (or
+ * starting within `after` bytes after it)? */
+static bool cue_near(const sl__ctx_t *c, int id, uint32_t pos, uint32_t win, uint32_t after) {
+  for (size_t i = 0; i < c->hits->n; i++) {
+    const sl__hit_t *h = &c->hits->v[i];
+    if (h->id != id) continue;
+    if (h->end <= pos && pos - h->end <= win) return true;
+    if (h->start >= pos && h->start - pos <= after) return true;
+  }
+  return false;
+}
+
+static bool ci_word_before(const char *t, uint32_t pos, uint32_t win, const char *const *words) {
+  uint32_t lo = pos > win ? pos - win : 0;
+  for (const char *const *w = words; *w; w++) {
+    size_t m = strlen(*w);
+    for (uint32_t i = lo; i + m <= pos; i++)
+      if (!strncasecmp(t + i, *w, m) && (i == 0 || !isalpha((unsigned char)t[i - 1])))
+        return true;
+  }
+  return false;
+}
+
+static const char *const phone_words[] = {"phone", "tel", "mobile", "cell", "call", "fax",
+                                          "whatsapp", "sms", "text me", "reach me", "number",
+                                          "contact", "dial", "ring", "answering", "messages to",
+                                          NULL};
+static const char *const card_words[] = {"card", "visa", "mastercard", "amex", "credit", "debit",
+                                         "cc", NULL};
+
+/* Major-issuer prefixes: a Luhn-valid run that starts like a real card number. */
+static bool iin_plausible(const char *d, size_t nd) {
+  int p2 = (d[0] - '0') * 10 + (d[1] - '0');
+  int p4 = p2 * 100 + (d[2] - '0') * 10 + (d[3] - '0');
+  if (d[0] == '4') return nd == 13 || nd == 16 || nd == 19;       /* Visa */
+  if (p2 >= 51 && p2 <= 55) return nd == 16;                       /* Mastercard */
+  if (p4 >= 2221 && p4 <= 2720) return nd == 16;                   /* Mastercard 2-series */
+  if (p2 == 34 || p2 == 37) return nd == 15;                       /* Amex */
+  if (p2 == 36 || p2 == 38 || p2 == 30) return nd >= 14 && nd <= 19; /* Diners */
+  if (p4 >= 3528 && p4 <= 3589) return nd >= 16 && nd <= 19;       /* JCB */
+  if (p4 == 2131 || p4 == 1800) return nd == 15;                   /* JCB 15 */
+  if (p2 == 60 || p2 == 64 || p2 == 65 || p2 == 62) return nd >= 16 && nd <= 19;
+  if (p2 == 50 || (p2 >= 56 && p2 <= 69)) return nd >= 12 && nd <= 19; /* Maestro */
+  return false;
+}
+
+static void card(sl__ctx_t *c, const sl__hit_t *h) {
+  char d[24];
+  size_t nd = 0;
+  for (uint32_t i = h->start; i < h->end; i++)
+    if (isdigit((unsigned char)c->text[i])) {
+      if (nd == sizeof d) return;
+      d[nd++] = c->text[i];
+    }
+  if (nd < 12 || nd > 19) return;
+  if (!sl__luhn(c->text + h->start, h->end - h->start)) return;
+  bool cue = ci_word_before(c->text, h->start, 48, card_words);
+  if (!iin_plausible(d, nd) && !cue) return;
+  sl__cands_add(c->out, h->start, h->end, SL_ET_CREDIT_CARD, "credit_card", 60);
+}
+
+static bool decimal_context(const sl__ctx_t *c, uint32_t s, uint32_t e) {
+  const char *t = c->text;
+  if (s > 0 && (t[s - 1] == '.' || t[s - 1] == ',' || t[s - 1] == '$' || t[s - 1] == '^' ||
+                t[s - 1] == '_' || isalpha((unsigned char)t[s - 1])))
+    return true;
+  if (s > 1 && t[s - 1] == '-' && isdigit((unsigned char)t[s - 2])) return true;
+  if (e < c->len && (t[e] == '%' || t[e] == '$' || t[e] == '^' || isalpha((unsigned char)t[e]) ||
+                     ((t[e] == '.' || t[e] == ',') && e + 1 < c->len &&
+                      isdigit((unsigned char)t[e + 1]))))
+    return true;
+  return false;
+}
+
+static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
+  uint32_t s = h->start, e = h->end;
+  size_t nd = sl__count_digits(c->text + s, e - s);
+  if (nd < 7 || nd > 15) return;
+  if (decimal_context(c, s, e)) return;
+  /* 3-2-4 with dashes is an SSN shape; the SSN detector owns it. */
+  int groups = 1;
+  for (uint32_t i = s; i < e; i++)
+    if ((c->text[i] == ' ' || c->text[i] == '-' || c->text[i] == '.') && i + 1 < e &&
+        isdigit((unsigned char)c->text[i + 1]))
+      groups++;
+  bool dots = memchr(c->text + s, '.', e - s) != NULL;
+  if (dots && !intl && groups == 4 && nd <= 12) return; /* IPv4-like */
+  if (!intl && groups < 2 && c->text[s] != '(') return;
+  /* Long space-separated runs of short numbers are lists, not phones, unless a
+   * phone word is close. */
+  bool cue = ci_word_before(c->text, s, 40, phone_words);
+  if (!intl && !cue) {
+    if (groups > 4) return;
+    if (nd < 8 && groups > 2) return;
+    /* math: numbers with operators right around them */
+    if (s >= 2 && strchr("+*/=<>", c->text[s - 2]) && c->text[s - 1] == ' ') return;
+  }
+  sl__cands_add(c->out, s, e, SL_ET_PHONE_NUMBER, "phone", intl ? 32 : 30);
+}
+
+static void digits_run(sl__ctx_t *c, const sl__hit_t *h) {
+  uint32_t s = h->start, e = h->end, n = e - s;
+  if (decimal_context(c, s, e)) return;
+  if (n >= 12) card(c, h);
+  if ((n == 10 || n == 11) && ci_word_before(c->text, s, 40, phone_words))
+    sl__cands_add(c->out, s, e, SL_ET_PHONE_NUMBER, "phone", 28);
+}
+
+static void ssn(sl__ctx_t *c, const sl__hit_t *h) {
+  const char *t = c->text + h->start;
+  if (!sl__ssn_ok(t, h->end - h->start)) return;
+  bool dashed = t[3] == '-' && t[6] == '-';
+  bool cue = cue_near(c, SL_P_CUE_SSN, h->start, 48, 0);
+  if (!dashed && !cue) return;
+  if (decimal_context(c, h->start, h->end)) return;
+  sl__cands_add(c->out, h->start, h->end, SL_ET_US_SSN, "us_ssn", cue ? 62 : 55);
+}
+
+static void date(sl__ctx_t *c, const sl__hit_t *h) {
+  bool dob = cue_near(c, SL_P_CUE_DOB, h->start, 48, 0);
+  if (dob)
+    sl__cands_add(c->out, h->start, h->end, SL_ET_DATE_OF_BIRTH, "date_of_birth", 45);
+  else
+    sl__cands_add(c->out, h->start, h->end, SL_ET_DATE_TIME, "date", 10);
+}
+
+/* After a context cue, the first identifier-shaped token within a short window:
+ * letters, digits and - / . joined, with enough digits to be a number. */
+static bool next_id(const sl__ctx_t *c, uint32_t from, uint32_t win, int min_digits,
+                    bool digits_only, uint32_t *os, uint32_t *oe) {
+  const char *t = c->text;
+  uint32_t end = from + win < c->len ? from + win : (uint32_t)c->len;
+  uint32_t i = from;
+  int words = 0;
+  while (i < end) {
+    while (i < end && !isalnum((unsigned char)t[i])) {
+      if (t[i] == '\n' && i + 1 < end && t[i + 1] == '\n') return false;
+      if (t[i] == '.' && i + 1 < end && t[i + 1] == ' ') return false; /* sentence end */
+      i++;
+    }
+    uint32_t s = i;
+    while (i < end && (isalnum((unsigned char)t[i]) ||
+                       ((t[i] == '-' || t[i] == '/' || t[i] == '.') && i + 1 < c->len &&
+                        isalnum((unsigned char)t[i + 1]))))
+      i++;
+    if (i == s) break;
+    size_t nd = sl__count_digits(t + s, i - s);
+    size_t alnum = 0;
+    for (uint32_t k = s; k < i; k++) alnum += isalnum((unsigned char)t[k]) != 0;
+    bool only_digits = nd == alnum;
+    if ((int)nd >= min_digits && alnum >= 5 && alnum <= 24 && (!digits_only || only_digits)) {
+      *os = s;
+      *oe = i;
+      return true;
+    }
+    if (++words > 6) return false;
+  }
+  return false;
+}
+
+static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
+  int type, prio = 58, mind = 3;
+  bool dig_only = false;
+  const char *det;
+  switch (h->id) {
+    case SL_P_CUE_PASSPORT: type = SL_ET_US_PASSPORT, det = "passport"; break;
+    case SL_P_CUE_DL: type = SL_ET_US_DRIVER_LICENSE, det = "driver_license"; break;
+    case SL_P_CUE_MEDICAL: type = SL_ET_MEDICAL_RECORD, det = "medical_id"; break;
+    case SL_P_CUE_BANK: type = SL_ET_BANK_ACCOUNT, det = "bank_account", mind = 6, dig_only = true; break;
+    case SL_P_CUE_NATID: type = SL_ET_NATIONAL_ID, det = "national_id"; break;
+    case SL_P_CUE_SSN: type = SL_ET_US_SSN, det = "us_ssn", mind = 9, dig_only = true; break;
+    default: return;
+  }
+  uint32_t s, e;
+  if (!next_id(c, h->end, 64, mind, dig_only, &s, &e)) return;
+  if (type == SL_ET_US_SSN && !sl__ssn_ok(c->text + s, e - s)) return;
+  /* A date right after "DOB"-like words belongs to the date detector. */
+  sl__cands_add(c->out, s, e, type, det, prio);
+}
+
+static void crypto(sl__ctx_t *c, const sl__hit_t *h) {
+  const char *t = c->text + h->start;
+  size_t n = h->end - h->start;
+  if (h->id == SL_P_CRYPTO_BTC && t[0] != 'b') {
+    size_t up = 0, lo = 0, dg = 0;
+    for (size_t i = 0; i < n; i++) {
+      up += isupper((unsigned char)t[i]) != 0;
+      lo += islower((unsigned char)t[i]) != 0;
+      dg += isdigit((unsigned char)t[i]) != 0;
+    }
+    if (!up || !lo || dg < 2 || sl__entropy(t, n) < 4.0) return;
+  }
+  sl__cands_add(c->out, h->start, h->end, SL_ET_CRYPTO, "crypto_wallet", 50);
+}
+
+void sl__detect_pii(sl__ctx_t *c) {
+  for (size_t i = 0; i < c->hits->n; i++) {
+    const sl__hit_t *h = &c->hits->v[i];
+    const char *t = c->text + h->start;
+    size_t n = h->end - h->start;
+    switch (h->id) {
+      case SL_P_EMAIL:
+        sl__cands_add(c->out, h->start, h->end, SL_ET_EMAIL_ADDRESS, "email", 50);
+        break;
+      case SL_P_URL:
+        sl__cands_add(c->out, h->start, h->end, SL_ET_URL, "url", 5);
+        break;
+      case SL_P_PHONE: phone(c, h, false); break;
+      case SL_P_PHONE_INTL: phone(c, h, true); break;
+      case SL_P_DIGITS: digits_run(c, h); break;
+      case SL_P_CARD_GROUPED: card(c, h); break;
+      case SL_P_SSN: ssn(c, h); break;
+      case SL_P_IBAN:
+        if (sl__iban_ok(t, n))
+          sl__cands_add(c->out, h->start, h->end, SL_ET_IBAN_CODE, "iban", 60);
+        break;
+      case SL_P_IPV4:
+        if (sl__ipv4_ok(t, n) && !decimal_context(c, h->start, h->end))
+          sl__cands_add(c->out, h->start, h->end, SL_ET_IP_ADDRESS, "ip_address", 40);
+        break;
+      case SL_P_IPV6: {
+        /* trim a trailing ':' picked up from prose ("address fe80::1:") */
+        uint32_t e = h->end;
+        while (e > h->start && c->text[e - 1] == ':' && !(e - h->start >= 2 && c->text[e - 2] == ':'))
+          e--;
+        if (sl__ipv6_ok(c->text + h->start, e - h->start))
+          sl__cands_add(c->out, h->start, e, SL_ET_IP_ADDRESS, "ip_address", 40);
+        break;
+      }
+      case SL_P_DATE_NUM:
+      case SL_P_DATE_ISO:
+      case SL_P_DATE_TEXT:
+      case SL_P_DATE_TEXT2: date(c, h); break;
+      case SL_P_CUE_PASSPORT:
+      case SL_P_CUE_DL:
+      case SL_P_CUE_MEDICAL:
+      case SL_P_CUE_BANK:
+      case SL_P_CUE_NATID:
+      case SL_P_CUE_SSN: cue_id(c, h); break;
+      case SL_P_CRYPTO_BTC:
+      case SL_P_CRYPTO_ETH: crypto(c, h); break;
+      default: break;
+    }
+  }
+}

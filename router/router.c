@@ -1,0 +1,404 @@
+/* The classifier's front: compiles the detectors, runs them over a request's
+ * text (one Hyperscan pass, validators, the word-level pass for names and
+ * addresses, custom PCRE2 detectors), resolves overlapping findings, assigns
+ * levels (per-type overrides, declared class) and scores difficulty. Any
+ * failure classifies the request as restricted (fail closed). */
+#include "router_int.h"
+#include "sl_err.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const level_names[] = {"public", "internal", "confidential", "restricted"};
+
+const char *sl_level_name(sl_level_t l) {
+  return (unsigned)l < 4 ? level_names[l] : "restricted";
+}
+
+int sl_level_parse(const char *s, sl_level_t *out) {
+  if (!s) return SL_EINVAL;
+  for (int i = 0; i < 4; i++)
+    if (!strcasecmp(s, level_names[i])) {
+      *out = (sl_level_t)i;
+      return 0;
+    }
+  return SL_EINVAL;
+}
+
+static const struct {
+  const char *name;
+  sl_level_t level;
+} etypes[] = {
+#define SL_ET_ROW(n, l) {#n, l},
+    SL_ETYPE_MAP(SL_ET_ROW)
+#undef SL_ET_ROW
+};
+
+const char *sl__etype_name(int t) {
+  return t >= 0 && t < SL_ET__COUNT ? etypes[t].name : "UNKNOWN";
+}
+
+sl_level_t sl__etype_default_level(int t) {
+  return t >= 0 && t < SL_ET__COUNT ? etypes[t].level : SL_LEVEL_RESTRICTED;
+}
+
+void sl__cands_add(sl__cands_t *c, uint32_t s, uint32_t e, int type, const char *det, int prio) {
+  if (c->err || e <= s) return;
+  if (c->n == c->cap) {
+    size_t nc = c->cap ? c->cap * 2 : 64;
+    if (nc > SL_ROUTER_MAX_CANDS) {
+      c->err = SL_ETOOBIG;
+      return;
+    }
+    sl__cand_t *nv = realloc(c->v, nc * sizeof *nv);
+    if (!nv) {
+      c->err = SL_ENOMEM;
+      return;
+    }
+    c->v = nv;
+    c->cap = nc;
+  }
+  c->v[c->n++] = (sl__cand_t){s, e, type, det, (int16_t)prio, false};
+}
+
+void sl__router_fail_inject(sl_router_t *r, int on) { r->fail_inject = on; }
+
+static int find_type(const char *name) {
+  for (int i = 0; i < SL_ET__COUNT; i++)
+    if (!strcmp(etypes[i].name, name)) return i;
+  return -1;
+}
+
+sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
+  sl_router_opts_t none = {0};
+  if (!opts) opts = &none;
+  sl_router_t *r = calloc(1, sizeof *r);
+  if (!r) {
+    sl_jerr_set(err, "$", "out of memory");
+    return NULL;
+  }
+  char msg[256];
+  r->scan = sl__scan_create(msg, sizeof msg);
+  if (!r->scan) {
+    sl_jerr_set(err, "$.detectors", "%s", msg);
+    goto fail;
+  }
+  r->gaz = sl__gaz_create();
+  if (!r->gaz) {
+    sl_jerr_set(err, "$.detectors", "cannot build the name gazetteer");
+    goto fail;
+  }
+  for (int i = 0; i < SL_ET__COUNT; i++) r->level_of[i] = etypes[i].level;
+
+  if (opts->n_custom > SL_ROUTER_MAX_CUSTOM) {
+    sl_jerr_set(err, "$.detectors.custom", "at most %u custom detectors", SL_ROUTER_MAX_CUSTOM);
+    goto fail;
+  }
+  for (size_t i = 0; i < opts->n_custom; i++) {
+    const sl_custom_detector_t *cd = &opts->custom[i];
+    char path[96];
+    snprintf(path, sizeof path, "$.detectors.custom[%zu]", i);
+    if (!cd->type || !*cd->type || strlen(cd->type) >= sizeof r->custom[0].type) {
+      sl_jerr_set(err, path, "type must be a non-empty name of at most 39 bytes");
+      goto fail;
+    }
+    if (!cd->pattern || !*cd->pattern) {
+      sl_jerr_set(err, path, "pattern must be a non-empty PCRE2 pattern");
+      goto fail;
+    }
+    if ((unsigned)cd->level > SL_LEVEL_RESTRICTED) {
+      sl_jerr_set(err, path, "level out of range");
+      goto fail;
+    }
+    int ec;
+    PCRE2_SIZE eo;
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)cd->pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF,
+                                     &ec, &eo, NULL);
+    if (!code) {
+      PCRE2_UCHAR buf[160];
+      pcre2_get_error_message(ec, buf, sizeof buf);
+      sl_jerr_set(err, path, "pattern: %s at offset %zu", (char *)buf, (size_t)eo);
+      goto fail;
+    }
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* interpreter fallback if JIT is unavailable */
+    snprintf(r->custom[i].type, sizeof r->custom[i].type, "%s", cd->type);
+    r->custom[i].code = code;
+    r->custom[i].level = cd->level;
+    r->n_custom = i + 1;
+  }
+  if (opts->n_levels) {
+    r->extra_levels = calloc(opts->n_levels, sizeof *r->extra_levels);
+    if (!r->extra_levels) {
+      sl_jerr_set(err, "$.detectors.levels", "out of memory");
+      goto fail;
+    }
+  }
+  for (size_t i = 0; i < opts->n_levels; i++) {
+    const char *ty = opts->level_types[i];
+    char path[128];
+    snprintf(path, sizeof path, "$.detectors.levels.%s", ty ? ty : "?");
+    if (!ty || !*ty || strlen(ty) >= sizeof r->extra_levels[0].type) {
+      sl_jerr_set(err, path, "entity type name must be 1..39 bytes");
+      goto fail;
+    }
+    if ((unsigned)opts->level_values[i] > SL_LEVEL_RESTRICTED) {
+      sl_jerr_set(err, path, "level out of range");
+      goto fail;
+    }
+    int t = find_type(ty);
+    if (t >= 0) {
+      r->level_of[t] = opts->level_values[i];
+      continue;
+    }
+    bool custom = false;
+    for (size_t k = 0; k < r->n_custom; k++) custom |= !strcmp(r->custom[k].type, ty);
+    if (!custom) {
+      sl_jerr_set(err, path, "unknown entity type");
+      goto fail;
+    }
+    snprintf(r->extra_levels[r->n_extra_levels].type, sizeof r->extra_levels[0].type, "%s", ty);
+    r->extra_levels[r->n_extra_levels++].level = opts->level_values[i];
+  }
+  sl__diff_default(&r->diff);
+  if (opts->difficulty_weights && *opts->difficulty_weights) {
+    if (sl__diff_load(opts->difficulty_weights, &r->diff, err)) goto fail;
+  }
+  return r;
+fail:
+  sl_router_free(r);
+  return NULL;
+}
+
+void sl_router_free(sl_router_t *r) {
+  if (!r) return;
+  sl__scan_free(r->scan);
+  sl__gaz_free(r->gaz);
+  for (size_t i = 0; i < r->n_custom; i++) pcre2_code_free(r->custom[i].code);
+  free(r->extra_levels);
+  free(r);
+}
+
+static int run_custom(const sl_router_t *r, const char *text, size_t len, sl__cands_t *out) {
+  if (!r->n_custom) return 0;
+  pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+  if (!md) return SL_ENOMEM;
+  int rc = 0;
+  for (size_t i = 0; i < r->n_custom && !rc; i++) {
+    PCRE2_SIZE off = 0;
+    int guard = 0;
+    while (off <= len) {
+      int m = pcre2_match(r->custom[i].code, (PCRE2_SPTR)text, len, off, 0, md, NULL);
+      if (m == PCRE2_ERROR_NOMATCH) break;
+      if (m < 0) {
+        /* invalid UTF-8 in the request or a resource limit: fail closed */
+        rc = SL_EINTERNAL;
+        break;
+      }
+      PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+      if (ov[1] > ov[0])
+        sl__cands_add(out, (uint32_t)ov[0], (uint32_t)ov[1], SL_ET_CUSTOM + (int)i, "custom", 100);
+      off = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+      if (++guard > 100000 || out->err) break;
+    }
+  }
+  pcre2_match_data_free(md);
+  return rc ? rc : out->err;
+}
+
+static int cmp_start(const void *a, const void *b) {
+  const sl__cand_t *x = a, *y = b;
+  if (x->start != y->start) return x->start < y->start ? -1 : 1;
+  return x->end > y->end ? -1 : x->end < y->end;
+}
+
+static int cmp_prio(const void *a, const void *b) {
+  const sl__cand_t *x = a, *y = b;
+  if (x->prio != y->prio) return y->prio - x->prio;
+  uint32_t lx = x->end - x->start, ly = y->end - y->start;
+  if (lx != ly) return lx > ly ? -1 : 1;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Within each cluster of overlapping findings, keep the highest-priority ones
+ * that do not overlap each other. Clusters are small, so the greedy is cheap. */
+static size_t resolve(sl__cand_t *v, size_t n) {
+  if (n < 2) return n;
+  qsort(v, n, sizeof *v, cmp_start);
+  size_t out = 0, i = 0;
+  while (i < n) {
+    size_t j = i + 1;
+    uint32_t hi = v[i].end;
+    while (j < n && v[j].start < hi) {
+      if (v[j].end > hi) hi = v[j].end;
+      j++;
+    }
+    size_t k = j - i;
+    if (k > 1) {
+      qsort(v + i, k, sizeof *v, cmp_prio);
+      size_t kept = 0;
+      for (size_t a = i; a < j; a++) {
+        bool ok = true;
+        for (size_t b = i; b < i + kept && ok; b++)
+          if (v[a].start < v[b].end && v[b].start < v[a].end) ok = false;
+        if (ok) v[i + kept++] = v[a];
+      }
+      qsort(v + i, kept, sizeof *v, cmp_start);
+      k = kept;
+    }
+    memmove(v + out, v + i, k * sizeof *v);
+    out += k;
+    i = j;
+  }
+  return out;
+}
+
+static sl_level_t level_for(const sl_router_t *r, const sl__cand_t *c, char *name, size_t cap) {
+  if (c->type >= SL_ET_CUSTOM) {
+    size_t i = (size_t)(c->type - SL_ET_CUSTOM);
+    snprintf(name, cap, "%s", r->custom[i].type);
+    for (size_t k = 0; k < r->n_extra_levels; k++)
+      if (!strcmp(r->extra_levels[k].type, name)) return r->extra_levels[k].level;
+    return r->custom[i].level;
+  }
+  snprintf(name, cap, "%s", sl__etype_name(c->type));
+  if (c->demoted) return SL_LEVEL_INTERNAL;
+  return r->level_of[c->type];
+}
+
+static void fail_closed(sl_class_t *out, int err) {
+  free(out->entities);
+  out->entities = NULL;
+  out->n_entities = 0;
+  out->level = SL_LEVEL_RESTRICTED;
+  out->error = err ? err : SL_EINTERNAL;
+}
+
+/* Parses the declared class: a level name raises the level; anything else
+ * non-empty is treated as restricted (an unreadable declaration fails closed). */
+static sl_level_t declared_level(const char *declared) {
+  if (!declared) return SL_LEVEL_PUBLIC;
+  while (*declared == ' ' || *declared == '\t') declared++;
+  if (!*declared) return SL_LEVEL_PUBLIC;
+  char buf[32];
+  size_t n = strcspn(declared, " \t,;");
+  if (n >= sizeof buf) return SL_LEVEL_RESTRICTED;
+  memcpy(buf, declared, n);
+  buf[n] = 0;
+  sl_level_t l;
+  if (!sl_level_parse(buf, &l)) return l;
+  if (!strcasecmp(buf, "secret") || !strcasecmp(buf, "keep-inside")) return SL_LEVEL_RESTRICTED;
+  if (!strcasecmp(buf, "pii") || !strcasecmp(buf, "personal")) return SL_LEVEL_CONFIDENTIAL;
+  return SL_LEVEL_RESTRICTED;
+}
+
+static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *text, size_t len,
+                    const char *declared, sl_class_t *out) {
+  memset(out, 0, sizeof *out);
+  out->difficulty_label = "hard";
+  out->difficulty = 1.0;
+  if (!r || (!text && len)) {
+    fail_closed(out, SL_EINVAL);
+    return SL_EINVAL;
+  }
+  if (r->fail_inject) {
+    fail_closed(out, SL_EINTERNAL);
+    return SL_EINTERNAL;
+  }
+  if (len > SL_ROUTER_MAX_TEXT) {
+    fail_closed(out, SL_ETOOBIG);
+    return SL_ETOOBIG;
+  }
+  if (!text) text = "";
+  sl__hits_t hits = {0};
+  sl__cands_t cands = {0};
+  sl__toks_t toks = {0};
+  int rc = sl__scan_run(r->scan, text, len, &hits);
+  if (!rc) {
+    sl__ctx_t ctx = {text, len, &hits, &cands};
+    sl__detect_secrets(&ctx);
+    sl__detect_pii(&ctx);
+    sl__tokenize(text, len, &toks);
+    if (toks.err) rc = SL_ENOMEM;
+    if (!rc) {
+      sl__detect_names(&ctx, r->gaz, &toks);
+      sl__detect_addresses(&ctx, r->gaz, &toks);
+    }
+    if (!rc) rc = run_custom(r, text, len, &cands);
+    if (!rc) rc = cands.err;
+  }
+  free(hits.v);
+  free(toks.v);
+  if (rc) {
+    free(cands.v);
+    fail_closed(out, rc);
+    return rc;
+  }
+  size_t n = resolve(cands.v, cands.n);
+  sl_level_t level = declared_level(declared);
+  if (n) {
+    out->entities = calloc(n, sizeof *out->entities);
+    if (!out->entities) {
+      free(cands.v);
+      fail_closed(out, SL_ENOMEM);
+      return SL_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+      sl_entity_t *e = &out->entities[i];
+      e->level = level_for(r, &cands.v[i], e->type, sizeof e->type);
+      e->detector = cands.v[i].detector;
+      e->start = cands.v[i].start;
+      e->end = cands.v[i].end;
+      if (e->level > level) level = e->level;
+    }
+    out->n_entities = n;
+  }
+  free(cands.v);
+  out->level = level;
+  double f[SL_DF__COUNT];
+  sl__diff_features(req, text, len, f);
+  out->difficulty = sl__diff_score(&r->diff, f);
+  out->difficulty_label = out->difficulty >= r->diff.t_hard     ? "hard"
+                          : out->difficulty >= r->diff.t_medium ? "medium"
+                                                                : "easy";
+  return 0;
+}
+
+int sl_router_classify(const sl_router_t *r, const sl_chat_req_t *req, const char *declared,
+                       sl_class_t *out) {
+  if (!req) {
+    memset(out, 0, sizeof *out);
+    fail_closed(out, SL_EINVAL);
+    out->difficulty_label = "hard";
+    out->difficulty = 1.0;
+    return SL_EINVAL;
+  }
+  char *text = NULL;
+  size_t len = 0;
+  int rc = sl_chat_text(req, &text, &len);
+  if (rc) {
+    memset(out, 0, sizeof *out);
+    fail_closed(out, rc);
+    out->difficulty_label = "hard";
+    out->difficulty = 1.0;
+    return rc;
+  }
+  rc = classify(r, req, text, len, declared, out);
+  free(text);
+  return rc;
+}
+
+int sl_router_classify_text(const sl_router_t *r, const char *text, size_t len,
+                            const char *declared, sl_class_t *out) {
+  return classify(r, NULL, text, len, declared, out);
+}
+
+void sl_class_free(sl_class_t *c) {
+  if (!c) return;
+  free(c->entities);
+  c->entities = NULL;
+  c->n_entities = 0;
+}

@@ -1,0 +1,219 @@
+/* The router's internals, shared by its own files only: entity types, the
+ * candidate list the detectors fill, the compiled router, and the helpers each
+ * detector file exports. Nothing here is for the gateway (see router.h). */
+#ifndef SL_ROUTER_INT_H
+#define SL_ROUTER_INT_H
+
+#include "router.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Built-in entity types. Names follow INTERFACE.md (Presidio's where one exists). */
+#define SL_ETYPE_MAP(X)                                  \
+  X(EMAIL_ADDRESS, SL_LEVEL_CONFIDENTIAL)                \
+  X(PHONE_NUMBER, SL_LEVEL_CONFIDENTIAL)                 \
+  X(CREDIT_CARD, SL_LEVEL_RESTRICTED)                    \
+  X(IBAN_CODE, SL_LEVEL_RESTRICTED)                      \
+  X(BANK_ACCOUNT, SL_LEVEL_RESTRICTED)                   \
+  X(US_SSN, SL_LEVEL_RESTRICTED)                         \
+  X(US_PASSPORT, SL_LEVEL_RESTRICTED)                    \
+  X(US_DRIVER_LICENSE, SL_LEVEL_RESTRICTED)              \
+  X(NATIONAL_ID, SL_LEVEL_RESTRICTED)                    \
+  X(MEDICAL_LICENSE, SL_LEVEL_CONFIDENTIAL)              \
+  X(MEDICAL_RECORD, SL_LEVEL_CONFIDENTIAL)               \
+  X(IP_ADDRESS, SL_LEVEL_CONFIDENTIAL)                   \
+  X(PERSON, SL_LEVEL_CONFIDENTIAL)                       \
+  X(STREET_ADDRESS, SL_LEVEL_CONFIDENTIAL)               \
+  X(LOCATION, SL_LEVEL_INTERNAL)                         \
+  X(DATE_OF_BIRTH, SL_LEVEL_CONFIDENTIAL)                \
+  X(DATE_TIME, SL_LEVEL_INTERNAL)                        \
+  X(URL, SL_LEVEL_INTERNAL)                              \
+  X(CRYPTO, SL_LEVEL_RESTRICTED)                         \
+  X(API_KEY, SL_LEVEL_RESTRICTED)                        \
+  X(PRIVATE_KEY, SL_LEVEL_RESTRICTED)                    \
+  X(PASSWORD, SL_LEVEL_RESTRICTED)                       \
+  X(JWT, SL_LEVEL_RESTRICTED)                            \
+  X(CLOUD_CREDENTIAL, SL_LEVEL_RESTRICTED)
+
+typedef enum {
+#define SL_ET_ENUM(name, lvl) SL_ET_##name,
+  SL_ETYPE_MAP(SL_ET_ENUM)
+#undef SL_ET_ENUM
+  SL_ET__COUNT,
+  SL_ET_CUSTOM = 1000 /* custom detectors: SL_ET_CUSTOM + index */
+} sl_etype_t;
+
+const char *sl__etype_name(int t);
+sl_level_t sl__etype_default_level(int t);
+
+/* Limits: every input and growable list has a ceiling; hitting one is an error,
+ * and an error classifies the request as restricted (fail closed). */
+#define SL_ROUTER_MAX_TEXT ((size_t)64 << 20)
+#define SL_ROUTER_MAX_CANDS 200000u
+#define SL_ROUTER_MAX_CUSTOM 256u
+
+/* One finding before overlap resolution. `prio` decides overlaps: higher wins. */
+typedef struct {
+  uint32_t start, end;
+  int type;             /* sl_etype_t or SL_ET_CUSTOM + i */
+  const char *detector; /* static */
+  int16_t prio;
+  bool demoted;         /* well-known test value: reported at level internal */
+} sl__cand_t;
+
+typedef struct {
+  sl__cand_t *v;
+  size_t n, cap;
+  int err; /* sticky: first failure (SL_ENOMEM / SL_ETOOBIG) */
+} sl__cands_t;
+
+void sl__cands_add(sl__cands_t *c, uint32_t s, uint32_t e, int type, const char *det, int prio);
+
+/* Raw matches of the multi-pattern pass, kept per pattern id (leftmost-longest). */
+typedef struct {
+  uint32_t start, end;
+  uint16_t id;
+} sl__hit_t;
+
+typedef struct {
+  sl__hit_t *v;
+  size_t n, cap;
+  int err;
+  uint32_t last_idx[128]; /* per pattern: index+1 of its last hit, for merging */
+} sl__hits_t;
+
+/* The compiled Hyperscan database and its scratch pool (scan.c). */
+typedef struct sl__scan sl__scan_t;
+sl__scan_t *sl__scan_create(char *err, size_t errlen);
+void sl__scan_free(sl__scan_t *s);
+/* Runs the one multi-pattern pass over text into hits. 0 or SL_E*. */
+int sl__scan_run(const sl__scan_t *s, const char *text, size_t len, sl__hits_t *hits);
+
+/* Pattern ids of the multi-pattern pass (scan.c's table is indexed by these). */
+enum {
+  SL_P_EMAIL, SL_P_URL_CRED, SL_P_URL, SL_P_PHONE, SL_P_PHONE_INTL, SL_P_DIGITS, SL_P_CARD_GROUPED,
+  SL_P_SSN, SL_P_IBAN, SL_P_IPV4, SL_P_IPV6, SL_P_DATE_NUM, SL_P_DATE_ISO, SL_P_DATE_TEXT,
+  SL_P_DATE_TEXT2,
+  SL_P_CUE_DOB, SL_P_CUE_PASSPORT, SL_P_CUE_DL, SL_P_CUE_MEDICAL, SL_P_CUE_BANK,
+  SL_P_CUE_NATID, SL_P_CUE_SSN,
+  SL_P_AWS_AKID, SL_P_GCP_SA, SL_P_GOOGLE_KEY, SL_P_GOOGLE_OAUTH, SL_P_AZURE_KEY,
+  SL_P_AZURE_SECRET, SL_P_GITHUB, SL_P_GITLAB, SL_P_SLACK, SL_P_SLACK_HOOK, SL_P_STRIPE,
+  SL_P_OPENAI, SL_P_ANTHROPIC, SL_P_VENDOR, SL_P_PRIVKEY, SL_P_PRIVKEY_B64, SL_P_JWT,
+  SL_P_BASIC_AUTH, SL_P_BEARER, SL_P_PWHASH, SL_P_PW_CUE, SL_P_KEY_CUE, SL_P_TOKEN,
+  SL_P_CRYPTO_BTC, SL_P_CRYPTO_ETH, SL_P_NETRC,
+  SL_P__COUNT
+};
+
+/* Validators (validate.c): pure functions over bytes. */
+bool sl__luhn(const char *s, size_t n);
+bool sl__iban_ok(const char *s, size_t n);
+bool sl__ssn_ok(const char *s, size_t n);
+bool sl__ipv4_ok(const char *s, size_t n);
+bool sl__ipv6_ok(const char *s, size_t n);
+double sl__entropy(const char *s, size_t n);
+size_t sl__count_digits(const char *s, size_t n);
+/* A value that only stands for a secret: <YOUR_KEY>, ${VAR}, $password, xxxx, ****,
+ * "your-api-key-here", changeme, ... (see docs/router.md, placeholder policy). */
+bool sl__is_placeholder(const char *s, size_t n);
+/* A vendor's documented example value (AKIAIOSFODNN7EXAMPLE, ...). */
+bool sl__is_known_example(const char *s, size_t n);
+/* Token that looks random: long enough, mixed classes, entropy. `strict` for
+ * tokens without a key-like name beside them. */
+bool sl__looks_random(const char *s, size_t n, bool strict);
+
+/* Detector stages over the hits (pii.c, secrets.c) and the word-level pass for
+ * names and addresses (names.c, address.c). */
+typedef struct {
+  const char *text;
+  size_t len;
+  const sl__hits_t *hits;
+  sl__cands_t *out;
+} sl__ctx_t;
+
+void sl__detect_pii(sl__ctx_t *c);
+void sl__detect_secrets(sl__ctx_t *c);
+
+/* Gazetteer (names.c). Flags per lower-cased word. */
+enum { SL_GZ_FIRST = 1, SL_GZ_LAST = 2, SL_GZ_PLACE = 4, SL_GZ_COMMON = 8 };
+typedef struct sl__gaz sl__gaz_t;
+sl__gaz_t *sl__gaz_create(void);
+void sl__gaz_free(sl__gaz_t *g);
+unsigned sl__gaz_lookup(const sl__gaz_t *g, const char *w, size_t n); /* lower-cases itself */
+
+/* Word tokens of the text, shared by the name and address detectors. */
+typedef struct {
+  uint32_t s, e;   /* byte span */
+  uint8_t kind;    /* SL_TK_* */
+  uint8_t caps;    /* 1: first letter upper-case; 2: all upper-case */
+  uint8_t nl_before; /* newline(s) between previous token and this one */
+  uint8_t punct_before; /* last non-space byte before it ('.', ':', ',' ...), 0 if none */
+} sl__tok_t;
+enum { SL_TK_WORD = 1, SL_TK_NUM = 2, SL_TK_ALNUM = 3 };
+
+typedef struct {
+  sl__tok_t *v;
+  size_t n, cap;
+  int err;
+} sl__toks_t;
+
+void sl__tokenize(const char *text, size_t len, sl__toks_t *t);
+void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, const sl__toks_t *t);
+void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__toks_t *t);
+
+extern const char sl__gazetteer_data[];
+extern const unsigned sl__gazetteer_count;
+
+/* Difficulty (difficulty.c). */
+#define SL_DF_MAP(X)                                                             \
+  X(bias) X(log_chars) X(log_words) X(turns) X(code_fence) X(code_tokens)        \
+  X(math_latex) X(math_ops) X(math_words) X(reasoning_cues) X(constraints)       \
+  X(tools) X(json_schema) X(max_tokens) X(non_ascii) X(question_short)           \
+  X(task_easy_cues) X(proof_cues) X(lines) X(digits)
+
+typedef enum {
+#define SL_DF_ENUM(n) SL_DF_##n,
+  SL_DF_MAP(SL_DF_ENUM)
+#undef SL_DF_ENUM
+  SL_DF__COUNT
+} sl_df_t;
+
+typedef struct {
+  double w[SL_DF__COUNT];
+  double t_medium, t_hard; /* score >= t_medium: medium; >= t_hard: hard */
+} sl__diffmodel_t;
+
+extern const char *const sl__df_names[SL_DF__COUNT];
+void sl__diff_features(const sl_chat_req_t *req, const char *text, size_t len,
+                       double f[SL_DF__COUNT]);
+double sl__diff_score(const sl__diffmodel_t *m, const double f[SL_DF__COUNT]);
+void sl__diff_default(sl__diffmodel_t *m);
+/* Parses a weights JSON document. 0 or SL_EPARSE with the JSON path in err. */
+int sl__diff_parse(const char *json, size_t len, sl__diffmodel_t *m, sl_jerr_t *err);
+int sl__diff_load(const char *path, sl__diffmodel_t *m, sl_jerr_t *err);
+
+struct sl_router {
+  sl__scan_t *scan;
+  sl__gaz_t *gaz;
+  struct {
+    char type[40];
+    void *code; /* pcre2_code_8 * (JIT-compiled) */
+    sl_level_t level;
+  } custom[SL_ROUTER_MAX_CUSTOM];
+  size_t n_custom;
+  sl_level_t level_of[SL_ET__COUNT];
+  struct {
+    char type[40];
+    sl_level_t level;
+  } *extra_levels; /* overrides naming custom types */
+  size_t n_extra_levels;
+  sl__diffmodel_t diff;
+  int fail_inject; /* tests: non-zero makes every classification fail (fail-closed path) */
+};
+
+/* Tests: makes classifications of this router fail, to exercise the fail-closed path. */
+void sl__router_fail_inject(sl_router_t *r, int on);
+
+#endif

@@ -1,0 +1,375 @@
+/* Secret detectors over the hits of the multi-pattern pass: cloud credentials,
+ * provider tokens, private keys, JWTs, HTTP auth headers, password hashes,
+ * credentials in URLs and .netrc, password and key assignments (code, config
+ * and prose), and random-looking tokens. Placeholders are dropped and
+ * vendors' documented example values are demoted (see docs/router.md). */
+#include "router_int.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+static bool idch(char c) {
+  return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.';
+}
+
+static void add_secret(sl__ctx_t *c, uint32_t s, uint32_t e, int type, const char *det, int prio,
+                       bool check_placeholder) {
+  const char *t = c->text + s;
+  size_t n = e - s;
+  if (check_placeholder && sl__is_placeholder(t, n)) return;
+  size_t before = c->out->n;
+  sl__cands_add(c->out, s, e, type, det, prio);
+  if (c->out->n > before && sl__is_known_example(t, n)) c->out->v[c->out->n - 1].demoted = true;
+}
+
+static int b64val(char ch) {
+  if (ch >= 'A' && ch <= 'Z') return ch - 'A';
+  if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
+  if (ch >= '0' && ch <= '9') return ch - '0' + 52;
+  if (ch == '+' || ch == '-') return 62;
+  if (ch == '/' || ch == '_') return 63;
+  return -1;
+}
+
+/* Decodes up to cap bytes of base64 from s; returns the count. */
+static size_t b64dec(const char *s, size_t n, char *out, size_t cap) {
+  size_t o = 0;
+  unsigned acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < n && o < cap; i++) {
+    int v = b64val(s[i]);
+    if (v < 0) break;
+    acc = (acc << 6) | (unsigned)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (char)((acc >> bits) & 0xff);
+    }
+  }
+  return o;
+}
+
+static void private_key(sl__ctx_t *c, const sl__hit_t *h) {
+  /* The block runs to its END line when there is one. */
+  uint32_t e = h->end;
+  size_t lim = c->len - e < 16384 ? c->len - e : 16384;
+  const char *end = memmem(c->text + e, lim, "-----END", 8);
+  if (end) {
+    const char *close = memmem(end + 8, (size_t)(c->text + c->len - (end + 8)) < 64
+                                            ? (size_t)(c->text + c->len - (end + 8))
+                                            : 64,
+                               "-----", 5);
+    e = (uint32_t)((close ? close + 5 : end + 8) - c->text);
+  }
+  add_secret(c, h->start, e, SL_ET_PRIVATE_KEY, "private_key", 95, false);
+}
+
+static void private_key_b64(sl__ctx_t *c, const sl__hit_t *h) {
+  char dec[64];
+  size_t m = b64dec(c->text + h->start, h->end - h->start, dec, sizeof dec);
+  if (memmem(dec, m, "PRIVATE KEY", 11))
+    add_secret(c, h->start, h->end, SL_ET_PRIVATE_KEY, "private_key", 95, false);
+}
+
+static void basic_auth(sl__ctx_t *c, const sl__hit_t *h) {
+  uint32_t s = h->start + 5;
+  while (s < h->end && isspace((unsigned char)c->text[s])) s++;
+  char dec[256];
+  size_t m = b64dec(c->text + s, h->end - s, dec, sizeof dec);
+  const char *colon = memchr(dec, ':', m);
+  if (!colon || colon == dec + m - 1) return;
+  if (sl__is_placeholder(colon + 1, (size_t)(dec + m - colon - 1))) return;
+  add_secret(c, s, h->end, SL_ET_PASSWORD, "basic_auth", 80, false);
+}
+
+static void bearer(sl__ctx_t *c, const sl__hit_t *h) {
+  uint32_t s = h->start + 6;
+  while (s < h->end && isspace((unsigned char)c->text[s])) s++;
+  if (sl__looks_random(c->text + s, h->end - s, false))
+    add_secret(c, s, h->end, SL_ET_API_KEY, "bearer_token", 75, true);
+}
+
+static void url_cred(sl__ctx_t *c, const sl__hit_t *h) {
+  const char *t = c->text;
+  const char *p = memmem(t + h->start, h->end - h->start, "://", 3);
+  if (!p) return;
+  uint32_t us = (uint32_t)(p + 3 - t);
+  const char *colon = memchr(t + us, ':', h->end - us);
+  const char *at = colon ? memchr(colon, '@', (size_t)(t + h->end - colon)) : NULL;
+  if (!colon || !at || at <= colon + 1) return;
+  uint32_t ps = (uint32_t)(colon + 1 - t), pe = (uint32_t)(at - t);
+  /* user:port@ never happens; an all-digit "password" after a host is a port */
+  if (sl__count_digits(t + ps, pe - ps) == pe - ps && pe - ps <= 5) return;
+  add_secret(c, ps, pe, SL_ET_PASSWORD, "url_credentials", 85, true);
+}
+
+/* The whole identifier around a cue word ("DB_PASSWORD", "jenkins_passwd"). */
+static void ident_span(const sl__ctx_t *c, const sl__hit_t *h, uint32_t *is, uint32_t *ie) {
+  uint32_t s = h->start, e = h->end;
+  while (s > 0 && idch(c->text[s - 1]) && h->start - s < 64) s--;
+  while (e < c->len && idch(c->text[e]) && e - h->end < 64) e++;
+  *is = s;
+  *ie = e;
+}
+
+static bool ident_has(const char *t, uint32_t s, uint32_t e, const char *w) {
+  size_t m = strlen(w);
+  for (uint32_t i = s; i + m <= e; i++)
+    if (!strncasecmp(t + i, w, m)) return true;
+  return false;
+}
+
+enum { SEP_NONE, SEP_ASSIGN, SEP_SPACE, SEP_PROSE, SEP_ARGS };
+
+/* Parses what follows an identifier: a separator (= : := => , ( or prose
+ * "is"/"was") and a value, quoted or bare. */
+static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs, uint32_t *ve,
+                       bool *quoted) {
+  const char *t = c->text;
+  uint32_t n = (uint32_t)c->len, i = p;
+  int sep = SEP_NONE;
+  if (i < n && (t[i] == '"' || t[i] == '\'' || t[i] == '`')) i++; /* "password": */
+  if (i < n && t[i] == ']') i++;                                  /* ['password'] = */
+  while (i < n && (t[i] == ' ' || t[i] == '\t')) i++;
+  if (i + 1 < n && ((t[i] == ':' && t[i + 1] == '=') || (t[i] == '=' && t[i + 1] == '>') ||
+                    (t[i] == '=' && t[i + 1] == '=')))
+    sep = SEP_ASSIGN, i += 2;
+  else if (i < n && (t[i] == '=' || t[i] == ':'))
+    sep = SEP_ASSIGN, i++;
+  else if (i < n && (t[i] == ',' || t[i] == '('))
+    sep = SEP_ARGS, i++;
+  else if (i > p)
+    sep = SEP_SPACE;
+  else
+    return SEP_NONE;
+  while (i < n && (t[i] == ' ' || t[i] == '\t')) i++;
+  if (prose && sep != SEP_ASSIGN) {
+    /* "password is X", "password attempt string revealed: 'X'", "password was set to X" */
+    static const char *const fill[] = {"is", "was", "were", "are", "set", "to", "of", "attempt",
+                                       "string", "revealed", "used", "reads", "remains",
+                                       "became", "as", "be", "changed", "reset", "now", NULL};
+    for (int round = 0; round < 5; round++) {
+      bool moved = false;
+      for (const char *const *f = fill; *f; f++) {
+        size_t m = strlen(*f);
+        if (i + m < n && !strncasecmp(t + i, *f, m) && !isalnum((unsigned char)t[i + m])) {
+          i += (uint32_t)m;
+          while (i < n && (t[i] == ' ' || t[i] == ':')) i++;
+          sep = SEP_PROSE;
+          moved = true;
+          break;
+        }
+      }
+      if (!moved) break;
+    }
+    if (i < n && t[i] == ':') i++;
+    while (i < n && t[i] == ' ') i++;
+  }
+  if (sep == SEP_ARGS) {
+    /* f("user", "secret"): take the last quoted argument of the call */
+    uint32_t best_s = 0, best_e = 0;
+    for (int arg = 0; arg < 4 && i < n; arg++) {
+      while (i < n && (t[i] == ' ' || t[i] == ',')) i++;
+      if (i >= n || (t[i] != '"' && t[i] != '\'')) break;
+      char q = t[i++];
+      uint32_t s = i;
+      while (i < n && t[i] != q && t[i] != '\n' && i - s < 256) i++;
+      if (i >= n || t[i] != q) break;
+      best_s = s, best_e = i;
+      i++;
+    }
+    if (best_e <= best_s) return SEP_NONE;
+    *vs = best_s, *ve = best_e, *quoted = true;
+    return sep;
+  }
+  if (i < n && (t[i] == '"' || t[i] == '\'' || t[i] == '`')) {
+    char q = t[i++];
+    uint32_t s = i;
+    while (i < n && t[i] != q && t[i] != '\n' && i - s < 256) i++;
+    if (i >= n || t[i] != q) return SEP_NONE;
+    *vs = s, *ve = i, *quoted = true;
+    return sep;
+  }
+  uint32_t s = i;
+  while (i < n && !isspace((unsigned char)t[i]) && t[i] != '"' && t[i] != '\'' && i - s < 256)
+    i++;
+  while (i > s && strchr(",;)}]>.", t[i - 1])) i--;
+  if (i == s) return SEP_NONE;
+  *vs = s, *ve = i, *quoted = false;
+  return sep;
+}
+
+static bool identifier_like(const char *s, size_t n) {
+  /* a bare word that names something (variable, type, keyword), not a literal */
+  size_t dg = 0, other = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (isdigit((unsigned char)s[i])) dg++;
+    else if (!isalpha((unsigned char)s[i]) && s[i] != '_')
+      other++;
+  }
+  return dg == 0 && other == 0;
+}
+
+static bool code_expr(const char *s, size_t n) {
+  return memchr(s, '(', n) || memchr(s, '[', n) || memchr(s, '{', n) ||
+         (n > 5 && !strncmp(s, "this.", 5)) || (n > 5 && !strncmp(s, "self.", 5));
+}
+
+static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
+  uint32_t is, ie;
+  ident_span(c, h, &is, &ie);
+  const char *t = c->text;
+  bool pw = ident_has(t, is, ie, "passw") || ident_has(t, is, ie, "pwd") ||
+            ident_has(t, is, ie, "passphrase") || ident_has(t, is, ie, "passcode");
+  bool cred = ident_has(t, is, ie, "credential");
+  size_t il = ie - is;
+  if (!pw && !cred) {
+    /* "pass", "pw", "pin", "db_pass" as a whole word or suffix */
+    bool suffix = (il >= 4 && !strncasecmp(t + ie - 4, "pass", 4)) ||
+                  (il >= 2 && !strncasecmp(t + ie - 2, "pw", 2) && (il == 2 || !isalpha((unsigned char)t[ie - 3]))) ||
+                  (il == 3 && !strncasecmp(t + is, "pin", 3));
+    if (!suffix) return;
+    if (il >= 4 && !strncasecmp(t + ie - 4, "pass", 4) && il > 4 && isalpha((unsigned char)t[ie - 5]))
+      return; /* "bypass", "compass" */
+  }
+  if (ident_has(t, is, ie, "forgot") || ident_has(t, is, ie, "reset") ||
+      ident_has(t, is, ie, "policy") || ident_has(t, is, ie, "length") ||
+      ident_has(t, is, ie, "hash") || ident_has(t, is, ie, "field") || ident_has(t, is, ie, "input"))
+    return;
+  uint32_t vs, ve;
+  bool quoted;
+  int sep = value_after(c, ie, true, &vs, &ve, &quoted);
+  if (sep == SEP_NONE) return;
+  const char *v = t + vs;
+  size_t n = ve - vs;
+  if (n < 3 || sl__is_placeholder(v, n)) return;
+  if (!quoted) {
+    if (code_expr(v, n)) return;
+    if (identifier_like(v, n)) return; /* password = getPassword, password: String */
+    if (sep != SEP_ASSIGN && n < 6) return;
+    if (sep == SEP_ARGS) return;
+  } else if (sep == SEP_SPACE || sep == SEP_PROSE) {
+    /* 'quoted' after prose: still a literal. */
+  }
+  if (cred && !pw && !quoted) return;
+  if (memchr(v, '@', n) && memchr(v, '.', n) && !pw) return; /* an email, not the secret */
+  add_secret(c, vs, ve, SL_ET_PASSWORD, "password_assignment", 70, false);
+}
+
+static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
+  uint32_t is, ie;
+  ident_span(c, h, &is, &ie);
+  const char *t = c->text;
+  if (ident_has(t, is, ie, "author") && !ident_has(t, is, ie, "authoriz")) return;
+  if (ident_has(t, is, ie, "tokeniz") || ident_has(t, is, ie, "max_token")) return;
+  uint32_t vs, ve;
+  bool quoted;
+  /* "Unseal Key 2: value": skip a small index after the name */
+  uint32_t p = ie;
+  if (p + 2 < c->len && t[p] == ' ' && isdigit((unsigned char)t[p + 1]) &&
+      (t[p + 2] == ':' || t[p + 2] == '='))
+    p += 2;
+  int sep = value_after(c, p, false, &vs, &ve, &quoted);
+  if (sep == SEP_NONE || sep == SEP_PROSE) return;
+  if (sep == SEP_SPACE && !quoted) {
+    /* "Authorization: token X" / "key X": only a strictly random bare value */
+    if (!sl__looks_random(t + vs, ve - vs, true)) return;
+  }
+  const char *v = t + vs;
+  size_t n = ve - vs;
+  if (n < 8 || sl__is_placeholder(v, n)) return;
+  if (!quoted && code_expr(v, n)) return;
+  /* a prefix like "Bearer " or "token " inside the value */
+  const char *sp = memchr(v, ' ', n);
+  if (sp && quoted) {
+    vs = (uint32_t)(sp + 1 - t);
+    v = t + vs;
+    n = ve - vs;
+  }
+  if (!sl__looks_random(v, n, false)) return;
+  /* a path or URL is not the key */
+  if (n > 8 && (memmem(v, n, "://", 3) || (v[0] == '/' && memchr(v + 1, '/', n - 1)))) return;
+  add_secret(c, vs, ve, SL_ET_API_KEY, "key_assignment", 65, false);
+}
+
+static void token(sl__ctx_t *c, const sl__hit_t *h) {
+  uint32_t s = h->start, e = h->end;
+  /* trim punctuation at the ends of a run */
+  while (s < e && strchr("-_./=+!~", c->text[s])) s++;
+  while (e > s && strchr("-_./+!~", c->text[e - 1])) e--;
+  const char *t = c->text + s;
+  size_t n = e - s;
+  if (n < 24) return;
+  size_t slashes = 0;
+  for (size_t i = 0; i < n; i++) slashes += t[i] == '/';
+  if (slashes > 2) return; /* a path */
+  if (s >= 3 && !memcmp(c->text + s - 3, "://", 3)) return;
+  if (!sl__looks_random(t, n, true)) return;
+  add_secret(c, s, e, SL_ET_API_KEY, "random_token", 20, true);
+}
+
+static void vendor(sl__ctx_t *c, const sl__hit_t *h, int type, const char *det, int prio) {
+  const char *t = c->text + h->start;
+  size_t n = h->end - h->start;
+  /* the body after the prefix must look like a key, not like a word */
+  size_t k = 0;
+  while (k < n && k < 12 && t[k] != '_' && t[k] != '-' && t[k] != '.') k++;
+  if (k < n) k++;
+  const char *body = t + k;
+  size_t bn = n - k;
+  if (bn >= 8 && !sl__looks_random(body, bn, false) && !sl__looks_random(t, n, false)) return;
+  add_secret(c, h->start, h->end, type, det, prio, true);
+}
+
+void sl__detect_secrets(sl__ctx_t *c) {
+  for (size_t i = 0; i < c->hits->n; i++) {
+    const sl__hit_t *h = &c->hits->v[i];
+    switch (h->id) {
+      case SL_P_AWS_AKID:
+        add_secret(c, h->start, h->end, SL_ET_CLOUD_CREDENTIAL, "aws_access_key_id", 90, false);
+        break;
+      case SL_P_GCP_SA:
+        add_secret(c, h->start, h->end, SL_ET_CLOUD_CREDENTIAL, "gcp_service_account", 90, false);
+        break;
+      case SL_P_AZURE_KEY: {
+        const char *eq = memchr(c->text + h->start, '=', h->end - h->start);
+        uint32_t s = eq ? (uint32_t)(eq + 1 - c->text) : h->start;
+        add_secret(c, s, h->end, SL_ET_CLOUD_CREDENTIAL, "azure_key", 90, true);
+        break;
+      }
+      case SL_P_AZURE_SECRET:
+        add_secret(c, h->start, h->end, SL_ET_CLOUD_CREDENTIAL, "azure_client_secret", 88, true);
+        break;
+      case SL_P_GOOGLE_KEY: vendor(c, h, SL_ET_API_KEY, "google_api_key", 90); break;
+      case SL_P_GOOGLE_OAUTH: vendor(c, h, SL_ET_API_KEY, "google_oauth", 90); break;
+      case SL_P_GITHUB: vendor(c, h, SL_ET_API_KEY, "github_token", 90); break;
+      case SL_P_GITLAB: vendor(c, h, SL_ET_API_KEY, "gitlab_token", 90); break;
+      case SL_P_SLACK: vendor(c, h, SL_ET_API_KEY, "slack_token", 90); break;
+      case SL_P_SLACK_HOOK: vendor(c, h, SL_ET_API_KEY, "slack_webhook", 90); break;
+      case SL_P_STRIPE: vendor(c, h, SL_ET_API_KEY, "stripe_key", 90); break;
+      case SL_P_OPENAI: vendor(c, h, SL_ET_API_KEY, "openai_key", 90); break;
+      case SL_P_ANTHROPIC: vendor(c, h, SL_ET_API_KEY, "anthropic_key", 92); break;
+      case SL_P_VENDOR: vendor(c, h, SL_ET_API_KEY, "vendor_token", 85); break;
+      case SL_P_PRIVKEY: private_key(c, h); break;
+      case SL_P_PRIVKEY_B64: private_key_b64(c, h); break;
+      case SL_P_JWT: add_secret(c, h->start, h->end, SL_ET_JWT, "jwt", 88, false); break;
+      case SL_P_BASIC_AUTH: basic_auth(c, h); break;
+      case SL_P_BEARER: bearer(c, h); break;
+      case SL_P_PWHASH:
+        add_secret(c, h->start, h->end, SL_ET_PASSWORD, "password_hash", 80, false);
+        break;
+      case SL_P_URL_CRED: url_cred(c, h); break;
+      case SL_P_NETRC: {
+        uint32_t e = h->end, s = e;
+        while (s > h->start && !isspace((unsigned char)c->text[s - 1])) s--;
+        add_secret(c, s, e, SL_ET_PASSWORD, "netrc", 80, true);
+        break;
+      }
+      case SL_P_PW_CUE: password_cue(c, h); break;
+      case SL_P_KEY_CUE: key_cue(c, h); break;
+      case SL_P_TOKEN: token(c, h); break;
+      default: break;
+    }
+  }
+}

@@ -1,0 +1,230 @@
+/* Validators: checksums and shape rules that turn a pattern hit into a finding
+ * (Luhn, IBAN mod 97, SSN area/group/serial rules, IP addresses), plus the
+ * token tests the secret detectors share (entropy, placeholders, known examples). */
+#include "router_int.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+size_t sl__count_digits(const char *s, size_t n) {
+  size_t d = 0;
+  for (size_t i = 0; i < n; i++) d += (s[i] >= '0' && s[i] <= '9');
+  return d;
+}
+
+bool sl__luhn(const char *s, size_t n) {
+  int sum = 0, alt = 0, nd = 0;
+  for (size_t i = n; i-- > 0;) {
+    char c = s[i];
+    if (c == ' ' || c == '-') continue;
+    if (c < '0' || c > '9') return false;
+    int d = c - '0';
+    if (alt) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    alt = !alt;
+    nd++;
+  }
+  return nd >= 12 && nd <= 19 && sum % 10 == 0;
+}
+
+/* Lengths per country (ISO 13616 registry) for the common ones; others 15..34. */
+static int iban_len(const char *cc) {
+  static const struct {
+    char cc[3];
+    int len;
+  } t[] = {{"AD", 24}, {"AT", 20}, {"BE", 16}, {"BG", 22}, {"CH", 21}, {"CY", 28}, {"CZ", 24},
+           {"DE", 22}, {"DK", 18}, {"EE", 20}, {"ES", 24}, {"FI", 18}, {"FR", 27}, {"GB", 22},
+           {"GR", 27}, {"HR", 21}, {"HU", 28}, {"IE", 22}, {"IS", 26}, {"IT", 27}, {"LI", 21},
+           {"LT", 20}, {"LU", 20}, {"LV", 21}, {"MC", 27}, {"MT", 31}, {"NL", 18}, {"NO", 15},
+           {"PL", 28}, {"PT", 25}, {"RO", 24}, {"SE", 24}, {"SI", 19}, {"SK", 24}, {"SM", 27},
+           {"TR", 26}, {"AE", 23}, {"SA", 24}, {"IL", 23}, {"BR", 29}, {"UA", 29}};
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+    if (t[i].cc[0] == cc[0] && t[i].cc[1] == cc[1]) return t[i].len;
+  return 0;
+}
+
+bool sl__iban_ok(const char *s, size_t n) {
+  char b[40];
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == ' ') continue;
+    if (m >= sizeof b) return false;
+    b[m++] = s[i];
+  }
+  if (m < 15 || m > 34) return false;
+  int want = iban_len(b);
+  if (want && (int)m != want) return false;
+  unsigned rem = 0;
+  for (size_t k = 0; k < m; k++) {
+    char c = b[(k + 4) % m];
+    if (c >= '0' && c <= '9')
+      rem = (rem * 10 + (unsigned)(c - '0')) % 97;
+    else if (c >= 'A' && c <= 'Z')
+      rem = (rem * 100 + (unsigned)(c - 'A' + 10)) % 97;
+    else
+      return false;
+  }
+  return rem == 1;
+}
+
+bool sl__ssn_ok(const char *s, size_t n) {
+  char d[9];
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] >= '0' && s[i] <= '9') {
+      if (m == 9) return false;
+      d[m++] = s[i];
+    }
+  }
+  if (m != 9) return false;
+  int area = (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
+  int group = (d[3] - '0') * 10 + (d[4] - '0');
+  int serial = (d[5] - '0') * 1000 + (d[6] - '0') * 100 + (d[7] - '0') * 10 + (d[8] - '0');
+  if (area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0) return false;
+  /* Widely published non-SSNs (advertising, Woolworth's wallet card). */
+  if (!memcmp(d, "078051120", 9) || !memcmp(d, "219099999", 9) || !memcmp(d, "123456789", 9))
+    return false;
+  /* All one digit is a filler, not a number. */
+  bool same = true;
+  for (int i = 1; i < 9; i++) same &= d[i] == d[0];
+  return !same;
+}
+
+bool sl__ipv4_ok(const char *s, size_t n) {
+  int parts = 0, val = -1, digits = 0;
+  for (size_t i = 0; i <= n; i++) {
+    if (i == n || s[i] == '.') {
+      if (val < 0 || val > 255 || digits > 3) return false;
+      if (digits > 1 && s[i - digits] == '0') return false; /* 01.02: a version, not an IP */
+      parts++;
+      val = -1;
+      digits = 0;
+    } else if (s[i] >= '0' && s[i] <= '9') {
+      val = (val < 0 ? 0 : val * 10) + (s[i] - '0');
+      digits++;
+    } else {
+      return false;
+    }
+  }
+  return parts == 4;
+}
+
+bool sl__ipv6_ok(const char *s, size_t n) {
+  char b[64];
+  if (n < 3 || n >= sizeof b) return false;
+  memcpy(b, s, n);
+  b[n] = 0;
+  int colons = 0, hex_letters = 0, digits = 0;
+  for (size_t i = 0; i < n; i++) {
+    colons += b[i] == ':';
+    digits += isdigit((unsigned char)b[i]) != 0;
+    hex_letters += isalpha((unsigned char)b[i]) != 0;
+  }
+  /* "a::b" in C++ or "10:30" clock times are not addresses: want several groups. */
+  if (colons < 2 || digits + hex_letters < 3) return false;
+  if (colons == 2 && !strstr(b, "::")) return false;
+  if (!strcmp(b, "::")) return false;
+  unsigned char out[16];
+  return inet_pton(AF_INET6, b, out) == 1 && (colons >= 3 || digits > 0);
+}
+
+double sl__entropy(const char *s, size_t n) {
+  if (!n) return 0;
+  unsigned cnt[256] = {0};
+  for (size_t i = 0; i < n; i++) cnt[(unsigned char)s[i]]++;
+  double h = 0;
+  for (int i = 0; i < 256; i++)
+    if (cnt[i]) {
+      double p = (double)cnt[i] / (double)n;
+      h -= p * log2(p);
+    }
+  return h;
+}
+
+static bool ci_contains(const char *s, size_t n, const char *needle) {
+  size_t m = strlen(needle);
+  for (size_t i = 0; i + m <= n; i++)
+    if (!strncasecmp(s + i, needle, m)) return true;
+  return false;
+}
+
+bool sl__is_placeholder(const char *s, size_t n) {
+  /* strip quotes */
+  while (n && (*s == '"' || *s == '\'' || *s == '`')) s++, n--;
+  while (n && (s[n - 1] == '"' || s[n - 1] == '\'' || s[n - 1] == '`')) n--;
+  if (n == 0) return true;
+  /* template / variable syntax: <KEY>, {{ key }}, ${KEY}, $KEY, %(key)s, %KEY%, [KEY] */
+  if (s[0] == '<' || s[0] == '$' || s[0] == '{' || s[0] == '%' || s[0] == '[') return true;
+  if (ci_contains(s, n, "{{") || ci_contains(s, n, "${") || ci_contains(s, n, "%(") ||
+      ci_contains(s, n, "process.env") || ci_contains(s, n, "os.environ") ||
+      ci_contains(s, n, "getenv"))
+    return true;
+  /* masks: mostly x, *, ., #, -, _ or a single repeated char that isn't a letter */
+  size_t mask = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    mask += c == 'x' || c == 'X' || c == '*' || c == '.' || c == '#' || c == '-' || c == '_' ||
+            c == '0';
+  }
+  if (mask * 10 >= n * 8) return true;
+  static const char *const words[] = {
+      "your_", "your-", "yourkey", "your key", "your api", "your_api", "_here", "-here",
+      "placeholder", "changeme", "change_me", "change-me", "redacted", "dummy", "example_",
+      "<", ">", "...", "…", "insert", "replace", "todo", "fixme", "fake", "sample", "mysecret",
+      "my_secret", "my-secret", "yourpassword", "your_password", "xxxx", "****", "none", "null",
+      "undefined", "secret_value", "api_key_value", "token_value"};
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+    if (ci_contains(s, n, words[i])) return true;
+  return false;
+}
+
+bool sl__is_known_example(const char *s, size_t n) {
+  static const char *const ex[] = {
+      "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+      "ASIAIOSFODNN7EXAMPLE", "AIDACKCEVSQ6C2EXAMPLE", "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+      "sk_test_4eC39HqLyjWDarjtT1zdp7dc", "pk_test_TYooMQauvdEDq54NiTphI7jx",
+      "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+  for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
+    size_t m = strlen(ex[i]);
+    for (size_t k = 0; k + m <= n; k++)
+      if (!memcmp(s + k, ex[i], m)) return true;
+  }
+  /* AWS documentation convention: ...EXAMPLE / ...EXAMPLEKEY suffixes. */
+  if (n >= 7 && !memcmp(s + n - 7, "EXAMPLE", 7)) return true;
+  if (n >= 10 && !memcmp(s + n - 10, "EXAMPLEKEY", 10)) return true;
+  return false;
+}
+
+bool sl__looks_random(const char *s, size_t n, bool strict) {
+  size_t up = 0, lo = 0, dg = 0, other = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 'A' && c <= 'Z')
+      up++;
+    else if (c >= 'a' && c <= 'z')
+      lo++;
+    else if (c >= '0' && c <= '9')
+      dg++;
+    else
+      other++;
+  }
+  double h = sl__entropy(s, n);
+  int classes = (up > 0) + (lo > 0) + (dg > 0);
+  if (strict) {
+    /* Alone, a token must be long, mixed and random: identifiers, paths, words
+     * joined by '_' and hex digests of code are not. */
+    if (n < 24 || classes < 3 || dg < 2) return false;
+    if (other * 4 > n) return false;
+    return h >= 4.0;
+  }
+  if (n < 8) return false;
+  if (dg == 0 && n < 20) return false;
+  if (classes < 2 && !(dg && n >= 16)) return false;
+  return h >= (n >= 20 ? 3.0 : 2.5);
+}
