@@ -153,7 +153,8 @@ static void table_print(FILE *f, const table_t *t) {
   for (size_t r = 0; r < t->nrows; r++) {
     for (size_t c = 0; c < t->ncol; c++) {
       const char *s = t->cells[r * t->ncol + c];
-      fprintf(f, c + 1 < t->ncol ? "%-*s  " : "%s", (int)w[c], s ? s : "");
+      if (c + 1 < t->ncol) fprintf(f, "%-*s  ", (int)w[c], s ? s : "");
+      else fputs(s ? s : "", f);
     }
     fputc('\n', f);
     if (r == 0) {
@@ -461,7 +462,6 @@ static int cmd_egress(const args_t *a, sqlite3 *db) {
       g->types = cJSON_CreateObject();
     }
     g->requests++;
-    total_requests++;
     g->transmissions += sqlite3_column_int64(st, 3);
     g->bytes += sqlite3_column_int64(st, 4);
     if (first) {
@@ -478,6 +478,17 @@ static int cmd_egress(const args_t *a, sqlite3 *db) {
   }
   sqlite3_finalize(first);
   sqlite3_finalize(st);
+  /* A request sent to two destinations is in two groups but one total. */
+  snprintf(sql, sizeof sql,
+           "SELECT count(DISTINCT CASE WHEN request_id = '' THEN 'row:' || id ELSE "
+           "request_id END) FROM (%s)%s",
+           sl__ledger_egress_sql, where);
+  total_requests = 0;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+    bind_range(st, a);
+    if (sqlite3_step(st) == SQLITE_ROW) total_requests = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
 
   static const char *const shead[] = {"tenant", "destination", "requests", "transmissions",
                                       "bytes_out", "entity_types"};
