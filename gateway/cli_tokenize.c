@@ -25,7 +25,7 @@ static void usage(void) {
                   "  stdin: {\"text\": \"...\"} lines; stdout: {\"ids\": [...]} lines\n"
                   "  --special           add BOS/EOS as the vocabulary asks\n"
                   "  --no-parse-special  tokenize control-token text as plain text\n"
-                  "  --decode            also print the decoded text\n");
+                  "  --decode            also print the decoded text (special tokens shown)\n");
 }
 
 static void print_error(const char *msg) {
@@ -121,7 +121,7 @@ int sl_cli_tokenize(int argc, char **argv) {
     if (!rc) rc = sl_buf_puts(&out, "]");
     if (!rc && decode) {
       char *txt = NULL;
-      rc = sl_tok_decode(tok, ids, n_ids, special, true, &txt, NULL);
+      rc = sl_tok_decode(tok, ids, n_ids, true, true, &txt, NULL);
       if (!rc) {
         cJSON *s = cJSON_CreateString(txt);
         char *js = s ? cJSON_PrintUnformatted(s) : NULL;

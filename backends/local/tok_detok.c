@@ -210,7 +210,7 @@ int sl_tok_decode(const sl_tok_t *t, const int32_t *ids, size_t n, bool special,
   sl_buf_init(&b, SL_TOK_MAX_TEXT * 2);
   sl_detok_t d;
   sl_detok_init(&d, t, special, strip_leading_space);
-  int rc = sl_buf_reserve(&b, 16);
+  int rc = sl_buf_append(&b, "", 0); /* storage exists and is NUL-terminated */
   for (size_t i = 0; !rc && i < n; i++) rc = sl_detok_push(&d, ids[i], &b);
   if (!rc) rc = sl_detok_flush(&d, &b);
   if (rc) {
