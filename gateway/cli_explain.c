@@ -1,11 +1,104 @@
-/* `sluice explain`: placeholder until its module lands. */
+/* `sluice explain [--config FILE] [--tenant T] [--header "Name: value"]...
+ * [--rpm N] [--prompt-tokens N] [--compact] < request.json`: classifies one
+ * request (an OpenAI chat body or {"text": ...}) and prints the decision with
+ * its explanation: which rule matched, why each earlier rule did not, what the
+ * keep-inside filter removed. Nothing is sent. Exit 0 when explained (also
+ * for a blocked request), 1 on bad input or policy. */
 #include "cli.h"
+#include "cli_input.h"
+#include "sl_err.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_INPUT (16u << 20)
+#define MAX_HEADERS 32
+
+typedef struct {
+  const char *name[MAX_HEADERS];
+  const char *value[MAX_HEADERS];
+  char *owned[MAX_HEADERS];
+  int n;
+} headers_t;
+
+static const char *header_lookup(void *ctx, const char *name) {
+  headers_t *h = ctx;
+  for (int i = 0; i < h->n; i++)
+    if (!strcasecmp(h->name[i], name)) return h->value[i];
+  return NULL;
+}
+
+static int usage(void) {
+  fprintf(stderr, "usage: sluice explain [--config FILE] [--tenant T] [--header 'Name: value']... "
+                  "[--rpm N] [--prompt-tokens N] [--compact] < request.json\n");
+  return 2;
+}
 
 int sl_cli_explain(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "sluice explain: not available in this build yet\n");
-  return 2;
+  const char *config = NULL;
+  bool compact = false;
+  headers_t h = {0};
+  sl_req_meta_t meta = {.header = header_lookup, .header_ctx = &h};
+  int rc = 0;
+  for (int i = 0; i < argc && !rc; i++) {
+    const char *a = argv[i];
+    bool has = i + 1 < argc;
+    if (!strcmp(a, "--config") && has) config = argv[++i];
+    else if (!strcmp(a, "--tenant") && has) meta.tenant = argv[++i];
+    else if (!strcmp(a, "--rpm") && has) meta.tenant_rpm = atoi(argv[++i]);
+    else if (!strcmp(a, "--prompt-tokens") && has) meta.prompt_tokens = atoi(argv[++i]);
+    else if (!strcmp(a, "--compact")) compact = true;
+    else if (!strcmp(a, "--header") && has && h.n < MAX_HEADERS) {
+      char *hv = strdup(argv[++i]);
+      char *colon = hv ? strchr(hv, ':') : NULL;
+      if (!colon) {
+        free(hv);
+        fprintf(stderr, "sluice explain: --header wants 'Name: value'\n");
+        rc = 2;
+        break;
+      }
+      *colon = '\0';
+      h.owned[h.n] = hv;
+      h.name[h.n] = hv;
+      h.value[h.n++] = colon + 1 + strspn(colon + 1, " \t");
+    } else rc = usage();
+  }
+  sl_policy_t *p = NULL;
+  char *body = NULL;
+  size_t len = 0;
+  if (!rc && sl_cli_load_policy(config, &p)) rc = 1;
+  if (!rc && sl_cli_read_all(stdin, MAX_INPUT, &body, &len)) {
+    fprintf(stderr, "sluice explain: cannot read the request (at most 16 MiB)\n");
+    rc = 1;
+  }
+  sl_cli_input_t in;
+  char err[300];
+  if (!rc && sl_cli_input_decode(body, len, &in, err, sizeof err)) {
+    fprintf(stderr, "sluice explain: bad request: %s\n", err);
+    rc = 1;
+  }
+  if (!rc) {
+    sl_class_t cls;
+    sl_cli_input_classify(sl_policy_router(p), &in, header_lookup(&h, "x-sluice-data-class"),
+                          &cls);
+    sl_decision_t d;
+    sl_policy_decide(p, &in.req, &cls, &meta, &d);
+    char *json = sl_policy_explain_json(p, &in.req, &cls, &d, true);
+    cJSON *j = json && !compact ? cJSON_Parse(json) : NULL;
+    char *pretty = j ? cJSON_Print(j) : NULL;
+    if (pretty || json) puts(pretty ? pretty : json);
+    else rc = 1;
+    free(pretty);
+    cJSON_Delete(j);
+    free(json);
+    sl_class_free(&cls);
+    sl_cli_input_free(&in);
+  }
+  free(body);
+  for (int i = 0; i < h.n; i++) free(h.owned[i]);
+  if (p) sl_policy_unref(p);
+  return rc;
 }

@@ -1,11 +1,372 @@
-/* `sluice policy`: placeholder until its module lands. */
+/* `sluice policy check FILE` and `sluice policy test FILE CASES.jsonl`.
+ *
+ * check: exit 0 when FILE compiles; otherwise the first error, naming its JSON
+ * path, and exit 1. Also warns about rules that can never be reached.
+ *
+ * test: each line of CASES.jsonl is one case:
+ *   {"name": "...", "request": {OpenAI chat body} | "text": "...",
+ *    "tenant": "...", "headers": {"Name": "value"}, "tenant_rpm": N, "prompt_tokens": N,
+ *    "assume": {"level": "...", "difficulty": 0.9, "entity_types": ["US_SSN"]},
+ *    "expect": {"rule": "name" | null, "backend": "local" | "openai/gpt-4o",
+ *               "backends": [...], "blocked": bool, "status": 451, "level": "...",
+ *               "egress": bool, "redact": [...]}}
+ * `assume` replaces parts of the classification, to test rule logic apart from
+ * the detectors. Every mismatch is printed as expected/got; the exit is
+ * non-zero if any case fails or cannot be read. */
 #include "cli.h"
+#include "cli_input.h"
+#include "sl_err.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int usage(void) {
+  fprintf(stderr, "usage: sluice policy check FILE\n"
+                  "       sluice policy test FILE CASES.jsonl [--verbose]\n");
+  return 2;
+}
+
+/* ---- check ---- */
+
+static bool when_is_empty(const cJSON *rule) {
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(rule, "when");
+  return !w || !w->child;
+}
+
+static int cmd_check(const char *file) {
+  sl_policy_t *p;
+  sl_jerr_t err = {{0}};
+  if (sl_policy_load(file, &p, &err)) {
+    fprintf(stderr, "%s: %s\n", file, err.msg);
+    return 1;
+  }
+  const sl_config_t *cfg = sl_policy_config(p);
+  const cJSON *rules = cJSON_GetObjectItemCaseSensitive(cfg->root, "rules");
+  int i = 0, always = -1;
+  for (const cJSON *r = rules->child; r; r = r->next, i++) {
+    if (always >= 0)
+      fprintf(stderr, "%s: warning: $.rules[%d] (\"%s\") is never reached: $.rules[%d] always matches\n",
+              file, i, sl_policy_rule_name(p, (size_t)i), always);
+    else if (when_is_empty(r))
+      always = i;
+  }
+  if (always < 0)
+    fprintf(stderr, "%s: warning: no rule without `when`: a request no rule matches is refused (451)\n",
+            file);
+  printf("%s: ok (%zu rules, %zu backends, version %.12s)\n", file, sl_policy_n_rules(p),
+         cfg->n_backends, sl_policy_version(p));
+  sl_policy_unref(p);
+  return 0;
+}
+
+/* ---- test ---- */
+
+typedef struct {
+  const cJSON *headers;
+} case_headers_t;
+
+static const char *case_header(void *ctx, const char *name) {
+  const case_headers_t *h = ctx;
+  for (const cJSON *it = h->headers ? h->headers->child : NULL; it; it = it->next)
+    if (!strcasecmp(it->string, name) && cJSON_IsString(it)) return it->valuestring;
+  return NULL;
+}
+
+typedef struct {
+  char buf[4096];
+  size_t n;
+  int mismatches;
+} diff_t;
+
+static void diff_add(diff_t *df, const char *what, const char *want, const char *got) {
+  df->mismatches++;
+  if (df->n < sizeof df->buf)
+    df->n += (size_t)snprintf(df->buf + df->n, sizeof df->buf - df->n,
+                              "    %-9s expected %-28s got %s\n", what, want, got);
+}
+
+static void quote(char *out, size_t n, const char *s) {
+  if (s) snprintf(out, n, "\"%s\"", s);
+  else snprintf(out, n, "null");
+}
+
+/* Does the decision's step match "backend" or "backend/model"? A step without
+ * a model stands for the backend's default model. */
+static bool step_matches(const sl_route_step_t *s, const char *want) {
+  const char *slash = strchr(want, '/');
+  size_t bl = slash ? (size_t)(slash - want) : strlen(want);
+  if (strlen(s->backend->name) != bl || strncmp(s->backend->name, want, bl)) return false;
+  if (!slash) return true;
+  const char *m = s->model ? s->model : s->backend->default_model;
+  return m && !strcmp(m, slash + 1);
+}
+
+static void steps_text(const sl_decision_t *d, char *out, size_t n) {
+  size_t k = (size_t)snprintf(out, n, "[");
+  for (size_t i = 0; i < d->n_steps && k < n; i++) {
+    char s[300];
+    sl_policy_step_name(&d->steps[i], s, sizeof s);
+    k += (size_t)snprintf(out + k, n - k, "%s\"%s\"", i ? ", " : "", s);
+  }
+  if (k < n) snprintf(out + k, n - k, "]");
+}
+
+static int apply_assume(const cJSON *a, sl_class_t *cls, sl_entity_t *extra, size_t n_extra,
+                        char *err, size_t errlen) {
+  if (!cJSON_IsObject(a)) return snprintf(err, errlen, "assume: must be an object"), -1;
+  for (const cJSON *it = a->child; it; it = it->next) {
+    if (!strcmp(it->string, "level")) {
+      sl_level_t lv;
+      if (!cJSON_IsString(it) || sl_level_parse(it->valuestring, &lv))
+        return snprintf(err, errlen, "assume.level: not a level"), -1;
+      cls->level = lv;
+      cls->error = 0;
+    } else if (!strcmp(it->string, "difficulty")) {
+      if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 1)
+        return snprintf(err, errlen, "assume.difficulty: must be 0..1"), -1;
+      cls->difficulty = it->valuedouble;
+      cls->difficulty_label = it->valuedouble >= 0.66 ? "hard" : it->valuedouble >= 0.33 ? "medium" : "easy";
+    } else if (!strcmp(it->string, "entity_types")) {
+      if (!cJSON_IsArray(it) || (size_t)cJSON_GetArraySize(it) > n_extra)
+        return snprintf(err, errlen, "assume.entity_types: a list of at most %zu types", n_extra), -1;
+      size_t k = 0;
+      for (const cJSON *t = it->child; t; t = t->next, k++) {
+        if (!cJSON_IsString(t)) return snprintf(err, errlen, "assume.entity_types: strings"), -1;
+        memset(&extra[k], 0, sizeof extra[k]);
+        snprintf(extra[k].type, sizeof extra[k].type, "%s", t->valuestring);
+        extra[k].detector = "assume";
+      }
+      /* The classifier's own entities are replaced: their storage stays with cls. */
+      cls->n_entities = 0;
+      cls->entities = k ? extra : cls->entities;
+      cls->n_entities = k;
+    } else {
+      return snprintf(err, errlen, "assume: unknown key \"%s\"", it->string), -1;
+    }
+  }
+  return 0;
+}
+
+/* Runs one case; returns 0 pass, 1 mismatch, -1 unreadable (reason in err). */
+static int run_case(sl_policy_t *p, const cJSON *c, diff_t *df, sl_decision_t *d, char *err,
+                    size_t errlen) {
+  static const char *const keys[] = {"name", "request", "text", "tenant", "headers", "tenant_rpm",
+                                     "prompt_tokens", "assume", "expect", "description", NULL};
+  for (const cJSON *it = c->child; it; it = it->next) {
+    bool ok = false;
+    for (const char *const *k = keys; *k; k++) ok |= !strcmp(*k, it->string);
+    if (!ok) return snprintf(err, errlen, "unknown key \"%s\"", it->string), -1;
+  }
+  const cJSON *req = cJSON_GetObjectItemCaseSensitive(c, "request");
+  const cJSON *text = cJSON_GetObjectItemCaseSensitive(c, "text");
+  const cJSON *expect = cJSON_GetObjectItemCaseSensitive(c, "expect");
+  if (!expect || !cJSON_IsObject(expect) || !expect->child)
+    return snprintf(err, errlen, "expect: required, an object with rule/backend/..."), -1;
+  if (!!req == !!text) return snprintf(err, errlen, "give exactly one of request or text"), -1;
+  if (req && !cJSON_IsObject(req)) return snprintf(err, errlen, "request: must be an object"), -1;
+  if (text && !cJSON_IsString(text)) return snprintf(err, errlen, "text: must be a string"), -1;
+
+  cJSON *wrap = NULL;
+  const cJSON *src = req;
+  if (text) {
+    wrap = cJSON_CreateObject();
+    cJSON_AddStringToObject(wrap, "text", text->valuestring);
+    src = wrap;
+  }
+  char *body = cJSON_PrintUnformatted(src);
+  cJSON_Delete(wrap);
+  if (!body) return snprintf(err, errlen, "out of memory"), -1;
+  sl_cli_input_t in;
+  char derr[300];
+  int rc = sl_cli_input_decode(body, strlen(body), &in, derr, sizeof derr);
+  free(body);
+  if (rc) return snprintf(err, errlen, "request: %s", derr), -1;
+
+  case_headers_t hc = {cJSON_GetObjectItemCaseSensitive(c, "headers")};
+  const cJSON *v;
+  sl_req_meta_t meta = {.header = case_header, .header_ctx = &hc};
+  if ((v = cJSON_GetObjectItemCaseSensitive(c, "tenant")) && cJSON_IsString(v))
+    meta.tenant = v->valuestring;
+  if ((v = cJSON_GetObjectItemCaseSensitive(c, "tenant_rpm")) && cJSON_IsNumber(v))
+    meta.tenant_rpm = v->valueint;
+  if ((v = cJSON_GetObjectItemCaseSensitive(c, "prompt_tokens")) && cJSON_IsNumber(v))
+    meta.prompt_tokens = v->valueint;
+
+  sl_class_t cls;
+  sl_cli_input_classify(sl_policy_router(p), &in, case_header(&hc, "x-sluice-data-class"), &cls);
+  sl_entity_t *saved = cls.entities;
+  size_t saved_n = cls.n_entities;
+  sl_entity_t extra[32];
+  const cJSON *assume = cJSON_GetObjectItemCaseSensitive(c, "assume");
+  if (assume && apply_assume(assume, &cls, extra, 32, err, errlen)) {
+    cls.entities = saved;
+    cls.n_entities = saved_n;
+    sl_class_free(&cls);
+    sl_cli_input_free(&in);
+    return -1;
+  }
+  sl_policy_decide(p, &in.req, &cls, &meta, d);
+
+  char want[300], got[1200];
+  int bad = 0;
+  for (const cJSON *e = expect->child; e && !bad; e = e->next) {
+    const char *k = e->string;
+    if (!strcmp(k, "rule")) {
+      if (!cJSON_IsString(e) && !cJSON_IsNull(e)) bad = 1;
+      const char *w = cJSON_IsString(e) ? e->valuestring : NULL;
+      if (!bad && (w ? !d->rule || strcmp(w, d->rule) : d->rule != NULL)) {
+        quote(want, sizeof want, w);
+        quote(got, sizeof got, d->rule);
+        diff_add(df, "rule", want, got);
+      }
+    } else if (!strcmp(k, "backend")) {
+      if (!cJSON_IsString(e) && !cJSON_IsNull(e)) bad = 1;
+      else if (cJSON_IsNull(e) ? d->n_steps != 0 : !d->n_steps || !step_matches(&d->steps[0], e->valuestring)) {
+        quote(want, sizeof want, cJSON_IsString(e) ? e->valuestring : NULL);
+        char s[300] = "";
+        if (d->n_steps) sl_policy_step_name(&d->steps[0], s, sizeof s);
+        quote(got, sizeof got, d->n_steps ? s : NULL);
+        if (d->block_status) snprintf(got + strlen(got), sizeof got - strlen(got), " (blocked %d)", d->block_status);
+        diff_add(df, "backend", want, got);
+      }
+    } else if (!strcmp(k, "backends")) {
+      if (!cJSON_IsArray(e)) bad = 1;
+      else {
+        bool same = (size_t)cJSON_GetArraySize(e) == d->n_steps;
+        size_t i = 0;
+        for (const cJSON *s = e->child; s && same; s = s->next, i++)
+          same = cJSON_IsString(s) && step_matches(&d->steps[i], s->valuestring);
+        if (!same) {
+          char *w = cJSON_PrintUnformatted(e);
+          steps_text(d, got, sizeof got);
+          diff_add(df, "backends", w ? w : "?", got);
+          free(w);
+        }
+      }
+    } else if (!strcmp(k, "blocked") || !strcmp(k, "egress")) {
+      if (!cJSON_IsBool(e)) bad = 1;
+      else {
+        bool g = false;
+        if (!strcmp(k, "blocked")) g = d->block_status != 0;
+        else
+          for (size_t i = 0; i < d->n_steps; i++) g |= d->steps[i].backend->location == SL_LOC_EXTERNAL;
+        if (g != cJSON_IsTrue(e)) {
+          snprintf(got, sizeof got, "%s%s%s", g ? "true" : "false", d->block_status ? " - " : "",
+                   d->block_status ? d->reason : "");
+          diff_add(df, k, cJSON_IsTrue(e) ? "true" : "false", got);
+        }
+      }
+    } else if (!strcmp(k, "status")) {
+      if (!cJSON_IsNumber(e)) bad = 1;
+      else if (e->valueint != d->block_status) {
+        snprintf(want, sizeof want, "%d", e->valueint);
+        snprintf(got, sizeof got, "%d", d->block_status);
+        diff_add(df, "status", want, got);
+      }
+    } else if (!strcmp(k, "level")) {
+      sl_level_t lv;
+      if (!cJSON_IsString(e) || sl_level_parse(e->valuestring, &lv)) bad = 1;
+      else if (lv != d->level) {
+        quote(want, sizeof want, e->valuestring);
+        quote(got, sizeof got, sl_level_name(d->level));
+        diff_add(df, "level", want, got);
+      }
+    } else if (!strcmp(k, "redact")) {
+      if (!cJSON_IsArray(e)) bad = 1;
+      else {
+        bool same = (size_t)cJSON_GetArraySize(e) == d->n_redact;
+        size_t i = 0;
+        for (const cJSON *s = e->child; s && same; s = s->next, i++)
+          same = cJSON_IsString(s) && !strcmp(s->valuestring, d->redact[i]);
+        if (!same) {
+          char *w = cJSON_PrintUnformatted(e);
+          size_t n = (size_t)snprintf(got, sizeof got, "[");
+          for (size_t j = 0; j < d->n_redact && n < sizeof got; j++)
+            n += (size_t)snprintf(got + n, sizeof got - n, "%s\"%s\"", j ? ", " : "", d->redact[j]);
+          if (n < sizeof got) snprintf(got + n, sizeof got - n, "]");
+          diff_add(df, "redact", w ? w : "?", got);
+          free(w);
+        }
+      }
+    } else {
+      snprintf(err, errlen, "expect: unknown key \"%s\"", k);
+      bad = -1;
+    }
+    if (bad == 1) snprintf(err, errlen, "expect.%s: wrong type", k);
+  }
+  cls.entities = saved;
+  cls.n_entities = saved_n;
+  sl_class_free(&cls);
+  sl_cli_input_free(&in);
+  if (bad) return -1;
+  return df->mismatches ? 1 : 0;
+}
+
+static int cmd_test(const char *file, const char *cases, bool verbose) {
+  sl_policy_t *p;
+  sl_jerr_t jerr = {{0}};
+  if (sl_policy_load(file, &p, &jerr)) {
+    fprintf(stderr, "%s: %s\n", file, jerr.msg);
+    return 1;
+  }
+  FILE *f = fopen(cases, "r");
+  if (!f) {
+    perror(cases);
+    sl_policy_unref(p);
+    return 1;
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  long lineno = 0, pass = 0, fail = 0, broken = 0;
+  while ((n = getline(&line, &cap, f)) >= 0) {
+    lineno++;
+    size_t skip = strspn(line, " \t\r\n");
+    if ((size_t)n == skip || line[skip] == '#') continue; /* blank and comment lines */
+    cJSON *c = cJSON_ParseWithLength(line, (size_t)n);
+    const cJSON *nm = c ? cJSON_GetObjectItemCaseSensitive(c, "name") : NULL;
+    char label[200];
+    if (cJSON_IsString(nm)) snprintf(label, sizeof label, "%s:%ld \"%s\"", cases, lineno, nm->valuestring);
+    else snprintf(label, sizeof label, "%s:%ld", cases, lineno);
+    char err[400] = "";
+    diff_t df = {.n = 0};
+    df.buf[0] = '\0';
+    static sl_decision_t d;
+    int r = !c || !cJSON_IsObject(c) ? (snprintf(err, sizeof err, "not a JSON object"), -1)
+                                    : run_case(p, c, &df, &d, err, sizeof err);
+    if (r < 0) {
+      broken++;
+      printf("ERROR %s: %s\n", label, err);
+    } else if (r > 0) {
+      fail++;
+      printf("FAIL  %s\n%s    decision: %s\n", label, df.buf, d.reason);
+    } else {
+      pass++;
+      if (verbose) printf("ok    %s\n", label);
+    }
+    cJSON_Delete(c);
+  }
+  free(line);
+  fclose(f);
+  sl_policy_unref(p);
+  printf("%ld passed, %ld failed%s", pass, fail, broken ? ", " : "\n");
+  if (broken) printf("%ld unreadable\n", broken);
+  if (pass + fail + broken == 0) {
+    fprintf(stderr, "%s: no cases\n", cases);
+    return 1;
+  }
+  return fail || broken ? 1 : 0;
+}
 
 int sl_cli_policy(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "sluice policy: not available in this build yet\n");
-  return 2;
+  if (argc == 2 && !strcmp(argv[0], "check")) return cmd_check(argv[1]);
+  if ((argc == 3 || argc == 4) && !strcmp(argv[0], "test")) {
+    bool verbose = argc == 4 && (!strcmp(argv[3], "--verbose") || !strcmp(argv[3], "-v"));
+    if (argc == 4 && !verbose) return usage();
+    return cmd_test(argv[1], argv[2], verbose);
+  }
+  return usage();
 }

@@ -1,0 +1,98 @@
+/* Request and policy input for the policy CLIs (see cli_input.h). */
+#include "cli_input.h"
+#include "codec_openai.h"
+#include "sl_buf.h"
+#include "sl_err.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int sl_cli_input_decode(const char *json, size_t len, sl_cli_input_t *in, char *err,
+                        size_t errlen) {
+  memset(in, 0, sizeof *in);
+  sl_chat_req_init(&in->req);
+  cJSON *j = cJSON_ParseWithLength(json, len);
+  if (!j || !cJSON_IsObject(j)) {
+    cJSON_Delete(j);
+    snprintf(err, errlen, "not a JSON object");
+    return SL_EPARSE;
+  }
+  const cJSON *text = cJSON_GetObjectItemCaseSensitive(j, "text");
+  if (text && !cJSON_GetObjectItemCaseSensitive(j, "messages")) {
+    int rc = 0;
+    if (!cJSON_IsString(text)) {
+      snprintf(err, errlen, "text: must be a string");
+      rc = SL_EPARSE;
+    } else {
+      in->is_text = true;
+      in->req.msgs = calloc(1, sizeof *in->req.msgs);
+      if (!in->req.msgs || !(in->req.model = strdup("auto"))) rc = SL_ENOMEM;
+      else {
+        in->req.n_msgs = 1;
+        if (!(in->req.msgs[0].role = strdup("user")) ||
+            !(in->req.msgs[0].content = strdup(text->valuestring)))
+          rc = SL_ENOMEM;
+      }
+      if (rc) snprintf(err, errlen, "out of memory");
+    }
+    cJSON_Delete(j);
+    if (rc) sl_chat_req_free(&in->req);
+    return rc;
+  }
+  cJSON_Delete(j);
+  int rc = sl_openai_decode_request(json, len, &in->req, err, errlen);
+  if (rc) sl_chat_req_free(&in->req);
+  return rc;
+}
+
+void sl_cli_input_free(sl_cli_input_t *in) { sl_chat_req_free(&in->req); }
+
+int sl_cli_input_classify(const sl_router_t *r, const sl_cli_input_t *in, const char *declared,
+                          sl_class_t *out) {
+  if (in->is_text) {
+    const char *t = in->req.msgs[0].content;
+    return sl_router_classify_text(r, t, strlen(t), declared, out);
+  }
+  return sl_router_classify(r, &in->req, declared, out);
+}
+
+static const char builtin_policy[] =
+    "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}],"
+    " \"rules\": [{\"name\": \"default\", \"route\": [\"local\"]}]}";
+
+int sl_cli_load_policy(const char *path, sl_policy_t **out) {
+  sl_jerr_t err = {{0}};
+  bool named = path != NULL;
+  if (!path) path = getenv("SLUICE_CONFIG");
+  named |= path != NULL;
+  if (!path) path = "deploy/sluice.json";
+  struct stat st;
+  int rc;
+  if (!named && stat(path, &st)) {
+    sl_config_t *cfg;
+    rc = sl_config_parse(builtin_policy, sizeof builtin_policy - 1, NULL, &cfg, &err);
+    if (!rc) rc = sl_policy_compile(cfg, out, &err);
+  } else {
+    rc = sl_policy_load(path, out, &err);
+  }
+  if (rc) fprintf(stderr, "sluice: %s: %s\n", named ? path : "built-in policy", err.msg);
+  return rc;
+}
+
+int sl_cli_read_all(FILE *f, size_t max, char **out, size_t *len) {
+  sl_buf_t b;
+  sl_buf_init(&b, max);
+  char chunk[65536];
+  size_t n;
+  int rc = sl_buf_append(&b, "", 0);
+  while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0) rc = sl_buf_append(&b, chunk, n);
+  if (!rc && ferror(f)) rc = SL_EIO;
+  if (rc) {
+    sl_buf_free(&b);
+    return rc;
+  }
+  *out = sl_buf_steal(&b, len);
+  return 0;
+}

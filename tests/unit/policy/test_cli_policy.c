@@ -1,0 +1,178 @@
+/* `sluice policy check` and `sluice policy test` through their entry point:
+ * exit codes, the JSON path in check errors, and a cases file with a mismatch
+ * giving a readable diff and a non-zero exit. Cases use `assume` so that they
+ * test rule logic, not the detectors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "gateway/cli.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *policy_json =
+    "{\"backends\": ["
+    "  {\"name\": \"local\", \"kind\": \"local\"},"
+    "  {\"name\": \"openai\", \"kind\": \"openai\", \"base_url\": \"https://api.openai.com/v1\","
+    "   \"models\": [\"gpt-4o\", \"gpt-4o-mini\"]}],"
+    " \"rules\": ["
+    "  {\"name\": \"keep-inside\", \"when\": {\"sensitivity_at_least\": \"confidential\"},"
+    "   \"route\": [\"local\"], \"on_unavailable\": \"reject\"},"
+    "  {\"name\": \"hard\", \"when\": {\"difficulty_at_least\": 0.7}, \"route\": [\"openai/gpt-4o\", \"local\"],"
+    "   \"redact\": [\"PERSON\"]},"
+    "  {\"name\": \"team-x\", \"when\": {\"tenant\": \"x\", \"header\": {\"X-Env\": \"prod\"}}, \"route\": [\"openai\"]},"
+    "  {\"name\": \"default\", \"route\": [\"local\"]}]}";
+
+static char dir[64];
+
+static char *write_file(const char *name, const char *content) {
+  static char paths[8][128];
+  static int k;
+  char *p = paths[k++ % 8];
+  snprintf(p, 128, "%s/%s", dir, name);
+  FILE *f = fopen(p, "w");
+  assert_non_null(f);
+  fputs(content, f);
+  fclose(f);
+  return p;
+}
+
+/* Runs `sluice policy ARGS` with stdout/stderr captured into *out. */
+static int run(char **out, int argc, ...) {
+  char *argv[8];
+  va_list ap;
+  va_start(ap, argc);
+  for (int i = 0; i < argc; i++) argv[i] = va_arg(ap, char *);
+  va_end(ap);
+  char cap[128];
+  snprintf(cap, sizeof cap, "%s/out.txt", dir);
+  fflush(stdout);
+  fflush(stderr);
+  int o = dup(1), e = dup(2);
+  int fd = open(cap, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  dup2(fd, 1);
+  dup2(fd, 2);
+  close(fd);
+  int rc = sl_cli_policy(argc, argv);
+  fflush(stdout);
+  fflush(stderr);
+  dup2(o, 1);
+  dup2(e, 2);
+  close(o);
+  close(e);
+  FILE *f = fopen(cap, "r");
+  static char buf[16384];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+  *out = buf;
+  return rc;
+}
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/sl_policy_cli_XXXXXX");
+  assert_non_null(mkdtemp(dir));
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : 0;
+}
+
+static void test_check(void **state) {
+  (void)state;
+  char *out;
+  char *good = write_file("good.json", policy_json);
+  assert_int_equal(run(&out, 2, "check", good), 0);
+  assert_non_null(strstr(out, "ok (4 rules"));
+
+  char *bad = write_file("bad.json",
+                         "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}],"
+                         " \"rules\": [{\"name\": \"a\", \"route\": [\"local\"]},"
+                         " {\"name\": \"b\", \"when\": {\"sensitivity_at_least\": \"high\"}, \"route\": [\"local\"]}]}");
+  assert_int_equal(run(&out, 2, "check", bad), 1);
+  assert_non_null(strstr(out, "$.rules[1].when.sensitivity_at_least:"));
+
+  char *unreach = write_file("unreach.json",
+                             "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}],"
+                             " \"rules\": [{\"name\": \"all\", \"route\": [\"local\"]},"
+                             " {\"name\": \"never\", \"when\": {\"tenant\": \"t\"}, \"route\": [\"local\"]}]}");
+  assert_int_equal(run(&out, 2, "check", unreach), 0);
+  assert_non_null(strstr(out, "$.rules[1] (\"never\") is never reached"));
+
+  assert_int_equal(run(&out, 2, "check", "/nonexistent/policy.json"), 1);
+  assert_int_equal(run(&out, 1, "check"), 2);
+}
+
+static void test_cases_pass(void **state) {
+  (void)state;
+  char *out;
+  char *pol = write_file("p.json", policy_json);
+  char *cases = write_file(
+      "ok.jsonl",
+      "# comments and blank lines are skipped\n"
+      "\n"
+      "{\"name\": \"plain\", \"text\": \"hello\", \"assume\": {\"level\": \"public\", \"difficulty\": 0.1},"
+      " \"expect\": {\"rule\": \"default\", \"backend\": \"local\", \"egress\": false}}\n"
+      "{\"name\": \"ssn stays\", \"text\": \"x\", \"assume\": {\"level\": \"restricted\", \"difficulty\": 0.9},"
+      " \"expect\": {\"rule\": \"keep-inside\", \"backends\": [\"local\"], \"level\": \"restricted\"}}\n"
+      "{\"name\": \"hard\", \"request\": {\"model\": \"auto\", \"messages\": [{\"role\": \"user\", \"content\": \"q\"}]},"
+      " \"assume\": {\"level\": \"internal\", \"difficulty\": 0.8},"
+      " \"expect\": {\"backend\": \"openai/gpt-4o\", \"backends\": [\"openai/gpt-4o\", \"local\"], \"redact\": [\"PERSON\"], \"egress\": true}}\n"
+      "{\"name\": \"tenant+header\", \"text\": \"q\", \"tenant\": \"x\", \"headers\": {\"x-env\": \"prod\"},"
+      " \"assume\": {\"level\": \"public\", \"difficulty\": 0.1},"
+      " \"expect\": {\"rule\": \"team-x\", \"backend\": \"openai/gpt-4o\", \"blocked\": false}}\n");
+  assert_int_equal(run(&out, 3, "test", pol, cases), 0);
+  assert_non_null(strstr(out, "4 passed, 0 failed"));
+}
+
+static void test_mismatch_fails_with_diff(void **state) {
+  (void)state;
+  char *out;
+  char *pol = write_file("p.json", policy_json);
+  char *cases = write_file(
+      "bad.jsonl",
+      "{\"name\": \"ok\", \"text\": \"hello\", \"assume\": {\"level\": \"public\", \"difficulty\": 0.1},"
+      " \"expect\": {\"rule\": \"default\"}}\n"
+      "{\"name\": \"wrong\", \"text\": \"x\", \"assume\": {\"level\": \"restricted\", \"difficulty\": 0.9},"
+      " \"expect\": {\"rule\": \"hard\", \"backend\": \"openai\"}}\n");
+  assert_int_equal(run(&out, 3, "test", pol, cases), 1);
+  assert_non_null(strstr(out, "FAIL"));
+  assert_non_null(strstr(out, "\"wrong\""));
+  assert_non_null(strstr(out, "expected \"hard\""));
+  assert_non_null(strstr(out, "got \"keep-inside\""));
+  assert_non_null(strstr(out, "expected \"openai\""));
+  assert_non_null(strstr(out, "1 passed, 1 failed"));
+
+  /* an unreadable case is a failure too, named by line */
+  char *broken = write_file("broken.jsonl",
+                            "{\"text\": \"x\", \"expect\": {\"rule\": \"default\", \"colour\": 1}}\n"
+                            "not json\n");
+  assert_int_equal(run(&out, 3, "test", pol, broken), 1);
+  assert_non_null(strstr(out, "broken.jsonl:1"));
+  assert_non_null(strstr(out, "colour"));
+  assert_non_null(strstr(out, "broken.jsonl:2"));
+
+  /* an empty cases file proves nothing */
+  char *empty = write_file("empty.jsonl", "\n");
+  assert_int_equal(run(&out, 3, "test", pol, empty), 1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_check),
+      cmocka_unit_test(test_cases_pass),
+      cmocka_unit_test(test_mismatch_fails_with_diff),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
