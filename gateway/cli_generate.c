@@ -1,11 +1,250 @@
-/* `sluice generate`: placeholder until its module lands. */
-#include "cli.h"
-
+/* `sluice generate`: runs the in-process engine once from the command line —
+ * tokenize the prompt with the model's own tokenizer, generate, stream the text (or
+ * print one JSON object with the token ids, the text and timings). The same code
+ * path as the `local` backend, minus HTTP: useful to check a model file and to
+ * compare token ids with llama.cpp. */
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "engine.h"
+#include "sl_buf.h"
+#include "sl_err.h"
+#include "tokenizer.h"
+
+#define MAX_OUT 65536
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: sluice generate --model FILE.gguf [-p PROMPT] [-n N] [--temp T] [--seed S]\n"
+          "                       [--threads K] [--json]\n"
+          "  -p PROMPT         text prompt (BOS added if the vocabulary asks; default \"\")\n"
+          "  --prompt-ids L    comma-separated token ids instead of text\n"
+          "  -n N              tokens to generate (default 64)\n"
+          "  --temp T          0 (default) is greedy\n"
+          "  --top-k K --top-p P --min-p P --repeat-penalty R   sampling\n"
+          "  --seed S          sampler seed (default 0)\n"
+          "  --threads K       oneDNN threads (default 1)\n"
+          "  --ctx N           context positions (default: the model's)\n"
+          "  --prec f32|bf16|s8  matmul precision (default: s8 for Q8_0 files, else f32)\n"
+          "  --json            print one JSON object: prompt_tokens, output_tokens, text, timings\n");
+}
+
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool done;
+  sl_engine_finish_t why;
+  int err;
+  sl_engine_stats_t st;
+  const sl_tok_t *tok;
+  sl_detok_t detok;
+  sl_buf_t text;
+  bool stream;
+  int32_t *out;
+  size_t n_out, cap_out;
+} run_t;
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static bool on_stop(void *u, int32_t id) {
+  run_t *r = u;
+  return r->tok && sl_tok_is_eog(r->tok, id);
+}
+
+static bool on_token(void *u, const sl_engine_token_t *t) {
+  run_t *r = u;
+  if (r->n_out < r->cap_out) r->out[r->n_out++] = t->s.token;
+  if (r->tok) {
+    size_t before = r->text.len;
+    sl_detok_push(&r->detok, t->s.token, &r->text);
+    if (r->stream && r->text.len > before) {
+      fwrite(r->text.data + before, 1, r->text.len - before, stdout);
+      fflush(stdout);
+    }
+  }
+  return false;
+}
+
+static void on_done(void *u, uint64_t id, sl_engine_finish_t why, int err, const sl_engine_stats_t *st) {
+  run_t *r = u;
+  pthread_mutex_lock(&r->mu);
+  r->done = true;
+  r->why = why;
+  r->err = err;
+  r->st = *st;
+  pthread_cond_signal(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+}
+
+static int parse_ids(const char *s, int32_t **ids, size_t *n) {
+  size_t cap = 16;
+  *ids = malloc(cap * sizeof **ids);
+  *n = 0;
+  if (!*ids) return SL_ENOMEM;
+  while (*s) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || v < 0 || v > INT32_MAX) return SL_EINVAL;
+    if (*n == cap) {
+      int32_t *p = realloc(*ids, (cap *= 2) * sizeof **ids);
+      if (!p) return SL_ENOMEM;
+      *ids = p;
+    }
+    (*ids)[(*n)++] = (int32_t)v;
+    s = end;
+    while (*s == ',' || *s == ' ') s++;
+  }
+  return *n ? 0 : SL_EINVAL;
+}
+
+static cJSON *id_array(const int32_t *ids, size_t n) {
+  cJSON *a = cJSON_CreateArray();
+  for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(ids[i]));
+  return a;
+}
 
 int sl_cli_generate(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "sluice generate: not available in this build yet\n");
-  return 2;
+  const char *model = NULL, *prompt = "", *prompt_ids = NULL;
+  bool json = false;
+  sl_engine_opts_t eo;
+  sl_engine_opts_init(&eo);
+  eo.max_batch = 1;
+  sl_engine_req_t rq = {0};
+  sl_sampler_params_init(&rq.sampling);
+  rq.max_tokens = 64;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define ARG(name) (!strcmp(a, name) && v && (i++, 1))
+    if (ARG("--model") || ARG("-m")) model = v;
+    else if (ARG("-p") || ARG("--prompt")) prompt = v;
+    else if (ARG("--prompt-ids")) prompt_ids = v;
+    else if (ARG("-n")) rq.max_tokens = atoi(v);
+    else if (ARG("--temp")) rq.sampling.temperature = (float)atof(v);
+    else if (ARG("--top-k")) rq.sampling.top_k = atoi(v);
+    else if (ARG("--top-p")) rq.sampling.top_p = (float)atof(v);
+    else if (ARG("--min-p")) rq.sampling.min_p = (float)atof(v);
+    else if (ARG("--repeat-penalty")) rq.sampling.repeat_penalty = (float)atof(v);
+    else if (ARG("--seed")) rq.sampling.seed = strtoull(v, NULL, 10);
+    else if (ARG("--threads")) eo.threads = atoi(v);
+    else if (ARG("--ctx")) eo.n_ctx = atoi(v);
+    else if (ARG("--prec")) {
+      eo.prec = !strcmp(v, "f32") ? SL_KPREC_F32 : !strcmp(v, "bf16") ? SL_KPREC_BF16 : !strcmp(v, "s8") ? SL_KPREC_S8 : -2;
+      if (eo.prec == -2) {
+        fprintf(stderr, "sluice generate: --prec must be f32, bf16 or s8\n");
+        return 2;
+      }
+    } else if (!strcmp(a, "--json")) json = true;
+    else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      return 0;
+    } else {
+      fprintf(stderr, "sluice generate: unknown or incomplete argument '%s'\n", a);
+      usage(stderr);
+      return 2;
+    }
+#undef ARG
+  }
+  if (!model) {
+    usage(stderr);
+    return 2;
+  }
+  char err[512];
+  double t0 = now_ms();
+  eo.model_path = model;
+  sl_engine_t *e = sl_engine_create(&eo, err, sizeof err);
+  if (!e) {
+    fprintf(stderr, "sluice generate: %s\n", err);
+    return 1;
+  }
+  double t_load = now_ms() - t0;
+  const sl_model_info_t *mi = sl_model_info(sl_engine_model(e));
+  sl_tok_t *tok = sl_tok_from_gguf(sl_model_gguf(sl_engine_model(e)), err, sizeof err);
+  if (!tok && !prompt_ids) {
+    fprintf(stderr, "sluice generate: tokenizer: %s\n", err);
+    sl_engine_free(e);
+    return 1;
+  }
+  int32_t *ids = NULL;
+  size_t n_ids = 0;
+  int rc = prompt_ids ? parse_ids(prompt_ids, &ids, &n_ids)
+                      : sl_tok_encode(tok, prompt, strlen(prompt), sl_tok_add_bos(tok), true, &ids, &n_ids);
+  if (!rc && !n_ids) rc = SL_EINVAL; /* an empty prompt with no BOS has nothing to condition on */
+  if (rc) {
+    fprintf(stderr, "sluice generate: cannot make prompt tokens: %s\n", sl_strerror(rc));
+    free(ids);
+    sl_tok_free(tok);
+    sl_engine_free(e);
+    return 1;
+  }
+  run_t r = {.tok = tok, .stream = !json, .cap_out = MAX_OUT};
+  pthread_mutex_init(&r.mu, NULL);
+  pthread_cond_init(&r.cv, NULL);
+  sl_buf_init(&r.text, (size_t)MAX_OUT * 64);
+  r.out = malloc(MAX_OUT * sizeof(int32_t));
+  if (tok) sl_detok_init(&r.detok, tok, false, false);
+  rq.prompt = ids;
+  rq.n_prompt = n_ids;
+  rq.on_stop = on_stop;
+  rq.on_token = on_token;
+  rq.on_done = on_done;
+  rq.user = &r;
+  if (!r.out || (rc = sl_engine_submit(e, &rq, NULL))) {
+    fprintf(stderr, "sluice generate: %s\n", sl_strerror(r.out ? rc : SL_ENOMEM));
+    rc = 1;
+  } else {
+    pthread_mutex_lock(&r.mu);
+    while (!r.done) pthread_cond_wait(&r.cv, &r.mu);
+    pthread_mutex_unlock(&r.mu);
+    if (tok) {
+      size_t before = r.text.len;
+      sl_detok_flush(&r.detok, &r.text);
+      if (r.stream && r.text.len > before) fwrite(r.text.data + before, 1, r.text.len - before, stdout);
+    }
+    double pf_s = r.st.prefill_ms / 1e3, dc_s = r.st.decode_ms / 1e3;
+    if (json) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddItemToObject(o, "prompt_tokens", id_array(ids, n_ids));
+      cJSON_AddItemToObject(o, "output_tokens", id_array(r.out, r.n_out));
+      cJSON_AddStringToObject(o, "text", r.text.data ? r.text.data : "");
+      cJSON_AddStringToObject(o, "finish_reason", sl_engine_finish_name(r.why));
+      cJSON *t = cJSON_AddObjectToObject(o, "timings");
+      cJSON_AddNumberToObject(t, "load_ms", t_load);
+      cJSON_AddNumberToObject(t, "prefill_ms", r.st.prefill_ms);
+      cJSON_AddNumberToObject(t, "decode_ms", r.st.decode_ms);
+      cJSON_AddNumberToObject(t, "ttft_ms", r.st.ttft_ms);
+      cJSON_AddNumberToObject(t, "prefill_tokens_per_s", pf_s > 0 ? n_ids / pf_s : 0);
+      /* The first token comes out of the prefill pass; decode makes the rest. */
+      cJSON_AddNumberToObject(t, "decode_tokens_per_s", dc_s > 0 && r.n_out > 1 ? (r.n_out - 1) / dc_s : 0);
+      cJSON *mo = cJSON_AddObjectToObject(o, "model");
+      cJSON_AddStringToObject(mo, "arch", mi->arch);
+      cJSON_AddStringToObject(mo, "precision", sl_kern_prec_name(mi->prec));
+      cJSON_AddNumberToObject(mo, "threads", eo.threads);
+      char *s = cJSON_PrintUnformatted(o);
+      if (s) puts(s);
+      free(s);
+      cJSON_Delete(o);
+    } else {
+      printf("\n");
+      fprintf(stderr, "[%zu prompt tokens, %zu generated, %s; prefill %.1f ms, decode %.1f tok/s]\n", n_ids,
+              r.n_out, sl_engine_finish_name(r.why), r.st.prefill_ms,
+              dc_s > 0 && r.n_out > 1 ? (r.n_out - 1) / dc_s : 0.0);
+    }
+    rc = r.why == SL_FINISH_ERROR ? 1 : 0;
+  }
+  free(r.out);
+  sl_buf_free(&r.text);
+  free(ids);
+  sl_tok_free(tok);
+  sl_engine_free(e);
+  return rc;
 }
