@@ -413,13 +413,15 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
   sl_buf_init(&l->scratch, 3 * SL_LEDGER_MAX_JSON + 64 * 1024);
 
   int rc = SL_EIO;
-  if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-      SQLITE_OK) {
+  /* NOMUTEX: after open the connection is only ever used by the writer thread. */
+  if (sqlite3_open_v2(path, &l->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK) {
     SL_ERROR("ledger: cannot open %s: %s", path, l->db ? sqlite3_errmsg(l->db) : "no memory");
     goto fail;
   }
   sqlite3_busy_timeout(l->db, 5000);
-  if (exec(l->db, "PRAGMA journal_mode = WAL") ||
+  if (exec(l->db, "PRAGMA journal_mode = WAL") || exec(l->db, "PRAGMA cache_size = -16384") ||
       exec(l->db, l->opts.sync == SL_LEDGER_SYNC_FULL ? "PRAGMA synchronous = FULL"
                                                       : "PRAGMA synchronous = NORMAL") ||
       (rc = sl__ledger_schema(l->db))) {
