@@ -378,7 +378,7 @@ int sl__bpe_encode(const sl_tok_t *t, const char *text, size_t len, sl__ids_t *o
     s.mctx = pcre2_match_context_create(NULL);
     if (!s.mctx) return SL_ENOMEM;
     /* Bounds backtracking on hostile text; every real pattern needs far less. */
-    pcre2_set_match_limit(s.mctx, 10u * 1000 * 1000);
+    pcre2_set_match_limit(s.mctx, 100u * 1000 * 1000);
   }
   if (t->escape_spaces && t->metaspace_split)
     rc = split_metaspace(t, &s, text, len, out);

@@ -17,9 +17,10 @@ typedef struct {
   int32_t id;      /* >= 0: a special/added token; -1: plain text */
 } frag_t;
 
-/* Longest token text starting at p (n bytes left), honouring parse_special. */
+/* Longest token text starting at p (n bytes left). Control tokens count only when
+ * parse_special, or when they end within ctrl_room bytes (inside a markup span). */
 static int32_t match_special(const sl_tok_t *t, const uint8_t *p, size_t n, bool parse_special,
-                             size_t *mlen) {
+                             size_t ctrl_room, size_t *mlen) {
   int32_t best = -1, cur = 0;
   for (size_t i = 0; i < n; i++) {
     int32_t c = t->trie[cur].first_child;
@@ -27,7 +28,7 @@ static int32_t match_special(const sl_tok_t *t, const uint8_t *p, size_t n, bool
     if (c < 0) break;
     cur = c;
     int32_t id = t->trie[cur].id;
-    if (id >= 0 && (parse_special || t->type[id] != SL_TOKTYPE_CONTROL)) {
+    if (id >= 0 && (parse_special || i < ctrl_room || t->type[id] != SL_TOKTYPE_CONTROL)) {
       best = id;
       *mlen = i + 1;
     }
@@ -186,8 +187,10 @@ static int encode_plain(const sl_tok_t *t, const char *s, size_t n, bool prefix,
     n = norm_len;
   }
   if (t->escape_spaces) {
-    /* Metaspace skips the prefix when the text already starts with one. */
-    if (prefix && t->kind == SL_TOK_KIND_BPE && n && (s[0] == ' ' || (n >= 3 && !memcmp(s, "\xE2\x96\x81", 3))))
+    /* Metaspace skips the prefix when the text already starts with one; HF's
+     * Prepend normalizer and SentencePiece always add it. */
+    if (prefix && t->kind == SL_TOK_KIND_BPE && !t->norm_prepend && n &&
+        (s[0] == ' ' || (n >= 3 && !memcmp(s, "\xE2\x96\x81", 3))))
       prefix = false;
     size_t esc_len;
     if ((rc = escape_spaces(s, n, prefix, &esc, &esc_len))) goto done;
@@ -204,9 +207,10 @@ done:
   return rc;
 }
 
-int sl_tok_encode(const sl_tok_t *t, const char *text, size_t len, bool add_bos,
-                  bool parse_special, int32_t **ids, size_t *n_ids) {
-  if (!t || !ids || !n_ids || (!text && len)) return SL_EINVAL;
+static int encode(const sl_tok_t *t, const char *text, size_t len, bool add_bos,
+                  bool parse_special, const sl_tok_span_t *spans, size_t n_spans,
+                  int32_t **ids, size_t *n_ids) {
+  if (!t || !ids || !n_ids || (!text && len) || (!spans && n_spans)) return SL_EINVAL;
   *ids = NULL;
   *n_ids = 0;
   if (len > SL_TOK_MAX_TEXT) return SL_ETOOBIG;
@@ -218,10 +222,13 @@ int sl_tok_encode(const sl_tok_t *t, const char *text, size_t len, bool add_bos,
   if (add_bos && t->add_bos && t->bos >= 0 && (rc = sl__ids_push(&out, t->bos))) goto fail;
 
   /* Cut special/added tokens out of the text. */
-  size_t start = 0;
+  size_t start = 0, k = 0;
   for (size_t i = 0; i < len && t->n_trie;) {
-    size_t ml = 0;
-    int32_t id = match_special(t, (const uint8_t *)text + i, len - i, parse_special, &ml);
+    size_t ml = 0, room = 0;
+    while (k < n_spans && spans[k].off <= i && spans[k].len <= i - spans[k].off) k++;
+    if (k < n_spans && spans[k].off <= i && spans[k].len <= len - spans[k].off)
+      room = spans[k].off + spans[k].len - i;
+    int32_t id = match_special(t, (const uint8_t *)text + i, len - i, parse_special, room, &ml);
     if (id < 0) {
       i++;
       continue;
@@ -270,4 +277,15 @@ fail:
   free(fr);
   free(out.v);
   return rc;
+}
+
+int sl_tok_encode(const sl_tok_t *t, const char *text, size_t len, bool add_bos,
+                  bool parse_special, int32_t **ids, size_t *n_ids) {
+  return encode(t, text, len, add_bos, parse_special, NULL, 0, ids, n_ids);
+}
+
+int sl_tok_encode_spans(const sl_tok_t *t, const char *text, size_t len, bool add_bos,
+                        const sl_tok_span_t *spans, size_t n_spans, int32_t **ids,
+                        size_t *n_ids) {
+  return encode(t, text, len, add_bos, false, spans, n_spans, ids, n_ids);
 }

@@ -90,6 +90,7 @@ static int normalizer(sl_tok_t *t, const cJSON *n, int depth, char *err, size_t 
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(n, "prepend");
     if (!cJSON_IsString(p) || strcmp(p->valuestring, MS)) goto unsupported;
     t->prepend = SL_PREPEND_ALWAYS;
+    t->norm_prepend = true;
     t->decode_strip_space = true;
     return 0;
   }

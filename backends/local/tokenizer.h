@@ -70,6 +70,20 @@ void sl_tok_free(sl_tok_t *t);
 int sl_tok_encode(const sl_tok_t *t, const char *text, size_t len, bool add_bos,
                   bool parse_special, int32_t **ids, size_t *n_ids);
 
+/* A byte range of a text. */
+typedef struct {
+  size_t off, len;
+} sl_tok_span_t;
+
+/* Like sl_tok_encode with parse_special = false, except that control tokens ARE
+ * matched where they lie wholly inside one of the spans (sorted, non-overlapping):
+ * the markup a chat template wrote, as opposed to message text a client sent
+ * (see sl_chat_template_render). Text outside and inside spans is tokenized as one
+ * string, so ids equal sl_tok_encode's when the content holds no control text. */
+int sl_tok_encode_spans(const sl_tok_t *t, const char *text, size_t len, bool add_bos,
+                        const sl_tok_span_t *spans, size_t n_spans, int32_t **ids,
+                        size_t *n_ids);
+
 /* ---- vocabulary facts ---- */
 
 sl_tok_kind_t sl_tok_kind(const sl_tok_t *t);

@@ -1,0 +1,112 @@
+/* Helpers shared by the tokenizer unit tests: a tiny in-memory GGUF writer (so
+ * hostile and hand-made vocabularies need no files) and file/env helpers. */
+#ifndef TEST_TOK_UTIL_H
+#define TEST_TOK_UTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  uint8_t *p;
+  size_t n, cap;
+  uint64_t n_kv;
+} gw_t;
+
+static void gw_put(gw_t *w, const void *d, size_t n) {
+  if (w->n + n > w->cap) {
+    w->cap = (w->n + n) * 2 + 256;
+    w->p = realloc(w->p, w->cap);
+  }
+  memcpy(w->p + w->n, d, n);
+  w->n += n;
+}
+static void gw_u32(gw_t *w, uint32_t v) { gw_put(w, &v, 4); }
+static void gw_u64(gw_t *w, uint64_t v) { gw_put(w, &v, 8); }
+static void gw_str(gw_t *w, const char *s) {
+  gw_u64(w, strlen(s));
+  gw_put(w, s, strlen(s));
+}
+/* Header with a placeholder kv count, patched by gw_finish. */
+static void gw_begin(gw_t *w) {
+  memset(w, 0, sizeof *w);
+  gw_put(w, "GGUF", 4);
+  gw_u32(w, 3);
+  gw_u64(w, 0); /* tensors */
+  gw_u64(w, 0); /* kv count, patched */
+}
+static void gw_finish(gw_t *w) { memcpy(w->p + 16, &w->n_kv, 8); }
+static void gw_kv_str(gw_t *w, const char *k, const char *v) {
+  gw_str(w, k);
+  gw_u32(w, 8);
+  gw_str(w, v);
+  w->n_kv++;
+}
+static void gw_kv_u32(gw_t *w, const char *k, uint32_t v) {
+  gw_str(w, k);
+  gw_u32(w, 4);
+  gw_u32(w, v);
+  w->n_kv++;
+}
+static void gw_kv_bool(gw_t *w, const char *k, int v) {
+  uint8_t b = (uint8_t)v;
+  gw_str(w, k);
+  gw_u32(w, 7);
+  gw_put(w, &b, 1);
+  w->n_kv++;
+}
+static void gw_kv_strs(gw_t *w, const char *k, const char **v, size_t n) {
+  gw_str(w, k);
+  gw_u32(w, 9);
+  gw_u32(w, 8);
+  gw_u64(w, n);
+  for (size_t i = 0; i < n; i++) gw_str(w, v[i]);
+  w->n_kv++;
+}
+static void gw_kv_f32s(gw_t *w, const char *k, const float *v, size_t n) {
+  gw_str(w, k);
+  gw_u32(w, 9);
+  gw_u32(w, 6);
+  gw_u64(w, n);
+  gw_put(w, v, n * 4);
+  w->n_kv++;
+}
+static void gw_kv_i32s(gw_t *w, const char *k, const int32_t *v, size_t n) {
+  gw_str(w, k);
+  gw_u32(w, 9);
+  gw_u32(w, 5);
+  gw_u64(w, n);
+  gw_put(w, v, n * 4);
+  w->n_kv++;
+}
+
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)n + 1);
+  if (fread(b, 1, (size_t)n, f) != (size_t)n) {
+    free(b);
+    fclose(f);
+    return NULL;
+  }
+  b[n] = 0;
+  fclose(f);
+  if (len) *len = (size_t)n;
+  return b;
+}
+
+/* $SLUICE_SHARED/models/<name> or $SLUICE_SRC/tests/e2e/node_modules/<pkg path>. */
+static void shared_path(char *out, size_t n, const char *name) {
+  const char *s = getenv("SLUICE_SHARED");
+  snprintf(out, n, "%s/models/%s", s ? s : "../shared", name);
+}
+static void npm_path(char *out, size_t n, const char *rel) {
+  const char *s = getenv("SLUICE_SRC");
+  snprintf(out, n, "%s/tests/e2e/node_modules/%s", s ? s : ".", rel);
+}
+
+#endif
