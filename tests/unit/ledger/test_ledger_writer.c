@@ -271,6 +271,27 @@ static void test_concurrent_sync_appenders(void **state) {
   rm_ledger(path);
 }
 
+/* Two writers on one file (two gateway processes by mistake, or a CLI beside a
+ * gateway): each batch reads the chain head inside its transaction, so the
+ * chain stays single. */
+static void test_two_writers_one_file(void **state) {
+  char path[600];
+  tmp_ledger(path, sizeof path);
+  sl_ledger_t *a, *b;
+  assert_int_equal(sl_ledger_open(path, NULL, NULL, &a), 0);
+  assert_int_equal(sl_ledger_open(path, NULL, NULL, &b), 0);
+  for (int i = 0; i < 100; i++) {
+    sl_ledger_row_t r = sample_row(i);
+    assert_int_equal(sl_ledger_append(i % 3 ? a : b, &r, NULL, NULL), 0);
+  }
+  sl_ledger_close(a);
+  sl_ledger_close(b);
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
+  assert_int_equal(v.rows, 100);
+  rm_ledger(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_burst_commits_in_batches),
@@ -281,6 +302,7 @@ int main(void) {
       cmocka_unit_test(test_disk_full),
       cmocka_unit_test(test_close_runs_pending),
       cmocka_unit_test(test_concurrent_sync_appenders),
+      cmocka_unit_test(test_two_writers_one_file),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
