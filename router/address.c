@@ -68,7 +68,7 @@ static bool housenum(const char *text, const sl__tok_t *t) {
   if (t->kind == SL_TK_NUM) return n <= 6;
   if (t->kind == SL_TK_ALNUM && n <= 6) {
     size_t d = sl__count_digits(text + t->s, n);
-    return d >= 1 && d + 1 >= n && isdigit((unsigned char)text[t->s]);
+    return d >= 1 && d + 1 == n && isalpha((unsigned char)text[t->e - 1]); /* "12b" */
   }
   return false;
 }
@@ -90,7 +90,12 @@ static size_t extend_unit(const char *text, const sl__toks_t *T, size_t k) {
 
 static void add(sl__ctx_t *c, const sl__toks_t *T, size_t a, size_t b) {
   uint32_t e = T->v[b].e;
-  sl__cands_add(c->out, T->v[a].s, e, SL_ET_STREET_ADDRESS, "street_address", 34);
+  /* a unit written first: "Unit 5, 12 High St", "Flat 3 22 Baker Street" */
+  if (a >= 2 && T->v[a].nl_before == 0 && T->v[a - 1].nl_before == 0 &&
+      (T->v[a - 1].kind == SL_TK_NUM || T->v[a - 1].kind == SL_TK_ALNUM) &&
+      in(c->text, &T->v[a - 2], unit_words))
+    a -= 2;
+  sl__cands_add(c->out, T->v[a].s, e, SL_ET_STREET_ADDRESS, "street_address", 36);
 }
 
 static bool same_line(const sl__toks_t *T, size_t a, size_t b) {
@@ -141,9 +146,12 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__toks_t *T)
     if (in(text, t, type_after) && k >= 2) {
       for (size_t j = k - 1; j + 5 >= k && j < k; j--) {
         if (housenum(text, &T->v[j]) && j + 1 < k && same_line(T, j, k)) {
-          bool words_ok = true;
-          for (size_t m = j + 1; m < k; m++)
+          bool words_ok = true, long_word = false;
+          for (size_t m = j + 1; m < k; m++) {
             if (T->v[m].kind != SL_TK_WORD) words_ok = false;
+            if (T->v[m].e - T->v[m].s >= 3) long_word = true;
+          }
+          if (!long_word) words_ok = false;
           if (!words_ok) break;
           size_t a = j;
           while (a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0 &&

@@ -126,7 +126,22 @@ static const char *const veto[] = {
     "office", "court", "police", "army", "navy", "force", "forces", "senate", "congress",
     "parliament", "government", "state", "valley", "beach", "bay", "coast", "desert", "sea",
     "ocean", "gulf", "canyon", "falls", "hills", "heights", "square", "plaza", "mall", "market",
-    NULL};
+    "rua", "via", "viale", "calle", "avenida", "rue", "strada", "ulica", "utca", "piazza",
+    "boulevard", "chemin", "travessa", "estrada", "alameda", "camino", "paseo", "corso",
+    "dear", "hi", "hello", "san", "santa", "santo", "são", "sankt", "los", "las", "del",
+    "ciudad", "puerto", "porto", "villa", "bad", "nueva", "nuevo", "isla", "cape", "glen", NULL};
+
+/* Sentence openers that are never names (the gazetteer has no general lexicon). */
+static const char *const starters[] = {
+    "this", "that", "these", "those", "it", "there", "here", "he", "she", "they", "we", "you",
+    "what", "which", "who", "whose", "when", "where", "why", "how", "everyone", "everybody",
+    "someone", "somebody", "nobody", "anyone", "everything", "nothing", "something", "today",
+    "yesterday", "tomorrow", "one", "each", "every", "all", "both", "none", "another", "other",
+    "his", "her", "their", "our", "my", "your", "its", "the", "a", "an", "if", "then", "also",
+    "however", "meanwhile", "later", "now", "so", "but", "and", "or", "because", "although",
+    "while", "since", "after", "before", "during", "once", "still", "yet", "thus", "hence",
+    "mother", "father", "brother", "sister", "son", "daughter", "husband", "wife", "friend",
+    "boss", "manager", "doctor", "teacher", "customer", "user", "patient", "employee", NULL};
 
 static const char *const honorific[] = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof",
                                         "professor", "sir", "madam", "madame", "mme", "herr",
@@ -134,33 +149,36 @@ static const char *const honorific[] = {"mr", "mrs", "ms", "miss", "mx", "dr", "
                                         "uncle", "aunt", "auntie", "grandma", "grandpa", NULL};
 
 /* Words after which the next capitalised word(s) are a name, whatever the gazetteer says. */
-static bool strong_cue_before(const char *text, const sl__toks_t *T, size_t i) {
-  if (i == 0) return false;
+static int strong_cue_before(const char *text, const sl__toks_t *T, size_t i) {
+  if (i == 0) return 0;
   const sl__tok_t *p = &T->v[i - 1];
-  if (in_list(text, p, honorific) && T->v[i].nl_before == 0) return true;
+  if (in_list(text, p, honorific) && T->v[i].nl_before == 0) return 2;
   if (i >= 2) {
     const sl__tok_t *pp = &T->v[i - 2];
     /* "my name is X", "name: X", "last name? X", "named X", "called X", "signed X" */
-    if (word_is(text, p, "is") && word_is(text, pp, "name")) return true;
-    if (word_is(text, pp, "i") && word_is(text, p, "am")) return true;
+    if (word_is(text, p, "is") && word_is(text, pp, "name")) return 2;
+    if (word_is(text, pp, "i") && word_is(text, p, "am")) return 1;
     if ((word_is(text, pp, "last") || word_is(text, pp, "first") || word_is(text, pp, "full") ||
          word_is(text, pp, "middle") || word_is(text, pp, "maiden")) &&
         word_is(text, p, "name"))
-      return true;
+      return 2;
   }
   if ((word_is(text, p, "name") || word_is(text, p, "surname") || word_is(text, p, "named") ||
-       word_is(text, p, "called") || word_is(text, p, "signed") || word_is(text, p, "patient") ||
+       word_is(text, p, "called") || word_is(text, p, "signed")) &&
+      T->v[i].nl_before <= 1)
+    return 2;
+  if ((word_is(text, p, "patient") ||
        word_is(text, p, "customer") || word_is(text, p, "employee") || word_is(text, p, "sincerely") ||
        word_is(text, p, "regards") || word_is(text, p, "hi") || word_is(text, p, "hello") ||
        word_is(text, p, "hey") || word_is(text, p, "thanks") || word_is(text, p, "cc") ||
        word_is(text, p, "attn") || word_is(text, p, "beneficiary") || word_is(text, p, "contact")) &&
       T->v[i].nl_before <= 1)
-    return true;
+    return 1;
   /* I'm X */
   if (p->e - p->s == 1 && text[p->s] == 'm' && p->s >= 2 &&
       (text[p->s - 1] == '\'' || (unsigned char)text[p->s - 1] == 0x99) && T->v[i].nl_before == 0)
-    return true;
-  return false;
+    return 1;
+  return 0;
 }
 
 static bool sentence_start(const sl__toks_t *T, size_t i) {
@@ -228,16 +246,32 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, const sl__toks_t *T) {
   size_t i = 0;
   while (i < T->n) {
     const sl__tok_t *t = &T->v[i];
-    bool cue = strong_cue_before(text, T, i);
+    if (t->kind == SL_TK_WORD && (in_list(text, t, honorific) || word_is(text, t, "hi") ||
+                                  word_is(text, t, "hello") || word_is(text, t, "hey"))) {
+      i++; /* the cue itself; the next word sees it through strong_cue_before() */
+      continue;
+    }
+    int cue = strong_cue_before(text, T, i);
     /* 1. A run of capitalised words and initials on one line. */
-    if (cap_word(text, t) || (initial(text, t) && i + 1 < T->n && cap_word(text, &T->v[i + 1]))) {
+    /* A sentence-initial capitalised word that is no name ("Ask Priya", "Call Anna")
+     * is not part of the name that follows it. */
+    if (cap_word(text, t) && !cue && sentence_start(T, i) && i + 1 < T->n &&
+        T->v[i + 1].nl_before == 0 && T->v[i + 1].punct_before == 0 &&
+        cap_word(text, &T->v[i + 1]) &&
+        !(gz(g, text, t) & (SL_GZ_FIRST | SL_GZ_LAST)) &&
+        (gz(g, text, &T->v[i + 1]) & SL_GZ_FIRST)) {
+      i++;
+      continue;
+    }
+    if (cap_word(text, t) ||
+        (initial(text, t) && i + 1 < T->n && (cap_word(text, &T->v[i + 1]) || initial(text, &T->v[i + 1])))) {
       size_t j = i + 1;
       while (j < T->n && j - i < 4 && T->v[j].nl_before == 0 &&
              (T->v[j].punct_before == 0 || (T->v[j].punct_before == '.' && initial(text, &T->v[j - 1]))) &&
              (cap_word(text, &T->v[j]) || initial(text, &T->v[j])))
         j++;
       /* a run ending in an initial ("John F") is fine; one ending before a veto word is not */
-      bool vetoed = false, any_first = false, any_name = false, all_place = true;
+      bool vetoed = false, any_name = false, all_place = true, common_word = false;
       int words = 0, nameish = 0;
       for (size_t k = i; k < j; k++) {
         const sl__tok_t *w = &T->v[k];
@@ -246,20 +280,30 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, const sl__toks_t *T) {
         if (in_list(text, w, veto) || in_list(text, w, honorific)) vetoed = true;
         unsigned f = gz(g, text, w);
         if (namey(f)) nameish++, any_name = true;
-        if ((f & SL_GZ_FIRST) && !(f & SL_GZ_COMMON)) any_first = true;
         if ((f & (SL_GZ_FIRST | SL_GZ_LAST)) && !(f & SL_GZ_COMMON)) any_name = true;
         if (!(f & SL_GZ_PLACE) || (f & SL_GZ_FIRST)) all_place = false;
+        /* a capitalised common word that is no name ("Token", "Report") ends the chance */
+        if ((f & SL_GZ_COMMON) && !(f & (SL_GZ_FIRST | SL_GZ_LAST))) common_word = true;
       }
       /* the word after the run: "Dolby Laboratories"-style vetoes */
       if (j < T->n && T->v[j].nl_before == 0 && in_list(text, &T->v[j], veto)) vetoed = true;
       bool accept = false;
       if (!vetoed && words >= 1) {
-        if (cue)
+        unsigned f0 = gz(g, text, t), fl = gz(g, text, &T->v[j - 1]);
+        if (cue >= 2 && !(common_word && words == 1))
+          accept = true; /* "my name is Shovda", "Name: Lena Wirth", "last name? Arcuri" */
+        else if (cue == 1 && (words >= 2 || namey(f0)) && !common_word)
           accept = true;
-        else if (words >= 2 && any_name && !all_place && (nameish >= 2 || any_first))
+        else if (words >= 2 && !common_word && !all_place &&
+                 (((f0 & SL_GZ_FIRST) && (namey(f0) || namey(fl)) &&
+                   ((fl & (SL_GZ_LAST | SL_GZ_FIRST)) || !fl)) ||
+                  (!f0 && (fl & SL_GZ_LAST) && namey(fl) && !sentence_start(T, i))))
           accept = true;
         else if (words >= 2 && j - i > (size_t)words && any_name) /* with an initial */
           accept = true;
+        else if (words == 1 && j - i > 1 && initial(text, t) && !common_word &&
+                 (namey(fl) || (!fl && !sentence_start(T, i))))
+          accept = true; /* "J. R. Tolkien", "A. Kowalski" */
         else if (words == 1 && j - i == 1) {
           unsigned f = gz(g, text, t);
           bool first = (f & SL_GZ_FIRST) && !(f & SL_GZ_COMMON) && !(f & SL_GZ_PLACE);
@@ -267,7 +311,8 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, const sl__toks_t *T) {
             accept = true;
           else if (first && i + 1 < T->n && T->v[i + 1].punct_before == ':')
             accept = true; /* "Alexander: ..." */
-          else if (!f && sentence_start(T, i) && i + 2 < T->n && T->v[i + 1].kind == SL_TK_WORD &&
+          else if (!f && sentence_start(T, i) && !in_list(text, t, starters) && i + 2 < T->n &&
+                   T->v[i + 1].kind == SL_TK_WORD &&
                    (word_is(text, &T->v[i + 1], "is") || word_is(text, &T->v[i + 1], "was") ||
                     word_is(text, &T->v[i + 1], "said") || word_is(text, &T->v[i + 1], "has")) &&
                    pronoun_near(text, T, i, 14))
@@ -291,8 +336,8 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, const sl__toks_t *T) {
     if (t->kind == SL_TK_WORD && !(t->caps & 1) && i + 1 < T->n) {
       const sl__tok_t *u = &T->v[i + 1];
       unsigned f1 = gz(g, text, t), f2 = u->kind == SL_TK_WORD && !(u->caps & 1) ? gz(g, text, u) : 0;
-      if (u->nl_before == 0 && u->punct_before == 0 && (f1 & SL_GZ_FIRST) && namey(f1) &&
-          (f2 & SL_GZ_LAST) && namey(f2) && !(f1 & SL_GZ_PLACE)) {
+      if (u->nl_before == 0 && u->punct_before == 0 && (f1 & SL_GZ_FIRST) && (f2 & SL_GZ_LAST) &&
+          (namey(f1) || namey(f2)) && !(f2 & SL_GZ_PLACE) && !in_list(text, t, starters)) {
         sl__cands_add(c->out, t->s, u->e, SL_ET_PERSON, "person", 30);
         i += 2;
         continue;

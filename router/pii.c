@@ -87,6 +87,11 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   size_t nd = sl__count_digits(c->text + s, e - s);
   if (nd < 7 || nd > 15) return;
   if (decimal_context(c, s, e)) return;
+  /* "+" inside arithmetic ("49.8+1.02") is an operator, not a country code */
+  if (intl && s > 0 && (isalnum((unsigned char)c->text[s - 1]) || c->text[s - 1] == ')' ||
+                        c->text[s - 1] == '.' || c->text[s - 1] == '}'))
+    return;
+  if (intl && nd < 8) return;
   /* 3-2-4 with dashes is an SSN shape; the SSN detector owns it. */
   int groups = 1;
   for (uint32_t i = s; i < e; i++)
@@ -94,6 +99,7 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
         isdigit((unsigned char)c->text[i + 1]))
       groups++;
   bool dots = memchr(c->text + s, '.', e - s) != NULL;
+  if (dots && groups == 2) return; /* 504.6739: a decimal */
   if (dots && !intl && groups == 4 && nd <= 12) return; /* IPv4-like */
   if (!intl && groups < 2 && c->text[s] != '(') return;
   /* Long space-separated runs of short numbers are lists, not phones, unless a
@@ -176,12 +182,32 @@ static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
     case SL_P_CUE_PASSPORT: type = SL_ET_US_PASSPORT, det = "passport"; break;
     case SL_P_CUE_DL: type = SL_ET_US_DRIVER_LICENSE, det = "driver_license"; break;
     case SL_P_CUE_MEDICAL: type = SL_ET_MEDICAL_RECORD, det = "medical_id"; break;
-    case SL_P_CUE_BANK: type = SL_ET_BANK_ACCOUNT, det = "bank_account", mind = 6, dig_only = true; break;
+    case SL_P_CUE_BANK:
+      type = SL_ET_BANK_ACCOUNT, det = "bank_account", mind = 6;
+      if (h->end - h->start == 4 && !strncasecmp(c->text + h->start, "iban", 4))
+        type = SL_ET_IBAN_CODE, det = "iban", mind = 4;
+      break;
     case SL_P_CUE_NATID: type = SL_ET_NATIONAL_ID, det = "national_id"; break;
     case SL_P_CUE_SSN: type = SL_ET_US_SSN, det = "us_ssn", mind = 9, dig_only = true; break;
     default: return;
   }
   uint32_t s, e;
+  if (type == SL_ET_IBAN_CODE) {
+    /* "IBAN 'IN60 ITDB 0000 ...'": the country code, check digits and the groups */
+    uint32_t i = h->end, lim = h->end + 24 < c->len ? h->end + 24 : (uint32_t)c->len;
+    while (i < lim && !isalnum((unsigned char)c->text[i])) i++;
+    const char *t = c->text + i;
+    if (i + 4 < c->len && isupper((unsigned char)t[0]) && isupper((unsigned char)t[1]) &&
+        isdigit((unsigned char)t[2]) && isdigit((unsigned char)t[3])) {
+      uint32_t k = i, alnum = 0;
+      while (k < c->len && alnum < 34 &&
+             (isupper((unsigned char)c->text[k]) || isdigit((unsigned char)c->text[k]) ||
+              (c->text[k] == ' ' && k + 1 < c->len && isalnum((unsigned char)c->text[k + 1]))))
+        alnum += c->text[k++] != ' ';
+      if (alnum >= 12) sl__cands_add(c->out, i, k, SL_ET_IBAN_CODE, "iban", 61);
+    }
+    return;
+  }
   if (!next_id(c, h->end, 64, mind, dig_only, &s, &e)) return;
   if (type == SL_ET_US_SSN && !sl__ssn_ok(c->text + s, e - s)) return;
   /* A date right after "DOB"-like words belongs to the date detector. */

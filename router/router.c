@@ -265,7 +265,6 @@ static sl_level_t level_for(const sl_router_t *r, const sl__cand_t *c, char *nam
     return r->custom[i].level;
   }
   snprintf(name, cap, "%s", sl__etype_name(c->type));
-  if (c->demoted) return SL_LEVEL_INTERNAL;
   return r->level_of[c->type];
 }
 

@@ -61,7 +61,7 @@ typedef struct {
   int type;             /* sl_etype_t or SL_ET_CUSTOM + i */
   const char *detector; /* static */
   int16_t prio;
-  bool demoted;         /* well-known test value: reported at level internal */
+  bool demoted;         /* a vendor's documented example value (same level, own detector name) */
 } sl__cand_t;
 
 typedef struct {

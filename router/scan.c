@@ -29,7 +29,7 @@ static const pat_t pats[] = {
      "[A-Za-z0-9.\\-\\[\\]]+"},
     {SL_P_URL, CI, "\\b(?:https?|ftp)://[^\\s'\"<>()]{3,}"},
     {SL_P_PHONE, 0,
-     "(?:\\(\\d{1,4}\\)[ .\\-]?|\\b)\\d{2,5}(?:[ .\\-]\\d{2,5}){1,5}\\b"},
+     "(?:\\(\\d{1,4}\\)[ .\\-]?|\\b)\\d{2,5}(?:[ .\\-]\\d{2,8}){1,5}\\b"},
     {SL_P_PHONE_INTL, 0,
      "\\+\\d{1,3}[ .\\-]?(?:\\(\\d{1,4}\\)[ .\\-]?)?\\d{1,5}(?:[ .\\-]?\\d{1,5}){0,5}\\b"},
     {SL_P_DIGITS, 0, "\\b\\d{7,19}\\b"},
@@ -60,7 +60,7 @@ static const pat_t pats[] = {
     {SL_P_CUE_BANK, CI,
      "\\b(?:(?:bank|checking|savings|deposit|current)\\s{1,3})?(?:account|acct|a/c)\\s{0,3}"
      "(?:number|no\\b|num\\b|#)|\\brouting\\s{1,3}(?:number|no)|\\bsort\\s{1,3}code|\\bbsb\\b|"
-     "\\bbank\\s{1,3}account"},
+     "\\bbank\\s{1,3}account|\\biban\\b|\\bacc(?:t|ount)?[_\\-]?(?:num|no|nr)\\b"},
     {SL_P_CUE_NATID, 0,
      "(?i:\\b(?:tax\\s{0,3}(?:id|payer\\s{1,3}id|identification)|national\\s{1,3}(?:id|identity|"
      "insurance)|id\\s{1,3}(?:number|no\\b|card)|aadhaa?r|voter\\s{1,3}id|personal\\s{1,3}(?:id|"
@@ -121,7 +121,7 @@ struct sl__scan {
 
 sl__scan_t *sl__scan_create(char *err, size_t errlen) {
   enum { N = sizeof pats / sizeof pats[0] };
-  _Static_assert(N == SL_P__COUNT, "one pattern per SL_P_ id");
+  _Static_assert((int)N == (int)SL_P__COUNT, "one pattern per SL_P_ id");
   _Static_assert(SL_P__COUNT <= 128, "hits.last_idx holds 128 patterns");
   const char *exprs[N];
   unsigned flags[N], ids[N];

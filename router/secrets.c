@@ -20,7 +20,12 @@ static void add_secret(sl__ctx_t *c, uint32_t s, uint32_t e, int type, const cha
   if (check_placeholder && sl__is_placeholder(t, n)) return;
   size_t before = c->out->n;
   sl__cands_add(c->out, s, e, type, det, prio);
-  if (c->out->n > before && sl__is_known_example(t, n)) c->out->v[c->out->n - 1].demoted = true;
+  /* Documented example values keep their type and level (fail closed: a real key
+   * that happens to end in EXAMPLE is not worth the risk), but explain names them. */
+  if (c->out->n > before && sl__is_known_example(t, n)) {
+    c->out->v[c->out->n - 1].demoted = true;
+    c->out->v[c->out->n - 1].detector = "known_example_value";
+  }
 }
 
 static int b64val(char ch) {
@@ -106,9 +111,12 @@ static void url_cred(sl__ctx_t *c, const sl__hit_t *h) {
 
 /* The whole identifier around a cue word ("DB_PASSWORD", "jenkins_passwd"). */
 static void ident_span(const sl__ctx_t *c, const sl__hit_t *h, uint32_t *is, uint32_t *ie) {
-  uint32_t s = h->start, e = h->end;
+  /* The cue hit may include a trailing "=" or ":"; the identifier is the run of
+   * identifier bytes around the hit's start. */
+  uint32_t s = h->start, e = h->start;
   while (s > 0 && idch(c->text[s - 1]) && h->start - s < 64) s--;
-  while (e < c->len && idch(c->text[e]) && e - h->end < 64) e++;
+  while (e < c->len && idch(c->text[e]) && e - h->start < 96) e++;
+  if (e == h->start) e = h->end;
   *is = s;
   *ie = e;
 }
@@ -287,7 +295,14 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
     v = t + vs;
     n = ve - vs;
   }
-  if (!sl__looks_random(v, n, false)) return;
+  bool secret_name = ident_has(t, is, ie, "secret") || ident_has(t, is, ie, "token") ||
+                     ident_has(t, is, ie, "api_key") || ident_has(t, is, ie, "apikey") ||
+                     ident_has(t, is, ie, "access_key") || ident_has(t, is, ie, "private_key");
+  /* A quoted literal assigned to a secret-named key is a secret even when it is
+   * weak ("aaaa...-"): strength is not ours to judge, only placeholders are not. */
+  bool weak_literal = secret_name && quoted && n >= 16 && !memchr(v, ' ', n) &&
+                      !identifier_like(v, n) && sep == SEP_ASSIGN;
+  if (!weak_literal && !sl__looks_random(v, n, false)) return;
   /* a path or URL is not the key */
   if (n > 8 && (memmem(v, n, "://", 3) || (v[0] == '/' && memchr(v + 1, '/', n - 1)))) return;
   add_secret(c, vs, ve, SL_ET_API_KEY, "key_assignment", 65, false);
