@@ -13,8 +13,8 @@ typedef struct {
    * row-major) and may replace them with its own layout. */
   int (*mat_init)(sl_kern_t *k, sl_kern_mat_t *m);
   void (*mat_fini)(sl_kern_mat_t *m);
-  /* x is f32, bf16 or s8 (m->prec) m rows × n_in. For s8 the result must be
-   * acc · w_scale[n]; the front end applies the per-row activation scale. */
+  /* x is f32, bf16 or s8 (m->prec) m rows × n_in. For s8 the result is the raw
+   * integer accumulation; the front end applies both scales. */
   int (*matmul)(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, float *y);
 } sl__kern_ops_t;
 

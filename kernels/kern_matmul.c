@@ -163,14 +163,15 @@ int sl_kern_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const float *x, int m, 
     for (int i = 0; i < n_in; i++) amax = fmaxf(amax, fabsf(xr[i]));
     float s = amax / 127.f, is = s ? 1.f / s : 0.f;
     k->act_scale[r] = s;
-    for (int i = 0; i < n_in; i++) a[(size_t)r * n_in + i] = (int8_t)lrintf(xr[i] * is);
+    /* nearbyintf inlines to one rounding instruction; |x·is| ≤ 127 by construction. */
+    for (int i = 0; i < n_in; i++) a[(size_t)r * n_in + i] = (int8_t)nearbyintf(xr[i] * is);
   }
   int rc = k->ops->matmul(k, w, a, m, y);
   if (rc) return rc;
   for (int r = 0; r < m; r++) {
     float s = k->act_scale[r];
     float *yr = y + (size_t)r * w->n_out;
-    for (int i = 0; i < w->n_out; i++) yr[i] *= s;
+    for (int i = 0; i < w->n_out; i++) yr[i] *= s * w->w_scale[i];
   }
   return 0;
 }

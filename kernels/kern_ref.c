@@ -23,7 +23,7 @@ static int ref_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m
         const int8_t *a = (const int8_t *)x + (size_t)r * K, *b = (const int8_t *)w->w + (size_t)n * K;
         int32_t s = 0;
         for (int i = 0; i < K; i++) s += (int32_t)a[i] * b[i];
-        y[(size_t)r * N + n] = (float)s * w->w_scale[n];
+        y[(size_t)r * N + n] = (float)s;
       }
     }
   return 0;
