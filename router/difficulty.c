@@ -127,6 +127,11 @@ void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, double
                                      "what does", "describe", "example", "where is", "when did",
                                      NULL};
   f[SL_DF_task_easy_cues] = cap1(count_any(t, scan, easy) / 2.0);
+  static const char *const codereq[] = {"python", "javascript", "typescript", "java ", "c++",
+                                        "c#", "golang", "rust", "sql", "html", "css", "program",
+                                        "script", "function", "code", "regex", "api", "bash",
+                                        "compile", "bug", "class", "method", "library", NULL};
+  f[SL_DF_code_request] = cap1(count_any(t, scan, codereq) / 3.0);
   f[SL_DF_question_short] = (n < 120 && n > 0 && memchr(t, '?', n)) ? 1 : 0;
   if (req) {
     f[SL_DF_tools] = req->tools && strlen(req->tools) > 2 ? 1 : 0;

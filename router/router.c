@@ -401,3 +401,34 @@ void sl_class_free(sl_class_t *c) {
   c->entities = NULL;
   c->n_entities = 0;
 }
+
+size_t sl_router_difficulty_features(const sl_chat_req_t *req, double *f, size_t cap) {
+  double tmp[SL_DF__COUNT];
+  char *text = NULL;
+  size_t len = 0;
+  if (req && sl_chat_text(req, &text, &len)) text = NULL, len = 0;
+  sl__diff_features(req, text ? text : "", len, tmp);
+  free(text);
+  for (size_t i = 0; i < cap && i < SL_DF__COUNT; i++) f[i] = tmp[i];
+  return SL_DF__COUNT;
+}
+
+const char *sl_router_difficulty_feature_name(size_t i) {
+  return i < SL_DF__COUNT ? sl__df_names[i] : NULL;
+}
+
+const char *const *sl_router_entity_types(void) {
+  static const char *const names[] = {
+#define SL_ET_NAME(n, l) #n,
+      SL_ETYPE_MAP(SL_ET_NAME)
+#undef SL_ET_NAME
+          NULL};
+  return names;
+}
+
+int sl_router_default_level(const char *type, sl_level_t *out) {
+  int t = type ? find_type(type) : -1;
+  if (t < 0) return SL_EINVAL;
+  *out = etypes[t].level;
+  return 0;
+}

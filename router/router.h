@@ -72,4 +72,16 @@ int sl_router_classify_text(const sl_router_t *r, const char *text, size_t len,
                             const char *declared, sl_class_t *out);
 void sl_class_free(sl_class_t *c);
 
+/* Difficulty features of a request (for `sluice train-router` and explain):
+ * writes at most `cap` values into f and returns how many there are. Feature 0
+ * is the constant bias term. */
+size_t sl_router_difficulty_features(const sl_chat_req_t *req, double *f, size_t cap);
+/* The name of feature i (as used in the weights JSON), or NULL past the end. */
+const char *sl_router_difficulty_feature_name(size_t i);
+
+/* Entity type names the built-in detectors report (NULL-terminated), and the
+ * default level of one (SL_EINVAL for an unknown name). */
+const char *const *sl_router_entity_types(void);
+int sl_router_default_level(const char *type, sl_level_t *out);
+
 #endif
