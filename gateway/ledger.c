@@ -28,6 +28,7 @@ typedef struct entry {
   void *data;
   int status;
   bool sync;          /* a sl_ledger_append_sync() caller waits on it */
+  bool pooled;        /* store[] is POOL_STORE bytes and goes back to the pool */
   bool finished;      /* guarded by the ledger's mutex */
   sl_ledger_kind_t kind;
   bool egress;
@@ -38,6 +39,13 @@ typedef struct entry {
   size_t n[F__N];
   char store[];
 } entry_t;
+
+/* Entries whose strings fit in POOL_STORE bytes (nearly all: a few names and
+ * short JSON) are recycled instead of freed: a malloc/free pair per request
+ * across two threads made glibc return and re-fault heap pages on every burst,
+ * which cost the loop thread several microseconds per append. */
+#define POOL_STORE 1024
+#define POOL_MAX 8192 /* entries kept (about 10 MB at most) */
 
 struct sl_ledger {
   uv_loop_t *loop;
@@ -51,6 +59,7 @@ struct sl_ledger {
 
   pthread_mutex_t mu;
   pthread_cond_t cv_work;    /* writer waits for rows */
+  bool writer_waiting;       /* only then does an append need to signal */
   pthread_cond_t cv_done;    /* sync appenders and flush wait for commits */
   entry_t *q_head, *q_tail;  /* queued, not yet taken by the writer */
   size_t q_len;
@@ -62,7 +71,45 @@ struct sl_ledger {
   sl_ledger_stats_t st;
 
   sl_buf_t scratch;          /* writer: canonical row being hashed */
+
+  pthread_mutex_t pool_mu;   /* never taken before mu */
+  entry_t *pool;
+  size_t pool_n;
 };
+
+static entry_t *entry_alloc(sl_ledger_t *l, size_t store) {
+  entry_t *e = NULL;
+  if (store <= POOL_STORE) {
+    pthread_mutex_lock(&l->pool_mu);
+    if ((e = l->pool)) {
+      l->pool = e->next;
+      l->pool_n--;
+    }
+    pthread_mutex_unlock(&l->pool_mu);
+    if (!e) e = malloc(sizeof *e + POOL_STORE);
+    if (e) {
+      memset(e, 0, sizeof *e);
+      e->pooled = true;
+    }
+    return e;
+  }
+  if ((e = malloc(sizeof *e + store))) memset(e, 0, sizeof *e);
+  return e;
+}
+
+static void entry_free(sl_ledger_t *l, entry_t *e) {
+  if (e->pooled) {
+    pthread_mutex_lock(&l->pool_mu);
+    if (l->pool_n < POOL_MAX) {
+      e->next = l->pool;
+      l->pool = e;
+      l->pool_n++;
+      e = NULL;
+    }
+    pthread_mutex_unlock(&l->pool_mu);
+  }
+  free(e);
+}
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -107,7 +154,7 @@ static bool hex64(const char *s, size_t n) {
 
 static bool money_ok(double v) { return isfinite(v) && v >= 0 && v < 1e6; }
 
-static int make_entry(const sl_ledger_row_t *r, entry_t **out) {
+static int make_entry(sl_ledger_t *l, const sl_ledger_row_t *r, entry_t **out) {
   const char *src[F__N] = {
       r->request_id, r->tenant, r->key_id, r->rule, r->policy_version, r->backend,
       r->model, r->location, r->destination, r->sha256_out, r->level, r->entity_types,
@@ -131,9 +178,8 @@ static int make_entry(const sl_ledger_row_t *r, entry_t **out) {
       r->difficulty < 0 || r->difficulty > 1)
     return SL_ERANGE;
 
-  entry_t *e = malloc(sizeof *e + total);
+  entry_t *e = entry_alloc(l, total);
   if (!e) return SL_ENOMEM;
-  memset(e, 0, sizeof *e);
   char *p = e->store;
   for (int i = 0; i < F__N; i++) {
     memcpy(p, src[i], n[i] + 1);
@@ -284,9 +330,14 @@ static void *writer_main(void *arg) {
         dl.tv_sec += interval / 1000;
         dl.tv_nsec += (long)(interval % 1000) * 1000000;
         if (dl.tv_nsec >= 1000000000) dl.tv_sec++, dl.tv_nsec -= 1000000000;
-        if (pthread_cond_timedwait(&l->cv_work, &l->mu, &dl)) break; /* timed out */
+        l->writer_waiting = true;
+        int timed_out = pthread_cond_timedwait(&l->cv_work, &l->mu, &dl);
+        l->writer_waiting = false;
+        if (timed_out) break;
       } else {
+        l->writer_waiting = true;
         pthread_cond_wait(&l->cv_work, &l->mu);
+        l->writer_waiting = false;
       }
     }
     if (!l->q_head && l->stopping) break;
@@ -348,7 +399,7 @@ static void *writer_main(void *arg) {
         l->done_tail = e;
         post = true;
       } else {
-        free(e);
+        entry_free(l, e);
       }
     }
     pthread_cond_broadcast(&l->cv_done);
@@ -369,7 +420,7 @@ static void run_done(sl_ledger_t *l) {
   while (e) {
     entry_t *next = e->next;
     e->cb(e->data, e->status);
-    free(e);
+    entry_free(l, e);
     e = next;
   }
 }
@@ -377,6 +428,12 @@ static void run_done(sl_ledger_t *l) {
 static void on_async(uv_async_t *h) { run_done(h->data); }
 
 static void free_ledger(sl_ledger_t *l) {
+  while (l->pool) {
+    entry_t *e = l->pool;
+    l->pool = e->next;
+    free(e);
+  }
+  pthread_mutex_destroy(&l->pool_mu);
   pthread_mutex_destroy(&l->mu);
   pthread_cond_destroy(&l->cv_work);
   pthread_cond_destroy(&l->cv_done);
@@ -402,11 +459,12 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
   if (!l) return SL_ENOMEM;
   if (opts) l->opts = *opts;
   else l->opts.reject_on_failure = true;
-  if (!l->opts.queue_max) l->opts.queue_max = 65536;
+  if (!l->opts.queue_max) l->opts.queue_max = 32768;
   if (!l->opts.batch_max) l->opts.batch_max = 4096;
   if (!l->opts.sync_interval_ms) l->opts.sync_interval_ms = 1000;
   l->loop = loop;
   pthread_mutex_init(&l->mu, NULL);
+  pthread_mutex_init(&l->pool_mu, NULL);
   pthread_cond_init(&l->cv_work, NULL);
   pthread_cond_init(&l->cv_done, NULL);
   /* One canonical row: 27 names and lengths, 3 JSON fields, 12 short ones. */
@@ -500,7 +558,7 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
   l->q_tail = e;
   l->q_len++;
   l->st.appended++;
-  pthread_cond_signal(&l->cv_work);
+  if (l->writer_waiting) pthread_cond_signal(&l->cv_work); /* else it loops back anyway */
   pthread_mutex_unlock(&l->mu);
   return 0;
 }
@@ -509,31 +567,31 @@ int sl_ledger_append(sl_ledger_t *l, const sl_ledger_row_t *row, sl_ledger_done_
                      void *data) {
   if (!l || !row || (done_cb && !l->loop)) return SL_EINVAL;
   entry_t *e;
-  int rc = make_entry(row, &e);
+  int rc = make_entry(l, row, &e);
   if (rc) return rc;
   e->cb = done_cb;
   e->data = data;
   rc = enqueue(l, e);
-  if (rc) free(e);
+  if (rc) entry_free(l, e);
   return rc;
 }
 
 int sl_ledger_append_sync(sl_ledger_t *l, const sl_ledger_row_t *row) {
   if (!l || !row) return SL_EINVAL;
   entry_t *e;
-  int rc = make_entry(row, &e);
+  int rc = make_entry(l, row, &e);
   if (rc) return rc;
   e->sync = true;
   rc = enqueue(l, e);
   if (rc) {
-    free(e);
+    entry_free(l, e);
     return rc;
   }
   pthread_mutex_lock(&l->mu);
   while (!e->finished) pthread_cond_wait(&l->cv_done, &l->mu);
   pthread_mutex_unlock(&l->mu);
   rc = e->status;
-  free(e);
+  entry_free(l, e);
   return rc;
 }
 

@@ -76,7 +76,7 @@ typedef enum {
 } sl_ledger_sync_t;
 
 typedef struct {
-  size_t queue_max;          /* rows waiting for the writer; 0: 65536 */
+  size_t queue_max;          /* rows waiting for the writer; 0: 32768 */
   size_t batch_max;          /* rows per transaction; 0: 4096 */
   unsigned sync_interval_ms; /* NORMAL: checkpoint+fsync at most this often; 0: 1000 */
   sl_ledger_sync_t sync;

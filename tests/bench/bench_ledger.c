@@ -14,6 +14,7 @@
 typedef struct {
   sl_ledger_t *l;
   long total, sent, done, failed, busy_retries;
+  double append_s; /* time the loop thread spent inside sl_ledger_append() */
   bool idle_on;
   uv_idle_t idle;
 } bench_t;
@@ -82,7 +83,9 @@ static void on_idle(uv_idle_t *h) {
     sl_ledger_row_t r;
     char rid[32];
     fill(&r, b->sent, rid, sha);
+    double t = now_s();
     int rc = sl_ledger_append(b->l, &r, on_done, b);
+    b->append_s += now_s() - t;
     if (rc == SL_EBUSY) {
       b->busy_retries++;
       b->idle_on = false;
@@ -151,6 +154,8 @@ int main(int argc, char **argv) {
          "%zu, %ld failed, %ld queue-full pauses); verify %s in %.3f s (%.0f rows/s)\n",
          rows, dt, rows / dt, full ? "full" : "normal", (unsigned long long)st.batches,
          st.max_batch, b.failed, b.busy_retries, rc ? "FAILED" : "ok", dv, v.rows / dv);
+  printf("bench_ledger: loop-thread cost of sl_ledger_append: %.2f us per row\n",
+         b.append_s * 1e6 / rows);
   if (!keep) {
     char p[600];
     unlink(path);
