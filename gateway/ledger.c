@@ -72,7 +72,7 @@ struct sl_ledger {
 
   sl_buf_t scratch;          /* writer: canonical row being hashed */
 
-  pthread_mutex_t pool_mu;   /* never taken before mu */
+  pthread_mutex_t pool_mu;   /* may be taken while holding mu, never the reverse */
   entry_t *pool;
   size_t pool_n;
 };
@@ -364,17 +364,6 @@ static void *writer_main(void *arg) {
     int rc = n ? write_batch(l, batch, fault) : 0;
     if (n && !rc) dirty = true;
 
-    /* Durability on our own schedule: a passive checkpoint syncs the WAL. */
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long elapsed = (now.tv_sec - last_sync.tv_sec) * 1000 +
-                   (now.tv_nsec - last_sync.tv_nsec) / 1000000;
-    if (dirty && l->opts.sync == SL_LEDGER_SYNC_NORMAL && elapsed >= (long)interval) {
-      sqlite3_wal_checkpoint_v2(l->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-      dirty = false;
-      last_sync = now;
-    }
-
     pthread_mutex_lock(&l->mu);
     l->writing = 0;
     if (n) {
@@ -404,6 +393,22 @@ static void *writer_main(void *arg) {
     }
     pthread_cond_broadcast(&l->cv_done);
     if (post) uv_async_send(&l->async);
+
+    /* Durability on our own schedule, after the callbacks are on their way so
+     * that a slow fsync never delays them: a passive checkpoint syncs the WAL. */
+    if (dirty && l->opts.sync == SL_LEDGER_SYNC_NORMAL) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      long elapsed = (now.tv_sec - last_sync.tv_sec) * 1000 +
+                     (now.tv_nsec - last_sync.tv_nsec) / 1000000;
+      if (elapsed >= (long)interval) {
+        pthread_mutex_unlock(&l->mu);
+        sqlite3_wal_checkpoint_v2(l->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&l->mu);
+        dirty = false;
+        last_sync = now;
+      }
+    }
   }
   pthread_mutex_unlock(&l->mu);
   if (dirty) sqlite3_wal_checkpoint_v2(l->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
