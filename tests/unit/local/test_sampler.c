@@ -1,0 +1,172 @@
+/* The sampler against hand-computed distributions: greedy, top-k/top-p/min-p
+ * support, temperature, penalties, logprobs, and seed determinism. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/local/sampler.h"
+
+enum { V = 1000 };
+
+static void test_greedy_and_logprobs(void **st) {
+  sl_sampler_t *s = sl_sampler_new(V, 64);
+  float l[V];
+  for (int i = 0; i < V; i++) l[i] = (float)(i % 17) * 0.1f;
+  l[421] = 5.f;
+  l[7] = 4.f;
+  sl_sampler_params_t p;
+  sl_sampler_params_init(&p);
+  p.n_logprobs = 3;
+  sl_sampler_reset(s, &p);
+  sl_sample_t out;
+  assert_int_equal(sl_sampler_sample(s, l, &out), 421);
+  double z = 0;
+  for (int i = 0; i < V; i++) z += exp(l[i]);
+  assert_true(fabs(out.logprob - (5.0 - log(z))) < 1e-4);
+  assert_int_equal(out.n_top, 3);
+  assert_int_equal(out.top_ids[0], 421);
+  assert_int_equal(out.top_ids[1], 7);
+  assert_true(fabs(out.top_logprobs[1] - (4.0 - log(z))) < 1e-4);
+  assert_true(out.top_logprobs[2] <= out.top_logprobs[1]);
+  sl_sampler_free(s);
+}
+
+/* Draws many samples and checks the empirical support and rough frequencies. */
+static void test_filters(void **st) {
+  sl_sampler_t *s = sl_sampler_new(V, 64);
+  float l[V];
+  for (int i = 0; i < V; i++) l[i] = -10.f;
+  l[1] = 2.f, l[2] = 1.f, l[3] = 0.f, l[4] = -1.f; /* p ∝ e^2, e^1, e^0, e^-1 */
+  sl_sampler_params_t p;
+  sl_sampler_params_init(&p);
+  p.temperature = 1.f;
+  int cnt[V];
+  /* top_k = 2 → only 1 and 2, in ratio e:1 */
+  p.top_k = 2;
+  p.seed = 1;
+  sl_sampler_reset(s, &p);
+  memset(cnt, 0, sizeof cnt);
+  for (int i = 0; i < 4000; i++) cnt[sl_sampler_sample(s, l, NULL)]++;
+  assert_int_equal(cnt[1] + cnt[2], 4000);
+  assert_true(fabs((double)cnt[1] / cnt[2] - exp(1)) < 0.4);
+  /* top_p = 0.8: mass of 1 is .64, 1+2 is .88 → support {1,2} */
+  p.top_k = 0;
+  p.top_p = 0.8f;
+  sl_sampler_reset(s, &p);
+  memset(cnt, 0, sizeof cnt);
+  for (int i = 0; i < 2000; i++) cnt[sl_sampler_sample(s, l, NULL)]++;
+  assert_int_equal(cnt[1] + cnt[2], 2000);
+  assert_true(cnt[2] > 0);
+  /* min_p = 0.3: keeps tokens with p ≥ 0.3·p1 → e^(v-2) ≥ .3 → v ≥ 0.796 → {1,2} */
+  p.top_p = 1.f;
+  p.min_p = 0.3f;
+  sl_sampler_reset(s, &p);
+  memset(cnt, 0, sizeof cnt);
+  for (int i = 0; i < 2000; i++) cnt[sl_sampler_sample(s, l, NULL)]++;
+  assert_int_equal(cnt[1] + cnt[2], 2000);
+  /* low temperature concentrates on the best */
+  p.min_p = 0;
+  p.temperature = 0.05f;
+  sl_sampler_reset(s, &p);
+  memset(cnt, 0, sizeof cnt);
+  for (int i = 0; i < 500; i++) cnt[sl_sampler_sample(s, l, NULL)]++;
+  assert_int_equal(cnt[1], 500);
+  /* top_p over a flat vocabulary has to widen past its first sorted prefix */
+  for (int i = 0; i < V; i++) l[i] = 0.f;
+  p.temperature = 1.f;
+  p.top_p = 0.95f;
+  sl_sampler_reset(s, &p);
+  memset(cnt, 0, sizeof cnt);
+  int distinct = 0;
+  for (int i = 0; i < 20000; i++) cnt[sl_sampler_sample(s, l, NULL)]++;
+  for (int i = 0; i < V; i++) distinct += cnt[i] > 0;
+  assert_true(distinct > 900);
+  sl_sampler_free(s);
+}
+
+static void test_seed(void **st) {
+  sl_sampler_t *a = sl_sampler_new(V, 64), *b = sl_sampler_new(V, 64);
+  float l[V];
+  for (int i = 0; i < V; i++) l[i] = sinf((float)i);
+  sl_sampler_params_t p;
+  sl_sampler_params_init(&p);
+  p.temperature = 0.9f;
+  p.top_p = 0.9f;
+  p.seed = 1234;
+  sl_sampler_reset(a, &p);
+  sl_sampler_reset(b, &p);
+  int same = 1;
+  for (int i = 0; i < 100; i++) same &= sl_sampler_sample(a, l, NULL) == sl_sampler_sample(b, l, NULL);
+  assert_true(same);
+  p.seed = 1235;
+  sl_sampler_reset(b, &p);
+  sl_sampler_reset(a, &(sl_sampler_params_t){.temperature = 0.9f, .top_p = 0.9f, .seed = 1234, .repeat_penalty = 1});
+  int diff = 0;
+  for (int i = 0; i < 100; i++) diff += sl_sampler_sample(a, l, NULL) != sl_sampler_sample(b, l, NULL);
+  assert_true(diff > 10);
+  sl_sampler_free(a);
+  sl_sampler_free(b);
+}
+
+static void test_penalties(void **st) {
+  sl_sampler_t *s = sl_sampler_new(V, 8);
+  float l[V];
+  for (int i = 0; i < V; i++) l[i] = 0.f;
+  l[5] = 3.f, l[6] = 2.5f, l[7] = -1.f;
+  sl_sampler_params_t p;
+  sl_sampler_params_init(&p);
+  p.repeat_penalty = 1.5f; /* 3 / 1.5 = 2 < 2.5 */
+  p.penalty_last_n = 4;
+  sl_sampler_reset(s, &p);
+  sl_sampler_accept(s, 5);
+  assert_int_equal(sl_sampler_sample(s, l, NULL), 6);
+  /* The window forgets: after 4 other tokens, 5 is back on top. */
+  for (int i = 0; i < 4; i++) sl_sampler_accept(s, 100 + i);
+  assert_int_equal(sl_sampler_sample(s, l, NULL), 5);
+  /* frequency: 5 seen twice → 3 - 2·0.3 = 2.4 < 2.5 */
+  sl_sampler_params_init(&p);
+  p.frequency_penalty = 0.3f;
+  sl_sampler_reset(s, &p);
+  sl_sampler_accept(s, 5);
+  assert_int_equal(sl_sampler_sample(s, l, NULL), 5); /* 2.7 */
+  sl_sampler_accept(s, 5);
+  assert_int_equal(sl_sampler_sample(s, l, NULL), 6);
+  /* presence: once is enough */
+  sl_sampler_params_init(&p);
+  p.presence_penalty = 0.6f;
+  sl_sampler_reset(s, &p);
+  sl_sampler_accept(s, 5);
+  assert_int_equal(sl_sampler_sample(s, l, NULL), 6);
+  /* logprobs come from the raw logits, not the penalised ones */
+  sl_sample_t out;
+  p.n_logprobs = 1;
+  sl_sampler_reset(s, &p);
+  sl_sampler_accept(s, 5);
+  sl_sampler_sample(s, l, &out);
+  assert_int_equal(out.top_ids[0], 5);
+  /* a negative logit is multiplied by the repetition penalty */
+  sl_sampler_params_init(&p);
+  p.repeat_penalty = 2.f;
+  sl_sampler_reset(s, &p);
+  for (int i = 0; i < V; i++) l[i] = -5.f;
+  l[7] = -1.f, l[8] = -1.5f;
+  sl_sampler_accept(s, 7); /* -2 < -1.5 */
+  assert_int_equal(sl_sampler_sample(s, l, NULL), 8);
+  sl_sampler_free(s);
+  assert_null(sl_sampler_new(0, 8));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_greedy_and_logprobs),
+      cmocka_unit_test(test_filters),
+      cmocka_unit_test(test_seed),
+      cmocka_unit_test(test_penalties),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
