@@ -1,6 +1,8 @@
 /* bench_ledger: how many rows per second the ledger writer sustains, measured
  * the way the gateway uses it — appends from a libuv loop, commit callbacks back
  * on the loop — from the first append to the last commit callback.
+ * Also: the loop thread's cost per append, and the commit latency of a lone row
+ * (what a request waits before its bytes may leave).
  *   bench_ledger [ROWS] [--full] [--keep FILE]    (target: >= 20,000 rows/s) */
 #include "gateway/ledger.h"
 #include "sl_err.h"
@@ -104,6 +106,38 @@ static void on_idle(uv_idle_t *h) {
   }
 }
 
+/* Commit latency of a lone row on an idle ledger: what a request waits before
+ * its bytes may go to an external backend. */
+typedef struct {
+  bool done;
+} one_t;
+
+static void on_one(void *data, int status) { ((one_t *)data)->done = true; }
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void latency(uv_loop_t *loop, sl_ledger_t *l, double *p50, double *p99) {
+  enum { N = 200 };
+  double lat[N];
+  char rid[32], sha[65];
+  sl_ledger_sha256_hex("body", 4, sha);
+  for (int i = 0; i < N; i++) {
+    sl_ledger_row_t r;
+    fill(&r, i, rid, sha);
+    one_t one = {false};
+    double t = now_s();
+    if (sl_ledger_append(l, &r, on_one, &one)) exit(1);
+    while (!one.done) uv_run(loop, UV_RUN_ONCE);
+    lat[i] = (now_s() - t) * 1e3;
+  }
+  qsort(lat, N, sizeof lat[0], cmp_double);
+  *p50 = lat[N / 2];
+  *p99 = lat[N * 99 / 100];
+}
+
 int main(int argc, char **argv) {
   long rows = 200000;
   bool full = false;
@@ -132,6 +166,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "open %s: %s\n", path, sl_strerror(rc));
     return 1;
   }
+  double p50, p99;
+  latency(&loop, b.l, &p50, &p99);
   uv_idle_init(&loop, &b.idle);
   b.idle.data = &b;
   double t0 = now_s();
@@ -154,8 +190,9 @@ int main(int argc, char **argv) {
          "%zu, %ld failed, %ld queue-full pauses); verify %s in %.3f s (%.0f rows/s)\n",
          rows, dt, rows / dt, full ? "full" : "normal", (unsigned long long)st.batches,
          st.max_batch, b.failed, b.busy_retries, rc ? "FAILED" : "ok", dv, v.rows / dv);
-  printf("bench_ledger: loop-thread cost of sl_ledger_append: %.2f us per row\n",
-         b.append_s * 1e6 / rows);
+  printf("bench_ledger: loop-thread cost of sl_ledger_append: %.2f us per row; idle commit "
+         "latency p50 %.2f ms, p99 %.2f ms\n",
+         b.append_s * 1e6 / rows, p50, p99);
   if (!keep) {
     char p[600];
     unlink(path);
