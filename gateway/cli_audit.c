@@ -104,7 +104,8 @@ static int parse_args(int argc, char **argv, args_t *a) {
     sl_jerr_t err;
     memset(&err, 0, sizeof err);
     if (sl_config_load(a->config, &cfg, &err)) {
-      fprintf(stderr, "sluice audit: cannot load %s\n", a->config);
+      fprintf(stderr, "sluice audit: cannot load %s: %s\n", a->config,
+              err.msg[0] ? err.msg : "unreadable");
       return 2;
     }
     if (cfg->ledger_path) a->ledger = a->ledger_from_config = strdup(cfg->ledger_path);
