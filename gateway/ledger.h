@@ -137,6 +137,25 @@ void sl_ledger_stats(sl_ledger_t *l, sl_ledger_stats_t *st);
  * file gives 0. */
 int sl_ledger_spent(const char *path, const char *key_id, int64_t since_ms, double *usd);
 
+/* Per-key spend of the current UTC month, for budgets (config
+ * auth.keys[].monthly_budget_usd). Open once at start-up, before the loop runs:
+ * it restores every key's spend this month from the ledger at `path` (NULL or a
+ * missing file: all zero). Then, on the loop: check before routing, add each
+ * request's cost_usd when its REQUEST row is appended. A new month starts every
+ * key at zero. Thread-safe. Requests in flight are not counted until they
+ * complete, so a key can overshoot by what it has in flight. */
+typedef struct sl_ledger_budgets sl_ledger_budgets_t;
+
+int sl_ledger_budgets_open(const char *path, int64_t now_ms, sl_ledger_budgets_t **out);
+void sl_ledger_budgets_free(sl_ledger_budgets_t *b);
+void sl_ledger_budgets_add(sl_ledger_budgets_t *b, const char *key_id, double usd,
+                           int64_t now_ms);
+double sl_ledger_budgets_spent(sl_ledger_budgets_t *b, const char *key_id, int64_t now_ms);
+/* true when key_id has spent budget_usd (> 0) this month: answer 429; *reset_ms
+ * (may be NULL) is when the budget resets (start of next month, ms since epoch). */
+bool sl_ledger_budgets_exceeded(sl_ledger_budgets_t *b, const char *key_id, double budget_usd,
+                                int64_t now_ms, int64_t *reset_ms);
+
 /* Result of sl_ledger_verify(). */
 typedef struct {
   int64_t rows;          /* rows checked */

@@ -285,6 +285,43 @@ static void test_budget_restore(void **state) {
   assert_true(usd == 0);
 }
 
+static void test_budget_tracker(void **state) {
+  sl_ledger_budgets_t *b;
+  int64_t now = day(14);
+  assert_int_equal(sl_ledger_budgets_open(g_path, now, &b), 0);
+  assert_true(fabs(sl_ledger_budgets_spent(b, "key-a", now) - 0.0128) < 1e-12);
+  assert_true(fabs(sl_ledger_budgets_spent(b, "key-b", now) - 0.012) < 1e-12);
+  assert_true(sl_ledger_budgets_spent(b, "key-zzz", now) == 0);
+  int64_t reset;
+  assert_false(sl_ledger_budgets_exceeded(b, "key-a", 0.02, now, &reset));
+  char ts[40];
+  sl_ledger_format_ts(reset, ts, sizeof ts);
+  assert_string_equal(ts, "2026-12-01T00:00:00.000Z");
+  sl_ledger_budgets_add(b, "key-a", 0.0072, now);
+  assert_true(sl_ledger_budgets_exceeded(b, "key-a", 0.02, now, &reset));
+  assert_false(sl_ledger_budgets_exceeded(b, "key-a", 0, now, NULL)); /* no budget */
+  /* many keys: the table grows */
+  for (int i = 0; i < 1000; i++) {
+    char k[32];
+    snprintf(k, sizeof k, "k%d", i);
+    sl_ledger_budgets_add(b, k, 1, now);
+  }
+  assert_true(sl_ledger_budgets_spent(b, "k999", now) == 1);
+  assert_true(fabs(sl_ledger_budgets_spent(b, "key-a", now) - 0.02) < 1e-12);
+  /* next month: everyone starts again */
+  int64_t next = sl_ledger_month_next(now) + 1;
+  assert_false(sl_ledger_budgets_exceeded(b, "key-a", 0.02, next, NULL));
+  assert_true(sl_ledger_budgets_spent(b, "k999", next) == 0);
+  sl_ledger_budgets_free(b);
+  /* restored from a month with nothing spent yet; and without a ledger */
+  assert_int_equal(sl_ledger_budgets_open(g_path, next, &b), 0);
+  assert_true(sl_ledger_budgets_spent(b, "key-a", next) == 0);
+  sl_ledger_budgets_free(b);
+  assert_int_equal(sl_ledger_budgets_open("/nonexistent/l.db", now, &b), 0);
+  assert_true(sl_ledger_budgets_spent(b, "key-a", now) == 0);
+  sl_ledger_budgets_free(b);
+}
+
 static void test_request_log_view(void **state) {
   /* plain sqlite3: one row per request, the unfinished B2 included */
   sqlite3 *db;
@@ -309,7 +346,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_egress_json),   cmocka_unit_test(test_egress_filters),
       cmocka_unit_test(test_egress_csv_table), cmocka_unit_test(test_costs),
-      cmocka_unit_test(test_budget_restore), cmocka_unit_test(test_request_log_view),
+      cmocka_unit_test(test_budget_restore), cmocka_unit_test(test_budget_tracker),
+      cmocka_unit_test(test_request_log_view),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
