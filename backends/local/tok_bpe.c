@@ -37,18 +37,29 @@
 #define RE_GPT2                                                                     \
   "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 
+/* ignore_merges: a word that is a whole token is taken as is (Llama 3's
+ * tokenizer.json sets it; llama.cpp does the same for these names). nfc: Qwen's
+ * tokenizer.json declares an NFC normalizer that GGUF metadata cannot express;
+ * llama.cpp skips it, we apply it so a GGUF and its tokenizer.json agree on
+ * decomposed input such as "e" + U+0301. */
 static const struct {
   const char *name;
+  bool ignore_merges, nfc;
   const char *re[SL_TOK_MAX_REGEX];
 } pre_table[] = {
-    {"llama-bpe", {RE_LLAMA3}},
-    {"llama3", {RE_LLAMA3}},
-    {"llama-v3", {RE_LLAMA3}},
-    {"qwen2", {RE_QWEN2}},
-    {"gpt-2", {RE_GPT2}},
-    {"gpt2", {RE_GPT2}},
-    {"smollm", {"\\p{N}", RE_GPT2}},
-    {"default",
+    {"llama-bpe", true, false, {RE_LLAMA3}},
+    {"llama3", true, false, {RE_LLAMA3}},
+    {"llama-v3", true, false, {RE_LLAMA3}},
+    {"falcon3", true, false, {RE_LLAMA3}},
+    {"smaug-bpe", false, false, {RE_LLAMA3}},
+    {"qwen2", false, true, {RE_QWEN2}},
+    {"qwen2.5", false, true, {RE_QWEN2}},
+    {"qwen-2.5", false, true, {RE_QWEN2}},
+    {"deepseek-r1-qwen", false, true, {RE_QWEN2}},
+    {"gpt-2", false, false, {RE_GPT2}},
+    {"gpt2", false, false, {RE_GPT2}},
+    {"smollm", false, false, {"\\p{N}", RE_GPT2}},
+    {"default", false, false,
      {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}},
 };
 
@@ -149,9 +160,8 @@ int sl__tok_set_pre(sl_tok_t *t, const char *pre, size_t len, char *err, size_t 
       int rc = sl__tok_add_regex(t, pre_table[i].re[k], strlen(pre_table[i].re[k]), err, errlen);
       if (rc) return rc;
     }
-    if (!strcmp(pre_table[i].name, "llama-bpe") || !strcmp(pre_table[i].name, "llama3") ||
-        !strcmp(pre_table[i].name, "llama-v3"))
-      t->ignore_merges = true; /* as llama.cpp and Llama 3's tokenizer.json do */
+    t->ignore_merges = pre_table[i].ignore_merges;
+    if (pre_table[i].nfc) t->norm = SL_NORM_NFC;
     return 0;
   }
   sl__tok_err(err, errlen, "unsupported pre-tokenizer '%.*s' (tokenizer.ggml.pre)",

@@ -127,10 +127,6 @@ sl_tok_t *sl_tok_from_gguf(const sl_gguf_t *g, char *err, size_t errlen) {
     if ((rc = sl__tok_set_pre(t, pre, pre_len, err, errlen))) goto fail;
     if (pre_len == 9 && !memcmp(pre, "llama-bpe", 9))
       t->add_bos = get_flag(g, "tokenizer.ggml.add_bos_token", true);
-    /* Qwen's tokenizer.json declares an NFC normalizer that the GGUF metadata
-     * cannot express. llama.cpp skips it; we apply it, so a GGUF and its
-     * tokenizer.json give the same ids on decomposed input (e.g. "e" + U+0301). */
-    if (pre_len == 5 && !memcmp(pre, "qwen2", 5)) t->norm = SL_NORM_NFC;
 
     int64_t kmer = sl_gguf_find_key(g, "tokenizer.ggml.merges");
     if (kmer < 0 || sl_gguf_arr_type(g, kmer) != SL_GGUF_STRING) {
