@@ -1,0 +1,330 @@
+/* Backend kind `openai`: any OpenAI-compatible Chat Completions server (OpenAI,
+ * vLLM, llama.cpp server, Ollama). Encodes the internal request, relays the
+ * answer — SSE deltas as they arrive, or one JSON body — as callbacks. */
+#include "backend_int.h"
+#include "sl_err.h"
+#include "sl_log.h"
+#include "sse.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_RESPONSE (32u << 20) /* a non-streamed answer */
+#define MAX_EVENT (4u << 20)     /* one SSE event */
+#define MAX_ERROR_BODY (64u << 10)
+
+typedef struct {
+  sl_call_t base;
+  sl_hc_req_t *hr;
+  char url[1200];
+  char auth[600];
+  bool stream, streaming_resp, started, saw_done, failed, abandoned;
+  int status;
+  sl_buf_t resp;       /* JSON body or error body */
+  sl_sse_t sse;
+  sl_result_t res;
+  char finish[32];
+  char model[128];
+  size_t out_bytes;    /* text + tool bytes delivered (for the token estimate) */
+} oa_call_t;
+
+/* ---- encoding ---- */
+
+static int add_msgs(cJSON *root, const sl_chat_req_t *r) {
+  cJSON *msgs = cJSON_AddArrayToObject(root, "messages");
+  if (!msgs) return SL_ENOMEM;
+  for (size_t i = 0; i < r->n_msgs; i++) {
+    const sl_msg_t *m = &r->msgs[i];
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return SL_ENOMEM;
+    cJSON_AddItemToArray(msgs, o);
+    cJSON_AddStringToObject(o, "role", m->role);
+    if (m->tool_calls && !m->content[0]) cJSON_AddNullToObject(o, "content");
+    else cJSON_AddStringToObject(o, "content", m->content);
+    if (m->name) cJSON_AddStringToObject(o, "name", m->name);
+    if (m->tool_call_id) cJSON_AddStringToObject(o, "tool_call_id", m->tool_call_id);
+    if (m->tool_calls) {
+      cJSON *tc = cJSON_Parse(m->tool_calls);
+      if (tc) cJSON_AddItemToObject(o, "tool_calls", tc);
+    }
+  }
+  return 0;
+}
+
+static void add_raw(cJSON *root, const char *key, const char *json) {
+  if (!json) return;
+  cJSON *v = cJSON_Parse(json);
+  if (v) cJSON_AddItemToObject(root, key, v);
+}
+
+static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool stream,
+                  sl_buf_t *out) {
+  const sl_chat_req_t *r = o->req;
+  cJSON *root = cJSON_CreateObject();
+  if (!root) return SL_ENOMEM;
+  const char *model = o->model ? o->model : cfg->default_model ? cfg->default_model : r->model;
+  cJSON_AddStringToObject(root, "model", model ? model : "");
+  int rc = add_msgs(root, r);
+  if (r->max_tokens >= 0) cJSON_AddNumberToObject(root, "max_tokens", r->max_tokens);
+  if (r->temperature >= 0) cJSON_AddNumberToObject(root, "temperature", r->temperature);
+  if (r->top_p >= 0) cJSON_AddNumberToObject(root, "top_p", r->top_p);
+  if (r->presence_penalty) cJSON_AddNumberToObject(root, "presence_penalty", r->presence_penalty);
+  if (r->frequency_penalty) cJSON_AddNumberToObject(root, "frequency_penalty", r->frequency_penalty);
+  if (r->has_seed) cJSON_AddNumberToObject(root, "seed", (double)r->seed);
+  if (r->n_stop) {
+    cJSON *st = cJSON_AddArrayToObject(root, "stop");
+    for (size_t i = 0; st && i < r->n_stop; i++) cJSON_AddItemToArray(st, cJSON_CreateString(r->stop[i]));
+  }
+  if (r->logprobs) {
+    cJSON_AddBoolToObject(root, "logprobs", 1);
+    if (r->top_logprobs > 0) cJSON_AddNumberToObject(root, "top_logprobs", r->top_logprobs);
+  }
+  add_raw(root, "tools", r->tools);
+  add_raw(root, "tool_choice", r->tool_choice);
+  add_raw(root, "response_format", r->response_format);
+  if (r->user) cJSON_AddStringToObject(root, "user", r->user);
+  cJSON_AddBoolToObject(root, "stream", stream);
+  if (stream) {
+    /* Always ask for usage: streamed spend must never be recorded as zero. */
+    cJSON *so = cJSON_AddObjectToObject(root, "stream_options");
+    if (so) cJSON_AddBoolToObject(so, "include_usage", 1);
+  }
+  char *s = rc ? NULL : cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if (!s) return SL_ENOMEM;
+  rc = sl_buf_puts(out, s);
+  free(s);
+  return rc;
+}
+
+/* ---- decoding ---- */
+
+static void set_finish(oa_call_t *c, const cJSON *fr) {
+  if (cJSON_IsString(fr)) snprintf(c->finish, sizeof c->finish, "%s", fr->valuestring);
+}
+
+static void take_usage(oa_call_t *c, const cJSON *u) {
+  if (!cJSON_IsObject(u)) return;
+  const cJSON *pt = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
+  const cJSON *ct = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
+  if (cJSON_IsNumber(pt) && cJSON_IsNumber(ct)) {
+    c->res.prompt_tokens = pt->valueint;
+    c->res.completion_tokens = ct->valueint;
+    c->res.usage_reported = true;
+  }
+}
+
+static void emit_text(oa_call_t *c, const char *s, size_t n) {
+  if (!n) return;
+  c->started = true;
+  c->out_bytes += n;
+  if (!c->abandoned && c->base.cbs.on_text(c->base.data, s, n)) c->abandoned = true;
+}
+
+static void emit_tool_calls(oa_call_t *c, const cJSON *tcs) {
+  int i = 0;
+  for (const cJSON *tc = tcs ? tcs->child : NULL; tc; tc = tc->next, i++) {
+    const cJSON *idx = cJSON_GetObjectItemCaseSensitive(tc, "index");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(tc, "id");
+    const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
+    const cJSON *name = fn ? cJSON_GetObjectItemCaseSensitive(fn, "name") : NULL;
+    const cJSON *args = fn ? cJSON_GetObjectItemCaseSensitive(fn, "arguments") : NULL;
+    const char *a = cJSON_IsString(args) ? args->valuestring : "";
+    c->started = true;
+    c->out_bytes += strlen(a);
+    if (!c->abandoned && c->base.cbs.on_tool_call &&
+        c->base.cbs.on_tool_call(c->base.data, cJSON_IsNumber(idx) ? idx->valueint : i,
+                               cJSON_IsString(id) ? id->valuestring : NULL,
+                               cJSON_IsString(name) ? name->valuestring : NULL, a, strlen(a)))
+      c->abandoned = true;
+  }
+}
+
+static void fail(oa_call_t *c, int code, int status, bool retryable, const char *type,
+                 const char *msg) {
+  if (c->failed || c->abandoned) return;
+  c->failed = true;
+  sl_call_error_t e = {.code = code, .http_status = status, .retryable = retryable && !c->started,
+                       .started = c->started};
+  snprintf(e.type, sizeof e.type, "%s", type);
+  snprintf(e.message, sizeof e.message, "%s", msg);
+  c->base.cbs.on_error(c->base.data, &e);
+}
+
+static int on_event(void *data, const char *event, const char *p, size_t n) {
+  oa_call_t *c = data;
+  if (n == 6 && !memcmp(p, "[DONE]", 6)) {
+    c->saw_done = true;
+    return 0;
+  }
+  cJSON *j = cJSON_ParseWithLength(p, n);
+  if (!j) return 0; /* tolerate keep-alive noise; a broken stream ends without [DONE] */
+  const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+  if (err) {
+    sl_call_error_t e = {0};
+    char *s = cJSON_PrintUnformatted(j);
+    sl__upstream_error(&e, 502, s ? s : "", s ? strlen(s) : 0);
+    free(s);
+    cJSON_Delete(j);
+    fail(c, SL_EUPSTREAM, 502, true, e.type, e.message);
+    return 1;
+  }
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
+  if (cJSON_IsString(m)) snprintf(c->model, sizeof c->model, "%s", m->valuestring);
+  const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "choices");
+  const cJSON *c0 = cJSON_IsArray(ch) ? ch->child : NULL;
+  if (c0) {
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(c0, "delta");
+    const cJSON *ct = d ? cJSON_GetObjectItemCaseSensitive(d, "content") : NULL;
+    if (cJSON_IsString(ct)) emit_text(c, ct->valuestring, strlen(ct->valuestring));
+    if (d) emit_tool_calls(c, cJSON_GetObjectItemCaseSensitive(d, "tool_calls"));
+    set_finish(c, cJSON_GetObjectItemCaseSensitive(c0, "finish_reason"));
+  }
+  take_usage(c, cJSON_GetObjectItemCaseSensitive(j, "usage"));
+  cJSON_Delete(j);
+  return c->failed || c->abandoned;
+}
+
+static int on_response(void *data, int status, const char *ctype) {
+  oa_call_t *c = data;
+  c->status = status;
+  if (status >= 200 && status < 300 && ctype && strstr(ctype, "text/event-stream"))
+    c->streaming_resp = true;
+  if (status >= 300) sl_buf_init(&c->resp, MAX_ERROR_BODY);
+  return 0;
+}
+
+static int on_data(void *data, const char *p, size_t n) {
+  oa_call_t *c = data;
+  if (c->streaming_resp) return sl_sse_feed(&c->sse, p, n) ? 1 : 0;
+  int rc = sl_buf_append(&c->resp, p, n);
+  if (rc && c->status >= 300) return 0; /* error bodies are truncated, not fatal */
+  return rc ? 1 : 0;
+}
+
+static void finish_json(oa_call_t *c) {
+  cJSON *j = cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len);
+  const cJSON *ch = j ? cJSON_GetObjectItemCaseSensitive(j, "choices") : NULL;
+  const cJSON *c0 = cJSON_IsArray(ch) ? ch->child : NULL;
+  const cJSON *msg = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "message") : NULL;
+  if (!msg) {
+    cJSON_Delete(j);
+    fail(c, SL_EUPSTREAM, 502, true, "upstream_error", "upstream answered with a malformed chat completion");
+    return;
+  }
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
+  if (cJSON_IsString(m)) snprintf(c->model, sizeof c->model, "%s", m->valuestring);
+  const cJSON *ct = cJSON_GetObjectItemCaseSensitive(msg, "content");
+  if (cJSON_IsString(ct)) emit_text(c, ct->valuestring, strlen(ct->valuestring));
+  emit_tool_calls(c, cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"));
+  set_finish(c, cJSON_GetObjectItemCaseSensitive(c0, "finish_reason"));
+  take_usage(c, cJSON_GetObjectItemCaseSensitive(j, "usage"));
+  cJSON_Delete(j);
+}
+
+static void on_done(void *data, int err, int status, const char *msg) {
+  oa_call_t *c = data;
+  c->hr = NULL;
+  if (c->failed || c->abandoned) goto out;
+  if (err) {
+    bool timeout = err == SL_ETIMEOUT;
+    fail(c, err, timeout ? 504 : 502, true, timeout ? "timeout" : "upstream_error", msg);
+    goto out;
+  }
+  if (status >= 300) {
+    sl_call_error_t e = {0};
+    sl__upstream_error(&e, status, c->resp.data ? c->resp.data : "", c->resp.len);
+    fail(c, SL_EUPSTREAM, status, status == 429 || status >= 500, e.type, e.message);
+    goto out;
+  }
+  if (c->streaming_resp) {
+    sl_sse_feed(&c->sse, "\n\n", 2); /* flush an unterminated last event */
+    if (c->failed || c->abandoned) goto out;
+    if (!c->saw_done && !c->finish[0]) {
+      fail(c, SL_EUPSTREAM, 502, true, "upstream_error", "upstream stream ended before it was complete");
+      goto out;
+    }
+  } else {
+    finish_json(c);
+    if (c->failed || c->abandoned) goto out;
+  }
+  if (!c->res.usage_reported) {
+    /* No usage from upstream: estimate (about 4 bytes a token) rather than record zero. */
+    size_t in = c->base.body.len;
+    c->res.prompt_tokens = (int)((in + 3) / 4);
+    c->res.completion_tokens = (int)((c->out_bytes + 3) / 4);
+  }
+  c->res.finish_reason = c->finish[0] ? c->finish : "stop";
+  c->res.model = c->model[0] ? c->model : NULL;
+  c->base.cbs.on_done(c->base.data, &c->res);
+out:
+  sl_buf_free(&c->resp);
+  sl_sse_free(&c->sse);
+  sl_buf_free(&c->base.body);
+  free(c);
+}
+
+/* ---- ops ---- */
+
+static int oa_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,
+                      const sl_call_cbs_t *cbs, void *data, sl_call_t **out) {
+  oa_call_t *c = calloc(1, sizeof *c);
+  if (!c) return SL_ENOMEM;
+  c->stream = o->stream;
+  sl_buf_init(&c->base.body, 64u << 20);
+  sl_buf_init(&c->resp, MAX_RESPONSE);
+  sl_sse_init(&c->sse, MAX_EVENT, on_event, c);
+  int rc = encode(o, cfg, o->stream, &c->base.body);
+  if (rc) {
+    sl_buf_free(&c->base.body);
+    sl_sse_free(&c->sse);
+    free(c);
+    return rc;
+  }
+  snprintf(c->url, sizeof c->url, "%s/chat/completions", cfg->base_url);
+  sl__url_destination(c->url, c->base.destination, sizeof c->base.destination);
+  *out = &c->base;
+  return 0;
+}
+
+static int oa_start(sl_call_t *base) {
+  oa_call_t *c = (oa_call_t *)base;
+  const sl_backend_cfg_t *cfg = base->cfg;
+  const char *key = cfg->api_key_env ? getenv(cfg->api_key_env) : NULL;
+  const char *hdrs[5];
+  int n = 0;
+  hdrs[n++] = "Content-Type: application/json";
+  hdrs[n++] = c->stream ? "Accept: text/event-stream" : "Accept: application/json";
+  if (key && *key) {
+    snprintf(c->auth, sizeof c->auth, "Authorization: Bearer %s", key);
+    hdrs[n++] = c->auth;
+  }
+  hdrs[n] = NULL;
+  sl_hc_opts_t ho = {.method = "POST", .url = c->url, .headers = hdrs, .body = base->body.data,
+                     .body_len = base->body.len, .connect_timeout_ms = cfg->connect_timeout_ms,
+                     .first_byte_timeout_ms = cfg->first_byte_timeout_ms,
+                     .total_timeout_ms = cfg->total_timeout_ms};
+  sl_hc_cbs_t hcb = {.on_response = on_response, .on_data = on_data, .on_done = on_done};
+  int rc = sl_hc_start(base->owner->hc, &ho, &hcb, c, &c->hr);
+  memset(c->auth, 0, sizeof c->auth); /* the key does not linger in our memory */
+  if (rc) {
+    sl_buf_free(&c->resp);
+    sl_sse_free(&c->sse);
+    sl_buf_free(&base->body);
+    free(c);
+  }
+  return rc;
+}
+
+static void oa_cancel(sl_call_t *base) {
+  oa_call_t *c = (oa_call_t *)base;
+  if (c->hr) sl_hc_cancel(c->hr);
+  sl_buf_free(&c->resp);
+  sl_sse_free(&c->sse);
+  sl_buf_free(&base->body);
+  free(c);
+}
+
+const sl_backend_ops_t sl__openai_ops = {"openai", oa_prepare, oa_start, oa_cancel};

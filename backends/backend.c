@@ -1,0 +1,127 @@
+/* The one place that picks a backend implementation by kind, and what all API
+ * backends share (destination names, upstream error bodies). */
+#include "backend_int.h"
+#include "sl_err.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Defined by backends/local_backend.c once the engine is linked in; weak so that
+ * the gateway builds and reports the local backend unavailable without it. */
+extern const sl_backend_ops_t sl__local_ops __attribute__((weak));
+int sl__local_prepare_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen)
+    __attribute__((weak));
+bool sl__local_ready(const sl_backends_t *b, const sl_backend_cfg_t *cfg) __attribute__((weak));
+void sl__local_free_all(sl_backends_t *b) __attribute__((weak));
+
+static const sl_backend_ops_t *ops_for(sl_backend_kind_t k) {
+  switch (k) {
+  case SL_BK_OPENAI: return &sl__openai_ops;
+  case SL_BK_ANTHROPIC: return &sl__anthropic_ops != NULL ? &sl__anthropic_ops : NULL;
+  case SL_BK_LOCAL: return &sl__local_ops != NULL ? &sl__local_ops : NULL;
+  }
+  return NULL;
+}
+
+int sl_backends_create(uv_loop_t *loop, sl_backends_t **out) {
+  sl_backends_t *b = calloc(1, sizeof *b);
+  if (!b) return SL_ENOMEM;
+  b->loop = loop;
+  int rc = sl_hc_create(loop, &b->hc);
+  if (rc) {
+    free(b);
+    return rc;
+  }
+  *out = b;
+  return 0;
+}
+
+void sl_backends_free(sl_backends_t *b) {
+  if (!b) return;
+  if (sl__local_free_all) sl__local_free_all(b);
+  sl_hc_free(b->hc);
+  free(b);
+}
+
+int sl_backends_prepare(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen) {
+  for (size_t i = 0; i < cfg->n_backends; i++) {
+    if (cfg->backends[i].kind == SL_BK_LOCAL && !sl__local_prepare_all) {
+      snprintf(err, errlen, "backend \"%s\": this build has no local engine",
+               cfg->backends[i].name);
+      return SL_EUNSUPPORTED;
+    }
+  }
+  return sl__local_prepare_all ? sl__local_prepare_all(b, cfg, err, errlen) : 0;
+}
+
+bool sl_backends_ready(const sl_backends_t *b, const sl_backend_cfg_t *cfg) {
+  if (cfg->kind != SL_BK_LOCAL) return true;
+  return sl__local_ready && sl__local_ready(b, cfg);
+}
+
+int sl_call_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,
+                    const sl_call_cbs_t *cbs, void *data, sl_call_t **out) {
+  const sl_backend_ops_t *ops = ops_for(cfg->kind);
+  if (!ops) return SL_EUNAVAILABLE;
+  sl_call_t *c = NULL;
+  int rc = ops->prepare(b, cfg, o, cbs, data, &c);
+  if (rc) return rc;
+  c->ops = ops;
+  c->owner = b;
+  c->cfg = cfg;
+  c->cbs = *cbs;
+  c->data = data;
+  *out = c;
+  return 0;
+}
+
+void sl_call_egress(const sl_call_t *c, const char **body, size_t *len, const char **dest) {
+  *body = c->body.data ? c->body.data : "";
+  *len = c->body.len;
+  *dest = c->destination;
+}
+
+int sl_call_start(sl_call_t *c) { return c->ops->start(c); }
+void sl_call_cancel(sl_call_t *c) {
+  if (c) c->ops->cancel(c);
+}
+
+void sl__url_destination(const char *url, char *out, size_t n) {
+  const char *p = strstr(url, "://");
+  bool tls = !strncmp(url, "https", 5);
+  p = p ? p + 3 : url;
+  const char *at = strchr(p, '@'); /* never record userinfo */
+  const char *slash = strchr(p, '/');
+  if (at && (!slash || at < slash)) p = at + 1;
+  size_t hl = slash ? (size_t)(slash - p) : strlen(p);
+  /* a port is a ':' after the host; an IPv6 host is bracketed and has colons inside */
+  const char *host_end = p;
+  if (p[0] == '[') {
+    const char *rb = memchr(p, ']', hl);
+    host_end = rb ? rb : p + hl;
+  }
+  const char *colon = memchr(host_end, ':', hl - (size_t)(host_end - p));
+  if (colon) snprintf(out, n, "%.*s", (int)hl, p);
+  else snprintf(out, n, "%.*s:%d", (int)hl, p, tls ? 443 : 80);
+}
+
+void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t len) {
+  e->http_status = status;
+  snprintf(e->type, sizeof e->type, "%s",
+           status == 429 ? "rate_limit_error" : status >= 500 ? "upstream_error" : "invalid_request_error");
+  snprintf(e->message, sizeof e->message, "upstream answered HTTP %d", status);
+  cJSON *j = cJSON_ParseWithLength(body, len);
+  const cJSON *er = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+  if (cJSON_IsObject(er)) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(er, "message");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(er, "type");
+    if (cJSON_IsString(m))
+      snprintf(e->message, sizeof e->message, "upstream answered HTTP %d: %s", status, m->valuestring);
+    if (cJSON_IsString(t)) snprintf(e->type, sizeof e->type, "%s", t->valuestring);
+  } else if (cJSON_IsString(er)) {
+    snprintf(e->message, sizeof e->message, "upstream answered HTTP %d: %s", status, er->valuestring);
+  }
+  cJSON_Delete(j);
+}

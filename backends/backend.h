@@ -1,0 +1,77 @@
+/* One interface for every backend kind: prepare a call (the exact bytes that will
+ * leave are known before anything is sent, so the gateway can record egress
+ * first), start it, receive text / tool-call deltas and a final result through
+ * callbacks on the loop thread, or cancel it. Implementations: backends/api_openai.c,
+ * backends/api_anthropic.c, backends/local_backend.c; chosen once in backend.c. */
+#ifndef SL_BACKEND_H
+#define SL_BACKEND_H
+
+#include "config.h"
+#include "sl_chat.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct sl_call sl_call_t;
+
+typedef struct {
+  int prompt_tokens;
+  int completion_tokens;
+  bool usage_reported;        /* false: the counts are sluice's own estimate */
+  const char *finish_reason;  /* OpenAI vocabulary: stop, length, tool_calls, content_filter */
+  const char *model;          /* what the upstream said it ran, or NULL */
+  double busy_seconds;        /* local engine: this call's share of engine busy time */
+} sl_result_t;
+
+typedef struct {
+  int code;                   /* SL_E* */
+  int http_status;            /* upstream status, 0 if none */
+  bool retryable;             /* connect failure, timeout before output, 429, 5xx */
+  bool started;               /* output was already delivered */
+  char type[64];              /* OpenAI error type */
+  char message[400];
+} sl_call_error_t;
+
+/* on_text / on_tool_call return 0 to go on, non-zero to abandon the call: the
+ * backend then stops, frees it and runs no further callback. (A callee must not
+ * call sl_call_cancel() from inside a callback; it returns non-zero instead.) */
+typedef struct {
+  int (*on_text)(void *data, const char *s, size_t n);
+  /* A tool call delta: index, and id/name when first seen (else NULL), argument bytes. */
+  int (*on_tool_call)(void *data, int index, const char *id, const char *name,
+                      const char *args, size_t args_len);
+  /* Success: the call is over and freed after this returns. */
+  void (*on_done)(void *data, const sl_result_t *res);
+  /* Failure: the call is over and freed after this returns. */
+  void (*on_error)(void *data, const sl_call_error_t *err);
+} sl_call_cbs_t;
+
+typedef struct {
+  const sl_chat_req_t *req;   /* possibly redacted; must outlive the call */
+  const char *model;          /* upstream model, or NULL for the backend's default */
+  bool stream;                /* deliver deltas as they arrive */
+} sl_call_opts_t;
+
+/* Shared state of all backends on one loop: the HTTP client, the local engines. */
+typedef struct sl_backends sl_backends_t;
+
+int sl_backends_create(uv_loop_t *loop, sl_backends_t **out);
+void sl_backends_free(sl_backends_t *b);
+/* Loads what the config's backends need up front (the local model). Errors name
+ * the backend. Called once at start; on reload, backends already loaded stay. */
+int sl_backends_prepare(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen);
+/* Whether the backend can take a call now (local: loaded and queue not full). */
+bool sl_backends_ready(const sl_backends_t *b, const sl_backend_cfg_t *cfg);
+
+/* Builds a call; nothing is sent. If it fails, no callback runs. */
+int sl_call_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,
+                    const sl_call_cbs_t *cbs, void *data, sl_call_t **out);
+/* The bytes that will be sent, and where ("host:port"; "in-process" for local). */
+void sl_call_egress(const sl_call_t *c, const char **body, size_t *len, const char **destination);
+/* Sends. If it fails synchronously, no callback runs and the call is freed. */
+int sl_call_start(sl_call_t *c);
+/* Stops a prepared or started call; no callback runs afterwards. */
+void sl_call_cancel(sl_call_t *c);
+
+#endif

@@ -1,0 +1,45 @@
+/* The table of function pointers behind backend.h; one per backend kind. */
+#ifndef SL_BACKEND_INT_H
+#define SL_BACKEND_INT_H
+
+#include "backend.h"
+#include "http_client.h"
+#include "sl_buf.h"
+
+typedef struct {
+  const char *kind;
+  int (*prepare)(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,
+                 const sl_call_cbs_t *cbs, void *data, sl_call_t **out);
+  int (*start)(sl_call_t *c);
+  void (*cancel)(sl_call_t *c);
+} sl_backend_ops_t;
+
+/* Every call starts with this header so backend.c can dispatch. */
+struct sl_call {
+  const sl_backend_ops_t *ops;
+  sl_backends_t *owner;
+  const sl_backend_cfg_t *cfg;
+  sl_buf_t body;              /* bytes that will leave */
+  char destination[300];
+  sl_call_cbs_t cbs;
+  void *data;
+};
+
+struct sl_local_engine;
+
+struct sl_backends {
+  uv_loop_t *loop;
+  sl_hc_t *hc;
+  struct sl_local_set *local; /* loaded local engines, by model path */
+};
+
+extern const sl_backend_ops_t sl__openai_ops;
+extern const sl_backend_ops_t sl__anthropic_ops __attribute__((weak));
+extern const sl_backend_ops_t sl__local_ops;
+
+/* "host:port" of a URL, for the ledger's destination column. */
+void sl__url_destination(const char *url, char *out, size_t n);
+/* Fills err from an upstream error body (OpenAI or Anthropic JSON shape). */
+void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t len);
+
+#endif

@@ -1,0 +1,330 @@
+/* libcurl multi on libuv. The glue follows curl's multi-uv example shape:
+ * CURLMOPT_SOCKETFUNCTION maps each socket to a uv_poll_t, CURLMOPT_TIMERFUNCTION
+ * to one uv_timer_t, and every event is fed back through curl_multi_socket_action.
+ * Completed transfers are reaped with curl_multi_info_read after each action. */
+#include "http_client.h"
+#include "sl_err.h"
+#include "sl_log.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sl_hc {
+  uv_loop_t *loop;
+  CURLM *multi;
+  uv_timer_t timer;
+  size_t active;
+  int in_action; /* inside curl_multi_socket_action: removal must wait */
+  sl_hc_req_t *all;
+};
+
+struct sl_hc_req {
+  sl_hc_t *hc;
+  CURL *easy;
+  struct curl_slist *headers;
+  char *body;
+  sl_hc_cbs_t cbs;
+  void *data;
+  sl_hc_req_t *prev, *next;
+  uv_timer_t fb_timer; /* first-byte timeout */
+  bool got_response, canceled, timed_out_fb, fb_armed;
+  int status;
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+typedef struct {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  sl_hc_t *hc;
+} sock_ctx_t;
+
+static void check_done(sl_hc_t *hc);
+
+static void on_poll_closed(uv_handle_t *h) { free(h->data); }
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  sock_ctx_t *s = p->data;
+  sl_hc_t *hc = s->hc;
+  int flags = 0;
+  if (status < 0) flags = CURL_CSELECT_ERR;
+  if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  int running;
+  hc->in_action++;
+  curl_multi_socket_action(hc->multi, s->fd, flags, &running);
+  hc->in_action--;
+  check_done(hc);
+}
+
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp) {
+  sl_hc_t *hc = userp;
+  sock_ctx_t *s = socketp;
+  if (what == CURL_POLL_REMOVE) {
+    if (s) {
+      uv_poll_stop(&s->poll);
+      uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+      curl_multi_assign(hc->multi, fd, NULL);
+    }
+    return 0;
+  }
+  if (!s) {
+    s = calloc(1, sizeof *s);
+    if (!s) return -1;
+    s->fd = fd;
+    s->hc = hc;
+    if (uv_poll_init_socket(hc->loop, &s->poll, fd)) {
+      free(s);
+      return -1;
+    }
+    s->poll.data = s;
+    curl_multi_assign(hc->multi, fd, s);
+  }
+  int ev = 0;
+  if (what & CURL_POLL_IN) ev |= UV_READABLE;
+  if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
+  uv_poll_start(&s->poll, ev, on_poll);
+  return 0;
+}
+
+static void on_timeout(uv_timer_t *t) {
+  sl_hc_t *hc = t->data;
+  int running;
+  hc->in_action++;
+  curl_multi_socket_action(hc->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  hc->in_action--;
+  check_done(hc);
+}
+
+static int on_timer(CURLM *m, long ms, void *userp) {
+  sl_hc_t *hc = userp;
+  if (ms < 0) uv_timer_stop(&hc->timer);
+  else uv_timer_start(&hc->timer, on_timeout, (uint64_t)ms, 0);
+  return 0;
+}
+
+static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+int sl_hc_create(uv_loop_t *loop, sl_hc_t **out) {
+  static uv_once_t once = UV_ONCE_INIT;
+  uv_once(&once, global_init);
+  sl_hc_t *hc = calloc(1, sizeof *hc);
+  if (!hc) return SL_ENOMEM;
+  hc->loop = loop;
+  hc->multi = curl_multi_init();
+  if (!hc->multi) {
+    free(hc);
+    return SL_ENOMEM;
+  }
+  uv_timer_init(loop, &hc->timer);
+  hc->timer.data = hc;
+  curl_multi_setopt(hc->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(hc->multi, CURLMOPT_SOCKETDATA, hc);
+  curl_multi_setopt(hc->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(hc->multi, CURLMOPT_TIMERDATA, hc);
+  curl_multi_setopt(hc->multi, CURLMOPT_MAXCONNECTS, 1024L);
+  *out = hc;
+  return 0;
+}
+
+static void on_fb_closed(uv_handle_t *h) {
+  sl_hc_req_t *r = h->data;
+  free(r);
+}
+
+/* Detaches and frees a transfer; the uv timer is closed asynchronously. */
+static void req_free(sl_hc_req_t *r) {
+  sl_hc_t *hc = r->hc;
+  if (r->prev) r->prev->next = r->next;
+  else hc->all = r->next;
+  if (r->next) r->next->prev = r->prev;
+  curl_multi_remove_handle(hc->multi, r->easy);
+  curl_easy_cleanup(r->easy);
+  curl_slist_free_all(r->headers);
+  free(r->body);
+  hc->active--;
+  uv_timer_stop(&r->fb_timer);
+  uv_close((uv_handle_t *)&r->fb_timer, on_fb_closed);
+}
+
+static void check_done(sl_hc_t *hc) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(hc->multi, &left))) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    sl_hc_req_t *r = NULL;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    CURLcode cc = msg->data.result;
+    if (!r) continue;
+    if (r->canceled) {
+      req_free(r);
+      continue;
+    }
+    int err = 0;
+    const char *m = "ok";
+    char mbuf[320];
+    if (r->timed_out_fb) {
+      err = SL_ETIMEOUT;
+      m = "upstream sent no response in time (first-byte timeout)";
+    } else if (cc == CURLE_OPERATION_TIMEDOUT) {
+      err = SL_ETIMEOUT;
+      snprintf(mbuf, sizeof mbuf, "upstream timed out: %s",
+               r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
+      m = mbuf;
+    } else if (cc != CURLE_OK && cc != CURLE_WRITE_ERROR) {
+      err = SL_EUPSTREAM;
+      snprintf(mbuf, sizeof mbuf, "upstream transfer failed: %s",
+               r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
+      m = mbuf;
+    } else if (cc == CURLE_WRITE_ERROR) {
+      err = SL_ECANCELED;
+      m = "transfer aborted";
+    }
+    long st = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+    r->cbs.on_done(r->data, err, (int)st, m);
+    req_free(r);
+  }
+}
+
+static void on_first_byte_timeout(uv_timer_t *t) {
+  sl_hc_req_t *r = t->data;
+  if (r->got_response || r->canceled) return;
+  r->timed_out_fb = true;
+  /* A timer callback is outside curl's callbacks: the transfer can go now. */
+  r->cbs.on_done(r->data, SL_ETIMEOUT, 0,
+                 "upstream sent no response in time (first-byte timeout)");
+  req_free(r);
+}
+
+static int note_response(sl_hc_req_t *r) {
+  if (r->got_response) return 0;
+  r->got_response = true;
+  uv_timer_stop(&r->fb_timer);
+  long st = 0;
+  char *ct = NULL;
+  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+  curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
+  r->status = (int)st;
+  return r->cbs.on_response ? r->cbs.on_response(r->data, (int)st, ct) : 0;
+}
+
+static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
+  sl_hc_req_t *r = ud;
+  size_t len = sz * n;
+  if (r->canceled) return CURL_WRITEFUNC_ERROR;
+  if (note_response(r)) return CURL_WRITEFUNC_ERROR;
+  if (r->cbs.on_data(r->data, p, len)) return CURL_WRITEFUNC_ERROR;
+  return r->canceled ? CURL_WRITEFUNC_ERROR : len;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
+  sl_hc_req_t *r = ud;
+  size_t len = sz * n;
+  /* The blank line ends a header block; a 100 Continue block is not the answer. */
+  if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
+    long st = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+    if (st >= 200 && note_response(r)) return 0;
+  }
+  return r->canceled ? 0 : len;
+}
+
+int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void *data,
+                sl_hc_req_t **out) {
+  sl_hc_req_t *r = calloc(1, sizeof *r);
+  if (!r) return SL_ENOMEM;
+  r->hc = hc;
+  r->cbs = *cbs;
+  r->data = data;
+  r->easy = curl_easy_init();
+  r->body = malloc(o->body_len ? o->body_len : 1);
+  if (!r->easy || !r->body) goto nomem;
+  if (o->body_len) memcpy(r->body, o->body, o->body_len);
+  for (const char *const *h = o->headers; h && *h; h++) {
+    struct curl_slist *nl = curl_slist_append(r->headers, *h);
+    if (!nl) goto nomem;
+    r->headers = nl;
+  }
+  /* curl adds "Expect: 100-continue" for large bodies: one round trip wasted. */
+  struct curl_slist *nl = curl_slist_append(r->headers, "Expect:");
+  if (!nl) goto nomem;
+  r->headers = nl;
+  CURL *e = r->easy;
+  curl_easy_setopt(e, CURLOPT_URL, o->url);
+  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, o->method);
+  if (!strcmp(o->method, "POST")) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
+  }
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* gzip/deflate if the upstream wants */
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+  if (o->connect_timeout_ms > 0) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+  if (o->total_timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->total_timeout_ms);
+  uv_timer_init(hc->loop, &r->fb_timer);
+  r->fb_timer.data = r;
+  if (curl_multi_add_handle(hc->multi, e) != CURLM_OK) {
+    uv_close((uv_handle_t *)&r->fb_timer, on_fb_closed);
+    curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->headers);
+    free(r->body);
+    return SL_EINTERNAL;
+  }
+  r->next = hc->all;
+  if (hc->all) hc->all->prev = r;
+  hc->all = r;
+  hc->active++;
+  if (o->first_byte_timeout_ms > 0)
+    uv_timer_start(&r->fb_timer, on_first_byte_timeout, (uint64_t)o->first_byte_timeout_ms, 0);
+  *out = r;
+  return 0;
+nomem:
+  if (r->easy) curl_easy_cleanup(r->easy);
+  curl_slist_free_all(r->headers);
+  free(r->body);
+  free(r);
+  return SL_ENOMEM;
+}
+
+void sl_hc_cancel(sl_hc_req_t *r) {
+  if (!r || r->canceled) return;
+  r->canceled = true;
+  /* Inside a curl callback the handle cannot be removed: the write callback
+   * returns an error and check_done reaps it. Elsewhere remove it now, which
+   * closes its connection (the upstream sees the abort). */
+  if (r->hc->in_action) return;
+  req_free(r);
+}
+
+size_t sl_hc_active(const sl_hc_t *hc) { return hc->active; }
+
+static void on_hc_timer_closed(uv_handle_t *h) {
+  sl_hc_t *hc = h->data;
+  curl_multi_cleanup(hc->multi);
+  free(hc);
+}
+
+void sl_hc_free(sl_hc_t *hc) {
+  if (!hc) return;
+  while (hc->all) {
+    hc->all->canceled = true;
+    req_free(hc->all);
+  }
+  uv_timer_stop(&hc->timer);
+  uv_close((uv_handle_t *)&hc->timer, on_hc_timer_closed);
+}

@@ -1,0 +1,50 @@
+/* Upstream HTTP on the gateway's own loop: one libcurl multi handle driven by
+ * uv_poll_t per socket and one uv_timer_t (curl_multi_socket_action), so there
+ * is no thread per request. Connections are reused from curl's cache; TLS peer
+ * verification is on. */
+#ifndef SL_HTTP_CLIENT_H
+#define SL_HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct sl_hc sl_hc_t;
+typedef struct sl_hc_req sl_hc_req_t;
+
+typedef struct {
+  /* Status line and headers are in: return non-zero to abort. */
+  int (*on_response)(void *data, int status, const char *content_type);
+  /* A piece of the body: return non-zero to abort. */
+  int (*on_data)(void *data, const char *p, size_t n);
+  /* Transfer over (err 0, or SL_E*: SL_ETIMEOUT, SL_EUPSTREAM for connect/transport
+   * failure). `msg` says what happened. The request is freed after this returns. */
+  void (*on_done)(void *data, int err, int status, const char *msg);
+} sl_hc_cbs_t;
+
+typedef struct {
+  const char *method;         /* "POST" */
+  const char *url;
+  const char *const *headers; /* "Name: value" strings, NULL-terminated */
+  const char *body;           /* copied */
+  size_t body_len;
+  long connect_timeout_ms;
+  long first_byte_timeout_ms; /* until the response status arrives */
+  long total_timeout_ms;
+} sl_hc_opts_t;
+
+int sl_hc_create(uv_loop_t *loop, sl_hc_t **out);
+/* Closes every transfer (without callbacks) and the handles; run the loop
+ * afterwards so they finish closing. */
+void sl_hc_free(sl_hc_t *hc);
+
+/* Starts a transfer. If it fails synchronously, no callback runs. */
+int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void *data,
+                sl_hc_req_t **out);
+/* Aborts a transfer: its connection is closed, no callback runs afterwards. */
+void sl_hc_cancel(sl_hc_req_t *r);
+
+/* Transfers in flight. */
+size_t sl_hc_active(const sl_hc_t *hc);
+
+#endif

@@ -1,0 +1,393 @@
+/* Backend kind `local`: the in-process engine behind the backend interface.
+ * The model loads once at start (sl__local_prepare_all). A call renders the chat
+ * template, tokenizes (template markup may hold control tokens; client text may
+ * not), and submits to the engine. Tokens come back on the engine thread, where
+ * they are detokenized and checked against stop strings (so the engine can stop
+ * at once); the text is handed to the loop through one uv_async_t and a
+ * mutex-guarded list of calls with news. Model math never runs on the loop. */
+#include "backend_int.h"
+#include "chat_template.h"
+#include "engine.h"
+#include "gguf.h"
+#include "sl_err.h"
+#include "sl_log.h"
+#include "tokenizer.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LOCAL_ENGINES 8
+#define MAX_TEXT (16u << 20)
+
+typedef struct local_call local_call_t;
+
+typedef struct {
+  char *path;
+  sl_engine_t *engine;
+  sl_tok_t *tok;
+  int queue_max;
+} local_engine_t;
+
+struct sl_local_set {
+  local_engine_t eng[MAX_LOCAL_ENGINES];
+  int n;
+  uv_async_t async;
+  pthread_mutex_t mu;
+  local_call_t *dirty; /* calls with news for the loop (guarded by mu) */
+};
+
+struct local_call {
+  sl_call_t base;
+  local_engine_t *le;
+  struct sl_local_set *set;
+  const sl_chat_req_t *req;
+  int32_t *prompt;
+  size_t n_prompt;
+  sl_engine_req_t er;
+  uint64_t seq;
+  uv_timer_t timer;    /* local_timeout_ms */
+  bool submitted, abandoned, timed_out, started;
+  /* engine thread writes, loop reads; guarded by set->mu */
+  sl_detok_t detok;    /* engine thread only */
+  sl_buf_t scan;       /* engine thread: text not yet released (stop-string lookahead) */
+  sl_buf_t ready;      /* text for the loop */
+  bool done, in_dirty;
+  sl_engine_finish_t why;
+  int err;
+  sl_engine_stats_t st;
+  local_call_t *next_dirty;
+};
+
+static void mark_dirty(local_call_t *c) {
+  /* caller holds mu */
+  if (!c->in_dirty) {
+    c->in_dirty = true;
+    c->next_dirty = c->set->dirty;
+    c->set->dirty = c;
+  }
+}
+
+/* Longest suffix of s that is a proper prefix of some stop string: that much text
+ * must wait, since the next token may complete a stop string. */
+static size_t holdback(const sl_chat_req_t *r, const char *s, size_t n) {
+  size_t keep = 0;
+  for (size_t i = 0; i < r->n_stop; i++) {
+    size_t sl = strlen(r->stop[i]);
+    for (size_t k = sl > 1 ? sl - 1 : 0; k > keep; k--)
+      if (k <= n && !memcmp(s + n - k, r->stop[i], k)) {
+        keep = k;
+        break;
+      }
+  }
+  return keep;
+}
+
+
+/* engine thread */
+static bool on_stop(void *user, int32_t token) {
+  local_call_t *c = user;
+  return sl_tok_is_eog(c->le->tok, token);
+}
+
+/* engine thread: detokenize, look for stop strings, release the text that can no
+ * longer become part of one */
+static bool on_token(void *user, const sl_engine_token_t *t) {
+  local_call_t *c = user;
+  const sl_chat_req_t *r = c->req;
+  sl_detok_push(&c->detok, t->s.token, &c->scan);
+  bool stop = false;
+  size_t release = c->scan.len;
+  for (size_t i = 0; i < r->n_stop && c->scan.len; i++) {
+    const char *hit = memmem(c->scan.data, c->scan.len, r->stop[i], strlen(r->stop[i]));
+    if (hit && (size_t)(hit - c->scan.data) < release) {
+      release = (size_t)(hit - c->scan.data);
+      stop = true;
+    }
+  }
+  if (!stop) release -= holdback(r, c->scan.data ? c->scan.data : "", c->scan.len);
+  pthread_mutex_lock(&c->set->mu);
+  if (release) {
+    if (sl_buf_append(&c->ready, c->scan.data, release)) stop = true; /* answer too long */
+    mark_dirty(c);
+  }
+  pthread_mutex_unlock(&c->set->mu);
+  if (stop) sl_buf_reset(&c->scan);
+  else sl_buf_consume(&c->scan, release);
+  if (release) uv_async_send(&c->set->async);
+  return stop;
+}
+
+/* engine thread */
+static void on_engine_done(void *user, uint64_t id, sl_engine_finish_t why, int err,
+                           const sl_engine_stats_t *st) {
+  local_call_t *c = user;
+  if (why != SL_FINISH_STOP) sl_detok_flush(&c->detok, &c->scan);
+  pthread_mutex_lock(&c->set->mu);
+  if (c->scan.len) sl_buf_append(&c->ready, c->scan.data, c->scan.len);
+  sl_buf_reset(&c->scan);
+  c->done = true;
+  c->why = why;
+  c->err = err;
+  c->st = *st;
+  mark_dirty(c);
+  pthread_mutex_unlock(&c->set->mu);
+  uv_async_send(&c->set->async);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  local_call_t *c = h->data;
+  sl_buf_free(&c->scan);
+  sl_buf_free(&c->ready);
+  sl_buf_free(&c->base.body);
+  free(c->prompt);
+  free(c);
+}
+
+static void call_free(local_call_t *c) {
+  uv_timer_stop(&c->timer);
+  uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+}
+
+static void call_error(local_call_t *c, int code, const char *msg) {
+  sl_call_error_t e = {.code = code, .http_status = code == SL_EBUSY ? 429 : 503,
+                       .retryable = !c->started, .started = c->started};
+  snprintf(e.type, sizeof e.type, "%s", code == SL_ETIMEOUT ? "timeout" : "backend_error");
+  snprintf(e.message, sizeof e.message, "%s", msg);
+  c->base.cbs.on_error(c->base.data, &e);
+}
+
+/* loop thread: deliver what the engine produced */
+static void on_async(uv_async_t *a) {
+  struct sl_local_set *set = a->data;
+  pthread_mutex_lock(&set->mu);
+  local_call_t *list = set->dirty;
+  set->dirty = NULL;
+  for (local_call_t *c = list; c; c = c->next_dirty) c->in_dirty = false;
+  pthread_mutex_unlock(&set->mu);
+  while (list) {
+    local_call_t *c = list;
+    list = c->next_dirty;
+    pthread_mutex_lock(&set->mu);
+    sl_buf_t text = c->ready;
+    sl_buf_init(&c->ready, MAX_TEXT);
+    bool done = c->done;
+    pthread_mutex_unlock(&set->mu);
+    if (text.len && !c->abandoned) {
+      c->started = true;
+      if (c->base.cbs.on_text(c->base.data, text.data, text.len)) {
+        c->abandoned = true;
+        sl_engine_cancel(c->le->engine, c->seq);
+      }
+    }
+    sl_buf_free(&text);
+    if (!done) continue;
+    if (!c->abandoned) {
+      if (c->timed_out) {
+        call_error(c, SL_ETIMEOUT, "the local engine did not finish in time");
+      } else if (c->why == SL_FINISH_ERROR || c->why == SL_FINISH_CANCEL) {
+        call_error(c, c->err ? c->err : SL_EUNAVAILABLE,
+                   c->why == SL_FINISH_ERROR ? "the local engine failed" : "the local engine stopped");
+      } else {
+        sl_result_t res = {.prompt_tokens = (int)c->st.prompt_tokens,
+                           .completion_tokens = (int)c->st.generated_tokens,
+                           .usage_reported = true,
+                           .finish_reason = c->why == SL_FINISH_LENGTH ? "length" : "stop",
+                           .busy_seconds = c->st.busy_ms / 1000.0};
+        c->base.cbs.on_done(c->base.data, &res);
+      }
+    }
+    call_free(c);
+  }
+}
+
+static void on_timeout(uv_timer_t *t) {
+  local_call_t *c = t->data;
+  c->timed_out = true;
+  sl_engine_cancel(c->le->engine, c->seq); /* on_done follows on the engine thread */
+}
+
+/* ---- ops ---- */
+
+static local_engine_t *find_engine(struct sl_local_set *set, const char *path) {
+  for (int i = 0; set && path && i < set->n; i++)
+    if (!strcmp(set->eng[i].path, path)) return &set->eng[i];
+  return NULL;
+}
+
+static const char *model_path(const sl_backend_cfg_t *cfg) {
+  const char *env = getenv("SLUICE_MODEL");
+  return env && *env ? env : cfg->model_path;
+}
+
+static void call_discard(local_call_t *c) {
+  sl_buf_free(&c->base.body);
+  sl_buf_free(&c->scan);
+  sl_buf_free(&c->ready);
+  free(c->prompt);
+  free(c);
+}
+
+static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,
+                         const sl_call_cbs_t *cbs, void *data, sl_call_t **out) {
+  local_engine_t *le = find_engine(b->local, model_path(cfg));
+  if (!le) return SL_EUNAVAILABLE;
+  local_call_t *c = calloc(1, sizeof *c);
+  if (!c) return SL_ENOMEM;
+  c->le = le;
+  c->set = b->local;
+  c->req = o->req;
+  sl_buf_init(&c->base.body, MAX_TEXT);
+  sl_buf_init(&c->scan, MAX_TEXT);
+  sl_buf_init(&c->ready, MAX_TEXT);
+  snprintf(c->base.destination, sizeof c->base.destination, "in-process");
+  const char *tmpl = cfg->chat_template ? cfg->chat_template : sl_tok_chat_template(le->tok);
+  char *text = NULL;
+  size_t len = 0;
+  sl_tok_span_t *spans = NULL;
+  size_t n_spans = 0;
+  int rc = SL_EUNSUPPORTED;
+  if (tmpl && sl_chat_family_detect(tmpl) != SL_CHAT_FAMILY_UNKNOWN)
+    rc = sl_chat_template_render(tmpl, o->req, true, &text, &len, &spans, &n_spans);
+  /* A base model without a chat template continues the conversation's text. */
+  if (rc == SL_EUNSUPPORTED) rc = sl_chat_text(o->req, &text, &len);
+  if (!rc) rc = sl_buf_append(&c->base.body, text, len);
+  if (!rc)
+    rc = sl_tok_encode_spans(le->tok, text, len, true, spans, n_spans, &c->prompt, &c->n_prompt);
+  free(text);
+  free(spans);
+  if (rc) {
+    call_discard(c);
+    return rc;
+  }
+  sl_detok_init(&c->detok, le->tok, false, sl_tok_kind(le->tok) == SL_TOK_KIND_SPM);
+  const sl_chat_req_t *r = o->req;
+  sl_engine_req_t *er = &c->er;
+  er->prompt = c->prompt;
+  er->n_prompt = c->n_prompt;
+  sl_sampler_params_init(&er->sampling);
+  /* OpenAI's default temperature is 1; greedy only when asked for 0 */
+  er->sampling.temperature = r->temperature >= 0 ? (float)r->temperature : 1.0f;
+  if (r->top_k >= 0) er->sampling.top_k = r->top_k;
+  if (r->top_p >= 0) er->sampling.top_p = (float)r->top_p;
+  if (r->min_p >= 0) er->sampling.min_p = (float)r->min_p;
+  er->sampling.presence_penalty = (float)r->presence_penalty;
+  er->sampling.frequency_penalty = (float)r->frequency_penalty;
+  er->sampling.repeat_penalty = (float)r->repetition_penalty;
+  er->sampling.seed = r->has_seed ? r->seed : (uint64_t)uv_hrtime();
+  er->max_tokens = r->max_tokens > 0 ? r->max_tokens : 0;
+  er->on_stop = on_stop;
+  er->on_token = on_token;
+  er->on_done = on_engine_done;
+  er->user = c;
+  uv_timer_init(b->loop, &c->timer);
+  c->timer.data = c;
+  *out = &c->base;
+  return 0;
+}
+
+static int local_start(sl_call_t *base) {
+  local_call_t *c = (local_call_t *)base;
+  int rc = sl_engine_submit(c->le->engine, &c->er, &c->seq);
+  if (rc) {
+    call_free(c);
+    return rc;
+  }
+  c->submitted = true;
+  if (base->cfg->local_timeout_ms > 0)
+    uv_timer_start(&c->timer, on_timeout, (uint64_t)base->cfg->local_timeout_ms, 0);
+  return 0;
+}
+
+static void local_cancel(sl_call_t *base) {
+  local_call_t *c = (local_call_t *)base;
+  if (!c->submitted) {
+    call_free(c);
+    return;
+  }
+  /* The engine owns the sequence until its on_done: the call is freed then. */
+  c->abandoned = true;
+  sl_engine_cancel(c->le->engine, c->seq);
+}
+
+const sl_backend_ops_t sl__local_ops = {"local", local_prepare, local_start, local_cancel};
+
+int sl__local_prepare_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen) {
+  if (!b->local) {
+    b->local = calloc(1, sizeof *b->local);
+    if (!b->local) return SL_ENOMEM;
+    pthread_mutex_init(&b->local->mu, NULL);
+    uv_async_init(b->loop, &b->local->async, on_async);
+    b->local->async.data = b->local;
+  }
+  struct sl_local_set *set = b->local;
+  for (size_t i = 0; i < cfg->n_backends; i++) {
+    const sl_backend_cfg_t *bc = &cfg->backends[i];
+    if (bc->kind != SL_BK_LOCAL) continue;
+    const char *path = model_path(bc);
+    if (!path) {
+      snprintf(err, errlen, "backend \"%s\": no model path (set \"model\" or SLUICE_MODEL)", bc->name);
+      return SL_EINVAL;
+    }
+    if (find_engine(set, path)) continue; /* loaded once; a reload keeps it */
+    if (set->n >= MAX_LOCAL_ENGINES) {
+      snprintf(err, errlen, "backend \"%s\": at most %d local models", bc->name, MAX_LOCAL_ENGINES);
+      return SL_ERANGE;
+    }
+    char e[256] = "";
+    sl_gguf_t *g = sl_gguf_open(path, e, sizeof e);
+    sl_tok_t *tok = g ? sl_tok_from_gguf(g, e, sizeof e) : NULL;
+    if (g) sl_gguf_close(g);
+    if (!tok) {
+      snprintf(err, errlen, "backend \"%s\": %s: %s", bc->name, path, e);
+      return SL_EINVAL;
+    }
+    sl_engine_opts_t o;
+    sl_engine_opts_init(&o);
+    o.model_path = path;
+    o.threads = bc->threads;
+    o.max_batch = bc->max_batch;
+    o.kv_cache_mb = bc->kv_cache_mb;
+    o.n_ctx = bc->ctx;
+    o.queue_max = bc->queue_max;
+    sl_engine_t *eng = sl_engine_create(&o, e, sizeof e);
+    if (!eng) {
+      sl_tok_free(tok);
+      snprintf(err, errlen, "backend \"%s\": %s: %s", bc->name, path, e);
+      return SL_EINVAL;
+    }
+    local_engine_t *le = &set->eng[set->n++];
+    le->path = strdup(path);
+    le->engine = eng;
+    le->tok = tok;
+    le->queue_max = bc->queue_max;
+    SL_INFO("local backend \"%s\": loaded %s (context %d, %d threads, batch %d)", bc->name, path,
+            sl_engine_n_ctx(eng), bc->threads, bc->max_batch);
+  }
+  return 0;
+}
+
+bool sl__local_ready(const sl_backends_t *b, const sl_backend_cfg_t *cfg) {
+  local_engine_t *le = find_engine(b->local, model_path(cfg));
+  if (!le) return false;
+  sl_engine_load_t ld;
+  sl_engine_load(le->engine, &ld);
+  return ld.queued < le->queue_max;
+}
+
+static void on_set_closed(uv_handle_t *h) { free(h->data); }
+
+void sl__local_free_all(sl_backends_t *b) {
+  struct sl_local_set *set = b->local;
+  if (!set) return;
+  for (int i = 0; i < set->n; i++) {
+    sl_engine_free(set->eng[i].engine); /* remaining sequences end (cancel) */
+    sl_tok_free(set->eng[i].tok);
+    free(set->eng[i].path);
+  }
+  on_async(&set->async); /* deliver the last events so every call is freed */
+  pthread_mutex_destroy(&set->mu);
+  uv_close((uv_handle_t *)&set->async, on_set_closed);
+  b->local = NULL;
+}

@@ -1,1 +1,0 @@
-int sl__backends_placeholder;

@@ -1,0 +1,363 @@
+/* OpenAI dialect codec. Decoding is strict about types (a wrong type is a 400
+ * naming the field) and lenient about fields it does not use. */
+#include "codec_openai.h"
+#include "sl_err.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_MESSAGES 4096
+#define MAX_STOP 16
+
+static int bad(char *err, size_t n, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, n, fmt, ap);
+  va_end(ap);
+  return SL_EINVAL;
+}
+
+static char *dup_json(const cJSON *v) { return v ? cJSON_PrintUnformatted(v) : NULL; }
+
+/* content: a string, null, or an array of parts of which only text is accepted. */
+static int content_text(const cJSON *c, const char *path, char **out, char *err, size_t n) {
+  if (!c || cJSON_IsNull(c)) return (*out = strdup("")) ? 0 : SL_ENOMEM;
+  if (cJSON_IsString(c)) return (*out = strdup(c->valuestring)) ? 0 : SL_ENOMEM;
+  if (!cJSON_IsArray(c)) return bad(err, n, "%s must be a string or an array of content parts", path);
+  sl_buf_t b;
+  sl_buf_init(&b, (size_t)1 << 30);
+  int rc = sl_buf_append(&b, "", 0), i = 0;
+  for (const cJSON *p = c->child; p && !rc; p = p->next, i++) {
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(p, "type");
+    const cJSON *tx = cJSON_GetObjectItemCaseSensitive(p, "text");
+    if (!cJSON_IsString(t) || (strcmp(t->valuestring, "text") && strcmp(t->valuestring, "input_text"))) {
+      rc = bad(err, n, "%s[%d]: only text content parts are supported (the classifier cannot "
+                       "inspect other kinds)", path, i);
+      break;
+    }
+    if (!cJSON_IsString(tx)) {
+      rc = bad(err, n, "%s[%d].text must be a string", path, i);
+      break;
+    }
+    if (b.len) rc = sl_buf_append(&b, "\n", 1);
+    if (!rc) rc = sl_buf_puts(&b, tx->valuestring);
+  }
+  if (rc) {
+    sl_buf_free(&b);
+    return rc;
+  }
+  *out = sl_buf_steal(&b, NULL);
+  return 0;
+}
+
+static int decode_msgs(const cJSON *ms, sl_chat_req_t *r, char *err, size_t n) {
+  if (!cJSON_IsArray(ms)) return bad(err, n, "messages must be an array");
+  int cnt = cJSON_GetArraySize(ms);
+  if (cnt < 1) return bad(err, n, "messages must not be empty");
+  if (cnt > MAX_MESSAGES) return bad(err, n, "messages: at most %d", MAX_MESSAGES);
+  r->msgs = calloc((size_t)cnt, sizeof *r->msgs);
+  if (!r->msgs) return SL_ENOMEM;
+  int i = 0;
+  for (const cJSON *m = ms->child; m; m = m->next, i++) {
+    char path[64];
+    snprintf(path, sizeof path, "messages[%d]", i);
+    if (!cJSON_IsObject(m)) return bad(err, n, "%s must be an object", path);
+    sl_msg_t *o = &r->msgs[r->n_msgs++];
+    const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+    if (!cJSON_IsString(role)) return bad(err, n, "%s.role must be a string", path);
+    const char *rs = role->valuestring;
+    if (strcmp(rs, "system") && strcmp(rs, "developer") && strcmp(rs, "user") &&
+        strcmp(rs, "assistant") && strcmp(rs, "tool") && strcmp(rs, "function"))
+      return bad(err, n, "%s.role: unknown role \"%.40s\"", path, rs);
+    if (!(o->role = strdup(!strcmp(rs, "developer") ? "system" : rs))) return SL_ENOMEM;
+    char cpath[80];
+    snprintf(cpath, sizeof cpath, "%s.content", path);
+    int rc = content_text(cJSON_GetObjectItemCaseSensitive(m, "content"), cpath, &o->content, err, n);
+    if (rc) return rc;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(m, "name");
+    if (name && !cJSON_IsString(name)) return bad(err, n, "%s.name must be a string", path);
+    if (name && !(o->name = strdup(name->valuestring))) return SL_ENOMEM;
+    const cJSON *tcid = cJSON_GetObjectItemCaseSensitive(m, "tool_call_id");
+    if (tcid && !cJSON_IsString(tcid)) return bad(err, n, "%s.tool_call_id must be a string", path);
+    if (tcid && !(o->tool_call_id = strdup(tcid->valuestring))) return SL_ENOMEM;
+    const cJSON *tcs = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
+    if (tcs && !cJSON_IsNull(tcs)) {
+      if (!cJSON_IsArray(tcs)) return bad(err, n, "%s.tool_calls must be an array", path);
+      if (!(o->tool_calls = dup_json(tcs))) return SL_ENOMEM;
+    }
+  }
+  return 0;
+}
+
+static int num(const cJSON *root, const char *key, double lo, double hi, double *out, char *err,
+               size_t n) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+  if (!v || cJSON_IsNull(v)) return 0;
+  if (!cJSON_IsNumber(v) || isnan(v->valuedouble)) return bad(err, n, "%s must be a number", key);
+  if (v->valuedouble < lo || v->valuedouble > hi)
+    return bad(err, n, "%s must be between %g and %g", key, lo, hi);
+  *out = v->valuedouble;
+  return 0;
+}
+
+int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, char *err,
+                             size_t n) {
+  sl_chat_req_init(r);
+  r->dialect = SL_DIALECT_OPENAI;
+  cJSON *root = cJSON_ParseWithLength(json, len);
+  if (!root) {
+    snprintf(err, n, "request body is not valid JSON");
+    return SL_EPARSE;
+  }
+  int rc = 0;
+  if (!cJSON_IsObject(root)) {
+    rc = bad(err, n, "request body must be a JSON object");
+    goto out;
+  }
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+  if (model && !cJSON_IsString(model) && !cJSON_IsNull(model)) {
+    rc = bad(err, n, "model must be a string");
+    goto out;
+  }
+  r->model = strdup(cJSON_IsString(model) && model->valuestring[0] ? model->valuestring : "auto");
+  if (!r->model) goto nomem;
+  if ((rc = decode_msgs(cJSON_GetObjectItemCaseSensitive(root, "messages"), r, err, n))) goto out;
+
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "stream");
+  if (st && !cJSON_IsNull(st) && !cJSON_IsBool(st)) {
+    rc = bad(err, n, "stream must be a boolean");
+    goto out;
+  }
+  r->stream = cJSON_IsTrue(st);
+  const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
+  if (so && cJSON_IsObject(so))
+    r->include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+
+  double d = -1;
+  if ((rc = num(root, "max_completion_tokens", 1, 1e7, &d, err, n))) goto out;
+  if (d < 0 && (rc = num(root, "max_tokens", 1, 1e7, &d, err, n))) goto out;
+  if (d >= 0) r->max_tokens = (int)d;
+  if ((rc = num(root, "temperature", 0, 2, &r->temperature, err, n)) ||
+      (rc = num(root, "top_p", 0, 1, &r->top_p, err, n)) ||
+      (rc = num(root, "min_p", 0, 1, &r->min_p, err, n)) ||
+      (rc = num(root, "presence_penalty", -2, 2, &r->presence_penalty, err, n)) ||
+      (rc = num(root, "frequency_penalty", -2, 2, &r->frequency_penalty, err, n)) ||
+      (rc = num(root, "repetition_penalty", 0.01, 10, &r->repetition_penalty, err, n)))
+    goto out;
+  d = -1;
+  if ((rc = num(root, "top_k", 0, 1e6, &d, err, n))) goto out;
+  if (d >= 0) r->top_k = (int)d;
+  d = -1;
+  if ((rc = num(root, "seed", -9.2e18, 9.2e18, &d, err, n))) goto out;
+  if (d != -1 || cJSON_GetObjectItemCaseSensitive(root, "seed")) {
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "seed");
+    if (cJSON_IsNumber(sv)) {
+      r->has_seed = true;
+      r->seed = (uint64_t)(int64_t)sv->valuedouble;
+    }
+  }
+  d = 1;
+  if ((rc = num(root, "n", 1, 1, &d, err, n))) {
+    snprintf(err, n, "n: only 1 choice per request is supported");
+    goto out;
+  }
+  const cJSON *stop = cJSON_GetObjectItemCaseSensitive(root, "stop");
+  if (stop && !cJSON_IsNull(stop)) {
+    if (cJSON_IsString(stop)) {
+      r->stop = calloc(1, sizeof *r->stop);
+      if (!r->stop || !(r->stop[0] = strdup(stop->valuestring))) goto nomem;
+      r->n_stop = 1;
+    } else if (cJSON_IsArray(stop)) {
+      int k = cJSON_GetArraySize(stop);
+      if (k > MAX_STOP) {
+        rc = bad(err, n, "stop: at most %d strings", MAX_STOP);
+        goto out;
+      }
+      r->stop = calloc((size_t)k + 1, sizeof *r->stop);
+      if (!r->stop) goto nomem;
+      for (const cJSON *s = stop->child; s; s = s->next) {
+        if (!cJSON_IsString(s)) {
+          rc = bad(err, n, "stop must be a string or an array of strings");
+          goto out;
+        }
+        if (!(r->stop[r->n_stop++] = strdup(s->valuestring))) goto nomem;
+      }
+    } else {
+      rc = bad(err, n, "stop must be a string or an array of strings");
+      goto out;
+    }
+  }
+  const cJSON *lp = cJSON_GetObjectItemCaseSensitive(root, "logprobs");
+  r->logprobs = cJSON_IsTrue(lp);
+  d = 0;
+  if ((rc = num(root, "top_logprobs", 0, 20, &d, err, n))) goto out;
+  r->top_logprobs = (int)d;
+  const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
+  if (tools && !cJSON_IsNull(tools)) {
+    if (!cJSON_IsArray(tools)) {
+      rc = bad(err, n, "tools must be an array");
+      goto out;
+    }
+    if (cJSON_GetArraySize(tools) && !(r->tools = dup_json(tools))) goto nomem;
+  }
+  const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
+  if (tc && !cJSON_IsNull(tc) && !(r->tool_choice = dup_json(tc))) goto nomem;
+  const cJSON *rf = cJSON_GetObjectItemCaseSensitive(root, "response_format");
+  if (rf && !cJSON_IsNull(rf) && !(r->response_format = dup_json(rf))) goto nomem;
+  const cJSON *user = cJSON_GetObjectItemCaseSensitive(root, "user");
+  if (cJSON_IsString(user) && !(r->user = strdup(user->valuestring))) goto nomem;
+out:
+  cJSON_Delete(root);
+  if (rc) sl_chat_req_free(r);
+  return rc;
+nomem:
+  rc = SL_ENOMEM;
+  snprintf(err, n, "out of memory");
+  goto out;
+}
+
+/* ---- encoding: written by hand into the buffer; strings escaped by cJSON ---- */
+
+static int put_str(sl_buf_t *o, const char *s, size_t len) {
+  /* JSON string escape (cJSON's printer needs a NUL-terminated copy; this does not) */
+  static const char hex[] = "0123456789abcdef";
+  int rc = sl_buf_append(o, "\"", 1);
+  size_t run = 0;
+  for (size_t i = 0; i < len && !rc; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    const char *esc = NULL;
+    char u[7];
+    if (ch == '"') esc = "\\\"";
+    else if (ch == '\\') esc = "\\\\";
+    else if (ch == '\n') esc = "\\n";
+    else if (ch == '\r') esc = "\\r";
+    else if (ch == '\t') esc = "\\t";
+    else if (ch < 0x20) {
+      u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[ch >> 4], u[5] = hex[ch & 15], u[6] = 0;
+      esc = u;
+    }
+    if (!esc) {
+      run++;
+      continue;
+    }
+    if (run) rc = sl_buf_append(o, s + i - run, run);
+    run = 0;
+    if (!rc) rc = sl_buf_puts(o, esc);
+  }
+  if (!rc && run) rc = sl_buf_append(o, s + len - run, run);
+  if (!rc) rc = sl_buf_append(o, "\"", 1);
+  return rc;
+}
+
+static int put_cstr(sl_buf_t *o, const char *s) { return put_str(o, s ? s : "", s ? strlen(s) : 0); }
+
+static int put_tools(sl_buf_t *o, const sl_tool_acc_t *t, size_t n) {
+  int rc = sl_buf_puts(o, "[");
+  for (size_t i = 0; i < n && !rc; i++) {
+    rc = sl_buf_printf(o, "%s{\"id\":", i ? "," : "");
+    if (!rc) rc = put_cstr(o, t[i].id);
+    if (!rc) rc = sl_buf_puts(o, ",\"type\":\"function\",\"function\":{\"name\":");
+    if (!rc) rc = put_cstr(o, t[i].name);
+    if (!rc) rc = sl_buf_puts(o, ",\"arguments\":");
+    if (!rc) rc = put_str(o, t[i].args.data ? t[i].args.data : "", t[i].args.len);
+    if (!rc) rc = sl_buf_puts(o, "}}");
+  }
+  if (!rc) rc = sl_buf_puts(o, "]");
+  return rc;
+}
+
+static int put_head(sl_buf_t *o, const sl_openai_meta_t *m, const char *object) {
+  int rc = sl_buf_puts(o, "{\"id\":");
+  if (!rc) rc = put_cstr(o, m->id);
+  if (!rc) rc = sl_buf_printf(o, ",\"object\":\"%s\",\"created\":%ld,\"model\":", object, m->created);
+  if (!rc) rc = put_cstr(o, m->model);
+  if (!rc) rc = sl_buf_puts(o, ",\"system_fingerprint\":null");
+  return rc;
+}
+
+static int put_usage(sl_buf_t *o, int pt, int ct) {
+  return sl_buf_printf(o, "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}",
+                       pt, ct, pt + ct);
+}
+
+int sl_openai_encode_completion(sl_buf_t *o, const sl_openai_meta_t *m, const char *text,
+                                size_t text_len, const sl_tool_acc_t *tools, size_t n_tools,
+                                const char *finish, int pt, int ct) {
+  int rc = put_head(o, m, "chat.completion");
+  if (!rc) rc = sl_buf_puts(o, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+  if (!rc) rc = (n_tools && !text_len) ? sl_buf_puts(o, "null") : put_str(o, text ? text : "", text_len);
+  if (!rc && n_tools) {
+    rc = sl_buf_puts(o, ",\"tool_calls\":");
+    if (!rc) rc = put_tools(o, tools, n_tools);
+  }
+  if (!rc) rc = sl_buf_puts(o, ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":");
+  if (!rc) rc = put_cstr(o, finish);
+  if (!rc) rc = sl_buf_puts(o, "}],");
+  if (!rc) rc = put_usage(o, pt, ct);
+  if (!rc) rc = sl_buf_puts(o, "}");
+  return rc;
+}
+
+int sl_openai_encode_chunk(sl_buf_t *o, const sl_openai_meta_t *m, const char *role,
+                           const char *content, size_t content_len, int tool_index,
+                           const char *tool_id, const char *tool_name, const char *tool_args,
+                           size_t tool_args_len, const char *finish) {
+  int rc = sl_buf_puts(o, "data: ");
+  if (!rc) rc = put_head(o, m, "chat.completion.chunk");
+  if (!rc) rc = sl_buf_puts(o, ",\"choices\":[{\"index\":0,\"delta\":{");
+  const char *sep = "";
+  if (!rc && role) {
+    rc = sl_buf_printf(o, "\"role\":\"%s\"", role);
+    sep = ",";
+  }
+  if (!rc && content) {
+    rc = sl_buf_printf(o, "%s\"content\":", sep);
+    if (!rc) rc = put_str(o, content, content_len);
+    sep = ",";
+  }
+  if (!rc && tool_index >= 0) {
+    rc = sl_buf_printf(o, "%s\"tool_calls\":[{\"index\":%d", sep, tool_index);
+    if (!rc && tool_id) {
+      rc = sl_buf_puts(o, ",\"id\":");
+      if (!rc) rc = put_cstr(o, tool_id);
+      if (!rc) rc = sl_buf_puts(o, ",\"type\":\"function\"");
+    }
+    if (!rc) rc = sl_buf_puts(o, ",\"function\":{");
+    if (!rc && tool_name) {
+      rc = sl_buf_puts(o, "\"name\":");
+      if (!rc) rc = put_cstr(o, tool_name);
+      if (!rc) rc = sl_buf_puts(o, ",");
+    }
+    if (!rc) rc = sl_buf_puts(o, "\"arguments\":");
+    if (!rc) rc = put_str(o, tool_args ? tool_args : "", tool_args_len);
+    if (!rc) rc = sl_buf_puts(o, "}}]");
+  }
+  if (!rc) rc = sl_buf_puts(o, "},\"logprobs\":null,\"finish_reason\":");
+  if (!rc) rc = finish ? put_cstr(o, finish) : sl_buf_puts(o, "null");
+  if (!rc) rc = sl_buf_puts(o, "}]}\n\n");
+  return rc;
+}
+
+int sl_openai_encode_usage_chunk(sl_buf_t *o, const sl_openai_meta_t *m, int pt, int ct) {
+  int rc = sl_buf_puts(o, "data: ");
+  if (!rc) rc = put_head(o, m, "chat.completion.chunk");
+  if (!rc) rc = sl_buf_puts(o, ",\"choices\":[],");
+  if (!rc) rc = put_usage(o, pt, ct);
+  if (!rc) rc = sl_buf_puts(o, "}\n\n");
+  return rc;
+}
+
+int sl_openai_encode_error(sl_buf_t *o, const char *message, const char *type, const char *code) {
+  int rc = sl_buf_puts(o, "{\"error\":{\"message\":");
+  if (!rc) rc = put_cstr(o, message);
+  if (!rc) rc = sl_buf_puts(o, ",\"type\":");
+  if (!rc) rc = put_cstr(o, type);
+  if (!rc) rc = sl_buf_puts(o, ",\"param\":null,\"code\":");
+  if (!rc) rc = code ? put_cstr(o, code) : sl_buf_puts(o, "null");
+  if (!rc) rc = sl_buf_puts(o, "}}");
+  return rc;
+}

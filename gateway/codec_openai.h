@@ -1,0 +1,47 @@
+/* The OpenAI Chat Completions dialect: request JSON -> sl_chat_req_t, and the
+ * answer back as one chat.completion object or chat.completion.chunk SSE events. */
+#ifndef SL_CODEC_OPENAI_H
+#define SL_CODEC_OPENAI_H
+
+#include "sl_buf.h"
+#include "sl_chat.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Decodes and validates a request body. On error returns SL_EPARSE/SL_EINVAL/
+ * SL_ETOOBIG and a client-facing reason naming the field in err. */
+int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *out, char *err,
+                             size_t errlen);
+
+/* One tool call being assembled from deltas. */
+typedef struct {
+  char id[96];
+  char name[128];
+  sl_buf_t args;
+} sl_tool_acc_t;
+
+typedef struct {
+  const char *id;       /* chatcmpl-... */
+  long created;
+  const char *model;
+} sl_openai_meta_t;
+
+/* Whole answer. Appends JSON to out. */
+int sl_openai_encode_completion(sl_buf_t *out, const sl_openai_meta_t *m, const char *text,
+                                size_t text_len, const sl_tool_acc_t *tools, size_t n_tools,
+                                const char *finish_reason, int prompt_tokens,
+                                int completion_tokens);
+/* One "data: {chunk}\n\n" event. Any of role/content/tool/finish may be NULL. */
+int sl_openai_encode_chunk(sl_buf_t *out, const sl_openai_meta_t *m, const char *role,
+                           const char *content, size_t content_len, int tool_index,
+                           const char *tool_id, const char *tool_name, const char *tool_args,
+                           size_t tool_args_len, const char *finish_reason);
+/* The final usage chunk (choices: []) of stream_options.include_usage. */
+int sl_openai_encode_usage_chunk(sl_buf_t *out, const sl_openai_meta_t *m, int prompt_tokens,
+                                 int completion_tokens);
+/* {"error": {"message", "type", "code"}} */
+int sl_openai_encode_error(sl_buf_t *out, const char *message, const char *type,
+                           const char *code);
+
+#endif

@@ -1,0 +1,180 @@
+/* Request routing by method and path, the small endpoints (health, readiness,
+ * models, metrics, explain, reload), and the error/metrics helpers every
+ * endpoint shares. */
+#include "codec_openai.h"
+#include "gateway.h"
+#include "sl_err.h"
+#include "sl_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sl_gw_error(sl_conn_t *c, int status, const char *type, const char *code,
+                 const char *message, const char *request_id, const char *backend,
+                 const char *rule) {
+  sl_buf_t b;
+  sl_buf_init(&b, 1 << 16);
+  sl_openai_encode_error(&b, message, type, code);
+  char h[600];
+  snprintf(h, sizeof h, "x-sluice-request-id: %s\r\nx-sluice-backend: %s\r\nx-sluice-rule: %s\r\n%s",
+           request_id ? request_id : "none", backend ? backend : "none", rule ? rule : "none",
+           status == 429 || status == 503 ? "Retry-After: 1\r\n" : "");
+  sl_http_respond(c, status, "application/json", h, b.data ? b.data : "", b.len);
+  sl_buf_free(&b);
+}
+
+void sl_gw_count(sl_gw_t *gw, int status, const char *backend, const char *rule,
+                 uint64_t t_start_ns, size_t bytes_in) {
+  char lab[300], st[16], bl[140];
+  snprintf(st, sizeof st, "%d", status);
+  sl_metrics_label(lab, sizeof lab, "status", st);
+  sl_metrics_label(bl, sizeof bl, "backend", backend);
+  size_t n = strlen(lab);
+  snprintf(lab + n, sizeof lab - n, ",%s", bl);
+  sl_metrics_add(gw->metrics, "sluice_requests_total", lab, 1);
+  sl_metrics_observe(gw->metrics, "sluice_request_duration_seconds", bl,
+                     (double)(uv_hrtime() - t_start_ns) / 1e9);
+  if (rule) {
+    char rl[140];
+    sl_metrics_label(rl, sizeof rl, "rule", rule);
+    sl_metrics_add(gw->metrics, "sluice_route_requests_total", rl, 1);
+  }
+  (void)bytes_in;
+}
+
+static void simple(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, const char *ctype,
+                   const char *body, size_t len) {
+  char h[200];
+  char id[40];
+  snprintf(id, sizeof id, "req_%llx", (unsigned long long)++gw->seq);
+  snprintf(h, sizeof h, "x-sluice-request-id: %s\r\nx-sluice-backend: none\r\nx-sluice-rule: none\r\n", id);
+  sl_http_respond(c, status, ctype, h, body, len);
+  sl_gw_count(gw, status, "none", NULL, r->t_start_ns, r->bytes_in);
+  sl_http_end(c);
+}
+
+static void err_end(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, const char *type,
+                    const char *code, const char *msg) {
+  char id[40];
+  snprintf(id, sizeof id, "req_%llx", (unsigned long long)++gw->seq);
+  sl_gw_error(c, status, type, code, msg, id, NULL, NULL);
+  sl_gw_count(gw, status, "none", NULL, r->t_start_ns, r->bytes_in);
+  sl_http_end(c);
+}
+
+static void models(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
+  const sl_config_t *cfg = sl_policy_config(gw->policy);
+  sl_buf_t b;
+  sl_buf_init(&b, 1 << 20);
+  int rc = sl_buf_puts(&b, "{\"object\":\"list\",\"data\":[{\"id\":\"auto\",\"object\":\"model\",\"created\":0,\"owned_by\":\"sluice\"}");
+  for (size_t i = 0; i < cfg->n_backends && !rc; i++) {
+    const sl_backend_cfg_t *bk = &cfg->backends[i];
+    if (bk->kind == SL_BK_LOCAL || !bk->n_models)
+      rc = sl_buf_printf(&b, ",{\"id\":\"%s\",\"object\":\"model\",\"created\":0,\"owned_by\":\"%s\"}",
+                         bk->name, bk->name);
+    for (size_t m = 0; m < bk->n_models && !rc; m++)
+      rc = sl_buf_printf(&b, ",{\"id\":\"%s/%s\",\"object\":\"model\",\"created\":0,\"owned_by\":\"%s\"}",
+                         bk->name, bk->models[m].name, bk->name);
+  }
+  if (!rc) rc = sl_buf_puts(&b, "]}");
+  if (rc) err_end(gw, c, r, 500, "server_error", "encode_failed", "could not list models");
+  else simple(gw, c, r, 200, "application/json", b.data, b.len);
+  sl_buf_free(&b);
+}
+
+static void metrics(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
+  const sl_server_stats_t *st = sl_server_stats(gw->srv);
+  sl_metrics_set(gw->metrics, "sluice_open_connections", "", (double)st->connections_open);
+  sl_metrics_set(gw->metrics, "sluice_client_bytes_in_total", "", (double)st->bytes_in);
+  sl_metrics_set(gw->metrics, "sluice_client_bytes_out_total", "", (double)st->bytes_out);
+  sl_metrics_set(gw->metrics, "sluice_inflight_requests", "", gw->inflight);
+  sl_buf_t b;
+  sl_buf_init(&b, 16 << 20);
+  if (sl_metrics_render(gw->metrics, &b)) err_end(gw, c, r, 500, "server_error", "metrics", "metrics too large");
+  else simple(gw, c, r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+  sl_buf_free(&b);
+}
+
+static void readyz(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
+  const sl_config_t *cfg = sl_policy_config(gw->policy);
+  for (size_t i = 0; i < cfg->n_backends; i++) {
+    if (cfg->backends[i].kind == SL_BK_LOCAL && !sl_backends_ready(gw->backends, &cfg->backends[i])) {
+      char msg[200];
+      snprintf(msg, sizeof msg, "local backend \"%s\" is not ready", cfg->backends[i].name);
+      err_end(gw, c, r, 503, "not_ready", "backend_not_ready", msg);
+      return;
+    }
+  }
+  if (gw->draining) {
+    err_end(gw, c, r, 503, "not_ready", "shutting_down", "shutting down");
+    return;
+  }
+  char body[200];
+  int n = snprintf(body, sizeof body, "{\"status\":\"ready\",\"policy_version\":\"%s\"}",
+                   sl_policy_version(gw->policy));
+  simple(gw, c, r, 200, "application/json", body, (size_t)n);
+}
+
+static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
+  char err[300];
+  sl_chat_req_t req;
+  int rc = sl_openai_decode_request(r->body.data, r->body.len, &req, err, sizeof err);
+  if (rc) {
+    err_end(gw, c, r, 400, "invalid_request_error", "invalid_request", err);
+    return;
+  }
+  sl_policy_t *pol = sl_policy_ref(gw->policy);
+  sl_class_t cls;
+  sl_router_classify(sl_policy_router(pol), &req, sl_http_header(r, "x-sluice-data-class"), &cls);
+  sl_decision_t d;
+  memset(&d, 0, sizeof d);
+  sl_req_meta_t meta = {.header = sl_http_header_lookup, .header_ctx = r};
+  sl_policy_decide(pol, &req, &cls, &meta, &d);
+  char *json = sl_policy_explain_json(pol, &req, &cls, &d, true);
+  if (json) simple(gw, c, r, 200, "application/json", json, strlen(json));
+  else err_end(gw, c, r, 500, "server_error", "explain_failed", "could not explain");
+  free(json);
+  sl_class_free(&cls);
+  sl_chat_req_free(&req);
+  sl_policy_unref(pol);
+}
+
+static void admin_reload(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
+  const sl_config_t *cfg = sl_policy_config(gw->policy);
+  const char *a = sl_http_header(r, "authorization");
+  const char *tok = a && !strncasecmp(a, "Bearer ", 7) ? a + 7 : sl_http_header(r, "x-api-key");
+  if (!cfg->n_admin_keys || !tok || !sl_config_is_admin(cfg, tok, strlen(tok))) {
+    err_end(gw, c, r, cfg->n_admin_keys ? 403 : 403, "permission_error", "admin_key_required",
+            cfg->n_admin_keys ? "an admin key is required" : "no admin keys are configured");
+    return;
+  }
+  char why[600];
+  int rc = sl_gw_reload(gw, why, sizeof why);
+  if (rc) {
+    err_end(gw, c, r, 422, "invalid_request_error", "policy_invalid", why);
+    return;
+  }
+  char body[200];
+  int n = snprintf(body, sizeof body, "{\"status\":\"reloaded\",\"policy_version\":\"%s\"}",
+                   sl_policy_version(gw->policy));
+  simple(gw, c, r, 200, "application/json", body, (size_t)n);
+}
+
+void sl_gw_handle(sl_conn_t *c, sl_http_req_t *r, void *data) {
+  sl_gw_t *gw = data;
+  const char *m = r->method, *p = r->path;
+  bool get = !strcmp(m, "GET"), post = !strcmp(m, "POST");
+  if (!strcmp(p, "/v1/chat/completions") || !strcmp(p, "/chat/completions")) {
+    if (post) sl_gw_chat(gw, c, r);
+    else err_end(gw, c, r, 405, "invalid_request_error", "method_not_allowed", "use POST");
+    return;
+  }
+  if (get && !strcmp(p, "/healthz")) simple(gw, c, r, 200, "application/json", "{\"status\":\"ok\"}", 15);
+  else if (get && !strcmp(p, "/readyz")) readyz(gw, c, r);
+  else if (get && !strcmp(p, "/metrics")) metrics(gw, c, r);
+  else if (get && (!strcmp(p, "/v1/models") || !strcmp(p, "/models"))) models(gw, c, r);
+  else if (post && !strcmp(p, "/v1/explain")) explain(gw, c, r);
+  else if (post && !strcmp(p, "/admin/reload")) admin_reload(gw, c, r);
+  else err_end(gw, c, r, 404, "invalid_request_error", "not_found", "no such endpoint");
+}

@@ -1,0 +1,160 @@
+/* Fixed-capacity metric store. Series live in one array searched by a hash of
+ * (family, labels); families remember their type and help text for rendering. */
+#include "metrics.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FAMILIES 64
+#define MAX_SERIES 4096
+#define N_BUCKETS 14
+
+static const double buckets[N_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                          0.25,  0.5,    1,     2.5,  5,    10,  30};
+
+typedef struct {
+  char name[64];
+  char help[160];
+  sl_metric_type_t type;
+} family_t;
+
+typedef struct {
+  int fam; /* -1: free */
+  char labels[192];
+  double value; /* counter/gauge value, histogram sum */
+  uint64_t count;
+  uint64_t b[N_BUCKETS];
+} series_t;
+
+struct sl_metrics {
+  family_t fam[MAX_FAMILIES];
+  int n_fam;
+  series_t *s;
+};
+
+sl_metrics_t *sl_metrics_create(void) {
+  sl_metrics_t *m = calloc(1, sizeof *m);
+  if (!m) return NULL;
+  m->s = calloc(MAX_SERIES, sizeof *m->s);
+  if (!m->s) {
+    free(m);
+    return NULL;
+  }
+  for (int i = 0; i < MAX_SERIES; i++) m->s[i].fam = -1;
+  return m;
+}
+
+void sl_metrics_free(sl_metrics_t *m) {
+  if (!m) return;
+  free(m->s);
+  free(m);
+}
+
+void sl_metrics_declare(sl_metrics_t *m, const char *name, sl_metric_type_t type,
+                        const char *help) {
+  if (m->n_fam >= MAX_FAMILIES) return;
+  family_t *f = &m->fam[m->n_fam++];
+  snprintf(f->name, sizeof f->name, "%s", name);
+  snprintf(f->help, sizeof f->help, "%s", help);
+  f->type = type;
+}
+
+static int find_fam(const sl_metrics_t *m, const char *name) {
+  for (int i = 0; i < m->n_fam; i++)
+    if (!strcmp(m->fam[i].name, name)) return i;
+  return -1;
+}
+
+static uint64_t hash(int fam, const char *s) {
+  uint64_t h = 1469598103934665603ull ^ (uint64_t)fam;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+static series_t *get(sl_metrics_t *m, const char *name, const char *labels) {
+  int f = find_fam(m, name);
+  if (f < 0) return NULL;
+  if (strlen(labels) >= sizeof m->s[0].labels) labels = "overflow=\"1\"";
+  for (int attempt = 0; attempt < 2; attempt++) {
+    uint64_t h = hash(f, labels);
+    for (int i = 0; i < MAX_SERIES; i++) {
+      series_t *s = &m->s[(h + (uint64_t)i) % MAX_SERIES];
+      if (s->fam == f && !strcmp(s->labels, labels)) return s;
+      if (s->fam == -1) {
+        /* keep a few slots so the overflow series can always be created */
+        s->fam = f;
+        snprintf(s->labels, sizeof s->labels, "%s", labels);
+        return s;
+      }
+    }
+    labels = "overflow=\"1\"";
+  }
+  return NULL;
+}
+
+void sl_metrics_add(sl_metrics_t *m, const char *name, const char *labels, double v) {
+  series_t *s = get(m, name, labels);
+  if (s) s->value += v;
+}
+
+void sl_metrics_set(sl_metrics_t *m, const char *name, const char *labels, double v) {
+  series_t *s = get(m, name, labels);
+  if (s) s->value = v;
+}
+
+void sl_metrics_observe(sl_metrics_t *m, const char *name, const char *labels, double v) {
+  series_t *s = get(m, name, labels);
+  if (!s) return;
+  s->value += v;
+  s->count++;
+  for (int i = 0; i < N_BUCKETS; i++)
+    if (v <= buckets[i]) s->b[i]++;
+}
+
+void sl_metrics_label(char *out, size_t n, const char *key, const char *value) {
+  size_t o = 0;
+  int w = snprintf(out, n, "%s=\"", key);
+  if (w < 0 || (size_t)w >= n) {
+    if (n) out[0] = '\0';
+    return;
+  }
+  o = (size_t)w;
+  for (const char *p = value ? value : ""; *p && o + 3 < n; p++) {
+    if (*p == '\\' || *p == '"') out[o++] = '\\', out[o++] = *p;
+    else if (*p == '\n') out[o++] = '\\', out[o++] = 'n';
+    else out[o++] = *p;
+  }
+  if (o + 2 <= n) out[o++] = '"';
+  out[o < n ? o : n - 1] = '\0';
+}
+
+int sl_metrics_render(const sl_metrics_t *m, sl_buf_t *out) {
+  static const char *types[] = {"counter", "gauge", "histogram"};
+  int rc = 0;
+  for (int f = 0; f < m->n_fam && !rc; f++) {
+    const family_t *fa = &m->fam[f];
+    rc = sl_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", fa->name, fa->help, fa->name,
+                       types[fa->type]);
+    for (int i = 0; i < MAX_SERIES && !rc; i++) {
+      const series_t *s = &m->s[i];
+      if (s->fam != f) continue;
+      const char *sep = s->labels[0] ? "," : "";
+      if (fa->type != SL_M_HISTOGRAM) {
+        rc = s->labels[0] ? sl_buf_printf(out, "%s{%s} %.17g\n", fa->name, s->labels, s->value)
+                          : sl_buf_printf(out, "%s %.17g\n", fa->name, s->value);
+        continue;
+      }
+      for (int b = 0; b < N_BUCKETS && !rc; b++)
+        rc = sl_buf_printf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", fa->name, s->labels, sep,
+                           buckets[b], (unsigned long long)s->b[b]);
+      if (!rc)
+        rc = sl_buf_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n%s_sum{%s} %.17g\n%s_count{%s} %llu\n",
+                           fa->name, s->labels, sep, (unsigned long long)s->count, fa->name,
+                           s->labels, s->value, fa->name, s->labels,
+                           (unsigned long long)s->count);
+    }
+  }
+  return rc;
+}

@@ -1,0 +1,647 @@
+/* HTTP/1.1 connections on libuv with llhttp. One request in flight per
+ * connection: when a message completes the parser pauses, unparsed (pipelined)
+ * bytes wait in `pending`, and reading stops until the response ends, so a
+ * pipelining client is answered in order and cannot make us buffer without bound. */
+#include "server.h"
+#include "sl_err.h"
+#include "sl_log.h"
+
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define READ_CHUNK 65536
+
+typedef enum { RS_IDLE, RS_HEADERS, RS_BODY } read_state_t;
+
+struct sl_conn {
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  sl_server_t *srv;
+  sl_conn_t *prev, *next;   /* server's list of open connections */
+  llhttp_t parser;
+  int refs;                 /* tcp handle, timer handle, request in flight */
+  bool closing, reading, in_request, keep_alive, streaming, aborted;
+  bool driving, need_drive;
+  read_state_t rstate;
+  int err_status;           /* limit hit inside a parser callback: answer this */
+  sl_http_req_t req;
+  sl_buf_t url, field, value;
+  bool last_was_value;
+  size_t header_bytes;
+  sl_buf_t pending;         /* received, not yet parsed */
+  size_t out_pending;
+  sl_http_abort_cb abort_cb;
+  void *abort_data;
+  char readbuf[READ_CHUNK];
+};
+
+struct sl_server {
+  uv_loop_t *loop;
+  uv_tcp_t listener;
+  uv_timer_t grace;
+  sl_limits_t limits;
+  sl_http_handler_cb handler;
+  void *data;
+  llhttp_settings_t settings;
+  sl_conn_t *conns;
+  bool listening, shutting_down;
+  void (*shutdown_cb)(void *);
+  void *shutdown_data;
+  int port;
+  sl_server_stats_t stats;
+};
+
+static uint64_t now_ns(void) { return uv_hrtime(); }
+
+const char *sl_http_status_text(int s) {
+  switch (s) {
+  case 200: return "OK";
+  case 204: return "No Content";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 411: return "Length Required";
+  case 413: return "Payload Too Large";
+  case 415: return "Unsupported Media Type";
+  case 422: return "Unprocessable Entity";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 451: return "Unavailable For Legal Reasons";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
+  default: return "Status";
+  }
+}
+
+/* ---- lifetime ---- */
+
+static void conn_release(sl_conn_t *c) {
+  if (--c->refs > 0) return;
+  sl_buf_free(&c->url);
+  sl_buf_free(&c->field);
+  sl_buf_free(&c->value);
+  sl_buf_free(&c->pending);
+  sl_buf_free(&c->req.body);
+  free(c);
+}
+
+static void req_clear(sl_conn_t *c) {
+  sl_http_req_t *r = &c->req;
+  free(r->path);
+  free(r->query);
+  for (size_t i = 0; i < r->n_headers; i++) {
+    free(r->hname[i]);
+    free(r->hvalue[i]);
+  }
+  sl_buf_free(&r->body);
+  memset(r, 0, sizeof *r);
+  sl_buf_init(&r->body, c->srv->limits.max_body_bytes);
+  sl_buf_reset(&c->url);
+  sl_buf_reset(&c->field);
+  sl_buf_reset(&c->value);
+  c->last_was_value = false;
+  c->header_bytes = 0;
+}
+
+static void maybe_shutdown_done(sl_server_t *s) {
+  if (s->shutting_down && !s->conns && s->shutdown_cb) {
+    void (*cb)(void *) = s->shutdown_cb;
+    s->shutdown_cb = NULL;
+    uv_timer_stop(&s->grace);
+    cb(s->shutdown_data);
+  }
+}
+
+static void on_handle_closed(uv_handle_t *h) { conn_release(h->data); }
+
+static void conn_close(sl_conn_t *c) {
+  if (c->closing) return;
+  c->closing = true;
+  sl_server_t *s = c->srv;
+  if (c->prev) c->prev->next = c->next;
+  else s->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+  s->stats.connections_open--;
+  uv_timer_stop(&c->timer);
+  uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+  uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+  /* The handler still owns an unfinished request: tell it the client is gone. */
+  if (c->in_request && !c->aborted) {
+    c->aborted = true;
+    if (c->abort_cb) c->abort_cb(c, c->abort_data);
+  }
+  maybe_shutdown_done(s);
+}
+
+/* ---- writing ---- */
+
+typedef struct {
+  uv_write_t w;
+  sl_conn_t *c;
+  size_t len;
+  char data[];
+} write_req_t;
+
+static void on_write(uv_write_t *w, int status) {
+  write_req_t *wr = (write_req_t *)w;
+  sl_conn_t *c = wr->c;
+  c->out_pending -= wr->len;
+  free(wr);
+  if (status < 0 && !c->closing) conn_close(c);
+  conn_release(c);
+}
+
+static void write_raw(sl_conn_t *c, const char *a, size_t alen, const char *b, size_t blen) {
+  if (c->closing || alen + blen == 0) return;
+  write_req_t *wr = malloc(sizeof *wr + alen + blen);
+  if (!wr) {
+    conn_close(c);
+    return;
+  }
+  memcpy(wr->data, a, alen);
+  if (blen) memcpy(wr->data + alen, b, blen);
+  wr->c = c;
+  wr->len = alen + blen;
+  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)wr->len);
+  c->refs++;
+  c->out_pending += wr->len;
+  c->srv->stats.bytes_out += wr->len;
+  int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+  if (rc < 0) {
+    c->out_pending -= wr->len;
+    free(wr);
+    conn_release(c);
+    conn_close(c);
+  }
+}
+
+static int head(char *out, size_t n, sl_conn_t *c, int status, const char *ctype,
+                const char *headers, const char *framing) {
+  return snprintf(out, n, "HTTP/1.1 %d %s\r\n%s%s%s%s%sConnection: %s\r\n\r\n", status,
+                  sl_http_status_text(status), ctype ? "Content-Type: " : "", ctype ? ctype : "",
+                  ctype ? "\r\n" : "", headers ? headers : "", framing,
+                  c->keep_alive ? "keep-alive" : "close");
+}
+
+void sl_http_respond(sl_conn_t *c, int status, const char *ctype, const char *headers,
+                     const char *body, size_t len) {
+  if (c->closing) return;
+  char framing[64];
+  snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", len);
+  char h[4096];
+  int n = head(h, sizeof h, c, status, ctype, headers, framing);
+  if (n < 0 || (size_t)n >= sizeof h) {
+    conn_close(c);
+    return;
+  }
+  write_raw(c, h, (size_t)n, body, len);
+}
+
+void sl_http_stream_begin(sl_conn_t *c, int status, const char *ctype, const char *headers) {
+  if (c->closing) return;
+  char h[4096];
+  int n = head(h, sizeof h, c, status, ctype, headers,
+               "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n");
+  if (n < 0 || (size_t)n >= sizeof h) {
+    conn_close(c);
+    return;
+  }
+  c->streaming = true;
+  write_raw(c, h, (size_t)n, NULL, 0);
+}
+
+void sl_http_stream_write(sl_conn_t *c, const char *data, size_t len) {
+  if (c->closing || !c->streaming || !len) return;
+  char h[32];
+  int n = snprintf(h, sizeof h, "%zx\r\n", len);
+  /* One write per chunk: the size line, the data, the CRLF. */
+  write_req_t *wr = malloc(sizeof *wr + (size_t)n + len + 2);
+  if (!wr) {
+    conn_close(c);
+    return;
+  }
+  memcpy(wr->data, h, (size_t)n);
+  memcpy(wr->data + n, data, len);
+  memcpy(wr->data + n + len, "\r\n", 2);
+  wr->c = c;
+  wr->len = (size_t)n + len + 2;
+  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)wr->len);
+  c->refs++;
+  c->out_pending += wr->len;
+  c->srv->stats.bytes_out += wr->len;
+  if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) < 0) {
+    c->out_pending -= wr->len;
+    free(wr);
+    conn_release(c);
+    conn_close(c);
+  }
+}
+
+static void drive(sl_conn_t *c);
+static void arm_timer(sl_conn_t *c, unsigned ms);
+
+void sl_http_end(sl_conn_t *c) {
+  if (!c->in_request) return;
+  if (c->streaming && !c->closing) write_raw(c, "0\r\n\r\n", 5, NULL, 0);
+  c->streaming = false;
+  c->in_request = false;
+  c->abort_cb = NULL;
+  c->abort_data = NULL;
+  req_clear(c);
+  if (!c->closing) {
+    if (!c->keep_alive || c->srv->shutting_down) {
+      /* Let the response drain, then close: uv_close after queued writes is fine
+       * because libuv completes (cancels) pending writes on close; shut down the
+       * write side first so the peer receives everything. */
+      uv_read_stop((uv_stream_t *)&c->tcp);
+      c->reading = false;
+      conn_close(c);
+    } else {
+      llhttp_resume(&c->parser);
+      c->rstate = RS_IDLE;
+      arm_timer(c, c->srv->limits.idle_timeout_ms);
+      drive(c);
+    }
+  }
+  conn_release(c); /* the request's reference */
+}
+
+void sl_http_set_abort(sl_conn_t *c, sl_http_abort_cb cb, void *data) {
+  c->abort_cb = cb;
+  c->abort_data = data;
+}
+
+bool sl_http_alive(const sl_conn_t *c) { return !c->closing; }
+size_t sl_http_pending_out(const sl_conn_t *c) { return c->out_pending; }
+
+const char *sl_http_header(const sl_http_req_t *r, const char *lname) {
+  for (size_t i = 0; i < r->n_headers; i++)
+    if (!strcmp(r->hname[i], lname)) return r->hvalue[i];
+  return NULL;
+}
+
+const char *sl_http_header_lookup(void *req, const char *name) {
+  char l[128];
+  size_t i = 0;
+  for (; name[i] && i + 1 < sizeof l; i++)
+    l[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+  l[i] = '\0';
+  return sl_http_header(req, l);
+}
+
+/* An error the server answers itself, then closes (the stream may be out of sync). */
+static void protocol_error(sl_conn_t *c, int status, const char *msg) {
+  c->srv->stats.protocol_errors++;
+  c->keep_alive = false;
+  char body[512];
+  const char *type = status == 408 ? "timeout" : "invalid_request_error";
+  int n = snprintf(body, sizeof body,
+                   "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"code\":\"http_%d\"}}", msg,
+                   type, status);
+  sl_http_respond(c, status, "application/json", NULL, body, (size_t)n);
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = false;
+  conn_close(c);
+}
+
+/* ---- parsing ---- */
+
+static int add_header_bytes(sl_conn_t *c, size_t n) {
+  c->header_bytes += n;
+  if (c->header_bytes > c->srv->limits.max_header_bytes) {
+    c->err_status = 431;
+    return -1;
+  }
+  return 0;
+}
+
+static int commit_header(sl_conn_t *c) {
+  sl_http_req_t *r = &c->req;
+  if (!c->field.len && !c->value.len) return 0;
+  if (r->n_headers >= SL_HTTP_MAX_HEADERS) {
+    c->err_status = 431;
+    return -1;
+  }
+  char *name = strndup(c->field.data ? c->field.data : "", c->field.len);
+  char *val = strndup(c->value.data ? c->value.data : "", c->value.len);
+  if (!name || !val) {
+    free(name);
+    free(val);
+    c->err_status = 500;
+    return -1;
+  }
+  for (char *p = name; *p; p++)
+    if (*p >= 'A' && *p <= 'Z') *p = (char)(*p + 32);
+  /* trim trailing whitespace of the value (llhttp trims the leading part) */
+  size_t vl = strlen(val);
+  while (vl && (val[vl - 1] == ' ' || val[vl - 1] == '\t')) val[--vl] = '\0';
+  r->hname[r->n_headers] = name;
+  r->hvalue[r->n_headers] = val;
+  r->n_headers++;
+  sl_buf_reset(&c->field);
+  sl_buf_reset(&c->value);
+  return 0;
+}
+
+static int on_message_begin(llhttp_t *p) {
+  sl_conn_t *c = p->data;
+  c->rstate = RS_HEADERS;
+  c->req.t_start_ns = now_ns();
+  arm_timer(c, c->srv->limits.header_timeout_ms);
+  return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len) {
+  sl_conn_t *c = p->data;
+  if (add_header_bytes(c, len) || sl_buf_append(&c->url, at, len)) return c->err_status = 431, -1;
+  return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len) {
+  sl_conn_t *c = p->data;
+  if (c->last_was_value && commit_header(c)) return -1;
+  c->last_was_value = false;
+  if (add_header_bytes(c, len) || sl_buf_append(&c->field, at, len)) return c->err_status = 431, -1;
+  return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len) {
+  sl_conn_t *c = p->data;
+  c->last_was_value = true;
+  if (add_header_bytes(c, len) || sl_buf_append(&c->value, at, len)) return c->err_status = 431, -1;
+  return 0;
+}
+
+static int on_headers_complete(llhttp_t *p) {
+  sl_conn_t *c = p->data;
+  if (commit_header(c)) return -1;
+  sl_http_req_t *r = &c->req;
+  r->method = llhttp_method_name((llhttp_method_t)p->method);
+  const char *u = c->url.data ? c->url.data : "/";
+  const char *q = strchr(u, '?');
+  r->path = q ? strndup(u, (size_t)(q - u)) : strdup(u);
+  r->query = q ? strdup(q + 1) : NULL;
+  if (!r->path) return c->err_status = 500, -1;
+  if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->limits.max_body_bytes)
+    return c->err_status = 413, -1;
+  c->rstate = RS_BODY;
+  arm_timer(c, c->srv->limits.body_timeout_ms);
+  return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len) {
+  sl_conn_t *c = p->data;
+  int rc = sl_buf_append(&c->req.body, at, len);
+  if (rc == SL_ETOOBIG) return c->err_status = 413, -1;
+  if (rc) return c->err_status = 500, -1;
+  return 0;
+}
+
+static int on_message_complete(llhttp_t *p) {
+  sl_conn_t *c = p->data;
+  c->keep_alive = llhttp_should_keep_alive(p);
+  return HPE_PAUSED; /* one request at a time: stop here, dispatch after execute */
+}
+
+static void dispatch(sl_conn_t *c) {
+  sl_server_t *s = c->srv;
+  c->in_request = true;
+  c->rstate = RS_IDLE;
+  c->refs++; /* held until sl_http_end */
+  uv_timer_stop(&c->timer);
+  c->req.bytes_in = c->header_bytes + c->req.body.len;
+  if (!c->req.body.data) sl_buf_append(&c->req.body, "", 0);
+  if (c->reading) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+  }
+  s->handler(c, &c->req, s->data);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  sl_conn_t *c = h->data;
+  buf->base = c->readbuf;
+  buf->len = sizeof c->readbuf;
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+static void start_reading(sl_conn_t *c) {
+  if (c->reading || c->closing) return;
+  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
+}
+
+/* Parses what is pending until a request is dispatched or the bytes run out. */
+static void drive(sl_conn_t *c) {
+  if (c->driving) {
+    c->need_drive = true;
+    return;
+  }
+  c->driving = true;
+  do {
+    c->need_drive = false;
+    while (!c->closing && !c->in_request && c->pending.len) {
+      const char *data = c->pending.data;
+      llhttp_errno_t err = llhttp_execute(&c->parser, data, c->pending.len);
+      if (err == HPE_OK) {
+        sl_buf_reset(&c->pending);
+      } else if (err == HPE_PAUSED) {
+        const char *pos = llhttp_get_error_pos(&c->parser);
+        size_t used = pos ? (size_t)(pos - data) : c->pending.len;
+        sl_buf_consume(&c->pending, used);
+        dispatch(c);
+      } else {
+        int st = c->err_status ? c->err_status : 400;
+        const char *msg = st == 431   ? "request header fields too large"
+                          : st == 413 ? "request body too large"
+                          : st == 500 ? "internal error"
+                                      : llhttp_errno_name(err);
+        char m[160];
+        if (st == 400) {
+          snprintf(m, sizeof m, "malformed HTTP request (%s)", msg);
+          msg = m;
+        }
+        protocol_error(c, st, msg);
+      }
+    }
+  } while (c->need_drive && !c->closing && !c->in_request);
+  c->driving = false;
+  if (!c->closing && !c->in_request) start_reading(c);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  sl_conn_t *c = st->data;
+  if (nread < 0) {
+    /* EOF in the middle of a request body or headers: nothing to answer. */
+    conn_close(c);
+    return;
+  }
+  if (nread == 0) return;
+  c->srv->stats.bytes_in += (uint64_t)nread;
+  if (c->rstate == RS_IDLE && !c->in_request)
+    arm_timer(c, c->srv->limits.header_timeout_ms); /* a request has started */
+  if (sl_buf_append(&c->pending, buf->base, (size_t)nread)) {
+    protocol_error(c, 431, "request header fields too large");
+    return;
+  }
+  drive(c);
+}
+
+static void on_timer(uv_timer_t *t) {
+  sl_conn_t *c = t->data;
+  if (c->in_request || c->closing) return;
+  if (c->rstate != RS_IDLE || c->pending.len) protocol_error(c, 408, "request timed out");
+  else conn_close(c); /* idle keep-alive connection */
+}
+
+static void arm_timer(sl_conn_t *c, unsigned ms) {
+  if (!c->closing) uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+/* ---- accepting ---- */
+
+static void on_connection(uv_stream_t *ls, int status) {
+  sl_server_t *s = ls->data;
+  if (status < 0) return;
+  sl_conn_t *c = calloc(1, sizeof *c);
+  if (!c) return;
+  c->srv = s;
+  uv_tcp_init(s->loop, &c->tcp);
+  uv_timer_init(s->loop, &c->timer);
+  c->tcp.data = c->timer.data = c;
+  c->refs = 2;
+  c->keep_alive = true;
+  sl_buf_init(&c->url, s->limits.max_header_bytes);
+  sl_buf_init(&c->field, s->limits.max_header_bytes);
+  sl_buf_init(&c->value, s->limits.max_header_bytes);
+  /* pipelined bytes: at most one read beyond a request plus a request's headers */
+  sl_buf_init(&c->pending, s->limits.max_header_bytes + 2 * READ_CHUNK);
+  sl_buf_init(&c->req.body, s->limits.max_body_bytes);
+  llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
+  c->parser.data = c;
+  c->next = s->conns;
+  if (s->conns) s->conns->prev = c;
+  s->conns = c;
+  s->stats.connections_open++;
+  s->stats.connections_total++;
+  if (uv_accept(ls, (uv_stream_t *)&c->tcp) < 0) {
+    conn_close(c);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  if (s->stats.connections_open > (uint64_t)s->limits.max_connections || s->shutting_down) {
+    s->stats.rejected_connections++;
+    c->keep_alive = false;
+    static const char body[] =
+        "{\"error\":{\"message\":\"too many connections\",\"type\":\"server_error\","
+        "\"code\":\"too_many_connections\"}}";
+    sl_http_respond(c, 503, "application/json", "Retry-After: 1\r\n", body, sizeof body - 1);
+    conn_close(c);
+    return;
+  }
+  arm_timer(c, s->limits.header_timeout_ms);
+  start_reading(c);
+}
+
+int sl_server_create(uv_loop_t *loop, const sl_limits_t *limits, sl_http_handler_cb handler,
+                     void *data, sl_server_t **out) {
+  sl_server_t *s = calloc(1, sizeof *s);
+  if (!s) return SL_ENOMEM;
+  s->loop = loop;
+  s->limits = *limits;
+  s->handler = handler;
+  s->data = data;
+  llhttp_settings_init(&s->settings);
+  s->settings.on_message_begin = on_message_begin;
+  s->settings.on_url = on_url;
+  s->settings.on_header_field = on_header_field;
+  s->settings.on_header_value = on_header_value;
+  s->settings.on_headers_complete = on_headers_complete;
+  s->settings.on_body = on_body;
+  s->settings.on_message_complete = on_message_complete;
+  uv_tcp_init(loop, &s->listener);
+  uv_timer_init(loop, &s->grace);
+  s->listener.data = s->grace.data = s;
+  *out = s;
+  return 0;
+}
+
+int sl_server_listen(sl_server_t *s, const char *hostport) {
+  char host[256];
+  const char *colon = strrchr(hostport, ':');
+  if (!colon || (size_t)(colon - hostport) >= sizeof host) return SL_EINVAL;
+  memcpy(host, hostport, (size_t)(colon - hostport));
+  host[colon - hostport] = '\0';
+  int port = atoi(colon + 1);
+  struct sockaddr_storage addr;
+  int rc;
+  if (host[0] == '[') {
+    size_t hl = strlen(host);
+    if (hl < 2 || host[hl - 1] != ']') return SL_EINVAL;
+    host[hl - 1] = '\0';
+    rc = uv_ip6_addr(host + 1, port, (struct sockaddr_in6 *)&addr);
+  } else {
+    rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+  }
+  if (rc) return SL_EINVAL;
+  if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) ||
+      (rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection))) {
+    SL_ERROR("listen on %s: %s", hostport, uv_strerror(rc));
+    return SL_EIO;
+  }
+  struct sockaddr_storage bound;
+  int len = sizeof bound;
+  uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
+  s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                              : ((struct sockaddr_in *)&bound)->sin_port);
+  s->listening = true;
+  return 0;
+}
+
+int sl_server_port(const sl_server_t *s) { return s->port; }
+const sl_server_stats_t *sl_server_stats(const sl_server_t *s) { return &s->stats; }
+
+static void on_grace(uv_timer_t *t) {
+  sl_server_t *s = t->data;
+  SL_WARN("shutdown grace period over: closing %s connections",
+          s->conns ? "remaining" : "no");
+  while (s->conns) conn_close(s->conns);
+  maybe_shutdown_done(s);
+}
+
+void sl_server_shutdown(sl_server_t *s, void (*done)(void *), void *data) {
+  if (s->shutting_down) return;
+  s->shutting_down = true;
+  s->shutdown_cb = done;
+  s->shutdown_data = data;
+  if (s->listening) {
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    s->listening = false;
+  }
+  for (sl_conn_t *c = s->conns, *next; c; c = next) {
+    next = c->next;
+    if (!c->in_request) conn_close(c);
+    else c->keep_alive = false; /* finish, then close */
+  }
+  uv_timer_start(&s->grace, on_grace, s->limits.shutdown_grace_ms, 0);
+  maybe_shutdown_done(s);
+}
+
+void sl_server_free(sl_server_t *s) {
+  if (!s) return;
+  if (!uv_is_closing((uv_handle_t *)&s->grace)) uv_close((uv_handle_t *)&s->grace, NULL);
+  if (s->listening) uv_close((uv_handle_t *)&s->listener, NULL);
+  /* handles are embedded: the caller runs the loop once more before freeing */
+  free(s);
+}

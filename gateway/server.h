@@ -1,0 +1,84 @@
+/* HTTP/1.1 server on a libuv loop, parsing with llhttp. Keep-alive, pipelined
+ * requests answered in order (one request in flight per connection; the rest
+ * waits, parsed no further, until the response ends), Content-Length and chunked
+ * bodies, limits (431/413/503) and timeouts (408 on slow headers or body; idle
+ * keep-alive closes), graceful shutdown. A handler receives each complete request
+ * and answers through the sl_http_* calls, now or later, from the loop thread. */
+#ifndef SL_SERVER_H
+#define SL_SERVER_H
+
+#include "config.h"
+#include "sl_buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct sl_server sl_server_t;
+typedef struct sl_conn sl_conn_t;
+
+#define SL_HTTP_MAX_HEADERS 100
+
+typedef struct {
+  const char *method;       /* "GET", "POST", ... */
+  char *path;               /* without the query string */
+  char *query;              /* after '?', or NULL */
+  size_t n_headers;
+  char *hname[SL_HTTP_MAX_HEADERS]; /* lower-cased */
+  char *hvalue[SL_HTTP_MAX_HEADERS];
+  sl_buf_t body;
+  uint64_t t_start_ns;      /* first byte of the request seen */
+  size_t bytes_in;          /* header + body bytes */
+} sl_http_req_t;
+
+/* The request handler. `req` stays valid until sl_http_end(). */
+typedef void (*sl_http_handler_cb)(sl_conn_t *c, sl_http_req_t *req, void *data);
+/* Called when the client goes away while a response is pending; the handler must
+ * still call sl_http_end() (which then only releases). */
+typedef void (*sl_http_abort_cb)(sl_conn_t *c, void *data);
+
+typedef struct {
+  uint64_t connections_open;
+  uint64_t connections_total;
+  uint64_t bytes_in;
+  uint64_t bytes_out;
+  uint64_t rejected_connections;
+  uint64_t protocol_errors;   /* 4xx answered by the server itself */
+} sl_server_stats_t;
+
+int sl_server_create(uv_loop_t *loop, const sl_limits_t *limits, sl_http_handler_cb handler,
+                     void *data, sl_server_t **out);
+/* Binds and listens on "HOST:PORT" (IPv4, or IPv6 in brackets). */
+int sl_server_listen(sl_server_t *s, const char *hostport);
+/* Bound port (useful with port 0). */
+int sl_server_port(const sl_server_t *s);
+/* Stops accepting, closes idle connections, lets in-flight requests finish (up to
+ * limits.shutdown_grace_ms), then calls done. */
+void sl_server_shutdown(sl_server_t *s, void (*done)(void *data), void *data);
+/* Frees the server after shutdown completed and the loop closed its handles. */
+void sl_server_free(sl_server_t *s);
+const sl_server_stats_t *sl_server_stats(const sl_server_t *s);
+
+const char *sl_http_header(const sl_http_req_t *r, const char *lname);
+/* The same with any-case name, shaped for sl_req_meta_t.header (req: sl_http_req_t). */
+const char *sl_http_header_lookup(void *req, const char *name);
+
+/* Complete response. `headers` is "Name: value\r\n"... or NULL. */
+void sl_http_respond(sl_conn_t *c, int status, const char *content_type, const char *headers,
+                     const char *body, size_t len);
+/* Streamed (chunked) response. */
+void sl_http_stream_begin(sl_conn_t *c, int status, const char *content_type,
+                          const char *headers);
+void sl_http_stream_write(sl_conn_t *c, const char *data, size_t len);
+/* Ends the response: finishes a stream, then reads the next pipelined request
+ * or closes. Always call exactly once per request. */
+void sl_http_end(sl_conn_t *c);
+
+void sl_http_set_abort(sl_conn_t *c, sl_http_abort_cb cb, void *data);
+bool sl_http_alive(const sl_conn_t *c);
+/* Bytes the client has not yet taken from us (write backpressure). */
+size_t sl_http_pending_out(const sl_conn_t *c);
+const char *sl_http_status_text(int status);
+
+#endif

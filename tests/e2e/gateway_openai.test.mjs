@@ -1,0 +1,221 @@
+// The gateway core end to end: the official `openai` SDK against sluice in front
+// of mock OpenAI-compatible upstreams on loopback.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { startMock, startSluice, apiBackend, completion, replyJson, replyStream, raw, sleep } from './lib.mjs';
+
+let primary, secondary, sluice, client;
+const modes = { primary: 'ok', secondary: 'ok' };
+
+function behave(which) {
+  return (req, body, res) => {
+    const b = JSON.parse(body);
+    const mode = modes[which];
+    if (mode === '500') return replyJson(res, 500, { error: { message: 'boom', type: 'server_error' } });
+    if (mode === '429') return replyJson(res, 429, { error: { message: 'slow down', type: 'rate_limit_error' } });
+    if (mode === '400') return replyJson(res, 400, { error: { message: 'bad thing', type: 'invalid_request_error' } });
+    if (b.stream) {
+      const n = b.messages[0].content.includes('long') ? 40 : 5;
+      const pieces = Array.from({ length: n }, (_, i) => `w${i} `);
+      return replyStream(res, pieces, 150, mode === 'break' ? { failAfter: 2 } : {});
+    }
+    replyJson(res, 200, completion(`${which} says hi`));
+  };
+}
+
+before(async () => {
+  primary = await startMock(behave('primary'));
+  secondary = await startMock(behave('secondary'));
+  sluice = await startSluice({
+    backends: [apiBackend('primary', primary.url), apiBackend('secondary', secondary.url)],
+    rules: [{ name: 'default', route: ['primary', 'secondary'] }],
+    limits: { max_header_bytes: 8192, max_body_bytes: 65536, header_timeout_ms: 1000, body_timeout_ms: 1000, idle_timeout_ms: 5000 },
+  }, { MOCK_KEY: 'sk-mock-secret-123' });
+  client = new OpenAI({ baseURL: `${sluice.base}/v1`, apiKey: 'unused', maxRetries: 0 });
+});
+
+after(async () => {
+  const r = await sluice.stop();
+  assert.equal(r.code, 0, 'sluice exits 0 on SIGTERM');
+  assert.ok(!sluice.stderr().includes('sk-mock-secret-123'), 'the API key never appears in logs');
+  await primary.stop();
+  await secondary.stop();
+});
+
+test('non-streaming completion through the SDK, with sluice headers and usage', async () => {
+  modes.primary = 'ok';
+  const { data, response } = await client.chat.completions
+    .create({ model: 'auto', messages: [{ role: 'user', content: 'hello there' }] })
+    .withResponse();
+  assert.equal(data.choices[0].message.content, 'primary says hi');
+  assert.equal(data.choices[0].finish_reason, 'stop');
+  assert.equal(data.usage.prompt_tokens, 11);
+  assert.equal(data.usage.completion_tokens, 7);
+  assert.match(response.headers.get('x-sluice-request-id'), /^req_/);
+  assert.equal(response.headers.get('x-sluice-backend'), 'primary');
+  assert.equal(response.headers.get('x-sluice-rule'), 'default');
+  const sent = JSON.parse(primary.received.at(-1).body);
+  assert.equal(sent.messages[0].content, 'hello there');
+  assert.equal(primary.received.at(-1).headers.authorization, 'Bearer sk-mock-secret-123');
+});
+
+test('streaming arrives incrementally, with include_usage', async () => {
+  modes.primary = 'ok';
+  const t0 = Date.now();
+  const stream = await client.chat.completions.create({
+    model: 'auto', stream: true, stream_options: { include_usage: true },
+    messages: [{ role: 'user', content: 'stream please' }],
+  });
+  const times = [];
+  let text = '';
+  let usage = null;
+  let finish = null;
+  for await (const chunk of stream) {
+    if (chunk.choices[0]?.delta?.content) { text += chunk.choices[0].delta.content; times.push(Date.now() - t0); }
+    if (chunk.choices[0]?.finish_reason) finish = chunk.choices[0].finish_reason;
+    if (chunk.usage) usage = chunk.usage;
+  }
+  assert.equal(text, 'w0 w1 w2 w3 w4 ');
+  assert.equal(finish, 'stop');
+  assert.deepEqual(usage, { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 });
+  // The mock spaces pieces 150 ms apart: relayed chunk by chunk, the first one
+  // arrives long before the last.
+  assert.ok(times.at(-1) - times[0] >= 450, `chunks spread out: ${times}`);
+  const sent = JSON.parse(primary.received.at(-1).body);
+  assert.equal(sent.stream, true);
+  assert.equal(sent.stream_options.include_usage, true);
+});
+
+test('upstream 500 fails over to the next backend of the chain', async () => {
+  modes.primary = '500';
+  modes.secondary = 'ok';
+  const { data, response } = await client.chat.completions
+    .create({ messages: [{ role: 'user', content: 'x' }] }).withResponse();
+  assert.equal(data.choices[0].message.content, 'secondary says hi');
+  assert.equal(response.headers.get('x-sluice-backend'), 'secondary');
+  modes.primary = 'ok';
+});
+
+test('upstream 429 everywhere surfaces as an SDK RateLimitError', async () => {
+  modes.primary = '429';
+  modes.secondary = '429';
+  await assert.rejects(
+    client.chat.completions.create({ messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e instanceof OpenAI.RateLimitError && e.status === 429);
+  modes.primary = modes.secondary = 'ok';
+});
+
+test('upstream 400 is not retried and reaches the client as a 400', async () => {
+  modes.primary = '400';
+  const before = secondary.received.length;
+  await assert.rejects(
+    client.chat.completions.create({ messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e instanceof OpenAI.BadRequestError && /bad thing/.test(e.message));
+  assert.equal(secondary.received.length, before, 'no failover on a client error');
+  modes.primary = 'ok';
+});
+
+test('an upstream failure mid-stream ends the stream with an error event', async () => {
+  modes.primary = 'break';
+  const stream = await client.chat.completions.create({ stream: true, messages: [{ role: 'user', content: 'x' }] });
+  let text = '';
+  await assert.rejects(async () => {
+    for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
+  });
+  assert.ok(text.startsWith('w0'), 'the part before the failure arrived');
+  modes.primary = 'ok';
+});
+
+test('a client abort mid-stream closes the upstream transfer', async () => {
+  modes.primary = 'ok';
+  const before = primary.closed;
+  const ac = new AbortController();
+  const stream = await client.chat.completions.create(
+    { stream: true, messages: [{ role: 'user', content: 'long stream' }] }, { signal: ac.signal });
+  let n = 0;
+  try {
+    for await (const c of stream) { if (c.choices[0]?.delta?.content && ++n === 2) ac.abort(); }
+  } catch { /* aborted */ }
+  for (let i = 0; i < 40 && primary.closed === before; i++) await sleep(50);
+  assert.equal(primary.closed, before + 1, 'the mock saw its connection closed early');
+});
+
+test('malformed JSON and bad fields are OpenAI-shaped 400s', async () => {
+  let r = await fetch(`${sluice.base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"messages": [' });
+  assert.equal(r.status, 400);
+  let j = await r.json();
+  assert.equal(j.error.type, 'invalid_request_error');
+  r = await fetch(`${sluice.base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"messages": [{"role": "user", "content": 5}]}' });
+  assert.equal(r.status, 400);
+  j = await r.json();
+  assert.match(j.error.message, /messages\[0\]\.content/);
+  assert.ok(r.headers.get('x-sluice-request-id'));
+});
+
+test('models, health, readiness and metrics', async () => {
+  const models = await client.models.list();
+  const ids = models.data.map((m) => m.id);
+  assert.ok(ids.includes('auto') && ids.includes('primary/mock-model') && ids.includes('secondary/mock-model'));
+  assert.equal((await fetch(`${sluice.base}/healthz`)).status, 200);
+  assert.equal((await fetch(`${sluice.base}/readyz`)).status, 200);
+  const m = await (await fetch(`${sluice.base}/metrics`)).text();
+  assert.match(m, /# TYPE sluice_requests_total counter/);
+  assert.match(m, /sluice_requests_total\{status="200",backend="primary"\} \d+/);
+  assert.match(m, /sluice_request_duration_seconds_bucket\{backend="primary",le="\+Inf"\} \d+/);
+  assert.match(m, /sluice_upstream_errors_total\{backend="primary"\} \d+/);
+  assert.match(m, /sluice_open_connections \d+/);
+  assert.match(m, /sluice_client_bytes_in_total \d+/);
+  assert.match(m, /sluice_egress_bytes_total\{backend="primary"\} \d+/);
+});
+
+const chatReq = (body) => `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+test('pipelined requests are answered in order on one connection', async () => {
+  const body = JSON.stringify({ messages: [{ role: 'user', content: 'p' }] });
+  const r = await raw(sluice.port, chatReq(body) + 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' + chatReq(body), 3000);
+  const statuses = [...r.text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]);
+  assert.deepEqual(statuses, ['200', '200', '200']);
+  const bodies = r.text.split('HTTP/1.1 ').slice(1);
+  assert.match(bodies[0], /chat\.completion/);
+  assert.match(bodies[1], /"status":"ok"/);
+  assert.match(bodies[2], /chat\.completion/);
+});
+
+test('chunked request bodies are accepted', async () => {
+  const body = JSON.stringify({ messages: [{ role: 'user', content: 'chunky' }] });
+  const half = Math.floor(body.length / 2);
+  const enc = (s) => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
+  const r = await raw(sluice.port, `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${enc(body.slice(0, half))}${enc(body.slice(half))}0\r\n\r\n`);
+  assert.match(r.text, /^HTTP\/1\.1 200/);
+  assert.equal(JSON.parse(primary.received.at(-1).body).messages[0].content, 'chunky');
+});
+
+test('oversized headers get 431, oversized bodies 413, garbage 400', async () => {
+  let r = await raw(sluice.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(10000)}\r\n\r\n`);
+  assert.match(r.text, /^HTTP\/1\.1 431/);
+  r = await raw(sluice.port, `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n`);
+  assert.match(r.text, /^HTTP\/1\.1 413/);
+  const big = 'x'.repeat(70000);
+  r = await raw(sluice.port, `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${big.length.toString(16)}\r\n${big}\r\n0\r\n\r\n`);
+  assert.match(r.text, /^HTTP\/1\.1 413/);
+  r = await raw(sluice.port, `HELLO WORLD\r\n\r\n`);
+  assert.match(r.text, /^HTTP\/1\.1 400/);
+  assert.equal((await fetch(`${sluice.base}/healthz`)).status, 200, 'still serving');
+});
+
+test('a slowloris client gets 408 and the connection is closed', async () => {
+  const t0 = Date.now();
+  const parts = [[0, 'GET /healthz HTTP/1.1\r\n']];
+  for (let i = 0; i < 10; i++) parts.push([300, `X-Slow-${i}: y\r\n`]);
+  const r = await raw(sluice.port, parts, 5000);
+  assert.match(r.text, /^HTTP\/1\.1 408/);
+  assert.ok(Date.now() - t0 < 3000, 'closed at the header timeout, not after the client finished');
+  assert.equal((await fetch(`${sluice.base}/healthz`)).status, 200, 'still serving');
+});
+
+test('unknown paths are OpenAI-shaped 404s', async () => {
+  const r = await fetch(`${sluice.base}/v1/nope`);
+  assert.equal(r.status, 404);
+  assert.equal((await r.json()).error.code, 'not_found');
+});
