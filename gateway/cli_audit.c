@@ -363,7 +363,7 @@ static int cmd_egress(const args_t *a, sqlite3 *db) {
   size_t n_groups = 0;
   int64_t total_tx = 0, total_bytes = 0;
 
-  cJSON *root = cJSON_CreateObject(), *list = NULL;
+  cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "ledger", a->ledger);
   if (a->since) cJSON_AddStringToObject(root, "since", a->since_ts);
   else cJSON_AddNullToObject(root, "since");
@@ -371,7 +371,18 @@ static int cmd_egress(const args_t *a, sqlite3 *db) {
   else cJSON_AddNullToObject(root, "until");
   if (a->tenant) cJSON_AddStringToObject(root, "tenant", a->tenant);
   else cJSON_AddNullToObject(root, "tenant");
-  if (!a->summary_only) list = cJSON_AddArrayToObject(root, "transmissions");
+  /* JSON streams the transmissions (a ledger can hold millions): the scalar
+   * members first, then one object per row, then summary and totals. */
+  bool first_tx = true;
+  if (a->fmt == FMT_JSON) {
+    char *h = cJSON_PrintUnformatted(root);
+    if (h && *h) {
+      h[strlen(h) - 1] = '\0'; /* drop the closing brace */
+      fputs(h, stdout);
+    }
+    free(h);
+    if (!a->summary_only) fputs(",\"transmissions\":[", stdout);
+  }
 
   static const char *const head[] = {"id", "ts", "request_id", "tenant", "key_id", "rule",
                                      "backend", "model", "destination", "bytes_out",
@@ -418,7 +429,11 @@ static int cmd_egress(const args_t *a, sqlite3 *db) {
           else if (c == E_RED) cJSON_AddItemToObject(o, head[c], redacted), redacted = NULL;
           else cJSON_AddStringToObject(o, head[c], col(st, c));
         }
-        cJSON_AddItemToArray(list, o);
+        char *js = cJSON_PrintUnformatted(o);
+        if (js) printf("%s%s", first_tx ? "" : ",", js);
+        first_tx = false;
+        free(js);
+        cJSON_Delete(o);
       }
     }
     cJSON_Delete(sent);
@@ -495,7 +510,8 @@ static int cmd_egress(const args_t *a, sqlite3 *db) {
                                       "bytes_out", "entity_types"};
   enum { NS = sizeof shead / sizeof shead[0] };
   if (a->fmt == FMT_JSON) {
-    cJSON *sum = cJSON_AddArrayToObject(root, "summary");
+    if (!a->summary_only) fputs("]", stdout);
+    cJSON *sum = cJSON_CreateArray();
     for (size_t i = 0; i < n_groups; i++) {
       cJSON *o = cJSON_CreateObject();
       cJSON_AddStringToObject(o, "tenant", groups[i].tenant);
@@ -507,11 +523,16 @@ static int cmd_egress(const args_t *a, sqlite3 *db) {
       groups[i].types = NULL;
       cJSON_AddItemToArray(sum, o);
     }
-    cJSON *t = cJSON_AddObjectToObject(root, "totals");
+    cJSON *t = cJSON_CreateObject();
     cJSON_AddNumberToObject(t, "requests", (double)total_requests);
     cJSON_AddNumberToObject(t, "transmissions", (double)total_tx);
     cJSON_AddNumberToObject(t, "bytes_out", (double)total_bytes);
-    print_json(root);
+    char *js = cJSON_PrintUnformatted(sum), *jt = cJSON_PrintUnformatted(t);
+    printf(",\"summary\":%s,\"totals\":%s}\n", js ? js : "[]", jt ? jt : "{}");
+    free(js);
+    free(jt);
+    cJSON_Delete(sum);
+    cJSON_Delete(t);
   } else {
     table_t s;
     table_init(&s, NS);
