@@ -102,6 +102,18 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   if (dots && groups == 2) return; /* 504.6739: a decimal */
   if (dots && !intl && groups == 4 && nd <= 12) return; /* IPv4-like */
   if (!intl && groups < 2 && c->text[s] != '(') return;
+  /* "2019 2020": a list of years */
+  if (!intl) {
+    bool years = true;
+    for (uint32_t i = s; i < e && years;) {
+      while (i < e && !isdigit((unsigned char)c->text[i])) i++;
+      uint32_t k = i;
+      while (k < e && isdigit((unsigned char)c->text[k])) k++;
+      if (k - i != 4 || !(c->text[i] == '1' || c->text[i] == '2')) years = false;
+      i = k;
+    }
+    if (years) return;
+  }
   /* Long space-separated runs of short numbers are lists, not phones, unless a
    * phone word is close. */
   bool cue = ci_word_before(c->text, s, 40, phone_words);
@@ -132,12 +144,30 @@ static void ssn(sl__ctx_t *c, const sl__hit_t *h) {
   sl__cands_add(c->out, h->start, h->end, SL_ET_US_SSN, "us_ssn", cue ? 62 : 55);
 }
 
+/* Numeric dates must be real calendar dates: 60-56-85 is a phone fragment. */
+static bool date_ok(const sl__ctx_t *c, const sl__hit_t *h) {
+  if (h->id != SL_P_DATE_NUM && h->id != SL_P_DATE_ISO) return true;
+  int v[3] = {0}, k = 0, len[3] = {0};
+  for (uint32_t i = h->start; i < h->end && k < 3; i++) {
+    char ch = c->text[i];
+    if (isdigit((unsigned char)ch)) v[k] = v[k] * 10 + (ch - '0'), len[k]++;
+    else
+      k++;
+  }
+  if (h->id == SL_P_DATE_ISO) return v[1] >= 1 && v[1] <= 12 && v[2] >= 1 && v[2] <= 31;
+  (void)len;
+  bool dm = v[0] >= 1 && v[0] <= 31 && v[1] >= 1 && v[1] <= 12;  /* day/month */
+  bool md = v[0] >= 1 && v[0] <= 12 && v[1] >= 1 && v[1] <= 31;  /* month/day */
+  return dm || md;
+}
+
 static void date(sl__ctx_t *c, const sl__hit_t *h) {
+  if (!date_ok(c, h)) return;
   bool dob = cue_near(c, SL_P_CUE_DOB, h->start, 48, 0);
   if (dob)
     sl__cands_add(c->out, h->start, h->end, SL_ET_DATE_OF_BIRTH, "date_of_birth", 45);
   else
-    sl__cands_add(c->out, h->start, h->end, SL_ET_DATE_TIME, "date", 10);
+    sl__cands_add(c->out, h->start, h->end, SL_ET_DATE_TIME, "date", 31);
 }
 
 /* After a context cue, the first identifier-shaped token within a short window:

@@ -13,6 +13,13 @@
 #include <string.h>
 #include <strings.h>
 
+/* Requests may carry invalid UTF-8; custom patterns still match the valid parts. */
+#ifdef PCRE2_MATCH_INVALID_UTF
+#define MATCH_INVALID PCRE2_MATCH_INVALID_UTF
+#else
+#define MATCH_INVALID 0
+#endif
+
 static const char *const level_names[] = {"public", "internal", "confidential", "restricted"};
 
 const char *sl_level_name(sl_level_t l) {
@@ -116,7 +123,7 @@ sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
     }
     int ec;
     PCRE2_SIZE eo;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)cd->pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF,
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)cd->pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF | MATCH_INVALID,
                                      &ec, &eo, NULL);
     if (!code) {
       PCRE2_UCHAR buf[160];

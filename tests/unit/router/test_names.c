@@ -1,0 +1,51 @@
+/* Person names and street addresses: gazetteer plus context cues, vetoes. */
+#include "router_test_util.h"
+
+static void persons(void **s) {
+  (void)s;
+  EXPECT("I want to add Laila Hansen as a beneficiary", "PERSON", "Laila Hansen");
+  EXPECT("Jennifer called me yesterday about the refund.", "PERSON", "Jennifer");
+  EXPECT("Ask Priya about the invoice.", "PERSON", "Priya");
+  EXPECT("leone mazzi\n\nnurse", "PERSON", "leone mazzi");
+  EXPECT("Janka M. Szász\n\nAdministrator", "PERSON", "Janka M. Szász");
+  EXPECT("written by J. R. Tolkien and others", "PERSON", "J. R. Tolkien");
+  EXPECT("What's your last name? Arcuri", "PERSON", "Arcuri");
+  EXPECT("my name is Shovda and I work here", "PERSON", "Shovda");
+  EXPECT("Dear Sarah, thanks for the note.", "PERSON", "Sarah");
+  EXPECT("Jane Doe's SSN was emailed", "PERSON", "Jane Doe");
+  EXPECT("for Mr. Vikas Malhotra, including", "PERSON", "Vikas Malhotra");
+}
+
+static void not_persons(void **s) {
+  (void)s;
+  REJECT("During 2017, Allstate Insurance Group invested heavily.", "PERSON");
+  REJECT("The Princess Royal arrived at Khandallah this morning from New Zealand.", "PERSON");
+  REJECT("Title VII of the Civil Rights Act of 2004 protects individuals.", "PERSON");
+  REJECT("Happy Martin Luther King Day! See you at Christmas Eve.", "PERSON");
+  REJECT("We flew from Santa Clara to San Jose.", "PERSON");
+  REJECT("A. Loud sounds\nB. Difficult subject", "PERSON");
+  REJECT("What is the most common spoken language in the world?", "PERSON");
+  REJECT("We moved here from Estonia", "PERSON");
+}
+
+static void addresses(void **s) {
+  (void)s;
+  EXPECT("Address:\n87645 22 Talga Court Apt. 331\nKaster", "STREET_ADDRESS", NULL);
+  EXPECT("Meet me at 34151 Nybyvägen 65 Apt. 392\nGarður", "STREET_ADDRESS", "34151 Nybyvägen 65 Apt. 392");
+  EXPECT("his address: 5049 Harjukuja 54, SEINÄJOKI", "STREET_ADDRESS", "5049 Harjukuja 54");
+  EXPECT("at 654 Rua Ana Caciola 1159, Cyprus", "STREET_ADDRESS", "654 Rua Ana Caciola 1159");
+  EXPECT("The restaurant is located at PSC 9009, Box 9725\nAPO AA 33274.", "STREET_ADDRESS", "PSC 9009, Box 9725");
+  EXPECT("The restaurant is located at PSC 9009, Box 9725\nAPO AA 33274.", "STREET_ADDRESS", "APO AA 33274");
+  EXPECT("Meet me at P.O. Box 149 Monika Union", "STREET_ADDRESS", "P.O. Box 149");
+  EXPECT("Send it to Unit 5, 12 High St, Leeds", "STREET_ADDRESS", "Unit 5, 12 High St");
+  EXPECT("ul. Marszałkowska 10, Warszawa", "STREET_ADDRESS", NULL);
+  EXPECT("Hauptstraße 5, 10115 Berlin", "STREET_ADDRESS", "Hauptstraße 5");
+  REJECT("I have 3 big dogs and 2 cats.", "STREET_ADDRESS");
+  REJECT("Put 2 boxes in the hall", "STREET_ADDRESS");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(persons), cmocka_unit_test(not_persons), cmocka_unit_test(addresses)};
+  return cmocka_run_group_tests(tests, setup_router, teardown_router);
+}

@@ -1,0 +1,102 @@
+/* Personal-data detectors: positives with exact spans, negatives, context IDs. */
+#include "router_test_util.h"
+
+static void email(void **s) {
+  (void)s;
+  EXPECT("write to jane.doe+news@example.co.uk today", "EMAIL_ADDRESS", "jane.doe+news@example.co.uk");
+  REJECT("the @decorator syntax and a@b", "EMAIL_ADDRESS");
+}
+
+static void phone(void **s) {
+  (void)s;
+  EXPECT("Call me at +44 20 7946 0958 tomorrow", "PHONE_NUMBER", "+44 20 7946 0958");
+  EXPECT("my number is (555) 123-4567.", "PHONE_NUMBER", "(555) 123-4567");
+  EXPECT("Phone:\n0393 1144137", "PHONE_NUMBER", "0393 1144137");
+  EXPECT("reach me on 06 12 34 56 78", "PHONE_NUMBER", "06 12 34 56 78");
+  REJECT("What is 49.8+1.021789 rounded?", "PHONE_NUMBER");
+  REJECT("Round 504.6739 to two places", "PHONE_NUMBER");
+  REJECT("in 2019 2020 we grew", "PHONE_NUMBER");
+}
+
+static void card(void **s) {
+  (void)s;
+  EXPECT("card # 4111 1111 1111 1111 exp 12/29", "CREDIT_CARD", "4111 1111 1111 1111");
+  EXPECT("amex 378282246310005", "CREDIT_CARD", "378282246310005");
+  REJECT("order 4111111111111112 shipped", "CREDIT_CARD"); /* Luhn fails */
+  REJECT("the sum is 11001010100101011", "CREDIT_CARD");
+}
+
+static void iban_ssn(void **s) {
+  (void)s;
+  EXPECT("pay to GB82 WEST 1234 5698 7654 32 please", "IBAN_CODE", "GB82 WEST 1234 5698 7654 32");
+  EXPECT("IBAN: 'IN60 ITDB000000000000XA'", "IBAN_CODE", "IN60 ITDB000000000000XA");
+  EXPECT("Here's my SSN: 536-22-1234", "US_SSN", "536-22-1234");
+  EXPECT("social security number 536221234", "US_SSN", "536221234");
+  REJECT("ticket 666-12-3456", "US_SSN");
+  REJECT("call 536 22 1234", "US_SSN"); /* no dashes, no context */
+}
+
+static void ip(void **s) {
+  (void)s;
+  EXPECT("ssh to 10.1.188.121 now", "IP_ADDRESS", "10.1.188.121");
+  EXPECT("bind 2001:db8::8a2e:370:7334 ok", "IP_ADDRESS", "2001:db8::8a2e:370:7334");
+  REJECT("version 1.2.3.400 released", "IP_ADDRESS");
+  REJECT("std::vector<int> a; meet at 10:30:00", "IP_ADDRESS");
+}
+
+static void dates(void **s) {
+  (void)s;
+  EXPECT("Please tell me your date of birth. It's 9/25/1945", "DATE_OF_BIRTH", "9/25/1945");
+  EXPECT("She was born on March 3, 1990 in Lyon", "DATE_OF_BIRTH", "March 3, 1990");
+  EXPECT("DOB: 1988-04-12", "DATE_OF_BIRTH", "1988-04-12");
+  EXPECT("the meeting is on 2024-05-01", "DATE_TIME", "2024-05-01");
+  REJECT("the meeting is on 2024-05-01", "DATE_OF_BIRTH");
+  assert_int_equal(level_of("the meeting is on 2024-05-01"), SL_LEVEL_INTERNAL);
+}
+
+static void context_ids(void **s) {
+  (void)s;
+  EXPECT("driver's license: D1234567", "US_DRIVER_LICENSE", "D1234567");
+  EXPECT("DL# S530-4589-2234", "US_DRIVER_LICENSE", "S530-4589-2234");
+  EXPECT("passport number PE12345678 expired", "US_PASSPORT", "PE12345678");
+  EXPECT("medical record number 00123456", "MEDICAL_RECORD", "00123456");
+  EXPECT("Insurance ID: XJH-4439201", "MEDICAL_RECORD", "XJH-4439201");
+  EXPECT("bank account number 3847283911 belonging to", "BANK_ACCOUNT", "3847283911");
+  EXPECT("routing number 021000021", "BANK_ACCOUNT", "021000021");
+  EXPECT("Acme listed Tax ID 92-7315401 in filings", "NATIONAL_ID", "92-7315401");
+  REJECT("the passport office opens at nine", "US_PASSPORT");
+  REJECT("account number formats vary by bank", "BANK_ACCOUNT");
+}
+
+static void crypto_url(void **s) {
+  (void)s;
+  EXPECT("send to 0x52908400098527886E0F7030069857D2E4169EE7", "CRYPTO",
+         "0x52908400098527886E0F7030069857D2E4169EE7");
+  EXPECT("btc bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "CRYPTO",
+         "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq");
+  EXPECT("see https://example.com/docs", "URL", "https://example.com/docs");
+  assert_int_equal(level_of("see https://example.com/docs"), SL_LEVEL_INTERNAL);
+}
+
+static void negatives(void **s) {
+  (void)s;
+  const char *clean[] = {
+      "What is the reciprocal of $0.\\overline{714285}$? Express your answer as a decimal.",
+      "Write a knock knock joke about bananas.",
+      "def f(x):\n    return x * 2 + 1\n",
+      "Which exercises are best for reducing belly fat at home?",
+      "We moved here from Estonia",
+      "During 2017, Allstate Insurance Group invested heavily in new designs.",
+  };
+  for (size_t i = 0; i < sizeof clean / sizeof clean[0]; i++)
+    assert_true(level_of(clean[i]) < SL_LEVEL_CONFIDENTIAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(email),       cmocka_unit_test(phone),      cmocka_unit_test(card),
+      cmocka_unit_test(iban_ssn),    cmocka_unit_test(ip),         cmocka_unit_test(dates),
+      cmocka_unit_test(context_ids), cmocka_unit_test(crypto_url), cmocka_unit_test(negatives),
+  };
+  return cmocka_run_group_tests(tests, setup_router, teardown_router);
+}

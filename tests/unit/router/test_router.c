@@ -1,0 +1,251 @@
+/* The router's contract: fail closed, declared class raises never lowers,
+ * custom detectors and per-type levels, option errors naming the JSON path,
+ * offsets into sl_chat_text(), difficulty weights, concurrent use. */
+#include "router_test_util.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+static void fail_closed(void **s) {
+  (void)s;
+  sl_class_t c;
+  sl__router_fail_inject(g_router, 1);
+  int rc = sl_router_classify_text(g_router, "hello world", 11, NULL, &c);
+  sl__router_fail_inject(g_router, 0);
+  assert_true(rc < 0);
+  assert_int_equal(c.level, SL_LEVEL_RESTRICTED);
+  assert_true(c.error != 0);
+  assert_string_equal(c.difficulty_label, "hard");
+  sl_class_free(&c);
+  /* no router, no request: still a result that says restricted */
+  rc = sl_router_classify_text(NULL, "x", 1, NULL, &c);
+  assert_true(rc < 0);
+  assert_int_equal(c.level, SL_LEVEL_RESTRICTED);
+  sl_class_free(&c);
+  rc = sl_router_classify(g_router, NULL, NULL, &c);
+  assert_true(rc < 0);
+  assert_int_equal(c.level, SL_LEVEL_RESTRICTED);
+  sl_class_free(&c);
+  rc = sl_router_classify_text(g_router, NULL, 5, NULL, &c);
+  assert_int_equal(c.level, SL_LEVEL_RESTRICTED);
+  sl_class_free(&c);
+  /* a clean success after the failures */
+  rc = sl_router_classify_text(g_router, "hello world", 11, NULL, &c);
+  assert_int_equal(rc, 0);
+  assert_int_equal(c.error, 0);
+  assert_int_equal(c.level, SL_LEVEL_PUBLIC);
+  sl_class_free(&c);
+}
+
+static void declared_class(void **s) {
+  (void)s;
+  sl_class_t c;
+  const char *ssn = "Here's my SSN: 536-22-1234";
+  sl_router_classify_text(g_router, "hello", 5, "confidential", &c);
+  assert_int_equal(c.level, SL_LEVEL_CONFIDENTIAL); /* raises */
+  sl_class_free(&c);
+  sl_router_classify_text(g_router, ssn, strlen(ssn), "public", &c);
+  assert_int_equal(c.level, SL_LEVEL_RESTRICTED); /* never lowers */
+  sl_class_free(&c);
+  sl_router_classify_text(g_router, "hello", 5, "Internal", &c);
+  assert_int_equal(c.level, SL_LEVEL_INTERNAL);
+  sl_class_free(&c);
+  sl_router_classify_text(g_router, "hello", 5, "no-such-class", &c);
+  assert_int_equal(c.level, SL_LEVEL_RESTRICTED); /* unreadable: fail closed */
+  sl_class_free(&c);
+  sl_router_classify_text(g_router, "hello", 5, "", &c);
+  assert_int_equal(c.level, SL_LEVEL_PUBLIC);
+  sl_class_free(&c);
+}
+
+static void levels(void **s) {
+  (void)s;
+  assert_string_equal(sl_level_name(SL_LEVEL_CONFIDENTIAL), "confidential");
+  sl_level_t l;
+  assert_int_equal(sl_level_parse("restricted", &l), 0);
+  assert_int_equal(l, SL_LEVEL_RESTRICTED);
+  assert_true(sl_level_parse("bogus", &l) < 0);
+  assert_int_equal(sl_router_default_level("US_SSN", &l), 0);
+  assert_int_equal(l, SL_LEVEL_RESTRICTED);
+  assert_int_equal(sl_router_default_level("PERSON", &l), 0);
+  assert_int_equal(l, SL_LEVEL_CONFIDENTIAL);
+  assert_int_equal(sl_router_default_level("DATE_TIME", &l), 0);
+  assert_int_equal(l, SL_LEVEL_INTERNAL);
+  assert_true(sl_router_default_level("NOPE", &l) < 0);
+  size_t n = 0;
+  for (const char *const *t = sl_router_entity_types(); *t; t++) n++;
+  assert_true(n >= 20);
+}
+
+static void custom_and_overrides(void **s) {
+  (void)s;
+  sl_custom_detector_t cd[] = {{"PROJECT_CODENAME", "\\bProject (Falcon|Osprey)\\b", SL_LEVEL_RESTRICTED},
+                               {"TICKET", "TCK-\\d{4}", SL_LEVEL_INTERNAL}};
+  const char *types[] = {"EMAIL_ADDRESS", "TICKET"};
+  sl_level_t vals[] = {SL_LEVEL_INTERNAL, SL_LEVEL_CONFIDENTIAL};
+  sl_router_opts_t o = {.custom = cd, .n_custom = 2, .level_types = types, .level_values = vals,
+                        .n_levels = 2};
+  sl_jerr_t err = {{0}};
+  sl_router_t *r = sl_router_create(&o, &err);
+  assert_non_null(r);
+  const char *t = "Status of Project Falcon? mail bob@example.com re TCK-1234";
+  sl_class_t c;
+  assert_int_equal(sl_router_classify_text(r, t, strlen(t), NULL, &c), 0);
+  int seen = 0;
+  for (size_t i = 0; i < c.n_entities; i++) {
+    const sl_entity_t *e = &c.entities[i];
+    if (!strcmp(e->type, "PROJECT_CODENAME")) {
+      assert_int_equal(e->level, SL_LEVEL_RESTRICTED);
+      assert_memory_equal(t + e->start, "Project Falcon", 14);
+      seen |= 1;
+    } else if (!strcmp(e->type, "EMAIL_ADDRESS")) {
+      assert_int_equal(e->level, SL_LEVEL_INTERNAL); /* lowered by detectors.levels */
+      seen |= 2;
+    } else if (!strcmp(e->type, "TICKET")) {
+      assert_int_equal(e->level, SL_LEVEL_CONFIDENTIAL); /* custom type overridden */
+      seen |= 4;
+    }
+  }
+  assert_int_equal(seen, 7);
+  assert_int_equal(c.level, SL_LEVEL_RESTRICTED);
+  sl_class_free(&c);
+  sl_router_free(r);
+
+  /* errors name the JSON path */
+  sl_custom_detector_t bad = {"X", "(unclosed", SL_LEVEL_RESTRICTED};
+  sl_router_opts_t ob = {.custom = &bad, .n_custom = 1};
+  assert_null(sl_router_create(&ob, &err));
+  assert_non_null(strstr(err.msg, "$.detectors.custom[0]"));
+  const char *unknown[] = {"NO_SUCH_TYPE"};
+  sl_level_t one[] = {SL_LEVEL_PUBLIC};
+  sl_router_opts_t ou = {.level_types = unknown, .level_values = one, .n_levels = 1};
+  assert_null(sl_router_create(&ou, &err));
+  assert_non_null(strstr(err.msg, "$.detectors.levels.NO_SUCH_TYPE"));
+}
+
+static void chat_offsets(void **s) {
+  (void)s;
+  sl_chat_req_t req;
+  sl_chat_req_init(&req);
+  req.n_msgs = 2;
+  req.msgs = calloc(2, sizeof *req.msgs);
+  req.msgs[0].role = strdup("system");
+  req.msgs[0].content = strdup("You are helpful.");
+  req.msgs[1].role = strdup("user");
+  req.msgs[1].content = strdup("Email ana@example.org please");
+  sl_class_t c;
+  assert_int_equal(sl_router_classify(g_router, &req, NULL, &c), 0);
+  assert_int_equal(c.n_entities, 1);
+  /* "You are helpful." (16) + "\n" + "Email " (6) = 23 */
+  assert_int_equal(c.entities[0].start, 23);
+  assert_int_equal(c.entities[0].end, 23 + 15);
+  assert_string_equal(c.entities[0].type, "EMAIL_ADDRESS");
+  assert_string_equal(c.entities[0].detector, "email");
+  sl_class_free(&c);
+  sl_chat_req_free(&req);
+}
+
+static void offsets_are_bytes(void **s) {
+  (void)s;
+  /* multi-byte text before the entity: offsets count bytes, not characters */
+  const char *t = "Grüße von Zoë: call +44 20 7946 0958";
+  sl_class_t c;
+  sl_router_classify_text(g_router, t, strlen(t), NULL, &c);
+  int ok = 0;
+  for (size_t i = 0; i < c.n_entities; i++)
+    if (!strcmp(c.entities[i].type, "PHONE_NUMBER"))
+      ok = c.entities[i].start == (uint32_t)(strstr(t, "+44") - t);
+  assert_true(ok);
+  sl_class_free(&c);
+}
+
+static void difficulty(void **s) {
+  (void)s;
+  sl_class_t a, b;
+  const char *easy = "What is a bunk bed?";
+  const char *hard =
+      "Let $f(x) = x^3 - 3x + 1$. Prove that for all integers $n \\ge 2$ the equation "
+      "$f(x) \\equiv 0 \\pmod{n}$ has at most three solutions, and determine the sum of all "
+      "real roots. Express your answer as a fraction $\\frac{p}{q}$.";
+  sl_router_classify_text(g_router, easy, strlen(easy), NULL, &a);
+  sl_router_classify_text(g_router, hard, strlen(hard), NULL, &b);
+  assert_true(a.difficulty < b.difficulty);
+  assert_string_equal(a.difficulty_label, "easy");
+  assert_string_equal(b.difficulty_label, "hard");
+  sl_class_free(&a);
+  sl_class_free(&b);
+  double f[64];
+  size_t n = sl_router_difficulty_features(NULL, f, 64);
+  assert_true(n > 10 && n <= 64);
+  assert_string_equal(sl_router_difficulty_feature_name(0), "bias");
+  assert_null(sl_router_difficulty_feature_name(n));
+
+  /* weights file: the committed one loads; a bad one is refused with a path */
+  char path[1024];
+  const char *src = getenv("SLUICE_SRC");
+  snprintf(path, sizeof path, "%s/router/difficulty_weights.json", src ? src : ".");
+  sl_router_opts_t o = {.difficulty_weights = path};
+  sl_jerr_t err = {{0}};
+  sl_router_t *r = sl_router_create(&o, &err);
+  assert_non_null(r);
+  sl_router_free(r);
+  sl__diffmodel_t m;
+  const char *bad = "{\"weights\": {\"bias\": 1, \"nope\": 2}, \"thresholds\": {\"medium\": 0.3, \"hard\": 0.6}}";
+  assert_true(sl__diff_parse(bad, strlen(bad), &m, &err) < 0);
+  assert_non_null(strstr(err.msg, "$.weights.nope"));
+  const char *badt = "{\"weights\": {\"bias\": 1}, \"thresholds\": {\"medium\": 0.8, \"hard\": 0.6}}";
+  assert_true(sl__diff_parse(badt, strlen(badt), &m, &err) < 0);
+  assert_non_null(strstr(err.msg, "$.thresholds"));
+  sl_router_opts_t om = {.difficulty_weights = "/nonexistent/w.json"};
+  assert_null(sl_router_create(&om, &err));
+}
+
+static void *worker(void *arg) {
+  const char *t = arg;
+  for (int i = 0; i < 200; i++) {
+    sl_class_t c;
+    if (sl_router_classify_text(g_router, t, strlen(t), NULL, &c) || c.level != SL_LEVEL_RESTRICTED)
+      return (void *)1;
+    sl_class_free(&c);
+  }
+  return NULL;
+}
+
+static void threads(void **s) {
+  (void)s;
+  pthread_t th[4];
+  const char *t = "Jane Doe, SSN 536-22-1234, card 4111 1111 1111 1111, token ghp_16C7e42F292c69C2E7C10c838347Ae178B4aQq";
+  for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, worker, (void *)t);
+  for (int i = 0; i < 4; i++) {
+    void *rv;
+    pthread_join(th[i], &rv);
+    assert_null(rv);
+  }
+}
+
+static void hostile_input(void **s) {
+  (void)s;
+  /* NUL bytes, invalid UTF-8, long runs: no crash, a result */
+  char buf[20000];
+  for (size_t i = 0; i < sizeof buf; i++) buf[i] = (char)(i * 7919 % 251);
+  sl_class_t c;
+  assert_int_equal(sl_router_classify_text(g_router, buf, sizeof buf, NULL, &c), 0);
+  sl_class_free(&c);
+  memset(buf, '1', sizeof buf);
+  assert_int_equal(sl_router_classify_text(g_router, buf, sizeof buf, NULL, &c), 0);
+  sl_class_free(&c);
+  assert_int_equal(sl_router_classify_text(g_router, "", 0, NULL, &c), 0);
+  assert_int_equal(c.level, SL_LEVEL_PUBLIC);
+  sl_class_free(&c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(fail_closed),   cmocka_unit_test(declared_class),
+      cmocka_unit_test(levels),        cmocka_unit_test(custom_and_overrides),
+      cmocka_unit_test(chat_offsets),  cmocka_unit_test(offsets_are_bytes),
+      cmocka_unit_test(difficulty),    cmocka_unit_test(threads),
+      cmocka_unit_test(hostile_input),
+  };
+  return cmocka_run_group_tests(tests, setup_router, teardown_router);
+}

@@ -1,0 +1,84 @@
+/* Secret detectors: provider tokens, cloud credentials, keys, passwords in code,
+ * config, URLs, .netrc and prose; the placeholder policy. Values are fakes. */
+#include "router_test_util.h"
+
+static void providers(void **s) {
+  (void)s;
+  EXPECT("token: ghp_16C7e42F292c69C2E7C10c838347Ae178B4aQq", "API_KEY", "ghp_16C7e42F292c69C2E7C10c838347Ae178B4aQq");
+  EXPECT("--build-arg GO_REPO_TOKEN=glpat-tFrjFXD7soVU2fqxuDMh", "API_KEY", "glpat-tFrjFXD7soVU2fqxuDMh");
+  EXPECT("slack xoxb-2631357135-4629301238-Zq8vL2mN9xR4tY7wK3pB6sD1", "API_KEY", "xoxb-2631357135-4629301238-Zq8vL2mN9xR4tY7wK3pB6sD1");
+  EXPECT("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dcQ9", "API_KEY", "sk_live_4eC39HqLyjWDarjtT1zdp7dcQ9");
+  EXPECT("Bearer sk-mxIt5s1tyfCJyIKHwrqOT4BlbkFJT3VVmv6VdSwB7XXIq1TO\"", "API_KEY", "sk-mxIt5s1tyfCJyIKHwrqOT4BlbkFJT3VVmv6VdSwB7XXIq1TO");
+  EXPECT("ANTHROPIC_API_KEY=sk-ant-api03-Zq8vL2mN9xR4tY7wK3pB6sD1fG5hJ0cE", "API_KEY", "sk-ant-api03-Zq8vL2mN9xR4tY7wK3pB6sD1fG5hJ0cE");
+  EXPECT("key=AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe&q=1", "API_KEY", "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe");
+}
+
+static void cloud(void **s) {
+  (void)s;
+  EXPECT("aws_access_key_id = AKIAZ7QWERTYUIOPASDF", "CLOUD_CREDENTIAL", "AKIAZ7QWERTYUIOPASDF");
+  EXPECT("aws_secret_access_key = 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", "API_KEY", "Zq8vL2mN9xR4tY7wK3pB6sD1fG5hJ0cE1a2b3c4d");
+  EXPECT("{\"type\": \"service_account\", \"project_id\": \"x\"}", "CLOUD_CREDENTIAL", NULL);
+  EXPECT("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=Zq8vL2mN9xR4tY7wK3pB6sD1fG5hJ0cE1a2b3c4d5e6f==;",
+         "CLOUD_CREDENTIAL", "Zq8vL2mN9xR4tY7wK3pB6sD1fG5hJ0cE1a2b3c4d5e6f==");
+  /* documented example values: reported, same level, named as such */
+  assert_int_equal(level_of("AKIAIOSFODNN7EXAMPLE"), SL_LEVEL_RESTRICTED);
+}
+
+static void keys_and_tokens(void **s) {
+  (void)s;
+  EXPECT("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\n", "PRIVATE_KEY",
+         "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----");
+  EXPECT("PRIVATE_KEY_B64=LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlF", "PRIVATE_KEY", NULL);
+  EXPECT("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+         "JWT", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U");
+  EXPECT("api_key = 'a8f5f167f44f4964e6c998dee827110c'", "API_KEY", "a8f5f167f44f4964e6c998dee827110c");
+  EXPECT("  HEROKU_API_KEY: c55dbac4-e0e8-4a06-b892-75cac2387ce5", "API_KEY", "c55dbac4-e0e8-4a06-b892-75cac2387ce5");
+  EXPECT("\"client_secret\":\"aaaaaaaaaaaaaaaaaaaaaaa-\"", "API_KEY", "aaaaaaaaaaaaaaaaaaaaaaa-");
+  /* unknown prefix, no key name: only a long, mixed, random token */
+  EXPECT("use 00DE0X0A0M0PeLE!CJoAQOx1GCLf1UIt4UU9y0VOPLUZAYN6I8DsdGEDyHh5 here", "API_KEY", NULL);
+  REJECT("call get_user_profile_by_identifier_and_timestamp()", "API_KEY");
+  REJECT("commit 3f786850e387550fdab836ed7e6dc881de23001b fixed it", "API_KEY");
+}
+
+static void passwords(void **s) {
+  (void)s;
+  EXPECT("DB_PASSWORD=hunter22", "PASSWORD", "hunter22");
+  EXPECT("spring.datasource.password: \"s3cr3t-Pa55\"", "PASSWORD", "s3cr3t-Pa55");
+  EXPECT("mongodb+srv://servicelogin:CPCdZH5k0F6dxQ9V@example.mongodb.net/db", "PASSWORD", "CPCdZH5k0F6dxQ9V");
+  EXPECT("machine api.github.com login bob password hunter22", "PASSWORD", "hunter22");
+  EXPECT("my password is Tr0ub4dor&3 so please", "PASSWORD", "Tr0ub4dor&3");
+  EXPECT("her login password Start@2025.", "PASSWORD", "Start@2025");
+  EXPECT("new NetworkCredential(\"bob@example.com\", \"vzihlaquknriqlht\");", "PASSWORD", "vzihlaquknriqlht");
+  EXPECT("$6$rounds=5000$GX7BopJZJxPc/KEK$le16UF8I2Anb.rOrn22AUPWvzUETDGefUmAV8AZkGcD", "PASSWORD", NULL);
+  EXPECT("Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==", "PASSWORD", "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+  EXPECT("credentials {\n  username 'user'\n  password 'password'\n}", "PASSWORD", "password");
+}
+
+static void placeholders_are_not_secrets(void **s) {
+  (void)s;
+  const char *ph[] = {
+      "password: <YOUR_PASSWORD>",
+      "password = \"$DB_PASSWORD\"",
+      "api_key: xxxxxxxxxxxxxxxxxxxx",
+      "export API_KEY=${API_KEY}",
+      "token = os.environ[\"GITHUB_TOKEN\"]",
+      "password = getPassword()",
+      "Please reset your password before Monday.",
+      "passengers: [\"quickBrown\", \"lazyDog\"]",
+      "PWR_MGM: N0tThePSw45f!!!",
+      "RUN openssl x509 -req -days 365 -passin \"file:dkajco1\" -sha256",
+      "api_key = \"your-api-key-here\"",
+  };
+  for (size_t i = 0; i < sizeof ph / sizeof ph[0]; i++) {
+    if (level_of(ph[i]) >= SL_LEVEL_CONFIDENTIAL) fprintf(stderr, "flagged: %s\n", ph[i]);
+    assert_true(level_of(ph[i]) < SL_LEVEL_CONFIDENTIAL);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(providers), cmocka_unit_test(cloud), cmocka_unit_test(keys_and_tokens),
+      cmocka_unit_test(passwords), cmocka_unit_test(placeholders_are_not_secrets),
+  };
+  return cmocka_run_group_tests(tests, setup_router, teardown_router);
+}
