@@ -114,7 +114,7 @@ int sl_kern_mat_new(sl_kern_t *k, sl_kern_dtype_t dt, const void *w, int n_out, 
     for (int r = 0; r < n_out; r++) {
       sl_kern_to_f32(dt, src + (size_t)r * rb, row, (size_t)n_in);
       float amax = 0;
-      for (int i = 0; i < n_in; i++) amax = fmaxf(amax, fabsf(row[i]));
+      for (int i = 0; i < n_in; i++) { float a_ = fabsf(row[i]); amax = a_ > amax ? a_ : amax; };
       float s = amax / 127.f, is = s ? 1.f / s : 0.f;
       m->w_scale[r] = s;
       for (int i = 0; i < n_in; i++) d[(size_t)r * n_in + i] = (int8_t)lrintf(row[i] * is);
@@ -160,7 +160,7 @@ int sl_kern_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const float *x, int m, 
   for (int r = 0; r < m; r++) {
     const float *xr = x + (size_t)r * n_in;
     float amax = 0;
-    for (int i = 0; i < n_in; i++) amax = fmaxf(amax, fabsf(xr[i]));
+    for (int i = 0; i < n_in; i++) { float a_ = fabsf(xr[i]); amax = a_ > amax ? a_ : amax; };
     float s = amax / 127.f, is = s ? 1.f / s : 0.f;
     k->act_scale[r] = s;
     /* nearbyintf inlines to one rounding instruction; |x·is| ≤ 127 by construction. */

@@ -116,7 +116,7 @@ void sl_kern_quantize_q8_0(const float *src, void *dst, size_t n) {
   for (size_t b = 0; b < n / SL_KERN_Q8_0_BLOCK; b++) {
     const float *x = src + b * SL_KERN_Q8_0_BLOCK;
     float amax = 0;
-    for (int j = 0; j < SL_KERN_Q8_0_BLOCK; j++) amax = fmaxf(amax, fabsf(x[j]));
+    for (int j = 0; j < SL_KERN_Q8_0_BLOCK; j++) { float a_ = fabsf(x[j]); amax = a_ > amax ? a_ : amax; };
     float d = amax / 127.f, id = d ? 1.f / d : 0.f;
     uint16_t h = sl_kern_f32_to_f16(d);
     uint8_t *blk = p + b * SL_KERN_Q8_0_BYTES;
@@ -169,7 +169,7 @@ void sl_kern_rmsnorm(float *out, const float *x, const float *w, int n, float ep
 void sl_kern_softmax(float *x, int n) {
   if (n <= 0) return;
   float mx = x[0];
-  for (int i = 1; i < n; i++) mx = fmaxf(mx, x[i]);
+  for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
   double sum = 0;
   for (int i = 0; i < n; i++) {
     x[i] = expf(x[i] - mx);
@@ -213,17 +213,40 @@ void sl_kern_rope(float *x, int n_heads, int head_dim, int n_rot, int pos, const
   }
 }
 
-void sl_kern_attention(float *out, const float *q, const float *k, const float *v, int n_pos,
-                       int n_heads, int n_kv_heads, int head_dim, size_t kv_stride, float *scratch) {
+/* s[t] = Σ_i q[i] · kt[i · stride + t] for t < n: vectorised across positions. */
+static void scores_t(float *s, const float *q, const float *kt, size_t stride, int hd, int n, float scale) {
+  int t = 0;
+#if defined(__AVX512F__)
+  for (; t + 16 <= n; t += 16) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < hd; i++) acc = _mm512_fmadd_ps(_mm512_set1_ps(q[i]), _mm512_loadu_ps(kt + i * stride + t), acc);
+    _mm512_storeu_ps(s + t, _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
+  }
+#elif defined(__AVX2__) && defined(__FMA__)
+  for (; t + 8 <= n; t += 8) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < hd; i++) acc = _mm256_fmadd_ps(_mm256_set1_ps(q[i]), _mm256_loadu_ps(kt + i * stride + t), acc);
+    _mm256_storeu_ps(s + t, _mm256_mul_ps(acc, _mm256_set1_ps(scale)));
+  }
+#endif
+  for (; t < n; t++) {
+    float a = 0;
+    for (int i = 0; i < hd; i++) a += q[i] * kt[i * stride + t];
+    s[t] = a * scale;
+  }
+}
+
+void sl_kern_attention(float *out, const float *q, const float *kt, const float *v, int n_pos,
+                       int n_heads, int n_kv_heads, int head_dim, size_t kt_stride, size_t v_stride,
+                       float *scratch) {
   int group = n_heads / n_kv_heads;
   float scale = 1.f / sqrtf((float)head_dim);
   for (int h = 0; h < n_heads; h++) {
-    const float *qh = q + (size_t)h * head_dim;
-    size_t koff = (size_t)(h / group) * head_dim;
-    for (int t = 0; t < n_pos; t++) scratch[t] = sl_kern_dot(qh, k + t * kv_stride + koff, head_dim) * scale;
+    size_t kvo = (size_t)(h / group) * head_dim;
+    scores_t(scratch, q + (size_t)h * head_dim, kt + kvo * kt_stride, kt_stride, head_dim, n_pos, scale);
     sl_kern_softmax(scratch, n_pos);
     float *oh = out + (size_t)h * head_dim;
     memset(oh, 0, sizeof(float) * head_dim);
-    for (int t = 0; t < n_pos; t++) axpy(oh, scratch[t], v + t * kv_stride + koff, head_dim);
+    for (int t = 0; t < n_pos; t++) axpy(oh, scratch[t], v + t * v_stride + kvo, head_dim);
   }
 }

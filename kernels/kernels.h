@@ -103,10 +103,13 @@ void sl_kern_rope_inv_freq(float *inv_freq, int n_rot, float base, float freq_sc
                            const float *factors);
 
 /* Causal attention for one query row over n_pos cached positions of one sequence.
- * q: n_heads × head_dim. k, v: n_pos rows of kv_stride floats, each holding
- * n_kv_heads × head_dim. Query head h reads KV head h / (n_heads / n_kv_heads).
- * out: n_heads × head_dim. scratch: n_pos floats. */
-void sl_kern_attention(float *out, const float *q, const float *k, const float *v, int n_pos,
-                       int n_heads, int n_kv_heads, int head_dim, size_t kv_stride, float *scratch);
+ * q: n_heads × head_dim. kt: keys stored transposed, element (j, t) — dim j of
+ * the n_kv_heads × head_dim key row of position t — at kt[j · kt_stride + t], so
+ * that scores for consecutive positions are one vector FMA per key dim. v: n_pos
+ * rows of v_stride floats (n_kv_heads × head_dim used). Query head h reads KV head
+ * h / (n_heads / n_kv_heads). out: n_heads × head_dim. scratch: n_pos floats. */
+void sl_kern_attention(float *out, const float *q, const float *kt, const float *v, int n_pos,
+                       int n_heads, int n_kv_heads, int head_dim, size_t kt_stride, size_t v_stride,
+                       float *scratch);
 
 #endif

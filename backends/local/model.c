@@ -35,7 +35,8 @@ struct sl_model {
   sl_kern_mat_t *wout; /* n_vocab × dim */
   layer_t *layers;
   float *inv_freq;     /* (n_rot / 2) */
-  float *k_cache, *v_cache; /* (layer, slot, pos, kv_dim) */
+  float *k_cache; /* (layer, slot, kv_dim, pos): transposed, see sl_kern_attention */
+  float *v_cache; /* (layer, slot, pos, kv_dim) */
   /* scratch, sized at load for max_rows */
   float *x, *xb, *qkv, *att, *tmp, *gu, *h, *xl, *logits, *scores;
   int n_logits;
@@ -419,15 +420,16 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
       if (L->bq_kv) sl_kern_add(q, L->bq_kv, m->qkv_dim);
       sl_kern_rope(q, in->n_heads, hd, in->n_rot, b->pos[i], m->inv_freq, in->neox_rope);
       sl_kern_rope(k, in->n_kv_heads, hd, in->n_rot, b->pos[i], m->inv_freq, in->neox_rope);
-      size_t off = (size_t)b->slot[i] * slot_stride + (size_t)b->pos[i] * m->kv_dim;
-      memcpy(kc + off, k, (size_t)m->kv_dim * 4);
-      memcpy(vc + off, v, (size_t)m->kv_dim * 4);
+      size_t base = (size_t)b->slot[i] * slot_stride;
+      float *kt = kc + base + b->pos[i];
+      for (int j = 0; j < m->kv_dim; j++) kt[(size_t)j * in->n_ctx] = k[j];
+      memcpy(vc + base + (size_t)b->pos[i] * m->kv_dim, v, (size_t)m->kv_dim * 4);
     }
     for (int i = 0; i < n; i++) {
       size_t base = (size_t)b->slot[i] * slot_stride;
       sl_kern_attention(m->att + (size_t)i * m->q_dim, m->qkv + (size_t)i * m->qkv_dim, kc + base,
-                        vc + base, b->pos[i] + 1, in->n_heads, in->n_kv_heads, hd, (size_t)m->kv_dim,
-                        m->scores);
+                        vc + base, b->pos[i] + 1, in->n_heads, in->n_kv_heads, hd, (size_t)in->n_ctx,
+                        (size_t)m->kv_dim, m->scores);
     }
     if ((rc = sl_kern_matmul(m->kern, L->wo, m->att, n, m->tmp))) return rc;
     sl_kern_add(m->x, m->tmp, n * dim);

@@ -139,7 +139,7 @@ static void select_top(cand_t *c, int n, int k) {
 static void logprobs(sl_sampler_t *s, const float *logits, int32_t tok, sl_sample_t *out) {
   int V = s->n_vocab;
   float mx = logits[0];
-  for (int i = 1; i < V; i++) mx = fmaxf(mx, logits[i]);
+  for (int i = 1; i < V; i++) mx = logits[i] > mx ? logits[i] : mx;
   double sum = 0;
   for (int i = 0; i < V; i++) sum += exp((double)logits[i] - mx);
   double lse = mx + log(sum);
@@ -198,7 +198,7 @@ int32_t sl_sampler_sample(sl_sampler_t *s, const float *logits, sl_sample_t *out
     }
     /* Softmax mass over the remaining candidates (max first for stability). */
     float mx = c[0].v;
-    for (int i = 1; i < n; i++) mx = fmaxf(mx, c[i].v);
+    for (int i = 1; i < n; i++) mx = c[i].v > mx ? c[i].v : mx;
     double z = 0;
     for (int i = 0; i < n; i++) z += exp((double)c[i].v - mx);
     int keep = n;

@@ -119,14 +119,19 @@ static void test_rope(void **st) {
 }
 
 static void test_attention(void **st) {
-  enum { NH = 4, NKV = 2, HD = 16, NPOS = 9 };
+  enum { NH = 4, NKV = 2, HD = 16, NPOS = 21 }; /* 21: a 16-wide vector, an 8-wide and a tail */
   size_t stride = NKV * HD + 8; /* a stride wider than the row, as in a real cache */
   float q[NH * HD], k[NPOS * (NKV * HD + 8)], v[NPOS * (NKV * HD + 8)], out[NH * HD], ref[NH * HD],
       scratch[NPOS];
   fill(q, sizeof q / 4, 1.f);
   fill(k, sizeof k / 4, 1.f);
   fill(v, sizeof v / 4, 1.f);
-  sl_kern_attention(out, q, k, v, NPOS, NH, NKV, HD, stride, scratch);
+  /* The kernel wants keys transposed: (dim, position) with a row stride of 23. */
+  enum { KTS = 23 };
+  float kt[NKV * HD * KTS];
+  for (int t = 0; t < NPOS; t++)
+    for (int j = 0; j < NKV * HD; j++) kt[j * KTS + t] = k[t * stride + j];
+  sl_kern_attention(out, q, kt, v, NPOS, NH, NKV, HD, KTS, stride, scratch);
   for (int h = 0; h < NH; h++) {
     int kh = h / (NH / NKV);
     double s[NPOS], mx = -1e30, sum = 0;
