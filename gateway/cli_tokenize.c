@@ -28,6 +28,148 @@ static void usage(void) {
                   "  --decode            also print the decoded text (special tokens shown)\n");
 }
 
+/* ---- the "text" member, NULs included ----
+ * cJSON hands strings back NUL-terminated, so "\u0000" would cut the text short.
+ * The line is validated with cJSON first; this small scanner then finds the
+ * top-level "text" member and decodes it into a byte buffer. */
+
+static const char *skip_ws(const char *p, const char *e) {
+  while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+  return p;
+}
+
+static int hex4(const char *p, const char *e, unsigned *v) {
+  if (e - p < 4) return -1;
+  *v = 0;
+  for (int i = 0; i < 4; i++) {
+    char c = p[i];
+    unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                 : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                 : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16u;
+    if (d > 15) return -1;
+    *v = *v * 16 + d;
+  }
+  return 0;
+}
+
+/* Decodes the JSON string starting at the quote *p into out (if non-NULL); returns
+ * the position after the closing quote, or NULL. Lone surrogates become U+FFFD,
+ * as JavaScript's TextEncoder does. */
+static const char *json_string(const char *p, const char *e, sl_buf_t *out) {
+  if (p >= e || *p != '"') return NULL;
+  for (p++; p < e; p++) {
+    char c = *p;
+    if (c == '"') return p + 1;
+    if (c != '\\') {
+      if (out && sl_buf_append(out, p, 1)) return NULL;
+      continue;
+    }
+    if (++p >= e) return NULL;
+    char esc = *p, ch = 0;
+    switch (esc) {
+    case '"': ch = '"'; break;
+    case '\\': ch = '\\'; break;
+    case '/': ch = '/'; break;
+    case 'b': ch = '\b'; break;
+    case 'f': ch = '\f'; break;
+    case 'n': ch = '\n'; break;
+    case 'r': ch = '\r'; break;
+    case 't': ch = '\t'; break;
+    case 'u': {
+      unsigned cp, lo;
+      if (hex4(p + 1, e, &cp)) return NULL;
+      p += 4;
+      if (cp >= 0xD800 && cp <= 0xDBFF && e - p >= 7 && p[1] == '\\' && p[2] == 'u' &&
+          !hex4(p + 3, e, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        p += 6;
+      } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+        cp = 0xFFFD;
+      }
+      char u[4];
+      size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+      if (n == 1) u[0] = (char)cp;
+      else if (n == 2) u[0] = (char)(0xC0 | (cp >> 6)), u[1] = (char)(0x80 | (cp & 0x3F));
+      else if (n == 3)
+        u[0] = (char)(0xE0 | (cp >> 12)), u[1] = (char)(0x80 | ((cp >> 6) & 0x3F)),
+        u[2] = (char)(0x80 | (cp & 0x3F));
+      else
+        u[0] = (char)(0xF0 | (cp >> 18)), u[1] = (char)(0x80 | ((cp >> 12) & 0x3F)),
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F));
+      if (out && sl_buf_append(out, u, n)) return NULL;
+      continue;
+    }
+    default: return NULL;
+    }
+    if (out && sl_buf_append(out, &ch, 1)) return NULL;
+  }
+  return NULL;
+}
+
+/* Skips one JSON value (already validated by cJSON, so only nesting matters). */
+static const char *skip_value(const char *p, const char *e) {
+  int depth = 0;
+  while (p < e) {
+    char c = *p;
+    if (c == '"') {
+      if (!(p = json_string(p, e, NULL))) return NULL;
+    } else {
+      if (c == '{' || c == '[') depth++;
+      if (c == '}' || c == ']') {
+        if (depth == 0) return p;
+        depth--;
+      }
+      if (c == ',' && depth == 0) return p;
+      p++;
+    }
+    if (depth == 0 && p < e && (*p == ',' || *p == '}')) return p;
+  }
+  return p;
+}
+
+/* The top-level "text" string of a validated object line, into out. */
+static int text_member(const char *line, size_t n, sl_buf_t *out) {
+  const char *p = skip_ws(line, line + n), *e = line + n;
+  if (p >= e || *p++ != '{') return SL_EPARSE;
+  for (;;) {
+    p = skip_ws(p, e);
+    sl_buf_t key;
+    sl_buf_init(&key, 64);
+    const char *q = json_string(p, e, &key);
+    bool is_text = key.len == 4 && !memcmp(key.data, "text", 4);
+    sl_buf_free(&key);
+    if (!q) return SL_EPARSE;
+    p = skip_ws(q, e);
+    if (p >= e || *p++ != ':') return SL_EPARSE;
+    p = skip_ws(p, e);
+    if (is_text) {
+      sl_buf_reset(out);
+      if (sl_buf_append(out, "", 0) || !json_string(p, e, out)) return SL_EPARSE;
+      return 0;
+    }
+    if (!(p = skip_value(p, e))) return SL_EPARSE;
+    p = skip_ws(p, e);
+    if (p >= e || *p != ',') return SL_ENOTFOUND;
+    p++;
+  }
+}
+
+/* JSON string of n bytes (NULs included); UTF-8 passes through. */
+static int put_json_string(sl_buf_t *b, const char *s, size_t n) {
+  int rc = sl_buf_append(b, "\"", 1);
+  size_t from = 0;
+  for (size_t i = 0; !rc && i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    rc = sl_buf_append(b, s + from, i - from);
+    if (!rc) rc = sl_buf_printf(b, c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : "\\u%04x", c);
+    from = i + 1;
+  }
+  if (!rc) rc = sl_buf_append(b, s + from, n - from);
+  if (!rc) rc = sl_buf_append(b, "\"", 1);
+  return rc;
+}
+
 static void print_error(const char *msg) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "error", msg);
@@ -85,8 +227,9 @@ int sl_cli_tokenize(int argc, char **argv) {
   char *line = NULL;
   size_t cap = 0;
   ssize_t n;
-  sl_buf_t out;
+  sl_buf_t out, txt;
   sl_buf_init(&out, (size_t)1 << 30);
+  sl_buf_init(&txt, SL_TOK_MAX_TEXT);
   while ((n = getline(&line, &cap, stdin)) >= 0) {
     if ((size_t)n > LINE_MAX_BYTES) {
       print_error("line exceeds its limit");
@@ -103,12 +246,12 @@ int sl_cli_tokenize(int argc, char **argv) {
       status = 1;
       continue;
     }
-    /* cJSON strings stop at an embedded NUL ("\u0000"); such text is cut there. */
+    cJSON_Delete(in);
     int32_t *ids = NULL;
     size_t n_ids = 0;
-    int rc = sl_tok_encode(tok, text->valuestring, strlen(text->valuestring), special,
-                           parse_special, &ids, &n_ids);
-    cJSON_Delete(in);
+    int rc = text_member(line, (size_t)n, &txt);
+    if (!rc)
+      rc = sl_tok_encode(tok, txt.data, txt.len, special, parse_special, &ids, &n_ids);
     if (rc) {
       print_error(sl_strerror(rc));
       status = 1;
@@ -120,16 +263,12 @@ int sl_cli_tokenize(int argc, char **argv) {
       rc = sl_buf_printf(&out, i ? ",%d" : "%d", ids[i]);
     if (!rc) rc = sl_buf_puts(&out, "]");
     if (!rc && decode) {
-      char *txt = NULL;
-      rc = sl_tok_decode(tok, ids, n_ids, true, true, &txt, NULL);
-      if (!rc) {
-        cJSON *s = cJSON_CreateString(txt);
-        char *js = s ? cJSON_PrintUnformatted(s) : NULL;
-        rc = js ? sl_buf_printf(&out, ",\"text\":%s", js) : SL_ENOMEM;
-        free(js);
-        cJSON_Delete(s);
-      }
-      free(txt);
+      char *dec = NULL;
+      size_t dec_len = 0;
+      rc = sl_tok_decode(tok, ids, n_ids, true, true, &dec, &dec_len);
+      if (!rc) rc = sl_buf_puts(&out, ",\"text\":");
+      if (!rc) rc = put_json_string(&out, dec, dec_len);
+      free(dec);
     }
     if (!rc) rc = sl_buf_puts(&out, "}");
     free(ids);
@@ -143,6 +282,7 @@ int sl_cli_tokenize(int argc, char **argv) {
   }
   free(line);
   sl_buf_free(&out);
+  sl_buf_free(&txt);
   sl_tok_free(tok);
   return status;
 }

@@ -346,9 +346,16 @@ static int split_level(const sl_tok_t *t, scratch_t *s, size_t k, const char *p,
   int rc;
   while (pos < n) {
     int m = pcre2_match(re, (PCRE2_SPTR)p, n, pos, 0, s->md[k], s->mctx);
+    /* The JIT's small fixed stack can run out on a pathological run; the
+     * interpreter keeps its backtracking on the heap (bounded by the limits). */
+    if (m == PCRE2_ERROR_JIT_STACKLIMIT)
+      m = pcre2_match(re, (PCRE2_SPTR)p, n, pos, PCRE2_NO_JIT, s->md[k], s->mctx);
     if (m == PCRE2_ERROR_NOMATCH) break;
-    if (m < 0) return m == PCRE2_ERROR_MATCHLIMIT || m == PCRE2_ERROR_DEPTHLIMIT ? SL_ETOOBIG
-                                                                                   : SL_EPARSE;
+    if (m < 0)
+      return m == PCRE2_ERROR_MATCHLIMIT || m == PCRE2_ERROR_DEPTHLIMIT ||
+                     m == PCRE2_ERROR_HEAPLIMIT || m == PCRE2_ERROR_NOMEMORY
+                 ? SL_ETOOBIG
+                 : SL_EPARSE;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md[k]);
     size_t ms = ov[0], me = ov[1];
     if (ms > last && (rc = split_level(t, s, k + 1, p + last, ms - last, out))) return rc;

@@ -77,7 +77,6 @@ struct sl_tok {
   sl_pre_kind_t pre;
   sl__pcre2_code *re[SL_TOK_MAX_REGEX];
   size_t n_re;
-  bool re_digits;      /* HF Digits(individual_digits=true) after the regexes */
 
   int32_t bos, eos, unk, pad;
   bool add_bos, add_eos;

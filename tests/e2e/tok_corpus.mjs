@@ -142,3 +142,29 @@ export function generated(n, seed = 1234) {
 export function long() {
   return fixed.join("\n").repeat(8);
 }
+
+// Random code points from many Unicode blocks (controls and NUL included, no lone
+// surrogates): catches character-class disagreements between the regex engines.
+const blocks = [
+  [0x20, 0x7e], [0x20, 0x7e], [0x00, 0x20], [0x80, 0x2ff], [0x300, 0x36f], [0x370, 0x4ff],
+  [0x590, 0x6ff], [0x900, 0x97f], [0xe00, 0xe7f], [0x1100, 0x11ff], [0x2000, 0x206f],
+  [0x2100, 0x22ff], [0x3000, 0x30ff], [0x4e00, 0x9fff], [0xac00, 0xd7a3], [0xfb00, 0xfb4f],
+  [0xfe00, 0xfeff], [0xff00, 0xffef], [0x1f300, 0x1faff], [0x10000, 0x1007f],
+  [0x1d400, 0x1d7ff], [0xe0000, 0xe007f], [0x30, 0x39], [0x27, 0x27],
+];
+
+export function randomUnicode(n, seed = 7) {
+  const r = rng(seed);
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    let s = "";
+    const len = 1 + Math.floor(r() * 40);
+    for (let k = 0; k < len; k++) {
+      const [a, b] = blocks[Math.floor(r() * blocks.length)];
+      s += String.fromCodePoint(a + Math.floor(r() * (b - a + 1)));
+      if (r() < 0.3) s += " ";
+    }
+    out.push(s);
+  }
+  return out;
+}

