@@ -29,7 +29,7 @@ const char *sl__when_key_name(sl_when_key_t k) {
 static void policy_free(sl_policy_t *p) {
   if (!p) return;
   sl__rules_free(p->rules, p->n_rules);
-  sl_router_free(p->router);
+  sl__router_cache_put(p->router);
   sl_config_free(p->cfg);
   free(p);
 }
@@ -53,7 +53,7 @@ int sl_policy_compile(sl_config_t *cfg, sl_policy_t **out, sl_jerr_t *err) {
   /* Rules first: their errors are the likelier ones, and they are cheap. */
   if (!rc) rc = sl__policy_parse_rules(p, &spec, err);
   if (!rc) {
-    p->router = sl_router_create(&spec.opts, err);
+    p->router = sl__router_cache_get(&spec, err);
     if (!p->router) rc = SL_EPARSE;
   }
   sl__router_spec_free(&spec);

@@ -86,6 +86,11 @@ typedef struct {
   char *weights_path;
 } sl__router_spec_t;
 
+/* router_cache.c: a router for these settings, shared with other policies
+ * compiled from identical detector settings; release with _put. */
+sl_router_t *sl__router_cache_get(const sl__router_spec_t *spec, sl_jerr_t *err);
+void sl__router_cache_put(sl_router_t *r);
+
 int sl__policy_parse_detectors(const sl_config_t *cfg, sl__router_spec_t *spec, sl_jerr_t *err);
 void sl__router_spec_free(sl__router_spec_t *spec);
 int sl__policy_parse_rules(sl_policy_t *p, const sl__router_spec_t *spec, sl_jerr_t *err);

@@ -198,9 +198,9 @@ static void test_valid_policy_compiles(void **state) {
   (void)state;
   sl_policy_t *p = must_compile(
       "\"detectors\": {\"custom\": [{\"type\": \"PROJECT_CODENAME\", \"pattern\": \"\\\\bProject (Falcon|Osprey)\\\\b\","
-      " \"level\": \"restricted\"}], \"levels\": {\"EMPLOYEE_ID\": \"confidential\"}},"
+      " \"level\": \"restricted\"}], \"levels\": {\"US_SSN\": \"confidential\"}},"
       "\"rules\": ["
-      "{\"name\": \"codename\", \"when\": {\"entity_types_any\": [\"PROJECT_CODENAME\", \"EMPLOYEE_ID\"]}, \"route\": [\"local\"]},"
+      "{\"name\": \"codename\", \"when\": {\"entity_types_any\": [\"PROJECT_CODENAME\", \"US_SSN\"]}, \"route\": [\"local\"]},"
       "{\"name\": \"default\", \"description\": \"everything else\", \"route\": [\"openai/gpt-4o\", \"vllm/llama-70b\", \"local\"],"
       " \"redact\": [\"PERSON\", \"PROJECT_CODENAME\"], \"restore\": false}]");
   assert_int_equal(sl_policy_n_rules(p), 2);
@@ -209,6 +209,22 @@ static void test_valid_policy_compiles(void **state) {
   sl_policy_t *q = sl_policy_ref(p);
   sl_policy_unref(q);
   sl_policy_unref(p);
+}
+
+/* Policies with the same detector settings share one compiled router (a
+ * reload that only changes rules does not recompile the detectors). */
+static void test_router_shared_between_policies(void **state) {
+  (void)state;
+  sl_policy_t *a = must_compile("\"rules\": [{\"name\": \"a\", \"route\": [\"local\"]}]");
+  sl_policy_t *b = must_compile("\"rules\": [{\"name\": \"b\", \"route\": [\"vllm\"]}]");
+  assert_ptr_equal(sl_policy_router(a), sl_policy_router(b));
+  sl_policy_t *c = must_compile("\"detectors\": {\"levels\": {\"EMAIL_ADDRESS\": \"restricted\"}},"
+                                "\"rules\": [{\"name\": \"c\", \"route\": [\"local\"]}]");
+  assert_ptr_not_equal(sl_policy_router(a), sl_policy_router(c));
+  sl_policy_unref(a);
+  sl_policy_unref(c);
+  assert_non_null(sl_policy_router(b)); /* still alive for b */
+  sl_policy_unref(b);
 }
 
 /* ---- `when` keys ---- */
@@ -592,6 +608,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_validation_paths),
       cmocka_unit_test(test_valid_policy_compiles),
+      cmocka_unit_test(test_router_shared_between_policies),
       cmocka_unit_test(test_when_sensitivity_and_order),
       cmocka_unit_test(test_when_entity_types),
       cmocka_unit_test(test_when_difficulty),
