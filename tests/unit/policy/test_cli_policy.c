@@ -168,11 +168,32 @@ static void test_mismatch_fails_with_diff(void **state) {
   assert_int_equal(run(&out, 3, "test", pol, empty), 1);
 }
 
+/* Every example policy in deploy/policies passes check and its own cases
+ * (these run the real detectors). */
+static void test_example_policies(void **state) {
+  (void)state;
+  const char *src = getenv("SLUICE_SRC");
+  if (!src) src = ".";
+  const char *names[] = {"keep-sensitive-inside", "spill-under-load", "redact-to-frontier"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    char pol[512], cases[512];
+    snprintf(pol, sizeof pol, "%s/deploy/policies/%s.json", src, names[i]);
+    snprintf(cases, sizeof cases, "%s/deploy/policies/%s.cases.jsonl", src, names[i]);
+    char *out;
+    int rc = run(&out, 2, "check", pol);
+    if (rc) fail_msg("%s", out);
+    rc = run(&out, 3, "test", pol, cases);
+    if (rc) fail_msg("%s", out);
+    assert_non_null(strstr(out, " 0 failed"));
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_check),
       cmocka_unit_test(test_cases_pass),
       cmocka_unit_test(test_mismatch_fails_with_diff),
+      cmocka_unit_test(test_example_policies),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
