@@ -301,8 +301,10 @@ uint32_t sl__tok_merge_rank(const sl_tok_t *t, int32_t left, int32_t right, int3
 
 static int trie_node(sl_tok_t *t, uint8_t byte) {
   if (t->n_trie == t->cap_trie) {
+    /* Nodes cost 16 bytes per byte of special-token text: capped so a hostile
+     * vocabulary of huge "special" tokens cannot multiply its size in memory. */
     size_t cap = t->cap_trie ? t->cap_trie * 2 : 256;
-    if (cap > (size_t)1 << 28) return SL_ETOOBIG;
+    if (cap > (size_t)1 << 22) return SL_ETOOBIG;
     sl__trie_node_t *p = realloc(t->trie, cap * sizeof *p);
     if (!p) return SL_ENOMEM;
     t->trie = p;
@@ -398,8 +400,10 @@ int sl__tok_finish(sl_tok_t *t, char *err, size_t errlen) {
    * (llama.cpp's rule; for tokenizer.json these are exactly the added tokens). */
   for (size_t i = 0; i < t->n_vocab; i++) {
     if ((t->type[i] == SL_TOKTYPE_CONTROL || t->type[i] == SL_TOKTYPE_USER_DEFINED) &&
-        (rc = sl__tok_add_special(t, (int32_t)i)))
+        (rc = sl__tok_add_special(t, (int32_t)i))) {
+      sl__tok_err(err, errlen, "special tokens: %s at token %zu", sl_strerror(rc), i);
       return rc;
+    }
   }
   return 0;
 }

@@ -23,7 +23,7 @@ typedef struct sl_tok sl_tok_t;
 #define SL_TOK_MAX_TEXT ((size_t)64 << 20)      /* bytes of text per encode call */
 #define SL_TOK_MAX_VOCAB 4000000u               /* tokens in a vocabulary */
 #define SL_TOK_MAX_PIECE 65536u                 /* bytes of one token's text */
-#define SL_TOK_MAX_JSON_FILE ((size_t)512 << 20) /* bytes of tokenizer.json */
+#define SL_TOK_MAX_JSON_FILE ((size_t)128 << 20) /* bytes of tokenizer.json */
 
 /* Vocabulary kind: what the encoder does between special-token splitting and ids. */
 typedef enum {
