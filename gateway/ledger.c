@@ -70,7 +70,7 @@ struct sl_ledger {
   int fail_batches;          /* test hook */
   sl_ledger_stats_t st;
 
-  sl_buf_t scratch;          /* writer: canonical row being hashed */
+  sl_ledger_hasher_t hasher; /* writer only */
 
   pthread_mutex_t pool_mu;   /* may be taken while holding mu, never the reverse */
   entry_t *pool;
@@ -241,7 +241,7 @@ static int write_row(sl_ledger_t *l, entry_t *e, int64_t id, char prev[65]) {
     int b = c + 1;
     switch (sl__ledger_col_type[c]) {
     case SL_LTYPE_I:
-      len[c] = (size_t)snprintf(ibuf[c], sizeof ibuf[c], "%lld", (long long)ints[c]);
+      len[c] = sl__ledger_fmt_int(ints[c], ibuf[c]);
       val[c] = ibuf[c];
       sqlite3_bind_int64(st, b, ints[c]);
       break;
@@ -270,7 +270,7 @@ static int write_row(sl_ledger_t *l, entry_t *e, int64_t id, char prev[65]) {
     }
   }
   char hash[65];
-  int rc = sl__ledger_hash(prev, val, len, &l->scratch, hash);
+  int rc = sl__ledger_hash(&l->hasher, prev, val, len, hash);
   if (rc) return rc;
   sqlite3_bind_text(st, SL_LCOL__N + 1, prev, 64, SQLITE_STATIC);
   sqlite3_bind_text(st, SL_LCOL__N + 2, hash, 64, SQLITE_STATIC);
@@ -442,7 +442,7 @@ static void free_ledger(sl_ledger_t *l) {
   pthread_mutex_destroy(&l->mu);
   pthread_cond_destroy(&l->cv_work);
   pthread_cond_destroy(&l->cv_done);
-  sl_buf_free(&l->scratch);
+  sl__ledger_hasher_free(&l->hasher);
   free(l);
 }
 
@@ -472,8 +472,10 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
   pthread_mutex_init(&l->pool_mu, NULL);
   pthread_cond_init(&l->cv_work, NULL);
   pthread_cond_init(&l->cv_done, NULL);
-  /* One canonical row: 27 names and lengths, 3 JSON fields, 12 short ones. */
-  sl_buf_init(&l->scratch, 3 * SL_LEDGER_MAX_JSON + 64 * 1024);
+  if (sl__ledger_hasher_init(&l->hasher)) {
+    free_ledger(l);
+    return SL_ENOMEM;
+  }
 
   int rc = SL_EIO;
   /* NOMUTEX: after open the connection is only ever used by the writer thread. */

@@ -6,8 +6,10 @@
 #include "ledger.h"
 #include "sl_buf.h"
 
-#include <stddef.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* Every hashed column, in the fixed order of the canonical encoding
  * (docs/ledger.md). T: TEXT, I: INTEGER, R6/R9: REAL canonicalised with 6 / 9
@@ -35,15 +37,27 @@ extern const sl_ltype_t sl__ledger_col_type[SL_LCOL__N];
 /* "id, ts, kind, ..., status" (no prev_hash/hash). */
 extern const char sl__ledger_col_list[];
 
+/* Canonical text of an INTEGER column: decimal, '-' for negatives (buf >= 24). */
+size_t sl__ledger_fmt_int(int64_t v, char *buf);
 /* Canonical text of a REAL column: "%.6f" or "%.9f" (buf >= 48 bytes). */
 size_t sl__ledger_fmt_real(double v, sl_ltype_t t, char *buf, size_t cap);
 
+/* Reusable state for hashing rows (one per thread): the canonical row buffer
+ * and a digest context, so the per-row cost is the digest itself. */
+typedef struct {
+  sl_buf_t buf;
+  EVP_MD_CTX *ctx;
+} sl_ledger_hasher_t;
+
+int sl__ledger_hasher_init(sl_ledger_hasher_t *h);
+void sl__ledger_hasher_free(sl_ledger_hasher_t *h);
+
 /* hash = lowercase hex sha256(prev_hash (64 hex chars) || canonical row), where
  * the canonical row is, for each column in order: name "=" byte-length ":" value
- * "\n". `val`/`len` are the SL_LCOL__N column values as text. `scratch` is reused
- * between calls. Returns 0 or SL_ENOMEM/SL_ETOOBIG. */
-int sl__ledger_hash(const char prev_hash[65], const char *const *val, const size_t *len,
-                    sl_buf_t *scratch, char out[65]);
+ * "\n". `val`/`len` are the SL_LCOL__N column values as text. Returns 0 or
+ * SL_ENOMEM/SL_ETOOBIG/SL_EINTERNAL. */
+int sl__ledger_hash(sl_ledger_hasher_t *h, const char prev_hash[65], const char *const *val,
+                    const size_t *len, char out[65]);
 
 /* Schema (idempotent): table `requests` (STRICT), indexes, append-only triggers,
  * `ledger_meta`, views. */

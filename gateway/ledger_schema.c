@@ -29,15 +29,41 @@ const char sl__ledger_col_list[] =
 #undef SL_LEDGER_COL_LIST
     ;
 
+size_t sl__ledger_fmt_int(int64_t v, char *buf) {
+  char tmp[24];
+  size_t k = sizeof tmp;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do tmp[--k] = (char)('0' + u % 10); while (u /= 10);
+  if (v < 0) tmp[--k] = '-';
+  size_t n = sizeof tmp - k;
+  memcpy(buf, tmp + k, n);
+  buf[n] = '\0';
+  return n;
+}
+
 size_t sl__ledger_fmt_real(double v, sl_ltype_t t, char *buf, size_t cap) {
   int n = snprintf(buf, cap, t == SL_LTYPE_R6 ? "%.6f" : "%.9f", v);
   return n < 0 ? 0 : (size_t)n;
 }
 
-int sl__ledger_hash(const char prev_hash[65], const char *const *val, const size_t *len,
-                    sl_buf_t *scratch, char out[65]) {
-  sl_buf_reset(scratch);
-  int rc = sl_buf_append(scratch, prev_hash, 64);
+int sl__ledger_hasher_init(sl_ledger_hasher_t *h) {
+  /* A canonical row: 27 names and lengths, 3 JSON fields, 12 short ones. */
+  sl_buf_init(&h->buf, 3 * SL_LEDGER_MAX_JSON + 64 * 1024);
+  h->ctx = EVP_MD_CTX_new();
+  return h->ctx ? 0 : SL_ENOMEM;
+}
+
+void sl__ledger_hasher_free(sl_ledger_hasher_t *h) {
+  sl_buf_free(&h->buf);
+  EVP_MD_CTX_free(h->ctx);
+  h->ctx = NULL;
+}
+
+int sl__ledger_hash(sl_ledger_hasher_t *h, const char prev_hash[65], const char *const *val,
+                    const size_t *len, char out[65]) {
+  sl_buf_t *b = &h->buf;
+  sl_buf_reset(b);
+  int rc = sl_buf_append(b, prev_hash, 64);
   for (int i = 0; !rc && i < SL_LCOL__N; i++) {
     /* name "=" length ":" by hand: this runs 27 times per row on the writer. */
     char num[24];
@@ -45,15 +71,16 @@ int sl__ledger_hash(const char prev_hash[65], const char *const *val, const size
     num[--k] = ':';
     do num[--k] = (char)('0' + v % 10); while ((v /= 10) && k > 1);
     num[--k] = '=';
-    rc = sl_buf_puts(scratch, sl__ledger_col_name[i]);
-    if (!rc) rc = sl_buf_append(scratch, num + k, sizeof num - k);
-    if (!rc) rc = sl_buf_append(scratch, val[i], len[i]);
-    if (!rc) rc = sl_buf_append(scratch, "\n", 1);
+    rc = sl_buf_puts(b, sl__ledger_col_name[i]);
+    if (!rc) rc = sl_buf_append(b, num + k, sizeof num - k);
+    if (!rc) rc = sl_buf_append(b, val[i], len[i]);
+    if (!rc) rc = sl_buf_append(b, "\n", 1);
   }
   if (rc) return rc;
   unsigned char md[32];
   unsigned int mdlen = 0;
-  if (!EVP_Digest(scratch->data, scratch->len, md, &mdlen, EVP_sha256(), NULL))
+  if (!EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) ||
+      !EVP_DigestUpdate(h->ctx, b->data, b->len) || !EVP_DigestFinal_ex(h->ctx, md, &mdlen))
     return SL_EINTERNAL;
   static const char hex[] = "0123456789abcdef";
   for (int i = 0; i < 32; i++) {

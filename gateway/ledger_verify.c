@@ -46,8 +46,13 @@ int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_has
     sqlite3_close(db);
     return SL_EIO;
   }
-  sl_buf_t scratch;
-  sl_buf_init(&scratch, 3 * SL_LEDGER_MAX_JSON + 64 * 1024);
+  sl_ledger_hasher_t hasher;
+  if (sl__ledger_hasher_init(&hasher)) {
+    sl__ledger_hasher_free(&hasher);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return SL_ENOMEM;
+  }
   char prev[65] = SL_LEDGER_ZERO_HASH;
   int64_t prev_id = 0;
   bool anchor_seen = false;
@@ -72,8 +77,7 @@ int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_has
         break;
       }
       if (want == SL_LTYPE_I) {
-        len[c] = (size_t)snprintf(num[c], sizeof num[c], "%lld",
-                                  (long long)sqlite3_column_int64(st, c));
+        len[c] = sl__ledger_fmt_int(sqlite3_column_int64(st, c), num[c]);
         val[c] = num[c];
       } else if (want == SL_LTYPE_T) {
         val[c] = (const char *)sqlite3_column_text(st, c);
@@ -106,7 +110,7 @@ int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_has
       break;
     }
     char want[65];
-    if ((rc = sl__ledger_hash(prev, val, len, &scratch, want))) {
+    if ((rc = sl__ledger_hash(&hasher, prev, val, len, want))) {
       rc = broken(out, id, "row too large to hash (%s)", sl_strerror(rc));
       break;
     }
@@ -136,7 +140,7 @@ int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_has
     rc = broken(out, anchor_id,
                 "anchored row %lld is missing: the ledger was truncated after it",
                 (long long)anchor_id);
-  sl_buf_free(&scratch);
+  sl__ledger_hasher_free(&hasher);
   sqlite3_finalize(st);
   sqlite3_close(db);
   return rc;

@@ -174,10 +174,10 @@ static void test_insert_forged_hash(void **state) {
   char prev[65], hash[65];
   snprintf(prev, sizeof prev, "%s", (const char *)sqlite3_column_text(st, SL_LCOL__N));
   sqlite3_finalize(st);
-  sl_buf_t scratch;
-  sl_buf_init(&scratch, 1 << 20);
-  assert_int_equal(sl__ledger_hash(prev, val, len, &scratch, hash), 0);
-  sl_buf_free(&scratch);
+  sl_ledger_hasher_t hasher;
+  assert_int_equal(sl__ledger_hasher_init(&hasher), 0);
+  assert_int_equal(sl__ledger_hash(&hasher, prev, val, len, hash), 0);
+  sl__ledger_hasher_free(&hasher);
   for (int c = 0; c < SL_LCOL__N; c++)
     if (sl__ledger_col_type[c] == SL_LTYPE_T && c != SL_LCOL_request_id) free((void *)val[c]);
   sqlite3_close(db);
