@@ -631,6 +631,136 @@ static void test_linear_time(void **st) {
   sl_tok_free(s);
 }
 
+/* ---- SentencePiece parity with llama2.c ----
+ * An independent encoder: llama2.c's run.c algorithm (dummy-prefix " " token, one
+ * token per UTF-8 character or its bytes + 3, then repeatedly merge the best-scoring
+ * adjacent pair, leftmost on ties), written here naively (O(n^2)) over the
+ * vocabulary file llama2.c itself reads, tok512.bin, where U+2581 is a plain space. */
+
+typedef struct {
+  char **s;
+  int *n;
+  float *score;
+  int size;
+} l2c_vocab_t;
+
+static bool l2c_load(l2c_vocab_t *v, const char *path) {
+  size_t len;
+  char *d = slurp(path, &len);
+  if (!d) return false;
+  v->size = 512;
+  v->s = calloc(512, sizeof *v->s);
+  v->n = calloc(512, sizeof *v->n);
+  v->score = calloc(512, sizeof *v->score);
+  size_t o = 4;
+  for (int i = 0; i < 512; i++) {
+    memcpy(&v->score[i], d + o, 4);
+    memcpy(&v->n[i], d + o + 4, 4);
+    o += 8;
+    v->s[i] = malloc((size_t)v->n[i] + 1);
+    memcpy(v->s[i], d + o, (size_t)v->n[i]);
+    v->s[i][v->n[i]] = 0;
+    o += (size_t)v->n[i];
+  }
+  free(d);
+  return true;
+}
+
+static void l2c_free(l2c_vocab_t *v) {
+  for (int i = 0; i < v->size; i++) free(v->s[i]);
+  free(v->s), free(v->n), free(v->score);
+}
+
+static int l2c_lookup(const l2c_vocab_t *v, const char *s, size_t n) {
+  for (int i = 0; i < v->size; i++)
+    if ((size_t)v->n[i] == n && !memcmp(v->s[i], s, n)) return i;
+  return -1;
+}
+
+static size_t l2c_encode(const l2c_vocab_t *v, const char *text, int *tok) {
+  size_t nt = 0, len = strlen(text);
+  if (len) tok[nt++] = l2c_lookup(v, " ", 1);
+  for (size_t i = 0; i < len;) {
+    size_t k = 1;
+    while (i + k < len && ((unsigned char)text[i + k] & 0xC0) == 0x80 && k < 4) k++;
+    int id = l2c_lookup(v, text + i, k);
+    if (id >= 0) {
+      tok[nt++] = id;
+    } else {
+      for (size_t j = 0; j < k; j++) tok[nt++] = (unsigned char)text[i + j] + 3;
+    }
+    i += k;
+  }
+  for (;;) {
+    float best = -1e10f;
+    int best_id = -1;
+    size_t best_i = 0;
+    char buf[64];
+    for (size_t i = 0; i + 1 < nt; i++) {
+      size_t a = (size_t)v->n[tok[i]], b = (size_t)v->n[tok[i + 1]];
+      if (a + b > sizeof buf) continue;
+      memcpy(buf, v->s[tok[i]], a);
+      memcpy(buf + a, v->s[tok[i + 1]], b);
+      int id = l2c_lookup(v, buf, a + b);
+      if (id >= 0 && v->score[id] > best) best = v->score[id], best_id = id, best_i = i;
+    }
+    if (best_id < 0) break;
+    tok[best_i] = best_id;
+    memmove(tok + best_i + 1, tok + best_i + 2, (nt - best_i - 2) * sizeof *tok);
+    nt--;
+  }
+  return nt;
+}
+
+static void test_spm_vs_llama2c(void **st) {
+  char path[1024];
+  shared_path(path, sizeof path, "tok512.bin");
+  l2c_vocab_t v;
+  sl_tok_t *t = load_gguf("stories260K.gguf");
+  if (!t || !l2c_load(&v, path)) {
+    sl_tok_free(t);
+    skip();
+  }
+  static const char *fixed[] = {
+      "Once upon a time", "Lily and Tom went to the park", "The cat sat on the mat.",
+      "  two leading spaces", "trailing  ", "new\nlines\n\nand\ttabs", "12345 67890",
+      "It's a dog's life, isn't it? \"Yes!\" she said.", "日本語 🚀 émigré", "a", " ",
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "The end. THE END. the End.",
+  };
+  static const char *pool[] = {"the", " ", "a", "Lily", "happy", "ran", ".", ",", "!",
+                               "\n", "ball", "é", "日", "🙂", "x", "zz", "  ", "Tom",
+                               "played", "with", "her", "toy", "42", "?", "'s"};
+  uint32_t seed = 12345;
+  char text[512];
+  int want[2048];
+  int checked = 0;
+  for (int i = 0; i < 13 + 400; i++) {
+    if (i < 13) {
+      snprintf(text, sizeof text, "%s", fixed[i]);
+    } else {
+      text[0] = 0;
+      int parts = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 16;
+      for (int k = 0; k < parts; k++) {
+        seed = seed * 1103515245u + 12345u;
+        strcat(text, pool[(seed >> 16) % (sizeof pool / sizeof pool[0])]);
+      }
+    }
+    size_t nw = l2c_encode(&v, text, want);
+    int32_t *ids;
+    size_t n;
+    assert_int_equal(sl_tok_encode(t, text, strlen(text), false, false, &ids, &n), 0);
+    bool same = n == nw;
+    for (size_t k = 0; same && k < n; k++) same = ids[k] == want[k];
+    if (!same) fprintf(stderr, "llama2.c parity differs on '%s'\n", text);
+    assert_true(same);
+    free(ids);
+    checked++;
+  }
+  assert_int_equal(checked, 413);
+  l2c_free(&v);
+  sl_tok_free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ref_stories),       cmocka_unit_test(test_ref_qwen2),
@@ -639,7 +769,7 @@ int main(void) {
       cmocka_unit_test(test_json_metaspace),    cmocka_unit_test(test_hostile_json),
       cmocka_unit_test(test_gguf_spm_small),    cmocka_unit_test(test_hostile_gguf),
       cmocka_unit_test(test_encode_spans),      cmocka_unit_test(test_limits),
-      cmocka_unit_test(test_linear_time),
+      cmocka_unit_test(test_linear_time),       cmocka_unit_test(test_spm_vs_llama2c),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
