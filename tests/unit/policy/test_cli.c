@@ -1,7 +1,8 @@
-/* `sluice policy check` and `sluice policy test` through their entry point:
- * exit codes, the JSON path in check errors, and a cases file with a mismatch
- * giving a readable diff and a non-zero exit. Cases use `assume` so that they
- * test rule logic, not the detectors. */
+/* The policy CLIs through their entry points: `policy check` (exit codes, the
+ * JSON path in errors), `policy test` (a cases file with a mismatch gives a
+ * readable diff and a non-zero exit; cases use `assume` so that they test rule
+ * logic, not the detectors), `classify` (one INTERFACE.md line per input line)
+ * and `explain`. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 
 #include "gateway/cli.h"
 
+#include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,13 +45,12 @@ static char *write_file(const char *name, const char *content) {
   return p;
 }
 
-/* Runs `sluice policy ARGS` with stdout/stderr captured into *out. */
-static int run(char **out, int argc, ...) {
+/* Runs `sluice <cmd> ARGS` (stdin from `in` if given) with stdout/stderr
+ * captured into *out. */
+static int run_cmd(int (*cmd)(int, char **), const char *in, char **out, int argc, va_list ap) {
   char *argv[8];
-  va_list ap;
-  va_start(ap, argc);
   for (int i = 0; i < argc; i++) argv[i] = va_arg(ap, char *);
-  va_end(ap);
+  if (in) assert_non_null(freopen(in, "r", stdin));
   char cap[128];
   snprintf(cap, sizeof cap, "%s/out.txt", dir);
   fflush(stdout);
@@ -59,7 +60,7 @@ static int run(char **out, int argc, ...) {
   dup2(fd, 1);
   dup2(fd, 2);
   close(fd);
-  int rc = sl_cli_policy(argc, argv);
+  int rc = cmd(argc, argv);
   fflush(stdout);
   fflush(stderr);
   dup2(o, 1);
@@ -72,6 +73,22 @@ static int run(char **out, int argc, ...) {
   buf[n] = '\0';
   fclose(f);
   *out = buf;
+  return rc;
+}
+
+static int run(char **out, int argc, ...) {
+  va_list ap;
+  va_start(ap, argc);
+  int rc = run_cmd(sl_cli_policy, NULL, out, argc, ap);
+  va_end(ap);
+  return rc;
+}
+
+static int run_in(int (*cmd)(int, char **), const char *in, char **out, int argc, ...) {
+  va_list ap;
+  va_start(ap, argc);
+  int rc = run_cmd(cmd, in, out, argc, ap);
+  va_end(ap);
   return rc;
 }
 
@@ -188,11 +205,70 @@ static void test_example_policies(void **state) {
   }
 }
 
+static void test_classify(void **state) {
+  (void)state;
+  char *out;
+  char *pol = write_file("p.json", policy_json);
+  char *in = write_file(
+      "in.jsonl",
+      "{\"text\": \"Contact me at jane.doe@acme-corp.com today\"}\n"
+      "\n"
+      "{\"model\": \"auto\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n"
+      "[1, 2]\n");
+  assert_int_equal(run_in(sl_cli_classify, in, &out, 2, "--config", pol), 1); /* line 4 is bad */
+  char *lines[8];
+  int n = 0;
+  for (char *s = strtok(out, "\n"); s && n < 8; s = strtok(NULL, "\n"))
+    if (s[0] == '{') lines[n++] = s;
+  assert_int_equal(n, 3);
+  cJSON *j = cJSON_Parse(lines[0]);
+  assert_non_null(j);
+  cJSON *sens = cJSON_GetObjectItem(j, "sensitivity");
+  cJSON *e0 = cJSON_GetArrayItem(cJSON_GetObjectItem(sens, "entities"), 0);
+  assert_non_null(e0);
+  assert_string_equal(cJSON_GetObjectItem(e0, "type")->valuestring, "EMAIL_ADDRESS");
+  assert_int_equal(cJSON_GetObjectItem(e0, "start")->valueint, 14);
+  assert_int_equal(cJSON_GetObjectItem(e0, "end")->valueint, 36);
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "route"), "rule")->valuestring,
+                      "keep-inside");
+  assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "difficulty"), "label"));
+  assert_null(strstr(lines[0], "jane.doe")); /* offsets, never values */
+  cJSON_Delete(j);
+  j = cJSON_Parse(lines[1]);
+  assert_true(cJSON_IsBool(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "route"), "egress")));
+  cJSON_Delete(j);
+  assert_non_null(strstr(lines[2], "\"error\""));
+  assert_non_null(strstr(lines[2], "line 4"));
+}
+
+static void test_explain(void **state) {
+  (void)state;
+  char *out;
+  char *pol = write_file("p.json", policy_json);
+  char *in = write_file("req.json", "{\"model\": \"auto\", \"messages\": [{\"role\": \"user\", \"content\": \"hello\"}]}");
+  assert_int_equal(run_in(sl_cli_explain, in, &out, 7, "--config", pol, "--tenant", "x", "--header",
+                          "X-Env: prod", "--compact"),
+                   0);
+  cJSON *j = cJSON_Parse(out);
+  assert_non_null(j);
+  cJSON *ex = cJSON_GetObjectItem(j, "explain");
+  assert_non_null(ex);
+  assert_string_equal(cJSON_GetObjectItem(ex, "rule")->valuestring, "team-x");
+  cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(ex, "rules"), 0);
+  assert_non_null(strstr(cJSON_GetObjectItem(r0, "why_not")->valuestring, "sensitivity_at_least"));
+  cJSON_Delete(j);
+  char *bad = write_file("bad.json", "{\"messages\": 3}");
+  assert_int_equal(run_in(sl_cli_explain, bad, &out, 2, "--config", pol), 1);
+  assert_non_null(strstr(out, "bad request"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_check),
       cmocka_unit_test(test_cases_pass),
       cmocka_unit_test(test_mismatch_fails_with_diff),
+      cmocka_unit_test(test_classify),
+      cmocka_unit_test(test_explain),
       cmocka_unit_test(test_example_policies),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
