@@ -66,7 +66,7 @@ typedef struct {
 } sl_ledger_row_t;
 
 /* Called on the loop thread once the row's transaction committed (status 0) or
- * failed (SL_EIO: write failed; SL_ECANCELED: the ledger was closed first). */
+ * failed (SL_EIO: nothing of that transaction was written). */
 typedef void (*sl_ledger_done_cb)(void *data, int status);
 
 typedef enum {
@@ -86,22 +86,28 @@ typedef struct {
 typedef struct sl_ledger sl_ledger_t;
 
 /* Opens (creating if needed) the ledger at `path` and starts its writer thread.
- * `loop` may be NULL for CLIs and tests: then only sl_ledger_append_sync() and
- * sl_ledger_append() without a callback are allowed. With a loop, the ledger
- * owns a uv_async_t on it; call sl_ledger_open() and sl_ledger_close() on the
- * loop thread. opts may be NULL (defaults, reject_on_failure = true). */
+ * Blocking (opens the file, creates the schema): call it at start-up, before
+ * uv_run(). `loop` may be NULL for CLIs and tests: then only
+ * sl_ledger_append_sync() and sl_ledger_append() without a callback are allowed.
+ * With a loop, the ledger owns a uv_async_t on it, and sl_ledger_open() and
+ * sl_ledger_close() belong on the loop thread. opts may be NULL (defaults,
+ * reject_on_failure = true). Returns 0, SL_EIO (cannot open/create), SL_ENOMEM. */
 int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *loop,
                    sl_ledger_t **out);
 
-/* Writes every queued row, stops the writer, runs the callbacks still pending,
- * and frees the ledger (with a loop: in the uv_async_t's close callback, so let
- * the loop run once more). NULL is a no-op. */
+/* Blocks until every queued row is written, stops the writer, runs the
+ * callbacks still pending (so each accepted append gets its callback), and frees
+ * the ledger (with a loop: in the uv_async_t's close callback, so let the loop
+ * run once more). NULL is a no-op. */
 void sl_ledger_close(sl_ledger_t *l);
 
-/* Non-blocking: validates and copies `row` into the queue. Returns 0 (done_cb
- * will run exactly once on the loop thread), SL_EBUSY (queue full), SL_ETOOBIG
- * (a field over its ceiling), SL_EINVAL (bad sha256_out, or a done_cb without a
- * loop) or SL_ENOMEM; on error done_cb never runs. done_cb may be NULL. */
+/* Non-blocking (about a microsecond: a copy and a mutex): validates and copies
+ * `row` into the queue. Returns 0 (done_cb will run exactly once, on the loop
+ * thread), SL_EBUSY (queue full), SL_ETOOBIG (a field over its ceiling),
+ * SL_ERANGE (negative count, money outside [0, 1e6), difficulty outside 0..1),
+ * SL_EINVAL (invalid UTF-8, sha256_out not 64 lowercase hex, an EGRESS row
+ * without request_id, a done_cb without a loop), SL_ECANCELED (closing) or
+ * SL_ENOMEM; on error done_cb never runs. done_cb may be NULL. */
 int sl_ledger_append(sl_ledger_t *l, const sl_ledger_row_t *row, sl_ledger_done_cb done_cb,
                      void *data);
 
