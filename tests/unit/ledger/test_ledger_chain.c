@@ -180,7 +180,21 @@ static void test_rejects_bad_rows(void **state) {
   assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
   assert_int_equal(v.rows, 1);
   rm_ledger(path);
-  /* not a ledger / missing file */
+  /* not a ledger: a file of garbage, and an SQLite file without our table */
+  char junk[600];
+  tmp_ledger(junk, sizeof junk);
+  FILE *f = fopen(junk, "w");
+  for (int i = 0; i < 4096; i++) fputc((i * 7919) & 0xff, f);
+  fclose(f);
+  assert_int_equal(sl_ledger_verify(junk, 0, NULL, &v), SL_EIO);
+  double usd;
+  assert_int_equal(sl_ledger_spent(junk, "k", 0, &usd), SL_EIO);
+  rm_ledger(junk);
+  tmp_ledger(junk, sizeof junk);
+  assert_int_equal(run_sql(junk, "CREATE TABLE t(x)"), SQLITE_OK);
+  assert_int_equal(sl_ledger_verify(junk, 0, NULL, &v), SL_EIO);
+  rm_ledger(junk);
+  /* missing file */
   assert_int_equal(sl_ledger_verify("/nonexistent/ledger.db", 0, NULL, &v), SL_ENOTFOUND);
   assert_int_not_equal(sl_ledger_open("/nonexistent/dir/ledger.db", NULL, NULL, &l), 0);
 }
