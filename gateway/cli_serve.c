@@ -154,7 +154,7 @@ int sl_cli_serve(int argc, char **argv) {
   uv_fs_event_init(gw->loop, &s->watch);
   s->watch.data = s;
   if (uv_fs_event_start(&s->watch, on_file_change, config, 0) == 0) s->watching = true;
-  SL_INFO("sluice listening on %s:%d (policy %s, version %.12s)", listen,
+  SL_INFO("sluice listening on %s (port %d; policy %s, version %.12s)", listen,
           sl_server_port(gw->srv), config, sl_policy_version(gw->policy));
   /* a machine-readable line for tests and supervisors that start us on port 0 */
   printf("listening %d\n", sl_server_port(gw->srv));

@@ -85,18 +85,7 @@ const char *sl_http_status_text(int s) {
 
 /* ---- lifetime ---- */
 
-static void conn_release(sl_conn_t *c) {
-  if (--c->refs > 0) return;
-  sl_buf_free(&c->url);
-  sl_buf_free(&c->field);
-  sl_buf_free(&c->value);
-  sl_buf_free(&c->pending);
-  sl_buf_free(&c->req.body);
-  free(c);
-}
-
-static void req_clear(sl_conn_t *c) {
-  sl_http_req_t *r = &c->req;
+static void req_free_fields(sl_http_req_t *r) {
   free(r->path);
   free(r->query);
   for (size_t i = 0; i < r->n_headers; i++) {
@@ -104,6 +93,21 @@ static void req_clear(sl_conn_t *c) {
     free(r->hvalue[i]);
   }
   sl_buf_free(&r->body);
+}
+
+static void conn_release(sl_conn_t *c) {
+  if (--c->refs > 0) return;
+  req_free_fields(&c->req);
+  sl_buf_free(&c->url);
+  sl_buf_free(&c->field);
+  sl_buf_free(&c->value);
+  sl_buf_free(&c->pending);
+  free(c);
+}
+
+static void req_clear(sl_conn_t *c) {
+  sl_http_req_t *r = &c->req;
+  req_free_fields(r);
   memset(r, 0, sizeof *r);
   sl_buf_init(&r->body, c->srv->limits.max_body_bytes);
   sl_buf_reset(&c->url);

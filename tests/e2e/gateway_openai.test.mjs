@@ -37,7 +37,7 @@ before(async () => {
 
 after(async () => {
   const r = await sluice.stop();
-  assert.equal(r.code, 0, 'sluice exits 0 on SIGTERM');
+  assert.equal(r.code, 0, 'sluice exits 0 on SIGTERM: ' + sluice.stderr().slice(-3000));
   assert.ok(!sluice.stderr().includes('sk-mock-secret-123'), 'the API key never appears in logs');
   await primary.stop();
   await secondary.stop();

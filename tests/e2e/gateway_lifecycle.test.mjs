@@ -1,0 +1,51 @@
+// Connection limits and graceful shutdown: SIGTERM stops accepting, lets the
+// in-flight stream finish, and exits 0.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import OpenAI from 'openai';
+import { startMock, startSluice, apiBackend, replyStream, raw, sleep } from './lib.mjs';
+
+test('connections beyond max_connections get 503 and are closed', async () => {
+  const mock = await startMock((req, body, res) => replyStream(res, ['a'], 0));
+  const s = await startSluice({
+    backends: [apiBackend('up', mock.url)], rules: [{ name: 'default', route: ['up'] }],
+    limits: { max_connections: 2 },
+  });
+  try {
+    const hold = [net.connect(s.port, '127.0.0.1'), net.connect(s.port, '127.0.0.1')];
+    await Promise.all(hold.map((c) => new Promise((r) => c.on('connect', r))));
+    await sleep(100);
+    const r = await raw(s.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.match(r.text, /^HTTP\/1\.1 503/);
+    hold.forEach((c) => c.destroy());
+    await sleep(200);
+    assert.equal((await fetch(`${s.base}/healthz`)).status, 200, 'serves again once connections close');
+  } finally {
+    assert.equal((await s.stop()).code, 0);
+    await mock.stop();
+  }
+});
+
+test('SIGTERM drains: the in-flight stream completes, new connections are refused, exit 0', async () => {
+  const pieces = Array.from({ length: 10 }, (_, i) => `p${i} `);
+  const mock = await startMock((req, body, res) => replyStream(res, pieces, 100));
+  const s = await startSluice({ backends: [apiBackend('up', mock.url)], rules: [{ name: 'default', route: ['up'] }] });
+  const client = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'x', maxRetries: 0 });
+  const stream = await client.chat.completions.create({ stream: true, messages: [{ role: 'user', content: 'go' }] });
+  let text = '';
+  let signalled = false;
+  for await (const c of stream) {
+    text += c.choices[0]?.delta?.content ?? '';
+    if (!signalled && text.length > 0) {
+      signalled = true;
+      s.proc.kill('SIGTERM');
+      await sleep(100);
+      await assert.rejects(fetch(`${s.base}/healthz`), 'no new connections while draining');
+    }
+  }
+  assert.equal(text, pieces.join(''), 'the whole answer arrived');
+  const r = await s.exited;
+  assert.equal(r.code, 0, s.stderr());
+  await mock.stop();
+});
