@@ -5,7 +5,7 @@
  * an error event. A request the policy keeps inside never reaches an external
  * backend: the decision's chain has those steps removed, and try_step() checks
  * the location again before anything is sent. */
-#include "codec_openai.h"
+#include "dialect.h"
 #include "gateway.h"
 #include "sl_err.h"
 #include "sl_log.h"
@@ -26,9 +26,10 @@ typedef struct {
   sl_conn_t *conn;
   sl_http_req_t *hreq;
   state_t state;
+  const sl_dialect_ops_t *dia;
   char req_id[40];
   char cmpl_id[48];
-  long created;
+  sl_resp_t resp;
   sl_policy_t *pol;
   sl_chat_req_t req;
   sl_class_t cls;
@@ -80,7 +81,7 @@ static void sluice_headers(job_t *j, char *h, size_t n) {
 static void fail_request(job_t *j, int status, const char *type, const char *code,
                          const char *msg) {
   j->status = status;
-  sl_gw_error(j->conn, status, type, code, msg, j->req_id, j->backend, j->dec.rule);
+  sl_gw_error_dialect(j->conn, j->dia, status, type, code, msg, j->req_id, j->backend, j->dec.rule);
   job_finish(j);
 }
 
@@ -94,10 +95,9 @@ static void send_stream_head(job_t *j) {
   char h[512];
   sluice_headers(j, h, sizeof h);
   sl_http_stream_begin(j->conn, 200, "text/event-stream; charset=utf-8", h);
-  sl_openai_meta_t m = {j->cmpl_id, j->created, j->model_out};
+  j->resp.model = j->model_out;
   sl_buf_reset(&j->out);
-  if (!sl_openai_encode_chunk(&j->out, &m, "assistant", "", 0, -1, NULL, NULL, NULL, 0, NULL))
-    sl_http_stream_write(j->conn, j->out.data, j->out.len);
+  if (!j->dia->stream_start(&j->out, &j->resp)) sl_http_stream_write(j->conn, j->out.data, j->out.len);
 }
 
 static int on_text(void *data, const char *s, size_t n) {
@@ -106,10 +106,8 @@ static int on_text(void *data, const char *s, size_t n) {
   if (!j->stream) return sl_buf_append(&j->text, s, n) ? 1 : 0;
   j->in_cb = true;
   send_stream_head(j);
-  sl_openai_meta_t m = {j->cmpl_id, j->created, j->model_out};
   sl_buf_reset(&j->out);
-  if (!sl_openai_encode_chunk(&j->out, &m, NULL, s, n, -1, NULL, NULL, NULL, 0, NULL))
-    sl_http_stream_write(j->conn, j->out.data, j->out.len);
+  if (!j->dia->stream_text(&j->out, &j->resp, s, n)) sl_http_stream_write(j->conn, j->out.data, j->out.len);
   j->in_cb = false;
   return j->client_gone ? 1 : 0;
 }
@@ -122,9 +120,8 @@ static int on_tool_call(void *data, int index, const char *id, const char *name,
   if (j->stream) {
     j->in_cb = true;
     send_stream_head(j);
-    sl_openai_meta_t m = {j->cmpl_id, j->created, j->model_out};
     sl_buf_reset(&j->out);
-    if (!sl_openai_encode_chunk(&j->out, &m, NULL, NULL, 0, index, id, name, args, args_len, NULL))
+    if (!j->dia->stream_tool(&j->out, &j->resp, index, id, name, args, args_len))
       sl_http_stream_write(j->conn, j->out.data, j->out.len);
     j->in_cb = false;
     return j->client_gone ? 1 : 0;
@@ -144,21 +141,15 @@ static void on_done(void *data, const sl_result_t *res) {
     job_finish(j);
     return;
   }
-  sl_openai_meta_t m = {j->cmpl_id, j->created, j->model_out};
   sl_buf_reset(&j->out);
+  j->resp.model = j->model_out;
   if (j->stream) {
     send_stream_head(j);
-    int rc = sl_openai_encode_chunk(&j->out, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0,
-                                    res->finish_reason);
-    if (!rc && j->req.include_usage)
-      rc = sl_openai_encode_usage_chunk(&j->out, &m, res->prompt_tokens, res->completion_tokens);
-    if (!rc) rc = sl_buf_puts(&j->out, "data: [DONE]\n\n");
-    if (!rc) sl_http_stream_write(j->conn, j->out.data, j->out.len);
+    if (!j->dia->stream_end(&j->out, &j->resp, res, j->req.include_usage))
+      sl_http_stream_write(j->conn, j->out.data, j->out.len);
   } else {
     j->status = 200;
-    int rc = sl_openai_encode_completion(&j->out, &m, j->text.data, j->text.len, j->tools,
-                                         j->n_tools, res->finish_reason, res->prompt_tokens,
-                                         res->completion_tokens);
+    int rc = j->dia->complete(&j->out, &j->resp, j->text.data, j->text.len, j->tools, j->n_tools, res);
     char h[512];
     sluice_headers(j, h, sizeof h);
     if (rc) {
@@ -190,11 +181,8 @@ static void on_error(void *data, const sl_call_error_t *e) {
   if (j->headers_sent) {
     /* Output already reached the client: end the stream with an error event. */
     sl_buf_reset(&j->out);
-    sl_buf_puts(&j->out, "data: ");
-    sl_openai_encode_error(&j->out, e->message, e->type[0] ? e->type : "upstream_error",
-                           "upstream_failed");
-    sl_buf_puts(&j->out, "\n\n");
-    sl_http_stream_write(j->conn, j->out.data, j->out.len);
+    if (!j->dia->stream_error(&j->out, &j->resp, e->type[0] ? e->type : "upstream_error", e->message))
+      sl_http_stream_write(j->conn, j->out.data, j->out.len);
     j->status = 502;
     job_finish(j);
     return;
@@ -295,14 +283,15 @@ static void on_client_gone(sl_conn_t *c, void *data) {
   /* Otherwise the next backend callback returns non-zero and the call ends. */
 }
 
-void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr) {
+void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_ops_t *dia) {
   job_t *j = calloc(1, sizeof *j);
   if (!j) {
-    sl_gw_error(c, 500, "server_error", "out_of_memory", "out of memory", "none", NULL, NULL);
+    sl_gw_error_dialect(c, dia, 500, "server_error", "out_of_memory", "out of memory", "none", NULL, NULL);
     sl_http_end(c);
     return;
   }
   j->gw = gw;
+  j->dia = dia;
   j->conn = c;
   j->hreq = hr;
   j->dec.rule_index = -1;
@@ -313,8 +302,11 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr) {
   gw->inflight++;
   uint64_t n = ++gw->seq;
   snprintf(j->req_id, sizeof j->req_id, "req_%08x%08llx", (unsigned)time(NULL), (unsigned long long)n);
-  snprintf(j->cmpl_id, sizeof j->cmpl_id, "chatcmpl-%s", j->req_id + 4);
-  j->created = (long)time(NULL);
+  snprintf(j->cmpl_id, sizeof j->cmpl_id, "%s%s", dia == &sl_dialect_openai ? "chatcmpl-" : "msg_",
+           j->req_id + 4);
+  j->resp.id = j->cmpl_id;
+  j->resp.created = (long)time(NULL);
+  j->resp.block = -1;
   j->pol = sl_policy_ref(gw->policy);
   sl_http_set_abort(c, on_client_gone, j);
   const sl_config_t *cfg = sl_policy_config(j->pol);
@@ -338,13 +330,16 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr) {
 
   char err[300];
   /* The body must be JSON; the Content-Type is not checked (curl -d sends a form type). */
-  int rc = sl_openai_decode_request(hr->body.data, hr->body.len, &j->req, err, sizeof err);
+  int rc = dia->decode(hr->body.data, hr->body.len, &j->req, err, sizeof err);
   if (rc) {
     fail_request(j, rc == SL_ENOMEM ? 500 : 400, "invalid_request_error",
                  rc == SL_EPARSE ? "invalid_json" : "invalid_request", err);
     return;
   }
   j->stream = j->req.stream;
+  size_t text_bytes = 0;
+  for (size_t i = 0; i < j->req.n_msgs; i++) text_bytes += strlen(j->req.msgs[i].content);
+  j->resp.prompt_tokens = (int)(text_bytes / 4);
 
   /* classify: any failure is treated as the highest level (fail closed) */
   sl_router_classify(sl_policy_router(j->pol), &j->req, sl_http_header(hr, "x-sluice-data-class"),
@@ -352,8 +347,6 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr) {
   j->cls_set = true;
   set_state(j, ST_CLASSIFIED);
 
-  size_t text_bytes = 0;
-  for (size_t i = 0; i < j->req.n_msgs; i++) text_bytes += strlen(j->req.msgs[i].content);
   sl_req_meta_t meta = {.tenant = tenant, .key_id = key_id, .header = sl_http_header_lookup,
                         .header_ctx = hr, .prompt_tokens = (int)(text_bytes / 4),
                         .tenant_rpm = sl_rate_hit(gw->rate, tenant, sl_rate_now_ms())};

@@ -361,3 +361,54 @@ int sl_openai_encode_error(sl_buf_t *o, const char *message, const char *type, c
   if (!rc) rc = sl_buf_puts(o, "}}");
   return rc;
 }
+
+/* ---- the OpenAI entry of the dialect table ---- */
+
+#include "dialect.h"
+
+static int oa_stream_start(sl_buf_t *o, sl_resp_t *r) {
+  sl_openai_meta_t m = {r->id, r->created, r->model};
+  return sl_openai_encode_chunk(o, &m, "assistant", "", 0, -1, NULL, NULL, NULL, 0, NULL);
+}
+
+static int oa_stream_text(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
+  sl_openai_meta_t m = {r->id, r->created, r->model};
+  return sl_openai_encode_chunk(o, &m, NULL, s, n, -1, NULL, NULL, NULL, 0, NULL);
+}
+
+static int oa_stream_tool(sl_buf_t *o, sl_resp_t *r, int index, const char *id, const char *name,
+                          const char *args, size_t n) {
+  sl_openai_meta_t m = {r->id, r->created, r->model};
+  return sl_openai_encode_chunk(o, &m, NULL, NULL, 0, index, id, name, args, n, NULL);
+}
+
+static int oa_stream_end(sl_buf_t *o, sl_resp_t *r, const sl_result_t *res, bool include_usage) {
+  sl_openai_meta_t m = {r->id, r->created, r->model};
+  int rc = sl_openai_encode_chunk(o, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, res->finish_reason);
+  if (!rc && include_usage)
+    rc = sl_openai_encode_usage_chunk(o, &m, res->prompt_tokens, res->completion_tokens);
+  if (!rc) rc = sl_buf_puts(o, "data: [DONE]\n\n");
+  return rc;
+}
+
+static int oa_stream_error(sl_buf_t *o, sl_resp_t *r, const char *type, const char *msg) {
+  int rc = sl_buf_puts(o, "data: ");
+  if (!rc) rc = sl_openai_encode_error(o, msg, type, "upstream_failed");
+  if (!rc) rc = sl_buf_puts(o, "\n\n");
+  return rc;
+}
+
+static int oa_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
+                       const sl_tool_acc_t *tools, size_t n_tools, const sl_result_t *res) {
+  sl_openai_meta_t m = {r->id, r->created, r->model};
+  return sl_openai_encode_completion(o, &m, text, n, tools, n_tools, res->finish_reason,
+                                     res->prompt_tokens, res->completion_tokens);
+}
+
+static int oa_error(sl_buf_t *o, int status, const char *type, const char *code, const char *msg) {
+  return sl_openai_encode_error(o, msg, type, code);
+}
+
+const sl_dialect_ops_t sl_dialect_openai = {
+    "openai",       sl_openai_decode_request, oa_stream_start, oa_stream_text, oa_stream_tool,
+    oa_stream_end, oa_stream_error,          oa_complete,     oa_error};

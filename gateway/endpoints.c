@@ -1,7 +1,7 @@
 /* Request routing by method and path, the small endpoints (health, readiness,
  * models, metrics, explain, reload), and the error/metrics helpers every
  * endpoint shares. */
-#include "codec_openai.h"
+#include "dialect.h"
 #include "gateway.h"
 #include "sl_err.h"
 #include "sl_log.h"
@@ -13,9 +13,16 @@
 void sl_gw_error(sl_conn_t *c, int status, const char *type, const char *code,
                  const char *message, const char *request_id, const char *backend,
                  const char *rule) {
+  sl_gw_error_dialect(c, &sl_dialect_openai, status, type, code, message, request_id, backend,
+                      rule);
+}
+
+void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, const char *type,
+                         const char *code, const char *message, const char *request_id,
+                         const char *backend, const char *rule) {
   sl_buf_t b;
   sl_buf_init(&b, 1 << 16);
-  sl_openai_encode_error(&b, message, type, code);
+  dia->error(&b, status, type, code, message);
   char h[600];
   snprintf(h, sizeof h, "x-sluice-request-id: %s\r\nx-sluice-backend: %s\r\nx-sluice-rule: %s\r\n%s",
            request_id ? request_id : "none", backend ? backend : "none", rule ? rule : "none",
@@ -166,7 +173,12 @@ void sl_gw_handle(sl_conn_t *c, sl_http_req_t *r, void *data) {
   const char *m = r->method, *p = r->path;
   bool get = !strcmp(m, "GET"), post = !strcmp(m, "POST");
   if (!strcmp(p, "/v1/chat/completions") || !strcmp(p, "/chat/completions")) {
-    if (post) sl_gw_chat(gw, c, r);
+    if (post) sl_gw_chat(gw, c, r, &sl_dialect_openai);
+    else err_end(gw, c, r, 405, "invalid_request_error", "method_not_allowed", "use POST");
+    return;
+  }
+  if (!strcmp(p, "/v1/messages") && &sl_dialect_anthropic != NULL) {
+    if (post) sl_gw_chat(gw, c, r, &sl_dialect_anthropic);
     else err_end(gw, c, r, 405, "invalid_request_error", "method_not_allowed", "use POST");
     return;
   }

@@ -5,6 +5,7 @@
 #define SL_GATEWAY_H
 
 #include "backend.h"
+#include "dialect.h"
 #include "metrics.h"
 #include "policy.h"
 #include "rate.h"
@@ -32,13 +33,17 @@ void sl_gw_handle(sl_conn_t *c, sl_http_req_t *req, void *gw);
  * the reason is written to why. Returns 0 or SL_E*. */
 int sl_gw_reload(sl_gw_t *gw, char *why, size_t n);
 
-/* POST /v1/chat/completions */
-void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *req);
+/* POST /v1/chat/completions (OpenAI) and POST /v1/messages (Anthropic) */
+void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *req, const sl_dialect_ops_t *dia);
 
 /* A complete JSON error response in the OpenAI shape, with the sluice headers. */
 void sl_gw_error(sl_conn_t *c, int status, const char *type, const char *code,
                  const char *message, const char *request_id, const char *backend,
                  const char *rule);
+/* The same in a client dialect's error shape. */
+void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, const char *type,
+                         const char *code, const char *message, const char *request_id,
+                         const char *backend, const char *rule);
 /* Counts a finished request in the metrics. */
 void sl_gw_count(sl_gw_t *gw, int status, const char *backend, const char *rule,
                  uint64_t t_start_ns, size_t bytes_in);

@@ -1,0 +1,49 @@
+/* A client dialect (OpenAI Chat Completions, Anthropic Messages): how a request
+ * body is decoded into sl_chat_req_t and how the answer, streamed or whole, and
+ * errors are encoded back. The chat pipeline speaks only through this table;
+ * one file per dialect (codec_openai.c, codec_anthropic.c). */
+#ifndef SL_DIALECT_H
+#define SL_DIALECT_H
+
+#include "backend.h"
+#include "codec_openai.h"
+#include "sl_buf.h"
+#include "sl_chat.h"
+
+#include <stdbool.h>
+
+/* Per-response encoder state. */
+typedef struct {
+  const char *id;       /* response id (chatcmpl-..., msg_...) */
+  long created;
+  const char *model;    /* model name reported to the client */
+  int prompt_tokens;    /* known before the answer (local) or estimated; for message_start */
+  /* streaming state, owned by the dialect */
+  int block;            /* index of the open content block, -1 none */
+  int block_kind;       /* 0 none, 1 text, 2 tool */
+  int tool_index;       /* upstream tool index of the open tool block */
+  int n_blocks;
+} sl_resp_t;
+
+typedef struct {
+  const char *name;
+  int (*decode)(const char *json, size_t len, sl_chat_req_t *out, char *err, size_t errlen);
+  /* Streaming: events appended to out, as SSE text. */
+  int (*stream_start)(sl_buf_t *out, sl_resp_t *r);
+  int (*stream_text)(sl_buf_t *out, sl_resp_t *r, const char *s, size_t n);
+  int (*stream_tool)(sl_buf_t *out, sl_resp_t *r, int index, const char *id, const char *name,
+                     const char *args, size_t n);
+  int (*stream_end)(sl_buf_t *out, sl_resp_t *r, const sl_result_t *res, bool include_usage);
+  int (*stream_error)(sl_buf_t *out, sl_resp_t *r, const char *type, const char *msg);
+  /* Whole answer (JSON). */
+  int (*complete)(sl_buf_t *out, sl_resp_t *r, const char *text, size_t n,
+                  const sl_tool_acc_t *tools, size_t n_tools, const sl_result_t *res);
+  /* Error body (JSON) for an HTTP error status. */
+  int (*error)(sl_buf_t *out, int status, const char *type, const char *code, const char *msg);
+} sl_dialect_ops_t;
+
+extern const sl_dialect_ops_t sl_dialect_openai;
+/* Defined by codec_anthropic.c; weak until it is linked in. */
+extern const sl_dialect_ops_t sl_dialect_anthropic __attribute__((weak));
+
+#endif
