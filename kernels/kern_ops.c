@@ -213,40 +213,48 @@ void sl_kern_rope(float *x, int n_heads, int head_dim, int n_rot, int pos, const
   }
 }
 
-/* s[t] = Σ_i q[i] · kt[i · stride + t] for t < n: vectorised across positions. */
-static void scores_t(float *s, const float *q, const float *kt, size_t stride, int hd, int n, float scale) {
-  int t = 0;
-#if defined(__AVX512F__)
-  for (; t + 16 <= n; t += 16) {
-    __m512 acc = _mm512_setzero_ps();
-    for (int i = 0; i < hd; i++) acc = _mm512_fmadd_ps(_mm512_set1_ps(q[i]), _mm512_loadu_ps(kt + i * stride + t), acc);
-    _mm512_storeu_ps(s + t, _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
-  }
-#elif defined(__AVX2__) && defined(__FMA__)
-  for (; t + 8 <= n; t += 8) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < hd; i++) acc = _mm256_fmadd_ps(_mm256_set1_ps(q[i]), _mm256_loadu_ps(kt + i * stride + t), acc);
-    _mm256_storeu_ps(s + t, _mm256_mul_ps(acc, _mm256_set1_ps(scale)));
-  }
-#endif
-  for (; t < n; t++) {
-    float a = 0;
-    for (int i = 0; i < hd; i++) a += q[i] * kt[i * stride + t];
-    s[t] = a * scale;
+void sl_kern_kv_store(float *k_cache, float *v_cache, const float *k, const float *v, int pos,
+                      int n_kv_heads, int head_dim, size_t k_head_stride, size_t v_head_stride) {
+  const int B = SL_KERN_KV_BLOCK;
+  for (int g = 0; g < n_kv_heads; g++) {
+    float *kb = k_cache + g * k_head_stride + (size_t)(pos / B) * head_dim * B + pos % B;
+    const float *kr = k + (size_t)g * head_dim;
+    for (int i = 0; i < head_dim; i++) kb[(size_t)i * B] = kr[i];
+    memcpy(v_cache + g * v_head_stride + (size_t)pos * head_dim, v + (size_t)g * head_dim,
+           sizeof(float) * head_dim);
   }
 }
 
-void sl_kern_attention(float *out, const float *q, const float *kt, const float *v, int n_pos,
-                       int n_heads, int n_kv_heads, int head_dim, size_t kt_stride, size_t v_stride,
-                       float *scratch) {
+/* s[t] = scale · q · k_t for t < round_up(n, 16): one FMA per key dim per block. */
+static void scores(float *s, const float *q, const float *kh, int hd, int n, float scale) {
+  const int B = SL_KERN_KV_BLOCK;
+  for (int b = 0; b * B < n; b++) {
+    const float *kb = kh + (size_t)b * hd * B;
+#if defined(__AVX512F__)
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < hd; i++) acc = _mm512_fmadd_ps(_mm512_set1_ps(q[i]), _mm512_loadu_ps(kb + i * B), acc);
+    _mm512_storeu_ps(s + b * B, _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
+#else
+    float acc[16] = {0};
+    for (int i = 0; i < hd; i++)
+      for (int j = 0; j < B; j++) acc[j] += q[i] * kb[i * B + j];
+    for (int j = 0; j < B; j++) s[b * B + j] = acc[j] * scale;
+#endif
+  }
+}
+
+void sl_kern_attention(float *out, const float *q, const float *k_cache, const float *v_cache,
+                       int n_pos, int n_heads, int n_kv_heads, int head_dim, size_t k_head_stride,
+                       size_t v_head_stride, float *scratch) {
   int group = n_heads / n_kv_heads;
   float scale = 1.f / sqrtf((float)head_dim);
   for (int h = 0; h < n_heads; h++) {
-    size_t kvo = (size_t)(h / group) * head_dim;
-    scores_t(scratch, q + (size_t)h * head_dim, kt + kvo * kt_stride, kt_stride, head_dim, n_pos, scale);
+    int g = h / group;
+    scores(scratch, q + (size_t)h * head_dim, k_cache + g * k_head_stride, head_dim, n_pos, scale);
     sl_kern_softmax(scratch, n_pos);
     float *oh = out + (size_t)h * head_dim;
+    const float *vh = v_cache + g * v_head_stride;
     memset(oh, 0, sizeof(float) * head_dim);
-    for (int t = 0; t < n_pos; t++) axpy(oh, scratch[t], v + t * v_stride + kvo, head_dim);
+    for (int t = 0; t < n_pos; t++) axpy(oh, scratch[t], vh + (size_t)t * head_dim, head_dim);
   }
 }

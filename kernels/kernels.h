@@ -102,14 +102,23 @@ void sl_kern_rope(float *x, int n_heads, int head_dim, int n_rot, int pos, const
 void sl_kern_rope_inv_freq(float *inv_freq, int n_rot, float base, float freq_scale,
                            const float *factors);
 
-/* Causal attention for one query row over n_pos cached positions of one sequence.
- * q: n_heads × head_dim. kt: keys stored transposed, element (j, t) — dim j of
- * the n_kv_heads × head_dim key row of position t — at kt[j · kt_stride + t], so
- * that scores for consecutive positions are one vector FMA per key dim. v: n_pos
- * rows of v_stride floats (n_kv_heads × head_dim used). Query head h reads KV head
- * h / (n_heads / n_kv_heads). out: n_heads × head_dim. scratch: n_pos floats. */
-void sl_kern_attention(float *out, const float *q, const float *kt, const float *v, int n_pos,
-                       int n_heads, int n_kv_heads, int head_dim, size_t kt_stride, size_t v_stride,
-                       float *scratch);
+/* KV cache layout for one (layer, sequence): per KV head, keys in blocks of
+ * SL_KERN_KV_BLOCK positions stored (block, dim, position-in-block) and values
+ * stored (position, dim). Attention then streams each head's keys and values
+ * sequentially and computes a block of scores with one FMA per key dim. A head's
+ * key region holds ceil(n_ctx / 16) · 16 · head_dim floats (k_head_stride ≥ that),
+ * its value region n_ctx · head_dim (v_head_stride ≥ that). */
+#define SL_KERN_KV_BLOCK 16
+
+/* Stores the K and V rows (n_kv_heads × head_dim each) of position pos. */
+void sl_kern_kv_store(float *k_cache, float *v_cache, const float *k, const float *v, int pos,
+                      int n_kv_heads, int head_dim, size_t k_head_stride, size_t v_head_stride);
+
+/* Causal attention for one query row over positions 0..n_pos-1 of the cache above.
+ * q: n_heads × head_dim; query head h reads KV head h / (n_heads / n_kv_heads).
+ * out: n_heads × head_dim. scratch: n_pos rounded up to SL_KERN_KV_BLOCK floats. */
+void sl_kern_attention(float *out, const float *q, const float *k_cache, const float *v_cache,
+                       int n_pos, int n_heads, int n_kv_heads, int head_dim, size_t k_head_stride,
+                       size_t v_head_stride, float *scratch);
 
 #endif

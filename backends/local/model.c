@@ -35,8 +35,10 @@ struct sl_model {
   sl_kern_mat_t *wout; /* n_vocab × dim */
   layer_t *layers;
   float *inv_freq;     /* (n_rot / 2) */
-  float *k_cache; /* (layer, slot, kv_dim, pos): transposed, see sl_kern_attention */
-  float *v_cache; /* (layer, slot, pos, kv_dim) */
+  /* (layer, slot, kv head, ...) in the layout of sl_kern_kv_store: each head's keys
+   * and values are contiguous, so attention streams them. */
+  float *k_cache, *v_cache;
+  size_t k_head_stride, v_head_stride; /* floats */
   /* scratch, sized at load for max_rows */
   float *x, *xb, *qkv, *att, *tmp, *gu, *h, *xl, *logits, *scores;
   int n_logits;
@@ -299,6 +301,7 @@ static int alloc_state(sl_model_t *m, const sl_model_opts_t *o, char *err, size_
   in->n_slots = o->n_slots > 0 ? o->n_slots : 1;
   if (in->n_slots > 4096) return errf(err, errlen, SL_ERANGE, "model: %d slots is too many", in->n_slots);
   in->n_ctx = o->n_ctx > 0 ? o->n_ctx : in->n_ctx_train;
+  /* Keys are padded to whole blocks of SL_KERN_KV_BLOCK positions. */
   size_t per_pos = (size_t)in->n_layers * in->n_slots * m->kv_dim * 2 * sizeof(float);
   if (o->kv_max_bytes && (size_t)in->n_ctx * per_pos > o->kv_max_bytes) {
     size_t fit = o->kv_max_bytes / per_pos;
@@ -306,15 +309,22 @@ static int alloc_state(sl_model_t *m, const sl_model_opts_t *o, char *err, size_
       return errf(err, errlen, SL_ERANGE,
                   "model: a KV cache cap of %zu bytes leaves %zu positions per slot for %d slots",
                   o->kv_max_bytes, fit, in->n_slots);
-    in->n_ctx = (int)fit;
+    in->n_ctx = (int)(fit / SL_KERN_KV_BLOCK * SL_KERN_KV_BLOCK); /* whole key blocks stay under the cap */
   }
-  in->kv_bytes = (size_t)in->n_ctx * per_pos;
+  const size_t B = SL_KERN_KV_BLOCK;
+  size_t ctx_pad = ((size_t)in->n_ctx + B - 1) / B * B;
+  m->k_head_stride = ctx_pad * in->head_dim;
+  m->v_head_stride = (size_t)in->n_ctx * in->head_dim;
+  in->kv_bytes = (size_t)in->n_layers * in->n_slots * in->n_kv_heads *
+                 (m->k_head_stride + m->v_head_stride) * sizeof(float);
   m->max_rows = o->max_rows > 0 ? o->max_rows : 128;
   m->max_logits = o->max_logits > 0 ? o->max_logits : in->n_slots;
   if (m->max_logits > m->max_rows) m->max_logits = m->max_rows;
   size_t R = (size_t)m->max_rows, L = (size_t)m->max_logits;
-  m->k_cache = calloc(in->kv_bytes / 2 / sizeof(float), sizeof(float));
-  m->v_cache = calloc(in->kv_bytes / 2 / sizeof(float), sizeof(float));
+  size_t nk = (size_t)in->n_layers * in->n_slots * in->n_kv_heads * m->k_head_stride;
+  size_t nv = (size_t)in->n_layers * in->n_slots * in->n_kv_heads * m->v_head_stride;
+  m->k_cache = calloc(nk, sizeof(float)); /* zeros: padded key slots stay finite */
+  m->v_cache = calloc(nv, sizeof(float));
   m->x = malloc(R * in->dim * 4);
   m->xb = malloc(R * in->dim * 4);
   m->tmp = malloc(R * in->dim * 4);
@@ -324,7 +334,7 @@ static int alloc_state(sl_model_t *m, const sl_model_opts_t *o, char *err, size_
   m->h = malloc(R * in->n_ff * 4);
   m->xl = malloc(L * in->dim * 4);
   m->logits = malloc(L * in->n_vocab * 4);
-  m->scores = malloc((size_t)in->n_ctx * 4);
+  m->scores = malloc(ctx_pad * 4);
   if (!m->k_cache || !m->v_cache || !m->x || !m->xb || !m->tmp || !m->qkv || !m->att || !m->gu ||
       !m->h || !m->xl || !m->logits || !m->scores)
     return errf(err, errlen, SL_ENOMEM, "model: out of memory for a %zu-byte KV cache and scratch",
@@ -401,8 +411,7 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
   }
   if (nl > m->max_logits) return SL_ERANGE;
   m->n_logits = 0;
-  size_t slot_stride = (size_t)in->n_ctx * m->kv_dim;           /* one slot, one layer */
-  size_t layer_stride = slot_stride * in->n_slots;
+  size_t ks = m->k_head_stride * in->n_kv_heads, vs = m->v_head_stride * in->n_kv_heads; /* one slot */
   for (int i = 0; i < n; i++)
     sl_kern_to_f32(m->embd_dt, m->embd + (size_t)b->tok[i] * m->embd_row_bytes, m->x + (size_t)i * dim,
                    (size_t)dim);
@@ -412,7 +421,7 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
     for (int i = 0; i < n; i++)
       sl_kern_rmsnorm(m->xb + (size_t)i * dim, m->x + (size_t)i * dim, L->attn_norm, dim, in->rms_eps);
     if ((rc = sl_kern_matmul(m->kern, L->wqkv, m->xb, n, m->qkv))) return rc;
-    float *kc = m->k_cache + l * layer_stride, *vc = m->v_cache + l * layer_stride;
+    float *kc = m->k_cache + (size_t)l * in->n_slots * ks, *vc = m->v_cache + (size_t)l * in->n_slots * vs;
     /* First every row's K and V go into the cache, so that a row attends to the
      * earlier rows of its own sequence in this same call (chunked prefill). */
     for (int i = 0; i < n; i++) {
@@ -420,17 +429,13 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
       if (L->bq_kv) sl_kern_add(q, L->bq_kv, m->qkv_dim);
       sl_kern_rope(q, in->n_heads, hd, in->n_rot, b->pos[i], m->inv_freq, in->neox_rope);
       sl_kern_rope(k, in->n_kv_heads, hd, in->n_rot, b->pos[i], m->inv_freq, in->neox_rope);
-      size_t base = (size_t)b->slot[i] * slot_stride;
-      float *kt = kc + base + b->pos[i];
-      for (int j = 0; j < m->kv_dim; j++) kt[(size_t)j * in->n_ctx] = k[j];
-      memcpy(vc + base + (size_t)b->pos[i] * m->kv_dim, v, (size_t)m->kv_dim * 4);
+      sl_kern_kv_store(kc + (size_t)b->slot[i] * ks, vc + (size_t)b->slot[i] * vs, k, v, b->pos[i],
+                       in->n_kv_heads, hd, m->k_head_stride, m->v_head_stride);
     }
-    for (int i = 0; i < n; i++) {
-      size_t base = (size_t)b->slot[i] * slot_stride;
-      sl_kern_attention(m->att + (size_t)i * m->q_dim, m->qkv + (size_t)i * m->qkv_dim, kc + base,
-                        vc + base, b->pos[i] + 1, in->n_heads, in->n_kv_heads, hd, (size_t)in->n_ctx,
-                        (size_t)m->kv_dim, m->scores);
-    }
+    for (int i = 0; i < n; i++)
+      sl_kern_attention(m->att + (size_t)i * m->q_dim, m->qkv + (size_t)i * m->qkv_dim,
+                        kc + (size_t)b->slot[i] * ks, vc + (size_t)b->slot[i] * vs, b->pos[i] + 1,
+                        in->n_heads, in->n_kv_heads, hd, m->k_head_stride, m->v_head_stride, m->scores);
     if ((rc = sl_kern_matmul(m->kern, L->wo, m->att, n, m->tmp))) return rc;
     sl_kern_add(m->x, m->tmp, n * dim);
     for (int i = 0; i < n; i++)

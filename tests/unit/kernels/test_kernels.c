@@ -126,12 +126,14 @@ static void test_attention(void **st) {
   fill(q, sizeof q / 4, 1.f);
   fill(k, sizeof k / 4, 1.f);
   fill(v, sizeof v / 4, 1.f);
-  /* The kernel wants keys transposed: (dim, position) with a row stride of 23. */
-  enum { KTS = 23 };
-  float kt[NKV * HD * KTS];
-  for (int t = 0; t < NPOS; t++)
-    for (int j = 0; j < NKV * HD; j++) kt[j * KTS + t] = k[t * stride + j];
-  sl_kern_attention(out, q, kt, v, NPOS, NH, NKV, HD, KTS, stride, scratch);
+  /* Fill the cache layout through sl_kern_kv_store, with head strides wider than
+   * needed (as a real cache may have). */
+  enum { KS = 32 * HD + 7, VS = NPOS * HD + 5 };
+  static float kc[NKV * KS], vc[NKV * VS];
+  float sc[32];
+  for (int t = 0; t < NPOS; t++) sl_kern_kv_store(kc, vc, k + t * stride, v + t * stride, t, NKV, HD, KS, VS);
+  sl_kern_attention(out, q, kc, vc, NPOS, NH, NKV, HD, KS, VS, sc);
+  (void)scratch;
   for (int h = 0; h < NH; h++) {
     int kh = h / (NH / NKV);
     double s[NPOS], mx = -1e30, sum = 0;
