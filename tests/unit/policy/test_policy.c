@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define BACKENDS                                                                            \
   "\"backends\": ["                                                                         \
@@ -604,6 +605,88 @@ static void test_explain_json_shape(void **state) {
   sl_policy_unref(p);
 }
 
+/* Reload semantics the gateway relies on: a request holds a reference to the
+ * policy it started with and keeps deciding with it after the swap; a broken
+ * file yields no policy (the caller keeps the old one). */
+static void test_reload_keeps_inflight_policy(void **state) {
+  (void)state;
+  sl_policy_t *current = must_compile("\"rules\": [{\"name\": \"old\", \"route\": [\"local\"]}]");
+  sl_policy_t *inflight = sl_policy_ref(current);
+  sl_policy_t *next = must_compile("\"rules\": [{\"name\": \"new\", \"route\": [\"openai\"]}]");
+  sl_policy_unref(current); /* the swap */
+  current = next;
+  fx_t f;
+  fx_init(&f, SL_LEVEL_PUBLIC, 0.1);
+  assert_int_equal(decide(inflight, &f), 0);
+  assert_string_equal(f.d.rule, "old");
+  assert_string_equal(f.d.steps[0].backend->name, "local");
+  assert_int_equal(decide(current, &f), 0);
+  assert_string_equal(f.d.rule, "new");
+  sl_policy_unref(inflight);
+  fx_free(&f);
+
+  char path[] = "/tmp/sl_policy_broken_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  const char *broken = "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}], \"rules\": [{\"name\": 1}]}";
+  assert_int_equal(write(fd, broken, strlen(broken)), (ssize_t)strlen(broken));
+  close(fd);
+  sl_policy_t *bad = (sl_policy_t *)1;
+  sl_jerr_t err = {{0}};
+  assert_int_not_equal(sl_policy_load(path, &bad, &err), 0);
+  assert_null(bad);
+  assert_non_null(strstr(err.msg, "$.rules[0].name"));
+  unlink(path);
+  assert_int_equal(sl_policy_load("/nonexistent/sluice.json", &bad, &err), SL_EIO);
+  sl_policy_unref(current);
+}
+
+/* explain names the failing key of every earlier rule with the request's value. */
+static void test_explain_why_not_every_key(void **state) {
+  (void)state;
+  sl_policy_t *p = must_compile(
+      "\"rules\": ["
+      "{\"name\": \"r0\", \"when\": {\"entity_types_any\": [\"US_SSN\"]}, \"route\": [\"local\"]},"
+      "{\"name\": \"r1\", \"when\": {\"difficulty_at_least\": 0.9}, \"route\": [\"local\"]},"
+      "{\"name\": \"r2\", \"when\": {\"difficulty_below\": 0.1}, \"route\": [\"local\"]},"
+      "{\"name\": \"r3\", \"when\": {\"tenant\": \"z\"}, \"route\": [\"local\"]},"
+      "{\"name\": \"r4\", \"when\": {\"model\": \"openai/gpt-4o\"}, \"route\": [\"local\"]},"
+      "{\"name\": \"r5\", \"when\": {\"header\": {\"x-a\": \"b\"}}, \"route\": [\"local\"]},"
+      "{\"name\": \"r6\", \"when\": {\"prompt_tokens_at_least\": 500}, \"route\": [\"local\"]},"
+      "{\"name\": \"r7\", \"when\": {\"tenant_rpm_at_least\": 30}, \"route\": [\"local\"]},"
+      "{\"name\": \"r8\", \"route\": [\"local\"]},"
+      "{\"name\": \"r9\", \"route\": [\"vllm\"]}]");
+  fx_t f;
+  fx_init(&f, SL_LEVEL_PUBLIC, 0.5);
+  f.meta.tenant = "y";
+  f.meta.prompt_tokens = 42;
+  f.meta.tenant_rpm = 7;
+  assert_int_equal(decide(p, &f), 0);
+  assert_string_equal(f.d.rule, "r8");
+  const char *want[] = {"entity_types_any", "difficulty_at_least 0.9: score 0.500",
+                        "difficulty_below 0.1: score 0.500", "tenant", "model: requested \"auto\"",
+                        "header", "prompt_tokens_at_least 500: request has 42",
+                        "tenant_rpm_at_least 30: tenant rate 7/min", NULL, "not tried"};
+  char *s = sl_policy_explain_json(p, &f.req, &f.cls, &f.d, true);
+  cJSON *j = cJSON_Parse(s);
+  cJSON *rules = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "explain"), "rules");
+  for (int i = 0; i < 10; i++) {
+    cJSON *r = cJSON_GetArrayItem(rules, i);
+    cJSON *why = cJSON_GetObjectItem(r, "why_not");
+    if (!want[i]) {
+      assert_null(why);
+      assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "matched")));
+      continue;
+    }
+    if (!why || !strstr(why->valuestring, want[i]))
+      fail_msg("rule %d: want \"%s\", got \"%s\"", i, want[i], why ? why->valuestring : "(none)");
+  }
+  cJSON_Delete(j);
+  free(s);
+  fx_free(&f);
+  sl_policy_unref(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_validation_paths),
@@ -620,6 +703,8 @@ int main(void) {
       cmocka_unit_test(test_no_rule_matches),
       cmocka_unit_test(test_redact_fields_in_decision),
       cmocka_unit_test(test_explain_json_shape),
+      cmocka_unit_test(test_reload_keeps_inflight_policy),
+      cmocka_unit_test(test_explain_why_not_every_key),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
