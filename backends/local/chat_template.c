@@ -51,15 +51,51 @@ static void body_n(render_t *r, const char *s, size_t n) {
 
 static void body(render_t *r, const char *s) { body_n(r, s, strlen(s)); }
 
-/* Jinja's |trim / Python's str.strip(): ASCII whitespace at both ends. */
-static void body_trim(render_t *r, const char *s) {
-  size_t n = strlen(s);
-  while (n && isspace((unsigned char)s[n - 1])) n--;
-  while (n && isspace((unsigned char)*s)) {
-    s++;
-    n--;
+/* Length of the whitespace character at s (n bytes left), 0 if none: Python's
+ * str.isspace() set, which Jinja's |trim and str.strip() use. */
+static size_t space_len(const unsigned char *s, size_t n) {
+  if (n && ((s[0] >= 0x09 && s[0] <= 0x0D) || s[0] == ' ' || (s[0] >= 0x1C && s[0] <= 0x1F)))
+    return 1;
+  if (n >= 2 && s[0] == 0xC2 && (s[1] == 0x85 || s[1] == 0xA0)) return 2;
+  if (n >= 3) {
+    unsigned cp = ((s[0] & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
+    if ((s[0] & 0xF0) == 0xE0 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 &&
+        (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+         cp == 0x202F || cp == 0x205F || cp == 0x3000))
+      return 3;
   }
-  body_n(r, s, n);
+  return 0;
+}
+
+/* s without leading (lead) and trailing (trail) whitespace, as [*p, *p + *n). */
+static void strip(const char *s, bool lead, bool trail, const char **p, size_t *n) {
+  const unsigned char *b = (const unsigned char *)s, *e = b + strlen(s);
+  size_t k;
+  if (lead)
+    while (b < e && (k = space_len(b, (size_t)(e - b)))) b += k;
+  if (trail) {
+    /* Walk forward, remembering where the last non-space character ends. */
+    const unsigned char *q = b, *last = b;
+    while (q < e) {
+      if ((k = space_len(q, (size_t)(e - q)))) {
+        q += k;
+      } else {
+        q++;
+        while (q < e && (*q & 0xC0) == 0x80) q++;
+        last = q;
+      }
+    }
+    e = last;
+  }
+  *p = (const char *)b;
+  *n = (size_t)(e - b);
+}
+
+static void body_trim(render_t *r, const char *s) {
+  const char *p;
+  size_t n;
+  strip(s, true, true, &p, &n);
+  body_n(r, p, n);
 }
 
 static bool role_is(const sl_msg_t *m, const char *role) {
@@ -162,11 +198,19 @@ static void llama2(render_t *r, const sl_chat_req_t *q, bool gen) {
     }
     mark(r, first ? "[INST] " : "<s>[INST] ");
     if (first && sys) {
+      /* Meta's template strips "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + user as
+       * one string: the system text keeps its spaces, the user text loses trailing
+       * ones, and an all-blank user text eats the blank lines after <</SYS>>. */
+      const char *p;
+      size_t n;
+      strip(m->content, false, true, &p, &n);
       mark(r, "<<SYS>>\n");
-      body_trim(r, sys);
-      mark(r, "\n<</SYS>>\n\n");
+      body(r, sys);
+      mark(r, n ? "\n<</SYS>>\n\n" : "\n<</SYS>>");
+      body_n(r, p, n);
+    } else {
+      body_trim(r, m->content);
     }
-    body_trim(r, m->content);
     mark(r, " [/INST]");
     first = false;
   }
@@ -225,7 +269,8 @@ static void phi3(render_t *r, const sl_chat_req_t *q, bool gen) {
     body(r, m->content);
     mark(r, "<|end|>\n");
   }
-  if (gen) mark(r, "<|assistant|>\n");
+  /* Phi-3's template ends a finished conversation with the EOS text instead. */
+  mark(r, gen ? "<|assistant|>\n" : "<|endoftext|>");
 }
 
 /* ---- detection ---- */

@@ -68,6 +68,22 @@ static void test_families(void **st) {
                 "<start_of_turn>model\nHello!<end_of_turn>\n"
                 "<start_of_turn>user\nWhat is 2+2?<end_of_turn>\n"
                 "<start_of_turn>model\n");
+  sl_msg_t ws[] = {{.role = "user", .content = "\xE3\x80\x80 wide\xC2\xA0\n"},
+                   {.role = "assistant", .content = "\t ok \xE2\x80\xA8"}};
+  sl_chat_req_t r = conv(ws, 2);
+  char *out;
+  assert_int_equal(sl_chat_template_apply("gemma", &r, false, &out), 0);
+  assert_string_equal(out, "<start_of_turn>user\nwide<end_of_turn>\n<start_of_turn>model\nok"
+                           "<end_of_turn>\n");
+  free(out);
+  sl_msg_t sys[] = {{.role = "system", .content = " Be brief. "}, {.role = "user", .content = "  "}};
+  r = conv(sys, 2);
+  assert_int_equal(sl_chat_template_apply("llama2", &r, true, &out), 0);
+  assert_string_equal(out, "[INST] <<SYS>>\n Be brief. \n<</SYS>> [/INST]");
+  free(out);
+  assert_int_equal(sl_chat_template_apply("phi3", &r, false, &out), 0);
+  assert_string_equal(out, "<|system|>\n Be brief. <|end|>\n<|user|>\n  <|end|>\n<|endoftext|>");
+  free(out);
   expect_render("Phi3", true,
                 "<|system|>\nYou are terse.<|end|>\n<|user|>\nHi there<|end|>\n"
                 "<|assistant|>\nHello!<|end|>\n<|user|>\n What is 2+2? <|end|>\n"
