@@ -53,6 +53,22 @@ static int cmd_check(const char *file) {
     else if (when_is_empty(r))
       always = i;
   }
+  /* Lints that do not change a decision but betray a misunderstanding. */
+  i = 0;
+  for (const cJSON *r = rules->child; r; r = r->next, i++) {
+    const cJSON *red = cJSON_GetObjectItemCaseSensitive(r, "redact");
+    const cJSON *route = cJSON_GetObjectItemCaseSensitive(r, "route");
+    bool any_external = false;
+    for (const cJSON *s = route->child; s; s = s->next) {
+      char b[257];
+      snprintf(b, sizeof b, "%.*s", (int)strcspn(s->valuestring, "/"), s->valuestring);
+      const sl_backend_cfg_t *bk = sl_config_backend(cfg, b);
+      any_external |= bk && bk->location == SL_LOC_EXTERNAL;
+    }
+    if (red && !any_external)
+      fprintf(stderr, "%s: warning: $.rules[%d].redact has no effect: every step stays inside "
+                      "(redaction applies to external backends)\n", file, i);
+  }
   if (always < 0)
     fprintf(stderr, "%s: warning: no rule without `when`: a request no rule matches is refused (451)\n",
             file);

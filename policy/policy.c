@@ -97,6 +97,10 @@ const char *sl_policy_why_not(const sl_decision_t *d, size_t rule) {
   return sl__when_key_name((sl_when_key_t)d->why_not[rule]);
 }
 
+bool sl_policy_step_needs_redaction(const sl_decision_t *d, const sl_route_step_t *s) {
+  return d->n_redact > 0 && s->backend->location == SL_LOC_EXTERNAL;
+}
+
 void sl_policy_step_name(const sl_route_step_t *s, char *out, size_t n) {
   if (s->model) snprintf(out, n, "%s/%s", s->backend->name, s->model);
   else snprintf(out, n, "%s", s->backend->name);

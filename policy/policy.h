@@ -78,6 +78,10 @@ typedef struct {
 int sl_policy_decide(const sl_policy_t *p, const sl_chat_req_t *req, const sl_class_t *cls,
                      const sl_req_meta_t *meta, sl_decision_t *d);
 
+/* Whether the request must go through sl_redact_request (redact.h) with
+ * d->redact before it is sent to step s: the rule redacts and s is external. */
+bool sl_policy_step_needs_redaction(const sl_decision_t *d, const sl_route_step_t *s);
+
 /* The `when` key named by d->why_not[i] ("sensitivity_at_least", ...), or "" if none. */
 const char *sl_policy_why_not(const sl_decision_t *d, size_t rule);
 /* Number of rules and the name of rule i (for explain and `policy test`). */

@@ -532,6 +532,7 @@ static void test_redact_fields_in_decision(void **state) {
   decide(p, &f);
   assert_int_equal(f.d.n_redact, 2);
   assert_string_equal(f.d.redact[1], "EMAIL_ADDRESS");
+  assert_true(sl_policy_step_needs_redaction(&f.d, &f.d.steps[0]));
   assert_true(f.d.restore);
   f.meta.tenant = "b";
   decide(p, &f);
