@@ -16,6 +16,7 @@
 #ifndef SL_LEDGER_H
 #define SL_LEDGER_H
 
+#include "policy.h"
 #include "router.h"
 #include "sl_buf.h"
 
@@ -203,6 +204,12 @@ int sl_ledger_json_classification(const sl_class_t *c, sl_buf_t *out);
 /* API cost of a request from per-million-token prices. */
 double sl_ledger_api_cost_usd(double usd_per_mtok_in, double usd_per_mtok_out,
                               int64_t tokens_in, int64_t tokens_out);
+/* avoided_cost_usd of a request served inside the network: what the same tokens
+ * would have cost on the API model the route would otherwise have used — the
+ * first external step of the decision with a price, else the first priced model
+ * of the first external backend in the config; 0 when no API model is priced. */
+double sl_ledger_avoided_cost_usd(const sl_config_t *cfg, const sl_decision_t *d,
+                                  int64_t tokens_in, int64_t tokens_out);
 
 /* Test hooks (fault injection): make the next `n` batches fail as a read-only
  * database would; hold the writer (rows stay queued) while `paused`. */

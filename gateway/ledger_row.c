@@ -192,3 +192,23 @@ double sl_ledger_api_cost_usd(double usd_per_mtok_in, double usd_per_mtok_out,
                               int64_t tokens_in, int64_t tokens_out) {
   return ((double)tokens_in * usd_per_mtok_in + (double)tokens_out * usd_per_mtok_out) / 1e6;
 }
+
+static const sl_model_price_t *step_price(const sl_backend_cfg_t *b, const char *model) {
+  if (!b || b->location != SL_LOC_EXTERNAL || !b->n_models) return NULL;
+  if (!model) return &b->models[0];
+  for (size_t i = 0; i < b->n_models; i++)
+    if (b->models[i].name && !strcmp(b->models[i].name, model)) return &b->models[i];
+  return NULL;
+}
+
+double sl_ledger_avoided_cost_usd(const sl_config_t *cfg, const sl_decision_t *d,
+                                  int64_t tokens_in, int64_t tokens_out) {
+  const sl_model_price_t *p = NULL;
+  for (size_t i = 0; d && !p && i < d->n_steps; i++)
+    p = step_price(d->steps[i].backend, d->steps[i].model);
+  for (size_t i = 0; cfg && !p && i < cfg->n_backends; i++)
+    p = step_price(&cfg->backends[i], NULL);
+  return p ? sl_ledger_api_cost_usd(p->usd_per_mtok_in, p->usd_per_mtok_out, tokens_in,
+                                    tokens_out)
+           : 0;
+}

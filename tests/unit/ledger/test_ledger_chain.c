@@ -238,12 +238,46 @@ static void test_row_helpers(void **state) {
   assert_true(fabs(sl_ledger_api_cost_usd(2.5, 10, 1000, 500) - 0.0075) < 1e-12);
 }
 
+static void test_avoided_cost(void **state) {
+  static const char cfg_json[] =
+      "{\"backends\": ["
+      "{\"name\": \"local\", \"kind\": \"local\", \"model\": \"m.gguf\","
+      " \"usd_per_hour\": 0.35, \"location\": \"in-process\"},"
+      "{\"name\": \"openai\", \"kind\": \"openai\", \"base_url\": \"https://api.openai.com/v1\","
+      " \"location\": \"external\", \"models\": ["
+      "  {\"name\": \"gpt-4o\", \"usd_per_mtok_in\": 2.5, \"usd_per_mtok_out\": 10},"
+      "  {\"name\": \"gpt-4o-mini\", \"usd_per_mtok_in\": 0.15, \"usd_per_mtok_out\": 0.6}]}],"
+      " \"rules\": [{\"name\": \"default\", \"route\": [\"local\"]}]}";
+  sl_config_t *cfg = NULL;
+  sl_jerr_t err;
+  memset(&err, 0, sizeof err);
+  int rc = sl_config_parse(cfg_json, strlen(cfg_json), NULL, &cfg, &err);
+  if (rc) fail_msg("config: %s", err.msg);
+  const sl_backend_cfg_t *local = sl_config_backend(cfg, "local");
+  const sl_backend_cfg_t *oai = sl_config_backend(cfg, "openai");
+  sl_decision_t d;
+  memset(&d, 0, sizeof d);
+  /* route local only: the config's first priced API model (gpt-4o) */
+  d.steps[0].backend = local;
+  d.n_steps = 1;
+  assert_true(fabs(sl_ledger_avoided_cost_usd(cfg, &d, 1000, 500) - 0.0075) < 1e-12);
+  /* route gpt-4o-mini then local: the route's own API model */
+  d.steps[0].backend = oai;
+  d.steps[0].model = "gpt-4o-mini";
+  d.steps[1].backend = local;
+  d.n_steps = 2;
+  assert_true(fabs(sl_ledger_avoided_cost_usd(cfg, &d, 1000, 500) - 0.00045) < 1e-12);
+  assert_true(sl_ledger_avoided_cost_usd(NULL, NULL, 1000, 500) == 0);
+  sl_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_append_verify_reopen),
       cmocka_unit_test(test_known_answer),
       cmocka_unit_test(test_rejects_bad_rows),
       cmocka_unit_test(test_row_helpers),
+      cmocka_unit_test(test_avoided_cost),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
