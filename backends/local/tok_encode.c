@@ -28,7 +28,7 @@ static int32_t match_special(const sl_tok_t *t, const uint8_t *p, size_t n, bool
     if (c < 0) break;
     cur = c;
     int32_t id = t->trie[cur].id;
-    if (id >= 0 && (parse_special || i < ctrl_room || t->type[id] != SL_TOKTYPE_CONTROL)) {
+    if (id >= 0 && (parse_special || i < ctrl_room || t->type[id] == SL_TOKTYPE_USER_DEFINED)) {
       best = id;
       *mlen = i + 1;
     }

@@ -396,10 +396,12 @@ int sl__tok_finish(sl_tok_t *t, char *err, size_t errlen) {
       return rc;
   }
 
-  /* Text that is matched before the model runs: control and user-defined tokens
-   * (llama.cpp's rule; for tokenizer.json these are exactly the added tokens). */
+  /* Text that is matched before the model runs: control, unknown and user-defined
+   * tokens (llama.cpp's rule; for tokenizer.json these are exactly the added
+   * tokens). Control and unknown ones only with parse_special. */
   for (size_t i = 0; i < t->n_vocab; i++) {
-    if ((t->type[i] == SL_TOKTYPE_CONTROL || t->type[i] == SL_TOKTYPE_USER_DEFINED) &&
+    if ((t->type[i] == SL_TOKTYPE_CONTROL || t->type[i] == SL_TOKTYPE_USER_DEFINED ||
+         t->type[i] == SL_TOKTYPE_UNKNOWN) &&
         (rc = sl__tok_add_special(t, (int32_t)i))) {
       sl__tok_err(err, errlen, "special tokens: %s at token %zu", sl_strerror(rc), i);
       return rc;

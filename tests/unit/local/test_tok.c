@@ -462,6 +462,9 @@ static void test_gguf_spm_small(void **st) {
   free(ids);
   /* A special token in the text, then a space prefix after it (llama.cpp rule). */
   expect_ids(t, "</s>a", true, (int32_t[]){2, 7}, 2);
+  /* <unk> written out is the unknown token only with special parsing (llama.cpp). */
+  expect_ids(t, "<unk>", true, (int32_t[]){0}, 1);
+  expect_ids(t, "b<unk>", false, (int32_t[]){4, 6, 0, 0, 0, 0, 0}, 7);
   expect_ids(t, "", true, NULL, 0);
   sl_tok_free(t);
 }
