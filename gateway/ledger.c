@@ -614,6 +614,8 @@ bool sl_ledger_rejects_on_failure(const sl_ledger_t *l) {
 }
 
 void sl_ledger_stats(sl_ledger_t *l, sl_ledger_stats_t *st) {
+  memset(st, 0, sizeof *st);
+  if (!l) return;
   pthread_mutex_lock(&l->mu);
   *st = l->st;
   st->queue_depth = l->q_len;

@@ -133,7 +133,7 @@ typedef struct {
   size_t max_batch;   /* largest transaction so far */
 } sl_ledger_stats_t;
 
-/* A snapshot for /metrics. Thread-safe, cheap (one mutex). */
+/* A snapshot for /metrics (all zero for a NULL ledger). Thread-safe, cheap. */
 void sl_ledger_stats(sl_ledger_t *l, sl_ledger_stats_t *st);
 
 /* ---- reading (synchronous; each opens its own read-only connection) ---- */
