@@ -149,7 +149,6 @@ int sl__tok_add_regex(sl_tok_t *t, const char *pattern, size_t len, char *err, s
   free(p);
   (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* the interpreter is the fallback */
   t->re[t->n_re++] = (sl__pcre2_code *)re;
-  t->pre = SL_PRE_REGEX;
   return 0;
 }
 
@@ -320,15 +319,6 @@ static int bpe_word(const sl_tok_t *t, scratch_t *s, const char *w, size_t len, 
     if (rc) return rc;
   }
   return 0;
-}
-
-int sl__bpe_encode_word(const sl_tok_t *t, const char *w, size_t len, sl__ids_t *out) {
-  scratch_t s = {0};
-  int rc = bpe_word(t, &s, w, len, out);
-  free(s.sym);
-  free(s.heap);
-  free(s.enc);
-  return rc;
 }
 
 /* Splits [p, p+n) with regex k (matches and the gaps between them are words, as

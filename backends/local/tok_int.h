@@ -12,12 +12,6 @@
 
 typedef struct pcre2_real_code_8 sl__pcre2_code;
 
-/* How text is cut into words before the vocabulary model sees it. */
-typedef enum {
-  SL_PRE_NONE,     /* the whole fragment is one word (SPM) */
-  SL_PRE_REGEX,    /* a sequence of split regexes (byte-level BPE, Split) */
-} sl_pre_kind_t;
-
 /* Normalizers applied to plain-text fragments (never to special tokens). */
 typedef enum { SL_NORM_NONE, SL_NORM_NFC, SL_NORM_NFKC, SL_NORM_NFD, SL_NORM_NFKD } sl_norm_t;
 
@@ -74,7 +68,7 @@ struct sl_tok {
   sl_norm_t norm;
   bool norm_prepend;   /* HF normalizer Prepend("▁") seen */
 
-  sl_pre_kind_t pre;
+  /* Split regexes applied in sequence before BPE (none: a fragment is one word). */
   sl__pcre2_code *re[SL_TOK_MAX_REGEX];
   size_t n_re;
 
@@ -139,7 +133,6 @@ int sl__ids_push(sl__ids_t *a, int32_t id);
 
 /* ---- model encoders (append to out) ---- */
 int sl__spm_encode(const sl_tok_t *t, const char *text, size_t len, sl__ids_t *out);
-int sl__bpe_encode_word(const sl_tok_t *t, const char *w, size_t len, sl__ids_t *out);
 /* Pre-tokenizes a plain fragment and BPE-encodes each word. */
 int sl__bpe_encode(const sl_tok_t *t, const char *text, size_t len, sl__ids_t *out);
 /* Unicode normalization of a fragment; *out is malloc'd (or NULL: unchanged). */
