@@ -117,11 +117,16 @@ static int parse_args(int argc, char **argv, args_t *a) {
 
 /* ---------------- output helpers ---------------- */
 
-/* Rows of cells kept until the end so the table can align its columns. */
+/* An aligned table on stdout. The first TABLE_BUFFER rows are kept to size the
+ * columns; after that rows are printed as they come with those widths (a wider
+ * cell just pushes its line), so a long listing needs no memory per row. */
+#define TABLE_BUFFER 1000
+
 typedef struct {
   size_t ncol;
-  char **cells; /* row-major */
+  char **cells; /* row-major, until streaming */
   size_t nrows, cap;
+  size_t *w;    /* column widths, once streaming */
 } table_t;
 
 static void table_init(table_t *t, size_t ncol) {
@@ -129,7 +134,45 @@ static void table_init(table_t *t, size_t ncol) {
   t->ncol = ncol;
 }
 
+static void print_cells(const table_t *t, char *const *cells) {
+  for (size_t c = 0; c < t->ncol; c++) {
+    const char *s = cells[c] ? cells[c] : "";
+    if (c + 1 < t->ncol) printf("%-*s  ", (int)t->w[c], s);
+    else fputs(s, stdout);
+  }
+  putchar('\n');
+}
+
+/* Sizes the columns from the buffered rows, prints them and frees them. */
+static void table_flush(table_t *t) {
+  if (!t->w && !(t->w = calloc(t->ncol, sizeof *t->w))) return;
+  for (size_t r = 0; r < t->nrows; r++)
+    for (size_t c = 0; c < t->ncol; c++) {
+      const char *x = t->cells[r * t->ncol + c];
+      size_t n = x ? strlen(x) : 0;
+      if (n > t->w[c]) t->w[c] = n;
+    }
+  for (size_t r = 0; r < t->nrows; r++) {
+    print_cells(t, t->cells + r * t->ncol);
+    if (r == 0) {
+      for (size_t c = 0; c < t->ncol; c++) {
+        for (size_t k = 0; k < t->w[c]; k++) putchar('-');
+        if (c + 1 < t->ncol) fputs("  ", stdout);
+      }
+      putchar('\n');
+    }
+  }
+  for (size_t i = 0; i < t->nrows * t->ncol; i++) free(t->cells[i]);
+  free(t->cells);
+  t->cells = NULL;
+  t->nrows = t->cap = 0;
+}
+
 static void table_row(table_t *t, const char *const *cells) {
+  if (t->w) { /* streaming */
+    print_cells(t, (char *const *)cells);
+    return;
+  }
   if (t->nrows == t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 16;
     char **p = realloc(t->cells, cap * t->ncol * sizeof *p);
@@ -137,41 +180,21 @@ static void table_row(table_t *t, const char *const *cells) {
     t->cells = p;
     t->cap = cap;
   }
-  for (size_t c = 0; c < t->ncol; c++)
+  for (size_t c = 0; c < t->ncol; c++) /* NULL (no memory) prints as empty */
     t->cells[t->nrows * t->ncol + c] = strdup(cells[c] ? cells[c] : "");
   t->nrows++;
+  if (t->nrows >= TABLE_BUFFER) table_flush(t);
 }
 
-static void table_print(FILE *f, const table_t *t) {
-  size_t *w = calloc(t->ncol, sizeof *w);
-  if (!w) return;
-  for (size_t r = 0; r < t->nrows; r++)
-    for (size_t c = 0; c < t->ncol; c++) {
-      const char *s = t->cells[r * t->ncol + c];
-      size_t n = s ? strlen(s) : 0;
-      if (n > w[c]) w[c] = n;
-    }
-  for (size_t r = 0; r < t->nrows; r++) {
-    for (size_t c = 0; c < t->ncol; c++) {
-      const char *s = t->cells[r * t->ncol + c];
-      if (c + 1 < t->ncol) fprintf(f, "%-*s  ", (int)w[c], s ? s : "");
-      else fputs(s ? s : "", f);
-    }
-    fputc('\n', f);
-    if (r == 0) {
-      for (size_t c = 0; c < t->ncol; c++) {
-        for (size_t k = 0; k < w[c]; k++) fputc('-', f);
-        if (c + 1 < t->ncol) fputs("  ", f);
-      }
-      fputc('\n', f);
-    }
-  }
-  free(w);
+/* Prints what is still buffered. */
+static void table_print(table_t *t) {
+  if (t->nrows) table_flush(t);
 }
 
 static void table_free(table_t *t) {
   for (size_t i = 0; i < t->nrows * t->ncol; i++) free(t->cells[i]);
   free(t->cells);
+  free(t->w);
 }
 
 static void csv_cell(FILE *f, const char *s) {
@@ -343,9 +366,7 @@ static int cmd_egress(const args_t *a, sqlite3 *db) {
       " WHERE ts >= ?1 AND (?2 IS NULL OR ts < ?2) AND (?3 IS NULL OR tenant = ?3)";
   /* Listing in chain order; summary grouped, each request counted once per
    * (tenant, destination) and its entity types taken from its first transmission. */
-  snprintf(sql, sizeof sql, "SELECT * FROM (%s)%s ORDER BY %s", sl__ledger_egress_sql,
-           where,
-           a->summary_only ? "tenant, destination, request_id, id" : "id");
+  snprintf(sql, sizeof sql, "SELECT * FROM (%s)%s ORDER BY id", sl__ledger_egress_sql, where);
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
     fprintf(stderr, "sluice audit egress: %s\n", sqlite3_errmsg(db));
@@ -540,7 +561,7 @@ static int cmd_egress(const args_t *a, sqlite3 *db) {
       if (a->summary_only) csv_row(stdout, shead, NS);
     } else {
       if (!a->summary_only) {
-        table_print(stdout, &tab);
+        table_print(&tab);
         putchar('\n');
       }
       table_row(&s, shead);
@@ -559,7 +580,7 @@ static int cmd_egress(const args_t *a, sqlite3 *db) {
       }
     }
     if (a->fmt == FMT_TABLE) {
-      table_print(stdout, &s);
+      table_print(&s);
       printf("\n%lld requests, %lld transmissions, %lld bytes out\n",
              (long long)total_requests, (long long)total_tx, (long long)total_bytes);
     }
@@ -682,7 +703,7 @@ static int cmd_costs(const args_t *a, sqlite3 *db) {
     const char *cells[NH] = {"TOTAL", s[1], s[2], s[3], s[4], s[5],
                              s[6],    s[7], s[8], s[9], s[10]};
     table_row(&tab, cells);
-    table_print(stdout, &tab);
+    table_print(&tab);
   }
   table_free(&tab);
   cJSON_Delete(root);
