@@ -9,12 +9,14 @@
  *    "assume": {"level": "...", "difficulty": 0.9, "entity_types": ["US_SSN"]},
  *    "expect": {"rule": "name" | null, "backend": "local" | "openai/gpt-4o",
  *               "backends": [...], "blocked": bool, "status": 451, "level": "...",
- *               "egress": bool, "redact": [...]}}
+ *               "egress": bool, "redact": [...], "never_leaves": ["value", ...]}}
  * `assume` replaces parts of the classification, to test rule logic apart from
- * the detectors. Every mismatch is printed as expected/got; the exit is
+ * the detectors. `never_leaves` checks that none of the strings would reach an
+ * external step of the chain (after the rule's redaction). Every mismatch is printed as expected/got; the exit is
  * non-zero if any case fails or cannot be read. */
 #include "cli.h"
 #include "cli_input.h"
+#include "redact.h"
 #include "sl_err.h"
 
 #include <cjson/cJSON.h>
@@ -166,6 +168,37 @@ static int apply_assume(const cJSON *a, sl_class_t *cls, sl_entity_t *extra, siz
   return 0;
 }
 
+/* For expect.never_leaves: the first listed string that an external step of
+ * the chain would receive (after the rule's redaction), in *leaked; 0 or SL_E*. */
+static int leaks(const sl_decision_t *d, const sl_chat_req_t *req, const sl_class_t *cls,
+                 const cJSON *values, const char **leaked) {
+  *leaked = NULL;
+  const sl_route_step_t *ext = NULL;
+  for (size_t i = 0; i < d->n_steps && !ext; i++)
+    if (d->steps[i].backend->location == SL_LOC_EXTERNAL) ext = &d->steps[i];
+  if (!ext) return 0; /* nothing leaves */
+  sl_chat_req_t red;
+  const sl_chat_req_t *sent = req;
+  sl_redact_map_t *map = NULL;
+  if (sl_policy_step_needs_redaction(d, ext)) {
+    int rc = sl_redact_request(req, cls, d->redact, d->n_redact, &red, &map);
+    if (rc) return rc;
+    sent = &red;
+  }
+  for (const cJSON *v = values->child; v && !*leaked; v = v->next) {
+    if (!cJSON_IsString(v) || !v->valuestring[0]) continue;
+    for (size_t i = 0; i < sent->n_msgs && !*leaked; i++)
+      if ((sent->msgs[i].content && strstr(sent->msgs[i].content, v->valuestring)) ||
+          (sent->msgs[i].tool_calls && strstr(sent->msgs[i].tool_calls, v->valuestring)))
+        *leaked = v->valuestring;
+  }
+  if (map) {
+    sl_chat_req_free(&red);
+    sl_redact_map_free(map);
+  }
+  return 0;
+}
+
 /* Runs one case; returns 0 pass, 1 mismatch, -1 unreadable (reason in err). */
 static int run_case(sl_policy_t *p, const cJSON *c, diff_t *df, sl_decision_t *d, char *err,
                     size_t errlen) {
@@ -305,6 +338,21 @@ static int run_case(sl_policy_t *p, const cJSON *c, diff_t *df, sl_decision_t *d
           if (n < sizeof got) snprintf(got + n, sizeof got - n, "]");
           diff_add(df, "redact", w ? w : "?", got);
           free(w);
+        }
+      }
+    } else if (!strcmp(k, "never_leaves")) {
+      if (!cJSON_IsArray(e)) bad = 1;
+      else {
+        const char *leaked = NULL;
+        int lrc = leaks(d, &in.req, &cls, e, &leaked);
+        if (lrc < 0) {
+          snprintf(err, errlen, "expect.never_leaves: cannot redact (%s)", sl_strerror(lrc));
+          bad = -1;
+        } else if (leaked) {
+          snprintf(want, sizeof want, "\"%.200s\" kept inside", leaked);
+          snprintf(got, sizeof got, "sent to an external backend%s",
+                   d->n_redact ? " (after redaction)" : "");
+          diff_add(df, "leaves", want, got);
         }
       }
     } else {

@@ -171,6 +171,18 @@ static void test_mismatch_fails_with_diff(void **state) {
   assert_non_null(strstr(out, "expected \"openai\""));
   assert_non_null(strstr(out, "1 passed, 1 failed"));
 
+  /* never_leaves: the hard rule redacts PERSON only, so the email would leave */
+  char *leak = write_file(
+      "leak.jsonl",
+      "{\"name\": \"email leaks\", \"text\": \"Mail jane.doe@acme-corp.com the plan\","
+      " \"assume\": {\"level\": \"internal\", \"difficulty\": 0.8},"
+      " \"expect\": {\"rule\": \"hard\", \"never_leaves\": [\"jane.doe@acme-corp.com\"]}}\n"
+      "{\"name\": \"kept inside\", \"text\": \"Mail jane.doe@acme-corp.com the plan\","
+      " \"expect\": {\"rule\": \"keep-inside\", \"never_leaves\": [\"jane.doe@acme-corp.com\"]}}\n");
+  assert_int_equal(run(&out, 3, "test", pol, leak), 1);
+  assert_non_null(strstr(out, "\"jane.doe@acme-corp.com\" kept inside"));
+  assert_non_null(strstr(out, "1 passed, 1 failed"));
+
   /* an unreadable case is a failure too, named by line */
   char *broken = write_file("broken.jsonl",
                             "{\"text\": \"x\", \"expect\": {\"rule\": \"default\", \"colour\": 1}}\n"
