@@ -426,10 +426,8 @@ static void dispatch(sl_conn_t *c) {
   uv_timer_stop(&c->timer);
   c->req.bytes_in = c->header_bytes + c->req.body.len;
   if (!c->req.body.data) sl_buf_append(&c->req.body, "", 0);
-  if (c->reading) {
-    uv_read_stop((uv_stream_t *)&c->tcp);
-    c->reading = false;
-  }
+  /* Reading goes on (unparsed) so that a client going away is noticed at once;
+   * on_read stops it if the client pipelines more than a read's worth. */
   s->handler(c, &c->req, s->data);
 }
 
@@ -493,7 +491,20 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   }
   if (nread == 0) return;
   c->srv->stats.bytes_in += (uint64_t)nread;
-  if (c->rstate == RS_IDLE && !c->in_request)
+  if (c->in_request) {
+    /* Pipelined bytes wait unparsed; past one read's worth, stop reading
+     * (backpressure) so the buffer stays bounded. */
+    if (sl_buf_append(&c->pending, buf->base, (size_t)nread)) { /* cannot happen: see below */
+      conn_close(c);
+      return;
+    }
+    if (c->pending.len >= READ_CHUNK) {
+      uv_read_stop((uv_stream_t *)&c->tcp);
+      c->reading = false;
+    }
+    return;
+  }
+  if (c->rstate == RS_IDLE)
     arm_timer(c, c->srv->limits.header_timeout_ms); /* a request has started */
   if (sl_buf_append(&c->pending, buf->base, (size_t)nread)) {
     protocol_error(c, 431, "request header fields too large");

@@ -1,0 +1,163 @@
+/* OpenAI codec: decoding validates types and names the field; encoding produces
+ * JSON the official shapes expect, with every string escaped. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "gateway/codec_openai.h"
+#include "sl_err.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int decode(const char *j, sl_chat_req_t *r, char *err) {
+  return sl_openai_decode_request(j, strlen(j), r, err, 300);
+}
+
+static void test_decode_full(void **st) {
+  sl_chat_req_t r;
+  char err[300] = "";
+  const char *j =
+      "{\"model\":\"openai/gpt-4o\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+      "\"max_tokens\":50,\"temperature\":0.5,\"top_p\":0.9,\"seed\":42,\"stop\":[\"END\",\"###\"],"
+      "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{}}}],"
+      "\"messages\":[{\"role\":\"developer\",\"content\":\"be nice\"},"
+      "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"text\",\"text\":\"b\"}]},"
+      "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+      "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"42\"}]}";
+  assert_int_equal(decode(j, &r, err), 0);
+  assert_string_equal(r.model, "openai/gpt-4o");
+  assert_true(r.stream && r.include_usage);
+  assert_int_equal(r.max_tokens, 50);
+  assert_true(r.temperature == 0.5 && r.top_p == 0.9);
+  assert_true(r.has_seed && r.seed == 42);
+  assert_int_equal(r.n_stop, 2);
+  assert_string_equal(r.stop[1], "###");
+  assert_non_null(r.tools);
+  assert_int_equal(r.n_msgs, 4);
+  assert_string_equal(r.msgs[0].role, "system"); /* developer is the new name of system */
+  assert_string_equal(r.msgs[1].content, "a\nb");
+  assert_string_equal(r.msgs[2].content, "");
+  assert_non_null(r.msgs[2].tool_calls);
+  assert_string_equal(r.msgs[3].tool_call_id, "c1");
+  char *text;
+  size_t len;
+  assert_int_equal(sl_chat_text(&r, &text, &len), 0);
+  assert_string_equal(text, "be nice\na\nb\n\n42");
+  free(text);
+  sl_chat_req_free(&r);
+}
+
+static void test_decode_defaults(void **st) {
+  sl_chat_req_t r;
+  char err[300];
+  assert_int_equal(decode("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r, err), 0);
+  assert_string_equal(r.model, "auto");
+  assert_false(r.stream);
+  assert_int_equal(r.max_tokens, -1);
+  assert_true(r.temperature < 0);
+  sl_chat_req_free(&r);
+}
+
+static void expect_bad(const char *j, const char *needle) {
+  sl_chat_req_t r;
+  char err[300] = "";
+  int rc = decode(j, &r, err);
+  if (!rc || !strstr(err, needle)) {
+    print_error("json %s: rc=%d err=%s (want %s)\n", j, rc, err, needle);
+    fail();
+  }
+}
+
+static void test_decode_errors(void **st) {
+  expect_bad("{\"messages\":[", "not valid JSON");
+  expect_bad("[]", "must be a JSON object");
+  expect_bad("{}", "messages must be an array");
+  expect_bad("{\"messages\":[]}", "messages must not be empty");
+  expect_bad("{\"messages\":[1]}", "messages[0] must be an object");
+  expect_bad("{\"messages\":[{\"content\":\"x\"}]}", "messages[0].role must be a string");
+  expect_bad("{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}", "unknown role");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":5}]}", "messages[0].content");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{}}]}]}",
+             "only text content parts");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":\"hot\"}",
+             "temperature must be a number");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":3}",
+             "temperature must be between");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":0}", "max_tokens");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"n\":2}", "only 1 choice");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stop\":[1]}", "stop must be");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":\"yes\"}",
+             "stream must be a boolean");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":{}}", "tools must be an array");
+  expect_bad("{\"model\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "model must be a string");
+}
+
+static void test_encode_completion_escapes(void **st) {
+  sl_buf_t b;
+  sl_buf_init(&b, 1 << 20);
+  sl_openai_meta_t m = {"chatcmpl-1", 7, "mo\"del"};
+  const char text[] = "q\"uote\\ nl\n tab\t ctl\x01 \xc3\xa9";
+  assert_int_equal(sl_openai_encode_completion(&b, &m, text, sizeof text - 1, NULL, 0, "stop", 3, 4), 0);
+  cJSON *j = cJSON_Parse(b.data);
+  assert_non_null(j);
+  cJSON *msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message");
+  assert_string_equal(cJSON_GetObjectItem(msg, "content")->valuestring, text);
+  assert_string_equal(cJSON_GetObjectItem(j, "model")->valuestring, "mo\"del");
+  assert_string_equal(cJSON_GetObjectItem(j, "object")->valuestring, "chat.completion");
+  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "usage"), "total_tokens")->valueint, 7);
+  cJSON_Delete(j);
+  sl_buf_free(&b);
+}
+
+static void test_encode_tools_and_chunks(void **st) {
+  sl_buf_t b;
+  sl_buf_init(&b, 1 << 20);
+  sl_openai_meta_t m = {"c", 1, "m"};
+  sl_tool_acc_t t = {.id = "call_1", .name = "get_weather"};
+  sl_buf_init(&t.args, 1024);
+  sl_buf_puts(&t.args, "{\"city\":\"Paris\"}");
+  assert_int_equal(sl_openai_encode_completion(&b, &m, "", 0, &t, 1, "tool_calls", 1, 1), 0);
+  cJSON *j = cJSON_Parse(b.data);
+  assert_non_null(j);
+  cJSON *msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message");
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(msg, "content")));
+  cJSON *tc = cJSON_GetArrayItem(cJSON_GetObjectItem(msg, "tool_calls"), 0);
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(tc, "function"), "arguments")->valuestring,
+                      "{\"city\":\"Paris\"}");
+  cJSON_Delete(j);
+  sl_buf_reset(&b);
+  assert_int_equal(sl_openai_encode_chunk(&b, &m, NULL, "x", 1, 0, "call_1", "f", "{\"a", 3, NULL), 0);
+  assert_true(!strncmp(b.data, "data: {", 7));
+  assert_true(b.len > 2 && !strcmp(b.data + b.len - 2, "\n\n"));
+  j = cJSON_ParseWithLength(b.data + 6, b.len - 8);
+  assert_non_null(j);
+  cJSON_Delete(j);
+  sl_buf_reset(&b);
+  assert_int_equal(sl_openai_encode_usage_chunk(&b, &m, 2, 3), 0);
+  assert_non_null(strstr(b.data, "\"choices\":[]"));
+  sl_buf_free(&t.args);
+  sl_buf_free(&b);
+}
+
+static void test_encode_limits(void **st) {
+  sl_buf_t b;
+  sl_buf_init(&b, 64); /* a ceiling smaller than the answer is an error, not an overflow */
+  sl_openai_meta_t m = {"c", 1, "m"};
+  assert_int_equal(sl_openai_encode_completion(&b, &m, "0123456789012345678901234567890123456789", 40,
+                                               NULL, 0, "stop", 1, 1),
+                   SL_ETOOBIG);
+  sl_buf_free(&b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_decode_full),          cmocka_unit_test(test_decode_defaults),
+      cmocka_unit_test(test_decode_errors),        cmocka_unit_test(test_encode_completion_escapes),
+      cmocka_unit_test(test_encode_tools_and_chunks), cmocka_unit_test(test_encode_limits),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

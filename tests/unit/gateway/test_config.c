@@ -1,0 +1,125 @@
+/* Config validation: good files load; every kind of mistake is refused with the
+ * JSON path of the bad value. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "policy/config.h"
+#include "sl_err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OK_BACKEND "{\"name\":\"up\",\"kind\":\"openai\",\"base_url\":\"https://api.example.com/v1/\",\"api_key_env\":\"K\",\"models\":[{\"name\":\"m\",\"usd_per_mtok_in\":1,\"usd_per_mtok_out\":2}]}"
+
+static int parse(const char *json, sl_config_t **c, sl_jerr_t *e) {
+  return sl_config_parse(json, strlen(json), NULL, c, e);
+}
+
+static void test_valid(void **st) {
+  sl_config_t *c;
+  sl_jerr_t e = {{0}};
+  const char *j = "{\"listen\":\"127.0.0.1:9090\",\"backends\":[" OK_BACKEND
+                  ",{\"name\":\"loc\",\"kind\":\"local\",\"model\":\"m.gguf\",\"threads\":1}],"
+                  "\"auth\":{\"keys\":[{\"id\":\"a\",\"sha256\":\"" 
+                  "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\",\"tenant\":\"t\",\"monthly_budget_usd\":10}]},"
+                  "\"rules\":[]}";
+  assert_int_equal(parse(j, &c, &e), 0);
+  assert_string_equal(c->listen, "127.0.0.1:9090");
+  assert_int_equal(c->n_backends, 2);
+  const sl_backend_cfg_t *b = sl_config_backend(c, "up");
+  assert_non_null(b);
+  assert_string_equal(b->base_url, "https://api.example.com/v1"); /* trailing slash trimmed */
+  assert_int_equal(b->location, SL_LOC_EXTERNAL);                /* API backends default external */
+  assert_string_equal(b->default_model, "m");
+  assert_true(sl_config_model(b, "m")->usd_per_mtok_out == 2);
+  assert_int_equal(sl_config_backend(c, "loc")->location, SL_LOC_IN_PROCESS);
+  const sl_key_cfg_t *k = sl_config_find_key(c, "foo", 3); /* sha256("foo") */
+  assert_non_null(k);
+  assert_string_equal(k->tenant, "t");
+  assert_null(sl_config_find_key(c, "bar", 3));
+  assert_int_equal(strlen(c->digest_hex), 64);
+  sl_config_free(c);
+}
+
+static void expect_error(const char *json, const char *path_and_msg) {
+  sl_config_t *c = NULL;
+  sl_jerr_t e = {{0}};
+  int rc = parse(json, &c, &e);
+  if (rc == 0 || !strstr(e.msg, path_and_msg)) {
+    fprintf(stderr, "json: %s\nexpected: %s\ngot rc=%d: %s\n", json, path_and_msg, rc, e.msg);
+    fail();
+  }
+  assert_null(c);
+}
+
+static void test_errors_name_the_path(void **st) {
+  expect_error("{\"backends\":[" OK_BACKEND "], \"bogus\": 1}", "$: unknown key \"bogus\"");
+  expect_error("{}", "$.backends: is required");
+  expect_error("{\"backends\":[]}", "$.backends: must list");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"grpc\",\"base_url\":\"http://a\"}]}",
+               "$.backends[0].kind: must be");
+  expect_error("{\"backends\":[" OK_BACKEND "," OK_BACKEND "]}", "$.backends[1]: duplicate backend name");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"ftp://a\"}]}",
+               "$.backends[0].base_url: must start with http");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\"}]}", "$.backends[0].base_url: is required");
+  expect_error("{\"backends\":[{\"name\":\"a/b\",\"kind\":\"openai\",\"base_url\":\"http://a\"}]}",
+               "$.backends[0].name: must not contain");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"http://a\",\"location\":\"in-process\"}]}",
+               "$.backends[0].location");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"local\",\"threads\":0}]}",
+               "$.backends[0].threads: must be between");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"local\",\"threads\":1.5}]}",
+               "$.backends[0].threads: must be a whole number");
+  expect_error("{\"backends\":[" OK_BACKEND "],\"listen\":\"localhost\"}", "$.listen: must be HOST:PORT");
+  expect_error("{\"backends\":[" OK_BACKEND "],\"listen\":\"a:99999\"}", "$.listen: port must be");
+  expect_error("{\"backends\":[" OK_BACKEND "],\"auth\":{\"keys\":[{\"id\":\"a\",\"sha256\":\"zz\"}]}}",
+               "$.auth.keys[0].sha256: must be 64 hex digits");
+  expect_error("{\"backends\":[" OK_BACKEND "],\"limits\":{\"max_body_bytes\":5}}",
+               "$.limits.max_body_bytes: must be between");
+  expect_error("{\"backends\":[" OK_BACKEND "],\"ledger\":{\"path\":\"x\",\"on_failure\":\"maybe\"}}",
+               "$.ledger.on_failure");
+  expect_error("{\"backends\":[" OK_BACKEND "]", "$: not valid JSON");
+  expect_error("[1,2]", "$: must be a JSON object");
+}
+
+static void test_invalid_json_names_the_line(void **st) {
+  sl_config_t *c = NULL;
+  sl_jerr_t e = {{0}};
+  const char *j = "{\n\"listen\": \"a:1\",\n\"backends\": [,]\n}";
+  assert_int_not_equal(parse(j, &c, &e), 0);
+  assert_non_null(strstr(e.msg, "line 3"));
+}
+
+static void test_load_missing_file(void **st) {
+  sl_config_t *c = NULL;
+  sl_jerr_t e = {{0}};
+  assert_int_equal(sl_config_load("/nonexistent/sluice.json", &c, &e), SL_EIO);
+  assert_non_null(strstr(e.msg, "cannot open"));
+}
+
+static void test_default_config_is_valid(void **st) {
+  const char *src = getenv("SLUICE_SRC");
+  char path[4096];
+  snprintf(path, sizeof path, "%s/deploy/sluice.json", src ? src : ".");
+  sl_config_t *c = NULL;
+  sl_jerr_t e = {{0}};
+  int rc = sl_config_load(path, &c, &e);
+  if (rc) fprintf(stderr, "%s: %s\n", path, e.msg);
+  assert_int_equal(rc, 0);
+  sl_config_free(c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_valid),
+      cmocka_unit_test(test_errors_name_the_path),
+      cmocka_unit_test(test_invalid_json_names_the_line),
+      cmocka_unit_test(test_load_missing_file),
+      cmocka_unit_test(test_default_config_is_valid),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,265 @@
+/* The HTTP/1.1 layer on a real loop (in a thread) driven by blocking sockets:
+ * keep-alive, pipelining in order, chunked bodies, limits and timeouts, and a
+ * deferred answer after the client went away. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "gateway/server.h"
+#include "sl_err.h"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static uv_loop_t loop;
+static sl_server_t *srv;
+static uv_async_t stop_async;
+static pthread_t thr;
+static int port;
+static int aborts;
+
+typedef struct {
+  uv_timer_t t;
+  sl_conn_t *c;
+  bool gone;
+} deferred_t;
+
+static void on_closed(uv_handle_t *h) { free(h->data); }
+
+static void on_defer(uv_timer_t *t) {
+  deferred_t *d = t->data;
+  if (!d->gone) sl_http_respond(d->c, 200, "text/plain", NULL, "late", 4);
+  sl_http_end(d->c); /* always exactly once, even when the client is gone */
+  uv_close((uv_handle_t *)&d->t, on_closed);
+}
+
+static void on_abort(sl_conn_t *c, void *data) {
+  deferred_t *d = data;
+  d->gone = true;
+  aborts++;
+}
+
+static void handler(sl_conn_t *c, sl_http_req_t *r, void *data) {
+  if (!strcmp(r->path, "/defer")) {
+    deferred_t *d = calloc(1, sizeof *d);
+    d->c = c;
+    uv_timer_init(&loop, &d->t);
+    d->t.data = d;
+    sl_http_set_abort(c, on_abort, d);
+    uv_timer_start(&d->t, on_defer, 300, 0);
+    return;
+  }
+  char body[256];
+  const char *h = sl_http_header(r, "x-test");
+  int n = snprintf(body, sizeof body, "%s %s body=%zu x=%s", r->method, r->path, r->body.len,
+                   h ? h : "-");
+  sl_http_respond(c, 200, "text/plain", NULL, body, (size_t)n);
+  sl_http_end(c);
+}
+
+static void on_stop(uv_async_t *a) { uv_stop(&loop); }
+
+static void *run(void *arg) {
+  uv_run(&loop, UV_RUN_DEFAULT);
+  return NULL;
+}
+
+static int setup(void **st) {
+  uv_loop_init(&loop);
+  sl_limits_t l = {.max_header_bytes = 2048, .max_body_bytes = 4096, .max_connections = 64,
+                   .header_timeout_ms = 400, .body_timeout_ms = 400, .idle_timeout_ms = 600,
+                   .shutdown_grace_ms = 1000};
+  assert_int_equal(sl_server_create(&loop, &l, handler, NULL, &srv), 0);
+  assert_int_equal(sl_server_listen(srv, "127.0.0.1:0"), 0);
+  port = sl_server_port(srv);
+  uv_async_init(&loop, &stop_async, on_stop);
+  pthread_create(&thr, NULL, run, NULL);
+  return 0;
+}
+
+static int teardown(void **st) {
+  uv_async_send(&stop_async);
+  pthread_join(thr, NULL);
+  return 0;
+}
+
+static int dial(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  struct timeval tv = {.tv_sec = 3};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+static void send_all(int fd, const char *s) {
+  size_t n = strlen(s);
+  while (n) {
+    ssize_t w = write(fd, s, n);
+    if (w <= 0) return;
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+/* Reads until the peer closes or `want` occurrences of "HTTP/1.1 " arrived and
+ * their bodies (by Content-Length) are complete. */
+static size_t recv_responses(int fd, char *buf, size_t cap, int want) {
+  size_t len = 0;
+  for (;;) {
+    int have = 0;
+    const char *p = buf;
+    size_t done_to = 0;
+    buf[len] = '\0';
+    while ((p = strstr(p, "HTTP/1.1 "))) {
+      const char *cl = strstr(p, "Content-Length: ");
+      const char *end = strstr(p, "\r\n\r\n");
+      if (!cl || !end) break;
+      size_t body = strtoul(cl + 16, NULL, 10);
+      if ((size_t)(end + 4 - buf) + body > len) break;
+      have++;
+      done_to = (size_t)(end + 4 - buf) + body;
+      p = buf + done_to;
+    }
+    if (have >= want) return len;
+    ssize_t r = read(fd, buf + len, cap - 1 - len);
+    if (r <= 0) return len;
+    len += (size_t)r;
+  }
+}
+
+static void test_keepalive_and_pipelining(void **st) {
+  int fd = dial();
+  char buf[8192];
+  send_all(fd, "GET /a HTTP/1.1\r\nHost: x\r\nX-Test: 1\r\n\r\n"
+               "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+               "GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+  recv_responses(fd, buf, sizeof buf, 3);
+  const char *a = strstr(buf, "GET /a body=0 x=1");
+  const char *b = strstr(buf, "POST /b body=5 x=-");
+  const char *c = strstr(buf, "GET /c body=0");
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_non_null(c);
+  assert_true(a < b && b < c); /* in order */
+  assert_non_null(strstr(buf, "Connection: keep-alive"));
+  close(fd);
+}
+
+static void test_chunked_body(void **st) {
+  int fd = dial();
+  char buf[4096];
+  send_all(fd, "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n");
+  recv_responses(fd, buf, sizeof buf, 1);
+  assert_non_null(strstr(buf, "POST /c body=7"));
+  close(fd);
+}
+
+static void expect_status(const char *req, const char *status) {
+  int fd = dial();
+  char buf[8192];
+  send_all(fd, req);
+  size_t n = recv_responses(fd, buf, sizeof buf, 1);
+  buf[n] = '\0';
+  if (strncmp(buf, status, strlen(status))) {
+    print_error("want %s, got: %.200s\n", status, buf);
+    fail();
+  }
+  assert_non_null(strstr(buf, "\"error\""));
+  close(fd);
+}
+
+static void test_limits(void **st) {
+  char big[4096];
+  memset(big, 'a', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  char req[8192];
+  snprintf(req, sizeof req, "GET / HTTP/1.1\r\nX-Big: %s\r\n\r\n", big);
+  expect_status(req, "HTTP/1.1 431");
+  expect_status("POST / HTTP/1.1\r\nContent-Length: 99999\r\n\r\n", "HTTP/1.1 413");
+  expect_status("GARBAGE\r\n\r\n", "HTTP/1.1 400");
+  expect_status("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "HTTP/1.1 400");
+}
+
+static void test_slow_headers_timeout(void **st) {
+  int fd = dial();
+  char buf[2048];
+  send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\n"); /* and never the blank line */
+  size_t n = recv_responses(fd, buf, sizeof buf, 1);
+  buf[n] = '\0';
+  assert_true(!strncmp(buf, "HTTP/1.1 408", 12));
+  assert_int_equal(read(fd, buf, sizeof buf), 0); /* closed */
+  close(fd);
+}
+
+static void test_slow_body_timeout(void **st) {
+  int fd = dial();
+  char buf[2048];
+  send_all(fd, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+  size_t n = recv_responses(fd, buf, sizeof buf, 1);
+  buf[n] = '\0';
+  assert_true(!strncmp(buf, "HTTP/1.1 408", 12));
+  close(fd);
+}
+
+static void test_idle_keepalive_closes(void **st) {
+  int fd = dial();
+  char buf[2048];
+  send_all(fd, "GET /i HTTP/1.1\r\nHost: x\r\n\r\n");
+  recv_responses(fd, buf, sizeof buf, 1);
+  /* nothing more: after the idle timeout the server closes without a response */
+  ssize_t r = read(fd, buf, sizeof buf);
+  assert_int_equal(r, 0);
+  close(fd);
+}
+
+static void test_client_gone_before_answer(void **st) {
+  int before = aborts;
+  int fd = dial();
+  send_all(fd, "GET /defer HTTP/1.1\r\nHost: x\r\n\r\n");
+  usleep(50000);
+  close(fd);
+  usleep(500000);
+  assert_int_equal(aborts, before + 1);
+  /* the server keeps serving */
+  fd = dial();
+  char buf[2048];
+  send_all(fd, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+  recv_responses(fd, buf, sizeof buf, 1);
+  assert_non_null(strstr(buf, "GET /after"));
+  close(fd);
+}
+
+static void test_connection_close_header(void **st) {
+  int fd = dial();
+  char buf[2048];
+  send_all(fd, "GET /z HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  size_t n = recv_responses(fd, buf, sizeof buf, 1);
+  buf[n] = '\0';
+  assert_non_null(strstr(buf, "Connection: close"));
+  assert_int_equal(read(fd, buf, sizeof buf), 0);
+  close(fd);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_keepalive_and_pipelining),
+      cmocka_unit_test(test_chunked_body),
+      cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_slow_headers_timeout),
+      cmocka_unit_test(test_slow_body_timeout),
+      cmocka_unit_test(test_idle_keepalive_closes),
+      cmocka_unit_test(test_client_gone_before_answer),
+      cmocka_unit_test(test_connection_close_header),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

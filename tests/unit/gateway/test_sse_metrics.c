@@ -1,0 +1,98 @@
+/* The upstream SSE parser (any split of the byte stream gives the same events;
+ * bounded) and the Prometheus renderer (format, label escaping). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "backends/sse.h"
+#include "gateway/metrics.h"
+#include "sl_err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+  char log[4096];
+  int n;
+} events_t;
+
+static int on_ev(void *data, const char *event, const char *p, size_t n) {
+  events_t *e = data;
+  size_t l = strlen(e->log);
+  snprintf(e->log + l, sizeof e->log - l, "[%s|%.*s]", event, (int)n, p);
+  e->n++;
+  return 0;
+}
+
+static const char stream[] =
+    ": comment\r\n"
+    "data: {\"a\":1}\r\n\r\n"
+    "event: message_start\ndata: line1\ndata: line2\n\n"
+    "data:nospace\r\r"
+    "id: 5\nretry: 10\ndata: [DONE]\n\n";
+static const char expected[] = "[message|{\"a\":1}][message_start|line1\nline2][message|nospace][message|[DONE]]";
+
+static void test_sse_every_split(void **st) {
+  size_t n = sizeof stream - 1;
+  for (size_t cut = 0; cut <= n; cut++) {
+    events_t e = {{0}, 0};
+    sl_sse_t s;
+    sl_sse_init(&s, 1024, on_ev, &e);
+    assert_int_equal(sl_sse_feed(&s, stream, cut), 0);
+    assert_int_equal(sl_sse_feed(&s, stream + cut, n - cut), 0);
+    assert_string_equal(e.log, expected);
+    sl_sse_free(&s);
+  }
+  /* one byte at a time */
+  events_t e = {{0}, 0};
+  sl_sse_t s;
+  sl_sse_init(&s, 1024, on_ev, &e);
+  for (size_t i = 0; i < n; i++) assert_int_equal(sl_sse_feed(&s, stream + i, 1), 0);
+  assert_string_equal(e.log, expected);
+  sl_sse_free(&s);
+}
+
+static void test_sse_limit(void **st) {
+  events_t e = {{0}, 0};
+  sl_sse_t s;
+  sl_sse_init(&s, 16, on_ev, &e);
+  const char big[] = "data: 0123456789012345678901234567890\n\n";
+  assert_int_equal(sl_sse_feed(&s, big, sizeof big - 1), SL_ETOOBIG);
+  sl_sse_free(&s);
+}
+
+static void test_metrics_render(void **st) {
+  sl_metrics_t *m = sl_metrics_create();
+  sl_metrics_declare(m, "t_total", SL_M_COUNTER, "Things.");
+  sl_metrics_declare(m, "t_seconds", SL_M_HISTOGRAM, "Time.");
+  char lab[128];
+  sl_metrics_label(lab, sizeof lab, "backend", "we\"ird\\name\n");
+  sl_metrics_add(m, "t_total", lab, 2);
+  sl_metrics_add(m, "t_total", lab, 3);
+  sl_metrics_observe(m, "t_seconds", "b=\"x\"", 0.003);
+  sl_metrics_observe(m, "t_seconds", "b=\"x\"", 7);
+  sl_buf_t b;
+  sl_buf_init(&b, 1 << 20);
+  assert_int_equal(sl_metrics_render(m, &b), 0);
+  assert_non_null(strstr(b.data, "# TYPE t_total counter\n"));
+  assert_non_null(strstr(b.data, "t_total{backend=\"we\\\"ird\\\\name\\n\"} 5\n"));
+  assert_non_null(strstr(b.data, "t_seconds_bucket{b=\"x\",le=\"0.005\"} 1\n"));
+  assert_non_null(strstr(b.data, "t_seconds_bucket{b=\"x\",le=\"10\"} 2\n"));
+  assert_non_null(strstr(b.data, "t_seconds_bucket{b=\"x\",le=\"+Inf\"} 2\n"));
+  assert_non_null(strstr(b.data, "t_seconds_count{b=\"x\"} 2\n"));
+  /* unknown families are ignored, not crashes */
+  sl_metrics_add(m, "nope", "", 1);
+  sl_buf_free(&b);
+  sl_metrics_free(m);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_sse_every_split),
+      cmocka_unit_test(test_sse_limit),
+      cmocka_unit_test(test_metrics_render),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
