@@ -20,6 +20,8 @@ typedef struct {
   int completion_tokens;
   bool usage_reported;        /* false: the counts are sluice's own estimate */
   const char *finish_reason;  /* OpenAI vocabulary: stop, length, tool_calls, content_filter */
+  const char *stop_sequence;  /* the client's stop string that ended the answer, when the
+                                 backend knows it (anthropic), else NULL */
   const char *model;          /* what the upstream said it ran, or NULL */
   double busy_seconds;        /* local engine: this call's share of engine busy time */
 } sl_result_t;

@@ -231,6 +231,11 @@ static void call_discard(local_call_t *c) {
 
 static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,
                          const sl_call_cbs_t *cbs, void *data, sl_call_t **out) {
+  /* The engine has no tool calling: a request offering tools (and not forbidding
+   * their use) is refused, so the route moves on or the client is told why. */
+  const sl_chat_req_t *rq = o->req;
+  if (rq->tools && !(rq->tool_choice && !strcmp(rq->tool_choice, "\"none\"")))
+    return SL_EUNSUPPORTED;
   local_engine_t *le = find_engine(b->local, model_path(cfg));
   if (!le) return SL_EUNAVAILABLE;
   local_call_t *c = calloc(1, sizeof *c);

@@ -38,7 +38,7 @@ typedef struct {
   size_t step;
   sl_call_t *call;
   uv_timer_t backoff;
-  bool in_cb, client_gone, headers_sent, stream, saw_busy;
+  bool in_cb, client_gone, headers_sent, stream, saw_busy, saw_unsupported;
   const char *backend;      /* backend of the current step */
   const char *model_out;    /* model name reported to the client */
   sl_buf_t text;            /* non-stream: the answer */
@@ -231,6 +231,7 @@ static void try_step(job_t *j) {
     int rc = sl_call_prepare(gw->backends, s->backend, &o, &cbs, j, &j->call);
     if (rc) {
       SL_WARN("req %s: backend %s: %s", j->req_id, s->backend->name, sl_strerror(rc));
+      if (rc == SL_EUNSUPPORTED) j->saw_unsupported = true;
       continue;
     }
     const char *body, *dest;
@@ -257,6 +258,10 @@ static void try_step(job_t *j) {
                  j->dec.keep_inside ? "the in-network backend is at capacity and the policy keeps "
                                       "this request inside the network; retry later"
                                     : "every backend of the route is at capacity; retry later");
+  else if (j->saw_unsupported)
+    fail_request(j, 400, "invalid_request_error", "unsupported_by_backend",
+                 "no backend of this request's route can do what it asks: tools (function "
+                 "calling) are not supported by the in-process engine");
   else if (j->dec.keep_inside || j->dec.reject_on_unavailable)
     fail_request(j, 503, "backend_unavailable", "kept_inside_unavailable",
                  "no in-network backend can serve this request now, and the policy keeps it "

@@ -1,0 +1,543 @@
+/* Backend kind `anthropic`: the Anthropic Messages API. Encodes the internal
+ * request (system messages folded into `system`, tool calls and results as
+ * tool_use / tool_result blocks, OpenAI-shaped tools as Anthropic tools), and
+ * relays the answer — the Messages event stream as it arrives, or one JSON
+ * message — as the same callbacks every backend uses, in OpenAI vocabulary
+ * (finish reasons, tool-call deltas by index). */
+#include "backend_int.h"
+#include "sl_err.h"
+#include "sl_log.h"
+#include "sse.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_RESPONSE (32u << 20) /* a non-streamed answer */
+#define MAX_EVENT (4u << 20)     /* one SSE event */
+#define MAX_ERROR_BODY (64u << 10)
+#define DEFAULT_MAX_TOKENS 4096   /* the API requires max_tokens; OpenAI clients may omit it */
+#define API_VERSION "2023-06-01"
+
+typedef struct {
+  sl_call_t base;
+  sl_hc_req_t *hr;
+  char url[1200];
+  char auth[600];
+  bool stream, streaming_resp, started, saw_stop, failed, abandoned;
+  int status;
+  sl_buf_t resp;       /* JSON body or error body */
+  sl_sse_t sse;
+  sl_result_t res;
+  char finish[32];
+  char stop_seq[256];
+  bool has_stop_seq;
+  char model[128];
+  size_t out_bytes;    /* text + tool bytes delivered (for the token estimate) */
+  /* streaming: the open content block */
+  int block_tool;      /* tool index of the open tool_use block, -1 none */
+  size_t block_args;   /* argument bytes delivered for it */
+  int n_tools;
+  int in_tokens, out_tokens;
+  bool in_seen, out_seen;
+} an_call_t;
+
+/* ---- encoding ---- */
+
+/* The message being built: consecutive turns of the same Anthropic role are
+ * merged into one (tool results and the user text after them share a turn). */
+typedef struct {
+  cJSON *msgs;
+  cJSON *cur;          /* content array of the last message */
+  const char *cur_role;
+} enc_t;
+
+static cJSON *turn(enc_t *e, const char *role) {
+  if (e->cur && !strcmp(e->cur_role, role)) return e->cur;
+  cJSON *m = cJSON_CreateObject();
+  if (!m || !cJSON_AddItemToArray(e->msgs, m)) {
+    cJSON_Delete(m);
+    return NULL;
+  }
+  cJSON_AddStringToObject(m, "role", role);
+  e->cur = cJSON_AddArrayToObject(m, "content");
+  e->cur_role = role;
+  return e->cur;
+}
+
+static int add_text(cJSON *content, const char *s) {
+  if (!s || !s[0]) return 0; /* the API refuses empty text blocks */
+  cJSON *b = cJSON_CreateObject();
+  if (!b || !cJSON_AddItemToArray(content, b)) {
+    cJSON_Delete(b);
+    return SL_ENOMEM;
+  }
+  cJSON_AddStringToObject(b, "type", "text");
+  cJSON_AddStringToObject(b, "text", s);
+  return 0;
+}
+
+/* OpenAI tool calls (JSON array) -> tool_use blocks. Arguments that are not a
+ * JSON object become an empty input: the API accepts nothing else. */
+static int add_tool_uses(cJSON *content, const char *calls_json) {
+  cJSON *calls = cJSON_Parse(calls_json);
+  if (!cJSON_IsArray(calls)) {
+    cJSON_Delete(calls);
+    return 0;
+  }
+  int rc = 0;
+  for (const cJSON *tc = calls->child; tc && !rc; tc = tc->next) {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(tc, "id");
+    const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
+    const cJSON *name = fn ? cJSON_GetObjectItemCaseSensitive(fn, "name") : NULL;
+    const cJSON *args = fn ? cJSON_GetObjectItemCaseSensitive(fn, "arguments") : NULL;
+    cJSON *input = cJSON_IsString(args) ? cJSON_Parse(args->valuestring) : NULL;
+    if (!cJSON_IsObject(input)) {
+      cJSON_Delete(input);
+      input = cJSON_CreateObject();
+    }
+    cJSON *b = cJSON_CreateObject();
+    if (!b || !input || !cJSON_AddItemToArray(content, b)) {
+      cJSON_Delete(b);
+      cJSON_Delete(input);
+      rc = SL_ENOMEM;
+      break;
+    }
+    cJSON_AddStringToObject(b, "type", "tool_use");
+    cJSON_AddStringToObject(b, "id", cJSON_IsString(id) ? id->valuestring : "");
+    cJSON_AddStringToObject(b, "name", cJSON_IsString(name) ? name->valuestring : "");
+    cJSON_AddItemToObject(b, "input", input);
+  }
+  cJSON_Delete(calls);
+  return rc;
+}
+
+static int add_msgs(cJSON *root, const sl_chat_req_t *r) {
+  sl_buf_t sys;
+  sl_buf_init(&sys, (size_t)1 << 30);
+  enc_t e = {cJSON_CreateArray(), NULL, NULL};
+  int rc = e.msgs ? 0 : SL_ENOMEM;
+  for (size_t i = 0; i < r->n_msgs && !rc; i++) {
+    const sl_msg_t *m = &r->msgs[i];
+    if (!strcmp(m->role, "system") || !strcmp(m->role, "developer")) {
+      /* wherever they stand, system messages fold into the one system prompt */
+      if (!m->content[0]) continue;
+      if (sys.len) rc = sl_buf_append(&sys, "\n\n", 2);
+      if (!rc) rc = sl_buf_puts(&sys, m->content);
+      continue;
+    }
+    if (!strcmp(m->role, "tool")) {
+      cJSON *c = turn(&e, "user"), *b = c ? cJSON_CreateObject() : NULL;
+      if (!b || !cJSON_AddItemToArray(c, b)) {
+        cJSON_Delete(b);
+        rc = SL_ENOMEM;
+        break;
+      }
+      cJSON_AddStringToObject(b, "type", "tool_result");
+      cJSON_AddStringToObject(b, "tool_use_id", m->tool_call_id ? m->tool_call_id : "");
+      cJSON_AddStringToObject(b, "content", m->content);
+      continue;
+    }
+    bool asst = !strcmp(m->role, "assistant");
+    if (!m->content[0] && !(asst && m->tool_calls)) continue; /* nothing to say */
+    cJSON *c = turn(&e, asst ? "assistant" : "user");
+    if (!c) rc = SL_ENOMEM;
+    if (!rc) rc = add_text(c, m->content);
+    if (!rc && asst && m->tool_calls) rc = add_tool_uses(c, m->tool_calls);
+  }
+  if (!rc && sys.len) cJSON_AddStringToObject(root, "system", sys.data);
+  if (!rc) cJSON_AddItemToObject(root, "messages", e.msgs);
+  else cJSON_Delete(e.msgs);
+  sl_buf_free(&sys);
+  return rc;
+}
+
+/* OpenAI-shaped tools -> {name, description, input_schema}. */
+static void add_tools(cJSON *root, const char *tools_json) {
+  cJSON *tools = tools_json ? cJSON_Parse(tools_json) : NULL;
+  if (!cJSON_IsArray(tools) || !cJSON_GetArraySize(tools)) {
+    cJSON_Delete(tools);
+    return;
+  }
+  cJSON *out = cJSON_AddArrayToObject(root, "tools");
+  for (const cJSON *t = tools->child; out && t; t = t->next) {
+    const cJSON *fn = cJSON_GetObjectItemCaseSensitive(t, "function");
+    const cJSON *name = fn ? cJSON_GetObjectItemCaseSensitive(fn, "name") : NULL;
+    if (!cJSON_IsString(name)) continue;
+    const cJSON *desc = cJSON_GetObjectItemCaseSensitive(fn, "description");
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(fn, "parameters");
+    cJSON *o = cJSON_CreateObject();
+    if (!o) break;
+    cJSON_AddItemToArray(out, o);
+    cJSON_AddStringToObject(o, "name", name->valuestring);
+    if (cJSON_IsString(desc)) cJSON_AddStringToObject(o, "description", desc->valuestring);
+    cJSON *schema = cJSON_IsObject(params) ? cJSON_Duplicate(params, 1) : NULL;
+    if (!schema) {
+      schema = cJSON_CreateObject();
+      if (schema) {
+        cJSON_AddStringToObject(schema, "type", "object");
+        cJSON_AddObjectToObject(schema, "properties");
+      }
+    }
+    if (schema) cJSON_AddItemToObject(o, "input_schema", schema);
+  }
+  cJSON_Delete(tools);
+}
+
+/* OpenAI tool_choice ("auto", "required", "none", {"type":"function",...}). */
+static void add_tool_choice(cJSON *root, const char *tc_json) {
+  cJSON *tc = tc_json ? cJSON_Parse(tc_json) : NULL;
+  const char *type = NULL, *name = NULL;
+  if (cJSON_IsString(tc)) {
+    const char *s = tc->valuestring;
+    type = !strcmp(s, "required") ? "any" : !strcmp(s, "none") ? "none" : !strcmp(s, "auto") ? "auto" : NULL;
+  } else if (cJSON_IsObject(tc)) {
+    const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
+    const cJSON *n = fn ? cJSON_GetObjectItemCaseSensitive(fn, "name") : NULL;
+    if (cJSON_IsString(n)) type = "tool", name = n->valuestring;
+  }
+  cJSON *o = type ? cJSON_AddObjectToObject(root, "tool_choice") : NULL;
+  if (o) {
+    cJSON_AddStringToObject(o, "type", type);
+    if (name) cJSON_AddStringToObject(o, "name", name);
+  }
+  cJSON_Delete(tc);
+}
+
+static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool stream,
+                  sl_buf_t *out) {
+  const sl_chat_req_t *r = o->req;
+  cJSON *root = cJSON_CreateObject();
+  if (!root) return SL_ENOMEM;
+  const char *model = o->model ? o->model : cfg->default_model ? cfg->default_model : r->model;
+  cJSON_AddStringToObject(root, "model", model ? model : "");
+  int rc = add_msgs(root, r);
+  cJSON_AddNumberToObject(root, "max_tokens", r->max_tokens > 0 ? r->max_tokens : DEFAULT_MAX_TOKENS);
+  /* the API's range is 0..1 where OpenAI's is 0..2 */
+  if (r->temperature >= 0) cJSON_AddNumberToObject(root, "temperature", r->temperature > 1 ? 1.0 : r->temperature);
+  if (r->top_p >= 0) cJSON_AddNumberToObject(root, "top_p", r->top_p);
+  if (r->top_k >= 0) cJSON_AddNumberToObject(root, "top_k", r->top_k);
+  if (r->n_stop) {
+    cJSON *st = cJSON_AddArrayToObject(root, "stop_sequences");
+    for (size_t i = 0; st && i < r->n_stop; i++) cJSON_AddItemToArray(st, cJSON_CreateString(r->stop[i]));
+  }
+  add_tools(root, r->tools);
+  add_tool_choice(root, r->tool_choice);
+  if (r->user) {
+    cJSON *md = cJSON_AddObjectToObject(root, "metadata");
+    if (md) cJSON_AddStringToObject(md, "user_id", r->user);
+  }
+  if (stream) cJSON_AddBoolToObject(root, "stream", 1);
+  char *s = rc ? NULL : cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if (!s) return rc ? rc : SL_ENOMEM;
+  rc = sl_buf_puts(out, s);
+  free(s);
+  return rc;
+}
+
+/* ---- decoding ---- */
+
+static void set_stop(an_call_t *c, const cJSON *sr, const cJSON *ss) {
+  if (cJSON_IsString(sr)) {
+    const char *s = sr->valuestring;
+    const char *f = !strcmp(s, "max_tokens") ? "length"
+                    : !strcmp(s, "tool_use") ? "tool_calls"
+                    : !strcmp(s, "refusal") ? "content_filter"
+                    : "stop"; /* end_turn, stop_sequence, pause_turn */
+    snprintf(c->finish, sizeof c->finish, "%s", f);
+  }
+  if (cJSON_IsString(ss)) {
+    snprintf(c->stop_seq, sizeof c->stop_seq, "%s", ss->valuestring);
+    c->has_stop_seq = true;
+  }
+}
+
+/* Usage counts may come in pieces (message_start, message_delta); input is the
+ * sum of uncached and cached prompt tokens. */
+static void take_usage(an_call_t *c, const cJSON *u) {
+  if (!cJSON_IsObject(u)) return;
+  const cJSON *in = cJSON_GetObjectItemCaseSensitive(u, "input_tokens");
+  const cJSON *cc = cJSON_GetObjectItemCaseSensitive(u, "cache_creation_input_tokens");
+  const cJSON *cr = cJSON_GetObjectItemCaseSensitive(u, "cache_read_input_tokens");
+  const cJSON *out = cJSON_GetObjectItemCaseSensitive(u, "output_tokens");
+  if (cJSON_IsNumber(in)) {
+    c->in_tokens = in->valueint + (cJSON_IsNumber(cc) ? cc->valueint : 0) +
+                   (cJSON_IsNumber(cr) ? cr->valueint : 0);
+    c->in_seen = true;
+  }
+  if (cJSON_IsNumber(out)) {
+    c->out_tokens = out->valueint;
+    c->out_seen = true;
+  }
+}
+
+static void emit_text(an_call_t *c, const char *s, size_t n) {
+  if (!n) return;
+  c->started = true;
+  c->out_bytes += n;
+  if (!c->abandoned && c->base.cbs.on_text(c->base.data, s, n)) c->abandoned = true;
+}
+
+static void emit_tool(an_call_t *c, int index, const char *id, const char *name, const char *args,
+                      size_t n) {
+  c->started = true;
+  c->out_bytes += n;
+  if (!c->abandoned && c->base.cbs.on_tool_call &&
+      c->base.cbs.on_tool_call(c->base.data, index, id, name, args, n))
+    c->abandoned = true;
+}
+
+static void fail(an_call_t *c, int code, int status, bool retryable, const char *type,
+                 const char *msg) {
+  if (c->failed || c->abandoned) return;
+  c->failed = true;
+  sl_call_error_t e = {.code = code, .http_status = status, .retryable = retryable && !c->started,
+                       .started = c->started};
+  snprintf(e.type, sizeof e.type, "%s", type);
+  snprintf(e.message, sizeof e.message, "%s", msg);
+  c->base.cbs.on_error(c->base.data, &e);
+}
+
+static bool retryable_type(const char *t) {
+  return !strcmp(t, "overloaded_error") || !strcmp(t, "api_error") || !strcmp(t, "rate_limit_error") ||
+         !strcmp(t, "timeout_error");
+}
+
+/* An upstream error body (HTTP error or `event: error`), Anthropic's shape
+ * {"type":"error","error":{"type","message"}}; OpenAI's shape is read too. */
+static void upstream_error(sl_call_error_t *e, int status, const char *body, size_t len) {
+  sl__upstream_error(e, status, body, len);
+  if (status == 529) snprintf(e->type, sizeof e->type, "overloaded_error");
+}
+
+static void close_tool_block(an_call_t *c) {
+  /* a tool called without arguments streams no input_json_delta: "{}" keeps
+   * OpenAI clients' JSON.parse(arguments) working */
+  if (c->block_tool >= 0 && !c->block_args) emit_tool(c, c->block_tool, NULL, NULL, "{}", 2);
+  c->block_tool = -1;
+}
+
+static int on_event(void *data, const char *event, const char *p, size_t n) {
+  an_call_t *c = data;
+  cJSON *j = cJSON_ParseWithLength(p, n);
+  if (!j) return 0; /* tolerate noise; a broken stream ends without message_stop */
+  const cJSON *tj = cJSON_GetObjectItemCaseSensitive(j, "type");
+  const char *type = cJSON_IsString(tj) ? tj->valuestring : event;
+  if (!strcmp(type, "error") || !strcmp(event, "error")) {
+    sl_call_error_t e = {0};
+    upstream_error(&e, 502, p, n);
+    cJSON_Delete(j);
+    fail(c, SL_EUPSTREAM, 502, retryable_type(e.type), e.type, e.message);
+    return 1;
+  }
+  if (!strcmp(type, "message_start")) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
+    const cJSON *mo = m ? cJSON_GetObjectItemCaseSensitive(m, "model") : NULL;
+    if (cJSON_IsString(mo)) snprintf(c->model, sizeof c->model, "%s", mo->valuestring);
+    if (m) take_usage(c, cJSON_GetObjectItemCaseSensitive(m, "usage"));
+  } else if (!strcmp(type, "content_block_start")) {
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "content_block");
+    const cJSON *bt = b ? cJSON_GetObjectItemCaseSensitive(b, "type") : NULL;
+    close_tool_block(c);
+    if (cJSON_IsString(bt) && !strcmp(bt->valuestring, "tool_use")) {
+      const cJSON *id = cJSON_GetObjectItemCaseSensitive(b, "id");
+      const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
+      c->block_tool = c->n_tools++;
+      c->block_args = 0;
+      emit_tool(c, c->block_tool, cJSON_IsString(id) ? id->valuestring : NULL,
+                cJSON_IsString(name) ? name->valuestring : "", "", 0);
+    } else if (cJSON_IsString(bt) && !strcmp(bt->valuestring, "text")) {
+      const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "text");
+      if (cJSON_IsString(t)) emit_text(c, t->valuestring, strlen(t->valuestring));
+    }
+  } else if (!strcmp(type, "content_block_delta")) {
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "delta");
+    const cJSON *dt = d ? cJSON_GetObjectItemCaseSensitive(d, "type") : NULL;
+    const char *dts = cJSON_IsString(dt) ? dt->valuestring : "";
+    if (!strcmp(dts, "text_delta")) {
+      const cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "text");
+      if (cJSON_IsString(t)) emit_text(c, t->valuestring, strlen(t->valuestring));
+    } else if (!strcmp(dts, "input_json_delta") && c->block_tool >= 0) {
+      const cJSON *pj = cJSON_GetObjectItemCaseSensitive(d, "partial_json");
+      size_t l = cJSON_IsString(pj) ? strlen(pj->valuestring) : 0;
+      if (l) {
+        c->block_args += l;
+        emit_tool(c, c->block_tool, NULL, NULL, pj->valuestring, l);
+      }
+    } /* thinking, signature and citation deltas have no place in the OpenAI shape */
+  } else if (!strcmp(type, "content_block_stop")) {
+    close_tool_block(c);
+  } else if (!strcmp(type, "message_delta")) {
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "delta");
+    if (d)
+      set_stop(c, cJSON_GetObjectItemCaseSensitive(d, "stop_reason"),
+               cJSON_GetObjectItemCaseSensitive(d, "stop_sequence"));
+    take_usage(c, cJSON_GetObjectItemCaseSensitive(j, "usage"));
+  } else if (!strcmp(type, "message_stop")) {
+    close_tool_block(c);
+    c->saw_stop = true;
+  } /* ping and unknown events are ignored, as the API asks */
+  cJSON_Delete(j);
+  return c->failed || c->abandoned;
+}
+
+static int on_response(void *data, int status, const char *ctype) {
+  an_call_t *c = data;
+  c->status = status;
+  if (status >= 200 && status < 300 && ctype && strstr(ctype, "text/event-stream"))
+    c->streaming_resp = true;
+  if (status >= 300) sl_buf_init(&c->resp, MAX_ERROR_BODY);
+  return 0;
+}
+
+static int on_data(void *data, const char *p, size_t n) {
+  an_call_t *c = data;
+  if (c->streaming_resp) return sl_sse_feed(&c->sse, p, n) ? 1 : 0;
+  int rc = sl_buf_append(&c->resp, p, n);
+  if (rc && c->status >= 300) return 0; /* error bodies are truncated, not fatal */
+  return rc ? 1 : 0;
+}
+
+static void finish_json(an_call_t *c) {
+  cJSON *j = cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len);
+  const cJSON *content = j ? cJSON_GetObjectItemCaseSensitive(j, "content") : NULL;
+  if (!cJSON_IsArray(content)) {
+    cJSON_Delete(j);
+    fail(c, SL_EUPSTREAM, 502, true, "upstream_error", "upstream answered with a malformed message");
+    return;
+  }
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
+  if (cJSON_IsString(m)) snprintf(c->model, sizeof c->model, "%s", m->valuestring);
+  for (const cJSON *b = content->child; b && !c->abandoned; b = b->next) {
+    const cJSON *bt = cJSON_GetObjectItemCaseSensitive(b, "type");
+    if (!cJSON_IsString(bt)) continue;
+    if (!strcmp(bt->valuestring, "text")) {
+      const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "text");
+      if (cJSON_IsString(t)) emit_text(c, t->valuestring, strlen(t->valuestring));
+    } else if (!strcmp(bt->valuestring, "tool_use")) {
+      const cJSON *id = cJSON_GetObjectItemCaseSensitive(b, "id");
+      const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
+      const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
+      char *args = input ? cJSON_PrintUnformatted(input) : NULL;
+      const char *a = args ? args : "{}";
+      emit_tool(c, c->n_tools++, cJSON_IsString(id) ? id->valuestring : NULL,
+                cJSON_IsString(name) ? name->valuestring : "", a, strlen(a));
+      free(args);
+    }
+  }
+  set_stop(c, cJSON_GetObjectItemCaseSensitive(j, "stop_reason"),
+           cJSON_GetObjectItemCaseSensitive(j, "stop_sequence"));
+  take_usage(c, cJSON_GetObjectItemCaseSensitive(j, "usage"));
+  cJSON_Delete(j);
+}
+
+static void call_free(an_call_t *c) {
+  sl_buf_free(&c->resp);
+  sl_sse_free(&c->sse);
+  sl_buf_free(&c->base.body);
+  free(c);
+}
+
+static void on_done(void *data, int err, int status, const char *msg) {
+  an_call_t *c = data;
+  c->hr = NULL;
+  if (c->failed || c->abandoned) goto out;
+  if (err) {
+    bool timeout = err == SL_ETIMEOUT;
+    fail(c, err, timeout ? 504 : 502, true, timeout ? "timeout" : "upstream_error", msg);
+    goto out;
+  }
+  if (status >= 300) {
+    sl_call_error_t e = {0};
+    upstream_error(&e, status, c->resp.data ? c->resp.data : "", c->resp.len);
+    fail(c, SL_EUPSTREAM, status, status == 429 || status >= 500, e.type, e.message);
+    goto out;
+  }
+  if (c->streaming_resp) {
+    sl_sse_feed(&c->sse, "\n\n", 2); /* flush an unterminated last event */
+    if (c->failed || c->abandoned) goto out;
+    if (!c->saw_stop) {
+      fail(c, SL_EUPSTREAM, 502, true, "upstream_error", "upstream stream ended before message_stop");
+      goto out;
+    }
+  } else {
+    finish_json(c);
+    if (c->failed || c->abandoned) goto out;
+  }
+  if (c->in_seen && c->out_seen) {
+    c->res.prompt_tokens = c->in_tokens;
+    c->res.completion_tokens = c->out_tokens;
+    c->res.usage_reported = true;
+  } else {
+    /* No usage from upstream: estimate (about 4 bytes a token) rather than record zero. */
+    c->res.prompt_tokens = c->in_seen ? c->in_tokens : (int)((c->base.body.len + 3) / 4);
+    c->res.completion_tokens = c->out_seen ? c->out_tokens : (int)((c->out_bytes + 3) / 4);
+  }
+  c->res.finish_reason = c->finish[0] ? c->finish : c->n_tools ? "tool_calls" : "stop";
+  c->res.stop_sequence = c->has_stop_seq ? c->stop_seq : NULL;
+  c->res.model = c->model[0] ? c->model : NULL;
+  c->base.cbs.on_done(c->base.data, &c->res);
+out:
+  call_free(c);
+}
+
+/* ---- ops ---- */
+
+static int an_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,
+                      const sl_call_cbs_t *cbs, void *data, sl_call_t **out) {
+  an_call_t *c = calloc(1, sizeof *c);
+  if (!c) return SL_ENOMEM;
+  c->stream = o->stream;
+  c->block_tool = -1;
+  sl_buf_init(&c->base.body, 64u << 20);
+  sl_buf_init(&c->resp, MAX_RESPONSE);
+  sl_sse_init(&c->sse, MAX_EVENT, on_event, c);
+  int rc = encode(o, cfg, o->stream, &c->base.body);
+  if (rc) {
+    call_free(c);
+    return rc;
+  }
+  /* base_url is the API root (https://api.anthropic.com), with or without /v1 */
+  const char *bu = cfg->base_url ? cfg->base_url : "https://api.anthropic.com";
+  size_t bl = strlen(bu);
+  bool has_v1 = bl >= 3 && !strcmp(bu + bl - 3, "/v1");
+  snprintf(c->url, sizeof c->url, "%s%s", bu, has_v1 ? "/messages" : "/v1/messages");
+  sl__url_destination(c->url, c->base.destination, sizeof c->base.destination);
+  *out = &c->base;
+  return 0;
+}
+
+static int an_start(sl_call_t *base) {
+  an_call_t *c = (an_call_t *)base;
+  const sl_backend_cfg_t *cfg = base->cfg;
+  const char *key = cfg->api_key_env ? getenv(cfg->api_key_env) : NULL;
+  const char *hdrs[6];
+  int n = 0;
+  hdrs[n++] = "Content-Type: application/json";
+  hdrs[n++] = c->stream ? "Accept: text/event-stream" : "Accept: application/json";
+  hdrs[n++] = "anthropic-version: " API_VERSION;
+  if (key && *key) {
+    snprintf(c->auth, sizeof c->auth, "x-api-key: %s", key);
+    hdrs[n++] = c->auth;
+  }
+  hdrs[n] = NULL;
+  sl_hc_opts_t ho = {.method = "POST", .url = c->url, .headers = hdrs, .body = base->body.data,
+                     .body_len = base->body.len, .connect_timeout_ms = cfg->connect_timeout_ms,
+                     .first_byte_timeout_ms = cfg->first_byte_timeout_ms,
+                     .total_timeout_ms = cfg->total_timeout_ms};
+  sl_hc_cbs_t hcb = {.on_response = on_response, .on_data = on_data, .on_done = on_done};
+  int rc = sl_hc_start(base->owner->hc, &ho, &hcb, c, &c->hr);
+  memset(c->auth, 0, sizeof c->auth); /* the key does not linger in our memory */
+  if (rc) call_free(c);
+  return rc;
+}
+
+static void an_cancel(sl_call_t *base) {
+  an_call_t *c = (an_call_t *)base;
+  if (c->hr) sl_hc_cancel(c->hr);
+  call_free(c);
+}
+
+const sl_backend_ops_t sl__anthropic_ops = {"anthropic", an_prepare, an_start, an_cancel};
