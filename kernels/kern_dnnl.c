@@ -196,15 +196,28 @@ out:
   return rc;
 }
 
+/* Below this many multiply-adds a product finishes faster on one thread than the
+ * OpenMP fork/join costs (stories260K-sized matrices). Both the primitive's
+ * creation and its runs use the same thread count, as oneDNN requires. */
+#define SMALL_MACS (1u << 18)
+
+static int run_entry(dctx_t *d, entry_t *e, const dmat_t *dm, const void *x, float *y);
+
 static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, float *y) {
   dctx_t *d = k->impl_data;
   const dmat_t *dm = w->impl_data;
   shape_t *sh = &d->shapes[dm->shape];
   entry_t *e = &sh->by_m[m];
-  if (!e->prim) {
-    int rc = make_entry(k, d, sh, m, e);
-    if (rc) return rc;
-  }
+  bool small = (size_t)m * sh->n_out * sh->n_in < SMALL_MACS && sl__kern_threads() > 1;
+  if (small) sl__kern_omp_threads(1);
+  int rc = 0;
+  if (!e->prim) rc = make_entry(k, d, sh, m, e);
+  if (!rc) rc = run_entry(d, e, dm, x, y);
+  if (small) sl__kern_omp_threads(sl__kern_threads());
+  return rc;
+}
+
+static int run_entry(dctx_t *d, entry_t *e, const dmat_t *dm, const void *x, float *y) {
   dnnl_memory_set_data_handle(e->src, (void *)x);
   dnnl_memory_set_data_handle(e->dst, y);
   dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->src}, {DNNL_ARG_WEIGHTS, dm->wmem}, {DNNL_ARG_DST, e->dst}};

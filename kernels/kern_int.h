@@ -38,6 +38,11 @@ struct sl_kern_mat {
   void *impl_data;
 };
 
+/* The calling thread's configured thread count, and a raw setter that does not
+ * change it (for temporarily running a small product on one thread). */
+int sl__kern_threads(void);
+void sl__kern_omp_threads(int n);
+
 extern const sl__kern_ops_t sl__kern_ref_ops;
 extern const sl__kern_ops_t sl__kern_dnnl_ops;
 

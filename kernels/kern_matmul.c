@@ -19,10 +19,12 @@ const char *sl_kern_prec_name(sl_kern_prec_t p) {
   return "?";
 }
 
-void sl_kern_set_threads(int n) {
-  /* oneDNN here runs on OpenMP, whose thread count is a per-thread setting. We
-   * look omp_set_num_threads up at run time because libgomp is only an indirect
-   * dependency (through libdnnl), which the linker will not resolve for us. */
+static _Thread_local int tls_threads = 1;
+
+/* oneDNN here runs on OpenMP, whose thread count is a per-thread setting. We look
+ * omp_set_num_threads up at run time because libgomp is only an indirect
+ * dependency (through libdnnl), which the linker will not resolve for us. */
+void sl__kern_omp_threads(int n) {
   static void (*set)(int);
   static int looked;
   if (!looked) {
@@ -31,6 +33,14 @@ void sl_kern_set_threads(int n) {
   }
   if (set && n > 0) set(n);
 }
+
+void sl_kern_set_threads(int n) {
+  if (n < 1) n = 1;
+  tls_threads = n;
+  sl__kern_omp_threads(n);
+}
+
+int sl__kern_threads(void) { return tls_threads; }
 
 int sl_kern_new(sl_kern_impl_t impl, int max_m, sl_kern_t **out) {
   *out = NULL;
