@@ -226,6 +226,55 @@ static void print_json(cJSON *root) {
   free(s);
 }
 
+/* Gap rows (writes that failed, recorded once the ledger recovered) in the time
+ * range, as a JSON array; *rows gets the number of unrecorded rows. */
+static cJSON *gaps_in_range(const args_t *a, sqlite3 *db, int64_t *rows) {
+  cJSON *arr = cJSON_CreateArray();
+  *rows = 0;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT id, ts, classification FROM requests WHERE kind = 'gap' "
+                         "AND ts >= ?1 AND (?2 IS NULL OR ts < ?2) ORDER BY id",
+                         -1, &st, NULL) != SQLITE_OK)
+    return arr;
+  sqlite3_bind_text(st, 1, a->since ? a->since_ts : "", -1, SQLITE_STATIC);
+  if (a->until) sqlite3_bind_text(st, 2, a->until_ts, -1, SQLITE_STATIC);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    cJSON *g = cJSON_Parse((const char *)sqlite3_column_text(st, 2));
+    if (!cJSON_IsObject(g)) {
+      cJSON_Delete(g);
+      g = cJSON_CreateObject();
+    }
+    cJSON_AddNumberToObject(g, "id", (double)sqlite3_column_int64(st, 0));
+    cJSON_AddStringToObject(g, "recorded_at", (const char *)sqlite3_column_text(st, 1));
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(g, "unrecorded_rows");
+    if (cJSON_IsNumber(n)) *rows += (int64_t)n->valuedouble;
+    cJSON_AddItemToArray(arr, g);
+  }
+  sqlite3_finalize(st);
+  return arr;
+}
+
+/* One warning line per gap (table: stdout after the tables; CSV: stderr). */
+static void warn_gaps(FILE *f, const cJSON *gaps) {
+  const cJSON *g;
+  cJSON_ArrayForEach(g, gaps) {
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(g, "unrecorded_rows");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(g, "egress_rows");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(g, "bytes_out");
+    const cJSON *from = cJSON_GetObjectItemCaseSensitive(g, "from");
+    const cJSON *to = cJSON_GetObjectItemCaseSensitive(g, "to");
+    fprintf(f,
+            "WARNING: %g rows could not be written to the ledger between %s and %s "
+            "(%g of them egress records, %g bytes); see row %g\n",
+            cJSON_IsNumber(n) ? n->valuedouble : 0,
+            cJSON_IsString(from) ? from->valuestring : "?",
+            cJSON_IsString(to) ? to->valuestring : "?", cJSON_IsNumber(e) ? e->valuedouble : 0,
+            cJSON_IsNumber(b) ? b->valuedouble : 0,
+            cJSON_GetObjectItemCaseSensitive(g, "id")->valuedouble);
+  }
+}
+
 /* ---------------- verify ---------------- */
 
 static int cmd_verify(const args_t *a) {
@@ -247,10 +296,21 @@ static int cmd_verify(const args_t *a) {
             sl_strerror(rc), v.reason[0] ? ": " : "", v.reason);
     return 2;
   }
+  cJSON *gaps = NULL;
+  int64_t lost = 0;
+  sqlite3 *db;
+  if (!sl__ledger_open_ro(a->ledger, &db)) {
+    gaps = gaps_in_range(a, db, &lost);
+    sqlite3_close(db);
+  }
+  if (!gaps) gaps = cJSON_CreateArray();
   if (a->fmt == FMT_JSON) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "ledger", a->ledger);
     cJSON_AddBoolToObject(o, "intact", rc == 0);
+    cJSON_AddNumberToObject(o, "unrecorded_rows", (double)lost);
+    cJSON_AddItemToObject(o, "gaps", gaps);
+    gaps = NULL;
     cJSON_AddNumberToObject(o, "rows_verified", (double)v.rows);
     cJSON_AddNumberToObject(o, "head_id", (double)v.head_id);
     cJSON_AddStringToObject(o, "head_hash", v.head_hash);
@@ -272,6 +332,8 @@ static int cmd_verify(const args_t *a) {
              "%lld:%s)\n",
              (long long)v.head_id, v.head_hash, (long long)v.head_id, v.head_hash);
   }
+  if (gaps) warn_gaps(stdout, gaps);
+  cJSON_Delete(gaps);
   return rc ? 1 : 0;
 }
 
@@ -549,7 +611,13 @@ static int cmd_egress(const args_t *a, sqlite3 *db) {
     cJSON_AddNumberToObject(t, "transmissions", (double)total_tx);
     cJSON_AddNumberToObject(t, "bytes_out", (double)total_bytes);
     char *js = cJSON_PrintUnformatted(sum), *jt = cJSON_PrintUnformatted(t);
-    printf(",\"summary\":%s,\"totals\":%s}\n", js ? js : "[]", jt ? jt : "{}");
+    int64_t lost;
+    cJSON *gaps = gaps_in_range(a, db, &lost);
+    char *jg = cJSON_PrintUnformatted(gaps);
+    cJSON_Delete(gaps);
+    printf(",\"summary\":%s,\"totals\":%s,\"gaps\":%s}\n", js ? js : "[]", jt ? jt : "{}",
+           jg ? jg : "[]");
+    free(jg);
     free(js);
     free(jt);
     cJSON_Delete(sum);
@@ -584,6 +652,10 @@ static int cmd_egress(const args_t *a, sqlite3 *db) {
       printf("\n%lld requests, %lld transmissions, %lld bytes out\n",
              (long long)total_requests, (long long)total_tx, (long long)total_bytes);
     }
+    int64_t lost;
+    cJSON *gaps = gaps_in_range(a, db, &lost);
+    warn_gaps(a->fmt == FMT_CSV ? stderr : stdout, gaps);
+    cJSON_Delete(gaps);
     table_free(&s);
   }
   for (size_t i = 0; i < n_groups; i++) {
@@ -691,6 +763,8 @@ static int cmd_costs(const args_t *a, sqlite3 *db) {
     cJSON_AddNumberToObject(t, "avoided_usd", round9(td[2]));
     cJSON_AddNumberToObject(t, "net_savings_usd", round9(td[2] - td[1]));
     cJSON_AddNumberToObject(t, "bytes_out", (double)ti[5]);
+    int64_t lost;
+    cJSON_AddItemToObject(root, "gaps", gaps_in_range(a, db, &lost));
     print_json(root);
   } else if (a->fmt == FMT_TABLE) {
     char s[NH][40];
@@ -704,6 +778,12 @@ static int cmd_costs(const args_t *a, sqlite3 *db) {
                              s[6],    s[7], s[8], s[9], s[10]};
     table_row(&tab, cells);
     table_print(&tab);
+  }
+  if (!rc && a->fmt != FMT_JSON) {
+    int64_t lost;
+    cJSON *gaps = gaps_in_range(a, db, &lost);
+    warn_gaps(a->fmt == FMT_CSV ? stderr : stdout, gaps);
+    cJSON_Delete(gaps);
   }
   table_free(&tab);
   cJSON_Delete(root);

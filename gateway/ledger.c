@@ -71,6 +71,9 @@ struct sl_ledger {
   sl_ledger_stats_t st;
 
   sl_ledger_hasher_t hasher; /* writer only */
+  struct {                   /* writer only: rows lost to failed batches */
+    int64_t rows, egress_rows, bytes_out, from_ms, to_ms;
+  } gap;
 
   pthread_mutex_t pool_mu;   /* may be taken while holding mu, never the reverse */
   entry_t *pool;
@@ -258,7 +261,9 @@ static int write_row(sl_ledger_t *l, entry_t *e, int64_t id, char prev[65]) {
         val[c] = ts;
         len[c] = strlen(ts);
       } else if (c == SL_LCOL_kind) {
-        val[c] = e->kind == SL_LEDGER_EGRESS ? "egress" : "request";
+        val[c] = e->kind == SL_LEDGER_EGRESS ? "egress"
+                 : e->kind == SL_LEDGER_GAP  ? "gap"
+                                             : "request";
         len[c] = strlen(val[c]);
       } else {
         int f = text_field[c] - 1;
@@ -286,6 +291,40 @@ static int exec(sqlite3 *db, const char *sql) {
   return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : SL_EIO;
 }
 
+/* The gap row that records rows lost since the last successful batch. */
+static entry_t *gap_entry(sl_ledger_t *l) {
+  char from[40], to[40], json[320];
+  sl_ledger_format_ts(l->gap.from_ms, from, sizeof from);
+  sl_ledger_format_ts(l->gap.to_ms, to, sizeof to);
+  snprintf(json, sizeof json,
+           "{\"unrecorded_rows\":%lld,\"egress_rows\":%lld,\"bytes_out\":%lld,"
+           "\"from\":\"%s\",\"to\":\"%s\"}",
+           (long long)l->gap.rows, (long long)l->gap.egress_rows, (long long)l->gap.bytes_out,
+           from, to);
+  sl_ledger_row_t r = {.kind = SL_LEDGER_REQUEST,
+                       .egress = l->gap.egress_rows > 0,
+                       .bytes_out = l->gap.bytes_out,
+                       .classification = json,
+                       .status = "unrecorded"};
+  entry_t *e;
+  if (make_entry(l, &r, &e)) return NULL;
+  e->kind = SL_LEDGER_GAP;
+  return e;
+}
+
+static void gap_add(sl_ledger_t *l, const entry_t *batch) {
+  for (const entry_t *e = batch; e; e = e->next) {
+    if (e->kind == SL_LEDGER_GAP) continue;
+    if (!l->gap.rows || e->ts_ms < l->gap.from_ms) l->gap.from_ms = e->ts_ms;
+    if (!l->gap.rows || e->ts_ms > l->gap.to_ms) l->gap.to_ms = e->ts_ms;
+    l->gap.rows++;
+    if (e->kind == SL_LEDGER_EGRESS) {
+      l->gap.egress_rows++;
+      l->gap.bytes_out += e->bytes_out;
+    }
+  }
+}
+
 /* One transaction for the whole batch; on any error nothing of it is kept. */
 static int write_batch(sl_ledger_t *l, entry_t *batch, bool inject_fault) {
   if (inject_fault) exec(l->db, "PRAGMA query_only = 1");
@@ -301,16 +340,24 @@ static int write_batch(sl_ledger_t *l, entry_t *batch, bool inject_fault) {
       if (h && strlen((const char *)h) == 64) memcpy(prev, h, 65);
     }
     sqlite3_reset(l->last);
+    entry_t *gap = l->gap.rows ? gap_entry(l) : NULL;
+    if (gap) rc = write_row(l, gap, ++id, prev);
     for (entry_t *e = batch; !rc && e; e = e->next) rc = write_row(l, e, ++id, prev);
     if (!rc) rc = exec(l->db, "COMMIT");
     if (rc) {
       SL_ERROR("ledger: write of a batch failed: %s", sqlite3_errmsg(l->db));
       exec(l->db, "ROLLBACK");
+    } else if (gap) {
+      SL_WARN("ledger: recorded a gap of %lld rows that could not be written",
+              (long long)l->gap.rows);
+      memset(&l->gap, 0, sizeof l->gap);
     }
+    if (gap) entry_free(l, gap);
   } else {
     SL_ERROR("ledger: cannot begin a transaction: %s", sqlite3_errmsg(l->db));
   }
   if (inject_fault) exec(l->db, "PRAGMA query_only = 0");
+  if (rc) gap_add(l, batch);
   return rc ? SL_EIO : 0;
 }
 

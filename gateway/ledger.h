@@ -32,7 +32,13 @@
 #define SL_LEDGER_ZERO_HASH \
   "0000000000000000000000000000000000000000000000000000000000000000"
 
-typedef enum { SL_LEDGER_REQUEST = 0, SL_LEDGER_EGRESS = 1 } sl_ledger_kind_t;
+typedef enum {
+  SL_LEDGER_REQUEST = 0,
+  SL_LEDGER_EGRESS = 1,
+  SL_LEDGER_GAP = 2 /* written by the ledger itself, never appended: after writes
+                       failed, the first successful batch records how many rows
+                       were lost, when, and how many bytes of egress they held */
+} sl_ledger_kind_t;
 
 /* One row as the caller fills it. Every pointer may be NULL (stored as "" or, for
  * the JSON fields, "{}"); sl_ledger_append() copies everything, so the caller's

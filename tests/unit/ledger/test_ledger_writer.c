@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "gateway/cli.h"
 #include "ledger_test_util.h"
 #include "sl_err.h"
 
@@ -128,7 +129,8 @@ static void test_write_failure_reported(void **state) {
   assert_int_equal(c.last_status, SL_EIO);
   assert_true(sl_ledger_rejects_on_failure(l));
 
-  /* The ledger recovers and the chain skips nothing it claimed to write. */
+  /* The ledger recovers, records the gap first, and the chain skips nothing it
+   * claimed to write. */
   r = sample_row(3);
   assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
   run_until(&loop, &c, 3);
@@ -142,7 +144,36 @@ static void test_write_failure_reported(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
   sl_ledger_verify_t v;
   assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
-  assert_int_equal(v.rows, 2);
+  assert_int_equal(v.rows, 3); /* row 1, the gap, row 3 */
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT kind, status, egress, bytes_out, "
+                                      "json_extract(classification, '$.unrecorded_rows'), "
+                                      "json_extract(classification, '$.egress_rows') "
+                                      "FROM requests WHERE id = 2",
+                                      -1, &q, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "gap");
+  assert_string_equal((const char *)sqlite3_column_text(q, 1), "unrecorded");
+  assert_int_equal(sqlite3_column_int(q, 2), 1);
+  assert_int_equal(sqlite3_column_int(q, 3), 0);
+  assert_int_equal(sqlite3_column_int(q, 4), 1);
+  assert_int_equal(sqlite3_column_int(q, 5), 1);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  /* the auditor is told */
+  char *argv[] = {"verify", "--ledger", path, NULL};
+  char *out;
+  assert_int_equal(capture(sl_cli_audit, 3, argv, &out), 0);
+  assert_non_null(strstr(out, "WARNING: 1 rows could not be written"));
+  free(out);
+  char *argv2[] = {"egress", "--ledger", path, "--format", "json", NULL};
+  assert_int_equal(capture(sl_cli_audit, 5, argv2, &out), 0);
+  assert_non_null(strstr(out, "\"gaps\":[{\"unrecorded_rows\":1,\"egress_rows\":1"));
+  free(out);
   rm_ledger(path);
 }
 
@@ -160,7 +191,7 @@ static void test_on_failure_continue_and_sync(void **state) {
   sl_ledger_close(l);
   sl_ledger_verify_t v;
   assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
-  assert_int_equal(v.rows, 1);
+  assert_int_equal(v.rows, 2); /* the gap, then the row */
   rm_ledger(path);
 }
 
@@ -210,7 +241,7 @@ static void test_disk_full(void **state) {
   sl_ledger_close(l);
   sl_ledger_verify_t v;
   assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
-  assert_int_equal(v.rows, 2 + ok);
+  assert_int_equal(v.rows, 2 + ok + 1); /* + the gap row */
   rm_ledger(path);
 }
 
