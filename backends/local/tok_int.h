@@ -33,6 +33,12 @@ typedef struct {
   uint8_t byte;
 } sl__trie_node_t;
 
+typedef struct {
+  uint64_t key; /* ((uint64)left << 32 | right) + 1, 0 = empty */
+  uint32_t rank;
+  int32_t res;
+} sl__merge_t;
+
 struct sl_tok {
   sl_tok_kind_t kind;
   size_t n_vocab;
@@ -49,10 +55,9 @@ struct sl_tok {
   int32_t *map;
   size_t map_mask;
 
-  /* BPE merges: (left id, right id) → rank and result id. */
-  uint64_t *mkey;   /* ((uint64)left << 32 | right) + 1, 0 = empty */
-  uint32_t *mrank;
-  int32_t *mres;
+  /* BPE merges: (left id, right id) → rank and result id, open addressing; one
+   * 16-byte slot per entry so a lookup costs one cache miss. */
+  sl__merge_t *merges;
   size_t mmask;
   size_t n_merges;
 

@@ -154,9 +154,7 @@ void sl_tok_free(sl_tok_t *t) {
   free(t->score);
   free(t->type);
   free(t->map);
-  free(t->mkey);
-  free(t->mrank);
-  free(t->mres);
+  free(t->merges);
   free(t->eog);
   free(t->trie);
   free(t->tok_lstrip);
@@ -243,10 +241,7 @@ int32_t sl_tok_find(const sl_tok_t *t, const char *s, size_t n) {
 int sl__tok_merges_init(sl_tok_t *t, size_t n_merges) {
   if (n_merges > 2 * (size_t)SL_TOK_MAX_VOCAB) return SL_ETOOBIG;
   size_t size = pow2_at_least(n_merges * 2 + 1);
-  t->mkey = calloc(size, sizeof *t->mkey);
-  t->mrank = calloc(size, sizeof *t->mrank);
-  t->mres = calloc(size, sizeof *t->mres);
-  if (!t->mkey || !t->mrank || !t->mres) return SL_ENOMEM;
+  if (!(t->merges = calloc(size, sizeof *t->merges))) return SL_ENOMEM;
   t->mmask = size - 1;
   return 0;
 }
@@ -261,7 +256,7 @@ static uint64_t mix64(uint64_t x) {
 
 int sl__tok_add_merge(sl_tok_t *t, const char *a, size_t an, const char *b, size_t bn) {
   uint32_t rank = (uint32_t)t->n_merges++;
-  if (!t->mkey || t->n_merges * 2 > t->mmask + 1) return SL_ERANGE;
+  if (!t->merges || t->n_merges * 2 > t->mmask + 1) return SL_ERANGE;
   int32_t l = sl_tok_find(t, a, an), r = sl_tok_find(t, b, bn);
   if (l < 0 || r < 0 || an + bn > SL_TOK_MAX_PIECE) return 0;
   char buf[512];
@@ -274,24 +269,22 @@ int sl__tok_add_merge(sl_tok_t *t, const char *a, size_t an, const char *b, size
   if (res < 0) return 0;
   uint64_t key = ((uint64_t)(uint32_t)l << 32 | (uint32_t)r) + 1;
   size_t h = mix64(key) & t->mmask;
-  while (t->mkey[h] && t->mkey[h] != key) h = (h + 1) & t->mmask;
-  if (t->mkey[h] == key) return 0; /* a repeated merge keeps its first (best) rank */
-  t->mkey[h] = key;
-  t->mrank[h] = rank;
-  t->mres[h] = res;
+  while (t->merges[h].key && t->merges[h].key != key) h = (h + 1) & t->mmask;
+  if (t->merges[h].key == key) return 0; /* a repeated merge keeps its first (best) rank */
+  t->merges[h] = (sl__merge_t){key, rank, res};
   return 0;
 }
 
 uint32_t sl__tok_merge_rank(const sl_tok_t *t, int32_t left, int32_t right, int32_t *res) {
-  if (!t->mkey || left < 0 || right < 0) return UINT32_MAX;
+  if (!t->merges || left < 0 || right < 0) return UINT32_MAX;
   uint64_t key = ((uint64_t)(uint32_t)left << 32 | (uint32_t)right) + 1;
   size_t h = mix64(key) & t->mmask;
   for (;;) {
-    uint64_t k = t->mkey[h];
-    if (k == 0) return UINT32_MAX;
-    if (k == key) {
-      *res = t->mres[h];
-      return t->mrank[h];
+    const sl__merge_t *m = &t->merges[h];
+    if (m->key == 0) return UINT32_MAX;
+    if (m->key == key) {
+      *res = m->res;
+      return m->rank;
     }
     h = (h + 1) & t->mmask;
   }
