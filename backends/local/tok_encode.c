@@ -196,6 +196,16 @@ static int encode_plain(const sl_tok_t *t, const char *s, size_t n, bool prefix,
     if ((rc = escape_spaces(s, n, prefix, &esc, &esc_len))) goto done;
     s = esc;
     n = esc_len;
+  } else if (prefix && n && s[0] != ' ') {
+    /* ByteLevel add_prefix_space: one space in front unless there is one. */
+    if (!(esc = malloc(n + 1))) {
+      rc = SL_ENOMEM;
+      goto done;
+    }
+    esc[0] = ' ';
+    memcpy(esc + 1, s, n);
+    s = esc;
+    n++;
   }
   if (t->kind == SL_TOK_KIND_SPM)
     rc = sl__spm_encode(t, s, n, out);

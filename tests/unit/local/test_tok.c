@@ -218,7 +218,7 @@ static void byte_char(int b, char out[4]) {
   }
 }
 
-static char *bytelevel_json(bool ignore_merges) {
+static char *bytelevel_json(bool ignore_merges, bool prefix_space) {
   cJSON *root = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(root, "model");
   cJSON_AddStringToObject(model, "type", "BPE");
   cJSON_AddBoolToObject(model, "ignore_merges", ignore_merges);
@@ -238,6 +238,7 @@ static char *bytelevel_json(bool ignore_merges) {
   cJSON_AddItemToArray(merges, cJSON_CreateStringArray(pair, 2)); /* [a, b] form */
   cJSON *pre = cJSON_AddObjectToObject(root, "pre_tokenizer");
   cJSON_AddStringToObject(pre, "type", "ByteLevel");
+  cJSON_AddBoolToObject(pre, "add_prefix_space", prefix_space);
   cJSON *added = cJSON_AddArrayToObject(root, "added_tokens");
   cJSON *a = cJSON_CreateObject();
   cJSON_AddNumberToObject(a, "id", 300);
@@ -265,7 +266,7 @@ static void expect_ids(const sl_tok_t *t, const char *text, bool special, const 
 
 static void test_json_bytelevel(void **st) {
   char err[256] = "";
-  char *js = bytelevel_json(false);
+  char *js = bytelevel_json(false, false);
   sl_tok_t *t = sl_tok_from_json_mem(js, strlen(js), NULL, 0, err, sizeof err);
   assert_non_null(t);
   assert_int_equal(sl_tok_n_vocab(t), 301); /* ids 0..300, 261..299 unused */
@@ -292,10 +293,21 @@ static void test_json_bytelevel(void **st) {
   sl_tok_free(t);
   free(js);
 
-  js = bytelevel_json(true);
+  js = bytelevel_json(true, false);
   t = sl_tok_from_json_mem(js, strlen(js), NULL, 0, err, sizeof err);
   assert_non_null(t);
   expect_ids(t, " thereof", true, (int32_t[]){259}, 1);
+  sl_tok_free(t);
+  free(js);
+
+  /* ByteLevel add_prefix_space: "the" is encoded as " the", " the" unchanged, and
+   * each text section after an added token gets its own space. */
+  js = bytelevel_json(false, true);
+  t = sl_tok_from_json_mem(js, strlen(js), NULL, 0, err, sizeof err);
+  assert_non_null(t);
+  expect_ids(t, "the", true, (int32_t[]){258}, 1);
+  expect_ids(t, " the", true, (int32_t[]){258}, 1);
+  expect_ids(t, "the<|end|>the", true, (int32_t[]){258, 300, 258}, 3);
   sl_tok_free(t);
   free(js);
 }
