@@ -238,6 +238,27 @@ void sl_kern_rope_inv_freq(float *inv_freq, int n_rot, float base, float freq_sc
   }
 }
 
+void sl_kern_rope_cs(float *cs, int pos, const float *inv_freq, int n_rot) {
+  for (int i = 0; i < n_rot / 2; i++) {
+    double th = (double)pos * inv_freq[i];
+    cs[2 * i] = (float)cos(th);
+    cs[2 * i + 1] = (float)sin(th);
+  }
+}
+
+void sl_kern_rope_apply(float *x, int n_heads, int head_dim, int n_rot, const float *cs, bool neox) {
+  for (int h = 0; h < n_heads; h++) {
+    float *v = x + (size_t)h * head_dim;
+    for (int i = 0; i < n_rot / 2; i++) {
+      float c = cs[2 * i], s = cs[2 * i + 1];
+      int a = neox ? i : 2 * i, b = neox ? i + n_rot / 2 : 2 * i + 1;
+      float x0 = v[a], x1 = v[b];
+      v[a] = x0 * c - x1 * s;
+      v[b] = x0 * s + x1 * c;
+    }
+  }
+}
+
 void sl_kern_rope(float *x, int n_heads, int head_dim, int n_rot, int pos, const float *inv_freq,
                   bool neox) {
   for (int i = 0; i < n_rot / 2; i++) {

@@ -97,6 +97,10 @@ float sl_kern_dot(const float *a, const float *b, int n);
  * pairs (2i, 2i+1) (llama); neox=true rotates (i, i + n_rot/2) (qwen2, NeoX). */
 void sl_kern_rope(float *x, int n_heads, int head_dim, int n_rot, int pos, const float *inv_freq,
                   bool neox);
+/* The same in two halves, so a row's angles are computed once per forward pass
+ * rather than once per layer: cs[2i], cs[2i+1] = cos, sin of pos · inv_freq[i]. */
+void sl_kern_rope_cs(float *cs, int pos, const float *inv_freq, int n_rot);
+void sl_kern_rope_apply(float *x, int n_heads, int head_dim, int n_rot, const float *cs, bool neox);
 /* inv_freq[i] = freq_scale · base^(−2i/n_rot) / (factors ? factors[i] : 1), for
  * i < n_rot/2 (llama.cpp's linear scaling and per-dimension rope_freqs factors). */
 void sl_kern_rope_inv_freq(float *inv_freq, int n_rot, float base, float freq_scale,

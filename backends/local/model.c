@@ -41,6 +41,7 @@ struct sl_model {
   size_t k_head_stride, v_head_stride; /* floats */
   /* scratch, sized at load for max_rows */
   float *x, *xb, *qkv, *att, *tmp, *gu, *h, *xl, *logits, *scores;
+  float *rope_cs; /* (row, n_rot): cos/sin pairs of each row's position */
   int n_logits;
 };
 
@@ -335,8 +336,9 @@ static int alloc_state(sl_model_t *m, const sl_model_opts_t *o, char *err, size_
   m->xl = malloc(L * in->dim * 4);
   m->logits = malloc(L * in->n_vocab * 4);
   m->scores = malloc(ctx_pad * 4);
+  m->rope_cs = malloc(R * in->n_rot * 4);
   if (!m->k_cache || !m->v_cache || !m->x || !m->xb || !m->tmp || !m->qkv || !m->att || !m->gu ||
-      !m->h || !m->xl || !m->logits || !m->scores)
+      !m->h || !m->xl || !m->logits || !m->scores || !m->rope_cs)
     return errf(err, errlen, SL_ENOMEM, "model: out of memory for a %zu-byte KV cache and scratch",
                 in->kv_bytes);
   return 0;
@@ -385,7 +387,7 @@ void sl_model_free(sl_model_t *m) {
   sl_kern_free(m->kern);
   free(m->inv_freq);
   free(m->k_cache), free(m->v_cache), free(m->x), free(m->xb), free(m->tmp), free(m->qkv);
-  free(m->att), free(m->gu), free(m->h), free(m->xl), free(m->logits), free(m->scores);
+  free(m->att), free(m->gu), free(m->h), free(m->xl), free(m->logits), free(m->scores), free(m->rope_cs);
   sl_gguf_close(m->g);
   free(m);
 }
@@ -415,6 +417,7 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
   for (int i = 0; i < n; i++)
     sl_kern_to_f32(m->embd_dt, m->embd + (size_t)b->tok[i] * m->embd_row_bytes, m->x + (size_t)i * dim,
                    (size_t)dim);
+  for (int i = 0; i < n; i++) sl_kern_rope_cs(m->rope_cs + (size_t)i * in->n_rot, b->pos[i], m->inv_freq, in->n_rot);
   int rc;
   for (int l = 0; l < in->n_layers; l++) {
     layer_t *L = &m->layers[l];
@@ -427,8 +430,9 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
     for (int i = 0; i < n; i++) {
       float *q = m->qkv + (size_t)i * m->qkv_dim, *k = q + m->q_dim, *v = k + m->kv_dim;
       if (L->bq_kv) sl_kern_add(q, L->bq_kv, m->qkv_dim);
-      sl_kern_rope(q, in->n_heads, hd, in->n_rot, b->pos[i], m->inv_freq, in->neox_rope);
-      sl_kern_rope(k, in->n_kv_heads, hd, in->n_rot, b->pos[i], m->inv_freq, in->neox_rope);
+      const float *cs = m->rope_cs + (size_t)i * in->n_rot;
+      sl_kern_rope_apply(q, in->n_heads, hd, in->n_rot, cs, in->neox_rope);
+      sl_kern_rope_apply(k, in->n_kv_heads, hd, in->n_rot, cs, in->neox_rope);
       sl_kern_kv_store(kc + (size_t)b->slot[i] * ks, vc + (size_t)b->slot[i] * vs, k, v, b->pos[i],
                        in->n_kv_heads, hd, m->k_head_stride, m->v_head_stride);
     }

@@ -108,9 +108,14 @@ static void test_rope(void **st) {
       fill(x, NH * HD, 1.f);
       memcpy(ref, x, sizeof x);
       sl_kern_rope_inv_freq(inv, nrot, 10000.f, 1.f, NULL);
+      float x2[NH * HD], cs[HD];
+      memcpy(x2, x, sizeof x);
       sl_kern_rope(x, NH, HD, nrot, 37, inv, neox);
+      sl_kern_rope_cs(cs, 37, inv, nrot);
+      sl_kern_rope_apply(x2, NH, HD, nrot, cs, neox);
       rope_ref(ref, NH, HD, nrot, 37, 10000.f, neox);
       close_all(x, ref, NH * HD, 2e-5, 1e-4);
+      close_all(x2, ref, NH * HD, 2e-5, 1e-4);
     }
   /* Linear scaling and per-dimension factors divide the angle. */
   float f[4] = {1, 2, 4, 8};
