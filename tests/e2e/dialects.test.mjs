@@ -1,0 +1,455 @@
+// Both client dialects against every backend kind, with the official SDKs:
+// OpenAI client -> Anthropic backend, Anthropic client -> OpenAI backend,
+// Anthropic client -> Anthropic backend, Anthropic client -> the local engine;
+// streaming and not; usage and stop reasons mapped; tool calls both ways; errors
+// in each dialect's shape. Upstreams are mocks on loopback that record what they
+// received; a request header picks the route.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { startMock, startSluice, apiBackend, completion, replyJson, replyStream, SHARED } from './lib.mjs';
+import { anthMessage, anthError, replyAnthStream, anthBackend, sseEvents } from './anth_mock.mjs';
+
+let oaUp, anUp, sluice, oai, anth;
+const ANTH_KEY = 'sk-ant-mock-secret-456';
+const OA_KEY = 'sk-mock-secret-123';
+const to = (route) => ({ headers: { 'x-route': route } });
+const lastBody = (m) => JSON.parse(m.received.at(-1).body);
+
+before(async () => {
+  oaUp = await startMock((req, body, res) => replyJson(res, 200, completion('hello from openai')));
+  anUp = await startMock((req, body, res) => replyJson(res, 200, anthMessage('hello from claude')));
+  sluice = await startSluice({
+    backends: [
+      apiBackend('oa', oaUp.url),
+      anthBackend('an', anUp.url),
+      { name: 'local', kind: 'local', model: `${SHARED}/models/stories260K.gguf`, threads: 1, max_batch: 2,
+        location: 'in-process' },
+    ],
+    rules: [
+      { name: 'to-anthropic', when: { header: { 'x-route': 'anthropic' } }, route: ['an'] },
+      { name: 'to-local', when: { header: { 'x-route': 'local' } }, route: ['local'] },
+      { name: 'default', route: ['oa'] },
+    ],
+  }, { MOCK_KEY: OA_KEY, MOCK_ANTH_KEY: ANTH_KEY });
+  oai = new OpenAI({ baseURL: `${sluice.base}/v1`, apiKey: 'unused', maxRetries: 0 });
+  anth = new Anthropic({ baseURL: sluice.base, apiKey: 'unused', maxRetries: 0 });
+});
+
+after(async () => {
+  const r = await sluice.stop();
+  const log = sluice.stderr();
+  assert.equal(r.code, 0, 'sluice exits 0 on SIGTERM: ' + log.slice(-3000));
+  assert.ok(!log.includes(ANTH_KEY) && !log.includes(OA_KEY), 'API keys never appear in logs');
+  assert.doesNotMatch(log, /runtime error|AddressSanitizer|LeakSanitizer/, log.slice(-3000));
+  await oaUp.stop();
+  await anUp.stop();
+});
+
+// ---- OpenAI client -> Anthropic backend ----
+
+test('OpenAI client -> Anthropic backend: request translated, answer and usage mapped', async () => {
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage('hello from claude', { input: 21, output: 9, cache_read: 4 }));
+  const { data, response } = await oai.chat.completions.create({
+    model: 'auto', temperature: 0.5, stop: ['END'], user: 'u-42',
+    messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' },
+               { role: 'assistant', content: 'hello' }, { role: 'user', content: 'again' }],
+  }, to('anthropic')).withResponse();
+  assert.equal(data.choices[0].message.content, 'hello from claude');
+  assert.equal(data.choices[0].finish_reason, 'stop');
+  assert.equal(data.usage.prompt_tokens, 25, 'input_tokens + cached input');
+  assert.equal(data.usage.completion_tokens, 9);
+  assert.equal(response.headers.get('x-sluice-backend'), 'an');
+  const got = anUp.received.at(-1);
+  assert.equal(got.url, '/v1/messages');
+  assert.equal(got.headers['x-api-key'], ANTH_KEY);
+  assert.equal(got.headers['anthropic-version'], '2023-06-01');
+  assert.equal(got.headers.authorization, undefined);
+  const b = JSON.parse(got.body);
+  assert.equal(b.model, 'claude-mock');
+  assert.equal(b.system, 'Be brief.');
+  assert.deepEqual(b.messages.map((m) => m.role), ['user', 'assistant', 'user']);
+  assert.deepEqual(b.messages[0].content, [{ type: 'text', text: 'hi' }]);
+  assert.equal(b.max_tokens, 4096, 'a default when the OpenAI client gave none');
+  assert.equal(b.temperature, 0.5);
+  assert.deepEqual(b.stop_sequences, ['END']);
+  assert.deepEqual(b.metadata, { user_id: 'u-42' });
+  assert.equal(b.stream, undefined);
+});
+
+test('OpenAI client -> Anthropic backend, streaming: deltas relayed, usage and length mapped', async () => {
+  anUp.handler = (req, body, res) => replyAnthStream(res, [{ text: ['Once ', 'upon ', 'a time'] }],
+    { stop_reason: 'max_tokens', input: 17, output: 3, gapMs: 20 });
+  const stream = await oai.chat.completions.create({
+    model: 'auto', stream: true, stream_options: { include_usage: true }, max_tokens: 3,
+    messages: [{ role: 'user', content: 'tell a story' }],
+  }, to('anthropic'));
+  let text = '', finish = null, usage = null, chunks = 0;
+  for await (const c of stream) {
+    if (c.choices[0]?.delta?.content) { text += c.choices[0].delta.content; chunks++; }
+    if (c.choices[0]?.finish_reason) finish = c.choices[0].finish_reason;
+    if (c.usage) usage = c.usage;
+  }
+  assert.equal(text, 'Once upon a time');
+  assert.equal(chunks, 3, 'one chunk per upstream delta');
+  assert.equal(finish, 'length');
+  assert.deepEqual(usage, { prompt_tokens: 17, completion_tokens: 3, total_tokens: 20 });
+  const b = lastBody(anUp);
+  assert.equal(b.stream, true);
+  assert.equal(b.max_tokens, 3);
+  assert.equal(anUp.received.at(-1).headers.accept, 'text/event-stream');
+});
+
+test('OpenAI client with tools -> Anthropic backend answering tool_use (not streamed), and the tool result back', async () => {
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage([
+    { type: 'text', text: 'Let me look.' },
+    { type: 'tool_use', id: 'toolu_01', name: 'get_weather', input: { city: 'Paris', unit: 'c' } },
+  ], { stop_reason: 'tool_use', input: 50, output: 20 }));
+  const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather for a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' }, unit: { type: 'string' } }, required: ['city'] } } }];
+  const r = await oai.chat.completions.create({
+    model: 'auto', tools, tool_choice: 'required', messages: [{ role: 'user', content: 'weather in Paris?' }],
+  }, to('anthropic'));
+  const msg = r.choices[0].message;
+  assert.equal(r.choices[0].finish_reason, 'tool_calls');
+  assert.equal(msg.content, 'Let me look.');
+  assert.equal(msg.tool_calls.length, 1);
+  assert.equal(msg.tool_calls[0].id, 'toolu_01');
+  assert.equal(msg.tool_calls[0].type, 'function');
+  assert.equal(msg.tool_calls[0].function.name, 'get_weather');
+  assert.deepEqual(JSON.parse(msg.tool_calls[0].function.arguments), { city: 'Paris', unit: 'c' });
+  let b = lastBody(anUp);
+  assert.deepEqual(b.tools, [{ name: 'get_weather', description: 'Weather for a city', input_schema: tools[0].function.parameters }]);
+  assert.deepEqual(b.tool_choice, { type: 'any' });
+
+  // second turn: the assistant's tool call and the tool's answer
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage('It is 18 C in Paris.'));
+  const r2 = await oai.chat.completions.create({
+    model: 'auto', tools, tool_choice: { type: 'function', function: { name: 'get_weather' } },
+    messages: [{ role: 'user', content: 'weather in Paris?' }, msg,
+               { role: 'tool', tool_call_id: 'toolu_01', content: '18 C' }],
+  }, to('anthropic'));
+  assert.equal(r2.choices[0].message.content, 'It is 18 C in Paris.');
+  b = lastBody(anUp);
+  assert.deepEqual(b.tool_choice, { type: 'tool', name: 'get_weather' });
+  assert.deepEqual(b.messages[1], { role: 'assistant', content: [
+    { type: 'text', text: 'Let me look.' },
+    { type: 'tool_use', id: 'toolu_01', name: 'get_weather', input: { city: 'Paris', unit: 'c' } }] });
+  assert.deepEqual(b.messages[2], { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01', content: '18 C' }] });
+});
+
+test('OpenAI client with tools -> Anthropic backend, streamed tool_use becomes tool_calls deltas', async () => {
+  anUp.handler = (req, body, res) => replyAnthStream(res, [
+    { text: ['Checking.'] },
+    { tool: { id: 'toolu_A', name: 'get_weather', json: ['{"city": ', '"Paris"}'] } },
+    { tool: { id: 'toolu_B', name: 'get_time', json: [] } },
+  ], { stop_reason: 'tool_use', output: 30 });
+  const stream = await oai.chat.completions.create({
+    model: 'auto', stream: true, messages: [{ role: 'user', content: 'weather and time in Paris?' }],
+    tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } },
+            { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: {} } } }],
+  }, to('anthropic'));
+  const calls = [];
+  let text = '', finish = null;
+  for await (const c of stream) {
+    const d = c.choices[0]?.delta;
+    if (d?.content) text += d.content;
+    for (const tc of d?.tool_calls ?? []) {
+      calls[tc.index] ??= { id: null, name: '', args: '' };
+      if (tc.id) calls[tc.index].id = tc.id;
+      if (tc.function?.name) calls[tc.index].name += tc.function.name;
+      if (tc.function?.arguments) calls[tc.index].args += tc.function.arguments;
+    }
+    if (c.choices[0]?.finish_reason) finish = c.choices[0].finish_reason;
+  }
+  assert.equal(text, 'Checking.');
+  assert.equal(finish, 'tool_calls');
+  assert.equal(calls.length, 2);
+  assert.deepEqual({ ...calls[0], args: JSON.parse(calls[0].args) }, { id: 'toolu_A', name: 'get_weather', args: { city: 'Paris' } });
+  assert.deepEqual({ ...calls[1], args: JSON.parse(calls[1].args) }, { id: 'toolu_B', name: 'get_time', args: {} });
+  // the SDK's own accumulator agrees
+  anUp.handler = (req, body, res) => replyAnthStream(res, [{ tool: { id: 'toolu_C', name: 'get_time', json: ['{"tz":', '"CET"}'] } }], { stop_reason: 'tool_use' });
+  const fin = await oai.chat.completions.stream({
+    model: 'auto', messages: [{ role: 'user', content: 'time?' }],
+    tools: [{ type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: {} } } }],
+  }, to('anthropic')).finalChatCompletion();
+  assert.equal(fin.choices[0].message.tool_calls[0].function.arguments, '{"tz":"CET"}');
+  assert.equal(fin.choices[0].finish_reason, 'tool_calls');
+});
+
+test('Anthropic backend errors reach an OpenAI client: 529 overloaded fails over or is a 5xx, 400 stays 400', async () => {
+  anUp.handler = (req, body, res) => anthError(res, 400, 'invalid_request_error', 'max_tokens: too large');
+  await assert.rejects(oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] }, to('anthropic')),
+    (e) => e instanceof OpenAI.BadRequestError && /too large/.test(e.message));
+  anUp.handler = (req, body, res) => anthError(res, 529, 'overloaded_error', 'Overloaded');
+  await assert.rejects(oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] }, to('anthropic')),
+    (e) => e instanceof OpenAI.APIError && e.status === 502 && /Overloaded/.test(e.message));
+  anUp.handler = (req, body, res) => replyAnthStream(res, [{ text: ['a', 'b', 'c', 'd'] }], { errorAfter: 2, gapMs: 10 });
+  const stream = await oai.chat.completions.create({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'x' }] }, to('anthropic'));
+  let text = '';
+  await assert.rejects(async () => { for await (const c of stream) text += c.choices[0]?.delta?.content ?? ''; });
+  assert.equal(text, 'ab', 'what came before the error event arrived');
+});
+
+// ---- Anthropic client -> OpenAI backend ----
+
+test('Anthropic client -> OpenAI backend: message, usage, end_turn; request translated', async () => {
+  oaUp.handler = (req, body, res) => replyJson(res, 200, completion('hello from openai', { pt: 12, ct: 5 }));
+  const { data, response } = await anth.messages.create({
+    model: 'auto', max_tokens: 100, temperature: 0.2, top_p: 0.9, stop_sequences: ['STOP'],
+    system: [{ type: 'text', text: 'You are terse.' }, { type: 'text', text: 'Answer in English.' }],
+    metadata: { user_id: 'user-7' },
+    messages: [{ role: 'user', content: [{ type: 'text', text: 'part one' }, { type: 'text', text: 'part two' }] },
+               { role: 'assistant', content: 'ok' }, { role: 'user', content: 'go' }],
+  }).withResponse();
+  assert.equal(data.type, 'message');
+  assert.equal(data.role, 'assistant');
+  assert.match(data.id, /^msg_/);
+  assert.deepEqual(data.content, [{ type: 'text', text: 'hello from openai' }]);
+  assert.equal(data.stop_reason, 'end_turn');
+  assert.equal(data.stop_sequence, null);
+  assert.deepEqual(data.usage, { input_tokens: 12, output_tokens: 5 });
+  assert.equal(data.model, 'mock-model');
+  assert.equal(response.headers.get('x-sluice-backend'), 'oa');
+  const b = lastBody(oaUp);
+  assert.deepEqual(b.messages, [
+    { role: 'system', content: 'You are terse.\nAnswer in English.' },
+    { role: 'user', content: 'part one\npart two' }, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'go' }]);
+  assert.equal(b.max_tokens, 100);
+  assert.equal(b.temperature, 0.2);
+  assert.equal(b.top_p, 0.9);
+  assert.deepEqual(b.stop, ['STOP']);
+  assert.equal(b.user, 'user-7');
+});
+
+test('Anthropic client -> OpenAI backend: finish_reason length is stop_reason max_tokens', async () => {
+  oaUp.handler = (req, body, res) => replyJson(res, 200, completion('cut', { finish: 'length', pt: 3, ct: 1 }));
+  const m = await anth.messages.create({ model: 'auto', max_tokens: 1, messages: [{ role: 'user', content: 'x' }] });
+  assert.equal(m.stop_reason, 'max_tokens');
+});
+
+test('Anthropic client -> OpenAI backend, streaming: the full event sequence, text and usage', async () => {
+  oaUp.handler = (req, body, res) => replyStream(res, ['Hel', 'lo', ' world'], 20);
+  const body = { model: 'auto', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'hello' }] };
+  const r = await sseEvents(`${sluice.base}/v1/messages`, body);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type'), /text\/event-stream/);
+  for (const e of r.events) assert.equal(e.event, e.data.type, 'event name matches data.type');
+  assert.deepEqual(r.events.map((e) => e.event), ['message_start', 'content_block_start', 'content_block_delta',
+    'content_block_delta', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+  const [start, bstart, d1] = r.events;
+  assert.equal(start.data.message.role, 'assistant');
+  assert.ok(start.data.message.usage.input_tokens >= 0);
+  assert.deepEqual(bstart.data, { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+  assert.deepEqual(d1.data, { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hel' } });
+  const md = r.events.at(-2).data;
+  assert.equal(md.delta.stop_reason, 'end_turn');
+  assert.deepEqual(md.usage, { input_tokens: 5, output_tokens: 3 });
+
+  // and through the SDK's stream helper
+  const s = anth.messages.stream({ model: 'auto', max_tokens: 50, messages: [{ role: 'user', content: 'hello' }] });
+  let text = '';
+  s.on('text', (t) => (text += t));
+  const fin = await s.finalMessage();
+  assert.equal(text, 'Hello world');
+  assert.deepEqual(fin.content, [{ type: 'text', text: 'Hello world' }]);
+  assert.equal(fin.stop_reason, 'end_turn');
+  assert.equal(fin.usage.output_tokens, 3);
+  assert.equal(fin.usage.input_tokens, 5);
+  assert.equal(lastBody(oaUp).stream, true);
+});
+
+test('Anthropic client with tools -> OpenAI backend answering tool_calls, and tool_result back', async () => {
+  oaUp.handler = (req, body, res) => replyJson(res, 200, {
+    id: 'chatcmpl-t', object: 'chat.completion', created: 1, model: 'mock-model',
+    choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: [
+      { id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{"q":"sluice"}' } }] } }],
+    usage: { prompt_tokens: 30, completion_tokens: 8, total_tokens: 38 } });
+  const tools = [{ name: 'lookup', description: 'Search', input_schema: { type: 'object', properties: { q: { type: 'string' } } } }];
+  const m = await anth.messages.create({ model: 'auto', max_tokens: 200, tools, tool_choice: { type: 'auto' },
+    messages: [{ role: 'user', content: 'find sluice' }] });
+  assert.equal(m.stop_reason, 'tool_use');
+  assert.deepEqual(m.content, [{ type: 'tool_use', id: 'call_1', name: 'lookup', input: { q: 'sluice' } }]);
+  assert.deepEqual(m.usage, { input_tokens: 30, output_tokens: 8 });
+  let b = lastBody(oaUp);
+  assert.deepEqual(b.tools, [{ type: 'function', function: { name: 'lookup', description: 'Search', parameters: tools[0].input_schema } }]);
+  assert.equal(b.tool_choice, 'auto');
+
+  oaUp.handler = (req, body, res) => replyJson(res, 200, completion('sluice is a gateway'));
+  const m2 = await anth.messages.create({ model: 'auto', max_tokens: 200, tools, tool_choice: { type: 'tool', name: 'lookup' },
+    messages: [{ role: 'user', content: 'find sluice' }, { role: 'assistant', content: m.content },
+               { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1', content: [{ type: 'text', text: 'a gateway' }] },
+                                         { type: 'text', text: 'summarise' }] }] });
+  assert.equal(m2.content[0].text, 'sluice is a gateway');
+  b = lastBody(oaUp);
+  assert.deepEqual(b.tool_choice, { type: 'function', function: { name: 'lookup' } });
+  assert.deepEqual(b.messages.slice(1), [
+    { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{"q":"sluice"}' } }] },
+    { role: 'tool', content: 'a gateway', tool_call_id: 'call_1' },
+    { role: 'user', content: 'summarise' }]);
+});
+
+test('Anthropic client with tools -> OpenAI backend streaming tool_calls deltas', async () => {
+  oaUp.handler = (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const chunk = (delta, finish = null) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    res.write(chunk({ role: 'assistant', content: null }));
+    res.write(chunk({ tool_calls: [{ index: 0, id: 'call_9', type: 'function', function: { name: 'lookup', arguments: '' } }] }));
+    res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"q":' } }] }));
+    res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: '"x"}' } }] }));
+    res.write(chunk({}, 'tool_calls'));
+    res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [], usage: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 } })}\n\n`);
+    res.end('data: [DONE]\n\n');
+  };
+  const tools = [{ name: 'lookup', input_schema: { type: 'object', properties: { q: { type: 'string' } } } }];
+  const fin = await anth.messages.stream({ model: 'auto', max_tokens: 50, tools, messages: [{ role: 'user', content: 'q' }] }).finalMessage();
+  assert.equal(fin.stop_reason, 'tool_use');
+  assert.deepEqual(fin.content, [{ type: 'tool_use', id: 'call_9', name: 'lookup', input: { q: 'x' } }]);
+  assert.deepEqual(fin.usage, { input_tokens: 9, output_tokens: 4 });
+});
+
+test('Anthropic SDK errors: upstream 429 -> RateLimitError, bad input -> BadRequestError, shapes', async () => {
+  oaUp.handler = (req, body, res) => replyJson(res, 429, { error: { message: 'slow down', type: 'rate_limit_error' } });
+  await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e instanceof Anthropic.RateLimitError && e.status === 429 && e.error?.error?.type === 'rate_limit_error');
+  oaUp.handler = (req, body, res) => replyJson(res, 400, { error: { message: 'bad thing', type: 'invalid_request_error' } });
+  await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e instanceof Anthropic.BadRequestError && /bad thing/.test(e.message));
+  oaUp.handler = (req, body, res) => replyJson(res, 200, completion('fine'));
+  const before = oaUp.received.length;
+  await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: [
+    { type: 'text', text: 'what is this?' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } }] }] }),
+    (e) => e instanceof Anthropic.BadRequestError && e.error?.type === 'error' &&
+           e.error.error.type === 'invalid_request_error' && /messages\[0\]\.content\[1\]: image blocks are not supported/.test(e.message));
+  assert.equal(oaUp.received.length, before, 'nothing was sent upstream');
+  // missing max_tokens, malformed JSON: Anthropic-shaped 400s with sluice headers
+  let r = await fetch(`${sluice.base}/v1/messages`, { method: 'POST', body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'x' }] }) });
+  assert.equal(r.status, 400);
+  let j = await r.json();
+  assert.deepEqual(j, { type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: field required' } });
+  assert.ok(r.headers.get('x-sluice-request-id'));
+  r = await fetch(`${sluice.base}/v1/messages`, { method: 'POST', body: '{"messages": [' });
+  assert.equal(r.status, 400);
+  j = await r.json();
+  assert.equal(j.type, 'error');
+  assert.equal(j.error.type, 'invalid_request_error');
+  r = await fetch(`${sluice.base}/v1/messages`, { method: 'GET' });
+  assert.equal(r.status, 405);
+});
+
+test('Anthropic client: an upstream failure mid-stream ends the stream with an error event', async () => {
+  oaUp.handler = (req, body, res) => replyStream(res, ['a', 'b', 'c', 'd'], 30, { failAfter: 2 });
+  const r = await sseEvents(`${sluice.base}/v1/messages`, { model: 'auto', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] });
+  const last = r.events.at(-1);
+  assert.equal(last.event, 'error');
+  assert.equal(last.data.type, 'error');
+  assert.equal(last.data.error.type, 'api_error');
+  assert.ok(!r.events.some((e) => e.event === 'message_stop'));
+  const stream = await anth.messages.create({ model: 'auto', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] });
+  let text = '';
+  await assert.rejects(async () => {
+    for await (const ev of stream) if (ev.type === 'content_block_delta') text += ev.delta.text;
+  }, (e) => e instanceof Anthropic.APIError);
+  assert.ok(text.startsWith('a'), 'the part before the failure arrived');
+});
+
+// ---- Anthropic client -> Anthropic backend ----
+
+test('Anthropic client -> Anthropic backend: stop_sequence, usage and blocks round-trip', async () => {
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage('one, two', { stop_reason: 'stop_sequence', stop_sequence: 'three', input: 14, output: 4 }));
+  const m = await anth.messages.create({ model: 'auto', max_tokens: 64, stop_sequences: ['three'], top_k: 5,
+    system: 'count', messages: [{ role: 'user', content: 'count to five' }] }, to('anthropic'));
+  assert.deepEqual(m.content, [{ type: 'text', text: 'one, two' }]);
+  assert.equal(m.stop_reason, 'stop_sequence');
+  assert.equal(m.stop_sequence, 'three');
+  assert.deepEqual(m.usage, { input_tokens: 14, output_tokens: 4 });
+  assert.equal(m.model, 'claude-mock');
+  const b = lastBody(anUp);
+  assert.equal(b.system, 'count');
+  assert.equal(b.max_tokens, 64);
+  assert.equal(b.top_k, 5);
+  assert.deepEqual(b.stop_sequences, ['three']);
+  assert.deepEqual(b.messages, [{ role: 'user', content: [{ type: 'text', text: 'count to five' }] }]);
+});
+
+test('Anthropic client -> Anthropic backend, streaming text and tool_use', async () => {
+  anUp.handler = (req, body, res) => replyAnthStream(res, [
+    { text: ['I will ', 'check.'] }, { tool: { id: 'toolu_X', name: 'lookup', json: ['{"q":', '"y"}'] } }],
+    { stop_reason: 'tool_use', input: 40, output: 12, gapMs: 5 });
+  const tools = [{ name: 'lookup', input_schema: { type: 'object', properties: { q: { type: 'string' } } } }];
+  const s = anth.messages.stream({ model: 'auto', max_tokens: 64, tools, messages: [{ role: 'user', content: 'look up y' }] }, to('anthropic'));
+  const fin = await s.finalMessage();
+  assert.deepEqual(fin.content, [{ type: 'text', text: 'I will check.' }, { type: 'tool_use', id: 'toolu_X', name: 'lookup', input: { q: 'y' } }]);
+  assert.equal(fin.stop_reason, 'tool_use');
+  assert.deepEqual(fin.usage, { input_tokens: 40, output_tokens: 12 });
+  const b = lastBody(anUp);
+  assert.equal(b.stream, true);
+  assert.deepEqual(b.tools, [{ name: 'lookup', input_schema: tools[0].input_schema }]);
+  // a streamed stop sequence comes back as one
+  anUp.handler = (req, body, res) => replyAnthStream(res, [{ text: ['1 2'] }], { stop_reason: 'stop_sequence', stop_sequence: ' 3' });
+  const fin2 = await anth.messages.stream({ model: 'auto', max_tokens: 64, stop_sequences: [' 3'], messages: [{ role: 'user', content: 'count' }] }, to('anthropic')).finalMessage();
+  assert.equal(fin2.stop_reason, 'stop_sequence');
+  assert.equal(fin2.stop_sequence, ' 3');
+});
+
+// ---- the local engine ----
+
+test('Anthropic client -> local engine: text streams, usage and stop_reason are right', async () => {
+  const events = [];
+  const s = anth.messages.stream({ model: 'auto', max_tokens: 8, temperature: 0,
+    messages: [{ role: 'user', content: 'Once upon a time' }] }, to('local'));
+  s.on('streamEvent', (e) => events.push(e.type));
+  let text = '';
+  s.on('text', (t) => (text += t));
+  const fin = await s.finalMessage();
+  assert.ok(text.length > 0, 'some text streamed');
+  assert.equal(fin.content[0].text, text);
+  assert.equal(events[0], 'message_start');
+  assert.equal(events.at(-1), 'message_stop');
+  assert.ok(events.includes('content_block_delta'));
+  assert.ok(fin.usage.input_tokens > 0);
+  assert.ok(fin.usage.output_tokens > 0 && fin.usage.output_tokens <= 8, `output_tokens ${fin.usage.output_tokens}`);
+  assert.equal(fin.stop_reason, fin.usage.output_tokens === 8 ? 'max_tokens' : 'end_turn');
+  // not streamed, greedy: the same answer
+  const { data, response } = await anth.messages.create({ model: 'auto', max_tokens: 8, temperature: 0,
+    messages: [{ role: 'user', content: 'Once upon a time' }] }, to('local')).withResponse();
+  assert.equal(response.headers.get('x-sluice-backend'), 'local');
+  assert.equal(data.content[0].text, text);
+  assert.deepEqual(data.usage, fin.usage);
+  assert.equal(data.stop_reason, fin.stop_reason);
+});
+
+test('tools on the local engine, which cannot do them: a clear 400 in either dialect', async () => {
+  await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 8,
+    tools: [{ name: 'lookup', input_schema: { type: 'object', properties: {} } }],
+    messages: [{ role: 'user', content: 'hi' }] }, to('local')),
+  (e) => e instanceof Anthropic.BadRequestError && /tools/.test(e.message));
+  await assert.rejects(oai.chat.completions.create({ model: 'auto',
+    tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: {} } } }],
+    messages: [{ role: 'user', content: 'hi' }] }, to('local')),
+  (e) => e instanceof OpenAI.BadRequestError && /tools/.test(e.message));
+});
+
+// ---- OpenAI client -> OpenAI backend tool calls (pass-through) ----
+
+test('OpenAI client with tools -> OpenAI backend: tools passed through, streamed tool_calls relayed', async () => {
+  oaUp.handler = (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const chunk = (delta, finish = null) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    res.write(chunk({ role: 'assistant', content: null }));
+    res.write(chunk({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'f', arguments: '' } }] }));
+    res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"a":1}' } }] }));
+    res.write(chunk({ tool_calls: [{ index: 1, id: 'call_b', type: 'function', function: { name: 'g', arguments: '{}' } }] }));
+    res.write(chunk({}, 'tool_calls'));
+    res.end('data: [DONE]\n\n');
+  };
+  const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { a: { type: 'number' } } } } },
+                 { type: 'function', function: { name: 'g', parameters: { type: 'object', properties: {} } } }];
+  const fin = await oai.chat.completions.stream({ model: 'auto', tools, parallel_tool_calls: true,
+    messages: [{ role: 'user', content: 'call both' }] }).finalChatCompletion();
+  const tc = fin.choices[0].message.tool_calls;
+  assert.deepEqual(tc.map((t) => [t.id, t.function.name, t.function.arguments]), [['call_a', 'f', '{"a":1}'], ['call_b', 'g', '{}']]);
+  assert.equal(fin.choices[0].finish_reason, 'tool_calls');
+  assert.deepEqual(lastBody(oaUp).tools, tools);
+});
