@@ -60,6 +60,28 @@ const sl_redact_entry_t *sl_redact_map_entry(const sl_redact_map_t *m, size_t i)
   return m && i < m->n ? &m->v[i].e : NULL;
 }
 
+char *sl_redact_map_summary_json(const sl_redact_map_t *m) {
+  sl_buf_t b;
+  sl_buf_init(&b, 1 << 20);
+  int rc = sl_buf_puts(&b, "{");
+  for (size_t i = 0; m && i < m->n && !rc; i++) {
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; j++) seen = !strcmp(m->v[j].type, m->v[i].type);
+    if (seen) continue;
+    size_t count = 0;
+    for (size_t j = i; j < m->n; j++)
+      if (!strcmp(m->v[j].type, m->v[i].type)) count += m->v[j].e.count;
+    /* types are UPPER_SNAKE_CASE (validated at compile): no JSON escaping needed */
+    rc = sl_buf_printf(&b, "%s\"%s\":%zu", b.len > 1 ? "," : "", m->v[i].type, count);
+  }
+  if (!rc) rc = sl_buf_puts(&b, "}");
+  if (rc) {
+    sl_buf_free(&b);
+    return NULL;
+  }
+  return sl_buf_steal(&b, NULL);
+}
+
 /* ---- deep copy of the request ---- */
 
 static int dup_opt(char **dst, const char *src) {

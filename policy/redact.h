@@ -43,6 +43,10 @@ size_t sl_redact_map_size(const sl_redact_map_t *m);
 /* Entries in placeholder order (by first appearance). */
 const sl_redact_entry_t *sl_redact_map_entry(const sl_redact_map_t *m, size_t i);
 
+/* {"PERSON": 2, "EMAIL_ADDRESS": 1}: replacements per type, for the ledger
+ * (never values). Caller frees; NULL on allocation failure. */
+char *sl_redact_map_summary_json(const sl_redact_map_t *m);
+
 /* Streaming restoration of placeholders in response text. Each feed appends
  * to `out` everything that can no longer be part of a placeholder, holding back
  * only a possible partial placeholder at the chunk's end; finish flushes it.

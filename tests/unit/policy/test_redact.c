@@ -83,6 +83,9 @@ static void test_consistent_across_turns(void **state) {
   assert_string_equal(e->type, "PERSON");
   assert_int_equal(e->count, 2);
   assert_memory_equal(e->value, "Alice Smith", 11);
+  char *sum = sl_redact_map_summary_json(m);
+  assert_string_equal(sum, "{\"PERSON\":5,\"EMAIL_ADDRESS\":2}");
+  free(sum);
 
   /* The first request of the same conversation (only its first turn) numbers
    * the values it shares identically. */
