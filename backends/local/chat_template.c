@@ -273,6 +273,20 @@ static void phi3(render_t *r, const sl_chat_req_t *q, bool gen) {
   mark(r, gen ? "<|assistant|>\n" : "<|endoftext|>");
 }
 
+/* Zephyr / TinyLlama-Chat: every turn ends with the EOS text (</s> in both). */
+static void zephyr(render_t *r, const sl_chat_req_t *q, bool gen) {
+  for (size_t i = 0; i < q->n_msgs; i++) {
+    const sl_msg_t *m = &q->msgs[i];
+    const char *role = role_is(m, "system") ? "system" : role_is(m, "assistant") ? "assistant" : "user";
+    mark(r, "<|");
+    mark(r, role);
+    mark(r, "|>\n");
+    body(r, m->content);
+    mark(r, "</s>\n");
+  }
+  if (gen) mark(r, "<|assistant|>\n");
+}
+
 /* ---- detection ---- */
 
 static const struct {
@@ -285,6 +299,7 @@ static const struct {
     {"qwen2", SL_CHAT_FAMILY_CHATML},  {"qwen3", SL_CHAT_FAMILY_CHATML},
     {"mistral", SL_CHAT_FAMILY_MISTRAL}, {"gemma", SL_CHAT_FAMILY_GEMMA},
     {"phi3", SL_CHAT_FAMILY_PHI3},     {"phi-3", SL_CHAT_FAMILY_PHI3},
+    {"zephyr", SL_CHAT_FAMILY_ZEPHYR}, {"tinyllama", SL_CHAT_FAMILY_ZEPHYR},
 };
 
 sl_chat_family_t sl_chat_family_detect(const char *s) {
@@ -296,7 +311,8 @@ sl_chat_family_t sl_chat_family_detect(const char *s) {
   if (strstr(s, "<|start_header_id|>")) return SL_CHAT_FAMILY_LLAMA3;
   if (strstr(s, "<|im_start|>")) return SL_CHAT_FAMILY_CHATML;
   if (strstr(s, "<start_of_turn>")) return SL_CHAT_FAMILY_GEMMA;
-  if (strstr(s, "<|assistant|>") && strstr(s, "<|end|>")) return SL_CHAT_FAMILY_PHI3;
+  if (strstr(s, "<|assistant|>"))
+    return strstr(s, "<|end|>") ? SL_CHAT_FAMILY_PHI3 : SL_CHAT_FAMILY_ZEPHYR;
   if (strstr(s, "[INST]")) return strstr(s, "<<SYS>>") ? SL_CHAT_FAMILY_LLAMA2 : SL_CHAT_FAMILY_MISTRAL;
   return SL_CHAT_FAMILY_UNKNOWN;
 }
@@ -309,6 +325,7 @@ const char *sl_chat_family_name(sl_chat_family_t f) {
   case SL_CHAT_FAMILY_MISTRAL: return "mistral";
   case SL_CHAT_FAMILY_GEMMA: return "gemma";
   case SL_CHAT_FAMILY_PHI3: return "phi3";
+  case SL_CHAT_FAMILY_ZEPHYR: return "zephyr";
   default: return "unknown";
   }
 }
@@ -334,6 +351,7 @@ int sl_chat_template_render(const char *template_or_family, const sl_chat_req_t 
   case SL_CHAT_FAMILY_MISTRAL: mistral(&r, req, add_generation_prompt); break;
   case SL_CHAT_FAMILY_GEMMA: gemma(&r, req, add_generation_prompt); break;
   case SL_CHAT_FAMILY_PHI3: phi3(&r, req, add_generation_prompt); break;
+  case SL_CHAT_FAMILY_ZEPHYR: zephyr(&r, req, add_generation_prompt); break;
   default: break;
   }
   if (r.rc) {

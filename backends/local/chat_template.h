@@ -4,8 +4,8 @@
  * laid out the way that family's template does.
  *
  * Families: Llama 2 ([INST] <<SYS>>), Llama 3 (<|start_header_id|>), ChatML (Qwen,
- * <|im_start|>), Mistral ([INST] without <<SYS>>), Gemma (<start_of_turn>), Phi-3
- * (<|user|> ... <|end|>). The BOS token is not written: encode the prompt with
+ * SmolLM, <|im_start|>), Mistral ([INST] without <<SYS>>), Gemma (<start_of_turn>),
+ * Phi-3 (<|user|> ... <|end|>), Zephyr (TinyLlama-Chat: <|user|> ... </s>). The BOS token is not written: encode the prompt with
  * add_bos = true and the tokenizer adds it where the vocabulary wants it. */
 #ifndef SL_CHAT_TEMPLATE_H
 #define SL_CHAT_TEMPLATE_H
@@ -24,14 +24,16 @@ typedef enum {
   SL_CHAT_FAMILY_MISTRAL,
   SL_CHAT_FAMILY_GEMMA,
   SL_CHAT_FAMILY_PHI3,
+  SL_CHAT_FAMILY_ZEPHYR, /* TinyLlama-Chat, Zephyr: <|user|> ... </s> */
 } sl_chat_family_t;
 
 /* The family of `template_or_family`: a family name from the config ("llama2",
- * "llama3", "chatml" / "qwen", "mistral", "gemma", "phi3"; case-insensitive) or
+ * "llama3", "chatml" / "qwen", "mistral", "gemma", "phi3", "zephyr" / "tinyllama";
+ * case-insensitive) or
  * the text of a Jinja chat template, recognised by its markers. NULL or no match
  * gives SL_CHAT_FAMILY_UNKNOWN. */
 sl_chat_family_t sl_chat_family_detect(const char *template_or_family);
-/* "llama2", "llama3", "chatml", "mistral", "gemma", "phi3" or "unknown". */
+/* "llama2", "llama3", "chatml", "mistral", "gemma", "phi3", "zephyr" or "unknown". */
 const char *sl_chat_family_name(sl_chat_family_t family);
 
 /* Lays out req's messages (system, user, assistant, tool) as the family's prompt

@@ -84,6 +84,9 @@ static void test_families(void **st) {
   assert_int_equal(sl_chat_template_apply("phi3", &r, false, &out), 0);
   assert_string_equal(out, "<|system|>\n Be brief. <|end|>\n<|user|>\n  <|end|>\n<|endoftext|>");
   free(out);
+  expect_render("tinyllama", true,
+                "<|system|>\nYou are terse.</s>\n<|user|>\nHi there</s>\n"
+                "<|assistant|>\nHello!</s>\n<|user|>\n What is 2+2? </s>\n<|assistant|>\n");
   expect_render("Phi3", true,
                 "<|system|>\nYou are terse.<|end|>\n<|user|>\nHi there<|end|>\n"
                 "<|assistant|>\nHello!<|end|>\n<|user|>\n What is 2+2? <|end|>\n"
@@ -107,6 +110,13 @@ static void test_detect(void **st) {
                    SL_CHAT_FAMILY_GEMMA);
   assert_int_equal(sl_chat_family_detect("{{'<|user|>' + m + '<|end|>'}}{{'<|assistant|>'}}"),
                    SL_CHAT_FAMILY_PHI3);
+  /* TinyLlama-1.1B-Chat's template: <|assistant|> but no <|end|>. */
+  assert_int_equal(sl_chat_family_detect("{% for message in messages %}\n{% if message['role'] == "
+                                         "'user' %}\n{{ '<|user|>\n' + message['content'] + "
+                                         "eos_token }}\n{% endif %}{% if loop.last and "
+                                         "add_generation_prompt %}\n{{ '<|assistant|>' }}"),
+                   SL_CHAT_FAMILY_ZEPHYR);
+  assert_string_equal(sl_chat_family_name(SL_CHAT_FAMILY_ZEPHYR), "zephyr");
   assert_string_equal(sl_chat_family_name(SL_CHAT_FAMILY_CHATML), "chatml");
   assert_string_equal(sl_chat_family_name(SL_CHAT_FAMILY_UNKNOWN), "unknown");
 
