@@ -5,11 +5,13 @@
  * event loop never touches SQLite. Commit notifications come back on the loop
  * through a uv_async_t. Schema, hash rule and auditor queries: docs/ledger.md.
  *
- * Two kinds of row share one table and one chain (docs/ledger.md, "rows"):
+ * Kinds of row sharing one table and one chain (docs/ledger.md, "rows"):
  *   SL_LEDGER_EGRESS   written and committed BEFORE bytes go to an external
  *                      backend (one per transmission, status "in_flight");
  *   SL_LEDGER_REQUEST  the completion record, exactly one per request, written
- *                      after the response; it carries tokens, cost, latency.
+ *                      after the response; it carries tokens, cost, latency;
+ *   SL_LEDGER_GAP      written by the ledger after failed writes: how many rows
+ *                      were lost (the gateway never appends it).
  * `sluice audit costs` and budgets count only REQUEST rows; `sluice audit egress`
  * counts every EGRESS row (falling back to a REQUEST row with egress=1 when a
  * request has no EGRESS row), and each request once in its summaries. */
