@@ -547,6 +547,33 @@ static void test_hostile_gguf(void **st) {
   sl_tok_free(t);
 }
 
+/* Every tokenizer.ggml.pre name we accept compiles and splits text. */
+static void test_pre_names(void **st) {
+  static const char *names[] = {"llama-bpe", "llama3", "llama-v3", "falcon3", "smaug-bpe",
+                                "qwen2", "qwen2.5", "qwen-2.5", "deepseek-r1-qwen", "gpt-2",
+                                "gpt2", "mpt", "olmo", "jais", "smollm", "starcoder", "refact",
+                                "command-r", "codeshell", "exaone", "falcon", "default"};
+  const char *bpe_tokens[] = {"a", "b", "ab", "1", "2", "!", "\xC4\xA0"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    gw_t w;
+    char err[256] = "";
+    gw_begin(&w);
+    gw_kv_str(&w, "tokenizer.ggml.model", "gpt2");
+    gw_kv_str(&w, "tokenizer.ggml.pre", names[i]);
+    gw_kv_strs(&w, "tokenizer.ggml.tokens", bpe_tokens, 7);
+    gw_kv_strs(&w, "tokenizer.ggml.merges", (const char *[]){"a b"}, 1);
+    sl_tok_t *t = tok_from_gw(&w, err, sizeof err);
+    if (!t) fprintf(stderr, "%s: %s\n", names[i], err);
+    assert_non_null(t);
+    int32_t *ids;
+    size_t n;
+    assert_int_equal(sl_tok_encode(t, "ab 12!", 6, false, false, &ids, &n), 0);
+    assert_true(n >= 5 && ids[0] == 2);
+    free(ids);
+    sl_tok_free(t);
+  }
+}
+
 /* ---- spans, limits, speed ---- */
 
 static void test_encode_spans(void **st) {
@@ -788,6 +815,7 @@ int main(void) {
       cmocka_unit_test(test_detok_streaming_utf8), cmocka_unit_test(test_json_bytelevel),
       cmocka_unit_test(test_json_metaspace),    cmocka_unit_test(test_hostile_json),
       cmocka_unit_test(test_gguf_spm_small),    cmocka_unit_test(test_hostile_gguf),
+      cmocka_unit_test(test_pre_names),
       cmocka_unit_test(test_encode_spans),      cmocka_unit_test(test_limits),
       cmocka_unit_test(test_linear_time),       cmocka_unit_test(test_spm_vs_llama2c),
   };
