@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "backends/local/gguf.h"
@@ -808,6 +809,51 @@ static void test_spm_vs_llama2c(void **st) {
   sl_tok_free(t);
 }
 
+/* ---- one tokenizer, several threads ---- */
+
+typedef struct {
+  const sl_tok_t *t;
+  const char *text;
+  int32_t *ids;
+  size_t n;
+  int rc;
+} enc_job_t;
+
+static void *enc_thread(void *arg) {
+  enc_job_t *j = arg;
+  for (int rep = 0; rep < 20 && !j->rc; rep++) {
+    free(j->ids);
+    j->rc = sl_tok_encode(j->t, j->text, strlen(j->text), true, true, &j->ids, &j->n);
+  }
+  return NULL;
+}
+
+/* A loaded tokenizer is read-only: concurrent encodes give the single-thread ids. */
+static void test_threads(void **st) {
+  sl_tok_t *t = load_gguf("tiny-qwen2.gguf");
+  if (!t) skip();
+  const char *text = "Hello, world! 日本語 🚀 cafe\u0301 it's 12345\n\n  <|im_end|> x";
+  int32_t *want;
+  size_t nw;
+  assert_int_equal(sl_tok_encode(t, text, strlen(text), true, true, &want, &nw), 0);
+  enum { N = 4 };
+  pthread_t th[N];
+  enc_job_t jobs[N];
+  for (int i = 0; i < N; i++) {
+    jobs[i] = (enc_job_t){t, text, NULL, 0, 0};
+    assert_int_equal(pthread_create(&th[i], NULL, enc_thread, &jobs[i]), 0);
+  }
+  for (int i = 0; i < N; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(jobs[i].rc, 0);
+    assert_int_equal(jobs[i].n, nw);
+    assert_memory_equal(jobs[i].ids, want, nw * sizeof *want);
+    free(jobs[i].ids);
+  }
+  free(want);
+  sl_tok_free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ref_stories),       cmocka_unit_test(test_ref_qwen2),
@@ -815,7 +861,7 @@ int main(void) {
       cmocka_unit_test(test_detok_streaming_utf8), cmocka_unit_test(test_json_bytelevel),
       cmocka_unit_test(test_json_metaspace),    cmocka_unit_test(test_hostile_json),
       cmocka_unit_test(test_gguf_spm_small),    cmocka_unit_test(test_hostile_gguf),
-      cmocka_unit_test(test_pre_names),
+      cmocka_unit_test(test_pre_names),         cmocka_unit_test(test_threads),
       cmocka_unit_test(test_encode_spans),      cmocka_unit_test(test_limits),
       cmocka_unit_test(test_linear_time),       cmocka_unit_test(test_spm_vs_llama2c),
   };
