@@ -292,8 +292,18 @@ static void scores(float *s, const float *q, const float *kh, int hd, int n, flo
   for (int b = 0; b * B < n; b++) {
     const float *kb = kh + (size_t)b * hd * B;
 #if defined(__AVX512F__)
-    __m512 acc = _mm512_setzero_ps();
-    for (int i = 0; i < hd; i++) acc = _mm512_fmadd_ps(_mm512_set1_ps(q[i]), _mm512_loadu_ps(kb + i * B), acc);
+    /* Four independent accumulators: one chain of 64 dependent FMAs would run at
+     * FMA latency, not throughput. */
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 4 <= hd; i += 4) {
+      a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[i]), _mm512_loadu_ps(kb + i * B), a0);
+      a1 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 1]), _mm512_loadu_ps(kb + (i + 1) * B), a1);
+      a2 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 2]), _mm512_loadu_ps(kb + (i + 2) * B), a2);
+      a3 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 3]), _mm512_loadu_ps(kb + (i + 3) * B), a3);
+    }
+    for (; i < hd; i++) a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[i]), _mm512_loadu_ps(kb + i * B), a0);
+    __m512 acc = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
     _mm512_storeu_ps(s + b * B, _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
 #else
     float acc[16] = {0};
@@ -304,18 +314,60 @@ static void scores(float *s, const float *q, const float *kh, int hd, int n, flo
   }
 }
 
+/* o = Σ_t p[t] · v[t] over n rows of hd floats, accumulating in registers. */
+static void pv(float *o, const float *p, const float *vh, int n, int hd) {
+#if defined(__AVX512F__)
+  if (hd % 16 == 0) {
+    for (int c = 0; c < hd; c += 64) {
+      int w = hd - c < 64 ? hd - c : 64;
+      /* Two positions per iteration into separate accumulators (b*), for 8
+       * independent FMA chains at head_dim 64. */
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+      const float *vr = vh + c;
+      int t = 0;
+      for (; t + 2 <= n; t += 2, vr += 2 * hd) {
+        __m512 pt = _mm512_set1_ps(p[t]), pu = _mm512_set1_ps(p[t + 1]);
+        const float *vs = vr + hd;
+        a0 = _mm512_fmadd_ps(pt, _mm512_loadu_ps(vr), a0);
+        b0 = _mm512_fmadd_ps(pu, _mm512_loadu_ps(vs), b0);
+        if (w > 16) a1 = _mm512_fmadd_ps(pt, _mm512_loadu_ps(vr + 16), a1), b1 = _mm512_fmadd_ps(pu, _mm512_loadu_ps(vs + 16), b1);
+        if (w > 32) a2 = _mm512_fmadd_ps(pt, _mm512_loadu_ps(vr + 32), a2), b2 = _mm512_fmadd_ps(pu, _mm512_loadu_ps(vs + 32), b2);
+        if (w > 48) a3 = _mm512_fmadd_ps(pt, _mm512_loadu_ps(vr + 48), a3), b3 = _mm512_fmadd_ps(pu, _mm512_loadu_ps(vs + 48), b3);
+      }
+      for (; t < n; t++, vr += hd) {
+        __m512 pt = _mm512_set1_ps(p[t]);
+        a0 = _mm512_fmadd_ps(pt, _mm512_loadu_ps(vr), a0);
+        if (w > 16) a1 = _mm512_fmadd_ps(pt, _mm512_loadu_ps(vr + 16), a1);
+        if (w > 32) a2 = _mm512_fmadd_ps(pt, _mm512_loadu_ps(vr + 32), a2);
+        if (w > 48) a3 = _mm512_fmadd_ps(pt, _mm512_loadu_ps(vr + 48), a3);
+      }
+      a0 = _mm512_add_ps(a0, b0), a1 = _mm512_add_ps(a1, b1), a2 = _mm512_add_ps(a2, b2), a3 = _mm512_add_ps(a3, b3);
+      _mm512_storeu_ps(o + c, a0);
+      if (w > 16) _mm512_storeu_ps(o + c + 16, a1);
+      if (w > 32) _mm512_storeu_ps(o + c + 32, a2);
+      if (w > 48) _mm512_storeu_ps(o + c + 48, a3);
+    }
+    return;
+  }
+#endif
+  memset(o, 0, sizeof(float) * hd);
+  for (int t = 0; t < n; t++) axpy(o, p[t], vh + (size_t)t * hd, hd);
+}
+
+void sl_kern_attention_head(float *out, const float *q, const float *k_head, const float *v_head,
+                            int n_pos, int head_dim, float *scratch) {
+  scores(scratch, q, k_head, head_dim, n_pos, 1.f / sqrtf((float)head_dim));
+  sl_kern_softmax(scratch, n_pos);
+  pv(out, scratch, v_head, n_pos, head_dim);
+}
+
 void sl_kern_attention(float *out, const float *q, const float *k_cache, const float *v_cache,
                        int n_pos, int n_heads, int n_kv_heads, int head_dim, size_t k_head_stride,
                        size_t v_head_stride, float *scratch) {
   int group = n_heads / n_kv_heads;
-  float scale = 1.f / sqrtf((float)head_dim);
   for (int h = 0; h < n_heads; h++) {
     int g = h / group;
-    scores(scratch, q + (size_t)h * head_dim, k_cache + g * k_head_stride, head_dim, n_pos, scale);
-    sl_kern_softmax(scratch, n_pos);
-    float *oh = out + (size_t)h * head_dim;
-    const float *vh = v_cache + g * v_head_stride;
-    memset(oh, 0, sizeof(float) * head_dim);
-    for (int t = 0; t < n_pos; t++) axpy(oh, scratch[t], vh + (size_t)t * head_dim, head_dim);
+    sl_kern_attention_head(out + (size_t)h * head_dim, q + (size_t)h * head_dim, k_cache + g * k_head_stride,
+                           v_cache + g * v_head_stride, n_pos, head_dim, scratch);
   }
 }

@@ -124,5 +124,10 @@ void sl_kern_kv_store(float *k_cache, float *v_cache, const float *k, const floa
 void sl_kern_attention(float *out, const float *q, const float *k_cache, const float *v_cache,
                        int n_pos, int n_heads, int n_kv_heads, int head_dim, size_t k_head_stride,
                        size_t v_head_stride, float *scratch);
+/* One head of the above: q, out are head_dim floats; k_head, v_head that KV head's
+ * regions. Lets a caller loop heads outside rows, so one head's keys and values stay
+ * in cache while every prompt row of a chunk reads them. */
+void sl_kern_attention_head(float *out, const float *q, const float *k_head, const float *v_head,
+                            int n_pos, int head_dim, float *scratch);
 
 #endif

@@ -436,10 +436,22 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
       sl_kern_kv_store(kc + (size_t)b->slot[i] * ks, vc + (size_t)b->slot[i] * vs, k, v, b->pos[i],
                        in->n_kv_heads, hd, m->k_head_stride, m->v_head_stride);
     }
-    for (int i = 0; i < n; i++)
-      sl_kern_attention(m->att + (size_t)i * m->q_dim, m->qkv + (size_t)i * m->qkv_dim,
-                        kc + (size_t)b->slot[i] * ks, vc + (size_t)b->slot[i] * vs, b->pos[i] + 1,
-                        in->n_heads, in->n_kv_heads, hd, m->k_head_stride, m->v_head_stride, m->scores);
+    /* Rows of one sequence are adjacent (a prompt chunk): loop heads outside those
+     * rows so each head's keys and values are read from cache, not memory. */
+    int group = in->n_heads / in->n_kv_heads;
+    for (int i0 = 0, i1; i0 < n; i0 = i1) {
+      for (i1 = i0 + 1; i1 < n && b->slot[i1] == b->slot[i0]; i1++) {
+      }
+      const float *ks0 = kc + (size_t)b->slot[i0] * ks, *vs0 = vc + (size_t)b->slot[i0] * vs;
+      for (int h = 0; h < in->n_heads; h++) {
+        const float *kh = ks0 + (size_t)(h / group) * m->k_head_stride;
+        const float *vh = vs0 + (size_t)(h / group) * m->v_head_stride;
+        for (int i = i0; i < i1; i++)
+          sl_kern_attention_head(m->att + (size_t)i * m->q_dim + (size_t)h * hd,
+                                 m->qkv + (size_t)i * m->qkv_dim + (size_t)h * hd, kh, vh, b->pos[i] + 1, hd,
+                                 m->scores);
+      }
+    }
     if ((rc = sl_kern_matmul(m->kern, L->wo, m->att, n, m->tmp))) return rc;
     sl_kern_add(m->x, m->tmp, n * dim);
     for (int i = 0; i < n; i++)
