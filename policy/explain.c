@@ -140,6 +140,11 @@ char *sl_policy_explain_json(const sl_policy_t *p, const sl_chat_req_t *req,
     } else {
       cJSON_AddNullToObject(ki, "level");
     }
+    if (p->n_keep_types) {
+      cJSON *kt = cJSON_AddArrayToObject(ki, "entity_types");
+      for (size_t i = 0; i < p->n_keep_types; i++)
+        cJSON_AddItemToArray(kt, cJSON_CreateString(p->keep_types[i]));
+    }
     cJSON_AddBoolToObject(ki, "applies", d->keep_inside);
     cJSON_AddItemToObject(ex, "removed", steps_json(d->removed, d->n_removed));
     if (d->class_error) cJSON_AddBoolToObject(ex, "classification_error", true);

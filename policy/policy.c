@@ -165,6 +165,15 @@ int sl_policy_decide(const sl_policy_t *p, const sl_chat_req_t *req, const sl_cl
   d->class_error = !cls || cls->error;
   d->level = d->class_error ? SL_LEVEL_RESTRICTED : cls->level;
   d->keep_inside = p->has_keep_inside && d->level >= p->keep_inside;
+  /* Kept-inside entity types: present, or unknowable because classification failed. */
+  int keep_type = -1;
+  if (!d->keep_inside && p->n_keep_types) {
+    if (d->class_error) keep_type = 0;
+    for (size_t i = 0; cls && keep_type < 0 && i < cls->n_entities; i++)
+      for (size_t k = 0; k < p->n_keep_types && keep_type < 0; k++)
+        if (!strcmp(cls->entities[i].type, p->keep_types[k])) keep_type = (int)k;
+    d->keep_inside = keep_type >= 0;
+  }
   d->prompt_tokens = meta && meta->prompt_tokens > 0 ? meta->prompt_tokens
                      : req                           ? estimate_tokens(req)
                                                      : 0;
@@ -209,7 +218,13 @@ int sl_policy_decide(const sl_policy_t *p, const sl_chat_req_t *req, const sl_cl
 
   if (d->n_steps == 0) {
     d->block_status = 451;
-    if (d->keep_inside)
+    if (d->keep_inside && keep_type >= 0)
+      snprintf(d->reason, sizeof d->reason,
+               "request %s %s, which policy keeps inside the network (rule \"%s\"); rule \"%s\" "
+               "routes only to external backends",
+               d->class_error ? "may carry (classification failed)" : "carries",
+               p->keep_types[keep_type], p->rules[p->keep_type_rule[keep_type]].name, rule->name);
+    else if (d->keep_inside)
       snprintf(d->reason, sizeof d->reason,
                "request is %s%s, which policy keeps inside the network (rule \"%s\" rejects at "
                "%s and above); rule \"%s\" routes only to external backends",

@@ -63,6 +63,8 @@ typedef struct {
   bool restore;
 } sl__rule_t;
 
+#define SL_POLICY_MAX_KEEP_TYPES 64
+
 struct sl_policy {
   atomic_int refs;
   sl_config_t *cfg;
@@ -72,6 +74,11 @@ struct sl_policy {
   bool has_keep_inside;       /* some rule has on_unavailable reject + sensitivity_at_least */
   sl_level_t keep_inside;     /* the lowest such level */
   int keep_inside_rule;       /* index of the rule that set it */
+  /* Entity types of reject rules' entity_types_any: a request carrying one of
+   * them is keep-inside too, whatever its level (pointers into rules). */
+  const char *keep_types[SL_POLICY_MAX_KEEP_TYPES];
+  int keep_type_rule[SL_POLICY_MAX_KEEP_TYPES];
+  size_t n_keep_types;
 };
 
 /* rules.c: parses $.detectors, $.router, $.redaction and $.rules of cfg->root

@@ -509,7 +509,7 @@ int sl__policy_parse_rules(sl_policy_t *p, const sl__router_spec_t *spec, sl_jer
         return sl_jerr_set(err, q, "duplicate rule name \"%s\" (also $.rules[%d])", rule->name,
                            j);
       }
-    if (rule->reject && rule->when.has_sensitivity) {
+    if (rule->reject && (rule->when.has_sensitivity || rule->when.n_entity_types)) {
       /* A keep-inside rule that can only send outside would block everything it
        * matches: almost certainly a mistake in the file, so say so now. */
       bool any_inside = false;
@@ -520,8 +520,24 @@ int sl__policy_parse_rules(sl_policy_t *p, const sl__router_spec_t *spec, sl_jer
         sl_jpath_key(q, sizeof q, path, "route");
         return sl_jerr_set(err, q,
                            "every step is external, but on_unavailable \"reject\" with "
-                           "sensitivity_at_least keeps these requests inside");
+                           "sensitivity_at_least or entity_types_any keeps these requests inside");
       }
+      for (size_t t = 0; t < rule->when.n_entity_types; t++) {
+        const char *ty = rule->when.entity_types_any[t];
+        bool dup = false;
+        for (size_t k = 0; k < p->n_keep_types && !dup; k++) dup = !strcmp(p->keep_types[k], ty);
+        if (dup) continue;
+        if (p->n_keep_types == SL_POLICY_MAX_KEEP_TYPES) {
+          char q[120];
+          sl_jpath_key(q, sizeof q, path, "when.entity_types_any");
+          return sl_jerr_set(err, q, "at most %d entity types can be kept inside",
+                             SL_POLICY_MAX_KEEP_TYPES);
+        }
+        p->keep_type_rule[p->n_keep_types] = i;
+        p->keep_types[p->n_keep_types++] = ty;
+      }
+    }
+    if (rule->reject && rule->when.has_sensitivity) {
       if (!p->has_keep_inside || rule->when.sensitivity_at_least < p->keep_inside) {
         p->has_keep_inside = true;
         p->keep_inside = rule->when.sensitivity_at_least;

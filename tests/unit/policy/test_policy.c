@@ -508,6 +508,45 @@ static void test_classification_error_is_restricted(void **state) {
   sl_policy_unref(p);
 }
 
+/* A reject rule on entity types keeps those types inside even when an earlier
+ * rule matches (here: the client pins an external model). */
+static void test_keep_inside_by_entity_type(void **state) {
+  (void)state;
+  sl_policy_t *p = must_compile(
+      "\"rules\": ["
+      "{\"name\": \"pin\", \"when\": {\"model\": \"openai/gpt-4o\"}, \"route\": [\"openai/gpt-4o\"]},"
+      "{\"name\": \"ssn-local\", \"when\": {\"entity_types_any\": [\"US_SSN\"]}, \"route\": [\"local\"], \"on_unavailable\": \"reject\"},"
+      "{\"name\": \"default\", \"route\": [\"openai\", \"local\"]}]");
+  fx_t f;
+  fx_init(&f, SL_LEVEL_PUBLIC, 0.1);
+  fx_model(&f, "openai/gpt-4o");
+  assert_int_equal(decide(p, &f), 0);
+  assert_false(f.d.keep_inside);
+  assert_string_equal(f.d.rule, "pin");
+  fx_entity(&f, "US_SSN", SL_LEVEL_INTERNAL); /* even at a low level */
+  assert_int_equal(decide(p, &f), SL_EPOLICY);
+  assert_true(f.d.keep_inside);
+  assert_int_equal(f.d.block_status, 451);
+  assert_non_null(strstr(f.d.reason, "US_SSN"));
+  fx_model(&f, "auto");
+  assert_int_equal(decide(p, &f), 0);
+  assert_string_equal(f.d.rule, "ssn-local");
+  fx_free(&f);
+  /* unknown entities (failed classification) are kept inside too */
+  fx_init(&f, SL_LEVEL_PUBLIC, 0.1);
+  f.cls.error = SL_EINTERNAL;
+  assert_int_equal(decide(p, &f), 0);
+  assert_true(f.d.keep_inside);
+  assert_string_equal(f.d.rule, "default");
+  assert_int_equal(f.d.n_steps, 1);
+  assert_string_equal(f.d.steps[0].backend->name, "local");
+  fx_free(&f);
+  expect_error("\"rules\": [{\"name\": \"a\", \"when\": {\"entity_types_any\": [\"US_SSN\"]},"
+               " \"route\": [\"openai\"], \"on_unavailable\": \"reject\"}]",
+               "$.rules[0].route:", "external");
+  sl_policy_unref(p);
+}
+
 static void test_no_rule_matches(void **state) {
   (void)state;
   sl_policy_t *p = must_compile("\"rules\": [{\"name\": \"only-a\", \"when\": {\"tenant\": \"a\"}, \"route\": [\"local\"]}]");
@@ -701,6 +740,7 @@ int main(void) {
       cmocka_unit_test(test_keep_inside_never_external),
       cmocka_unit_test(test_keep_inside_fallback_and_pinned),
       cmocka_unit_test(test_classification_error_is_restricted),
+      cmocka_unit_test(test_keep_inside_by_entity_type),
       cmocka_unit_test(test_no_rule_matches),
       cmocka_unit_test(test_redact_fields_in_decision),
       cmocka_unit_test(test_explain_json_shape),
