@@ -51,7 +51,8 @@ typedef struct {
   const char *rule;            /* name of the rule that decided; NULL if none matched */
   int rule_index;              /* -1 if none */
   sl_level_t level;            /* the request's sensitivity level */
-  bool keep_inside;            /* level at/above a reject rule's level: never external */
+  bool keep_inside;            /* level at/above a reject rule's level, or an entity of a
+                                  reject rule's entity_types_any: never external */
   bool reject_on_unavailable;  /* the chain ends in a clear error, not in another rule */
   sl_route_step_t steps[SL_POLICY_MAX_CHAIN]; /* fallback chain, external steps already
                                                  removed when keep_inside */
