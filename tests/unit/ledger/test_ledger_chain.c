@@ -236,6 +236,23 @@ static void test_row_helpers(void **state) {
   sl_ledger_format_ts(sl_ledger_month_next(ms), ts, sizeof ts);
   assert_string_equal(ts, "2027-01-01T00:00:00.000Z");
   assert_true(fabs(sl_ledger_api_cost_usd(2.5, 10, 1000, 500) - 0.0075) < 1e-12);
+
+  /* hostile --since/--until strings: no crash, and what parses formats back */
+  srand(7);
+  const char alphabet[] = "0123456789-:.TZ+ x";
+  for (int i = 0; i < 20000; i++) {
+    char s[40];
+    int n = rand() % 32;
+    for (int k = 0; k < n; k++) s[k] = alphabet[rand() % (int)(sizeof alphabet - 1)];
+    s[n] = '\0';
+    if (i % 3 == 0 && n > 10) memcpy(s, "2026-", 5);
+    if (sl_ledger_parse_ts(s, &ms) == 0) {
+      sl_ledger_format_ts(ms, ts, sizeof ts);
+      int64_t back;
+      assert_int_equal(sl_ledger_parse_ts(ts, &back), 0);
+      assert_true(back == ms);
+    }
+  }
 }
 
 static void test_avoided_cost(void **state) {

@@ -214,6 +214,15 @@ static void test_truncate_with_anchor(void **state) {
   free(out);
 }
 
+/* A hostile file: an oversized value where the writer never puts one. */
+static void test_oversized_value(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(run_sql(fx->path, UNLOCK "UPDATE requests SET entity_types = "
+                                            "printf('%.200000c', 'x') WHERE id = 3"),
+                   SQLITE_OK);
+  expect_broken(fx->path, 3);
+}
+
 static void test_cli_reports_row(void **state) {
   fx_t *fx = *state;
   assert_int_equal(run_sql(fx->path, UNLOCK "UPDATE requests SET tokens_out = 1 WHERE id = 7"),
@@ -241,6 +250,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_insert, setup, teardown),
       cmocka_unit_test_setup_teardown(test_insert_forged_hash, setup, teardown),
       cmocka_unit_test_setup_teardown(test_truncate_with_anchor, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_oversized_value, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cli_reports_row, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
