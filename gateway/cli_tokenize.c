@@ -170,6 +170,30 @@ static int put_json_string(sl_buf_t *b, const char *s, size_t n) {
   return rc;
 }
 
+/* Reads one line (without its newline) into b, never holding more than b->max
+ * bytes: the rest of an overlong line is read and dropped. Returns 1 for a line,
+ * 0 at end of input, SL_ETOOBIG for an overlong line. */
+static int read_line(FILE *f, sl_buf_t *b) {
+  sl_buf_reset(b);
+  if (sl_buf_append(b, "", 0)) return SL_ENOMEM;
+  char chunk[4096];
+  size_t k = 0;
+  bool any = false, over = false;
+  int c;
+  while ((c = getc_unlocked(f)) != EOF) {
+    any = true;
+    if (c == '\n') break;
+    chunk[k++] = (char)c;
+    if (k == sizeof chunk) {
+      if (!over && sl_buf_append(b, chunk, k)) over = true;
+      k = 0;
+    }
+  }
+  if (!over && k && sl_buf_append(b, chunk, k)) over = true;
+  if (!any) return 0;
+  return over ? SL_ETOOBIG : 1;
+}
+
 static void print_error(const char *msg) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "error", msg);
@@ -224,21 +248,22 @@ int sl_cli_tokenize(int argc, char **argv) {
   }
 
   int status = 0;
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t n;
-  sl_buf_t out, txt;
+  sl_buf_t in_line, out, txt;
+  sl_buf_init(&in_line, LINE_MAX_BYTES);
   sl_buf_init(&out, (size_t)1 << 30);
   sl_buf_init(&txt, SL_TOK_MAX_TEXT);
-  while ((n = getline(&line, &cap, stdin)) >= 0) {
-    if ((size_t)n > LINE_MAX_BYTES) {
-      print_error("line exceeds its limit");
+  int got;
+  while ((got = read_line(stdin, &in_line)) != 0) {
+    if (got < 0) {
+      print_error(got == SL_ETOOBIG ? "line exceeds its limit" : sl_strerror(got));
       status = 1;
       continue;
     }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+    char *line = in_line.data;
+    size_t n = in_line.len;
+    while (n > 0 && line[n - 1] == '\r') line[--n] = '\0';
     if (n == 0) continue;
-    cJSON *in = cJSON_ParseWithLength(line, (size_t)n);
+    cJSON *in = cJSON_ParseWithLength(line, n);
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(in, "text");
     if (!cJSON_IsString(text)) {
       print_error("expected {\"text\": \"...\"}");
@@ -249,7 +274,7 @@ int sl_cli_tokenize(int argc, char **argv) {
     cJSON_Delete(in);
     int32_t *ids = NULL;
     size_t n_ids = 0;
-    int rc = text_member(line, (size_t)n, &txt);
+    int rc = text_member(line, n, &txt);
     if (!rc)
       rc = sl_tok_encode(tok, txt.data, txt.len, special, parse_special, &ids, &n_ids);
     if (rc) {
@@ -280,7 +305,7 @@ int sl_cli_tokenize(int argc, char **argv) {
     fwrite(out.data, 1, out.len, stdout);
     fputc('\n', stdout);
   }
-  free(line);
+  sl_buf_free(&in_line);
   sl_buf_free(&out);
   sl_buf_free(&txt);
   sl_tok_free(tok);
