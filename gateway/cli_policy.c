@@ -74,8 +74,21 @@ static int cmd_check(const char *file) {
   if (always < 0)
     fprintf(stderr, "%s: warning: no rule without `when`: a request no rule matches is refused (451)\n",
             file);
-  printf("%s: ok (%zu rules, %zu backends, version %.12s)\n", file, sl_policy_n_rules(p),
-         cfg->n_backends, sl_policy_version(p));
+  char keep[400] = "nothing is kept inside (no reject rule with sensitivity_at_least or "
+                   "entity_types_any)";
+  sl_level_t lv;
+  const char *const *types;
+  size_t nt = sl_policy_keep_inside_types(p, &types);
+  bool has_level = sl_policy_keep_inside_level(p, &lv);
+  if (has_level || nt) {
+    size_t k = (size_t)snprintf(keep, sizeof keep, "kept inside:");
+    if (has_level) k += (size_t)snprintf(keep + k, sizeof keep - k, " %s and above", sl_level_name(lv));
+    for (size_t t = 0; t < nt && k < sizeof keep; t++)
+      k += (size_t)snprintf(keep + k, sizeof keep - k, "%s%s", t ? ", " : has_level ? "; " : " ",
+                            types[t]);
+  }
+  printf("%s: ok (%zu rules, %zu backends, version %.12s)\n  %s\n", file, sl_policy_n_rules(p),
+         cfg->n_backends, sl_policy_version(p), keep);
   sl_policy_unref(p);
   return 0;
 }

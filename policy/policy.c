@@ -97,6 +97,16 @@ const char *sl_policy_why_not(const sl_decision_t *d, size_t rule) {
   return sl__when_key_name((sl_when_key_t)d->why_not[rule]);
 }
 
+bool sl_policy_keep_inside_level(const sl_policy_t *p, sl_level_t *level) {
+  if (p->has_keep_inside && level) *level = p->keep_inside;
+  return p->has_keep_inside;
+}
+
+size_t sl_policy_keep_inside_types(const sl_policy_t *p, const char *const **types) {
+  if (types) *types = p->keep_types;
+  return p->n_keep_types;
+}
+
 bool sl_policy_step_needs_redaction(const sl_decision_t *d, const sl_route_step_t *s) {
   return d->n_redact > 0 && s->backend->location == SL_LOC_EXTERNAL;
 }

@@ -79,6 +79,11 @@ typedef struct {
 int sl_policy_decide(const sl_policy_t *p, const sl_chat_req_t *req, const sl_class_t *cls,
                      const sl_req_meta_t *meta, sl_decision_t *d);
 
+/* What the policy keeps inside: the lowest level of a reject rule (false if
+ * none) and the kept-inside entity types (n returned; names into the policy). */
+bool sl_policy_keep_inside_level(const sl_policy_t *p, sl_level_t *level);
+size_t sl_policy_keep_inside_types(const sl_policy_t *p, const char *const **types);
+
 /* Whether the request must go through sl_redact_request (redact.h) with
  * d->redact before it is sent to step s: the rule redacts and s is external. */
 bool sl_policy_step_needs_redaction(const sl_decision_t *d, const sl_route_step_t *s);
