@@ -224,6 +224,12 @@ int sl__policy_parse_detectors(const sl_config_t *cfg, sl__router_spec_t *spec,
       if (!cJSON_IsString(w) || !w->valuestring[0])
         return sl_jerr_set(err, "$.router.difficulty_weights", "must be a file path");
       if ((rc = resolve_weights(cfg, w->valuestring, &spec->weights_path))) return rc;
+      struct stat st;
+      if (stat(spec->weights_path, &st) || !S_ISREG(st.st_mode))
+        return sl_jerr_set(err, "$.router.difficulty_weights",
+                           "cannot open \"%s\" (relative paths are looked up next to the "
+                           "config file, then in the working directory)",
+                           w->valuestring);
       spec->opts.difficulty_weights = spec->weights_path;
     }
   }

@@ -681,6 +681,41 @@ static void test_reload_keeps_inflight_policy(void **state) {
   sl_policy_unref(current);
 }
 
+/* router.difficulty_weights: relative to the config file's directory; a
+ * missing file is an error naming the key. */
+static void test_difficulty_weights_path(void **state) {
+  (void)state;
+  const char *src = getenv("SLUICE_SRC");
+  char weights[600];
+  snprintf(weights, sizeof weights, "%s/router/difficulty_weights.json", src ? src : ".");
+  if (access(weights, R_OK)) skip();
+  char dir[] = "/tmp/sl_policy_w_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char cmd[1400], cfgp[700];
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s/w.json'", weights, dir);
+  assert_int_equal(system(cmd), 0);
+  snprintf(cfgp, sizeof cfgp, "%s/p.json", dir);
+  FILE *f = fopen(cfgp, "w");
+  fputs("{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}],"
+        " \"router\": {\"difficulty_weights\": \"w.json\"},"
+        " \"rules\": [{\"name\": \"a\", \"route\": [\"local\"]}]}", f);
+  fclose(f);
+  sl_policy_t *p;
+  sl_jerr_t err = {{0}};
+  int rc = sl_policy_load(cfgp, &p, &err);
+  if (rc) fail_msg("%s", err.msg);
+  sl_policy_unref(p);
+  f = fopen(cfgp, "w");
+  fputs("{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}],"
+        " \"router\": {\"difficulty_weights\": \"missing.json\"},"
+        " \"rules\": [{\"name\": \"a\", \"route\": [\"local\"]}]}", f);
+  fclose(f);
+  assert_int_not_equal(sl_policy_load(cfgp, &p, &err), 0);
+  assert_non_null(strstr(err.msg, "$.router.difficulty_weights: cannot open \"missing.json\""));
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 /* explain names the failing key of every earlier rule with the request's value. */
 static void test_explain_why_not_every_key(void **state) {
   (void)state;
@@ -745,6 +780,7 @@ int main(void) {
       cmocka_unit_test(test_redact_fields_in_decision),
       cmocka_unit_test(test_explain_json_shape),
       cmocka_unit_test(test_reload_keeps_inflight_policy),
+      cmocka_unit_test(test_difficulty_weights_path),
       cmocka_unit_test(test_explain_why_not_every_key),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
