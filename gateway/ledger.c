@@ -55,6 +55,9 @@ struct sl_ledger {
   sqlite3_stmt *last;
   pthread_t thread;
   bool thread_started;
+  const char *open_path;     /* during sl_ledger_open() only */
+  bool ready;                /* the writer has opened the database (or failed) */
+  int open_rc;
   sl_ledger_opts_t opts;
 
   pthread_mutex_t mu;
@@ -361,8 +364,60 @@ static int write_batch(sl_ledger_t *l, entry_t *batch, bool inject_fault) {
   return rc ? SL_EIO : 0;
 }
 
+static void close_db(sl_ledger_t *l) {
+  sqlite3_finalize(l->insert);
+  sqlite3_finalize(l->last);
+  sqlite3_close(l->db);
+  l->insert = l->last = NULL;
+  l->db = NULL;
+}
+
+/* Opens the database on the writer thread, so that no SQLite call is ever made
+ * on the caller's (the loop's) thread and the connection has one owner. */
+static int setup_db(sl_ledger_t *l, const char *path) {
+  /* NOMUTEX: the connection is only ever used by this thread. */
+  if (sqlite3_open_v2(path, &l->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK) {
+    SL_ERROR("ledger: cannot open %s: %s", path, l->db ? sqlite3_errmsg(l->db) : "no memory");
+    return SL_EIO;
+  }
+  sqlite3_busy_timeout(l->db, 5000);
+  if (exec(l->db, "PRAGMA journal_mode = WAL") || exec(l->db, "PRAGMA cache_size = -16384") ||
+      exec(l->db, l->opts.sync == SL_LEDGER_SYNC_FULL ? "PRAGMA synchronous = FULL"
+                                                      : "PRAGMA synchronous = NORMAL") ||
+      sl__ledger_schema(l->db)) {
+    SL_ERROR("ledger: cannot set up %s: %s", path, sqlite3_errmsg(l->db));
+    return SL_EIO;
+  }
+  char sql[1024];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO requests (%sprev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+           "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
+           "?24, ?25, ?26, ?27, ?28, ?29)",
+           sl__ledger_col_list);
+  if (sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &l->insert, NULL) ||
+      sqlite3_prepare_v3(l->db, "SELECT id, hash FROM requests ORDER BY id DESC LIMIT 1",
+                         -1, SQLITE_PREPARE_PERSISTENT, &l->last, NULL)) {
+    SL_ERROR("ledger: %s", sqlite3_errmsg(l->db));
+    return SL_EIO;
+  }
+  return 0;
+}
+
 static void *writer_main(void *arg) {
   sl_ledger_t *l = arg;
+  int rc0 = setup_db(l, l->open_path);
+  pthread_mutex_lock(&l->mu);
+  l->open_rc = rc0;
+  l->ready = true;
+  pthread_cond_broadcast(&l->cv_done);
+  pthread_mutex_unlock(&l->mu);
+  if (rc0) {
+    close_db(l);
+    return NULL;
+  }
+
   unsigned interval = l->opts.sync_interval_ms;
   bool dirty = false; /* committed since the last checkpoint */
   struct timespec last_sync;
@@ -459,6 +514,7 @@ static void *writer_main(void *arg) {
   }
   pthread_mutex_unlock(&l->mu);
   if (dirty) sqlite3_wal_checkpoint_v2(l->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  close_db(l);
   return NULL;
 }
 
@@ -495,14 +551,6 @@ static void free_ledger(sl_ledger_t *l) {
 
 static void on_closed(uv_handle_t *h) { free_ledger(h->data); }
 
-static void close_db(sl_ledger_t *l) {
-  sqlite3_finalize(l->insert);
-  sqlite3_finalize(l->last);
-  sqlite3_close(l->db);
-  l->insert = l->last = NULL;
-  l->db = NULL;
-}
-
 int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *loop,
                    sl_ledger_t **out) {
   *out = NULL;
@@ -524,58 +572,31 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
     return SL_ENOMEM;
   }
 
-  int rc = SL_EIO;
-  /* NOMUTEX: after open the connection is only ever used by the writer thread. */
-  if (sqlite3_open_v2(path, &l->db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      NULL) != SQLITE_OK) {
-    SL_ERROR("ledger: cannot open %s: %s", path, l->db ? sqlite3_errmsg(l->db) : "no memory");
-    goto fail;
-  }
-  sqlite3_busy_timeout(l->db, 5000);
-  if (exec(l->db, "PRAGMA journal_mode = WAL") || exec(l->db, "PRAGMA cache_size = -16384") ||
-      exec(l->db, l->opts.sync == SL_LEDGER_SYNC_FULL ? "PRAGMA synchronous = FULL"
-                                                      : "PRAGMA synchronous = NORMAL") ||
-      (rc = sl__ledger_schema(l->db))) {
-    SL_ERROR("ledger: cannot set up %s: %s", path, sqlite3_errmsg(l->db));
-    rc = SL_EIO;
-    goto fail;
-  }
-  char sql[1024];
-  snprintf(sql, sizeof sql,
-           "INSERT INTO requests (%sprev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-           "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
-           "?24, ?25, ?26, ?27, ?28, ?29)",
-           sl__ledger_col_list);
-  if (sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &l->insert, NULL) ||
-      sqlite3_prepare_v3(l->db, "SELECT id, hash FROM requests ORDER BY id DESC LIMIT 1",
-                         -1, SQLITE_PREPARE_PERSISTENT, &l->last, NULL)) {
-    SL_ERROR("ledger: %s", sqlite3_errmsg(l->db));
-    rc = SL_EIO;
-    goto fail;
-  }
   if (loop) {
     if (uv_async_init(loop, &l->async, on_async)) {
-      rc = SL_EINTERNAL;
-      goto fail;
+      free_ledger(l);
+      return SL_EINTERNAL;
     }
     l->async.data = l;
   }
-  if (pthread_create(&l->thread, NULL, writer_main, l)) {
-    rc = SL_EINTERNAL;
-    if (loop) {
-      close_db(l);
-      uv_close((uv_handle_t *)&l->async, on_closed);
-      return rc;
+  int rc = SL_EINTERNAL;
+  l->open_path = path;
+  if (!pthread_create(&l->thread, NULL, writer_main, l)) {
+    l->thread_started = true;
+    pthread_mutex_lock(&l->mu);
+    while (!l->ready) pthread_cond_wait(&l->cv_done, &l->mu);
+    rc = l->open_rc;
+    pthread_mutex_unlock(&l->mu);
+    l->open_path = NULL;
+    if (!rc) {
+      *out = l;
+      return 0;
     }
-    goto fail;
+    pthread_join(l->thread, NULL);
   }
-  l->thread_started = true;
-  *out = l;
-  return 0;
-fail:
-  close_db(l);
-  free_ledger(l);
+  /* Failed: free now, or with a loop once the async handle is closed. */
+  if (loop) uv_close((uv_handle_t *)&l->async, on_closed);
+  else free_ledger(l);
   return rc;
 }
 
@@ -586,8 +607,7 @@ void sl_ledger_close(sl_ledger_t *l) {
   l->paused = false;
   pthread_cond_signal(&l->cv_work);
   pthread_mutex_unlock(&l->mu);
-  if (l->thread_started) pthread_join(l->thread, NULL);
-  close_db(l);
+  if (l->thread_started) pthread_join(l->thread, NULL); /* it closes the database */
   if (l->loop) {
     run_done(l); /* the callbacks the async had not delivered yet */
     uv_close((uv_handle_t *)&l->async, on_closed);

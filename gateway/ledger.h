@@ -95,8 +95,10 @@ typedef struct {
 typedef struct sl_ledger sl_ledger_t;
 
 /* Opens (creating if needed) the ledger at `path` and starts its writer thread.
- * Blocking (opens the file, creates the schema): call it at start-up, before
- * uv_run(). `loop` may be NULL for CLIs and tests: then only
+ * Blocking (the writer thread opens the file and creates the schema while this
+ * waits): call it at start-up, before uv_run(). On failure with a loop, the
+ * ledger's async handle is closed and freed when the loop next runs. `loop` may
+ * be NULL for CLIs and tests: then only
  * sl_ledger_append_sync() and sl_ledger_append() without a callback are allowed.
  * With a loop, the ledger owns a uv_async_t on it, and sl_ledger_open() and
  * sl_ledger_close() belong on the loop thread. opts may be NULL (defaults,

@@ -200,6 +200,13 @@ static void test_open_failure(void **state) {
   assert_int_equal(sl_ledger_open("/", NULL, NULL, &l), SL_EIO);
   assert_null(l);
   assert_int_equal(sl_ledger_open("", NULL, NULL, &l), SL_EINVAL);
+  /* with a loop: the async handle is closed, the loop can be closed after a run */
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  assert_int_equal(sl_ledger_open("/", NULL, &loop, &l), SL_EIO);
+  assert_null(l);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 /* A genuine I/O error rather than the hook: a file size limit (as a full disk
