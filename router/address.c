@@ -42,15 +42,9 @@ static const char *const unit_words[] = {"apt", "apartment", "suite", "ste", "un
                                          "floor", "fl", "room", "rm", "bldg", "building", "no",
                                          "nr", "lot", "door", "dept", NULL};
 
-static bool eq_word(const char *text, const sl__tok_t *t, const char *w) {
-  size_t n = strlen(w);
-  return t->e - t->s == n && !strncasecmp(text + t->s, w, n);
-}
-
-static bool in(const char *text, const sl__tok_t *t, const char *const *l) {
-  for (; *l; l++)
-    if (eq_word(text, t, *l)) return true;
-  return false;
+static inline bool eq_word(const char *text, const sl__tok_t *t, const char *w) {
+  size_t n = __builtin_strlen(w); /* folded: w is always a literal */
+  return t->e - t->s == n && ((text[t->s] | 32) == w[0]) && !strncasecmp(text + t->s, w, n);
 }
 
 static bool ends_with(const char *text, const sl__tok_t *t, const char *const *l) {
@@ -60,6 +54,12 @@ static bool ends_with(const char *text, const sl__tok_t *t, const char *const *l
     if (n > m + 2 && !strncasecmp(text + t->e - m, *l, m)) return true;
   }
   return false;
+}
+
+void sl__address_register(sl__gaz_t *g) {
+  sl__gaz_add(g, type_after, SL_GZ_ST_AFTER);
+  sl__gaz_add(g, type_before, SL_GZ_ST_BEFORE);
+  sl__gaz_add(g, unit_words, SL_GZ_UNIT);
 }
 
 /* A house number: 1-6 digits, maybe with one letter ("12b") */
@@ -73,11 +73,13 @@ static bool housenum(const char *text, const sl__tok_t *t) {
   return false;
 }
 
+#define GZ(k) sl__tok_flags(g, text, &T->v[k])
+
 /* Extends an address over a unit designator and its number: "Apt. 331". */
-static size_t extend_unit(const char *text, const sl__toks_t *T, size_t k) {
+static size_t extend_unit(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t k) {
   for (int rounds = 0; rounds < 2; rounds++) {
-    if (k + 1 < T->n && T->v[k + 1].nl_before <= 1 && in(text, &T->v[k + 1], unit_words) &&
-        k + 2 < T->n && (housenum(text, &T->v[k + 2]) || T->v[k + 2].kind == SL_TK_ALNUM))
+    if (k + 2 < T->n && T->v[k + 1].nl_before <= 1 && (GZ(k + 1) & SL_GZ_UNIT) &&
+        (housenum(text, &T->v[k + 2]) || T->v[k + 2].kind == SL_TK_ALNUM))
       k += 2;
     else if (k + 1 < T->n && T->v[k + 1].nl_before == 0 && T->v[k + 1].punct_before == '#' &&
              housenum(text, &T->v[k + 1]))
@@ -88,113 +90,26 @@ static size_t extend_unit(const char *text, const sl__toks_t *T, size_t k) {
   return k;
 }
 
-static void add(sl__ctx_t *c, const sl__toks_t *T, size_t a, size_t b) {
-  uint32_t e = T->v[b].e;
+static void add(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, size_t a, size_t b) {
+  const char *text = c->text;
   /* a unit written first: "Unit 5, 12 High St", "Flat 3 22 Baker Street" */
   if (a >= 2 && T->v[a].nl_before == 0 && T->v[a - 1].nl_before == 0 &&
-      (T->v[a - 1].kind == SL_TK_NUM || T->v[a - 1].kind == SL_TK_ALNUM) &&
-      in(c->text, &T->v[a - 2], unit_words))
+      (T->v[a - 1].kind == SL_TK_NUM || T->v[a - 1].kind == SL_TK_ALNUM) && (GZ(a - 2) & SL_GZ_UNIT))
     a -= 2;
-  sl__cands_add(c->out, T->v[a].s, e, SL_ET_STREET_ADDRESS, "street_address", 36);
+  sl__cands_add(c->out, T->v[a].s, T->v[b].e, SL_ET_STREET_ADDRESS, "street_address", 36);
 }
 
-static bool same_line(const sl__toks_t *T, size_t a, size_t b) {
-  for (size_t k = a + 1; k <= b; k++)
-    if (T->v[k].nl_before) return false;
-  return true;
-}
-
-void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__toks_t *T) {
-  (void)g;
+/* Every rule hangs off a number (house number, box number, ZIP), so the pass
+ * costs little on text without numbers. */
+void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   const char *text = c->text;
-  for (size_t k = 0; k < T->n; k++) {
-    const sl__tok_t *t = &T->v[k];
-    if (t->kind != SL_TK_WORD && !(t->kind == SL_TK_NUM)) continue;
-    /* Post-office and military boxes */
-    if (t->kind == SL_TK_WORD) {
-      bool box = eq_word(text, t, "box") || eq_word(text, t, "postfach") ||
-                 eq_word(text, t, "apartado") || eq_word(text, t, "postbus") ||
-                 eq_word(text, t, "postboks") || eq_word(text, t, "postilokero");
-      if (box && k + 1 < T->n && housenum(text, &T->v[k + 1]) && T->v[k + 1].nl_before == 0) {
-        size_t a = k;
-        /* P.O. Box / PO Box / Post Office Box / PSC 1234, Box / Unit 1234 Box */
-        if (k >= 2 && eq_word(text, &T->v[k - 2], "p") && eq_word(text, &T->v[k - 1], "o")) a = k - 2;
-        else if (k >= 1 && eq_word(text, &T->v[k - 1], "po")) a = k - 1;
-        else if (k >= 2 && eq_word(text, &T->v[k - 2], "post") && eq_word(text, &T->v[k - 1], "office")) a = k - 2;
-        else if (k >= 2 && housenum(text, &T->v[k - 1]) &&
-                 (eq_word(text, &T->v[k - 2], "psc") || eq_word(text, &T->v[k - 2], "unit") ||
-                  eq_word(text, &T->v[k - 2], "cmr")))
-          a = k - 2;
-        else if (!eq_word(text, t, "box"))
-          a = k;
-        else
-          continue; /* a bare "box 12" is a box, not an address */
-        add(c, T, a, k + 1);
-        continue;
-      }
-      if ((eq_word(text, t, "apo") || eq_word(text, t, "fpo") || eq_word(text, t, "dpo")) &&
-          k + 2 < T->n && (eq_word(text, &T->v[k + 1], "aa") || eq_word(text, &T->v[k + 1], "ae") ||
-                           eq_word(text, &T->v[k + 1], "ap")) &&
-          T->v[k + 2].kind == SL_TK_NUM && T->v[k + 2].e - T->v[k + 2].s == 5) {
-        add(c, T, k, k + 2);
-        continue;
-      }
-      /* USNS / USNV / USS ship addresses: "USNS Smith, FPO AE 12345" are caught above. */
-    }
-    if (t->kind != SL_TK_WORD) continue;
-    /* 1. Type after the name: number, 1-4 words, type ("22 Talga Court") */
-    if (in(text, t, type_after) && k >= 2) {
-      for (size_t j = k - 1; j + 5 >= k && j < k; j--) {
-        if (housenum(text, &T->v[j]) && j + 1 < k && same_line(T, j, k)) {
-          bool words_ok = true, long_word = false;
-          for (size_t m = j + 1; m < k; m++) {
-            if (T->v[m].kind != SL_TK_WORD) words_ok = false;
-            if (T->v[m].e - T->v[m].s >= 3) long_word = true;
-          }
-          if (!long_word) words_ok = false;
-          if (!words_ok) break;
-          size_t a = j;
-          while (a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0 &&
-                 T->v[a].punct_before == 0)
-            a--;
-          size_t b = k;
-          if (b + 1 < T->n && T->v[b + 1].nl_before == 0 && housenum(text, &T->v[b + 1])) b++;
-          add(c, T, a, extend_unit(text, T, b));
-          break;
-        }
-        if (T->v[j].kind != SL_TK_WORD || j == 0) break;
-      }
-    }
-    /* 2. Type before the name: "Rua Ana Caciola 1159", "947 trg revolucije 17" */
-    if (in(text, t, type_before) && k + 1 < T->n) {
-      bool num_before = k >= 1 && housenum(text, &T->v[k - 1]) && T->v[k].nl_before == 0;
-      size_t m = k + 1, last_word = k;
-      while (m < T->n && m <= k + 5 && T->v[m].nl_before == 0 && T->v[m].kind == SL_TK_WORD) last_word = m++;
-      bool num_after = m < T->n && T->v[m].nl_before == 0 && housenum(text, &T->v[m]) && last_word > k;
-      if (last_word > k && (num_before || num_after)) {
-        size_t a = num_before ? k - 1 : k;
-        size_t b = num_after ? m : last_word;
-        add(c, T, a, extend_unit(text, T, b));
-      }
-    }
-    /* 3. Fused street names followed (or preceded) by a number: "Harjukuja 54" */
-    if (ends_with(text, t, fused) || in(text, t, fused)) {
-      size_t a = k;
-      while (a > 0 && a + 3 > k && T->v[a - 1].kind == SL_TK_WORD && (T->v[a - 1].caps & 1) &&
-             T->v[a].nl_before == 0 && T->v[a].punct_before == 0)
-        a--;
-      if (k + 1 < T->n && T->v[k + 1].nl_before == 0 && housenum(text, &T->v[k + 1])) {
-        if (a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0) a--;
-        add(c, T, a, extend_unit(text, T, k + 1));
-      } else if (a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0) {
-        add(c, T, a - 1, extend_unit(text, T, k));
-      }
-    }
-    /* 4. "Address:" label at the start of a line: the next line(s) when they carry a
-     *    number and a word ("Address:\n87645 22 Talga Court Apt. 331\nKaster") */
-    if (eq_word(text, t, "address") && (k == 0 || t->nl_before) && k + 1 < T->n &&
-        T->v[k + 1].punct_before == ':') {
-      size_t a = k + 1, b = a;
+  size_t done = 0; /* tokens before this are inside an address already */
+  for (size_t j = 0; j < T->n; j++) {
+    const sl__tok_t *t = &T->v[j];
+    /* "Address:" label at the start of a line: the next line(s) with a number and a word */
+    if (t->kind == SL_TK_WORD && t->e - t->s == 7 && (j == 0 || t->nl_before) &&
+        eq_word(text, t, "address") && j + 1 < T->n && T->v[j + 1].punct_before == ':') {
+      size_t a = j + 1, b = a;
       bool digit = false, word = false;
       while (b < T->n && b < a + 12 && (b == a || T->v[b].nl_before <= 1) &&
              T->v[b].punct_before != '@') {
@@ -204,7 +119,118 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__toks_t *T)
           digit = true;
         b++;
       }
-      if (digit && word && b > a + 1) add(c, T, a, b - 1);
+      if (digit && word && b > a + 1) {
+        add(c, g, T, a, b - 1);
+        done = b;
+      }
+      continue;
+    }
+    if (!housenum(text, t) || j < done) continue;
+    bool nl0 = t->nl_before == 0;
+    /* Post-office and military boxes: "P.O. Box 149", "PSC 9009, Box 9725", "APO AA 33274" */
+    if (j >= 1 && nl0) {
+      const sl__tok_t *p = &T->v[j - 1];
+      if (eq_word(text, p, "box") || eq_word(text, p, "postfach") || eq_word(text, p, "apartado") ||
+          eq_word(text, p, "postbus") || eq_word(text, p, "postboks") || eq_word(text, p, "postilokero")) {
+        size_t a = j - 1;
+        if (j >= 3 && eq_word(text, &T->v[j - 3], "p") && eq_word(text, &T->v[j - 2], "o")) a = j - 3;
+        else if (j >= 2 && eq_word(text, &T->v[j - 2], "po"))
+          a = j - 2;
+        else if (j >= 3 && eq_word(text, &T->v[j - 3], "post") && eq_word(text, &T->v[j - 2], "office"))
+          a = j - 3;
+        else if (j >= 3 && housenum(text, &T->v[j - 2]) &&
+                 (eq_word(text, &T->v[j - 3], "psc") || eq_word(text, &T->v[j - 3], "unit") ||
+                  eq_word(text, &T->v[j - 3], "cmr")))
+          a = j - 3;
+        else if (eq_word(text, p, "box"))
+          a = SIZE_MAX; /* a bare "box 12" is a box, not an address */
+        if (a != SIZE_MAX) {
+          add(c, g, T, a, j);
+          done = j + 1;
+          continue;
+        }
+      }
+      if (j >= 2 && t->kind == SL_TK_NUM && t->e - t->s == 5 && T->v[j - 1].nl_before == 0 &&
+          (eq_word(text, &T->v[j - 2], "apo") || eq_word(text, &T->v[j - 2], "fpo") ||
+           eq_word(text, &T->v[j - 2], "dpo")) &&
+          (eq_word(text, &T->v[j - 1], "aa") || eq_word(text, &T->v[j - 1], "ae") ||
+           eq_word(text, &T->v[j - 1], "ap"))) {
+        add(c, g, T, j - 2, j);
+        done = j + 1;
+        continue;
+      }
+    }
+    /* 1. Number, 1-4 words, street type after: "22 Talga Court", "947 trg revolucije 17"
+     *    (the type may also come first: "654 Rua Ana Caciola 1159") */
+    bool found = false;
+    for (size_t k = j + 1; k < T->n && k <= j + 5 && !found; k++) {
+      if (T->v[k].nl_before || T->v[k].kind != SL_TK_WORD) break;
+      unsigned f = GZ(k);
+      if ((f & SL_GZ_ST_AFTER) && k >= j + 2) {
+        bool long_word = false;
+        for (size_t m = j + 1; m < k; m++) long_word |= T->v[m].e - T->v[m].s >= 3;
+        if (!long_word) break;
+        size_t a = j;
+        while (a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0 &&
+               T->v[a].punct_before == 0)
+          a--;
+        size_t b = k;
+        if (b + 1 < T->n && T->v[b + 1].nl_before == 0 && housenum(text, &T->v[b + 1])) b++;
+        b = extend_unit(g, text, T, b);
+        add(c, g, T, a, b);
+        done = b + 1;
+        found = true;
+      } else if ((f & SL_GZ_ST_BEFORE) && k == j + 1) {
+        size_t m = k + 1, last_word = k;
+        while (m < T->n && m <= k + 5 && T->v[m].nl_before == 0 && T->v[m].kind == SL_TK_WORD)
+          last_word = m++;
+        if (last_word > k) {
+          size_t b = (m < T->n && T->v[m].nl_before == 0 && housenum(text, &T->v[m])) ? m : last_word;
+          b = extend_unit(g, text, T, b);
+          add(c, g, T, j, b);
+          done = b + 1;
+          found = true;
+        }
+      }
+    }
+    if (found) continue;
+    /* 2. Type before the name, number after: "Rua Ana Caciola 1159", "ul. Marszałkowska 10" */
+    if (nl0 && j >= 2) {
+      size_t k = j - 1, words = 0;
+      while (k > 0 && words < 5 && T->v[k].kind == SL_TK_WORD && T->v[k + 1].nl_before == 0 &&
+             !(GZ(k) & SL_GZ_ST_BEFORE))
+        k--, words++;
+      if (words >= 1 && T->v[k].kind == SL_TK_WORD && (GZ(k) & SL_GZ_ST_BEFORE) &&
+          T->v[k + 1].nl_before == 0) {
+        size_t a = k;
+        if (a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0) a--;
+        size_t b = extend_unit(g, text, T, j);
+        add(c, g, T, a, b);
+        done = b + 1;
+        continue;
+      }
+    }
+    /* 3. Fused street names beside a number: "Harjukuja 54", "Brucker Bundesstrasse 31",
+     *    "34151 Nybyvägen 65" */
+    if (nl0 && j >= 1 && T->v[j - 1].kind == SL_TK_WORD && ends_with(text, &T->v[j - 1], fused)) {
+      size_t a = j - 1;
+      while (a > 0 && j - a < 3 && T->v[a - 1].kind == SL_TK_WORD && (T->v[a - 1].caps & 1) &&
+             T->v[a].nl_before == 0 && T->v[a].punct_before == 0)
+        a--;
+      if (a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0) a--;
+      size_t b = extend_unit(g, text, T, j);
+      add(c, g, T, a, b);
+      done = b + 1;
+      continue;
+    }
+    if (j + 1 < T->n && T->v[j + 1].nl_before == 0 && T->v[j + 1].kind == SL_TK_WORD &&
+        ends_with(text, &T->v[j + 1], fused)) {
+      size_t b = j + 1;
+      if (b + 1 < T->n && T->v[b + 1].nl_before == 0 && housenum(text, &T->v[b + 1])) b++;
+      b = extend_unit(g, text, T, b);
+      add(c, g, T, j, b);
+      done = b + 1;
+      continue;
     }
   }
 }

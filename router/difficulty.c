@@ -7,6 +7,8 @@
 #include "sl_err.h"
 
 #include <cjson/cJSON.h>
+#include <hs/hs.h>
+#include <pthread.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -30,25 +32,110 @@ void sl__diff_default(sl__diffmodel_t *m) {
   m->t_hard = SL_DIFF_DEFAULT_T_HARD;
 }
 
-static int count_ci(const char *t, size_t n, const char *w, bool word_start) {
+static double cap1(double x) { return x > 1 ? 1 : x; }
+
+/* Cue words per feature group, counted in one Hyperscan pass (compiled once per
+ * process; the counting falls back to plain loops if it cannot be built). */
+enum { G_CODE, G_LATEX, G_MATHW, G_REASON, G_CONS, G_PROOF, G_EASY, G_CODEREQ, G_JSON, G__N };
+static const char *const words[G__N][40] = {
+    [G_CODE] = {"def ", "return", "function", "class ", "import ", "#include", "const ", "=>",
+                "();", "){", ") {", "public ", "void ", "int ", "print(", "select ", "var ", "let ",
+                "struct ", "lambda", "async ", "->", NULL},
+    [G_LATEX] = {"$", "\\frac", "\\sqrt", "\\pi", "\\cdot", "\\le", "\\ge", "\\pmod", "\\sum",
+                 "\\int", "\\angle", "\\triangle", NULL},
+    [G_MATHW] = {"integer", "equation", "solve", "compute", "probability", "polynomial", "triangle",
+                 "real number", "remainder", "prime", "divisible", "circle", "radius", "area of",
+                 "how many", "greatest", "least", "sum of", "product of", "value of",
+                 "express your answer", "simplify", "evaluate", "function f", "matrix",
+                 "derivative", "integral", "modulo", "digits", "coordinates", "sequence", NULL},
+    [G_REASON] = {"step by step", "explain why", "reason", "analyze", "analyse", "derive",
+                  "trade-off", "tradeoff", "optimize", "optimise", "algorithm", "complexity",
+                  "efficient", "implement", "debug", "design a", "architecture", "edge case",
+                  "prove", "why does", "what if", "puzzle", "riddle", "logic", NULL},
+    [G_CONS] = {"must", "should", "at least", "at most", "exactly", "without", "only", "do not",
+                "don't", "ensure", "make sure", "no more than", "requirement", "constraint",
+                "assume", "given that", "such that", NULL},
+    [G_PROOF] = {"prove", "show that", "lemma", "theorem", "find all", "for all", "if and only if",
+                 "determine", NULL},
+    [G_EASY] = {"what is", "what are", "who is", "who was", "name the", "give me", "list",
+                "translate", "rewrite", "classify", "extract", "suggest", "brainstorm", "summarize",
+                "tell me", "what does", "describe", "example", "where is", "when did", NULL},
+    [G_CODEREQ] = {"python", "javascript", "typescript", "java ", "c++", "c#", "golang", "rust",
+                   "sql", "html", "css", "program", "script", "function", "code", "regex", "api",
+                   "bash", "compile", "bug", "class", "method", "library", NULL},
+    [G_JSON] = {"json schema", "json_schema", NULL},
+};
+/* LaTeX commands and code punctuation match anywhere; words only at a word start. */
+static bool word_start(int grp, const char *w) {
+  return grp != G_LATEX && grp != G_CODE && (isalnum((unsigned char)w[0]));
+}
+
+static hs_database_t *cue_db;
+static hs_scratch_t *cue_proto;
+static unsigned cue_group[512];
+static pthread_once_t cue_once = PTHREAD_ONCE_INIT;
+
+static void cue_init(void) {
+  static char buf[512][64];
+  const char *ex[512];
+  unsigned fl[512], ids[512], n = 0;
+  for (int g = 0; g < G__N; g++)
+    for (int k = 0; words[g][k] && n < 512; k++) {
+      const char *w = words[g][k];
+      size_t o = 0;
+      if (word_start(g, w)) o += (size_t)snprintf(buf[n], 64, "\\b");
+      for (const char *p = w; *p && o + 3 < 64; p++) {
+        if (!isalnum((unsigned char)*p) && *p != ' ') buf[n][o++] = '\\';
+        buf[n][o++] = *p;
+      }
+      buf[n][o] = 0;
+      ex[n] = buf[n];
+      fl[n] = HS_FLAG_CASELESS;
+      ids[n] = n;
+      cue_group[n] = (unsigned)g;
+      n++;
+    }
+  hs_compile_error_t *ce = NULL;
+  if (hs_compile_multi(ex, fl, ids, n, HS_MODE_BLOCK, NULL, &cue_db, &ce) != HS_SUCCESS) {
+    hs_free_compile_error(ce);
+    cue_db = NULL;
+    return;
+  }
+  if (hs_alloc_scratch(cue_db, &cue_proto) != HS_SUCCESS) {
+    hs_free_database(cue_db);
+    cue_db = NULL;
+  }
+}
+
+static int on_cue(unsigned id, unsigned long long from, unsigned long long to, unsigned f, void *ctx) {
+  (void)from, (void)to, (void)f;
+  ((int *)ctx)[cue_group[id]]++;
+  return 0;
+}
+
+static int count_ci(const char *t, size_t n, const char *w, bool ws) {
   size_t m = strlen(w);
   int c = 0;
-  if (m == 0 || n < m) return 0;
   for (size_t i = 0; i + m <= n; i++) {
     if ((t[i] | 32) != (w[0] | 32)) continue;
-    if (word_start && i > 0 && isalnum((unsigned char)t[i - 1])) continue;
+    if (ws && i > 0 && isalnum((unsigned char)t[i - 1])) continue;
     if (!strncasecmp(t + i, w, m)) c++, i += m - 1;
   }
   return c;
 }
 
-static int count_any(const char *t, size_t n, const char *const *ws) {
-  int c = 0;
-  for (; *ws; ws++) c += count_ci(t, n, *ws, true);
-  return c;
+/* Counts of each group's cue words in t. Scratch: one clone per thread. */
+static void count_cues(const char *t, size_t n, int cnt[G__N]) {
+  static __thread hs_scratch_t *scratch;
+  memset(cnt, 0, sizeof(int) * G__N);
+  pthread_once(&cue_once, cue_init);
+  if (cue_db && (scratch || hs_clone_scratch(cue_proto, &scratch) == HS_SUCCESS) &&
+      hs_scan(cue_db, t, (unsigned)n, 0, scratch, on_cue, cnt) == HS_SUCCESS)
+    return;
+  memset(cnt, 0, sizeof(int) * G__N);
+  for (int g = 0; g < G__N; g++)
+    for (int k = 0; words[g][k]; k++) cnt[g] += count_ci(t, n, words[g][k], word_start(g, words[g][k]));
 }
-
-static double cap1(double x) { return x > 1 ? 1 : x; }
 
 void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, double f[SL_DF__COUNT]) {
   memset(f, 0, sizeof(double) * SL_DF__COUNT);
@@ -56,21 +143,28 @@ void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, double
   /* Scan a bounded prefix: difficulty cues live early, and this keeps the cost
    * fixed for huge prompts (length features use the full size). */
   size_t scan = n < 32768 ? n : 32768;
-  size_t words = 0, lines = 1, digits = 0, nonascii = 0, ops = 0;
-  bool inword = false;
+  size_t words_n = 0, lines = 1, digits = 0, nonascii = 0, ops = 0, listing = 0;
+  bool inword = false, fence = false;
   for (size_t i = 0; i < scan; i++) {
     unsigned char c = (unsigned char)t[i];
     bool w = isalnum(c) || c >= 0x80;
-    if (w && !inword) words++;
+    if (w && !inword) words_n++;
     inword = w;
-    lines += c == '\n';
+    if (c == '\n') {
+      lines++;
+      if (i + 5 < scan && !memcmp(t + i + 1, "    ", 4)) fence = true; /* indented code */
+      if (i + 2 < scan && (t[i + 1] == '-' || t[i + 1] == '*' ||
+                           (isdigit((unsigned char)t[i + 1]) && (t[i + 2] == '.' || t[i + 2] == ')'))))
+        listing++;
+    }
+    if (c == '`' && i + 2 < scan && t[i + 1] == '`' && t[i + 2] == '`') fence = true;
     digits += isdigit(c) != 0;
     nonascii += c >= 0x80;
     ops += c == '=' || c == '+' || c == '*' || c == '^' || c == '/' || c == '<' || c == '>';
   }
-  if (scan < n) words = (size_t)((double)words * (double)n / (double)scan);
+  if (scan < n) words_n = (size_t)((double)words_n * (double)n / (double)scan);
   f[SL_DF_log_chars] = log1p((double)n) / 10.0;
-  f[SL_DF_log_words] = log1p((double)words) / 8.0;
+  f[SL_DF_log_words] = log1p((double)words_n) / 8.0;
   f[SL_DF_lines] = log1p((double)lines) / 5.0;
   f[SL_DF_digits] = scan ? cap1(5.0 * (double)digits / (double)scan) : 0;
   f[SL_DF_non_ascii] = scan ? cap1(3.0 * (double)nonascii / (double)scan) : 0;
@@ -82,56 +176,17 @@ void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, double
       turns += req->msgs[i].role && strcmp(req->msgs[i].role, "system") != 0;
   f[SL_DF_turns] = cap1((turns > 0 ? turns - 1 : 0) / 6.0);
 
-  f[SL_DF_code_fence] = (memmem(t, scan, "```", 3) || memmem(t, scan, "\n    ", 5)) ? 1 : 0;
-  static const char *const code[] = {"def ", "return", "function", "class ", "import ", "#include",
-                                     "const ", "=>", "();", "){", ") {", "public ", "void ",
-                                     "int ", "print(", "select ", "var ", "let ", "struct ",
-                                     "lambda", "async ", "->", NULL};
-  f[SL_DF_code_tokens] = cap1(count_any(t, scan, code) / 8.0);
-  static const char *const latex[] = {"$", "\\frac", "\\sqrt", "\\pi", "\\cdot", "\\le", "\\ge",
-                                      "\\pmod", "\\sum", "\\int", "\\angle", "\\triangle", NULL};
-  int lx = 0;
-  for (const char *const *p = latex; *p; p++) lx += count_ci(t, scan, *p, false);
-  f[SL_DF_math_latex] = cap1(lx / 6.0);
-  static const char *const mathw[] = {"integer", "equation", "solve", "compute", "probability",
-                                      "polynomial", "triangle", "real number", "remainder",
-                                      "prime", "divisible", "circle", "radius", "area of",
-                                      "how many", "greatest", "least", "sum of", "product of",
-                                      "value of", "express your answer", "simplify", "evaluate",
-                                      "function f", "matrix", "derivative", "integral", "modulo",
-                                      "digits", "coordinates", "sequence", NULL};
-  f[SL_DF_math_words] = cap1(count_any(t, scan, mathw) / 4.0);
-  static const char *const reason[] = {"step by step", "explain why", "reason", "analyze",
-                                       "analyse", "derive", "trade-off", "tradeoff", "optimize",
-                                       "optimise", "algorithm", "complexity", "efficient",
-                                       "implement", "debug", "design a", "architecture",
-                                       "edge case", "prove", "why does", "what if", "puzzle",
-                                       "riddle", "logic", NULL};
-  f[SL_DF_reasoning_cues] = cap1(count_any(t, scan, reason) / 4.0);
-  static const char *const cons[] = {"must", "should", "at least", "at most", "exactly",
-                                     "without", "only", "do not", "don't", "ensure", "make sure",
-                                     "no more than", "requirement", "constraint", "assume",
-                                     "given that", "such that", NULL};
-  int nc = count_any(t, scan, cons);
-  for (size_t i = 0; i + 2 < scan; i++)
-    if (t[i] == '\n' && (t[i + 1] == '-' || t[i + 1] == '*' ||
-                         (isdigit((unsigned char)t[i + 1]) && (t[i + 2] == '.' || t[i + 2] == ')'))))
-      nc++;
-  f[SL_DF_constraints] = cap1(nc / 8.0);
-  static const char *const proof[] = {"prove", "show that", "lemma", "theorem", "find all",
-                                      "for all", "if and only if", "determine", NULL};
-  f[SL_DF_proof_cues] = cap1(count_any(t, scan, proof) / 2.0);
-  static const char *const easy[] = {"what is", "what are", "who is", "who was", "name the",
-                                     "give me", "list", "translate", "rewrite", "classify",
-                                     "extract", "suggest", "brainstorm", "summarize", "tell me",
-                                     "what does", "describe", "example", "where is", "when did",
-                                     NULL};
-  f[SL_DF_task_easy_cues] = cap1(count_any(t, scan, easy) / 2.0);
-  static const char *const codereq[] = {"python", "javascript", "typescript", "java ", "c++",
-                                        "c#", "golang", "rust", "sql", "html", "css", "program",
-                                        "script", "function", "code", "regex", "api", "bash",
-                                        "compile", "bug", "class", "method", "library", NULL};
-  f[SL_DF_code_request] = cap1(count_any(t, scan, codereq) / 3.0);
+  int cnt[G__N];
+  count_cues(t, scan, cnt);
+  f[SL_DF_code_fence] = fence ? 1 : 0;
+  f[SL_DF_code_tokens] = cap1(cnt[G_CODE] / 8.0);
+  f[SL_DF_math_latex] = cap1(cnt[G_LATEX] / 6.0);
+  f[SL_DF_math_words] = cap1(cnt[G_MATHW] / 4.0);
+  f[SL_DF_reasoning_cues] = cap1(cnt[G_REASON] / 4.0);
+  f[SL_DF_constraints] = cap1((cnt[G_CONS] + (int)listing) / 8.0);
+  f[SL_DF_proof_cues] = cap1(cnt[G_PROOF] / 2.0);
+  f[SL_DF_task_easy_cues] = cap1(cnt[G_EASY] / 2.0);
+  f[SL_DF_code_request] = cap1(cnt[G_CODEREQ] / 3.0);
   f[SL_DF_question_short] = (n < 120 && n > 0 && memchr(t, '?', n)) ? 1 : 0;
   if (req) {
     f[SL_DF_tools] = req->tools && strlen(req->tools) > 2 ? 1 : 0;
@@ -142,8 +197,7 @@ void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, double
             : 0;
     f[SL_DF_max_tokens] = req->max_tokens > 0 ? log1p((double)req->max_tokens) / 10.0 : 0;
   }
-  if (memmem(t, scan, "JSON schema", 11) || memmem(t, scan, "json schema", 11))
-    f[SL_DF_json_schema] = 1;
+  if (cnt[G_JSON]) f[SL_DF_json_schema] = 1;
 }
 
 double sl__diff_score(const sl__diffmodel_t *m, const double f[SL_DF__COUNT]) {

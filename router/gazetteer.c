@@ -10,8 +10,9 @@
 struct sl__gaz {
   char *words;      /* NUL-separated decoded words */
   uint32_t *slots;  /* offset+1 into words, 0 empty */
-  uint8_t *flags;   /* per slot */
+  uint16_t *flags;  /* per slot */
   uint32_t mask;
+  size_t used, cap; /* bytes of words */
 };
 
 static uint32_t fnv(const char *s, size_t n) {
@@ -50,12 +51,13 @@ sl__gaz_t *sl__gaz_create(void) {
   if (!g) return NULL;
   size_t raw = strlen(sl__gazetteer_data);
   /* decoded size: each entry at most 26 shared bytes + its suffix + NUL */
-  size_t cap = raw + (size_t)sl__gazetteer_count * 28 + 1;
+  size_t cap = raw + (size_t)sl__gazetteer_count * 28 + 1 + 65536; /* + list words */
   g->words = malloc(cap);
+  g->cap = cap;
   uint32_t nslots = 1;
-  while (nslots < sl__gazetteer_count * 2) nslots <<= 1;
+  while (nslots < (sl__gazetteer_count + 4096) * 2) nslots <<= 1;
   g->slots = calloc(nslots, sizeof *g->slots);
-  g->flags = calloc(nslots, 1);
+  g->flags = calloc(nslots, sizeof *g->flags);
   if (!g->words || !g->slots || !g->flags) {
     sl__gaz_free(g);
     return NULL;
@@ -82,7 +84,31 @@ sl__gaz_t *sl__gaz_create(void) {
     prev_len = len;
     if (o + 64 > cap) break;
   }
+  g->used = o;
   return g;
+}
+
+int sl__gaz_add(sl__gaz_t *g, const char *const *words, unsigned flag) {
+  for (; *words; words++) {
+    size_t n = strlen(*words);
+    char buf[64];
+    if (!n || !lower(*words, n, buf, sizeof buf)) return -1;
+    uint32_t h = fnv(buf, n) & g->mask;
+    while (g->slots[h]) {
+      const char *c = g->words + g->slots[h] - 1;
+      if (!strncmp(c, buf, n) && c[n] == 0) break;
+      h = (h + 1) & g->mask;
+    }
+    if (!g->slots[h]) {
+      if (g->used + n + 1 > g->cap) return -1;
+      memcpy(g->words + g->used, buf, n);
+      g->words[g->used + n] = 0;
+      g->slots[h] = (uint32_t)g->used + 1;
+      g->used += n + 1;
+    }
+    g->flags[h] |= (uint16_t)flag;
+  }
+  return 0;
 }
 
 void sl__gaz_free(sl__gaz_t *g) {

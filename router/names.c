@@ -6,6 +6,7 @@
 #include "router_int.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -39,49 +40,72 @@ static void tok_push(sl__toks_t *t, sl__tok_t tk) {
   t->v[t->n++] = tk;
 }
 
+/* Byte classes for the tokenizer: one table lookup per byte. */
+enum { C_AL = 1, C_DG = 2, C_UP = 4, C_LO = 8, C_SP = 16 };
+static uint8_t g_tab[256];
+void init_tab(void);
+void init_tab(void) {
+  for (int c = 0; c < 256; c++) {
+    uint8_t v = 0;
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c >= 0x80) v |= C_AL;
+    if (c >= '0' && c <= '9') v |= C_DG;
+    if (c >= 'A' && c <= 'Z') v |= C_UP;
+    if (c >= 'a' && c <= 'z') v |= C_LO;
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') v |= C_SP;
+    g_tab[c] = v;
+  }
+}
+
 void sl__tokenize(const char *text, size_t len, sl__toks_t *t) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, init_tab);
+  const uint8_t *K = g_tab;
   const unsigned char *s = (const unsigned char *)text;
   size_t i = 0;
   uint8_t nl = 0, punct = 0;
   while (i < len) {
     unsigned char c = s[i];
-    bool alpha = isalpha(c) || c >= 0x80;
-    if (!alpha && !isdigit(c)) {
+    uint8_t k = K[c];
+    if (!(k & (C_AL | C_DG))) {
       if (c == '\n') nl = nl < 255 ? nl + 1 : nl;
-      else if (!isspace(c))
+      else if (!(k & C_SP))
         punct = c;
       i++;
       continue;
     }
+    if (c == 0xE2 && i + 2 < len && s[i + 1] == 0x80) { /* ’ “ – …: punctuation */
+      punct = s[i + 2];
+      i += 3;
+      continue;
+    }
     size_t st = i;
-    bool has_alpha = false, has_digit = false, bad = false;
+    bool has_alpha = false, has_digit = false, bad = false, all_up = true, inner_up = false;
     while (i < len) {
       unsigned char d = s[i];
-      if (isalpha(d) || d >= 0x80) has_alpha = true;
-      else if (isdigit(d))
+      uint8_t kd = K[d];
+      if (kd & C_AL) {
+        has_alpha = true;
+        if (kd & C_LO) all_up = false;
+        else if ((kd & C_UP) && i > st && s[i - 1] != '\'' && s[i - 1] != '-')
+          inner_up = true;
+        if (d == 0xE2 && i + 2 < len && s[i + 1] == 0x80)
+          break; /* typographic punctuation ends the word (i > st: see above) */
+      } else if (kd & C_DG)
         has_digit = true;
-      else if ((d == '\'' || d == '-') && i + 1 < len && (isalpha(s[i + 1]) || s[i + 1] >= 0x80) &&
-               has_alpha && !has_digit)
+      else if ((d == '\'' || d == '-') && i + 1 < len && (K[s[i + 1]] & C_AL) && has_alpha && !has_digit)
         ; /* O'Brien, Mayo-Walters */
       else if (d == '_')
         bad = true;
-      else if (d == 0xE2 && i + 2 < len && s[i + 1] == 0x80 && (s[i + 2] == 0x99 || s[i + 2] == 0x98))
-        break; /* typographic apostrophe ends the word */
       else
         break;
       i++;
     }
-    /* UTF-8 punctuation (–, “, …) got swallowed as letters: trim trailing E2 sequences */
-    sl__tok_t tk = {(uint32_t)st, (uint32_t)i, 0, 0, nl, punct};
+    sl__tok_t tk = {(uint32_t)st, (uint32_t)i, 0, 0, nl, punct, 0, 0, 0};
     tk.kind = bad ? SL_TK_ALNUM : has_alpha && has_digit ? SL_TK_ALNUM : has_alpha ? SL_TK_WORD : SL_TK_NUM;
     if (tk.kind == SL_TK_WORD) {
-      bool first_up = isupper(s[st]) || utf8_upper_at(s + st, len - st);
-      bool all_up = first_up, inner_up = false;
-      for (size_t k = st + 1; k < i; k++) {
-        if (islower(s[k])) all_up = false;
-        if (isupper(s[k]) && s[k - 1] != '\'' && s[k - 1] != '-') inner_up = true;
-      }
-      if (i - st == 1) all_up = false;
+      if (K[s[st]] & C_UP) t->has_upper = true;
+      bool first_up = (K[s[st]] & C_UP) || utf8_upper_at(s + st, len - st);
+      if (!first_up || i - st == 1) all_up = false;
       tk.caps = (uint8_t)((first_up ? 1 : 0) | (all_up ? 2 : 0) | (inner_up ? 4 : 0));
     }
     tok_push(t, tk);
@@ -90,15 +114,9 @@ void sl__tokenize(const char *text, size_t len, sl__toks_t *t) {
   }
 }
 
-static bool word_is(const char *text, const sl__tok_t *t, const char *w) {
-  size_t n = strlen(w);
-  return t->e - t->s == n && !strncasecmp(text + t->s, w, n);
-}
-
-static bool in_list(const char *text, const sl__tok_t *t, const char *const *list) {
-  for (; *list; list++)
-    if (word_is(text, t, *list)) return true;
-  return false;
+static inline bool word_is(const char *text, const sl__tok_t *t, const char *w) {
+  size_t n = __builtin_strlen(w); /* folded: w is always a literal */
+  return t->e - t->s == n && ((text[t->s] | 32) == w[0]) && !strncasecmp(text + t->s, w, n);
 }
 
 /* Words that make a capitalised run an organisation, place, event or title. */
@@ -115,7 +133,7 @@ static const char *const veto[] = {
     "kingdom", "states", "union", "province", "county", "city", "town", "north", "south", "east",
     "west", "new", "saint", "st", "fort", "port", "airport", "station", "hotel", "restaurant",
     "cafe", "team", "league", "cup", "fc", "united", "award", "awards", "prize", "festival",
-    "war", "battle", "treaty", "empire", "dynasty", "revolution", "church", "cathedral",
+    "war", "battle", "treaty", "empire", "dynasty", "revolution", "cathedral",
     "temple", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
     "january", "february", "march", "april", "may", "june", "july", "august", "september",
     "october", "november", "december", "god", "lord", "jesus", "allah", "buddha", "python",
@@ -128,8 +146,14 @@ static const char *const veto[] = {
     "ocean", "gulf", "canyon", "falls", "hills", "heights", "square", "plaza", "mall", "market",
     "rua", "via", "viale", "calle", "avenida", "rue", "strada", "ulica", "utca", "piazza",
     "boulevard", "chemin", "travessa", "estrada", "alameda", "camino", "paseo", "corso",
-    "dear", "hi", "hello", "san", "santa", "santo", "são", "sankt", "los", "las", "del",
-    "ciudad", "puerto", "porto", "villa", "bad", "nueva", "nuevo", "isla", "cape", "glen", NULL};
+    "san", "santa", "santo", "são", "sankt", "los", "las", "del", "ciudad", "puerto", "porto",
+    "villa", "bad", "nueva", "nuevo", "isla", "cape", "glen", NULL};
+
+static const char *const honorific[] = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof",
+                                        "professor", "sir", "madam", "madame", "mme", "herr",
+                                        "frau", "senor", "señor", "sra", "sr", "mlle", "dear",
+                                        "uncle", "aunt", "auntie", "grandma", "grandpa", "hi",
+                                        "hello", "hey", NULL};
 
 /* Sentence openers that are never names (the gazetteer has no general lexicon). */
 static const char *const starters[] = {
@@ -141,44 +165,35 @@ static const char *const starters[] = {
     "however", "meanwhile", "later", "now", "so", "but", "and", "or", "because", "although",
     "while", "since", "after", "before", "during", "once", "still", "yet", "thus", "hence",
     "mother", "father", "brother", "sister", "son", "daughter", "husband", "wife", "friend",
-    "boss", "manager", "doctor", "teacher", "customer", "user", "patient", "employee", NULL};
+    "boss", "manager", "doctor", "teacher", "customer", "user", "patient", "employee", "please",
+    "name", "address", "phone", "email", "note", "dear", "hello", "hi", "thanks", NULL};
 
-static const char *const honorific[] = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof",
-                                        "professor", "sir", "madam", "madame", "mme", "herr",
-                                        "frau", "senor", "señor", "sra", "sr", "mlle", "dear",
-                                        "uncle", "aunt", "auntie", "grandma", "grandpa", NULL};
+void sl__names_register(sl__gaz_t *g) {
+  sl__gaz_add(g, veto, SL_GZ_VETO);
+  sl__gaz_add(g, honorific, SL_GZ_HONOR);
+  sl__gaz_add(g, starters, SL_GZ_STARTER);
+}
 
-/* Words after which the next capitalised word(s) are a name, whatever the gazetteer says. */
-static int strong_cue_before(const char *text, const sl__toks_t *T, size_t i) {
-  if (i == 0) return 0;
-  const sl__tok_t *p = &T->v[i - 1];
-  if (in_list(text, p, honorific) && T->v[i].nl_before == 0) return 2;
-  if (i >= 2) {
-    const sl__tok_t *pp = &T->v[i - 2];
-    /* "my name is X", "name: X", "last name? X", "named X", "called X", "signed X" */
-    if (word_is(text, p, "is") && word_is(text, pp, "name")) return 2;
-    if (word_is(text, pp, "i") && word_is(text, p, "am")) return 1;
-    if ((word_is(text, pp, "last") || word_is(text, pp, "first") || word_is(text, pp, "full") ||
-         word_is(text, pp, "middle") || word_is(text, pp, "maiden")) &&
-        word_is(text, p, "name"))
-      return 2;
+unsigned sl__tok_flags(const sl__gaz_t *g, const char *text, sl__tok_t *t) {
+  if (t->looked) return t->gz;
+  t->looked = 1;
+  t->gz = 0;
+  if (t->kind != SL_TK_WORD || t->e - t->s < 1 || t->e - t->s > 40) return 0;
+  const char *w = text + t->s;
+  size_t n = t->e - t->s;
+  unsigned f = sl__gaz_lookup(g, w, n);
+  if (!f) {
+    /* possessive "Thomas's" and hyphenated "Mayo-Walters" parts */
+    if (n > 3 && w[n - 2] == '\'' && w[n - 1] == 's') f = sl__gaz_lookup(g, w, n - 2);
+    const char *h = memchr(w, '-', n);
+    if (!f && h) {
+      unsigned a = sl__gaz_lookup(g, w, (size_t)(h - w));
+      unsigned b = sl__gaz_lookup(g, h + 1, n - (size_t)(h - w) - 1);
+      if ((a & (SL_GZ_FIRST | SL_GZ_LAST)) && (b & (SL_GZ_FIRST | SL_GZ_LAST))) f = SL_GZ_LAST;
+    }
   }
-  if ((word_is(text, p, "name") || word_is(text, p, "surname") || word_is(text, p, "named") ||
-       word_is(text, p, "called") || word_is(text, p, "signed")) &&
-      T->v[i].nl_before <= 1)
-    return 2;
-  if ((word_is(text, p, "patient") ||
-       word_is(text, p, "customer") || word_is(text, p, "employee") || word_is(text, p, "sincerely") ||
-       word_is(text, p, "regards") || word_is(text, p, "hi") || word_is(text, p, "hello") ||
-       word_is(text, p, "hey") || word_is(text, p, "thanks") || word_is(text, p, "cc") ||
-       word_is(text, p, "attn") || word_is(text, p, "beneficiary") || word_is(text, p, "contact")) &&
-      T->v[i].nl_before <= 1)
-    return 1;
-  /* I'm X */
-  if (p->e - p->s == 1 && text[p->s] == 'm' && p->s >= 2 &&
-      (text[p->s - 1] == '\'' || (unsigned char)text[p->s - 1] == 0x99) && T->v[i].nl_before == 0)
-    return 1;
-  return 0;
+  t->gz = (uint16_t)f;
+  return f;
 }
 
 static bool sentence_start(const sl__toks_t *T, size_t i) {
@@ -209,31 +224,13 @@ static bool initial(const char *text, const sl__tok_t *t) {
   return t->kind == SL_TK_WORD && t->e - t->s == 1 && isupper((unsigned char)text[t->s]);
 }
 
-static unsigned gz(const sl__gaz_t *g, const char *text, const sl__tok_t *t) {
-  if (t->kind != SL_TK_WORD || t->e - t->s < 2 || t->e - t->s > 40) return 0;
-  unsigned f = sl__gaz_lookup(g, text + t->s, t->e - t->s);
-  if (!f) {
-    /* possessive "Thomas's" and hyphenated "Mayo-Walters" parts */
-    const char *w = text + t->s;
-    size_t n = t->e - t->s;
-    if (n > 3 && w[n - 2] == '\'' && w[n - 1] == 's') return sl__gaz_lookup(g, w, n - 2);
-    const char *h = memchr(w, '-', n);
-    if (h) {
-      unsigned a = sl__gaz_lookup(g, w, (size_t)(h - w));
-      unsigned b = sl__gaz_lookup(g, h + 1, n - (size_t)(h - w) - 1);
-      if ((a & (SL_GZ_FIRST | SL_GZ_LAST)) && (b & (SL_GZ_FIRST | SL_GZ_LAST)))
-        return SL_GZ_LAST;
-    }
-  }
-  return f;
-}
-
 static bool namey(unsigned f) { return (f & (SL_GZ_FIRST | SL_GZ_LAST)) && !(f & SL_GZ_COMMON); }
 
 /* Pronoun close after a word: "X is very reliable ... on him". */
 static bool pronoun_near(const char *text, const sl__toks_t *T, size_t i, size_t span) {
   for (size_t k = i + 1; k < T->n && k <= i + span; k++) {
     const sl__tok_t *t = &T->v[k];
+    if (t->e - t->s > 4) continue;
     if (word_is(text, t, "he") || word_is(text, t, "him") || word_is(text, t, "his") ||
         word_is(text, t, "she") || word_is(text, t, "her") || word_is(text, t, "hers"))
       return true;
@@ -241,55 +238,75 @@ static bool pronoun_near(const char *text, const sl__toks_t *T, size_t i, size_t
   return false;
 }
 
-void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, const sl__toks_t *T) {
+/* Marks the word after each name-cue hit of the multi-pattern pass. */
+static void mark_cues(const sl__ctx_t *c, sl__toks_t *T) {
+  for (size_t h = 0; h < c->hits->n; h++) {
+    const sl__hit_t *hit = &c->hits->v[h];
+    if (hit->id != SL_P_CUE_NAME2 && hit->id != SL_P_CUE_NAME1) continue;
+    /* first token starting at or after the hit end: binary search */
+    size_t lo = 0, hi = T->n;
+    while (lo < hi) {
+      size_t mid = (lo + hi) / 2;
+      if (T->v[mid].s < hit->end) lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo < T->n && T->v[lo].nl_before <= 1 && T->v[lo].s - hit->end <= 4) {
+      uint8_t st = hit->id == SL_P_CUE_NAME2 ? 2 : 1;
+      if (st > T->v[lo].cue) T->v[lo].cue = st;
+    }
+  }
+}
+
+#define GZ(k) sl__tok_flags(g, text, &T->v[k])
+
+void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   const char *text = c->text;
+  mark_cues(c, T);
   size_t i = 0;
   while (i < T->n) {
     const sl__tok_t *t = &T->v[i];
-    if (t->kind == SL_TK_WORD && (in_list(text, t, honorific) || word_is(text, t, "hi") ||
-                                  word_is(text, t, "hello") || word_is(text, t, "hey"))) {
-      i++; /* the cue itself; the next word sees it through strong_cue_before() */
+    int cue = t->cue;
+    bool cap = cap_word(text, t);
+    if (cap && (GZ(i) & SL_GZ_HONOR)) {
+      i++; /* the cue itself ("Dear", "Mr") */
       continue;
     }
-    int cue = strong_cue_before(text, T, i);
-    /* 1. A run of capitalised words and initials on one line. */
     /* A sentence-initial capitalised word that is no name ("Ask Priya", "Call Anna")
      * is not part of the name that follows it. */
-    if (cap_word(text, t) && !cue && sentence_start(T, i) && i + 1 < T->n &&
-        T->v[i + 1].nl_before == 0 && T->v[i + 1].punct_before == 0 &&
-        cap_word(text, &T->v[i + 1]) &&
-        !(gz(g, text, t) & (SL_GZ_FIRST | SL_GZ_LAST)) &&
-        (gz(g, text, &T->v[i + 1]) & SL_GZ_FIRST)) {
+    if (cap && !cue && sentence_start(T, i) && i + 1 < T->n && T->v[i + 1].nl_before == 0 &&
+        T->v[i + 1].punct_before == 0 && cap_word(text, &T->v[i + 1]) &&
+        !(GZ(i) & (SL_GZ_FIRST | SL_GZ_LAST)) && (GZ(i + 1) & SL_GZ_FIRST)) {
       i++;
       continue;
     }
-    if (cap_word(text, t) ||
-        (initial(text, t) && i + 1 < T->n && (cap_word(text, &T->v[i + 1]) || initial(text, &T->v[i + 1])))) {
+    /* 1. A run of capitalised words and initials on one line. */
+    if (cap || (initial(text, t) && i + 1 < T->n &&
+                (cap_word(text, &T->v[i + 1]) || initial(text, &T->v[i + 1])))) {
       size_t j = i + 1;
       while (j < T->n && j - i < 4 && T->v[j].nl_before == 0 &&
-             (T->v[j].punct_before == 0 || (T->v[j].punct_before == '.' && initial(text, &T->v[j - 1]))) &&
+             (T->v[j].punct_before == 0 ||
+              (T->v[j].punct_before == '.' && initial(text, &T->v[j - 1]))) &&
              (cap_word(text, &T->v[j]) || initial(text, &T->v[j])))
         j++;
-      /* a run ending in an initial ("John F") is fine; one ending before a veto word is not */
       bool vetoed = false, any_name = false, all_place = true, common_word = false;
-      int words = 0, nameish = 0;
+      int words = 0;
       for (size_t k = i; k < j; k++) {
-        const sl__tok_t *w = &T->v[k];
-        if (initial(text, w)) continue;
+        if (initial(text, &T->v[k])) continue;
         words++;
-        if (in_list(text, w, veto) || in_list(text, w, honorific)) vetoed = true;
-        unsigned f = gz(g, text, w);
-        if (namey(f)) nameish++, any_name = true;
+        unsigned f = GZ(k);
+        if (f & (SL_GZ_VETO | SL_GZ_HONOR)) vetoed = true;
         if ((f & (SL_GZ_FIRST | SL_GZ_LAST)) && !(f & SL_GZ_COMMON)) any_name = true;
         if (!(f & SL_GZ_PLACE) || (f & SL_GZ_FIRST)) all_place = false;
         /* a capitalised common word that is no name ("Token", "Report") ends the chance */
         if ((f & SL_GZ_COMMON) && !(f & (SL_GZ_FIRST | SL_GZ_LAST))) common_word = true;
+        if ((f & SL_GZ_STARTER) && k == i) common_word = true;
       }
       /* the word after the run: "Dolby Laboratories"-style vetoes */
-      if (j < T->n && T->v[j].nl_before == 0 && in_list(text, &T->v[j], veto)) vetoed = true;
+      if (j < T->n && T->v[j].nl_before == 0 && (GZ(j) & SL_GZ_VETO)) vetoed = true;
       bool accept = false;
       if (!vetoed && words >= 1) {
-        unsigned f0 = gz(g, text, t), fl = gz(g, text, &T->v[j - 1]);
+        unsigned f0 = GZ(i), fl = GZ(j - 1);
         if (cue >= 2 && !(common_word && words == 1))
           accept = true; /* "my name is Shovda", "Name: Lena Wirth", "last name? Arcuri" */
         else if (cue == 1 && (words >= 2 || namey(f0)) && !common_word)
@@ -305,14 +322,13 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, const sl__toks_t *T) {
                  (namey(fl) || (!fl && !sentence_start(T, i))))
           accept = true; /* "J. R. Tolkien", "A. Kowalski" */
         else if (words == 1 && j - i == 1) {
-          unsigned f = gz(g, text, t);
+          unsigned f = f0;
           bool first = (f & SL_GZ_FIRST) && !(f & SL_GZ_COMMON) && !(f & SL_GZ_PLACE);
           if (first && (!sentence_start(T, i) || (i + 1 < T->n && T->v[i + 1].nl_before == 0)))
             accept = true;
           else if (first && i + 1 < T->n && T->v[i + 1].punct_before == ':')
             accept = true; /* "Alexander: ..." */
-          else if (!f && sentence_start(T, i) && !in_list(text, t, starters) && i + 2 < T->n &&
-                   T->v[i + 1].kind == SL_TK_WORD &&
+          else if (!f && sentence_start(T, i) && i + 2 < T->n && T->v[i + 1].kind == SL_TK_WORD &&
                    (word_is(text, &T->v[i + 1], "is") || word_is(text, &T->v[i + 1], "was") ||
                     word_is(text, &T->v[i + 1], "said") || word_is(text, &T->v[i + 1], "has")) &&
                    pronoun_near(text, T, i, 14))
@@ -320,31 +336,31 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, const sl__toks_t *T) {
         }
       }
       if (accept) {
-        size_t a = i, b = j;
-        uint32_t e = T->v[b - 1].e;
+        uint32_t e = T->v[j - 1].e;
         /* "J." as last token: include the dot */
-        if (initial(text, &T->v[b - 1]) && e < c->len && text[e] == '.') e++;
+        if (initial(text, &T->v[j - 1]) && e < c->len && text[e] == '.') e++;
         /* possessive "'s" stays outside the name */
-        if (e - T->v[a].s > 2 && text[e - 2] == '\'' && text[e - 1] == 's') e -= 2;
-        sl__cands_add(c->out, T->v[a].s, e, SL_ET_PERSON, "person", 35);
+        if (e - T->v[i].s > 2 && text[e - 2] == '\'' && text[e - 1] == 's') e -= 2;
+        sl__cands_add(c->out, T->v[i].s, e, SL_ET_PERSON, "person", 35);
       }
       i = j;
       continue;
     }
-    /* 2. Lower-case names: two gazetteer names in a row ("leone mazzi"), or any
-     *    word after a strong cue ("my name is john"). */
-    if (t->kind == SL_TK_WORD && !(t->caps & 1) && i + 1 < T->n) {
+    /* 2. Lower-case names: two gazetteer names in a row ("leone mazzi") in
+     *    all-lower-case text or at the start of a line, or a name after a cue. */
+    if (t->kind == SL_TK_WORD && !(t->caps & 1) && i + 1 < T->n &&
+        (!T->has_upper || t->nl_before || i == 0 || cue)) {
       const sl__tok_t *u = &T->v[i + 1];
-      unsigned f1 = gz(g, text, t), f2 = u->kind == SL_TK_WORD && !(u->caps & 1) ? gz(g, text, u) : 0;
+      unsigned f1 = GZ(i);
+      unsigned f2 = u->kind == SL_TK_WORD && !(u->caps & 1) ? GZ(i + 1) : 0;
       if (u->nl_before == 0 && u->punct_before == 0 && (f1 & SL_GZ_FIRST) && (f2 & SL_GZ_LAST) &&
-          (namey(f1) || namey(f2)) && !(f2 & SL_GZ_PLACE) && !in_list(text, t, starters)) {
+          (namey(f1) || namey(f2)) && !(f2 & SL_GZ_PLACE) && !(f1 & SL_GZ_STARTER)) {
         sl__cands_add(c->out, t->s, u->e, SL_ET_PERSON, "person", 30);
         i += 2;
         continue;
       }
-      if (cue && namey(f1) && !in_list(text, t, veto)) {
+      if (!(f1 & SL_GZ_VETO) && ((cue >= 2 && (f1 & (SL_GZ_FIRST | SL_GZ_LAST))) || (cue == 1 && namey(f1))))
         sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
-      }
     }
     i++;
   }

@@ -22,11 +22,16 @@ static bool cue_near(const sl__ctx_t *c, int id, uint32_t pos, uint32_t win, uin
 
 static bool ci_word_before(const char *t, uint32_t pos, uint32_t win, const char *const *words) {
   uint32_t lo = pos > win ? pos - win : 0;
+  char low[128];
+  size_t n = sl__lower_copy(t + lo, pos - lo, low, sizeof low);
   for (const char *const *w = words; *w; w++) {
     size_t m = strlen(*w);
-    for (uint32_t i = lo; i + m <= pos; i++)
-      if (!strncasecmp(t + i, *w, m) && (i == 0 || !isalpha((unsigned char)t[i - 1])))
-        return true;
+    const char *p = low, *end = low + n;
+    while ((p = memmem(p, (size_t)(end - p), *w, m))) {
+      size_t i = (size_t)(p - low) + lo;
+      if (i == 0 || !isalpha((unsigned char)t[i - 1])) return true;
+      p++;
+    }
   }
   return false;
 }
@@ -54,7 +59,21 @@ static bool iin_plausible(const char *d, size_t nd) {
   return false;
 }
 
+static void card_at(sl__ctx_t *c, uint32_t s, uint32_t e);
+
+/* The hit may start with digits that belong to something else ("no. 12 4111 ..."):
+ * try each group start from the left. */
 static void card(sl__ctx_t *c, const sl__hit_t *h) {
+  size_t before = c->out->n;
+  for (uint32_t s = h->start; s < h->end && c->out->n == before; s++) {
+    if (!isdigit((unsigned char)c->text[s])) continue;
+    if (s > h->start && isdigit((unsigned char)c->text[s - 1])) continue;
+    card_at(c, s, h->end);
+  }
+}
+
+static void card_at(sl__ctx_t *c, uint32_t s, uint32_t e) {
+  const sl__hit_t hh = {s, e, 0}, *h = &hh;
   char d[24];
   size_t nd = 0;
   for (uint32_t i = h->start; i < h->end; i++)
@@ -84,6 +103,15 @@ static bool decimal_context(const sl__ctx_t *c, uint32_t s, uint32_t e) {
 
 static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   uint32_t s = h->start, e = h->end;
+  /* the walk back over the byte class may start on a separator, or before the '+' */
+  if (intl) {
+    const char *plus = memchr(c->text + s, '+', e - s);
+    if (!plus) return;
+    s = (uint32_t)(plus - c->text);
+  }
+  while (s < e && !isdigit((unsigned char)c->text[s]) && c->text[s] != '(' && c->text[s] != '+') s++;
+  if (c->text[s] == '(' && !memchr(c->text + s, ')', e - s)) s++;
+  if (s >= e) return;
   size_t nd = sl__count_digits(c->text + s, e - s);
   if (nd < 7 || nd > 15) return;
   if (decimal_context(c, s, e)) return;
@@ -247,6 +275,8 @@ static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
 static void crypto(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text + h->start;
   size_t n = h->end - h->start;
+  if (h->id == SL_P_CRYPTO_BTC && !(t[0] == '1' || t[0] == '3' || !strncmp(t, "bc1", 3))) return;
+  if (h->id == SL_P_CRYPTO_BTC && (n < 26 || n > 74)) return;
   if (h->id == SL_P_CRYPTO_BTC && t[0] != 'b') {
     size_t up = 0, lo = 0, dg = 0;
     for (size_t i = 0; i < n; i++) {
@@ -259,29 +289,68 @@ static void crypto(sl__ctx_t *c, const sl__hit_t *h) {
   sl__cands_add(c->out, h->start, h->end, SL_ET_CRYPTO, "crypto_wallet", 50);
 }
 
+static bool email_local(char ch) {
+  return isalnum((unsigned char)ch) || ch == '.' || ch == '_' || ch == '%' || ch == '+' || ch == '-';
+}
+
+static void email(sl__ctx_t *c, const sl__hit_t *h) {
+  const char *t = c->text;
+  uint32_t a = h->start, s = a; /* the '@' */
+  while (s > 0 && email_local(t[s - 1]) && a - s < 64) s--;
+  while (s < a && !isalnum((unsigned char)t[s])) s++;
+  if (s == a) return;
+  /* domain: labels of [A-Za-z0-9-] joined by dots, ending in an alphabetic TLD */
+  uint32_t e = a + 1, last_dot = 0, lim = c->len - e > 255 ? e + 255 : (uint32_t)c->len;
+  while (e < lim && (isalnum((unsigned char)t[e]) || t[e] == '-' ||
+                     (t[e] == '.' && e + 1 < c->len && isalnum((unsigned char)t[e + 1]))))
+    if (t[e++] == '.') last_dot = e - 1;
+  if (!last_dot || last_dot == a + 1) return;
+  uint32_t tld = e - last_dot - 1;
+  if (tld < 2 || tld > 24) return;
+  for (uint32_t k = last_dot + 1; k < e; k++)
+    if (!isalpha((unsigned char)t[k])) return;
+  sl__cands_add(c->out, s, e, SL_ET_EMAIL_ADDRESS, "email", 50);
+}
+
+static void url(sl__ctx_t *c, const sl__hit_t *h) {
+  const char *t = c->text;
+  uint32_t s = h->start, e = h->end; /* "://" */
+  while (s > 0 && isalpha((unsigned char)t[s - 1]) && h->start - s < 10) s--;
+  if (s == h->start) return;
+  if (strncasecmp(t + s, "http", 4) && strncasecmp(t + s, "ftp", 3)) return;
+  while (e < c->len && !isspace((unsigned char)t[e]) && !strchr("'\"<>()`", t[e]) && e - s < 2048) e++;
+  while (e > h->end && strchr(".,;:!?", t[e - 1])) e--;
+  if (e - h->end < 3) return;
+  sl__cands_add(c->out, s, e, SL_ET_URL, "url", 5);
+}
+
 void sl__detect_pii(sl__ctx_t *c) {
   for (size_t i = 0; i < c->hits->n; i++) {
     const sl__hit_t *h = &c->hits->v[i];
     const char *t = c->text + h->start;
     size_t n = h->end - h->start;
     switch (h->id) {
-      case SL_P_EMAIL:
-        sl__cands_add(c->out, h->start, h->end, SL_ET_EMAIL_ADDRESS, "email", 50);
-        break;
-      case SL_P_URL:
-        sl__cands_add(c->out, h->start, h->end, SL_ET_URL, "url", 5);
-        break;
+      case SL_P_EMAIL: email(c, h); break;
+      case SL_P_URL: url(c, h); break;
       case SL_P_PHONE: phone(c, h, false); break;
       case SL_P_PHONE_INTL: phone(c, h, true); break;
       case SL_P_DIGITS: digits_run(c, h); break;
       case SL_P_CARD_GROUPED: card(c, h); break;
       case SL_P_SSN: ssn(c, h); break;
       case SL_P_IBAN:
-        if (sl__iban_ok(t, n))
-          sl__cands_add(c->out, h->start, h->end, SL_ET_IBAN_CODE, "iban", 60);
+        /* the class walk may take in a word before the code ("IBAN GB82 ..."):
+         * try each word start */
+        for (uint32_t s = h->start; s + 15 <= h->end; s++) {
+          if ((s > h->start && c->text[s - 1] != ' ') || !isupper((unsigned char)c->text[s])) continue;
+          if (sl__iban_ok(c->text + s, h->end - s)) {
+            sl__cands_add(c->out, s, h->end, SL_ET_IBAN_CODE, "iban", 60);
+            break;
+          }
+        }
+        (void)t, (void)n;
         break;
       case SL_P_IPV4:
-        if (sl__ipv4_ok(t, n) && !decimal_context(c, h->start, h->end))
+        if (n <= 15 && sl__ipv4_ok(t, n) && !decimal_context(c, h->start, h->end))
           sl__cands_add(c->out, h->start, h->end, SL_ET_IP_ADDRESS, "ip_address", 40);
         break;
       case SL_P_IPV6: {

@@ -95,6 +95,10 @@ sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
     goto fail;
   }
   r->gaz = sl__gaz_create();
+  if (r->gaz) {
+    sl__names_register(r->gaz);
+    sl__address_register(r->gaz);
+  }
   if (!r->gaz) {
     sl_jerr_set(err, "$.detectors", "cannot build the name gazetteer");
     goto fail;
@@ -322,6 +326,17 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
   sl__hits_t hits = {0};
   sl__cands_t cands = {0};
   sl__toks_t toks = {0};
+  /* one allocation each for typical prompts: about one token per 5 bytes */
+  toks.cap = len / 5 + 16;
+  toks.v = malloc(toks.cap * sizeof *toks.v);
+  hits.cap = 256;
+  hits.v = malloc(hits.cap * sizeof *hits.v);
+  if (!toks.v || !hits.v) {
+    free(toks.v);
+    free(hits.v);
+    fail_closed(out, SL_ENOMEM);
+    return SL_ENOMEM;
+  }
   int rc = sl__scan_run(r->scan, text, len, &hits);
   if (!rc) {
     sl__ctx_t ctx = {text, len, &hits, &cands};

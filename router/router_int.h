@@ -103,7 +103,7 @@ enum {
   SL_P_AZURE_SECRET, SL_P_GITHUB, SL_P_GITLAB, SL_P_SLACK, SL_P_SLACK_HOOK, SL_P_STRIPE,
   SL_P_OPENAI, SL_P_ANTHROPIC, SL_P_VENDOR, SL_P_PRIVKEY, SL_P_PRIVKEY_B64, SL_P_JWT,
   SL_P_BASIC_AUTH, SL_P_BEARER, SL_P_PWHASH, SL_P_PW_CUE, SL_P_KEY_CUE, SL_P_TOKEN,
-  SL_P_CRYPTO_BTC, SL_P_CRYPTO_ETH, SL_P_NETRC,
+  SL_P_CRYPTO_BTC, SL_P_CRYPTO_ETH, SL_P_NETRC, SL_P_CUE_NAME2, SL_P_CUE_NAME1,
   SL_P__COUNT
 };
 
@@ -114,6 +114,8 @@ bool sl__ssn_ok(const char *s, size_t n);
 bool sl__ipv4_ok(const char *s, size_t n);
 bool sl__ipv6_ok(const char *s, size_t n);
 double sl__entropy(const char *s, size_t n);
+/* ASCII lower-case copy of at most cap bytes; returns the length copied. */
+size_t sl__lower_copy(const char *s, size_t n, char *out, size_t cap);
 size_t sl__count_digits(const char *s, size_t n);
 /* A value that only stands for a secret: <YOUR_KEY>, ${VAR}, $password, xxxx, ****,
  * "your-api-key-here", changeme, ... (see docs/router.md, placeholder policy). */
@@ -137,11 +139,27 @@ void sl__detect_pii(sl__ctx_t *c);
 void sl__detect_secrets(sl__ctx_t *c);
 
 /* Gazetteer (names.c). Flags per lower-cased word. */
-enum { SL_GZ_FIRST = 1, SL_GZ_LAST = 2, SL_GZ_PLACE = 4, SL_GZ_COMMON = 8 };
+enum {
+  SL_GZ_FIRST = 1, SL_GZ_LAST = 2, SL_GZ_PLACE = 4, SL_GZ_COMMON = 8, /* from the data */
+  SL_GZ_VETO = 16,      /* organisation / place / event / title word */
+  SL_GZ_HONOR = 32,     /* Mr, Dr, Dear, ... */
+  SL_GZ_STARTER = 64,   /* sentence opener that is never a name */
+  SL_GZ_ST_AFTER = 128, /* street type after the name: Street, utca, vej */
+  SL_GZ_ST_BEFORE = 256,/* street type before the name: Rua, Via, Calle */
+  SL_GZ_UNIT = 512      /* Apt, Suite, Unit, Floor */
+};
+
 typedef struct sl__gaz sl__gaz_t;
 sl__gaz_t *sl__gaz_create(void);
 void sl__gaz_free(sl__gaz_t *g);
 unsigned sl__gaz_lookup(const sl__gaz_t *g, const char *w, size_t n); /* lower-cases itself */
+/* Adds list words with a flag; at creation only. */
+int sl__gaz_add(sl__gaz_t *g, const char *const *words, unsigned flag);
+void sl__names_register(sl__gaz_t *g);
+void sl__address_register(sl__gaz_t *g);
+
+/* Name cues found by the multi-pattern pass ("my name is", "Mr.", "Dear"): the
+ * strength the next word gets (2 strong, 1 weak). */
 
 /* Word tokens of the text, shared by the name and address detectors. */
 typedef struct {
@@ -150,6 +168,9 @@ typedef struct {
   uint8_t caps;    /* 1: first letter upper-case; 2: all upper-case */
   uint8_t nl_before; /* newline(s) between previous token and this one */
   uint8_t punct_before; /* last non-space byte before it ('.', ':', ',' ...), 0 if none */
+  uint8_t cue;     /* name cue strength before this word (set from SL_P_CUE_NAME* hits) */
+  uint8_t looked;  /* gz is valid */
+  uint16_t gz;     /* gazetteer flags, looked up lazily */
 } sl__tok_t;
 enum { SL_TK_WORD = 1, SL_TK_NUM = 2, SL_TK_ALNUM = 3 };
 
@@ -157,11 +178,14 @@ typedef struct {
   sl__tok_t *v;
   size_t n, cap;
   int err;
+  bool has_upper; /* any ASCII capital in the text */
 } sl__toks_t;
 
 void sl__tokenize(const char *text, size_t len, sl__toks_t *t);
-void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, const sl__toks_t *t);
-void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__toks_t *t);
+void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *t);
+void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *t);
+/* Cached gazetteer flags of token i (possessive and hyphenated forms folded). */
+unsigned sl__tok_flags(const sl__gaz_t *g, const char *text, sl__tok_t *t);
 
 extern const char sl__gazetteer_data[];
 extern const unsigned sl__gazetteer_count;

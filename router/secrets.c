@@ -28,6 +28,42 @@ static void add_secret(sl__ctx_t *c, uint32_t s, uint32_t e, int type, const cha
   }
 }
 
+/* End of a token body: alphanumerics plus `extra`, from `from`, at most 4 KiB. */
+static uint32_t body_end(const sl__ctx_t *c, uint32_t from, const char *extra) {
+  uint32_t e = from, lim = c->len - from > 4096 ? from + 4096 : (uint32_t)c->len;
+  while (e < lim && (isalnum((unsigned char)c->text[e]) || (c->text[e] && strchr(extra, c->text[e]))))
+    e++;
+  return e;
+}
+
+/* A prefix-led token: prefix hit + body of at least `min` bytes of the class. */
+static void prefixed(sl__ctx_t *c, const sl__hit_t *h, const char *extra, uint32_t min, uint32_t max,
+                     int type, const char *det, int prio) {
+  /* "AccountKey=" and the like name the value; the value alone is the secret */
+  bool value_only = c->text[h->end - 1] == '=';
+  uint32_t e = body_end(c, h->end, extra);
+  while (e > h->end && strchr(".-_=", c->text[e - 1]) && !strchr(extra, '=')) e--;
+  if (e - h->end < min || e - h->end > max) return;
+  const char *b = c->text + h->end;
+  size_t bn = e - h->end;
+  /* the body must look like key material, not like a word or an identifier */
+  if (bn >= 8 && !sl__looks_random(b, bn, false) &&
+      !sl__looks_random(c->text + h->start, e - h->start, false))
+    return;
+  add_secret(c, value_only ? h->end : h->start, e, type, det, prio, true);
+}
+
+static void jwt(sl__ctx_t *c, const sl__hit_t *h) {
+  const char *t = c->text;
+  uint32_t e = body_end(c, h->end, "_-");
+  if (e - h->start < 11 || e >= c->len || t[e] != '.') return;
+  if (e + 4 > c->len || strncmp(t + e + 1, "eyJ", 3)) return;
+  uint32_t e2 = body_end(c, e + 1, "_-");
+  if (e2 - e < 9 || e2 >= c->len || t[e2] != '.') return;
+  uint32_t e3 = body_end(c, e2 + 1, "_-");
+  add_secret(c, h->start, e3, SL_ET_JWT, "jwt", 88, false);
+}
+
 static int b64val(char ch) {
   if (ch >= 'A' && ch <= 'Z') return ch - 'A';
   if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
@@ -56,57 +92,108 @@ static size_t b64dec(const char *s, size_t n, char *out, size_t cap) {
 }
 
 static void private_key(sl__ctx_t *c, const sl__hit_t *h) {
+  const char *t = c->text;
+  uint32_t s = h->start;
+  if (t[s] == 'P' && !strncmp(t + s, "PuTTY", 5)) {
+    add_secret(c, s, body_end(c, h->end, ""), SL_ET_PRIVATE_KEY, "private_key", 95, false);
+    return;
+  }
+  /* "-----BEGIN <ALGO> PRIVATE KEY-----": the BEGIN line, not the END line */
+  uint32_t lo = s > 64 ? s - 64 : 0;
+  const char *begin = NULL;
+  for (uint32_t i = s; i-- > lo;) {
+    if (t[i] == '\n') break;
+    if (!strncmp(t + i, "-----BEGIN", 10)) {
+      begin = t + i;
+      break;
+    }
+  }
+  if (!begin) return;
   /* The block runs to its END line when there is one. */
   uint32_t e = h->end;
   size_t lim = c->len - e < 16384 ? c->len - e : 16384;
-  const char *end = memmem(c->text + e, lim, "-----END", 8);
+  const char *end = memmem(t + e, lim, "-----END", 8);
   if (end) {
-    const char *close = memmem(end + 8, (size_t)(c->text + c->len - (end + 8)) < 64
-                                            ? (size_t)(c->text + c->len - (end + 8))
-                                            : 64,
-                               "-----", 5);
-    e = (uint32_t)((close ? close + 5 : end + 8) - c->text);
+    size_t rest = (size_t)(t + c->len - (end + 8));
+    const char *close = memmem(end + 8, rest < 64 ? rest : 64, "-----", 5);
+    e = (uint32_t)((close ? close + 5 : end + 8) - t);
+  } else {
+    e = body_end(c, e, "+/=\n\r");
   }
-  add_secret(c, h->start, e, SL_ET_PRIVATE_KEY, "private_key", 95, false);
+  add_secret(c, (uint32_t)(begin - t), e, SL_ET_PRIVATE_KEY, "private_key", 95, false);
 }
 
 static void private_key_b64(sl__ctx_t *c, const sl__hit_t *h) {
   char dec[64];
-  size_t m = b64dec(c->text + h->start, h->end - h->start, dec, sizeof dec);
-  if (memmem(dec, m, "PRIVATE KEY", 11))
-    add_secret(c, h->start, h->end, SL_ET_PRIVATE_KEY, "private_key", 95, false);
+  uint32_t e = body_end(c, h->end, "+/=");
+  size_t m = b64dec(c->text + h->start, e - h->start, dec, sizeof dec);
+  if (e - h->end >= 20 && memmem(dec, m, "PRIVATE KEY", 11))
+    add_secret(c, h->start, e, SL_ET_PRIVATE_KEY, "private_key", 95, false);
 }
 
 static void basic_auth(sl__ctx_t *c, const sl__hit_t *h) {
-  uint32_t s = h->start + 5;
-  while (s < h->end && isspace((unsigned char)c->text[s])) s++;
+  uint32_t s = h->end;
+  while (s < c->len && s - h->end < 3 && c->text[s] == ' ') s++;
+  uint32_t e = body_end(c, s, "+/=");
+  if (e - s < 8) return;
   char dec[256];
-  size_t m = b64dec(c->text + s, h->end - s, dec, sizeof dec);
+  size_t m = b64dec(c->text + s, e - s, dec, sizeof dec);
   const char *colon = memchr(dec, ':', m);
   if (!colon || colon == dec + m - 1) return;
   if (sl__is_placeholder(colon + 1, (size_t)(dec + m - colon - 1))) return;
-  add_secret(c, s, h->end, SL_ET_PASSWORD, "basic_auth", 80, false);
+  add_secret(c, s, e, SL_ET_PASSWORD, "basic_auth", 80, false);
 }
 
 static void bearer(sl__ctx_t *c, const sl__hit_t *h) {
-  uint32_t s = h->start + 6;
-  while (s < h->end && isspace((unsigned char)c->text[s])) s++;
-  if (sl__looks_random(c->text + s, h->end - s, false))
-    add_secret(c, s, h->end, SL_ET_API_KEY, "bearer_token", 75, true);
+  uint32_t s = h->end;
+  while (s < c->len && s - h->end < 3 && c->text[s] == ' ') s++;
+  uint32_t e = body_end(c, s, "_-.=~+/");
+  if (e - s >= 12 && sl__looks_random(c->text + s, e - s, false))
+    add_secret(c, s, e, SL_ET_API_KEY, "bearer_token", 75, true);
 }
 
+/* scheme://user:password@host: the hit is the "://" */
 static void url_cred(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text;
-  const char *p = memmem(t + h->start, h->end - h->start, "://", 3);
-  if (!p) return;
-  uint32_t us = (uint32_t)(p + 3 - t);
-  const char *colon = memchr(t + us, ':', h->end - us);
-  const char *at = colon ? memchr(colon, '@', (size_t)(t + h->end - colon)) : NULL;
-  if (!colon || !at || at <= colon + 1) return;
-  uint32_t ps = (uint32_t)(colon + 1 - t), pe = (uint32_t)(at - t);
+  uint32_t i = h->end, lim = c->len - i > 256 ? i + 256 : (uint32_t)c->len, colon = 0, at = 0;
+  for (; i < lim; i++) {
+    char ch = t[i];
+    if (isspace((unsigned char)ch) || ch == '/' || ch == '\'' || ch == '"' || ch == '<' ||
+        ch == '>' || ch == '`')
+      break;
+    if (ch == ':' && !colon) colon = i;
+    if (ch == '@') at = i; /* the last '@' before the host: passwords may hold '@' */
+  }
+  if (!colon || !at || at <= colon + 1 || colon == h->end) return;
+  uint32_t ps = colon + 1, pe = at;
   /* user:port@ never happens; an all-digit "password" after a host is a port */
   if (sl__count_digits(t + ps, pe - ps) == pe - ps && pe - ps <= 5) return;
   add_secret(c, ps, pe, SL_ET_PASSWORD, "url_credentials", 85, true);
+}
+
+/* "machine HOST login USER password SECRET" (.netrc), on one or several lines */
+static void netrc(sl__ctx_t *c, const sl__hit_t *h) {
+  const char *t = c->text;
+  uint32_t i = h->end, lim = c->len - i > 512 ? i + 512 : (uint32_t)c->len;
+  for (int field = 0; field < 8 && i < lim; field++) {
+    while (i < lim && isspace((unsigned char)t[i])) i++;
+    uint32_t ks = i;
+    while (i < lim && !isspace((unsigned char)t[i])) i++;
+    uint32_t ke = i;
+    while (i < lim && isspace((unsigned char)t[i])) i++;
+    uint32_t vs = i;
+    while (i < lim && !isspace((unsigned char)t[i])) i++;
+    if (field == 0) {
+      i = ke; /* the host */
+      continue;
+    }
+    if (ke - ks == 8 && !strncmp(t + ks, "password", 8) && i > vs) {
+      add_secret(c, vs, i, SL_ET_PASSWORD, "netrc", 80, true);
+      return;
+    }
+    if (!((ke - ks == 5 && !strncmp(t + ks, "login", 5)) || (ke - ks == 7 && !strncmp(t + ks, "account", 7))))
+      return;
+  }
 }
 
 /* The whole identifier around a cue word ("DB_PASSWORD", "jenkins_passwd"). */
@@ -122,10 +209,9 @@ static void ident_span(const sl__ctx_t *c, const sl__hit_t *h, uint32_t *is, uin
 }
 
 static bool ident_has(const char *t, uint32_t s, uint32_t e, const char *w) {
-  size_t m = strlen(w);
-  for (uint32_t i = s; i + m <= e; i++)
-    if (!strncasecmp(t + i, w, m)) return true;
-  return false;
+  char low[192];
+  size_t n = sl__lower_copy(t + s, e - s, low, sizeof low);
+  return memmem(low, n, w, strlen(w)) != NULL;
 }
 
 enum { SEP_NONE, SEP_ASSIGN, SEP_SPACE, SEP_PROSE, SEP_ARGS };
@@ -324,63 +410,48 @@ static void token(sl__ctx_t *c, const sl__hit_t *h) {
   add_secret(c, s, e, SL_ET_API_KEY, "random_token", 20, true);
 }
 
-static void vendor(sl__ctx_t *c, const sl__hit_t *h, int type, const char *det, int prio) {
-  const char *t = c->text + h->start;
-  size_t n = h->end - h->start;
-  /* the body after the prefix must look like a key, not like a word */
-  size_t k = 0;
-  while (k < n && k < 12 && t[k] != '_' && t[k] != '-' && t[k] != '.') k++;
-  if (k < n) k++;
-  const char *body = t + k;
-  size_t bn = n - k;
-  if (bn >= 8 && !sl__looks_random(body, bn, false) && !sl__looks_random(t, n, false)) return;
-  add_secret(c, h->start, h->end, type, det, prio, true);
-}
-
 void sl__detect_secrets(sl__ctx_t *c) {
   for (size_t i = 0; i < c->hits->n; i++) {
     const sl__hit_t *h = &c->hits->v[i];
     switch (h->id) {
-      case SL_P_AWS_AKID:
-        add_secret(c, h->start, h->end, SL_ET_CLOUD_CREDENTIAL, "aws_access_key_id", 90, false);
+      case SL_P_AWS_AKID: {
+        uint32_t e = body_end(c, h->end, "");
+        bool upper = true;
+        for (uint32_t k = h->end; k < e; k++) upper &= !islower((unsigned char)c->text[k]);
+        if (e - h->end == 16 && upper)
+          add_secret(c, h->start, e, SL_ET_CLOUD_CREDENTIAL, "aws_access_key_id", 90, false);
         break;
+      }
       case SL_P_GCP_SA:
         add_secret(c, h->start, h->end, SL_ET_CLOUD_CREDENTIAL, "gcp_service_account", 90, false);
         break;
-      case SL_P_AZURE_KEY: {
-        const char *eq = memchr(c->text + h->start, '=', h->end - h->start);
-        uint32_t s = eq ? (uint32_t)(eq + 1 - c->text) : h->start;
-        add_secret(c, s, h->end, SL_ET_CLOUD_CREDENTIAL, "azure_key", 90, true);
-        break;
-      }
+      case SL_P_AZURE_KEY: prefixed(c, h, "+/%=", 30, 4096, SL_ET_CLOUD_CREDENTIAL, "azure_key", 90); break;
       case SL_P_AZURE_SECRET:
         add_secret(c, h->start, h->end, SL_ET_CLOUD_CREDENTIAL, "azure_client_secret", 88, true);
         break;
-      case SL_P_GOOGLE_KEY: vendor(c, h, SL_ET_API_KEY, "google_api_key", 90); break;
-      case SL_P_GOOGLE_OAUTH: vendor(c, h, SL_ET_API_KEY, "google_oauth", 90); break;
-      case SL_P_GITHUB: vendor(c, h, SL_ET_API_KEY, "github_token", 90); break;
-      case SL_P_GITLAB: vendor(c, h, SL_ET_API_KEY, "gitlab_token", 90); break;
-      case SL_P_SLACK: vendor(c, h, SL_ET_API_KEY, "slack_token", 90); break;
-      case SL_P_SLACK_HOOK: vendor(c, h, SL_ET_API_KEY, "slack_webhook", 90); break;
-      case SL_P_STRIPE: vendor(c, h, SL_ET_API_KEY, "stripe_key", 90); break;
-      case SL_P_OPENAI: vendor(c, h, SL_ET_API_KEY, "openai_key", 90); break;
-      case SL_P_ANTHROPIC: vendor(c, h, SL_ET_API_KEY, "anthropic_key", 92); break;
-      case SL_P_VENDOR: vendor(c, h, SL_ET_API_KEY, "vendor_token", 85); break;
+      case SL_P_GOOGLE_KEY: prefixed(c, h, "_-", 35, 35, SL_ET_API_KEY, "google_api_key", 90); break;
+      case SL_P_GOOGLE_OAUTH: prefixed(c, h, "_-", 20, 4096, SL_ET_API_KEY, "google_oauth", 90); break;
+      case SL_P_GITHUB: prefixed(c, h, "_", 22, 255, SL_ET_API_KEY, "github_token", 90); break;
+      case SL_P_GITLAB: prefixed(c, h, "_-", 20, 255, SL_ET_API_KEY, "gitlab_token", 90); break;
+      case SL_P_SLACK: prefixed(c, h, "-", 10, 255, SL_ET_API_KEY, "slack_token", 90); break;
+      case SL_P_SLACK_HOOK: prefixed(c, h, "+/", 20, 255, SL_ET_API_KEY, "slack_webhook", 90); break;
+      case SL_P_STRIPE: prefixed(c, h, "", 16, 255, SL_ET_API_KEY, "stripe_key", 90); break;
+      case SL_P_OPENAI: prefixed(c, h, "_-", 20, 255, SL_ET_API_KEY, "openai_key", 90); break;
+      case SL_P_ANTHROPIC: prefixed(c, h, "_-", 20, 255, SL_ET_API_KEY, "anthropic_key", 92); break;
+      case SL_P_VENDOR: prefixed(c, h, "_-.=+/", 12, 4096, SL_ET_API_KEY, "vendor_token", 85); break;
       case SL_P_PRIVKEY: private_key(c, h); break;
       case SL_P_PRIVKEY_B64: private_key_b64(c, h); break;
-      case SL_P_JWT: add_secret(c, h->start, h->end, SL_ET_JWT, "jwt", 88, false); break;
+      case SL_P_JWT: jwt(c, h); break;
       case SL_P_BASIC_AUTH: basic_auth(c, h); break;
       case SL_P_BEARER: bearer(c, h); break;
-      case SL_P_PWHASH:
-        add_secret(c, h->start, h->end, SL_ET_PASSWORD, "password_hash", 80, false);
-        break;
-      case SL_P_URL_CRED: url_cred(c, h); break;
-      case SL_P_NETRC: {
-        uint32_t e = h->end, s = e;
-        while (s > h->start && !isspace((unsigned char)c->text[s - 1])) s--;
-        add_secret(c, s, e, SL_ET_PASSWORD, "netrc", 80, true);
+      case SL_P_PWHASH: {
+        uint32_t e = body_end(c, h->end, "./+=$,:-");
+        if (e - h->end >= 8)
+          add_secret(c, h->start, e, SL_ET_PASSWORD, "password_hash", 80, false);
         break;
       }
+      case SL_P_URL_CRED: url_cred(c, h); break;
+      case SL_P_NETRC: netrc(c, h); break;
       case SL_P_PW_CUE: password_cue(c, h); break;
       case SL_P_KEY_CUE: key_cue(c, h); break;
       case SL_P_TOKEN: token(c, h); break;

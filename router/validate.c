@@ -147,11 +147,18 @@ double sl__entropy(const char *s, size_t n) {
   return h;
 }
 
-static bool ci_contains(const char *s, size_t n, const char *needle) {
-  size_t m = strlen(needle);
-  for (size_t i = 0; i + m <= n; i++)
-    if (!strncasecmp(s + i, needle, m)) return true;
-  return false;
+size_t sl__lower_copy(const char *s, size_t n, char *out, size_t cap) {
+  if (n > cap) n = cap;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  }
+  return n;
+}
+
+/* needle is lower-case; hay already lower-cased */
+static bool ci_contains(const char *hay, size_t n, const char *needle) {
+  return memmem(hay, n, needle, strlen(needle)) != NULL;
 }
 
 bool sl__is_placeholder(const char *s, size_t n) {
@@ -161,6 +168,11 @@ bool sl__is_placeholder(const char *s, size_t n) {
   if (n == 0) return true;
   /* template / variable syntax: <KEY>, {{ key }}, ${KEY}, $KEY, %(key)s, %KEY%, [KEY] */
   if (s[0] == '<' || s[0] == '$' || s[0] == '{' || s[0] == '%' || s[0] == '[') return true;
+  char low[256];
+  const char *orig = s;
+  (void)orig;
+  n = sl__lower_copy(s, n, low, sizeof low);
+  s = low;
   if (ci_contains(s, n, "{{") || ci_contains(s, n, "${") || ci_contains(s, n, "%(") ||
       ci_contains(s, n, "process.env") || ci_contains(s, n, "os.environ") ||
       ci_contains(s, n, "getenv"))

@@ -9,6 +9,8 @@
 
 static sl_router_t *router;
 
+__attribute__((destructor)) static void release(void) { sl_router_free(router); }
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!router) {
     sl_custom_detector_t cd = {"CODENAME", "\\bProject (Falcon|Osprey)\\b", SL_LEVEL_RESTRICTED};
