@@ -301,7 +301,9 @@ sl_engine_t *sl_engine_create(const sl_engine_opts_t *o, char *err, size_t errle
   mo.max_logits = e->max_batch;
   mo.n_slots = e->max_batch;
   mo.n_ctx = o->n_ctx;
-  mo.kv_max_bytes = o->kv_cache_mb * 1024 * 1024;
+  /* Without a cap a long-context model (Llama 3: 131072 positions) times the slots
+   * would ask for hundreds of GB; 1 GiB is the default budget. */
+  mo.kv_max_bytes = (o->kv_cache_mb ? o->kv_cache_mb : 1024) * 1024 * 1024;
   /* Weight reorders at load run on this thread's OpenMP team. */
   sl_kern_set_threads(e->threads);
   if (!(e->model = sl_model_load(o->model_path, &mo, err, errlen))) goto fail;
