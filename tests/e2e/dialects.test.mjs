@@ -30,6 +30,7 @@ before(async () => {
     rules: [
       { name: 'to-anthropic', when: { header: { 'x-route': 'anthropic' } }, route: ['an'] },
       { name: 'to-local', when: { header: { 'x-route': 'local' } }, route: ['local'] },
+      { name: 'anthropic-then-openai', when: { header: { 'x-route': 'an-oa' } }, route: ['an', 'oa'] },
       { name: 'default', route: ['oa'] },
     ],
   }, { MOCK_KEY: OA_KEY, MOCK_ANTH_KEY: ANTH_KEY });
@@ -393,6 +394,26 @@ test('Anthropic client -> Anthropic backend, streaming text and tool_use', async
   assert.equal(fin2.stop_sequence, ' 3');
 });
 
+test('Anthropic backend overloaded (529) before output: the route fails over to the next backend', async () => {
+  anUp.handler = (req, body, res) => anthError(res, 529, 'overloaded_error', 'Overloaded');
+  oaUp.handler = (req, body, res) => replyJson(res, 200, completion('served by openai'));
+  const before = anUp.received.length;
+  const { data, response } = await anth.messages.create({ model: 'auto', max_tokens: 5,
+    messages: [{ role: 'user', content: 'x' }] }, to('an-oa')).withResponse();
+  assert.equal(data.content[0].text, 'served by openai');
+  assert.equal(response.headers.get('x-sluice-backend'), 'oa');
+  assert.equal(anUp.received.length, before + 1, 'the anthropic backend was tried first');
+});
+
+test('Anthropic client -> Anthropic backend: an upstream error event mid-stream keeps its type', async () => {
+  anUp.handler = (req, body, res) => replyAnthStream(res, [{ text: ['a', 'b', 'c'] }], { errorAfter: 1, gapMs: 10 });
+  const r = await sseEvents(`${sluice.base}/v1/messages`, { model: 'auto', max_tokens: 5, stream: true,
+    messages: [{ role: 'user', content: 'x' }] }, { 'x-route': 'anthropic' });
+  assert.deepEqual(r.events.map((e) => e.event), ['message_start', 'content_block_start', 'content_block_delta', 'error']);
+  assert.equal(r.events.at(-1).data.error.type, 'overloaded_error');
+  assert.match(r.events.at(-1).data.error.message, /Overloaded/);
+});
+
 // ---- the local engine ----
 
 test('Anthropic client -> local engine: text streams, usage and stop_reason are right', async () => {
@@ -452,4 +473,28 @@ test('OpenAI client with tools -> OpenAI backend: tools passed through, streamed
   assert.deepEqual(tc.map((t) => [t.id, t.function.name, t.function.arguments]), [['call_a', 'f', '{"a":1}'], ['call_b', 'g', '{}']]);
   assert.equal(fin.choices[0].finish_reason, 'tool_calls');
   assert.deepEqual(lastBody(oaUp).tools, tools);
+});
+
+// ---- keys: the Anthropic SDK sends x-api-key ----
+
+test('with keys configured, the Anthropic SDK authenticates by x-api-key; a wrong key is an AuthenticationError', async () => {
+  const { createHash } = await import('node:crypto');
+  const key = 'sk-sluice-team-a';
+  const s = await startSluice({
+    auth: { keys: [{ id: 'team-a', sha256: createHash('sha256').update(key).digest('hex'), tenant: 'team-a' }] },
+    backends: [apiBackend('oa', oaUp.url)], rules: [{ name: 'default', route: ['oa'] }],
+  }, { MOCK_KEY: OA_KEY });
+  try {
+    oaUp.handler = (req, body, res) => replyJson(res, 200, completion('authorised'));
+    const ok = new Anthropic({ baseURL: s.base, apiKey: key, maxRetries: 0 });
+    const m = await ok.messages.create({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(m.content[0].text, 'authorised');
+    const bad = new Anthropic({ baseURL: s.base, apiKey: 'sk-wrong', maxRetries: 0 });
+    await assert.rejects(bad.messages.create({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
+      (e) => e instanceof Anthropic.AuthenticationError && e.error?.error?.type === 'authentication_error');
+  } finally {
+    const r = await s.stop();
+    assert.equal(r.code, 0);
+    assert.ok(!s.stderr().includes(key));
+  }
 });
