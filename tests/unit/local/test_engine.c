@@ -266,6 +266,59 @@ static void test_sampling_seed(void **st) {
   sl_engine_free(e);
 }
 
+/* Chunked prefill: while a 120-token prompt is fed 7 rows per step, a running
+ * sequence still gets a token every step instead of waiting for the whole prompt. */
+static sink_t *watched;
+static int watched_at_first = -1;
+static bool on_token_watch(void *u, const sl_engine_token_t *t) {
+  if (t->index == 0) {
+    pthread_mutex_lock(&watched->mu);
+    watched_at_first = watched->n;
+    pthread_mutex_unlock(&watched->mu);
+  }
+  return on_token(u, t);
+}
+
+static void test_chunked_prefill_does_not_stall(void **st) {
+  const char *shared = getenv("SLUICE_SHARED");
+  char model[512], err[256];
+  snprintf(model, sizeof model, "%s/models/stories260K.gguf", shared ? shared : "../shared");
+  sl_engine_opts_t o;
+  sl_engine_opts_init(&o);
+  o.model_path = model;
+  o.max_batch = 2;
+  o.step_tokens = 8;
+  o.n_ctx = 128;
+  sl_engine_t *e = sl_engine_create(&o, err, sizeof err);
+  assert_non_null(e);
+  sink_t a, b;
+  sink_init(&a), sink_init(&b);
+  sl_engine_req_t q = req_for(&a, prompt, 5, 100);
+  assert_int_equal(sl_engine_submit(e, &q, NULL), 0);
+  for (;;) { /* a is decoding */
+    pthread_mutex_lock(&a.mu);
+    int n = a.n;
+    pthread_mutex_unlock(&a.mu);
+    if (n >= 1) break;
+    usleep(200);
+  }
+  pthread_mutex_lock(&a.mu);
+  int a_before = a.n;
+  pthread_mutex_unlock(&a.mu);
+  int32_t longp[120];
+  for (int i = 0; i < 120; i++) longp[i] = prompt[i % 5];
+  watched = &a;
+  q = req_for(&b, longp, 120, 2);
+  q.on_token = on_token_watch;
+  assert_int_equal(sl_engine_submit(e, &q, NULL), 0);
+  sink_wait(&b);
+  /* 120 prompt rows at 7 per step: about 17 steps, each with a decode row for a. */
+  if (watched_at_first - a_before < 12)
+    fail_msg("the running sequence got %d tokens while a 120-token prompt was fed", watched_at_first - a_before);
+  sink_wait(&a);
+  sl_engine_free(e);
+}
+
 /* Shutting down with work queued and running ends everything as cancelled. */
 static void test_shutdown(void **st) {
   sl_engine_t *e = small_engine(1, 4);
@@ -287,6 +340,7 @@ int main(void) {
       cmocka_unit_test(test_references),
       cmocka_unit_test(test_contracts),
       cmocka_unit_test(test_sampling_seed),
+      cmocka_unit_test(test_chunked_prefill_does_not_stall),
       cmocka_unit_test(test_shutdown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
