@@ -111,7 +111,7 @@ static char *dup_name(cur_t *c, gstr_t s, const char *what) {
   return d;
 }
 
-static int parse_kv(cur_t *c, gkv_t *kv, uint64_t idx) {
+static int parse_kv(cur_t *c, gkv_t *kv) {
   gstr_t key;
   int rc = rd_str(c, &key, "metadata key");
   if (rc) return rc;
@@ -159,7 +159,6 @@ static int parse_kv(cur_t *c, gkv_t *kv, uint64_t idx) {
   if (!kv->strs) return fail(c->err, c->errlen, "gguf: out of memory for array '%s'", kv->key);
   for (uint64_t i = 0; i < n; i++)
     if ((rc = rd_str(c, &kv->strs[i], kv->key))) return rc;
-  (void)idx;
   return 0;
 }
 
@@ -311,7 +310,7 @@ static int parse(sl_gguf_t *g, char *err, size_t errlen) {
   g->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *g->tensors);
   if (!g->kv || !g->tensors) return fail(err, errlen, "gguf: out of memory");
   for (uint64_t i = 0; i < g->n_kv; i++)
-    if ((rc = parse_kv(&c, &g->kv[i], i))) return rc;
+    if ((rc = parse_kv(&c, &g->kv[i]))) return rc;
   g->alignment = SL_GGUF_DEFAULT_ALIGNMENT;
   int64_t ak = sl_gguf_find_key(g, "general.alignment");
   if (ak >= 0) {
