@@ -31,6 +31,7 @@ before(async () => {
       { name: 'to-anthropic', when: { header: { 'x-route': 'anthropic' } }, route: ['an'] },
       { name: 'to-local', when: { header: { 'x-route': 'local' } }, route: ['local'] },
       { name: 'anthropic-then-openai', when: { header: { 'x-route': 'an-oa' } }, route: ['an', 'oa'] },
+      { name: 'local-then-openai', when: { header: { 'x-route': 'local-oa' } }, route: ['local', 'oa'] },
       { name: 'default', route: ['oa'] },
     ],
   }, { MOCK_KEY: OA_KEY, MOCK_ANTH_KEY: ANTH_KEY });
@@ -450,6 +451,19 @@ test('tools on the local engine, which cannot do them: a clear 400 in either dia
     tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: {} } } }],
     messages: [{ role: 'user', content: 'hi' }] }, to('local')),
   (e) => e instanceof OpenAI.BadRequestError && /tools/.test(e.message));
+});
+
+test('tools on a route with the local engine first: the next backend, which can do them, serves', async () => {
+  oaUp.handler = (req, body, res) => replyJson(res, 200, completion('tools ok'));
+  const { data, response } = await anth.messages.create({ model: 'auto', max_tokens: 8,
+    tools: [{ name: 'lookup', input_schema: { type: 'object', properties: {} } }],
+    messages: [{ role: 'user', content: 'hi' }] }, to('local-oa')).withResponse();
+  assert.equal(data.content[0].text, 'tools ok');
+  assert.equal(response.headers.get('x-sluice-backend'), 'oa');
+  // without tools the same route stays on the local engine
+  const r2 = await anth.messages.create({ model: 'auto', max_tokens: 4, temperature: 0,
+    messages: [{ role: 'user', content: 'hi' }] }, to('local-oa')).withResponse();
+  assert.equal(r2.response.headers.get('x-sluice-backend'), 'local');
 });
 
 // ---- OpenAI client -> OpenAI backend tool calls (pass-through) ----
