@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +262,23 @@ int sl_cli_train_router(int argc, char **argv) {
   /* Final model on all data; thresholds halfway between class means. */
   for (size_t i = 0; i < n; i++) train[i] = i;
   fit(items, train, n, nf, l2, w);
+  /* A feature that never varies in the data (tools, JSON schema, turns,
+   * max_tokens in single-turn eval sets) cannot be fitted: it keeps a small
+   * hand-set prior instead of 0, so such requests still lean harder. */
+  static const struct {
+    const char *name;
+    double w;
+  } prior[] = {{"turns", 0.5}, {"tools", 0.8}, {"json_schema", 0.6}, {"max_tokens", 0.3}};
+  for (size_t k = 1; k < nf; k++) {
+    bool varies = false;
+    for (size_t i = 1; i < n && !varies; i++) varies = items[i].f[k] != items[0].f[k];
+    if (varies) continue;
+    for (size_t p = 0; p < sizeof prior / sizeof prior[0]; p++)
+      if (!strcmp(prior[p].name, sl_router_difficulty_feature_name(k))) {
+        w[k] = prior[p].w;
+        printf("feature %s does not vary in the data: prior weight %.2f\n", prior[p].name, prior[p].w);
+      }
+  }
   double mean[3] = {0};
   for (size_t i = 0; i < n; i++) mean[items[i].label] += sigmoid(dot(w, items[i].f, nf));
   for (int k = 0; k < 3; k++) mean[k] = per[k] ? mean[k] / (double)per[k] : 0;

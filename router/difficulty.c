@@ -124,14 +124,39 @@ static int count_ci(const char *t, size_t n, const char *w, bool ws) {
   return c;
 }
 
-/* Counts of each group's cue words in t. Scratch: one clone per thread. */
+/* Scratch space: a small mutex-guarded pool, freed at exit. */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static hs_scratch_t *pool[64];
+static int n_pool;
+
+__attribute__((destructor)) static void cue_release(void) {
+  for (int i = 0; i < n_pool; i++) hs_free_scratch(pool[i]);
+  n_pool = 0;
+  if (cue_proto) hs_free_scratch(cue_proto);
+  if (cue_db) hs_free_database(cue_db);
+  cue_proto = NULL;
+  cue_db = NULL;
+}
+
+/* Counts of each group's cue words in t. */
 static void count_cues(const char *t, size_t n, int cnt[G__N]) {
-  static __thread hs_scratch_t *scratch;
   memset(cnt, 0, sizeof(int) * G__N);
   pthread_once(&cue_once, cue_init);
-  if (cue_db && (scratch || hs_clone_scratch(cue_proto, &scratch) == HS_SUCCESS) &&
-      hs_scan(cue_db, t, (unsigned)n, 0, scratch, on_cue, cnt) == HS_SUCCESS)
-    return;
+  hs_scratch_t *sc = NULL;
+  if (cue_db) {
+    pthread_mutex_lock(&pool_mu);
+    if (n_pool) sc = pool[--n_pool];
+    pthread_mutex_unlock(&pool_mu);
+    if (!sc && hs_clone_scratch(cue_proto, &sc) != HS_SUCCESS) sc = NULL;
+  }
+  if (sc) {
+    hs_error_t rc = hs_scan(cue_db, t, (unsigned)n, 0, sc, on_cue, cnt);
+    pthread_mutex_lock(&pool_mu);
+    if (n_pool < 64) pool[n_pool++] = sc, sc = NULL;
+    pthread_mutex_unlock(&pool_mu);
+    if (sc) hs_free_scratch(sc);
+    if (rc == HS_SUCCESS) return;
+  }
   memset(cnt, 0, sizeof(int) * G__N);
   for (int g = 0; g < G__N; g++)
     for (int k = 0; words[g][k]; k++) cnt[g] += count_ci(t, n, words[g][k], word_start(g, words[g][k]));

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `make bench-router`: runs the router benchmark from a Release build directory
+# (default build/release): throughput and latency, sensitivity precision/recall
+# and difficulty AUC on the eval data in $SLUICE_SHARED (default ../shared), then
+# the held-out AUC of `sluice train-router` (5-fold cross-validation).
+set -euo pipefail
+BUILD=${1:-build/release}
+cd "$(dirname "$0")/../.."
+export SLUICE_SHARED=${SLUICE_SHARED:-$(cd .. && pwd)/shared}
+if [ ! -x "$BUILD/tests/bench_router" ]; then
+  cmake --build "$BUILD" -j "${JOBS:-2}" --target bench_router sluice >/dev/null
+fi
+echo "== router benchmark ($BUILD, eval data in $SLUICE_SHARED)"
+"$BUILD/tests/bench_router" "$@"
+if [ -x "$BUILD/sluice" ] && [ -f "$SLUICE_SHARED/eval/difficulty.dev.jsonl" ]; then
+  echo
+  echo "== sluice train-router (held-out AUC by cross-validation; weights not written)"
+  "$BUILD/sluice" train-router "$SLUICE_SHARED/eval/difficulty.dev.jsonl" --out /dev/null | grep -v '^wrote'
+fi
