@@ -289,7 +289,7 @@ static void emit_tool(an_call_t *c, int index, const char *id, const char *name,
     c->abandoned = true;
 }
 
-static void fail(an_call_t *c, int code, int status, bool retryable, const char *type,
+static void call_fail(an_call_t *c, int code, int status, bool retryable, const char *type,
                  const char *msg) {
   if (c->failed || c->abandoned) return;
   c->failed = true;
@@ -329,7 +329,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     sl_call_error_t e = {0};
     upstream_error(&e, 502, p, n);
     cJSON_Delete(j);
-    fail(c, SL_EUPSTREAM, 502, retryable_type(e.type), e.type, e.message);
+    call_fail(c, SL_EUPSTREAM, 502, retryable_type(e.type), e.type, e.message);
     return 1;
   }
   if (!strcmp(type, "message_start")) {
@@ -405,7 +405,7 @@ static void finish_json(an_call_t *c) {
   const cJSON *content = j ? cJSON_GetObjectItemCaseSensitive(j, "content") : NULL;
   if (!cJSON_IsArray(content)) {
     cJSON_Delete(j);
-    fail(c, SL_EUPSTREAM, 502, true, "upstream_error", "upstream answered with a malformed message");
+    call_fail(c, SL_EUPSTREAM, 502, true, "upstream_error", "upstream answered with a malformed message");
     return;
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
@@ -446,20 +446,20 @@ static void on_done(void *data, int err, int status, const char *msg) {
   if (c->failed || c->abandoned) goto out;
   if (err) {
     bool timeout = err == SL_ETIMEOUT;
-    fail(c, err, timeout ? 504 : 502, true, timeout ? "timeout" : "upstream_error", msg);
+    call_fail(c, err, timeout ? 504 : 502, true, timeout ? "timeout" : "upstream_error", msg);
     goto out;
   }
   if (status >= 300) {
     sl_call_error_t e = {0};
     upstream_error(&e, status, c->resp.data ? c->resp.data : "", c->resp.len);
-    fail(c, SL_EUPSTREAM, status, status == 429 || status >= 500, e.type, e.message);
+    call_fail(c, SL_EUPSTREAM, status, status == 429 || status >= 500, e.type, e.message);
     goto out;
   }
   if (c->streaming_resp) {
     sl_sse_feed(&c->sse, "\n\n", 2); /* flush an unterminated last event */
     if (c->failed || c->abandoned) goto out;
     if (!c->saw_stop) {
-      fail(c, SL_EUPSTREAM, 502, true, "upstream_error", "upstream stream ended before message_stop");
+      call_fail(c, SL_EUPSTREAM, 502, true, "upstream_error", "upstream stream ended before message_stop");
       goto out;
     }
   } else {
