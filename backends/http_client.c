@@ -289,9 +289,6 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   if (hc->all) hc->all->prev = r;
   hc->all = r;
   hc->active++;
-  /* The loop's clock is cached at the start of the iteration; whatever ran since
-   * (a slow first classification) would otherwise be charged to the upstream. */
-  uv_update_time(hc->loop);
   /* The loop's clock is cached per iteration; a slow handler earlier in this
    * iteration must not eat into the upstream's time. */
   uv_update_time(hc->loop);
