@@ -88,21 +88,6 @@ sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
     sl_jerr_set(err, "$", "out of memory");
     return NULL;
   }
-  char msg[256];
-  r->scan = sl__scan_create(msg, sizeof msg);
-  if (!r->scan) {
-    sl_jerr_set(err, "$.detectors", "%s", msg);
-    goto fail;
-  }
-  r->gaz = sl__gaz_create();
-  if (r->gaz) {
-    sl__names_register(r->gaz);
-    sl__address_register(r->gaz);
-  }
-  if (!r->gaz) {
-    sl_jerr_set(err, "$.detectors", "cannot build the name gazetteer");
-    goto fail;
-  }
   for (int i = 0; i < SL_ET__COUNT; i++) r->level_of[i] = etypes[i].level;
 
   if (opts->n_custom > SL_ROUTER_MAX_CUSTOM) {
@@ -177,6 +162,22 @@ sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
   sl__diff_default(&r->diff);
   if (opts->difficulty_weights && *opts->difficulty_weights) {
     if (sl__diff_load(opts->difficulty_weights, &r->diff, err)) goto fail;
+  }
+  /* The costly part last, so that bad options fail fast. */
+  char msg[256];
+  r->scan = sl__scan_create(msg, sizeof msg);
+  if (!r->scan) {
+    sl_jerr_set(err, "$.detectors", "%s", msg);
+    goto fail;
+  }
+  r->gaz = sl__gaz_create();
+  if (r->gaz) {
+    sl__names_register(r->gaz);
+    sl__address_register(r->gaz);
+  }
+  if (!r->gaz) {
+    sl_jerr_set(err, "$.detectors", "cannot build the name gazetteer");
+    goto fail;
   }
   return r;
 fail:

@@ -202,7 +202,7 @@ static void difficulty(void **s) {
 
 static void *worker(void *arg) {
   const char *t = arg;
-  for (int i = 0; i < 200; i++) {
+  for (int i = 0; i < 40; i++) {
     sl_class_t c;
     if (sl_router_classify_text(g_router, t, strlen(t), NULL, &c) || c.level != SL_LEVEL_RESTRICTED)
       return (void *)1;
