@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -161,6 +162,19 @@ static bool ci_contains(const char *hay, size_t n, const char *needle) {
   return memmem(hay, n, needle, strlen(needle)) != NULL;
 }
 
+static bool ph_first[256];
+static const char *const ph_words[] = {
+    "your_", "your-", "yourkey", "your key", "your api", "your_api", "_here", "-here",
+    "placeholder", "changeme", "change_me", "change-me", "redacted", "dummy", "example_",
+    "<", ">", "...", "\xe2\x80\xa6", "insert", "replace", "todo", "fixme", "fake", "sample",
+    "mysecret", "my_secret", "my-secret", "yourpassword", "your_password", "xxxx", "****",
+    "none", "null", "undefined", "secret_value", "api_key_value", "token_value"};
+void placeholder_init(void);
+void placeholder_init(void) {
+  for (size_t w = 0; w < sizeof ph_words / sizeof ph_words[0]; w++)
+    ph_first[(unsigned char)ph_words[w][0]] = true;
+}
+
 bool sl__is_placeholder(const char *s, size_t n) {
   /* strip quotes */
   while (n && (*s == '"' || *s == '\'' || *s == '`')) s++, n--;
@@ -185,14 +199,21 @@ bool sl__is_placeholder(const char *s, size_t n) {
             c == '0';
   }
   if (mask * 10 >= n * 8) return true;
-  static const char *const words[] = {
-      "your_", "your-", "yourkey", "your key", "your api", "your_api", "_here", "-here",
-      "placeholder", "changeme", "change_me", "change-me", "redacted", "dummy", "example_",
-      "<", ">", "...", "…", "insert", "replace", "todo", "fixme", "fake", "sample", "mysecret",
-      "my_secret", "my-secret", "yourpassword", "your_password", "xxxx", "****", "none", "null",
-      "undefined", "secret_value", "api_key_value", "token_value"};
-  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-    if (ci_contains(s, n, words[i])) return true;
+
+  /* one pass: for each byte, only the words that start with it. Placeholder
+   * phrases sit at the ends of a value ("your-key-here", "REPLACE_ME..."). */
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, placeholder_init);
+  for (size_t i = 0; i < n; i++) {
+    if (i == 32 && n > 64) i = n - 32;
+    if (!ph_first[(unsigned char)s[i]]) continue;
+    unsigned char ch = (unsigned char)s[i];
+    for (size_t w = 0; w < sizeof ph_words / sizeof ph_words[0]; w++) {
+      if ((unsigned char)ph_words[w][0] != ch) continue;
+      size_t m = strlen(ph_words[w]);
+      if (i + m <= n && !memcmp(s + i, ph_words[w], m)) return true;
+    }
+  }
   return false;
 }
 
@@ -202,10 +223,14 @@ bool sl__is_known_example(const char *s, size_t n) {
       "ASIAIOSFODNN7EXAMPLE", "AIDACKCEVSQ6C2EXAMPLE", "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
       "sk_test_4eC39HqLyjWDarjtT1zdp7dc", "pk_test_TYooMQauvdEDq54NiTphI7jx",
       "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+  /* every listed value but the Stripe ones contains EXAMPLE or is a mask */
+  bool example = memmem(s, n, "EXAMPLE", 7) != NULL;
   for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
     size_t m = strlen(ex[i]);
-    for (size_t k = 0; k + m <= n; k++)
-      if (!memcmp(s + k, ex[i], m)) return true;
+    if (!example && ex[i][0] != 's' && ex[i][0] != 'p' && ex[i][0] != 'g') continue;
+    if (n < m) continue;
+    const char *hit = memmem(s, n, ex[i], m);
+    if (hit) return true;
   }
   /* AWS documentation convention: ...EXAMPLE / ...EXAMPLEKEY suffixes. */
   if (n >= 7 && !memcmp(s + n - 7, "EXAMPLE", 7)) return true;
