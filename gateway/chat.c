@@ -1,12 +1,24 @@
 /* A chat request's life: decode -> classify -> decide -> try the route chain ->
- * respond (JSON or SSE). State moves only through set_state(), which logs every
- * transition at debug level. Failover happens only before the first byte of the
- * answer reached the client; after that an upstream failure ends the stream with
- * an error event. A request the policy keeps inside never reaches an external
- * backend: the decision's chain has those steps removed, and try_step() checks
- * the location again before anything is sent. */
+ * respond (JSON or SSE) -> record. State moves only through set_state(), which
+ * logs every transition at debug level.
+ *
+ * The promises kept here:
+ * - A request the policy keeps inside never reaches an external backend: the
+ *   decision's chain has those steps removed, and try_step() checks the location
+ *   again before anything is sent.
+ * - Where a rule redacts, an external step is sent the redacted copy only; if
+ *   redaction fails that step is skipped. Placeholders in the answer are put back
+ *   (streamed chunks included) when the rule says restore.
+ * - With a ledger, nothing goes to an external backend before its egress row is
+ *   committed (ledger.on_failure "reject": no unrecorded egress), and the final
+ *   bytes of an answer go out only after the request's row is committed, so an
+ *   acknowledged request is always in the ledger.
+ * - Failover happens only before the first byte of the answer reached the
+ *   client; after that an upstream failure ends the stream with an error event. */
 #include "dialect.h"
 #include "gateway.h"
+#include "ledger.h"
+#include "redact.h"
 #include "sl_err.h"
 #include "sl_log.h"
 
@@ -18,34 +30,48 @@
 #define MAX_TOOL_CALLS 64
 #define MAX_ANSWER (64u << 20)
 
-typedef enum { ST_NEW, ST_CLASSIFIED, ST_ROUTED, ST_CALLING, ST_STREAMING, ST_DONE } state_t;
-static const char *state_names[] = {"new", "classified", "routed", "calling", "streaming", "done"};
+typedef enum { ST_NEW, ST_CLASSIFIED, ST_ROUTED, ST_LEDGER, ST_CALLING, ST_STREAMING, ST_RECORDING, ST_DONE } state_t;
+static const char *state_names[] = {"new",       "classified", "routed",    "ledger",
+                                    "calling",   "streaming",  "recording", "done"};
 
 typedef struct {
   sl_gw_t *gw;
   sl_conn_t *conn;
   sl_http_req_t *hreq;
-  state_t state;
   const sl_dialect_ops_t *dia;
+  state_t state;
   char req_id[40];
   char cmpl_id[48];
   sl_resp_t resp;
   sl_policy_t *pol;
+  const sl_key_cfg_t *key;
+  const char *tenant;
   sl_chat_req_t req;
+  sl_chat_req_t red_req;     /* the redacted copy, made once, for external steps */
+  bool red_set;
+  sl_redact_map_t *map;
+  sl_restorer_t *restorer;   /* per step, when the step's answer needs restoring */
   sl_class_t cls;
   bool cls_set;
   sl_decision_t dec;
   size_t step;
   sl_call_t *call;
   uv_timer_t backoff;
-  bool in_cb, client_gone, headers_sent, stream, saw_busy, saw_unsupported;
-  const char *backend;      /* backend of the current step */
-  const char *model_out;    /* model name reported to the client */
-  sl_buf_t text;            /* non-stream: the answer */
+  bool in_cb, client_gone, headers_sent, stream, saw_busy, saw_unsupported, waiting_ledger,
+      redacted_step;
+  const sl_backend_cfg_t *bcfg; /* backend of the current step */
+  const char *backend;
+  const char *model_out;
+  char model_buf[128];
+  sl_buf_t text;             /* non-stream: the answer */
   sl_tool_acc_t tools[MAX_TOOL_CALLS];
   size_t n_tools;
-  sl_buf_t out;             /* scratch for encoding */
+  sl_buf_t out;              /* encoded bytes to send */
+  sl_buf_t tmp;              /* restored text */
   int status;
+  sl_result_t res;
+  char finish[32];
+  int64_t egress_bytes;
 } job_t;
 
 static void set_state(job_t *j, state_t s) {
@@ -53,39 +79,162 @@ static void set_state(job_t *j, state_t s) {
   j->state = s;
 }
 
-static void job_free_cb(uv_handle_t *h) {
-  job_t *j = h->data;
-  free(j);
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void job_finish(job_t *j) {
+static void job_free_cb(uv_handle_t *h) { free(h->data); }
+
+static void job_free(job_t *j) {
   set_state(j, ST_DONE);
-  sl_gw_count(j->gw, j->status, j->backend ? j->backend : "none", j->dec.rule,
-              j->hreq->t_start_ns, j->hreq->bytes_in);
   j->gw->inflight--;
-  sl_http_end(j->conn);
   sl_chat_req_free(&j->req);
+  if (j->red_set) sl_chat_req_free(&j->red_req);
+  sl_restorer_free(j->restorer);
+  sl_redact_map_free(j->map);
   if (j->cls_set) sl_class_free(&j->cls);
   sl_policy_unref(j->pol);
   sl_buf_free(&j->text);
   sl_buf_free(&j->out);
+  sl_buf_free(&j->tmp);
   for (size_t i = 0; i < j->n_tools; i++) sl_buf_free(&j->tools[i].args);
   uv_close((uv_handle_t *)&j->backoff, job_free_cb);
 }
 
-static void sluice_headers(job_t *j, char *h, size_t n) {
-  snprintf(h, n, "x-sluice-request-id: %s\r\nx-sluice-backend: %s\r\nx-sluice-rule: %s\r\n",
-           j->req_id, j->backend ? j->backend : "none", j->dec.rule ? j->dec.rule : "none");
+/* ---- cost, metrics, ledger ---- */
+
+static double job_cost(job_t *j, double *avoided) {
+  *avoided = 0;
+  if (!j->bcfg || j->status != 200) return 0;
+  const sl_result_t *r = &j->res;
+  if (j->bcfg->kind == SL_BK_LOCAL) {
+    *avoided = sl_ledger_avoided_cost_usd(sl_policy_config(j->pol), &j->dec, r->prompt_tokens,
+                                          r->completion_tokens);
+    return j->bcfg->usd_per_hour * r->busy_seconds / 3600.0;
+  }
+  const char *m = j->dec.steps[j->step].model ? j->dec.steps[j->step].model : j->bcfg->default_model;
+  const sl_model_price_t *p = m ? sl_config_model(j->bcfg, m) : NULL;
+  double cost = p ? sl_ledger_api_cost_usd(p->usd_per_mtok_in, p->usd_per_mtok_out,
+                                           r->prompt_tokens, r->completion_tokens)
+                  : 0;
+  if (j->bcfg->location == SL_LOC_INTERNAL)
+    *avoided = sl_ledger_avoided_cost_usd(sl_policy_config(j->pol), &j->dec, r->prompt_tokens,
+                                          r->completion_tokens);
+  return cost;
 }
 
+static void count_usage(job_t *j, double cost, double avoided) {
+  sl_metrics_t *m = j->gw->metrics;
+  char lab[512], b[140], r[140], k[140];
+  sl_metrics_label(b, sizeof b, "backend", j->backend ? j->backend : "none");
+  sl_metrics_label(r, sizeof r, "rule", j->dec.rule ? j->dec.rule : "none");
+  sl_metrics_label(k, sizeof k, "key", j->key ? j->key->id : "none");
+  snprintf(lab, sizeof lab, "%s,%s,%s,direction=\"in\"", b, r, k);
+  sl_metrics_add(m, "sluice_tokens_total", lab, j->res.prompt_tokens);
+  snprintf(lab, sizeof lab, "%s,%s,%s,direction=\"out\"", b, r, k);
+  sl_metrics_add(m, "sluice_tokens_total", lab, j->res.completion_tokens);
+  snprintf(lab, sizeof lab, "%s,%s,%s", b, r, k);
+  sl_metrics_add(m, "sluice_cost_usd_total", lab, cost);
+  sl_metrics_add(m, "sluice_avoided_cost_usd_total", lab, avoided);
+  if (j->egress_bytes) sl_metrics_add(m, "sluice_egress_bytes_by_route_total", lab, (double)j->egress_bytes);
+}
+
+/* Fills the parts of a row every kind shares. JSON goes into the caller's bufs. */
+static void row_common(job_t *j, sl_ledger_row_t *row, sl_buf_t *ents, sl_buf_t *reds,
+                       sl_buf_t *cls) {
+  memset(row, 0, sizeof *row);
+  row->request_id = j->req_id;
+  row->tenant = j->tenant;
+  row->key_id = j->key ? j->key->id : NULL;
+  row->rule = j->dec.rule;
+  row->policy_version = sl_policy_version(j->pol);
+  row->backend = j->backend;
+  row->model = j->model_out;
+  row->location = j->bcfg ? sl_location_name(j->bcfg->location) : "";
+  row->egress = j->bcfg && j->bcfg->location == SL_LOC_EXTERNAL;
+  row->level = sl_level_name(j->cls_set ? j->cls.level : SL_LEVEL_RESTRICTED);
+  row->difficulty = j->cls_set ? j->cls.difficulty : 0;
+  if (j->cls_set) {
+    sl_ledger_json_entities(j->cls.entities, j->cls.n_entities, ents);
+    if (j->redacted_step)
+      sl_ledger_json_redactions(j->cls.entities, j->cls.n_entities, j->dec.redact, j->dec.n_redact, reds);
+    sl_ledger_json_classification(&j->cls, cls);
+  }
+  row->entity_types = ents->data;
+  row->redactions = reds->data;
+  row->classification = cls->data;
+}
+
+static void on_recorded(void *data, int status);
+
+/* Appends the request's row; `then` runs when it is committed (or at once
+ * without a ledger or when the append is refused). */
+static void record(job_t *j, bool wait) {
+  sl_gw_t *gw = j->gw;
+  double avoided = 0, cost = job_cost(j, &avoided);
+  count_usage(j, cost, avoided);
+  if (j->key && gw->budgets) sl_ledger_budgets_add(gw->budgets, j->key->id, cost, now_ms());
+  if (!gw->ledger) {
+    on_recorded(j, 0);
+    return;
+  }
+  sl_buf_t ents, reds, cls;
+  sl_buf_init(&ents, SL_LEDGER_MAX_JSON);
+  sl_buf_init(&reds, SL_LEDGER_MAX_JSON);
+  sl_buf_init(&cls, SL_LEDGER_MAX_JSON);
+  sl_ledger_row_t row;
+  row_common(j, &row, &ents, &reds, &cls);
+  row.kind = SL_LEDGER_REQUEST;
+  row.bytes_out = j->egress_bytes;
+  row.tokens_in = j->res.prompt_tokens;
+  row.tokens_out = j->res.completion_tokens;
+  row.cost_usd = cost;
+  row.avoided_cost_usd = avoided;
+  row.latency_ms = (int64_t)((uv_hrtime() - j->hreq->t_start_ns) / 1000000);
+  row.http_status = j->status;
+  row.status = j->status == 200 ? "ok" : j->status == 499 ? "client_gone" : "error";
+  if (!j->backend) row.location = "";
+  set_state(j, ST_RECORDING);
+  int rc = sl_ledger_append(gw->ledger, &row, wait ? on_recorded : NULL, j);
+  sl_buf_free(&ents);
+  sl_buf_free(&reds);
+  sl_buf_free(&cls);
+  if (rc) SL_ERROR("req %s: ledger row refused: %s", j->req_id, sl_strerror(rc));
+  if (rc || !wait) on_recorded(j, rc);
+}
+
+/* The row is in (or could not be): send what was held back, end the response. */
+static void on_recorded(void *data, int status) {
+  job_t *j = data;
+  if (!j->client_gone && j->out.len) {
+    if (j->headers_sent) {
+      sl_http_stream_write(j->conn, j->out.data, j->out.len);
+    } else {
+      char h[512];
+      snprintf(h, sizeof h, "x-sluice-request-id: %s\r\nx-sluice-backend: %s\r\nx-sluice-rule: %s\r\n%s",
+               j->req_id, j->backend ? j->backend : "none", j->dec.rule ? j->dec.rule : "none",
+               j->status == 429 || j->status == 503 ? "Retry-After: 1\r\n" : "");
+      sl_http_respond(j->conn, j->status, "application/json", h, j->out.data, j->out.len);
+    }
+  }
+  sl_gw_count(j->gw, j->status, j->backend ? j->backend : "none", j->dec.rule,
+              j->hreq->t_start_ns, j->hreq->bytes_in);
+  sl_http_end(j->conn);
+  job_free(j);
+}
+
+/* An error answer: encoded now, recorded without waiting (nothing succeeded). */
 static void fail_request(job_t *j, int status, const char *type, const char *code,
                          const char *msg) {
   j->status = status;
-  sl_gw_error_dialect(j->conn, j->dia, status, type, code, msg, j->req_id, j->backend, j->dec.rule);
-  job_finish(j);
+  sl_buf_reset(&j->out);
+  j->dia->error(&j->out, status, type, code, msg);
+  record(j, false);
 }
 
-/* ---- streaming to the client ---- */
+/* ---- the answer, streamed or whole ---- */
 
 static void send_stream_head(job_t *j) {
   if (j->headers_sent) return;
@@ -93,16 +242,17 @@ static void send_stream_head(job_t *j) {
   j->status = 200;
   set_state(j, ST_STREAMING);
   char h[512];
-  sluice_headers(j, h, sizeof h);
+  snprintf(h, sizeof h, "x-sluice-request-id: %s\r\nx-sluice-backend: %s\r\nx-sluice-rule: %s\r\n",
+           j->req_id, j->backend, j->dec.rule ? j->dec.rule : "none");
   sl_http_stream_begin(j->conn, 200, "text/event-stream; charset=utf-8", h);
   j->resp.model = j->model_out;
   sl_buf_reset(&j->out);
   if (!j->dia->stream_start(&j->out, &j->resp)) sl_http_stream_write(j->conn, j->out.data, j->out.len);
 }
 
-static int on_text(void *data, const char *s, size_t n) {
-  job_t *j = data;
-  if (j->client_gone) return 1;
+/* Text the client may see (placeholders already restored). */
+static int deliver_text(job_t *j, const char *s, size_t n) {
+  if (!n) return 0;
   if (!j->stream) return sl_buf_append(&j->text, s, n) ? 1 : 0;
   j->in_cb = true;
   send_stream_head(j);
@@ -110,6 +260,15 @@ static int on_text(void *data, const char *s, size_t n) {
   if (!j->dia->stream_text(&j->out, &j->resp, s, n)) sl_http_stream_write(j->conn, j->out.data, j->out.len);
   j->in_cb = false;
   return j->client_gone ? 1 : 0;
+}
+
+static int on_text(void *data, const char *s, size_t n) {
+  job_t *j = data;
+  if (j->client_gone) return 1;
+  if (!j->restorer) return deliver_text(j, s, n);
+  sl_buf_reset(&j->tmp);
+  if (sl_restorer_feed(j->restorer, s, n, &j->tmp)) return 1;
+  return deliver_text(j, j->tmp.data, j->tmp.len);
 }
 
 static int on_tool_call(void *data, int index, const char *id, const char *name,
@@ -136,34 +295,53 @@ static int on_tool_call(void *data, int index, const char *id, const char *name,
 static void on_done(void *data, const sl_result_t *res) {
   job_t *j = data;
   j->call = NULL;
+  j->res = *res;
+  snprintf(j->finish, sizeof j->finish, "%s", res->finish_reason ? res->finish_reason : "stop");
+  j->res.finish_reason = j->finish;
+  j->res.model = NULL;
   if (j->client_gone) {
     j->status = 499;
-    job_finish(j);
+    record(j, false);
     return;
   }
-  sl_buf_reset(&j->out);
-  j->resp.model = j->model_out;
-  if (j->stream) {
-    send_stream_head(j);
-    if (!j->dia->stream_end(&j->out, &j->resp, res, j->req.include_usage))
-      sl_http_stream_write(j->conn, j->out.data, j->out.len);
-  } else {
-    j->status = 200;
-    int rc = j->dia->complete(&j->out, &j->resp, j->text.data, j->text.len, j->tools, j->n_tools, res);
-    char h[512];
-    sluice_headers(j, h, sizeof h);
-    if (rc) {
-      fail_request(j, 500, "server_error", "encode_failed", "could not encode the answer");
+  if (j->restorer) { /* whatever the restorer still holds */
+    sl_buf_reset(&j->tmp);
+    sl_restorer_finish(j->restorer, &j->tmp);
+    if (j->tmp.len && deliver_text(j, j->tmp.data, j->tmp.len)) {
+      j->status = 499;
+      record(j, false);
       return;
     }
-    sl_http_respond(j->conn, 200, "application/json", h, j->out.data, j->out.len);
   }
-  job_finish(j);
+  j->resp.model = j->model_out;
+  sl_buf_reset(&j->out);
+  int rc;
+  if (j->stream) {
+    send_stream_head(j);
+    rc = j->dia->stream_end(&j->out, &j->resp, &j->res, j->req.include_usage);
+  } else {
+    j->status = 200;
+    rc = j->dia->complete(&j->out, &j->resp, j->text.data, j->text.len, j->tools, j->n_tools, &j->res);
+  }
+  if (rc && !j->stream) {
+    fail_request(j, 500, "server_error", "encode_failed", "could not encode the answer");
+    return;
+  }
+  record(j, true); /* the final bytes go out once the row is committed */
 }
 
 static void try_step(job_t *j);
 
 static void on_backoff(uv_timer_t *t) { try_step(t->data); }
+
+/* Jittered exponential backoff before the next entry of the chain. */
+static void next_step_after_backoff(job_t *j) {
+  unsigned base = 25u << (j->step < 5 ? j->step : 5);
+  unsigned delay = base / 2 + (unsigned)(rand() % (int)(base + 1));
+  j->step++;
+  uv_update_time(j->gw->loop);
+  uv_timer_start(&j->backoff, on_backoff, delay, 0);
+}
 
 static void on_error(void *data, const sl_call_error_t *e) {
   job_t *j = data;
@@ -175,39 +353,96 @@ static void on_error(void *data, const sl_call_error_t *e) {
           sl_errname(e->code), e->http_status, e->message);
   if (j->client_gone) {
     j->status = 499;
-    job_finish(j);
+    record(j, false);
     return;
   }
   if (j->headers_sent) {
     /* Output already reached the client: end the stream with an error event. */
     sl_buf_reset(&j->out);
-    if (!j->dia->stream_error(&j->out, &j->resp, e->type[0] ? e->type : "upstream_error", e->message))
-      sl_http_stream_write(j->conn, j->out.data, j->out.len);
+    j->dia->stream_error(&j->out, &j->resp, e->type[0] ? e->type : "upstream_error", e->message);
     j->status = 502;
-    job_finish(j);
+    record(j, true);
     return;
   }
   if (e->retryable && j->step + 1 < j->dec.n_steps) {
-    /* jittered exponential backoff before the next entry of the chain */
-    unsigned base = 25u << (j->step < 5 ? j->step : 5);
-    unsigned delay = base / 2 + (unsigned)(rand() % (int)(base + 1));
-    j->step++;
-    uv_timer_start(&j->backoff, on_backoff, delay, 0);
+    next_step_after_backoff(j);
     return;
   }
   int st = e->http_status;
   if (e->code == SL_ETIMEOUT) st = 504;
-  else if (e->code == SL_EBUSY) st = 429;
-  else if (st == 429) st = 429;
-  else if (st >= 500 || st == 0) st = 502;
-  else if (st < 400) st = 502;
+  else if (e->code == SL_EBUSY || st == 429) st = 429;
+  else if (st >= 500 || st < 400) st = 502;
   fail_request(j, st, e->type[0] ? e->type : "upstream_error", "upstream_failed", e->message);
+}
+
+static void start_call(job_t *j) {
+  set_state(j, ST_CALLING);
+  int rc = sl_call_start(j->call);
+  if (!rc) return;
+  j->call = NULL;
+  if (rc == SL_EBUSY) j->saw_busy = true;
+  SL_WARN("req %s: backend %s did not start: %s", j->req_id, j->backend, sl_strerror(rc));
+  j->step++;
+  try_step(j);
+}
+
+static void on_egress_logged(void *data, int status) {
+  job_t *j = data;
+  j->waiting_ledger = false;
+  if (j->client_gone) {
+    sl_call_cancel(j->call);
+    j->call = NULL;
+    j->status = 499;
+    record(j, false);
+    return;
+  }
+  if (status && sl_ledger_rejects_on_failure(j->gw->ledger)) {
+    sl_call_cancel(j->call);
+    j->call = NULL;
+    fail_request(j, 503, "ledger_unavailable", "ledger_write_failed",
+                 "the egress ledger could not record this request, so it was not sent "
+                 "(ledger.on_failure is reject)");
+    return;
+  }
+  if (status) SL_ERROR("req %s: egress not recorded (%s); sending anyway (ledger.on_failure is continue)",
+                       j->req_id, sl_strerror(status));
+  start_call(j);
+}
+
+/* Writes the egress row before an external call; the call starts in its callback. */
+static bool record_egress(job_t *j, const char *body, size_t len, const char *dest) {
+  sl_buf_t ents, reds, cls;
+  sl_buf_init(&ents, SL_LEDGER_MAX_JSON);
+  sl_buf_init(&reds, SL_LEDGER_MAX_JSON);
+  sl_buf_init(&cls, SL_LEDGER_MAX_JSON);
+  sl_ledger_row_t row;
+  row_common(j, &row, &ents, &reds, &cls);
+  char sha[65];
+  sl_ledger_sha256_hex(body, len, sha);
+  row.kind = SL_LEDGER_EGRESS;
+  row.destination = dest;
+  row.bytes_out = (int64_t)len;
+  row.sha256_out = sha;
+  row.status = "in_flight";
+  set_state(j, ST_LEDGER);
+  j->waiting_ledger = true;
+  int rc = sl_ledger_append(j->gw->ledger, &row, on_egress_logged, j);
+  sl_buf_free(&ents);
+  sl_buf_free(&reds);
+  sl_buf_free(&cls);
+  if (rc) {
+    j->waiting_ledger = false;
+    if (sl_ledger_rejects_on_failure(j->gw->ledger)) return false;
+    SL_ERROR("req %s: egress not recorded (%s); sending anyway", j->req_id, sl_strerror(rc));
+    start_call(j);
+  }
+  return true;
 }
 
 static void try_step(job_t *j) {
   if (j->client_gone) {
     j->status = 499;
-    job_finish(j);
+    record(j, false);
     return;
   }
   sl_gw_t *gw = j->gw;
@@ -223,10 +458,31 @@ static void try_step(job_t *j) {
       j->saw_busy = true;
       continue;
     }
+    /* Redacted copy for steps that need it; never the original if that fails. */
+    const sl_chat_req_t *send = &j->req;
+    j->redacted_step = sl_policy_step_needs_redaction(&j->dec, s);
+    if (j->redacted_step) {
+      if (!j->red_set) {
+        if (sl_redact_request(&j->req, &j->cls, j->dec.redact, j->dec.n_redact, &j->red_req, &j->map)) {
+          SL_ERROR("req %s: redaction failed; skipping external step %s", j->req_id, s->backend->name);
+          continue;
+        }
+        j->red_set = true;
+      }
+      send = &j->red_req;
+    }
+    sl_restorer_free(j->restorer);
+    j->restorer = NULL;
+    if (j->redacted_step && j->dec.restore && j->map && sl_redact_map_size(j->map))
+      j->restorer = sl_restorer_create(j->map);
+    j->bcfg = s->backend;
     j->backend = s->backend->name;
-    j->model_out = s->model ? s->model : s->backend->default_model ? s->backend->default_model
-                                                                   : s->backend->name;
-    sl_call_opts_t o = {.req = &j->req, .model = s->model, .stream = j->stream};
+    /* the model name the client sees: the upstream model, or the backend's name */
+    snprintf(j->model_buf, sizeof j->model_buf, "%s",
+             s->model ? s->model : s->backend->default_model ? s->backend->default_model
+                                                             : s->backend->name);
+    j->model_out = j->model_buf;
+    sl_call_opts_t o = {.req = send, .model = s->model, .stream = j->stream};
     sl_call_cbs_t cbs = {on_text, on_tool_call, on_done, on_error};
     int rc = sl_call_prepare(gw->backends, s->backend, &o, &cbs, j, &j->call);
     if (rc) {
@@ -241,17 +497,21 @@ static void try_step(job_t *j) {
       char lab[200];
       sl_metrics_label(lab, sizeof lab, "backend", s->backend->name);
       sl_metrics_add(gw->metrics, "sluice_egress_bytes_total", lab, (double)len);
+      j->egress_bytes += (int64_t)len;
+      if (gw->ledger) {
+        if (!record_egress(j, body, len, dest)) {
+          sl_call_cancel(j->call);
+          j->call = NULL;
+          fail_request(j, 503, "ledger_unavailable", "ledger_write_failed",
+                       "the egress ledger is not accepting records, so nothing was sent");
+        }
+        return;
+      }
     }
-    set_state(j, ST_CALLING);
-    rc = sl_call_start(j->call);
-    if (rc) {
-      j->call = NULL;
-      if (rc == SL_EBUSY) j->saw_busy = true;
-      SL_WARN("req %s: backend %s did not start: %s", j->req_id, s->backend->name, sl_strerror(rc));
-      continue;
-    }
+    start_call(j);
     return;
   }
+  j->bcfg = NULL;
   j->backend = NULL;
   if (j->saw_busy)
     fail_request(j, 429, "rate_limit_error", "queue_full",
@@ -260,8 +520,8 @@ static void try_step(job_t *j) {
                                     : "every backend of the route is at capacity; retry later");
   else if (j->saw_unsupported)
     fail_request(j, 400, "invalid_request_error", "unsupported_by_backend",
-                 "no backend of this request's route can do what it asks: tools (function "
-                 "calling) are not supported by the in-process engine");
+                 "no backend of the route can serve this request as asked (for example tools "
+                 "on the local engine)");
   else if (j->dec.keep_inside || j->dec.reject_on_unavailable)
     fail_request(j, 503, "backend_unavailable", "kept_inside_unavailable",
                  "no in-network backend can serve this request now, and the policy keeps it "
@@ -274,16 +534,17 @@ static void try_step(job_t *j) {
 static void on_client_gone(sl_conn_t *c, void *data) {
   job_t *j = data;
   j->client_gone = true;
+  if (j->waiting_ledger || j->state == ST_RECORDING) return; /* its callback finishes */
   if (j->call && !j->in_cb) {
     /* Not inside a backend callback: cancel now, which closes the upstream transfer. */
     sl_call_cancel(j->call);
     j->call = NULL;
     j->status = 499;
-    job_finish(j);
+    record(j, false);
   } else if (!j->call && uv_is_active((uv_handle_t *)&j->backoff)) {
     uv_timer_stop(&j->backoff);
     j->status = 499;
-    job_finish(j);
+    record(j, false);
   }
   /* Otherwise the next backend callback returns non-zero and the call ends. */
 }
@@ -304,6 +565,7 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   j->backoff.data = j;
   sl_buf_init(&j->text, MAX_ANSWER);
   sl_buf_init(&j->out, MAX_ANSWER);
+  sl_buf_init(&j->tmp, MAX_ANSWER);
   gw->inflight++;
   uint64_t n = ++gw->seq;
   snprintf(j->req_id, sizeof j->req_id, "req_%08x%08llx", (unsigned)time(NULL), (unsigned long long)n);
@@ -316,21 +578,28 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   sl_http_set_abort(c, on_client_gone, j);
   const sl_config_t *cfg = sl_policy_config(j->pol);
 
-  /* auth */
-  const char *tenant = NULL, *key_id = NULL;
   if (cfg->n_keys) {
     const char *a = sl_http_header(hr, "authorization");
     const char *tok = NULL;
     if (a && !strncasecmp(a, "Bearer ", 7)) tok = a + 7;
     if (!tok) tok = sl_http_header(hr, "x-api-key");
-    const sl_key_cfg_t *k = tok ? sl_config_find_key(cfg, tok, strlen(tok)) : NULL;
-    if (!k) {
+    j->key = tok ? sl_config_find_key(cfg, tok, strlen(tok)) : NULL;
+    if (!j->key) {
       fail_request(j, 401, "authentication_error", "invalid_api_key",
-                   "missing or unknown API key (Authorization: Bearer ...)");
+                   "missing or unknown API key (Authorization: Bearer ... or x-api-key)");
       return;
     }
-    tenant = k->tenant;
-    key_id = k->id;
+    j->tenant = j->key->tenant;
+    int64_t reset;
+    if (j->key->monthly_budget_usd > 0 && gw->budgets &&
+        sl_ledger_budgets_exceeded(gw->budgets, j->key->id, j->key->monthly_budget_usd, now_ms(), &reset)) {
+      char when[40], msg[200];
+      sl_ledger_format_ts(reset, when, sizeof when);
+      snprintf(msg, sizeof msg, "the monthly budget of key \"%s\" (%.2f USD) is spent; it resets at %s",
+               j->key->id, j->key->monthly_budget_usd, when);
+      fail_request(j, 429, "budget_exceeded", "monthly_budget_exceeded", msg);
+      return;
+    }
   }
 
   char err[300];
@@ -352,9 +621,10 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   j->cls_set = true;
   set_state(j, ST_CLASSIFIED);
 
-  sl_req_meta_t meta = {.tenant = tenant, .key_id = key_id, .header = sl_http_header_lookup,
-                        .header_ctx = hr, .prompt_tokens = (int)(text_bytes / 4),
-                        .tenant_rpm = sl_rate_hit(gw->rate, tenant, sl_rate_now_ms())};
+  sl_req_meta_t meta = {.tenant = j->tenant, .key_id = j->key ? j->key->id : NULL,
+                        .header = sl_http_header_lookup, .header_ctx = hr,
+                        .prompt_tokens = (int)(text_bytes / 4),
+                        .tenant_rpm = sl_rate_hit(gw->rate, j->tenant, sl_rate_now_ms())};
   rc = sl_policy_decide(j->pol, &j->req, &j->cls, &meta, &j->dec);
   if (rc) {
     int st = j->dec.block_status ? j->dec.block_status : 451;

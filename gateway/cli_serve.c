@@ -8,6 +8,7 @@
 #include "sl_log.h"
 
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,12 @@ static void declare_metrics(sl_metrics_t *m) {
   sl_metrics_declare(m, "sluice_inflight_requests", SL_M_GAUGE, "Requests being processed now.");
   sl_metrics_declare(m, "sluice_client_bytes_in_total", SL_M_COUNTER, "Bytes received from clients.");
   sl_metrics_declare(m, "sluice_client_bytes_out_total", SL_M_COUNTER, "Bytes sent to clients.");
+  sl_metrics_declare(m, "sluice_tokens_total", SL_M_COUNTER, "Tokens by backend, rule, key and direction (in/out).");
+  sl_metrics_declare(m, "sluice_cost_usd_total", SL_M_COUNTER, "Spend in USD by backend, rule and key (API prices; local: usd_per_hour x busy time).");
+  sl_metrics_declare(m, "sluice_avoided_cost_usd_total", SL_M_COUNTER, "API-equivalent USD avoided by serving inside the network, by backend, rule and key.");
+  sl_metrics_declare(m, "sluice_egress_bytes_by_route_total", SL_M_COUNTER, "Bytes sent to external backends by backend, rule and key.");
+  sl_metrics_declare(m, "sluice_ledger_rows_total", SL_M_COUNTER, "Ledger rows by outcome.");
+  sl_metrics_declare(m, "sluice_ledger_queue_depth", SL_M_GAUGE, "Ledger rows waiting for the writer.");
   sl_metrics_declare(m, "sluice_policy_reloads_total", SL_M_COUNTER, "Config reloads, by result.");
 }
 
@@ -137,6 +144,18 @@ int sl_cli_serve(int argc, char **argv) {
     fprintf(stderr, "sluice: %s\n", e);
     goto fail;
   }
+  if (cfg->ledger_path) {
+    /* Opened once at start (a reload does not move the ledger). */
+    sl_ledger_opts_t lo = {.reject_on_failure = cfg->ledger_reject_on_failure};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if ((rc = sl_ledger_open(cfg->ledger_path, &lo, gw->loop, &gw->ledger)) ||
+        (rc = sl_ledger_budgets_open(cfg->ledger_path, now, &gw->budgets))) {
+      fprintf(stderr, "sluice: ledger %s: %s\n", cfg->ledger_path, sl_strerror(rc));
+      goto fail;
+    }
+  }
   if ((rc = sl_server_create(gw->loop, &cfg->limits, sl_gw_handle, gw, &gw->srv)) ||
       (rc = sl_server_listen(gw->srv, listen))) {
     fprintf(stderr, "sluice: cannot listen on %s\n", listen);
@@ -166,6 +185,7 @@ int sl_cli_serve(int argc, char **argv) {
 fail:
   s->exit_code = 1;
 out:
+  sl_ledger_close(gw->ledger); /* writes what is queued */
   sl_backends_free(gw->backends);
   uv_walk(gw->loop, close_walk, NULL);
   uv_run(gw->loop, UV_RUN_DEFAULT);
@@ -173,6 +193,7 @@ out:
   sl_policy_unref(gw->policy);
   sl_metrics_free(gw->metrics);
   sl_rate_free(gw->rate);
+  sl_ledger_budgets_free(gw->budgets);
   free(gw->config_path);
   uv_loop_close(gw->loop);
   int code = s->exit_code;

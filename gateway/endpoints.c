@@ -96,6 +96,14 @@ static void metrics(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   sl_metrics_set(gw->metrics, "sluice_client_bytes_in_total", "", (double)st->bytes_in);
   sl_metrics_set(gw->metrics, "sluice_client_bytes_out_total", "", (double)st->bytes_out);
   sl_metrics_set(gw->metrics, "sluice_inflight_requests", "", gw->inflight);
+  if (gw->ledger) {
+    sl_ledger_stats_t ls;
+    sl_ledger_stats(gw->ledger, &ls);
+    sl_metrics_set(gw->metrics, "sluice_ledger_rows_total", "outcome=\"committed\"", (double)ls.committed);
+    sl_metrics_set(gw->metrics, "sluice_ledger_rows_total", "outcome=\"failed\"", (double)ls.failed);
+    sl_metrics_set(gw->metrics, "sluice_ledger_rows_total", "outcome=\"refused_busy\"", (double)ls.busy);
+    sl_metrics_set(gw->metrics, "sluice_ledger_queue_depth", "", (double)ls.queue_depth);
+  }
   sl_buf_t b;
   sl_buf_init(&b, 16 << 20);
   if (sl_metrics_render(gw->metrics, &b)) err_end(gw, c, r, 500, "server_error", "metrics", "metrics too large");

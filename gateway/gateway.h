@@ -5,6 +5,7 @@
 #define SL_GATEWAY_H
 
 #include "backend.h"
+#include "ledger.h"
 #include "dialect.h"
 #include "metrics.h"
 #include "policy.h"
@@ -20,6 +21,8 @@ typedef struct sl_gw {
   sl_policy_t *policy;
   sl_metrics_t *metrics;
   sl_rate_t *rate;
+  sl_ledger_t *ledger;          /* NULL: no ledger configured */
+  sl_ledger_budgets_t *budgets; /* per-key monthly spend (with a ledger) */
   char *config_path;
   uint64_t seq;
   unsigned inflight;
