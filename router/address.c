@@ -167,9 +167,14 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       if (T->v[k].nl_before || T->v[k].kind != SL_TK_WORD) break;
       unsigned f = GZ(k);
       if ((f & SL_GZ_ST_AFTER) && k >= j + 2) {
-        bool long_word = false;
-        for (size_t m = j + 1; m < k; m++) long_word |= T->v[m].e - T->v[m].s >= 3;
-        if (!long_word) break;
+        bool long_word = false, joined = true, proper = !T->has_upper;
+        for (size_t m = j + 1; m <= k; m++) {
+          if (m < k) long_word |= T->v[m].e - T->v[m].s >= 3;
+          /* "6$ units divides a circle", "13 units. Point": not one name */
+          if (T->v[m].punct_before && T->v[m].punct_before != ',' && T->v[m].punct_before != '\'') joined = false;
+          if (T->v[m].caps & 1) proper = true;
+        }
+        if (!long_word || !joined || !proper) break;
         size_t a = j;
         while (a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0 &&
                T->v[a].punct_before == 0)

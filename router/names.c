@@ -147,7 +147,14 @@ static const char *const veto[] = {
     "rua", "via", "viale", "calle", "avenida", "rue", "strada", "ulica", "utca", "piazza",
     "boulevard", "chemin", "travessa", "estrada", "alameda", "camino", "paseo", "corso",
     "san", "santa", "santo", "são", "sankt", "los", "las", "del", "ciudad", "puerto", "porto",
-    "villa", "bad", "nueva", "nuevo", "isla", "cape", "glen", NULL};
+    "villa", "bad", "nueva", "nuevo", "isla", "cape", "glen",
+    /* languages and nationalities (several are also given names: Germán, Francis) */
+    "english", "german", "french", "spanish", "italian", "portuguese", "dutch", "chinese",
+    "japanese", "korean", "russian", "arabic", "hindi", "american", "british", "canadian",
+    "mexican", "indian", "african", "european", "asian", "latin", "greek", "turkish", "polish",
+    "swedish", "norwegian", "danish", "finnish", "irish", "scottish", "welsh", "australian",
+    "brazilian", "argentinian", "egyptian", "persian", "hebrew", "jewish", "christian",
+    "muslim", "catholic", "protestant", "buddhist", "hindu", NULL};
 
 static const char *const honorific[] = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof",
                                         "professor", "sir", "madam", "madame", "mme", "herr",
@@ -251,7 +258,11 @@ static void mark_cues(const sl__ctx_t *c, sl__toks_t *T) {
       else
         hi = mid;
     }
-    if (lo < T->n && T->v[lo].nl_before <= 1 && T->v[lo].s - hit->end <= 4) {
+    bool colon = hit->end > 0 && (c->text[hit->end - 1] == ':' || c->text[hit->end - 1] == '?');
+    bool crosses = false; /* a cue does not reach over a sentence end ("called.\nAnswers") */
+    for (uint32_t b = hit->end; lo < T->n && b < T->v[lo].s; b++)
+      if (strchr(".!?;\n", c->text[b]) && !(colon && c->text[b] == '\n')) crosses = true;
+    if (lo < T->n && !crosses && T->v[lo].nl_before <= 1 && T->v[lo].s - hit->end <= 4) {
       uint8_t st = hit->id == SL_P_CUE_NAME2 ? 2 : 1;
       if (st > T->v[lo].cue) T->v[lo].cue = st;
     }
