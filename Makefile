@@ -6,14 +6,14 @@ TST := build/test
 CONFIG ?= deploy/sluice.json
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: deps build build-test run test bench bench-gateway bench-engine bench-router clean
+.PHONY: deps build build-test run test bench bench-gateway bench-engine bench-router bench-ledger clean
 
 deps:
 	@bash deploy/deps.sh
 
 build: deps
 	@cmake -S . -B $(REL) -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build $(REL) -j $(JOBS)
+	@cmake --build $(REL) -j $(JOBS) --target sluice
 
 build-test: deps
 	@cmake -S . -B $(TST) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_SANITIZE=ON >/dev/null
@@ -25,7 +25,7 @@ run: build
 test: build-test
 	cd $(TST) && ctest --output-on-failure -j $(JOBS)
 
-bench: bench-gateway bench-engine bench-router
+bench: bench-gateway bench-engine bench-router bench-ledger
 
 bench-gateway: build
 	bash tests/bench/gateway.sh $(REL)/sluice
@@ -35,6 +35,10 @@ bench-engine: build
 
 bench-router: build
 	bash tests/bench/router.sh $(REL)
+
+bench-ledger: build
+	@cmake --build $(REL) -j $(JOBS) --target bench_ledger >/dev/null
+	$(REL)/tests/bench_ledger
 
 clean:
 	rm -rf build
