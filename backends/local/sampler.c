@@ -247,7 +247,9 @@ int32_t sl_sampler_sample(sl_sampler_t *s, const float *logits, sl_sample_t *out
   }
   if (out) {
     out->token = tok;
-    logprobs(s, logits, tok, out);
+    out->logprob = 0;
+    out->n_top = 0;
+    if (p->logprobs || p->n_logprobs > 0) logprobs(s, logits, tok, out);
   }
   return tok;
 }

@@ -24,6 +24,8 @@ typedef struct {
   float presence_penalty;  /* subtracts p once a token has appeared (OpenAI) */
   int penalty_last_n;      /* window of recent tokens (prompt included); ≤ 0: 64 */
   uint64_t seed;
+  bool logprobs;           /* compute the chosen token's logprob (costs one pass of exp
+                              over the vocabulary per token; implied by n_logprobs > 0) */
   int n_logprobs;          /* alternatives to report, 0..SL_SAMPLER_MAX_LOGPROBS */
 } sl_sampler_params_t;
 
@@ -33,7 +35,7 @@ void sl_sampler_params_init(sl_sampler_params_t *p);
 typedef struct {
   int32_t token;
   float logprob;           /* log-softmax of the model's raw logits (before penalties and
-                              temperature), as OpenAI reports it */
+                              temperature), as OpenAI reports it; 0 unless asked for */
   int n_top;
   int32_t top_ids[SL_SAMPLER_MAX_LOGPROBS];
   float top_logprobs[SL_SAMPLER_MAX_LOGPROBS];

@@ -24,6 +24,12 @@ static void test_greedy_and_logprobs(void **st) {
   p.n_logprobs = 3;
   sl_sampler_reset(s, &p);
   sl_sample_t out;
+  p.n_logprobs = 0; /* not asked: nothing computed */
+  sl_sampler_reset(s, &p);
+  assert_int_equal(sl_sampler_sample(s, l, &out), 421);
+  assert_true(out.logprob == 0 && out.n_top == 0);
+  p.n_logprobs = 3;
+  sl_sampler_reset(s, &p);
   assert_int_equal(sl_sampler_sample(s, l, &out), 421);
   double z = 0;
   for (int i = 0; i < V; i++) z += exp(l[i]);
