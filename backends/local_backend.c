@@ -266,7 +266,8 @@ static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl
     call_discard(c);
     return rc;
   }
-  sl_detok_init(&c->detok, le->tok, false, sl_tok_kind(le->tok) == SL_TOK_KIND_SPM);
+  /* the answer continues the prompt: its first piece keeps its leading space */
+  sl_detok_init(&c->detok, le->tok, false, false);
   const sl_chat_req_t *r = o->req;
   sl_engine_req_t *er = &c->er;
   er->prompt = c->prompt;

@@ -79,7 +79,7 @@ export async function startSluice(config, env = {}) {
   proc.stderr.on('data', (d) => (stderr += d));
   const port = await new Promise((resolve, reject) => {
     let out = '';
-    const t = setTimeout(() => reject(new Error('sluice did not start: ' + stderr)), 60000);
+    const t = setTimeout(() => reject(new Error('sluice did not start: ' + stderr)), 180000);
     proc.stdout.on('data', (d) => {
       out += d;
       const m = out.match(/listening (\d+)/);
