@@ -6,18 +6,45 @@
 
 #include <ctype.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
+#include "sl_err.h"
 
 /* Is there a hit of pattern `id` ending within `win` bytes before `pos` (or
  * starting within `after` bytes after it)? */
-static bool cue_near(const sl__ctx_t *c, int id, uint32_t pos, uint32_t win, uint32_t after) {
-  for (size_t i = 0; i < c->hits->n; i++) {
-    const sl__hit_t *h = &c->hits->v[i];
-    if (h->id != id) continue;
-    if (h->end <= pos && pos - h->end <= win) return true;
-    if (h->start >= pos && h->start - pos <= after) return true;
+/* Sorted spans of the DOB and SSN cue hits, for binary search (built per call:
+ * a linear scan per date would be quadratic on hostile input). */
+typedef struct cue_index {
+  uint32_t *start, *end;
+  size_t n;
+} cue_index_t;
+
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static bool cue_near_idx(const cue_index_t *ix, uint32_t pos, uint32_t win, uint32_t after) {
+  /* a cue ending in [pos - win, pos], or starting in [pos, pos + after] */
+  size_t lo = 0, hi = ix->n;
+  uint32_t from = pos > win ? pos - win : 0;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (ix->end[mid] < from) lo = mid + 1;
+    else
+      hi = mid;
   }
-  return false;
+  if (lo < ix->n && ix->end[lo] <= pos) return true;
+  if (!after) return false;
+  lo = 0, hi = ix->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (ix->start[mid] < pos) lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < ix->n && ix->start[lo] - pos <= after;
 }
 
 static bool ci_word_before(const char *t, uint32_t pos, uint32_t win, const char *const *words) {
@@ -166,7 +193,7 @@ static void ssn(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text + h->start;
   if (!sl__ssn_ok(t, h->end - h->start)) return;
   bool dashed = t[3] == '-' && t[6] == '-';
-  bool cue = cue_near(c, SL_P_CUE_SSN, h->start, 48, 0);
+  bool cue = cue_near_idx(&c->cues[1], h->start, 48, 0);
   if (!dashed && !cue) return;
   if (decimal_context(c, h->start, h->end)) return;
   sl__cands_add(c->out, h->start, h->end, SL_ET_US_SSN, "us_ssn", cue ? 62 : 55);
@@ -191,7 +218,7 @@ static bool date_ok(const sl__ctx_t *c, const sl__hit_t *h) {
 
 static void date(sl__ctx_t *c, const sl__hit_t *h) {
   if (!date_ok(c, h)) return;
-  bool dob = cue_near(c, SL_P_CUE_DOB, h->start, 48, 0);
+  bool dob = cue_near_idx(&c->cues[0], h->start, 48, 0);
   if (dob)
     sl__cands_add(c->out, h->start, h->end, SL_ET_DATE_OF_BIRTH, "date_of_birth", 45);
   else
@@ -325,6 +352,38 @@ static void url(sl__ctx_t *c, const sl__hit_t *h) {
 }
 
 void sl__detect_pii(sl__ctx_t *c) {
+  /* index the DOB and SSN cues first */
+  size_t nc[2] = {0};
+  for (size_t i = 0; i < c->hits->n; i++) {
+    nc[0] += c->hits->v[i].id == SL_P_CUE_DOB;
+    nc[1] += c->hits->v[i].id == SL_P_CUE_SSN;
+  }
+  cue_index_t cues[2] = {{0}};
+  for (int k = 0; k < 2; k++) {
+    if (!nc[k]) continue;
+    cues[k].start = malloc(nc[k] * sizeof(uint32_t));
+    cues[k].end = malloc(nc[k] * sizeof(uint32_t));
+    if (!cues[k].start || !cues[k].end) {
+      free(cues[k].start);
+      free(cues[k].end);
+      c->out->err = SL_ENOMEM; /* fail closed */
+      return;
+    }
+  }
+  for (size_t i = 0; i < c->hits->n; i++) {
+    const sl__hit_t *h = &c->hits->v[i];
+    int k = h->id == SL_P_CUE_DOB ? 0 : h->id == SL_P_CUE_SSN ? 1 : -1;
+    if (k < 0) continue;
+    cues[k].start[cues[k].n] = h->start;
+    cues[k].end[cues[k].n++] = h->end;
+  }
+  for (int k = 0; k < 2; k++) {
+    if (cues[k].n > 1) {
+      qsort(cues[k].start, cues[k].n, sizeof(uint32_t), cmp_u32);
+      qsort(cues[k].end, cues[k].n, sizeof(uint32_t), cmp_u32);
+    }
+  }
+  c->cues = cues;
   for (size_t i = 0; i < c->hits->n; i++) {
     const sl__hit_t *h = &c->hits->v[i];
     const char *t = c->text + h->start;
@@ -377,4 +436,9 @@ void sl__detect_pii(sl__ctx_t *c) {
       default: break;
     }
   }
+  for (int k = 0; k < 2; k++) {
+    free(cues[k].start);
+    free(cues[k].end);
+  }
+  c->cues = NULL;
 }

@@ -237,7 +237,7 @@ static int cmp_prio(const void *a, const void *b) {
 
 /* Within each cluster of overlapping findings, keep the highest-priority ones
  * that do not overlap each other. Clusters are small, so the greedy is cheap. */
-static size_t resolve(sl__cand_t *v, size_t n) {
+static size_t resolve(sl__cand_t *v, size_t n, bool *swept) {
   if (n < 2) return n;
   qsort(v, n, sizeof *v, cmp_start);
   size_t out = 0, i = 0;
@@ -249,7 +249,20 @@ static size_t resolve(sl__cand_t *v, size_t n) {
       j++;
     }
     size_t k = j - i;
-    if (k > 1) {
+    if (k > 1024) {
+      /* Hostile input: one huge chain of overlapping findings. Keep a linear
+       * sweep (no quadratic greedy); the caller then takes the level over all
+       * findings, dropped ones included, to stay fail-closed. */
+      *swept = true;
+      size_t kept = 0;
+      uint32_t last_end = 0;
+      for (size_t a = i; a < j; a++)
+        if (!kept || v[a].start >= last_end) {
+          v[i + kept++] = v[a];
+          last_end = v[a].end;
+        }
+      k = kept;
+    } else if (k > 1) {
       qsort(v + i, k, sizeof *v, cmp_prio);
       size_t kept = 0;
       for (size_t a = i; a < j; a++) {
@@ -340,7 +353,7 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
   }
   int rc = sl__scan_run(r->scan, text, len, &hits);
   if (!rc) {
-    sl__ctx_t ctx = {text, len, &hits, &cands};
+    sl__ctx_t ctx = {text, len, &hits, &cands, NULL, 0, 0};
     sl__detect_secrets(&ctx);
     sl__detect_pii(&ctx);
     sl__tokenize(text, len, &toks);
@@ -359,8 +372,15 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
     fail_closed(out, rc);
     return rc;
   }
-  size_t n = resolve(cands.v, cands.n);
-  sl_level_t level = declared_level(declared);
+  sl_level_t level = declared_level(declared), all_max = SL_LEVEL_PUBLIC;
+  for (size_t i = 0; i < cands.n; i++) {
+    char tmp[40];
+    sl_level_t l = level_for(r, &cands.v[i], tmp, sizeof tmp);
+    if (l > all_max) all_max = l;
+  }
+  bool swept = false;
+  size_t n = resolve(cands.v, cands.n, &swept);
+  if (swept && all_max > level) level = all_max;
   if (n) {
     out->entities = calloc(n, sizeof *out->entities);
     if (!out->entities) {

@@ -133,6 +133,9 @@ typedef struct {
   size_t len;
   const sl__hits_t *hits;
   sl__cands_t *out;
+  const struct cue_index *cues; /* pii.c: sorted DOB / SSN cue spans */
+  uint32_t pk_searched;          /* secrets.c: no "-----END" between here and pk_noend */
+  uint32_t pk_noend;
 } sl__ctx_t;
 
 void sl__detect_pii(sl__ctx_t *c);

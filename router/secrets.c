@@ -112,7 +112,16 @@ static void private_key(sl__ctx_t *c, const sl__hit_t *h) {
   /* The block runs to its END line when there is one. */
   uint32_t e = h->end;
   size_t lim = c->len - e < 16384 ? c->len - e : 16384;
-  const char *end = memmem(t + e, lim, "-----END", 8);
+  /* many BEGIN lines without END must not each rescan the same 16 KiB */
+  uint32_t from = e;
+  bool known = e >= c->pk_searched && e <= c->pk_noend && c->pk_noend;
+  if (known) from = c->pk_noend >= 8 ? c->pk_noend - 8 : 0; /* [searched, noend) has no END */
+  if (from < e) from = e;
+  const char *end = e + lim > from ? memmem(t + from, e + lim - from, "-----END", 8) : NULL;
+  if (!end) {
+    if (!known) c->pk_searched = e;
+    c->pk_noend = e + (uint32_t)lim;
+  }
   if (end) {
     size_t rest = (size_t)(t + c->len - (end + 8));
     const char *close = memmem(end + 8, rest < 64 ? rest : 64, "-----", 5);
