@@ -1,0 +1,343 @@
+// Fail closed, proven end to end: a request the policy keeps inside never reaches
+// the external mock, whatever the in-network backend does (absent, down, failing,
+// overloaded, slow), and the client gets a clear error. Non-sensitive requests in the
+// same set-ups do reach the external mock, so these tests can fail. Every assertion
+// about leaks searches everything the external mock received.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startMock, startSluice, apiBackend, sleep } from './lib.mjs';
+import { SENSITIVE, ALL_VALUES, chat, userMsg, assertNeverSaw, echoHandler, parseSSE,
+         LOCAL_MODEL, BIG_MODEL } from './fc_common.mjs';
+
+const ENV = { MOCK_KEY: 'sk-mock-fc-1', SLUICE_MODEL: '' };
+const PUBLIC = 'Write one sentence about a friendly cat';
+
+async function stopAll(s, ...mocks) {
+  if (s) {
+    const r = await s.stop();
+    assert.equal(r.code, 0, 'sluice exits 0: ' + s.stderr().slice(-3000));
+  }
+  for (const m of mocks) if (m) await m.stop();
+}
+
+// ---------------------------------------------------------------------------
+describe('local backend absent: its model file is missing', () => {
+  test('sluice refuses to start (nothing is served, nothing leaves)', async () => {
+    const ext = await startMock(echoHandler());
+    try {
+      await assert.rejects(
+        startSluice({
+          backends: [{ name: 'local', kind: 'local', model: '/nonexistent/fc-missing-model.gguf' },
+                     apiBackend('ext', ext.url)],
+          rules: [{ name: 'keep-sensitive-inside', when: { sensitivity_at_least: 'confidential' },
+                    route: ['local'], on_unavailable: 'reject' },
+                  { name: 'default', route: ['local', 'ext'] }],
+        }, ENV),
+        (e) => /exited 1/.test(e.message) && /fc-missing-model\.gguf/.test(e.message));
+      assert.equal(ext.received.length, 0);
+    } finally { await ext.stop(); }
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe('no local backend; the keep-inside route is an internal server that is down', () => {
+  let ext, s, downPort;
+  const publicSent = [];
+  before(async () => {
+    const tmp = await startMock(() => {});
+    downPort = tmp.port;
+    await tmp.stop(); // a closed port on loopback: connection refused
+    ext = await startMock(echoHandler());
+    s = await startSluice({
+      backends: [
+        apiBackend('inside', `http://127.0.0.1:${downPort}/v1`, { location: 'internal', connect_timeout_ms: 500, max_retries: 0 }),
+        apiBackend('ext', ext.url, { max_retries: 0 }),
+      ],
+      rules: [
+        { name: 'pin-ext', when: { model: 'ext/mock-model' }, route: ['ext'] },
+        { name: 'fallback', when: { header: { 'x-route': 'fallback' } }, route: ['inside', 'ext'] },
+        { name: 'keep-sensitive-inside', when: { sensitivity_at_least: 'confidential' }, route: ['inside'], on_unavailable: 'reject' },
+        { name: 'default', route: ['ext'] },
+      ],
+    }, ENV);
+  });
+  after(() => stopAll(s, ext));
+
+  for (const smp of SENSITIVE) {
+    test(`${smp.name}: refused with a clear error by rule, fallback and pinned model`, async () => {
+      // matched by the keep-inside rule: the internal server is down
+      let r = await chat(s.base, userMsg(smp.content), smp.headers);
+      assert.ok([502, 503].includes(r.status), `status ${r.status}: ${r.text}`);
+      assert.equal(r.rule, 'keep-sensitive-inside');
+      assert.ok(r.json?.error?.message?.length > 10, r.text);
+      // a rule whose chain is [internal, external]: the external step is removed
+      r = await chat(s.base, userMsg(smp.content), { ...smp.headers, 'x-route': 'fallback' });
+      assert.ok([502, 503].includes(r.status), `fallback: status ${r.status}: ${r.text}`);
+      assert.equal(r.rule, 'fallback');
+      assert.notEqual(r.backend, 'ext');
+      assert.ok(r.json?.error?.message, r.text);
+      // streamed, same
+      r = await chat(s.base, userMsg(smp.content, { stream: true }), { ...smp.headers, 'x-route': 'fallback' });
+      assert.ok([502, 503].includes(r.status), `stream: status ${r.status}: ${r.text}`);
+      // the client pins the external model: refused by policy
+      r = await chat(s.base, userMsg(smp.content, { model: 'ext/mock-model' }), smp.headers);
+      assert.equal(r.status, 451, r.text);
+      assert.match(r.json.error.message, /inside|restricted|confidential/i);
+      assertNeverSaw(ext, smp.values);
+      assert.equal(ext.received.length, publicSent.length, 'the external mock got only the public requests');
+    });
+  }
+
+  test('non-sensitive requests do reach the external mock (default, fallback, pinned)', async () => {
+    for (const [h, extra, rule] of [[{}, {}, 'default'], [{ 'x-route': 'fallback' }, {}, 'fallback'],
+                                     [{}, { model: 'ext/mock-model' }, 'pin-ext']]) {
+      const content = `${PUBLIC} (${rule})`;
+      const r = await chat(s.base, userMsg(content, extra), h);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.backend, 'ext');
+      assert.equal(r.rule, rule);
+      assert.equal(r.json.choices[0].message.content, 'echo: ' + content);
+      publicSent.push(content);
+    }
+    assert.equal(ext.received.length, publicSent.length);
+    assert.deepEqual(ext.received.map((x) => JSON.parse(x.body).messages[0].content), publicSent);
+    assertNeverSaw(ext, ALL_VALUES);
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe('local engine failing, overloaded and slow; classification errors', () => {
+  let ext, s;
+  let publicCount = 0;
+  const LONG = (prefix) => prefix + ' ' + 'the small dog ran to the park and sat down. '.repeat(40);
+  before(async () => {
+    ext = await startMock(echoHandler());
+    s = await startSluice({
+      backends: [
+        { name: 'local', kind: 'local', model: LOCAL_MODEL(), threads: 1, max_batch: 2 },
+        // one engine (same model file) for both: max_batch 1 and queue_max 1 come from the first
+        { name: 'local-big', kind: 'local', model: BIG_MODEL(), threads: 1, max_batch: 1, queue_max: 1 },
+        { name: 'local-slow', kind: 'local', model: BIG_MODEL(), threads: 1, timeout_ms: 300 },
+        apiBackend('ext', ext.url, { max_retries: 0 }),
+      ],
+      detectors: {
+        // catastrophic backtracking on "xxxx…!": PCRE2 gives up at its match limit,
+        // which makes the classification fail
+        custom: [{ type: 'PATHOLOGICAL', pattern: '^(x+x+)+$', level: 'internal' }],
+      },
+      rules: [
+        { name: 'pin-ext', when: { model: 'ext/mock-model' }, route: ['ext'] },
+        { name: 'overload', when: { header: { 'x-route': 'big' } }, route: ['local-big', 'ext'] },
+        { name: 'slow', when: { header: { 'x-route': 'slow' } }, route: ['local-slow', 'ext'] },
+        { name: 'fallback', when: { header: { 'x-route': 'fallback' } }, route: ['local', 'ext'] },
+        { name: 'keep-sensitive-inside', when: { sensitivity_at_least: 'confidential' }, route: ['local'], on_unavailable: 'reject' },
+        { name: 'default', route: ['ext'] },
+      ],
+    }, ENV);
+  });
+  after(() => stopAll(s, ext));
+
+  test('healthy local engine: sensitive requests are served inside', async () => {
+    for (const smp of SENSITIVE) {
+      const r = await chat(s.base, userMsg(smp.content), smp.headers);
+      assert.equal(r.status, 200, `${smp.name}: ${r.text}`);
+      assert.equal(r.backend, 'local');
+      assert.equal(r.rule, 'keep-sensitive-inside');
+      const f = await chat(s.base, userMsg(smp.content), { ...smp.headers, 'x-route': 'fallback' });
+      assert.equal(f.status, 200, `${smp.name} fallback: ${f.text}`);
+      assert.equal(f.backend, 'local');
+    }
+    assert.equal(ext.received.length, publicCount);
+  });
+
+  test('failing: the engine refuses the request (prompt beyond its context) -> 503, nothing leaves', async () => {
+    for (const smp of SENSITIVE) {
+      for (const h of [{}, { 'x-route': 'fallback' }]) {
+        const r = await chat(s.base, userMsg(LONG(smp.content)), { ...smp.headers, ...h });
+        assert.equal(r.status, 503, `${smp.name} ${JSON.stringify(h)}: ${r.text}`);
+        assert.equal(r.json.error.code, 'kept_inside_unavailable');
+        assert.match(r.json.error.message, /inside the network/);
+      }
+    }
+    assertNeverSaw(ext, ALL_VALUES);
+    assert.equal(ext.received.length, publicCount);
+    // control: the same failure on a public request falls back to the external mock
+    const r = await chat(s.base, userMsg(LONG(PUBLIC)), { 'x-route': 'fallback' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.backend, 'ext');
+    publicCount++;
+    assert.equal(ext.received.length, publicCount);
+  });
+
+  test('overloaded: queue full -> 429 for some keep-inside requests, none sent out', async () => {
+    const smp = SENSITIVE[1];
+    const burst = await Promise.all(Array.from({ length: 6 }, (_, i) =>
+      chat(s.base, userMsg(`${smp.content} (${i})`, { max_tokens: 200 }), { 'x-route': 'big' })));
+    const statuses = burst.map((r) => r.status);
+    assert.ok(statuses.includes(429), `some were refused: ${statuses}`);
+    assert.ok(statuses.includes(200), `some were served: ${statuses}`);
+    for (const r of burst) {
+      assert.ok([200, 429].includes(r.status), r.text);
+      if (r.status === 200) assert.equal(r.backend, 'local-big');
+      else {
+        assert.equal(r.json.error.code, 'queue_full');
+        assert.match(r.json.error.message, /capacity.*inside the network/);
+        assert.equal(r.headers.get('retry-after'), '1');
+      }
+    }
+    assertNeverSaw(ext, ALL_VALUES);
+    assert.equal(ext.received.length, publicCount);
+    // control: the same burst of public requests spills to the external mock
+    const pub = await Promise.all(Array.from({ length: 6 }, (_, i) =>
+      chat(s.base, userMsg(`${PUBLIC} ${i}`, { max_tokens: 200 }), { 'x-route': 'big' })));
+    const backends = pub.map((r) => `${r.status}:${r.backend}`);
+    assert.ok(pub.every((r) => r.status === 200), `all public served: ${backends}`);
+    const spilled = pub.filter((r) => r.backend === 'ext').length;
+    assert.ok(spilled >= 1, `some spilled to ext: ${backends}`);
+    publicCount += spilled;
+    assert.equal(ext.received.length, publicCount);
+  });
+
+  test('slow: the local engine times out (timeout_ms 300) -> 504 / stream error, nothing sent out', async () => {
+    for (const smp of [SENSITIVE[0], SENSITIVE[4], SENSITIVE[5]]) {
+      const t0 = Date.now();
+      const r = await chat(s.base, userMsg(smp.content, { max_tokens: 1500 }), { ...smp.headers, 'x-route': 'slow' });
+      assert.equal(r.status, 504, `${smp.name}: ${r.text}`);
+      assert.match(r.json.error.message, /did not finish in time/);
+      assert.ok(Date.now() - t0 < 5000, 'the timeout fired');
+      const st = await chat(s.base, userMsg(smp.content, { max_tokens: 1500, stream: true }), { ...smp.headers, 'x-route': 'slow' });
+      if (st.status === 200) {
+        const sse = parseSSE(st.text);
+        assert.ok(sse.error, `the stream ends with an error event: ${st.text.slice(-400)}`);
+        assert.match(sse.error.message, /did not finish in time/);
+        assert.ok(!sse.done, 'no [DONE] after a failure');
+      } else assert.equal(st.status, 504, st.text);
+    }
+    assertNeverSaw(ext, ALL_VALUES);
+    assert.equal(ext.received.length, publicCount);
+    // control: public requests on the default rule do reach the external mock
+    const r = await chat(s.base, userMsg(PUBLIC));
+    assert.equal(r.status, 200);
+    assert.equal(r.backend, 'ext');
+    publicCount++;
+    assert.equal(ext.received.length, publicCount);
+  });
+
+  test('a classification that fails (regex match limit) is treated as restricted', async () => {
+    const bad = 'x'.repeat(40) + '!';
+    const ex = await chat(s.base, userMsg(bad), {}, '/v1/explain');
+    assert.equal(ex.status, 200, ex.text);
+    assert.equal(ex.json.sensitivity.level, 'restricted');
+    assert.equal(ex.json.sensitivity.error, true);
+    let r = await chat(s.base, userMsg(bad));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.rule, 'keep-sensitive-inside');
+    assert.equal(r.backend, 'local');
+    r = await chat(s.base, userMsg(bad), { 'x-route': 'fallback' });
+    assert.equal(r.backend, 'local');
+    r = await chat(s.base, userMsg(bad, { model: 'ext/mock-model' }));
+    assert.equal(r.status, 451, r.text);
+    assertNeverSaw(ext, ['xxxxxxxxxx']);
+    assert.equal(ext.received.length, publicCount);
+    // control: the same pattern not failing (no backtracking blow-up) is public
+    r = await chat(s.base, userMsg('xx!'));
+    assert.equal(r.backend, 'ext');
+    publicCount++;
+    assert.equal(ext.received.length, publicCount);
+  });
+
+  test('after everything: the external mock never saw any sensitive value', () => {
+    assertNeverSaw(ext, ALL_VALUES);
+    assert.equal(ext.received.length, publicCount);
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe('redaction to an external backend', () => {
+  let ext, s;
+  before(async () => {
+    ext = await startMock(echoHandler());
+    s = await startSluice({
+      backends: [{ name: 'local', kind: 'local', model: LOCAL_MODEL(), threads: 1, max_batch: 2 },
+                 apiBackend('ext', ext.url, { max_retries: 0 })],
+      rules: [
+        { name: 'keep-restricted-inside', when: { sensitivity_at_least: 'restricted' }, route: ['local'], on_unavailable: 'reject' },
+        { name: 'redact-to-ext', route: ['ext'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
+      ],
+    }, ENV);
+  });
+  after(() => stopAll(s, ext));
+
+  const NAMES = ['Laila Hansen', 'Julian DeWitt'];
+  const EMAILS = ['julian.dewitt@northwind-freight.com', 'laila.hansen@northwind-freight.com'];
+  const turn1 = 'Dear Laila Hansen, please forward the report to julian.dewitt@northwind-freight.com today.';
+  const turn2 = 'Thanks. Julian DeWitt asked Laila Hansen to write to laila.hansen@northwind-freight.com and julian.dewitt@northwind-freight.com.';
+
+  // value -> placeholder, read from what the mock received for `orig`
+  function placeholders(sent, orig) {
+    const vals = [...NAMES, ...EMAILS].filter((v) => orig.includes(v));
+    let re = orig.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    for (const v of vals) re = re.split(v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('(\\[(?:PERSON|EMAIL_ADDRESS)_\\d+\\])');
+    const m = sent.match(new RegExp('^' + re + '$'));
+    assert.ok(m, `redacted text has the original's shape:\n  sent ${sent}\n  orig ${orig}`);
+    // capture groups in order of appearance
+    const order = [];
+    let rest = orig;
+    while (true) {
+      let best = null;
+      for (const v of vals) { const i = rest.indexOf(v); if (i >= 0 && (!best || i < best.i)) best = { i, v }; }
+      if (!best) break;
+      order.push(best.v);
+      rest = rest.slice(best.i + best.v.length);
+    }
+    const map = {};
+    order.forEach((v, k) => {
+      const ph = m[k + 1];
+      if (map[v]) assert.equal(map[v], ph, `${v} gets one placeholder`);
+      map[v] = ph;
+      assert.match(ph, NAMES.includes(v) ? /^\[PERSON_\d+\]$/ : /^\[EMAIL_ADDRESS_\d+\]$/);
+    });
+    return map;
+  }
+
+  for (const stream of [false, true]) {
+    test(`names and emails never reach the mock, placeholders are consistent, the answer is restored (stream ${stream})`, async () => {
+      const before = ext.received.length;
+      const ask = async (messages) => {
+        const r = await chat(s.base, { messages, stream, temperature: 0 });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.backend, 'ext');
+        assert.equal(r.rule, 'redact-to-ext');
+        return stream ? parseSSE(r.text).text : r.json.choices[0].message.content;
+      };
+      const a1 = await ask([{ role: 'user', content: turn1 }]);
+      assert.equal(a1, 'echo: ' + turn1, 'placeholders restored in the answer');
+      const msgs2 = [{ role: 'user', content: turn1 }, { role: 'assistant', content: a1 }, { role: 'user', content: turn2 }];
+      const a2 = await ask(msgs2);
+      assert.equal(a2, 'echo: ' + turn2);
+      assert.equal(ext.received.length, before + 2);
+      const b1 = JSON.parse(ext.received[before].body);
+      const b2 = JSON.parse(ext.received[before + 1].body);
+      const m1 = placeholders(b1.messages[0].content, turn1);
+      const m2a = placeholders(b2.messages[0].content, turn1);
+      const m2c = placeholders(b2.messages[2].content, turn2);
+      assert.deepEqual(m2a, m1, 'the same turn is redacted the same way when re-sent');
+      for (const v of Object.keys(m2c)) if (m1[v]) assert.equal(m2c[v], m1[v], `${v}: same placeholder across turns`);
+      // distinct values get distinct placeholders
+      const all = { ...m1, ...m2c };
+      assert.equal(new Set(Object.values(all)).size, Object.keys(all).length);
+      // the re-sent assistant turn is redacted too
+      placeholders(b2.messages[1].content, a1);
+      assertNeverSaw(ext, [...NAMES, ...EMAILS, 'Laila', 'DeWitt', 'northwind-freight']);
+    });
+  }
+
+  test('restricted data in the same set-up stays inside; the mock never saw it', async () => {
+    const before = ext.received.length;
+    const r = await chat(s.base, userMsg(SENSITIVE[1].content));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.backend, 'local');
+    assert.equal(ext.received.length, before);
+    assertNeverSaw(ext, SENSITIVE[1].values);
+  });
+});
