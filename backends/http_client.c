@@ -11,8 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define EASY_POOL 256 /* idle easy handles kept for reuse (curl_easy_reset) */
+
 struct sl_hc {
   uv_loop_t *loop;
+  CURL *pool[EASY_POOL];
+  int n_pool;
   CURLM *multi;
   uv_timer_t timer;
   size_t active;
@@ -128,6 +132,23 @@ int sl_hc_create(uv_loop_t *loop, sl_hc_t **out) {
   return 0;
 }
 
+/* A fresh-looking easy handle: from the pool (reset) or new. Reusing handles
+ * saves their allocation and setup on every request. */
+static CURL *easy_get(sl_hc_t *hc) {
+  if (hc->n_pool) return hc->pool[--hc->n_pool];
+  return curl_easy_init();
+}
+
+static void easy_put(sl_hc_t *hc, CURL *e) {
+  if (!e) return;
+  if (hc->n_pool < EASY_POOL) {
+    curl_easy_reset(e);
+    hc->pool[hc->n_pool++] = e;
+  } else {
+    curl_easy_cleanup(e);
+  }
+}
+
 static void on_fb_closed(uv_handle_t *h) {
   sl_hc_req_t *r = h->data;
   free(r);
@@ -140,7 +161,7 @@ static void req_free(sl_hc_req_t *r) {
   else hc->all = r->next;
   if (r->next) r->next->prev = r->prev;
   curl_multi_remove_handle(hc->multi, r->easy);
-  curl_easy_cleanup(r->easy);
+  easy_put(hc, r->easy);
   curl_slist_free_all(r->headers);
   free(r->body);
   hc->active--;
@@ -238,7 +259,7 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   r->hc = hc;
   r->cbs = *cbs;
   r->data = data;
-  r->easy = curl_easy_init();
+  r->easy = easy_get(hc);
   r->body = malloc(o->body_len ? o->body_len : 1);
   if (!r->easy || !r->body) goto nomem;
   if (o->body_len) memcpy(r->body, o->body, o->body_len);
@@ -280,7 +301,7 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   r->fb_timer.data = r;
   if (curl_multi_add_handle(hc->multi, e) != CURLM_OK) {
     uv_close((uv_handle_t *)&r->fb_timer, on_fb_closed);
-    curl_easy_cleanup(r->easy);
+    easy_put(hc, r->easy);
     curl_slist_free_all(r->headers);
     free(r->body);
     return SL_EINTERNAL;
@@ -297,7 +318,7 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   *out = r;
   return 0;
 nomem:
-  if (r->easy) curl_easy_cleanup(r->easy);
+  easy_put(hc, r->easy);
   curl_slist_free_all(r->headers);
   free(r->body);
   free(r);
@@ -318,6 +339,7 @@ size_t sl_hc_active(const sl_hc_t *hc) { return hc->active; }
 
 static void on_hc_timer_closed(uv_handle_t *h) {
   sl_hc_t *hc = h->data;
+  while (hc->n_pool) curl_easy_cleanup(hc->pool[--hc->n_pool]);
   curl_multi_cleanup(hc->multi);
   free(hc);
 }
