@@ -34,6 +34,21 @@ void sl__diff_default(sl__diffmodel_t *m) {
 
 static double cap1(double x) { return x > 1 ? 1 : x; }
 
+static uint8_t diff_K[256];
+void diff_tab_init(void);
+void diff_tab_init(void) {
+  for (int c = 0; c < 256; c++) {
+    uint8_t v = 0;
+    if (isalnum(c) || c >= 0x80) v |= 1;
+    if (c >= '0' && c <= '9') v |= 2;
+    if (c >= 0x80) v |= 4;
+    if (c == '=' || c == '+' || c == '*' || c == '^' || c == '/' || c == '<' || c == '>') v |= 8;
+    if (c == '\n') v |= 16;
+    if (c == '`') v |= 32;
+    diff_K[c] = v;
+  }
+}
+
 /* Cue words per feature group, counted in one Hyperscan pass (compiled once per
  * process; the counting falls back to plain loops if it cannot be built). */
 enum { G_CODE, G_LATEX, G_MATHW, G_REASON, G_CONS, G_PROOF, G_EASY, G_CODEREQ, G_JSON, G__N };
@@ -75,26 +90,43 @@ static hs_scratch_t *cue_proto;
 static unsigned cue_group[512];
 static pthread_once_t cue_once = PTHREAD_ONCE_INIT;
 
-static void cue_init(void) {
-  static char buf[512][64];
-  const char *ex[512];
-  unsigned fl[512], ids[512], n = 0;
+static char cue_buf[512][64];
+static unsigned cue_n;
+static pthread_once_t expr_once = PTHREAD_ONCE_INIT;
+
+static void expr_init(void) {
+  unsigned n = 0;
   for (int g = 0; g < G__N; g++)
     for (int k = 0; words[g][k] && n < 512; k++) {
       const char *w = words[g][k];
       size_t o = 0;
-      if (word_start(g, w)) o += (size_t)snprintf(buf[n], 64, "\\b");
+      if (word_start(g, w)) o += (size_t)snprintf(cue_buf[n], 64, "\\b");
       for (const char *p = w; *p && o + 3 < 64; p++) {
-        if (!isalnum((unsigned char)*p) && *p != ' ') buf[n][o++] = '\\';
-        buf[n][o++] = *p;
+        if (!isalnum((unsigned char)*p) && *p != ' ') cue_buf[n][o++] = '\\';
+        cue_buf[n][o++] = *p;
       }
-      buf[n][o] = 0;
-      ex[n] = buf[n];
-      fl[n] = HS_FLAG_CASELESS;
-      ids[n] = n;
+      cue_buf[n][o] = 0;
       cue_group[n] = (unsigned)g;
       n++;
     }
+  cue_n = n;
+}
+
+size_t sl__diff_cue_count(void) {
+  pthread_once(&expr_once, expr_init);
+  return cue_n;
+}
+const char *sl__diff_cue_expr(size_t i) { return i < cue_n ? cue_buf[i] : NULL; }
+unsigned sl__diff_cue_group(size_t i) { return i < cue_n ? cue_group[i] : 0; }
+
+static void cue_init(void) {
+  const char *ex[512];
+  unsigned fl[512], ids[512], n = (unsigned)sl__diff_cue_count();
+  for (unsigned i = 0; i < n; i++) {
+    ex[i] = cue_buf[i];
+    fl[i] = HS_FLAG_CASELESS;
+    ids[i] = i;
+  }
   hs_compile_error_t *ce = NULL;
   if (hs_compile_multi(ex, fl, ids, n, HS_MODE_BLOCK, NULL, &cue_db, &ce) != HS_SUCCESS) {
     hs_free_compile_error(ce);
@@ -162,7 +194,10 @@ static void count_cues(const char *t, size_t n, int cnt[G__N]) {
     for (int k = 0; words[g][k]; k++) cnt[g] += count_ci(t, n, words[g][k], word_start(g, words[g][k]));
 }
 
-void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, double f[SL_DF__COUNT]) {
+_Static_assert(G__N <= SL_DIFF_GROUPS, "cue groups fit the hit counters");
+
+void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, const int *cue_cnt,
+                       double f[SL_DF__COUNT]) {
   memset(f, 0, sizeof(double) * SL_DF__COUNT);
   f[SL_DF_bias] = 1;
   /* Scan a bounded prefix: difficulty cues live early, and this keeps the cost
@@ -170,23 +205,30 @@ void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, double
   size_t scan = n < 32768 ? n : 32768;
   size_t words_n = 0, lines = 1, digits = 0, nonascii = 0, ops = 0, listing = 0;
   bool inword = false, fence = false;
+  /* byte classes: 1 word byte, 2 digit, 4 non-ASCII, 8 operator, 16 newline, 32 backtick */
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, diff_tab_init);
+  const uint8_t *K = diff_K;
+  const unsigned char *u = (const unsigned char *)t;
   for (size_t i = 0; i < scan; i++) {
-    unsigned char c = (unsigned char)t[i];
-    bool w = isalnum(c) || c >= 0x80;
-    if (w && !inword) words_n++;
+    uint8_t k = K[u[i]];
+    bool w = k & 1;
+    words_n += w && !inword;
     inword = w;
-    if (c == '\n') {
+    if (!(k & ~1)) continue; /* plain letters: the common case */
+    digits += (k >> 1) & 1;
+    nonascii += (k >> 2) & 1;
+    ops += (k >> 3) & 1;
+    if (k & 16) {
       lines++;
       if (i + 5 < scan && !memcmp(t + i + 1, "    ", 4)) fence = true; /* indented code */
       if (i + 2 < scan && (t[i + 1] == '-' || t[i + 1] == '*' ||
                            (isdigit((unsigned char)t[i + 1]) && (t[i + 2] == '.' || t[i + 2] == ')'))))
         listing++;
     }
-    if (c == '`' && i + 2 < scan && t[i + 1] == '`' && t[i + 2] == '`') fence = true;
-    digits += isdigit(c) != 0;
-    nonascii += c >= 0x80;
-    ops += c == '=' || c == '+' || c == '*' || c == '^' || c == '/' || c == '<' || c == '>';
+    if ((k & 32) && i + 2 < scan && t[i + 1] == '`' && t[i + 2] == '`') fence = true;
   }
+  (void)K;
   if (scan < n) words_n = (size_t)((double)words_n * (double)n / (double)scan);
   f[SL_DF_log_chars] = log1p((double)n) / 10.0;
   f[SL_DF_log_words] = log1p((double)words_n) / 8.0;
@@ -202,7 +244,10 @@ void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, double
   f[SL_DF_turns] = cap1((turns > 0 ? turns - 1 : 0) / 6.0);
 
   int cnt[G__N];
-  count_cues(t, scan, cnt);
+  if (cue_cnt)
+    memcpy(cnt, cue_cnt, sizeof cnt);
+  else
+    count_cues(t, scan, cnt);
   f[SL_DF_code_fence] = fence ? 1 : 0;
   f[SL_DF_code_tokens] = cap1(cnt[G_CODE] / 8.0);
   f[SL_DF_math_latex] = cap1(cnt[G_LATEX] / 6.0);

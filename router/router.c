@@ -365,6 +365,8 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
     if (!rc) rc = run_custom(r, text, len, &cands);
     if (!rc) rc = cands.err;
   }
+  int cue_counts[SL_DIFF_GROUPS];
+  memcpy(cue_counts, hits.cue_cnt, sizeof cue_counts);
   free(hits.v);
   free(toks.v);
   if (rc) {
@@ -401,7 +403,7 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
   free(cands.v);
   out->level = level;
   double f[SL_DF__COUNT];
-  sl__diff_features(req, text, len, f);
+  sl__diff_features(req, text, len, cue_counts, f);
   out->difficulty = sl__diff_score(&r->diff, f);
   out->difficulty_label = out->difficulty >= r->diff.t_hard     ? "hard"
                           : out->difficulty >= r->diff.t_medium ? "medium"
@@ -450,7 +452,7 @@ size_t sl_router_difficulty_features(const sl_chat_req_t *req, double *f, size_t
   char *text = NULL;
   size_t len = 0;
   if (req && sl_chat_text(req, &text, &len)) text = NULL, len = 0;
-  sl__diff_features(req, text ? text : "", len, tmp);
+  sl__diff_features(req, text ? text : "", len, NULL, tmp);
   free(text);
   for (size_t i = 0; i < cap && i < SL_DF__COUNT; i++) f[i] = tmp[i];
   return SL_DF__COUNT;

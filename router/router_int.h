@@ -78,11 +78,13 @@ typedef struct {
   uint16_t id;
 } sl__hit_t;
 
+#define SL_DIFF_GROUPS 16
 typedef struct {
   sl__hit_t *v;
   size_t n, cap;
   int err;
   uint32_t last_idx[128]; /* per pattern: index+1 of its last hit, for merging */
+  int cue_cnt[SL_DIFF_GROUPS]; /* difficulty cue words per group, counted in the same pass */
 } sl__hits_t;
 
 /* The compiled Hyperscan database and its scratch pool (scan.c). */
@@ -213,8 +215,14 @@ typedef struct {
 } sl__diffmodel_t;
 
 extern const char *const sl__df_names[SL_DF__COUNT];
+/* Features; `cue_cnt` are the per-group cue counts of the main pass, or NULL to
+ * count them here (training, no router). */
 void sl__diff_features(const sl_chat_req_t *req, const char *text, size_t len,
-                       double f[SL_DF__COUNT]);
+                       const int *cue_cnt, double f[SL_DF__COUNT]);
+/* The cue words as Hyperscan expressions, for the main database. */
+size_t sl__diff_cue_count(void);
+const char *sl__diff_cue_expr(size_t i);
+unsigned sl__diff_cue_group(size_t i);
 double sl__diff_score(const sl__diffmodel_t *m, const double f[SL_DF__COUNT]);
 void sl__diff_default(sl__diffmodel_t *m);
 /* Parses a weights JSON document. 0 or SL_EPARSE with the JSON path in err. */

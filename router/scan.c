@@ -138,11 +138,11 @@ struct sl__scan {
 };
 
 sl__scan_t *sl__scan_create(char *err, size_t errlen) {
-  enum { N = sizeof pats / sizeof pats[0] };
+  enum { N = sizeof pats / sizeof pats[0], MAXN = N + 512 };
   _Static_assert((int)N == (int)SL_P__COUNT, "one pattern per SL_P_ id");
   _Static_assert(SL_P__COUNT <= 128, "hits.last_idx holds 128 patterns");
-  const char *exprs[N];
-  unsigned flags[N], ids[N];
+  const char *exprs[MAXN];
+  unsigned flags[MAXN], ids[MAXN];
   for (int i = 0; i < N; i++) {
     exprs[i] = pats[i].re;
     /* SOM_LEFTMOST gives spans; the TOKEN run detector only needs the longest run
@@ -168,8 +168,15 @@ sl__scan_t *sl__scan_create(char *err, size_t errlen) {
       for (unsigned b = lo; b <= hi; b++) s->cls[i][b >> 3] |= (uint8_t)(1u << (b & 7));
     }
   }
+  /* The difficulty cue words ride along in the same pass, counted per group. */
+  size_t total = N, nc = sl__diff_cue_count();
+  for (size_t i = 0; i < nc && total < MAXN; i++, total++) {
+    exprs[total] = sl__diff_cue_expr(i);
+    flags[total] = HS_FLAG_CASELESS;
+    ids[total] = (unsigned)(N + i);
+  }
   hs_compile_error_t *ce = NULL;
-  if (hs_compile_multi(exprs, flags, ids, N, HS_MODE_BLOCK, NULL,
+  if (hs_compile_multi(exprs, flags, ids, (unsigned)total, HS_MODE_BLOCK, NULL,
                        &s->db, &ce) != HS_SUCCESS) {
     snprintf(err, errlen, "hyperscan: pattern %d: %s", ce ? ce->expression : -1,
              ce ? ce->message : "?");
@@ -248,6 +255,11 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
   (void)fl;
   scan_ctx_t *x = vctx;
   sl__hits_t *h = x->h;
+  if (id >= SL_P__COUNT) {
+    /* the same prefix the difficulty features read (see sl__diff_features) */
+    if (to <= 32768) h->cue_cnt[sl__diff_cue_group(id - SL_P__COUNT) % SL_DIFF_GROUPS]++;
+    return 0;
+  }
   uint32_t li = h->last_idx[id];
   sl__hit_t *last = li ? &h->v[li - 1] : NULL;
   const pat_t *p = &pats[id];
@@ -281,6 +293,7 @@ int sl__scan_run(const sl__scan_t *cs, const char *text, size_t len, sl__hits_t 
   hs_scratch_t *sc = scratch_get(s);
   if (!sc) return SL_ENOMEM;
   memset(hits->last_idx, 0, sizeof hits->last_idx);
+  memset(hits->cue_cnt, 0, sizeof hits->cue_cnt);
   scan_ctx_t x = {hits, s, (const unsigned char *)text};
   hs_error_t rc = hs_scan(s->db, text, (unsigned)len, 0, sc, on_match, &x);
   scratch_put(s, sc);
