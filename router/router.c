@@ -376,9 +376,9 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
   }
   sl_level_t level = declared_level(declared), all_max = SL_LEVEL_PUBLIC;
   for (size_t i = 0; i < cands.n; i++) {
-    char tmp[40];
-    sl_level_t l = level_for(r, &cands.v[i], tmp, sizeof tmp);
-    if (l > all_max) all_max = l;
+    const sl__cand_t *cd = &cands.v[i];
+    sl_level_t l = cd->type >= SL_ET_CUSTOM ? SL_LEVEL_RESTRICTED : r->level_of[cd->type];
+    if (l > all_max) all_max = l; /* custom: upper bound, only used after a hostile sweep */
   }
   bool swept = false;
   size_t n = resolve(cands.v, cands.n, &swept);

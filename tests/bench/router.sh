@@ -5,6 +5,7 @@
 # the held-out AUC of `sluice train-router` (5-fold cross-validation).
 set -euo pipefail
 BUILD=${1:-build/release}
+shift || true
 cd "$(dirname "$0")/../.."
 export SLUICE_SHARED=${SLUICE_SHARED:-$(cd .. && pwd)/shared}
 if [ ! -x "$BUILD/tests/bench_router" ]; then
