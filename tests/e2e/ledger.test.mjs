@@ -1,0 +1,308 @@
+// The ledger end to end: after real traffic (local, internal, external, streamed,
+// redacted) the chain verifies; `audit egress` lists exactly what the external mock
+// received (destination, byte count and SHA-256 of the exact body); values never
+// reach the file; costs follow the price table and the mock's usage; /metrics has
+// tokens and cost per backend/rule/key; budgets answer 429 and survive a restart;
+// an edited row breaks verification; a SIGKILL under load loses nothing acknowledged
+// and nothing sent out.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startMock, startSluice, apiBackend, replyJson, replyStream, completion, BIN, sleep } from './lib.mjs';
+import { chat, userMsg, assertNeverSaw, parseSSE, LOCAL_MODEL, SENSITIVE } from './fc_common.mjs';
+
+const sha = (s) => createHash('sha256').update(s).digest('hex');
+const ENV = { MOCK_KEY: 'sk-mock-ledger-1', SLUICE_MODEL: '' };
+const KEY = 'sk-team-a-ledger-test';
+const TINY = 'sk-tiny-budget-key';
+const auth = (k = KEY) => ({ authorization: `Bearer ${k}` });
+
+function audit(args) {
+  const r = spawnSync(BIN, ['audit', ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+function sql(db, q) {
+  const out = execFileSync('sqlite3', ['-readonly', '-json', db, q], { encoding: 'utf8' });
+  return out.trim() ? JSON.parse(out) : [];
+}
+// All bytes of the ledger (db, WAL and shared-memory files), to search for values.
+function ledgerBytes(db) {
+  return ['', '-wal', '-shm'].map((s) => db + s).filter(existsSync).map((f) => readFileSync(f)).reduce((a, b) => Buffer.concat([a, b]), Buffer.alloc(0));
+}
+
+// A mock that records the usage it reported for each request it received.
+function usageMock() {
+  const usage = [];
+  return {
+    usage,
+    handler: (req, body, res) => {
+      const b = JSON.parse(body);
+      const content = b.messages.at(-1).content;
+      if (b.stream) {
+        const pieces = ('echo: ' + content).match(/.{1,4}/gs);
+        usage.push({ in: 5, out: pieces.length });
+        return replyStream(res, pieces, 0);
+      }
+      usage.push({ in: 1000, out: 500 });
+      replyJson(res, 200, completion('echo: ' + content, { pt: 1000, ct: 500 }));
+    },
+  };
+}
+
+describe('ledger after mixed traffic', () => {
+  let ext, inside, s, dir, db, cfg, um, im;
+  const PRICE = { in: 3, out: 15 };          // ext, USD per Mtok
+  const IPRICE = { in: 0.5, out: 1 };        // internal server
+  const names = ['Laila Hansen', 'julian.dewitt@northwind-freight.com', 'Julian DeWitt'];
+  before(async () => {
+    um = usageMock();
+    im = usageMock();
+    ext = await startMock(um.handler);
+    inside = await startMock(im.handler);
+    dir = mkdtempSync(join(tmpdir(), 'sluice-ledger-'));
+    db = join(dir, 'ledger.db');
+    cfg = {
+      ledger: { path: db },
+      auth: { keys: [{ id: 'team-a', sha256: sha(KEY), tenant: 'team-a' },
+                     { id: 'tiny', sha256: sha(TINY), tenant: 'team-b', monthly_budget_usd: 0.01 }] },
+      backends: [
+        apiBackend('ext', ext.url, { max_retries: 0, models: [{ name: 'mock-model', usd_per_mtok_in: PRICE.in, usd_per_mtok_out: PRICE.out }] }),
+        apiBackend('inside', inside.url, { location: 'internal', max_retries: 0,
+          models: [{ name: 'mock-model', usd_per_mtok_in: IPRICE.in, usd_per_mtok_out: IPRICE.out }] }),
+        { name: 'local', kind: 'local', model: LOCAL_MODEL(), threads: 1, max_batch: 2, usd_per_hour: 3.6 },
+      ],
+      rules: [
+        { name: 'keep-restricted-inside', when: { sensitivity_at_least: 'restricted' }, route: ['local'], on_unavailable: 'reject' },
+        { name: 'to-inside', when: { header: { 'x-route': 'inside' } }, route: ['inside'] },
+        { name: 'to-local', when: { header: { 'x-route': 'local' } }, route: ['local'] },
+        { name: 'frontier', route: ['ext'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
+      ],
+    };
+    s = await startSluice(cfg, ENV);
+  });
+  after(async () => { if (s) await s.stop(); await ext.stop(); await inside.stop(); });
+
+  const ids = { ext: [], inside: [], local: [] };
+  test('a mix of local, internal and external requests (streamed and redacted)', async () => {
+    const send = async (content, h, stream, want) => {
+      const r = await chat(s.base, userMsg(content, { stream, max_tokens: 8 }), { ...auth(), ...h });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.backend, want);
+      if (stream) assert.ok(parseSSE(r.text).done, 'stream complete');
+      ids[want].push(r.id);
+      return r;
+    };
+    await send('Once upon a time', { 'x-route': 'local' }, false, 'local');
+    await send('Once upon a time there', { 'x-route': 'local' }, true, 'local');
+    await send(SENSITIVE[1].content, {}, false, 'local');                       // restricted: kept inside
+    await send('internal question one', { 'x-route': 'inside' }, false, 'inside');
+    await send('internal question two', { 'x-route': 'inside' }, true, 'inside');
+    await send('public question one', {}, false, 'ext');
+    await send('public question two', {}, true, 'ext');
+    const red = await send(`Dear ${names[0]}, forward it to ${names[1]} and ${names[2]}.`, {}, false, 'ext');
+    assert.match(red.json.choices[0].message.content, /Laila Hansen/, 'restored');
+    await send(`Stream to ${names[0]} at ${names[1]} please`, {}, true, 'ext');
+    assert.equal(ext.received.length, 4);
+    assert.equal(inside.received.length, 2);
+    assertNeverSaw(ext, names);
+  });
+
+  test('/metrics: tokens and cost per backend, rule and key', async () => {
+    const m = await (await fetch(`${s.base}/metrics`)).text();
+    const inTok = um.usage.reduce((a, u) => a + u.in, 0);
+    const outTok = um.usage.reduce((a, u) => a + u.out, 0);
+    const cost = um.usage.reduce((a, u) => a + (u.in * PRICE.in + u.out * PRICE.out) / 1e6, 0);
+    const val = (re) => { const x = m.match(re); assert.ok(x, `${re} in\n${m}`); return Number(x[1]); };
+    assert.equal(val(/sluice_tokens_total\{backend="ext",rule="frontier",key="team-a",direction="in"\} ([\d.e+-]+)/), inTok);
+    assert.equal(val(/sluice_tokens_total\{backend="ext",rule="frontier",key="team-a",direction="out"\} ([\d.e+-]+)/), outTok);
+    assert.ok(Math.abs(val(/sluice_cost_usd_total\{backend="ext",rule="frontier",key="team-a"\} ([\d.e+-]+)/) - cost) < 1e-9);
+    const icost = im.usage.reduce((a, u) => a + (u.in * IPRICE.in + u.out * IPRICE.out) / 1e6, 0);
+    assert.ok(Math.abs(val(/sluice_cost_usd_total\{backend="inside",rule="to-inside",key="team-a"\} ([\d.e+-]+)/) - icost) < 1e-9);
+    assert.ok(val(/sluice_tokens_total\{backend="local",rule="to-local",key="team-a",direction="out"\} ([\d.e+-]+)/) > 0);
+    assert.match(m, /sluice_cost_usd_total\{backend="local",rule="to-local",key="team-a"\} /);
+    assert.match(m, /sluice_avoided_cost_usd_total\{backend="local",rule="to-local",key="team-a"\} /);
+  });
+
+  test('budget: a key with a tiny monthly budget gets 429 with the reset time', async () => {
+    const r1 = await chat(s.base, userMsg('budget one'), auth(TINY));
+    assert.equal(r1.status, 200, r1.text);
+    let r2;
+    for (let i = 0; i < 3; i++) {
+      r2 = await chat(s.base, userMsg('budget two'), auth(TINY));
+      if (r2.status === 429) break;
+    }
+    assert.equal(r2.status, 429, r2.text);
+    assert.equal(r2.json.error.code, 'monthly_budget_exceeded');
+    const now = new Date();
+    const reset = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString().slice(0, 10);
+    assert.match(r2.json.error.message, new RegExp(`resets at ${reset}T00:00`));
+    // the other key is not affected
+    const r3 = await chat(s.base, userMsg('other key'), auth());
+    assert.equal(r3.status, 200);
+    ids.ext.push(r3.id);
+  });
+
+  test('budget spend is restored from the ledger at restart', async () => {
+    const r = await s.stop();
+    assert.equal(r.code, 0, s.stderr().slice(-2000));
+    s = await startSluice(cfg, ENV);
+    const r2 = await chat(s.base, userMsg('after restart'), auth(TINY));
+    assert.equal(r2.status, 429, r2.text);
+    assert.match(r2.json.error.message, /resets at/);
+    const r3 = await chat(s.base, userMsg('after restart, other key'), auth());
+    assert.equal(r3.status, 200, r3.text);
+    ids.ext.push(r3.id);
+    const st = await s.stop();
+    assert.equal(st.code, 0);
+    s = null;
+  });
+
+  test('audit verify: exit 0', () => {
+    const v = audit(['verify', '--ledger', db]);
+    assert.equal(v.code, 0, v.out + v.err);
+    assert.match(v.out, /intact/);
+  });
+
+  test('audit egress lists exactly what the external mock received', () => {
+    const e = audit(['egress', '--ledger', db, '--format', 'json']);
+    assert.equal(e.code, 0, e.err);
+    const j = JSON.parse(e.out);
+    const tx = j.transmissions;
+    assert.equal(tx.length, ext.received.length, `one transmission per external body:\n${e.out}`);
+    for (const [i, rec] of ext.received.entries()) {
+      const t = tx[i];
+      assert.equal(t.destination, `127.0.0.1:${ext.port}`);
+      assert.equal(t.bytes_out, Buffer.byteLength(rec.body));
+      assert.equal(t.sha256_out, sha(rec.body));
+      assert.equal(t.backend, 'ext');
+    }
+    assert.deepEqual(new Set(tx.map((t) => t.request_id)), new Set(ids.ext.concat(tx.filter((t) => t.key_id === 'tiny').map((t) => t.request_id))));
+    for (const id of [...ids.inside, ...ids.local]) assert.ok(!tx.some((t) => t.request_id === id), 'internal/local not listed');
+    // the redacted ones: the types were removed before sending, and are listed as such
+    const red = tx.filter((t) => Object.keys(t.redacted || {}).length);
+    assert.equal(red.length, 2, e.out);
+    for (const t of red) {
+      assert.ok(t.redacted.PERSON >= 1 && t.redacted.EMAIL_ADDRESS >= 1, JSON.stringify(t));
+      assert.ok(!JSON.stringify(t.entity_types).includes('PERSON'), 'what left has no PERSON');
+    }
+    for (const v of names) assert.ok(!e.out.includes(v));
+  });
+
+  test('the ledger file never holds the values', () => {
+    const bytes = ledgerBytes(db);
+    assert.ok(bytes.length > 0);
+    for (const v of [...names, ...SENSITIVE[1].values, 'Laila', 'northwind'])
+      assert.equal(bytes.indexOf(Buffer.from(v)), -1, `${v} is in the ledger file`);
+    // but types are there
+    assert.notEqual(bytes.indexOf(Buffer.from('US_SSN')), -1);
+  });
+
+  test('audit costs by route follows the price table and the usage the mocks reported', () => {
+    const c = audit(['costs', '--ledger', db, '--by', 'route', '--format', 'json']);
+    assert.equal(c.code, 0, c.err);
+    const j = JSON.parse(c.out);
+    const g = Object.fromEntries(j.groups.map((x) => [x.route, x]));
+    const fr = g.frontier;
+    assert.ok(fr, c.out);
+    const cost = um.usage.reduce((a, u) => a + (u.in * PRICE.in + u.out * PRICE.out) / 1e6, 0);
+    assert.equal(fr.requests, um.usage.length, c.out);
+    assert.equal(fr.tokens_in, um.usage.reduce((a, u) => a + u.in, 0));
+    assert.equal(fr.tokens_out, um.usage.reduce((a, u) => a + u.out, 0));
+    assert.ok(Math.abs(fr.cost_usd - cost) < 1e-6, `${fr.cost_usd} vs ${cost}`);
+    const icost = im.usage.reduce((a, u) => a + (u.in * IPRICE.in + u.out * IPRICE.out) / 1e6, 0);
+    assert.ok(Math.abs(g['to-inside'].cost_usd - icost) < 1e-6, c.out);
+    assert.equal(g['to-local'].requests, 2);
+    assert.ok(g['to-local'].avoided_usd > 0, 'local routing records the API cost it avoided');
+  });
+
+  test('request rows match the request ids the clients saw', () => {
+    const rows = sql(db, "SELECT request_id, backend, http_status FROM requests WHERE kind='request'");
+    const byId = Object.fromEntries(rows.map((r) => [r.request_id, r]));
+    for (const [b, list] of Object.entries(ids))
+      for (const id of list) {
+        assert.ok(byId[id], `${id} in the ledger`);
+        assert.equal(byId[id].backend, b);
+        assert.equal(byId[id].http_status, 200);
+      }
+  });
+
+  test('tampering: an edited row makes audit verify exit 1', () => {
+    const copy = join(dir, 'tampered.db');
+    execFileSync('sqlite3', [db, 'PRAGMA wal_checkpoint(TRUNCATE);']);
+    copyFileSync(db, copy);
+    const trig = sql(copy, "SELECT name FROM sqlite_master WHERE type='trigger'").map((r) => r.name);
+    const drop = trig.map((n) => `DROP TRIGGER "${n}";`).join('');
+    execFileSync('sqlite3', [copy, `${drop} UPDATE requests SET tokens_out = tokens_out + 1 WHERE id = 3;`]);
+    const v = audit(['verify', '--ledger', copy]);
+    assert.equal(v.code, 1, v.out + v.err);
+    assert.match(v.out, /BROKEN at row id 3/);
+    assert.equal(audit(['verify', '--ledger', db]).code, 0, 'the original still verifies');
+  });
+});
+
+describe('crash safety: SIGKILL under load', () => {
+  let ext, s, dir, db, cfg;
+  before(async () => {
+    ext = await startMock((req, body, res) => {
+      const b = JSON.parse(body);
+      if (b.stream) return replyStream(res, ['a', 'b', 'c', 'd'], 15);
+      setTimeout(() => replyJson(res, 200, completion('ok')), 20);
+    });
+    dir = mkdtempSync(join(tmpdir(), 'sluice-crash-'));
+    db = join(dir, 'ledger.db');
+    cfg = {
+      ledger: { path: db },
+      backends: [apiBackend('ext', ext.url, { max_retries: 0 }),
+                 { name: 'local', kind: 'local', model: LOCAL_MODEL(), threads: 1, max_batch: 4 }],
+      rules: [{ name: 'to-local', when: { header: { 'x-route': 'local' } }, route: ['local'] },
+              { name: 'default', route: ['ext'] }],
+    };
+    s = await startSluice(cfg, ENV);
+  });
+  after(async () => { if (s) await s.stop(); await ext.stop(); });
+
+  test('every acknowledged request and every byte sent out is in the ledger after restart', async () => {
+    const acked = [];
+    let stop = false;
+    const worker = async (w) => {
+      for (let i = 0; !stop && i < 400; i++) {
+        const stream = i % 3 === 1;
+        const h = i % 4 === 3 ? { 'x-route': 'local' } : {};
+        try {
+          const r = await chat(s.base, userMsg(`load ${w}-${i}`, { stream, max_tokens: 6 }), h);
+          const complete = r.status === 200 && (stream ? parseSSE(r.text).done : r.json?.choices?.length === 1);
+          if (complete) acked.push(r.id);
+        } catch { /* the process died mid-request: not acknowledged */ }
+      }
+    };
+    const workers = Array.from({ length: 6 }, (_, w) => worker(w));
+    // kill once the load is flowing (the first requests are slow to start under ASan)
+    for (let t = 0; t < 200 && acked.length < 30; t++) await sleep(100);
+    await sleep(300);
+    s.proc.kill('SIGKILL');
+    const ex = await s.exited;
+    assert.equal(ex.sig, 'SIGKILL');
+    stop = true;
+    await Promise.all(workers);
+    assert.ok(acked.length > 10, `some load ran: ${acked.length}`);
+    s = await startSluice(cfg, ENV); // restart on the same ledger
+    const v = audit(['verify', '--ledger', db]);
+    assert.equal(v.code, 0, v.out + v.err);
+    const rows = sql(db, 'SELECT kind, request_id, sha256_out, bytes_out FROM requests');
+    const reqIds = new Set(rows.filter((r) => r.kind === 'request').map((r) => r.request_id));
+    const missing = acked.filter((id) => !reqIds.has(id));
+    assert.deepEqual(missing, [], `acknowledged requests missing from the ledger (${acked.length} acked)`);
+    const egress = new Set(rows.filter((r) => r.kind === 'egress').map((r) => `${r.sha256_out}:${r.bytes_out}`));
+    const unrecorded = ext.received.filter((rec) => !egress.has(`${sha(rec.body)}:${Buffer.byteLength(rec.body)}`));
+    assert.deepEqual(unrecorded.map((r) => r.body), [], `bodies sent out without an egress row (of ${ext.received.length})`);
+    const r = await chat(s.base, userMsg('after the crash'));
+    assert.equal(r.status, 200, 'serves again');
+    await s.stop();
+    s = null;
+    assert.equal(audit(['verify', '--ledger', db]).code, 0);
+  });
+});
