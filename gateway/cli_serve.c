@@ -90,8 +90,20 @@ static void on_hup(uv_signal_t *h, int signum) {
   sl_gw_reload(&s->gw, why, sizeof why);
 }
 
+static void on_file_change(uv_fs_event_t *h, const char *fn, int events, int status);
+
 static void on_debounce(uv_timer_t *t) {
   serve_t *s = t->data;
+  /* Watch the path again: an editor's atomic save (write a temp file, rename it
+   * over) or a symlink swap replaces the inode the old watch was on, and that watch
+   * would never fire again. If the file is missing for a moment, try again soon. */
+  uv_fs_event_stop(&s->watch);
+  s->watching = uv_fs_event_start(&s->watch, on_file_change, s->gw.config_path, 0) == 0;
+  if (!s->watching) {
+    SL_WARN("cannot watch %s for now; retrying", s->gw.config_path);
+    uv_timer_start(&s->debounce, on_debounce, 1000, 0);
+    return;
+  }
   char why[600];
   sl_gw_reload(&s->gw, why, sizeof why);
 }
