@@ -92,3 +92,28 @@ export const LOCAL_MODEL = () => `${process.env.SLUICE_SHARED}/models/stories260
 // A random-weight model with a 2048 context that rarely stops by itself: slow enough
 // under ASan (~150 tokens/s) to fill a queue and to time out.
 export const BIG_MODEL = () => `${process.env.SLUICE_SHARED}/models/tiny-llama3.gguf`;
+
+// Like lib.mjs's startSluice, but for a config file the test manages itself (so it
+// can be a symlink, be rewritten, renamed over, ...).
+import { spawn } from 'node:child_process';
+export async function startSluiceAt(path, env = {}, args = []) {
+  const proc = spawn(process.env.SLUICE_BIN, ['serve', '--config', path, '--listen', '127.0.0.1:0', ...args], {
+    env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr.on('data', (d) => (stderr += d));
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error('sluice did not start: ' + stderr)), 60000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening (\d+)/);
+      if (m) { clearTimeout(t); resolve(Number(m[1])); }
+    });
+    proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`sluice exited ${code}: ${stderr}`)); });
+  });
+  const s = { proc, port, path, base: `http://127.0.0.1:${port}`, stderr: () => stderr };
+  s.exited = new Promise((r) => proc.on('exit', (code, sig) => r({ code, sig })));
+  s.stop = async () => { if (proc.exitCode === null) proc.kill('SIGTERM'); return s.exited; };
+  return s;
+}

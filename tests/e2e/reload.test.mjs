@@ -1,0 +1,244 @@
+// Hot reload end to end: SIGHUP, a change of the file, POST /admin/reload (admin key
+// only); a broken file keeps the old policy (the reason names the JSON path, /readyz
+// stays 200, routing stays old); under load, reloading between two valid policies and
+// a broken one fails no request and never sends a sensitive one outside; in-flight
+// requests keep the policy they started with.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync, renameSync, symlinkSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startMock, apiBackend, replyJson, completion, replyStream, sleep } from './lib.mjs';
+import { SENSITIVE, ALL_VALUES, chat, userMsg, assertNeverSaw, parseSSE, startSluiceAt,
+         LOCAL_MODEL } from './fc_common.mjs';
+
+const sha = (s) => createHash('sha256').update(s).digest('hex');
+const ADMIN = 'sk-admin-reload-test';
+const ENV = { MOCK_KEY: 'sk-mock-reload', SLUICE_MODEL: '' };
+const admin = (key) => fetch(`${s.base}/admin/reload`, { method: 'POST', headers: key ? { authorization: `Bearer ${key}` } : {} });
+
+let ext, s, dir, P;
+let n = 0;
+const local = () => ({ name: 'local', kind: 'local', model: LOCAL_MODEL(), threads: 1, max_batch: 4, queue_max: 256 });
+const keep = (name) => ({ name, when: { sensitivity_at_least: 'confidential' }, route: ['local'], on_unavailable: 'reject' });
+// A: public -> ext (rule a-default). B: no external backend at all; public -> local.
+const policyA = () => ({
+  auth: { admin_keys: [sha(ADMIN)] },
+  backends: [local(), apiBackend('ext', ext.url, { max_retries: 0 })],
+  rules: [keep('a-keep'), { name: 'a-default', route: ['ext'] }],
+});
+const policyB = () => ({
+  auth: { admin_keys: [sha(ADMIN)] },
+  backends: [local()],
+  rules: [keep('b-keep'), { name: 'b-default', route: ['local'] }],
+});
+const broken = () => ({ ...policyA(), rules: [keep('x-keep'), { name: 'x-default', route: ['nope'] }] });
+
+// Points the config path (a symlink) at a new file, atomically. The file watch is on
+// the original target, so only SIGHUP or /admin/reload can pick this up.
+function swapTo(obj) {
+  const f = join(dir, `v${++n}.json`);
+  writeFileSync(f, typeof obj === 'string' ? obj : JSON.stringify(obj, null, 2));
+  const tmp = join(dir, `link${n}`);
+  symlinkSync(f, tmp);
+  renameSync(tmp, P);
+}
+const pub = (t, extra) => chat(s.base, userMsg(`public question ${t}`, extra));
+const readyVersion = async () => { const r = await fetch(`${s.base}/readyz`); assert.equal(r.status, 200); return (await r.json()).policy_version; };
+const reloadsOk = async () => Number(((await (await fetch(`${s.base}/metrics`)).text()).match(/sluice_policy_reloads_total\{result="ok"\} (\d+)/) || [0, 0])[1]);
+
+before(async () => {
+  ext = await startMock((req, body, res) => {
+    const b = JSON.parse(body);
+    const c = b.messages.at(-1).content;
+    const slow = c.includes('slow');
+    if (b.stream) return replyStream(res, Array.from({ length: slow ? 10 : 3 }, (_, i) => `p${i} `), slow ? 150 : 0);
+    setTimeout(() => replyJson(res, 200, completion('ext: ' + c)), slow ? 1500 : 0);
+  });
+  dir = mkdtempSync(join(tmpdir(), 'sluice-reload-'));
+  P = join(dir, 'sluice.json');
+  const first = join(dir, 'v0.json');
+  writeFileSync(first, JSON.stringify(policyA(), null, 2));
+  symlinkSync(first, P);
+  s = await startSluiceAt(P, ENV);
+});
+after(async () => {
+  const r = await s.stop();
+  assert.equal(r.code, 0, s.stderr().slice(-3000));
+  assert.ok(!s.stderr().includes(ADMIN), 'the admin key is never logged');
+  await ext.stop();
+});
+
+test('policy A is in force at start', async () => {
+  const r = await pub('start');
+  assert.equal(r.status, 200);
+  assert.equal(r.rule, 'a-default');
+  assert.equal(r.backend, 'ext');
+});
+
+test('(a) SIGHUP reloads', async () => {
+  const v0 = await readyVersion();
+  swapTo(policyB());
+  await sleep(600);
+  assert.equal((await pub('before hup')).rule, 'a-default', 'nothing changed before the signal');
+  s.proc.kill('SIGHUP');
+  let r;
+  for (let i = 0; i < 50; i++) { r = await pub('after hup'); if (r.rule === 'b-default') break; await sleep(100); }
+  assert.equal(r.rule, 'b-default');
+  assert.equal(r.backend, 'local');
+  assert.notEqual(await readyVersion(), v0);
+});
+
+test('(c) POST /admin/reload needs the admin key', async () => {
+  swapTo(policyA());
+  let r = await admin(null);
+  assert.equal(r.status, 403);
+  assert.equal((await r.json()).error.type, 'permission_error');
+  r = await admin('sk-wrong-key');
+  assert.equal(r.status, 403);
+  assert.equal((await pub('after refused reload')).rule, 'b-default', 'a refused reload changes nothing');
+  r = await admin(ADMIN);
+  assert.equal(r.status, 200);
+  const j = await r.json();
+  assert.equal(j.status, 'reloaded');
+  assert.equal(j.policy_version, await readyVersion());
+  assert.equal((await pub('after admin reload')).rule, 'a-default');
+});
+
+test('a broken file keeps the old policy: the reason names the JSON path, /readyz stays 200', async () => {
+  const v = await readyVersion();
+  swapTo(broken());
+  let r = await admin(ADMIN);
+  assert.equal(r.status, 422);
+  const j = await r.json();
+  assert.match(j.error.message, /\$\.rules\[1\]\.route\[0\]/, j.error.message);
+  assert.match(j.error.message, /nope/);
+  assert.equal(await readyVersion(), v);
+  r = await pub('after broken reload');
+  assert.equal(r.status, 200);
+  assert.equal(r.rule, 'a-default');
+  // not JSON at all, by SIGHUP
+  swapTo('{"backends": [');
+  s.proc.kill('SIGHUP');
+  await sleep(500);
+  assert.equal(await readyVersion(), v);
+  assert.equal((await pub('after garbage')).rule, 'a-default');
+  assert.match(s.stderr(), /reload of .* refused, keeping policy/);
+  // and sensitive data still stays inside
+  const sr = await chat(s.base, userMsg(SENSITIVE[0].content));
+  assert.equal(sr.backend, 'local');
+  assertNeverSaw(ext, ALL_VALUES);
+});
+
+test('in-flight requests keep the policy they started with', async () => {
+  swapTo(policyA());
+  assert.equal((await admin(ADMIN)).status, 200);
+  const before = ext.received.length;
+  const streamed = chat(s.base, userMsg('slow stream please', { stream: true }));
+  const whole = chat(s.base, userMsg('slow whole please'));
+  for (let i = 0; i < 50 && ext.received.length < before + 2; i++) await sleep(20);
+  assert.equal(ext.received.length, before + 2, 'both started upstream');
+  swapTo(policyB()); // B has no external backend at all
+  assert.equal((await admin(ADMIN)).status, 200);
+  assert.equal((await pub('during')).rule, 'b-default', 'new requests use B');
+  const [st, wh] = await Promise.all([streamed, whole]);
+  assert.equal(st.status, 200);
+  assert.equal(st.rule, 'a-default');
+  assert.equal(st.backend, 'ext');
+  const sse = parseSSE(st.text);
+  assert.equal(sse.text, Array.from({ length: 10 }, (_, i) => `p${i} `).join(''));
+  assert.ok(sse.done);
+  assert.equal(wh.status, 200, wh.text);
+  assert.equal(wh.rule, 'a-default', 'the answer sent after the reload still carries the old rule');
+  assert.equal(wh.json.choices[0].message.content, 'ext: slow whole please');
+});
+
+test('under load: reloads between A, B and a broken file fail no request and leak nothing', async () => {
+  swapTo(policyA());
+  assert.equal((await admin(ADMIN)).status, 200);
+  let stop = false;
+  const results = [];
+  const worker = async (w) => {
+    for (let i = 0; i < 30 && !stop; i++) {
+      const smp = SENSITIVE[(w + i) % SENSITIVE.length];
+      const sensitive = i % 2 === 0;
+      const stream = i % 3 === 0;
+      const body = userMsg(sensitive ? smp.content : `public load ${w}-${i}`, { stream });
+      const r = await chat(s.base, body, sensitive ? smp.headers : {});
+      results.push({ sensitive, stream, r });
+    }
+  };
+  const reloader = async () => {
+    const seq = [policyB, broken, policyA, () => '{"rules": 1', policyB, policyA];
+    let k = 0;
+    while (!stop) {
+      swapTo(seq[k % seq.length]());
+      if (k % 2) s.proc.kill('SIGHUP');
+      else await admin(ADMIN);
+      k++;
+      await sleep(120);
+    }
+    return k;
+  };
+  const rl = reloader();
+  await Promise.all(Array.from({ length: 4 }, (_, w) => worker(w)));
+  stop = true;
+  const reloads = await rl;
+  assert.ok(reloads >= 5, `reloaded ${reloads} times`);
+  assert.ok(results.length >= 100);
+  for (const { sensitive, stream, r } of results) {
+    assert.equal(r.status, 200, r.text);
+    if (stream) assert.ok(parseSSE(r.text).done, r.text.slice(-300));
+    if (sensitive) {
+      assert.equal(r.backend, 'local');
+      assert.match(r.rule, /^[ab]-keep$/);
+    } else assert.ok(['a-default', 'b-default'].includes(r.rule), r.rule);
+  }
+  const rules = new Set(results.map((x) => x.r.rule));
+  assert.ok(rules.has('a-default') && rules.has('b-default'), `both policies served: ${[...rules]}`);
+  assertNeverSaw(ext, ALL_VALUES);
+  assert.equal(await fetch(`${s.base}/readyz`).then((r) => r.status), 200);
+});
+
+describe('(b) file watch', () => {
+  let s2, f;
+  before(async () => {
+    const d = mkdtempSync(join(tmpdir(), 'sluice-watch-'));
+    f = join(d, 'sluice.json');
+    writeFileSync(f, JSON.stringify(policyA(), null, 2));
+    s2 = await startSluiceAt(f, ENV);
+  });
+  after(async () => { const r = await s2.stop(); assert.equal(r.code, 0); });
+  const until = async (rule) => {
+    let r;
+    for (let i = 0; i < 60; i++) {
+      r = await chat(s2.base, userMsg('public watch'));
+      if (r.rule === rule) return r;
+      await sleep(100);
+    }
+    return r;
+  };
+
+  test('rewriting the file in place reloads it', async () => {
+    writeFileSync(f, JSON.stringify(policyB(), null, 2));
+    assert.equal((await until('b-default')).rule, 'b-default');
+    writeFileSync(f, JSON.stringify(broken(), null, 2));
+    await sleep(800);
+    assert.equal((await until('b-default')).rule, 'b-default', 'a broken write keeps B');
+    writeFileSync(f, JSON.stringify(policyA(), null, 2));
+    assert.equal((await until('a-default')).rule, 'a-default');
+  });
+
+  test('an editor-style save (write a temp file, rename it over) reloads, and later edits still do', async () => {
+    const tmp = f + '.tmp';
+    writeFileSync(tmp, JSON.stringify(policyB(), null, 2));
+    renameSync(tmp, f);
+    assert.equal((await until('b-default')).rule, 'b-default');
+    writeFileSync(tmp, JSON.stringify(policyA(), null, 2));
+    renameSync(tmp, f);
+    assert.equal((await until('a-default')).rule, 'a-default', 'the second atomic save is seen too');
+    writeFileSync(f, JSON.stringify(policyB(), null, 2));
+    assert.equal((await until('b-default')).rule, 'b-default', 'an in-place edit after a rename is seen');
+  });
+});
