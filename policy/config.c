@@ -2,6 +2,7 @@
  * keys and wrong types are errors naming their JSON path, because a typo in a
  * policy file that silently does nothing is how sensitive data leaks. */
 #include "config.h"
+#include "policy_int.h"
 #include "sl_err.h"
 
 #include <openssl/crypto.h>
@@ -36,8 +37,8 @@ const char *sl_backend_kind_name(sl_backend_kind_t k) {
 
 /* ---- typed getters: each names the path on error ---- */
 
-static int check_keys(const cJSON *obj, const char *path, const char *const *allowed,
-                      sl_jerr_t *err) {
+int sl__check_keys(const cJSON *obj, const char *path, const char *const *allowed,
+                   sl_jerr_t *err) {
   for (const cJSON *it = obj->child; it; it = it->next) {
     int ok = 0;
     for (const char *const *a = allowed; *a; a++)
@@ -87,17 +88,6 @@ static int get_int(const cJSON *obj, const char *key, const char *path, long lo,
   return 0;
 }
 
-static int get_bool(const cJSON *obj, const char *key, const char *path, bool *out,
-                    sl_jerr_t *err) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-  char p[256];
-  sl_jpath_key(p, sizeof p, path, key);
-  if (!v) return 0;
-  if (!cJSON_IsBool(v)) return sl_jerr_set(err, p, "must be true or false");
-  *out = cJSON_IsTrue(v);
-  return 0;
-}
-
 static int parse_hex32(const char *s, uint8_t out[32]) {
   if (strlen(s) != 64) return -1;
   for (int i = 0; i < 32; i++) {
@@ -138,7 +128,7 @@ static int parse_limits(const cJSON *root, sl_limits_t *l, sl_jerr_t *err) {
   static const char *const keys[] = {"max_header_bytes", "max_body_bytes", "max_connections",
                                      "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms",
                                      "shutdown_grace_ms", NULL};
-  int rc = check_keys(o, "$.limits", keys, err);
+  int rc = sl__check_keys(o, "$.limits", keys, err);
   long v;
 #define LIM(field, lo, hi)                                                   \
   v = (long)l->field;                                                        \
@@ -160,7 +150,7 @@ static int parse_auth(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
   if (!a) return 0;
   if (!cJSON_IsObject(a)) return sl_jerr_set(err, "$.auth", "must be an object");
   static const char *const keys[] = {"keys", "admin_keys", NULL};
-  int rc = check_keys(a, "$.auth", keys, err);
+  int rc = sl__check_keys(a, "$.auth", keys, err);
   if (rc) return rc;
   const cJSON *ks = cJSON_GetObjectItemCaseSensitive(a, "keys");
   if (ks) {
@@ -177,7 +167,7 @@ static int parse_auth(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
       static const char *const kk[] = {"id", "sha256", "tenant", "monthly_budget_usd", NULL};
       sl_key_cfg_t *kc = &c->keys[c->n_keys++];
       char *hex = NULL;
-      if ((rc = check_keys(k, p, kk, err)) || (rc = get_str(k, "id", p, true, &kc->id, err)) ||
+      if ((rc = sl__check_keys(k, p, kk, err)) || (rc = get_str(k, "id", p, true, &kc->id, err)) ||
           (rc = get_str(k, "sha256", p, true, &hex, err)) ||
           (rc = get_str(k, "tenant", p, false, &kc->tenant, err)) ||
           (rc = get_num(k, "monthly_budget_usd", p, 0, 1e12, &kc->monthly_budget_usd, err))) {
@@ -238,7 +228,7 @@ static int parse_models(const cJSON *b, const char *path, sl_backend_cfg_t *bc,
     }
     if (!cJSON_IsObject(m)) return sl_jerr_set(err, q, "must be an object or a string");
     static const char *const keys[] = {"name", "usd_per_mtok_in", "usd_per_mtok_out", NULL};
-    if ((rc = check_keys(m, q, keys, err)) || (rc = get_str(m, "name", q, true, &mp->name, err)) ||
+    if ((rc = sl__check_keys(m, q, keys, err)) || (rc = get_str(m, "name", q, true, &mp->name, err)) ||
         (rc = get_num(m, "usd_per_mtok_in", q, 0, 1e6, &mp->usd_per_mtok_in, err)) ||
         (rc = get_num(m, "usd_per_mtok_out", q, 0, 1e6, &mp->usd_per_mtok_out, err)))
       return rc;
@@ -254,7 +244,7 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
       "first_byte_timeout_ms", "total_timeout_ms", "max_retries", "model", "chat_template",
       "threads", "max_batch", "queue_max", "kv_cache_mb", "context", "timeout_ms",
       "usd_per_hour", NULL};
-  int rc = check_keys(b, p, keys, err);
+  int rc = sl__check_keys(b, p, keys, err);
   char *kind = NULL, *loc = NULL;
   if (!rc) rc = get_str(b, "name", p, true, &bc->name, err);
   if (!rc) rc = get_str(b, "kind", p, true, &kind, err);
@@ -374,7 +364,7 @@ static int parse_ledger(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
   if (!cJSON_IsObject(l)) return sl_jerr_set(err, "$.ledger", "must be an object");
   static const char *const keys[] = {"path", "on_failure", NULL};
   char *onf = NULL;
-  int rc = check_keys(l, "$.ledger", keys, err);
+  int rc = sl__check_keys(l, "$.ledger", keys, err);
   if (!rc) rc = get_str(l, "path", "$.ledger", true, &c->ledger_path, err);
   if (!rc) rc = get_str(l, "on_failure", "$.ledger", false, &onf, err);
   if (!rc && onf) {
@@ -414,7 +404,7 @@ int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t 
   static const char *const keys[] = {"listen", "ledger", "auth", "backends", "detectors",
                                      "rules", "limits", "router", "redaction", "log_level",
                                      "$schema", "description", NULL};
-  if ((rc = check_keys(c->root, "$", keys, err))) goto fail;
+  if ((rc = sl__check_keys(c->root, "$", keys, err))) goto fail;
   if ((rc = get_str(c->root, "listen", "$", false, &c->listen, err))) goto fail;
   if (!c->listen && !(c->listen = strdup("127.0.0.1:8080"))) goto nomem;
   if ((rc = check_listen(c->listen, "$.listen", err))) goto fail;

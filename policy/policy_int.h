@@ -104,4 +104,9 @@ int sl__policy_parse_rules(sl_policy_t *p, const sl__router_spec_t *spec, sl_jer
 void sl__rules_free(sl__rule_t *rules, size_t n);
 
 
+/* Refuses keys of `obj` not in `allowed` (NULL-terminated), naming the path:
+ * a typo in a policy file must not silently do nothing. (config.c) */
+int sl__check_keys(const cJSON *obj, const char *path, const char *const *allowed,
+                   sl_jerr_t *err);
+
 #endif

@@ -25,17 +25,6 @@ static const char *const builtin_types[] = {
     "URL", "CRYPTO", "API_KEY", "PRIVATE_KEY", "PASSWORD", "JWT", "CLOUD_CREDENTIAL",
     "US_BANK_NUMBER", "US_ITIN", "DATE_OF_BIRTH", "STREET_ADDRESS", "NRP", NULL};
 
-static int check_keys(const cJSON *obj, const char *path, const char *const *allowed,
-                      sl_jerr_t *err) {
-  for (const cJSON *it = obj->child; it; it = it->next) {
-    int ok = 0;
-    for (const char *const *a = allowed; *a; a++)
-      if (!strcmp(it->string, *a)) ok = 1;
-    if (!ok) return sl_jerr_set(err, path, "unknown key \"%s\"", it->string);
-  }
-  return 0;
-}
-
 static int dup_into(char **out, const char *s) {
   *out = strdup(s);
   return *out ? 0 : SL_ENOMEM;
@@ -119,7 +108,7 @@ static int parse_custom(const cJSON *arr, sl__router_spec_t *spec, sl_jerr_t *er
     sl_jpath_idx(p, sizeof p, path, i);
     if (!cJSON_IsObject(d)) return sl_jerr_set(err, p, "must be an object");
     static const char *const keys[] = {"type", "pattern", "level", "description", NULL};
-    if ((rc = check_keys(d, p, keys, err))) return rc;
+    if ((rc = sl__check_keys(d, p, keys, err))) return rc;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "type");
     const cJSON *pat = cJSON_GetObjectItemCaseSensitive(d, "pattern");
     const cJSON *lv = cJSON_GetObjectItemCaseSensitive(d, "level");
@@ -208,7 +197,7 @@ int sl__policy_parse_detectors(const sl_config_t *cfg, sl__router_spec_t *spec,
   if (d) {
     if (!cJSON_IsObject(d)) return sl_jerr_set(err, "$.detectors", "must be an object");
     static const char *const keys[] = {"custom", "levels", NULL};
-    if ((rc = check_keys(d, "$.detectors", keys, err))) return rc;
+    if ((rc = sl__check_keys(d, "$.detectors", keys, err))) return rc;
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(d, "custom");
     if (c && (rc = parse_custom(c, spec, err))) return rc;
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(d, "levels");
@@ -218,7 +207,7 @@ int sl__policy_parse_detectors(const sl_config_t *cfg, sl__router_spec_t *spec,
   if (r) {
     if (!cJSON_IsObject(r)) return sl_jerr_set(err, "$.router", "must be an object");
     static const char *const keys[] = {"difficulty_weights", NULL};
-    if ((rc = check_keys(r, "$.router", keys, err))) return rc;
+    if ((rc = sl__check_keys(r, "$.router", keys, err))) return rc;
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(r, "difficulty_weights");
     if (w) {
       if (!cJSON_IsString(w) || !w->valuestring[0])
@@ -277,7 +266,7 @@ static int parse_when(const cJSON *w, const char *path, const sl__router_spec_t 
   static const char *const keys[] = {
       "sensitivity_at_least", "entity_types_any", "difficulty_at_least", "difficulty_below",
       "tenant", "model", "header", "prompt_tokens_at_least", "tenant_rpm_at_least", NULL};
-  int rc = check_keys(w, path, keys, err);
+  int rc = sl__check_keys(w, path, keys, err);
   if (rc) return rc;
   for (const cJSON *it = w->child; it; it = it->next) {
     char p[300];
@@ -413,7 +402,7 @@ static int parse_rule(const cJSON *r, const char *path, const sl_config_t *cfg,
   if (!cJSON_IsObject(r)) return sl_jerr_set(err, path, "must be an object");
   static const char *const keys[] = {"name", "when", "route", "on_unavailable", "redact",
                                      "restore", "description", NULL};
-  int rc = check_keys(r, path, keys, err);
+  int rc = sl__check_keys(r, path, keys, err);
   if (rc) return rc;
   char p[300];
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "name");
@@ -477,7 +466,7 @@ static int parse_redaction(const cJSON *root, bool *default_restore, sl_jerr_t *
   if (!r) return 0;
   if (!cJSON_IsObject(r)) return sl_jerr_set(err, "$.redaction", "must be an object");
   static const char *const keys[] = {"restore", NULL};
-  int rc = check_keys(r, "$.redaction", keys, err);
+  int rc = sl__check_keys(r, "$.redaction", keys, err);
   if (rc) return rc;
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "restore");
   if (v) {
