@@ -369,6 +369,18 @@ static void on_error(void *data, const sl_call_error_t *e) {
     return;
   }
   int st = e->http_status;
+  if (e->retryable && e->code != SL_ETIMEOUT && e->code != SL_EBUSY && st != 429 &&
+      (j->dec.keep_inside || j->dec.reject_on_unavailable)) {
+    /* The in-network chain is exhausted (its external steps were removed): say so,
+     * as try_step() does, rather than relaying a transport error. */
+    char msg[400];
+    snprintf(msg, sizeof msg,
+             "no in-network backend can serve this request now (backend \"%s\" is unavailable), "
+             "and the policy keeps it inside the network; retry later",
+             j->backend ? j->backend : "none");
+    fail_request(j, 503, "backend_unavailable", "kept_inside_unavailable", msg);
+    return;
+  }
   if (e->code == SL_ETIMEOUT) st = 504;
   else if (e->code == SL_EBUSY || st == 429) st = 429;
   else if (st >= 500 || st < 400) st = 502;
