@@ -5,6 +5,8 @@
 // about leaks searches everything the external mock received.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
 import { startMock, startSluice, apiBackend, sleep } from './lib.mjs';
 import { SENSITIVE, ALL_VALUES, chat, userMsg, assertNeverSaw, echoHandler, parseSSE,
          LOCAL_MODEL, BIG_MODEL } from './fc_common.mjs';
@@ -41,7 +43,7 @@ describe('local backend absent: its model file is missing', () => {
 
 // ---------------------------------------------------------------------------
 describe('no local backend; the keep-inside route is an internal server that is down', () => {
-  let ext, s, downPort;
+  let ext, s, downPort, oai, anth;
   const publicSent = [];
   before(async () => {
     const tmp = await startMock(() => {});
@@ -60,25 +62,36 @@ describe('no local backend; the keep-inside route is an internal server that is 
         { name: 'default', route: ['ext'] },
       ],
     }, ENV);
+    oai = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'unused', maxRetries: 0 });
+    anth = new Anthropic({ baseURL: s.base, apiKey: 'unused', maxRetries: 0 });
   });
   after(() => stopAll(s, ext));
 
   for (const smp of SENSITIVE) {
     test(`${smp.name}: refused with a clear error by rule, fallback and pinned model`, async () => {
       // matched by the keep-inside rule: the internal server is down
+      const clear = (r, rule) => {
+        assert.equal(r.status, 503, r.text);
+        assert.equal(r.rule, rule);
+        assert.notEqual(r.backend, 'ext');
+        assert.equal(r.json.error.code, 'kept_inside_unavailable', r.text);
+        assert.match(r.json.error.message, /"inside" is unavailable.*keeps it inside the network/, r.text);
+        assert.equal(r.headers.get('retry-after'), '1');
+      };
       let r = await chat(s.base, userMsg(smp.content), smp.headers);
-      assert.ok([502, 503].includes(r.status), `status ${r.status}: ${r.text}`);
-      assert.equal(r.rule, 'keep-sensitive-inside');
-      assert.ok(r.json?.error?.message?.length > 10, r.text);
+      clear(r, 'keep-sensitive-inside');
       // a rule whose chain is [internal, external]: the external step is removed
       r = await chat(s.base, userMsg(smp.content), { ...smp.headers, 'x-route': 'fallback' });
-      assert.ok([502, 503].includes(r.status), `fallback: status ${r.status}: ${r.text}`);
-      assert.equal(r.rule, 'fallback');
-      assert.notEqual(r.backend, 'ext');
-      assert.ok(r.json?.error?.message, r.text);
-      // streamed, same
+      clear(r, 'fallback');
+      // streamed, same (nothing was sent yet, so a plain error)
       r = await chat(s.base, userMsg(smp.content, { stream: true }), { ...smp.headers, 'x-route': 'fallback' });
-      assert.ok([502, 503].includes(r.status), `stream: status ${r.status}: ${r.text}`);
+      clear(r, 'fallback');
+      // the official SDKs see a clear error too (OpenAI and Anthropic dialects)
+      await assert.rejects(oai.chat.completions.create(userMsg(smp.content), { headers: { ...smp.headers, 'x-route': 'fallback' } }),
+        (e) => e instanceof OpenAI.APIError && e.status === 503 && /keeps it inside the network/.test(e.message));
+      await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 8, messages: [{ role: 'user', content: smp.content }] },
+        { headers: { ...smp.headers, 'x-route': 'fallback' } }),
+        (e) => e instanceof Anthropic.APIError && e.status === 503 && /keeps it inside the network/.test(e.message));
       // the client pins the external model: refused by policy
       r = await chat(s.base, userMsg(smp.content, { model: 'ext/mock-model' }), smp.headers);
       assert.equal(r.status, 451, r.text);
