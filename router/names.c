@@ -41,7 +41,7 @@ static void tok_push(sl__toks_t *t, sl__tok_t tk) {
 }
 
 /* Byte classes for the tokenizer: one table lookup per byte. */
-enum { C_AL = 1, C_DG = 2, C_UP = 4, C_LO = 8, C_SP = 16 };
+enum { C_AL = 1, C_DG = 2, C_UP = 4, C_LO = 8, C_SP = 16, C_TOK = 32 };
 static uint8_t g_tab[256];
 void init_tab(void);
 void init_tab(void) {
@@ -52,6 +52,9 @@ void init_tab(void) {
     if (c >= 'A' && c <= 'Z') v |= C_UP;
     if (c >= 'a' && c <= 'z') v |= C_LO;
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') v |= C_SP;
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+        (c && strchr("_+/=.!~-", c)))
+      v |= C_TOK;
     g_tab[c] = v;
   }
 }
@@ -61,6 +64,30 @@ void sl__tokenize(const char *text, size_t len, sl__toks_t *t) {
   pthread_once(&once, init_tab);
   const uint8_t *K = g_tab;
   const unsigned char *s = (const unsigned char *)text;
+  /* Runs of key-material bytes (>= 24) for the random-token detector. */
+  size_t run = 0;
+  for (size_t k = 0; k <= len; k++) {
+    if (k < len && (K[s[k]] & C_TOK)) {
+      run++;
+      continue;
+    }
+    if (run >= 24 && !t->err) {
+      if (t->n_runs == t->cap_runs) {
+        size_t nc = t->cap_runs ? t->cap_runs * 2 : 16;
+        uint32_t *nv = nc <= SL_ROUTER_MAX_CANDS ? realloc(t->runs, nc * 2 * sizeof *nv) : NULL;
+        if (!nv) {
+          t->err = -1;
+          return;
+        }
+        t->runs = nv;
+        t->cap_runs = nc;
+      }
+      t->runs[2 * t->n_runs] = (uint32_t)(k - run);
+      t->runs[2 * t->n_runs + 1] = (uint32_t)k;
+      t->n_runs++;
+    }
+    run = 0;
+  }
   size_t i = 0;
   uint8_t nl = 0, punct = 0;
   while (i < len) {

@@ -399,10 +399,22 @@ void sl__detect_pii(sl__ctx_t *c) {
       case SL_P_IBAN:
         /* the class walk may take in a word before the code ("IBAN GB82 ..."):
          * try each word start */
-        for (uint32_t s = h->start; s + 15 <= h->end; s++) {
+        for (uint32_t s = h->start; s + 4 <= h->end; s++) {
           if ((s > h->start && c->text[s - 1] != ' ') || !isupper((unsigned char)c->text[s])) continue;
-          if (sl__iban_ok(c->text + s, h->end - s)) {
-            sl__cands_add(c->out, s, h->end, SL_ET_IBAN_CODE, "iban", 60);
+          /* read on: letters/digits in groups of one space, up to the country's length */
+          int want = sl__iban_len(c->text + s), got = 0;
+          uint32_t e = s;
+          while (e < c->len && got < (want ? want : 34)) {
+            char ch = c->text[e];
+            if (isupper((unsigned char)ch) || isdigit((unsigned char)ch)) got++, e++;
+            else if (ch == ' ' && e + 1 < c->len && isalnum((unsigned char)c->text[e + 1]) && e > s)
+              e++;
+            else
+              break;
+          }
+          if (e < c->len && isalnum((unsigned char)c->text[e]) && !want) continue;
+          if (sl__iban_ok(c->text + s, e - s)) {
+            sl__cands_add(c->out, s, e, SL_ET_IBAN_CODE, "iban", 60);
             break;
           }
         }

@@ -347,6 +347,7 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
   hits.v = malloc(hits.cap * sizeof *hits.v);
   if (!toks.v || !hits.v) {
     free(toks.v);
+    free(toks.runs);
     free(hits.v);
     fail_closed(out, SL_ENOMEM);
     return SL_ENOMEM;
@@ -359,6 +360,7 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
     sl__tokenize(text, len, &toks);
     if (toks.err) rc = SL_ENOMEM;
     if (!rc) {
+      sl__detect_token_runs(&ctx, &toks);
       sl__detect_names(&ctx, r->gaz, &toks);
       sl__detect_addresses(&ctx, r->gaz, &toks);
     }
@@ -369,6 +371,7 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
   memcpy(cue_counts, hits.cue_cnt, sizeof cue_counts);
   free(hits.v);
   free(toks.v);
+  free(toks.runs);
   if (rc) {
     free(cands.v);
     fail_closed(out, rc);

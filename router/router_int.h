@@ -104,7 +104,7 @@ enum {
   SL_P_AWS_AKID, SL_P_GCP_SA, SL_P_GOOGLE_KEY, SL_P_GOOGLE_OAUTH, SL_P_AZURE_KEY,
   SL_P_AZURE_SECRET, SL_P_GITHUB, SL_P_GITLAB, SL_P_SLACK, SL_P_SLACK_HOOK, SL_P_STRIPE,
   SL_P_OPENAI, SL_P_ANTHROPIC, SL_P_VENDOR, SL_P_PRIVKEY, SL_P_PRIVKEY_B64, SL_P_JWT,
-  SL_P_BASIC_AUTH, SL_P_BEARER, SL_P_PWHASH, SL_P_PW_CUE, SL_P_KEY_CUE, SL_P_TOKEN,
+  SL_P_BASIC_AUTH, SL_P_BEARER, SL_P_PWHASH, SL_P_PW_CUE, SL_P_KEY_CUE,
   SL_P_CRYPTO_BTC, SL_P_CRYPTO_ETH, SL_P_NETRC, SL_P_CUE_NAME2, SL_P_CUE_NAME1,
   SL_P__COUNT
 };
@@ -112,6 +112,7 @@ enum {
 /* Validators (validate.c): pure functions over bytes. */
 bool sl__luhn(const char *s, size_t n);
 bool sl__iban_ok(const char *s, size_t n);
+int sl__iban_len(const char *cc); /* registry length for a country code, 0 if unknown */
 bool sl__ssn_ok(const char *s, size_t n);
 bool sl__ipv4_ok(const char *s, size_t n);
 bool sl__ipv6_ok(const char *s, size_t n);
@@ -184,10 +185,13 @@ typedef struct {
   size_t n, cap;
   int err;
   bool has_upper; /* any ASCII capital in the text */
+  uint32_t *runs;  /* (start, end) of runs of >= 24 token bytes [A-Za-z0-9_+/=.!~-] */
+  size_t n_runs, cap_runs;
 } sl__toks_t;
 
 void sl__tokenize(const char *text, size_t len, sl__toks_t *t);
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *t);
+void sl__detect_token_runs(sl__ctx_t *c, const sl__toks_t *t);
 void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *t);
 /* Cached gazetteer flags of token i (possessive and hyphenated forms folded). */
 unsigned sl__tok_flags(const sl__gaz_t *g, const char *text, sl__tok_t *t);

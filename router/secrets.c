@@ -403,6 +403,17 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   add_secret(c, vs, ve, SL_ET_API_KEY, "key_assignment", 65, false);
 }
 
+static void token(sl__ctx_t *c, const sl__hit_t *h);
+
+/* Long runs of token bytes, found by the tokenizer's pass (a bounded-repeat
+ * pattern for them was the costliest part of the Hyperscan database). */
+void sl__detect_token_runs(sl__ctx_t *c, const sl__toks_t *T) {
+  for (size_t i = 0; i < T->n_runs; i++) {
+    sl__hit_t h = {T->runs[2 * i], T->runs[2 * i + 1], 0};
+    token(c, &h);
+  }
+}
+
 static void token(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t s = h->start, e = h->end;
   /* trim punctuation at the ends of a run */
@@ -463,7 +474,6 @@ void sl__detect_secrets(sl__ctx_t *c) {
       case SL_P_NETRC: netrc(c, h); break;
       case SL_P_PW_CUE: password_cue(c, h); break;
       case SL_P_KEY_CUE: key_cue(c, h); break;
-      case SL_P_TOKEN: token(c, h); break;
       default: break;
     }
   }

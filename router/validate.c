@@ -35,6 +35,9 @@ bool sl__luhn(const char *s, size_t n) {
 }
 
 /* Lengths per country (ISO 13616 registry) for the common ones; others 15..34. */
+static int iban_len(const char *cc);
+int sl__iban_len(const char *cc) { return iban_len(cc); }
+
 static int iban_len(const char *cc) {
   static const struct {
     char cc[3];
