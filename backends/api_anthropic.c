@@ -14,9 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_RESPONSE (32u << 20) /* a non-streamed answer */
-#define MAX_EVENT (4u << 20)     /* one SSE event */
-#define MAX_ERROR_BODY (64u << 10)
 #define DEFAULT_MAX_TOKENS 4096   /* the API requires max_tokens; OpenAI clients may omit it */
 #define API_VERSION "2023-06-01"
 
@@ -25,10 +22,8 @@ typedef struct {
   sl_hc_req_t *hr;
   char url[1200];
   char auth[600];
-  bool stream, streaming_resp, started, saw_stop, failed, abandoned;
-  int status;
-  sl_buf_t resp;       /* JSON body or error body */
-  sl_sse_t sse;
+  bool stream, started, saw_stop, failed, abandoned;
+  sl__upstream_t up;   /* status, JSON/error body or SSE stream */
   sl_result_t res;
   char finish[32];
   char stop_seq[256];
@@ -384,24 +379,15 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
 }
 
 static int on_response(void *data, int status, const char *ctype) {
-  an_call_t *c = data;
-  c->status = status;
-  if (status >= 200 && status < 300 && ctype && strstr(ctype, "text/event-stream"))
-    c->streaming_resp = true;
-  if (status >= 300) sl_buf_init(&c->resp, MAX_ERROR_BODY);
-  return 0;
+  return sl__upstream_response(&((an_call_t *)data)->up, status, ctype);
 }
 
 static int on_data(void *data, const char *p, size_t n) {
-  an_call_t *c = data;
-  if (c->streaming_resp) return sl_sse_feed(&c->sse, p, n) ? 1 : 0;
-  int rc = sl_buf_append(&c->resp, p, n);
-  if (rc && c->status >= 300) return 0; /* error bodies are truncated, not fatal */
-  return rc ? 1 : 0;
+  return sl__upstream_data(&((an_call_t *)data)->up, p, n);
 }
 
 static void finish_json(an_call_t *c) {
-  cJSON *j = cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len);
+  cJSON *j = cJSON_ParseWithLength(c->up.body.data ? c->up.body.data : "", c->up.body.len);
   const cJSON *content = j ? cJSON_GetObjectItemCaseSensitive(j, "content") : NULL;
   if (!cJSON_IsArray(content)) {
     cJSON_Delete(j);
@@ -434,8 +420,7 @@ static void finish_json(an_call_t *c) {
 }
 
 static void call_free(an_call_t *c) {
-  sl_buf_free(&c->resp);
-  sl_sse_free(&c->sse);
+  sl__upstream_free(&c->up);
   sl_buf_free(&c->base.body);
   free(c);
 }
@@ -451,12 +436,12 @@ static void on_done(void *data, int err, int status, const char *msg) {
   }
   if (status >= 300) {
     sl_call_error_t e = {0};
-    upstream_error(&e, status, c->resp.data ? c->resp.data : "", c->resp.len);
+    upstream_error(&e, status, c->up.body.data ? c->up.body.data : "", c->up.body.len);
     call_fail(c, SL_EUPSTREAM, status, status == 429 || status >= 500, e.type, e.message);
     goto out;
   }
-  if (c->streaming_resp) {
-    sl_sse_feed(&c->sse, "\n\n", 2); /* flush an unterminated last event */
+  if (c->up.streaming) {
+    sl_sse_feed(&c->up.sse, "\n\n", 2); /* flush an unterminated last event */
     if (c->failed || c->abandoned) goto out;
     if (!c->saw_stop) {
       call_fail(c, SL_EUPSTREAM, 502, true, "upstream_error", "upstream stream ended before message_stop");
@@ -492,8 +477,7 @@ static int an_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
   c->stream = o->stream;
   c->block_tool = -1;
   sl_buf_init(&c->base.body, 64u << 20);
-  sl_buf_init(&c->resp, MAX_RESPONSE);
-  sl_sse_init(&c->sse, MAX_EVENT, on_event, c);
+  sl__upstream_init(&c->up, on_event, c);
   int rc = encode(o, cfg, o->stream, &c->base.body);
   if (rc) {
     call_free(c);

@@ -11,19 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_RESPONSE (32u << 20) /* a non-streamed answer */
-#define MAX_EVENT (4u << 20)     /* one SSE event */
-#define MAX_ERROR_BODY (64u << 10)
 
 typedef struct {
   sl_call_t base;
   sl_hc_req_t *hr;
   char url[1200];
   char auth[600];
-  bool stream, streaming_resp, started, saw_done, failed, abandoned;
-  int status;
-  sl_buf_t resp;       /* JSON body or error body */
-  sl_sse_t sse;
+  bool stream, started, saw_done, failed, abandoned;
+  sl__upstream_t up;   /* status, JSON/error body or SSE stream */
   sl_result_t res;
   char finish[32];
   char model[128];
@@ -188,24 +183,15 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
 }
 
 static int on_response(void *data, int status, const char *ctype) {
-  oa_call_t *c = data;
-  c->status = status;
-  if (status >= 200 && status < 300 && ctype && strstr(ctype, "text/event-stream"))
-    c->streaming_resp = true;
-  if (status >= 300) sl_buf_init(&c->resp, MAX_ERROR_BODY);
-  return 0;
+  return sl__upstream_response(&((oa_call_t *)data)->up, status, ctype);
 }
 
 static int on_data(void *data, const char *p, size_t n) {
-  oa_call_t *c = data;
-  if (c->streaming_resp) return sl_sse_feed(&c->sse, p, n) ? 1 : 0;
-  int rc = sl_buf_append(&c->resp, p, n);
-  if (rc && c->status >= 300) return 0; /* error bodies are truncated, not fatal */
-  return rc ? 1 : 0;
+  return sl__upstream_data(&((oa_call_t *)data)->up, p, n);
 }
 
 static void finish_json(oa_call_t *c) {
-  cJSON *j = cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len);
+  cJSON *j = cJSON_ParseWithLength(c->up.body.data ? c->up.body.data : "", c->up.body.len);
   const cJSON *ch = j ? cJSON_GetObjectItemCaseSensitive(j, "choices") : NULL;
   const cJSON *c0 = cJSON_IsArray(ch) ? ch->child : NULL;
   const cJSON *msg = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "message") : NULL;
@@ -235,12 +221,12 @@ static void on_done(void *data, int err, int status, const char *msg) {
   }
   if (status >= 300) {
     sl_call_error_t e = {0};
-    sl__upstream_error(&e, status, c->resp.data ? c->resp.data : "", c->resp.len);
+    sl__upstream_error(&e, status, c->up.body.data ? c->up.body.data : "", c->up.body.len);
     fail(c, SL_EUPSTREAM, status, status == 429 || status >= 500, e.type, e.message);
     goto out;
   }
-  if (c->streaming_resp) {
-    sl_sse_feed(&c->sse, "\n\n", 2); /* flush an unterminated last event */
+  if (c->up.streaming) {
+    sl_sse_feed(&c->up.sse, "\n\n", 2); /* flush an unterminated last event */
     if (c->failed || c->abandoned) goto out;
     if (!c->saw_done && !c->finish[0]) {
       fail(c, SL_EUPSTREAM, 502, true, "upstream_error", "upstream stream ended before it was complete");
@@ -260,8 +246,7 @@ static void on_done(void *data, int err, int status, const char *msg) {
   c->res.model = c->model[0] ? c->model : NULL;
   c->base.cbs.on_done(c->base.data, &c->res);
 out:
-  sl_buf_free(&c->resp);
-  sl_sse_free(&c->sse);
+  sl__upstream_free(&c->up);
   sl_buf_free(&c->base.body);
   free(c);
 }
@@ -274,12 +259,11 @@ static int oa_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
   if (!c) return SL_ENOMEM;
   c->stream = o->stream;
   sl_buf_init(&c->base.body, 64u << 20);
-  sl_buf_init(&c->resp, MAX_RESPONSE);
-  sl_sse_init(&c->sse, MAX_EVENT, on_event, c);
+  sl__upstream_init(&c->up, on_event, c);
   int rc = encode(o, cfg, o->stream, &c->base.body);
   if (rc) {
     sl_buf_free(&c->base.body);
-    sl_sse_free(&c->sse);
+    sl_sse_free(&c->up.sse);
     free(c);
     return rc;
   }
@@ -310,8 +294,7 @@ static int oa_start(sl_call_t *base) {
   int rc = sl_hc_start(base->owner->hc, &ho, &hcb, c, &c->hr);
   memset(c->auth, 0, sizeof c->auth); /* the key does not linger in our memory */
   if (rc) {
-    sl_buf_free(&c->resp);
-    sl_sse_free(&c->sse);
+    sl__upstream_free(&c->up);
     sl_buf_free(&base->body);
     free(c);
   }
@@ -321,8 +304,7 @@ static int oa_start(sl_call_t *base) {
 static void oa_cancel(sl_call_t *base) {
   oa_call_t *c = (oa_call_t *)base;
   if (c->hr) sl_hc_cancel(c->hr);
-  sl_buf_free(&c->resp);
-  sl_sse_free(&c->sse);
+  sl__upstream_free(&c->up);
   sl_buf_free(&base->body);
   free(c);
 }

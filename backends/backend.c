@@ -125,3 +125,34 @@ void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t
   }
   cJSON_Delete(j);
 }
+
+#define UPSTREAM_MAX_BODY (32u << 20)  /* a non-streamed answer */
+#define UPSTREAM_MAX_EVENT (4u << 20)  /* one SSE event */
+#define UPSTREAM_MAX_ERROR (64u << 10) /* an error body */
+
+void sl__upstream_init(sl__upstream_t *u, sl_sse_event_cb on_event, void *data) {
+  u->status = 0;
+  u->streaming = false;
+  sl_buf_init(&u->body, UPSTREAM_MAX_BODY);
+  sl_sse_init(&u->sse, UPSTREAM_MAX_EVENT, on_event, data);
+}
+
+void sl__upstream_free(sl__upstream_t *u) {
+  sl_buf_free(&u->body);
+  sl_sse_free(&u->sse);
+}
+
+int sl__upstream_response(sl__upstream_t *u, int status, const char *ctype) {
+  u->status = status;
+  if (status >= 200 && status < 300 && ctype && strstr(ctype, "text/event-stream"))
+    u->streaming = true;
+  if (status >= 300) u->body.max = UPSTREAM_MAX_ERROR;
+  return 0;
+}
+
+int sl__upstream_data(sl__upstream_t *u, const char *p, size_t n) {
+  if (u->streaming) return sl_sse_feed(&u->sse, p, n) ? 1 : 0;
+  int rc = sl_buf_append(&u->body, p, n);
+  if (rc && u->status >= 300) return 0;
+  return rc ? 1 : 0;
+}

@@ -5,6 +5,7 @@
 #include "backend.h"
 #include "http_client.h"
 #include "sl_buf.h"
+#include "sse.h"
 
 typedef struct {
   const char *kind;
@@ -41,5 +42,21 @@ extern const sl_backend_ops_t sl__local_ops;
 void sl__url_destination(const char *url, char *out, size_t n);
 /* Fills err from an upstream error body (OpenAI or Anthropic JSON shape). */
 void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t len);
+
+/* What both API backends do with an upstream answer: a 2xx event stream goes
+ * through the SSE parser, anything else is collected (bounded; error bodies are
+ * truncated, not fatal). */
+typedef struct {
+  int status;
+  bool streaming;
+  sl_buf_t body;
+  sl_sse_t sse;
+} sl__upstream_t;
+
+void sl__upstream_init(sl__upstream_t *u, sl_sse_event_cb on_event, void *data);
+void sl__upstream_free(sl__upstream_t *u);
+/* http_client callbacks' bodies: return non-zero to abort the transfer. */
+int sl__upstream_response(sl__upstream_t *u, int status, const char *ctype);
+int sl__upstream_data(sl__upstream_t *u, const char *p, size_t n);
 
 #endif
