@@ -18,6 +18,9 @@ export const SENSITIVE = [
     values: ['Laila Hansen', 'Birchwood Lane'] },
   { name: 'github_token', content: 'use token ghp_R8x2Kq9LmT4vWz7YpN3bC6dF1hJ5sA0eGu2i for the repo',
     values: ['ghp_R8x2Kq9LmT4vWz7YpN3bC6dF1hJ5sA0eGu2i', 'R8x2Kq9LmT4vWz7YpN3bC6dF1hJ5sA0eGu2i'] },
+  // a caller's declaration can raise the level, never lower it
+  { name: 'ssn_declared_public', content: 'Employee record: SSN 431-72-9045, start date next week',
+    values: ['431-72-9045', '431729045'], headers: { 'x-sluice-data-class': 'public' } },
   // innocuous text, declared restricted by the caller: the marker must not leave
   { name: 'declared_restricted', content: 'What is the capital of France? ref QX7-declared-marker',
     values: ['QX7-declared-marker'], headers: { 'x-sluice-data-class': 'restricted' } },
