@@ -144,7 +144,18 @@ static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   sl_router_classify(sl_policy_router(pol), &req, sl_http_header(r, "x-sluice-data-class"), &cls);
   sl_decision_t d;
   memset(&d, 0, sizeof d);
-  sl_req_meta_t meta = {.header = sl_http_header_lookup, .header_ctx = r};
+  /* The caller's key, when given, makes tenant rules explainable (nothing is sent). */
+  const sl_config_t *cfg = sl_policy_config(pol);
+  const char *a = sl_http_header(r, "authorization");
+  const char *tok = a && !strncasecmp(a, "Bearer ", 7) ? a + 7 : sl_http_header(r, "x-api-key");
+  const sl_key_cfg_t *key = tok ? sl_config_find_key(cfg, tok, strlen(tok)) : NULL;
+  const char *tenant = key ? key->tenant : NULL;
+  size_t text_bytes = 0;
+  for (size_t i = 0; i < req.n_msgs; i++) text_bytes += strlen(req.msgs[i].content);
+  sl_req_meta_t meta = {.tenant = tenant, .key_id = key ? key->id : NULL,
+                        .header = sl_http_header_lookup, .header_ctx = r,
+                        .prompt_tokens = (int)(text_bytes / 4),
+                        .tenant_rpm = sl_rate_count(gw->rate, tenant, sl_rate_now_ms())};
   sl_policy_decide(pol, &req, &cls, &meta, &d);
   char *json = sl_policy_explain_json(pol, &req, &cls, &d, true);
   if (json) simple(gw, c, r, 200, "application/json", json, strlen(json));
