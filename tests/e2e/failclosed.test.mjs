@@ -43,21 +43,28 @@ describe('local backend absent: its model file is missing', () => {
 
 // ---------------------------------------------------------------------------
 describe('no local backend; the keep-inside route is an internal server that is down', () => {
-  let ext, s, downPort, oai, anth;
+  let ext, s, downPort, oai, anth, failing, hanging;
   const publicSent = [];
   before(async () => {
     const tmp = await startMock(() => {});
     downPort = tmp.port;
     await tmp.stop(); // a closed port on loopback: connection refused
     ext = await startMock(echoHandler());
+    // in-network servers that fail (HTTP 500) or hang (no answer within the timeout)
+    failing = await startMock((req, body, res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"engine crashed","type":"server_error"}}'));
+    hanging = await startMock((req, body, res) => setTimeout(() => res.destroyed || res.writeHead(200).end('{}'), 3000));
     s = await startSluice({
       backends: [
         apiBackend('inside', `http://127.0.0.1:${downPort}/v1`, { location: 'internal', connect_timeout_ms: 500, max_retries: 0 }),
         apiBackend('ext', ext.url, { max_retries: 0 }),
+        apiBackend('inside-500', failing.url, { location: 'internal', max_retries: 1 }),
+        apiBackend('inside-slow', hanging.url, { location: 'internal', first_byte_timeout_ms: 300, max_retries: 0 }),
       ],
       rules: [
         { name: 'pin-ext', when: { model: 'ext/mock-model' }, route: ['ext'] },
         { name: 'fallback', when: { header: { 'x-route': 'fallback' } }, route: ['inside', 'ext'] },
+        { name: 'fallback-500', when: { header: { 'x-route': 'f500' } }, route: ['inside-500', 'ext'] },
+        { name: 'fallback-slow', when: { header: { 'x-route': 'fslow' } }, route: ['inside-slow', 'ext'] },
         { name: 'keep-sensitive-inside', when: { sensitivity_at_least: 'confidential' }, route: ['inside'], on_unavailable: 'reject' },
         { name: 'default', route: ['ext'] },
       ],
@@ -65,7 +72,31 @@ describe('no local backend; the keep-inside route is an internal server that is 
     oai = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'unused', maxRetries: 0 });
     anth = new Anthropic({ baseURL: s.base, apiKey: 'unused', maxRetries: 0 });
   });
-  after(() => stopAll(s, ext));
+  after(() => stopAll(s, ext, failing, hanging));
+
+  test('internal server failing (500) or hanging (timeout): keep-inside requests get a clear error, public ones fall back', async () => {
+    for (const smp of SENSITIVE) {
+      let r = await chat(s.base, userMsg(smp.content), { ...smp.headers, 'x-route': 'f500' });
+      assert.equal(r.status, 503, r.text);
+      assert.equal(r.json.error.code, 'kept_inside_unavailable');
+      assert.match(r.json.error.message, /"inside-500" is unavailable/);
+      r = await chat(s.base, userMsg(smp.content), { ...smp.headers, 'x-route': 'fslow' });
+      assert.equal(r.status, 504, r.text);
+      assert.ok(r.json.error.message.length > 5, r.text);
+      assert.notEqual(r.backend, 'ext');
+    }
+    assert.ok(failing.received.length >= SENSITIVE.length, 'the internal server was tried');
+    assertNeverSaw(ext, ALL_VALUES);
+    assert.equal(ext.received.length, publicSent.length);
+    for (const h of ['f500', 'fslow']) {
+      const content = `${PUBLIC} (${h})`;
+      const r = await chat(s.base, userMsg(content), { 'x-route': h });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.backend, 'ext');
+      publicSent.push(content);
+    }
+    assert.equal(ext.received.length, publicSent.length);
+  });
 
   for (const smp of SENSITIVE) {
     test(`${smp.name}: refused with a clear error by rule, fallback and pinned model`, async () => {
