@@ -32,12 +32,30 @@ static const char *const type_before[] = {
     "calea", "splaiul", "odos", "leoforos", "ulitsa", "prospekt", "jalan", "jl", "soi",
     "thanon", "avenue", "rambla", "ronda", "plac", "osiedle", "os", NULL};
 /* Endings of one-word street names ("Nybyvägen", "Bundesstrasse", "Harjukuja"). */
-static const char *const fused[] = {
-    "vägen", "gatan", "gränd", "stigen", "backen", "torget", "vej", "gade", "veien", "vegen",
-    "gaten", "gata", "straße", "strasse", "str.", "weg", "gasse", "allee", "platz", "ring",
-    "damm", "ufer", "chaussee", "kuja", "katu", "tie", "polku", "kaari", "rinne", "braut",
-    "stræti", "straat", "laan", "steeg", "plein", "gracht", "kade", "singel", "dreef", "utca",
-    "ulica", "street", "road", "stra", NULL};
+static const struct {
+  const char *s;
+  size_t n;
+} fused[] = {
+    {"vägen", sizeof "vägen" - 1}, {"gatan", sizeof "gatan" - 1},
+    {"gränd", sizeof "gränd" - 1}, {"stigen", sizeof "stigen" - 1},
+    {"backen", sizeof "backen" - 1}, {"torget", sizeof "torget" - 1},
+    {"vej", sizeof "vej" - 1}, {"gade", sizeof "gade" - 1}, {"veien", sizeof "veien" - 1},
+    {"vegen", sizeof "vegen" - 1}, {"gaten", sizeof "gaten" - 1}, {"gata", sizeof "gata" - 1},
+    {"straße", sizeof "straße" - 1}, {"strasse", sizeof "strasse" - 1},
+    {"str.", sizeof "str." - 1}, {"weg", sizeof "weg" - 1}, {"gasse", sizeof "gasse" - 1},
+    {"allee", sizeof "allee" - 1}, {"platz", sizeof "platz" - 1}, {"ring", sizeof "ring" - 1},
+    {"damm", sizeof "damm" - 1}, {"ufer", sizeof "ufer" - 1},
+    {"chaussee", sizeof "chaussee" - 1}, {"kuja", sizeof "kuja" - 1},
+    {"katu", sizeof "katu" - 1}, {"tie", sizeof "tie" - 1}, {"polku", sizeof "polku" - 1},
+    {"kaari", sizeof "kaari" - 1}, {"rinne", sizeof "rinne" - 1},
+    {"braut", sizeof "braut" - 1}, {"stræti", sizeof "stræti" - 1},
+    {"straat", sizeof "straat" - 1}, {"laan", sizeof "laan" - 1},
+    {"steeg", sizeof "steeg" - 1}, {"plein", sizeof "plein" - 1},
+    {"gracht", sizeof "gracht" - 1}, {"kade", sizeof "kade" - 1},
+    {"singel", sizeof "singel" - 1}, {"dreef", sizeof "dreef" - 1},
+    {"utca", sizeof "utca" - 1}, {"ulica", sizeof "ulica" - 1},
+    {"street", sizeof "street" - 1}, {"road", sizeof "road" - 1}, {"stra", sizeof "stra" - 1},
+};
 static const char *const unit_words[] = {"apt", "apartment", "suite", "ste", "unit", "flat",
                                          "floor", "fl", "room", "rm", "bldg", "building", "no",
                                          "nr", "lot", "door", "dept", NULL};
@@ -47,11 +65,14 @@ static inline bool eq_word(const char *text, const sl__tok_t *t, const char *w) 
   return t->e - t->s == n && ((text[t->s] | 32) == w[0]) && !strncasecmp(text + t->s, w, n);
 }
 
-static bool ends_with(const char *text, const sl__tok_t *t, const char *const *l) {
+static bool fused_name(const char *text, const sl__tok_t *t) {
   size_t n = t->e - t->s;
-  for (; *l; l++) {
-    size_t m = strlen(*l);
-    if (n > m + 2 && !strncasecmp(text + t->e - m, *l, m)) return true;
+  if (n < 5) return false;
+  char last = (char)(text[t->e - 1] | 32);
+  for (size_t i = 0; i < sizeof fused / sizeof fused[0]; i++) {
+    size_t m = fused[i].n;
+    if ((fused[i].s[m - 1] | 32) != last && (unsigned char)last < 0x80) continue;
+    if (n > m + 2 && !strncasecmp(text + t->e - m, fused[i].s, m)) return true;
   }
   return false;
 }
@@ -217,7 +238,7 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     }
     /* 3. Fused street names beside a number: "Harjukuja 54", "Brucker Bundesstrasse 31",
      *    "34151 Nybyvägen 65" */
-    if (nl0 && j >= 1 && T->v[j - 1].kind == SL_TK_WORD && ends_with(text, &T->v[j - 1], fused)) {
+    if (nl0 && j >= 1 && T->v[j - 1].kind == SL_TK_WORD && fused_name(text, &T->v[j - 1])) {
       size_t a = j - 1;
       while (a > 0 && j - a < 3 && T->v[a - 1].kind == SL_TK_WORD && (T->v[a - 1].caps & 1) &&
              T->v[a].nl_before == 0 && T->v[a].punct_before == 0)
@@ -229,7 +250,7 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       continue;
     }
     if (j + 1 < T->n && T->v[j + 1].nl_before == 0 && T->v[j + 1].kind == SL_TK_WORD &&
-        ends_with(text, &T->v[j + 1], fused)) {
+        fused_name(text, &T->v[j + 1])) {
       size_t b = j + 1;
       if (b + 1 < T->n && T->v[b + 1].nl_before == 0 && housenum(text, &T->v[b + 1])) b++;
       b = extend_unit(g, text, T, b);

@@ -341,7 +341,8 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         if ((f & SL_GZ_STARTER) && k == i) common_word = true;
       }
       /* the word after the run: "Dolby Laboratories"-style vetoes */
-      if (j < T->n && T->v[j].nl_before == 0 && (GZ(j) & SL_GZ_VETO)) vetoed = true;
+      if (j < T->n && T->v[j].nl_before == 0 && (T->v[j].caps & 1) && (GZ(j) & SL_GZ_VETO))
+        vetoed = true;
       bool accept = false;
       if (!vetoed && words >= 1) {
         unsigned f0 = GZ(i), fl = GZ(j - 1);
