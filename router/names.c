@@ -59,41 +59,47 @@ void init_tab(void) {
   }
 }
 
+/* Records a finished run of key-material bytes (>= 24) for the random-token
+ * detector; runs are tracked in the same loop as the words. */
+static void run_end(sl__toks_t *t, size_t end, size_t run) {
+  if (run < 24 || t->err) return;
+  if (t->n_runs == t->cap_runs) {
+    size_t nc = t->cap_runs ? t->cap_runs * 2 : 16;
+    uint32_t *nv = nc <= SL_ROUTER_MAX_CANDS ? realloc(t->runs, nc * 2 * sizeof *nv) : NULL;
+    if (!nv) {
+      t->err = -1;
+      return;
+    }
+    t->runs = nv;
+    t->cap_runs = nc;
+  }
+  t->runs[2 * t->n_runs] = (uint32_t)(end - run);
+  t->runs[2 * t->n_runs + 1] = (uint32_t)end;
+  t->n_runs++;
+}
+
+#define RUN_STEP(kk, pos)              \
+  do {                                 \
+    if ((kk) & C_TOK)                  \
+      run++;                           \
+    else if (run) {                    \
+      run_end(t, (pos), run);          \
+      run = 0;                         \
+    }                                  \
+  } while (0)
+
 void sl__tokenize(const char *text, size_t len, sl__toks_t *t) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, init_tab);
   const uint8_t *K = g_tab;
   const unsigned char *s = (const unsigned char *)text;
-  /* Runs of key-material bytes (>= 24) for the random-token detector. */
-  size_t run = 0;
-  for (size_t k = 0; k <= len; k++) {
-    if (k < len && (K[s[k]] & C_TOK)) {
-      run++;
-      continue;
-    }
-    if (run >= 24 && !t->err) {
-      if (t->n_runs == t->cap_runs) {
-        size_t nc = t->cap_runs ? t->cap_runs * 2 : 16;
-        uint32_t *nv = nc <= SL_ROUTER_MAX_CANDS ? realloc(t->runs, nc * 2 * sizeof *nv) : NULL;
-        if (!nv) {
-          t->err = -1;
-          return;
-        }
-        t->runs = nv;
-        t->cap_runs = nc;
-      }
-      t->runs[2 * t->n_runs] = (uint32_t)(k - run);
-      t->runs[2 * t->n_runs + 1] = (uint32_t)k;
-      t->n_runs++;
-    }
-    run = 0;
-  }
-  size_t i = 0;
+  size_t i = 0, run = 0;
   uint8_t nl = 0, punct = 0;
   while (i < len) {
     unsigned char c = s[i];
     uint8_t k = K[c];
     if (!(k & (C_AL | C_DG))) {
+      RUN_STEP(k, i);
       if (c == '\n') nl = nl < 255 ? nl + 1 : nl;
       else if (!(k & C_SP))
         punct = c;
@@ -101,6 +107,7 @@ void sl__tokenize(const char *text, size_t len, sl__toks_t *t) {
       continue;
     }
     if (c == 0xE2 && i + 2 < len && s[i + 1] == 0x80) { /* ’ “ – …: punctuation */
+      RUN_STEP(0, i);
       punct = s[i + 2];
       i += 3;
       continue;
@@ -125,6 +132,7 @@ void sl__tokenize(const char *text, size_t len, sl__toks_t *t) {
         bad = true;
       else
         break;
+      RUN_STEP(kd, i);
       i++;
     }
     sl__tok_t tk = {(uint32_t)st, (uint32_t)i, 0, 0, nl, punct, 0, 0, 0};
@@ -139,6 +147,7 @@ void sl__tokenize(const char *text, size_t len, sl__toks_t *t) {
     nl = 0;
     punct = 0;
   }
+  if (run) run_end(t, len, run);
 }
 
 static inline bool word_is(const char *text, const sl__tok_t *t, const char *w) {
