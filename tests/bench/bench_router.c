@@ -292,7 +292,7 @@ static void bench_size(const sl_router_t *r, const char *sens, const char *diff,
   size_t count = 64;
   char **p = make_prompts(sens, diff, size, count);
   if (!p) return;
-  double *lat = malloc(iters * sizeof *lat);
+  double *lat = malloc(iters * sizeof *lat), *clat = malloc(iters * sizeof *clat);
   sl_class_t c;
   for (size_t i = 0; i < count; i++) { /* warm up: scratch pool, caches */
     sl_router_classify_text(r, p[i], size, NULL, &c);
@@ -300,18 +300,22 @@ static void bench_size(const sl_router_t *r, const char *sens, const char *diff,
   }
   double t0 = now(), c0 = cpu_now();
   for (size_t i = 0; i < iters; i++) {
-    double s = now();
+    double s = now(), cs = cpu_now();
     sl_router_classify_text(r, p[i % count], size, NULL, &c);
     lat[i] = now() - s;
+    clat[i] = cpu_now() - cs;
     sl_class_free(&c);
   }
   double total = now() - t0, cpu = cpu_now() - c0;
   qsort(lat, iters, sizeof *lat, cmp_d);
+  qsort(clat, iters, sizeof *clat, cmp_d);
+  size_t p99 = (size_t)((double)iters * 0.99);
   printf("%6zu B prompts: %7.1f MB/s per core (CPU time; %.1f MB/s wall), p50 %7.1f us, p99 %7.1f us "
-         "(wall, %zu runs, one thread)\n",
+         "wall (CPU time p50 %.1f us, p99 %.1f us; %zu runs, one thread)\n",
          size, (double)size * (double)iters / cpu / 1e6, (double)size * (double)iters / total / 1e6,
-         lat[iters / 2] * 1e6, lat[(size_t)((double)iters * 0.99)] * 1e6, iters);
+         lat[iters / 2] * 1e6, lat[p99] * 1e6, clat[iters / 2] * 1e6, clat[p99] * 1e6, iters);
   free(lat);
+  free(clat);
   for (size_t i = 0; i < count; i++) free(p[i]);
   free(p);
 }
