@@ -305,12 +305,50 @@ describe('redaction to an external backend', () => {
       backends: [{ name: 'local', kind: 'local', model: LOCAL_MODEL(), threads: 1, max_batch: 2 },
                  apiBackend('ext', ext.url, { max_retries: 0 })],
       rules: [
+        // an earlier rule that sends straight out: the keep-inside filter still applies
+        { name: 'lane-ext', when: { header: { 'x-lane': 'ext' } }, route: ['ext'] },
         { name: 'keep-restricted-inside', when: { sensitivity_at_least: 'restricted' }, route: ['local'], on_unavailable: 'reject' },
+        // kept inside by type, whatever its level (a phone number is only confidential)
+        { name: 'keep-phones-inside', when: { entity_types_any: ['PHONE_NUMBER'] }, route: ['local'], on_unavailable: 'reject' },
         { name: 'redact-to-ext', route: ['ext'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
       ],
     }, ENV);
+    oai = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'unused', maxRetries: 0 });
   });
   after(() => stopAll(s, ext));
+  let oai;
+
+  test('keep-inside by level or by entity type holds whichever rule matched', async () => {
+    const before = ext.received.length;
+    const phone = 'Call me back on +1 415 555 0142 tomorrow';
+    const ex = await chat(s.base, userMsg(phone), {}, '/v1/explain');
+    assert.ok(ex.json.sensitivity.entities.some((e) => e.type === 'PHONE_NUMBER'), ex.text);
+    let r = await chat(s.base, userMsg(phone));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.rule, 'keep-phones-inside');
+    assert.equal(r.backend, 'local');
+    for (const content of [phone, SENSITIVE[1].content]) {
+      r = await chat(s.base, userMsg(content), { 'x-lane': 'ext' });
+      assert.equal(r.status, 451, r.text);
+      assert.equal(r.rule, 'lane-ext');
+      assert.match(r.json.error.message, /inside/);
+    }
+    assert.equal(ext.received.length, before);
+    assertNeverSaw(ext, ['415 555 0142', '4155550142', ...SENSITIVE[1].values]);
+  });
+
+  test('redaction through the OpenAI SDK, streamed: restored text, nothing leaked', async () => {
+    const before = ext.received.length;
+    const content = 'Ask Julian DeWitt (julian.dewitt@northwind-freight.com) to call Laila Hansen.';
+    const stream = await oai.chat.completions.create({ model: 'auto', stream: true, messages: [{ role: 'user', content }] });
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
+    assert.equal(text, 'echo: ' + content);
+    assert.equal(ext.received.length, before + 1);
+    const sent = JSON.parse(ext.received.at(-1).body).messages[0].content;
+    assert.match(sent, /^Ask \[PERSON_1\] \(\[EMAIL_ADDRESS_1\]\) to call \[PERSON_2\]\.$/);
+    assertNeverSaw(ext, ['Julian', 'DeWitt', 'Laila', 'Hansen', 'northwind']);
+  });
 
   const NAMES = ['Laila Hansen', 'Julian DeWitt'];
   const EMAILS = ['julian.dewitt@northwind-freight.com', 'laila.hansen@northwind-freight.com'];
