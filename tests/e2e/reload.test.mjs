@@ -125,6 +125,15 @@ test('a broken file keeps the old policy: the reason names the JSON path, /ready
   assert.equal(await readyVersion(), v);
   assert.equal((await pub('after garbage')).rule, 'a-default');
   assert.match(s.stderr(), /reload of .* refused, keeping policy/);
+  // valid JSON and rules, but the local model file is missing: refused, still A
+  const noModel = policyA();
+  noModel.backends[0] = { ...noModel.backends[0], model: '/nonexistent/reload-missing.gguf' };
+  swapTo(noModel);
+  r = await admin(ADMIN);
+  assert.equal(r.status, 422);
+  assert.match((await r.json()).error.message, /reload-missing\.gguf/);
+  assert.equal(await readyVersion(), v);
+  assert.equal((await pub('after missing model')).rule, 'a-default');
   // and sensitive data still stays inside
   const sr = await chat(s.base, userMsg(SENSITIVE[0].content));
   assert.equal(sr.backend, 'local');
