@@ -348,6 +348,22 @@ static void url(sl__ctx_t *c, const sl__hit_t *h) {
   while (e < c->len && !isspace((unsigned char)t[e]) && !strchr("'\"<>()`", t[e]) && e - s < 2048) e++;
   while (e > h->end && strchr(".,;:!?", t[e - 1])) e--;
   if (e - h->end < 3) return;
+  /* Webhook URLs carry their secret in the path (Discord, Teams, Zapier, …): the
+   * whole URL is the credential when a path segment looks like key material. */
+  char low[512];
+  size_t ln = sl__lower_copy(t + s, e - s, low, sizeof low);
+  if (memmem(low, ln, "webhook", 7) || memmem(low, ln, "hooks.", 6) || memmem(low, ln, "/hooks/", 7)) {
+    uint32_t seg = h->end;
+    for (uint32_t k = h->end; k <= e; k++) {
+      if (k == e || t[k] == '/' || t[k] == '?' || t[k] == '&' || t[k] == '=') {
+        if (k - seg >= 16 && sl__looks_random(t + seg, k - seg, false) && sl__count_digits(t + seg, k - seg)) {
+          sl__cands_add(c->out, s, e, SL_ET_API_KEY, "webhook_url", 70);
+          return;
+        }
+        seg = k + 1;
+      }
+    }
+  }
   sl__cands_add(c->out, s, e, SL_ET_URL, "url", 5);
 }
 

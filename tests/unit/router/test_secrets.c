@@ -36,6 +36,9 @@ static void keys_and_tokens(void **s) {
   EXPECT("\"client_secret\":\"aaaaaaaaaaaaaaaaaaaaaaa-\"", "API_KEY", "aaaaaaaaaaaaaaaaaaaaaaa-");
   /* unknown prefix, no key name: only a long, mixed, random token */
   EXPECT("use 00DE0X0A0M0PeLE!CJoAQOx1GCLf1UIt4UU9y0VOPLUZAYN6I8DsdGEDyHh5 here", "API_KEY", NULL);
+  EXPECT("post to https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdEf now",
+         "API_KEY", "https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdEf");
+  REJECT("see https://docs.github.com/en/webhooks/about-webhooks for details", "API_KEY");
   REJECT("call get_user_profile_by_identifier_and_timestamp()", "API_KEY");
   REJECT("commit 3f786850e387550fdab836ed7e6dc881de23001b fixed it", "API_KEY");
 }
