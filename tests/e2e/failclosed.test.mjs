@@ -290,10 +290,54 @@ describe('local engine failing, overloaded and slow; classification errors', () 
     assert.equal(ext.received.length, publicCount);
   });
 
-  test('after everything: the external mock never saw any sensitive value', () => {
+  test('after all of the above: the external mock never saw any sensitive value', () => {
     assertNeverSaw(ext, ALL_VALUES);
     assert.equal(ext.received.length, publicCount);
   });
+
+  // Sensitive data in parts of the request other than message text. Message contents
+  // (system, user, tool results, content parts; Anthropic system blocks) are scanned;
+  // these fields are forwarded to an external backend without being classified.
+  const SSN = '287-65-4321';
+  const elsewhere = {
+    'assistant tool_calls arguments': { messages: [{ role: 'user', content: 'look it up' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup', arguments: `{"ssn":"${SSN}"}` } }] },
+      { role: 'tool', tool_call_id: 'c1', content: 'found' }] },
+    'tool definitions': { messages: [{ role: 'user', content: 'hi' }],
+      tools: [{ type: 'function', function: { name: 'lookup', description: `look up SSN ${SSN}`, parameters: { type: 'object', properties: {} } } }] },
+    'response_format schema': { messages: [{ role: 'user', content: 'hi' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', description: `for SSN ${SSN}` } } } },
+    'the user field': { messages: [{ role: 'user', content: 'hi' }], user: `ssn ${SSN}` },
+    'stop strings': { messages: [{ role: 'user', content: 'hi' }], stop: [`SSN ${SSN}`] },
+  };
+  for (const [where, body] of Object.entries(elsewhere)) {
+    test(`an SSN in ${where} keeps the request inside`, {
+      todo: 'classification scans only message text (sl_chat_text); this field goes out unscanned',
+    }, async () => {
+      const before = ext.received.length;
+      const r = await chat(s.base, { max_tokens: 5, temperature: 0, ...body });
+      assert.notEqual(r.backend, 'ext', `served by ${r.backend} (${r.status})`);
+      assert.equal(ext.received.length, before, 'nothing was sent out');
+      assertNeverSaw(ext, [SSN]);
+    });
+  }
+  test('the same SSN in message text is classified (control for the cases above)', async () => {
+    const before = ext.received.length;
+    for (const body of [
+      { messages: [{ role: 'system', content: `User SSN ${SSN}` }, { role: 'user', content: 'hi' }] },
+      { messages: [{ role: 'user', content: [{ type: 'text', text: 'hello' }, { type: 'text', text: `SSN ${SSN}` }] }] },
+      { messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+                   { role: 'tool', tool_call_id: 'c1', content: `SSN is ${SSN}` }] },
+    ]) {
+      const r = await chat(s.base, { max_tokens: 5, temperature: 0, ...body });
+      assert.equal(r.backend, 'local', r.text);
+    }
+    const a = await chat(s.base, { model: 'auto', max_tokens: 5, system: [{ type: 'text', text: `User SSN ${SSN}` }],
+                                   messages: [{ role: 'user', content: 'hi' }] }, {}, '/v1/messages');
+    assert.equal(a.backend, 'local', a.text);
+    assert.equal(ext.received.length, before);
+  });
+
 });
 
 // ---------------------------------------------------------------------------
