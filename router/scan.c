@@ -109,7 +109,8 @@ static const pat_t pats[] = {
     {SL_P_PWHASH, 0,
      "\\$(?:1|2[abxy]?|5|6|y|7|apr1|argon2(?:id|i|d)|pbkdf2(?:-sha\\d+)?|scrypt|sha1|md5)\\$|"
      "\\{(?:SSHA|SHA|SMD5|CRYPT|SSHA256|SSHA512)\\}", ST_SOM, NULL, 0},
-    {SL_P_PW_CUE, CI, "pass(?:w(?:or)?d|phrase|code)?|pwd|pw\\b|\\bpin\\b|credentials?", ST_SOM, NULL, 0},
+    {SL_P_PW_CUE, CI, "pass(?:w(?:or)?d|phrase|code)?|pwd|pw\\b|\\bpin\\b|credentials?|\\blog(?:in|on)\\b",
+     ST_SOM, NULL, 0},
     {SL_P_KEY_CUE, CI, "api[_\\-. ]?key|secret|token|auth|access[_\\-]?key|\\bkey\\b|_key|key_", ST_SOM,
      NULL, 0},
     {SL_P_CRYPTO_BTC, 0, "\\b(?:bc1[ac-hj-np-z02-9]{25,71}|[13][a-km-zA-HJ-NP-Z1-9]{25,34})\\b", ST_BACK,

@@ -319,6 +319,29 @@ static bool code_expr(const char *s, size_t n) {
          (n > 5 && !strncmp(s, "this.", 5)) || (n > 5 && !strncmp(s, "self.", 5));
 }
 
+/* "login: alice / S3cret!" or "login alice:S3cret!": user, then a separator, then
+ * the password (only when it does not look like a plain word). */
+static void login_pair(sl__ctx_t *c, uint32_t p) {
+  const char *t = c->text;
+  uint32_t n = (uint32_t)c->len, i = p;
+  if (i < n && t[i] == ':') i++;
+  while (i < n && (t[i] == ' ' || t[i] == '\t')) i++;
+  uint32_t us = i;
+  while (i < n && (isalnum((unsigned char)t[i]) || t[i] == '_' || t[i] == '.' || t[i] == '-' || t[i] == '@'))
+    i++;
+  if (i == us || i - us > 64) return;
+  uint32_t j = i;
+  while (j < n && t[j] == ' ') j++;
+  if (j >= n || (t[j] != '/' && t[j] != ':')) return;
+  j++;
+  while (j < n && t[j] == ' ') j++;
+  uint32_t vs = j;
+  while (j < n && !isspace((unsigned char)t[j]) && t[j] != '"' && t[j] != '\'' && j - vs < 128) j++;
+  while (j > vs && strchr(",;)", t[j - 1])) j--;
+  if (j - vs < 4 || identifier_like(t + vs, j - vs)) return;
+  add_secret(c, vs, j, SL_ET_PASSWORD, "login_pair", 70, true);
+}
+
 static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t is, ie;
   ident_span(c, h, &is, &ie);
@@ -327,6 +350,10 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
             ident_has(t, is, ie, "passphrase") || ident_has(t, is, ie, "passcode");
   bool cred = ident_has(t, is, ie, "credential");
   size_t il = ie - is;
+  if ((il == 5 && (!strncasecmp(t + is, "login", 5) || !strncasecmp(t + is, "logon", 5)))) {
+    login_pair(c, ie);
+    return;
+  }
   if (!pw && !cred) {
     /* "pass", "pw", "pin", "db_pass" as a whole word or suffix */
     bool suffix = (il >= 4 && !strncasecmp(t + ie - 4, "pass", 4)) ||

@@ -64,6 +64,7 @@ static void context_ids(void **s) {
   EXPECT("bank account number 3847283911 belonging to", "BANK_ACCOUNT", "3847283911");
   EXPECT("routing number 021000021", "BANK_ACCOUNT", "021000021");
   EXPECT("Acme listed Tax ID 92-7315401 in filings", "NATIONAL_ID", "92-7315401");
+  EXPECT("A spreadsheet listed Aadhaar 2345 6789 0123 for the applicant", "NATIONAL_ID", "2345 6789 0123");
   REJECT("the passport office opens at nine", "US_PASSPORT");
   REJECT("account number formats vary by bank", "BANK_ACCOUNT");
 }

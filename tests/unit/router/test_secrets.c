@@ -55,6 +55,7 @@ static void passwords(void **s) {
   EXPECT("$6$rounds=5000$GX7BopJZJxPc/KEK$le16UF8I2Anb.rOrn22AUPWvzUETDGefUmAV8AZkGcD", "PASSWORD", NULL);
   EXPECT("Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==", "PASSWORD", "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
   EXPECT("credentials {\n  username 'user'\n  password 'password'\n}", "PASSWORD", "password");
+  EXPECT("he shared his login: tbecker / Winter2024! with the vendor", "PASSWORD", "Winter2024!");
 }
 
 static void placeholders_are_not_secrets(void **s) {
