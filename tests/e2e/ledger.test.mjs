@@ -106,7 +106,9 @@ describe('ledger after mixed traffic', () => {
     const red = await send(`Dear ${names[0]}, forward it to ${names[1]} and ${names[2]}.`, {}, false, 'ext');
     assert.match(red.json.choices[0].message.content, /Laila Hansen/, 'restored');
     await send(`Stream to ${names[0]} at ${names[1]} please`, {}, true, 'ext');
-    assert.equal(ext.received.length, 4);
+    // a phone number is not redacted by this policy: it leaves, and its type is recorded
+    await send('Call our office at +1 415 555 0142 about the parcel', {}, false, 'ext');
+    assert.equal(ext.received.length, 5);
     assert.equal(inside.received.length, 2);
     assertNeverSaw(ext, names);
   });
@@ -189,16 +191,20 @@ describe('ledger after mixed traffic', () => {
       assert.ok(t.redacted.PERSON >= 1 && t.redacted.EMAIL_ADDRESS >= 1, JSON.stringify(t));
       assert.ok(!JSON.stringify(t.entity_types).includes('PERSON'), 'what left has no PERSON');
     }
-    for (const v of names) assert.ok(!e.out.includes(v));
+    const phone = tx.filter((t) => t.entity_types && t.entity_types.PHONE_NUMBER);
+    assert.equal(phone.length, 1, `the phone number that left is listed by type:\n${e.out}`);
+    assert.equal(phone[0].level, 'confidential');
+    for (const v of [...names, '415 555 0142']) assert.ok(!e.out.includes(v));
   });
 
   test('the ledger file never holds the values', () => {
     const bytes = ledgerBytes(db);
     assert.ok(bytes.length > 0);
-    for (const v of [...names, ...SENSITIVE[1].values, 'Laila', 'northwind'])
+    for (const v of [...names, ...SENSITIVE[1].values, 'Laila', 'northwind', '415 555 0142', '5550142'])
       assert.equal(bytes.indexOf(Buffer.from(v)), -1, `${v} is in the ledger file`);
     // but types are there
     assert.notEqual(bytes.indexOf(Buffer.from('US_SSN')), -1);
+    assert.notEqual(bytes.indexOf(Buffer.from('PHONE_NUMBER')), -1);
   });
 
   test('audit costs by route follows the price table and the usage the mocks reported', () => {
