@@ -72,6 +72,7 @@ typedef struct {
   sl_result_t res;
   char finish[32];
   int64_t egress_bytes;
+  int64_t retry_after_s;     /* > 0: Retry-After for this refusal (a spent budget) */
 } job_t;
 
 static void set_state(job_t *j, state_t s) {
@@ -212,10 +213,12 @@ static void on_recorded(void *data, int status) {
     if (j->headers_sent) {
       sl_http_stream_write(j->conn, j->out.data, j->out.len);
     } else {
-      char h[512];
+      char h[512], ra[48] = "";
+      if (j->status == 429 || j->status == 503)
+        snprintf(ra, sizeof ra, "Retry-After: %lld\r\n",
+                 (long long)(j->retry_after_s > 0 ? j->retry_after_s : 1));
       snprintf(h, sizeof h, "x-sluice-request-id: %s\r\nx-sluice-backend: %s\r\nx-sluice-rule: %s\r\n%s",
-               j->req_id, j->backend ? j->backend : "none", j->dec.rule ? j->dec.rule : "none",
-               j->status == 429 || j->status == 503 ? "Retry-After: 1\r\n" : "");
+               j->req_id, j->backend ? j->backend : "none", j->dec.rule ? j->dec.rule : "none", ra);
       sl_http_respond(j->conn, j->status, "application/json", h, j->out.data, j->out.len);
     }
   }
@@ -609,6 +612,9 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
       sl_ledger_format_ts(reset, when, sizeof when);
       snprintf(msg, sizeof msg, "the monthly budget of key \"%s\" (%.2f USD) is spent; it resets at %s",
                j->key->id, j->key->monthly_budget_usd, when);
+      /* not "retry in a second": clients that honour Retry-After would just spin */
+      int64_t wait_ms = reset - now_ms();
+      j->retry_after_s = wait_ms > 0 ? (wait_ms + 999) / 1000 : 1;
       fail_request(j, 429, "budget_exceeded", "monthly_budget_exceeded", msg);
       return;
     }
