@@ -142,6 +142,10 @@ describe('ledger after mixed traffic', () => {
     const now = new Date();
     const reset = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString().slice(0, 10);
     assert.match(r2.json.error.message, new RegExp(`resets at ${reset}T00:00`));
+    // Retry-After points at the reset, not at "one second from now"
+    const ra = Number(r2.headers.get('retry-after'));
+    const untilReset = (Date.parse(reset + 'T00:00:00Z') - Date.now()) / 1000;
+    assert.ok(Math.abs(ra - untilReset) < 120, `Retry-After ${ra} vs ${untilReset} s to the reset`);
     // the other key is not affected
     const r3 = await chat(s.base, userMsg('other key'), auth());
     assert.equal(r3.status, 200);
