@@ -22,7 +22,28 @@ static const char *const type_after[] = {
     "laan", "weg", "gasse", "allee", "ring", "platz", "ulica", "ul", "trg", "cesta", "ulice",
     "náměstí", "třída", "iela", "gatvė", "tänav", "tee", "katu", "tie", "kuja", "polku",
     "vägen", "gatan", "vej", "gade", "veien", "gata", "braut", "stræti", "sokak", "sokağı",
-    "caddesi", "cd", "sk", "bulvarı", NULL};
+    "caddesi", "cd", "sk", "bulvarı", 
+    /* English street suffixes of @faker-js/faker (MIT) en* locales */
+    "approach", "bank", "brae", "branch", "bridge", "brook", "brooks", "brow", "burg", "burgs",
+    "bypass", "camp", "canyon", "cape", "causeway", "center", "centers", "chase", "circles",
+    "circuit", "cliff", "cliffs", "club", "common", "copse", "corner", "corners", "course",
+    "courts", "cove", "coves", "creek", "crest", "croft", "crossroad", "curve", "dale", "dam",
+    "divide", "drives", "drove", "end", "extension", "extensions", "fall", "falls", "ferry",
+    "field", "fields", "flat", "flats", "fold", "ford", "fords", "forest", "forge", "forges",
+    "fork", "forks", "fort", "garden", "garth", "gate", "gateway", "glade", "glen", "glens",
+    "grange", "greens", "groves", "harbor", "harbors", "haven", "heights", "hills", "hollow",
+    "inlet", "island", "islands", "isle", "junction", "junctions", "key", "keys", "knoll",
+    "knolls", "lake", "lakes", "land", "landing", "lea", "light", "lights", "loaf", "lock",
+    "locks", "lodge", "mall", "manor", "manors", "mead", "meadow", "meadows", "mill", "mills",
+    "mission", "motorway", "mount", "mountain", "mountains", "neck", "orchard", "oval",
+    "overpass", "paddock", "parks", "parkways", "passage", "pine", "pines", "plain", "plains",
+    "points", "port", "ports", "prairie", "radial", "ramp", "ranch", "rapid", "rapids", "rest",
+    "ridges", "rise", "river", "roads", "route", "rue", "shoal", "shoals", "shore", "shores",
+    "side", "skyway", "spring", "springs", "spur", "spurs", "squares", "station", "stravenue",
+    "stream", "streets", "summit", "throughway", "trace", "track", "trafficway", "tunnel",
+    "underpass", "union", "unions", "vale", "valley", "valleys", "via", "viaduct", "views",
+    "village", "villages", "ville", "vista", "walks", "wall", "ways", "well", "wells", "wood",
+    "yard", NULL};
 /* Street types written before the name (Romance, Slavic, Greek transliterations). */
 static const char *const type_before[] = {
     "rua", "via", "viale", "vicolo", "piazza", "piazzale", "corso", "largo", "calle", "avenida",
@@ -194,7 +215,9 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           /* "6$ units divides a circle", "13 units. Point": not one name */
           if (T->v[m].punct_before && T->v[m].punct_before != ',' && T->v[m].punct_before != '\'') joined = false;
           if (T->v[m].caps & 1) proper = true;
+          else if (T->has_upper && m < k) joined = false; /* "3 Goals in the Park" */
         }
+        if (GZ(j + 1) & SL_GZ_STARTER) break; /* "Part 3 The Way Forward" */
         if (!long_word || !joined || !proper) break;
         size_t a = j;
         while (a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0 &&

@@ -209,7 +209,8 @@ static const char *const starters[] = {
     "while", "since", "after", "before", "during", "once", "still", "yet", "thus", "hence",
     "mother", "father", "brother", "sister", "son", "daughter", "husband", "wife", "friend",
     "boss", "manager", "doctor", "teacher", "customer", "user", "patient", "employee", "please",
-    "name", "address", "phone", "email", "note", "dear", "hello", "hi", "thanks", NULL};
+    "name", "address", "phone", "email", "note", "dear", "hello", "hi", "thanks", "website",
+    "mobile", "tel", "fax", "occupation", "title", "company", "city", "country", "zip", NULL};
 
 void sl__names_register(sl__gaz_t *g) {
   sl__gaz_add(g, veto, SL_GZ_VETO);
@@ -334,7 +335,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       while (j < T->n && j - i < 4 && T->v[j].nl_before == 0 &&
              (T->v[j].punct_before == 0 ||
               (T->v[j].punct_before == '.' && initial(text, &T->v[j - 1]))) &&
-             (cap_word(text, &T->v[j]) || initial(text, &T->v[j])))
+             (cap_word(text, &T->v[j]) || initial(text, &T->v[j])) &&
+             /* a form label after the name: "Lena Wirth Address: ..." */
+             !(j + 1 < T->n && T->v[j + 1].punct_before == ':' && T->v[j + 1].nl_before == 0 &&
+               (GZ(j) & SL_GZ_STARTER)))
         j++;
       bool vetoed = false, any_name = false, all_place = true, common_word = false;
       int words = 0;
