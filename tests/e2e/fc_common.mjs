@@ -24,6 +24,9 @@ export const SENSITIVE = [
   // innocuous text, declared restricted by the caller: the marker must not leave
   { name: 'declared_restricted', content: 'What is the capital of France? ref QX7-declared-marker',
     values: ['QX7-declared-marker'], headers: { 'x-sluice-data-class': 'restricted' } },
+  // a class sluice does not know is read as the highest level (fail closed)
+  { name: 'declared_unknown_class', content: 'Summarise the quarterly plan, ref QX8-unknown-class-marker',
+    values: ['QX8-unknown-class-marker'], headers: { 'x-sluice-data-class': 'top-secret-eyes-only' } },
 ];
 
 export const ALL_VALUES = SENSITIVE.flatMap((s) => s.values);
