@@ -458,6 +458,24 @@ describe('redaction to an external backend', () => {
     });
   }
 
+  test('values seen in the text are also replaced in assistant tool_calls arguments and tool results', async () => {
+    const before = ext.received.length;
+    const r = await chat(s.base, { messages: [
+      { role: 'user', content: 'Find the account of Laila Hansen, laila.hansen@northwind-freight.com' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'find',
+        arguments: '{"name":"Laila Hansen","email":"laila.hansen@northwind-freight.com"}' } }] },
+      { role: 'tool', tool_call_id: 'c1', content: 'Laila Hansen: account 7' },
+      { role: 'user', content: 'thanks' }],
+      tools: [{ type: 'function', function: { name: 'find', parameters: { type: 'object', properties: {} } } }] });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(ext.received.length, before + 1);
+    const sent = JSON.parse(ext.received.at(-1).body).messages;
+    assert.equal(JSON.parse(sent[1].tool_calls[0].function.arguments).name, '[PERSON_1]');
+    assert.equal(JSON.parse(sent[1].tool_calls[0].function.arguments).email, '[EMAIL_ADDRESS_1]');
+    assert.equal(sent[2].content, '[PERSON_1]: account 7');
+    assertNeverSaw(ext, ['Laila', 'Hansen', 'northwind']);
+  });
+
   test('restricted data in the same set-up stays inside; the mock never saw it', async () => {
     const before = ext.received.length;
     const r = await chat(s.base, userMsg(SENSITIVE[1].content));
