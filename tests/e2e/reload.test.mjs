@@ -6,7 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync, renameSync, symlinkSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, renameSync, symlinkSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMock, apiBackend, replyJson, completion, replyStream, sleep } from './lib.mjs';
@@ -209,6 +209,48 @@ test('under load: reloads between A, B and a broken file fail no request and lea
   assert.ok(rules.has('a-default') && rules.has('b-default'), `both policies served: ${[...rules]}`);
   assertNeverSaw(ext, ALL_VALUES);
   assert.equal(await fetch(`${s.base}/readyz`).then((r) => r.status), 200);
+});
+
+describe('(b) file watch: a Kubernetes ConfigMap volume (symlinked directory swapped, old one deleted)', () => {
+  let s3, d;
+  let gen = 0;
+  // d/sluice.json -> ..data/sluice.json, ..data -> ..gen_N/ ; an update writes ..gen_N+1,
+  // swaps ..data atomically and deletes the old directory, as the kubelet does
+  const publish = (obj) => {
+    const g = join(d, `..gen_${++gen}`);
+    mkdirSync(g);
+    writeFileSync(join(g, 'sluice.json'), JSON.stringify(obj, null, 2));
+    symlinkSync(`..gen_${gen}`, join(d, '..data_tmp'));
+    renameSync(join(d, '..data_tmp'), join(d, '..data'));
+    if (gen > 1) rmSync(join(d, `..gen_${gen - 1}`), { recursive: true });
+  };
+  before(async () => {
+    d = mkdtempSync(join(tmpdir(), 'sluice-cm-'));
+    publish(policyA());
+    symlinkSync('..data/sluice.json', join(d, 'sluice.json'));
+    s3 = await startSluiceAt(join(d, 'sluice.json'), ENV);
+  });
+  after(async () => { const r = await s3.stop(); assert.equal(r.code, 0); });
+  const until = async (rule) => {
+    let r;
+    for (let i = 0; i < 60; i++) {
+      try { r = await chat(s3.base, userMsg('public cm')); } catch (e) {
+        throw new Error(`${e.message} (${e.cause?.code}); sluice exit ${s3.proc.exitCode} ${s3.proc.signalCode}:\n${s3.stderr().slice(-4000)}`);
+      }
+      if (r.rule === rule) return r;
+      await sleep(100);
+    }
+    return r;
+  };
+  test('every update is picked up without a signal', async () => {
+    assert.equal((await until('a-default')).rule, 'a-default');
+    publish(policyB());
+    assert.equal((await until('b-default')).rule, 'b-default', 'first update');
+    publish(policyA());
+    assert.equal((await until('a-default')).rule, 'a-default', 'second update');
+    publish(policyB());
+    assert.equal((await until('b-default')).rule, 'b-default', 'third update');
+  });
 });
 
 describe('(b) file watch', () => {
