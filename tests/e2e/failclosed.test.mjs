@@ -342,13 +342,16 @@ describe('local engine failing, overloaded and slow; classification errors', () 
 
 // ---------------------------------------------------------------------------
 describe('redaction to an external backend', () => {
-  let ext, s;
+  let ext, ext500, s;
   before(async () => {
     ext = await startMock(echoHandler());
+    ext500 = await startMock((req, body, res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"down"}}'));
     s = await startSluice({
       backends: [{ name: 'local', kind: 'local', model: LOCAL_MODEL(), threads: 1, max_batch: 2 },
-                 apiBackend('ext', ext.url, { max_retries: 0 })],
+                 apiBackend('ext', ext.url, { max_retries: 0 }),
+                 apiBackend('ext-500', ext500.url, { max_retries: 0 })],
       rules: [
+        { name: 'redact-failover', when: { header: { 'x-lane': 'failover' } }, route: ['ext-500', 'ext'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         // an earlier rule that sends straight out: the keep-inside filter still applies
         { name: 'lane-ext', when: { header: { 'x-lane': 'ext' } }, route: ['ext'] },
         { name: 'keep-restricted-inside', when: { sensitivity_at_least: 'restricted' }, route: ['local'], on_unavailable: 'reject' },
@@ -359,8 +362,21 @@ describe('redaction to an external backend', () => {
     }, ENV);
     oai = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'unused', maxRetries: 0 });
   });
-  after(() => stopAll(s, ext));
+  after(() => stopAll(s, ext, ext500));
   let oai;
+
+  test('failover between external backends sends the redacted copy to each', async () => {
+    const content = 'Tell Laila Hansen at laila.hansen@northwind-freight.com hi';
+    for (const stream of [false, true]) {
+      const r = await chat(s.base, userMsg(content, { stream }), { 'x-lane': 'failover' });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.backend, 'ext');
+      assert.equal(stream ? parseSSE(r.text).text : r.json.choices[0].message.content, 'echo: ' + content);
+    }
+    assert.equal(ext500.received.length, 2);
+    for (const m of [ext500, ext]) assertNeverSaw(m, ['Laila', 'Hansen', 'northwind'], 'an external mock');
+    assert.equal(JSON.parse(ext500.received[0].body).messages[0].content, 'Tell [PERSON_1] at [EMAIL_ADDRESS_1] hi');
+  });
 
   test('keep-inside by level or by entity type holds whichever rule matched', async () => {
     const before = ext.received.length;
