@@ -36,6 +36,13 @@ void sl_chat_req_free(sl_chat_req_t *r) {
   sl_chat_req_init(r);
 }
 
+/* Appends "\n" and s (if any) to b. */
+static int part(sl_buf_t *b, const char *s) {
+  if (!s || !*s) return 0;
+  int rc = sl_buf_append(b, "\n", 1);
+  return rc ? rc : sl_buf_puts(b, s);
+}
+
 int sl_chat_text(const sl_chat_req_t *r, char **out, size_t *len) {
   sl_buf_t b;
   sl_buf_init(&b, (size_t)1 << 30);
@@ -44,10 +51,26 @@ int sl_chat_text(const sl_chat_req_t *r, char **out, size_t *len) {
     if (i) rc = sl_buf_append(&b, "\n", 1);
     if (!rc) rc = sl_buf_puts(&b, r->msgs[i].content ? r->msgs[i].content : "");
   }
+  /* Everything else a backend would be sent, after the messages so that message
+   * offsets do not move: a value hidden in a tool call, a tool definition, a
+   * schema, the user field or a stop string is classified like message text. */
+  for (size_t i = 0; i < r->n_msgs && !rc; i++) rc = part(&b, r->msgs[i].tool_calls);
+  for (size_t i = 0; i < r->n_msgs && !rc; i++) rc = part(&b, r->msgs[i].name);
+  if (!rc) rc = part(&b, r->tools);
+  if (!rc) rc = part(&b, r->tool_choice);
+  if (!rc) rc = part(&b, r->response_format);
+  if (!rc) rc = part(&b, r->user);
+  for (size_t i = 0; i < r->n_stop && !rc; i++) rc = part(&b, r->stop[i]);
   if (rc) {
     sl_buf_free(&b);
     return rc;
   }
   *out = sl_buf_steal(&b, len);
   return 0;
+}
+
+size_t sl_chat_messages_len(const sl_chat_req_t *r) {
+  size_t n = 0;
+  for (size_t i = 0; i < r->n_msgs; i++) n += (i ? 1 : 0) + strlen(r->msgs[i].content ? r->msgs[i].content : "");
+  return n;
 }

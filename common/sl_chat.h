@@ -47,8 +47,13 @@ typedef struct {
 void sl_chat_req_init(sl_chat_req_t *r);
 void sl_chat_req_free(sl_chat_req_t *r);
 
-/* The user-visible text the classifier sees and entity offsets refer to: each
- * message's content in order, separated by "\n". Returns 0 or SL_E*. */
+/* The text the classifier sees and entity offsets refer to: each message's
+ * content in order, separated by "\n" (the first sl_chat_messages_len() bytes),
+ * then, each after a "\n", everything else that would be sent: assistant tool
+ * calls, message names, tool definitions, tool_choice, response_format, user and
+ * stop strings. Returns 0 or SL_E*. */
 int sl_chat_text(const sl_chat_req_t *r, char **out, size_t *len);
+/* Bytes of sl_chat_text() that are message contents. */
+size_t sl_chat_messages_len(const sl_chat_req_t *r);
 
 #endif

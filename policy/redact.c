@@ -281,6 +281,8 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
   size_t *first_seen = NULL;
   spans_t *det = calloc(nm + 1, sizeof *det); /* detected spans per message */
   first_index_t fi = {0};
+  char *full = NULL; /* sl_chat_text(in), only if an entity lies past the messages */
+  size_t full_len = 0;
   int rc = (!moff || !mlen || !det) ? SL_ENOMEM : 0;
   size_t total = 0;
   for (size_t i = 0; !rc && i < nm; i++) {
@@ -295,7 +297,18 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
   for (size_t k = 0; !rc && cls && k < cls->n_entities; k++) {
     const sl_entity_t *e = &cls->entities[k];
     int t = type_index(types, n_types, e->type);
-    if (t < 0 || e->start >= e->end || e->end > text_len) continue;
+    if (t < 0 || e->start >= e->end) continue;
+    if (e->end > text_len) {
+      /* Found outside message contents (tool calls, tool definitions, schema,
+       * user, stop strings: see sl_chat_text). Its value joins the map, so it is
+       * replaced wherever this copy rewrites; step 4 refuses the copy if it
+       * still shows up anywhere. */
+      if (!full && (rc = sl_chat_text(in, &full, &full_len))) break;
+      size_t ix;
+      if (e->end <= full_len)
+        rc = find_or_add(m, full + e->start, e->end - e->start, (size_t)t, e->start, &ix);
+      continue;
+    }
     for (size_t i = 0; !rc && i < nm; i++) {
       size_t a = e->start > moff[i] ? e->start : moff[i];
       size_t b = e->end < moff[i] + mlen[i] ? e->end : moff[i] + mlen[i];
@@ -361,6 +374,21 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     }
   }
 
+  /* 4. Never hand out a copy that still carries a value it was meant to hide
+   *    (one that sits in a field this copy does not rewrite). */
+  if (!rc && m->n) {
+    char *ot = NULL;
+    size_t ol = 0;
+    spans_t left = {0};
+    rc = sl_chat_text(out, &ot, &ol);
+    /* the same word-boundary rule as the rewrite ("Ann" is not in "Anna") */
+    if (!rc) rc = find_occurrences(m, &fi, ot, ol, &left, NULL, 0);
+    if (!rc && left.n) rc = SL_EUNSUPPORTED;
+    free(left.s);
+    free(ot);
+  }
+
+  free(full);
   for (size_t i = 0; det && i < nm; i++) free(det[i].s);
   free(det);
   free(moff);

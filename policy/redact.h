@@ -34,7 +34,8 @@ typedef struct sl_redact_map sl_redact_map_t;
  * tool_calls) have every value of the listed entity types replaced. Entity
  * offsets in `cls` are byte offsets into sl_chat_text(in). `*map` receives the
  * placeholder map (possibly empty; free with sl_redact_map_free). On error
- * (SL_ENOMEM, SL_ETOOBIG past SL_REDACT_MAX_VALUES values) nothing is returned
+ * (SL_ENOMEM, SL_ETOOBIG past SL_REDACT_MAX_VALUES values, SL_EUNSUPPORTED when a
+ * value to redact lies outside message contents, see sl_chat_text) nothing is returned
  * and the request must not be sent where it needed redaction. */
 int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char *const *types,
                       size_t n_types, sl_chat_req_t *out, sl_redact_map_t **map);

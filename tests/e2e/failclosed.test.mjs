@@ -295,9 +295,9 @@ describe('local engine failing, overloaded and slow; classification errors', () 
     assert.equal(ext.received.length, publicCount);
   });
 
-  // Sensitive data in parts of the request other than message text. Message contents
-  // (system, user, tool results, content parts; Anthropic system blocks) are scanned;
-  // these fields are forwarded to an external backend without being classified.
+  // Sensitive data in parts of the request other than message text: tool calls,
+  // tool definitions, schemas, the user field and stop strings are classified too
+  // (sl_chat_text appends them after the messages).
   const SSN = '287-65-4321';
   const elsewhere = {
     'assistant tool_calls arguments': { messages: [{ role: 'user', content: 'look it up' },
@@ -311,9 +311,7 @@ describe('local engine failing, overloaded and slow; classification errors', () 
     'stop strings': { messages: [{ role: 'user', content: 'hi' }], stop: [`SSN ${SSN}`] },
   };
   for (const [where, body] of Object.entries(elsewhere)) {
-    test(`an SSN in ${where} keeps the request inside`, {
-      todo: 'classification scans only message text (sl_chat_text); this field goes out unscanned',
-    }, async () => {
+    test(`an SSN in ${where} keeps the request inside`, async () => {
       const before = ext.received.length;
       const r = await chat(s.base, { max_tokens: 5, temperature: 0, ...body });
       assert.notEqual(r.backend, 'ext', `served by ${r.backend} (${r.status})`);

@@ -147,6 +147,33 @@ static void test_word_boundaries_and_split_entities(void **state) {
   sl_chat_req_free(&r);
 }
 
+/* A value found outside message contents: replaced where the copy rewrites
+ * (tool calls), and the copy is refused where it cannot (tool definitions). */
+static void test_values_outside_messages(void **state) {
+  (void)state;
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "look it up");
+  add_msg(&r, "assistant", "");
+  r.msgs[1].tool_calls = strdup("[{\"id\":\"c1\",\"type\":\"function\",\"function\":"
+                                "{\"name\":\"f\",\"arguments\":\"{\\\"who\\\":\\\"Grace Hopper\\\"}\"}}]");
+  cls_t c = {0};
+  find_entity(&c, &r, "PERSON", "Grace Hopper", 0);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 1, &out, &m), 0);
+  assert_null(strstr(out.msgs[1].tool_calls, "Grace"));
+  assert_non_null(strstr(out.msgs[1].tool_calls, "[PERSON_1]"));
+  sl_chat_req_free(&out);
+  sl_redact_map_free(m);
+
+  r.tools = strdup("[{\"type\":\"function\",\"function\":{\"name\":\"g\",\"description\":\"ask Alan Turing\"}}]");
+  cls_t c2 = {0};
+  find_entity(&c2, &r, "PERSON", "Alan Turing", 0);
+  assert_int_equal(sl_redact_request(&r, &c2.cls, types, 1, &out, &m), SL_EUNSUPPORTED);
+  sl_chat_req_free(&r);
+}
+
 static void test_tool_calls_and_bad_offsets(void **state) {
   (void)state;
   sl_chat_req_t r;
@@ -314,6 +341,7 @@ int main(void) {
       cmocka_unit_test(test_consistent_across_turns),
       cmocka_unit_test(test_word_boundaries_and_split_entities),
       cmocka_unit_test(test_tool_calls_and_bad_offsets),
+      cmocka_unit_test(test_values_outside_messages),
       cmocka_unit_test(test_restore_every_split),
       cmocka_unit_test(test_restore_without_map),
       cmocka_unit_test(test_with_real_classifier),
