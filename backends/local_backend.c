@@ -42,7 +42,10 @@ struct local_call {
   sl_call_t base;
   local_engine_t *le;
   struct sl_local_set *set;
-  const sl_chat_req_t *req;
+  /* Stop strings, copied: the engine thread reads them until the sequence's
+   * on_done, which can come after the request that asked for them is gone. */
+  char **stop;
+  size_t n_stop;
   int32_t *prompt;
   size_t n_prompt;
   sl_engine_req_t er;
@@ -71,7 +74,7 @@ static void mark_dirty(local_call_t *c) {
 
 /* Longest suffix of s that is a proper prefix of some stop string: that much text
  * must wait, since the next token may complete a stop string. */
-static size_t holdback(const sl_chat_req_t *r, const char *s, size_t n) {
+static size_t holdback(const local_call_t *r, const char *s, size_t n) {
   size_t keep = 0;
   for (size_t i = 0; i < r->n_stop; i++) {
     size_t sl = strlen(r->stop[i]);
@@ -95,7 +98,7 @@ static bool on_stop(void *user, int32_t token) {
  * longer become part of one */
 static bool on_token(void *user, const sl_engine_token_t *t) {
   local_call_t *c = user;
-  const sl_chat_req_t *r = c->req;
+  const local_call_t *r = c;
   sl_detok_push(&c->detok, t->s.token, &c->scan);
   bool stop = false;
   size_t release = c->scan.len;
@@ -136,8 +139,14 @@ static void on_engine_done(void *user, uint64_t id, sl_engine_finish_t why, int 
   uv_async_send(&c->set->async);
 }
 
+static void free_stops(local_call_t *c) {
+  for (size_t i = 0; i < c->n_stop; i++) free(c->stop[i]);
+  free(c->stop);
+}
+
 static void on_timer_closed(uv_handle_t *h) {
   local_call_t *c = h->data;
+  free_stops(c);
   sl_buf_free(&c->scan);
   sl_buf_free(&c->ready);
   sl_buf_free(&c->base.body);
@@ -222,6 +231,7 @@ static const char *model_path(const sl_backend_cfg_t *cfg) {
 }
 
 static void call_discard(local_call_t *c) {
+  free_stops(c);
   sl_buf_free(&c->base.body);
   sl_buf_free(&c->scan);
   sl_buf_free(&c->ready);
@@ -242,7 +252,16 @@ static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl
   if (!c) return SL_ENOMEM;
   c->le = le;
   c->set = b->local;
-  c->req = o->req;
+  for (size_t i = 0; i < o->req->n_stop; i++) {
+    char **ns = realloc(c->stop, (c->n_stop + 1) * sizeof *ns);
+    if (!ns || !(ns[c->n_stop] = strdup(o->req->stop[i]))) {
+      if (ns) c->stop = ns;
+      call_discard(c);
+      return SL_ENOMEM;
+    }
+    c->stop = ns;
+    c->n_stop++;
+  }
   sl_buf_init(&c->base.body, MAX_TEXT);
   sl_buf_init(&c->scan, MAX_TEXT);
   sl_buf_init(&c->ready, MAX_TEXT);
