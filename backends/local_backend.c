@@ -167,18 +167,20 @@ static void call_error(local_call_t *c, int code, const char *msg) {
   c->base.cbs.on_error(c->base.data, &e);
 }
 
-/* loop thread: deliver what the engine produced */
+/* loop thread: deliver what the engine produced. A call stays marked in_dirty
+ * until it is taken off the detached list here, so the engine thread cannot
+ * push it onto the next list (reusing next_dirty) while this walk still needs it. */
 static void on_async(uv_async_t *a) {
   struct sl_local_set *set = a->data;
   pthread_mutex_lock(&set->mu);
   local_call_t *list = set->dirty;
   set->dirty = NULL;
-  for (local_call_t *c = list; c; c = c->next_dirty) c->in_dirty = false;
   pthread_mutex_unlock(&set->mu);
   while (list) {
+    pthread_mutex_lock(&set->mu);
     local_call_t *c = list;
     list = c->next_dirty;
-    pthread_mutex_lock(&set->mu);
+    c->in_dirty = false;
     sl_buf_t text = c->ready;
     sl_buf_init(&c->ready, MAX_TEXT);
     bool done = c->done;
@@ -275,7 +277,10 @@ static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl
   if (tmpl && sl_chat_family_detect(tmpl) != SL_CHAT_FAMILY_UNKNOWN)
     rc = sl_chat_template_render(tmpl, o->req, true, &text, &len, &spans, &n_spans);
   /* A base model without a chat template continues the conversation's text. */
-  if (rc == SL_EUNSUPPORTED) rc = sl_chat_text(o->req, &text, &len);
+  if (rc == SL_EUNSUPPORTED) {
+    rc = sl_chat_text(o->req, &text, &len);
+    if (!rc) len = sl_chat_messages_len(o->req); /* the messages only, not tools or stops */
+  }
   if (!rc) rc = sl_buf_append(&c->base.body, text, len);
   if (!rc)
     rc = sl_tok_encode_spans(le->tok, text, len, true, spans, n_spans, &c->prompt, &c->n_prompt);
