@@ -93,7 +93,11 @@ static void test_decode_full(void **st) {
   char *text;
   size_t len;
   assert_int_equal(sl_chat_text(&r, &text, &len), 0);
-  assert_string_equal(text, "be nice\nbe brief\na\nb\ncalling\n42\nx\ny\nthanks\nok");
+  /* message contents first; tool calls, tools and tool_choice follow them */
+  const char msgs[] = "be nice\nbe brief\na\nb\ncalling\n42\nx\ny\nthanks\nok";
+  assert_int_equal(sl_chat_messages_len(&r), sizeof msgs - 1);
+  assert_memory_equal(text, msgs, sizeof msgs - 1);
+  assert_non_null(strstr(text + sizeof msgs - 1, "\"get\""));
   free(text);
   sl_chat_req_free(&r);
 }

@@ -46,7 +46,11 @@ static void test_decode_full(void **st) {
   char *text;
   size_t len;
   assert_int_equal(sl_chat_text(&r, &text, &len), 0);
-  assert_string_equal(text, "be nice\na\nb\n\n42");
+  /* message contents first, then tool calls and tool definitions */
+  assert_int_equal(sl_chat_messages_len(&r), 15);
+  assert_memory_equal(text, "be nice\na\nb\n\n42", 15);
+  assert_non_null(strstr(text + 15, "\"c1\""));
+  assert_non_null(strstr(text + 15, "\"parameters\""));
   free(text);
   sl_chat_req_free(&r);
 }
