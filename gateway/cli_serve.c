@@ -197,8 +197,10 @@ int sl_cli_serve(int argc, char **argv) {
 fail:
   s->exit_code = 1;
 out:
-  sl_ledger_close(gw->ledger); /* writes what is queued */
+  /* Backends first: stopping the engine can still complete requests, and their
+   * rows go to the ledger, which then writes what is queued. */
   sl_backends_free(gw->backends);
+  sl_ledger_close(gw->ledger);
   uv_walk(gw->loop, close_walk, NULL);
   uv_run(gw->loop, UV_RUN_DEFAULT);
   sl_server_free(gw->srv);
