@@ -55,6 +55,8 @@ typedef struct {
   bool cls_set;
   sl_decision_t dec;
   size_t step;
+  int step_retries;          /* retries of the current step so far */
+  unsigned attempts;         /* calls made, for the backoff */
   sl_call_t *call;
   uv_timer_t backoff;
   bool in_cb, client_gone, headers_sent, stream, saw_busy, saw_unsupported, waiting_ledger,
@@ -337,11 +339,19 @@ static void try_step(job_t *j);
 
 static void on_backoff(uv_timer_t *t) { try_step(t->data); }
 
-/* Jittered exponential backoff before the next entry of the chain. */
-static void next_step_after_backoff(job_t *j) {
-  unsigned base = 25u << (j->step < 5 ? j->step : 5);
+/* Jittered exponential backoff, then the same backend again (its max_retries)
+ * or the next entry of the chain. */
+static void retry_after_backoff(job_t *j, bool same_step) {
+  unsigned n = j->attempts < 5 ? j->attempts : 5;
+  unsigned base = 25u << n;
   unsigned delay = base / 2 + (unsigned)(rand() % (int)(base + 1));
-  j->step++;
+  j->attempts++;
+  if (same_step) {
+    j->step_retries++;
+  } else {
+    j->step++;
+    j->step_retries = 0;
+  }
   uv_update_time(j->gw->loop);
   uv_timer_start(&j->backoff, on_backoff, delay, 0);
 }
@@ -367,8 +377,13 @@ static void on_error(void *data, const sl_call_error_t *e) {
     record(j, true);
     return;
   }
+  if (e->retryable && j->bcfg && j->bcfg->kind != SL_BK_LOCAL &&
+      j->step_retries < j->bcfg->max_retries) {
+    retry_after_backoff(j, true);
+    return;
+  }
   if (e->retryable && j->step + 1 < j->dec.n_steps) {
-    next_step_after_backoff(j);
+    retry_after_backoff(j, false);
     return;
   }
   int st = e->http_status;

@@ -285,7 +285,7 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
   bc->connect_timeout_ms = 5000;
   bc->first_byte_timeout_ms = 60000;
   bc->total_timeout_ms = 600000;
-  bc->max_retries = 1;
+  bc->max_retries = 0; /* by default a failing backend hands over to the next step at once */
   long v;
   if (bc->kind == SL_BK_LOCAL) {
     bc->threads = 2;

@@ -39,7 +39,8 @@ typedef struct {
   long connect_timeout_ms;
   long first_byte_timeout_ms;
   long total_timeout_ms;
-  int max_retries;            /* retries of this backend before the chain moves on */
+  int max_retries;            /* retries of this API backend (retryable errors, before any output)
+                                 before the chain moves on; default 0 */
   /* local engine */
   char *model_path;
   char *chat_template;        /* family override, or NULL */

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import OpenAI from 'openai';
-import { startMock, startSluice, apiBackend, replyStream, raw, sleep } from './lib.mjs';
+import { startMock, startSluice, apiBackend, replyStream, replyJson, completion, raw, sleep } from './lib.mjs';
 
 test('connections beyond max_connections get 503 and are closed', async () => {
   const mock = await startMock((req, body, res) => replyStream(res, ['a'], 0));
@@ -48,4 +48,29 @@ test('SIGTERM drains: the in-flight stream completes, new connections are refuse
   const r = await s.exited;
   assert.equal(r.code, 0, s.stderr());
   await mock.stop();
+});
+
+test('max_retries retries the same backend after a retryable failure before failing over', async () => {
+  let n = 0;
+  const flaky = await startMock((req, body, res) => {
+    if (++n <= 2) return replyJson(res, 503, { error: { message: 'warming up', type: 'server_error' } });
+    replyJson(res, 200, completion('third time lucky'));
+  });
+  const other = await startMock((req, body, res) => replyJson(res, 200, completion('other')));
+  const s = await startSluice({
+    backends: [apiBackend('flaky', flaky.url, { max_retries: 2 }), apiBackend('other', other.url)],
+    rules: [{ name: 'default', route: ['flaky', 'other'] }],
+  });
+  try {
+    const client = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'x', maxRetries: 0 });
+    const { data, response } = await client.chat.completions.create({ messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    assert.equal(data.choices[0].message.content, 'third time lucky');
+    assert.equal(response.headers.get('x-sluice-backend'), 'flaky');
+    assert.equal(flaky.received.length, 3);
+    assert.equal(other.received.length, 0);
+  } finally {
+    assert.equal((await s.stop()).code, 0);
+    await flaky.stop();
+    await other.stop();
+  }
 });
