@@ -86,3 +86,37 @@ char *sl_buf_steal(sl_buf_t *b, size_t *len) {
   b->len = b->cap = 0;
   return p;
 }
+
+int sl_buf_json_str(sl_buf_t *b, const char *s, size_t len) {
+  static const char hex[] = "0123456789abcdef";
+  int rc = sl_buf_append(b, "\"", 1);
+  size_t run = 0; /* bytes copied as they are, appended in one go */
+  for (size_t i = 0; i < len && !rc; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    const char *esc = NULL;
+    char u[7];
+    if (ch == '"') esc = "\\\"";
+    else if (ch == '\\') esc = "\\\\";
+    else if (ch == '\n') esc = "\\n";
+    else if (ch == '\r') esc = "\\r";
+    else if (ch == '\t') esc = "\\t";
+    else if (ch < 0x20) {
+      u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[ch >> 4], u[5] = hex[ch & 15], u[6] = 0;
+      esc = u;
+    }
+    if (!esc) {
+      run++;
+      continue;
+    }
+    if (run) rc = sl_buf_append(b, s + i - run, run);
+    run = 0;
+    if (!rc) rc = sl_buf_puts(b, esc);
+  }
+  if (!rc && run) rc = sl_buf_append(b, s + len - run, run);
+  if (!rc) rc = sl_buf_append(b, "\"", 1);
+  return rc;
+}
+
+int sl_buf_json_cstr(sl_buf_t *b, const char *s) {
+  return sl_buf_json_str(b, s ? s : "", s ? strlen(s) : 0);
+}

@@ -22,6 +22,10 @@ int sl_buf_puts(sl_buf_t *b, const char *s);
 int sl_buf_printf(sl_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int sl_buf_vprintf(sl_buf_t *b, const char *fmt, va_list ap);
+/* Appends s (len bytes, may hold NULs) as a JSON string literal, quotes included. */
+int sl_buf_json_str(sl_buf_t *b, const char *s, size_t len);
+/* The same for a C string; NULL is written as "". */
+int sl_buf_json_cstr(sl_buf_t *b, const char *s);
 /* Drops the first n bytes. */
 void sl_buf_consume(sl_buf_t *b, size_t n);
 /* Hands the storage to the caller (who frees it) and resets the buffer. */

@@ -432,44 +432,13 @@ static const char *stream_error_type(const char *type) {
 
 /* ---- encoding: written by hand into the buffer ---- */
 
-static int put_str(sl_buf_t *o, const char *s, size_t len) {
-  static const char hex[] = "0123456789abcdef";
-  int rc = sl_buf_append(o, "\"", 1);
-  size_t run = 0;
-  for (size_t i = 0; i < len && !rc; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    const char *esc = NULL;
-    char u[7];
-    if (ch == '"') esc = "\\\"";
-    else if (ch == '\\') esc = "\\\\";
-    else if (ch == '\n') esc = "\\n";
-    else if (ch == '\r') esc = "\\r";
-    else if (ch == '\t') esc = "\\t";
-    else if (ch < 0x20) {
-      u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[ch >> 4], u[5] = hex[ch & 15], u[6] = 0;
-      esc = u;
-    }
-    if (!esc) {
-      run++;
-      continue;
-    }
-    if (run) rc = sl_buf_append(o, s + i - run, run);
-    run = 0;
-    if (!rc) rc = sl_buf_puts(o, esc);
-  }
-  if (!rc && run) rc = sl_buf_append(o, s + len - run, run);
-  if (!rc) rc = sl_buf_append(o, "\"", 1);
-  return rc;
-}
-
-static int put_cstr(sl_buf_t *o, const char *s) { return put_str(o, s ? s : "", s ? strlen(s) : 0); }
 
 static int put_event_head(sl_buf_t *o, const char *name) {
   return sl_buf_printf(o, "event: %s\ndata: {\"type\":\"%s\"", name, name);
 }
 
 static int put_tool_id(sl_buf_t *o, const sl_resp_t *r, const char *id, int index) {
-  if (id && id[0]) return put_cstr(o, id);
+  if (id && id[0]) return sl_buf_json_cstr(o, id);
   /* an upstream that named no id: one derived from the message id, stable per call */
   const char *m = r->id ? r->id : "msg_";
   if (!strncmp(m, "msg_", 4)) m += 4;
@@ -491,7 +460,7 @@ static int put_input(sl_buf_t *o, const char *args, size_t n) {
     free(s);
   } else {
     rc = sl_buf_puts(o, "{\"_raw_arguments\":");
-    if (!rc) rc = put_str(o, args, n);
+    if (!rc) rc = sl_buf_json_str(o, args, n);
     if (!rc) rc = sl_buf_puts(o, "}");
   }
   cJSON_Delete(j);
@@ -505,9 +474,9 @@ static int an_stream_start(sl_buf_t *o, sl_resp_t *r) {
   r->tool_index = -1; /* stays -1 until a tool block opens: tells stream_end about tool use */
   int rc = put_event_head(o, "message_start");
   if (!rc) rc = sl_buf_puts(o, ",\"message\":{\"id\":");
-  if (!rc) rc = put_cstr(o, r->id);
+  if (!rc) rc = sl_buf_json_cstr(o, r->id);
   if (!rc) rc = sl_buf_puts(o, ",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":");
-  if (!rc) rc = put_cstr(o, r->model);
+  if (!rc) rc = sl_buf_json_cstr(o, r->model);
   if (!rc)
     rc = sl_buf_printf(o, ",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":%d,"
                           "\"output_tokens\":0}}}\n\n",
@@ -537,7 +506,7 @@ static int an_stream_text(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
   }
   if (!rc) rc = put_event_head(o, "content_block_delta");
   if (!rc) rc = sl_buf_printf(o, ",\"index\":%d,\"delta\":{\"type\":\"text_delta\",\"text\":", r->block);
-  if (!rc) rc = put_str(o, s, n);
+  if (!rc) rc = sl_buf_json_str(o, s, n);
   if (!rc) rc = sl_buf_puts(o, "}}\n\n");
   return rc;
 }
@@ -557,14 +526,14 @@ static int an_stream_tool(sl_buf_t *o, sl_resp_t *r, int index, const char *id, 
     if (!rc) rc = sl_buf_printf(o, ",\"index\":%d,\"content_block\":{\"type\":\"tool_use\",\"id\":", r->block);
     if (!rc) rc = put_tool_id(o, r, id, index);
     if (!rc) rc = sl_buf_puts(o, ",\"name\":");
-    if (!rc) rc = put_cstr(o, name);
+    if (!rc) rc = sl_buf_json_cstr(o, name);
     if (!rc) rc = sl_buf_puts(o, ",\"input\":{}}}\n\n");
   }
   if (!rc && n) {
     rc = put_event_head(o, "content_block_delta");
     if (!rc)
       rc = sl_buf_printf(o, ",\"index\":%d,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":", r->block);
-    if (!rc) rc = put_str(o, args, n);
+    if (!rc) rc = sl_buf_json_str(o, args, n);
     if (!rc) rc = sl_buf_puts(o, "}}\n\n");
   }
   return rc;
@@ -575,9 +544,9 @@ static int an_stream_end(sl_buf_t *o, sl_resp_t *r, const sl_result_t *res, bool
   if (!rc) rc = put_event_head(o, "message_delta");
   if (!rc) rc = sl_buf_puts(o, ",\"delta\":{\"stop_reason\":");
   if (!rc)
-    rc = put_cstr(o, sl_anthropic_stop_reason(res->finish_reason, res->stop_sequence, r->tool_index >= 0));
+    rc = sl_buf_json_cstr(o, sl_anthropic_stop_reason(res->finish_reason, res->stop_sequence, r->tool_index >= 0));
   if (!rc) rc = sl_buf_puts(o, ",\"stop_sequence\":");
-  if (!rc) rc = res->stop_sequence ? put_cstr(o, res->stop_sequence) : sl_buf_puts(o, "null");
+  if (!rc) rc = res->stop_sequence ? sl_buf_json_cstr(o, res->stop_sequence) : sl_buf_puts(o, "null");
   /* input_tokens again: message_start could only carry an estimate */
   if (!rc)
     rc = sl_buf_printf(o, "},\"usage\":{\"input_tokens\":%d,\"output_tokens\":%d}}\n\n",
@@ -589,9 +558,9 @@ static int an_stream_end(sl_buf_t *o, sl_resp_t *r, const sl_result_t *res, bool
 
 static int put_error_body(sl_buf_t *o, const char *type, const char *msg) {
   int rc = sl_buf_puts(o, "{\"type\":\"error\",\"error\":{\"type\":");
-  if (!rc) rc = put_cstr(o, type);
+  if (!rc) rc = sl_buf_json_cstr(o, type);
   if (!rc) rc = sl_buf_puts(o, ",\"message\":");
-  if (!rc) rc = put_cstr(o, msg);
+  if (!rc) rc = sl_buf_json_cstr(o, msg);
   if (!rc) rc = sl_buf_puts(o, "}}");
   return rc;
 }
@@ -606,14 +575,14 @@ static int an_stream_error(sl_buf_t *o, sl_resp_t *r, const char *type, const ch
 static int an_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
                        const sl_tool_acc_t *tools, size_t n_tools, const sl_result_t *res) {
   int rc = sl_buf_puts(o, "{\"id\":");
-  if (!rc) rc = put_cstr(o, r->id);
+  if (!rc) rc = sl_buf_json_cstr(o, r->id);
   if (!rc) rc = sl_buf_puts(o, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
-  if (!rc) rc = put_cstr(o, r->model);
+  if (!rc) rc = sl_buf_json_cstr(o, r->model);
   if (!rc) rc = sl_buf_puts(o, ",\"content\":[");
   const char *sep = "";
   if (!rc && (n || !n_tools)) {
     rc = sl_buf_puts(o, "{\"type\":\"text\",\"text\":");
-    if (!rc) rc = put_str(o, text ? text : "", n);
+    if (!rc) rc = sl_buf_json_str(o, text ? text : "", n);
     if (!rc) rc = sl_buf_puts(o, "}");
     sep = ",";
   }
@@ -621,16 +590,16 @@ static int an_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
     rc = sl_buf_printf(o, "%s{\"type\":\"tool_use\",\"id\":", sep);
     if (!rc) rc = put_tool_id(o, r, tools[i].id, (int)i);
     if (!rc) rc = sl_buf_puts(o, ",\"name\":");
-    if (!rc) rc = put_cstr(o, tools[i].name);
+    if (!rc) rc = sl_buf_json_cstr(o, tools[i].name);
     if (!rc) rc = sl_buf_puts(o, ",\"input\":");
     if (!rc) rc = put_input(o, tools[i].args.data ? tools[i].args.data : "", tools[i].args.len);
     if (!rc) rc = sl_buf_puts(o, "}");
     sep = ",";
   }
   if (!rc) rc = sl_buf_puts(o, "],\"stop_reason\":");
-  if (!rc) rc = put_cstr(o, sl_anthropic_stop_reason(res->finish_reason, res->stop_sequence, n_tools > 0));
+  if (!rc) rc = sl_buf_json_cstr(o, sl_anthropic_stop_reason(res->finish_reason, res->stop_sequence, n_tools > 0));
   if (!rc) rc = sl_buf_puts(o, ",\"stop_sequence\":");
-  if (!rc) rc = res->stop_sequence ? put_cstr(o, res->stop_sequence) : sl_buf_puts(o, "null");
+  if (!rc) rc = res->stop_sequence ? sl_buf_json_cstr(o, res->stop_sequence) : sl_buf_puts(o, "null");
   if (!rc)
     rc = sl_buf_printf(o, ",\"usage\":{\"input_tokens\":%d,\"output_tokens\":%d}}", res->prompt_tokens,
                        res->completion_tokens);

@@ -220,50 +220,18 @@ nomem:
   goto out;
 }
 
-/* ---- encoding: written by hand into the buffer; strings escaped by cJSON ---- */
+/* ---- encoding: written by hand into the buffer (sl_buf_json_str escapes) ---- */
 
-static int put_str(sl_buf_t *o, const char *s, size_t len) {
-  /* JSON string escape (cJSON's printer needs a NUL-terminated copy; this does not) */
-  static const char hex[] = "0123456789abcdef";
-  int rc = sl_buf_append(o, "\"", 1);
-  size_t run = 0;
-  for (size_t i = 0; i < len && !rc; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    const char *esc = NULL;
-    char u[7];
-    if (ch == '"') esc = "\\\"";
-    else if (ch == '\\') esc = "\\\\";
-    else if (ch == '\n') esc = "\\n";
-    else if (ch == '\r') esc = "\\r";
-    else if (ch == '\t') esc = "\\t";
-    else if (ch < 0x20) {
-      u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[ch >> 4], u[5] = hex[ch & 15], u[6] = 0;
-      esc = u;
-    }
-    if (!esc) {
-      run++;
-      continue;
-    }
-    if (run) rc = sl_buf_append(o, s + i - run, run);
-    run = 0;
-    if (!rc) rc = sl_buf_puts(o, esc);
-  }
-  if (!rc && run) rc = sl_buf_append(o, s + len - run, run);
-  if (!rc) rc = sl_buf_append(o, "\"", 1);
-  return rc;
-}
-
-static int put_cstr(sl_buf_t *o, const char *s) { return put_str(o, s ? s : "", s ? strlen(s) : 0); }
 
 static int put_tools(sl_buf_t *o, const sl_tool_acc_t *t, size_t n) {
   int rc = sl_buf_puts(o, "[");
   for (size_t i = 0; i < n && !rc; i++) {
     rc = sl_buf_printf(o, "%s{\"id\":", i ? "," : "");
-    if (!rc) rc = put_cstr(o, t[i].id);
+    if (!rc) rc = sl_buf_json_cstr(o, t[i].id);
     if (!rc) rc = sl_buf_puts(o, ",\"type\":\"function\",\"function\":{\"name\":");
-    if (!rc) rc = put_cstr(o, t[i].name);
+    if (!rc) rc = sl_buf_json_cstr(o, t[i].name);
     if (!rc) rc = sl_buf_puts(o, ",\"arguments\":");
-    if (!rc) rc = put_str(o, t[i].args.data ? t[i].args.data : "", t[i].args.len);
+    if (!rc) rc = sl_buf_json_str(o, t[i].args.data ? t[i].args.data : "", t[i].args.len);
     if (!rc) rc = sl_buf_puts(o, "}}");
   }
   if (!rc) rc = sl_buf_puts(o, "]");
@@ -272,9 +240,9 @@ static int put_tools(sl_buf_t *o, const sl_tool_acc_t *t, size_t n) {
 
 static int put_head(sl_buf_t *o, const sl_openai_meta_t *m, const char *object) {
   int rc = sl_buf_puts(o, "{\"id\":");
-  if (!rc) rc = put_cstr(o, m->id);
+  if (!rc) rc = sl_buf_json_cstr(o, m->id);
   if (!rc) rc = sl_buf_printf(o, ",\"object\":\"%s\",\"created\":%ld,\"model\":", object, m->created);
-  if (!rc) rc = put_cstr(o, m->model);
+  if (!rc) rc = sl_buf_json_cstr(o, m->model);
   if (!rc) rc = sl_buf_puts(o, ",\"system_fingerprint\":null");
   return rc;
 }
@@ -289,13 +257,13 @@ int sl_openai_encode_completion(sl_buf_t *o, const sl_openai_meta_t *m, const ch
                                 const char *finish, int pt, int ct) {
   int rc = put_head(o, m, "chat.completion");
   if (!rc) rc = sl_buf_puts(o, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
-  if (!rc) rc = (n_tools && !text_len) ? sl_buf_puts(o, "null") : put_str(o, text ? text : "", text_len);
+  if (!rc) rc = (n_tools && !text_len) ? sl_buf_puts(o, "null") : sl_buf_json_str(o, text ? text : "", text_len);
   if (!rc && n_tools) {
     rc = sl_buf_puts(o, ",\"tool_calls\":");
     if (!rc) rc = put_tools(o, tools, n_tools);
   }
   if (!rc) rc = sl_buf_puts(o, ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":");
-  if (!rc) rc = put_cstr(o, finish);
+  if (!rc) rc = sl_buf_json_cstr(o, finish);
   if (!rc) rc = sl_buf_puts(o, "}],");
   if (!rc) rc = put_usage(o, pt, ct);
   if (!rc) rc = sl_buf_puts(o, "}");
@@ -316,28 +284,28 @@ int sl_openai_encode_chunk(sl_buf_t *o, const sl_openai_meta_t *m, const char *r
   }
   if (!rc && content) {
     rc = sl_buf_printf(o, "%s\"content\":", sep);
-    if (!rc) rc = put_str(o, content, content_len);
+    if (!rc) rc = sl_buf_json_str(o, content, content_len);
     sep = ",";
   }
   if (!rc && tool_index >= 0) {
     rc = sl_buf_printf(o, "%s\"tool_calls\":[{\"index\":%d", sep, tool_index);
     if (!rc && tool_id) {
       rc = sl_buf_puts(o, ",\"id\":");
-      if (!rc) rc = put_cstr(o, tool_id);
+      if (!rc) rc = sl_buf_json_cstr(o, tool_id);
       if (!rc) rc = sl_buf_puts(o, ",\"type\":\"function\"");
     }
     if (!rc) rc = sl_buf_puts(o, ",\"function\":{");
     if (!rc && tool_name) {
       rc = sl_buf_puts(o, "\"name\":");
-      if (!rc) rc = put_cstr(o, tool_name);
+      if (!rc) rc = sl_buf_json_cstr(o, tool_name);
       if (!rc) rc = sl_buf_puts(o, ",");
     }
     if (!rc) rc = sl_buf_puts(o, "\"arguments\":");
-    if (!rc) rc = put_str(o, tool_args ? tool_args : "", tool_args_len);
+    if (!rc) rc = sl_buf_json_str(o, tool_args ? tool_args : "", tool_args_len);
     if (!rc) rc = sl_buf_puts(o, "}}]");
   }
   if (!rc) rc = sl_buf_puts(o, "},\"logprobs\":null,\"finish_reason\":");
-  if (!rc) rc = finish ? put_cstr(o, finish) : sl_buf_puts(o, "null");
+  if (!rc) rc = finish ? sl_buf_json_cstr(o, finish) : sl_buf_puts(o, "null");
   if (!rc) rc = sl_buf_puts(o, "}]}\n\n");
   return rc;
 }
@@ -353,11 +321,11 @@ int sl_openai_encode_usage_chunk(sl_buf_t *o, const sl_openai_meta_t *m, int pt,
 
 int sl_openai_encode_error(sl_buf_t *o, const char *message, const char *type, const char *code) {
   int rc = sl_buf_puts(o, "{\"error\":{\"message\":");
-  if (!rc) rc = put_cstr(o, message);
+  if (!rc) rc = sl_buf_json_cstr(o, message);
   if (!rc) rc = sl_buf_puts(o, ",\"type\":");
-  if (!rc) rc = put_cstr(o, type);
+  if (!rc) rc = sl_buf_json_cstr(o, type);
   if (!rc) rc = sl_buf_puts(o, ",\"param\":null,\"code\":");
-  if (!rc) rc = code ? put_cstr(o, code) : sl_buf_puts(o, "null");
+  if (!rc) rc = code ? sl_buf_json_cstr(o, code) : sl_buf_puts(o, "null");
   if (!rc) rc = sl_buf_puts(o, "}}");
   return rc;
 }
