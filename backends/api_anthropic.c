@@ -22,7 +22,7 @@ typedef struct {
   sl_hc_req_t *hr;
   char url[1200];
   char auth[600];
-  bool stream, started, saw_stop, failed, abandoned;
+  bool stream, saw_stop;
   sl__upstream_t up;   /* status, JSON/error body or SSE stream */
   sl_result_t res;
   char finish[32];
@@ -270,29 +270,18 @@ static void take_usage(an_call_t *c, const cJSON *u) {
 
 static void emit_text(an_call_t *c, const char *s, size_t n) {
   if (!n) return;
-  c->started = true;
+  c->base.started = true;
   c->out_bytes += n;
-  if (!c->abandoned && c->base.cbs.on_text(c->base.data, s, n)) c->abandoned = true;
+  if (!c->base.abandoned && c->base.cbs.on_text(c->base.data, s, n)) c->base.abandoned = true;
 }
 
 static void emit_tool(an_call_t *c, int index, const char *id, const char *name, const char *args,
                       size_t n) {
-  c->started = true;
+  c->base.started = true;
   c->out_bytes += n;
-  if (!c->abandoned && c->base.cbs.on_tool_call &&
+  if (!c->base.abandoned && c->base.cbs.on_tool_call &&
       c->base.cbs.on_tool_call(c->base.data, index, id, name, args, n))
-    c->abandoned = true;
-}
-
-static void call_fail(an_call_t *c, int code, int status, bool retryable, const char *type,
-                 const char *msg) {
-  if (c->failed || c->abandoned) return;
-  c->failed = true;
-  sl_call_error_t e = {.code = code, .http_status = status, .retryable = retryable && !c->started,
-                       .started = c->started};
-  snprintf(e.type, sizeof e.type, "%s", type);
-  snprintf(e.message, sizeof e.message, "%s", msg);
-  c->base.cbs.on_error(c->base.data, &e);
+    c->base.abandoned = true;
 }
 
 static bool retryable_type(const char *t) {
@@ -324,7 +313,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     sl_call_error_t e = {0};
     upstream_error(&e, 502, p, n);
     cJSON_Delete(j);
-    call_fail(c, SL_EUPSTREAM, 502, retryable_type(e.type), e.type, e.message);
+    sl__call_fail(&c->base, SL_EUPSTREAM, 502, retryable_type(e.type), e.type, e.message);
     return 1;
   }
   if (!strcmp(type, "message_start")) {
@@ -375,7 +364,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     c->saw_stop = true;
   } /* ping and unknown events are ignored, as the API asks */
   cJSON_Delete(j);
-  return c->failed || c->abandoned;
+  return c->base.failed || c->base.abandoned;
 }
 
 static int on_response(void *data, int status, const char *ctype) {
@@ -391,12 +380,12 @@ static void finish_json(an_call_t *c) {
   const cJSON *content = j ? cJSON_GetObjectItemCaseSensitive(j, "content") : NULL;
   if (!cJSON_IsArray(content)) {
     cJSON_Delete(j);
-    call_fail(c, SL_EUPSTREAM, 502, true, "upstream_error", "upstream answered with a malformed message");
+    sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error", "upstream answered with a malformed message");
     return;
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
   if (cJSON_IsString(m)) snprintf(c->model, sizeof c->model, "%s", m->valuestring);
-  for (const cJSON *b = content->child; b && !c->abandoned; b = b->next) {
+  for (const cJSON *b = content->child; b && !c->base.abandoned; b = b->next) {
     const cJSON *bt = cJSON_GetObjectItemCaseSensitive(b, "type");
     if (!cJSON_IsString(bt)) continue;
     if (!strcmp(bt->valuestring, "text")) {
@@ -428,28 +417,18 @@ static void call_free(an_call_t *c) {
 static void on_done(void *data, int err, int status, const char *msg) {
   an_call_t *c = data;
   c->hr = NULL;
-  if (c->failed || c->abandoned) goto out;
-  if (err) {
-    bool timeout = err == SL_ETIMEOUT;
-    call_fail(c, err, timeout ? 504 : 502, true, timeout ? "timeout" : "upstream_error", msg);
-    goto out;
-  }
-  if (status >= 300) {
-    sl_call_error_t e = {0};
-    upstream_error(&e, status, c->up.body.data ? c->up.body.data : "", c->up.body.len);
-    call_fail(c, SL_EUPSTREAM, status, status == 429 || status >= 500, e.type, e.message);
-    goto out;
-  }
+  if (c->base.failed || c->base.abandoned) goto out;
+  if (sl__call_transfer_failed(&c->base, &c->up, err, status, msg, upstream_error)) goto out;
   if (c->up.streaming) {
     sl_sse_feed(&c->up.sse, "\n\n", 2); /* flush an unterminated last event */
-    if (c->failed || c->abandoned) goto out;
+    if (c->base.failed || c->base.abandoned) goto out;
     if (!c->saw_stop) {
-      call_fail(c, SL_EUPSTREAM, 502, true, "upstream_error", "upstream stream ended before message_stop");
+      sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error", "upstream stream ended before message_stop");
       goto out;
     }
   } else {
     finish_json(c);
-    if (c->failed || c->abandoned) goto out;
+    if (c->base.failed || c->base.abandoned) goto out;
   }
   if (c->in_seen && c->out_seen) {
     c->res.prompt_tokens = c->in_tokens;

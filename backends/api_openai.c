@@ -17,7 +17,7 @@ typedef struct {
   sl_hc_req_t *hr;
   char url[1200];
   char auth[600];
-  bool stream, started, saw_done, failed, abandoned;
+  bool stream, saw_done;
   sl__upstream_t up;   /* status, JSON/error body or SSE stream */
   sl_result_t res;
   char finish[32];
@@ -113,9 +113,9 @@ static void take_usage(oa_call_t *c, const cJSON *u) {
 
 static void emit_text(oa_call_t *c, const char *s, size_t n) {
   if (!n) return;
-  c->started = true;
+  c->base.started = true;
   c->out_bytes += n;
-  if (!c->abandoned && c->base.cbs.on_text(c->base.data, s, n)) c->abandoned = true;
+  if (!c->base.abandoned && c->base.cbs.on_text(c->base.data, s, n)) c->base.abandoned = true;
 }
 
 static void emit_tool_calls(oa_call_t *c, const cJSON *tcs) {
@@ -127,25 +127,14 @@ static void emit_tool_calls(oa_call_t *c, const cJSON *tcs) {
     const cJSON *name = fn ? cJSON_GetObjectItemCaseSensitive(fn, "name") : NULL;
     const cJSON *args = fn ? cJSON_GetObjectItemCaseSensitive(fn, "arguments") : NULL;
     const char *a = cJSON_IsString(args) ? args->valuestring : "";
-    c->started = true;
+    c->base.started = true;
     c->out_bytes += strlen(a);
-    if (!c->abandoned && c->base.cbs.on_tool_call &&
+    if (!c->base.abandoned && c->base.cbs.on_tool_call &&
         c->base.cbs.on_tool_call(c->base.data, cJSON_IsNumber(idx) ? idx->valueint : i,
                                cJSON_IsString(id) ? id->valuestring : NULL,
                                cJSON_IsString(name) ? name->valuestring : NULL, a, strlen(a)))
-      c->abandoned = true;
+      c->base.abandoned = true;
   }
-}
-
-static void fail(oa_call_t *c, int code, int status, bool retryable, const char *type,
-                 const char *msg) {
-  if (c->failed || c->abandoned) return;
-  c->failed = true;
-  sl_call_error_t e = {.code = code, .http_status = status, .retryable = retryable && !c->started,
-                       .started = c->started};
-  snprintf(e.type, sizeof e.type, "%s", type);
-  snprintf(e.message, sizeof e.message, "%s", msg);
-  c->base.cbs.on_error(c->base.data, &e);
 }
 
 static int on_event(void *data, const char *event, const char *p, size_t n) {
@@ -163,7 +152,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     sl__upstream_error(&e, 502, s ? s : "", s ? strlen(s) : 0);
     free(s);
     cJSON_Delete(j);
-    fail(c, SL_EUPSTREAM, 502, true, e.type, e.message);
+    sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, e.type, e.message);
     return 1;
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
@@ -179,7 +168,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
   }
   take_usage(c, cJSON_GetObjectItemCaseSensitive(j, "usage"));
   cJSON_Delete(j);
-  return c->failed || c->abandoned;
+  return c->base.failed || c->base.abandoned;
 }
 
 static int on_response(void *data, int status, const char *ctype) {
@@ -197,7 +186,7 @@ static void finish_json(oa_call_t *c) {
   const cJSON *msg = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "message") : NULL;
   if (!msg) {
     cJSON_Delete(j);
-    fail(c, SL_EUPSTREAM, 502, true, "upstream_error", "upstream answered with a malformed chat completion");
+    sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error", "upstream answered with a malformed chat completion");
     return;
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
@@ -213,28 +202,18 @@ static void finish_json(oa_call_t *c) {
 static void on_done(void *data, int err, int status, const char *msg) {
   oa_call_t *c = data;
   c->hr = NULL;
-  if (c->failed || c->abandoned) goto out;
-  if (err) {
-    bool timeout = err == SL_ETIMEOUT;
-    fail(c, err, timeout ? 504 : 502, true, timeout ? "timeout" : "upstream_error", msg);
-    goto out;
-  }
-  if (status >= 300) {
-    sl_call_error_t e = {0};
-    sl__upstream_error(&e, status, c->up.body.data ? c->up.body.data : "", c->up.body.len);
-    fail(c, SL_EUPSTREAM, status, status == 429 || status >= 500, e.type, e.message);
-    goto out;
-  }
+  if (c->base.failed || c->base.abandoned) goto out;
+  if (sl__call_transfer_failed(&c->base, &c->up, err, status, msg, sl__upstream_error)) goto out;
   if (c->up.streaming) {
     sl_sse_feed(&c->up.sse, "\n\n", 2); /* flush an unterminated last event */
-    if (c->failed || c->abandoned) goto out;
+    if (c->base.failed || c->base.abandoned) goto out;
     if (!c->saw_done && !c->finish[0]) {
-      fail(c, SL_EUPSTREAM, 502, true, "upstream_error", "upstream stream ended before it was complete");
+      sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error", "upstream stream ended before it was complete");
       goto out;
     }
   } else {
     finish_json(c);
-    if (c->failed || c->abandoned) goto out;
+    if (c->base.failed || c->base.abandoned) goto out;
   }
   if (!c->res.usage_reported) {
     /* No usage from upstream: estimate (about 4 bytes a token) rather than record zero. */

@@ -156,3 +156,30 @@ int sl__upstream_data(sl__upstream_t *u, const char *p, size_t n) {
   if (rc && u->status >= 300) return 0;
   return rc ? 1 : 0;
 }
+
+void sl__call_fail(sl_call_t *c, int code, int http_status, bool retryable, const char *type,
+                   const char *msg) {
+  if (c->failed || c->abandoned) return;
+  c->failed = true;
+  sl_call_error_t e = {.code = code, .http_status = http_status,
+                       .retryable = retryable && !c->started, .started = c->started};
+  snprintf(e.type, sizeof e.type, "%s", type);
+  snprintf(e.message, sizeof e.message, "%s", msg);
+  c->cbs.on_error(c->data, &e);
+}
+
+bool sl__call_transfer_failed(sl_call_t *c, const sl__upstream_t *up, int err, int status,
+                              const char *msg,
+                              void (*parse_error)(sl_call_error_t *e, int status, const char *body,
+                                                  size_t len)) {
+  if (err) {
+    bool timeout = err == SL_ETIMEOUT;
+    sl__call_fail(c, err, timeout ? 504 : 502, true, timeout ? "timeout" : "upstream_error", msg);
+    return true;
+  }
+  if (status < 300) return false;
+  sl_call_error_t e = {0};
+  parse_error(&e, status, up->body.data ? up->body.data : "", up->body.len);
+  sl__call_fail(c, SL_EUPSTREAM, status, status == 429 || status >= 500, e.type, e.message);
+  return true;
+}

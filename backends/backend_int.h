@@ -24,9 +24,15 @@ struct sl_call {
   char destination[300];
   sl_call_cbs_t cbs;
   void *data;
+  bool started;   /* output was delivered: no more failover */
+  bool failed;    /* on_error ran */
+  bool abandoned; /* the caller let go (a callback returned non-zero, or cancel) */
 };
 
-struct sl_local_engine;
+/* Reports a failure through on_error once: never after an earlier failure or
+ * once the caller let go; `retryable` only counts before any output. */
+void sl__call_fail(sl_call_t *c, int code, int http_status, bool retryable, const char *type,
+                   const char *msg);
 
 struct sl_backends {
   uv_loop_t *loop;
@@ -58,5 +64,12 @@ void sl__upstream_free(sl__upstream_t *u);
 /* http_client callbacks' bodies: return non-zero to abort the transfer. */
 int sl__upstream_response(sl__upstream_t *u, int status, const char *ctype);
 int sl__upstream_data(sl__upstream_t *u, const char *p, size_t n);
+/* The common ends of an API transfer: a transport error or timeout, or an
+ * upstream error status (body parsed by parse_error). Reports it and returns
+ * true; false when the answer is there to be finished. */
+bool sl__call_transfer_failed(sl_call_t *c, const sl__upstream_t *up, int err, int status,
+                              const char *msg,
+                              void (*parse_error)(sl_call_error_t *e, int status, const char *body,
+                                                  size_t len));
 
 #endif

@@ -51,7 +51,7 @@ struct local_call {
   sl_engine_req_t er;
   uint64_t seq;
   uv_timer_t timer;    /* local_timeout_ms */
-  bool submitted, abandoned, timed_out, started;
+  bool submitted, timed_out;
   /* engine thread writes, loop reads; guarded by set->mu */
   sl_detok_t detok;    /* engine thread only */
   sl_buf_t scan;       /* engine thread: text not yet released (stop-string lookahead) */
@@ -161,7 +161,7 @@ static void call_free(local_call_t *c) {
 
 static void call_error(local_call_t *c, int code, const char *msg) {
   sl_call_error_t e = {.code = code, .http_status = code == SL_EBUSY ? 429 : 503,
-                       .retryable = !c->started, .started = c->started};
+                       .retryable = !c->base.started, .started = c->base.started};
   snprintf(e.type, sizeof e.type, "%s", code == SL_ETIMEOUT ? "timeout" : "backend_error");
   snprintf(e.message, sizeof e.message, "%s", msg);
   c->base.cbs.on_error(c->base.data, &e);
@@ -185,16 +185,16 @@ static void on_async(uv_async_t *a) {
     sl_buf_init(&c->ready, MAX_TEXT);
     bool done = c->done;
     pthread_mutex_unlock(&set->mu);
-    if (text.len && !c->abandoned) {
-      c->started = true;
+    if (text.len && !c->base.abandoned) {
+      c->base.started = true;
       if (c->base.cbs.on_text(c->base.data, text.data, text.len)) {
-        c->abandoned = true;
+        c->base.abandoned = true;
         sl_engine_cancel(c->le->engine, c->seq);
       }
     }
     sl_buf_free(&text);
     if (!done) continue;
-    if (!c->abandoned) {
+    if (!c->base.abandoned) {
       if (c->timed_out) {
         call_error(c, SL_ETIMEOUT, "the local engine did not finish in time");
       } else if (c->why == SL_FINISH_ERROR || c->why == SL_FINISH_CANCEL) {
@@ -338,7 +338,7 @@ static void local_cancel(sl_call_t *base) {
     return;
   }
   /* The engine owns the sequence until its on_done: the call is freed then. */
-  c->abandoned = true;
+  c->base.abandoned = true;
   sl_engine_cancel(c->le->engine, c->seq);
 }
 
