@@ -144,9 +144,22 @@ static void count_usage(job_t *j, double cost, double avoided) {
   if (j->egress_bytes) sl_metrics_add(m, "sluice_egress_bytes_by_route_total", lab, (double)j->egress_bytes);
 }
 
-/* Fills the parts of a row every kind shares. JSON goes into the caller's bufs. */
-static void row_common(job_t *j, sl_ledger_row_t *row, sl_buf_t *ents, sl_buf_t *reds,
-                       sl_buf_t *cls) {
+/* A row's JSON columns, built into buffers that live as long as the row. */
+typedef struct {
+  sl_buf_t ents, reds, cls;
+} row_json_t;
+
+static void row_json_free(row_json_t *b) {
+  sl_buf_free(&b->ents);
+  sl_buf_free(&b->reds);
+  sl_buf_free(&b->cls);
+}
+
+/* Fills the parts of a row every kind shares; free `b` after the append. */
+static void row_common(job_t *j, sl_ledger_row_t *row, row_json_t *b) {
+  sl_buf_init(&b->ents, SL_LEDGER_MAX_JSON);
+  sl_buf_init(&b->reds, SL_LEDGER_MAX_JSON);
+  sl_buf_init(&b->cls, SL_LEDGER_MAX_JSON);
   memset(row, 0, sizeof *row);
   row->request_id = j->req_id;
   row->tenant = j->tenant;
@@ -160,14 +173,15 @@ static void row_common(job_t *j, sl_ledger_row_t *row, sl_buf_t *ents, sl_buf_t 
   row->level = sl_level_name(j->cls_set ? j->cls.level : SL_LEVEL_RESTRICTED);
   row->difficulty = j->cls_set ? j->cls.difficulty : 0;
   if (j->cls_set) {
-    sl_ledger_json_entities(j->cls.entities, j->cls.n_entities, ents);
+    sl_ledger_json_entities(j->cls.entities, j->cls.n_entities, &b->ents);
     if (j->redacted_step)
-      sl_ledger_json_redactions(j->cls.entities, j->cls.n_entities, j->dec.redact, j->dec.n_redact, reds);
-    sl_ledger_json_classification(&j->cls, cls);
+      sl_ledger_json_redactions(j->cls.entities, j->cls.n_entities, j->dec.redact, j->dec.n_redact,
+                                &b->reds);
+    sl_ledger_json_classification(&j->cls, &b->cls);
   }
-  row->entity_types = ents->data;
-  row->redactions = reds->data;
-  row->classification = cls->data;
+  row->entity_types = b->ents.data;
+  row->redactions = b->reds.data;
+  row->classification = b->cls.data;
 }
 
 static void on_recorded(void *data, int status);
@@ -183,12 +197,9 @@ static void record(job_t *j, bool wait) {
     on_recorded(j, 0);
     return;
   }
-  sl_buf_t ents, reds, cls;
-  sl_buf_init(&ents, SL_LEDGER_MAX_JSON);
-  sl_buf_init(&reds, SL_LEDGER_MAX_JSON);
-  sl_buf_init(&cls, SL_LEDGER_MAX_JSON);
+  row_json_t json;
   sl_ledger_row_t row;
-  row_common(j, &row, &ents, &reds, &cls);
+  row_common(j, &row, &json);
   row.kind = SL_LEDGER_REQUEST;
   row.bytes_out = j->egress_bytes;
   row.tokens_in = j->res.prompt_tokens;
@@ -201,9 +212,7 @@ static void record(job_t *j, bool wait) {
   if (!j->backend) row.location = "";
   set_state(j, ST_RECORDING);
   int rc = sl_ledger_append(gw->ledger, &row, wait ? on_recorded : NULL, j);
-  sl_buf_free(&ents);
-  sl_buf_free(&reds);
-  sl_buf_free(&cls);
+  row_json_free(&json);
   if (rc) SL_ERROR("req %s: ledger row refused: %s", j->req_id, sl_strerror(rc));
   if (rc || !wait) on_recorded(j, rc);
 }
@@ -441,12 +450,9 @@ static void on_egress_logged(void *data, int status) {
 
 /* Writes the egress row before an external call; the call starts in its callback. */
 static bool record_egress(job_t *j, const char *body, size_t len, const char *dest) {
-  sl_buf_t ents, reds, cls;
-  sl_buf_init(&ents, SL_LEDGER_MAX_JSON);
-  sl_buf_init(&reds, SL_LEDGER_MAX_JSON);
-  sl_buf_init(&cls, SL_LEDGER_MAX_JSON);
+  row_json_t json;
   sl_ledger_row_t row;
-  row_common(j, &row, &ents, &reds, &cls);
+  row_common(j, &row, &json);
   char sha[65];
   sl_ledger_sha256_hex(body, len, sha);
   row.kind = SL_LEDGER_EGRESS;
@@ -457,9 +463,7 @@ static bool record_egress(job_t *j, const char *body, size_t len, const char *de
   set_state(j, ST_LEDGER);
   j->waiting_ledger = true;
   int rc = sl_ledger_append(j->gw->ledger, &row, on_egress_logged, j);
-  sl_buf_free(&ents);
-  sl_buf_free(&reds);
-  sl_buf_free(&cls);
+  row_json_free(&json);
   if (rc) {
     j->waiting_ledger = false;
     if (sl_ledger_rejects_on_failure(j->gw->ledger)) return false;
