@@ -34,21 +34,6 @@ void sl__diff_default(sl__diffmodel_t *m) {
 
 static double cap1(double x) { return x > 1 ? 1 : x; }
 
-static uint8_t diff_K[256];
-void diff_tab_init(void);
-void diff_tab_init(void) {
-  for (int c = 0; c < 256; c++) {
-    uint8_t v = 0;
-    if (isalnum(c) || c >= 0x80) v |= 1;
-    if (c >= '0' && c <= '9') v |= 2;
-    if (c >= 0x80) v |= 4;
-    if (c == '=' || c == '+' || c == '*' || c == '^' || c == '/' || c == '<' || c == '>') v |= 8;
-    if (c == '\n') v |= 16;
-    if (c == '`') v |= 32;
-    diff_K[c] = v;
-  }
-}
-
 /* Cue words per feature group, counted in one Hyperscan pass (compiled once per
  * process; the counting falls back to plain loops if it cannot be built). */
 enum { G_CODE, G_LATEX, G_MATHW, G_REASON, G_CONS, G_PROOF, G_EASY, G_CODEREQ, G_JSON, G__N };
@@ -197,45 +182,26 @@ static void count_cues(const char *t, size_t n, int cnt[G__N]) {
 _Static_assert(G__N <= SL_DIFF_GROUPS, "cue groups fit the hit counters");
 
 void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, const int *cue_cnt,
-                       double f[SL_DF__COUNT]) {
+                       const sl__bytestats_t *bs, double f[SL_DF__COUNT]) {
   memset(f, 0, sizeof(double) * SL_DF__COUNT);
   f[SL_DF_bias] = 1;
-  /* Scan a bounded prefix: difficulty cues live early, and this keeps the cost
-   * fixed for huge prompts (length features use the full size). */
-  size_t scan = n < 32768 ? n : 32768;
-  size_t words_n = 0, lines = 1, digits = 0, nonascii = 0, ops = 0, listing = 0;
-  bool inword = false, fence = false;
-  /* byte classes: 1 word byte, 2 digit, 4 non-ASCII, 8 operator, 16 newline, 32 backtick */
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, diff_tab_init);
-  const uint8_t *K = diff_K;
-  const unsigned char *u = (const unsigned char *)t;
-  for (size_t i = 0; i < scan; i++) {
-    uint8_t k = K[u[i]];
-    bool w = k & 1;
-    words_n += w && !inword;
-    inword = w;
-    if (!(k & ~1)) continue; /* plain letters: the common case */
-    digits += (k >> 1) & 1;
-    nonascii += (k >> 2) & 1;
-    ops += (k >> 3) & 1;
-    if (k & 16) {
-      lines++;
-      if (i + 5 < scan && !memcmp(t + i + 1, "    ", 4)) fence = true; /* indented code */
-      if (i + 2 < scan && (t[i + 1] == '-' || t[i + 1] == '*' ||
-                           (isdigit((unsigned char)t[i + 1]) && (t[i + 2] == '.' || t[i + 2] == ')'))))
-        listing++;
-    }
-    if ((k & 32) && i + 2 < scan && t[i + 1] == '`' && t[i + 2] == '`') fence = true;
+  /* byte counts over a bounded prefix (length features use the full size) */
+  sl__bytestats_t own;
+  if (!bs) {
+    sl__byte_pass(t, n, NULL, &own);
+    bs = &own;
   }
-  (void)K;
+  size_t scan = bs->scanned;
+  size_t words_n = bs->words;
   if (scan < n) words_n = (size_t)((double)words_n * (double)n / (double)scan);
   f[SL_DF_log_chars] = log1p((double)n) / 10.0;
   f[SL_DF_log_words] = log1p((double)words_n) / 8.0;
-  f[SL_DF_lines] = log1p((double)lines) / 5.0;
-  f[SL_DF_digits] = scan ? cap1(5.0 * (double)digits / (double)scan) : 0;
-  f[SL_DF_non_ascii] = scan ? cap1(3.0 * (double)nonascii / (double)scan) : 0;
-  f[SL_DF_math_ops] = scan ? cap1(20.0 * (double)ops / (double)scan) : 0;
+  f[SL_DF_lines] = log1p((double)bs->lines) / 5.0;
+  f[SL_DF_digits] = scan ? cap1(5.0 * (double)bs->digits / (double)scan) : 0;
+  f[SL_DF_non_ascii] = scan ? cap1(3.0 * (double)bs->nonascii / (double)scan) : 0;
+  f[SL_DF_math_ops] = scan ? cap1(20.0 * (double)bs->ops / (double)scan) : 0;
+  size_t listing = bs->listing;
+  bool fence = bs->fence;
 
   int turns = 0;
   if (req)

@@ -394,13 +394,24 @@ void sl__detect_pii(sl__ctx_t *c) {
     nc[1] += c->hits->v[i].id == SL_P_CUE_SSN;
   }
   cue_index_t cues[2] = {{0}};
+  enum { SMALL = 32 }; /* typical prompts: no allocation */
+  uint32_t small[2][2][SMALL];
   for (int k = 0; k < 2; k++) {
     if (!nc[k]) continue;
+    if (nc[k] <= SMALL) {
+      cues[k].start = small[k][0];
+      cues[k].end = small[k][1];
+      continue;
+    }
     cues[k].start = malloc(nc[k] * sizeof(uint32_t));
     cues[k].end = malloc(nc[k] * sizeof(uint32_t));
     if (!cues[k].start || !cues[k].end) {
       free(cues[k].start);
       free(cues[k].end);
+      if (k == 1 && nc[0] > SMALL) {
+        free(cues[0].start);
+        free(cues[0].end);
+      }
       c->out->err = SL_ENOMEM; /* fail closed */
       return;
     }
@@ -484,6 +495,7 @@ void sl__detect_pii(sl__ctx_t *c) {
     }
   }
   for (int k = 0; k < 2; k++) {
+    if (nc[k] <= SMALL) continue;
     free(cues[k].start);
     free(cues[k].end);
   }

@@ -80,6 +80,80 @@ static int find_type(const char *name) {
   return -1;
 }
 
+/* ---- the pool of working arrays --------------------------------------- */
+
+/* A workspace that grew past this (a huge prompt) is freed rather than kept. */
+#define WORK_KEEP_BYTES ((size_t)4 << 20)
+#define WORK_POOL_MAX 64
+
+static void work_free(sl__work_t *w) {
+  if (!w) return;
+  free(w->hits.v);
+  free(w->toks.v);
+  free(w->toks.runs);
+  free(w->cands.v);
+  free(w);
+}
+
+static sl__work_t *work_get(const sl_router_t *cr) {
+  sl_router_t *r = (sl_router_t *)cr; /* only the pool (under its mutex) changes */
+  sl__work_t *w = NULL;
+  pthread_mutex_lock(&r->work_mu);
+  if (r->work_free) {
+    w = r->work_free;
+    r->work_free = w->next;
+    r->n_work_free--;
+  }
+  pthread_mutex_unlock(&r->work_mu);
+  if (!w) w = calloc(1, sizeof *w);
+  return w;
+}
+
+static void work_put(const sl_router_t *cr, sl__work_t *w) {
+  sl_router_t *r = (sl_router_t *)cr;
+  size_t bytes = w->hits.cap * sizeof *w->hits.v + w->toks.cap * sizeof *w->toks.v +
+                 w->toks.cap_runs * 2 * sizeof *w->toks.runs + w->cands.cap * sizeof *w->cands.v;
+  if (bytes > WORK_KEEP_BYTES) {
+    work_free(w);
+    return;
+  }
+  pthread_mutex_lock(&r->work_mu);
+  if (r->n_work_free < WORK_POOL_MAX) {
+    w->next = r->work_free;
+    r->work_free = w;
+    r->n_work_free++;
+    w = NULL;
+  }
+  pthread_mutex_unlock(&r->work_mu);
+  work_free(w);
+}
+
+/* Makes room for about one token per 5 bytes, so the tokenizer rarely grows. */
+static int work_reserve(sl__work_t *w, size_t len) {
+  size_t want = len / 5 + 16;
+  if (w->toks.cap < want) {
+    sl__tok_t *nv = realloc(w->toks.v, want * sizeof *nv);
+    if (!nv) return SL_ENOMEM;
+    w->toks.v = nv;
+    w->toks.cap = want;
+  }
+  if (w->hits.cap < 256) {
+    sl__hit_t *nv = realloc(w->hits.v, 256 * sizeof *nv);
+    if (!nv) return SL_ENOMEM;
+    w->hits.v = nv;
+    w->hits.cap = 256;
+  }
+  w->hits.n = 0;
+  w->hits.err = 0;
+  w->toks.n = 0;
+  w->toks.err = 0;
+  w->toks.has_upper = false;
+  w->toks.n_runs = 0;
+  w->cands.n = 0;
+  w->cands.err = 0;
+  return 0;
+}
+
 sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
   sl_router_opts_t none = {0};
   if (!opts) opts = &none;
@@ -88,6 +162,7 @@ sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
     sl_jerr_set(err, "$", "out of memory");
     return NULL;
   }
+  pthread_mutex_init(&r->work_mu, NULL);
   for (int i = 0; i < SL_ET__COUNT; i++) r->level_of[i] = etypes[i].level;
 
   if (opts->n_custom > SL_ROUTER_MAX_CUSTOM) {
@@ -179,6 +254,18 @@ sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
     sl_jerr_set(err, "$.detectors", "cannot build the name gazetteer");
     goto fail;
   }
+  /* Warm up here rather than on the first request: one workspace and one
+   * Hyperscan scratch in the pools, and the detectors' code and tables paged in. */
+  static const char warm[] =
+      "Hi, I'm Jane Doe (jane.doe@example.com, +1 415 555 0100), 22 Baker Street. "
+      "password = \"hunter2!\"; api_key: 'sk-test'. Solve x^2 = 4 step by step.";
+  sl_class_t c;
+  if (sl_router_classify_text(r, warm, sizeof warm - 1, NULL, &c)) {
+    sl_class_free(&c);
+    sl_jerr_set(err, "$.detectors", "classifier self-test failed");
+    goto fail;
+  }
+  sl_class_free(&c);
   return r;
 fail:
   sl_router_free(r);
@@ -191,6 +278,12 @@ void sl_router_free(sl_router_t *r) {
   sl__gaz_free(r->gaz);
   for (size_t i = 0; i < r->n_custom; i++) pcre2_code_free(r->custom[i].code);
   free(r->extra_levels);
+  while (r->work_free) {
+    sl__work_t *w = r->work_free;
+    r->work_free = w->next;
+    work_free(w);
+  }
+  pthread_mutex_destroy(&r->work_mu);
   free(r);
 }
 
@@ -337,76 +430,68 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
     return SL_ETOOBIG;
   }
   if (!text) text = "";
-  sl__hits_t hits = {0};
-  sl__cands_t cands = {0};
-  sl__toks_t toks = {0};
-  /* one allocation each for typical prompts: about one token per 5 bytes */
-  toks.cap = len / 5 + 16;
-  toks.v = malloc(toks.cap * sizeof *toks.v);
-  hits.cap = 256;
-  hits.v = malloc(hits.cap * sizeof *hits.v);
-  if (!toks.v || !hits.v) {
-    free(toks.v);
-    free(toks.runs);
-    free(hits.v);
-    fail_closed(out, SL_ENOMEM);
-    return SL_ENOMEM;
+  sl__work_t *w = work_get(r);
+  int rc = w ? work_reserve(w, len) : SL_ENOMEM;
+  if (rc) {
+    if (w) work_put(r, w);
+    fail_closed(out, rc);
+    return rc;
   }
-  int rc = sl__scan_run(r->scan, text, len, &hits);
+  sl__hits_t *hits = &w->hits;
+  sl__toks_t *toks = &w->toks;
+  sl__cands_t *cands = &w->cands;
+  sl__bytestats_t bytes;
+  rc = sl__scan_run(r->scan, text, len, hits);
   if (!rc) {
-    sl__ctx_t ctx = {text, len, &hits, &cands, NULL, 0, 0};
+    sl__ctx_t ctx = {text, len, hits, cands, NULL, 0, 0};
     sl__detect_secrets(&ctx);
     sl__detect_pii(&ctx);
-    sl__tokenize(text, len, &toks);
-    if (toks.err) rc = SL_ENOMEM;
+    sl__byte_pass(text, len, toks, &bytes);
+    sl__tokenize(text, len, toks);
+    if (toks->err) rc = SL_ENOMEM;
     if (!rc) {
-      sl__detect_token_runs(&ctx, &toks);
-      sl__detect_names(&ctx, r->gaz, &toks);
-      sl__detect_addresses(&ctx, r->gaz, &toks);
+      sl__detect_token_runs(&ctx, toks);
+      sl__detect_names(&ctx, r->gaz, toks);
+      sl__detect_addresses(&ctx, r->gaz, toks);
     }
-    if (!rc) rc = run_custom(r, text, len, &cands);
-    if (!rc) rc = cands.err;
+    if (!rc) rc = run_custom(r, text, len, cands);
+    if (!rc) rc = cands->err;
   }
-  int cue_counts[SL_DIFF_GROUPS];
-  memcpy(cue_counts, hits.cue_cnt, sizeof cue_counts);
-  free(hits.v);
-  free(toks.v);
-  free(toks.runs);
   if (rc) {
-    free(cands.v);
+    work_put(r, w);
     fail_closed(out, rc);
     return rc;
   }
   sl_level_t level = declared_level(declared), all_max = SL_LEVEL_PUBLIC;
-  for (size_t i = 0; i < cands.n; i++) {
-    const sl__cand_t *cd = &cands.v[i];
+  for (size_t i = 0; i < cands->n; i++) {
+    const sl__cand_t *cd = &cands->v[i];
     sl_level_t l = cd->type >= SL_ET_CUSTOM ? SL_LEVEL_RESTRICTED : r->level_of[cd->type];
     if (l > all_max) all_max = l; /* custom: upper bound, only used after a hostile sweep */
   }
   bool swept = false;
-  size_t n = resolve(cands.v, cands.n, &swept);
+  size_t n = resolve(cands->v, cands->n, &swept);
   if (swept && all_max > level) level = all_max;
   if (n) {
     out->entities = calloc(n, sizeof *out->entities);
     if (!out->entities) {
-      free(cands.v);
+      work_put(r, w);
       fail_closed(out, SL_ENOMEM);
       return SL_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
       sl_entity_t *e = &out->entities[i];
-      e->level = level_for(r, &cands.v[i], e->type, sizeof e->type);
-      e->detector = cands.v[i].detector;
-      e->start = cands.v[i].start;
-      e->end = cands.v[i].end;
+      e->level = level_for(r, &cands->v[i], e->type, sizeof e->type);
+      e->detector = cands->v[i].detector;
+      e->start = cands->v[i].start;
+      e->end = cands->v[i].end;
       if (e->level > level) level = e->level;
     }
     out->n_entities = n;
   }
-  free(cands.v);
   out->level = level;
   double f[SL_DF__COUNT];
-  sl__diff_features(req, text, len, cue_counts, f);
+  sl__diff_features(req, text, len, hits->cue_cnt, &bytes, f);
+  work_put(r, w);
   out->difficulty = sl__diff_score(&r->diff, f);
   out->difficulty_label = out->difficulty >= r->diff.t_hard     ? "hard"
                           : out->difficulty >= r->diff.t_medium ? "medium"
@@ -455,7 +540,7 @@ size_t sl_router_difficulty_features(const sl_chat_req_t *req, double *f, size_t
   char *text = NULL;
   size_t len = 0;
   if (req && sl_chat_text(req, &text, &len)) text = NULL, len = 0;
-  sl__diff_features(req, text ? text : "", len, NULL, tmp);
+  sl__diff_features(req, text ? text : "", len, NULL, NULL, tmp);
   free(text);
   for (size_t i = 0; i < cap && i < SL_DF__COUNT; i++) f[i] = tmp[i];
   return SL_DF__COUNT;

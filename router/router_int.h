@@ -189,6 +189,18 @@ typedef struct {
   size_t n_runs, cap_runs;
 } sl__toks_t;
 
+/* Byte counts for the difficulty features, over the first SL_DIFF_SCAN bytes
+ * (difficulty cues live early; this keeps the cost fixed for huge prompts). */
+#define SL_DIFF_SCAN 32768u
+typedef struct {
+  size_t scanned; /* bytes counted: min(len, SL_DIFF_SCAN) */
+  uint32_t words, lines, digits, nonascii, ops, listing;
+  bool fence;
+} sl__bytestats_t;
+
+/* tokenize.c: the vectorised byte-class pass (key-material runs into `runs`
+ * when not NULL, difficulty byte counts into `st`) and the word tokenizer. */
+void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats_t *st);
 void sl__tokenize(const char *text, size_t len, sl__toks_t *t);
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *t);
 void sl__detect_token_runs(sl__ctx_t *c, const sl__toks_t *t);
@@ -219,10 +231,10 @@ typedef struct {
 } sl__diffmodel_t;
 
 extern const char *const sl__df_names[SL_DF__COUNT];
-/* Features; `cue_cnt` are the per-group cue counts of the main pass, or NULL to
- * count them here (training, no router). */
+/* Features; `cue_cnt` are the per-group cue counts of the main pass and `bs` the
+ * byte counts of sl__byte_pass, or NULL to compute them here (training, no router). */
 void sl__diff_features(const sl_chat_req_t *req, const char *text, size_t len,
-                       const int *cue_cnt, double f[SL_DF__COUNT]);
+                       const int *cue_cnt, const sl__bytestats_t *bs, double f[SL_DF__COUNT]);
 /* The cue words as Hyperscan expressions, for the main database. */
 size_t sl__diff_cue_count(void);
 const char *sl__diff_cue_expr(size_t i);
@@ -233,8 +245,21 @@ void sl__diff_default(sl__diffmodel_t *m);
 int sl__diff_parse(const char *json, size_t len, sl__diffmodel_t *m, sl_jerr_t *err);
 int sl__diff_load(const char *path, sl__diffmodel_t *m, sl_jerr_t *err);
 
+/* The per-request working arrays (hits, tokens, key-material runs, findings).
+ * Kept in a pool on the router and reused, so a warm classification does not
+ * allocate except for the result's entity array (router.c). */
+typedef struct sl__work {
+  sl__hits_t hits;
+  sl__toks_t toks;
+  sl__cands_t cands;
+  struct sl__work *next;
+} sl__work_t;
+
 struct sl_router {
   sl__scan_t *scan;
+  pthread_mutex_t work_mu; /* guards the pool below; the rest is immutable */
+  sl__work_t *work_free;
+  int n_work_free;
   sl__gaz_t *gaz;
   struct {
     char type[40];

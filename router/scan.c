@@ -256,7 +256,7 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
   sl__hits_t *h = x->h;
   if (id >= SL_P__COUNT) {
     /* the same prefix the difficulty features read (see sl__diff_features) */
-    if (to <= 32768) h->cue_cnt[sl__diff_cue_group(id - SL_P__COUNT) % SL_DIFF_GROUPS]++;
+    if (to <= SL_DIFF_SCAN) h->cue_cnt[sl__diff_cue_group(id - SL_P__COUNT) % SL_DIFF_GROUPS]++;
     return 0;
   }
   uint32_t li = h->last_idx[id];
