@@ -15,6 +15,7 @@ int sl__local_prepare_all(sl_backends_t *b, const sl_config_t *cfg, char *err, s
     __attribute__((weak));
 bool sl__local_ready(const sl_backends_t *b, const sl_backend_cfg_t *cfg) __attribute__((weak));
 void sl__local_free_all(sl_backends_t *b) __attribute__((weak));
+int sl__local_init(sl_backends_t *b, const sl_backends_t *first) __attribute__((weak));
 
 static const sl_backend_ops_t *ops_for(sl_backend_kind_t k) {
   switch (k) {
@@ -25,13 +26,14 @@ static const sl_backend_ops_t *ops_for(sl_backend_kind_t k) {
   return NULL;
 }
 
-int sl_backends_create(uv_loop_t *loop, sl_backends_t **out) {
+int sl_backends_create(uv_loop_t *loop, const sl_backends_t *first, sl_backends_t **out) {
   sl_backends_t *b = calloc(1, sizeof *b);
   if (!b) return SL_ENOMEM;
   b->loop = loop;
   int rc = sl_hc_create(loop, &b->hc);
+  if (!rc && sl__local_init) rc = sl__local_init(b, first);
   if (rc) {
-    free(b);
+    sl_backends_free(b);
     return rc;
   }
   *out = b;
@@ -41,7 +43,7 @@ int sl_backends_create(uv_loop_t *loop, sl_backends_t **out) {
 void sl_backends_free(sl_backends_t *b) {
   if (!b) return;
   if (sl__local_free_all) sl__local_free_all(b);
-  sl_hc_free(b->hc);
+  if (b->hc) sl_hc_free(b->hc);
   free(b);
 }
 

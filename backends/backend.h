@@ -55,13 +55,19 @@ typedef struct {
   bool stream;                /* deliver deltas as they arrive */
 } sl_call_opts_t;
 
-/* Shared state of all backends on one loop: the HTTP client, the local engines. */
+/* Shared state of all backends on one loop: the HTTP client, and a way back
+ * from the local engines. */
 typedef struct sl_backends sl_backends_t;
 
-int sl_backends_create(uv_loop_t *loop, sl_backends_t **out);
+/* first == NULL: a new set that owns the local engines it will load. Else one for
+ * another loop that shares first's local engines (create it on any thread, use
+ * it on loop's). */
+int sl_backends_create(uv_loop_t *loop, const sl_backends_t *first, sl_backends_t **out);
+/* Free the first set before those that share its engines, with no loop running. */
 void sl_backends_free(sl_backends_t *b);
-/* Loads what the config's backends need up front (the local model). Errors name
- * the backend. Called once at start; on reload, backends already loaded stay. */
+/* Loads what the config's backends need up front (the local model), into the
+ * engines b shares; any thread. Errors name the backend. Called at start and on
+ * reload; backends already loaded stay. */
 int sl_backends_prepare(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen);
 /* Whether the backend can take a call now (local: loaded and queue not full). */
 bool sl_backends_ready(const sl_backends_t *b, const sl_backend_cfg_t *cfg);

@@ -37,7 +37,9 @@ void sl__call_fail(sl_call_t *c, int code, int http_status, bool retryable, cons
 struct sl_backends {
   uv_loop_t *loop;
   sl_hc_t *hc;
-  struct sl_local_set *local; /* loaded local engines, by model path */
+  struct sl_local_set *local;      /* loaded local engines, by model path (shared) */
+  bool local_owner;                /* this set loaded them and frees them */
+  struct sl_local_port *local_port; /* this loop's way back from the engines */
 };
 
 extern const sl_backend_ops_t sl__openai_ops;

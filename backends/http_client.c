@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EASY_POOL 256 /* idle easy handles kept for reuse (curl_easy_reset) */
 
@@ -22,7 +23,11 @@ struct sl_hc {
   size_t active;
   int in_action; /* inside curl_multi_socket_action: removal must wait */
   sl_hc_req_t *all;
+  struct sock_ctx **socks; /* by fd */
+  size_t n_socks;
 };
+
+typedef struct sock_ctx sock_ctx_t;
 
 struct sl_hc_req {
   sl_hc_t *hc;
@@ -38,19 +43,45 @@ struct sl_hc_req {
   char errbuf[CURL_ERROR_SIZE];
 };
 
-typedef struct {
+/* One uv_poll_t per upstream socket, found by fd. A socket outlives its
+ * transfers: when curl parks a connection in its cache (CURL_POLL_REMOVE) the
+ * handle keeps watching it for reading, and when curl takes it up again with the
+ * same interest nothing changes, so a reused connection costs no epoll_ctl. (libuv
+ * re-registers the fd on every uv_poll_start, so we call it only when the
+ * interest changes.) The handle is closed in curl's close-socket callback, before
+ * the fd. */
+struct sock_ctx {
   uv_poll_t poll;
   curl_socket_t fd;
   sl_hc_t *hc;
-} sock_ctx_t;
+  int events;  /* UV_READABLE | UV_WRITABLE being watched */
+  bool parked; /* in curl's cache, no transfer on it */
+};
 
 static void check_done(sl_hc_t *hc);
 
 static void on_poll_closed(uv_handle_t *h) { free(h->data); }
 
+static sock_ctx_t *sock_find(sl_hc_t *hc, curl_socket_t fd) {
+  return fd >= 0 && (size_t)fd < hc->n_socks ? hc->socks[fd] : NULL;
+}
+
+static void sock_close(sl_hc_t *hc, sock_ctx_t *s) {
+  hc->socks[s->fd] = NULL;
+  uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+}
+
+static void sock_watch(sock_ctx_t *s, int events);
+
 static void on_poll(uv_poll_t *p, int status, int events) {
   sock_ctx_t *s = p->data;
   sl_hc_t *hc = s->hc;
+  if (s->parked) {
+    /* An idle cached connection became readable: the upstream closed it (or sent
+     * something unasked). Stop watching; curl finds it dead when it next looks. */
+    sock_watch(s, 0);
+    return;
+  }
   int flags = 0;
   if (status < 0) flags = CURL_CSELECT_ERR;
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
@@ -62,18 +93,34 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   check_done(hc);
 }
 
+static void sock_watch(sock_ctx_t *s, int events) {
+  if (events == s->events) return;
+  s->events = events;
+  if (events) uv_poll_start(&s->poll, events, on_poll);
+  else uv_poll_stop(&s->poll);
+}
+
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp) {
   sl_hc_t *hc = userp;
-  sock_ctx_t *s = socketp;
+  sock_ctx_t *s = sock_find(hc, fd);
   if (what == CURL_POLL_REMOVE) {
     if (s) {
-      uv_poll_stop(&s->poll);
-      uv_close((uv_handle_t *)&s->poll, on_poll_closed);
-      curl_multi_assign(hc->multi, fd, NULL);
+      s->parked = true;
+      sock_watch(s, UV_READABLE);
     }
     return 0;
   }
   if (!s) {
+    if (fd < 0) return -1;
+    if ((size_t)fd >= hc->n_socks) {
+      size_t n = hc->n_socks ? hc->n_socks : 64;
+      while (n <= (size_t)fd) n *= 2;
+      sock_ctx_t **ns = realloc(hc->socks, n * sizeof *ns);
+      if (!ns) return -1;
+      memset(ns + hc->n_socks, 0, (n - hc->n_socks) * sizeof *ns);
+      hc->socks = ns;
+      hc->n_socks = n;
+    }
     s = calloc(1, sizeof *s);
     if (!s) return -1;
     s->fd = fd;
@@ -83,13 +130,22 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
       return -1;
     }
     s->poll.data = s;
-    curl_multi_assign(hc->multi, fd, s);
+    hc->socks[fd] = s;
   }
+  s->parked = false;
   int ev = 0;
   if (what & CURL_POLL_IN) ev |= UV_READABLE;
   if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
-  uv_poll_start(&s->poll, ev, on_poll);
+  sock_watch(s, ev);
   return 0;
+}
+
+/* curl closes a socket: its handle goes first (libuv must not watch a closed fd). */
+static int on_close_socket(void *userp, curl_socket_t fd) {
+  sl_hc_t *hc = userp;
+  sock_ctx_t *s = sock_find(hc, fd);
+  if (s) sock_close(hc, s);
+  return close(fd);
 }
 
 static void on_timeout(uv_timer_t *t) {
@@ -291,6 +347,8 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, hc);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* gzip/deflate if the upstream wants */
@@ -340,7 +398,8 @@ size_t sl_hc_active(const sl_hc_t *hc) { return hc->active; }
 static void on_hc_timer_closed(uv_handle_t *h) {
   sl_hc_t *hc = h->data;
   while (hc->n_pool) curl_easy_cleanup(hc->pool[--hc->n_pool]);
-  curl_multi_cleanup(hc->multi);
+  curl_multi_cleanup(hc->multi); /* closes cached connections (their handles are gone) */
+  free(hc->socks);
   free(hc);
 }
 
@@ -350,6 +409,8 @@ void sl_hc_free(sl_hc_t *hc) {
     hc->all->canceled = true;
     req_free(hc->all);
   }
+  for (size_t i = 0; i < hc->n_socks; i++)
+    if (hc->socks[i]) sock_close(hc, hc->socks[i]);
   uv_timer_stop(&hc->timer);
   uv_close((uv_handle_t *)&hc->timer, on_hc_timer_closed);
 }

@@ -3,8 +3,10 @@
  * template, tokenizes (template markup may hold control tokens; client text may
  * not), and submits to the engine. Tokens come back on the engine thread, where
  * they are detokenized and checked against stop strings (so the engine can stop
- * at once); the text is handed to the loop through one uv_async_t and a
- * mutex-guarded list of calls with news. Model math never runs on the loop. */
+ * at once); the text is handed to the loop that made the call through that
+ * loop's port: one uv_async_t and a mutex-guarded list of calls with news. The
+ * engines are shared by every loop of the process (loaded once); each loop has
+ * its own port. Model math never runs on a loop. */
 #include "backend_int.h"
 #include "chat_template.h"
 #include "engine.h"
@@ -30,9 +32,16 @@ typedef struct {
   int queue_max;
 } local_engine_t;
 
+/* Engines are only ever added (at start and on reload, under load_mu), never
+ * removed until shutdown: readers on other loops see a complete entry once
+ * they see the count that covers it (release/acquire on n). */
 struct sl_local_set {
   local_engine_t eng[MAX_LOCAL_ENGINES];
   int n;
+  pthread_mutex_t load_mu;
+};
+
+struct sl_local_port {
   uv_async_t async;
   pthread_mutex_t mu;
   local_call_t *dirty; /* calls with news for the loop (guarded by mu) */
@@ -41,7 +50,7 @@ struct sl_local_set {
 struct local_call {
   sl_call_t base;
   local_engine_t *le;
-  struct sl_local_set *set;
+  struct sl_local_port *port;
   /* Stop strings, copied: the engine thread reads them until the sequence's
    * on_done, which can come after the request that asked for them is gone. */
   char **stop;
@@ -52,7 +61,7 @@ struct local_call {
   uint64_t seq;
   uv_timer_t timer;    /* local_timeout_ms */
   bool submitted, timed_out;
-  /* engine thread writes, loop reads; guarded by set->mu */
+  /* engine thread writes, loop reads; guarded by port->mu */
   sl_detok_t detok;    /* engine thread only */
   sl_buf_t scan;       /* engine thread: text not yet released (stop-string lookahead) */
   sl_buf_t ready;      /* text for the loop */
@@ -67,8 +76,8 @@ static void mark_dirty(local_call_t *c) {
   /* caller holds mu */
   if (!c->in_dirty) {
     c->in_dirty = true;
-    c->next_dirty = c->set->dirty;
-    c->set->dirty = c;
+    c->next_dirty = c->port->dirty;
+    c->port->dirty = c;
   }
 }
 
@@ -110,15 +119,15 @@ static bool on_token(void *user, const sl_engine_token_t *t) {
     }
   }
   if (!stop) release -= holdback(r, c->scan.data ? c->scan.data : "", c->scan.len);
-  pthread_mutex_lock(&c->set->mu);
+  pthread_mutex_lock(&c->port->mu);
   if (release) {
     if (sl_buf_append(&c->ready, c->scan.data, release)) stop = true; /* answer too long */
     mark_dirty(c);
   }
-  pthread_mutex_unlock(&c->set->mu);
+  pthread_mutex_unlock(&c->port->mu);
   if (stop) sl_buf_reset(&c->scan);
   else sl_buf_consume(&c->scan, release);
-  if (release) uv_async_send(&c->set->async);
+  if (release) uv_async_send(&c->port->async);
   return stop;
 }
 
@@ -127,7 +136,7 @@ static void on_engine_done(void *user, uint64_t id, sl_engine_finish_t why, int 
                            const sl_engine_stats_t *st) {
   local_call_t *c = user;
   if (why != SL_FINISH_STOP) sl_detok_flush(&c->detok, &c->scan);
-  pthread_mutex_lock(&c->set->mu);
+  pthread_mutex_lock(&c->port->mu);
   if (c->scan.len) sl_buf_append(&c->ready, c->scan.data, c->scan.len);
   sl_buf_reset(&c->scan);
   c->done = true;
@@ -135,8 +144,8 @@ static void on_engine_done(void *user, uint64_t id, sl_engine_finish_t why, int 
   c->err = err;
   c->st = *st;
   mark_dirty(c);
-  pthread_mutex_unlock(&c->set->mu);
-  uv_async_send(&c->set->async);
+  pthread_mutex_unlock(&c->port->mu);
+  uv_async_send(&c->port->async);
 }
 
 static void free_stops(local_call_t *c) {
@@ -171,20 +180,20 @@ static void call_error(local_call_t *c, int code, const char *msg) {
  * until it is taken off the detached list here, so the engine thread cannot
  * push it onto the next list (reusing next_dirty) while this walk still needs it. */
 static void on_async(uv_async_t *a) {
-  struct sl_local_set *set = a->data;
-  pthread_mutex_lock(&set->mu);
-  local_call_t *list = set->dirty;
-  set->dirty = NULL;
-  pthread_mutex_unlock(&set->mu);
+  struct sl_local_port *port = a->data;
+  pthread_mutex_lock(&port->mu);
+  local_call_t *list = port->dirty;
+  port->dirty = NULL;
+  pthread_mutex_unlock(&port->mu);
   while (list) {
-    pthread_mutex_lock(&set->mu);
+    pthread_mutex_lock(&port->mu);
     local_call_t *c = list;
     list = c->next_dirty;
     c->in_dirty = false;
     sl_buf_t text = c->ready;
     sl_buf_init(&c->ready, MAX_TEXT);
     bool done = c->done;
-    pthread_mutex_unlock(&set->mu);
+    pthread_mutex_unlock(&port->mu);
     if (text.len && !c->base.abandoned) {
       c->base.started = true;
       if (c->base.cbs.on_text(c->base.data, text.data, text.len)) {
@@ -222,7 +231,8 @@ static void on_timeout(uv_timer_t *t) {
 /* ---- ops ---- */
 
 static local_engine_t *find_engine(struct sl_local_set *set, const char *path) {
-  for (int i = 0; set && path && i < set->n; i++)
+  int n = set ? __atomic_load_n(&set->n, __ATOMIC_ACQUIRE) : 0;
+  for (int i = 0; path && i < n; i++)
     if (!strcmp(set->eng[i].path, path)) return &set->eng[i];
   return NULL;
 }
@@ -249,11 +259,11 @@ static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl
   if (rq->tools && !(rq->tool_choice && !strcmp(rq->tool_choice, "\"none\"")))
     return SL_EUNSUPPORTED;
   local_engine_t *le = find_engine(b->local, model_path(cfg));
-  if (!le) return SL_EUNAVAILABLE;
+  if (!le || !b->local_port) return SL_EUNAVAILABLE;
   local_call_t *c = calloc(1, sizeof *c);
   if (!c) return SL_ENOMEM;
   c->le = le;
-  c->set = b->local;
+  c->port = b->local_port;
   for (size_t i = 0; i < o->req->n_stop; i++) {
     char **ns = realloc(c->stop, (c->n_stop + 1) * sizeof *ns);
     if (!ns || !(ns[c->n_stop] = strdup(o->req->stop[i]))) {
@@ -325,7 +335,7 @@ static int local_start(sl_call_t *base) {
     return rc;
   }
   c->submitted = true;
-  uv_update_time(c->set->async.loop);
+  uv_update_time(c->port->async.loop);
   if (base->cfg->local_timeout_ms > 0)
     uv_timer_start(&c->timer, on_timeout, (uint64_t)base->cfg->local_timeout_ms, 0);
   return 0;
@@ -344,14 +354,43 @@ static void local_cancel(sl_call_t *base) {
 
 const sl_backend_ops_t sl__local_ops = {"local", local_prepare, local_start, local_cancel};
 
-int sl__local_prepare_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen) {
-  if (!b->local) {
-    b->local = calloc(1, sizeof *b->local);
-    if (!b->local) return SL_ENOMEM;
-    pthread_mutex_init(&b->local->mu, NULL);
-    uv_async_init(b->loop, &b->local->async, on_async);
-    b->local->async.data = b->local;
+static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen);
+
+static int port_open(sl_backends_t *b) {
+  struct sl_local_port *p = calloc(1, sizeof *p);
+  if (!p) return SL_ENOMEM;
+  if (uv_async_init(b->loop, &p->async, on_async)) {
+    free(p);
+    return SL_EINTERNAL;
   }
+  pthread_mutex_init(&p->mu, NULL);
+  p->async.data = p;
+  b->local_port = p;
+  return 0;
+}
+
+/* With first == NULL, b owns a new (empty) set of engines; else it shares
+ * first's. Either way b gets its own port on its loop. */
+int sl__local_init(sl_backends_t *b, const sl_backends_t *first) {
+  if (first) {
+    b->local = first->local;
+  } else {
+    if (!(b->local = calloc(1, sizeof *b->local))) return SL_ENOMEM;
+    b->local_owner = true;
+    pthread_mutex_init(&b->local->load_mu, NULL);
+  }
+  return port_open(b);
+}
+
+int sl__local_prepare_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen) {
+  if (!b->local) return SL_EINTERNAL;
+  pthread_mutex_lock(&b->local->load_mu);
+  int rc = load_all(b, cfg, err, errlen);
+  pthread_mutex_unlock(&b->local->load_mu);
+  return rc;
+}
+
+static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen) {
   struct sl_local_set *set = b->local;
   for (size_t i = 0; i < cfg->n_backends; i++) {
     const sl_backend_cfg_t *bc = &cfg->backends[i];
@@ -388,11 +427,12 @@ int sl__local_prepare_all(sl_backends_t *b, const sl_config_t *cfg, char *err, s
       snprintf(err, errlen, "backend \"%s\": %s: %s", bc->name, path, e);
       return SL_EINVAL;
     }
-    local_engine_t *le = &set->eng[set->n++];
+    local_engine_t *le = &set->eng[set->n];
     le->path = strdup(path);
     le->engine = eng;
     le->tok = tok;
     le->queue_max = bc->queue_max;
+    __atomic_store_n(&set->n, set->n + 1, __ATOMIC_RELEASE);
     SL_INFO("local backend \"%s\": loaded %s (context %d, %d threads, batch %d)", bc->name, path,
             sl_engine_n_ctx(eng), bc->threads, bc->max_batch);
   }
@@ -407,18 +447,34 @@ bool sl__local_ready(const sl_backends_t *b, const sl_backend_cfg_t *cfg) {
   return ld.queued < le->queue_max;
 }
 
-static void on_set_closed(uv_handle_t *h) { free(h->data); }
+static void on_port_closed(uv_handle_t *h) {
+  struct sl_local_port *p = h->data;
+  pthread_mutex_destroy(&p->mu);
+  free(p);
+}
 
+/* The owner (the first loop's backends) stops the engines: their remaining
+ * sequences end and are posted to their loops' ports. Every set of backends
+ * then delivers what its port holds, so every call is freed, and closes it.
+ * Free the owner first, then the others, with no loop running. */
 void sl__local_free_all(sl_backends_t *b) {
   struct sl_local_set *set = b->local;
-  if (!set) return;
-  for (int i = 0; i < set->n; i++) {
-    sl_engine_free(set->eng[i].engine); /* remaining sequences end (cancel) */
-    sl_tok_free(set->eng[i].tok);
-    free(set->eng[i].path);
+  if (set && b->local_owner) {
+    for (int i = 0; i < set->n; i++) {
+      sl_engine_free(set->eng[i].engine); /* remaining sequences end (cancel) */
+      sl_tok_free(set->eng[i].tok);
+      free(set->eng[i].path);
+    }
+    set->n = 0;
   }
-  on_async(&set->async); /* deliver the last events so every call is freed */
-  pthread_mutex_destroy(&set->mu);
-  uv_close((uv_handle_t *)&set->async, on_set_closed);
+  if (b->local_port) {
+    on_async(&b->local_port->async);
+    uv_close((uv_handle_t *)&b->local_port->async, on_port_closed);
+    b->local_port = NULL;
+  }
+  if (set && b->local_owner) {
+    pthread_mutex_destroy(&set->load_mu);
+    free(set);
+  }
   b->local = NULL;
 }

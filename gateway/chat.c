@@ -211,7 +211,7 @@ static void record(job_t *j, bool wait) {
   row.status = j->status == 200 ? "ok" : j->status == 499 ? "client_gone" : "error";
   if (!j->backend) row.location = "";
   set_state(j, ST_RECORDING);
-  int rc = sl_ledger_append(gw->ledger, &row, wait ? on_recorded : NULL, j);
+  int rc = sl_gw_ledger_append(gw, &row, wait ? on_recorded : NULL, j);
   row_json_free(&json);
   if (rc) SL_ERROR("req %s: ledger row refused: %s", j->req_id, sl_strerror(rc));
   if (rc || !wait) on_recorded(j, rc);
@@ -462,7 +462,7 @@ static bool record_egress(job_t *j, const char *body, size_t len, const char *de
   row.status = "in_flight";
   set_state(j, ST_LEDGER);
   j->waiting_ledger = true;
-  int rc = sl_ledger_append(j->gw->ledger, &row, on_egress_logged, j);
+  int rc = sl_gw_ledger_append(j->gw, &row, on_egress_logged, j);
   row_json_free(&json);
   if (rc) {
     j->waiting_ledger = false;
@@ -601,14 +601,14 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   sl_buf_init(&j->out, MAX_ANSWER);
   sl_buf_init(&j->tmp, MAX_ANSWER);
   gw->inflight++;
-  uint64_t n = ++gw->seq;
+  uint64_t n = ++gw->seq * gw->sh->n_workers + gw->index; /* unique across workers */
   snprintf(j->req_id, sizeof j->req_id, "req_%08x%08llx", (unsigned)time(NULL), (unsigned long long)n);
   snprintf(j->cmpl_id, sizeof j->cmpl_id, "%s%s", dia == &sl_dialect_openai ? "chatcmpl-" : "msg_",
            j->req_id + 4);
   j->resp.id = j->cmpl_id;
   j->resp.created = (long)time(NULL);
   j->resp.block = -1;
-  j->pol = sl_policy_ref(gw->policy);
+  j->pol = sl_gw_policy(gw);
   sl_http_set_abort(c, on_client_gone, j);
   const sl_config_t *cfg = sl_policy_config(j->pol);
 

@@ -8,17 +8,21 @@
 #include "sl_log.h"
 
 #include <signal.h>
+#include <unistd.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+enum { CMD_DRAIN = 1, CMD_STOP = 2 };
+
 typedef struct {
-  sl_gw_t gw;
+  sl_gw_shared_t sh;
+  uv_loop_t *loops;            /* workers 1..n-1 (worker 0 runs the default loop) */
   uv_signal_t sigterm, sigint, sighup;
   uv_fs_event_t watch;
   uv_timer_t debounce;
-  bool watching;
+  bool watching, draining;
   int exit_code;
 } serve_t;
 
@@ -41,53 +45,143 @@ static void declare_metrics(sl_metrics_t *m) {
   sl_metrics_declare(m, "sluice_policy_reloads_total", SL_M_COUNTER, "Config reloads, by result.");
 }
 
+sl_policy_t *sl_gw_policy(sl_gw_t *gw) {
+  pthread_mutex_lock(&gw->sh->mu);
+  sl_policy_t *p = sl_policy_ref(gw->sh->policy);
+  pthread_mutex_unlock(&gw->sh->mu);
+  return p;
+}
+
+int sl_gw_ledger_append(sl_gw_t *gw, const sl_ledger_row_t *row, sl_ledger_done_cb cb,
+                        void *data) {
+  return gw->ledger_port ? sl_ledger_append_on(gw->ledger_port, row, cb, data)
+                         : sl_ledger_append(gw->ledger, row, cb, data);
+}
+
 int sl_gw_reload(sl_gw_t *gw, char *why, size_t n) {
+  sl_gw_shared_t *sh = gw->sh;
+  pthread_mutex_lock(&sh->reload_mu);
   sl_policy_t *p = NULL;
   sl_jerr_t err = {{0}};
-  int rc = sl_policy_load(gw->config_path, &p, &err);
+  int rc = sl_policy_load(sh->config_path, &p, &err);
   if (!rc) {
     char e[300];
-    rc = sl_backends_prepare(gw->backends, sl_policy_config(p), e, sizeof e);
+    rc = sl_backends_prepare(sh->workers[0].backends, sl_policy_config(p), e, sizeof e);
     if (rc) snprintf(err.msg, sizeof err.msg, "%s", e);
   }
+  pthread_mutex_lock(&sh->mu);
+  sl_policy_t *old = sh->policy;
+  if (!rc) sh->policy = p; /* in-flight requests keep their own reference to `old` */
+  pthread_mutex_unlock(&sh->mu);
   if (rc) {
     if (p) sl_policy_unref(p);
     snprintf(why, n, "%s", err.msg);
-    SL_ERROR("reload of %s refused, keeping policy %.12s: %s", gw->config_path,
-             sl_policy_version(gw->policy), err.msg);
+    SL_ERROR("reload of %s refused, keeping policy %.12s: %s", sh->config_path,
+             sl_policy_version(old), err.msg);
     sl_metrics_add(gw->metrics, "sluice_policy_reloads_total", "result=\"error\"", 1);
+  } else {
+    sl_policy_unref(old);
+    SL_INFO("policy reloaded from %s (version %.12s)", sh->config_path, sl_policy_version(p));
+    sl_metrics_add(gw->metrics, "sluice_policy_reloads_total", "result=\"ok\"", 1);
+  }
+  pthread_mutex_unlock(&sh->reload_mu);
+  return rc;
+}
+
+/* ---- workers ---- */
+
+static void send_command(sl_gw_t *w, int cmd) {
+  atomic_fetch_or(&w->command, cmd);
+  uv_async_send(&w->wake);
+}
+
+static void on_worker_drained(void *data) {
+  sl_gw_t *w = data;
+  uv_stop(w->loop); /* its thread returns; the main thread joins it */
+}
+
+static void on_main_drained(void *data) {
+  serve_t *s = data;
+  SL_INFO("drained; exiting");
+  uv_stop(s->sh.workers[0].loop);
+}
+
+static void on_wake(uv_async_t *a) {
+  sl_gw_t *w = a->data;
+  int cmd = atomic_exchange(&w->command, 0);
+  if (cmd & CMD_STOP) {
+    uv_stop(w->loop);
+    return;
+  }
+  if ((cmd & CMD_DRAIN) && !w->draining) {
+    w->draining = true;
+    sl_server_shutdown(w->srv, on_worker_drained, w);
+  }
+}
+
+static void worker_main(void *arg) {
+  sl_gw_t *w = arg;
+  uv_run(w->loop, UV_RUN_DEFAULT);
+}
+
+/* Everything one worker needs on its loop; worker 0 also owns the local engines. */
+static int worker_init(serve_t *s, sl_gw_t *w, const sl_config_t *cfg, const char *listen,
+                       atomic_uint *open_all) {
+  sl_gw_t *w0 = &s->sh.workers[0];
+  int rc;
+  if ((rc = sl_backends_create(w->loop, w->index ? w0->backends : NULL, &w->backends))) {
+    fprintf(stderr, "sluice: cannot create backends\n");
     return rc;
   }
-  sl_policy_t *old = gw->policy;
-  gw->policy = p; /* in-flight requests keep their own reference to `old` */
-  sl_policy_unref(old);
-  SL_INFO("policy reloaded from %s (version %.12s)", gw->config_path, sl_policy_version(p));
-  sl_metrics_add(gw->metrics, "sluice_policy_reloads_total", "result=\"ok\"", 1);
+  if (w->ledger && w->index && (rc = sl_ledger_port_open(w->ledger, w->loop, &w->ledger_port))) {
+    fprintf(stderr, "sluice: ledger: %s\n", sl_strerror(rc));
+    return rc;
+  }
+  if ((rc = sl_server_create(w->loop, &cfg->limits, sl_gw_handle, w, &w->srv))) return rc;
+  sl_server_share_limit(w->srv, open_all);
+  /* port 0: the first worker picks the port, the others join it */
+  char addr[300];
+  snprintf(addr, sizeof addr, "%s", listen);
+  if (w->index) {
+    char *colon = strrchr(addr, ':');
+    if (colon) snprintf(colon + 1, sizeof addr - (size_t)(colon + 1 - addr), "%d", sl_server_port(w0->srv));
+  }
+  if ((rc = sl_server_listen(w->srv, addr, true))) {
+    fprintf(stderr, "sluice: cannot listen on %s\n", addr);
+    return rc;
+  }
+  uv_async_init(w->loop, &w->wake, on_wake);
+  w->wake.data = w;
   return 0;
 }
 
-static void on_shutdown_done(void *data) {
-  serve_t *s = data;
-  SL_INFO("drained; exiting");
-  uv_stop(s->gw.loop);
+static unsigned worker_count(int configured) {
+  if (configured > 0) return (unsigned)configured;
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > SL_MAX_WORKERS ? SL_MAX_WORKERS : (unsigned)n;
 }
 
 static void on_stop_signal(uv_signal_t *h, int signum) {
   serve_t *s = h->data;
-  if (s->gw.draining) {
+  sl_gw_t *ws = s->sh.workers;
+  if (s->draining) {
     SL_WARN("second signal: exiting now");
-    uv_stop(s->gw.loop);
+    for (unsigned i = 1; i < s->sh.n_workers; i++) send_command(&ws[i], CMD_STOP);
+    uv_stop(ws[0].loop);
     return;
   }
-  SL_INFO("signal %d: draining %u in-flight requests", signum, s->gw.inflight);
-  s->gw.draining = true;
-  sl_server_shutdown(s->gw.srv, on_shutdown_done, s);
+  unsigned inflight = 0;
+  for (unsigned i = 0; i < s->sh.n_workers; i++) inflight += ws[i].inflight;
+  SL_INFO("signal %d: draining %u in-flight requests", signum, inflight);
+  s->draining = ws[0].draining = true;
+  for (unsigned i = 1; i < s->sh.n_workers; i++) send_command(&ws[i], CMD_DRAIN);
+  sl_server_shutdown(ws[0].srv, on_main_drained, s);
 }
 
 static void on_hup(uv_signal_t *h, int signum) {
   serve_t *s = h->data;
   char why[600];
-  sl_gw_reload(&s->gw, why, sizeof why);
+  sl_gw_reload(&s->sh.workers[0], why, sizeof why);
 }
 
 static void on_file_change(uv_fs_event_t *h, const char *fn, int events, int status);
@@ -98,14 +192,14 @@ static void on_debounce(uv_timer_t *t) {
    * over) or a symlink swap replaces the inode the old watch was on, and that watch
    * would never fire again. If the file is missing for a moment, try again soon. */
   uv_fs_event_stop(&s->watch);
-  s->watching = uv_fs_event_start(&s->watch, on_file_change, s->gw.config_path, 0) == 0;
+  s->watching = uv_fs_event_start(&s->watch, on_file_change, s->sh.config_path, 0) == 0;
   if (!s->watching) {
-    SL_WARN("cannot watch %s for now; retrying", s->gw.config_path);
+    SL_WARN("cannot watch %s for now; retrying", s->sh.config_path);
     uv_timer_start(&s->debounce, on_debounce, 1000, 0);
     return;
   }
   char why[600];
-  sl_gw_reload(&s->gw, why, sizeof why);
+  sl_gw_reload(&s->sh.workers[0], why, sizeof why);
 }
 
 static void on_file_change(uv_fs_event_t *h, const char *fn, int events, int status) {
@@ -121,95 +215,146 @@ static void close_walk(uv_handle_t *h, void *arg) {
 int sl_cli_serve(int argc, char **argv) {
   const char *config = getenv("SLUICE_CONFIG") ? getenv("SLUICE_CONFIG") : "deploy/sluice.json";
   const char *listen = NULL;
+  int workers = -1;
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
     else if (!strcmp(argv[i], "--listen") && i + 1 < argc) listen = argv[++i];
+    else if (!strcmp(argv[i], "--workers") && i + 1 < argc) workers = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--debug")) sl_log_set_level(SL_LOG_DEBUG);
     else {
-      fprintf(stderr, "usage: sluice serve [--config FILE] [--listen HOST:PORT] [--debug]\n");
+      fprintf(stderr, "usage: sluice serve [--config FILE] [--listen HOST:PORT] [--workers N] [--debug]\n");
       return 2;
     }
+  }
+  if (workers > SL_MAX_WORKERS) {
+    fprintf(stderr, "sluice: --workers: at most %d\n", SL_MAX_WORKERS);
+    return 2;
   }
   signal(SIGPIPE, SIG_IGN);
   serve_t *s = calloc(1, sizeof *s);
   if (!s) return 1;
-  sl_gw_t *gw = &s->gw;
-  gw->loop = uv_default_loop();
-  gw->config_path = strdup(config);
+  sl_gw_shared_t *sh = &s->sh;
+  pthread_mutex_init(&sh->mu, NULL);
+  pthread_mutex_init(&sh->reload_mu, NULL);
+  sh->config_path = strdup(config);
   sl_jerr_t err = {{0}};
-  int rc = sl_policy_load(config, &gw->policy, &err);
+  int rc = sl_policy_load(config, &sh->policy, &err);
   if (rc) {
     fprintf(stderr, "sluice: %s: %s\n", config, err.msg);
-    free(gw->config_path);
+    free(sh->config_path);
     free(s);
     return 1;
   }
-  const sl_config_t *cfg = sl_policy_config(gw->policy);
+  const sl_config_t *cfg = sl_policy_config(sh->policy);
   if (!listen) listen = cfg->listen;
-  gw->metrics = sl_metrics_create();
-  gw->rate = sl_rate_create(100000);
-  if (!gw->metrics || !gw->rate) goto fail;
-  declare_metrics(gw->metrics);
-  char e[300] = "cannot create backends";
-  if ((rc = sl_backends_create(gw->loop, &gw->backends)) ||
-      (rc = sl_backends_prepare(gw->backends, cfg, e, sizeof e))) {
-    fprintf(stderr, "sluice: %s\n", e);
-    goto fail;
-  }
+  sh->n_workers = worker_count(workers >= 0 ? workers : cfg->workers);
+  sh->workers = calloc(sh->n_workers, sizeof *sh->workers);
+  s->loops = calloc(sh->n_workers, sizeof *s->loops);
+  sl_metrics_t *metrics = sl_metrics_create();
+  sl_rate_t *rate = sl_rate_create(100000);
+  sl_ledger_t *ledger = NULL;
+  sl_ledger_budgets_t *budgets = NULL;
+  atomic_uint open_all = 0;
+  unsigned started = 0; /* workers whose loop was initialised */
+  if (!sh->workers || !s->loops || !metrics || !rate) goto fail;
+  declare_metrics(metrics);
+  uv_loop_t *main_loop = uv_default_loop();
   if (cfg->ledger_path) {
     /* Opened once at start (a reload does not move the ledger). */
     sl_ledger_opts_t lo = {.reject_on_failure = cfg->ledger_reject_on_failure};
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    if ((rc = sl_ledger_open(cfg->ledger_path, &lo, gw->loop, &gw->ledger)) ||
-        (rc = sl_ledger_budgets_open(cfg->ledger_path, now, &gw->budgets))) {
+    if ((rc = sl_ledger_open(cfg->ledger_path, &lo, main_loop, &ledger)) ||
+        (rc = sl_ledger_budgets_open(cfg->ledger_path, now, &budgets))) {
       fprintf(stderr, "sluice: ledger %s: %s\n", cfg->ledger_path, sl_strerror(rc));
       goto fail;
     }
   }
-  if ((rc = sl_server_create(gw->loop, &cfg->limits, sl_gw_handle, gw, &gw->srv)) ||
-      (rc = sl_server_listen(gw->srv, listen))) {
-    fprintf(stderr, "sluice: cannot listen on %s\n", listen);
-    goto fail;
+  for (unsigned i = 0; i < sh->n_workers; i++) {
+    sl_gw_t *w = &sh->workers[i];
+    w->sh = sh;
+    w->index = i;
+    w->metrics = metrics;
+    w->rate = rate;
+    w->ledger = ledger;
+    w->budgets = budgets;
+    if (i == 0) {
+      w->loop = main_loop;
+    } else {
+      w->loop = &s->loops[i];
+      if (uv_loop_init(w->loop)) goto fail;
+    }
+    started = i + 1;
+    if (worker_init(s, w, cfg, listen, &open_all)) goto fail;
+    if (i == 0) {
+      char e[300] = "";
+      if (sl_backends_prepare(w->backends, cfg, e, sizeof e)) {
+        fprintf(stderr, "sluice: %s\n", e);
+        goto fail;
+      }
+    }
   }
-  uv_signal_init(gw->loop, &s->sigterm);
-  uv_signal_init(gw->loop, &s->sigint);
-  uv_signal_init(gw->loop, &s->sighup);
+  for (unsigned i = 1; i < sh->n_workers; i++) {
+    sl_gw_t *w = &sh->workers[i];
+    if (uv_thread_create(&w->thread, worker_main, w)) {
+      fprintf(stderr, "sluice: cannot start worker thread %u\n", i);
+      goto fail;
+    }
+    w->thread_started = true;
+  }
+  sl_gw_t *w0 = &sh->workers[0];
+  uv_signal_init(main_loop, &s->sigterm);
+  uv_signal_init(main_loop, &s->sigint);
+  uv_signal_init(main_loop, &s->sighup);
   s->sigterm.data = s->sigint.data = s->sighup.data = s;
   uv_signal_start(&s->sigterm, on_stop_signal, SIGTERM);
   uv_signal_start(&s->sigint, on_stop_signal, SIGINT);
   uv_signal_start(&s->sighup, on_hup, SIGHUP);
-  uv_timer_init(gw->loop, &s->debounce);
+  uv_timer_init(main_loop, &s->debounce);
   s->debounce.data = s;
-  uv_fs_event_init(gw->loop, &s->watch);
+  uv_fs_event_init(main_loop, &s->watch);
   s->watch.data = s;
   if (uv_fs_event_start(&s->watch, on_file_change, config, 0) == 0) s->watching = true;
-  SL_INFO("sluice listening on %s (port %d; policy %s, version %.12s)", listen,
-          sl_server_port(gw->srv), config, sl_policy_version(gw->policy));
+  SL_INFO("sluice listening on %s (port %d; %u event-loop threads; policy %s, version %.12s)",
+          listen, sl_server_port(w0->srv), sh->n_workers, config, sl_policy_version(sh->policy));
   /* a machine-readable line for tests and supervisors that start us on port 0 */
-  printf("listening %d\n", sl_server_port(gw->srv));
+  printf("listening %d\n", sl_server_port(w0->srv));
   fflush(stdout);
 
-  uv_run(gw->loop, UV_RUN_DEFAULT);
+  uv_run(main_loop, UV_RUN_DEFAULT);
   s->exit_code = 0;
   goto out;
 fail:
   s->exit_code = 1;
+  for (unsigned i = 1; i < started; i++)
+    if (sh->workers[i].thread_started) send_command(&sh->workers[i], CMD_STOP);
 out:
-  /* Backends first: stopping the engine can still complete requests, and their
-   * rows go to the ledger, which then writes what is queued. */
-  sl_backends_free(gw->backends);
-  sl_ledger_close(gw->ledger);
-  uv_walk(gw->loop, close_walk, NULL);
-  uv_run(gw->loop, UV_RUN_DEFAULT);
-  sl_server_free(gw->srv);
-  sl_policy_unref(gw->policy);
-  sl_metrics_free(gw->metrics);
-  sl_rate_free(gw->rate);
-  sl_ledger_budgets_free(gw->budgets);
-  free(gw->config_path);
-  uv_loop_close(gw->loop);
+  for (unsigned i = 1; i < started; i++)
+    if (sh->workers[i].thread_started) uv_thread_join(&sh->workers[i].thread);
+  /* No loop runs now. Backends first, the engines' owner before the others:
+   * stopping the engine can still complete requests, and their rows go to the
+   * ledger, which then writes what is queued and hands the last callbacks back. */
+  for (unsigned i = 0; i < started; i++) sl_backends_free(sh->workers[i].backends);
+  sl_ledger_close(ledger);
+  for (unsigned i = started; i-- > 0;) {
+    sl_gw_t *w = &sh->workers[i];
+    sl_ledger_port_close(w->ledger_port);
+    uv_walk(w->loop, close_walk, NULL);
+    uv_run(w->loop, UV_RUN_DEFAULT);
+    sl_server_free(w->srv);
+    uv_loop_close(w->loop);
+  }
+  if (!started) uv_loop_close(uv_default_loop());
+  sl_policy_unref(sh->policy);
+  sl_metrics_free(metrics);
+  sl_rate_free(rate);
+  sl_ledger_budgets_free(budgets);
+  free(sh->config_path);
+  free(sh->workers);
+  free(s->loops);
+  pthread_mutex_destroy(&sh->mu);
+  pthread_mutex_destroy(&sh->reload_mu);
   int code = s->exit_code;
   free(s);
   return code;

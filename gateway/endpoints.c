@@ -54,7 +54,7 @@ static void simple(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, cons
                    const char *body, size_t len) {
   char h[200];
   char id[40];
-  snprintf(id, sizeof id, "req_%llx", (unsigned long long)++gw->seq);
+  snprintf(id, sizeof id, "req_%llx", (unsigned long long)(++gw->seq * gw->sh->n_workers + gw->index));
   snprintf(h, sizeof h, "x-sluice-request-id: %s\r\nx-sluice-backend: none\r\nx-sluice-rule: none\r\n", id);
   sl_http_respond(c, status, ctype, h, body, len);
   sl_gw_count(gw, status, "none", NULL, r->t_start_ns, r->bytes_in);
@@ -64,14 +64,15 @@ static void simple(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, cons
 static void err_end(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, const char *type,
                     const char *code, const char *msg) {
   char id[40];
-  snprintf(id, sizeof id, "req_%llx", (unsigned long long)++gw->seq);
+  snprintf(id, sizeof id, "req_%llx", (unsigned long long)(++gw->seq * gw->sh->n_workers + gw->index));
   sl_gw_error(c, status, type, code, msg, id, NULL, NULL);
   sl_gw_count(gw, status, "none", NULL, r->t_start_ns, r->bytes_in);
   sl_http_end(c);
 }
 
 static void models(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
-  const sl_config_t *cfg = sl_policy_config(gw->policy);
+  sl_policy_t *pol = sl_gw_policy(gw);
+  const sl_config_t *cfg = sl_policy_config(pol);
   sl_buf_t b;
   sl_buf_init(&b, 1 << 20);
   int rc = sl_buf_puts(&b, "{\"object\":\"list\",\"data\":[{\"id\":\"auto\",\"object\":\"model\",\"created\":0,\"owned_by\":\"sluice\"}");
@@ -88,14 +89,26 @@ static void models(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   if (rc) err_end(gw, c, r, 500, "server_error", "encode_failed", "could not list models");
   else simple(gw, c, r, 200, "application/json", b.data, b.len);
   sl_buf_free(&b);
+  sl_policy_unref(pol);
 }
 
 static void metrics(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
-  const sl_server_stats_t *st = sl_server_stats(gw->srv);
-  sl_metrics_set(gw->metrics, "sluice_open_connections", "", (double)st->connections_open);
-  sl_metrics_set(gw->metrics, "sluice_client_bytes_in_total", "", (double)st->bytes_in);
-  sl_metrics_set(gw->metrics, "sluice_client_bytes_out_total", "", (double)st->bytes_out);
-  sl_metrics_set(gw->metrics, "sluice_inflight_requests", "", gw->inflight);
+  /* every worker's server and requests (their counters are read racily: a
+   * scrape is a moment's picture anyway) */
+  double open = 0, in = 0, out = 0, inflight = 0;
+  for (unsigned i = 0; i < gw->sh->n_workers; i++) {
+    const sl_gw_t *w = &gw->sh->workers[i];
+    if (!w->srv) continue;
+    const sl_server_stats_t *st = sl_server_stats(w->srv);
+    open += (double)st->connections_open;
+    in += (double)st->bytes_in;
+    out += (double)st->bytes_out;
+    inflight += w->inflight;
+  }
+  sl_metrics_set(gw->metrics, "sluice_open_connections", "", open);
+  sl_metrics_set(gw->metrics, "sluice_client_bytes_in_total", "", in);
+  sl_metrics_set(gw->metrics, "sluice_client_bytes_out_total", "", out);
+  sl_metrics_set(gw->metrics, "sluice_inflight_requests", "", inflight);
   if (gw->ledger) {
     sl_ledger_stats_t ls;
     sl_ledger_stats(gw->ledger, &ls);
@@ -112,23 +125,19 @@ static void metrics(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
 }
 
 static void readyz(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
-  const sl_config_t *cfg = sl_policy_config(gw->policy);
-  for (size_t i = 0; i < cfg->n_backends; i++) {
-    if (cfg->backends[i].kind == SL_BK_LOCAL && !sl_backends_ready(gw->backends, &cfg->backends[i])) {
-      char msg[200];
+  sl_policy_t *pol = sl_gw_policy(gw);
+  const sl_config_t *cfg = sl_policy_config(pol);
+  char msg[200] = "";
+  for (size_t i = 0; i < cfg->n_backends && !msg[0]; i++)
+    if (cfg->backends[i].kind == SL_BK_LOCAL && !sl_backends_ready(gw->backends, &cfg->backends[i]))
       snprintf(msg, sizeof msg, "local backend \"%s\" is not ready", cfg->backends[i].name);
-      err_end(gw, c, r, 503, "not_ready", "backend_not_ready", msg);
-      return;
-    }
-  }
-  if (gw->draining) {
-    err_end(gw, c, r, 503, "not_ready", "shutting_down", "shutting down");
-    return;
-  }
   char body[200];
   int n = snprintf(body, sizeof body, "{\"status\":\"ready\",\"policy_version\":\"%s\"}",
-                   sl_policy_version(gw->policy));
-  simple(gw, c, r, 200, "application/json", body, (size_t)n);
+                   sl_policy_version(pol));
+  sl_policy_unref(pol);
+  if (msg[0]) err_end(gw, c, r, 503, "not_ready", "backend_not_ready", msg);
+  else if (gw->draining) err_end(gw, c, r, 503, "not_ready", "shutting_down", "shutting down");
+  else simple(gw, c, r, 200, "application/json", body, (size_t)n);
 }
 
 static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
@@ -139,7 +148,7 @@ static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
     err_end(gw, c, r, 400, "invalid_request_error", "invalid_request", err);
     return;
   }
-  sl_policy_t *pol = sl_policy_ref(gw->policy);
+  sl_policy_t *pol = sl_gw_policy(gw);
   sl_class_t cls;
   sl_router_classify(sl_policy_router(pol), &req, sl_http_header(r, "x-sluice-data-class"), &cls);
   sl_decision_t d;
@@ -167,12 +176,16 @@ static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
 }
 
 static void admin_reload(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
-  const sl_config_t *cfg = sl_policy_config(gw->policy);
+  sl_policy_t *pol = sl_gw_policy(gw);
+  const sl_config_t *cfg = sl_policy_config(pol);
   const char *a = sl_http_header(r, "authorization");
   const char *tok = a && !strncasecmp(a, "Bearer ", 7) ? a + 7 : sl_http_header(r, "x-api-key");
-  if (!cfg->n_admin_keys || !tok || !sl_config_is_admin(cfg, tok, strlen(tok))) {
-    err_end(gw, c, r, cfg->n_admin_keys ? 403 : 403, "permission_error", "admin_key_required",
-            cfg->n_admin_keys ? "an admin key is required" : "no admin keys are configured");
+  bool admin = cfg->n_admin_keys && tok && sl_config_is_admin(cfg, tok, strlen(tok));
+  bool any_keys = cfg->n_admin_keys > 0;
+  sl_policy_unref(pol);
+  if (!admin) {
+    err_end(gw, c, r, 403, "permission_error", "admin_key_required",
+            any_keys ? "an admin key is required" : "no admin keys are configured");
     return;
   }
   char why[600];
@@ -182,8 +195,10 @@ static void admin_reload(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
     return;
   }
   char body[200];
+  pol = sl_gw_policy(gw);
   int n = snprintf(body, sizeof body, "{\"status\":\"reloaded\",\"policy_version\":\"%s\"}",
-                   sl_policy_version(gw->policy));
+                   sl_policy_version(pol));
+  sl_policy_unref(pol);
   simple(gw, c, r, 200, "application/json", body, (size_t)n);
 }
 

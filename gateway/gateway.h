@@ -1,6 +1,10 @@
-/* The running gateway: one loop, the HTTP server, the backends, the policy in
- * force (swapped atomically on reload; each request holds a reference to the
- * policy it started with), metrics and the per-tenant rate window. */
+/* The running gateway: one or more event-loop threads ("workers"), each with
+ * its own loop, HTTP server (all listening on the same address with
+ * SO_REUSEPORT) and backends (its own libcurl multi; the local engines are
+ * shared). What they share: the policy in force (swapped under a mutex on
+ * reload; each request holds a reference to the policy it started with), and
+ * the metrics, rate window, ledger and budgets, each safe to use from any
+ * thread. A request lives on the worker that accepted its connection. */
 #ifndef SL_GATEWAY_H
 #define SL_GATEWAY_H
 
@@ -12,28 +16,55 @@
 #include "rate.h"
 #include "server.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <uv.h>
 
-typedef struct sl_gw {
+typedef struct sl_gw sl_gw_t;
+
+typedef struct {
+  pthread_mutex_t mu;        /* guards policy */
+  pthread_mutex_t reload_mu; /* one reload at a time */
+  sl_policy_t *policy;
+  char *config_path;
+  sl_gw_t *workers;
+  unsigned n_workers;
+} sl_gw_shared_t;
+
+struct sl_gw {
+  sl_gw_shared_t *sh;
+  unsigned index;               /* 0: the main thread's loop */
   uv_loop_t *loop;
   sl_server_t *srv;
   sl_backends_t *backends;
-  sl_policy_t *policy;
+  sl_ledger_port_t *ledger_port; /* workers other than 0 append through it */
+  /* shared, fixed after start: */
   sl_metrics_t *metrics;
   sl_rate_t *rate;
   sl_ledger_t *ledger;          /* NULL: no ledger configured */
   sl_ledger_budgets_t *budgets; /* per-key monthly spend (with a ledger) */
-  char *config_path;
+  /* this loop's own: */
   uint64_t seq;
-  unsigned inflight;
+  _Atomic unsigned inflight;
   bool draining;
-} sl_gw_t;
+  uv_async_t wake;              /* other threads ask this loop to drain or stop */
+  _Atomic int command;
+  uv_thread_t thread;
+  bool thread_started;
+};
+
+/* A reference to the policy in force now (release with sl_policy_unref). */
+sl_policy_t *sl_gw_policy(sl_gw_t *gw);
+/* Appends a ledger row from this worker's loop (its callback runs there). */
+int sl_gw_ledger_append(sl_gw_t *gw, const sl_ledger_row_t *row, sl_ledger_done_cb cb,
+                        void *data);
 
 /* The server's request handler: routes by method and path. */
 void sl_gw_handle(sl_conn_t *c, sl_http_req_t *req, void *gw);
 
-/* Re-reads the config file and swaps the policy; on error the old one stays and
- * the reason is written to why. Returns 0 or SL_E*. */
+/* Re-reads the config file and swaps the policy for every worker; on error the
+ * old one stays and the reason is written to why. Any worker's thread may call
+ * it. Returns 0 or SL_E*. */
 int sl_gw_reload(sl_gw_t *gw, char *why, size_t n);
 
 /* POST /v1/chat/completions (OpenAI) and POST /v1/messages (Anthropic) */

@@ -1,8 +1,8 @@
 /* The ledger writer: callers copy rows into a bounded queue; one thread owns the
  * SQLite connection, takes whatever is queued (up to batch_max) as one
  * transaction, chains each row's hash onto the previous one, commits, and hands
- * the rows back to the loop through a uv_async_t so their done callbacks run on
- * the loop thread. Group commit keeps up with bursts: the busier it is, the
+ * the rows back through a uv_async_t so their done callbacks run on the loop
+ * thread that appended them (the ledger's own loop, or a port's). Group commit keeps up with bursts: the busier it is, the
  * bigger the batches. */
 #include "ledger_int.h"
 
@@ -27,6 +27,7 @@ enum {
 
 typedef struct entry {
   struct entry *next;
+  sl_ledger_port_t *port; /* NULL: the ledger's own loop */
   sl_ledger_done_cb cb;
   void *data;
   int status;
@@ -85,6 +86,17 @@ struct sl_ledger {
   pthread_mutex_t pool_mu;   /* may be taken while holding mu, never the reverse */
   entry_t *pool;
   size_t pool_n;
+  sl_ledger_port_t *ports;   /* every port opened; freed with the ledger */
+};
+
+/* Another loop's way back: its own async handle and list of finished rows. */
+struct sl_ledger_port {
+  uv_async_t async;
+  sl_ledger_t *l;
+  entry_t *done_head, *done_tail; /* guarded by l->mu */
+  bool post;                      /* guarded by l->mu: rows for it in this batch */
+  bool closed;                    /* guarded by l->mu: its loop is gone */
+  sl_ledger_port_t *next;
 };
 
 static entry_t *entry_alloc(sl_ledger_t *l, size_t store) {
@@ -503,17 +515,28 @@ static void *writer_main(void *arg) {
       e->status = rc;
       if (e->sync) {
         e->finished = true; /* the waiter frees it */
+      } else if (e->cb && e->port && e->port->closed) {
+        entry_free(l, e); /* nobody is left to call back */
       } else if (e->cb) {
-        if (l->done_tail) l->done_tail->next = e;
-        else l->done_head = e;
-        l->done_tail = e;
-        post = true;
+        sl_ledger_port_t *p = e->port;
+        entry_t **head = p ? &p->done_head : &l->done_head;
+        entry_t **tl = p ? &p->done_tail : &l->done_tail;
+        if (*tl) (*tl)->next = e;
+        else *head = e;
+        *tl = e;
+        if (p) p->post = true;
+        else post = true;
       } else {
         entry_free(l, e);
       }
     }
     pthread_cond_broadcast(&l->cv_done);
     if (post) uv_async_send(&l->async);
+    for (sl_ledger_port_t *p = l->ports; p; p = p->next)
+      if (p->post) {
+        p->post = false;
+        uv_async_send(&p->async);
+      }
 
     /* Durability on our own schedule, after the callbacks are on their way so
      * that a slow fsync never delays them: a passive checkpoint syncs the WAL. */
@@ -539,10 +562,10 @@ static void *writer_main(void *arg) {
 
 /* ---------------- the loop side ---------------- */
 
-static void run_done(sl_ledger_t *l) {
+static void run_list(sl_ledger_t *l, entry_t **head, entry_t **tail) {
   pthread_mutex_lock(&l->mu);
-  entry_t *e = l->done_head;
-  l->done_head = l->done_tail = NULL;
+  entry_t *e = *head;
+  *head = *tail = NULL;
   pthread_mutex_unlock(&l->mu);
   while (e) {
     entry_t *next = e->next;
@@ -552,9 +575,56 @@ static void run_done(sl_ledger_t *l) {
   }
 }
 
+static void run_done(sl_ledger_t *l) { run_list(l, &l->done_head, &l->done_tail); }
+
+static void on_port_async(uv_async_t *h) {
+  sl_ledger_port_t *p = h->data;
+  run_list(p->l, &p->done_head, &p->done_tail);
+}
+
+int sl_ledger_port_open(sl_ledger_t *l, uv_loop_t *loop, sl_ledger_port_t **out) {
+  sl_ledger_port_t *p = calloc(1, sizeof *p);
+  if (!p) return SL_ENOMEM;
+  if (uv_async_init(loop, &p->async, on_port_async)) {
+    free(p);
+    return SL_EINTERNAL;
+  }
+  p->async.data = p;
+  p->l = l;
+  pthread_mutex_lock(&l->mu);
+  p->next = l->ports;
+  l->ports = p;
+  pthread_mutex_unlock(&l->mu);
+  *out = p;
+  return 0;
+}
+
+void sl_ledger_port_close(sl_ledger_port_t *p) {
+  if (!p) return;
+  /* From here rows for this loop are dropped without a callback; what is
+   * already back is delivered now. */
+  pthread_mutex_lock(&p->l->mu);
+  p->closed = true;
+  entry_t *e = p->done_head;
+  p->done_head = p->done_tail = NULL;
+  pthread_mutex_unlock(&p->l->mu);
+  while (e) {
+    entry_t *next = e->next;
+    e->cb(e->data, e->status);
+    entry_free(p->l, e);
+    e = next;
+  }
+  uv_close((uv_handle_t *)&p->async, NULL); /* the memory goes with the ledger */
+}
+
 static void on_async(uv_async_t *h) { run_done(h->data); }
 
 static void free_ledger(sl_ledger_t *l) {
+  while (l->ports) {
+    sl_ledger_port_t *p = l->ports;
+    l->ports = p->next;
+    free(p);
+  }
   while (l->pool) {
     entry_t *e = l->pool;
     l->pool = e->next;
@@ -657,17 +727,29 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
   return 0;
 }
 
-int sl_ledger_append(sl_ledger_t *l, const sl_ledger_row_t *row, sl_ledger_done_cb done_cb,
-                     void *data) {
-  if (!l || !row || (done_cb && !l->loop)) return SL_EINVAL;
+static int append(sl_ledger_t *l, sl_ledger_port_t *port, const sl_ledger_row_t *row,
+                  sl_ledger_done_cb done_cb, void *data) {
   entry_t *e;
   int rc = make_entry(l, row, &e);
   if (rc) return rc;
+  e->port = port;
   e->cb = done_cb;
   e->data = data;
   rc = enqueue(l, e);
   if (rc) entry_free(l, e);
   return rc;
+}
+
+int sl_ledger_append(sl_ledger_t *l, const sl_ledger_row_t *row, sl_ledger_done_cb done_cb,
+                     void *data) {
+  if (!l || !row || (done_cb && !l->loop)) return SL_EINVAL;
+  return append(l, NULL, row, done_cb, data);
+}
+
+int sl_ledger_append_on(sl_ledger_port_t *p, const sl_ledger_row_t *row,
+                        sl_ledger_done_cb done_cb, void *data) {
+  if (!p || !row) return SL_EINVAL;
+  return append(p->l, p, row, done_cb, data);
 }
 
 int sl_ledger_append_sync(sl_ledger_t *l, const sl_ledger_row_t *row) {

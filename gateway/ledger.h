@@ -122,6 +122,17 @@ void sl_ledger_close(sl_ledger_t *l);
 int sl_ledger_append(sl_ledger_t *l, const sl_ledger_row_t *row, sl_ledger_done_cb done_cb,
                      void *data);
 
+/* A ledger shared by several event-loop threads: each other loop opens a port
+ * (on its own thread) and appends through it, so its done callbacks run on that
+ * loop. sl_ledger_port_close(), on the port's thread before its loop closes,
+ * delivers what is back and drops later callbacks; the memory goes with the
+ * ledger. */
+typedef struct sl_ledger_port sl_ledger_port_t;
+int sl_ledger_port_open(sl_ledger_t *l, uv_loop_t *loop, sl_ledger_port_t **out);
+void sl_ledger_port_close(sl_ledger_port_t *p);
+int sl_ledger_append_on(sl_ledger_port_t *p, const sl_ledger_row_t *row,
+                        sl_ledger_done_cb done_cb, void *data);
+
 /* Blocking: appends and waits for the commit. Never call it on the loop thread.
  * Returns 0 or the error (SL_EBUSY, SL_EIO, ...). */
 int sl_ledger_append_sync(sl_ledger_t *l, const sl_ledger_row_t *row);

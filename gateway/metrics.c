@@ -1,7 +1,9 @@
 /* Fixed-capacity metric store. Series live in one array searched by a hash of
- * (family, labels); families remember their type and help text for rendering. */
+ * (family, labels); families remember their type and help text for rendering.
+ * One mutex guards the series: every event-loop thread updates the same store. */
 #include "metrics.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@ typedef struct {
 } series_t;
 
 struct sl_metrics {
+  pthread_mutex_t mu;
   family_t fam[MAX_FAMILIES];
   int n_fam;
   series_t *s;
@@ -43,11 +46,13 @@ sl_metrics_t *sl_metrics_create(void) {
     return NULL;
   }
   for (int i = 0; i < MAX_SERIES; i++) m->s[i].fam = -1;
+  pthread_mutex_init(&m->mu, NULL);
   return m;
 }
 
 void sl_metrics_free(sl_metrics_t *m) {
   if (!m) return;
+  pthread_mutex_destroy(&m->mu);
   free(m->s);
   free(m);
 }
@@ -95,22 +100,29 @@ static series_t *get(sl_metrics_t *m, const char *name, const char *labels) {
 }
 
 void sl_metrics_add(sl_metrics_t *m, const char *name, const char *labels, double v) {
+  pthread_mutex_lock(&m->mu);
   series_t *s = get(m, name, labels);
   if (s) s->value += v;
+  pthread_mutex_unlock(&m->mu);
 }
 
 void sl_metrics_set(sl_metrics_t *m, const char *name, const char *labels, double v) {
+  pthread_mutex_lock(&m->mu);
   series_t *s = get(m, name, labels);
   if (s) s->value = v;
+  pthread_mutex_unlock(&m->mu);
 }
 
 void sl_metrics_observe(sl_metrics_t *m, const char *name, const char *labels, double v) {
+  pthread_mutex_lock(&m->mu);
   series_t *s = get(m, name, labels);
-  if (!s) return;
-  s->value += v;
-  s->count++;
-  for (int i = 0; i < N_BUCKETS; i++)
-    if (v <= buckets[i]) s->b[i]++;
+  if (s) {
+    s->value += v;
+    s->count++;
+    for (int i = 0; i < N_BUCKETS; i++)
+      if (v <= buckets[i]) s->b[i]++;
+  }
+  pthread_mutex_unlock(&m->mu);
 }
 
 void sl_metrics_label(char *out, size_t n, const char *key, const char *value) {
@@ -130,9 +142,10 @@ void sl_metrics_label(char *out, size_t n, const char *key, const char *value) {
   out[o < n ? o : n - 1] = '\0';
 }
 
-int sl_metrics_render(const sl_metrics_t *m, sl_buf_t *out) {
+int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out) {
   static const char *types[] = {"counter", "gauge", "histogram"};
   int rc = 0;
+  pthread_mutex_lock(&m->mu);
   for (int f = 0; f < m->n_fam && !rc; f++) {
     const family_t *fa = &m->fam[f];
     rc = sl_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", fa->name, fa->help, fa->name,
@@ -156,5 +169,6 @@ int sl_metrics_render(const sl_metrics_t *m, sl_buf_t *out) {
                            (unsigned long long)s->count);
     }
   }
+  pthread_mutex_unlock(&m->mu);
   return rc;
 }

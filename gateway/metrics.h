@@ -18,7 +18,7 @@ void sl_metrics_declare(sl_metrics_t *m, const char *name, sl_metric_type_t type
 void sl_metrics_add(sl_metrics_t *m, const char *name, const char *labels, double v);
 void sl_metrics_set(sl_metrics_t *m, const char *name, const char *labels, double v);
 void sl_metrics_observe(sl_metrics_t *m, const char *name, const char *labels, double v);
-int sl_metrics_render(const sl_metrics_t *m, sl_buf_t *out);
+int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out);
 /* Writes `key="value"` with the value escaped per the exposition format. */
 void sl_metrics_label(char *out, size_t n, const char *key, const char *value);
 

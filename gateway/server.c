@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define READ_CHUNK 65536
 
@@ -52,6 +55,8 @@ struct sl_server {
   void *shutdown_data;
   int port;
   sl_server_stats_t stats;
+  atomic_uint own_open;
+  atomic_uint *open_all; /* connections open on every server sharing the limit */
 };
 
 static uint64_t now_ns(void) { return uv_hrtime(); }
@@ -137,6 +142,7 @@ static void conn_close(sl_conn_t *c) {
   if (c->next) c->next->prev = c->prev;
   c->prev = c->next = NULL;
   s->stats.connections_open--;
+  atomic_fetch_sub_explicit(s->open_all, 1, memory_order_relaxed);
   uv_timer_stop(&c->timer);
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
@@ -166,28 +172,59 @@ static void on_write(uv_write_t *w, int status) {
   conn_release(c);
 }
 
-static void write_raw(sl_conn_t *c, const char *a, size_t alen, const char *b, size_t blen) {
-  if (c->closing || alen + blen == 0) return;
-  write_req_t *wr = malloc(sizeof *wr + alen + blen);
+/* Writes bufs in order. When nothing is queued, the bytes go out at once with
+ * uv_try_write (no request to allocate, no copy, and libuv leaves the socket's
+ * epoll interest alone); whatever the socket does not take is copied into one
+ * queued uv_write. */
+static void write_bufs(sl_conn_t *c, uv_buf_t *bufs, unsigned n) {
+  if (c->closing) return;
+  size_t total = 0;
+  for (unsigned i = 0; i < n; i++) total += bufs[i].len;
+  if (!total) return;
+  c->srv->stats.bytes_out += total;
+  size_t skip = 0;
+  if (!c->out_pending) {
+    int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+    if (w == (int)total) return;
+    if (w < 0 && w != UV_EAGAIN) {
+      conn_close(c);
+      return;
+    }
+    if (w > 0) skip = (size_t)w;
+  }
+  size_t len = total - skip;
+  write_req_t *wr = malloc(sizeof *wr + len);
   if (!wr) {
     conn_close(c);
     return;
   }
-  memcpy(wr->data, a, alen);
-  if (blen) memcpy(wr->data + alen, b, blen);
+  size_t off = 0;
+  for (unsigned i = 0; i < n; i++) {
+    size_t bl = bufs[i].len;
+    if (skip >= bl) {
+      skip -= bl;
+      continue;
+    }
+    memcpy(wr->data + off, bufs[i].base + skip, bl - skip);
+    off += bl - skip;
+    skip = 0;
+  }
   wr->c = c;
-  wr->len = alen + blen;
-  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)wr->len);
+  wr->len = len;
+  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)len);
   c->refs++;
-  c->out_pending += wr->len;
-  c->srv->stats.bytes_out += wr->len;
-  int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
-  if (rc < 0) {
-    c->out_pending -= wr->len;
+  c->out_pending += len;
+  if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) < 0) {
+    c->out_pending -= len;
     free(wr);
     conn_release(c);
     conn_close(c);
   }
+}
+
+static void write_raw(sl_conn_t *c, const char *a, size_t alen, const char *b, size_t blen) {
+  uv_buf_t bufs[2] = {uv_buf_init((char *)a, (unsigned)alen), uv_buf_init((char *)b, (unsigned)blen)};
+  write_bufs(c, bufs, blen ? 2 : 1);
 }
 
 static int head(char *out, size_t n, sl_conn_t *c, int status, const char *ctype,
@@ -230,26 +267,9 @@ void sl_http_stream_write(sl_conn_t *c, const char *data, size_t len) {
   char h[32];
   int n = snprintf(h, sizeof h, "%zx\r\n", len);
   /* One write per chunk: the size line, the data, the CRLF. */
-  write_req_t *wr = malloc(sizeof *wr + (size_t)n + len + 2);
-  if (!wr) {
-    conn_close(c);
-    return;
-  }
-  memcpy(wr->data, h, (size_t)n);
-  memcpy(wr->data + n, data, len);
-  memcpy(wr->data + n + len, "\r\n", 2);
-  wr->c = c;
-  wr->len = (size_t)n + len + 2;
-  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)wr->len);
-  c->refs++;
-  c->out_pending += wr->len;
-  c->srv->stats.bytes_out += wr->len;
-  if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) < 0) {
-    c->out_pending -= wr->len;
-    free(wr);
-    conn_release(c);
-    conn_close(c);
-  }
+  uv_buf_t bufs[3] = {uv_buf_init(h, (unsigned)n), uv_buf_init((char *)data, (unsigned)len),
+                      uv_buf_init("\r\n", 2)};
+  write_bufs(c, bufs, 3);
 }
 
 static void drive(sl_conn_t *c);
@@ -549,13 +569,14 @@ static void on_connection(uv_stream_t *ls, int status) {
   if (s->conns) s->conns->prev = c;
   s->conns = c;
   s->stats.connections_open++;
+  unsigned open_all = atomic_fetch_add_explicit(s->open_all, 1, memory_order_relaxed) + 1;
   s->stats.connections_total++;
   if (uv_accept(ls, (uv_stream_t *)&c->tcp) < 0) {
     conn_close(c);
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
-  if (s->stats.connections_open > (uint64_t)s->limits.max_connections || s->shutting_down) {
+  if (open_all > (unsigned)s->limits.max_connections || s->shutting_down) {
     s->stats.rejected_connections++;
     c->keep_alive = false;
     static const char body[] =
@@ -577,6 +598,7 @@ int sl_server_create(uv_loop_t *loop, const sl_limits_t *limits, sl_http_handler
   s->limits = *limits;
   s->handler = handler;
   s->data = data;
+  s->open_all = &s->own_open;
   llhttp_settings_init(&s->settings);
   s->settings.on_message_begin = on_message_begin;
   s->settings.on_url = on_url;
@@ -592,7 +614,7 @@ int sl_server_create(uv_loop_t *loop, const sl_limits_t *limits, sl_http_handler
   return 0;
 }
 
-int sl_server_listen(sl_server_t *s, const char *hostport) {
+int sl_server_listen(sl_server_t *s, const char *hostport, bool reuseport) {
   char host[256];
   const char *colon = strrchr(hostport, ':');
   if (!colon || (size_t)(colon - hostport) >= sizeof host) return SL_EINVAL;
@@ -610,10 +632,23 @@ int sl_server_listen(sl_server_t *s, const char *hostport) {
     rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
   }
   if (rc) return SL_EINVAL;
-  if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) ||
+  /* Our own socket so that SO_REUSEPORT can be set before bind: each event-loop
+   * thread listens on the same address and the kernel spreads connections. */
+  const struct sockaddr *sa = (const struct sockaddr *)&addr;
+  socklen_t salen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+      (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one)) ||
+      bind(fd, sa, salen)) {
+    SL_ERROR("listen on %s: %s", hostport, strerror(errno));
+    if (fd >= 0) close(fd);
+    return SL_EIO;
+  }
+  if ((rc = uv_tcp_open(&s->listener, fd)) ||
       (rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection))) {
     SL_ERROR("listen on %s: %s", hostport, uv_strerror(rc));
-    return SL_EIO;
+    return SL_EIO; /* the listener handle owns fd now: closing it closes fd */
   }
   struct sockaddr_storage bound;
   int len = sizeof bound;
@@ -623,6 +658,8 @@ int sl_server_listen(sl_server_t *s, const char *hostport) {
   s->listening = true;
   return 0;
 }
+
+void sl_server_share_limit(sl_server_t *s, atomic_uint *open_all) { s->open_all = open_all; }
 
 int sl_server_port(const sl_server_t *s) { return s->port; }
 const sl_server_stats_t *sl_server_stats(const sl_server_t *s) { return &s->stats; }
@@ -655,8 +692,7 @@ void sl_server_shutdown(sl_server_t *s, void (*done)(void *), void *data) {
 
 void sl_server_free(sl_server_t *s) {
   if (!s) return;
-  if (!uv_is_closing((uv_handle_t *)&s->grace)) uv_close((uv_handle_t *)&s->grace, NULL);
-  if (s->listening) uv_close((uv_handle_t *)&s->listener, NULL);
-  /* handles are embedded: the caller runs the loop once more before freeing */
+  /* The handles are embedded: the caller has closed them (uv_walk) and run the
+   * loop until they finished closing. */
   free(s);
 }

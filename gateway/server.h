@@ -10,6 +10,7 @@
 #include "config.h"
 #include "sl_buf.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,8 +50,13 @@ typedef struct {
 
 int sl_server_create(uv_loop_t *loop, const sl_limits_t *limits, sl_http_handler_cb handler,
                      void *data, sl_server_t **out);
-/* Binds and listens on "HOST:PORT" (IPv4, or IPv6 in brackets). */
-int sl_server_listen(sl_server_t *s, const char *hostport);
+/* Binds and listens on "HOST:PORT" (IPv4, or IPv6 in brackets). With reuseport,
+ * other servers (one per event-loop thread) may listen on the same address. */
+int sl_server_listen(sl_server_t *s, const char *hostport, bool reuseport);
+/* Counts this server's connections in a counter shared with other servers (one
+ * per event-loop thread), so that limits.max_connections holds for all of them
+ * together. Call before listening. */
+void sl_server_share_limit(sl_server_t *s, atomic_uint *open_all);
 /* Bound port (useful with port 0). */
 int sl_server_port(const sl_server_t *s);
 /* Stops accepting, closes idle connections, lets in-flight requests finish (up to

@@ -401,13 +401,16 @@ int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t 
     rc = sl_jerr_set(err, "$", "must be a JSON object");
     goto fail;
   }
-  static const char *const keys[] = {"listen", "ledger", "auth", "backends", "detectors",
-                                     "rules", "limits", "router", "redaction", "log_level",
-                                     "$schema", "description", NULL};
+  static const char *const keys[] = {"listen", "workers", "ledger", "auth", "backends",
+                                     "detectors", "rules", "limits", "router", "redaction",
+                                     "log_level", "$schema", "description", NULL};
   if ((rc = sl__check_keys(c->root, "$", keys, err))) goto fail;
   if ((rc = get_str(c->root, "listen", "$", false, &c->listen, err))) goto fail;
   if (!c->listen && !(c->listen = strdup("127.0.0.1:8080"))) goto nomem;
   if ((rc = check_listen(c->listen, "$.listen", err))) goto fail;
+  long workers = 0;
+  if ((rc = get_int(c->root, "workers", "$", 0, SL_MAX_WORKERS, &workers, err))) goto fail;
+  c->workers = (int)workers;
   if ((rc = parse_limits(c->root, &c->limits, err)) || (rc = parse_ledger(c->root, c, err)) ||
       (rc = parse_auth(c->root, c, err)) || (rc = parse_backends(c->root, c, err)))
     goto fail;

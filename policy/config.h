@@ -60,6 +60,8 @@ typedef struct {
   double monthly_budget_usd;  /* 0: none */
 } sl_key_cfg_t;
 
+#define SL_MAX_WORKERS 64
+
 typedef struct {
   size_t max_header_bytes;
   size_t max_body_bytes;
@@ -75,6 +77,7 @@ typedef struct {
   uint8_t digest[32];         /* sha256 of the file bytes: the policy version */
   char digest_hex[65];
   char *listen;               /* "HOST:PORT" */
+  int workers;                /* event-loop threads; 0: one per CPU core */
   sl_limits_t limits;
   char *ledger_path;          /* NULL: no ledger */
   bool ledger_reject_on_failure;

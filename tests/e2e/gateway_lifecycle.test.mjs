@@ -1,5 +1,6 @@
 // Connection limits and graceful shutdown: SIGTERM stops accepting, lets the
-// in-flight stream finish, and exits 0.
+// in-flight stream finish, and exits 0. Several event-loop threads share one
+// address, one connection limit, the metrics and unique request ids.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -23,6 +24,37 @@ test('connections beyond max_connections get 503 and are closed', async () => {
     assert.equal((await fetch(`${s.base}/healthz`)).status, 200, 'serves again once connections close');
   } finally {
     assert.equal((await s.stop()).code, 0);
+    await mock.stop();
+  }
+});
+
+test('several event-loop threads: concurrent clients are all served, ids unique, metrics summed, clean exit', async () => {
+  const mock = await startMock((req, body, res) => {
+    const n = JSON.parse(body).messages[0].content;
+    setTimeout(() => replyJson(res, 200, completion(`echo ${n}`)), 20);
+  });
+  const s = await startSluice({
+    workers: 4, backends: [apiBackend('up', mock.url)], rules: [{ name: 'default', route: ['up'] }],
+  });
+  try {
+    assert.match(s.stderr(), /4 event-loop threads/);
+    // separate connections so that the kernel spreads them over the listeners
+    const clients = Array.from({ length: 16 }, () => new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'x', maxRetries: 0 }));
+    const ids = new Set();
+    const all = await Promise.all(Array.from({ length: 96 }, async (_, i) => {
+      const { data, response } = await clients[i % clients.length].chat.completions
+        .create({ messages: [{ role: 'user', content: String(i) }] }).withResponse();
+      ids.add(response.headers.get('x-sluice-request-id'));
+      return data.choices[0].message.content;
+    }));
+    all.forEach((t, i) => assert.equal(t, `echo ${i}`));
+    assert.equal(ids.size, 96, 'request ids are unique across threads');
+    const m = await (await fetch(`${s.base}/metrics`)).text();
+    const served = [...m.matchAll(/^sluice_requests_total\{status="200",backend="up"\} (\d+)/gm)]
+      .reduce((a, x) => a + Number(x[1]), 0);
+    assert.equal(served, 96);
+  } finally {
+    assert.equal((await s.stop()).code, 0, s.stderr());
     await mock.stop();
   }
 });

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sl_limits_t l = {.max_header_bytes = 4096, .max_body_bytes = 8192, .max_connections = 16,
                      .header_timeout_ms = 200, .body_timeout_ms = 200, .idle_timeout_ms = 200,
                      .shutdown_grace_ms = 100};
-    if (sl_server_create(&loop, &l, handler, NULL, &srv) || sl_server_listen(srv, "127.0.0.1:0"))
+    if (sl_server_create(&loop, &l, handler, NULL, &srv) || sl_server_listen(srv, "127.0.0.1:0", false))
       __builtin_trap();
     port = sl_server_port(srv);
   }
