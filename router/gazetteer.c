@@ -7,13 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One 8-byte slot: a probe reads one cache line, and the word itself is only
+ * compared when length and an 8-bit hash tag already agree. */
+typedef struct {
+  uint32_t off; /* offset+1 into words, 0 empty */
+  uint16_t flags;
+  uint8_t len, tag;
+} slot_t;
+
 struct sl__gaz {
   char *words;      /* NUL-separated decoded words */
-  uint32_t *slots;  /* offset+1 into words, 0 empty */
-  uint16_t *flags;  /* per slot */
+  slot_t *slots;
   uint32_t mask;
   size_t used, cap; /* bytes of words */
 };
+
+static inline uint8_t tag_of(uint32_t h) { return (uint8_t)(h >> 24); }
 
 static uint32_t fnv(const char *s, size_t n) {
   uint32_t h = 2166136261u;
@@ -54,11 +63,10 @@ sl__gaz_t *sl__gaz_create(void) {
   size_t cap = raw + (size_t)sl__gazetteer_count * 28 + 1 + 65536; /* + list words */
   g->words = malloc(cap);
   g->cap = cap;
-  uint32_t nslots = 1;
-  while (nslots < (sl__gazetteer_count + 4096) * 2) nslots <<= 1;
+  uint32_t nslots = 1; /* load factor at most about 2/3 */
+  while (nslots < (sl__gazetteer_count + 4096) * 3 / 2) nslots <<= 1;
   g->slots = calloc(nslots, sizeof *g->slots);
-  g->flags = calloc(nslots, sizeof *g->flags);
-  if (!g->words || !g->slots || !g->flags) {
+  if (!g->words || !g->slots) {
     sl__gaz_free(g);
     return NULL;
   }
@@ -76,10 +84,11 @@ sl__gaz_t *sl__gaz_create(void) {
     uint8_t fl = (uint8_t)(*p++ - 'A');
     size_t len = o - start;
     g->words[o++] = 0;
-    uint32_t h = fnv(g->words + start, len) & g->mask;
-    while (g->slots[h]) h = (h + 1) & g->mask;
-    g->slots[h] = (uint32_t)start + 1;
-    g->flags[h] = fl;
+    uint32_t hv = fnv(g->words + start, len), h = hv & g->mask;
+    if (len < 64) { /* longer words are never looked up */
+      while (g->slots[h].off) h = (h + 1) & g->mask;
+      g->slots[h] = (slot_t){(uint32_t)start + 1, fl, (uint8_t)len, tag_of(hv)};
+    }
     prev = start;
     prev_len = len;
     if (o + 64 > cap) break;
@@ -93,20 +102,20 @@ int sl__gaz_add(sl__gaz_t *g, const char *const *words, unsigned flag) {
     size_t n = strlen(*words);
     char buf[64];
     if (!n || !lower(*words, n, buf, sizeof buf)) return -1;
-    uint32_t h = fnv(buf, n) & g->mask;
-    while (g->slots[h]) {
-      const char *c = g->words + g->slots[h] - 1;
-      if (!strncmp(c, buf, n) && c[n] == 0) break;
+    uint32_t hv = fnv(buf, n), h = hv & g->mask;
+    while (g->slots[h].off) {
+      const slot_t *sl = &g->slots[h];
+      if (sl->len == n && !memcmp(g->words + sl->off - 1, buf, n)) break;
       h = (h + 1) & g->mask;
     }
-    if (!g->slots[h]) {
+    if (!g->slots[h].off) {
       if (g->used + n + 1 > g->cap) return -1;
       memcpy(g->words + g->used, buf, n);
       g->words[g->used + n] = 0;
-      g->slots[h] = (uint32_t)g->used + 1;
+      g->slots[h] = (slot_t){(uint32_t)g->used + 1, 0, (uint8_t)n, tag_of(hv)};
       g->used += n + 1;
     }
-    g->flags[h] |= (uint16_t)flag;
+    g->slots[h].flags |= (uint16_t)flag;
   }
   return 0;
 }
@@ -115,18 +124,32 @@ void sl__gaz_free(sl__gaz_t *g) {
   if (!g) return;
   free(g->words);
   free(g->slots);
-  free(g->flags);
   free(g);
 }
 
 unsigned sl__gaz_lookup(const sl__gaz_t *g, const char *w, size_t n) {
   char buf[64];
-  if (!n || !lower(w, n, buf, sizeof buf)) return 0;
-  uint32_t h = fnv(buf, n) & g->mask;
-  while (g->slots[h]) {
-    const char *c = g->words + g->slots[h] - 1;
-    if (!strncmp(c, buf, n) && c[n] == 0) return g->flags[h];
+  if (!n || n >= sizeof buf) return 0;
+  /* ASCII words (nearly all) are lower-cased and hashed in one loop */
+  uint32_t hv = 2166136261u;
+  bool high = false;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)w[i];
+    high |= c >= 0x80;
+    c = (unsigned char)(c + ((unsigned)(c - 'A') < 26u ? 32 : 0));
+    buf[i] = (char)c;
+    hv = (hv ^ c) * 16777619u;
+  }
+  if (high) {
+    if (!lower(w, n, buf, sizeof buf)) return 0;
+    hv = fnv(buf, n);
+  }
+  uint32_t h = hv & g->mask;
+  uint8_t tag = tag_of(hv);
+  for (;;) {
+    const slot_t *sl = &g->slots[h];
+    if (!sl->off) return 0;
+    if (sl->tag == tag && sl->len == n && !memcmp(g->words + sl->off - 1, buf, n)) return sl->flags;
     h = (h + 1) & g->mask;
   }
-  return 0;
 }

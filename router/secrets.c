@@ -217,10 +217,18 @@ static void ident_span(const sl__ctx_t *c, const sl__hit_t *h, uint32_t *is, uin
   *ie = e;
 }
 
-static bool ident_has(const char *t, uint32_t s, uint32_t e, const char *w) {
+/* The identifier around a cue, lower-cased once for the word tests below. */
+typedef struct {
   char low[192];
-  size_t n = sl__lower_copy(t + s, e - s, low, sizeof low);
-  return memmem(low, n, w, strlen(w)) != NULL;
+  size_t n;
+} ident_t;
+
+static void ident_load(ident_t *id, const char *t, uint32_t s, uint32_t e) {
+  id->n = sl__lower_copy(t + s, e - s, id->low, sizeof id->low);
+}
+
+static bool ident_has(const ident_t *id, const char *w) {
+  return memmem(id->low, id->n, w, strlen(w)) != NULL;
 }
 
 enum { SEP_NONE, SEP_ASSIGN, SEP_SPACE, SEP_PROSE, SEP_ARGS };
@@ -346,9 +354,11 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t is, ie;
   ident_span(c, h, &is, &ie);
   const char *t = c->text;
-  bool pw = ident_has(t, is, ie, "passw") || ident_has(t, is, ie, "pwd") ||
-            ident_has(t, is, ie, "passphrase") || ident_has(t, is, ie, "passcode");
-  bool cred = ident_has(t, is, ie, "credential");
+  ident_t id;
+  ident_load(&id, t, is, ie);
+  bool pw = ident_has(&id, "passw") || ident_has(&id, "pwd") ||
+            ident_has(&id, "passphrase") || ident_has(&id, "passcode");
+  bool cred = ident_has(&id, "credential");
   size_t il = ie - is;
   if ((il == 5 && (!strncasecmp(t + is, "login", 5) || !strncasecmp(t + is, "logon", 5)))) {
     login_pair(c, ie);
@@ -363,9 +373,9 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
     if (il >= 4 && !strncasecmp(t + ie - 4, "pass", 4) && il > 4 && isalpha((unsigned char)t[ie - 5]))
       return; /* "bypass", "compass" */
   }
-  if (ident_has(t, is, ie, "forgot") || ident_has(t, is, ie, "reset") ||
-      ident_has(t, is, ie, "policy") || ident_has(t, is, ie, "length") ||
-      ident_has(t, is, ie, "hash") || ident_has(t, is, ie, "field") || ident_has(t, is, ie, "input"))
+  if (ident_has(&id, "forgot") || ident_has(&id, "reset") ||
+      ident_has(&id, "policy") || ident_has(&id, "length") ||
+      ident_has(&id, "hash") || ident_has(&id, "field") || ident_has(&id, "input"))
     return;
   uint32_t vs, ve;
   bool quoted;
@@ -391,8 +401,10 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t is, ie;
   ident_span(c, h, &is, &ie);
   const char *t = c->text;
-  if (ident_has(t, is, ie, "author") && !ident_has(t, is, ie, "authoriz")) return;
-  if (ident_has(t, is, ie, "tokeniz") || ident_has(t, is, ie, "max_token")) return;
+  ident_t id;
+  ident_load(&id, t, is, ie);
+  if (ident_has(&id, "author") && !ident_has(&id, "authoriz")) return;
+  if (ident_has(&id, "tokeniz") || ident_has(&id, "max_token")) return;
   uint32_t vs, ve;
   bool quoted;
   /* "Unseal Key 2: value": skip a small index after the name */
@@ -417,9 +429,9 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
     v = t + vs;
     n = ve - vs;
   }
-  bool secret_name = ident_has(t, is, ie, "secret") || ident_has(t, is, ie, "token") ||
-                     ident_has(t, is, ie, "api_key") || ident_has(t, is, ie, "apikey") ||
-                     ident_has(t, is, ie, "access_key") || ident_has(t, is, ie, "private_key");
+  bool secret_name = ident_has(&id, "secret") || ident_has(&id, "token") ||
+                     ident_has(&id, "api_key") || ident_has(&id, "apikey") ||
+                     ident_has(&id, "access_key") || ident_has(&id, "private_key");
   /* A quoted literal assigned to a secret-named key is a secret even when it is
    * weak ("aaaa...-"): strength is not ours to judge, only placeholders are not. */
   bool weak_literal = secret_name && quoted && n >= 16 && !memchr(v, ' ', n) &&

@@ -115,9 +115,25 @@ void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats
       classify32(pad, &b);
     }
     if (runs) {
-      /* boundaries of key-material runs: each 0->1 or 1->0 step of the mask */
       uint32_t m = b.tok;
-      uint32_t edges = m ^ ((m << 1) | (in_run ? 1u : 0u));
+      /* x: starts of 24 set bits in a row inside this block */
+      uint32_t x = m & (m >> 1);
+      x &= x >> 2;
+      x &= x >> 4;
+      x &= x >> 8;
+      x &= x >> 8;
+      if (m == 0xffffffffu) {
+        if (!in_run) run_start = o, in_run = true;
+        m = 0, x = 0; /* nothing else to do */
+      } else if (!x) {
+        /* common case: only the run carried in and the one carried out can be long */
+        if (in_run) run_add(runs, run_start, o + (unsigned)__builtin_ctz(~m));
+        in_run = m >> 31;
+        if (in_run) run_start = o + 32 - (unsigned)__builtin_clz(~m);
+        m = 0;
+      }
+      /* otherwise every boundary: each 0->1 or 1->0 step of the mask */
+      uint32_t edges = x ? m ^ ((m << 1) | (in_run ? 1u : 0u)) : 0;
       while (edges) {
         unsigned k = (unsigned)__builtin_ctz(edges);
         edges &= edges - 1;
@@ -206,59 +222,140 @@ static const uint8_t K[256] = {
 #undef UPC
 #undef LOC
 
+/* Masks of the 64 bytes from `base` for the tokenizer (bytes past the end are
+ * NUL, which is in no class). */
+typedef struct {
+  size_t base;
+  uint64_t word; /* [A-Za-z0-9] or >= 0x80: where a token may start */
+  uint64_t cont; /* word or '_': what a token runs over */
+  uint64_t al, dg, up, lo, us, join, nl, sp, e2;
+} win_t;
+
+static inline void win_half(const unsigned char *p, win_t *w, int sh) {
+  u8x32 v;
+  memcpy(&v, p, 32);
+  s8x32 up = (s8x32)((v >= 'A') & (v <= 'Z'));
+  s8x32 lo = (s8x32)((v >= 'a') & (v <= 'z'));
+  s8x32 dg = (s8x32)((v >= '0') & (v <= '9'));
+  s8x32 hi = (s8x32)(v >= 0x80);
+  s8x32 us = (s8x32)(v == '_');
+  s8x32 al = up | lo | hi;
+  w->word |= (uint64_t)movemask32(al | dg) << sh;
+  w->cont |= (uint64_t)movemask32(al | dg | us) << sh;
+  w->al |= (uint64_t)movemask32(al) << sh;
+  w->dg |= (uint64_t)movemask32(dg) << sh;
+  w->up |= (uint64_t)movemask32(up) << sh;
+  w->lo |= (uint64_t)movemask32(lo) << sh;
+  w->us |= (uint64_t)movemask32(us) << sh;
+  w->join |= (uint64_t)movemask32((s8x32)((v == '\'') | (v == '-'))) << sh;
+  w->nl |= (uint64_t)movemask32((s8x32)(v == '\n')) << sh;
+  w->sp |= (uint64_t)movemask32((s8x32)((v == ' ') | ((v >= '\t') & (v <= '\r')))) << sh;
+  w->e2 |= (uint64_t)movemask32((s8x32)(v == 0xE2)) << sh;
+}
+
+static void win_load(const unsigned char *s, size_t len, size_t base, win_t *w) {
+  memset(w, 0, sizeof *w);
+  w->base = base;
+  if (len - base >= 64) {
+    win_half(s + base, w, 0);
+    win_half(s + base + 32, w, 32);
+    return;
+  }
+  unsigned char pad[64] = {0};
+  memcpy(pad, s + base, len - base);
+  win_half(pad, w, 0);
+  win_half(pad + 32, w, 32);
+}
+
+/* Makes w cover at least 32 bytes from p; returns p's bit offset in it. */
+static inline unsigned win_at(const unsigned char *s, size_t len, size_t p, win_t *w) {
+  if (p < w->base || p - w->base > 32) win_load(s, len, p, w);
+  return (unsigned)(p - w->base);
+}
+
+static inline uint64_t below(unsigned k) { return k >= 64 ? ~0ull : (1ull << k) - 1; }
+
+/* Tokens from the byte masks: one mask window per 32+ bytes, and per token a few
+ * bit scans instead of a branch per byte. Same tokens as a byte loop would give:
+ * a token starts at a letter, digit or non-ASCII byte and runs over those and
+ * '_' (which makes it SL_TK_ALNUM), over ' and - between letters while it has
+ * no digit (O'Brien, Mayo-Walters), and stops at typographic punctuation
+ * (U+2018..U+2026, E2 80 xx), which counts as punctuation. */
 void sl__tokenize(const char *text, size_t len, sl__toks_t *t) {
   const unsigned char *s = (const unsigned char *)text;
-  size_t i = 0;
+  win_t w = {.base = SIZE_MAX};
+  size_t pos = 0;
   uint8_t nl = 0, punct = 0;
-  while (i < len) {
-    unsigned char c = s[i];
-    uint8_t k = K[c];
-    if (!(k & (C_AL | C_DG))) {
-      if (c == '\n') nl = nl < 255 ? nl + 1 : nl;
-      else if (!(k & C_SP))
-        punct = c;
-      i++;
+  while (pos < len) {
+    /* the gap up to the next token: newlines and the last punctuation byte */
+    unsigned sh = win_at(s, len, pos, &w);
+    size_t avail = len - pos < 64 - sh ? len - pos : 64 - sh;
+    uint64_t starts = (w.word >> sh) & below((unsigned)avail);
+    unsigned k = starts ? (unsigned)__builtin_ctzll(starts) : (unsigned)avail;
+    uint64_t gap = below(k);
+    unsigned nls = (unsigned)__builtin_popcountll((w.nl >> sh) & gap);
+    nl = nl + nls > 255 ? 255 : (uint8_t)(nl + nls);
+    uint64_t marks = ~(w.sp >> sh) & gap;
+    if (marks) punct = s[pos + 63 - (unsigned)__builtin_clzll(marks)];
+    pos += k;
+    if (!starts) continue;
+    if (s[pos] == 0xE2 && pos + 2 < len && s[pos + 1] == 0x80) { /* ’ “ – …: punctuation */
+      punct = s[pos + 2];
+      pos += 3;
       continue;
     }
-    if (c == 0xE2 && i + 2 < len && s[i + 1] == 0x80) { /* ’ “ – …: punctuation */
-      punct = s[i + 2];
-      i += 3;
-      continue;
-    }
-    size_t st = i;
-    bool has_alpha = false, has_digit = false, bad = false, all_up = true, inner_up = false;
+    /* the token */
+    size_t st = pos, i = pos;
+    bool has_alpha = false, has_digit = false, bad = false, any_lo = false, inner_up = false;
     for (;;) {
-      size_t i0 = i;
-      while (i < len && (K[s[i]] & C_LO)) i++; /* the common case */
-      if (i > i0) has_alpha = true, all_up = false;
-      if (i >= len) break;
-      unsigned char d = s[i];
-      uint8_t kd = K[d];
-      if (kd & C_AL) {
-        has_alpha = true;
-        if ((kd & C_UP) && i > st && s[i - 1] != '\'' && s[i - 1] != '-') inner_up = true;
-        if (d == 0xE2 && i + 2 < len && s[i + 1] == 0x80)
-          break; /* typographic punctuation ends the word (i > st: see above) */
-      } else if (kd & C_DG)
-        has_digit = true;
-      else if ((d == '\'' || d == '-') && i + 1 < len && (K[s[i + 1]] & C_AL) && has_alpha && !has_digit)
-        ; /* O'Brien, Mayo-Walters */
-      else if (d == '_')
-        bad = true;
-      else
+      sh = win_at(s, len, i, &w);
+      avail = len - i < 64 - sh ? len - i : 64 - sh;
+      uint64_t cont = (w.cont >> sh) & below((unsigned)avail);
+      unsigned run = ~cont ? (unsigned)__builtin_ctzll(~cont) : 64; /* <= avail */
+      bool e2_stop = false;
+      uint64_t e2 = (w.e2 >> sh) & below(run);
+      for (; e2; e2 &= e2 - 1) {
+        unsigned q = (unsigned)__builtin_ctzll(e2);
+        if (i + q > st && i + q + 2 < len && s[i + q + 1] == 0x80) {
+          run = q, e2_stop = true;
+          break;
+        }
+      }
+      uint64_t in = below(run);
+      has_alpha |= ((w.al >> sh) & in) != 0;
+      has_digit |= ((w.dg >> sh) & in) != 0;
+      bad |= ((w.us >> sh) & in) != 0;
+      any_lo |= ((w.lo >> sh) & in) != 0;
+      /* an inner capital: not the first letter, not right after ' or - */
+      uint64_t prev_join = ((w.join >> sh) << 1) | (i > 0 && (s[i - 1] == '\'' || s[i - 1] == '-'));
+      uint64_t ups = (w.up >> sh) & in & ~prev_join;
+      if (i == st) ups &= ~1ull;
+      inner_up |= ups != 0;
+      i += run;
+      if (e2_stop) {
+        has_alpha = true; /* the byte loop saw the E2 byte as a letter before it stopped */
         break;
-      i++;
+      }
+      if (i >= len) break;
+      if (run == avail) continue; /* the window ended inside the token */
+      unsigned char d = s[i];
+      if ((d == '\'' || d == '-') && i + 1 < len && (K[s[i + 1]] & C_AL) && has_alpha && !has_digit) {
+        i++; /* O'Brien, Mayo-Walters */
+        continue;
+      }
+      break;
     }
     sl__tok_t tk = {(uint32_t)st, (uint32_t)i, 0, 0, nl, punct, 0, 0, 0};
     tk.kind = bad ? SL_TK_ALNUM : has_alpha && has_digit ? SL_TK_ALNUM : has_alpha ? SL_TK_WORD : SL_TK_NUM;
     if (tk.kind == SL_TK_WORD) {
       if (K[s[st]] & C_UP) t->has_upper = true;
       bool first_up = (K[s[st]] & C_UP) || utf8_upper_at(s + st, len - st);
-      if (!first_up || i - st == 1) all_up = false;
+      bool all_up = !any_lo && first_up && i - st != 1;
       tk.caps = (uint8_t)((first_up ? 1 : 0) | (all_up ? 2 : 0) | (inner_up ? 4 : 0));
     }
     tok_push(t, tk);
     nl = 0;
     punct = 0;
+    pos = i;
   }
 }

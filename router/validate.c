@@ -140,14 +140,20 @@ bool sl__ipv6_ok(const char *s, size_t n) {
 
 double sl__entropy(const char *s, size_t n) {
   if (!n) return 0;
-  unsigned cnt[256] = {0};
-  for (size_t i = 0; i < n; i++) cnt[(unsigned char)s[i]]++;
+  /* count, remembering which byte values occur, then sum over those only */
+  unsigned cnt[256];
+  uint8_t seen[256];
+  unsigned nseen = 0;
+  memset(cnt, 0, sizeof cnt);
+  for (size_t i = 0; i < n; i++) {
+    uint8_t b = (uint8_t)s[i];
+    if (!cnt[b]++) seen[nseen++] = b;
+  }
   double h = 0;
-  for (int i = 0; i < 256; i++)
-    if (cnt[i]) {
-      double p = (double)cnt[i] / (double)n;
-      h -= p * log2(p);
-    }
+  for (unsigned k = 0; k < nseen; k++) {
+    double p = (double)cnt[seen[k]] / (double)n;
+    h -= p * log2(p);
+  }
   return h;
 }
 
@@ -254,17 +260,17 @@ bool sl__looks_random(const char *s, size_t n, bool strict) {
     else
       other++;
   }
-  double h = sl__entropy(s, n);
+  /* the cheap shape tests first; the entropy only for what passes them */
   int classes = (up > 0) + (lo > 0) + (dg > 0);
   if (strict) {
     /* Alone, a token must be long, mixed and random: identifiers, paths, words
      * joined by '_' and hex digests of code are not. */
     if (n < 24 || classes < 3 || dg < 2) return false;
     if (other * 4 > n) return false;
-    return h >= 4.0;
+    return sl__entropy(s, n) >= 4.0;
   }
   if (n < 8) return false;
   if (dg == 0 && n < 20) return false;
   if (classes < 2 && !(dg && n >= 16)) return false;
-  return h >= (n >= 20 ? 3.0 : 2.5);
+  return sl__entropy(s, n) >= (n >= 20 ? 3.0 : 2.5);
 }
