@@ -16,7 +16,7 @@
  * compiled without it and their start is recovered by walking back over the
  * pattern's byte class (bounded); prefix-led secrets match only their prefix
  * and the C validators measure the body. */
-enum { ST_SOM, ST_BACK, ST_FIXED };
+enum { ST_SOM, ST_BACK, ST_FIXED }; /* ST_FIXED: fixed-width patterns, start = end - width */
 
 typedef struct {
   int id;
@@ -59,7 +59,7 @@ static const pat_t pats[] = {
      "\\b\\d{1,2}(?:st|nd|rd|th)?\\s{1,3}(?:of\\s{1,3})?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|"
      "sept|oct|nov|dec)[a-z]{0,6}\\.?,?\\s{1,3}\\d{4}\\b", ST_SOM, NULL, 0},
     {SL_P_CUE_DOB, CI, "\\b(?:born|birth|birthday|birthdate|dob|d\\.o\\.b)\\b", ST_SOM, NULL, 0},
-    {SL_P_CUE_PASSPORT, CI, "\\bpassport", ST_SOM, NULL, 0},
+    {SL_P_CUE_PASSPORT, CI, "\\bpassport", ST_FIXED, NULL, 8},
     {SL_P_CUE_DL, 0,
      "(?i:\\b(?:driver'?s?|drivers'|driving)[ \\-]?licen[cs]e|\\blicen[cs]e\\s{0,3}(?:no\\b|"
      "number|#))|\\bDL\\b", ST_SOM, NULL, 0},
@@ -80,21 +80,21 @@ static const pat_t pats[] = {
      "CURP|RFC)\\b", ST_SOM, NULL, 0},
     {SL_P_CUE_SSN, CI, "\\b(?:ssn|ss#|social\\s{1,3}security)", ST_SOM, NULL, 0},
     /* Prefix-led secrets: the pattern is the prefix; secrets.c measures the body. */
-    {SL_P_AWS_AKID, 0, "\\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)", ST_SOM, NULL, 0},
+    {SL_P_AWS_AKID, 0, "\\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)", ST_FIXED, NULL, 4},
     {SL_P_GCP_SA, 0, "\"type\"\\s{0,3}:\\s{0,3}\"service_account\"|\"private_key_id\"\\s{0,3}:", ST_SOM,
      NULL, 0},
-    {SL_P_GOOGLE_KEY, 0, "\\bAIza", ST_SOM, NULL, 0},
+    {SL_P_GOOGLE_KEY, 0, "\\bAIza", ST_FIXED, NULL, 4},
     {SL_P_GOOGLE_OAUTH, 0, "\\bya29\\.|\\bGOCSPX-|\\b1//0", ST_SOM, NULL, 0},
     {SL_P_AZURE_KEY, CI, "(?:AccountKey|SharedAccessKey|sig)=", ST_SOM, NULL, 0},
     {SL_P_AZURE_SECRET, 0, "[A-Za-z0-9_~.\\-]{3}\\dQ~[A-Za-z0-9_~.\\-]{31,34}", ST_BACK,
      "A-Za-z0-9_~.-", 40},
     {SL_P_GITHUB, 0, "\\b(?:gh[pousr]_|github_pat_)", ST_SOM, NULL, 0},
     {SL_P_GITLAB, 0, "\\bgl(?:pat|dt|rt|ptt|cbt|imt|agent|oas|ft|soat|cc)-", ST_SOM, NULL, 0},
-    {SL_P_SLACK, 0, "\\bxox[abposre]-", ST_SOM, NULL, 0},
+    {SL_P_SLACK, 0, "\\bxox[abposre]-", ST_FIXED, NULL, 5},
     {SL_P_SLACK_HOOK, 0, "hooks\\.slack\\.com/(?:services|workflows)/", ST_SOM, NULL, 0},
     {SL_P_STRIPE, 0, "\\b(?:sk|rk)_(?:live|test)_|\\bwhsec_", ST_SOM, NULL, 0},
     {SL_P_OPENAI, 0, "\\bsk-(?:proj-|svcacct-|admin-|None-)?", ST_SOM, NULL, 0},
-    {SL_P_ANTHROPIC, 0, "\\bsk-ant-", ST_SOM, NULL, 0},
+    {SL_P_ANTHROPIC, 0, "\\bsk-ant-", ST_FIXED, NULL, 7},
     {SL_P_VENDOR, 0,
      "\\b(?:dckr_pat_|npm_|pypi-|hf_|xapp-|shp(?:at|ss|ca|pa)_|sq0(?:csp|atb|idp)-|EAAA|"
      "dp\\.(?:pt|st)\\.|tvly-|SG\\.|rubygems_|sgp_|hv[sbr]\\.|do[opr]_v1_|AGE-SECRET-KEY-|"
@@ -102,10 +102,10 @@ static const pat_t pats[] = {
      "ops_|AKCp|xoxe\\.|sntrys_|PMAK-|fo1_|key-|api_|da2-|r8_|gsk_|xai-|pplx-|sk_|rk_|"
      "pk_live_|AC|SK|dapi|re_|lsv2_(?:pt|sk)_|nvapi-|csk-|fw_|aio_|ak_|ai_)", ST_SOM, NULL, 0},
     {SL_P_PRIVKEY, 0, "PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File-\\d", ST_SOM, NULL, 0},
-    {SL_P_PRIVKEY_B64, 0, "LS0tLS1CRUdJTi", ST_SOM, NULL, 0},
-    {SL_P_JWT, 0, "\\beyJ", ST_SOM, NULL, 0},
-    {SL_P_BASIC_AUTH, CI, "\\bbasic\\s", ST_SOM, NULL, 0},
-    {SL_P_BEARER, CI, "\\bbearer\\s", ST_SOM, NULL, 0},
+    {SL_P_PRIVKEY_B64, 0, "LS0tLS1CRUdJTi", ST_FIXED, NULL, 14},
+    {SL_P_JWT, 0, "\\beyJ", ST_FIXED, NULL, 3},
+    {SL_P_BASIC_AUTH, CI, "\\bbasic\\s", ST_FIXED, NULL, 6},
+    {SL_P_BEARER, CI, "\\bbearer\\s", ST_FIXED, NULL, 7},
     {SL_P_PWHASH, 0,
      "\\$(?:1|2[abxy]?|5|6|y|7|apr1|argon2(?:id|i|d)|pbkdf2(?:-sha\\d+)?|scrypt|sha1|md5)\\$|"
      "\\{(?:SSHA|SHA|SMD5|CRYPT|SSHA256|SSHA512)\\}", ST_SOM, NULL, 0},
@@ -116,7 +116,7 @@ static const pat_t pats[] = {
     {SL_P_CRYPTO_BTC, 0, "\\b(?:bc1[ac-hj-np-z02-9]{25,71}|[13][a-km-zA-HJ-NP-Z1-9]{25,34})\\b", ST_BACK,
      "A-Za-z0-9", 90},
     {SL_P_CRYPTO_ETH, 0, "\\b0x[a-fA-F0-9]{40}\\b", ST_FIXED, NULL, 42},
-    {SL_P_NETRC, CI, "\\bmachine\\s", ST_SOM, NULL, 0},
+    {SL_P_NETRC, CI, "\\bmachine\\s", ST_FIXED, NULL, 8},
     {SL_P_CUE_NAME2, 0,
      "(?i:\\b(?:name\\s{0,3}(?:is|:|\\?)|named|called|signed|surname))|\\b(?:Mr|Mrs|Ms|Mx|Dr|"
      "Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|mr|mrs|dr)\\b\\.?", ST_SOM, NULL, 0},

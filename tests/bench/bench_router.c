@@ -298,7 +298,15 @@ static void bench_size(const sl_router_t *r, const char *sens, const char *diff,
     sl_router_classify_text(r, p[i], size, NULL, &c);
     sl_class_free(&c);
   }
+  /* Throughput without per-call timers: reading the thread CPU clock is a
+   * system call (about 1 us in a VM), which per call would be counted as ours. */
   double t0 = now(), c0 = cpu_now();
+  for (size_t i = 0; i < iters; i++) {
+    sl_router_classify_text(r, p[i % count], size, NULL, &c);
+    sl_class_free(&c);
+  }
+  double total = now() - t0, cpu = cpu_now() - c0;
+  /* latencies: a second pass with a timer around each call */
   for (size_t i = 0; i < iters; i++) {
     double s = now(), cs = cpu_now();
     sl_router_classify_text(r, p[i % count], size, NULL, &c);
@@ -306,7 +314,6 @@ static void bench_size(const sl_router_t *r, const char *sens, const char *diff,
     clat[i] = cpu_now() - cs;
     sl_class_free(&c);
   }
-  double total = now() - t0, cpu = cpu_now() - c0;
   qsort(lat, iters, sizeof *lat, cmp_d);
   qsort(clat, iters, sizeof *clat, cmp_d);
   size_t p99 = (size_t)((double)iters * 0.99);
@@ -348,6 +355,16 @@ int main(int argc, char **argv) {
     return 1;
   }
   printf("router compiled in %.1f ms\n", (now() - t0) * 1e3);
+  {
+    /* nothing should be initialised lazily on the first request */
+    static const char first[] = "Call Jane Doe at +1 415 555 0100 or jane@example.com; "
+                                "password=Hunter2-Hunter2. Explain step by step.";
+    sl_class_t c;
+    double f0 = now();
+    sl_router_classify_text(r, first, sizeof first - 1, NULL, &c);
+    printf("first classification after create: %.1f us\n", (now() - f0) * 1e6);
+    sl_class_free(&c);
+  }
   if (!eval_only) {
     printf("\n== throughput and latency\n");
     bench_size(r, sens, diff, 1024, 20000);
