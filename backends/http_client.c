@@ -188,17 +188,43 @@ int sl_hc_create(uv_loop_t *loop, sl_hc_t **out) {
   return 0;
 }
 
-/* A fresh-looking easy handle: from the pool (reset) or new. Reusing handles
- * saves their allocation and setup on every request. */
+/* Easy handles are reused: one from the pool keeps the options every transfer
+ * shares (set once in easy_setup), so a transfer sets only its own. Reusing
+ * handles also keeps curl's per-handle buffers. */
+static size_t on_write(char *p, size_t sz, size_t n, void *ud);
+static size_t on_header(char *p, size_t sz, size_t n, void *ud);
+
+static void easy_setup(sl_hc_t *hc, CURL *e) {
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, hc);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* gzip/deflate if the upstream wants */
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+}
+
 static CURL *easy_get(sl_hc_t *hc) {
   if (hc->n_pool) return hc->pool[--hc->n_pool];
-  return curl_easy_init();
+  CURL *e = curl_easy_init();
+  if (e) easy_setup(hc, e);
+  return e;
 }
 
 static void easy_put(sl_hc_t *hc, CURL *e) {
   if (!e) return;
   if (hc->n_pool < EASY_POOL) {
-    curl_easy_reset(e);
+    /* drop what points into the finished transfer */
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
     hc->pool[hc->n_pool++] = e;
   } else {
     curl_easy_cleanup(e);
@@ -331,30 +357,17 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   CURL *e = r->easy;
   curl_easy_setopt(e, CURLOPT_URL, o->url);
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, o->method);
-  if (!strcmp(o->method, "POST")) {
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
-  }
+  bool post = !strcmp(o->method, "POST");
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, post ? r->body : NULL);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, post ? (curl_off_t)o->body_len : (curl_off_t)-1);
+  if (!post) curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
   curl_easy_setopt(e, CURLOPT_PRIVATE, r);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
-  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, hc);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* gzip/deflate if the upstream wants */
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-  if (o->connect_timeout_ms > 0) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-  if (o->total_timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->total_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->total_timeout_ms > 0 ? o->total_timeout_ms : 0L);
   uv_timer_init(hc->loop, &r->fb_timer);
   r->fb_timer.data = r;
   if (curl_multi_add_handle(hc->multi, e) != CURLM_OK) {
