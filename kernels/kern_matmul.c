@@ -6,6 +6,9 @@
 #include "sl_err.h"
 
 #include <dlfcn.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +91,7 @@ static int ensure_scratch(sl_kern_t *k, size_t n_in) {
 int sl_kern_mat_new(sl_kern_t *k, sl_kern_dtype_t dt, const void *w, int n_out, int n_in,
                     sl_kern_prec_t prec, sl_kern_mat_t **out) {
   *out = NULL;
-  if (n_out < 1 || n_in < 1 || (dt == SL_KDT_Q8_0 && n_in % SL_KERN_Q8_0_BLOCK)) return SL_EINVAL;
+  if (n_out < 1 || n_in < 1 || n_in % sl_kern_block(dt)) return SL_EINVAL;
   int rc = ensure_scratch(k, (size_t)n_in);
   if (rc) return rc;
   sl_kern_mat_t *m = calloc(1, sizeof *m);
@@ -157,6 +160,43 @@ int sl_kern_mat_n_out(const sl_kern_mat_t *m) { return m->n_out; }
 int sl_kern_mat_n_in(const sl_kern_mat_t *m) { return m->n_in; }
 size_t sl_kern_mat_bytes(const sl_kern_mat_t *m) { return m->bytes; }
 
+/* The per-call s8 passes over activations and outputs, vectorised: at 8 decode
+ * rows they were 6 % of a step in scalar form (nearbyintf was a libm call). Each
+ * gives the same values as its scalar loop: max is exact, cvtps rounds to nearest
+ * even like nearbyintf, and y · (s · w_scale) keeps the scalar association. */
+static float amax_of(const float *x, int n) {
+  float amax = 0;
+  int i = 0;
+#if defined(__AVX512F__)
+  __m512 v = _mm512_setzero_ps();
+  for (; i + 16 <= n; i += 16) v = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + i)), v); /* a NaN lane keeps v, as the scalar loop */
+  amax = _mm512_reduce_max_ps(v);
+#endif
+  for (; i < n; i++) amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
+  return amax;
+}
+
+static void quantize_row(const float *x, float is, int8_t *q, int n) {
+  int i = 0;
+#if defined(__AVX512F__)
+  __m512 vis = _mm512_set1_ps(is);
+  for (; i + 16 <= n; i += 16)
+    _mm_storeu_si128((__m128i *)(q + i), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), vis))));
+#endif
+  /* |x·is| ≤ 127 by construction. */
+  for (; i < n; i++) q[i] = (int8_t)nearbyintf(x[i] * is);
+}
+
+static void scale_row(float *y, float s, const float *w_scale, int n) {
+  int i = 0;
+#if defined(__AVX512F__)
+  __m512 vs = _mm512_set1_ps(s);
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_loadu_ps(y + i), _mm512_mul_ps(vs, _mm512_loadu_ps(w_scale + i))));
+#endif
+  for (; i < n; i++) y[i] *= s * w_scale[i];
+}
+
 int sl_kern_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const float *x, int m, float *y) {
   if (m < 1 || m > k->max_m || (size_t)w->n_in > k->max_in) return SL_EINVAL;
   int n_in = w->n_in;
@@ -169,19 +209,12 @@ int sl_kern_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const float *x, int m, 
   int8_t *a = k->act;
   for (int r = 0; r < m; r++) {
     const float *xr = x + (size_t)r * n_in;
-    float amax = 0;
-    for (int i = 0; i < n_in; i++) { float a_ = fabsf(xr[i]); amax = a_ > amax ? a_ : amax; };
-    float s = amax / 127.f, is = s ? 1.f / s : 0.f;
+    float s = amax_of(xr, n_in) / 127.f, is = s ? 1.f / s : 0.f;
     k->act_scale[r] = s;
-    /* nearbyintf inlines to one rounding instruction; |x·is| ≤ 127 by construction. */
-    for (int i = 0; i < n_in; i++) a[(size_t)r * n_in + i] = (int8_t)nearbyintf(xr[i] * is);
+    quantize_row(xr, is, a + (size_t)r * n_in, n_in);
   }
   int rc = k->ops->matmul(k, w, a, m, y);
   if (rc) return rc;
-  for (int r = 0; r < m; r++) {
-    float s = k->act_scale[r];
-    float *yr = y + (size_t)r * w->n_out;
-    for (int i = 0; i < w->n_out; i++) yr[i] *= s * w->w_scale[i];
-  }
+  for (int r = 0; r < m; r++) scale_row(y + (size_t)r * w->n_out, k->act_scale[r], w->w_scale, w->n_out);
   return 0;
 }

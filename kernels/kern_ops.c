@@ -15,8 +15,39 @@ size_t sl_kern_row_bytes(sl_kern_dtype_t dt, size_t n) {
   case SL_KDT_F16:
   case SL_KDT_BF16: return n * 2;
   case SL_KDT_Q8_0: return n / SL_KERN_Q8_0_BLOCK * SL_KERN_Q8_0_BYTES;
+  case SL_KDT_Q4_0: return n / SL_KERN_Q4_0_BLOCK * SL_KERN_Q4_0_BYTES;
+  case SL_KDT_Q4_K: return n / SL_KERN_Q4_K_BLOCK * SL_KERN_Q4_K_BYTES;
   }
   return 0;
+}
+
+size_t sl_kern_block(sl_kern_dtype_t dt) {
+  switch (dt) {
+  case SL_KDT_Q8_0: return SL_KERN_Q8_0_BLOCK;
+  case SL_KDT_Q4_0: return SL_KERN_Q4_0_BLOCK;
+  case SL_KDT_Q4_K: return SL_KERN_Q4_K_BLOCK;
+  default: return 1;
+  }
+}
+
+static float f16_at(const uint8_t *p) {
+  uint16_t h;
+  memcpy(&h, p, 2);
+  return sl_kern_f16_to_f32(h);
+}
+
+/* Sub-block j's 6-bit scale and min of a Q4_K super-block (ggml get_scale_min_k4):
+ * sub-blocks 0-3 keep theirs in the low 6 bits of bytes j and j + 4; 4-7 take 4 low
+ * bits from byte j + 4 (scale: low nibble, min: high nibble) and 2 high bits from
+ * the top of bytes j − 4 (scale) and j (min). */
+static void q4_k_scale_min(int j, const uint8_t *q, int *sc, int *mn) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *mn = q[j + 4] & 63;
+  } else {
+    *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
 }
 
 float sl_kern_f16_to_f32(uint16_t h) {
@@ -108,6 +139,53 @@ void sl_kern_to_f32(sl_kern_dtype_t dt, const void *src, float *dst, size_t n) {
       for (int j = 0; j < SL_KERN_Q8_0_BLOCK; j++) dst[b * SL_KERN_Q8_0_BLOCK + j] = d * q[j];
     }
     return;
+  case SL_KDT_Q4_0:
+    for (size_t b = 0; b < n / SL_KERN_Q4_0_BLOCK; b++) {
+      const uint8_t *blk = p + b * SL_KERN_Q4_0_BYTES, *q = blk + 2;
+      float d = f16_at(blk), *y = dst + b * SL_KERN_Q4_0_BLOCK;
+      for (int j = 0; j < 16; j++) {
+        y[j] = d * ((q[j] & 0xF) - 8);
+        y[j + 16] = d * ((q[j] >> 4) - 8);
+      }
+    }
+    return;
+  case SL_KDT_Q4_K:
+    /* Each 64 elements use 32 bytes of q: the low nibbles are sub-block 2i, the
+     * high nibbles sub-block 2i + 1 (ggml dequantize_row_q4_K). */
+    for (size_t b = 0; b < n / SL_KERN_Q4_K_BLOCK; b++) {
+      const uint8_t *blk = p + b * SL_KERN_Q4_K_BYTES, *scales = blk + 4, *q = blk + 16;
+      float d = f16_at(blk), dmin = f16_at(blk + 2), *y = dst + b * SL_KERN_Q4_K_BLOCK;
+      for (int i = 0; i < 4; i++, q += 32, y += 64) {
+        int sc0, m0, sc1, m1;
+        q4_k_scale_min(2 * i, scales, &sc0, &m0);
+        q4_k_scale_min(2 * i + 1, scales, &sc1, &m1);
+        float d0 = d * sc0, n0 = dmin * m0, d1 = d * sc1, n1 = dmin * m1;
+        for (int l = 0; l < 32; l++) {
+          y[l] = d0 * (q[l] & 0xF) - n0;
+          y[l + 32] = d1 * (q[l] >> 4) - n1;
+        }
+      }
+    }
+    return;
+  }
+}
+
+void sl_kern_quantize_q4_0(const float *src, void *dst, size_t n) {
+  uint8_t *p = dst;
+  for (size_t b = 0; b < n / SL_KERN_Q4_0_BLOCK; b++) {
+    const float *x = src + b * SL_KERN_Q4_0_BLOCK;
+    float amax = 0, max = 0;
+    for (int j = 0; j < SL_KERN_Q4_0_BLOCK; j++)
+      if (fabsf(x[j]) > amax) amax = fabsf(x[j]), max = x[j];
+    float d = max / -8.f, id = d ? 1.f / d : 0.f;
+    uint16_t h = sl_kern_f32_to_f16(d);
+    uint8_t *blk = p + b * SL_KERN_Q4_0_BYTES;
+    memcpy(blk, &h, 2);
+    for (int j = 0; j < 16; j++) {
+      int q0 = (int)(x[j] * id + 8.5f), q1 = (int)(x[j + 16] * id + 8.5f);
+      q0 = q0 > 15 ? 15 : q0, q1 = q1 > 15 ? 15 : q1;
+      blk[2 + j] = (uint8_t)(q0 | q1 << 4);
+    }
   }
 }
 
@@ -145,6 +223,10 @@ static inline __m512 exp512(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 #endif
+
+void sl_kern_prefetch(const void *p, size_t n) {
+  for (size_t o = 0; o < n; o += 64) __builtin_prefetch((const char *)p + o, 0, 3);
+}
 
 float sl_kern_dot(const float *a, const float *b, int n) {
   int i = 0;

@@ -20,12 +20,23 @@ typedef enum {
   SL_KDT_F16,
   SL_KDT_BF16,
   SL_KDT_Q8_0, /* ggml block: f16 scale + 32 × int8 (34 bytes) */
+  SL_KDT_Q4_0, /* ggml block: f16 scale d + 16 bytes of 4-bit q; x = d · (q − 8) (18 bytes):
+                  byte j holds element j (low nibble) and element j + 16 (high) */
+  SL_KDT_Q4_K, /* ggml super-block of 256: f16 d, f16 dmin, 12 bytes packing eight 6-bit
+                  (scale, min) pairs, 128 bytes of 4-bit q; sub-block s of 32 elements is
+                  x = d · scale_s · q − dmin · min_s (144 bytes) */
 } sl_kern_dtype_t;
 
 #define SL_KERN_Q8_0_BLOCK 32
 #define SL_KERN_Q8_0_BYTES 34
+#define SL_KERN_Q4_0_BLOCK 32
+#define SL_KERN_Q4_0_BYTES 18
+#define SL_KERN_Q4_K_BLOCK 256
+#define SL_KERN_Q4_K_BYTES 144
 
-/* Bytes a row of n elements of dt occupies (n must be a multiple of 32 for Q8_0). */
+/* Elements per block of dt (1 for the float types). */
+size_t sl_kern_block(sl_kern_dtype_t dt);
+/* Bytes a row of n elements of dt occupies (n must be a multiple of the block). */
 size_t sl_kern_row_bytes(sl_kern_dtype_t dt, size_t n);
 float sl_kern_f16_to_f32(uint16_t h);
 uint16_t sl_kern_f32_to_f16(float f);
@@ -35,6 +46,9 @@ uint16_t sl_kern_f32_to_bf16(float f); /* round to nearest even */
 void sl_kern_to_f32(sl_kern_dtype_t dt, const void *src, float *dst, size_t n);
 /* Quantizes n floats (n multiple of 32) into Q8_0 blocks, as ggml does. */
 void sl_kern_quantize_q8_0(const float *src, void *dst, size_t n);
+/* Quantizes n floats (n multiple of 32) into Q4_0 blocks, as ggml's reference
+ * quantizer does (d = the signed value of largest magnitude / −8). */
+void sl_kern_quantize_q4_0(const float *src, void *dst, size_t n);
 
 /* ---- matrix products ---- */
 
@@ -91,6 +105,8 @@ float sl_kern_silu(float x);
 /* y[i] += x[i]. */
 void sl_kern_add(float *y, const float *x, int n);
 float sl_kern_dot(const float *a, const float *b, int n);
+/* Hints that the n bytes at p will be read soon (one prefetch per cache line). */
+void sl_kern_prefetch(const void *p, size_t n);
 
 /* RoPE on n_heads heads of head_dim at x (head-major), rotating the first n_rot
  * dims of each head by pos · inv_freq[i] for pair i. neox=false rotates adjacent

@@ -69,9 +69,13 @@ static int kdt_of(uint32_t t, sl_kern_dtype_t *out) {
   case SL_GGML_F16: *out = SL_KDT_F16; return 0;
   case SL_GGML_BF16: *out = SL_KDT_BF16; return 0;
   case SL_GGML_Q8_0: *out = SL_KDT_Q8_0; return 0;
+  case SL_GGML_Q4_0: *out = SL_KDT_Q4_0; return 0;
+  case SL_GGML_Q4_K: *out = SL_KDT_Q4_K; return 0;
   default: return SL_EUNSUPPORTED;
   }
 }
+
+static bool is_quant(uint32_t t) { return t == SL_GGML_Q8_0 || t == SL_GGML_Q4_0 || t == SL_GGML_Q4_K; }
 
 /* Looks a tensor up and checks its shape (ne0 = inner). ne1 = 0 means a vector. */
 static int get_tensor(sl_model_t *m, const char *name, uint64_t ne0, uint64_t ne1, bool required,
@@ -228,13 +232,15 @@ static int load_weights(sl_model_t *m, int prec_opt, char *err, size_t errlen) {
   m->embd_row_bytes = sl_kern_row_bytes(m->embd_dt, (size_t)in->dim);
   m->out_norm = tnorm->data;
 
-  /* Precision: quantised weights run int8 (s8 weights, per-row scales), float
-   * files run f32 so that they reproduce an F32 reference exactly. */
+  /* Precision: quantised weights (Q8_0, Q4_0, Q4_K) run int8 (s8 weights, per-row
+   * scales), float files run f32 so that they reproduce an F32 reference exactly.
+   * 4-bit blocks are dequantised at load and re-quantised to s8 like Q8_0: the
+   * same VNNI product serves them, at twice the file's weight bytes in memory. */
   const sl_gguf_tensor_t *probe = sl_gguf_find_tensor(m->g, "blk.0.attn_q.weight");
   if (prec_opt >= 0)
     in->prec = (sl_kern_prec_t)prec_opt;
   else
-    in->prec = probe && probe->type == SL_GGML_Q8_0 ? SL_KPREC_S8 : SL_KPREC_F32;
+    in->prec = probe && is_quant(probe->type) ? SL_KPREC_S8 : SL_KPREC_F32;
 
   m->q_dim = in->n_heads * in->head_dim;
   m->kv_dim = in->n_kv_heads * in->head_dim;
@@ -288,7 +294,7 @@ static int load_weights(sl_model_t *m, int prec_opt, char *err, size_t errlen) {
    * embedding table. It follows the model's precision unless the table is a float
    * type, where f32 keeps the reference logits. */
   const sl_gguf_tensor_t *head = tout ? tout : te;
-  sl_kern_prec_t hp = head->type == SL_GGML_Q8_0 ? in->prec : (prec_opt >= 0 ? in->prec : SL_KPREC_F32);
+  sl_kern_prec_t hp = is_quant(head->type) ? in->prec : (prec_opt >= 0 ? in->prec : SL_KPREC_F32);
   if ((rc = make_mat(m, &head, 1, in->dim, hp, &m->wout, err, errlen))) return rc;
   m->inv_freq = malloc(sizeof(float) * (size_t)(in->n_rot / 2 + 1));
   if (!m->inv_freq) return errf(err, errlen, SL_ENOMEM, "model: out of memory");
@@ -400,6 +406,13 @@ const float *sl_model_logits(const sl_model_t *m, int j) {
   return m->logits + (size_t)j * m->info.n_vocab;
 }
 
+/* Asks for one KV head's first n_pos keys and values to be brought into cache. */
+static void prefetch_kv(const sl_model_t *m, const float *k_head, const float *v_head, int n_pos) {
+  const size_t B = SL_KERN_KV_BLOCK, hd = (size_t)m->info.head_dim;
+  sl_kern_prefetch(k_head, ((size_t)n_pos + B - 1) / B * B * hd * sizeof(float));
+  sl_kern_prefetch(v_head, (size_t)n_pos * hd * sizeof(float));
+}
+
 int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
   const sl_model_info_t *in = &m->info;
   int n = b->n, dim = in->dim, hd = in->head_dim;
@@ -443,9 +456,20 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
       for (i1 = i0 + 1; i1 < n && b->slot[i1] == b->slot[i0]; i1++) {
       }
       const float *ks0 = kc + (size_t)b->slot[i0] * ks, *vs0 = vc + (size_t)b->slot[i0] * vs;
+      /* Each head reads a few KB of keys and values from its own region: too short
+       * a stream for the hardware prefetcher, and with several sequences the cache
+       * no longer holds them (8 decode rows were stalled on these loads). So the
+       * next KV head's positions (or the next sequence's first) are requested
+       * while this one computes. */
       for (int h = 0; h < in->n_heads; h++) {
         const float *kh = ks0 + (size_t)(h / group) * m->k_head_stride;
         const float *vh = vs0 + (size_t)(h / group) * m->v_head_stride;
+        if (h % group == 0) {
+          if (h + group < in->n_heads)
+            prefetch_kv(m, kh + m->k_head_stride, vh + m->v_head_stride, b->pos[i1 - 1] + 1);
+          else if (i1 < n)
+            prefetch_kv(m, kc + (size_t)b->slot[i1] * ks, vc + (size_t)b->slot[i1] * vs, b->pos[i1] + 1);
+        }
         for (int i = i0; i < i1; i++)
           sl_kern_attention_head(m->att + (size_t)i * m->q_dim + (size_t)h * hd,
                                  m->qkv + (size_t)i * m->qkv_dim + (size_t)h * hd, kh, vh, b->pos[i] + 1, hd,

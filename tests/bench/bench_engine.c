@@ -15,6 +15,7 @@
 
 #include "backends/local/engine.h"
 #include "tests/tools/gguf_writer.h"
+#include "tests/unit/local/gguf_requant.h"
 
 static double now_ms(void) {
   struct timespec ts;
@@ -171,13 +172,22 @@ int main(int argc, char **argv) {
   bool quick = argc > 2 && !strcmp(argv[2], "--quick"), make_only = argc > 2 && !strcmp(argv[2], "--make-only");
   if (quick) reps = 1;
   const char *shared = getenv("SLUICE_SHARED") ? getenv("SLUICE_SHARED") : "../shared";
-  char f32[600], q8[600], stories[600];
+  char f32[600], q8[600], q4[600], stories[600];
   snprintf(f32, sizeof f32, "%s/rand86m-f32.gguf", argv[1]);
   snprintf(q8, sizeof q8, "%s/rand86m-q8_0.gguf", argv[1]);
+  snprintf(q4, sizeof q4, "%s/rand86m-q4_0.gguf", argv[1]);
   snprintf(stories, sizeof stories, "%s/models/stories260K.gguf", shared);
   mkdir(argv[1], 0755);
   make_random(f32, SL_GGML_F32, shared);
   make_random(q8, SL_GGML_Q8_0, shared);
+  struct stat st;
+  if (stat(q4, &st)) { /* the test writer has no Q4_0: converted from the F32 file */
+    fprintf(stderr, "bench_engine: writing %s ...\n", q4);
+    if (gw_requant(f32, q4, SL_GGML_Q4_0)) {
+      fprintf(stderr, "bench_engine: cannot write %s\n", q4);
+      return 1;
+    }
+  }
   if (make_only) return 0;
 
   /* llama.cpp c392e50, llama-bench -p 128 -n 64, from ../shared/models/README.md
@@ -191,6 +201,7 @@ int main(int argc, char **argv) {
       {"random 86M F32", f32, 2, "1007-1096", "85-118"},
       {"random 86M Q8_0", q8, 1, "576-608", "190-252"},
       {"random 86M Q8_0", q8, 2, "808-978", "187-237"},
+      {"random 86M Q4_0", q4, 1, "-", "-"},
       {"stories260K F32", stories, 1, "~15700", "~10400"},
       {"stories260K F32", stories, 2, "-", "-"},
   };
@@ -204,7 +215,7 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
     if (only && (size_t)atoi(only) != i) continue;
     result_t r = measure(rows[i].path, rows[i].threads, -1);
-    const char *prec = strstr(rows[i].name, "Q8_0") ? "s8" : "f32";
+    const char *prec = strstr(rows[i].name, "F32") ? "f32" : "s8";
     printf("| %s | %d | %s | %.0f | %s | %.0f | %s | %.0f | %.1fx | %.0f / %.0f / %.0f (%.1fx) |\n", rows[i].name,
            rows[i].threads, prec, r.pp, rows[i].lpp, r.tg, rows[i].ltg, r.agg8, r.agg8 / r.tg, r.pp_cpu, r.tg_cpu,
            r.agg8_cpu, r.agg8_cpu / r.tg_cpu);

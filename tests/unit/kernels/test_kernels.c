@@ -62,6 +62,69 @@ static void test_q8_0(void **st) {
   assert_int_equal(sl_kern_row_bytes(SL_KDT_Q8_0, 128), 4 * 34);
 }
 
+/* Q4_0 block by hand: d = 0.5 (f16 0x3800); byte j holds element j in its low
+ * nibble and element j + 16 in its high one; x = d · (q − 8). */
+static void test_q4_0(void **st) {
+  uint8_t b[2 * 18];
+  memset(b, 0x88, sizeof b); /* every q = 8: x = 0 */
+  b[0] = 0x00, b[1] = 0x38;  /* d = 0.5 */
+  b[2] = 0x1F;               /* element 0: 15 → 3.5; element 16: 1 → -3.5 */
+  b[3] = 0x80;               /* element 1: 0 → -4;  element 17: 8 → 0 */
+  b[17] = 0xF0;              /* element 15: 0 → -4; element 31: 15 → 3.5 */
+  b[18] = 0x00, b[19] = 0xC0; /* second block: d = -2 */
+  b[20] = 0x09;              /* element 32: 9 → -2; element 48: 0 → 16 */
+  float y[64];
+  sl_kern_to_f32(SL_KDT_Q4_0, b, y, 64);
+  float want[64] = {0};
+  want[0] = 3.5f, want[16] = -3.5f, want[1] = -4.f, want[17] = 0.f, want[15] = -4.f, want[31] = 3.5f;
+  want[32] = -2.f, want[48] = 16.f;
+  for (int i = 0; i < 64; i++)
+    if (y[i] != want[i]) fail_msg("Q4_0 element %d: %g, want %g", i, y[i], want[i]);
+  assert_int_equal(sl_kern_row_bytes(SL_KDT_Q4_0, 64), 36);
+  assert_int_equal(sl_kern_block(SL_KDT_Q4_0), 32);
+
+  /* ggml's quantizer: d = (value of largest magnitude) / -8, q = min(15, (int)(x/d + 8.5)). */
+  float x[32];
+  for (int j = 0; j < 32; j++) x[j] = (float)(j - 16); /* -16 at j = 0: d = 2 */
+  sl_kern_quantize_q4_0(x, b, 32);
+  assert_int_equal(b[0] | b[1] << 8, 0x4000); /* f16 2.0 */
+  sl_kern_to_f32(SL_KDT_Q4_0, b, y, 32);
+  assert_true(y[0] == -16.f && y[16] == 0.f && y[17] == 2.f && y[31] == 14.f); /* 15 → q 16, clamped to 15 */
+  assert_true(y[1] == -14.f && y[2] == -14.f); /* -15 / 2 + 8.5 = 1 → -14; -14 / 2 + 8.5 = 1.5 → 1 */
+}
+
+/* Q4_K super-block by hand: d = 1, dmin = 0.5; sub-block s of 32 elements is
+ * d · sc_s · q − dmin · m_s. Sub-blocks 0-3 keep (sc, m) in the low 6 bits of scale
+ * bytes s and s + 4; 4-7 in byte s + 4 (low nibble sc, high nibble m) plus the top
+ * two bits of bytes s − 4 (sc) and s (m). q bytes 32i..32i+31 hold sub-block 2i in
+ * their low nibbles and 2i + 1 in their high ones. */
+static void test_q4_k(void **st) {
+  uint8_t b[144] = {0};
+  b[0] = 0x00, b[1] = 0x3C; /* d = 1 */
+  b[2] = 0x00, b[3] = 0x38; /* dmin = 0.5 */
+  uint8_t *sc = b + 4, *q = b + 16;
+  sc[0] = 2, sc[4] = 4;           /* sub-block 0: sc 2, m 4 */
+  sc[1] = 3 | 1 << 6;             /* sub-block 1: sc 3; top bits of sub-block 5's sc = 1 */
+  sc[5] = 1 | 2 << 6;             /* sub-block 1: m 1; top bits of sub-block 5's m = 2 */
+  sc[9] = 0x21;                   /* sub-block 5: sc low 1, m low 2 → sc 17, m 34 */
+  sc[3] = 63, sc[7] = 63 | 3 << 6, sc[11] = 0xFF; /* sub-block 3: 63, 63; sub-block 7: sc 15, m 63 */
+  q[0] = 0x7A;  /* element 0 (sub 0): 10 → 2·10 − 2 = 18; element 32 (sub 1): 7 → 3·7 − 0.5 = 20.5 */
+  q[64] = 0x30; /* element 128 (sub 4: sc 0, m 0): 0; element 160 (sub 5): 3 → 17·3 − 17 = 34 */
+  q[32 + 31] = 0xF1; /* element 95 (sub 2: sc 0, m 0): 0; element 127 (sub 3): 15 → 63·15 − 31.5 */
+  q[96 + 5] = 0xE0; /* element 197 (sub 6: 0); element 229 (sub 7): 14 → 15·14 − 31.5 = 178.5 */
+  float y[256];
+  sl_kern_to_f32(SL_KDT_Q4_K, b, y, 256);
+  struct { int i; float v; } want[] = {
+      {0, 18.f}, {1, -2.f}, {31, -2.f}, {32, 20.5f}, {33, -0.5f}, {64, 0.f}, {95, 0.f},
+      {96, -31.5f}, {127, 913.5f}, {128, 0.f}, {160, 34.f}, {161, -17.f}, {197, 0.f},
+      {228, -31.5f}, {229, 178.5f}, {255, -31.5f},
+  };
+  for (size_t k = 0; k < sizeof want / sizeof *want; k++)
+    if (y[want[k].i] != want[k].v) fail_msg("Q4_K element %d: %g, want %g", want[k].i, y[want[k].i], want[k].v);
+  assert_int_equal(sl_kern_row_bytes(SL_KDT_Q4_K, 512), 288);
+  assert_int_equal(sl_kern_block(SL_KDT_Q4_K), 256);
+}
+
 static void test_rmsnorm_softmax_silu(void **st) {
   enum { N = 77 };
   float x[N], w[N], out[N], ref[N];
@@ -169,6 +232,7 @@ static void check_matmul(sl_kern_impl_t impl, sl_kern_prec_t prec, sl_kern_dtype
   fill(w, (size_t)N * K, 0.5f);
   for (int r = 0; r < N; r++) {
     if (dt == SL_KDT_Q8_0) sl_kern_quantize_q8_0(w + (size_t)r * K, (char *)stor + sl_kern_row_bytes(dt, K) * r, K);
+    else if (dt == SL_KDT_Q4_0) sl_kern_quantize_q4_0(w + (size_t)r * K, (char *)stor + sl_kern_row_bytes(dt, K) * r, K);
     else if (dt == SL_KDT_F16)
       for (int i = 0; i < K; i++) ((uint16_t *)stor)[(size_t)r * K + i] = sl_kern_f32_to_f16(w[(size_t)r * K + i]);
     else memcpy((float *)stor + (size_t)r * K, w + (size_t)r * K, sizeof(float) * K);
@@ -211,8 +275,39 @@ static void test_matmul_bf16(void **st) {
 }
 static void test_matmul_s8(void **st) {
   check_matmul(SL_KIMPL_DNNL, SL_KPREC_S8, SL_KDT_Q8_0, 96, 128);
+  check_matmul(SL_KIMPL_DNNL, SL_KPREC_S8, SL_KDT_Q8_0, 200, 96); /* K not a multiple of 64 */
+  check_matmul(SL_KIMPL_DNNL, SL_KPREC_S8, SL_KDT_Q4_0, 64, 64);
+  check_matmul(SL_KIMPL_REF, SL_KPREC_S8, SL_KDT_Q4_0, 64, 64);
   check_matmul(SL_KIMPL_REF, SL_KPREC_S8, SL_KDT_Q8_0, 96, 128);
   check_matmul(SL_KIMPL_DNNL, SL_KPREC_F32, SL_KDT_Q8_0, 64, 64);
+}
+
+/* s8 products with up to 16 rows on one thread take the VNNI loop over oneDNN's
+ * packed tiles (kern_dnnl.c); above that, oneDNN's primitive. Both are exact
+ * integer sums, so they equal the reference bit for bit, at every row count and
+ * with N not a multiple of the 64-column tile. */
+static void test_matmul_s8_exact(void **st) {
+  enum { N = 136, K = 192, MMAX = 20 };
+  sl_kern_t *kd, *kr;
+  assert_int_equal(sl_kern_new(SL_KIMPL_DNNL, MMAX, &kd), 0);
+  assert_int_equal(sl_kern_new(SL_KIMPL_REF, MMAX, &kr), 0);
+  float *w = malloc(sizeof(float) * N * K), *x = malloc(sizeof(float) * MMAX * K);
+  float *yd = malloc(sizeof(float) * MMAX * N), *yr = malloc(sizeof(float) * MMAX * N);
+  fill(w, N * K, 1.f);
+  fill(x, MMAX * K, 3.f);
+  sl_kern_mat_t *md, *mr;
+  assert_int_equal(sl_kern_mat_new(kd, SL_KDT_F32, w, N, K, SL_KPREC_S8, &md), 0);
+  assert_int_equal(sl_kern_mat_new(kr, SL_KDT_F32, w, N, K, SL_KPREC_S8, &mr), 0);
+  for (int m = 1; m <= MMAX; m++) {
+    assert_int_equal(sl_kern_matmul(kd, md, x, m, yd), 0);
+    assert_int_equal(sl_kern_matmul(kr, mr, x, m, yr), 0);
+    if (memcmp(yd, yr, sizeof(float) * m * N)) fail_msg("s8 product with %d rows differs from the reference", m);
+  }
+  sl_kern_mat_free(md);
+  sl_kern_mat_free(mr);
+  sl_kern_free(kd);
+  sl_kern_free(kr);
+  free(w), free(x), free(yd), free(yr);
 }
 
 /* oneDNN and the reference agree closely in the same precision (same operands). */
@@ -245,7 +340,8 @@ int main(void) {
       cmocka_unit_test(test_rmsnorm_softmax_silu), cmocka_unit_test(test_rope),
       cmocka_unit_test(test_attention),       cmocka_unit_test(test_matmul_f32),
       cmocka_unit_test(test_matmul_bf16),     cmocka_unit_test(test_matmul_s8),
-      cmocka_unit_test(test_matmul_dnnl_vs_ref),
+      cmocka_unit_test(test_matmul_dnnl_vs_ref), cmocka_unit_test(test_matmul_s8_exact),
+      cmocka_unit_test(test_q4_0),            cmocka_unit_test(test_q4_k),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
