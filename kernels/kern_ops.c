@@ -443,6 +443,86 @@ void sl_kern_attention_head(float *out, const float *q, const float *k_head, con
   pv(out, scratch, v_head, n_pos, head_dim);
 }
 
+/* ---- F16 KV cache: the same layout and arithmetic, half the bytes ---- */
+
+static inline uint16_t kv_f16(float x) {
+#if defined(__F16C__)
+  return (uint16_t)_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT);
+#else
+  return sl_kern_f32_to_f16(x);
+#endif
+}
+
+void sl_kern_kv_store_f16(uint16_t *k_cache, uint16_t *v_cache, const float *k, const float *v, int pos,
+                          int n_kv_heads, int head_dim, size_t k_head_stride, size_t v_head_stride) {
+  const int B = SL_KERN_KV_BLOCK;
+  for (int g = 0; g < n_kv_heads; g++) {
+    uint16_t *kb = k_cache + g * k_head_stride + (size_t)(pos / B) * head_dim * B + pos % B;
+    uint16_t *vr = v_cache + g * v_head_stride + (size_t)pos * head_dim;
+    const float *kr = k + (size_t)g * head_dim, *vs = v + (size_t)g * head_dim;
+    int i = 0;
+#if defined(__AVX512F__)
+    for (; i + 16 <= head_dim; i += 16) {
+      uint16_t h[16];
+      _mm256_storeu_si256((__m256i *)h, _mm512_cvtps_ph(_mm512_loadu_ps(kr + i), _MM_FROUND_TO_NEAREST_INT));
+      for (int j = 0; j < 16; j++) kb[(size_t)(i + j) * B] = h[j];
+      _mm256_storeu_si256((__m256i *)(vr + i), _mm512_cvtps_ph(_mm512_loadu_ps(vs + i), _MM_FROUND_TO_NEAREST_INT));
+    }
+#endif
+    for (; i < head_dim; i++) kb[(size_t)i * B] = kv_f16(kr[i]), vr[i] = kv_f16(vs[i]);
+  }
+}
+
+void sl_kern_attention_head_f16(float *out, const float *q, const uint16_t *kh, const uint16_t *vh, int n_pos,
+                                int hd, float *s) {
+  const int B = SL_KERN_KV_BLOCK;
+  float scale = 1.f / sqrtf((float)hd);
+  for (int b = 0; b * B < n_pos; b++) {
+    const uint16_t *kb = kh + (size_t)b * hd * B;
+#if defined(__AVX512F__)
+#define KH(i) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kb + (i) * B)))
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 4 <= hd; i += 4) {
+      a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[i]), KH(i), a0);
+      a1 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 1]), KH(i + 1), a1);
+      a2 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 2]), KH(i + 2), a2);
+      a3 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 3]), KH(i + 3), a3);
+    }
+    for (; i < hd; i++) a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[i]), KH(i), a0);
+#undef KH
+    a0 = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+    _mm512_storeu_ps(s + b * B, _mm512_mul_ps(a0, _mm512_set1_ps(scale)));
+#else
+    float acc[16] = {0};
+    for (int i = 0; i < hd; i++)
+      for (int j = 0; j < B; j++) acc[j] += q[i] * sl_kern_f16_to_f32(kb[i * B + j]);
+    for (int j = 0; j < B; j++) s[b * B + j] = acc[j] * scale;
+#endif
+  }
+  sl_kern_softmax(s, n_pos);
+  int c = 0;
+#if defined(__AVX512F__)
+  for (; c + 16 <= hd; c += 16) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    const uint16_t *vr = vh + c;
+    int t = 0;
+    for (; t + 2 <= n_pos; t += 2, vr += 2 * hd) {
+      a0 = _mm512_fmadd_ps(_mm512_set1_ps(s[t]), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)vr)), a0);
+      a1 = _mm512_fmadd_ps(_mm512_set1_ps(s[t + 1]), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vr + hd))), a1);
+    }
+    if (t < n_pos)
+      a0 = _mm512_fmadd_ps(_mm512_set1_ps(s[t]), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)vr)), a0);
+    _mm512_storeu_ps(out + c, _mm512_add_ps(a0, a1));
+  }
+#endif
+  for (; c < hd; c++) {
+    float o = 0;
+    for (int t = 0; t < n_pos; t++) o += s[t] * sl_kern_f16_to_f32(vh[(size_t)t * hd + c]);
+    out[c] = o;
+  }
+}
+
 void sl_kern_attention(float *out, const float *q, const float *k_cache, const float *v_cache,
                        int n_pos, int n_heads, int n_kv_heads, int head_dim, size_t k_head_stride,
                        size_t v_head_stride, float *scratch) {

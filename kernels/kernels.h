@@ -134,6 +134,14 @@ void sl_kern_rope_inv_freq(float *inv_freq, int n_rot, float base, float freq_sc
 void sl_kern_kv_store(float *k_cache, float *v_cache, const float *k, const float *v, int pos,
                       int n_kv_heads, int head_dim, size_t k_head_stride, size_t v_head_stride);
 
+/* The same with an F16 cache (same layout, uint16_t elements; values rounded to
+ * nearest even). Half the bytes: several sequences' attention is bound by
+ * reading the cache. */
+void sl_kern_kv_store_f16(uint16_t *k_cache, uint16_t *v_cache, const float *k, const float *v, int pos,
+                          int n_kv_heads, int head_dim, size_t k_head_stride, size_t v_head_stride);
+void sl_kern_attention_head_f16(float *out, const float *q, const uint16_t *k_head, const uint16_t *v_head,
+                                int n_pos, int head_dim, float *scratch);
+
 /* Causal attention for one query row over positions 0..n_pos-1 of the cache above.
  * q: n_heads × head_dim; query head h reads KV head h / (n_heads / n_kv_heads).
  * out: n_heads × head_dim. scratch: n_pos rounded up to SL_KERN_KV_BLOCK floats. */

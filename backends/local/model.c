@@ -37,7 +37,8 @@ struct sl_model {
   float *inv_freq;     /* (n_rot / 2) */
   /* (layer, slot, kv head, ...) in the layout of sl_kern_kv_store: each head's keys
    * and values are contiguous, so attention streams them. */
-  float *k_cache, *v_cache;
+  void *k_cache, *v_cache; /* f32, or f16 (uint16_t) for s8 models: kv_elt bytes each */
+  size_t kv_elt;
   size_t k_head_stride, v_head_stride; /* floats */
   /* scratch, sized at load for max_rows */
   float *x, *xb, *qkv, *att, *tmp, *gu, *h, *xl, *logits, *scores;
@@ -309,7 +310,12 @@ static int alloc_state(sl_model_t *m, const sl_model_opts_t *o, char *err, size_
   if (in->n_slots > 4096) return errf(err, errlen, SL_ERANGE, "model: %d slots is too many", in->n_slots);
   in->n_ctx = o->n_ctx > 0 ? o->n_ctx : in->n_ctx_train;
   /* Keys are padded to whole blocks of SL_KERN_KV_BLOCK positions. */
-  size_t per_pos = (size_t)in->n_layers * in->n_slots * m->kv_dim * 2 * sizeof(float);
+  /* s8 models keep the cache in F16 (llama.cpp's default): they are not exact
+   * anyway, and with several sequences attention is bound by reading the cache.
+   * Float models keep F32, which reproduces the references. */
+  in->kv_f16 = in->prec == SL_KPREC_S8;
+  m->kv_elt = in->kv_f16 ? 2 : 4;
+  size_t per_pos = (size_t)in->n_layers * in->n_slots * m->kv_dim * 2 * m->kv_elt;
   if (o->kv_max_bytes && (size_t)in->n_ctx * per_pos > o->kv_max_bytes) {
     size_t fit = o->kv_max_bytes / per_pos;
     if (fit < 16)
@@ -323,15 +329,15 @@ static int alloc_state(sl_model_t *m, const sl_model_opts_t *o, char *err, size_
   m->k_head_stride = ctx_pad * in->head_dim;
   m->v_head_stride = (size_t)in->n_ctx * in->head_dim;
   in->kv_bytes = (size_t)in->n_layers * in->n_slots * in->n_kv_heads *
-                 (m->k_head_stride + m->v_head_stride) * sizeof(float);
+                 (m->k_head_stride + m->v_head_stride) * m->kv_elt;
   m->max_rows = o->max_rows > 0 ? o->max_rows : 128;
   m->max_logits = o->max_logits > 0 ? o->max_logits : in->n_slots;
   if (m->max_logits > m->max_rows) m->max_logits = m->max_rows;
   size_t R = (size_t)m->max_rows, L = (size_t)m->max_logits;
   size_t nk = (size_t)in->n_layers * in->n_slots * in->n_kv_heads * m->k_head_stride;
   size_t nv = (size_t)in->n_layers * in->n_slots * in->n_kv_heads * m->v_head_stride;
-  m->k_cache = calloc(nk, sizeof(float)); /* zeros: padded key slots stay finite */
-  m->v_cache = calloc(nv, sizeof(float));
+  m->k_cache = calloc(nk, m->kv_elt); /* zeros: padded key slots stay finite */
+  m->v_cache = calloc(nv, m->kv_elt);
   m->x = malloc(R * in->dim * 4);
   m->xb = malloc(R * in->dim * 4);
   m->tmp = malloc(R * in->dim * 4);
@@ -406,11 +412,14 @@ const float *sl_model_logits(const sl_model_t *m, int j) {
   return m->logits + (size_t)j * m->info.n_vocab;
 }
 
+/* Element `off` of a KV cache region (f32 or f16). */
+#define KV_AT(m, base, off) ((char *)(base) + (size_t)(off) * (m)->kv_elt)
+
 /* Asks for one KV head's first n_pos keys and values to be brought into cache. */
-static void prefetch_kv(const sl_model_t *m, const float *k_head, const float *v_head, int n_pos) {
+static void prefetch_kv(const sl_model_t *m, const void *k_head, const void *v_head, int n_pos) {
   const size_t B = SL_KERN_KV_BLOCK, hd = (size_t)m->info.head_dim;
-  sl_kern_prefetch(k_head, ((size_t)n_pos + B - 1) / B * B * hd * sizeof(float));
-  sl_kern_prefetch(v_head, (size_t)n_pos * hd * sizeof(float));
+  sl_kern_prefetch(k_head, ((size_t)n_pos + B - 1) / B * B * hd * m->kv_elt);
+  sl_kern_prefetch(v_head, (size_t)n_pos * hd * m->kv_elt);
 }
 
 int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
@@ -437,7 +446,7 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
     for (int i = 0; i < n; i++)
       sl_kern_rmsnorm(m->xb + (size_t)i * dim, m->x + (size_t)i * dim, L->attn_norm, dim, in->rms_eps);
     if ((rc = sl_kern_matmul(m->kern, L->wqkv, m->xb, n, m->qkv))) return rc;
-    float *kc = m->k_cache + (size_t)l * in->n_slots * ks, *vc = m->v_cache + (size_t)l * in->n_slots * vs;
+    char *kc = KV_AT(m, m->k_cache, (size_t)l * in->n_slots * ks), *vc = KV_AT(m, m->v_cache, (size_t)l * in->n_slots * vs);
     /* First every row's K and V go into the cache, so that a row attends to the
      * earlier rows of its own sequence in this same call (chunked prefill). */
     for (int i = 0; i < n; i++) {
@@ -446,8 +455,11 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
       const float *cs = m->rope_cs + (size_t)i * in->n_rot;
       sl_kern_rope_apply(q, in->n_heads, hd, in->n_rot, cs, in->neox_rope);
       sl_kern_rope_apply(k, in->n_kv_heads, hd, in->n_rot, cs, in->neox_rope);
-      sl_kern_kv_store(kc + (size_t)b->slot[i] * ks, vc + (size_t)b->slot[i] * vs, k, v, b->pos[i],
-                       in->n_kv_heads, hd, m->k_head_stride, m->v_head_stride);
+      void *kd = KV_AT(m, kc, (size_t)b->slot[i] * ks), *vd = KV_AT(m, vc, (size_t)b->slot[i] * vs);
+      if (in->kv_f16)
+        sl_kern_kv_store_f16(kd, vd, k, v, b->pos[i], in->n_kv_heads, hd, m->k_head_stride, m->v_head_stride);
+      else
+        sl_kern_kv_store(kd, vd, k, v, b->pos[i], in->n_kv_heads, hd, m->k_head_stride, m->v_head_stride);
     }
     /* Rows of one sequence are adjacent (a prompt chunk): loop heads outside those
      * rows so each head's keys and values are read from cache, not memory. */
@@ -455,25 +467,31 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
     for (int i0 = 0, i1; i0 < n; i0 = i1) {
       for (i1 = i0 + 1; i1 < n && b->slot[i1] == b->slot[i0]; i1++) {
       }
-      const float *ks0 = kc + (size_t)b->slot[i0] * ks, *vs0 = vc + (size_t)b->slot[i0] * vs;
+      const char *ks0 = KV_AT(m, kc, (size_t)b->slot[i0] * ks), *vs0 = KV_AT(m, vc, (size_t)b->slot[i0] * vs);
       /* Each head reads a few KB of keys and values from its own region: too short
        * a stream for the hardware prefetcher, and with several sequences the cache
        * no longer holds them (8 decode rows were stalled on these loads). So the
        * next KV head's positions (or the next sequence's first) are requested
        * while this one computes. */
       for (int h = 0; h < in->n_heads; h++) {
-        const float *kh = ks0 + (size_t)(h / group) * m->k_head_stride;
-        const float *vh = vs0 + (size_t)(h / group) * m->v_head_stride;
+        const char *kh = KV_AT(m, ks0, (size_t)(h / group) * m->k_head_stride);
+        const char *vh = KV_AT(m, vs0, (size_t)(h / group) * m->v_head_stride);
         if (h % group == 0) {
           if (h + group < in->n_heads)
-            prefetch_kv(m, kh + m->k_head_stride, vh + m->v_head_stride, b->pos[i1 - 1] + 1);
+            prefetch_kv(m, KV_AT(m, kh, m->k_head_stride), KV_AT(m, vh, m->v_head_stride), b->pos[i1 - 1] + 1);
           else if (i1 < n)
-            prefetch_kv(m, kc + (size_t)b->slot[i1] * ks, vc + (size_t)b->slot[i1] * vs, b->pos[i1] + 1);
+            prefetch_kv(m, KV_AT(m, kc, (size_t)b->slot[i1] * ks), KV_AT(m, vc, (size_t)b->slot[i1] * vs),
+                        b->pos[i1] + 1);
         }
-        for (int i = i0; i < i1; i++)
-          sl_kern_attention_head(m->att + (size_t)i * m->q_dim + (size_t)h * hd,
-                                 m->qkv + (size_t)i * m->qkv_dim + (size_t)h * hd, kh, vh, b->pos[i] + 1, hd,
-                                 m->scores);
+        for (int i = i0; i < i1; i++) {
+          float *out = m->att + (size_t)i * m->q_dim + (size_t)h * hd;
+          const float *q = m->qkv + (size_t)i * m->qkv_dim + (size_t)h * hd;
+          if (in->kv_f16)
+            sl_kern_attention_head_f16(out, q, (const uint16_t *)kh, (const uint16_t *)vh, b->pos[i] + 1, hd,
+                                       m->scores);
+          else
+            sl_kern_attention_head(out, q, (const float *)kh, (const float *)vh, b->pos[i] + 1, hd, m->scores);
+        }
       }
     }
     if ((rc = sl_kern_matmul(m->kern, L->wo, m->att, n, m->tmp))) return rc;

@@ -42,6 +42,7 @@ typedef struct {
   bool neox_rope, qkv_bias, tied_output;
   int n_slots, n_ctx; /* as allocated */
   sl_kern_prec_t prec;
+  bool kv_f16; /* KV cache in F16 (s8 models) rather than F32 */
   size_t weight_bytes, kv_bytes;
 } sl_model_info_t;
 

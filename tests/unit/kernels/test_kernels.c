@@ -219,6 +219,23 @@ static void test_attention(void **st) {
     }
   }
   close_all(out, ref, NH * HD, 1e-5, 1e-4);
+
+  /* The F16 cache (s8 models): same layout, keys and values rounded to F16
+   * (relative error ≤ 2^-11), so the result is close to the same reference. */
+  static uint16_t kc16[NKV * KS], vc16[NKV * VS];
+  for (int t = 0; t < NPOS; t++) sl_kern_kv_store_f16(kc16, vc16, k + t * stride, v + t * stride, t, NKV, HD, KS, VS);
+  for (int t = 0; t < NPOS; t++)
+    for (int g = 0; g < NKV; g++)
+      for (int i = 0; i < HD; i++) {
+        float kv = sl_kern_f16_to_f32(kc16[g * KS + (t / 16) * HD * 16 + i * 16 + t % 16]);
+        float vv = sl_kern_f16_to_f32(vc16[g * VS + t * HD + i]);
+        assert_true(fabsf(kv - k[t * stride + g * HD + i]) <= fabsf(k[t * stride + g * HD + i]) / 2048.f);
+        assert_true(fabsf(vv - v[t * stride + g * HD + i]) <= fabsf(v[t * stride + g * HD + i]) / 2048.f);
+      }
+  for (int h = 0; h < NH; h++)
+    sl_kern_attention_head_f16(out + h * HD, q + h * HD, kc16 + (h / (NH / NKV)) * KS, vc16 + (h / (NH / NKV)) * VS,
+                               NPOS, HD, sc);
+  close_all(out, ref, NH * HD, 3e-3, 3e-3);
 }
 
 /* Matmul in each precision and implementation against a double-precision loop over

@@ -270,6 +270,10 @@ static void test_hostile(void **st) {
       {2, {1ull << 40, 1ull << 40}, 0, 0, "bad dim 1"},
       {1, {4}, 77, 0, "unsupported type 77"},
       {1, {33}, SL_GGML_Q8_0, 0, "not a multiple"},
+      {1, {48}, SL_GGML_Q4_0, 0, "row of 48 is not a multiple of the Q4_0 block 32"},
+      {2, {128, 2}, SL_GGML_Q4_K, 0, "row of 128 is not a multiple of the Q4_K block 256"},
+      {1, {256}, SL_GGML_Q4_K, 0, "past the end"}, /* 144 bytes needed, 32 present */
+      {1, {64}, SL_GGML_Q4_0, 0, "past the end"},  /* 36 bytes needed, 32 present */
       {1, {4}, 0, 3, "not aligned"},
       {1, {1024}, 0, 0, "past the end"},
       {1, {4}, 0, 1ull << 63, "past the end"},
