@@ -10,9 +10,11 @@
  *   redaction fails that step is skipped. Placeholders in the answer are put back
  *   (streamed chunks included) when the rule says restore.
  * - With a ledger, nothing goes to an external backend before its egress row is
- *   committed (ledger.on_failure "reject": no unrecorded egress), and the final
- *   bytes of an answer go out only after the request's row is committed, so an
- *   acknowledged request is always in the ledger.
+ *   recorded durably (ledger.on_failure "reject": no unrecorded egress), and the
+ *   final bytes of an answer go out only after the request's row is, so an
+ *   acknowledged request is always in the ledger. "Durably" is the ledger's
+ *   durability: written to its pending journal ("journal", the default) or
+ *   committed to SQLite ("commit"); either survives a crash of the process.
  * - Failover happens only before the first byte of the answer reached the
  *   client; after that an upstream failure ends the stream with an error event. */
 #include "dialect.h"

@@ -261,7 +261,8 @@ int sl_cli_serve(int argc, char **argv) {
   uv_loop_t *main_loop = uv_default_loop();
   if (cfg->ledger_path) {
     /* Opened once at start (a reload does not move the ledger). */
-    sl_ledger_opts_t lo = {.reject_on_failure = cfg->ledger_reject_on_failure};
+    sl_ledger_opts_t lo = {.reject_on_failure = cfg->ledger_reject_on_failure,
+                           .journal = cfg->ledger_journal};
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

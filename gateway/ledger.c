@@ -3,7 +3,9 @@
  * transaction, chains each row's hash onto the previous one, commits, and hands
  * the rows back through a uv_async_t so their done callbacks run on the loop
  * thread that appended them (the ledger's own loop, or a port's). Group commit keeps up with bursts: the busier it is, the
- * bigger the batches. */
+ * bigger the batches. With opts.journal each row is first written to the
+ * pending-rows journal (ledger_journal.c) and its callback follows at once;
+ * the writer then batches for throughput, not latency. */
 #include "ledger_int.h"
 
 #include "sl_err.h"
@@ -13,10 +15,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define LINGER_NS 1000000L /* up to 1 ms to fill a batch ... */
 #define LINGER_ROWS 256     /* ... of this many rows */
+#define JOURNAL_LINGER_NS 20000000L /* journaled rows wait for nobody: 20 ms */
+#define RETRY_MS 200        /* journaled batch that failed: try again after */
 
 /* The string fields of a row, in the order they are copied. */
 enum {
@@ -28,6 +33,7 @@ enum {
 typedef struct entry {
   struct entry *next;
   sl_ledger_port_t *port; /* NULL: the ledger's own loop */
+  uint64_t jseq;          /* journal sequence number (journal mode) */
   sl_ledger_done_cb cb;
   void *data;
   int status;
@@ -76,6 +82,7 @@ struct sl_ledger {
   bool stopping;
   bool paused;               /* test hook */
   int fail_batches;          /* test hook */
+  int flushing;              /* sl_ledger_flush() callers waiting: no lingering */
   sl_ledger_stats_t st;
 
   sl_ledger_hasher_t hasher; /* writer only */
@@ -87,6 +94,11 @@ struct sl_ledger {
   entry_t *pool;
   size_t pool_n;
   sl_ledger_port_t *ports;   /* every port opened; freed with the ledger */
+
+  sl_ljournal_t *journal;    /* journal mode (opts.journal) */
+  uint64_t jseq_next;        /* guarded by mu */
+  sqlite3_stmt *meta_set;    /* writer: records the last journal seq committed */
+  int64_t replayed;          /* rows committed from the journal at open */
 };
 
 /* Another loop's way back: its own async handle and list of finished rows. */
@@ -222,6 +234,110 @@ static int make_entry(sl_ledger_t *l, const sl_ledger_row_t *r, entry_t **out) {
   e->avoided_cost_usd = r->avoided_cost_usd;
   *out = e;
   return 0;
+}
+
+/* ---------------- journal records ---------------- */
+
+/* A row as a journal payload: kind, egress, http_status, the integers, the
+ * reals (IEEE bits), then each string as u32 length + bytes; little-endian. */
+#define JREC_FIXED (1 + 1 + 4 + 5 * 8 + 3 * 8)
+
+static unsigned char *put_le(unsigned char *p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++) *p++ = (unsigned char)(v >> (8 * i));
+  return p;
+}
+
+static uint64_t get_le(const unsigned char **p, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; i--) v = (v << 8) | (*p)[i];
+  *p += bytes;
+  return v;
+}
+
+static uint64_t dbits(double d) {
+  uint64_t u;
+  memcpy(&u, &d, 8);
+  return u;
+}
+
+static double bitsd(uint64_t u) {
+  double d;
+  memcpy(&d, &u, 8);
+  return d;
+}
+
+static size_t jrec_size(const entry_t *e) {
+  size_t n = JREC_FIXED;
+  for (int i = 0; i < F__N; i++) n += 4 + e->n[i];
+  return n;
+}
+
+static void jrec_encode(const entry_t *e, unsigned char *p) {
+  *p++ = (unsigned char)e->kind;
+  *p++ = e->egress ? 1 : 0;
+  p = put_le(p, (uint32_t)e->http_status, 4);
+  p = put_le(p, (uint64_t)e->ts_ms, 8);
+  p = put_le(p, (uint64_t)e->bytes_out, 8);
+  p = put_le(p, (uint64_t)e->tokens_in, 8);
+  p = put_le(p, (uint64_t)e->tokens_out, 8);
+  p = put_le(p, (uint64_t)e->latency_ms, 8);
+  p = put_le(p, dbits(e->difficulty), 8);
+  p = put_le(p, dbits(e->cost_usd), 8);
+  p = put_le(p, dbits(e->avoided_cost_usd), 8);
+  for (int i = 0; i < F__N; i++) {
+    p = put_le(p, (uint32_t)e->n[i], 4);
+    memcpy(p, e->s[i], e->n[i]);
+    p += e->n[i];
+  }
+}
+
+/* Back to an entry through make_entry(), so a record is validated exactly like
+ * an append (a damaged but well-framed record is refused, not committed). */
+static int jrec_decode(sl_ledger_t *l, const unsigned char *p, size_t len, entry_t **out) {
+  if (len < JREC_FIXED) return SL_EPARSE;
+  const unsigned char *end = p + len;
+  sl_ledger_row_t r = {0};
+  r.kind = (sl_ledger_kind_t)*p++;
+  r.egress = *p++ != 0;
+  r.http_status = (int)(int32_t)get_le(&p, 4);
+  r.ts_ms = (int64_t)get_le(&p, 8);
+  r.bytes_out = (int64_t)get_le(&p, 8);
+  r.tokens_in = (int64_t)get_le(&p, 8);
+  r.tokens_out = (int64_t)get_le(&p, 8);
+  r.latency_ms = (int64_t)get_le(&p, 8);
+  r.difficulty = bitsd(get_le(&p, 8));
+  r.cost_usd = bitsd(get_le(&p, 8));
+  r.avoided_cost_usd = bitsd(get_le(&p, 8));
+  char *str[F__N] = {0};
+  int rc = 0;
+  for (int i = 0; i < F__N && !rc; i++) {
+    if (end - p < 4) {
+      rc = SL_EPARSE;
+      break;
+    }
+    size_t n = (size_t)get_le(&p, 4);
+    if ((size_t)(end - p) < n || !(str[i] = malloc(n + 1))) {
+      rc = (size_t)(end - p) < n ? SL_EPARSE : SL_ENOMEM;
+      break;
+    }
+    memcpy(str[i], p, n);
+    str[i][n] = '\0';
+    if (strlen(str[i]) != n) rc = SL_EPARSE; /* no NUL inside a field */
+    p += n;
+  }
+  if (!rc && p != end) rc = SL_EPARSE;
+  if (!rc) {
+    r.request_id = str[F_REQUEST_ID], r.tenant = str[F_TENANT], r.key_id = str[F_KEY_ID];
+    r.rule = str[F_RULE], r.policy_version = str[F_POLICY_VERSION], r.backend = str[F_BACKEND];
+    r.model = str[F_MODEL], r.location = str[F_LOCATION], r.destination = str[F_DESTINATION];
+    r.sha256_out = str[F_SHA256_OUT], r.level = str[F_LEVEL];
+    r.entity_types = str[F_ENTITY_TYPES], r.redactions = str[F_REDACTIONS];
+    r.classification = str[F_CLASSIFICATION], r.status = str[F_STATUS];
+    if (!r.ts_ms) rc = SL_EPARSE; /* make_entry would stamp it "now" */
+    else rc = make_entry(l, &r, out);
+  }
+  for (int i = 0; i < F__N; i++) free(str[i]);
+  return rc;
 }
 
 /* ---------------- the writer thread ---------------- */
@@ -361,7 +477,16 @@ static int write_batch(sl_ledger_t *l, entry_t *batch, bool inject_fault) {
     sqlite3_reset(l->last);
     entry_t *gap = l->gap.rows ? gap_entry(l) : NULL;
     if (gap) rc = write_row(l, gap, ++id, prev);
-    for (entry_t *e = batch; !rc && e; e = e->next) rc = write_row(l, e, ++id, prev);
+    uint64_t jseq = 0;
+    for (entry_t *e = batch; !rc && e; e = e->next) {
+      rc = write_row(l, e, ++id, prev);
+      if (e->jseq > jseq) jseq = e->jseq;
+    }
+    if (!rc && jseq) { /* journaled rows up to here are in: not to be replayed */
+      sqlite3_bind_int64(l->meta_set, 1, (sqlite3_int64)jseq);
+      rc = sqlite3_step(l->meta_set) == SQLITE_DONE ? 0 : SL_EIO;
+      sqlite3_reset(l->meta_set);
+    }
     if (!rc) rc = exec(l->db, "COMMIT");
     if (rc) {
       SL_ERROR("ledger: write of a batch failed: %s", sqlite3_errmsg(l->db));
@@ -376,16 +501,72 @@ static int write_batch(sl_ledger_t *l, entry_t *batch, bool inject_fault) {
     SL_ERROR("ledger: cannot begin a transaction: %s", sqlite3_errmsg(l->db));
   }
   if (inject_fault) exec(l->db, "PRAGMA query_only = 0");
-  if (rc) gap_add(l, batch);
+  if (rc && !l->journal) gap_add(l, batch); /* journaled rows are retried instead */
   return rc ? SL_EIO : 0;
 }
 
 static void close_db(sl_ledger_t *l) {
   sqlite3_finalize(l->insert);
   sqlite3_finalize(l->last);
+  sqlite3_finalize(l->meta_set);
   sqlite3_close(l->db);
-  l->insert = l->last = NULL;
+  l->insert = l->last = l->meta_set = NULL;
   l->db = NULL;
+}
+
+/* ---- replay of the journal at open (writer thread, before serving) ---- */
+
+typedef struct {
+  sl_ledger_t *l;
+  uint64_t committed; /* ledger_meta journal_seq */
+  uint64_t max_seq;
+  entry_t *head, **tail;
+  size_t n, refused;
+} replay_t;
+
+static int replay_record(void *ud, uint64_t seq, const void *payload, size_t len) {
+  replay_t *r = ud;
+  if (seq > r->max_seq) r->max_seq = seq;
+  if (seq <= r->committed) return 0;
+  entry_t *e;
+  int rc = jrec_decode(r->l, payload, len, &e);
+  if (rc) {
+    r->refused++;
+    return rc == SL_ENOMEM ? rc : 0;
+  }
+  e->jseq = seq;
+  *r->tail = e;
+  r->tail = &e->next;
+  r->n++;
+  return 0;
+}
+
+static int replay_journal(sl_ledger_t *l) {
+  replay_t r = {.l = l, .tail = &r.head};
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(l->db, "SELECT value FROM ledger_meta WHERE key = 'journal_seq'", -1,
+                         &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    r.committed = (uint64_t)sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  size_t torn = 0;
+  int rc = sl__ljournal_replay(l->journal, replay_record, &r, &torn);
+  if (!rc && r.head) rc = write_batch(l, r.head, false);
+  for (entry_t *e = r.head, *next; e; e = next) {
+    next = e->next;
+    entry_free(l, e);
+  }
+  if (rc) {
+    SL_ERROR("ledger: cannot commit the %zu pending rows of the journal", r.n);
+    return SL_EIO;
+  }
+  if (r.n || r.refused || torn)
+    SL_WARN("ledger: committed %zu pending rows from the journal%s%s", r.n,
+            r.refused ? " (some records were damaged and are not in the ledger)" : "",
+            torn ? " (ignored a torn record at its end: an append that never returned)" : "");
+  l->replayed = (int64_t)r.n;
+  l->jseq_next = (r.max_seq > r.committed ? r.max_seq : r.committed) + 1;
+  return sl__ljournal_truncate(l->journal);
 }
 
 /* Opens the database on the writer thread, so that no SQLite call is ever made
@@ -414,11 +595,13 @@ static int setup_db(sl_ledger_t *l, const char *path) {
            sl__ledger_col_list);
   if (sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &l->insert, NULL) ||
       sqlite3_prepare_v3(l->db, "SELECT id, hash FROM requests ORDER BY id DESC LIMIT 1",
-                         -1, SQLITE_PREPARE_PERSISTENT, &l->last, NULL)) {
+                         -1, SQLITE_PREPARE_PERSISTENT, &l->last, NULL) ||
+      sqlite3_prepare_v3(l->db, "INSERT OR REPLACE INTO ledger_meta VALUES ('journal_seq', ?1)",
+                         -1, SQLITE_PREPARE_PERSISTENT, &l->meta_set, NULL)) {
     SL_ERROR("ledger: %s", sqlite3_errmsg(l->db));
     return SL_EIO;
   }
-  return 0;
+  return l->journal ? replay_journal(l) : 0;
 }
 
 static void *writer_main(void *arg) {
@@ -464,18 +647,20 @@ static void *writer_main(void *arg) {
      * commit costs WAL writes and lock round trips however few rows it holds,
      * and at a few thousand requests a second that cost, not the rows, is what
      * the writer would spend its CPU on. */
-    if (l->q_head && !l->stopping && !l->paused && l->q_len < LINGER_ROWS && !l->q_tail->sync) {
+    size_t linger_rows = l->journal ? l->opts.batch_max : LINGER_ROWS;
+    if (l->q_head && !l->stopping && !l->paused && l->q_len < linger_rows && !l->q_tail->sync &&
+        !l->flushing) {
       struct timespec dl;
       clock_gettime(CLOCK_REALTIME, &dl);
-      dl.tv_nsec += LINGER_NS;
-      if (dl.tv_nsec >= 1000000000) dl.tv_sec++, dl.tv_nsec -= 1000000000;
+      dl.tv_nsec += l->journal ? JOURNAL_LINGER_NS : LINGER_NS;
+      while (dl.tv_nsec >= 1000000000) dl.tv_sec++, dl.tv_nsec -= 1000000000;
       l->writer_waiting = l->lingering = true;
-      while (l->q_len < LINGER_ROWS && !l->stopping && !l->q_tail->sync)
+      while (l->q_len < linger_rows && !l->stopping && !l->q_tail->sync && !l->flushing)
         if (pthread_cond_timedwait(&l->cv_work, &l->mu, &dl)) break;
       l->writer_waiting = l->lingering = false;
     }
 
-    entry_t *batch = NULL, **tail = &batch;
+    entry_t *batch = NULL, **tail = &batch, *last = NULL;
     size_t n = 0;
     if (!l->paused || l->stopping) {
       while (l->q_head && n < l->opts.batch_max) {
@@ -484,6 +669,7 @@ static void *writer_main(void *arg) {
         e->next = NULL;
         *tail = e;
         tail = &e->next;
+        last = e;
         n++;
       }
       if (!l->q_head) l->q_tail = NULL;
@@ -499,6 +685,24 @@ static void *writer_main(void *arg) {
 
     pthread_mutex_lock(&l->mu);
     l->writing = 0;
+    if (rc && l->journal && !l->stopping) {
+      /* Journaled rows are durable and their callbacks have run: keep them, in
+       * order, and try again (the journal keeps them across a restart too). */
+      l->st.retries++;
+      last->next = l->q_head;
+      if (!l->q_head) l->q_tail = last;
+      l->q_head = batch;
+      l->q_len += n;
+      struct timespec dl;
+      clock_gettime(CLOCK_REALTIME, &dl);
+      dl.tv_sec += RETRY_MS / 1000;
+      dl.tv_nsec += (long)(RETRY_MS % 1000) * 1000000;
+      if (dl.tv_nsec >= 1000000000) dl.tv_sec++, dl.tv_nsec -= 1000000000;
+      while (!l->stopping && !pthread_cond_timedwait(&l->cv_work, &l->mu, &dl)) {}
+      continue;
+    }
+    if (!rc && n && l->journal && !l->q_head && sl__ljournal_truncate(l->journal))
+      SL_WARN("ledger: cannot empty the journal (it is replayed, harmlessly, at the next open)");
     if (n) {
       if (rc) {
         l->st.failed += n;
@@ -620,6 +824,7 @@ void sl_ledger_port_close(sl_ledger_port_t *p) {
 static void on_async(uv_async_t *h) { run_done(h->data); }
 
 static void free_ledger(sl_ledger_t *l) {
+  sl__ljournal_close(l->journal);
   while (l->ports) {
     sl_ledger_port_t *p = l->ports;
     l->ports = p->next;
@@ -661,6 +866,16 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
     return SL_ENOMEM;
   }
 
+  if (l->opts.journal && l->opts.sync != SL_LEDGER_SYNC_FULL) {
+    int jrc = sl__ljournal_open(path, &l->journal);
+    if (jrc == SL_EBUSY) {
+      SL_WARN("ledger: %s-pending is in use by another process; rows will wait for their "
+              "commit instead", path);
+    } else if (jrc) {
+      free_ledger(l);
+      return jrc;
+    }
+  }
   if (loop) {
     if (uv_async_init(loop, &l->async, on_async)) {
       free_ledger(l);
@@ -689,6 +904,24 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
   return rc;
 }
 
+int sl_ledger_commit_pending(const char *path, uint64_t *rows) {
+  *rows = 0;
+  char jp[4200];
+  struct stat st;
+  if ((size_t)snprintf(jp, sizeof jp, "%s-pending", path) >= sizeof jp) return SL_EINVAL;
+  if (stat(jp, &st) || !st.st_size) return 0;
+  sl_ljournal_t *j;
+  int rc = sl__ljournal_open(path, &j);
+  if (rc) return rc; /* SL_EBUSY: the sluice that owns it is running */
+  sl__ljournal_close(j);
+  sl_ledger_t *l;
+  sl_ledger_opts_t o = {.journal = true, .reject_on_failure = true};
+  if ((rc = sl_ledger_open(path, &o, NULL, &l))) return rc;
+  *rows = (uint64_t)l->replayed;
+  sl_ledger_close(l);
+  return 0;
+}
+
 void sl_ledger_close(sl_ledger_t *l) {
   if (!l) return;
   pthread_mutex_lock(&l->mu);
@@ -705,38 +938,85 @@ void sl_ledger_close(sl_ledger_t *l) {
   }
 }
 
+/* Queues e for the writer. In journal mode it is written to the journal first,
+ * under the same lock, so that journal order, sequence numbers and chain order
+ * agree; the payload is encoded before taking the lock. */
 static int enqueue(sl_ledger_t *l, entry_t *e) {
+  unsigned char stack[1536], *rec = NULL;
+  size_t rlen = 0;
+  if (l->journal) {
+    rlen = jrec_size(e);
+    rec = rlen <= sizeof stack ? stack : malloc(rlen);
+    if (!rec) return SL_ENOMEM;
+    jrec_encode(e, rec);
+  }
+  int rc = 0;
   pthread_mutex_lock(&l->mu);
   if (l->stopping) {
-    pthread_mutex_unlock(&l->mu);
-    return SL_ECANCELED;
-  }
-  if (l->q_len >= l->opts.queue_max) {
+    rc = SL_ECANCELED;
+  } else if (l->q_len >= l->opts.queue_max) {
     l->st.busy++;
-    pthread_mutex_unlock(&l->mu);
-    return SL_EBUSY;
+    rc = SL_EBUSY;
+  } else if (rec) {
+    e->jseq = l->jseq_next;
+    if (!(rc = sl__ljournal_append(l->journal, e->jseq, rec, rlen))) l->jseq_next++;
+    else l->st.failed++;
   }
-  if (l->q_tail) l->q_tail->next = e;
-  else l->q_head = e;
-  l->q_tail = e;
-  l->q_len++;
-  l->st.appended++;
-  if (l->writer_waiting && (!l->lingering || l->q_len >= LINGER_ROWS || e->sync))
-    pthread_cond_signal(&l->cv_work); /* else it loops back anyway */
+  if (!rc) {
+    if (l->q_tail) l->q_tail->next = e;
+    else l->q_head = e;
+    l->q_tail = e;
+    l->q_len++;
+    l->st.appended++;
+    size_t rows = l->journal ? l->opts.batch_max : LINGER_ROWS;
+    if (l->writer_waiting && (!l->lingering || l->q_len >= rows || e->sync))
+      pthread_cond_signal(&l->cv_work); /* else it loops back anyway */
+  }
   pthread_mutex_unlock(&l->mu);
-  return 0;
+  if (rec && rec != stack) free(rec);
+  return rc;
+}
+
+/* Journal mode: the row is durable now; its callback (c, allocated before the
+ * row was written) goes back to the loop through the done lists the writer
+ * uses. */
+static void callback_now(sl_ledger_t *l, entry_t *c) {
+  sl_ledger_port_t *port = c->port;
+  pthread_mutex_lock(&l->mu);
+  entry_t **head = port ? &port->done_head : &l->done_head;
+  entry_t **tl = port ? &port->done_tail : &l->done_tail;
+  if (*tl) (*tl)->next = c;
+  else *head = c;
+  *tl = c;
+  pthread_mutex_unlock(&l->mu);
+  uv_async_send(port ? &port->async : &l->async);
 }
 
 static int append(sl_ledger_t *l, sl_ledger_port_t *port, const sl_ledger_row_t *row,
                   sl_ledger_done_cb done_cb, void *data) {
-  entry_t *e;
+  entry_t *e, *c = NULL;
   int rc = make_entry(l, row, &e);
   if (rc) return rc;
   e->port = port;
-  e->cb = done_cb;
-  e->data = data;
+  if (!l->journal) {
+    e->cb = done_cb;
+    e->data = data;
+  } else if (done_cb) {
+    if (!(c = entry_alloc(l, 0))) {
+      entry_free(l, e);
+      return SL_ENOMEM;
+    }
+    c->port = port;
+    c->cb = done_cb;
+    c->data = data;
+  }
   rc = enqueue(l, e);
-  if (rc) entry_free(l, e);
+  if (rc) {
+    entry_free(l, e);
+    if (c) entry_free(l, c);
+  } else if (c) {
+    callback_now(l, c);
+  }
   return rc;
 }
 
@@ -774,7 +1054,10 @@ int sl_ledger_append_sync(sl_ledger_t *l, const sl_ledger_row_t *row) {
 void sl_ledger_flush(sl_ledger_t *l) {
   if (!l) return;
   pthread_mutex_lock(&l->mu);
+  l->flushing++;
+  pthread_cond_signal(&l->cv_work);
   while ((l->q_len && !l->paused) || l->writing) pthread_cond_wait(&l->cv_done, &l->mu);
+  l->flushing--;
   pthread_mutex_unlock(&l->mu);
 }
 
@@ -788,6 +1071,7 @@ void sl_ledger_stats(sl_ledger_t *l, sl_ledger_stats_t *st) {
   pthread_mutex_lock(&l->mu);
   *st = l->st;
   st->queue_depth = l->q_len;
+  st->replayed = (uint64_t)l->replayed;
   pthread_mutex_unlock(&l->mu);
 }
 

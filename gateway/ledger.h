@@ -90,6 +90,13 @@ typedef struct {
   unsigned sync_interval_ms; /* NORMAL: checkpoint+fsync at most this often; 0: 1000 */
   sl_ledger_sync_t sync;
   bool reject_on_failure;    /* config ledger.on_failure == "reject" (the default) */
+  /* Rows are durable once appended: each is written to PATH-pending (one
+   * write(2), survives a crash of the process) before sl_ledger_append()
+   * returns, its callback follows at once, and the writer commits to SQLite on
+   * its own schedule; rows still pending are committed at the next open. Config
+   * ledger.durability "journal" (the default of `sluice serve`). Off: callbacks
+   * wait for the SQLite commit ("commit"). Ignored with SL_LEDGER_SYNC_FULL. */
+  bool journal;
 } sl_ledger_opts_t;
 
 typedef struct sl_ledger sl_ledger_t;
@@ -133,6 +140,11 @@ void sl_ledger_port_close(sl_ledger_port_t *p);
 int sl_ledger_append_on(sl_ledger_port_t *p, const sl_ledger_row_t *row,
                         sl_ledger_done_cb done_cb, void *data);
 
+/* Commits the rows a crashed process left in PATH-pending (journal mode), for
+ * tools that read the ledger while no sluice runs on it. *rows: how many.
+ * SL_EBUSY: a running sluice owns the journal (it commits them itself). */
+int sl_ledger_commit_pending(const char *path, uint64_t *rows);
+
 /* Blocking: appends and waits for the commit. Never call it on the loop thread.
  * Returns 0 or the error (SL_EBUSY, SL_EIO, ...). */
 int sl_ledger_append_sync(sl_ledger_t *l, const sl_ledger_row_t *row);
@@ -150,6 +162,8 @@ typedef struct {
   uint64_t failed;    /* write failed (done_cb got SL_EIO) */
   uint64_t busy;      /* refused with SL_EBUSY */
   uint64_t batches;   /* transactions committed */
+  uint64_t retries;   /* journal mode: batches that failed and were tried again */
+  uint64_t replayed;  /* journal mode: pending rows committed at open */
   size_t queue_depth; /* rows waiting now */
   size_t max_batch;   /* largest transaction so far */
 } sl_ledger_stats_t;

@@ -68,6 +68,21 @@ int sl__ledger_schema(sqlite3 *db);
  * row's status or "in_flight". Used as a view and by `sluice audit egress`. */
 extern const char sl__ledger_egress_sql[];
 
+/* The pending-rows journal (ledger_journal.c): PATH-pending, one framed record
+ * per row, written before an append returns when durability is "journal". */
+typedef struct sl_ljournal sl_ljournal_t;
+typedef int (*sl_ljournal_record_cb)(void *ud, uint64_t seq, const void *payload, size_t len);
+/* Opens and locks the journal of the database at db_path; SL_EBUSY when another
+ * process holds it. */
+int sl__ljournal_open(const char *db_path, sl_ljournal_t **out);
+void sl__ljournal_close(sl_ljournal_t *j);
+/* One record in one write(2). */
+int sl__ljournal_append(sl_ljournal_t *j, uint64_t seq, const void *payload, size_t len);
+int sl__ljournal_truncate(sl_ljournal_t *j);
+/* Calls cb for every intact record in order (stops at the first non-zero
+ * return, which it returns); *torn is the size of a damaged tail ignored. */
+int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn);
+
 /* Opens an existing ledger read-only. SL_ENOTFOUND if the file does not exist,
  * SL_EIO if it is not a ledger. */
 int sl__ledger_open_ro(const char *path, sqlite3 **out);

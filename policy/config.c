@@ -359,20 +359,28 @@ static int parse_backends(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
 
 static int parse_ledger(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
   c->ledger_reject_on_failure = true;
+  c->ledger_journal = true;
   const cJSON *l = cJSON_GetObjectItemCaseSensitive(root, "ledger");
   if (!l) return 0;
   if (!cJSON_IsObject(l)) return sl_jerr_set(err, "$.ledger", "must be an object");
-  static const char *const keys[] = {"path", "on_failure", NULL};
-  char *onf = NULL;
+  static const char *const keys[] = {"path", "on_failure", "durability", NULL};
+  char *onf = NULL, *dur = NULL;
   int rc = sl__check_keys(l, "$.ledger", keys, err);
   if (!rc) rc = get_str(l, "path", "$.ledger", true, &c->ledger_path, err);
   if (!rc) rc = get_str(l, "on_failure", "$.ledger", false, &onf, err);
+  if (!rc) rc = get_str(l, "durability", "$.ledger", false, &dur, err);
   if (!rc && onf) {
     if (!strcmp(onf, "continue")) c->ledger_reject_on_failure = false;
     else if (strcmp(onf, "reject"))
       rc = sl_jerr_set(err, "$.ledger.on_failure", "must be \"reject\" or \"continue\"");
   }
+  if (!rc && dur) {
+    if (!strcmp(dur, "commit")) c->ledger_journal = false;
+    else if (strcmp(dur, "journal"))
+      rc = sl_jerr_set(err, "$.ledger.durability", "must be \"journal\" or \"commit\"");
+  }
   free(onf);
+  free(dur);
   return rc;
 }
 

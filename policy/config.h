@@ -81,6 +81,7 @@ typedef struct {
   sl_limits_t limits;
   char *ledger_path;          /* NULL: no ledger */
   bool ledger_reject_on_failure;
+  bool ledger_journal;        /* ledger.durability "journal" (default) or "commit" */
   sl_key_cfg_t *keys;
   size_t n_keys;
   uint8_t (*admin_keys)[32];

@@ -29,9 +29,10 @@ function sql(db, q) {
   const out = execFileSync('sqlite3', ['-readonly', '-json', db, q], { encoding: 'utf8' });
   return out.trim() ? JSON.parse(out) : [];
 }
-// All bytes of the ledger (db, WAL and shared-memory files), to search for values.
+// All bytes of the ledger (db, WAL, shared-memory and pending-rows journal
+// files), to search for values.
 function ledgerBytes(db) {
-  return ['', '-wal', '-shm'].map((s) => db + s).filter(existsSync).map((f) => readFileSync(f)).reduce((a, b) => Buffer.concat([a, b]), Buffer.alloc(0));
+  return ['', '-wal', '-shm', '-pending'].map((s) => db + s).filter(existsSync).map((f) => readFileSync(f)).reduce((a, b) => Buffer.concat([a, b]), Buffer.alloc(0));
 }
 
 // A mock that records the usage it reported for each request it received.

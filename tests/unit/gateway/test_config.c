@@ -82,6 +82,10 @@ static void test_errors_name_the_path(void **st) {
                "$.limits.max_body_bytes: must be between");
   expect_error("{\"backends\":[" OK_BACKEND "],\"ledger\":{\"path\":\"x\",\"on_failure\":\"maybe\"}}",
                "$.ledger.on_failure");
+  expect_error("{\"backends\":[" OK_BACKEND "],\"ledger\":{\"path\":\"x\",\"durability\":\"fsync\"}}",
+               "$.ledger.durability: must be \"journal\" or \"commit\"");
+  expect_error("{\"backends\":[" OK_BACKEND "],\"workers\":1000}", "$.workers: must be between");
+  expect_error("{\"backends\":[" OK_BACKEND "],\"workers\":1.5}", "$.workers: must be a whole number");
   expect_error("{\"backends\":[" OK_BACKEND "]", "$: not valid JSON");
   expect_error("[1,2]", "$: must be a JSON object");
 }

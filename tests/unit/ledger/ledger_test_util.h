@@ -26,6 +26,8 @@ static inline void rm_ledger(const char *path) {
   unlink(p);
   snprintf(p, sizeof p, "%s-shm", path);
   unlink(p);
+  snprintf(p, sizeof p, "%s-pending", path);
+  unlink(p);
   unlink(path);
   snprintf(p, sizeof p, "%s", path);
   char *slash = strrchr(p, '/');

@@ -1,8 +1,12 @@
 /* Crash safety of the ledger itself: a child process appends rows from a libuv
- * loop as fast as it can and reports each commit callback (the moment the gateway
+ * loop as fast as it can and reports each done callback (the moment the gateway
  * may acknowledge a request or send bytes out) through a pipe; the parent kills
  * it with SIGKILL mid-stream. Afterwards the chain verifies, every acknowledged
- * row is there, and the ledger reopens and carries on. */
+ * row is there, and the ledger reopens and carries on. Both durabilities:
+ * "commit" (callbacks after the SQLite commit) and "journal" (callbacks once
+ * the row is in the pending journal; the next open commits what is pending).
+ * Also: a torn last journal record (the process died inside write) is ignored,
+ * and a damaged record is refused, not committed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +16,9 @@
 #include "ledger_test_util.h"
 #include "sl_err.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 typedef struct {
@@ -44,11 +50,17 @@ static void on_idle(uv_idle_t *h) {
   }
 }
 
-static void child_main(const char *path, int fd, int base) {
+static sl_ledger_opts_t opts_for(bool journal) {
+  sl_ledger_opts_t o = {.reject_on_failure = true, .journal = journal};
+  return o;
+}
+
+static void child_main(const char *path, int fd, int base, bool journal) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   child_t c = {.fd = fd, .base = base};
-  if (sl_ledger_open(path, NULL, &loop, &c.l)) _exit(2);
+  sl_ledger_opts_t o = opts_for(journal);
+  if (sl_ledger_open(path, &o, &loop, &c.l)) _exit(2);
   uv_idle_init(&loop, &c.idle);
   c.idle.data = &c;
   uv_idle_start(&c.idle, on_idle);
@@ -56,7 +68,7 @@ static void child_main(const char *path, int fd, int base) {
   _exit(0);
 }
 
-static void crash_after(const char *path, int base, int acks_wanted) {
+static void crash_after(const char *path, int base, int acks_wanted, bool journal) {
   int p[2];
   assert_int_equal(pipe(p), 0);
   fflush(NULL);
@@ -64,7 +76,7 @@ static void crash_after(const char *path, int base, int acks_wanted) {
   assert_true(pid >= 0);
   if (pid == 0) {
     close(p[0]);
-    child_main(path, p[1], base);
+    child_main(path, p[1], base, journal);
   }
   close(p[1]);
   int id, acked = -1, n = 0;
@@ -81,6 +93,16 @@ static void crash_after(const char *path, int base, int acks_wanted) {
   assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
   assert_true(acked >= 0);
 
+  if (journal) { /* what is pending is committed when the ledger next opens */
+    sl_ledger_t *l;
+    sl_ledger_opts_t o = opts_for(true);
+    assert_int_equal(sl_ledger_open(path, &o, NULL, &l), 0);
+    sl_ledger_stats_t st;
+    sl_ledger_stats(l, &st);
+    print_message("reopened: %llu pending rows committed from the journal\n",
+                  (unsigned long long)st.replayed);
+    sl_ledger_close(l);
+  }
   sl_ledger_verify_t v;
   int rc = sl_ledger_verify(path, 0, NULL, &v);
   if (rc) print_error("after SIGKILL: row %lld: %s\n", (long long)v.broken_id, v.reason);
@@ -106,15 +128,16 @@ static void crash_after(const char *path, int base, int acks_wanted) {
   print_message("killed after %d acks; %lld rows verify\n", acked + 1, (long long)v.rows);
 }
 
-static void test_sigkill_under_load(void **state) {
+static void sigkill_under_load(bool journal) {
   char path[600];
   tmp_ledger(path, sizeof path);
-  crash_after(path, 0, 1);
-  crash_after(path, 100000, 3000);
-  crash_after(path, 200000, 10000);
+  crash_after(path, 0, 1, journal);
+  crash_after(path, 100000, 3000, journal);
+  crash_after(path, 200000, 10000, journal);
   /* the ledger reopens after the crashes and keeps a valid chain */
   sl_ledger_t *l;
-  assert_int_equal(sl_ledger_open(path, NULL, NULL, &l), 0);
+  sl_ledger_opts_t o = opts_for(journal);
+  assert_int_equal(sl_ledger_open(path, &o, NULL, &l), 0);
   sl_ledger_row_t r = sample_row(999999);
   assert_int_equal(sl_ledger_append_sync(l, &r), 0);
   sl_ledger_close(l);
@@ -123,7 +146,119 @@ static void test_sigkill_under_load(void **state) {
   rm_ledger(path);
 }
 
+static void test_sigkill_under_load(void **state) { sigkill_under_load(false); }
+static void test_sigkill_under_load_journal(void **state) { sigkill_under_load(true); }
+
+/* Journal records written by a child that then dies without committing them:
+ * writer paused, rows appended, callbacks seen, _exit. */
+static void pending_rows(const char *path, int n) {
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    sl_ledger_t *l;
+    sl_ledger_opts_t o = opts_for(true);
+    if (sl_ledger_open(path, &o, NULL, &l)) _exit(2);
+    sl__ledger_pause(l, true);
+    for (int i = 0; i < n; i++) {
+      sl_ledger_row_t r = sample_row(500000 + i);
+      if (sl_ledger_append(l, &r, NULL, NULL)) _exit(3);
+    }
+    _exit(0);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static long long count_rows(const char *path) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM requests", -1, &q, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  long long n = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return n;
+}
+
+static void reopen(const char *path, uint64_t *replayed) {
+  sl_ledger_t *l;
+  sl_ledger_opts_t o = opts_for(true);
+  assert_int_equal(sl_ledger_open(path, &o, NULL, &l), 0);
+  sl_ledger_stats_t st;
+  sl_ledger_stats(l, &st);
+  *replayed = st.replayed;
+  sl_ledger_close(l);
+}
+
+static void test_journal_torn_and_damaged_records(void **state) {
+  char path[600], jpath[700];
+  tmp_ledger(path, sizeof path);
+  snprintf(jpath, sizeof jpath, "%s-pending", path);
+
+  /* 5 pending rows, the last one torn in half: 4 come back */
+  pending_rows(path, 5);
+  struct stat sb;
+  assert_int_equal(stat(jpath, &sb), 0);
+  assert_true(sb.st_size > 0);
+  assert_int_equal(truncate(jpath, sb.st_size - 20), 0);
+  uint64_t replayed = 0;
+  reopen(path, &replayed);
+  assert_int_equal(replayed, 4);
+  assert_int_equal(count_rows(path), 4);
+  assert_int_equal(stat(jpath, &sb), 0);
+  assert_int_equal(sb.st_size, 0); /* emptied once committed */
+
+  /* opening again commits nothing twice */
+  reopen(path, &replayed);
+  assert_int_equal(replayed, 0);
+  assert_int_equal(count_rows(path), 4);
+
+  /* a flipped byte inside the second record: its checksum fails, so it and
+   * everything after it are not trusted */
+  pending_rows(path, 3);
+  int fd = open(jpath, O_RDWR);
+  assert_true(fd >= 0);
+  assert_int_equal(fstat(fd, &sb), 0);
+  off_t rec = sb.st_size / 3;
+  unsigned char b;
+  assert_int_equal(pread(fd, &b, 1, rec + 40), 1);
+  b ^= 0x55;
+  assert_int_equal(pwrite(fd, &b, 1, rec + 40), 1);
+  close(fd);
+  reopen(path, &replayed);
+  assert_int_equal(replayed, 1);
+  assert_int_equal(count_rows(path), 5);
+
+  /* what `sluice audit` does first: commit rows a crashed process left */
+  pending_rows(path, 2);
+  uint64_t rows = 0;
+  assert_int_equal(sl_ledger_commit_pending(path, &rows), 0);
+  assert_int_equal(rows, 2);
+  assert_int_equal(count_rows(path), 7);
+  assert_int_equal(sl_ledger_commit_pending(path, &rows), 0);
+  assert_int_equal(rows, 0);
+  /* while a sluice holds the journal, it is left to it */
+  sl_ledger_t *held;
+  sl_ledger_opts_t o = opts_for(true);
+  assert_int_equal(sl_ledger_open(path, &o, NULL, &held), 0);
+  sl__ledger_pause(held, true);
+  sl_ledger_row_t r = sample_row(777777);
+  assert_int_equal(sl_ledger_append(held, &r, NULL, NULL), 0);
+  assert_int_equal(sl_ledger_commit_pending(path, &rows), SL_EBUSY);
+  sl_ledger_close(held);
+  assert_int_equal(count_rows(path), 8);
+
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
+  rm_ledger(path);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_sigkill_under_load)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_sigkill_under_load),
+                                     cmocka_unit_test(test_sigkill_under_load_journal),
+                                     cmocka_unit_test(test_journal_torn_and_damaged_records)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

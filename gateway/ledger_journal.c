@@ -1,0 +1,163 @@
+/* The ledger's pending-rows journal: PATH-pending beside the database. With
+ * ledger.durability "journal", a row is appended here (one write(2) of one
+ * framed record, O_APPEND) before sl_ledger_append() returns, so it survives a
+ * crash of the process from that moment, and the request need not wait for the
+ * SQLite commit. The writer thread commits rows on its own schedule, records the
+ * last journal sequence number it committed in ledger_meta (in the same
+ * transaction), and empties the file once everything in it is committed. At the
+ * next open, records newer than that number are committed first.
+ *
+ * Record: "SLJ1" | u32 payload length | u64 sequence | payload | u64 FNV-1a of
+ * sequence and payload (little-endian). A torn record at the end (the process
+ * died inside write) fails its length or checksum and is ignored: its append
+ * never returned, so nobody was told it was recorded.
+ *
+ * One process per journal: an exclusive flock; a second process falls back to
+ * waiting for commits. Power-loss safety is not claimed (no fsync on the loop);
+ * that is what durability "commit" with sync FULL is for. */
+#include "ledger_int.h"
+
+#include "sl_err.h"
+#include "sl_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAGIC "SLJ1"
+#define HEAD 16 /* magic, length, sequence */
+#define TAIL 8  /* checksum */
+#define MAX_RECORD (1u << 20)
+
+struct sl_ljournal {
+  int fd;
+  char *path;
+};
+
+static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
+  return h;
+}
+
+static void put_u32(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put_u64(unsigned char *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get_u32(const unsigned char *p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+static uint64_t get_u64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
+static uint64_t checksum(const unsigned char *seq8, const void *payload, size_t n) {
+  return fnv(fnv(1469598103934665603ULL, seq8, 8), payload, n);
+}
+
+int sl__ljournal_open(const char *db_path, sl_ljournal_t **out) {
+  *out = NULL;
+  sl_ljournal_t *j = calloc(1, sizeof *j);
+  if (!j) return SL_ENOMEM;
+  size_t n = strlen(db_path) + sizeof "-pending";
+  if (!(j->path = malloc(n))) {
+    free(j);
+    return SL_ENOMEM;
+  }
+  snprintf(j->path, n, "%s-pending", db_path);
+  j->fd = open(j->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (j->fd < 0) {
+    SL_ERROR("ledger: cannot open %s: %s", j->path, strerror(errno));
+    free(j->path);
+    free(j);
+    return SL_EIO;
+  }
+  if (flock(j->fd, LOCK_EX | LOCK_NB)) {
+    int busy = errno == EWOULDBLOCK;
+    if (!busy) SL_ERROR("ledger: cannot lock %s: %s", j->path, strerror(errno));
+    close(j->fd);
+    free(j->path);
+    free(j);
+    return busy ? SL_EBUSY : SL_EIO;
+  }
+  *out = j;
+  return 0;
+}
+
+void sl__ljournal_close(sl_ljournal_t *j) {
+  if (!j) return;
+  close(j->fd); /* releases the lock */
+  free(j->path);
+  free(j);
+}
+
+int sl__ljournal_append(sl_ljournal_t *j, uint64_t seq, const void *payload, size_t len) {
+  if (len > MAX_RECORD) return SL_ETOOBIG;
+  unsigned char stack[2048];
+  size_t total = HEAD + len + TAIL;
+  unsigned char *rec = total <= sizeof stack ? stack : malloc(total);
+  if (!rec) return SL_ENOMEM;
+  memcpy(rec, MAGIC, 4);
+  put_u32(rec + 4, (uint32_t)len);
+  put_u64(rec + 8, seq);
+  memcpy(rec + HEAD, payload, len);
+  put_u64(rec + HEAD + len, checksum(rec + 8, payload, len));
+  ssize_t w;
+  do w = write(j->fd, rec, total);
+  while (w < 0 && errno == EINTR);
+  if (rec != stack) free(rec);
+  if (w == (ssize_t)total) return 0;
+  /* A short write leaves a torn record that replay ignores, but the next record
+   * would land after it: cut it off. */
+  if (w > 0) {
+    struct stat st;
+    if (!fstat(j->fd, &st) && ftruncate(j->fd, st.st_size - w)) { /* nothing more to do */ }
+  }
+  SL_ERROR("ledger: cannot write %s: %s", j->path, w < 0 ? strerror(errno) : "short write");
+  return SL_EIO;
+}
+
+int sl__ljournal_truncate(sl_ljournal_t *j) {
+  return ftruncate(j->fd, 0) ? SL_EIO : 0;
+}
+
+int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn) {
+  *torn = 0;
+  struct stat st;
+  if (fstat(j->fd, &st)) return SL_EIO;
+  size_t size = (size_t)st.st_size;
+  if (!size) return 0;
+  unsigned char *buf = malloc(size);
+  if (!buf) return SL_ENOMEM;
+  size_t got = 0;
+  while (got < size) {
+    ssize_t r = pread(j->fd, buf + got, size - got, (off_t)got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  size_t off = 0;
+  int rc = 0;
+  while (!rc && off + HEAD + TAIL <= got) {
+    const unsigned char *p = buf + off;
+    uint32_t len = get_u32(p + 4);
+    if (memcmp(p, MAGIC, 4) || len > MAX_RECORD || off + HEAD + len + TAIL > got ||
+        get_u64(p + HEAD + len) != checksum(p + 8, p + HEAD, len))
+      break;
+    rc = cb(ud, get_u64(p + 8), p + HEAD, len);
+    off += HEAD + len + TAIL;
+  }
+  if (!rc) *torn = got - off;
+  free(buf);
+  return rc;
+}
