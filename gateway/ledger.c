@@ -57,8 +57,17 @@ typedef struct entry {
 #define POOL_STORE 1024
 #define POOL_MAX 8192 /* entries kept (about 10 MB at most) */
 
+/* Journal mode: callbacks due on one loop, run from a uv_idle on it at the next
+ * turn of the loop (no system call, unlike an async wake-up). Loop thread only. */
+typedef struct {
+  entry_t *head, *tail;
+  uv_idle_t idle;
+  struct sl_ledger *l;
+} soon_t;
+
 struct sl_ledger {
   uv_loop_t *loop;
+  soon_t soon;               /* journal-mode callbacks for `loop` */
   uv_async_t async;          /* owned; freed in its close callback */
   sqlite3 *db;               /* writer thread only, after open */
   sqlite3_stmt *insert;
@@ -70,6 +79,8 @@ struct sl_ledger {
   int open_rc;
   sl_ledger_opts_t opts;
 
+  pthread_mutex_t jmu;       /* journal mode: one appender at a time writes the journal
+                                and queues (taken before mu, never the reverse) */
   pthread_mutex_t mu;
   pthread_cond_t cv_work;    /* writer waits for rows */
   bool writer_waiting;       /* only then does an append need to signal */
@@ -96,7 +107,7 @@ struct sl_ledger {
   sl_ledger_port_t *ports;   /* every port opened; freed with the ledger */
 
   sl_ljournal_t *journal;    /* journal mode (opts.journal) */
-  uint64_t jseq_next;        /* guarded by mu */
+  uint64_t jseq_next;        /* guarded by jmu */
   sqlite3_stmt *meta_set;    /* writer: records the last journal seq committed */
   int64_t replayed;          /* rows committed from the journal at open */
 };
@@ -104,6 +115,7 @@ struct sl_ledger {
 /* Another loop's way back: its own async handle and list of finished rows. */
 struct sl_ledger_port {
   uv_async_t async;
+  soon_t soon;
   sl_ledger_t *l;
   entry_t *done_head, *done_tail; /* guarded by l->mu */
   bool post;                      /* guarded by l->mu: rows for it in this batch */
@@ -701,8 +713,17 @@ static void *writer_main(void *arg) {
       while (!l->stopping && !pthread_cond_timedwait(&l->cv_work, &l->mu, &dl)) {}
       continue;
     }
-    if (!rc && n && l->journal && !l->q_head && sl__ljournal_truncate(l->journal))
-      SL_WARN("ledger: cannot empty the journal (it is replayed, harmlessly, at the next open)");
+    if (!rc && n && l->journal && !l->q_head) {
+      /* Everything journaled is committed: empty the journal. An appender holds
+       * jmu from its journal write until its row is queued, so with jmu held
+       * an empty queue means nothing is in between. */
+      pthread_mutex_unlock(&l->mu);
+      pthread_mutex_lock(&l->jmu);
+      pthread_mutex_lock(&l->mu);
+      if (!l->q_head && sl__ljournal_truncate(l->journal))
+        SL_WARN("ledger: cannot empty the journal (its rows are skipped, harmlessly, at the next open)");
+      pthread_mutex_unlock(&l->jmu);
+    }
     if (n) {
       if (rc) {
         l->st.failed += n;
@@ -781,6 +802,31 @@ static void run_list(sl_ledger_t *l, entry_t **head, entry_t **tail) {
 
 static void run_done(sl_ledger_t *l) { run_list(l, &l->done_head, &l->done_tail); }
 
+static void on_soon(uv_idle_t *h) {
+  soon_t *q = h->data;
+  entry_t *e = q->head;
+  q->head = q->tail = NULL;
+  uv_idle_stop(h);
+  while (e) { /* a callback may append again: that goes on the fresh list */
+    entry_t *next = e->next;
+    e->cb(e->data, e->status);
+    entry_free(q->l, e);
+    e = next;
+  }
+}
+
+static void soon_init(soon_t *q, uv_loop_t *loop, sl_ledger_t *l) {
+  uv_idle_init(loop, &q->idle);
+  q->idle.data = q;
+  q->l = l;
+}
+
+/* Runs what is due now and closes the handle (its memory goes with its owner). */
+static void soon_close(soon_t *q) {
+  if (q->head) on_soon(&q->idle);
+  uv_close((uv_handle_t *)&q->idle, NULL);
+}
+
 static void on_port_async(uv_async_t *h) {
   sl_ledger_port_t *p = h->data;
   run_list(p->l, &p->done_head, &p->done_tail);
@@ -795,6 +841,7 @@ int sl_ledger_port_open(sl_ledger_t *l, uv_loop_t *loop, sl_ledger_port_t **out)
   }
   p->async.data = p;
   p->l = l;
+  soon_init(&p->soon, loop, l);
   pthread_mutex_lock(&l->mu);
   p->next = l->ports;
   l->ports = p;
@@ -818,6 +865,7 @@ void sl_ledger_port_close(sl_ledger_port_t *p) {
     entry_free(p->l, e);
     e = next;
   }
+  soon_close(&p->soon);
   uv_close((uv_handle_t *)&p->async, NULL); /* the memory goes with the ledger */
 }
 
@@ -837,6 +885,7 @@ static void free_ledger(sl_ledger_t *l) {
   }
   pthread_mutex_destroy(&l->pool_mu);
   pthread_mutex_destroy(&l->mu);
+  pthread_mutex_destroy(&l->jmu);
   pthread_cond_destroy(&l->cv_work);
   pthread_cond_destroy(&l->cv_done);
   sl__ledger_hasher_free(&l->hasher);
@@ -857,6 +906,7 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
   if (!l->opts.batch_max) l->opts.batch_max = 4096;
   if (!l->opts.sync_interval_ms) l->opts.sync_interval_ms = 1000;
   l->loop = loop;
+  pthread_mutex_init(&l->jmu, NULL);
   pthread_mutex_init(&l->mu, NULL);
   pthread_mutex_init(&l->pool_mu, NULL);
   pthread_cond_init(&l->cv_work, NULL);
@@ -882,6 +932,7 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
       return SL_EINTERNAL;
     }
     l->async.data = l;
+    soon_init(&l->soon, loop, l);
   }
   int rc = SL_EINTERNAL;
   l->open_path = path;
@@ -899,7 +950,10 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
     pthread_join(l->thread, NULL);
   }
   /* Failed: free now, or with a loop once the async handle is closed. */
-  if (loop) uv_close((uv_handle_t *)&l->async, on_closed);
+  if (loop) {
+    uv_close((uv_handle_t *)&l->soon.idle, NULL);
+    uv_close((uv_handle_t *)&l->async, on_closed);
+  }
   else free_ledger(l);
   return rc;
 }
@@ -932,7 +986,8 @@ void sl_ledger_close(sl_ledger_t *l) {
   if (l->thread_started) pthread_join(l->thread, NULL); /* it closes the database */
   if (l->loop) {
     run_done(l); /* the callbacks the async had not delivered yet */
-    uv_close((uv_handle_t *)&l->async, on_closed);
+    soon_close(&l->soon);
+    uv_close((uv_handle_t *)&l->async, on_closed); /* after the idle: frees l */
   } else {
     free_ledger(l);
   }
@@ -951,6 +1006,7 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
     jrec_encode(e, rec);
   }
   int rc = 0;
+  if (rec) pthread_mutex_lock(&l->jmu); /* the journal write stays outside mu */
   pthread_mutex_lock(&l->mu);
   if (l->stopping) {
     rc = SL_ECANCELED;
@@ -959,7 +1015,10 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
     rc = SL_EBUSY;
   } else if (rec) {
     e->jseq = l->jseq_next;
-    if (!(rc = sl__ljournal_append(l->journal, e->jseq, rec, rlen))) l->jseq_next++;
+    pthread_mutex_unlock(&l->mu);
+    rc = sl__ljournal_append(l->journal, e->jseq, rec, rlen);
+    pthread_mutex_lock(&l->mu);
+    if (!rc) l->jseq_next++;
     else l->st.failed++;
   }
   if (!rc) {
@@ -973,23 +1032,19 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
       pthread_cond_signal(&l->cv_work); /* else it loops back anyway */
   }
   pthread_mutex_unlock(&l->mu);
+  if (rec) pthread_mutex_unlock(&l->jmu);
   if (rec && rec != stack) free(rec);
   return rc;
 }
 
 /* Journal mode: the row is durable now; its callback (c, allocated before the
- * row was written) goes back to the loop through the done lists the writer
- * uses. */
+ * row was written) runs at the next turn of the appender's loop. */
 static void callback_now(sl_ledger_t *l, entry_t *c) {
-  sl_ledger_port_t *port = c->port;
-  pthread_mutex_lock(&l->mu);
-  entry_t **head = port ? &port->done_head : &l->done_head;
-  entry_t **tl = port ? &port->done_tail : &l->done_tail;
-  if (*tl) (*tl)->next = c;
-  else *head = c;
-  *tl = c;
-  pthread_mutex_unlock(&l->mu);
-  uv_async_send(port ? &port->async : &l->async);
+  soon_t *q = c->port ? &c->port->soon : &l->soon;
+  if (q->tail) q->tail->next = c;
+  else q->head = c;
+  q->tail = c;
+  if (!uv_is_active((uv_handle_t *)&q->idle)) uv_idle_start(&q->idle, on_soon);
 }
 
 static int append(sl_ledger_t *l, sl_ledger_port_t *port, const sl_ledger_row_t *row,

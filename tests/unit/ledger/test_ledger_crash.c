@@ -256,9 +256,43 @@ static void test_journal_torn_and_damaged_records(void **state) {
   rm_ledger(path);
 }
 
+static void on_ack(void *data, int status) {
+  int *acks = data;
+  if (!status) (*acks)++;
+}
+
+/* The point of the journal: the callback does not wait for the SQLite commit
+ * (here the writer is paused), and the row is committed later all the same. */
+static void test_journal_callback_before_commit(void **state) {
+  char path[600];
+  tmp_ledger(path, sizeof path);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  sl_ledger_t *l;
+  sl_ledger_opts_t o = opts_for(true);
+  assert_int_equal(sl_ledger_open(path, &o, &loop, &l), 0);
+  sl__ledger_pause(l, true);
+  int acks = 0;
+  for (int i = 0; i < 10; i++) {
+    sl_ledger_row_t r = sample_row(i);
+    assert_int_equal(sl_ledger_append(l, &r, on_ack, &acks), 0);
+  }
+  assert_int_equal(acks, 0); /* never from inside the append */
+  for (int i = 0; i < 5 && acks < 10; i++) uv_run(&loop, UV_RUN_NOWAIT);
+  assert_int_equal(acks, 10);
+  assert_int_equal(count_rows(path), 0);
+  sl__ledger_pause(l, false);
+  sl_ledger_close(l);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  assert_int_equal(count_rows(path), 10);
+  rm_ledger(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_sigkill_under_load),
                                      cmocka_unit_test(test_sigkill_under_load_journal),
-                                     cmocka_unit_test(test_journal_torn_and_damaged_records)};
+                                     cmocka_unit_test(test_journal_torn_and_damaged_records),
+                                     cmocka_unit_test(test_journal_callback_before_commit)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
