@@ -47,17 +47,20 @@ static bool cue_near_idx(const cue_index_t *ix, uint32_t pos, uint32_t win, uint
   return lo < ix->n && ix->start[lo] - pos <= after;
 }
 
+/* Does one of `words` (lower-case) start at a word start within `win` bytes
+ * before pos? One pass over the window, comparing only the words that begin
+ * with the byte at hand (this runs for every phone-, card- and digit-shaped hit). */
 static bool ci_word_before(const char *t, uint32_t pos, uint32_t win, const char *const *words) {
   uint32_t lo = pos > win ? pos - win : 0;
   char low[128];
   size_t n = sl__lower_copy(t + lo, pos - lo, low, sizeof low);
-  for (const char *const *w = words; *w; w++) {
-    size_t m = strlen(*w);
-    const char *p = low, *end = low + n;
-    while ((p = memmem(p, (size_t)(end - p), *w, m))) {
-      size_t i = (size_t)(p - low) + lo;
-      if (i == 0 || !isalpha((unsigned char)t[i - 1])) return true;
-      p++;
+  for (size_t k = 0; k < n; k++) {
+    size_t i = k + lo;
+    if (i > 0 && isalpha((unsigned char)t[i - 1])) continue;
+    for (const char *const *w = words; *w; w++) {
+      if ((*w)[0] != low[k]) continue;
+      size_t m = strlen(*w);
+      if (k + m <= n && !memcmp(low + k, *w, m)) return true;
     }
   }
   return false;

@@ -196,9 +196,11 @@ bool sl__is_placeholder(const char *s, size_t n) {
   (void)orig;
   n = sl__lower_copy(s, n, low, sizeof low);
   s = low;
-  if (ci_contains(s, n, "{{") || ci_contains(s, n, "${") || ci_contains(s, n, "%(") ||
-      ci_contains(s, n, "process.env") || ci_contains(s, n, "os.environ") ||
-      ci_contains(s, n, "getenv"))
+  if (memchr(s, '{', n) && ci_contains(s, n, "{{")) return true;
+  if (memchr(s, '(', n) && ci_contains(s, n, "%(")) return true;
+  if (memchr(s, '$', n) && ci_contains(s, n, "${")) return true;
+  if (n >= 6 && memchr(s, 'v', n) && (ci_contains(s, n, "process.env") || ci_contains(s, n, "os.environ") ||
+                 ci_contains(s, n, "getenv")))
     return true;
   /* masks: mostly x, *, ., #, -, _ or a single repeated char that isn't a letter */
   size_t mask = 0;
