@@ -21,8 +21,9 @@
  * compiled without it and their start is recovered by walking back over the
  * pattern's byte class (bounded); prefix-led secrets match only their prefix
  * and the C validators measure the body. ST_LIT patterns have no expression of
- * their own: their literals (lits[] below) stand for them. */
-enum { ST_SOM, ST_BACK, ST_FIXED, ST_LIT }; /* ST_FIXED: fixed-width patterns, start = end - width */
+ * their own: their literals (litsets[] below) stand for them. ST_C patterns are
+ * matched in C around the digit runs (num_scan); their regex is in a comment. */
+enum { ST_SOM, ST_BACK, ST_FIXED, ST_LIT, ST_C }; /* ST_FIXED: fixed-width patterns, start = end - width */
 
 typedef struct {
   int id;
@@ -58,8 +59,10 @@ static const pat_t pats[] = {
      "\\b\\d{4}(?:[ \\-]\\d{4}){2,3}(?:[ \\-]?\\d{1,3})?\\b|\\b\\d{4}[ \\-]\\d{6}[ \\-]\\d{4,5}\\b", ST_BACK,
      "0-9 -", 24},
     {SL_P_SSN, 0, "\\b\\d{3}[ \\-.]\\d{2}[ \\-.]\\d{4}\\b", ST_FIXED, NULL, 11},
-    /* the IBAN's head only; pii.c reads the rest (bounded repeats cost here) */
-    {SL_P_IBAN, 0, "\\b[A-Z]{2}\\d{2}[ ]?[A-Z0-9]{4}", ST_BACK, "A-Z0-9 ", 9},
+    /* the IBAN's head only, \b[A-Z]{2}\d{2}[ ]?[A-Z0-9]{4}; pii.c reads the rest. Its
+     * hits are those Hyperscan would report (every end offset, start walked back
+     * over [A-Z0-9 ] up to 9 bytes), found from the digit runs in num_scan */
+    {SL_P_IBAN, 0, NULL, ST_BACK, "A-Z0-9 ", 9},
     {SL_P_IPV4, 0, "\\b\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\b", ST_BACK, "0-9.", 15},
     {SL_P_IPV6, 0, "[0-9A-Fa-f]{0,4}:(?:[0-9A-Fa-f]{0,4}:){1,7}[0-9A-Fa-f]{0,4}", ST_BACK,
      "0-9A-Fa-f:", 39},
@@ -117,8 +120,9 @@ static const pat_t pats[] = {
     {SL_P_PWHASH, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_PW_CUE, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_KEY_CUE, 0, NULL, ST_LIT, NULL, 0},
-    {SL_P_CRYPTO_BTC, 0, "\\b(?:bc1[ac-hj-np-z02-9]{25,71}|[13][a-km-zA-HJ-NP-Z1-9]{25,34})\\b", ST_BACK,
-     "A-Za-z0-9", 90},
+    /* \b(?:bc1[ac-hj-np-z02-9]{25,71}|[13][a-km-zA-HJ-NP-Z1-9]{25,34})\b: a whole word,
+     * checked in C where a digit run starts one (num_scan) */
+    {SL_P_CRYPTO_BTC, 0, NULL, ST_C, NULL, 0},
     {SL_P_CRYPTO_ETH, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_NETRC, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_NAME2, 0, NULL, ST_LIT, NULL, 0},
@@ -534,6 +538,47 @@ static bool num_class(unsigned char ch) {
          ch == '-' || ch == '/';
 }
 
+/* Bitcoin addresses: the word starting at p, if it is one (see pats[]). */
+static void btc_at(scan_ctx_t *x, size_t p) {
+  const unsigned char *t = x->text;
+  size_t n = x->len, q = p;
+  if (p > 0 && word_byte(t[p - 1])) return;
+  while (q < n && word_byte(t[q]) && q - p <= 74) q++;
+  if (q < n && word_byte(t[q])) return;
+  bool bech = q - p >= 3 && t[p] == 'b' && t[p + 1] == 'c' && t[p + 2] == '1';
+  if (bech ? q - p < 28 || q - p > 74 : (t[p] != '1' && t[p] != '3') || q - p < 26 || q - p > 35) return;
+  for (size_t k = p + (bech ? 3 : 1); k < q; k++) {
+    unsigned char ch = t[k];
+    bool ok = bech ? (ch >= 'a' && ch <= 'z' && ch != 'b' && ch != 'i' && ch != 'o') ||
+                         (ch >= '0' && ch <= '9' && ch != '1')
+                   : (ch >= 'a' && ch <= 'z' && ch != 'l') || (ch >= 'A' && ch <= 'Z' && ch != 'I' && ch != 'O') ||
+                         (ch >= '1' && ch <= '9');
+    if (!ok) return;
+  }
+  add_hit(x, SL_P_CRYPTO_BTC, p, q);
+}
+
+static inline bool upper_byte(unsigned char ch) { return ch >= 'A' && ch <= 'Z'; }
+static inline bool digit_byte(unsigned char ch) { return ch >= '0' && ch <= '9'; }
+
+/* IBAN heads \b[A-Z]{2}\d{2}[ ]?[A-Z0-9]{4} whose digits start the run at a: the
+ * match ends Hyperscan would report, in order. */
+static void iban_at(scan_ctx_t *x, size_t a) {
+  const unsigned char *t = x->text;
+  size_t n = x->len, s = a - 2;
+  if (a < 2 || a + 1 >= n || !upper_byte(t[s]) || !upper_byte(t[s + 1]) || !digit_byte(t[a]) ||
+      !digit_byte(t[a + 1]))
+    return;
+  if (s > 0 && word_byte(t[s - 1])) return;
+  for (int sp = 0; sp < 2; sp++) {
+    size_t g = a + 2 + (size_t)sp; /* the four [A-Z0-9] */
+    if (g + 4 > n || (sp && t[a + 2] != ' ')) break;
+    bool ok = true;
+    for (size_t k = g; k < g + 4; k++) ok &= upper_byte(t[k]) || digit_byte(t[k]);
+    if (ok) add_hit(x, SL_P_IBAN, 0, g + 4);
+  }
+}
+
 static int on_num_match(unsigned id, unsigned long long from, unsigned long long to, unsigned fl,
                         void *vctx) {
   (void)from, (void)fl;
@@ -585,6 +630,12 @@ static hs_error_t num_scan(const sl__scan_t *s, hs_scratch_t *sc, scan_ctx_t *x)
     while (b < n && num_class(t[b])) nd += t[b] >= '0' && t[b] <= '9', b++;
     for (size_t k = a; k < i; k++) nd += t[k] >= '0' && t[k] <= '9';
     i = b;
+    /* the shapes that are words around digits: an IBAN's head ends in letters
+     * just before a run, a Bitcoin address starts with 1 or 3 (or bc1) */
+    if (a >= 2 && upper_byte(t[a - 1])) iban_at(x, a);
+    if (a >= 2 && t[a] == '1' && t[a - 1] == 'c' && t[a - 2] == 'b') btc_at(x, a - 2);
+    for (size_t k = a; k < b; k++)
+      if ((t[k] == '1' || t[k] == '3') && (k == 0 || !word_byte(t[k - 1]))) btc_at(x, k);
     if (nd < 4) continue;
     size_t ws = a ? a - 1 : 0, we = b < n ? b + 1 : n, wl = we - ws;
     if (wl > NUM_BUF / 4) { /* a long run: scan it in place */

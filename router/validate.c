@@ -171,7 +171,8 @@ static bool ci_contains(const char *hay, size_t n, const char *needle) {
   return memmem(hay, n, needle, strlen(needle)) != NULL;
 }
 
-static bool ph_first[256];
+static uint64_t ph_first[256]; /* bit w: ph_words[w] starts with this byte */
+static uint8_t ph_len[64];
 static const char *const ph_words[] = {
     "your_", "your-", "yourkey", "your key", "your api", "your_api", "_here", "-here",
     "placeholder", "changeme", "change_me", "change-me", "redacted", "dummy", "example_",
@@ -180,8 +181,11 @@ static const char *const ph_words[] = {
     "none", "null", "undefined", "secret_value", "api_key_value", "token_value"};
 void placeholder_init(void);
 void placeholder_init(void) {
-  for (size_t w = 0; w < sizeof ph_words / sizeof ph_words[0]; w++)
-    ph_first[(unsigned char)ph_words[w][0]] = true;
+  _Static_assert(sizeof ph_words / sizeof ph_words[0] <= 64, "ph_first is a 64-bit mask");
+  for (size_t w = 0; w < sizeof ph_words / sizeof ph_words[0]; w++) {
+    ph_first[(unsigned char)ph_words[w][0]] |= 1ull << w;
+    ph_len[w] = (uint8_t)strlen(ph_words[w]);
+  }
 }
 
 bool sl__is_placeholder(const char *s, size_t n) {
@@ -217,11 +221,9 @@ bool sl__is_placeholder(const char *s, size_t n) {
   pthread_once(&once, placeholder_init);
   for (size_t i = 0; i < n; i++) {
     if (i == 32 && n > 64) i = n - 32;
-    if (!ph_first[(unsigned char)s[i]]) continue;
-    unsigned char ch = (unsigned char)s[i];
-    for (size_t w = 0; w < sizeof ph_words / sizeof ph_words[0]; w++) {
-      if ((unsigned char)ph_words[w][0] != ch) continue;
-      size_t m = strlen(ph_words[w]);
+    for (uint64_t ws = ph_first[(unsigned char)s[i]]; ws; ws &= ws - 1) {
+      unsigned w = (unsigned)__builtin_ctzll(ws);
+      size_t m = ph_len[w];
       if (i + m <= n && !memcmp(s + i, ph_words[w], m)) return true;
     }
   }
@@ -235,10 +237,11 @@ bool sl__is_known_example(const char *s, size_t n) {
       "sk_test_4eC39HqLyjWDarjtT1zdp7dc", "pk_test_TYooMQauvdEDq54NiTphI7jx",
       "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
   /* every listed value but the Stripe ones contains EXAMPLE or is a mask */
-  bool example = memmem(s, n, "EXAMPLE", 7) != NULL;
+  bool example = memmem(s, n, "EXAMPLE", 7) != NULL, underscore = memchr(s, '_', n) != NULL;
   for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
     size_t m = strlen(ex[i]);
     if (!example && ex[i][0] != 's' && ex[i][0] != 'p' && ex[i][0] != 'g') continue;
+    if (!example && !underscore) continue; /* the others all hold a '_' */
     if (n < m) continue;
     const char *hit = memmem(s, n, ex[i], m);
     if (hit) return true;
