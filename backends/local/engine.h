@@ -25,7 +25,7 @@ typedef struct {
   const char *model_path;
   int threads;          /* oneDNN (OpenMP) threads for the model math; ≤ 0: 1 */
   int max_batch;        /* sequences running at once (KV slots); ≤ 0: 8 */
-  size_t kv_cache_mb;   /* cap on the F32 KV cache for all slots; 0: 1024. A model whose
+  size_t kv_cache_mb;   /* cap on the KV cache for all slots (F32; F16 for s8 models); 0: 1024. A model whose
                            full context does not fit gets a shorter n_ctx */
   int n_ctx;            /* positions per sequence (prompt + output); 0: the model's,
                            lowered to fit kv_cache_mb */
