@@ -39,6 +39,7 @@ bench-router: build
 bench-ledger: build
 	@cmake --build $(REL) -j $(JOBS) --target bench_ledger >/dev/null
 	$(REL)/tests/bench_ledger
+	$(REL)/tests/bench_ledger --journal
 
 clean:
 	rm -rf build
