@@ -76,24 +76,10 @@ static const pat_t pats[] = {
      "sept|oct|nov|dec)[a-z]{0,6}\\.?,?\\s{1,3}\\d{4}\\b", ST_SOM, NULL, 0},
     {SL_P_CUE_DOB, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_PASSPORT, 0, NULL, ST_LIT, NULL, 0},
-    {SL_P_CUE_DL, 0,
-     "(?i:\\b(?:driver'?s?|drivers'|driving)[ \\-]?licen[cs]e|\\blicen[cs]e\\s{0,3}(?:no\\b|"
-     "number|#))|\\bDL\\b", ST_SOM, NULL, 0},
-    {SL_P_CUE_MEDICAL, CI,
-     "\\b(?:medical\\s{1,3}(?:record|file|id|licen[cs]e)|patient\\s{1,3}(?:id|number|no|#|"
-     "record)|health\\s{1,3}(?:insurance|plan|card|record)|insurance\\s{1,3}(?:id|number|no|"
-     "policy|member|card)|member\\s{1,3}id|policy\\s{1,3}(?:number|no)|medicare|medicaid|mrn|"
-     "nhs\\s{1,3}(?:number|no)|npi|dea\\s{1,3}(?:number|no))\\b", ST_SOM, NULL, 0},
-    {SL_P_CUE_BANK, CI,
-     "\\b(?:(?:bank|checking|savings|deposit|current)\\s{1,3})?(?:account|acct|a/c)\\s{0,3}"
-     "(?:number|no\\b|num\\b|#)|\\brouting\\s{1,3}(?:number|no)|\\bsort\\s{1,3}code|\\bbsb\\b|"
-     "\\bbank\\s{1,3}account|\\biban\\b|\\bacc(?:t|ount)?[_\\-]?(?:num|no|nr)\\b", ST_SOM, NULL, 0},
-    {SL_P_CUE_NATID, 0,
-     "(?i:\\b(?:tax\\s{0,3}(?:id|payer\\s{1,3}id|identification)|national\\s{1,3}(?:id|identity|"
-     "insurance)|id\\s{1,3}(?:number|no\\b|card)|aadhaa?r|voter\\s{1,3}id|personal\\s{1,3}(?:id|"
-     "identification|number)|identity\\s{1,3}(?:card|number|document)|citizen\\s{1,3}id|"
-     "social\\s{1,3}insurance))|\\b(?:TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|"
-     "CURP|RFC)\\b", ST_SOM, NULL, 0},
+    {SL_P_CUE_DL, 0, NULL, ST_LIT, NULL, 0},
+    {SL_P_CUE_MEDICAL, 0, NULL, ST_LIT, NULL, 0},
+    {SL_P_CUE_BANK, 0, NULL, ST_LIT, NULL, 0},
+    {SL_P_CUE_NATID, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_SSN, 0, NULL, ST_LIT, NULL, 0},
     /* Prefix-led secrets: the literal is the prefix; secrets.c measures the body. */
     {SL_P_AWS_AKID, 0, NULL, ST_LIT, NULL, 0},
@@ -143,74 +129,140 @@ enum {
   P_DIGIT,   /* one digit follows: PuTTY-User-Key-File-\d */
   P_SHA,     /* \d+\$ follows: \$pbkdf2-sha\d+\$ */
   P_HEX40,   /* [0-9a-fA-F]{40}\b follows: \b0x[a-fA-F0-9]{40}\b */
+  P_TAILS,   /* one of the row's tails follows */
 };
 typedef struct {
   uint8_t id, ci, bnd, post;
   const char *alts;
+  const char *tails; /* P_TAILS: what may follow, '|'-separated (S1, S0, WB below) */
 } litset_t;
 
+/* Tails of the context-cue literals: the rest of the regex after the literal,
+ * as alternatives of plain bytes (compared like the literal, caseless or not)
+ * and these markers. Every alternative that matches gives a match end. */
+#define S1 "\001" /* \s{1,3} */
+#define S0 "\002" /* \s{0,3} */
+#define WB "\003" /* \b */
+
 static const litset_t litsets[] = {
-    {SL_P_EMAIL, 0, 0, P_NONE, "@"},
-    {SL_P_URL_CRED, 0, 0, P_NONE, "://"},
-    {SL_P_URL, 0, 0, P_NONE, "://"},
+    {SL_P_EMAIL, 0, 0, P_NONE, "@", NULL},
+    {SL_P_URL_CRED, 0, 0, P_NONE, "://", NULL},
+    {SL_P_URL, 0, 0, P_NONE, "://", NULL},
+    /* \b(?:medical\s{1,3}(?:record|file|id|licen[cs]e)|patient\s{1,3}(?:id|number|no|#|record)|
+     * health\s{1,3}(?:insurance|plan|card|record)|insurance\s{1,3}(?:id|number|no|policy|member|
+     * card)|member\s{1,3}id|policy\s{1,3}(?:number|no)|medicare|medicaid|mrn|nhs\s{1,3}(?:number|no)|
+     * npi|dea\s{1,3}(?:number|no))\b */
+    {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "medical",
+     S1 "record" WB "|" S1 "file" WB "|" S1 "id" WB "|" S1 "licence" WB "|" S1 "license" WB},
+    {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "patient",
+     S1 "id" WB "|" S1 "number" WB "|" S1 "no" WB "|" S1 "#" WB "|" S1 "record" WB},
+    {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "health",
+     S1 "insurance" WB "|" S1 "plan" WB "|" S1 "card" WB "|" S1 "record" WB},
+    {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "insurance",
+     S1 "id" WB "|" S1 "number" WB "|" S1 "no" WB "|" S1 "policy" WB "|" S1 "member" WB "|" S1 "card" WB},
+    {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "member", S1 "id" WB},
+    {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "policy|nhs|dea", S1 "number" WB "|" S1 "no" WB},
+    {SL_P_CUE_MEDICAL, 1, B_L | B_R, P_NONE, "medicare|medicaid|mrn|npi", NULL},
+    /* \b(?:(?:bank|checking|savings|deposit|current)\s{1,3})?(?:account|acct|a/c)\s{0,3}(?:number|
+     * no\b|num\b|#)|\brouting\s{1,3}(?:number|no)|\bsort\s{1,3}code|\bbsb\b|\bbank\s{1,3}account|
+     * \biban\b|\bacc(?:t|ount)?[_\-]?(?:num|no|nr)\b */
+    {SL_P_CUE_BANK, 1, B_L, P_TAILS, "account|acct|a/c",
+     S0 "number|" S0 "no" WB "|" S0 "num" WB "|" S0 "#"},
+    {SL_P_CUE_BANK, 1, B_L, P_TAILS, "bank|checking|savings|deposit|current",
+     S1 "account" S0 "number|" S1 "account" S0 "no" WB "|" S1 "account" S0 "num" WB "|" S1 "account" S0 "#|"
+     S1 "acct" S0 "number|" S1 "acct" S0 "no" WB "|" S1 "acct" S0 "num" WB "|" S1 "acct" S0 "#|"
+     S1 "a/c" S0 "number|" S1 "a/c" S0 "no" WB "|" S1 "a/c" S0 "num" WB "|" S1 "a/c" S0 "#"},
+    {SL_P_CUE_BANK, 1, B_L, P_TAILS, "bank", S1 "account"},
+    {SL_P_CUE_BANK, 1, B_L, P_TAILS, "routing", S1 "number|" S1 "no"},
+    {SL_P_CUE_BANK, 1, B_L, P_TAILS, "sort", S1 "code"},
+    {SL_P_CUE_BANK, 1, B_L | B_R, P_NONE, "bsb|iban", NULL},
+    {SL_P_CUE_BANK, 1, B_L | B_R, P_NONE,
+     "accnum|accno|accnr|acc_num|acc_no|acc_nr|acc-num|acc-no|acc-nr|"
+     "acctnum|acctno|acctnr|acct_num|acct_no|acct_nr|acct-num|acct-no|acct-nr|"
+     "accountnum|accountno|accountnr|account_num|account_no|account_nr|account-num|account-no|account-nr",
+     NULL},
+    /* (?i:\b(?:tax\s{0,3}(?:id|payer\s{1,3}id|identification)|national\s{1,3}(?:id|identity|insurance)|
+     * id\s{1,3}(?:number|no\b|card)|aadhaa?r|voter\s{1,3}id|personal\s{1,3}(?:id|identification|number)|
+     * identity\s{1,3}(?:card|number|document)|citizen\s{1,3}id|social\s{1,3}insurance))|
+     * \b(?:TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC)\b */
+    {SL_P_CUE_NATID, 1, B_L, P_TAILS, "tax", S0 "id|" S0 "payer" S1 "id|" S0 "identification"},
+    {SL_P_CUE_NATID, 1, B_L, P_TAILS, "national", S1 "id|" S1 "identity|" S1 "insurance"},
+    {SL_P_CUE_NATID, 1, B_L, P_TAILS, "id", S1 "number|" S1 "no" WB "|" S1 "card"},
+    {SL_P_CUE_NATID, 1, B_L, P_NONE, "aadhaar|aadhar", NULL},
+    {SL_P_CUE_NATID, 1, B_L, P_TAILS, "voter|citizen", S1 "id"},
+    {SL_P_CUE_NATID, 1, B_L, P_TAILS, "personal", S1 "id|" S1 "identification|" S1 "number"},
+    {SL_P_CUE_NATID, 1, B_L, P_TAILS, "identity", S1 "card|" S1 "number|" S1 "document"},
+    {SL_P_CUE_NATID, 1, B_L, P_TAILS, "social", S1 "insurance"},
+    {SL_P_CUE_NATID, 0, B_L | B_R, P_NONE, "TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC",
+     NULL},
+    /* (?i:\b(?:driver'?s?|drivers'|driving)[ \-]?licen[cs]e|\blicen[cs]e\s{0,3}(?:no\b|number|#))|\bDL\b */
+    {SL_P_CUE_DL, 1, B_L, P_TAILS, "driver",
+     "licence|license| licence| license|-licence|-license|"
+     "'licence|'license|' licence|' license|'-licence|'-license|"
+     "slicence|slicense|s licence|s license|s-licence|s-license|"
+     "'slicence|'slicense|'s licence|'s license|'s-licence|'s-license|"
+     "s'licence|s'license|s' licence|s' license|s'-licence|s'-license"},
+    {SL_P_CUE_DL, 1, B_L, P_TAILS, "driving", "licence|license| licence| license|-licence|-license"},
+    {SL_P_CUE_DL, 1, B_L, P_TAILS, "licence|license", S0 "no" WB "|" S0 "number|" S0 "#"},
+    {SL_P_CUE_DL, 0, B_L | B_R, P_NONE, "DL", NULL},
     /* \b(?:born|birth|birthday|birthdate|dob|d\.o\.b)\b */
-    {SL_P_CUE_DOB, 1, B_L | B_R, P_NONE, "born|birth|birthday|birthdate|dob|d.o.b"},
-    {SL_P_CUE_PASSPORT, 1, B_L, P_NONE, "passport"}, /* \bpassport */
+    {SL_P_CUE_DOB, 1, B_L | B_R, P_NONE, "born|birth|birthday|birthdate|dob|d.o.b", NULL},
+    {SL_P_CUE_PASSPORT, 1, B_L, P_NONE, "passport", NULL}, /* \bpassport */
     /* \b(?:ssn|ss#|social\s{1,3}security) */
-    {SL_P_CUE_SSN, 1, B_L, P_NONE, "ssn|ss#"},
-    {SL_P_CUE_SSN, 1, B_L, P_SOCIAL, "social"},
-    {SL_P_AWS_AKID, 0, B_L, P_NONE, "AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA"},
-    {SL_P_GOOGLE_KEY, 0, B_L, P_NONE, "AIza"},
-    {SL_P_GOOGLE_OAUTH, 0, B_L, P_NONE, "ya29.|GOCSPX-|1//0"},
+    {SL_P_CUE_SSN, 1, B_L, P_NONE, "ssn|ss#", NULL},
+    {SL_P_CUE_SSN, 1, B_L, P_SOCIAL, "social", NULL},
+    {SL_P_AWS_AKID, 0, B_L, P_NONE, "AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA", NULL},
+    {SL_P_GOOGLE_KEY, 0, B_L, P_NONE, "AIza", NULL},
+    {SL_P_GOOGLE_OAUTH, 0, B_L, P_NONE, "ya29.|GOCSPX-|1//0", NULL},
     /* (?:AccountKey|SharedAccessKey|sig)= */
-    {SL_P_AZURE_KEY, 1, 0, P_NONE, "accountkey=|sharedaccesskey=|sig="},
-    {SL_P_GITHUB, 0, B_L, P_NONE, "ghp_|gho_|ghu_|ghs_|ghr_|github_pat_"},
+    {SL_P_AZURE_KEY, 1, 0, P_NONE, "accountkey=|sharedaccesskey=|sig=", NULL},
+    {SL_P_GITHUB, 0, B_L, P_NONE, "ghp_|gho_|ghu_|ghs_|ghr_|github_pat_", NULL},
     {SL_P_GITLAB, 0, B_L, P_NONE,
-     "glpat-|gldt-|glrt-|glptt-|glcbt-|glimt-|glagent-|gloas-|glft-|glsoat-|glcc-"},
-    {SL_P_SLACK, 0, B_L, P_NONE, "xoxa-|xoxb-|xoxp-|xoxo-|xoxs-|xoxr-|xoxe-"},
-    {SL_P_SLACK_HOOK, 0, 0, P_NONE, "hooks.slack.com/services/|hooks.slack.com/workflows/"},
-    {SL_P_STRIPE, 0, B_L, P_NONE, "sk_live_|sk_test_|rk_live_|rk_test_|whsec_"},
-    {SL_P_OPENAI, 0, B_L, P_NONE, "sk-|sk-proj-|sk-svcacct-|sk-admin-|sk-None-"},
-    {SL_P_ANTHROPIC, 0, B_L, P_NONE, "sk-ant-"},
+     "glpat-|gldt-|glrt-|glptt-|glcbt-|glimt-|glagent-|gloas-|glft-|glsoat-|glcc-", NULL},
+    {SL_P_SLACK, 0, B_L, P_NONE, "xoxa-|xoxb-|xoxp-|xoxo-|xoxs-|xoxr-|xoxe-", NULL},
+    {SL_P_SLACK_HOOK, 0, 0, P_NONE, "hooks.slack.com/services/|hooks.slack.com/workflows/", NULL},
+    {SL_P_STRIPE, 0, B_L, P_NONE, "sk_live_|sk_test_|rk_live_|rk_test_|whsec_", NULL},
+    {SL_P_OPENAI, 0, B_L, P_NONE, "sk-|sk-proj-|sk-svcacct-|sk-admin-|sk-None-", NULL},
+    {SL_P_ANTHROPIC, 0, B_L, P_NONE, "sk-ant-", NULL},
     {SL_P_VENDOR, 0, B_L, P_NONE,
      "dckr_pat_|npm_|pypi-|hf_|xapp-|shpat_|shpss_|shpca_|shppa_|sq0csp-|sq0atb-|sq0idp-|EAAA|"
      "dp.pt.|dp.st.|tvly-|SG.|rubygems_|sgp_|hvs.|hvb.|hvr.|doo_v1_|dop_v1_|dor_v1_|"
      "AGE-SECRET-KEY-|pk.eyJ|sk.eyJ|tk.eyJ|ATATT|lin_api_|pscale_tkn_|pscale_pw_|pscale_oauth_|"
      "glc_|figd_|ntn_|nfp_|pat-na1-|ops_|AKCp|xoxe.|sntrys_|PMAK-|fo1_|key-|api_|da2-|r8_|gsk_|"
-     "xai-|pplx-|sk_|rk_|pk_live_|AC|SK|dapi|re_|lsv2_pt_|lsv2_sk_|nvapi-|csk-|fw_|aio_|ak_|ai_"},
-    {SL_P_PRIVKEY, 0, 0, P_NONE, "PRIVATE KEY-----|PRIVATE KEY BLOCK-----"},
-    {SL_P_PRIVKEY, 0, 0, P_DIGIT, "PuTTY-User-Key-File-"},
-    {SL_P_PRIVKEY_B64, 0, 0, P_NONE, "LS0tLS1CRUdJTi"},
-    {SL_P_JWT, 0, B_L, P_NONE, "eyJ"},
-    {SL_P_BASIC_AUTH, 1, B_L, P_WS, "basic"},
-    {SL_P_BEARER, 1, B_L, P_WS, "bearer"},
-    {SL_P_NETRC, 1, B_L, P_WS, "machine"},
+     "xai-|pplx-|sk_|rk_|pk_live_|AC|SK|dapi|re_|lsv2_pt_|lsv2_sk_|nvapi-|csk-|fw_|aio_|ak_|ai_", NULL},
+    {SL_P_PRIVKEY, 0, 0, P_NONE, "PRIVATE KEY-----|PRIVATE KEY BLOCK-----", NULL},
+    {SL_P_PRIVKEY, 0, 0, P_DIGIT, "PuTTY-User-Key-File-", NULL},
+    {SL_P_PRIVKEY_B64, 0, 0, P_NONE, "LS0tLS1CRUdJTi", NULL},
+    {SL_P_JWT, 0, B_L, P_NONE, "eyJ", NULL},
+    {SL_P_BASIC_AUTH, 1, B_L, P_WS, "basic", NULL},
+    {SL_P_BEARER, 1, B_L, P_WS, "bearer", NULL},
+    {SL_P_NETRC, 1, B_L, P_WS, "machine", NULL},
     /* \$(?:1|2[abxy]?|5|6|y|7|apr1|argon2(?:id|i|d)|pbkdf2(?:-sha\d+)?|scrypt|sha1|md5)\$|
      * \{(?:SSHA|SHA|SMD5|CRYPT|SSHA256|SSHA512)\} */
     {SL_P_PWHASH, 0, 0, P_NONE,
      "$1$|$2$|$2a$|$2b$|$2x$|$2y$|$5$|$6$|$y$|$7$|$apr1$|$argon2id$|$argon2i$|$argon2d$|"
-     "$pbkdf2$|$scrypt$|$sha1$|$md5$|{SSHA}|{SHA}|{SMD5}|{CRYPT}|{SSHA256}|{SSHA512}"},
-    {SL_P_PWHASH, 0, 0, P_SHA, "$pbkdf2-sha"},
+     "$pbkdf2$|$scrypt$|$sha1$|$md5$|{SSHA}|{SHA}|{SMD5}|{CRYPT}|{SSHA256}|{SSHA512}", NULL},
+    {SL_P_PWHASH, 0, 0, P_SHA, "$pbkdf2-sha", NULL},
     /* pass(?:w(?:or)?d|phrase|code)?|pwd|pw\b|\bpin\b|credentials?|\blog(?:in|on)\b */
-    {SL_P_PW_CUE, 1, 0, P_NONE, "pass|passwd|password|passphrase|passcode|pwd|credential|credentials"},
-    {SL_P_PW_CUE, 1, B_R, P_NONE, "pw"},
-    {SL_P_PW_CUE, 1, B_L | B_R, P_NONE, "pin|login|logon"},
+    {SL_P_PW_CUE, 1, 0, P_NONE, "pass|passwd|password|passphrase|passcode|pwd|credential|credentials", NULL},
+    {SL_P_PW_CUE, 1, B_R, P_NONE, "pw", NULL},
+    {SL_P_PW_CUE, 1, B_L | B_R, P_NONE, "pin|login|logon", NULL},
     /* api[_\-. ]?key|secret|token|auth|access[_\-]?key|\bkey\b|_key|key_ */
     {SL_P_KEY_CUE, 1, 0, P_NONE,
      "apikey|api_key|api-key|api.key|api key|secret|token|auth|accesskey|access_key|access-key|"
-     "_key|key_"},
-    {SL_P_KEY_CUE, 1, B_L | B_R, P_NONE, "key"},
-    {SL_P_CRYPTO_ETH, 0, B_L, P_HEX40, "0x"},
+     "_key|key_", NULL},
+    {SL_P_KEY_CUE, 1, B_L | B_R, P_NONE, "key", NULL},
+    {SL_P_CRYPTO_ETH, 0, B_L, P_HEX40, "0x", NULL},
     /* (?i:\b(?:name\s{0,3}(?:is|:|\?)|named|called|signed|surname))|
      * \b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|mr|mrs|dr)\b\.? */
-    {SL_P_CUE_NAME2, 1, B_L, P_NAME_IS, "name"},
-    {SL_P_CUE_NAME2, 1, B_L, P_NONE, "named|called|signed|surname"},
+    {SL_P_CUE_NAME2, 1, B_L, P_NAME_IS, "name", NULL},
+    {SL_P_CUE_NAME2, 1, B_L, P_NONE, "named|called|signed|surname", NULL},
     {SL_P_CUE_NAME2, 0, B_L | B_R, P_DOT,
-     "Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|mr|mrs|dr"},
+     "Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|mr|mrs|dr", NULL},
     /* \b(?:hi|hello|...|contact)\b */
     {SL_P_CUE_NAME1, 1, B_L | B_R, P_NONE,
      "hi|hello|hey|thanks|thank you|sincerely|regards|i am|i'm|patient|customer|employee|attn|cc|"
-     "beneficiary|contact"},
+     "beneficiary|contact", NULL},
 };
 #undef CI
 #undef DIG
@@ -224,7 +276,8 @@ static const litset_t litsets[] = {
 
 typedef struct {
   uint16_t len;
-  uint8_t id, bnd, post;
+  uint8_t id, bnd, post, ci;
+  const char *tails;
 } lit_t;
 
 struct sl__scan {
@@ -294,7 +347,7 @@ sl__scan_t *sl__scan_create(char *err, size_t errlen) {
         snprintf(err, errlen, "too many literal patterns");
         goto fail;
       }
-      s->lit[nl] = (lit_t){(uint16_t)n, ls->id, ls->bnd, ls->post};
+      s->lit[nl] = (lit_t){(uint16_t)n, ls->id, ls->bnd, ls->post, ls->ci, ls->tails};
       exprs[total] = lit_expr(&bp, bend, a, n);
       flags[total] = ls->ci ? HS_FLAG_CASELESS : 0;
       ids[total++] = LIT_BASE + nl++;
@@ -314,7 +367,7 @@ sl__scan_t *sl__scan_create(char *err, size_t errlen) {
       if (*e != '\\' || !e[1]) w[n++] = *e;
       else
         w[n++] = *++e;
-    s->lit[MAX_LITS + i] = (lit_t){(uint16_t)n, (uint8_t)sl__diff_cue_group(i), bnd, P_NONE};
+    s->lit[MAX_LITS + i] = (lit_t){(uint16_t)n, (uint8_t)sl__diff_cue_group(i), bnd, P_NONE, 1, NULL};
     exprs[total] = lit_expr(&bp, bend, w, n);
     flags[total] = HS_FLAG_CASELESS;
     ids[total++] = CUE_BASE + (unsigned)i;
@@ -476,6 +529,40 @@ static size_t lit_tail(const scan_ctx_t *x, const lit_t *l, size_t to) {
 
 static int add_hit(scan_ctx_t *x, unsigned id, unsigned long long from, unsigned long long to);
 
+/* The ends of a literal's tails (P_TAILS) that match after `to`, as hits from
+ * `from`, shortest first (the order Hyperscan reports the ends in). */
+static int tails(scan_ctx_t *x, const lit_t *l, size_t from, size_t to) {
+  const unsigned char *t = x->text;
+  size_t n = x->len, ends[16], ne = 0;
+  for (const char *a = l->tails; *a && ne < 16;) {
+    size_t p = to;
+    bool ok = true;
+    for (; *a && *a != '|'; a++) {
+      if (!ok) continue;
+      unsigned char c = (unsigned char)*a;
+      if (c == 1 || c == 2) { /* \s{1,3} / \s{0,3}: greedy; a literal byte follows */
+        size_t q = p;
+        while (q < n && q - p < 3 && space_byte(t[q])) q++;
+        ok = q > p || c == 2;
+        p = q;
+      } else if (c == 3) {
+        ok = boundary(x, p);
+      } else {
+        ok = p < n && (l->ci ? lower(t[p]) == c : t[p] == c);
+        p++;
+      }
+    }
+    if (*a == '|') a++;
+    if (!ok) continue;
+    size_t k = ne++;
+    while (k > 0 && ends[k - 1] > p) ends[k] = ends[k - 1], k--;
+    ends[k] = p;
+  }
+  for (size_t k = 0; k < ne; k++)
+    if ((!k || ends[k] != ends[k - 1]) && add_hit(x, l->id, from, ends[k])) return 1;
+  return 0;
+}
+
 /* Hyperscan reports every end offset; keep one hit per overlapping (or, for
  * class runs, contiguous) stretch of the same pattern. */
 static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned fl,
@@ -495,6 +582,7 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
     from = to - l->len;
     if ((l->bnd & B_L) && !boundary(x, from)) return 0;
     if ((l->bnd & B_R) && !boundary(x, to)) return 0;
+    if (l->post == P_TAILS) return tails(x, l, from, to);
     if (!(to = lit_tail(x, l, to))) return 0;
     id = l->id;
   }

@@ -41,6 +41,24 @@ static const ref_t refs[] = {
     {SL_P_CUE_DOB, CI, "\\b(?:born|birth|birthday|birthdate|dob|d\\.o\\.b)\\b", R_SOM, NULL, 0},
     {SL_P_CUE_PASSPORT, CI, "\\bpassport", R_FIXED, NULL, 8},
     {SL_P_CUE_SSN, CI, "\\b(?:ssn|ss#|social\\s{1,3}security)", R_SOM, NULL, 0},
+    {SL_P_CUE_DL, 0,
+     "(?i:\\b(?:driver'?s?|drivers'|driving)[ \\-]?licen[cs]e|\\blicen[cs]e\\s{0,3}(?:no\\b|"
+     "number|#))|\\bDL\\b", R_SOM, NULL, 0},
+    {SL_P_CUE_MEDICAL, CI,
+     "\\b(?:medical\\s{1,3}(?:record|file|id|licen[cs]e)|patient\\s{1,3}(?:id|number|no|#|"
+     "record)|health\\s{1,3}(?:insurance|plan|card|record)|insurance\\s{1,3}(?:id|number|no|"
+     "policy|member|card)|member\\s{1,3}id|policy\\s{1,3}(?:number|no)|medicare|medicaid|mrn|"
+     "nhs\\s{1,3}(?:number|no)|npi|dea\\s{1,3}(?:number|no))\\b", R_SOM, NULL, 0},
+    {SL_P_CUE_BANK, CI,
+     "\\b(?:(?:bank|checking|savings|deposit|current)\\s{1,3})?(?:account|acct|a/c)\\s{0,3}"
+     "(?:number|no\\b|num\\b|#)|\\brouting\\s{1,3}(?:number|no)|\\bsort\\s{1,3}code|\\bbsb\\b|"
+     "\\bbank\\s{1,3}account|\\biban\\b|\\bacc(?:t|ount)?[_\\-]?(?:num|no|nr)\\b", R_SOM, NULL, 0},
+    {SL_P_CUE_NATID, 0,
+     "(?i:\\b(?:tax\\s{0,3}(?:id|payer\\s{1,3}id|identification)|national\\s{1,3}(?:id|identity|"
+     "insurance)|id\\s{1,3}(?:number|no\\b|card)|aadhaa?r|voter\\s{1,3}id|personal\\s{1,3}(?:id|"
+     "identification|number)|identity\\s{1,3}(?:card|number|document)|citizen\\s{1,3}id|"
+     "social\\s{1,3}insurance))|\\b(?:TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|"
+     "CURP|RFC)\\b", R_SOM, NULL, 0},
     {SL_P_AWS_AKID, 0, "\\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)", R_FIXED, NULL, 4},
     {SL_P_GOOGLE_KEY, 0, "\\bAIza", R_FIXED, NULL, 4},
     {SL_P_GOOGLE_OAUTH, 0, "\\bya29\\.|\\bGOCSPX-|\\b1//0", R_SOM, NULL, 0},
@@ -166,6 +184,14 @@ static const char *const frags[] = {
     "GB82 WEST 1234 5698 7654 32", "DE89370400440532013000", "XK05 1212 0123 4567 8906", "AB12CD34",
     "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
     "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "1BoatSLRHtKNngkdXEeobR76b53LETtpyTl", "1short",
+    "driver's license", "Drivers' licence", "driving-licence", "driverlicense", "license no", "LICENCE #",
+    "licence  number", "DL", "DLL", "medical record", "Patient #", "patient  no", "health insurance",
+    "insurance policy number", "member id", "policy no", "Medicare", "MRN", "nhs number", "dea no", "npi",
+    "bank account", "checking acct no", "savings a/c #", "account number", "accountno", "Acct_Num",
+    "account-nr", "routing number", "sort code", "BSB", "IBAN", "current   account", "tax id", "taxpayer id",
+    "tax identification", "national insurance", "national identity", "ID number", "id no", "id card",
+    "aadhaar", "Aadhar", "voter id", "personal number", "identity document", "citizen id",
+    "social insurance", "TIN", "PESEL", "CURP", "Pan", "record", "number", "no", "#", "id",
     " ", "  ", "\n", "\t", "_", "-", ".", ",", ":", "'", "\"", "(", ")", "/", "#", "x", "Z", "9", "\xc3\xa9",
 };
 #define NFRAG (sizeof frags / sizeof frags[0])
