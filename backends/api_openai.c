@@ -27,70 +27,79 @@ typedef struct {
 
 /* ---- encoding ---- */
 
-static int add_msgs(cJSON *root, const sl_chat_req_t *r) {
-  cJSON *msgs = cJSON_AddArrayToObject(root, "messages");
-  if (!msgs) return SL_ENOMEM;
-  for (size_t i = 0; i < r->n_msgs; i++) {
-    const sl_msg_t *m = &r->msgs[i];
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return SL_ENOMEM;
-    cJSON_AddItemToArray(msgs, o);
-    cJSON_AddStringToObject(o, "role", m->role);
-    if (m->tool_calls && !m->content[0]) cJSON_AddNullToObject(o, "content");
-    else cJSON_AddStringToObject(o, "content", m->content);
-    if (m->name) cJSON_AddStringToObject(o, "name", m->name);
-    if (m->tool_call_id) cJSON_AddStringToObject(o, "tool_call_id", m->tool_call_id);
-    if (m->tool_calls) {
-      cJSON *tc = cJSON_Parse(m->tool_calls);
-      if (tc) cJSON_AddItemToObject(o, "tool_calls", tc);
-    }
-  }
-  return 0;
+/* Written straight into the call's body: no JSON tree, no copies of the
+ * message texts. The JSON-valued fields (tool calls, tools, tool_choice,
+ * response_format) hold JSON text printed by the dialect decoders. */
+static int put_key(sl_buf_t *o, const char *key) { return sl_buf_printf(o, ",\"%s\":", key); }
+
+static int put_str(sl_buf_t *o, const char *key, const char *v) {
+  int rc = put_key(o, key);
+  return rc ? rc : sl_buf_json_cstr(o, v);
 }
 
-static void add_raw(cJSON *root, const char *key, const char *json) {
-  if (!json) return;
+static int put_num(sl_buf_t *o, const char *key, double v) {
+  int rc = put_key(o, key);
+  return rc ? rc : sl_buf_json_num(o, v);
+}
+
+/* A field that holds JSON text: checked (redaction rewrites tool calls as
+ * text), and left out, as before, if it does not parse. Rare: tools only. */
+static int put_raw(sl_buf_t *o, const char *key, const char *json) {
   cJSON *v = cJSON_Parse(json);
-  if (v) cJSON_AddItemToObject(root, key, v);
+  if (!v) return 0;
+  cJSON_Delete(v);
+  int rc = put_key(o, key);
+  return rc ? rc : sl_buf_puts(o, json);
+}
+
+static int add_msgs(sl_buf_t *o, const sl_chat_req_t *r) {
+  int rc = sl_buf_puts(o, ",\"messages\":[");
+  for (size_t i = 0; i < r->n_msgs && !rc; i++) {
+    const sl_msg_t *m = &r->msgs[i];
+    rc = sl_buf_puts(o, i ? ",{\"role\":" : "{\"role\":");
+    if (!rc) rc = sl_buf_json_cstr(o, m->role);
+    if (!rc) rc = m->tool_calls && !m->content[0] ? sl_buf_puts(o, ",\"content\":null")
+                                                  : put_str(o, "content", m->content);
+    if (!rc && m->name) rc = put_str(o, "name", m->name);
+    if (!rc && m->tool_call_id) rc = put_str(o, "tool_call_id", m->tool_call_id);
+    if (!rc && m->tool_calls) rc = put_raw(o, "tool_calls", m->tool_calls);
+    if (!rc) rc = sl_buf_puts(o, "}");
+  }
+  return rc ? rc : sl_buf_puts(o, "]");
 }
 
 static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool stream,
                   sl_buf_t *out) {
   const sl_chat_req_t *r = o->req;
-  cJSON *root = cJSON_CreateObject();
-  if (!root) return SL_ENOMEM;
   const char *model = o->model ? o->model : cfg->default_model ? cfg->default_model : r->model;
-  cJSON_AddStringToObject(root, "model", model ? model : "");
-  int rc = add_msgs(root, r);
-  if (r->max_tokens >= 0) cJSON_AddNumberToObject(root, "max_tokens", r->max_tokens);
-  if (r->temperature >= 0) cJSON_AddNumberToObject(root, "temperature", r->temperature);
-  if (r->top_p >= 0) cJSON_AddNumberToObject(root, "top_p", r->top_p);
-  if (r->presence_penalty) cJSON_AddNumberToObject(root, "presence_penalty", r->presence_penalty);
-  if (r->frequency_penalty) cJSON_AddNumberToObject(root, "frequency_penalty", r->frequency_penalty);
-  if (r->has_seed) cJSON_AddNumberToObject(root, "seed", (double)r->seed);
-  if (r->n_stop) {
-    cJSON *st = cJSON_AddArrayToObject(root, "stop");
-    for (size_t i = 0; st && i < r->n_stop; i++) cJSON_AddItemToArray(st, cJSON_CreateString(r->stop[i]));
+  int rc = sl_buf_puts(out, "{\"model\":");
+  if (!rc) rc = sl_buf_json_cstr(out, model ? model : "");
+  if (!rc) rc = add_msgs(out, r);
+  if (!rc && r->max_tokens >= 0) rc = put_num(out, "max_tokens", r->max_tokens);
+  if (!rc && r->temperature >= 0) rc = put_num(out, "temperature", r->temperature);
+  if (!rc && r->top_p >= 0) rc = put_num(out, "top_p", r->top_p);
+  if (!rc && r->presence_penalty) rc = put_num(out, "presence_penalty", r->presence_penalty);
+  if (!rc && r->frequency_penalty) rc = put_num(out, "frequency_penalty", r->frequency_penalty);
+  if (!rc && r->has_seed) rc = sl_buf_printf(out, ",\"seed\":%llu", (unsigned long long)r->seed);
+  if (!rc && r->n_stop) {
+    rc = sl_buf_puts(out, ",\"stop\":[");
+    for (size_t i = 0; i < r->n_stop && !rc; i++) {
+      if (i) rc = sl_buf_puts(out, ",");
+      if (!rc) rc = sl_buf_json_cstr(out, r->stop[i]);
+    }
+    if (!rc) rc = sl_buf_puts(out, "]");
   }
-  if (r->logprobs) {
-    cJSON_AddBoolToObject(root, "logprobs", 1);
-    if (r->top_logprobs > 0) cJSON_AddNumberToObject(root, "top_logprobs", r->top_logprobs);
+  if (!rc && r->logprobs) {
+    rc = sl_buf_puts(out, ",\"logprobs\":true");
+    if (!rc && r->top_logprobs > 0) rc = put_num(out, "top_logprobs", r->top_logprobs);
   }
-  add_raw(root, "tools", r->tools);
-  add_raw(root, "tool_choice", r->tool_choice);
-  add_raw(root, "response_format", r->response_format);
-  if (r->user) cJSON_AddStringToObject(root, "user", r->user);
-  cJSON_AddBoolToObject(root, "stream", stream);
-  if (stream) {
-    /* Always ask for usage: streamed spend must never be recorded as zero. */
-    cJSON *so = cJSON_AddObjectToObject(root, "stream_options");
-    if (so) cJSON_AddBoolToObject(so, "include_usage", 1);
-  }
-  char *s = rc ? NULL : cJSON_PrintUnformatted(root);
-  cJSON_Delete(root);
-  if (!s) return SL_ENOMEM;
-  rc = sl_buf_puts(out, s);
-  free(s);
+  if (!rc && r->tools) rc = put_raw(out, "tools", r->tools);
+  if (!rc && r->tool_choice) rc = put_raw(out, "tool_choice", r->tool_choice);
+  if (!rc && r->response_format) rc = put_raw(out, "response_format", r->response_format);
+  if (!rc && r->user) rc = put_str(out, "user", r->user);
+  /* Always ask for usage when streaming: streamed spend must never be recorded as zero. */
+  if (!rc) rc = sl_buf_puts(out, stream ? ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
+                                        : ",\"stream\":false}");
   return rc;
 }
 

@@ -2,6 +2,7 @@
 #include "sl_buf.h"
 #include "sl_err.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,4 +120,12 @@ int sl_buf_json_str(sl_buf_t *b, const char *s, size_t len) {
 
 int sl_buf_json_cstr(sl_buf_t *b, const char *s) {
   return sl_buf_json_str(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+int sl_buf_json_num(sl_buf_t *b, double v) {
+  if (!isfinite(v)) return sl_buf_puts(b, "null");
+  char t[32];
+  snprintf(t, sizeof t, "%.15g", v);
+  if (strtod(t, NULL) != v) snprintf(t, sizeof t, "%.17g", v);
+  return sl_buf_puts(b, t);
 }

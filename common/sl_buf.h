@@ -26,6 +26,9 @@ int sl_buf_vprintf(sl_buf_t *b, const char *fmt, va_list ap);
 int sl_buf_json_str(sl_buf_t *b, const char *s, size_t len);
 /* The same for a C string; NULL is written as "". */
 int sl_buf_json_cstr(sl_buf_t *b, const char *s);
+/* Appends a finite number as JSON: the shortest of %.15g / %.17g that reads back
+ * as the same double (as cJSON prints it). */
+int sl_buf_json_num(sl_buf_t *b, double v);
 /* Drops the first n bytes. */
 void sl_buf_consume(sl_buf_t *b, size_t n);
 /* Hands the storage to the caller (who frees it) and resets the buffer. */
