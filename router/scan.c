@@ -40,6 +40,10 @@ typedef struct {
    (1ull << SL_P_CARD_GROUPED) | (1ull << SL_P_SSN) | (1ull << SL_P_IPV4) | (1ull << SL_P_DATE_NUM) | \
    (1ull << SL_P_DATE_ISO))
 #define IS_NUM(id) ((NUM_PATS >> (id)) & 1)
+/* Scanned over their own windows too: textual dates before four-digit years,
+ * IPv6 over runs of hex digits and colons (see num_scan, ip6_scan). */
+#define IS_DATE(id) ((id) == SL_P_DATE_TEXT || (id) == SL_P_DATE_TEXT2)
+#define IS_IP6(id) ((id) == SL_P_IPV6)
 
 #define CI HS_FLAG_CASELESS
 #define DIG "0-9"
@@ -83,13 +87,12 @@ static const pat_t pats[] = {
     {SL_P_CUE_SSN, 0, NULL, ST_LIT, NULL, 0},
     /* Prefix-led secrets: the literal is the prefix; secrets.c measures the body. */
     {SL_P_AWS_AKID, 0, NULL, ST_LIT, NULL, 0},
-    {SL_P_GCP_SA, 0, "\"type\"\\s{0,3}:\\s{0,3}\"service_account\"|\"private_key_id\"\\s{0,3}:", ST_SOM,
-     NULL, 0},
+    {SL_P_GCP_SA, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_GOOGLE_KEY, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_GOOGLE_OAUTH, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_AZURE_KEY, 0, NULL, ST_LIT, NULL, 0},
-    {SL_P_AZURE_SECRET, 0, "[A-Za-z0-9_~.\\-]{3}\\dQ~[A-Za-z0-9_~.\\-]{31,34}", ST_BACK,
-     "A-Za-z0-9_~.-", 40},
+    /* [A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}: found at its "Q~" literal */
+    {SL_P_AZURE_SECRET, 0, NULL, ST_BACK, "A-Za-z0-9_~.-", 40},
     {SL_P_GITHUB, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_GITLAB, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_SLACK, 0, NULL, ST_LIT, NULL, 0},
@@ -130,6 +133,8 @@ enum {
   P_SHA,     /* \d+\$ follows: \$pbkdf2-sha\d+\$ */
   P_HEX40,   /* [0-9a-fA-F]{40}\b follows: \b0x[a-fA-F0-9]{40}\b */
   P_TAILS,   /* one of the row's tails follows */
+  P_GCP,     /* "type"\s{0,3}:\s{0,3} precedes (the match starts there) */
+  P_AZURE,   /* an Azure client secret around "Q~" (azure_at) */
 };
 typedef struct {
   uint8_t id, ci, bnd, post;
@@ -205,6 +210,10 @@ static const litset_t litsets[] = {
     {SL_P_CUE_DL, 1, B_L, P_TAILS, "driving", "licence|license| licence| license|-licence|-license"},
     {SL_P_CUE_DL, 1, B_L, P_TAILS, "licence|license", S0 "no" WB "|" S0 "number|" S0 "#"},
     {SL_P_CUE_DL, 0, B_L | B_R, P_NONE, "DL", NULL},
+    /* "type"\s{0,3}:\s{0,3}"service_account"|"private_key_id"\s{0,3}: */
+    {SL_P_GCP_SA, 0, 0, P_GCP, "\"service_account\"", NULL},
+    {SL_P_GCP_SA, 0, 0, P_TAILS, "\"private_key_id\"", S0 ":"},
+    {SL_P_AZURE_SECRET, 0, 0, P_AZURE, "Q~", NULL},
     /* \b(?:born|birth|birthday|birthdate|dob|d\.o\.b)\b */
     {SL_P_CUE_DOB, 1, B_L | B_R, P_NONE, "born|birth|birthday|birthdate|dob|d.o.b", NULL},
     {SL_P_CUE_PASSPORT, 1, B_L, P_NONE, "passport", NULL}, /* \bpassport */
@@ -285,6 +294,8 @@ struct sl__scan {
   lit_t lit[MAX_LITS + MAX_CUES]; /* by Hyperscan id - LIT_BASE; cues: id = group */
   hs_database_t *db;     /* everything but the numeric shapes, over the whole text */
   hs_database_t *db_num; /* the numeric shapes, over the digit runs only */
+  hs_database_t *db_date; /* textual dates, before four-digit years only */
+  hs_database_t *db_ip6;  /* IPv6, over runs of hex digits and colons only */
   hs_scratch_t *proto;   /* allocated for both; every pooled scratch is a clone */
   pthread_mutex_t mu;
   hs_scratch_t *pool[64];
@@ -331,7 +342,7 @@ sl__scan_t *sl__scan_create(char *err, size_t errlen) {
       if (c[k + 1] == '-' && c[k + 2]) hi = (unsigned char)c[k + 2], k += 2;
       for (unsigned b = lo; b <= hi; b++) s->cls[i][b >> 3] |= (uint8_t)(1u << (b & 7));
     }
-    if (!pats[i].re || IS_NUM(i)) continue;
+    if (!pats[i].re || IS_NUM(i) || IS_DATE(i) || IS_IP6(i)) continue;
     exprs[total] = pats[i].re;
     /* SOM_LEFTMOST gives spans; the TOKEN run detector only needs the longest run
      * too, which the hit merger reconstructs. */
@@ -385,30 +396,35 @@ sl__scan_t *sl__scan_create(char *err, size_t errlen) {
   }
   free(buf);
   buf = NULL;
-  total = 0;
-  for (int i = 0; i < N; i++) {
-    if (!IS_NUM(i)) continue;
-    exprs[total] = pats[i].re;
-    flags[total] = pats[i].flags;
-    ids[total++] = (unsigned)pats[i].id;
+  /* the windowed databases: numeric shapes, textual dates, IPv6 */
+  hs_database_t **dbs[3] = {&s->db_num, &s->db_date, &s->db_ip6};
+  for (int d = 0; d < 3; d++) {
+    total = 0;
+    for (int i = 0; i < N; i++) {
+      if (!pats[i].re || !(d == 0 ? IS_NUM(i) : d == 1 ? IS_DATE(i) : IS_IP6(i))) continue;
+      exprs[total] = pats[i].re;
+      flags[total] = pats[i].flags | (pats[i].start == ST_SOM ? HS_FLAG_SOM_LEFTMOST : 0);
+      ids[total++] = (unsigned)pats[i].id;
+    }
+    if (hs_compile_multi(exprs, flags, ids, total, HS_MODE_BLOCK, NULL, dbs[d], &ce) != HS_SUCCESS) {
+      snprintf(err, errlen, "hyperscan: pattern %d: %s", ce ? ce->expression : -1, ce ? ce->message : "?");
+      hs_free_compile_error(ce);
+      goto fail_db;
+    }
   }
-  if (hs_compile_multi(exprs, flags, ids, total, HS_MODE_BLOCK, NULL, &s->db_num, &ce) != HS_SUCCESS) {
-    snprintf(err, errlen, "hyperscan: pattern %d: %s", ce ? ce->expression : -1,
-             ce ? ce->message : "?");
-    hs_free_compile_error(ce);
-    hs_free_database(s->db);
-    goto fail;
-  }
-  if (hs_alloc_scratch(s->db, &s->proto) != HS_SUCCESS ||
-      hs_alloc_scratch(s->db_num, &s->proto) != HS_SUCCESS) {
+  if (hs_alloc_scratch(s->db, &s->proto) != HS_SUCCESS || hs_alloc_scratch(s->db_num, &s->proto) != HS_SUCCESS ||
+      hs_alloc_scratch(s->db_date, &s->proto) != HS_SUCCESS || hs_alloc_scratch(s->db_ip6, &s->proto) != HS_SUCCESS) {
     snprintf(err, errlen, "hyperscan: cannot allocate scratch");
-    hs_free_scratch(s->proto);
-    hs_free_database(s->db);
-    hs_free_database(s->db_num);
-    goto fail;
+    goto fail_db;
   }
   pthread_mutex_init(&s->mu, NULL);
   return s;
+fail_db:
+  hs_free_scratch(s->proto);
+  hs_free_database(s->db);
+  hs_free_database(s->db_num);
+  hs_free_database(s->db_date);
+  hs_free_database(s->db_ip6);
 fail:
   free(buf);
   free(s);
@@ -421,6 +437,8 @@ void sl__scan_free(sl__scan_t *s) {
   hs_free_scratch(s->proto);
   hs_free_database(s->db);
   hs_free_database(s->db_num);
+  hs_free_database(s->db_date);
+  hs_free_database(s->db_ip6);
   pthread_mutex_destroy(&s->mu);
   free(s);
 }
@@ -528,6 +546,8 @@ static size_t lit_tail(const scan_ctx_t *x, const lit_t *l, size_t to) {
 }
 
 static int add_hit(scan_ctx_t *x, unsigned id, unsigned long long from, unsigned long long to);
+static int azure_at(scan_ctx_t *x, size_t q);
+static size_t gcp_type_start(const scan_ctx_t *x, size_t from);
 
 /* The ends of a literal's tails (P_TAILS) that match after `to`, as hits from
  * `from`, shortest first (the order Hyperscan reports the ends in). */
@@ -583,6 +603,8 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
     if ((l->bnd & B_L) && !boundary(x, from)) return 0;
     if ((l->bnd & B_R) && !boundary(x, to)) return 0;
     if (l->post == P_TAILS) return tails(x, l, from, to);
+    if (l->post == P_AZURE) return azure_at(x, from);
+    if (l->post == P_GCP && (from = gcp_type_start(x, from)) == SIZE_MAX) return 0;
     if (!(to = lit_tail(x, l, to))) return 0;
     id = l->id;
   }
@@ -667,20 +689,90 @@ static void iban_at(scan_ctx_t *x, size_t a) {
   }
 }
 
-static int on_num_match(unsigned id, unsigned long long from, unsigned long long to, unsigned fl,
+/* Windows of the text scanned by one of the small databases: text ranges
+ * (merged when they touch), copied into one buffer per hs_scan call. */
+typedef struct {
+  const hs_database_t *db;
+  uint32_t n, start[NUM_WINS], end[NUM_WINS];
+} batch_t;
+
+/* Matches in a batch buffer, as text offsets: the window holding the match's last
+ * byte (a match never spans two windows). */
+static int on_win_match(unsigned id, unsigned long long from, unsigned long long to, unsigned fl,
                         void *vctx) {
-  (void)from, (void)fl;
+  (void)fl;
   scan_ctx_t *x = vctx;
-  uint32_t k = 0; /* the window holding the match's last byte */
+  uint32_t k = 0;
   while (k + 1 < x->n_win && x->win_buf[k + 1] < to) k++;
-  return add_hit(x, id, 0, to - x->win_buf[k] + x->win_text[k]);
+  unsigned long long d = x->win_text[k] - (unsigned long long)x->win_buf[k];
+  return add_hit(x, id, from + d, to + d);
 }
 
-static hs_error_t num_flush(const sl__scan_t *s, hs_scratch_t *sc, scan_ctx_t *x, const char *buf,
-                            size_t used) {
-  hs_error_t rc = x->n_win ? hs_scan(s->db_num, buf, (unsigned)used, 0, sc, on_num_match, x) : HS_SUCCESS;
+static hs_error_t batch_flush(hs_scratch_t *sc, scan_ctx_t *x, batch_t *bt) {
+  char buf[NUM_BUF];
+  size_t used = 0;
+  hs_error_t rc = HS_SUCCESS;
   x->n_win = 0;
+  for (uint32_t i = 0; i <= bt->n && rc == HS_SUCCESS; i++) {
+    size_t wl = i < bt->n ? bt->end[i] - bt->start[i] : 0;
+    if (x->n_win && (i == bt->n || used + wl > sizeof buf)) {
+      rc = hs_scan(bt->db, buf, (unsigned)used, 0, sc, on_win_match, x);
+      x->n_win = 0, used = 0;
+    }
+    if (i == bt->n || rc != HS_SUCCESS) break;
+    x->win_buf[x->n_win] = (uint32_t)used;
+    x->win_text[x->n_win] = bt->start[i];
+    if (wl > sizeof buf / 4) { /* a long window: scanned in place */
+      x->win_buf[0] = 0, x->n_win = 1;
+      rc = hs_scan(bt->db, (const char *)x->text + bt->start[i], (unsigned)wl, 0, sc, on_win_match, x);
+      x->n_win = 0;
+      continue;
+    }
+    memcpy(buf + used, x->text + bt->start[i], wl);
+    used += wl;
+    x->n_win++;
+  }
+  bt->n = 0;
   return rc;
+}
+
+static hs_error_t batch_add(hs_scratch_t *sc, scan_ctx_t *x, batch_t *bt, size_t ws, size_t we) {
+  if (bt->n && ws <= bt->end[bt->n - 1]) {
+    if (we > bt->end[bt->n - 1]) bt->end[bt->n - 1] = (uint32_t)we;
+    return HS_SUCCESS;
+  }
+  hs_error_t rc = bt->n == NUM_WINS ? batch_flush(sc, x, bt) : HS_SUCCESS;
+  bt->start[bt->n] = (uint32_t)ws;
+  bt->end[bt->n++] = (uint32_t)we;
+  return rc;
+}
+
+/* Azure client secrets [A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34} around the "Q~"
+ * at q: every end Hyperscan would report, in order (start walked back in add_hit). */
+static int azure_at(scan_ctx_t *x, size_t q) {
+  const unsigned char *t = x->text;
+  const uint8_t *cls = x->s->cls[SL_P_AZURE_SECRET];
+#define AZ(ch) (cls[(ch) >> 3] & (1u << ((ch) & 7)))
+  if (q < 4 || !digit_byte(t[q - 1]) || !AZ(t[q - 2]) || !AZ(t[q - 3]) || !AZ(t[q - 4])) return 0;
+  size_t e = q + 2;
+  while (e < x->len && e - (q + 2) < 34 && AZ(t[e])) {
+    e++;
+    if (e - (q + 2) >= 31 && add_hit(x, SL_P_AZURE_SECRET, 0, e)) return 1;
+  }
+#undef AZ
+  return 0;
+}
+
+/* "type": "service_account" ends at the literal ending at `from`: where the
+ * match starts ("type"), or SIZE_MAX. */
+static size_t gcp_type_start(const scan_ctx_t *x, size_t from) {
+  const unsigned char *t = x->text;
+  size_t q = from;
+  while (q > 0 && from - q < 3 && space_byte(t[q - 1])) q--;
+  if (q == 0 || t[q - 1] != ':') return SIZE_MAX;
+  size_t r = --q;
+  while (q > 0 && r - q < 3 && space_byte(t[q - 1])) q--;
+  return q >= 6 && !memcmp(t + q - 6, "\"type\"", 6) ? q - 6 : SIZE_MAX;
 }
 
 /* The numeric shapes (phone, card, SSN, IPv4, numeric dates, digit runs) need at
@@ -688,13 +780,14 @@ static hs_error_t num_flush(const sl__scan_t *s, hs_scratch_t *sc, scan_ctx_t *x
  * only in runs of those bytes holding four or more digits, each scanned with one
  * byte of context on either side so that \b reads the real neighbours: the
  * same matches as a scan of the whole text, at a fraction of the cost on prose.
- * Short runs are copied into one buffer and scanned together. */
+ * Textual dates end in a four-digit year after a space: they are scanned in the
+ * 32 bytes before such a year (longer than any match). IBAN heads and Bitcoin
+ * addresses are matched here in C, at the digit runs they contain. */
 static hs_error_t num_scan(const sl__scan_t *s, hs_scratch_t *sc, scan_ctx_t *x) {
   const unsigned char *t = x->text;
-  size_t n = x->len, used = 0;
-  char buf[NUM_BUF];
+  size_t n = x->len;
+  batch_t num = {.db = s->db_num}, date = {.db = s->db_date};
   hs_error_t rc = HS_SUCCESS;
-  x->n_win = 0;
   for (size_t i = 0; i < n && rc == HS_SUCCESS;) {
     /* next digit: 8 bytes at a time (SWAR), most of the text has none */
     if (i + 8 <= n) {
@@ -722,30 +815,40 @@ static hs_error_t num_scan(const sl__scan_t *s, hs_scratch_t *sc, scan_ctx_t *x)
      * just before a run, a Bitcoin address starts with 1 or 3 (or bc1) */
     if (a >= 2 && upper_byte(t[a - 1])) iban_at(x, a);
     if (a >= 2 && t[a] == '1' && t[a - 1] == 'c' && t[a - 2] == 'b') btc_at(x, a - 2);
-    for (size_t k = a; k < b; k++)
+    for (size_t k = a; k < b; k++) {
+      if (!digit_byte(t[k]) || (k > a && digit_byte(t[k - 1]))) continue;
       if ((t[k] == '1' || t[k] == '3') && (k == 0 || !word_byte(t[k - 1]))) btc_at(x, k);
-    if (nd < 4) continue;
-    size_t ws = a ? a - 1 : 0, we = b < n ? b + 1 : n, wl = we - ws;
-    if (wl > NUM_BUF / 4) { /* a long run: scan it in place */
-      rc = num_flush(s, sc, x, buf, used);
-      used = 0;
-      if (rc != HS_SUCCESS) break;
-      x->n_win = 1;
-      x->win_buf[0] = 0;
-      x->win_text[0] = (uint32_t)ws;
-      rc = num_flush(s, sc, x, (const char *)t + ws, wl);
-      continue;
+      /* a year: exactly four digits after a \s byte, a non-word byte after */
+      if (k > 0 && space_byte(t[k - 1]) && k + 4 <= n && digit_byte(t[k + 1]) && digit_byte(t[k + 2]) &&
+          digit_byte(t[k + 3]) && (k + 4 == n || !word_byte(t[k + 4])))
+        rc = batch_add(sc, x, &date, k > 32 ? k - 32 : 0, k + 5 < n ? k + 5 : n);
     }
-    if (used + wl > NUM_BUF || x->n_win == NUM_WINS) {
-      rc = num_flush(s, sc, x, buf, used);
-      used = 0;
-    }
-    x->win_buf[x->n_win] = (uint32_t)used;
-    x->win_text[x->n_win++] = (uint32_t)ws;
-    memcpy(buf + used, t + ws, wl);
-    used += wl;
+    if (nd < 4 || rc != HS_SUCCESS) continue;
+    rc = batch_add(sc, x, &num, a ? a - 1 : 0, b < n ? b + 1 : n);
   }
-  if (rc == HS_SUCCESS) rc = num_flush(s, sc, x, buf, used);
+  if (rc == HS_SUCCESS) rc = batch_flush(sc, x, &num);
+  if (rc == HS_SUCCESS) rc = batch_flush(sc, x, &date);
+  return rc;
+}
+
+/* IPv6 addresses are runs of [0-9A-Fa-f:] with two colons or more: only those
+ * runs are scanned (the pattern has no \b, so no context is needed). */
+static hs_error_t ip6_scan(const sl__scan_t *s, hs_scratch_t *sc, scan_ctx_t *x) {
+  const unsigned char *t = x->text;
+  size_t n = x->len;
+  const uint8_t *cls = s->cls[SL_P_IPV6];
+#define HX(ch) (cls[(ch) >> 3] & (1u << ((ch) & 7)))
+  batch_t ip = {.db = s->db_ip6};
+  hs_error_t rc = HS_SUCCESS;
+  for (const unsigned char *c = memchr(t, ':', n); c && rc == HS_SUCCESS;) {
+    size_t a = (size_t)(c - t), b = a + 1, colons = 1;
+    while (a > 0 && HX(t[a - 1])) colons += t[--a] == ':';
+    while (b < n && HX(t[b])) colons += t[b++] == ':';
+    if (colons >= 2) rc = batch_add(sc, x, &ip, a, b);
+    c = b < n ? memchr(t + b, ':', n - b) : NULL;
+  }
+#undef HX
+  if (rc == HS_SUCCESS) rc = batch_flush(sc, x, &ip);
   return rc;
 }
 
@@ -759,6 +862,7 @@ int sl__scan_run(const sl__scan_t *cs, const char *text, size_t len, sl__hits_t 
   scan_ctx_t x = {hits, s, (const unsigned char *)text, len, 0, {0}, {0}};
   hs_error_t rc = hs_scan(s->db, text, (unsigned)len, 0, sc, on_match, &x);
   if (rc == HS_SUCCESS) rc = num_scan(s, sc, &x);
+  if (rc == HS_SUCCESS) rc = ip6_scan(s, sc, &x);
   scratch_put(s, sc);
   if (hits->err) return hits->err;
   if (rc != HS_SUCCESS) return SL_EINTERNAL;

@@ -35,6 +35,17 @@ static const ref_t refs[] = {
      "0-9 -", 24},
     {SL_P_SSN, 0, "\\b\\d{3}[ \\-.]\\d{2}[ \\-.]\\d{4}\\b", R_FIXED, NULL, 11},
     {SL_P_IBAN, 0, "\\b[A-Z]{2}\\d{2}[ ]?[A-Z0-9]{4}", R_BACK, "A-Z0-9 ", 9},
+    {SL_P_IPV6, 0, "[0-9A-Fa-f]{0,4}:(?:[0-9A-Fa-f]{0,4}:){1,7}[0-9A-Fa-f]{0,4}", R_BACK, "0-9A-Fa-f:", 39},
+    {SL_P_DATE_TEXT, CI,
+     "\\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6}\\.?\\s{1,3}"
+     "\\d{1,2}(?:st|nd|rd|th)?,?\\s{1,3}\\d{4}\\b", R_SOM, NULL, 0},
+    {SL_P_DATE_TEXT2, CI,
+     "\\b\\d{1,2}(?:st|nd|rd|th)?\\s{1,3}(?:of\\s{1,3})?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|"
+     "sept|oct|nov|dec)[a-z]{0,6}\\.?,?\\s{1,3}\\d{4}\\b", R_SOM, NULL, 0},
+    {SL_P_GCP_SA, 0, "\"type\"\\s{0,3}:\\s{0,3}\"service_account\"|\"private_key_id\"\\s{0,3}:", R_SOM,
+     NULL, 0},
+    {SL_P_AZURE_SECRET, 0, "[A-Za-z0-9_~.\\-]{3}\\dQ~[A-Za-z0-9_~.\\-]{31,34}", R_BACK,
+     "A-Za-z0-9_~.-", 40},
     {SL_P_IPV4, 0, "\\b\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\b", R_BACK, "0-9.", 15},
     {SL_P_DATE_NUM, 0, "\\b\\d{1,2}[/.\\-]\\d{1,2}[/.\\-](?:\\d{4}|\\d{2})\\b", R_BACK, "0-9/.-", 10},
     {SL_P_DATE_ISO, 0, "\\b(?:19|20)\\d{2}[\\-/.]\\d{1,2}[\\-/.]\\d{1,2}\\b", R_BACK, "0-9/.-", 10},
@@ -192,6 +203,12 @@ static const char *const frags[] = {
     "tax identification", "national insurance", "national identity", "ID number", "id no", "id card",
     "aadhaar", "Aadhar", "voter id", "personal number", "identity document", "citizen id",
     "social insurance", "TIN", "PESEL", "CURP", "Pan", "record", "number", "no", "#", "id",
+    "fe80::1", "2001:db8:85a3::8a2e:370:7334", "::1", "a::b", "dead:beef:cafe::", "10:30:45", "Note: x",
+    "::::", "1:2:3:4:5:6:7:8:9", "abcd:", ":ef01", "Jan 5, 2020", "September 12th,  2024", "sept. 3 1999",
+    "12th of March 2021", "1 May 2023", "3rd   of   december, 1988", "Dec 2024", "May 32 20245", "born 4 July 1976",
+    "\"type\": \"service_account\"", "\"type\"   :\"service_account\"", "\"type\"    : \"service_account\"",
+    "\"private_key_id\" :", "\"private_key_id\"x", "\"service_account\"",
+    "abc8Q~ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "x1Q~abcdefghijklmnopqrstuvwxyz01234", "Q~", "ab9Q~",
     " ", "  ", "\n", "\t", "_", "-", ".", ",", ":", "'", "\"", "(", ")", "/", "#", "x", "Z", "9", "\xc3\xa9",
 };
 #define NFRAG (sizeof frags / sizeof frags[0])
