@@ -257,8 +257,9 @@ sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
   /* Warm up here rather than on the first request: one workspace and one
    * Hyperscan scratch in the pools, and the detectors' code and tables paged in. */
   static const char warm[] =
-      "Hi, I'm Jane Doe (jane.doe@example.com, +1 415 555 0100), 22 Baker Street. "
-      "password = \"hunter2!\"; api_key: 'sk-test'. Solve x^2 = 4 step by step.";
+      "Hi, I'm Jane Doe (jane.doe@example.com, +1 415 555 0100), 22 Baker Street, born "
+      "4 July 1976, host fe80::1. password = \"hunter2!\"; api_key: 'sk-test'. Solve x^2 = 4 "
+      "step by step.";
   sl_class_t c;
   if (sl_router_classify_text(r, warm, sizeof warm - 1, NULL, &c)) {
     sl_class_free(&c);
