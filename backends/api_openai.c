@@ -127,6 +127,46 @@ static void emit_text(oa_call_t *c, const char *s, size_t n) {
   if (!c->base.abandoned && c->base.cbs.on_text(c->base.data, s, n)) c->base.abandoned = true;
 }
 
+/* One token of an upstream's logprobs: "bytes" when given (exact), else the
+ * token string. */
+static size_t lp_bytes(const cJSON *e, char *out, size_t cap, const char **tok) {
+  const cJSON *b = cJSON_GetObjectItemCaseSensitive(e, "bytes");
+  if (cJSON_IsArray(b)) {
+    size_t n = 0;
+    for (const cJSON *x = b->child; x && n < cap; x = x->next)
+      if (cJSON_IsNumber(x)) out[n++] = (char)(unsigned char)x->valueint;
+    *tok = out;
+    return n;
+  }
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "token");
+  *tok = cJSON_IsString(t) ? t->valuestring : "";
+  return strlen(*tok);
+}
+
+/* choices[0].logprobs.content, relayed entry by entry before the text they
+ * belong to (only asked for when the client asked: on_logprobs is set). */
+static void emit_logprobs(oa_call_t *c, const cJSON *lp) {
+  const cJSON *content = lp ? cJSON_GetObjectItemCaseSensitive(lp, "content") : NULL;
+  if (!c->base.cbs.on_logprobs || !cJSON_IsArray(content)) return;
+  char bytes[1 + SL_MAX_TOP_LOGPROBS][256];
+  for (const cJSON *e = content->child; e && !c->base.abandoned; e = e->next) {
+    sl_token_logprob_t t = {0};
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "logprob");
+    t.logprob = cJSON_IsNumber(v) ? (float)v->valuedouble : 0.0f;
+    t.len = lp_bytes(e, bytes[0], sizeof bytes[0], &t.token);
+    const cJSON *tops = cJSON_GetObjectItemCaseSensitive(e, "top_logprobs");
+    for (const cJSON *a = cJSON_IsArray(tops) ? tops->child : NULL;
+         a && t.n_top < SL_MAX_TOP_LOGPROBS; a = a->next) {
+      sl_logprob_alt_t *alt = &t.top[t.n_top];
+      const cJSON *av = cJSON_GetObjectItemCaseSensitive(a, "logprob");
+      alt->logprob = cJSON_IsNumber(av) ? (float)av->valuedouble : 0.0f;
+      alt->len = lp_bytes(a, bytes[1 + t.n_top], sizeof bytes[0], &alt->token);
+      t.n_top++;
+    }
+    if (c->base.cbs.on_logprobs(c->base.data, &t, 1)) c->base.abandoned = true;
+  }
+}
+
 static void emit_tool_calls(oa_call_t *c, const cJSON *tcs) {
   int i = 0;
   for (const cJSON *tc = tcs ? tcs->child : NULL; tc; tc = tc->next, i++) {
@@ -171,6 +211,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
   if (c0) {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(c0, "delta");
     const cJSON *ct = d ? cJSON_GetObjectItemCaseSensitive(d, "content") : NULL;
+    emit_logprobs(c, cJSON_GetObjectItemCaseSensitive(c0, "logprobs"));
     if (cJSON_IsString(ct)) emit_text(c, ct->valuestring, strlen(ct->valuestring));
     if (d) emit_tool_calls(c, cJSON_GetObjectItemCaseSensitive(d, "tool_calls"));
     set_finish(c, cJSON_GetObjectItemCaseSensitive(c0, "finish_reason"));
@@ -201,6 +242,7 @@ static void finish_json(oa_call_t *c) {
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
   if (cJSON_IsString(m)) snprintf(c->model, sizeof c->model, "%s", m->valuestring);
   const cJSON *ct = cJSON_GetObjectItemCaseSensitive(msg, "content");
+  emit_logprobs(c, cJSON_GetObjectItemCaseSensitive(c0, "logprobs"));
   if (cJSON_IsString(ct)) emit_text(c, ct->valuestring, strlen(ct->valuestring));
   emit_tool_calls(c, cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"));
   set_finish(c, cJSON_GetObjectItemCaseSensitive(c0, "finish_reason"));

@@ -35,6 +35,24 @@ typedef struct {
   char message[400];
 } sl_call_error_t;
 
+/* Per-token log probabilities, when the request asked for them and the backend
+ * has them (local engine). Token strings are the token's bytes, which may be
+ * part of a UTF-8 character; pointers are valid during the callback only. */
+#define SL_MAX_TOP_LOGPROBS 20
+typedef struct {
+  const char *token;
+  size_t len;
+  float logprob;
+} sl_logprob_alt_t;
+
+typedef struct {
+  const char *token;
+  size_t len;
+  float logprob;              /* of the chosen token, from the model's raw logits */
+  int n_top;
+  sl_logprob_alt_t top[SL_MAX_TOP_LOGPROBS];
+} sl_token_logprob_t;
+
 /* on_text / on_tool_call return 0 to go on, non-zero to abandon the call: the
  * backend then stops, frees it and runs no further callback. (A callee must not
  * call sl_call_cancel() from inside a callback; it returns non-zero instead.) */
@@ -43,6 +61,9 @@ typedef struct {
   /* A tool call delta: index, and id/name when first seen (else NULL), argument bytes. */
   int (*on_tool_call)(void *data, int index, const char *id, const char *name,
                       const char *args, size_t args_len);
+  /* Optional: the tokens behind the text of the next on_text (or of what is left
+   * when the call ends); same return rule. */
+  int (*on_logprobs)(void *data, const sl_token_logprob_t *t, size_t n);
   /* Success: the call is over and freed after this returns. */
   void (*on_done)(void *data, const sl_result_t *res);
   /* Failure: the call is over and freed after this returns. */

@@ -65,6 +65,13 @@ struct local_call {
   sl_detok_t detok;    /* engine thread only */
   sl_buf_t scan;       /* engine thread: text not yet released (stop-string lookahead) */
   sl_buf_t ready;      /* text for the loop */
+  /* logprobs, when asked: one packed record per token (see lp_put), first held
+   * on the engine thread (lp_wait) until text at or after the token's start is
+   * released, then handed over with that text (lp_ready, guarded by port->mu) */
+  bool want_lp;
+  uint64_t produced;   /* engine thread: text bytes produced so far */
+  uint64_t released;   /* engine thread: text bytes released so far */
+  sl_buf_t lp_wait, lp_ready;
   bool done, in_dirty;
   sl_engine_finish_t why;
   int err;
@@ -97,6 +104,62 @@ static size_t holdback(const local_call_t *r, const char *s, size_t n) {
 }
 
 
+/* A token's logprob record: u64 start | f32 logprob | u16 n_top | piece, then
+ * n_top × (f32 logprob | piece); a piece is u16 length + bytes. */
+static int lp_piece(sl_buf_t *b, const sl_tok_t *tok, int32_t id) {
+  char piece[256];
+  int n = sl_tok_piece(tok, id, true, piece, sizeof piece);
+  uint16_t len = n > 0 ? (uint16_t)(n < (int)sizeof piece ? n : (int)sizeof piece) : 0;
+  int rc = sl_buf_append(b, &len, sizeof len);
+  return rc ? rc : sl_buf_append(b, piece, len);
+}
+
+static int lp_put(sl_buf_t *b, const sl_tok_t *tok, uint64_t start, const sl_sample_t *s) {
+  uint16_t n_top = (uint16_t)(s->n_top < SL_MAX_TOP_LOGPROBS ? s->n_top : SL_MAX_TOP_LOGPROBS);
+  int rc = sl_buf_append(b, &start, sizeof start);
+  if (!rc) rc = sl_buf_append(b, &s->logprob, sizeof s->logprob);
+  if (!rc) rc = sl_buf_append(b, &n_top, sizeof n_top);
+  if (!rc) rc = lp_piece(b, tok, s->token);
+  for (int i = 0; i < n_top && !rc; i++) {
+    rc = sl_buf_append(b, &s->top_logprobs[i], sizeof(float));
+    if (!rc) rc = lp_piece(b, tok, s->top_ids[i]);
+  }
+  return rc;
+}
+
+/* Reads one record at *p (advanced past it); returns false at the end. */
+static bool lp_get(const char **p, const char *end, uint64_t *start, sl_token_logprob_t *t) {
+  const char *q = *p;
+  uint16_t n_top, len;
+  if ((size_t)(end - q) < 8 + 4 + 2 + 2) return false;
+  memcpy(start, q, 8), q += 8;
+  memcpy(&t->logprob, q, 4), q += 4;
+  memcpy(&n_top, q, 2), q += 2;
+  memcpy(&len, q, 2), q += 2;
+  t->token = q, t->len = len, q += len;
+  t->n_top = n_top;
+  for (int i = 0; i < n_top; i++) {
+    memcpy(&t->top[i].logprob, q, 4), q += 4;
+    memcpy(&len, q, 2), q += 2;
+    t->top[i].token = q, t->top[i].len = len, q += len;
+  }
+  *p = q;
+  return true;
+}
+
+/* engine thread, with port->mu held: hand over the records of tokens that start
+ * before `upto` bytes of released text (all of them with upto = UINT64_MAX) */
+static void lp_release(local_call_t *c, uint64_t upto) {
+  const char *p = c->lp_wait.data, *end = p ? p + c->lp_wait.len : NULL, *q = p;
+  sl_token_logprob_t t;
+  uint64_t start;
+  while (q && lp_get(&q, end, &start, &t) && start < upto) p = q;
+  if (!c->lp_wait.data || p == c->lp_wait.data) return;
+  size_t n = (size_t)(p - c->lp_wait.data);
+  if (sl_buf_append(&c->lp_ready, c->lp_wait.data, n)) c->want_lp = false; /* too much: stop */
+  sl_buf_consume(&c->lp_wait, n);
+}
+
 /* engine thread */
 static bool on_stop(void *user, int32_t token) {
   local_call_t *c = user;
@@ -108,7 +171,10 @@ static bool on_stop(void *user, int32_t token) {
 static bool on_token(void *user, const sl_engine_token_t *t) {
   local_call_t *c = user;
   const local_call_t *r = c;
+  size_t before = c->scan.len;
+  if (c->want_lp && lp_put(&c->lp_wait, c->le->tok, c->produced, &t->s)) c->want_lp = false;
   sl_detok_push(&c->detok, t->s.token, &c->scan);
+  c->produced += c->scan.len - before;
   bool stop = false;
   size_t release = c->scan.len;
   for (size_t i = 0; i < r->n_stop && c->scan.len; i++) {
@@ -119,14 +185,20 @@ static bool on_token(void *user, const sl_engine_token_t *t) {
     }
   }
   if (!stop) release -= holdback(r, c->scan.data ? c->scan.data : "", c->scan.len);
+  c->released += release;
   pthread_mutex_lock(&c->port->mu);
   if (release) {
     if (sl_buf_append(&c->ready, c->scan.data, release)) stop = true; /* answer too long */
+    if (c->want_lp) lp_release(c, c->released);
     mark_dirty(c);
   }
   pthread_mutex_unlock(&c->port->mu);
-  if (stop) sl_buf_reset(&c->scan);
-  else sl_buf_consume(&c->scan, release);
+  if (stop) {
+    sl_buf_reset(&c->scan);
+    sl_buf_reset(&c->lp_wait); /* tokens of the stop string itself */
+  } else {
+    sl_buf_consume(&c->scan, release);
+  }
   if (release) uv_async_send(&c->port->async);
   return stop;
 }
@@ -138,6 +210,7 @@ static void on_engine_done(void *user, uint64_t id, sl_engine_finish_t why, int 
   if (why != SL_FINISH_STOP) sl_detok_flush(&c->detok, &c->scan);
   pthread_mutex_lock(&c->port->mu);
   if (c->scan.len) sl_buf_append(&c->ready, c->scan.data, c->scan.len);
+  if (c->want_lp && c->scan.len) lp_release(c, UINT64_MAX);
   sl_buf_reset(&c->scan);
   c->done = true;
   c->why = why;
@@ -158,6 +231,8 @@ static void on_timer_closed(uv_handle_t *h) {
   free_stops(c);
   sl_buf_free(&c->scan);
   sl_buf_free(&c->ready);
+  sl_buf_free(&c->lp_wait);
+  sl_buf_free(&c->lp_ready);
   sl_buf_free(&c->base.body);
   free(c->prompt);
   free(c);
@@ -176,6 +251,24 @@ static void call_error(local_call_t *c, int code, const char *msg) {
   c->base.cbs.on_error(c->base.data, &e);
 }
 
+/* loop thread: the records as sl_token_logprob_t, a few at a time */
+static int deliver_logprobs(local_call_t *c, const sl_buf_t *lp) {
+  enum { CHUNK = 8 };
+  sl_token_logprob_t t[CHUNK];
+  const char *p = lp->data, *end = lp->data + lp->len;
+  uint64_t start;
+  size_t n = 0;
+  int rc = 0;
+  while (!rc && lp_get(&p, end, &start, &t[n])) {
+    if (++n == CHUNK) {
+      rc = c->base.cbs.on_logprobs(c->base.data, t, n);
+      n = 0;
+    }
+  }
+  if (!rc && n) rc = c->base.cbs.on_logprobs(c->base.data, t, n);
+  return rc;
+}
+
 /* loop thread: deliver what the engine produced. A call stays marked in_dirty
  * until it is taken off the detached list here, so the engine thread cannot
  * push it onto the next list (reusing next_dirty) while this walk still needs it. */
@@ -190,10 +283,16 @@ static void on_async(uv_async_t *a) {
     local_call_t *c = list;
     list = c->next_dirty;
     c->in_dirty = false;
-    sl_buf_t text = c->ready;
+    sl_buf_t text = c->ready, lp = c->lp_ready;
     sl_buf_init(&c->ready, MAX_TEXT);
+    sl_buf_init(&c->lp_ready, MAX_TEXT);
     bool done = c->done;
     pthread_mutex_unlock(&port->mu);
+    if (lp.len && !c->base.abandoned && c->base.cbs.on_logprobs && deliver_logprobs(c, &lp)) {
+      c->base.abandoned = true;
+      sl_engine_cancel(c->le->engine, c->seq);
+    }
+    sl_buf_free(&lp);
     if (text.len && !c->base.abandoned) {
       c->base.started = true;
       if (c->base.cbs.on_text(c->base.data, text.data, text.len)) {
@@ -247,6 +346,8 @@ static void call_discard(local_call_t *c) {
   sl_buf_free(&c->base.body);
   sl_buf_free(&c->scan);
   sl_buf_free(&c->ready);
+  sl_buf_free(&c->lp_wait);
+  sl_buf_free(&c->lp_ready);
   free(c->prompt);
   free(c);
 }
@@ -277,6 +378,8 @@ static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl
   sl_buf_init(&c->base.body, MAX_TEXT);
   sl_buf_init(&c->scan, MAX_TEXT);
   sl_buf_init(&c->ready, MAX_TEXT);
+  sl_buf_init(&c->lp_wait, MAX_TEXT);
+  sl_buf_init(&c->lp_ready, MAX_TEXT);
   snprintf(c->base.destination, sizeof c->base.destination, "in-process");
   const char *tmpl = cfg->chat_template ? cfg->chat_template : sl_tok_chat_template(le->tok);
   char *text = NULL;
@@ -316,6 +419,12 @@ static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl
   er->sampling.frequency_penalty = (float)r->frequency_penalty;
   er->sampling.repeat_penalty = (float)r->repetition_penalty;
   er->sampling.seed = r->has_seed ? r->seed : (uint64_t)uv_hrtime();
+  if (r->logprobs && cbs->on_logprobs) {
+    c->want_lp = true;
+    er->sampling.logprobs = true;
+    er->sampling.n_logprobs = r->top_logprobs < SL_MAX_TOP_LOGPROBS ? r->top_logprobs
+                                                                    : SL_MAX_TOP_LOGPROBS;
+  }
   er->max_tokens = r->max_tokens > 0 ? r->max_tokens : 0;
   er->on_stop = on_stop;
   er->on_token = on_token;

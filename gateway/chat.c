@@ -62,7 +62,7 @@ typedef struct {
   sl_call_t *call;
   uv_timer_t backoff;
   bool in_cb, client_gone, headers_sent, stream, saw_busy, saw_unsupported, waiting_ledger,
-      redacted_step;
+      redacted_step, want_lp;
   const sl_backend_cfg_t *bcfg; /* backend of the current step */
   const char *backend;
   const char *model_out;
@@ -72,6 +72,7 @@ typedef struct {
   size_t n_tools;
   sl_buf_t out;              /* encoded bytes to send */
   sl_buf_t tmp;              /* restored text */
+  sl_buf_t lp;               /* logprobs entries not yet sent (OpenAI JSON) */
   int status;
   sl_result_t res;
   char finish[32];
@@ -104,6 +105,7 @@ static void job_free(job_t *j) {
   sl_buf_free(&j->text);
   sl_buf_free(&j->out);
   sl_buf_free(&j->tmp);
+  sl_buf_free(&j->lp);
   for (size_t i = 0; i < j->n_tools; i++) sl_buf_free(&j->tools[i].args);
   uv_close((uv_handle_t *)&j->backoff, job_free_cb);
 }
@@ -266,6 +268,14 @@ static void send_stream_head(job_t *j) {
   if (!j->dia->stream_start(&j->out, &j->resp)) sl_http_stream_write(j->conn, j->out.data, j->out.len);
 }
 
+/* The logprobs for the text about to be encoded: the engine always has them
+ * (an empty list is an answer); an upstream that sent none gives null. */
+static void set_logprobs(job_t *j) {
+  j->resp.logprobs = j->want_lp && (j->lp.len || j->bcfg->kind == SL_BK_LOCAL);
+  j->resp.lp = j->lp.data;
+  j->resp.lp_len = j->lp.len;
+}
+
 /* Text the client may see (placeholders already restored). */
 static int deliver_text(job_t *j, const char *s, size_t n) {
   if (!n) return 0;
@@ -273,9 +283,21 @@ static int deliver_text(job_t *j, const char *s, size_t n) {
   j->in_cb = true;
   send_stream_head(j);
   sl_buf_reset(&j->out);
+  set_logprobs(j);
   if (!j->dia->stream_text(&j->out, &j->resp, s, n)) sl_http_stream_write(j->conn, j->out.data, j->out.len);
+  sl_buf_reset(&j->lp); /* sent with this chunk */
   j->in_cb = false;
   return j->client_gone ? 1 : 0;
+}
+
+/* Tokens behind the next text: kept until that text is encoded. */
+static int on_logprobs(void *data, const sl_token_logprob_t *t, size_t n) {
+  job_t *j = data;
+  if (j->client_gone) return 1;
+  for (size_t i = 0; i < n; i++)
+    if ((j->lp.len && sl_buf_puts(&j->lp, ",")) || sl_openai_encode_logprob(&j->lp, &t[i]))
+      return 1;
+  return 0;
 }
 
 static int on_text(void *data, const char *s, size_t n) {
@@ -337,6 +359,7 @@ static void on_done(void *data, const sl_result_t *res) {
     rc = j->dia->stream_end(&j->out, &j->resp, &j->res, j->req.include_usage);
   } else {
     j->status = 200;
+    set_logprobs(j);
     rc = j->dia->complete(&j->out, &j->resp, j->text.data, j->text.len, j->tools, j->n_tools, &j->res);
   }
   if (rc && !j->stream) {
@@ -519,7 +542,11 @@ static void try_step(job_t *j) {
                                                              : s->backend->name);
     j->model_out = j->model_buf;
     sl_call_opts_t o = {.req = send, .model = s->model, .stream = j->stream};
-    sl_call_cbs_t cbs = {on_text, on_tool_call, on_done, on_error};
+    /* logprobs: the local engine's, or an OpenAI-compatible upstream's relayed
+     * (Anthropic has none) */
+    j->want_lp = j->req.logprobs && j->bcfg->kind != SL_BK_ANTHROPIC;
+    sl_call_cbs_t cbs = {on_text, on_tool_call, j->want_lp ? on_logprobs : NULL, on_done,
+                         on_error};
     int rc = sl_call_prepare(gw->backends, s->backend, &o, &cbs, j, &j->call);
     if (rc) {
       SL_WARN("req %s: backend %s: %s", j->req_id, s->backend->name, sl_strerror(rc));
@@ -602,6 +629,7 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   sl_buf_init(&j->text, MAX_ANSWER);
   sl_buf_init(&j->out, MAX_ANSWER);
   sl_buf_init(&j->tmp, MAX_ANSWER);
+  sl_buf_init(&j->lp, MAX_ANSWER);
   gw->inflight++;
   uint64_t n = ++gw->seq * gw->sh->n_workers + gw->index; /* unique across workers */
   snprintf(j->req_id, sizeof j->req_id, "req_%08x%08llx", (unsigned)time(NULL), (unsigned long long)n);

@@ -252,6 +252,61 @@ static int put_usage(sl_buf_t *o, int pt, int ct) {
                        pt, ct, pt + ct);
 }
 
+/* token bytes as a JSON string; bytes that are not whole UTF-8 characters
+ * become U+FFFD */
+static int put_token(sl_buf_t *o, const char *s, size_t n) {
+  char tmp[3 * 256 + 4];
+  size_t k = 0;
+  for (size_t i = 0; i < n && k + 4 < sizeof tmp;) {
+    unsigned char c = (unsigned char)s[i];
+    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    bool ok = len && i + len <= n;
+    for (size_t j = 1; ok && j < len; j++) ok = ((unsigned char)s[i + j] & 0xC0) == 0x80;
+    if (ok) {
+      memcpy(tmp + k, s + i, len);
+      k += len;
+      i += len;
+    } else {
+      memcpy(tmp + k, "\xEF\xBF\xBD", 3);
+      k += 3;
+      i++;
+    }
+  }
+  return sl_buf_json_str(o, tmp, k);
+}
+
+static int put_lp_item(sl_buf_t *o, const char *tok, size_t len, float lp) {
+  int rc = sl_buf_puts(o, "{\"token\":");
+  if (!rc) rc = put_token(o, tok, len);
+  if (!rc) rc = sl_buf_puts(o, ",\"logprob\":");
+  if (!rc) rc = sl_buf_json_num(o, (double)lp);
+  if (!rc) rc = sl_buf_puts(o, ",\"bytes\":[");
+  for (size_t i = 0; i < len && !rc; i++)
+    rc = sl_buf_printf(o, i ? ",%u" : "%u", (unsigned char)tok[i]);
+  if (!rc) rc = sl_buf_puts(o, "]");
+  return rc;
+}
+
+int sl_openai_encode_logprob(sl_buf_t *o, const sl_token_logprob_t *t) {
+  int rc = put_lp_item(o, t->token, t->len, t->logprob);
+  if (!rc) rc = sl_buf_puts(o, ",\"top_logprobs\":[");
+  for (int i = 0; i < t->n_top && !rc; i++) {
+    if (i) rc = sl_buf_puts(o, ",");
+    if (!rc) rc = put_lp_item(o, t->top[i].token, t->top[i].len, t->top[i].logprob);
+    if (!rc) rc = sl_buf_puts(o, "}");
+  }
+  if (!rc) rc = sl_buf_puts(o, "]}");
+  return rc;
+}
+
+static int put_logprobs(sl_buf_t *o, const sl_openai_meta_t *m, bool on) {
+  if (!on || !m->logprobs) return sl_buf_puts(o, "\"logprobs\":null");
+  int rc = sl_buf_puts(o, "\"logprobs\":{\"content\":[");
+  if (!rc && m->lp_len) rc = sl_buf_append(o, m->lp, m->lp_len);
+  if (!rc) rc = sl_buf_puts(o, "],\"refusal\":null}");
+  return rc;
+}
+
 int sl_openai_encode_completion(sl_buf_t *o, const sl_openai_meta_t *m, const char *text,
                                 size_t text_len, const sl_tool_acc_t *tools, size_t n_tools,
                                 const char *finish, int pt, int ct) {
@@ -262,7 +317,9 @@ int sl_openai_encode_completion(sl_buf_t *o, const sl_openai_meta_t *m, const ch
     rc = sl_buf_puts(o, ",\"tool_calls\":");
     if (!rc) rc = put_tools(o, tools, n_tools);
   }
-  if (!rc) rc = sl_buf_puts(o, ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":");
+  if (!rc) rc = sl_buf_puts(o, ",\"refusal\":null},");
+  if (!rc) rc = put_logprobs(o, m, true);
+  if (!rc) rc = sl_buf_puts(o, ",\"finish_reason\":");
   if (!rc) rc = sl_buf_json_cstr(o, finish);
   if (!rc) rc = sl_buf_puts(o, "}],");
   if (!rc) rc = put_usage(o, pt, ct);
@@ -304,7 +361,9 @@ int sl_openai_encode_chunk(sl_buf_t *o, const sl_openai_meta_t *m, const char *r
     if (!rc) rc = sl_buf_json_str(o, tool_args ? tool_args : "", tool_args_len);
     if (!rc) rc = sl_buf_puts(o, "}}]");
   }
-  if (!rc) rc = sl_buf_puts(o, "},\"logprobs\":null,\"finish_reason\":");
+  if (!rc) rc = sl_buf_puts(o, "},");
+  if (!rc) rc = put_logprobs(o, m, content && !role && content_len);
+  if (!rc) rc = sl_buf_puts(o, ",\"finish_reason\":");
   if (!rc) rc = finish ? sl_buf_json_cstr(o, finish) : sl_buf_puts(o, "null");
   if (!rc) rc = sl_buf_puts(o, "}]}\n\n");
   return rc;
@@ -335,23 +394,23 @@ int sl_openai_encode_error(sl_buf_t *o, const char *message, const char *type, c
 #include "dialect.h"
 
 static int oa_stream_start(sl_buf_t *o, sl_resp_t *r) {
-  sl_openai_meta_t m = {r->id, r->created, r->model};
+  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model};
   return sl_openai_encode_chunk(o, &m, "assistant", "", 0, -1, NULL, NULL, NULL, 0, NULL);
 }
 
 static int oa_stream_text(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
-  sl_openai_meta_t m = {r->id, r->created, r->model};
+  sl_openai_meta_t m = {r->id, r->created, r->model, r->logprobs, r->lp, r->lp_len};
   return sl_openai_encode_chunk(o, &m, NULL, s, n, -1, NULL, NULL, NULL, 0, NULL);
 }
 
 static int oa_stream_tool(sl_buf_t *o, sl_resp_t *r, int index, const char *id, const char *name,
                           const char *args, size_t n) {
-  sl_openai_meta_t m = {r->id, r->created, r->model};
+  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model};
   return sl_openai_encode_chunk(o, &m, NULL, NULL, 0, index, id, name, args, n, NULL);
 }
 
 static int oa_stream_end(sl_buf_t *o, sl_resp_t *r, const sl_result_t *res, bool include_usage) {
-  sl_openai_meta_t m = {r->id, r->created, r->model};
+  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model};
   int rc = sl_openai_encode_chunk(o, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, res->finish_reason);
   if (!rc && include_usage)
     rc = sl_openai_encode_usage_chunk(o, &m, res->prompt_tokens, res->completion_tokens);
@@ -368,7 +427,7 @@ static int oa_stream_error(sl_buf_t *o, sl_resp_t *r, const char *type, const ch
 
 static int oa_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
                        const sl_tool_acc_t *tools, size_t n_tools, const sl_result_t *res) {
-  sl_openai_meta_t m = {r->id, r->created, r->model};
+  sl_openai_meta_t m = {r->id, r->created, r->model, r->logprobs, r->lp, r->lp_len};
   return sl_openai_encode_completion(o, &m, text, n, tools, n_tools, res->finish_reason,
                                      res->prompt_tokens, res->completion_tokens);
 }

@@ -3,6 +3,7 @@
 #ifndef SL_CODEC_OPENAI_H
 #define SL_CODEC_OPENAI_H
 
+#include "backend.h"
 #include "sl_buf.h"
 #include "sl_chat.h"
 
@@ -25,7 +26,17 @@ typedef struct {
   const char *id;       /* chatcmpl-... */
   long created;
   const char *model;
+  /* The client asked for logprobs: a completion, and a chunk with content, carry
+   * {"content": [lp], "refusal": null}, lp being the entries written by
+   * sl_openai_encode_logprob() (comma-separated; may be empty). Else null. */
+  bool logprobs;
+  const char *lp;
+  size_t lp_len;
 } sl_openai_meta_t;
+
+/* One entry of logprobs.content: token, logprob, bytes, top_logprobs. A token
+ * that is part of a UTF-8 character shows U+FFFD in "token"; "bytes" is exact. */
+int sl_openai_encode_logprob(sl_buf_t *out, const sl_token_logprob_t *t);
 
 /* Whole answer. Appends JSON to out. */
 int sl_openai_encode_completion(sl_buf_t *out, const sl_openai_meta_t *m, const char *text,

@@ -23,6 +23,11 @@ typedef struct {
   int block_kind;       /* 0 none, 1 text, 2 tool */
   int tool_index;       /* upstream tool index of the open tool block */
   int n_blocks;
+  /* logprobs asked for: the entries for the next text chunk, or for the whole
+   * answer (OpenAI JSON, comma-separated; dialects without logprobs ignore it) */
+  bool logprobs;
+  const char *lp;
+  size_t lp_len;
 } sl_resp_t;
 
 typedef struct {

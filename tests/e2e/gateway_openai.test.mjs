@@ -87,6 +87,46 @@ test('streaming arrives incrementally, with include_usage', async () => {
   assert.equal(sent.stream_options.include_usage, true);
 });
 
+test('logprobs from an OpenAI-compatible upstream are relayed, whole and streamed', async () => {
+  const entry = (token, logprob) => ({ token, logprob, bytes: [...Buffer.from(token)],
+    top_logprobs: [{ token, logprob, bytes: [...Buffer.from(token)] }, { token: ' x', logprob: -3.5, bytes: [32, 120] }] });
+  const lp = [entry('Hel', -0.25), entry('lo é', -1.125)];
+  const asked = [];
+  const up = await startMock((req, body, res) => {
+    const b = JSON.parse(body);
+    asked.push([b.logprobs, b.top_logprobs]);
+    if (!b.stream) {
+      const c = completion('Hello é');
+      if (b.logprobs) c.choices[0].logprobs = { content: lp, refusal: null };
+      return replyJson(res, 200, c);
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const chunk = (delta, logprobs, finish = null) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, logprobs, finish_reason: finish }] })}\n\n`;
+    res.write(chunk({ role: 'assistant', content: '' }, null));
+    res.write(chunk({ content: 'Hel' }, { content: [lp[0]] }));
+    res.write(chunk({ content: 'lo é' }, { content: [lp[1]] }));
+    res.write(chunk({}, null, 'stop'));
+    res.end('data: [DONE]\n\n');
+  });
+  const s = await startSluice({ backends: [apiBackend('up', up.url)], rules: [{ name: 'default', route: ['up'] }] }, { MOCK_KEY: 'k' });
+  try {
+    const client = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'x', maxRetries: 0 });
+    const req = { logprobs: true, top_logprobs: 2, messages: [{ role: 'user', content: 'hi' }] };
+    const whole = await client.chat.completions.create(req);
+    assert.deepEqual(whole.choices[0].logprobs.content, lp);
+    const stream = await client.chat.completions.create({ ...req, stream: true });
+    const got = [];
+    for await (const c of stream) if (c.choices[0]?.delta?.content) got.push(...c.choices[0].logprobs.content);
+    assert.deepEqual(got, lp);
+    const plain = await client.chat.completions.create({ messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(plain.choices[0].logprobs, null);
+    assert.deepEqual(asked, [[true, 2], [true, 2], [undefined, undefined]], 'passed upstream as asked');
+  } finally {
+    await s.stop();
+    await up.stop();
+  }
+});
+
 test('upstream 500 fails over to the next backend of the chain', async () => {
   modes.primary = '500';
   modes.secondary = 'ok';

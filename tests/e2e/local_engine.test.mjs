@@ -57,6 +57,41 @@ test('streamed answer arrives in pieces and matches the whole one', async () => 
   assert.equal(finish, 'length');
 });
 
+test('logprobs: one entry per generated token, its bytes spell the answer, greedy picks the top one', async () => {
+  const prompt = 'Once upon a time, there was a little girl';
+  const req = { temperature: 0, max_tokens: 20, logprobs: true, top_logprobs: 3, messages: [{ role: 'user', content: prompt }] };
+  const whole = await client.chat.completions.create(req);
+  const check = (entries, text) => {
+    assert.equal(entries.length, 20, 'one entry per token');
+    assert.equal(Buffer.from(entries.flatMap((e) => e.bytes)).toString('utf8'), text);
+    for (const e of entries) {
+      assert.ok(e.logprob <= 0 && Number.isFinite(e.logprob));
+      assert.equal(e.top_logprobs.length, 3);
+      assert.deepEqual(e.top_logprobs[0].bytes, e.bytes, 'greedy: the chosen token is the most likely one');
+      assert.equal(e.top_logprobs[0].logprob, e.logprob);
+      assert.ok(e.top_logprobs[1].logprob <= e.top_logprobs[0].logprob);
+    }
+  };
+  const content = whole.choices[0].message.content;
+  check(whole.choices[0].logprobs.content, content);
+  // streamed: each content chunk carries the entries of its own text
+  const stream = await client.chat.completions.create({ ...req, stream: true });
+  const entries = [];
+  let text = '';
+  for await (const c of stream) {
+    const ch = c.choices[0];
+    if (ch?.delta?.content) {
+      text += ch.delta.content;
+      entries.push(...ch.logprobs.content);
+    }
+  }
+  assert.equal(text, content);
+  check(entries, content);
+  // not asked: null, as OpenAI sends it
+  const plain = await client.chat.completions.create({ temperature: 0, max_tokens: 4, messages: [{ role: 'user', content: prompt }] });
+  assert.equal(plain.choices[0].logprobs, null);
+});
+
 test('a stop string ends the answer with finish_reason stop, not included', async () => {
   const prompt = 'Once upon a time, there was a little girl';
   const full = await client.chat.completions.create({ temperature: 0, max_tokens: 40, messages: [{ role: 'user', content: prompt }] });

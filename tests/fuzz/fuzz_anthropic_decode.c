@@ -33,7 +33,7 @@ static void encode_for(sl_backend_kind_t kind, const sl_chat_req_t *req) {
   cfg.location = SL_LOC_EXTERNAL;
   cfg.base_url = "http://127.0.0.1:9/v1";
   sl_call_opts_t o = {.req = req, .model = "m", .stream = req->stream};
-  sl_call_cbs_t cbs = {cb_text, cb_tool, cb_done, cb_error};
+  sl_call_cbs_t cbs = {.on_text = cb_text, .on_tool_call = cb_tool, .on_done = cb_done, .on_error = cb_error};
   sl_call_t *c = NULL;
   /* API backends do not touch the shared state in prepare */
   if (sl_call_prepare(NULL, &cfg, &o, &cbs, NULL, &c)) return;

@@ -67,7 +67,7 @@ static an_call_t *prepare(const sl_chat_req_t *req, bool stream, rec_t *rec, con
   static sl_backend_cfg_t cfg;
   cfg = cfg_for(base_url);
   sl_call_opts_t o = {.req = req, .stream = stream};
-  sl_call_cbs_t cbs = {r_text, r_tool, r_done, r_error};
+  sl_call_cbs_t cbs = {.on_text = r_text, .on_tool_call = r_tool, .on_done = r_done, .on_error = r_error};
   sl_call_t *c = NULL;
   assert_int_equal(sl_call_prepare(NULL, &cfg, &o, &cbs, rec, &c), 0);
   sl_buf_init(&rec->text, 1 << 20);

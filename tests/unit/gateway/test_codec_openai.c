@@ -103,7 +103,7 @@ static void test_decode_errors(void **st) {
 static void test_encode_completion_escapes(void **st) {
   sl_buf_t b;
   sl_buf_init(&b, 1 << 20);
-  sl_openai_meta_t m = {"chatcmpl-1", 7, "mo\"del"};
+  sl_openai_meta_t m = {.id = "chatcmpl-1", .created = 7, .model = "mo\"del"};
   const char text[] = "q\"uote\\ nl\n tab\t ctl\x01 \xc3\xa9";
   assert_int_equal(sl_openai_encode_completion(&b, &m, text, sizeof text - 1, NULL, 0, "stop", 3, 4), 0);
   cJSON *j = cJSON_Parse(b.data);
@@ -117,10 +117,63 @@ static void test_encode_completion_escapes(void **st) {
   sl_buf_free(&b);
 }
 
+/* logprobs: an entry with a token that is half a UTF-8 character, in a
+ * completion and in a chunk; off when not asked */
+static void test_encode_logprobs(void **st) {
+  sl_token_logprob_t t = {.token = "\xc3", .len = 1, .logprob = -0.25f, .n_top = 2};
+  t.top[0] = (sl_logprob_alt_t){"\xc3", 1, -0.25f};
+  t.top[1] = (sl_logprob_alt_t){" a\"", 3, -1.5f};
+  sl_buf_t lp;
+  sl_buf_init(&lp, 1 << 16);
+  assert_int_equal(sl_openai_encode_logprob(&lp, &t), 0);
+  assert_int_equal(sl_buf_puts(&lp, ","), 0);
+  t.token = "\xa9!";
+  t.len = 2;
+  t.n_top = 0;
+  assert_int_equal(sl_openai_encode_logprob(&lp, &t), 0);
+
+  sl_buf_t b;
+  sl_buf_init(&b, 1 << 20);
+  sl_openai_meta_t m = {.id = "c", .created = 1, .model = "m", .logprobs = true, .lp = lp.data,
+                        .lp_len = lp.len};
+  assert_int_equal(sl_openai_encode_completion(&b, &m, "\xc3\xa9!", 3, NULL, 0, "stop", 1, 2), 0);
+  cJSON *j = cJSON_Parse(b.data);
+  assert_non_null(j);
+  cJSON *lps = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "logprobs");
+  cJSON *content = cJSON_GetObjectItem(lps, "content");
+  assert_int_equal(cJSON_GetArraySize(content), 2);
+  cJSON *e0 = cJSON_GetArrayItem(content, 0);
+  assert_string_equal(cJSON_GetObjectItem(e0, "token")->valuestring, "\xef\xbf\xbd");
+  assert_true(cJSON_GetObjectItem(e0, "logprob")->valuedouble == -0.25);
+  cJSON *bytes = cJSON_GetObjectItem(e0, "bytes");
+  assert_int_equal(cJSON_GetArraySize(bytes), 1);
+  assert_int_equal(cJSON_GetArrayItem(bytes, 0)->valueint, 0xc3);
+  cJSON *tops = cJSON_GetObjectItem(e0, "top_logprobs");
+  assert_int_equal(cJSON_GetArraySize(tops), 2);
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(tops, 1), "token")->valuestring, " a\"");
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(content, 1), "top_logprobs")), 0);
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(lps, "refusal")));
+  cJSON_Delete(j);
+
+  /* a content chunk carries them; the role chunk and an unasked request do not */
+  sl_buf_reset(&b);
+  assert_int_equal(sl_openai_encode_chunk(&b, &m, NULL, "x", 1, -1, NULL, NULL, NULL, 0, NULL), 0);
+  assert_non_null(strstr(b.data, "\"logprobs\":{\"content\":[{\"token\""));
+  sl_buf_reset(&b);
+  assert_int_equal(sl_openai_encode_chunk(&b, &m, "assistant", "", 0, -1, NULL, NULL, NULL, 0, NULL), 0);
+  assert_non_null(strstr(b.data, "\"logprobs\":null"));
+  m.logprobs = false;
+  sl_buf_reset(&b);
+  assert_int_equal(sl_openai_encode_completion(&b, &m, "x", 1, NULL, 0, "stop", 1, 1), 0);
+  assert_non_null(strstr(b.data, "\"logprobs\":null"));
+  sl_buf_free(&b);
+  sl_buf_free(&lp);
+}
+
 static void test_encode_tools_and_chunks(void **st) {
   sl_buf_t b;
   sl_buf_init(&b, 1 << 20);
-  sl_openai_meta_t m = {"c", 1, "m"};
+  sl_openai_meta_t m = {.id = "c", .created = 1, .model = "m"};
   sl_tool_acc_t t = {.id = "call_1", .name = "get_weather"};
   sl_buf_init(&t.args, 1024);
   sl_buf_puts(&t.args, "{\"city\":\"Paris\"}");
@@ -150,7 +203,7 @@ static void test_encode_tools_and_chunks(void **st) {
 static void test_encode_limits(void **st) {
   sl_buf_t b;
   sl_buf_init(&b, 64); /* a ceiling smaller than the answer is an error, not an overflow */
-  sl_openai_meta_t m = {"c", 1, "m"};
+  sl_openai_meta_t m = {.id = "c", .created = 1, .model = "m"};
   assert_int_equal(sl_openai_encode_completion(&b, &m, "0123456789012345678901234567890123456789", 40,
                                                NULL, 0, "stop", 1, 1),
                    SL_ETOOBIG);
@@ -162,6 +215,7 @@ int main(void) {
       cmocka_unit_test(test_decode_full),          cmocka_unit_test(test_decode_defaults),
       cmocka_unit_test(test_decode_errors),        cmocka_unit_test(test_encode_completion_escapes),
       cmocka_unit_test(test_encode_tools_and_chunks), cmocka_unit_test(test_encode_limits),
+      cmocka_unit_test(test_encode_logprobs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
