@@ -4,7 +4,9 @@
 #   mock   — nginx returning a fixed chat.completion (the ceiling)
 #   nginx  — nginx proxy_pass to the mock with upstream keep-alive (a proxy's practical limit)
 #   sluice — sluice (parses, classifies and routes every request) to the same mock
-# and, for the ledger's cost, sluice again with its ledger on (sluice+ledger).
+# and, for the ledger's cost, sluice again with its ledger on (sluice+ledger: the
+# default durability "journal"; sluice+ledger-c: durability "commit", where every
+# answer waits for its SQLite commit).
 # Prints requests/s, p50 and p99 per target and sluice's ratios to nginx.
 set -euo pipefail
 SLUICE=${1:-build/release/sluice}
@@ -14,7 +16,7 @@ CONNS=${CONNS:-"32 256"}
 THREADS=${THREADS:-2}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/sluice-bench-gw.XXXXXX)
-MOCK_PORT=18901 NGINX_PORT=18902 SLUICE_PORT=18903 LEDGER_PORT=18904
+MOCK_PORT=18901 NGINX_PORT=18902 SLUICE_PORT=18903 LEDGER_PORT=18904 COMMIT_PORT=18905
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -62,10 +64,12 @@ JSON
 }
 sluice_conf "$work/sluice.json" $SLUICE_PORT ""
 sluice_conf "$work/sluice-ledger.json" $LEDGER_PORT "\"ledger\": {\"path\": \"$work/ledger.db\"},"
+sluice_conf "$work/sluice-commit.json" $COMMIT_PORT "\"ledger\": {\"path\": \"$work/ledger-c.db\", \"durability\": \"commit\"},"
 "$SLUICE" serve --config "$work/sluice.json" >"$work/sluice.out" 2>"$work/sluice.err" & pids+=($!)
 LEDGER=0
 if "$SLUICE" policy check "$work/sluice-ledger.json" >/dev/null 2>&1; then
   "$SLUICE" serve --config "$work/sluice-ledger.json" >"$work/ledger.out" 2>"$work/ledger.err" & pids+=($!)
+  "$SLUICE" serve --config "$work/sluice-commit.json" >"$work/commit.out" 2>"$work/commit.err" & pids+=($!)
   LEDGER=1
 fi
 
@@ -84,14 +88,14 @@ echo "request body: $(wc -c < "$work/body.json") bytes"
 
 wait_up() { for _ in $(seq 1 300); do curl -sf -o /dev/null "http://127.0.0.1:$1/${2:-}" && return 0; sleep 0.2; done; echo "port $1 did not come up" >&2; exit 1; }
 wait_up $MOCK_PORT; wait_up $NGINX_PORT v1/chat/completions; wait_up $SLUICE_PORT healthz
-[ $LEDGER = 1 ] && wait_up $LEDGER_PORT healthz
+[ $LEDGER = 1 ] && wait_up $LEDGER_PORT healthz && wait_up $COMMIT_PORT healthz
 # every target answers the same request correctly before we time it
 for p in $MOCK_PORT $NGINX_PORT $SLUICE_PORT; do
   curl -sf -X POST -H 'Content-Type: application/json' --data-binary @"$work/body.json" "http://127.0.0.1:$p/v1/chat/completions" | grep -q "quick brown fox"
 done
 
 targets="mock:$MOCK_PORT nginx:$NGINX_PORT sluice:$SLUICE_PORT"
-[ $LEDGER = 1 ] && targets="$targets sluice+ledger:$LEDGER_PORT"
+[ $LEDGER = 1 ] && targets="$targets sluice+ledger:$LEDGER_PORT sluice+ledger-c:$COMMIT_PORT"
 results="$work/results.tsv"
 for round in $(seq 1 "$ROUNDS"); do
   for c in $CONNS; do
@@ -131,7 +135,8 @@ for c in sorted({k[0] for k in med}, key=int):
     if (c, "nginx") in med and (c, "sluice") in med:
         n, s = med[(c, "nginx")], med[(c, "sluice")]
         print(f"  c={c:<4} req/s ratio {s[0]/n[0]:.2f}   p99 ratio {s[2]/n[2]:.2f}")
-    if (c, "sluice+ledger") in med and (c, "sluice") in med:
-        s, l = med[(c, "sluice")], med[(c, "sluice+ledger")]
-        print(f"  c={c:<4} ledger cost: {100*(1-l[0]/s[0]):.1f}% of sluice's req/s (target <= 5%)")
+    for lt, what in (("sluice+ledger", "journal"), ("sluice+ledger-c", "commit")):
+        if (c, lt) in med and (c, "sluice") in med:
+            s, l = med[(c, "sluice")], med[(c, lt)]
+            print(f"  c={c:<4} ledger ({what}) cost: {100*(1-l[0]/s[0]):.1f}% of sluice's req/s (target <= 5%), p99 {l[2]:.1f} vs {s[2]:.1f} ms")
 PY
