@@ -15,14 +15,23 @@ typedef struct {
   uint8_t len, tag;
 } slot_t;
 
+/* A one-bit-per-hash filter in front of the table: most capitalised words looked
+ * up are not in it ("The", "What", product names), and the filter (32 KB, stays
+ * in cache) answers those without touching the 512 KB table. */
+#define FILTER_BITS 18
 struct sl__gaz {
   char *words;      /* NUL-separated decoded words */
+  uint64_t *filter; /* bit (hash >> 8) of every word in the table */
   slot_t *slots;
   uint32_t mask;
   size_t used, cap; /* bytes of words */
 };
 
 static inline uint8_t tag_of(uint32_t h) { return (uint8_t)(h >> 24); }
+static inline uint32_t filter_bit(uint32_t h) { return (h >> 8) & ((1u << FILTER_BITS) - 1); }
+static inline void filter_set(sl__gaz_t *g, uint32_t h) {
+  g->filter[filter_bit(h) >> 6] |= 1ull << (filter_bit(h) & 63);
+}
 
 static uint32_t fnv(const char *s, size_t n) {
   uint32_t h = 2166136261u;
@@ -66,7 +75,8 @@ sl__gaz_t *sl__gaz_create(void) {
   uint32_t nslots = 1; /* load factor at most about 2/3 */
   while (nslots < (sl__gazetteer_count + 4096) * 3 / 2) nslots <<= 1;
   g->slots = calloc(nslots, sizeof *g->slots);
-  if (!g->words || !g->slots) {
+  g->filter = calloc((1u << FILTER_BITS) / 64, sizeof *g->filter);
+  if (!g->words || !g->slots || !g->filter) {
     sl__gaz_free(g);
     return NULL;
   }
@@ -88,6 +98,7 @@ sl__gaz_t *sl__gaz_create(void) {
     if (len < 64) { /* longer words are never looked up */
       while (g->slots[h].off) h = (h + 1) & g->mask;
       g->slots[h] = (slot_t){(uint32_t)start + 1, fl, (uint8_t)len, tag_of(hv)};
+      filter_set(g, hv);
     }
     prev = start;
     prev_len = len;
@@ -113,6 +124,7 @@ int sl__gaz_add(sl__gaz_t *g, const char *const *words, unsigned flag) {
       memcpy(g->words + g->used, buf, n);
       g->words[g->used + n] = 0;
       g->slots[h] = (slot_t){(uint32_t)g->used + 1, 0, (uint8_t)n, tag_of(hv)};
+      filter_set(g, hv);
       g->used += n + 1;
     }
     g->slots[h].flags |= (uint16_t)flag;
@@ -123,6 +135,7 @@ int sl__gaz_add(sl__gaz_t *g, const char *const *words, unsigned flag) {
 void sl__gaz_free(sl__gaz_t *g) {
   if (!g) return;
   free(g->words);
+  free(g->filter);
   free(g->slots);
   free(g);
 }
@@ -144,6 +157,7 @@ unsigned sl__gaz_lookup(const sl__gaz_t *g, const char *w, size_t n) {
     if (!lower(w, n, buf, sizeof buf)) return 0;
     hv = fnv(buf, n);
   }
+  if (!(g->filter[filter_bit(hv) >> 6] & (1ull << (filter_bit(hv) & 63)))) return 0;
   uint32_t h = hv & g->mask;
   uint8_t tag = tag_of(hv);
   for (;;) {
