@@ -13,6 +13,9 @@
 
 #include <hs/hs.h>
 #include <stdio.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -643,9 +646,22 @@ static int add_hit(scan_ctx_t *x, unsigned id, unsigned long long from, unsigned
 
 /* Bytes the numeric shapes are made of ([0-9 .()+/-]): every match of a `num`
  * pattern lies inside one run of them. */
-static bool num_class(unsigned char ch) {
-  return (ch >= '0' && ch <= '9') || ch == ' ' || ch == '.' || ch == '(' || ch == ')' || ch == '+' ||
-         ch == '-' || ch == '/';
+static inline bool num_class(unsigned char ch) {
+  /* ' ' ( ) + - . / and 0-9 all lie in 0x20..0x39: one bit each */
+  return ch >= 0x20 && ch <= 0x39 && ((0x3ffeb01ull >> (ch - 0x20)) & 1);
+}
+
+typedef unsigned char u8x32 __attribute__((vector_size(32), aligned(1)));
+typedef signed char s8x32 __attribute__((vector_size(32)));
+
+static inline uint32_t mask32(s8x32 x) {
+#if defined(__AVX2__)
+  return (uint32_t)_mm256_movemask_epi8((__m256i)x);
+#else
+  uint32_t m = 0;
+  for (int i = 0; i < 32; i++) m |= (uint32_t)(x[i] < 0) << i;
+  return m;
+#endif
 }
 
 /* Bitcoin addresses: the word starting at p, if it is one (see pats[]). */
@@ -789,19 +805,16 @@ static hs_error_t num_scan(const sl__scan_t *s, hs_scratch_t *sc, scan_ctx_t *x)
   batch_t num = {.db = s->db_num}, date = {.db = s->db_date};
   hs_error_t rc = HS_SUCCESS;
   for (size_t i = 0; i < n && rc == HS_SUCCESS;) {
-    /* next digit: 8 bytes at a time (SWAR), most of the text has none */
-    if (i + 8 <= n) {
-      uint64_t v;
-      memcpy(&v, t + i, 8);
-      /* high bit of each byte set where the byte is in '0'..'9' */
-      uint64_t ge0 = (v | 0x8080808080808080ull) - 0x3030303030303030ull;
-      uint64_t gt9 = (v | 0x8080808080808080ull) - 0x3a3a3a3a3a3a3a3aull;
-      uint64_t d = ge0 & ~gt9 & ~v & 0x8080808080808080ull;
+    /* next digit: 32 bytes at a time, most of the text has none */
+    if (i + 32 <= n) {
+      u8x32 v;
+      memcpy(&v, t + i, 32);
+      uint32_t d = mask32((s8x32)((v >= '0') & (v <= '9')));
       if (!d) {
-        i += 8;
+        i += 32;
         continue;
       }
-      i += (size_t)__builtin_ctzll(d) >> 3;
+      i += (size_t)__builtin_ctz(d);
     } else if (!(t[i] >= '0' && t[i] <= '9')) {
       i++;
       continue;
