@@ -594,6 +594,12 @@ static void try_step(job_t *j) {
                  "no backend of the route could serve this request");
 }
 
+static void on_gone_after_cb(uv_timer_t *t) {
+  job_t *j = t->data;
+  j->status = 499;
+  record(j, false);
+}
+
 static void on_client_gone(sl_conn_t *c, void *data) {
   job_t *j = data;
   j->client_gone = true;
@@ -604,12 +610,17 @@ static void on_client_gone(sl_conn_t *c, void *data) {
     j->call = NULL;
     j->status = 499;
     record(j, false);
-  } else if (!j->call && uv_is_active((uv_handle_t *)&j->backoff)) {
+  } else if (j->call) {
+    /* Inside a backend callback (a write to the client failed): the callback
+     * returns non-zero, so the backend lets go of the call and calls back no
+     * more; finish the request on the next turn of the loop. */
+    j->call = NULL;
+    uv_timer_start(&j->backoff, on_gone_after_cb, 0, 0);
+  } else if (uv_is_active((uv_handle_t *)&j->backoff)) {
     uv_timer_stop(&j->backoff);
     j->status = 499;
     record(j, false);
   }
-  /* Otherwise the next backend callback returns non-zero and the call ends. */
 }
 
 void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_ops_t *dia) {
