@@ -1,7 +1,10 @@
 /* `sluice serve`: loads the policy, the backends (the local model once, at start)
- * and serves until SIGTERM/SIGINT, then drains: stop accepting, finish in-flight
- * requests, exit 0. SIGHUP, a change of the config file and POST /admin/reload
- * re-read the config; a bad file keeps the old policy. */
+ * and serves on `workers` event-loop threads (loop 0 is this thread, which also
+ * takes the signals) until SIGTERM/SIGINT, then drains every loop: stop
+ * accepting, finish in-flight requests, exit 0. SIGHUP, a change of the config
+ * file and POST /admin/reload re-read the config; a bad file keeps the old
+ * policy. Teardown runs with no loop running: backends (the engines' owner
+ * first), the ledger, then each loop's handles. */
 #include "cli.h"
 #include "gateway.h"
 #include "sl_err.h"

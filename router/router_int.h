@@ -87,11 +87,13 @@ typedef struct {
   int cue_cnt[SL_DIFF_GROUPS]; /* difficulty cue words per group, counted in the same pass */
 } sl__hits_t;
 
-/* The compiled Hyperscan database and its scratch pool (scan.c). */
+/* The compiled Hyperscan databases (the whole-text literal pass and the small
+ * windowed ones: numeric shapes, textual dates, IPv6) and their scratch pool (scan.c). */
 typedef struct sl__scan sl__scan_t;
 sl__scan_t *sl__scan_create(char *err, size_t errlen);
 void sl__scan_free(sl__scan_t *s);
-/* Runs the one multi-pattern pass over text into hits. 0 or SL_E*. */
+/* Runs the multi-pattern passes over text into hits (and the difficulty cue
+ * counts). 0 or SL_E*. */
 int sl__scan_run(const sl__scan_t *s, const char *text, size_t len, sl__hits_t *hits);
 
 /* Pattern ids of the multi-pattern pass (scan.c's table is indexed by these). */
