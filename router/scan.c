@@ -282,7 +282,7 @@ static const litset_t litsets[] = {
 /* Hyperscan ids: pattern ids below SL_P__COUNT, then the literals, then the
  * difficulty cue words (also plain literals; `\b` before a word checked in C). */
 #define LIT_BASE 256u
-#define MAX_LITS 320u
+#define MAX_LITS 512u
 #define CUE_BASE (LIT_BASE + MAX_LITS)
 #define MAX_CUES 512u
 
@@ -346,9 +346,9 @@ sl__scan_t *sl__scan_create(char *err, size_t errlen) {
       for (unsigned b = lo; b <= hi; b++) s->cls[i][b >> 3] |= (uint8_t)(1u << (b & 7));
     }
     if (!pats[i].re || IS_NUM(i) || IS_DATE(i) || IS_IP6(i)) continue;
+    /* a regex with no window rule of its own runs over the whole text (none
+     * today: every built-in one has a window or a literal standing for it) */
     exprs[total] = pats[i].re;
-    /* SOM_LEFTMOST gives spans; the TOKEN run detector only needs the longest run
-     * too, which the hit merger reconstructs. */
     flags[total] = pats[i].flags | (pats[i].start == ST_SOM ? HS_FLAG_SOM_LEFTMOST : 0);
     ids[total++] = (unsigned)pats[i].id;
   }
