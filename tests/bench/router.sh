@@ -8,9 +8,8 @@ BUILD=${1:-build/release}
 shift || true
 cd "$(dirname "$0")/../.."
 export SLUICE_SHARED=${SLUICE_SHARED:-$(cd .. && pwd)/shared}
-if [ ! -x "$BUILD/tests/bench_router" ]; then
-  cmake --build "$BUILD" -j "${JOBS:-2}" --target bench_router sluice >/dev/null
-fi
+# always (re)build: a stale bench binary would measure old router code
+cmake --build "$BUILD" -j "${JOBS:-2}" --target bench_router sluice >/dev/null
 echo "== router benchmark ($BUILD, eval data in $SLUICE_SHARED)"
 "$BUILD/tests/bench_router" "$@"
 if [ -x "$BUILD/sluice" ] && [ -f "$SLUICE_SHARED/eval/difficulty.dev.jsonl" ]; then
