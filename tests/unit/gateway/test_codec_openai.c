@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 static int decode(const char *j, sl_chat_req_t *r, char *err) {
@@ -130,6 +131,7 @@ static void test_encode_logprobs(void **st) {
   t.token = "\xa9!";
   t.len = 2;
   t.n_top = 0;
+  t.logprob = -INFINITY; /* underflowed: JSON has no -Infinity */
   assert_int_equal(sl_openai_encode_logprob(&lp, &t), 0);
 
   sl_buf_t b;
@@ -152,6 +154,7 @@ static void test_encode_logprobs(void **st) {
   assert_int_equal(cJSON_GetArraySize(tops), 2);
   assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(tops, 1), "token")->valuestring, " a\"");
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(content, 1), "top_logprobs")), 0);
+  assert_true(cJSON_GetObjectItem(cJSON_GetArrayItem(content, 1), "logprob")->valuedouble == -9999.0);
   assert_true(cJSON_IsNull(cJSON_GetObjectItem(lps, "refusal")));
   cJSON_Delete(j);
 
