@@ -152,14 +152,14 @@ static void emit_logprobs(oa_call_t *c, const cJSON *lp) {
   for (const cJSON *e = content->child; e && !c->base.abandoned; e = e->next) {
     sl_token_logprob_t t = {0};
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "logprob");
-    t.logprob = cJSON_IsNumber(v) ? (float)v->valuedouble : 0.0f;
+    t.logprob = cJSON_IsNumber(v) ? v->valuedouble : 0.0;
     t.len = lp_bytes(e, bytes[0], sizeof bytes[0], &t.token);
     const cJSON *tops = cJSON_GetObjectItemCaseSensitive(e, "top_logprobs");
     for (const cJSON *a = cJSON_IsArray(tops) ? tops->child : NULL;
          a && t.n_top < SL_MAX_TOP_LOGPROBS; a = a->next) {
       sl_logprob_alt_t *alt = &t.top[t.n_top];
       const cJSON *av = cJSON_GetObjectItemCaseSensitive(a, "logprob");
-      alt->logprob = cJSON_IsNumber(av) ? (float)av->valuedouble : 0.0f;
+      alt->logprob = cJSON_IsNumber(av) ? av->valuedouble : 0.0;
       alt->len = lp_bytes(a, bytes[1 + t.n_top], sizeof bytes[0], &alt->token);
       t.n_top++;
     }

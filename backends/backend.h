@@ -42,13 +42,13 @@ typedef struct {
 typedef struct {
   const char *token;
   size_t len;
-  float logprob;
+  double logprob;
 } sl_logprob_alt_t;
 
 typedef struct {
   const char *token;
   size_t len;
-  float logprob;              /* of the chosen token, from the model's raw logits */
+  double logprob;             /* of the chosen token, from the model's raw logits */
   int n_top;
   sl_logprob_alt_t top[SL_MAX_TOP_LOGPROBS];
 } sl_token_logprob_t;

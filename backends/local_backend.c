@@ -132,14 +132,17 @@ static bool lp_get(const char **p, const char *end, uint64_t *start, sl_token_lo
   const char *q = *p;
   uint16_t n_top, len;
   if ((size_t)(end - q) < 8 + 4 + 2 + 2) return false;
+  float f;
   memcpy(start, q, 8), q += 8;
-  memcpy(&t->logprob, q, 4), q += 4;
+  memcpy(&f, q, 4), q += 4;
+  t->logprob = f;
   memcpy(&n_top, q, 2), q += 2;
   memcpy(&len, q, 2), q += 2;
   t->token = q, t->len = len, q += len;
   t->n_top = n_top;
   for (int i = 0; i < n_top; i++) {
-    memcpy(&t->top[i].logprob, q, 4), q += 4;
+    memcpy(&f, q, 4), q += 4;
+    t->top[i].logprob = f;
     memcpy(&len, q, 2), q += 2;
     t->top[i].token = q, t->top[i].len = len, q += len;
   }

@@ -275,12 +275,12 @@ static int put_token(sl_buf_t *o, const char *s, size_t n) {
   return sl_buf_json_str(o, tmp, k);
 }
 
-static int put_lp_item(sl_buf_t *o, const char *tok, size_t len, float lp) {
+static int put_lp_item(sl_buf_t *o, const char *tok, size_t len, double lp) {
   int rc = sl_buf_puts(o, "{\"token\":");
   if (!rc) rc = put_token(o, tok, len);
-  /* a float needs 9 significant digits; a probability that underflowed to 0 is
-   * -9999.0, as OpenAI reports it (JSON has no -Infinity) */
-  if (!rc) rc = isfinite(lp) ? sl_buf_printf(o, ",\"logprob\":%.9g", (double)lp)
+  /* 9 significant digits (a float's worth); a probability that underflowed to 0
+   * is -9999.0, as OpenAI reports it (JSON has no -Infinity) */
+  if (!rc) rc = isfinite(lp) ? sl_buf_printf(o, ",\"logprob\":%.9g", lp)
                              : sl_buf_puts(o, ",\"logprob\":-9999.0");
   if (!rc) rc = sl_buf_puts(o, ",\"bytes\":[");
   for (size_t i = 0; i < len && !rc; i++)

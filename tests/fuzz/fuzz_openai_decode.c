@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!sl_chat_text(&r, &text, &len)) free(text);
   sl_buf_t b;
   sl_buf_init(&b, 1 << 24);
-  sl_openai_meta_t m = {"id", 1, r.model};
+  sl_openai_meta_t m = {.id = "id", .created = 1, .model = r.model};
   sl_openai_encode_completion(&b, &m, r.msgs[0].content, 0, NULL, 0, "stop", 1, 1);
   sl_buf_free(&b);
   sl_chat_req_free(&r);

@@ -121,9 +121,9 @@ static void test_encode_completion_escapes(void **st) {
 /* logprobs: an entry with a token that is half a UTF-8 character, in a
  * completion and in a chunk; off when not asked */
 static void test_encode_logprobs(void **st) {
-  sl_token_logprob_t t = {.token = "\xc3", .len = 1, .logprob = -0.25f, .n_top = 2};
-  t.top[0] = (sl_logprob_alt_t){"\xc3", 1, -0.25f};
-  t.top[1] = (sl_logprob_alt_t){" a\"", 3, -1.5f};
+  sl_token_logprob_t t = {.token = "\xc3", .len = 1, .logprob = -0.25, .n_top = 2};
+  t.top[0] = (sl_logprob_alt_t){"\xc3", 1, -0.25};
+  t.top[1] = (sl_logprob_alt_t){" a\"", 3, -1.5};
   sl_buf_t lp;
   sl_buf_init(&lp, 1 << 16);
   assert_int_equal(sl_openai_encode_logprob(&lp, &t), 0);
