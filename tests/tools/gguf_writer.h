@@ -20,7 +20,7 @@
 #define GW_MAX_T 512
 
 typedef struct {
-  char key[96];
+  char key[128];
   uint32_t type, arr_type;
   uint64_t u; /* integer / bool payload */
   double f;

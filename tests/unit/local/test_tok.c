@@ -763,7 +763,7 @@ static size_t l2c_encode(const l2c_vocab_t *v, const char *text, int *tok) {
 static void test_spm_vs_llama2c(void **st) {
   char path[1024];
   shared_path(path, sizeof path, "tok512.bin");
-  l2c_vocab_t v;
+  l2c_vocab_t v = {0};
   sl_tok_t *t = load_gguf("stories260K.gguf");
   if (!t || !l2c_load(&v, path)) {
     sl_tok_free(t);
