@@ -34,6 +34,7 @@ typedef struct entry {
   struct entry *next;
   sl_ledger_port_t *port; /* NULL: the ledger's own loop */
   uint64_t jseq;          /* journal sequence number (journal mode) */
+  uint64_t jend;          /* where its journal record ends (logical offset) */
   sl_ledger_done_cb cb;
   void *data;
   int status;
@@ -109,6 +110,7 @@ struct sl_ledger {
   sl_ljournal_t *journal;    /* journal mode (opts.journal) */
   uint64_t jseq_next;        /* guarded by jmu */
   sqlite3_stmt *meta_set;    /* writer: records the last journal seq committed */
+  uint64_t journal_max;      /* compact the journal past this many bytes */
   int64_t replayed;          /* rows committed from the journal at open */
 };
 
@@ -713,15 +715,21 @@ static void *writer_main(void *arg) {
       while (!l->stopping && !pthread_cond_timedwait(&l->cv_work, &l->mu, &dl)) {}
       continue;
     }
-    if (!rc && n && l->journal && !l->q_head) {
+    if (!rc && n && l->journal &&
+        (!l->q_head || sl__ljournal_bytes(l->journal) > l->journal_max)) {
       /* Everything journaled is committed: empty the journal. An appender holds
        * jmu from its journal write until its row is queued, so with jmu held
-       * an empty queue means nothing is in between. */
+       * an empty queue means nothing is in between. Under load that never
+       * empties the queue, cut the committed head off once the file is big. */
+      uint64_t cut = last->jend;
       pthread_mutex_unlock(&l->mu);
       pthread_mutex_lock(&l->jmu);
       pthread_mutex_lock(&l->mu);
-      if (!l->q_head && sl__ljournal_truncate(l->journal))
-        SL_WARN("ledger: cannot empty the journal (its rows are skipped, harmlessly, at the next open)");
+      int jrc = !l->q_head ? sl__ljournal_truncate(l->journal)
+                           : sl__ljournal_compact(l->journal, cut);
+      if (jrc) SL_WARN("ledger: cannot shorten the journal (its committed rows are skipped, "
+                       "harmlessly, at the next open)");
+      else l->st.journal_cuts++;
       pthread_mutex_unlock(&l->jmu);
     }
     if (n) {
@@ -905,6 +913,7 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
   if (!l->opts.queue_max) l->opts.queue_max = 32768;
   if (!l->opts.batch_max) l->opts.batch_max = 4096;
   if (!l->opts.sync_interval_ms) l->opts.sync_interval_ms = 1000;
+  l->journal_max = l->opts.journal_max_bytes ? l->opts.journal_max_bytes : 16u << 20;
   l->loop = loop;
   pthread_mutex_init(&l->jmu, NULL);
   pthread_mutex_init(&l->mu, NULL);
@@ -1016,7 +1025,7 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
   } else if (rec) {
     e->jseq = l->jseq_next;
     pthread_mutex_unlock(&l->mu);
-    rc = sl__ljournal_append(l->journal, e->jseq, rec, rlen);
+    rc = sl__ljournal_append(l->journal, e->jseq, rec, rlen, &e->jend);
     pthread_mutex_lock(&l->mu);
     if (!rc) l->jseq_next++;
     else l->st.failed++;

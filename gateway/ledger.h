@@ -97,6 +97,8 @@ typedef struct {
    * ledger.durability "journal" (the default of `sluice serve`). Off: callbacks
    * wait for the SQLite commit ("commit"). Ignored with SL_LEDGER_SYNC_FULL. */
   bool journal;
+  size_t journal_max_bytes;  /* journal mode: past this size the committed head is cut
+                                off even while rows keep coming; 0: 16 MiB */
 } sl_ledger_opts_t;
 
 typedef struct sl_ledger sl_ledger_t;
@@ -164,6 +166,7 @@ typedef struct {
   uint64_t batches;   /* transactions committed */
   uint64_t retries;   /* journal mode: batches that failed and were tried again */
   uint64_t replayed;  /* journal mode: pending rows committed at open */
+  uint64_t journal_cuts; /* journal mode: times the journal was emptied or compacted */
   size_t queue_depth; /* rows waiting now */
   size_t max_batch;   /* largest transaction so far */
 } sl_ledger_stats_t;

@@ -76,9 +76,16 @@ typedef int (*sl_ljournal_record_cb)(void *ud, uint64_t seq, const void *payload
  * process holds it. */
 int sl__ljournal_open(const char *db_path, sl_ljournal_t **out);
 void sl__ljournal_close(sl_ljournal_t *j);
-/* One record in one write(2). */
-int sl__ljournal_append(sl_ljournal_t *j, uint64_t seq, const void *payload, size_t len);
+/* One record in one write(2); *end is the record's end as a logical offset
+ * (offsets keep growing across truncate and compact). */
+int sl__ljournal_append(sl_ljournal_t *j, uint64_t seq, const void *payload, size_t len,
+                        uint64_t *end);
 int sl__ljournal_truncate(sl_ljournal_t *j);
+/* Bytes in the file now. */
+uint64_t sl__ljournal_bytes(const sl_ljournal_t *j);
+/* Drops the records before logical offset `cut` (all committed): the rest is
+ * copied to a new file that replaces the journal. Appenders must be held off. */
+int sl__ljournal_compact(sl_ljournal_t *j, uint64_t cut);
 /* Calls cb for every intact record in order (stops at the first non-zero
  * return, which it returns); *torn is the size of a damaged tail ignored. */
 int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn);

@@ -4,8 +4,10 @@
  * crash of the process from that moment, and the request need not wait for the
  * SQLite commit. The writer thread commits rows on its own schedule, records the
  * last journal sequence number it committed in ledger_meta (in the same
- * transaction), and empties the file once everything in it is committed. At the
- * next open, records newer than that number are committed first.
+ * transaction), and empties the file once everything in it is committed — or,
+ * under load that never lets it empty, rewrites it without the committed head
+ * once it passes a size. At the next open, records newer than that number are
+ * committed first.
  *
  * Record: "SLJ1" | u32 payload length | u64 sequence | payload | u64 FNV-1a of
  * sequence and payload (little-endian). A torn record at the end (the process
@@ -37,6 +39,9 @@
 struct sl_ljournal {
   int fd;
   char *path;
+  /* Logical offsets grow forever; the file holds [base, base + size). Records
+   * are only ever cut from the front, by truncate or compact. */
+  uint64_t base, size;
 };
 
 static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n) {
@@ -90,6 +95,8 @@ int sl__ljournal_open(const char *db_path, sl_ljournal_t **out) {
     free(j);
     return busy ? SL_EBUSY : SL_EIO;
   }
+  struct stat st;
+  j->size = fstat(j->fd, &st) ? 0 : (uint64_t)st.st_size;
   *out = j;
   return 0;
 }
@@ -101,7 +108,8 @@ void sl__ljournal_close(sl_ljournal_t *j) {
   free(j);
 }
 
-int sl__ljournal_append(sl_ljournal_t *j, uint64_t seq, const void *payload, size_t len) {
+int sl__ljournal_append(sl_ljournal_t *j, uint64_t seq, const void *payload, size_t len,
+                        uint64_t *end) {
   if (len > MAX_RECORD) return SL_ETOOBIG;
   unsigned char stack[2048];
   size_t total = HEAD + len + TAIL;
@@ -116,7 +124,11 @@ int sl__ljournal_append(sl_ljournal_t *j, uint64_t seq, const void *payload, siz
   do w = write(j->fd, rec, total);
   while (w < 0 && errno == EINTR);
   if (rec != stack) free(rec);
-  if (w == (ssize_t)total) return 0;
+  if (w == (ssize_t)total) {
+    j->size += total;
+    *end = j->base + j->size;
+    return 0;
+  }
   /* A short write leaves a torn record that replay ignores, but the next record
    * would land after it: cut it off. */
   if (w > 0) {
@@ -128,7 +140,47 @@ int sl__ljournal_append(sl_ljournal_t *j, uint64_t seq, const void *payload, siz
 }
 
 int sl__ljournal_truncate(sl_ljournal_t *j) {
-  return ftruncate(j->fd, 0) ? SL_EIO : 0;
+  if (ftruncate(j->fd, 0)) return SL_EIO;
+  j->base += j->size;
+  j->size = 0;
+  return 0;
+}
+
+uint64_t sl__ljournal_bytes(const sl_ljournal_t *j) { return j->size; }
+
+int sl__ljournal_compact(sl_ljournal_t *j, uint64_t cut) {
+  if (cut <= j->base) return 0;
+  if (cut >= j->base + j->size) return sl__ljournal_truncate(j);
+  size_t from = (size_t)(cut - j->base), n = (size_t)(j->size - from);
+  unsigned char *tail = malloc(n);
+  if (!tail) return SL_ENOMEM;
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = pread(j->fd, tail + got, n - got, (off_t)(from + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  char tmp[4200];
+  int rc = SL_EIO;
+  int fd = -1;
+  if (got == n && (size_t)snprintf(tmp, sizeof tmp, "%s.tmp", j->path) < sizeof tmp &&
+      (fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600)) >= 0 &&
+      !flock(fd, LOCK_EX | LOCK_NB) && write(fd, tail, n) == (ssize_t)n && !rename(tmp, j->path)) {
+    close(j->fd); /* the old file's lock goes with it; the new file is locked */
+    j->fd = fd;
+    j->base = cut;
+    j->size = n;
+    rc = 0;
+  } else {
+    if (fd >= 0) {
+      close(fd);
+      unlink(tmp);
+    }
+    SL_WARN("ledger: cannot compact %s: %s", j->path, strerror(errno));
+  }
+  free(tail);
+  return rc;
 }
 
 int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn) {

@@ -50,8 +50,11 @@ static void on_idle(uv_idle_t *h) {
   }
 }
 
+static size_t journal_max; /* 0: the default */
+
 static sl_ledger_opts_t opts_for(bool journal) {
-  sl_ledger_opts_t o = {.reject_on_failure = true, .journal = journal};
+  sl_ledger_opts_t o = {.reject_on_failure = true, .journal = journal,
+                        .journal_max_bytes = journal_max};
   return o;
 }
 
@@ -148,6 +151,14 @@ static void sigkill_under_load(bool journal) {
 
 static void test_sigkill_under_load(void **state) { sigkill_under_load(false); }
 static void test_sigkill_under_load_journal(void **state) { sigkill_under_load(true); }
+
+/* The same with a tiny journal limit, so that the journal is compacted (the
+ * committed head cut off while rows keep coming) many times before the kill. */
+static void test_sigkill_under_load_journal_compacting(void **state) {
+  journal_max = 16 << 10;
+  sigkill_under_load(true);
+  journal_max = 0;
+}
 
 /* Journal records written by a child that then dies without committing them:
  * writer paused, rows appended, callbacks seen, _exit. */
@@ -289,10 +300,70 @@ static void test_journal_callback_before_commit(void **state) {
   rm_ledger(path);
 }
 
+/* Rows offered without pause for a while: the journal never holds more than
+ * about its limit plus what is not committed yet, and every row is committed. */
+typedef struct {
+  sl_ledger_t *l;
+  int sent, total;
+  off_t max_size;
+  const char *jpath;
+  uv_idle_t idle;
+} flood_t;
+
+static void on_flood(uv_idle_t *h) {
+  flood_t *f = h->data;
+  for (int k = 0; k < 64 && f->sent < f->total; k++) {
+    sl_ledger_row_t r = sample_row(f->sent);
+    int rc = sl_ledger_append(f->l, &r, NULL, NULL);
+    if (rc == SL_EBUSY) break;
+    assert_int_equal(rc, 0);
+    f->sent++;
+  }
+  struct stat sb;
+  if (!stat(f->jpath, &sb) && sb.st_size > f->max_size) f->max_size = sb.st_size;
+  if (f->sent == f->total) uv_idle_stop(h);
+}
+
+static void test_journal_stays_small_under_load(void **state) {
+  char path[600], jpath[700];
+  tmp_ledger(path, sizeof path);
+  snprintf(jpath, sizeof jpath, "%s-pending", path);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  sl_ledger_opts_t o = opts_for(true);
+  o.journal_max_bytes = 64 << 10;
+  o.queue_max = 2048; /* what may be pending: about 1 MB of records */
+  flood_t f = {.total = 40000, .jpath = jpath};
+  assert_int_equal(sl_ledger_open(path, &o, &loop, &f.l), 0);
+  uv_idle_init(&loop, &f.idle);
+  f.idle.data = &f;
+  uv_idle_start(&f.idle, on_flood);
+  while (f.sent < f.total) uv_run(&loop, UV_RUN_ONCE);
+  sl_ledger_flush(f.l);
+  sl_ledger_stats_t st;
+  sl_ledger_stats(f.l, &st);
+  uv_close((uv_handle_t *)&f.idle, NULL);
+  sl_ledger_close(f.l);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  print_message("journal: largest %lld bytes, %llu cuts, %llu rows\n", (long long)f.max_size,
+                (unsigned long long)st.journal_cuts, (unsigned long long)st.committed);
+  assert_true(st.journal_cuts > 0);
+  /* 40,000 rows of ~480 bytes would be ~19 MB: the journal holds the queue's
+   * worth (2048 rows, ~1 MB) plus the limit, not everything ever appended */
+  assert_true(f.max_size < 3 << 20);
+  assert_int_equal(count_rows(path), 40000);
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
+  rm_ledger(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_sigkill_under_load),
                                      cmocka_unit_test(test_sigkill_under_load_journal),
                                      cmocka_unit_test(test_journal_torn_and_damaged_records),
-                                     cmocka_unit_test(test_journal_callback_before_commit)};
+                                     cmocka_unit_test(test_journal_callback_before_commit),
+                                     cmocka_unit_test(test_sigkill_under_load_journal_compacting),
+                                     cmocka_unit_test(test_journal_stays_small_under_load)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
