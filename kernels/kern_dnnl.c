@@ -342,23 +342,21 @@ static inline __attribute__((always_inline)) void s8_tile(const int8_t *tile, co
     for (int c = 0; c < 4; c++) acc[r][c] = a[r][c];
 }
 
-/* y = x · W for up to S8_MAX_M rows of s8 x on one thread, reading oneDNN's
- * packed s8 tiles. vpdpbusd wants one unsigned operand: x + 128 is, and
- * Σ (x+128)·w − 128·Σ w is the exact s8·s8 sum, so y is bit-identical to oneDNN's
- * s32 → f32 output. Each tile is streamed from memory once and, while it sits in
- * L1, multiplied by every group of 4 rows (their accumulators wait in acc between
- * tiles), so weight streaming and arithmetic overlap. Measured over the 48
+/* y = x · W for up to S8_MAX_M rows of s8 x, reading oneDNN's packed s8 tiles;
+ * this call computes the 64-column N blocks nb0..nb1-1 on one thread.
+ * vpdpbusd wants one unsigned operand: xu = x + 128 (converted by the caller) is,
+ * and Σ (x+128)·w − 128·Σ w is the exact s8·s8 sum, so y is bit-identical to
+ * oneDNN's s32 → f32 output. Each tile is streamed from memory once and, while it
+ * sits in L1, multiplied by every group of 4 rows (their accumulators wait in acc
+ * between tiles), so weight streaming and arithmetic overlap. Measured over the 48
  * matrices of the random 86M model (cold, 1 thread), oneDNN 2.6's brgemm → this:
  * 1 row 2.16 → 2.00 ms, 4 rows 3.20 → 2.60, 8 rows 3.77 → 3.16 (docs/engine.md). */
 #define S8_MAX_M 12 /* measured: at 16 rows oneDNN's brgemm is as fast */
-static void gemm_s8(const dmat_t *dm, uint8_t *xu, int n, int k, const int8_t *x, int m, float *y) {
-  const __m512i flip = _mm512_set1_epi8((char)0x80);
-  for (size_t i = 0; i < (size_t)m * k; i += 64)
-    _mm512_store_si512(xu + i, _mm512_xor_si512(_mm512_loadu_si512(x + i), flip));
+static void gemm_s8(const dmat_t *dm, const uint8_t *xu, int n, int k, int m, float *y, int nb0, int nb1) {
   __m512i acc[S8_MAX_M / 4][4][4];
   int ng = (m + 3) / 4;
   bool spread = ng > 1;
-  for (int nb = 0; nb * 64 < n; nb++) {
+  for (int nb = nb0; nb < nb1; nb++) {
     const int8_t *blk = dm->w8 + (size_t)nb * dm->nb_stride;
     memset(acc, 0, sizeof(acc[0]) * (size_t)ng);
     for (int kb = 0; kb * 64 < k; kb++) {
@@ -393,6 +391,23 @@ static void gemm_s8(const dmat_t *dm, uint8_t *xu, int n, int k, const int8_t *x
       }
   }
 }
+
+/* gemm_s8 on two threads (the caller and its helper, sl__kern_parallel): each
+ * takes a contiguous run of N blocks, so it streams its own part of the packed
+ * weights and writes its own output columns. Every output is computed by the same
+ * code as on one thread, so the result does not depend on the thread count. */
+typedef struct {
+  const dmat_t *dm;
+  const uint8_t *xu;
+  int n, k, m;
+  float *y;
+} s8_job_t;
+
+static void gemm_s8_part(void *arg, int ith, int nth) {
+  const s8_job_t *j = arg;
+  int nblk = (j->n + 63) / 64;
+  gemm_s8(j->dm, j->xu, j->n, j->k, j->m, j->y, nblk * ith / nth, nblk * (ith + 1) / nth);
+}
 #endif
 
 static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, float *y) {
@@ -408,8 +423,22 @@ static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, 
   }
 #endif
 #if defined(__AVX512VNNI__)
-  if (dm->w8 && m <= S8_MAX_M && sl__kern_threads() == 1) {
-    gemm_s8(dm, d->xu, sh->n_out, sh->n_in, x, m, y);
+  if (dm->w8 && m <= S8_MAX_M) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (size_t i = 0; i < (size_t)m * sh->n_in; i += 64)
+      _mm512_store_si512(d->xu + i, _mm512_xor_si512(_mm512_loadu_si512((const int8_t *)x + i), flip));
+    /* On 2 threads oneDNN's product of a few rows was slower than this loop on one
+     * (8 streams: 1.7 K tokens/s at 1 thread, 1.5 K at 2), so the loop splits its
+     * N blocks across two threads instead, except for products too small to pay
+     * for the fork/join (SMALL_MACS). 2 threads, 86M Q8_0: tg64 ~380 → ~780,
+     * 8 streams ~1.5 K → ~2.4 K tokens/s (docs/engine.md). */
+    int nt = sl__kern_threads();
+    if (nt > 1 && (size_t)m * sh->n_out * sh->n_in >= SMALL_MACS) {
+      s8_job_t j = {dm, d->xu, sh->n_out, sh->n_in, m, y};
+      sl__kern_parallel(gemm_s8_part, &j, nt);
+    } else {
+      gemm_s8(dm, d->xu, sh->n_out, sh->n_in, m, y, 0, (sh->n_out + 63) / 64);
+    }
     return 0;
   }
 #endif

@@ -42,6 +42,11 @@ struct sl_kern_mat {
  * change it (for temporarily running a small product on one thread). */
 int sl__kern_threads(void);
 void sl__kern_omp_threads(int n);
+/* Runs fn(arg, ith, nth) on nth threads, the caller as ith 0 and a helper thread
+ * of the caller's (kern_matmul.c) as 1, and returns when both are done. Only
+ * nth = 2 for now: n ≥ 2 runs two; n ≤ 1, or no helper, runs fn(arg, 0, 1) on
+ * the caller. */
+void sl__kern_parallel(void (*fn)(void *arg, int ith, int nth), void *arg, int n);
 
 extern const sl__kern_ops_t sl__kern_ref_ops;
 extern const sl__kern_ops_t sl__kern_dnnl_ops;

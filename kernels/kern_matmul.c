@@ -10,8 +10,11 @@
 #include <immintrin.h>
 #endif
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *sl_kern_prec_name(sl_kern_prec_t p) {
   switch (p) {
@@ -44,6 +47,124 @@ void sl_kern_set_threads(int n) {
 }
 
 int sl__kern_threads(void) { return tls_threads; }
+
+/* Two-way fork/join for the few-row products (gemm_s8 in kern_dnnl.c): each
+ * calling thread gets one helper thread, created on first use and stopped when
+ * the caller exits. The helper spins for a while after each job before it sleeps:
+ * a decode step issues ~50 products with tens of microseconds of other work
+ * between them, and waking a sleeping thread costs about as much on this VM.
+ * libgomp's own team was tried first (through GOMP_parallel): ~20 % of a
+ * 2-thread 8-stream decode went to futex wake-ups of its worker, which is likely
+ * libgomp spinning only ~100 times before it sleeps once it manages more threads
+ * than there are CPUs (the loading thread's team and the engine thread's team
+ * together would); the helper more than doubled the gain (docs/engine.md). */
+#define HELPER_SPIN_NS 200000
+
+typedef struct {
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  atomic_uint gen;  /* bumped by the caller for each job (and to stop) */
+  atomic_uint done; /* the gen the helper last finished */
+  atomic_int sleeping, stop;
+  void (*fn)(void *arg, int ith, int nth);
+  void *arg;
+} helper_t;
+
+static pthread_key_t helper_key;
+static pthread_once_t helper_once = PTHREAD_ONCE_INIT;
+static _Thread_local helper_t *tls_helper;
+
+static double mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void *helper_main(void *p) {
+  helper_t *h = p;
+  unsigned seen = 0;
+  for (;;) {
+    unsigned g = atomic_load_explicit(&h->gen, memory_order_acquire);
+    if (g == seen) {
+      double t0 = mono_ns();
+      for (int i = 1; (g = atomic_load_explicit(&h->gen, memory_order_acquire)) == seen; i++) {
+#if defined(__AVX512F__) /* where <immintrin.h> is included, above */
+        _mm_pause();
+#endif
+        if (i % 256 == 0 && mono_ns() - t0 > HELPER_SPIN_NS) {
+          pthread_mutex_lock(&h->mu);
+          atomic_store(&h->sleeping, 1);
+          while ((g = atomic_load(&h->gen)) == seen) pthread_cond_wait(&h->cv, &h->mu);
+          atomic_store(&h->sleeping, 0);
+          pthread_mutex_unlock(&h->mu);
+          break;
+        }
+      }
+    }
+    seen = g;
+    if (atomic_load(&h->stop)) return NULL;
+    h->fn(h->arg, 1, 2);
+    atomic_store_explicit(&h->done, g, memory_order_release);
+  }
+}
+
+static void helper_post(helper_t *h, unsigned g) {
+  atomic_store(&h->gen, g);
+  if (atomic_load(&h->sleeping)) {
+    pthread_mutex_lock(&h->mu);
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+  }
+}
+
+/* Thread-exit destructor of the calling thread: stops and joins its helper. */
+static void helper_stop(void *p) {
+  helper_t *h = p;
+  atomic_store(&h->stop, 1);
+  helper_post(h, atomic_load(&h->gen) + 1);
+  pthread_join(h->th, NULL);
+  pthread_cond_destroy(&h->cv);
+  pthread_mutex_destroy(&h->mu);
+  free(h);
+}
+
+static void helper_key_init(void) { pthread_key_create(&helper_key, helper_stop); }
+
+static helper_t *helper_get(void) {
+  if (tls_helper) return tls_helper;
+  pthread_once(&helper_once, helper_key_init);
+  helper_t *h = calloc(1, sizeof *h);
+  if (!h) return NULL;
+  pthread_mutex_init(&h->mu, NULL);
+  pthread_cond_init(&h->cv, NULL);
+  if (pthread_create(&h->th, NULL, helper_main, h)) {
+    pthread_cond_destroy(&h->cv);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+    return NULL;
+  }
+  pthread_setspecific(helper_key, h);
+  return tls_helper = h;
+}
+
+void sl__kern_parallel(void (*fn)(void *arg, int ith, int nth), void *arg, int n) {
+  helper_t *h = n > 1 ? helper_get() : NULL;
+  if (!h) { /* one thread asked for, or no helper could be started */
+    fn(arg, 0, 1);
+    return;
+  }
+  h->fn = fn;
+  h->arg = arg;
+  unsigned g = atomic_load(&h->gen) + 1;
+  helper_post(h, g);
+  fn(arg, 0, 2);
+  while (atomic_load_explicit(&h->done, memory_order_acquire) != g) {
+#if defined(__AVX512F__) /* where <immintrin.h> is included, above */
+    _mm_pause();
+#endif
+  }
+}
 
 int sl_kern_new(sl_kern_impl_t impl, int max_m, sl_kern_t **out) {
   *out = NULL;

@@ -76,7 +76,8 @@ sl_kern_impl_t sl_kern_impl(const sl_kern_t *k);
 const char *sl_kern_prec_name(sl_kern_prec_t p);
 
 /* Sets the number of oneDNN (OpenMP) threads used by matmuls issued from the
- * calling thread. */
+ * calling thread. With n ≥ 2, s8 products of 1–12 rows are split with a helper
+ * thread the calling thread gets on first use (stopped when the caller exits). */
 void sl_kern_set_threads(int n);
 
 /* Prepares an n_out × n_in weight matrix stored as dt at w (borrowed only during

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,32 +300,55 @@ static void test_matmul_s8(void **st) {
   check_matmul(SL_KIMPL_DNNL, SL_KPREC_F32, SL_KDT_Q8_0, 64, 64);
 }
 
-/* s8 products with up to 16 rows on one thread take the VNNI loop over oneDNN's
- * packed tiles (kern_dnnl.c); above that, oneDNN's primitive. Both are exact
- * integer sums, so they equal the reference bit for bit, at every row count and
- * with N not a multiple of the 64-column tile. */
-static void test_matmul_s8_exact(void **st) {
-  enum { N = 136, K = 192, MMAX = 20 };
+/* s8 products with up to 12 rows take the VNNI loop over oneDNN's packed tiles
+ * (kern_dnnl.c), on one thread or with its N blocks split across two; above that,
+ * oneDNN's primitive. All are exact integer sums, so they equal the reference bit
+ * for bit, at every row count, on 1 and 2 threads, with N not a multiple of the
+ * 64-column tile. The first shape is small enough to stay on one thread (below
+ * SMALL_MACS); the second (5 N blocks: an odd count, the last one partial) is
+ * large enough to be split from one row on. */
+static void check_s8_exact(int N, int K, int threads) {
+  enum { MMAX = 20 };
+  sl_kern_set_threads(threads);
   sl_kern_t *kd, *kr;
   assert_int_equal(sl_kern_new(SL_KIMPL_DNNL, MMAX, &kd), 0);
   assert_int_equal(sl_kern_new(SL_KIMPL_REF, MMAX, &kr), 0);
   float *w = malloc(sizeof(float) * N * K), *x = malloc(sizeof(float) * MMAX * K);
   float *yd = malloc(sizeof(float) * MMAX * N), *yr = malloc(sizeof(float) * MMAX * N);
-  fill(w, N * K, 1.f);
-  fill(x, MMAX * K, 3.f);
+  fill(w, (size_t)N * K, 1.f);
+  fill(x, (size_t)MMAX * K, 3.f);
   sl_kern_mat_t *md, *mr;
   assert_int_equal(sl_kern_mat_new(kd, SL_KDT_F32, w, N, K, SL_KPREC_S8, &md), 0);
   assert_int_equal(sl_kern_mat_new(kr, SL_KDT_F32, w, N, K, SL_KPREC_S8, &mr), 0);
   for (int m = 1; m <= MMAX; m++) {
     assert_int_equal(sl_kern_matmul(kd, md, x, m, yd), 0);
     assert_int_equal(sl_kern_matmul(kr, mr, x, m, yr), 0);
-    if (memcmp(yd, yr, sizeof(float) * m * N)) fail_msg("s8 product with %d rows differs from the reference", m);
+    if (memcmp(yd, yr, sizeof(float) * m * N))
+      fail_msg("s8 product %d×%d with %d rows on %d threads differs from the reference", N, K, m, threads);
   }
   sl_kern_mat_free(md);
   sl_kern_mat_free(mr);
   sl_kern_free(kd);
   sl_kern_free(kr);
   free(w), free(x), free(yd), free(yr);
+  sl_kern_set_threads(1);
+}
+
+static void *s8_exact_2t(void *arg) {
+  check_s8_exact(264, 1024, 2);
+  return NULL;
+}
+
+static void test_matmul_s8_exact(void **st) {
+  for (int t = 1; t <= 2; t++) {
+    check_s8_exact(136, 192, t);
+    check_s8_exact(264, 1024, t);
+  }
+  /* Again on a thread that then exits, which stops and joins the helper thread it
+   * was given (kern_matmul.c). */
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, s8_exact_2t, NULL), 0);
+  assert_int_equal(pthread_join(th, NULL), 0);
 }
 
 /* oneDNN and the reference agree closely in the same precision (same operands). */
