@@ -461,4 +461,14 @@ static int run_entry(dctx_t *d, entry_t *e, const dmat_t *dm, const void *x, flo
   return 0;
 }
 
-const sl__kern_ops_t sl__kern_dnnl_ops = {d_init, d_fini, d_mat_init, d_mat_fini, d_matmul};
+static bool d_on_helper(const sl_kern_mat_t *w, int m) {
+#if defined(__AVX512VNNI__)
+  const dmat_t *dm = w->impl_data;
+  return dm->w8 && m <= S8_MAX_M && (size_t)m * w->n_out * w->n_in >= SMALL_MACS;
+#else
+  (void)w, (void)m;
+  return false;
+#endif
+}
+
+const sl__kern_ops_t sl__kern_dnnl_ops = {d_init, d_fini, d_mat_init, d_mat_fini, d_matmul, d_on_helper};

@@ -16,6 +16,9 @@ typedef struct {
   /* x is f32, bf16 or s8 (m->prec) m rows × n_in. For s8 the result is the raw
    * integer accumulation; the front end applies both scales. */
   int (*matmul)(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, float *y);
+  /* With 2 or more threads: whether a product of m rows runs on the caller and
+   * its helper thread (sl__kern_parallel). NULL: never. */
+  bool (*on_helper)(const sl_kern_mat_t *w, int m);
 } sl__kern_ops_t;
 
 struct sl_kern {

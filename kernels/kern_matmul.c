@@ -166,6 +166,14 @@ void sl__kern_parallel(void (*fn)(void *arg, int ith, int nth), void *arg, int n
   }
 }
 
+void sl_kern_parallel(void (*fn)(void *arg, int ith, int nth), void *arg) {
+  sl__kern_parallel(fn, arg, tls_threads);
+}
+
+bool sl_kern_on_helper(const sl_kern_mat_t *w, int m) {
+  return tls_threads > 1 && w->k->ops->on_helper && w->k->ops->on_helper(w, m);
+}
+
 int sl_kern_new(sl_kern_impl_t impl, int max_m, sl_kern_t **out) {
   *out = NULL;
   if (max_m < 1) return SL_EINVAL;

@@ -80,6 +80,19 @@ const char *sl_kern_prec_name(sl_kern_prec_t p);
  * thread the calling thread gets on first use (stopped when the caller exits). */
 void sl_kern_set_threads(int n);
 
+/* Runs fn(arg, ith, nth) for every ith < nth and returns when all are done: with
+ * 2 or more threads set on the calling thread, nth = 2 (the caller is ith 0, the
+ * helper thread of the s8 products ith 1); otherwise nth = 1 on the caller. For
+ * the model's per-row and per-head work between products, so that it does not
+ * leave the second thread idle. fn must split its work so that no result depends
+ * on nth (then outputs do not depend on the thread count). */
+void sl_kern_parallel(void (*fn)(void *arg, int ith, int nth), void *arg);
+/* Whether a product of m rows with w, issued from the calling thread, runs on the
+ * caller and its helper thread. Around such products the helper is spinning, so
+ * sl_kern_parallel costs no wake-up; around oneDNN's (OpenMP) products it would
+ * spin on a core OpenMP's threads need (2 vCPUs: 86M F32 tg64 ~105 -> ~80). */
+bool sl_kern_on_helper(const sl_kern_mat_t *w, int m);
+
 /* Prepares an n_out × n_in weight matrix stored as dt at w (borrowed only during
  * the call) for products in precision prec: converted and, for oneDNN, reordered
  * into the packed layout once, here. */

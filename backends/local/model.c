@@ -43,6 +43,7 @@ struct sl_model {
   /* scratch, sized at load for max_rows */
   float *x, *xb, *qkv, *att, *tmp, *gu, *h, *xl, *logits, *scores;
   float *rope_cs; /* (row, n_rot): cos/sin pairs of each row's position */
+  size_t scores_stride; /* floats: scores holds one attention scratch per thread */
   int n_logits;
 };
 
@@ -347,7 +348,8 @@ static int alloc_state(sl_model_t *m, const sl_model_opts_t *o, char *err, size_
   m->h = malloc(R * in->n_ff * 4);
   m->xl = malloc(L * in->dim * 4);
   m->logits = malloc(L * in->n_vocab * 4);
-  m->scores = malloc(ctx_pad * 4);
+  m->scores_stride = ctx_pad;
+  m->scores = malloc(2 * ctx_pad * 4); /* one per thread of sl_kern_parallel */
   m->rope_cs = malloc(R * in->n_rot * 4);
   if (!m->k_cache || !m->v_cache || !m->x || !m->xb || !m->tmp || !m->qkv || !m->att || !m->gu ||
       !m->h || !m->xl || !m->logits || !m->scores || !m->rope_cs)
@@ -422,9 +424,91 @@ static void prefetch_kv(const sl_model_t *m, const void *k_head, const void *v_h
   sl_kern_prefetch(v_head, (size_t)n_pos * hd * m->kv_elt);
 }
 
+/* One layer's attention for a batch, over KV heads [g0, g1) and their query heads:
+ * Q/K/V biases, RoPE, storing K and V, and attention. Every step is per head, so
+ * a range of KV heads is independent of the others (each thread of
+ * sl_kern_parallel takes one) and gives the same values as the whole. */
+typedef struct {
+  sl_model_t *m;
+  const sl_model_batch_t *b;
+  const layer_t *L;
+  char *kc, *vc; /* this layer's caches */
+} att_job_t;
+
+/* Below this many multiply-adds per layer (Q·K, P·V, RoPE and stores of all rows)
+ * attention stays on one thread: the fork/join would cost about as much (~1 µs). */
+#define ATT_PARALLEL_MACS (1 << 14)
+
+static void attend(sl_model_t *m, const sl_model_batch_t *b, const layer_t *L, char *kc, char *vc, int g0,
+                   int g1, float *scores) {
+  const sl_model_info_t *in = &m->info;
+  int n = b->n, hd = in->head_dim, group = in->n_heads / in->n_kv_heads, h0 = g0 * group, h1 = g1 * group;
+  size_t ks = m->k_head_stride * in->n_kv_heads, vs = m->v_head_stride * in->n_kv_heads; /* one slot */
+  /* First every row's K and V go into the cache, so that a row attends to the
+   * earlier rows of its own sequence in this same call (chunked prefill). */
+  for (int i = 0; i < n; i++) {
+    float *q = m->qkv + (size_t)i * m->qkv_dim, *k = q + m->q_dim, *v = k + m->kv_dim;
+    if (L->bq_kv) {
+      sl_kern_add(q + (size_t)h0 * hd, L->bq_kv + (size_t)h0 * hd, (h1 - h0) * hd);
+      sl_kern_add(k + (size_t)g0 * hd, L->bq_kv + m->q_dim + (size_t)g0 * hd, (g1 - g0) * hd);
+      sl_kern_add(v + (size_t)g0 * hd, L->bq_kv + m->q_dim + m->kv_dim + (size_t)g0 * hd, (g1 - g0) * hd);
+    }
+    const float *cs = m->rope_cs + (size_t)i * in->n_rot;
+    sl_kern_rope_apply(q + (size_t)h0 * hd, h1 - h0, hd, in->n_rot, cs, in->neox_rope);
+    sl_kern_rope_apply(k + (size_t)g0 * hd, g1 - g0, hd, in->n_rot, cs, in->neox_rope);
+    void *kd = KV_AT(m, kc, (size_t)b->slot[i] * ks + (size_t)g0 * m->k_head_stride);
+    void *vd = KV_AT(m, vc, (size_t)b->slot[i] * vs + (size_t)g0 * m->v_head_stride);
+    if (in->kv_f16)
+      sl_kern_kv_store_f16(kd, vd, k + (size_t)g0 * hd, v + (size_t)g0 * hd, b->pos[i], g1 - g0, hd,
+                           m->k_head_stride, m->v_head_stride);
+    else
+      sl_kern_kv_store(kd, vd, k + (size_t)g0 * hd, v + (size_t)g0 * hd, b->pos[i], g1 - g0, hd,
+                       m->k_head_stride, m->v_head_stride);
+  }
+  /* Rows of one sequence are adjacent (a prompt chunk): loop heads outside those
+   * rows so each head's keys and values are read from cache, not memory. */
+  for (int i0 = 0, i1; i0 < n; i0 = i1) {
+    for (i1 = i0 + 1; i1 < n && b->slot[i1] == b->slot[i0]; i1++) {
+    }
+    const char *ks0 = KV_AT(m, kc, (size_t)b->slot[i0] * ks), *vs0 = KV_AT(m, vc, (size_t)b->slot[i0] * vs);
+    /* Each head reads a few KB of keys and values from its own region: too short
+     * a stream for the hardware prefetcher, and with several sequences the cache
+     * no longer holds them (8 decode rows were stalled on these loads). So the
+     * next KV head's positions (or the next sequence's first) are requested
+     * while this one computes. */
+    for (int h = h0; h < h1; h++) {
+      const char *kh = KV_AT(m, ks0, (size_t)(h / group) * m->k_head_stride);
+      const char *vh = KV_AT(m, vs0, (size_t)(h / group) * m->v_head_stride);
+      if (h % group == 0) {
+        if (h + group < h1)
+          prefetch_kv(m, KV_AT(m, kh, m->k_head_stride), KV_AT(m, vh, m->v_head_stride), b->pos[i1 - 1] + 1);
+        else if (i1 < n)
+          prefetch_kv(m, KV_AT(m, kc, (size_t)b->slot[i1] * ks + (size_t)g0 * m->k_head_stride),
+                      KV_AT(m, vc, (size_t)b->slot[i1] * vs + (size_t)g0 * m->v_head_stride), b->pos[i1] + 1);
+      }
+      for (int i = i0; i < i1; i++) {
+        float *out = m->att + (size_t)i * m->q_dim + (size_t)h * hd;
+        const float *q = m->qkv + (size_t)i * m->qkv_dim + (size_t)h * hd;
+        if (in->kv_f16)
+          sl_kern_attention_head_f16(out, q, (const uint16_t *)kh, (const uint16_t *)vh, b->pos[i] + 1, hd,
+                                     scores);
+        else
+          sl_kern_attention_head(out, q, (const float *)kh, (const float *)vh, b->pos[i] + 1, hd, scores);
+      }
+    }
+  }
+}
+
+static void attention_part(void *arg, int ith, int nth) {
+  att_job_t *j = arg;
+  int nkv = j->m->info.n_kv_heads;
+  attend(j->m, j->b, j->L, j->kc, j->vc, nkv * ith / nth, nkv * (ith + 1) / nth,
+         j->m->scores + (size_t)ith * j->m->scores_stride);
+}
+
 int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
   const sl_model_info_t *in = &m->info;
-  int n = b->n, dim = in->dim, hd = in->head_dim;
+  int n = b->n, dim = in->dim;
   if (n < 1 || n > m->max_rows) return SL_EINVAL;
   int nl = 0;
   for (int i = 0; i < n; i++) {
@@ -440,6 +524,14 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
     sl_kern_to_f32(m->embd_dt, m->embd + (size_t)b->tok[i] * m->embd_row_bytes, m->x + (size_t)i * dim,
                    (size_t)dim);
   for (int i = 0; i < n; i++) sl_kern_rope_cs(m->rope_cs + (size_t)i * in->n_rot, b->pos[i], m->inv_freq, in->n_rot);
+  size_t att_macs = 0; /* per layer: Q·K and P·V, plus the per-row RoPE and stores */
+  for (int i = 0; i < n; i++) att_macs += (size_t)(b->pos[i] + 1) * m->q_dim * 2 + m->qkv_dim;
+  /* On 2 threads the KV heads are split in two (per head, so both threads run
+   * the same code on every head and the result does not depend on the thread
+   * count), when the products around attention run on the helper thread too (s8,
+   * up to 12 rows: otherwise oneDNN's OpenMP threads would share the two cores
+   * with the spinning helper) and the work pays for the fork/join. */
+  bool par_att = in->n_kv_heads > 1 && att_macs >= ATT_PARALLEL_MACS && sl_kern_on_helper(m->layers[0].wo, n);
   int rc;
   for (int l = 0; l < in->n_layers; l++) {
     layer_t *L = &m->layers[l];
@@ -447,53 +539,11 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
       sl_kern_rmsnorm(m->xb + (size_t)i * dim, m->x + (size_t)i * dim, L->attn_norm, dim, in->rms_eps);
     if ((rc = sl_kern_matmul(m->kern, L->wqkv, m->xb, n, m->qkv))) return rc;
     char *kc = KV_AT(m, m->k_cache, (size_t)l * in->n_slots * ks), *vc = KV_AT(m, m->v_cache, (size_t)l * in->n_slots * vs);
-    /* First every row's K and V go into the cache, so that a row attends to the
-     * earlier rows of its own sequence in this same call (chunked prefill). */
-    for (int i = 0; i < n; i++) {
-      float *q = m->qkv + (size_t)i * m->qkv_dim, *k = q + m->q_dim, *v = k + m->kv_dim;
-      if (L->bq_kv) sl_kern_add(q, L->bq_kv, m->qkv_dim);
-      const float *cs = m->rope_cs + (size_t)i * in->n_rot;
-      sl_kern_rope_apply(q, in->n_heads, hd, in->n_rot, cs, in->neox_rope);
-      sl_kern_rope_apply(k, in->n_kv_heads, hd, in->n_rot, cs, in->neox_rope);
-      void *kd = KV_AT(m, kc, (size_t)b->slot[i] * ks), *vd = KV_AT(m, vc, (size_t)b->slot[i] * vs);
-      if (in->kv_f16)
-        sl_kern_kv_store_f16(kd, vd, k, v, b->pos[i], in->n_kv_heads, hd, m->k_head_stride, m->v_head_stride);
-      else
-        sl_kern_kv_store(kd, vd, k, v, b->pos[i], in->n_kv_heads, hd, m->k_head_stride, m->v_head_stride);
-    }
-    /* Rows of one sequence are adjacent (a prompt chunk): loop heads outside those
-     * rows so each head's keys and values are read from cache, not memory. */
-    int group = in->n_heads / in->n_kv_heads;
-    for (int i0 = 0, i1; i0 < n; i0 = i1) {
-      for (i1 = i0 + 1; i1 < n && b->slot[i1] == b->slot[i0]; i1++) {
-      }
-      const char *ks0 = KV_AT(m, kc, (size_t)b->slot[i0] * ks), *vs0 = KV_AT(m, vc, (size_t)b->slot[i0] * vs);
-      /* Each head reads a few KB of keys and values from its own region: too short
-       * a stream for the hardware prefetcher, and with several sequences the cache
-       * no longer holds them (8 decode rows were stalled on these loads). So the
-       * next KV head's positions (or the next sequence's first) are requested
-       * while this one computes. */
-      for (int h = 0; h < in->n_heads; h++) {
-        const char *kh = KV_AT(m, ks0, (size_t)(h / group) * m->k_head_stride);
-        const char *vh = KV_AT(m, vs0, (size_t)(h / group) * m->v_head_stride);
-        if (h % group == 0) {
-          if (h + group < in->n_heads)
-            prefetch_kv(m, KV_AT(m, kh, m->k_head_stride), KV_AT(m, vh, m->v_head_stride), b->pos[i1 - 1] + 1);
-          else if (i1 < n)
-            prefetch_kv(m, KV_AT(m, kc, (size_t)b->slot[i1] * ks), KV_AT(m, vc, (size_t)b->slot[i1] * vs),
-                        b->pos[i1] + 1);
-        }
-        for (int i = i0; i < i1; i++) {
-          float *out = m->att + (size_t)i * m->q_dim + (size_t)h * hd;
-          const float *q = m->qkv + (size_t)i * m->qkv_dim + (size_t)h * hd;
-          if (in->kv_f16)
-            sl_kern_attention_head_f16(out, q, (const uint16_t *)kh, (const uint16_t *)vh, b->pos[i] + 1, hd,
-                                       m->scores);
-          else
-            sl_kern_attention_head(out, q, (const float *)kh, (const float *)vh, b->pos[i] + 1, hd, m->scores);
-        }
-      }
-    }
+    att_job_t job = {m, b, L, kc, vc};
+    if (par_att)
+      sl_kern_parallel(attention_part, &job);
+    else
+      attention_part(&job, 0, 1);
     if ((rc = sl_kern_matmul(m->kern, L->wo, m->att, n, m->tmp))) return rc;
     sl_kern_add(m->x, m->tmp, n * dim);
     for (int i = 0; i < n; i++)

@@ -3,7 +3,8 @@
  * storage conversions), on small random models our own writer makes: llama with
  * GQA, qwen2 with biases and NeoX RoPE and a tied F16 embedding, Q8_0 weights, and
  * Q4_0 / Q4_K weights (converted from F32 by gguf_requant.h).
- * Also: batched prefill, interleaved slots, and refusals with clear errors. */
+ * Also: batched prefill, interleaved slots, the same logits on 1 and 2 threads,
+ * and refusals with clear errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -292,6 +293,60 @@ static void test_llama_q4_k(void **st) {
   requant_to = 0;
 }
 
+/* The same batches on 1 and 2 threads give bit-identical logits: on 2 threads,
+ * when the products run on the helper thread (s8, up to 12 rows, large enough),
+ * a layer's attention (biases, RoPE, cache stores, Q·K and P·V) is split by KV
+ * head (1 of 2 and, below, 1 of 3 heads on one thread). Prompt chunks of two
+ * rows for six slots in one call, then a decode row per slot; an F32 model (F32
+ * cache, attention on one thread) must not change either. */
+static void check_threads(gw_llama_t *c, int prec) {
+  write_model(c);
+  char err[256] = "";
+  sl_model_opts_t o;
+  sl_model_opts_init(&o);
+  o.prec = prec;
+  o.n_slots = 6;
+  o.max_rows = 12;
+  o.max_logits = 12;
+  o.n_ctx = 64;
+  sl_model_t *m[2];
+  for (int t = 0; t < 2; t++)
+    if (!(m[t] = sl_model_load(path, &o, err, sizeof err))) fail_msg("load: %s", err);
+  int32_t tok[12], pos[12], slot[12];
+  bool want[12];
+  int len[6] = {0};
+  for (int step = 0; step < 40; step++) {
+    int n = 0;
+    for (int s = 0; s < 6; s++)
+      for (int r = 0; r < (step < 3 ? 2 : 1); r++, n++) {
+        tok[n] = (step * 31 + s * 7 + r * 13) % c->n_vocab, pos[n] = len[s]++, slot[n] = s;
+        want[n] = true;
+      }
+    sl_model_batch_t b = {n, tok, pos, slot, want};
+    for (int t = 0; t < 2; t++) {
+      sl_kern_set_threads(t + 1);
+      assert_int_equal(sl_model_forward(m[t], &b), 0);
+    }
+    for (int i = 0; i < n; i++)
+      if (memcmp(sl_model_logits(m[0], i), sl_model_logits(m[1], i), sizeof(float) * c->n_vocab))
+        fail_msg("step %d row %d: logits differ between 1 and 2 threads", step, i);
+  }
+  sl_kern_set_threads(1);
+  sl_model_free(m[0]);
+  sl_model_free(m[1]);
+  unlink(path);
+}
+
+static void test_threads_identical(void **st) {
+  gw_llama_t c = base_cfg();
+  c.dim = 256, c.wtype = SL_GGML_Q8_0, c.seed = 19; /* wo: 256 × 256, on the helper from 4 rows */
+  check_threads(&c, -1);
+  c.arch = "qwen2", c.biases = true, c.dim = 288, c.n_heads = 6, c.n_kv_heads = 3, c.seed = 23;
+  check_threads(&c, -1);
+  c = base_cfg();
+  check_threads(&c, -1);
+}
+
 static void test_refusals(void **st) {
   char err[256];
   gw_llama_t c = base_cfg();
@@ -326,6 +381,7 @@ int main(void) {
       cmocka_unit_test(test_llama_q8_0),
       cmocka_unit_test(test_llama_q4_0),
       cmocka_unit_test(test_llama_q4_k),
+      cmocka_unit_test(test_threads_identical),
       cmocka_unit_test(test_refusals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
