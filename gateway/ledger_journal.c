@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define MAGIC "SLJ1"
@@ -111,19 +112,16 @@ void sl__ljournal_close(sl_ljournal_t *j) {
 int sl__ljournal_append(sl_ljournal_t *j, uint64_t seq, const void *payload, size_t len,
                         uint64_t *end) {
   if (len > MAX_RECORD) return SL_ETOOBIG;
-  unsigned char stack[2048];
+  unsigned char head[HEAD], tail[TAIL];
+  memcpy(head, MAGIC, 4);
+  put_u32(head + 4, (uint32_t)len);
+  put_u64(head + 8, seq);
+  put_u64(tail, checksum(head + 8, payload, len));
+  struct iovec iov[3] = {{head, HEAD}, {(void *)payload, len}, {tail, TAIL}};
   size_t total = HEAD + len + TAIL;
-  unsigned char *rec = total <= sizeof stack ? stack : malloc(total);
-  if (!rec) return SL_ENOMEM;
-  memcpy(rec, MAGIC, 4);
-  put_u32(rec + 4, (uint32_t)len);
-  put_u64(rec + 8, seq);
-  memcpy(rec + HEAD, payload, len);
-  put_u64(rec + HEAD + len, checksum(rec + 8, payload, len));
   ssize_t w;
-  do w = write(j->fd, rec, total);
+  do w = writev(j->fd, iov, 3); /* one write of the whole record */
   while (w < 0 && errno == EINTR);
-  if (rec != stack) free(rec);
   if (w == (ssize_t)total) {
     j->size += total;
     *end = j->base + j->size;
