@@ -68,7 +68,8 @@ typedef struct {
   const char *model_out;
   char model_buf[128];
   sl_buf_t text;             /* non-stream: the answer */
-  sl_tool_acc_t tools[MAX_TOOL_CALLS];
+  sl_tool_acc_t *tools;      /* non-stream tool calls, grown as they come (most
+                                answers have none: no 15 KB array per request) */
   size_t n_tools;
   sl_buf_t out;              /* encoded bytes to send */
   sl_buf_t tmp;              /* restored text */
@@ -107,6 +108,7 @@ static void job_free(job_t *j) {
   sl_buf_free(&j->tmp);
   sl_buf_free(&j->lp);
   for (size_t i = 0; i < j->n_tools; i++) sl_buf_free(&j->tools[i].args);
+  free(j->tools);
   uv_close((uv_handle_t *)&j->backoff, job_free_cb);
 }
 
@@ -323,7 +325,15 @@ static int on_tool_call(void *data, int index, const char *id, const char *name,
     j->in_cb = false;
     return j->client_gone ? 1 : 0;
   }
-  while (j->n_tools <= (size_t)index) sl_buf_init(&j->tools[j->n_tools++].args, MAX_ANSWER);
+  if ((size_t)index >= j->n_tools) {
+    sl_tool_acc_t *nt = realloc(j->tools, ((size_t)index + 1) * sizeof *nt);
+    if (!nt) return 1;
+    j->tools = nt;
+    while (j->n_tools <= (size_t)index) {
+      memset(&nt[j->n_tools], 0, sizeof *nt);
+      sl_buf_init(&nt[j->n_tools++].args, MAX_ANSWER);
+    }
+  }
   sl_tool_acc_t *t = &j->tools[index];
   if (id) snprintf(t->id, sizeof t->id, "%s", id);
   if (name) snprintf(t->name, sizeof t->name, "%s", name);
