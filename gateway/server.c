@@ -32,6 +32,11 @@ struct sl_conn {
   int err_status;           /* limit hit inside a parser callback: answer this */
   sl_http_req_t req;
   sl_buf_t url, field, value;
+  /* The request's header names and values, path and query, NUL-terminated one
+   * after the other (no allocation per header); req's pointers are set into it
+   * once the headers are complete, when it stops growing. */
+  sl_buf_t hstore;
+  uint32_t hname_off[SL_HTTP_MAX_HEADERS], hvalue_off[SL_HTTP_MAX_HEADERS];
   bool last_was_value;
   size_t header_bytes;
   sl_buf_t pending;         /* received, not yet parsed */
@@ -90,19 +95,12 @@ const char *sl_http_status_text(int s) {
 
 /* ---- lifetime ---- */
 
-static void req_free_fields(sl_http_req_t *r) {
-  free(r->path);
-  free(r->query);
-  for (size_t i = 0; i < r->n_headers; i++) {
-    free(r->hname[i]);
-    free(r->hvalue[i]);
-  }
-  sl_buf_free(&r->body);
-}
+static void req_free_fields(sl_http_req_t *r) { sl_buf_free(&r->body); }
 
 static void conn_release(sl_conn_t *c) {
   if (--c->refs > 0) return;
   req_free_fields(&c->req);
+  sl_buf_free(&c->hstore);
   sl_buf_free(&c->url);
   sl_buf_free(&c->field);
   sl_buf_free(&c->value);
@@ -115,6 +113,7 @@ static void req_clear(sl_conn_t *c) {
   req_free_fields(r);
   memset(r, 0, sizeof *r);
   sl_buf_init(&r->body, c->srv->limits.max_body_bytes);
+  sl_buf_reset(&c->hstore);
   sl_buf_reset(&c->url);
   sl_buf_reset(&c->field);
   sl_buf_reset(&c->value);
@@ -357,21 +356,23 @@ static int commit_header(sl_conn_t *c) {
     c->err_status = 431;
     return -1;
   }
-  char *name = strndup(c->field.data ? c->field.data : "", c->field.len);
-  char *val = strndup(c->value.data ? c->value.data : "", c->value.len);
-  if (!name || !val) {
-    free(name);
-    free(val);
-    c->err_status = 500;
+  /* lower-cased name, then the value without trailing whitespace (llhttp trims
+   * the leading part); a NUL inside either ends it, as strndup did */
+  const char *f = c->field.data ? c->field.data : "";
+  size_t nl = strnlen(f, c->field.len);
+  const char *v = c->value.data ? c->value.data : "";
+  size_t vl = strnlen(v, c->value.len);
+  while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
+  size_t at = c->hstore.len;
+  if (sl_buf_append(&c->hstore, f, nl) || sl_buf_append(&c->hstore, "", 1) ||
+      sl_buf_append(&c->hstore, v, vl) || sl_buf_append(&c->hstore, "", 1)) {
+    c->err_status = 431;
     return -1;
   }
-  for (char *p = name; *p; p++)
+  for (char *p = c->hstore.data + at; *p; p++)
     if (*p >= 'A' && *p <= 'Z') *p = (char)(*p + 32);
-  /* trim trailing whitespace of the value (llhttp trims the leading part) */
-  size_t vl = strlen(val);
-  while (vl && (val[vl - 1] == ' ' || val[vl - 1] == '\t')) val[--vl] = '\0';
-  r->hname[r->n_headers] = name;
-  r->hvalue[r->n_headers] = val;
+  c->hname_off[r->n_headers] = (uint32_t)at;
+  c->hvalue_off[r->n_headers] = (uint32_t)(at + nl + 1);
   r->n_headers++;
   sl_buf_reset(&c->field);
   sl_buf_reset(&c->value);
@@ -414,9 +415,21 @@ static int on_headers_complete(llhttp_t *p) {
   r->method = llhttp_method_name((llhttp_method_t)p->method);
   const char *u = c->url.data ? c->url.data : "/";
   const char *q = strchr(u, '?');
-  r->path = q ? strndup(u, (size_t)(q - u)) : strdup(u);
-  r->query = q ? strdup(q + 1) : NULL;
-  if (!r->path) return c->err_status = 500, -1;
+  size_t path_at = c->hstore.len, pl = q ? (size_t)(q - u) : strlen(u), query_at = 0;
+  if (sl_buf_append(&c->hstore, u, pl) || sl_buf_append(&c->hstore, "", 1))
+    return c->err_status = 431, -1;
+  if (q) {
+    query_at = c->hstore.len;
+    if (sl_buf_puts(&c->hstore, q + 1) || sl_buf_append(&c->hstore, "", 1))
+      return c->err_status = 431, -1;
+  }
+  /* the store is complete: point into it */
+  r->path = c->hstore.data + path_at;
+  r->query = q ? c->hstore.data + query_at : NULL;
+  for (size_t i = 0; i < r->n_headers; i++) {
+    r->hname[i] = c->hstore.data + c->hname_off[i];
+    r->hvalue[i] = c->hstore.data + c->hvalue_off[i];
+  }
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->limits.max_body_bytes)
     return c->err_status = 413, -1;
   c->rstate = RS_BODY;
@@ -560,6 +573,8 @@ static void on_connection(uv_stream_t *ls, int status) {
   sl_buf_init(&c->url, s->limits.max_header_bytes);
   sl_buf_init(&c->field, s->limits.max_header_bytes);
   sl_buf_init(&c->value, s->limits.max_header_bytes);
+  /* headers, path and query: within max_header_bytes, plus two NULs each */
+  sl_buf_init(&c->hstore, s->limits.max_header_bytes + 2 * SL_HTTP_MAX_HEADERS + 4);
   /* pipelined bytes: at most one read beyond a request plus a request's headers */
   sl_buf_init(&c->pending, s->limits.max_header_bytes + 2 * READ_CHUNK);
   sl_buf_init(&c->req.body, s->limits.max_body_bytes);
