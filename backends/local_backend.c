@@ -229,17 +229,18 @@ static void free_stops(local_call_t *c) {
   free(c->stop);
 }
 
-static void on_timer_closed(uv_handle_t *h) {
-  local_call_t *c = h->data;
+static void call_discard(local_call_t *c) {
   free_stops(c);
+  sl_buf_free(&c->base.body);
   sl_buf_free(&c->scan);
   sl_buf_free(&c->ready);
   sl_buf_free(&c->lp_wait);
   sl_buf_free(&c->lp_ready);
-  sl_buf_free(&c->base.body);
   free(c->prompt);
   free(c);
 }
+
+static void on_timer_closed(uv_handle_t *h) { call_discard(h->data); }
 
 static void call_free(local_call_t *c) {
   uv_timer_stop(&c->timer);
@@ -342,17 +343,6 @@ static local_engine_t *find_engine(struct sl_local_set *set, const char *path) {
 static const char *model_path(const sl_backend_cfg_t *cfg) {
   const char *env = getenv("SLUICE_MODEL");
   return env && *env ? env : cfg->model_path;
-}
-
-static void call_discard(local_call_t *c) {
-  free_stops(c);
-  sl_buf_free(&c->base.body);
-  sl_buf_free(&c->scan);
-  sl_buf_free(&c->ready);
-  sl_buf_free(&c->lp_wait);
-  sl_buf_free(&c->lp_ready);
-  free(c->prompt);
-  free(c);
 }
 
 static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,

@@ -864,15 +864,8 @@ void sl_ledger_port_close(sl_ledger_port_t *p) {
    * already back is delivered now. */
   pthread_mutex_lock(&p->l->mu);
   p->closed = true;
-  entry_t *e = p->done_head;
-  p->done_head = p->done_tail = NULL;
   pthread_mutex_unlock(&p->l->mu);
-  while (e) {
-    entry_t *next = e->next;
-    e->cb(e->data, e->status);
-    entry_free(p->l, e);
-    e = next;
-  }
+  run_list(p->l, &p->done_head, &p->done_tail);
   soon_close(&p->soon);
   uv_close((uv_handle_t *)&p->async, NULL); /* the memory goes with the ledger */
 }
