@@ -222,16 +222,15 @@ static const uint8_t K[256] = {
 #undef UPC
 #undef LOC
 
-/* Masks of the 64 bytes from `base` for the tokenizer (bytes past the end are
- * NUL, which is in no class). */
+/* Masks of one 64-byte block for the tokenizer (bit i: byte base+i; bytes past
+ * the end are NUL, which is in no class). */
 typedef struct {
-  size_t base;
   uint64_t word; /* [A-Za-z0-9] or >= 0x80: where a token may start */
   uint64_t cont; /* word or '_': what a token runs over */
-  uint64_t al, dg, up, lo, us, join, nl, sp, e2;
-} win_t;
+  uint64_t al, dg, up, lo, us, join, nl, sp, e2, x80;
+} blk64_t;
 
-static inline void win_half(const unsigned char *p, win_t *w, int sh) {
+static inline __attribute__((always_inline)) void blk_half(const unsigned char *p, blk64_t *w, int sh) {
   u8x32 v;
   memcpy(&v, p, 32);
   s8x32 up = (s8x32)((v >= 'A') & (v <= 'Z'));
@@ -251,111 +250,132 @@ static inline void win_half(const unsigned char *p, win_t *w, int sh) {
   w->nl |= (uint64_t)movemask32((s8x32)(v == '\n')) << sh;
   w->sp |= (uint64_t)movemask32((s8x32)((v == ' ') | ((v >= '\t') & (v <= '\r')))) << sh;
   w->e2 |= (uint64_t)movemask32((s8x32)(v == 0xE2)) << sh;
+  w->x80 |= (uint64_t)movemask32((s8x32)(v == 0x80)) << sh;
 }
 
-static void win_load(const unsigned char *s, size_t len, size_t base, win_t *w) {
+static void blk_load(const unsigned char *s, size_t len, size_t base, blk64_t *w) {
   memset(w, 0, sizeof *w);
-  w->base = base;
+  if (base >= len) return;
   if (len - base >= 64) {
-    win_half(s + base, w, 0);
-    win_half(s + base + 32, w, 32);
+    blk_half(s + base, w, 0);
+    blk_half(s + base + 32, w, 32);
     return;
   }
   unsigned char pad[64] = {0};
   memcpy(pad, s + base, len - base);
-  win_half(pad, w, 0);
-  win_half(pad + 32, w, 32);
-}
-
-/* Makes w cover at least 32 bytes from p; returns p's bit offset in it. */
-static inline unsigned win_at(const unsigned char *s, size_t len, size_t p, win_t *w) {
-  if (p < w->base || p - w->base > 32) win_load(s, len, p, w);
-  return (unsigned)(p - w->base);
+  blk_half(pad, w, 0);
+  blk_half(pad + 32, w, 32);
 }
 
 static inline uint64_t below(unsigned k) { return k >= 64 ? ~0ull : (1ull << k) - 1; }
 
-/* Tokens from the byte masks: one mask window per 32+ bytes, and per token a few
- * bit scans instead of a branch per byte. Same tokens as a byte loop would give:
- * a token starts at a letter, digit or non-ASCII byte and runs over those and
- * '_' (which makes it SL_TK_ALNUM), over ' and - between letters while it has
- * no digit (O'Brien, Mayo-Walters), and stops at typographic punctuation
- * (U+2018..U+2026, E2 80 xx), which counts as punctuation. */
+/* The token state carried from one block to the next. */
+typedef struct {
+  size_t st;      /* start of the open token */
+  bool open;      /* a token is open */
+  bool has_alpha, has_digit, bad, any_lo, inner_up;
+  uint8_t nl, punct; /* newlines and last punctuation before the next token */
+} tokstate_t;
+
+static inline __attribute__((always_inline)) void tok_emit(sl__toks_t *t, const unsigned char *s, size_t len, tokstate_t *ts, size_t end) {
+  size_t st = ts->st;
+  sl__tok_t tk = {(uint32_t)st, (uint32_t)end, 0, 0, ts->nl, ts->punct, 0, 0, 0};
+  tk.kind = ts->bad || (ts->has_alpha && ts->has_digit) ? SL_TK_ALNUM
+            : ts->has_alpha                              ? SL_TK_WORD
+                                                         : SL_TK_NUM;
+  if (tk.kind == SL_TK_WORD) {
+    if (K[s[st]] & C_UP) t->has_upper = true;
+    bool first_up = (K[s[st]] & C_UP) || utf8_upper_at(s + st, len - st);
+    bool all_up = !ts->any_lo && first_up && end - st != 1;
+    tk.caps = (uint8_t)((first_up ? 1 : 0) | (all_up ? 2 : 0) | (ts->inner_up ? 4 : 0));
+  }
+  if (t->n < t->cap && !t->err) t->v[t->n++] = tk;
+  else
+    tok_push(t, tk);
+  ts->open = false;
+  ts->nl = 0;
+  ts->punct = 0;
+}
+
+/* Tokens from the byte masks of 64-byte blocks, each block classified once; per
+ * token a few bit scans instead of a branch per byte. A token starts at a
+ * letter, digit or non-ASCII byte and runs over those and '_' (which makes it
+ * SL_TK_ALNUM), over ' and - between letters while it has no digit (O'Brien,
+ * Mayo-Walters), and stops at typographic punctuation (U+2018..U+2026, E2 80 xx),
+ * which counts as punctuation (a token cut there counts as having a letter: the
+ * byte loop this replaced saw the E2 byte first). tests/unit/router/test_tokenize.c
+ * checks the tokens against that byte loop. */
 void sl__tokenize(const char *text, size_t len, sl__toks_t *t) {
   const unsigned char *s = (const unsigned char *)text;
-  win_t w = {.base = SIZE_MAX};
-  size_t pos = 0;
-  uint8_t nl = 0, punct = 0;
-  while (pos < len) {
-    /* the gap up to the next token: newlines and the last punctuation byte */
-    unsigned sh = win_at(s, len, pos, &w);
-    size_t avail = len - pos < 64 - sh ? len - pos : 64 - sh;
-    uint64_t starts = (w.word >> sh) & below((unsigned)avail);
-    unsigned k = starts ? (unsigned)__builtin_ctzll(starts) : (unsigned)avail;
-    uint64_t gap = below(k);
-    unsigned nls = (unsigned)__builtin_popcountll((w.nl >> sh) & gap);
-    nl = nl + nls > 255 ? 255 : (uint8_t)(nl + nls);
-    uint64_t marks = ~(w.sp >> sh) & gap;
-    if (marks) punct = s[pos + 63 - (unsigned)__builtin_clzll(marks)];
-    pos += k;
-    if (!starts) continue;
-    if (s[pos] == 0xE2 && pos + 2 < len && s[pos + 1] == 0x80) { /* ’ “ – …: punctuation */
-      punct = s[pos + 2];
-      pos += 3;
-      continue;
-    }
-    /* the token */
-    size_t st = pos, i = pos;
-    bool has_alpha = false, has_digit = false, bad = false, any_lo = false, inner_up = false;
-    for (;;) {
-      sh = win_at(s, len, i, &w);
-      avail = len - i < 64 - sh ? len - i : 64 - sh;
-      uint64_t cont = (w.cont >> sh) & below((unsigned)avail);
-      unsigned run = ~cont ? (unsigned)__builtin_ctzll(~cont) : 64; /* <= avail */
-      bool e2_stop = false;
-      uint64_t e2 = (w.e2 >> sh) & below(run);
-      for (; e2; e2 &= e2 - 1) {
-        unsigned q = (unsigned)__builtin_ctzll(e2);
-        if (i + q > st && i + q + 2 < len && s[i + q + 1] == 0x80) {
-          run = q, e2_stop = true;
-          break;
+  tokstate_t ts = {0};
+  blk64_t cur, nxt;
+  size_t skip_to = 0; /* after an E2 80 xx: its bytes are passed over */
+  uint64_t jcarry = 0; /* the join bit of the byte before bit 0 */
+  blk_load(s, len, 0, &cur);
+  for (size_t base = 0; base < len; base += 64) {
+    blk_load(s, len, base + 64, &nxt);
+    size_t lim = len - base;
+    uint64_t avail = below(lim < 64 ? (unsigned)lim : 64);
+    /* typographic punctuation: E2 80 with a third byte inside the text */
+    uint64_t e = cur.e2 & ((cur.x80 >> 1) | (nxt.x80 << 63));
+    if (lim < 66) e &= lim >= 2 ? below((unsigned)(lim - 2)) : 0;
+    unsigned b = skip_to > base ? (unsigned)(skip_to - base) : 0;
+    while (b < 64) {
+      if (!ts.open) {
+        /* the gap up to the next token: newlines and the last punctuation byte */
+        uint64_t from = ~below(b);
+        uint64_t starts = cur.word & from;
+        unsigned k = starts ? (unsigned)__builtin_ctzll(starts) : 64;
+        uint64_t gap = from & below(k) & avail;
+        if (gap) {
+          unsigned nls = (unsigned)__builtin_popcountll(cur.nl & gap);
+          ts.nl = ts.nl + nls > 255 ? 255 : (uint8_t)(ts.nl + nls);
+          uint64_t marks = gap & ~cur.sp;
+          if (marks) ts.punct = s[base + 63 - (unsigned)__builtin_clzll(marks)];
         }
+        if (!starts) break;
+        if ((e >> k) & 1) { /* ’ “ – …: punctuation */
+          ts.punct = s[base + k + 2];
+          skip_to = base + k + 3;
+          b = k + 3;
+          continue;
+        }
+        ts.open = true;
+        ts.st = base + k;
+        ts.has_alpha = ts.has_digit = ts.bad = ts.any_lo = ts.inner_up = false;
+        b = k;
       }
-      uint64_t in = below(run);
-      has_alpha |= ((w.al >> sh) & in) != 0;
-      has_digit |= ((w.dg >> sh) & in) != 0;
-      bad |= ((w.us >> sh) & in) != 0;
-      any_lo |= ((w.lo >> sh) & in) != 0;
+      /* inside the token from bit b: the run of token bytes */
+      uint64_t from = ~below(b);
+      uint64_t notc = ~cur.cont & from;
+      unsigned r = notc ? (unsigned)__builtin_ctzll(notc) : 64;
+      uint64_t first = ts.st == base + b ? 1ull << b : 0; /* the token's first byte */
+      uint64_t stop = e & from & below(r) & ~first;
+      if (stop) r = (unsigned)__builtin_ctzll(stop);
+      uint64_t in = from & below(r);
+      ts.has_alpha |= (cur.al & in) != 0;
+      ts.has_digit |= (cur.dg & in) != 0;
+      ts.bad |= (cur.us & in) != 0;
+      ts.any_lo |= (cur.lo & in) != 0;
       /* an inner capital: not the first letter, not right after ' or - */
-      uint64_t prev_join = ((w.join >> sh) << 1) | (i > 0 && (s[i - 1] == '\'' || s[i - 1] == '-'));
-      uint64_t ups = (w.up >> sh) & in & ~prev_join;
-      if (i == st) ups &= ~1ull;
-      inner_up |= ups != 0;
-      i += run;
-      if (e2_stop) {
-        has_alpha = true; /* the byte loop saw the E2 byte as a letter before it stopped */
-        break;
-      }
-      if (i >= len) break;
-      if (run == avail) continue; /* the window ended inside the token */
-      unsigned char d = s[i];
-      if ((d == '\'' || d == '-') && i + 1 < len && (K[s[i + 1]] & C_AL) && has_alpha && !has_digit) {
-        i++; /* O'Brien, Mayo-Walters */
+      ts.inner_up |= (cur.up & in & ~first & ~((cur.join << 1) | jcarry)) != 0;
+      if (stop) {
+        ts.has_alpha = true;
+        tok_emit(t, s, len, &ts, base + r);
+        b = r;
         continue;
       }
-      break;
+      if (r == 64) break; /* the token goes on in the next block */
+      bool next_al = r + 1 < 64 ? (cur.al >> (r + 1)) & 1 : nxt.al & 1;
+      if (((cur.join >> r) & 1) && next_al && ts.has_alpha && !ts.has_digit) {
+        b = r + 1; /* O'Brien, Mayo-Walters */
+        continue;
+      }
+      tok_emit(t, s, len, &ts, base + r);
+      b = r;
     }
-    sl__tok_t tk = {(uint32_t)st, (uint32_t)i, 0, 0, nl, punct, 0, 0, 0};
-    tk.kind = bad ? SL_TK_ALNUM : has_alpha && has_digit ? SL_TK_ALNUM : has_alpha ? SL_TK_WORD : SL_TK_NUM;
-    if (tk.kind == SL_TK_WORD) {
-      if (K[s[st]] & C_UP) t->has_upper = true;
-      bool first_up = (K[s[st]] & C_UP) || utf8_upper_at(s + st, len - st);
-      bool all_up = !any_lo && first_up && i - st != 1;
-      tk.caps = (uint8_t)((first_up ? 1 : 0) | (all_up ? 2 : 0) | (inner_up ? 4 : 0));
-    }
-    tok_push(t, tk);
-    nl = 0;
-    punct = 0;
-    pos = i;
+    jcarry = cur.join >> 63;
+    cur = nxt;
   }
+  if (ts.open) tok_emit(t, s, len, &ts, len);
 }
