@@ -1,13 +1,15 @@
 /* The word-level pass shared by the name, address and random-token detectors and
- * by the difficulty features. Two loops over the text:
+ * by the difficulty features. Two loops over the text, both over 64-byte blocks
+ * classified into bit masks (one AVX-512 compare per class where the build has
+ * it, two 32-byte halves otherwise):
  *
- * - a vectorised byte-class pass (32 bytes per step, no per-byte branches) that
- *   finds the runs of key-material bytes (>= 24 of [A-Za-z0-9_+/=.!~-]) for the
- *   random-token detector and counts what the difficulty features need (words,
- *   lines, digits, non-ASCII bytes, operators, list items, code fences);
- * - a scalar tokenizer (words, numbers, capitalisation, line and punctuation
- *   context) whose inner loop runs over lower-case letters without branching
- *   on anything else.
+ * - the byte-class pass: finds the runs of key-material bytes (>= 24 of
+ *   [A-Za-z0-9_+/=.!~-]) for the random-token detector and counts what the
+ *   difficulty features need (words, lines, digits, non-ASCII bytes, operators,
+ *   list items, code fences);
+ * - the tokenizer (words, numbers, capitalisation, line and punctuation
+ *   context): per token a few bit scans over the block's masks, no branch per
+ *   byte.
  *
  * Neither allocates unless its output array has to grow (the arrays are reused
  * across requests, see router.c). */
@@ -19,7 +21,7 @@
 #include <immintrin.h>
 #endif
 
-/* ---- byte classes, 32 bytes at a time ---------------------------------- */
+/* ---- byte classes, 64 bytes at a time ---------------------------------- */
 
 typedef unsigned char u8x32 __attribute__((vector_size(32), aligned(1)));
 typedef signed char s8x32 __attribute__((vector_size(32)));
@@ -39,14 +41,32 @@ static inline uint32_t movemask32(s8x32 x) {
 #endif
 }
 
-/* Masks of one 32-byte block (bit i: byte i). */
+/* Masks of one 64-byte block (bit i: byte i). */
 typedef struct {
-  uint32_t word; /* [A-Za-z0-9] or >= 0x80: the difficulty features' word bytes */
-  uint32_t tok;  /* key-material bytes [A-Za-z0-9_+/=.!~-] */
-  uint32_t digit, high, ops, nl, tick;
+  uint64_t word; /* [A-Za-z0-9] or >= 0x80: the difficulty features' word bytes */
+  uint64_t tok;  /* key-material bytes [A-Za-z0-9_+/=.!~-] */
+  uint64_t digit, high, ops, nl, tick;
 } blk_t;
 
-static inline void classify32(const unsigned char *p, blk_t *b) {
+#if defined(__AVX512BW__)
+static inline void classify64(const unsigned char *p, blk_t *b) {
+  __m512i v = _mm512_loadu_si512(p);
+#define IN(lo, n) _mm512_cmple_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8((char)(lo))), _mm512_set1_epi8((char)(n)))
+#define EQ(c) _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8((char)(c)))
+  uint64_t alnum = IN('A', 25) | IN('a', 25) | IN('0', 9), dg = IN('0', 9), hi = _mm512_movepi8_mask(v);
+  uint64_t eq = EQ('='), plus = EQ('+'), slash = EQ('/');
+  b->word = alnum | hi;
+  b->tok = alnum | EQ('_') | plus | slash | eq | EQ('.') | EQ('!') | EQ('~') | EQ('-');
+  b->digit = dg;
+  b->high = hi;
+  b->ops = eq | plus | EQ('*') | EQ('^') | slash | EQ('<') | EQ('>');
+  b->nl = EQ('\n');
+  b->tick = EQ('`');
+#undef IN
+#undef EQ
+}
+#else
+static inline void classify32(const unsigned char *p, blk_t *b, int sh) {
   u8x32 v;
   memcpy(&v, p, 32);
   s8x32 up = (s8x32)((v >= 'A') & (v <= 'Z'));
@@ -58,14 +78,21 @@ static inline void classify32(const unsigned char *p, blk_t *b) {
                        (v == '!') | (v == '~') | (v == '-'));
   s8x32 ops = (s8x32)((v == '=') | (v == '+') | (v == '*') | (v == '^') | (v == '/') |
                       (v == '<') | (v == '>'));
-  b->word = movemask32(alnum | hi);
-  b->tok = movemask32(alnum | tokp);
-  b->digit = movemask32(dg);
-  b->high = movemask32(hi);
-  b->ops = movemask32(ops);
-  b->nl = movemask32((s8x32)(v == '\n'));
-  b->tick = movemask32((s8x32)(v == '`'));
+  b->word |= (uint64_t)movemask32(alnum | hi) << sh;
+  b->tok |= (uint64_t)movemask32(alnum | tokp) << sh;
+  b->digit |= (uint64_t)movemask32(dg) << sh;
+  b->high |= (uint64_t)movemask32(hi) << sh;
+  b->ops |= (uint64_t)movemask32(ops) << sh;
+  b->nl |= (uint64_t)movemask32((s8x32)(v == '\n')) << sh;
+  b->tick |= (uint64_t)movemask32((s8x32)(v == '`')) << sh;
 }
+
+static inline void classify64(const unsigned char *p, blk_t *b) {
+  memset(b, 0, sizeof *b);
+  classify32(p, b, 0);
+  classify32(p + 32, b, 32);
+}
+#endif
 
 static void run_add(sl__toks_t *t, size_t s, size_t e) {
   if (e - s < 24 || t->err) return;
@@ -100,42 +127,42 @@ void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats
   memset(st, 0, sizeof *st);
   st->scanned = scan;
   st->lines = 1;
-  uint32_t prev_word = 0; /* bit 31 of the previous block's word mask */
+  uint64_t prev_word = 0; /* bit 63 of the previous block's word mask */
   size_t run_start = 0;
   bool in_run = false;
   size_t limit = runs ? len : scan;
-  for (size_t o = 0; o < limit; o += 32) {
+  for (size_t o = 0; o < limit; o += 64) {
     blk_t b;
     size_t n = limit - o;
-    if (n >= 32) {
-      classify32(s + o, &b);
+    if (n >= 64) {
+      classify64(s + o, &b);
     } else {
-      unsigned char pad[32] = {0}; /* NUL is in no class */
+      unsigned char pad[64] = {0}; /* NUL is in no class */
       memcpy(pad, s + o, n);
-      classify32(pad, &b);
+      classify64(pad, &b);
     }
     if (runs) {
-      uint32_t m = b.tok;
+      uint64_t m = b.tok;
       /* x: starts of 24 set bits in a row inside this block */
-      uint32_t x = m & (m >> 1);
+      uint64_t x = m & (m >> 1);
       x &= x >> 2;
       x &= x >> 4;
       x &= x >> 8;
       x &= x >> 8;
-      if (m == 0xffffffffu) {
+      if (m == ~0ull) {
         if (!in_run) run_start = o, in_run = true;
         m = 0, x = 0; /* nothing else to do */
       } else if (!x) {
         /* common case: only the run carried in and the one carried out can be long */
-        if (in_run) run_add(runs, run_start, o + (unsigned)__builtin_ctz(~m));
-        in_run = m >> 31;
-        if (in_run) run_start = o + 32 - (unsigned)__builtin_clz(~m);
+        if (in_run) run_add(runs, run_start, o + (unsigned)__builtin_ctzll(~m));
+        in_run = m >> 63;
+        if (in_run) run_start = o + 64 - (unsigned)__builtin_clzll(~m);
         m = 0;
       }
       /* otherwise every boundary: each 0->1 or 1->0 step of the mask */
-      uint32_t edges = x ? m ^ ((m << 1) | (in_run ? 1u : 0u)) : 0;
+      uint64_t edges = x ? m ^ ((m << 1) | (in_run ? 1u : 0u)) : 0;
       while (edges) {
-        unsigned k = (unsigned)__builtin_ctz(edges);
+        unsigned k = (unsigned)__builtin_ctzll(edges);
         edges &= edges - 1;
         if (!in_run) {
           run_start = o + k;
@@ -147,19 +174,19 @@ void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats
       }
     }
     if (o >= scan) continue;
-    uint32_t keep = scan - o >= 32 ? 0xffffffffu : ((1u << (scan - o)) - 1);
-    uint32_t w = b.word & keep;
-    st->words += (uint32_t)__builtin_popcount(w & ~((w << 1) | prev_word));
-    prev_word = w >> 31;
-    st->digits += (uint32_t)__builtin_popcount(b.digit & keep);
-    st->nonascii += (uint32_t)__builtin_popcount(b.high & keep);
-    st->ops += (uint32_t)__builtin_popcount(b.ops & keep);
-    for (uint32_t m = b.nl & keep; m; m &= m - 1) {
+    uint64_t keep = scan - o >= 64 ? ~0ull : ((1ull << (scan - o)) - 1);
+    uint64_t w = b.word & keep;
+    st->words += (uint32_t)__builtin_popcountll(w & ~((w << 1) | prev_word));
+    prev_word = w >> 63;
+    st->digits += (uint32_t)__builtin_popcountll(b.digit & keep);
+    st->nonascii += (uint32_t)__builtin_popcountll(b.high & keep);
+    st->ops += (uint32_t)__builtin_popcountll(b.ops & keep);
+    for (uint64_t m = b.nl & keep; m; m &= m - 1) {
       st->lines++;
-      on_newline(s, o + (unsigned)__builtin_ctz(m), scan, st);
+      on_newline(s, o + (unsigned)__builtin_ctzll(m), scan, st);
     }
-    for (uint32_t m = b.tick & keep; m && !st->fence; m &= m - 1) {
-      size_t i = o + (unsigned)__builtin_ctz(m);
+    for (uint64_t m = b.tick & keep; m && !st->fence; m &= m - 1) {
+      size_t i = o + (unsigned)__builtin_ctzll(m);
       if (i + 2 < scan && s[i + 1] == '`' && s[i + 2] == '`') st->fence = true;
     }
   }
@@ -230,6 +257,7 @@ typedef struct {
   uint64_t al, dg, up, lo, us, join, nl, sp, e2, x80;
 } blk64_t;
 
+#if !defined(__AVX512BW__)
 static inline __attribute__((always_inline)) void blk_half(const unsigned char *p, blk64_t *w, int sh) {
   u8x32 v;
   memcpy(&v, p, 32);
@@ -252,7 +280,37 @@ static inline __attribute__((always_inline)) void blk_half(const unsigned char *
   w->e2 |= (uint64_t)movemask32((s8x32)(v == 0xE2)) << sh;
   w->x80 |= (uint64_t)movemask32((s8x32)(v == 0x80)) << sh;
 }
+#endif
 
+#if defined(__AVX512BW__)
+/* One 64-byte compare per class, straight into bit masks. */
+static inline __attribute__((always_inline)) void blk_classify(__m512i v, blk64_t *w) {
+#define IN(lo, n) _mm512_cmple_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8((char)(lo))), _mm512_set1_epi8((char)(n)))
+#define EQ(c) _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8((char)(c)))
+  uint64_t up = IN('A', 25), lo = IN('a', 25), dg = IN('0', 9), hi = _mm512_movepi8_mask(v), us = EQ('_');
+  w->al = up | lo | hi;
+  w->word = w->al | dg;
+  w->cont = w->word | us;
+  w->dg = dg, w->up = up, w->lo = lo, w->us = us;
+  w->join = EQ('\'') | EQ('-');
+  w->nl = EQ('\n');
+  w->sp = EQ(' ') | IN('\t', 4);
+  w->e2 = EQ(0xE2);
+  w->x80 = EQ(0x80);
+#undef IN
+#undef EQ
+}
+
+static void blk_load(const unsigned char *s, size_t len, size_t base, blk64_t *w) {
+  if (base >= len) {
+    memset(w, 0, sizeof *w);
+    return;
+  }
+  size_t n = len - base;
+  /* a short last block is read with a mask: the bytes past the end are NUL */
+  blk_classify(n >= 64 ? _mm512_loadu_si512(s + base) : _mm512_maskz_loadu_epi8((1ull << n) - 1, s + base), w);
+}
+#else
 static void blk_load(const unsigned char *s, size_t len, size_t base, blk64_t *w) {
   memset(w, 0, sizeof *w);
   if (base >= len) return;
@@ -266,6 +324,7 @@ static void blk_load(const unsigned char *s, size_t len, size_t base, blk64_t *w
   blk_half(pad, w, 0);
   blk_half(pad + 32, w, 32);
 }
+#endif
 
 static inline uint64_t below(unsigned k) { return k >= 64 ? ~0ull : (1ull << k) - 1; }
 
@@ -274,12 +333,13 @@ typedef struct {
   size_t st;      /* start of the open token */
   bool open;      /* a token is open */
   bool has_alpha, has_digit, bad, any_lo, inner_up;
-  uint8_t nl, punct; /* newlines and last punctuation before the next token */
+  uint32_t nl;    /* newlines before the next token (stored clamped to 255) */
+  uint8_t punct;  /* last punctuation byte before the next token */
 } tokstate_t;
 
 static inline __attribute__((always_inline)) void tok_emit(sl__toks_t *t, const unsigned char *s, size_t len, tokstate_t *ts, size_t end) {
   size_t st = ts->st;
-  sl__tok_t tk = {(uint32_t)st, (uint32_t)end, 0, 0, ts->nl, ts->punct, 0, 0, 0};
+  sl__tok_t tk = {(uint32_t)st, (uint32_t)end, 0, 0, ts->nl > 255 ? 255 : (uint8_t)ts->nl, ts->punct, 0, 0, 0};
   tk.kind = ts->bad || (ts->has_alpha && ts->has_digit) ? SL_TK_ALNUM
             : ts->has_alpha                              ? SL_TK_WORD
                                                          : SL_TK_NUM;
@@ -329,7 +389,7 @@ void sl__tokenize(const char *text, size_t len, sl__toks_t *t) {
         uint64_t gap = from & below(k) & avail;
         if (gap) {
           unsigned nls = (unsigned)__builtin_popcountll(cur.nl & gap);
-          ts.nl = ts.nl + nls > 255 ? 255 : (uint8_t)(ts.nl + nls);
+          ts.nl += nls;
           uint64_t marks = gap & ~cur.sp;
           if (marks) ts.punct = s[base + 63 - (unsigned)__builtin_clzll(marks)];
         }
@@ -339,6 +399,33 @@ void sl__tokenize(const char *text, size_t len, sl__toks_t *t) {
           skip_to = base + k + 3;
           b = k + 3;
           continue;
+        }
+        /* Fast path, nearly every token: it ends inside this block, at a byte
+         * that is neither ' nor -, with no typographic punctuation inside. */
+        uint64_t notc = ~cur.cont & ~below(k);
+        if (notc) {
+          unsigned r = (unsigned)__builtin_ctzll(notc);
+          uint64_t in = below(r) & ~below(k), inner = in & ~(1ull << k);
+          if (!(e & inner) && !((cur.join >> r) & 1)) {
+            bool ha = (cur.al & in) != 0, hd = (cur.dg & in) != 0;
+            sl__tok_t tk = {(uint32_t)(base + k), (uint32_t)(base + r), 0, 0,
+                            ts.nl > 255 ? 255 : (uint8_t)ts.nl, ts.punct, 0, 0, 0};
+            tk.kind = (cur.us & in) || (ha && hd) ? SL_TK_ALNUM : ha ? SL_TK_WORD : SL_TK_NUM;
+            if (tk.kind == SL_TK_WORD) {
+              bool up = (cur.up >> k) & 1;
+              t->has_upper |= up;
+              bool first_up = up || (s[base + k] >= 0xC3 && utf8_upper_at(s + base + k, len - base - k));
+              bool all_up = !(cur.lo & in) && first_up && r - k != 1;
+              tk.caps = (uint8_t)((first_up ? 1 : 0) | (all_up ? 2 : 0) | ((cur.up & inner) ? 4 : 0));
+            }
+            if (t->n < t->cap && !t->err) t->v[t->n++] = tk;
+            else
+              tok_push(t, tk);
+            ts.nl = 0;
+            ts.punct = 0;
+            b = r;
+            continue;
+          }
         }
         ts.open = true;
         ts.st = base + k;

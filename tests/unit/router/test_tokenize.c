@@ -1,8 +1,10 @@
-/* The word tokenizer (router/tokenize.c) against a plain byte loop with the same
- * rules: random texts over the bytes that matter (letters, digits, '_', ' and -,
- * the E2 80 xx punctuation and its parts, spaces, newlines) at every length
- * around the 64-byte blocks, and longer mixed texts. Tokens, their flags and
- * the gap context must be identical. */
+/* The word tokenizer and the byte-class pass (router/tokenize.c) against plain
+ * byte loops with the same rules: random texts over the bytes that matter
+ * (letters, digits, '_', ' and -, the E2 80 xx punctuation and its parts,
+ * spaces, newlines, key-material and operator bytes) at every length around the
+ * 64-byte blocks, and longer mixed texts. Tokens, their flags and the gap
+ * context, the key-material runs and the difficulty byte counts must be
+ * identical. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -78,6 +80,44 @@ static void ref_tokenize(const unsigned char *s, size_t len, sl__toks_t *t) {
   }
 }
 
+/* The byte pass one byte at a time: runs of >= 24 key-material bytes over the
+ * whole text, the difficulty counts over the first SL_DIFF_SCAN bytes. */
+static bool ref_tokbyte(unsigned char c) {
+  return ref_word(c) ? c < 0x80 : c && strchr("_+/=.!~-", c);
+}
+
+static void ref_byte_pass(const unsigned char *s, size_t len, sl__toks_t *runs, sl__bytestats_t *st) {
+  size_t scan = len < SL_DIFF_SCAN ? len : SL_DIFF_SCAN;
+  memset(st, 0, sizeof *st);
+  st->scanned = scan;
+  st->lines = 1;
+  for (size_t i = 0; i < len;) {
+    if (!ref_tokbyte(s[i])) {
+      i++;
+      continue;
+    }
+    size_t j = i;
+    while (j < len && ref_tokbyte(s[j])) j++;
+    run_add(runs, i, j);
+    i = j;
+  }
+  for (size_t i = 0; i < scan; i++) {
+    unsigned char c = s[i];
+    st->words += ref_word(c) && (i == 0 || !ref_word(s[i - 1]));
+    st->digits += c >= '0' && c <= '9';
+    st->nonascii += c >= 0x80;
+    st->ops += c && strchr("=+*^/<>", c) != NULL;
+    if (c == '\n') {
+      st->lines++;
+      if (i + 5 < scan && !memcmp(s + i + 1, "    ", 4)) st->fence = true;
+      if (i + 2 < scan && (s[i + 1] == '-' || s[i + 1] == '*' ||
+                           (s[i + 1] >= '0' && s[i + 1] <= '9' && (s[i + 2] == '.' || s[i + 2] == ')'))))
+        st->listing++;
+    }
+    if (c == '`' && i + 2 < scan && s[i + 1] == '`' && s[i + 2] == '`') st->fence = true;
+  }
+}
+
 static uint64_t rng = 88172645463325252ull;
 static unsigned rnd(void) {
   rng ^= rng << 13;
@@ -101,6 +141,39 @@ static int same(const unsigned char *s, size_t len) {
   free(a.v);
   free(b.v);
   return ok;
+}
+
+/* 1 if both byte passes agree on s. */
+static int same_bytes(const unsigned char *s, size_t len) {
+  sl__toks_t a = {0}, b = {0};
+  sl__bytestats_t x, y;
+  sl__byte_pass((const char *)s, len, &a, &x);
+  ref_byte_pass(s, len, &b, &y);
+  int ok = !a.err && !b.err && !memcmp(&x, &y, sizeof x) && a.n_runs == b.n_runs &&
+           (!a.n_runs || !memcmp(a.runs, b.runs, a.n_runs * 2 * sizeof *a.runs));
+  if (!ok) fprintf(stderr, "byte pass differs (len %zu, %zu vs %zu runs)\n", len, a.n_runs, b.n_runs);
+  free(a.runs);
+  free(b.runs);
+  return ok;
+}
+
+static void byte_pass(void **st) {
+  (void)st;
+  static const unsigned char al[] = {'a', 'Z', '0', '7', '_', '+', '/', '=', '.', '!', '~', '-', '`',
+                                     ' ', '\n', '*', '^', '<', '>', 0x80, 0xC3, '#', ')'};
+  static unsigned char buf[4200];
+  for (int k = 0; k < 20000; k++) {
+    size_t n = rnd() % (k < 19000 ? 300 : sizeof buf);
+    /* mostly key-material bytes, so that long runs start and end everywhere */
+    for (size_t i = 0; i < n; i++) buf[i] = rnd() % 6 ? "aB3xQ9"[rnd() % 6] : al[rnd() % sizeof al];
+    assert_true(same_bytes(buf, n));
+  }
+  /* past the difficulty prefix: runs everywhere, counts only in the first 32 KiB */
+  size_t n = SL_DIFF_SCAN + 5000;
+  unsigned char *big = malloc(n);
+  for (size_t i = 0; i < n; i++) big[i] = rnd() % 5 ? "aB3xQ9"[rnd() % 6] : al[rnd() % sizeof al];
+  assert_true(same_bytes(big, n));
+  free(big);
 }
 
 static void random_bytes(void **st) {
@@ -146,6 +219,6 @@ static void prose(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(random_bytes), cmocka_unit_test(block_edges),
-                                     cmocka_unit_test(prose)};
+                                     cmocka_unit_test(prose), cmocka_unit_test(byte_pass)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
