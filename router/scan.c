@@ -799,45 +799,122 @@ static size_t gcp_type_start(const scan_ctx_t *x, size_t from) {
  * Textual dates end in a four-digit year after a space: they are scanned in the
  * 32 bytes before such a year (longer than any match). IBAN heads and Bitcoin
  * addresses are matched here in C, at the digit runs they contain. */
-static hs_error_t num_scan(const sl__scan_t *s, hs_scratch_t *sc, scan_ctx_t *x) {
+/* Digits and num_class bytes of the 64 bytes at p (bytes past the end: n < 64
+ * of them are read, the rest count as neither). */
+static inline void num_masks(const unsigned char *p, size_t n, uint64_t *dig, uint64_t *num) {
+#if defined(__AVX512BW__)
+  __m512i v = n >= 64 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8((1ull << n) - 1, p);
+  uint64_t d = _mm512_cmple_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8('0')), _mm512_set1_epi8(9));
+  /* ' ' ( ) + - . / : 0x20, 0x28, 0x29, 0x2b, 0x2d, 0x2e, 0x2f */
+  uint64_t o = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(' ')) |
+               _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('(')) |
+               _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(')')) |
+               _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('+')) |
+               _mm512_cmple_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8('-')), _mm512_set1_epi8(2));
+  *dig = d;
+  *num = d | o;
+#else
+  unsigned char pad[64];
+  if (n < 64) {
+    memset(pad, 0, sizeof pad);
+    memcpy(pad, p, n);
+    p = pad;
+  }
+  uint64_t d = 0, o = 0;
+  for (int h = 0; h < 2; h++) {
+    u8x32 v;
+    memcpy(&v, p + 32 * h, 32);
+    d |= (uint64_t)mask32((s8x32)((v >= '0') & (v <= '9'))) << (32 * h);
+    o |= (uint64_t)mask32((s8x32)((v == ' ') | (v == '(') | (v == ')') | (v == '+') |
+                                  ((v >= '-') & (v <= '/'))))
+         << (32 * h);
+  }
+  *dig = d;
+  *num = d | o;
+#endif
+}
+
+static inline uint64_t bits_below(unsigned k) { return k >= 64 ? ~0ull : (1ull << k) - 1; }
+
+/* One maximal run [a, b) of num_class bytes holding a digit: the shapes made of
+ * words around digits (IBAN heads, Bitcoin addresses), the four-digit years of
+ * textual dates, and the run itself for the numeric database when it holds
+ * four digits or more. When the run lies in one block (starts_ok), `starts` has
+ * a bit per digit run in it (bit 0 = byte a) and `nd` is its digit count;
+ * otherwise both are found here byte by byte. */
+static hs_error_t num_run(hs_scratch_t *sc, scan_ctx_t *x, batch_t *num, batch_t *date, size_t a,
+                          size_t b, uint64_t starts, bool starts_ok, size_t nd) {
   const unsigned char *t = x->text;
   size_t n = x->len;
-  batch_t num = {.db = s->db_num}, date = {.db = s->db_date};
   hs_error_t rc = HS_SUCCESS;
-  for (size_t i = 0; i < n && rc == HS_SUCCESS;) {
-    /* next digit: 32 bytes at a time, most of the text has none */
-    if (i + 32 <= n) {
-      u8x32 v;
-      memcpy(&v, t + i, 32);
-      uint32_t d = mask32((s8x32)((v >= '0') & (v <= '9')));
-      if (!d) {
-        i += 32;
+  /* the shapes that are words around digits: an IBAN's head ends in letters
+   * just before a run, a Bitcoin address starts with 1 or 3 (or bc1) */
+  if (a >= 2 && upper_byte(t[a - 1])) iban_at(x, a);
+  if (a >= 2 && t[a] == '1' && t[a - 1] == 'c' && t[a - 2] == 'b') btc_at(x, a - 2);
+  if (!starts_ok) { /* a run across blocks: one byte at a time */
+    starts = 0;
+    nd = 0;
+  }
+  for (size_t k = a; rc == HS_SUCCESS;) {
+    if (starts_ok) {
+      if (!starts) break;
+      k = a + (unsigned)__builtin_ctzll(starts);
+      starts &= starts - 1;
+    } else {
+      if (k >= b) break;
+      bool d = digit_byte(t[k]);
+      nd += d;
+      if (!d || (k > a && digit_byte(t[k - 1]))) {
+        k++;
         continue;
       }
-      i += (size_t)__builtin_ctz(d);
-    } else if (!(t[i] >= '0' && t[i] <= '9')) {
-      i++;
-      continue;
     }
-    size_t a = i, b = i, nd = 0;
-    while (a > 0 && num_class(t[a - 1])) a--;
-    while (b < n && num_class(t[b])) nd += t[b] >= '0' && t[b] <= '9', b++;
-    for (size_t k = a; k < i; k++) nd += t[k] >= '0' && t[k] <= '9';
-    i = b;
-    /* the shapes that are words around digits: an IBAN's head ends in letters
-     * just before a run, a Bitcoin address starts with 1 or 3 (or bc1) */
-    if (a >= 2 && upper_byte(t[a - 1])) iban_at(x, a);
-    if (a >= 2 && t[a] == '1' && t[a - 1] == 'c' && t[a - 2] == 'b') btc_at(x, a - 2);
-    for (size_t k = a; k < b; k++) {
-      if (!digit_byte(t[k]) || (k > a && digit_byte(t[k - 1]))) continue;
-      if ((t[k] == '1' || t[k] == '3') && (k == 0 || !word_byte(t[k - 1]))) btc_at(x, k);
-      /* a year: exactly four digits after a \s byte, a non-word byte after */
-      if (k > 0 && space_byte(t[k - 1]) && k + 4 <= n && digit_byte(t[k + 1]) && digit_byte(t[k + 2]) &&
-          digit_byte(t[k + 3]) && (k + 4 == n || !word_byte(t[k + 4])))
-        rc = batch_add(sc, x, &date, k > 32 ? k - 32 : 0, k + 5 < n ? k + 5 : n);
+    /* k starts a run of digits */
+    if ((t[k] == '1' || t[k] == '3') && (k == 0 || !word_byte(t[k - 1]))) btc_at(x, k);
+    /* a year: exactly four digits after a \s byte, a non-word byte after */
+    if (k > 0 && space_byte(t[k - 1]) && k + 4 <= n && digit_byte(t[k + 1]) && digit_byte(t[k + 2]) &&
+        digit_byte(t[k + 3]) && (k + 4 == n || !word_byte(t[k + 4])))
+      rc = batch_add(sc, x, date, k > 32 ? k - 32 : 0, k + 5 < n ? k + 5 : n);
+    if (!starts_ok) k++;
+  }
+  if (nd < 4 || rc != HS_SUCCESS) return rc;
+  return batch_add(sc, x, num, a ? a - 1 : 0, b < n ? b + 1 : n);
+}
+
+static hs_error_t num_scan(const sl__scan_t *s, hs_scratch_t *sc, scan_ctx_t *x) {
+  const unsigned char *t = x->text;
+  size_t n = x->len, i = 0; /* i: where the next digit is looked for */
+  batch_t num = {.db = s->db_num}, date = {.db = s->db_date};
+  hs_error_t rc = HS_SUCCESS;
+  /* 64 bytes at a time: most of the text has no digit; a run's ends are found
+   * in the block's masks (a run reaching into the next block: byte by byte) */
+  for (size_t base = 0; base < n && rc == HS_SUCCESS; base += 64) {
+    if (i >= base + 64) continue;
+    uint64_t dig, nm;
+    num_masks(t + base, n - base, &dig, &nm);
+    uint64_t todo = dig & ~bits_below(i > base ? (unsigned)(i - base) : 0);
+    while (todo && rc == HS_SUCCESS) {
+      unsigned k0 = (unsigned)__builtin_ctzll(todo);
+      uint64_t before = ~nm & bits_below(k0), after = ~nm & ~bits_below(k0);
+      size_t a = before ? base + 64 - (unsigned)__builtin_clzll(before) : base, b;
+      bool one_block = before != 0 || base == 0;
+      if (!before)
+        while (a > 0 && num_class(t[a - 1])) a--;
+      if (after) {
+        b = base + (unsigned)__builtin_ctzll(after);
+      } else {
+        b = base + 64;
+        while (b < n && num_class(t[b])) b++;
+        one_block = false;
+      }
+      uint64_t run = bits_below((unsigned)(b - base)) & ~bits_below((unsigned)(a - base));
+      uint64_t d = dig & run, starts = 0;
+      if (one_block) starts = (d & ~(d << 1)) >> (a - base);
+      rc = num_run(sc, x, &num, &date, a, b, starts, one_block, (size_t)__builtin_popcountll(d));
+      i = b;
+      if (b >= base + 64) break;
+      todo &= ~bits_below((unsigned)(b - base));
     }
-    if (nd < 4 || rc != HS_SUCCESS) continue;
-    rc = batch_add(sc, x, &num, a ? a - 1 : 0, b < n ? b + 1 : n);
   }
   if (rc == HS_SUCCESS) rc = batch_flush(sc, x, &num);
   if (rc == HS_SUCCESS) rc = batch_flush(sc, x, &date);

@@ -240,6 +240,13 @@ static void equivalence(void **state) {
   for (int it = 0; it < 4000; it++) {
     size_t n = 0;
     int parts = 1 + it % 9;
+    /* every other text is shifted by filler, so that runs of digits and of the
+     * bytes around them ([ .()+/-]) start and end on every side of the 64-byte
+     * blocks the digit search works in */
+    if (it & 1) {
+      seed = seed * 1103515245u + 12345u;
+      for (unsigned r = (seed >> 8) % 70; r; r--) text[n++] = " x( -.+"[(r * 7 + it) % 7];
+    }
     for (int p = 0; p < parts; p++) {
       seed = seed * 1103515245u + 12345u;
       const char *f = frags[(seed >> 8) % NFRAG];
