@@ -86,10 +86,19 @@ static inline bool eq_word(const char *text, const sl__tok_t *t, const char *w) 
   return t->e - t->s == n && ((text[t->s] | 32) == w[0]) && !strncasecmp(text + t->s, w, n);
 }
 
+/* Could a fused ending end in this (lower-cased) byte? The ASCII last bytes of
+ * fused[] (keep in step with it); the non-ASCII endings end in any byte >= 0x80. */
+static bool fused_last(unsigned char last) {
+  static const char lasts[] = "adefgijlmnrtuz.";
+  return last >= 0x80 || strchr(lasts, last) != NULL;
+}
+
 static bool fused_name(const char *text, const sl__tok_t *t) {
   size_t n = t->e - t->s;
   if (n < 5) return false;
   char last = (char)(text[t->e - 1] | 32);
+  /* most words end in a byte no ending ends in */
+  if (!fused_last((unsigned char)last)) return false;
   for (size_t i = 0; i < sizeof fused / sizeof fused[0]; i++) {
     size_t m = fused[i].n;
     if ((fused[i].s[m - 1] | 32) != last && (unsigned char)last < 0x80) continue;

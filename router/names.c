@@ -5,7 +5,6 @@
  * (organisation and holiday words, places, months). See docs/router.md. */
 #include "router_int.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -125,7 +124,7 @@ static bool cap_word(const char *text, const sl__tok_t *t) {
 
 /* An initial: "J", "J." (one capital letter). */
 static bool initial(const char *text, const sl__tok_t *t) {
-  return t->kind == SL_TK_WORD && t->e - t->s == 1 && isupper((unsigned char)text[t->s]);
+  return t->kind == SL_TK_WORD && t->e - t->s == 1 && text[t->s] >= 'A' && text[t->s] <= 'Z';
 }
 
 static bool namey(unsigned f) { return (f & (SL_GZ_FIRST | SL_GZ_LAST)) && !(f & SL_GZ_COMMON); }

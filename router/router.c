@@ -329,11 +329,26 @@ static int cmp_prio(const void *a, const void *b) {
   return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* A stable sort: insertion for the few findings of a typical request, else the
+ * C library's qsort (glibc's is a stable merge sort, so both give one order). */
+static void sort_cands(sl__cand_t *v, size_t n, int (*cmp)(const void *, const void *)) {
+  if (n > 32) {
+    qsort(v, n, sizeof *v, cmp);
+    return;
+  }
+  for (size_t i = 1; i < n; i++) {
+    sl__cand_t x = v[i];
+    size_t j = i;
+    for (; j > 0 && cmp(&v[j - 1], &x) > 0; j--) v[j] = v[j - 1];
+    v[j] = x;
+  }
+}
+
 /* Within each cluster of overlapping findings, keep the highest-priority ones
  * that do not overlap each other. Clusters are small, so the greedy is cheap. */
 static size_t resolve(sl__cand_t *v, size_t n, bool *swept) {
   if (n < 2) return n;
-  qsort(v, n, sizeof *v, cmp_start);
+  sort_cands(v, n, cmp_start);
   size_t out = 0, i = 0;
   while (i < n) {
     size_t j = i + 1;
@@ -357,7 +372,7 @@ static size_t resolve(sl__cand_t *v, size_t n, bool *swept) {
         }
       k = kept;
     } else if (k > 1) {
-      qsort(v + i, k, sizeof *v, cmp_prio);
+      sort_cands(v + i, k, cmp_prio);
       size_t kept = 0;
       for (size_t a = i; a < j; a++) {
         bool ok = true;
@@ -365,7 +380,7 @@ static size_t resolve(sl__cand_t *v, size_t n, bool *swept) {
           if (v[a].start < v[b].end && v[b].start < v[a].end) ok = false;
         if (ok) v[i + kept++] = v[a];
       }
-      qsort(v + i, kept, sizeof *v, cmp_start);
+      sort_cands(v + i, kept, cmp_start);
       k = kept;
     }
     memmove(v + out, v + i, k * sizeof *v);
@@ -375,15 +390,23 @@ static size_t resolve(sl__cand_t *v, size_t n, bool *swept) {
   return out;
 }
 
+/* snprintf(name, cap, "%s", s) without the format machinery (per entity, per request). */
+static void copy_name(char *name, size_t cap, const char *s) {
+  size_t n = strlen(s);
+  if (n >= cap) n = cap - 1;
+  memcpy(name, s, n);
+  name[n] = 0;
+}
+
 static sl_level_t level_for(const sl_router_t *r, const sl__cand_t *c, char *name, size_t cap) {
   if (c->type >= SL_ET_CUSTOM) {
     size_t i = (size_t)(c->type - SL_ET_CUSTOM);
-    snprintf(name, cap, "%s", r->custom[i].type);
+    copy_name(name, cap, r->custom[i].type);
     for (size_t k = 0; k < r->n_extra_levels; k++)
       if (!strcmp(r->extra_levels[k].type, name)) return r->extra_levels[k].level;
     return r->custom[i].level;
   }
-  snprintf(name, cap, "%s", sl__etype_name(c->type));
+  copy_name(name, cap, sl__etype_name(c->type));
   return r->level_of[c->type];
 }
 
