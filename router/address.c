@@ -157,6 +157,8 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   size_t done = 0; /* tokens before this are inside an address already */
   for (size_t j = 0; j < T->n; j++) {
     const sl__tok_t *t = &T->v[j];
+    /* only an "Address" label or a house number starts a rule */
+    if (t->kind == SL_TK_WORD ? t->e - t->s != 7 || (j && !t->nl_before) : t->e - t->s > 6) continue;
     /* "Address:" label at the start of a line: the next line(s) with a number and a word */
     if (t->kind == SL_TK_WORD && t->e - t->s == 7 && (j == 0 || t->nl_before) &&
         eq_word(text, t, "address") && j + 1 < T->n && T->v[j + 1].punct_before == ':') {

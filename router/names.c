@@ -172,6 +172,16 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   mark_cues(c, T);
   size_t i = 0;
   while (i < T->n) {
+    /* Most tokens start no rule below: numbers, ALL-CAPS words and, in text with
+     * capitals, lower-case words inside a line with no cue before them. */
+    while (i < T->n) {
+      const sl__tok_t *u = &T->v[i];
+      if (u->kind == SL_TK_WORD && (u->caps & 3) != 3 &&
+          ((u->caps & 1) || !T->has_upper || u->nl_before || i == 0 || u->cue))
+        break;
+      i++;
+    }
+    if (i >= T->n) break;
     const sl__tok_t *t = &T->v[i];
     int cue = t->cue;
     bool cap = cap_word(text, t);

@@ -470,8 +470,7 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
     sl__ctx_t ctx = {text, len, hits, cands, NULL, 0, 0};
     sl__detect_secrets(&ctx);
     sl__detect_pii(&ctx);
-    sl__byte_pass(text, len, toks, &bytes);
-    sl__tokenize(text, len, toks);
+    sl__tokenize(text, len, toks, &bytes);
     if (toks->err) rc = SL_ENOMEM;
     if (!rc) {
       sl__detect_token_runs(&ctx, toks);

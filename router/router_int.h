@@ -200,10 +200,12 @@ typedef struct {
   bool fence;
 } sl__bytestats_t;
 
-/* tokenize.c: the vectorised byte-class pass (key-material runs into `runs`
- * when not NULL, difficulty byte counts into `st`) and the word tokenizer. */
+/* tokenize.c: one pass over 64-byte blocks of byte-class masks gives the word
+ * tokens, the key-material runs (t->runs) and the difficulty byte counts (st).
+ * sl__byte_pass is the same pass without tokens (runs only when `runs` is not
+ * NULL), for the difficulty features alone. */
+void sl__tokenize(const char *text, size_t len, sl__toks_t *t, sl__bytestats_t *st);
 void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats_t *st);
-void sl__tokenize(const char *text, size_t len, sl__toks_t *t);
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *t);
 void sl__detect_token_runs(sl__ctx_t *c, const sl__toks_t *t);
 void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *t);

@@ -1,18 +1,18 @@
 /* The word-level pass shared by the name, address and random-token detectors and
- * by the difficulty features. Two loops over the text, both over 64-byte blocks
- * classified into bit masks (one AVX-512 compare per class where the build has
- * it, two 32-byte halves otherwise):
+ * by the difficulty features: one loop over 64-byte blocks of the text, each
+ * classified once into bit masks (one AVX-512 compare per class where the build
+ * has it, two 32-byte halves otherwise), from which
  *
- * - the byte-class pass: finds the runs of key-material bytes (>= 24 of
+ * - the byte pass finds the runs of key-material bytes (>= 24 of
  *   [A-Za-z0-9_+/=.!~-]) for the random-token detector and counts what the
  *   difficulty features need (words, lines, digits, non-ASCII bytes, operators,
  *   list items, code fences);
- * - the tokenizer (words, numbers, capitalisation, line and punctuation
- *   context): per token a few bit scans over the block's masks, no branch per
- *   byte.
+ * - the tokenizer finds the words and numbers, their capitalisation and the
+ *   line and punctuation context before them: per token a few bit scans, no
+ *   branch per byte.
  *
- * Neither allocates unless its output array has to grow (the arrays are reused
- * across requests, see router.c). */
+ * Nothing is allocated unless an output array has to grow (the arrays are
+ * reused across requests, see router.c). */
 #include "router_int.h"
 
 #include <string.h>
@@ -41,59 +41,6 @@ static inline uint32_t movemask32(s8x32 x) {
 #endif
 }
 
-/* Masks of one 64-byte block (bit i: byte i). */
-typedef struct {
-  uint64_t word; /* [A-Za-z0-9] or >= 0x80: the difficulty features' word bytes */
-  uint64_t tok;  /* key-material bytes [A-Za-z0-9_+/=.!~-] */
-  uint64_t digit, high, ops, nl, tick;
-} blk_t;
-
-#if defined(__AVX512BW__)
-static inline void classify64(const unsigned char *p, blk_t *b) {
-  __m512i v = _mm512_loadu_si512(p);
-#define IN(lo, n) _mm512_cmple_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8((char)(lo))), _mm512_set1_epi8((char)(n)))
-#define EQ(c) _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8((char)(c)))
-  uint64_t alnum = IN('A', 25) | IN('a', 25) | IN('0', 9), dg = IN('0', 9), hi = _mm512_movepi8_mask(v);
-  uint64_t eq = EQ('='), plus = EQ('+'), slash = EQ('/');
-  b->word = alnum | hi;
-  b->tok = alnum | EQ('_') | plus | slash | eq | EQ('.') | EQ('!') | EQ('~') | EQ('-');
-  b->digit = dg;
-  b->high = hi;
-  b->ops = eq | plus | EQ('*') | EQ('^') | slash | EQ('<') | EQ('>');
-  b->nl = EQ('\n');
-  b->tick = EQ('`');
-#undef IN
-#undef EQ
-}
-#else
-static inline void classify32(const unsigned char *p, blk_t *b, int sh) {
-  u8x32 v;
-  memcpy(&v, p, 32);
-  s8x32 up = (s8x32)((v >= 'A') & (v <= 'Z'));
-  s8x32 lo = (s8x32)((v >= 'a') & (v <= 'z'));
-  s8x32 dg = (s8x32)((v >= '0') & (v <= '9'));
-  s8x32 hi = (s8x32)(v >= 0x80);
-  s8x32 alnum = up | lo | dg;
-  s8x32 tokp = (s8x32)((v == '_') | (v == '+') | (v == '/') | (v == '=') | (v == '.') |
-                       (v == '!') | (v == '~') | (v == '-'));
-  s8x32 ops = (s8x32)((v == '=') | (v == '+') | (v == '*') | (v == '^') | (v == '/') |
-                      (v == '<') | (v == '>'));
-  b->word |= (uint64_t)movemask32(alnum | hi) << sh;
-  b->tok |= (uint64_t)movemask32(alnum | tokp) << sh;
-  b->digit |= (uint64_t)movemask32(dg) << sh;
-  b->high |= (uint64_t)movemask32(hi) << sh;
-  b->ops |= (uint64_t)movemask32(ops) << sh;
-  b->nl |= (uint64_t)movemask32((s8x32)(v == '\n')) << sh;
-  b->tick |= (uint64_t)movemask32((s8x32)(v == '`')) << sh;
-}
-
-static inline void classify64(const unsigned char *p, blk_t *b) {
-  memset(b, 0, sizeof *b);
-  classify32(p, b, 0);
-  classify32(p + 32, b, 32);
-}
-#endif
-
 static void run_add(sl__toks_t *t, size_t s, size_t e) {
   if (e - s < 24 || t->err) return;
   if (t->n_runs == t->cap_runs) {
@@ -119,78 +66,6 @@ static void on_newline(const unsigned char *t, size_t i, size_t scan, sl__bytest
   if (i + 2 < scan && (t[i + 1] == '-' || t[i + 1] == '*' ||
                        (is_digit(t[i + 1]) && (t[i + 2] == '.' || t[i + 2] == ')'))))
     st->listing++;
-}
-
-void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats_t *st) {
-  const unsigned char *s = (const unsigned char *)text;
-  size_t scan = len < SL_DIFF_SCAN ? len : SL_DIFF_SCAN;
-  memset(st, 0, sizeof *st);
-  st->scanned = scan;
-  st->lines = 1;
-  uint64_t prev_word = 0; /* bit 63 of the previous block's word mask */
-  size_t run_start = 0;
-  bool in_run = false;
-  size_t limit = runs ? len : scan;
-  for (size_t o = 0; o < limit; o += 64) {
-    blk_t b;
-    size_t n = limit - o;
-    if (n >= 64) {
-      classify64(s + o, &b);
-    } else {
-      unsigned char pad[64] = {0}; /* NUL is in no class */
-      memcpy(pad, s + o, n);
-      classify64(pad, &b);
-    }
-    if (runs) {
-      uint64_t m = b.tok;
-      /* x: starts of 24 set bits in a row inside this block */
-      uint64_t x = m & (m >> 1);
-      x &= x >> 2;
-      x &= x >> 4;
-      x &= x >> 8;
-      x &= x >> 8;
-      if (m == ~0ull) {
-        if (!in_run) run_start = o, in_run = true;
-        m = 0, x = 0; /* nothing else to do */
-      } else if (!x) {
-        /* common case: only the run carried in and the one carried out can be long */
-        if (in_run) run_add(runs, run_start, o + (unsigned)__builtin_ctzll(~m));
-        in_run = m >> 63;
-        if (in_run) run_start = o + 64 - (unsigned)__builtin_clzll(~m);
-        m = 0;
-      }
-      /* otherwise every boundary: each 0->1 or 1->0 step of the mask */
-      uint64_t edges = x ? m ^ ((m << 1) | (in_run ? 1u : 0u)) : 0;
-      while (edges) {
-        unsigned k = (unsigned)__builtin_ctzll(edges);
-        edges &= edges - 1;
-        if (!in_run) {
-          run_start = o + k;
-          in_run = true;
-        } else {
-          run_add(runs, run_start, o + k);
-          in_run = false;
-        }
-      }
-    }
-    if (o >= scan) continue;
-    uint64_t keep = scan - o >= 64 ? ~0ull : ((1ull << (scan - o)) - 1);
-    uint64_t w = b.word & keep;
-    st->words += (uint32_t)__builtin_popcountll(w & ~((w << 1) | prev_word));
-    prev_word = w >> 63;
-    st->digits += (uint32_t)__builtin_popcountll(b.digit & keep);
-    st->nonascii += (uint32_t)__builtin_popcountll(b.high & keep);
-    st->ops += (uint32_t)__builtin_popcountll(b.ops & keep);
-    for (uint64_t m = b.nl & keep; m; m &= m - 1) {
-      st->lines++;
-      on_newline(s, o + (unsigned)__builtin_ctzll(m), scan, st);
-    }
-    for (uint64_t m = b.tick & keep; m && !st->fence; m &= m - 1) {
-      size_t i = o + (unsigned)__builtin_ctzll(m);
-      if (i + 2 < scan && s[i + 1] == '`' && s[i + 2] == '`') st->fence = true;
-    }
-  }
-  if (runs && in_run) run_add(runs, run_start, len);
 }
 
 /* ---- word tokens --------------------------------------------------------- */
@@ -255,6 +130,9 @@ typedef struct {
   uint64_t word; /* [A-Za-z0-9] or >= 0x80: where a token may start */
   uint64_t cont; /* word or '_': what a token runs over */
   uint64_t al, dg, up, lo, us, join, nl, sp, e2, x80;
+  /* the byte pass's: non-ASCII, key-material bytes [A-Za-z0-9_+/=.!~-],
+   * operators [=+*^/<>], backticks */
+  uint64_t hi, tok, ops, tick;
 } blk64_t;
 
 #if !defined(__AVX512BW__)
@@ -279,6 +157,15 @@ static inline __attribute__((always_inline)) void blk_half(const unsigned char *
   w->sp |= (uint64_t)movemask32((s8x32)((v == ' ') | ((v >= '\t') & (v <= '\r')))) << sh;
   w->e2 |= (uint64_t)movemask32((s8x32)(v == 0xE2)) << sh;
   w->x80 |= (uint64_t)movemask32((s8x32)(v == 0x80)) << sh;
+  w->hi |= (uint64_t)movemask32(hi) << sh;
+  w->tok |= (uint64_t)movemask32(up | lo | dg | us |
+                                 (s8x32)((v == '+') | (v == '/') | (v == '=') | (v == '.') |
+                                         (v == '!') | (v == '~') | (v == '-')))
+            << sh;
+  w->ops |= (uint64_t)movemask32((s8x32)((v == '=') | (v == '+') | (v == '*') | (v == '^') |
+                                         (v == '/') | (v == '<') | (v == '>')))
+            << sh;
+  w->tick |= (uint64_t)movemask32((s8x32)(v == '`')) << sh;
 }
 #endif
 
@@ -297,6 +184,11 @@ static inline __attribute__((always_inline)) void blk_classify(__m512i v, blk64_
   w->sp = EQ(' ') | IN('\t', 4);
   w->e2 = EQ(0xE2);
   w->x80 = EQ(0x80);
+  uint64_t eq = EQ('='), plus = EQ('+'), slash = EQ('/');
+  w->hi = hi;
+  w->tok = up | lo | dg | us | plus | slash | eq | EQ('.') | EQ('!') | EQ('~') | EQ('-');
+  w->ops = eq | plus | EQ('*') | EQ('^') | slash | EQ('<') | EQ('>');
+  w->tick = EQ('`');
 #undef IN
 #undef EQ
 }
@@ -327,6 +219,93 @@ static void blk_load(const unsigned char *s, size_t len, size_t base, blk64_t *w
 #endif
 
 static inline uint64_t below(unsigned k) { return k >= 64 ? ~0ull : (1ull << k) - 1; }
+
+/* ---- the byte pass, one block at a time -------------------------------- */
+
+typedef struct {
+  uint64_t prev_word; /* bit 63 of the previous block's word mask */
+  size_t run_start;   /* of the key-material run going on, if in_run */
+  bool in_run;
+} bpstate_t;
+
+static void bp_start(size_t len, bpstate_t *ps, sl__bytestats_t *st) {
+  memset(ps, 0, sizeof *ps);
+  memset(st, 0, sizeof *st);
+  st->scanned = len < SL_DIFF_SCAN ? len : SL_DIFF_SCAN;
+  st->lines = 1;
+}
+
+/* The block at o: key-material runs into `runs` (when not NULL) and the
+ * difficulty counts over the first st->scanned bytes. */
+static inline void bp_block(const unsigned char *s, size_t o, const blk64_t *b, sl__toks_t *runs,
+                            bpstate_t *ps, sl__bytestats_t *st) {
+  size_t scan = st->scanned;
+  if (runs) {
+    uint64_t m = b->tok;
+    /* x: starts of 24 set bits in a row inside this block */
+    uint64_t x = m & (m >> 1);
+    x &= x >> 2;
+    x &= x >> 4;
+    x &= x >> 8;
+    x &= x >> 8;
+    if (m == ~0ull) {
+      if (!ps->in_run) ps->run_start = o, ps->in_run = true;
+      m = 0, x = 0; /* nothing else to do */
+    } else if (!x) {
+      /* common case: only the run carried in and the one carried out can be long */
+      if (ps->in_run) run_add(runs, ps->run_start, o + (unsigned)__builtin_ctzll(~m));
+      ps->in_run = m >> 63;
+      if (ps->in_run) ps->run_start = o + 64 - (unsigned)__builtin_clzll(~m);
+      m = 0;
+    }
+    /* otherwise every boundary: each 0->1 or 1->0 step of the mask */
+    uint64_t edges = x ? m ^ ((m << 1) | (ps->in_run ? 1u : 0u)) : 0;
+    while (edges) {
+      unsigned k = (unsigned)__builtin_ctzll(edges);
+      edges &= edges - 1;
+      if (!ps->in_run) {
+        ps->run_start = o + k;
+        ps->in_run = true;
+      } else {
+        run_add(runs, ps->run_start, o + k);
+        ps->in_run = false;
+      }
+    }
+  }
+  if (o >= scan) return;
+  uint64_t keep = scan - o >= 64 ? ~0ull : ((1ull << (scan - o)) - 1);
+  uint64_t w = b->word & keep;
+  st->words += (uint32_t)__builtin_popcountll(w & ~((w << 1) | ps->prev_word));
+  ps->prev_word = w >> 63;
+  st->digits += (uint32_t)__builtin_popcountll(b->dg & keep);
+  st->nonascii += (uint32_t)__builtin_popcountll(b->hi & keep);
+  st->ops += (uint32_t)__builtin_popcountll(b->ops & keep);
+  for (uint64_t m = b->nl & keep; m; m &= m - 1) {
+    st->lines++;
+    on_newline(s, o + (unsigned)__builtin_ctzll(m), scan, st);
+  }
+  for (uint64_t m = b->tick & keep; m && !st->fence; m &= m - 1) {
+    size_t i = o + (unsigned)__builtin_ctzll(m);
+    if (i + 2 < scan && s[i + 1] == '`' && s[i + 2] == '`') st->fence = true;
+  }
+}
+
+static void bp_end(size_t len, sl__toks_t *runs, bpstate_t *ps) {
+  if (runs && ps->in_run) run_add(runs, ps->run_start, len);
+}
+
+void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats_t *st) {
+  const unsigned char *s = (const unsigned char *)text;
+  bpstate_t ps;
+  bp_start(len, &ps, st);
+  size_t limit = runs ? len : st->scanned;
+  for (size_t o = 0; o < limit; o += 64) {
+    blk64_t b;
+    blk_load(s, len, o, &b);
+    bp_block(s, o, &b, runs, &ps, st);
+  }
+  bp_end(len, runs, &ps);
+}
 
 /* The token state carried from one block to the next. */
 typedef struct {
@@ -365,15 +344,18 @@ static inline __attribute__((always_inline)) void tok_emit(sl__toks_t *t, const 
  * which counts as punctuation (a token cut there counts as having a letter: the
  * byte loop this replaced saw the E2 byte first). tests/unit/router/test_tokenize.c
  * checks the tokens against that byte loop. */
-void sl__tokenize(const char *text, size_t len, sl__toks_t *t) {
+void sl__tokenize(const char *text, size_t len, sl__toks_t *t, sl__bytestats_t *st) {
   const unsigned char *s = (const unsigned char *)text;
   tokstate_t ts = {0};
+  bpstate_t ps;
+  bp_start(len, &ps, st);
   blk64_t cur, nxt;
   size_t skip_to = 0; /* after an E2 80 xx: its bytes are passed over */
   uint64_t jcarry = 0; /* the join bit of the byte before bit 0 */
   blk_load(s, len, 0, &cur);
   for (size_t base = 0; base < len; base += 64) {
     blk_load(s, len, base + 64, &nxt);
+    bp_block(s, base, &cur, t, &ps, st);
     size_t lim = len - base;
     uint64_t avail = below(lim < 64 ? (unsigned)lim : 64);
     /* typographic punctuation: E2 80 with a third byte inside the text */
@@ -465,4 +447,5 @@ void sl__tokenize(const char *text, size_t len, sl__toks_t *t) {
     cur = nxt;
   }
   if (ts.open) tok_emit(t, s, len, &ts, len);
+  bp_end(len, t, &ps);
 }

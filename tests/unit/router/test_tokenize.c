@@ -129,9 +129,12 @@ static unsigned rnd(void) {
 /* 1 if both tokenizers agree on s; prints the first difference otherwise. */
 static int same(const unsigned char *s, size_t len) {
   sl__toks_t a = {0}, b = {0};
-  sl__tokenize((const char *)s, len, &a);
+  sl__bytestats_t x, y;
+  sl__tokenize((const char *)s, len, &a, &x);
   ref_tokenize(s, len, &b);
-  int ok = !a.err && !b.err && a.n == b.n && a.has_upper == b.has_upper;
+  ref_byte_pass(s, len, &b, &y); /* the tokenizer's pass gives the byte pass's results too */
+  int ok = !a.err && !b.err && a.n == b.n && a.has_upper == b.has_upper && !memcmp(&x, &y, sizeof x) &&
+           a.n_runs == b.n_runs && (!a.n_runs || !memcmp(a.runs, b.runs, a.n_runs * 2 * sizeof *a.runs));
   for (size_t k = 0; ok && k < a.n; k++) ok = !memcmp(&a.v[k], &b.v[k], sizeof a.v[k]);
   if (!ok) {
     fprintf(stderr, "tokens differ (len %zu, %zu vs %zu tokens):", len, a.n, b.n);
@@ -140,6 +143,8 @@ static int same(const unsigned char *s, size_t len) {
   }
   free(a.v);
   free(b.v);
+  free(a.runs);
+  free(b.runs);
   return ok;
 }
 
@@ -167,12 +172,14 @@ static void byte_pass(void **st) {
     /* mostly key-material bytes, so that long runs start and end everywhere */
     for (size_t i = 0; i < n; i++) buf[i] = rnd() % 6 ? "aB3xQ9"[rnd() % 6] : al[rnd() % sizeof al];
     assert_true(same_bytes(buf, n));
+    assert_true(same(buf, n));
   }
   /* past the difficulty prefix: runs everywhere, counts only in the first 32 KiB */
   size_t n = SL_DIFF_SCAN + 5000;
   unsigned char *big = malloc(n);
   for (size_t i = 0; i < n; i++) big[i] = rnd() % 5 ? "aB3xQ9"[rnd() % 6] : al[rnd() % sizeof al];
   assert_true(same_bytes(big, n));
+  assert_true(same(big, n));
   free(big);
 }
 
