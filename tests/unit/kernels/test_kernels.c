@@ -187,22 +187,22 @@ static void test_rope(void **st) {
   for (int i = 0; i < 4; i++) assert_true(fabsf(inv[i] - (float)(0.5 * pow(10000, -2.0 * i / 8) / f[i])) < 1e-7f);
 }
 
-static void test_attention(void **st) {
-  enum { NH = 4, NKV = 2, HD = 16, NPOS = 21 }; /* 21: a 16-wide vector, an 8-wide and a tail */
+/* Attention against a double-precision loop, at head dims 16 (the 16-wide value
+ * loop) and 8 (stories260K's, the 8-wide one). */
+static void check_attention(int HD) {
+  enum { NH = 4, NKV = 2, HDMAX = 16, NPOS = 21 }; /* 21: a 16-wide vector, an 8-wide and a tail */
   size_t stride = NKV * HD + 8; /* a stride wider than the row, as in a real cache */
-  float q[NH * HD], k[NPOS * (NKV * HD + 8)], v[NPOS * (NKV * HD + 8)], out[NH * HD], ref[NH * HD],
-      scratch[NPOS];
+  float q[NH * HDMAX], k[NPOS * (NKV * HDMAX + 8)], v[NPOS * (NKV * HDMAX + 8)], out[NH * HDMAX], ref[NH * HDMAX];
   fill(q, sizeof q / 4, 1.f);
   fill(k, sizeof k / 4, 1.f);
   fill(v, sizeof v / 4, 1.f);
   /* Fill the cache layout through sl_kern_kv_store, with head strides wider than
    * needed (as a real cache may have). */
-  enum { KS = 32 * HD + 7, VS = NPOS * HD + 5 };
-  static float kc[NKV * KS], vc[NKV * VS];
+  size_t KS = 32 * HD + 7, VS = NPOS * HD + 5;
+  static float kc[NKV * (32 * HDMAX + 7)], vc[NKV * (NPOS * HDMAX + 5)];
   float sc[32];
   for (int t = 0; t < NPOS; t++) sl_kern_kv_store(kc, vc, k + t * stride, v + t * stride, t, NKV, HD, KS, VS);
   sl_kern_attention(out, q, kc, vc, NPOS, NH, NKV, HD, KS, VS, sc);
-  (void)scratch;
   for (int h = 0; h < NH; h++) {
     int kh = h / (NH / NKV);
     double s[NPOS], mx = -1e30, sum = 0;
@@ -223,7 +223,7 @@ static void test_attention(void **st) {
 
   /* The F16 cache (s8 models): same layout, keys and values rounded to F16
    * (relative error ≤ 2^-11), so the result is close to the same reference. */
-  static uint16_t kc16[NKV * KS], vc16[NKV * VS];
+  static uint16_t kc16[NKV * (32 * HDMAX + 7)], vc16[NKV * (NPOS * HDMAX + 5)];
   for (int t = 0; t < NPOS; t++) sl_kern_kv_store_f16(kc16, vc16, k + t * stride, v + t * stride, t, NKV, HD, KS, VS);
   for (int t = 0; t < NPOS; t++)
     for (int g = 0; g < NKV; g++)
@@ -237,6 +237,11 @@ static void test_attention(void **st) {
     sl_kern_attention_head_f16(out + h * HD, q + h * HD, kc16 + (h / (NH / NKV)) * KS, vc16 + (h / (NH / NKV)) * VS,
                                NPOS, HD, sc);
   close_all(out, ref, NH * HD, 3e-3, 3e-3);
+}
+
+static void test_attention(void **st) {
+  check_attention(16);
+  check_attention(8);
 }
 
 /* Matmul in each precision and implementation against a double-precision loop over
