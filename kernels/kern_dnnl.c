@@ -264,8 +264,8 @@ static int run_entry(dctx_t *d, entry_t *e, const dmat_t *dm, const void *x, flo
  * F32 model is bound by streaming its weights; here this reaches a higher rate
  * than oneDNN 2.6's brgemm at M=1 (measured ~25-40% less time over 48 cold
  * 2048×768 matrices). Same packed copy, so no extra memory. */
-static void gemv_ba16a64b(const dmat_t *dm, int n, int k, const float *x, float *y) {
-  for (int nb = 0; nb * 64 < n; nb++) {
+static void gemv_ba16a64b(const dmat_t *dm, int n, int k, const float *x, float *y, int nb0, int nb1) {
+  for (int nb = nb0; nb < nb1; nb++) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     const float *blk = dm->w + (size_t)nb * dm->nb_stride;
     for (int kb = 0; kb * 16 < k; kb++) {
@@ -295,6 +295,95 @@ static void gemv_ba16a64b(const dmat_t *dm, int n, int k, const float *x, float 
     int w = n - nb * 64 < 64 ? n - nb * 64 : 64;
     memcpy(y + nb * 64, out, sizeof(float) * (size_t)w);
   }
+}
+
+/* One 4 KB tile (16 K-rows × 64 N-columns, BA16a64b) times R (1..4) rows of x
+ * (ldx apart, already offset to the tile's K-rows), added into acc[r][c] (16
+ * columns each): the f32 counterpart of s8_tile below. */
+static inline __attribute__((always_inline)) void f32_tile(const float *tile, const float *x, size_t ldx, int R,
+                                                           bool pf, __m512 acc[4][4]) {
+  __m512 a[4][4];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) a[r][c] = acc[r][c];
+  for (int i = 0; i < 16; i++) {
+    const float *wr = tile + i * 64;
+    if (pf) /* see gemm_f32 */
+      for (int o = 0; o < 64; o += 16) _mm_prefetch((const char *)(wr + 4 * 1024 + o), _MM_HINT_T0);
+    __m512 w0 = _mm512_loadu_ps(wr), w1 = _mm512_loadu_ps(wr + 16);
+    __m512 w2 = _mm512_loadu_ps(wr + 32), w3 = _mm512_loadu_ps(wr + 48);
+    __asm__("" : "+v"(w0), "+v"(w1), "+v"(w2), "+v"(w3)); /* keep them in registers, as in s8_tile */
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+      __m512 xv = _mm512_set1_ps(x[(size_t)r * ldx + i]);
+      a[r][0] = _mm512_fmadd_ps(xv, w0, a[r][0]);
+      a[r][1] = _mm512_fmadd_ps(xv, w1, a[r][1]);
+      a[r][2] = _mm512_fmadd_ps(xv, w2, a[r][2]);
+      a[r][3] = _mm512_fmadd_ps(xv, w3, a[r][3]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) acc[r][c] = a[r][c];
+}
+
+/* y = x · W for 2 to F32_MAX_M rows of f32 x, reading the packed BA16a64b tiles,
+ * for the N blocks nb0..nb1-1: gemm_s8's loop in f32 (each tile streamed once
+ * and, while it sits in L1, multiplied by every group of 4 rows). A few rows of an
+ * F32 model are bound by streaming the weights, which oneDNN 2.6's brgemm did
+ * not reach at M=8 (86M model, 1 thread: 8 rows took ~1.9× a 1-row gemv); the
+ * sums run over K in order, one chain per output, so a row's result does not
+ * depend on the other rows or on the thread count. */
+#define F32_MAX_M 12
+static void gemm_f32(const dmat_t *dm, const float *x, int n, int k, int m, float *y, int nb0, int nb1) {
+  __m512 acc[F32_MAX_M / 4][4][4];
+  int ng = (m + 3) / 4;
+  for (int nb = nb0; nb < nb1; nb++) {
+    const float *blk = dm->w + (size_t)nb * dm->nb_stride;
+    memset(acc, 0, sizeof(acc[0]) * (size_t)ng);
+    for (int kb = 0; kb * 16 < k; kb++) {
+      const float *tile = blk + (size_t)kb * dm->kb_stride;
+      /* 16 KB ahead, spread over the first group's steps (as gemm_s8 does with
+       * more than one group; with one, a burst per tile). */
+      if (ng == 1)
+        for (int o = 0; o < 1024; o += 16) _mm_prefetch((const char *)(tile + 4 * 1024 + o), _MM_HINT_T0);
+      for (int gi = 0; gi < ng; gi++) {
+        const float *xr = x + (size_t)gi * 4 * k + kb * 16;
+        switch (m - gi * 4 < 4 ? m - gi * 4 : 4) {
+        case 1: f32_tile(tile, xr, (size_t)k, 1, ng > 1 && gi == 0, acc[gi]); break;
+        case 2: f32_tile(tile, xr, (size_t)k, 2, ng > 1 && gi == 0, acc[gi]); break;
+        case 3: f32_tile(tile, xr, (size_t)k, 3, ng > 1 && gi == 0, acc[gi]); break;
+        default: f32_tile(tile, xr, (size_t)k, 4, ng > 1 && gi == 0, acc[gi]); break;
+        }
+      }
+    }
+    int w = n - nb * 64 < 64 ? n - nb * 64 : 64;
+    for (int r = 0; r < m; r++)
+      for (int c = 0; c < 4 && c * 16 < w; c++) {
+        int cw = w - c * 16 < 16 ? w - c * 16 : 16;
+        _mm512_mask_storeu_ps(y + (size_t)r * n + nb * 64 + c * 16, (__mmask16)((1u << cw) - 1), acc[r / 4][r % 4][c]);
+      }
+  }
+}
+
+/* The f32 products of 1 to F32_MAX_M rows, over a share of the N blocks (the
+ * whole on one thread, half each on two: see gemm_s8_part). */
+typedef struct {
+  const dmat_t *dm;
+  const float *x;
+  int n, k, m;
+  float *y;
+} f32_job_t;
+
+static void gemm_f32_part(void *arg, int ith, int nth) {
+  const f32_job_t *j = arg;
+  int nblk = (j->n + 63) / 64, nb0 = nblk * ith / nth, nb1 = nblk * (ith + 1) / nth;
+  if (j->m == 1)
+    gemv_ba16a64b(j->dm, j->n, j->k, j->x, j->y, nb0, nb1);
+  else
+    gemm_f32(j->dm, j->x, j->n, j->k, j->m, j->y, nb0, nb1);
 }
 #endif
 
@@ -352,7 +441,8 @@ static inline __attribute__((always_inline)) void s8_tile(const int8_t *tile, co
  * matrices of the random 86M model (cold, 1 thread), oneDNN 2.6's brgemm → this:
  * 1 row 2.16 → 2.00 ms, 4 rows 3.20 → 2.60, 8 rows 3.77 → 3.16 (docs/engine.md). */
 #define S8_MAX_M 12 /* measured: at 16 rows oneDNN's brgemm is as fast */
-static void gemm_s8(const dmat_t *dm, const uint8_t *xu, int n, int k, int m, float *y, int nb0, int nb1) {
+static void gemm_s8(const dmat_t *dm, const uint8_t *xu, const float *xs, const float *ws, int n, int k, int m,
+                    float *y, int nb0, int nb1) {
   __m512i acc[S8_MAX_M / 4][4][4];
   int ng = (m + 3) / 4;
   bool spread = ng > 1;
@@ -386,8 +476,12 @@ static void gemm_s8(const dmat_t *dm, const uint8_t *xu, int n, int k, int m, fl
         int cw = w - c * 16 < 16 ? w - c * 16 : 16;
         __mmask16 mk = (__mmask16)((1u << cw) - 1);
         __m512i comp = _mm512_maskz_loadu_epi32(mk, dm->comp + nb * 64 + c * 16);
+        /* Both scales here, on the thread that computed the sums, rounded as
+         * sl__kern_scale_rows does: a pass over y on the calling thread after
+         * the join read half of it from the other core's cache. */
+        __m512 sc = _mm512_mul_ps(_mm512_set1_ps(xs[r]), _mm512_maskz_loadu_ps(mk, ws + nb * 64 + c * 16));
         _mm512_mask_storeu_ps(y + (size_t)r * n + nb * 64 + c * 16, mk,
-                              _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r / 4][r % 4][c], comp)));
+                              _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r / 4][r % 4][c], comp)), sc));
       }
   }
 }
@@ -395,10 +489,14 @@ static void gemm_s8(const dmat_t *dm, const uint8_t *xu, int n, int k, int m, fl
 /* gemm_s8 on two threads (the caller and its helper, sl__kern_parallel): each
  * takes a contiguous run of N blocks, so it streams its own part of the packed
  * weights and writes its own output columns. Every output is computed by the same
- * code as on one thread, so the result does not depend on the thread count. */
+ * code as on one thread, so the result does not depend on the thread count.
+ * Handing the blocks out from a shared counter in shrinking runs instead was
+ * tried: 8 rows no faster, 1 row ~10 % slower (shorter streams, and the prefetch
+ * past a run's end fetches the other thread's blocks). */
 typedef struct {
   const dmat_t *dm;
   const uint8_t *xu;
+  const float *xs, *ws; /* row and column scales */
   int n, k, m;
   float *y;
 } s8_job_t;
@@ -406,7 +504,7 @@ typedef struct {
 static void gemm_s8_part(void *arg, int ith, int nth) {
   const s8_job_t *j = arg;
   int nblk = (j->n + 63) / 64;
-  gemm_s8(j->dm, j->xu, j->n, j->k, j->m, j->y, nblk * ith / nth, nblk * (ith + 1) / nth);
+  gemm_s8(j->dm, j->xu, j->xs, j->ws, j->n, j->k, j->m, j->y, nblk * ith / nth, nblk * (ith + 1) / nth);
 }
 #endif
 
@@ -416,9 +514,16 @@ static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, 
   shape_t *sh = &d->shapes[dm->shape];
   entry_t *e = &sh->by_m[m];
 #if defined(__AVX512F__)
-  /* With two or more threads oneDNN's M=1 product uses both cores' bandwidth. */
-  if (dm->w && m == 1 && sl__kern_threads() == 1) {
-    gemv_ba16a64b(dm, sh->n_out, sh->n_in, x, y);
+  /* A few f32 rows: the gemv (1 row) or gemm_f32, split across the caller and
+   * its helper thread as gemm_s8 is below (before, 2 threads sent them to
+   * oneDNN's OpenMP team). */
+  if (dm->w && m <= F32_MAX_M) {
+    f32_job_t j = {dm, x, sh->n_out, sh->n_in, m, y};
+    int nt = sl__kern_threads();
+    if (nt > 1 && (size_t)m * sh->n_out * sh->n_in >= SMALL_MACS)
+      sl__kern_parallel(gemm_f32_part, &j, nt);
+    else
+      gemm_f32_part(&j, 0, 1);
     return 0;
   }
 #endif
@@ -433,12 +538,11 @@ static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, 
      * for the fork/join (SMALL_MACS). 2 threads, 86M Q8_0: tg64 ~380 → ~780,
      * 8 streams ~1.5 K → ~2.4 K tokens/s (docs/engine.md). */
     int nt = sl__kern_threads();
-    if (nt > 1 && (size_t)m * sh->n_out * sh->n_in >= SMALL_MACS) {
-      s8_job_t j = {dm, d->xu, sh->n_out, sh->n_in, m, y};
+    s8_job_t j = {dm, d->xu, k->act_scale, w->w_scale, sh->n_out, sh->n_in, m, y};
+    if (nt > 1 && (size_t)m * sh->n_out * sh->n_in >= SMALL_MACS)
       sl__kern_parallel(gemm_s8_part, &j, nt);
-    } else {
-      gemm_s8(dm, d->xu, sh->n_out, sh->n_in, m, y, 0, (sh->n_out + 63) / 64);
-    }
+    else
+      gemm_s8_part(&j, 0, 1);
     return 0;
   }
 #endif
@@ -448,6 +552,7 @@ static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, 
   if (!e->prim) rc = make_entry(k, d, sh, m, e);
   if (!rc) rc = run_entry(d, e, dm, x, y);
   if (small) sl__kern_omp_threads(sl__kern_threads());
+  if (!rc && w->prec == SL_KPREC_S8) sl__kern_scale_rows(k, w, m, y);
   return rc;
 }
 
@@ -462,9 +567,14 @@ static int run_entry(dctx_t *d, entry_t *e, const dmat_t *dm, const void *x, flo
 }
 
 static bool d_on_helper(const sl_kern_mat_t *w, int m) {
-#if defined(__AVX512VNNI__)
+#if defined(__AVX512F__)
   const dmat_t *dm = w->impl_data;
-  return dm->w8 && m <= S8_MAX_M && (size_t)m * w->n_out * w->n_in >= SMALL_MACS;
+  if ((size_t)m * w->n_out * w->n_in < SMALL_MACS) return false;
+  if (dm->w && m <= F32_MAX_M) return true;
+#if defined(__AVX512VNNI__)
+  if (dm->w8 && m <= S8_MAX_M) return true;
+#endif
+  return false;
 #else
   (void)w, (void)m;
   return false;

@@ -13,8 +13,9 @@ typedef struct {
    * row-major) and may replace them with its own layout. */
   int (*mat_init)(sl_kern_t *k, sl_kern_mat_t *m);
   void (*mat_fini)(sl_kern_mat_t *m);
-  /* x is f32, bf16 or s8 (m->prec) m rows × n_in. For s8 the result is the raw
-   * integer accumulation; the front end applies both scales. */
+  /* x is f32, bf16 or s8 (m->prec) m rows × n_in. For s8 the implementation
+   * applies both scales, y = Σ x·w · (k->act_scale[r] · w->w_scale[n]) (with
+   * sl__kern_scale_rows, or in its own loop with the same rounding). */
   int (*matmul)(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, float *y);
   /* With 2 or more threads: whether a product of m rows runs on the caller and
    * its helper thread (sl__kern_parallel). NULL: never. */
@@ -41,14 +42,19 @@ struct sl_kern_mat {
   void *impl_data;
 };
 
+/* y[r][n] *= k->act_scale[r] · w->w_scale[n] over m rows: the s8 scales applied
+ * to raw integer sums. */
+void sl__kern_scale_rows(const sl_kern_t *k, const sl_kern_mat_t *w, int m, float *y);
+
 /* The calling thread's configured thread count, and a raw setter that does not
  * change it (for temporarily running a small product on one thread). */
 int sl__kern_threads(void);
 void sl__kern_omp_threads(int n);
 /* Runs fn(arg, ith, nth) on nth threads, the caller as ith 0 and a helper thread
- * of the caller's (kern_matmul.c) as 1, and returns when both are done. Only
- * nth = 2 for now: n ≥ 2 runs two; n ≤ 1, or no helper, runs fn(arg, 0, 1) on
- * the caller. */
+ * of the caller's (kern_matmul.c) as 1, and returns when both are done; if the
+ * helper has not picked its share up by the time the caller's is done, the caller
+ * runs fn(arg, 1, 2) itself. Only nth = 2 for now: n ≥ 2 runs two; n ≤ 1, or no
+ * helper, runs fn(arg, 0, 1) on the caller. */
 void sl__kern_parallel(void (*fn)(void *arg, int ith, int nth), void *arg, int n);
 
 extern const sl__kern_ops_t sl__kern_ref_ops;

@@ -11,6 +11,7 @@
 #endif
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,7 @@ void sl_kern_set_threads(int n) {
 
 int sl__kern_threads(void) { return tls_threads; }
 
-/* Two-way fork/join for the few-row products (gemm_s8 in kern_dnnl.c): each
+/* Two-way fork/join for the few-row products (gemm_s8, gemm_f32 in kern_dnnl.c): each
  * calling thread gets one helper thread, created on first use and stopped when
  * the caller exits. The helper spins for a while after each job before it sleeps:
  * a decode step issues ~50 products with tens of microseconds of other work
@@ -60,12 +61,28 @@ int sl__kern_threads(void) { return tls_threads; }
  * together would); the helper more than doubled the gain (docs/engine.md). */
 #define HELPER_SPIN_NS 200000
 
+/* One step of a spin-wait, i counting from 1: a pause, and every 64th step from
+ * step `from` on (64 steps are a few µs) a sched_yield. When the other VM load
+ * leaves the caller and its helper one core between them, the thread being
+ * waited for may be the one that needs this CPU, and a plain spin holds it until
+ * the scheduler's time slice ends. The idle helper yields from the start (it
+ * has nothing to do); the caller waiting for a helper that is running its share
+ * only after ~100 µs, which that share normally takes less than. */
+static inline void spin_step(int i, int from) {
+#if defined(__AVX512F__) /* where <immintrin.h> is included, above */
+  _mm_pause();
+#endif
+  if (i >= from && i % 64 == 0) sched_yield();
+}
+
 typedef struct {
   pthread_t th;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  atomic_uint gen;  /* bumped by the caller for each job (and to stop) */
-  atomic_uint done; /* the gen the helper last finished */
+  atomic_uint gen;   /* bumped by the caller for each job (and to stop) */
+  atomic_uint taken; /* the last gen claimed: by the helper to run its share, or
+                        by the caller to run that share itself */
+  atomic_uint done;  /* the gen the helper last finished */
   atomic_int sleeping, stop;
   void (*fn)(void *arg, int ith, int nth);
   void *arg;
@@ -89,9 +106,7 @@ static void *helper_main(void *p) {
     if (g == seen) {
       double t0 = mono_ns();
       for (int i = 1; (g = atomic_load_explicit(&h->gen, memory_order_acquire)) == seen; i++) {
-#if defined(__AVX512F__) /* where <immintrin.h> is included, above */
-        _mm_pause();
-#endif
+        spin_step(i, 0);
         if (i % 256 == 0 && mono_ns() - t0 > HELPER_SPIN_NS) {
           pthread_mutex_lock(&h->mu);
           atomic_store(&h->sleeping, 1);
@@ -104,6 +119,8 @@ static void *helper_main(void *p) {
     }
     seen = g;
     if (atomic_load(&h->stop)) return NULL;
+    unsigned prev = g - 1;
+    if (!atomic_compare_exchange_strong(&h->taken, &prev, g)) continue; /* the caller ran it */
     h->fn(h->arg, 1, 2);
     atomic_store_explicit(&h->done, g, memory_order_release);
   }
@@ -159,11 +176,13 @@ void sl__kern_parallel(void (*fn)(void *arg, int ith, int nth), void *arg, int n
   unsigned g = atomic_load(&h->gen) + 1;
   helper_post(h, g);
   fn(arg, 0, 2);
-  while (atomic_load_explicit(&h->done, memory_order_acquire) != g) {
-#if defined(__AVX512F__) /* where <immintrin.h> is included, above */
-    _mm_pause();
-#endif
-  }
+  /* A helper that has not started yet (asleep, or its core taken by other
+   * load) is not waited for: its share runs here, as on one thread. */
+  unsigned prev = g - 1;
+  if (atomic_compare_exchange_strong(&h->taken, &prev, g))
+    fn(arg, 1, 2);
+  else
+    for (int i = 1; atomic_load_explicit(&h->done, memory_order_acquire) != g; i++) spin_step(i, 4096);
 }
 
 void sl_kern_parallel(void (*fn)(void *arg, int ith, int nth), void *arg) {
@@ -342,8 +361,9 @@ int sl_kern_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const float *x, int m, 
     k->act_scale[r] = s;
     quantize_row(xr, is, a + (size_t)r * n_in, n_in);
   }
-  int rc = k->ops->matmul(k, w, a, m, y);
-  if (rc) return rc;
+  return k->ops->matmul(k, w, a, m, y);
+}
+
+void sl__kern_scale_rows(const sl_kern_t *k, const sl_kern_mat_t *w, int m, float *y) {
   for (int r = 0; r < m; r++) scale_row(y + (size_t)r * w->n_out, k->act_scale[r], w->w_scale, w->n_out);
-  return 0;
 }

@@ -26,6 +26,7 @@ static int ref_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m
         y[(size_t)r * N + n] = (float)s;
       }
     }
+  if (w->prec == SL_KPREC_S8) sl__kern_scale_rows(k, w, m, y);
   return 0;
 }
 

@@ -76,16 +76,19 @@ sl_kern_impl_t sl_kern_impl(const sl_kern_t *k);
 const char *sl_kern_prec_name(sl_kern_prec_t p);
 
 /* Sets the number of oneDNN (OpenMP) threads used by matmuls issued from the
- * calling thread. With n ≥ 2, s8 products of 1–12 rows are split with a helper
- * thread the calling thread gets on first use (stopped when the caller exits). */
+ * calling thread. With n ≥ 2, s8 and f32 products of 1–12 rows are split with a
+ * helper thread the calling thread gets on first use (stopped when the caller
+ * exits). */
 void sl_kern_set_threads(int n);
 
 /* Runs fn(arg, ith, nth) for every ith < nth and returns when all are done: with
  * 2 or more threads set on the calling thread, nth = 2 (the caller is ith 0, the
- * helper thread of the s8 products ith 1); otherwise nth = 1 on the caller. For
- * the model's per-row and per-head work between products, so that it does not
- * leave the second thread idle. fn must split its work so that no result depends
- * on nth (then outputs do not depend on the thread count). */
+ * helper thread of the few-row products ith 1, or the caller after its own share
+ * when the helper has not started); otherwise nth = 1 on the caller. For the
+ * model's per-row and per-head work between products, so that it does not leave
+ * the second thread idle. fn must split its work so that no result depends on nth
+ * or on which thread runs a share (then outputs do not depend on the thread
+ * count). */
 void sl_kern_parallel(void (*fn)(void *arg, int ith, int nth), void *arg);
 /* Whether a product of m rows with w, issued from the calling thread, runs on the
  * caller and its helper thread. Around such products the helper is spinning, so

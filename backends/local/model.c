@@ -528,9 +528,9 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
   for (int i = 0; i < n; i++) att_macs += (size_t)(b->pos[i] + 1) * m->q_dim * 2 + m->qkv_dim;
   /* On 2 threads the KV heads are split in two (per head, so both threads run
    * the same code on every head and the result does not depend on the thread
-   * count), when the products around attention run on the helper thread too (s8,
-   * up to 12 rows: otherwise oneDNN's OpenMP threads would share the two cores
-   * with the spinning helper) and the work pays for the fork/join. */
+   * count), when the products around attention run on the helper thread too (s8
+   * or f32, up to 12 rows: otherwise oneDNN's OpenMP threads would share the two
+   * cores with the spinning helper) and the work pays for the fork/join. */
   bool par_att = in->n_kv_heads > 1 && att_macs >= ATT_PARALLEL_MACS && sl_kern_on_helper(m->layers[0].wo, n);
   int rc;
   for (int l = 0; l < in->n_layers; l++) {

@@ -356,6 +356,53 @@ static void test_matmul_s8_exact(void **st) {
   assert_int_equal(pthread_join(th, NULL), 0);
 }
 
+/* f32 products with up to 12 rows take the gemv (1 row) or gemm_f32 over oneDNN's
+ * packed tiles, split by N blocks across two threads from 2^18 multiply-adds on:
+ * close to the reference at every row count (oneDNN from 13), and bit-identical
+ * on 1 and 2 threads up to 12 (every output computed by the same code). */
+static void check_f32_rows(int N, int K, float *out, int threads) {
+  enum { MMAX = 14 };
+  sl_kern_set_threads(threads);
+  sl_kern_t *kd, *kr;
+  assert_int_equal(sl_kern_new(SL_KIMPL_DNNL, MMAX, &kd), 0);
+  assert_int_equal(sl_kern_new(SL_KIMPL_REF, MMAX, &kr), 0);
+  float *w = malloc(sizeof(float) * N * K), *x = malloc(sizeof(float) * MMAX * K);
+  float *yr = malloc(sizeof(float) * MMAX * N);
+  rng = 88172645463325252ull; /* the same operands on 1 and 2 threads */
+  fill(w, (size_t)N * K, 1.f);
+  fill(x, (size_t)MMAX * K, 3.f);
+  sl_kern_mat_t *md, *mr;
+  assert_int_equal(sl_kern_mat_new(kd, SL_KDT_F32, w, N, K, SL_KPREC_F32, &md), 0);
+  assert_int_equal(sl_kern_mat_new(kr, SL_KDT_F32, w, N, K, SL_KPREC_F32, &mr), 0);
+  for (int m = 1; m <= MMAX; m++) {
+    float *yd = out + (size_t)(m - 1) * MMAX * N;
+    assert_int_equal(sl_kern_matmul(kd, md, x, m, yd), 0);
+    assert_int_equal(sl_kern_matmul(kr, mr, x, m, yr), 0);
+    close_all(yd, yr, (size_t)m * N, 1e-3, 1e-4);
+  }
+  sl_kern_mat_free(md);
+  sl_kern_mat_free(mr);
+  sl_kern_free(kd);
+  sl_kern_free(kr);
+  free(w), free(x), free(yr);
+  sl_kern_set_threads(1);
+}
+
+static void test_matmul_f32_rows(void **st) {
+  int shapes[][2] = {{136, 192}, {264, 1024}};
+  for (int s = 0; s < 2; s++) {
+    int N = shapes[s][0], K = shapes[s][1];
+    size_t n = (size_t)14 * 14 * N;
+    float *y1 = calloc(n, sizeof(float)), *y2 = calloc(n, sizeof(float));
+    check_f32_rows(N, K, y1, 1);
+    check_f32_rows(N, K, y2, 2);
+    /* Up to 12 rows (13 and 14 go to oneDNN, whose sums depend on its threads). */
+    int same = !memcmp(y1, y2, (size_t)12 * 14 * N * sizeof(float));
+    free(y1), free(y2);
+    if (!same) fail_msg("f32 product %d×%d differs between 1 and 2 threads", N, K);
+  }
+}
+
 /* oneDNN and the reference agree closely in the same precision (same operands). */
 static void test_matmul_dnnl_vs_ref(void **st) {
   enum { N = 80, K = 96, M = 5 };
@@ -385,6 +432,7 @@ int main(void) {
       cmocka_unit_test(test_f16_bf16),        cmocka_unit_test(test_q8_0),
       cmocka_unit_test(test_rmsnorm_softmax_silu), cmocka_unit_test(test_rope),
       cmocka_unit_test(test_attention),       cmocka_unit_test(test_matmul_f32),
+      cmocka_unit_test(test_matmul_f32_rows),
       cmocka_unit_test(test_matmul_bf16),     cmocka_unit_test(test_matmul_s8),
       cmocka_unit_test(test_matmul_dnnl_vs_ref), cmocka_unit_test(test_matmul_s8_exact),
       cmocka_unit_test(test_q4_0),            cmocka_unit_test(test_q4_k),
