@@ -61,13 +61,14 @@ int sl__kern_threads(void) { return tls_threads; }
  * together would); the helper more than doubled the gain (docs/engine.md). */
 #define HELPER_SPIN_NS 200000
 
-/* One step of a spin-wait, i counting from 1: a pause, and every 64th step from
- * step `from` on (64 steps are a few µs) a sched_yield. When the other VM load
- * leaves the caller and its helper one core between them, the thread being
- * waited for may be the one that needs this CPU, and a plain spin holds it until
- * the scheduler's time slice ends. The idle helper yields from the start (it
- * has nothing to do); the caller waiting for a helper that is running its share
- * only after ~100 µs, which that share normally takes less than. */
+/* One step of a spin-wait, i counting from 1: a pause (~20 ns here), and every
+ * 64th step from step `from` on a sched_yield (~1.5 µs in this VM). When the
+ * other VM load leaves the caller and its helper one core between them, the
+ * thread being waited for may be the one that needs this CPU, and a plain spin
+ * holds it until the scheduler's time slice ends. Both wait ~50-80 µs first,
+ * longer than the gaps between the products of a forward pass and than a
+ * helper's share normally takes: a helper yielding from the start spent ~17 %
+ * of an 8-row step in the syscall and picked jobs up late. */
 static inline void spin_step(int i, int from) {
 #if defined(__AVX512F__) /* where <immintrin.h> is included, above */
   _mm_pause();
@@ -106,7 +107,7 @@ static void *helper_main(void *p) {
     if (g == seen) {
       double t0 = mono_ns();
       for (int i = 1; (g = atomic_load_explicit(&h->gen, memory_order_acquire)) == seen; i++) {
-        spin_step(i, 0);
+        spin_step(i, 2560);
         if (i % 256 == 0 && mono_ns() - t0 > HELPER_SPIN_NS) {
           pthread_mutex_lock(&h->mu);
           atomic_store(&h->sleeping, 1);
