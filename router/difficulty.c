@@ -76,7 +76,11 @@ static unsigned cue_group[512];
 static pthread_once_t cue_once = PTHREAD_ONCE_INIT;
 
 static char cue_buf[512][64];
+static bool cue_bytewise[512];
 static unsigned cue_n;
+
+/* The punctuation cues the byte pass (tokenize.c) counts: keep the two in step. */
+static const char *const bytewise[] = {"=>", "->", "();", "){", ") {", "$", NULL};
 static pthread_once_t expr_once = PTHREAD_ONCE_INIT;
 
 static void expr_init(void) {
@@ -92,6 +96,7 @@ static void expr_init(void) {
       }
       cue_buf[n][o] = 0;
       cue_group[n] = (unsigned)g;
+      for (const char *const *b = bytewise; *b; b++) cue_bytewise[n] |= !strcmp(w, *b);
       n++;
     }
   cue_n = n;
@@ -103,6 +108,8 @@ size_t sl__diff_cue_count(void) {
 }
 const char *sl__diff_cue_expr(size_t i) { return i < cue_n ? cue_buf[i] : NULL; }
 unsigned sl__diff_cue_group(size_t i) { return i < cue_n ? cue_group[i] : 0; }
+
+bool sl__diff_cue_bytewise(size_t i) { return i < cue_n && cue_bytewise[i]; }
 
 static void cue_init(void) {
   const char *ex[512];
@@ -210,10 +217,13 @@ void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, const 
   f[SL_DF_turns] = cap1((turns > 0 ? turns - 1 : 0) / 6.0);
 
   int cnt[G__N];
-  if (cue_cnt)
+  if (cue_cnt) {
     memcpy(cnt, cue_cnt, sizeof cnt);
-  else
+    cnt[G_CODE] += (int)bs->cue_code; /* the punctuation cues the literal pass leaves out */
+    cnt[G_LATEX] += (int)bs->cue_latex;
+  } else {
     count_cues(t, scan, cnt);
+  }
   f[SL_DF_code_fence] = fence ? 1 : 0;
   f[SL_DF_code_tokens] = cap1(cnt[G_CODE] / 8.0);
   f[SL_DF_math_latex] = cap1(cnt[G_LATEX] / 6.0);

@@ -197,6 +197,9 @@ typedef struct {
 typedef struct {
   size_t scanned; /* bytes counted: min(len, SL_DIFF_SCAN) */
   uint32_t words, lines, digits, nonascii, ops, listing;
+  /* the punctuation cue words, counted here rather than in the literal pass
+   * (see sl__diff_cue_bytewise): "=>" "->" "();" "){" ") {" (code) and "$" (LaTeX) */
+  uint32_t cue_code, cue_latex;
   bool fence;
 } sl__bytestats_t;
 
@@ -243,6 +246,9 @@ void sl__diff_features(const sl_chat_req_t *req, const char *text, size_t len,
 size_t sl__diff_cue_count(void);
 const char *sl__diff_cue_expr(size_t i);
 unsigned sl__diff_cue_group(size_t i);
+/* Cue words the byte pass counts (sl__bytestats_t cue_code, cue_latex); the
+ * literal pass leaves them out ("$" alone was a quarter of its matches). */
+bool sl__diff_cue_bytewise(size_t i);
 double sl__diff_score(const sl__diffmodel_t *m, const double f[SL_DF__COUNT]);
 void sl__diff_default(sl__diffmodel_t *m);
 /* Parses a weights JSON document. 0 or SL_EPARSE with the JSON path in err. */

@@ -133,6 +133,8 @@ typedef struct {
   /* the byte pass's: non-ASCII, key-material bytes [A-Za-z0-9_+/=.!~-],
    * operators [=+*^/<>], backticks */
   uint64_t hi, tok, ops, tick;
+  /* the bytes of the punctuation cue words ("=>" "->" "();" "){" ") {" "$") */
+  uint64_t dollar, eq, gt, minus, lp, rp, semi, lbrace, space;
 } blk64_t;
 
 #if !defined(__AVX512BW__)
@@ -166,6 +168,15 @@ static inline __attribute__((always_inline)) void blk_half(const unsigned char *
                                          (v == '/') | (v == '<') | (v == '>')))
             << sh;
   w->tick |= (uint64_t)movemask32((s8x32)(v == '`')) << sh;
+  w->dollar |= (uint64_t)movemask32((s8x32)(v == '$')) << sh;
+  w->eq |= (uint64_t)movemask32((s8x32)(v == '=')) << sh;
+  w->gt |= (uint64_t)movemask32((s8x32)(v == '>')) << sh;
+  w->minus |= (uint64_t)movemask32((s8x32)(v == '-')) << sh;
+  w->lp |= (uint64_t)movemask32((s8x32)(v == '(')) << sh;
+  w->rp |= (uint64_t)movemask32((s8x32)(v == ')')) << sh;
+  w->semi |= (uint64_t)movemask32((s8x32)(v == ';')) << sh;
+  w->lbrace |= (uint64_t)movemask32((s8x32)(v == '{')) << sh;
+  w->space |= (uint64_t)movemask32((s8x32)(v == ' ')) << sh;
 }
 #endif
 
@@ -189,6 +200,8 @@ static inline __attribute__((always_inline)) void blk_classify(__m512i v, blk64_
   w->tok = up | lo | dg | us | plus | slash | eq | EQ('.') | EQ('!') | EQ('~') | EQ('-');
   w->ops = eq | plus | EQ('*') | EQ('^') | slash | EQ('<') | EQ('>');
   w->tick = EQ('`');
+  w->dollar = EQ('$'), w->eq = eq, w->gt = EQ('>'), w->minus = EQ('-'), w->lp = EQ('(');
+  w->rp = EQ(')'), w->semi = EQ(';'), w->lbrace = EQ('{'), w->space = EQ(' ');
 #undef IN
 #undef EQ
 }
@@ -237,8 +250,16 @@ static void bp_start(size_t len, bpstate_t *ps, sl__bytestats_t *st) {
 
 /* The block at o: key-material runs into `runs` (when not NULL) and the
  * difficulty counts over the first st->scanned bytes. */
-static inline void bp_block(const unsigned char *s, size_t o, const blk64_t *b, sl__toks_t *runs,
-                            bpstate_t *ps, sl__bytestats_t *st) {
+/* Mask m moved k bytes ahead (bit i: byte i + k), the next block's bits shifted in. */
+static inline uint64_t ahead(uint64_t m, uint64_t next, unsigned k) { return (m >> k) | (next << (64 - k)); }
+
+/* Positions in this block where a cue word of m bytes ends within the scanned prefix. */
+static inline uint64_t fits(size_t left, unsigned m) {
+  return left < m ? 0 : left - m + 1 >= 64 ? ~0ull : (1ull << (left - m + 1)) - 1;
+}
+
+static inline void bp_block(const unsigned char *s, size_t o, const blk64_t *b, const blk64_t *nx,
+                            sl__toks_t *runs, bpstate_t *ps, sl__bytestats_t *st) {
   size_t scan = st->scanned;
   if (runs) {
     uint64_t m = b->tok;
@@ -288,6 +309,16 @@ static inline void bp_block(const unsigned char *s, size_t o, const blk64_t *b, 
     size_t i = o + (unsigned)__builtin_ctzll(m);
     if (i + 2 < scan && s[i + 1] == '`' && s[i + 2] == '`') st->fence = true;
   }
+  /* the punctuation cue words, every occurrence (as the literal pass counted
+   * them): "$" for LaTeX; "=>" "->" "){" "();" ") {" for code */
+  size_t left = scan - o;
+  st->cue_latex += (uint32_t)__builtin_popcountll(b->dollar & fits(left, 1));
+  uint64_t gt1 = ahead(b->gt, nx->gt, 1), two = fits(left, 2), three = fits(left, 3);
+  st->cue_code += (uint32_t)(__builtin_popcountll(b->eq & gt1 & two) + __builtin_popcountll(b->minus & gt1 & two) +
+                             __builtin_popcountll(b->rp & ahead(b->lbrace, nx->lbrace, 1) & two) +
+                             __builtin_popcountll(b->lp & ahead(b->rp, nx->rp, 1) & ahead(b->semi, nx->semi, 2) & three) +
+                             __builtin_popcountll(b->rp & ahead(b->space, nx->space, 1) &
+                                                  ahead(b->lbrace, nx->lbrace, 2) & three));
 }
 
 static void bp_end(size_t len, sl__toks_t *runs, bpstate_t *ps) {
@@ -299,10 +330,12 @@ void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats
   bpstate_t ps;
   bp_start(len, &ps, st);
   size_t limit = runs ? len : st->scanned;
+  blk64_t cur, nxt;
+  blk_load(s, len, 0, &cur);
   for (size_t o = 0; o < limit; o += 64) {
-    blk64_t b;
-    blk_load(s, len, o, &b);
-    bp_block(s, o, &b, runs, &ps, st);
+    blk_load(s, len, o + 64, &nxt);
+    bp_block(s, o, &cur, &nxt, runs, &ps, st);
+    cur = nxt;
   }
   bp_end(len, runs, &ps);
 }
@@ -355,7 +388,7 @@ void sl__tokenize(const char *text, size_t len, sl__toks_t *t, sl__bytestats_t *
   blk_load(s, len, 0, &cur);
   for (size_t base = 0; base < len; base += 64) {
     blk_load(s, len, base + 64, &nxt);
-    bp_block(s, base, &cur, t, &ps, st);
+    bp_block(s, base, &cur, &nxt, t, &ps, st);
     size_t lim = len - base;
     uint64_t avail = below(lim < 64 ? (unsigned)lim : 64);
     /* typographic punctuation: E2 80 with a third byte inside the text */

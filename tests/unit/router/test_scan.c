@@ -188,7 +188,7 @@ static const char *const frags[] = {
     "PW", "pin", "login", "credentials", "api key", "API_KEY", "access-key", "_key", "key_", "key", "token",
     "0x52908400098527886E0F7030069857D2E4169EE7", "name is", "Name:", "name   ?", "name    is", "surname",
     "Mr", "Mr.", "MRS", "dr", "Sir", "hi", "Thank you", "i'm", "cc", "contact", "step by step", "c++",
-    "=>", "();", "$", "\\frac", "what is", "json schema", "Prove", "must", "how many",
+    "=>", "();", "$", "->", "){", ") {", "$$", "=>>", "\\frac", "what is", "json schema", "Prove", "must", "how many",
     "+44 20 7946 0958", "(415) 555-0100", "555.123.4567", "078-05-1120", "4111 1111 1111 1111",
     "378282246310005", "5555-5555-5555-4444", "192.168.10.255", "300.1.2.3", "12/31/1999", "2024-02-30",
     "+1 2", "+49(30)1234567", "1234567", "12345678901234567890", "3.14159", "2019 2020 2021",

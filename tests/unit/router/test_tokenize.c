@@ -115,6 +115,11 @@ static void ref_byte_pass(const unsigned char *s, size_t len, sl__toks_t *runs, 
         st->listing++;
     }
     if (c == '`' && i + 2 < scan && s[i + 1] == '`' && s[i + 2] == '`') st->fence = true;
+    /* the punctuation cue words, every occurrence inside the prefix */
+    st->cue_latex += c == '$';
+    static const char *const code[] = {"=>", "->", "();", "){", ") {"};
+    for (size_t w = 0; w < sizeof code / sizeof code[0]; w++)
+      st->cue_code += i + strlen(code[w]) <= scan && !memcmp(s + i, code[w], strlen(code[w]));
   }
 }
 
@@ -165,7 +170,8 @@ static int same_bytes(const unsigned char *s, size_t len) {
 static void byte_pass(void **st) {
   (void)st;
   static const unsigned char al[] = {'a', 'Z', '0', '7', '_', '+', '/', '=', '.', '!', '~', '-', '`',
-                                     ' ', '\n', '*', '^', '<', '>', 0x80, 0xC3, '#', ')'};
+                                     ' ', '\n', '*', '^', '<', '>', 0x80, 0xC3, '#', ')', '(', ';',
+                                     '{', '$', '>', ')', '='};
   static unsigned char buf[4200];
   for (int k = 0; k < 20000; k++) {
     size_t n = rnd() % (k < 19000 ? 300 : sizeof buf);
