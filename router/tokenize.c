@@ -133,14 +133,16 @@ typedef struct {
   /* the byte pass's: non-ASCII, key-material bytes [A-Za-z0-9_+/=.!~-],
    * operators [=+*^/<>], backticks */
   uint64_t hi, tok, ops, tick;
-  /* the bytes of the punctuation cue words ("=>" "->" "();" "){" ") {" "$") */
-  uint64_t dollar, eq, gt, minus, lp, rp, semi, lbrace, space;
+  /* starts of the punctuation cue words: "$"; "=>" "->" "){"; "();" ") {" */
+  uint64_t dollar, code2, code3;
 } blk64_t;
 
 #if !defined(__AVX512BW__)
 static inline __attribute__((always_inline)) void blk_half(const unsigned char *p, blk64_t *w, int sh) {
-  u8x32 v;
+  u8x32 v, v1, v2; /* the bytes, and the bytes 1 and 2 ahead */
   memcpy(&v, p, 32);
+  memcpy(&v1, p + 1, 32);
+  memcpy(&v2, p + 2, 32);
   s8x32 up = (s8x32)((v >= 'A') & (v <= 'Z'));
   s8x32 lo = (s8x32)((v >= 'a') & (v <= 'z'));
   s8x32 dg = (s8x32)((v >= '0') & (v <= '9'));
@@ -169,20 +171,19 @@ static inline __attribute__((always_inline)) void blk_half(const unsigned char *
             << sh;
   w->tick |= (uint64_t)movemask32((s8x32)(v == '`')) << sh;
   w->dollar |= (uint64_t)movemask32((s8x32)(v == '$')) << sh;
-  w->eq |= (uint64_t)movemask32((s8x32)(v == '=')) << sh;
-  w->gt |= (uint64_t)movemask32((s8x32)(v == '>')) << sh;
-  w->minus |= (uint64_t)movemask32((s8x32)(v == '-')) << sh;
-  w->lp |= (uint64_t)movemask32((s8x32)(v == '(')) << sh;
-  w->rp |= (uint64_t)movemask32((s8x32)(v == ')')) << sh;
-  w->semi |= (uint64_t)movemask32((s8x32)(v == ';')) << sh;
-  w->lbrace |= (uint64_t)movemask32((s8x32)(v == '{')) << sh;
-  w->space |= (uint64_t)movemask32((s8x32)(v == ' ')) << sh;
+  w->code2 |= (uint64_t)movemask32((s8x32)((((v == '=') | (v == '-')) & (v1 == '>')) |
+                                           ((v == ')') & (v1 == '{'))))
+              << sh;
+  w->code3 |= (uint64_t)movemask32((s8x32)(((v == '(') & (v1 == ')') & (v2 == ';')) |
+                                           ((v == ')') & (v1 == ' ') & (v2 == '{'))))
+              << sh;
 }
 #endif
 
 #if defined(__AVX512BW__)
 /* One 64-byte compare per class, straight into bit masks. */
-static inline __attribute__((always_inline)) void blk_classify(__m512i v, blk64_t *w) {
+static inline __attribute__((always_inline)) void blk_classify(__m512i v, __m512i v1, __m512i v2,
+                                                                blk64_t *w) {
 #define IN(lo, n) _mm512_cmple_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8((char)(lo))), _mm512_set1_epi8((char)(n)))
 #define EQ(c) _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8((char)(c)))
   uint64_t up = IN('A', 25), lo = IN('a', 25), dg = IN('0', 9), hi = _mm512_movepi8_mask(v), us = EQ('_');
@@ -200,8 +201,14 @@ static inline __attribute__((always_inline)) void blk_classify(__m512i v, blk64_
   w->tok = up | lo | dg | us | plus | slash | eq | EQ('.') | EQ('!') | EQ('~') | EQ('-');
   w->ops = eq | plus | EQ('*') | EQ('^') | slash | EQ('<') | EQ('>');
   w->tick = EQ('`');
-  w->dollar = EQ('$'), w->eq = eq, w->gt = EQ('>'), w->minus = EQ('-'), w->lp = EQ('(');
-  w->rp = EQ(')'), w->semi = EQ(';'), w->lbrace = EQ('{'), w->space = EQ(' ');
+  uint64_t rp = EQ(')');
+#define EQ1(c) _mm512_cmpeq_epi8_mask(v1, _mm512_set1_epi8((char)(c)))
+#define EQ2(c) _mm512_cmpeq_epi8_mask(v2, _mm512_set1_epi8((char)(c)))
+  w->dollar = EQ('$');
+  w->code2 = ((eq | EQ('-')) & EQ1('>')) | (rp & EQ1('{'));
+  w->code3 = (EQ('(') & EQ1(')') & EQ2(';')) | (rp & EQ1(' ') & EQ2('{'));
+#undef EQ1
+#undef EQ2
 #undef IN
 #undef EQ
 }
@@ -213,18 +220,21 @@ static void blk_load(const unsigned char *s, size_t len, size_t base, blk64_t *w
   }
   size_t n = len - base;
   /* a short last block is read with a mask: the bytes past the end are NUL */
-  blk_classify(n >= 64 ? _mm512_loadu_si512(s + base) : _mm512_maskz_loadu_epi8((1ull << n) - 1, s + base), w);
+#define LOAD(k) (n >= 64 + (k) ? _mm512_loadu_si512(s + base + (k))                                \
+                               : _mm512_maskz_loadu_epi8(n > (k) ? (1ull << (n - (k))) - 1 : 0, s + base + (k)))
+  blk_classify(LOAD(0), LOAD(1), LOAD(2), w);
+#undef LOAD
 }
 #else
 static void blk_load(const unsigned char *s, size_t len, size_t base, blk64_t *w) {
   memset(w, 0, sizeof *w);
   if (base >= len) return;
-  if (len - base >= 64) {
+  if (len - base >= 66) { /* the halves read two bytes ahead */
     blk_half(s + base, w, 0);
     blk_half(s + base + 32, w, 32);
     return;
   }
-  unsigned char pad[64] = {0};
+  unsigned char pad[66] = {0};
   memcpy(pad, s + base, len - base);
   blk_half(pad, w, 0);
   blk_half(pad + 32, w, 32);
@@ -250,16 +260,13 @@ static void bp_start(size_t len, bpstate_t *ps, sl__bytestats_t *st) {
 
 /* The block at o: key-material runs into `runs` (when not NULL) and the
  * difficulty counts over the first st->scanned bytes. */
-/* Mask m moved k bytes ahead (bit i: byte i + k), the next block's bits shifted in. */
-static inline uint64_t ahead(uint64_t m, uint64_t next, unsigned k) { return (m >> k) | (next << (64 - k)); }
-
 /* Positions in this block where a cue word of m bytes ends within the scanned prefix. */
 static inline uint64_t fits(size_t left, unsigned m) {
   return left < m ? 0 : left - m + 1 >= 64 ? ~0ull : (1ull << (left - m + 1)) - 1;
 }
 
-static inline void bp_block(const unsigned char *s, size_t o, const blk64_t *b, const blk64_t *nx,
-                            sl__toks_t *runs, bpstate_t *ps, sl__bytestats_t *st) {
+static inline void bp_block(const unsigned char *s, size_t o, const blk64_t *b, sl__toks_t *runs,
+                            bpstate_t *ps, sl__bytestats_t *st) {
   size_t scan = st->scanned;
   if (runs) {
     uint64_t m = b->tok;
@@ -313,12 +320,8 @@ static inline void bp_block(const unsigned char *s, size_t o, const blk64_t *b, 
    * them): "$" for LaTeX; "=>" "->" "){" "();" ") {" for code */
   size_t left = scan - o;
   st->cue_latex += (uint32_t)__builtin_popcountll(b->dollar & fits(left, 1));
-  uint64_t gt1 = ahead(b->gt, nx->gt, 1), two = fits(left, 2), three = fits(left, 3);
-  st->cue_code += (uint32_t)(__builtin_popcountll(b->eq & gt1 & two) + __builtin_popcountll(b->minus & gt1 & two) +
-                             __builtin_popcountll(b->rp & ahead(b->lbrace, nx->lbrace, 1) & two) +
-                             __builtin_popcountll(b->lp & ahead(b->rp, nx->rp, 1) & ahead(b->semi, nx->semi, 2) & three) +
-                             __builtin_popcountll(b->rp & ahead(b->space, nx->space, 1) &
-                                                  ahead(b->lbrace, nx->lbrace, 2) & three));
+  st->cue_code += (uint32_t)(__builtin_popcountll(b->code2 & fits(left, 2)) +
+                             __builtin_popcountll(b->code3 & fits(left, 3)));
 }
 
 static void bp_end(size_t len, sl__toks_t *runs, bpstate_t *ps) {
@@ -330,12 +333,10 @@ void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats
   bpstate_t ps;
   bp_start(len, &ps, st);
   size_t limit = runs ? len : st->scanned;
-  blk64_t cur, nxt;
-  blk_load(s, len, 0, &cur);
   for (size_t o = 0; o < limit; o += 64) {
-    blk_load(s, len, o + 64, &nxt);
-    bp_block(s, o, &cur, &nxt, runs, &ps, st);
-    cur = nxt;
+    blk64_t b;
+    blk_load(s, len, o, &b);
+    bp_block(s, o, &b, runs, &ps, st);
   }
   bp_end(len, runs, &ps);
 }
@@ -388,7 +389,7 @@ void sl__tokenize(const char *text, size_t len, sl__toks_t *t, sl__bytestats_t *
   blk_load(s, len, 0, &cur);
   for (size_t base = 0; base < len; base += 64) {
     blk_load(s, len, base + 64, &nxt);
-    bp_block(s, base, &cur, &nxt, t, &ps, st);
+    bp_block(s, base, &cur, t, &ps, st);
     size_t lim = len - base;
     uint64_t avail = below(lim < 64 ? (unsigned)lim : 64);
     /* typographic punctuation: E2 80 with a third byte inside the text */
