@@ -374,7 +374,7 @@ static void url(sl__ctx_t *c, const sl__hit_t *h) {
    * whole URL is the credential when a path segment looks like key material. */
   char low[512];
   size_t ln = sl__lower_copy(t + s, e - s, low, sizeof low);
-  if (memmem(low, ln, "webhook", 7) || memmem(low, ln, "hooks.", 6) || memmem(low, ln, "/hooks/", 7)) {
+  if (sl__find(low, ln, "webhook", 7) || sl__find(low, ln, "hooks.", 6) || sl__find(low, ln, "/hooks/", 7)) {
     uint32_t seg = h->end;
     for (uint32_t k = h->end; k <= e; k++) {
       if (k == e || t[k] == '/' || t[k] == '?' || t[k] == '&' || t[k] == '=') {

@@ -119,6 +119,10 @@ bool sl__ssn_ok(const char *s, size_t n);
 bool sl__ipv4_ok(const char *s, size_t n);
 bool sl__ipv6_ok(const char *s, size_t n);
 double sl__entropy(const char *s, size_t n);
+/* memmem for the short haystacks of the validators (identifiers, values): the
+ * first byte by memchr, then memcmp; glibc's memmem spends a few hundred
+ * instructions setting up per call. Long haystacks still go to memmem. */
+const char *sl__find(const char *hay, size_t n, const char *needle, size_t m);
 /* ASCII lower-case copy of at most cap bytes; returns the length copied. */
 size_t sl__lower_copy(const char *s, size_t n, char *out, size_t cap);
 size_t sl__count_digits(const char *s, size_t n);

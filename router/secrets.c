@@ -136,7 +136,7 @@ static void private_key_b64(sl__ctx_t *c, const sl__hit_t *h) {
   char dec[64];
   uint32_t e = body_end(c, h->end, "+/=");
   size_t m = b64dec(c->text + h->start, e - h->start, dec, sizeof dec);
-  if (e - h->end >= 20 && memmem(dec, m, "PRIVATE KEY", 11))
+  if (e - h->end >= 20 && sl__find(dec, m, "PRIVATE KEY", 11))
     add_secret(c, h->start, e, SL_ET_PRIVATE_KEY, "private_key", 95, false);
 }
 
@@ -228,7 +228,7 @@ static void ident_load(ident_t *id, const char *t, uint32_t s, uint32_t e) {
 }
 
 static bool ident_has(const ident_t *id, const char *w) {
-  return memmem(id->low, id->n, w, strlen(w)) != NULL;
+  return sl__find(id->low, id->n, w, strlen(w)) != NULL;
 }
 
 enum { SEP_NONE, SEP_ASSIGN, SEP_SPACE, SEP_PROSE, SEP_ARGS };
@@ -438,7 +438,7 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
                       !identifier_like(v, n) && sep == SEP_ASSIGN;
   if (!weak_literal && !sl__looks_random(v, n, false)) return;
   /* a path or URL is not the key */
-  if (n > 8 && (memmem(v, n, "://", 3) || (v[0] == '/' && memchr(v + 1, '/', n - 1)))) return;
+  if (n > 8 && (sl__find(v, n, "://", 3) || (v[0] == '/' && memchr(v + 1, '/', n - 1)))) return;
   add_secret(c, vs, ve, SL_ET_API_KEY, "key_assignment", 65, false);
 }
 

@@ -157,6 +157,16 @@ double sl__entropy(const char *s, size_t n) {
   return h;
 }
 
+const char *sl__find(const char *hay, size_t n, const char *needle, size_t m) {
+  if (n > 256) return memmem(hay, n, needle, m); /* linear however hostile */
+  if (!m) return hay;
+  if (n < m) return NULL;
+  const char *end = hay + n - m + 1;
+  for (const char *p = hay; p < end && (p = memchr(p, needle[0], (size_t)(end - p))); p++)
+    if (!memcmp(p + 1, needle + 1, m - 1)) return p;
+  return NULL;
+}
+
 size_t sl__lower_copy(const char *s, size_t n, char *out, size_t cap) {
   if (n > cap) n = cap;
   for (size_t i = 0; i < n; i++) {
@@ -168,7 +178,7 @@ size_t sl__lower_copy(const char *s, size_t n, char *out, size_t cap) {
 
 /* needle is lower-case; hay already lower-cased */
 static bool ci_contains(const char *hay, size_t n, const char *needle) {
-  return memmem(hay, n, needle, strlen(needle)) != NULL;
+  return sl__find(hay, n, needle, strlen(needle)) != NULL;
 }
 
 static uint64_t ph_first[256]; /* bit w: ph_words[w] starts with this byte */
@@ -237,13 +247,13 @@ bool sl__is_known_example(const char *s, size_t n) {
       "sk_test_4eC39HqLyjWDarjtT1zdp7dc", "pk_test_TYooMQauvdEDq54NiTphI7jx",
       "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
   /* every listed value but the Stripe ones contains EXAMPLE or is a mask */
-  bool example = memmem(s, n, "EXAMPLE", 7) != NULL, underscore = memchr(s, '_', n) != NULL;
+  bool example = sl__find(s, n, "EXAMPLE", 7) != NULL, underscore = memchr(s, '_', n) != NULL;
   for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
     size_t m = strlen(ex[i]);
     if (!example && ex[i][0] != 's' && ex[i][0] != 'p' && ex[i][0] != 'g') continue;
     if (!example && !underscore) continue; /* the others all hold a '_' */
     if (n < m) continue;
-    const char *hit = memmem(s, n, ex[i], m);
+    const char *hit = sl__find(s, n, ex[i], m);
     if (hit) return true;
   }
   /* AWS documentation convention: ...EXAMPLE / ...EXAMPLEKEY suffixes. */
