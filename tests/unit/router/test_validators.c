@@ -70,11 +70,33 @@ static void randomness(void **s) {
   assert_true(sl__entropy("abcd", 4) > 1.99 && sl__entropy("abcd", 4) < 2.01);
 }
 
+/* sl__find is memmem: the same first match on short and long haystacks, at
+ * the ends, with repeated first bytes and empty needles. */
+static void find(void **s) {
+  (void)s;
+  unsigned seed = 7;
+  char hay[600], needle[8];
+  for (int it = 0; it < 50000; it++) {
+    seed = seed * 1103515245u + 12345u;
+    size_t n = (seed >> 8) % (it < 40000 ? 40 : sizeof hay), m = (seed >> 20) % 6;
+    for (size_t i = 0; i < n; i++) {
+      seed = seed * 1103515245u + 12345u;
+      hay[i] = "aab-"[(seed >> 16) % 4];
+    }
+    for (size_t i = 0; i < m; i++) {
+      seed = seed * 1103515245u + 12345u;
+      needle[i] = "ab-"[(seed >> 16) % 3];
+    }
+    assert_ptr_equal(sl__find(hay, n, needle, m), memmem(hay, n, needle, m));
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(luhn),         cmocka_unit_test(iban),
       cmocka_unit_test(ssn),          cmocka_unit_test(ip),
       cmocka_unit_test(placeholders), cmocka_unit_test(randomness),
+      cmocka_unit_test(find),
   };
   return cmocka_run_group_tests(tests, setup_router, teardown_router);
 }
