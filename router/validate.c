@@ -234,7 +234,9 @@ bool sl__is_placeholder(const char *s, size_t n) {
     for (uint64_t ws = ph_first[(unsigned char)s[i]]; ws; ws &= ws - 1) {
       unsigned w = (unsigned)__builtin_ctzll(ws);
       size_t m = ph_len[w];
-      if (i + m <= n && !memcmp(s + i, ph_words[w], m)) return true;
+      /* the second byte first: most candidates differ there (a call saved) */
+      if (i + m <= n && (m == 1 || s[i + 1] == ph_words[w][1]) && !memcmp(s + i, ph_words[w], m))
+        return true;
     }
   }
   return false;
