@@ -10,6 +10,7 @@
 #include "sl_log.h"
 
 #include <dnnl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,6 +257,26 @@ out:
 
 static int run_entry(dctx_t *d, entry_t *e, const dmat_t *dm, const void *x, float *y);
 
+/* The N blocks of a few-row product on nth threads (sl__kern_parallel): on one,
+ * all in one run; on two, the caller (ith 0) streams the first half in one run,
+ * and the second half is handed out a block at a time from *next (which starts
+ * at the half), to the helper and, once its own run is done, to the caller too.
+ * A helper that starts late or runs slower (the other VM load on its core, or
+ * the activations it pulls from the caller's cache) leaves its last blocks to the
+ * caller instead of making it wait. Each block is computed by the same code
+ * whoever takes it, so results do not depend on the split. Handing out all the
+ * blocks from one counter in shrinking runs was tried first: 1 row ~10 % slower
+ * (the caller's stream broken up, and both threads contending for the counter). */
+static inline void run_blocks(int nblk, int ith, int nth, atomic_int *next, void (*run)(const void *job, int nb0, int nb1),
+                       const void *job) {
+  if (nth == 1) {
+    run(job, 0, nblk);
+    return;
+  }
+  if (ith == 0) run(job, 0, nblk / 2);
+  for (int b; (b = atomic_fetch_add_explicit(next, 1, memory_order_relaxed)) < nblk;) run(job, b, b + 1);
+}
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 /* y = x · W for ONE row of an f32 matrix, on one thread, reading oneDNN's packed
@@ -369,22 +390,26 @@ static void gemm_f32(const dmat_t *dm, const float *x, int n, int k, int m, floa
   }
 }
 
-/* The f32 products of 1 to F32_MAX_M rows, over a share of the N blocks (the
- * whole on one thread, half each on two: see gemm_s8_part). */
+/* The f32 products of 1 to F32_MAX_M rows, split as run_blocks says. */
 typedef struct {
   const dmat_t *dm;
   const float *x;
   int n, k, m;
   float *y;
+  atomic_int next; /* see run_blocks */
 } f32_job_t;
 
-static void gemm_f32_part(void *arg, int ith, int nth) {
+static void f32_blocks(const void *arg, int nb0, int nb1) {
   const f32_job_t *j = arg;
-  int nblk = (j->n + 63) / 64, nb0 = nblk * ith / nth, nb1 = nblk * (ith + 1) / nth;
   if (j->m == 1)
     gemv_ba16a64b(j->dm, j->n, j->k, j->x, j->y, nb0, nb1);
   else
     gemm_f32(j->dm, j->x, j->n, j->k, j->m, j->y, nb0, nb1);
+}
+
+static void gemm_f32_part(void *arg, int ith, int nth) {
+  f32_job_t *j = arg;
+  run_blocks((j->n + 63) / 64, ith, nth, &j->next, f32_blocks, j);
 }
 #endif
 
@@ -487,25 +512,27 @@ static void gemm_s8(const dmat_t *dm, const uint8_t *xu, const float *xs, const 
   }
 }
 
-/* gemm_s8 on two threads (the caller and its helper, sl__kern_parallel): each
- * takes a contiguous run of N blocks, so it streams its own part of the packed
+/* gemm_s8 on one or two threads (the caller and its helper, sl__kern_parallel),
+ * split as run_blocks says: each thread streams its own runs of the packed
  * weights and writes its own output columns. Every output is computed by the same
- * code as on one thread, so the result does not depend on the thread count.
- * Handing the blocks out from a shared counter in shrinking runs instead was
- * tried: 8 rows no faster, 1 row ~10 % slower (shorter streams, and the prefetch
- * past a run's end fetches the other thread's blocks). */
+ * code as on one thread, so the result does not depend on the thread count. */
 typedef struct {
   const dmat_t *dm;
   const uint8_t *xu;
   const float *xs, *ws; /* row and column scales */
   int n, k, m;
   float *y;
+  atomic_int next; /* see run_blocks */
 } s8_job_t;
 
-static void gemm_s8_part(void *arg, int ith, int nth) {
+static void s8_blocks(const void *arg, int nb0, int nb1) {
   const s8_job_t *j = arg;
-  int nblk = (j->n + 63) / 64;
-  gemm_s8(j->dm, j->xu, j->xs, j->ws, j->n, j->k, j->m, j->y, nblk * ith / nth, nblk * (ith + 1) / nth);
+  gemm_s8(j->dm, j->xu, j->xs, j->ws, j->n, j->k, j->m, j->y, nb0, nb1);
+}
+
+static void gemm_s8_part(void *arg, int ith, int nth) {
+  s8_job_t *j = arg;
+  run_blocks((j->n + 63) / 64, ith, nth, &j->next, s8_blocks, j);
 }
 #endif
 
@@ -519,7 +546,7 @@ static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, 
    * its helper thread as gemm_s8 is below (before, 2 threads sent them to
    * oneDNN's OpenMP team). */
   if (dm->w && m <= F32_MAX_M) {
-    f32_job_t j = {dm, x, sh->n_out, sh->n_in, m, y};
+    f32_job_t j = {dm, x, sh->n_out, sh->n_in, m, y, (sh->n_out + 63) / 64 / 2};
     int nt = sl__kern_threads();
     if (nt > 1 && (size_t)m * sh->n_out * sh->n_in >= SMALL_MACS)
       sl__kern_parallel(gemm_f32_part, &j, nt);
@@ -539,7 +566,7 @@ static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, 
      * for the fork/join (SMALL_MACS). 2 threads, 86M Q8_0: tg64 ~380 → ~780,
      * 8 streams ~1.5 K → ~2.4 K tokens/s (docs/engine.md). */
     int nt = sl__kern_threads();
-    s8_job_t j = {dm, d->xu, k->act_scale, w->w_scale, sh->n_out, sh->n_in, m, y};
+    s8_job_t j = {dm, d->xu, k->act_scale, w->w_scale, sh->n_out, sh->n_in, m, y, (sh->n_out + 63) / 64 / 2};
     if (nt > 1 && (size_t)m * sh->n_out * sh->n_in >= SMALL_MACS)
       sl__kern_parallel(gemm_s8_part, &j, nt);
     else
