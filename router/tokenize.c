@@ -258,13 +258,14 @@ static void bp_start(size_t len, bpstate_t *ps, sl__bytestats_t *st) {
   st->lines = 1;
 }
 
-/* The block at o: key-material runs into `runs` (when not NULL) and the
- * difficulty counts over the first st->scanned bytes. */
-/* Positions in this block where a cue word of m bytes ends within the scanned prefix. */
+/* The positions of a block where a cue word of m bytes starting there ends
+ * within the scanned prefix (`left` bytes of it from the block's start). */
 static inline uint64_t fits(size_t left, unsigned m) {
   return left < m ? 0 : left - m + 1 >= 64 ? ~0ull : (1ull << (left - m + 1)) - 1;
 }
 
+/* The block at o: key-material runs into `runs` (when not NULL) and the
+ * difficulty counts over the first st->scanned bytes. */
 static inline void bp_block(const unsigned char *s, size_t o, const blk64_t *b, sl__toks_t *runs,
                             bpstate_t *ps, sl__bytestats_t *st) {
   size_t scan = st->scanned;
@@ -350,9 +351,13 @@ typedef struct {
   uint8_t punct;  /* last punctuation byte before the next token */
 } tokstate_t;
 
-static inline __attribute__((always_inline)) void tok_emit(sl__toks_t *t, const unsigned char *s, size_t len, tokstate_t *ts, size_t end) {
+/* Ends the open token at `end` (the long path: joins, typographic stops, tokens
+ * across blocks). */
+static inline __attribute__((always_inline)) void tok_emit(sl__toks_t *t, const unsigned char *s,
+                                                            size_t len, tokstate_t *ts, size_t end) {
   size_t st = ts->st;
-  sl__tok_t tk = {(uint32_t)st, (uint32_t)end, 0, 0, ts->nl > 255 ? 255 : (uint8_t)ts->nl, ts->punct, 0, 0, 0};
+  sl__tok_t tk = {(uint32_t)st, (uint32_t)end, 0, 0, ts->nl > 255 ? 255 : (uint8_t)ts->nl, ts->punct,
+                  0, 0, 0};
   tk.kind = ts->bad || (ts->has_alpha && ts->has_digit) ? SL_TK_ALNUM
             : ts->has_alpha                              ? SL_TK_WORD
                                                          : SL_TK_NUM;
