@@ -8,6 +8,7 @@
 #include "sl_log.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -426,13 +427,14 @@ static void prefetch_kv(const sl_model_t *m, const void *k_head, const void *v_h
 
 /* One layer's attention for a batch, over KV heads [g0, g1) and their query heads:
  * Q/K/V biases, RoPE, storing K and V, and attention. Every step is per head, so
- * a range of KV heads is independent of the others (each thread of
- * sl_kern_parallel takes one) and gives the same values as the whole. */
+ * a range of KV heads is independent of the others (the threads of
+ * sl_kern_parallel take different ones) and gives the same values as the whole. */
 typedef struct {
   sl_model_t *m;
   const sl_model_batch_t *b;
   const layer_t *L;
-  char *kc, *vc; /* this layer's caches */
+  char *kc, *vc;   /* this layer's caches */
+  atomic_int next; /* on 2 threads: the next KV head of the second half not yet taken */
 } att_job_t;
 
 /* Below this many multiply-adds per layer (Q·K, P·V, RoPE and stores of all rows)
@@ -499,11 +501,22 @@ static void attend(sl_model_t *m, const sl_model_batch_t *b, const layer_t *L, c
   }
 }
 
+/* On 2 threads the engine thread takes the first half of the KV heads in one
+ * range; the second half goes a head at a time to the helper and, once the first
+ * half is done, to the engine thread too (as the products' N blocks do in
+ * kern_dnnl.c), so a helper that starts late does not make it wait. The scores
+ * scratch is per share (ith), and a share runs on one thread at a time. */
 static void attention_part(void *arg, int ith, int nth) {
   att_job_t *j = arg;
   int nkv = j->m->info.n_kv_heads;
-  attend(j->m, j->b, j->L, j->kc, j->vc, nkv * ith / nth, nkv * (ith + 1) / nth,
-         j->m->scores + (size_t)ith * j->m->scores_stride);
+  float *scores = j->m->scores + (size_t)ith * j->m->scores_stride;
+  if (nth == 1) {
+    attend(j->m, j->b, j->L, j->kc, j->vc, 0, nkv, scores);
+    return;
+  }
+  if (ith == 0) attend(j->m, j->b, j->L, j->kc, j->vc, 0, nkv / 2, scores);
+  for (int g; (g = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < nkv;)
+    attend(j->m, j->b, j->L, j->kc, j->vc, g, g + 1, scores);
 }
 
 int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
@@ -539,7 +552,7 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
       sl_kern_rmsnorm(m->xb + (size_t)i * dim, m->x + (size_t)i * dim, L->attn_norm, dim, in->rms_eps);
     if ((rc = sl_kern_matmul(m->kern, L->wqkv, m->xb, n, m->qkv))) return rc;
     char *kc = KV_AT(m, m->k_cache, (size_t)l * in->n_slots * ks), *vc = KV_AT(m, m->v_cache, (size_t)l * in->n_slots * vs);
-    att_job_t job = {m, b, L, kc, vc};
+    att_job_t job = {m, b, L, kc, vc, in->n_kv_heads / 2};
     if (par_att)
       sl_kern_parallel(attention_part, &job);
     else
