@@ -254,6 +254,12 @@ out:
  * OpenMP fork/join costs (stories260K-sized matrices). Both the primitive's
  * creation and its runs use the same thread count, as oneDNN requires. */
 #define SMALL_MACS (1u << 18)
+/* Below this many multiply-adds a few-row product stays on the calling thread
+ * rather than being split with its helper: a split of ~2.6 µs of work saves
+ * ~1 µs at best and keeps the helper spinning between steps (stories260K, 2
+ * threads: 8 rows of its output head, 2^18, were the only split product, and the
+ * helper's spinning halved the tokens per CPU-second). */
+#define HELPER_MACS (1u << 19)
 
 static int run_entry(dctx_t *d, entry_t *e, const dmat_t *dm, const void *x, float *y);
 
@@ -548,7 +554,7 @@ static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, 
   if (dm->w && m <= F32_MAX_M) {
     f32_job_t j = {dm, x, sh->n_out, sh->n_in, m, y, (sh->n_out + 63) / 64 / 2};
     int nt = sl__kern_threads();
-    if (nt > 1 && (size_t)m * sh->n_out * sh->n_in >= SMALL_MACS)
+    if (nt > 1 && (size_t)m * sh->n_out * sh->n_in >= HELPER_MACS)
       sl__kern_parallel(gemm_f32_part, &j, nt);
     else
       gemm_f32_part(&j, 0, 1);
@@ -563,11 +569,11 @@ static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, 
     /* On 2 threads oneDNN's product of a few rows was slower than this loop on one
      * (8 streams: 1.7 K tokens/s at 1 thread, 1.5 K at 2), so the loop splits its
      * N blocks across two threads instead, except for products too small to pay
-     * for the fork/join (SMALL_MACS). 2 threads, 86M Q8_0: tg64 ~380 → ~780,
+     * for the fork/join (HELPER_MACS). 2 threads, 86M Q8_0: tg64 ~380 → ~780,
      * 8 streams ~1.5 K → ~2.4 K tokens/s (docs/engine.md). */
     int nt = sl__kern_threads();
     s8_job_t j = {dm, d->xu, k->act_scale, w->w_scale, sh->n_out, sh->n_in, m, y, (sh->n_out + 63) / 64 / 2};
-    if (nt > 1 && (size_t)m * sh->n_out * sh->n_in >= SMALL_MACS)
+    if (nt > 1 && (size_t)m * sh->n_out * sh->n_in >= HELPER_MACS)
       sl__kern_parallel(gemm_s8_part, &j, nt);
     else
       gemm_s8_part(&j, 0, 1);
@@ -597,7 +603,7 @@ static int run_entry(dctx_t *d, entry_t *e, const dmat_t *dm, const void *x, flo
 static bool d_on_helper(const sl_kern_mat_t *w, int m) {
 #if defined(__AVX512F__)
   const dmat_t *dm = w->impl_data;
-  if ((size_t)m * w->n_out * w->n_in < SMALL_MACS) return false;
+  if ((size_t)m * w->n_out * w->n_in < HELPER_MACS) return false;
   if (dm->w && m <= F32_MAX_M) return true;
 #if defined(__AVX512VNNI__)
   if (dm->w8 && m <= S8_MAX_M) return true;

@@ -310,7 +310,7 @@ static void test_matmul_s8(void **st) {
  * oneDNN's primitive. All are exact integer sums, so they equal the reference bit
  * for bit, at every row count, on 1 and 2 threads, with N not a multiple of the
  * 64-column tile. The first shape is small enough to stay on one thread (below
- * SMALL_MACS); the second (5 N blocks: an odd count, the last one partial) is
+ * HELPER_MACS in kern_dnnl.c); the second (5 N blocks: an odd count, the last one partial) is
  * large enough to be split from one row on. */
 static void check_s8_exact(int N, int K, int threads) {
   enum { MMAX = 20 };
@@ -340,14 +340,14 @@ static void check_s8_exact(int N, int K, int threads) {
 }
 
 static void *s8_exact_2t(void *arg) {
-  check_s8_exact(264, 1024, 2);
+  check_s8_exact(264, 2048, 2);
   return NULL;
 }
 
 static void test_matmul_s8_exact(void **st) {
   for (int t = 1; t <= 2; t++) {
     check_s8_exact(136, 192, t);
-    check_s8_exact(264, 1024, t);
+    check_s8_exact(264, 2048, t);
   }
   /* Again on a thread that then exits, which stops and joins the helper thread it
    * was given (kern_matmul.c). */
@@ -357,7 +357,7 @@ static void test_matmul_s8_exact(void **st) {
 }
 
 /* f32 products with up to 12 rows take the gemv (1 row) or gemm_f32 over oneDNN's
- * packed tiles, split by N blocks across two threads from 2^18 multiply-adds on:
+ * packed tiles, split by N blocks across two threads from 2^19 multiply-adds on:
  * close to the reference at every row count (oneDNN from 13), and bit-identical
  * on 1 and 2 threads up to 12 (every output computed by the same code). */
 static void check_f32_rows(int N, int K, float *out, int threads) {
@@ -389,7 +389,7 @@ static void check_f32_rows(int N, int K, float *out, int threads) {
 }
 
 static void test_matmul_f32_rows(void **st) {
-  int shapes[][2] = {{136, 192}, {264, 1024}};
+  int shapes[][2] = {{136, 192}, {264, 2048}};
   for (int s = 0; s < 2; s++) {
     int N = shapes[s][0], K = shapes[s][1];
     size_t n = (size_t)14 * 14 * N;
