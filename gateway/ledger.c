@@ -4,8 +4,9 @@
  * the rows back through a uv_async_t so their done callbacks run on the loop
  * thread that appended them (the ledger's own loop, or a port's). Group commit keeps up with bursts: the busier it is, the
  * bigger the batches. With opts.journal each row is first written to the
- * pending-rows journal (ledger_journal.c) and its callback follows at once;
- * the writer then batches for throughput, not latency. */
+ * pending-rows journal (ledger_journal.c) — the rows appended during one turn of
+ * a loop with one write at the start of the next — and its callback follows at
+ * once; the writer then batches for throughput, not latency. */
 #include "ledger_int.h"
 
 #include "sl_err.h"
@@ -20,7 +21,7 @@
 
 #define LINGER_NS 1000000L /* up to 1 ms to fill a batch ... */
 #define LINGER_ROWS 256     /* ... of this many rows */
-#define JOURNAL_LINGER_NS 20000000L /* journaled rows wait for nobody: 20 ms */
+#define JOURNAL_LINGER_NS 100000000L /* journaled rows wait for nobody: 100 ms */
 #define RETRY_MS 200        /* journaled batch that failed: try again after */
 
 /* The string fields of a row, in the order they are copied. */
@@ -58,17 +59,42 @@ typedef struct entry {
 #define POOL_STORE 1024
 #define POOL_MAX 8192 /* entries kept (about 10 MB at most) */
 
-/* Journal mode: callbacks due on one loop, run from a uv_idle on it at the next
- * turn of the loop (no system call, unlike an async wake-up). Loop thread only. */
+/* Journal mode, per loop (loop thread only). An append made on a loop is
+ * encoded and framed at once, but goes to the journal with the others of the
+ * same turn: the next turn of the loop writes them with one write(2) and queues
+ * them under one lock, then runs their callbacks — a callback still comes only
+ * once its row is in the journal, and an append costs no system call and no
+ * lock of its own. Rows appended without a loop are written before the append
+ * returns. */
+#define STAGE_ROWS 256          /* written at once when this many are gathered ... */
+#define STAGE_BYTES (256u << 10) /* ... or this many bytes of records */
+
 typedef struct {
-  entry_t *head, *tail;
+  sl_ledger_done_cb cb;
+  void *data;
+  int status;
+} call_t;
+
+typedef struct {
+  call_t *v;
+  size_t n, cap;
+} calls_t;
+
+typedef struct {
   uv_idle_t idle;
   struct sl_ledger *l;
+  entry_t *head, *tail; /* rows framed, not yet written */
+  size_t rows;
+  unsigned char *rec;   /* their records, back to back */
+  size_t rec_len, rec_cap;
+  calls_t due;          /* callbacks for the next turn */
+  size_t flushed;       /* due[0, flushed) have their rows written (or failed) */
+  calls_t running;      /* the ones being run (a callback may append again) */
 } soon_t;
 
 struct sl_ledger {
   uv_loop_t *loop;
-  soon_t soon;               /* journal-mode callbacks for `loop` */
+  soon_t soon;               /* journal mode: rows and callbacks of `loop` */
   uv_async_t async;          /* owned; freed in its close callback */
   sqlite3 *db;               /* writer thread only, after open */
   sqlite3_stmt *insert;
@@ -98,6 +124,8 @@ struct sl_ledger {
   sl_ledger_stats_t st;
 
   sl_ledger_hasher_t hasher; /* writer only */
+  char ts_text[40];          /* writer only: the last row's ts as text ... */
+  int64_t ts_sec;            /* ... and its second (-1: none) */
   struct {                   /* writer only: rows lost to failed batches */
     int64_t rows, egress_rows, bytes_out, from_ms, to_ms;
   } gap;
@@ -157,6 +185,30 @@ static void entry_free(sl_ledger_t *l, entry_t *e) {
     pthread_mutex_unlock(&l->pool_mu);
   }
   free(e);
+}
+
+/* Frees a list of entries, taking the pool's lock once. */
+static void entries_free(sl_ledger_t *l, entry_t *e) {
+  entry_t *spill = NULL;
+  pthread_mutex_lock(&l->pool_mu);
+  while (e) {
+    entry_t *next = e->next;
+    if (e->pooled && l->pool_n < POOL_MAX) {
+      e->next = l->pool;
+      l->pool = e;
+      l->pool_n++;
+    } else {
+      e->next = spill;
+      spill = e;
+    }
+    e = next;
+  }
+  pthread_mutex_unlock(&l->pool_mu);
+  while (spill) {
+    entry_t *next = spill->next;
+    free(spill);
+    spill = next;
+  }
 }
 
 static int64_t now_ms(void) {
@@ -364,8 +416,19 @@ static int write_row(sl_ledger_t *l, entry_t *e, int64_t id, char prev[65]) {
   size_t len[SL_LCOL__N];
   int64_t ints[SL_LCOL__N] = {0};
   double reals[SL_LCOL__N] = {0};
-  char ts[40];
-  sl_ledger_format_ts(e->ts_ms, ts, sizeof ts);
+  /* Rows come in time order: the date and time up to the second are formatted
+   * once per second, only the milliseconds per row. */
+  char *ts = l->ts_text;
+  int64_t sec = e->ts_ms >= 0 ? e->ts_ms / 1000 : -1;
+  if (sec < 0 || sec != l->ts_sec) {
+    sl_ledger_format_ts(e->ts_ms, ts, sizeof l->ts_text);
+    l->ts_sec = sec < 0 || strlen(ts) != 24 ? -1 : sec;
+  } else {
+    int ms = (int)(e->ts_ms % 1000);
+    ts[20] = (char)('0' + ms / 100);
+    ts[21] = (char)('0' + ms / 10 % 10);
+    ts[22] = (char)('0' + ms % 10);
+  }
 
   ints[SL_LCOL_id] = id;
   ints[SL_LCOL_egress] = e->egress ? 1 : 0;
@@ -401,9 +464,11 @@ static int write_row(sl_ledger_t *l, entry_t *e, int64_t id, char prev[65]) {
     case SL_LTYPE_R9:
       /* Store the double nearest to the canonical decimal text, so that an
        * auditor formatting the stored value the same way gets the same text. */
-      len[c] = sl__ledger_fmt_real(reals[c], sl__ledger_col_type[c], ibuf[c], sizeof ibuf[c]);
+      double stored;
+      len[c] = sl__ledger_fmt_real(reals[c], sl__ledger_col_type[c], ibuf[c], sizeof ibuf[c],
+                                   &stored);
       val[c] = ibuf[c];
-      sqlite3_bind_double(st, b, strtod(ibuf[c], NULL));
+      sqlite3_bind_double(st, b, stored);
       break;
     case SL_LTYPE_T:
       if (c == SL_LCOL_ts) {
@@ -586,6 +651,7 @@ static int replay_journal(sl_ledger_t *l) {
 /* Opens the database on the writer thread, so that no SQLite call is ever made
  * on the caller's (the loop's) thread and the connection has one owner. */
 static int setup_db(sl_ledger_t *l, const char *path) {
+  sl__ledger_sqlite_setup();
   /* NOMUTEX: the connection is only ever used by this thread. */
   if (sqlite3_open_v2(path, &l->db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -742,15 +808,17 @@ static void *writer_main(void *arg) {
       }
     }
     bool post = false;
+    entry_t *done = NULL; /* no callback: back to the pool together */
     for (entry_t *e = batch, *next; e; e = next) {
       next = e->next;
       e->next = NULL;
       e->status = rc;
       if (e->sync) {
         e->finished = true; /* the waiter frees it */
-      } else if (e->cb && e->port && e->port->closed) {
-        entry_free(l, e); /* nobody is left to call back */
-      } else if (e->cb) {
+      } else if (!e->cb || (e->port && e->port->closed)) {
+        e->next = done; /* nobody (left) to call back */
+        done = e;
+      } else {
         sl_ledger_port_t *p = e->port;
         entry_t **head = p ? &p->done_head : &l->done_head;
         entry_t **tl = p ? &p->done_tail : &l->done_tail;
@@ -759,10 +827,9 @@ static void *writer_main(void *arg) {
         *tl = e;
         if (p) p->post = true;
         else post = true;
-      } else {
-        entry_free(l, e);
       }
     }
+    entries_free(l, done);
     pthread_cond_broadcast(&l->cv_done);
     if (post) uv_async_send(&l->async);
     for (sl_ledger_port_t *p = l->ports; p; p = p->next)
@@ -810,17 +877,64 @@ static void run_list(sl_ledger_t *l, entry_t **head, entry_t **tail) {
 
 static void run_done(sl_ledger_t *l) { run_list(l, &l->done_head, &l->done_tail); }
 
+/* Journal mode: writes the rows gathered on q with one write and queues them
+ * with one lock; their callbacks, already in q->due, get the outcome. Journal
+ * order, sequence numbers and queue order agree because jmu covers all three. */
+static int stage_flush(sl_ledger_t *l, soon_t *q) {
+  if (!q->rows) return 0;
+  entry_t *head = q->head, *tail = q->tail;
+  size_t n = q->rows, len = q->rec_len;
+  q->head = q->tail = NULL;
+  q->rows = q->rec_len = 0;
+  uint64_t seq = 0, start = 0;
+  pthread_mutex_lock(&l->jmu);
+  pthread_mutex_lock(&l->mu);
+  int rc = l->stopping ? SL_ECANCELED : 0;
+  pthread_mutex_unlock(&l->mu);
+  if (!rc) {
+    seq = l->jseq_next;
+    rc = sl__ljournal_write(l->journal, seq, q->rec, len, &start);
+  }
+  pthread_mutex_lock(&l->mu);
+  if (!rc) {
+    l->jseq_next = seq + n;
+    for (entry_t *e = head; e; e = e->next) {
+      e->jseq = seq++;
+      e->jend += start; /* was its end within q->rec */
+    }
+    if (l->q_tail) l->q_tail->next = head;
+    else l->q_head = head;
+    l->q_tail = tail;
+    l->q_len += n;
+    l->st.appended += n;
+    if (l->writer_waiting && (!l->lingering || l->q_len >= l->opts.batch_max))
+      pthread_cond_signal(&l->cv_work); /* else it loops back anyway */
+  } else if (rc != SL_ECANCELED) {
+    l->st.failed += n;
+  }
+  pthread_mutex_unlock(&l->mu);
+  pthread_mutex_unlock(&l->jmu);
+  if (rc) {
+    for (entry_t *e = head, *next; e; e = next) {
+      next = e->next;
+      entry_free(l, e);
+    }
+  }
+  for (size_t i = q->flushed; i < q->due.n; i++) q->due.v[i].status = rc;
+  q->flushed = q->due.n;
+  return rc;
+}
+
 static void on_soon(uv_idle_t *h) {
   soon_t *q = h->data;
-  entry_t *e = q->head;
-  q->head = q->tail = NULL;
   uv_idle_stop(h);
-  while (e) { /* a callback may append again: that goes on the fresh list */
-    entry_t *next = e->next;
-    e->cb(e->data, e->status);
-    entry_free(q->l, e);
-    e = next;
-  }
+  stage_flush(q->l, q);
+  calls_t run = q->due; /* a callback may append again: that goes to the other list */
+  q->due = q->running;
+  q->due.n = q->flushed = 0;
+  for (size_t i = 0; i < run.n; i++) run.v[i].cb(run.v[i].data, run.v[i].status);
+  run.n = 0;
+  q->running = run;
 }
 
 static void soon_init(soon_t *q, uv_loop_t *loop, sl_ledger_t *l) {
@@ -829,10 +943,57 @@ static void soon_init(soon_t *q, uv_loop_t *loop, sl_ledger_t *l) {
   q->l = l;
 }
 
-/* Runs what is due now and closes the handle (its memory goes with its owner). */
+/* Writes and runs what is due now and closes the handle (its memory goes with
+ * its owner). */
 static void soon_close(soon_t *q) {
-  if (q->head) on_soon(&q->idle);
+  if (q->rows || q->due.n) on_soon(&q->idle);
+  free(q->rec);
+  free(q->due.v);
+  free(q->running.v);
+  q->rec = NULL;
+  q->due = q->running = (calls_t){0};
   uv_close((uv_handle_t *)&q->idle, NULL);
+}
+
+static bool grow(void **v, size_t *cap, size_t need, size_t size, size_t min) {
+  if (need <= *cap) return true;
+  size_t c = *cap ? *cap : min;
+  while (c < need) c *= 2;
+  void *nv = realloc(*v, c * size);
+  if (!nv) return false;
+  *v = nv;
+  *cap = c;
+  return true;
+}
+
+/* Journal mode on a loop: frames e's record into q (written at the next turn,
+ * or now if q is full) and books its callback. */
+static int stage(sl_ledger_t *l, soon_t *q, entry_t *e, sl_ledger_done_cb cb, void *data) {
+  if (__atomic_load_n(&l->stopping, __ATOMIC_RELAXED)) return SL_ECANCELED;
+  if (__atomic_load_n(&l->q_len, __ATOMIC_RELAXED) + q->rows >= l->opts.queue_max) {
+    pthread_mutex_lock(&l->mu);
+    l->st.busy++;
+    pthread_mutex_unlock(&l->mu);
+    return SL_EBUSY;
+  }
+  size_t plen = jrec_size(e), flen = SL_LJ_HEAD + plen + SL_LJ_TAIL;
+  if (q->rows >= STAGE_ROWS || (q->rows && q->rec_len + flen > STAGE_BYTES))
+    stage_flush(l, q); /* its rows' callbacks learn how that went */
+  if (!grow((void **)&q->rec, &q->rec_cap, q->rec_len + flen, 1, 16384) ||
+      (cb && !grow((void **)&q->due.v, &q->due.cap, q->due.n + 1, sizeof(call_t), 64)))
+    return SL_ENOMEM;
+  unsigned char *frame = q->rec + q->rec_len;
+  jrec_encode(e, frame + SL_LJ_HEAD);
+  sl__ljournal_seal(frame, plen);
+  q->rec_len += flen;
+  e->jend = q->rec_len;
+  if (q->tail) q->tail->next = e;
+  else q->head = e;
+  q->tail = e;
+  q->rows++;
+  if (cb) q->due.v[q->due.n++] = (call_t){cb, data, 0};
+  if (!uv_is_active((uv_handle_t *)&q->idle)) uv_idle_start(&q->idle, on_soon);
+  return 0;
 }
 
 static void on_port_async(uv_async_t *h) {
@@ -908,6 +1069,7 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
   if (!l->opts.sync_interval_ms) l->opts.sync_interval_ms = 1000;
   l->journal_max = l->opts.journal_max_bytes ? l->opts.journal_max_bytes : 16u << 20;
   l->loop = loop;
+  l->ts_sec = -1;
   pthread_mutex_init(&l->jmu, NULL);
   pthread_mutex_init(&l->mu, NULL);
   pthread_mutex_init(&l->pool_mu, NULL);
@@ -980,6 +1142,12 @@ int sl_ledger_commit_pending(const char *path, uint64_t *rows) {
 
 void sl_ledger_close(sl_ledger_t *l) {
   if (!l) return;
+  /* Rows still gathered on a loop go to the journal first (no loop runs now);
+   * their callbacks run when that loop's port, or the ledger's loop, closes. */
+  if (l->journal) {
+    if (l->loop) stage_flush(l, &l->soon);
+    for (sl_ledger_port_t *p = l->ports; p; p = p->next) stage_flush(l, &p->soon);
+  }
   pthread_mutex_lock(&l->mu);
   l->stopping = true;
   l->paused = false;
@@ -1039,41 +1207,21 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
   return rc;
 }
 
-/* Journal mode: the row is durable now; its callback (c, allocated before the
- * row was written) runs at the next turn of the appender's loop. */
-static void callback_now(sl_ledger_t *l, entry_t *c) {
-  soon_t *q = c->port ? &c->port->soon : &l->soon;
-  if (q->tail) q->tail->next = c;
-  else q->head = c;
-  q->tail = c;
-  if (!uv_is_active((uv_handle_t *)&q->idle)) uv_idle_start(&q->idle, on_soon);
-}
-
 static int append(sl_ledger_t *l, sl_ledger_port_t *port, const sl_ledger_row_t *row,
                   sl_ledger_done_cb done_cb, void *data) {
-  entry_t *e, *c = NULL;
+  entry_t *e;
   int rc = make_entry(l, row, &e);
   if (rc) return rc;
-  e->port = port;
-  if (!l->journal) {
+  soon_t *q = port ? &port->soon : l->loop ? &l->soon : NULL;
+  if (l->journal && q) {
+    rc = stage(l, q, e, done_cb, data);
+  } else {
+    e->port = port;
     e->cb = done_cb;
     e->data = data;
-  } else if (done_cb) {
-    if (!(c = entry_alloc(l, 0))) {
-      entry_free(l, e);
-      return SL_ENOMEM;
-    }
-    c->port = port;
-    c->cb = done_cb;
-    c->data = data;
+    rc = enqueue(l, e);
   }
-  rc = enqueue(l, e);
-  if (rc) {
-    entry_free(l, e);
-    if (c) entry_free(l, c);
-  } else if (c) {
-    callback_now(l, c);
-  }
+  if (rc) entry_free(l, e);
   return rc;
 }
 

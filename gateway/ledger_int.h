@@ -39,14 +39,17 @@ extern const char sl__ledger_col_list[];
 
 /* Canonical text of an INTEGER column: decimal, '-' for negatives (buf >= 24). */
 size_t sl__ledger_fmt_int(int64_t v, char *buf);
-/* Canonical text of a REAL column: "%.6f" or "%.9f" (buf >= 48 bytes). */
-size_t sl__ledger_fmt_real(double v, sl_ltype_t t, char *buf, size_t cap);
+/* Canonical text of a REAL column: "%.6f" or "%.9f" (buf >= 48 bytes). If
+ * `value` is not NULL it gets the double nearest to that text (what strtod
+ * would read back). */
+size_t sl__ledger_fmt_real(double v, sl_ltype_t t, char *buf, size_t cap, double *value);
 
 /* Reusable state for hashing rows (one per thread): the canonical row buffer
  * and a digest context, so the per-row cost is the digest itself. */
 typedef struct {
   sl_buf_t buf;
   EVP_MD_CTX *ctx;
+  EVP_MD *md; /* fetched once: EVP_sha256() is looked up, under locks, on every init */
 } sl_ledger_hasher_t;
 
 int sl__ledger_hasher_init(sl_ledger_hasher_t *h);
@@ -80,6 +83,17 @@ void sl__ljournal_close(sl_ljournal_t *j);
  * (offsets keep growing across truncate and compact). */
 int sl__ljournal_append(sl_ljournal_t *j, uint64_t seq, const void *payload, size_t len,
                         uint64_t *end);
+/* Records gathered for one write: a frame is SL_LJ_HEAD bytes, the payload,
+ * SL_LJ_TAIL bytes. sl__ljournal_seal() frames a payload already placed at
+ * frame + SL_LJ_HEAD (checksumming it, outside any lock); sl__ljournal_write()
+ * numbers the sealed frames lying back to back in buf from seq on, finishes their
+ * checksums and writes them with one write(2); *start is the logical offset of
+ * the first. */
+#define SL_LJ_HEAD 16
+#define SL_LJ_TAIL 8
+void sl__ljournal_seal(unsigned char *frame, size_t payload_len);
+int sl__ljournal_write(sl_ljournal_t *j, uint64_t seq, unsigned char *buf, size_t len,
+                       uint64_t *start);
 int sl__ljournal_truncate(sl_ljournal_t *j);
 /* Bytes in the file now. */
 uint64_t sl__ljournal_bytes(const sl_ljournal_t *j);
@@ -89,6 +103,9 @@ int sl__ljournal_compact(sl_ljournal_t *j, uint64_t cut);
 /* Calls cb for every intact record in order (stops at the first non-zero
  * return, which it returns); *torn is the size of a damaged tail ignored. */
 int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn);
+
+/* Process-wide SQLite settings, once, before the first connection. */
+void sl__ledger_sqlite_setup(void);
 
 /* Opens an existing ledger read-only. SL_ENOTFOUND if the file does not exist,
  * SL_EIO if it is not a ledger. */

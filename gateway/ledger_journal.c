@@ -9,10 +9,12 @@
  * once it passes a size. At the next open, records newer than that number are
  * committed first.
  *
- * Record: "SLJ1" | u32 payload length | u64 sequence | payload | u64 FNV-1a of
- * sequence and payload (little-endian). A torn record at the end (the process
- * died inside write) fails its length or checksum and is ignored: its append
- * never returned, so nobody was told it was recorded.
+ * Record: "SLJ2" | u32 payload length | u64 sequence | payload | u64 FNV-1a of
+ * payload then sequence (little-endian), so that an appender checksums the
+ * payload before it knows its sequence number. Records of the first format,
+ * "SLJ1" (sequence then payload), are still read. A torn record at the end (the
+ * process died inside write) fails its length or checksum and is ignored: its
+ * append never returned, so nobody was told it was recorded.
  *
  * One process per journal: an exclusive flock; a second process falls back to
  * waiting for commits. Power-loss safety is not claimed (no fsync on the loop);
@@ -32,9 +34,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define MAGIC "SLJ1"
-#define HEAD 16 /* magic, length, sequence */
-#define TAIL 8  /* checksum */
+#define MAGIC "SLJ2"
+#define MAGIC1 "SLJ1" /* sequence before payload in the checksum */
+#define HEAD SL_LJ_HEAD /* magic, length, sequence */
+#define TAIL SL_LJ_TAIL /* checksum */
 #define MAX_RECORD (1u << 20)
 
 struct sl_ljournal {
@@ -67,8 +70,10 @@ static uint64_t get_u64(const unsigned char *p) {
   return v;
 }
 
-static uint64_t checksum(const unsigned char *seq8, const void *payload, size_t n) {
-  return fnv(fnv(1469598103934665603ULL, seq8, 8), payload, n);
+#define FNV_BASIS 1469598103934665603ULL
+
+static uint64_t checksum1(const unsigned char *seq8, const void *payload, size_t n) {
+  return fnv(fnv(FNV_BASIS, seq8, 8), payload, n);
 }
 
 int sl__ljournal_open(const char *db_path, sl_ljournal_t **out) {
@@ -109,6 +114,41 @@ void sl__ljournal_close(sl_ljournal_t *j) {
   free(j);
 }
 
+void sl__ljournal_seal(unsigned char *frame, size_t len) {
+  memcpy(frame, MAGIC, 4);
+  put_u32(frame + 4, (uint32_t)len);
+  put_u64(frame + 8, 0);
+  put_u64(frame + HEAD + len, fnv(FNV_BASIS, frame + HEAD, len)); /* the sequence goes in later */
+}
+
+/* A short write leaves a torn record that replay ignores, but the next record
+ * would land after it: cut it off. */
+static int write_failed(sl_ljournal_t *j, ssize_t w) {
+  if (w > 0) {
+    struct stat st;
+    if (!fstat(j->fd, &st) && ftruncate(j->fd, st.st_size - w)) { /* nothing more to do */ }
+  }
+  SL_ERROR("ledger: cannot write %s: %s", j->path, w < 0 ? strerror(errno) : "short write");
+  return SL_EIO;
+}
+
+int sl__ljournal_write(sl_ljournal_t *j, uint64_t seq, unsigned char *buf, size_t len,
+                       uint64_t *start) {
+  for (size_t off = 0; off + HEAD + TAIL <= len; seq++) {
+    unsigned char *p = buf + off, *tail = p + HEAD + get_u32(p + 4);
+    put_u64(p + 8, seq);
+    put_u64(tail, fnv(get_u64(tail), p + 8, 8));
+    off = (size_t)(tail + TAIL - buf);
+  }
+  ssize_t w;
+  do w = write(j->fd, buf, len); /* one write for all of them */
+  while (w < 0 && errno == EINTR);
+  if (w != (ssize_t)len) return write_failed(j, w);
+  *start = j->base + j->size;
+  j->size += len;
+  return 0;
+}
+
 int sl__ljournal_append(sl_ljournal_t *j, uint64_t seq, const void *payload, size_t len,
                         uint64_t *end) {
   if (len > MAX_RECORD) return SL_ETOOBIG;
@@ -116,25 +156,16 @@ int sl__ljournal_append(sl_ljournal_t *j, uint64_t seq, const void *payload, siz
   memcpy(head, MAGIC, 4);
   put_u32(head + 4, (uint32_t)len);
   put_u64(head + 8, seq);
-  put_u64(tail, checksum(head + 8, payload, len));
+  put_u64(tail, fnv(fnv(FNV_BASIS, payload, len), head + 8, 8));
   struct iovec iov[3] = {{head, HEAD}, {(void *)payload, len}, {tail, TAIL}};
   size_t total = HEAD + len + TAIL;
   ssize_t w;
   do w = writev(j->fd, iov, 3); /* one write of the whole record */
   while (w < 0 && errno == EINTR);
-  if (w == (ssize_t)total) {
-    j->size += total;
-    *end = j->base + j->size;
-    return 0;
-  }
-  /* A short write leaves a torn record that replay ignores, but the next record
-   * would land after it: cut it off. */
-  if (w > 0) {
-    struct stat st;
-    if (!fstat(j->fd, &st) && ftruncate(j->fd, st.st_size - w)) { /* nothing more to do */ }
-  }
-  SL_ERROR("ledger: cannot write %s: %s", j->path, w < 0 ? strerror(errno) : "short write");
-  return SL_EIO;
+  if (w != (ssize_t)total) return write_failed(j, w);
+  j->size += total;
+  *end = j->base + j->size;
+  return 0;
 }
 
 int sl__ljournal_truncate(sl_ljournal_t *j) {
@@ -201,9 +232,11 @@ int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, si
   while (!rc && off + HEAD + TAIL <= got) {
     const unsigned char *p = buf + off;
     uint32_t len = get_u32(p + 4);
-    if (memcmp(p, MAGIC, 4) || len > MAX_RECORD || off + HEAD + len + TAIL > got ||
-        get_u64(p + HEAD + len) != checksum(p + 8, p + HEAD, len))
+    bool v2 = !memcmp(p, MAGIC, 4);
+    if ((!v2 && memcmp(p, MAGIC1, 4)) || len > MAX_RECORD || off + HEAD + len + TAIL > got)
       break;
+    uint64_t sum = v2 ? fnv(fnv(FNV_BASIS, p + HEAD, len), p + 8, 8) : checksum1(p + 8, p + HEAD, len);
+    if (get_u64(p + HEAD + len) != sum) break;
     rc = cb(ud, get_u64(p + 8), p + HEAD, len);
     off += HEAD + len + TAIL;
   }

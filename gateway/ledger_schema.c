@@ -6,7 +6,10 @@
 #include "sl_err.h"
 #include "sl_log.h"
 
+#include <math.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,8 +44,31 @@ size_t sl__ledger_fmt_int(int64_t v, char *buf) {
   return n;
 }
 
-size_t sl__ledger_fmt_real(double v, sl_ltype_t t, char *buf, size_t cap) {
-  int n = snprintf(buf, cap, t == SL_LTYPE_R6 ? "%.6f" : "%.9f", v);
+size_t sl__ledger_fmt_real(double v, sl_ltype_t t, char *buf, size_t cap, double *value) {
+  /* Most values on the writer's path take the short way: v scaled to an integer
+   * count of 1e-6 (1e-9) units, rounded, printed. That is exactly what printf
+   * prints unless v is negative (or -0) or the scaled value lies within 1e-3 of
+   * a rounding tie, where the product's own rounding error (< 2^-13 below 1e12)
+   * could matter; those, and large values, go through snprintf and strtod. The
+   * value read back is r / 10^k: one correctly rounded division of exact
+   * operands, which is the double nearest to the decimal, as strtod's is. */
+  int k = t == SL_LTYPE_R6 ? 6 : 9;
+  double scale = k == 6 ? 1e6 : 1e9, x = v * scale;
+  if (!signbit(v) && x < 1e12 && cap >= 32) {
+    double r = nearbyint(x);
+    if (fabs(fabs(x - r) - 0.5) > 1e-3) {
+      uint64_t u = (uint64_t)r, ip = u / (uint64_t)scale, fp = u % (uint64_t)scale;
+      size_t n = sl__ledger_fmt_int((int64_t)ip, buf);
+      buf[n++] = '.';
+      for (int i = k - 1; i >= 0; i--, fp /= 10) buf[n + (size_t)i] = (char)('0' + fp % 10);
+      n += (size_t)k;
+      buf[n] = '\0';
+      if (value) *value = r / scale;
+      return n;
+    }
+  }
+  int n = snprintf(buf, cap, k == 6 ? "%.6f" : "%.9f", v);
+  if (value) *value = strtod(buf, NULL);
   return n < 0 ? 0 : (size_t)n;
 }
 
@@ -50,13 +76,16 @@ int sl__ledger_hasher_init(sl_ledger_hasher_t *h) {
   /* A canonical row: 27 names and lengths, 3 JSON fields, 12 short ones. */
   sl_buf_init(&h->buf, 3 * SL_LEDGER_MAX_JSON + 64 * 1024);
   h->ctx = EVP_MD_CTX_new();
-  return h->ctx ? 0 : SL_ENOMEM;
+  h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+  return h->ctx && h->md ? 0 : SL_ENOMEM;
 }
 
 void sl__ledger_hasher_free(sl_ledger_hasher_t *h) {
   sl_buf_free(&h->buf);
   EVP_MD_CTX_free(h->ctx);
+  EVP_MD_free(h->md);
   h->ctx = NULL;
+  h->md = NULL;
 }
 
 int sl__ledger_hash(sl_ledger_hasher_t *h, const char prev_hash[65], const char *const *val,
@@ -79,7 +108,7 @@ int sl__ledger_hash(sl_ledger_hasher_t *h, const char prev_hash[65], const char 
   if (rc) return rc;
   unsigned char md[32];
   unsigned int mdlen = 0;
-  if (!EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) ||
+  if (!EVP_DigestInit_ex(h->ctx, h->md, NULL) ||
       !EVP_DigestUpdate(h->ctx, b->data, b->len) || !EVP_DigestFinal_ex(h->ctx, md, &mdlen))
     return SL_EINTERNAL;
   static const char hex[] = "0123456789abcdef";
@@ -178,8 +207,21 @@ fail:
   return SL_EIO;
 }
 
+static void sqlite_setup(void) {
+  /* No allocation statistics: they take a global mutex on every SQLite malloc
+   * and free, which is most of the writer's locking. Possible only before
+   * SQLite initialises; if something else started it first, it stays on. */
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+void sl__ledger_sqlite_setup(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, sqlite_setup);
+}
+
 int sl__ledger_open_ro(const char *path, sqlite3 **out) {
   *out = NULL;
+  sl__ledger_sqlite_setup();
   struct stat st;
   if (!path || stat(path, &st) != 0) return SL_ENOTFOUND;
   sqlite3 *db = NULL;

@@ -85,7 +85,7 @@ int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_has
         if (!val[c]) val[c] = "";
       } else {
         len[c] = sl__ledger_fmt_real(sqlite3_column_double(st, c), want, num[c],
-                                     sizeof num[c]);
+                                     sizeof num[c], NULL);
         val[c] = num[c];
       }
     }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "gateway/ledger_int.h"
 #include "ledger_test_util.h"
 #include "sl_err.h"
 
@@ -288,6 +289,44 @@ static void test_avoided_cost(void **state) {
   sl_config_free(cfg);
 }
 
+
+/* The canonical text of a REAL column takes a short way for most values: it
+ * must print exactly what printf prints and read back as strtod reads, also
+ * near rounding ties, for large values, -0 and tiny ones. */
+static void check_real(double v) {
+  for (int t = 0; t < 2; t++) {
+    sl_ltype_t ty = t ? SL_LTYPE_R9 : SL_LTYPE_R6;
+    char got[48], want[48];
+    double back = -1;
+    size_t n = sl__ledger_fmt_real(v, ty, got, sizeof got, &back);
+    snprintf(want, sizeof want, t ? "%.9f" : "%.6f", v);
+    if (strcmp(got, want) || n != strlen(want) || back != strtod(want, NULL))
+      fail_msg("%.17g as %s: got %s (%.17g), want %s", v, t ? "%.9f" : "%.6f", got, back, want);
+  }
+}
+
+static void test_real_text(void **state) {
+  static const double fixed[] = {0, -0.0, 1, 0.5, 0.0000005, 0.0000015, 0.0000025, 1e-7,
+                                 0.123456789, 0.9999995, 0.9999994999, 999999.9999995,
+                                 0.00027, 0.53559, 1e-300, 5e-324, 123456.654321, 999.9999999995,
+                                 1e6 - 1e-7, 4503599627.370496, 0.000000000500000000001};
+  for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) check_real(fixed[i]);
+  uint64_t x = 88172645463325252ULL;
+  for (int i = 0; i < 200000; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    double u = (double)(x >> 11) / 9007199254740992.0; /* [0, 1) */
+    double v;
+    switch (i % 5) {
+    case 0: v = u; break;                                   /* difficulty */
+    case 1: v = u * 1e6; break;                             /* money up to the limit */
+    case 2: v = floor(u * 1e7) / 1e7 + 5e-7 * (i % 3 - 1) * 1e-3; break; /* near ties */
+    case 3: v = (floor(u * 1e9) + 0.5) / 1e9; break;        /* %.9f ties */
+    default: v = u * pow(10, (int)(x % 12) - 9); break;     /* all magnitudes */
+    }
+    check_real(v);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_append_verify_reopen),
@@ -295,6 +334,7 @@ int main(void) {
       cmocka_unit_test(test_rejects_bad_rows),
       cmocka_unit_test(test_row_helpers),
       cmocka_unit_test(test_avoided_cost),
+      cmocka_unit_test(test_real_text),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

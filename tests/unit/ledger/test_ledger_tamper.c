@@ -166,7 +166,7 @@ static void test_insert_forged_hash(void **state) {
       snprintf(num[c], 48, "%lld", (long long)sqlite3_column_int64(st, c));
       val[c] = num[c];
     } else {
-      sl__ledger_fmt_real(sqlite3_column_double(st, c), t, num[c], 48);
+      sl__ledger_fmt_real(sqlite3_column_double(st, c), t, num[c], 48, NULL);
       val[c] = num[c];
     }
     len[c] = strlen(val[c]);
