@@ -104,6 +104,7 @@ struct sl_ledger {
   const char *open_path;     /* during sl_ledger_open() only */
   bool ready;                /* the writer has opened the database (or failed) */
   int open_rc;
+  int handles_closed;        /* of the loop's two: idle and async */
   sl_ledger_opts_t opts;
 
   pthread_mutex_t jmu;       /* journal mode: one appender at a time writes the journal
@@ -943,16 +944,17 @@ static void soon_init(soon_t *q, uv_loop_t *loop, sl_ledger_t *l) {
   q->l = l;
 }
 
-/* Writes and runs what is due now and closes the handle (its memory goes with
- * its owner). */
-static void soon_close(soon_t *q) {
+/* Writes and runs what is due now and closes the handle; `closed` (or nobody)
+ * is called with the handle's data set to the ledger. */
+static void soon_close(soon_t *q, uv_close_cb closed) {
   if (q->rows || q->due.n) on_soon(&q->idle);
   free(q->rec);
   free(q->due.v);
   free(q->running.v);
   q->rec = NULL;
   q->due = q->running = (calls_t){0};
-  uv_close((uv_handle_t *)&q->idle, NULL);
+  q->idle.data = q->l;
+  uv_close((uv_handle_t *)&q->idle, closed);
 }
 
 static bool grow(void **v, size_t *cap, size_t need, size_t size, size_t min) {
@@ -1027,7 +1029,7 @@ void sl_ledger_port_close(sl_ledger_port_t *p) {
   p->closed = true;
   pthread_mutex_unlock(&p->l->mu);
   run_list(p->l, &p->done_head, &p->done_tail);
-  soon_close(&p->soon);
+  soon_close(&p->soon, NULL);
   uv_close((uv_handle_t *)&p->async, NULL); /* the memory goes with the ledger */
 }
 
@@ -1054,7 +1056,12 @@ static void free_ledger(sl_ledger_t *l) {
   free(l);
 }
 
-static void on_closed(uv_handle_t *h) { free_ledger(h->data); }
+/* libuv runs close callbacks in no promised order (newest first, in fact): the
+ * ledger, which holds both handles, goes once both are closed. */
+static void on_closed(uv_handle_t *h) {
+  sl_ledger_t *l = h->data;
+  if (++l->handles_closed == 2) free_ledger(l);
+}
 
 int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *loop,
                    sl_ledger_t **out) {
@@ -1115,7 +1122,8 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
   }
   /* Failed: free now, or with a loop once the async handle is closed. */
   if (loop) {
-    uv_close((uv_handle_t *)&l->soon.idle, NULL);
+    l->soon.idle.data = l;
+    uv_close((uv_handle_t *)&l->soon.idle, on_closed);
     uv_close((uv_handle_t *)&l->async, on_closed);
   }
   else free_ledger(l);
@@ -1156,8 +1164,8 @@ void sl_ledger_close(sl_ledger_t *l) {
   if (l->thread_started) pthread_join(l->thread, NULL); /* it closes the database */
   if (l->loop) {
     run_done(l); /* the callbacks the async had not delivered yet */
-    soon_close(&l->soon);
-    uv_close((uv_handle_t *)&l->async, on_closed); /* after the idle: frees l */
+    soon_close(&l->soon, on_closed);
+    uv_close((uv_handle_t *)&l->async, on_closed);
   } else {
     free_ledger(l);
   }
