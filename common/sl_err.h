@@ -19,7 +19,8 @@
   X(POLICY, "blocked by policy")                                     \
   X(AUTH, "not authorized")                                          \
   X(UNAVAILABLE, "backend unavailable")                              \
-  X(INTERNAL, "internal error")
+  X(INTERNAL, "internal error")                                      \
+  X(ADDRINUSE, "address in use")
 
 typedef enum {
   SL_OK = 0,

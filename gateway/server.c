@@ -629,7 +629,19 @@ int sl_server_create(uv_loop_t *loop, const sl_limits_t *limits, sl_http_handler
   return 0;
 }
 
-int sl_server_listen(sl_server_t *s, const char *hostport, bool reuseport) {
+/* Binds a plain socket (SO_REUSEADDR only) to sa and lets it go: fails with
+ * EADDRINUSE if any socket, shareable or not, holds the address. */
+static int address_free(const struct sockaddr *sa, socklen_t salen) {
+  int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+  if (fd < 0) return -1;
+  int rc = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) || bind(fd, sa, salen);
+  int err = errno;
+  close(fd);
+  errno = err;
+  return rc ? -1 : 0;
+}
+
+int sl_server_listen(sl_server_t *s, const char *hostport, sl_listen_mode_t mode) {
   char host[256];
   const char *colon = strrchr(hostport, ':');
   if (!colon || (size_t)(colon - hostport) >= sizeof host) return SL_EINVAL;
@@ -651,14 +663,21 @@ int sl_server_listen(sl_server_t *s, const char *hostport, bool reuseport) {
    * thread listens on the same address and the kernel spreads connections. */
   const struct sockaddr *sa = (const struct sockaddr *)&addr;
   socklen_t salen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  bool share = mode != SL_LISTEN_ALONE;
+  if (mode == SL_LISTEN_FIRST && port && address_free(sa, salen)) {
+    int err = errno;
+    SL_ERROR("listen on %s: %s", hostport, strerror(err));
+    return err == EADDRINUSE ? SL_EADDRINUSE : SL_EIO;
+  }
   int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
-      (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one)) ||
+      (share && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one)) ||
       bind(fd, sa, salen)) {
-    SL_ERROR("listen on %s: %s", hostport, strerror(errno));
+    int err = errno;
+    SL_ERROR("listen on %s: %s", hostport, strerror(err));
     if (fd >= 0) close(fd);
-    return SL_EIO;
+    return err == EADDRINUSE ? SL_EADDRINUSE : SL_EIO;
   }
   if ((rc = uv_tcp_open(&s->listener, fd)) ||
       (rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection))) {

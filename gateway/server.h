@@ -50,9 +50,19 @@ typedef struct {
 
 int sl_server_create(uv_loop_t *loop, const sl_limits_t *limits, sl_http_handler_cb handler,
                      void *data, sl_server_t **out);
-/* Binds and listens on "HOST:PORT" (IPv4, or IPv6 in brackets). With reuseport,
- * other servers (one per event-loop thread) may listen on the same address. */
-int sl_server_listen(sl_server_t *s, const char *hostport, bool reuseport);
+/* How a server shares its address with the others of the process (one per
+ * event-loop thread, SO_REUSEPORT). */
+typedef enum {
+  SL_LISTEN_ALONE, /* no sharing */
+  SL_LISTEN_FIRST, /* shareable, but the address must be free: SO_REUSEPORT would
+                      otherwise let a second sluice (or anything of the same user)
+                      silently take half the connections */
+  SL_LISTEN_JOIN   /* join the address a SL_LISTEN_FIRST server of ours holds */
+} sl_listen_mode_t;
+
+/* Binds and listens on "HOST:PORT" (IPv4, or IPv6 in brackets). SL_EADDRINUSE
+ * when the address is in use. */
+int sl_server_listen(sl_server_t *s, const char *hostport, sl_listen_mode_t mode);
 /* Counts this server's connections in a counter shared with other servers (one
  * per event-loop thread), so that limits.max_connections holds for all of them
  * together. Call before listening. */

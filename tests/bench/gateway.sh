@@ -26,6 +26,11 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# A leftover listener on one of our ports would answer in place of (or, with
+# SO_REUSEPORT, beside) what we start, and the figures would be someone else's.
+for p in $MOCK_PORT $NGINX_PORT $SLUICE_PORT $LEDGER_PORT $COMMIT_PORT; do
+  if ss -Hltn "sport = :$p" | grep -q .; then echo "port $p is in use; stop whatever listens there" >&2; exit 1; fi
+done
 
 answer='{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"The quick brown fox jumps over the lazy dog."},"finish_reason":"stop"}],"usage":{"prompt_tokens":250,"completion_tokens":10,"total_tokens":260}}'
 
@@ -89,6 +94,7 @@ echo "request body: $(wc -c < "$work/body.json") bytes"
 wait_up() { for _ in $(seq 1 300); do curl -sf -o /dev/null "http://127.0.0.1:$1/${2:-}" && return 0; sleep 0.2; done; echo "port $1 did not come up" >&2; exit 1; }
 wait_up $MOCK_PORT; wait_up $NGINX_PORT v1/chat/completions; wait_up $SLUICE_PORT healthz
 [ $LEDGER = 1 ] && wait_up $LEDGER_PORT healthz && wait_up $COMMIT_PORT healthz
+for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { echo "a sluice under test exited at start" >&2; exit 1; }; done
 # every target answers the same request correctly before we time it
 for p in $MOCK_PORT $NGINX_PORT $SLUICE_PORT; do
   curl -sf -X POST -H 'Content-Type: application/json' --data-binary @"$work/body.json" "http://127.0.0.1:$p/v1/chat/completions" | grep -q "quick brown fox"

@@ -4,8 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 import OpenAI from 'openai';
-import { startMock, startSluice, apiBackend, replyStream, replyJson, completion, raw, sleep } from './lib.mjs';
+import { BIN, startMock, startSluice, apiBackend, replyStream, replyJson, completion, raw, sleep } from './lib.mjs';
 
 test('connections beyond max_connections get 503 and are closed', async () => {
   const mock = await startMock((req, body, res) => replyStream(res, ['a'], 0));
@@ -56,6 +57,24 @@ test('several event-loop threads: concurrent clients are all served, ids unique,
   } finally {
     assert.equal((await s.stop()).code, 0, s.stderr());
     await mock.stop();
+  }
+});
+
+test('a second sluice on the address of a running one refuses to start instead of sharing it', async () => {
+  const s = await startSluice({
+    workers: 2, backends: [apiBackend('up', 'http://127.0.0.1:9/v1')], rules: [{ name: 'default', route: ['up'] }],
+  });
+  try {
+    const second = spawn(BIN, ['serve', '--config', s.path, '--listen', `127.0.0.1:${s.port}`],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    second.stderr.on('data', (d) => (err += d));
+    const code = await new Promise((r) => second.on('exit', (c) => r(c)));
+    assert.notEqual(code, 0);
+    assert.match(err, /address is in use/);
+    assert.equal((await fetch(`${s.base}/healthz`)).status, 200, 'the first one still serves');
+  } finally {
+    assert.equal((await s.stop()).code, 0, s.stderr());
   }
 });
 

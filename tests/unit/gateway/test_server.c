@@ -78,7 +78,7 @@ static int setup(void **st) {
                    .header_timeout_ms = 400, .body_timeout_ms = 400, .idle_timeout_ms = 600,
                    .shutdown_grace_ms = 1000};
   assert_int_equal(sl_server_create(&loop, &l, handler, NULL, &srv), 0);
-  assert_int_equal(sl_server_listen(srv, "127.0.0.1:0", false), 0);
+  assert_int_equal(sl_server_listen(srv, "127.0.0.1:0", SL_LISTEN_ALONE), 0);
   port = sl_server_port(srv);
   uv_async_init(&loop, &stop_async, on_stop);
   pthread_create(&thr, NULL, run, NULL);
