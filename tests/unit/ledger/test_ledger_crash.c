@@ -267,6 +267,48 @@ static void test_journal_torn_and_damaged_records(void **state) {
   rm_ledger(path);
 }
 
+/* Journals written before the checksum took the payload first ("SLJ1": FNV-1a
+ * of sequence then payload) are still replayed. The records of a crashed child
+ * are rewritten into that format here. */
+static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
+  return h;
+}
+
+static void test_journal_first_format_replays(void **state) {
+  char path[600], jpath[700];
+  tmp_ledger(path, sizeof path);
+  snprintf(jpath, sizeof jpath, "%s-pending", path);
+  pending_rows(path, 3);
+  int fd = open(jpath, O_RDWR);
+  assert_true(fd >= 0);
+  struct stat sb;
+  assert_int_equal(fstat(fd, &sb), 0);
+  unsigned char *buf = malloc((size_t)sb.st_size);
+  assert_int_equal(pread(fd, buf, (size_t)sb.st_size, 0), sb.st_size);
+  int records = 0;
+  for (size_t off = 0; off + 24 <= (size_t)sb.st_size; records++) {
+    unsigned char *r = buf + off;
+    assert_memory_equal(r, "SLJ2", 4);
+    uint32_t len = r[4] | r[5] << 8 | r[6] << 16 | (uint32_t)r[7] << 24;
+    memcpy(r, "SLJ1", 4);
+    uint64_t sum = fnv1a(fnv1a(1469598103934665603ULL, r + 8, 8), r + 16, len);
+    for (int i = 0; i < 8; i++) r[16 + len + i] = (unsigned char)(sum >> (8 * i));
+    off += 24 + len;
+  }
+  assert_int_equal(records, 3);
+  assert_int_equal(pwrite(fd, buf, (size_t)sb.st_size, 0), sb.st_size);
+  close(fd);
+  free(buf);
+  uint64_t replayed = 0;
+  reopen(path, &replayed);
+  assert_int_equal(replayed, 3);
+  assert_int_equal(count_rows(path), 3);
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
+  rm_ledger(path);
+}
+
 static void on_ack(void *data, int status) {
   int *acks = data;
   if (!status) (*acks)++;
@@ -362,6 +404,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_sigkill_under_load),
                                      cmocka_unit_test(test_sigkill_under_load_journal),
                                      cmocka_unit_test(test_journal_torn_and_damaged_records),
+                                     cmocka_unit_test(test_journal_first_format_replays),
                                      cmocka_unit_test(test_journal_callback_before_commit),
                                      cmocka_unit_test(test_sigkill_under_load_journal_compacting),
                                      cmocka_unit_test(test_journal_stays_small_under_load)};
