@@ -494,9 +494,8 @@ static int write_row(sl_ledger_t *l, entry_t *e, int64_t id, char prev[65]) {
   if (rc) return rc;
   sqlite3_bind_text(st, SL_LCOL__N + 1, prev, 64, SQLITE_STATIC);
   sqlite3_bind_text(st, SL_LCOL__N + 2, hash, 64, SQLITE_STATIC);
-  int src = sqlite3_step(st);
+  int src = sqlite3_step(st); /* every parameter is bound again for the next row */
   sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
   if (src != SQLITE_DONE) return SL_EIO;
   memcpy(prev, hash, 65);
   return 0;
