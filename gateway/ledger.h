@@ -90,10 +90,12 @@ typedef struct {
   unsigned sync_interval_ms; /* NORMAL: checkpoint+fsync at most this often; 0: 1000 */
   sl_ledger_sync_t sync;
   bool reject_on_failure;    /* config ledger.on_failure == "reject" (the default) */
-  /* Rows are durable once appended: each is written to PATH-pending (one
-   * write(2), survives a crash of the process) before sl_ledger_append()
-   * returns, its callback follows at once, and the writer commits to SQLite on
-   * its own schedule; rows still pending are committed at the next open. Config
+  /* Rows are durable before their callbacks run: an append on a loop is written
+   * to PATH-pending (survives a crash of the process) with the other rows of the
+   * same loop turn, one write(2) at the start of the next turn, then its callback
+   * runs; an append without a loop is written before it returns. The writer
+   * commits to SQLite on its own schedule; rows still pending are committed at
+   * the next open. Config
    * ledger.durability "journal" (the default of `sluice serve`). Off: callbacks
    * wait for the SQLite commit ("commit"). Ignored with SL_LEDGER_SYNC_FULL. */
   bool journal;
@@ -121,8 +123,9 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
  * run once more). NULL is a no-op. */
 void sl_ledger_close(sl_ledger_t *l);
 
-/* Non-blocking (about a microsecond: a copy and a mutex): validates and copies
- * `row` into the queue. Returns 0 (done_cb will run exactly once, on the loop
+/* Non-blocking (a few microseconds: a copy, and a mutex or, in journal mode on a
+ * loop, framing the record for the next turn's journal write): validates and
+ * copies `row` into the queue. Returns 0 (done_cb will run exactly once, on the loop
  * thread), SL_EBUSY (queue full), SL_ETOOBIG (a field over its ceiling),
  * SL_ERANGE (negative count, money outside [0, 1e6), difficulty outside 0..1),
  * SL_EINVAL (invalid UTF-8, sha256_out not 64 lowercase hex, an EGRESS row
