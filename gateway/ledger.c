@@ -174,20 +174,6 @@ static entry_t *entry_alloc(sl_ledger_t *l, size_t store) {
   return e;
 }
 
-static void entry_free(sl_ledger_t *l, entry_t *e) {
-  if (e->pooled) {
-    pthread_mutex_lock(&l->pool_mu);
-    if (l->pool_n < POOL_MAX) {
-      e->next = l->pool;
-      l->pool = e;
-      l->pool_n++;
-      e = NULL;
-    }
-    pthread_mutex_unlock(&l->pool_mu);
-  }
-  free(e);
-}
-
 /* Frees a list of entries, taking the pool's lock once. */
 static void entries_free(sl_ledger_t *l, entry_t *e) {
   entry_t *spill = NULL;
@@ -210,6 +196,11 @@ static void entries_free(sl_ledger_t *l, entry_t *e) {
     free(spill);
     spill = next;
   }
+}
+
+static void entry_free(sl_ledger_t *l, entry_t *e) {
+  e->next = NULL;
+  entries_free(l, e);
 }
 
 static int64_t now_ms(void) {
@@ -914,12 +905,7 @@ static int stage_flush(sl_ledger_t *l, soon_t *q) {
   }
   pthread_mutex_unlock(&l->mu);
   pthread_mutex_unlock(&l->jmu);
-  if (rc) {
-    for (entry_t *e = head, *next; e; e = next) {
-      next = e->next;
-      entry_free(l, e);
-    }
-  }
+  if (rc) entries_free(l, head);
   for (size_t i = q->flushed; i < q->due.n; i++) q->due.v[i].status = rc;
   q->flushed = q->due.n;
   return rc;
@@ -1177,10 +1163,12 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
   unsigned char stack[1536], *rec = NULL;
   size_t rlen = 0;
   if (l->journal) {
-    rlen = jrec_size(e);
+    size_t plen = jrec_size(e);
+    rlen = SL_LJ_HEAD + plen + SL_LJ_TAIL;
     rec = rlen <= sizeof stack ? stack : malloc(rlen);
     if (!rec) return SL_ENOMEM;
-    jrec_encode(e, rec);
+    jrec_encode(e, rec + SL_LJ_HEAD);
+    sl__ljournal_seal(rec, plen);
   }
   int rc = 0;
   if (rec) pthread_mutex_lock(&l->jmu); /* the journal write stays outside mu */
@@ -1193,7 +1181,9 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
   } else if (rec) {
     e->jseq = l->jseq_next;
     pthread_mutex_unlock(&l->mu);
-    rc = sl__ljournal_append(l->journal, e->jseq, rec, rlen, &e->jend);
+    uint64_t start;
+    rc = sl__ljournal_write(l->journal, e->jseq, rec, rlen, &start);
+    e->jend = start + rlen;
     pthread_mutex_lock(&l->mu);
     if (!rc) l->jseq_next++;
     else l->st.failed++;

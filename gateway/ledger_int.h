@@ -79,16 +79,12 @@ typedef int (*sl_ljournal_record_cb)(void *ud, uint64_t seq, const void *payload
  * process holds it. */
 int sl__ljournal_open(const char *db_path, sl_ljournal_t **out);
 void sl__ljournal_close(sl_ljournal_t *j);
-/* One record in one write(2); *end is the record's end as a logical offset
- * (offsets keep growing across truncate and compact). */
-int sl__ljournal_append(sl_ljournal_t *j, uint64_t seq, const void *payload, size_t len,
-                        uint64_t *end);
 /* Records gathered for one write: a frame is SL_LJ_HEAD bytes, the payload,
  * SL_LJ_TAIL bytes. sl__ljournal_seal() frames a payload already placed at
  * frame + SL_LJ_HEAD (checksumming it, outside any lock); sl__ljournal_write()
  * numbers the sealed frames lying back to back in buf from seq on, finishes their
  * checksums and writes them with one write(2); *start is the logical offset of
- * the first. */
+ * the first (offsets keep growing across truncate and compact). */
 #define SL_LJ_HEAD 16
 #define SL_LJ_TAIL 8
 void sl__ljournal_seal(unsigned char *frame, size_t payload_len);

@@ -1,8 +1,8 @@
 /* The ledger's pending-rows journal: PATH-pending beside the database. With
- * ledger.durability "journal", a row is appended here (one write(2) of one
- * framed record, O_APPEND) before sl_ledger_append() returns, so it survives a
- * crash of the process from that moment, and the request need not wait for the
- * SQLite commit. The writer thread commits rows on its own schedule, records the
+ * ledger.durability "journal", a row is appended here (framed records, O_APPEND,
+ * one write(2) for all the rows of a loop turn) before its callback runs, so it
+ * survives a crash of the process from that moment, and the request need not
+ * wait for the SQLite commit. The writer thread commits rows on its own schedule, records the
  * last journal sequence number it committed in ledger_meta (in the same
  * transaction), and empties the file once everything in it is committed — or,
  * under load that never lets it empty, rewrites it without the committed head
@@ -31,7 +31,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #define MAGIC "SLJ2"
@@ -146,25 +145,6 @@ int sl__ljournal_write(sl_ljournal_t *j, uint64_t seq, unsigned char *buf, size_
   if (w != (ssize_t)len) return write_failed(j, w);
   *start = j->base + j->size;
   j->size += len;
-  return 0;
-}
-
-int sl__ljournal_append(sl_ljournal_t *j, uint64_t seq, const void *payload, size_t len,
-                        uint64_t *end) {
-  if (len > MAX_RECORD) return SL_ETOOBIG;
-  unsigned char head[HEAD], tail[TAIL];
-  memcpy(head, MAGIC, 4);
-  put_u32(head + 4, (uint32_t)len);
-  put_u64(head + 8, seq);
-  put_u64(tail, fnv(fnv(FNV_BASIS, payload, len), head + 8, 8));
-  struct iovec iov[3] = {{head, HEAD}, {(void *)payload, len}, {tail, TAIL}};
-  size_t total = HEAD + len + TAIL;
-  ssize_t w;
-  do w = writev(j->fd, iov, 3); /* one write of the whole record */
-  while (w < 0 && errno == EINTR);
-  if (w != (ssize_t)total) return write_failed(j, w);
-  j->size += total;
-  *end = j->base + j->size;
   return 0;
 }
 
