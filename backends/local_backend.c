@@ -210,8 +210,9 @@ static bool on_token(void *user, const sl_engine_token_t *t) {
 static void on_engine_done(void *user, uint64_t id, sl_engine_finish_t why, int err,
                            const sl_engine_stats_t *st) {
   local_call_t *c = user;
+  struct sl_local_port *port = c->port; /* c may be freed by the loop once done is seen */
   if (why != SL_FINISH_STOP) sl_detok_flush(&c->detok, &c->scan);
-  pthread_mutex_lock(&c->port->mu);
+  pthread_mutex_lock(&port->mu);
   if (c->scan.len) sl_buf_append(&c->ready, c->scan.data, c->scan.len);
   if (c->want_lp && c->scan.len) lp_release(c, UINT64_MAX);
   sl_buf_reset(&c->scan);
@@ -220,8 +221,8 @@ static void on_engine_done(void *user, uint64_t id, sl_engine_finish_t why, int 
   c->err = err;
   c->st = *st;
   mark_dirty(c);
-  pthread_mutex_unlock(&c->port->mu);
-  uv_async_send(&c->port->async);
+  pthread_mutex_unlock(&port->mu);
+  uv_async_send(&port->async);
 }
 
 static void free_stops(local_call_t *c) {
