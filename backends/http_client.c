@@ -32,8 +32,11 @@ typedef struct sock_ctx sock_ctx_t;
 struct sl_hc_req {
   sl_hc_t *hc;
   CURL *easy;
-  struct curl_slist *headers;
+  /* The header list lives in the request: its nodes here, its strings after
+   * the body copy in `body` (one allocation, wiped when freed: it can hold a key). */
+  struct curl_slist headers[SL_HC_MAX_HEADERS + 2];
   char *body;
+  size_t body_cap;
   sl_hc_cbs_t cbs;
   void *data;
   sl_hc_req_t *prev, *next;
@@ -236,6 +239,12 @@ static void on_fb_closed(uv_handle_t *h) {
   free(r);
 }
 
+static void body_free(sl_hc_req_t *r) {
+  if (r->body) explicit_bzero(r->body, r->body_cap);
+  free(r->body);
+  r->body = NULL;
+}
+
 /* Detaches and frees a transfer; the uv timer is closed asynchronously. */
 static void req_free(sl_hc_req_t *r) {
   sl_hc_t *hc = r->hc;
@@ -244,8 +253,7 @@ static void req_free(sl_hc_req_t *r) {
   if (r->next) r->next->prev = r->prev;
   curl_multi_remove_handle(hc->multi, r->easy);
   easy_put(hc, r->easy);
-  curl_slist_free_all(r->headers);
-  free(r->body);
+  body_free(r);
   hc->active--;
   uv_timer_stop(&r->fb_timer);
   uv_close((uv_handle_t *)&r->fb_timer, on_fb_closed);
@@ -336,24 +344,30 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
 
 int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void *data,
                 sl_hc_req_t **out) {
+  /* curl adds "Expect: 100-continue" for large bodies: one round trip wasted. */
+  static const char no_expect[] = "Expect:";
+  size_t n_h = 0, cap = o->body_len + sizeof no_expect;
+  for (const char *const *h = o->headers; h && *h; h++, n_h++) cap += strlen(*h) + 1;
+  if (n_h > SL_HC_MAX_HEADERS) return SL_EINVAL;
   sl_hc_req_t *r = calloc(1, sizeof *r);
   if (!r) return SL_ENOMEM;
   r->hc = hc;
   r->cbs = *cbs;
   r->data = data;
   r->easy = easy_get(hc);
-  r->body = malloc(o->body_len ? o->body_len : 1);
+  r->body = malloc(cap);
+  r->body_cap = cap;
   if (!r->easy || !r->body) goto nomem;
   if (o->body_len) memcpy(r->body, o->body, o->body_len);
-  for (const char *const *h = o->headers; h && *h; h++) {
-    struct curl_slist *nl = curl_slist_append(r->headers, *h);
-    if (!nl) goto nomem;
-    r->headers = nl;
+  char *p = r->body + o->body_len;
+  for (size_t i = 0; i <= n_h; i++) {
+    const char *h = i < n_h ? o->headers[i] : no_expect;
+    size_t len = strlen(h) + 1;
+    memcpy(p, h, len);
+    r->headers[i].data = p;
+    r->headers[i].next = i < n_h ? &r->headers[i + 1] : NULL;
+    p += len;
   }
-  /* curl adds "Expect: 100-continue" for large bodies: one round trip wasted. */
-  struct curl_slist *nl = curl_slist_append(r->headers, "Expect:");
-  if (!nl) goto nomem;
-  r->headers = nl;
   CURL *e = r->easy;
   curl_easy_setopt(e, CURLOPT_URL, o->url);
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, o->method);
@@ -373,8 +387,7 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   if (curl_multi_add_handle(hc->multi, e) != CURLM_OK) {
     uv_close((uv_handle_t *)&r->fb_timer, on_fb_closed);
     easy_put(hc, r->easy);
-    curl_slist_free_all(r->headers);
-    free(r->body);
+    body_free(r);
     return SL_EINTERNAL;
   }
   r->next = hc->all;
@@ -390,8 +403,7 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   return 0;
 nomem:
   easy_put(hc, r->easy);
-  curl_slist_free_all(r->headers);
-  free(r->body);
+  body_free(r);
   free(r);
   return SL_ENOMEM;
 }

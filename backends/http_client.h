@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <uv.h>
 
+#define SL_HC_MAX_HEADERS 16 /* headers a request may add */
+
 typedef struct sl_hc sl_hc_t;
 typedef struct sl_hc_req sl_hc_req_t;
 
@@ -25,7 +27,7 @@ typedef struct {
 typedef struct {
   const char *method;         /* "POST" */
   const char *url;
-  const char *const *headers; /* "Name: value" strings, NULL-terminated */
+  const char *const *headers; /* "Name: value" strings, NULL-terminated; copied */
   const char *body;           /* copied */
   size_t body_len;
   long connect_timeout_ms;

@@ -46,7 +46,7 @@ static int part(sl_buf_t *b, const char *s) {
 int sl_chat_text(const sl_chat_req_t *r, char **out, size_t *len) {
   sl_buf_t b;
   sl_buf_init(&b, (size_t)1 << 30);
-  int rc = sl_buf_append(&b, "", 0);
+  int rc = sl_buf_reserve(&b, sl_chat_messages_len(r) + 256);
   for (size_t i = 0; i < r->n_msgs && !rc; i++) {
     if (i) rc = sl_buf_append(&b, "\n", 1);
     if (!rc) rc = sl_buf_puts(&b, r->msgs[i].content ? r->msgs[i].content : "");

@@ -135,19 +135,20 @@ static double job_cost(job_t *j, double *avoided) {
 }
 
 static void count_usage(job_t *j, double cost, double avoided) {
-  sl_metrics_t *m = j->gw->metrics;
-  char lab[512], b[140], r[140], k[140];
+  char lab[512], in[540], out[540], b[140], r[140], k[140];
   sl_metrics_label(b, sizeof b, "backend", j->backend ? j->backend : "none");
   sl_metrics_label(r, sizeof r, "rule", j->dec.rule ? j->dec.rule : "none");
   sl_metrics_label(k, sizeof k, "key", j->key ? j->key->id : "none");
-  snprintf(lab, sizeof lab, "%s,%s,%s,direction=\"in\"", b, r, k);
-  sl_metrics_add(m, "sluice_tokens_total", lab, j->res.prompt_tokens);
-  snprintf(lab, sizeof lab, "%s,%s,%s,direction=\"out\"", b, r, k);
-  sl_metrics_add(m, "sluice_tokens_total", lab, j->res.completion_tokens);
   snprintf(lab, sizeof lab, "%s,%s,%s", b, r, k);
-  sl_metrics_add(m, "sluice_cost_usd_total", lab, cost);
-  sl_metrics_add(m, "sluice_avoided_cost_usd_total", lab, avoided);
-  if (j->egress_bytes) sl_metrics_add(m, "sluice_egress_bytes_by_route_total", lab, (double)j->egress_bytes);
+  snprintf(in, sizeof in, "%s,direction=\"in\"", lab);
+  snprintf(out, sizeof out, "%s,direction=\"out\"", lab);
+  const sl_metric_inc_t inc[] = {
+      {"sluice_tokens_total", in, j->res.prompt_tokens},
+      {"sluice_tokens_total", out, j->res.completion_tokens},
+      {"sluice_cost_usd_total", lab, cost},
+      {"sluice_avoided_cost_usd_total", lab, avoided},
+      {"sluice_egress_bytes_by_route_total", lab, (double)j->egress_bytes}};
+  sl_metrics_add_many(j->gw->metrics, inc, j->egress_bytes ? 5 : 4);
 }
 
 /* A row's JSON columns, built into buffers that live as long as the row. */

@@ -34,6 +34,11 @@ struct sl_metrics {
   pthread_mutex_t mu;
   family_t fam[MAX_FAMILIES];
   int n_fam;
+  /* Callers name families with string literals: the addresses already seen
+   * find their family without comparing strings. */
+  const char *alias[2 * MAX_FAMILIES];
+  int alias_fam[2 * MAX_FAMILIES];
+  int n_alias;
   series_t *s;
 };
 
@@ -66,9 +71,17 @@ void sl_metrics_declare(sl_metrics_t *m, const char *name, sl_metric_type_t type
   f->type = type;
 }
 
-static int find_fam(const sl_metrics_t *m, const char *name) {
+static int find_fam(sl_metrics_t *m, const char *name) {
+  for (int i = 0; i < m->n_alias; i++)
+    if (m->alias[i] == name) return m->alias_fam[i];
   for (int i = 0; i < m->n_fam; i++)
-    if (!strcmp(m->fam[i].name, name)) return i;
+    if (!strcmp(m->fam[i].name, name)) {
+      if (m->n_alias < 2 * MAX_FAMILIES) {
+        m->alias[m->n_alias] = name;
+        m->alias_fam[m->n_alias++] = i;
+      }
+      return i;
+    }
   return -1;
 }
 
@@ -103,6 +116,15 @@ void sl_metrics_add(sl_metrics_t *m, const char *name, const char *labels, doubl
   pthread_mutex_lock(&m->mu);
   series_t *s = get(m, name, labels);
   if (s) s->value += v;
+  pthread_mutex_unlock(&m->mu);
+}
+
+void sl_metrics_add_many(sl_metrics_t *m, const sl_metric_inc_t *inc, size_t n) {
+  pthread_mutex_lock(&m->mu);
+  for (size_t i = 0; i < n; i++) {
+    series_t *s = get(m, inc[i].name, inc[i].labels);
+    if (s) s->value += inc[i].v;
+  }
   pthread_mutex_unlock(&m->mu);
 }
 

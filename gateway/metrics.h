@@ -14,8 +14,15 @@ sl_metrics_t *sl_metrics_create(void);
 void sl_metrics_free(sl_metrics_t *m);
 /* Declares a metric family (once, before use). */
 void sl_metrics_declare(sl_metrics_t *m, const char *name, sl_metric_type_t type, const char *help);
-/* labels: `a="x",b="y"` (already escaped with sl_metrics_label) or "". */
+/* name: a family's name that lives as long as the store (a string literal);
+ * labels: `a="x",b="y"` (already escaped with sl_metrics_label) or "". */
 void sl_metrics_add(sl_metrics_t *m, const char *name, const char *labels, double v);
+/* Several sl_metrics_add()s under one lock. */
+typedef struct {
+  const char *name, *labels;
+  double v;
+} sl_metric_inc_t;
+void sl_metrics_add_many(sl_metrics_t *m, const sl_metric_inc_t *inc, size_t n);
 void sl_metrics_set(sl_metrics_t *m, const char *name, const char *labels, double v);
 void sl_metrics_observe(sl_metrics_t *m, const char *name, const char *labels, double v);
 int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out);

@@ -108,11 +108,19 @@ static void conn_release(sl_conn_t *c) {
   free(c);
 }
 
+/* A body buffer this small stays with the connection for its next request. */
+#define KEEP_BODY_BYTES (64 * 1024)
+
 static void req_clear(sl_conn_t *c) {
   sl_http_req_t *r = &c->req;
-  req_free_fields(r);
+  sl_buf_t body = r->body;
+  if (body.cap > KEEP_BODY_BYTES) {
+    sl_buf_free(&body);
+    sl_buf_init(&body, c->srv->limits.max_body_bytes);
+  }
+  sl_buf_reset(&body);
   memset(r, 0, sizeof *r);
-  sl_buf_init(&r->body, c->srv->limits.max_body_bytes);
+  r->body = body;
   sl_buf_reset(&c->hstore);
   sl_buf_reset(&c->url);
   sl_buf_reset(&c->field);
@@ -432,6 +440,11 @@ static int on_headers_complete(llhttp_t *p) {
   }
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->limits.max_body_bytes)
     return c->err_status = 413, -1;
+  /* The body arrives in one piece of memory; what a client merely announces
+   * reserves no more than a kept buffer's worth. */
+  if ((p->flags & F_CONTENT_LENGTH) && p->content_length &&
+      sl_buf_reserve(&c->req.body, p->content_length < KEEP_BODY_BYTES ? p->content_length : KEEP_BODY_BYTES))
+    return c->err_status = 500, -1;
   c->rstate = RS_BODY;
   arm_timer(c, c->srv->limits.body_timeout_ms);
   return 0;

@@ -213,12 +213,65 @@ static void test_encode_limits(void **st) {
   sl_buf_free(&b);
 }
 
+/* sl_buf_json_str against a byte-at-a-time escaper, on strings of every byte
+ * value at every alignment and length (the fast path reads 8 bytes at a time),
+ * and the result reads back through cJSON as the same bytes. */
+static void ref_escape(sl_buf_t *o, const unsigned char *s, size_t n) {
+  sl_buf_puts(o, "\"");
+  for (size_t i = 0; i < n; i++) {
+    char t[8];
+    unsigned c = s[i];
+    if (c == '"') sl_buf_puts(o, "\\\"");
+    else if (c == '\\') sl_buf_puts(o, "\\\\");
+    else if (c == '\n') sl_buf_puts(o, "\\n");
+    else if (c == '\r') sl_buf_puts(o, "\\r");
+    else if (c == '\t') sl_buf_puts(o, "\\t");
+    else if (c < 0x20) snprintf(t, sizeof t, "\\u%04x", c), sl_buf_puts(o, t);
+    else sl_buf_append(o, &s[i], 1);
+  }
+  sl_buf_puts(o, "\"");
+}
+
+static void test_json_str_matches_reference(void **st) {
+  unsigned char s[80];
+  uint32_t x = 12345;
+  sl_buf_t a, b;
+  sl_buf_init(&a, 1 << 20);
+  sl_buf_init(&b, 1 << 20);
+  for (int round = 0; round < 4000; round++) {
+    size_t n = (size_t)(round % 77);
+    for (size_t i = 0; i < n; i++) {
+      x = x * 1103515245u + 12345u;
+      /* mostly printable text, sometimes any byte: escapes at every position */
+      unsigned v = (x >> 16) & 0xff;
+      s[i] = (unsigned char)(round % 3 ? 'a' + v % 26 : v ? v : 1);
+      if (round % 5 == 1 && (x >> 8) % 9 == 0) s[i] = "\"\\\n\x1f\x7f\x80 "[(x >> 4) % 7];
+    }
+    sl_buf_reset(&a);
+    sl_buf_reset(&b);
+    assert_int_equal(sl_buf_json_str(&a, (const char *)s, n), 0);
+    ref_escape(&b, s, n);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+  }
+  const char txt[] = "plain text \"quoted\" back\\slash\ttab\x01 and more plain text";
+  sl_buf_reset(&a);
+  assert_int_equal(sl_buf_json_str(&a, txt, sizeof txt - 1), 0);
+  cJSON *j = cJSON_Parse(a.data);
+  assert_true(cJSON_IsString(j));
+  assert_string_equal(j->valuestring, txt);
+  cJSON_Delete(j);
+  sl_buf_free(&a);
+  sl_buf_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decode_full),          cmocka_unit_test(test_decode_defaults),
       cmocka_unit_test(test_decode_errors),        cmocka_unit_test(test_encode_completion_escapes),
       cmocka_unit_test(test_encode_tools_and_chunks), cmocka_unit_test(test_encode_limits),
       cmocka_unit_test(test_encode_logprobs),
+      cmocka_unit_test(test_json_str_matches_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -88,11 +88,35 @@ static void test_metrics_render(void **st) {
   sl_metrics_free(m);
 }
 
+/* add_many is the same as the adds one by one; a name seen before by address
+ * and the same name from another address reach the same series. */
+static void test_metrics_add_many(void **st) {
+  sl_metrics_t *m = sl_metrics_create();
+  sl_metrics_declare(m, "a_total", SL_M_COUNTER, "A.");
+  sl_metrics_declare(m, "b_total", SL_M_COUNTER, "B.");
+  const sl_metric_inc_t inc[] = {{"a_total", "k=\"1\"", 1}, {"b_total", "", 2.5},
+                                 {"a_total", "k=\"2\"", 4}, {"a_total", "k=\"1\"", 10},
+                                 {"nope", "", 1}};
+  sl_metrics_add_many(m, inc, 5);
+  char name[16];
+  snprintf(name, sizeof name, "%s", "b_total"); /* not the literal's address */
+  sl_metrics_add(m, name, "", 0.5);
+  sl_buf_t b;
+  sl_buf_init(&b, 1 << 20);
+  assert_int_equal(sl_metrics_render(m, &b), 0);
+  assert_non_null(strstr(b.data, "a_total{k=\"1\"} 11\n"));
+  assert_non_null(strstr(b.data, "a_total{k=\"2\"} 4\n"));
+  assert_non_null(strstr(b.data, "b_total 3\n"));
+  sl_buf_free(&b);
+  sl_metrics_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sse_every_split),
       cmocka_unit_test(test_sse_limit),
       cmocka_unit_test(test_metrics_render),
+      cmocka_unit_test(test_metrics_add_many),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
