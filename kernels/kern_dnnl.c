@@ -160,8 +160,9 @@ static int d_mat_init(sl_kern_t *k, sl_kern_mat_t *m) {
    * of one N block consecutive) are also read directly by the one-row gemv below. */
   const dnnl_blocking_desc_t *bd = &wmd->format_desc.blocking;
   if (m->prec == SL_KPREC_F32 && wmd->format_kind == dnnl_blocked && bd->inner_nblks == 2 &&
-      bd->inner_blks[0] == 16 && bd->inner_idxs[0] == 0 && bd->inner_blks[1] == 64 && bd->inner_idxs[1] == 1 &&
-      m->n_in % 16 == 0) {
+      bd->inner_blks[0] == 16 && bd->inner_idxs[0] == 0 && bd->inner_blks[1] == 64 && bd->inner_idxs[1] == 1) {
+    /* A K that is not a multiple of 16 (stories260K's FFN down: 172) leaves the
+     * last tile part-filled; the loops read only its first K % 16 rows. */
     void *h = NULL;
     dnnl_memory_get_data_handle(dm->wmem, &h);
     dm->w = h;
@@ -297,11 +298,12 @@ static void gemv_ba16a64b(const dmat_t *dm, int n, int k, const float *x, float 
     const float *blk = dm->w + (size_t)nb * dm->nb_stride;
     for (int kb = 0; kb * 16 < k; kb++) {
       const float *tile = blk + (size_t)kb * dm->kb_stride, *xk = x + kb * 16;
+      int kt = k - kb * 16 < 16 ? k - kb * 16 : 16, i = 0;
       /* Software prefetch 16 KB (four tiles) ahead: the hardware streamer stops at
        * each 4 KB page, which is one tile here (measured ~30 % less time). A
        * prefetch past the end of the matrix is harmless: prefetches never fault. */
       for (int o = 0; o < 16 * 64; o += 16) _mm_prefetch((const char *)(tile + 4 * 16 * 64 + o), _MM_HINT_T0);
-      for (int i = 0; i < 16; i += 2) {
+      for (; i + 2 <= kt; i += 2) {
         const float *row = tile + i * 64;
         __m512 xv = _mm512_set1_ps(xk[i]), xu = _mm512_set1_ps(xk[i + 1]);
         a0 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(row), a0);
@@ -312,6 +314,14 @@ static void gemv_ba16a64b(const dmat_t *dm, int n, int k, const float *x, float 
         b1 = _mm512_fmadd_ps(xu, _mm512_loadu_ps(row + 80), b1);
         b2 = _mm512_fmadd_ps(xu, _mm512_loadu_ps(row + 96), b2);
         b3 = _mm512_fmadd_ps(xu, _mm512_loadu_ps(row + 112), b3);
+      }
+      if (i < kt) { /* an odd K tail */
+        const float *row = tile + i * 64;
+        __m512 xv = _mm512_set1_ps(xk[i]);
+        a0 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(row), a0);
+        a1 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(row + 16), a1);
+        a2 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(row + 32), a2);
+        a3 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(row + 48), a3);
       }
     }
     float out[64];
@@ -324,17 +334,18 @@ static void gemv_ba16a64b(const dmat_t *dm, int n, int k, const float *x, float 
   }
 }
 
-/* One 4 KB tile (16 K-rows × 64 N-columns, BA16a64b) times R (1..4) rows of x
- * (ldx apart, already offset to the tile's K-rows), added into acc[r][c] (16
- * columns each): the f32 counterpart of s8_tile below. */
+/* One 4 KB tile (16 K-rows × 64 N-columns, BA16a64b; only the first kt K-rows
+ * used) times R (1..4) rows of x (ldx apart, already offset to the tile's
+ * K-rows), added into acc[r][c] (16 columns each): the f32 counterpart of s8_tile
+ * below. */
 static inline __attribute__((always_inline)) void f32_tile(const float *tile, const float *x, size_t ldx, int R,
-                                                           bool pf, __m512 acc[4][4]) {
+                                                           int kt, bool pf, __m512 acc[4][4]) {
   __m512 a[4][4];
 #pragma GCC unroll 4
   for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
     for (int c = 0; c < 4; c++) a[r][c] = acc[r][c];
-  for (int i = 0; i < 16; i++) {
+  for (int i = 0; i < kt; i++) {
     const float *wr = tile + i * 64;
     if (pf) /* see gemm_f32 */
       for (int o = 0; o < 64; o += 16) _mm_prefetch((const char *)(wr + 4 * 1024 + o), _MM_HINT_T0);
@@ -377,13 +388,14 @@ static void gemm_f32(const dmat_t *dm, const float *x, int n, int k, int m, floa
        * more than one group; with one, a burst per tile). */
       if (ng == 1)
         for (int o = 0; o < 1024; o += 16) _mm_prefetch((const char *)(tile + 4 * 1024 + o), _MM_HINT_T0);
+      int kt = k - kb * 16 < 16 ? k - kb * 16 : 16;
       for (int gi = 0; gi < ng; gi++) {
         const float *xr = x + (size_t)gi * 4 * k + kb * 16;
         switch (m - gi * 4 < 4 ? m - gi * 4 : 4) {
-        case 1: f32_tile(tile, xr, (size_t)k, 1, ng > 1 && gi == 0, acc[gi]); break;
-        case 2: f32_tile(tile, xr, (size_t)k, 2, ng > 1 && gi == 0, acc[gi]); break;
-        case 3: f32_tile(tile, xr, (size_t)k, 3, ng > 1 && gi == 0, acc[gi]); break;
-        default: f32_tile(tile, xr, (size_t)k, 4, ng > 1 && gi == 0, acc[gi]); break;
+        case 1: f32_tile(tile, xr, (size_t)k, 1, kt, ng > 1 && gi == 0, acc[gi]); break;
+        case 2: f32_tile(tile, xr, (size_t)k, 2, kt, ng > 1 && gi == 0, acc[gi]); break;
+        case 3: f32_tile(tile, xr, (size_t)k, 3, kt, ng > 1 && gi == 0, acc[gi]); break;
+        default: f32_tile(tile, xr, (size_t)k, 4, kt, ng > 1 && gi == 0, acc[gi]); break;
         }
       }
     }

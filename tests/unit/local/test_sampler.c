@@ -42,6 +42,34 @@ static void test_greedy_and_logprobs(void **st) {
   sl_sampler_free(s);
 }
 
+/* Greedy picks what the plain loop `if (l[i] > l[tok]) tok = i` picks (the first
+ * index of the largest value, NaNs skipped, 0 if l[0] is NaN) for vocabularies
+ * around the vector widths, with ties, NaNs, infinities and signed zeros. */
+static void test_greedy_edge_cases(void **st) {
+  static const int sizes[] = {1, 2, 15, 16, 17, 63, 64, 65, 100, 512, 1000};
+  srand(7);
+  for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+    int n = sizes[si];
+    sl_sampler_t *s = sl_sampler_new(n, 64);
+    float l[V];
+    for (int trial = 0; trial < 200; trial++) {
+      for (int i = 0; i < n; i++) {
+        int r = rand() % 40;
+        l[i] = r == 0 ? NAN : r == 1 ? INFINITY : r == 2 ? -INFINITY : r == 3 ? -0.f : r == 4 ? 0.f
+                                                                              : (float)(rand() % 7 - 3);
+      }
+      if (trial % 3 == 0) l[0] = NAN;
+      if (trial % 5 == 0)
+        for (int i = 0; i < n; i++) l[i] = l[i] == l[i] ? -0.f : l[i]; /* only zeros and NaNs */
+      int want = 0;
+      for (int i = 1; i < n; i++)
+        if (l[i] > l[want]) want = i;
+      assert_int_equal(sl_sampler_sample(s, l, NULL), want);
+    }
+    sl_sampler_free(s);
+  }
+}
+
 /* Draws many samples and checks the empirical support and rough frequencies. */
 static void test_filters(void **st) {
   sl_sampler_t *s = sl_sampler_new(V, 64);
@@ -170,6 +198,7 @@ static void test_penalties(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_greedy_and_logprobs),
+      cmocka_unit_test(test_greedy_edge_cases),
       cmocka_unit_test(test_filters),
       cmocka_unit_test(test_seed),
       cmocka_unit_test(test_penalties),
