@@ -293,6 +293,7 @@ static inline void run_blocks(int nblk, int ith, int nth, atomic_int *next, void
  * than oneDNN 2.6's brgemm at M=1 (measured ~25-40% less time over 48 cold
  * 2048×768 matrices). Same packed copy, so no extra memory. */
 static void gemv_ba16a64b(const dmat_t *dm, int n, int k, const float *x, float *y, int nb0, int nb1) {
+  const float *end = dm->w + (size_t)nb1 * dm->nb_stride; /* prefetch no further: see gemm_f32 */
   for (int nb = nb0; nb < nb1; nb++) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     const float *blk = dm->w + (size_t)nb * dm->nb_stride;
@@ -302,7 +303,8 @@ static void gemv_ba16a64b(const dmat_t *dm, int n, int k, const float *x, float 
       /* Software prefetch 16 KB (four tiles) ahead: the hardware streamer stops at
        * each 4 KB page, which is one tile here (measured ~30 % less time). A
        * prefetch past the end of the matrix is harmless: prefetches never fault. */
-      for (int o = 0; o < 16 * 64; o += 16) _mm_prefetch((const char *)(tile + 4 * 16 * 64 + o), _MM_HINT_T0);
+      if (tile + 4 * 16 * 64 < end)
+        for (int o = 0; o < 16 * 64; o += 16) _mm_prefetch((const char *)(tile + 4 * 16 * 64 + o), _MM_HINT_T0);
       for (; i + 2 <= kt; i += 2) {
         const float *row = tile + i * 64;
         __m512 xv = _mm512_set1_ps(xk[i]), xu = _mm512_set1_ps(xk[i + 1]);
@@ -379,6 +381,11 @@ static inline __attribute__((always_inline)) void f32_tile(const float *tile, co
 static void gemm_f32(const dmat_t *dm, const float *x, int n, int k, int m, float *y, int nb0, int nb1) {
   __m512 acc[F32_MAX_M / 4][4][4];
   int ng = (m + 3) / 4;
+  /* Prefetches stop at the end of this call's blocks: past it they fetch another
+   * allocation, or the other thread's blocks. With small matrices that was
+   * a large part of the traffic (stories260K: 16 KB past a 32 KB matrix), and
+   * its prefetch instructions stalled the loop waiting for miss buffers. */
+  const float *end = dm->w + (size_t)nb1 * dm->nb_stride;
   for (int nb = nb0; nb < nb1; nb++) {
     const float *blk = dm->w + (size_t)nb * dm->nb_stride;
     memset(acc, 0, sizeof(acc[0]) * (size_t)ng);
@@ -386,16 +393,18 @@ static void gemm_f32(const dmat_t *dm, const float *x, int n, int k, int m, floa
       const float *tile = blk + (size_t)kb * dm->kb_stride;
       /* 16 KB ahead, spread over the first group's steps (as gemm_s8 does with
        * more than one group; with one, a burst per tile). */
-      if (ng == 1)
+      bool pf = tile + 4 * 1024 < end;
+      if (ng == 1 && pf)
         for (int o = 0; o < 1024; o += 16) _mm_prefetch((const char *)(tile + 4 * 1024 + o), _MM_HINT_T0);
       int kt = k - kb * 16 < 16 ? k - kb * 16 : 16;
       for (int gi = 0; gi < ng; gi++) {
         const float *xr = x + (size_t)gi * 4 * k + kb * 16;
+        bool spread = pf && ng > 1 && gi == 0;
         switch (m - gi * 4 < 4 ? m - gi * 4 : 4) {
-        case 1: f32_tile(tile, xr, (size_t)k, 1, kt, ng > 1 && gi == 0, acc[gi]); break;
-        case 2: f32_tile(tile, xr, (size_t)k, 2, kt, ng > 1 && gi == 0, acc[gi]); break;
-        case 3: f32_tile(tile, xr, (size_t)k, 3, kt, ng > 1 && gi == 0, acc[gi]); break;
-        default: f32_tile(tile, xr, (size_t)k, 4, kt, ng > 1 && gi == 0, acc[gi]); break;
+        case 1: f32_tile(tile, xr, (size_t)k, 1, kt, spread, acc[gi]); break;
+        case 2: f32_tile(tile, xr, (size_t)k, 2, kt, spread, acc[gi]); break;
+        case 3: f32_tile(tile, xr, (size_t)k, 3, kt, spread, acc[gi]); break;
+        default: f32_tile(tile, xr, (size_t)k, 4, kt, spread, acc[gi]); break;
         }
       }
     }
@@ -489,7 +498,7 @@ static void gemm_s8(const dmat_t *dm, const uint8_t *xu, const float *xs, const 
                     float *y, int nb0, int nb1) {
   __m512i acc[S8_MAX_M / 4][4][4];
   int ng = (m + 3) / 4;
-  bool spread = ng > 1;
+  const int8_t *end = dm->w8 + (size_t)nb1 * dm->nb_stride; /* prefetch no further: see gemm_f32 */
   for (int nb = nb0; nb < nb1; nb++) {
     const int8_t *blk = dm->w8 + (size_t)nb * dm->nb_stride;
     memset(acc, 0, sizeof(acc[0]) * (size_t)ng);
@@ -501,7 +510,8 @@ static void gemm_s8(const dmat_t *dm, const uint8_t *xu, const float *xs, const 
        * per tile is best; with more, the arithmetic is long enough that a burst
        * stalls it, and a tile's worth spread over the first group's 16 steps is
        * (measured: 8 rows 3.5 → 3.1 ms, 1 row 2.5 → 2.7 ms if spread). */
-      if (ng == 1)
+      bool pf = tile + 4 * 4096 < end, spread = pf && ng > 1;
+      if (ng == 1 && pf)
         for (int o = 0; o < 4096; o += 64) _mm_prefetch((const char *)(tile + 4 * 4096 + o), _MM_HINT_T0);
       for (int gi = 0; gi < ng; gi++) {
         const uint8_t *xr = xu + (size_t)gi * 4 * k + kb * 64;

@@ -170,5 +170,10 @@ void sl_kern_attention(float *out, const float *q, const float *k_cache, const f
  * in cache while every prompt row of a chunk reads them. */
 void sl_kern_attention_head(float *out, const float *q, const float *k_head, const float *v_head,
                             int n_pos, int head_dim, float *scratch);
+/* The n_q query heads (q, out: n_q × head_dim) that share one KV head, each
+ * giving exactly what sl_kern_attention_head gives it; small heads (8 dims, up
+ * to 64 positions) run in registers, the group's heads overlapping. */
+void sl_kern_attention_group(float *out, const float *q, const float *k_head, const float *v_head, int n_pos,
+                             int head_dim, int n_q, float *scratch);
 
 #endif

@@ -478,24 +478,24 @@ static void attend(sl_model_t *m, const sl_model_batch_t *b, const layer_t *L, c
      * no longer holds them (8 decode rows were stalled on these loads). So the
      * next KV head's positions (or the next sequence's first) are requested
      * while this one computes. */
-    for (int h = h0; h < h1; h++) {
-      const char *kh = KV_AT(m, ks0, (size_t)(h / group) * m->k_head_stride);
-      const char *vh = KV_AT(m, vs0, (size_t)(h / group) * m->v_head_stride);
-      if (h % group == 0) {
-        if (h + group < h1)
-          prefetch_kv(m, KV_AT(m, kh, m->k_head_stride), KV_AT(m, vh, m->v_head_stride), b->pos[i1 - 1] + 1);
-        else if (i1 < n)
-          prefetch_kv(m, KV_AT(m, kc, (size_t)b->slot[i1] * ks + (size_t)g0 * m->k_head_stride),
-                      KV_AT(m, vc, (size_t)b->slot[i1] * vs + (size_t)g0 * m->v_head_stride), b->pos[i1] + 1);
-      }
+    for (int g = g0; g < g1; g++) {
+      const char *kh = KV_AT(m, ks0, (size_t)g * m->k_head_stride);
+      const char *vh = KV_AT(m, vs0, (size_t)g * m->v_head_stride);
+      if (g + 1 < g1)
+        prefetch_kv(m, KV_AT(m, kh, m->k_head_stride), KV_AT(m, vh, m->v_head_stride), b->pos[i1 - 1] + 1);
+      else if (i1 < n)
+        prefetch_kv(m, KV_AT(m, kc, (size_t)b->slot[i1] * ks + (size_t)g0 * m->k_head_stride),
+                    KV_AT(m, vc, (size_t)b->slot[i1] * vs + (size_t)g0 * m->v_head_stride), b->pos[i1] + 1);
+      /* The group's query heads together: they read the same keys and values. */
       for (int i = i0; i < i1; i++) {
-        float *out = m->att + (size_t)i * m->q_dim + (size_t)h * hd;
-        const float *q = m->qkv + (size_t)i * m->qkv_dim + (size_t)h * hd;
+        float *out = m->att + (size_t)i * m->q_dim + (size_t)g * group * hd;
+        const float *q = m->qkv + (size_t)i * m->qkv_dim + (size_t)g * group * hd;
         if (in->kv_f16)
-          sl_kern_attention_head_f16(out, q, (const uint16_t *)kh, (const uint16_t *)vh, b->pos[i] + 1, hd,
-                                     scores);
+          for (int j = 0; j < group; j++)
+            sl_kern_attention_head_f16(out + j * hd, q + j * hd, (const uint16_t *)kh, (const uint16_t *)vh,
+                                       b->pos[i] + 1, hd, scores);
         else
-          sl_kern_attention_head(out, q, (const float *)kh, (const float *)vh, b->pos[i] + 1, hd, scores);
+          sl_kern_attention_group(out, q, (const float *)kh, (const float *)vh, b->pos[i] + 1, hd, group, scores);
       }
     }
   }

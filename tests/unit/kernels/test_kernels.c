@@ -239,6 +239,35 @@ static void check_attention(int HD) {
   close_all(out, ref, NH * HD, 3e-3, 3e-3);
 }
 
+/* sl_kern_attention_group gives each query head of a group exactly (bit for bit)
+ * what sl_kern_attention_head gives it: its register path for 8-dim heads up to
+ * 64 positions (every block count and tail length, stale keys past n_pos in the
+ * last block as a reused slot has), its fallback beyond and for other sizes. */
+static void test_attention_group(void **st) {
+  enum { MAXP = 80, MAXG = 3 };
+  static const int hds[] = {8, 16};
+  for (int hi = 0; hi < 2; hi++) {
+    int hd = hds[hi];
+    size_t ks = (MAXP + 15) / 16 * 16 * hd;
+    float *kc = malloc(sizeof(float) * ks), *vc = malloc(sizeof(float) * MAXP * hd);
+    float kr[16], vr[16], q[MAXG * 16], out[MAXG * 16], ref[MAXG * 16], sc[MAXP + 16];
+    fill(kc, ks, 2.f); /* stale values beyond the positions stored below */
+    for (int t = 0; t < MAXP; t++) {
+      fill(kr, (size_t)hd, 2.f);
+      fill(vr, (size_t)hd, 1.f);
+      sl_kern_kv_store(kc, vc, kr, vr, t, 1, hd, ks, (size_t)MAXP * hd);
+    }
+    for (int g = 1; g <= MAXG; g++)
+      for (int n = 1; n <= MAXP; n++) {
+        fill(q, (size_t)g * hd, 1.5f);
+        sl_kern_attention_group(out, q, kc, vc, n, hd, g, sc);
+        for (int j = 0; j < g; j++) sl_kern_attention_head(ref + j * hd, q + j * hd, kc, vc, n, hd, sc);
+        if (memcmp(out, ref, sizeof(float) * g * hd)) fail_msg("group of %d, head dim %d, %d positions", g, hd, n);
+      }
+    free(kc), free(vc);
+  }
+}
+
 static void test_attention(void **st) {
   check_attention(16);
   check_attention(8);
@@ -437,7 +466,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_f16_bf16),        cmocka_unit_test(test_q8_0),
       cmocka_unit_test(test_rmsnorm_softmax_silu), cmocka_unit_test(test_rope),
-      cmocka_unit_test(test_attention),       cmocka_unit_test(test_matmul_f32),
+      cmocka_unit_test(test_attention),       cmocka_unit_test(test_attention_group),
+      cmocka_unit_test(test_matmul_f32),
       cmocka_unit_test(test_matmul_f32_rows),
       cmocka_unit_test(test_matmul_bf16),     cmocka_unit_test(test_matmul_s8),
       cmocka_unit_test(test_matmul_dnnl_vs_ref), cmocka_unit_test(test_matmul_s8_exact),
