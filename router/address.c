@@ -5,6 +5,7 @@
  * 149", "PSC 9009, Box 9725", "APO AA 33274"); and the line after an "Address:"
  * label. Limits are in docs/router.md. */
 #include "router_int.h"
+#include "sl_err.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -155,10 +156,24 @@ static void add(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, size_t a, size_
 void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   const char *text = c->text;
   size_t done = 0; /* tokens before this are inside an address already */
+  /* only an "Address" label at a line start or a house number (a number of at
+   * most 6 bytes) starts a rule: those tokens first, without a branch each */
+  uint32_t *sel = sl__tok_sel(T);
+  if (!sel) {
+    if (!c->out->err) c->out->err = SL_ENOMEM;
+    return;
+  }
+  size_t nsel = 0;
   for (size_t j = 0; j < T->n; j++) {
     const sl__tok_t *t = &T->v[j];
-    /* only an "Address" label or a house number starts a rule */
-    if (t->kind == SL_TK_WORD ? t->e - t->s != 7 || (j && !t->nl_before) : t->e - t->s > 6) continue;
+    unsigned len = t->e - t->s;
+    bool word = t->kind == SL_TK_WORD;
+    sel[nsel] = (uint32_t)j;
+    nsel += (word & (len == 7) & ((j == 0) | (t->nl_before != 0))) | (!word & (len <= 6));
+  }
+  for (size_t q = 0; q < nsel; q++) {
+    size_t j = sel[q];
+    const sl__tok_t *t = &T->v[j];
     /* "Address:" label at the start of a line: the next line(s) with a number and a word */
     if (t->kind == SL_TK_WORD && t->e - t->s == 7 && (j == 0 || t->nl_before) &&
         eq_word(text, t, "address") && j + 1 < T->n && T->v[j + 1].punct_before == ':') {

@@ -4,6 +4,7 @@
  * cues ("my name is", "Mr.", "Dear", "Name:", initials, possessives) and vetoes
  * (organisation and holiday words, places, months). See docs/router.md. */
 #include "router_int.h"
+#include "sl_err.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -170,18 +171,27 @@ static void mark_cues(const sl__ctx_t *c, sl__toks_t *T) {
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   const char *text = c->text;
   mark_cues(c, T);
+  /* Most tokens start no rule below: numbers, ALL-CAPS words and, in text with
+   * capitals, lower-case words inside a line with no cue before them. The others
+   * are gathered first, without a branch per token. */
+  uint32_t *sel = sl__tok_sel(T);
+  if (!sel) {
+    if (!c->out->err) c->out->err = SL_ENOMEM;
+    return;
+  }
+  size_t nsel = 0, q = 0;
+  bool lower_text = !T->has_upper;
+  for (size_t k = 0; k < T->n; k++) {
+    const sl__tok_t *u = &T->v[k];
+    sel[nsel] = (uint32_t)k;
+    nsel += (u->kind == SL_TK_WORD) & ((u->caps & 3) != 3) &
+            ((u->caps & 1) | lower_text | (u->nl_before != 0) | (k == 0) | (u->cue != 0));
+  }
   size_t i = 0;
   while (i < T->n) {
-    /* Most tokens start no rule below: numbers, ALL-CAPS words and, in text with
-     * capitals, lower-case words inside a line with no cue before them. */
-    while (i < T->n) {
-      const sl__tok_t *u = &T->v[i];
-      if (u->kind == SL_TK_WORD && (u->caps & 3) != 3 &&
-          ((u->caps & 1) || !T->has_upper || u->nl_before || i == 0 || u->cue))
-        break;
-      i++;
-    }
-    if (i >= T->n) break;
+    while (q < nsel && sel[q] < i) q++;
+    if (q >= nsel) break;
+    i = sel[q];
     const sl__tok_t *t = &T->v[i];
     int cue = t->cue;
     bool cap = cap_word(text, t);

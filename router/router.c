@@ -91,6 +91,7 @@ static void work_free(sl__work_t *w) {
   free(w->hits.v);
   free(w->toks.v);
   free(w->toks.runs);
+  free(w->toks.sel);
   free(w->cands.v);
   free(w);
 }
@@ -112,7 +113,8 @@ static sl__work_t *work_get(const sl_router_t *cr) {
 static void work_put(const sl_router_t *cr, sl__work_t *w) {
   sl_router_t *r = (sl_router_t *)cr;
   size_t bytes = w->hits.cap * sizeof *w->hits.v + w->toks.cap * sizeof *w->toks.v +
-                 w->toks.cap_runs * 2 * sizeof *w->toks.runs + w->cands.cap * sizeof *w->cands.v;
+                 w->toks.cap_runs * 2 * sizeof *w->toks.runs + w->toks.cap_sel * sizeof *w->toks.sel +
+                 w->cands.cap * sizeof *w->cands.v;
   if (bytes > WORK_KEEP_BYTES) {
     work_free(w);
     return;

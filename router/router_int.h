@@ -193,6 +193,8 @@ typedef struct {
   bool has_upper; /* any ASCII capital in the text */
   uint32_t *runs;  /* (start, end) of runs of >= 24 token bytes [A-Za-z0-9_+/=.!~-] */
   size_t n_runs, cap_runs;
+  uint32_t *sel;   /* indices of the tokens a detector's rules can start at (sl__tok_sel) */
+  size_t cap_sel;
 } sl__toks_t;
 
 /* Byte counts for the difficulty features, over the first SL_DIFF_SCAN bytes
@@ -216,6 +218,10 @@ void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *t);
 void sl__detect_token_runs(sl__ctx_t *c, const sl__toks_t *t);
 void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *t);
+/* Room for T->n token indices in T->sel (kept across requests), or NULL when it
+ * cannot grow. The name and address detectors first gather the few tokens their
+ * rules can start at, without a branch per token, then visit only those. */
+uint32_t *sl__tok_sel(sl__toks_t *T);
 /* Cached gazetteer flags of token i (possessive and hyphenated forms folded). */
 unsigned sl__tok_flags(const sl__gaz_t *g, const char *text, sl__tok_t *t);
 

@@ -138,6 +138,7 @@ enum {
   P_TAILS,   /* one of the row's tails follows */
   P_GCP,     /* "type"\s{0,3}:\s{0,3} precedes (the match starts there) */
   P_AZURE,   /* an Azure client secret around "Q~" (azure_at) */
+  P_PEM,     /* "-----" or " BLOCK-----" follows (pem_tail): reported at the tail's end */
 };
 typedef struct {
   uint8_t id, ci, bnd, post;
@@ -242,7 +243,10 @@ static const litset_t litsets[] = {
      "AGE-SECRET-KEY-|pk.eyJ|sk.eyJ|tk.eyJ|ATATT|lin_api_|pscale_tkn_|pscale_pw_|pscale_oauth_|"
      "glc_|figd_|ntn_|nfp_|pat-na1-|ops_|AKCp|xoxe.|sntrys_|PMAK-|fo1_|key-|api_|da2-|r8_|gsk_|"
      "xai-|pplx-|sk_|rk_|pk_live_|AC|SK|dapi|re_|lsv2_pt_|lsv2_sk_|nvapi-|csk-|fw_|aio_|ak_|ai_", NULL},
-    {SL_P_PRIVKEY, 0, 0, P_NONE, "PRIVATE KEY-----|PRIVATE KEY BLOCK-----", NULL},
+    /* PRIVATE KEY(?: BLOCK)?-----: the two literals "PRIVATE KEY-----" and
+     * "PRIVATE KEY BLOCK-----" together made Hyperscan build a 0.93 MB database
+     * (94 KB without them), so the tail is checked in C (pem_tail) */
+    {SL_P_PRIVKEY, 0, 0, P_PEM, "PRIVATE KEY", NULL},
     {SL_P_PRIVKEY, 0, 0, P_DIGIT, "PuTTY-User-Key-File-", NULL},
     {SL_P_PRIVKEY_B64, 0, 0, P_NONE, "LS0tLS1CRUdJTi", NULL},
     {SL_P_JWT, 0, B_L, P_NONE, "eyJ", NULL},
@@ -477,6 +481,9 @@ typedef struct {
   size_t len;
   /* num_scan: windows copied into one buffer; their offsets in it and in text */
   uint32_t n_win, win_buf[NUM_WINS], win_text[NUM_WINS];
+  /* a P_PEM hit held back until a match ending after its literal (pem_tail) */
+  bool pend;
+  uint32_t pend_lit, pend_from, pend_to;
 } scan_ctx_t;
 
 static int push(sl__hits_t *h, unsigned id, uint32_t from, uint32_t to) {
@@ -551,6 +558,33 @@ static size_t lit_tail(const scan_ctx_t *x, const lit_t *l, size_t to) {
 
 static int add_hit(scan_ctx_t *x, unsigned id, unsigned long long from, unsigned long long to);
 static int azure_at(scan_ctx_t *x, size_t q);
+
+/* "PRIVATE KEY" ending at `to`: a hit up to the end of a "-----" or " BLOCK-----"
+ * tail. Hyperscan reported the full literals at the tail's end, after every match
+ * ending at or before it; no other literal can end inside the tail (none ends in
+ * "KEY-", "--", "KEY " or a prefix of "BLOCK"), so the hit is held back until the
+ * next match ending after `to` (pem_flush), or the end of the pass, to keep the
+ * hits in the same order. */
+static int pem_flush(scan_ctx_t *x) {
+  x->pend = false;
+  return add_hit(x, SL_P_PRIVKEY, x->pend_from, x->pend_to);
+}
+
+static int pem_tail(scan_ctx_t *x, unsigned id, size_t from, size_t to) {
+  const unsigned char *t = x->text;
+  size_t n = x->len, e;
+  (void)id;
+  if (n - to >= 5 && !memcmp(t + to, "-----", 5)) e = to + 5;
+  else if (n - to >= 11 && !memcmp(t + to, " BLOCK-----", 11))
+    e = to + 11;
+  else
+    return 0;
+  x->pend = true;
+  x->pend_lit = (uint32_t)to;
+  x->pend_from = (uint32_t)from;
+  x->pend_to = (uint32_t)e;
+  return 0;
+}
 static size_t gcp_type_start(const scan_ctx_t *x, size_t from);
 
 /* The ends of a literal's tails (P_TAILS) that match after `to`, as hits from
@@ -594,6 +628,7 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
   (void)fl;
   scan_ctx_t *x = vctx;
   sl__hits_t *h = x->h;
+  if (x->pend && to > x->pend_lit && pem_flush(x)) return 1;
   if (id >= CUE_BASE) {
     /* the same prefix the difficulty features read (see sl__diff_features) */
     const lit_t *l = &x->s->lit[MAX_LITS + id - CUE_BASE];
@@ -608,6 +643,7 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
     if ((l->bnd & B_R) && !boundary(x, to)) return 0;
     if (l->post == P_TAILS) return tails(x, l, from, to);
     if (l->post == P_AZURE) return azure_at(x, from);
+    if (l->post == P_PEM) return pem_tail(x, l->id, from, to);
     if (l->post == P_GCP && (from = gcp_type_start(x, from)) == SIZE_MAX) return 0;
     if (!(to = lit_tail(x, l, to))) return 0;
     id = l->id;
@@ -950,8 +986,9 @@ int sl__scan_run(const sl__scan_t *cs, const char *text, size_t len, sl__hits_t 
   if (!sc) return SL_ENOMEM;
   memset(hits->last_idx, 0, sizeof hits->last_idx);
   memset(hits->cue_cnt, 0, sizeof hits->cue_cnt);
-  scan_ctx_t x = {hits, s, (const unsigned char *)text, len, 0, {0}, {0}};
+  scan_ctx_t x = {.h = hits, .s = s, .text = (const unsigned char *)text, .len = len};
   hs_error_t rc = hs_scan(s->db, text, (unsigned)len, 0, sc, on_match, &x);
+  if (rc == HS_SUCCESS && x.pend && pem_flush(&x)) rc = HS_SCAN_TERMINATED;
   if (rc == HS_SUCCESS) rc = num_scan(s, sc, &x);
   if (rc == HS_SUCCESS) rc = ip6_scan(s, sc, &x);
   scratch_put(s, sc);

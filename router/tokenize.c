@@ -15,6 +15,7 @@
  * reused across requests, see router.c). */
 #include "router_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__SSE2__)
@@ -78,6 +79,17 @@ static bool utf8_upper_at(const unsigned char *p, size_t n) {
     return odd_upper ? (cp & 1) : !(cp & 1);
   }
   return false;
+}
+
+uint32_t *sl__tok_sel(sl__toks_t *T) {
+  if (T->cap_sel < T->n) {
+    size_t nc = T->n + T->n / 2 + 16;
+    uint32_t *nv = realloc(T->sel, nc * sizeof *nv);
+    if (!nv) return NULL;
+    T->sel = nv;
+    T->cap_sel = nc;
+  }
+  return T->sel;
 }
 
 static void tok_push(sl__toks_t *t, sl__tok_t tk) {

@@ -149,10 +149,23 @@ double sl__entropy(const char *s, size_t n) {
     uint8_t b = (uint8_t)s[i];
     if (!cnt[b]++) seen[nseen++] = b;
   }
+  /* most distinct bytes share a small count (1, 2, 3, ...): each count's term
+   * p * log2(p) is computed once (the same value, summed in the same order) */
+  enum { MEMO = 16 };
+  double term[MEMO];
+  uint16_t have = 0;
   double h = 0;
   for (unsigned k = 0; k < nseen; k++) {
-    double p = (double)cnt[seen[k]] / (double)n;
-    h -= p * log2(p);
+    unsigned c = cnt[seen[k]];
+    double t;
+    if (c < MEMO && (have >> c & 1)) {
+      t = term[c];
+    } else {
+      double p = (double)c / (double)n;
+      t = p * log2(p);
+      if (c < MEMO) term[c] = t, have |= (uint16_t)(1u << c);
+    }
+    h -= t;
   }
   return h;
 }
