@@ -325,17 +325,20 @@ void sl_kern_softmax(float *x, int n) {
 
 float sl_kern_silu(float x) { return x / (1.f + expf(-x)); }
 
-void sl_kern_silu_mul(float *a, const float *b, int n) {
+void sl_kern_silu_mul(float *out, const float *a, const float *b, int n) {
   int i = 0;
 #if defined(__AVX512F__)
+  /* The tail under a mask too: stories260K's 172 left 12 values per row for
+   * libm's expf, a call each (~1 µs of an 8-row step). */
   const __m512 one = _mm512_set1_ps(1.f);
-  for (; i + 16 <= n; i += 16) {
-    __m512 x = _mm512_loadu_ps(a + i);
+  for (; i < n; i += 16) {
+    __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+    __m512 x = _mm512_maskz_loadu_ps(k, a + i);
     __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), x));
-    _mm512_storeu_ps(a + i, _mm512_mul_ps(_mm512_div_ps(x, _mm512_add_ps(one, e)), _mm512_loadu_ps(b + i)));
+    _mm512_mask_storeu_ps(out + i, k, _mm512_mul_ps(_mm512_div_ps(x, _mm512_add_ps(one, e)), _mm512_maskz_loadu_ps(k, b + i)));
   }
 #endif
-  for (; i < n; i++) a[i] = sl_kern_silu(a[i]) * b[i];
+  for (; i < n; i++) out[i] = sl_kern_silu(a[i]) * b[i];
 }
 
 void sl_kern_add(float *y, const float *x, int n) {

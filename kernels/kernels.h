@@ -116,8 +116,8 @@ int sl_kern_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const float *x, int m, 
 void sl_kern_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
 /* In-place numerically stable softmax over n values. */
 void sl_kern_softmax(float *x, int n);
-/* a[i] = silu(a[i]) * b[i] (SwiGLU gate). */
-void sl_kern_silu_mul(float *a, const float *b, int n);
+/* out[i] = silu(a[i]) * b[i] (SwiGLU gate); out may be a. */
+void sl_kern_silu_mul(float *out, const float *a, const float *b, int n);
 float sl_kern_silu(float x);
 /* y[i] += x[i]. */
 void sl_kern_add(float *y, const float *x, int n);

@@ -563,9 +563,8 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
       sl_kern_rmsnorm(m->xb + (size_t)i * dim, m->x + (size_t)i * dim, L->ffn_norm, dim, in->rms_eps);
     if ((rc = sl_kern_matmul(m->kern, L->wgu, m->xb, n, m->gu))) return rc;
     for (int i = 0; i < n; i++) {
-      float *g = m->gu + (size_t)i * 2 * in->n_ff, *h = m->h + (size_t)i * in->n_ff;
-      memcpy(h, g, (size_t)in->n_ff * 4);
-      sl_kern_silu_mul(h, g + in->n_ff, in->n_ff);
+      float *g = m->gu + (size_t)i * 2 * in->n_ff;
+      sl_kern_silu_mul(m->h + (size_t)i * in->n_ff, g, g + in->n_ff, in->n_ff);
     }
     if ((rc = sl_kern_matmul(m->kern, L->wdown, m->h, n, m->tmp))) return rc;
     sl_kern_add(m->x, m->tmp, n * dim);

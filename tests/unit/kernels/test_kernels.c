@@ -147,9 +147,16 @@ static void test_rmsnorm_softmax_silu(void **st) {
   close_all(out, ref, N, 1e-7, 1e-5);
 
   memcpy(out, x, sizeof x);
-  sl_kern_silu_mul(out, w, N);
+  sl_kern_silu_mul(out, out, w, N);
   for (int i = 0; i < N; i++) ref[i] = (float)(x[i] / (1 + exp(-x[i])) * w[i]);
   close_all(out, ref, N, 1e-6, 1e-5);
+  for (int n = 1; n <= N; n++) { /* every tail length, into another buffer */
+    float o2[N + 1];
+    o2[n] = 12345.f;
+    sl_kern_silu_mul(o2, x, w, n);
+    close_all(o2, ref, (size_t)n, 1e-6, 1e-5);
+    assert_true(o2[n] == 12345.f);
+  }
 }
 
 static void rope_ref(float *x, int nh, int hd, int nrot, int pos, float base, bool neox) {
