@@ -10,6 +10,7 @@
 #include "sl_err.h"
 #include "sl_log.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 #include <time.h>
@@ -124,6 +125,7 @@ static void on_wake(uv_async_t *a) {
 
 static void worker_main(void *arg) {
   sl_gw_t *w = arg;
+  pthread_setname_np(pthread_self(), "sluice-loop");
   uv_run(w->loop, UV_RUN_DEFAULT);
 }
 

