@@ -9,10 +9,12 @@
  * once it passes a size. At the next open, records newer than that number are
  * committed first.
  *
- * Record: "SLJ2" | u32 payload length | u64 sequence | payload | u64 FNV-1a of
- * payload then sequence (little-endian), so that an appender checksums the
- * payload before it knows its sequence number. Records of the first format,
- * "SLJ1" (sequence then payload), are still read. A torn record at the end (the
+ * Record: "SLJ3" | u32 payload length | u64 sequence | payload | u64 checksum
+ * of payload then sequence (little-endian), so that an appender checksums the
+ * payload before it knows its sequence number. The checksum takes 8 bytes per
+ * multiply (word_sum); records of the earlier formats, whose FNV-1a took one
+ * byte per multiply ("SLJ2": payload then sequence; "SLJ1": sequence then
+ * payload), are still read. A torn record at the end (the
  * process died inside write) fails its length or checksum and is ignored: its
  * append never returned, so nobody was told it was recorded.
  *
@@ -33,8 +35,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAGIC "SLJ2"
-#define MAGIC1 "SLJ1" /* sequence before payload in the checksum */
+#define MAGIC "SLJ3"
+#define MAGIC2 "SLJ2" /* byte-wise FNV-1a of payload, then sequence */
+#define MAGIC1 "SLJ1" /* byte-wise FNV-1a of sequence, then payload */
 #define HEAD SL_LJ_HEAD /* magic, length, sequence */
 #define TAIL SL_LJ_TAIL /* checksum */
 #define MAX_RECORD (1u << 20)
@@ -70,6 +73,27 @@ static uint64_t get_u64(const unsigned char *p) {
 }
 
 #define FNV_BASIS 1469598103934665603ULL
+
+/* The SLJ3 checksum: FNV-1a's constants over 8-byte little-endian words, the
+ * high half folded down after each multiply (a multiply alone carries a change
+ * only towards the high bits), then the tail bytes and the length as one more
+ * word. It guards against torn and damaged records, not against an attacker
+ * (the hash chain in SQLite does that). */
+static uint64_t word_mix(uint64_t h, uint64_t w) {
+  h = (h ^ w) * 1099511628211ULL;
+  return h ^ (h >> 29);
+}
+
+static uint64_t get_u64(const unsigned char *p);
+
+static uint64_t word_sum(const unsigned char *p, size_t n) {
+  uint64_t h = FNV_BASIS;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) h = word_mix(h, get_u64(p + i));
+  uint64_t tail = 0;
+  for (size_t k = 0; i + k < n; k++) tail |= (uint64_t)p[i + k] << (8 * k);
+  return word_mix(word_mix(h, tail), n);
+}
 
 static uint64_t checksum1(const unsigned char *seq8, const void *payload, size_t n) {
   return fnv(fnv(FNV_BASIS, seq8, 8), payload, n);
@@ -117,7 +141,7 @@ void sl__ljournal_seal(unsigned char *frame, size_t len) {
   memcpy(frame, MAGIC, 4);
   put_u32(frame + 4, (uint32_t)len);
   put_u64(frame + 8, 0);
-  put_u64(frame + HEAD + len, fnv(FNV_BASIS, frame + HEAD, len)); /* the sequence goes in later */
+  put_u64(frame + HEAD + len, word_sum(frame + HEAD, len)); /* the sequence goes in later */
 }
 
 /* A short write leaves a torn record that replay ignores, but the next record
@@ -136,7 +160,7 @@ int sl__ljournal_write(sl_ljournal_t *j, uint64_t seq, unsigned char *buf, size_
   for (size_t off = 0; off + HEAD + TAIL <= len; seq++) {
     unsigned char *p = buf + off, *tail = p + HEAD + get_u32(p + 4);
     put_u64(p + 8, seq);
-    put_u64(tail, fnv(get_u64(tail), p + 8, 8));
+    put_u64(tail, word_mix(get_u64(tail), seq));
     off = (size_t)(tail + TAIL - buf);
   }
   ssize_t w;
@@ -212,10 +236,11 @@ int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, si
   while (!rc && off + HEAD + TAIL <= got) {
     const unsigned char *p = buf + off;
     uint32_t len = get_u32(p + 4);
-    bool v2 = !memcmp(p, MAGIC, 4);
-    if ((!v2 && memcmp(p, MAGIC1, 4)) || len > MAX_RECORD || off + HEAD + len + TAIL > got)
-      break;
-    uint64_t sum = v2 ? fnv(fnv(FNV_BASIS, p + HEAD, len), p + 8, 8) : checksum1(p + 8, p + HEAD, len);
+    int v = !memcmp(p, MAGIC, 4) ? 3 : !memcmp(p, MAGIC2, 4) ? 2 : !memcmp(p, MAGIC1, 4) ? 1 : 0;
+    if (!v || len > MAX_RECORD || off + HEAD + len + TAIL > got) break;
+    uint64_t sum = v == 3   ? word_mix(word_sum(p + HEAD, len), get_u64(p + 8))
+                   : v == 2 ? fnv(fnv(FNV_BASIS, p + HEAD, len), p + 8, 8)
+                            : checksum1(p + 8, p + HEAD, len);
     if (get_u64(p + HEAD + len) != sum) break;
     rc = cb(ud, get_u64(p + 8), p + HEAD, len);
     off += HEAD + len + TAIL;

@@ -267,15 +267,16 @@ static void test_journal_torn_and_damaged_records(void **state) {
   rm_ledger(path);
 }
 
-/* Journals written before the checksum took the payload first ("SLJ1": FNV-1a
- * of sequence then payload) are still replayed. The records of a crashed child
- * are rewritten into that format here. */
+/* Journals of the earlier record formats are still replayed: "SLJ1" (FNV-1a,
+ * a byte per multiply, of sequence then payload) and "SLJ2" (the same of
+ * payload then sequence). The records of a crashed child are rewritten into
+ * the old format here. */
 static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n) {
   for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
   return h;
 }
 
-static void test_journal_first_format_replays(void **state) {
+static void old_format_replays(const char *magic) {
   char path[600], jpath[700];
   tmp_ledger(path, sizeof path);
   snprintf(jpath, sizeof jpath, "%s-pending", path);
@@ -287,12 +288,14 @@ static void test_journal_first_format_replays(void **state) {
   unsigned char *buf = malloc((size_t)sb.st_size);
   assert_int_equal(pread(fd, buf, (size_t)sb.st_size, 0), sb.st_size);
   int records = 0;
+  const uint64_t basis = 1469598103934665603ULL;
   for (size_t off = 0; off + 24 <= (size_t)sb.st_size; records++) {
     unsigned char *r = buf + off;
-    assert_memory_equal(r, "SLJ2", 4);
+    assert_memory_equal(r, "SLJ3", 4);
     uint32_t len = r[4] | r[5] << 8 | r[6] << 16 | (uint32_t)r[7] << 24;
-    memcpy(r, "SLJ1", 4);
-    uint64_t sum = fnv1a(fnv1a(1469598103934665603ULL, r + 8, 8), r + 16, len);
+    memcpy(r, magic, 4);
+    uint64_t sum = !strcmp(magic, "SLJ1") ? fnv1a(fnv1a(basis, r + 8, 8), r + 16, len)
+                                          : fnv1a(fnv1a(basis, r + 16, len), r + 8, 8);
     for (int i = 0; i < 8; i++) r[16 + len + i] = (unsigned char)(sum >> (8 * i));
     off += 24 + len;
   }
@@ -308,6 +311,9 @@ static void test_journal_first_format_replays(void **state) {
   assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
   rm_ledger(path);
 }
+
+static void test_journal_first_format_replays(void **state) { old_format_replays("SLJ1"); }
+static void test_journal_second_format_replays(void **state) { old_format_replays("SLJ2"); }
 
 static void on_ack(void *data, int status) {
   int *acks = data;
@@ -405,6 +411,7 @@ int main(void) {
                                      cmocka_unit_test(test_sigkill_under_load_journal),
                                      cmocka_unit_test(test_journal_torn_and_damaged_records),
                                      cmocka_unit_test(test_journal_first_format_replays),
+      cmocka_unit_test(test_journal_second_format_replays),
                                      cmocka_unit_test(test_journal_callback_before_commit),
                                      cmocka_unit_test(test_sigkill_under_load_journal_compacting),
                                      cmocka_unit_test(test_journal_stays_small_under_load)};
