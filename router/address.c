@@ -114,6 +114,33 @@ void sl__address_register(sl__gaz_t *g) {
   sl__gaz_add(g, unit_words, SL_GZ_UNIT);
 }
 
+int sl__address_register_small(sl__gaz_t *g) {
+  return sl__gaz_add(g, type_after, SL_GZ_ST_AFTER) | sl__gaz_add(g, type_before, SL_GZ_ST_BEFORE) |
+         sl__gaz_add(g, unit_words, SL_GZ_UNIT);
+}
+
+/* The flags the rules below test (ADDR_FLAGS) of a token, as sl__tok_flags
+ * would give them, from the small table of the words that have them: a word
+ * in the gazetteer has them there or nowhere; a word not in it takes the flags
+ * of its possessive's stem ("Street's"; its hyphenated parts give none of
+ * these). Only a possessive missing from the small table needs the full
+ * gazetteer, to tell "in it without these flags" from "not in it". */
+#define ADDR_FLAGS (SL_GZ_ST_AFTER | SL_GZ_ST_BEFORE | SL_GZ_UNIT | SL_GZ_STARTER)
+static unsigned addr_flags(const sl__gaz_t *g, const sl__gaz_t *ga, const char *text, sl__tok_t *t) {
+  if (t->looked) return t->gz & ADDR_FLAGS;
+  unsigned f = 0;
+  size_t n = t->e - t->s;
+  if (t->kind == SL_TK_WORD && n >= 1 && n <= 40) {
+    const char *w = text + t->s;
+    f = sl__gaz_lookup(ga, w, n);
+    if (!f && n > 3 && w[n - 2] == '\'' && w[n - 1] == 's' && !sl__gaz_lookup(g, w, n))
+      f = sl__gaz_lookup(ga, w, n - 2);
+  }
+  t->looked = 2;
+  t->gz = (uint16_t)f;
+  return f;
+}
+
 /* A house number: 1-6 digits, maybe with one letter ("12b") */
 static bool housenum(const char *text, const sl__tok_t *t) {
   size_t n = t->e - t->s;
@@ -125,10 +152,11 @@ static bool housenum(const char *text, const sl__tok_t *t) {
   return false;
 }
 
-#define GZ(k) sl__tok_flags(g, text, &T->v[k])
+#define GZ(k) addr_flags(g, ga, text, &T->v[k])
 
 /* Extends an address over a unit designator and its number: "Apt. 331". */
-static size_t extend_unit(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t k) {
+static size_t extend_unit(const sl__gaz_t *g, const sl__gaz_t *ga, const char *text, sl__toks_t *T,
+                          size_t k) {
   for (int rounds = 0; rounds < 2; rounds++) {
     if (k + 2 < T->n && T->v[k + 1].nl_before <= 1 && (GZ(k + 1) & SL_GZ_UNIT) &&
         (housenum(text, &T->v[k + 2]) || T->v[k + 2].kind == SL_TK_ALNUM))
@@ -142,7 +170,7 @@ static size_t extend_unit(const sl__gaz_t *g, const char *text, sl__toks_t *T, s
   return k;
 }
 
-static void add(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, size_t a, size_t b) {
+static void add(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T, size_t a, size_t b) {
   const char *text = c->text;
   /* a unit written first: "Unit 5, 12 High St", "Flat 3 22 Baker Street" */
   if (a >= 2 && T->v[a].nl_before == 0 && T->v[a - 1].nl_before == 0 &&
@@ -153,7 +181,7 @@ static void add(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, size_t a, size_
 
 /* Every rule hangs off a number (house number, box number, ZIP), so the pass
  * costs little on text without numbers. */
-void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
+void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T) {
   const char *text = c->text;
   size_t done = 0; /* tokens before this are inside an address already */
   /* only an "Address" label at a line start or a house number (a number of at
@@ -188,7 +216,7 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         b++;
       }
       if (digit && word && b > a + 1) {
-        add(c, g, T, a, b - 1);
+        add(c, g, ga, T, a, b - 1);
         done = b;
       }
       continue;
@@ -213,7 +241,7 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         else if (eq_word(text, p, "box"))
           a = SIZE_MAX; /* a bare "box 12" is a box, not an address */
         if (a != SIZE_MAX) {
-          add(c, g, T, a, j);
+          add(c, g, ga, T, a, j);
           done = j + 1;
           continue;
         }
@@ -223,7 +251,7 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
            eq_word(text, &T->v[j - 2], "dpo")) &&
           (eq_word(text, &T->v[j - 1], "aa") || eq_word(text, &T->v[j - 1], "ae") ||
            eq_word(text, &T->v[j - 1], "ap"))) {
-        add(c, g, T, j - 2, j);
+        add(c, g, ga, T, j - 2, j);
         done = j + 1;
         continue;
       }
@@ -251,8 +279,8 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           a--;
         size_t b = k;
         if (b + 1 < T->n && T->v[b + 1].nl_before == 0 && housenum(text, &T->v[b + 1])) b++;
-        b = extend_unit(g, text, T, b);
-        add(c, g, T, a, b);
+        b = extend_unit(g, ga, text, T, b);
+        add(c, g, ga, T, a, b);
         done = b + 1;
         found = true;
       } else if ((f & SL_GZ_ST_BEFORE) && k == j + 1) {
@@ -261,8 +289,8 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           last_word = m++;
         if (last_word > k) {
           size_t b = (m < T->n && T->v[m].nl_before == 0 && housenum(text, &T->v[m])) ? m : last_word;
-          b = extend_unit(g, text, T, b);
-          add(c, g, T, j, b);
+          b = extend_unit(g, ga, text, T, b);
+          add(c, g, ga, T, j, b);
           done = b + 1;
           found = true;
         }
@@ -279,8 +307,8 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           T->v[k + 1].nl_before == 0) {
         size_t a = k;
         if (a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0) a--;
-        size_t b = extend_unit(g, text, T, j);
-        add(c, g, T, a, b);
+        size_t b = extend_unit(g, ga, text, T, j);
+        add(c, g, ga, T, a, b);
         done = b + 1;
         continue;
       }
@@ -293,8 +321,8 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
              T->v[a].nl_before == 0 && T->v[a].punct_before == 0)
         a--;
       if (a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0) a--;
-      size_t b = extend_unit(g, text, T, j);
-      add(c, g, T, a, b);
+      size_t b = extend_unit(g, ga, text, T, j);
+      add(c, g, ga, T, a, b);
       done = b + 1;
       continue;
     }
@@ -302,8 +330,8 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         fused_name(text, &T->v[j + 1])) {
       size_t b = j + 1;
       if (b + 1 < T->n && T->v[b + 1].nl_before == 0 && housenum(text, &T->v[b + 1])) b++;
-      b = extend_unit(g, text, T, b);
-      add(c, g, T, j, b);
+      b = extend_unit(g, ga, text, T, b);
+      add(c, g, ga, T, j, b);
       done = b + 1;
       continue;
     }

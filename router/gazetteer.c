@@ -24,16 +24,17 @@ typedef struct {
 #define FILTER_BITS 18
 struct sl__gaz {
   char *words;      /* NUL-separated decoded words */
-  uint64_t *filter; /* bit (hash >> 8) of every word in the table */
+  uint64_t *filter; /* bit (hash >> 8) & fmask of every word in the table */
   slot_t *slots;
-  uint32_t mask;
+  uint32_t mask, fmask;
+  size_t entries;   /* slots in use */
   size_t used, cap; /* bytes of words */
 };
 
 static inline uint8_t tag_of(uint32_t h) { return (uint8_t)(h >> 24); }
-static inline uint32_t filter_bit(uint32_t h) { return (h >> 8) & ((1u << FILTER_BITS) - 1); }
+static inline uint32_t filter_bit(const sl__gaz_t *g, uint32_t h) { return (h >> 8) & g->fmask; }
 static inline void filter_set(sl__gaz_t *g, uint32_t h) {
-  g->filter[filter_bit(h) >> 6] |= 1ull << (filter_bit(h) & 63);
+  g->filter[filter_bit(g, h) >> 6] |= 1ull << (filter_bit(g, h) & 63);
 }
 
 /* The hash of a lower-cased word: its bytes eight at a time (the last group
@@ -78,23 +79,33 @@ static size_t lower(const char *w, size_t n, char *out, size_t cap) {
   return n;
 }
 
-sl__gaz_t *sl__gaz_create(void) {
+/* An empty table for about `words` words (`cap` bytes of them). */
+static sl__gaz_t *gaz_alloc(size_t words, size_t cap, unsigned filter_bits) {
   sl__gaz_t *g = calloc(1, sizeof *g);
   if (!g) return NULL;
-  size_t raw = strlen(sl__gazetteer_data);
-  /* decoded size: each entry at most 26 shared bytes + its suffix + NUL */
-  size_t cap = raw + (size_t)sl__gazetteer_count * 28 + 1 + 65536; /* + list words */
   g->words = malloc(cap);
   g->cap = cap;
   uint32_t nslots = 1; /* load factor at most about 2/3 */
-  while (nslots < (sl__gazetteer_count + 4096) * 3 / 2) nslots <<= 1;
+  while (nslots < words * 3 / 2) nslots <<= 1;
   g->slots = calloc(nslots, sizeof *g->slots);
-  g->filter = calloc((1u << FILTER_BITS) / 64, sizeof *g->filter);
+  g->filter = calloc(((size_t)1 << filter_bits) / 64, sizeof *g->filter);
   if (!g->words || !g->slots || !g->filter) {
     sl__gaz_free(g);
     return NULL;
   }
   g->mask = nslots - 1;
+  g->fmask = (1u << filter_bits) - 1;
+  return g;
+}
+
+sl__gaz_t *sl__gaz_create_small(void) { return gaz_alloc(1024, 16384, 12); }
+
+sl__gaz_t *sl__gaz_create(void) {
+  size_t raw = strlen(sl__gazetteer_data);
+  /* decoded size: each entry at most 26 shared bytes + its suffix + NUL */
+  size_t cap = raw + (size_t)sl__gazetteer_count * 28 + 1 + 65536; /* + list words */
+  sl__gaz_t *g = gaz_alloc(sl__gazetteer_count + 4096, cap, FILTER_BITS);
+  if (!g) return NULL;
   const char *p = sl__gazetteer_data;
   size_t o = 0, prev = 0, prev_len = 0;
   while (*p) {
@@ -113,6 +124,7 @@ sl__gaz_t *sl__gaz_create(void) {
       while (g->slots[h].off) h = (h + 1) & g->mask;
       g->slots[h] = (slot_t){(uint32_t)start + 1, fl, (uint8_t)len, tag_of(hv)};
       filter_set(g, hv);
+      g->entries++;
     }
     prev = start;
     prev_len = len;
@@ -134,7 +146,9 @@ int sl__gaz_add(sl__gaz_t *g, const char *const *words, unsigned flag) {
       h = (h + 1) & g->mask;
     }
     if (!g->slots[h].off) {
-      if (g->used + n + 1 > g->cap) return -1;
+      /* the table stays at most 3/4 full (probes end at an empty slot) */
+      if (g->used + n + 1 > g->cap || (g->entries + 1) * 4 > ((size_t)g->mask + 1) * 3) return -1;
+      g->entries++;
       memcpy(g->words + g->used, buf, n);
       g->words[g->used + n] = 0;
       g->slots[h] = (slot_t){(uint32_t)g->used + 1, 0, (uint8_t)n, tag_of(hv)};
@@ -156,7 +170,7 @@ void sl__gaz_free(sl__gaz_t *g) {
 
 /* The slot of lower-cased word buf (n bytes, hash hv), or NULL. */
 static inline const slot_t *probe(const sl__gaz_t *g, const char *buf, size_t n, uint32_t hv) {
-  if (!(g->filter[filter_bit(hv) >> 6] & (1ull << (filter_bit(hv) & 63)))) return NULL;
+  if (!(g->filter[filter_bit(g, hv) >> 6] & (1ull << (filter_bit(g, hv) & 63)))) return NULL;
   uint32_t h = hv & g->mask;
   uint8_t tag = tag_of(hv);
   for (;;) {
@@ -182,7 +196,7 @@ unsigned sl__gaz_lookup(const sl__gaz_t *g, const char *w, size_t n) {
       h = (h ^ (uint64_t)_mm_cvtsi128_si64(v)) * HASH_K;
       if (n > 8) h = (h ^ (uint64_t)_mm_extract_epi64(v, 1)) * HASH_K;
       uint32_t hv = hash_fin(h);
-      if (!(g->filter[filter_bit(hv) >> 6] & (1ull << (filter_bit(hv) & 63)))) return 0;
+      if (!(g->filter[filter_bit(g, hv) >> 6] & (1ull << (filter_bit(g, hv) & 63)))) return 0;
       uint32_t k = hv & g->mask;
       uint8_t tag = tag_of(hv);
       for (;;) {

@@ -72,6 +72,8 @@ static const char *const starters[] = {
     "name", "address", "phone", "email", "note", "dear", "hello", "hi", "thanks", "website",
     "mobile", "tel", "fax", "occupation", "title", "company", "city", "country", "zip", NULL};
 
+int sl__names_register_starters(sl__gaz_t *g) { return sl__gaz_add(g, starters, SL_GZ_STARTER); }
+
 void sl__names_register(sl__gaz_t *g) {
   sl__gaz_add(g, veto, SL_GZ_VETO);
   sl__gaz_add(g, honorific, SL_GZ_HONOR);
@@ -79,7 +81,7 @@ void sl__names_register(sl__gaz_t *g) {
 }
 
 unsigned sl__tok_flags(const sl__gaz_t *g, const char *text, sl__tok_t *t) {
-  if (t->looked) return t->gz;
+  if (t->looked == 1) return t->gz;
   t->looked = 1;
   t->gz = 0;
   if (t->kind != SL_TK_WORD || t->e - t->s < 1 || t->e - t->s > 40) return 0;

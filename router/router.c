@@ -252,7 +252,12 @@ sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
     sl__names_register(r->gaz);
     sl__address_register(r->gaz);
   }
-  if (!r->gaz) {
+  r->gaz_addr = sl__gaz_create_small();
+  if (r->gaz_addr && (sl__address_register_small(r->gaz_addr) || sl__names_register_starters(r->gaz_addr))) {
+    sl__gaz_free(r->gaz_addr);
+    r->gaz_addr = NULL;
+  }
+  if (!r->gaz || !r->gaz_addr) {
     sl_jerr_set(err, "$.detectors", "cannot build the name gazetteer");
     goto fail;
   }
@@ -279,6 +284,7 @@ void sl_router_free(sl_router_t *r) {
   if (!r) return;
   sl__scan_free(r->scan);
   sl__gaz_free(r->gaz);
+  sl__gaz_free(r->gaz_addr);
   for (size_t i = 0; i < r->n_custom; i++) pcre2_code_free(r->custom[i].code);
   free(r->extra_levels);
   while (r->work_free) {
@@ -477,7 +483,7 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
     if (!rc) {
       sl__detect_token_runs(&ctx, toks);
       sl__detect_names(&ctx, r->gaz, toks);
-      sl__detect_addresses(&ctx, r->gaz, toks);
+      sl__detect_addresses(&ctx, r->gaz, r->gaz_addr, toks);
     }
     if (!rc) rc = run_custom(r, text, len, cands);
     if (!rc) rc = cands->err;

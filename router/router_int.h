@@ -163,12 +163,20 @@ enum {
 
 typedef struct sl__gaz sl__gaz_t;
 sl__gaz_t *sl__gaz_create(void);
+/* An empty table for the few hundred list words the address rules test
+ * (sl__address_register_small): a few KB that stay in cache, where the full
+ * gazetteer's lookups go to a 32 KB filter and a 512 KB table. */
+sl__gaz_t *sl__gaz_create_small(void);
 void sl__gaz_free(sl__gaz_t *g);
 unsigned sl__gaz_lookup(const sl__gaz_t *g, const char *w, size_t n); /* lower-cases itself */
 /* Adds list words with a flag; at creation only. */
 int sl__gaz_add(sl__gaz_t *g, const char *const *words, unsigned flag);
 void sl__names_register(sl__gaz_t *g);
 void sl__address_register(sl__gaz_t *g);
+/* The words with the flags the address rules test (street types, unit words,
+ * sentence starters), for sl__gaz_create_small. 0 or -1. */
+int sl__address_register_small(sl__gaz_t *g);
+int sl__names_register_starters(sl__gaz_t *g);
 
 /* Name cues found by the multi-pattern pass ("my name is", "Mr.", "Dear"): the
  * strength the next word gets (2 strong, 1 weak). */
@@ -181,7 +189,7 @@ typedef struct {
   uint8_t nl_before; /* newline(s) between previous token and this one */
   uint8_t punct_before; /* last non-space byte before it ('.', ':', ',' ...), 0 if none */
   uint8_t cue;     /* name cue strength before this word (set from SL_P_CUE_NAME* hits) */
-  uint8_t looked;  /* gz is valid */
+  uint8_t looked;  /* 1: gz holds the gazetteer flags; 2: only the address rules' (address.c) */
   uint16_t gz;     /* gazetteer flags, looked up lazily */
 } sl__tok_t;
 enum { SL_TK_WORD = 1, SL_TK_NUM = 2, SL_TK_ALNUM = 3 };
@@ -217,7 +225,8 @@ void sl__tokenize(const char *text, size_t len, sl__toks_t *t, sl__bytestats_t *
 void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats_t *st);
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *t);
 void sl__detect_token_runs(sl__ctx_t *c, const sl__toks_t *t);
-void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *t);
+/* g: the gazetteer; ga: its address words alone (sl__gaz_create_small) */
+void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *t);
 /* Room for T->n token indices in T->sel (kept across requests), or NULL when it
  * cannot grow. The name and address detectors first gather the few tokens their
  * rules can start at, without a branch per token, then visit only those. */
@@ -281,6 +290,7 @@ struct sl_router {
   sl__work_t *work_free;
   int n_work_free;
   sl__gaz_t *gaz;
+  sl__gaz_t *gaz_addr; /* the address rules' words alone (sl__gaz_create_small) */
   struct {
     char type[40];
     void *code; /* pcre2_code_8 * (JIT-compiled) */

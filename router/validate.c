@@ -202,12 +202,22 @@ static const char *const ph_words[] = {
     "<", ">", "...", "\xe2\x80\xa6", "insert", "replace", "todo", "fixme", "fake", "sample",
     "mysecret", "my_secret", "my-secret", "yourpassword", "your_password", "xxxx", "****",
     "none", "null", "undefined", "secret_value", "api_key_value", "token_value"};
+/* The first two bytes of every phrase of two bytes or more, hashed into 4096
+ * bits: most byte pairs of a value start no phrase and are passed over with one
+ * test; ph_single marks the one-byte phrases ('<', '>'). */
+static uint64_t ph_pair[64];
+static bool ph_single[256];
+static inline unsigned ph_pair_bit(unsigned char a, unsigned char b) { return ((unsigned)a << 4 ^ b) & 4095; }
 void placeholder_init(void);
 void placeholder_init(void) {
   _Static_assert(sizeof ph_words / sizeof ph_words[0] <= 64, "ph_first is a 64-bit mask");
   for (size_t w = 0; w < sizeof ph_words / sizeof ph_words[0]; w++) {
-    ph_first[(unsigned char)ph_words[w][0]] |= 1ull << w;
+    const unsigned char *p = (const unsigned char *)ph_words[w];
+    ph_first[p[0]] |= 1ull << w;
     ph_len[w] = (uint8_t)strlen(ph_words[w]);
+    if (ph_len[w] == 1) ph_single[p[0]] = true;
+    else
+      ph_pair[ph_pair_bit(p[0], p[1]) >> 6] |= 1ull << (ph_pair_bit(p[0], p[1]) & 63);
   }
 }
 
@@ -242,9 +252,14 @@ bool sl__is_placeholder(const char *s, size_t n) {
    * phrases sit at the ends of a value ("your-key-here", "REPLACE_ME..."). */
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, placeholder_init);
+  const unsigned char *u = (const unsigned char *)s;
   for (size_t i = 0; i < n; i++) {
     if (i == 32 && n > 64) i = n - 32;
-    for (uint64_t ws = ph_first[(unsigned char)s[i]]; ws; ws &= ws - 1) {
+    if (ph_single[u[i]]) return true;
+    if (i + 1 >= n) break;
+    unsigned pb = ph_pair_bit(u[i], u[i + 1]);
+    if (!(ph_pair[pb >> 6] >> (pb & 63) & 1)) continue;
+    for (uint64_t ws = ph_first[u[i]]; ws; ws &= ws - 1) {
       unsigned w = (unsigned)__builtin_ctzll(ws);
       size_t m = ph_len[w];
       /* the second byte first: most candidates differ there (a call saved) */
