@@ -369,6 +369,58 @@ static inline __attribute__((always_inline)) void f32_tile(const float *tile, co
     for (int c = 0; c < 4; c++) acc[r][c] = a[r][c];
 }
 
+/* One 64-column N block (all of K) times R (1..4) rows of x, stored into y (ldy
+ * apart, w valid columns): f32_tile's arithmetic, in the same order, with the
+ * accumulators in registers for the whole block instead of passing through
+ * memory between tiles. For blocks short enough (K ≤ F32_SHORT_K) that the
+ * next group of rows finds the block's tiles still in L1. */
+static inline __attribute__((always_inline)) void f32_block(const dmat_t *dm, const float *blk, const float *x,
+                                                            int k, int R, bool pf, const float *end, float *y,
+                                                            size_t ldy, int w) {
+  __m512 a[4][4];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) a[r][c] = _mm512_setzero_ps();
+  for (int kb = 0; kb * 16 < k; kb++) {
+    const float *tile = blk + (size_t)kb * dm->kb_stride, *xk = x + kb * 16;
+    int kt = k - kb * 16 < 16 ? k - kb * 16 : 16;
+    bool pft = pf && tile + 4 * 1024 < end;
+    for (int i = 0; i < kt; i++) {
+      const float *wr = tile + i * 64;
+      if (pft)
+        for (int o = 0; o < 64; o += 16) _mm_prefetch((const char *)(wr + 4 * 1024 + o), _MM_HINT_T0);
+      __m512 w0 = _mm512_loadu_ps(wr), w1 = _mm512_loadu_ps(wr + 16);
+      __m512 w2 = _mm512_loadu_ps(wr + 32), w3 = _mm512_loadu_ps(wr + 48);
+      __asm__("" : "+v"(w0), "+v"(w1), "+v"(w2), "+v"(w3));
+#pragma GCC unroll 4
+      for (int r = 0; r < R; r++) {
+        __m512 xv = _mm512_set1_ps(xk[(size_t)r * k + i]);
+        a[r][0] = _mm512_fmadd_ps(xv, w0, a[r][0]);
+        a[r][1] = _mm512_fmadd_ps(xv, w1, a[r][1]);
+        a[r][2] = _mm512_fmadd_ps(xv, w2, a[r][2]);
+        a[r][3] = _mm512_fmadd_ps(xv, w3, a[r][3]);
+      }
+    }
+  }
+  if (w == 64) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; c++) _mm512_storeu_ps(y + (size_t)r * ldy + c * 16, a[r][c]);
+    return;
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+      int cw = w - c * 16 < 0 ? 0 : w - c * 16 < 16 ? w - c * 16 : 16;
+      _mm512_mask_storeu_ps(y + (size_t)r * ldy + c * 16, (__mmask16)((1u << cw) - 1), a[r][c]);
+    }
+}
+
+#define F32_SHORT_K 256
+
 /* y = x · W for 2 to F32_MAX_M rows of f32 x, reading the packed BA16a64b tiles,
  * for the N blocks nb0..nb1-1: gemm_s8's loop in f32 (each tile streamed once
  * and, while it sits in L1, multiplied by every group of 4 rows). On one thread
@@ -386,6 +438,27 @@ static void gemm_f32(const dmat_t *dm, const float *x, int n, int k, int m, floa
    * a large part of the traffic (stories260K: 16 KB past a 32 KB matrix), and
    * its prefetch instructions stalled the loop waiting for miss buffers. */
   const float *end = dm->w + (size_t)nb1 * dm->nb_stride;
+  if (k <= F32_SHORT_K) {
+    /* Short blocks (stories260K: K 64 and 172): a group of rows at a time over
+     * the whole block, its accumulators in registers (~10 % less time for its
+     * 8-row products than tile by tile, which moved 16 accumulators through
+     * memory per tile and group). */
+    for (int nb = nb0; nb < nb1; nb++) {
+      const float *blk = dm->w + (size_t)nb * dm->nb_stride;
+      int w = n - nb * 64 < 64 ? n - nb * 64 : 64;
+      for (int gi = 0; gi < ng; gi++) {
+        const float *xr = x + (size_t)gi * 4 * k;
+        float *yr = y + (size_t)gi * 4 * n + nb * 64;
+        switch (m - gi * 4 < 4 ? m - gi * 4 : 4) {
+        case 1: f32_block(dm, blk, xr, k, 1, gi == 0, end, yr, (size_t)n, w); break;
+        case 2: f32_block(dm, blk, xr, k, 2, gi == 0, end, yr, (size_t)n, w); break;
+        case 3: f32_block(dm, blk, xr, k, 3, gi == 0, end, yr, (size_t)n, w); break;
+        default: f32_block(dm, blk, xr, k, 4, gi == 0, end, yr, (size_t)n, w); break;
+        }
+      }
+    }
+    return;
+  }
   for (int nb = nb0; nb < nb1; nb++) {
     const float *blk = dm->w + (size_t)nb * dm->nb_stride;
     memset(acc, 0, sizeof(acc[0]) * (size_t)ng);
