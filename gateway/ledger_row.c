@@ -2,6 +2,7 @@
  * JSON of entity types, redactions and classification (types, counts, offsets —
  * never the matched text). */
 #include "ledger.h"
+#include "ledger_int.h"
 
 #include "sl_err.h"
 
@@ -110,6 +111,12 @@ static int64_t month_start(int64_t ts_ms, int add) {
 int64_t sl_ledger_month_start(int64_t ts_ms) { return month_start(ts_ms, 0); }
 int64_t sl_ledger_month_next(int64_t ts_ms) { return month_start(ts_ms, 1); }
 
+/* Numbers in the row's JSON without printf: this runs for every request. */
+static int put_int(sl_buf_t *b, int64_t v) {
+  char t[24];
+  return sl_buf_append(b, t, sl__ledger_fmt_int(v, t));
+}
+
 /* Entity type names come from the policy (custom detectors): escape them. */
 static int put_json_str(sl_buf_t *b, const char *s) {
   int rc = sl_buf_append(b, "\"", 1);
@@ -140,12 +147,17 @@ int sl_ledger_json_entities(const sl_entity_t *e, size_t n, sl_buf_t *out) {
     if (!first) rc = sl_buf_append(out, ",", 1);
     first = false;
     if (!rc) rc = put_json_str(out, e[i].type);
-    if (!rc) rc = sl_buf_printf(out, ":{\"count\":%zu,\"offsets\":[", count);
+    if (!rc) rc = sl_buf_puts(out, ":{\"count\":");
+    if (!rc) rc = put_int(out, (int64_t)count);
+    if (!rc) rc = sl_buf_puts(out, ",\"offsets\":[");
     size_t k = 0;
     for (size_t j = i; !rc && j < n && k < MAX_OFFSETS_PER_TYPE; j++) {
       if (strcmp(e[j].type, e[i].type)) continue;
-      rc = sl_buf_printf(out, "%s[%u,%u]", k ? "," : "", (unsigned)e[j].start,
-                         (unsigned)e[j].end);
+      rc = sl_buf_puts(out, k ? ",[" : "[");
+      if (!rc) rc = put_int(out, (unsigned)e[j].start);
+      if (!rc) rc = sl_buf_append(out, ",", 1);
+      if (!rc) rc = put_int(out, (unsigned)e[j].end);
+      if (!rc) rc = sl_buf_append(out, "]", 1);
       k++;
     }
     if (!rc) rc = sl_buf_puts(out, count > k ? "],\"truncated\":true}" : "]}");
@@ -166,7 +178,8 @@ int sl_ledger_json_redactions(const sl_entity_t *e, size_t n, const char *const 
     if (!first) rc = sl_buf_append(out, ",", 1);
     first = false;
     if (!rc) rc = put_json_str(out, types[t]);
-    if (!rc) rc = sl_buf_printf(out, ":%zu", count);
+    if (!rc) rc = sl_buf_append(out, ":", 1);
+    if (!rc) rc = put_int(out, (int64_t)count);
   }
   return rc ? rc : sl_buf_append(out, "}", 1);
 }
@@ -180,11 +193,15 @@ int sl_ledger_json_classification(const sl_class_t *c, sl_buf_t *out) {
   if (!isfinite(d)) d = 0;
   int rc = sl_buf_puts(out, "{\"level\":");
   if (!rc) rc = put_json_str(out, lvl);
-  if (!rc) rc = sl_buf_printf(out, ",\"difficulty\":%.6f,\"label\":", d);
+  char num[48]; /* "%.6f", as the REAL columns are written */
+  size_t nn = sl__ledger_fmt_real(d, SL_LTYPE_R6, num, sizeof num, NULL);
+  if (!rc) rc = sl_buf_puts(out, ",\"difficulty\":");
+  if (!rc) rc = sl_buf_append(out, num, nn);
+  if (!rc) rc = sl_buf_puts(out, ",\"label\":");
   if (!rc) rc = put_json_str(out, c->difficulty_label ? c->difficulty_label : "");
-  if (!rc)
-    rc = sl_buf_printf(out, ",\"entities\":%zu,\"error\":%s}", c->n_entities,
-                       c->error ? "true" : "false");
+  if (!rc) rc = sl_buf_puts(out, ",\"entities\":");
+  if (!rc) rc = put_int(out, (int64_t)c->n_entities);
+  if (!rc) rc = sl_buf_puts(out, c->error ? ",\"error\":true}" : ",\"error\":false}");
   return rc;
 }
 
