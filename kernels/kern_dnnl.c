@@ -497,11 +497,12 @@ typedef struct {
   int n, k, m;
   float *y;
   atomic_int next; /* see run_blocks */
+  bool gemv;       /* one row through the gemv (else gemm_f32) */
 } f32_job_t;
 
 static void f32_blocks(const void *arg, int nb0, int nb1) {
   const f32_job_t *j = arg;
-  if (j->m == 1)
+  if (j->gemv)
     gemv_ba16a64b(j->dm, j->n, j->k, j->x, j->y, nb0, nb1);
   else
     gemm_f32(j->dm, j->x, j->n, j->k, j->m, j->y, nb0, nb1);
@@ -647,7 +648,10 @@ static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, 
    * its helper thread as gemm_s8 is below (before, 2 threads sent them to
    * oneDNN's OpenMP team). */
   if (dm->w && m <= F32_MAX_M) {
-    f32_job_t j = {dm, x, sh->n_out, sh->n_in, m, y, (sh->n_out + 63) / 64 / 2};
+    /* One row is the gemv's, except inside a share of sl__kern_parallel: there
+     * it is one row of a product the model split by rows (d_rows_apart), and
+     * gets gemm_f32's sums, as it would in the whole product. */
+    f32_job_t j = {dm, x, sh->n_out, sh->n_in, m, y, (sh->n_out + 63) / 64 / 2, m == 1 && !sl__kern_in_share()};
     int nt = sl__kern_threads();
     if (nt > 1 && (size_t)m * sh->n_out * sh->n_in >= HELPER_MACS)
       sl__kern_parallel(gemm_f32_part, &j, nt);
@@ -710,4 +714,17 @@ static bool d_on_helper(const sl_kern_mat_t *w, int m) {
 #endif
 }
 
-const sl__kern_ops_t sl__kern_dnnl_ops = {d_init, d_fini, d_mat_init, d_mat_fini, d_matmul, d_on_helper};
+/* gemm_f32 computes each row on its own (one chain per output over K, no scratch
+ * shared between calls), so a product of 2..F32_MAX_M rows may be cut into row
+ * ranges computed on different threads. The s8 loop is exact too, but its
+ * converted activations sit in one scratch buffer per context. */
+static bool d_rows_apart(const sl_kern_mat_t *w, int m) {
+#if defined(__AVX512F__)
+  return ((const dmat_t *)w->impl_data)->w && m <= F32_MAX_M;
+#else
+  (void)w, (void)m;
+  return false;
+#endif
+}
+
+const sl__kern_ops_t sl__kern_dnnl_ops = {d_init, d_fini, d_mat_init, d_mat_fini, d_matmul, d_on_helper, d_rows_apart};

@@ -20,6 +20,11 @@ typedef struct {
   /* With 2 or more threads: whether a product of m rows runs on the caller and
    * its helper thread (sl__kern_parallel). NULL: never. */
   bool (*on_helper)(const sl_kern_mat_t *w, int m);
+  /* Whether a product of m rows gives every row the same outputs when its rows
+   * are computed in separate products (of any count down to one) inside shares
+   * of sl__kern_parallel, each on the thread that runs the share, with no
+   * scratch shared between calls. NULL: never. */
+  bool (*rows_apart)(const sl_kern_mat_t *w, int m);
 } sl__kern_ops_t;
 
 struct sl_kern {
@@ -49,12 +54,17 @@ void sl__kern_scale_rows(const sl_kern_t *k, const sl_kern_mat_t *w, int m, floa
 /* The calling thread's configured thread count, and a raw setter that does not
  * change it (for temporarily running a small product on one thread). */
 int sl__kern_threads(void);
+/* True while the calling thread runs a share of sl__kern_parallel: there a
+ * product runs on this thread alone, and one of a single row is computed as a
+ * row of a multi-row product (see rows_apart). */
+bool sl__kern_in_share(void);
 void sl__kern_omp_threads(int n);
 /* Runs fn(arg, ith, nth) on nth threads, the caller as ith 0 and a helper thread
  * of the caller's (kern_matmul.c) as 1, and returns when both are done; if the
  * helper has not picked its share up by the time the caller's is done, the caller
  * runs fn(arg, 1, 2) itself. Only nth = 2 for now: n ≥ 2 runs two; n ≤ 1, or no
- * helper, runs fn(arg, 0, 1) on the caller. */
+ * helper, runs fn(arg, 0, 1) on the caller. Inside a share (of nth 2) the
+ * thread count reads 1: nothing forks again. */
 void sl__kern_parallel(void (*fn)(void *arg, int ith, int nth), void *arg, int n);
 
 extern const sl__kern_ops_t sl__kern_ref_ops;

@@ -27,6 +27,9 @@ const char *sl_kern_prec_name(sl_kern_prec_t p) {
 }
 
 static _Thread_local int tls_threads = 1;
+/* Set while this thread runs a share of sl__kern_parallel (always on a helper):
+ * products issued from inside a share run on the calling thread alone. */
+static _Thread_local int tls_share;
 
 /* oneDNN here runs on OpenMP, whose thread count is a per-thread setting. We look
  * omp_set_num_threads up at run time because libgomp is only an indirect
@@ -47,7 +50,9 @@ void sl_kern_set_threads(int n) {
   sl__kern_omp_threads(n);
 }
 
-int sl__kern_threads(void) { return tls_threads; }
+int sl__kern_threads(void) { return tls_share ? 1 : tls_threads; }
+
+bool sl__kern_in_share(void) { return tls_share; }
 
 /* Two-way fork/join for the few-row products (gemm_s8, gemm_f32 in kern_dnnl.c): each
  * calling thread gets one helper thread, created on first use and stopped when
@@ -102,6 +107,7 @@ static double mono_ns(void) {
 static void *helper_main(void *p) {
   helper_t *h = p;
   unsigned seen = 0;
+  tls_share = 1;
   for (;;) {
     unsigned g = atomic_load_explicit(&h->gen, memory_order_acquire);
     if (g == seen) {
@@ -176,6 +182,7 @@ void sl__kern_parallel(void (*fn)(void *arg, int ith, int nth), void *arg, int n
   h->arg = arg;
   unsigned g = atomic_load(&h->gen) + 1;
   helper_post(h, g);
+  tls_share = 1;
   fn(arg, 0, 2);
   /* A helper that has not started yet (asleep, or its core taken by other
    * load) is not waited for: its share runs here, as on one thread. */
@@ -184,14 +191,19 @@ void sl__kern_parallel(void (*fn)(void *arg, int ith, int nth), void *arg, int n
     fn(arg, 1, 2);
   else
     for (int i = 1; atomic_load_explicit(&h->done, memory_order_acquire) != g; i++) spin_step(i, 4096);
+  tls_share = 0;
 }
 
 void sl_kern_parallel(void (*fn)(void *arg, int ith, int nth), void *arg) {
-  sl__kern_parallel(fn, arg, tls_threads);
+  sl__kern_parallel(fn, arg, sl__kern_threads());
 }
 
 bool sl_kern_on_helper(const sl_kern_mat_t *w, int m) {
-  return tls_threads > 1 && w->k->ops->on_helper && w->k->ops->on_helper(w, m);
+  return sl__kern_threads() > 1 && w->k->ops->on_helper && w->k->ops->on_helper(w, m);
+}
+
+bool sl_kern_rows_on_helper(const sl_kern_mat_t *w, int m) {
+  return sl__kern_threads() > 1 && m >= 2 && w->k->ops->rows_apart && w->k->ops->rows_apart(w, m);
 }
 
 int sl_kern_new(sl_kern_impl_t impl, int max_m, sl_kern_t **out) {

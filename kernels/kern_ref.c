@@ -30,4 +30,4 @@ static int ref_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m
   return 0;
 }
 
-const sl__kern_ops_t sl__kern_ref_ops = {ref_init, ref_fini, ref_mat_init, ref_mat_fini, ref_matmul, NULL};
+const sl__kern_ops_t sl__kern_ref_ops = {ref_init, ref_fini, ref_mat_init, ref_mat_fini, ref_matmul, NULL, NULL};

@@ -95,6 +95,12 @@ void sl_kern_parallel(void (*fn)(void *arg, int ith, int nth), void *arg);
  * sl_kern_parallel costs no wake-up; around oneDNN's (OpenMP) products it would
  * spin on a core OpenMP's threads need (2 vCPUs: 86M F32 tg64 ~105 -> ~80). */
 bool sl_kern_on_helper(const sl_kern_mat_t *w, int m);
+/* With 2 or more threads on the calling thread, whether the m ≥ 2 rows of a
+ * product with w may be cut into row ranges, each multiplied inside its own share
+ * of sl_kern_parallel (where a product runs on the thread that calls it), with
+ * every row's outputs the same as in one product of the m rows (f32 products of
+ * 2-12 rows: rows are computed independently). */
+bool sl_kern_rows_on_helper(const sl_kern_mat_t *w, int m);
 
 /* Prepares an n_out × n_in weight matrix stored as dt at w (borrowed only during
  * the call) for products in precision prec: converted and, for oneDNN, reordered

@@ -306,6 +306,11 @@ static int load_weights(sl_model_t *m, int prec_opt, char *err, size_t errlen) {
   return 0;
 }
 
+/* Scratch of n floats, 64-byte aligned, with one cache line to spare: when two
+ * threads take a batch's rows apart (row_split), the second range starts on the
+ * next cache line (share_rows), so the threads never write the same line. */
+static float *scratch_alloc(size_t n) { return aligned_alloc(64, (n * 4 + 64 + 63) / 64 * 64); }
+
 static int alloc_state(sl_model_t *m, const sl_model_opts_t *o, char *err, size_t errlen) {
   sl_model_info_t *in = &m->info;
   in->n_slots = o->n_slots > 0 ? o->n_slots : 1;
@@ -340,18 +345,18 @@ static int alloc_state(sl_model_t *m, const sl_model_opts_t *o, char *err, size_
   size_t nv = (size_t)in->n_layers * in->n_slots * in->n_kv_heads * m->v_head_stride;
   m->k_cache = calloc(nk, m->kv_elt); /* zeros: padded key slots stay finite */
   m->v_cache = calloc(nv, m->kv_elt);
-  m->x = malloc(R * in->dim * 4);
-  m->xb = malloc(R * in->dim * 4);
-  m->tmp = malloc(R * in->dim * 4);
-  m->qkv = malloc(R * m->qkv_dim * 4);
-  m->att = malloc(R * m->q_dim * 4);
-  m->gu = malloc(R * in->n_ff * 2 * 4);
-  m->h = malloc(R * in->n_ff * 4);
-  m->xl = malloc(L * in->dim * 4);
-  m->logits = malloc(L * in->n_vocab * 4);
+  m->x = scratch_alloc(R * in->dim);
+  m->xb = scratch_alloc(R * in->dim);
+  m->tmp = scratch_alloc(R * in->dim);
+  m->qkv = scratch_alloc(R * m->qkv_dim);
+  m->att = scratch_alloc(R * m->q_dim);
+  m->gu = scratch_alloc(R * in->n_ff * 2);
+  m->h = scratch_alloc(R * in->n_ff);
+  m->xl = scratch_alloc(L * in->dim);
+  m->logits = scratch_alloc(L * in->n_vocab);
   m->scores_stride = ctx_pad;
-  m->scores = malloc(2 * ctx_pad * 4); /* one per thread of sl_kern_parallel */
-  m->rope_cs = malloc(R * in->n_rot * 4);
+  m->scores = scratch_alloc(2 * ctx_pad); /* one per thread of sl_kern_parallel */
+  m->rope_cs = scratch_alloc(R * in->n_rot);
   if (!m->k_cache || !m->v_cache || !m->x || !m->xb || !m->tmp || !m->qkv || !m->att || !m->gu ||
       !m->h || !m->xl || !m->logits || !m->scores || !m->rope_cs)
     return errf(err, errlen, SL_ENOMEM, "model: out of memory for a %zu-byte KV cache and scratch",
@@ -434,6 +439,9 @@ typedef struct {
   const sl_model_batch_t *b;
   const layer_t *L;
   char *kc, *vc;   /* this layer's caches */
+  float *qkv, *att; /* the batch's rows of m->qkv and m->att */
+  const float *rope_cs; /* the batch's rows of m->rope_cs */
+  float *scores;   /* the calling share's scratch, when not split by heads */
   atomic_int next; /* on 2 threads: the next KV head of the second half not yet taken */
 } att_job_t;
 
@@ -441,21 +449,24 @@ typedef struct {
  * attention stays on one thread: the fork/join would cost about as much (~1 µs). */
 #define ATT_PARALLEL_MACS (1 << 14)
 
-static void attend(sl_model_t *m, const sl_model_batch_t *b, const layer_t *L, char *kc, char *vc, int g0,
-                   int g1, float *scores) {
+static void attend(const att_job_t *j, int g0, int g1, float *scores) {
+  sl_model_t *m = j->m;
+  const sl_model_batch_t *b = j->b;
+  const layer_t *L = j->L;
+  char *kc = j->kc, *vc = j->vc;
   const sl_model_info_t *in = &m->info;
   int n = b->n, hd = in->head_dim, group = in->n_heads / in->n_kv_heads, h0 = g0 * group, h1 = g1 * group;
   size_t ks = m->k_head_stride * in->n_kv_heads, vs = m->v_head_stride * in->n_kv_heads; /* one slot */
   /* First every row's K and V go into the cache, so that a row attends to the
    * earlier rows of its own sequence in this same call (chunked prefill). */
   for (int i = 0; i < n; i++) {
-    float *q = m->qkv + (size_t)i * m->qkv_dim, *k = q + m->q_dim, *v = k + m->kv_dim;
+    float *q = j->qkv + (size_t)i * m->qkv_dim, *k = q + m->q_dim, *v = k + m->kv_dim;
     if (L->bq_kv) {
       sl_kern_add(q + (size_t)h0 * hd, L->bq_kv + (size_t)h0 * hd, (h1 - h0) * hd);
       sl_kern_add(k + (size_t)g0 * hd, L->bq_kv + m->q_dim + (size_t)g0 * hd, (g1 - g0) * hd);
       sl_kern_add(v + (size_t)g0 * hd, L->bq_kv + m->q_dim + m->kv_dim + (size_t)g0 * hd, (g1 - g0) * hd);
     }
-    const float *cs = m->rope_cs + (size_t)i * in->n_rot;
+    const float *cs = j->rope_cs + (size_t)i * in->n_rot;
     sl_kern_rope_apply(q + (size_t)h0 * hd, h1 - h0, hd, in->n_rot, cs, in->neox_rope);
     sl_kern_rope_apply(k + (size_t)g0 * hd, g1 - g0, hd, in->n_rot, cs, in->neox_rope);
     void *kd = KV_AT(m, kc, (size_t)b->slot[i] * ks + (size_t)g0 * m->k_head_stride);
@@ -488,11 +499,11 @@ static void attend(sl_model_t *m, const sl_model_batch_t *b, const layer_t *L, c
                     KV_AT(m, vc, (size_t)b->slot[i1] * vs + (size_t)g0 * m->v_head_stride), b->pos[i1] + 1);
       /* The group's query heads together: they read the same keys and values. */
       for (int i = i0; i < i1; i++) {
-        float *out = m->att + (size_t)i * m->q_dim + (size_t)g * group * hd;
-        const float *q = m->qkv + (size_t)i * m->qkv_dim + (size_t)g * group * hd;
+        float *out = j->att + (size_t)i * m->q_dim + (size_t)g * group * hd;
+        const float *q = j->qkv + (size_t)i * m->qkv_dim + (size_t)g * group * hd;
         if (in->kv_f16)
-          for (int j = 0; j < group; j++)
-            sl_kern_attention_head_f16(out + j * hd, q + j * hd, (const uint16_t *)kh, (const uint16_t *)vh,
+          for (int jq = 0; jq < group; jq++)
+            sl_kern_attention_head_f16(out + jq * hd, q + jq * hd, (const uint16_t *)kh, (const uint16_t *)vh,
                                        b->pos[i] + 1, hd, scores);
         else
           sl_kern_attention_group(out, q, (const float *)kh, (const float *)vh, b->pos[i] + 1, hd, group, scores);
@@ -509,19 +520,125 @@ static void attend(sl_model_t *m, const sl_model_batch_t *b, const layer_t *L, c
 static void attention_part(void *arg, int ith, int nth) {
   att_job_t *j = arg;
   int nkv = j->m->info.n_kv_heads;
-  float *scores = j->m->scores + (size_t)ith * j->m->scores_stride;
   if (nth == 1) {
-    attend(j->m, j->b, j->L, j->kc, j->vc, 0, nkv, scores);
+    attend(j, 0, nkv, j->scores);
     return;
   }
-  if (ith == 0) attend(j->m, j->b, j->L, j->kc, j->vc, 0, nkv / 2, scores);
-  for (int g; (g = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < nkv;)
-    attend(j->m, j->b, j->L, j->kc, j->vc, g, g + 1, scores);
+  float *scores = j->m->scores + (size_t)ith * j->m->scores_stride;
+  if (ith == 0) attend(j, 0, nkv / 2, scores);
+  for (int g; (g = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < nkv;) attend(j, g, g + 1, scores);
+}
+
+/* Row r0 of a scratch buffer of rows of `stride` floats, for the thread that
+ * takes rows r0... : the first range starts at the buffer, a later one on the
+ * cache line after row r0 - 1 ends (scratch_alloc leaves room for it). */
+static float *share_rows(float *base, int r0, size_t stride) {
+  float *p = base + (size_t)r0 * stride;
+  return r0 ? (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63) : p;
+}
+
+/* Rows [r0, r1) of a batch through every layer and, for those that ask, the
+ * output head (their logits become rows j0... of m->logits). The rows' scratch
+ * is theirs alone, so two row ranges can run at once (see row_split). */
+static int forward_rows(sl_model_t *m, const sl_model_batch_t *all, int r0, int r1, int j0, bool par_att,
+                        float *scores) {
+  const sl_model_info_t *in = &m->info;
+  int n = r1 - r0, dim = in->dim, rc;
+  sl_model_batch_t rows = {n, all->tok + r0, all->pos + r0, all->slot + r0, all->logits ? all->logits + r0 : NULL};
+  const sl_model_batch_t *b = &rows;
+  float *x = share_rows(m->x, r0, dim), *xb = share_rows(m->xb, r0, dim), *tmp = share_rows(m->tmp, r0, dim);
+  float *qkv = share_rows(m->qkv, r0, m->qkv_dim), *att = share_rows(m->att, r0, m->q_dim);
+  float *gu = share_rows(m->gu, r0, 2 * in->n_ff), *hh = share_rows(m->h, r0, in->n_ff);
+  float *rope_cs = share_rows(m->rope_cs, r0, in->n_rot);
+  size_t ks = m->k_head_stride * in->n_kv_heads, vs = m->v_head_stride * in->n_kv_heads; /* one slot */
+  for (int i = 0; i < n; i++)
+    sl_kern_to_f32(m->embd_dt, m->embd + (size_t)b->tok[i] * m->embd_row_bytes, x + (size_t)i * dim, (size_t)dim);
+  for (int i = 0; i < n; i++) sl_kern_rope_cs(rope_cs + (size_t)i * in->n_rot, b->pos[i], m->inv_freq, in->n_rot);
+  for (int l = 0; l < in->n_layers; l++) {
+    layer_t *L = &m->layers[l];
+    for (int i = 0; i < n; i++)
+      sl_kern_rmsnorm(xb + (size_t)i * dim, x + (size_t)i * dim, L->attn_norm, dim, in->rms_eps);
+    if ((rc = sl_kern_matmul(m->kern, L->wqkv, xb, n, qkv))) return rc;
+    char *kc = KV_AT(m, m->k_cache, (size_t)l * in->n_slots * ks), *vc = KV_AT(m, m->v_cache, (size_t)l * in->n_slots * vs);
+    att_job_t job = {m, b, L, kc, vc, qkv, att, rope_cs, scores, in->n_kv_heads / 2};
+    if (par_att)
+      sl_kern_parallel(attention_part, &job);
+    else
+      attention_part(&job, 0, 1);
+    if ((rc = sl_kern_matmul(m->kern, L->wo, att, n, tmp))) return rc;
+    sl_kern_add(x, tmp, n * dim);
+    for (int i = 0; i < n; i++)
+      sl_kern_rmsnorm(xb + (size_t)i * dim, x + (size_t)i * dim, L->ffn_norm, dim, in->rms_eps);
+    if ((rc = sl_kern_matmul(m->kern, L->wgu, xb, n, gu))) return rc;
+    for (int i = 0; i < n; i++) {
+      float *g = gu + (size_t)i * 2 * in->n_ff;
+      sl_kern_silu_mul(hh + (size_t)i * in->n_ff, g, g + in->n_ff, in->n_ff);
+    }
+    if ((rc = sl_kern_matmul(m->kern, L->wdown, hh, n, tmp))) return rc;
+    sl_kern_add(x, tmp, n * dim);
+  }
+  int nl = 0;
+  float *xl = share_rows(m->xl, j0, dim);
+  for (int i = 0; i < n; i++)
+    if (b->logits && b->logits[i])
+      sl_kern_rmsnorm(xl + (size_t)nl++ * dim, x + (size_t)i * dim, m->out_norm, dim, in->rms_eps);
+  if (nl && (rc = sl_kern_matmul(m->kern, m->wout, xl, nl, m->logits + (size_t)j0 * in->n_vocab))) return rc;
+  return 0;
+}
+
+/* Models whose weights take at most this many bytes (stories260K: ~1.1 MB) sit
+ * in cache, where a few rows' products are bound by the FMA units rather than by
+ * streaming the weights: on 2 threads each thread then takes half of the rows
+ * through the whole forward pass (one fork/join per pass) instead of half of
+ * every product's columns (one per product, ~26 a pass, and no parallel
+ * attention below ATT_PARALLEL_MACS). Larger models stream their weights from
+ * memory, and splitting rows would stream them twice. */
+#define ROW_SPLIT_BYTES ((size_t)8 << 20)
+
+/* Where a batch's rows are cut in two for the threads of sl_kern_parallel, or 0
+ * to keep them together: only when every row asks for logits (a batch of decode
+ * rows; otherwise a lone logits row would be a 1-row product inside a share but
+ * the gemv outside one), every product computes rows independently
+ * (sl_kern_rows_on_helper), and no sequence has rows on both sides (its rows
+ * read the K/V its earlier rows store in the same pass). */
+static int row_split(const sl_model_t *m, const sl_model_batch_t *b, int nl) {
+  int n = b->n;
+  if (n < 2 || nl != n || m->info.weight_bytes > ROW_SPLIT_BYTES) return 0;
+  const layer_t *L = &m->layers[0]; /* every layer has the same shapes */
+  if (!sl_kern_rows_on_helper(L->wqkv, n) || !sl_kern_rows_on_helper(L->wo, n) ||
+      !sl_kern_rows_on_helper(L->wgu, n) || !sl_kern_rows_on_helper(L->wdown, n) ||
+      !sl_kern_rows_on_helper(m->wout, n))
+    return 0;
+  for (int s = (n + 1) / 2; s < n; s++) {
+    bool apart = true;
+    for (int i = 0; i < s && apart; i++)
+      for (int k = s; k < n && apart; k++) apart = b->slot[i] != b->slot[k];
+    if (apart) return s;
+  }
+  return 0;
+}
+
+typedef struct {
+  sl_model_t *m;
+  const sl_model_batch_t *b;
+  int split; /* rows [0, split) are share 0's, [split, n) share 1's (all ask for logits) */
+  int rc[2];
+} rows_job_t;
+
+static void rows_part(void *arg, int ith, int nth) {
+  rows_job_t *j = arg;
+  float *scores = j->m->scores + (size_t)ith * j->m->scores_stride;
+  if (nth == 1)
+    j->rc[0] = forward_rows(j->m, j->b, 0, j->b->n, 0, false, scores);
+  else if (ith == 0)
+    j->rc[0] = forward_rows(j->m, j->b, 0, j->split, 0, false, scores);
+  else
+    j->rc[1] = forward_rows(j->m, j->b, j->split, j->b->n, j->split, false, scores);
 }
 
 int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
   const sl_model_info_t *in = &m->info;
-  int n = b->n, dim = in->dim;
+  int n = b->n;
   if (n < 1 || n > m->max_rows) return SL_EINVAL;
   int nl = 0;
   for (int i = 0; i < n; i++) {
@@ -532,49 +649,22 @@ int sl_model_forward(sl_model_t *m, const sl_model_batch_t *b) {
   }
   if (nl > m->max_logits) return SL_ERANGE;
   m->n_logits = 0;
-  size_t ks = m->k_head_stride * in->n_kv_heads, vs = m->v_head_stride * in->n_kv_heads; /* one slot */
-  for (int i = 0; i < n; i++)
-    sl_kern_to_f32(m->embd_dt, m->embd + (size_t)b->tok[i] * m->embd_row_bytes, m->x + (size_t)i * dim,
-                   (size_t)dim);
-  for (int i = 0; i < n; i++) sl_kern_rope_cs(m->rope_cs + (size_t)i * in->n_rot, b->pos[i], m->inv_freq, in->n_rot);
-  size_t att_macs = 0; /* per layer: Q·K and P·V, plus the per-row RoPE and stores */
-  for (int i = 0; i < n; i++) att_macs += (size_t)(b->pos[i] + 1) * m->q_dim * 2 + m->qkv_dim;
-  /* On 2 threads the KV heads are split in two (per head, so both threads run
-   * the same code on every head and the result does not depend on the thread
-   * count), when the products around attention run on the helper thread too (s8
-   * or f32, up to 12 rows: otherwise oneDNN's OpenMP threads would share the two
-   * cores with the spinning helper) and the work pays for the fork/join. */
-  bool par_att = in->n_kv_heads > 1 && att_macs >= ATT_PARALLEL_MACS && sl_kern_on_helper(m->layers[0].wo, n);
-  int rc;
-  for (int l = 0; l < in->n_layers; l++) {
-    layer_t *L = &m->layers[l];
-    for (int i = 0; i < n; i++)
-      sl_kern_rmsnorm(m->xb + (size_t)i * dim, m->x + (size_t)i * dim, L->attn_norm, dim, in->rms_eps);
-    if ((rc = sl_kern_matmul(m->kern, L->wqkv, m->xb, n, m->qkv))) return rc;
-    char *kc = KV_AT(m, m->k_cache, (size_t)l * in->n_slots * ks), *vc = KV_AT(m, m->v_cache, (size_t)l * in->n_slots * vs);
-    att_job_t job = {m, b, L, kc, vc, in->n_kv_heads / 2};
-    if (par_att)
-      sl_kern_parallel(attention_part, &job);
-    else
-      attention_part(&job, 0, 1);
-    if ((rc = sl_kern_matmul(m->kern, L->wo, m->att, n, m->tmp))) return rc;
-    sl_kern_add(m->x, m->tmp, n * dim);
-    for (int i = 0; i < n; i++)
-      sl_kern_rmsnorm(m->xb + (size_t)i * dim, m->x + (size_t)i * dim, L->ffn_norm, dim, in->rms_eps);
-    if ((rc = sl_kern_matmul(m->kern, L->wgu, m->xb, n, m->gu))) return rc;
-    for (int i = 0; i < n; i++) {
-      float *g = m->gu + (size_t)i * 2 * in->n_ff;
-      sl_kern_silu_mul(m->h + (size_t)i * in->n_ff, g, g + in->n_ff, in->n_ff);
-    }
-    if ((rc = sl_kern_matmul(m->kern, L->wdown, m->h, n, m->tmp))) return rc;
-    sl_kern_add(m->x, m->tmp, n * dim);
+  int rc, split = row_split(m, b, nl);
+  if (split) {
+    rows_job_t job = {m, b, split, {0, 0}};
+    sl_kern_parallel(rows_part, &job);
+    if ((rc = job.rc[0] ? job.rc[0] : job.rc[1])) return rc;
+  } else {
+    size_t att_macs = 0; /* per layer: Q·K and P·V, plus the per-row RoPE and stores */
+    for (int i = 0; i < n; i++) att_macs += (size_t)(b->pos[i] + 1) * m->q_dim * 2 + m->qkv_dim;
+    /* On 2 threads the KV heads are split in two (per head, so both threads run
+     * the same code on every head and the result does not depend on the thread
+     * count), when the products around attention run on the helper thread too (s8
+     * or f32, up to 12 rows: otherwise oneDNN's OpenMP threads would share the two
+     * cores with the spinning helper) and the work pays for the fork/join. */
+    bool par_att = in->n_kv_heads > 1 && att_macs >= ATT_PARALLEL_MACS && sl_kern_on_helper(m->layers[0].wo, n);
+    if ((rc = forward_rows(m, b, 0, n, 0, par_att, m->scores))) return rc;
   }
-  if (!nl) return 0;
-  int j = 0;
-  for (int i = 0; i < n; i++)
-    if (b->logits[i])
-      sl_kern_rmsnorm(m->xl + (size_t)j++ * dim, m->x + (size_t)i * dim, m->out_norm, dim, in->rms_eps);
-  if ((rc = sl_kern_matmul(m->kern, m->wout, m->xl, nl, m->logits))) return rc;
   m->n_logits = nl;
   return 0;
 }
