@@ -185,20 +185,9 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
   const char *text = c->text;
   size_t done = 0; /* tokens before this are inside an address already */
   /* only an "Address" label at a line start or a house number (a number of at
-   * most 6 bytes) starts a rule: those tokens first, without a branch each */
-  uint32_t *sel = sl__tok_sel(T);
-  if (!sel) {
-    if (!c->out->err) c->out->err = SL_ENOMEM;
-    return;
-  }
-  size_t nsel = 0;
-  for (size_t j = 0; j < T->n; j++) {
-    const sl__tok_t *t = &T->v[j];
-    unsigned len = t->e - t->s;
-    bool word = t->kind == SL_TK_WORD;
-    sel[nsel] = (uint32_t)j;
-    nsel += (word & (len == 7) & ((j == 0) | (t->nl_before != 0))) | (!word & (len <= 6));
-  }
+   * most 6 bytes) starts a rule: the tokenizer listed those tokens */
+  const uint32_t *sel = T->sel_addr;
+  size_t nsel = T->n_addr;
   for (size_t q = 0; q < nsel; q++) {
     size_t j = sel[q];
     const sl__tok_t *t = &T->v[j];

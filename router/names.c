@@ -144,8 +144,11 @@ static bool pronoun_near(const char *text, const sl__toks_t *T, size_t i, size_t
   return false;
 }
 
-/* Marks the word after each name-cue hit of the multi-pattern pass. */
-static void mark_cues(const sl__ctx_t *c, sl__toks_t *T) {
+/* Marks the word after each name-cue hit of the multi-pattern pass; the marked
+ * tokens go to cue_tok (sorted, at most cap; returns how many, or cap + 1 when
+ * they do not fit). */
+static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, size_t cap) {
+  size_t n = 0;
   for (size_t h = 0; h < c->hits->n; h++) {
     const sl__hit_t *hit = &c->hits->v[h];
     if (hit->id != SL_P_CUE_NAME2 && hit->id != SL_P_CUE_NAME1) continue;
@@ -164,36 +167,68 @@ static void mark_cues(const sl__ctx_t *c, sl__toks_t *T) {
     if (lo < T->n && !crosses && T->v[lo].nl_before <= 1 && T->v[lo].s - hit->end <= 4) {
       uint8_t st = hit->id == SL_P_CUE_NAME2 ? 2 : 1;
       if (st > T->v[lo].cue) T->v[lo].cue = st;
+      if (n < cap) { /* insertion into the sorted list, no duplicates */
+        size_t k = n;
+        while (k > 0 && cue_tok[k - 1] > lo) k--;
+        if (!(k > 0 && cue_tok[k - 1] == lo)) {
+          memmove(cue_tok + k + 1, cue_tok + k, (n - k) * sizeof *cue_tok);
+          cue_tok[k] = (uint32_t)lo;
+          n++;
+        }
+      } else {
+        n = cap + 1;
+      }
     }
   }
+  return n;
 }
 
 #define GZ(k) sl__tok_flags(g, text, &T->v[k])
 
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   const char *text = c->text;
-  mark_cues(c, T);
+  enum { CUES = 64 };
+  uint32_t cue_tok[CUES];
+  size_t ncue = mark_cues(c, T, cue_tok, CUES);
   /* Most tokens start no rule below: numbers, ALL-CAPS words and, in text with
-   * capitals, lower-case words inside a line with no cue before them. The others
-   * are gathered first, without a branch per token. */
-  uint32_t *sel = sl__tok_sel(T);
-  if (!sel) {
-    if (!c->out->err) c->out->err = SL_ENOMEM;
-    return;
-  }
-  size_t nsel = 0, q = 0;
-  bool lower_text = !T->has_upper;
-  for (size_t k = 0; k < T->n; k++) {
-    const sl__tok_t *u = &T->v[k];
-    sel[nsel] = (uint32_t)k;
-    nsel += (u->kind == SL_TK_WORD) & ((u->caps & 3) != 3) &
-            ((u->caps & 1) | lower_text | (u->nl_before != 0) | (k == 0) | (u->cue != 0));
+   * capitals, lower-case words inside a line with no cue before them. In text
+   * with capitals, the tokenizer listed the others but for the cue words
+   * (cue_tok); otherwise (or with very many cues) they are gathered here. */
+  const uint32_t *sel = T->sel_name;
+  size_t nsel = T->n_name, q = 0, qc = 0;
+  if (!T->has_upper || ncue > CUES) {
+    uint32_t *all = sl__tok_sel(T);
+    if (!all) {
+      if (!c->out->err) c->out->err = SL_ENOMEM;
+      return;
+    }
+    bool lower_text = !T->has_upper;
+    nsel = 0;
+    for (size_t k = 0; k < T->n; k++) {
+      const sl__tok_t *u = &T->v[k];
+      all[nsel] = (uint32_t)k;
+      nsel += (u->kind == SL_TK_WORD) & ((u->caps & 3) != 3) &
+              ((u->caps & 1) | lower_text | (u->nl_before != 0) | (k == 0) | (u->cue != 0));
+    }
+    sel = all;
+    ncue = 0;
   }
   size_t i = 0;
   while (i < T->n) {
-    while (q < nsel && sel[q] < i) q++;
-    if (q >= nsel) break;
-    i = sel[q];
+    /* the next listed token or cue word at or after i that can start a rule */
+    for (;;) {
+      while (q < nsel && sel[q] < i) q++;
+      while (qc < ncue && cue_tok[qc] < i) qc++;
+      size_t a = q < nsel ? sel[q] : T->n, b = qc < ncue ? cue_tok[qc] : T->n;
+      i = a < b ? a : b;
+      if (i >= T->n) break;
+      const sl__tok_t *u = &T->v[i];
+      if (u->kind == SL_TK_WORD && (u->caps & 3) != 3 &&
+          ((u->caps & 1) || !T->has_upper || u->nl_before || i == 0 || u->cue))
+        break;
+      i++;
+    }
+    if (i >= T->n) break;
     const sl__tok_t *t = &T->v[i];
     int cue = t->cue;
     bool cap = cap_word(text, t);

@@ -92,6 +92,8 @@ static void work_free(sl__work_t *w) {
   free(w->toks.v);
   free(w->toks.runs);
   free(w->toks.sel);
+  free(w->toks.sel_addr);
+  free(w->toks.sel_name);
   free(w->cands.v);
   free(w);
 }
@@ -114,6 +116,7 @@ static void work_put(const sl_router_t *cr, sl__work_t *w) {
   sl_router_t *r = (sl_router_t *)cr;
   size_t bytes = w->hits.cap * sizeof *w->hits.v + w->toks.cap * sizeof *w->toks.v +
                  w->toks.cap_runs * 2 * sizeof *w->toks.runs + w->toks.cap_sel * sizeof *w->toks.sel +
+                 w->toks.cap * 2 * sizeof *w->toks.sel_addr +
                  w->cands.cap * sizeof *w->cands.v;
   if (bytes > WORK_KEEP_BYTES) {
     work_free(w);
@@ -133,12 +136,7 @@ static void work_put(const sl_router_t *cr, sl__work_t *w) {
 /* Makes room for about one token per 5 bytes, so the tokenizer rarely grows. */
 static int work_reserve(sl__work_t *w, size_t len) {
   size_t want = len / 5 + 16;
-  if (w->toks.cap < want) {
-    sl__tok_t *nv = realloc(w->toks.v, want * sizeof *nv);
-    if (!nv) return SL_ENOMEM;
-    w->toks.v = nv;
-    w->toks.cap = want;
-  }
+  if (sl__toks_reserve(&w->toks, want)) return SL_ENOMEM;
   if (w->hits.cap < 256) {
     sl__hit_t *nv = realloc(w->hits.v, 256 * sizeof *nv);
     if (!nv) return SL_ENOMEM;
@@ -151,6 +149,8 @@ static int work_reserve(sl__work_t *w, size_t len) {
   w->toks.err = 0;
   w->toks.has_upper = false;
   w->toks.n_runs = 0;
+  w->toks.n_addr = 0;
+  w->toks.n_name = 0;
   w->cands.n = 0;
   w->cands.err = 0;
   return 0;

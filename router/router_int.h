@@ -203,6 +203,13 @@ typedef struct {
   size_t n_runs, cap_runs;
   uint32_t *sel;   /* indices of the tokens a detector's rules can start at (sl__tok_sel) */
   size_t cap_sel;
+  /* Filled by the tokenizer as it emits the tokens (room for cap of them): the
+   * tokens an address rule can start at (a number of at most 6 bytes, a 7-byte
+   * word at a line start) and those a name rule can start at in text with
+   * capitals, but for the cue words (a word, not ALL-CAPS, capitalised or at a
+   * line start) */
+  uint32_t *sel_addr, *sel_name;
+  size_t n_addr, n_name;
 } sl__toks_t;
 
 /* Byte counts for the difficulty features, over the first SL_DIFF_SCAN bytes
@@ -231,6 +238,8 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
  * cannot grow. The name and address detectors first gather the few tokens their
  * rules can start at, without a branch per token, then visit only those. */
 uint32_t *sl__tok_sel(sl__toks_t *T);
+/* Room for `want` tokens (and their sel_addr / sel_name entries). 0 or -1. */
+int sl__toks_reserve(sl__toks_t *T, size_t want);
 /* Cached gazetteer flags of token i (possessive and hyphenated forms folded). */
 unsigned sl__tok_flags(const sl__gaz_t *g, const char *text, sl__tok_t *t);
 

@@ -92,23 +92,45 @@ uint32_t *sl__tok_sel(sl__toks_t *T) {
   return T->sel;
 }
 
+int sl__toks_reserve(sl__toks_t *t, size_t want) {
+  if (t->cap >= want) return 0;
+  if (want > SL_ROUTER_MAX_TEXT / 2) return -1;
+  sl__tok_t *nv = realloc(t->v, want * sizeof *nv);
+  if (!nv) return -1;
+  t->v = nv;
+  uint32_t *na = realloc(t->sel_addr, want * sizeof *na);
+  if (!na) return -1;
+  t->sel_addr = na;
+  uint32_t *nn = realloc(t->sel_name, want * sizeof *nn);
+  if (!nn) return -1;
+  t->sel_name = nn;
+  t->cap = want;
+  return 0;
+}
+
 static void tok_push(sl__toks_t *t, sl__tok_t tk) {
   if (t->err) return;
-  if (t->n == t->cap) {
-    size_t nc = t->cap ? t->cap * 2 : 256;
-    if (nc > SL_ROUTER_MAX_TEXT / 2) {
-      t->err = -1;
-      return;
-    }
-    sl__tok_t *nv = realloc(t->v, nc * sizeof *nv);
-    if (!nv) {
-      t->err = -1;
-      return;
-    }
-    t->v = nv;
-    t->cap = nc;
+  if (t->n == t->cap && sl__toks_reserve(t, t->cap ? t->cap * 2 : 256)) {
+    t->err = -1;
+    return;
   }
   t->v[t->n++] = tk;
+}
+
+/* Appends a token, and its index to the address and name rules' lists when
+ * they can start there (see sl__toks_t), without a branch. */
+static inline __attribute__((always_inline)) void tok_add(sl__toks_t *t, sl__tok_t tk) {
+  if (t->n < t->cap && !t->err) t->v[t->n++] = tk;
+  else {
+    tok_push(t, tk);
+    if (t->err) return;
+  }
+  uint32_t i = (uint32_t)t->n - 1, len = tk.e - tk.s;
+  bool word = tk.kind == SL_TK_WORD, first = i == 0, nl = tk.nl_before != 0;
+  t->sel_addr[t->n_addr] = i;
+  t->n_addr += (word & (len == 7) & (first | nl)) | (!word & (len <= 6));
+  t->sel_name[t->n_name] = i;
+  t->n_name += word & ((tk.caps & 3) != 3) & ((tk.caps & 1) | nl | first);
 }
 
 /* Byte classes for the tokenizer: one table lookup per byte (a constant table,
@@ -379,9 +401,7 @@ static inline __attribute__((always_inline)) void tok_emit(sl__toks_t *t, const 
     bool all_up = !ts->any_lo && first_up && end - st != 1;
     tk.caps = (uint8_t)((first_up ? 1 : 0) | (all_up ? 2 : 0) | (ts->inner_up ? 4 : 0));
   }
-  if (t->n < t->cap && !t->err) t->v[t->n++] = tk;
-  else
-    tok_push(t, tk);
+  tok_add(t, tk);
   ts->open = false;
   ts->nl = 0;
   ts->punct = 0;
@@ -451,9 +471,7 @@ void sl__tokenize(const char *text, size_t len, sl__toks_t *t, sl__bytestats_t *
               bool all_up = !(cur.lo & in) && first_up && r - k != 1;
               tk.caps = (uint8_t)((first_up ? 1 : 0) | (all_up ? 2 : 0) | ((cur.up & inner) ? 4 : 0));
             }
-            if (t->n < t->cap && !t->err) t->v[t->n++] = tk;
-            else
-              tok_push(t, tk);
+            tok_add(t, tk);
             ts.nl = 0;
             ts.punct = 0;
             b = r;

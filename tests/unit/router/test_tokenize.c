@@ -141,6 +141,16 @@ static int same(const unsigned char *s, size_t len) {
   int ok = !a.err && !b.err && a.n == b.n && a.has_upper == b.has_upper && !memcmp(&x, &y, sizeof x) &&
            a.n_runs == b.n_runs && (!a.n_runs || !memcmp(a.runs, b.runs, a.n_runs * 2 * sizeof *a.runs));
   for (size_t k = 0; ok && k < a.n; k++) ok = !memcmp(&a.v[k], &b.v[k], sizeof a.v[k]);
+  /* the tokens the address and name rules can start at, as listed on the way */
+  size_t na = 0, nn = 0;
+  for (size_t k = 0; ok && k < b.n; k++) {
+    const sl__tok_t *t = &b.v[k];
+    bool word = t->kind == SL_TK_WORD, line = k == 0 || t->nl_before;
+    if (word ? t->e - t->s == 7 && line : t->e - t->s <= 6) ok = na < a.n_addr && a.sel_addr[na++] == k;
+    if (ok && word && (t->caps & 3) != 3 && ((t->caps & 1) || line))
+      ok = nn < a.n_name && a.sel_name[nn++] == k;
+  }
+  ok = ok && na == a.n_addr && nn == a.n_name;
   if (!ok) {
     fprintf(stderr, "tokens differ (len %zu, %zu vs %zu tokens):", len, a.n, b.n);
     for (size_t i = 0; i < len; i++) fprintf(stderr, " %02x", s[i]);
@@ -150,6 +160,10 @@ static int same(const unsigned char *s, size_t len) {
   free(b.v);
   free(a.runs);
   free(b.runs);
+  free(a.sel_addr);
+  free(a.sel_name);
+  free(b.sel_addr);
+  free(b.sel_name);
   return ok;
 }
 
