@@ -293,7 +293,7 @@ static inline void run_blocks(int nblk, int ith, int nth, atomic_int *next, void
  * than oneDNN 2.6's brgemm at M=1 (measured ~25-40% less time over 48 cold
  * 2048×768 matrices). Same packed copy, so no extra memory. */
 static void gemv_ba16a64b(const dmat_t *dm, int n, int k, const float *x, float *y, int nb0, int nb1) {
-  const float *end = dm->w + (size_t)nb1 * dm->nb_stride; /* prefetch no further: see gemm_f32 */
+  const float *end = dm->w + (size_t)((n + 63) / 64) * dm->nb_stride; /* prefetch no further: see gemm_f32 */
   for (int nb = nb0; nb < nb1; nb++) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     const float *blk = dm->w + (size_t)nb * dm->nb_stride;
@@ -433,11 +433,13 @@ static inline __attribute__((always_inline)) void f32_block(const dmat_t *dm, co
 static void gemm_f32(const dmat_t *dm, const float *x, int n, int k, int m, float *y, int nb0, int nb1) {
   __m512 acc[F32_MAX_M / 4][4][4];
   int ng = (m + 3) / 4;
-  /* Prefetches stop at the end of this call's blocks: past it they fetch another
-   * allocation, or the other thread's blocks. With small matrices that was
-   * a large part of the traffic (stories260K: 16 KB past a 32 KB matrix), and
-   * its prefetch instructions stalled the loop waiting for miss buffers. */
-  const float *end = dm->w + (size_t)nb1 * dm->nb_stride;
+  /* Prefetches stop at the end of the matrix: past it they fetch another
+   * allocation. With small matrices that was a large part of the traffic
+   * (stories260K: 16 KB past a 32 KB matrix), and the prefetch instructions
+   * stalled the loop waiting for miss buffers. (Not at the end of this call's
+   * blocks: on 2 threads the blocks after a handed-out one are mostly taken by
+   * the same thread next, and its stream would stall at every block.) */
+  const float *end = dm->w + (size_t)((n + 63) / 64) * dm->nb_stride;
   if (k <= F32_SHORT_K) {
     /* Short blocks (stories260K: K 64 and 172): a group of rows at a time over
      * the whole block, its accumulators in registers (~10 % less time for its
@@ -572,7 +574,7 @@ static void gemm_s8(const dmat_t *dm, const uint8_t *xu, const float *xs, const 
                     float *y, int nb0, int nb1) {
   __m512i acc[S8_MAX_M / 4][4][4];
   int ng = (m + 3) / 4;
-  const int8_t *end = dm->w8 + (size_t)nb1 * dm->nb_stride; /* prefetch no further: see gemm_f32 */
+  const int8_t *end = dm->w8 + (size_t)((n + 63) / 64) * dm->nb_stride; /* prefetch no further: see gemm_f32 */
   for (int nb = nb0; nb < nb1; nb++) {
     const int8_t *blk = dm->w8 + (size_t)nb * dm->nb_stride;
     memset(acc, 0, sizeof(acc[0]) * (size_t)ng);
