@@ -887,6 +887,38 @@ static inline uint64_t bits_below(unsigned k) { return k >= 64 ? ~0ull : (1ull <
  * four digits or more. When the run lies in one block (starts_ok), `starts` has
  * a bit per digit run in it (bit 0 = byte a) and `nd` is its digit count;
  * otherwise both are found here byte by byte. */
+/* Can a pattern of the numeric database match in run [a, b)? Each needs two
+ * groups of digits with a separator between them (phone, card, SSN, IPv4,
+ * numeric dates) or seven digits in a row (digit runs): a lone short number
+ * ("2020", "12345"), nearly half the runs with four digits or more, matches
+ * none and is not scanned. (+CC phone numbers, which can, have their own
+ * database.) */
+static bool num_shape_possible(const unsigned char *t, size_t a, size_t b) {
+  size_t groups = 0, cur = 0;
+  for (size_t q = a; q < b; q++) {
+    if (digit_byte(t[q])) {
+      groups += !cur;
+      if (++cur >= 7) return true;
+    } else {
+      cur = 0;
+    }
+  }
+  return groups >= 2;
+}
+
+/* Can a textual date end at the year at k? Both date patterns hold a month
+ * name, so one of the twelve three-letter prefixes (any case) lies in the
+ * window before the year; most years ("in 2020") have none and are not scanned. */
+static bool month_before(const unsigned char *t, size_t ws, size_t k) {
+  static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+  for (size_t q = ws; q + 3 <= k; q++) {
+    unsigned char c0 = t[q] | 32, c1 = t[q + 1] | 32, c2 = t[q + 2] | 32;
+    for (int m = 0; m < 36; m += 3)
+      if (c0 == months[m] && c1 == months[m + 1] && c2 == months[m + 2]) return true;
+  }
+  return false;
+}
+
 static hs_error_t num_run(hs_scratch_t *sc, scan_ctx_t *x, batch_t *num, batch_t *intl, batch_t *date,
                           size_t a, size_t b, uint64_t starts, bool starts_ok, size_t nd) {
   const unsigned char *t = x->text;
@@ -918,12 +950,12 @@ static hs_error_t num_run(hs_scratch_t *sc, scan_ctx_t *x, batch_t *num, batch_t
     if ((t[k] == '1' || t[k] == '3') && (k == 0 || !word_byte(t[k - 1]))) btc_at(x, k);
     /* a year: exactly four digits after a \s byte, a non-word byte after */
     if (k > 0 && space_byte(t[k - 1]) && k + 4 <= n && digit_byte(t[k + 1]) && digit_byte(t[k + 2]) &&
-        digit_byte(t[k + 3]) && (k + 4 == n || !word_byte(t[k + 4])))
+        digit_byte(t[k + 3]) && (k + 4 == n || !word_byte(t[k + 4])) && month_before(t, k > 32 ? k - 32 : 0, k))
       rc = batch_add(sc, x, date, k > 32 ? k - 32 : 0, k + 5 < n ? k + 5 : n);
     if (!starts_ok) k++;
   }
   if (nd < 4 || rc != HS_SUCCESS) return rc;
-  rc = batch_add(sc, x, num, a ? a - 1 : 0, b < n ? b + 1 : n);
+  if (num_shape_possible(t, a, b)) rc = batch_add(sc, x, num, a ? a - 1 : 0, b < n ? b + 1 : n);
   if (rc == HS_SUCCESS && memchr(t + a, '+', b - a)) rc = batch_add(sc, x, intl, a ? a - 1 : 0, b < n ? b + 1 : n);
   return rc;
 }
