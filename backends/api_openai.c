@@ -3,6 +3,7 @@
  * answer — SSE deltas as they arrive, or one JSON body — as callbacks. */
 #include "backend_int.h"
 #include "sl_err.h"
+#include "sl_str.h"
 #include "sl_log.h"
 #include "sse.h"
 
@@ -30,7 +31,11 @@ typedef struct {
 /* Written straight into the call's body: no JSON tree, no copies of the
  * message texts. The JSON-valued fields (tool calls, tools, tool_choice,
  * response_format) hold JSON text printed by the dialect decoders. */
-static int put_key(sl_buf_t *o, const char *key) { return sl_buf_printf(o, ",\"%s\":", key); }
+static int put_key(sl_buf_t *o, const char *key) {
+  int rc = sl_buf_puts(o, ",\"");
+  if (!rc) rc = sl_buf_puts(o, key);
+  return rc ? rc : sl_buf_puts(o, "\":");
+}
 
 static int put_str(sl_buf_t *o, const char *key, const char *v) {
   int rc = put_key(o, key);
@@ -299,7 +304,7 @@ static int oa_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
     free(c);
     return rc;
   }
-  snprintf(c->url, sizeof c->url, "%s/chat/completions", cfg->base_url);
+  sl_cat(c->url, sizeof c->url, cfg->base_url, "/chat/completions", (char *)NULL);
   sl__url_destination(c->url, c->base.destination, sizeof c->base.destination);
   *out = &c->base;
   return 0;
@@ -314,7 +319,7 @@ static int oa_start(sl_call_t *base) {
   hdrs[n++] = "Content-Type: application/json";
   hdrs[n++] = c->stream ? "Accept: text/event-stream" : "Accept: application/json";
   if (key && *key) {
-    snprintf(c->auth, sizeof c->auth, "Authorization: Bearer %s", key);
+    sl_cat(c->auth, sizeof c->auth, "Authorization: Bearer ", key, (char *)NULL);
     hdrs[n++] = c->auth;
   }
   hdrs[n] = NULL;

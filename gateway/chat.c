@@ -22,6 +22,7 @@
 #include "ledger.h"
 #include "redact.h"
 #include "sl_err.h"
+#include "sl_str.h"
 #include "sl_log.h"
 
 #include <stdio.h>
@@ -139,9 +140,9 @@ static void count_usage(job_t *j, double cost, double avoided) {
   sl_metrics_label(b, sizeof b, "backend", j->backend ? j->backend : "none");
   sl_metrics_label(r, sizeof r, "rule", j->dec.rule ? j->dec.rule : "none");
   sl_metrics_label(k, sizeof k, "key", j->key ? j->key->id : "none");
-  snprintf(lab, sizeof lab, "%s,%s,%s", b, r, k);
-  snprintf(in, sizeof in, "%s,direction=\"in\"", lab);
-  snprintf(out, sizeof out, "%s,direction=\"out\"", lab);
+  sl_cat(lab, sizeof lab, b, ",", r, ",", k, (char *)NULL);
+  sl_cat(in, sizeof in, lab, ",direction=\"in\"", (char *)NULL);
+  sl_cat(out, sizeof out, lab, ",direction=\"out\"", (char *)NULL);
   const sl_metric_inc_t inc[] = {
       {"sluice_tokens_total", in, j->res.prompt_tokens},
       {"sluice_tokens_total", out, j->res.completion_tokens},
@@ -231,12 +232,15 @@ static void on_recorded(void *data, int status) {
     if (j->headers_sent) {
       sl_http_stream_write(j->conn, j->out.data, j->out.len);
     } else {
-      char h[512], ra[48] = "";
-      if (j->status == 429 || j->status == 503)
-        snprintf(ra, sizeof ra, "Retry-After: %lld\r\n",
-                 (long long)(j->retry_after_s > 0 ? j->retry_after_s : 1));
-      snprintf(h, sizeof h, "x-sluice-request-id: %s\r\nx-sluice-backend: %s\r\nx-sluice-rule: %s\r\n%s",
-               j->req_id, j->backend ? j->backend : "none", j->dec.rule ? j->dec.rule : "none", ra);
+      char h[768], ra[48] = "";
+      if (j->status == 429 || j->status == 503) {
+        char s[24];
+        sl_itoa(j->retry_after_s > 0 ? (int64_t)j->retry_after_s : 1, s);
+        sl_cat(ra, sizeof ra, "Retry-After: ", s, "\r\n", (char *)NULL);
+      }
+      sl_cat(h, sizeof h, "x-sluice-request-id: ", j->req_id, "\r\nx-sluice-backend: ",
+             j->backend ? j->backend : "none", "\r\nx-sluice-rule: ",
+             j->dec.rule ? j->dec.rule : "none", "\r\n", ra, (char *)NULL);
       sl_http_respond(j->conn, j->status, "application/json", h, j->out.data, j->out.len);
     }
   }
@@ -262,9 +266,10 @@ static void send_stream_head(job_t *j) {
   j->headers_sent = true;
   j->status = 200;
   set_state(j, ST_STREAMING);
-  char h[512];
-  snprintf(h, sizeof h, "x-sluice-request-id: %s\r\nx-sluice-backend: %s\r\nx-sluice-rule: %s\r\n",
-           j->req_id, j->backend, j->dec.rule ? j->dec.rule : "none");
+  char h[768];
+  sl_cat(h, sizeof h, "x-sluice-request-id: ", j->req_id, "\r\nx-sluice-backend: ",
+         j->backend ? j->backend : "none", "\r\nx-sluice-rule: ",
+         j->dec.rule ? j->dec.rule : "none", "\r\n", (char *)NULL);
   sl_http_stream_begin(j->conn, 200, "text/event-stream; charset=utf-8", h);
   j->resp.model = j->model_out;
   sl_buf_reset(&j->out);
@@ -654,9 +659,12 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   sl_buf_init(&j->lp, MAX_ANSWER);
   gw->inflight++;
   uint64_t n = ++gw->seq * gw->sh->n_workers + gw->index; /* unique across workers */
-  snprintf(j->req_id, sizeof j->req_id, "req_%08x%08llx", (unsigned)time(NULL), (unsigned long long)n);
-  snprintf(j->cmpl_id, sizeof j->cmpl_id, "%s%s", dia == &sl_dialect_openai ? "chatcmpl-" : "msg_",
-           j->req_id + 4);
+  /* "req_" + the time (8 hex digits) + the sequence number (at least 8) */
+  memcpy(j->req_id, "req_", 4);
+  size_t t = sl_hex((uint32_t)time(NULL), 8, j->req_id + 4);
+  sl_hex(n, 8, j->req_id + 4 + t);
+  sl_cat(j->cmpl_id, sizeof j->cmpl_id, dia == &sl_dialect_openai ? "chatcmpl-" : "msg_",
+         j->req_id + 4, (char *)NULL);
   j->resp.id = j->cmpl_id;
   j->resp.created = (long)time(NULL);
   j->resp.block = -1;

@@ -2,6 +2,7 @@
  * naming the field) and lenient about fields it does not use. */
 #include "codec_openai.h"
 #include "sl_err.h"
+#include "sl_str.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -226,7 +227,7 @@ nomem:
 static int put_tools(sl_buf_t *o, const sl_tool_acc_t *t, size_t n) {
   int rc = sl_buf_puts(o, "[");
   for (size_t i = 0; i < n && !rc; i++) {
-    rc = sl_buf_printf(o, "%s{\"id\":", i ? "," : "");
+    rc = sl_buf_puts(o, i ? ",{\"id\":" : "{\"id\":");
     if (!rc) rc = sl_buf_json_cstr(o, t[i].id);
     if (!rc) rc = sl_buf_puts(o, ",\"type\":\"function\",\"function\":{\"name\":");
     if (!rc) rc = sl_buf_json_cstr(o, t[i].name);
@@ -241,15 +242,27 @@ static int put_tools(sl_buf_t *o, const sl_tool_acc_t *t, size_t n) {
 static int put_head(sl_buf_t *o, const sl_openai_meta_t *m, const char *object) {
   int rc = sl_buf_puts(o, "{\"id\":");
   if (!rc) rc = sl_buf_json_cstr(o, m->id);
-  if (!rc) rc = sl_buf_printf(o, ",\"object\":\"%s\",\"created\":%ld,\"model\":", object, m->created);
+  char created[24];
+  sl_itoa(m->created, created);
+  if (!rc) rc = sl_buf_puts(o, ",\"object\":\"");
+  if (!rc) rc = sl_buf_puts(o, object);
+  if (!rc) rc = sl_buf_puts(o, "\",\"created\":");
+  if (!rc) rc = sl_buf_puts(o, created);
+  if (!rc) rc = sl_buf_puts(o, ",\"model\":");
   if (!rc) rc = sl_buf_json_cstr(o, m->model);
   if (!rc) rc = sl_buf_puts(o, ",\"system_fingerprint\":null");
   return rc;
 }
 
 static int put_usage(sl_buf_t *o, int pt, int ct) {
-  return sl_buf_printf(o, "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}",
-                       pt, ct, pt + ct);
+  char p[24], c[24], t[24];
+  sl_itoa(pt, p);
+  sl_itoa(ct, c);
+  sl_itoa((int64_t)pt + ct, t);
+  char u[160];
+  size_t n = sl_cat(u, sizeof u, "\"usage\":{\"prompt_tokens\":", p, ",\"completion_tokens\":", c,
+                    ",\"total_tokens\":", t, "}", (char *)NULL);
+  return sl_buf_append(o, u, n);
 }
 
 /* token bytes as a JSON string; bytes that are not whole UTF-8 characters

@@ -5,6 +5,7 @@
 #include "gateway.h"
 #include "sl_err.h"
 #include "sl_log.h"
+#include "sl_str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,12 +34,12 @@ void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, 
 
 void sl_gw_count(sl_gw_t *gw, int status, const char *backend, const char *rule,
                  uint64_t t_start_ns, size_t bytes_in) {
-  char lab[300], st[16], bl[140];
-  snprintf(st, sizeof st, "%d", status);
+  char lab[300], st[24], bl[140];
+  sl_itoa(status, st);
   sl_metrics_label(lab, sizeof lab, "status", st);
   sl_metrics_label(bl, sizeof bl, "backend", backend);
   size_t n = strlen(lab);
-  snprintf(lab + n, sizeof lab - n, ",%s", bl);
+  sl_cat(lab + n, sizeof lab - n, ",", bl, (char *)NULL);
   sl_metrics_add(gw->metrics, "sluice_requests_total", lab, 1);
   sl_metrics_observe(gw->metrics, "sluice_request_duration_seconds", bl,
                      (double)(uv_hrtime() - t_start_ns) / 1e9);

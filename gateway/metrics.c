@@ -2,6 +2,7 @@
  * (family, labels); families remember their type and help text for rendering.
  * One mutex guards the series: every event-loop thread updates the same store. */
 #include "metrics.h"
+#include "sl_str.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -149,12 +150,12 @@ void sl_metrics_observe(sl_metrics_t *m, const char *name, const char *labels, d
 
 void sl_metrics_label(char *out, size_t n, const char *key, const char *value) {
   size_t o = 0;
-  int w = snprintf(out, n, "%s=\"", key);
-  if (w < 0 || (size_t)w >= n) {
+  size_t w = sl_cat(out, n, key, "=\"", (char *)NULL);
+  if (w >= n) {
     if (n) out[0] = '\0';
     return;
   }
-  o = (size_t)w;
+  o = w;
   for (const char *p = value ? value : ""; *p && o + 3 < n; p++) {
     if (*p == '\\' || *p == '"') out[o++] = '\\', out[o++] = *p;
     else if (*p == '\n') out[o++] = '\\', out[o++] = 'n';

@@ -4,6 +4,7 @@
  * pipelining client is answered in order and cannot make us buffer without bound. */
 #include "server.h"
 #include "sl_err.h"
+#include "sl_str.h"
 #include "sl_log.h"
 
 #include <llhttp.h>
@@ -234,45 +235,53 @@ static void write_raw(sl_conn_t *c, const char *a, size_t alen, const char *b, s
   write_bufs(c, bufs, blen ? 2 : 1);
 }
 
-static int head(char *out, size_t n, sl_conn_t *c, int status, const char *ctype,
-                const char *headers, const char *framing) {
-  return snprintf(out, n, "HTTP/1.1 %d %s\r\n%s%s%s%s%sConnection: %s\r\n\r\n", status,
-                  sl_http_status_text(status), ctype ? "Content-Type: " : "", ctype ? ctype : "",
-                  ctype ? "\r\n" : "", headers ? headers : "", framing,
-                  c->keep_alive ? "keep-alive" : "close");
+/* The status line and headers; the length, or n when they did not fit. */
+static size_t head(char *out, size_t n, sl_conn_t *c, int status, const char *ctype,
+                   const char *headers, const char *framing) {
+  char code[24];
+  sl_itoa(status, code);
+  return sl_cat(out, n, "HTTP/1.1 ", code, " ", sl_http_status_text(status), "\r\n",
+                ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
+                headers ? headers : "", framing,
+                c->keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n",
+                (char *)NULL);
 }
 
 void sl_http_respond(sl_conn_t *c, int status, const char *ctype, const char *headers,
                      const char *body, size_t len) {
   if (c->closing) return;
-  char framing[64];
-  snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", len);
+  char framing[64] = "Content-Length: ";
+  size_t f = strlen(framing);
+  f += sl_utoa(len, framing + f);
+  memcpy(framing + f, "\r\n", 3);
   char h[4096];
-  int n = head(h, sizeof h, c, status, ctype, headers, framing);
-  if (n < 0 || (size_t)n >= sizeof h) {
+  size_t n = head(h, sizeof h, c, status, ctype, headers, framing);
+  if (n >= sizeof h) {
     conn_close(c);
     return;
   }
-  write_raw(c, h, (size_t)n, body, len);
+  write_raw(c, h, n, body, len);
 }
 
 void sl_http_stream_begin(sl_conn_t *c, int status, const char *ctype, const char *headers) {
   if (c->closing) return;
   char h[4096];
-  int n = head(h, sizeof h, c, status, ctype, headers,
-               "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n");
-  if (n < 0 || (size_t)n >= sizeof h) {
+  size_t n = head(h, sizeof h, c, status, ctype, headers,
+                  "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n");
+  if (n >= sizeof h) {
     conn_close(c);
     return;
   }
   c->streaming = true;
-  write_raw(c, h, (size_t)n, NULL, 0);
+  write_raw(c, h, n, NULL, 0);
 }
 
 void sl_http_stream_write(sl_conn_t *c, const char *data, size_t len) {
   if (c->closing || !c->streaming || !len) return;
   char h[32];
-  int n = snprintf(h, sizeof h, "%zx\r\n", len);
+  size_t n = sl_hex(len, 1, h);
+  memcpy(h + n, "\r\n", 3);
+  n += 2;
   /* One write per chunk: the size line, the data, the CRLF. */
   uv_buf_t bufs[3] = {uv_buf_init(h, (unsigned)n), uv_buf_init((char *)data, (unsigned)len),
                       uv_buf_init("\r\n", 2)};

@@ -8,8 +8,10 @@
 
 #include "gateway/codec_openai.h"
 #include "sl_err.h"
+#include "sl_str.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
@@ -265,6 +267,36 @@ static void test_json_str_matches_reference(void **st) {
   sl_buf_free(&b);
 }
 
+/* sl_str: concatenation with snprintf's truncation contract, integers. */
+static void test_str_helpers(void **st) {
+  char b[8];
+  assert_int_equal(sl_cat(b, sizeof b, "ab", "", "cd", (char *)NULL), 4);
+  assert_string_equal(b, "abcd");
+  assert_int_equal(sl_cat(b, sizeof b, "abcd", "efgh", (char *)NULL), sizeof b);
+  assert_string_equal(b, "abcdefg"); /* a truncated prefix, NUL-terminated */
+  assert_int_equal(sl_cat(b, sizeof b, "abcdefgh", (char *)NULL), sizeof b);
+  assert_int_equal(sl_cat(b, sizeof b, "abcdefg", (char *)NULL), 7); /* exactly fits */
+  assert_int_equal(sl_cat(b, sizeof b, "abcdef", (char *)NULL), 6);
+  assert_int_equal(sl_cat(b, 0, "x", (char *)NULL), 0);
+  assert_int_equal(sl_cat(b, sizeof b, (char *)NULL), 0);
+  assert_string_equal(b, "");
+  char n[24], want[32];
+  const int64_t vals[] = {0, 7, -1, 10, 99, 100, 12345, -987654321, INT64_MAX, INT64_MIN};
+  for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+    snprintf(want, sizeof want, "%lld", (long long)vals[i]);
+    assert_int_equal(sl_itoa(vals[i], n), strlen(want));
+    assert_string_equal(n, want);
+    snprintf(want, sizeof want, "%llu", (unsigned long long)vals[i]);
+    assert_int_equal(sl_utoa((uint64_t)vals[i], n), strlen(want));
+    assert_string_equal(n, want);
+    for (int w = 0; w <= 16; w += 4) {
+      snprintf(want, sizeof want, "%0*llx", w, (unsigned long long)vals[i]);
+      assert_int_equal(sl_hex((uint64_t)vals[i], w, n), strlen(want));
+      assert_string_equal(n, want);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decode_full),          cmocka_unit_test(test_decode_defaults),
@@ -272,6 +304,7 @@ int main(void) {
       cmocka_unit_test(test_encode_tools_and_chunks), cmocka_unit_test(test_encode_limits),
       cmocka_unit_test(test_encode_logprobs),
       cmocka_unit_test(test_json_str_matches_reference),
+      cmocka_unit_test(test_str_helpers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
