@@ -40,6 +40,7 @@ bench-ledger: build
 	@cmake --build $(REL) -j $(JOBS) --target bench_ledger >/dev/null
 	$(REL)/tests/bench_ledger
 	$(REL)/tests/bench_ledger --journal
+	$(REL)/tests/bench_ledger 150000 --journal --rate 15000
 
 clean:
 	rm -rf build

@@ -11,7 +11,7 @@
 set -euo pipefail
 SLUICE=${1:-build/release/sluice}
 DURATION=${DURATION:-8}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-"32 256"}
 THREADS=${THREADS:-2}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -100,12 +100,24 @@ for p in $MOCK_PORT $NGINX_PORT $SLUICE_PORT; do
   curl -sf -X POST -H 'Content-Type: application/json' --data-binary @"$work/body.json" "http://127.0.0.1:$p/v1/chat/completions" | grep -q "quick brown fox"
 done
 
-targets="mock:$MOCK_PORT nginx:$NGINX_PORT sluice:$SLUICE_PORT"
-[ $LEDGER = 1 ] && targets="$targets sluice+ledger:$LEDGER_PORT sluice+ledger-c:$COMMIT_PORT"
+# TARGETS (e.g. "sluice sluice+ledger") limits a run to some of them.
+all="mock:$MOCK_PORT nginx:$NGINX_PORT sluice:$SLUICE_PORT"
+[ $LEDGER = 1 ] && all="$all sluice+ledger:$LEDGER_PORT sluice+ledger-c:$COMMIT_PORT"
+targets=""
+for t in $all; do
+  if [ -z "${TARGETS:-}" ] || [[ " $TARGETS " == *" ${t%%:*} "* ]]; then targets="$targets $t"; fi
+done
 results="$work/results.tsv"
 for round in $(seq 1 "$ROUNDS"); do
+  # sluice and sluice+ledger swap places every other round, so that neither
+  # always runs first after the nginx targets (the ledger's cost is their ratio)
+  order=$targets
+  if [ $((round % 2)) = 0 ]; then
+    order=$(tr ' ' '\n' <<<"$targets" | awk -v s="sluice:$SLUICE_PORT" -v l="sluice+ledger:$LEDGER_PORT" \
+      '$0==s {print l; next} $0==l {print s; next} {print}' | tr '\n' ' ')
+  fi
   for c in $CONNS; do
-    for t in $targets; do
+    for t in $order; do
       name=${t%%:*} port=${t##*:}
       out=$(wrk -t"$THREADS" -c"$c" -d"${DURATION}s" --latency -s "$work/post.lua" "http://127.0.0.1:$port/v1/chat/completions")
       rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
@@ -144,5 +156,13 @@ for c in sorted({k[0] for k in med}, key=int):
     for lt, what in (("sluice+ledger", "journal"), ("sluice+ledger-c", "commit")):
         if (c, lt) in med and (c, "sluice") in med:
             s, l = med[(c, "sluice")], med[(c, lt)]
-            print(f"  c={c:<4} ledger ({what}) cost: {100*(1-l[0]/s[0]):.1f}% of sluice's req/s (target <= 5%), p99 {l[2]:.1f} vs {s[2]:.1f} ms")
+            # paired per round: each round's sluice and sluice+ledger ran side by side
+            rps = {(r_, n_): float(x) for r_, c_, n_, x, _, _ in rows if c_ == c}
+            paired = [100 * (1 - rps[(r_, lt)] / rps[(r_, "sluice")])
+                      for r_ in sorted({k[0] for k in rps}, key=int)
+                      if (r_, lt) in rps and (r_, "sluice") in rps]
+            per = " ".join(f"{x:.1f}" for x in paired)
+            print(f"  c={c:<4} ledger ({what}) cost: {statistics.median(paired):.1f}% of sluice's req/s, "
+                  f"median of the rounds' paired ratios [{per}] (target <= 5%); "
+                  f"p99 {l[2]:.1f} vs {s[2]:.1f} ms")
 PY
