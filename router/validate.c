@@ -145,9 +145,10 @@ double sl__entropy(const char *s, size_t n) {
   uint8_t seen[256];
   unsigned nseen = 0;
   memset(cnt, 0, sizeof cnt);
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n; i++) { /* no branch: the values of random keys do not predict */
     uint8_t b = (uint8_t)s[i];
-    if (!cnt[b]++) seen[nseen++] = b;
+    seen[nseen] = b;
+    nseen += !cnt[b]++;
   }
   /* most distinct bytes share a small count (1, 2, 3, ...): each count's term
    * p * log2(p) is computed once (the same value, summed in the same order) */
@@ -240,12 +241,10 @@ bool sl__is_placeholder(const char *s, size_t n) {
                  ci_contains(s, n, "getenv")))
     return true;
   /* masks: mostly x, *, ., #, -, _ or a single repeated char that isn't a letter */
+  static const uint8_t mask_byte[256] = {['x'] = 1, ['X'] = 1, ['*'] = 1, ['.'] = 1,
+                                         ['#'] = 1, ['-'] = 1, ['_'] = 1, ['0'] = 1};
   size_t mask = 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    mask += c == 'x' || c == 'X' || c == '*' || c == '.' || c == '#' || c == '-' || c == '_' ||
-            c == '0';
-  }
+  for (size_t i = 0; i < n; i++) mask += mask_byte[(unsigned char)s[i]];
   if (mask * 10 >= n * 8) return true;
 
   /* one pass: for each byte, only the words that start with it. Placeholder
@@ -293,18 +292,16 @@ bool sl__is_known_example(const char *s, size_t n) {
 }
 
 bool sl__looks_random(const char *s, size_t n, bool strict) {
-  size_t up = 0, lo = 0, dg = 0, other = 0;
+  /* the byte classes counted without a branch per byte (a random key's bytes
+   * would mispredict about every other one) */
+  size_t up = 0, lo = 0, dg = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c >= 'A' && c <= 'Z')
-      up++;
-    else if (c >= 'a' && c <= 'z')
-      lo++;
-    else if (c >= '0' && c <= '9')
-      dg++;
-    else
-      other++;
+    up += (unsigned)(c - 'A') < 26u;
+    lo += (unsigned)(c - 'a') < 26u;
+    dg += (unsigned)(c - '0') < 10u;
   }
+  size_t other = n - up - lo - dg;
   /* the cheap shape tests first; the entropy only for what passes them */
   int classes = (up > 0) + (lo > 0) + (dg > 0);
   if (strict) {
