@@ -51,8 +51,9 @@ struct sl_kern_mat {
  * to raw integer sums. */
 void sl__kern_scale_rows(const sl_kern_t *k, const sl_kern_mat_t *w, int m, float *y);
 
-/* The calling thread's configured thread count, and a raw setter that does not
- * change it (for temporarily running a small product on one thread). */
+/* The calling thread's configured thread count (1 inside a share of
+ * sl__kern_parallel), and a raw setter that does not change it (for temporarily
+ * running a small product on one thread). */
 int sl__kern_threads(void);
 /* True while the calling thread runs a share of sl__kern_parallel: there a
  * product runs on this thread alone, and one of a single row is computed as a

@@ -27,8 +27,9 @@ const char *sl_kern_prec_name(sl_kern_prec_t p) {
 }
 
 static _Thread_local int tls_threads = 1;
-/* Set while this thread runs a share of sl__kern_parallel (always on a helper):
- * products issued from inside a share run on the calling thread alone. */
+/* Set on a helper thread for good, and on a calling thread while it runs a share
+ * of sl__kern_parallel: products issued from inside a share run on the thread
+ * that issues them, alone. */
 static _Thread_local int tls_share;
 
 /* oneDNN here runs on OpenMP, whose thread count is a per-thread setting. We look
