@@ -88,8 +88,9 @@ unsigned sl__tok_flags(const sl__gaz_t *g, const char *text, sl__tok_t *t) {
   const char *w = text + t->s;
   size_t n = t->e - t->s;
   unsigned f = sl__gaz_lookup(g, w, n);
-  if (!f) {
-    /* possessive "Thomas's" and hyphenated "Mayo-Walters" parts */
+  if (!f && (t->caps & 8)) {
+    /* possessive "Thomas's" and hyphenated "Mayo-Walters" parts (a word holds
+     * ' or - only when the tokenizer joined it over one) */
     if (n > 3 && w[n - 2] == '\'' && w[n - 1] == 's') f = sl__gaz_lookup(g, w, n - 2);
     const char *h = memchr(w, '-', n);
     if (!f && h) {

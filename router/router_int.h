@@ -185,7 +185,8 @@ int sl__names_register_starters(sl__gaz_t *g);
 typedef struct {
   uint32_t s, e;   /* byte span */
   uint8_t kind;    /* SL_TK_* */
-  uint8_t caps;    /* 1: first letter upper-case; 2: all upper-case */
+  uint8_t caps;    /* words: 1 first letter upper-case; 2 all upper-case; 4 an inner
+                      capital; 8 joined over ' or - (O'Brien, Mayo-Walters) */
   uint8_t nl_before; /* newline(s) between previous token and this one */
   uint8_t punct_before; /* last non-space byte before it ('.', ':', ',' ...), 0 if none */
   uint8_t cue;     /* name cue strength before this word (set from SL_P_CUE_NAME* hits) */

@@ -380,7 +380,7 @@ void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats
 typedef struct {
   size_t st;      /* start of the open token */
   bool open;      /* a token is open */
-  bool has_alpha, has_digit, bad, any_lo, inner_up;
+  bool has_alpha, has_digit, bad, any_lo, inner_up, joined;
   uint32_t nl;    /* newlines before the next token (stored clamped to 255) */
   uint8_t punct;  /* last punctuation byte before the next token */
 } tokstate_t;
@@ -399,7 +399,7 @@ static inline __attribute__((always_inline)) void tok_emit(sl__toks_t *t, const 
     if (K[s[st]] & C_UP) t->has_upper = true;
     bool first_up = (K[s[st]] & C_UP) || utf8_upper_at(s + st, len - st);
     bool all_up = !ts->any_lo && first_up && end - st != 1;
-    tk.caps = (uint8_t)((first_up ? 1 : 0) | (all_up ? 2 : 0) | (ts->inner_up ? 4 : 0));
+    tk.caps = (uint8_t)((first_up ? 1 : 0) | (all_up ? 2 : 0) | (ts->inner_up ? 4 : 0) | (ts->joined ? 8 : 0));
   }
   tok_add(t, tk);
   ts->open = false;
@@ -480,7 +480,7 @@ void sl__tokenize(const char *text, size_t len, sl__toks_t *t, sl__bytestats_t *
         }
         ts.open = true;
         ts.st = base + k;
-        ts.has_alpha = ts.has_digit = ts.bad = ts.any_lo = ts.inner_up = false;
+        ts.has_alpha = ts.has_digit = ts.bad = ts.any_lo = ts.inner_up = ts.joined = false;
         b = k;
       }
       /* inside the token from bit b: the run of token bytes */
@@ -507,6 +507,7 @@ void sl__tokenize(const char *text, size_t len, sl__toks_t *t, sl__bytestats_t *
       bool next_al = r + 1 < 64 ? (cur.al >> (r + 1)) & 1 : nxt.al & 1;
       if (((cur.join >> r) & 1) && next_al && ts.has_alpha && !ts.has_digit) {
         b = r + 1; /* O'Brien, Mayo-Walters */
+        ts.joined = true;
         continue;
       }
       tok_emit(t, s, len, &ts, base + r);

@@ -42,7 +42,7 @@ static void ref_tokenize(const unsigned char *s, size_t len, sl__toks_t *t) {
       continue;
     }
     size_t st = pos, i = pos;
-    bool has_alpha = false, has_digit = false, bad = false, any_lo = false, inner_up = false;
+    bool has_alpha = false, has_digit = false, bad = false, any_lo = false, inner_up = false, joined = false;
     while (i < len) {
       unsigned char d = s[i];
       if (i > st && ref_e2(s, len, i)) {
@@ -60,6 +60,7 @@ static void ref_tokenize(const unsigned char *s, size_t len, sl__toks_t *t) {
       }
       if ((d == '\'' || d == '-') && i + 1 < len && ref_al(s[i + 1]) && has_alpha && !has_digit) {
         i++;
+        joined = true;
         continue;
       }
       break;
@@ -71,7 +72,7 @@ static void ref_tokenize(const unsigned char *s, size_t len, sl__toks_t *t) {
       if (up) t->has_upper = true;
       bool first_up = up || utf8_upper_at(s + st, len - st);
       tk.caps = (uint8_t)((first_up ? 1 : 0) | (!any_lo && first_up && i - st != 1 ? 2 : 0) |
-                          (inner_up ? 4 : 0));
+                          (inner_up ? 4 : 0) | (joined ? 8 : 0));
     }
     tok_push(t, tk);
     nl = 0;
