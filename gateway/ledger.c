@@ -742,7 +742,15 @@ static void *writer_main(void *arg) {
 
     entry_t *batch = NULL, **tail = &batch, *last = NULL;
     size_t n = 0;
-    if (!l->paused || l->stopping) {
+    if ((!l->paused || l->stopping) && l->q_head && l->q_len <= l->opts.batch_max) {
+      /* the whole queue: taken in one step, not walked under the lock (each
+       * entry is a cache miss here, its lines last written by a loop thread) */
+      batch = l->q_head;
+      last = l->q_tail;
+      n = l->q_len;
+      l->q_head = l->q_tail = NULL;
+      l->q_len = 0;
+    } else if (!l->paused || l->stopping) {
       while (l->q_head && n < l->opts.batch_max) {
         entry_t *e = l->q_head;
         l->q_head = e->next;
