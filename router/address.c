@@ -8,6 +8,7 @@
 #include "sl_err.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -89,26 +90,33 @@ static inline bool eq_word(const char *text, const sl__tok_t *t, const char *w) 
 
 /* Could a fused ending end in this (lower-cased) byte? The ASCII last bytes of
  * fused[] (keep in step with it); the non-ASCII endings end in any byte >= 0x80. */
-static bool fused_last(unsigned char last) {
-  static const char lasts[] = "adefgijlmnrtuz.";
-  return last >= 0x80 || strchr(lasts, last) != NULL;
+/* The endings whose last byte (| 32) is b, one bit per fused[] entry, for the
+ * ASCII bytes; a word ending in a non-ASCII byte is compared with every ending. */
+static uint64_t fused_by_last[128];
+static pthread_once_t fused_once = PTHREAD_ONCE_INIT;
+static void fused_init(void) {
+  _Static_assert(sizeof fused / sizeof fused[0] <= 64, "fused_by_last is a 64-bit mask");
+  for (size_t i = 0; i < sizeof fused / sizeof fused[0]; i++) {
+    unsigned char last = (unsigned char)(fused[i].s[fused[i].n - 1] | 32);
+    if (last < 128) fused_by_last[last] |= 1ull << i;
+  }
 }
 
 static bool fused_name(const char *text, const sl__tok_t *t) {
   size_t n = t->e - t->s;
   if (n < 5) return false;
-  char last = (char)(text[t->e - 1] | 32);
+  unsigned char last = (unsigned char)(text[t->e - 1] | 32);
   /* most words end in a byte no ending ends in */
-  if (!fused_last((unsigned char)last)) return false;
-  for (size_t i = 0; i < sizeof fused / sizeof fused[0]; i++) {
-    size_t m = fused[i].n;
-    if ((fused[i].s[m - 1] | 32) != last && (unsigned char)last < 0x80) continue;
+  uint64_t cand = last < 0x80 ? fused_by_last[last] : ~0ull >> (64 - sizeof fused / sizeof fused[0]);
+  for (; cand; cand &= cand - 1) {
+    size_t i = (size_t)__builtin_ctzll(cand), m = fused[i].n;
     if (n > m + 2 && !strncasecmp(text + t->e - m, fused[i].s, m)) return true;
   }
   return false;
 }
 
 void sl__address_register(sl__gaz_t *g) {
+  pthread_once(&fused_once, fused_init);
   sl__gaz_add(g, type_after, SL_GZ_ST_AFTER);
   sl__gaz_add(g, type_before, SL_GZ_ST_BEFORE);
   sl__gaz_add(g, unit_words, SL_GZ_UNIT);

@@ -54,9 +54,13 @@ static bool ci_word_before(const char *t, uint32_t pos, uint32_t win, const char
   uint32_t lo = pos > win ? pos - win : 0;
   char low[128];
   size_t n = sl__lower_copy(t + lo, pos - lo, low, sizeof low);
+  uint64_t first[4] = {0}; /* the words' first bytes: most positions start none */
+  for (const char *const *w = words; *w; w++) first[(unsigned char)(*w)[0] >> 6] |= 1ull << ((*w)[0] & 63);
   for (size_t k = 0; k < n; k++) {
     size_t i = k + lo;
-    if (i > 0 && isalpha((unsigned char)t[i - 1])) continue;
+    unsigned char b = (unsigned char)low[k];
+    if (!(first[b >> 6] >> (b & 63) & 1)) continue;
+    if (i > 0 && sl__alpha((unsigned char)t[i - 1])) continue;
     for (const char *const *w = words; *w; w++) {
       if ((*w)[0] != low[k]) continue;
       size_t m = strlen(*w);
@@ -237,20 +241,20 @@ static bool next_id(const sl__ctx_t *c, uint32_t from, uint32_t win, int min_dig
   uint32_t i = from;
   int words = 0;
   while (i < end) {
-    while (i < end && !isalnum((unsigned char)t[i])) {
+    while (i < end && !sl__alnum((unsigned char)t[i])) {
       if (t[i] == '\n' && i + 1 < end && t[i + 1] == '\n') return false;
       if (t[i] == '.' && i + 1 < end && t[i + 1] == ' ') return false; /* sentence end */
       i++;
     }
     uint32_t s = i;
-    while (i < end && (isalnum((unsigned char)t[i]) ||
+    while (i < end && (sl__alnum((unsigned char)t[i]) ||
                        ((t[i] == '-' || t[i] == '/' || t[i] == '.') && i + 1 < c->len &&
-                        isalnum((unsigned char)t[i + 1]))))
+                        sl__alnum((unsigned char)t[i + 1]))))
       i++;
     if (i == s) break;
     size_t nd = sl__count_digits(t + s, i - s);
     size_t alnum = 0;
-    for (uint32_t k = s; k < i; k++) alnum += isalnum((unsigned char)t[k]) != 0;
+    for (uint32_t k = s; k < i; k++) alnum += sl__alnum((unsigned char)t[k]);
     bool only_digits = nd == alnum;
     /* digit groups written with single spaces ("2345 6789 0123", "046 454 286") */
     if (only_digits && nd >= 2 && nd <= 6) {

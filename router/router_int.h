@@ -111,6 +111,14 @@ enum {
   SL_P__COUNT
 };
 
+/* <ctype.h>'s classes in the C locale (the router never sets another), without
+ * the call to __ctype_b_loc that isalnum() and friends make per byte. */
+static inline bool sl__alnum(unsigned char c) {
+  return (unsigned)(c - '0') < 10u || (unsigned)((c | 32) - 'a') < 26u;
+}
+static inline bool sl__alpha(unsigned char c) { return (unsigned)((c | 32) - 'a') < 26u; }
+static inline bool sl__space(unsigned char c) { return c == ' ' || (unsigned)(c - '\t') < 5u; }
+
 /* Validators (validate.c): pure functions over bytes. */
 bool sl__luhn(const char *s, size_t n);
 bool sl__iban_ok(const char *s, size_t n);

@@ -31,8 +31,11 @@ static void add_secret(sl__ctx_t *c, uint32_t s, uint32_t e, int type, const cha
 /* End of a token body: alphanumerics plus `extra`, from `from`, at most 4 KiB. */
 static uint32_t body_end(const sl__ctx_t *c, uint32_t from, const char *extra) {
   uint32_t e = from, lim = c->len - from > 4096 ? from + 4096 : (uint32_t)c->len;
-  while (e < lim && (isalnum((unsigned char)c->text[e]) || (c->text[e] && strchr(extra, c->text[e]))))
-    e++;
+  /* alphanumerics (0-9: bits 48-57 of the first word; A-Z, a-z: bits 1-26 and
+   * 33-58 of the second) and the extra bytes, one bit per byte value */
+  uint64_t in[4] = {0x03FF000000000000ull, 0x07FFFFFE07FFFFFEull, 0, 0};
+  for (const char *x = extra; *x; x++) in[(unsigned char)*x >> 6] |= 1ull << (*x & 63);
+  while (e < lim && (in[(unsigned char)c->text[e] >> 6] >> ((unsigned char)c->text[e] & 63) & 1)) e++;
   return e;
 }
 
@@ -303,7 +306,7 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
     return sep;
   }
   uint32_t s = i;
-  while (i < n && !isspace((unsigned char)t[i]) && t[i] != '"' && t[i] != '\'' && i - s < 256)
+  while (i < n && !sl__space((unsigned char)t[i]) && t[i] != '"' && t[i] != '\'' && i - s < 256)
     i++;
   while (i > s && strchr(",;)}]>.", t[i - 1])) i--;
   if (i == s) return SEP_NONE;
