@@ -214,6 +214,10 @@ static int64_t now_ms(void) {
 static bool utf8_valid(const unsigned char *s, size_t n) {
   size_t i = 0;
   while (i < n) {
+    /* ASCII, the usual case, 8 bytes at a time */
+    uint64_t w;
+    while (i + 8 <= n && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ull))) i += 8;
+    if (i >= n) break;
     unsigned char c = s[i];
     if (c < 0x80) {
       i++;

@@ -162,6 +162,18 @@ static void test_rejects_bad_rows(void **state) {
   r = sample_row(3);
   r.tenant = "bad \xff utf8";
   assert_int_equal(sl_ledger_append(l, &r, NULL, NULL), SL_EINVAL);
+  /* past the 8-byte ASCII steps: a stray continuation byte, a truncated
+   * sequence at the end, an overlong form and a surrogate */
+  const char *bad[] = {"sixteen ascii by\x80", "sixteen ascii bytes \xe2\x82",
+                       "eight by\xc0\xaf", "eight by\xed\xa0\x80tes"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    r = sample_row(3);
+    r.tenant = bad[i];
+    assert_int_equal(sl_ledger_append(l, &r, NULL, NULL), SL_EINVAL);
+  }
+  r = sample_row(2); /* and valid text of every width after ASCII runs: the second row */
+  r.tenant = "\xc3\xa9quipe M\xc3\xbcnchen \xe6\x9d\xb1\xe4\xba\xac team \xf0\x9f\x9a\x80 tail";
+  assert_int_equal(sl_ledger_append_sync(l, &r), 0);
   r = sample_row(3);
   r.cost_usd = -1;
   assert_int_equal(sl_ledger_append(l, &r, NULL, NULL), SL_ERANGE);
@@ -179,7 +191,7 @@ static void test_rejects_bad_rows(void **state) {
 
   sl_ledger_verify_t v;
   assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
-  assert_int_equal(v.rows, 1);
+  assert_int_equal(v.rows, 2);
   rm_ledger(path);
   /* not a ledger: a file of garbage, and an SQLite file without our table */
   char junk[600];
