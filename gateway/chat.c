@@ -210,6 +210,9 @@ static void record(job_t *j, bool wait) {
   row_common(j, &row, &json);
   row.kind = SL_LEDGER_REQUEST;
   row.bytes_out = j->egress_bytes;
+  /* bytes left even if an internal backend answered in the end (an external
+   * one failed first): the request as a whole had egress */
+  if (j->egress_bytes > 0) row.egress = true;
   row.tokens_in = j->res.prompt_tokens;
   row.tokens_out = j->res.completion_tokens;
   row.cost_usd = cost;

@@ -255,6 +255,42 @@ describe('ledger after mixed traffic', () => {
   });
 });
 
+describe('ledger: a request that failed over from an external backend to the local one', () => {
+  let ext, s, dir, db;
+  before(async () => {
+    ext = await startMock((req, body, res) => replyJson(res, 500, { error: { message: 'upstream down', type: 'server_error' } }));
+    dir = mkdtempSync(join(tmpdir(), 'sluice-failover-'));
+    db = join(dir, 'ledger.db');
+    s = await startSluice({
+      ledger: { path: db },
+      backends: [apiBackend('ext', ext.url, { max_retries: 0 }),
+                 { name: 'local', kind: 'local', model: LOCAL_MODEL(), threads: 1, max_batch: 2 }],
+      rules: [{ name: 'ext-then-local', route: ['ext', 'local'] }],
+    }, ENV);
+  });
+  after(async () => { if (s) await s.stop(); await ext.stop(); });
+
+  test('its request row says egress = 1 with the bytes that left; audit egress lists them', async () => {
+    const r = await chat(s.base, userMsg('Once upon a time', { max_tokens: 6 }));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.backend, 'local');
+    assert.equal(ext.received.length, 1, 'the external backend was tried first');
+    await s.stop();
+    s = null;
+    const rows = sql(db, `SELECT kind, backend, egress, bytes_out, status FROM requests WHERE request_id = '${r.id}' ORDER BY id`);
+    const sent = Buffer.byteLength(ext.received[0].body);
+    assert.deepEqual(rows.map((x) => [x.kind, x.backend, x.egress, x.bytes_out]),
+                     [['egress', 'ext', 1, sent], ['request', 'local', 1, sent]], JSON.stringify(rows));
+    const e = audit(['egress', '--ledger', db, '--format', 'json']);
+    assert.equal(e.code, 0, e.err);
+    const tx = JSON.parse(e.out).transmissions;
+    assert.equal(tx.length, 1, e.out);
+    assert.equal(tx[0].request_id, r.id);
+    assert.equal(tx[0].sha256_out, sha(ext.received[0].body));
+    assert.equal(audit(['verify', '--ledger', db]).code, 0);
+  });
+});
+
 describe('crash safety: SIGKILL under load', () => {
   let ext, s, dir, db, cfg;
   before(async () => {
