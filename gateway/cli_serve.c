@@ -282,7 +282,8 @@ int sl_cli_serve(int argc, char **argv) {
     sl_gw_t *w = &sh->workers[i];
     w->sh = sh;
     w->index = i;
-    w->metrics = metrics;
+    w->metrics = sl_metrics_child(metrics); /* freed with the root */
+    if (!w->metrics) goto fail;
     w->rate = rate;
     w->ledger = ledger;
     w->budgets = budgets;

@@ -1,7 +1,11 @@
 /* Fixed-capacity metric store. Series live in one array searched by a hash of
  * (family, labels); families remember their type and help text for rendering.
- * One mutex guards the series: every event-loop thread updates the same store. */
+ * A mutex guards each store. Each event-loop thread updates a store of its own
+ * (sl_metrics_child): with one store shared by all loops, a loop preempted
+ * while holding its lock stalled the others (several locks per request); the
+ * root merges its children when it renders. */
 #include "metrics.h"
+#include "sl_err.h"
 #include "sl_str.h"
 
 #include <pthread.h>
@@ -29,7 +33,10 @@ typedef struct {
   double value; /* counter/gauge value, histogram sum */
   uint64_t count;
   uint64_t b[N_BUCKETS];
+  uint64_t set_seq; /* gauges: when last set (the newest wins in a merge) */
 } series_t;
+
+#define MAX_CHILDREN 64
 
 struct sl_metrics {
   pthread_mutex_t mu;
@@ -41,6 +48,10 @@ struct sl_metrics {
   int alias_fam[2 * MAX_FAMILIES];
   int n_alias;
   series_t *s;
+  sl_metrics_t *parent;                   /* a child's root */
+  sl_metrics_t *children[MAX_CHILDREN];   /* the root's, set before any update */
+  int n_children;
+  _Atomic uint64_t set_seq;               /* the root's gauge clock */
 };
 
 sl_metrics_t *sl_metrics_create(void) {
@@ -56,8 +67,20 @@ sl_metrics_t *sl_metrics_create(void) {
   return m;
 }
 
+sl_metrics_t *sl_metrics_child(sl_metrics_t *root) {
+  if (root->parent || root->n_children >= MAX_CHILDREN) return NULL;
+  sl_metrics_t *c = sl_metrics_create();
+  if (!c) return NULL;
+  memcpy(c->fam, root->fam, sizeof c->fam);
+  c->n_fam = root->n_fam;
+  c->parent = root;
+  root->children[root->n_children++] = c;
+  return c;
+}
+
 void sl_metrics_free(sl_metrics_t *m) {
   if (!m) return;
+  for (int i = 0; i < m->n_children; i++) sl_metrics_free(m->children[i]);
   pthread_mutex_destroy(&m->mu);
   free(m->s);
   free(m);
@@ -132,7 +155,10 @@ void sl_metrics_add_many(sl_metrics_t *m, const sl_metric_inc_t *inc, size_t n) 
 void sl_metrics_set(sl_metrics_t *m, const char *name, const char *labels, double v) {
   pthread_mutex_lock(&m->mu);
   series_t *s = get(m, name, labels);
-  if (s) s->value = v;
+  if (s) {
+    s->value = v;
+    s->set_seq = ++(m->parent ? m->parent : m)->set_seq;
+  }
   pthread_mutex_unlock(&m->mu);
 }
 
@@ -165,10 +191,29 @@ void sl_metrics_label(char *out, size_t n, const char *key, const char *value) {
   out[o < n ? o : n - 1] = '\0';
 }
 
-int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out) {
+/* Adds the series of `from` into `to` (same families by name): counters and
+ * histograms add up, a gauge keeps the value set last. */
+static void merge(sl_metrics_t *to, sl_metrics_t *from) {
+  pthread_mutex_lock(&from->mu);
+  for (int i = 0; i < MAX_SERIES; i++) {
+    const series_t *s = &from->s[i];
+    if (s->fam < 0) continue;
+    series_t *d = get(to, from->fam[s->fam].name, s->labels);
+    if (!d) continue;
+    if (from->fam[s->fam].type == SL_M_GAUGE) {
+      if (s->set_seq >= d->set_seq) d->value = s->value, d->set_seq = s->set_seq;
+      continue;
+    }
+    d->value += s->value;
+    d->count += s->count;
+    for (int b = 0; b < N_BUCKETS; b++) d->b[b] += s->b[b];
+  }
+  pthread_mutex_unlock(&from->mu);
+}
+
+static int render_store(sl_metrics_t *m, sl_buf_t *out) {
   static const char *types[] = {"counter", "gauge", "histogram"};
   int rc = 0;
-  pthread_mutex_lock(&m->mu);
   for (int f = 0; f < m->n_fam && !rc; f++) {
     const family_t *fa = &m->fam[f];
     rc = sl_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", fa->name, fa->help, fa->name,
@@ -192,6 +237,18 @@ int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out) {
                            (unsigned long long)s->count);
     }
   }
-  pthread_mutex_unlock(&m->mu);
+  return rc;
+}
+
+int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out) {
+  sl_metrics_t *root = m->parent ? m->parent : m;
+  sl_metrics_t *all = sl_metrics_create(); /* the root and its children, merged */
+  if (!all) return SL_ENOMEM;
+  memcpy(all->fam, root->fam, sizeof all->fam);
+  all->n_fam = root->n_fam;
+  merge(all, root);
+  for (int i = 0; i < root->n_children; i++) merge(all, root->children[i]);
+  int rc = render_store(all, out);
+  sl_metrics_free(all);
   return rc;
 }

@@ -11,6 +11,11 @@ typedef struct sl_metrics sl_metrics_t;
 typedef enum { SL_M_COUNTER, SL_M_GAUGE, SL_M_HISTOGRAM } sl_metric_type_t;
 
 sl_metrics_t *sl_metrics_create(void);
+/* A store of its own for one thread (an event loop), with the root's families
+ * (declare them all first); it is freed with the root, and rendering either
+ * renders the root and all its children merged: counters and histograms
+ * summed, each gauge as it was set last. NULL when out of memory or slots. */
+sl_metrics_t *sl_metrics_child(sl_metrics_t *root);
 void sl_metrics_free(sl_metrics_t *m);
 /* Declares a metric family (once, before use). */
 void sl_metrics_declare(sl_metrics_t *m, const char *name, sl_metric_type_t type, const char *help);

@@ -111,12 +111,49 @@ static void test_metrics_add_many(void **st) {
   sl_metrics_free(m);
 }
 
+/* Per-loop stores: rendering any of them renders the root and every child
+ * merged (counters and histograms summed, a gauge as it was set last). */
+static void test_metrics_children(void **st) {
+  sl_metrics_t *root = sl_metrics_create();
+  sl_metrics_declare(root, "req_total", SL_M_COUNTER, "R.");
+  sl_metrics_declare(root, "open", SL_M_GAUGE, "O.");
+  sl_metrics_declare(root, "lat_seconds", SL_M_HISTOGRAM, "L.");
+  sl_metrics_t *a = sl_metrics_child(root), *b = sl_metrics_child(root);
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_null(sl_metrics_child(a)); /* no grandchildren */
+  sl_metrics_add(a, "req_total", "s=\"200\"", 2);
+  sl_metrics_add(b, "req_total", "s=\"200\"", 3);
+  sl_metrics_add(b, "req_total", "s=\"500\"", 1);
+  sl_metrics_observe(a, "lat_seconds", "", 0.002);
+  sl_metrics_observe(b, "lat_seconds", "", 0.2);
+  sl_metrics_set(b, "open", "", 7);
+  sl_metrics_set(a, "open", "", 4); /* set last: wins */
+  sl_buf_t out;
+  sl_buf_init(&out, 1 << 20);
+  assert_int_equal(sl_metrics_render(b, &out), 0);
+  assert_non_null(strstr(out.data, "req_total{s=\"200\"} 5\n"));
+  assert_non_null(strstr(out.data, "req_total{s=\"500\"} 1\n"));
+  assert_non_null(strstr(out.data, "open 4\n"));
+  assert_non_null(strstr(out.data, "lat_seconds_bucket{le=\"0.0025\"} 1\n"));
+  assert_non_null(strstr(out.data, "lat_seconds_bucket{le=\"0.25\"} 2\n"));
+  assert_non_null(strstr(out.data, "lat_seconds_count{} 2\n"));
+  /* each family rendered once */
+  assert_null(strstr(strstr(out.data, "# TYPE req_total") + 1, "# TYPE req_total"));
+  sl_buf_reset(&out);
+  assert_int_equal(sl_metrics_render(root, &out), 0); /* the same from the root */
+  assert_non_null(strstr(out.data, "req_total{s=\"200\"} 5\n"));
+  sl_buf_free(&out);
+  sl_metrics_free(root); /* frees the children */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sse_every_split),
       cmocka_unit_test(test_sse_limit),
       cmocka_unit_test(test_metrics_render),
       cmocka_unit_test(test_metrics_add_many),
+      cmocka_unit_test(test_metrics_children),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
