@@ -3,8 +3,9 @@
  * SO_REUSEPORT) and backends (its own libcurl multi; the local engines are
  * shared). What they share: the policy in force (swapped under a mutex on
  * reload; each request holds a reference to the policy it started with), and
- * the metrics, rate window, ledger and budgets, each safe to use from any
- * thread. A request lives on the worker that accepted its connection. */
+ * the rate window, ledger and budgets, each safe to use from any thread; each
+ * worker updates a metric store of its own, merged when /metrics renders. A
+ * request lives on the worker that accepted its connection. */
 #ifndef SL_GATEWAY_H
 #define SL_GATEWAY_H
 
@@ -38,8 +39,8 @@ struct sl_gw {
   sl_server_t *srv;
   sl_backends_t *backends;
   sl_ledger_port_t *ledger_port; /* workers other than 0 append through it */
+  sl_metrics_t *metrics;        /* this worker's store (sl_metrics_child) */
   /* shared, fixed after start: */
-  sl_metrics_t *metrics;
   sl_rate_t *rate;
   sl_ledger_t *ledger;          /* NULL: no ledger configured */
   sl_ledger_budgets_t *budgets; /* per-key monthly spend (with a ledger) */
