@@ -43,7 +43,7 @@ typedef struct {
   sl_http_req_t *hreq;
   const sl_dialect_ops_t *dia;
   state_t state;
-  char req_id[40];
+  char req_id[SL_GW_REQ_ID_MAX];
   char cmpl_id[48];
   sl_resp_t resp;
   sl_policy_t *pol;
@@ -661,11 +661,7 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   sl_buf_init(&j->tmp, MAX_ANSWER);
   sl_buf_init(&j->lp, MAX_ANSWER);
   gw->inflight++;
-  uint64_t n = ++gw->seq * gw->sh->n_workers + gw->index; /* unique across workers */
-  /* "req_" + the time (8 hex digits) + the sequence number (at least 8) */
-  memcpy(j->req_id, "req_", 4);
-  size_t t = sl_hex((uint32_t)time(NULL), 8, j->req_id + 4);
-  sl_hex(n, 8, j->req_id + 4 + t);
+  sl_gw_request_id(gw, j->req_id);
   sl_cat(j->cmpl_id, sizeof j->cmpl_id, dia == &sl_dialect_openai ? "chatcmpl-" : "msg_",
          j->req_id + 4, (char *)NULL);
   j->resp.id = j->cmpl_id;

@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <time.h>
 #include <stdio.h>
@@ -254,6 +255,13 @@ int sl_cli_serve(int argc, char **argv) {
   const sl_config_t *cfg = sl_policy_config(sh->policy);
   if (!listen) listen = cfg->listen;
   sh->n_workers = worker_count(workers >= 0 ? workers : cfg->workers);
+  /* Request ids carry it: a restart within the same second must not reuse the
+   * ids of the process before (the ledger links a request's rows by id). */
+  if (getrandom(&sh->boot, sizeof sh->boot, 0) != (ssize_t)sizeof sh->boot) {
+    struct timespec bt;
+    clock_gettime(CLOCK_REALTIME, &bt);
+    sh->boot = (uint32_t)bt.tv_nsec ^ ((uint32_t)getpid() << 16) ^ (uint32_t)bt.tv_sec;
+  }
   sh->workers = calloc(sh->n_workers, sizeof *sh->workers);
   s->loops = calloc(sh->n_workers, sizeof *s->loops);
   sl_metrics_t *metrics = sl_metrics_create();

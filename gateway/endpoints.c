@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void sl_gw_error(sl_conn_t *c, int status, const char *type, const char *code,
                  const char *message, const char *request_id, const char *backend,
@@ -51,11 +52,19 @@ void sl_gw_count(sl_gw_t *gw, int status, const char *backend, const char *rule,
   (void)bytes_in;
 }
 
+void sl_gw_request_id(sl_gw_t *gw, char out[SL_GW_REQ_ID_MAX]) {
+  uint64_t n = ++gw->seq * gw->sh->n_workers + gw->index; /* unique across workers */
+  memcpy(out, "req_", 4);
+  size_t k = 4 + sl_hex((uint32_t)time(NULL), 8, out + 4);
+  k += sl_hex(gw->sh->boot, 8, out + k);
+  sl_hex(n, 4, out + k);
+}
+
 static void simple(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, const char *ctype,
                    const char *body, size_t len) {
   char h[200];
-  char id[40];
-  snprintf(id, sizeof id, "req_%llx", (unsigned long long)(++gw->seq * gw->sh->n_workers + gw->index));
+  char id[SL_GW_REQ_ID_MAX];
+  sl_gw_request_id(gw, id);
   snprintf(h, sizeof h, "x-sluice-request-id: %s\r\nx-sluice-backend: none\r\nx-sluice-rule: none\r\n", id);
   sl_http_respond(c, status, ctype, h, body, len);
   sl_gw_count(gw, status, "none", NULL, r->t_start_ns, r->bytes_in);
@@ -64,8 +73,8 @@ static void simple(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, cons
 
 static void err_end(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, const char *type,
                     const char *code, const char *msg) {
-  char id[40];
-  snprintf(id, sizeof id, "req_%llx", (unsigned long long)(++gw->seq * gw->sh->n_workers + gw->index));
+  char id[SL_GW_REQ_ID_MAX];
+  sl_gw_request_id(gw, id);
   sl_gw_error(c, status, type, code, msg, id, NULL, NULL);
   sl_gw_count(gw, status, "none", NULL, r->t_start_ns, r->bytes_in);
   sl_http_end(c);

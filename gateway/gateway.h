@@ -30,6 +30,7 @@ typedef struct {
   char *config_path;
   sl_gw_t *workers;
   unsigned n_workers;
+  uint32_t boot; /* random per process: request ids differ across restarts */
 } sl_gw_shared_t;
 
 struct sl_gw {
@@ -80,6 +81,11 @@ void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, 
                          const char *code, const char *message, const char *request_id,
                          const char *backend, const char *rule);
 /* Counts a finished request in the metrics. */
+/* A new request id, unique across workers and processes: "req_" + the time
+ * (8 hex digits) + the process's random boot number (8) + a sequence number. */
+#define SL_GW_REQ_ID_MAX 40
+void sl_gw_request_id(sl_gw_t *gw, char out[SL_GW_REQ_ID_MAX]);
+
 void sl_gw_count(sl_gw_t *gw, int status, const char *backend, const char *rule,
                  uint64_t t_start_ns, size_t bytes_in);
 

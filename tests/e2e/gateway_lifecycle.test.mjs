@@ -60,6 +60,30 @@ test('several event-loop threads: concurrent clients are all served, ids unique,
   }
 });
 
+test('request ids differ across a restart: two processes never hand out the same id', async () => {
+  // ids are "req_" + time (8 hex) + the process's random boot number (8) + a
+  // sequence: a restart within the same second starts its sequence again
+  const mock = await startMock((req, body, res) => replyJson(res, 200, completion('ok')));
+  const cfg = { backends: [apiBackend('up', mock.url)], rules: [{ name: 'default', route: ['up'] }] };
+  const idOf = async (base) => (await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] }),
+  })).headers.get('x-sluice-request-id');
+  try {
+    const ids = [];
+    for (let run = 0; run < 2; run++) {
+      const s = await startSluice(cfg);
+      try { ids.push(await idOf(s.base), await idOf(s.base)); } finally { assert.equal((await s.stop()).code, 0); }
+    }
+    for (const id of ids) assert.match(id, /^req_[0-9a-f]{8}[0-9a-f]{8}[0-9a-f]{4,16}$/);
+    assert.equal(new Set(ids).size, 4, ids.join(' '));
+    assert.equal(ids[0].slice(12, 20), ids[1].slice(12, 20), 'one boot number per process');
+    assert.notEqual(ids[0].slice(12, 20), ids[2].slice(12, 20), 'another process, another boot number');
+  } finally {
+    await mock.stop();
+  }
+});
+
 test('a second sluice on the address of a running one refuses to start instead of sharing it', async () => {
   const s = await startSluice({
     workers: 2, backends: [apiBackend('up', 'http://127.0.0.1:9/v1')], rules: [{ name: 'default', route: ['up'] }],
