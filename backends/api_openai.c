@@ -3,8 +3,8 @@
  * answer — SSE deltas as they arrive, or one JSON body — as callbacks. */
 #include "backend_int.h"
 #include "sl_err.h"
-#include "sl_str.h"
 #include "sl_log.h"
+#include "sl_str.h"
 #include "sse.h"
 
 #include <cjson/cJSON.h>

@@ -22,8 +22,8 @@
 #include "ledger.h"
 #include "redact.h"
 #include "sl_err.h"
-#include "sl_str.h"
 #include "sl_log.h"
+#include "sl_str.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,8 +4,8 @@
  * pipelining client is answered in order and cannot make us buffer without bound. */
 #include "server.h"
 #include "sl_err.h"
-#include "sl_str.h"
 #include "sl_log.h"
+#include "sl_str.h"
 
 #include <llhttp.h>
 #include <stdio.h>
