@@ -11,6 +11,7 @@
 
 #include "sl_err.h"
 #include "sl_log.h"
+#include "sl_str.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -452,7 +453,7 @@ static int write_row(sl_ledger_t *l, entry_t *e, int64_t id, char prev[65]) {
     int b = c + 1;
     switch (sl__ledger_col_type[c]) {
     case SL_LTYPE_I:
-      len[c] = sl__ledger_fmt_int(ints[c], ibuf[c]);
+      len[c] = sl_itoa(ints[c], ibuf[c]);
       val[c] = ibuf[c];
       sqlite3_bind_int64(st, b, ints[c]);
       break;

@@ -37,9 +37,8 @@ extern const sl_ltype_t sl__ledger_col_type[SL_LCOL__N];
 /* "id, ts, kind, ..., status" (no prev_hash/hash). */
 extern const char sl__ledger_col_list[];
 
-/* Canonical text of an INTEGER column: decimal, '-' for negatives (buf >= 24). */
-size_t sl__ledger_fmt_int(int64_t v, char *buf);
-/* Canonical text of a REAL column: "%.6f" or "%.9f" (buf >= 48 bytes). If
+/* Canonical text of an INTEGER column: sl_itoa() (common/sl_str.h).
+ * Canonical text of a REAL column: "%.6f" or "%.9f" (buf >= 48 bytes). If
  * `value` is not NULL it gets the double nearest to that text (what strtod
  * would read back). */
 size_t sl__ledger_fmt_real(double v, sl_ltype_t t, char *buf, size_t cap, double *value);

@@ -84,8 +84,6 @@ static uint64_t word_mix(uint64_t h, uint64_t w) {
   return h ^ (h >> 29);
 }
 
-static uint64_t get_u64(const unsigned char *p);
-
 static uint64_t word_sum(const unsigned char *p, size_t n) {
   uint64_t h = FNV_BASIS;
   size_t i = 0;

@@ -5,6 +5,7 @@
 #include "ledger_int.h"
 
 #include "sl_err.h"
+#include "sl_str.h"
 
 #include <math.h>
 #include <openssl/evp.h>
@@ -114,7 +115,7 @@ int64_t sl_ledger_month_next(int64_t ts_ms) { return month_start(ts_ms, 1); }
 /* Numbers in the row's JSON without printf: this runs for every request. */
 static int put_int(sl_buf_t *b, int64_t v) {
   char t[24];
-  return sl_buf_append(b, t, sl__ledger_fmt_int(v, t));
+  return sl_buf_append(b, t, sl_itoa(v, t));
 }
 
 /* Entity type names come from the policy (custom detectors): escape them. */

@@ -5,6 +5,7 @@
 
 #include "sl_err.h"
 #include "sl_log.h"
+#include "sl_str.h"
 
 #include <math.h>
 #include <openssl/evp.h>
@@ -32,18 +33,6 @@ const char sl__ledger_col_list[] =
 #undef SL_LEDGER_COL_LIST
     ;
 
-size_t sl__ledger_fmt_int(int64_t v, char *buf) {
-  char tmp[24];
-  size_t k = sizeof tmp;
-  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-  do tmp[--k] = (char)('0' + u % 10); while (u /= 10);
-  if (v < 0) tmp[--k] = '-';
-  size_t n = sizeof tmp - k;
-  memcpy(buf, tmp + k, n);
-  buf[n] = '\0';
-  return n;
-}
-
 size_t sl__ledger_fmt_real(double v, sl_ltype_t t, char *buf, size_t cap, double *value) {
   /* Most values on the writer's path take the short way: v scaled to an integer
    * count of 1e-6 (1e-9) units, rounded, printed. That is exactly what printf
@@ -58,7 +47,7 @@ size_t sl__ledger_fmt_real(double v, sl_ltype_t t, char *buf, size_t cap, double
     double r = nearbyint(x);
     if (fabs(fabs(x - r) - 0.5) > 1e-3) {
       uint64_t u = (uint64_t)r, ip = u / (uint64_t)scale, fp = u % (uint64_t)scale;
-      size_t n = sl__ledger_fmt_int((int64_t)ip, buf);
+      size_t n = sl_utoa(ip, buf);
       buf[n++] = '.';
       for (int i = k - 1; i >= 0; i--, fp /= 10) buf[n + (size_t)i] = (char)('0' + fp % 10);
       n += (size_t)k;
@@ -109,12 +98,8 @@ int sl__ledger_hash(sl_ledger_hasher_t *h, const char prev_hash[65], const char 
   for (int i = 0; i < SL_LCOL__N; i++) {
     memcpy(p, sl__ledger_col_name[i], name_len[i]);
     p += name_len[i];
-    char num[24];
-    size_t k = sizeof num, v = len[i];
-    do num[--k] = (char)('0' + v % 10); while (v /= 10);
     *p++ = '=';
-    memcpy(p, num + k, sizeof num - k);
-    p += sizeof num - k;
+    p += sl_utoa(len[i], p); /* its NUL is overwritten next */
     *p++ = ':';
     memcpy(p, val[i], len[i]);
     p += len[i];

@@ -4,6 +4,7 @@
 #include "ledger_int.h"
 
 #include "sl_err.h"
+#include "sl_str.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,7 +78,7 @@ int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_has
         break;
       }
       if (want == SL_LTYPE_I) {
-        len[c] = sl__ledger_fmt_int(sqlite3_column_int64(st, c), num[c]);
+        len[c] = sl_itoa(sqlite3_column_int64(st, c), num[c]);
         val[c] = num[c];
       } else if (want == SL_LTYPE_T) {
         val[c] = (const char *)sqlite3_column_text(st, c);
