@@ -241,9 +241,7 @@ static void on_recorded(void *data, int status) {
         sl_itoa(j->retry_after_s > 0 ? (int64_t)j->retry_after_s : 1, s);
         sl_cat(ra, sizeof ra, "Retry-After: ", s, "\r\n", (char *)NULL);
       }
-      sl_cat(h, sizeof h, "x-sluice-request-id: ", j->req_id, "\r\nx-sluice-backend: ",
-             j->backend ? j->backend : "none", "\r\nx-sluice-rule: ",
-             j->dec.rule ? j->dec.rule : "none", "\r\n", ra, (char *)NULL);
+      sl_gw_route_headers(h, sizeof h, j->req_id, j->backend, j->dec.rule, ra);
       sl_http_respond(j->conn, j->status, "application/json", h, j->out.data, j->out.len);
     }
   }
@@ -270,9 +268,7 @@ static void send_stream_head(job_t *j) {
   j->status = 200;
   set_state(j, ST_STREAMING);
   char h[768];
-  sl_cat(h, sizeof h, "x-sluice-request-id: ", j->req_id, "\r\nx-sluice-backend: ",
-         j->backend ? j->backend : "none", "\r\nx-sluice-rule: ",
-         j->dec.rule ? j->dec.rule : "none", "\r\n", (char *)NULL);
+  sl_gw_route_headers(h, sizeof h, j->req_id, j->backend, j->dec.rule, NULL);
   sl_http_stream_begin(j->conn, 200, "text/event-stream; charset=utf-8", h);
   j->resp.model = j->model_out;
   sl_buf_reset(&j->out);

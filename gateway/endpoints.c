@@ -19,16 +19,22 @@ void sl_gw_error(sl_conn_t *c, int status, const char *type, const char *code,
                       rule);
 }
 
+void sl_gw_route_headers(char *out, size_t cap, const char *request_id, const char *backend,
+                         const char *rule, const char *extra) {
+  sl_cat(out, cap, "x-sluice-request-id: ", request_id ? request_id : "none",
+         "\r\nx-sluice-backend: ", backend ? backend : "none", "\r\nx-sluice-rule: ",
+         rule ? rule : "none", "\r\n", extra ? extra : "", (char *)NULL);
+}
+
 void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, const char *type,
                          const char *code, const char *message, const char *request_id,
                          const char *backend, const char *rule) {
   sl_buf_t b;
   sl_buf_init(&b, 1 << 16);
   dia->error(&b, status, type, code, message);
-  char h[600];
-  snprintf(h, sizeof h, "x-sluice-request-id: %s\r\nx-sluice-backend: %s\r\nx-sluice-rule: %s\r\n%s",
-           request_id ? request_id : "none", backend ? backend : "none", rule ? rule : "none",
-           status == 429 || status == 503 ? "Retry-After: 1\r\n" : "");
+  char h[768];
+  sl_gw_route_headers(h, sizeof h, request_id, backend, rule,
+                      status == 429 || status == 503 ? "Retry-After: 1\r\n" : NULL);
   sl_http_respond(c, status, "application/json", h, b.data ? b.data : "", b.len);
   sl_buf_free(&b);
 }
@@ -65,7 +71,7 @@ static void simple(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, cons
   char h[200];
   char id[SL_GW_REQ_ID_MAX];
   sl_gw_request_id(gw, id);
-  snprintf(h, sizeof h, "x-sluice-request-id: %s\r\nx-sluice-backend: none\r\nx-sluice-rule: none\r\n", id);
+  sl_gw_route_headers(h, sizeof h, id, NULL, NULL, NULL);
   sl_http_respond(c, status, ctype, h, body, len);
   sl_gw_count(gw, status, "none", NULL, r->t_start_ns, r->bytes_in);
   sl_http_end(c);

@@ -80,12 +80,17 @@ void sl_gw_error(sl_conn_t *c, int status, const char *type, const char *code,
 void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, const char *type,
                          const char *code, const char *message, const char *request_id,
                          const char *backend, const char *rule);
-/* Counts a finished request in the metrics. */
+/* The x-sluice-request-id, -backend and -rule header lines (NULL: "none"), then
+ * `extra` (more header lines, or NULL), into out[cap]. */
+void sl_gw_route_headers(char *out, size_t cap, const char *request_id, const char *backend,
+                         const char *rule, const char *extra);
+
 /* A new request id, unique across workers and processes: "req_" + the time
  * (8 hex digits) + the process's random boot number (8) + a sequence number. */
 #define SL_GW_REQ_ID_MAX 40
 void sl_gw_request_id(sl_gw_t *gw, char out[SL_GW_REQ_ID_MAX]);
 
+/* Counts a finished request in the metrics. */
 void sl_gw_count(sl_gw_t *gw, int status, const char *backend, const char *rule,
                  uint64_t t_start_ns, size_t bytes_in);
 

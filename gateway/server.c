@@ -250,10 +250,9 @@ static size_t head(char *out, size_t n, sl_conn_t *c, int status, const char *ct
 void sl_http_respond(sl_conn_t *c, int status, const char *ctype, const char *headers,
                      const char *body, size_t len) {
   if (c->closing) return;
-  char framing[64] = "Content-Length: ";
-  size_t f = strlen(framing);
-  f += sl_utoa(len, framing + f);
-  memcpy(framing + f, "\r\n", 3);
+  char num[24], framing[64];
+  sl_utoa(len, num);
+  sl_cat(framing, sizeof framing, "Content-Length: ", num, "\r\n", (char *)NULL);
   char h[4096];
   size_t n = head(h, sizeof h, c, status, ctype, headers, framing);
   if (n >= sizeof h) {
