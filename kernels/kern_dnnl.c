@@ -385,23 +385,7 @@ static inline __attribute__((always_inline)) void f32_block(const dmat_t *dm, co
   for (int kb = 0; kb * 16 < k; kb++) {
     const float *tile = blk + (size_t)kb * dm->kb_stride, *xk = x + kb * 16;
     int kt = k - kb * 16 < 16 ? k - kb * 16 : 16;
-    bool pft = pf && tile + 4 * 1024 < end;
-    for (int i = 0; i < kt; i++) {
-      const float *wr = tile + i * 64;
-      if (pft)
-        for (int o = 0; o < 64; o += 16) _mm_prefetch((const char *)(wr + 4 * 1024 + o), _MM_HINT_T0);
-      __m512 w0 = _mm512_loadu_ps(wr), w1 = _mm512_loadu_ps(wr + 16);
-      __m512 w2 = _mm512_loadu_ps(wr + 32), w3 = _mm512_loadu_ps(wr + 48);
-      __asm__("" : "+v"(w0), "+v"(w1), "+v"(w2), "+v"(w3));
-#pragma GCC unroll 4
-      for (int r = 0; r < R; r++) {
-        __m512 xv = _mm512_set1_ps(xk[(size_t)r * k + i]);
-        a[r][0] = _mm512_fmadd_ps(xv, w0, a[r][0]);
-        a[r][1] = _mm512_fmadd_ps(xv, w1, a[r][1]);
-        a[r][2] = _mm512_fmadd_ps(xv, w2, a[r][2]);
-        a[r][3] = _mm512_fmadd_ps(xv, w3, a[r][3]);
-      }
-    }
+    f32_tile(tile, xk, (size_t)k, R, kt, pf && tile + 4 * 1024 < end, a); /* inlined: a stays in registers */
   }
   if (w == 64) {
 #pragma GCC unroll 4
