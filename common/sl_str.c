@@ -52,3 +52,10 @@ size_t sl_hex(uint64_t v, int width, char *buf) {
   buf[n] = '\0';
   return n;
 }
+
+int sl_hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}

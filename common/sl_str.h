@@ -20,5 +20,7 @@ size_t sl_itoa(int64_t v, char *buf);
 /* Lower-case hex of v, zero-padded to at least `width` digits (buf of at least
  * 17 bytes); returns its length. */
 size_t sl_hex(uint64_t v, int width, char *buf);
+/* The value of one hex digit (either case), or -1. */
+int sl_hexval(char c);
 
 #endif

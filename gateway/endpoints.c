@@ -7,6 +7,7 @@
 #include "sl_log.h"
 #include "sl_str.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,25 +87,79 @@ static void err_end(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, con
   sl_http_end(c);
 }
 
-static void models(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
-  sl_policy_t *pol = sl_gw_policy(gw);
-  const sl_config_t *cfg = sl_policy_config(pol);
-  sl_buf_t b;
-  sl_buf_init(&b, 1 << 20);
-  int rc = sl_buf_puts(&b, "{\"object\":\"list\",\"data\":[{\"id\":\"auto\",\"object\":\"model\",\"created\":0,\"owned_by\":\"sluice\"}");
-  for (size_t i = 0; i < cfg->n_backends && !rc; i++) {
-    const sl_backend_cfg_t *bk = &cfg->backends[i];
-    if (bk->kind == SL_BK_LOCAL || !bk->n_models)
-      rc = sl_buf_printf(&b, ",{\"id\":\"%s\",\"object\":\"model\",\"created\":0,\"owned_by\":\"%s\"}",
-                         bk->name, bk->name);
-    for (size_t m = 0; m < bk->n_models && !rc; m++)
-      rc = sl_buf_printf(&b, ",{\"id\":\"%s/%s\",\"object\":\"model\",\"created\":0,\"owned_by\":\"%s\"}",
-                         bk->name, bk->models[m].name, bk->name);
+/* The model objects clients may name: "auto" (the policy routes), each model of
+ * a backend as "backend/model", and a backend without a model list by its
+ * name. cJSON escapes the names, which the config takes as any string. The
+ * Anthropic SDK (it sends anthropic-version) gets its own shape. */
+static cJSON *model_object(const char *id, const char *owner, bool anth) {
+  cJSON *o = cJSON_CreateObject();
+  bool ok = o && (anth ? cJSON_AddStringToObject(o, "type", "model") &&
+                             cJSON_AddStringToObject(o, "id", id) &&
+                             cJSON_AddStringToObject(o, "display_name", id) &&
+                             cJSON_AddStringToObject(o, "created_at", "1970-01-01T00:00:00Z")
+                       : cJSON_AddStringToObject(o, "id", id) &&
+                             cJSON_AddStringToObject(o, "object", "model") &&
+                             cJSON_AddNumberToObject(o, "created", 0) &&
+                             cJSON_AddStringToObject(o, "owned_by", owner));
+  if (!ok) {
+    cJSON_Delete(o);
+    o = NULL;
   }
-  if (!rc) rc = sl_buf_puts(&b, "]}");
-  if (rc) err_end(gw, c, r, 500, "server_error", "encode_failed", "could not list models");
-  else simple(gw, c, r, 200, "application/json", b.data, b.len);
-  sl_buf_free(&b);
+  return o;
+}
+
+/* Every model object, or only the one whose id is `want` (NULL: all); false
+ * when out of memory. */
+static bool list_models(const sl_config_t *cfg, const char *want, bool anth, cJSON *into) {
+  char id[1024];
+  for (size_t i = 0; i <= cfg->n_backends; i++) {
+    const sl_backend_cfg_t *bk = i ? &cfg->backends[i - 1] : NULL;
+    size_t alone = !bk || bk->kind == SL_BK_LOCAL || !bk->n_models ? 1 : 0;
+    for (size_t m = 0; m < alone + (bk ? bk->n_models : 0); m++) {
+      if (!bk) sl_cat(id, sizeof id, "auto", (char *)NULL);
+      else if (m < alone) sl_cat(id, sizeof id, bk->name, (char *)NULL);
+      else sl_cat(id, sizeof id, bk->name, "/", bk->models[m - alone].name, (char *)NULL);
+      if (want && strcmp(want, id)) continue;
+      cJSON *o = model_object(id, bk ? bk->name : "sluice", anth);
+      if (!o || !cJSON_AddItemToArray(into, o)) return cJSON_Delete(o), false;
+    }
+  }
+  return true;
+}
+
+/* GET /v1/models, and GET /v1/models/{id} (`id` set): one model or a 404. */
+static void models(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const char *id) {
+  bool anth = sl_http_header(r, "anthropic-version") && &sl_dialect_anthropic != NULL;
+  sl_policy_t *pol = sl_gw_policy(gw);
+  cJSON *list = cJSON_CreateObject(), *data = cJSON_CreateArray();
+  bool ok = list && data && (anth || cJSON_AddStringToObject(list, "object", "list")) &&
+            cJSON_AddItemToObject(list, "data", data);
+  if (!ok) cJSON_Delete(data);
+  ok = ok && list_models(sl_policy_config(pol), id, anth, data);
+  int n = ok ? cJSON_GetArraySize(data) : 0;
+  if (ok && anth && !id) {
+    cJSON *first = cJSON_GetObjectItem(cJSON_GetArrayItem(data, 0), "id");
+    cJSON *last = cJSON_GetObjectItem(cJSON_GetArrayItem(data, n - 1), "id");
+    ok = cJSON_AddBoolToObject(list, "has_more", 0) &&
+         cJSON_AddStringToObject(list, "first_id", first ? first->valuestring : "") &&
+         cJSON_AddStringToObject(list, "last_id", last ? last->valuestring : "");
+  }
+  char *text = !ok || (id && !n) ? NULL : cJSON_PrintUnformatted(id ? cJSON_GetArrayItem(data, 0) : list);
+  if (text) {
+    simple(gw, c, r, 200, "application/json", text, strlen(text));
+  } else {
+    char rid[SL_GW_REQ_ID_MAX];
+    sl_gw_request_id(gw, rid);
+    sl_gw_error_dialect(c, anth ? &sl_dialect_anthropic : &sl_dialect_openai, ok ? 404 : 500,
+                        ok ? "invalid_request_error" : "server_error",
+                        ok ? "model_not_found" : "encode_failed",
+                        ok ? "no such model (GET /v1/models lists them)" : "could not list models",
+                        rid, NULL, NULL);
+    sl_gw_count(gw, ok ? 404 : 500, "none", NULL, r->t_start_ns, r->bytes_in);
+    sl_http_end(c);
+  }
+  cJSON_free(text);
+  cJSON_Delete(list);
   sl_policy_unref(pol);
 }
 
@@ -218,25 +273,68 @@ static void admin_reload(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   simple(gw, c, r, 200, "application/json", body, (size_t)n);
 }
 
+/* GET /v1/models/{id}: the id may come percent-encoded ("mock%2Fbench"). */
+static void model_by_id(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const char *enc) {
+  char id[1024];
+  size_t n = 0;
+  for (const char *s = enc; *s && n + 1 < sizeof id; s++) {
+    int hi, lo;
+    if (*s == '%' && (hi = sl_hexval(s[1])) >= 0 && (lo = sl_hexval(s[2])) >= 0) {
+      id[n++] = (char)(hi << 4 | lo);
+      s += 2;
+    } else {
+      id[n++] = *s;
+    }
+  }
+  id[n] = '\0';
+  models(gw, c, r, id);
+}
+
+/* 405 with the methods the path takes (RFC 9110 wants the Allow header). */
+static void not_allowed(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const char *allow) {
+  char id[SL_GW_REQ_ID_MAX], h[300], extra[64], msg[64];
+  sl_gw_request_id(gw, id);
+  sl_cat(extra, sizeof extra, "Allow: ", allow, "\r\n", (char *)NULL);
+  sl_cat(msg, sizeof msg, "use ", allow, (char *)NULL);
+  sl_buf_t b;
+  sl_buf_init(&b, 1 << 12);
+  sl_dialect_openai.error(&b, 405, "invalid_request_error", "method_not_allowed", msg);
+  sl_gw_route_headers(h, sizeof h, id, NULL, NULL, extra);
+  sl_http_respond(c, 405, "application/json", h, b.data ? b.data : "", b.len);
+  sl_buf_free(&b);
+  sl_gw_count(gw, 405, "none", NULL, r->t_start_ns, r->bytes_in);
+  sl_http_end(c);
+}
+
 void sl_gw_handle(sl_conn_t *c, sl_http_req_t *r, void *data) {
   sl_gw_t *gw = data;
   const char *m = r->method, *p = r->path;
-  bool get = !strcmp(m, "GET"), post = !strcmp(m, "POST");
+  /* HEAD is GET without the body (the server leaves the body out) */
+  bool get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST");
   if (!strcmp(p, "/v1/chat/completions") || !strcmp(p, "/chat/completions")) {
     if (post) sl_gw_chat(gw, c, r, &sl_dialect_openai);
-    else err_end(gw, c, r, 405, "invalid_request_error", "method_not_allowed", "use POST");
+    else not_allowed(gw, c, r, "POST");
     return;
   }
   if (!strcmp(p, "/v1/messages") && &sl_dialect_anthropic != NULL) {
     if (post) sl_gw_chat(gw, c, r, &sl_dialect_anthropic);
-    else err_end(gw, c, r, 405, "invalid_request_error", "method_not_allowed", "use POST");
+    else not_allowed(gw, c, r, "POST");
     return;
   }
-  if (get && !strcmp(p, "/healthz")) simple(gw, c, r, 200, "application/json", "{\"status\":\"ok\"}", 15);
-  else if (get && !strcmp(p, "/readyz")) readyz(gw, c, r);
-  else if (get && !strcmp(p, "/metrics")) metrics(gw, c, r);
-  else if (get && (!strcmp(p, "/v1/models") || !strcmp(p, "/models"))) models(gw, c, r);
-  else if (post && !strcmp(p, "/v1/explain")) explain(gw, c, r);
-  else if (post && !strcmp(p, "/admin/reload")) admin_reload(gw, c, r);
+  bool get_path = !strcmp(p, "/healthz") || !strcmp(p, "/readyz") || !strcmp(p, "/metrics") ||
+                  !strcmp(p, "/v1/models") || !strcmp(p, "/models") ||
+                  !strncmp(p, "/v1/models/", 11) || !strncmp(p, "/models/", 8);
+  bool post_path = !strcmp(p, "/v1/explain") || !strcmp(p, "/admin/reload");
+  if ((get_path && !get) || (post_path && !post)) {
+    not_allowed(gw, c, r, get_path ? "GET, HEAD" : "POST");
+    return;
+  }
+  if (!strcmp(p, "/healthz")) simple(gw, c, r, 200, "application/json", "{\"status\":\"ok\"}", 15);
+  else if (!strcmp(p, "/readyz")) readyz(gw, c, r);
+  else if (!strcmp(p, "/metrics")) metrics(gw, c, r);
+  else if (!strcmp(p, "/v1/models") || !strcmp(p, "/models")) models(gw, c, r, NULL);
+  else if (get_path) model_by_id(gw, c, r, p + (p[1] == 'v' ? 11 : 8));
+  else if (!strcmp(p, "/v1/explain")) explain(gw, c, r);
+  else if (!strcmp(p, "/admin/reload")) admin_reload(gw, c, r);
   else err_end(gw, c, r, 404, "invalid_request_error", "not_found", "no such endpoint");
 }

@@ -29,6 +29,7 @@ struct sl_conn {
   int refs;                 /* tcp handle, timer handle, request in flight */
   bool closing, reading, in_request, keep_alive, streaming, aborted;
   bool driving, need_drive;
+  bool head;                /* a HEAD request: its answer has no body */
   read_state_t rstate;
   int err_status;           /* limit hit inside a parser callback: answer this */
   sl_http_req_t req;
@@ -80,6 +81,7 @@ const char *sl_http_status_text(int s) {
   case 411: return "Length Required";
   case 413: return "Payload Too Large";
   case 415: return "Unsupported Media Type";
+  case 417: return "Expectation Failed";
   case 422: return "Unprocessable Entity";
   case 429: return "Too Many Requests";
   case 431: return "Request Header Fields Too Large";
@@ -259,7 +261,7 @@ void sl_http_respond(sl_conn_t *c, int status, const char *ctype, const char *he
     conn_close(c);
     return;
   }
-  write_raw(c, h, n, body, len);
+  write_raw(c, h, n, body, c->head ? 0 : len); /* HEAD: GET's headers, no body */
 }
 
 void sl_http_stream_begin(sl_conn_t *c, int status, const char *ctype, const char *headers) {
@@ -398,6 +400,7 @@ static int commit_header(sl_conn_t *c) {
 static int on_message_begin(llhttp_t *p) {
   sl_conn_t *c = p->data;
   c->rstate = RS_HEADERS;
+  c->head = false;
   c->req.t_start_ns = now_ns();
   arm_timer(c, c->srv->limits.header_timeout_ms);
   return 0;
@@ -448,6 +451,16 @@ static int on_headers_complete(llhttp_t *p) {
   }
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->limits.max_body_bytes)
     return c->err_status = 413, -1;
+  c->head = p->method == HTTP_HEAD;
+  /* A client that sends "Expect: 100-continue" waits for an interim 100 before
+   * its body (curl: up to a second); any other expectation is refused (417).
+   * HTTP/1.0 requests' expectations are ignored (RFC 9110, 10.1.1). */
+  const char *expect = sl_http_header(r, "expect");
+  if (expect && p->http_major == 1 && p->http_minor >= 1) {
+    if (strcasecmp(expect, "100-continue")) return c->err_status = 417, -1;
+    bool body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);
+    if (body) write_raw(c, "HTTP/1.1 100 Continue\r\n\r\n", 25, NULL, 0);
+  }
   /* The body arrives in one piece of memory; what a client merely announces
    * reserves no more than a kept buffer's worth. */
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length &&
@@ -521,6 +534,7 @@ static void drive(sl_conn_t *c) {
         int st = c->err_status ? c->err_status : 400;
         const char *msg = st == 431   ? "request header fields too large"
                           : st == 413 ? "request body too large"
+                          : st == 417 ? "only the expectation 100-continue is supported"
                           : st == 500 ? "internal error"
                                       : llhttp_errno_name(err);
         char m[160];

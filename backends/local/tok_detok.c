@@ -9,18 +9,12 @@
 #include <string.h>
 
 #include "sl_err.h"
-
-static int hex_nibble(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
+#include "sl_str.h"
 
 /* "<0xNN>" → NN, else -1. */
 static int byte_token_value(const char *s, size_t n) {
   if (n != 6 || memcmp(s, "<0x", 3) || s[5] != '>') return -1;
-  int hi = hex_nibble(s[3]), lo = hex_nibble(s[4]);
+  int hi = sl_hexval(s[3]), lo = sl_hexval(s[4]);
   return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 

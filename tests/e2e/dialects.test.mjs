@@ -512,3 +512,19 @@ test('with keys configured, the Anthropic SDK authenticates by x-api-key; a wron
     assert.ok(!s.stderr().includes(key));
   }
 });
+
+test('the Anthropic SDK lists and retrieves models in its own shape', async () => {
+  const page = await anth.models.list();
+  const ids = page.data.map((m) => m.id);
+  assert.ok(ids.includes('auto') && ids.includes('local'), ids.join(','));
+  assert.ok(page.data.every((m) => m.type === 'model' && m.display_name && m.created_at));
+  const all = [];
+  for await (const m of anth.models.list()) all.push(m.id); // pagination ends (has_more false)
+  assert.deepEqual(all, ids);
+  assert.equal((await anth.models.retrieve('local')).id, 'local');
+  await assert.rejects(anth.models.retrieve('no-such-model'), (e) => {
+    assert.ok(e instanceof Anthropic.NotFoundError, String(e));
+    assert.equal(e.error?.error?.type, 'not_found_error');
+    return true;
+  });
+});

@@ -259,3 +259,56 @@ test('unknown paths are OpenAI-shaped 404s', async () => {
   assert.equal(r.status, 404);
   assert.equal((await r.json()).error.code, 'not_found');
 });
+
+test('models.retrieve: a listed model by id (slash and all), an unknown one is a NotFoundError', async () => {
+  const m = await client.models.retrieve('primary/mock-model');
+  assert.equal(m.id, 'primary/mock-model');
+  assert.equal(m.owned_by, 'primary');
+  assert.equal((await client.models.retrieve('auto')).id, 'auto');
+  // percent-encoded, as SDKs that encode path parameters send it
+  const enc = await (await fetch(`${sluice.base}/v1/models/primary%2Fmock-model`)).json();
+  assert.equal(enc.id, 'primary/mock-model');
+  await assert.rejects(client.models.retrieve('no-such-model'), (e) => {
+    assert.ok(e instanceof OpenAI.NotFoundError, String(e));
+    assert.equal(e.code, 'model_not_found');
+    return true;
+  });
+});
+
+test('Expect: 100-continue gets its interim 100 before the body is sent; other expectations 417', async () => {
+  const body = JSON.stringify({ messages: [{ role: 'user', content: 'expecting' }] });
+  const head = `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`;
+  // the headers alone: the 100 comes without waiting for the body
+  let r = await raw(sluice.port, head, 400);
+  assert.equal(r.text, 'HTTP/1.1 100 Continue\r\n\r\n');
+  // then the body, sent only later: the final answer follows the 100
+  r = await raw(sluice.port, [[0, head], [300, body]], 3000);
+  assert.match(r.text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+  assert.match(r.text, /chat\.completion/);
+  assert.equal(JSON.parse(primary.received.at(-1).body).messages[0].content, 'expecting');
+  // a body that is too large is refused at once, with no 100
+  const big = `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\nExpect: 100-continue\r\n\r\n`;
+  r = await raw(sluice.port, big, 1000);
+  assert.match(r.text, /^HTTP\/1\.1 413 /);
+  r = await raw(sluice.port, `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: teapot\r\n\r\n{}`, 1000);
+  assert.match(r.text, /^HTTP\/1\.1 417 Expectation Failed\r\n/);
+  assert.equal(await (await fetch(`${sluice.base}/healthz`)).status, 200);
+});
+
+test('HEAD gets the GET headers and no body; a wrong method is a 405 with Allow', async () => {
+  const r = await raw(sluice.port, 'HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 2000);
+  const parts = r.text.split('HTTP/1.1 ').slice(1);
+  assert.equal(parts.length, 2, r.text);
+  assert.match(parts[0], /^200 OK\r\n/);
+  assert.match(parts[0], /Content-Length: 15\r\n/);
+  assert.ok(parts[0].endsWith('\r\n\r\n'), 'no body after the HEAD answer: ' + JSON.stringify(parts[0]));
+  assert.match(parts[1], /\{"status":"ok"\}$/);
+  let res = await fetch(`${sluice.base}/healthz`, { method: 'DELETE' });
+  assert.equal(res.status, 405);
+  assert.equal(res.headers.get('allow'), 'GET, HEAD');
+  assert.equal((await res.json()).error.code, 'method_not_allowed');
+  res = await fetch(`${sluice.base}/v1/chat/completions`);
+  assert.equal(res.status, 405);
+  assert.equal(res.headers.get('allow'), 'POST');
+  assert.ok(res.headers.get('x-sluice-request-id'));
+});
