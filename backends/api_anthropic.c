@@ -306,7 +306,7 @@ static void close_tool_block(an_call_t *c) {
 static int on_event(void *data, const char *event, const char *p, size_t n) {
   an_call_t *c = data;
   cJSON *j = cJSON_ParseWithLength(p, n);
-  if (!j) return 0; /* tolerate noise; a broken stream ends without message_stop */
+  if (!j) return sl__call_bad_event(&c->base, p, n);
   const cJSON *tj = cJSON_GetObjectItemCaseSensitive(j, "type");
   const char *type = cJSON_IsString(tj) ? tj->valuestring : event;
   if (!strcmp(type, "error") || !strcmp(event, "error")) {

@@ -198,7 +198,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     return 0;
   }
   cJSON *j = cJSON_ParseWithLength(p, n);
-  if (!j) return 0; /* tolerate keep-alive noise; a broken stream ends without [DONE] */
+  if (!j) return sl__call_bad_event(&c->base, p, n);
   const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
   if (err) {
     sl_call_error_t e = {0};

@@ -112,7 +112,9 @@ void sl__url_destination(const char *url, char *out, size_t n) {
 void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t len) {
   e->http_status = status;
   snprintf(e->type, sizeof e->type, "%s",
-           status == 429 ? "rate_limit_error" : status >= 500 ? "upstream_error" : "invalid_request_error");
+           status == 429                  ? "rate_limit_error"
+           : status >= 500 || status < 400 ? "upstream_error" /* 3xx: a backend misconfigured */
+                                          : "invalid_request_error");
   snprintf(e->message, sizeof e->message, "upstream answered HTTP %d", status);
   cJSON *j = cJSON_ParseWithLength(body, len);
   const cJSON *er = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
@@ -182,6 +184,23 @@ bool sl__call_transfer_failed(sl_call_t *c, const sl__upstream_t *up, int err, i
   if (status < 300) return false;
   sl_call_error_t e = {0};
   parse_error(&e, status, up->body.data ? up->body.data : "", up->body.len);
-  sl__call_fail(c, SL_EUPSTREAM, status, status == 429 || status >= 500, e.type, e.message);
+  sl__call_fail(c, SL_EUPSTREAM, status, sl__upstream_retryable(status), e.type, e.message);
   return true;
+}
+
+bool sl__upstream_retryable(int status) {
+  /* what the official SDKs retry (408, 409, 429, 5xx), and a redirect: sluice
+   * follows none, so the backend's base_url is wrong and another may serve */
+  return (status >= 300 && status < 400) || status == 408 || status == 409 || status == 429 ||
+         status >= 500;
+}
+
+int sl__call_bad_event(sl_call_t *c, const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n') {
+      sl__call_fail(c, SL_EUPSTREAM, 502, true, "upstream_error",
+                    "upstream sent a stream event whose data is not JSON");
+      return 1;
+    }
+  return 0; /* an empty data line: nothing to do */
 }

@@ -50,6 +50,12 @@ extern const sl_backend_ops_t sl__local_ops;
 void sl__url_destination(const char *url, char *out, size_t n);
 /* Fills err from an upstream error body (OpenAI or Anthropic JSON shape). */
 void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t len);
+/* Whether an upstream's HTTP status may be tried again or elsewhere. */
+bool sl__upstream_retryable(int status);
+/* A stream event's data that did not parse as JSON: unless it is blank, the
+ * call fails (retryable before anything was relayed). Returns what an SSE
+ * event callback returns: 1 to stop. */
+int sl__call_bad_event(sl_call_t *c, const char *p, size_t n);
 
 /* What both API backends do with an upstream answer: a 2xx event stream goes
  * through the SSE parser, anything else is collected (bounded; error bodies are

@@ -448,7 +448,7 @@ static void on_error(void *data, const sl_call_error_t *e) {
     fail_request(j, 503, "backend_unavailable", "kept_inside_unavailable", msg);
     return;
   }
-  if (e->code == SL_ETIMEOUT) st = 504;
+  if (e->code == SL_ETIMEOUT || st == 408) st = 504; /* 408: the upstream timed out */
   else if (e->code == SL_EBUSY || st == 429) st = 429;
   else if (st >= 500 || st < 400) st = 502;
   fail_request(j, st, e->type[0] ? e->type : "upstream_error", "upstream_failed", e->message);

@@ -1,0 +1,138 @@
+// Upstreams that answer badly: what an app behind sluice sees through the
+// official `openai` SDK when the upstream's answer is not what the wire format
+// promises. Before anything reached the client, a broken answer is a failure of
+// that backend (the next one of the route is tried); with no next one, the
+// client gets an OpenAI-shaped 502, never a garbled 200. After the first
+// streamed byte, the stream ends with an error event. sluice keeps serving.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { startMock, startSluice, apiBackend, completion, replyJson, replyStream } from './lib.mjs';
+
+let bad, good, sluice, client;
+let fault = 'html';
+
+const chunk = (delta, finish = null) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+
+// Each fault, as the broken upstream plays it.
+const faults = {
+  html: (req, body, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<html><body>Sign in to the Wi-Fi</body></html>'); },
+  not_json: (req, body, res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"id": "x", "choices": [ oops'); },
+  no_choices: (req, body, res) => replyJson(res, 200, { id: 'x', object: 'chat.completion', usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }),
+  truncated: (req, body, res) => {
+    // promises 5000 bytes, sends 40 and hangs up
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': 5000 });
+    res.write(JSON.stringify(completion('x')).slice(0, 40));
+    setTimeout(() => res.destroy(), 50);
+  },
+  hang_up: (req, body, res) => res.socket.destroy(),
+  redirect: (req, body, res) => { res.writeHead(302, { location: 'http://127.0.0.1:1/elsewhere' }); res.end(); },
+  upstream_408: (req, body, res) => replyJson(res, 408, { error: { message: 'request timed out', type: 'timeout' } }),
+  huge: (req, body, res) => {
+    // a 64 MB "completion": more than any answer sluice will hold
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const block = 'x'.repeat(1 << 20);
+    res.write('{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"');
+    let n = 0;
+    const more = () => {
+      while (n < 64) {
+        n++;
+        if (!res.write(block)) return res.once('drain', more);
+      }
+      res.end('"},"finish_reason":"stop"}]}');
+    };
+    res.on('error', () => {});
+    more();
+  },
+  sse_garbage: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end('data: {this is not json}\n\ndata: [DONE]\n\n');
+  },
+  sse_then_garbage: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk({ role: 'assistant', content: '' }));
+    res.write(chunk({ content: 'first words ' }));
+    setTimeout(() => res.end('data: {"choices": [ broken\n\n'), 100);
+  },
+  sse_no_done: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk({ role: 'assistant', content: '' }));
+    res.write(chunk({ content: 'cut ' }));
+    setTimeout(() => res.end(), 100); // a clean end of the body, but no finish and no [DONE]
+  },
+};
+
+before(async () => {
+  bad = await startMock((req, body, res) => faults[fault](req, body, res));
+  good = await startMock((req, body, res) => {
+    const b = JSON.parse(body);
+    if (b.stream) return replyStream(res, ['fine ', 'words'], 0);
+    replyJson(res, 200, completion('from the good backend'));
+  });
+  sluice = await startSluice({
+    backends: [apiBackend('bad', bad.url, { max_retries: 0, total_timeout_ms: 5000 }), apiBackend('good', good.url)],
+    rules: [
+      { name: 'bad-only', when: { header: { 'x-route': 'bad-only' } }, route: ['bad'] },
+      { name: 'default', route: ['bad', 'good'] },
+    ],
+  }, { MOCK_KEY: 'sk-mock' });
+  client = new OpenAI({ baseURL: `${sluice.base}/v1`, apiKey: 'unused', maxRetries: 0 });
+});
+
+after(async () => {
+  await bad?.stop();
+  await good?.stop();
+  const r = await sluice.stop();
+  assert.equal(r.code, 0, 'sluice exits 0 on SIGTERM: ' + sluice.stderr().slice(-3000));
+});
+
+const ask = (extra = {}, opts = {}) =>
+  client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'hello there' }], ...extra }, opts);
+const badOnly = { headers: { 'x-route': 'bad-only' } };
+
+const expected = { upstream_408: 504 };
+for (const f of ['html', 'not_json', 'no_choices', 'truncated', 'hang_up', 'redirect', 'upstream_408', 'huge']) {
+  const want = expected[f] ?? 502;
+  test(`a broken answer (${f}) fails over to the next backend, or is a ${want} when none is left`, async () => {
+    fault = f;
+    const r = await ask();
+    assert.equal(r.choices[0].message.content, 'from the good backend');
+    const res = await fetch(`${sluice.base}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-route': 'bad-only' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hello there' }] }),
+    });
+    assert.equal(res.status, want, `status ${res.status}`);
+    const e = await res.json();
+    assert.equal(typeof e.error?.message, 'string');
+    assert.equal(res.headers.get('x-sluice-backend'), 'bad');
+    await assert.rejects(ask({}, badOnly), (err) => err instanceof OpenAI.APIError && err.status === want);
+  });
+}
+
+test('a stream that is broken before its first chunk fails over; with no next backend, a 502', async () => {
+  fault = 'sse_garbage';
+  let text = '';
+  for await (const c of await ask({ stream: true })) text += c.choices[0]?.delta?.content ?? '';
+  assert.equal(text, 'fine words');
+  await assert.rejects(async () => { for await (const c of await ask({ stream: true }, badOnly)) void c; },
+    (err) => err instanceof OpenAI.APIError);
+});
+
+test('garbage after the first streamed chunk ends the stream with an error the SDK raises', async () => {
+  for (const f of ['sse_then_garbage', 'sse_no_done']) {
+    fault = f;
+    let text = '';
+    await assert.rejects(async () => {
+      for await (const c of await ask({ stream: true }, badOnly)) text += c.choices[0]?.delta?.content ?? '';
+    }, (err) => err instanceof Error, f);
+    assert.ok(text.startsWith(f === 'sse_no_done' ? 'cut' : 'first words'), `${f}: ${text}`);
+  }
+});
+
+test('after all of that, sluice still answers and counts upstream errors', async () => {
+  fault = 'html';
+  assert.equal((await ask()).choices[0].message.content, 'from the good backend');
+  const m = await (await fetch(`${sluice.base}/metrics`)).text();
+  const errs = Number(m.match(/sluice_upstream_errors_total\{backend="bad"\} (\d+)/)?.[1] ?? 0);
+  assert.ok(errs >= 10, `upstream errors counted: ${errs}`);
+});
