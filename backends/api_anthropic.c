@@ -503,4 +503,9 @@ static void an_cancel(sl_call_t *base) {
   call_free(c);
 }
 
-const sl_backend_ops_t sl__anthropic_ops = {"anthropic", an_prepare, an_start, an_cancel};
+static void an_pause(sl_call_t *base, bool pause) {
+  an_call_t *c = (an_call_t *)base;
+  if (c->hr) sl_hc_pause(c->hr, pause);
+}
+
+const sl_backend_ops_t sl__anthropic_ops = {"anthropic", an_prepare, an_start, an_cancel, an_pause};

@@ -346,4 +346,9 @@ static void oa_cancel(sl_call_t *base) {
   free(c);
 }
 
-const sl_backend_ops_t sl__openai_ops = {"openai", oa_prepare, oa_start, oa_cancel};
+static void oa_pause(sl_call_t *base, bool pause) {
+  oa_call_t *c = (oa_call_t *)base;
+  if (c->hr) sl_hc_pause(c->hr, pause);
+}
+
+const sl_backend_ops_t sl__openai_ops = {"openai", oa_prepare, oa_start, oa_cancel, oa_pause};

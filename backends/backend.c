@@ -90,6 +90,10 @@ void sl_call_cancel(sl_call_t *c) {
   if (c) c->ops->cancel(c);
 }
 
+void sl_call_pause(sl_call_t *c, bool pause) {
+  if (c && c->ops->pause) c->ops->pause(c, pause);
+}
+
 void sl__url_destination(const char *url, char *out, size_t n) {
   const char *p = strstr(url, "://");
   bool tls = !strncmp(url, "https", 5);

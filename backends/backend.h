@@ -102,5 +102,10 @@ void sl_call_egress(const sl_call_t *c, const char **body, size_t *len, const ch
 int sl_call_start(sl_call_t *c);
 /* Stops a prepared or started call; no callback runs afterwards. */
 void sl_call_cancel(sl_call_t *c);
+/* Holds back (true) or lets through the rest of the answer, for a client that
+ * reads slower than the upstream sends: an API backend stops reading its
+ * upstream; the local engine, whose output max_tokens bounds, goes on. Resume
+ * outside the call's callbacks (the held part is delivered through them). */
+void sl_call_pause(sl_call_t *c, bool pause);
 
 #endif

@@ -13,6 +13,7 @@ typedef struct {
                  const sl_call_cbs_t *cbs, void *data, sl_call_t **out);
   int (*start)(sl_call_t *c);
   void (*cancel)(sl_call_t *c);
+  void (*pause)(sl_call_t *c, bool pause); /* NULL: cannot (the local engine) */
 } sl_backend_ops_t;
 
 /* Every call starts with this header so backend.c can dispatch. */

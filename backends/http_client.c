@@ -42,6 +42,7 @@ struct sl_hc_req {
   sl_hc_req_t *prev, *next;
   uv_timer_t fb_timer; /* first-byte timeout */
   bool got_response, canceled, timed_out_fb, fb_armed;
+  bool paused, held; /* held: curl keeps a piece we refused while paused */
   int status;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -326,6 +327,10 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
   size_t len = sz * n;
   if (r->canceled) return CURL_WRITEFUNC_ERROR;
   if (note_response(r)) return CURL_WRITEFUNC_ERROR;
+  if (r->paused) { /* curl keeps this piece and reads no more until resumed */
+    r->held = true;
+    return CURL_WRITEFUNC_PAUSE;
+  }
   if (r->cbs.on_data(r->data, p, len)) return CURL_WRITEFUNC_ERROR;
   return r->canceled ? CURL_WRITEFUNC_ERROR : len;
 }
@@ -416,6 +421,18 @@ void sl_hc_cancel(sl_hc_req_t *r) {
    * closes its connection (the upstream sees the abort). */
   if (r->hc->in_action) return;
   req_free(r);
+}
+
+void sl_hc_pause(sl_hc_req_t *r, bool pause) {
+  if (!r || r->canceled || r->paused == pause) return;
+  r->paused = pause;
+  if (pause || !r->held) return; /* on_write refuses the next piece */
+  r->held = false;
+  sl_hc_t *hc = r->hc;
+  hc->in_action++; /* the held piece comes through on_write now */
+  curl_easy_pause(r->easy, CURLPAUSE_CONT);
+  hc->in_action--;
+  check_done(hc);
 }
 
 size_t sl_hc_active(const sl_hc_t *hc) { return hc->active; }

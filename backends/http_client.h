@@ -45,6 +45,11 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
                 sl_hc_req_t **out);
 /* Aborts a transfer: its connection is closed, no callback runs afterwards. */
 void sl_hc_cancel(sl_hc_req_t *r);
+/* Stops (true) or resumes taking the answer: while paused, the next piece curl
+ * receives is left with curl and nothing more is read from the upstream (TCP
+ * pushes back). Pausing works anywhere; resuming must not be done from inside
+ * this request's callbacks (it delivers the held piece at once, through them). */
+void sl_hc_pause(sl_hc_req_t *r, bool pause);
 
 /* Transfers in flight. */
 size_t sl_hc_active(const sl_hc_t *hc);

@@ -455,7 +455,8 @@ static void local_cancel(sl_call_t *base) {
   sl_engine_cancel(c->le->engine, c->seq);
 }
 
-const sl_backend_ops_t sl__local_ops = {"local", local_prepare, local_start, local_cancel};
+const sl_backend_ops_t sl__local_ops = {"local", local_prepare, local_start, local_cancel,
+                                        NULL /* no pause: max_tokens bounds the output */};
 
 static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen);
 

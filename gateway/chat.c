@@ -62,6 +62,7 @@ typedef struct {
   unsigned attempts;         /* calls made, for the backoff */
   sl_call_t *call;
   uv_timer_t backoff;
+  bool paused; /* the call is held back until the client takes its backlog */
   bool in_cb, client_gone, headers_sent, stream, saw_busy, saw_unsupported, waiting_ledger,
       redacted_step, want_lp;
   const sl_backend_cfg_t *bcfg; /* backend of the current step */
@@ -262,6 +263,30 @@ static void fail_request(job_t *j, int status, const char *type, const char *cod
 
 /* ---- the answer, streamed or whole ---- */
 
+/* A client that reads slower than the upstream sends holds the upstream back:
+ * past BACKLOG_HIGH bytes queued for it, the call pauses (TCP then pushes back
+ * on the upstream) until the client has taken all but BACKLOG_LOW. Without
+ * this, one client that stops reading made sluice keep whatever the upstream
+ * streamed, hundreds of MB for an endless stream. */
+#define BACKLOG_HIGH (1u << 20)
+#define BACKLOG_LOW (256u << 10)
+
+static void on_drained(sl_conn_t *c, void *data) {
+  job_t *j = data;
+  j->paused = false;
+  if (j->call) sl_call_pause(j->call, false); /* may deliver, and so pause, again */
+}
+
+/* Writes the chunk encoded in j->out. */
+static void stream_out(job_t *j) {
+  sl_http_stream_write(j->conn, j->out.data, j->out.len);
+  if (j->call && !j->paused && sl_http_pending_out(j->conn) > BACKLOG_HIGH) {
+    j->paused = true;
+    sl_call_pause(j->call, true);
+    sl_http_on_drain(j->conn, BACKLOG_LOW, on_drained, j);
+  }
+}
+
 static void send_stream_head(job_t *j) {
   if (j->headers_sent) return;
   j->headers_sent = true;
@@ -272,7 +297,7 @@ static void send_stream_head(job_t *j) {
   sl_http_stream_begin(j->conn, 200, "text/event-stream; charset=utf-8", h);
   j->resp.model = j->model_out;
   sl_buf_reset(&j->out);
-  if (!j->dia->stream_start(&j->out, &j->resp)) sl_http_stream_write(j->conn, j->out.data, j->out.len);
+  if (!j->dia->stream_start(&j->out, &j->resp)) stream_out(j);
 }
 
 /* The logprobs for the text about to be encoded: the engine always has them
@@ -291,7 +316,7 @@ static int deliver_text(job_t *j, const char *s, size_t n) {
   send_stream_head(j);
   sl_buf_reset(&j->out);
   set_logprobs(j);
-  if (!j->dia->stream_text(&j->out, &j->resp, s, n)) sl_http_stream_write(j->conn, j->out.data, j->out.len);
+  if (!j->dia->stream_text(&j->out, &j->resp, s, n)) stream_out(j);
   sl_buf_reset(&j->lp); /* sent with this chunk */
   j->in_cb = false;
   return j->client_gone ? 1 : 0;
@@ -325,8 +350,7 @@ static int on_tool_call(void *data, int index, const char *id, const char *name,
     j->in_cb = true;
     send_stream_head(j);
     sl_buf_reset(&j->out);
-    if (!j->dia->stream_tool(&j->out, &j->resp, index, id, name, args, args_len))
-      sl_http_stream_write(j->conn, j->out.data, j->out.len);
+    if (!j->dia->stream_tool(&j->out, &j->resp, index, id, name, args, args_len)) stream_out(j);
     j->in_cb = false;
     return j->client_gone ? 1 : 0;
   }

@@ -30,6 +30,8 @@ struct sl_conn {
   bool closing, reading, in_request, keep_alive, streaming, aborted;
   bool driving, need_drive;
   bool head;                /* a HEAD request: its answer has no body */
+  bool lingering;           /* the answer is written: closing once it has left */
+  uv_shutdown_t shutdown;
   read_state_t rstate;
   int err_status;           /* limit hit inside a parser callback: answer this */
   sl_http_req_t req;
@@ -45,6 +47,9 @@ struct sl_conn {
   size_t out_pending;
   sl_http_abort_cb abort_cb;
   void *abort_data;
+  sl_http_drain_cb drain_cb;
+  void *drain_data;
+  size_t drain_below;
   char readbuf[READ_CHUNK];
 };
 
@@ -154,6 +159,7 @@ static void conn_close(sl_conn_t *c) {
   s->stats.connections_open--;
   atomic_fetch_sub_explicit(s->open_all, 1, memory_order_relaxed);
   uv_timer_stop(&c->timer);
+  c->drain_cb = NULL;
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   /* The handler still owns an unfinished request: tell it the client is gone. */
@@ -179,6 +185,11 @@ static void on_write(uv_write_t *w, int status) {
   c->out_pending -= wr->len;
   free(wr);
   if (status < 0 && !c->closing) conn_close(c);
+  if (!c->closing && c->drain_cb && c->out_pending <= c->drain_below) {
+    sl_http_drain_cb cb = c->drain_cb;
+    c->drain_cb = NULL; /* once; cb may ask again */
+    cb(c, c->drain_data);
+  }
   conn_release(c);
 }
 
@@ -291,6 +302,7 @@ void sl_http_stream_write(sl_conn_t *c, const char *data, size_t len) {
 
 static void drive(sl_conn_t *c);
 static void arm_timer(sl_conn_t *c, unsigned ms);
+static void close_after_flush(sl_conn_t *c);
 
 void sl_http_end(sl_conn_t *c) {
   if (!c->in_request) return;
@@ -299,15 +311,13 @@ void sl_http_end(sl_conn_t *c) {
   c->in_request = false;
   c->abort_cb = NULL;
   c->abort_data = NULL;
+  c->drain_cb = NULL;
   req_clear(c);
   if (!c->closing) {
     if (!c->keep_alive || c->srv->shutting_down) {
-      /* Let the response drain, then close: uv_close after queued writes is fine
-       * because libuv completes (cancels) pending writes on close; shut down the
-       * write side first so the peer receives everything. */
       uv_read_stop((uv_stream_t *)&c->tcp);
       c->reading = false;
-      conn_close(c);
+      close_after_flush(c);
     } else {
       llhttp_resume(&c->parser);
       c->rstate = RS_IDLE;
@@ -324,6 +334,12 @@ void sl_http_set_abort(sl_conn_t *c, sl_http_abort_cb cb, void *data) {
 }
 
 bool sl_http_alive(const sl_conn_t *c) { return !c->closing; }
+
+void sl_http_on_drain(sl_conn_t *c, size_t below, sl_http_drain_cb cb, void *data) {
+  c->drain_cb = c->closing ? NULL : cb;
+  c->drain_data = data;
+  c->drain_below = below;
+}
 size_t sl_http_pending_out(const sl_conn_t *c) { return c->out_pending; }
 
 const char *sl_http_header(const sl_http_req_t *r, const char *lname) {
@@ -341,6 +357,32 @@ const char *sl_http_header_lookup(void *req, const char *name) {
   return sl_http_header(req, l);
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  sl_conn_t *c = req->data;
+  conn_close(c);
+  conn_release(c);
+}
+
+/* Closes c once what is queued for it has left: uv_close alone would cancel
+ * queued writes and cut the answer short (a large answer to a client that
+ * asked for Connection: close, or that reads slowly). uv_shutdown waits for
+ * them, then ends our side; a client that takes nothing for idle_timeout_ms is
+ * closed anyway. Reading has stopped. */
+static void close_after_flush(sl_conn_t *c) {
+  if (c->closing || c->lingering) return;
+  if (c->out_pending) {
+    c->lingering = true;
+    c->shutdown.data = c;
+    c->refs++;
+    if (!uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown)) {
+      arm_timer(c, c->srv->limits.idle_timeout_ms);
+      return;
+    }
+    c->refs--;
+  }
+  conn_close(c);
+}
+
 /* An error the server answers itself, then closes (the stream may be out of sync). */
 static void protocol_error(sl_conn_t *c, int status, const char *msg) {
   c->srv->stats.protocol_errors++;
@@ -353,7 +395,7 @@ static void protocol_error(sl_conn_t *c, int status, const char *msg) {
   sl_http_respond(c, status, "application/json", NULL, body, (size_t)n);
   uv_read_stop((uv_stream_t *)&c->tcp);
   c->reading = false;
-  conn_close(c);
+  close_after_flush(c);
 }
 
 /* ---- parsing ---- */
@@ -584,6 +626,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 static void on_timer(uv_timer_t *t) {
   sl_conn_t *c = t->data;
   if (c->in_request || c->closing) return;
+  if (c->lingering) { /* the client did not take the rest of its answer in time */
+    conn_close(c);
+    return;
+  }
   if (c->rstate != RS_IDLE || c->pending.len) protocol_error(c, 408, "request timed out");
   else conn_close(c); /* idle keep-alive connection */
 }
@@ -752,6 +798,7 @@ void sl_server_shutdown(sl_server_t *s, void (*done)(void *), void *data) {
   }
   for (sl_conn_t *c = s->conns, *next; c; c = next) {
     next = c->next;
+    if (c->lingering) continue; /* its answer is leaving; it closes itself */
     if (!c->in_request) conn_close(c);
     else c->keep_alive = false; /* finish, then close */
   }

@@ -95,6 +95,11 @@ void sl_http_set_abort(sl_conn_t *c, sl_http_abort_cb cb, void *data);
 bool sl_http_alive(const sl_conn_t *c);
 /* Bytes the client has not yet taken from us (write backpressure). */
 size_t sl_http_pending_out(const sl_conn_t *c);
+/* Calls cb once, when the bytes queued for the client fall to `below` or fewer
+ * (a write completes); cb NULL cancels. Forgotten when the request ends or the
+ * connection closes. */
+typedef void (*sl_http_drain_cb)(sl_conn_t *c, void *data);
+void sl_http_on_drain(sl_conn_t *c, size_t below, sl_http_drain_cb cb, void *data);
 const char *sl_http_status_text(int status);
 
 #endif

@@ -1,0 +1,99 @@
+// A client that reads its stream slower than the upstream sends it: sluice holds
+// the upstream back (it stops reading, and TCP pushes back) instead of keeping
+// everything the upstream sends in memory, and the whole answer still arrives
+// once the client reads again.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { startMock, startSluice, apiBackend, completion, replyJson, sleep } from './lib.mjs';
+
+const CHUNKS = 3000; // 3000 events of 16 KB: a 48 MB answer
+let up, sluice, sent = 0;
+const piece = 'Z'.repeat(16000);
+const event = (content, finish = null) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
+
+before(async () => {
+  up = await startMock((req, body, res) => {
+    if (!JSON.parse(body).stream) return replyJson(res, 200, completion('Z'.repeat(20 << 20)));
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    sent = 0;
+    const more = () => {
+      while (sent < CHUNKS) {
+        sent++;
+        if (!res.write(event(piece))) return res.once('drain', more);
+      }
+      res.write(event('', 'stop'));
+      res.end('data: [DONE]\n\n');
+    };
+    res.on('error', () => {});
+    more();
+  });
+  sluice = await startSluice({
+    backends: [apiBackend('up', up.url, { location: 'internal', total_timeout_ms: 60000 })],
+    rules: [{ name: 'default', route: ['up'] }],
+  }, { MOCK_KEY: 'sk-mock' });
+});
+
+after(async () => {
+  await up?.stop();
+  const r = await sluice.stop();
+  assert.equal(r.code, 0, 'sluice exits 0 on SIGTERM: ' + sluice.stderr().slice(-3000));
+});
+
+const rssKb = () => Number(readFileSync(`/proc/${sluice.proc.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]);
+
+test('a client that stops reading holds the upstream back; the answer arrives whole when it reads again', async () => {
+  const before = rssKb();
+  const sock = net.connect(sluice.port, '127.0.0.1');
+  await new Promise((r) => sock.on('connect', r));
+  let got = 0, ys = 0, tail = '';
+  const done = new Promise((resolve) => {
+    sock.on('data', (d) => {
+      got += d.length;
+      for (const b of d) if (b === 0x5a) ys++; // the 'Z's of the content
+      tail = (tail + d.toString('latin1')).slice(-64);
+      if (tail.endsWith('0\r\n\r\n')) resolve();
+    });
+    sock.on('close', resolve);
+  });
+  sock.pause(); // reads nothing for now
+  const body = JSON.stringify({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'a long one' }] });
+  sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  await sleep(2000);
+  const grew = rssKb() - before;
+  const sentWhilePaused = sent;
+  // socket buffers on the way hold a few MB; the other 40-odd MB stay unsent
+  assert.ok(sentWhilePaused < CHUNKS / 2, `the upstream sent ${sentWhilePaused} of ${CHUNKS} events to a client that read nothing`);
+  assert.ok(grew < 24 * 1024, `sluice grew by ${grew} kB while its client read nothing`);
+  sock.resume();
+  await done;
+  sock.destroy();
+  assert.equal(sent, CHUNKS);
+  assert.equal(ys, CHUNKS * piece.length, `the content's bytes (of ${got} read)`);
+  assert.match(tail, /data: \[DONE\]\n\n\r\n0\r\n\r\n$/);
+});
+
+test('a large answer to a Connection: close client that reads late arrives whole before the close', async () => {
+  const sock = net.connect(sluice.port, '127.0.0.1');
+  await new Promise((r) => sock.on('connect', r));
+  const parts = [];
+  const closed = new Promise((r) => sock.on('close', r));
+  sock.on('data', (d) => parts.push(d));
+  sock.pause();
+  const body = JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'a big one' }] });
+  sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  await sleep(1500); // sluice has answered; most of it waits in its queue
+  sock.resume();
+  await closed;
+  const all = Buffer.concat(parts).toString('latin1');
+  const split = all.indexOf('\r\n\r\n');
+  const len = Number(all.slice(0, split).match(/Content-Length: (\d+)/)[1]);
+  assert.equal(all.length - split - 4, len, 'every byte of the body before the close');
+  assert.equal(JSON.parse(all.slice(split + 4)).choices[0].message.content.length, 20 << 20);
+});
+
+test('sluice serves normally afterwards', async () => {
+  const r = await fetch(`${sluice.base}/healthz`);
+  assert.equal(r.status, 200);
+});
