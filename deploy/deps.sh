@@ -8,7 +8,7 @@ PKGS=(
   libuv1-dev node-llhttp libcurl4-openssl-dev libcjson-dev
   libdnnl-dev libsqlite3-dev sqlite3 libssl-dev libpcre2-dev libhyperscan-dev
   libcmocka-dev libicu-dev libmimalloc-dev
-  wrk nginx-light curl python3 iproute2
+  wrk nginx-light curl python3 iproute2 openssl
 )
 
 missing=()

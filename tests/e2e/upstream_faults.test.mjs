@@ -7,9 +7,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import https from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startMock, startSluice, apiBackend, completion, replyJson, replyStream } from './lib.mjs';
 
-let bad, good, sluice, client;
+let bad, good, tls, tlsSeen = 0, sluice, client;
 let fault = 'html';
 
 const chunk = (delta, finish = null) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
@@ -69,10 +74,20 @@ before(async () => {
     if (b.stream) return replyStream(res, ['fine ', 'words'], 0);
     replyJson(res, 200, completion('from the good backend'));
   });
+  // an HTTPS upstream whose certificate nobody signed: TLS verification refuses it
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-tls-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  tls = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+    (req, res) => { tlsSeen++; replyJson(res, 200, completion('over unverified TLS')); });
+  await new Promise((r) => tls.listen(0, '127.0.0.1', r));
   sluice = await startSluice({
-    backends: [apiBackend('bad', bad.url, { max_retries: 0, total_timeout_ms: 5000 }), apiBackend('good', good.url)],
+    backends: [apiBackend('bad', bad.url, { max_retries: 0, total_timeout_ms: 5000 }), apiBackend('good', good.url),
+               apiBackend('selfsigned', `https://127.0.0.1:${tls.address().port}/v1`, { max_retries: 0 })],
     rules: [
       { name: 'bad-only', when: { header: { 'x-route': 'bad-only' } }, route: ['bad'] },
+      { name: 'tls', when: { header: { 'x-route': 'tls' } }, route: ['selfsigned', 'good'] },
+      { name: 'tls-only', when: { header: { 'x-route': 'tls-only' } }, route: ['selfsigned'] },
       { name: 'default', route: ['bad', 'good'] },
     ],
   }, { MOCK_KEY: 'sk-mock' });
@@ -80,6 +95,8 @@ before(async () => {
 });
 
 after(async () => {
+  tls?.closeAllConnections?.();
+  await new Promise((r) => (tls ? tls.close(r) : r()));
   await bad?.stop();
   await good?.stop();
   const r = await sluice.stop();
@@ -127,6 +144,17 @@ test('garbage after the first streamed chunk ends the stream with an error the S
     }, (err) => err instanceof Error, f);
     assert.ok(text.startsWith(f === 'sse_no_done' ? 'cut' : 'first words'), `${f}: ${text}`);
   }
+});
+
+test('an upstream whose TLS certificate does not verify is never sent the request: failover, or a 502', async () => {
+  const r = await ask({}, { headers: { 'x-route': 'tls' } });
+  assert.equal(r.choices[0].message.content, 'from the good backend');
+  await assert.rejects(ask({}, { headers: { 'x-route': 'tls-only' } }), (err) => {
+    assert.ok(err instanceof OpenAI.APIError && err.status === 502, String(err));
+    assert.match(err.message, /certificate|SSL|TLS/i);
+    return true;
+  });
+  assert.equal(tlsSeen, 0, 'the self-signed upstream received no request');
 });
 
 test('after all of that, sluice still answers and counts upstream errors', async () => {
