@@ -59,3 +59,33 @@ int sl_hexval(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
 }
+
+size_t sl_utf8_invalid(const char *str, size_t n) {
+  const unsigned char *s = (const unsigned char *)str;
+  size_t i = 0;
+  while (i < n) {
+    uint64_t w;
+    while (i + 8 <= n && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ull))) i += 8;
+    if (i >= n) break;
+    unsigned char c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t k;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) k = 1, cp = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0) k = 2, cp = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0) k = 3, cp = c & 0x07;
+    else return i;
+    for (size_t j = 1; j <= k; j++) {
+      if (i + j >= n || (s[i + j] & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (s[i + j] & 0x3F);
+    }
+    if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return i;
+    i += k + 1;
+  }
+  return SIZE_MAX;
+}

@@ -1,6 +1,6 @@
 /* Small string building for the request path, where snprintf's format parsing
- * was a few per cent of the gateway's CPU: concatenation into a fixed buffer
- * and integers in decimal or hex. */
+ * was a few per cent of the gateway's CPU: concatenation into a fixed buffer,
+ * integers in decimal or hex, hex digits and a UTF-8 check. */
 #ifndef SL_STR_H
 #define SL_STR_H
 
@@ -22,5 +22,9 @@ size_t sl_itoa(int64_t v, char *buf);
 size_t sl_hex(uint64_t v, int width, char *buf);
 /* The value of one hex digit (either case), or -1. */
 int sl_hexval(char c);
+/* The offset of the first byte of s[0..n) that is not well-formed UTF-8
+ * (overlong forms, surrogates and values past U+10FFFF are not), or SIZE_MAX
+ * when all of it is. ASCII runs go 8 bytes at a time. */
+size_t sl_utf8_invalid(const char *s, size_t n);
 
 #endif

@@ -4,6 +4,7 @@
  * Tool use is carried inside sluice in OpenAI's shape (sl_chat.h), so both
  * dialects reach every backend the same way. */
 #include "codec_anthropic.h"
+#include "codec_json.h"
 #include "dialect.h"
 #include "sl_err.h"
 
@@ -382,11 +383,8 @@ int sl_anthropic_decode_request(const char *json, size_t len, sl_chat_req_t *r, 
                                 size_t n) {
   sl_chat_req_init(r);
   r->dialect = SL_DIALECT_ANTHROPIC;
-  cJSON *root = cJSON_ParseWithLength(json, len);
-  if (!root) {
-    snprintf(err, n, "request body is not valid JSON");
-    return SL_EPARSE;
-  }
+  cJSON *root = sl_codec_parse_body(json, len, err, n);
+  if (!root) return SL_EPARSE;
   int rc = decode_root(root, r, err, n);
   cJSON_Delete(root);
   if (rc == SL_ENOMEM) snprintf(err, n, "out of memory");

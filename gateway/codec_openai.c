@@ -1,6 +1,7 @@
 /* OpenAI dialect codec. Decoding is strict about types (a wrong type is a 400
  * naming the field) and lenient about fields it does not use. */
 #include "codec_openai.h"
+#include "codec_json.h"
 #include "sl_err.h"
 #include "sl_str.h"
 
@@ -109,11 +110,8 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
                              size_t n) {
   sl_chat_req_init(r);
   r->dialect = SL_DIALECT_OPENAI;
-  cJSON *root = cJSON_ParseWithLength(json, len);
-  if (!root) {
-    snprintf(err, n, "request body is not valid JSON");
-    return SL_EPARSE;
-  }
+  cJSON *root = sl_codec_parse_body(json, len, err, n);
+  if (!root) return SL_EPARSE;
   int rc = 0;
   if (!cJSON_IsObject(root)) {
     rc = bad(err, n, "request body must be a JSON object");

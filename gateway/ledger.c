@@ -212,36 +212,6 @@ static int64_t now_ms(void) {
 
 /* ---------------- validation and copy (caller's thread) ---------------- */
 
-static bool utf8_valid(const unsigned char *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    /* ASCII, the usual case, 8 bytes at a time */
-    uint64_t w;
-    while (i + 8 <= n && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ull))) i += 8;
-    if (i >= n) break;
-    unsigned char c = s[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t k;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) k = 1, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) k = 2, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) k = 3, cp = c & 0x07;
-    else return false;
-    for (size_t j = 1; j <= k; j++) {
-      if (i + j >= n || (s[i + j] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + j] & 0x3F);
-    }
-    if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += k + 1;
-  }
-  return true;
-}
-
 static bool hex64(const char *s, size_t n) {
   if (n != 64) return false;
   for (size_t i = 0; i < 64; i++)
@@ -262,7 +232,7 @@ static int make_entry(sl_ledger_t *l, const sl_ledger_row_t *r, entry_t **out) {
     if (!src[i] || !*src[i]) src[i] = json ? "{}" : "";
     n[i] = strlen(src[i]);
     if (n[i] > (json ? SL_LEDGER_MAX_JSON : SL_LEDGER_MAX_NAME)) return SL_ETOOBIG;
-    if (!utf8_valid((const unsigned char *)src[i], n[i])) return SL_EINVAL;
+    if (sl_utf8_invalid(src[i], n[i]) != SIZE_MAX) return SL_EINVAL;
     total += n[i] + 1;
   }
   if (n[F_SHA256_OUT] && !hex64(src[F_SHA256_OUT], n[F_SHA256_OUT])) return SL_EINVAL;

@@ -155,6 +155,9 @@ static void expect_bad(const char *j, const char *needle) {
 static void test_decode_errors(void **st) {
   expect_bad("{\"messages\":[", "not valid JSON");
   expect_bad("", "not valid JSON");
+  expect_bad(U("\"\\u0000 then more\""), "U+0000");
+  expect_bad(U("\"\xc3\""), "not valid UTF-8");
+  expect_bad(U("\"x\"") "x", "more after the value");
   expect_bad("[]", "must be a JSON object");
   expect_bad("{\"messages\":[" OK_MSG "]}", "max_tokens: field required");
   expect_bad("{\"max_tokens\":0,\"messages\":[" OK_MSG "]}", "max_tokens must be between");

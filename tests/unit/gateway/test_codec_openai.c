@@ -79,9 +79,23 @@ static void expect_bad(const char *j, const char *needle) {
   }
 }
 
+/* "\\u0000" is a backslash and "u0000", not a NUL: accepted, and kept. */
+static void test_decode_escaped_backslash(void **st) {
+  sl_chat_req_t r;
+  char err[300] = "";
+  assert_int_equal(decode("{\"messages\":[{\"role\":\"user\",\"content\":\"a\\\\u0000b\"}]}", &r, err), 0);
+  assert_string_equal(r.msgs[0].content, "a\\u0000b");
+  sl_chat_req_free(&r);
+}
+
 static void test_decode_errors(void **st) {
   expect_bad("{\"messages\":[", "not valid JSON");
   expect_bad("[]", "must be a JSON object");
+  /* held strictly: what cJSON lets through would reach the classifier changed */
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"a \xff b\"}]}", "not valid UTF-8 (at byte 41)");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\xed\xa0\x80\"}]}", "not valid UTF-8");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"a\\u0000 secret\"}]}", "U+0000");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]} {}", "more after the value");
   expect_bad("{}", "messages must be an array");
   expect_bad("{\"messages\":[]}", "messages must not be empty");
   expect_bad("{\"messages\":[1]}", "messages[0] must be an object");
@@ -300,7 +314,9 @@ static void test_str_helpers(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decode_full),          cmocka_unit_test(test_decode_defaults),
-      cmocka_unit_test(test_decode_errors),        cmocka_unit_test(test_encode_completion_escapes),
+      cmocka_unit_test(test_decode_errors),
+      cmocka_unit_test(test_decode_escaped_backslash),
+      cmocka_unit_test(test_encode_completion_escapes),
       cmocka_unit_test(test_encode_tools_and_chunks), cmocka_unit_test(test_encode_limits),
       cmocka_unit_test(test_encode_logprobs),
       cmocka_unit_test(test_json_str_matches_reference),

@@ -1,0 +1,49 @@
+#include "codec_json.h"
+
+#include "sl_str.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Whether the text holds the escape \u0000: a "u0000" after an odd run of
+ * backslashes (after an even run the backslashes are escaped themselves). */
+static bool has_nul_escape(const char *s, size_t len) {
+  for (const char *p = s, *end = s + len; (p = memchr(p, 'u', (size_t)(end - p))); p++) {
+    if ((size_t)(end - p) < 5 || memcmp(p, "u0000", 5)) continue;
+    size_t run = 0;
+    while (p - run > s && p[-1 - (ptrdiff_t)run] == '\\') run++;
+    if (run % 2) return true;
+  }
+  return false;
+}
+
+cJSON *sl_codec_parse_body(const char *json, size_t len, char *err, size_t n) {
+  size_t bad = sl_utf8_invalid(json, len);
+  if (bad != SIZE_MAX) {
+    snprintf(err, n, "request body is not valid UTF-8 (at byte %zu)", bad);
+    return NULL;
+  }
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+  if (!root) {
+    snprintf(err, n, "request body is not valid JSON");
+    return NULL;
+  }
+  const char *stop = json + len;
+  while (end && end < stop && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+    end++;
+  if (end && end < stop && *end) {
+    snprintf(err, n, "request body is not valid JSON (more after the value, at byte %zu)",
+             (size_t)(end - json));
+    cJSON_Delete(root);
+    return NULL;
+  }
+  if (memchr(json, '\\', len) && has_nul_escape(json, len)) {
+    snprintf(err, n, "request body: strings must not contain U+0000 (\\u0000)");
+    cJSON_Delete(root);
+    return NULL;
+  }
+  return root;
+}
