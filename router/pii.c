@@ -319,8 +319,21 @@ static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
     }
     return;
   }
-  if (!next_id(c, h->end, 64, mind, dig_only, &s, &e)) return;
+  uint32_t win = 64;
+  bool aba = false;
+  size_t hl = h->end - h->start;
+  const char *ht = c->text + h->start;
+  if (type == SL_ET_BANK_ACCOUNT &&
+      ((hl == 7 && (!strncasecmp(ht, "account", 7) || !strncasecmp(ht, "routing", 7))) ||
+       (hl == 4 && !strncasecmp(ht, "acct", 4)))) {
+    /* a bare "account"/"acct"/"routing": only a digit run close behind counts
+     * ("take into account 3 factors" has none) */
+    win = 16, mind = 8, dig_only = true;
+    aba = !strncasecmp(c->text + h->start, "routing", 7);
+  }
+  if (!next_id(c, h->end, win, mind, dig_only, &s, &e)) return;
   if (type == SL_ET_US_SSN && !sl__ssn_ok(c->text + s, e - s)) return;
+  if (aba && !sl__aba_ok(c->text + s, e - s)) return;
   /* A date right after "DOB"-like words belongs to the date detector. */
   sl__cands_add(c->out, s, e, type, det, prio);
 }

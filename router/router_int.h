@@ -124,6 +124,7 @@ bool sl__luhn(const char *s, size_t n);
 bool sl__iban_ok(const char *s, size_t n);
 int sl__iban_len(const char *cc); /* registry length for a country code, 0 if unknown */
 bool sl__ssn_ok(const char *s, size_t n);
+bool sl__aba_ok(const char *s, size_t n); /* US bank routing number: 9 digits, 3-7-1 check */
 bool sl__ipv4_ok(const char *s, size_t n);
 bool sl__ipv6_ok(const char *s, size_t n);
 double sl__entropy(const char *s, size_t n);

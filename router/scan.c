@@ -184,6 +184,9 @@ static const litset_t litsets[] = {
     {SL_P_CUE_BANK, 1, B_L, P_TAILS, "bank", S1 "account"},
     {SL_P_CUE_BANK, 1, B_L, P_TAILS, "routing", S1 "number|" S1 "no"},
     {SL_P_CUE_BANK, 1, B_L, P_TAILS, "sort", S1 "code"},
+    /* bare "account 004518273645", "routing 021000021": pii.c wants a long digit
+     * run right after (and a valid ABA checksum after "routing") */
+    {SL_P_CUE_BANK, 1, B_L | B_R, P_NONE, "account|acct|routing", NULL},
     {SL_P_CUE_BANK, 1, B_L | B_R, P_NONE, "bsb|iban", NULL},
     {SL_P_CUE_BANK, 1, B_L | B_R, P_NONE,
      "accnum|accno|accnr|acc_num|acc_no|acc_nr|acc-num|acc-no|acc-nr|"

@@ -77,6 +77,18 @@ bool sl__iban_ok(const char *s, size_t n) {
   return rem == 1;
 }
 
+bool sl__aba_ok(const char *s, size_t n) {
+  static const int w[9] = {3, 7, 1, 3, 7, 1, 3, 7, 1};
+  if (n != 9) return false;
+  int sum = 0, nonzero = 0;
+  for (size_t i = 0; i < 9; i++) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    sum += w[i] * (s[i] - '0');
+    nonzero |= s[i] - '0';
+  }
+  return nonzero && sum % 10 == 0;
+}
+
 bool sl__ssn_ok(const char *s, size_t n) {
   char d[9];
   size_t m = 0;

@@ -67,6 +67,13 @@ static void context_ids(void **s) {
   EXPECT("A spreadsheet listed Aadhaar 2345 6789 0123 for the applicant", "NATIONAL_ID", "2345 6789 0123");
   REJECT("the passport office opens at nine", "US_PASSPORT");
   REJECT("account number formats vary by bank", "BANK_ACCOUNT");
+  /* bare "account"/"routing": a long digit run right behind, an ABA checksum */
+  EXPECT("Wire it to account 004518273645 today", "BANK_ACCOUNT", "004518273645");
+  EXPECT("pay into acct 7781 2234 5501", "BANK_ACCOUNT", "7781 2234 5501");
+  EXPECT("routing 021000021, then", "BANK_ACCOUNT", "021000021");
+  REJECT("routing 123456789 to the other queue", "BANK_ACCOUNT");
+  REJECT("Take into account 3 factors when planning 2024 budgets", "BANK_ACCOUNT");
+  REJECT("Log into your account 2 times a day for 15000000 users", "BANK_ACCOUNT");
 }
 
 static void crypto_url(void **s) {

@@ -63,7 +63,8 @@ static const ref_t refs[] = {
     {SL_P_CUE_BANK, CI,
      "\\b(?:(?:bank|checking|savings|deposit|current)\\s{1,3})?(?:account|acct|a/c)\\s{0,3}"
      "(?:number|no\\b|num\\b|#)|\\brouting\\s{1,3}(?:number|no)|\\bsort\\s{1,3}code|\\bbsb\\b|"
-     "\\bbank\\s{1,3}account|\\biban\\b|\\bacc(?:t|ount)?[_\\-]?(?:num|no|nr)\\b", R_SOM, NULL, 0},
+     "\\bbank\\s{1,3}account|\\biban\\b|\\bacc(?:t|ount)?[_\\-]?(?:num|no|nr)\\b|"
+     "\\b(?:account|acct|routing)\\b", R_SOM, NULL, 0},
     {SL_P_CUE_NATID, 0,
      "(?i:\\b(?:tax\\s{0,3}(?:id|payer\\s{1,3}id|identification)|national\\s{1,3}(?:id|identity|"
      "insurance)|id\\s{1,3}(?:number|no\\b|card)|aadhaa?r|voter\\s{1,3}id|personal\\s{1,3}(?:id|"

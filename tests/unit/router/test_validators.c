@@ -23,6 +23,11 @@ static void iban(void **s) {
 
 static void ssn(void **s) {
   (void)s;
+  assert_true(sl__aba_ok("021000021", 9));  /* a published routing number */
+  assert_true(sl__aba_ok("011000015", 9));
+  assert_false(sl__aba_ok("021000022", 9)); /* check digit off by one */
+  assert_false(sl__aba_ok("000000000", 9));
+  assert_false(sl__aba_ok("02100002", 8));
   assert_true(sl__ssn_ok("536-22-1234", 11));
   assert_false(sl__ssn_ok("000-12-3456", 11)); /* area 000 */
   assert_false(sl__ssn_ok("666-12-3456", 11)); /* area 666 */
