@@ -131,7 +131,46 @@ static bool initial(const char *text, const sl__tok_t *t) {
   return t->kind == SL_TK_WORD && t->e - t->s == 1 && text[t->s] >= 'A' && text[t->s] <= 'Z';
 }
 
+/* The pronoun, not an initial: "I" with no dot and no capitalised word after it
+ * ("Tell Ahmed I will be late"). */
+static bool pronoun_i(const char *text, const sl__toks_t *T, size_t j) {
+  const sl__tok_t *t = &T->v[j];
+  if (t->e - t->s != 1 || text[t->s] != 'I' || (t->e < T->v[T->n - 1].e && text[t->e] == '.'))
+    return false;
+  return j + 1 >= T->n || !(T->v[j + 1].caps & 1) || T->v[j + 1].nl_before;
+}
+
 static bool namey(unsigned f) { return (f & (SL_GZ_FIRST | SL_GZ_LAST)) && !(f & SL_GZ_COMMON); }
+
+/* First names that are also English words (John, Mark, Will, Grace, Ruby) are
+ * names when written with a capital inside a sentence after a lower-case word
+ * that is not a determiner ("I told John", "ask Mark to"; not "the Bill", "a
+ * Rose garden"), or after a verb said to a person that opens the sentence
+ * ("Tell Will the results"), unless they name a programming language there. */
+static const char *const not_after[] = {"the", "a", "an", "this", "that", "these", "those",
+                                        "my", "your", "his", "her", "our", "their", "its",
+                                        "in", "of", NULL};
+static const char *const to_person[] = {"tell", "ask", "call", "email", "text", "ping",
+                                        "thank", "remind", "invite", "message", "meet", "cc",
+                                        "notify", "inform", "contact", "phone", "visit", NULL};
+static const char *const languages[] = {"ruby", "julia", "crystal", "dart", "elm", "ada",
+                                        "rust", "swift", "go", "pascal", "basil", "max", NULL};
+
+static bool in_list(const char *text, const sl__tok_t *t, const char *const *list) {
+  size_t n = t->e - t->s;
+  for (const char *const *w = list; *w; w++)
+    if (strlen(*w) == n && !strncasecmp(text + t->s, *w, n)) return true;
+  return false;
+}
+
+static bool common_first_name(const char *text, const sl__toks_t *T, size_t i, unsigned f) {
+  if (!(f & SL_GZ_FIRST) || !(f & SL_GZ_COMMON) || (f & SL_GZ_VETO) || i == 0) return false;
+  const sl__tok_t *t = &T->v[i], *p = &T->v[i - 1];
+  if (sentence_start(T, i) || t->punct_before || p->kind != SL_TK_WORD ||
+      in_list(text, t, languages))
+    return false;
+  return in_list(text, p, to_person) || (!(p->caps & 1) && !in_list(text, p, not_after));
+}
 
 /* Pronoun close after a word: "X is very reliable ... on him". */
 static bool pronoun_near(const char *text, const sl__toks_t *T, size_t i, size_t span) {
@@ -252,7 +291,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       while (j < T->n && j - i < 4 && T->v[j].nl_before == 0 &&
              (T->v[j].punct_before == 0 ||
               (T->v[j].punct_before == '.' && initial(text, &T->v[j - 1]))) &&
-             (cap_word(text, &T->v[j]) || initial(text, &T->v[j])) &&
+             (cap_word(text, &T->v[j]) || initial(text, &T->v[j])) && !pronoun_i(text, T, j) &&
              /* a form label after the name: "Lena Wirth Address: ..." */
              !(j + 1 < T->n && T->v[j + 1].punct_before == ':' && T->v[j + 1].nl_before == 0 &&
                (GZ(j) & SL_GZ_STARTER)))
@@ -295,6 +334,8 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           bool first = (f & SL_GZ_FIRST) && !(f & SL_GZ_COMMON) && !(f & SL_GZ_PLACE);
           if (first && (!sentence_start(T, i) || (i + 1 < T->n && T->v[i + 1].nl_before == 0)))
             accept = true;
+          else if (common_first_name(text, T, i, f))
+            accept = true; /* "I told John yesterday" */
           else if (first && i + 1 < T->n && T->v[i + 1].punct_before == ':')
             accept = true; /* "Alexander: ..." */
           else if (!f && sentence_start(T, i) && i + 2 < T->n && T->v[i + 1].kind == SL_TK_WORD &&
@@ -311,6 +352,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         /* possessive "'s" stays outside the name */
         if (e - T->v[i].s > 2 && text[e - 2] == '\'' && text[e - 1] == 's') e -= 2;
         sl__cands_add(c->out, T->v[i].s, e, SL_ET_PERSON, "person", 35);
+      } else if (j - i >= 2 && sentence_start(T, i) && !initial(text, t)) {
+        /* a word that opens the sentence is often no part of the name after it
+         * ("Tell Ahmed ...", where "Tell" is also a surname): try without it */
+        i++;
+        continue;
       }
       i = j;
       continue;

@@ -14,6 +14,15 @@ static void persons(void **s) {
   EXPECT("Dear Sarah, thanks for the note.", "PERSON", "Sarah");
   EXPECT("Jane Doe's SSN was emailed", "PERSON", "Jane Doe");
   EXPECT("for Mr. Vikas Malhotra, including", "PERSON", "Vikas Malhotra");
+  /* first names that are English words too, inside a sentence */
+  EXPECT("I told John yesterday", "PERSON", "John");
+  EXPECT("Send it to Mark before noon", "PERSON", "Mark");
+  EXPECT("Tell Will the results", "PERSON", "Will");
+  EXPECT("Ask John to call me back", "PERSON", "John");
+  /* "I" is the pronoun, not an initial of the name before it */
+  EXPECT("Tell Ahmed I will be late", "PERSON", "Ahmed");
+  EXPECT("Ahmed I will be late", "PERSON", "Ahmed");
+  EXPECT("Ahmed I. Khan signed", "PERSON", "Ahmed I. Khan");
 }
 
 static void not_persons(void **s) {
@@ -26,6 +35,12 @@ static void not_persons(void **s) {
   REJECT("A. Loud sounds\nB. Difficult subject", "PERSON");
   REJECT("What is the most common spoken language in the world?", "PERSON");
   REJECT("We moved here from Estonia", "PERSON");
+  REJECT("the Bill was passed by the senate", "PERSON");
+  REJECT("We planted a Rose garden", "PERSON");
+  REJECT("Our product is written in Ruby and Go", "PERSON");
+  REJECT("Please Mark the box as done", "PERSON");
+  REJECT("Will you help me?", "PERSON");
+  REJECT("The grace period ended", "PERSON");
 }
 
 static void addresses(void **s) {
