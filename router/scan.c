@@ -196,7 +196,7 @@ static const litset_t litsets[] = {
     /* (?i:\b(?:tax\s{0,3}(?:id|payer\s{1,3}id|identification)|national\s{1,3}(?:id|identity|insurance)|
      * id\s{1,3}(?:number|no\b|card)|aadhaa?r|voter\s{1,3}id|personal\s{1,3}(?:id|identification|number)|
      * identity\s{1,3}(?:card|number|document)|citizen\s{1,3}id|social\s{1,3}insurance))|
-     * \b(?:TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC)\b */
+     * \b(?:TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC)\b|\bNI\s{1,3}(?:number|no\b) */
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "tax", S0 "id|" S0 "payer" S1 "id|" S0 "identification"},
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "national", S1 "id|" S1 "identity|" S1 "insurance"},
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "id", S1 "number|" S1 "no" WB "|" S1 "card"},
@@ -207,6 +207,7 @@ static const litset_t litsets[] = {
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "social", S1 "insurance"},
     {SL_P_CUE_NATID, 0, B_L | B_R, P_NONE, "TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC",
      NULL},
+    {SL_P_CUE_NATID, 0, B_L, P_TAILS, "NI", S1 "number|" S1 "no" WB}, /* UK National Insurance */
     /* (?i:\b(?:driver'?s?|drivers'|driving)[ \-]?licen[cs]e|\blicen[cs]e\s{0,3}(?:no\b|number|#))|\bDL\b */
     {SL_P_CUE_DL, 1, B_L, P_TAILS, "driver",
      "licence|license| licence| license|-licence|-license|"

@@ -65,6 +65,7 @@ static void context_ids(void **s) {
   EXPECT("routing number 021000021", "BANK_ACCOUNT", "021000021");
   EXPECT("Acme listed Tax ID 92-7315401 in filings", "NATIONAL_ID", "92-7315401");
   EXPECT("A spreadsheet listed Aadhaar 2345 6789 0123 for the applicant", "NATIONAL_ID", "2345 6789 0123");
+  EXPECT("My NI number is QQ 12 34 56 C, can you fill the form?", "NATIONAL_ID", "12 34 56");
   REJECT("the passport office opens at nine", "US_PASSPORT");
   REJECT("account number formats vary by bank", "BANK_ACCOUNT");
   /* bare "account"/"routing": a long digit run right behind, an ABA checksum */

@@ -70,7 +70,7 @@ static const ref_t refs[] = {
      "insurance)|id\\s{1,3}(?:number|no\\b|card)|aadhaa?r|voter\\s{1,3}id|personal\\s{1,3}(?:id|"
      "identification|number)|identity\\s{1,3}(?:card|number|document)|citizen\\s{1,3}id|"
      "social\\s{1,3}insurance))|\\b(?:TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|"
-     "CURP|RFC)\\b", R_SOM, NULL, 0},
+     "CURP|RFC)\\b|\\bNI\\s{1,3}(?:number|no\\b)", R_SOM, NULL, 0},
     {SL_P_AWS_AKID, 0, "\\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)", R_FIXED, NULL, 4},
     {SL_P_GOOGLE_KEY, 0, "\\bAIza", R_FIXED, NULL, 4},
     {SL_P_GOOGLE_OAUTH, 0, "\\bya29\\.|\\bGOCSPX-|\\b1//0", R_SOM, NULL, 0},
