@@ -216,6 +216,9 @@ static void ident_span(const sl__ctx_t *c, const sl__hit_t *h, uint32_t *is, uin
   while (s > 0 && idch(c->text[s - 1]) && h->start - s < 64) s--;
   while (e < c->len && idch(c->text[e]) && e - h->start < 96) e++;
   if (e == h->start) e = h->end;
+  /* a cue of two words ("api key") names the value after both */
+  if (e < h->end && c->text[e] == ' ' && memchr(c->text + h->start, ' ', h->end - h->start))
+    for (e = h->end; e < c->len && idch(c->text[e]) && e - h->start < 96;) e++;
   *is = s;
   *ie = e;
 }
@@ -415,11 +418,20 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   if (p + 2 < c->len && t[p] == ' ' && isdigit((unsigned char)t[p + 1]) &&
       (t[p + 2] == ':' || t[p + 2] == '='))
     p += 2;
-  int sep = value_after(c, p, false, &vs, &ve, &quoted);
-  if (sep == SEP_NONE || sep == SEP_PROSE) return;
+  int sep = value_after(c, p, true, &vs, &ve, &quoted);
+  if (sep == SEP_NONE) return;
   if (sep == SEP_SPACE && !quoted) {
     /* "Authorization: token X" / "key X": only a strictly random bare value */
     if (!sl__looks_random(t + vs, ve - vs, true)) return;
+  }
+  if (sep == SEP_PROSE && !quoted) {
+    /* "the token is X": X of 16+ random bytes with letters and digits */
+    size_t m = ve - vs, dg = 0, al = 0;
+    for (size_t k = 0; k < m; k++) {
+      dg += isdigit((unsigned char)t[vs + k]) != 0;
+      al += isalpha((unsigned char)t[vs + k]) != 0;
+    }
+    if (m < 16 || !dg || !al || !sl__looks_random(t + vs, m, false)) return;
   }
   const char *v = t + vs;
   size_t n = ve - vs;

@@ -41,6 +41,12 @@ static void keys_and_tokens(void **s) {
   REJECT("see https://docs.github.com/en/webhooks/about-webhooks for details", "API_KEY");
   REJECT("call get_user_profile_by_identifier_and_timestamp()", "API_KEY");
   REJECT("commit 3f786850e387550fdab836ed7e6dc881de23001b fixed it", "API_KEY");
+  /* a two-word key name in prose, and "is" before a random value */
+  EXPECT("heroku api key: 3f9a1c72-8e4b-4d0a-b6f1-9c2e7d5a8b14", "API_KEY", "3f9a1c72-8e4b-4d0a-b6f1-9c2e7d5a8b14");
+  EXPECT("the access token is q8XzP2vL9mK4rT7wN1bC6y thanks", "API_KEY", "q8XzP2vL9mK4rT7wN1bC6y");
+  REJECT("the token is valid until Friday", "API_KEY");
+  REJECT("the api key is in the vault", "API_KEY");
+  REJECT("request id 3f9a1c72-8e4b-4d0a-b6f1-9c2e7d5a8b14 failed", "API_KEY");
 }
 
 static void passwords(void **s) {
