@@ -280,6 +280,11 @@ static bool next_id(const sl__ctx_t *c, uint32_t from, uint32_t win, int min_dig
       *oe = i;
       return true;
     }
+    /* "passport no. X123": the abbreviation's dot ends no sentence */
+    if (i < end && t[i] == '.' && !nd &&
+        ((i - s == 2 && !strncasecmp(t + s, "no", 2)) || (i - s == 2 && !strncasecmp(t + s, "nr", 2)) ||
+         (i - s == 3 && (!strncasecmp(t + s, "num", 3) || !strncasecmp(t + s, "nbr", 3)))))
+      i++;
     if (++words > 6) return false;
   }
   return false;
@@ -331,7 +336,10 @@ static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
     win = 16, mind = 8, dig_only = true;
     aba = !strncasecmp(c->text + h->start, "routing", 7);
   }
-  if (!next_id(c, h->end, win, mind, dig_only, &s, &e)) return;
+  uint32_t from = h->end; /* a cue ending in "No." ("license No. D123") */
+  if (from < c->len && c->text[from] == '.' && hl >= 2 && !strncasecmp(c->text + from - 2, "no", 2))
+    from++;
+  if (!next_id(c, from, win, mind, dig_only, &s, &e)) return;
   if (type == SL_ET_US_SSN && !sl__ssn_ok(c->text + s, e - s)) return;
   if (aba && !sl__aba_ok(c->text + s, e - s)) return;
   /* A date right after "DOB"-like words belongs to the date detector. */

@@ -59,6 +59,8 @@ static void context_ids(void **s) {
   EXPECT("driver's license: D1234567", "US_DRIVER_LICENSE", "D1234567");
   EXPECT("DL# S530-4589-2234", "US_DRIVER_LICENSE", "S530-4589-2234");
   EXPECT("passport number PE12345678 expired", "US_PASSPORT", "PE12345678");
+  EXPECT("passport no. X12345678", "US_PASSPORT", "X12345678");
+  EXPECT("Driver's license No. D4829-1130-7782 on file", "US_DRIVER_LICENSE", "D4829-1130-7782");
   EXPECT("medical record number 00123456", "MEDICAL_RECORD", "00123456");
   EXPECT("Insurance ID: XJH-4439201", "MEDICAL_RECORD", "XJH-4439201");
   EXPECT("bank account number 3847283911 belonging to", "BANK_ACCOUNT", "3847283911");
