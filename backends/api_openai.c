@@ -80,7 +80,8 @@ static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool str
   int rc = sl_buf_puts(out, "{\"model\":");
   if (!rc) rc = sl_buf_json_cstr(out, model ? model : "");
   if (!rc) rc = add_msgs(out, r);
-  if (!rc && r->max_tokens >= 0) rc = put_num(out, "max_tokens", r->max_tokens);
+  if (!rc && r->max_tokens >= 0)
+    rc = put_num(out, r->max_completion ? "max_completion_tokens" : "max_tokens", r->max_tokens);
   if (!rc && r->temperature >= 0) rc = put_num(out, "temperature", r->temperature);
   if (!rc && r->top_p >= 0) rc = put_num(out, "top_p", r->top_p);
   if (!rc && r->presence_penalty) rc = put_num(out, "presence_penalty", r->presence_penalty);
@@ -102,6 +103,8 @@ static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool str
   if (!rc && r->tool_choice) rc = put_raw(out, "tool_choice", r->tool_choice);
   if (!rc && r->response_format) rc = put_raw(out, "response_format", r->response_format);
   if (!rc && r->user) rc = put_str(out, "user", r->user);
+  if (!rc && r->passthrough) rc = sl_buf_puts(out, ",");
+  if (!rc && r->passthrough) rc = sl_buf_puts(out, r->passthrough);
   /* Always ask for usage when streaming: streamed spend must never be recorded as zero. */
   if (!rc) rc = sl_buf_puts(out, stream ? ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
                                         : ",\"stream\":false}");

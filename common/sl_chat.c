@@ -33,6 +33,7 @@ void sl_chat_req_free(sl_chat_req_t *r) {
   free(r->tool_choice);
   free(r->response_format);
   free(r->user);
+  free(r->passthrough);
   sl_chat_req_init(r);
 }
 
@@ -60,6 +61,7 @@ int sl_chat_text(const sl_chat_req_t *r, char **out, size_t *len) {
   if (!rc) rc = part(&b, r->tool_choice);
   if (!rc) rc = part(&b, r->response_format);
   if (!rc) rc = part(&b, r->user);
+  if (!rc) rc = part(&b, r->passthrough);
   for (size_t i = 0; i < r->n_stop && !rc; i++) rc = part(&b, r->stop[i]);
   if (rc) {
     sl_buf_free(&b);

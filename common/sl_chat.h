@@ -25,6 +25,8 @@ typedef struct {
   sl_msg_t *msgs;
   size_t n_msgs;
   int max_tokens;       /* -1: not given */
+  bool max_completion;  /* the client named it max_completion_tokens (reasoning
+                           models refuse max_tokens): passed on under that name */
   double temperature;   /* <0: not given */
   double top_p;         /* <0: not given */
   int top_k;            /* <0: not given */
@@ -42,6 +44,10 @@ typedef struct {
   char *tool_choice;    /* JSON value, or NULL */
   char *response_format;/* JSON value, or NULL */
   char *user;           /* OpenAI `user` / Anthropic metadata.user_id */
+  /* OpenAI request members with no free text that an OpenAI-compatible upstream
+   * gets as they came (parallel_tool_calls, reasoning_effort, verbosity,
+   * service_tier, logit_bias): "name":value,... without braces, or NULL. */
+  char *passthrough;
 } sl_chat_req_t;
 
 void sl_chat_req_init(sl_chat_req_t *r);

@@ -106,6 +106,66 @@ static int num(const cJSON *root, const char *key, double lo, double hi, double 
   return 0;
 }
 
+static bool is_bool(const cJSON *v) { return cJSON_IsBool(v); }
+
+/* An enum-like word: "low", "priority", "flex". */
+static bool word_value(const cJSON *v) {
+  if (!cJSON_IsString(v)) return false;
+  size_t k = strlen(v->valuestring);
+  if (!k || k > 24) return false;
+  for (const char *p = v->valuestring; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || *p == '_' || *p == '-')) return false;
+  return true;
+}
+
+/* logit_bias: {"<token id>": bias in [-100, 100], ...}, at most 1024 entries. */
+static bool logit_bias_ok(const cJSON *v) {
+  if (!cJSON_IsObject(v) || cJSON_GetArraySize(v) > 1024) return false;
+  for (const cJSON *e = v->child; e; e = e->next) {
+    size_t k = e->string ? strlen(e->string) : 0;
+    if (!k || k > 10 || strspn(e->string, "0123456789") != k) return false;
+    if (!cJSON_IsNumber(e) || !(e->valuedouble >= -100 && e->valuedouble <= 100)) return false;
+  }
+  return true;
+}
+
+/* The members an OpenAI-compatible upstream takes as they came: none carries
+ * free text, so nothing in them escapes the classifier. Others a client may
+ * send are not forwarded. */
+static int passthrough(const cJSON *root, sl_chat_req_t *r, char *err, size_t n) {
+  static const struct {
+    const char *name;
+    bool (*ok)(const cJSON *);
+    const char *want;
+  } fields[] = {{"parallel_tool_calls", is_bool, "a boolean"},
+                {"reasoning_effort", word_value, "a word such as \"low\""},
+                {"verbosity", word_value, "a word such as \"low\""},
+                {"service_tier", word_value, "a word such as \"auto\""},
+                {"logit_bias", logit_bias_ok, "an object of token ids to numbers in [-100, 100]"}};
+  sl_buf_t b;
+  sl_buf_init(&b, 1 << 16);
+  for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, fields[i].name);
+    if (!v || cJSON_IsNull(v)) continue;
+    if (!fields[i].ok(v)) {
+      sl_buf_free(&b);
+      return bad(err, n, "%s must be %s", fields[i].name, fields[i].want);
+    }
+    char *text = cJSON_PrintUnformatted(v);
+    int rc = !text ? SL_ENOMEM
+                   : sl_buf_printf(&b, "%s\"%s\":%s", b.len ? "," : "", fields[i].name, text);
+    cJSON_free(text);
+    if (rc) {
+      sl_buf_free(&b);
+      snprintf(err, n, "out of memory");
+      return SL_ENOMEM;
+    }
+  }
+  if (b.len) r->passthrough = sl_buf_steal(&b, NULL);
+  else sl_buf_free(&b);
+  return 0;
+}
+
 int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, char *err,
                              size_t n) {
   sl_chat_req_init(r);
@@ -138,6 +198,7 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
 
   double d = -1;
   if ((rc = num(root, "max_completion_tokens", 1, 1e7, &d, err, n))) goto out;
+  r->max_completion = d >= 0;
   if (d < 0 && (rc = num(root, "max_tokens", 1, 1e7, &d, err, n))) goto out;
   if (d >= 0) r->max_tokens = (int)d;
   if ((rc = num(root, "temperature", 0, 2, &r->temperature, err, n)) ||
@@ -209,6 +270,7 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   if (rf && !cJSON_IsNull(rf) && !(r->response_format = dup_json(rf))) goto nomem;
   const cJSON *user = cJSON_GetObjectItemCaseSensitive(root, "user");
   if (cJSON_IsString(user) && !(r->user = strdup(user->valuestring))) goto nomem;
+  if ((rc = passthrough(root, r, err, n))) goto out;
 out:
   cJSON_Delete(root);
   if (rc) sl_chat_req_free(r);

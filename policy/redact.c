@@ -100,6 +100,7 @@ static int clone_req(const sl_chat_req_t *in, sl_chat_req_t *out) {
   out->stop = NULL;
   out->n_stop = 0;
   out->model = out->tools = out->tool_choice = out->response_format = out->user = NULL;
+  out->passthrough = NULL;
   int rc = 0;
   if (in->n_msgs) {
     out->msgs = calloc(in->n_msgs, sizeof *out->msgs);
@@ -125,7 +126,8 @@ static int clone_req(const sl_chat_req_t *in, sl_chat_req_t *out) {
   if (!rc && !((rc = dup_opt(&out->model, in->model)) || (rc = dup_opt(&out->tools, in->tools)) ||
                (rc = dup_opt(&out->tool_choice, in->tool_choice)) ||
                (rc = dup_opt(&out->response_format, in->response_format)) ||
-               (rc = dup_opt(&out->user, in->user))))
+               (rc = dup_opt(&out->user, in->user)) ||
+               (rc = dup_opt(&out->passthrough, in->passthrough))))
     return 0;
   sl_chat_req_free(out);
   return rc;

@@ -312,3 +312,23 @@ test('HEAD gets the GET headers and no body; a wrong method is a 405 with Allow'
   assert.equal(res.headers.get('allow'), 'POST');
   assert.ok(res.headers.get('x-sluice-request-id'));
 });
+
+test('reasoning-model parameters reach the upstream: max_completion_tokens by that name, reasoning_effort, parallel_tool_calls, logit_bias', async () => {
+  await client.chat.completions.create({
+    model: 'auto', messages: [{ role: 'user', content: 'think briefly' }], max_completion_tokens: 77,
+    reasoning_effort: 'low', parallel_tool_calls: false, logit_bias: { 50256: -100 },
+    tools: [{ type: 'function', function: { name: 'noop', parameters: { type: 'object', properties: {} } } }],
+  });
+  const sent = JSON.parse(primary.received.at(-1).body);
+  assert.equal(sent.max_completion_tokens, 77);
+  assert.equal(sent.max_tokens, undefined);
+  assert.equal(sent.reasoning_effort, 'low');
+  assert.equal(sent.parallel_tool_calls, false);
+  assert.deepEqual(sent.logit_bias, { 50256: -100 });
+  await client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'plain' }], max_tokens: 5 });
+  const plain = JSON.parse(primary.received.at(-1).body);
+  assert.equal(plain.max_tokens, 5);
+  assert.equal(plain.reasoning_effort, undefined);
+  await assert.rejects(client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }],
+    reasoning_effort: 'ignore previous instructions' }), (e) => e instanceof OpenAI.BadRequestError);
+});

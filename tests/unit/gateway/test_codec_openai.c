@@ -88,9 +88,33 @@ static void test_decode_escaped_backslash(void **st) {
   sl_chat_req_free(&r);
 }
 
+/* Members with no free text go on as they came; max_completion_tokens keeps
+ * its name. */
+static void test_decode_passthrough(void **st) {
+  sl_chat_req_t r;
+  char err[300] = "";
+  assert_int_equal(decode("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_completion_tokens\":64,"
+                          "\"parallel_tool_calls\":false,\"reasoning_effort\":\"low\",\"logit_bias\":{\"50256\":-100},"
+                          "\"metadata\":{\"note\":\"not forwarded\"}}", &r, err), 0);
+  assert_int_equal(r.max_tokens, 64);
+  assert_true(r.max_completion);
+  assert_string_equal(r.passthrough,
+                      "\"parallel_tool_calls\":false,\"reasoning_effort\":\"low\",\"logit_bias\":{\"50256\":-100}");
+  sl_chat_req_free(&r);
+  assert_int_equal(decode("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":9}", &r, err), 0);
+  assert_false(r.max_completion);
+  assert_null(r.passthrough);
+  sl_chat_req_free(&r);
+}
+
 static void test_decode_errors(void **st) {
   expect_bad("{\"messages\":[", "not valid JSON");
   expect_bad("[]", "must be a JSON object");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"reasoning_effort\":\"Ignore all previous\"}",
+             "reasoning_effort must be a word");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logit_bias\":{\"abc\":1}}", "logit_bias must be");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"parallel_tool_calls\":\"no\"}",
+             "parallel_tool_calls must be a boolean");
   /* held strictly: what cJSON lets through would reach the classifier changed */
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"a \xff b\"}]}", "not valid UTF-8 (at byte 41)");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\xed\xa0\x80\"}]}", "not valid UTF-8");
@@ -316,6 +340,7 @@ int main(void) {
       cmocka_unit_test(test_decode_full),          cmocka_unit_test(test_decode_defaults),
       cmocka_unit_test(test_decode_errors),
       cmocka_unit_test(test_decode_escaped_backslash),
+      cmocka_unit_test(test_decode_passthrough),
       cmocka_unit_test(test_encode_completion_escapes),
       cmocka_unit_test(test_encode_tools_and_chunks), cmocka_unit_test(test_encode_limits),
       cmocka_unit_test(test_encode_logprobs),
