@@ -34,6 +34,7 @@ struct sl_conn {
   uv_shutdown_t shutdown;
   read_state_t rstate;
   int err_status;           /* limit hit inside a parser callback: answer this */
+  const char *err_msg;      /* ... with this message (NULL: from the status) */
   sl_http_req_t req;
   sl_buf_t url, field, value;
   /* The request's header names and values, path and query, NUL-terminated one
@@ -443,6 +444,7 @@ static int on_message_begin(llhttp_t *p) {
   sl_conn_t *c = p->data;
   c->rstate = RS_HEADERS;
   c->head = false;
+  c->err_msg = NULL;
   c->req.t_start_ns = now_ns();
   arm_timer(c, c->srv->limits.header_timeout_ms);
   return 0;
@@ -493,6 +495,11 @@ static int on_headers_complete(llhttp_t *p) {
   }
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->limits.max_body_bytes)
     return c->err_status = 413, -1;
+  if (p->http_major != 1) return c->err_status = 505, -1;
+  if (p->http_minor >= 1 && !sl_http_header(r, "host")) { /* RFC 9112, 3.2 */
+    c->err_msg = "an HTTP/1.1 request needs a Host header";
+    return c->err_status = 400, -1;
+  }
   c->head = p->method == HTTP_HEAD;
   /* A client that sends "Expect: 100-continue" waits for an interim 100 before
    * its body (curl: up to a second); any other expectation is refused (417).
@@ -574,13 +581,15 @@ static void drive(sl_conn_t *c) {
         dispatch(c);
       } else {
         int st = c->err_status ? c->err_status : 400;
-        const char *msg = st == 431   ? "request header fields too large"
+        const char *msg = c->err_msg  ? c->err_msg
+                          : st == 431 ? "request header fields too large"
                           : st == 413 ? "request body too large"
                           : st == 417 ? "only the expectation 100-continue is supported"
+                          : st == 505 ? "only HTTP/1.0 and HTTP/1.1 are served"
                           : st == 500 ? "internal error"
                                       : llhttp_errno_name(err);
         char m[160];
-        if (st == 400) {
+        if (st == 400 && !c->err_msg) {
           snprintf(m, sizeof m, "malformed HTTP request (%s)", msg);
           msg = m;
         }

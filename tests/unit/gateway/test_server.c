@@ -188,6 +188,8 @@ static void test_limits(void **st) {
   expect_status("POST / HTTP/1.1\r\nContent-Length: 99999\r\n\r\n", "HTTP/1.1 413");
   expect_status("GARBAGE\r\n\r\n", "HTTP/1.1 400");
   expect_status("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "HTTP/1.1 400");
+  expect_status("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400"); /* no Host */
+  expect_status("GET / HTTP/2.0\r\nHost: x\r\n\r\n", "HTTP/1.1 505");
 }
 
 static void test_slow_headers_timeout(void **st) {
