@@ -92,6 +92,9 @@ unsigned sl__tok_flags(const sl__gaz_t *g, const char *text, sl__tok_t *t) {
     /* possessive "Thomas's" and hyphenated "Mayo-Walters" parts (a word holds
      * ' or - only when the tokenizer joined it over one) */
     if (n > 3 && w[n - 2] == '\'' && w[n - 1] == 's') f = sl__gaz_lookup(g, w, n - 2);
+    /* Irish and Italian surnames: O'Brien, D'Angelo */
+    if (!f && n >= 5 && (w[0] == 'O' || w[0] == 'D') && w[1] == '\'' && w[2] >= 'A' && w[2] <= 'Z')
+      f = SL_GZ_LAST;
     const char *h = memchr(w, '-', n);
     if (!f && h) {
       unsigned a = sl__gaz_lookup(g, w, (size_t)(h - w));

@@ -23,6 +23,7 @@ static void persons(void **s) {
   EXPECT("Tell Ahmed I will be late", "PERSON", "Ahmed");
   EXPECT("Ahmed I will be late", "PERSON", "Ahmed");
   EXPECT("Ahmed I. Khan signed", "PERSON", "Ahmed I. Khan");
+  EXPECT("Kindly update the profile of Siobhan O'Brien", "PERSON", "Siobhan O'Brien");
 }
 
 static void not_persons(void **s) {
