@@ -184,13 +184,27 @@ static void test_contracts(void **st) {
   free(longp);
   /* One slot, queue of 2: a runs (long), b and c wait, d is refused. */
   uint64_t ida, idb, idc;
-  q = req_for(&a, prompt, 5, 0); /* until the context is full */
-  assert_int_equal(sl_engine_submit(e, &q, &ida), 0);
-  while (1) { /* wait until a is admitted, so b and c are the queue */
-    sl_engine_load_t ld;
-    sl_engine_load(e, &ld);
-    if (ld.running == 1) break;
-    usleep(1000);
+  /* Wait until a is admitted, so b and c are the queue. On a busy machine this
+   * thread can sleep through the whole of a's run (running is 0 again, and this
+   * loop used to wait for ever): then a goes in again. */
+  for (bool admitted = false, first = true; !admitted; first = false) {
+    if (!first) { /* a is over: the engine is done with its sink */
+      pthread_mutex_destroy(&a.mu);
+      pthread_cond_destroy(&a.cv);
+      sink_init(&a);
+    }
+    q = req_for(&a, prompt, 5, 0); /* until the context is full */
+    assert_int_equal(sl_engine_submit(e, &q, &ida), 0);
+    for (;;) {
+      sl_engine_load_t ld;
+      sl_engine_load(e, &ld);
+      if ((admitted = ld.running == 1)) break;
+      pthread_mutex_lock(&a.mu);
+      bool over = a.done;
+      pthread_mutex_unlock(&a.mu);
+      if (over) break;
+      usleep(1000);
+    }
   }
   q = req_for(&b, prompt, 5, 3);
   assert_int_equal(sl_engine_submit(e, &q, &idb), 0);
@@ -299,18 +313,33 @@ static void test_chunked_prefill_does_not_stall(void **st) {
   assert_non_null(e);
   sink_t a, b;
   sink_init(&a), sink_init(&b);
-  sl_engine_req_t q = req_for(&a, prompt, 5, 100);
-  assert_int_equal(sl_engine_submit(e, &q, NULL), 0);
-  for (;;) { /* a is decoding */
-    pthread_mutex_lock(&a.mu);
-    int n = a.n;
-    pthread_mutex_unlock(&a.mu);
-    if (n >= 1) break;
-    usleep(200);
+  sl_engine_req_t q;
+  int a_before = 0;
+  for (bool decoding = false; !decoding;) {
+    /* a is decoding, with most of its 100 tokens to go. On a busy machine this
+     * thread can wake only after a is over (the check below then read no
+     * progress at all): then a goes in again. */
+    q = req_for(&a, prompt, 5, 100);
+    assert_int_equal(sl_engine_submit(e, &q, NULL), 0);
+    for (;;) {
+      pthread_mutex_lock(&a.mu);
+      int n = a.n;
+      bool done = a.done;
+      pthread_mutex_unlock(&a.mu);
+      if (n >= 1) {
+        decoding = !done && n <= 50;
+        a_before = n;
+        break;
+      }
+      usleep(200);
+    }
+    if (!decoding) {
+      sink_wait(&a);
+      pthread_mutex_destroy(&a.mu);
+      pthread_cond_destroy(&a.cv);
+      sink_init(&a);
+    }
   }
-  pthread_mutex_lock(&a.mu);
-  int a_before = a.n;
-  pthread_mutex_unlock(&a.mu);
   int32_t longp[120];
   for (int i = 0; i < 120; i++) longp[i] = prompt[i % 5];
   watched = &a;
