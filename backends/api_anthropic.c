@@ -367,8 +367,8 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
   return c->base.failed || c->base.abandoned;
 }
 
-static int on_response(void *data, int status, const char *ctype) {
-  return sl__upstream_response(&((an_call_t *)data)->up, status, ctype);
+static int on_response(void *data, int status, const char *ctype, long retry_after_ms) {
+  return sl__upstream_response(&((an_call_t *)data)->up, status, ctype, retry_after_ms);
 }
 
 static int on_data(void *data, const char *p, size_t n) {

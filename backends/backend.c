@@ -150,8 +150,9 @@ void sl__upstream_free(sl__upstream_t *u) {
   sl_sse_free(&u->sse);
 }
 
-int sl__upstream_response(sl__upstream_t *u, int status, const char *ctype) {
+int sl__upstream_response(sl__upstream_t *u, int status, const char *ctype, long retry_after_ms) {
   u->status = status;
+  u->retry_after_ms = retry_after_ms;
   if (status >= 200 && status < 300 && ctype && strstr(ctype, "text/event-stream"))
     u->streaming = true;
   if (status >= 300) u->body.max = UPSTREAM_MAX_ERROR;
@@ -170,7 +171,8 @@ void sl__call_fail(sl_call_t *c, int code, int http_status, bool retryable, cons
   if (c->failed || c->abandoned) return;
   c->failed = true;
   sl_call_error_t e = {.code = code, .http_status = http_status,
-                       .retryable = retryable && !c->started, .started = c->started};
+                       .retryable = retryable && !c->started, .started = c->started,
+                       .retry_after_ms = c->retry_after_ms};
   snprintf(e.type, sizeof e.type, "%s", type);
   snprintf(e.message, sizeof e.message, "%s", msg);
   c->cbs.on_error(c->data, &e);
@@ -188,6 +190,7 @@ bool sl__call_transfer_failed(sl_call_t *c, const sl__upstream_t *up, int err, i
   if (status < 300) return false;
   sl_call_error_t e = {0};
   parse_error(&e, status, up->body.data ? up->body.data : "", up->body.len);
+  c->retry_after_ms = up->retry_after_ms;
   sl__call_fail(c, SL_EUPSTREAM, status, sl__upstream_retryable(status), e.type, e.message);
   return true;
 }

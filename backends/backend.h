@@ -33,6 +33,7 @@ typedef struct {
   bool started;               /* output was already delivered */
   char type[64];              /* OpenAI error type */
   char message[400];
+  long retry_after_ms;        /* the upstream said when to try again (ms), 0 if not */
 } sl_call_error_t;
 
 /* Per-token log probabilities, when the request asked for them and the backend

@@ -28,6 +28,7 @@ struct sl_call {
   bool started;   /* output was delivered: no more failover */
   bool failed;    /* on_error ran */
   bool abandoned; /* the caller let go (a callback returned non-zero, or cancel) */
+  long retry_after_ms; /* the failed answer's Retry-After, for on_error */
 };
 
 /* Reports a failure through on_error once: never after an earlier failure or
@@ -63,6 +64,7 @@ int sl__call_bad_event(sl_call_t *c, const char *p, size_t n);
  * truncated, not fatal). */
 typedef struct {
   int status;
+  long retry_after_ms; /* the upstream's Retry-After, 0 if none */
   bool streaming;
   sl_buf_t body;
   sl_sse_t sse;
@@ -71,7 +73,7 @@ typedef struct {
 void sl__upstream_init(sl__upstream_t *u, sl_sse_event_cb on_event, void *data);
 void sl__upstream_free(sl__upstream_t *u);
 /* http_client callbacks' bodies: return non-zero to abort the transfer. */
-int sl__upstream_response(sl__upstream_t *u, int status, const char *ctype);
+int sl__upstream_response(sl__upstream_t *u, int status, const char *ctype, long retry_after_ms);
 int sl__upstream_data(sl__upstream_t *u, const char *p, size_t n);
 /* The common ends of an API transfer: a transport error or timeout, or an
  * upstream error status (body parsed by parse_error). Reports it and returns

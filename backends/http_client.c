@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define EASY_POOL 256 /* idle easy handles kept for reuse (curl_easy_reset) */
@@ -43,6 +44,7 @@ struct sl_hc_req {
   uv_timer_t fb_timer; /* first-byte timeout */
   bool got_response, canceled, timed_out_fb, fb_armed;
   bool paused, held; /* held: curl keeps a piece we refused while paused */
+  long retry_after_ms, retry_after_s_ms; /* of the header block being read */
   int status;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -319,7 +321,8 @@ static int note_response(sl_hc_req_t *r) {
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
   curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
   r->status = (int)st;
-  return r->cbs.on_response ? r->cbs.on_response(r->data, (int)st, ct) : 0;
+  long ra = r->retry_after_ms ? r->retry_after_ms : r->retry_after_s_ms;
+  return r->cbs.on_response ? r->cbs.on_response(r->data, (int)st, ct, ra) : 0;
 }
 
 static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
@@ -335,9 +338,27 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
   return r->canceled ? CURL_WRITEFUNC_ERROR : len;
 }
 
+/* The value of a "name: digits" header line in units (at most a day), or -1. */
+static long header_number(const char *p, size_t len, const char *name, long unit) {
+  size_t k = strlen(name);
+  if (len <= k || strncasecmp(p, name, k)) return -1;
+  size_t i = k;
+  while (i < len && (p[i] == ' ' || p[i] == '\t')) i++;
+  long v = 0;
+  size_t d = i;
+  while (i < len && p[i] >= '0' && p[i] <= '9' && v < 86400000L) v = v * 10 + (p[i++] - '0');
+  if (i == d) return -1;
+  v *= unit;
+  return v > 86400000L ? 86400000L : v;
+}
+
 static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   sl_hc_req_t *r = ud;
   size_t len = sz * n;
+  if (len > 5 && !strncmp(p, "HTTP/", 5)) r->retry_after_ms = r->retry_after_s_ms = 0;
+  long v;
+  if ((v = header_number(p, len, "retry-after-ms:", 1)) >= 0) r->retry_after_ms = v;
+  else if ((v = header_number(p, len, "retry-after:", 1000)) >= 0) r->retry_after_s_ms = v;
   /* The blank line ends a header block; a 100 Continue block is not the answer. */
   if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
     long st = 0;

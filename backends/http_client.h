@@ -15,8 +15,10 @@ typedef struct sl_hc sl_hc_t;
 typedef struct sl_hc_req sl_hc_req_t;
 
 typedef struct {
-  /* Status line and headers are in: return non-zero to abort. */
-  int (*on_response)(void *data, int status, const char *content_type);
+  /* Status line and headers are in: return non-zero to abort. retry_after_ms:
+   * the answer's retry-after-ms, else its Retry-After in seconds (a date is not
+   * read), in ms; 0 when it has none. */
+  int (*on_response)(void *data, int status, const char *content_type, long retry_after_ms);
   /* A piece of the body: return non-zero to abort. */
   int (*on_data)(void *data, const char *p, size_t n);
   /* Transfer over (err 0, or SL_E*: SL_ETIMEOUT, SL_EUPSTREAM for connect/transport

@@ -33,6 +33,15 @@ const faults = {
   hang_up: (req, body, res) => res.socket.destroy(),
   redirect: (req, body, res) => { res.writeHead(302, { location: 'http://127.0.0.1:1/elsewhere' }); res.end(); },
   upstream_408: (req, body, res) => replyJson(res, 408, { error: { message: 'request timed out', type: 'timeout' } }),
+  limited_s: (req, body, res) => {
+    res.setHeader('retry-after', '7');
+    replyJson(res, 429, { error: { message: 'slow down', type: 'rate_limit_error' } });
+  },
+  limited_ms: (req, body, res) => {
+    res.setHeader('retry-after-ms', '2500');
+    res.setHeader('retry-after', '1');
+    replyJson(res, 429, { error: { message: 'slow down', type: 'rate_limit_error' } });
+  },
   huge: (req, body, res) => {
     // a 64 MB "completion": more than any answer sluice will hold
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -155,6 +164,19 @@ test('an upstream whose TLS certificate does not verify is never sent the reques
     return true;
   });
   assert.equal(tlsSeen, 0, 'the self-signed upstream received no request');
+});
+
+test("an upstream's Retry-After reaches the client with the 429 (retry-after-ms first, rounded up to seconds)", async () => {
+  for (const [f, want] of [['limited_s', '7'], ['limited_ms', '3']]) {
+    fault = f;
+    const res = await fetch(`${sluice.base}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-route': 'bad-only' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hello there' }] }),
+    });
+    assert.equal(res.status, 429);
+    assert.equal(res.headers.get('retry-after'), want, f);
+    await res.text();
+  }
 });
 
 test('after all of that, sluice still answers and counts upstream errors', async () => {

@@ -187,7 +187,7 @@ static void test_stream(void **st) {
   sl_chat_req_t req = one_msg(&m);
   rec_t rec = {0};
   an_call_t *c = prepare(&req, true, &rec, "http://h");
-  on_response(c, 200, "text/event-stream; charset=utf-8");
+  on_response(c, 200, "text/event-stream; charset=utf-8", 0);
   /* byte by byte: event boundaries may fall anywhere */
   for (const char *p = stream_ok; *p; p++) on_data(c, p, 1);
   on_done(c, 0, 200, "ok");
@@ -208,7 +208,7 @@ static void test_stream_stop_sequence_and_truncation(void **st) {
   sl_chat_req_t req = one_msg(&m);
   rec_t rec = {0};
   an_call_t *c = prepare(&req, true, &rec, "http://h");
-  on_response(c, 200, "text/event-stream");
+  on_response(c, 200, "text/event-stream", 0);
   feed(c, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3,\"output_tokens\":0}}}\n\n"
           "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"1 2\"}}\n\n"
           "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"stop_sequence\",\"stop_sequence\":\" 3\"},\"usage\":{\"output_tokens\":2}}\n\n"
@@ -222,7 +222,7 @@ static void test_stream_stop_sequence_and_truncation(void **st) {
   /* no message_stop: a failure after output, not retryable */
   memset(&rec, 0, sizeof rec);
   c = prepare(&req, true, &rec, "http://h");
-  on_response(c, 200, "text/event-stream");
+  on_response(c, 200, "text/event-stream", 0);
   feed(c, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}\n\n");
   on_done(c, 0, 200, "ok");
   assert_true(rec.error && !rec.done);
@@ -233,7 +233,7 @@ static void test_stream_stop_sequence_and_truncation(void **st) {
   /* an error event before any output: retryable, Anthropic's type kept */
   memset(&rec, 0, sizeof rec);
   c = prepare(&req, true, &rec, "http://h");
-  on_response(c, 200, "text/event-stream");
+  on_response(c, 200, "text/event-stream", 0);
   feed(c, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n");
   on_done(c, SL_ECANCELED, 200, "transfer aborted");
   assert_true(rec.error && !rec.done);
@@ -248,7 +248,7 @@ static void test_whole_and_errors(void **st) {
   sl_chat_req_t req = one_msg(&m);
   rec_t rec = {0};
   an_call_t *c = prepare(&req, false, &rec, "http://h");
-  on_response(c, 200, "application/json");
+  on_response(c, 200, "application/json", 0);
   feed(c, "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-real\",\"content\":["
           "{\"type\":\"thinking\",\"thinking\":\"hm\"},{\"type\":\"text\",\"text\":\"a\"},"
           "{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"w\",\"input\":{\"x\":[1,2]}}],"
@@ -272,7 +272,7 @@ static void test_whole_and_errors(void **st) {
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     memset(&rec, 0, sizeof rec);
     c = prepare(&req, false, &rec, "http://h");
-    on_response(c, cases[i].status, "application/json");
+    on_response(c, cases[i].status, "application/json", 0);
     feed(c, cases[i].body);
     on_done(c, 0, cases[i].status, "ok");
     assert_true(rec.error && !rec.done);
@@ -285,7 +285,7 @@ static void test_whole_and_errors(void **st) {
   /* a malformed 200 is an upstream failure */
   memset(&rec, 0, sizeof rec);
   c = prepare(&req, false, &rec, "http://h");
-  on_response(c, 200, "application/json");
+  on_response(c, 200, "application/json", 0);
   feed(c, "{\"type\":\"message\"}");
   on_done(c, 0, 200, "ok");
   assert_true(rec.error);
@@ -294,7 +294,7 @@ static void test_whole_and_errors(void **st) {
   /* no usage: an estimate, flagged as one */
   memset(&rec, 0, sizeof rec);
   c = prepare(&req, false, &rec, "http://h");
-  on_response(c, 200, "application/json");
+  on_response(c, 200, "application/json", 0);
   feed(c, "{\"content\":[{\"type\":\"text\",\"text\":\"abcdefgh\"}]}");
   on_done(c, 0, 200, "ok");
   assert_true(rec.done && !rec.res.usage_reported);
@@ -308,7 +308,7 @@ static void test_abandon(void **st) {
   sl_chat_req_t req = one_msg(&m);
   rec_t rec = {.abandon_after = 1};
   an_call_t *c = prepare(&req, true, &rec, "http://h");
-  on_response(c, 200, "text/event-stream");
+  on_response(c, 200, "text/event-stream", 0);
   int rc = on_data(c, stream_ok, strlen(stream_ok));
   assert_int_not_equal(rc, 0); /* the transfer is told to stop */
   on_done(c, SL_ECANCELED, 200, "transfer aborted");
