@@ -25,6 +25,11 @@ cJSON *sl_codec_parse_body(const char *json, size_t len, char *err, size_t n) {
     snprintf(err, n, "request body is not valid UTF-8 (at byte %zu)", bad);
     return NULL;
   }
+  const char *nul = memchr(json, '\0', len); /* raw, it would end a string as \u0000 does */
+  if (nul) {
+    snprintf(err, n, "request body holds a NUL byte (at byte %zu)", (size_t)(nul - json));
+    return NULL;
+  }
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
   if (!root) {

@@ -7,10 +7,11 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
-/* Parses json[0..len): it must be UTF-8, hold one JSON value and nothing after
- * it but whitespace, and no string in it may contain U+0000 (cJSON's strings
- * end at a NUL, so "\u0000" would silently cut the text after it). NULL with a
- * message in err otherwise; cJSON_Delete the result. */
+/* Parses json[0..len): it must be UTF-8 without NUL bytes, hold one JSON value
+ * and nothing after it but whitespace, and no string in it may contain U+0000
+ * (cJSON's strings end at a NUL, so "\u0000" or a raw NUL would silently cut
+ * the text after it). NULL with a message in err otherwise; cJSON_Delete the
+ * result. */
 cJSON *sl_codec_parse_body(const char *json, size_t len, char *err, size_t n);
 
 #endif

@@ -120,6 +120,13 @@ static void test_decode_errors(void **st) {
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\xed\xa0\x80\"}]}", "not valid UTF-8");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"a\\u0000 secret\"}]}", "U+0000");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]} {}", "more after the value");
+  {
+    static const char raw_nul[] = "{\"messages\":[{\"role\":\"user\",\"content\":\"a\0b\"}]}";
+    sl_chat_req_t r;
+    char err[300] = "";
+    assert_int_not_equal(sl_openai_decode_request(raw_nul, sizeof raw_nul - 1, &r, err, sizeof err), 0);
+    assert_non_null(strstr(err, "NUL byte"));
+  }
   expect_bad("{}", "messages must be an array");
   expect_bad("{\"messages\":[]}", "messages must not be empty");
   expect_bad("{\"messages\":[1]}", "messages[0] must be an object");
