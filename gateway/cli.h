@@ -11,5 +11,7 @@ int sl_cli_explain(int argc, char **argv);
 int sl_cli_policy(int argc, char **argv);
 int sl_cli_train_router(int argc, char **argv);
 int sl_cli_audit(int argc, char **argv);
+/* Prints sluice's version and those of the libraries it runs on (for reports). */
+int sl_cli_version(const char *version);
 
 #endif

@@ -4,6 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "unknown"
+#endif
+
 static const struct {
   const char *name;
   int (*run)(int, char **);
@@ -21,7 +25,7 @@ static const struct {
 };
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: sluice COMMAND [ARGS]\n\ncommands:\n");
+  fprintf(f, "usage: sluice COMMAND [ARGS]   (sluice --version: versions)\n\ncommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
 }
@@ -31,6 +35,8 @@ int main(int argc, char **argv) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))
+    return sl_cli_version(SLUICE_VERSION);
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 2, argv + 2);
   fprintf(stderr, "sluice: unknown command '%s'\n", argv[1]);

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import OpenAI from 'openai';
 import { BIN, startMock, startSluice, apiBackend, replyStream, replyJson, completion, raw, sleep } from './lib.mjs';
 
@@ -148,4 +148,10 @@ test('max_retries retries the same backend after a retryable failure before fail
     await flaky.stop();
     await other.stop();
   }
+});
+
+test('sluice --version names its version and the libraries it runs on', () => {
+  const out = execFileSync(BIN, ['--version'], { encoding: 'utf8' });
+  assert.match(out, /^sluice \d+\.\d+\.\d+\n/);
+  for (const lib of ['libuv', 'llhttp', 'libcurl', 'SQLite', 'OpenSSL', 'oneDNN', 'Hyperscan']) assert.match(out, new RegExp(lib));
 });
