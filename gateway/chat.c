@@ -282,6 +282,9 @@ static void stream_out(job_t *j) {
   sl_http_stream_write(j->conn, j->out.data, j->out.len);
   if (j->call && !j->paused && sl_http_pending_out(j->conn) > BACKLOG_HIGH) {
     j->paused = true;
+    char lab[140];
+    sl_metrics_label(lab, sizeof lab, "backend", j->backend ? j->backend : "none");
+    sl_metrics_add(j->gw->metrics, "sluice_stream_pauses_total", lab, 1);
     sl_call_pause(j->call, true);
     sl_http_on_drain(j->conn, BACKLOG_LOW, on_drained, j);
   }

@@ -41,6 +41,7 @@ static void declare_metrics(sl_metrics_t *m) {
   sl_metrics_declare(m, "sluice_inflight_requests", SL_M_GAUGE, "Requests being processed now.");
   sl_metrics_declare(m, "sluice_client_bytes_in_total", SL_M_COUNTER, "Bytes received from clients.");
   sl_metrics_declare(m, "sluice_client_bytes_out_total", SL_M_COUNTER, "Bytes sent to clients.");
+  sl_metrics_declare(m, "sluice_stream_pauses_total", SL_M_COUNTER, "Times a streamed answer's backend was held back because its client read slower than it sent, by backend.");
   sl_metrics_declare(m, "sluice_tokens_total", SL_M_COUNTER, "Tokens by backend, rule, key and direction (in/out).");
   sl_metrics_declare(m, "sluice_cost_usd_total", SL_M_COUNTER, "Spend in USD by backend, rule and key (API prices; local: usd_per_hour x busy time).");
   sl_metrics_declare(m, "sluice_avoided_cost_usd_total", SL_M_COUNTER, "API-equivalent USD avoided by serving inside the network, by backend, rule and key.");

@@ -72,6 +72,9 @@ test('a client that stops reading holds the upstream back; the answer arrives wh
   assert.equal(sent, CHUNKS);
   assert.equal(ys, CHUNKS * piece.length, `the content's bytes (of ${got} read)`);
   assert.match(tail, /data: \[DONE\]\n\n\r\n0\r\n\r\n$/);
+  const m = await (await fetch(`${sluice.base}/metrics`)).text();
+  const pauses = Number(m.match(/sluice_stream_pauses_total\{backend="up"\} (\d+)/)?.[1] ?? 0);
+  assert.ok(pauses >= 1, `pauses counted: ${pauses}`);
 });
 
 test('a large answer to a Connection: close client that reads late arrives whole before the close', async () => {
