@@ -166,16 +166,21 @@ int sl__upstream_data(sl__upstream_t *u, const char *p, size_t n) {
   return rc ? 1 : 0;
 }
 
-void sl__call_fail(sl_call_t *c, int code, int http_status, bool retryable, const char *type,
-                   const char *msg) {
+/* on_error once, with e's retryable and started set from the call. */
+static void report(sl_call_t *c, sl_call_error_t *e) {
   if (c->failed || c->abandoned) return;
   c->failed = true;
-  sl_call_error_t e = {.code = code, .http_status = http_status,
-                       .retryable = retryable && !c->started, .started = c->started,
-                       .retry_after_ms = c->retry_after_ms};
+  e->retryable = e->retryable && !c->started;
+  e->started = c->started;
+  c->cbs.on_error(c->data, e);
+}
+
+void sl__call_fail(sl_call_t *c, int code, int http_status, bool retryable, const char *type,
+                   const char *msg) {
+  sl_call_error_t e = {.code = code, .http_status = http_status, .retryable = retryable};
   snprintf(e.type, sizeof e.type, "%s", type);
   snprintf(e.message, sizeof e.message, "%s", msg);
-  c->cbs.on_error(c->data, &e);
+  report(c, &e);
 }
 
 bool sl__call_transfer_failed(sl_call_t *c, const sl__upstream_t *up, int err, int status,
@@ -190,8 +195,11 @@ bool sl__call_transfer_failed(sl_call_t *c, const sl__upstream_t *up, int err, i
   if (status < 300) return false;
   sl_call_error_t e = {0};
   parse_error(&e, status, up->body.data ? up->body.data : "", up->body.len);
-  c->retry_after_ms = up->retry_after_ms;
-  sl__call_fail(c, SL_EUPSTREAM, status, sl__upstream_retryable(status), e.type, e.message);
+  e.code = SL_EUPSTREAM;
+  e.http_status = status;
+  e.retryable = sl__upstream_retryable(status);
+  e.retry_after_ms = up->retry_after_ms;
+  report(c, &e);
   return true;
 }
 

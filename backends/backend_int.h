@@ -28,7 +28,6 @@ struct sl_call {
   bool started;   /* output was delivered: no more failover */
   bool failed;    /* on_error ran */
   bool abandoned; /* the caller let go (a callback returned non-zero, or cancel) */
-  long retry_after_ms; /* the failed answer's Retry-After, for on_error */
 };
 
 /* Reports a failure through on_error once: never after an earlier failure or

@@ -463,8 +463,8 @@ static void on_error(void *data, const sl_call_error_t *e) {
     return;
   }
   /* the longest wait an upstream asked for, passed on with a 429 or 503 */
-  if (e->retry_after_ms > 0 && (e->retry_after_ms + 999) / 1000 > j->retry_after_s)
-    j->retry_after_s = (e->retry_after_ms + 999) / 1000;
+  int64_t wait_s = (e->retry_after_ms + 999) / 1000;
+  if (wait_s > j->retry_after_s) j->retry_after_s = wait_s;
   int st = e->http_status;
   if (e->retryable && e->code != SL_ETIMEOUT && e->code != SL_EBUSY && st != 429 &&
       (j->dec.keep_inside || j->dec.reject_on_unavailable)) {

@@ -27,17 +27,24 @@ void sl_gw_route_headers(char *out, size_t cap, const char *request_id, const ch
          rule ? rule : "none", "\r\n", extra ? extra : "", (char *)NULL);
 }
 
-void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, const char *type,
-                         const char *code, const char *message, const char *request_id,
-                         const char *backend, const char *rule) {
+/* An error in the dialect's shape, with the route headers and `extra` ones. */
+static void respond_error(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, const char *type,
+                          const char *code, const char *message, const char *request_id,
+                          const char *backend, const char *rule, const char *extra) {
   sl_buf_t b;
   sl_buf_init(&b, 1 << 16);
   dia->error(&b, status, type, code, message);
   char h[768];
-  sl_gw_route_headers(h, sizeof h, request_id, backend, rule,
-                      status == 429 || status == 503 ? "Retry-After: 1\r\n" : NULL);
+  sl_gw_route_headers(h, sizeof h, request_id, backend, rule, extra);
   sl_http_respond(c, status, "application/json", h, b.data ? b.data : "", b.len);
   sl_buf_free(&b);
+}
+
+void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, const char *type,
+                         const char *code, const char *message, const char *request_id,
+                         const char *backend, const char *rule) {
+  respond_error(c, dia, status, type, code, message, request_id, backend, rule,
+                status == 429 || status == 503 ? "Retry-After: 1\r\n" : NULL);
 }
 
 void sl_gw_count(sl_gw_t *gw, int status, const char *backend, const char *rule,
@@ -78,13 +85,22 @@ static void simple(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, cons
   sl_http_end(c);
 }
 
-static void err_end(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, const char *type,
-                    const char *code, const char *msg) {
+/* An error answer to a short endpoint, in the dialect's shape, with `extra`
+ * headers; counted, and the request ended. */
+static void err_end_as(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const sl_dialect_ops_t *dia,
+                       int status, const char *type, const char *code, const char *msg,
+                       const char *extra) {
   char id[SL_GW_REQ_ID_MAX];
   sl_gw_request_id(gw, id);
-  sl_gw_error(c, status, type, code, msg, id, NULL, NULL);
+  respond_error(c, dia, status, type, code, msg, id, NULL, NULL, extra);
   sl_gw_count(gw, status, "none", NULL, r->t_start_ns, r->bytes_in);
   sl_http_end(c);
+}
+
+static void err_end(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, const char *type,
+                    const char *code, const char *msg) {
+  err_end_as(gw, c, r, &sl_dialect_openai, status, type, code, msg,
+             status == 429 || status == 503 ? "Retry-After: 1\r\n" : NULL);
 }
 
 /* The model objects clients may name: "auto" (the policy routes), each model of
@@ -108,20 +124,27 @@ static cJSON *model_object(const char *id, const char *owner, bool anth) {
   return o;
 }
 
+/* Adds the model `id` unless only `want` is asked for; false when out of memory. */
+static bool add_model(cJSON *into, const char *want, const char *id, const char *owner, bool anth) {
+  if (want && strcmp(want, id)) return true;
+  cJSON *o = model_object(id, owner, anth);
+  if (o && cJSON_AddItemToArray(into, o)) return true;
+  cJSON_Delete(o);
+  return false;
+}
+
 /* Every model object, or only the one whose id is `want` (NULL: all); false
  * when out of memory. */
 static bool list_models(const sl_config_t *cfg, const char *want, bool anth, cJSON *into) {
+  if (!add_model(into, want, "auto", "sluice", anth)) return false;
   char id[1024];
-  for (size_t i = 0; i <= cfg->n_backends; i++) {
-    const sl_backend_cfg_t *bk = i ? &cfg->backends[i - 1] : NULL;
-    size_t alone = !bk || bk->kind == SL_BK_LOCAL || !bk->n_models ? 1 : 0;
-    for (size_t m = 0; m < alone + (bk ? bk->n_models : 0); m++) {
-      if (!bk) sl_cat(id, sizeof id, "auto", (char *)NULL);
-      else if (m < alone) sl_cat(id, sizeof id, bk->name, (char *)NULL);
-      else sl_cat(id, sizeof id, bk->name, "/", bk->models[m - alone].name, (char *)NULL);
-      if (want && strcmp(want, id)) continue;
-      cJSON *o = model_object(id, bk ? bk->name : "sluice", anth);
-      if (!o || !cJSON_AddItemToArray(into, o)) return cJSON_Delete(o), false;
+  for (size_t i = 0; i < cfg->n_backends; i++) {
+    const sl_backend_cfg_t *bk = &cfg->backends[i];
+    if ((bk->kind == SL_BK_LOCAL || !bk->n_models) && !add_model(into, want, bk->name, bk->name, anth))
+      return false;
+    for (size_t m = 0; m < bk->n_models; m++) {
+      sl_cat(id, sizeof id, bk->name, "/", bk->models[m].name, (char *)NULL);
+      if (!add_model(into, want, id, bk->name, anth)) return false;
     }
   }
   return true;
@@ -145,19 +168,15 @@ static void models(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const char *id) 
          cJSON_AddStringToObject(list, "last_id", last ? last->valuestring : "");
   }
   char *text = !ok || (id && !n) ? NULL : cJSON_PrintUnformatted(id ? cJSON_GetArrayItem(data, 0) : list);
-  if (text) {
+  if (text)
     simple(gw, c, r, 200, "application/json", text, strlen(text));
-  } else {
-    char rid[SL_GW_REQ_ID_MAX];
-    sl_gw_request_id(gw, rid);
-    sl_gw_error_dialect(c, anth ? &sl_dialect_anthropic : &sl_dialect_openai, ok ? 404 : 500,
-                        ok ? "invalid_request_error" : "server_error",
-                        ok ? "model_not_found" : "encode_failed",
-                        ok ? "no such model (GET /v1/models lists them)" : "could not list models",
-                        rid, NULL, NULL);
-    sl_gw_count(gw, ok ? 404 : 500, "none", NULL, r->t_start_ns, r->bytes_in);
-    sl_http_end(c);
-  }
+  else if (ok)
+    err_end_as(gw, c, r, anth ? &sl_dialect_anthropic : &sl_dialect_openai, 404,
+               "invalid_request_error", "model_not_found",
+               "no such model (GET /v1/models lists them)", NULL);
+  else
+    err_end_as(gw, c, r, anth ? &sl_dialect_anthropic : &sl_dialect_openai, 500, "server_error",
+               "encode_failed", "could not list models", NULL);
   cJSON_free(text);
   cJSON_Delete(list);
   sl_policy_unref(pol);
@@ -292,18 +311,11 @@ static void model_by_id(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const char 
 
 /* 405 with the methods the path takes (RFC 9110 wants the Allow header). */
 static void not_allowed(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const char *allow) {
-  char id[SL_GW_REQ_ID_MAX], h[300], extra[64], msg[64];
-  sl_gw_request_id(gw, id);
+  char extra[64], msg[64];
   sl_cat(extra, sizeof extra, "Allow: ", allow, "\r\n", (char *)NULL);
   sl_cat(msg, sizeof msg, "use ", allow, (char *)NULL);
-  sl_buf_t b;
-  sl_buf_init(&b, 1 << 12);
-  sl_dialect_openai.error(&b, 405, "invalid_request_error", "method_not_allowed", msg);
-  sl_gw_route_headers(h, sizeof h, id, NULL, NULL, extra);
-  sl_http_respond(c, 405, "application/json", h, b.data ? b.data : "", b.len);
-  sl_buf_free(&b);
-  sl_gw_count(gw, 405, "none", NULL, r->t_start_ns, r->bytes_in);
-  sl_http_end(c);
+  err_end_as(gw, c, r, &sl_dialect_openai, 405, "invalid_request_error", "method_not_allowed", msg,
+             extra);
 }
 
 void sl_gw_handle(sl_conn_t *c, sl_http_req_t *r, void *data) {

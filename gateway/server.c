@@ -505,7 +505,7 @@ static int on_headers_complete(llhttp_t *p) {
    * its body (curl: up to a second); any other expectation is refused (417).
    * HTTP/1.0 requests' expectations are ignored (RFC 9110, 10.1.1). */
   const char *expect = sl_http_header(r, "expect");
-  if (expect && p->http_major == 1 && p->http_minor >= 1) {
+  if (expect && p->http_minor >= 1) { /* major is 1 (checked above) */
     if (strcasecmp(expect, "100-continue")) return c->err_status = 417, -1;
     bool body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);
     if (body) write_raw(c, "HTTP/1.1 100 Continue\r\n\r\n", 25, NULL, 0);
