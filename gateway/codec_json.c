@@ -10,10 +10,10 @@
 /* Whether the text holds the escape \u0000: a "u0000" after an odd run of
  * backslashes (after an even run the backslashes are escaped themselves). */
 static bool has_nul_escape(const char *s, size_t len) {
-  for (const char *p = s, *end = s + len; (p = memchr(p, 'u', (size_t)(end - p))); p++) {
-    if ((size_t)(end - p) < 5 || memcmp(p, "u0000", 5)) continue;
-    size_t run = 0;
-    while (p - run > s && p[-1 - (ptrdiff_t)run] == '\\') run++;
+  const char *end = s + len;
+  for (const char *p = s; (p = memmem(p, (size_t)(end - p), "\\u0000", 6)); p++) {
+    size_t run = 1; /* the backslash of the match, and those before it */
+    while ((size_t)(p - s) >= run && p[-(ptrdiff_t)run] == '\\') run++;
     if (run % 2) return true;
   }
   return false;
@@ -45,7 +45,7 @@ cJSON *sl_codec_parse_body(const char *json, size_t len, char *err, size_t n) {
     cJSON_Delete(root);
     return NULL;
   }
-  if (memchr(json, '\\', len) && has_nul_escape(json, len)) {
+  if (has_nul_escape(json, len)) {
     snprintf(err, n, "request body: strings must not contain U+0000 (\\u0000)");
     cJSON_Delete(root);
     return NULL;
