@@ -162,6 +162,11 @@ static bool housenum(const char *text, const sl__tok_t *t) {
 
 #define GZ(k) addr_flags(g, ga, text, &T->v[k])
 
+/* Written as a name: capitalised, or any word in a text with no capitals. */
+static inline bool proper_word(const sl__toks_t *T, size_t k) {
+  return (T->v[k].caps & 1) || !T->has_upper;
+}
+
 /* Extends an address over a unit designator and its number: "Apt. 331". */
 static size_t extend_unit(const sl__gaz_t *g, const sl__gaz_t *ga, const char *text, sl__toks_t *T,
                           size_t k) {
@@ -300,8 +305,11 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       while (k > 0 && words < 5 && T->v[k].kind == SL_TK_WORD && T->v[k + 1].nl_before == 0 &&
              !(GZ(k) & SL_GZ_ST_BEFORE))
         k--, words++;
+      /* the street's name ends in a capital unless the text has none ("OS build
+       * 10" is no "os." street); the type is no ALL-CAPS word ("OS", "AL") */
       if (words >= 1 && T->v[k].kind == SL_TK_WORD && (GZ(k) & SL_GZ_ST_BEFORE) &&
-          T->v[k + 1].nl_before == 0) {
+          T->v[k + 1].nl_before == 0 && !(T->v[k].caps & 2) &&
+          ((T->v[j - 1].caps & 1) || !T->has_upper)) {
         size_t a = k;
         if (a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0) a--;
         size_t b = extend_unit(g, ga, text, T, j);
@@ -312,7 +320,9 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
     }
     /* 3. Fused street names beside a number: "Harjukuja 54", "Brucker Bundesstrasse 31",
      *    "34151 Nybyvägen 65" */
-    if (nl0 && j >= 1 && T->v[j - 1].kind == SL_TK_WORD && fused_name(text, &T->v[j - 1])) {
+    /* (capitalised, unless the text has no capitals: "covering 387 km" is no "-ring") */
+    if (nl0 && j >= 1 && T->v[j - 1].kind == SL_TK_WORD && proper_word(T, j - 1) &&
+        fused_name(text, &T->v[j - 1])) {
       size_t a = j - 1;
       while (a > 0 && j - a < 3 && T->v[a - 1].kind == SL_TK_WORD && (T->v[a - 1].caps & 1) &&
              T->v[a].nl_before == 0 && T->v[a].punct_before == 0)
@@ -324,7 +334,7 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       continue;
     }
     if (j + 1 < T->n && T->v[j + 1].nl_before == 0 && T->v[j + 1].kind == SL_TK_WORD &&
-        fused_name(text, &T->v[j + 1])) {
+        proper_word(T, j + 1) && fused_name(text, &T->v[j + 1])) {
       size_t b = j + 1;
       if (b + 1 < T->n && T->v[b + 1].nl_before == 0 && housenum(text, &T->v[b + 1])) b++;
       b = extend_unit(g, ga, text, T, b);

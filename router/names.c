@@ -143,6 +143,13 @@ static bool pronoun_i(const char *text, const sl__toks_t *T, size_t j) {
   return j + 1 >= T->n || !(T->v[j + 1].caps & 1) || T->v[j + 1].nl_before;
 }
 
+/* Has a non-ASCII byte: "Amélie", "Łukasz" (no English word a gazetteer lacks). */
+static bool memchr_hi(const char *s, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    if ((unsigned char)s[k] >= 0x80) return true;
+  return false;
+}
+
 static bool namey(unsigned f) { return (f & (SL_GZ_FIRST | SL_GZ_LAST)) && !(f & SL_GZ_COMMON); }
 
 /* First names that are also English words (John, Mark, Will, Grace, Ruby) are
@@ -156,6 +163,11 @@ static const char *const not_after[] = {"the", "a", "an", "this", "that", "these
 static const char *const to_person[] = {"tell", "ask", "call", "email", "text", "ping",
                                         "thank", "remind", "invite", "message", "meet", "cc",
                                         "notify", "inform", "contact", "phone", "visit", NULL};
+/* What people do, right after a first name that opens a sentence. */
+static const char *const person_verbs[] = {"called", "phoned", "rang", "said", "says", "told",
+                                           "asked", "wrote", "texted", "emailed", "replied",
+                                           "mentioned", "thinks", "thought", "wants", "wanted",
+                                           "sent", "messaged", "complained", "promised", NULL};
 static const char *const languages[] = {"ruby", "julia", "crystal", "dart", "elm", "ada",
                                         "rust", "swift", "go", "pascal", "basil", "max", NULL};
 
@@ -203,7 +215,9 @@ static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, si
       else
         hi = mid;
     }
+    /* a label ("Name:") or a sign-off ("Cheers,") may have the name on the next line */
     bool colon = hit->end > 0 && (c->text[hit->end - 1] == ':' || c->text[hit->end - 1] == '?');
+    if (hit->id == SL_P_CUE_NAME1 && hit->end < c->len && c->text[hit->end] == ',') colon = true;
     bool crosses = false; /* a cue does not reach over a sentence end ("called.\nAnswers") */
     for (uint32_t b = hit->end; lo < T->n && b < T->v[lo].s; b++)
       if (strchr(".!?;\n", c->text[b]) && !(colon && c->text[b] == '\n')) crosses = true;
@@ -288,6 +302,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       continue;
     }
     /* 1. A run of capitalised words and initials on one line. */
+    /* a function in code: "`func Valid(s string)`" */
+    if (cap && t->e < c->len && text[t->e] == '(') {
+      i++;
+      continue;
+    }
     if (cap || (initial(text, t) && i + 1 < T->n &&
                 (cap_word(text, &T->v[i + 1]) || initial(text, &T->v[i + 1])))) {
       size_t j = i + 1;
@@ -322,6 +341,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           accept = true; /* "my name is Shovda", "Name: Lena Wirth", "last name? Arcuri" */
         else if (cue == 1 && (words >= 2 || namey(f0)) && !common_word)
           accept = true;
+        else if (cue == 1 && words == 1 && j == i + 1 && !common_word && !(f0 & SL_GZ_PLACE) &&
+                 memchr_hi(text + t->s, t->e - t->s) &&
+                 (j == T->n || T->v[j].nl_before || T->v[j].punct_before == ',' ||
+                  T->v[j].punct_before == '!'))
+          accept = true; /* a greeting or sign-off and a word alone, not English: "Bises, Amélie" */
         else if (words >= 2 && !common_word && !all_place &&
                  (((f0 & SL_GZ_FIRST) && (namey(f0) || namey(fl)) &&
                    ((fl & (SL_GZ_LAST | SL_GZ_FIRST)) || !fl)) ||
@@ -339,6 +363,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
             accept = true;
           else if (common_first_name(text, T, i, f))
             accept = true; /* "I told John yesterday" */
+          else if ((f & SL_GZ_FIRST) && !(f & SL_GZ_VETO) && sentence_start(T, i) &&
+                   i + 1 < T->n && !T->v[i + 1].nl_before && !T->v[i + 1].punct_before &&
+                   !in_list(text, t, languages) && in_list(text, &T->v[i + 1], person_verbs))
+            accept = true; /* "Grace called twice this morning" */
           else if (first && i + 1 < T->n && T->v[i + 1].punct_before == ':')
             accept = true; /* "Alexander: ..." */
           else if (!f && sentence_start(T, i) && i + 2 < T->n && T->v[i + 1].kind == SL_TK_WORD &&
@@ -378,6 +406,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         continue;
       }
       if (!(f1 & SL_GZ_VETO) && ((cue >= 2 && (f1 & (SL_GZ_FIRST | SL_GZ_LAST))) || (cue == 1 && namey(f1))))
+        sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
+      /* a first name said to: "just ask dmitri" */
+      else if ((f1 & SL_GZ_FIRST) && namey(f1) && !(f1 & (SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER)) &&
+               i > 0 && t->punct_before == 0 && !t->nl_before && in_list(text, &T->v[i - 1], to_person))
         sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
     }
     i++;

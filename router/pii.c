@@ -73,7 +73,10 @@ static bool ci_word_before(const char *t, uint32_t pos, uint32_t win, const char
 static const char *const phone_words[] = {"phone", "tel", "mobile", "cell", "call", "fax",
                                           "whatsapp", "sms", "text me", "reach me", "number",
                                           "contact", "dial", "ring", "answering", "messages to",
-                                          NULL};
+                                          /* other languages */
+                                          "numéro", "numero", "número", "nummer", "telefon",
+                                          "teléfono", "telefone", "telefono", "tél", "handy",
+                                          "portable", "móvil", "celular", "cellulare", NULL};
 static const char *const card_words[] = {"card", "visa", "mastercard", "amex", "credit", "debit",
                                          "cc", NULL};
 
@@ -135,6 +138,17 @@ static bool decimal_context(const sl__ctx_t *c, uint32_t s, uint32_t e) {
   return false;
 }
 
+/* The French national format, which needs no cue: "06 12 48 73 95" (0, a
+ * non-zero digit, then four pairs, split by spaces or dots alike). */
+static bool french_phone(const char *p, size_t n) {
+  if (n != 14 || p[0] != '0' || p[1] < '1' || p[1] > '9') return false;
+  for (size_t g = 1; g < 5; g++) {
+    const char *q = p + 3 * g;
+    if (q[-1] != p[2] || !isdigit((unsigned char)q[0]) || !isdigit((unsigned char)q[1])) return false;
+  }
+  return p[2] == ' ' || p[2] == '.';
+}
+
 static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   uint32_t s = h->start, e = h->end;
   /* the walk back over the byte class may start on a separator, or before the '+' */
@@ -149,6 +163,8 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   size_t nd = sl__count_digits(c->text + s, e - s);
   if (nd < 7 || nd > 15) return;
   if (decimal_context(c, s, e)) return;
+  /* the tail of an identifier: "#A-55192-7781", "INV-2024-00871" */
+  if (s >= 2 && c->text[s - 1] == '-' && isalnum((unsigned char)c->text[s - 2])) return;
   /* "+" inside arithmetic ("49.8+1.02") is an operator, not a country code */
   if (intl && s > 0 && (isalnum((unsigned char)c->text[s - 1]) || c->text[s - 1] == ')' ||
                         c->text[s - 1] == '.' || c->text[s - 1] == '}'))
@@ -178,7 +194,7 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   }
   /* Long space-separated runs of short numbers are lists, not phones, unless a
    * phone word is close. */
-  bool cue = ci_word_before(c->text, s, 40, phone_words);
+  bool cue = ci_word_before(c->text, s, 40, phone_words) || french_phone(c->text + s, e - s);
   if (!intl && !cue) {
     if (groups > 4) return;
     if (nd < 8 && groups > 2) return;
@@ -367,8 +383,49 @@ static bool email_local(char ch) {
   return isalnum((unsigned char)ch) || ch == '.' || ch == '_' || ch == '%' || ch == '+' || ch == '-';
 }
 
+/* A "[dot]" / "(dot)" / "{dot}" at p (spaces around it), or a plain '.': the
+ * bytes it takes, else 0. */
+static uint32_t dot_sep(const char *t, uint32_t p, uint32_t n) {
+  if (p < n && t[p] == '.') return 1;
+  uint32_t q = p;
+  while (q < n && q - p < 2 && t[q] == ' ') q++;
+  if (n - q < 5 || !strchr("[({", t[q]) || strncasecmp(t + q + 1, "dot", 3) || !strchr("])}", t[q + 4]))
+    return 0;
+  q += 5;
+  while (q < n && q - p < 9 && t[q] == ' ') q++;
+  return q - p;
+}
+
+/* "name [at] example [dot] com": the address written out. */
+static void email_spelled(sl__ctx_t *c, const sl__hit_t *h) {
+  const char *t = c->text;
+  uint32_t n = (uint32_t)c->len, s = h->start, e = h->end, dots = 0, tld = 0;
+  while (s > 0 && h->start - s < 2 && t[s - 1] == ' ') s--;
+  uint32_t local_end = s;
+  while (s > 0 && email_local(t[s - 1]) && local_end - s < 64) s--;
+  while (s < local_end && !isalnum((unsigned char)t[s])) s++;
+  if (s == local_end) return;
+  while (e < n && e - h->end < 2 && t[e] == ' ') e++;
+  for (uint32_t lim = e + 255 < n ? e + 255 : n;;) {
+    uint32_t l = e, alpha = 1;
+    while (e < lim && (isalnum((unsigned char)t[e]) || t[e] == '-')) alpha &= isalpha((unsigned char)t[e++]) != 0;
+    if (e == l) return;
+    tld = alpha ? e - l : 0;
+    uint32_t d = dot_sep(t, e, lim);
+    if (!d || e + d >= lim || !isalnum((unsigned char)t[e + d])) break;
+    e += d;
+    dots++;
+  }
+  if (!dots || tld < 2 || tld > 24) return;
+  sl__cands_add(c->out, s, e, SL_ET_EMAIL_ADDRESS, "email", 50);
+}
+
 static void email(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text;
+  if (t[h->start] != '@') {
+    email_spelled(c, h);
+    return;
+  }
   uint32_t a = h->start, s = a; /* the '@' */
   while (s > 0 && email_local(t[s - 1]) && a - s < 64) s--;
   while (s < a && !isalnum((unsigned char)t[s])) s++;
@@ -495,7 +552,10 @@ void sl__detect_pii(sl__ctx_t *c) {
         (void)t, (void)n;
         break;
       case SL_P_IPV4:
-        if (n <= 15 && sl__ipv4_ok(t, n) && !decimal_context(c, h->start, h->end))
+        /* the wildcard, broadcast and loopback addresses name no one */
+        if (n <= 15 && sl__ipv4_ok(t, n) && !decimal_context(c, h->start, h->end) &&
+            !(n == 7 && !memcmp(t, "0.0.0.0", 7)) && !(n == 9 && !memcmp(t, "127.0.0.1", 9)) &&
+            !(n == 15 && !memcmp(t, "255.255.255.255", 15)))
           sl__cands_add(c->out, h->start, h->end, SL_ET_IP_ADDRESS, "ip_address", 40);
         break;
       case SL_P_IPV6: {

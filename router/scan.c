@@ -130,7 +130,7 @@ enum {
   P_NONE,
   P_WS,      /* one \s byte follows, part of the match: \bbasic\s */
   P_DOT,     /* an optional '.' follows, part of the match: \bMr\b\.? */
-  P_NAME_IS, /* \s{0,3}(?:is|:|\?) follows (caseless) */
+  P_NAME_IS, /* 's, or \s{0,3}(?:is|:|\?) follows (caseless) */
   P_SOCIAL,  /* \s{1,3}security follows (caseless) */
   P_DIGIT,   /* one digit follows: PuTTY-User-Key-File-\d */
   P_SHA,     /* \d+\$ follows: \$pbkdf2-sha\d+\$ */
@@ -155,6 +155,8 @@ typedef struct {
 
 static const litset_t litsets[] = {
     {SL_P_EMAIL, 0, 0, P_NONE, "@", NULL},
+    /* written out against harvesters: "m.delacroix [at] univ-lyon2 [dot] fr" */
+    {SL_P_EMAIL, 1, 0, P_NONE, "[at]|(at)|{at}", NULL},
     {SL_P_URL_CRED, 0, 0, P_NONE, "://", NULL},
     {SL_P_URL, 0, 0, P_NONE, "://", NULL},
     /* \b(?:medical\s{1,3}(?:record|file|id|licen[cs]e)|patient\s{1,3}(?:id|number|no|#|record)|
@@ -282,7 +284,8 @@ static const litset_t litsets[] = {
     /* \b(?:hi|hello|...|contact)\b */
     {SL_P_CUE_NAME1, 1, B_L | B_R, P_NONE,
      "hi|hello|hey|thanks|thank you|sincerely|regards|i am|i'm|patient|customer|employee|attn|cc|"
-     "beneficiary|contact", NULL},
+     "beneficiary|contact|cheers|best wishes|bises|bisous|cordialement|saludos|abrazos|grüße|"
+     "gruesse|groetjes|saluti|ciao|hola|bonjour|hallo", NULL},
 };
 #undef CI
 #undef DIG
@@ -543,6 +546,10 @@ static size_t lit_tail(const scan_ctx_t *x, const lit_t *l, size_t to) {
     case P_DOT: return to < n && t[to] == '.' ? to + 1 : to;
     case P_DIGIT: return to < n && t[to] >= '0' && t[to] <= '9' ? to + 1 : 0;
     case P_NAME_IS:
+      /* "name's", "name’s" */
+      if (e + 1 < n && t[e] == '\'' && lower(t[e + 1]) == 's') return e + 2;
+      if (e + 3 < n && t[e] == 0xE2 && t[e + 1] == 0x80 && t[e + 2] == 0x99 && lower(t[e + 3]) == 's')
+        return e + 4;
       while (e < n && e - to < 3 && space_byte(t[e])) e++;
       for (;;) { /* \s{0,3} backtracks: any of the spaces read may end it */
         if (e < n && (t[e] == ':' || t[e] == '?')) return e + 1;

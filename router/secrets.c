@@ -328,9 +328,32 @@ static bool identifier_like(const char *s, size_t n) {
   return dg == 0 && other == 0;
 }
 
+/* A reference to a value, not a value: "random_password.db.result",
+ * "var.db_password", "config.password" (bare identifiers joined by dots). */
+static bool dotted_reference(const char *s, size_t n) {
+  static const char *const roots[] = {"var", "vars", "local", "locals", "data", "module", "config",
+                                      "settings", "env", "cfg", "conf", "args", "params",
+                                      "options", "opts", "secrets", "input", "inputs", "props",
+                                      "process", "os", "app", NULL};
+  size_t parts = 0, first = 0, start = 0;
+  for (size_t i = 0; i <= n; i++) {
+    if (i < n && s[i] != '.') continue;
+    if (i == start || !identifier_like(s + start, i - start)) return false;
+    if (!parts) first = i;
+    parts++;
+    start = i + 1;
+  }
+  if (parts >= 3) return true;
+  if (parts != 2) return false;
+  for (const char *const *r = roots; *r; r++)
+    if (strlen(*r) == first && !strncmp(s, *r, first)) return true;
+  return false;
+}
+
 static bool code_expr(const char *s, size_t n) {
   return memchr(s, '(', n) || memchr(s, '[', n) || memchr(s, '{', n) ||
-         (n > 5 && !strncmp(s, "this.", 5)) || (n > 5 && !strncmp(s, "self.", 5));
+         (n > 5 && !strncmp(s, "this.", 5)) || (n > 5 && !strncmp(s, "self.", 5)) ||
+         dotted_reference(s, n);
 }
 
 /* "login: alice / S3cret!" or "login alice:S3cret!": user, then a separator, then
@@ -340,6 +363,11 @@ static void login_pair(sl__ctx_t *c, uint32_t p) {
   uint32_t n = (uint32_t)c->len, i = p;
   if (i < n && t[i] == ':') i++;
   while (i < n && (t[i] == ' ' || t[i] == '\t')) i++;
+  /* "login is admin / X" */
+  if (i + 3 < n && (!strncasecmp(t + i, "is ", 3) || !strncasecmp(t + i, "was ", 4))) {
+    i += t[i] == 'i' || t[i] == 'I' ? 3 : 4;
+    while (i < n && t[i] == ' ') i++;
+  }
   uint32_t us = i;
   while (i < n && (isalnum((unsigned char)t[i]) || t[i] == '_' || t[i] == '.' || t[i] == '-' || t[i] == '@'))
     i++;
@@ -379,6 +407,9 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
     if (il >= 4 && !strncasecmp(t + ie - 4, "pass", 4) && il > 4 && isalpha((unsigned char)t[ie - 5]))
       return; /* "bypass", "compass" */
   }
+  /* "${DB_PASSWORD:?set it in .env}", "$(PASSWORD)": a variable read, not set */
+  if (is >= 1 && (t[is - 1] == '$' || (is >= 2 && t[is - 2] == '$' && (t[is - 1] == '{' || t[is - 1] == '('))))
+    return;
   if (ident_has(&id, "forgot") || ident_has(&id, "reset") ||
       ident_has(&id, "policy") || ident_has(&id, "length") ||
       ident_has(&id, "hash") || ident_has(&id, "field") || ident_has(&id, "input"))
@@ -457,18 +488,67 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   add_secret(c, vs, ve, SL_ET_API_KEY, "key_assignment", 65, false);
 }
 
-static void token(sl__ctx_t *c, const sl__hit_t *h);
+static void token(sl__ctx_t *c, const sl__hit_t *h, uint32_t *searched, uint32_t *begin);
 
 /* Long runs of token bytes, found by the tokenizer's pass (a bounded-repeat
  * pattern for them was the costliest part of the Hyperscan database). */
 void sl__detect_token_runs(sl__ctx_t *c, const sl__toks_t *T) {
+  uint32_t searched = 0, begin = UINT32_MAX; /* in_public_pem's search */
   for (size_t i = 0; i < T->n_runs; i++) {
     sl__hit_t h = {T->runs[2 * i], T->runs[2 * i + 1], 0};
-    token(c, &h);
+    token(c, &h, &searched, &begin);
   }
 }
 
-static void token(sl__ctx_t *c, const sl__hit_t *h) {
+/* Does `w` (a literal) end right before `at`? */
+static bool ends_before(const char *text, uint32_t at, const char *w) {
+  size_t m = strlen(w);
+  return at >= m && !memcmp(text + at - m, w, m);
+}
+
+/* Is a PEM block that holds no secret (certificate, public key) the nearest
+ * one opened before `at`, within 16 KB? The runs come in text order, so the
+ * search goes on from where the last one stopped (*searched, *begin: the last
+ * "-----BEGIN " found, or UINT32_MAX). */
+static bool in_public_pem(const char *text, uint32_t at, uint32_t *searched, uint32_t *begin) {
+  static const char open[] = "-----BEGIN ";
+  const uint32_t m = sizeof open - 1;
+  while (*searched < at) {
+    const char *p = sl__find(text + *searched, at - *searched, open, m);
+    if (!p) {
+      *searched = at;
+      break;
+    }
+    *begin = (uint32_t)(p - text);
+    *searched = *begin + m;
+  }
+  if (*begin == UINT32_MAX || at - *begin > 16384) return false;
+  const char *k = text + *begin + m;
+  return !strncmp(k, "CERTIFICATE", 11) || !strncmp(k, "PUBLIC KEY", 10) ||
+         !strncmp(k, "X509 CRL", 8) || !strncmp(k, "PGP PUBLIC KEY", 14) ||
+         !strncmp(k, "PGP SIGNATURE", 13);
+}
+
+/* Random-looking but public by construction: an inline image or file
+ * ("data:image/png;base64,..."), an SSH public key ("ssh-ed25519 AAAA..."),
+ * a package integrity hash ("sha512-...", go.sum "h1:..."), the body of a
+ * certificate or public key block. */
+static bool public_blob(const sl__ctx_t *c, uint32_t s, const char *t, size_t n, uint32_t *searched,
+                        uint32_t *begin) {
+  const char *x = c->text;
+  if (ends_before(x, s, "base64,") || ends_before(x, s, "h1:")) return true;
+  if (n > 8 && (!strncmp(t, "sha512-", 7) || !strncmp(t, "sha384-", 7) || !strncmp(t, "sha256-", 7) ||
+                !strncmp(t, "sha1-", 5)))
+    return true;
+  if (n > 40 && !strncmp(t, "AAAA", 4) && s > 0 && x[s - 1] == ' ') {
+    uint32_t w = s - 1; /* the word before: ssh-rsa, ssh-ed25519, ecdsa-sha2-nistp256, sk-ssh-... */
+    while (w > 0 && !sl__space((unsigned char)x[w - 1])) w--;
+    if (!strncmp(x + w, "ssh-", 4) || !strncmp(x + w, "ecdsa-", 6) || !strncmp(x + w, "sk-", 3)) return true;
+  }
+  return in_public_pem(x, s, searched, begin);
+}
+
+static void token(sl__ctx_t *c, const sl__hit_t *h, uint32_t *searched, uint32_t *begin) {
   uint32_t s = h->start, e = h->end;
   /* trim punctuation at the ends of a run */
   while (s < e && strchr("-_./=+!~", c->text[s])) s++;
@@ -480,6 +560,7 @@ static void token(sl__ctx_t *c, const sl__hit_t *h) {
   for (size_t i = 0; i < n; i++) slashes += t[i] == '/';
   if (slashes > 2) return; /* a path */
   if (s >= 3 && !memcmp(c->text + s - 3, "://", 3)) return;
+  if (public_blob(c, s, t, n, searched, begin)) return;
   if (!sl__looks_random(t, n, true)) return;
   add_secret(c, s, e, SL_ET_API_KEY, "random_token", 20, true);
 }

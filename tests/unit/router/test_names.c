@@ -24,6 +24,14 @@ static void persons(void **s) {
   EXPECT("Ahmed I will be late", "PERSON", "Ahmed");
   EXPECT("Ahmed I. Khan signed", "PERSON", "Ahmed I. Khan");
   EXPECT("Kindly update the profile of Siobhan O'Brien", "PERSON", "Siobhan O'Brien");
+  /* "name's", sign-offs (on the next line too), a name said to in lower case,
+   * a first name that is an English word opening a sentence with what people do */
+  EXPECT("name's Ngozi btw, nice to meet u", "PERSON", "Ngozi");
+  EXPECT("Hi, my name\xe2\x80\x99s Tomasz and I need help", "PERSON", "Tomasz");
+  EXPECT("rappelle-moi après 18h stp. Bises, Amélie", "PERSON", "Amélie");
+  EXPECT("See you soon.\nCheers,\nOluwaseun", "PERSON", "Oluwaseun");
+  EXPECT("lol just ask dmitri, he's got the keys to the van", "PERSON", "dmitri");
+  EXPECT("Grace called twice this morning about the refund.", "PERSON", "Grace");
 }
 
 static void not_persons(void **s) {
@@ -42,6 +50,12 @@ static void not_persons(void **s) {
   REJECT("Please Mark the box as done", "PERSON");
   REJECT("Will you help me?", "PERSON");
   REJECT("The grace period ended", "PERSON");
+  REJECT("the file name's extension is wrong", "PERSON");
+  REJECT("Hello World!", "PERSON");
+  REJECT("Thanks, Support", "PERSON");
+  REJECT("just ask questions", "PERSON");
+  REJECT("May called for rain", "PERSON");
+  REJECT("Implement it in Go as `func Valid(s string) bool` with tests.", "PERSON");
 }
 
 static void addresses(void **s) {
@@ -58,6 +72,9 @@ static void addresses(void **s) {
   EXPECT("Hauptstraße 5, 10115 Berlin", "STREET_ADDRESS", "Hauptstraße 5");
   REJECT("I have 3 big dogs and 2 cats.", "STREET_ADDRESS");
   REJECT("Put 2 boxes in the hall", "STREET_ADDRESS");
+  /* an ALL-CAPS "OS" is no "os." (osiedle); "covering" is no "-ring" street */
+  REJECT("After the update winver shows OS build 10.0.22631.3447.", "STREET_ADDRESS");
+  REJECT("A train leaves at 14:35, covering 387 km by 19:05.", "STREET_ADDRESS");
 }
 
 int main(void) {

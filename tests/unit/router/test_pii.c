@@ -5,6 +5,13 @@ static void email(void **s) {
   (void)s;
   EXPECT("write to jane.doe+news@example.co.uk today", "EMAIL_ADDRESS", "jane.doe+news@example.co.uk");
   REJECT("the @decorator syntax and a@b", "EMAIL_ADDRESS");
+  /* written out against harvesters */
+  EXPECT("write to m.delacroix [at] univ-lyon2 [dot] fr instead", "EMAIL_ADDRESS",
+         "m.delacroix [at] univ-lyon2 [dot] fr");
+  EXPECT("mail john.doe(at)example(dot)com", "EMAIL_ADDRESS", "john.doe(at)example(dot)com");
+  EXPECT("jane [AT] corp.example.org", "EMAIL_ADDRESS", "jane [AT] corp.example.org");
+  REJECT("we met (at) noon", "EMAIL_ADDRESS");
+  REJECT("look [at] this", "EMAIL_ADDRESS");
 }
 
 static void phone(void **s) {
@@ -16,6 +23,14 @@ static void phone(void **s) {
   REJECT("What is 49.8+1.021789 rounded?", "PHONE_NUMBER");
   REJECT("Round 504.6739 to two places", "PHONE_NUMBER");
   REJECT("in 2019 2020 we grew", "PHONE_NUMBER");
+  /* the French format needs no cue; cue words in other languages */
+  EXPECT("c'est le 06 12 48 73 95, rappelle-moi", "PHONE_NUMBER", "06 12 48 73 95");
+  EXPECT("appelle 01.45.67.89.10 demain", "PHONE_NUMBER", "01.45.67.89.10");
+  EXPECT("meine Nummer ist 0171 23 45 67 89", "PHONE_NUMBER", "0171 23 45 67 89");
+  REJECT("die Zahlen 0171 23 45 67 89", "PHONE_NUMBER");
+  /* the tail of an order or invoice number */
+  REJECT("Order #A-55192-7781 shipped from Rotterdam", "PHONE_NUMBER");
+  REJECT("Invoice INV-2024-00871 is due", "PHONE_NUMBER");
 }
 
 static void card(void **s) {
@@ -41,6 +56,8 @@ static void ip(void **s) {
   EXPECT("ssh to 10.1.188.121 now", "IP_ADDRESS", "10.1.188.121");
   EXPECT("bind 2001:db8::8a2e:370:7334 ok", "IP_ADDRESS", "2001:db8::8a2e:370:7334");
   REJECT("version 1.2.3.400 released", "IP_ADDRESS");
+  REJECT("gunicorn app:app -b 0.0.0.0:8000", "IP_ADDRESS");
+  REJECT("curl http://127.0.0.1:8080/ and mask 255.255.255.255", "IP_ADDRESS");
   REJECT("std::vector<int> a; meet at 10:30:00", "IP_ADDRESS");
 }
 

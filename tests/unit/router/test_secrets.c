@@ -62,6 +62,7 @@ static void passwords(void **s) {
   EXPECT("Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==", "PASSWORD", "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
   EXPECT("credentials {\n  username 'user'\n  password 'password'\n}", "PASSWORD", "password");
   EXPECT("he shared his login: tbecker / Winter2024! with the vendor", "PASSWORD", "Winter2024!");
+  EXPECT("fyi staging login is admin / Kv8#pLq2!wZr until SSO", "PASSWORD", "Kv8#pLq2!wZr");
 }
 
 static void placeholders_are_not_secrets(void **s) {
@@ -78,6 +79,18 @@ static void placeholders_are_not_secrets(void **s) {
       "PWR_MGM: N0tThePSw45f!!!",
       "RUN openssl x509 -req -days 365 -passin \"file:dkajco1\" -sha256",
       "api_key = \"your-api-key-here\"",
+      /* variable reads and references, not values */
+      "MARIADB_ROOT_PASSWORD: ${DB_ROOT_PASSWORD:?set DB_ROOT_PASSWORD in .env}",
+      "  password = random_password.db.result\n",
+      "  password = var.db_password\n",
+      /* public by construction: an inline image, an SSH public key, integrity
+       * hashes, a certificate */
+      "<img src=\"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAMAAAADCAIAAADZSiLoAAAAJ0lEQVR4nGPoEQtIuGAz+fAThv3OocvL3KrPhzK8ntMofLyQN1MNAMhfDOG7CXqJAAAAAElFTkSuQmCC\">",
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIgN69/83yIzGpTfG5JAav833ohRPn7y3HsPstcdXCRV0 ci-runner",
+      "golang.org/x/crypto v0.21.0 h1:AHoNK1HQnAp6T55d4qzqbG9VSS2t6rIsg0kFoZUs7TQ=",
+      "\"integrity\": \"sha512-mVRAVB9dxYGbCxNeOOO6V9ESoMFLwvYDDcwNvTyg84kq7Gx3N1WbEu1Y4Q3sT0Jq9ZpNnK2Q==\"",
+      "-----BEGIN CERTIFICATE-----\nMIIFazCCA1OgAwIBAgIRAIIQz7DSQONZRGPgu2OCiwAwDQYJKoZIhvcNAQELBQAw\n"
+      "glQTTK+29FH7iYpdP6bKnYZPMVHc7F4CKRxzUVJM9XD4JZ+4MJX8ZuIr9cy0xEw0\n-----END CERTIFICATE-----",
   };
   for (size_t i = 0; i < sizeof ph / sizeof ph[0]; i++) {
     if (level_of(ph[i]) >= SL_LEVEL_CONFIDENTIAL) fprintf(stderr, "flagged: %s\n", ph[i]);
