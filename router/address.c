@@ -227,19 +227,24 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
     bool nl0 = t->nl_before == 0;
     /* Post-office and military boxes: "P.O. Box 149", "PSC 9009, Box 9725", "APO AA 33274" */
     if (j >= 1 && nl0) {
-      const sl__tok_t *p = &T->v[j - 1];
+      /* a box number may carry a letter code first: "P.O. Box KN 1782" (Ghana) */
+      size_t jb = j;
+      if (j >= 2 && T->v[j - 1].kind == SL_TK_WORD && (T->v[j - 1].caps & 2) &&
+          T->v[j - 1].e - T->v[j - 1].s <= 3 && eq_word(text, &T->v[j - 2], "box"))
+        jb = j - 1;
+      const sl__tok_t *p = &T->v[jb - 1];
       if (eq_word(text, p, "box") || eq_word(text, p, "postfach") || eq_word(text, p, "apartado") ||
           eq_word(text, p, "postbus") || eq_word(text, p, "postboks") || eq_word(text, p, "postilokero")) {
-        size_t a = j - 1;
-        if (j >= 3 && eq_word(text, &T->v[j - 3], "p") && eq_word(text, &T->v[j - 2], "o")) a = j - 3;
-        else if (j >= 2 && eq_word(text, &T->v[j - 2], "po"))
-          a = j - 2;
-        else if (j >= 3 && eq_word(text, &T->v[j - 3], "post") && eq_word(text, &T->v[j - 2], "office"))
-          a = j - 3;
-        else if (j >= 3 && housenum(text, &T->v[j - 2]) &&
-                 (eq_word(text, &T->v[j - 3], "psc") || eq_word(text, &T->v[j - 3], "unit") ||
-                  eq_word(text, &T->v[j - 3], "cmr")))
-          a = j - 3;
+        size_t a = jb - 1;
+        if (jb >= 3 && eq_word(text, &T->v[jb - 3], "p") && eq_word(text, &T->v[jb - 2], "o")) a = jb - 3;
+        else if (jb >= 2 && eq_word(text, &T->v[jb - 2], "po"))
+          a = jb - 2;
+        else if (jb >= 3 && eq_word(text, &T->v[jb - 3], "post") && eq_word(text, &T->v[jb - 2], "office"))
+          a = jb - 3;
+        else if (jb >= 3 && housenum(text, &T->v[jb - 2]) &&
+                 (eq_word(text, &T->v[jb - 3], "psc") || eq_word(text, &T->v[jb - 3], "unit") ||
+                  eq_word(text, &T->v[jb - 3], "cmr")))
+          a = jb - 3;
         else if (eq_word(text, p, "box"))
           a = SIZE_MAX; /* a bare "box 12" is a box, not an address */
         if (a != SIZE_MAX) {

@@ -50,7 +50,7 @@ static const char *const veto[] = {
     "mexican", "indian", "african", "european", "asian", "latin", "greek", "turkish", "polish",
     "swedish", "norwegian", "danish", "finnish", "irish", "scottish", "welsh", "australian",
     "brazilian", "argentinian", "egyptian", "persian", "hebrew", "jewish", "christian",
-    "muslim", "catholic", "protestant", "buddhist", "hindu", NULL};
+    "muslim", "catholic", "protestant", "buddhist", "hindu", "box", NULL};
 
 static const char *const honorific[] = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof",
                                         "professor", "sir", "madam", "madame", "mme", "herr",
@@ -92,6 +92,16 @@ unsigned sl__tok_flags(const sl__gaz_t *g, const char *text, sl__tok_t *t) {
     /* possessive "Thomas's" and hyphenated "Mayo-Walters" parts (a word holds
      * ' or - only when the tokenizer joined it over one) */
     if (n > 3 && w[n - 2] == '\'' && w[n - 1] == 's') f = sl__gaz_lookup(g, w, n - 2);
+    /* a Japanese honorific: "Tanaka-san", "Sato-sensei" */
+    const char *hy = memchr(w, '-', n);
+    if (!f && hy && (w[0] & 0xE0) != 0x60) {
+      size_t k = (size_t)(w + n - hy - 1);
+      const char *x = hy + 1;
+      if ((k == 3 && (!memcmp(x, "san", 3) || !memcmp(x, "kun", 3))) ||
+          (k == 4 && (!memcmp(x, "sama", 4) || !memcmp(x, "chan", 4))) ||
+          (k == 6 && !memcmp(x, "sensei", 6)) || (k == 5 && !memcmp(x, "san's", 5)))
+        f = SL_GZ_FIRST | SL_GZ_LAST; /* a name on its own, like a known first name */
+    }
     /* Irish and Italian surnames: O'Brien, D'Angelo */
     if (!f && n >= 5 && (w[0] == 'O' || w[0] == 'D') && w[1] == '\'' && w[2] >= 'A' && w[2] <= 'Z')
       f = SL_GZ_LAST;
@@ -185,6 +195,18 @@ static bool common_first_name(const char *text, const sl__toks_t *T, size_t i, u
       in_list(text, t, languages))
     return false;
   return in_list(text, p, to_person) || (!(p->caps & 1) && !in_list(text, p, not_after));
+}
+
+/* Tokens i..j-1 fill a line of their own right after the signature delimiter
+ * ("-- " alone on the line before). */
+static bool sig_line(const char *text, const sl__toks_t *T, size_t i, size_t j) {
+  if (!T->v[i].nl_before || (j < T->n && !T->v[j].nl_before)) return false;
+  size_t p = T->v[i].s;
+  while (p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\t' || text[p - 1] == '\r')) p--;
+  if (p == 0 || text[p - 1] != '\n') return false;
+  p--;
+  while (p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\r')) p--; /* "-- " */
+  return p >= 2 && text[p - 1] == '-' && text[p - 2] == '-' && (p == 2 || text[p - 3] == '\n');
 }
 
 /* Pronoun close after a word: "X is very reliable ... on him". */
@@ -353,6 +375,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           accept = true;
         else if (words >= 2 && j - i > (size_t)words && any_name) /* with an initial */
           accept = true;
+        else if (words >= 2 && words <= 3 && !common_word && !all_place &&
+                 (any_name || memchr_hi(text + t->s, t->e - t->s)) && sig_line(text, T, i, j))
+          accept = true; /* the first line of an e-mail signature: "--\nÉlodie Marchand\n" */
         else if (words == 1 && j - i > 1 && initial(text, t) && !common_word &&
                  (namey(fl) || (!fl && !sentence_start(T, i))))
           accept = true; /* "J. R. Tolkien", "A. Kowalski" */
@@ -399,6 +424,8 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       const sl__tok_t *u = &T->v[i + 1];
       unsigned f1 = GZ(i);
       unsigned f2 = u->kind == SL_TK_WORD && !(u->caps & 1) ? GZ(i + 1) : 0;
+      /* (not a short common word after the name: "priya can u send") */
+      if ((f2 & SL_GZ_COMMON) && u->e - u->s <= 3) f2 = 0;
       if (u->nl_before == 0 && u->punct_before == 0 && (f1 & SL_GZ_FIRST) && (f2 & SL_GZ_LAST) &&
           (namey(f1) || namey(f2)) && !(f2 & SL_GZ_PLACE) && !(f1 & SL_GZ_STARTER)) {
         sl__cands_add(c->out, t->s, u->e, SL_ET_PERSON, "person", 30);

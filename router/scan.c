@@ -207,8 +207,8 @@ static const litset_t litsets[] = {
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "personal", S1 "id|" S1 "identification|" S1 "number"},
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "identity", S1 "card|" S1 "number|" S1 "document"},
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "social", S1 "insurance"},
-    {SL_P_CUE_NATID, 0, B_L | B_R, P_NONE, "TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC",
-     NULL},
+    {SL_P_CUE_NATID, 0, B_L | B_R, P_NONE,
+     "TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC|TFN|NRIC|CNP|PPSN", NULL},
     {SL_P_CUE_NATID, 0, B_L, P_TAILS, "NI", S1 "number|" S1 "no" WB}, /* UK National Insurance */
     /* (?i:\b(?:driver'?s?|drivers'|driving)[ \-]?licen[cs]e|\blicen[cs]e\s{0,3}(?:no\b|number|#))|\bDL\b */
     {SL_P_CUE_DL, 1, B_L, P_TAILS, "driver",
@@ -220,13 +220,23 @@ static const litset_t litsets[] = {
     {SL_P_CUE_DL, 1, B_L, P_TAILS, "driving", "licence|license| licence| license|-licence|-license"},
     {SL_P_CUE_DL, 1, B_L, P_TAILS, "licence|license", S0 "no" WB "|" S0 "number|" S0 "#"},
     {SL_P_CUE_DL, 0, B_L | B_R, P_NONE, "DL", NULL},
+    {SL_P_CUE_DL, 1, B_L, P_NONE,
+     "führerschein|permis de conduire|licencia de conducir|carnet de conducir|patente di guida|"
+     "rijbewijs|carteira de motorista|prawo jazdy|körkort", NULL},
     /* "type"\s{0,3}:\s{0,3}"service_account"|"private_key_id"\s{0,3}: */
     {SL_P_GCP_SA, 0, 0, P_GCP, "\"service_account\"", NULL},
     {SL_P_GCP_SA, 0, 0, P_TAILS, "\"private_key_id\"", S0 ":"},
     {SL_P_AZURE_SECRET, 0, 0, P_AZURE, "Q~", NULL},
     /* \b(?:born|birth|birthday|birthdate|dob|d\.o\.b)\b */
     {SL_P_CUE_DOB, 1, B_L | B_R, P_NONE, "born|birth|birthday|birthdate|dob|d.o.b", NULL},
+    /* the same in other languages */
+    {SL_P_CUE_DOB, 1, B_L | B_R, P_NONE,
+     "geboren|geburtsdatum|geburtstag|née|né le|date de naissance|nacido|nacida|nacimiento|"
+     "nato il|nata il|data di nascita|nascido|nascida|nascimento|urodzony|urodzona|urodzenia|"
+     "geboortedatum|född|födelsedatum|fødselsdato", NULL},
     {SL_P_CUE_PASSPORT, 1, B_L, P_NONE, "passport", NULL}, /* \bpassport */
+    {SL_P_CUE_PASSPORT, 1, B_L, P_NONE, "reisepass|passeport|pasaporte|passaporto|paszport|paspoort|passnummer",
+     NULL},
     /* \b(?:ssn|ss#|social\s{1,3}security) */
     {SL_P_CUE_SSN, 1, B_L, P_NONE, "ssn|ss#", NULL},
     {SL_P_CUE_SSN, 1, B_L, P_SOCIAL, "social", NULL},
@@ -285,7 +295,11 @@ static const litset_t litsets[] = {
     {SL_P_CUE_NAME1, 1, B_L | B_R, P_NONE,
      "hi|hello|hey|thanks|thank you|sincerely|regards|i am|i'm|patient|customer|employee|attn|cc|"
      "beneficiary|contact|cheers|best wishes|bises|bisous|cordialement|saludos|abrazos|grüße|"
-     "gruesse|groetjes|saluti|ciao|hola|bonjour|hallo", NULL},
+     "gruesse|groetjes|saluti|ciao|hola|bonjour|hallo|it's|it is|this is|here's|"
+     /* form labels of a person */
+     "cardholder|card holder|account holder|holder|inhaber|inhaberin|recipient|addressee|guest|"
+     "traveler|traveller|passenger|tenant|applicant|candidate|insured|policyholder|signed by|"
+     "emergency contact|destinataire|empfänger|destinatario", NULL},
 };
 #undef CI
 #undef DIG

@@ -176,8 +176,10 @@ static void url_cred(sl__ctx_t *c, const sl__hit_t *h) {
     if (ch == ':' && !colon) colon = i;
     if (ch == '@') at = i; /* the last '@' before the host: passwords may hold '@' */
   }
-  if (!colon || !at || at <= colon + 1 || colon == h->end) return;
+  if (!colon || !at || at <= colon + 1) return;
   uint32_t ps = colon + 1, pe = at;
+  /* no user ("redis://:secret@host"): only a password of some length */
+  if (colon == h->end && pe - ps < 6) return;
   /* user:port@ never happens; an all-digit "password" after a host is a port */
   if (sl__count_digits(t + ps, pe - ps) == pe - ps && pe - ps <= 5) return;
   add_secret(c, ps, pe, SL_ET_PASSWORD, "url_credentials", 85, true);

@@ -12,6 +12,13 @@ export SLUICE_SHARED=${SLUICE_SHARED:-$(cd .. && pwd)/shared}
 cmake --build "$BUILD" -j "${JOBS:-2}" --target bench_router sluice >/dev/null
 echo "== router benchmark ($BUILD, eval data in $SLUICE_SHARED)"
 "$BUILD/tests/bench_router" "$@"
+# the project-written sets (tests/eval/README.md): sensitivity figures only
+for f in tests/eval/sensitivity.*.jsonl; do
+  [ -f "$f" ] || continue
+  echo
+  echo "== project-written set $f (see tests/eval/README.md)"
+  "$BUILD/tests/bench_router" --eval-only --sens "$f" | sed -n '/^== sensitivity/,/^$/p' | sed '1d'
+done
 if [ -x "$BUILD/sluice" ] && [ -f "$SLUICE_SHARED/eval/difficulty.dev.jsonl" ]; then
   echo
   echo "== sluice train-router (held-out AUC by cross-validation; weights not written)"

@@ -32,6 +32,12 @@ static void persons(void **s) {
   EXPECT("See you soon.\nCheers,\nOluwaseun", "PERSON", "Oluwaseun");
   EXPECT("lol just ask dmitri, he's got the keys to the van", "PERSON", "dmitri");
   EXPECT("Grace called twice this morning about the refund.", "PERSON", "Grace");
+  /* form labels, "it's X", Japanese honorifics, the line after a signature's "--" */
+  EXPECT("Cardholder: Siobhan O'Malley | Card: 3792 115631 65543", "PERSON", "Siobhan O'Malley");
+  EXPECT("hey it's priya can u send the lease", "PERSON", "priya");
+  EXPECT("Tanaka-san's mobile is 090-3412-8876", "PERSON", "Tanaka-san");
+  EXPECT("Please ask Sato-sensei about it", "PERSON", "Sato-sensei");
+  EXPECT("Merci.\n\n-- \nÉlodie Marchand\nResponsable achats", "PERSON", "Élodie Marchand");
 }
 
 static void not_persons(void **s) {
@@ -56,6 +62,10 @@ static void not_persons(void **s) {
   REJECT("just ask questions", "PERSON");
   REJECT("May called for rain", "PERSON");
   REJECT("Implement it in Go as `func Valid(s string) bool` with tests.", "PERSON");
+  REJECT("this is a test of It's Python, not Java", "PERSON");
+  REJECT("use a re-run here", "PERSON");
+  REJECT("notes\n--\nRelease Notes\nmore", "PERSON");
+  assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));
 }
 
 static void addresses(void **s) {
@@ -75,6 +85,8 @@ static void addresses(void **s) {
   /* an ALL-CAPS "OS" is no "os." (osiedle); "covering" is no "-ring" street */
   REJECT("After the update winver shows OS build 10.0.22631.3447.", "STREET_ADDRESS");
   REJECT("A train leaves at 14:35, covering 387 km by 19:05.", "STREET_ADDRESS");
+  EXPECT("to Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Kaneshie, Accra", "STREET_ADDRESS", "P.O. Box KN 1782");
+  REJECT("put it in box AB 12", "STREET_ADDRESS");
 }
 
 int main(void) {

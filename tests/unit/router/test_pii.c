@@ -65,6 +65,10 @@ static void dates(void **s) {
   (void)s;
   EXPECT("Please tell me your date of birth. It's 9/25/1945", "DATE_OF_BIRTH", "9/25/1945");
   EXPECT("She was born on March 3, 1990 in Lyon", "DATE_OF_BIRTH", "March 3, 1990");
+  /* cue words in other languages */
+  EXPECT("Inhaberin: Katharina Vogel, geboren am 11.02.1990 in Kassel", "DATE_OF_BIRTH", "11.02.1990");
+  EXPECT("née le 3 mars 1985 à Lyon", "DATE_OF_BIRTH", "3 mars 1985");
+  EXPECT("fecha de nacimiento: 12/05/1979", "DATE_OF_BIRTH", "12/05/1979");
   EXPECT("DOB: 1988-04-12", "DATE_OF_BIRTH", "1988-04-12");
   EXPECT("the meeting is on 2024-05-01", "DATE_TIME", "2024-05-01");
   REJECT("the meeting is on 2024-05-01", "DATE_OF_BIRTH");
@@ -94,6 +98,11 @@ static void context_ids(void **s) {
   REJECT("routing 123456789 to the other queue", "BANK_ACCOUNT");
   REJECT("Take into account 3 factors when planning 2024 budgets", "BANK_ACCOUNT");
   REJECT("Log into your account 2 times a day for 15000000 users", "BANK_ACCOUNT");
+  /* cue words in other languages, and more national IDs */
+  EXPECT("Reisepass-Nr. C4XRT27LM, Inhaberin: Katharina Vogel", "US_PASSPORT", "C4XRT27LM");
+  EXPECT("numéro de passeport 18AV23401", "US_PASSPORT", "18AV23401");
+  EXPECT("Führerschein Nr. B072RRE2I55", "US_DRIVER_LICENSE", "B072RRE2I55");
+  EXPECT("For the new starter form: TFN 559 713 092.", "NATIONAL_ID", "559 713 092");
 }
 
 static void crypto_url(void **s) {

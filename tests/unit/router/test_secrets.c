@@ -63,6 +63,8 @@ static void passwords(void **s) {
   EXPECT("credentials {\n  username 'user'\n  password 'password'\n}", "PASSWORD", "password");
   EXPECT("he shared his login: tbecker / Winter2024! with the vendor", "PASSWORD", "Winter2024!");
   EXPECT("fyi staging login is admin / Kv8#pLq2!wZr until SSO", "PASSWORD", "Kv8#pLq2!wZr");
+  EXPECT("-b 'redis://:S2md92K4K9CtOPYBEuRmcCDFw5p4WpBr@cache-prod.internal:6379/0'", "PASSWORD",
+         "S2md92K4K9CtOPYBEuRmcCDFw5p4WpBr");
 }
 
 static void placeholders_are_not_secrets(void **s) {
