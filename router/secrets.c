@@ -512,7 +512,8 @@ static bool ends_before(const char *text, uint32_t at, const char *w) {
  * one opened before `at`, within 16 KB? The runs come in text order, so the
  * search goes on from where the last one stopped (*searched, *begin: the last
  * "-----BEGIN " found, or UINT32_MAX). */
-static bool in_public_pem(const char *text, uint32_t at, uint32_t *searched, uint32_t *begin) {
+static bool in_public_pem(const char *text, size_t len, uint32_t at, uint32_t *searched,
+                          uint32_t *begin) {
   static const char open[] = "-----BEGIN ";
   const uint32_t m = sizeof open - 1;
   while (*searched < at) {
@@ -526,9 +527,11 @@ static bool in_public_pem(const char *text, uint32_t at, uint32_t *searched, uin
   }
   if (*begin == UINT32_MAX || at - *begin > 16384) return false;
   const char *k = text + *begin + m;
-  return !strncmp(k, "CERTIFICATE", 11) || !strncmp(k, "PUBLIC KEY", 10) ||
-         !strncmp(k, "X509 CRL", 8) || !strncmp(k, "PGP PUBLIC KEY", 14) ||
-         !strncmp(k, "PGP SIGNATURE", 13);
+  size_t left = len - (*begin + m);
+#define IS(w) (left >= sizeof w - 1 && !memcmp(k, w, sizeof w - 1))
+  return IS("CERTIFICATE") || IS("PUBLIC KEY") || IS("X509 CRL") || IS("PGP PUBLIC KEY") ||
+         IS("PGP SIGNATURE");
+#undef IS
 }
 
 /* Random-looking but public by construction: an inline image or file
@@ -547,7 +550,7 @@ static bool public_blob(const sl__ctx_t *c, uint32_t s, const char *t, size_t n,
     while (w > 0 && !sl__space((unsigned char)x[w - 1])) w--;
     if (!strncmp(x + w, "ssh-", 4) || !strncmp(x + w, "ecdsa-", 6) || !strncmp(x + w, "sk-", 3)) return true;
   }
-  return in_public_pem(x, s, searched, begin);
+  return in_public_pem(x, c->len, s, searched, begin);
 }
 
 static void token(sl__ctx_t *c, const sl__hit_t *h, uint32_t *searched, uint32_t *begin) {
