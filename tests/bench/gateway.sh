@@ -11,7 +11,7 @@
 set -euo pipefail
 SLUICE=${1:-build/release/sluice}
 DURATION=${DURATION:-8}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-4} # even: each order of sluice / sluice+ledger runs as often
 CONNS=${CONNS:-"32 256"}
 THREADS=${THREADS:-2}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -162,7 +162,13 @@ for c in sorted({k[0] for k in med}, key=int):
                       for r_ in sorted({k[0] for k in rps}, key=int)
                       if (r_, lt) in rps and (r_, "sluice") in rps]
             per = " ".join(f"{x:.1f}" for x in paired)
-            print(f"  c={c:<4} ledger ({what}) cost: {statistics.median(paired):.1f}% of sluice's req/s, "
-                  f"median of the rounds' paired ratios [{per}] (target <= 5%); "
+            # Odd rounds run sluice first, even rounds the ledger first; on this
+            # VM whichever runs second loses several percent, so the two orders
+            # are averaged separately and then together (a balanced estimate;
+            # the median of all rounds leans to whichever order ran more often).
+            odd, even = paired[0::2], paired[1::2]
+            cost = (statistics.mean(odd) + statistics.mean(even)) / 2 if even else statistics.mean(odd)
+            print(f"  c={c:<4} ledger ({what}) cost: {cost:.1f}% of sluice's req/s (target <= 5%), "
+                  f"balanced over the two orders; per round [{per}], median {statistics.median(paired):.1f}%; "
                   f"p99 {l[2]:.1f} vs {s[2]:.1f} ms")
 PY
