@@ -50,7 +50,8 @@ static const char *const veto[] = {
     "mexican", "indian", "african", "european", "asian", "latin", "greek", "turkish", "polish",
     "swedish", "norwegian", "danish", "finnish", "irish", "scottish", "welsh", "australian",
     "brazilian", "argentinian", "egyptian", "persian", "hebrew", "jewish", "christian",
-    "muslim", "catholic", "protestant", "buddhist", "hindu", "box", NULL};
+    "muslim", "catholic", "protestant", "buddhist", "hindu", "roman", "viking", "victorian",
+    "box", NULL};
 
 static const char *const honorific[] = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof",
                                         "professor", "sir", "madam", "madame", "mme", "herr",
@@ -189,12 +190,22 @@ static bool in_list(const char *text, const sl__tok_t *t, const char *const *lis
 }
 
 static bool common_first_name(const char *text, const sl__toks_t *T, size_t i, unsigned f) {
-  if (!(f & SL_GZ_FIRST) || !(f & SL_GZ_COMMON) || (f & SL_GZ_VETO) || i == 0) return false;
+  if (!(f & SL_GZ_FIRST) || !(f & (SL_GZ_COMMON | SL_GZ_PLACE)) || (f & SL_GZ_VETO) || i == 0)
+    return false;
   const sl__tok_t *t = &T->v[i], *p = &T->v[i - 1];
   if (sentence_start(T, i) || t->punct_before || p->kind != SL_TK_WORD ||
       in_list(text, t, languages))
     return false;
-  return in_list(text, p, to_person) || (!(p->caps & 1) && !in_list(text, p, not_after));
+  /* a place too ("Carolina", "Georgia"): only right after such a verb ("Tell Carolina") */
+  if (in_list(text, p, to_person)) return true;
+  return (f & SL_GZ_COMMON) && !(p->caps & 1) && !in_list(text, p, not_after);
+}
+
+/* A lower-case word follows on the same line, no punctuation between: the
+ * label's value is a phrase ("- name: Comment on PR"), not a name. */
+static bool lower_word_next(const sl__toks_t *T, size_t j) {
+  return j < T->n && !T->v[j].nl_before && !T->v[j].punct_before && T->v[j].kind == SL_TK_WORD &&
+         !(T->v[j].caps & 1);
 }
 
 /* Tokens i..j-1 fill a line of their own right after the signature delimiter
@@ -244,7 +255,9 @@ static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, si
     for (uint32_t b = hit->end; lo < T->n && b < T->v[lo].s; b++)
       if (strchr(".!?;\n", c->text[b]) && !(colon && c->text[b] == '\n')) crosses = true;
     if (lo < T->n && !crosses && T->v[lo].nl_before <= 1 && T->v[lo].s - hit->end <= 4) {
-      uint8_t st = hit->id == SL_P_CUE_NAME2 ? 2 : 1;
+      /* 1: a weak cue ("hi", "thanks"); 2: a strong one ("my name is", "Mr."); 3: a
+       * strong one that is a label ("Name:") */
+      uint8_t st = hit->id == SL_P_CUE_NAME2 ? (c->text[hit->end - 1] == ':' ? 3 : 2) : 1;
       if (st > T->v[lo].cue) T->v[lo].cue = st;
       if (n < cap) { /* insertion into the sorted list, no duplicates */
         size_t k = n;
@@ -302,7 +315,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       i = a < b ? a : b;
       if (i >= T->n) break;
       const sl__tok_t *u = &T->v[i];
-      if (u->kind == SL_TK_WORD && (u->caps & 3) != 3 &&
+      if (u->kind == SL_TK_WORD && ((u->caps & 3) != 3 || u->cue) &&
           ((u->caps & 1) || !T->has_upper || u->nl_before || i == 0 || u->cue))
         break;
       i++;
@@ -310,6 +323,24 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     if (i >= T->n) break;
     const sl__tok_t *t = &T->v[i];
     int cue = t->cue;
+    /* 0. ALL-CAPS after a label: "Surname: KENT", "Cardholder: KEVIN LYNCH",
+     *    "Passenger: WALKER/ERIK" (airline style) */
+    if (cue && (t->caps & 3) == 3) {
+      size_t j = i + 1;
+      while (j < T->n && j - i < 3 && T->v[j].nl_before == 0 && T->v[j].kind == SL_TK_WORD &&
+             (T->v[j].caps & 3) == 3 && (T->v[j].punct_before == 0 || T->v[j].punct_before == '/'))
+        j++;
+      bool known = false, vetoed = false;
+      for (size_t k = i; k < j; k++) {
+        unsigned f = GZ(k);
+        known |= (f & (SL_GZ_FIRST | SL_GZ_LAST)) != 0;
+        vetoed |= (f & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) != 0;
+      }
+      if (!vetoed && t->e - t->s > 1 && (known || (cue >= 2 && j - i >= 2)))
+        sl__cands_add(c->out, t->s, T->v[j - 1].e, SL_ET_PERSON, "person", 35);
+      i = j;
+      continue;
+    }
     bool cap = cap_word(text, t);
     if (cap && (GZ(i) & SL_GZ_HONOR)) {
       i++; /* the cue itself ("Dear", "Mr") */
@@ -354,12 +385,13 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         if ((f & SL_GZ_STARTER) && k == i) common_word = true;
       }
       /* the word after the run: "Dolby Laboratories"-style vetoes */
-      if (j < T->n && T->v[j].nl_before == 0 && (T->v[j].caps & 1) && (GZ(j) & SL_GZ_VETO))
+      if (j < T->n && T->v[j].nl_before == 0 && T->v[j].punct_before == 0 && (T->v[j].caps & 1) &&
+          (GZ(j) & SL_GZ_VETO))
         vetoed = true;
       bool accept = false;
       if (!vetoed && words >= 1) {
         unsigned f0 = GZ(i), fl = GZ(j - 1);
-        if (cue >= 2 && !(common_word && words == 1))
+        if (cue >= 2 && !(common_word && words == 1) && !(cue == 3 && words == 1 && j == i + 1 && lower_word_next(T, j)))
           accept = true; /* "my name is Shovda", "Name: Lena Wirth", "last name? Arcuri" */
         else if (cue == 1 && (words >= 2 || namey(f0)) && !common_word)
           accept = true;

@@ -77,6 +77,11 @@ static const char *const phone_words[] = {"phone", "tel", "mobile", "cell", "cal
                                           "numéro", "numero", "número", "nummer", "telefon",
                                           "teléfono", "telefone", "telefono", "tél", "handy",
                                           "portable", "móvil", "celular", "cellulare", NULL};
+/* Words that name a number as something other than a phone (right before it;
+ * matched as word starts, so none is short). */
+static const char *const id_words[] = {"order", "invoice", "ticket", "reference", "tracking",
+                                       "sku", "serial", "booking", "confirmation", "receipt",
+                                       "batch", "version", "model", NULL};
 static const char *const card_words[] = {"card", "visa", "mastercard", "amex", "credit", "debit",
                                          "cc", NULL};
 
@@ -196,6 +201,10 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
    * phone word is close. */
   bool cue = ci_word_before(c->text, s, 40, phone_words) || french_phone(c->text + s, e - s);
   if (!intl && !cue) {
+    /* what names the number: "Order 7730-1193", "ticket 4411-2093" */
+    if (ci_word_before(c->text, s, 12, id_words)) return;
+    /* the shape of an ISO date: "2024-13-40" */
+    if (e - s == 10 && c->text[s + 4] == '-' && c->text[s + 7] == '-') return;
     if (groups > 4) return;
     if (nd < 8 && groups > 2) return;
     /* math: numbers with operators right around them */

@@ -231,7 +231,7 @@ static const litset_t litsets[] = {
     {SL_P_CUE_DOB, 1, B_L | B_R, P_NONE, "born|birth|birthday|birthdate|dob|d.o.b", NULL},
     /* the same in other languages */
     {SL_P_CUE_DOB, 1, B_L | B_R, P_NONE,
-     "geboren|geburtsdatum|geburtstag|née|né le|date de naissance|nacido|nacida|nacimiento|"
+     "geboren|geburtsdatum|geburtstag|née|né le|né(e|date de naissance|nacido|nacida|nacimiento|"
      "nato il|nata il|data di nascita|nascido|nascida|nascimento|urodzony|urodzona|urodzenia|"
      "geboortedatum|född|födelsedatum|fødselsdato", NULL},
     {SL_P_CUE_PASSPORT, 1, B_L, P_NONE, "passport", NULL}, /* \bpassport */
@@ -258,7 +258,8 @@ static const litset_t litsets[] = {
      "dp.pt.|dp.st.|tvly-|SG.|rubygems_|sgp_|hvs.|hvb.|hvr.|doo_v1_|dop_v1_|dor_v1_|"
      "AGE-SECRET-KEY-|pk.eyJ|sk.eyJ|tk.eyJ|ATATT|lin_api_|pscale_tkn_|pscale_pw_|pscale_oauth_|"
      "glc_|figd_|ntn_|nfp_|pat-na1-|ops_|AKCp|xoxe.|sntrys_|PMAK-|fo1_|key-|api_|da2-|r8_|gsk_|"
-     "xai-|pplx-|sk_|rk_|pk_live_|AC|SK|dapi|re_|lsv2_pt_|lsv2_sk_|nvapi-|csk-|fw_|aio_|ak_|ai_", NULL},
+     "xai-|pplx-|sk_|rk_|pk_live_|AC|SK|dapi|re_|lsv2_pt_|lsv2_sk_|nvapi-|csk-|fw_|aio_|ak_|ai_|"
+     "access_token$production$|access_token$sandbox$", NULL},
     /* PRIVATE KEY(?: BLOCK)?-----: the two literals "PRIVATE KEY-----" and
      * "PRIVATE KEY BLOCK-----" together made Hyperscan build a 0.93 MB database
      * (94 KB without them), so the tail is checked in C (pem_tail) */
@@ -288,6 +289,11 @@ static const litset_t litsets[] = {
     /* (?i:\b(?:name\s{0,3}(?:is|:|\?)|named|called|signed|surname))|
      * \b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|mr|mrs|dr)\b\.? */
     {SL_P_CUE_NAME2, 1, B_L, P_NAME_IS, "name", NULL},
+    /* the label in other languages: "Nome: Pietra Ferreira", "Vorname: Jan" */
+    {SL_P_CUE_NAME2, 1, B_L | B_R, P_NAME_IS,
+     "nome|nom|nombre|prénom|vorname|nachname|apellido|apellidos|forename|forenames|"
+     "navn|namn|imię|nazwisko|naam", NULL},
+    {SL_P_CUE_NAME2, 1, B_L | B_R, P_NONE, "a nome|a nombre de|au nom de|im namen von", NULL},
     {SL_P_CUE_NAME2, 1, B_L, P_NONE, "named|called|signed|surname", NULL},
     {SL_P_CUE_NAME2, 0, B_L | B_R, P_DOT,
      "Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|mr|mrs|dr", NULL},
@@ -299,7 +305,8 @@ static const litset_t litsets[] = {
      /* form labels of a person */
      "cardholder|card holder|account holder|holder|inhaber|inhaberin|recipient|addressee|guest|"
      "traveler|traveller|passenger|tenant|applicant|candidate|insured|policyholder|signed by|"
-     "emergency contact|destinataire|empfänger|destinatario", NULL},
+     "emergency contact|destinataire|empfänger|destinatario|bill to|ship to|sold to|deliver to|"
+     "c/o|care of|soy|je suis|ich bin|me llamo|je m'appelle|mi chiamo", NULL},
 };
 #undef CI
 #undef DIG
@@ -560,6 +567,7 @@ static size_t lit_tail(const scan_ctx_t *x, const lit_t *l, size_t to) {
     case P_DOT: return to < n && t[to] == '.' ? to + 1 : to;
     case P_DIGIT: return to < n && t[to] >= '0' && t[to] <= '9' ? to + 1 : 0;
     case P_NAME_IS:
+      if (n - e >= 3 && !memcmp(t + e, "(s)", 3)) e += 3; /* "Forename(s):" */
       /* "name's", "name’s" */
       if (e + 1 < n && t[e] == '\'' && lower(t[e + 1]) == 's') return e + 2;
       if (e + 3 < n && t[e] == 0xE2 && t[e + 1] == 0x80 && t[e + 2] == 0x99 && lower(t[e + 3]) == 's')

@@ -164,6 +164,19 @@ static void bearer(sl__ctx_t *c, const sl__hit_t *h) {
     add_secret(c, s, e, SL_ET_API_KEY, "bearer_token", 75, true);
 }
 
+/* "USER:PASSWORD@HOST": the template of a URL, every part an upper-case word. */
+static bool url_template(const char *p, size_t n) {
+  size_t words = 0;
+  for (size_t i = 0; i < n;) {
+    size_t k = i;
+    while (k < n && ((p[k] >= 'A' && p[k] <= 'Z') || p[k] == '_')) k++;
+    if (k == i || (k < n && p[k] != ':' && p[k] != '@')) return false;
+    words++;
+    i = k + 1;
+  }
+  return words >= 2;
+}
+
 /* scheme://user:password@host: the hit is the "://" */
 static void url_cred(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text;
@@ -182,6 +195,7 @@ static void url_cred(sl__ctx_t *c, const sl__hit_t *h) {
   if (colon == h->end && pe - ps < 6) return;
   /* user:port@ never happens; an all-digit "password" after a host is a port */
   if (sl__count_digits(t + ps, pe - ps) == pe - ps && pe - ps <= 5) return;
+  if (sl__is_placeholder(t + ps, pe - ps) || url_template(t + h->end, at + 1 - h->end)) return;
   add_secret(c, ps, pe, SL_ET_PASSWORD, "url_credentials", 85, true);
 }
 
@@ -424,6 +438,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   size_t n = ve - vs;
   if (n < 3 || sl__is_placeholder(v, n)) return;
   if (!quoted) {
+    if (v[n - 1] == ':') return; /* a label: "Password requirements:" */
     if (code_expr(v, n)) return;
     if (identifier_like(v, n)) return; /* password = getPassword, password: String */
     if (sep != SEP_ASSIGN && n < 6) return;
@@ -502,6 +517,12 @@ void sl__detect_token_runs(sl__ctx_t *c, const sl__toks_t *T) {
   }
 }
 
+static bool hex_only(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isxdigit((unsigned char)s[i])) return false;
+  return true;
+}
+
 /* Does `w` (a literal) end right before `at`? */
 static bool ends_before(const char *text, uint32_t at, const char *w) {
   size_t m = strlen(w);
@@ -542,6 +563,12 @@ static bool public_blob(const sl__ctx_t *c, uint32_t s, const char *t, size_t n,
                         uint32_t *begin) {
   const char *x = c->text;
   if (ends_before(x, s, "base64,") || ends_before(x, s, "h1:")) return true;
+  /* a key's fingerprint: "SHA256:Cd8NSwnv..." */
+  if (ends_before(x, s, "SHA256:") || ends_before(x, s, "SHA1:") || ends_before(x, s, "MD5:")) return true;
+  /* a JWT's header alone ({"alg":...}), no payload or signature after it */
+  if (n > 8 && !strncmp(t, "eyJ", 3) && !memchr(t, '.', n) &&
+      !(s + n + 1 < c->len && x[s + n] == '.' && isalnum((unsigned char)x[s + n + 1])))
+    return true;
   if (n > 8 && (!strncmp(t, "sha512-", 7) || !strncmp(t, "sha384-", 7) || !strncmp(t, "sha256-", 7) ||
                 !strncmp(t, "sha1-", 5)))
     return true;
@@ -565,6 +592,12 @@ static void token(sl__ctx_t *c, const sl__hit_t *h, uint32_t *searched, uint32_t
   for (size_t i = 0; i < n; i++) slashes += t[i] == '/';
   if (slashes > 2) return; /* a path */
   if (s >= 3 && !memcmp(c->text + s - 3, "://", 3)) return;
+  /* pwdump / secretsdump lines: "user:RID:LM-hash:NT-hash:::" */
+  if (n == 32 && e + 3 <= c->len && !memcmp(c->text + e, ":::", 3) && s > 0 && c->text[s - 1] == ':' &&
+      hex_only(t, n)) {
+    add_secret(c, s, e, SL_ET_PASSWORD, "password_hash", 80, true);
+    return;
+  }
   if (public_blob(c, s, t, n, searched, begin)) return;
   if (!sl__looks_random(t, n, true)) return;
   add_secret(c, s, e, SL_ET_API_KEY, "random_token", 20, true);
@@ -578,7 +611,7 @@ void sl__detect_secrets(sl__ctx_t *c) {
         uint32_t e = body_end(c, h->end, "");
         bool upper = true;
         for (uint32_t k = h->end; k < e; k++) upper &= !islower((unsigned char)c->text[k]);
-        if (e - h->end == 16 && upper)
+        if (e - h->end == 16 && upper && !sl__is_placeholder(c->text + h->end, 16))
           add_secret(c, h->start, e, SL_ET_CLOUD_CREDENTIAL, "aws_access_key_id", 90, false);
         break;
       }
@@ -598,7 +631,7 @@ void sl__detect_secrets(sl__ctx_t *c) {
       case SL_P_STRIPE: prefixed(c, h, "", 16, 255, SL_ET_API_KEY, "stripe_key", 90); break;
       case SL_P_OPENAI: prefixed(c, h, "_-", 20, 255, SL_ET_API_KEY, "openai_key", 90); break;
       case SL_P_ANTHROPIC: prefixed(c, h, "_-", 20, 255, SL_ET_API_KEY, "anthropic_key", 92); break;
-      case SL_P_VENDOR: prefixed(c, h, "_-.=+/", 12, 4096, SL_ET_API_KEY, "vendor_token", 85); break;
+      case SL_P_VENDOR: prefixed(c, h, "_-.=+/$", 12, 4096, SL_ET_API_KEY, "vendor_token", 85); break;
       case SL_P_PRIVKEY: private_key(c, h); break;
       case SL_P_PRIVKEY_B64: private_key_b64(c, h); break;
       case SL_P_JWT: jwt(c, h); break;

@@ -38,6 +38,17 @@ static void persons(void **s) {
   EXPECT("Tanaka-san's mobile is 090-3412-8876", "PERSON", "Tanaka-san");
   EXPECT("Please ask Sato-sensei about it", "PERSON", "Sato-sensei");
   EXPECT("Merci.\n\n-- \nÉlodie Marchand\nResponsable achats", "PERSON", "Élodie Marchand");
+  /* labels in other languages, billing labels, ALL-CAPS after a label */
+  EXPECT("CURRÍCULO | Nome: Pietra Ferreira | Telefone: (11) 92721-5894", "PERSON", "Pietra Ferreira");
+  EXPECT("Starter checklist | Forename(s): Dean | Surname: KENT", "PERSON", "Dean");
+  EXPECT("Starter checklist | Forename(s): Dean | Surname: KENT", "PERSON", "KENT");
+  EXPECT("Cardholder: KEVIN LYNCH | Card number: 3419 731871 44304", "PERSON", "KEVIN LYNCH");
+  EXPECT("Passenger: WALKER/ERIK | Passport no.: 301432655", "PERSON", "WALKER/ERIK");
+  EXPECT("Order #W7074235 | Bill to: Roger Brown, 425 Johnston tunnel", "PERSON", "Roger Brown");
+  EXPECT("Account name: Tunde Okafor, Bank: Zenith Bank", "PERSON", "Tunde Okafor");
+  EXPECT("hola! soy Óscar, la del piso de arriba", "PERSON", "Óscar");
+  EXPECT("Prenotazione per 4 persone, a nome Mazza.", "PERSON", "Mazza");
+  EXPECT("Tell Carolina the meeting moved to 3pm.", "PERSON", "Carolina");
 }
 
 static void not_persons(void **s) {
@@ -65,6 +76,11 @@ static void not_persons(void **s) {
   REJECT("this is a test of It's Python, not Java", "PERSON");
   REJECT("use a re-run here", "PERSON");
   REJECT("notes\n--\nRelease Notes\nmore", "PERSON");
+  REJECT("I moved to Carolina last year", "PERSON");
+  REJECT("name: README", "PERSON");
+  REJECT("Name: ACME CORP", "PERSON");
+  REJECT("      - name: Comment on PR\n        uses: actions/github-script@v7", "PERSON");
+  REJECT("Imagine you are a tour guide in an ancient Roman city.", "PERSON");
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));
 }
 

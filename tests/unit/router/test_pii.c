@@ -31,6 +31,9 @@ static void phone(void **s) {
   /* the tail of an order or invoice number */
   REJECT("Order #A-55192-7781 shipped from Rotterdam", "PHONE_NUMBER");
   REJECT("Invoice INV-2024-00871 is due", "PHONE_NUMBER");
+  REJECT("Order 7730-1193 (2x ergonomic chair) was shipped", "PHONE_NUMBER");
+  REJECT("match dates like 2024-03-07 but reject 2024-13-40?", "PHONE_NUMBER");
+  EXPECT("Call me at 7730-1193", "PHONE_NUMBER", "7730-1193");
 }
 
 static void card(void **s) {
@@ -69,6 +72,7 @@ static void dates(void **s) {
   EXPECT("Inhaberin: Katharina Vogel, geboren am 11.02.1990 in Kassel", "DATE_OF_BIRTH", "11.02.1990");
   EXPECT("née le 3 mars 1985 à Lyon", "DATE_OF_BIRTH", "3 mars 1985");
   EXPECT("fecha de nacimiento: 12/05/1979", "DATE_OF_BIRTH", "12/05/1979");
+  EXPECT("Noémi Labbe, né(e) le 12 septembre 1994 à Rennes", "DATE_OF_BIRTH", "12 septembre 1994");
   EXPECT("DOB: 1988-04-12", "DATE_OF_BIRTH", "1988-04-12");
   EXPECT("the meeting is on 2024-05-01", "DATE_TIME", "2024-05-01");
   REJECT("the meeting is on 2024-05-01", "DATE_OF_BIRTH");

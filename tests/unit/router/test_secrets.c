@@ -11,6 +11,8 @@ static void providers(void **s) {
   EXPECT("Bearer sk-mxIt5s1tyfCJyIKHwrqOT4BlbkFJT3VVmv6VdSwB7XXIq1TO\"", "API_KEY", "sk-mxIt5s1tyfCJyIKHwrqOT4BlbkFJT3VVmv6VdSwB7XXIq1TO");
   EXPECT("ANTHROPIC_API_KEY=sk-ant-api03-Zq8vL2mN9xR4tY7wK3pB6sD1fG5hJ0cE", "API_KEY", "sk-ant-api03-Zq8vL2mN9xR4tY7wK3pB6sD1fG5hJ0cE");
   EXPECT("key=AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe&q=1", "API_KEY", "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe");
+  EXPECT("new BraintreeGateway(\"access_token$production$r7200s5ky4picw68$3c3d7220eee3a9341dc8e50cefec49b8\");",
+         "API_KEY", "access_token$production$r7200s5ky4picw68$3c3d7220eee3a9341dc8e50cefec49b8");
 }
 
 static void cloud(void **s) {
@@ -65,6 +67,9 @@ static void passwords(void **s) {
   EXPECT("fyi staging login is admin / Kv8#pLq2!wZr until SSO", "PASSWORD", "Kv8#pLq2!wZr");
   EXPECT("-b 'redis://:S2md92K4K9CtOPYBEuRmcCDFw5p4WpBr@cache-prod.internal:6379/0'", "PASSWORD",
          "S2md92K4K9CtOPYBEuRmcCDFw5p4WpBr");
+  /* pwdump lines: the NT hash */
+  EXPECT("svc_sql:1104:aad3b435b51404eeaad3b435b51404ee:5fe8c31736267e788f0547f67c5ff3de:::", "PASSWORD",
+         "5fe8c31736267e788f0547f67c5ff3de");
 }
 
 static void placeholders_are_not_secrets(void **s) {
@@ -93,6 +98,13 @@ static void placeholders_are_not_secrets(void **s) {
       "\"integrity\": \"sha512-mVRAVB9dxYGbCxNeOOO6V9ESoMFLwvYDDcwNvTyg84kq7Gx3N1WbEu1Y4Q3sT0Jq9ZpNnK2Q==\"",
       "-----BEGIN CERTIFICATE-----\nMIIFazCCA1OgAwIBAgIRAIIQz7DSQONZRGPgu2OCiwAwDQYJKoZIhvcNAQELBQAw\n"
       "glQTTK+29FH7iYpdP6bKnYZPMVHc7F4CKRxzUVJM9XD4JZ+4MJX8ZuIr9cy0xEw0\n-----END CERTIFICATE-----",
+      /* templates, labels, a JWT's header alone, a key fingerprint, a masked key id */
+      "DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/DBNAME",
+      "Password requirements:\n- at least 12 characters",
+      "The JWT header encodes to eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9. The payload follows.",
+      "The key fingerprint is:\nSHA256:Cd8NSwnvrs8jbd88EVuzgNueTYqXZkzcsLISz4ser5g build-agent",
+      "    value: AKIAXXXXXXXXXXXXXXXX   # placeholder",
+      "md5 of the file: 73c65fe5b0bdb5e3eb4d96230ffa92c8",
   };
   for (size_t i = 0; i < sizeof ph / sizeof ph[0]; i++) {
     if (level_of(ph[i]) >= SL_LEVEL_CONFIDENTIAL) fprintf(stderr, "flagged: %s\n", ph[i]);
