@@ -81,7 +81,11 @@ static const char *const phone_words[] = {"phone", "tel", "mobile", "cell", "cal
  * matched as word starts, so none is short). */
 static const char *const id_words[] = {"order", "invoice", "ticket", "reference", "tracking",
                                        "sku", "serial", "booking", "confirmation", "receipt",
-                                       "batch", "version", "model", NULL};
+                                       "batch", "version", "model",
+                                       /* in other languages */
+                                       "bestellung", "rechnung", "auftrag", "sendung",
+                                       "commande", "facture", "pedido", "factura", "ordine",
+                                       "fattura", "bestelling", "factuur", "zamówienie", NULL};
 static const char *const card_words[] = {"card", "visa", "mastercard", "amex", "credit", "debit",
                                          "cc", NULL};
 
@@ -202,7 +206,7 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   bool cue = ci_word_before(c->text, s, 40, phone_words) || french_phone(c->text + s, e - s);
   if (!intl && !cue) {
     /* what names the number: "Order 7730-1193", "ticket 4411-2093" */
-    if (ci_word_before(c->text, s, 12, id_words)) return;
+    if (ci_word_before(c->text, s, 20, id_words)) return;
     /* the shape of an ISO date: "2024-13-40" */
     if (e - s == 10 && c->text[s + 4] == '-' && c->text[s + 7] == '-') return;
     if (groups > 4) return;
@@ -385,6 +389,7 @@ static void crypto(sl__ctx_t *c, const sl__hit_t *h) {
     }
     if (!up || !lo || dg < 2 || sl__entropy(t, n) < 4.0) return;
   }
+  if (sl__in_public_block(c->text, c->len, h->start)) return; /* base64 of a public key */
   sl__cands_add(c->out, h->start, h->end, SL_ET_CRYPTO, "crypto_wallet", 50);
 }
 

@@ -117,6 +117,7 @@ static const pat_t pats[] = {
     {SL_P_CRYPTO_BTC, 0, NULL, ST_C, NULL, 0},
     {SL_P_CRYPTO_ETH, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_NETRC, 0, NULL, ST_LIT, NULL, 0},
+    {SL_P_CLI_PW, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_NAME2, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_NAME1, 0, NULL, ST_LIT, NULL, 0},
 };
@@ -270,6 +271,8 @@ static const litset_t litsets[] = {
     {SL_P_BASIC_AUTH, 1, B_L, P_WS, "basic", NULL},
     {SL_P_BEARER, 1, B_L, P_WS, "bearer", NULL},
     {SL_P_NETRC, 1, B_L, P_WS, "machine", NULL},
+    /* a quoted password glued to a client's -p flag: mysql -u root -p'S3cr3t' */
+    {SL_P_CLI_PW, 0, 0, P_NONE, " -p'| -p\"", NULL},
     /* \$(?:1|2[abxy]?|5|6|y|7|apr1|argon2(?:id|i|d)|pbkdf2(?:-sha\d+)?|scrypt|sha1|md5)\$|
      * \{(?:SSHA|SHA|SMD5|CRYPT|SSHA256|SSHA512)\} */
     {SL_P_PWHASH, 0, 0, P_NONE,
@@ -278,6 +281,10 @@ static const litset_t litsets[] = {
     {SL_P_PWHASH, 0, 0, P_SHA, "$pbkdf2-sha", NULL},
     /* pass(?:w(?:or)?d|phrase|code)?|pwd|pw\b|\bpin\b|credentials?|\blog(?:in|on)\b */
     {SL_P_PW_CUE, 1, 0, P_NONE, "pass|passwd|password|passphrase|passcode|pwd|credential|credentials", NULL},
+    /* the word in other languages */
+    {SL_P_PW_CUE, 1, 0, P_NONE,
+     "passwort|kennwort|mot de passe|mot_de_passe|motdepasse|contraseña|contrasena|senha|hasło|haslo|"
+     "wachtwoord|lösenord|losenord|salasana", NULL},
     {SL_P_PW_CUE, 1, B_R, P_NONE, "pw", NULL},
     {SL_P_PW_CUE, 1, B_L | B_R, P_NONE, "pin|login|logon", NULL},
     /* api[_\-. ]?key|secret|token|auth|access[_\-]?key|\bkey\b|_key|key_ */

@@ -300,22 +300,37 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
     while (i < n && t[i] == ' ') i++;
   }
   if (sep == SEP_ARGS) {
-    /* f("user", "secret"): take the last quoted argument of the call */
+    /* f("user", "secret"): take the last quoted argument of the call, unless an
+     * argument that is no literal follows it (set_password("service", user, pw):
+     * the secret is not written here); numbers may follow (a port) */
     uint32_t best_s = 0, best_e = 0;
-    for (int arg = 0; arg < 4 && i < n; arg++) {
+    for (int arg = 0; arg < 6 && i < n; arg++) {
       while (i < n && (t[i] == ' ' || t[i] == ',')) i++;
-      if (i >= n || (t[i] != '"' && t[i] != '\'')) break;
-      char q = t[i++];
-      uint32_t s = i;
-      while (i < n && t[i] != q && t[i] != '\n' && i - s < 256) i++;
-      if (i >= n || t[i] != q) break;
-      best_s = s, best_e = i;
-      i++;
+      if (i >= n || t[i] == ')' || t[i] == '\n') break;
+      if (t[i] == '"' || t[i] == '\'') {
+        char q = t[i++];
+        uint32_t s = i;
+        while (i < n && t[i] != q && t[i] != '\n' && i - s < 256) i++;
+        if (i >= n || t[i] != q) break;
+        best_s = s, best_e = i;
+        i++;
+        continue;
+      }
+      uint32_t a = i;
+      int depth = 0;
+      while (i < n && i - a < 256 && t[i] != '\n' && (depth > 0 || (t[i] != ',' && t[i] != ')'))) {
+        depth += t[i] == '(' ? 1 : t[i] == ')' ? -1 : 0;
+        i++;
+      }
+      bool number = sl__count_digits(t + a, i - a) == i - a;
+      if (best_e > best_s && !number) return SEP_NONE;
     }
     if (best_e <= best_s) return SEP_NONE;
     *vs = best_s, *ve = best_e, *quoted = true;
     return sep;
   }
+  /* Python's b'...' / r"..." / f"..." literals */
+  if (i + 1 < n && strchr("bBrRuUfF", t[i]) && (t[i + 1] == '"' || t[i + 1] == '\'')) i++;
   if (i < n && (t[i] == '"' || t[i] == '\'' || t[i] == '`')) {
     char q = t[i++];
     uint32_t s = i;
@@ -400,6 +415,30 @@ static void login_pair(sl__ctx_t *c, uint32_t p) {
   add_secret(c, vs, j, SL_ET_PASSWORD, "login_pair", 70, true);
 }
 
+static bool path_like(const char *v, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    if (!isalnum((unsigned char)v[k]) && !strchr("/._-~", v[k])) return false;
+  return true;
+}
+
+/* The cue is the word password in another language ("mot_de_passe", "Kennwort"). */
+static bool foreign_pw(const sl__ctx_t *c, const sl__hit_t *h) {
+  const char *w = c->text + h->start;
+  size_t n = h->end - h->start;
+  return n >= 5 && strncasecmp(w, "pass", 4) && strncasecmp(w, "pwd", 3) && strncasecmp(w, "cred", 4) &&
+         strncasecmp(w, "pin", 3) && strncasecmp(w, "log", 3) && !(n == 2);
+}
+
+/* mysql -u root -p'S3cr3t!Db2024': the quoted value glued to the flag. */
+static void cli_password(sl__ctx_t *c, const sl__hit_t *h) {
+  const char *t = c->text;
+  char q = t[h->end - 1];
+  uint32_t s = h->end, e = s;
+  while (e < c->len && t[e] != q && t[e] != '\n' && e - s < 128) e++;
+  if (e >= c->len || t[e] != q || e - s < 4 || sl__is_placeholder(t + s, e - s)) return;
+  add_secret(c, s, e, SL_ET_PASSWORD, "cli_password", 75, true);
+}
+
 static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t is, ie;
   ident_span(c, h, &is, &ie);
@@ -407,7 +446,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   ident_t id;
   ident_load(&id, t, is, ie);
   bool pw = ident_has(&id, "passw") || ident_has(&id, "pwd") ||
-            ident_has(&id, "passphrase") || ident_has(&id, "passcode");
+            ident_has(&id, "passphrase") || ident_has(&id, "passcode") || foreign_pw(c, h);
   bool cred = ident_has(&id, "credential");
   size_t il = ie - is;
   if ((il == 5 && (!strncasecmp(t + is, "login", 5) || !strncasecmp(t + is, "logon", 5)))) {
@@ -439,6 +478,8 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   if (n < 3 || sl__is_placeholder(v, n)) return;
   if (!quoted) {
     if (v[n - 1] == ':') return; /* a label: "Password requirements:" */
+    /* a path after the word, not assigned: "-field=password secret/prod/db" */
+    if (sep != SEP_ASSIGN && memchr(v, '/', n) && path_like(v, n)) return;
     if (code_expr(v, n)) return;
     if (identifier_like(v, n)) return; /* password = getPassword, password: String */
     if (sep != SEP_ASSIGN && n < 6) return;
@@ -529,6 +570,15 @@ static bool ends_before(const char *text, uint32_t at, const char *w) {
   return at >= m && !memcmp(text + at - m, w, m);
 }
 
+/* A PEM block type that holds no secret: certificate, public key, CRL, PGP
+ * public key or signature (k: the text after "-----BEGIN "). */
+static bool public_pem_type(const char *k, size_t left) {
+#define IS(w) (left >= sizeof w - 1 && !memcmp(k, w, sizeof w - 1))
+  return IS("CERTIFICATE") || IS("PUBLIC KEY") || IS("X509 CRL") || IS("PGP PUBLIC KEY") ||
+         IS("PGP SIGNATURE");
+#undef IS
+}
+
 /* Is a PEM block that holds no secret (certificate, public key) the nearest
  * one opened before `at`, within 16 KB? The runs come in text order, so the
  * search goes on from where the last one stopped (*searched, *begin: the last
@@ -547,12 +597,19 @@ static bool in_public_pem(const char *text, size_t len, uint32_t at, uint32_t *s
     *searched = *begin + m;
   }
   if (*begin == UINT32_MAX || at - *begin > 16384) return false;
-  const char *k = text + *begin + m;
-  size_t left = len - (*begin + m);
-#define IS(w) (left >= sizeof w - 1 && !memcmp(k, w, sizeof w - 1))
-  return IS("CERTIFICATE") || IS("PUBLIC KEY") || IS("X509 CRL") || IS("PGP PUBLIC KEY") ||
-         IS("PGP SIGNATURE");
-#undef IS
+  return public_pem_type(text + *begin + m, len - (*begin + m));
+}
+
+bool sl__in_public_block(const char *text, size_t len, uint32_t at) {
+  uint32_t lo = at > 16384 ? at - 16384 : 0;
+  for (uint32_t p = at; p > lo;) {
+    const char *b = memrchr(text + lo, 'B', p - lo);
+    if (!b) return false;
+    p = (uint32_t)(b - text);
+    if (p >= lo + 5 && len - p >= 6 && !memcmp(b - 5, "-----BEGIN ", 11))
+      return public_pem_type(b + 6, len - p - 6);
+  }
+  return false;
 }
 
 /* Random-looking but public by construction: an inline image or file
@@ -645,6 +702,7 @@ void sl__detect_secrets(sl__ctx_t *c) {
       }
       case SL_P_URL_CRED: url_cred(c, h); break;
       case SL_P_NETRC: netrc(c, h); break;
+      case SL_P_CLI_PW: cli_password(c, h); break;
       case SL_P_PW_CUE: password_cue(c, h); break;
       case SL_P_KEY_CUE: key_cue(c, h); break;
       default: break;

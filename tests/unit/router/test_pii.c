@@ -32,6 +32,8 @@ static void phone(void **s) {
   REJECT("Order #A-55192-7781 shipped from Rotterdam", "PHONE_NUMBER");
   REJECT("Invoice INV-2024-00871 is due", "PHONE_NUMBER");
   REJECT("Order 7730-1193 (2x ergonomic chair) was shipped", "PHONE_NUMBER");
+  REJECT("meine Bestellung Nr. 302-8841-556 vom 4. Juni", "PHONE_NUMBER");
+  EXPECT("To order, call 555-123-4567", "PHONE_NUMBER", "555-123-4567");
   REJECT("match dates like 2024-03-07 but reject 2024-13-40?", "PHONE_NUMBER");
   EXPECT("Call me at 7730-1193", "PHONE_NUMBER", "7730-1193");
 }

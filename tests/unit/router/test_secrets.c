@@ -67,6 +67,12 @@ static void passwords(void **s) {
   EXPECT("fyi staging login is admin / Kv8#pLq2!wZr until SSO", "PASSWORD", "Kv8#pLq2!wZr");
   EXPECT("-b 'redis://:S2md92K4K9CtOPYBEuRmcCDFw5p4WpBr@cache-prod.internal:6379/0'", "PASSWORD",
          "S2md92K4K9CtOPYBEuRmcCDFw5p4WpBr");
+  /* the word in other languages, a quoted -p flag, Python bytes literals */
+  EXPECT("[database]\nuser = compta\nmot_de_passe = Rh0ne!Lyon#2023\n", "PASSWORD", "Rh0ne!Lyon#2023");
+  EXPECT("Passwort: Sommer2024!", "PASSWORD", "Sommer2024!");
+  EXPECT("  514  mysql -u root -p'S3cr3t!Db2024' -h db01.internal", "PASSWORD", "S3cr3t!Db2024");
+  EXPECT("app.secret_key = b'ec37371af8828d2a4a193742f2506ec50b12d81d98f5ddf3'", "API_KEY",
+         "ec37371af8828d2a4a193742f2506ec50b12d81d98f5ddf3");
   /* pwdump lines: the NT hash */
   EXPECT("svc_sql:1104:aad3b435b51404eeaad3b435b51404ee:5fe8c31736267e788f0547f67c5ff3de:::", "PASSWORD",
          "5fe8c31736267e788f0547f67c5ff3de");
@@ -105,6 +111,13 @@ static void placeholders_are_not_secrets(void **s) {
       "The key fingerprint is:\nSHA256:Cd8NSwnvrs8jbd88EVuzgNueTYqXZkzcsLISz4ser5g build-agent",
       "    value: AKIAXXXXXXXXXXXXXXXX   # placeholder",
       "md5 of the file: 73c65fe5b0bdb5e3eb4d96230ffa92c8",
+      /* a call whose secret is a variable, a path after the word */
+      "pw = keyring.get_password(\"lumenfold-sync\", getpass.getuser())",
+      "keyring.set_password(\"lumenfold-sync\", getpass.getuser(), pw)",
+      "$ vault kv get -field=password secret/prod/orders-db",
+      /* a wallet-shaped run inside a PGP public key */
+      "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGZevZE2lW1aFM7d2Cx0EmBeJQuDAk85MN1KeR7Jpl9sAteH/NCU1KYI0ItO\n"
+      "364XR70Ch/FJwNWJzinY/lJ3hue8cKtUn7/1M1qAKNkKKvMDTBngUhfr8RWgcJMT\n-----END PGP PUBLIC KEY BLOCK-----",
   };
   for (size_t i = 0; i < sizeof ph / sizeof ph[0]; i++) {
     if (level_of(ph[i]) >= SL_LEVEL_CONFIDENTIAL) fprintf(stderr, "flagged: %s\n", ph[i]);
