@@ -236,10 +236,12 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       if (eq_word(text, p, "box") || eq_word(text, p, "postfach") || eq_word(text, p, "apartado") ||
           eq_word(text, p, "postbus") || eq_word(text, p, "postboks") || eq_word(text, p, "postilokero")) {
         size_t a = jb - 1;
-        if (jb >= 3 && eq_word(text, &T->v[jb - 3], "p") && eq_word(text, &T->v[jb - 2], "o")) a = jb - 3;
-        else if (jb >= 2 && eq_word(text, &T->v[jb - 2], "po"))
+        const sl__tok_t *p2 = jb >= 2 ? &T->v[jb - 2] : NULL, *p3 = jb >= 3 ? &T->v[jb - 3] : NULL;
+        if (p3 && eq_word(text, p3, "p") && eq_word(text, p2, "o"))
+          a = jb - 3;
+        else if (p2 && eq_word(text, p2, "po"))
           a = jb - 2;
-        else if (jb >= 3 && eq_word(text, &T->v[jb - 3], "post") && eq_word(text, &T->v[jb - 2], "office"))
+        else if (p3 && eq_word(text, p3, "post") && eq_word(text, p2, "office"))
           a = jb - 3;
         else if (jb >= 3 && housenum(text, &T->v[jb - 2]) &&
                  (eq_word(text, &T->v[jb - 3], "psc") || eq_word(text, &T->v[jb - 3], "unit") ||

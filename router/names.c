@@ -81,6 +81,18 @@ void sl__names_register(sl__gaz_t *g) {
   sl__gaz_add(g, starters, SL_GZ_STARTER);
 }
 
+/* A capitalised word with a Japanese honorific: "Tanaka-san", "Sato-sensei's". */
+static bool honorific_suffix(const char *w, size_t n) {
+  if (n > 2 && w[n - 2] == '\'' && w[n - 1] == 's') n -= 2;
+  const char *hy = memchr(w, '-', n);
+  if (!hy || (w[0] >= 'a' && w[0] <= 'z')) return false;
+  static const char *const suffix[] = {"san", "sama", "kun", "chan", "sensei", NULL};
+  size_t k = (size_t)(w + n - hy - 1);
+  for (const char *const *x = suffix; *x; x++)
+    if (strlen(*x) == k && !memcmp(hy + 1, *x, k)) return true;
+  return false;
+}
+
 unsigned sl__tok_flags(const sl__gaz_t *g, const char *text, sl__tok_t *t) {
   if (t->looked == 1) return t->gz;
   t->looked = 1;
@@ -93,16 +105,8 @@ unsigned sl__tok_flags(const sl__gaz_t *g, const char *text, sl__tok_t *t) {
     /* possessive "Thomas's" and hyphenated "Mayo-Walters" parts (a word holds
      * ' or - only when the tokenizer joined it over one) */
     if (n > 3 && w[n - 2] == '\'' && w[n - 1] == 's') f = sl__gaz_lookup(g, w, n - 2);
-    /* a Japanese honorific: "Tanaka-san", "Sato-sensei" */
-    const char *hy = memchr(w, '-', n);
-    if (!f && hy && (w[0] & 0xE0) != 0x60) {
-      size_t k = (size_t)(w + n - hy - 1);
-      const char *x = hy + 1;
-      if ((k == 3 && (!memcmp(x, "san", 3) || !memcmp(x, "kun", 3))) ||
-          (k == 4 && (!memcmp(x, "sama", 4) || !memcmp(x, "chan", 4))) ||
-          (k == 6 && !memcmp(x, "sensei", 6)) || (k == 5 && !memcmp(x, "san's", 5)))
-        f = SL_GZ_FIRST | SL_GZ_LAST; /* a name on its own, like a known first name */
-    }
+    /* a name with a Japanese honorific stands alone, like a known first name */
+    if (!f && honorific_suffix(w, n)) f = SL_GZ_FIRST | SL_GZ_LAST;
     /* Irish and Italian surnames: O'Brien, D'Angelo */
     if (!f && n >= 5 && (w[0] == 'O' || w[0] == 'D') && w[1] == '\'' && w[2] >= 'A' && w[2] <= 'Z')
       f = SL_GZ_LAST;
@@ -155,7 +159,7 @@ static bool pronoun_i(const char *text, const sl__toks_t *T, size_t j) {
 }
 
 /* Has a non-ASCII byte: "Amélie", "Łukasz" (no English word a gazetteer lacks). */
-static bool memchr_hi(const char *s, size_t n) {
+static bool has_non_ascii(const char *s, size_t n) {
   for (size_t k = 0; k < n; k++)
     if ((unsigned char)s[k] >= 0x80) return true;
   return false;
@@ -354,12 +358,12 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       i++;
       continue;
     }
-    /* 1. A run of capitalised words and initials on one line. */
-    /* a function in code: "`func Valid(s string)`" */
+    /* A function in code is no name: "`func Valid(s string)`". */
     if (cap && t->e < c->len && text[t->e] == '(') {
       i++;
       continue;
     }
+    /* 1. A run of capitalised words and initials on one line. */
     if (cap || (initial(text, t) && i + 1 < T->n &&
                 (cap_word(text, &T->v[i + 1]) || initial(text, &T->v[i + 1])))) {
       size_t j = i + 1;
@@ -391,12 +395,13 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       bool accept = false;
       if (!vetoed && words >= 1) {
         unsigned f0 = GZ(i), fl = GZ(j - 1);
-        if (cue >= 2 && !(common_word && words == 1) && !(cue == 3 && words == 1 && j == i + 1 && lower_word_next(T, j)))
+        bool phrase = cue == 3 && words == 1 && j == i + 1 && lower_word_next(T, j);
+        if (cue >= 2 && !(common_word && words == 1) && !phrase)
           accept = true; /* "my name is Shovda", "Name: Lena Wirth", "last name? Arcuri" */
         else if (cue == 1 && (words >= 2 || namey(f0)) && !common_word)
           accept = true;
         else if (cue == 1 && words == 1 && j == i + 1 && !common_word && !(f0 & SL_GZ_PLACE) &&
-                 memchr_hi(text + t->s, t->e - t->s) &&
+                 has_non_ascii(text + t->s, t->e - t->s) &&
                  (j == T->n || T->v[j].nl_before || T->v[j].punct_before == ',' ||
                   T->v[j].punct_before == '!'))
           accept = true; /* a greeting or sign-off and a word alone, not English: "Bises, Amélie" */
@@ -408,7 +413,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         else if (words >= 2 && j - i > (size_t)words && any_name) /* with an initial */
           accept = true;
         else if (words >= 2 && words <= 3 && !common_word && !all_place &&
-                 (any_name || memchr_hi(text + t->s, t->e - t->s)) && sig_line(text, T, i, j))
+                 (any_name || has_non_ascii(text + t->s, t->e - t->s)) && sig_line(text, T, i, j))
           accept = true; /* the first line of an e-mail signature: "--\nÉlodie Marchand\n" */
         else if (words == 1 && j - i > 1 && initial(text, t) && !common_word &&
                  (namey(fl) || (!fl && !sentence_start(T, i))))
@@ -467,8 +472,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       if (!(f1 & SL_GZ_VETO) && ((cue >= 2 && (f1 & (SL_GZ_FIRST | SL_GZ_LAST))) || (cue == 1 && namey(f1))))
         sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
       /* a first name said to: "just ask dmitri" */
-      else if ((f1 & SL_GZ_FIRST) && namey(f1) && !(f1 & (SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER)) &&
-               i > 0 && t->punct_before == 0 && !t->nl_before && in_list(text, &T->v[i - 1], to_person))
+      else if ((f1 & SL_GZ_FIRST) && namey(f1) &&
+               !(f1 & (SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER)) && i > 0 && !t->punct_before &&
+               !t->nl_before && in_list(text, &T->v[i - 1], to_person))
         sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
     }
     i++;

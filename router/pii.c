@@ -403,7 +403,8 @@ static uint32_t dot_sep(const char *t, uint32_t p, uint32_t n) {
   if (p < n && t[p] == '.') return 1;
   uint32_t q = p;
   while (q < n && q - p < 2 && t[q] == ' ') q++;
-  if (n - q < 5 || !strchr("[({", t[q]) || strncasecmp(t + q + 1, "dot", 3) || !strchr("])}", t[q + 4]))
+  if (n - q < 5 || !strchr("[({", t[q]) || strncasecmp(t + q + 1, "dot", 3) ||
+      !strchr("])}", t[q + 4]))
     return 0;
   q += 5;
   while (q < n && q - p < 9 && t[q] == ' ') q++;
@@ -422,7 +423,8 @@ static void email_spelled(sl__ctx_t *c, const sl__hit_t *h) {
   while (e < n && e - h->end < 2 && t[e] == ' ') e++;
   for (uint32_t lim = e + 255 < n ? e + 255 : n;;) {
     uint32_t l = e, alpha = 1;
-    while (e < lim && (isalnum((unsigned char)t[e]) || t[e] == '-')) alpha &= isalpha((unsigned char)t[e++]) != 0;
+    for (; e < lim && (isalnum((unsigned char)t[e]) || t[e] == '-'); e++)
+      alpha &= isalpha((unsigned char)t[e]) != 0;
     if (e == l) return;
     tld = alpha ? e - l : 0;
     uint32_t d = dot_sep(t, e, lim);

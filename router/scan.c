@@ -236,8 +236,8 @@ static const litset_t litsets[] = {
      "nato il|nata il|data di nascita|nascido|nascida|nascimento|urodzony|urodzona|urodzenia|"
      "geboortedatum|född|födelsedatum|fødselsdato", NULL},
     {SL_P_CUE_PASSPORT, 1, B_L, P_NONE, "passport", NULL}, /* \bpassport */
-    {SL_P_CUE_PASSPORT, 1, B_L, P_NONE, "reisepass|passeport|pasaporte|passaporto|paszport|paspoort|passnummer",
-     NULL},
+    {SL_P_CUE_PASSPORT, 1, B_L, P_NONE,
+     "reisepass|passeport|pasaporte|passaporto|paszport|paspoort|passnummer", NULL},
     /* \b(?:ssn|ss#|social\s{1,3}security) */
     {SL_P_CUE_SSN, 1, B_L, P_NONE, "ssn|ss#", NULL},
     {SL_P_CUE_SSN, 1, B_L, P_SOCIAL, "social", NULL},
@@ -283,8 +283,8 @@ static const litset_t litsets[] = {
     {SL_P_PW_CUE, 1, 0, P_NONE, "pass|passwd|password|passphrase|passcode|pwd|credential|credentials", NULL},
     /* the word in other languages */
     {SL_P_PW_CUE, 1, 0, P_NONE,
-     "passwort|kennwort|mot de passe|mot_de_passe|motdepasse|contraseña|contrasena|senha|hasło|haslo|"
-     "wachtwoord|lösenord|losenord|salasana", NULL},
+     "passwort|kennwort|mot de passe|mot_de_passe|motdepasse|contraseña|contrasena|senha|"
+     "hasło|haslo|wachtwoord|lösenord|losenord|salasana", NULL},
     {SL_P_PW_CUE, 1, B_R, P_NONE, "pw", NULL},
     {SL_P_PW_CUE, 1, B_L | B_R, P_NONE, "pin|login|logon", NULL},
     /* api[_\-. ]?key|secret|token|auth|access[_\-]?key|\bkey\b|_key|key_ */

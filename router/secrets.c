@@ -421,12 +421,15 @@ static bool path_like(const char *v, size_t n) {
   return true;
 }
 
-/* The cue is the word password in another language ("mot_de_passe", "Kennwort"). */
+/* The cue is the word password in another language ("mot_de_passe", "Kennwort"):
+ * none of the English cue words starts it. */
 static bool foreign_pw(const sl__ctx_t *c, const sl__hit_t *h) {
+  static const char *const english[] = {"pass", "pwd", "cred", "pin", "log", "pw", NULL};
   const char *w = c->text + h->start;
   size_t n = h->end - h->start;
-  return n >= 5 && strncasecmp(w, "pass", 4) && strncasecmp(w, "pwd", 3) && strncasecmp(w, "cred", 4) &&
-         strncasecmp(w, "pin", 3) && strncasecmp(w, "log", 3) && !(n == 2);
+  for (const char *const *e = english; *e; e++)
+    if (n >= strlen(*e) && !strncasecmp(w, *e, strlen(*e))) return false;
+  return true;
 }
 
 /* mysql -u root -p'S3cr3t!Db2024': the quoted value glued to the flag. */
@@ -463,8 +466,9 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
       return; /* "bypass", "compass" */
   }
   /* "${DB_PASSWORD:?set it in .env}", "$(PASSWORD)": a variable read, not set */
-  if (is >= 1 && (t[is - 1] == '$' || (is >= 2 && t[is - 2] == '$' && (t[is - 1] == '{' || t[is - 1] == '('))))
-    return;
+  bool read = is >= 1 && (t[is - 1] == '$' ||
+                          (is >= 2 && t[is - 2] == '$' && (t[is - 1] == '{' || t[is - 1] == '(')));
+  if (read) return;
   if (ident_has(&id, "forgot") || ident_has(&id, "reset") ||
       ident_has(&id, "policy") || ident_has(&id, "length") ||
       ident_has(&id, "hash") || ident_has(&id, "field") || ident_has(&id, "input"))
@@ -621,7 +625,8 @@ static bool public_blob(const sl__ctx_t *c, uint32_t s, const char *t, size_t n,
   const char *x = c->text;
   if (ends_before(x, s, "base64,") || ends_before(x, s, "h1:")) return true;
   /* a key's fingerprint: "SHA256:Cd8NSwnv..." */
-  if (ends_before(x, s, "SHA256:") || ends_before(x, s, "SHA1:") || ends_before(x, s, "MD5:")) return true;
+  if (ends_before(x, s, "SHA256:") || ends_before(x, s, "SHA1:") || ends_before(x, s, "MD5:"))
+    return true;
   /* a JWT's header alone ({"alg":...}), no payload or signature after it */
   if (n > 8 && !strncmp(t, "eyJ", 3) && !memchr(t, '.', n) &&
       !(s + n + 1 < c->len && x[s + n] == '.' && isalnum((unsigned char)x[s + n + 1])))
@@ -632,7 +637,8 @@ static bool public_blob(const sl__ctx_t *c, uint32_t s, const char *t, size_t n,
   if (n > 40 && !strncmp(t, "AAAA", 4) && s > 0 && x[s - 1] == ' ') {
     uint32_t w = s - 1; /* the word before: ssh-rsa, ssh-ed25519, ecdsa-sha2-nistp256, sk-ssh-... */
     while (w > 0 && !sl__space((unsigned char)x[w - 1])) w--;
-    if (!strncmp(x + w, "ssh-", 4) || !strncmp(x + w, "ecdsa-", 6) || !strncmp(x + w, "sk-", 3)) return true;
+    if (!strncmp(x + w, "ssh-", 4) || !strncmp(x + w, "ecdsa-", 6) || !strncmp(x + w, "sk-", 3))
+      return true;
   }
   return in_public_pem(x, c->len, s, searched, begin);
 }
