@@ -51,7 +51,12 @@ static const char *const veto[] = {
     "swedish", "norwegian", "danish", "finnish", "irish", "scottish", "welsh", "australian",
     "brazilian", "argentinian", "egyptian", "persian", "hebrew", "jewish", "christian",
     "muslim", "catholic", "protestant", "buddhist", "hindu", "roman", "viking", "victorian",
-    "box", NULL};
+    "box",
+    /* more company words */
+    "telecom", "telekom", "logistics", "digital", "analytics", "robotics", "foods",
+    "electronics", "chemicals", "semiconductor", "mobility", "pharmaceuticals", "biotech",
+    "therapeutics", "motor", "airline", "shipping", "freight", "realty", "properties",
+    "investments", "securities", "finance", "financial", "insurance", NULL};
 
 static const char *const honorific[] = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof",
                                         "professor", "sir", "madam", "madame", "mme", "herr",
@@ -178,6 +183,8 @@ static const char *const not_after[] = {"the", "a", "an", "this", "that", "these
 static const char *const to_person[] = {"tell", "ask", "call", "email", "text", "ping",
                                         "thank", "remind", "invite", "message", "meet", "cc",
                                         "notify", "inform", "contact", "phone", "visit", NULL};
+/* Before a lower-case first name in lower-case text: "send it to marcus". */
+static const char *const to_whom[] = {"to", "with", "from", NULL};
 /* What people do, right after a first name that opens a sentence. */
 static const char *const person_verbs[] = {"called", "phoned", "rang", "said", "says", "told",
                                            "asked", "wrote", "texted", "emailed", "replied",
@@ -222,6 +229,70 @@ static bool sig_line(const char *text, const sl__toks_t *T, size_t i, size_t j) 
   p--;
   while (p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\r')) p--; /* "-- " */
   return p >= 2 && text[p - 1] == '-' && text[p - 2] == '-' && (p == 2 || text[p - 3] == '\n');
+}
+
+/* A word with a possessive "'s": the name ends there ("Musa's New York licence"). */
+static bool possessive_tok(const char *text, const sl__tok_t *t) {
+  return t->e - t->s > 3 && text[t->e - 2] == '\'' && text[t->e - 1] == 's';
+}
+
+/* A word that is neither English (the lexicon) nor a place, veto, cue or
+ * sentence opener: a capitalised one is likely a name the gazetteer lacks
+ * ("Papadakis", "Aroha"). Its possessive "'s" does not count. */
+static bool foreign_word(const char *text, const sl__tok_t *t, unsigned f) {
+  size_t n = t->e - t->s - (possessive_tok(text, t) ? 2 : 0);
+  if (f & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) return false;
+  if ((f & SL_GZ_PLACE) && !(f & (SL_GZ_FIRST | SL_GZ_LAST))) return false;
+  return !sl__lexicon_has(text + t->s, n);
+}
+
+/* Personal data of another kind (e-mail, phone, ID, date of birth, ...) found
+ * within 200 bytes of [s, e): what a name beside it is likely to belong to. */
+static bool personal_data_near(const sl__ctx_t *c, uint32_t s, uint32_t e) {
+  for (size_t k = 0; k < c->out->n; k++) {
+    const sl__cand_t *d = &c->out->v[k];
+    switch (d->type) {
+      case SL_ET_EMAIL_ADDRESS: case SL_ET_PHONE_NUMBER: case SL_ET_CREDIT_CARD:
+      case SL_ET_IBAN_CODE: case SL_ET_BANK_ACCOUNT: case SL_ET_US_SSN: case SL_ET_US_PASSPORT:
+      case SL_ET_US_DRIVER_LICENSE: case SL_ET_NATIONAL_ID: case SL_ET_MEDICAL_RECORD:
+      case SL_ET_IP_ADDRESS: case SL_ET_DATE_OF_BIRTH: case SL_ET_STREET_ADDRESS:
+        if (d->end + 200 >= s && d->start <= e + 200) return true;
+        break;
+      default: break;
+    }
+  }
+  return false;
+}
+
+/* What a possessive name is followed by: "Parisa Moradi's mobile", "Chen
+ * Jing's date of birth", "Ananya's passport". */
+static const char *const personal_nouns[] = {
+    "mobile", "phone", "number", "email", "e-mail", "address", "passport", "birthday", "birth",
+    "dob", "iban", "account", "ssn", "licence", "license", "card", "salary", "medical", "record",
+    "password", "aadhaar", "id", "visa", "insurance", "home", "cell", "contact", NULL};
+
+/* Tokens i..j-1, capitalised words on one line, are all foreign words (above),
+ * and something says a person is meant: two or three words beside personal
+ * data of another kind ("Giorgos Papadakis, date of birth 5 April 1972") or
+ * before what people do ("Wei Zhang said"), or a possessive before a personal
+ * noun ("Parisa Moradi's mobile", "Ananya's passport"). */
+static bool foreign_run(const sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, size_t i, size_t j) {
+  const char *text = c->text;
+  const sl__tok_t *last = &T->v[j - 1];
+  /* the context first: it is cheap, and most runs have none */
+  bool context = false;
+  if (possessive_tok(text, last)) {
+    for (size_t k = j; k < T->n && k < j + 3 && !T->v[k].nl_before && !context; k++)
+      context = in_list(text, &T->v[k], personal_nouns);
+  } else if (j - i >= 2) {
+    context = (j < T->n && !T->v[j].nl_before && !T->v[j].punct_before &&
+               in_list(text, &T->v[j], person_verbs)) ||
+              personal_data_near(c, T->v[i].s, last->e);
+  }
+  if (!context) return false;
+  for (size_t k = i; k < j; k++)
+    if (!foreign_word(text, &T->v[k], sl__tok_flags(g, text, &T->v[k]))) return false;
+  return true;
 }
 
 /* Pronoun close after a word: "X is very reliable ... on him". */
@@ -368,6 +439,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                 (cap_word(text, &T->v[i + 1]) || initial(text, &T->v[i + 1])))) {
       size_t j = i + 1;
       while (j < T->n && j - i < 4 && T->v[j].nl_before == 0 &&
+             !possessive_tok(text, &T->v[j - 1]) &&
              (T->v[j].punct_before == 0 ||
               (T->v[j].punct_before == '.' && initial(text, &T->v[j - 1]))) &&
              (cap_word(text, &T->v[j]) || initial(text, &T->v[j])) && !pronoun_i(text, T, j) &&
@@ -389,8 +461,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         if ((f & SL_GZ_STARTER) && k == i) common_word = true;
       }
       /* the word after the run: "Dolby Laboratories"-style vetoes */
+      /* (not after a possessive: "Francesca Romano's Italian passport") */
       if (j < T->n && T->v[j].nl_before == 0 && T->v[j].punct_before == 0 && (T->v[j].caps & 1) &&
-          (GZ(j) & SL_GZ_VETO))
+          !possessive_tok(text, &T->v[j - 1]) && (GZ(j) & SL_GZ_VETO))
         vetoed = true;
       bool accept = false;
       if (!vetoed && words >= 1) {
@@ -401,10 +474,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         else if (cue == 1 && (words >= 2 || namey(f0)) && !common_word)
           accept = true;
         else if (cue == 1 && words == 1 && j == i + 1 && !common_word && !(f0 & SL_GZ_PLACE) &&
-                 has_non_ascii(text + t->s, t->e - t->s) &&
+                 (has_non_ascii(text + t->s, t->e - t->s) || foreign_word(text, t, f0)) &&
                  (j == T->n || T->v[j].nl_before || T->v[j].punct_before == ',' ||
                   T->v[j].punct_before == '!'))
-          accept = true; /* a greeting or sign-off and a word alone, not English: "Bises, Amélie" */
+          accept = true; /* a greeting or sign-off and a word alone, not English: "Bises, Amélie",
+                          * "Hello, this is Aroha," */
         else if (words >= 2 && !common_word && !all_place &&
                  (((f0 & SL_GZ_FIRST) && (namey(f0) || namey(fl)) &&
                    ((fl & (SL_GZ_LAST | SL_GZ_FIRST)) || !fl)) ||
@@ -415,6 +489,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         else if (words >= 2 && words <= 3 && !common_word && !all_place &&
                  (any_name || has_non_ascii(text + t->s, t->e - t->s)) && sig_line(text, T, i, j))
           accept = true; /* the first line of an e-mail signature: "--\nÉlodie Marchand\n" */
+        else if (words >= 1 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
+                 foreign_run(c, g, T, i, j))
+          accept = true; /* "Giorgos Papadakis, date of birth ...", "Parisa Moradi's mobile" */
         else if (words == 1 && j - i > 1 && initial(text, t) && !common_word &&
                  (namey(fl) || (!fl && !sentence_start(T, i))))
           accept = true; /* "J. R. Tolkien", "A. Kowalski" */
@@ -471,10 +548,12 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       }
       if (!(f1 & SL_GZ_VETO) && ((cue >= 2 && (f1 & (SL_GZ_FIRST | SL_GZ_LAST))) || (cue == 1 && namey(f1))))
         sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
-      /* a first name said to: "just ask dmitri" */
-      else if ((f1 & SL_GZ_FIRST) && namey(f1) &&
-               !(f1 & (SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER)) && i > 0 && !t->punct_before &&
-               !t->nl_before && in_list(text, &T->v[i - 1], to_person))
+      /* a first name said to ("just ask dmitri", "forward it to marcus"), or
+       * called at the start ("sarah, can you ...") */
+      else if ((f1 & SL_GZ_FIRST) && namey(f1) && !(f1 & (SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER)) &&
+               ((i > 0 && !t->punct_before && !t->nl_before &&
+                 (in_list(text, &T->v[i - 1], to_person) || in_list(text, &T->v[i - 1], to_whom))) ||
+                (i == 0 && u->punct_before == ',')))
         sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
     }
     i++;

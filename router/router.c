@@ -247,6 +247,7 @@ sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
     sl_jerr_set(err, "$.detectors", "%s", msg);
     goto fail;
   }
+  sl__lexicon_init(); /* not on the first request */
   r->gaz = sl__gaz_create();
   if (r->gaz) {
     sl__names_register(r->gaz);
@@ -482,8 +483,9 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
     if (toks->err) rc = SL_ENOMEM;
     if (!rc) {
       sl__detect_token_runs(&ctx, toks);
-      sl__detect_names(&ctx, r->gaz, toks);
+      /* addresses first: a name beside one is likely a person's (names.c) */
       sl__detect_addresses(&ctx, r->gaz, r->gaz_addr, toks);
+      sl__detect_names(&ctx, r->gaz, toks);
     }
     if (!rc) rc = run_custom(r, text, len, cands);
     if (!rc) rc = cands->err;

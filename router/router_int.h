@@ -156,6 +156,11 @@ typedef struct {
   uint32_t pk_noend;
 } sl__ctx_t;
 
+/* Is the word (any case, [A-Za-z] only) an English word? See lexicon.c. The
+ * filter is decoded once, by sl__lexicon_init() (router create) or the first call. */
+bool sl__lexicon_has(const char *w, size_t n);
+void sl__lexicon_init(void);
+
 void sl__detect_pii(sl__ctx_t *c);
 /* Is `at` inside a PEM block that holds no secret (certificate, public key,
  * PGP public key or signature), opened within 16 KB before it? */
