@@ -191,7 +191,9 @@ static const char *const person_verbs[] = {"called", "phoned", "rang", "said", "
                                            "mentioned", "thinks", "thought", "wants", "wanted",
                                            "sent", "messaged", "complained", "promised", NULL};
 static const char *const languages[] = {"ruby", "julia", "crystal", "dart", "elm", "ada",
-                                        "rust", "swift", "go", "pascal", "basil", "max", NULL};
+                                        "rust", "swift", "go", "pascal", "basil", "max", "lua",
+                                        "perl", "scala", "kotlin", "elixir", "haskell", "erlang",
+                                        "clojure", "fortran", "cobol", "delphi", "logo", NULL};
 
 static bool in_list(const char *text, const sl__tok_t *t, const char *const *list) {
   size_t n = t->e - t->s;
@@ -217,6 +219,15 @@ static bool common_first_name(const char *text, const sl__toks_t *T, size_t i, u
 static bool lower_word_next(const sl__toks_t *T, size_t j) {
   return j < T->n && !T->v[j].nl_before && !T->v[j].punct_before && T->v[j].kind == SL_TK_WORD &&
          !(T->v[j].caps & 1);
+}
+
+/* A lower-case key of a YAML list item or mapping: only spaces and "- " before it
+ * on its line ("  - name: Publish"), where the value names a step, not a person. */
+static bool yaml_key(const char *text, uint32_t at) {
+  if (text[at] < 'a' || text[at] > 'z') return false;
+  uint32_t p = at;
+  while (p > 0 && (text[p - 1] == ' ' || text[p - 1] == '-')) p--;
+  return p < at && (p == 0 || text[p - 1] == '\n');
 }
 
 /* Tokens i..j-1 fill a line of their own right after the signature delimiter
@@ -333,6 +344,7 @@ static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, si
       /* 1: a weak cue ("hi", "thanks"); 2: a strong one ("my name is", "Mr."); 3: a
        * strong one that is a label ("Name:") */
       uint8_t st = hit->id == SL_P_CUE_NAME2 ? (c->text[hit->end - 1] == ':' ? 3 : 2) : 1;
+      if (st == 3 && yaml_key(c->text, hit->start)) st = 1; /* "  - name: Publish" */
       if (st > T->v[lo].cue) T->v[lo].cue = st;
       if (n < cap) { /* insertion into the sorted list, no duplicates */
         size_t k = n;
@@ -498,7 +510,8 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         else if (words == 1 && j - i == 1) {
           unsigned f = f0;
           bool first = (f & SL_GZ_FIRST) && !(f & SL_GZ_COMMON) && !(f & SL_GZ_PLACE);
-          if (first && (!sentence_start(T, i) || (i + 1 < T->n && T->v[i + 1].nl_before == 0)))
+          if (first && !in_list(text, t, languages) &&
+              (!sentence_start(T, i) || (i + 1 < T->n && T->v[i + 1].nl_before == 0)))
             accept = true;
           else if (common_first_name(text, T, i, f))
             accept = true; /* "I told John yesterday" */

@@ -147,6 +147,20 @@ static bool decimal_context(const sl__ctx_t *c, uint32_t s, uint32_t e) {
   return false;
 }
 
+/* Groups of exactly two digits only. */
+static bool all_pairs(const char *p, size_t n) {
+  size_t run = 0;
+  for (size_t i = 0; i <= n; i++) {
+    if (i < n && isdigit((unsigned char)p[i])) {
+      run++;
+      continue;
+    }
+    if (run != 2) return false;
+    run = 0;
+  }
+  return true;
+}
+
 /* The French national format, which needs no cue: "06 12 48 73 95" (0, a
  * non-zero digit, then four pairs, split by spaces or dots alike). */
 static bool french_phone(const char *p, size_t n) {
@@ -209,6 +223,8 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
     if (ci_word_before(c->text, s, 20, id_words)) return;
     /* the shape of an ISO date: "2024-13-40" */
     if (e - s == 10 && c->text[s + 4] == '-' && c->text[s + 7] == '-') return;
+    /* byte pairs, as in a hex dump ("49 48 44 52"): no phone is written so */
+    if (all_pairs(c->text + s, e - s)) return;
     if (groups > 4) return;
     if (nd < 8 && groups > 2) return;
     /* math: numbers with operators right around them */
@@ -375,9 +391,22 @@ static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
   sl__cands_add(c->out, s, e, type, det, prio);
 }
 
+/* Words before a 0x + 64 hex value that make it a private key, not a hash. */
+static const char *const eth_key_words[] = {"private", "priv", "secret", "account", "signer",
+                                            "wallet", "deployer", "mnemonic", "key", NULL};
+
 static void crypto(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text + h->start;
   size_t n = h->end - h->start;
+  if (h->id == SL_P_CRYPTO_ETH && n == 66) {
+    /* an Ethereum private key ("accounts: ['0x...']", "PRIVATE_KEY=0x..."); a
+     * transaction hash has the same shape and no such word before it */
+    uint32_t ls = h->start;
+    while (ls > 0 && h->start - ls < 64 && c->text[ls - 1] != '\n') ls--;
+    if (ci_word_before(c->text, h->start, h->start - ls, eth_key_words))
+      sl__cands_add(c->out, h->start, h->end, SL_ET_PRIVATE_KEY, "eth_private_key", 90);
+    return;
+  }
   if (h->id == SL_P_CRYPTO_BTC && !(t[0] == '1' || t[0] == '3' || !strncmp(t, "bc1", 3))) return;
   if (h->id == SL_P_CRYPTO_BTC && (n < 26 || n > 74)) return;
   if (h->id == SL_P_CRYPTO_BTC && t[0] != 'b') {
@@ -446,6 +475,16 @@ static void email(sl__ctx_t *c, const sl__hit_t *h) {
   while (s > 0 && email_local(t[s - 1]) && a - s < 64) s--;
   while (s < a && !isalnum((unsigned char)t[s])) s++;
   if (s == a) return;
+  /* the user part of a URL, not an address: a key when it is one (a Sentry DSN,
+   * "https://7c5bdeec...@o878167.ingest.sentry.io/5086240"), else nothing here */
+  if (s >= 3 && !memcmp(t + s - 3, "://", 3)) {
+    size_t m = a - s, hex = 0;
+    for (size_t k = 0; k < m; k++) hex += isxdigit((unsigned char)t[s + k]) != 0;
+    if (m >= 20 && !memchr(t + s, ':', m) && (hex == m || sl__looks_random(t + s, m, false)) &&
+        !sl__is_placeholder(t + s, m))
+      sl__cands_add(c->out, s, a, SL_ET_API_KEY, "url_key", 80);
+    return;
+  }
   /* domain: labels of [A-Za-z0-9-] joined by dots, ending in an alphabetic TLD */
   uint32_t e = a + 1, last_dot = 0, lim = c->len - e > 255 ? e + 255 : (uint32_t)c->len;
   while (e < lim && (isalnum((unsigned char)t[e]) || t[e] == '-' ||

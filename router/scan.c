@@ -118,6 +118,7 @@ static const pat_t pats[] = {
     {SL_P_CRYPTO_ETH, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_NETRC, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CLI_PW, 0, NULL, ST_LIT, NULL, 0},
+    {SL_P_CLIENT_KEY, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_NAME2, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_NAME1, 0, NULL, ST_LIT, NULL, 0},
 };
@@ -135,7 +136,7 @@ enum {
   P_SOCIAL,  /* \s{1,3}security follows (caseless) */
   P_DIGIT,   /* one digit follows: PuTTY-User-Key-File-\d */
   P_SHA,     /* \d+\$ follows: \$pbkdf2-sha\d+\$ */
-  P_HEX40,   /* [0-9a-fA-F]{40}\b follows: \b0x[a-fA-F0-9]{40}\b */
+  P_HEX40,   /* [0-9a-fA-F]{40}\b or {64}\b follows: \b0x[a-fA-F0-9]{40}(?:[a-fA-F0-9]{24})?\b */
   P_TAILS,   /* one of the row's tails follows */
   P_GCP,     /* "type"\s{0,3}:\s{0,3} precedes (the match starts there) */
   P_AZURE,   /* an Azure client secret around "Q~" (azure_at) */
@@ -259,7 +260,7 @@ static const litset_t litsets[] = {
      "dp.pt.|dp.st.|tvly-|SG.|rubygems_|sgp_|hvs.|hvb.|hvr.|doo_v1_|dop_v1_|dor_v1_|"
      "AGE-SECRET-KEY-|pk.eyJ|sk.eyJ|tk.eyJ|ATATT|lin_api_|pscale_tkn_|pscale_pw_|pscale_oauth_|"
      "glc_|figd_|ntn_|nfp_|pat-na1-|ops_|AKCp|xoxe.|sntrys_|PMAK-|fo1_|key-|api_|da2-|r8_|gsk_|"
-     "xai-|pplx-|sk_|rk_|pk_live_|AC|SK|dapi|re_|lsv2_pt_|lsv2_sk_|nvapi-|csk-|fw_|aio_|ak_|ai_|"
+     "xai-|pplx-|sk_|rk_|AC|SK|dapi|re_|lsv2_pt_|lsv2_sk_|nvapi-|csk-|fw_|aio_|ak_|ai_|"
      "access_token$production$|access_token$sandbox$", NULL},
     /* PRIVATE KEY(?: BLOCK)?-----: the two literals "PRIVATE KEY-----" and
      * "PRIVATE KEY BLOCK-----" together made Hyperscan build a 0.93 MB database
@@ -273,6 +274,10 @@ static const litset_t litsets[] = {
     {SL_P_NETRC, 1, B_L, P_WS, "machine", NULL},
     /* a quoted password glued to a client's -p flag: mysql -u root -p'S3cr3t' */
     {SL_P_CLI_PW, 0, 0, P_NONE, " -p'| -p\"", NULL},
+    /* curl -u key:secret, and a password piped to --password-stdin */
+    {SL_P_CLI_PW, 0, 0, P_NONE, " -u | --user |--password-stdin", NULL},
+    /* a key given to an API client's constructor: LinodeClient("..."), algoliasearch('id', '...') */
+    {SL_P_CLIENT_KEY, 0, 0, P_NONE, "Client(\"|Client('|Session(\"|Session('|search('|search(\"", NULL},
     /* \$(?:1|2[abxy]?|5|6|y|7|apr1|argon2(?:id|i|d)|pbkdf2(?:-sha\d+)?|scrypt|sha1|md5)\$|
      * \{(?:SSHA|SHA|SMD5|CRYPT|SSHA256|SSHA512)\} */
     {SL_P_PWHASH, 0, 0, P_NONE,
@@ -595,11 +600,11 @@ static size_t lit_tail(const scan_ctx_t *x, const lit_t *l, size_t to) {
     case P_SHA:
       while (e < n && t[e] >= '0' && t[e] <= '9') e++;
       return e > to && e < n && t[e] == '$' ? e + 1 : 0;
-    case P_HEX40:
-      if (n - to < 40) return 0;
-      for (e = to; e < to + 40; e++)
-        if (!((t[e] >= '0' && t[e] <= '9') || (lower(t[e]) >= 'a' && lower(t[e]) <= 'f'))) return 0;
-      return boundary(x, e) ? e : 0;
+    case P_HEX40: /* 40 hex digits (an address) or 64 (a key or a hash) */
+      for (e = to; e < n && e < to + 65 && ((t[e] >= '0' && t[e] <= '9') ||
+                                          (lower(t[e]) >= 'a' && lower(t[e]) <= 'f'));)
+        e++;
+      return (e - to == 40 || e - to == 64) && boundary(x, e) ? e : 0;
     default: return to;
   }
 }

@@ -13,6 +13,19 @@ static bool idch(char c) {
   return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.';
 }
 
+static bool hex_only(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isxdigit((unsigned char)s[i])) return false;
+  return true;
+}
+
+static bool uuid_shape(const char *s, size_t n) {
+  if (n != 36) return false;
+  for (size_t i = 0; i < n; i++)
+    if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !isxdigit((unsigned char)s[i])) return false;
+  return true;
+}
+
 static void add_secret(sl__ctx_t *c, uint32_t s, uint32_t e, int type, const char *det, int prio,
                        bool check_placeholder) {
   const char *t = c->text + s;
@@ -101,7 +114,10 @@ static void private_key(sl__ctx_t *c, const sl__hit_t *h) {
     add_secret(c, s, body_end(c, h->end, ""), SL_ET_PRIVATE_KEY, "private_key", 95, false);
     return;
   }
-  /* "-----BEGIN <ALGO> PRIVATE KEY-----": the BEGIN line, not the END line */
+  /* "-----BEGIN <ALGO> PRIVATE KEY-----": the BEGIN line, not the END line; a
+   * pattern for one ("-----BEGIN [A-Z ]*PRIVATE KEY-----") is no key */
+  for (uint32_t i = s; i > 0 && s - i < 64 && t[i - 1] != '\n'; i--)
+    if (t[i - 1] == '[' || t[i - 1] == '*' || t[i - 1] == '\\') return;
   uint32_t lo = s > 64 ? s - 64 : 0;
   const char *begin = NULL;
   for (uint32_t i = s; i-- > lo;) {
@@ -432,13 +448,71 @@ static bool foreign_pw(const sl__ctx_t *c, const sl__hit_t *h) {
   return true;
 }
 
-/* mysql -u root -p'S3cr3t!Db2024': the quoted value glued to the flag. */
+/* The argument at i (quoted or bare) on this line: [*s, *e). */
+static bool cli_arg(const sl__ctx_t *c, uint32_t i, uint32_t *s, uint32_t *e) {
+  const char *t = c->text;
+  uint32_t n = (uint32_t)c->len;
+  while (i < n && t[i] == ' ') i++;
+  if (i < n && (t[i] == '\'' || t[i] == '"')) {
+    char q = t[i++];
+    uint32_t k = i;
+    while (k < n && t[k] != q && t[k] != '\n' && k - i < 256) k++;
+    if (k >= n || t[k] != q) return false;
+    *s = i, *e = k;
+    return k > i;
+  }
+  uint32_t k = i;
+  while (k < n && !sl__space((unsigned char)t[k]) && t[k] != '|' && t[k] != ';' && k - i < 256) k++;
+  *s = i, *e = k;
+  return k > i;
+}
+
+/* A key passed to an API client's constructor: LinodeClient("ebd397e3..."),
+ * PostmarkClient("f9747230-31d1-..."), APISession("u+8Eol8p5Q..."),
+ * algoliasearch('O41ALRK1CO', '4b061f44...'): each literal argument that is
+ * long and random, hex of 32+ or a UUID. */
+static void client_key(sl__ctx_t *c, const sl__hit_t *h) {
+  const char *t = c->text;
+  uint32_t i = h->end - 1, n = (uint32_t)c->len;
+  for (int arg = 0; arg < 4 && i < n; arg++) {
+    while (i < n && (t[i] == ' ' || t[i] == ',' || t[i] == '\n')) i++;
+    if (i >= n || (t[i] != '"' && t[i] != '\'')) return;
+    char q = t[i++];
+    uint32_t s = i;
+    while (i < n && t[i] != q && t[i] != '\n' && i - s < 256) i++;
+    if (i >= n || t[i] != q) return;
+    uint32_t m = i - s;
+    i++;
+    bool key = m >= 16 && !memchr(t + s, ' ', m) && !memchr(t + s, '/', m) &&
+               ((m >= 32 && hex_only(t + s, m)) || uuid_shape(t + s, m) || sl__looks_random(t + s, m, false));
+    if (key && !sl__is_placeholder(t + s, m)) add_secret(c, s, s + m, SL_ET_API_KEY, "client_key", 70, true);
+  }
+}
+
+/* Passwords on a command line: "mysql -u root -p'S3cr3t'" (the quoted value
+ * glued to -p), "curl -u key:secret" (after the colon), and "echo 'secret' |
+ * docker login --password-stdin" (what is echoed into the login). */
 static void cli_password(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text;
-  char q = t[h->end - 1];
-  uint32_t s = h->end, e = s;
-  while (e < c->len && t[e] != q && t[e] != '\n' && e - s < 128) e++;
-  if (e >= c->len || t[e] != q || e - s < 4 || sl__is_placeholder(t + s, e - s)) return;
+  uint32_t s, e;
+  char last = t[h->end - 1];
+  if (last == '\'' || last == '"') { /* -p'...' */
+    if (!cli_arg(c, h->end - 1, &s, &e) || e - s < 4) return;
+  } else if (last == ' ') { /* -u / --user user:secret */
+    uint32_t as, ae;
+    if (!cli_arg(c, h->end, &as, &ae)) return;
+    const char *colon = memchr(t + as, ':', ae - as);
+    if (!colon) return;
+    s = (uint32_t)(colon + 1 - t), e = ae;
+    if (e - s < 6) return;
+  } else { /* --password-stdin: the echo before the pipe on this line */
+    uint32_t ls = h->start;
+    while (ls > 0 && t[ls - 1] != '\n') ls--;
+    const char *echo = sl__find(t + ls, h->start - ls, "echo ", 5);
+    if (!echo || !cli_arg(c, (uint32_t)(echo + 5 - t), &s, &e) || e - s < 4) return;
+    if (t[s] == '$' || t[s] == '-') return; /* echo "$PASSWORD", echo -n */
+  }
+  if (sl__is_placeholder(t + s, e - s)) return;
   add_secret(c, s, e, SL_ET_PASSWORD, "cli_password", 75, true);
 }
 
@@ -482,6 +556,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   if (n < 3 || sl__is_placeholder(v, n)) return;
   if (!quoted) {
     if (v[n - 1] == ':') return; /* a label: "Password requirements:" */
+    if (v[0] == '!') return;        /* a YAML tag: "my_db_password: !vault |" */
     /* a path after the word, not assigned: "-field=password secret/prod/db" */
     if (sep != SEP_ASSIGN && memchr(v, '/', n) && path_like(v, n)) return;
     if (code_expr(v, n)) return;
@@ -513,7 +588,11 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
     p += 2;
   int sep = value_after(c, p, true, &vs, &ve, &quoted);
   if (sep == SEP_NONE) return;
-  if (sep == SEP_SPACE && !quoted) {
+  /* a long hex value after a command-line flag ("--token d23338141b5e...") */
+  bool flag = (ie - is > 2 && t[is] == '-' && t[is + 1] == '-') ||
+              (is >= 2 && t[is - 1] == '-' && t[is - 2] == '-');
+  bool flag_hex = flag && sep == SEP_SPACE && !quoted && ve - vs >= 32 && hex_only(t + vs, ve - vs);
+  if (sep == SEP_SPACE && !quoted && !flag_hex) {
     /* "Authorization: token X" / "key X": only a strictly random bare value */
     if (!sl__looks_random(t + vs, ve - vs, true)) return;
   }
@@ -544,9 +623,10 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
    * weak ("aaaa...-"): strength is not ours to judge, only placeholders are not. */
   bool weak_literal = secret_name && quoted && n >= 16 && !memchr(v, ' ', n) &&
                       !identifier_like(v, n) && sep == SEP_ASSIGN;
-  if (!weak_literal && !sl__looks_random(v, n, false)) return;
-  /* a path or URL is not the key */
+  if (!weak_literal && !flag_hex && !sl__looks_random(v, n, false)) return;
+  /* a path or URL is not the key, nor a resource name ("arn:aws:kms:...") */
   if (n > 8 && (sl__find(v, n, "://", 3) || (v[0] == '/' && memchr(v + 1, '/', n - 1)))) return;
+  if (n > 4 && (!strncmp(v, "arn:", 4) || !strncmp(v, "projects/", 9))) return;
   add_secret(c, vs, ve, SL_ET_API_KEY, "key_assignment", 65, false);
 }
 
@@ -560,12 +640,6 @@ void sl__detect_token_runs(sl__ctx_t *c, const sl__toks_t *T) {
     sl__hit_t h = {T->runs[2 * i], T->runs[2 * i + 1], 0};
     token(c, &h, &searched, &begin);
   }
-}
-
-static bool hex_only(const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (!isxdigit((unsigned char)s[i])) return false;
-  return true;
 }
 
 /* Does `w` (a literal) end right before `at`? */
@@ -624,6 +698,11 @@ static bool public_blob(const sl__ctx_t *c, uint32_t s, const char *t, size_t n,
                         uint32_t *begin) {
   const char *x = c->text;
   if (ends_before(x, s, "base64,") || ends_before(x, s, "h1:")) return true;
+  /* a Stripe publishable key, a CSP nonce, an OAuth client id (public by design) */
+  if (n > 8 && (!strncmp(t, "pk_live_", 8) || !strncmp(t, "pk_test_", 8))) return true;
+  if (ends_before(x, s, "nonce=\"") || ends_before(x, s, "nonce-") ||
+      sl__find(t, n, ".apps.googleusercontent.com", 27))
+    return true;
   /* a key's fingerprint: "SHA256:Cd8NSwnv..." */
   if (ends_before(x, s, "SHA256:") || ends_before(x, s, "SHA1:") || ends_before(x, s, "MD5:"))
     return true;
@@ -709,6 +788,7 @@ void sl__detect_secrets(sl__ctx_t *c) {
       case SL_P_URL_CRED: url_cred(c, h); break;
       case SL_P_NETRC: netrc(c, h); break;
       case SL_P_CLI_PW: cli_password(c, h); break;
+      case SL_P_CLIENT_KEY: client_key(c, h); break;
       case SL_P_PW_CUE: password_cue(c, h); break;
       case SL_P_KEY_CUE: key_cue(c, h); break;
       default: break;

@@ -96,6 +96,8 @@ static void not_persons(void **s) {
   REJECT("Customer Service said the parcel left on 4 June", "PERSON");
   REJECT("hello, this is support", "PERSON");
   REJECT("Google's email policy", "PERSON");
+  REJECT("I want a Lua function for an OpenResty access phase", "PERSON");
+  REJECT("- name: Publish\n  run: npm publish --access public", "PERSON");
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));
 }
 

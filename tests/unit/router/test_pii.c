@@ -5,6 +5,7 @@ static void email(void **s) {
   (void)s;
   EXPECT("write to jane.doe+news@example.co.uk today", "EMAIL_ADDRESS", "jane.doe+news@example.co.uk");
   REJECT("the @decorator syntax and a@b", "EMAIL_ADDRESS");
+  REJECT("dsn: \"https://examplePublicKey@o0.ingest.sentry.io/0\"", "EMAIL_ADDRESS");
   /* written out against harvesters */
   EXPECT("write to m.delacroix [at] univ-lyon2 [dot] fr instead", "EMAIL_ADDRESS",
          "m.delacroix [at] univ-lyon2 [dot] fr");
@@ -33,6 +34,7 @@ static void phone(void **s) {
   REJECT("Invoice INV-2024-00871 is due", "PHONE_NUMBER");
   REJECT("Order 7730-1193 (2x ergonomic chair) was shipped", "PHONE_NUMBER");
   REJECT("meine Bestellung Nr. 302-8841-556 vom 4. Juni", "PHONE_NUMBER");
+  REJECT("00000010  00 00 02 80 00 00 01 e0  08 06 00 00 00 35 d1 dc  |.......|", "PHONE_NUMBER");
   EXPECT("To order, call 555-123-4567", "PHONE_NUMBER", "555-123-4567");
   REJECT("match dates like 2024-03-07 but reject 2024-13-40?", "PHONE_NUMBER");
   EXPECT("Call me at 7730-1193", "PHONE_NUMBER", "7730-1193");

@@ -22,7 +22,7 @@ typedef struct {
 #define CI HS_FLAG_CASELESS
 /* The regexes scan.c's literal tables and C matchers stand for. */
 static const ref_t refs[] = {
-    {SL_P_EMAIL, 0, "@", R_FIXED, NULL, 1},
+    {SL_P_EMAIL, 0, "@|(?i:\\[at\\]|\\(at\\)|\\{at\\})", R_SOM, NULL, 0},
     {SL_P_URL, CI, "://", R_FIXED, NULL, 3},
     {SL_P_PHONE, 0, "(?:\\(\\d{1,4}\\)[ .\\-]?|\\b)\\d{2,5}(?:[ .\\-]\\d{2,8}){1,5}\\b", R_BACK,
      "0-9 .()-", 40},
@@ -49,12 +49,19 @@ static const ref_t refs[] = {
     {SL_P_IPV4, 0, "\\b\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\b", R_BACK, "0-9.", 15},
     {SL_P_DATE_NUM, 0, "\\b\\d{1,2}[/.\\-]\\d{1,2}[/.\\-](?:\\d{4}|\\d{2})\\b", R_BACK, "0-9/.-", 10},
     {SL_P_DATE_ISO, 0, "\\b(?:19|20)\\d{2}[\\-/.]\\d{1,2}[\\-/.]\\d{1,2}\\b", R_BACK, "0-9/.-", 10},
-    {SL_P_CUE_DOB, CI, "\\b(?:born|birth|birthday|birthdate|dob|d\\.o\\.b)\\b", R_SOM, NULL, 0},
-    {SL_P_CUE_PASSPORT, CI, "\\bpassport", R_FIXED, NULL, 8},
+    {SL_P_CUE_DOB, CI,
+     "\\b(?:born|birth|birthday|birthdate|dob|d\\.o\\.b|geboren|geburtsdatum|geburtstag|née|"
+     "né le|né\\(e|date de naissance|nacido|nacida|nacimiento|nato il|nata il|"
+     "data di nascita|nascido|nascida|nascimento|urodzony|urodzona|urodzenia|geboortedatum|"
+     "född|födelsedatum|fødselsdato)\\b", R_SOM, NULL, 0},
+    {SL_P_CUE_PASSPORT, CI,
+     "\\b(?:passport|reisepass|passeport|pasaporte|passaporto|paszport|paspoort|passnummer)", R_SOM,
+     NULL, 0},
     {SL_P_CUE_SSN, CI, "\\b(?:ssn|ss#|social\\s{1,3}security)", R_SOM, NULL, 0},
     {SL_P_CUE_DL, 0,
      "(?i:\\b(?:driver'?s?|drivers'|driving)[ \\-]?licen[cs]e|\\blicen[cs]e\\s{0,3}(?:no\\b|"
-     "number|#))|\\bDL\\b", R_SOM, NULL, 0},
+     "number|#)|\\b(?:führerschein|permis de conduire|licencia de conducir|carnet de conducir|"
+     "patente di guida|rijbewijs|carteira de motorista|prawo jazdy|körkort))|\\bDL\\b", R_SOM, NULL, 0},
     {SL_P_CUE_MEDICAL, CI,
      "\\b(?:medical\\s{1,3}(?:record|file|id|licen[cs]e)|patient\\s{1,3}(?:id|number|no|#|"
      "record)|health\\s{1,3}(?:insurance|plan|card|record)|insurance\\s{1,3}(?:id|number|no|"
@@ -70,7 +77,7 @@ static const ref_t refs[] = {
      "insurance)|id\\s{1,3}(?:number|no\\b|card)|aadhaa?r|voter\\s{1,3}id|personal\\s{1,3}(?:id|"
      "identification|number)|identity\\s{1,3}(?:card|number|document)|citizen\\s{1,3}id|"
      "social\\s{1,3}insurance))|\\b(?:TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|"
-     "CURP|RFC)\\b|\\bNI\\s{1,3}(?:number|no\\b)", R_SOM, NULL, 0},
+     "CURP|RFC|TFN|NRIC|CNP|PPSN)\\b|\\bNI\\s{1,3}(?:number|no\\b)", R_SOM, NULL, 0},
     {SL_P_AWS_AKID, 0, "\\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)", R_FIXED, NULL, 4},
     {SL_P_GOOGLE_KEY, 0, "\\bAIza", R_FIXED, NULL, 4},
     {SL_P_GOOGLE_OAUTH, 0, "\\bya29\\.|\\bGOCSPX-|\\b1//0", R_SOM, NULL, 0},
@@ -87,7 +94,8 @@ static const ref_t refs[] = {
      "dp\\.(?:pt|st)\\.|tvly-|SG\\.|rubygems_|sgp_|hv[sbr]\\.|do[opr]_v1_|AGE-SECRET-KEY-|"
      "[pst]k\\.eyJ|ATATT|lin_api_|pscale_(?:tkn|pw|oauth)_|glc_|figd_|ntn_|nfp_|pat-na1-|"
      "ops_|AKCp|xoxe\\.|sntrys_|PMAK-|fo1_|key-|api_|da2-|r8_|gsk_|xai-|pplx-|sk_|rk_|"
-     "pk_live_|AC|SK|dapi|re_|lsv2_(?:pt|sk)_|nvapi-|csk-|fw_|aio_|ak_|ai_)", R_SOM, NULL, 0},
+     "AC|SK|dapi|re_|lsv2_(?:pt|sk)_|nvapi-|csk-|fw_|aio_|ak_|ai_|"
+     "access_token\\$(?:production|sandbox)\\$)", R_SOM, NULL, 0},
     {SL_P_PRIVKEY, 0, "PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File-\\d", R_SOM, NULL, 0},
     {SL_P_PRIVKEY_B64, 0, "LS0tLS1CRUdJTi", R_FIXED, NULL, 14},
     {SL_P_JWT, 0, "\\beyJ", R_FIXED, NULL, 3},
@@ -96,20 +104,32 @@ static const ref_t refs[] = {
     {SL_P_PWHASH, 0,
      "\\$(?:1|2[abxy]?|5|6|y|7|apr1|argon2(?:id|i|d)|pbkdf2(?:-sha\\d+)?|scrypt|sha1|md5)\\$|"
      "\\{(?:SSHA|SHA|SMD5|CRYPT|SSHA256|SSHA512)\\}", R_SOM, NULL, 0},
-    {SL_P_PW_CUE, CI, "pass(?:w(?:or)?d|phrase|code)?|pwd|pw\\b|\\bpin\\b|credentials?|\\blog(?:in|on)\\b",
-     R_SOM, NULL, 0},
+    {SL_P_PW_CUE, CI,
+     "pass(?:w(?:or)?d|phrase|code)?|pwd|pw\\b|\\bpin\\b|credentials?|\\blog(?:in|on)\\b|passwort|"
+     "kennwort|mot de passe|mot_de_passe|motdepasse|contraseña|contrasena|senha|hasło|haslo|"
+     "wachtwoord|lösenord|losenord|salasana", R_SOM, NULL, 0},
     {SL_P_KEY_CUE, CI, "api[_\\-. ]?key|secret|token|auth|access[_\\-]?key|\\bkey\\b|_key|key_", R_SOM,
      NULL, 0},
     {SL_P_CRYPTO_BTC, 0, "\\b(?:bc1[ac-hj-np-z02-9]{25,71}|[13][a-km-zA-HJ-NP-Z1-9]{25,34})\\b", R_BACK,
      "A-Za-z0-9", 90},
-    {SL_P_CRYPTO_ETH, 0, "\\b0x[a-fA-F0-9]{40}\\b", R_FIXED, NULL, 42},
+    {SL_P_CRYPTO_ETH, 0, "\\b0x(?:[a-fA-F0-9]{64}|[a-fA-F0-9]{40})\\b", R_SOM, NULL, 0},
     {SL_P_NETRC, CI, "\\bmachine\\s", R_FIXED, NULL, 8},
+    {SL_P_CLI_PW, 0, " -p'| -p\"| -u | --user |--password-stdin", R_SOM, NULL, 0},
+    {SL_P_CLIENT_KEY, 0, "(?:Client|Session|search)\\(['\"]", R_SOM, NULL, 0},
     {SL_P_CUE_NAME2, 0,
-     "(?i:\\b(?:name\\s{0,3}(?:is|:|\\?)|named|called|signed|surname))|\\b(?:Mr|Mrs|Ms|Mx|Dr|"
-     "Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|mr|mrs|dr)\\b\\.?", R_SOM, NULL, 0},
+     "(?i:\\bname(?:\\(s\\))?(?:'s|’s|\\s{0,3}(?:is|:|\\?))|\\b(?:nome|nom|nombre|prénom|vorname|"
+     "nachname|apellido|apellidos|forename|forenames|navn|namn|imię|nazwisko|naam)\\b(?:\\(s\\))?"
+     "(?:'s|’s|\\s{0,3}(?:is|:|\\?))|\\b(?:named|called|signed|surname)|\\b(?:a nome|a nombre de|"
+     "au nom de|im namen von)\\b)|\\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|mr|mrs|dr)"
+     "\\b\\.?", R_SOM, NULL, 0},
     {SL_P_CUE_NAME1, CI,
      "\\b(?:hi|hello|hey|thanks|thank you|sincerely|regards|i am|i'm|patient|customer|"
-     "employee|attn|cc|beneficiary|contact)\\b", R_SOM, NULL, 0},
+     "employee|attn|cc|beneficiary|contact|cheers|best wishes|bises|bisous|cordialement|saludos|"
+     "abrazos|grüße|gruesse|groetjes|saluti|ciao|hola|bonjour|hallo|it's|it is|this is|here's|"
+     "cardholder|card holder|account holder|holder|inhaber|inhaberin|recipient|addressee|guest|"
+     "traveler|traveller|passenger|tenant|applicant|candidate|insured|policyholder|signed by|"
+     "emergency contact|destinataire|empfänger|destinatario|bill to|ship to|sold to|deliver to|"
+     "c/o|care of|soy|je suis|ich bin|me llamo|je m'appelle|mi chiamo)\\b", R_SOM, NULL, 0},
 };
 #undef CI
 #define NREF (sizeof refs / sizeof refs[0])
@@ -211,6 +231,12 @@ static const char *const frags[] = {
     "\"private_key_id\" :", "\"private_key_id\"x", "\"service_account\"",
     "abc8Q~ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "x1Q~abcdefghijklmnopqrstuvwxyz01234", "Q~", "ab9Q~",
     " ", "  ", "\n", "\t", "_", "-", ".", ",", ":", "'", "\"", "(", ")", "/", "#", "x", "Z", "9", "\xc3\xa9",
+    /* the cue words added for other languages and forms */
+    "it's", "this is", "Cardholder", "holder", "placeholder", "nom", "nominal", "Nome:", "Forename(s):",
+    "name's", "name’s", "a nome", "soy", "Bises", "ciao", "c/o", "geboren", "né(e)", "née", "né le",
+    "Reisepass", "Führerschein", "permis de conduire", "TFN", "NRIC", "mot_de_passe", "Passwort",
+    "contraseña", " -p'", " -p\"", " -u ", " --user ", "--password-stdin", "[at]", "(AT)", "{at}",
+    "access_token$production$", "Client(\"", "Session('", "search('", "client(", "0x65067e1242de3e04710b65723cb5dd721028f24cd1de36a31d620b67a639bb50",
 };
 #define NFRAG (sizeof frags / sizeof frags[0])
 

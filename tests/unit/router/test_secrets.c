@@ -73,6 +73,25 @@ static void passwords(void **s) {
   EXPECT("  514  mysql -u root -p'S3cr3t!Db2024' -h db01.internal", "PASSWORD", "S3cr3t!Db2024");
   EXPECT("app.secret_key = b'ec37371af8828d2a4a193742f2506ec50b12d81d98f5ddf3'", "API_KEY",
          "ec37371af8828d2a4a193742f2506ec50b12d81d98f5ddf3");
+  /* command lines: curl -u, a password piped to --password-stdin, a hex token after a flag */
+  EXPECT("$ curl -u 05322b0aff4127af35b0199db0bf57ad:845e2863f6944fc45c8f74412a9080a0 'https://x.io'",
+         "PASSWORD", "845e2863f6944fc45c8f74412a9080a0");
+  EXPECT("echo 'FppyT9MP;fd5Tb_lwxcg' | docker login fra.ocir.io -u 'ci' --password-stdin", "PASSWORD",
+         "FppyT9MP;fd5Tb_lwxcg");
+  EXPECT("$ tea login add --url https://git.lab.lan --token d23338141b5e8fbd78d84c2cfff854acced15dc6",
+         "API_KEY", "d23338141b5e8fbd78d84c2cfff854acced15dc6");
+  /* keys given to API clients; a key in a URL's user part (Sentry DSN); an
+   * Ethereum private key */
+  EXPECT("client = LinodeClient(\"ebd397e387e3e3785b0e70260c4447b80c378a42f07643fb97ca05b74f9d6380\")",
+         "API_KEY", "ebd397e387e3e3785b0e70260c4447b80c378a42f07643fb97ca05b74f9d6380");
+  EXPECT("const client = algoliasearch('O41ALRK1CO', '4b061f44207d3dcb941ed76877fb28b3');", "API_KEY",
+         "4b061f44207d3dcb941ed76877fb28b3");
+  EXPECT("var client = new PostmarkClient(\"f9747230-31d1-4343-a67f-4c6d03d911b8\");", "API_KEY",
+         "f9747230-31d1-4343-a67f-4c6d03d911b8");
+  EXPECT("dsn=\"https://7c5bdeec696202495163637ad410b428@o878167.ingest.sentry.io/5086240\"", "API_KEY",
+         "7c5bdeec696202495163637ad410b428");
+  EXPECT("  accounts: [\"0x65067e1242de3e04710b65723cb5dd721028f24cd1de36a31d620b67a639bb50\"],",
+         "PRIVATE_KEY", "0x65067e1242de3e04710b65723cb5dd721028f24cd1de36a31d620b67a639bb50");
   /* pwdump lines: the NT hash */
   EXPECT("svc_sql:1104:aad3b435b51404eeaad3b435b51404ee:5fe8c31736267e788f0547f67c5ff3de:::", "PASSWORD",
          "5fe8c31736267e788f0547f67c5ff3de");
@@ -115,6 +134,19 @@ static void placeholders_are_not_secrets(void **s) {
       "pw = keyring.get_password(\"lumenfold-sync\", getpass.getuser())",
       "keyring.set_password(\"lumenfold-sync\", getpass.getuser(), pw)",
       "$ vault kv get -field=password secret/prod/orders-db",
+      /* public or not secret: a publishable key, a nonce, an OAuth client id, a
+       * KMS key ARN, a YAML tag, a pattern for keys, a Sentry DSN placeholder,
+       * a transaction hash, echoing a variable into a login */
+      "const stripe = Stripe('pk_live_5100f8OQAjxuLmm0KhKtIRrtUUoS1miMYH1xUnKx8ZqjKoHjbhGhpJw3rwmG4d225KzKY5eHm');",
+      "<script nonce=\"fsH1THHsXvK26ETyBD+Pfw==\">",
+      "GOOGLE_CLIENT_ID=704133771176-6fzzh6bfnkzkx6no5j8uoz2u88n8x58q.apps.googleusercontent.com",
+      "kms_master_key_id = \"arn:aws:kms:eu-west-1:362520534356:key/97cfa1f4-2feb-4a10-9291-2a487129b285\"",
+      "my_db_password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n",
+      "  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\\s\\S]+?-----END [A-Z ]*PRIVATE KEY-----/g,",
+      "  dsn: \"https://examplePublicKey@o0.ingest.sentry.io/0\",",
+      "  tx hash:  0xbe751f9ebc82e22a19f222a5f72ef4745ec59bdc7ae8b720ece2cbb4e3bebd66",
+      "echo \"$CR_PAT\" | docker login ghcr.io -u bob --password-stdin",
+      "c = HttpClient(\"https://example.com/api/v1\")",
       /* a wallet-shaped run inside a PGP public key */
       "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGZevZE2lW1aFM7d2Cx0EmBeJQuDAk85MN1KeR7Jpl9sAteH/NCU1KYI0ItO\n"
       "364XR70Ch/FJwNWJzinY/lJ3hue8cKtUn7/1M1qAKNkKKvMDTBngUhfr8RWgcJMT\n-----END PGP PUBLIC KEY BLOCK-----",
