@@ -197,8 +197,9 @@ static const char *const languages[] = {"ruby", "julia", "crystal", "dart", "elm
 
 static bool in_list(const char *text, const sl__tok_t *t, const char *const *list) {
   size_t n = t->e - t->s;
+  char c0 = (char)(text[t->s] | 32); /* the lists are lower-case ASCII: most words differ here */
   for (const char *const *w = list; *w; w++)
-    if (strlen(*w) == n && !strncasecmp(text + t->s, *w, n)) return true;
+    if ((*w)[0] == c0 && strlen(*w) == n && !strncasecmp(text + t->s, *w, n)) return true;
   return false;
 }
 
@@ -290,20 +291,22 @@ static const char *const personal_nouns[] = {
 static bool foreign_run(const sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, size_t i, size_t j) {
   const char *text = c->text;
   const sl__tok_t *last = &T->v[j - 1];
-  /* the context first: it is cheap, and most runs have none */
-  bool context = false;
-  if (possessive_tok(text, last)) {
+  /* cheapest first: the words' own context, then the lexicon, then the
+   * candidates found so far (a walk over them) */
+  bool possessive = possessive_tok(text, last), context = false;
+  if (possessive) {
     for (size_t k = j; k < T->n && k < j + 3 && !T->v[k].nl_before && !context; k++)
       context = in_list(text, &T->v[k], personal_nouns);
-  } else if (j - i >= 2) {
-    context = (j < T->n && !T->v[j].nl_before && !T->v[j].punct_before &&
-               in_list(text, &T->v[j], person_verbs)) ||
-              personal_data_near(c, T->v[i].s, last->e);
+    if (!context) return false;
+  } else if (j - i < 2) {
+    return false;
+  } else {
+    context = j < T->n && !T->v[j].nl_before && !T->v[j].punct_before &&
+              in_list(text, &T->v[j], person_verbs);
   }
-  if (!context) return false;
   for (size_t k = i; k < j; k++)
     if (!foreign_word(text, &T->v[k], sl__tok_flags(g, text, &T->v[k]))) return false;
-  return true;
+  return context || personal_data_near(c, T->v[i].s, last->e);
 }
 
 /* Pronoun close after a word: "X is very reliable ... on him". */

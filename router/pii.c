@@ -5,6 +5,7 @@
 #include "router_int.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <string.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -50,12 +51,19 @@ static bool cue_near_idx(const cue_index_t *ix, uint32_t pos, uint32_t win, uint
 /* Does one of `words` (lower-case) start at a word start within `win` bytes
  * before pos? One pass over the window, comparing only the words that begin
  * with the byte at hand (this runs for every phone-, card- and digit-shaped hit). */
-static bool ci_word_before(const char *t, uint32_t pos, uint32_t win, const char *const *words) {
+/* A word list and the set of its words' first bytes (most positions start none),
+ * made once (wordsets_init). */
+typedef struct {
+  const char *const *words;
+  uint64_t first[4];
+} wordset_t;
+
+static bool ci_word_before(const char *t, uint32_t pos, uint32_t win, const wordset_t *ws) {
   uint32_t lo = pos > win ? pos - win : 0;
+  const char *const *words = ws->words;
+  const uint64_t *first = ws->first;
   char low[128];
   size_t n = sl__lower_copy(t + lo, pos - lo, low, sizeof low);
-  uint64_t first[4] = {0}; /* the words' first bytes: most positions start none */
-  for (const char *const *w = words; *w; w++) first[(unsigned char)(*w)[0] >> 6] |= 1ull << ((*w)[0] & 63);
   for (size_t k = 0; k < n; k++) {
     size_t i = k + lo;
     unsigned char b = (unsigned char)low[k];
@@ -88,6 +96,21 @@ static const char *const id_words[] = {"order", "invoice", "ticket", "reference"
                                        "fattura", "bestelling", "factuur", "zamówienie", NULL};
 static const char *const card_words[] = {"card", "visa", "mastercard", "amex", "credit", "debit",
                                          "cc", NULL};
+
+/* Words before a 0x + 64 hex value that make it a private key, not a hash. */
+static const char *const eth_key_words[] = {"private", "priv", "secret", "account", "signer",
+                                            "wallet", "deployer", "mnemonic", "key", NULL};
+
+static wordset_t phone_set = {phone_words, {0}}, card_set = {card_words, {0}},
+                 id_set = {id_words, {0}}, eth_key_set = {eth_key_words, {0}};
+static pthread_once_t wordsets_once = PTHREAD_ONCE_INIT;
+
+static void wordsets_init(void) {
+  wordset_t *sets[] = {&phone_set, &card_set, &id_set, &eth_key_set};
+  for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++)
+    for (const char *const *w = sets[k]->words; *w; w++)
+      sets[k]->first[(unsigned char)(*w)[0] >> 6] |= 1ull << ((*w)[0] & 63);
+}
 
 /* Major-issuer prefixes: a Luhn-valid run that starts like a real card number. */
 static bool iin_plausible(const char *d, size_t nd) {
@@ -129,7 +152,7 @@ static void card_at(sl__ctx_t *c, uint32_t s, uint32_t e) {
     }
   if (nd < 12 || nd > 19) return;
   if (!sl__luhn(c->text + h->start, h->end - h->start)) return;
-  bool cue = ci_word_before(c->text, h->start, 48, card_words);
+  bool cue = ci_word_before(c->text, h->start, 48, &card_set);
   if (!iin_plausible(d, nd) && !cue) return;
   sl__cands_add(c->out, h->start, h->end, SL_ET_CREDIT_CARD, "credit_card", 60);
 }
@@ -217,10 +240,10 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   }
   /* Long space-separated runs of short numbers are lists, not phones, unless a
    * phone word is close. */
-  bool cue = ci_word_before(c->text, s, 40, phone_words) || french_phone(c->text + s, e - s);
+  bool cue = ci_word_before(c->text, s, 40, &phone_set) || french_phone(c->text + s, e - s);
   if (!intl && !cue) {
     /* what names the number: "Order 7730-1193", "ticket 4411-2093" */
-    if (ci_word_before(c->text, s, 20, id_words)) return;
+    if (ci_word_before(c->text, s, 20, &id_set)) return;
     /* the shape of an ISO date: "2024-13-40" */
     if (e - s == 10 && c->text[s + 4] == '-' && c->text[s + 7] == '-') return;
     /* byte pairs, as in a hex dump ("49 48 44 52"): no phone is written so */
@@ -237,7 +260,7 @@ static void digits_run(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t s = h->start, e = h->end, n = e - s;
   if (decimal_context(c, s, e)) return;
   if (n >= 12) card(c, h);
-  if ((n == 10 || n == 11) && ci_word_before(c->text, s, 40, phone_words))
+  if ((n == 10 || n == 11) && ci_word_before(c->text, s, 40, &phone_set))
     sl__cands_add(c->out, s, e, SL_ET_PHONE_NUMBER, "phone", 28);
 }
 
@@ -391,10 +414,6 @@ static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
   sl__cands_add(c->out, s, e, type, det, prio);
 }
 
-/* Words before a 0x + 64 hex value that make it a private key, not a hash. */
-static const char *const eth_key_words[] = {"private", "priv", "secret", "account", "signer",
-                                            "wallet", "deployer", "mnemonic", "key", NULL};
-
 static void crypto(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text + h->start;
   size_t n = h->end - h->start;
@@ -403,7 +422,7 @@ static void crypto(sl__ctx_t *c, const sl__hit_t *h) {
      * transaction hash has the same shape and no such word before it */
     uint32_t ls = h->start;
     while (ls > 0 && h->start - ls < 64 && c->text[ls - 1] != '\n') ls--;
-    if (ci_word_before(c->text, h->start, h->start - ls, eth_key_words))
+    if (ci_word_before(c->text, h->start, h->start - ls, &eth_key_set))
       sl__cands_add(c->out, h->start, h->end, SL_ET_PRIVATE_KEY, "eth_private_key", 90);
     return;
   }
@@ -418,7 +437,7 @@ static void crypto(sl__ctx_t *c, const sl__hit_t *h) {
     }
     if (!up || !lo || dg < 2 || sl__entropy(t, n) < 4.0) return;
   }
-  if (sl__in_public_block(c->text, c->len, h->start)) return; /* base64 of a public key */
+  if (sl__in_public_block(c, h->start)) return; /* base64 of a public key */
   sl__cands_add(c->out, h->start, h->end, SL_ET_CRYPTO, "crypto_wallet", 50);
 }
 
@@ -527,6 +546,7 @@ static void url(sl__ctx_t *c, const sl__hit_t *h) {
 }
 
 void sl__detect_pii(sl__ctx_t *c) {
+  pthread_once(&wordsets_once, wordsets_init);
   /* index the DOB and SSN cues first */
   size_t nc[2] = {0};
   for (size_t i = 0; i < c->hits->n; i++) {

@@ -107,7 +107,7 @@ enum {
   SL_P_AZURE_SECRET, SL_P_GITHUB, SL_P_GITLAB, SL_P_SLACK, SL_P_SLACK_HOOK, SL_P_STRIPE,
   SL_P_OPENAI, SL_P_ANTHROPIC, SL_P_VENDOR, SL_P_PRIVKEY, SL_P_PRIVKEY_B64, SL_P_JWT,
   SL_P_BASIC_AUTH, SL_P_BEARER, SL_P_PWHASH, SL_P_PW_CUE, SL_P_KEY_CUE,
-  SL_P_CRYPTO_BTC, SL_P_CRYPTO_ETH, SL_P_NETRC, SL_P_CLI_PW, SL_P_CLIENT_KEY, SL_P_CUE_NAME2, SL_P_CUE_NAME1,
+  SL_P_CRYPTO_BTC, SL_P_CRYPTO_ETH, SL_P_NETRC, SL_P_CLI_PW, SL_P_CLIENT_KEY, SL_P_PEM_PUBLIC, SL_P_CUE_NAME2, SL_P_CUE_NAME1,
   SL_P__COUNT
 };
 
@@ -163,8 +163,9 @@ void sl__lexicon_init(void);
 
 void sl__detect_pii(sl__ctx_t *c);
 /* Is `at` inside a PEM block that holds no secret (certificate, public key,
- * PGP public key or signature), opened within 16 KB before it? */
-bool sl__in_public_block(const char *text, size_t len, uint32_t at);
+ * PGP public key or signature): is the nearest block opened before it, within
+ * 16 KB, one of those (from the multi-pattern pass's hits)? */
+bool sl__in_public_block(const sl__ctx_t *c, uint32_t at);
 void sl__detect_secrets(sl__ctx_t *c);
 
 /* Gazetteer (names.c). Flags per lower-cased word. */

@@ -119,6 +119,7 @@ static const pat_t pats[] = {
     {SL_P_NETRC, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CLI_PW, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CLIENT_KEY, 0, NULL, ST_LIT, NULL, 0},
+    {SL_P_PEM_PUBLIC, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_NAME2, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_NAME1, 0, NULL, ST_LIT, NULL, 0},
 };
@@ -266,6 +267,10 @@ static const litset_t litsets[] = {
      * "PRIVATE KEY BLOCK-----" together made Hyperscan build a 0.93 MB database
      * (94 KB without them), so the tail is checked in C (pem_tail) */
     {SL_P_PRIVKEY, 0, 0, P_PEM, "PRIVATE KEY", NULL},
+    /* blocks that hold nothing secret: random-looking runs inside them are not keys */
+    {SL_P_PEM_PUBLIC, 0, 0, P_NONE,
+     "-----BEGIN CERTIFICATE|-----BEGIN PUBLIC KEY|-----BEGIN PGP PUBLIC KEY|-----BEGIN PGP SIGNATURE|"
+     "-----BEGIN X509 CRL", NULL},
     {SL_P_PRIVKEY, 0, 0, P_DIGIT, "PuTTY-User-Key-File-", NULL},
     {SL_P_PRIVKEY_B64, 0, 0, P_NONE, "LS0tLS1CRUdJTi", NULL},
     {SL_P_JWT, 0, B_L, P_NONE, "eyJ", NULL},

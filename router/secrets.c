@@ -378,6 +378,7 @@ static bool identifier_like(const char *s, size_t n) {
 /* A reference to a value, not a value: "random_password.db.result",
  * "var.db_password", "config.password" (bare identifiers joined by dots). */
 static bool dotted_reference(const char *s, size_t n) {
+  if (!memchr(s, '.', n)) return false;
   static const char *const roots[] = {"var", "vars", "local", "locals", "data", "module", "config",
                                       "settings", "env", "cfg", "conf", "args", "params",
                                       "options", "opts", "secrets", "input", "inputs", "props",
@@ -630,15 +631,47 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   add_secret(c, vs, ve, SL_ET_API_KEY, "key_assignment", 65, false);
 }
 
-static void token(sl__ctx_t *c, const sl__hit_t *h, uint32_t *searched, uint32_t *begin);
+/* The nearest PEM block opened before `at` (within 16 KB) holds nothing secret?
+ * The blocks are the multi-pattern pass's hits: SL_P_PEM_PUBLIC at a
+ * certificate's, public key's, CRL's or PGP public block's BEGIN, SL_P_PRIVKEY
+ * at a private key's header. *from is where to resume in the hits: the callers
+ * ask in text order. */
+static bool public_block_from(const sl__ctx_t *c, uint32_t at, size_t *from, int *last,
+                              uint32_t *last_at) {
+  const sl__hits_t *h = c->hits;
+  for (; *from < h->n && h->v[*from].start < at; (*from)++) {
+    unsigned id = h->v[*from].id;
+    if (id == SL_P_PEM_PUBLIC || id == SL_P_PRIVKEY) {
+      *last = (int)id;
+      *last_at = h->v[*from].start;
+    }
+  }
+  return *last == SL_P_PEM_PUBLIC && at - *last_at <= 16384;
+}
+
+bool sl__in_public_block(const sl__ctx_t *c, uint32_t at) {
+  size_t from = 0;
+  int last = -1;
+  uint32_t last_at = 0;
+  return public_block_from(c, at, &from, &last, &last_at);
+}
+
+/* The state of public_block_from() across the runs of one text. */
+typedef struct {
+  size_t from;
+  int last;
+  uint32_t last_at;
+} pem_walk_t;
+
+static void token(sl__ctx_t *c, const sl__hit_t *h, pem_walk_t *pw);
 
 /* Long runs of token bytes, found by the tokenizer's pass (a bounded-repeat
  * pattern for them was the costliest part of the Hyperscan database). */
 void sl__detect_token_runs(sl__ctx_t *c, const sl__toks_t *T) {
-  uint32_t searched = 0, begin = UINT32_MAX; /* in_public_pem's search */
+  pem_walk_t pw = {0, -1, 0};
   for (size_t i = 0; i < T->n_runs; i++) {
     sl__hit_t h = {T->runs[2 * i], T->runs[2 * i + 1], 0};
-    token(c, &h, &searched, &begin);
+    token(c, &h, &pw);
   }
 }
 
@@ -648,54 +681,11 @@ static bool ends_before(const char *text, uint32_t at, const char *w) {
   return at >= m && !memcmp(text + at - m, w, m);
 }
 
-/* A PEM block type that holds no secret: certificate, public key, CRL, PGP
- * public key or signature (k: the text after "-----BEGIN "). */
-static bool public_pem_type(const char *k, size_t left) {
-#define IS(w) (left >= sizeof w - 1 && !memcmp(k, w, sizeof w - 1))
-  return IS("CERTIFICATE") || IS("PUBLIC KEY") || IS("X509 CRL") || IS("PGP PUBLIC KEY") ||
-         IS("PGP SIGNATURE");
-#undef IS
-}
-
-/* Is a PEM block that holds no secret (certificate, public key) the nearest
- * one opened before `at`, within 16 KB? The runs come in text order, so the
- * search goes on from where the last one stopped (*searched, *begin: the last
- * "-----BEGIN " found, or UINT32_MAX). */
-static bool in_public_pem(const char *text, size_t len, uint32_t at, uint32_t *searched,
-                          uint32_t *begin) {
-  static const char open[] = "-----BEGIN ";
-  const uint32_t m = sizeof open - 1;
-  while (*searched < at) {
-    const char *p = sl__find(text + *searched, at - *searched, open, m);
-    if (!p) {
-      *searched = at;
-      break;
-    }
-    *begin = (uint32_t)(p - text);
-    *searched = *begin + m;
-  }
-  if (*begin == UINT32_MAX || at - *begin > 16384) return false;
-  return public_pem_type(text + *begin + m, len - (*begin + m));
-}
-
-bool sl__in_public_block(const char *text, size_t len, uint32_t at) {
-  uint32_t lo = at > 16384 ? at - 16384 : 0;
-  for (uint32_t p = at; p > lo;) {
-    const char *b = memrchr(text + lo, 'B', p - lo);
-    if (!b) return false;
-    p = (uint32_t)(b - text);
-    if (p >= lo + 5 && len - p >= 6 && !memcmp(b - 5, "-----BEGIN ", 11))
-      return public_pem_type(b + 6, len - p - 6);
-  }
-  return false;
-}
-
 /* Random-looking but public by construction: an inline image or file
  * ("data:image/png;base64,..."), an SSH public key ("ssh-ed25519 AAAA..."),
  * a package integrity hash ("sha512-...", go.sum "h1:..."), the body of a
  * certificate or public key block. */
-static bool public_blob(const sl__ctx_t *c, uint32_t s, const char *t, size_t n, uint32_t *searched,
-                        uint32_t *begin) {
+static bool public_blob(const sl__ctx_t *c, uint32_t s, const char *t, size_t n, pem_walk_t *pw) {
   const char *x = c->text;
   if (ends_before(x, s, "base64,") || ends_before(x, s, "h1:")) return true;
   /* a Stripe publishable key, a CSP nonce, an OAuth client id (public by design) */
@@ -719,10 +709,10 @@ static bool public_blob(const sl__ctx_t *c, uint32_t s, const char *t, size_t n,
     if (!strncmp(x + w, "ssh-", 4) || !strncmp(x + w, "ecdsa-", 6) || !strncmp(x + w, "sk-", 3))
       return true;
   }
-  return in_public_pem(x, c->len, s, searched, begin);
+  return public_block_from(c, s, &pw->from, &pw->last, &pw->last_at);
 }
 
-static void token(sl__ctx_t *c, const sl__hit_t *h, uint32_t *searched, uint32_t *begin) {
+static void token(sl__ctx_t *c, const sl__hit_t *h, pem_walk_t *pw) {
   uint32_t s = h->start, e = h->end;
   /* trim punctuation at the ends of a run */
   while (s < e && strchr("-_./=+!~", c->text[s])) s++;
@@ -740,8 +730,8 @@ static void token(sl__ctx_t *c, const sl__hit_t *h, uint32_t *searched, uint32_t
     add_secret(c, s, e, SL_ET_PASSWORD, "password_hash", 80, true);
     return;
   }
-  if (public_blob(c, s, t, n, searched, begin)) return;
   if (!sl__looks_random(t, n, true)) return;
+  if (public_blob(c, s, t, n, pw)) return;
   add_secret(c, s, e, SL_ET_API_KEY, "random_token", 20, true);
 }
 

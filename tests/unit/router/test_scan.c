@@ -116,6 +116,8 @@ static const ref_t refs[] = {
     {SL_P_NETRC, CI, "\\bmachine\\s", R_FIXED, NULL, 8},
     {SL_P_CLI_PW, 0, " -p'| -p\"| -u | --user |--password-stdin", R_SOM, NULL, 0},
     {SL_P_CLIENT_KEY, 0, "(?:Client|Session|search)\\(['\"]", R_SOM, NULL, 0},
+    {SL_P_PEM_PUBLIC, 0, "-----BEGIN (?:CERTIFICATE|PUBLIC KEY|PGP PUBLIC KEY|PGP SIGNATURE|X509 CRL)",
+     R_SOM, NULL, 0},
     {SL_P_CUE_NAME2, 0,
      "(?i:\\bname(?:\\(s\\))?(?:'s|’s|\\s{0,3}(?:is|:|\\?))|\\b(?:nome|nom|nombre|prénom|vorname|"
      "nachname|apellido|apellidos|forename|forenames|navn|namn|imię|nazwisko|naam)\\b(?:\\(s\\))?"
@@ -236,7 +238,8 @@ static const char *const frags[] = {
     "name's", "name’s", "a nome", "soy", "Bises", "ciao", "c/o", "geboren", "né(e)", "née", "né le",
     "Reisepass", "Führerschein", "permis de conduire", "TFN", "NRIC", "mot_de_passe", "Passwort",
     "contraseña", " -p'", " -p\"", " -u ", " --user ", "--password-stdin", "[at]", "(AT)", "{at}",
-    "access_token$production$", "Client(\"", "Session('", "search('", "client(", "0x65067e1242de3e04710b65723cb5dd721028f24cd1de36a31d620b67a639bb50",
+    "access_token$production$", "Client(\"", "Session('", "search('", "client(",
+    "-----BEGIN CERTIFICATE-----", "-----BEGIN PUBLIC KEY", "-----BEGIN PGP SIGNATURE", "-----BEGIN ", "0x65067e1242de3e04710b65723cb5dd721028f24cd1de36a31d620b67a639bb50",
 };
 #define NFRAG (sizeof frags / sizeof frags[0])
 
