@@ -566,7 +566,8 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
       /* a first name said to ("just ask dmitri", "forward it to marcus"), or
        * called at the start ("sarah, can you ...") */
-      else if ((f1 & SL_GZ_FIRST) && namey(f1) && !(f1 & (SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER)) &&
+      else if ((f1 & SL_GZ_FIRST) && namey(f1) &&
+               !(f1 & (SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER)) &&
                ((i > 0 && !t->punct_before && !t->nl_before &&
                  (in_list(text, &T->v[i - 1], to_person) || in_list(text, &T->v[i - 1], to_whom))) ||
                 (i == 0 && u->punct_before == ',')))

@@ -22,7 +22,8 @@ static bool hex_only(const char *s, size_t n) {
 static bool uuid_shape(const char *s, size_t n) {
   if (n != 36) return false;
   for (size_t i = 0; i < n; i++)
-    if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !isxdigit((unsigned char)s[i])) return false;
+    if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+      return false;
   return true;
 }
 
@@ -485,8 +486,10 @@ static void client_key(sl__ctx_t *c, const sl__hit_t *h) {
     uint32_t m = i - s;
     i++;
     bool key = m >= 16 && !memchr(t + s, ' ', m) && !memchr(t + s, '/', m) &&
-               ((m >= 32 && hex_only(t + s, m)) || uuid_shape(t + s, m) || sl__looks_random(t + s, m, false));
-    if (key && !sl__is_placeholder(t + s, m)) add_secret(c, s, s + m, SL_ET_API_KEY, "client_key", 70, true);
+               ((m >= 32 && hex_only(t + s, m)) || uuid_shape(t + s, m) ||
+                sl__looks_random(t + s, m, false));
+    if (key && !sl__is_placeholder(t + s, m))
+      add_secret(c, s, s + m, SL_ET_API_KEY, "client_key", 70, true);
   }
 }
 
