@@ -192,6 +192,15 @@ static void add(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_
   sl__cands_add(c->out, T->v[a].s, T->v[b].e, SL_ET_STREET_ADDRESS, "street_address", 36);
 }
 
+/* Is the number at `at` part of an HTTP status line ("HTTP/1.1 502 Bad Gateway")? */
+static bool http_status_line(const char *text, uint32_t at) {
+  uint32_t ls = at;
+  while (ls > 0 && at - ls < 16 && text[ls - 1] != '\n') ls--;
+  for (uint32_t p = ls; p + 5 <= at; p++)
+    if (!memcmp(text + p, "HTTP/", 5)) return true;
+  return false;
+}
+
 /* Every rule hangs off a number (house number, box number, ZIP), so the pass
  * costs little on text without numbers. */
 void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T) {
@@ -224,6 +233,8 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       continue;
     }
     if (!housenum(text, t) || j < done) continue;
+    /* an HTTP status line ("HTTP/1.1 502 Bad Gateway") */
+    if (j >= 1 && t->s >= 5 && http_status_line(text, t->s)) continue;
     bool nl0 = t->nl_before == 0;
     /* Post-office and military boxes: "P.O. Box 149", "PSC 9009, Box 9725", "APO AA 33274" */
     if (j >= 1 && nl0) {
@@ -276,7 +287,11 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
         for (size_t m = j + 1; m <= k; m++) {
           if (m < k) long_word |= T->v[m].e - T->v[m].s >= 3;
           /* "6$ units divides a circle", "13 units. Point": not one name */
-          if (T->v[m].punct_before && T->v[m].punct_before != ',' && T->v[m].punct_before != '\'') joined = false;
+          /* (a comma only right after the number, "Plot 69, Awolowo Road"; not inside
+           * the name: "2020  Software Engineer, Helix Bank") */
+          if (T->v[m].punct_before && T->v[m].punct_before != '\'' &&
+              !(T->v[m].punct_before == ',' && m == j + 1))
+            joined = false;
           if (T->v[m].caps & 1) proper = true;
           else if (T->has_upper && m < k) joined = false; /* "3 Goals in the Park" */
         }

@@ -56,7 +56,9 @@ static const char *const veto[] = {
     "telecom", "telekom", "logistics", "digital", "analytics", "robotics", "foods",
     "electronics", "chemicals", "semiconductor", "mobility", "pharmaceuticals", "biotech",
     "therapeutics", "motor", "airline", "shipping", "freight", "realty", "properties",
-    "investments", "securities", "finance", "financial", "insurance", NULL};
+    "investments", "securities", "finance", "financial", "insurance", "trading", "imports",
+    "exports", "supply", "supplies", "consultancy", "brewing", "brewery", "bakery", "farms",
+    "textiles", NULL};
 
 static const char *const honorific[] = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof",
                                         "professor", "sir", "madam", "madame", "mme", "herr",
@@ -183,6 +185,9 @@ static const char *const not_after[] = {"the", "a", "an", "this", "that", "these
 static const char *const to_person[] = {"tell", "ask", "call", "email", "text", "ping",
                                         "thank", "remind", "invite", "message", "meet", "cc",
                                         "notify", "inform", "contact", "phone", "visit", NULL};
+/* After a name the lexicon does not know: "Thao Dang has spent twelve years". */
+static const char *const person_states[] = {"has", "had", "is", "was", "leads", "works", "lives",
+                                            "joined", "spent", "holds", "owns", "will", NULL};
 /* Before a lower-case first name in lower-case text: "send it to marcus". */
 static const char *const to_whom[] = {"to", "with", "from", NULL};
 /* What people do, right after a first name that opens a sentence. */
@@ -302,7 +307,7 @@ static bool foreign_run(const sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, s
     return false;
   } else {
     context = j < T->n && !T->v[j].nl_before && !T->v[j].punct_before &&
-              in_list(text, &T->v[j], person_verbs);
+              (in_list(text, &T->v[j], person_verbs) || in_list(text, &T->v[j], person_states));
   }
   for (size_t k = i; k < j; k++)
     if (!foreign_word(text, &T->v[k], sl__tok_flags(g, text, &T->v[k]))) return false;

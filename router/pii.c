@@ -101,12 +101,19 @@ static const char *const card_words[] = {"card", "visa", "mastercard", "amex", "
 static const char *const eth_key_words[] = {"private", "priv", "secret", "account", "signer",
                                             "wallet", "deployer", "mnemonic", "key", NULL};
 
+/* Words of arithmetic around a bare digit run: a number, not a phone. */
+static const char *const math_words[] = {"decimal", "hexadecimal", "binary", "octal", "convert",
+                                         "prime", "divisible", "digit", "factor", "compute",
+                                         "calculate", "luhn", "modulo", "square", "integer",
+                                         "sum", "multiply", "divide", NULL};
+
 static wordset_t phone_set = {phone_words, {0}}, card_set = {card_words, {0}},
-                 id_set = {id_words, {0}}, eth_key_set = {eth_key_words, {0}};
+                 id_set = {id_words, {0}}, eth_key_set = {eth_key_words, {0}},
+                 math_set = {math_words, {0}};
 static pthread_once_t wordsets_once = PTHREAD_ONCE_INIT;
 
 static void wordsets_init(void) {
-  wordset_t *sets[] = {&phone_set, &card_set, &id_set, &eth_key_set};
+  wordset_t *sets[] = {&phone_set, &card_set, &id_set, &eth_key_set, &math_set};
   for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++)
     for (const char *const *w = sets[k]->words; *w; w++)
       sets[k]->first[(unsigned char)(*w)[0] >> 6] |= 1ull << ((*w)[0] & 63);
@@ -260,7 +267,11 @@ static void digits_run(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t s = h->start, e = h->end, n = e - s;
   if (decimal_context(c, s, e)) return;
   if (n >= 12) card(c, h);
-  if ((n == 10 || n == 11) && ci_word_before(c->text, s, 40, &phone_set))
+  /* a bare run needs a phone word, and no arithmetic around it ("convert the
+   * decimal number 4294967295 to hex", "does 79927398713 pass the Luhn check") */
+  if ((n == 10 || n == 11) && ci_word_before(c->text, s, 40, &phone_set) &&
+      !ci_word_before(c->text, s, 40, &math_set) &&
+      !ci_word_before(c->text, e + 40 < c->len ? e + 40 : (uint32_t)c->len, 40, &math_set))
     sl__cands_add(c->out, s, e, SL_ET_PHONE_NUMBER, "phone", 28);
 }
 

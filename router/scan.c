@@ -323,7 +323,7 @@ static const litset_t litsets[] = {
      "cardholder|card holder|account holder|holder|inhaber|inhaberin|recipient|addressee|guest|"
      "traveler|traveller|passenger|tenant|applicant|candidate|insured|policyholder|signed by|"
      "emergency contact|destinataire|empfänger|destinatario|bill to|ship to|sold to|deliver to|"
-     "c/o|care of|soy|je suis|ich bin|me llamo|je m'appelle|mi chiamo", NULL},
+     "c/o|care of|soy|je suis|ich bin|me llamo|je m'appelle|mi chiamo|member", NULL},
 };
 #undef CI
 #undef DIG
@@ -585,6 +585,7 @@ static size_t lit_tail(const scan_ctx_t *x, const lit_t *l, size_t to) {
     case P_DIGIT: return to < n && t[to] >= '0' && t[to] <= '9' ? to + 1 : 0;
     case P_NAME_IS:
       if (n - e >= 3 && !memcmp(t + e, "(s)", 3)) e += 3; /* "Forename(s):" */
+      else if (n - e >= 2 && lower(t[e]) == 's' && t[e + 1] == ':') e++; /* "Given names:" */
       /* "name's", "name’s" */
       if (e + 1 < n && t[e] == '\'' && lower(t[e + 1]) == 's') return e + 2;
       if (e + 3 < n && t[e] == 0xE2 && t[e + 1] == 0x80 && t[e + 2] == 0x99 && lower(t[e + 3]) == 's')

@@ -410,6 +410,22 @@ static bool code_expr(const char *s, size_t n) {
 static void login_pair(sl__ctx_t *c, uint32_t p) {
   const char *t = c->text;
   uint32_t n = (uint32_t)c->len, i = p;
+  /* server.login("alerts-bot", "SPKUoXFtro..."): the last literal argument */
+  if (i < n && t[i] == '(') {
+    uint32_t vs, ve;
+    bool quoted;
+    if (value_after(c, i, false, &vs, &ve, &quoted) == SEP_ARGS && ve - vs >= 4 &&
+        !sl__is_placeholder(t + vs, ve - vs) && memchr(t + i, ',', vs - i))
+      add_secret(c, vs, ve, SL_ET_PASSWORD, "login_pair", 70, true);
+    return;
+  }
+  /* "the admin login for the office router is admin / copper-meadow-river-49":
+   * the pair may come a few words later on the line, after "is" */
+  for (uint32_t k = i; k < n && k < i + 60 && t[k] != '\n'; k++)
+    if (k + 4 < n && (t[k] == ' ' || t[k] == ':') && !strncasecmp(t + k + 1, "is ", 3) && k > i) {
+      i = k + 1;
+      break;
+    }
   if (i < n && t[i] == ':') i++;
   while (i < n && (t[i] == ' ' || t[i] == '\t')) i++;
   /* "login is admin / X" */
@@ -431,6 +447,14 @@ static void login_pair(sl__ctx_t *c, uint32_t p) {
   while (j > vs && strchr(",;)", t[j - 1])) j--;
   if (j - vs < 4 || identifier_like(t + vs, j - vs)) return;
   add_secret(c, vs, j, SL_ET_PASSWORD, "login_pair", 70, true);
+}
+
+/* A regular expression, not a value: a character class or a counted repeat. */
+static bool regex_like(const char *v, size_t n) {
+  static const char *const marks[] = {"[A-Z", "[a-z", "[0-9", "\\d", "\\w", "\\s", "]{", "]+", ".*", NULL};
+  for (const char *const *m = marks; *m; m++)
+    if (sl__find(v, n, *m, strlen(*m))) return true;
+  return false;
 }
 
 static bool path_like(const char *v, size_t n) {
@@ -530,8 +554,9 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
             ident_has(&id, "passphrase") || ident_has(&id, "passcode") || foreign_pw(c, h);
   bool cred = ident_has(&id, "credential");
   size_t il = ie - is;
-  if ((il == 5 && (!strncasecmp(t + is, "login", 5) || !strncasecmp(t + is, "logon", 5)))) {
-    login_pair(c, ie);
+  if ((il == 5 && (!strncasecmp(t + is, "login", 5) || !strncasecmp(t + is, "logon", 5))) ||
+      (il > 6 && t[ie - 6] == '.' && !strncmp(t + ie - 5, "login", 5) && ie < c->len && t[ie] == '(')) {
+    login_pair(c, ie); /* "login: alice / x", "server.login(\"bot\", \"x\")" */
     return;
   }
   if (!pw && !cred) {
@@ -594,7 +619,8 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   if (sep == SEP_NONE) return;
   /* a long hex value after a command-line flag ("--token d23338141b5e...") */
   bool flag = (ie - is > 2 && t[is] == '-' && t[is + 1] == '-') ||
-              (is >= 2 && t[is - 1] == '-' && t[is - 2] == '-');
+              (is >= 2 && t[is - 1] == '-' && t[is - 2] == '-') ||
+              (is >= 15 && !strncasecmp(t + is - 15, "authorization: ", 15)); /* "Token <hex>" */
   bool flag_hex = flag && sep == SEP_SPACE && !quoted && ve - vs >= 32 && hex_only(t + vs, ve - vs);
   if (sep == SEP_SPACE && !quoted && !flag_hex) {
     /* "Authorization: token X" / "key X": only a strictly random bare value */
@@ -628,6 +654,8 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   bool weak_literal = secret_name && quoted && n >= 16 && !memchr(v, ' ', n) &&
                       !identifier_like(v, n) && sep == SEP_ASSIGN;
   if (!weak_literal && !flag_hex && !sl__looks_random(v, n, false)) return;
+  /* a pattern for keys is not one: "(A3T[A-Z0-9]|AKIA|ASIA)[A-Z2-7]{16}" */
+  if (regex_like(v, n)) return;
   /* a path or URL is not the key, nor a resource name ("arn:aws:kms:...") */
   if (n > 8 && (sl__find(v, n, "://", 3) || (v[0] == '/' && memchr(v + 1, '/', n - 1)))) return;
   if (n > 4 && (!strncmp(v, "arn:", 4) || !strncmp(v, "projects/", 9))) return;

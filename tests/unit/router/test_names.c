@@ -59,6 +59,8 @@ static void persons(void **s) {
   EXPECT("Hello, this is Aroha, I need to change the delivery address", "PERSON", "Aroha");
   EXPECT("sarah, can you forward the slides to marcus before the call?", "PERSON", "sarah");
   EXPECT("sarah, can you forward the slides to marcus before the call?", "PERSON", "marcus");
+  EXPECT("Member: Rodel Mendoza\nCategory: self-earning", "PERSON", "Rodel Mendoza");
+  EXPECT("Surname: EZE | Given names: Babatunde | Date of birth: 17/01/2002", "PERSON", "Babatunde");
 }
 
 static void not_persons(void **s) {
@@ -98,6 +100,7 @@ static void not_persons(void **s) {
   REJECT("Google's email policy", "PERSON");
   REJECT("I want a Lua function for an OpenResty access phase", "PERSON");
   REJECT("- name: Publish\n  run: npm publish --access public", "PERSON");
+  REJECT("The Kyoto branch of Sakura Trading reported a 12% rise in revenue.", "PERSON");
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));
 }
 
@@ -120,6 +123,9 @@ static void addresses(void **s) {
   REJECT("A train leaves at 14:35, covering 387 km by 19:05.", "STREET_ADDRESS");
   EXPECT("to Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Kaneshie, Accra", "STREET_ADDRESS", "P.O. Box KN 1782");
   REJECT("put it in box AB 12", "STREET_ADDRESS");
+  EXPECT("Home address: Plot 69, Awolowo Road, Ikoyi, Lagos", "STREET_ADDRESS", "69, Awolowo Road");
+  REJECT("EXPERIENCE\n2016–2020  Software Engineer, Helix Bank, Frankfurt", "STREET_ADDRESS");
+  REJECT("HTTP/1.1 502 Bad Gateway\nRetry-After: 30", "STREET_ADDRESS");
 }
 
 int main(void) {

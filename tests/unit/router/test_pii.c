@@ -36,6 +36,9 @@ static void phone(void **s) {
   REJECT("meine Bestellung Nr. 302-8841-556 vom 4. Juni", "PHONE_NUMBER");
   REJECT("00000010  00 00 02 80 00 00 01 e0  08 06 00 00 00 35 d1 dc  |.......|", "PHONE_NUMBER");
   EXPECT("To order, call 555-123-4567", "PHONE_NUMBER", "555-123-4567");
+  REJECT("Convert the decimal number 4294967295 to hexadecimal.", "PHONE_NUMBER");
+  REJECT("Does the number 79927398713 pass the Luhn check?", "PHONE_NUMBER");
+  EXPECT("my number is 4155550123", "PHONE_NUMBER", "4155550123");
   REJECT("match dates like 2024-03-07 but reject 2024-13-40?", "PHONE_NUMBER");
   EXPECT("Call me at 7730-1193", "PHONE_NUMBER", "7730-1193");
 }

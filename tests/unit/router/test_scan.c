@@ -119,9 +119,9 @@ static const ref_t refs[] = {
     {SL_P_PEM_PUBLIC, 0, "-----BEGIN (?:CERTIFICATE|PUBLIC KEY|PGP PUBLIC KEY|PGP SIGNATURE|X509 CRL)",
      R_SOM, NULL, 0},
     {SL_P_CUE_NAME2, 0,
-     "(?i:\\bname(?:\\(s\\))?(?:'s|’s|\\s{0,3}(?:is|:|\\?))|\\b(?:nome|nom|nombre|prénom|vorname|"
-     "nachname|apellido|apellidos|forename|forenames|navn|namn|imię|nazwisko|naam)\\b(?:\\(s\\))?"
-     "(?:'s|’s|\\s{0,3}(?:is|:|\\?))|\\b(?:named|called|signed|surname)|\\b(?:a nome|a nombre de|"
+     "(?i:\\bname(?:(?:\\(s\\))?(?:'s|’s|\\s{0,3}(?:is|:|\\?))|s:)|\\b(?:nome|nom|nombre|prénom|"
+     "vorname|nachname|apellido|apellidos|forename|forenames|navn|namn|imię|nazwisko|naam)\\b"
+     "(?:(?:\\(s\\))?(?:'s|’s|\\s{0,3}(?:is|:|\\?))|s:)|\\b(?:named|called|signed|surname)|\\b(?:a nome|a nombre de|"
      "au nom de|im namen von)\\b)|\\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|mr|mrs|dr)"
      "\\b\\.?", R_SOM, NULL, 0},
     {SL_P_CUE_NAME1, CI,
@@ -131,7 +131,7 @@ static const ref_t refs[] = {
      "cardholder|card holder|account holder|holder|inhaber|inhaberin|recipient|addressee|guest|"
      "traveler|traveller|passenger|tenant|applicant|candidate|insured|policyholder|signed by|"
      "emergency contact|destinataire|empfänger|destinatario|bill to|ship to|sold to|deliver to|"
-     "c/o|care of|soy|je suis|ich bin|me llamo|je m'appelle|mi chiamo)\\b", R_SOM, NULL, 0},
+     "c/o|care of|soy|je suis|ich bin|me llamo|je m'appelle|mi chiamo|member)\\b", R_SOM, NULL, 0},
 };
 #undef CI
 #define NREF (sizeof refs / sizeof refs[0])
@@ -235,7 +235,7 @@ static const char *const frags[] = {
     " ", "  ", "\n", "\t", "_", "-", ".", ",", ":", "'", "\"", "(", ")", "/", "#", "x", "Z", "9", "\xc3\xa9",
     /* the cue words added for other languages and forms */
     "it's", "this is", "Cardholder", "holder", "placeholder", "nom", "nominal", "Nome:", "Forename(s):",
-    "name's", "name’s", "a nome", "soy", "Bises", "ciao", "c/o", "geboren", "né(e)", "née", "né le",
+    "name's", "name’s", "names:", "Given names: ", "a nome", "soy", "Bises", "ciao", "c/o", "geboren", "né(e)", "née", "né le",
     "Reisepass", "Führerschein", "permis de conduire", "TFN", "NRIC", "mot_de_passe", "Passwort",
     "contraseña", " -p'", " -p\"", " -u ", " --user ", "--password-stdin", "[at]", "(AT)", "{at}",
     "access_token$production$", "Client(\"", "Session('", "search('", "client(",

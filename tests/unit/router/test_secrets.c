@@ -92,6 +92,12 @@ static void passwords(void **s) {
          "7c5bdeec696202495163637ad410b428");
   EXPECT("  accounts: [\"0x65067e1242de3e04710b65723cb5dd721028f24cd1de36a31d620b67a639bb50\"],",
          "PRIVATE_KEY", "0x65067e1242de3e04710b65723cb5dd721028f24cd1de36a31d620b67a639bb50");
+  /* a login call, a pair a few words after "login", an Authorization: Token header */
+  EXPECT("server.login(\"alerts-bot\", \"SPKUoXFtroQmvYhCXikr\")", "PASSWORD", "SPKUoXFtroQmvYhCXikr");
+  EXPECT("fyi the admin login for the office router is admin / copper-meadow-river-49 today", "PASSWORD",
+         "copper-meadow-river-49");
+  EXPECT("Authorization: Token 8ac8bde92f347a11b75b2ee6d05b8aa21ed89f23\r\n", "API_KEY",
+         "8ac8bde92f347a11b75b2ee6d05b8aa21ed89f23");
   /* pwdump lines: the NT hash */
   EXPECT("svc_sql:1104:aad3b435b51404eeaad3b435b51404ee:5fe8c31736267e788f0547f67c5ff3de:::", "PASSWORD",
          "5fe8c31736267e788f0547f67c5ff3de");
@@ -147,6 +153,8 @@ static void placeholders_are_not_secrets(void **s) {
       "  tx hash:  0xbe751f9ebc82e22a19f222a5f72ef4745ec59bdc7ae8b720ece2cbb4e3bebd66",
       "echo \"$CR_PAT\" | docker login ghcr.io -u bob --password-stdin",
       "c = HttpClient(\"https://example.com/api/v1\")",
+      "    \"aws_access_key\": r\"(A3T[A-Z0-9]|AKIA|ASIA)[A-Z2-7]{16}\",",
+      "ftp.login(user, pw)",
       /* a wallet-shaped run inside a PGP public key */
       "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGZevZE2lW1aFM7d2Cx0EmBeJQuDAk85MN1KeR7Jpl9sAteH/NCU1KYI0ItO\n"
       "364XR70Ch/FJwNWJzinY/lJ3hue8cKtUn7/1M1qAKNkKKvMDTBngUhfr8RWgcJMT\n-----END PGP PUBLIC KEY BLOCK-----",
