@@ -272,11 +272,23 @@ static bool personal_data_near(const sl__ctx_t *c, uint32_t s, uint32_t e) {
       case SL_ET_EMAIL_ADDRESS: case SL_ET_PHONE_NUMBER: case SL_ET_CREDIT_CARD:
       case SL_ET_IBAN_CODE: case SL_ET_BANK_ACCOUNT: case SL_ET_US_SSN: case SL_ET_US_PASSPORT:
       case SL_ET_US_DRIVER_LICENSE: case SL_ET_NATIONAL_ID: case SL_ET_MEDICAL_RECORD:
-      case SL_ET_IP_ADDRESS: case SL_ET_DATE_OF_BIRTH: case SL_ET_STREET_ADDRESS:
+      case SL_ET_IP_ADDRESS: case SL_ET_DATE_OF_BIRTH:
         if (d->end + 200 >= s && d->start <= e + 200) return true;
         break;
       default: break;
     }
+  }
+  return false;
+}
+
+/* A street follows within a few words (the address rules run after the name
+ * rules): a house number, then a street type within four words ("Tariq
+ * Hussain: 58 Wilmslow Road"). */
+static bool street_after(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t j) {
+  for (size_t k = j; k < T->n && k < j + 6 && T->v[k].nl_before <= 1; k++) {
+    if (T->v[k].kind != SL_TK_NUM || T->v[k].e - T->v[k].s > 6) continue;
+    for (size_t m = k + 1; m < T->n && m <= k + 4 && !T->v[m].nl_before; m++)
+      if (T->v[m].kind == SL_TK_WORD && (sl__tok_flags(g, text, &T->v[m]) & SL_GZ_ST_AFTER)) return true;
   }
   return false;
 }
@@ -311,7 +323,7 @@ static bool foreign_run(const sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, s
   }
   for (size_t k = i; k < j; k++)
     if (!foreign_word(text, &T->v[k], sl__tok_flags(g, text, &T->v[k]))) return false;
-  return context || personal_data_near(c, T->v[i].s, last->e);
+  return context || personal_data_near(c, T->v[i].s, last->e) || street_after(g, text, T, j);
 }
 
 /* Pronoun close after a word: "X is very reliable ... on him". */

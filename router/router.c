@@ -483,9 +483,9 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
     if (toks->err) rc = SL_ENOMEM;
     if (!rc) {
       sl__detect_token_runs(&ctx, toks);
-      /* addresses first: a name beside one is likely a person's (names.c) */
-      sl__detect_addresses(&ctx, r->gaz, r->gaz_addr, toks);
+      /* names first: the address rules reuse the gazetteer flags they looked up */
       sl__detect_names(&ctx, r->gaz, toks);
+      sl__detect_addresses(&ctx, r->gaz, r->gaz_addr, toks);
     }
     if (!rc) rc = run_custom(r, text, len, cands);
     if (!rc) rc = cands->err;
