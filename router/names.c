@@ -58,7 +58,9 @@ static const char *const veto[] = {
     "therapeutics", "motor", "airline", "shipping", "freight", "realty", "properties",
     "investments", "securities", "finance", "financial", "insurance", "trading", "imports",
     "exports", "supply", "supplies", "consultancy", "brewing", "brewery", "bakery", "farms",
-    "textiles", NULL};
+    "textiles", "outfitters",
+    /* planets and gods more often than people in prompts */
+    "mercury", "venus", "jupiter", "saturn", "uranus", "neptune", "pluto", NULL};
 
 static const char *const honorific[] = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof",
                                         "professor", "sir", "madam", "madame", "mme", "herr",
@@ -492,6 +494,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         if ((f & SL_GZ_COMMON) && !(f & (SL_GZ_FIRST | SL_GZ_LAST))) common_word = true;
         if ((f & SL_GZ_STARTER) && k == i) common_word = true;
       }
+      /* "Atlas & Ember", "Procter & Gamble": a firm */
+      if (j < T->n && T->v[j].punct_before == '&' && !T->v[j].nl_before && (T->v[j].caps & 1))
+        vetoed = true;
       /* the word after the run: "Dolby Laboratories"-style vetoes */
       /* (not after a possessive: "Francesca Romano's Italian passport") */
       if (j < T->n && T->v[j].nl_before == 0 && T->v[j].punct_before == 0 && (T->v[j].caps & 1) &&

@@ -298,7 +298,9 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
     /* "password is X", "password attempt string revealed: 'X'", "password was set to X" */
     static const char *const fill[] = {"is", "was", "were", "are", "set", "to", "of", "attempt",
                                        "string", "revealed", "used", "reads", "remains",
-                                       "became", "as", "be", "changed", "reset", "now", NULL};
+                                       "became", "as", "be", "changed", "reset", "now", "this",
+                                       "morning", "afternoon", "today", "yesterday", "earlier",
+                                       "again", "temporarily", "es", "ist", "est", NULL};
     for (int round = 0; round < 5; round++) {
       bool moved = false;
       for (const char *const *f = fill; *f; f++) {
@@ -550,8 +552,10 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text;
   ident_t id;
   ident_load(&id, t, is, ie);
+  bool foreign = foreign_pw(c, h);
   bool pw = ident_has(&id, "passw") || ident_has(&id, "pwd") ||
-            ident_has(&id, "passphrase") || ident_has(&id, "passcode") || foreign_pw(c, h);
+            ident_has(&id, "passphrase") || ident_has(&id, "passcode") || foreign;
+  if (foreign && ie < h->end) ie = h->end; /* "contraseña": the identifier stops at the ñ */
   bool cred = ident_has(&id, "credential");
   size_t il = ie - is;
   if ((il == 5 && (!strncasecmp(t + is, "login", 5) || !strncasecmp(t + is, "logon", 5))) ||

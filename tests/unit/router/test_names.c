@@ -101,6 +101,8 @@ static void not_persons(void **s) {
   REJECT("I want a Lua function for an OpenResty access phase", "PERSON");
   REJECT("- name: Publish\n  run: npm publish --access public", "PERSON");
   REJECT("The Kyoto branch of Sakura Trading reported a 12% rise in revenue.", "PERSON");
+  REJECT("Rank these planets by diameter: Earth, Jupiter, Mars, Neptune, Venus.", "PERSON");
+  REJECT("you've earned 1,250 points with Atlas & Ember Outfitters.", "PERSON");
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));
 }
 

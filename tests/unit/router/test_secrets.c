@@ -98,6 +98,10 @@ static void passwords(void **s) {
          "copper-meadow-river-49");
   EXPECT("Authorization: Token 8ac8bde92f347a11b75b2ee6d05b8aa21ed89f23\r\n", "API_KEY",
          "8ac8bde92f347a11b75b2ee6d05b8aa21ed89f23");
+  EXPECT("usa el usuario etl_user y la contraseña paprika-lantern-meadow-granite.", "PASSWORD",
+         "paprika-lantern-meadow-granite");
+  EXPECT("the mailbox password was reset this morning to eRUfMH213pGF4u - please", "PASSWORD",
+         "eRUfMH213pGF4u");
   /* pwdump lines: the NT hash */
   EXPECT("svc_sql:1104:aad3b435b51404eeaad3b435b51404ee:5fe8c31736267e788f0547f67c5ff3de:::", "PASSWORD",
          "5fe8c31736267e788f0547f67c5ff3de");
@@ -155,6 +159,7 @@ static void placeholders_are_not_secrets(void **s) {
       "c = HttpClient(\"https://example.com/api/v1\")",
       "    \"aws_access_key\": r\"(A3T[A-Z0-9]|AKIA|ASIA)[A-Z2-7]{16}\",",
       "ftp.login(user, pw)",
+      "Please reset your password this morning",
       /* a wallet-shaped run inside a PGP public key */
       "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGZevZE2lW1aFM7d2Cx0EmBeJQuDAk85MN1KeR7Jpl9sAteH/NCU1KYI0ItO\n"
       "364XR70Ch/FJwNWJzinY/lJ3hue8cKtUn7/1M1qAKNkKKvMDTBngUhfr8RWgcJMT\n-----END PGP PUBLIC KEY BLOCK-----",
