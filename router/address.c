@@ -192,12 +192,14 @@ static void add(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_
   sl__cands_add(c->out, T->v[a].s, T->v[b].e, SL_ET_STREET_ADDRESS, "street_address", 36);
 }
 
-/* Is the number at `at` part of an HTTP status line ("HTTP/1.1 502 Bad Gateway")? */
-static bool http_status_line(const char *text, uint32_t at) {
-  uint32_t ls = at;
-  while (ls > 0 && at - ls < 16 && text[ls - 1] != '\n') ls--;
-  for (uint32_t p = ls; p + 5 <= at; p++)
-    if (!memcmp(text + p, "HTTP/", 5)) return true;
+/* Is the three-digit number token j the status of an HTTP status line ("HTTP/1.1
+ * 502 Bad Gateway", "HTTP/2 404")? */
+static bool http_status_line(const char *text, const sl__toks_t *T, size_t j) {
+  for (size_t k = j - 1; k + 4 > j && k < j; k--) {
+    if (T->v[k + 1].nl_before) return false;
+    if (T->v[k].e - T->v[k].s == 4 && !strncmp(text + T->v[k].s, "HTTP", 4)) return true;
+    if (k == 0) break;
+  }
   return false;
 }
 
@@ -233,8 +235,8 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       continue;
     }
     if (!housenum(text, t) || j < done) continue;
-    /* an HTTP status line ("HTTP/1.1 502 Bad Gateway") */
-    if (j >= 1 && t->s >= 5 && http_status_line(text, t->s)) continue;
+    /* an HTTP status line ("HTTP/1.1 502 Bad Gateway": the word HTTP a few tokens before) */
+    if (j >= 2 && t->e - t->s == 3 && http_status_line(text, T, j)) continue;
     bool nl0 = t->nl_before == 0;
     /* Post-office and military boxes: "P.O. Box 149", "PSC 9009, Box 9725", "APO AA 33274" */
     if (j >= 1 && nl0) {
