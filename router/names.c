@@ -204,9 +204,14 @@ static const char *const languages[] = {"ruby", "julia", "crystal", "dart", "elm
 
 static bool in_list(const char *text, const sl__tok_t *t, const char *const *list) {
   size_t n = t->e - t->s;
-  char c0 = (char)(text[t->s] | 32); /* the lists are lower-case ASCII: most words differ here */
-  for (const char *const *w = list; *w; w++)
-    if ((*w)[0] == c0 && strlen(*w) == n && !strncasecmp(text + t->s, *w, n)) return true;
+  const char *x = text + t->s;
+  /* the lists hold lower-case ASCII words (and ' or -, which | 32 leaves alone):
+   * compared a byte at a time, most end at the first */
+  for (const char *const *w = list; *w; w++) {
+    size_t k = 0;
+    while (k < n && (*w)[k] && (char)(x[k] | 32) == (*w)[k]) k++;
+    if (k == n && !(*w)[k]) return true;
+  }
   return false;
 }
 
