@@ -60,6 +60,10 @@ static void persons(void **s) {
   EXPECT("sarah, can you forward the slides to marcus before the call?", "PERSON", "sarah");
   EXPECT("sarah, can you forward the slides to marcus before the call?", "PERSON", "marcus");
   EXPECT("Member: Rodel Mendoza\nCategory: self-earning", "PERSON", "Rodel Mendoza");
+  /* two capitalised words no English word, mid-sentence */
+  EXPECT("Please forward the revised budget to Siobhan Gallagher before the meeting.", "PERSON",
+         "Siobhan Gallagher");
+  EXPECT("We hired Kiplagat Koech as the new field technician.", "PERSON", "Kiplagat Koech");
   EXPECT("Surname: EZE | Given names: Babatunde | Date of birth: 17/01/2002", "PERSON", "Babatunde");
 }
 
@@ -103,6 +107,11 @@ static void not_persons(void **s) {
   REJECT("The Kyoto branch of Sakura Trading reported a 12% rise in revenue.", "PERSON");
   REJECT("Rank these planets by diameter: Earth, Jupiter, Mars, Neptune, Venus.", "PERSON");
   REJECT("you've earned 1,250 points with Atlas & Ember Outfitters.", "PERSON");
+  REJECT("Hurricane Ignatius weakened to a tropical depression after crossing Cuba.", "PERSON");
+  REJECT("Storm Gwendolyn caused widespread power cuts across Wales.", "PERSON");
+  REJECT("Our coordinator arrived in Addis Ababa yesterday.", "PERSON");
+  REJECT("meine Bestellung Nr. 302 vom 4. Juni ist immer noch nicht angekommen, obwohl die "
+         "Sendungsverfolgung seit einer Woche anzeigt", "PERSON");
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));
 }
 
