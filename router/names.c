@@ -505,7 +505,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
      * is not part of the name that follows it. */
     if (cap && !cue && sentence_start(T, i) && i + 1 < T->n && T->v[i + 1].nl_before == 0 &&
         T->v[i + 1].punct_before == 0 && cap_word(text, &T->v[i + 1]) &&
-        !(GZ(i) & (SL_GZ_FIRST | SL_GZ_LAST)) && (GZ(i + 1) & SL_GZ_FIRST)) {
+        !(GZ(i) & (SL_GZ_FIRST | SL_GZ_LAST | SL_GZ_VETO)) && (GZ(i + 1) & SL_GZ_FIRST)) {
       i++;
       continue;
     }
