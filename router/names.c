@@ -189,6 +189,9 @@ static const char *const not_after[] = {"the", "a", "an", "this", "that", "these
 static const char *const to_person[] = {"tell", "ask", "call", "email", "text", "ping",
                                         "thank", "remind", "invite", "message", "meet", "cc",
                                         "notify", "inform", "contact", "phone", "visit", NULL};
+/* The verbs of to_person that take a person only (one calls or texts a firm too). */
+static const char *const asked_person[] = {"tell", "ask", "thank", "remind", "invite", "meet",
+                                           "notify", "inform", NULL};
 /* After a name the lexicon does not know: "Thao Dang has spent twelve years". */
 static const char *const person_states[] = {"has", "had", "is", "was", "leads", "works", "lives",
                                             "joined", "spent", "holds", "owns", "will", NULL};
@@ -594,6 +597,12 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                    i + 1 < T->n && !T->v[i + 1].nl_before && !T->v[i + 1].punct_before &&
                    !in_list(text, t, languages) && in_list(text, &T->v[i + 1], person_verbs))
             accept = true; /* "Grace called twice this morning" */
+          else if (!f && foreign_word(text, t, f) && i + 1 < T->n && !T->v[i + 1].nl_before &&
+                   !T->v[i + 1].punct_before && in_list(text, &T->v[i + 1], person_verbs))
+            accept = true; /* a name the gazetteer lacks before what people do: "Ji-hoon asked" */
+          else if (!f && foreign_word(text, t, f) && i > 0 && !t->nl_before && !t->punct_before &&
+                   in_list(text, &T->v[i - 1], asked_person))
+            accept = true; /* said to: "Ask Dimitra whether the venue ..." */
           else if (first && i + 1 < T->n && T->v[i + 1].punct_before == ':')
             accept = true; /* "Alexander: ..." */
           else if (!f && sentence_start(T, i) && i + 2 < T->n && T->v[i + 1].kind == SL_TK_WORD &&

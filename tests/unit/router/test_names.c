@@ -64,6 +64,9 @@ static void persons(void **s) {
   EXPECT("Please forward the revised budget to Siobhan Gallagher before the meeting.", "PERSON",
          "Siobhan Gallagher");
   EXPECT("We hired Kiplagat Koech as the new field technician.", "PERSON", "Kiplagat Koech");
+  /* one such word before what people do, or after a verb said to a person */
+  EXPECT("Ji-hoon asked if we can push the release to next week.", "PERSON", "Ji-hoon");
+  EXPECT("Ask Dimitra whether the Crete venue has wheelchair access.", "PERSON", "Dimitra");
   EXPECT("Surname: EZE | Given names: Babatunde | Date of birth: 17/01/2002", "PERSON", "Babatunde");
 }
 
@@ -110,6 +113,7 @@ static void not_persons(void **s) {
   REJECT("Hurricane Ignatius weakened to a tropical depression after crossing Cuba.", "PERSON");
   REJECT("Storm Gwendolyn caused widespread power cuts across Wales.", "PERSON");
   REJECT("Our coordinator arrived in Addis Ababa yesterday.", "PERSON");
+  REJECT("How do I call Uber from the airport?", "PERSON");
   REJECT("meine Bestellung Nr. 302 vom 4. Juni ist immer noch nicht angekommen, obwohl die "
          "Sendungsverfolgung seit einer Woche anzeigt", "PERSON");
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));
