@@ -371,8 +371,7 @@ static bool foreign_run(const sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, s
     context = j < T->n && !T->v[j].nl_before && !T->v[j].punct_before &&
               (in_list(text, &T->v[j], person_verbs) || in_list(text, &T->v[j], person_states));
   }
-  for (size_t k = i; k < j; k++)
-    if (!foreign_word(text, &T->v[k], sl__tok_flags(g, text, &T->v[k]))) return false;
+  if (!all_foreign(g, text, T, i, j)) return false;
   return context || personal_data_near(c, T->v[i].s, last->e) || street_after(g, text, T, j);
 }
 
@@ -617,7 +616,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         /* "J." as last token: include the dot */
         if (initial(text, &T->v[j - 1]) && e < c->len && text[e] == '.') e++;
         /* possessive "'s" stays outside the name */
-        if (e - T->v[i].s > 2 && text[e - 2] == '\'' && text[e - 1] == 's') e -= 2;
+        if (possessive_tok(text, &T->v[j - 1])) e -= 2;
         sl__cands_add(c->out, T->v[i].s, e, SL_ET_PERSON, "person", 35);
       } else if (j - i >= 2 && sentence_start(T, i) && !initial(text, t) && !(GZ(i) & SL_GZ_VETO)) {
         /* a word that opens the sentence is often no part of the name after it

@@ -52,7 +52,7 @@ static bool cue_near_idx(const cue_index_t *ix, uint32_t pos, uint32_t win, uint
  * before pos? One pass over the window, comparing only the words that begin
  * with the byte at hand (this runs for every phone-, card- and digit-shaped hit). */
 /* A word list and the set of its words' first bytes (most positions start none),
- * made once (wordsets_init). */
+ * made once, when a router is created (sl__pii_init). */
 typedef struct {
   const char *const *words;
   uint64_t first[4];
@@ -111,6 +111,9 @@ static wordset_t phone_set = {phone_words, {0}}, card_set = {card_words, {0}},
                  id_set = {id_words, {0}}, eth_key_set = {eth_key_words, {0}},
                  math_set = {math_words, {0}};
 static pthread_once_t wordsets_once = PTHREAD_ONCE_INIT;
+
+static void wordsets_init(void);
+void sl__pii_init(void) { pthread_once(&wordsets_once, wordsets_init); }
 
 static void wordsets_init(void) {
   wordset_t *sets[] = {&phone_set, &card_set, &id_set, &eth_key_set, &math_set};
@@ -508,9 +511,9 @@ static void email(sl__ctx_t *c, const sl__hit_t *h) {
   /* the user part of a URL, not an address: a key when it is one (a Sentry DSN,
    * "https://7c5bdeec...@o878167.ingest.sentry.io/5086240"), else nothing here */
   if (s >= 3 && !memcmp(t + s - 3, "://", 3)) {
-    size_t m = a - s, hex = 0;
-    for (size_t k = 0; k < m; k++) hex += isxdigit((unsigned char)t[s + k]) != 0;
-    if (m >= 20 && !memchr(t + s, ':', m) && (hex == m || sl__looks_random(t + s, m, false)) &&
+    size_t m = a - s;
+    if (m >= 20 && !memchr(t + s, ':', m) &&
+        (sl__hex_only(t + s, m) || sl__looks_random(t + s, m, false)) &&
         !sl__is_placeholder(t + s, m))
       sl__cands_add(c->out, s, a, SL_ET_API_KEY, "url_key", 80);
     return;
@@ -557,7 +560,6 @@ static void url(sl__ctx_t *c, const sl__hit_t *h) {
 }
 
 void sl__detect_pii(sl__ctx_t *c) {
-  pthread_once(&wordsets_once, wordsets_init);
   /* index the DOB and SSN cues first */
   size_t nc[2] = {0};
   for (size_t i = 0; i < c->hits->n; i++) {

@@ -248,6 +248,7 @@ sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
     goto fail;
   }
   sl__lexicon_init(); /* not on the first request */
+  sl__pii_init();
   r->gaz = sl__gaz_create();
   if (r->gaz) {
     sl__names_register(r->gaz);

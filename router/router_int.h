@@ -143,6 +143,8 @@ bool sl__is_known_example(const char *s, size_t n);
 /* Token that looks random: long enough, mixed classes, entropy. `strict` for
  * tokens without a key-like name beside them. */
 bool sl__looks_random(const char *s, size_t n, bool strict);
+/* Only hex digits (and n > 0). */
+bool sl__hex_only(const char *s, size_t n);
 
 /* Detector stages over the hits (pii.c, secrets.c) and the word-level pass for
  * names and addresses (names.c, address.c). */
@@ -161,6 +163,8 @@ typedef struct {
 bool sl__lexicon_has(const char *w, size_t n);
 void sl__lexicon_init(void);
 
+/* One-time set-up of pii.c's word lists; sl_router_create() calls it. */
+void sl__pii_init(void);
 void sl__detect_pii(sl__ctx_t *c);
 /* Is `at` inside a PEM block that holds no secret (certificate, public key,
  * PGP public key or signature): is the nearest block opened before it, within

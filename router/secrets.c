@@ -9,14 +9,14 @@
 #include <string.h>
 #include <strings.h>
 
-static bool idch(char c) {
-  return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.';
-}
-
-static bool hex_only(const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (!isxdigit((unsigned char)s[i])) return false;
-  return true;
+/* Is t[i] part of an identifier: [A-Za-z0-9_.-], or a Latin letter with a
+ * diacritic (UTF-8 lead byte C3-C5 and its continuation: "contraseña",
+ * "hasło", "lösenord")? */
+static bool idch(const char *t, size_t n, size_t i) {
+  unsigned char c = (unsigned char)t[i];
+  if (c < 0x80) return isalnum(c) || c == '_' || c == '-' || c == '.';
+  if (c >= 0xC3 && c <= 0xC5) return i + 1 < n && ((unsigned char)t[i + 1] & 0xC0) == 0x80;
+  return c <= 0xBF && i > 0 && (unsigned char)t[i - 1] >= 0xC3 && (unsigned char)t[i - 1] <= 0xC5;
 }
 
 static bool uuid_shape(const char *s, size_t n) {
@@ -25,6 +25,18 @@ static bool uuid_shape(const char *s, size_t n) {
     if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
       return false;
   return true;
+}
+
+/* The quoted literal whose opening quote is at t[i]: its body [*s, *e), on one
+ * line and at most 256 bytes; returns the index after the closing quote, or 0
+ * when it does not close. */
+static uint32_t quoted_at(const char *t, uint32_t n, uint32_t i, uint32_t *s, uint32_t *e) {
+  char q = t[i++];
+  uint32_t k = i;
+  while (k < n && t[k] != q && t[k] != '\n' && k - i < 256) k++;
+  if (k >= n || t[k] != q) return 0;
+  *s = i, *e = k;
+  return k + 1;
 }
 
 static void add_secret(sl__ctx_t *c, uint32_t s, uint32_t e, int type, const char *det, int prio,
@@ -246,12 +258,12 @@ static void ident_span(const sl__ctx_t *c, const sl__hit_t *h, uint32_t *is, uin
   /* The cue hit may include a trailing "=" or ":"; the identifier is the run of
    * identifier bytes around the hit's start. */
   uint32_t s = h->start, e = h->start;
-  while (s > 0 && idch(c->text[s - 1]) && h->start - s < 64) s--;
-  while (e < c->len && idch(c->text[e]) && e - h->start < 96) e++;
+  while (s > 0 && idch(c->text, c->len, s - 1) && h->start - s < 64) s--;
+  while (e < c->len && idch(c->text, c->len, e) && e - h->start < 96) e++;
   if (e == h->start) e = h->end;
   /* a cue of two words ("api key") names the value after both */
   if (e < h->end && c->text[e] == ' ' && memchr(c->text + h->start, ' ', h->end - h->start))
-    for (e = h->end; e < c->len && idch(c->text[e]) && e - h->start < 96;) e++;
+    for (e = h->end; e < c->len && idch(c->text, c->len, e) && e - h->start < 96;) e++;
   *is = s;
   *ie = e;
 }
@@ -327,12 +339,9 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
       while (i < n && (t[i] == ' ' || t[i] == ',')) i++;
       if (i >= n || t[i] == ')' || t[i] == '\n') break;
       if (t[i] == '"' || t[i] == '\'') {
-        char q = t[i++];
-        uint32_t s = i;
-        while (i < n && t[i] != q && t[i] != '\n' && i - s < 256) i++;
-        if (i >= n || t[i] != q) break;
-        best_s = s, best_e = i;
-        i++;
+        uint32_t next = quoted_at(t, n, i, &best_s, &best_e);
+        if (!next) break; /* unclosed: the literals before it stand */
+        i = next;
         continue;
       }
       uint32_t a = i;
@@ -351,11 +360,8 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
   /* Python's b'...' / r"..." / f"..." literals */
   if (i + 1 < n && strchr("bBrRuUfF", t[i]) && (t[i + 1] == '"' || t[i + 1] == '\'')) i++;
   if (i < n && (t[i] == '"' || t[i] == '\'' || t[i] == '`')) {
-    char q = t[i++];
-    uint32_t s = i;
-    while (i < n && t[i] != q && t[i] != '\n' && i - s < 256) i++;
-    if (i >= n || t[i] != q) return SEP_NONE;
-    *vs = s, *ve = i, *quoted = true;
+    if (!quoted_at(t, n, i, vs, ve)) return SEP_NONE;
+    *quoted = true;
     return sep;
   }
   uint32_t s = i;
@@ -481,14 +487,7 @@ static bool cli_arg(const sl__ctx_t *c, uint32_t i, uint32_t *s, uint32_t *e) {
   const char *t = c->text;
   uint32_t n = (uint32_t)c->len;
   while (i < n && t[i] == ' ') i++;
-  if (i < n && (t[i] == '\'' || t[i] == '"')) {
-    char q = t[i++];
-    uint32_t k = i;
-    while (k < n && t[k] != q && t[k] != '\n' && k - i < 256) k++;
-    if (k >= n || t[k] != q) return false;
-    *s = i, *e = k;
-    return k > i;
-  }
+  if (i < n && (t[i] == '\'' || t[i] == '"')) return quoted_at(t, n, i, s, e) && *e > *s;
   uint32_t k = i;
   while (k < n && !sl__space((unsigned char)t[k]) && t[k] != '|' && t[k] != ';' && k - i < 256) k++;
   *s = i, *e = k;
@@ -504,15 +503,11 @@ static void client_key(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t i = h->end - 1, n = (uint32_t)c->len;
   for (int arg = 0; arg < 4 && i < n; arg++) {
     while (i < n && (t[i] == ' ' || t[i] == ',' || t[i] == '\n')) i++;
-    if (i >= n || (t[i] != '"' && t[i] != '\'')) return;
-    char q = t[i++];
-    uint32_t s = i;
-    while (i < n && t[i] != q && t[i] != '\n' && i - s < 256) i++;
-    if (i >= n || t[i] != q) return;
-    uint32_t m = i - s;
-    i++;
+    uint32_t s, e;
+    if (i >= n || (t[i] != '"' && t[i] != '\'') || !(i = quoted_at(t, n, i, &s, &e))) return;
+    uint32_t m = e - s;
     bool key = m >= 16 && !memchr(t + s, ' ', m) && !memchr(t + s, '/', m) &&
-               ((m >= 32 && hex_only(t + s, m)) || uuid_shape(t + s, m) ||
+               ((m >= 32 && sl__hex_only(t + s, m)) || uuid_shape(t + s, m) ||
                 sl__looks_random(t + s, m, false));
     if (key && !sl__is_placeholder(t + s, m))
       add_secret(c, s, s + m, SL_ET_API_KEY, "client_key", 70, true);
@@ -552,10 +547,8 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text;
   ident_t id;
   ident_load(&id, t, is, ie);
-  bool foreign = foreign_pw(c, h);
   bool pw = ident_has(&id, "passw") || ident_has(&id, "pwd") ||
-            ident_has(&id, "passphrase") || ident_has(&id, "passcode") || foreign;
-  if (foreign && ie < h->end) ie = h->end; /* "contraseña": the identifier stops at the ñ */
+            ident_has(&id, "passphrase") || ident_has(&id, "passcode") || foreign_pw(c, h);
   bool cred = ident_has(&id, "credential");
   size_t il = ie - is;
   if ((il == 5 && (!strncasecmp(t + is, "login", 5) || !strncasecmp(t + is, "logon", 5))) ||
@@ -625,7 +618,8 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   bool flag = (ie - is > 2 && t[is] == '-' && t[is + 1] == '-') ||
               (is >= 2 && t[is - 1] == '-' && t[is - 2] == '-') ||
               (is >= 15 && !strncasecmp(t + is - 15, "authorization: ", 15)); /* "Token <hex>" */
-  bool flag_hex = flag && sep == SEP_SPACE && !quoted && ve - vs >= 32 && hex_only(t + vs, ve - vs);
+  bool flag_hex =
+      flag && sep == SEP_SPACE && !quoted && ve - vs >= 32 && sl__hex_only(t + vs, ve - vs);
   if (sep == SEP_SPACE && !quoted && !flag_hex) {
     /* "Authorization: token X" / "key X": only a strictly random bare value */
     if (!sl__looks_random(t + vs, ve - vs, true)) return;
@@ -761,7 +755,7 @@ static void token(sl__ctx_t *c, const sl__hit_t *h, pem_walk_t *pw) {
   if (s >= 3 && !memcmp(c->text + s - 3, "://", 3)) return;
   /* pwdump / secretsdump lines: "user:RID:LM-hash:NT-hash:::" */
   if (n == 32 && e + 3 <= c->len && !memcmp(c->text + e, ":::", 3) && s > 0 && c->text[s - 1] == ':' &&
-      hex_only(t, n)) {
+      sl__hex_only(t, n)) {
     add_secret(c, s, e, SL_ET_PASSWORD, "password_hash", 80, true);
     return;
   }

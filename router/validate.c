@@ -112,6 +112,13 @@ bool sl__ssn_ok(const char *s, size_t n) {
   return !same;
 }
 
+bool sl__hex_only(const char *s, size_t n) {
+  if (!n) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isxdigit((unsigned char)s[i])) return false;
+  return true;
+}
+
 bool sl__ipv4_ok(const char *s, size_t n) {
   int parts = 0, val = -1, digits = 0;
   for (size_t i = 0; i <= n; i++) {

@@ -5,6 +5,7 @@
  * Usage: bench_router [--eval-only] [--verbose] [--sens FILE] [--diff FILE] [--weights FILE] */
 #include "router/router.h"
 #include "sl_chat.h"
+#include "tests/tools/test_file.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -26,20 +27,6 @@ static double cpu_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  size_t got = fread(b, 1, (size_t)n, f);
-  fclose(f);
-  b[got] = 0;
-  *len = got;
-  return b;
-}
-
 typedef struct {
   cJSON **v;
   size_t n;
@@ -48,7 +35,7 @@ typedef struct {
 static items_t load_jsonl(const char *path) {
   items_t it = {0};
   size_t len;
-  char *b = slurp(path, &len);
+  char *b = sl_test_slurp(path, &len);
   if (!b) return it;
   size_t cap = 0;
   for (char *line = strtok(b, "\n"); line; line = strtok(NULL, "\n")) {
@@ -234,7 +221,7 @@ static int cmp_d(const void *a, const void *b) {
  * prose, code, PII and secrets). */
 static char **make_prompts(const char *sens, const char *diff, size_t size, size_t count) {
   size_t la = 0, lb = 0;
-  char *a = slurp(sens, &la), *b = slurp(diff, &lb);
+  char *a = sl_test_slurp(sens, &la), *b = sl_test_slurp(diff, &lb);
   if (!a || !b) {
     free(a);
     free(b);

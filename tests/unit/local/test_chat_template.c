@@ -143,7 +143,7 @@ static void test_detect(void **st) {
       sl_gguf_close(g);
     }
     npm_path(path, sizeof path, real[i].pkg);
-    char *js = slurp(path, NULL);
+    char *js = sl_test_slurp(path, NULL);
     if (js) {
       cJSON *c = cJSON_Parse(js);
       const cJSON *tmpl = cJSON_GetObjectItem(c, "chat_template");

@@ -19,6 +19,7 @@
 
 #include "backends/local/engine.h"
 #include "common/sl_err.h"
+#include "tests/tools/test_file.h"
 
 typedef struct {
   pthread_mutex_t mu;
@@ -74,18 +75,6 @@ static int32_t *ids(cJSON *a, size_t *n) {
   return v;
 }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  b[fread(b, 1, (size_t)n, f)] = 0;
-  fclose(f);
-  return b;
-}
-
 static void test_references(void **st) {
   const char *shared = getenv("SLUICE_SHARED");
   if (!shared) shared = "../shared";
@@ -99,7 +88,7 @@ static void test_references(void **st) {
    * between the engine thread and its helper (row_split in model.c). */
   for (int threads = 1; threads <= 2; threads++) {
     for (size_t f = 0; f < gl.gl_pathc; f++) {
-      char *txt = slurp(gl.gl_pathv[f]);
+      char *txt = sl_test_slurp(gl.gl_pathv[f], NULL);
       cJSON *j = cJSON_Parse(txt);
       assert_non_null(j);
       char model[600];

@@ -56,7 +56,7 @@ static bool utf8_valid(const char *s, size_t n) {
 static void check_reference(const char *model, const char *ref) {
   char path[1024];
   shared_path(path, sizeof path, ref);
-  char *js = slurp(path, NULL);
+  char *js = sl_test_slurp(path, NULL);
   if (!js) {
     skip();
     return;
@@ -694,7 +694,7 @@ typedef struct {
 
 static bool l2c_load(l2c_vocab_t *v, const char *path) {
   size_t len;
-  char *d = slurp(path, &len);
+  char *d = sl_test_slurp(path, &len);
   if (!d) return false;
   v->size = 512;
   v->s = calloc(512, sizeof *v->s);

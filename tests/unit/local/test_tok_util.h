@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/tools/test_file.h"
+
 typedef struct {
   uint8_t *p;
   size_t n, cap;
@@ -79,24 +81,6 @@ static inline void gw_kv_i32s(gw_t *w, const char *k, const int32_t *v, size_t n
   gw_u64(w, n);
   gw_put(w, v, n * 4);
   w->n_kv++;
-}
-
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  if (fread(b, 1, (size_t)n, f) != (size_t)n) {
-    free(b);
-    fclose(f);
-    return NULL;
-  }
-  b[n] = 0;
-  fclose(f);
-  if (len) *len = (size_t)n;
-  return b;
 }
 
 /* $SLUICE_SHARED/models/<name> or $SLUICE_SRC/tests/e2e/node_modules/<pkg path>. */

@@ -9,24 +9,13 @@
 
 #include <cjson/cJSON.h>
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
-  size_t got = b ? fread(b, 1, (size_t)n, f) : 0;
-  fclose(f);
-  if (b) b[got] = 0;
-  return b;
-}
+#include "tests/tools/test_file.h"
 
 /* Scores one JSONL file; returns 0 when it is missing (the dev split outside a
  * checkout with ../shared), else 1 after asserting precision >= min_p and
  * recall >= min_r. */
 static int score(const char *path, double min_p, double min_r) {
-  char *all = slurp(path);
+  char *all = sl_test_slurp(path, NULL);
   if (!all) return 0;
   int tp = 0, fp = 0, fn = 0, tn = 0;
   for (char *line = strtok(all, "\n"); line; line = strtok(NULL, "\n")) {
