@@ -26,12 +26,27 @@ size_t sl_cat(char *out, size_t cap, ...) {
 }
 
 size_t sl_utoa(uint64_t v, char *buf) {
-  char t[20];
-  size_t k = sizeof t;
-  do t[--k] = (char)('0' + v % 10); while (v /= 10);
-  size_t n = sizeof t - k;
-  memcpy(buf, t + k, n);
-  buf[n] = '\0';
+  /* Two digits per division, written straight into place from the end: the
+   * ledger writer formats ~40 numbers per row (its hashed lengths). */
+  static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                 "8081828384858687888990919293949596979899";
+  size_t n = 1;
+  for (uint64_t t = v; t >= 10; t /= 10) n++;
+  char *p = buf + n;
+  *p = '\0';
+  while (v >= 100) {
+    unsigned r = (unsigned)(v % 100);
+    v /= 100;
+    p -= 2;
+    memcpy(p, pairs + 2 * r, 2);
+  }
+  if (v >= 10) {
+    p -= 2;
+    memcpy(p, pairs + 2 * v, 2);
+  } else {
+    *--p = (char)('0' + v);
+  }
   return n;
 }
 
