@@ -17,6 +17,11 @@ size_t sl_kern_row_bytes(sl_kern_dtype_t dt, size_t n) {
   case SL_KDT_Q8_0: return n / SL_KERN_Q8_0_BLOCK * SL_KERN_Q8_0_BYTES;
   case SL_KDT_Q4_0: return n / SL_KERN_Q4_0_BLOCK * SL_KERN_Q4_0_BYTES;
   case SL_KDT_Q4_K: return n / SL_KERN_Q4_K_BLOCK * SL_KERN_Q4_K_BYTES;
+  case SL_KDT_Q4_1: return n / 32 * SL_KERN_Q4_1_BYTES;
+  case SL_KDT_Q5_0: return n / 32 * SL_KERN_Q5_0_BYTES;
+  case SL_KDT_Q5_1: return n / 32 * SL_KERN_Q5_1_BYTES;
+  case SL_KDT_Q5_K: return n / 256 * SL_KERN_Q5_K_BYTES;
+  case SL_KDT_Q6_K: return n / 256 * SL_KERN_Q6_K_BYTES;
   }
   return 0;
 }
@@ -25,7 +30,12 @@ size_t sl_kern_block(sl_kern_dtype_t dt) {
   switch (dt) {
   case SL_KDT_Q8_0: return SL_KERN_Q8_0_BLOCK;
   case SL_KDT_Q4_0: return SL_KERN_Q4_0_BLOCK;
-  case SL_KDT_Q4_K: return SL_KERN_Q4_K_BLOCK;
+  case SL_KDT_Q4_1:
+  case SL_KDT_Q5_0:
+  case SL_KDT_Q5_1: return 32;
+  case SL_KDT_Q4_K:
+  case SL_KDT_Q5_K:
+  case SL_KDT_Q6_K: return SL_KERN_Q4_K_BLOCK;
   default: return 1;
   }
 }
@@ -165,6 +175,72 @@ void sl_kern_to_f32(sl_kern_dtype_t dt, const void *src, float *dst, size_t n) {
           y[l + 32] = d1 * (q[l] >> 4) - n1;
         }
       }
+    }
+    return;
+  case SL_KDT_Q4_1:
+    for (size_t b = 0; b < n / 32; b++) {
+      const uint8_t *blk = p + b * SL_KERN_Q4_1_BYTES, *q = blk + 4;
+      float d = f16_at(blk), m = f16_at(blk + 2), *y = dst + b * 32;
+      for (int j = 0; j < 16; j++) {
+        y[j] = d * (q[j] & 0xF) + m;
+        y[j + 16] = d * (q[j] >> 4) + m;
+      }
+    }
+    return;
+  case SL_KDT_Q5_0:
+  case SL_KDT_Q5_1: {
+    /* the fifth bit of element j is bit j of the little-endian word after the scales */
+    bool one = dt == SL_KDT_Q5_1;
+    size_t bytes = one ? SL_KERN_Q5_1_BYTES : SL_KERN_Q5_0_BYTES, head = one ? 4 : 2;
+    for (size_t b = 0; b < n / 32; b++) {
+      const uint8_t *blk = p + b * bytes, *hb = blk + head, *q = hb + 4;
+      float d = f16_at(blk), m = one ? f16_at(blk + 2) : 0.f, *y = dst + b * 32;
+      uint32_t qh = (uint32_t)hb[0] | (uint32_t)hb[1] << 8 | (uint32_t)hb[2] << 16 | (uint32_t)hb[3] << 24;
+      int off = one ? 0 : 16;
+      for (int j = 0; j < 16; j++) {
+        int lo = (q[j] & 0xF) | (int)((qh >> j) & 1) << 4;
+        int hi = (q[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+        y[j] = d * (lo - off) + m;
+        y[j + 16] = d * (hi - off) + m;
+      }
+    }
+    return;
+  }
+  case SL_KDT_Q5_K:
+    /* Q4_K's layout plus 32 bytes of fifth bits: group i of 64 elements reads bit
+     * 2i of qh[l] for element l (low nibble) and bit 2i + 1 for element l + 32. */
+    for (size_t b = 0; b < n / 256; b++) {
+      const uint8_t *blk = p + b * SL_KERN_Q5_K_BYTES, *scales = blk + 4, *qh = blk + 16,
+                    *q = blk + 48;
+      float d = f16_at(blk), dmin = f16_at(blk + 2), *y = dst + b * 256;
+      for (int i = 0; i < 4; i++, q += 32, y += 64) {
+        int sc0, m0, sc1, m1;
+        q4_k_scale_min(2 * i, scales, &sc0, &m0);
+        q4_k_scale_min(2 * i + 1, scales, &sc1, &m1);
+        float d0 = d * sc0, n0 = dmin * m0, d1 = d * sc1, n1 = dmin * m1;
+        for (int l = 0; l < 32; l++) {
+          y[l] = d0 * ((q[l] & 0xF) | ((qh[l] >> (2 * i)) & 1) << 4) - n0;
+          y[l + 32] = d1 * ((q[l] >> 4) | ((qh[l] >> (2 * i + 1)) & 1) << 4) - n1;
+        }
+      }
+    }
+    return;
+  case SL_KDT_Q6_K:
+    /* Each half of 128 elements uses 64 bytes of low nibbles and 32 of high
+     * pairs: element l + 32k (k = 0..3, l < 32) takes the low (k < 2) or high
+     * (k >= 2) nibble of ql[l + 32 (k & 1)] and bits 2k, 2k + 1 of qh[l]; its
+     * scale is scales[8h + 2k + l / 16]. */
+    for (size_t b = 0; b < n / 256; b++) {
+      const uint8_t *blk = p + b * SL_KERN_Q6_K_BYTES, *ql = blk, *qh = blk + 128;
+      const int8_t *sc = (const int8_t *)(blk + 192);
+      float d = f16_at(blk + 208), *y = dst + b * 256;
+      for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, y += 128)
+        for (int l = 0; l < 32; l++)
+          for (int k = 0; k < 4; k++) {
+            int lo = k < 2 ? ql[l + 32 * (k & 1)] & 0xF : ql[l + 32 * (k & 1)] >> 4;
+            int q = (lo | ((qh[l] >> (2 * k)) & 3) << 4) - 32;
+            y[l + 32 * k] = d * sc[2 * k + l / 16] * q;
+          }
     }
     return;
   }

@@ -25,6 +25,17 @@ typedef enum {
   SL_KDT_Q4_K, /* ggml super-block of 256: f16 d, f16 dmin, 12 bytes packing eight 6-bit
                   (scale, min) pairs, 128 bytes of 4-bit q; sub-block s of 32 elements is
                   x = d · scale_s · q − dmin · min_s (144 bytes) */
+  SL_KDT_Q4_1, /* block of 32: f16 d, f16 m, 16 bytes of 4-bit q (as Q4_0); x = d · q + m
+                  (20 bytes) */
+  SL_KDT_Q5_0, /* block of 32: f16 d, 4 bytes of fifth bits (bit j: element j), 16 bytes of
+                  low nibbles (as Q4_0); x = d · (q − 16) (22 bytes) */
+  SL_KDT_Q5_1, /* block of 32: f16 d, f16 m, then as Q5_0; x = d · q + m (24 bytes) */
+  SL_KDT_Q5_K, /* super-block of 256: f16 d, f16 dmin, 12 scale bytes (as Q4_K), 32 bytes of
+                  fifth bits, 128 bytes of low nibbles (as Q4_K); 64-element group i takes
+                  bit 2i of its qh byte for the low nibbles, 2i + 1 for the high (176 bytes) */
+  SL_KDT_Q6_K, /* super-block of 256: 128 bytes of low nibbles, 64 bytes of high 2-bit
+                  pairs, 16 int8 scales (one per 16 elements), f16 d; x = d · scale · (q − 32)
+                  (210 bytes) */
 } sl_kern_dtype_t;
 
 #define SL_KERN_Q8_0_BLOCK 32
@@ -33,6 +44,11 @@ typedef enum {
 #define SL_KERN_Q4_0_BYTES 18
 #define SL_KERN_Q4_K_BLOCK 256
 #define SL_KERN_Q4_K_BYTES 144
+#define SL_KERN_Q4_1_BYTES 20
+#define SL_KERN_Q5_0_BYTES 22
+#define SL_KERN_Q5_1_BYTES 24
+#define SL_KERN_Q5_K_BYTES 176
+#define SL_KERN_Q6_K_BYTES 210
 
 /* Elements per block of dt (1 for the float types). */
 size_t sl_kern_block(sl_kern_dtype_t dt);

@@ -66,19 +66,28 @@ void sl_model_opts_init(sl_model_opts_t *o) {
   o->n_slots = 1;
 }
 
-static int kdt_of(uint32_t t, sl_kern_dtype_t *out) {
+int sl_model_dtype(uint32_t t, sl_kern_dtype_t *out) {
   switch (t) {
   case SL_GGML_F32: *out = SL_KDT_F32; return 0;
   case SL_GGML_F16: *out = SL_KDT_F16; return 0;
   case SL_GGML_BF16: *out = SL_KDT_BF16; return 0;
   case SL_GGML_Q8_0: *out = SL_KDT_Q8_0; return 0;
   case SL_GGML_Q4_0: *out = SL_KDT_Q4_0; return 0;
+  case SL_GGML_Q4_1: *out = SL_KDT_Q4_1; return 0;
+  case SL_GGML_Q5_0: *out = SL_KDT_Q5_0; return 0;
+  case SL_GGML_Q5_1: *out = SL_KDT_Q5_1; return 0;
   case SL_GGML_Q4_K: *out = SL_KDT_Q4_K; return 0;
+  case SL_GGML_Q5_K: *out = SL_KDT_Q5_K; return 0;
+  case SL_GGML_Q6_K: *out = SL_KDT_Q6_K; return 0;
   default: return SL_EUNSUPPORTED;
   }
 }
 
-static bool is_quant(uint32_t t) { return t == SL_GGML_Q8_0 || t == SL_GGML_Q4_0 || t == SL_GGML_Q4_K; }
+/* A block-quantised type (everything but the float ones). */
+static bool is_quant(uint32_t t) {
+  sl_kern_dtype_t dt;
+  return !sl_model_dtype(t, &dt) && sl_kern_block(dt) > 1;
+}
 
 /* Looks a tensor up and checks its shape (ne0 = inner). ne1 = 0 means a vector. */
 static int get_tensor(sl_model_t *m, const char *name, uint64_t ne0, uint64_t ne1, bool required,
@@ -94,7 +103,7 @@ static int get_tensor(sl_model_t *m, const char *name, uint64_t ne0, uint64_t ne
                 (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], t->n_dims,
                 (unsigned long long)ne0, (unsigned long long)(ne1 ? ne1 : 1));
   sl_kern_dtype_t dt;
-  if (kdt_of(t->type, &dt))
+  if (sl_model_dtype(t->type, &dt))
     return errf(err, errlen, SL_EUNSUPPORTED, "model: tensor '%s' has unsupported type %s", name,
                 sl_ggml_type_name(t->type));
   if (!ne1 && t->type != SL_GGML_F32)
@@ -116,7 +125,7 @@ static int make_mat(sl_model_t *m, const sl_gguf_tensor_t **ts, int nt, int n_in
   size_t r0 = 0;
   for (int i = 0; i < nt; i++) {
     sl_kern_dtype_t dt = SL_KDT_F32;
-    kdt_of(ts[i]->type, &dt);
+    sl_model_dtype(ts[i]->type, &dt);
     sl_kern_to_f32(dt, ts[i]->data, w + r0 * n_in, ts[i]->ne[1] * (size_t)n_in);
     r0 += ts[i]->ne[1];
   }
@@ -230,15 +239,16 @@ static int load_weights(sl_model_t *m, int prec_opt, char *err, size_t errlen) {
   if ((rc = get_tensor(m, "output.weight", in->dim, in->n_vocab, false, &tout, err, errlen))) return rc;
   if ((rc = get_tensor(m, "rope_freqs.weight", in->n_rot / 2, 0, false, &tff, err, errlen))) return rc;
   in->tied_output = !tout;
-  kdt_of(te->type, &m->embd_dt);
+  sl_model_dtype(te->type, &m->embd_dt);
   m->embd = te->data;
   m->embd_row_bytes = sl_kern_row_bytes(m->embd_dt, (size_t)in->dim);
   m->out_norm = tnorm->data;
 
-  /* Precision: quantised weights (Q8_0, Q4_0, Q4_K) run int8 (s8 weights, per-row
-   * scales), float files run f32 so that they reproduce an F32 reference exactly.
-   * 4-bit blocks are dequantised at load and re-quantised to s8 like Q8_0: the
-   * same VNNI product serves them, at twice the file's weight bytes in memory. */
+  /* Precision: quantised weights (Q8_0, the 4-, 5- and 6-bit types) run int8 (s8
+   * weights, per-row scales), float files run f32 so that they reproduce an F32
+   * reference exactly. 4- to 6-bit blocks are dequantised at load and
+   * re-quantised to s8 like Q8_0: the same VNNI product serves them, at more than
+   * the file's weight bytes in memory. */
   const sl_gguf_tensor_t *probe = sl_gguf_find_tensor(m->g, "blk.0.attn_q.weight");
   if (prec_opt >= 0)
     in->prec = (sl_kern_prec_t)prec_opt;

@@ -46,6 +46,11 @@ typedef struct {
   size_t weight_bytes, kv_bytes;
 } sl_model_info_t;
 
+/* The kernels' storage type for tensors of GGUF type `ggml_type` (enum
+ * sl_ggml_type_t): 0, or SL_EUNSUPPORTED for a type the engine does not load
+ * (Q2_K, Q3_K, Q8_1, the IQ types, integers). */
+int sl_model_dtype(uint32_t ggml_type, sl_kern_dtype_t *out);
+
 /* Loads `path`. On failure returns NULL with a message in err (e.g. "unsupported
  * architecture 'gemma'"). */
 sl_model_t *sl_model_load(const char *path, const sl_model_opts_t *opts, char *err, size_t errlen);

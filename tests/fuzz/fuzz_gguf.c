@@ -1,13 +1,14 @@
 /* libFuzzer entry point for the GGUF reader: parse any bytes, then walk every
  * accessor over what was accepted, so a reader bug shows up as an ASan/UBSan
  * report, not only a parse crash; the first row of every tensor of a type the
- * engine loads is decoded too (F32 … Q4_K). The corpus (tests/fuzz/corpus/fuzz_gguf) holds
+ * engine loads is decoded too (sl_model_dtype). The corpus (tests/fuzz/corpus/fuzz_gguf) holds
  * valid small files and truncated / hostile variants; CTest replays it. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "backends/local/gguf.h"
+#include "backends/local/model.h"
 #include "kernels/kernels.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -48,15 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* Decode the first row (at most 1024 elements) of every type the engine
      * loads: the block decoders must stay inside what the reader accepted. */
     sl_kern_dtype_t dt;
-    switch (t->type) {
-    case SL_GGML_F32: dt = SL_KDT_F32; break;
-    case SL_GGML_F16: dt = SL_KDT_F16; break;
-    case SL_GGML_BF16: dt = SL_KDT_BF16; break;
-    case SL_GGML_Q8_0: dt = SL_KDT_Q8_0; break;
-    case SL_GGML_Q4_0: dt = SL_KDT_Q4_0; break;
-    case SL_GGML_Q4_K: dt = SL_KDT_Q4_K; break;
-    default: continue;
-    }
+    if (sl_model_dtype(t->type, &dt)) continue;
     static float row[1024];
     size_t n = t->ne[0], bs = sl_kern_block(dt);
     if (n > 1024) n = 1024 / bs * bs;

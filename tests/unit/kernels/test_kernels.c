@@ -126,6 +126,98 @@ static void test_q4_k(void **st) {
   assert_int_equal(sl_kern_block(SL_KDT_Q4_K), 256);
 }
 
+struct want_s {
+  int i;
+  float v;
+};
+
+static void check_elems(const char *what, const float *y, const struct want_s *w, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    if (y[w[k].i] != w[k].v) fail_msg("%s element %d: %g, want %g", what, w[k].i, y[w[k].i], w[k].v);
+}
+
+/* Q4_1, Q5_0, Q5_1 blocks by hand. Q4_1: f16 d, f16 m, then Q4_0's nibbles (byte j:
+ * element j low, j + 16 high), x = d · q + m. Q5_0: f16 d, a 32-bit little-endian
+ * word whose bit j is element j's fifth bit, the nibbles; x = d · (q − 16). Q5_1:
+ * f16 d, f16 m, the word, the nibbles; x = d · q + m. */
+static void test_q4_1_q5(void **st) {
+  float y[32];
+  uint8_t a[20] = {0x00, 0x3C, 0x00, 0xB8}; /* d = 1, m = -0.5 */
+  a[4 + 0] = 0x7A, a[4 + 15] = 0xF0;
+  sl_kern_to_f32(SL_KDT_Q4_1, a, y, 32);
+  const struct want_s w41[] = {{0, 9.5f}, {16, 6.5f}, {15, -0.5f}, {31, 14.5f}, {1, -0.5f}};
+  check_elems("Q4_1", y, w41, sizeof w41 / sizeof *w41);
+  /* fifth bits of elements 0, 17 and 31 */
+  uint8_t b[22] = {0x00, 0x38, 0x01, 0x00, 0x02, 0x80}; /* d = 0.5 */
+  b[6 + 0] = 0x3A, b[6 + 1] = 0x5F, b[6 + 15] = 0xF0;
+  sl_kern_to_f32(SL_KDT_Q5_0, b, y, 32);
+  const struct want_s w50[] = {{0, 5.f}, {16, -6.5f}, {1, -0.5f}, {17, 2.5f},
+                               {15, -8.f}, {31, 7.5f}, {2, -8.f}};
+  check_elems("Q5_0", y, w50, sizeof w50 / sizeof *w50);
+  uint8_t c[24] = {0x00, 0x3C, 0x00, 0x34, 0x01, 0x00, 0x02, 0x80}; /* d = 1, m = 0.25 */
+  c[8 + 0] = 0x3A, c[8 + 1] = 0x5F, c[8 + 15] = 0xF0;
+  sl_kern_to_f32(SL_KDT_Q5_1, c, y, 32);
+  const struct want_s w51[] = {{0, 26.25f}, {16, 3.25f}, {1, 15.25f}, {17, 21.25f},
+                               {15, 0.25f}, {31, 31.25f}, {2, 0.25f}};
+  check_elems("Q5_1", y, w51, sizeof w51 / sizeof *w51);
+  assert_int_equal(sl_kern_row_bytes(SL_KDT_Q4_1, 64), 40);
+  assert_int_equal(sl_kern_row_bytes(SL_KDT_Q5_0, 64), 44);
+  assert_int_equal(sl_kern_row_bytes(SL_KDT_Q5_1, 64), 48);
+  assert_int_equal(sl_kern_block(SL_KDT_Q5_1), 32);
+}
+
+/* Q5_K by hand: Q4_K's d, dmin and scale bytes (the same values as test_q4_k),
+ * then 32 bytes qh and 128 bytes of nibbles; in group i of 64 elements, element
+ * 64i + l takes bit 2i of qh[l] as its fifth bit, element 64i + 32 + l bit 2i + 1. */
+static void test_q5_k(void **st) {
+  uint8_t b[176] = {0};
+  b[0] = 0x00, b[1] = 0x3C; /* d = 1 */
+  b[2] = 0x00, b[3] = 0x38; /* dmin = 0.5 */
+  uint8_t *sc = b + 4, *qh = b + 16, *q = b + 48;
+  sc[0] = 2, sc[4] = 4;
+  sc[1] = 3 | 1 << 6;
+  sc[5] = 1 | 2 << 6;
+  sc[9] = 0x21;
+  sc[3] = 63, sc[7] = 63 | 3 << 6, sc[11] = 0xFF;
+  q[0] = 0x7A, qh[0] = 0x03 | 0x20; /* elements 0 and 32 (group 0), 160 (group 2, high) */
+  q[64] = 0x30;                     /* element 128 (sub 4: 0), 160 (sub 5) */
+  q[32 + 31] = 0xF1, qh[31] = 0x08; /* element 127: group 1, high nibble, bit 3 */
+  q[96 + 5] = 0xE0, qh[5] = 0x80;   /* element 229: group 3, high nibble, bit 7 */
+  float y[256];
+  sl_kern_to_f32(SL_KDT_Q5_K, b, y, 256);
+  const struct want_s w[] = {
+      {0, 50.f},  {1, -2.f},    {32, 68.5f},  {33, -0.5f},   {95, 0.f},   {127, 1921.5f},
+      {128, 0.f}, {160, 306.f}, {161, -17.f}, {229, 418.5f}, {228, -31.5f}, {255, -31.5f},
+  };
+  check_elems("Q5_K", y, w, sizeof w / sizeof *w);
+  assert_int_equal(sl_kern_row_bytes(SL_KDT_Q5_K, 512), 352);
+  assert_int_equal(sl_kern_block(SL_KDT_Q5_K), 256);
+}
+
+/* Q6_K by hand: 128 bytes ql, 64 bytes qh, 16 int8 scales, f16 d. In each half
+ * of 128 elements (64 bytes of ql, 32 of qh, 8 scales), element 32k + l (l < 32)
+ * takes the low (k = 0, 1) or high (k = 2, 3) nibble of ql[l + 32 (k & 1)], bits
+ * 2k and 2k + 1 of qh[l] above it, minus 32, times d · scales[2k + l / 16]. */
+static void test_q6_k(void **st) {
+  uint8_t b[210] = {0};
+  uint8_t *ql = b, *qh = b + 128;
+  int8_t *sc = (int8_t *)(b + 192);
+  b[208] = 0x00, b[209] = 0x38; /* d = 0.5 */
+  sc[0] = 2, sc[1] = -3, sc[2] = 4, sc[4] = 1, sc[6] = -1, sc[8] = 5, sc[15] = 7;
+  ql[0] = 0x5A, ql[32] = 0x3F, qh[0] = 2 | 3 << 2 | 1 << 4; /* elements 0, 32, 64, 96 */
+  ql[64] = 0x01, qh[32] = 0x03;                              /* element 128 */
+  ql[127] = 0xF0, qh[63] = 0xC0;                             /* element 255 */
+  float y[256];
+  sl_kern_to_f32(SL_KDT_Q6_K, b, y, 256);
+  const struct want_s w[] = {
+      {0, 10.f}, {32, 62.f}, {64, -5.5f}, {96, 14.5f}, {16, 48.f},
+      {1, -32.f}, {128, 42.5f}, {255, 108.5f}, {129, -80.f},
+  };
+  check_elems("Q6_K", y, w, sizeof w / sizeof *w);
+  assert_int_equal(sl_kern_row_bytes(SL_KDT_Q6_K, 512), 420);
+  assert_int_equal(sl_kern_block(SL_KDT_Q6_K), 256);
+}
+
 static void test_rmsnorm_softmax_silu(void **st) {
   enum { N = 77 };
   float x[N], w[N], out[N], ref[N];
@@ -479,6 +571,9 @@ int main(void) {
       cmocka_unit_test(test_matmul_bf16),     cmocka_unit_test(test_matmul_s8),
       cmocka_unit_test(test_matmul_dnnl_vs_ref), cmocka_unit_test(test_matmul_s8_exact),
       cmocka_unit_test(test_q4_0),            cmocka_unit_test(test_q4_k),
+      cmocka_unit_test(test_q4_1_q5),
+      cmocka_unit_test(test_q5_k),
+      cmocka_unit_test(test_q6_k),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
