@@ -281,6 +281,8 @@ static const litset_t litsets[] = {
     {SL_P_CLI_PW, 0, 0, P_NONE, " -p'| -p\"", NULL},
     /* curl -u key:secret, and a password piped to --password-stdin */
     {SL_P_CLI_PW, 0, 0, P_NONE, " -u | --user |--password-stdin", NULL},
+    /* SQL: CREATE/ALTER USER ... IDENTIFIED BY 'secret' */
+    {SL_P_CLI_PW, 1, B_L, P_NONE, "identified by '|identified by \"", NULL},
     /* a key given to an API client's constructor: LinodeClient("..."), algoliasearch('id', '...') */
     {SL_P_CLIENT_KEY, 0, 0, P_NONE, "Client(\"|Client('|Session(\"|Session('|search('|search(\"", NULL},
     /* \$(?:1|2[abxy]?|5|6|y|7|apr1|argon2(?:id|i|d)|pbkdf2(?:-sha\d+)?|scrypt|sha1|md5)\$|
@@ -294,7 +296,10 @@ static const litset_t litsets[] = {
     /* the word in other languages */
     {SL_P_PW_CUE, 1, 0, P_NONE,
      "passwort|kennwort|mot de passe|mot_de_passe|motdepasse|contraseña|contrasena|senha|"
-     "hasło|haslo|wachtwoord|lösenord|losenord|salasana", NULL},
+     "hasło|haslo|wachtwoord|lösenord|losenord|salasana|şifre|sifre|passord|adgangskode|heslo|"
+     "jelszó|jelszo|lozinka|пароль", NULL},
+    /* "clave" is also a key or a code in Spanish: only as a whole word */
+    {SL_P_PW_CUE, 1, B_L | B_R, P_NONE, "clave", NULL},
     {SL_P_PW_CUE, 1, B_R, P_NONE, "pw", NULL},
     {SL_P_PW_CUE, 1, B_L | B_R, P_NONE, "pin|login|logon", NULL},
     /* api[_\-. ]?key|secret|token|auth|access[_\-]?key|\bkey\b|_key|key_ */

@@ -294,6 +294,7 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
   if (i < n && (t[i] == '"' || t[i] == '\'' || t[i] == '`')) i++; /* "password": */
   if (i < n && t[i] == ']') i++;                                  /* ['password'] = */
   while (i < n && (t[i] == ' ' || t[i] == '\t')) i++;
+  bool gap = i > p && (t[i - 1] == ' ' || t[i - 1] == '\t');
   if (i + 1 < n && ((t[i] == ':' && t[i + 1] == '=') || (t[i] == '=' && t[i + 1] == '>') ||
                     (t[i] == '=' && t[i + 1] == '=')))
     sep = SEP_ASSIGN, i += 2;
@@ -301,10 +302,10 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
     sep = SEP_ASSIGN, i++;
   else if (i < n && (t[i] == ',' || t[i] == '('))
     sep = SEP_ARGS, i++;
-  else if (i > p)
+  else if (gap)
     sep = SEP_SPACE;
   else
-    return SEP_NONE;
+    return SEP_NONE; /* glued to what closes the name: "`os.environ["KEY"]` and ..." */
   while (i < n && (t[i] == ' ' || t[i] == '\t')) i++;
   if (prose && sep != SEP_ASSIGN) {
     /* "password is X", "password attempt string revealed: 'X'", "password was set to X" */
@@ -312,7 +313,12 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
                                        "string", "revealed", "used", "reads", "remains",
                                        "became", "as", "be", "changed", "reset", "now", "this",
                                        "morning", "afternoon", "today", "yesterday", "earlier",
-                                       "again", "temporarily", "es", "ist", "est", NULL};
+                                       "again", "temporarily", "es", "ist", "est",
+                                       /* the adjective after the word: "clave nueva: X" */
+                                       "nueva", "nuevo", "nouveau", "nouvelle", "nova", "novo",
+                                       "nuova", "neue", "neues", "temporal", "temporaire",
+                                       "provisoire", "provisória", "temporária", "temporanea",
+                                       NULL};
     for (int round = 0; round < 5; round++) {
       bool moved = false;
       for (const char *const *f = fill; *f; f++) {
@@ -365,7 +371,11 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
     return sep;
   }
   uint32_t s = i;
-  while (i < n && !sl__space((unsigned char)t[i]) && t[i] != '"' && t[i] != '\'' && i - s < 256)
+  /* (a backtick before a space or the end closes inline code: "`password = x` works") */
+  while (i < n && !sl__space((unsigned char)t[i]) && t[i] != '"' && t[i] != '\'' &&
+         !(t[i] == '`' && (i + 1 == n || sl__space((unsigned char)t[i + 1]) ||
+                           ispunct((unsigned char)t[i + 1]))) &&
+         i - s < 256)
     i++;
   while (i > s && strchr(",;)}]>.", t[i - 1])) i--;
   if (i == s) return SEP_NONE;

@@ -102,6 +102,12 @@ static void passwords(void **s) {
          "paprika-lantern-meadow-granite");
   EXPECT("the mailbox password was reset this morning to eRUfMH213pGF4u - please", "PASSWORD",
          "eRUfMH213pGF4u");
+  /* an adjective after the word ("clave nueva:"), SQL's IDENTIFIED BY */
+  EXPECT("Usuario admin, clave nueva: Ij+17^&z7iVvR. Apuntadla en el gestor.", "PASSWORD",
+         "Ij+17^&z7iVvR");
+  EXPECT("ALTER USER 'reporting_ro'@'%' IDENTIFIED BY 'Nw7L-x+G=MZK601nj1';", "PASSWORD",
+         "Nw7L-x+G=MZK601nj1");
+  EXPECT("Yeni şifre: Qz83!mkT0p", "PASSWORD", "Qz83!mkT0p");
   /* pwdump lines: the NT hash */
   EXPECT("svc_sql:1104:aad3b435b51404eeaad3b435b51404ee:5fe8c31736267e788f0547f67c5ff3de:::", "PASSWORD",
          "5fe8c31736267e788f0547f67c5ff3de");
@@ -116,6 +122,12 @@ static void placeholders_are_not_secrets(void **s) {
       "export API_KEY=${API_KEY}",
       "token = os.environ[\"GITHUB_TOKEN\"]",
       "password = getPassword()",
+      /* a variable in inline code; a name glued to the backtick that closes it */
+      "Why does `Object.freeze(config)` not stop `config.db.password = newValue` from working?",
+      "Pon la clave en `os.environ[\"MAPS_KEY\"]` y no en el código; en el README dejamos "
+      "`MAPS_KEY=cambia-esto` como ejemplo.",
+      "La clave del problema es la demanda: la clave está en el precio.",
+      "CREATE USER app IDENTIFIED BY '${DB_PASSWORD}';",
       "Please reset your password before Monday.",
       "passengers: [\"quickBrown\", \"lazyDog\"]",
       "PWR_MGM: N0tThePSw45f!!!",
