@@ -62,7 +62,13 @@ static const char *const veto[] = {
     /* planets and gods more often than people in prompts */
     "mercury", "venus", "jupiter", "saturn", "uranus", "neptune", "pluto",
     /* storms are named like people */
-    "storm", "hurricane", "typhoon", "cyclone", NULL};
+    "storm", "hurricane", "typhoon", "cyclone",
+    /* treaties, documents, events, eateries: "Paris Agreement", "Magna Carta",
+     * "Berliner Mauer", "Trattoria Il Cortile" */
+    "agreement", "protocol", "accord", "accords", "charter", "carta", "declaration",
+    "convention", "constitution", "crash", "pact", "doctrine", "summit", "conference",
+    "mauer", "manifesto", "trattoria", "osteria", "ristorante", "pizzeria", "bistro",
+    "brasserie", "taverna", NULL};
 
 static const char *const honorific[] = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof",
                                         "professor", "sir", "madam", "madame", "mme", "herr",
@@ -344,6 +350,34 @@ static bool after_place_word(const char *text, const sl__toks_t *T, size_t i) {
          in_list(text, &T->v[i - 2], motion);
 }
 
+/* The run i..j-1 stands in quotation marks ("„Zielone Wzgórze”", "'Sapiens'"):
+ * a title or a brand more often than a person. */
+static bool quoted_run(const sl__ctx_t *c, const sl__toks_t *T, size_t i, size_t j) {
+  const unsigned char *t = (const unsigned char *)c->text;
+  uint32_t s = T->v[i].s, e = T->v[j - 1].e;
+  /* typographic quotes are E2 80 xx: the tokenizer keeps the third byte */
+  bool open = s > 0 && (t[s - 1] == '"' || t[s - 1] == '\'' ||
+                        (s >= 3 && t[s - 3] == 0xE2 && t[s - 2] == 0x80 &&
+                         (t[s - 1] == 0x9C || t[s - 1] == 0x9E || t[s - 1] == 0x98)));
+  if (!open || e >= c->len) return false;
+  /* a value in data ("assignee": "Chinedu Okeke", name='x', ["a", "b"]) is no title */
+  uint32_t q = s - (t[s - 1] < 0x80 ? 1 : 3);
+  while (q > 0 && (t[q - 1] == ' ' || t[q - 1] == '\t')) q--;
+  if (q > 0 && strchr(":=,[(", t[q - 1])) return false;
+  if (t[e] == '"') return true;
+  if (t[e] == '\'') return !(e + 1 < c->len && (t[e + 1] == 's' || t[e + 1] == 'S'));
+  return e + 2 < c->len && t[e] == 0xE2 && t[e + 1] == 0x80 &&
+         (t[e + 2] == 0x9D || t[e + 2] == 0x99 || t[e + 2] == 0x9C);
+}
+
+/* One word right after a day's number: a month in a language the lists lack
+ * ("1 Nisan itibarıyla", "15 Temmuz"), not a person. */
+static bool after_day_number(const char *text, const sl__toks_t *T, size_t i) {
+  const sl__tok_t *t = &T->v[i], *p = i ? &T->v[i - 1] : NULL;
+  return p && p->kind == SL_TK_NUM && p->e - p->s <= 2 && !t->punct_before && !t->nl_before &&
+         text[p->s] != '0';
+}
+
 static bool all_foreign(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t i, size_t j) {
   for (size_t k = i; k < j; k++)
     if (!foreign_word(text, &T->v[k], sl__tok_flags(g, text, &T->v[k]))) return false;
@@ -390,6 +424,21 @@ static bool pronoun_near(const char *text, const sl__toks_t *T, size_t i, size_t
 /* Marks the word after each name-cue hit of the multi-pattern pass; the marked
  * tokens go to cue_tok (sorted, at most cap; returns how many, or cap + 1 when
  * they do not fit). */
+/* An airline-style name before its title: "OYEWOLE/ADEBOLA MRS", "SMITH/JOHN MR"
+ * (passenger lists, tickets): SURNAME/GIVEN in capitals (3+ letters each), then
+ * the title (token k - 1, at `at`) on the same line. Adds the name and says so. */
+static bool airline_name(const sl__ctx_t *c, const sl__toks_t *T, size_t k, uint32_t at) {
+  if (k < 3 || T->v[k - 1].s != at) return false;
+  const sl__tok_t *title = &T->v[k - 1], *given = &T->v[k - 2], *sur = &T->v[k - 3];
+  if ((title->caps & 3) != 3 || title->nl_before || given->nl_before ||
+      given->kind != SL_TK_WORD || sur->kind != SL_TK_WORD || (given->caps & 3) != 3 ||
+      (sur->caps & 3) != 3 || given->punct_before != '/' || given->s != sur->e + 1 ||
+      sur->e - sur->s < 3 || given->e - given->s < 3) /* not "AC/DC MR BIG" */
+    return false;
+  sl__cands_add(c->out, sur->s, given->e, SL_ET_PERSON, "person", 35);
+  return true;
+}
+
 static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, size_t cap) {
   size_t n = 0;
   for (size_t h = 0; h < c->hits->n; h++) {
@@ -403,6 +452,7 @@ static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, si
       else
         hi = mid;
     }
+    if (hit->id == SL_P_CUE_NAME2 && airline_name(c, T, lo, hit->start)) continue;
     /* a label ("Name:") or a sign-off ("Cheers,") may have the name on the next line */
     bool colon = hit->end > 0 && (c->text[hit->end - 1] == ':' || c->text[hit->end - 1] == '?');
     if (hit->id == SL_P_CUE_NAME1 && hit->end < c->len && c->text[hit->end] == ',') colon = true;
@@ -611,6 +661,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
             accept = true; /* unknown name, then a pronoun that refers to a person */
         }
       }
+      /* without a cue: not a quoted title, not a month after a day */
+      if (accept && !cue &&
+          (quoted_run(c, T, i, j) || (words == 1 && j == i + 1 && after_day_number(text, T, i))))
+        accept = false;
       if (accept) {
         uint32_t e = T->v[j - 1].e;
         /* "J." as last token: include the dot */

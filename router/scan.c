@@ -318,7 +318,7 @@ static const litset_t litsets[] = {
     {SL_P_CUE_NAME2, 1, B_L | B_R, P_NONE, "a nome|a nombre de|au nom de|im namen von", NULL},
     {SL_P_CUE_NAME2, 1, B_L, P_NONE, "named|called|signed|surname", NULL},
     {SL_P_CUE_NAME2, 0, B_L | B_R, P_DOT,
-     "Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|mr|mrs|dr", NULL},
+     "Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|MSTR|MISS|mr|mrs|dr", NULL},
     /* \b(?:hi|hello|...|contact)\b */
     {SL_P_CUE_NAME1, 1, B_L | B_R, P_NONE,
      "hi|hello|hey|thanks|thank you|sincerely|regards|i am|i'm|patient|customer|employee|attn|cc|"

@@ -68,6 +68,10 @@ static void persons(void **s) {
   EXPECT("Ji-hoon asked if we can push the release to next week.", "PERSON", "Ji-hoon");
   EXPECT("Ask Dimitra whether the Crete venue has wheelchair access.", "PERSON", "Dimitra");
   EXPECT("Surname: EZE | Given names: Babatunde | Date of birth: 17/01/2002", "PERSON", "Babatunde");
+  /* airline style, the title after the name; a quoted value in data */
+  EXPECT("SEQ NAME\n014  OYEWOLE/ADEBOLA MRS      12MAY1986   P A08847213", "PERSON", "OYEWOLE/ADEBOLA");
+  EXPECT("{\"assignee\": \"Chinedu Okeke\", \"status\": \"in progress\"}", "PERSON", "Chinedu Okeke");
+  EXPECT("Name: \"Anna Kowalczyk\"", "PERSON", "Anna Kowalczyk");
 }
 
 static void not_persons(void **s) {
@@ -116,6 +120,15 @@ static void not_persons(void **s) {
   REJECT("How do I call Uber from the airport?", "PERSON");
   REJECT("meine Bestellung Nr. 302 vom 4. Juni ist immer noch nicht angekommen, obwohl die "
          "Sendungsverfolgung seit einer Woche anzeigt", "PERSON");
+  /* treaties, documents, eateries; a quoted title; a month after a day's number */
+  REJECT("Summarise the differences between the Paris Agreement and the Kyoto Protocol.", "PERSON");
+  REJECT("What was the significance of the Magna Carta?", "PERSON");
+  REJECT("Warum ist die Berliner Mauer 1989 gefallen?", "PERSON");
+  REJECT("Menu del giorno – Trattoria Il Cortile", "PERSON");
+  REJECT("Name: Pizzeria\ngood prices, quiet place", "PERSON");
+  REJECT("Spółdzielnia Mieszkaniowa „Zielone Wzgórze” informuje, że w dniach 4–6 marca", "PERSON");
+  REJECT("Kadıköy şubemiz 1 Nisan itibarıyla yeni adresine taşınıyor.", "PERSON");
+  REJECT("AC/DC MR BIG", "PERSON");
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));
 }
 

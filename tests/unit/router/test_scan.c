@@ -124,7 +124,7 @@ static const ref_t refs[] = {
      "(?i:\\bname(?:(?:\\(s\\))?(?:'s|’s|\\s{0,3}(?:is|:|\\?))|s:)|\\b(?:nome|nom|nombre|prénom|"
      "vorname|nachname|apellido|apellidos|forename|forenames|navn|namn|imię|nazwisko|naam)\\b"
      "(?:(?:\\(s\\))?(?:'s|’s|\\s{0,3}(?:is|:|\\?))|s:)|\\b(?:named|called|signed|surname)|\\b(?:a nome|a nombre de|"
-     "au nom de|im namen von)\\b)|\\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|mr|mrs|dr)"
+     "au nom de|im namen von)\\b)|\\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|MSTR|MISS|mr|mrs|dr)"
      "\\b\\.?", R_SOM, NULL, 0},
     {SL_P_CUE_NAME1, CI,
      "\\b(?:hi|hello|hey|thanks|thank you|sincerely|regards|i am|i'm|patient|customer|"
