@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -167,6 +168,22 @@ static inline bool proper_word(const sl__toks_t *T, size_t k) {
   return (T->v[k].caps & 1) || !T->has_upper;
 }
 
+/* Token j is a year (1800-2099) right after a word that comes before years
+ * ("the 1929 Wall Street Crash", "In 1999 Main Street ...") rather than before
+ * a house number. */
+static bool year_after_word(const char *text, const sl__toks_t *T, size_t j) {
+  static const char *const before_year[] = {"the", "in", "since", "of", "by", "from", "until",
+                                            "after", "before", "during", "around", NULL};
+  const sl__tok_t *t = &T->v[j];
+  if (j == 0 || t->kind != SL_TK_NUM || t->e - t->s != 4 || t->punct_before || t->nl_before)
+    return false;
+  int y = atoi(text + t->s);
+  if (y < 1800 || y > 2099) return false;
+  for (const char *const *w = before_year; *w; w++)
+    if (eq_word(text, &T->v[j - 1], *w)) return true;
+  return false;
+}
+
 /* Extends an address over a unit designator and its number: "Apt. 331". */
 static size_t extend_unit(const sl__gaz_t *g, const sl__gaz_t *ga, const char *text, sl__toks_t *T,
                           size_t k) {
@@ -235,6 +252,8 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       continue;
     }
     if (!housenum(text, t) || j < done) continue;
+    /* a year after "the", "in", "since" ...: "the 1929 Wall Street Crash" */
+    if (year_after_word(text, T, j)) continue;
     /* an HTTP status line ("HTTP/1.1 502 Bad Gateway": the word HTTP a few tokens before) */
     if (j >= 2 && t->e - t->s == 3 && http_status_line(text, T, j)) continue;
     bool nl0 = t->nl_before == 0;
