@@ -338,11 +338,12 @@ static bool next_id(const sl__ctx_t *c, uint32_t from, uint32_t win, int min_dig
     size_t alnum = 0;
     for (uint32_t k = s; k < i; k++) alnum += sl__alnum((unsigned char)t[k]);
     bool only_digits = nd == alnum;
-    /* digit groups written with single spaces ("2345 6789 0123", "046 454 286") */
-    if (only_digits && nd >= 2 && nd <= 6) {
+    /* digit groups written with single spaces ("2345 6789 0123", "046 454 286",
+     * France's "1 79 09 25 143 008 77") */
+    if (only_digits && nd >= 1 && nd <= 6) {
       uint32_t k = i;
       int groups = 1;
-      while (groups < 5 && k + 1 < end && t[k] == ' ' && isdigit((unsigned char)t[k + 1])) {
+      while (groups < 8 && k + 1 < end && t[k] == ' ' && isdigit((unsigned char)t[k + 1])) {
         uint32_t g = k + 1;
         while (g < end && isdigit((unsigned char)t[g])) g++;
         if (g - k - 1 < 2 || g - k - 1 > 6) break;

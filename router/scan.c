@@ -177,6 +177,12 @@ static const litset_t litsets[] = {
     {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "member", S1 "id" WB},
     {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "policy|nhs|dea", S1 "number" WB "|" S1 "no" WB},
     {SL_P_CUE_MEDICAL, 1, B_L | B_R, P_NONE, "medicare|medicaid|mrn|npi", NULL},
+    /* hospital number, chart #, and the words in other languages */
+    {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "hospital|chart", S1 "number" WB "|" S1 "no" WB "|" S0 "#"},
+    {SL_P_CUE_MEDICAL, 1, B_L | B_R, P_NONE,
+     "dossiernummer|patiëntnummer|patientnummer|patientennummer|fallnummer|"
+     "sairauskertomusnumero|cartella clinica|historia clínica|historia clinica|"
+     "numéro de dossier|prontuário|prontuario", NULL},
     /* \b(?:(?:bank|checking|savings|deposit|current)\s{1,3})?(?:account|acct|a/c)\s{0,3}(?:number|
      * no\b|num\b|#)|\brouting\s{1,3}(?:number|no)|\bsort\s{1,3}code|\bbsb\b|\bbank\s{1,3}account|
      * \biban\b|\bacc(?:t|ount)?[_\-]?(?:num|no|nr)\b */
@@ -211,7 +217,14 @@ static const litset_t litsets[] = {
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "identity", S1 "card|" S1 "number|" S1 "document"},
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "social", S1 "insurance"},
     {SL_P_CUE_NATID, 0, B_L | B_R, P_NONE,
-     "TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC|TFN|NRIC|CNP|PPSN", NULL},
+     "TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC|TFN|NRIC|CNP|PPSN|TCKN|HETU|"
+     "NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG", NULL},
+    /* the numbers' names in other languages */
+    {SL_P_CUE_NATID, 1, B_L | B_R, P_NONE,
+     "codice fiscale|steuernummer|steuer-id|steueridentifikationsnummer|sozialversicherungsnummer|"
+     "ausweisnummer|personalausweisnummer|sécurité sociale|securite sociale|kimlik|henkilötunnus|"
+     "henkilotunnus|personnummer|fødselsnummer|burgerservicenummer|cédula|cedula|"
+     "documento de identidad|pps number|pps_number|pps no", NULL},
     {SL_P_CUE_NATID, 0, B_L, P_TAILS, "NI", S1 "number|" S1 "no" WB}, /* UK National Insurance */
     /* (?i:\b(?:driver'?s?|drivers'|driving)[ \-]?licen[cs]e|\blicen[cs]e\s{0,3}(?:no\b|number|#))|\bDL\b */
     {SL_P_CUE_DL, 1, B_L, P_TAILS, "driver",
@@ -236,7 +249,8 @@ static const litset_t litsets[] = {
     {SL_P_CUE_DOB, 1, B_L | B_R, P_NONE,
      "geboren|geburtsdatum|geburtstag|née|né le|né(e|date de naissance|nacido|nacida|nacimiento|"
      "nato il|nata il|data di nascita|nascido|nascida|nascimento|urodzony|urodzona|urodzenia|"
-     "geboortedatum|född|födelsedatum|fødselsdato", NULL},
+     "geboortedatum|född|födelsedatum|fødselsdato|date_of_birth|birth_date|naissance|"
+     "doğum tarihi|dogum tarihi|syntymäaika|syntymaaika", NULL},
     {SL_P_CUE_PASSPORT, 1, B_L, P_NONE, "passport", NULL}, /* \bpassport */
     {SL_P_CUE_PASSPORT, 1, B_L, P_NONE,
      "reisepass|passeport|pasaporte|passaporto|paszport|paspoort|passnummer", NULL},
@@ -336,7 +350,7 @@ static const litset_t litsets[] = {
 /* Hyperscan ids: pattern ids below SL_P__COUNT, then the literals, then the
  * difficulty cue words (also plain literals; `\b` before a word checked in C). */
 #define LIT_BASE 256u
-#define MAX_LITS 512u
+#define MAX_LITS 1024u
 #define CUE_BASE (LIT_BASE + MAX_LITS)
 #define MAX_CUES 512u
 

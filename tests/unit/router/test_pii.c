@@ -99,6 +99,16 @@ static void context_ids(void **s) {
   EXPECT("routing number 021000021", "BANK_ACCOUNT", "021000021");
   EXPECT("Acme listed Tax ID 92-7315401 in filings", "NATIONAL_ID", "92-7315401");
   EXPECT("A spreadsheet listed Aadhaar 2345 6789 0123 for the applicant", "NATIONAL_ID", "2345 6789 0123");
+  /* the numbers' names in other languages; France's grouped NIR */
+  EXPECT("le numéro de sécurité sociale 1 79 09 25 143 008 77.", "NATIONAL_ID", "1 79 09 25 143 008 77");
+  EXPECT("Müşteri (T.C. Kimlik No: 51545210508) şubeye geldi", "NATIONAL_ID", "51545210508");
+  EXPECT("Codice fiscale: RMNGLI85M41H501U", "NATIONAL_ID", "RMNGLI85M41H501U");
+  EXPECT("{\"pps_number\": \"8444340T\"}", "NATIONAL_ID", "8444340T");
+  EXPECT("Henkilötunnus: 150688-570L", "NATIONAL_ID", "150688-570L");
+  /* hospital number, chart #, a date of birth under a snake_case key */
+  EXPECT("Patrick Mulligan (hospital number H0493327) refused", "MEDICAL_RECORD", "H0493327");
+  EXPECT("Patient: Kemal Özdemir | Chart #: 2207719 | Medication", "MEDICAL_RECORD", "2207719");
+  EXPECT("{\"date_of_birth\": \"1996-10-04\"}", "DATE_OF_BIRTH", "1996-10-04");
   EXPECT("My NI number is QQ 12 34 56 C, can you fill the form?", "NATIONAL_ID", "12 34 56");
   REJECT("the passport office opens at nine", "US_PASSPORT");
   REJECT("account number formats vary by bank", "BANK_ACCOUNT");

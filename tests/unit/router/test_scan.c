@@ -53,7 +53,8 @@ static const ref_t refs[] = {
      "\\b(?:born|birth|birthday|birthdate|dob|d\\.o\\.b|geboren|geburtsdatum|geburtstag|née|"
      "né le|né\\(e|date de naissance|nacido|nacida|nacimiento|nato il|nata il|"
      "data di nascita|nascido|nascida|nascimento|urodzony|urodzona|urodzenia|geboortedatum|"
-     "född|födelsedatum|fødselsdato)\\b", R_SOM, NULL, 0},
+     "född|födelsedatum|fødselsdato|date_of_birth|birth_date|naissance|doğum tarihi|dogum tarihi|"
+     "syntymäaika|syntymaaika)\\b", R_SOM, NULL, 0},
     {SL_P_CUE_PASSPORT, CI,
      "\\b(?:passport|reisepass|passeport|pasaporte|passaporto|paszport|paspoort|passnummer)", R_SOM,
      NULL, 0},
@@ -66,7 +67,10 @@ static const ref_t refs[] = {
      "\\b(?:medical\\s{1,3}(?:record|file|id|licen[cs]e)|patient\\s{1,3}(?:id|number|no|#|"
      "record)|health\\s{1,3}(?:insurance|plan|card|record)|insurance\\s{1,3}(?:id|number|no|"
      "policy|member|card)|member\\s{1,3}id|policy\\s{1,3}(?:number|no)|medicare|medicaid|mrn|"
-     "nhs\\s{1,3}(?:number|no)|npi|dea\\s{1,3}(?:number|no))\\b", R_SOM, NULL, 0},
+     "nhs\\s{1,3}(?:number|no)|npi|dea\\s{1,3}(?:number|no)|(?:hospital|chart)\\s{1,3}(?:number|no)|"
+     "dossiernummer|patiëntnummer|patientnummer|patientennummer|fallnummer|sairauskertomusnumero|"
+     "cartella clinica|historia clínica|historia clinica|numéro de dossier|prontuário|prontuario)\\b|"
+     "\\b(?:hospital|chart)\\s{0,3}#", R_SOM, NULL, 0},
     {SL_P_CUE_BANK, CI,
      "\\b(?:(?:bank|checking|savings|deposit|current)\\s{1,3})?(?:account|acct|a/c)\\s{0,3}"
      "(?:number|no\\b|num\\b|#)|\\brouting\\s{1,3}(?:number|no)|\\bsort\\s{1,3}code|\\bbsb\\b|"
@@ -77,7 +81,12 @@ static const ref_t refs[] = {
      "insurance)|id\\s{1,3}(?:number|no\\b|card)|aadhaa?r|voter\\s{1,3}id|personal\\s{1,3}(?:id|"
      "identification|number)|identity\\s{1,3}(?:card|number|document)|citizen\\s{1,3}id|"
      "social\\s{1,3}insurance))|\\b(?:TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|"
-     "CURP|RFC|TFN|NRIC|CNP|PPSN)\\b|\\bNI\\s{1,3}(?:number|no\\b)", R_SOM, NULL, 0},
+     "CURP|RFC|TFN|NRIC|CNP|PPSN|TCKN|HETU|NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG)\\b|"
+     "\\bNI\\s{1,3}(?:number|no\\b)|(?i:\\b(?:codice fiscale|steuernummer|steuer-id|"
+     "steueridentifikationsnummer|sozialversicherungsnummer|ausweisnummer|personalausweisnummer|"
+     "sécurité sociale|securite sociale|kimlik|henkilötunnus|henkilotunnus|personnummer|"
+     "fødselsnummer|burgerservicenummer|cédula|cedula|documento de identidad|pps number|pps_number|"
+     "pps no)\\b)", R_SOM, NULL, 0},
     {SL_P_AWS_AKID, 0, "\\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)", R_FIXED, NULL, 4},
     {SL_P_GOOGLE_KEY, 0, "\\bAIza", R_FIXED, NULL, 4},
     {SL_P_GOOGLE_OAUTH, 0, "\\bya29\\.|\\bGOCSPX-|\\b1//0", R_SOM, NULL, 0},
