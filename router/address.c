@@ -168,6 +168,19 @@ static inline bool proper_word(const sl__toks_t *T, size_t k) {
   return (T->v[k].caps & 1) || !T->has_upper;
 }
 
+/* A street type that stands, as a word of its own, between the street's name
+ * and the house number ("Berliner Straße 12", "Lange Gasse 5", "Hoge Laan 3"). */
+static bool type_before_number(const char *text, const sl__tok_t *t) {
+  static const char *const types[] = {
+      "straße", "strasse", "allee", "gasse", "weg", "platz", "damm", "ufer", "chaussee",
+      "steig", "pfad", "laan", "straat", "gracht", "plein", "kade", "singel", "dreef", "vej",
+      "gade", "gata", "gatan", "vägen", "veien", "ulica", "utca", "iela", "katu", "kuja",
+      "tänav", "cesta", "ulice", "třída", "trg", NULL};
+  for (const char *const *w = types; *w; w++)
+    if (eq_word(text, t, *w)) return true;
+  return false;
+}
+
 /* Token j is a year (1800-2099) right after a word that comes before years
  * ("the 1929 Wall Street Crash", "In 1999 Main Street ...") rather than before
  * a house number. */
@@ -220,37 +233,66 @@ static bool http_status_line(const char *text, const sl__toks_t *T, size_t j) {
   return false;
 }
 
-/* Every rule hangs off a number (house number, box number, ZIP), so the pass
- * costs little on text without numbers. */
+/* After an address label (the multi-pattern pass's SL_P_CUE_ADDR hit ending
+ * at `end`: "Address:", "\"address\": \"", "Adresse actuelle :", "wohnhaft"): the
+ * next tokens, on this line or the next, up to a blank line, with a number and
+ * a capitalised word, no part of an e-mail, URL or host name ("Email address:
+ * jane99@x.com", "Web address: www.site1.com", "IP address: 10.0.0.1" are no
+ * addresses). Returns the token after the address, or 0. */
+static size_t label_address(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T,
+                            uint32_t end) {
+  const char *text = c->text;
+  size_t lo = 0, hi = T->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (T->v[mid].s < end) lo = mid + 1;
+    else
+      hi = mid;
+  }
+  size_t a = lo, b;
+  if (a >= T->n || T->v[a].nl_before > 1 || T->v[a].s - end > 8) return 0;
+  /* "wohnhaft in der Berliner Straße 12": the address starts at its first
+   * capitalised word or number */
+  while (a < T->n && a - lo < 3 && T->has_upper && T->v[a].kind == SL_TK_WORD &&
+         !(T->v[a].caps & 1) && !T->v[a].nl_before)
+    a++;
+  b = a;
+  bool digit = false, word = false;
+  while (b < T->n && b < a + 12 && (b == a || T->v[b].nl_before <= 1)) {
+    const sl__tok_t *u = &T->v[b];
+    if (u->punct_before == '@' || (u->punct_before == '/' && b > a && !u->nl_before) ||
+        eq_word(text, u, "www") || eq_word(text, u, "http") || eq_word(text, u, "https"))
+      return 0;
+    if (b > a && u->nl_before && digit && word) break;
+    /* a capitalised word (any word in text without capitals), a number not
+     * after a dot ("127.0.0.1 port 8080", "line 1 and city" are none) */
+    if (u->kind == SL_TK_WORD) word |= u->punct_before != '.' && proper_word(T, b);
+    else
+      digit |= u->punct_before != '.';
+    b++;
+  }
+  if (!digit || !word || b <= a + 1) return 0;
+  add(c, g, ga, T, a, b - 1);
+  return b;
+}
+
+/* Every rule hangs off a number (house number, box number, ZIP) or an address
+ * label, so the pass costs little on text without them. */
 void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T) {
   const char *text = c->text;
   size_t done = 0; /* tokens before this are inside an address already */
-  /* only an "Address" label at a line start or a house number (a number of at
-   * most 6 bytes) starts a rule: the tokenizer listed those tokens */
+  for (size_t h = 0; h < c->hits->n; h++)
+    if (c->hits->v[h].id == SL_P_CUE_ADDR) {
+      size_t e = label_address(c, g, ga, T, c->hits->v[h].end);
+      if (e > done) done = e;
+    }
+  /* a house number (a number of at most 6 bytes) starts the other rules: the
+   * tokenizer listed those tokens */
   const uint32_t *sel = T->sel_addr;
   size_t nsel = T->n_addr;
   for (size_t q = 0; q < nsel; q++) {
     size_t j = sel[q];
     const sl__tok_t *t = &T->v[j];
-    /* "Address:" label at the start of a line: the next line(s) with a number and a word */
-    if (t->kind == SL_TK_WORD && t->e - t->s == 7 && (j == 0 || t->nl_before) &&
-        eq_word(text, t, "address") && j + 1 < T->n && T->v[j + 1].punct_before == ':') {
-      size_t a = j + 1, b = a;
-      bool digit = false, word = false;
-      while (b < T->n && b < a + 12 && (b == a || T->v[b].nl_before <= 1) &&
-             T->v[b].punct_before != '@') {
-        if (b > a && T->v[b].nl_before && digit && word) break;
-        if (T->v[b].kind == SL_TK_WORD) word = true;
-        else
-          digit = true;
-        b++;
-      }
-      if (digit && word && b > a + 1) {
-        add(c, g, ga, T, a, b - 1);
-        done = b;
-      }
-      continue;
-    }
     if (!housenum(text, t) || j < done) continue;
     /* a year after "the", "in", "since" ...: "the 1929 Wall Street Crash" */
     if (year_after_word(text, T, j)) continue;
@@ -360,6 +402,21 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
         done = b + 1;
         continue;
       }
+    }
+    /* 4. Name, then a street type written as a word, then the number, as in
+     *    Central and Northern Europe: "Berliner Straße 12", "Schönhauser Allee 88" */
+    if (nl0 && j >= 2 && !t->punct_before && T->v[j - 1].kind == SL_TK_WORD &&
+        (T->v[j - 1].caps & 1) && !T->v[j - 1].nl_before && !T->v[j - 1].punct_before &&
+        type_before_number(text, &T->v[j - 1]) && T->v[j - 2].kind == SL_TK_WORD &&
+        (T->v[j - 2].caps & 1) && !(GZ(j - 2) & (SL_GZ_STARTER | SL_GZ_HONOR))) {
+      size_t a = j - 2;
+      if (a > 0 && T->v[a - 1].kind == SL_TK_WORD && (T->v[a - 1].caps & 1) && !T->v[a].nl_before &&
+          !T->v[a].punct_before && !(GZ(a - 1) & (SL_GZ_STARTER | SL_GZ_HONOR)))
+        a--;
+      size_t b = extend_unit(g, ga, text, T, j);
+      add(c, g, ga, T, a, b);
+      done = b + 1;
+      continue;
     }
     /* 3. Fused street names beside a number: "Harjukuja 54", "Brucker Bundesstrasse 31",
      *    "34151 Nybyvägen 65" */

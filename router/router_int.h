@@ -108,6 +108,7 @@ enum {
   SL_P_OPENAI, SL_P_ANTHROPIC, SL_P_VENDOR, SL_P_PRIVKEY, SL_P_PRIVKEY_B64, SL_P_JWT,
   SL_P_BASIC_AUTH, SL_P_BEARER, SL_P_PWHASH, SL_P_PW_CUE, SL_P_KEY_CUE,
   SL_P_CRYPTO_BTC, SL_P_CRYPTO_ETH, SL_P_NETRC, SL_P_CLI_PW, SL_P_CLIENT_KEY, SL_P_PEM_PUBLIC, SL_P_CUE_NAME2, SL_P_CUE_NAME1,
+  SL_P_CUE_ADDR,
   SL_P__COUNT
 };
 
@@ -227,8 +228,8 @@ typedef struct {
   uint32_t *sel;   /* indices of the tokens a detector's rules can start at (sl__tok_sel) */
   size_t cap_sel;
   /* Filled by the tokenizer as it emits the tokens (room for cap of them): the
-   * tokens an address rule can start at (a number of at most 6 bytes, a 7-byte
-   * word at a line start) and those a name rule can start at in text with
+   * tokens an address rule can start at (a number of at most 6 bytes; address
+   * labels come from the multi-pattern pass) and those a name rule can start at in text with
    * capitals, but for the cue words (a word, not ALL-CAPS, capitalised or at a
    * line start) */
   uint32_t *sel_addr, *sel_name;

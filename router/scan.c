@@ -122,6 +122,7 @@ static const pat_t pats[] = {
     {SL_P_PEM_PUBLIC, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_NAME2, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_NAME1, 0, NULL, ST_LIT, NULL, 0},
+    {SL_P_CUE_ADDR, 0, NULL, ST_LIT, NULL, 0},
 };
 
 /* The literal patterns: alternatives joined by '|', each compiled as a plain
@@ -343,6 +344,15 @@ static const litset_t litsets[] = {
      "traveler|traveller|passenger|tenant|applicant|candidate|insured|policyholder|signed by|"
      "emergency contact|destinataire|empfänger|destinatario|bill to|ship to|sold to|deliver to|"
      "c/o|care of|soy|je suis|ich bin|me llamo|je m'appelle|mi chiamo|member", NULL},
+    /* an address label ("Address:", "\"address\": ", "Adresse actuelle :") or
+     * where someone lives ("wohnhaft", "lives at"): the address follows */
+    {SL_P_CUE_ADDR, 1, B_L, P_NONE,
+     "address:|address :|address\":|address':|adresse:|adresse :|anschrift:|dirección:|"
+     "direccion:|indirizzo:|endereço:|endereco:|adres:|osoite:|adress:|adresa:|domicilio:|"
+     "wohnhaft|residing at|resides at|lives at|living at|domicilié|domiciliée|demeurant", NULL},
+    {SL_P_CUE_ADDR, 1, B_L, P_TAILS, "adresse|address|dirección|direccion|indirizzo|endereço",
+     S1 "actuelle" S0 ":|" S1 "actual" S0 ":|" S1 "attuale" S0 ":|" S1 "atual" S0 ":|"
+     S1 "postale" S0 ":|" S1 "postal" S0 ":|" S1 "line 1" S0 ":|" S1 "1" S0 ":"},
 };
 #undef CI
 #undef DIG

@@ -128,7 +128,7 @@ static inline __attribute__((always_inline)) void tok_add(sl__toks_t *t, sl__tok
   uint32_t i = (uint32_t)t->n - 1, len = tk.e - tk.s;
   bool word = tk.kind == SL_TK_WORD, first = i == 0, nl = tk.nl_before != 0;
   t->sel_addr[t->n_addr] = i;
-  t->n_addr += (word & (len == 7) & (first | nl)) | (!word & (len <= 6));
+  t->n_addr += !word & (len <= 6);
   t->sel_name[t->n_name] = i;
   t->n_name += word & ((tk.caps & 3) != 3) & ((tk.caps & 1) | nl | first);
 }

@@ -136,7 +136,18 @@ static void addresses(void **s) {
   (void)s;
   EXPECT("Address:\n87645 22 Talga Court Apt. 331\nKaster", "STREET_ADDRESS", NULL);
   EXPECT("Meet me at 34151 Nybyvägen 65 Apt. 392\nGarður", "STREET_ADDRESS", "34151 Nybyvägen 65 Apt. 392");
-  EXPECT("his address: 5049 Harjukuja 54, SEINÄJOKI", "STREET_ADDRESS", "5049 Harjukuja 54");
+  EXPECT("his address: 5049 Harjukuja 54, SEINÄJOKI", "STREET_ADDRESS", "5049 Harjukuja 54, SEINÄJOKI");
+  /* labels anywhere, in JSON and other languages; where someone lives */
+  EXPECT("{\"address\": \"Apt 3, 22 Sráid an Mhuilinn, Gaillimh, H91 X2P4\"}", "STREET_ADDRESS",
+         "Apt 3, 22 Sráid an Mhuilinn, Gaillimh, H91 X2P4");
+  EXPECT("Anschrift: Am Hang 3a, 79102 Freiburg", "STREET_ADDRESS", "Am Hang 3a, 79102 Freiburg");
+  EXPECT("Adresse actuelle : 8 bis rue des Tanneurs, appt 12, 67000 Strasbourg", "STREET_ADDRESS",
+         "8 bis rue des Tanneurs, appt 12, 67000 Strasbourg");
+  EXPECT("wohnhaft in der Berliner Straße 12, 10115 Berlin", "STREET_ADDRESS",
+         "Berliner Straße 12, 10115 Berlin");
+  /* name, type as a word, number */
+  EXPECT("Das Büro ist in der Berliner Straße 12.", "STREET_ADDRESS", "Berliner Straße 12");
+  EXPECT("Ich wohne Lange Gasse 5 in Wien", "STREET_ADDRESS", "Lange Gasse 5");
   EXPECT("at 654 Rua Ana Caciola 1159, Cyprus", "STREET_ADDRESS", "654 Rua Ana Caciola 1159");
   EXPECT("The restaurant is located at PSC 9009, Box 9725\nAPO AA 33274.", "STREET_ADDRESS", "PSC 9009, Box 9725");
   EXPECT("The restaurant is located at PSC 9009, Box 9725\nAPO AA 33274.", "STREET_ADDRESS", "APO AA 33274");
@@ -145,6 +156,12 @@ static void addresses(void **s) {
   EXPECT("ul. Marszałkowska 10, Warszawa", "STREET_ADDRESS", NULL);
   EXPECT("Hauptstraße 5, 10115 Berlin", "STREET_ADDRESS", "Hauptstraße 5");
   REJECT("What caused the 1929 Wall Street Crash?", "STREET_ADDRESS");
+  /* after a label: no e-mail, URL, IP address or lower-case instruction */
+  REJECT("Web address: www.site1.com", "STREET_ADDRESS");
+  REJECT("What is the address: 127.0.0.1 port 8080?", "STREET_ADDRESS");
+  REJECT("Add your address: line 1 and city.", "STREET_ADDRESS");
+  REJECT("Billing address: same as shipping", "STREET_ADDRESS");
+  REJECT("Die Gate 7 schließt.", "STREET_ADDRESS");
   REJECT("I have 3 big dogs and 2 cats.", "STREET_ADDRESS");
   REJECT("Put 2 boxes in the hall", "STREET_ADDRESS");
   /* an ALL-CAPS "OS" is no "os." (osiedle); "covering" is no "-ring" street */
@@ -152,7 +169,7 @@ static void addresses(void **s) {
   REJECT("A train leaves at 14:35, covering 387 km by 19:05.", "STREET_ADDRESS");
   EXPECT("to Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Kaneshie, Accra", "STREET_ADDRESS", "P.O. Box KN 1782");
   REJECT("put it in box AB 12", "STREET_ADDRESS");
-  EXPECT("Home address: Plot 69, Awolowo Road, Ikoyi, Lagos", "STREET_ADDRESS", "69, Awolowo Road");
+  EXPECT("Home address: Plot 69, Awolowo Road, Ikoyi, Lagos", "STREET_ADDRESS", "Plot 69, Awolowo Road, Ikoyi, Lagos");
   REJECT("EXPERIENCE\n2016–2020  Software Engineer, Helix Bank, Frankfurt", "STREET_ADDRESS");
   REJECT("HTTP/1.1 502 Bad Gateway\nRetry-After: 30", "STREET_ADDRESS");
 }

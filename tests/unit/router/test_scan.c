@@ -143,6 +143,12 @@ static const ref_t refs[] = {
      "traveler|traveller|passenger|tenant|applicant|candidate|insured|policyholder|signed by|"
      "emergency contact|destinataire|empfänger|destinatario|bill to|ship to|sold to|deliver to|"
      "c/o|care of|soy|je suis|ich bin|me llamo|je m'appelle|mi chiamo|member)\\b", R_SOM, NULL, 0},
+    {SL_P_CUE_ADDR, CI,
+     "\\b(?:address:|address :|address\":|address':|adresse:|adresse :|anschrift:|dirección:|"
+     "direccion:|indirizzo:|endereço:|endereco:|adres:|osoite:|adress:|adresa:|domicilio:|"
+     "wohnhaft|residing at|resides at|lives at|living at|domicilié|domiciliée|demeurant)|"
+     "\\b(?:adresse|address|dirección|direccion|indirizzo|endereço)\\s{1,3}(?:actuelle|actual|"
+     "attuale|atual|postale|postal|line 1|1)\\s{0,3}:", R_SOM, NULL, 0},
 };
 #undef CI
 #define NREF (sizeof refs / sizeof refs[0])

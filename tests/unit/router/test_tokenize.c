@@ -147,7 +147,7 @@ static int same(const unsigned char *s, size_t len) {
   for (size_t k = 0; ok && k < b.n; k++) {
     const sl__tok_t *t = &b.v[k];
     bool word = t->kind == SL_TK_WORD, line = k == 0 || t->nl_before;
-    if (word ? t->e - t->s == 7 && line : t->e - t->s <= 6) ok = na < a.n_addr && a.sel_addr[na++] == k;
+    if (!word && t->e - t->s <= 6) ok = na < a.n_addr && a.sel_addr[na++] == k;
     if (ok && word && (t->caps & 3) != 3 && ((t->caps & 1) || line))
       ok = nn < a.n_name && a.sel_name[nn++] == k;
   }
