@@ -9,7 +9,6 @@
 
 #include <ctype.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -190,7 +189,8 @@ static bool year_after_word(const char *text, const sl__toks_t *T, size_t j) {
   const sl__tok_t *t = &T->v[j];
   if (j == 0 || t->kind != SL_TK_NUM || t->e - t->s != 4 || t->punct_before || t->nl_before)
     return false;
-  int y = atoi(text + t->s);
+  int y = 0; /* (the text is not NUL-terminated: no atoi) */
+  for (int k = 0; k < 4; k++) y = y * 10 + (text[t->s + k] - '0');
   if (y < 1800 || y > 2099) return false;
   for (const char *const *w = before_year; *w; w++)
     if (eq_word(text, &T->v[j - 1], *w)) return true;

@@ -103,8 +103,8 @@ sl__gaz_t *sl__gaz_create_small(void) { return gaz_alloc(1024, 16384, 12); }
 sl__gaz_t *sl__gaz_create(void) {
   size_t raw = strlen(sl__gazetteer_data);
   /* decoded size: each entry at most 26 shared bytes + its suffix + NUL */
-  size_t cap = raw + (size_t)sl__gazetteer_count * 28 + 1 + 65536; /* + list words */
-  sl__gaz_t *g = gaz_alloc(sl__gazetteer_count + 4096, cap, FILTER_BITS);
+  size_t cap = raw + (size_t)sl__gazetteer_count * 28 + 1 + 131072; /* + list words, places */
+  sl__gaz_t *g = gaz_alloc(sl__gazetteer_count + 8192, cap, FILTER_BITS);
   if (!g) return NULL;
   const char *p = sl__gazetteer_data;
   size_t o = 0, prev = 0, prev_len = 0;

@@ -370,6 +370,32 @@ static bool quoted_run(const sl__ctx_t *c, const sl__toks_t *T, size_t i, size_t
          (t[e + 2] == 0x9D || t[e + 2] == 0x99 || t[e + 2] == 0x9C);
 }
 
+/* The run i..j-1 names a well-known public figure (figures.c): the whole run,
+ * or its first and last words ("Yuval Noah Harari" as "Yuval Harari"). */
+static bool public_figure(const char *text, const sl__toks_t *T, size_t i, size_t j) {
+  /* someone the writer knows is no general-knowledge mention: "my colleague John
+   * Major", "our client Will Smith" */
+  static const char *const known[] = {"my", "our", "your", "colleague", "coworker", "co-worker",
+                                      "friend", "neighbour", "neighbor", "boss", "manager",
+                                      "client", "customer", "patient", "tenant", "employee",
+                                      "wife", "husband", "partner", "son", "daughter", "brother",
+                                      "sister", "mother", "father", "mom", "dad", "uncle", "aunt",
+                                      "cousin", "nephew", "niece", "teacher", "student", NULL};
+  for (size_t k = i; k > 0 && i - k < 2; k--)
+    if (T->v[k - 1].kind == SL_TK_WORD && in_list(text, &T->v[k - 1], known)) return false;
+  uint32_t e = T->v[j - 1].e;
+  if (possessive_tok(text, &T->v[j - 1])) e -= 2;
+  if (sl__figure_has(text + T->v[i].s, e - T->v[i].s)) return true;
+  if (j - i < 3) return false;
+  char buf[128];
+  size_t a = T->v[i].e - T->v[i].s, b = e - T->v[j - 1].s;
+  if (a + b + 1 > sizeof buf) return false;
+  memcpy(buf, text + T->v[i].s, a);
+  buf[a] = ' ';
+  memcpy(buf + a + 1, text + T->v[j - 1].s, b);
+  return sl__figure_has(buf, a + b + 1);
+}
+
 /* One word right after a day's number: a month in a language the lists lack
  * ("1 Nisan itibarıyla", "15 Temmuz"), not a person. */
 static bool after_day_number(const char *text, const sl__toks_t *T, size_t i) {
@@ -661,9 +687,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
             accept = true; /* unknown name, then a pronoun that refers to a person */
         }
       }
-      /* without a cue: not a quoted title, not a month after a day */
+      /* without a cue: not a quoted title, not a month after a day, not a
+       * well-known public figure ("Who was Marie Curie?") */
       if (accept && !cue &&
-          (quoted_run(c, T, i, j) || (words == 1 && j == i + 1 && after_day_number(text, T, i))))
+          (quoted_run(c, T, i, j) || (words == 1 && j == i + 1 && after_day_number(text, T, i)) ||
+           public_figure(text, T, i, j)))
         accept = false;
       if (accept) {
         uint32_t e = T->v[j - 1].e;

@@ -248,11 +248,16 @@ sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
     goto fail;
   }
   sl__lexicon_init(); /* not on the first request */
+  sl__figures_init();
   sl__pii_init();
   r->gaz = sl__gaz_create();
   if (r->gaz) {
     sl__names_register(r->gaz);
     sl__address_register(r->gaz);
+    if (sl__names_register_places(r->gaz)) {
+      sl__gaz_free(r->gaz);
+      r->gaz = NULL;
+    }
   }
   r->gaz_addr = sl__gaz_create_small();
   if (r->gaz_addr && (sl__address_register_small(r->gaz_addr) || sl__names_register_starters(r->gaz_addr))) {

@@ -195,6 +195,14 @@ unsigned sl__gaz_lookup(const sl__gaz_t *g, const char *w, size_t n); /* lower-c
 /* Adds list words with a flag; at creation only. */
 int sl__gaz_add(sl__gaz_t *g, const char *const *words, unsigned flag);
 void sl__names_register(sl__gaz_t *g);
+/* Flags the single-word place names of router/data/places.txt (figures.c) as
+ * places. 0 or -1. */
+int sl__names_register_places(sl__gaz_t *g);
+/* Is the name s[0..n) a well-known public figure's (router/data/public_figures.txt,
+ * compared folded: case, diacritics, dots, spaces)? figures.c; the set is built
+ * once, by sl__figures_init() (router create) or the first call. */
+bool sl__figure_has(const char *s, size_t n);
+void sl__figures_init(void);
 void sl__address_register(sl__gaz_t *g);
 /* The words with the flags the address rules test (street types, unit words,
  * sentence starters), for sl__gaz_create_small. 0 or -1. */

@@ -72,6 +72,10 @@ static void persons(void **s) {
   EXPECT("SEQ NAME\n014  OYEWOLE/ADEBOLA MRS      12MAY1986   P A08847213", "PERSON", "OYEWOLE/ADEBOLA");
   EXPECT("{\"assignee\": \"Chinedu Okeke\", \"status\": \"in progress\"}", "PERSON", "Chinedu Okeke");
   EXPECT("Name: \"Anna Kowalczyk\"", "PERSON", "Anna Kowalczyk");
+  /* a public figure's name after a cue, or someone the writer knows, stays a person */
+  EXPECT("Name: Marie Curie, DOB 04/07/1990", "PERSON", "Marie Curie");
+  EXPECT("Dear Marie Curie, your order has shipped", "PERSON", "Marie Curie");
+  EXPECT("My colleague Dan Brown will join the call", "PERSON", "Dan Brown");
 }
 
 static void not_persons(void **s) {
@@ -129,6 +133,13 @@ static void not_persons(void **s) {
   REJECT("Spółdzielnia Mieszkaniowa „Zielone Wzgórze” informuje, że w dniach 4–6 marca", "PERSON");
   REJECT("Kadıköy şubemiz 1 Nisan itibarıyla yeni adresine taşınıyor.", "PERSON");
   REJECT("AC/DC MR BIG", "PERSON");
+  /* well-known public figures without a cue, folded ("Simon Bolivar"); places */
+  REJECT("Who was Marie Curie and what did she win Nobel Prizes for?", "PERSON");
+  REJECT("Summarise the main arguments of Rachel Carson's 'Silent Spring'.", "PERSON");
+  REJECT("Suggest books like 'Sapiens' by Yuval Noah Harari.", "PERSON");
+  REJECT("¿Quién fue Simon Bolivar?", "PERSON");
+  REJECT("Compare the leadership styles of Abraham Lincoln and Winston Churchill.", "PERSON");
+  REJECT("Write a mystery set on a night train from Vienna to Venice.", "PERSON");
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));
 }
 
