@@ -185,8 +185,21 @@ static void addresses(void **s) {
   REJECT("HTTP/1.1 502 Bad Gateway\nRetry-After: 30", "STREET_ADDRESS");
 }
 
+/* The public-figures list is compared folded: case, Latin diacritics, dots,
+ * runs of spaces, typographic apostrophes. */
+static void figures_folded(void **s) {
+  (void)s;
+  assert_true(sl__figure_has("Marie Curie", 11));
+  assert_true(sl__figure_has("MARIE  CURIE", 12));
+  assert_true(sl__figure_has("Mărie Cúrie", 13)); /* a diacritic on a name listed without */
+  assert_true(sl__figure_has("Martin Luther King Jr", 21));
+  assert_false(sl__figure_has("Marie Curies", 12));
+  assert_false(sl__figure_has("Marie", 5));
+  assert_false(sl__figure_has("", 0));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(persons), cmocka_unit_test(not_persons), cmocka_unit_test(addresses)};
+      cmocka_unit_test(persons), cmocka_unit_test(figures_folded), cmocka_unit_test(not_persons), cmocka_unit_test(addresses)};
   return cmocka_run_group_tests(tests, setup_router, teardown_router);
 }
