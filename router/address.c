@@ -238,9 +238,9 @@ static bool http_status_line(const char *text, const sl__toks_t *T, size_t j) {
  * next tokens, on this line or the next, up to a blank line, with a number and
  * a capitalised word, no part of an e-mail, URL or host name ("Email address:
  * jane99@x.com", "Web address: www.site1.com", "IP address: 10.0.0.1" are no
- * addresses). Returns the token after the address, or 0. */
+ * addresses). Returns the token after the address (*first: its first), or 0. */
 static size_t label_address(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T,
-                            uint32_t end) {
+                            uint32_t end, size_t *first) {
   const char *text = c->text;
   size_t lo = 0, hi = T->n;
   while (lo < hi) {
@@ -273,6 +273,7 @@ static size_t label_address(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *g
   }
   if (!digit || !word || b <= a + 1) return 0;
   add(c, g, ga, T, a, b - 1);
+  *first = a;
   return b;
 }
 
@@ -281,10 +282,17 @@ static size_t label_address(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *g
 void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T) {
   const char *text = c->text;
   size_t done = 0; /* tokens before this are inside an address already */
+  /* the addresses after labels: their token ranges, in text order, for the
+   * rules below to pass over (at most 16 kept; more only cost overlaps) */
+  enum { LABELS = 16 };
+  size_t lab[LABELS][2], nlab = 0, li = 0;
   for (size_t h = 0; h < c->hits->n; h++)
     if (c->hits->v[h].id == SL_P_CUE_ADDR) {
-      size_t e = label_address(c, g, ga, T, c->hits->v[h].end);
-      if (e > done) done = e;
+      size_t a = 0, e = label_address(c, g, ga, T, c->hits->v[h].end, &a);
+      if (e && nlab < LABELS && (!nlab || a >= lab[nlab - 1][1])) {
+        lab[nlab][0] = a, lab[nlab][1] = e;
+        nlab++;
+      }
     }
   /* a house number (a number of at most 6 bytes) starts the other rules: the
    * tokenizer listed those tokens */
@@ -293,6 +301,8 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
   for (size_t q = 0; q < nsel; q++) {
     size_t j = sel[q];
     const sl__tok_t *t = &T->v[j];
+    while (li < nlab && lab[li][1] <= j) li++;
+    if (li < nlab && lab[li][0] <= j) continue; /* inside a label's address */
     if (!housenum(text, t) || j < done) continue;
     /* a year after "the", "in", "since" ...: "the 1929 Wall Street Crash" */
     if (year_after_word(text, T, j)) continue;

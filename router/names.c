@@ -373,8 +373,8 @@ static bool quoted_run(const sl__ctx_t *c, const sl__toks_t *T, size_t i, size_t
 /* The run i..j-1 names a well-known public figure (figures.c): the whole run,
  * or its first and last words ("Yuval Noah Harari" as "Yuval Harari"). */
 static bool public_figure(const char *text, const sl__toks_t *T, size_t i, size_t j) {
-  /* someone the writer knows is no general-knowledge mention: "my colleague John
-   * Major", "our client Will Smith" */
+  /* someone the writer knows is no general-knowledge mention: "my colleague Dan
+   * Brown", "our client Will Smith" */
   static const char *const known[] = {"my", "our", "your", "colleague", "coworker", "co-worker",
                                       "friend", "neighbour", "neighbor", "boss", "manager",
                                       "client", "customer", "patient", "tenant", "employee",
@@ -447,9 +447,6 @@ static bool pronoun_near(const char *text, const sl__toks_t *T, size_t i, size_t
   return false;
 }
 
-/* Marks the word after each name-cue hit of the multi-pattern pass; the marked
- * tokens go to cue_tok (sorted, at most cap; returns how many, or cap + 1 when
- * they do not fit). */
 /* An airline-style name before its title: "OYEWOLE/ADEBOLA MRS", "SMITH/JOHN MR"
  * (passenger lists, tickets): SURNAME/GIVEN in capitals (3+ letters each), then
  * the title (token k - 1, at `at`) on the same line. Adds the name and says so. */
@@ -465,6 +462,9 @@ static bool airline_name(const sl__ctx_t *c, const sl__toks_t *T, size_t k, uint
   return true;
 }
 
+/* Marks the word after each name-cue hit of the multi-pattern pass; the marked
+ * tokens go to cue_tok (sorted, at most cap; returns how many, or cap + 1 when
+ * they do not fit). */
 static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, size_t cap) {
   size_t n = 0;
   for (size_t h = 0; h < c->hits->n; h++) {

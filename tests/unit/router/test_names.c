@@ -156,6 +156,9 @@ static void addresses(void **s) {
          "8 bis rue des Tanneurs, appt 12, 67000 Strasbourg");
   EXPECT("wohnhaft in der Berliner Straße 12, 10115 Berlin", "STREET_ADDRESS",
          "Berliner Straße 12, 10115 Berlin");
+  /* a label's address later in the text leaves the ones before it alone */
+  EXPECT("Ship to 12 Main Street today.\nAddress: 5 Elm Road, Leeds", "STREET_ADDRESS", "12 Main Street");
+  EXPECT("Ship to 12 Main Street today.\nAddress: 5 Elm Road, Leeds", "STREET_ADDRESS", "5 Elm Road, Leeds");
   /* name, type as a word, number */
   EXPECT("Das Büro ist in der Berliner Straße 12.", "STREET_ADDRESS", "Berliner Straße 12");
   EXPECT("Ich wohne Lange Gasse 5 in Wien", "STREET_ADDRESS", "Lange Gasse 5");
