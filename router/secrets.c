@@ -291,6 +291,23 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
   const char *t = c->text;
   uint32_t n = (uint32_t)c->len, i = p;
   int sep = SEP_NONE;
+  /* an XML element: <password>value</password> (the name's start is no
+   * concern here: the callers pass its end, so look for the '>' and the end
+   * tag's '<') */
+  if (i < n && t[i] == '>' && i + 1 < n && t[i + 1] != '<') {
+    uint32_t s = i + 1, k = s;
+    while (k < n && t[k] != '<' && t[k] != '\n' && k - s < 256) k++;
+    if (k < n && t[k] == '<' && k + 1 < n && t[k + 1] == '/') {
+      while (s < k && (t[s] == ' ' || t[s] == '\t')) s++;
+      uint32_t e = k;
+      while (e > s && (t[e - 1] == ' ' || t[e - 1] == '\t')) e--;
+      if (e > s) {
+        *vs = s, *ve = e, *quoted = true; /* delimited like a literal */
+        return SEP_ASSIGN;
+      }
+    }
+    return SEP_NONE;
+  }
   if (i < n && (t[i] == '"' || t[i] == '\'' || t[i] == '`')) i++; /* "password": */
   if (i < n && t[i] == ']') i++;                                  /* ['password'] = */
   while (i < n && (t[i] == ' ' || t[i] == '\t')) i++;
@@ -551,6 +568,65 @@ static void cli_password(sl__ctx_t *c, const sl__hit_t *h) {
   add_secret(c, s, e, SL_ET_PASSWORD, "cli_password", 75, true);
 }
 
+/* Is w[0..n) one of words (ASCII case-insensitive)? */
+static bool in_words(const char *w, size_t n, const char *const *words) {
+  for (; *words; words++)
+    if (strlen(*words) == n && !strncasecmp(w, *words, n)) return true;
+  return false;
+}
+
+/* A value that looks like a password on its own: 8 to 64 bytes with a letter
+ * and a digit, and a symbol or both cases ("Wk8!feR_tanne42", "Tulpenveld-2024!x");
+ * not a URL, an e-mail or a placeholder. */
+static bool strong_value(const char *v, size_t n) {
+  if (n < 8 || n > 64 || sl__is_placeholder(v, n) || sl__find(v, n, "://", 3) || memchr(v, '@', n))
+    return false;
+  bool al = false, dg = false, up = false, lo = false, sym = false;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)v[i];
+    if (isdigit(ch)) dg = true;
+    else if (isupper(ch)) al = up = true;
+    else if (islower(ch)) al = lo = true;
+    else if (ch > 32 && ch < 127) sym = true;
+  }
+  return al && dg && (sym || (up && lo));
+}
+
+/* After a password word, the value a few words on, behind a verb that gives it
+ * ("... lautet ab heute X", "... is nu X", "... agora é X", "... to X"), in the
+ * same sentence (at most 12 words), when it looks like a password on its own. */
+static bool far_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve) {
+  static const char *const verbs[] = {"is", "es", "é", "est", "ist", "lautet", "er", "är", "jest",
+                                      "to", "je", "on", "era", "sera", "será", "è", "wordt",
+                                      "são", "sind", NULL};
+  static const char *const adverbs[] = {"now", "nu", "agora", "ahora", "ab", "heute", "jetzt",
+                                        "maintenant", "teraz", "ora", "adesso", "today", "hoy",
+                                        "hoje", "vandaag", NULL};
+  const char *t = c->text;
+  uint32_t n = (uint32_t)c->len, i = p;
+  bool after_verb = false;
+  if (p > 0 && (t[p - 1] == '.' || t[p - 1] == '?' || t[p - 1] == '!')) return false; /* "password." */
+  for (int words = 0; words < 14 && i < n; words++) {
+    while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == ',' || t[i] == ':')) i++;
+    if (i >= n || t[i] == '\n') return false;
+    uint32_t s = i;
+    while (i < n && !sl__space((unsigned char)t[i])) i++;
+    uint32_t e = i; /* the word without its trailing punctuation */
+    while (e > s && strchr(".,;:)!?", t[e - 1])) e--;
+    if (after_verb && !in_words(t + s, e - s, adverbs)) {
+      /* the value keeps a '!' of its own, not a sentence's period or comma */
+      uint32_t ve2 = i;
+      while (ve2 > s && strchr(".,;:)", t[ve2 - 1])) ve2--;
+      if (!strong_value(t + s, ve2 - s)) return false;
+      *vs = s, *ve = ve2;
+      return true;
+    }
+    if (in_words(t + s, e - s, verbs)) after_verb = true;
+    else if (t[i - 1] == '.' || t[i - 1] == '?') return false; /* the sentence ended */
+  }
+  return false;
+}
+
 static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t is, ie;
   ident_span(c, h, &is, &ie);
@@ -586,10 +662,18 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t vs, ve;
   bool quoted;
   int sep = value_after(c, ie, true, &vs, &ve, &quoted);
-  if (sep == SEP_NONE) return;
+  if (sep == SEP_NONE || (sep != SEP_ASSIGN && !quoted && !strong_value(t + vs, ve - vs))) {
+    /* "das neue Passwort für den Account lautet ab heute X", "the wifi
+     * password in the Utrecht office is now X": the value a few words on */
+    if (pw && far_value(c, ie, &vs, &ve))
+      add_secret(c, vs, ve, SL_ET_PASSWORD, "password_prose", 65, false);
+    if (sep == SEP_NONE) return;
+  }
   const char *v = t + vs;
   size_t n = ve - vs;
   if (n < 3 || sl__is_placeholder(v, n)) return;
+  /* a prompt, not a value: readPassword("Password: ") */
+  if (quoted && n >= 2 && (v[n - 1] == ':' || (v[n - 1] == ' ' && v[n - 2] == ':'))) return;
   if (!quoted) {
     if (v[n - 1] == ':') return; /* a label: "Password requirements:" */
     if (v[0] == '!') return;        /* a YAML tag: "my_db_password: !vault |" */

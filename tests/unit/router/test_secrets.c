@@ -108,6 +108,16 @@ static void passwords(void **s) {
   EXPECT("ALTER USER 'reporting_ro'@'%' IDENTIFIED BY 'Nw7L-x+G=MZK601nj1';", "PASSWORD",
          "Nw7L-x+G=MZK601nj1");
   EXPECT("Yeni şifre: Qz83!mkT0p", "PASSWORD", "Qz83!mkT0p");
+  /* XML elements; the value a few words after the word, behind a verb */
+  EXPECT("<server>\n  <username>deploy-bot</username>\n  <password>vm80juod1iLVEurEIJ6k</password>\n</server>",
+         "PASSWORD", "vm80juod1iLVEurEIJ6k");
+  EXPECT("<apiKey>3f9aK2mQ8zL1xR7vT4nB6cD0eF</apiKey>", "API_KEY", "3f9aK2mQ8zL1xR7vT4nB6cD0eF");
+  EXPECT("das neue Passwort für den gemeinsamen Account lautet ab heute Wk8!feR_tanne42 – bitte",
+         "PASSWORD", "Wk8!feR_tanne42");
+  EXPECT("Het wachtwoord voor de wifi op kantoor Utrecht is nu Tulpenveld-2024!x — graag", "PASSWORD",
+         "Tulpenveld-2024!x");
+  EXPECT("a senha do servidor de homologação mudou: agora é Caju!7742sol. O usuário", "PASSWORD",
+         "Caju!7742sol");
   /* pwdump lines: the NT hash */
   EXPECT("svc_sql:1104:aad3b435b51404eeaad3b435b51404ee:5fe8c31736267e788f0547f67c5ff3de:::", "PASSWORD",
          "5fe8c31736267e788f0547f67c5ff3de");
@@ -128,6 +138,11 @@ static void placeholders_are_not_secrets(void **s) {
       "`MAPS_KEY=cambia-esto` como ejemplo.",
       "La clave del problema es la demanda: la clave está en el precio.",
       "CREATE USER app IDENTIFIED BY '${DB_PASSWORD}';",
+      /* a prompt; a weak word far after; another sentence; an XML placeholder */
+      "char[] password = console.readPassword(\"Password: \");",
+      "The password policy for the office is strict: 12 characters.",
+      "I forgot my password. The code is AB12cd34ef.",
+      "<password>${env.NEXUS_PASSWORD}</password>",
       "Please reset your password before Monday.",
       "passengers: [\"quickBrown\", \"lazyDog\"]",
       "PWR_MGM: N0tThePSw45f!!!",
