@@ -304,8 +304,11 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
     while (li < nlab && lab[li][1] <= j) li++;
     if (li < nlab && lab[li][0] <= j) continue; /* inside a label's address */
     if (!housenum(text, t) || j < done) continue;
-    /* a year after "the", "in", "since" ...: "the 1929 Wall Street Crash" */
+    /* a year after "the", "in", "since" ...: "the 1929 Wall Street Crash"; the
+     * minutes of a time: "18:30 Strength Circuit 55" */
     if (year_after_word(text, T, j)) continue;
+    if (t->punct_before == ':' && j > 0 && T->v[j - 1].kind == SL_TK_NUM && T->v[j - 1].e + 1 == t->s)
+      continue;
     /* an HTTP status line ("HTTP/1.1 502 Bad Gateway": the word HTTP a few tokens before) */
     if (j >= 2 && t->e - t->s == 3 && http_status_line(text, T, j)) continue;
     bool nl0 = t->nl_before == 0;

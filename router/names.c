@@ -68,7 +68,13 @@ static const char *const veto[] = {
     "agreement", "protocol", "accord", "accords", "charter", "carta", "declaration",
     "convention", "constitution", "crash", "pact", "doctrine", "summit", "conference",
     "mauer", "manifesto", "trattoria", "osteria", "ristorante", "pizzeria", "bistro",
-    "brasserie", "taverna", NULL};
+    "brasserie", "taverna", "restaurante", "gasthaus", "gasthof", "taberna", "bodega",
+    "cantina",
+    /* landmarks in Turkish and Indonesian ("Topkapı Sarayı", "Candi Borobudur") */
+    "sarayı", "camii", "köprüsü", "kulesi", "müzesi", "kalesi", "sarnıcı", "meydanı", "candi",
+    "masjid", "pantai", "gunung", "danau", "pulau",
+    /* units and missions named after people */
+    "kelvin", "celsius", "fahrenheit", "apollo", NULL};
 
 static const char *const honorific[] = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof",
                                         "professor", "sir", "madam", "madame", "mme", "herr",
@@ -366,8 +372,18 @@ static bool quoted_run(const sl__ctx_t *c, const sl__toks_t *T, size_t i, size_t
   if (q > 0 && strchr(":=,[(", t[q - 1])) return false;
   if (t[e] == '"') return true;
   if (t[e] == '\'') return !(e + 1 < c->len && (t[e + 1] == 's' || t[e + 1] == 'S'));
-  return e + 2 < c->len && t[e] == 0xE2 && t[e + 1] == 0x80 &&
-         (t[e + 2] == 0x9D || t[e + 2] == 0x99 || t[e + 2] == 0x9C);
+  if (e + 2 < c->len && t[e] == 0xE2 && t[e + 1] == 0x80 &&
+      (t[e + 2] == 0x9D || t[e + 2] == 0x99 || t[e + 2] == 0x9C))
+    return true;
+  /* the same ASCII quote closes later on the line, the title going on in lower
+   * case: "'I Have a Dream'" */
+  if (t[e] != ' ' || t[s - 1] >= 0x80) return false;
+  const unsigned char *nl = memchr(t + e, '\n', c->len - e);
+  size_t lim = (nl ? (size_t)(nl - t) : c->len) - e;
+  const unsigned char *close = memchr(t + e, t[s - 1], lim < 80 ? lim : 80);
+  if (!close || close[-1] == ' ') return false;
+  size_t after = (size_t)(close - t) + 1;
+  return after == c->len || !sl__alnum(t[after]);
 }
 
 /* The run i..j-1 names a well-known public figure (figures.c): the whole run,
@@ -402,6 +418,13 @@ static bool after_day_number(const char *text, const sl__toks_t *T, size_t i) {
   const sl__tok_t *t = &T->v[i], *p = i ? &T->v[i - 1] : NULL;
   return p && p->kind == SL_TK_NUM && p->e - p->s <= 2 && !t->punct_before && !t->nl_before &&
          text[p->s] != '0';
+}
+
+/* A weekday's abbreviation before a number: "Thu 06:45", "Sun 12/05". */
+static bool weekday_before_number(const char *text, const sl__toks_t *T, size_t i) {
+  static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
+  return i + 1 < T->n && T->v[i + 1].kind == SL_TK_NUM && !T->v[i + 1].nl_before &&
+         in_list(text, &T->v[i], days);
 }
 
 static bool all_foreign(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t i, size_t j) {
@@ -490,6 +513,10 @@ static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, si
        * strong one that is a label ("Name:") */
       uint8_t st = hit->id == SL_P_CUE_NAME2 ? (c->text[hit->end - 1] == ':' ? 3 : 2) : 1;
       if (st == 3 && yaml_key(c->text, hit->start)) st = 1; /* "  - name: Publish" */
+      /* a bare "name" key in JSON names things as often as people ("name": "Prod") */
+      if (st == 3 && hit->end - hit->start == 6 && !strncasecmp(c->text + hit->start, "name", 4) &&
+          (c->text[hit->start + 4] == '"' || c->text[hit->start + 4] == '\''))
+        st = 1;
       if (st > T->v[lo].cue) T->v[lo].cue = st;
       if (n < cap) { /* insertion into the sorted list, no duplicates */
         size_t k = n;
@@ -643,7 +670,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         else if (words >= 2 && !common_word && !all_place &&
                  (((f0 & SL_GZ_FIRST) && (namey(f0) || namey(fl)) &&
                    ((fl & (SL_GZ_LAST | SL_GZ_FIRST)) || !fl)) ||
-                  (!f0 && (fl & SL_GZ_LAST) && namey(fl) && !sentence_start(T, i))))
+                  (!f0 && (fl & SL_GZ_LAST) && namey(fl) && !sentence_start(T, i)) ||
+                  /* both names that are also words, inside a sentence: "ask John Smith" */
+                  (words == 2 && (f0 & SL_GZ_FIRST) && (fl & SL_GZ_LAST) && !sentence_start(T, i))))
           accept = true;
         else if (words >= 2 && j - i > (size_t)words && any_name) /* with an initial */
           accept = true;
@@ -658,8 +687,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                  foreign_run(c, g, T, i, j))
           accept = true; /* "Giorgos Papadakis, date of birth ...", "Parisa Moradi's mobile" */
         else if (words == 1 && j - i > 1 && initial(text, t) && !common_word &&
-                 (namey(fl) || (!fl && !sentence_start(T, i))))
-          accept = true; /* "J. R. Tolkien", "A. Kowalski" */
+                 (namey(fl) || (!fl && !sentence_start(T, i) &&
+                                !sl__lexicon_has(text + T->v[j - 1].s, T->v[j - 1].e - T->v[j - 1].s))))
+          accept = true; /* "J. R. Tolkien", "A. Kowalski"; not "rating C. Offers" */
         else if (words == 1 && j - i == 1) {
           unsigned f = f0;
           bool first = (f & SL_GZ_FIRST) && !(f & SL_GZ_COMMON) && !(f & SL_GZ_PLACE);
@@ -687,10 +717,13 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
             accept = true; /* unknown name, then a pronoun that refers to a person */
         }
       }
-      /* without a cue: not a quoted title, not a month after a day, not a
-       * well-known public figure ("Who was Marie Curie?") */
+      /* without a cue: not a quoted title, not a month after a day or a
+       * weekday before a time ("Thu 06:45"), not a well-known public figure
+       * ("Who was Marie Curie?") */
       if (accept && !cue &&
-          (quoted_run(c, T, i, j) || (words == 1 && j == i + 1 && after_day_number(text, T, i)) ||
+          (quoted_run(c, T, i, j) ||
+           (words == 1 && j == i + 1 &&
+            (after_day_number(text, T, i) || weekday_before_number(text, T, i))) ||
            public_figure(text, T, i, j)))
         accept = false;
       if (accept) {

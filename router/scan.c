@@ -220,6 +220,8 @@ static const litset_t litsets[] = {
     {SL_P_CUE_NATID, 0, B_L | B_R, P_NONE,
      "TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC|TFN|NRIC|CNP|PPSN|TCKN|HETU|"
      "NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG", NULL},
+    /* Greek and Cyrillic abbreviations (no ASCII word bounds for these bytes) */
+    {SL_P_CUE_NATID, 0, 0, P_NONE, "ΑΜΚΑ|ΑΦΜ|ИНН|СНИЛС|РНОКПП", NULL},
     /* the numbers' names in other languages */
     {SL_P_CUE_NATID, 1, B_L | B_R, P_NONE,
      "codice fiscale|steuernummer|steuer-id|steueridentifikationsnummer|sozialversicherungsnummer|"
@@ -252,6 +254,10 @@ static const litset_t litsets[] = {
      "nato il|nata il|data di nascita|nascido|nascida|nascimento|urodzony|urodzona|urodzenia|"
      "geboortedatum|född|födelsedatum|fødselsdato|date_of_birth|birth_date|naissance|"
      "doğum tarihi|dogum tarihi|syntymäaika|syntymaaika", NULL},
+    /* Cyrillic and Greek (Hyperscan folds ASCII case only: both forms) */
+    {SL_P_CUE_DOB, 0, 0, P_NONE,
+     "дата народження|Дата народження|дата рождения|Дата рождения|ημερομηνία γέννησης|"
+     "Ημερομηνία γέννησης", NULL},
     {SL_P_CUE_PASSPORT, 1, B_L, P_NONE, "passport", NULL}, /* \bpassport */
     {SL_P_CUE_PASSPORT, 1, B_L, P_NONE,
      "reisepass|passeport|pasaporte|passaporto|paszport|paspoort|passnummer", NULL},
@@ -332,6 +338,12 @@ static const litset_t litsets[] = {
      "navn|namn|imię|nazwisko|naam", NULL},
     {SL_P_CUE_NAME2, 1, B_L | B_R, P_NONE, "a nome|a nombre de|au nom de|im namen von", NULL},
     {SL_P_CUE_NAME2, 1, B_L, P_NONE, "named|called|signed|surname", NULL},
+    /* a JSON or Python dict key: "name": "John Smith", 'full_name': ... */
+    {SL_P_CUE_NAME2, 1, B_L, P_NONE,
+     "name\":|name':|first_name\":|last_name\":|full_name\":|firstname\":|lastname\":|"
+     "fullname\":|given_name\":|family_name\":|middle_name\":|surname\":|patient_name\":|"
+     "customer_name\":|contact_name\":|employee_name\":|applicant_name\":|holder_name\":|"
+     "cardholder_name\":|full_name':|first_name':|last_name':", NULL},
     {SL_P_CUE_NAME2, 0, B_L | B_R, P_DOT,
      "Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|MSTR|MISS|mr|mrs|dr", NULL},
     /* \b(?:hi|hello|...|contact)\b */

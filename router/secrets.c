@@ -699,6 +699,8 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   ident_load(&id, t, is, ie);
   if (ident_has(&id, "author") && !ident_has(&id, "authoriz")) return;
   if (ident_has(&id, "tokeniz") || ident_has(&id, "max_token")) return;
+  /* an idempotency key names a request, not a credential */
+  if (ident_has(&id, "idempoten")) return;
   uint32_t vs, ve;
   bool quoted;
   /* "Unseal Key 2: value": skip a small index after the name */

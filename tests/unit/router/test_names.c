@@ -76,6 +76,10 @@ static void persons(void **s) {
   EXPECT("Name: Marie Curie, DOB 04/07/1990", "PERSON", "Marie Curie");
   EXPECT("Dear Marie Curie, your order has shipped", "PERSON", "Marie Curie");
   EXPECT("My colleague Dan Brown will join the call", "PERSON", "Dan Brown");
+  /* two names that are also English words, inside a sentence; dict keys */
+  EXPECT("Please ask John Smith today", "PERSON", "John Smith");
+  EXPECT("{\"name\": \"John Smith\", \"x\": 1}", "PERSON", "John Smith");
+  EXPECT("{\"first_name\": \"Ngozi\", \"last_name\": \"Eze\"}", "PERSON", "Ngozi");
 }
 
 static void not_persons(void **s) {
@@ -140,6 +144,16 @@ static void not_persons(void **s) {
   REJECT("¿Quién fue Simon Bolivar?", "PERSON");
   REJECT("Compare the leadership styles of Abraham Lincoln and Winston Churchill.", "PERSON");
   REJECT("Write a mystery set on a night train from Vienna to Venice.", "PERSON");
+  /* a bare "name" key names things too; a title in quotes that goes on; an
+   * initial before an English word; units, landmarks, eateries, weekdays */
+  REJECT("{'name': 'Prod', 'replicas': 3}", "PERSON");
+  REJECT("{\"name\": \"Publish\", \"run\": \"npm publish\"}", "PERSON");
+  REJECT("Summarise Martin Luther King Jr.'s 'I Have a Dream' speech.", "PERSON");
+  REJECT("EPC rating C. Offers in the region", "PERSON");
+  REJECT("Convert 72 °F to Celsius and Kelvin.", "PERSON");
+  REJECT("Buatkan ringkasan tentang sejarah Candi Borobudur.", "PERSON");
+  REJECT("Menu: Restaurante Sabor da Serra", "PERSON");
+  REJECT("Wed 07:00 Pilates 50 | Thu 06:45 Spin 45", "PERSON");
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));
 }
 
@@ -176,6 +190,7 @@ static void addresses(void **s) {
   REJECT("Add your address: line 1 and city.", "STREET_ADDRESS");
   REJECT("Billing address: same as shipping", "STREET_ADDRESS");
   REJECT("Die Gate 7 schließt.", "STREET_ADDRESS");
+  REJECT("Wed 07:00 Pilates 50 | 18:30 Strength Circuit 55", "STREET_ADDRESS");
   REJECT("I have 3 big dogs and 2 cats.", "STREET_ADDRESS");
   REJECT("Put 2 boxes in the hall", "STREET_ADDRESS");
   /* an ALL-CAPS "OS" is no "os." (osiedle); "covering" is no "-ring" street */

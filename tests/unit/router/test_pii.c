@@ -105,6 +105,8 @@ static void context_ids(void **s) {
   EXPECT("Codice fiscale: RMNGLI85M41H501U", "NATIONAL_ID", "RMNGLI85M41H501U");
   EXPECT("{\"pps_number\": \"8444340T\"}", "NATIONAL_ID", "8444340T");
   EXPECT("Henkilötunnus: 150688-570L", "NATIONAL_ID", "150688-570L");
+  EXPECT("Η κυρία Ελένη Παπαδάκη, με ΑΜΚΑ 15037802264, ζήτησε", "NATIONAL_ID", "15037802264");
+  EXPECT("Пацієнт: Петренко Андрій | Дата народження: 17.03.1979", "DATE_OF_BIRTH", "17.03.1979");
   /* hospital number, chart #, a date of birth under a snake_case key */
   EXPECT("Patrick Mulligan (hospital number H0493327) refused", "MEDICAL_RECORD", "H0493327");
   EXPECT("Patient: Kemal Özdemir | Chart #: 2207719 | Medication", "MEDICAL_RECORD", "2207719");

@@ -54,7 +54,8 @@ static const ref_t refs[] = {
      "né le|né\\(e|date de naissance|nacido|nacida|nacimiento|nato il|nata il|"
      "data di nascita|nascido|nascida|nascimento|urodzony|urodzona|urodzenia|geboortedatum|"
      "född|födelsedatum|fødselsdato|date_of_birth|birth_date|naissance|doğum tarihi|dogum tarihi|"
-     "syntymäaika|syntymaaika)\\b", R_SOM, NULL, 0},
+     "syntymäaika|syntymaaika)\\b|дата народження|Дата народження|дата рождения|Дата рождения|"
+     "ημερομηνία γέννησης|Ημερομηνία γέννησης", R_SOM, NULL, 0},
     {SL_P_CUE_PASSPORT, CI,
      "\\b(?:passport|reisepass|passeport|pasaporte|passaporto|paszport|paspoort|passnummer)", R_SOM,
      NULL, 0},
@@ -82,6 +83,7 @@ static const ref_t refs[] = {
      "identification|number)|identity\\s{1,3}(?:card|number|document)|citizen\\s{1,3}id|"
      "social\\s{1,3}insurance))|\\b(?:TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|"
      "CURP|RFC|TFN|NRIC|CNP|PPSN|TCKN|HETU|NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG)\\b|"
+     "ΑΜΚΑ|ΑΦΜ|ИНН|СНИЛС|РНОКПП|"
      "\\bNI\\s{1,3}(?:number|no\\b)|(?i:\\b(?:codice fiscale|steuernummer|steuer-id|"
      "steueridentifikationsnummer|sozialversicherungsnummer|ausweisnummer|personalausweisnummer|"
      "sécurité sociale|securite sociale|kimlik|henkilötunnus|henkilotunnus|personnummer|"
@@ -134,7 +136,10 @@ static const ref_t refs[] = {
      "vorname|nachname|apellido|apellidos|forename|forenames|navn|namn|imię|nazwisko|naam)\\b"
      "(?:(?:\\(s\\))?(?:'s|’s|\\s{0,3}(?:is|:|\\?))|s:)|\\b(?:named|called|signed|surname)|\\b(?:a nome|a nombre de|"
      "au nom de|im namen von)\\b)|\\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|MSTR|MISS|mr|mrs|dr)"
-     "\\b\\.?", R_SOM, NULL, 0},
+     "\\b\\.?|(?i:\\b(?:name|first_name|last_name|full_name|firstname|lastname|fullname|"
+     "given_name|family_name|middle_name|surname|patient_name|customer_name|contact_name|"
+     "employee_name|applicant_name|holder_name|cardholder_name)\":|\\b(?:name|full_name|"
+     "first_name|last_name)':)", R_SOM, NULL, 0},
     {SL_P_CUE_NAME1, CI,
      "\\b(?:hi|hello|hey|thanks|thank you|sincerely|regards|i am|i'm|patient|customer|"
      "employee|attn|cc|beneficiary|contact|cheers|best wishes|bises|bisous|cordialement|saludos|"

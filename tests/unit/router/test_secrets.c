@@ -143,6 +143,7 @@ static void placeholders_are_not_secrets(void **s) {
       "The password policy for the office is strict: 12 characters.",
       "I forgot my password. The code is AB12cd34ef.",
       "<password>${env.NEXUS_PASSWORD}</password>",
+      "headers={'Authorization': 'Bearer [REDACTED]', 'Idempotency-Key': '87ba1589-f1da-4dc6-8473-65b3c16a86a6'}",
       "Please reset your password before Monday.",
       "passengers: [\"quickBrown\", \"lazyDog\"]",
       "PWR_MGM: N0tThePSw45f!!!",
