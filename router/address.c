@@ -180,6 +180,25 @@ static bool type_before_number(const char *text, const sl__tok_t *t) {
   return false;
 }
 
+/* Token j (at most two digits) opens an item of a numbered list: it starts a
+ * line or a "|" segment, and the next number does so further on ("1 Hollybrook
+ * Orchard (apples) | 2 Green Acre Dairy | ..."). */
+static bool list_number(const char *text, const sl__toks_t *T, size_t j) {
+  const sl__tok_t *t = &T->v[j];
+  bool starts = j == 0 || t->nl_before || t->punct_before == '|';
+  if (!starts || t->kind != SL_TK_NUM || t->e - t->s > 2) return false;
+  int v = 0;
+  for (uint32_t k = t->s; k < t->e; k++) v = v * 10 + (text[k] - '0');
+  for (size_t k = j + 1; k < T->n && k < j + 40; k++) {
+    const sl__tok_t *u = &T->v[k];
+    if (u->kind != SL_TK_NUM || !(u->nl_before || u->punct_before == '|') || u->e - u->s > 2) continue;
+    int w = 0;
+    for (uint32_t m = u->s; m < u->e; m++) w = w * 10 + (text[m] - '0');
+    return w == v + 1;
+  }
+  return false;
+}
+
 /* Token j is a year (1800-2099) right after a word that comes before years
  * ("the 1929 Wall Street Crash", "In 1999 Main Street ...") rather than before
  * a house number. */
@@ -306,7 +325,7 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
     if (!housenum(text, t) || j < done) continue;
     /* a year after "the", "in", "since" ...: "the 1929 Wall Street Crash"; the
      * minutes of a time: "18:30 Strength Circuit 55" */
-    if (year_after_word(text, T, j)) continue;
+    if (year_after_word(text, T, j) || list_number(text, T, j)) continue;
     if (t->punct_before == ':' && j > 0 && T->v[j - 1].kind == SL_TK_NUM && T->v[j - 1].e + 1 == t->s)
       continue;
     /* an HTTP status line ("HTTP/1.1 502 Bad Gateway": the word HTTP a few tokens before) */

@@ -69,7 +69,10 @@ static const char *const veto[] = {
     "convention", "constitution", "crash", "pact", "doctrine", "summit", "conference",
     "mauer", "manifesto", "trattoria", "osteria", "ristorante", "pizzeria", "bistro",
     "brasserie", "taverna", "restaurante", "gasthaus", "gasthof", "taberna", "bodega",
-    "cantina",
+    "cantina", "primo", "secondo", "antipasto", "contorno",
+    /* venues and teams */
+    "opera", "cinema", "theatre", "theater", "stadium", "arena", "gallery", "zoo", "abbey",
+    "palace", "rovers", "athletic", "wanderers", "albion",
     /* landmarks in Turkish and Indonesian ("Topkapı Sarayı", "Candi Borobudur") */
     "sarayı", "camii", "köprüsü", "kulesi", "müzesi", "kalesi", "sarnıcı", "meydanı", "candi",
     "masjid", "pantai", "gunung", "danau", "pulau",

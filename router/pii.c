@@ -89,7 +89,8 @@ static const char *const phone_words[] = {"phone", "tel", "mobile", "cell", "cal
  * matched as word starts, so none is short). */
 static const char *const id_words[] = {"order", "invoice", "ticket", "reference", "tracking",
                                        "sku", "serial", "booking", "confirmation", "receipt",
-                                       "batch", "version", "model",
+                                       "batch", "version", "model", "parcel", "package",
+                                       "shipment", "consignment", "waybill", "awb",
                                        /* in other languages */
                                        "bestellung", "rechnung", "auftrag", "sendung",
                                        "commande", "facture", "pedido", "factura", "ordine",
@@ -169,13 +170,16 @@ static void card_at(sl__ctx_t *c, uint32_t s, uint32_t e) {
 
 static bool decimal_context(const sl__ctx_t *c, uint32_t s, uint32_t e) {
   const char *t = c->text;
-  if (s > 0 && (t[s - 1] == '.' || t[s - 1] == ',' || t[s - 1] == '$' || t[s - 1] == '^' ||
-                t[s - 1] == '_' || isalpha((unsigned char)t[s - 1])))
+  /* (a comma after a word separates CSV fields: "Catalina,417-29-6630,1985-03-12") */
+  if (s > 0 && (t[s - 1] == '.' || t[s - 1] == '$' || t[s - 1] == '^' || t[s - 1] == '_' ||
+                (t[s - 1] == ',' && !(s > 1 && (isalpha((unsigned char)t[s - 2]) || t[s - 2] == '"'))) ||
+                isalpha((unsigned char)t[s - 1])))
     return true;
   if (s > 1 && t[s - 1] == '-' && isdigit((unsigned char)t[s - 2])) return true;
+  bool dashed = memchr(t + s, '-', e - s) != NULL;
   if (e < c->len && (t[e] == '%' || t[e] == '$' || t[e] == '^' || isalpha((unsigned char)t[e]) ||
-                     ((t[e] == '.' || t[e] == ',') && e + 1 < c->len &&
-                      isdigit((unsigned char)t[e + 1]))))
+                     (t[e] == '.' && e + 1 < c->len && isdigit((unsigned char)t[e + 1])) ||
+                     (t[e] == ',' && !dashed && e + 1 < c->len && isdigit((unsigned char)t[e + 1]))))
     return true;
   return false;
 }

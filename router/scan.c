@@ -302,6 +302,11 @@ static const litset_t litsets[] = {
     {SL_P_CLI_PW, 0, 0, P_NONE, " -p'| -p\"", NULL},
     /* curl -u key:secret, and a password piped to --password-stdin */
     {SL_P_CLI_PW, 0, 0, P_NONE, " -u | --user |--password-stdin", NULL},
+    /* a .pgpass line: host:5432:database:user:password */
+    {SL_P_CLI_PW, 0, 0, P_NONE, ":5432:", NULL},
+    /* PowerShell: ConvertTo-SecureString "secret" -AsPlainText */
+    {SL_P_CLI_PW, 1, B_L, P_NONE, "convertto-securestring '|convertto-securestring \"|"
+     "convertto-securestring -string '|convertto-securestring -string \"", NULL},
     /* SQL: CREATE/ALTER USER ... IDENTIFIED BY 'secret' */
     {SL_P_CLI_PW, 1, B_L, P_NONE, "identified by '|identified by \"", NULL},
     /* a key given to an API client's constructor: LinodeClient("..."), algoliasearch('id', '...') */
@@ -319,6 +324,8 @@ static const litset_t litsets[] = {
      "passwort|kennwort|mot de passe|mot_de_passe|motdepasse|contraseña|contrasena|senha|"
      "hasło|haslo|wachtwoord|lösenord|losenord|salasana|şifre|sifre|passord|adgangskode|heslo|"
      "jelszó|jelszo|lozinka|пароль", NULL},
+    /* Japanese, Korean, Chinese (no ASCII word bounds for these bytes) */
+    {SL_P_PW_CUE, 0, 0, P_NONE, "パスワード|비밀번호|密码|密碼", NULL},
     /* "clave" is also a key or a code in Spanish: only as a whole word */
     {SL_P_PW_CUE, 1, B_L | B_R, P_NONE, "clave", NULL},
     {SL_P_PW_CUE, 1, B_R, P_NONE, "pw", NULL},

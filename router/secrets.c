@@ -548,7 +548,22 @@ static void cli_password(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text;
   uint32_t s, e;
   char last = t[h->end - 1];
-  if (last == '\'' || last == '"') { /* -p'...' */
+  if (last == ':') { /* host:5432:database:user:password, the whole line */
+    uint32_t ls = h->start, le = h->end;
+    while (ls > 0 && t[ls - 1] != '\n') ls--;
+    while (le < c->len && t[le] != '\n') le++;
+    while (le > ls && sl__space((unsigned char)t[le - 1])) le--;
+    const char *f[5];
+    int nf = 0;
+    for (uint32_t i = ls; i < le && nf <= 5; i++)
+      if (i == ls || t[i - 1] == ':') {
+        if (nf < 5) f[nf] = t + i;
+        nf++;
+      }
+    if (nf != 5 || f[1] != t + h->start + 1 || memchr(t + ls, ' ', le - ls)) return;
+    s = (uint32_t)(f[4] - t), e = le;
+    if (e - s < 4) return; /* "*", short or empty */
+  } else if (last == '\'' || last == '"') { /* -p'...' */
     if (!cli_arg(c, h->end - 1, &s, &e) || e - s < 4) return;
   } else if (last == ' ') { /* -u / --user user:secret */
     uint32_t as, ae;
@@ -627,7 +642,35 @@ static bool far_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve
   return false;
 }
 
+/* After the word in Japanese, Korean or Chinese (no spaces around it): the
+ * value in 「」 or quotes, or after a colon, within 32 bytes
+ * ("新しいパスワードは「Kx9!mB2#qR7w」です"). */
+static bool cjk_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve) {
+  const unsigned char *t = (const unsigned char *)c->text;
+  uint32_t n = (uint32_t)c->len, lim = p + 32 < n ? p + 32 : n;
+  for (uint32_t i = p; i < lim; i++) {
+    uint32_t s = 0;
+    if (i + 2 < n && t[i] == 0xE3 && t[i + 1] == 0x80 && t[i + 2] == 0x8C) s = i + 3; /* 「 */
+    else if (i + 2 < n && t[i] == 0xEF && t[i + 1] == 0xBC && t[i + 2] == 0x9A) s = i + 3; /* ： */
+    else if (t[i] == ':' || t[i] == '"' || t[i] == '\'') s = i + 1;
+    else if (t[i] == '\n') return false;
+    if (!s) continue;
+    while (s < n && t[s] == ' ') s++;
+    uint32_t e = s;
+    while (e < n && e - s < 64 && t[e] > ' ' && t[e] < 0x80 && t[e] != '"' && t[e] != '\'') e++;
+    if (!strong_value(c->text + s, e - s)) return false;
+    *vs = s, *ve = e;
+    return true;
+  }
+  return false;
+}
+
 static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
+  if ((unsigned char)c->text[h->start] >= 0xE0) { /* the word in CJK scripts */
+    uint32_t vs, ve;
+    if (cjk_value(c, h->end, &vs, &ve)) add_secret(c, vs, ve, SL_ET_PASSWORD, "password_assignment", 70, false);
+    return;
+  }
   uint32_t is, ie;
   ident_span(c, h, &is, &ie);
   const char *t = c->text;
@@ -672,8 +715,10 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   const char *v = t + vs;
   size_t n = ve - vs;
   if (n < 3 || sl__is_placeholder(v, n)) return;
-  /* a prompt, not a value: readPassword("Password: ") */
+  /* a prompt, not a value: readPassword("Password: "); string building, not a
+   * value: "... password='" + password + "'" */
   if (quoted && n >= 2 && (v[n - 1] == ':' || (v[n - 1] == ' ' && v[n - 2] == ':'))) return;
+  if (quoted && n >= 3 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0] && memchr(v, '+', n)) return;
   if (!quoted) {
     if (v[n - 1] == ':') return; /* a label: "Password requirements:" */
     if (v[0] == '!') return;        /* a YAML tag: "my_db_password: !vault |" */

@@ -154,6 +154,9 @@ static void not_persons(void **s) {
   REJECT("Buatkan ringkasan tentang sejarah Candi Borobudur.", "PERSON");
   REJECT("Menu: Restaurante Sabor da Serra", "PERSON");
   REJECT("Wed 07:00 Pilates 50 | Thu 06:45 Spin 45", "PERSON");
+  REJECT("Write three captions for a sunset photo at the Sydney Opera House.", "PERSON");
+  REJECT("Roxy Cinema — This week | Dune: Part Two (12A) 14:10", "PERSON");
+  REJECT("Menù del giorno | Primo: tagliatelle al ragù | Secondo: pollo alla cacciatora", "PERSON");
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));
 }
 
@@ -191,6 +194,8 @@ static void addresses(void **s) {
   REJECT("Billing address: same as shipping", "STREET_ADDRESS");
   REJECT("Die Gate 7 schließt.", "STREET_ADDRESS");
   REJECT("Wed 07:00 Pilates 50 | 18:30 Strength Circuit 55", "STREET_ADDRESS");
+  REJECT("stall list\n1 Hollybrook Orchard (apples, cider)\n2 Green Acre Dairy\n5 Marsh Lane Mushrooms\n6 Riverbend Trout",
+         "STREET_ADDRESS");
   REJECT("I have 3 big dogs and 2 cats.", "STREET_ADDRESS");
   REJECT("Put 2 boxes in the hall", "STREET_ADDRESS");
   /* an ALL-CAPS "OS" is no "os." (osiedle); "covering" is no "-ring" street */

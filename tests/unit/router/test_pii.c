@@ -106,6 +106,8 @@ static void context_ids(void **s) {
   EXPECT("{\"pps_number\": \"8444340T\"}", "NATIONAL_ID", "8444340T");
   EXPECT("Henkilötunnus: 150688-570L", "NATIONAL_ID", "150688-570L");
   EXPECT("Η κυρία Ελένη Παπαδάκη, με ΑΜΚΑ 15037802264, ζήτησε", "NATIONAL_ID", "15037802264");
+  /* CSV fields: a comma after a word is no decimal separator */
+  EXPECT("emp_no,last,first,ssn\n10441,Valdivia,Catalina,417-29-6630,1985-03-12", "US_SSN", "417-29-6630");
   EXPECT("Пацієнт: Петренко Андрій | Дата народження: 17.03.1979", "DATE_OF_BIRTH", "17.03.1979");
   /* hospital number, chart #, a date of birth under a snake_case key */
   EXPECT("Patrick Mulligan (hospital number H0493327) refused", "MEDICAL_RECORD", "H0493327");
@@ -147,6 +149,7 @@ static void negatives(void **s) {
       "Which exercises are best for reducing belly fat at home?",
       "We moved here from Estonia",
       "During 2017, Allstate Insurance Group invested heavily in new designs.",
+      "Shipment update: parcel 7740 2210 9981 left the Leipzig hub at 04:12.",
   };
   for (size_t i = 0; i < sizeof clean / sizeof clean[0]; i++)
     assert_true(level_of(clean[i]) < SL_LEVEL_CONFIDENTIAL);

@@ -118,6 +118,12 @@ static void passwords(void **s) {
          "Tulpenveld-2024!x");
   EXPECT("a senha do servidor de homologação mudou: agora é Caju!7742sol. O usuário", "PASSWORD",
          "Caju!7742sol");
+  /* the word in Japanese and Korean; PowerShell; a .pgpass line */
+  EXPECT("新しいパスワードは「Kx9!mB2#qR7w」です。", "PASSWORD", "Kx9!mB2#qR7w");
+  EXPECT("비밀번호: Qwe!2024zx", "PASSWORD", "Qwe!2024zx");
+  EXPECT("$secpass = ConvertTo-SecureString \"W1nter!sComing42\" -AsPlainText -Force", "PASSWORD",
+         "W1nter!sComing42");
+  EXPECT("pg-analytics.internal:5432:warehouse:etl_loader:Xq2!vB7nM4pL\n", "PASSWORD", "Xq2!vB7nM4pL");
   /* pwdump lines: the NT hash */
   EXPECT("svc_sql:1104:aad3b435b51404eeaad3b435b51404ee:5fe8c31736267e788f0547f67c5ff3de:::", "PASSWORD",
          "5fe8c31736267e788f0547f67c5ff3de");
@@ -143,6 +149,9 @@ static void placeholders_are_not_secrets(void **s) {
       "The password policy for the office is strict: 12 characters.",
       "I forgot my password. The code is AB12cd34ef.",
       "<password>${env.NEXUS_PASSWORD}</password>",
+      "String q = \"SELECT * FROM users WHERE name='\" + username + \"' AND password='\" + password + \"'\";",
+      "パスワードを忘れました",
+      "localhost:5432:db:user:*",
       "headers={'Authorization': 'Bearer [REDACTED]', 'Idempotency-Key': '87ba1589-f1da-4dc6-8473-65b3c16a86a6'}",
       "Please reset your password before Monday.",
       "passengers: [\"quickBrown\", \"lazyDog\"]",
