@@ -609,7 +609,7 @@ static bool strong_value(const char *v, size_t n) {
 
 /* After a password word, the value a few words on, behind a verb that gives it
  * ("... lautet ab heute X", "... is nu X", "... agora é X", "... to X"), in the
- * same sentence (at most 12 words), when it looks like a password on its own. */
+ * same sentence (at most 14 words), when it looks like a password on its own. */
 static bool far_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve) {
   static const char *const verbs[] = {"is", "es", "é", "est", "ist", "lautet", "er", "är", "jest",
                                       "to", "je", "on", "era", "sera", "será", "è", "wordt",
