@@ -423,6 +423,18 @@ static bool after_day_number(const char *text, const sl__toks_t *T, size_t i) {
          text[p->s] != '0';
 }
 
+/* A regnal number after the word: a monarch, not a private person ("el puente
+ * de Isabel II", "Louis XIV"). */
+static bool regnal_after(const char *text, const sl__toks_t *T, size_t i) {
+  if (i + 1 >= T->n || T->v[i + 1].nl_before || T->v[i + 1].punct_before) return false;
+  const sl__tok_t *u = &T->v[i + 1];
+  size_t n = u->e - u->s;
+  if (n < 1 || n > 5) return false;
+  for (size_t k = 0; k < n; k++)
+    if (!strchr("IVXL", text[u->s + k])) return false;
+  return n > 1 || text[u->s] != 'I'; /* a lone I is the pronoun */
+}
+
 /* A weekday's abbreviation before a number: "Thu 06:45", "Sun 12/05". */
 static bool weekday_before_number(const char *text, const sl__toks_t *T, size_t i) {
   static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
@@ -726,7 +738,8 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       if (accept && !cue &&
           (quoted_run(c, T, i, j) ||
            (words == 1 && j == i + 1 &&
-            (after_day_number(text, T, i) || weekday_before_number(text, T, i))) ||
+            (after_day_number(text, T, i) || weekday_before_number(text, T, i) ||
+             regnal_after(text, T, i))) ||
            public_figure(text, T, i, j)))
         accept = false;
       if (accept) {

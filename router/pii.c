@@ -90,7 +90,8 @@ static const char *const phone_words[] = {"phone", "tel", "mobile", "cell", "cal
 static const char *const id_words[] = {"order", "invoice", "ticket", "reference", "tracking",
                                        "sku", "serial", "booking", "confirmation", "receipt",
                                        "batch", "version", "model", "parcel", "package",
-                                       "shipment", "consignment", "waybill", "awb",
+                                       "shipment", "consignment", "waybill", "awb", "isbn",
+                                       "issn",
                                        /* in other languages */
                                        "bestellung", "rechnung", "auftrag", "sendung",
                                        "commande", "facture", "pedido", "factura", "ordine",

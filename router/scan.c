@@ -254,6 +254,7 @@ static const litset_t litsets[] = {
      "nato il|nata il|data di nascita|nascido|nascida|nascimento|urodzony|urodzona|urodzenia|"
      "geboortedatum|född|födelsedatum|fødselsdato|date_of_birth|birth_date|naissance|"
      "doğum tarihi|dogum tarihi|syntymäaika|syntymaaika", NULL},
+    {SL_P_CUE_DOB, 0, 0, P_NONE, "γεννήθηκε|Γεννήθηκε|родился|родилась|народився|народилася", NULL},
     /* Cyrillic and Greek (Hyperscan folds ASCII case only: both forms) */
     {SL_P_CUE_DOB, 0, 0, P_NONE,
      "дата народження|Дата народження|дата рождения|Дата рождения|ημερομηνία γέννησης|"
@@ -302,6 +303,11 @@ static const litset_t litsets[] = {
     {SL_P_CLI_PW, 0, 0, P_NONE, " -p'| -p\"", NULL},
     /* curl -u key:secret, and a password piped to --password-stdin */
     {SL_P_CLI_PW, 0, 0, P_NONE, " -u | --user |--password-stdin", NULL},
+    /* a password as the last literal of a call that takes a user and a
+     * password: requests' auth=("user", "pw"), PHP's new PDO(dsn, user, pw) */
+    {SL_P_CLI_PW, 0, 0, P_NONE, "auth=(|auth = (|HTTPBasicAuth(|new PDO(", NULL},
+    /* a bare password after -p (docker login -p X, mysql -pX is the quoted form) */
+    {SL_P_CLI_PW, 0, 0, P_NONE, " -p ", NULL},
     /* a .pgpass line: host:5432:database:user:password */
     {SL_P_CLI_PW, 0, 0, P_NONE, ":5432:", NULL},
     /* PowerShell: ConvertTo-SecureString "secret" -AsPlainText */
@@ -335,6 +341,10 @@ static const litset_t litsets[] = {
      "apikey|api_key|api-key|api.key|api key|secret|token|auth|accesskey|access_key|access-key|"
      "_key|key_", NULL},
     {SL_P_KEY_CUE, 1, B_L | B_R, P_NONE, "key", NULL},
+    /* the word in other languages */
+    {SL_P_KEY_CUE, 1, B_L | B_R, P_NONE,
+     "clé api|clé d'api|cle api|clef api|chiave api|api-schlüssel|api-schluessel|api-sleutel|"
+     "klucz api|clave de api|chave de api|chave api", NULL},
     {SL_P_CRYPTO_ETH, 0, B_L, P_HEX40, "0x", NULL},
     /* (?i:\b(?:name\s{0,3}(?:is|:|\?)|named|called|signed|surname))|
      * \b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|mr|mrs|dr)\b\.? */

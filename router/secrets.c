@@ -431,6 +431,9 @@ static bool dotted_reference(const char *s, size_t n) {
   if (parts != 2) return false;
   for (const char *const *r = roots; *r; r++)
     if (strlen(*r) == first && !strncmp(s, *r, first)) return true;
+  /* a member of a camelCase object: "passwordBox.SecurePassword" */
+  for (size_t i = 1; i < first; i++)
+    if (islower((unsigned char)s[i - 1]) && isupper((unsigned char)s[i])) return true;
   return false;
 }
 
@@ -509,6 +512,30 @@ static bool foreign_pw(const sl__ctx_t *c, const sl__hit_t *h) {
   return true;
 }
 
+/* Is w[0..n) one of words (ASCII case-insensitive)? */
+static bool in_words(const char *w, size_t n, const char *const *words) {
+  for (; *words; words++)
+    if (strlen(*words) == n && !strncasecmp(w, *words, n)) return true;
+  return false;
+}
+
+/* A value that looks like a password on its own: 8 to 64 bytes with a letter
+ * and a digit, and a symbol or both cases ("Wk8!feR_tanne42", "Tulpenveld-2024!x");
+ * not a URL, an e-mail or a placeholder. */
+static bool strong_value(const char *v, size_t n) {
+  if (n < 8 || n > 64 || sl__is_placeholder(v, n) || sl__find(v, n, "://", 3) || memchr(v, '@', n))
+    return false;
+  bool al = false, dg = false, up = false, lo = false, sym = false;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)v[i];
+    if (isdigit(ch)) dg = true;
+    else if (isupper(ch)) al = up = true;
+    else if (islower(ch)) al = lo = true;
+    else if (ch > 32 && ch < 127) sym = true;
+  }
+  return al && dg && (sym || (up && lo));
+}
+
 /* The argument at i (quoted or bare) on this line: [*s, *e). */
 static bool cli_arg(const sl__ctx_t *c, uint32_t i, uint32_t *s, uint32_t *e) {
   const char *t = c->text;
@@ -563,6 +590,17 @@ static void cli_password(sl__ctx_t *c, const sl__hit_t *h) {
     if (nf != 5 || f[1] != t + h->start + 1 || memchr(t + ls, ' ', le - ls)) return;
     s = (uint32_t)(f[4] - t), e = le;
     if (e - s < 4) return; /* "*", short or empty */
+  } else if (last == '(') { /* auth=("user", "pw"), new PDO(dsn, "user", "pw") */
+    uint32_t vs, ve;
+    bool quoted;
+    if (value_after(c, h->end - 1, false, &vs, &ve, &quoted) != SEP_ARGS) return;
+    uint32_t k = vs - 1; /* the opening quote: another argument before it */
+    while (k > h->end && t[k - 1] == ' ') k--;
+    if (k <= h->end || t[k - 1] != ',') return;
+    s = vs, e = ve;
+    if (e - s < 4) return;
+  } else if (h->end - h->start == 4 && !strncmp(t + h->start, " -p ", 4)) { /* -p secret */
+    if (!cli_arg(c, h->end, &s, &e) || !strong_value(t + s, e - s)) return;
   } else if (last == '\'' || last == '"') { /* -p'...' */
     if (!cli_arg(c, h->end - 1, &s, &e) || e - s < 4) return;
   } else if (last == ' ') { /* -u / --user user:secret */
@@ -581,30 +619,6 @@ static void cli_password(sl__ctx_t *c, const sl__hit_t *h) {
   }
   if (sl__is_placeholder(t + s, e - s)) return;
   add_secret(c, s, e, SL_ET_PASSWORD, "cli_password", 75, true);
-}
-
-/* Is w[0..n) one of words (ASCII case-insensitive)? */
-static bool in_words(const char *w, size_t n, const char *const *words) {
-  for (; *words; words++)
-    if (strlen(*words) == n && !strncasecmp(w, *words, n)) return true;
-  return false;
-}
-
-/* A value that looks like a password on its own: 8 to 64 bytes with a letter
- * and a digit, and a symbol or both cases ("Wk8!feR_tanne42", "Tulpenveld-2024!x");
- * not a URL, an e-mail or a placeholder. */
-static bool strong_value(const char *v, size_t n) {
-  if (n < 8 || n > 64 || sl__is_placeholder(v, n) || sl__find(v, n, "://", 3) || memchr(v, '@', n))
-    return false;
-  bool al = false, dg = false, up = false, lo = false, sym = false;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)v[i];
-    if (isdigit(ch)) dg = true;
-    else if (isupper(ch)) al = up = true;
-    else if (islower(ch)) al = lo = true;
-    else if (ch > 32 && ch < 127) sym = true;
-  }
-  return al && dg && (sym || (up && lo));
 }
 
 /* After a password word, the value a few words on, behind a verb that gives it
@@ -736,6 +750,26 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   add_secret(c, vs, ve, SL_ET_PASSWORD, "password_assignment", 70, false);
 }
 
+/* After a key's name in prose: the token after the next colon on the line,
+ * within 80 bytes, when it is 32+ hex digits or strictly random ("la master.key
+ * … per lo staging: 358c99b9abed2d407f1698d21ce75d83"). */
+static bool colon_key(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve) {
+  const char *t = c->text;
+  uint32_t n = (uint32_t)c->len, lim = p + 80 < n ? p + 80 : n, i = p;
+  while (i < lim && t[i] != ':' && t[i] != '\n' && t[i] != '=') i++;
+  if (i >= lim || t[i] != ':' || (i + 1 < n && t[i + 1] == '/')) return false; /* no URL */
+  i++;
+  while (i < n && t[i] == ' ') i++;
+  uint32_t s = i;
+  while (i < n && !sl__space((unsigned char)t[i]) && i - s < 256) i++;
+  while (i > s && strchr(".,;)", t[i - 1])) i--;
+  size_t m = i - s;
+  if (m < 24 || sl__is_placeholder(t + s, m)) return false;
+  if (!(m >= 32 && sl__hex_only(t + s, m)) && !sl__looks_random(t + s, m, true)) return false;
+  *vs = s, *ve = i;
+  return true;
+}
+
 static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t is, ie;
   ident_span(c, h, &is, &ie);
@@ -754,6 +788,11 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
       (t[p + 2] == ':' || t[p + 2] == '='))
     p += 2;
   int sep = value_after(c, p, true, &vs, &ve, &quoted);
+  if (sep != SEP_ASSIGN && !quoted && colon_key(c, p, &vs, &ve)) {
+    /* "voici la clé API de prod (à ne pas committer !) : 88f1e17e…" */
+    add_secret(c, vs, ve, SL_ET_API_KEY, "key_assignment", 65, false);
+    return;
+  }
   if (sep == SEP_NONE) return;
   /* a long hex value after a command-line flag ("--token d23338141b5e...") */
   bool flag = (ie - is > 2 && t[is] == '-' && t[is + 1] == '-') ||

@@ -156,6 +156,7 @@ static void not_persons(void **s) {
   REJECT("Wed 07:00 Pilates 50 | Thu 06:45 Spin 45", "PERSON");
   REJECT("Write three captions for a sunset photo at the Sydney Opera House.", "PERSON");
   REJECT("Roxy Cinema — This week | Dune: Part Two (12A) 14:10", "PERSON");
+  REJECT("entre el puente de Isabel II y la plaza del Altozano", "PERSON");
   REJECT("Menù del giorno | Primo: tagliatelle al ragù | Secondo: pollo alla cacciatora", "PERSON");
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));
 }

@@ -109,6 +109,7 @@ static void context_ids(void **s) {
   /* CSV fields: a comma after a word is no decimal separator */
   EXPECT("emp_no,last,first,ssn\n10441,Valdivia,Catalina,417-29-6630,1985-03-12", "US_SSN", "417-29-6630");
   EXPECT("Пацієнт: Петренко Андрій | Дата народження: 17.03.1979", "DATE_OF_BIRTH", "17.03.1979");
+  EXPECT("Η Ελένη γεννήθηκε στις 22/04/1989 και μένει", "DATE_OF_BIRTH", "22/04/1989");
   /* hospital number, chart #, a date of birth under a snake_case key */
   EXPECT("Patrick Mulligan (hospital number H0493327) refused", "MEDICAL_RECORD", "H0493327");
   EXPECT("Patient: Kemal Özdemir | Chart #: 2207719 | Medication", "MEDICAL_RECORD", "2207719");

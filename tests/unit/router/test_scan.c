@@ -55,7 +55,8 @@ static const ref_t refs[] = {
      "data di nascita|nascido|nascida|nascimento|urodzony|urodzona|urodzenia|geboortedatum|"
      "född|födelsedatum|fødselsdato|date_of_birth|birth_date|naissance|doğum tarihi|dogum tarihi|"
      "syntymäaika|syntymaaika)\\b|дата народження|Дата народження|дата рождения|Дата рождения|"
-     "ημερομηνία γέννησης|Ημερομηνία γέννησης", R_SOM, NULL, 0},
+     "ημερομηνία γέννησης|Ημερομηνία γέννησης|γεννήθηκε|Γεννήθηκε|родился|родилась|народився|"
+     "народилася", R_SOM, NULL, 0},
     {SL_P_CUE_PASSPORT, CI,
      "\\b(?:passport|reisepass|passeport|pasaporte|passaporto|paszport|paspoort|passnummer)", R_SOM,
      NULL, 0},
@@ -120,13 +121,15 @@ static const ref_t refs[] = {
      "kennwort|mot de passe|mot_de_passe|motdepasse|contraseña|contrasena|senha|hasło|haslo|"
      "wachtwoord|lösenord|losenord|salasana|şifre|sifre|passord|adgangskode|heslo|jelszó|jelszo|"
      "lozinka|пароль|\\bclave\\b|パスワード|비밀번호|密码|密碼", R_SOM, NULL, 0},
-    {SL_P_KEY_CUE, CI, "api[_\\-. ]?key|secret|token|auth|access[_\\-]?key|\\bkey\\b|_key|key_", R_SOM,
-     NULL, 0},
+    {SL_P_KEY_CUE, CI,
+     "api[_\\-. ]?key|secret|token|auth|access[_\\-]?key|\\bkey\\b|_key|key_|\\b(?:clé api|clé d'api|"
+     "cle api|clef api|chiave api|api-schlüssel|api-schluessel|api-sleutel|klucz api|clave de api|"
+     "chave de api|chave api)\\b", R_SOM, NULL, 0},
     {SL_P_CRYPTO_BTC, 0, "\\b(?:bc1[ac-hj-np-z02-9]{25,71}|[13][a-km-zA-HJ-NP-Z1-9]{25,34})\\b", R_BACK,
      "A-Za-z0-9", 90},
     {SL_P_CRYPTO_ETH, 0, "\\b0x(?:[a-fA-F0-9]{64}|[a-fA-F0-9]{40})\\b", R_SOM, NULL, 0},
     {SL_P_NETRC, CI, "\\bmachine\\s", R_FIXED, NULL, 8},
-    {SL_P_CLI_PW, 0, " -p'| -p\"| -u | --user |--password-stdin|:5432:|(?i:\\bidentified by ['\"]|\\bconvertto-securestring (?:-string )?['\"])", R_SOM,
+    {SL_P_CLI_PW, 0, " -p'| -p\"| -u | --user |--password-stdin|:5432:|auth=\\(|auth = \\(|HTTPBasicAuth\\(|new PDO\\(| -p |(?i:\\bidentified by ['\"]|\\bconvertto-securestring (?:-string )?['\"])", R_SOM,
      NULL, 0},
     {SL_P_CLIENT_KEY, 0, "(?:Client|Session|search)\\(['\"]", R_SOM, NULL, 0},
     {SL_P_PEM_PUBLIC, 0, "-----BEGIN (?:CERTIFICATE|PUBLIC KEY|PGP PUBLIC KEY|PGP SIGNATURE|X509 CRL)",

@@ -124,6 +124,15 @@ static void passwords(void **s) {
   EXPECT("$secpass = ConvertTo-SecureString \"W1nter!sComing42\" -AsPlainText -Force", "PASSWORD",
          "W1nter!sComing42");
   EXPECT("pg-analytics.internal:5432:warehouse:etl_loader:Xq2!vB7nM4pL\n", "PASSWORD", "Xq2!vB7nM4pL");
+  /* a user and a password as a call's literals; a bare -p; a key after a colon in prose */
+  EXPECT("    auth=(\"svc_reporting\", \"hunter2-Prod!44\"),", "PASSWORD", "hunter2-Prod!44");
+  EXPECT("$db = new PDO('mysql:host=db;dbname=shop', 'shop_admin', 'Tr0ub4dor&3x!Lemon');", "PASSWORD",
+         "Tr0ub4dor&3x!Lemon");
+  EXPECT("docker login -u release-bot -p Xk2vR9!mQw44 harbor.internal", "PASSWORD", "Xk2vR9!mQw44");
+  EXPECT("voici la clé API de prod (à ne pas committer !) : 88f1e17e9492d61f1e69aa0ffee443bc9625872d", "API_KEY",
+         "88f1e17e9492d61f1e69aa0ffee443bc9625872d");
+  EXPECT("ti giro la master.key di Rails per lo staging: 358c99b9abed2d407f1698d21ce75d83 | mettila", "API_KEY",
+         "358c99b9abed2d407f1698d21ce75d83");
   /* pwdump lines: the NT hash */
   EXPECT("svc_sql:1104:aad3b435b51404eeaad3b435b51404ee:5fe8c31736267e788f0547f67c5ff3de:::", "PASSWORD",
          "5fe8c31736267e788f0547f67c5ff3de");
@@ -152,6 +161,9 @@ static void placeholders_are_not_secrets(void **s) {
       "String q = \"SELECT * FROM users WHERE name='\" + username + \"' AND password='\" + password + \"'\";",
       "パスワードを忘れました",
       "localhost:5432:db:user:*",
+      "docker run -p 8080:80 nginx",
+      "SecureString pwd = passwordBox.SecurePassword;",
+      "auth=(\"only\",)",
       "headers={'Authorization': 'Bearer [REDACTED]', 'Idempotency-Key': '87ba1589-f1da-4dc6-8473-65b3c16a86a6'}",
       "Please reset your password before Monday.",
       "passengers: [\"quickBrown\", \"lazyDog\"]",
