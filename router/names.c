@@ -378,12 +378,19 @@ static bool quoted_run(const sl__ctx_t *c, const sl__toks_t *T, size_t i, size_t
   if (e + 2 < c->len && t[e] == 0xE2 && t[e + 1] == 0x80 &&
       (t[e + 2] == 0x9D || t[e + 2] == 0x99 || t[e + 2] == 0x9C))
     return true;
-  /* the same ASCII quote closes later on the line, the title going on in lower
-   * case: "'I Have a Dream'" */
-  if (t[e] != ' ' || t[s - 1] >= 0x80) return false;
+  /* a quote closes later on the line, the title going on: "'I Have a Dream'",
+   * "„Faust I“" (typographic quotes close with “ ” or ’) */
+  if (t[e] != ' ') return false;
   const unsigned char *nl = memchr(t + e, '\n', c->len - e);
   size_t lim = (nl ? (size_t)(nl - t) : c->len) - e;
-  const unsigned char *close = memchr(t + e, t[s - 1], lim < 80 ? lim : 80);
+  if (lim > 80) lim = 80;
+  if (t[s - 1] >= 0x80) {
+    for (size_t k = e; k + 2 < e + lim; k++)
+      if (t[k] == 0xE2 && t[k + 1] == 0x80 && (t[k + 2] == 0x9C || t[k + 2] == 0x9D || t[k + 2] == 0x99))
+        return t[k - 1] != ' ';
+    return false;
+  }
+  const unsigned char *close = memchr(t + e, t[s - 1], lim);
   if (!close || close[-1] == ' ') return false;
   size_t after = (size_t)(close - t) + 1;
   return after == c->len || !sl__alnum(t[after]);
