@@ -1,10 +1,12 @@
-/* Well-known public figures and single-word place names, compiled in from
+/* Well-known names and single-word place names, compiled in from the lists in
  * router/data (router/lists_data.c, made by router/tools/gen_lists.js).
  *
- * - Public figures ("Marie Curie", "Nelson Mandela", "Sherlock Holmes"): a name
- *   the name rules found without any cue ("Who was Marie Curie?") is a
- *   general-knowledge mention, not a private person's data. With a cue ("Name:
- *   Marie Curie", "Dear Marie Curie") it stays a person.
+ * - Well-known names: public figures ("Marie Curie", "Nelson Mandela", "Sherlock
+ *   Holmes") and things named like people ("Mona Lisa", "Machu Picchu", "Pinot
+ *   Noir", "Morgan Stanley"). A name the name rules found without any cue ("Who
+ *   was Marie Curie?") that is one of these is a general-knowledge mention, not
+ *   a private person's data. With a cue ("Name: Marie Curie", "Dear Marie
+ *   Curie") it stays a person.
  * - Places ("Vienna", "Adelaide", "Lagos"): words that are also given names; the
  *   gazetteer flags them as places (sl__names_register_places), which the name
  *   rules already weigh.

@@ -198,9 +198,10 @@ void sl__names_register(sl__gaz_t *g);
 /* Flags the single-word place names of router/data/places.txt (figures.c) as
  * places. 0 or -1. */
 int sl__names_register_places(sl__gaz_t *g);
-/* Is the name s[0..n) a well-known public figure's (router/data/public_figures.txt,
- * compared folded: case, diacritics, dots, spaces)? figures.c; the set is built
- * once, by sl__figures_init() (router create) or the first call. */
+/* Is the name s[0..n) a well-known one: a public figure's or a thing's named
+ * like a person (router/data/public_figures.txt, named_things.txt; compared
+ * folded: case, diacritics, dots, spaces)? figures.c; the set is built once,
+ * by sl__figures_init() (router create) or the first call. */
 bool sl__figure_has(const char *s, size_t n);
 void sl__figures_init(void);
 void sl__address_register(sl__gaz_t *g);

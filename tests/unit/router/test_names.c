@@ -144,6 +144,9 @@ static void not_persons(void **s) {
   REJECT("¿Quién fue Simon Bolivar?", "PERSON");
   REJECT("Compare the leadership styles of Abraham Lincoln and Winston Churchill.", "PERSON");
   REJECT("Write a mystery set on a night train from Vienna to Venice.", "PERSON");
+  /* well-known things named like people */
+  REJECT("Give me tips for seeing the Mona Lisa at the Louvre without the crowds.", "PERSON");
+  REJECT("Make a packing list for hiking the Inca Trail to Machu Picchu.", "PERSON");
   /* a bare "name" key names things too; a title in quotes that goes on; an
    * initial before an English word; units, landmarks, eateries, weekdays */
   REJECT("{'name': 'Prod', 'replicas': 3}", "PERSON");
