@@ -159,24 +159,6 @@ void sl_kern_to_f32(sl_kern_dtype_t dt, const void *src, float *dst, size_t n) {
       }
     }
     return;
-  case SL_KDT_Q4_K:
-    /* Each 64 elements use 32 bytes of q: the low nibbles are sub-block 2i, the
-     * high nibbles sub-block 2i + 1 (ggml dequantize_row_q4_K). */
-    for (size_t b = 0; b < n / SL_KERN_Q4_K_BLOCK; b++) {
-      const uint8_t *blk = p + b * SL_KERN_Q4_K_BYTES, *scales = blk + 4, *q = blk + 16;
-      float d = f16_at(blk), dmin = f16_at(blk + 2), *y = dst + b * SL_KERN_Q4_K_BLOCK;
-      for (int i = 0; i < 4; i++, q += 32, y += 64) {
-        int sc0, m0, sc1, m1;
-        q4_k_scale_min(2 * i, scales, &sc0, &m0);
-        q4_k_scale_min(2 * i + 1, scales, &sc1, &m1);
-        float d0 = d * sc0, n0 = dmin * m0, d1 = d * sc1, n1 = dmin * m1;
-        for (int l = 0; l < 32; l++) {
-          y[l] = d0 * (q[l] & 0xF) - n0;
-          y[l + 32] = d1 * (q[l] >> 4) - n1;
-        }
-      }
-    }
-    return;
   case SL_KDT_Q4_1:
     for (size_t b = 0; b < n / 32; b++) {
       const uint8_t *blk = p + b * SL_KERN_Q4_1_BYTES, *q = blk + 4;
@@ -206,12 +188,17 @@ void sl_kern_to_f32(sl_kern_dtype_t dt, const void *src, float *dst, size_t n) {
     }
     return;
   }
-  case SL_KDT_Q5_K:
-    /* Q4_K's layout plus 32 bytes of fifth bits: group i of 64 elements reads bit
-     * 2i of qh[l] for element l (low nibble) and bit 2i + 1 for element l + 32. */
+  case SL_KDT_Q4_K:
+  case SL_KDT_Q5_K: {
+    /* Each 64 elements use 32 bytes of q: the low nibbles are sub-block 2i, the
+     * high nibbles sub-block 2i + 1 (ggml dequantize_row_q4_K). Q5_K adds 32
+     * bytes of fifth bits before them: group i reads bit 2i of qh[l] for
+     * element l (low nibble) and bit 2i + 1 for element l + 32. */
+    bool five = dt == SL_KDT_Q5_K;
+    size_t bytes = five ? SL_KERN_Q5_K_BYTES : SL_KERN_Q4_K_BYTES;
     for (size_t b = 0; b < n / 256; b++) {
-      const uint8_t *blk = p + b * SL_KERN_Q5_K_BYTES, *scales = blk + 4, *qh = blk + 16,
-                    *q = blk + 48;
+      const uint8_t *blk = p + b * bytes, *scales = blk + 4, *qh = five ? blk + 16 : NULL,
+                    *q = blk + (five ? 48 : 16);
       float d = f16_at(blk), dmin = f16_at(blk + 2), *y = dst + b * 256;
       for (int i = 0; i < 4; i++, q += 32, y += 64) {
         int sc0, m0, sc1, m1;
@@ -219,12 +206,14 @@ void sl_kern_to_f32(sl_kern_dtype_t dt, const void *src, float *dst, size_t n) {
         q4_k_scale_min(2 * i + 1, scales, &sc1, &m1);
         float d0 = d * sc0, n0 = dmin * m0, d1 = d * sc1, n1 = dmin * m1;
         for (int l = 0; l < 32; l++) {
-          y[l] = d0 * ((q[l] & 0xF) | ((qh[l] >> (2 * i)) & 1) << 4) - n0;
-          y[l + 32] = d1 * ((q[l] >> 4) | ((qh[l] >> (2 * i + 1)) & 1) << 4) - n1;
+          int h0 = qh ? ((qh[l] >> (2 * i)) & 1) << 4 : 0, h1 = qh ? ((qh[l] >> (2 * i + 1)) & 1) << 4 : 0;
+          y[l] = d0 * ((q[l] & 0xF) | h0) - n0;
+          y[l + 32] = d1 * ((q[l] >> 4) | h1) - n1;
         }
       }
     }
     return;
+  }
   case SL_KDT_Q6_K:
     /* Each half of 128 elements uses 64 bytes of low nibbles and 32 of high
      * pairs: element l + 32k (k = 0..3, l < 32) takes the low (k < 2) or high

@@ -22,47 +22,6 @@ static inline int rq_round(float x, int lo, int hi) {
   return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* n floats (n multiple of 256) into Q4_K super-blocks. */
-static inline void rq_quantize_q4_k(const float *src, void *dst, size_t n) {
-  for (size_t b = 0; b < n / 256; b++) {
-    const float *x = src + b * 256;
-    uint8_t *blk = (uint8_t *)dst + b * 144, *sc12 = blk + 4, *qs = blk + 16;
-    float scale[8], mins[8], dmax = 0, mmax = 0;
-    for (int s = 0; s < 8; s++) {
-      float lo = 0, hi = 0;
-      for (int l = 0; l < 32; l++) {
-        float v = x[s * 32 + l];
-        lo = v < lo ? v : lo, hi = v > hi ? v : hi;
-      }
-      scale[s] = (hi - lo) / 15.f, mins[s] = -lo;
-      dmax = scale[s] > dmax ? scale[s] : dmax, mmax = mins[s] > mmax ? mins[s] : mmax;
-    }
-    uint16_t hd = sl_kern_f32_to_f16(dmax / 63.f), hm = sl_kern_f32_to_f16(mmax / 63.f);
-    float d = sl_kern_f16_to_f32(hd), dmin = sl_kern_f16_to_f32(hm);
-    memcpy(blk, &hd, 2), memcpy(blk + 2, &hm, 2);
-    int sc[8], mn[8];
-    for (int s = 0; s < 8; s++) {
-      sc[s] = d ? rq_round(scale[s] / d, 0, 63) : 0;
-      mn[s] = dmin ? rq_round(mins[s] / dmin, 0, 63) : 0;
-    }
-    for (int j = 0; j < 4; j++) {
-      sc12[j] = (uint8_t)((sc[j] & 63) | (sc[j + 4] >> 4) << 6);
-      sc12[j + 4] = (uint8_t)((mn[j] & 63) | (mn[j + 4] >> 4) << 6);
-      sc12[j + 8] = (uint8_t)((sc[j + 4] & 0xF) | (mn[j + 4] & 0xF) << 4);
-    }
-    for (int i = 0; i < 4; i++)
-      for (int l = 0; l < 32; l++) {
-        int q[2];
-        for (int h = 0; h < 2; h++) {
-          int s = 2 * i + h;
-          float ds = d * sc[s];
-          q[h] = ds ? rq_round((x[s * 32 + l] + dmin * mn[s]) / ds, 0, 15) : 0;
-        }
-        qs[32 * i + l] = (uint8_t)(q[0] | q[1] << 4);
-      }
-  }
-}
-
 /* n floats (n multiple of 32) into Q4_1 (u = false) or Q5_1 (u = true) blocks:
  * x = d · q + m with m the block's minimum. */
 static inline void rq_quantize_q41_q51(const float *src, void *dst, size_t n, bool five) {
@@ -108,12 +67,16 @@ static inline void rq_quantize_q5_0(const float *src, void *dst, size_t n) {
   }
 }
 
-/* n floats (n multiple of 256) into Q5_K super-blocks: Q4_K's scales and mins,
- * 5-bit q, the fifth bits in qh. */
-static inline void rq_quantize_q5_k(const float *src, void *dst, size_t n) {
+/* n floats (n multiple of 256) into Q4_K super-blocks, or Q5_K (five): per
+ * 32-element sub-block a scale (max - min) / 15 (31) and a min, both rounded to
+ * 6 bits of the super-block's d and dmin; Q5_K puts the fifth bits in qh. */
+static inline void rq_quantize_k(const float *src, void *dst, size_t n, bool five) {
+  int top = five ? 31 : 15;
+  size_t bytes = five ? 176 : 144;
   for (size_t b = 0; b < n / 256; b++) {
     const float *x = src + b * 256;
-    uint8_t *blk = (uint8_t *)dst + b * 176, *sc12 = blk + 4, *qh = blk + 16, *qs = blk + 48;
+    uint8_t *blk = (uint8_t *)dst + b * bytes, *sc12 = blk + 4, *qh = blk + 16,
+            *qs = blk + (five ? 48 : 16);
     float scale[8], mins[8], dmax = 0, mmax = 0;
     for (int s = 0; s < 8; s++) {
       float lo = 0, hi = 0;
@@ -121,7 +84,7 @@ static inline void rq_quantize_q5_k(const float *src, void *dst, size_t n) {
         float v = x[s * 32 + l];
         lo = v < lo ? v : lo, hi = v > hi ? v : hi;
       }
-      scale[s] = (hi - lo) / 31.f, mins[s] = -lo;
+      scale[s] = (hi - lo) / (float)top, mins[s] = -lo;
       dmax = scale[s] > dmax ? scale[s] : dmax, mmax = mins[s] > mmax ? mins[s] : mmax;
     }
     uint16_t hd = sl_kern_f32_to_f16(dmax / 63.f), hm = sl_kern_f32_to_f16(mmax / 63.f);
@@ -137,15 +100,15 @@ static inline void rq_quantize_q5_k(const float *src, void *dst, size_t n) {
       sc12[j + 4] = (uint8_t)((mn[j] & 63) | (mn[j + 4] >> 4) << 6);
       sc12[j + 8] = (uint8_t)((sc[j + 4] & 0xF) | (mn[j + 4] & 0xF) << 4);
     }
-    memset(qh, 0, 32);
+    if (five) memset(qh, 0, 32);
     for (int i = 0; i < 4; i++)
       for (int l = 0; l < 32; l++) {
         int q[2];
         for (int h = 0; h < 2; h++) {
           int s = 2 * i + h;
           float ds = d * sc[s];
-          q[h] = ds ? rq_round((x[s * 32 + l] + dmin * mn[s]) / ds, 0, 31) : 0;
-          qh[l] |= (uint8_t)((q[h] >> 4) << (2 * i + h));
+          q[h] = ds ? rq_round((x[s * 32 + l] + dmin * mn[s]) / ds, 0, top) : 0;
+          if (five) qh[l] |= (uint8_t)((q[h] >> 4) << (2 * i + h));
         }
         qs[32 * i + l] = (uint8_t)((q[0] & 15) | (q[1] & 15) << 4);
       }
@@ -202,9 +165,9 @@ static inline void rq_quantize(uint32_t type, const float *src, void *dst, size_
   case SL_GGML_Q4_1: rq_quantize_q41_q51(src, dst, n, false); break;
   case SL_GGML_Q5_0: rq_quantize_q5_0(src, dst, n); break;
   case SL_GGML_Q5_1: rq_quantize_q41_q51(src, dst, n, true); break;
-  case SL_GGML_Q5_K: rq_quantize_q5_k(src, dst, n); break;
+  case SL_GGML_Q5_K: rq_quantize_k(src, dst, n, true); break;
   case SL_GGML_Q6_K: rq_quantize_q6_k(src, dst, n); break;
-  default: rq_quantize_q4_k(src, dst, n); break;
+  default: rq_quantize_k(src, dst, n, false); break;
   }
 }
 
