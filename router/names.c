@@ -72,7 +72,7 @@ static const char *const veto[] = {
     "cantina", "primo", "secondo", "antipasto", "contorno",
     /* venues and teams */
     "opera", "cinema", "theatre", "theater", "stadium", "arena", "gallery", "zoo", "abbey",
-    "palace", "rovers", "athletic", "wanderers", "albion",
+    "palace", "rovers", "athletic", "wanderers", "albion", "hbf", "bahnhof", "plan",
     /* landmarks in Turkish and Indonesian ("Topkapı Sarayı", "Candi Borobudur") */
     "sarayı", "camii", "köprüsü", "kulesi", "müzesi", "kalesi", "sarnıcı", "meydanı", "candi",
     "masjid", "pantai", "gunung", "danau", "pulau",
@@ -667,6 +667,12 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         if ((f & SL_GZ_COMMON) && !(f & (SL_GZ_FIRST | SL_GZ_LAST))) common_word = true;
         if ((f & SL_GZ_STARTER) && k == i) common_word = true;
       }
+      /* a sports fixture: "Accrington Stanley v Tranmere Rovers" */
+      if ((j + 1 < T->n && !T->v[j].nl_before && (word_is(text, &T->v[j], "v") || word_is(text, &T->v[j], "vs")) &&
+           (T->v[j + 1].caps & 1)) ||
+          (i >= 2 && !t->nl_before && (word_is(text, &T->v[i - 1], "v") || word_is(text, &T->v[i - 1], "vs")) &&
+           (T->v[i - 2].caps & 1)))
+        vetoed = true;
       /* "Atlas & Ember", "Procter & Gamble": a firm */
       if (j < T->n && T->v[j].punct_before == '&' && !T->v[j].nl_before && (T->v[j].caps & 1))
         vetoed = true;

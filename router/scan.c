@@ -307,7 +307,7 @@ static const litset_t litsets[] = {
      * password: requests' auth=("user", "pw"), PHP's new PDO(dsn, user, pw) */
     {SL_P_CLI_PW, 0, 0, P_NONE, "auth=(|auth = (|HTTPBasicAuth(|new PDO(", NULL},
     /* a bare password after -p (docker login -p X, mysql -pX is the quoted form) */
-    {SL_P_CLI_PW, 0, 0, P_NONE, " -p ", NULL},
+    {SL_P_CLI_PW, 0, 0, P_NONE, " -p | -a ", NULL}, /* redis-cli -a secret */
     /* a .pgpass line: host:5432:database:user:password */
     {SL_P_CLI_PW, 0, 0, P_NONE, ":5432:", NULL},
     /* PowerShell: ConvertTo-SecureString "secret" -AsPlainText */

@@ -521,9 +521,11 @@ static bool in_words(const char *w, size_t n, const char *const *words) {
 
 /* A value that looks like a password on its own: 8 to 64 bytes with a letter
  * and a digit, and a symbol or both cases ("Wk8!feR_tanne42", "Tulpenveld-2024!x");
- * not a URL, an e-mail or a placeholder. */
+ * not a URL, an e-mail address or a placeholder. */
 static bool strong_value(const char *v, size_t n) {
-  if (n < 8 || n > 64 || sl__is_placeholder(v, n) || sl__find(v, n, "://", 3) || memchr(v, '@', n))
+  const char *at = memchr(v, '@', n); /* an e-mail address: '@' and a dot after it */
+  if (n < 8 || n > 64 || sl__is_placeholder(v, n) || sl__find(v, n, "://", 3) ||
+      (at && memchr(at, '.', n - (size_t)(at - v))))
     return false;
   bool al = false, dg = false, up = false, lo = false, sym = false;
   for (size_t i = 0; i < n; i++) {
@@ -599,7 +601,8 @@ static void cli_password(sl__ctx_t *c, const sl__hit_t *h) {
     if (k <= h->end || t[k - 1] != ',') return;
     s = vs, e = ve;
     if (e - s < 4) return;
-  } else if (h->end - h->start == 4 && !strncmp(t + h->start, " -p ", 4)) { /* -p secret */
+  } else if (h->end - h->start == 4 && (!strncmp(t + h->start, " -p ", 4) ||
+                                         !strncmp(t + h->start, " -a ", 4))) { /* -p / -a secret */
     if (!cli_arg(c, h->end, &s, &e) || !strong_value(t + s, e - s)) return;
   } else if (last == '\'' || last == '"') { /* -p'...' */
     if (!cli_arg(c, h->end - 1, &s, &e) || e - s < 4) return;
@@ -642,7 +645,8 @@ static bool far_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve
     while (i < n && !sl__space((unsigned char)t[i])) i++;
     uint32_t e = i; /* the word without its trailing punctuation */
     while (e > s && strchr(".,;:)!?", t[e - 1])) e--;
-    if (after_verb && !in_words(t + s, e - s, adverbs)) {
+    bool verb = in_words(t + s, e - s, verbs);
+    if (after_verb && !verb && !in_words(t + s, e - s, adverbs)) {
       /* the value keeps a '!' of its own, not a sentence's period or comma */
       uint32_t ve2 = i;
       while (ve2 > s && strchr(".,;:)", t[ve2 - 1])) ve2--;
@@ -650,7 +654,7 @@ static bool far_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve
       *vs = s, *ve = ve2;
       return true;
     }
-    if (in_words(t + s, e - s, verbs)) after_verb = true;
+    if (verb || t[i - 1] == ':') after_verb = true; /* "... nueva: X", "mudou: agora é X" */
     else if (t[i - 1] == '.' || t[i - 1] == '?') return false; /* the sentence ended */
   }
   return false;
@@ -666,13 +670,16 @@ static bool cjk_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve
     uint32_t s = 0;
     if (i + 2 < n && t[i] == 0xE3 && t[i + 1] == 0x80 && t[i + 2] == 0x8C) s = i + 3; /* 「 */
     else if (i + 2 < n && t[i] == 0xEF && t[i + 1] == 0xBC && t[i + 2] == 0x9A) s = i + 3; /* ： */
-    else if (t[i] == ':' || t[i] == '"' || t[i] == '\'') s = i + 1;
+    else if (t[i] == ':' || t[i] == '"' || t[i] == '\'' || t[i] == ' ') s = i + 1;
     else if (t[i] == '\n') return false;
     if (!s) continue;
     while (s < n && t[s] == ' ') s++;
     uint32_t e = s;
     while (e < n && e - s < 64 && t[e] > ' ' && t[e] < 0x80 && t[e] != '"' && t[e] != '\'') e++;
-    if (!strong_value(c->text + s, e - s)) return false;
+    if (!strong_value(c->text + s, e - s)) {
+      if (t[i] == ' ') continue; /* "密码已经改成 X 了": words before the value */
+      return false;
+    }
     *vs = s, *ve = e;
     return true;
   }

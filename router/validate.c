@@ -266,6 +266,14 @@ bool sl__is_placeholder(const char *s, size_t n) {
   for (size_t i = 0; i < n; i++) mask += mask_byte[(unsigned char)s[i]];
   if (mask * 10 >= n * 8) return true;
 
+  /* the word password itself in other languages, as the whole value:
+   * "postgres://utilisateur:motdepasse@localhost" */
+  static const char *const pw_words[] = {"motdepasse", "mot_de_passe", "contrasena", "contraseña",
+                                         "passwort", "kennwort", "senha", "wachtwoord", "haslo",
+                                         "hasło", "losenord", "lösenord", "salasana", "parola",
+                                         "sifre", "şifre", NULL};
+  for (const char *const *w = pw_words; *w; w++)
+    if (strlen(*w) == n && !memcmp(s, *w, n)) return true;
   /* one pass: for each byte, only the words that start with it. Placeholder
    * phrases sit at the ends of a value ("your-key-here", "REPLACE_ME..."). */
   static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -160,6 +160,9 @@ static void not_persons(void **s) {
   REJECT("Write three captions for a sunset photo at the Sydney Opera House.", "PERSON");
   REJECT("Roxy Cinema — This week | Dune: Part Two (12A) 14:10", "PERSON");
   REJECT("entre el puente de Isabel II y la plaza del Altozano", "PERSON");
+  REJECT("Sat 14 Sep 15:00 Accrington Stanley v Tranmere Rovers | Crewe Alexandra v Barrow", "PERSON");
+  REJECT("Mönchengladbach Hbf 06:22 | Neuss Hbf 06:35", "PERSON");
+  REJECT("What was the Marshall Plan and how much money did it involve?", "PERSON");
   REJECT("Schreib mir eine Zusammenfassung von Goethes „Faust I“ für die Prüfung.", "PERSON");
   REJECT("Menù del giorno | Primo: tagliatelle al ragù | Secondo: pollo alla cacciatora", "PERSON");
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));

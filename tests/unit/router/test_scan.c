@@ -129,7 +129,7 @@ static const ref_t refs[] = {
      "A-Za-z0-9", 90},
     {SL_P_CRYPTO_ETH, 0, "\\b0x(?:[a-fA-F0-9]{64}|[a-fA-F0-9]{40})\\b", R_SOM, NULL, 0},
     {SL_P_NETRC, CI, "\\bmachine\\s", R_FIXED, NULL, 8},
-    {SL_P_CLI_PW, 0, " -p'| -p\"| -u | --user |--password-stdin|:5432:|auth=\\(|auth = \\(|HTTPBasicAuth\\(|new PDO\\(| -p |(?i:\\bidentified by ['\"]|\\bconvertto-securestring (?:-string )?['\"])", R_SOM,
+    {SL_P_CLI_PW, 0, " -p'| -p\"| -u | --user |--password-stdin|:5432:|auth=\\(|auth = \\(|HTTPBasicAuth\\(|new PDO\\(| -p | -a |(?i:\\bidentified by ['\"]|\\bconvertto-securestring (?:-string )?['\"])", R_SOM,
      NULL, 0},
     {SL_P_CLIENT_KEY, 0, "(?:Client|Session|search)\\(['\"]", R_SOM, NULL, 0},
     {SL_P_PEM_PUBLIC, 0, "-----BEGIN (?:CERTIFICATE|PUBLIC KEY|PGP PUBLIC KEY|PGP SIGNATURE|X509 CRL)",

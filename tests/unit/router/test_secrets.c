@@ -133,6 +133,12 @@ static void passwords(void **s) {
          "88f1e17e9492d61f1e69aa0ffee443bc9625872d");
   EXPECT("ti giro la master.key di Rails per lo staging: 358c99b9abed2d407f1698d21ce75d83 | mettila", "API_KEY",
          "358c99b9abed2d407f1698d21ce75d83");
+  /* the value after a label word, a Chinese sentence, redis-cli -a; an '@' is no e-mail alone */
+  EXPECT("Te paso la contraseña del wifi de la oficina nueva: Cafetera#Azul_2024 (red", "PASSWORD",
+         "Cafetera#Azul_2024");
+  EXPECT("测试库的数据库密码已经改成 Qw3rty!@#2024 了，账号还是 dev_rw", "PASSWORD", "Qw3rty!@#2024");
+  EXPECT("$ redis-cli -h cache-01.prod -p 6380 -a 'N3bul@Storm_77' --no-auth-warning INFO", "PASSWORD",
+         "N3bul@Storm_77");
   /* pwdump lines: the NT hash */
   EXPECT("svc_sql:1104:aad3b435b51404eeaad3b435b51404ee:5fe8c31736267e788f0547f67c5ff3de:::", "PASSWORD",
          "5fe8c31736267e788f0547f67c5ff3de");
@@ -162,6 +168,8 @@ static void placeholders_are_not_secrets(void **s) {
       "パスワードを忘れました",
       "localhost:5432:db:user:*",
       "docker run -p 8080:80 nginx",
+      "DATABASE_URL=postgres://utilisateur:motdepasse@localhost:5432/nom_de_la_base",
+      "tar -a -cf x.tar.gz dir",
       "SecureString pwd = passwordBox.SecurePassword;",
       "auth=(\"only\",)",
       "headers={'Authorization': 'Bearer [REDACTED]', 'Idempotency-Key': '87ba1589-f1da-4dc6-8473-65b3c16a86a6'}",
