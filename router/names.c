@@ -430,6 +430,11 @@ static bool after_day_number(const char *text, const sl__toks_t *T, size_t i) {
          text[p->s] != '0';
 }
 
+/* "v" or "vs" between two teams. */
+static bool versus(const char *text, const sl__tok_t *t) {
+  return word_is(text, t, "v") || word_is(text, t, "vs");
+}
+
 /* A regnal number after the word: a monarch, not a private person ("el puente
  * de Isabel II", "Louis XIV"). */
 static bool regnal_after(const char *text, const sl__toks_t *T, size_t i) {
@@ -668,10 +673,8 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         if ((f & SL_GZ_STARTER) && k == i) common_word = true;
       }
       /* a sports fixture: "Accrington Stanley v Tranmere Rovers" */
-      if ((j + 1 < T->n && !T->v[j].nl_before && (word_is(text, &T->v[j], "v") || word_is(text, &T->v[j], "vs")) &&
-           (T->v[j + 1].caps & 1)) ||
-          (i >= 2 && !t->nl_before && (word_is(text, &T->v[i - 1], "v") || word_is(text, &T->v[i - 1], "vs")) &&
-           (T->v[i - 2].caps & 1)))
+      if ((j + 1 < T->n && !T->v[j].nl_before && versus(text, &T->v[j]) && (T->v[j + 1].caps & 1)) ||
+          (i >= 2 && !t->nl_before && versus(text, &T->v[i - 1]) && (T->v[i - 2].caps & 1)))
         vetoed = true;
       /* "Atlas & Ember", "Procter & Gamble": a firm */
       if (j < T->n && T->v[j].punct_before == '&' && !T->v[j].nl_before && (T->v[j].caps & 1))
