@@ -451,7 +451,7 @@ static void login_pair(sl__ctx_t *c, uint32_t p) {
   /* server.login("alerts-bot", "SPKUoXFtro..."): the last literal argument */
   if (i < n && t[i] == '(') {
     uint32_t vs, ve;
-    bool quoted;
+    bool quoted = false;
     if (value_after(c, i, false, &vs, &ve, &quoted) == SEP_ARGS && ve - vs >= 4 &&
         !sl__is_placeholder(t + vs, ve - vs) && memchr(t + i, ',', vs - i))
       add_secret(c, vs, ve, SL_ET_PASSWORD, "login_pair", 70, true);
@@ -594,7 +594,7 @@ static void cli_password(sl__ctx_t *c, const sl__hit_t *h) {
     if (e - s < 4) return; /* "*", short or empty */
   } else if (last == '(') { /* auth=("user", "pw"), new PDO(dsn, "user", "pw") */
     uint32_t vs, ve;
-    bool quoted;
+    bool quoted = false;
     if (value_after(c, h->end - 1, false, &vs, &ve, &quoted) != SEP_ARGS) return;
     uint32_t k = vs - 1; /* the opening quote: another argument before it */
     while (k > h->end && t[k - 1] == ' ') k--;
@@ -724,7 +724,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
       ident_has(&id, "hash") || ident_has(&id, "field") || ident_has(&id, "input"))
     return;
   uint32_t vs, ve;
-  bool quoted;
+  bool quoted = false;
   int sep = value_after(c, ie, true, &vs, &ve, &quoted);
   if (sep == SEP_NONE || (sep != SEP_ASSIGN && !quoted && !strong_value(t + vs, ve - vs))) {
     /* "das neue Passwort für den Account lautet ab heute X", "the wifi
@@ -788,7 +788,7 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   /* an idempotency key names a request, not a credential */
   if (ident_has(&id, "idempoten")) return;
   uint32_t vs, ve;
-  bool quoted;
+  bool quoted = false;
   /* "Unseal Key 2: value": skip a small index after the name */
   uint32_t p = ie;
   if (p + 2 < c->len && t[p] == ' ' && isdigit((unsigned char)t[p + 1]) &&
