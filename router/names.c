@@ -72,7 +72,8 @@ static const char *const veto[] = {
     "cantina", "primo", "secondo", "antipasto", "contorno",
     /* venues and teams */
     "opera", "cinema", "theatre", "theater", "stadium", "arena", "gallery", "zoo", "abbey",
-    "palace", "rovers", "athletic", "wanderers", "albion", "hbf", "bahnhof", "plan",
+    "palace", "rovers", "athletic", "wanderers", "albion", "hbf", "bahnhof", "plan", "avis",
+    "trench", "week", "bibliotheek", "biblioteca", "bibliothèque", "bibliothek", "escadaria",
     /* landmarks in Turkish and Indonesian ("Topkapı Sarayı", "Candi Borobudur") */
     "sarayı", "camii", "köprüsü", "kulesi", "müzesi", "kalesi", "sarnıcı", "meydanı", "candi",
     "masjid", "pantai", "gunung", "danau", "pulau",

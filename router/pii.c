@@ -171,6 +171,7 @@ static void card_at(sl__ctx_t *c, uint32_t s, uint32_t e) {
 
 static bool decimal_context(const sl__ctx_t *c, uint32_t s, uint32_t e) {
   const char *t = c->text;
+  if (t[s] == '+') return false; /* "+353871449203" after a CSV comma: no decimal */
   /* (a comma after a word separates CSV fields: "Catalina,417-29-6630,1985-03-12") */
   if (s > 0 && (t[s - 1] == '.' || t[s - 1] == '$' || t[s - 1] == '^' || t[s - 1] == '_' ||
                 (t[s - 1] == ',' && !(s > 1 && (isalpha((unsigned char)t[s - 2]) || t[s - 2] == '"'))) ||
@@ -657,7 +658,10 @@ void sl__detect_pii(sl__ctx_t *c) {
         uint32_t e = h->end;
         while (e > h->start && c->text[e - 1] == ':' && !(e - h->start >= 2 && c->text[e - 2] == ':'))
           e--;
-        if (sl__ipv6_ok(c->text + h->start, e - h->start))
+        /* not the tail of a word or a path: "HmacSha256::new" */
+        bool glued = h->start > 0 && (sl__alnum((unsigned char)c->text[h->start - 1]) ||
+                                      c->text[h->start - 1] == '_');
+        if (!glued && sl__ipv6_ok(c->text + h->start, e - h->start))
           sl__cands_add(c->out, h->start, e, SL_ET_IP_ADDRESS, "ip_address", 40);
         break;
       }

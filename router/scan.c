@@ -237,6 +237,7 @@ static const litset_t litsets[] = {
      "'slicence|'slicense|'s licence|'s license|'s-licence|'s-license|"
      "s'licence|s'license|s' licence|s' license|s'-licence|s'-license"},
     {SL_P_CUE_DL, 1, B_L, P_TAILS, "driving", "licence|license| licence| license|-licence|-license"},
+    {SL_P_CUE_DL, 1, B_L, P_TAILS, "learner|learner's|driving|driver", S1 "permit"},
     {SL_P_CUE_DL, 1, B_L, P_TAILS, "licence|license", S0 "no" WB "|" S0 "number|" S0 "#"},
     {SL_P_CUE_DL, 0, B_L | B_R, P_NONE, "DL", NULL},
     {SL_P_CUE_DL, 1, B_L, P_NONE,

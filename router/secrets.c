@@ -712,8 +712,9 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
                   (il >= 2 && !strncasecmp(t + ie - 2, "pw", 2) && (il == 2 || !isalpha((unsigned char)t[ie - 3]))) ||
                   (il == 3 && !strncasecmp(t + is, "pin", 3));
     if (!suffix) return;
-    if (il >= 4 && !strncasecmp(t + ie - 4, "pass", 4) && il > 4 && isalpha((unsigned char)t[ie - 5]))
-      return; /* "bypass", "compass" */
+    if (il >= 4 && !strncasecmp(t + ie - 4, "pass", 4) && il > 4 && isalpha((unsigned char)t[ie - 5]) &&
+        !(il == 11 && !strncasecmp(t + is, "requirepass", 11)))
+      return; /* "bypass", "compass"; Redis's requirepass is one */
   }
   /* "${DB_PASSWORD:?set it in .env}", "$(PASSWORD)": a variable read, not set */
   bool read = is >= 1 && (t[is - 1] == '$' ||

@@ -163,6 +163,8 @@ static void not_persons(void **s) {
   REJECT("Sat 14 Sep 15:00 Accrington Stanley v Tranmere Rovers | Crewe Alexandra v Barrow", "PERSON");
   REJECT("Mönchengladbach Hbf 06:22 | Neuss Hbf 06:35", "PERSON");
   REJECT("What was the Marshall Plan and how much money did it involve?", "PERSON");
+  REJECT("Avis aux voyageurs | la station Châtelet sera fermée", "PERSON");
+  REJECT("How deep is the Challenger Deep in the Mariana Trench?", "PERSON");
   REJECT("Schreib mir eine Zusammenfassung von Goethes „Faust I“ für die Prüfung.", "PERSON");
   REJECT("Menù del giorno | Primo: tagliatelle al ragù | Secondo: pollo alla cacciatora", "PERSON");
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));

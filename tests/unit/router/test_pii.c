@@ -110,6 +110,8 @@ static void context_ids(void **s) {
   EXPECT("emp_no,last,first,ssn\n10441,Valdivia,Catalina,417-29-6630,1985-03-12", "US_SSN", "417-29-6630");
   EXPECT("Пацієнт: Петренко Андрій | Дата народження: 17.03.1979", "DATE_OF_BIRTH", "17.03.1979");
   EXPECT("Η Ελένη γεννήθηκε στις 22/04/1989 και μένει", "DATE_OF_BIRTH", "22/04/1989");
+  EXPECT("Candidate: Séamus Ó Loingsigh | Learner permit no.: 108427391 | Test", "US_DRIVER_LICENSE", "108427391");
+  EXPECT("caller,callee\n2024-06-01 08:14:22,+353871449203,+353861207755,184", "PHONE_NUMBER", "+353871449203");
   /* hospital number, chart #, a date of birth under a snake_case key */
   EXPECT("Patrick Mulligan (hospital number H0493327) refused", "MEDICAL_RECORD", "H0493327");
   EXPECT("Patient: Kemal Özdemir | Chart #: 2207719 | Medication", "MEDICAL_RECORD", "2207719");
@@ -151,6 +153,7 @@ static void negatives(void **s) {
       "We moved here from Estonia",
       "During 2017, Allstate Insurance Group invested heavily in new designs.",
       "Shipment update: parcel 7740 2210 9981 left the Leipzig hub at 04:12.",
+      "let mac = HmacSha256::new_from_slice(key)?;",
   };
   for (size_t i = 0; i < sizeof clean / sizeof clean[0]; i++)
     assert_true(level_of(clean[i]) < SL_LEVEL_CONFIDENTIAL);

@@ -64,7 +64,8 @@ static const ref_t refs[] = {
     {SL_P_CUE_DL, 0,
      "(?i:\\b(?:driver'?s?|drivers'|driving)[ \\-]?licen[cs]e|\\blicen[cs]e\\s{0,3}(?:no\\b|"
      "number|#)|\\b(?:führerschein|permis de conduire|licencia de conducir|carnet de conducir|"
-     "patente di guida|rijbewijs|carteira de motorista|prawo jazdy|körkort))|\\bDL\\b", R_SOM, NULL, 0},
+     "patente di guida|rijbewijs|carteira de motorista|prawo jazdy|körkort)|\\b(?:learner|learner's|"
+     "driving|driver)\\s{1,3}permit)|\\bDL\\b", R_SOM, NULL, 0},
     {SL_P_CUE_MEDICAL, CI,
      "\\b(?:medical\\s{1,3}(?:record|file|id|licen[cs]e)|patient\\s{1,3}(?:id|number|no|#|"
      "record)|health\\s{1,3}(?:insurance|plan|card|record)|insurance\\s{1,3}(?:id|number|no|"

@@ -139,6 +139,7 @@ static void passwords(void **s) {
   EXPECT("测试库的数据库密码已经改成 Qw3rty!@#2024 了，账号还是 dev_rw", "PASSWORD", "Qw3rty!@#2024");
   EXPECT("$ redis-cli -h cache-01.prod -p 6380 -a 'N3bul@Storm_77' --no-auth-warning INFO", "PASSWORD",
          "N3bul@Storm_77");
+  EXPECT("port 6379\nrequirepass 7fK2qLx9Vb4TzR8w\nmaxmemory 2gb", "PASSWORD", "7fK2qLx9Vb4TzR8w");
   /* pwdump lines: the NT hash */
   EXPECT("svc_sql:1104:aad3b435b51404eeaad3b435b51404ee:5fe8c31736267e788f0547f67c5ff3de:::", "PASSWORD",
          "5fe8c31736267e788f0547f67c5ff3de");
