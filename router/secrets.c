@@ -514,8 +514,11 @@ static bool foreign_pw(const sl__ctx_t *c, const sl__hit_t *h) {
 
 /* Is w[0..n) one of words (ASCII case-insensitive)? */
 static bool in_words(const char *w, size_t n, const char *const *words) {
+  if (!n) return false;
   for (; *words; words++)
-    if (strlen(*words) == n && !strncasecmp(w, *words, n)) return true;
+    if (((unsigned char)(*words)[0] | 32) == ((unsigned char)w[0] | 32) && strlen(*words) == n &&
+        !strncasecmp(w, *words, n))
+      return true;
   return false;
 }
 
