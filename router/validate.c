@@ -272,8 +272,9 @@ bool sl__is_placeholder(const char *s, size_t n) {
                                          "passwort", "kennwort", "senha", "wachtwoord", "haslo",
                                          "hasło", "losenord", "lösenord", "salasana", "parola",
                                          "sifre", "şifre", NULL};
-  for (const char *const *w = pw_words; *w; w++)
-    if (strlen(*w) == n && !memcmp(s, *w, n)) return true;
+  if (n >= 5 && n <= 12 && strchr("mcpkswhlo", s[0]))
+    for (const char *const *w = pw_words; *w; w++)
+      if ((*w)[0] == s[0] && strlen(*w) == n && !memcmp(s, *w, n)) return true;
   /* one pass: for each byte, only the words that start with it. Placeholder
    * phrases sit at the ends of a value ("your-key-here", "REPLACE_ME..."). */
   static pthread_once_t once = PTHREAD_ONCE_INIT;
