@@ -526,10 +526,7 @@ static bool in_words(const char *w, size_t n, const char *const *words) {
  * and a digit, and a symbol or both cases ("Wk8!feR_tanne42", "Tulpenveld-2024!x");
  * not a URL, an e-mail address or a placeholder. */
 static bool strong_value(const char *v, size_t n) {
-  const char *at = memchr(v, '@', n); /* an e-mail address: '@' and a dot after it */
-  if (n < 8 || n > 64 || sl__is_placeholder(v, n) || sl__find(v, n, "://", 3) ||
-      (at && memchr(at, '.', n - (size_t)(at - v))))
-    return false;
+  if (n < 8 || n > 64) return false;
   bool al = false, dg = false, up = false, lo = false, sym = false;
   for (size_t i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)v[i];
@@ -538,7 +535,10 @@ static bool strong_value(const char *v, size_t n) {
     else if (islower(ch)) al = lo = true;
     else if (ch > 32 && ch < 127) sym = true;
   }
-  return al && dg && (sym || (up && lo));
+  if (!(al && dg && (sym || (up && lo)))) return false;
+  const char *at = memchr(v, '@', n); /* an e-mail address: '@' and a dot after it */
+  return !(at && memchr(at, '.', n - (size_t)(at - v))) && !sl__find(v, n, "://", 3) &&
+         !sl__is_placeholder(v, n);
 }
 
 /* The argument at i (quoted or bare) on this line: [*s, *e). */
