@@ -394,7 +394,7 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
                            ispunct((unsigned char)t[i + 1]))) &&
          i - s < 256)
     i++;
-  while (i > s && strchr(",;)}]>.", t[i - 1])) i--;
+  while (i > s && strchr(",;)}]>.?", t[i - 1])) i--; /* "the password field?" */
   if (i == s) return SEP_NONE;
   *vs = s, *ve = i, *quoted = false;
   return sep;
@@ -744,6 +744,9 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
    * value: "... password='" + password + "'" */
   if (quoted && n >= 2 && (v[n - 1] == ':' || (v[n - 1] == ' ' && v[n - 2] == ':'))) return;
   if (quoted && n >= 3 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0] && memchr(v, '+', n)) return;
+  /* a "literal" that runs from a closing quote to the next opening one:
+   * `read -p "Password: " password` and then `mysqldump -p"$password"` */
+  if (quoted && (v[0] == ' ' || memchr(v, '`', n))) return;
   if (!quoted) {
     if (v[n - 1] == ':') return; /* a label: "Password requirements:" */
     if (v[0] == '!') return;        /* a YAML tag: "my_db_password: !vault |" */

@@ -171,6 +171,8 @@ static void placeholders_are_not_secrets(void **s) {
       "docker run -p 8080:80 nginx",
       "DATABASE_URL=postgres://utilisateur:motdepasse@localhost:5432/nom_de_la_base",
       "tar -a -cf x.tar.gz dir",
+      "In bash, I prompt with `read -s -p \"Password: \" password` and then call `mysqldump -p\"$password\" ...`.",
+      "show a checklist under the password field? | const [password, setPassword] = useState(\"\");",
       "SecureString pwd = passwordBox.SecurePassword;",
       "auth=(\"only\",)",
       "headers={'Authorization': 'Bearer [REDACTED]', 'Idempotency-Key': '87ba1589-f1da-4dc6-8473-65b3c16a86a6'}",
