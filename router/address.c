@@ -180,22 +180,24 @@ static bool type_before_number(const char *text, const sl__tok_t *t) {
   return false;
 }
 
-/* Token j (at most two digits) opens an item of a numbered list: it starts a
- * line or a "|" segment, and the next number does so further on ("1 Hollybrook
- * Orchard (apples) | 2 Green Acre Dairy | ..."). */
-static bool list_number(const char *text, const sl__toks_t *T, size_t j) {
-  const sl__tok_t *t = &T->v[j];
-  bool starts = j == 0 || t->nl_before || t->punct_before == '|';
-  if (!starts || t->kind != SL_TK_NUM || t->e - t->s > 2) return false;
+/* The value of a number token (the text is not NUL-terminated: no atoi). */
+static int num_value(const char *text, const sl__tok_t *t) {
   int v = 0;
   for (uint32_t k = t->s; k < t->e; k++) v = v * 10 + (text[k] - '0');
-  for (size_t k = j + 1; k < T->n && k < j + 40; k++) {
-    const sl__tok_t *u = &T->v[k];
-    if (u->kind != SL_TK_NUM || !(u->nl_before || u->punct_before == '|') || u->e - u->s > 2) continue;
-    int w = 0;
-    for (uint32_t m = u->s; m < u->e; m++) w = w * 10 + (text[m] - '0');
-    return w == v + 1;
-  }
+  return v;
+}
+
+/* A number of at most two digits that starts a line or a "|" segment. */
+static bool item_number(const sl__tok_t *t, bool first) {
+  return t->kind == SL_TK_NUM && t->e - t->s <= 2 && (first || t->nl_before || t->punct_before == '|');
+}
+
+/* Token j opens an item of a numbered list: the next item number is one more
+ * ("1 Hollybrook Orchard (apples) | 2 Green Acre Dairy | ..."). */
+static bool list_number(const char *text, const sl__toks_t *T, size_t j) {
+  if (!item_number(&T->v[j], j == 0)) return false;
+  for (size_t k = j + 1; k < T->n && k < j + 40; k++)
+    if (item_number(&T->v[k], false)) return num_value(text, &T->v[k]) == num_value(text, &T->v[j]) + 1;
   return false;
 }
 
@@ -208,8 +210,7 @@ static bool year_after_word(const char *text, const sl__toks_t *T, size_t j) {
   const sl__tok_t *t = &T->v[j];
   if (j == 0 || t->kind != SL_TK_NUM || t->e - t->s != 4 || t->punct_before || t->nl_before)
     return false;
-  int y = 0; /* (the text is not NUL-terminated: no atoi) */
-  for (int k = 0; k < 4; k++) y = y * 10 + (text[t->s + k] - '0');
+  int y = num_value(text, t);
   if (y < 1800 || y > 2099) return false;
   for (const char *const *w = before_year; *w; w++)
     if (eq_word(text, &T->v[j - 1], *w)) return true;
