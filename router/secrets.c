@@ -935,6 +935,24 @@ static bool public_blob(const sl__ctx_t *c, uint32_t s, const char *t, size_t n,
   return public_block_from(c, s, &pw->from, &pw->last, &pw->last_at);
 }
 
+/* Base64 whose bytes are prose ("SGVsbG8sIFdvcmxk..." is "Hello, World! ..."):
+ * encoded text, not a key. A random key's bytes are printable by chance with
+ * odds of about 0.37 per byte, so 16 bytes of letters, spaces and sentence
+ * punctuation do not happen by chance. Bytes with '=', ':', quotes or braces
+ * (an encoded config or credential pair) are not prose and stay suspect. */
+static bool encoded_text(const char *t, size_t n) {
+  char dec[96];
+  size_t m = b64dec(t, n, dec, sizeof dec), letters = 0, spaces = 0;
+  if (m < 16) return false;
+  for (size_t i = 0; i < m; i++) {
+    unsigned char b = (unsigned char)dec[i];
+    if (isalpha(b)) letters++;
+    else if (b == ' ' || b == '\n') spaces++;
+    else if (!isdigit(b) && !strchr(".,!?'-()", b)) return false;
+  }
+  return spaces > 0 && letters * 10 >= m * 7;
+}
+
 static void token(sl__ctx_t *c, const sl__hit_t *h, pem_walk_t *pw) {
   uint32_t s = h->start, e = h->end;
   /* trim punctuation at the ends of a run */
@@ -954,7 +972,7 @@ static void token(sl__ctx_t *c, const sl__hit_t *h, pem_walk_t *pw) {
     return;
   }
   if (!sl__looks_random(t, n, true)) return;
-  if (public_blob(c, s, t, n, pw)) return;
+  if (public_blob(c, s, t, n, pw) || encoded_text(t, n)) return;
   add_secret(c, s, e, SL_ET_API_KEY, "random_token", 20, true);
 }
 
