@@ -1,4 +1,4 @@
-/* `sluice train-router DATA.jsonl [--out WEIGHTS.json] [--folds K] [--header FILE]`:
+/* `sluice train-router DATA.jsonl... [--out WEIGHTS.json] [--folds K] [--header FILE]`:
  * fits the router's difficulty model (L2-regularised logistic regression over
  * the router's surface features) from labelled JSONL and prints held-out AUC
  * from k-fold cross-validation, then writes the weights JSON the router loads
@@ -120,51 +120,24 @@ static double auc(const double *s, const int *lab, size_t n, int a, int b) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: sluice train-router DATA.jsonl [--out WEIGHTS.json] [--folds K] [--l2 X]\n"
+          "usage: sluice train-router DATA.jsonl... [--out WEIGHTS.json] [--folds K] [--l2 X]\n"
           "                           [--header FILE]\n");
 }
 
-int sl_cli_train_router(int argc, char **argv) {
-  const char *in = NULL, *out = NULL, *header = NULL;
-  int folds = 5;
-  double l2 = 1e-3;
-  for (int i = 0; i < argc; i++) {
-    if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-    else if (!strcmp(argv[i], "--header") && i + 1 < argc)
-      header = argv[++i];
-    else if (!strcmp(argv[i], "--folds") && i + 1 < argc)
-      folds = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--l2") && i + 1 < argc)
-      l2 = atof(argv[++i]);
-    else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage();
-      return 0;
-    } else if (argv[i][0] != '-' && !in)
-      in = argv[i];
-    else {
-      usage();
-      return 2;
-    }
-  }
-  if (!in || folds < 2 || folds > 100 || !(l2 >= 0)) {
-    usage();
-    return 2;
-  }
+typedef struct {
+  item_t *v;
+  size_t n, cap, skipped;
+} items_t;
+
+/* Appends the labelled lines of one JSONL file to `it`; 0, or 1 after saying why. */
+static int read_items(const char *in, items_t *it, size_t nf) {
   FILE *f = fopen(in, "rb");
   if (!f) {
     perror(in);
     return 1;
   }
-  size_t nf = sl_router_difficulty_features(NULL, (double[MAXF]){0}, 0);
-  if (nf > MAXF) {
-    fprintf(stderr, "train-router: %zu features exceed %d\n", nf, MAXF);
-    fclose(f);
-    return 1;
-  }
-  item_t *items = NULL;
-  size_t n = 0, cap = 0, lineno = 0, skipped = 0;
   char *line = NULL;
-  size_t lcap = 0;
+  size_t lcap = 0, lineno = 0;
   ssize_t got;
   int rc = 1;
   while ((got = getline(&line, &lcap, f)) > 0) {
@@ -180,35 +153,76 @@ int sl_cli_train_router(int argc, char **argv) {
     if (lab < 0 || to_req(j, &req)) {
       if (j) sl_chat_req_free(&req);
       cJSON_Delete(j);
-      skipped++;
+      it->skipped++;
       fprintf(stderr, "train-router: %s:%zu: skipped (needs messages or text, and label)\n", in,
               lineno);
       continue;
     }
-    if (n == cap) {
-      cap = cap ? cap * 2 : 256;
-      if (cap > MAX_ITEMS) {
-        fprintf(stderr, "train-router: more than %d items\n", MAX_ITEMS);
-        sl_chat_req_free(&req);
-        cJSON_Delete(j);
-        goto done;
-      }
-      item_t *ni = realloc(items, cap * sizeof *ni);
+    if (it->n == it->cap) {
+      size_t cap = it->cap ? it->cap * 2 : 256;
+      item_t *ni = cap > MAX_ITEMS ? NULL : realloc(it->v, cap * sizeof *ni);
       if (!ni) {
+        fprintf(stderr, "train-router: more than %d items or out of memory\n", MAX_ITEMS);
         sl_chat_req_free(&req);
         cJSON_Delete(j);
         goto done;
       }
-      items = ni;
+      it->v = ni;
+      it->cap = cap;
     }
-    memset(&items[n], 0, sizeof items[n]);
-    sl_router_difficulty_features(&req, items[n].f, MAXF);
-    items[n].label = lab;
-    items[n].y = lab * 0.5;
-    n++;
+    item_t *d = &it->v[it->n++];
+    memset(d, 0, sizeof *d);
+    sl_router_difficulty_features(&req, d->f, nf);
+    d->label = lab;
+    d->y = lab * 0.5;
     sl_chat_req_free(&req);
     cJSON_Delete(j);
   }
+  rc = 0;
+done:
+  free(line);
+  fclose(f);
+  return rc;
+}
+
+int sl_cli_train_router(int argc, char **argv) {
+  enum { MAX_IN = 32 };
+  const char *ins[MAX_IN], *out = NULL, *header = NULL;
+  int n_in = 0, folds = 5;
+  double l2 = 1e-3;
+  for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+    else if (!strcmp(argv[i], "--header") && i + 1 < argc)
+      header = argv[++i];
+    else if (!strcmp(argv[i], "--folds") && i + 1 < argc)
+      folds = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--l2") && i + 1 < argc)
+      l2 = atof(argv[++i]);
+    else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage();
+      return 0;
+    } else if (argv[i][0] != '-' && n_in < MAX_IN)
+      ins[n_in++] = argv[i];
+    else {
+      usage();
+      return 2;
+    }
+  }
+  if (!n_in || folds < 2 || folds > 100 || !(l2 >= 0)) {
+    usage();
+    return 2;
+  }
+  size_t nf = sl_router_difficulty_features(NULL, (double[MAXF]){0}, 0);
+  if (nf > MAXF) {
+    fprintf(stderr, "train-router: %zu features exceed %d\n", nf, MAXF);
+    return 1;
+  }
+  items_t it = {0};
+  int rc = 1;
+  for (int k = 0; k < n_in; k++)
+    if (read_items(ins[k], &it, MAXF)) goto done;
+  item_t *items = it.v;
+  size_t n = it.n, skipped = it.skipped;
   size_t per[3] = {0};
   for (size_t i = 0; i < n; i++) per[items[i].label]++;
   if (!per[0] || !per[2]) {
@@ -303,7 +317,8 @@ int sl_cli_train_router(int argc, char **argv) {
   cJSON_AddNumberToObject(th, "medium", round(t_med * 1e4) / 1e4);
   cJSON_AddNumberToObject(th, "hard", round(t_hard * 1e4) / 1e4);
   cJSON *tr = cJSON_AddObjectToObject(root, "training");
-  cJSON_AddStringToObject(tr, "data", in);
+  cJSON *data = cJSON_AddArrayToObject(tr, "data");
+  for (int k = 0; k < n_in; k++) cJSON_AddItemToArray(data, cJSON_CreateString(ins[k]));
   cJSON_AddNumberToObject(tr, "items", (double)n);
   cJSON_AddNumberToObject(tr, "folds", folds);
   cJSON_AddNumberToObject(tr, "l2", l2);
@@ -344,8 +359,6 @@ int sl_cli_train_router(int argc, char **argv) {
 freeall:
   free(order), free(train), free(fold), free(labs), free(pred);
 done:
-  free(line);
-  free(items);
-  fclose(f);
+  free(it.v);
   return rc;
 }

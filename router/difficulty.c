@@ -36,11 +36,11 @@ static double cap1(double x) { return x > 1 ? 1 : x; }
 
 /* Cue words per feature group, counted in one Hyperscan pass (compiled once per
  * process; the counting falls back to plain loops if it cannot be built). */
-enum { G_CODE, G_LATEX, G_MATHW, G_REASON, G_CONS, G_PROOF, G_EASY, G_CODEREQ, G_JSON, G__N };
+enum { G_CODE, G_LATEX, G_MATHW, G_REASON, G_CONS, G_PROOF, G_EASY, G_CODEREQ, G_JSON, G_DEF, G__N };
 static const char *const words[G__N][40] = {
     [G_CODE] = {"def ", "return", "function", "class ", "import ", "#include", "const ", "=>",
                 "();", "){", ") {", "public ", "void ", "int ", "print(", "select ", "var ", "let ",
-                "struct ", "lambda", "async ", "->", NULL},
+                "struct ", "lambda", "async ", "->", ">>>", "\"\"\"", NULL},
     [G_LATEX] = {"$", "\\frac", "\\sqrt", "\\pi", "\\cdot", "\\le", "\\ge", "\\pmod", "\\sum",
                  "\\int", "\\angle", "\\triangle", NULL},
     [G_MATHW] = {"integer", "equation", "solve", "compute", "probability", "polynomial", "triangle",
@@ -64,6 +64,9 @@ static const char *const words[G__N][40] = {
                    "sql", "html", "css", "program", "script", "function", "code", "regex", "api",
                    "bash", "compile", "bug", "class", "method", "library", NULL},
     [G_JSON] = {"json schema", "json_schema", NULL},
+    /* a definition at a line's start: code to complete or to work on, fenced or not */
+    [G_DEF] = {"\ndef ", "\n    def ", "\nasync def ", "\nfunction ", "\nfunc ", "\nfn ",
+               "\npub fn ", "\nclass ", "\n#include", "\nint main", "\ntemplate <", NULL},
 };
 /* LaTeX commands and code punctuation match anywhere; words only at a word start. */
 static bool word_start(int grp, const char *w) {
@@ -233,6 +236,12 @@ void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, const 
   f[SL_DF_proof_cues] = cap1(cnt[G_PROOF] / 2.0);
   f[SL_DF_task_easy_cues] = cap1(cnt[G_EASY] / 2.0);
   f[SL_DF_code_request] = cap1(cnt[G_CODEREQ] / 3.0);
+  /* the text's first line counts too (the literals start at a newline) */
+  int defs = cnt[G_DEF];
+  for (int k = 0; words[G_DEF][k]; k++)
+    if (n > strlen(words[G_DEF][k]) && !strncasecmp(t, words[G_DEF][k] + 1, strlen(words[G_DEF][k]) - 1))
+      defs++;
+  f[SL_DF_code_def] = cap1(defs / 2.0);
   f[SL_DF_question_short] = (n < 120 && n > 0 && memchr(t, '?', n)) ? 1 : 0;
   if (req) {
     f[SL_DF_tools] = req->tools && strlen(req->tools) > 2 ? 1 : 0;
@@ -302,14 +311,14 @@ out:
 
 int sl__diff_load(const char *path, sl__diffmodel_t *m, sl_jerr_t *err) {
   FILE *f = fopen(path, "rb");
-  if (!f) return sl_jerr_set(err, "$.detectors.difficulty_weights", "cannot open %s", path);
+  if (!f) return sl_jerr_set(err, "$.router.difficulty_weights", "cannot open %s", path);
   char *buf = malloc(1 << 20);
   size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
   bool big = buf && n == (1 << 20);
   fclose(f);
   if (!buf || big) {
     free(buf);
-    return sl_jerr_set(err, "$.detectors.difficulty_weights", "%s: too large (max 1 MiB)", path);
+    return sl_jerr_set(err, "$.router.difficulty_weights", "%s: too large (max 1 MiB)", path);
   }
   int rc = sl__diff_parse(buf, n, m, err);
   free(buf);

@@ -284,7 +284,7 @@ extern const unsigned sl__gazetteer_count;
   X(bias) X(log_chars) X(log_words) X(turns) X(code_fence) X(code_tokens)        \
   X(math_latex) X(math_ops) X(math_words) X(reasoning_cues) X(constraints)       \
   X(tools) X(json_schema) X(max_tokens) X(non_ascii) X(question_short)           \
-  X(task_easy_cues) X(proof_cues) X(lines) X(digits) X(code_request)
+  X(task_easy_cues) X(proof_cues) X(lines) X(digits) X(code_request) X(code_def)
 
 typedef enum {
 #define SL_DF_ENUM(n) SL_DF_##n,

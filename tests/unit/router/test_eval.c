@@ -4,7 +4,8 @@
  * recall >= 0.97 at precision >= 0.95 ("sensitive" = a level of confidential or
  * more, as bench-router counts it); the names-only set at its own floor. A rule
  * change that loses more than a few items on any set fails here, with the
- * set's figures printed. */
+ * set's figures printed. The difficulty model is held to its target (AUC easy
+ * vs hard >= 0.97, means ordered) on the difficulty sets the same way. */
 #include "router_test_util.h"
 
 #include <cjson/cJSON.h>
@@ -71,7 +72,62 @@ static void dev_split(void **s) {
   if (!score(path, 0.95, 0.97)) skip();
 }
 
+/* Difficulty: the easy-vs-hard AUC of the compiled-in model on one labelled
+ * JSONL file must be at the issue's target (>= 0.97), with mean scores ordered
+ * easy < medium < hard. 0 when the file is missing. */
+static int score_difficulty(const char *path) {
+  char *all = sl_test_slurp(path, NULL);
+  if (!all) return 0;
+  enum { MAXN = 4096 };
+  static double sc[MAXN];
+  static int lab[MAXN];
+  double sum[3] = {0};
+  int n = 0, cnt[3] = {0};
+  for (char *line = strtok(all, "\n"); line && n < MAXN; line = strtok(NULL, "\n")) {
+    cJSON *j = cJSON_Parse(line);
+    assert_non_null(j);
+    const cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "messages"), 0);
+    const cJSON *text = cJSON_GetObjectItem(m, "content"), *l = cJSON_GetObjectItem(j, "label");
+    assert_true(cJSON_IsString(text) && cJSON_IsString(l));
+    int k = !strcmp(l->valuestring, "easy") ? 0 : !strcmp(l->valuestring, "medium") ? 1 : 2;
+    sl_class_t c;
+    assert_int_equal(sl_router_classify_text(g_router, text->valuestring, strlen(text->valuestring), NULL, &c), 0);
+    sc[n] = c.difficulty, lab[n++] = k;
+    sum[k] += c.difficulty, cnt[k]++;
+    sl_class_free(&c);
+    cJSON_Delete(j);
+  }
+  free(all);
+  double num = 0, den = 0;
+  for (int a = 0; a < n; a++)
+    for (int b = 0; b < n; b++)
+      if (lab[a] == 0 && lab[b] == 2) num += sc[b] > sc[a] ? 1 : sc[b] == sc[a] ? 0.5 : 0, den++;
+  assert_true(den > 0 && cnt[1] > 0);
+  double auc = num / den, me = sum[0] / cnt[0], mm = sum[1] / cnt[1], mh = sum[2] / cnt[2];
+  fprintf(stderr, "%s: AUC easy vs hard %.3f, mean easy %.3f medium %.3f hard %.3f\n", path, auc, me, mm, mh);
+  assert_true(auc >= 0.97);
+  assert_true(me < mm && mm < mh);
+  return 1;
+}
+
+static void difficulty_sets(void **s) {
+  (void)s;
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", __FILE__);
+  char *cut = strstr(dir, "/unit/router/test_eval.c");
+  assert_non_null(cut);
+  for (int k = 1; k <= 2; k++) {
+    snprintf(cut, sizeof dir - (size_t)(cut - dir), "/eval/difficulty.extra%d.jsonl", k);
+    assert_int_equal(score_difficulty(dir), 1);
+  }
+  const char *shared = getenv("SLUICE_SHARED");
+  if (!shared) return;
+  snprintf(dir, sizeof dir, "%s/eval/difficulty.dev.jsonl", shared);
+  score_difficulty(dir);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(project_sets), cmocka_unit_test(dev_split)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(project_sets), cmocka_unit_test(dev_split),
+                                     cmocka_unit_test(difficulty_sets)};
   return cmocka_run_group_tests(tests, setup_router, teardown_router);
 }
