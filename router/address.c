@@ -110,7 +110,9 @@ static bool fused_name(const char *text, const sl__tok_t *t) {
   uint64_t cand = last < 0x80 ? fused_by_last[last] : ~0ull >> (64 - sizeof fused / sizeof fused[0]);
   for (; cand; cand &= cand - 1) {
     size_t i = (size_t)__builtin_ctzll(cand), m = fused[i].n;
-    if (n > m + 2 && !strncasecmp(text + t->e - m, fused[i].s, m)) return true;
+    /* (an English word is no fused street name: "Engineering 184", "Catering 12") */
+    if (n > m + 2 && !strncasecmp(text + t->e - m, fused[i].s, m))
+      return !sl__lexicon_has(text + t->s, n);
   }
   return false;
 }

@@ -397,6 +397,24 @@ static bool quoted_run(const sl__ctx_t *c, const sl__toks_t *T, size_t i, size_t
   return after == c->len || !sl__alnum(t[after]);
 }
 
+/* A template's slot, not a person: the run alone inside brackets with a word
+ * that is no name ("Dear [Customer Name]", "{First Name}", "<Hiring Manager>");
+ * "[John Smith]" stays a name. */
+static bool bracket_slot(const sl__gaz_t *g, const char *text, size_t len, sl__toks_t *T, size_t i,
+                         size_t j) {
+  uint32_t s = T->v[i].s, e = T->v[j - 1].e;
+  if (s == 0 || e >= len) return false;
+  char o = text[s - 1], cl = text[e];
+  if (!((o == '[' && cl == ']') || (o == '{' && cl == '}') || (o == '<' && cl == '>'))) return false;
+  for (size_t k = i; k < j; k++) {
+    unsigned f = sl__tok_flags(g, text, &T->v[k]);
+    if ((!(f & (SL_GZ_FIRST | SL_GZ_LAST)) || (f & SL_GZ_COMMON)) &&
+        sl__lexicon_has(text + T->v[k].s, T->v[k].e - T->v[k].s))
+      return true; /* an English word that is no name */
+  }
+  return false;
+}
+
 /* The run i..j-1 names a well-known public figure (figures.c): the whole run,
  * or its first and last words ("Yuval Noah Harari" as "Yuval Harari"). */
 static bool public_figure(const char *text, const sl__toks_t *T, size_t i, size_t j) {
@@ -413,6 +431,23 @@ static bool public_figure(const char *text, const sl__toks_t *T, size_t i, size_
   uint32_t e = T->v[j - 1].e;
   if (possessive_tok(text, &T->v[j - 1])) e -= 2;
   if (sl__figure_has(text + T->v[i].s, e - T->v[i].s)) return true;
+  /* the run stops at a lower-case particle; the name goes on after it:
+   * "Simone de Beauvoir", "Johann Wolfgang von Goethe", "Alexander the Great" */
+  static const char *const particles[] = {"de", "da", "di", "du", "del", "della", "der", "den",
+                                          "van", "von", "la", "le", "bin", "ibn", "al", "el",
+                                          "the", "of", "y", "dos", "das", NULL};
+  size_t k = j;
+  while (k + 1 < T->n && k - j < 6 && !T->v[k].nl_before && !T->v[k + 1].nl_before &&
+         T->v[k].kind == SL_TK_WORD && !(T->v[k].caps & 1) && in_list(text, &T->v[k], particles) &&
+         (T->v[k + 1].caps & 1) && !possessive_tok(text, &T->v[k - 1])) {
+    k += 2;
+    while (k < T->n && k - j < 6 && !T->v[k].nl_before && !T->v[k].punct_before &&
+           (T->v[k].caps & 1) && !possessive_tok(text, &T->v[k - 1]))
+      k++;
+    uint32_t ke = T->v[k - 1].e;
+    if (possessive_tok(text, &T->v[k - 1])) ke -= 2;
+    if (sl__figure_has(text + T->v[i].s, ke - T->v[i].s)) return true;
+  }
   if (j - i < 3) return false;
   char buf[128];
   size_t a = T->v[i].e - T->v[i].s, b = e - T->v[j - 1].s;
@@ -448,11 +483,14 @@ static bool regnal_after(const char *text, const sl__toks_t *T, size_t i) {
   return n > 1 || text[u->s] != 'I'; /* a lone I is the pronoun */
 }
 
-/* A weekday's abbreviation before a number: "Thu 06:45", "Sun 12/05". */
+/* A weekday's abbreviation before a number ("Thu 06:45", "Sun 12/05") or beside
+ * another ("Tue–Thu", "Mon-Fri"). */
 static bool weekday_before_number(const char *text, const sl__toks_t *T, size_t i) {
   static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
-  return i + 1 < T->n && T->v[i + 1].kind == SL_TK_NUM && !T->v[i + 1].nl_before &&
-         in_list(text, &T->v[i], days);
+  if (!in_list(text, &T->v[i], days)) return false;
+  return (i + 1 < T->n && !T->v[i + 1].nl_before &&
+          (T->v[i + 1].kind == SL_TK_NUM || in_list(text, &T->v[i + 1], days))) ||
+         (i > 0 && !T->v[i].nl_before && in_list(text, &T->v[i - 1], days));
 }
 
 static bool all_foreign(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t i, size_t j) {
@@ -594,6 +632,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   }
   size_t i = 0;
   int german = 0; /* nouns_capitalised()'s answer, once asked */
+  enum { KNOWN = 16 };
+  uint32_t known_tok[KNOWN]; /* tokens of quoted titles and well-known names seen so far */
+  size_t n_known = 0;
   while (i < T->n) {
     /* the next listed token or cue word at or after i that can start a rule */
     for (;;) {
@@ -752,13 +793,24 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       /* without a cue: not a quoted title, not a month after a day or a
        * weekday before a time ("Thu 06:45"), not a well-known public figure
        * ("Who was Marie Curie?") */
-      if (accept && !cue &&
-          (quoted_run(c, T, i, j) ||
-           (words == 1 && j == i + 1 &&
-            (after_day_number(text, T, i) || weekday_before_number(text, T, i) ||
-             regnal_after(text, T, i))) ||
-           public_figure(text, T, i, j)))
+      if (accept && !cue && words == 1 && j == i + 1 &&
+          (after_day_number(text, T, i) || weekday_before_number(text, T, i) ||
+           regnal_after(text, T, i)))
         accept = false;
+      if (accept && !cue && (quoted_run(c, T, i, j) || public_figure(text, T, i, j))) {
+        accept = false;
+        for (size_t k = i; k < j && n_known < KNOWN; k++) known_tok[n_known++] = (uint32_t)k;
+      }
+      /* a word of a well-known name met earlier in the text, alone: "Who was
+       * Marie Curie, and what did Curie discover?" */
+      if (accept && !cue && words == 1 && j == i + 1)
+        for (size_t k = 0; k < n_known; k++) {
+          const sl__tok_t *a = &T->v[known_tok[k]], *b = &T->v[i];
+          size_t bl = b->e - b->s - (possessive_tok(text, b) ? 2 : 0);
+          size_t al = a->e - a->s - (possessive_tok(text, a) ? 2 : 0);
+          if (al == bl && !memcmp(text + a->s, text + b->s, al)) accept = false;
+        }
+      if (accept && bracket_slot(g, text, c->len, T, i, j)) accept = false;
       if (accept) {
         uint32_t e = T->v[j - 1].e;
         /* "J." as last token: include the dot */

@@ -84,7 +84,11 @@ static const char *const phone_words[] = {"phone", "tel", "mobile", "cell", "cal
                                           /* other languages */
                                           "numéro", "numero", "número", "nummer", "telefon",
                                           "teléfono", "telefone", "telefono", "tél", "handy",
-                                          "portable", "móvil", "celular", "cellulare", NULL};
+                                          "portable", "móvil", "celular", "cellulare",
+                                          /* Arabic, CJK, Hindi, Vietnamese, Indonesian */
+                                          "جوال", "هاتف", "موبايل", "電話", "携帯", "电话",
+                                          "手机", "전화", "휴대폰", "फ़ोन", "फोन", "मोबाइल",
+                                          "điện thoại", "sđt", "telepon", "ponsel", NULL};
 /* Words that name a number as something other than a phone (right before it;
  * matched as word starts, so none is short). */
 static const char *const id_words[] = {"order", "invoice", "ticket", "reference", "tracking",
@@ -379,6 +383,20 @@ static bool next_id(const sl__ctx_t *c, uint32_t from, uint32_t win, int min_dig
   return false;
 }
 
+/* Digits nobody is issued: one digit repeated ("000000000", "1111111"). (A
+ * counting run is not enough: "driver license number 123-456789" in a form is
+ * someone's, as the dev split labels it.) */
+static bool dummy_digits(const char *t, size_t n) {
+  int prev = -1, same = 1, nd = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (isalpha((unsigned char)t[i])) return false;
+    if (!isdigit((unsigned char)t[i])) continue;
+    same &= prev < 0 || t[i] - '0' == prev;
+    prev = t[i] - '0', nd++;
+  }
+  return nd >= 6 && same;
+}
+
 static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
   int type, prio = 58, mind = 3;
   bool dig_only = false;
@@ -428,7 +446,7 @@ static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t from = h->end; /* a cue ending in "No." ("license No. D123") */
   if (from < c->len && c->text[from] == '.' && hl >= 2 && !strncasecmp(c->text + from - 2, "no", 2))
     from++;
-  if (!next_id(c, from, win, mind, dig_only, &s, &e)) return;
+  if (!next_id(c, from, win, mind, dig_only, &s, &e) || dummy_digits(c->text + s, e - s)) return;
   if (type == SL_ET_US_SSN && !sl__ssn_ok(c->text + s, e - s)) return;
   if (aba && !sl__aba_ok(c->text + s, e - s)) return;
   /* A date right after "DOB"-like words belongs to the date detector. */
@@ -438,6 +456,8 @@ static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
 static void crypto(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text + h->start;
   size_t n = h->end - h->start;
+  if (h->id == SL_P_CRYPTO_ETH && sl__entropy(t + 2, n - 2) < 2.5)
+    return; /* a pattern, not a key or an address: "0x0b0b0b…" (RFC 4231's HMAC test key) */
   if (h->id == SL_P_CRYPTO_ETH && n == 66) {
     /* an Ethereum private key ("accounts: ['0x...']", "PRIVATE_KEY=0x..."); a
      * transaction hash has the same shape and no such word before it */
@@ -538,6 +558,29 @@ static void email(sl__ctx_t *c, const sl__hit_t *h) {
   sl__cands_add(c->out, s, e, SL_ET_EMAIL_ADDRESS, "email", 50);
 }
 
+/* A network, not a host: an address followed by a CIDR prefix shorter than a
+ * single host's ("10.20.0.0/16", "2001:db8::/48"). */
+static bool cidr_block(const sl__ctx_t *c, uint32_t end, unsigned host_bits) {
+  const char *t = c->text;
+  if (end + 1 >= c->len || t[end] != '/' || !isdigit((unsigned char)t[end + 1])) return false;
+  unsigned bits = 0, k = end + 1;
+  while (k < c->len && k - end <= 3 && isdigit((unsigned char)t[k])) bits = bits * 10 + (unsigned)(t[k++] - '0');
+  return (k == c->len || !isalnum((unsigned char)t[k])) && bits < host_bits;
+}
+
+/* Addresses that name no one: the wildcard, loopback and broadcast addresses
+ * and netmasks (255.255.255.240). (The documentation ranges of RFC 5737 stay
+ * addresses: log excerpts and tickets use them in place of real ones.) */
+static bool ipv4_nobody(const char *t, size_t n) {
+  unsigned o[4] = {0}, k = 0;
+  for (size_t i = 0; i < n && k < 4; i++)
+    if (t[i] == '.') k++;
+    else o[k] = o[k] * 10 + (unsigned)(t[i] - '0');
+  uint32_t v = o[0] << 24 | o[1] << 16 | o[2] << 8 | o[3];
+  if (v == 0 || o[0] == 127 || v == 0xFFFFFFFFu) return true;
+  return o[0] == 255 && (~v & (~v + 1)) == 0; /* ones, then zeros: a netmask */
+}
+
 static void url(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text;
   uint32_t s = h->start, e = h->end; /* "://" */
@@ -564,6 +607,43 @@ static void url(sl__ctx_t *c, const sl__hit_t *h) {
     }
   }
   sl__cands_add(c->out, s, e, SL_ET_URL, "url", 5);
+}
+
+/* Reads `n` ASCII digits (1..max) at *p; false if there are none. */
+static bool digits_at(const char *t, uint32_t len, uint32_t *p, unsigned max) {
+  uint32_t s = *p;
+  while (*p < len && *p - s < max && isdigit((unsigned char)t[*p])) (*p)++;
+  return *p > s;
+}
+
+/* Is one of the UTF-8 strings in `alts` (NULL-terminated) at *p? Steps over it. */
+static bool utf8_at(const char *t, uint32_t len, uint32_t *p, const char *const *alts) {
+  for (const char *const *a = alts; *a; a++) {
+    size_t m = strlen(*a);
+    if (*p + m <= len && !memcmp(t + *p, *a, m)) {
+      *p += (uint32_t)m;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* A date of birth written the CJK way after its label: "生年月日：1990年4月12日",
+ * "생년월일: 1990년 4월 12일". */
+static void cjk_birth_date(sl__ctx_t *c, const sl__hit_t *h) {
+  static const char *const year[] = {"\xe5\xb9\xb4", "\xeb\x85\x84", NULL}; /* 年 년 */
+  static const char *const month[] = {"\xe6\x9c\x88", "\xec\x9b\x94", NULL}; /* 月 월 */
+  static const char *const day[] = {"\xe6\x97\xa5", "\xec\x9d\xbc", NULL}; /* 日 일 */
+  const char *t = c->text;
+  uint32_t len = (uint32_t)c->len, p = h->end, lim = h->end + 12 < len ? h->end + 12 : len;
+  while (p < lim && !isdigit((unsigned char)t[p])) p++;
+  uint32_t s = p;
+  if (!digits_at(t, len, &p, 4) || p - s != 4 || !utf8_at(t, len, &p, year)) return;
+  if (p < len && t[p] == ' ') p++;
+  if (!digits_at(t, len, &p, 2) || !utf8_at(t, len, &p, month)) return;
+  if (p < len && t[p] == ' ') p++;
+  if (!digits_at(t, len, &p, 2) || !utf8_at(t, len, &p, day)) return;
+  sl__cands_add(c->out, s, p, SL_ET_DATE_OF_BIRTH, "date_of_birth", 45);
 }
 
 void sl__detect_pii(sl__ctx_t *c) {
@@ -616,6 +696,9 @@ void sl__detect_pii(sl__ctx_t *c) {
     size_t n = h->end - h->start;
     switch (h->id) {
       case SL_P_EMAIL: email(c, h); break;
+      case SL_P_CUE_DOB:
+        if ((unsigned char)c->text[h->start] >= 0xE0) cjk_birth_date(c, h);
+        break;
       case SL_P_URL: url(c, h); break;
       case SL_P_PHONE: phone(c, h, false); break;
       case SL_P_PHONE_INTL: phone(c, h, true); break;
@@ -647,10 +730,8 @@ void sl__detect_pii(sl__ctx_t *c) {
         (void)t, (void)n;
         break;
       case SL_P_IPV4:
-        /* the wildcard, broadcast and loopback addresses name no one */
         if (n <= 15 && sl__ipv4_ok(t, n) && !decimal_context(c, h->start, h->end) &&
-            !(n == 7 && !memcmp(t, "0.0.0.0", 7)) && !(n == 9 && !memcmp(t, "127.0.0.1", 9)) &&
-            !(n == 15 && !memcmp(t, "255.255.255.255", 15)))
+            !ipv4_nobody(t, n) && !cidr_block(c, h->end, 32))
           sl__cands_add(c->out, h->start, h->end, SL_ET_IP_ADDRESS, "ip_address", 40);
         break;
       case SL_P_IPV6: {
@@ -661,7 +742,7 @@ void sl__detect_pii(sl__ctx_t *c) {
         /* not the tail of a word or a path: "HmacSha256::new" */
         bool glued = h->start > 0 && (sl__alnum((unsigned char)c->text[h->start - 1]) ||
                                       c->text[h->start - 1] == '_');
-        if (!glued && sl__ipv6_ok(c->text + h->start, e - h->start))
+        if (!glued && sl__ipv6_ok(c->text + h->start, e - h->start) && !cidr_block(c, e, 128))
           sl__cands_add(c->out, h->start, e, SL_ET_IP_ADDRESS, "ip_address", 40);
         break;
       }

@@ -219,9 +219,12 @@ static const litset_t litsets[] = {
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "social", S1 "insurance"},
     {SL_P_CUE_NATID, 0, B_L | B_R, P_NONE,
      "TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC|TFN|NRIC|CNP|PPSN|TCKN|HETU|"
-     "NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG", NULL},
+     "NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG|NIK|CCCD", NULL},
     /* Greek and Cyrillic abbreviations (no ASCII word bounds for these bytes) */
     {SL_P_CUE_NATID, 0, 0, P_NONE, "ΑΜΚΑ|ΑΦΜ|ИНН|СНИЛС|РНОКПП", NULL},
+    {SL_P_CUE_NATID, 0, 0, P_NONE,
+     "身份证|公民身份号码|マイナンバー|個人番号|주민등록번호|الرقم القومي|رقم الهوية|الهوية الوطنية|"
+     "आधार|căn cước", NULL},
     /* the numbers' names in other languages */
     {SL_P_CUE_NATID, 1, B_L | B_R, P_NONE,
      "codice fiscale|steuernummer|steuer-id|steueridentifikationsnummer|sozialversicherungsnummer|"
@@ -256,6 +259,10 @@ static const litset_t litsets[] = {
      "geboortedatum|född|födelsedatum|fødselsdato|date_of_birth|birth_date|naissance|"
      "doğum tarihi|dogum tarihi|syntymäaika|syntymaaika", NULL},
     {SL_P_CUE_DOB, 0, 0, P_NONE, "γεννήθηκε|Γεννήθηκε|родился|родилась|народився|народилася", NULL},
+    /* CJK, Arabic, Hindi, Vietnamese, Indonesian (no ASCII word bounds) */
+    {SL_P_CUE_DOB, 0, 0, P_NONE,
+     "生年月日|出生日期|出生年月日|생년월일|تاريخ الميلاد|जन्म तिथि|जन्मतिथि|ngày sinh|Ngày sinh|"
+     "tanggal lahir|Tanggal lahir", NULL},
     /* Cyrillic and Greek (Hyperscan folds ASCII case only: both forms) */
     {SL_P_CUE_DOB, 0, 0, P_NONE,
      "дата народження|Дата народження|дата рождения|Дата рождения|ημερομηνία γέννησης|"
@@ -263,6 +270,7 @@ static const litset_t litsets[] = {
     {SL_P_CUE_PASSPORT, 1, B_L, P_NONE, "passport", NULL}, /* \bpassport */
     {SL_P_CUE_PASSPORT, 1, B_L, P_NONE,
      "reisepass|passeport|pasaporte|passaporto|paszport|paspoort|passnummer", NULL},
+    {SL_P_CUE_PASSPORT, 0, 0, P_NONE, "护照|護照|旅券|パスポート|여권|جواز السفر|رقم الجواز|hộ chiếu|pasaport", NULL},
     /* \b(?:ssn|ss#|social\s{1,3}security) */
     {SL_P_CUE_SSN, 1, B_L, P_NONE, "ssn|ss#", NULL},
     {SL_P_CUE_SSN, 1, B_L, P_SOCIAL, "social", NULL},

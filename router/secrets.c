@@ -715,6 +715,11 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
                   (il >= 2 && !strncasecmp(t + ie - 2, "pw", 2) && (il == 2 || !isalpha((unsigned char)t[ie - 3]))) ||
                   (il == 3 && !strncasecmp(t + is, "pin", 3));
     if (!suffix) return;
+    /* nginx's upstream directives name where requests go: "proxy_pass http://app;" */
+    static const char *const to_upstream[] = {"proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass",
+                                              "grpc_pass", "memcached_pass", NULL};
+    for (const char *const *d = to_upstream; *d; d++)
+      if (il == strlen(*d) && !strncasecmp(t + is, *d, il)) return;
     if (il >= 4 && !strncasecmp(t + ie - 4, "pass", 4) && il > 4 && isalpha((unsigned char)t[ie - 5]) &&
         !(il == 11 && !strncasecmp(t + is, "requirepass", 11)))
       return; /* "bypass", "compass"; Redis's requirepass is one */

@@ -167,6 +167,17 @@ static void not_persons(void **s) {
   REJECT("How deep is the Challenger Deep in the Mariana Trench?", "PERSON");
   REJECT("Schreib mir eine Zusammenfassung von Goethes „Faust I“ für die Prüfung.", "PERSON");
   REJECT("Menù del giorno | Primo: tagliatelle al ragù | Secondo: pollo alla cacciatora", "PERSON");
+  /* a template's slots, ranges of days, well-known names after a particle, and
+   * a word of a well-known name met again */
+  REJECT("Dear [Customer Name], your order has shipped. Regards, [Store Name]", "PERSON");
+  REJECT("Attn: {Hiring Manager}", "PERSON");
+  EXPECT("To: [Anna Kowalski]", "PERSON", "Anna Kowalski");
+  REJECT("The kitchen is closed Tue–Thu; use the one on 2 (Mon-Fri only)", "PERSON");
+  REJECT("What were the main ideas in Simone de Beauvoir's 'The Second Sex'?", "PERSON");
+  REJECT("Wer war Johann Wolfgang von Goethe?", "PERSON");
+  REJECT("Which philosopher taught Alexander the Great?", "PERSON");
+  REJECT("Who was Marie Curie, and what did Curie discover?", "PERSON");
+  REJECT("Summarise Anna Karenina. Why does Anna leave?", "PERSON");
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));
 }
 
@@ -216,6 +227,9 @@ static void addresses(void **s) {
   EXPECT("Home address: Plot 69, Awolowo Road, Ikoyi, Lagos", "STREET_ADDRESS", "Plot 69, Awolowo Road, Ikoyi, Lagos");
   REJECT("EXPERIENCE\n2016–2020  Software Engineer, Helix Bank, Frankfurt", "STREET_ADDRESS");
   REJECT("HTTP/1.1 502 Bad Gateway\nRetry-After: 30", "STREET_ADDRESS");
+  /* an English word is no fused street name; a table's columns no address */
+  REJECT("Department   Headcount\nEngineering  184        22", "STREET_ADDRESS");
+  EXPECT("Kaiserring 12, 10115 Berlin", "STREET_ADDRESS", "Kaiserring 12");
 }
 
 /* The public-figures list is compared folded: case, Latin diacritics, dots,

@@ -12,6 +12,8 @@ static void email(void **s) {
   EXPECT("mail john.doe(at)example(dot)com", "EMAIL_ADDRESS", "john.doe(at)example(dot)com");
   EXPECT("jane [AT] corp.example.org", "EMAIL_ADDRESS", "jane [AT] corp.example.org");
   REJECT("we met (at) noon", "EMAIL_ADDRESS");
+  /* documentation domains stay addresses: tests and forms use them for real ones */
+  EXPECT("my email is john@example.com", "EMAIL_ADDRESS", "john@example.com");
   REJECT("look [at] this", "EMAIL_ADDRESS");
 }
 
@@ -69,6 +71,12 @@ static void ip(void **s) {
   REJECT("gunicorn app:app -b 0.0.0.0:8000", "IP_ADDRESS");
   REJECT("curl http://127.0.0.1:8080/ and mask 255.255.255.255", "IP_ADDRESS");
   REJECT("std::vector<int> a; meet at 10:30:00", "IP_ADDRESS");
+  /* networks and netmasks are no hosts; a /32 is one */
+  REJECT("Split 10.20.0.0/16 into /20 subnets", "IP_ADDRESS");
+  REJECT("we have the prefix 2001:db8:4a00::/48 for the campus", "IP_ADDRESS");
+  REJECT("the mask 255.255.255.240 is a /28", "IP_ADDRESS");
+  EXPECT("block 10.0.0.5/32 at the edge", "IP_ADDRESS", "10.0.0.5");
+  EXPECT("the login came from 203.0.113.72", "IP_ADDRESS", "203.0.113.72");
 }
 
 static void dates(void **s) {
@@ -83,6 +91,9 @@ static void dates(void **s) {
   EXPECT("DOB: 1988-04-12", "DATE_OF_BIRTH", "1988-04-12");
   EXPECT("the meeting is on 2024-05-01", "DATE_TIME", "2024-05-01");
   REJECT("the meeting is on 2024-05-01", "DATE_OF_BIRTH");
+  /* the CJK way, after its label */
+  EXPECT("生年月日：1990年4月12日", "DATE_OF_BIRTH", "1990年4月12日");
+  EXPECT("생년월일: 1990년 4월 12일", "DATE_OF_BIRTH", "1990년 4월 12일");
   assert_int_equal(level_of("the meeting is on 2024-05-01"), SL_LEVEL_INTERNAL);
 }
 
@@ -131,6 +142,14 @@ static void context_ids(void **s) {
   EXPECT("numéro de passeport 18AV23401", "US_PASSPORT", "18AV23401");
   EXPECT("Führerschein Nr. B072RRE2I55", "US_DRIVER_LICENSE", "B072RRE2I55");
   EXPECT("For the new starter form: TFN 559 713 092.", "NATIONAL_ID", "559 713 092");
+  /* one digit repeated is nobody's number; a counting run can be someone's */
+  REJECT("passport number 000000000 (a test value)", "US_PASSPORT");
+  EXPECT("his driver license number 123-456789", "US_DRIVER_LICENSE", "123-456789");
+  EXPECT("driver's license number DL:AB12-34CD-56EF", "US_DRIVER_LICENSE", "AB12-34CD-56EF");
+  /* labels in Arabic and Chinese */
+  EXPECT("الجوال: 0551234867", "PHONE_NUMBER", "0551234867");
+  EXPECT("身份证号码：440306199502173620", "NATIONAL_ID", "440306199502173620");
+  EXPECT("护照号码：EK4820913", "US_PASSPORT", "EK4820913");
 }
 
 static void crypto_url(void **s) {

@@ -223,6 +223,11 @@ static void placeholders_are_not_secrets(void **s) {
       /* a wallet-shaped run inside a PGP public key */
       "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGZevZE2lW1aFM7d2Cx0EmBeJQuDAk85MN1KeR7Jpl9sAteH/NCU1KYI0ItO\n"
       "364XR70Ch/FJwNWJzinY/lJ3hue8cKtUn7/1M1qAKNkKKvMDTBngUhfr8RWgcJMT\n-----END PGP PUBLIC KEY BLOCK-----",
+      /* encoded prose, nginx's upstream directive, a placeholder phrase, a pattern */
+      "What does SGVsbG8sIFdvcmxkISBUaGlzIGlzIGp1c3QgYSB0ZXN0IHN0cmluZy4= decode to?",
+      "location /admin/ {\n    proxy_pass http://admin_upstream;\n}",
+      "create_user(username=\"alice\", password=\"not-a-real-password\")",
+      "RFC 4231 test case 1: Key = 0x0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b",
   };
   for (size_t i = 0; i < sizeof ph / sizeof ph[0]; i++) {
     if (level_of(ph[i]) >= SL_LEVEL_CONFIDENTIAL) fprintf(stderr, "flagged: %s\n", ph[i]);
