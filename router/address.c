@@ -329,6 +329,10 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
     /* a year after "the", "in", "since" ...: "the 1929 Wall Street Crash"; the
      * minutes of a time: "18:30 Strength Circuit 55" */
     if (year_after_word(text, T, j) || list_number(text, T, j)) continue;
+    /* an hour, not a house: "(24 h)", "Tuesday 06:00" */
+    if (t->punct_before == '(' ||
+        (t->e + 1 < c->len && text[t->e] == ':' && isdigit((unsigned char)text[t->e + 1])))
+      continue;
     if (t->punct_before == ':' && j > 0 && T->v[j - 1].kind == SL_TK_NUM && T->v[j - 1].e + 1 == t->s)
       continue;
     /* an HTTP status line ("HTTP/1.1 502 Bad Gateway": the word HTTP a few tokens before) */

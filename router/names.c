@@ -52,6 +52,9 @@ static const char *const veto[] = {
     "brazilian", "argentinian", "egyptian", "persian", "hebrew", "jewish", "christian",
     "muslim", "catholic", "protestant", "buddhist", "hindu", "roman", "viking", "victorian",
     "box",
+    /* number words ("signed nine days earlier") */
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "twenty", "thirty", "forty", "fifty", "hundred", "thousand", "million",
     /* more company words */
     "telecom", "telekom", "logistics", "digital", "analytics", "robotics", "foods",
     "electronics", "chemicals", "semiconductor", "mobility", "pharmaceuticals", "biotech",
@@ -483,13 +486,14 @@ static bool regnal_after(const char *text, const sl__toks_t *T, size_t i) {
   return n > 1 || text[u->s] != 'I'; /* a lone I is the pronoun */
 }
 
-/* A weekday's abbreviation before a number ("Thu 06:45", "Sun 12/05") or beside
- * another ("Tue–Thu", "Mon-Fri"). */
+/* A weekday's abbreviation before a number ("Thu 06:45", "Sun 12/05"), beside
+ * another ("Tue–Thu", "Mon-Fri") or as a schedule's label ("Thu: cloudy"). */
 static bool weekday_before_number(const char *text, const sl__toks_t *T, size_t i) {
   static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
   if (!in_list(text, &T->v[i], days)) return false;
   return (i + 1 < T->n && !T->v[i + 1].nl_before &&
-          (T->v[i + 1].kind == SL_TK_NUM || in_list(text, &T->v[i + 1], days))) ||
+          (T->v[i + 1].kind == SL_TK_NUM || in_list(text, &T->v[i + 1], days) ||
+           T->v[i + 1].punct_before == ':')) ||
          (i > 0 && !T->v[i].nl_before && in_list(text, &T->v[i - 1], days));
 }
 
@@ -796,6 +800,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       if (accept && !cue && words == 1 && j == i + 1 &&
           (after_day_number(text, T, i) || weekday_before_number(text, T, i) ||
            regnal_after(text, T, i)))
+        accept = false;
+      /* a brand and a model: "Hyundai Ioniq", "Samsung Galaxy" (the first word
+       * alone a well-known name that is no given name) */
+      if (accept && !cue && words >= 2 && !(GZ(i) & SL_GZ_FIRST) &&
+          sl__figure_has(text + t->s, t->e - t->s))
         accept = false;
       if (accept && !cue && (quoted_run(c, T, i, j) || public_figure(text, T, i, j))) {
         accept = false;

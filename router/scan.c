@@ -333,7 +333,7 @@ static const litset_t litsets[] = {
      "$pbkdf2$|$scrypt$|$sha1$|$md5$|{SSHA}|{SHA}|{SMD5}|{CRYPT}|{SSHA256}|{SSHA512}", NULL},
     {SL_P_PWHASH, 0, 0, P_SHA, "$pbkdf2-sha", NULL},
     /* pass(?:w(?:or)?d|phrase|code)?|pwd|pw\b|\bpin\b|credentials?|\blog(?:in|on)\b */
-    {SL_P_PW_CUE, 1, 0, P_NONE, "pass|passwd|password|passphrase|passcode|pwd|credential|credentials", NULL},
+    {SL_P_PW_CUE, 1, 0, P_NONE, "pass|passwd|password|passphrase|passcode|pwd|credential|credentials|psk", NULL},
     /* the word in other languages */
     {SL_P_PW_CUE, 1, 0, P_NONE,
      "passwort|kennwort|mot de passe|mot_de_passe|motdepasse|contraseña|contrasena|senha|"

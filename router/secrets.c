@@ -206,6 +206,17 @@ static bool url_template(const char *p, size_t n) {
   return words >= 2;
 }
 
+/* "user:password@": a user and a password that are the words for them, in any
+ * case ("postgresql+psycopg2://user:password@localhost/db" in an explanation). */
+static bool generic_pair(const char *u, size_t un, const char *p, size_t pn) {
+  static const char *const users[] = {"user", "username", "usr", "login", "name", NULL};
+  static const char *const pws[] = {"password", "passwd", "pass", "pwd", "secret", NULL};
+  bool uu = false, pp = false;
+  for (const char *const *w = users; *w; w++) uu |= un == strlen(*w) && !strncasecmp(u, *w, un);
+  for (const char *const *w = pws; *w; w++) pp |= pn == strlen(*w) && !strncasecmp(p, *w, pn);
+  return uu && pp;
+}
+
 /* scheme://user:password@host: the hit is the "://" */
 static void url_cred(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text;
@@ -224,7 +235,9 @@ static void url_cred(sl__ctx_t *c, const sl__hit_t *h) {
   if (colon == h->end && pe - ps < 6) return;
   /* user:port@ never happens; an all-digit "password" after a host is a port */
   if (sl__count_digits(t + ps, pe - ps) == pe - ps && pe - ps <= 5) return;
-  if (sl__is_placeholder(t + ps, pe - ps) || url_template(t + h->end, at + 1 - h->end)) return;
+  if (sl__is_placeholder(t + ps, pe - ps) || url_template(t + h->end, at + 1 - h->end) ||
+      generic_pair(t + h->end, colon - h->end, t + ps, pe - ps))
+    return;
   add_secret(c, ps, pe, SL_ET_PASSWORD, "url_credentials", 85, true);
 }
 
@@ -700,7 +713,8 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text;
   ident_t id;
   ident_load(&id, t, is, ie);
-  bool pw = ident_has(&id, "passw") || ident_has(&id, "pwd") ||
+  /* (psk: a Wi-Fi network's pre-shared key, wpa_supplicant's psk="...") */
+  bool pw = ident_has(&id, "passw") || ident_has(&id, "pwd") || ident_has(&id, "psk") ||
             ident_has(&id, "passphrase") || ident_has(&id, "passcode") || foreign_pw(c, h);
   bool cred = ident_has(&id, "credential");
   size_t il = ie - is;

@@ -143,6 +143,9 @@ static void passwords(void **s) {
   /* pwdump lines: the NT hash */
   EXPECT("svc_sql:1104:aad3b435b51404eeaad3b435b51404ee:5fe8c31736267e788f0547f67c5ff3de:::", "PASSWORD",
          "5fe8c31736267e788f0547f67c5ff3de");
+  /* a Wi-Fi network's pre-shared key; a default pair in a URL is still one */
+  EXPECT("network={\n    ssid=\"Lager\"\n    psk=\"Kettensaege!Blau7731\"\n}", "PASSWORD", "Kettensaege!Blau7731");
+  EXPECT("mongodb://admin:admin@db.internal:27017", "PASSWORD", "admin");
 }
 
 static void placeholders_are_not_secrets(void **s) {
@@ -228,6 +231,7 @@ static void placeholders_are_not_secrets(void **s) {
       "location /admin/ {\n    proxy_pass http://admin_upstream;\n}",
       "create_user(username=\"alice\", password=\"not-a-real-password\")",
       "RFC 4231 test case 1: Key = 0x0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b",
+      "create_engine('postgresql+psycopg2://user:password@localhost/dbname')",
   };
   for (size_t i = 0; i < sizeof ph / sizeof ph[0]; i++) {
     if (level_of(ph[i]) >= SL_LEVEL_CONFIDENTIAL) fprintf(stderr, "flagged: %s\n", ph[i]);
