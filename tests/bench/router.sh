@@ -19,8 +19,16 @@ for f in tests/eval/sensitivity.*.jsonl; do
   echo "== project-written set $f (see tests/eval/README.md)"
   "$BUILD/tests/bench_router" --eval-only --sens "$f" | sed -n '/^== sensitivity/,/^$/p' | sed '1d'
 done
+for f in tests/eval/difficulty.*.jsonl; do
+  [ -f "$f" ] || continue
+  echo
+  echo "== project-written difficulty set $f (see tests/eval/README.md)"
+  "$BUILD/tests/bench_router" --eval-only --diff "$f" | sed -n '/^== difficulty/,$p' | sed '1d'
+done
 if [ -x "$BUILD/sluice" ] && [ -f "$SLUICE_SHARED/eval/difficulty.dev.jsonl" ]; then
   echo
-  echo "== sluice train-router (held-out AUC by cross-validation; weights not written)"
-  "$BUILD/sluice" train-router "$SLUICE_SHARED/eval/difficulty.dev.jsonl" --out /dev/null | grep -v '^wrote'
+  echo "== sluice train-router on the committed model's data (dev + difficulty.extra1/2;"
+  echo "   held-out AUC by cross-validation; weights not written)"
+  "$BUILD/sluice" train-router "$SLUICE_SHARED/eval/difficulty.dev.jsonl" tests/eval/difficulty.extra1.jsonl \
+    tests/eval/difficulty.extra2.jsonl --out /dev/null | grep -v '^wrote'
 fi
