@@ -293,7 +293,8 @@ static const litset_t litsets[] = {
      "AGE-SECRET-KEY-|pk.eyJ|sk.eyJ|tk.eyJ|ATATT|lin_api_|pscale_tkn_|pscale_pw_|pscale_oauth_|"
      "glc_|figd_|ntn_|nfp_|pat-na1-|ops_|AKCp|xoxe.|sntrys_|PMAK-|fo1_|key-|api_|da2-|r8_|gsk_|"
      "xai-|pplx-|sk_|rk_|AC|SK|dapi|re_|lsv2_pt_|lsv2_sk_|nvapi-|csk-|fw_|aio_|ak_|ai_|"
-     "access_token$production$|access_token$sandbox$", NULL},
+     "access_token$production$|access_token$sandbox$|NRAK-|NRAA-|NRII-|NRJS-|NRRA-|NRSP-|oy2|"
+     "akab-|LTAI", NULL},
     /* PRIVATE KEY(?: BLOCK)?-----: the two literals "PRIVATE KEY-----" and
      * "PRIVATE KEY BLOCK-----" together made Hyperscan build a 0.93 MB database
      * (94 KB without them), so the tail is checked in C (pem_tail) */
@@ -348,7 +349,7 @@ static const litset_t litsets[] = {
     /* api[_\-. ]?key|secret|token|auth|access[_\-]?key|\bkey\b|_key|key_ */
     {SL_P_KEY_CUE, 1, 0, P_NONE,
      "apikey|api_key|api-key|api.key|api key|secret|token|auth|accesskey|access_key|access-key|"
-     "_key|key_", NULL},
+     "_key|key_|postmark|_api", NULL},
     {SL_P_KEY_CUE, 1, B_L | B_R, P_NONE, "key", NULL},
     /* the word in other languages */
     {SL_P_KEY_CUE, 1, B_L | B_R, P_NONE,
@@ -869,7 +870,8 @@ static void iban_at(scan_ctx_t *x, size_t a) {
 }
 
 /* Windows of the text scanned by one of the small databases: text ranges
- * (merged when they touch), copied into one buffer per hs_scan call. */
+ * (merged when they touch), copied into one buffer per hs_scan call, a NUL
+ * byte between two. */
 typedef struct {
   const hs_database_t *db;
   uint32_t n, start[NUM_WINS], end[NUM_WINS];
@@ -894,7 +896,7 @@ static hs_error_t batch_flush(hs_scratch_t *sc, scan_ctx_t *x, batch_t *bt) {
   x->n_win = 0;
   for (uint32_t i = 0; i <= bt->n && rc == HS_SUCCESS; i++) {
     size_t wl = i < bt->n ? bt->end[i] - bt->start[i] : 0;
-    if (x->n_win && (i == bt->n || used + wl > sizeof buf)) {
+    if (x->n_win && (i == bt->n || used + 1 + wl > sizeof buf)) {
       rc = hs_scan(bt->db, buf, (unsigned)used, 0, sc, on_win_match, x);
       x->n_win = 0, used = 0;
     }
@@ -907,6 +909,10 @@ static hs_error_t batch_flush(hs_scratch_t *sc, scan_ctx_t *x, batch_t *bt) {
       x->n_win = 0;
       continue;
     }
+    /* a NUL between windows, which no window's pattern takes in: a match cannot
+     * run from one window into the next ("…7:8:9" + "6506…" is no address) */
+    if (x->n_win) buf[used++] = 0;
+    x->win_buf[x->n_win] = (uint32_t)used;
     memcpy(buf + used, x->text + bt->start[i], wl);
     used += wl;
     x->n_win++;

@@ -307,6 +307,17 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
   /* an XML element: <password>value</password> (the name's start is no
    * concern here: the callers pass its end, so look for the '>' and the end
    * tag's '<') */
+  /* <password name="db">value</password>: the attributes up to the tag's end */
+  if (i < n && t[i] == ' ') {
+    uint32_t b = p;
+    while (b > 0 && p - b < 64 && (isalnum((unsigned char)t[b - 1]) || t[b - 1] == '_' || t[b - 1] == '-'))
+      b--;
+    if (b > 0 && t[b - 1] == '<') {
+      uint32_t k = i;
+      while (k < n && k - i < 160 && t[k] != '>' && t[k] != '<' && t[k] != '\n') k++;
+      if (k < n && t[k] == '>' && t[k - 1] != '/') i = k;
+    }
+  }
   if (i < n && t[i] == '>' && i + 1 < n && t[i + 1] != '<') {
     uint32_t s = i + 1, k = s;
     while (k < n && t[k] != '<' && t[k] != '\n' && k - s < 256) k++;
@@ -321,12 +332,15 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
     }
     return SEP_NONE;
   }
+  if (i + 1 < n && t[i] == '\\' && t[i + 1] == '"') i++; /* JSON inside a string: \"password\": */
   if (i < n && (t[i] == '"' || t[i] == '\'' || t[i] == '`')) i++; /* "password": */
   if (i < n && t[i] == ']') i++;                                  /* ['password'] = */
   while (i < n && (t[i] == ' ' || t[i] == '\t')) i++;
   bool gap = i > p && (t[i - 1] == ' ' || t[i - 1] == '\t');
+  bool colon = i < n && t[i] == ':' && (i + 1 >= n || t[i + 1] != '=');
+  /* (a comparison with a literal gives the literal away too: pw != "x6s7d") */
   if (i + 1 < n && ((t[i] == ':' && t[i + 1] == '=') || (t[i] == '=' && t[i + 1] == '>') ||
-                    (t[i] == '=' && t[i + 1] == '=')))
+                    (t[i] == '=' && t[i + 1] == '=') || (t[i] == '!' && t[i + 1] == '=')))
     sep = SEP_ASSIGN, i += 2;
   else if (i < n && (t[i] == '=' || t[i] == ':'))
     sep = SEP_ASSIGN, i++;
@@ -337,6 +351,18 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
   else
     return SEP_NONE; /* glued to what closes the name: "`os.environ["KEY"]` and ..." */
   while (i < n && (t[i] == ' ' || t[i] == '\t')) i++;
+  /* a typed declaration: "password: String = \"x\"", "passwd: str = 'x'" */
+  if (sep == SEP_ASSIGN && colon) {
+    uint32_t k = i;
+    while (k < n && k - i < 40 && (isalnum((unsigned char)t[k]) || strchr("_.<>?[]", t[k]))) k++;
+    uint32_t q = k;
+    while (q < n && t[q] == ' ') q++;
+    if (k > i && q + 1 < n && t[q] == '=' && t[q + 1] != '=') {
+      q++;
+      while (q < n && t[q] == ' ') q++;
+      if (q < n && (t[q] == '"' || t[q] == '\'')) i = q;
+    }
+  }
   if (prose && sep != SEP_ASSIGN) {
     /* "password is X", "password attempt string revealed: 'X'", "password was set to X" */
     static const char *const fill[] = {"is", "was", "were", "are", "set", "to", "of", "attempt",
@@ -391,6 +417,14 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
     }
     if (best_e <= best_s) return SEP_NONE;
     *vs = best_s, *ve = best_e, *quoted = true;
+    return sep;
+  }
+  /* JSON inside a string: \"password\":\"value\" */
+  if (i + 2 < n && t[i] == '\\' && t[i + 1] == '"') {
+    uint32_t k = i + 2;
+    while (k + 1 < n && k - i < 256 && t[k] != '\n' && !(t[k] == '\\' && t[k + 1] == '"')) k++;
+    if (k + 1 >= n || t[k] != '\\' || k == i + 2) return SEP_NONE;
+    *vs = i + 2, *ve = k, *quoted = true;
     return sep;
   }
   /* Python's b'...' / r"..." / f"..." literals */
@@ -652,7 +686,7 @@ static bool far_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve
                                         "hoje", "vandaag", NULL};
   const char *t = c->text;
   uint32_t n = (uint32_t)c->len, i = p;
-  bool after_verb = false;
+  bool after_verb = false, said = false; /* said: after a verb, not only a label's ':' */
   if (p > 0 && (t[p - 1] == '.' || t[p - 1] == '?' || t[p - 1] == '!')) return false; /* "password." */
   for (int words = 0; words < 14 && i < n; words++) {
     while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == ',' || t[i] == ':')) i++;
@@ -663,6 +697,17 @@ static bool far_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve
     while (e > s && strchr(".,;:)!?", t[e - 1])) e--;
     bool verb = in_words(t + s, e - s, verbs);
     if (after_verb && !verb && !in_words(t + s, e - s, adverbs)) {
+      /* a quoted value is a literal however plain: "the password for user
+       * 'postgres' is 'admin'" (not a word about the password: 'required') */
+      static const char *const about[] = {"required", "optional", "empty", "blank", "hidden",
+                                          "masked", "invalid", "incorrect", "wrong", "correct",
+                                          "mandatory", "secret", NULL};
+      if (said && e - s >= 5 && (t[s] == '\'' || t[s] == '"' || t[s] == '`') && t[e - 1] == t[s] &&
+          !memchr(t + s + 1, t[s], e - s - 2) && !in_words(t + s + 1, e - s - 2, about) &&
+          !sl__is_placeholder(t + s + 1, e - s - 2)) {
+        *vs = s + 1, *ve = e - 1;
+        return true;
+      }
       /* the value keeps a '!' of its own, not a sentence's period or comma */
       uint32_t ve2 = i;
       while (ve2 > s && strchr(".,;:)", t[ve2 - 1])) ve2--;
@@ -670,6 +715,7 @@ static bool far_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve
       *vs = s, *ve = ve2;
       return true;
     }
+    said |= verb;
     if (verb || t[i - 1] == ':') after_verb = true; /* "... nueva: X", "mudou: agora é X" */
     else if (t[i - 1] == '.' || t[i - 1] == '?') return false; /* the sentence ended */
   }
@@ -700,6 +746,45 @@ static bool cjk_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve
     return true;
   }
   return false;
+}
+
+/* The assignment at is..ie is a line of a config file, where a bare word is a
+ * literal: an environment file's "DB_PASSWORD=whiteduke" (an upper-case name
+ * and '=' with no space), or an INI file's "password = open_sesame" a line or
+ * two after "user = aladdin". */
+static bool config_line(const sl__ctx_t *c, uint32_t is, uint32_t ie) {
+  const char *t = c->text;
+  bool upper = ie > is;
+  for (uint32_t k = is; k < ie; k++)
+    upper &= isupper((unsigned char)t[k]) || isdigit((unsigned char)t[k]) || t[k] == '_';
+  if (upper && ie + 1 < c->len && t[ie] == '=' && t[ie + 1] != ' ' && t[ie + 1] != '=') return true;
+  uint32_t ls = is; /* the key starts its line */
+  while (ls > 0 && (t[ls - 1] == ' ' || t[ls - 1] == '\t')) ls--;
+  if (ls > 0 && t[ls - 1] != '\n') return false;
+  static const char *const users[] = {"user", "username", "login", "user_name", "uid", NULL};
+  for (int back = 0; back < 3 && ls > 0; back++) { /* the lines before it */
+    uint32_t e = ls - 1, b = e;
+    while (b > 0 && t[b - 1] != '\n') b--;
+    while (b < e && (t[b] == ' ' || t[b] == '\t')) b++;
+    uint32_t k = b;
+    while (k < e && (isalnum((unsigned char)t[k]) || t[k] == '_')) k++;
+    uint32_t q = k;
+    while (q < e && t[q] == ' ') q++;
+    if (k > b && q < e && t[q] == '=' && in_words(t + b, k - b, users)) return true;
+    ls = b;
+    while (ls > 0 && t[ls - 1] != '\n') ls--;
+  }
+  return false;
+}
+
+/* An upper-case name (an environment variable's): "MYSQLPASS", "DB_PASS". */
+static bool upper_ident(const char *s, size_t n) {
+  size_t up = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (islower((unsigned char)s[i])) return false;
+    up += isupper((unsigned char)s[i]) != 0;
+  }
+  return up >= 4;
 }
 
 static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
@@ -735,8 +820,8 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
     for (const char *const *d = to_upstream; *d; d++)
       if (il == strlen(*d) && !strncasecmp(t + is, *d, il)) return;
     if (il >= 4 && !strncasecmp(t + ie - 4, "pass", 4) && il > 4 && isalpha((unsigned char)t[ie - 5]) &&
-        !(il == 11 && !strncasecmp(t + is, "requirepass", 11)))
-      return; /* "bypass", "compass"; Redis's requirepass is one */
+        !(il == 11 && !strncasecmp(t + is, "requirepass", 11)) && !upper_ident(t + is, il))
+      return; /* "bypass", "compass"; Redis's requirepass and MYSQLPASS are ones */
   }
   /* "${DB_PASSWORD:?set it in .env}", "$(PASSWORD)": a variable read, not set */
   bool read = is >= 1 && (t[is - 1] == '$' ||
@@ -759,6 +844,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   const char *v = t + vs;
   size_t n = ve - vs;
   if (n < 3 || sl__is_placeholder(v, n)) return;
+  if (quoted && n < 4 && pw) return; /* password = "abc": a stand-in, not a password */
   /* a prompt, not a value: readPassword("Password: "); string building, not a
    * value: "... password='" + password + "'" */
   if (quoted && n >= 2 && (v[n - 1] == ':' || (v[n - 1] == ' ' && v[n - 2] == ':'))) return;
@@ -772,7 +858,8 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
     /* a path after the word, not assigned: "-field=password secret/prod/db" */
     if (sep != SEP_ASSIGN && memchr(v, '/', n) && path_like(v, n)) return;
     if (code_expr(v, n)) return;
-    if (identifier_like(v, n)) return; /* password = getPassword, password: String */
+    bool config = sep == SEP_ASSIGN && config_line(c, is, ie);
+    if (!config && identifier_like(v, n)) return; /* password = getPassword, password: String */
     if (sep != SEP_ASSIGN && n < 6) return;
     if (sep == SEP_ARGS) return;
   } else if (sep == SEP_SPACE || sep == SEP_PROSE) {

@@ -242,6 +242,17 @@ void placeholder_init(void) {
   }
 }
 
+/* A Python %-format field, "%(name)s" (not any "%(": Django's generated keys
+ * hold such bytes: "django-insecure-…!%(^+=…"). */
+static bool py_format_field(const char *s, size_t n) {
+  for (const char *p = s; (p = sl__find(p, n - (size_t)(p - s), "%(", 2)) != NULL; p += 2) {
+    size_t i = (size_t)(p - s) + 2, k = i;
+    while (k < n && (isalnum((unsigned char)s[k]) || s[k] == '_')) k++;
+    if (k > i && k + 1 < n && s[k] == ')' && isalpha((unsigned char)s[k + 1])) return true;
+  }
+  return false;
+}
+
 bool sl__is_placeholder(const char *s, size_t n) {
   /* strip quotes */
   while (n && (*s == '"' || *s == '\'' || *s == '`')) s++, n--;
@@ -255,7 +266,7 @@ bool sl__is_placeholder(const char *s, size_t n) {
   n = sl__lower_copy(s, n, low, sizeof low);
   s = low;
   if (memchr(s, '{', n) && ci_contains(s, n, "{{")) return true;
-  if (memchr(s, '(', n) && ci_contains(s, n, "%(")) return true;
+  if (memchr(s, '(', n) && py_format_field(s, n)) return true;
   if (memchr(s, '$', n) && ci_contains(s, n, "${")) return true;
   if (n >= 6 && memchr(s, 'v', n) && (ci_contains(s, n, "process.env") || ci_contains(s, n, "os.environ") ||
                  ci_contains(s, n, "getenv")))

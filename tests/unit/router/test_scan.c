@@ -56,9 +56,11 @@ static const ref_t refs[] = {
      "född|födelsedatum|fødselsdato|date_of_birth|birth_date|naissance|doğum tarihi|dogum tarihi|"
      "syntymäaika|syntymaaika)\\b|дата народження|Дата народження|дата рождения|Дата рождения|"
      "ημερομηνία γέννησης|Ημερομηνία γέννησης|γεννήθηκε|Γεννήθηκε|родился|родилась|народився|"
-     "народилася", R_SOM, NULL, 0},
+     "народилася|生年月日|出生日期|出生年月日|생년월일|تاريخ الميلاد|जन्म तिथि|जन्मतिथि|"
+     "ngày sinh|Ngày sinh|tanggal lahir|Tanggal lahir", R_SOM, NULL, 0},
     {SL_P_CUE_PASSPORT, CI,
-     "\\b(?:passport|reisepass|passeport|pasaporte|passaporto|paszport|paspoort|passnummer)", R_SOM,
+     "\\b(?:passport|reisepass|passeport|pasaporte|passaporto|paszport|paspoort|passnummer)|"
+     "护照|護照|旅券|パスポート|여권|جواز السفر|رقم الجواز|hộ chiếu|pasaport", R_SOM,
      NULL, 0},
     {SL_P_CUE_SSN, CI, "\\b(?:ssn|ss#|social\\s{1,3}security)", R_SOM, NULL, 0},
     {SL_P_CUE_DL, 0,
@@ -84,8 +86,9 @@ static const ref_t refs[] = {
      "insurance)|id\\s{1,3}(?:number|no\\b|card)|aadhaa?r|voter\\s{1,3}id|personal\\s{1,3}(?:id|"
      "identification|number)|identity\\s{1,3}(?:card|number|document)|citizen\\s{1,3}id|"
      "social\\s{1,3}insurance))|\\b(?:TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|"
-     "CURP|RFC|TFN|NRIC|CNP|PPSN|TCKN|HETU|NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG)\\b|"
-     "ΑΜΚΑ|ΑΦΜ|ИНН|СНИЛС|РНОКПП|"
+     "CURP|RFC|TFN|NRIC|CNP|PPSN|TCKN|HETU|NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG|NIK|CCCD)\\b|"
+     "ΑΜΚΑ|ΑΦΜ|ИНН|СНИЛС|РНОКПП|身份证|公民身份号码|マイナンバー|個人番号|주민등록번호|"
+     "الرقم القومي|رقم الهوية|الهوية الوطنية|आधार|căn cước|"
      "\\bNI\\s{1,3}(?:number|no\\b)|(?i:\\b(?:codice fiscale|steuernummer|steuer-id|"
      "steueridentifikationsnummer|sozialversicherungsnummer|ausweisnummer|personalausweisnummer|"
      "sécurité sociale|securite sociale|kimlik|henkilötunnus|henkilotunnus|personnummer|"
@@ -108,7 +111,7 @@ static const ref_t refs[] = {
      "[pst]k\\.eyJ|ATATT|lin_api_|pscale_(?:tkn|pw|oauth)_|glc_|figd_|ntn_|nfp_|pat-na1-|"
      "ops_|AKCp|xoxe\\.|sntrys_|PMAK-|fo1_|key-|api_|da2-|r8_|gsk_|xai-|pplx-|sk_|rk_|"
      "AC|SK|dapi|re_|lsv2_(?:pt|sk)_|nvapi-|csk-|fw_|aio_|ak_|ai_|"
-     "access_token\\$(?:production|sandbox)\\$)", R_SOM, NULL, 0},
+     "access_token\\$(?:production|sandbox)\\$|NR(?:AK|AA|II|JS|RA|SP)-|oy2|akab-|LTAI)", R_SOM, NULL, 0},
     {SL_P_PRIVKEY, 0, "PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File-\\d", R_SOM, NULL, 0},
     {SL_P_PRIVKEY_B64, 0, "LS0tLS1CRUdJTi", R_FIXED, NULL, 14},
     {SL_P_JWT, 0, "\\beyJ", R_FIXED, NULL, 3},
@@ -118,12 +121,12 @@ static const ref_t refs[] = {
      "\\$(?:1|2[abxy]?|5|6|y|7|apr1|argon2(?:id|i|d)|pbkdf2(?:-sha\\d+)?|scrypt|sha1|md5)\\$|"
      "\\{(?:SSHA|SHA|SMD5|CRYPT|SSHA256|SSHA512)\\}", R_SOM, NULL, 0},
     {SL_P_PW_CUE, CI,
-     "pass(?:w(?:or)?d|phrase|code)?|pwd|pw\\b|\\bpin\\b|credentials?|\\blog(?:in|on)\\b|passwort|"
+     "pass(?:w(?:or)?d|phrase|code)?|pwd|psk|pw\\b|\\bpin\\b|credentials?|\\blog(?:in|on)\\b|passwort|"
      "kennwort|mot de passe|mot_de_passe|motdepasse|contraseña|contrasena|senha|hasło|haslo|"
      "wachtwoord|lösenord|losenord|salasana|şifre|sifre|passord|adgangskode|heslo|jelszó|jelszo|"
      "lozinka|пароль|\\bclave\\b|パスワード|비밀번호|密码|密碼", R_SOM, NULL, 0},
     {SL_P_KEY_CUE, CI,
-     "api[_\\-. ]?key|secret|token|auth|access[_\\-]?key|\\bkey\\b|_key|key_|\\b(?:clé api|clé d'api|"
+     "api[_\\-. ]?key|secret|token|auth|access[_\\-]?key|\\bkey\\b|_key|key_|postmark|_api|\\b(?:clé api|clé d'api|"
      "cle api|clef api|chiave api|api-schlüssel|api-schluessel|api-sleutel|klucz api|clave de api|"
      "chave de api|chave api)\\b", R_SOM, NULL, 0},
     {SL_P_CRYPTO_BTC, 0, "\\b(?:bc1[ac-hj-np-z02-9]{25,71}|[13][a-km-zA-HJ-NP-Z1-9]{25,34})\\b", R_BACK,
@@ -257,6 +260,9 @@ static const char *const frags[] = {
     "12th of March 2021", "1 May 2023", "3rd   of   december, 1988", "Dec 2024", "May 32 20245", "born 4 July 1976",
     "\"type\": \"service_account\"", "\"type\"   :\"service_account\"", "\"type\"    : \"service_account\"",
     "\"private_key_id\" :", "\"private_key_id\"x", "\"service_account\"",
+    /* labels in other scripts, and the eighth session's literals */
+    "生年月日：", "생년월일", "تاريخ الميلاد", "身份证号码", "الرقم القومي", "护照号码", "NIK", "CCCD",
+    "psk=", "wpa_psk", "akab-", "LTAI", "MAILCHIMP_API=", "use_api", "postmark:", "NRAK-", "NRAA-", "oy2", "boy2",
     "abc8Q~ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "x1Q~abcdefghijklmnopqrstuvwxyz01234", "Q~", "ab9Q~",
     " ", "  ", "\n", "\t", "_", "-", ".", ",", ":", "'", "\"", "(", ")", "/", "#", "x", "Z", "9", "\xc3\xa9",
     /* the cue words added for other languages and forms */

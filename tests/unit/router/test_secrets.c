@@ -13,6 +13,20 @@ static void providers(void **s) {
   EXPECT("key=AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe&q=1", "API_KEY", "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe");
   EXPECT("new BraintreeGateway(\"access_token$production$r7200s5ky4picw68$3c3d7220eee3a9341dc8e50cefec49b8\");",
          "API_KEY", "access_token$production$r7200s5ky4picw68$3c3d7220eee3a9341dc8e50cefec49b8");
+  /* New Relic keys, NuGet API keys, a Postmark server token (a UUID under its name) */
+  EXPECT("admin_access:NRAA-4780f48c47df5882dbec3fd82c7", "API_KEY", "NRAA-4780f48c47df5882dbec3fd82c7");
+  EXPECT("dotnet nuget push x.nupkg --api-key oy2kq4hxhh3tpm6avdpbvwvbfyq7uq4ujkl2uxmsoyk2ha -s s",
+         "API_KEY", "oy2kq4hxhh3tpm6avdpbvwvbfyq7uq4ujkl2uxmsoyk2ha");
+  EXPECT("postmark: \"0b9a1c3e-5d2f-4e8a-9c71-2f6d8e4b3a10\"", "API_KEY", "0b9a1c3e-5d2f-4e8a-9c71-2f6d8e4b3a10");
+  REJECT("the boy2 went home", "API_KEY");
+  /* Django's generated key (its "%(" is no format field); a key under NAME_API */
+  EXPECT("SECRET_KEY = 'django-insecure-_k3v!%(^+=pq@zu@v9-x7ulhb8s3!w&39w4+n3*k'", "API_KEY",
+         "django-insecure-_k3v!%(^+=pq@zu@v9-x7ulhb8s3!w&39w4+n3*k");
+  EXPECT("MAILCHIMP_API='5e2c8f0a7b9d41c3a6f28e0b1d7c9a43-us13'", "API_KEY", "5e2c8f0a7b9d41c3a6f28e0b1d7c9a43-us13");
+  REJECT("use_api = True", "API_KEY");
+  /* Akamai client tokens, Alibaba AccessKey IDs */
+  EXPECT("client_token: akab-q7xk2m4n9p3r5t8v-w2y4a6c8e0g3j5l7", "API_KEY", "akab-q7xk2m4n9p3r5t8v-w2y4a6c8e0g3j5l7");
+  EXPECT("AccessKeyId: LTAI5tQw8Zr3Lk9XyB2m", "API_KEY", "LTAI5tQw8Zr3Lk9XyB2m");
 }
 
 static void cloud(void **s) {
@@ -146,6 +160,26 @@ static void passwords(void **s) {
   /* a Wi-Fi network's pre-shared key; a default pair in a URL is still one */
   EXPECT("network={\n    ssid=\"Lager\"\n    psk=\"Kettensaege!Blau7731\"\n}", "PASSWORD", "Kettensaege!Blau7731");
   EXPECT("mongodb://admin:admin@db.internal:27017", "PASSWORD", "admin");
+  /* a bare word in a config file; a quoted word after "is" in prose */
+  EXPECT("REACT_APP_AUTH_PASSWORD=whiteduke", "PASSWORD", "whiteduke");
+  EXPECT("[db]\nuser = aladdin\npassword = open_sesame\n", "PASSWORD", "open_sesame");
+  REJECT("password = user_input", "PASSWORD");
+  REJECT("PASSWORD = password", "PASSWORD");
+  EXPECT("The default password for the user \"app-user\" is \"tulip\".", "PASSWORD", "tulip");
+  REJECT("the password field is 'required'", "PASSWORD");
+  REJECT("let q = [kSecClass: kSecClassGenericPassword, kSecAttrAccount as String: \"session\"]", "PASSWORD");
+  /* upper-case names ending in PASS, typed declarations, comparisons, XML with
+   * attributes, JSON inside a string; three letters are a stand-in */
+  EXPECT("MYSQLPASS: Ke7shQ0ENPvBlW_EdEose0", "PASSWORD", "Ke7shQ0ENPvBlW_EdEose0");
+  EXPECT("val password: String = \"exord13Paw64\"", "PASSWORD", "exord13Paw64");
+  EXPECT("def connect(passwd: str = \"cq2tPr1a2\"):", "PASSWORD", "cq2tPr1a2");
+  EXPECT("if pwd != \"x6s7djtEa\":", "PASSWORD", "x6s7djtEa");
+  EXPECT("<password name=\"db\">cackle!</password>", "PASSWORD", "cackle!");
+  EXPECT("{\"a\": \"{\\\"db-password\\\":\\\"Axt4T0eO0lm9sS==\\\"}\"}", "PASSWORD", "Axt4T0eO0lm9sS==");
+  REJECT("password = \"abc\"", "PASSWORD");
+  REJECT("if (password != null) return;", "PASSWORD");
+  REJECT("password: String", "PASSWORD");
+  REJECT("the compass: north", "PASSWORD");
 }
 
 static void placeholders_are_not_secrets(void **s) {
