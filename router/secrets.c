@@ -777,6 +777,24 @@ static bool config_line(const sl__ctx_t *c, uint32_t is, uint32_t ie) {
   return false;
 }
 
+/* The password word at `is` is the second half of a pair's label: "id/pw",
+ * "User/Password", "login / pass". */
+static bool pair_label(const char *t, uint32_t is) {
+  static const char *const users[] = {"id", "user", "username", "login", "account", "usr", "uid",
+                                      NULL};
+  uint32_t k = is;
+  while (k > 0 && is - k < 2 && t[k - 1] == ' ') k--;
+  if (k == 0 || t[k - 1] != '/') return false;
+  k--;
+  while (k > 0 && t[k - 1] == ' ') k--;
+  uint32_t e = k;
+  while (k > 0 && e - k < 12 && isalpha((unsigned char)t[k - 1])) k--;
+  if (k > 0 && (isalnum((unsigned char)t[k - 1]) || t[k - 1] == '_')) return false;
+  for (const char *const *w = users; *w; w++)
+    if (e - k == strlen(*w) && !strncasecmp(t + k, *w, e - k)) return true;
+  return false;
+}
+
 /* An upper-case name (an environment variable's): "MYSQLPASS", "DB_PASS". */
 static bool upper_ident(const char *s, size_t n) {
   size_t up = 0;
@@ -803,6 +821,13 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
             ident_has(&id, "passphrase") || ident_has(&id, "passcode") || foreign_pw(c, h);
   bool cred = ident_has(&id, "credential");
   size_t il = ie - is;
+  if ((pw || il == 2 || il == 4) && pair_label(t, is)) {
+    /* "id/pw master/IhqSb1Gg", "ID/PWD-master/…", "User/Password: db / …" */
+    uint32_t k = ie;
+    while (k < c->len && k - ie < 3 && strchr(" :-=>(", t[k])) k++;
+    login_pair(c, k);
+    return;
+  }
   if ((il == 5 && (!strncasecmp(t + is, "login", 5) || !strncasecmp(t + is, "logon", 5))) ||
       (il > 6 && t[ie - 6] == '.' && !strncmp(t + ie - 5, "login", 5) && ie < c->len && t[ie] == '(')) {
     login_pair(c, ie); /* "login: alice / x", "server.login(\"bot\", \"x\")" */

@@ -124,7 +124,7 @@ static const ref_t refs[] = {
      "pass(?:w(?:or)?d|phrase|code)?|pwd|psk|pw\\b|\\bpin\\b|credentials?|\\blog(?:in|on)\\b|passwort|"
      "kennwort|mot de passe|mot_de_passe|motdepasse|contraseña|contrasena|senha|hasło|haslo|"
      "wachtwoord|lösenord|losenord|salasana|şifre|sifre|passord|adgangskode|heslo|jelszó|jelszo|"
-     "lozinka|пароль|\\bclave\\b|パスワード|비밀번호|密码|密碼", R_SOM, NULL, 0},
+     "lozinka|пароль|\\bclave\\b|パスワード|비밀번호|비번|패스워드|密码|密碼", R_SOM, NULL, 0},
     {SL_P_KEY_CUE, CI,
      "api[_\\-. ]?key|secret|token|auth|access[_\\-]?key|\\bkey\\b|_key|key_|postmark|_api|\\b(?:clé api|clé d'api|"
      "cle api|clef api|chiave api|api-schlüssel|api-schluessel|api-sleutel|klucz api|clave de api|"
@@ -262,7 +262,7 @@ static const char *const frags[] = {
     "\"private_key_id\" :", "\"private_key_id\"x", "\"service_account\"",
     /* labels in other scripts, and the eighth session's literals */
     "生年月日：", "생년월일", "تاريخ الميلاد", "身份证号码", "الرقم القومي", "护照号码", "NIK", "CCCD",
-    "psk=", "wpa_psk", "akab-", "LTAI", "MAILCHIMP_API=", "use_api", "postmark:", "NRAK-", "NRAA-", "oy2", "boy2",
+    "psk=", "wpa_psk", "비번:", "패스워드", "id/pw", "akab-", "LTAI", "MAILCHIMP_API=", "use_api", "postmark:", "NRAK-", "NRAA-", "oy2", "boy2",
     "abc8Q~ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "x1Q~abcdefghijklmnopqrstuvwxyz01234", "Q~", "ab9Q~",
     " ", "  ", "\n", "\t", "_", "-", ".", ",", ":", "'", "\"", "(", ")", "/", "#", "x", "Z", "9", "\xc3\xa9",
     /* the cue words added for other languages and forms */

@@ -180,6 +180,11 @@ static void passwords(void **s) {
   REJECT("if (password != null) return;", "PASSWORD");
   REJECT("password: String", "PASSWORD");
   REJECT("the compass: north", "PASSWORD");
+  /* a pair after an "id/pw" label; the word in Korean, shortened */
+  EXPECT("id/pw master/IhqSb1Gg", "PASSWORD", "IhqSb1Gg");
+  EXPECT("User/Password: db / db23#2", "PASSWORD", "db23#2");
+  REJECT("the id/pw fields are required", "PASSWORD");
+  EXPECT("비번:Prl23Db#@", "PASSWORD", "Prl23Db#@");
 }
 
 static void placeholders_are_not_secrets(void **s) {
