@@ -12,19 +12,19 @@ export SLUICE_SHARED=${SLUICE_SHARED:-$(cd .. && pwd)/shared}
 cmake --build "$BUILD" -j "${JOBS:-2}" --target bench_router sluice >/dev/null
 echo "== router benchmark ($BUILD, eval data in $SLUICE_SHARED)"
 "$BUILD/tests/bench_router" "$@"
-# the project-written sets (tests/eval/README.md): sensitivity figures only
-for f in tests/eval/sensitivity.*.jsonl; do
-  [ -f "$f" ] || continue
-  echo
-  echo "== project-written set $f (see tests/eval/README.md)"
-  "$BUILD/tests/bench_router" --eval-only --sens "$f" | sed -n '/^== sensitivity/,/^$/p' | sed '1d'
-done
-for f in tests/eval/difficulty.*.jsonl; do
-  [ -f "$f" ] || continue
-  echo
-  echo "== project-written difficulty set $f (see tests/eval/README.md)"
-  "$BUILD/tests/bench_router" --eval-only --diff "$f" | sed -n '/^== difficulty/,$p' | sed '1d'
-done
+# the project-written sets (tests/eval/README.md): each file's section of the
+# bench's output (KIND sensitivity|difficulty, FLAG --sens|--diff)
+project_sets() {
+  local kind=$1 flag=$2 f
+  for f in tests/eval/$kind.*.jsonl; do
+    [ -f "$f" ] || continue
+    echo
+    echo "== project-written $kind set $f (see tests/eval/README.md)"
+    "$BUILD/tests/bench_router" --eval-only "$flag" "$f" | sed -n "/^== $kind/,/^\$/p" | sed '1d'
+  done
+}
+project_sets sensitivity --sens
+project_sets difficulty --diff
 if [ -x "$BUILD/sluice" ] && [ -f "$SLUICE_SHARED/eval/difficulty.dev.jsonl" ]; then
   echo
   echo "== sluice train-router on the committed model's data (dev + difficulty.extra1/2;"

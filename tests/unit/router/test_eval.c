@@ -38,13 +38,18 @@ static int score(const char *path, double min_p, double min_r) {
   return 1;
 }
 
+/* The path of tests/eval/<name> (this file is tests/unit/router/test_eval.c). */
+static const char *eval_path(char *buf, size_t cap, const char *name) {
+  snprintf(buf, cap, "%s", __FILE__);
+  char *cut = strstr(buf, "/unit/router/test_eval.c");
+  assert_non_null(cut);
+  snprintf(cut, cap - (size_t)(cut - buf), "/eval/%s", name);
+  return buf;
+}
+
 static void project_sets(void **s) {
   (void)s;
-  /* this file is tests/unit/router/test_eval.c: the sets are in tests/eval/ */
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s", __FILE__);
-  char *cut = strstr(dir, "/unit/router/test_eval.c");
-  assert_non_null(cut);
+  char dir[4096], name[64];
   /* extra1-7 and extra9-19 mix every kind of item and are held to the target; extra8 holds
    * person names and only names, against capitalised words that are not (firms,
    * places, storms, products): a floor a little under what it scores now */
@@ -59,8 +64,8 @@ static void project_sets(void **s) {
               {16, 0.95, 0.97}, {17, 0.95, 0.97}, {18, 0.95, 0.97},
               {19, 0.95, 0.97}};
   for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
-    snprintf(cut, sizeof dir - (size_t)(cut - dir), "/eval/sensitivity.extra%d.jsonl", sets[i].k);
-    assert_int_equal(score(dir, sets[i].min_p, sets[i].min_r), 1);
+    snprintf(name, sizeof name, "sensitivity.extra%d.jsonl", sets[i].k);
+    assert_int_equal(score(eval_path(dir, sizeof dir, name), sets[i].min_p, sets[i].min_r), 1);
   }
 }
 
@@ -113,13 +118,10 @@ static int score_difficulty(const char *path) {
 
 static void difficulty_sets(void **s) {
   (void)s;
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s", __FILE__);
-  char *cut = strstr(dir, "/unit/router/test_eval.c");
-  assert_non_null(cut);
+  char dir[4096], name[64];
   for (int k = 1; k <= 3; k++) {
-    snprintf(cut, sizeof dir - (size_t)(cut - dir), "/eval/difficulty.extra%d.jsonl", k);
-    assert_int_equal(score_difficulty(dir), 1);
+    snprintf(name, sizeof name, "difficulty.extra%d.jsonl", k);
+    assert_int_equal(score_difficulty(eval_path(dir, sizeof dir, name)), 1);
   }
   const char *shared = getenv("SLUICE_SHARED");
   if (!shared) return;
