@@ -497,6 +497,27 @@ static bool weekday_before_number(const char *text, const sl__toks_t *T, size_t 
          (i > 0 && !T->v[i].nl_before && in_list(text, &T->v[i - 1], days));
 }
 
+/* What people do, right after a name that opens a sentence ("Chamari
+ * Wickramasinghe led the training"): verbs a place, a product or a firm rarely
+ * takes. */
+static const char *const person_acts[] = {
+    "said", "told", "asked", "called", "wrote", "emailed", "replied", "requested", "thanked",
+    "presented", "chaired", "led", "signed", "reviewed", "approved", "submitted", "reported",
+    "confirmed", "mentioned", "explained", "agreed", "decided", "suggested", "noted", "accepted",
+    "declined", "resigned", "complained", "promised", "apologised", "apologized", "volunteered",
+    "thinks", "thought", "wants", "wanted", "prefers", "booked", "paid", "attended", "finished",
+    "flagged", "forwarded", "organised", "organized", "hosted", "interviewed", "recommended",
+    "messaged", "texted", "phoned", "visited", "retired", NULL};
+
+/* Every word of the run is a gazetteer name or a word in no English list. */
+static bool names_or_foreign(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t i, size_t j) {
+  for (size_t k = i; k < j; k++) {
+    unsigned f = sl__tok_flags(g, text, &T->v[k]);
+    if (!namey(f) && !foreign_word(text, &T->v[k], f)) return false;
+  }
+  return true;
+}
+
 static bool all_foreign(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t i, size_t j) {
   for (size_t k = i; k < j; k++)
     if (!foreign_word(text, &T->v[k], sl__tok_flags(g, text, &T->v[k]))) return false;
@@ -763,6 +784,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         else if (words >= 1 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
                  foreign_run(c, g, T, i, j))
           accept = true; /* "Giorgos Papadakis, date of birth ...", "Parisa Moradi's mobile" */
+        else if (words >= 2 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
+                 j < T->n && !T->v[j].nl_before && !T->v[j].punct_before && !(T->v[j].caps & 1) &&
+                 in_list(text, &T->v[j], person_acts) && names_or_foreign(g, text, T, i, j) &&
+                 !nouns_capitalised(text, T, &german))
+          accept = true; /* a name, then what a person did: "Amélie Duchêne requested …" */
         else if (words == 1 && j - i > 1 && initial(text, t) && !common_word &&
                  (namey(fl) || (!fl && !sentence_start(T, i) &&
                                 !sl__lexicon_has(text + T->v[j - 1].s, T->v[j - 1].e - T->v[j - 1].s))))

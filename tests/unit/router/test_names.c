@@ -80,6 +80,9 @@ static void persons(void **s) {
   EXPECT("Please ask John Smith today", "PERSON", "John Smith");
   EXPECT("{\"name\": \"John Smith\", \"x\": 1}", "PERSON", "John Smith");
   EXPECT("{\"first_name\": \"Ngozi\", \"last_name\": \"Eze\"}", "PERSON", "Ngozi");
+  /* a name that opens a sentence, then what a person did */
+  EXPECT("Chamari Wickramasinghe led the training for the new staff.", "PERSON", "Chamari Wickramasinghe");
+  EXPECT("Lindiwe Dlamini-Mokoena presented the budget.", "PERSON", "Lindiwe Dlamini-Mokoena");
 }
 
 static void not_persons(void **s) {
@@ -182,6 +185,8 @@ static void not_persons(void **s) {
   REJECT("the Final Act was signed nine days earlier", "PERSON");
   REJECT("Wed: sunny intervals | Thu: cloudy, 12°C", "PERSON");
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));
+  REJECT("Quarterly Results presented a mixed picture.", "PERSON");
+  REJECT("Deutsche Telekom reported losses in the third quarter.", "PERSON");
 }
 
 static void addresses(void **s) {
