@@ -211,6 +211,10 @@ static const char *const to_person[] = {"tell", "ask", "call", "email", "text", 
 /* The verbs of to_person that take a person only (one calls or texts a firm too). */
 static const char *const asked_person[] = {"tell", "ask", "thank", "remind", "invite", "meet",
                                            "notify", "inform", NULL};
+/* Before "with"/"to" and a name the lexicon does not know: someone spoken with
+ * (not "according to", "a meeting with": sources and firms follow those). */
+static const char *const spoken_with[] = {"speaking", "spoke", "spoken", "talked", "talking",
+                                          "conversation", "chatted", NULL};
 /* After a name the lexicon does not know: "Thao Dang has spent twelve years". */
 static const char *const person_states[] = {"has", "had", "is", "was", "leads", "works", "lives",
                                             "joined", "spent", "holds", "owns", "will", NULL};
@@ -811,6 +815,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           else if (!f && foreign_word(text, t, f) && i > 0 && !t->nl_before && !t->punct_before &&
                    in_list(text, &T->v[i - 1], asked_person))
             accept = true; /* said to: "Ask Dimitra whether the venue ..." */
+          else if (!f && foreign_word(text, t, f) && i > 1 && !t->nl_before && !t->punct_before &&
+                   !T->v[i - 1].punct_before && in_list(text, &T->v[i - 1], to_whom) &&
+                   in_list(text, &T->v[i - 2], spoken_with))
+            accept = true; /* "you're speaking with Dawit", "a conversation with Yevgeny" */
           else if (first && i + 1 < T->n && T->v[i + 1].punct_before == ':')
             accept = true; /* "Alexander: ..." */
           else if (!f && sentence_start(T, i) && i + 2 < T->n && T->v[i + 1].kind == SL_TK_WORD &&

@@ -123,6 +123,7 @@ static const pat_t pats[] = {
     {SL_P_CUE_NAME2, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_NAME1, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_ADDR, 0, NULL, ST_LIT, NULL, 0},
+    {SL_P_CONNECT, 0, NULL, ST_LIT, NULL, 0},
 };
 
 /* The literal patterns: alternatives joined by '|', each compiled as a plain
@@ -346,6 +347,8 @@ static const litset_t litsets[] = {
     {SL_P_PW_CUE, 1, B_L | B_R, P_NONE, "clave", NULL},
     {SL_P_PW_CUE, 1, B_R, P_NONE, "pw", NULL},
     {SL_P_PW_CUE, 1, B_L | B_R, P_NONE, "pin|login|logon", NULL},
+    /* a database connection's call: connect("dsn", "user", "secret") */
+    {SL_P_CONNECT, 1, B_L, P_NONE, "connect(|getconnection(|new pdo(|mysqli_connect(", NULL},
     /* api[_\-. ]?key|secret|token|auth|access[_\-]?key|\bkey\b|_key|key_ */
     {SL_P_KEY_CUE, 1, 0, P_NONE,
      "apikey|api_key|api-key|api.key|api key|secret|token|auth|accesskey|access_key|access-key|"

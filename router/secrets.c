@@ -795,6 +795,68 @@ static bool pair_label(const char *t, uint32_t is) {
   return false;
 }
 
+/* A database connection's call, the '(' at p: connect("dsn", "user",
+ * "P3rl!nv-Rpt#55", {...}), getConnection(URL, "svc", "…"), new PDO($dsn, 'u',
+ * '…', [...]): the first literal from the third argument on (a host or DSN
+ * and a user come first) that looks like a password on its own (a letter, a
+ * digit, and a symbol or both cases). */
+static void connect_call(sl__ctx_t *c, uint32_t p) {
+  const char *t = c->text;
+  uint32_t n = (uint32_t)c->len, i = p + 1;
+  int depth = 0;
+  for (int arg = 0; arg < 8 && i < n; arg++) {
+    while (i < n && (t[i] == ' ' || t[i] == '\n' || t[i] == '\t')) i++;
+    if (i >= n || t[i] == ')') return;
+    if (arg >= 2 && (t[i] == '"' || t[i] == '\'')) {
+      uint32_t s, e, next = quoted_at(t, n, i, &s, &e);
+      if (!next) return;
+      if (strong_value(t + s, e - s) && !sl__is_placeholder(t + s, e - s)) {
+        add_secret(c, s, e, SL_ET_PASSWORD, "connection_call", 70, true);
+        return;
+      }
+    }
+    /* on to the next argument at this depth */
+    for (; i < n && i - p < 512; i++) {
+      char ch = t[i];
+      if (ch == '"' || ch == '\'') {
+        uint32_t s, e, next = quoted_at(t, n, i, &s, &e);
+        if (!next) return;
+        i = next - 1;
+      } else if (ch == '(' || ch == '[' || ch == '{') depth++;
+      else if (ch == ')' || ch == ']' || ch == '}') {
+        if (depth == 0) return;
+        depth--;
+      } else if (ch == ',' && depth == 0) break;
+    }
+    if (i >= n || t[i] != ',') return;
+    i++;
+  }
+}
+
+/* An attribute's or option's name (lower-case letters, '-', '_'), unlike the
+ * base64 before a '=' of padding ("dDFvKyVKQnNN…Vo="). */
+static bool attr_name(const char *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!islower((unsigned char)v[i]) && v[i] != '-' && v[i] != '_') return false;
+  return n > 0;
+}
+
+/* A name in quotes: UPPER_SNAKE ("NEXUS_PASS"), or a snake_case name with the
+ * word in it ("app_password"). */
+static bool var_name(const char *v, size_t n) {
+  bool under = false, upper = true, lower = true;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)v[i];
+    if (ch == '_') under = true;
+    else if (isupper(ch)) lower = false;
+    else if (islower(ch)) upper = false;
+    else return false;
+  }
+  if (!under) return false;
+  return upper || (lower && (sl__find(v, n, "pass", 4) || sl__find(v, n, "pwd", 3) ||
+                             sl__find(v, n, "secret", 6) || sl__find(v, n, "token", 5)));
+}
+
 /* An upper-case name (an environment variable's): "MYSQLPASS", "DB_PASS". */
 static bool upper_ident(const char *s, size_t n) {
   size_t up = 0;
@@ -870,6 +932,9 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   size_t n = ve - vs;
   if (n < 3 || sl__is_placeholder(v, n)) return;
   if (quoted && n < 4 && pw) return; /* password = "abc": a stand-in, not a password */
+  /* a variable's name, not its value: passwordVariable: 'NEXUS_PASS', :'app_password' */
+  if (ident_has(&id, "variable") || ident_has(&id, "credentialsid") || (quoted && var_name(v, n)))
+    return;
   /* a prompt, not a value: readPassword("Password: "); string building, not a
    * value: "... password='" + password + "'" */
   if (quoted && n >= 2 && (v[n - 1] == ':' || (v[n - 1] == ' ' && v[n - 2] == ':'))) return;
@@ -879,6 +944,8 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   if (quoted && (v[0] == ' ' || memchr(v, '`', n))) return;
   if (!quoted) {
     if (v[n - 1] == ':') return; /* a label: "Password requirements:" */
+    if (v[n - 1] == '=' && attr_name(v, n - 1)) return; /* type="password" minlength=: the next attribute */
+    if (v[0] == '&' && n > 1 && isalpha((unsigned char)v[1])) return; /* a type: password: &str */
     if (v[0] == '!') return;        /* a YAML tag: "my_db_password: !vault |" */
     /* a path after the word, not assigned: "-field=password secret/prod/db" */
     if (sep != SEP_ASSIGN && memchr(v, '/', n) && path_like(v, n)) return;
@@ -925,6 +992,8 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   if (ident_has(&id, "tokeniz") || ident_has(&id, "max_token")) return;
   /* an idempotency key names a request, not a credential */
   if (ident_has(&id, "idempoten")) return;
+  /* a host key's fingerprint: "ED25519 key fingerprint is SHA256:UZlp…" */
+  if (ie + 12 < c->len && !strncasecmp(t + ie, " fingerprint", 12)) return;
   uint32_t vs, ve;
   bool quoted = false;
   /* "Unseal Key 2: value": skip a small index after the name */
@@ -1054,6 +1123,14 @@ static bool public_blob(const sl__ctx_t *c, uint32_t s, const char *t, size_t n,
   if (n > 8 && !strncmp(t, "eyJ", 3) && !memchr(t, '.', n) &&
       !(s + n + 1 < c->len && x[s + n] == '.' && isalnum((unsigned char)x[s + n + 1])))
     return true;
+  /* an IPFS content ID (CIDv0: "Qm" and 44 base58 letters), a public JWK's
+   * modulus or curve point ("n": "…" beside "kty"; a private one's "d" is
+   * not excused) */
+  if (n == 46 && t[0] == 'Q' && t[1] == 'm') return true;
+  if (s >= 6 && (ends_before(x, s, "\"n\": \"") || ends_before(x, s, "\"x\": \"") ||
+                 ends_before(x, s, "\"y\": \"") || ends_before(x, s, "\"n\":\"")) &&
+      sl__find(x, c->len, "\"kty\"", 5))
+    return true;
   if (n > 8 && (!strncmp(t, "sha512-", 7) || !strncmp(t, "sha384-", 7) || !strncmp(t, "sha256-", 7) ||
                 !strncmp(t, "sha1-", 5)))
     return true;
@@ -1084,6 +1161,21 @@ static bool encoded_text(const char *t, size_t n) {
   return spaces > 0 && letters * 10 >= m * 7;
 }
 
+/* A dotted path of names, not a key: "MasterKey.KeyScheme.AES256_GCM",
+ * "sasl.mechanism=SCRAM-SHA-512" (no part of it random on its own). */
+static bool dotted_code(const char *t, size_t n) {
+  if (!memchr(t, '.', n)) return false;
+  size_t parts = 0;
+  for (size_t i = 0; i < n;) {
+    size_t k = i;
+    while (k < n && !strchr(".=-_", t[k])) k++;
+    if (k - i > 20 || (k - i >= 8 && sl__looks_random(t + i, k - i, false))) return false;
+    parts += k > i;
+    i = k + 1;
+  }
+  return parts >= 3;
+}
+
 static void token(sl__ctx_t *c, const sl__hit_t *h, pem_walk_t *pw) {
   uint32_t s = h->start, e = h->end;
   /* trim punctuation at the ends of a run */
@@ -1103,7 +1195,7 @@ static void token(sl__ctx_t *c, const sl__hit_t *h, pem_walk_t *pw) {
     return;
   }
   if (!sl__looks_random(t, n, true)) return;
-  if (public_blob(c, s, t, n, pw) || encoded_text(t, n)) return;
+  if (public_blob(c, s, t, n, pw) || encoded_text(t, n) || dotted_code(t, n)) return;
   add_secret(c, s, e, SL_ET_API_KEY, "random_token", 20, true);
 }
 
@@ -1151,6 +1243,7 @@ void sl__detect_secrets(sl__ctx_t *c) {
       case SL_P_NETRC: netrc(c, h); break;
       case SL_P_CLI_PW: cli_password(c, h); break;
       case SL_P_CLIENT_KEY: client_key(c, h); break;
+      case SL_P_CONNECT: connect_call(c, h->end - 1); break;
       case SL_P_PW_CUE: password_cue(c, h); break;
       case SL_P_KEY_CUE: key_cue(c, h); break;
       default: break;

@@ -222,7 +222,8 @@ static const char *const ph_words[] = {
     "<", ">", "...", "\xe2\x80\xa6", "insert", "replace", "todo", "fixme", "fake", "sample",
     "mysecret", "my_secret", "my-secret", "yourpassword", "your_password", "xxxx", "****",
     "none", "null", "undefined", "secret_value", "api_key_value", "token_value", "not-a-real",
-    "not_a_real", "not-real", "not_real"};
+    "not_a_real", "not-real", "not_real", "test-password", "test_password", "wrong-password",
+    "wrong_password"};
 /* The first two bytes of every phrase of two bytes or more, hashed into 4096
  * bits: most byte pairs of a value start no phrase and are passed over with one
  * test; ph_single marks the one-byte phrases ('<', '>'). */

@@ -83,6 +83,7 @@ static void persons(void **s) {
   /* a name that opens a sentence, then what a person did */
   EXPECT("Chamari Wickramasinghe led the training for the new staff.", "PERSON", "Chamari Wickramasinghe");
   EXPECT("Lindiwe Dlamini-Mokoena presented the budget.", "PERSON", "Lindiwe Dlamini-Mokoena");
+  EXPECT("Agent: Hello, you're speaking with Dawit. How can I help?", "PERSON", "Dawit");
 }
 
 static void not_persons(void **s) {
@@ -187,6 +188,7 @@ static void not_persons(void **s) {
   assert_false(found("Mr. Kwame Mensah-Bonsu, P.O. Box KN 1782, Accra", "PERSON", "P.O. Box"));
   REJECT("Quarterly Results presented a mixed picture.", "PERSON");
   REJECT("Deutsche Telekom reported losses in the third quarter.", "PERSON");
+  REJECT("According to Reuters, prices rose.", "PERSON");
 }
 
 static void addresses(void **s) {

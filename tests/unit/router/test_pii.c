@@ -37,6 +37,7 @@ static void phone(void **s) {
   REJECT("Order 7730-1193 (2x ergonomic chair) was shipped", "PHONE_NUMBER");
   REJECT("meine Bestellung Nr. 302-8841-556 vom 4. Juni", "PHONE_NUMBER");
   REJECT("00000010  00 00 02 80 00 00 01 e0  08 06 00 00 00 35 d1 dc  |.......|", "PHONE_NUMBER");
+  REJECT("00000000: 8950 4e47 0d0a 1a0a 0000 000d 4948 4452  .PNG........IHDR", "PHONE_NUMBER");
   EXPECT("To order, call 555-123-4567", "PHONE_NUMBER", "555-123-4567");
   REJECT("Convert the decimal number 4294967295 to hexadecimal.", "PHONE_NUMBER");
   REJECT("Does the number 79927398713 pass the Luhn check?", "PHONE_NUMBER");

@@ -155,6 +155,7 @@ static const ref_t refs[] = {
      "traveler|traveller|passenger|tenant|applicant|candidate|insured|policyholder|signed by|"
      "emergency contact|destinataire|empfänger|destinatario|bill to|ship to|sold to|deliver to|"
      "c/o|care of|soy|je suis|ich bin|me llamo|je m'appelle|mi chiamo|member)\\b", R_SOM, NULL, 0},
+    {SL_P_CONNECT, CI, "\\b(?:connect|getconnection|new pdo|mysqli_connect)\\(", R_SOM, NULL, 0},
     {SL_P_CUE_ADDR, CI,
      "\\b(?:address:|address :|address\":|address':|adresse:|adresse :|anschrift:|dirección:|"
      "direccion:|indirizzo:|endereço:|endereco:|adres:|osoite:|adress:|adresa:|domicilio:|"
@@ -262,7 +263,7 @@ static const char *const frags[] = {
     "\"private_key_id\" :", "\"private_key_id\"x", "\"service_account\"",
     /* labels in other scripts, and the eighth session's literals */
     "生年月日：", "생년월일", "تاريخ الميلاد", "身份证号码", "الرقم القومي", "护照号码", "NIK", "CCCD",
-    "psk=", "wpa_psk", "비번:", "패스워드", "id/pw", "akab-", "LTAI", "MAILCHIMP_API=", "use_api", "postmark:", "NRAK-", "NRAA-", "oy2", "boy2",
+    "psk=", "wpa_psk", "connect(", "reconnect(", "getConnection(", "new PDO(", "비번:", "패스워드", "id/pw", "akab-", "LTAI", "MAILCHIMP_API=", "use_api", "postmark:", "NRAK-", "NRAA-", "oy2", "boy2",
     "abc8Q~ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "x1Q~abcdefghijklmnopqrstuvwxyz01234", "Q~", "ab9Q~",
     " ", "  ", "\n", "\t", "_", "-", ".", ",", ":", "'", "\"", "(", ")", "/", "#", "x", "Z", "9", "\xc3\xa9",
     /* the cue words added for other languages and forms */

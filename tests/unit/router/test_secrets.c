@@ -185,6 +185,16 @@ static void passwords(void **s) {
   EXPECT("User/Password: db / db23#2", "PASSWORD", "db23#2");
   REJECT("the id/pw fields are required", "PASSWORD");
   EXPECT("비번:Prl23Db#@", "PASSWORD", "Prl23Db#@");
+  /* a database connection's call; attribute names, types, variable names */
+  EXPECT("DBI->connect(\"DBI:Pg:dbname=inv\", \"inv_report\", \"P3rl!nv-Rpt#55\", { RaiseError => 1 });",
+         "PASSWORD", "P3rl!nv-Rpt#55");
+  EXPECT("DriverManager.getConnection(URL, \"svc_billing\", \"Bq7$Lm2!wZ9xPt\")", "PASSWORD", "Bq7$Lm2!wZ9xPt");
+  REJECT("ws.connect(\"wss://stream.example.com/v2\", \"Sub-Protocol1\")", "PASSWORD");
+  REJECT("<input id=\"password\" name=\"password\" type=\"password\" minlength=\"12\" required>", "PASSWORD");
+  REJECT("pub fn hash(password: &str) -> Result<String, Error> {", "PASSWORD");
+  REJECT("usernamePassword(credentialsId: 'nexus-deployer', passwordVariable: 'NEXUS_PASS')", "PASSWORD");
+  REJECT("CREATE ROLE app LOGIN PASSWORD :'app_password';", "PASSWORD");
+  EXPECT("data:\n  password: dDFvKyVKQnNNa3BWbjFQMVo=", "PASSWORD", "dDFvKyVKQnNNa3BWbjFQMVo=");
 }
 
 static void placeholders_are_not_secrets(void **s) {
@@ -271,6 +281,13 @@ static void placeholders_are_not_secrets(void **s) {
       "create_user(username=\"alice\", password=\"not-a-real-password\")",
       "RFC 4231 test case 1: Key = 0x0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b",
       "create_engine('postgresql+psycopg2://user:password@localhost/dbname')",
+      /* dotted names, an IPFS content ID, a host key's fingerprint, a public JWK */
+      "val k = MasterKey.Builder(ctx).setKeyScheme(MasterKey.KeyScheme.AES256_GCM).build()",
+      "sasl.mechanism=SCRAM-SHA-512",
+      "What is a CIDv0 like QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG?",
+      "ED25519 key fingerprint is SHA256:UZlpEM5P6Q5m5e+56cHTCSYcpdBBwwPOeZQSvsNbbC0.",
+      "{\"kty\": \"RSA\", \"e\": \"AQAB\", \"n\": \"UOtlVRicYxIpylflPbbTbD_P2vO3OCKakrV2zkLudUU4ooDvwzTG2Gg_zd2Y3FZueT7R3Wl4\"}",
+      "make_user(password=\"correct-test-password\")",
   };
   for (size_t i = 0; i < sizeof ph / sizeof ph[0]; i++) {
     if (level_of(ph[i]) >= SL_LEVEL_CONFIDENTIAL) fprintf(stderr, "flagged: %s\n", ph[i]);
