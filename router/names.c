@@ -492,7 +492,7 @@ static bool regnal_after(const char *text, const sl__toks_t *T, size_t i) {
 
 /* A weekday's abbreviation before a number ("Thu 06:45", "Sun 12/05"), beside
  * another ("Tue–Thu", "Mon-Fri") or as a schedule's label ("Thu: cloudy"). */
-static bool weekday_before_number(const char *text, const sl__toks_t *T, size_t i) {
+static bool weekday_not_name(const char *text, const sl__toks_t *T, size_t i) {
   static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
   if (!in_list(text, &T->v[i], days)) return false;
   return (i + 1 < T->n && !T->v[i + 1].nl_before &&
@@ -832,7 +832,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
        * weekday before a time ("Thu 06:45"), not a well-known public figure
        * ("Who was Marie Curie?") */
       if (accept && !cue && words == 1 && j == i + 1 &&
-          (after_day_number(text, T, i) || weekday_before_number(text, T, i) ||
+          (after_day_number(text, T, i) || weekday_not_name(text, T, i) ||
            regnal_after(text, T, i)))
         accept = false;
       /* a brand and a model: "Hyundai Ioniq", "Samsung Galaxy" (the first word

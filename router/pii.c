@@ -217,12 +217,12 @@ static bool french_phone(const char *p, size_t n) {
 
 /* The line holding pos is a hex dump's ("00000010: 0000 0200 …", xxd and od
  * style: an offset of 7+ hex digits, a colon or two spaces, then hex groups). */
-static bool hexdump_line(const char *t, uint32_t pos) {
+static bool hexdump_line(const char *t, size_t len, uint32_t pos) {
   uint32_t b = pos;
   while (b > 0 && t[b - 1] != '\n' && pos - b < 200) b--;
   uint32_t k = b;
-  while (isxdigit((unsigned char)t[k]) && k - b < 16) k++;
-  return k - b >= 7 && (t[k] == ':' || (t[k] == ' ' && t[k + 1] == ' '));
+  while (k < len && isxdigit((unsigned char)t[k]) && k - b < 16) k++;
+  return k - b >= 7 && k + 1 < len && (t[k] == ':' || (t[k] == ' ' && t[k + 1] == ' '));
 }
 
 static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
@@ -278,7 +278,7 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
     if (e - s == 10 && c->text[s + 4] == '-' && c->text[s + 7] == '-') return;
     /* byte pairs, as in a hex dump ("49 48 44 52"): no phone is written so */
     if (all_pairs(c->text + s, e - s)) return;
-    if (hexdump_line(c->text, s)) return;
+    if (hexdump_line(c->text, c->len, s)) return;
     if (groups > 4) return;
     if (nd < 8 && groups > 2) return;
     /* math: numbers with operators right around them */
