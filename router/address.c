@@ -219,6 +219,16 @@ static bool year_after_word(const char *text, const sl__toks_t *T, size_t j) {
   return false;
 }
 
+/* Token j is part of a time, not a house number: the hours ("Tuesday 06:00",
+ * "(24 h)") or the minutes ("18:30 Strength Circuit 55"). */
+static bool clock_number(const sl__ctx_t *c, const sl__toks_t *T, size_t j) {
+  const sl__tok_t *t = &T->v[j];
+  const char *text = c->text;
+  if (t->punct_before == '(') return true;
+  if (t->e + 1 < c->len && text[t->e] == ':' && isdigit((unsigned char)text[t->e + 1])) return true;
+  return t->punct_before == ':' && j > 0 && T->v[j - 1].kind == SL_TK_NUM && T->v[j - 1].e + 1 == t->s;
+}
+
 /* Extends an address over a unit designator and its number: "Apt. 331". */
 static size_t extend_unit(const sl__gaz_t *g, const sl__gaz_t *ga, const char *text, sl__toks_t *T,
                           size_t k) {
@@ -326,15 +336,9 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
     while (li < nlab && lab[li][1] <= j) li++;
     if (li < nlab && lab[li][0] <= j) continue; /* inside a label's address */
     if (!housenum(text, t) || j < done) continue;
-    /* a year after "the", "in", "since" ...: "the 1929 Wall Street Crash"; the
-     * minutes of a time: "18:30 Strength Circuit 55" */
-    if (year_after_word(text, T, j) || list_number(text, T, j)) continue;
-    /* an hour, not a house: "(24 h)", "Tuesday 06:00" */
-    if (t->punct_before == '(' ||
-        (t->e + 1 < c->len && text[t->e] == ':' && isdigit((unsigned char)text[t->e + 1])))
-      continue;
-    if (t->punct_before == ':' && j > 0 && T->v[j - 1].kind == SL_TK_NUM && T->v[j - 1].e + 1 == t->s)
-      continue;
+    /* a year after "the", "in", "since" ...: "the 1929 Wall Street Crash"; a
+     * list's item number; a time */
+    if (year_after_word(text, T, j) || list_number(text, T, j) || clock_number(c, T, j)) continue;
     /* an HTTP status line ("HTTP/1.1 502 Bad Gateway": the word HTTP a few tokens before) */
     if (j >= 2 && t->e - t->s == 3 && http_status_line(text, T, j)) continue;
     bool nl0 = t->nl_before == 0;

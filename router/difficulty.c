@@ -238,9 +238,11 @@ void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, const 
   f[SL_DF_code_request] = cap1(cnt[G_CODEREQ] / 3.0);
   /* the text's first line counts too (the literals start at a newline) */
   int defs = cnt[G_DEF];
-  for (int k = 0; words[G_DEF][k]; k++)
-    if (n > strlen(words[G_DEF][k]) && !strncasecmp(t, words[G_DEF][k] + 1, strlen(words[G_DEF][k]) - 1))
-      defs++;
+  for (int k = 0; words[G_DEF][k]; k++) {
+    const char *w = words[G_DEF][k] + 1; /* without its '\n' */
+    size_t m = strlen(w);
+    defs += n > m && !strncasecmp(t, w, m);
+  }
   f[SL_DF_code_def] = cap1(defs / 2.0);
   f[SL_DF_question_short] = (n < 120 && n > 0 && memchr(t, '?', n)) ? 1 : 0;
   if (req) {

@@ -513,18 +513,14 @@ static const char *const person_acts[] = {
     "flagged", "forwarded", "organised", "organized", "hosted", "interviewed", "recommended",
     "messaged", "texted", "phoned", "visited", "retired", NULL};
 
-/* Every word of the run is a gazetteer name or a word in no English list. */
-static bool names_or_foreign(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t i, size_t j) {
+/* Every word of the run is in no English list (or, with names_too, is a
+ * gazetteer name). */
+static bool all_foreign(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t i, size_t j,
+                        bool names_too) {
   for (size_t k = i; k < j; k++) {
     unsigned f = sl__tok_flags(g, text, &T->v[k]);
-    if (!namey(f) && !foreign_word(text, &T->v[k], f)) return false;
+    if (!(names_too && namey(f)) && !foreign_word(text, &T->v[k], f)) return false;
   }
-  return true;
-}
-
-static bool all_foreign(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t i, size_t j) {
-  for (size_t k = i; k < j; k++)
-    if (!foreign_word(text, &T->v[k], sl__tok_flags(g, text, &T->v[k]))) return false;
   return true;
 }
 
@@ -549,7 +545,7 @@ static bool foreign_run(const sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, s
     context = j < T->n && !T->v[j].nl_before && !T->v[j].punct_before &&
               (in_list(text, &T->v[j], person_verbs) || in_list(text, &T->v[j], person_states));
   }
-  if (!all_foreign(g, text, T, i, j)) return false;
+  if (!all_foreign(g, text, T, i, j, false)) return false;
   return context || personal_data_near(c, T->v[i].s, last->e) || street_after(g, text, T, j);
 }
 
@@ -783,14 +779,14 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           accept = true; /* the first line of an e-mail signature: "--\nÉlodie Marchand\n" */
         else if (words >= 2 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
                  !sentence_start(T, i) && !after_place_word(text, T, i) &&
-                 all_foreign(g, text, T, i, j) && !nouns_capitalised(text, T, &german))
+                 all_foreign(g, text, T, i, j, false) && !nouns_capitalised(text, T, &german))
           accept = true; /* mid-sentence, no English word: "forward it to Siobhan Gallagher" */
         else if (words >= 1 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
                  foreign_run(c, g, T, i, j))
           accept = true; /* "Giorgos Papadakis, date of birth ...", "Parisa Moradi's mobile" */
         else if (words >= 2 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
                  j < T->n && !T->v[j].nl_before && !T->v[j].punct_before && !(T->v[j].caps & 1) &&
-                 in_list(text, &T->v[j], person_acts) && names_or_foreign(g, text, T, i, j) &&
+                 in_list(text, &T->v[j], person_acts) && all_foreign(g, text, T, i, j, true) &&
                  !nouns_capitalised(text, T, &german))
           accept = true; /* a name, then what a person did: "Amélie Duchêne requested …" */
         else if (words == 1 && j - i > 1 && initial(text, t) && !common_word &&

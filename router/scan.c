@@ -348,7 +348,7 @@ static const litset_t litsets[] = {
     {SL_P_PW_CUE, 1, B_R, P_NONE, "pw", NULL},
     {SL_P_PW_CUE, 1, B_L | B_R, P_NONE, "pin|login|logon", NULL},
     /* a database connection's call: connect("dsn", "user", "secret") */
-    {SL_P_CONNECT, 1, B_L, P_NONE, "connect(|getconnection(|new pdo(|mysqli_connect(", NULL},
+    {SL_P_CONNECT, 1, B_L, P_NONE, "connect(|getconnection(|mysqli_connect(", NULL},
     /* api[_\-. ]?key|secret|token|auth|access[_\-]?key|\bkey\b|_key|key_ */
     {SL_P_KEY_CUE, 1, 0, P_NONE,
      "apikey|api_key|api-key|api.key|api key|secret|token|auth|accesskey|access_key|access-key|"

@@ -206,15 +206,22 @@ static bool url_template(const char *p, size_t n) {
   return words >= 2;
 }
 
+/* Is w[0..n) one of words (ASCII case-insensitive)? */
+static bool in_words(const char *w, size_t n, const char *const *words) {
+  if (!n) return false;
+  for (; *words; words++)
+    if (((unsigned char)(*words)[0] | 32) == ((unsigned char)w[0] | 32) && strlen(*words) == n &&
+        !strncasecmp(w, *words, n))
+      return true;
+  return false;
+}
+
 /* "user:password@": a user and a password that are the words for them, in any
  * case ("postgresql+psycopg2://user:password@localhost/db" in an explanation). */
 static bool generic_pair(const char *u, size_t un, const char *p, size_t pn) {
   static const char *const users[] = {"user", "username", "usr", "login", "name", NULL};
   static const char *const pws[] = {"password", "passwd", "pass", "pwd", "secret", NULL};
-  bool uu = false, pp = false;
-  for (const char *const *w = users; *w; w++) uu |= un == strlen(*w) && !strncasecmp(u, *w, un);
-  for (const char *const *w = pws; *w; w++) pp |= pn == strlen(*w) && !strncasecmp(p, *w, pn);
-  return uu && pp;
+  return in_words(u, un, users) && in_words(p, pn, pws);
 }
 
 /* scheme://user:password@host: the hit is the "://" */
@@ -304,10 +311,9 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
   const char *t = c->text;
   uint32_t n = (uint32_t)c->len, i = p;
   int sep = SEP_NONE;
-  /* an XML element: <password>value</password> (the name's start is no
-   * concern here: the callers pass its end, so look for the '>' and the end
-   * tag's '<') */
-  /* <password name="db">value</password>: the attributes up to the tag's end */
+  /* an XML element: <password>value</password> (the callers pass the name's
+   * end, so look for the '>' and the end tag's '<'); with attributes,
+   * <password name="db">value</password>, the tag's end is further on */
   if (i < n && t[i] == ' ') {
     uint32_t b = p;
     while (b > 0 && p - b < 64 && (isalnum((unsigned char)t[b - 1]) || t[b - 1] == '_' || t[b - 1] == '-'))
@@ -395,7 +401,8 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
   if (sep == SEP_ARGS) {
     /* f("user", "secret"): take the last quoted argument of the call, unless an
      * argument that is no literal follows it (set_password("service", user, pw):
-     * the secret is not written here); numbers may follow (a port) */
+     * the secret is not written here); numbers (a port) and an options array
+     * or object (new PDO(dsn, "u", "pw", [ ... ])) may follow */
     uint32_t best_s = 0, best_e = 0;
     for (int arg = 0; arg < 6 && i < n; arg++) {
       while (i < n && (t[i] == ' ' || t[i] == ',')) i++;
@@ -413,7 +420,8 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
         i++;
       }
       bool number = sl__count_digits(t + a, i - a) == i - a;
-      if (best_e > best_s && !number) return SEP_NONE;
+      bool options = t[a] == '[' || t[a] == '{';
+      if (best_e > best_s && !number && !options) return SEP_NONE;
     }
     if (best_e <= best_s) return SEP_NONE;
     *vs = best_s, *ve = best_e, *quoted = true;
@@ -557,16 +565,6 @@ static bool foreign_pw(const sl__ctx_t *c, const sl__hit_t *h) {
   for (const char *const *e = english; *e; e++)
     if (n >= strlen(*e) && !strncasecmp(w, *e, strlen(*e))) return false;
   return true;
-}
-
-/* Is w[0..n) one of words (ASCII case-insensitive)? */
-static bool in_words(const char *w, size_t n, const char *const *words) {
-  if (!n) return false;
-  for (; *words; words++)
-    if (((unsigned char)(*words)[0] | 32) == ((unsigned char)w[0] | 32) && strlen(*words) == n &&
-        !strncasecmp(w, *words, n))
-      return true;
-  return false;
 }
 
 /* A value that looks like a password on its own: 8 to 64 bytes with a letter
@@ -790,16 +788,15 @@ static bool pair_label(const char *t, uint32_t is) {
   uint32_t e = k;
   while (k > 0 && e - k < 12 && isalpha((unsigned char)t[k - 1])) k--;
   if (k > 0 && (isalnum((unsigned char)t[k - 1]) || t[k - 1] == '_')) return false;
-  for (const char *const *w = users; *w; w++)
-    if (e - k == strlen(*w) && !strncasecmp(t + k, *w, e - k)) return true;
-  return false;
+  return in_words(t + k, e - k, users);
 }
 
 /* A database connection's call, the '(' at p: connect("dsn", "user",
- * "P3rl!nv-Rpt#55", {...}), getConnection(URL, "svc", "…"), new PDO($dsn, 'u',
- * '…', [...]): the first literal from the third argument on (a host or DSN
- * and a user come first) that looks like a password on its own (a letter, a
- * digit, and a symbol or both cases). */
+ * "P3rl!nv-Rpt#55", {...}), getConnection(URL, "svc", "…"), mysqli_connect(…):
+ * the first literal from the third argument on (a host or DSN and a user come
+ * first) that looks like a password on its own (a letter, a digit, and a
+ * symbol or both cases: "connect" alone names sockets and clients too). PHP's
+ * new PDO(dsn, user, pw) is cli_password's, a constructor of its own. */
 static void connect_call(sl__ctx_t *c, uint32_t p) {
   const char *t = c->text;
   uint32_t n = (uint32_t)c->len, i = p + 1;
@@ -810,7 +807,7 @@ static void connect_call(sl__ctx_t *c, uint32_t p) {
     if (arg >= 2 && (t[i] == '"' || t[i] == '\'')) {
       uint32_t s, e, next = quoted_at(t, n, i, &s, &e);
       if (!next) return;
-      if (strong_value(t + s, e - s) && !sl__is_placeholder(t + s, e - s)) {
+      if (strong_value(t + s, e - s)) {
         add_secret(c, s, e, SL_ET_PASSWORD, "connection_call", 70, true);
         return;
       }
@@ -904,8 +901,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
     /* nginx's upstream directives name where requests go: "proxy_pass http://app;" */
     static const char *const to_upstream[] = {"proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass",
                                               "grpc_pass", "memcached_pass", NULL};
-    for (const char *const *d = to_upstream; *d; d++)
-      if (il == strlen(*d) && !strncasecmp(t + is, *d, il)) return;
+    if (in_words(t + is, il, to_upstream)) return;
     if (il >= 4 && !strncasecmp(t + ie - 4, "pass", 4) && il > 4 && isalpha((unsigned char)t[ie - 5]) &&
         !(il == 11 && !strncasecmp(t + is, "requirepass", 11)) && !upper_ident(t + is, il))
       return; /* "bypass", "compass"; Redis's requirepass and MYSQLPASS are ones */

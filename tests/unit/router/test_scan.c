@@ -155,7 +155,7 @@ static const ref_t refs[] = {
      "traveler|traveller|passenger|tenant|applicant|candidate|insured|policyholder|signed by|"
      "emergency contact|destinataire|empfänger|destinatario|bill to|ship to|sold to|deliver to|"
      "c/o|care of|soy|je suis|ich bin|me llamo|je m'appelle|mi chiamo|member)\\b", R_SOM, NULL, 0},
-    {SL_P_CONNECT, CI, "\\b(?:connect|getconnection|new pdo|mysqli_connect)\\(", R_SOM, NULL, 0},
+    {SL_P_CONNECT, CI, "\\b(?:connect|getconnection|mysqli_connect)\\(", R_SOM, NULL, 0},
     {SL_P_CUE_ADDR, CI,
      "\\b(?:address:|address :|address\":|address':|adresse:|adresse :|anschrift:|dirección:|"
      "direccion:|indirizzo:|endereço:|endereco:|adres:|osoite:|adress:|adresa:|domicilio:|"
