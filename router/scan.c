@@ -295,7 +295,7 @@ static const litset_t litsets[] = {
      "glc_|figd_|ntn_|nfp_|pat-na1-|ops_|AKCp|xoxe.|sntrys_|PMAK-|fo1_|key-|api_|da2-|r8_|gsk_|"
      "xai-|pplx-|sk_|rk_|AC|SK|dapi|re_|lsv2_pt_|lsv2_sk_|nvapi-|csk-|fw_|aio_|ak_|ai_|"
      "access_token$production$|access_token$sandbox$|NRAK-|NRAA-|NRII-|NRJS-|NRRA-|NRSP-|oy2|"
-     "akab-|LTAI", NULL},
+     "akab-|LTAI|pul-|sbp_|waka_|cosmo_|eyJrIjoi", NULL},
     /* PRIVATE KEY(?: BLOCK)?-----: the two literals "PRIVATE KEY-----" and
      * "PRIVATE KEY BLOCK-----" together made Hyperscan build a 0.93 MB database
      * (94 KB without them), so the tail is checked in C (pem_tail) */
@@ -354,6 +354,9 @@ static const litset_t litsets[] = {
      "apikey|api_key|api-key|api.key|api key|secret|token|auth|accesskey|access_key|access-key|"
      "_key|key_|postmark|_api", NULL},
     {SL_P_KEY_CUE, 1, B_L | B_R, P_NONE, "key", NULL},
+    /* a personal access token's name (ado_pat, GITLAB_PAT); SonarQube's login token */
+    {SL_P_KEY_CUE, 1, B_R, P_NONE, "_pat", NULL},
+    {SL_P_KEY_CUE, 1, B_L, P_NONE, "sonar", NULL},
     /* the word in other languages */
     {SL_P_KEY_CUE, 1, B_L | B_R, P_NONE,
      "clé api|clé d'api|cle api|clef api|chiave api|api-schlüssel|api-schluessel|api-sleutel|"

@@ -65,6 +65,23 @@ static uint32_t body_end(const sl__ctx_t *c, uint32_t from, const char *extra) {
   return e;
 }
 
+/* Capitalised words run together, no digits ("DataGetTopLongShortPositionRatio"):
+ * every capital followed by a lower-case letter, and at least three of them. A
+ * random body of letters has capitals side by side or at its end. */
+static bool camel_words(const char *b, size_t n) {
+  size_t caps = 0;
+  for (size_t k = 0; k < n; k++) {
+    unsigned char ch = (unsigned char)b[k];
+    if (ch >= 'A' && ch <= 'Z') {
+      if (k + 1 >= n || !(b[k + 1] >= 'a' && b[k + 1] <= 'z')) return false;
+      caps++;
+    } else if (!(ch >= 'a' && ch <= 'z')) {
+      return false;
+    }
+  }
+  return caps >= 3;
+}
+
 /* A prefix-led token: prefix hit + body of at least `min` bytes of the class. */
 static void prefixed(sl__ctx_t *c, const sl__hit_t *h, const char *extra, uint32_t min, uint32_t max,
                      int type, const char *det, int prio) {
@@ -75,10 +92,12 @@ static void prefixed(sl__ctx_t *c, const sl__hit_t *h, const char *extra, uint32
   if (e - h->end < min || e - h->end > max) return;
   const char *b = c->text + h->end;
   size_t bn = e - h->end;
-  /* the body must look like key material, not like a word or an identifier */
+  /* the body must look like key material, not like a word or an identifier
+   * ("dapiDataGetTopLongShortPositionRatio" is a method's name) */
   if (bn >= 8 && !sl__looks_random(b, bn, false) &&
       !sl__looks_random(c->text + h->start, e - h->start, false))
     return;
+  if (camel_words(b, bn)) return;
   add_secret(c, value_only ? h->end : h->start, e, type, det, prio, true);
 }
 
@@ -550,6 +569,16 @@ static bool regex_like(const char *v, size_t n) {
   return false;
 }
 
+/* Lower-case words joined by '-' or '_' ("add-password", "pw_field"). */
+static bool kebab_words(const char *v, size_t n) {
+  bool joined = false;
+  for (size_t k = 0; k < n; k++) {
+    if (v[k] == '-' || v[k] == '_') joined = true;
+    else if (!(v[k] >= 'a' && v[k] <= 'z')) return false;
+  }
+  return joined;
+}
+
 static bool path_like(const char *v, size_t n) {
   for (size_t k = 0; k < n; k++)
     if (!isalnum((unsigned char)v[k]) && !strchr("/._-~", v[k])) return false;
@@ -906,10 +935,19 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
         !(il == 11 && !strncasecmp(t + is, "requirepass", 11)) && !upper_ident(t + is, il))
       return; /* "bypass", "compass"; Redis's requirepass and MYSQLPASS are ones */
   }
-  /* "${DB_PASSWORD:?set it in .env}", "$(PASSWORD)": a variable read, not set */
+  /* "${DB_PASSWORD:?set it in .env}", "$(PASSWORD)": a variable read, not set;
+   * but PHP's, Perl's and PowerShell's "$password = ..." sets one */
   bool read = is >= 1 && (t[is - 1] == '$' ||
                           (is >= 2 && t[is - 2] == '$' && (t[is - 1] == '{' || t[is - 1] == '(')));
+  bool dollar = read && t[is - 1] == '$';
+  if (dollar) {
+    uint32_t k = ie;
+    while (k < c->len && (t[k] == ' ' || t[k] == '\t')) k++;
+    read = !(k + 1 < c->len && t[k] == '=' && t[k + 1] != '=' && t[k + 1] != '~');
+  }
   if (read) return;
+  /* a word inside a path or URL ("/docs/creating-a-strong-password"), not a name */
+  if (is >= 1 && t[is - 1] == '/') return;
   if (ident_has(&id, "forgot") || ident_has(&id, "reset") ||
       ident_has(&id, "policy") || ident_has(&id, "length") ||
       ident_has(&id, "hash") || ident_has(&id, "field") || ident_has(&id, "input"))
@@ -938,7 +976,18 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   /* a "literal" that runs from a closing quote to the next opening one:
    * `read -p "Password: " password` and then `mysqldump -p"$password"` */
   if (quoted && (v[0] == ' ' || memchr(v, '`', n))) return;
+  /* the text between two literals of a concatenation: "... = "+new Buffer(..."
+   * and 'password = '.$p['config'] */
+  if (quoted && (v[0] == '+' || (v[0] == '.' && n > 1 && (v[1] == '$' || v[1] == ' ')))) return;
+  /* a CSS selector or anchor ("#add-password", ".password-field"), a path, a
+   * resource name: what the name points at, not a secret */
+  if ((v[0] == '#' || v[0] == '.') && n > 2 && kebab_words(v + 1, n - 1)) return;
+  if (n > 8 && v[0] == '/' && memchr(v + 1, '/', n - 1) && !memchr(v, ' ', n)) return;
+  if (n > 4 && !strncmp(v, "arn:", 4)) return;
   if (!quoted) {
+    if (dollar) return; /* those languages quote their strings: $password = Read-Host */
+    if (n > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X') && sl__hex_only(v + 2, n - 2))
+      return; /* a number: #define PASSWORD 0x0dead1beef7cafe2 */
     if (v[n - 1] == ':') return; /* a label: "Password requirements:" */
     if (v[n - 1] == '=' && attr_name(v, n - 1)) return; /* type="password" minlength=: the next attribute */
     if (v[0] == '&' && n > 1 && isalpha((unsigned char)v[1])) return; /* a type: password: &str */

@@ -219,14 +219,14 @@ static uint8_t ph_len[64];
 static const char *const ph_words[] = {
     "your_", "your-", "yourkey", "your key", "your api", "your_api", "_here", "-here",
     "placeholder", "changeme", "change_me", "change-me", "redacted", "dummy", "example_",
-    "<", ">", "...", "\xe2\x80\xa6", "insert", "replace", "todo", "fixme", "fake", "sample",
+    "&lt;", "a1b2c3", "...", "\xe2\x80\xa6", "insert", "replace", "todo", "fixme", "fake", "sample",
     "mysecret", "my_secret", "my-secret", "yourpassword", "your_password", "xxxx", "****",
     "none", "null", "undefined", "secret_value", "api_key_value", "token_value", "not-a-real",
     "not_a_real", "not-real", "not_real", "test-password", "test_password", "wrong-password",
     "wrong_password"};
 /* The first two bytes of every phrase of two bytes or more, hashed into 4096
  * bits: most byte pairs of a value start no phrase and are passed over with one
- * test; ph_single marks the one-byte phrases ('<', '>'). */
+ * test; ph_single marks one-byte phrases (none at present). */
 static uint64_t ph_pair[64];
 static bool ph_single[256];
 static inline unsigned ph_pair_bit(unsigned char a, unsigned char b) { return ((unsigned)a << 4 ^ b) & 4095; }
@@ -267,6 +267,10 @@ bool sl__is_placeholder(const char *s, size_t n) {
   n = sl__lower_copy(s, n, low, sizeof low);
   s = low;
   if (memchr(s, '{', n) && ci_contains(s, n, "{{")) return true;
+  /* a slot in angle brackets, "key-<env>", or the end of one; a lone '<' or '>'
+   * is just a byte of a random value */
+  const char *lt = memchr(s, '<', n);
+  if ((lt && memchr(lt, '>', n - (size_t)(lt - s))) || s[n - 1] == '>') return true;
   if (memchr(s, '(', n) && py_format_field(s, n)) return true;
   if (memchr(s, '$', n) && ci_contains(s, n, "${")) return true;
   if (n >= 6 && memchr(s, 'v', n) && (ci_contains(s, n, "process.env") || ci_contains(s, n, "os.environ") ||

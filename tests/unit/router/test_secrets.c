@@ -27,6 +27,14 @@ static void providers(void **s) {
   /* Akamai client tokens, Alibaba AccessKey IDs */
   EXPECT("client_token: akab-q7xk2m4n9p3r5t8v-w2y4a6c8e0g3j5l7", "API_KEY", "akab-q7xk2m4n9p3r5t8v-w2y4a6c8e0g3j5l7");
   EXPECT("AccessKeyId: LTAI5tQw8Zr3Lk9XyB2m", "API_KEY", "LTAI5tQw8Zr3Lk9XyB2m");
+  /* Pulumi, Supabase, WakaTime, WunderGraph Cosmo, Grafana's legacy API keys */
+  EXPECT("PULUMI_ACCESS_TOKEN pul-99d3bb1681bdf16db50cb1e64556eba3c4909d67", "API_KEY",
+         "pul-99d3bb1681bdf16db50cb1e64556eba3c4909d67");
+  EXPECT("sbp_7558c5a93d6f38dd038df5cc2a7c3d4d7b6bc76d", "API_KEY", "sbp_7558c5a93d6f38dd038df5cc2a7c3d4d7b6bc76d");
+  EXPECT("api_key = waka_cb4f39ee-3bf3-44e1-c67a-6bcb3640cc97", "API_KEY", NULL);
+  EXPECT("cosmo_69b9f425705c10e576aa6ade81d91e1a", "API_KEY", "cosmo_69b9f425705c10e576aa6ade81d91e1a");
+  EXPECT("grafana = 'eyJrIjoiNjVjODc5ZjY2MDdlMmQ4ZjFmY2E1MGNmNDI1MzAyNjM0NGRmODY5OSIsIm4iOiJ0ZXN0IiwiaWQiOjg0ODc3MX0='",
+         "API_KEY", NULL);
 }
 
 static void cloud(void **s) {
@@ -63,6 +71,16 @@ static void keys_and_tokens(void **s) {
   REJECT("the token is valid until Friday", "API_KEY");
   REJECT("the api key is in the vault", "API_KEY");
   REJECT("request id 3f9a1c72-8e4b-4d0a-b6f1-9c2e7d5a8b14 failed", "API_KEY");
+  /* a random value with '>' in it is no template slot; a PAT's and Sonar's names */
+  EXPECT("jwtsecret: \"7`D}/vYR)T;W5]EBrf;_&k>qX??]G&3CF=;@vyrVBp\"", "API_KEY", NULL);
+  EXPECT("ado_pat = \"iyfmob6xjrfmit67anxbot64umfx2clwx7dz5ynxi4q2z3uqegvq\"", "API_KEY",
+         "iyfmob6xjrfmit67anxbot64umfx2clwx7dz5ynxi4q2z3uqegvq");
+  EXPECT("$sonarLogin = \"4924be8f51f3e738c97db2c4ace51db7e938f28b\"", "API_KEY",
+         "4924be8f51f3e738c97db2c4ace51db7e938f28b");
+  REJECT("file_path = \"/srv/app/data\"", "API_KEY");
+  /* a method's name after a vendor prefix; a sequence, not a key */
+  REJECT("dapiDataGetTopLongShortPositionRatio (params?: {}): Promise<implicitReturnType>;", "API_KEY");
+  REJECT("--set global.licenseKey=a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8NRAL", "API_KEY");
 }
 
 static void passwords(void **s) {
@@ -195,6 +213,20 @@ static void passwords(void **s) {
   REJECT("usernamePassword(credentialsId: 'nexus-deployer', passwordVariable: 'NEXUS_PASS')", "PASSWORD");
   REJECT("CREATE ROLE app LOGIN PASSWORD :'app_password';", "PASSWORD");
   EXPECT("data:\n  password: dDFvKyVKQnNNa3BWbjFQMVo=", "PASSWORD", "dDFvKyVKQnNNa3BWbjFQMVo=");
+  /* PHP's and Perl's $name = "..." sets the variable, also with the quotes escaped
+   * inside a string; a bare value there is code */
+  EXPECT("$password = \"goodspec\";", "PASSWORD", "goodspec");
+  EXPECT("$user = \\\"mg1021\\\"; $password = \\\"goodspec\\\";", "PASSWORD", "goodspec");
+  REJECT("$password = Read-Host -AsSecureString", "PASSWORD");
+  REJECT("if ($password == $confirm) { save(); }", "PASSWORD");
+  /* what the name points at, or the text between two literals */
+  REJECT("this.addPassword = \"#add-password\";", "PASSWORD");
+  REJECT("IAMUserChangePassword = \"arn:aws:iam::aws:policy/IAMUserChangePassword\"", "PASSWORD");
+  REJECT("\"//localhost:1337/:_password = \"+new Buffer(\"feast\").toString(\"base64\")", "PASSWORD");
+  REJECT("echo 'password = '.$p['config']['daemon_password'].\"\\n\";", "PASSWORD");
+  REJECT("{\"/docs/creating-a-strong-password\":\"/docs/enterprise/keeping-your-account\"}", "PASSWORD");
+  REJECT("\"password\": \"&lt;YOUR_PASSWORD&gt;\"", "PASSWORD");
+  REJECT("#define PASSWORD 0x0dead1beef7cafe2", "PASSWORD");
 }
 
 static void placeholders_are_not_secrets(void **s) {
