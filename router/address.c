@@ -229,6 +229,41 @@ static bool clock_number(const sl__ctx_t *c, const sl__toks_t *T, size_t j) {
   return t->punct_before == ':' && j > 0 && T->v[j - 1].kind == SL_TK_NUM && T->v[j - 1].e + 1 == t->s;
 }
 
+/* A unit word that says "address" by itself (not "Unit 4" of a course, "Room 2"). */
+static bool strong_unit(const char *text, const sl__tok_t *t) {
+  return eq_word(text, t, "apt") || eq_word(text, t, "apartment") || eq_word(text, t, "suite") ||
+         eq_word(text, t, "ste");
+}
+
+/* A month's name, full or short: "15–18 August 2024" is a date, not a street. */
+static bool month_word(const char *text, const sl__tok_t *t) {
+  static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug",
+                                       "sep", "sept", "oct", "nov", "dec", "january", "february",
+                                       "march", "april", "june", "july", "august", "september",
+                                       "october", "november", "december", NULL};
+  for (const char *const *m = months; *m; m++)
+    if (eq_word(text, t, *m)) return true;
+  return false;
+}
+
+/* After the street's number at j: the next line opens with a capitalised word (a
+ * city), and within three lines comes a postcode (4-6 digits ending a line) or a
+ * two-letter region after a comma (", GU"). */
+static bool place_lines_after(const char *text, const sl__toks_t *T, size_t j) {
+  if (j + 1 >= T->n || !T->v[j + 1].nl_before || T->v[j + 1].kind != SL_TK_WORD || !(T->v[j + 1].caps & 1))
+    return false;
+  unsigned lines = 0;
+  for (size_t k = j + 1; k < T->n && lines <= 3; k++) {
+    const sl__tok_t *u = &T->v[k];
+    lines += u->nl_before ? 1 : 0;
+    bool line_end = k + 1 == T->n || T->v[k + 1].nl_before;
+    size_t n = u->e - u->s;
+    if (u->kind == SL_TK_NUM && n >= 4 && n <= 6 && line_end) return true;
+    if (u->kind == SL_TK_WORD && n == 2 && (u->caps & 2) && u->punct_before == ',') return true;
+  }
+  return false;
+}
+
 /* Extends an address over a unit designator and its number: "Apt. 331". */
 static size_t extend_unit(const sl__gaz_t *g, const sl__gaz_t *ga, const char *text, sl__toks_t *T,
                           size_t k) {
@@ -484,6 +519,29 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       add(c, g, ga, T, j, b);
       done = b + 1;
       continue;
+    }
+    /* 5. A street of any name and language between its words and the number,
+     *    told by what comes after it: a unit ("Dalmatinova 43 Apt. 678",
+     *    "28030 Edeby 55\n Apt. 297"), or, after a leading building number, the
+     *    lines of a city and a postcode or region ("50541 Mlýnská 1540\n
+     *    Trancoso\n , GU\n Portugal 44674"). */
+    if (nl0 && j >= 1) {
+      size_t a = j, words = 0;
+      while (a > 0 && words < 4 && T->v[a - 1].kind == SL_TK_WORD && T->v[a].nl_before == 0 &&
+             (!T->v[a].punct_before || strchr(".-'", T->v[a].punct_before)) &&
+             !month_word(text, &T->v[a - 1]))
+        a--, words++;
+      if (a > 0 && month_word(text, &T->v[a - 1]) && T->v[a].nl_before == 0) words = 0;
+      bool lead = words && a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0 &&
+                  !T->v[a].punct_before;
+      size_t b = words ? extend_unit(g, ga, text, T, j) : j;
+      bool unit = b > j && (lead || strong_unit(text, &T->v[j + 1]));
+      if (unit || (lead && words <= 3 && t->e - t->s <= 5 && place_lines_after(text, T, j))) {
+        if (lead) a--;
+        add(c, g, ga, T, a, b);
+        done = b + 1;
+        continue;
+      }
     }
   }
 }

@@ -524,6 +524,20 @@ static bool all_foreign(const sl__gaz_t *g, const char *text, sl__toks_t *T, siz
   return true;
 }
 
+/* Tokens i..j-1: a word, then initials, then a word, each word a name or no
+ * English word ("Alvir D. Pušaver", "Ravil G Yefimov"; not "Vitamin B Complex"). */
+static bool initials_between_foreign(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t i,
+                                     size_t j) {
+  if (initial(text, &T->v[i]) || initial(text, &T->v[j - 1])) return false;
+  for (size_t k = i; k < j; k++) {
+    if (initial(text, &T->v[k])) continue;
+    unsigned f = sl__tok_flags(g, text, &T->v[k]);
+    if ((f & SL_GZ_PLACE) && !(f & (SL_GZ_FIRST | SL_GZ_LAST))) return false;
+    if (!namey(f) && !foreign_word(text, &T->v[k], f)) return false;
+  }
+  return true;
+}
+
 /* Tokens i..j-1, capitalised words on one line, are all foreign words (above),
  * and something says a person is meant: two or three words beside personal
  * data of another kind ("Giorgos Papadakis, date of birth 5 April 1972") or
@@ -538,6 +552,8 @@ static bool foreign_run(const sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, s
   if (possessive) {
     for (size_t k = j; k < T->n && k < j + 3 && !T->v[k].nl_before && !context; k++)
       context = in_list(text, &T->v[k], personal_nouns);
+    /* two words and more, none English, with 's: "Wisława Szczepańska's killers" */
+    if (!context && j - i >= 2 && all_foreign(g, text, T, i, j, true)) return true;
     if (!context) return false;
   } else if (j - i < 2) {
     return false;
@@ -559,6 +575,57 @@ static bool pronoun_near(const char *text, const sl__toks_t *T, size_t i, size_t
       return true;
   }
   return false;
+}
+
+/* A surname by its shape, in languages whose surnames end alike ("Szczepańska",
+ * "Ottová", "Kowalski", "Petrović", "Yefimov", "Shervashidze", "Petersson",
+ * "Papadopoulos", "Vasquez"): 5 bytes at least, no English word. */
+static bool surname_shape(const char *text, const sl__tok_t *t) {
+  static const char *const ends[] = {
+      "ová", "ská", "ski", "ska", "cki", "cka", "wicz", "vić", "vič", "ić", "ov", "ova", "ev",
+      "eva", "enko", "chuk", "yan", "shvili", "dze", "escu", "eanu", "sson", "poulos", "akis",
+      "idis", "oğlu", "ez", "aitė", "ienė", "yte", NULL};
+  size_t n = t->e - t->s;
+  if (n >= 4 && text[t->e - 2] == '\'' && text[t->e - 1] == 's') n -= 2;
+  if (n < 5) return false;
+  const char *w = text + t->s;
+  for (const char *const *e = ends; *e; e++) {
+    size_t m = strlen(*e);
+    if (m < n && !memcmp(w + n - m, *e, m)) return !sl__lexicon_has(w, n);
+  }
+  return false;
+}
+
+/* Verbs of speech before a name ("... direction," says Joly.). */
+static const char *const speech[] = {"says", "said", "asks", "asked", "adds", "added", "writes",
+                                     "wrote", "explains", "explained", "notes", "noted",
+                                     "recalls", "recalled", "insists", "insisted", NULL};
+/* A word of letters alone, no '-' or '\'' joining parts ("db-creds" names a thing);
+ * not after a backtick (code). */
+static bool letters_only(const char *text, const sl__tok_t *t) {
+  if (t->s > 0 && text[t->s - 1] == '`') return false;
+  for (uint32_t k = t->s; k < t->e; k++)
+    if (text[k] == '-' || text[k] == '\'' || text[k] == '_') return false;
+  return t->e - t->s >= 3;
+}
+
+/* After a name and a comma that open a sentence: a question or request to them. */
+static const char *const vocative_next[] = {"can", "could", "would", "will", "please", "do",
+                                            "did", "are", "have", "is", NULL};
+/* After "X and Y": what people do or are. */
+static const char *const people_were[] = {"were", "are", "have", "had", "met", "married", "founded",
+                                          "wrote", "agreed", "decided", "said", NULL};
+/* A work by someone: "the Castro novel", "a Ravil G Yefimov concert". */
+static const char *const works[] = {"novel", "novels", "version", "concert", "album", "song",
+                                    "songs", "book", "books", "poem", "poems", "recording",
+                                    "biography", "memoir", "painting", "sculpture", "symphony",
+                                    "opera", NULL};
+
+/* A name the gazetteer does not know or a known one, by itself: not English,
+ * not only a place, no veto. */
+static bool name_like(const char *text, const sl__tok_t *t, unsigned f) {
+  if (f & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) return false;
+  return namey(f) || surname_shape(text, t) || foreign_word(text, t, f);
 }
 
 /* An airline-style name before its title: "OYEWOLE/ADEBOLA MRS", "SMITH/JOHN MR"
@@ -599,7 +666,14 @@ static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, si
     bool crosses = false; /* a cue does not reach over a sentence end ("called.\nAnswers") */
     for (uint32_t b = hit->end; lo < T->n && b < T->v[lo].s; b++)
       if (strchr(".!?;\n", c->text[b]) && !(colon && c->text[b] == '\n')) crosses = true;
-    if (lo < T->n && !crosses && T->v[lo].nl_before <= 1 && T->v[lo].s - hit->end <= 4) {
+    /* "named him Luís", "called her Ana": the name follows the pronoun */
+    uint32_t slack = 4;
+    if (hit->id == SL_P_CUE_NAME2 && lo + 1 < T->n && !T->v[lo + 1].nl_before && !T->v[lo + 1].punct_before &&
+        T->v[lo].s - hit->end <= 1 &&
+        (word_is(c->text, &T->v[lo], "him") || word_is(c->text, &T->v[lo], "her") ||
+         word_is(c->text, &T->v[lo], "me") || word_is(c->text, &T->v[lo], "them")))
+      lo++, slack = 6;
+    if (lo < T->n && !crosses && T->v[lo].nl_before <= 1 && T->v[lo].s - hit->end <= slack) {
       /* 1: a weak cue ("hi", "thanks"); 2: a strong one ("my name is", "Mr."); 3: a
        * strong one that is a label ("Name:") */
       uint8_t st = hit->id == SL_P_CUE_NAME2 ? (c->text[hit->end - 1] == ':' ? 3 : 2) : 1;
@@ -772,8 +846,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                   /* both names that are also words, inside a sentence: "ask John Smith" */
                   (words == 2 && (f0 & SL_GZ_FIRST) && (fl & SL_GZ_LAST) && !sentence_start(T, i))))
           accept = true;
-        else if (words >= 2 && j - i > (size_t)words && any_name) /* with an initial */
-          accept = true;
+        else if (words >= 2 && j - i > (size_t)words && !common_word &&
+                 (any_name || initials_between_foreign(g, text, T, i, j)))
+          accept = true; /* with an initial: "Faina D. Yefremova", "Soib K. Kishiev" */
         else if (words >= 2 && words <= 3 && !common_word && !all_place &&
                  (any_name || has_non_ascii(text + t->s, t->e - t->s)) && sig_line(text, T, i, j))
           accept = true; /* the first line of an e-mail signature: "--\nÉlodie Marchand\n" */
@@ -817,11 +892,40 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
             accept = true; /* "you're speaking with Dawit", "a conversation with Yevgeny" */
           else if (first && i + 1 < T->n && T->v[i + 1].punct_before == ':')
             accept = true; /* "Alexander: ..." */
+          else if (sentence_start(T, i) && j < T->n && T->v[j].punct_before == ',' &&
+                   !T->v[j].nl_before && in_list(text, &T->v[j], vocative_next) &&
+                   !(f & (SL_GZ_VETO | SL_GZ_PLACE | SL_GZ_STARTER)) &&
+                   (namey(f) || foreign_word(text, t, f)))
+            accept = true; /* someone spoken to: "Warrane, can I please speak to your boss?" */
+          else if (i > 0 && !t->nl_before && in_list(text, &T->v[i - 1], speech) &&
+                   !(f & (SL_GZ_VETO | SL_GZ_PLACE)) &&
+                   (namey(f) || surname_shape(text, t) ||
+                    (foreign_word(text, t, f) && has_non_ascii(text + t->s, t->e - t->s))) &&
+                   (j == T->n || T->v[j].nl_before || T->v[j].punct_before))
+            accept = true; /* who said it: "... in that direction," says Joly. */
+          else if (i > 0 && !t->nl_before && !t->punct_before && j + 1 < T->n &&
+                   !T->v[j].nl_before && !T->v[j].punct_before && in_list(text, &T->v[j], works) &&
+                   (in_list(text, &T->v[i - 1], not_after) || T->v[i - 1].punct_before == '-') &&
+                   !(f & (SL_GZ_VETO | SL_GZ_PLACE)) && (namey(f) || surname_shape(text, t)))
+            accept = true; /* an author's work: "Unlike the Castro novel" */
+          else if (i + 3 < T->n && word_is(text, &T->v[i + 1], "and") && !T->v[i + 1].punct_before &&
+                   !T->v[i + 2].punct_before && cap_word(text, &T->v[i + 2]) &&
+                   !T->v[i + 3].punct_before && in_list(text, &T->v[i + 3], people_were) &&
+                   name_like(text, t, f) && name_like(text, &T->v[i + 2], GZ(i + 2)) &&
+                   (namey(f) || surname_shape(text, t) || namey(GZ(i + 2)) ||
+                    surname_shape(text, &T->v[i + 2]))) {
+            /* two people: "Usamov and Bowers were precision engineers" */
+            sl__cands_add(c->out, T->v[i + 2].s, T->v[i + 2].e, SL_ET_PERSON, "person", 35);
+            accept = true;
+          }
           else if (!f && sentence_start(T, i) && i + 2 < T->n && T->v[i + 1].kind == SL_TK_WORD &&
                    (word_is(text, &T->v[i + 1], "is") || word_is(text, &T->v[i + 1], "was") ||
                     word_is(text, &T->v[i + 1], "said") || word_is(text, &T->v[i + 1], "has")) &&
-                   pronoun_near(text, T, i, 14))
-            accept = true; /* unknown name, then a pronoun that refers to a person */
+                   (pronoun_near(text, T, i, 14) ||
+                    (foreign_word(text, t, f) && !word_is(text, &T->v[i + 1], "said") &&
+                     word_is(text, &T->v[i + 2], "from") && (T->v[i + 3 < T->n ? i + 3 : i].caps & 1))))
+            accept = true; /* unknown name, then a pronoun that refers to a person, or
+                            * where someone works: "Quionia is from Areavibes Inc" */
         }
       }
       /* without a cue: not a quoted title, not a month after a day or a
@@ -867,6 +971,13 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       i = j;
       continue;
     }
+    /* a word no list knows, the last of the text, after a strong cue: "my name is
+     * vitoria", "people call me višeslav" */
+    if (t->kind == SL_TK_WORD && !(t->caps & 1) && i + 1 == T->n && cue >= 2 && letters_only(text, t) &&
+        !(GZ(i) & (SL_GZ_VETO | SL_GZ_STARTER)) && foreign_word(text, t, GZ(i))) {
+      sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
+      break;
+    }
     /* 2. Lower-case names: two gazetteer names in a row ("leone mazzi") in
      *    all-lower-case text or at the start of a line, or a name after a cue. */
     if (t->kind == SL_TK_WORD && !(t->caps & 1) && i + 1 < T->n &&
@@ -883,6 +994,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         continue;
       }
       if (!(f1 & SL_GZ_VETO) && ((cue >= 2 && (f1 & (SL_GZ_FIRST | SL_GZ_LAST))) || (cue == 1 && namey(f1))))
+        sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
+      /* a word no list knows, alone after a strong cue: "my name is vitoria" */
+      else if (cue >= 2 && !(f1 & (SL_GZ_VETO | SL_GZ_STARTER)) && letters_only(text, t) &&
+               foreign_word(text, t, f1) && (u->nl_before || u->punct_before))
         sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
       /* a first name said to ("just ask dmitri", "forward it to marcus"), or
        * called at the start ("sarah, can you ...") */

@@ -371,6 +371,7 @@ static const litset_t litsets[] = {
      "navn|namn|imię|nazwisko|naam", NULL},
     {SL_P_CUE_NAME2, 1, B_L | B_R, P_NONE, "a nome|a nombre de|au nom de|im namen von", NULL},
     {SL_P_CUE_NAME2, 1, B_L, P_NONE, "named|called|signed|surname", NULL},
+    {SL_P_CUE_NAME2, 1, B_L | B_R, P_NONE, "call me|call him|call her", NULL},
     /* a JSON or Python dict key: "name": "John Smith", 'full_name': ... */
     {SL_P_CUE_NAME2, 1, B_L, P_NONE,
      "name\":|name':|first_name\":|last_name\":|full_name\":|firstname\":|lastname\":|"
