@@ -3,7 +3,7 @@
  * router/tools/gen_lexicon.js), decoded once. It lets the name rules tell a
  * capitalised English word ("Support", "Kindly", "Logged") from an unknown one
  * that may be a name ("Papadakis", "Aroha"); the gazetteer holds names, not the
- * language. About 2 % of the words it has not seen read as English (a name
+ * language. About 0.1 % of the words it has not seen read as English (a name
  * missed, never one invented). Only the rarer name rules ask it. */
 #include "router_int.h"
 
@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#define LEX_BITS (1u << 19)
-#define LEX_PROBES 6
+#define LEX_BITS (1u << 20)
+#define LEX_PROBES 7
 
 extern const char sl__lexicon_b64[];
 

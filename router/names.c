@@ -438,6 +438,10 @@ static bool public_figure(const char *text, const sl__toks_t *T, size_t i, size_
   uint32_t e = T->v[j - 1].e;
   if (possessive_tok(text, &T->v[j - 1])) e -= 2;
   if (sl__figure_has(text + T->v[i].s, e - T->v[i].s)) return true;
+  /* a figure's work, the name in the German genitive: "Goethes Faust" */
+  size_t n0 = T->v[i].e - T->v[i].s;
+  if (j - i >= 2 && n0 > 4 && text[T->v[i].e - 1] == 's' && sl__figure_has(text + T->v[i].s, n0 - 1))
+    return true;
   /* the run stops at a lower-case particle; the name goes on after it:
    * "Simone de Beauvoir", "Johann Wolfgang von Goethe", "Alexander the Great" */
   static const char *const particles[] = {"de", "da", "di", "du", "del", "della", "der", "den",

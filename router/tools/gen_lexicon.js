@@ -4,10 +4,10 @@
 // unknown capitalised word that may be a name ("Papadakis", "Aroha").
 // Usage: apt-get download wamerican && dpkg-deb -x wamerican_*.deb w &&
 //        node router/tools/gen_lexicon.js w/usr/share/dict/american-english > router/lexicon_data.c
-// Filter: M = 2^19 bits, K = 6 probes at h1 + i*h2 (mod M), h1/h2 the two halves
+// Filter: M = 2^20 bits, K = 7 probes at h1 + i*h2 (mod M), h1/h2 the two halves
 // of FNV-1a 64 over the word's bytes; keep in step with router/lexicon.c.
 const fs = require('fs');
-const M = 1 << 19, K = 6;
+const M = 1 << 20, K = 7;
 const words = fs.readFileSync(process.argv[2], 'utf8').split('\n').filter(w => /^[a-z]+$/.test(w));
 const bits = Buffer.alloc(M / 8);
 function fnv(w) {
