@@ -235,6 +235,42 @@ static bool strong_unit(const char *text, const sl__tok_t *t) {
          eq_word(text, t, "ste");
 }
 
+/* The words before token a say a place follows: "corner of", "is on", "is at",
+ * "located at", "lives on", "moved to", "situated on". */
+static bool place_said(const char *text, const sl__toks_t *T, size_t a) {
+  if (a < 2 || T->v[a].nl_before || T->v[a - 1].nl_before) return false;
+  const sl__tok_t *p = &T->v[a - 1], *q = &T->v[a - 2];
+  if (eq_word(text, p, "of")) return eq_word(text, q, "corner");
+  if (!eq_word(text, p, "on") && !eq_word(text, p, "at") && !eq_word(text, p, "to")) return false;
+  return eq_word(text, q, "is") || eq_word(text, q, "located") || eq_word(text, q, "situated") ||
+         eq_word(text, q, "lives") || eq_word(text, q, "live") || eq_word(text, q, "moved") ||
+         eq_word(text, q, "based") || (eq_word(text, q, "off") && eq_word(text, p, "at"));
+}
+
+static bool month_word(const char *text, const sl__tok_t *t);
+static bool weekday_word(const char *text, const sl__tok_t *t);
+
+/* A word among tokens [k, j) is no English word ("Floriánem", "kapu"): "Room 5",
+ * "Page 12", "Gate 22" are no streets. */
+static bool foreign_among(const char *text, const sl__toks_t *T, size_t k, size_t j) {
+  bool foreign = false;
+  for (; k < j; k++) {
+    if (month_word(text, &T->v[k]) || weekday_word(text, &T->v[k])) return false;
+    if (T->v[k].e - T->v[k].s >= 3 && !sl__lexicon_has(text + T->v[k].s, T->v[k].e - T->v[k].s))
+      foreign = true;
+  }
+  return foreign;
+}
+
+static bool weekday_word(const char *text, const sl__tok_t *t) {
+  static const char *const days[] = {"monday", "tuesday", "wednesday", "thursday", "friday",
+                                     "saturday", "sunday", "mon", "tue", "tues", "wed", "thu",
+                                     "thur", "thurs", "fri", "sat", "sun", NULL};
+  for (const char *const *d = days; *d; d++)
+    if (eq_word(text, t, *d)) return true;
+  return false;
+}
+
 /* A month's name, full or short: "15–18 August 2024" is a date, not a street. */
 static bool month_word(const char *text, const sl__tok_t *t) {
   static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug",
@@ -536,7 +572,20 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
                   !T->v[a].punct_before;
       size_t b = words ? extend_unit(g, ga, text, T, j) : j;
       bool unit = b > j && (lead || strong_unit(text, &T->v[j + 1]));
-      if (unit || (lead && words <= 3 && t->e - t->s <= 5 && place_lines_after(text, T, j))) {
+      /* the type after the number: "077 Příční 1429 St." */
+      bool type = !unit && lead && words <= 3 && j + 1 < T->n && !T->v[j + 1].nl_before &&
+                  !T->v[j + 1].punct_before && T->v[j + 1].kind == SL_TK_WORD &&
+                  (GZ(j + 1) & SL_GZ_ST_AFTER);
+      if (type) b = j + 1;
+      /* where a place is said to be: "the corner of Csabai kapu 39.", "the bus
+       * station is on Pod Floriánem 1677" */
+      bool said = false;
+      if (!unit && !type && !lead && words && t->e - t->s <= 5)
+        for (size_t k = j - 1; k >= a && k + 3 >= j && !said; k--)
+          if ((T->v[k].caps & 1) && place_said(text, T, k) && foreign_among(text, T, k, j))
+            said = true, a = k;
+      if (unit || type || said ||
+          (lead && words <= 3 && t->e - t->s <= 5 && place_lines_after(text, T, j))) {
         if (lead) a--;
         add(c, g, ga, T, a, b);
         done = b + 1;

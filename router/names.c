@@ -617,8 +617,8 @@ static bool letters_only(const char *text, const sl__tok_t *t) {
 static const char *const vocative_next[] = {"can", "could", "would", "will", "please", "do",
                                             "did", "are", "have", "is", NULL};
 /* After "X and Y": what people do or are. */
-static const char *const people_were[] = {"were", "are", "have", "had", "met", "married", "founded",
-                                          "wrote", "agreed", "decided", "said", NULL};
+static const char *const people_were[] = {"were", "met", "married", "founded", "wrote", "agreed",
+                                          "decided", "said", NULL};
 /* A work by someone: "the Castro novel", "a Ravil G Yefimov concert". */
 static const char *const works[] = {"novel", "novels", "version", "concert", "album", "song",
                                     "songs", "book", "books", "poem", "poems", "recording",
@@ -915,9 +915,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           else if (i + 3 < T->n && word_is(text, &T->v[i + 1], "and") && !T->v[i + 1].punct_before &&
                    !T->v[i + 2].punct_before && cap_word(text, &T->v[i + 2]) &&
                    !T->v[i + 3].punct_before && in_list(text, &T->v[i + 3], people_were) &&
-                   name_like(text, t, f) && name_like(text, &T->v[i + 2], GZ(i + 2)) &&
-                   (namey(f) || surname_shape(text, t) || namey(GZ(i + 2)) ||
-                    surname_shape(text, &T->v[i + 2]))) {
+                   !(f & (SL_GZ_VETO | SL_GZ_STARTER | SL_GZ_PLACE)) &&
+                   !(GZ(i + 2) & (SL_GZ_VETO | SL_GZ_STARTER | SL_GZ_PLACE)) &&
+                   (name_like(text, t, f) || name_like(text, &T->v[i + 2], GZ(i + 2)))) {
             /* two people: "Usamov and Bowers were precision engineers" */
             sl__cands_add(c->out, T->v[i + 2].s, T->v[i + 2].e, SL_ET_PERSON, "person", 35);
             accept = true;

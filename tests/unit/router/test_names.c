@@ -84,6 +84,16 @@ static void persons(void **s) {
   EXPECT("Chamari Wickramasinghe led the training for the new staff.", "PERSON", "Chamari Wickramasinghe");
   EXPECT("Lindiwe Dlamini-Mokoena presented the budget.", "PERSON", "Lindiwe Dlamini-Mokoena");
   EXPECT("Agent: Hello, you're speaking with Dawit. How can I help?", "PERSON", "Dawit");
+  /* names the gazetteer lacks, told by their shape or their place in the sentence */
+  EXPECT("the verses from Faina D. Yefremova's Cautionary Tales", "PERSON", "Faina D. Yefremova");
+  EXPECT("Wisława Szczepańska's killers sentenced to life in prison", "PERSON", "Wisława Szczepańska");
+  EXPECT("\"I'm glad to hear that this works,\" says Hartvigsson.", "PERSON", "Hartvigsson");
+  EXPECT("Unlike the Christiansen novel, it's not about that.", "PERSON", "Christiansen");
+  EXPECT("Usamov and Bowers were precision engineers.", "PERSON", "Bowers");
+  EXPECT("Quionia is from Areavibes Inc", "PERSON", "Quionia");
+  EXPECT("Warrane, can I please speak to your boss?", "PERSON", "Warrane");
+  EXPECT("She named him Luís", "PERSON", "Luís");
+  EXPECT("sometimes people call me višeslav", "PERSON", "višeslav");
 }
 
 static void not_persons(void **s) {
@@ -189,6 +199,10 @@ static void not_persons(void **s) {
   REJECT("Quarterly Results presented a mixed picture.", "PERSON");
   REJECT("Deutsche Telekom reported losses in the third quarter.", "PERSON");
   REJECT("According to Reuters, prices rose.", "PERSON");
+  REJECT("Take Vitamin B Complex daily", "PERSON");
+  REJECT("Schreibe einen kurzen Aufsatz über Goethes Faust und die Frage nach Schuld.", "PERSON");
+  REJECT("I have a secret called `db-creds` with keys `username` and `password`.", "PERSON");
+  REJECT("Thanks, can you help?", "PERSON");
 }
 
 static void addresses(void **s) {
@@ -242,6 +256,19 @@ static void addresses(void **s) {
   EXPECT("Kaiserring 12, 10115 Berlin", "STREET_ADDRESS", "Kaiserring 12");
   REJECT("Jueves: Farmacia Avenida del Puerto (24 h) | Sábado: cerrada", "STREET_ADDRESS");
   REJECT("Yellow warning for wind in place Tuesday 06:00–18:00", "STREET_ADDRESS");
+  /* a street of any language: a unit after its number, the city and postcode
+   * lines after it, its type after the number, or where a place is said to be */
+  EXPECT("The address of Peerj is 9721 Dalmatinova 43 Apt. 678 Velenje", "STREET_ADDRESS",
+         "9721 Dalmatinova 43 Apt. 678");
+  EXPECT("28030 Edeby 55\n Apt. 297\n TYSTBERGA\n Sweden 99178", "STREET_ADDRESS", NULL);
+  EXPECT("How do I change my address to 50541 Mlýnská 1540\n Trancoso\n , GU\n Portugal 44674?",
+         "STREET_ADDRESS", "50541 Mlýnská 1540");
+  EXPECT("The bus drops you off at 077 Příční 1429 St.", "STREET_ADDRESS", "077 Příční 1429 St");
+  EXPECT("The bus station is on Pod Floriánem 1677", "STREET_ADDRESS", "Pod Floriánem 1677");
+  REJECT("Lesson 4 Unit 2 covers fractions", "STREET_ADDRESS");
+  REJECT("The meeting is at Room 5 today, the answer is on Page 12", "STREET_ADDRESS");
+  REJECT("GREEN MAN FESTIVAL, 15–18 August 2024\nWeekend camping ticket, ref GM24-118203", "STREET_ADDRESS");
+  REJECT("The water will be shut off on Tuesday 9 April between 09:00 and 13:00", "STREET_ADDRESS");
 }
 
 /* The public-figures list is compared folded: case, Latin diacritics, dots,
