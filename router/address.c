@@ -574,7 +574,8 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       bool unit = b > j && (lead || strong_unit(text, &T->v[j + 1]));
       /* the type after the number: "077 Příční 1429 St." */
       bool type = !unit && lead && words <= 3 && j + 1 < T->n && !T->v[j + 1].nl_before &&
-                  !T->v[j + 1].punct_before && T->v[j + 1].kind == SL_TK_WORD &&
+                  (!T->v[j + 1].punct_before || T->v[j + 1].punct_before == '.') &&
+                  T->v[j + 1].kind == SL_TK_WORD &&
                   (GZ(j + 1) & SL_GZ_ST_AFTER);
       if (type) b = j + 1;
       /* where a place is said to be: "the corner of Csabai kapu 39.", "the bus

@@ -588,7 +588,7 @@ static bool surname_shape(const char *text, const sl__tok_t *t) {
   static const char *const ends[] = {
       "ová", "ská", "ski", "ska", "cki", "cka", "wicz", "vić", "vič", "ić", "ov", "ova", "ev",
       "eva", "enko", "chuk", "yan", "shvili", "dze", "escu", "eanu", "sson", "poulos", "akis",
-      "idis", "oğlu", "ez", "aitė", "ienė", "yte", NULL};
+      "idis", "oğlu", "ez", "aitė", "ienė", "yte", "dóttir", "dottir", NULL};
   size_t n = t->e - t->s;
   if (n >= 4 && text[t->e - 2] == '\'' && text[t->e - 1] == 's') n -= 2;
   if (n < 5) return false;
@@ -630,6 +630,23 @@ static const char *const works[] = {"novel", "novels", "version", "concert", "al
 static bool name_like(const char *text, const sl__tok_t *t, unsigned f) {
   if (f & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) return false;
   return namey(f) || surname_shape(text, t) || foreign_word(text, t, f);
+}
+
+/* Token i starts a list of single words ("a, b, c and d"), four at least, of
+ * which three or more are given names and none is a place or a veto word. */
+static bool name_list(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t i) {
+  size_t items = 0, names = 0;
+  for (size_t k = i; k < T->n && k < i + 24 && !T->v[k].nl_before; k++) {
+    if (T->v[k].kind != SL_TK_WORD) return false;
+    if (word_is(text, &T->v[k], "and") && k > i) continue;
+    unsigned f = sl__tok_flags(g, text, &T->v[k]);
+    if (f & (SL_GZ_PLACE | SL_GZ_VETO)) return false;
+    items++;
+    names += (f & SL_GZ_FIRST) && namey(f);
+    if (k + 1 >= T->n || (T->v[k + 1].punct_before != ',' && !word_is(text, &T->v[k + 1], "and")))
+      break;
+  }
+  return items >= 4 && names >= 3 && names * 4 >= items * 3;
 }
 
 /* An airline-style name before its title: "OYEWOLE/ADEBOLA MRS", "SMITH/JOHN MR"
@@ -903,14 +920,16 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
             accept = true; /* someone spoken to: "Warrane, can I please speak to your boss?" */
           else if (i > 0 && !t->nl_before && in_list(text, &T->v[i - 1], speech) &&
                    !(f & (SL_GZ_VETO | SL_GZ_PLACE)) &&
-                   (namey(f) || surname_shape(text, t) ||
-                    (foreign_word(text, t, f) && has_non_ascii(text + t->s, t->e - t->s))) &&
-                   (j == T->n || T->v[j].nl_before || T->v[j].punct_before))
+                   (namey(f) || surname_shape(text, t) || foreign_word(text, t, f)) &&
+                   (j == T->n || T->v[j].nl_before || T->v[j].punct_before ||
+                    word_is(text, &T->v[j], "to")))
             accept = true; /* who said it: "... in that direction," says Joly. */
           else if (i > 0 && !t->nl_before && !t->punct_before && j + 1 < T->n &&
                    !T->v[j].nl_before && !T->v[j].punct_before && in_list(text, &T->v[j], works) &&
                    (in_list(text, &T->v[i - 1], not_after) || T->v[i - 1].punct_before == '-') &&
-                   !(f & (SL_GZ_VETO | SL_GZ_PLACE)) && (namey(f) || surname_shape(text, t)))
+                   !(f & (SL_GZ_VETO | SL_GZ_PLACE)) &&
+                   (namey(f) || surname_shape(text, t) ||
+                    (foreign_word(text, t, f) && has_non_ascii(text + t->s, t->e - t->s))))
             accept = true; /* an author's work: "Unlike the Castro novel" */
           else if (i + 3 < T->n && word_is(text, &T->v[i + 1], "and") && !T->v[i + 1].punct_before &&
                    !T->v[i + 2].punct_before && cap_word(text, &T->v[i + 2]) &&
@@ -981,6 +1000,21 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         !(GZ(i) & (SL_GZ_VETO | SL_GZ_STARTER)) && foreign_word(text, t, GZ(i))) {
       sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
       break;
+    }
+    /* a list of given names, three or more ("they had 6: leonti, terrence, pamela
+     * and brian"): each one the gazetteer knows as a given name is one */
+    if (t->kind == SL_TK_WORD && i + 4 < T->n && T->v[i + 1].punct_before == ',' &&
+        name_list(g, text, T, i)) {
+      size_t k = i;
+      for (; k < T->n && k < i + 24 && !T->v[k].nl_before; k++) {
+        if (T->v[k].kind != SL_TK_WORD) break;
+        unsigned fk = GZ(k);
+        if ((fk & SL_GZ_FIRST) && namey(fk) && !(fk & (SL_GZ_PLACE | SL_GZ_VETO)))
+          sl__cands_add(c->out, T->v[k].s, T->v[k].e, SL_ET_PERSON, "person", 30);
+        if (k + 1 < T->n && T->v[k + 1].punct_before != ',' && !word_is(text, &T->v[k + 1], "and")) break;
+      }
+      i = k + 1;
+      continue;
     }
     /* 2. Lower-case names: two gazetteer names in a row ("leone mazzi") in
      *    all-lower-case text or at the start of a line, or a name after a cue. */

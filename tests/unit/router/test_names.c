@@ -94,6 +94,9 @@ static void persons(void **s) {
   EXPECT("Warrane, can I please speak to your boss?", "PERSON", "Warrane");
   EXPECT("She named him Luís", "PERSON", "Luís");
   EXPECT("sometimes people call me višeslav", "PERSON", "višeslav");
+  EXPECT("they had 6: leonti, terrence, pamela, donna, andrea and brian.", "PERSON", "pamela");
+  EXPECT("\"I'm glad to hear that Germany is moving in that direction,\" says Iwase.", "PERSON", "Iwase");
+  EXPECT("Unlike the Ásgeirsdóttir novel, it's not about that.", "PERSON", "Ásgeirsdóttir");
 }
 
 static void not_persons(void **s) {
@@ -203,6 +206,7 @@ static void not_persons(void **s) {
   REJECT("Schreibe einen kurzen Aufsatz über Goethes Faust und die Frage nach Schuld.", "PERSON");
   REJECT("I have a secret called `db-creds` with keys `username` and `password`.", "PERSON");
   REJECT("Thanks, can you help?", "PERSON");
+  REJECT("We sell apples, pears, plums and cherries.", "PERSON");
 }
 
 static void addresses(void **s) {
