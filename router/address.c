@@ -582,7 +582,7 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
        * station is on Pod Floriánem 1677" */
       bool said = false;
       if (!unit && !type && !lead && words && t->e - t->s <= 5)
-        for (size_t k = j - 1; k >= a && k + 3 >= j && !said; k--)
+        for (size_t k = j; k-- > a && k + 3 >= j && !said;)
           if ((T->v[k].caps & 1) && place_said(text, T, k) && foreign_among(text, T, k, j))
             said = true, a = k;
       if (unit || type || said ||

@@ -224,7 +224,8 @@ static const char *const to_whom[] = {"to", "with", "from", NULL};
 static const char *const person_verbs[] = {"called", "phoned", "rang", "said", "says", "told",
                                            "asked", "wrote", "texted", "emailed", "replied",
                                            "mentioned", "thinks", "thought", "wants", "wanted",
-                                           "sent", "messaged", "complained", "promised", NULL};
+                                           "sent", "messaged", "complained", "promised", "began",
+                                           NULL};
 static const char *const languages[] = {"ruby", "julia", "crystal", "dart", "elm", "ada",
                                         "rust", "swift", "go", "pascal", "basil", "max", "lua",
                                         "perl", "scala", "kotlin", "elixir", "haskell", "erlang",
@@ -624,6 +625,9 @@ static const char *const works[] = {"novel", "novels", "version", "concert", "al
                                     "songs", "book", "books", "poem", "poems", "recording",
                                     "biography", "memoir", "painting", "sculpture", "symphony",
                                     "opera", NULL};
+/* Of those, the ones only a person makes (a brand has a version, an album, a book). */
+static const char *const authored[] = {"novel", "novels", "concert", "poem", "poems", "biography",
+                                       "memoir", "painting", "sculpture", "symphony", NULL};
 
 /* A name the gazetteer does not know or a known one, by itself: not English,
  * not only a place, no veto. */
@@ -929,7 +933,8 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                    (in_list(text, &T->v[i - 1], not_after) || T->v[i - 1].punct_before == '-') &&
                    !(f & (SL_GZ_VETO | SL_GZ_PLACE)) &&
                    (namey(f) || surname_shape(text, t) ||
-                    (foreign_word(text, t, f) && has_non_ascii(text + t->s, t->e - t->s))))
+                    (foreign_word(text, t, f) && (has_non_ascii(text + t->s, t->e - t->s) ||
+                                                  in_list(text, &T->v[j], authored)))))
             accept = true; /* an author's work: "Unlike the Castro novel" */
           else if (i + 3 < T->n && word_is(text, &T->v[i + 1], "and") && !T->v[i + 1].punct_before &&
                    !T->v[i + 2].punct_before && cap_word(text, &T->v[i + 2]) &&

@@ -207,6 +207,7 @@ static void not_persons(void **s) {
   REJECT("I have a secret called `db-creds` with keys `username` and `password`.", "PERSON");
   REJECT("Thanks, can you help?", "PERSON");
   REJECT("We sell apples, pears, plums and cherries.", "PERSON");
+  REJECT("Describe the water cycle as if narrated by David Attenborough, in about 150 words.", "PERSON");
 }
 
 static void addresses(void **s) {
@@ -269,6 +270,7 @@ static void addresses(void **s) {
          "STREET_ADDRESS", "50541 Mlýnská 1540");
   EXPECT("The bus drops you off at 077 Příční 1429 St.", "STREET_ADDRESS", "077 Příční 1429 St");
   EXPECT("The bus station is on Pod Floriánem 1677", "STREET_ADDRESS", "Pod Floriánem 1677");
+  REJECT("is on Pod 9", "STREET_ADDRESS"); /* the walk back stops at the first token */
   REJECT("Lesson 4 Unit 2 covers fractions", "STREET_ADDRESS");
   REJECT("The meeting is at Room 5 today, the answer is on Page 12", "STREET_ADDRESS");
   REJECT("GREEN MAN FESTIVAL, 15–18 August 2024\nWeekend camping ticket, ref GM24-118203", "STREET_ADDRESS");
