@@ -1016,7 +1016,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         unsigned fk = GZ(k);
         if ((fk & SL_GZ_FIRST) && namey(fk) && !(fk & (SL_GZ_PLACE | SL_GZ_VETO)))
           sl__cands_add(c->out, T->v[k].s, T->v[k].e, SL_ET_PERSON, "person", 30);
-        if (k + 1 < T->n && T->v[k + 1].punct_before != ',' && !word_is(text, &T->v[k + 1], "and")) break;
+        if (k + 1 < T->n && T->v[k + 1].punct_before != ',' && !word_is(text, &T->v[k + 1], "and") &&
+            !word_is(text, &T->v[k], "and"))
+          break;
       }
       i = k + 1;
       continue;

@@ -95,6 +95,7 @@ static void persons(void **s) {
   EXPECT("She named him Luís", "PERSON", "Luís");
   EXPECT("sometimes people call me višeslav", "PERSON", "višeslav");
   EXPECT("they had 6: leonti, terrence, pamela, donna, andrea and brian.", "PERSON", "pamela");
+  EXPECT("they had 6: leonti, terrence, pamela, donna, andrea and brian.", "PERSON", "brian");
   EXPECT("\"I'm glad to hear that Germany is moving in that direction,\" says Iwase.", "PERSON", "Iwase");
   EXPECT("Unlike the Ásgeirsdóttir novel, it's not about that.", "PERSON", "Ásgeirsdóttir");
 }
