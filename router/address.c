@@ -84,8 +84,15 @@ static const char *const unit_words[] = {"apt", "apartment", "suite", "ste", "un
                                          "nr", "lot", "door", "dept", NULL};
 
 static inline bool eq_word(const char *text, const sl__tok_t *t, const char *w) {
-  size_t n = __builtin_strlen(w); /* folded: w is always a literal */
+  size_t n = __builtin_strlen(w); /* folded where w is a literal */
   return t->e - t->s == n && ((text[t->s] | 32) == w[0]) && !strncasecmp(text + t->s, w, n);
+}
+
+/* Is token t one of the words of `list`? */
+static bool word_in(const char *text, const sl__tok_t *t, const char *const *list) {
+  for (; *list; list++)
+    if (eq_word(text, t, *list)) return true;
+  return false;
 }
 
 /* Could a fused ending end in this (lower-cased) byte? The ASCII last bytes of
@@ -177,9 +184,7 @@ static bool type_before_number(const char *text, const sl__tok_t *t) {
       "steig", "pfad", "laan", "straat", "gracht", "plein", "kade", "singel", "dreef", "vej",
       "gade", "gata", "gatan", "vägen", "veien", "ulica", "utca", "iela", "katu", "kuja",
       "tänav", "cesta", "ulice", "třída", "trg", NULL};
-  for (const char *const *w = types; *w; w++)
-    if (eq_word(text, t, *w)) return true;
-  return false;
+  return word_in(text, t, types);
 }
 
 /* The value of a number token (the text is not NUL-terminated: no atoi). */
@@ -247,39 +252,26 @@ static bool place_said(const char *text, const sl__toks_t *T, size_t a) {
          eq_word(text, q, "based") || (eq_word(text, q, "off") && eq_word(text, p, "at"));
 }
 
-static bool month_word(const char *text, const sl__tok_t *t);
-static bool weekday_word(const char *text, const sl__tok_t *t);
+/* A month's or a weekday's name, full or short: "15–18 August 2024" is a date,
+ * "Tuesday 9" a day, not a street. */
+static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
+                                     "sept", "oct", "nov", "dec", "january", "february", "march",
+                                     "april", "june", "july", "august", "september", "october",
+                                     "november", "december", NULL};
+static const char *const weekdays[] = {"monday", "tuesday", "wednesday", "thursday", "friday",
+                                       "saturday", "sunday", "mon", "tue", "tues", "wed", "thu",
+                                       "thur", "thurs", "fri", "sat", "sun", NULL};
 
 /* A word among tokens [k, j) is no English word ("Floriánem", "kapu"): "Room 5",
  * "Page 12", "Gate 22" are no streets. */
 static bool foreign_among(const char *text, const sl__toks_t *T, size_t k, size_t j) {
   bool foreign = false;
   for (; k < j; k++) {
-    if (month_word(text, &T->v[k]) || weekday_word(text, &T->v[k])) return false;
+    if (word_in(text, &T->v[k], months) || word_in(text, &T->v[k], weekdays)) return false;
     if (T->v[k].e - T->v[k].s >= 3 && !sl__lexicon_has(text + T->v[k].s, T->v[k].e - T->v[k].s))
       foreign = true;
   }
   return foreign;
-}
-
-static bool weekday_word(const char *text, const sl__tok_t *t) {
-  static const char *const days[] = {"monday", "tuesday", "wednesday", "thursday", "friday",
-                                     "saturday", "sunday", "mon", "tue", "tues", "wed", "thu",
-                                     "thur", "thurs", "fri", "sat", "sun", NULL};
-  for (const char *const *d = days; *d; d++)
-    if (eq_word(text, t, *d)) return true;
-  return false;
-}
-
-/* A month's name, full or short: "15–18 August 2024" is a date, not a street. */
-static bool month_word(const char *text, const sl__tok_t *t) {
-  static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug",
-                                       "sep", "sept", "oct", "nov", "dec", "january", "february",
-                                       "march", "april", "june", "july", "august", "september",
-                                       "october", "november", "december", NULL};
-  for (const char *const *m = months; *m; m++)
-    if (eq_word(text, t, *m)) return true;
-  return false;
 }
 
 /* After the street's number at j: the next line opens with a capitalised word (a
@@ -565,9 +557,9 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       size_t a = j, words = 0;
       while (a > 0 && words < 4 && T->v[a - 1].kind == SL_TK_WORD && T->v[a].nl_before == 0 &&
              (!T->v[a].punct_before || strchr(".-'", T->v[a].punct_before)) &&
-             !month_word(text, &T->v[a - 1]))
+             !word_in(text, &T->v[a - 1], months))
         a--, words++;
-      if (a > 0 && month_word(text, &T->v[a - 1]) && T->v[a].nl_before == 0) words = 0;
+      if (a > 0 && word_in(text, &T->v[a - 1], months) && T->v[a].nl_before == 0) words = 0;
       bool lead = words && a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0 &&
                   !T->v[a].punct_before;
       size_t b = words ? extend_unit(g, ga, text, T, j) : j;

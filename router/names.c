@@ -637,20 +637,23 @@ static bool name_like(const char *text, const sl__tok_t *t, unsigned f) {
 }
 
 /* Token i starts a list of single words ("a, b, c and d"), four at least, of
- * which three or more are given names and none is a place or a veto word. */
-static bool name_list(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t i) {
-  size_t items = 0, names = 0;
-  for (size_t k = i; k < T->n && k < i + 24 && !T->v[k].nl_before; k++) {
-    if (T->v[k].kind != SL_TK_WORD) return false;
+ * which three or more are given names and none is a place or a veto word:
+ * returns the token after the list, or 0. */
+static size_t name_list(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t i) {
+  size_t items = 0, names = 0, k = i;
+  for (; k < T->n && k < i + 24 && !T->v[k].nl_before; k++) {
+    if (T->v[k].kind != SL_TK_WORD) return 0;
     if (word_is(text, &T->v[k], "and") && k > i) continue;
     unsigned f = sl__tok_flags(g, text, &T->v[k]);
-    if (f & (SL_GZ_PLACE | SL_GZ_VETO)) return false;
+    if (f & (SL_GZ_PLACE | SL_GZ_VETO)) return 0;
     items++;
     names += (f & SL_GZ_FIRST) && namey(f);
-    if (k + 1 >= T->n || (T->v[k + 1].punct_before != ',' && !word_is(text, &T->v[k + 1], "and")))
+    if (k + 1 >= T->n || (T->v[k + 1].punct_before != ',' && !word_is(text, &T->v[k + 1], "and"))) {
+      k++;
       break;
+    }
   }
-  return items >= 4 && names >= 3 && names * 4 >= items * 3;
+  return items >= 4 && names >= 3 && names * 4 >= items * 3 ? k : 0;
 }
 
 /* An airline-style name before its title: "OYEWOLE/ADEBOLA MRS", "SMITH/JOHN MR"
@@ -919,12 +922,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
             accept = true; /* "Alexander: ..." */
           else if (sentence_start(T, i) && j < T->n && T->v[j].punct_before == ',' &&
                    !T->v[j].nl_before && in_list(text, &T->v[j], vocative_next) &&
-                   !(f & (SL_GZ_VETO | SL_GZ_PLACE | SL_GZ_STARTER)) &&
-                   (namey(f) || foreign_word(text, t, f)))
+                   !(f & SL_GZ_PLACE) && name_like(text, t, f))
             accept = true; /* someone spoken to: "Warrane, can I please speak to your boss?" */
           else if (i > 0 && !t->nl_before && in_list(text, &T->v[i - 1], speech) &&
-                   !(f & (SL_GZ_VETO | SL_GZ_PLACE)) &&
-                   (namey(f) || surname_shape(text, t) || foreign_word(text, t, f)) &&
+                   !(f & SL_GZ_PLACE) && name_like(text, t, f) &&
                    (j == T->n || T->v[j].nl_before || T->v[j].punct_before ||
                     word_is(text, &T->v[j], "to")))
             accept = true; /* who said it: "... in that direction," says Joly. */
@@ -999,28 +1000,27 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       i = j;
       continue;
     }
-    /* a word no list knows, the last of the text, after a strong cue: "my name is
-     * vitoria", "people call me višeslav" */
-    if (t->kind == SL_TK_WORD && !(t->caps & 1) && i + 1 == T->n && cue >= 2 && letters_only(text, t) &&
-        !(GZ(i) & (SL_GZ_VETO | SL_GZ_STARTER)) && foreign_word(text, t, GZ(i))) {
-      sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
-      break;
-    }
     /* a list of given names, three or more ("they had 6: leonti, terrence, pamela
      * and brian"): each one the gazetteer knows as a given name is one */
-    if (t->kind == SL_TK_WORD && i + 4 < T->n && T->v[i + 1].punct_before == ',' &&
-        name_list(g, text, T, i)) {
-      size_t k = i;
-      for (; k < T->n && k < i + 24 && !T->v[k].nl_before; k++) {
-        if (T->v[k].kind != SL_TK_WORD) break;
+    size_t list_end = t->kind == SL_TK_WORD && i + 4 < T->n && T->v[i + 1].punct_before == ','
+                          ? name_list(g, text, T, i)
+                          : 0;
+    if (list_end) {
+      for (size_t k = i; k < list_end; k++) {
         unsigned fk = GZ(k);
-        if ((fk & SL_GZ_FIRST) && namey(fk) && !(fk & (SL_GZ_PLACE | SL_GZ_VETO)))
+        if ((fk & SL_GZ_FIRST) && namey(fk))
           sl__cands_add(c->out, T->v[k].s, T->v[k].e, SL_ET_PERSON, "person", 30);
-        if (k + 1 < T->n && T->v[k + 1].punct_before != ',' && !word_is(text, &T->v[k + 1], "and") &&
-            !word_is(text, &T->v[k], "and"))
-          break;
       }
-      i = k + 1;
+      i = list_end;
+      continue;
+    }
+    /* a word no list knows, alone after a strong cue: "my name is vitoria",
+     * "people call me višeslav" */
+    if (t->kind == SL_TK_WORD && !(t->caps & 1) && cue >= 2 && letters_only(text, t) &&
+        (i + 1 == T->n || T->v[i + 1].nl_before || T->v[i + 1].punct_before) &&
+        !(GZ(i) & (SL_GZ_VETO | SL_GZ_STARTER)) && foreign_word(text, t, GZ(i))) {
+      sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
+      i++;
       continue;
     }
     /* 2. Lower-case names: two gazetteer names in a row ("leone mazzi") in
@@ -1039,10 +1039,6 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         continue;
       }
       if (!(f1 & SL_GZ_VETO) && ((cue >= 2 && (f1 & (SL_GZ_FIRST | SL_GZ_LAST))) || (cue == 1 && namey(f1))))
-        sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
-      /* a word no list knows, alone after a strong cue: "my name is vitoria" */
-      else if (cue >= 2 && !(f1 & (SL_GZ_VETO | SL_GZ_STARTER)) && letters_only(text, t) &&
-               foreign_word(text, t, f1) && (u->nl_before || u->punct_before))
         sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
       /* a first name said to ("just ask dmitri", "forward it to marcus"), or
        * called at the start ("sarah, can you ...") */

@@ -569,6 +569,13 @@ static bool regex_like(const char *v, size_t n) {
   return false;
 }
 
+/* What a name points at, not a secret: a path ("/docs/…/password"), a resource
+ * name ("arn:aws:kms:…", "projects/…"). */
+static bool resource_ref(const char *v, size_t n) {
+  return (n > 8 && v[0] == '/' && memchr(v + 1, '/', n - 1)) || (n > 4 && !strncmp(v, "arn:", 4)) ||
+         (n >= 9 && !strncmp(v, "projects/", 9));
+}
+
 /* Lower-case words joined by '-' or '_' ("add-password", "pw_field"). */
 static bool kebab_words(const char *v, size_t n) {
   bool joined = false;
@@ -982,8 +989,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   /* a CSS selector or anchor ("#add-password", ".password-field"), a path, a
    * resource name: what the name points at, not a secret */
   if ((v[0] == '#' || v[0] == '.') && n > 2 && kebab_words(v + 1, n - 1)) return;
-  if (n > 8 && v[0] == '/' && memchr(v + 1, '/', n - 1) && !memchr(v, ' ', n)) return;
-  if (n > 4 && !strncmp(v, "arn:", 4)) return;
+  if (!memchr(v, ' ', n) && resource_ref(v, n)) return;
   if (!quoted) {
     if (dollar) return; /* those languages quote their strings: $password = Read-Host */
     if (n > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X') && sl__hex_only(v + 2, n - 2))
@@ -1093,9 +1099,8 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   if (!weak_literal && !flag_hex && !sl__looks_random(v, n, false)) return;
   /* a pattern for keys is not one: "(A3T[A-Z0-9]|AKIA|ASIA)[A-Z2-7]{16}" */
   if (regex_like(v, n)) return;
-  /* a path or URL is not the key, nor a resource name ("arn:aws:kms:...") */
-  if (n > 8 && (sl__find(v, n, "://", 3) || (v[0] == '/' && memchr(v + 1, '/', n - 1)))) return;
-  if (n > 4 && (!strncmp(v, "arn:", 4) || !strncmp(v, "projects/", 9))) return;
+  /* a URL is not the key, nor a path or a resource name */
+  if ((n > 8 && sl__find(v, n, "://", 3)) || resource_ref(v, n)) return;
   add_secret(c, vs, ve, SL_ET_API_KEY, "key_assignment", 65, false);
 }
 

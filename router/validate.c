@@ -224,22 +224,20 @@ static const char *const ph_words[] = {
     "none", "null", "undefined", "secret_value", "api_key_value", "token_value", "not-a-real",
     "not_a_real", "not-real", "not_real", "test-password", "test_password", "wrong-password",
     "wrong_password"};
-/* The first two bytes of every phrase of two bytes or more, hashed into 4096
+/* The first two bytes of every phrase (all have two or more), hashed into 4096
  * bits: most byte pairs of a value start no phrase and are passed over with one
- * test; ph_single marks one-byte phrases (none at present). */
+ * test. */
 static uint64_t ph_pair[64];
-static bool ph_single[256];
 static inline unsigned ph_pair_bit(unsigned char a, unsigned char b) { return ((unsigned)a << 4 ^ b) & 4095; }
 void placeholder_init(void);
 void placeholder_init(void) {
   _Static_assert(sizeof ph_words / sizeof ph_words[0] <= 64, "ph_first is a 64-bit mask");
+  /* (every phrase has two bytes or more: the scan below reads pairs) */
   for (size_t w = 0; w < sizeof ph_words / sizeof ph_words[0]; w++) {
     const unsigned char *p = (const unsigned char *)ph_words[w];
     ph_first[p[0]] |= 1ull << w;
     ph_len[w] = (uint8_t)strlen(ph_words[w]);
-    if (ph_len[w] == 1) ph_single[p[0]] = true;
-    else
-      ph_pair[ph_pair_bit(p[0], p[1]) >> 6] |= 1ull << (ph_pair_bit(p[0], p[1]) & 63);
+    ph_pair[ph_pair_bit(p[0], p[1]) >> 6] |= 1ull << (ph_pair_bit(p[0], p[1]) & 63);
   }
 }
 
@@ -299,7 +297,6 @@ bool sl__is_placeholder(const char *s, size_t n) {
   const unsigned char *u = (const unsigned char *)s;
   for (size_t i = 0; i < n; i++) {
     if (i == 32 && n > 64) i = n - 32;
-    if (ph_single[u[i]]) return true;
     if (i + 1 >= n) break;
     unsigned pb = ph_pair_bit(u[i], u[i + 1]);
     if (!(ph_pair[pb >> 6] >> (pb & 63) & 1)) continue;
@@ -307,7 +304,7 @@ bool sl__is_placeholder(const char *s, size_t n) {
       unsigned w = (unsigned)__builtin_ctzll(ws);
       size_t m = ph_len[w];
       /* the second byte first: most candidates differ there (a call saved) */
-      if (i + m <= n && (m == 1 || s[i + 1] == ph_words[w][1]) && !memcmp(s + i, ph_words[w], m))
+      if (i + m <= n && s[i + 1] == ph_words[w][1] && !memcmp(s + i, ph_words[w], m))
         return true;
     }
   }
