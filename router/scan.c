@@ -357,6 +357,8 @@ static const litset_t litsets[] = {
     /* a personal access token's name (ado_pat, GITLAB_PAT); SonarQube's login token */
     {SL_P_KEY_CUE, 1, B_R, P_NONE, "_pat", NULL},
     {SL_P_KEY_CUE, 1, B_L, P_NONE, "sonar", NULL},
+    /* Jenkins' crumb (its CSRF token: "Jenkins-Crumb:4405619531...") */
+    {SL_P_KEY_CUE, 1, B_L, P_NONE, "crumb", NULL},
     /* the word in other languages */
     {SL_P_KEY_CUE, 1, B_L | B_R, P_NONE,
      "clé api|clé d'api|cle api|clef api|chiave api|api-schlüssel|api-schluessel|api-sleutel|"

@@ -236,10 +236,11 @@ static bool in_words(const char *w, size_t n, const char *const *words) {
 }
 
 /* "user:password@": a user and a password that are the words for them, in any
- * case ("postgresql+psycopg2://user:password@localhost/db" in an explanation). */
+ * case ("postgresql+psycopg2://user:password@localhost/db" in an explanation).
+ * A word that is a value ("user:secret@", "app:tulip@") is a password. */
 static bool generic_pair(const char *u, size_t un, const char *p, size_t pn) {
   static const char *const users[] = {"user", "username", "usr", "login", "name", NULL};
-  static const char *const pws[] = {"password", "passwd", "pass", "pwd", "secret", NULL};
+  static const char *const pws[] = {"password", "passwd", "pass", "pwd", NULL};
   return in_words(u, un, users) && in_words(p, pn, pws);
 }
 
@@ -428,9 +429,24 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
       if (i >= n || t[i] == ')' || t[i] == '\n') break;
       if (t[i] == '"' || t[i] == '\'') {
         uint32_t next = quoted_at(t, n, i, &best_s, &best_e);
-        if (!next) break; /* unclosed: the literals before it stand */
+        if (!next) { /* unclosed: the literals before it stand, or a cut-off */
+          uint32_t k = i + 1; /* last argument that runs to the line's end */
+          while (k < n && !sl__space((unsigned char)t[k]) && t[k] != '"' && t[k] != '\'') k++;
+          if (k - i > 16 && (k == n || t[k] == '\n')) {
+            *vs = i + 1, *ve = k, *quoted = false;
+            return sep;
+          }
+          break;
+        }
         i = next;
-        continue;
+        while (i < n && (t[i] == ' ' || t[i] == '\t')) i++;
+        /* after a comma another argument; at a ')', a line's end or, past a
+         * gap, a word ("'API_KEY', 'a3f…'\tAPI_KEY") the list is over; an
+         * operator ("pw" + x) or a glued ':' ("pass", "payment": {) means
+         * the literal is no argument of this call */
+        if (i >= n || t[i] == ',' || t[i] == ')' || t[i] == '\n') continue;
+        if (i == next || strchr("+.%:=?&|*", t[i])) return SEP_NONE;
+        break;
       }
       uint32_t a = i;
       int depth = 0;
@@ -622,6 +638,26 @@ static bool strong_value(const char *v, size_t n) {
          !sl__is_placeholder(v, n);
 }
 
+/* Is the command on this line, before `at`, one whose -p takes the password
+ * itself ("psexec \\\\host -u admin -p mypass", "sshpass -p hunter2 ssh ...")?
+ * (mysql's "-p dbname" prompts for it and names the database.) */
+static bool pw_tool(const sl__ctx_t *c, uint32_t at) {
+  uint32_t ls = at;
+  while (ls > 0 && c->text[ls - 1] != '\n' && at - ls < 512) ls--;
+  char low[512];
+  size_t m = sl__lower_copy(c->text + ls, at - ls, low, sizeof low);
+  return sl__find(low, m, "psexec", 6) || sl__find(low, m, "sshpass", 7);
+}
+
+/* A bare argument that is a literal, not a variable or the field's name:
+ * "mypass", not "$Password", "%PW%" or "PASSWORD". */
+static bool literal_word(const char *v, size_t n) {
+  if (n < 4 || strchr("$%{<[(", v[0]) || sl__is_placeholder(v, n)) return false;
+  for (size_t i = 0; i < n; i++)
+    if (islower((unsigned char)v[i]) || isdigit((unsigned char)v[i])) return true;
+  return false; /* all upper case: the field's name */
+}
+
 /* The argument at i (quoted or bare) on this line: [*s, *e). */
 static bool cli_arg(const sl__ctx_t *c, uint32_t i, uint32_t *s, uint32_t *e) {
   const char *t = c->text;
@@ -687,7 +723,10 @@ static void cli_password(sl__ctx_t *c, const sl__hit_t *h) {
     if (e - s < 4) return;
   } else if (h->end - h->start == 4 && (!strncmp(t + h->start, " -p ", 4) ||
                                          !strncmp(t + h->start, " -a ", 4))) { /* -p / -a secret */
-    if (!cli_arg(c, h->end, &s, &e) || !strong_value(t + s, e - s)) return;
+    if (!cli_arg(c, h->end, &s, &e)) return;
+    if (!strong_value(t + s, e - s) && !(t[h->start + 2] == 'p' && pw_tool(c, h->start) &&
+                                        literal_word(t + s, e - s)))
+      return;
   } else if (last == '\'' || last == '"') { /* -p'...' */
     if (!cli_arg(c, h->end - 1, &s, &e) || e - s < 4) return;
   } else if (last == ' ') { /* -u / --user user:secret */
@@ -1025,7 +1064,7 @@ static bool colon_key(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve
   while (i < n && t[i] == ' ') i++;
   uint32_t s = i;
   while (i < n && !sl__space((unsigned char)t[i]) && i - s < 256) i++;
-  while (i > s && strchr(".,;)", t[i - 1])) i--;
+  while (i > s && strchr(".,;)'\"", t[i - 1])) i--;
   size_t m = i - s;
   if (m < 24 || sl__is_placeholder(t + s, m)) return false;
   if (!(m >= 32 && sl__hex_only(t + s, m)) && !sl__looks_random(t + s, m, true)) return false;

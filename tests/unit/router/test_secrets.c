@@ -105,6 +105,14 @@ static void passwords(void **s) {
   EXPECT("  514  mysql -u root -p'S3cr3t!Db2024' -h db01.internal", "PASSWORD", "S3cr3t!Db2024");
   EXPECT("app.secret_key = b'ec37371af8828d2a4a193742f2506ec50b12d81d98f5ddf3'", "API_KEY",
          "ec37371af8828d2a4a193742f2506ec50b12d81d98f5ddf3");
+  /* a key name and its value as arguments, a line cut off inside the value,
+   * Jenkins' crumb in a header */
+  EXPECT("buildConfigField 'String' , 'API_KEY' , '\"951bc382db9cfee29c68634761dd6e19\"'\tAPI_KEY\t",
+         "API_KEY", "\"951bc382db9cfee29c68634761dd6e19\"");
+  EXPECT("sonar.login', '826de5590c75919a8317fdface58206eebe7ebbc", "API_KEY",
+         "826de5590c75919a8317fdface58206eebe7ebbc");
+  EXPECT("curl -X POST $URL -H 'Jenkins-Crumb:440561953171ba44ace9740562d172bb'", "API_KEY",
+         "440561953171ba44ace9740562d172bb");
   /* command lines: curl -u, a password piped to --password-stdin, a hex token after a flag */
   EXPECT("$ curl -u 05322b0aff4127af35b0199db0bf57ad:845e2863f6944fc45c8f74412a9080a0 'https://x.io'",
          "PASSWORD", "845e2863f6944fc45c8f74412a9080a0");
@@ -227,6 +235,18 @@ static void passwords(void **s) {
   REJECT("{\"/docs/creating-a-strong-password\":\"/docs/enterprise/keeping-your-account\"}", "PASSWORD");
   REJECT("\"password\": \"&lt;YOUR_PASSWORD&gt;\"", "PASSWORD");
   REJECT("#define PASSWORD 0x0dead1beef7cafe2", "PASSWORD");
+  /* a word that is a value in a URL is a password; the words for the fields are not */
+  EXPECT("postgresql://user:secret@localhost/database", "PASSWORD", "secret");
+  REJECT("postgresql://user:password@localhost/database", "PASSWORD");
+  /* psexec's and sshpass' -p take the password; mysql's -p prompts, a variable or
+   * the field's name is no value */
+  EXPECT("PSEXEC.EXE \\\\host -u DOMAIN\\my-user -p mypass CMD", "PASSWORD", "mypass");
+  EXPECT("sshpass -p hunter2 ssh deploy@10.1.2.3", "PASSWORD", "hunter2");
+  REJECT("mysql -u root -p mydb < dump.sql", "PASSWORD");
+  REJECT("psExec \\\\host -u User -p $Password -i -d calc.exe", "PASSWORD");
+  REJECT("start PsExec.exe -u DOMAIN\\ADMINISTRATOR -p PASSWORD cmd", "PASSWORD");
+  /* the literal a call ends with, not one a key goes on from */
+  REJECT("{\"ticket\": \"full-pass\", \"payment\": {\"card\": \"visa\"}}", "PASSWORD");
 }
 
 static void placeholders_are_not_secrets(void **s) {
