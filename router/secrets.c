@@ -658,6 +658,16 @@ static bool literal_word(const char *v, size_t n) {
   return false; /* all upper case: the field's name */
 }
 
+/* A bare PHP word as a value: lower-case letters and digits right before the
+ * statement's ';', not null, true or false. */
+static bool php_bareword(const char *t, uint32_t s, uint32_t e, size_t n) {
+  static const char *const consts[] = {"null", "true", "false", NULL};
+  if (e >= n || t[e] != ';' || e - s < 4 || in_words(t + s, e - s, consts)) return false;
+  for (uint32_t i = s; i < e; i++)
+    if (!islower((unsigned char)t[i]) && !isdigit((unsigned char)t[i])) return false;
+  return true;
+}
+
 /* The argument at i (quoted or bare) on this line: [*s, *e). */
 static bool cli_arg(const sl__ctx_t *c, uint32_t i, uint32_t *s, uint32_t *e) {
   const char *t = c->text;
@@ -1030,7 +1040,11 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   if ((v[0] == '#' || v[0] == '.') && n > 2 && kebab_words(v + 1, n - 1)) return;
   if (!memchr(v, ' ', n) && resource_ref(v, n)) return;
   if (!quoted) {
-    if (dollar) return; /* those languages quote their strings: $password = Read-Host */
+    /* those languages quote their strings: $password = Read-Host is code; but
+     * a lower-case bare word ending a PHP statement is one (PHP reads an
+     * undefined constant as its name): $password = goodspec; */
+    bool php = dollar && php_bareword(t, vs, ve, c->len);
+    if (dollar && !php) return;
     if (n > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X') && sl__hex_only(v + 2, n - 2))
       return; /* a number: #define PASSWORD 0x0dead1beef7cafe2 */
     if (v[n - 1] == ':') return; /* a label: "Password requirements:" */
@@ -1041,7 +1055,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
     if (sep != SEP_ASSIGN && memchr(v, '/', n) && path_like(v, n)) return;
     if (code_expr(v, n)) return;
     bool config = sep == SEP_ASSIGN && config_line(c, is, ie);
-    if (!config && identifier_like(v, n)) return; /* password = getPassword, password: String */
+    if (!config && !php && identifier_like(v, n)) return; /* password = getPassword, password: String */
     if (sep != SEP_ASSIGN && n < 6) return;
     if (sep == SEP_ARGS) return;
   } else if (sep == SEP_SPACE || sep == SEP_PROSE) {

@@ -226,6 +226,8 @@ static void passwords(void **s) {
   EXPECT("$password = \"goodspec\";", "PASSWORD", "goodspec");
   EXPECT("$user = \\\"mg1021\\\"; $password = \\\"goodspec\\\";", "PASSWORD", "goodspec");
   REJECT("$password = Read-Host -AsSecureString", "PASSWORD");
+  EXPECT("$user = \"mg1021\";   $password = goodspec;", "PASSWORD", "goodspec");
+  REJECT("$password = null;", "PASSWORD");
   REJECT("if ($password == $confirm) { save(); }", "PASSWORD");
   /* what the name points at, or the text between two literals */
   REJECT("this.addPassword = \"#add-password\";", "PASSWORD");
