@@ -81,7 +81,9 @@ static const char *const veto[] = {
     "sarayı", "camii", "köprüsü", "kulesi", "müzesi", "kalesi", "sarnıcı", "meydanı", "candi",
     "masjid", "pantai", "gunung", "danau", "pulau",
     /* units and missions named after people */
-    "kelvin", "celsius", "fahrenheit", "apollo", NULL};
+    "kelvin", "celsius", "fahrenheit", "apollo",
+    /* a street's type, abbreviated ("4th Ave", "Gravois Ave") */
+    "ave", "blvd", NULL};
 
 static const char *const honorific[] = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof",
                                         "professor", "sir", "madam", "madame", "mme", "herr",
@@ -226,6 +228,17 @@ static const char *const person_verbs[] = {"called", "phoned", "rang", "said", "
                                            "mentioned", "thinks", "thought", "wants", "wanted",
                                            "sent", "messaged", "complained", "promised", "began",
                                            NULL};
+static bool same_word(const char *text, const sl__tok_t *a, const sl__tok_t *b) {
+  return a->e - a->s == b->e - b->s && !memcmp(text + a->s, text + b->s, a->e - a->s);
+}
+
+/* "X and Sons": a firm */
+static const char *const firm_kin[] = {"sons", "son", "daughters", "brothers", "bros", "co",
+                                       "company", "partners", "associates", "friends", NULL};
+/* the first word of a town's name that makes a given name after it a place */
+static const char *const place_prefix[] = {"st", "ste", "saint", "sainte", "san", "santa", "santo",
+                                           "são", "sankt", "fort", "ft", "mount", "mt", "port",
+                                           "lake", "puerto", "porto", "cape", NULL};
 static const char *const languages[] = {"ruby", "julia", "crystal", "dart", "elm", "ada",
                                         "rust", "swift", "go", "pascal", "basil", "max", "lua",
                                         "perl", "scala", "kotlin", "elixir", "haskell", "erlang",
@@ -424,8 +437,10 @@ static bool bracket_slot(const sl__gaz_t *g, const char *text, size_t len, sl__t
 }
 
 /* The run i..j-1 names a well-known public figure (figures.c): the whole run,
- * or its first and last words ("Yuval Noah Harari" as "Yuval Harari"). */
-static bool public_figure(const char *text, const sl__toks_t *T, size_t i, size_t j) {
+ * or its first and last words ("Yuval Noah Harari" as "Yuval Harari"), or the
+ * run and the words after a particle ("Simone de Beauvoir"). Returns the end
+ * of the figure's tokens (j, or past the particle's words), 0 if none. */
+static size_t public_figure(const char *text, const sl__toks_t *T, size_t i, size_t j) {
   /* someone the writer knows is no general-knowledge mention: "my colleague Dan
    * Brown", "our client Will Smith" */
   static const char *const known[] = {"my", "our", "your", "colleague", "coworker", "co-worker",
@@ -435,39 +450,44 @@ static bool public_figure(const char *text, const sl__toks_t *T, size_t i, size_
                                       "sister", "mother", "father", "mom", "dad", "uncle", "aunt",
                                       "cousin", "nephew", "niece", "teacher", "student", NULL};
   for (size_t k = i; k > 0 && i - k < 2; k--)
-    if (T->v[k - 1].kind == SL_TK_WORD && in_list(text, &T->v[k - 1], known)) return false;
+    if (T->v[k - 1].kind == SL_TK_WORD && in_list(text, &T->v[k - 1], known)) return 0;
   uint32_t e = T->v[j - 1].e;
   if (possessive_tok(text, &T->v[j - 1])) e -= 2;
-  if (sl__figure_has(text + T->v[i].s, e - T->v[i].s)) return true;
+  if (sl__figure_has(text + T->v[i].s, e - T->v[i].s)) return j;
   /* a figure's work, the name in the German genitive: "Goethes Faust" */
   size_t n0 = T->v[i].e - T->v[i].s;
   if (j - i >= 2 && n0 > 4 && text[T->v[i].e - 1] == 's' && sl__figure_has(text + T->v[i].s, n0 - 1))
-    return true;
+    return j;
   /* the run stops at a lower-case particle; the name goes on after it:
    * "Simone de Beauvoir", "Johann Wolfgang von Goethe", "Alexander the Great" */
   static const char *const particles[] = {"de", "da", "di", "du", "del", "della", "der", "den",
                                           "van", "von", "la", "le", "bin", "ibn", "al", "el",
                                           "the", "of", "y", "dos", "das", NULL};
   size_t k = j;
-  while (k + 1 < T->n && k - j < 6 && !T->v[k].nl_before && !T->v[k + 1].nl_before &&
-         T->v[k].kind == SL_TK_WORD && !(T->v[k].caps & 1) && in_list(text, &T->v[k], particles) &&
-         (T->v[k + 1].caps & 1) && !possessive_tok(text, &T->v[k - 1])) {
-    k += 2;
+  for (;;) { /* one particle or two: "de la Cruz", "van der Rohe" */
+    size_t p = k;
+    while (p < T->n && p - k < 2 && !T->v[p].nl_before && T->v[p].kind == SL_TK_WORD &&
+           !(T->v[p].caps & 1) && in_list(text, &T->v[p], particles))
+      p++;
+    if (p == k || p >= T->n || k - j >= 6 || T->v[p].nl_before || !(T->v[p].caps & 1) ||
+        possessive_tok(text, &T->v[k - 1]))
+      break;
+    k = p + 1;
     while (k < T->n && k - j < 6 && !T->v[k].nl_before && !T->v[k].punct_before &&
            (T->v[k].caps & 1) && !possessive_tok(text, &T->v[k - 1]))
       k++;
     uint32_t ke = T->v[k - 1].e;
     if (possessive_tok(text, &T->v[k - 1])) ke -= 2;
-    if (sl__figure_has(text + T->v[i].s, ke - T->v[i].s)) return true;
+    if (sl__figure_has(text + T->v[i].s, ke - T->v[i].s)) return k;
   }
-  if (j - i < 3) return false;
+  if (j - i < 3) return 0;
   char buf[128];
   size_t a = T->v[i].e - T->v[i].s, b = e - T->v[j - 1].s;
-  if (a + b + 1 > sizeof buf) return false;
+  if (a + b + 1 > sizeof buf) return 0;
   memcpy(buf, text + T->v[i].s, a);
   buf[a] = ' ';
   memcpy(buf + a + 1, text + T->v[j - 1].s, b);
-  return sl__figure_has(buf, a + b + 1);
+  return sl__figure_has(buf, a + b + 1) ? j : 0;
 }
 
 /* One word right after a day's number: a month in a language the lists lack
@@ -845,8 +865,19 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       if ((j + 1 < T->n && !T->v[j].nl_before && versus(text, &T->v[j]) && (T->v[j + 1].caps & 1)) ||
           (i >= 2 && !t->nl_before && versus(text, &T->v[i - 1]) && (T->v[i - 2].caps & 1)))
         vetoed = true;
-      /* "Atlas & Ember", "Procter & Gamble": a firm */
-      if (j < T->n && T->v[j].punct_before == '&' && !T->v[j].nl_before && (T->v[j].caps & 1))
+      /* "Atlas & Ember", "Procter & Gamble", "Johnson & Johnson": a firm, on
+       * either side of the '&' (after it one word, and no given name before it:
+       * "Amira & Lukas", "Harriet & Joseph Nwachukwu" are couples); "Thomas and
+       * Sons" too */
+      if ((j < T->n && T->v[j].punct_before == '&' && !T->v[j].nl_before && (T->v[j].caps & 1)) ||
+          (i > 0 && j == i + 1 && t->punct_before == '&' && !t->nl_before &&
+           (T->v[i - 1].caps & 1) && (!(GZ(i - 1) & SL_GZ_FIRST) || same_word(text, t, &T->v[i - 1]))) ||
+          (j + 1 < T->n && word_is(text, &T->v[j], "and") && !T->v[j].nl_before &&
+           !T->v[j + 1].punct_before && in_list(text, &T->v[j + 1], firm_kin)))
+        vetoed = true;
+      /* a town named after a saint or a fort: "St. Louis", "San Antonio", "Fort Collins" */
+      if (i > 0 && !t->nl_before && (t->punct_before == 0 || t->punct_before == '.') &&
+          (T->v[i - 1].caps & 1) && in_list(text, &T->v[i - 1], place_prefix))
         vetoed = true;
       /* the word after the run: "Dolby Laboratories"-style vetoes */
       /* (not after a possessive: "Francesca Romano's Italian passport") */
@@ -969,8 +1000,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       if (accept && !cue && words >= 2 && !(GZ(i) & SL_GZ_FIRST) &&
           sl__figure_has(text + t->s, t->e - t->s))
         accept = false;
-      if (accept && !cue && (quoted_run(c, T, i, j) || public_figure(text, T, i, j))) {
+      size_t figure_end = 0;
+      if (accept && !cue &&
+          (quoted_run(c, T, i, j) || (figure_end = public_figure(text, T, i, j)) != 0)) {
         accept = false;
+        if (figure_end > j) j = figure_end; /* and the words after a particle */
         for (size_t k = i; k < j && n_known < KNOWN; k++) known_tok[n_known++] = (uint32_t)k;
       }
       /* a word of a well-known name met earlier in the text, alone: "Who was
@@ -990,7 +1024,8 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         /* possessive "'s" stays outside the name */
         if (possessive_tok(text, &T->v[j - 1])) e -= 2;
         sl__cands_add(c->out, T->v[i].s, e, SL_ET_PERSON, "person", 35);
-      } else if (j - i >= 2 && sentence_start(T, i) && !initial(text, t) && !(GZ(i) & SL_GZ_VETO)) {
+      } else if (j - i >= 2 && !figure_end && sentence_start(T, i) && !initial(text, t) &&
+                 !(GZ(i) & SL_GZ_VETO)) {
         /* a word that opens the sentence is often no part of the name after it
          * ("Tell Ahmed ...", where "Tell" is also a surname): try without it
          * (unless that word is what vetoed the run: "Hurricane Ignatius") */

@@ -23,11 +23,12 @@ for(const f of fs.readdirSync(dir)){ if(!f.endsWith('.js')||f.startsWith('base')
   if(d.location){ walk(d.location.country,'P'); walk(d.location.state,'P'); cities.push(d.location.city_name);
                   walk(d.location.street_suffix,'S'); }
 }
-for(const c of cities){ const tmp=new Map(M); walk(c,'Q'); }
+// a place only as a whole one-word city name: "San Antonio" makes no place of Antonio
+for(const c of cities.flat(Infinity)) if(typeof c==='string') for(const part of c.split(/\s+-\s+|,/)) if(!/\s/.test(part.trim())) add(part.trim(),'Q');
 for(const [k,v] of M) if(v.includes('Q')){ const r=v.replace(/Q/g,''); if(r==='') M.delete(k); else M.set(k,r+'P'); }
 // common English words: lower-case entries of the system dictionary
 const common=new Set();
-for(const w of fs.readFileSync('/usr/share/dict/american-english','utf8').split('\n')) if(/^[a-z]+$/.test(w)) common.add(w);
+for(const w of fs.readFileSync(process.env.DICT||'/usr/share/dict/american-english','utf8').split('\n')) if(/^[a-z]+$/.test(w)) common.add(w);
 const lines=[];
 let prev='';
 for(const [k,fl0] of [...M.entries()].sort((a,b)=>Buffer.compare(Buffer.from(a[0]),Buffer.from(b[0])))){
