@@ -665,15 +665,61 @@ static size_t name_list(const sl__gaz_t *g, const char *text, sl__toks_t *T, siz
     if (T->v[k].kind != SL_TK_WORD) return 0;
     if (word_is(text, &T->v[k], "and") && k > i) continue;
     unsigned f = sl__tok_flags(g, text, &T->v[k]);
-    if (f & (SL_GZ_PLACE | SL_GZ_VETO)) return 0;
+    /* (a given name that is also a place counts as an item: "chad") */
+    if ((f & SL_GZ_VETO) || ((f & SL_GZ_PLACE) && !(f & SL_GZ_FIRST))) return 0;
     items++;
-    names += (f & SL_GZ_FIRST) && namey(f);
+    names += (f & SL_GZ_FIRST) && namey(f) && !(f & SL_GZ_PLACE);
     if (k + 1 >= T->n || (T->v[k + 1].punct_before != ',' && !word_is(text, &T->v[k + 1], "and"))) {
       k++;
       break;
     }
   }
   return items >= 4 && names >= 3 && names * 4 >= items * 3 ? k : 0;
+}
+
+/* People named in a list after a word for them and a colon: "our 3 founders:
+ * Kónya, Becker and Vasquez", "Speakers: Ana Souza, Li Wei & Tom Berg". Token
+ * i is the list's first word; adds each capitalised run of one to three words
+ * with a name or a word that is no English word, and no veto or starter (nor
+ * a common word alone), and returns the list's end (0: no such list here). */
+static size_t people_list(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, size_t i) {
+  static const char *const people[] = {
+      "founders", "cofounders", "co-founders", "partners", "members", "authors", "owners",
+      "employees", "speakers", "attendees", "guests", "participants", "children", "kids",
+      "sons", "daughters", "siblings", "parents", "grandchildren", "winners", "finalists",
+      "candidates", "nominees", "hosts", "organizers", "organisers", "panelists", "panellists",
+      "instructors", "teachers", "students", "players", "directors", "witnesses", "signatories",
+      "beneficiaries", "heirs", "tenants", "residents", "passengers", "travellers", "travelers",
+      "recipients", "invitees", "volunteers", "suspects", "victims", "defendants", "plaintiffs",
+      "coaches", "trainers", "reviewers", "approvers", "assignees", "contacts", "friends", NULL};
+  const char *text = c->text;
+  if (i == 0 || T->v[i].punct_before != ':' || T->v[i].nl_before || !in_list(text, &T->v[i - 1], people))
+    return 0;
+  size_t k = i;
+  for (int items = 0; k < T->n && items < 12;) {
+    size_t j = k;
+    while (j < T->n && j - k < 3 && (j == k || (!T->v[j].punct_before && !T->v[j].nl_before)) &&
+           cap_word(text, &T->v[j]) && !word_is(text, &T->v[j], "and"))
+      j++;
+    if (j == k) break;
+    bool bad = false, good = false;
+    for (size_t m = k; m < j; m++) {
+      unsigned f = sl__tok_flags(g, text, &T->v[m]);
+      bad |= (f & (SL_GZ_VETO | SL_GZ_STARTER)) || (j == k + 1 && (f & SL_GZ_COMMON));
+      good |= namey(f) || !sl__lexicon_has(text + T->v[m].s, T->v[m].e - T->v[m].s);
+    }
+    if (good && !bad) sl__cands_add(c->out, T->v[k].s, T->v[j - 1].e, SL_ET_PERSON, "person", 35);
+    items++;
+    k = j;
+    if (k >= T->n || T->v[k].nl_before) break;
+    if (T->v[k].punct_before == ',' || T->v[k].punct_before == '&') continue;
+    if (word_is(text, &T->v[k], "and") && k + 1 < T->n && !T->v[k + 1].nl_before) {
+      k++;
+      continue;
+    }
+    break;
+  }
+  return k;
 }
 
 /* An airline-style name before its title: "OYEWOLE/ADEBOLA MRS", "SMITH/JOHN MR"
@@ -716,6 +762,12 @@ static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, si
       if (strchr(".!?;\n", c->text[b]) && !(colon && c->text[b] == '\n')) crosses = true;
     /* "named him Luís", "called her Ana": the name follows the pronoun */
     uint32_t slack = 4;
+    /* a question and the answer in the next turn: "What's the name on the
+     * account? User: Eve Magrath" (the speaker's label is no answer) */
+    if (c->text[hit->end - 1] == '?' && lo + 1 < T->n && T->v[lo].kind == SL_TK_WORD &&
+        T->v[lo + 1].punct_before == ':' && !T->v[lo + 1].nl_before &&
+        T->v[lo].e - T->v[lo].s <= 12 && T->v[lo].s - hit->end <= 2)
+      slack = T->v[++lo].s - hit->end;
     if (hit->id == SL_P_CUE_NAME2 && lo + 1 < T->n && !T->v[lo + 1].nl_before && !T->v[lo + 1].punct_before &&
         T->v[lo].s - hit->end <= 1 &&
         (word_is(c->text, &T->v[lo], "him") || word_is(c->text, &T->v[lo], "her") ||
@@ -835,6 +887,14 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       i++;
       continue;
     }
+    /* 0b. A list after a word for people: "founders: Kónya, Becker and Vasquez" */
+    if (cap && t->punct_before == ':') {
+      size_t end = people_list(c, g, T, i);
+      if (end) {
+        i = end;
+        continue;
+      }
+    }
     /* 1. A run of capitalised words and initials on one line. */
     if (cap || (initial(text, t) && i + 1 < T->n &&
                 (cap_word(text, &T->v[i + 1]) || initial(text, &T->v[i + 1])))) {
@@ -854,7 +914,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         if (initial(text, &T->v[k])) continue;
         words++;
         unsigned f = GZ(k);
-        if (f & (SL_GZ_VETO | SL_GZ_HONOR)) vetoed = true;
+        /* (after a strong cue a given name first is one: "name? Eve Magrath") */
+        if ((f & (SL_GZ_VETO | SL_GZ_HONOR)) && !(cue >= 2 && k == i && (f & SL_GZ_FIRST) && j > i + 1))
+          vetoed = true;
         if ((f & (SL_GZ_FIRST | SL_GZ_LAST)) && !(f & SL_GZ_COMMON)) any_name = true;
         if (!(f & SL_GZ_PLACE) || (f & SL_GZ_FIRST)) all_place = false;
         /* a capitalised common word that is no name ("Token", "Report") ends the chance */
@@ -866,12 +928,13 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           (i >= 2 && !t->nl_before && versus(text, &T->v[i - 1]) && (T->v[i - 2].caps & 1)))
         vetoed = true;
       /* "Atlas & Ember", "Procter & Gamble", "Johnson & Johnson": a firm, on
-       * either side of the '&' (after it one word, and no given name before it:
-       * "Amira & Lukas", "Harriet & Joseph Nwachukwu" are couples); "Thomas and
-       * Sons" too */
+       * either side of the '&' (after it one word that is no given name only,
+       * and no given name before it: "Amira & Lukas", "Inés & Paweł", "Harriet
+       * & Joseph Nwachukwu" are couples); "Thomas and Sons" too */
       if ((j < T->n && T->v[j].punct_before == '&' && !T->v[j].nl_before && (T->v[j].caps & 1)) ||
           (i > 0 && j == i + 1 && t->punct_before == '&' && !t->nl_before &&
-           (T->v[i - 1].caps & 1) && (!(GZ(i - 1) & SL_GZ_FIRST) || same_word(text, t, &T->v[i - 1]))) ||
+           (T->v[i - 1].caps & 1) && !((GZ(i) & (SL_GZ_FIRST | SL_GZ_LAST)) == SL_GZ_FIRST) &&
+           (!(GZ(i - 1) & SL_GZ_FIRST) || same_word(text, t, &T->v[i - 1]))) ||
           (j + 1 < T->n && word_is(text, &T->v[j], "and") && !T->v[j].nl_before &&
            !T->v[j + 1].punct_before && in_list(text, &T->v[j + 1], firm_kin)))
         vetoed = true;

@@ -655,6 +655,21 @@ static inline unsigned char lower(unsigned char ch) {
   return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
 }
 
+/* "name on the account?", "name for the booking?", "name under the lease?": a
+ * question for a holder's name, at most 40 bytes of words to its '?'. Returns
+ * the end of the '?' or 0. */
+static size_t holder_question(const unsigned char *t, size_t n, size_t e) {
+  static const char *const preps[] = {"on ", "for ", "under ", NULL};
+  const char *const *p = preps;
+  while (*p && !(n - e > strlen(*p) && !strncasecmp((const char *)t + e, *p, strlen(*p)))) p++;
+  if (!*p) return 0;
+  for (size_t k = e + strlen(*p); k < n && k - e < 40; k++) {
+    if (t[k] == '?') return k + 1;
+    if (!(lower(t[k]) >= 'a' && lower(t[k]) <= 'z') && t[k] != ' ' && t[k] != '\'') return 0;
+  }
+  return 0;
+}
+
 /* The rest of a literal pattern's match after the literal ends at `to`: returns
  * the match end, or 0 when the pattern does not match here. */
 static size_t lit_tail(const scan_ctx_t *x, const lit_t *l, size_t to) {
@@ -672,10 +687,10 @@ static size_t lit_tail(const scan_ctx_t *x, const lit_t *l, size_t to) {
       if (e + 3 < n && t[e] == 0xE2 && t[e + 1] == 0x80 && t[e + 2] == 0x99 && lower(t[e + 3]) == 's')
         return e + 4;
       while (e < n && e - to < 3 && space_byte(t[e])) e++;
-      for (;;) { /* \s{0,3} backtracks: any of the spaces read may end it */
+      for (size_t s0 = e;;) { /* \s{0,3} backtracks: any of the spaces read may end it */
         if (e < n && (t[e] == ':' || t[e] == '?')) return e + 1;
         if (e + 1 < n && lower(t[e]) == 'i' && lower(t[e + 1]) == 's') return e + 2;
-        if (e == to || !space_byte(t[e - 1])) return 0;
+        if (e == to || !space_byte(t[e - 1])) return holder_question(t, n, s0);
         e--;
       }
     case P_SOCIAL:
