@@ -651,6 +651,13 @@ static const char *const authored[] = {"novel", "novels", "concert", "poem", "po
 
 /* A name the gazetteer does not know or a known one, by itself: not English,
  * not only a place, no veto. */
+/* Of two words, at most one a place, and that one also a name. */
+static bool pair_not_places(unsigned f1, unsigned f2) {
+  if ((f1 & SL_GZ_PLACE) && (f2 & SL_GZ_PLACE)) return false;
+  unsigned p = (f1 & SL_GZ_PLACE) ? f1 : f2;
+  return !(p & SL_GZ_PLACE) || namey(p);
+}
+
 static bool name_like(const char *text, const sl__tok_t *t, unsigned f) {
   if (f & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) return false;
   return namey(f) || surname_shape(text, t) || foreign_word(text, t, f);
@@ -1034,10 +1041,12 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           else if (i + 3 < T->n && word_is(text, &T->v[i + 1], "and") && !T->v[i + 1].punct_before &&
                    !T->v[i + 2].punct_before && cap_word(text, &T->v[i + 2]) &&
                    !T->v[i + 3].punct_before && in_list(text, &T->v[i + 3], people_were) &&
-                   !(f & (SL_GZ_VETO | SL_GZ_STARTER | SL_GZ_PLACE)) &&
-                   !(GZ(i + 2) & (SL_GZ_VETO | SL_GZ_STARTER | SL_GZ_PLACE)) &&
+                   !(f & (SL_GZ_VETO | SL_GZ_STARTER)) &&
+                   !(GZ(i + 2) & (SL_GZ_VETO | SL_GZ_STARTER)) &&
+                   pair_not_places(f, GZ(i + 2)) &&
                    (name_like(text, t, f) || name_like(text, &T->v[i + 2], GZ(i + 2)))) {
-            /* two people: "Usamov and Bowers were precision engineers" */
+            /* two people: "Usamov and Bowers were precision engineers", "Torpy
+             * and Salinas were ..." (one a place that is also a name, not both) */
             sl__cands_add(c->out, T->v[i + 2].s, T->v[i + 2].e, SL_ET_PERSON, "person", 35);
             accept = true;
           }

@@ -391,8 +391,9 @@ static const litset_t litsets[] = {
      "cardholder|card holder|account holder|holder|inhaber|inhaberin|recipient|addressee|guest|"
      "traveler|traveller|passenger|tenant|applicant|candidate|insured|policyholder|signed by|"
      "emergency contact|destinataire|empfänger|destinatario|bill to|ship to|sold to|deliver to|"
-     "c/o|care of|soy|je suis|ich bin|me llamo|je m'appelle|mi chiamo|member|"
-     /* family and people close by: "my kid Marie", "my colleague Aroha" */
+     "c/o|care of|soy|je suis|ich bin|me llamo|je m'appelle|mi chiamo|member", NULL},
+    /* family and people close by, a strong cue: "my kid Tadzio", "my colleague Aroha" */
+    {SL_P_CUE_NAME2, 1, B_L | B_R, P_NONE,
      "my kid|my son|my daughter|my wife|my husband|my brother|my sister|my mom|my dad|"
      "my mother|my father|my boss|my friend|my colleague|my cousin|my nephew|my niece|"
      "my uncle|my aunt|my grandson|my granddaughter|my neighbor|my neighbour|my partner", NULL},

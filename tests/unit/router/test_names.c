@@ -6,6 +6,8 @@ static void persons(void **s) {
   EXPECT("I want to add Laila Hansen as a beneficiary", "PERSON", "Laila Hansen");
   /* a given name in a town's name is no place alone ("San Antonio") */
   EXPECT("I met Antonio yesterday.", "PERSON", "Antonio");
+  EXPECT("I would like to remove my kid Agi from the will.", "PERSON", "Agi");
+  EXPECT("Torpy and Salinas were precision engineers.", "PERSON", "Salinas");
   /* the answer to a question for a holder's name, after the speaker's label */
   EXPECT("Bot: What's the name on the account? User: Eve Magrath", "PERSON", "Eve Magrath");
   /* a list after a word for people; a list of given names, one also a country */
@@ -210,6 +212,7 @@ static void not_persons(void **s) {
   REJECT("We flew to San Antonio and then to St. Louis and Fort Collins.", "PERSON");
   REJECT("Johnson & Johnson and Procter & Gamble reported strong earnings.", "PERSON");
   REJECT("Thomas and Sons is a Brazilian investment bank.", "PERSON");
+  REJECT("Dallas and Houston were hit by storms.", "PERSON");
   REJECT("Our partners: Google, Microsoft and Amazon. Members: Finance, Legal and HR", "PERSON");
   REJECT("Do you know the name of the song? It is Yesterday", "PERSON");
   REJECT("rear-ended at a red light on 4th Ave and Pine", "PERSON");
