@@ -84,8 +84,9 @@ static const char *const unit_words[] = {"apt", "apartment", "suite", "ste", "un
                                          "nr", "lot", "door", "dept", NULL};
 
 static inline bool eq_word(const char *text, const sl__tok_t *t, const char *w) {
-  size_t n = __builtin_strlen(w); /* folded where w is a literal */
-  return t->e - t->s == n && ((text[t->s] | 32) == w[0]) && !strncasecmp(text + t->s, w, n);
+  if ((text[t->s] | 32) != w[0]) return false; /* before the length: lists are walked */
+  size_t n = __builtin_strlen(w);              /* folded where w is a literal */
+  return t->e - t->s == n && !strncasecmp(text + t->s, w, n);
 }
 
 /* Is token t one of the words of `list`? */
