@@ -84,7 +84,8 @@ static const char *const unit_words[] = {"apt", "apartment", "suite", "ste", "un
                                          "nr", "lot", "door", "dept", NULL};
 
 static inline bool eq_word(const char *text, const sl__tok_t *t, const char *w) {
-  if ((text[t->s] | 32) != w[0]) return false; /* before the length: lists are walked */
+  unsigned char c0 = (unsigned char)text[t->s]; /* before the length: lists are walked */
+  if (((unsigned)(c0 - 'A') < 26u ? c0 | 32 : c0) != (unsigned char)w[0]) return false;
   size_t n = __builtin_strlen(w);              /* folded where w is a literal */
   return t->e - t->s == n && !strncasecmp(text + t->s, w, n);
 }
@@ -184,7 +185,8 @@ static bool type_before_number(const char *text, const sl__tok_t *t) {
       "straße", "strasse", "allee", "gasse", "weg", "platz", "damm", "ufer", "chaussee",
       "steig", "pfad", "laan", "straat", "gracht", "plein", "kade", "singel", "dreef", "vej",
       "gade", "gata", "gatan", "vägen", "veien", "ulica", "utca", "iela", "katu", "kuja",
-      "tänav", "cesta", "ulice", "třída", "trg", NULL};
+      "tänav", "cesta", "ulice", "třída", "trg", "út", "útja", "körút", "tér", "köz", "sétány",
+      "rakpart", "põik", "maantee", "puiestee", "aleja", "plac", "náměstí", "nábřeží", NULL};
   return word_in(text, t, types);
 }
 
@@ -511,11 +513,17 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       }
     }
     /* 4. Name, then a street type written as a word, then the number, as in
-     *    Central and Northern Europe: "Berliner Straße 12", "Schönhauser Allee 88" */
+     *    Central and Northern Europe: "Berliner Straße 12", "Schönhauser Allee 88",
+     *    "Andrássy út 45" (the type in lower case where the language writes it
+     *    so; in text with no capitals, a name of five letters or more that is no
+     *    English word) */
     if (nl0 && j >= 2 && !t->punct_before && T->v[j - 1].kind == SL_TK_WORD &&
-        (T->v[j - 1].caps & 1) && !T->v[j - 1].nl_before && !T->v[j - 1].punct_before &&
+        !T->v[j - 1].nl_before && !T->v[j - 1].punct_before &&
         type_before_number(text, &T->v[j - 1]) && T->v[j - 2].kind == SL_TK_WORD &&
-        (T->v[j - 2].caps & 1) && !(GZ(j - 2) & (SL_GZ_STARTER | SL_GZ_HONOR))) {
+        ((T->v[j - 2].caps & 1) ||
+         (!T->has_upper && T->v[j - 2].e - T->v[j - 2].s >= 5 &&
+          !sl__lexicon_has(text + T->v[j - 2].s, T->v[j - 2].e - T->v[j - 2].s))) &&
+        !(GZ(j - 2) & (SL_GZ_STARTER | SL_GZ_HONOR))) {
       size_t a = j - 2;
       if (a > 0 && T->v[a - 1].kind == SL_TK_WORD && (T->v[a - 1].caps & 1) && !T->v[a].nl_before &&
           !T->v[a].punct_before && !(GZ(a - 1) & (SL_GZ_STARTER | SL_GZ_HONOR)))

@@ -235,6 +235,11 @@ static void not_persons(void **s) {
 static void addresses(void **s) {
   (void)s;
   EXPECT("Address:\n87645 22 Talga Court Apt. 331\nKaster", "STREET_ADDRESS", NULL);
+  /* the type in lower case, as Hungarian and Estonian write it */
+  EXPECT("Send it to Mr. Viktor Horváth, Andrássy út 41, 1061 Budapest", "STREET_ADDRESS", "Andrássy út 41");
+  EXPECT("pedestrians must enter on hegyalja út 98. st. the first three months", "STREET_ADDRESS",
+         "hegyalja út 98");
+  REJECT("auf dem weg 5 mal", "STREET_ADDRESS");
   EXPECT("Meet me at 34151 Nybyvägen 65 Apt. 392\nGarður", "STREET_ADDRESS", "34151 Nybyvägen 65 Apt. 392");
   EXPECT("his address: 5049 Harjukuja 54, SEINÄJOKI", "STREET_ADDRESS", "5049 Harjukuja 54, SEINÄJOKI");
   /* labels anywhere, in JSON and other languages; where someone lives */
