@@ -408,6 +408,23 @@ static bool dummy_digits(const char *t, size_t n) {
   return nd >= 6 && same;
 }
 
+/* A lower-case IBAN at i ("gb42nawi04454264788619"), reported when its check
+ * digits hold (upper-case ones come from the multi-pattern pass). */
+static void iban_lower(sl__ctx_t *c, uint32_t i) {
+  const char *t = c->text + i;
+  if (i + 15 > c->len || !islower((unsigned char)t[0]) || !islower((unsigned char)t[1]) ||
+      !isdigit((unsigned char)t[2]) || !isdigit((unsigned char)t[3]))
+    return;
+  char b[35];
+  uint32_t k = 0;
+  while (k < 34 && i + k < c->len && isalnum((unsigned char)t[k])) {
+    b[k] = (char)toupper((unsigned char)t[k]);
+    k++;
+  }
+  if ((i + k == c->len || !isalnum((unsigned char)t[k])) && sl__iban_ok(b, k))
+    sl__cands_add(c->out, i, i + k, SL_ET_IBAN_CODE, "iban", 61);
+}
+
 static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
   int type, prio = 58, mind = 3;
   bool dig_only = false;
@@ -430,6 +447,11 @@ static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
     /* "IBAN 'IN60 ITDB 0000 ...'": the country code, check digits and the groups */
     uint32_t i = h->end, lim = h->end + 24 < c->len ? h->end + 24 : (uint32_t)c->len;
     while (i < lim && !isalnum((unsigned char)c->text[i])) i++;
+    /* "my iban is gb42nawi04454264788619": a verb, then a code in lower case
+     * that the check digits prove */
+    if (i + 3 < c->len && (!strncasecmp(c->text + i, "is ", 3) || !strncasecmp(c->text + i, "no ", 3)))
+      i += 3;
+    iban_lower(c, i);
     const char *t = c->text + i;
     if (i + 4 < c->len && isupper((unsigned char)t[0]) && isupper((unsigned char)t[1]) &&
         isdigit((unsigned char)t[2]) && isdigit((unsigned char)t[3])) {

@@ -58,6 +58,9 @@ static void iban_ssn(void **s) {
   (void)s;
   EXPECT("pay to GB82 WEST 1234 5698 7654 32 please", "IBAN_CODE", "GB82 WEST 1234 5698 7654 32");
   EXPECT("IBAN: 'IN60 ITDB000000000000XA'", "IBAN_CODE", "IN60 ITDB000000000000XA");
+  /* in lower case after the word, when the check digits hold */
+  EXPECT("my iban is gb42nawi04454264788619", "IBAN_CODE", "gb42nawi04454264788619");
+  REJECT("my iban is gb42nawi04454264788618", "IBAN_CODE");
   EXPECT("Here's my SSN: 536-22-1234", "US_SSN", "536-22-1234");
   EXPECT("social security number 536221234", "US_SSN", "536221234");
   REJECT("ticket 666-12-3456", "US_SSN");
