@@ -651,6 +651,18 @@ static const char *const authored[] = {"novel", "novels", "concert", "poem", "po
 
 /* A name the gazetteer does not know or a known one, by itself: not English,
  * not only a place, no veto. */
+/* After a run ending at token j: ", the <title of one to four words>, said"
+ * (or says, told, added, explained, wrote). */
+static bool titled_speaker(const char *text, const sl__toks_t *T, size_t j) {
+  if (j + 2 >= T->n || T->v[j].punct_before != ',' || T->v[j].nl_before || !word_is(text, &T->v[j], "the"))
+    return false;
+  for (size_t k = j + 2; k < T->n && k <= j + 5 && !T->v[k].nl_before; k++) {
+    if (T->v[k].punct_before == ',') return in_list(text, &T->v[k], speech);
+    if (T->v[k].punct_before || T->v[k].kind != SL_TK_WORD) return false;
+  }
+  return false;
+}
+
 /* Of two words, at most one a place, and that one also a name. */
 static bool pair_not_places(unsigned f1, unsigned f2) {
   if ((f1 & SL_GZ_PLACE) && (f2 & SL_GZ_PLACE)) return false;
@@ -982,6 +994,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                  (any_name || has_non_ascii(text + t->s, t->e - t->s)) && sig_line(text, T, i, j))
           accept = true; /* the first line of an e-mail signature: "--\nÉlodie Marchand\n" */
         else if (words >= 2 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
+                 (any_name || all_foreign(g, text, T, i, j, false)) && titled_speaker(text, T, j))
+          accept = true; /* "Hijacinta Godina, the technical writer, said: ..." */
+        else if (words >= 2 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
                  !sentence_start(T, i) && !after_place_word(text, T, i) &&
                  all_foreign(g, text, T, i, j, false) && !nouns_capitalised(text, T, &german))
           accept = true; /* mid-sentence, no English word: "forward it to Siobhan Gallagher" */
@@ -1023,8 +1038,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
             accept = true; /* "Alexander: ..." */
           else if (sentence_start(T, i) && j < T->n && T->v[j].punct_before == ',' &&
                    !T->v[j].nl_before && in_list(text, &T->v[j], vocative_next) &&
-                   !(f & SL_GZ_PLACE) && name_like(text, t, f))
-            accept = true; /* someone spoken to: "Warrane, can I please speak to your boss?" */
+                   (!(f & SL_GZ_PLACE) || namey(f)) && name_like(text, t, f))
+            accept = true; /* someone spoken to: "Warrane, can I please speak to your boss?",
+                            * also a name that is a place too ("Kuba, can I ...") */
           else if (i > 0 && !t->nl_before && in_list(text, &T->v[i - 1], speech) &&
                    !(f & SL_GZ_PLACE) && name_like(text, t, f) &&
                    (j == T->n || T->v[j].nl_before || T->v[j].punct_before ||

@@ -7,6 +7,8 @@ static void persons(void **s) {
   /* a given name in a town's name is no place alone ("San Antonio") */
   EXPECT("I met Antonio yesterday.", "PERSON", "Antonio");
   EXPECT("I would like to remove my kid Agi from the will.", "PERSON", "Agi");
+  EXPECT("Kuba, can I please speak to your boss?", "PERSON", "Kuba");
+  EXPECT("Hijacinta Godina, the technical writer, said: \"I'm glad\"", "PERSON", "Hijacinta Godina");
   EXPECT("Torpy and Salinas were precision engineers.", "PERSON", "Salinas");
   /* the answer to a question for a holder's name, after the speaker's label */
   EXPECT("Bot: What's the name on the account? User: Eve Magrath", "PERSON", "Eve Magrath");
@@ -213,6 +215,7 @@ static void not_persons(void **s) {
   REJECT("Johnson & Johnson and Procter & Gamble reported strong earnings.", "PERSON");
   REJECT("Thomas and Sons is a Brazilian investment bank.", "PERSON");
   REJECT("Dallas and Houston were hit by storms.", "PERSON");
+  REJECT("Acme Widgets, the market leader, said profits rose.", "PERSON");
   REJECT("Our partners: Google, Microsoft and Amazon. Members: Finance, Legal and HR", "PERSON");
   REJECT("Do you know the name of the song? It is Yesterday", "PERSON");
   REJECT("rear-ended at a red light on 4th Ave and Pine", "PERSON");
