@@ -452,6 +452,8 @@ static size_t public_figure(const char *text, const sl__toks_t *T, size_t i, siz
   for (size_t k = i; k > 0 && i - k < 2; k--)
     if (T->v[k - 1].kind == SL_TK_WORD && in_list(text, &T->v[k - 1], known)) return 0;
   uint32_t e = T->v[j - 1].e;
+  /* a brand named with the possessive: "Wendy's", "Levi's" */
+  if (possessive_tok(text, &T->v[j - 1]) && sl__figure_has(text + T->v[i].s, e - T->v[i].s)) return j;
   if (possessive_tok(text, &T->v[j - 1])) e -= 2;
   if (sl__figure_has(text + T->v[i].s, e - T->v[i].s)) return j;
   /* a figure's work, the name in the German genitive: "Goethes Faust" */
@@ -993,6 +995,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         else if (words >= 2 && words <= 3 && !common_word && !all_place &&
                  (any_name || has_non_ascii(text + t->s, t->e - t->s)) && sig_line(text, T, i, j))
           accept = true; /* the first line of an e-mail signature: "--\nÉlodie Marchand\n" */
+        else if (words == 2 && j == i + 2 && !common_word && !(f0 & SL_GZ_PLACE) &&
+                 surname_shape(text, &T->v[i + 1]) && all_foreign(g, text, T, i, j, false))
+          accept = true; /* a surname by its ending after a word no list knows as
+                          * English: "Kristín Jónsdóttir (kennitala ...)" */
         else if (words >= 2 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
                  (any_name || all_foreign(g, text, T, i, j, false)) && titled_speaker(text, T, j))
           accept = true; /* "Hijacinta Godina, the technical writer, said: ..." */
@@ -1020,17 +1026,19 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
             accept = true;
           else if (common_first_name(text, T, i, f))
             accept = true; /* "I told John yesterday" */
-          else if ((f & SL_GZ_FIRST) && !(f & SL_GZ_VETO) && sentence_start(T, i) &&
-                   i + 1 < T->n && !T->v[i + 1].nl_before && !T->v[i + 1].punct_before &&
-                   !in_list(text, t, languages) && in_list(text, &T->v[i + 1], person_verbs))
-            accept = true; /* "Grace called twice this morning" */
+          else if (((f & SL_GZ_FIRST) || (namey(f) && !(f & SL_GZ_PLACE))) && !(f & SL_GZ_VETO) &&
+                   sentence_start(T, i) && i + 1 < T->n && !T->v[i + 1].nl_before &&
+                   !T->v[i + 1].punct_before && !in_list(text, t, languages) &&
+                   in_list(text, &T->v[i + 1], person_verbs))
+            accept = true; /* "Grace called twice this morning", "Bakker said ..." */
           else if (!f && foreign_word(text, t, f) && i + 1 < T->n && !T->v[i + 1].nl_before &&
                    !T->v[i + 1].punct_before && in_list(text, &T->v[i + 1], person_verbs))
             accept = true; /* a name the gazetteer lacks before what people do: "Ji-hoon asked" */
           else if (!f && foreign_word(text, t, f) && i > 0 && !t->nl_before && !t->punct_before &&
                    in_list(text, &T->v[i - 1], asked_person))
             accept = true; /* said to: "Ask Dimitra whether the venue ..." */
-          else if (!f && foreign_word(text, t, f) && i > 1 && !t->nl_before && !t->punct_before &&
+          else if (((!f && foreign_word(text, t, f)) || (namey(f) && !(f & SL_GZ_PLACE))) && i > 1 &&
+                   !t->nl_before && !t->punct_before &&
                    !T->v[i - 1].punct_before && in_list(text, &T->v[i - 1], to_whom) &&
                    in_list(text, &T->v[i - 2], spoken_with))
             accept = true; /* "you're speaking with Dawit", "a conversation with Yevgeny" */
