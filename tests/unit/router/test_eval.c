@@ -52,7 +52,9 @@ static void project_sets(void **s) {
   char dir[4096], name[64];
   /* extra1-7 and extra9-21 mix every kind of item and are held to the target; extra8 holds
    * person names and only names, against capitalised words that are not (firms,
-   * places, storms, products): a floor a little under what it scores now */
+   * places, storms, products): a floor a little under what it scores now; so
+   * does extra22 (hard cases only: names and streets of many locales alone,
+   * firms, brands and towns named after people) */
   static const struct {
     int k;
     double min_p, min_r;
@@ -62,7 +64,8 @@ static void project_sets(void **s) {
               {12, 0.95, 0.97}, {13, 0.95, 0.97},
               {14, 0.95, 0.97}, {15, 0.95, 0.97},
               {16, 0.95, 0.97}, {17, 0.95, 0.97}, {18, 0.95, 0.97},
-              {19, 0.95, 0.97}, {20, 0.95, 0.97}, {21, 0.95, 0.97}};
+              {19, 0.95, 0.97}, {20, 0.95, 0.97}, {21, 0.95, 0.97},
+              {22, 0.90, 0.88}};
   for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
     snprintf(name, sizeof name, "sensitivity.extra%d.jsonl", sets[i].k);
     assert_int_equal(score(eval_path(dir, sizeof dir, name), sets[i].min_p, sets[i].min_r), 1);
