@@ -228,6 +228,7 @@ static const char *const person_verbs[] = {"called", "phoned", "rang", "said", "
                                            "mentioned", "thinks", "thought", "wants", "wanted",
                                            "sent", "messaged", "complained", "promised", "began",
                                            NULL};
+/* Tokens a and b are the same bytes. */
 static bool same_word(const char *text, const sl__tok_t *a, const sl__tok_t *b) {
   return a->e - a->s == b->e - b->s && !memcmp(text + a->s, text + b->s, a->e - a->s);
 }
@@ -651,8 +652,6 @@ static const char *const works[] = {"novel", "novels", "version", "concert", "al
 static const char *const authored[] = {"novel", "novels", "concert", "poem", "poems", "biography",
                                        "memoir", "painting", "sculpture", "symphony", NULL};
 
-/* A name the gazetteer does not know or a known one, by itself: not English,
- * not only a place, no veto. */
 /* After a run ending at token j: ", the <title of one to four words>, said"
  * (or says, told, added, explained, wrote). */
 static bool titled_speaker(const char *text, const sl__toks_t *T, size_t j) {
@@ -672,6 +671,8 @@ static bool pair_not_places(unsigned f1, unsigned f2) {
   return !(p & SL_GZ_PLACE) || namey(p);
 }
 
+/* A name the gazetteer does not know or a known one, by itself: not English,
+ * not only a place, no veto. */
 static bool name_like(const char *text, const sl__tok_t *t, unsigned f) {
   if (f & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) return false;
   return namey(f) || surname_shape(text, t) || foreign_word(text, t, f);
