@@ -83,20 +83,6 @@ static const char *const unit_words[] = {"apt", "apartment", "suite", "ste", "un
                                          "floor", "fl", "room", "rm", "bldg", "building", "no",
                                          "nr", "lot", "door", "dept", NULL};
 
-static inline bool eq_word(const char *text, const sl__tok_t *t, const char *w) {
-  unsigned char c0 = (unsigned char)text[t->s]; /* before the length: lists are walked */
-  if (((unsigned)(c0 - 'A') < 26u ? c0 | 32 : c0) != (unsigned char)w[0]) return false;
-  size_t n = __builtin_strlen(w);              /* folded where w is a literal */
-  return t->e - t->s == n && !strncasecmp(text + t->s, w, n);
-}
-
-/* Is token t one of the words of `list`? */
-static bool word_in(const char *text, const sl__tok_t *t, const char *const *list) {
-  for (; *list; list++)
-    if (eq_word(text, t, *list)) return true;
-  return false;
-}
-
 /* Could a fused ending end in this (lower-cased) byte? The ASCII last bytes of
  * fused[] (keep in step with it); the non-ASCII endings end in any byte >= 0x80. */
 /* The endings whose last byte (| 32) is b, one bit per fused[] entry, for the
@@ -187,7 +173,7 @@ static bool type_before_number(const char *text, const sl__tok_t *t) {
       "gade", "gata", "gatan", "vägen", "veien", "ulica", "utca", "iela", "katu", "kuja",
       "tänav", "cesta", "ulice", "třída", "trg", "út", "útja", "körút", "tér", "köz", "sétány",
       "rakpart", "põik", "maantee", "puiestee", "aleja", "plac", "náměstí", "nábřeží", NULL};
-  return word_in(text, t, types);
+  return sl__tok_in(text, t, types);
 }
 
 /* The value of a number token (the text is not NUL-terminated: no atoi). */
@@ -222,9 +208,7 @@ static bool year_after_word(const char *text, const sl__toks_t *T, size_t j) {
     return false;
   int y = num_value(text, t);
   if (y < 1800 || y > 2099) return false;
-  for (const char *const *w = before_year; *w; w++)
-    if (eq_word(text, &T->v[j - 1], *w)) return true;
-  return false;
+  return sl__tok_in(text, &T->v[j - 1], before_year);
 }
 
 /* Token j is part of a time, not a house number: the hours ("Tuesday 06:00",
@@ -239,8 +223,8 @@ static bool clock_number(const sl__ctx_t *c, const sl__toks_t *T, size_t j) {
 
 /* A unit word that says "address" by itself (not "Unit 4" of a course, "Room 2"). */
 static bool strong_unit(const char *text, const sl__tok_t *t) {
-  return eq_word(text, t, "apt") || eq_word(text, t, "apartment") || eq_word(text, t, "suite") ||
-         eq_word(text, t, "ste");
+  return sl__tok_is(text, t, "apt") || sl__tok_is(text, t, "apartment") || sl__tok_is(text, t, "suite") ||
+         sl__tok_is(text, t, "ste");
 }
 
 /* The words before token a say a place follows: "corner of", "is on", "is at",
@@ -248,11 +232,11 @@ static bool strong_unit(const char *text, const sl__tok_t *t) {
 static bool place_said(const char *text, const sl__toks_t *T, size_t a) {
   if (a < 2 || T->v[a].nl_before || T->v[a - 1].nl_before) return false;
   const sl__tok_t *p = &T->v[a - 1], *q = &T->v[a - 2];
-  if (eq_word(text, p, "of")) return eq_word(text, q, "corner");
-  if (!eq_word(text, p, "on") && !eq_word(text, p, "at") && !eq_word(text, p, "to")) return false;
-  return eq_word(text, q, "is") || eq_word(text, q, "located") || eq_word(text, q, "situated") ||
-         eq_word(text, q, "lives") || eq_word(text, q, "live") || eq_word(text, q, "moved") ||
-         eq_word(text, q, "based") || (eq_word(text, q, "off") && eq_word(text, p, "at"));
+  if (sl__tok_is(text, p, "of")) return sl__tok_is(text, q, "corner");
+  if (!sl__tok_is(text, p, "on") && !sl__tok_is(text, p, "at") && !sl__tok_is(text, p, "to")) return false;
+  return sl__tok_is(text, q, "is") || sl__tok_is(text, q, "located") || sl__tok_is(text, q, "situated") ||
+         sl__tok_is(text, q, "lives") || sl__tok_is(text, q, "live") || sl__tok_is(text, q, "moved") ||
+         sl__tok_is(text, q, "based") || (sl__tok_is(text, q, "off") && sl__tok_is(text, p, "at"));
 }
 
 /* A month's or a weekday's name, full or short: "15–18 August 2024" is a date,
@@ -270,7 +254,7 @@ static const char *const weekdays[] = {"monday", "tuesday", "wednesday", "thursd
 static bool foreign_among(const char *text, const sl__toks_t *T, size_t k, size_t j) {
   bool foreign = false;
   for (; k < j; k++) {
-    if (word_in(text, &T->v[k], months) || word_in(text, &T->v[k], weekdays)) return false;
+    if (sl__tok_in(text, &T->v[k], months) || sl__tok_in(text, &T->v[k], weekdays)) return false;
     if (T->v[k].e - T->v[k].s >= 3 && !sl__lexicon_has(text + T->v[k].s, T->v[k].e - T->v[k].s))
       foreign = true;
   }
@@ -359,7 +343,7 @@ static size_t label_address(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *g
   while (b < T->n && b < a + 12 && (b == a || T->v[b].nl_before <= 1)) {
     const sl__tok_t *u = &T->v[b];
     if (u->punct_before == '@' || (u->punct_before == '/' && b > a && !u->nl_before) ||
-        eq_word(text, u, "www") || eq_word(text, u, "http") || eq_word(text, u, "https"))
+        sl__tok_is(text, u, "www") || sl__tok_is(text, u, "http") || sl__tok_is(text, u, "https"))
       return 0;
     if (b > a && u->nl_before && digit && word) break;
     /* a capitalised word (any word in text without capitals), a number not
@@ -413,24 +397,24 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       /* a box number may carry a letter code first: "P.O. Box KN 1782" (Ghana) */
       size_t jb = j;
       if (j >= 2 && T->v[j - 1].kind == SL_TK_WORD && (T->v[j - 1].caps & 2) &&
-          T->v[j - 1].e - T->v[j - 1].s <= 3 && eq_word(text, &T->v[j - 2], "box"))
+          T->v[j - 1].e - T->v[j - 1].s <= 3 && sl__tok_is(text, &T->v[j - 2], "box"))
         jb = j - 1;
       const sl__tok_t *p = &T->v[jb - 1];
-      if (eq_word(text, p, "box") || eq_word(text, p, "postfach") || eq_word(text, p, "apartado") ||
-          eq_word(text, p, "postbus") || eq_word(text, p, "postboks") || eq_word(text, p, "postilokero")) {
+      if (sl__tok_is(text, p, "box") || sl__tok_is(text, p, "postfach") || sl__tok_is(text, p, "apartado") ||
+          sl__tok_is(text, p, "postbus") || sl__tok_is(text, p, "postboks") || sl__tok_is(text, p, "postilokero")) {
         size_t a = jb - 1;
         const sl__tok_t *p2 = jb >= 2 ? &T->v[jb - 2] : NULL, *p3 = jb >= 3 ? &T->v[jb - 3] : NULL;
-        if (p3 && eq_word(text, p3, "p") && eq_word(text, p2, "o"))
+        if (p3 && sl__tok_is(text, p3, "p") && sl__tok_is(text, p2, "o"))
           a = jb - 3;
-        else if (p2 && eq_word(text, p2, "po"))
+        else if (p2 && sl__tok_is(text, p2, "po"))
           a = jb - 2;
-        else if (p3 && eq_word(text, p3, "post") && eq_word(text, p2, "office"))
+        else if (p3 && sl__tok_is(text, p3, "post") && sl__tok_is(text, p2, "office"))
           a = jb - 3;
         else if (jb >= 3 && housenum(text, &T->v[jb - 2]) &&
-                 (eq_word(text, &T->v[jb - 3], "psc") || eq_word(text, &T->v[jb - 3], "unit") ||
-                  eq_word(text, &T->v[jb - 3], "cmr")))
+                 (sl__tok_is(text, &T->v[jb - 3], "psc") || sl__tok_is(text, &T->v[jb - 3], "unit") ||
+                  sl__tok_is(text, &T->v[jb - 3], "cmr")))
           a = jb - 3;
-        else if (eq_word(text, p, "box"))
+        else if (sl__tok_is(text, p, "box"))
           a = SIZE_MAX; /* a bare "box 12" is a box, not an address */
         if (a != SIZE_MAX) {
           add(c, g, ga, T, a, j);
@@ -439,10 +423,10 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
         }
       }
       if (j >= 2 && t->kind == SL_TK_NUM && t->e - t->s == 5 && T->v[j - 1].nl_before == 0 &&
-          (eq_word(text, &T->v[j - 2], "apo") || eq_word(text, &T->v[j - 2], "fpo") ||
-           eq_word(text, &T->v[j - 2], "dpo")) &&
-          (eq_word(text, &T->v[j - 1], "aa") || eq_word(text, &T->v[j - 1], "ae") ||
-           eq_word(text, &T->v[j - 1], "ap"))) {
+          (sl__tok_is(text, &T->v[j - 2], "apo") || sl__tok_is(text, &T->v[j - 2], "fpo") ||
+           sl__tok_is(text, &T->v[j - 2], "dpo")) &&
+          (sl__tok_is(text, &T->v[j - 1], "aa") || sl__tok_is(text, &T->v[j - 1], "ae") ||
+           sl__tok_is(text, &T->v[j - 1], "ap"))) {
         add(c, g, ga, T, j - 2, j);
         done = j + 1;
         continue;
@@ -566,9 +550,9 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       size_t a = j, words = 0;
       while (a > 0 && words < 4 && T->v[a - 1].kind == SL_TK_WORD && T->v[a].nl_before == 0 &&
              (!T->v[a].punct_before || strchr(".-'", T->v[a].punct_before)) &&
-             !word_in(text, &T->v[a - 1], months))
+             !sl__tok_in(text, &T->v[a - 1], months))
         a--, words++;
-      if (a > 0 && word_in(text, &T->v[a - 1], months) && T->v[a].nl_before == 0) words = 0;
+      if (a > 0 && sl__tok_in(text, &T->v[a - 1], months) && T->v[a].nl_before == 0) words = 0;
       bool lead = words && a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0 &&
                   !T->v[a].punct_before;
       size_t b = words ? extend_unit(g, ga, text, T, j) : j;

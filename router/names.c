@@ -10,11 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-static inline bool word_is(const char *text, const sl__tok_t *t, const char *w) {
-  size_t n = __builtin_strlen(w); /* folded: w is always a literal */
-  return t->e - t->s == n && ((text[t->s] | 32) == w[0]) && !strncasecmp(text + t->s, w, n);
-}
-
 /* Words that make a capitalised run an organisation, place, event or title. */
 static const char *const veto[] = {
     "inc", "corp", "corporation", "llc", "ltd", "gmbh", "ag", "sa", "plc", "group", "bank",
@@ -245,29 +240,16 @@ static const char *const languages[] = {"ruby", "julia", "crystal", "dart", "elm
                                         "perl", "scala", "kotlin", "elixir", "haskell", "erlang",
                                         "clojure", "fortran", "cobol", "delphi", "logo", NULL};
 
-static bool in_list(const char *text, const sl__tok_t *t, const char *const *list) {
-  size_t n = t->e - t->s;
-  const char *x = text + t->s;
-  /* the lists hold lower-case ASCII words (and ' or -, which | 32 leaves alone):
-   * compared a byte at a time, most end at the first */
-  for (const char *const *w = list; *w; w++) {
-    size_t k = 0;
-    while (k < n && (*w)[k] && (char)(x[k] | 32) == (*w)[k]) k++;
-    if (k == n && !(*w)[k]) return true;
-  }
-  return false;
-}
-
 static bool common_first_name(const char *text, const sl__toks_t *T, size_t i, unsigned f) {
   if (!(f & SL_GZ_FIRST) || !(f & (SL_GZ_COMMON | SL_GZ_PLACE)) || (f & SL_GZ_VETO) || i == 0)
     return false;
   const sl__tok_t *t = &T->v[i], *p = &T->v[i - 1];
   if (sentence_start(T, i) || t->punct_before || p->kind != SL_TK_WORD ||
-      in_list(text, t, languages))
+      sl__tok_in(text, t, languages))
     return false;
   /* a place too ("Carolina", "Georgia"): only right after such a verb ("Tell Carolina") */
-  if (in_list(text, p, to_person)) return true;
-  return (f & SL_GZ_COMMON) && !(p->caps & 1) && !in_list(text, p, not_after);
+  if (sl__tok_in(text, p, to_person)) return true;
+  return (f & SL_GZ_COMMON) && !(p->caps & 1) && !sl__tok_in(text, p, not_after);
 }
 
 /* A lower-case word follows on the same line, no punctuation between: the
@@ -360,7 +342,7 @@ static bool nouns_capitalised(const char *text, const sl__toks_t *T, int *state)
                                      "wir", NULL};
     int hits = 0;
     for (size_t k = 0; k < T->n && hits < 3; k++)
-      if (T->v[k].e - T->v[k].s <= 5 && !(T->v[k].caps & 1) && in_list(text, &T->v[k], de)) hits++;
+      if (T->v[k].e - T->v[k].s <= 5 && !(T->v[k].caps & 1) && sl__tok_in(text, &T->v[k], de)) hits++;
     *state = hits >= 3 ? 2 : 1;
   }
   return *state == 2;
@@ -377,9 +359,9 @@ static bool after_place_word(const char *text, const sl__toks_t *T, size_t i) {
                                        "relocated", "shipped", "welcome", NULL};
   if (i == 0) return false;
   const sl__tok_t *p = &T->v[i - 1];
-  if (in_list(text, p, preps)) return true;
+  if (sl__tok_in(text, p, preps)) return true;
   return i >= 2 && p->e - p->s == 2 && !strncmp(text + p->s, "to", 2) &&
-         in_list(text, &T->v[i - 2], motion);
+         sl__tok_in(text, &T->v[i - 2], motion);
 }
 
 /* The run i..j-1 stands in quotation marks ("„Zielone Wzgórze”", "'Sapiens'"):
@@ -451,7 +433,7 @@ static size_t public_figure(const char *text, const sl__toks_t *T, size_t i, siz
                                       "sister", "mother", "father", "mom", "dad", "uncle", "aunt",
                                       "cousin", "nephew", "niece", "teacher", "student", NULL};
   for (size_t k = i; k > 0 && i - k < 2; k--)
-    if (T->v[k - 1].kind == SL_TK_WORD && in_list(text, &T->v[k - 1], known)) return 0;
+    if (T->v[k - 1].kind == SL_TK_WORD && sl__tok_in(text, &T->v[k - 1], known)) return 0;
   uint32_t e = T->v[j - 1].e;
   /* a brand named with the possessive: "Wendy's", "Levi's" */
   if (possessive_tok(text, &T->v[j - 1]) && sl__figure_has(text + T->v[i].s, e - T->v[i].s)) return j;
@@ -470,7 +452,7 @@ static size_t public_figure(const char *text, const sl__toks_t *T, size_t i, siz
   for (;;) { /* one particle or two: "de la Cruz", "van der Rohe" */
     size_t p = k;
     while (p < T->n && p - k < 2 && !T->v[p].nl_before && T->v[p].kind == SL_TK_WORD &&
-           !(T->v[p].caps & 1) && in_list(text, &T->v[p], particles))
+           !(T->v[p].caps & 1) && sl__tok_in(text, &T->v[p], particles))
       p++;
     if (p == k || p >= T->n || k - j >= 6 || T->v[p].nl_before || !(T->v[p].caps & 1) ||
         possessive_tok(text, &T->v[k - 1]))
@@ -503,7 +485,7 @@ static bool after_day_number(const char *text, const sl__toks_t *T, size_t i) {
 
 /* "v" or "vs" between two teams. */
 static bool versus(const char *text, const sl__tok_t *t) {
-  return word_is(text, t, "v") || word_is(text, t, "vs");
+  return sl__tok_is(text, t, "v") || sl__tok_is(text, t, "vs");
 }
 
 /* A regnal number after the word: a monarch, not a private person ("el puente
@@ -522,11 +504,11 @@ static bool regnal_after(const char *text, const sl__toks_t *T, size_t i) {
  * another ("Tue–Thu", "Mon-Fri") or as a schedule's label ("Thu: cloudy"). */
 static bool weekday_not_name(const char *text, const sl__toks_t *T, size_t i) {
   static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
-  if (!in_list(text, &T->v[i], days)) return false;
+  if (!sl__tok_in(text, &T->v[i], days)) return false;
   return (i + 1 < T->n && !T->v[i + 1].nl_before &&
-          (T->v[i + 1].kind == SL_TK_NUM || in_list(text, &T->v[i + 1], days) ||
+          (T->v[i + 1].kind == SL_TK_NUM || sl__tok_in(text, &T->v[i + 1], days) ||
            T->v[i + 1].punct_before == ':')) ||
-         (i > 0 && !T->v[i].nl_before && in_list(text, &T->v[i - 1], days));
+         (i > 0 && !T->v[i].nl_before && sl__tok_in(text, &T->v[i - 1], days));
 }
 
 /* What people do, right after a name that opens a sentence ("Chamari
@@ -579,7 +561,7 @@ static bool foreign_run(const sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, s
   bool possessive = possessive_tok(text, last), context = false;
   if (possessive) {
     for (size_t k = j; k < T->n && k < j + 3 && !T->v[k].nl_before && !context; k++)
-      context = in_list(text, &T->v[k], personal_nouns);
+      context = sl__tok_in(text, &T->v[k], personal_nouns);
     /* two words and more, none English, with 's: "Wisława Szczepańska's killers" */
     if (!context && j - i >= 2 && all_foreign(g, text, T, i, j, true)) return true;
     if (!context) return false;
@@ -587,7 +569,7 @@ static bool foreign_run(const sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, s
     return false;
   } else {
     context = j < T->n && !T->v[j].nl_before && !T->v[j].punct_before &&
-              (in_list(text, &T->v[j], person_verbs) || in_list(text, &T->v[j], person_states));
+              (sl__tok_in(text, &T->v[j], person_verbs) || sl__tok_in(text, &T->v[j], person_states));
   }
   if (!all_foreign(g, text, T, i, j, false)) return false;
   return context || personal_data_near(c, T->v[i].s, last->e) || street_after(g, text, T, j);
@@ -598,8 +580,8 @@ static bool pronoun_near(const char *text, const sl__toks_t *T, size_t i, size_t
   for (size_t k = i + 1; k < T->n && k <= i + span; k++) {
     const sl__tok_t *t = &T->v[k];
     if (t->e - t->s > 4) continue;
-    if (word_is(text, t, "he") || word_is(text, t, "him") || word_is(text, t, "his") ||
-        word_is(text, t, "she") || word_is(text, t, "her") || word_is(text, t, "hers"))
+    if (sl__tok_is(text, t, "he") || sl__tok_is(text, t, "him") || sl__tok_is(text, t, "his") ||
+        sl__tok_is(text, t, "she") || sl__tok_is(text, t, "her") || sl__tok_is(text, t, "hers"))
       return true;
   }
   return false;
@@ -655,10 +637,10 @@ static const char *const authored[] = {"novel", "novels", "concert", "poem", "po
 /* After a run ending at token j: ", the <title of one to four words>, said"
  * (or says, told, added, explained, wrote). */
 static bool titled_speaker(const char *text, const sl__toks_t *T, size_t j) {
-  if (j + 2 >= T->n || T->v[j].punct_before != ',' || T->v[j].nl_before || !word_is(text, &T->v[j], "the"))
+  if (j + 2 >= T->n || T->v[j].punct_before != ',' || T->v[j].nl_before || !sl__tok_is(text, &T->v[j], "the"))
     return false;
   for (size_t k = j + 2; k < T->n && k <= j + 5 && !T->v[k].nl_before; k++) {
-    if (T->v[k].punct_before == ',') return in_list(text, &T->v[k], speech);
+    if (T->v[k].punct_before == ',') return sl__tok_in(text, &T->v[k], speech);
     if (T->v[k].punct_before || T->v[k].kind != SL_TK_WORD) return false;
   }
   return false;
@@ -685,13 +667,13 @@ static size_t name_list(const sl__gaz_t *g, const char *text, sl__toks_t *T, siz
   size_t items = 0, names = 0, k = i;
   for (; k < T->n && k < i + 24 && !T->v[k].nl_before; k++) {
     if (T->v[k].kind != SL_TK_WORD) return 0;
-    if (word_is(text, &T->v[k], "and") && k > i) continue;
+    if (sl__tok_is(text, &T->v[k], "and") && k > i) continue;
     unsigned f = sl__tok_flags(g, text, &T->v[k]);
     /* (a given name that is also a place counts as an item: "chad") */
     if ((f & SL_GZ_VETO) || ((f & SL_GZ_PLACE) && !(f & SL_GZ_FIRST))) return 0;
     items++;
     names += (f & SL_GZ_FIRST) && namey(f) && !(f & SL_GZ_PLACE);
-    if (k + 1 >= T->n || (T->v[k + 1].punct_before != ',' && !word_is(text, &T->v[k + 1], "and"))) {
+    if (k + 1 >= T->n || (T->v[k + 1].punct_before != ',' && !sl__tok_is(text, &T->v[k + 1], "and"))) {
       k++;
       break;
     }
@@ -715,13 +697,13 @@ static size_t people_list(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, size_
       "recipients", "invitees", "volunteers", "suspects", "victims", "defendants", "plaintiffs",
       "coaches", "trainers", "reviewers", "approvers", "assignees", "contacts", "friends", NULL};
   const char *text = c->text;
-  if (i == 0 || T->v[i].punct_before != ':' || T->v[i].nl_before || !in_list(text, &T->v[i - 1], people))
+  if (i == 0 || T->v[i].punct_before != ':' || T->v[i].nl_before || !sl__tok_in(text, &T->v[i - 1], people))
     return 0;
   size_t k = i;
   for (int items = 0; k < T->n && items < 12;) {
     size_t j = k;
     while (j < T->n && j - k < 3 && (j == k || (!T->v[j].punct_before && !T->v[j].nl_before)) &&
-           cap_word(text, &T->v[j]) && !word_is(text, &T->v[j], "and"))
+           cap_word(text, &T->v[j]) && !sl__tok_is(text, &T->v[j], "and"))
       j++;
     if (j == k) break;
     bool bad = false, good = false;
@@ -735,7 +717,7 @@ static size_t people_list(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, size_
     k = j;
     if (k >= T->n || T->v[k].nl_before) break;
     if (T->v[k].punct_before == ',' || T->v[k].punct_before == '&') continue;
-    if (word_is(text, &T->v[k], "and") && k + 1 < T->n && !T->v[k + 1].nl_before) {
+    if (sl__tok_is(text, &T->v[k], "and") && k + 1 < T->n && !T->v[k + 1].nl_before) {
       k++;
       continue;
     }
@@ -792,8 +774,8 @@ static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, si
       slack = T->v[++lo].s - hit->end;
     if (hit->id == SL_P_CUE_NAME2 && lo + 1 < T->n && !T->v[lo + 1].nl_before && !T->v[lo + 1].punct_before &&
         T->v[lo].s - hit->end <= 1 &&
-        (word_is(c->text, &T->v[lo], "him") || word_is(c->text, &T->v[lo], "her") ||
-         word_is(c->text, &T->v[lo], "me") || word_is(c->text, &T->v[lo], "them")))
+        (sl__tok_is(c->text, &T->v[lo], "him") || sl__tok_is(c->text, &T->v[lo], "her") ||
+         sl__tok_is(c->text, &T->v[lo], "me") || sl__tok_is(c->text, &T->v[lo], "them")))
       lo++, slack = 6;
     if (lo < T->n && !crosses && T->v[lo].nl_before <= 1 && T->v[lo].s - hit->end <= slack) {
       /* 1: a weak cue ("hi", "thanks"); 2: a strong one ("my name is", "Mr."); 3: a
@@ -957,12 +939,12 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           (i > 0 && j == i + 1 && t->punct_before == '&' && !t->nl_before &&
            (T->v[i - 1].caps & 1) && !((GZ(i) & (SL_GZ_FIRST | SL_GZ_LAST)) == SL_GZ_FIRST) &&
            (!(GZ(i - 1) & SL_GZ_FIRST) || same_word(text, t, &T->v[i - 1]))) ||
-          (j + 1 < T->n && word_is(text, &T->v[j], "and") && !T->v[j].nl_before &&
-           !T->v[j + 1].punct_before && in_list(text, &T->v[j + 1], firm_kin)))
+          (j + 1 < T->n && sl__tok_is(text, &T->v[j], "and") && !T->v[j].nl_before &&
+           !T->v[j + 1].punct_before && sl__tok_in(text, &T->v[j + 1], firm_kin)))
         vetoed = true;
       /* a town named after a saint or a fort: "St. Louis", "San Antonio", "Fort Collins" */
       if (i > 0 && !t->nl_before && (t->punct_before == 0 || t->punct_before == '.') &&
-          (T->v[i - 1].caps & 1) && in_list(text, &T->v[i - 1], place_prefix))
+          (T->v[i - 1].caps & 1) && sl__tok_in(text, &T->v[i - 1], place_prefix))
         vetoed = true;
       /* the word after the run: "Dolby Laboratories"-style vetoes */
       /* (not after a possessive: "Francesca Romano's Italian passport") */
@@ -1012,7 +994,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           accept = true; /* "Giorgos Papadakis, date of birth ...", "Parisa Moradi's mobile" */
         else if (words >= 2 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
                  j < T->n && !T->v[j].nl_before && !T->v[j].punct_before && !(T->v[j].caps & 1) &&
-                 in_list(text, &T->v[j], person_acts) && all_foreign(g, text, T, i, j, true) &&
+                 sl__tok_in(text, &T->v[j], person_acts) && all_foreign(g, text, T, i, j, true) &&
                  !nouns_capitalised(text, T, &german))
           accept = true; /* a name, then what a person did: "Amélie Duchêne requested …" */
         else if (words == 1 && j - i > 1 && initial(text, t) && !common_word &&
@@ -1022,50 +1004,50 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         else if (words == 1 && j - i == 1) {
           unsigned f = f0;
           bool first = (f & SL_GZ_FIRST) && !(f & SL_GZ_COMMON) && !(f & SL_GZ_PLACE);
-          if (first && !in_list(text, t, languages) &&
+          if (first && !sl__tok_in(text, t, languages) &&
               (!sentence_start(T, i) || (i + 1 < T->n && T->v[i + 1].nl_before == 0)))
             accept = true;
           else if (common_first_name(text, T, i, f))
             accept = true; /* "I told John yesterday" */
           else if (((f & SL_GZ_FIRST) || (namey(f) && !(f & SL_GZ_PLACE))) && !(f & SL_GZ_VETO) &&
                    sentence_start(T, i) && i + 1 < T->n && !T->v[i + 1].nl_before &&
-                   !T->v[i + 1].punct_before && !in_list(text, t, languages) &&
-                   in_list(text, &T->v[i + 1], person_verbs))
+                   !T->v[i + 1].punct_before && !sl__tok_in(text, t, languages) &&
+                   sl__tok_in(text, &T->v[i + 1], person_verbs))
             accept = true; /* "Grace called twice this morning", "Bakker said ..." */
           else if (!f && foreign_word(text, t, f) && i + 1 < T->n && !T->v[i + 1].nl_before &&
-                   !T->v[i + 1].punct_before && in_list(text, &T->v[i + 1], person_verbs))
+                   !T->v[i + 1].punct_before && sl__tok_in(text, &T->v[i + 1], person_verbs))
             accept = true; /* a name the gazetteer lacks before what people do: "Ji-hoon asked" */
           else if (!f && foreign_word(text, t, f) && i > 0 && !t->nl_before && !t->punct_before &&
-                   in_list(text, &T->v[i - 1], asked_person))
+                   sl__tok_in(text, &T->v[i - 1], asked_person))
             accept = true; /* said to: "Ask Dimitra whether the venue ..." */
           else if (((!f && foreign_word(text, t, f)) || (namey(f) && !(f & SL_GZ_PLACE))) && i > 1 &&
                    !t->nl_before && !t->punct_before &&
-                   !T->v[i - 1].punct_before && in_list(text, &T->v[i - 1], to_whom) &&
-                   in_list(text, &T->v[i - 2], spoken_with))
+                   !T->v[i - 1].punct_before && sl__tok_in(text, &T->v[i - 1], to_whom) &&
+                   sl__tok_in(text, &T->v[i - 2], spoken_with))
             accept = true; /* "you're speaking with Dawit", "a conversation with Yevgeny" */
           else if (first && i + 1 < T->n && T->v[i + 1].punct_before == ':')
             accept = true; /* "Alexander: ..." */
           else if (sentence_start(T, i) && j < T->n && T->v[j].punct_before == ',' &&
-                   !T->v[j].nl_before && in_list(text, &T->v[j], vocative_next) &&
+                   !T->v[j].nl_before && sl__tok_in(text, &T->v[j], vocative_next) &&
                    (!(f & SL_GZ_PLACE) || namey(f)) && name_like(text, t, f))
             accept = true; /* someone spoken to: "Warrane, can I please speak to your boss?",
                             * also a name that is a place too ("Kuba, can I ...") */
-          else if (i > 0 && !t->nl_before && in_list(text, &T->v[i - 1], speech) &&
+          else if (i > 0 && !t->nl_before && sl__tok_in(text, &T->v[i - 1], speech) &&
                    !(f & SL_GZ_PLACE) && name_like(text, t, f) &&
                    (j == T->n || T->v[j].nl_before || T->v[j].punct_before ||
-                    word_is(text, &T->v[j], "to")))
+                    sl__tok_is(text, &T->v[j], "to")))
             accept = true; /* who said it: "... in that direction," says Joly. */
           else if (i > 0 && !t->nl_before && !t->punct_before && j + 1 < T->n &&
-                   !T->v[j].nl_before && !T->v[j].punct_before && in_list(text, &T->v[j], works) &&
-                   (in_list(text, &T->v[i - 1], not_after) || T->v[i - 1].punct_before == '-') &&
+                   !T->v[j].nl_before && !T->v[j].punct_before && sl__tok_in(text, &T->v[j], works) &&
+                   (sl__tok_in(text, &T->v[i - 1], not_after) || T->v[i - 1].punct_before == '-') &&
                    !(f & (SL_GZ_VETO | SL_GZ_PLACE)) &&
                    (namey(f) || surname_shape(text, t) ||
                     (foreign_word(text, t, f) && (has_non_ascii(text + t->s, t->e - t->s) ||
-                                                  in_list(text, &T->v[j], authored)))))
+                                                  sl__tok_in(text, &T->v[j], authored)))))
             accept = true; /* an author's work: "Unlike the Castro novel" */
-          else if (i + 3 < T->n && word_is(text, &T->v[i + 1], "and") && !T->v[i + 1].punct_before &&
+          else if (i + 3 < T->n && sl__tok_is(text, &T->v[i + 1], "and") && !T->v[i + 1].punct_before &&
                    !T->v[i + 2].punct_before && cap_word(text, &T->v[i + 2]) &&
-                   !T->v[i + 3].punct_before && in_list(text, &T->v[i + 3], people_were) &&
+                   !T->v[i + 3].punct_before && sl__tok_in(text, &T->v[i + 3], people_were) &&
                    !(f & (SL_GZ_VETO | SL_GZ_STARTER)) &&
                    !(GZ(i + 2) & (SL_GZ_VETO | SL_GZ_STARTER)) &&
                    pair_not_places(f, GZ(i + 2)) &&
@@ -1076,11 +1058,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
             accept = true;
           }
           else if (!f && sentence_start(T, i) && i + 2 < T->n && T->v[i + 1].kind == SL_TK_WORD &&
-                   (word_is(text, &T->v[i + 1], "is") || word_is(text, &T->v[i + 1], "was") ||
-                    word_is(text, &T->v[i + 1], "said") || word_is(text, &T->v[i + 1], "has")) &&
+                   (sl__tok_is(text, &T->v[i + 1], "is") || sl__tok_is(text, &T->v[i + 1], "was") ||
+                    sl__tok_is(text, &T->v[i + 1], "said") || sl__tok_is(text, &T->v[i + 1], "has")) &&
                    (pronoun_near(text, T, i, 14) ||
-                    (foreign_word(text, t, f) && !word_is(text, &T->v[i + 1], "said") &&
-                     word_is(text, &T->v[i + 2], "from") && (T->v[i + 3 < T->n ? i + 3 : i].caps & 1))))
+                    (foreign_word(text, t, f) && !sl__tok_is(text, &T->v[i + 1], "said") &&
+                     sl__tok_is(text, &T->v[i + 2], "from") && (T->v[i + 3 < T->n ? i + 3 : i].caps & 1))))
             accept = true; /* unknown name, then a pronoun that refers to a person, or
                             * where someone works: "Quionia is from Areavibes Inc" */
         }
@@ -1177,7 +1159,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       else if ((f1 & SL_GZ_FIRST) && namey(f1) &&
                !(f1 & (SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER)) &&
                ((i > 0 && !t->punct_before && !t->nl_before &&
-                 (in_list(text, &T->v[i - 1], to_person) || in_list(text, &T->v[i - 1], to_whom))) ||
+                 (sl__tok_in(text, &T->v[i - 1], to_person) || sl__tok_in(text, &T->v[i - 1], to_whom))) ||
                 (i == 0 && u->punct_before == ',')))
         sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
     }

@@ -135,6 +135,22 @@ double sl__entropy(const char *s, size_t n);
 const char *sl__find(const char *hay, size_t n, const char *needle, size_t m);
 /* ASCII lower-case copy of at most cap bytes; returns the length copied. */
 size_t sl__lower_copy(const char *s, size_t n, char *out, size_t cap);
+/* Is w[0..n) the lower-case word `word` (ASCII letters compared without case,
+ * other bytes as they are, so the word lists may hold UTF-8: "são", "út")? */
+static inline bool sl__word_is(const char *w, size_t n, const char *word) {
+  size_t k = 0;
+  while (k < n && word[k] &&
+         ((unsigned)((unsigned char)w[k] - 'A') < 26u ? (unsigned char)w[k] | 32 : (unsigned char)w[k]) ==
+             (unsigned char)word[k])
+    k++;
+  return k == n && !word[k];
+}
+/* Is w[0..n) one of the words of the NULL-terminated `list`? */
+static inline bool sl__word_in(const char *w, size_t n, const char *const *list) {
+  for (; *list; list++) /* most words differ at their first byte */
+    if (sl__word_is(w, n, *list)) return true;
+  return false;
+}
 size_t sl__count_digits(const char *s, size_t n);
 /* A value that only stands for a secret: <YOUR_KEY>, ${VAR}, $password, xxxx, ****,
  * "your-api-key-here", changeme, ... (see docs/router.md, placeholder policy). */
@@ -225,6 +241,13 @@ typedef struct {
   uint8_t looked;  /* 1: gz holds the gazetteer flags; 2: only the address rules' (address.c) */
   uint16_t gz;     /* gazetteer flags, looked up lazily */
 } sl__tok_t;
+/* The token is `word`, or one of `list`'s words (sl__word_is). */
+static inline bool sl__tok_is(const char *text, const sl__tok_t *t, const char *word) {
+  return sl__word_is(text + t->s, t->e - t->s, word);
+}
+static inline bool sl__tok_in(const char *text, const sl__tok_t *t, const char *const *list) {
+  return sl__word_in(text + t->s, t->e - t->s, list);
+}
 enum { SL_TK_WORD = 1, SL_TK_NUM = 2, SL_TK_ALNUM = 3 };
 
 typedef struct {

@@ -225,23 +225,13 @@ static bool url_template(const char *p, size_t n) {
   return words >= 2;
 }
 
-/* Is w[0..n) one of words (ASCII case-insensitive)? */
-static bool in_words(const char *w, size_t n, const char *const *words) {
-  if (!n) return false;
-  for (; *words; words++)
-    if (((unsigned char)(*words)[0] | 32) == ((unsigned char)w[0] | 32) && strlen(*words) == n &&
-        !strncasecmp(w, *words, n))
-      return true;
-  return false;
-}
-
 /* "user:password@": a user and a password that are the words for them, in any
  * case ("postgresql+psycopg2://user:password@localhost/db" in an explanation).
  * A word that is a value ("user:secret@", "app:tulip@") is a password. */
 static bool generic_pair(const char *u, size_t un, const char *p, size_t pn) {
   static const char *const users[] = {"user", "username", "usr", "login", "name", NULL};
   static const char *const pws[] = {"password", "passwd", "pass", "pwd", NULL};
-  return in_words(u, un, users) && in_words(p, pn, pws);
+  return sl__word_in(u, un, users) && sl__word_in(p, pn, pws);
 }
 
 /* scheme://user:password@host: the hit is the "://" */
@@ -592,16 +582,6 @@ static bool resource_ref(const char *v, size_t n) {
          (n >= 9 && !strncmp(v, "projects/", 9));
 }
 
-/* Lower-case words joined by '-' or '_' ("add-password", "pw_field"). */
-static bool kebab_words(const char *v, size_t n) {
-  bool joined = false;
-  for (size_t k = 0; k < n; k++) {
-    if (v[k] == '-' || v[k] == '_') joined = true;
-    else if (!(v[k] >= 'a' && v[k] <= 'z')) return false;
-  }
-  return joined;
-}
-
 static bool path_like(const char *v, size_t n) {
   for (size_t k = 0; k < n; k++)
     if (!isalnum((unsigned char)v[k]) && !strchr("/._-~", v[k])) return false;
@@ -662,7 +642,7 @@ static bool literal_word(const char *v, size_t n) {
  * statement's ';', not null, true or false. */
 static bool php_bareword(const char *t, uint32_t s, uint32_t e, size_t n) {
   static const char *const consts[] = {"null", "true", "false", NULL};
-  if (e >= n || t[e] != ';' || e - s < 4 || in_words(t + s, e - s, consts)) return false;
+  if (e >= n || t[e] != ';' || e - s < 4 || sl__word_in(t + s, e - s, consts)) return false;
   for (uint32_t i = s; i < e; i++)
     if (!islower((unsigned char)t[i]) && !isdigit((unsigned char)t[i])) return false;
   return true;
@@ -778,15 +758,15 @@ static bool far_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve
     while (i < n && !sl__space((unsigned char)t[i])) i++;
     uint32_t e = i; /* the word without its trailing punctuation */
     while (e > s && strchr(".,;:)!?", t[e - 1])) e--;
-    bool verb = in_words(t + s, e - s, verbs);
-    if (after_verb && !verb && !in_words(t + s, e - s, adverbs)) {
+    bool verb = sl__word_in(t + s, e - s, verbs);
+    if (after_verb && !verb && !sl__word_in(t + s, e - s, adverbs)) {
       /* a quoted value is a literal however plain: "the password for user
        * 'postgres' is 'admin'" (not a word about the password: 'required') */
       static const char *const about[] = {"required", "optional", "empty", "blank", "hidden",
                                           "masked", "invalid", "incorrect", "wrong", "correct",
                                           "mandatory", "secret", NULL};
       if (said && e - s >= 5 && (t[s] == '\'' || t[s] == '"' || t[s] == '`') && t[e - 1] == t[s] &&
-          !memchr(t + s + 1, t[s], e - s - 2) && !in_words(t + s + 1, e - s - 2, about) &&
+          !memchr(t + s + 1, t[s], e - s - 2) && !sl__word_in(t + s + 1, e - s - 2, about) &&
           !sl__is_placeholder(t + s + 1, e - s - 2)) {
         *vs = s + 1, *ve = e - 1;
         return true;
@@ -853,7 +833,7 @@ static bool config_line(const sl__ctx_t *c, uint32_t is, uint32_t ie) {
     while (k < e && (isalnum((unsigned char)t[k]) || t[k] == '_')) k++;
     uint32_t q = k;
     while (q < e && t[q] == ' ') q++;
-    if (k > b && q < e && t[q] == '=' && in_words(t + b, k - b, users)) return true;
+    if (k > b && q < e && t[q] == '=' && sl__word_in(t + b, k - b, users)) return true;
     ls = b;
     while (ls > 0 && t[ls - 1] != '\n') ls--;
   }
@@ -873,7 +853,7 @@ static bool pair_label(const char *t, uint32_t is) {
   uint32_t e = k;
   while (k > 0 && e - k < 12 && isalpha((unsigned char)t[k - 1])) k--;
   if (k > 0 && (isalnum((unsigned char)t[k - 1]) || t[k - 1] == '_')) return false;
-  return in_words(t + k, e - k, users);
+  return sl__word_in(t + k, e - k, users);
 }
 
 /* A database connection's call, the '(' at p: connect("dsn", "user",
@@ -921,6 +901,11 @@ static bool attr_name(const char *v, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (!islower((unsigned char)v[i]) && v[i] != '-' && v[i] != '_') return false;
   return n > 0;
+}
+
+/* Lower-case words joined by '-' or '_' ("add-password", "pw_field"). */
+static bool kebab_words(const char *v, size_t n) {
+  return attr_name(v, n) && (memchr(v, '-', n) || memchr(v, '_', n));
 }
 
 /* A name in quotes: UPPER_SNAKE ("NEXUS_PASS"), or a snake_case name with the
@@ -986,7 +971,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
     /* nginx's upstream directives name where requests go: "proxy_pass http://app;" */
     static const char *const to_upstream[] = {"proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass",
                                               "grpc_pass", "memcached_pass", NULL};
-    if (in_words(t + is, il, to_upstream)) return;
+    if (sl__word_in(t + is, il, to_upstream)) return;
     if (il >= 4 && !strncasecmp(t + ie - 4, "pass", 4) && il > 4 && isalpha((unsigned char)t[ie - 5]) &&
         !(il == 11 && !strncasecmp(t + is, "requirepass", 11)) && !upper_ident(t + is, il))
       return; /* "bypass", "compass"; Redis's requirepass and MYSQLPASS are ones */
