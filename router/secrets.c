@@ -811,12 +811,46 @@ static bool cjk_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve
   return false;
 }
 
+/* The key at is..ie is one pair of a database connection string, where every
+ * value is a literal: "Server=db1;Database=sales;User Id=app;Password=hunter;"
+ * — another pair of the same string names a connection setting. */
+static bool conn_string(const sl__ctx_t *c, uint32_t is, uint32_t ie) {
+  static const char *const keys[] = {
+      "server", "data source", "datasource", "host", "hostname", "address", "addr",
+      "database", "initial catalog", "dbname", "uid", "user id", "userid", "user",
+      "username", "provider", "driver", "dsn", "port", "network library", "network_library",
+      "trusted_connection", "integrated security", "sslmode", "encrypt", "persist security info",
+      NULL};
+  const char *t = c->text;
+  if (ie >= c->len || t[ie] != '=') return false;
+  uint32_t ls = is, le = ie; /* the line, at most 512 bytes either side */
+  while (ls > 0 && is - ls < 512 && t[ls - 1] != '\n') ls--;
+  while (le < c->len && le - ie < 512 && t[le] != '\n') le++;
+  /* the key opens a pair: after ';', a quote or the line's start */
+  uint32_t k = is;
+  while (k > ls && t[k - 1] == ' ') k--;
+  if (k > ls && !strchr(";\"'{(", t[k - 1])) return false;
+  int semis = 0, named = 0;
+  for (uint32_t i = ls; i < le; i++) {
+    if (t[i] == ';') semis++;
+    if (t[i] != '=' || i == ie) continue;
+    uint32_t e = i, b = i;
+    while (b > ls && (isalpha((unsigned char)t[b - 1]) || t[b - 1] == ' ' || t[b - 1] == '_') && e - b < 24)
+      b--;
+    while (b < e && t[b] == ' ') b++;
+    while (e > b && t[e - 1] == ' ') e--;
+    if (e > b && (b == ls || strchr(";\"'{( ", t[b - 1])) && sl__word_in(t + b, e - b, keys)) named++;
+  }
+  return semis >= 1 && named >= 1;
+}
+
 /* The assignment at is..ie is a line of a config file, where a bare word is a
  * literal: an environment file's "DB_PASSWORD=whiteduke" (an upper-case name
- * and '=' with no space), or an INI file's "password = open_sesame" a line or
- * two after "user = aladdin". */
+ * and '=' with no space), an INI file's "password = open_sesame" a line or
+ * two after "user = aladdin", or a pair of a connection string. */
 static bool config_line(const sl__ctx_t *c, uint32_t is, uint32_t ie) {
   const char *t = c->text;
+  if (conn_string(c, is, ie)) return true;
   bool upper = ie > is;
   for (uint32_t k = is; k < ie; k++)
     upper &= isupper((unsigned char)t[k]) || isdigit((unsigned char)t[k]) || t[k] == '_';

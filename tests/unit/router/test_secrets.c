@@ -191,6 +191,14 @@ static void passwords(void **s) {
   EXPECT("[db]\nuser = aladdin\npassword = open_sesame\n", "PASSWORD", "open_sesame");
   REJECT("password = user_input", "PASSWORD");
   REJECT("PASSWORD = password", "PASSWORD");
+  /* every value of a connection string is a literal; its templates are not */
+  EXPECT("Server=db1;Database=sales;User Id=app;Password=hunter;", "PASSWORD", "hunter");
+  EXPECT("Provider=SQLNCLI;Server=myServerName;Uid=myUsername;Pwd=myPassword;", "PASSWORD",
+         "myPassword");
+  REJECT("Server=db;User Id=sa;Password=${DB_PASS};", "PASSWORD");
+  REJECT("Host=db;Password=%s;", "PASSWORD");
+  REJECT("conn = \"Host=x;Username=app;Password=\" + password + \";\"", "PASSWORD");
+  REJECT("uid=#{datastore['DBUID']};pwd=#{datastore['DBPASSWORD']}", "PASSWORD");
   EXPECT("The default password for the user \"app-user\" is \"tulip\".", "PASSWORD", "tulip");
   REJECT("the password field is 'required'", "PASSWORD");
   REJECT("let q = [kSecClass: kSecClassGenericPassword, kSecAttrAccount as String: \"session\"]", "PASSWORD");
