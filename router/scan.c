@@ -166,7 +166,8 @@ static const litset_t litsets[] = {
     {SL_P_URL, 0, 0, P_NONE, "://", NULL},
     /* \b(?:medical\s{1,3}(?:record|file|id|licen[cs]e)|patient\s{1,3}(?:id|number|no|#|record)|
      * health\s{1,3}(?:insurance|plan|card|record)|insurance\s{1,3}(?:id|number|no|policy|member|
-     * card)|member\s{1,3}id|policy\s{1,3}(?:number|no)|medicare|medicaid|mrn|nhs\s{1,3}(?:number|no)|
+     * card)|member\s{1,3}id|(?:policyholder|subscriber|insured)\s{1,3}(?:id|number|no)|
+     * policy\s{1,3}(?:number|no)|medicare|medicaid|mrn|nhs\s{1,3}(?:number|no)|
      * npi|dea\s{1,3}(?:number|no))\b */
     {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "medical",
      S1 "record" WB "|" S1 "file" WB "|" S1 "id" WB "|" S1 "licence" WB "|" S1 "license" WB},
@@ -177,6 +178,9 @@ static const litset_t litsets[] = {
     {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "insurance",
      S1 "id" WB "|" S1 "number" WB "|" S1 "no" WB "|" S1 "policy" WB "|" S1 "member" WB "|" S1 "card" WB},
     {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "member", S1 "id" WB},
+    /* the insured's own number: "Policyholder ID 7654321", "subscriber no. …" */
+    {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "policyholder|subscriber|insured",
+     S1 "id" WB "|" S1 "number" WB "|" S1 "no" WB},
     {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "policy|nhs|dea", S1 "number" WB "|" S1 "no" WB},
     {SL_P_CUE_MEDICAL, 1, B_L | B_R, P_NONE, "medicare|medicaid|mrn|npi", NULL},
     /* hospital number, chart #, and the words in other languages */
@@ -208,7 +212,8 @@ static const litset_t litsets[] = {
      NULL},
     /* (?i:\b(?:tax\s{0,3}(?:id|payer\s{1,3}id|identification)|national\s{1,3}(?:id|identity|insurance)|
      * id\s{1,3}(?:number|no\b|card)|aadhaa?r|voter\s{1,3}id|personal\s{1,3}(?:id|identification|number)|
-     * identity\s{1,3}(?:card|number|document)|citizen\s{1,3}id|social\s{1,3}insurance))|
+     * identity\s{1,3}(?:card|number|document)|identification\s{1,3}(?:number|no\b)|
+     * citizen\s{1,3}id|social\s{1,3}insurance))|
      * \b(?:TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC)\b|\bNI\s{1,3}(?:number|no\b) */
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "tax", S0 "id|" S0 "payer" S1 "id|" S0 "identification"},
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "national", S1 "id|" S1 "identity|" S1 "insurance"},
@@ -217,6 +222,7 @@ static const litset_t litsets[] = {
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "voter|citizen", S1 "id"},
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "personal", S1 "id|" S1 "identification|" S1 "number"},
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "identity", S1 "card|" S1 "number|" S1 "document"},
+    {SL_P_CUE_NATID, 1, B_L, P_TAILS, "identification", S1 "number|" S1 "no" WB},
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "social", S1 "insurance"},
     {SL_P_CUE_NATID, 0, B_L | B_R, P_NONE,
      "TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC|TFN|NRIC|CNP|PPSN|TCKN|HETU|"

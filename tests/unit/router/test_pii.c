@@ -110,6 +110,9 @@ static void context_ids(void **s) {
   EXPECT("Driver's license No. D4829-1130-7782 on file", "US_DRIVER_LICENSE", "D4829-1130-7782");
   EXPECT("medical record number 00123456", "MEDICAL_RECORD", "00123456");
   EXPECT("Insurance ID: XJH-4439201", "MEDICAL_RECORD", "XJH-4439201");
+  EXPECT("a claim submitted by Policyholder ID 7654321 was", "MEDICAL_RECORD", "7654321");
+  EXPECT("records for suspect identification number 987654321-REV, including", "NATIONAL_ID",
+         "987654321-REV");
   EXPECT("bank account number 3847283911 belonging to", "BANK_ACCOUNT", "3847283911");
   EXPECT("routing number 021000021", "BANK_ACCOUNT", "021000021");
   EXPECT("Acme listed Tax ID 92-7315401 in filings", "NATIONAL_ID", "92-7315401");
