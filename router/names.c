@@ -6,6 +6,7 @@
 #include "router_int.h"
 #include "sl_err.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -330,7 +331,10 @@ static bool street_after(const sl__gaz_t *g, const char *text, sl__toks_t *T, si
 static const char *const personal_nouns[] = {
     "mobile", "phone", "number", "email", "e-mail", "address", "passport", "birthday", "birth",
     "dob", "iban", "account", "ssn", "licence", "license", "card", "salary", "medical", "record",
-    "password", "aadhaar", "id", "visa", "insurance", "home", "cell", "contact", NULL};
+    "password", "aadhaar", "id", "visa", "insurance", "home", "cell", "contact",
+    /* family: "Franciska's kid" */
+    "kid", "kids", "son", "daughter", "wife", "husband", "mother", "father", "mom", "mum", "dad",
+    "brother", "sister", "baby", "parents", "boyfriend", "girlfriend", "fiancé", "fiancée", NULL};
 
 /* German capitalises every noun: two capitalised words the lexicon does not
  * know are no name there. Told by its commonest short words, once per text
@@ -560,7 +564,8 @@ static bool foreign_run(const sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, s
    * candidates found so far (a walk over them) */
   bool possessive = possessive_tok(text, last), context = false;
   if (possessive) {
-    for (size_t k = j; k < T->n && k < j + 3 && !T->v[k].nl_before && !context; k++)
+    for (size_t k = j; k < T->n && k < j + 3 && !T->v[k].nl_before && !T->v[k].punct_before && !context;
+         k++)
       context = sl__tok_in(text, &T->v[k], personal_nouns);
     /* two words and more, none English, with 's: "Wisława Szczepańska's killers" */
     if (!context && j - i >= 2 && all_foreign(g, text, T, i, j, true)) return true;
@@ -633,6 +638,30 @@ static const char *const works[] = {"novel", "novels", "version", "concert", "al
 /* Of those, the ones only a person makes (a brand has a version, an album, a book). */
 static const char *const authored[] = {"novel", "novels", "concert", "poem", "poems", "biography",
                                        "memoir", "painting", "sculpture", "symphony", NULL};
+
+/* Vetoes that are surnames too, after a given name ("Ivan King", "Lisa Prince"). */
+static const char *const surname_vetoes[] = {"king", "queen", "prince", "ford", NULL};
+
+/* The run at token i names who made a work: "directed by Brad L Key",
+ * "Directed By: Arquímedes Ballesteros", "a song written by Maren Ødegård". */
+static bool creator_before(const char *text, const sl__toks_t *T, size_t i) {
+  static const char *const made[] = {"directed", "written", "composed", "painted", "illustrated",
+                                     "narrated", "translated", "edited", "choreographed",
+                                     "authored", "sung", "photographed", "sculpted", NULL};
+  const sl__tok_t *t = &T->v[i];
+  return i >= 2 && !t->nl_before && (!t->punct_before || t->punct_before == ':') &&
+         !T->v[i - 1].nl_before && !T->v[i - 1].punct_before && sl__tok_is(text, &T->v[i - 1], "by") &&
+         sl__tok_in(text, &T->v[i - 2], made);
+}
+
+/* The run at token i follows a band or a team its person left: "ex-Zombie
+ * Kastner", "ex-Beatle Pete Best" (the hyphenated word is one token). */
+static bool former_member(const char *text, const sl__toks_t *T, size_t i) {
+  if (i == 0 || T->v[i].nl_before || T->v[i].punct_before) return false;
+  const sl__tok_t *p = &T->v[i - 1];
+  return p->e - p->s > 4 && !strncasecmp(text + p->s, "ex-", 3) &&
+         isupper((unsigned char)text[p->s + 3]);
+}
 
 /* After a run ending at token j: ", the <title of one to four words>, said"
  * (or says, told, added, explained, wrote). */
@@ -919,7 +948,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         words++;
         unsigned f = GZ(k);
         /* (after a strong cue a given name first is one: "name? Eve Magrath") */
-        if ((f & (SL_GZ_VETO | SL_GZ_HONOR)) && !(cue >= 2 && k == i && (f & SL_GZ_FIRST) && j > i + 1))
+        /* (and a title or a brand that is a surname too, after a given name: "Ivan King") */
+        if ((f & (SL_GZ_VETO | SL_GZ_HONOR)) && !(cue >= 2 && k == i && (f & SL_GZ_FIRST) && j > i + 1) &&
+            !(k == i + 1 && j == i + 2 && (f & SL_GZ_LAST) && sl__tok_in(text, &T->v[k], surname_vetoes) &&
+              (GZ(i) & SL_GZ_FIRST) && !(GZ(i) & (SL_GZ_COMMON | SL_GZ_PLACE | SL_GZ_VETO))))
           vetoed = true;
         if ((f & (SL_GZ_FIRST | SL_GZ_LAST)) && !(f & SL_GZ_COMMON)) any_name = true;
         if (!(f & SL_GZ_PLACE) || (f & SL_GZ_FIRST)) all_place = false;
@@ -1001,6 +1033,14 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                  (namey(fl) || (!fl && !sentence_start(T, i) &&
                                 !sl__lexicon_has(text + T->v[j - 1].s, T->v[j - 1].e - T->v[j - 1].s))))
           accept = true; /* "J. R. Tolkien", "A. Kowalski"; not "rating C. Offers" */
+        else if (words <= 3 && !all_place && !common_word && !(f0 & SL_GZ_PLACE) &&
+                 (creator_before(text, T, i) || former_member(text, T, i)) &&
+                 (((f0 & SL_GZ_FIRST) && !(f0 & SL_GZ_PLACE)) || all_foreign(g, text, T, i, j, true)))
+          accept = true; /* who made a work, who left a band: "directed by Valentine S.
+                          * Yermakov", "ex-Zombie Kastner" (well-known names stay out) */
+        else if (words <= 3 && !all_place && (f0 & SL_GZ_FIRST) && !(f0 & SL_GZ_PLACE) &&
+                 creator_before(text, T, i))
+          accept = true; /* "directed by Brad L Key": a given name first, any surname */
         else if (words == 1 && j - i == 1) {
           unsigned f = f0;
           bool first = (f & SL_GZ_FIRST) && !(f & SL_GZ_COMMON) && !(f & SL_GZ_PLACE);
@@ -1128,11 +1168,14 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       i = list_end;
       continue;
     }
-    /* a word no list knows, alone after a strong cue: "my name is vitoria",
-     * "people call me višeslav" */
+    /* a word no list knows, alone after a strong cue: "people call me višeslav";
+     * also one that is a town's name after a cue that is no label: "my name is
+     * vitoria" */
     if (t->kind == SL_TK_WORD && !(t->caps & 1) && cue >= 2 && letters_only(text, t) &&
         (i + 1 == T->n || T->v[i + 1].nl_before || T->v[i + 1].punct_before) &&
-        !(GZ(i) & (SL_GZ_VETO | SL_GZ_STARTER)) && foreign_word(text, t, GZ(i))) {
+        !(GZ(i) & (SL_GZ_VETO | SL_GZ_STARTER)) &&
+        (foreign_word(text, t, GZ(i)) ||
+         (cue == 2 && (GZ(i) & SL_GZ_PLACE) && !sl__lexicon_has(text + t->s, t->e - t->s)))) {
       sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
       i++;
       continue;

@@ -116,6 +116,15 @@ static void persons(void **s) {
   EXPECT("they had 6: leonti, terrence, pamela, donna, andrea and brian.", "PERSON", "brian");
   EXPECT("\"I'm glad to hear that Germany is moving in that direction,\" says Iwase.", "PERSON", "Iwase");
   EXPECT("Unlike the Ásgeirsdóttir novel, it's not about that.", "PERSON", "Ásgeirsdóttir");
+  /* who made a work, who left a band, whose kid; a town's name after "my name is";
+   * a title that is a surname too */
+  EXPECT("a 1973 comedy film directed by Brad L Key and starring Key", "PERSON", "Brad L Key");
+  EXPECT("Mystery & Suspense | Directed By:    Arquímedes Ballesteros", "PERSON",
+         "Arquímedes Ballesteros");
+  EXPECT("This song by ex-Zombie Ogasahara is a perfect example", "PERSON", "Ogasahara");
+  EXPECT("It was a done thing between him and Franciska's kid.", "PERSON", "Franciska");
+  EXPECT("my name is vitoria", "PERSON", "vitoria");
+  EXPECT("please change it to Ivan King", "PERSON", "Ivan King");
 }
 
 static void not_persons(void **s) {
@@ -239,6 +248,11 @@ static void not_persons(void **s) {
   REJECT("Thanks, can you help?", "PERSON");
   REJECT("We sell apples, pears, plums and cherries.", "PERSON");
   REJECT("Describe the water cycle as if narrated by David Attenborough, in about 150 words.", "PERSON");
+  REJECT("a film directed by Steven Spielberg", "PERSON");
+  REJECT("a book edited by Oxford University Press", "PERSON");
+  REJECT("the ex-Soviet Georgia", "PERSON");
+  assert_false(found("diagnosed with early Alzheimer's, daughter Claire has LPA", "PERSON", "Alzheimer"));
+  REJECT("Burger King is closed; King Charles visited", "PERSON");
 }
 
 static void addresses(void **s) {
