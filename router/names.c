@@ -172,9 +172,20 @@ static bool cap_word(const char *text, const sl__tok_t *t) {
   return true;
 }
 
-/* An initial: "J", "J." (one capital letter). */
+/* A capital letter of Latin-1 or Latin Extended-A (À-Þ, Ā-Ž), two UTF-8 bytes. */
+static bool latin_capital(const unsigned char *u) {
+  if (u[0] < 0xC3 || u[0] > 0xC5 || (u[1] & 0xC0) != 0x80) return false;
+  unsigned cp = ((unsigned)(u[0] & 0x1F) << 6) | (u[1] & 0x3F);
+  if (cp < 0x100) return cp >= 0xC0 && cp <= 0xDE && cp != 0xD7;
+  if (cp <= 0x137 || (cp >= 0x14A && cp <= 0x177)) return (cp & 1) == 0;
+  return ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) && (cp & 1);
+}
+
+/* An initial: "J", "J.", "Ó" (one capital letter). */
 static bool initial(const char *text, const sl__tok_t *t) {
-  return t->kind == SL_TK_WORD && t->e - t->s == 1 && text[t->s] >= 'A' && text[t->s] <= 'Z';
+  if (t->kind != SL_TK_WORD) return false;
+  if (t->e - t->s == 2) return latin_capital((const unsigned char *)text + t->s);
+  return t->e - t->s == 1 && text[t->s] >= 'A' && text[t->s] <= 'Z';
 }
 
 /* The pronoun, not an initial: "I" with no dot and no capitalised word after it
@@ -639,6 +650,41 @@ static const char *const works[] = {"novel", "novels", "version", "concert", "al
 static const char *const authored[] = {"novel", "novels", "concert", "poem", "poems", "biography",
                                        "memoir", "painting", "sculpture", "symphony", NULL};
 
+/* Three or more single capitalised words, "A, B and C" (or "A, B & C"), that
+ * name one thing: a singular verb or a firm's word follows ("Lopez, Santos and
+ * Coleman is a design agency", "The Clark, Romero and Hall Orchestra"). Returns
+ * the token after the list, or 0. */
+static size_t firm_coordination(const sl__gaz_t *g, const char *text, const sl__toks_t *T, size_t i) {
+  static const char *const singular[] = {"is", "was", "has", NULL};
+  static const char *const firm_tail[] = {"orchestra", "philharmonic", "band", "choir", "quartet",
+                                          "quintet", "trio", "ensemble", "llp", "associates", NULL};
+  size_t k = i, items = 1;
+  for (;;) {
+    size_t n = k + 1;
+    if (n >= T->n || T->v[n].nl_before) return 0;
+    if (T->v[n].punct_before == ',' && cap_word(text, &T->v[n]) && items < 8) {
+      k = n, items++;
+      continue;
+    }
+    if (T->v[n].punct_before == '&' && cap_word(text, &T->v[n])) {
+      k = n, items++;
+      break;
+    }
+    if (n + 1 < T->n && (!T->v[n].punct_before || T->v[n].punct_before == ',') &&
+        sl__tok_is(text, &T->v[n], "and") && !T->v[n + 1].punct_before && !T->v[n + 1].nl_before &&
+        cap_word(text, &T->v[n + 1])) {
+      k = n + 1, items++;
+      break;
+    }
+    return 0;
+  }
+  size_t a = k + 1;
+  if (items < 3 || a >= T->n || T->v[a].nl_before || T->v[a].punct_before) return 0;
+  bool firm = sl__tok_in(text, &T->v[a], singular) || sl__tok_in(text, &T->v[a], firm_tail) ||
+              ((T->v[a].caps & 1) && (sl__tok_flags(g, text, &T->v[a]) & SL_GZ_VETO));
+  return firm ? a : 0;
+}
+
 /* Vetoes that are surnames too, after a given name ("Ivan King", "Lisa Prince"). */
 static const char *const surname_vetoes[] = {"king", "queen", "prince", "ford", NULL};
 
@@ -920,6 +966,14 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       i++;
       continue;
     }
+    /* 0a. A firm named after its partners: "Lopez, Santos and Coleman is ..." */
+    if (cap && !cue && i + 1 < T->n && (T->v[i + 1].punct_before == ',' || T->v[i + 1].punct_before == '&')) {
+      size_t end = firm_coordination(g, text, T, i);
+      if (end) {
+        i = end;
+        continue;
+      }
+    }
     /* 0b. A list after a word for people: "founders: Kónya, Becker and Vasquez" */
     if (cap && t->punct_before == ':') {
       size_t end = people_list(c, g, T, i);
@@ -1038,6 +1092,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                  (((f0 & SL_GZ_FIRST) && !(f0 & SL_GZ_PLACE)) || all_foreign(g, text, T, i, j, true)))
           accept = true; /* who made a work, who left a band: "directed by Valentine S.
                           * Yermakov", "ex-Zombie Kastner" (well-known names stay out) */
+        else if (words >= 2 && words <= 3 && !common_word && !all_place && i > 0 && !t->nl_before &&
+                 !t->punct_before && sl__tok_in(text, &T->v[i - 1], not_after) && j < T->n &&
+                 !T->v[j].nl_before && !T->v[j].punct_before && sl__tok_in(text, &T->v[j], works) &&
+                 all_foreign(g, text, T, i, j, true))
+          accept = true; /* a work by someone: "The Halldór Ó Árnþórsson version" */
         else if (words <= 3 && !all_place && (f0 & SL_GZ_FIRST) && !(f0 & SL_GZ_PLACE) &&
                  creator_before(text, T, i))
           accept = true; /* "directed by Brad L Key": a given name first, any surname */

@@ -125,6 +125,10 @@ static void persons(void **s) {
   EXPECT("It was a done thing between him and Franciska's kid.", "PERSON", "Franciska");
   EXPECT("my name is vitoria", "PERSON", "vitoria");
   EXPECT("please change it to Ivan King", "PERSON", "Ivan King");
+  /* a middle initial that is no ASCII letter; a work after a two-word name */
+  EXPECT("Driving test confirmation\nCandidate: Séamus Ó Loingsigh\n", "PERSON", "Séamus Ó Loingsigh");
+  EXPECT("The Halldór Ó Árnþórsson version recorded for Berkshire Hathaway", "PERSON",
+         "Halldór Ó Árnþórsson");
 }
 
 static void not_persons(void **s) {
@@ -253,6 +257,10 @@ static void not_persons(void **s) {
   REJECT("the ex-Soviet Georgia", "PERSON");
   assert_false(found("diagnosed with early Alzheimer's, daughter Claire has LPA", "PERSON", "Alzheimer"));
   REJECT("Burger King is closed; King Charles visited", "PERSON");
+  /* a firm named after its partners */
+  REJECT("Lopez, Santos and Coleman is a design agency based in ESPOO.", "PERSON");
+  REJECT("The Clark, Romero and Hall Orchestra was founded in 1973.", "PERSON");
+  REJECT("À Paris, il fait beau.", "PERSON");
 }
 
 static void addresses(void **s) {
