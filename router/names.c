@@ -1254,7 +1254,12 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         i += 2;
         continue;
       }
-      if (!(f1 & SL_GZ_VETO) && ((cue >= 2 && (f1 & (SL_GZ_FIRST | SL_GZ_LAST))) || (cue == 1 && namey(f1))))
+      /* (after "my teacher", "our guide" a name that is an English word too is
+       * more often the verb: "my teacher said it") */
+      bool kin = i >= 2 && (sl__tok_is(text, &T->v[i - 2], "my") || sl__tok_is(text, &T->v[i - 2], "our"));
+      if (!(f1 & SL_GZ_VETO) &&
+          ((cue >= 2 && (f1 & (SL_GZ_FIRST | SL_GZ_LAST)) && !(kin && (f1 & SL_GZ_COMMON))) ||
+           (cue == 1 && namey(f1))))
         sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
       /* a first name said to ("just ask dmitri", "forward it to marcus"), or
        * called at the start ("sarah, can you ...") */

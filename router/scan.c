@@ -402,7 +402,13 @@ static const litset_t litsets[] = {
     {SL_P_CUE_NAME2, 1, B_L | B_R, P_NONE,
      "my kid|my son|my daughter|my wife|my husband|my brother|my sister|my mom|my dad|"
      "my mother|my father|my boss|my friend|my colleague|my cousin|my nephew|my niece|"
-     "my uncle|my aunt|my grandson|my granddaughter|my neighbor|my neighbour|my partner", NULL},
+     "my uncle|my aunt|my grandson|my granddaughter|my neighbor|my neighbour|my partner|"
+     "my tutor|my teacher|my coach|my mentor|my manager|my supervisor|my coworker|my co-worker|"
+     "my classmate|my roommate|my flatmate|my housemate|my landlord|my landlady|my girlfriend|"
+     "my boyfriend|my fiancé|my fiancée|my grandma|my grandpa|my grandmother|my grandfather|"
+     "my stepson|my stepdaughter|my therapist|my nanny|my babysitter|"
+     "our guide|our driver|our host|our nanny|our landlord|our neighbour|our neighbor|our tutor",
+     NULL},
     /* an address label ("Address:", "\"address\": ", "Adresse actuelle :") or
      * where someone lives ("wohnhaft", "lives at"): the address follows */
     {SL_P_CUE_ADDR, 1, B_L, P_NONE,

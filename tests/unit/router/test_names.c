@@ -125,6 +125,8 @@ static void persons(void **s) {
   EXPECT("It was a done thing between him and Franciska's kid.", "PERSON", "Franciska");
   EXPECT("my name is vitoria", "PERSON", "vitoria");
   EXPECT("please change it to Ivan King", "PERSON", "Ivan King");
+  EXPECT("Our guide, Hoang, showed us the hidden temple.", "PERSON", "Hoang");
+  EXPECT("my tutor nino gelashvili says my essay needs more sources", "PERSON", "nino");
   /* a middle initial that is no ASCII letter; a work after a two-word name */
   EXPECT("Driving test confirmation\nCandidate: Séamus Ó Loingsigh\n", "PERSON", "Séamus Ó Loingsigh");
   EXPECT("The Halldór Ó Árnþórsson version recorded for Berkshire Hathaway", "PERSON",
@@ -257,6 +259,7 @@ static void not_persons(void **s) {
   REJECT("the ex-Soviet Georgia", "PERSON");
   assert_false(found("diagnosed with early Alzheimer's, daughter Claire has LPA", "PERSON", "Alzheimer"));
   REJECT("Burger King is closed; King Charles visited", "PERSON");
+  REJECT("my teacher said it was fine", "PERSON");
   /* a firm named after its partners */
   REJECT("Lopez, Santos and Coleman is a design agency based in ESPOO.", "PERSON");
   REJECT("The Clark, Romero and Hall Orchestra was founded in 1973.", "PERSON");
