@@ -126,6 +126,9 @@ bool sl__iban_ok(const char *s, size_t n);
 int sl__iban_len(const char *cc); /* registry length for a country code, 0 if unknown */
 bool sl__ssn_ok(const char *s, size_t n);
 bool sl__aba_ok(const char *s, size_t n); /* US bank routing number: 9 digits, 3-7-1 check */
+/* The characters after a GitHub token's prefix (ghp_ …; 36 today) end in the
+ * CRC-32 of the others, in 6 base62 digits: a token GitHub could have issued. */
+bool sl__github_checksum_ok(const char *s, size_t n);
 bool sl__ipv4_ok(const char *s, size_t n);
 bool sl__ipv6_ok(const char *s, size_t n);
 double sl__entropy(const char *s, size_t n);

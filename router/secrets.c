@@ -101,6 +101,18 @@ static void prefixed(sl__ctx_t *c, const sl__hit_t *h, const char *extra, uint32
   add_secret(c, value_only ? h->end : h->start, e, type, det, prio, true);
 }
 
+/* A GitHub token: as any prefixed one, or — however plain its body looks
+ * (ghp_000…04WZ4EQ) — when its checksum holds, which no placeholder's does. */
+static void github_token(sl__ctx_t *c, const sl__hit_t *h) {
+  uint32_t e = body_end(c, h->end, "");
+  if (c->text[h->end - 1] == '_' && h->end - h->start == 4 &&
+      sl__github_checksum_ok(c->text + h->end, e - h->end)) {
+    add_secret(c, h->start, e, SL_ET_API_KEY, "github_token", 90, false);
+    return;
+  }
+  prefixed(c, h, "_", 22, 255, SL_ET_API_KEY, "github_token", 90);
+}
+
 static void jwt(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text;
   uint32_t e = body_end(c, h->end, "_-");
@@ -1342,7 +1354,7 @@ void sl__detect_secrets(sl__ctx_t *c) {
         break;
       case SL_P_GOOGLE_KEY: prefixed(c, h, "_-", 35, 35, SL_ET_API_KEY, "google_api_key", 90); break;
       case SL_P_GOOGLE_OAUTH: prefixed(c, h, "_-", 20, 4096, SL_ET_API_KEY, "google_oauth", 90); break;
-      case SL_P_GITHUB: prefixed(c, h, "_", 22, 255, SL_ET_API_KEY, "github_token", 90); break;
+      case SL_P_GITHUB: github_token(c, h); break;
       case SL_P_GITLAB: prefixed(c, h, "_-", 20, 255, SL_ET_API_KEY, "gitlab_token", 90); break;
       case SL_P_SLACK: prefixed(c, h, "-", 10, 255, SL_ET_API_KEY, "slack_token", 90); break;
       case SL_P_SLACK_HOOK: prefixed(c, h, "+/", 20, 255, SL_ET_API_KEY, "slack_webhook", 90); break;

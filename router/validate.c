@@ -89,6 +89,23 @@ bool sl__aba_ok(const char *s, size_t n) {
   return nonzero && sum % 10 == 0;
 }
 
+bool sl__github_checksum_ok(const char *s, size_t n) {
+  /* base62 characters (30 in today's tokens), then the CRC-32 (IEEE) of them in
+   * 6 base62 digits */
+  static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  if (n < 36 || n > 64) return false;
+  uint32_t crc = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n - 6; i++) {
+    if (!isalnum((unsigned char)s[i])) return false;
+    crc ^= (unsigned char)s[i];
+    for (int k = 0; k < 8; k++) crc = crc >> 1 ^ (0xEDB88320u & (0u - (crc & 1)));
+  }
+  crc = ~crc;
+  for (size_t i = n - 1; i >= n - 6; i--, crc /= 62)
+    if (s[i] != b62[crc % 62]) return false;
+  return crc == 0;
+}
+
 bool sl__ssn_ok(const char *s, size_t n) {
   char d[9];
   size_t m = 0;

@@ -5,6 +5,10 @@
 static void providers(void **s) {
   (void)s;
   EXPECT("token: ghp_16C7e42F292c69C2E7C10c838347Ae178B4aQq", "API_KEY", "ghp_16C7e42F292c69C2E7C10c838347Ae178B4aQq");
+  /* a plain body whose checksum holds is a token GitHub could have issued */
+  EXPECT("# Classic\nghp_00000000000000000000000000000004WZ4EQ", "API_KEY",
+         "ghp_00000000000000000000000000000004WZ4EQ");
+  REJECT("ghp_00000000000000000000000000000004WZ4EX", "API_KEY");
   EXPECT("--build-arg GO_REPO_TOKEN=glpat-tFrjFXD7soVU2fqxuDMh", "API_KEY", "glpat-tFrjFXD7soVU2fqxuDMh");
   EXPECT("slack xoxb-2631357135-4629301238-Zq8vL2mN9xR4tY7wK3pB6sD1", "API_KEY", "xoxb-2631357135-4629301238-Zq8vL2mN9xR4tY7wK3pB6sD1");
   EXPECT("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dcQ9", "API_KEY", "sk_live_4eC39HqLyjWDarjtT1zdp7dcQ9");

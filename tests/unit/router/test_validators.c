@@ -26,6 +26,12 @@ static void ssn(void **s) {
   assert_true(sl__aba_ok("021000021", 9));  /* a published routing number */
   assert_true(sl__aba_ok("011000015", 9));
   assert_false(sl__aba_ok("021000022", 9)); /* check digit off by one */
+  /* a GitHub token's body: the CRC-32 of the rest in its last 6 base62 digits */
+  assert_true(sl__github_checksum_ok("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1yLcDB", 36));
+  assert_true(sl__github_checksum_ok("00000000000000000000000000000004WZ4EQ", 37));
+  assert_false(sl__github_checksum_ok("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1yLcDC", 36));
+  assert_false(sl__github_checksum_ok("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 36));
+  assert_false(sl__github_checksum_ok("aaaaaaaaaaaaaaaaaaaaaaaa1yLcDB", 30));
   assert_false(sl__aba_ok("000000000", 9));
   assert_false(sl__aba_ok("02100002", 8));
   assert_true(sl__ssn_ok("536-22-1234", 11));
