@@ -176,10 +176,13 @@ static void card_at(sl__ctx_t *c, uint32_t s, uint32_t e) {
 static bool decimal_context(const sl__ctx_t *c, uint32_t s, uint32_t e) {
   const char *t = c->text;
   if (t[s] == '+') return false; /* "+353871449203" after a CSV comma: no decimal */
-  /* (a comma after a word separates CSV fields: "Catalina,417-29-6630,1985-03-12") */
+  /* (a comma after a word separates CSV fields: "Catalina,417-29-6630,1985-03-12";
+   * so does one after an amount with cents: "T-9912,49.90,5364664645025505") */
+  bool field = s > 1 && (isalpha((unsigned char)t[s - 2]) || t[s - 2] == '"');
+  if (!field && s > 3 && t[s - 1] == ',' && isdigit((unsigned char)t[s - 2]))
+    field = t[s - 3] == '.' || (isdigit((unsigned char)t[s - 3]) && t[s - 4] == '.');
   if (s > 0 && (t[s - 1] == '.' || t[s - 1] == '$' || t[s - 1] == '^' || t[s - 1] == '_' ||
-                (t[s - 1] == ',' && !(s > 1 && (isalpha((unsigned char)t[s - 2]) || t[s - 2] == '"'))) ||
-                isalpha((unsigned char)t[s - 1])))
+                (t[s - 1] == ',' && !field) || isalpha((unsigned char)t[s - 1])))
     return true;
   if (s > 1 && t[s - 1] == '-' && isdigit((unsigned char)t[s - 2])) return true;
   bool dashed = memchr(t + s, '-', e - s) != NULL;

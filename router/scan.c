@@ -318,6 +318,8 @@ static const litset_t litsets[] = {
     {SL_P_NETRC, 1, B_L, P_WS, "machine", NULL},
     /* a quoted password glued to a client's -p flag: mysql -u root -p'S3cr3t' */
     {SL_P_CLI_PW, 0, 0, P_NONE, " -p'| -p\"", NULL},
+    /* and a bare one glued to it: mysql -u root -pW1nter-Lake-2024 */
+    {SL_P_CLI_PW, 0, 0, P_NONE, " -p", NULL},
     /* curl -u key:secret, and a password piped to --password-stdin */
     {SL_P_CLI_PW, 0, 0, P_NONE, " -u | --user |--password-stdin", NULL},
     /* a password as the last literal of a call that takes a user and a

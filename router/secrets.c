@@ -493,11 +493,12 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
 }
 
 static bool identifier_like(const char *s, size_t n) {
-  /* a bare word that names something (variable, type, keyword), not a literal */
+  /* a bare word that names something (variable, type, keyword), not a literal;
+   * letters outside ASCII count as letters ("est expiré" is a word too) */
   size_t dg = 0, other = 0;
   for (size_t i = 0; i < n; i++) {
     if (isdigit((unsigned char)s[i])) dg++;
-    else if (!isalpha((unsigned char)s[i]) && s[i] != '_')
+    else if (!isalpha((unsigned char)s[i]) && s[i] != '_' && (unsigned char)s[i] < 0x80)
       other++;
   }
   return dg == 0 && other == 0;
@@ -641,6 +642,17 @@ static bool pw_tool(const sl__ctx_t *c, uint32_t at) {
   return sl__find(low, m, "psexec", 6) || sl__find(low, m, "sshpass", 7);
 }
 
+/* The line at `at` runs a MySQL client, whose -p takes the password glued to it
+ * (mysql, mysqldump, mysqladmin, mysqlimport, mysqlcheck, mysqlshow). */
+static bool mysql_line(const sl__ctx_t *c, uint32_t at) {
+  uint32_t ls = at;
+  while (ls > 0 && c->text[ls - 1] != '\n' && at - ls < 512) ls--;
+  char low[512];
+  size_t m = sl__lower_copy(c->text + ls, at - ls, low, sizeof low);
+  const char *p = sl__find(low, m, "mysql", 5);
+  return p && (p == low || !isalnum((unsigned char)p[-1]));
+}
+
 /* A bare argument that is a literal, not a variable or the field's name:
  * "mypass", not "$Password", "%PW%" or "PASSWORD". */
 static bool literal_word(const char *v, size_t n) {
@@ -729,6 +741,9 @@ static void cli_password(sl__ctx_t *c, const sl__hit_t *h) {
     if (!strong_value(t + s, e - s) && !(t[h->start + 2] == 'p' && pw_tool(c, h->start) &&
                                         literal_word(t + s, e - s)))
       return;
+  } else if (h->end - h->start == 3 && last == 'p') { /* mysql -pS3cret: glued, bare */
+    if (h->end >= c->len || !isalnum((unsigned char)t[h->end]) || !mysql_line(c, h->start)) return;
+    if (!cli_arg(c, h->end, &s, &e) || e - s < 4 || !literal_word(t + s, e - s)) return;
   } else if (last == '\'' || last == '"') { /* -p'...' */
     if (!cli_arg(c, h->end - 1, &s, &e) || e - s < 4) return;
   } else if (last == ' ') { /* -u / --user user:secret */
@@ -755,10 +770,15 @@ static void cli_password(sl__ctx_t *c, const sl__hit_t *h) {
 static bool far_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve) {
   static const char *const verbs[] = {"is", "es", "é", "est", "ist", "lautet", "er", "är", "jest",
                                       "to", "je", "on", "era", "sera", "será", "è", "wordt",
-                                      "são", "sind", NULL};
+                                      "são", "sind", "c'est", "it's", NULL};
+  /* (and what says it changed: "è cambiata di nuovo: adesso è X") */
   static const char *const adverbs[] = {"now", "nu", "agora", "ahora", "ab", "heute", "jetzt",
                                         "maintenant", "teraz", "ora", "adesso", "today", "hoy",
-                                        "hoje", "vandaag", NULL};
+                                        "hoje", "vandaag", "changed", "again", "cambiata",
+                                        "cambiato", "cambiada", "cambiado", "changé", "changée",
+                                        "geändert", "alterada", "alterado", "di", "nuovo", "de",
+                                        "nouveau", "nuevo", "novo", "neu", "still", "ancora",
+                                        "toujours", NULL};
   const char *t = c->text;
   uint32_t n = (uint32_t)c->len, i = p;
   bool after_verb = false, said = false; /* said: after a verb, not only a label's ':' */

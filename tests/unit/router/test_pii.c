@@ -124,7 +124,9 @@ static void context_ids(void **s) {
   EXPECT("{\"pps_number\": \"8444340T\"}", "NATIONAL_ID", "8444340T");
   EXPECT("Henkilötunnus: 150688-570L", "NATIONAL_ID", "150688-570L");
   EXPECT("Η κυρία Ελένη Παπαδάκη, με ΑΜΚΑ 15037802264, ζήτησε", "NATIONAL_ID", "15037802264");
-  /* CSV fields: a comma after a word is no decimal separator */
+  /* CSV fields: a comma after a word, or after an amount with cents, is no decimal separator */
+  EXPECT("txn_id,amount,card\nT-9912,49.90,5364664645025505\n", "CREDIT_CARD", "5364664645025505");
+  REJECT("pi is 3,14159265358979 roughly", "CREDIT_CARD");
   EXPECT("emp_no,last,first,ssn\n10441,Valdivia,Catalina,417-29-6630,1985-03-12", "US_SSN", "417-29-6630");
   EXPECT("Пацієнт: Петренко Андрій | Дата народження: 17.03.1979", "DATE_OF_BIRTH", "17.03.1979");
   EXPECT("Η Ελένη γεννήθηκε στις 22/04/1989 και μένει", "DATE_OF_BIRTH", "22/04/1989");

@@ -195,6 +195,17 @@ static void passwords(void **s) {
   EXPECT("[db]\nuser = aladdin\npassword = open_sesame\n", "PASSWORD", "open_sesame");
   REJECT("password = user_input", "PASSWORD");
   REJECT("PASSWORD = password", "PASSWORD");
+  /* a MySQL client's -p takes the password glued to it; prose in other languages */
+  EXPECT("  512  mysql -u root -pW1nter-Lake-2024 -h db.staging.local shop < dump.sql", "PASSWORD",
+         "W1nter-Lake-2024");
+  REJECT("mysql -u root -p shop", "PASSWORD");
+  REJECT("mysql -u root -p$MYSQL_PWD shop", "PASSWORD");
+  REJECT("ls -pal /tmp", "PASSWORD");
+  EXPECT("La password del gestionale è cambiata di nuovo: adesso è Gelato!Bosco29, l'utente resta",
+         "PASSWORD", "Gelato!Bosco29");
+  EXPECT("mon mot de passe pour le portail RH c'est Soleil#Rouge1987, tu peux", "PASSWORD",
+         "Soleil#Rouge1987");
+  REJECT("le mot de passe est changé de nouveau", "PASSWORD");
   /* every value of a connection string is a literal; its templates are not */
   EXPECT("Server=db1;Database=sales;User Id=app;Password=hunter;", "PASSWORD", "hunter");
   EXPECT("Provider=SQLNCLI;Server=myServerName;Uid=myUsername;Pwd=myPassword;", "PASSWORD",
