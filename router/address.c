@@ -305,8 +305,13 @@ static void add(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_
 }
 
 /* Is the three-digit number token j the status of an HTTP status line ("HTTP/1.1
- * 502 Bad Gateway", "HTTP/2 404")? */
+ * 502 Bad Gateway", "HTTP/2 404"), or one with its reason ("failed with 502 Bad
+ * Gateway", "504 Gateway Timeout")? */
 static bool http_status_line(const char *text, const sl__toks_t *T, size_t j) {
+  if (j + 2 < T->n && !T->v[j + 1].nl_before && !T->v[j + 2].nl_before &&
+      ((sl__tok_is(text, &T->v[j + 1], "bad") && sl__tok_is(text, &T->v[j + 2], "gateway")) ||
+       (sl__tok_is(text, &T->v[j + 1], "gateway") && sl__tok_is(text, &T->v[j + 2], "timeout"))))
+    return true;
   for (size_t k = j - 1; k + 4 > j && k < j; k--) {
     if (T->v[k + 1].nl_before) return false;
     if (T->v[k].e - T->v[k].s == 4 && !strncmp(text + T->v[k].s, "HTTP", 4)) return true;

@@ -304,7 +304,18 @@ static bool foreign_word(const char *text, const sl__tok_t *t, unsigned f) {
   size_t n = t->e - t->s - (possessive_tok(text, t) ? 2 : 0);
   if (f & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) return false;
   if ((f & SL_GZ_PLACE) && !(f & (SL_GZ_FIRST | SL_GZ_LAST))) return false;
-  return !sl__lexicon_has(text + t->s, n);
+  if (sl__lexicon_has(text + t->s, n)) return false;
+  if (!(t->caps & 8)) return true;
+  /* joined by '-': English when each part is, capitalised ("Retry-After",
+   * "Follow-Up"; "Sung-min" is a name) */
+  const char *w = text + t->s, *end = w + n;
+  while (w < end) {
+    const char *d = memchr(w, '-', (size_t)(end - w));
+    if (!d) d = end;
+    if (d == w || !isupper((unsigned char)*w) || !sl__lexicon_has(w, (size_t)(d - w))) return true;
+    w = d + 1;
+  }
+  return false;
 }
 
 /* Personal data of another kind (e-mail, phone, ID, date of birth, ...) found
@@ -835,7 +846,7 @@ static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, si
     if (hit->id == SL_P_CUE_NAME2 && airline_name(c, T, lo, hit->start)) continue;
     /* a label ("Name:") or a sign-off ("Cheers,") may have the name on the next line */
     bool colon = hit->end > 0 && (c->text[hit->end - 1] == ':' || c->text[hit->end - 1] == '?');
-    if (hit->id == SL_P_CUE_NAME1 && hit->end < c->len && c->text[hit->end] == ',') colon = true;
+    if (hit->end < c->len && c->text[hit->end] == ',') colon = true; /* "Signed,\nAyodele" */
     bool crosses = false; /* a cue does not reach over a sentence end ("called.\nAnswers") */
     for (uint32_t b = hit->end; lo < T->n && b < T->v[lo].s; b++)
       if (strchr(".!?;\n", c->text[b]) && !(colon && c->text[b] == '\n')) crosses = true;

@@ -167,8 +167,7 @@ static const litset_t litsets[] = {
     /* \b(?:medical\s{1,3}(?:record|file|id|licen[cs]e)|patient\s{1,3}(?:id|number|no|#|record)|
      * health\s{1,3}(?:insurance|plan|card|record)|insurance\s{1,3}(?:id|number|no|policy|member|
      * card)|member\s{1,3}id|(?:policyholder|subscriber|insured)\s{1,3}(?:id|number|no)|
-     * policy\s{1,3}(?:number|no)|medicare|medicaid|mrn|nhs\s{1,3}(?:number|no)|
-     * npi|dea\s{1,3}(?:number|no))\b */
+     * (?:policy|nhs|dea)\s{1,3}(?:number|no)|(?:policy|nhs|dea)\s{0,3}#|medicare|medicaid|mrn|npi)\b */
     {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "medical",
      S1 "record" WB "|" S1 "file" WB "|" S1 "id" WB "|" S1 "licence" WB "|" S1 "license" WB},
     {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "patient",
@@ -181,7 +180,7 @@ static const litset_t litsets[] = {
     /* the insured's own number: "Policyholder ID 7654321", "subscriber no. …" */
     {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "policyholder|subscriber|insured",
      S1 "id" WB "|" S1 "number" WB "|" S1 "no" WB},
-    {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "policy|nhs|dea", S1 "number" WB "|" S1 "no" WB},
+    {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "policy|nhs|dea", S1 "number" WB "|" S1 "no" WB "|" S0 "#"},
     {SL_P_CUE_MEDICAL, 1, B_L | B_R, P_NONE, "medicare|medicaid|mrn|npi", NULL},
     /* hospital number, chart #, and the words in other languages */
     {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "hospital|chart", S1 "number" WB "|" S1 "no" WB "|" S0 "#"},
@@ -237,7 +236,8 @@ static const litset_t litsets[] = {
      "codice fiscale|steuernummer|steuer-id|steueridentifikationsnummer|sozialversicherungsnummer|"
      "ausweisnummer|personalausweisnummer|sécurité sociale|securite sociale|kimlik|henkilötunnus|"
      "henkilotunnus|personnummer|fødselsnummer|burgerservicenummer|cédula|cedula|"
-     "documento de identidad|pps number|pps_number|pps no", NULL},
+     "documento de identidad|pps number|pps_number|pps no|rodné číslo|rodne cislo|rodné čísla|"
+     "numer pesel|emšo|jmbg", NULL},
     {SL_P_CUE_NATID, 0, B_L, P_TAILS, "NI", S1 "number|" S1 "no" WB}, /* UK National Insurance */
     /* (?i:\b(?:driver'?s?|drivers'|driving)[ \-]?licen[cs]e|\blicen[cs]e\s{0,3}(?:no\b|number|#))|\bDL\b */
     {SL_P_CUE_DL, 1, B_L, P_TAILS, "driver",

@@ -1073,8 +1073,10 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   size_t n = ve - vs;
   if (n < 3 || sl__is_placeholder(v, n)) return;
   if (quoted && n < 4 && pw) return; /* password = "abc": a stand-in, not a password */
-  /* a variable's name, not its value: passwordVariable: 'NEXUS_PASS', :'app_password' */
-  if (ident_has(&id, "variable") || ident_has(&id, "credentialsid") || (quoted && var_name(v, n)))
+  /* a variable's name, not its value: passwordVariable: 'NEXUS_PASS', psql's
+   * :'app_password' (also WITH PASSWORD :'reporting_pw') */
+  if (ident_has(&id, "variable") || ident_has(&id, "credentialsid") || (quoted && var_name(v, n)) ||
+      (quoted && vs >= 3 && t[vs - 3] == ' ' && t[vs - 2] == ':' && (t[vs - 1] == '\'' || t[vs - 1] == '"')))
     return;
   /* a prompt, not a value: readPassword("Password: "); string building, not a
    * value: "... password='" + password + "'" */

@@ -111,6 +111,10 @@ static void context_ids(void **s) {
   EXPECT("medical record number 00123456", "MEDICAL_RECORD", "00123456");
   EXPECT("Insurance ID: XJH-4439201", "MEDICAL_RECORD", "XJH-4439201");
   EXPECT("a claim submitted by Policyholder ID 7654321 was", "MEDICAL_RECORD", "7654321");
+  EXPECT("Claim for the burst pipe: home policy #HO-6101733-02, incident", "MEDICAL_RECORD",
+         "HO-6101733-02");
+  EXPECT("the form wants my son's rodné číslo, it's 160525/2319 — which box", "NATIONAL_ID",
+         "160525/2319");
   EXPECT("records for suspect identification number 987654321-REV, including", "NATIONAL_ID",
          "987654321-REV");
   EXPECT("bank account number 3847283911 belonging to", "BANK_ACCOUNT", "3847283911");

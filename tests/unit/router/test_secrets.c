@@ -206,6 +206,7 @@ static void passwords(void **s) {
   EXPECT("mon mot de passe pour le portail RH c'est Soleil#Rouge1987, tu peux", "PASSWORD",
          "Soleil#Rouge1987");
   REJECT("le mot de passe est changé de nouveau", "PASSWORD");
+  REJECT("psql -c \"CREATE USER reporting WITH PASSWORD :'reporting_pw';\"", "PASSWORD");
   /* every value of a connection string is a literal; its templates are not */
   EXPECT("Server=db1;Database=sales;User Id=app;Password=hunter;", "PASSWORD", "hunter");
   EXPECT("Provider=SQLNCLI;Server=myServerName;Uid=myUsername;Pwd=myPassword;", "PASSWORD",
