@@ -1052,6 +1052,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       if (!vetoed && words >= 1) {
         unsigned f0 = GZ(i), fl = GZ(j - 1);
         bool phrase = cue == 3 && words == 1 && j == i + 1 && lower_word_next(T, j);
+        bool creator = creator_before(text, T, i);
         if (cue >= 2 && !(common_word && words == 1) && !phrase)
           accept = true; /* "my name is Shovda", "Name: Lena Wirth", "last name? Arcuri" */
         else if (cue == 1 && (words >= 2 || namey(f0)) && !common_word)
@@ -1098,19 +1099,18 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                  (namey(fl) || (!fl && !sentence_start(T, i) &&
                                 !sl__lexicon_has(text + T->v[j - 1].s, T->v[j - 1].e - T->v[j - 1].s))))
           accept = true; /* "J. R. Tolkien", "A. Kowalski"; not "rating C. Offers" */
-        else if (words <= 3 && !all_place && !common_word && !(f0 & SL_GZ_PLACE) &&
-                 (creator_before(text, T, i) || former_member(text, T, i)) &&
-                 (((f0 & SL_GZ_FIRST) && !(f0 & SL_GZ_PLACE)) || all_foreign(g, text, T, i, j, true)))
-          accept = true; /* who made a work, who left a band: "directed by Valentine S.
+        else if (words <= 3 && !all_place && !(f0 & SL_GZ_PLACE) &&
+                 (creator || former_member(text, T, i)) &&
+                 ((creator && (f0 & SL_GZ_FIRST)) ||
+                  (!common_word && ((f0 & SL_GZ_FIRST) || all_foreign(g, text, T, i, j, true)))))
+          accept = true; /* who made a work, who left a band: "directed by Brad L Key"
+                          * (a given name first, any surname), "directed by Valentine S.
                           * Yermakov", "ex-Zombie Kastner" (well-known names stay out) */
         else if (words >= 2 && words <= 3 && !common_word && !all_place && i > 0 && !t->nl_before &&
                  !t->punct_before && sl__tok_in(text, &T->v[i - 1], not_after) && j < T->n &&
                  !T->v[j].nl_before && !T->v[j].punct_before && sl__tok_in(text, &T->v[j], works) &&
                  all_foreign(g, text, T, i, j, true))
           accept = true; /* a work by someone: "The Halldór Ó Árnþórsson version" */
-        else if (words <= 3 && !all_place && (f0 & SL_GZ_FIRST) && !(f0 & SL_GZ_PLACE) &&
-                 creator_before(text, T, i))
-          accept = true; /* "directed by Brad L Key": a given name first, any surname */
         else if (words == 1 && j - i == 1) {
           unsigned f = f0;
           bool first = (f & SL_GZ_FIRST) && !(f & SL_GZ_COMMON) && !(f & SL_GZ_PLACE);

@@ -105,8 +105,7 @@ static void prefixed(sl__ctx_t *c, const sl__hit_t *h, const char *extra, uint32
  * (ghp_000…04WZ4EQ) — when its checksum holds, which no placeholder's does. */
 static void github_token(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t e = body_end(c, h->end, "");
-  if (c->text[h->end - 1] == '_' && h->end - h->start == 4 &&
-      sl__github_checksum_ok(c->text + h->end, e - h->end)) {
+  if (h->end - h->start == 4 && sl__github_checksum_ok(c->text + h->end, e - h->end)) { /* ghp_ … */
     add_secret(c, h->start, e, SL_ET_API_KEY, "github_token", 90, false);
     return;
   }
@@ -631,27 +630,25 @@ static bool strong_value(const char *v, size_t n) {
          !sl__is_placeholder(v, n);
 }
 
-/* Is the command on this line, before `at`, one whose -p takes the password
- * itself ("psexec \\\\host -u admin -p mypass", "sshpass -p hunter2 ssh ...")?
- * (mysql's "-p dbname" prompts for it and names the database.) */
-static bool pw_tool(const sl__ctx_t *c, uint32_t at) {
+/* Does the line, before `at`, run one of `tools` (a name that starts a word,
+ * any case)? The password flags of psexec and sshpass ("psexec \\\\host -u
+ * admin -p mypass", "sshpass -p hunter2 ssh ...") take the password itself, and
+ * a MySQL client's (mysql, mysqldump, mysqladmin, …) takes it glued: -pS3cret
+ * (its "-p dbname" prompts for it and names the database). */
+static bool line_runs(const sl__ctx_t *c, uint32_t at, const char *const *tools) {
   uint32_t ls = at;
   while (ls > 0 && c->text[ls - 1] != '\n' && at - ls < 512) ls--;
   char low[512];
   size_t m = sl__lower_copy(c->text + ls, at - ls, low, sizeof low);
-  return sl__find(low, m, "psexec", 6) || sl__find(low, m, "sshpass", 7);
+  for (; *tools; tools++) {
+    size_t k = strlen(*tools);
+    for (const char *p = low; (p = sl__find(p, m - (size_t)(p - low), *tools, k)) != NULL; p += k)
+      if (p == low || !isalnum((unsigned char)p[-1])) return true;
+  }
+  return false;
 }
-
-/* The line at `at` runs a MySQL client, whose -p takes the password glued to it
- * (mysql, mysqldump, mysqladmin, mysqlimport, mysqlcheck, mysqlshow). */
-static bool mysql_line(const sl__ctx_t *c, uint32_t at) {
-  uint32_t ls = at;
-  while (ls > 0 && c->text[ls - 1] != '\n' && at - ls < 512) ls--;
-  char low[512];
-  size_t m = sl__lower_copy(c->text + ls, at - ls, low, sizeof low);
-  const char *p = sl__find(low, m, "mysql", 5);
-  return p && (p == low || !isalnum((unsigned char)p[-1]));
-}
+static const char *const pw_tools[] = {"psexec", "sshpass", NULL};
+static const char *const mysql_tools[] = {"mysql", NULL};
 
 /* A bare argument that is a literal, not a variable or the field's name:
  * "mypass", not "$Password", "%PW%" or "PASSWORD". */
@@ -738,11 +735,11 @@ static void cli_password(sl__ctx_t *c, const sl__hit_t *h) {
   } else if (h->end - h->start == 4 && (!strncmp(t + h->start, " -p ", 4) ||
                                          !strncmp(t + h->start, " -a ", 4))) { /* -p / -a secret */
     if (!cli_arg(c, h->end, &s, &e)) return;
-    if (!strong_value(t + s, e - s) && !(t[h->start + 2] == 'p' && pw_tool(c, h->start) &&
+    if (!strong_value(t + s, e - s) && !(t[h->start + 2] == 'p' && line_runs(c, h->start, pw_tools) &&
                                         literal_word(t + s, e - s)))
       return;
   } else if (h->end - h->start == 3 && last == 'p') { /* mysql -pS3cret: glued, bare */
-    if (h->end >= c->len || !isalnum((unsigned char)t[h->end]) || !mysql_line(c, h->start)) return;
+    if (h->end >= c->len || !isalnum((unsigned char)t[h->end]) || !line_runs(c, h->start, mysql_tools)) return;
     if (!cli_arg(c, h->end, &s, &e) || e - s < 4 || !literal_word(t + s, e - s)) return;
   } else if (last == '\'' || last == '"') { /* -p'...' */
     if (!cli_arg(c, h->end - 1, &s, &e) || e - s < 4) return;
@@ -861,7 +858,7 @@ static bool conn_string(const sl__ctx_t *c, uint32_t is, uint32_t ie) {
   /* the key opens a pair: after ';', a quote or the line's start */
   uint32_t k = is;
   while (k > ls && t[k - 1] == ' ') k--;
-  if (k > ls && !strchr(";\"'{(", t[k - 1])) return false;
+  if (k > ls && !(t[k - 1] && strchr(";\"'{(", t[k - 1]))) return false;
   int semis = 0, named = 0;
   for (uint32_t i = ls; i < le; i++) {
     if (t[i] == ';') semis++;
@@ -871,7 +868,8 @@ static bool conn_string(const sl__ctx_t *c, uint32_t is, uint32_t ie) {
       b--;
     while (b < e && t[b] == ' ') b++;
     while (e > b && t[e - 1] == ' ') e--;
-    if (e > b && (b == ls || strchr(";\"'{( ", t[b - 1])) && sl__word_in(t + b, e - b, keys)) named++;
+    if (e > b && (b == ls || (t[b - 1] && strchr(";\"'{( ", t[b - 1]))) && sl__word_in(t + b, e - b, keys))
+      named++;
   }
   return semis >= 1 && named >= 1;
 }
