@@ -250,7 +250,7 @@ static const char *const place_prefix[] = {"st", "ste", "saint", "sainte", "san"
 static const char *const languages[] = {"ruby", "julia", "crystal", "dart", "elm", "ada",
                                         "rust", "swift", "go", "pascal", "basil", "max", "lua",
                                         "perl", "scala", "kotlin", "elixir", "haskell", "erlang",
-                                        "clojure", "fortran", "cobol", "delphi", "logo", NULL};
+                                        "clojure", "fortran", "cobol", "delphi", "logo", "lean", NULL};
 
 static bool common_first_name(const char *text, const sl__toks_t *T, size_t i, unsigned f) {
   if (!(f & SL_GZ_FIRST) || !(f & (SL_GZ_COMMON | SL_GZ_PLACE)) || (f & SL_GZ_VETO) || i == 0)
@@ -657,6 +657,38 @@ static const char *const works[] = {"novel", "novels", "version", "concert", "al
                                     "songs", "book", "books", "poem", "poems", "recording",
                                     "biography", "memoir", "painting", "sculpture", "symphony",
                                     "opera", NULL};
+/* What is named after someone, right after the name: "the Thomas algorithm",
+ * "a tridiagonal (Thomas) solver". Nouns only: a verb there ("Did Maria test
+ * it?") would end a name that is one. */
+static const char *const eponym_nouns[] = {"algorithm", "algorithms", "solver", "method", "methods",
+                                           "optimizer", "optimiser", "theorem", "lemma", "conjecture",
+                                           "equation", "equations", "inequality", "criterion",
+                                           "coefficient", "coefficients", "polynomial", "polynomials",
+                                           "integral", "decomposition", "distribution", "estimator",
+                                           "paradox", "principle", "heuristic", NULL};
+
+static bool eponym_after(const char *text, const sl__toks_t *T, size_t j) {
+  return j < T->n && !T->v[j].nl_before && (T->v[j].punct_before == 0 || T->v[j].punct_before == ')') &&
+         sl__tok_in(text, &T->v[j], eponym_nouns);
+}
+
+/* "Adam" after "with", "using" ... in a text about training models is the
+ * optimizer: "train it with Adam on a small corpus" (the words looked for
+ * within 300 bytes). */
+static bool adam_optimizer(const sl__ctx_t *c, const sl__toks_t *T, size_t i) {
+  static const char *const ml[] = {"gradient", "learning rate", "optimi", "epoch", "SGD", "backprop",
+                                   "PyTorch", "torch.", "TensorFlow", "neural", NULL};
+  static const char *const by[] = {"with", "using", "use", "uses", "via", "or", "and", "vs", NULL};
+  const sl__tok_t *t = &T->v[i];
+  if (t->e - t->s != 4 || memcmp(c->text + t->s, "Adam", 4) || i == 0 || t->nl_before ||
+      !sl__tok_in(c->text, &T->v[i - 1], by))
+    return false;
+  size_t a = t->s > 300 ? t->s - 300 : 0, b = c->len - t->e > 300 ? t->e + 300 : c->len;
+  for (const char *const *w = ml; *w; w++)
+    if (sl__find(c->text + a, b - a, *w, strlen(*w))) return true;
+  return false;
+}
+
 /* Of those, the ones only a person makes (a brand has a version, an album, a book). */
 static const char *const authored[] = {"novel", "novels", "concert", "poem", "poems", "biography",
                                        "memoir", "painting", "sculpture", "symphony", NULL};
@@ -1183,6 +1215,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       if (accept && !cue && words == 1 && j == i + 1 &&
           (after_day_number(text, T, i) || weekday_not_name(text, T, i) ||
            regnal_after(text, T, i)))
+        accept = false;
+      if (accept && !cue &&
+          (eponym_after(text, T, j) || (words == 1 && j == i + 1 && adam_optimizer(c, T, i))))
         accept = false;
       /* a brand and a model: "Hyundai Ioniq", "Samsung Galaxy" (the first word
        * alone a well-known name that is no given name) */

@@ -1071,6 +1071,12 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   size_t n = ve - vs;
   if (n < 3 || sl__is_placeholder(v, n)) return;
   if (quoted && n < 4 && pw) return; /* password = "abc": a stand-in, not a password */
+  /* a constant: 'Access-Control-Allow-Credentials' = 'true' */
+  static const char *const consts[] = {"true", "false", "null", "none", "nil", "undefined", NULL};
+  if (n <= 9 && sl__word_in(v, n, consts)) return;
+  /* the verb: "make the code pass `go vet`" (a command after the bare word) */
+  if (!pw && !cred && il == 4 && sep != SEP_ASSIGN && vs > 0 && t[vs - 1] == '`' && memchr(v, ' ', n))
+    return;
   /* a variable's name, not its value: passwordVariable: 'NEXUS_PASS', psql's
    * :'app_password' (also WITH PASSWORD :'reporting_pw') */
   if (ident_has(&id, "variable") || ident_has(&id, "credentialsid") || (quoted && var_name(v, n)) ||

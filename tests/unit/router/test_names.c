@@ -140,6 +140,14 @@ static void not_persons(void **s) {
   REJECT("The Princess Royal arrived at Khandallah this morning from New Zealand.", "PERSON");
   REJECT("Title VII of the Civil Rights Act of 2004 protects individuals.", "PERSON");
   REJECT("Happy Martin Luther King Day! See you at Christmas Eve.", "PERSON");
+  /* named after someone: methods, optimizers, a prover, Monte Carlo */
+  REJECT("Use the Peaceman-Rachford ADI method with a tridiagonal (Thomas) solver.", "PERSON");
+  REJECT("Solve the system with the Thomas algorithm.", "PERSON");
+  REJECT("Train it with Adam on a small corpus until the gradient norm settles.", "PERSON");
+  REJECT("Give the full Lean code, for a reader who knows mathematics but not Lean.", "PERSON");
+  REJECT("Price the option by Monte Carlo in Python.", "PERSON");
+  EXPECT("Adam called me about the gradient of the driveway.", "PERSON", "Adam");
+  EXPECT("I had lunch with Adam yesterday.", "PERSON", "Adam");
   REJECT("We flew from Santa Clara to San Jose.", "PERSON");
   REJECT("A. Loud sounds\nB. Difficult subject", "PERSON");
   REJECT("What is the most common spoken language in the world?", "PERSON");

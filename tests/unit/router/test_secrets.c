@@ -273,6 +273,9 @@ static void passwords(void **s) {
   REJECT("start PsExec.exe -u DOMAIN\\ADMINISTRATOR -p PASSWORD cmd", "PASSWORD");
   /* the literal a call ends with, not one a key goes on from */
   REJECT("{\"ticket\": \"full-pass\", \"payment\": {\"card\": \"visa\"}}", "PASSWORD");
+  REJECT("resp.headers['Access-Control-Allow-Credentials'] = 'true'", "PASSWORD");
+  REJECT("Make the code pass `go vet` and the race detector.", "PASSWORD");
+  EXPECT("ftp user anonymous pass `guest123`", "PASSWORD", "guest123");
 }
 
 static void placeholders_are_not_secrets(void **s) {
