@@ -145,6 +145,7 @@ static int worker_init(serve_t *s, sl_gw_t *w, const sl_config_t *cfg, const cha
     return rc;
   }
   if ((rc = sl_server_create(w->loop, &cfg->limits, sl_gw_handle, w, &w->srv))) return rc;
+  sl_server_on_error(w->srv, sl_gw_protocol_error, w);
   sl_server_share_limit(w->srv, open_all);
   /* port 0: the first worker picks the port, the others join it */
   char addr[300];

@@ -47,6 +47,18 @@ void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, 
                 status == 429 || status == 503 ? "Retry-After: 1\r\n" : NULL);
 }
 
+void sl_gw_protocol_error(int status, const char *message, const char *path, char *headers, size_t cap,
+                          sl_buf_t *body, void *data) {
+  sl_gw_t *gw = data;
+  const sl_dialect_ops_t *dia = !strcmp(path, "/v1/messages") ? &sl_dialect_anthropic : &sl_dialect_openai;
+  char id[SL_GW_REQ_ID_MAX], code[16];
+  sl_gw_request_id(gw, id);
+  sl_gw_route_headers(headers, cap, id, NULL, NULL, NULL);
+  sl_cat(code, sizeof code, "http_", (char *)NULL);
+  sl_itoa(status, code + 5);
+  dia->error(body, status, status == 408 ? "timeout" : "invalid_request_error", code, message);
+}
+
 void sl_gw_count(sl_gw_t *gw, int status, const char *backend, const char *rule,
                  uint64_t t_start_ns, size_t bytes_in) {
   char lab[300], st[24], bl[140];
@@ -101,6 +113,28 @@ static void err_end(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, con
                     const char *code, const char *msg) {
   err_end_as(gw, c, r, &sl_dialect_openai, status, type, code, msg,
              status == 429 || status == 503 ? "Retry-After: 1\r\n" : NULL);
+}
+
+/* The caller's key as sent: "Authorization: Bearer ..." or x-api-key. */
+static const char *client_token(const sl_http_req_t *r) {
+  const char *a = sl_http_header(r, "authorization");
+  return a && !strncasecmp(a, "Bearer ", 7) ? a + 7 : sl_http_header(r, "x-api-key");
+}
+
+/* With client keys configured, the model list and explain answer only to one
+ * of them (explain would otherwise show anyone the rules and what the
+ * classifier finds in any text): false after a 401 in the caller's dialect. */
+static bool authorized(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
+  sl_policy_t *pol = sl_gw_policy(gw);
+  const sl_config_t *cfg = sl_policy_config(pol);
+  const char *tok = client_token(r);
+  bool ok = !cfg->n_keys || (tok && sl_config_find_key(cfg, tok, strlen(tok)));
+  sl_policy_unref(pol);
+  if (!ok)
+    err_end_as(gw, c, r, sl_http_header(r, "anthropic-version") ? &sl_dialect_anthropic : &sl_dialect_openai,
+               401, "authentication_error", "invalid_api_key",
+               "missing or unknown API key (Authorization: Bearer ... or x-api-key)", NULL);
+  return ok;
 }
 
 /* The model objects clients may name: "auto" (the policy routes), each model of
@@ -245,8 +279,7 @@ static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   memset(&d, 0, sizeof d);
   /* The caller's key, when given, makes tenant rules explainable (nothing is sent). */
   const sl_config_t *cfg = sl_policy_config(pol);
-  const char *a = sl_http_header(r, "authorization");
-  const char *tok = a && !strncasecmp(a, "Bearer ", 7) ? a + 7 : sl_http_header(r, "x-api-key");
+  const char *tok = client_token(r);
   const sl_key_cfg_t *key = tok ? sl_config_find_key(cfg, tok, strlen(tok)) : NULL;
   const char *tenant = key ? key->tenant : NULL;
   size_t text_bytes = 0;
@@ -268,11 +301,15 @@ static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
 static void admin_reload(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   sl_policy_t *pol = sl_gw_policy(gw);
   const sl_config_t *cfg = sl_policy_config(pol);
-  const char *a = sl_http_header(r, "authorization");
-  const char *tok = a && !strncasecmp(a, "Bearer ", 7) ? a + 7 : sl_http_header(r, "x-api-key");
+  const char *tok = client_token(r);
   bool admin = cfg->n_admin_keys && tok && sl_config_is_admin(cfg, tok, strlen(tok));
   bool any_keys = cfg->n_admin_keys > 0;
   sl_policy_unref(pol);
+  if (!admin && !tok) { /* no credentials at all: 401, as for the other endpoints */
+    err_end(gw, c, r, 401, "authentication_error", "admin_key_required",
+            any_keys ? "an admin key is required" : "no admin keys are configured");
+    return;
+  }
   if (!admin) {
     err_end(gw, c, r, 403, "permission_error", "admin_key_required",
             any_keys ? "an admin key is required" : "no admin keys are configured");
@@ -344,6 +381,7 @@ void sl_gw_handle(sl_conn_t *c, sl_http_req_t *r, void *data) {
   if (!strcmp(p, "/healthz")) simple(gw, c, r, 200, "application/json", "{\"status\":\"ok\"}", 15);
   else if (!strcmp(p, "/readyz")) readyz(gw, c, r);
   else if (!strcmp(p, "/metrics")) metrics(gw, c, r);
+  else if ((get_path || !strcmp(p, "/v1/explain")) && !authorized(gw, c, r)) return;
   else if (!strcmp(p, "/v1/models") || !strcmp(p, "/models")) models(gw, c, r, NULL);
   else if (get_path) model_by_id(gw, c, r, p + (p[1] == 'v' ? 11 : 8));
   else if (!strcmp(p, "/v1/explain")) explain(gw, c, r);

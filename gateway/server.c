@@ -31,6 +31,8 @@ struct sl_conn {
   bool driving, need_drive;
   bool head;                /* a HEAD request: its answer has no body */
   bool lingering;           /* the answer is written: closing once it has left */
+  bool discarding;          /* answered early (413/431): reading the rest, unparsed */
+  uint64_t discard_until;   /* loop time (ms) the discarding ends at the latest */
   uv_shutdown_t shutdown;
   read_state_t rstate;
   int err_status;           /* limit hit inside a parser callback: answer this */
@@ -61,6 +63,8 @@ struct sl_server {
   sl_limits_t limits;
   sl_http_handler_cb handler;
   void *data;
+  sl_http_error_cb error_cb;
+  void *error_data;
   llhttp_settings_t settings;
   sl_conn_t *conns;
   bool listening, shutting_down;
@@ -304,6 +308,7 @@ void sl_http_stream_write(sl_conn_t *c, const char *data, size_t len) {
 static void drive(sl_conn_t *c);
 static void arm_timer(sl_conn_t *c, unsigned ms);
 static void close_after_flush(sl_conn_t *c);
+static void start_reading(sl_conn_t *c);
 
 void sl_http_end(sl_conn_t *c) {
   if (!c->in_request) return;
@@ -384,19 +389,78 @@ static void close_after_flush(sl_conn_t *c) {
   conn_close(c);
 }
 
-/* An error the server answers itself, then closes (the stream may be out of sync). */
+static void on_discard_shutdown(uv_shutdown_t *req, int status) {
+  (void)status;
+  conn_release(req->data);
+}
+
+/* After an early answer to a client that is still sending (413, 431), closing
+ * at once would leave its unread bytes in our socket, and the kernel would
+ * answer them with a reset that can reach the client before the answer does:
+ * SDKs then see a connection error (and retry) instead of the 413. So the
+ * answer goes out, our side is shut, and what still comes is read and dropped
+ * until the client closes, goes quiet for DISCARD_IDLE_MS, or DISCARD_MAX_MS
+ * have passed (nginx's lingering close). */
+enum { DISCARD_IDLE_MS = 2000, DISCARD_MAX_MS = 15000 };
+static void discard_rest(sl_conn_t *c) {
+  c->discarding = true;
+  c->discard_until = uv_now(c->srv->loop) + DISCARD_MAX_MS;
+  sl_buf_reset(&c->pending);
+  c->shutdown.data = c;
+  c->refs++;
+  if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_discard_shutdown)) {
+    c->refs--;
+    conn_close(c);
+    return;
+  }
+  arm_timer(c, DISCARD_IDLE_MS);
+  start_reading(c);
+}
+
+/* An error the server answers itself, then closes (the stream may be out of
+ * sync). The gateway, when it asked to, shapes the body and adds headers. */
 static void protocol_error(sl_conn_t *c, int status, const char *msg) {
   c->srv->stats.protocol_errors++;
   c->keep_alive = false;
-  char body[512];
-  const char *type = status == 408 ? "timeout" : "invalid_request_error";
-  int n = snprintf(body, sizeof body,
-                   "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"code\":\"http_%d\"}}", msg,
-                   type, status);
-  sl_http_respond(c, status, "application/json", NULL, body, (size_t)n);
+  sl_server_t *s = c->srv;
+  char hdr[512] = "";
+  sl_buf_t body;
+  sl_buf_init(&body, 4096);
+  if (s->error_cb) {
+    size_t n = c->url.len;
+    while (n && c->url.data[n - 1] == '\0') n--;
+    char path[256];
+    size_t q = 0;
+    for (; q < n && q + 1 < sizeof path && c->url.data[q] != '?'; q++) path[q] = c->url.data[q];
+    path[q] = '\0';
+    s->error_cb(status, msg, path, hdr, sizeof hdr, &body, s->error_data);
+  }
+  if (!body.len) {
+    const char *type = status == 408 ? "timeout" : "invalid_request_error";
+    char code[16];
+    snprintf(code, sizeof code, "http_%d", status);
+    sl_buf_puts(&body, "{\"error\":{\"message\":");
+    sl_buf_json_cstr(&body, msg);
+    sl_buf_puts(&body, ",\"type\":\"");
+    sl_buf_puts(&body, type);
+    sl_buf_puts(&body, "\",\"code\":\"");
+    sl_buf_puts(&body, code);
+    sl_buf_puts(&body, "\"}}");
+  }
+  sl_http_respond(c, status, "application/json", hdr[0] ? hdr : NULL, body.data ? body.data : "", body.len);
+  sl_buf_free(&body);
+  if ((status == 413 || status == 431) && !c->closing) {
+    discard_rest(c);
+    return;
+  }
   uv_read_stop((uv_stream_t *)&c->tcp);
   c->reading = false;
   close_after_flush(c);
+}
+
+void sl_server_on_error(sl_server_t *s, sl_http_error_cb cb, void *data) {
+  s->error_cb = cb;
+  s->error_data = data;
 }
 
 /* ---- parsing ---- */
@@ -569,7 +633,7 @@ static void drive(sl_conn_t *c) {
   c->driving = true;
   do {
     c->need_drive = false;
-    while (!c->closing && !c->in_request && c->pending.len) {
+    while (!c->closing && !c->in_request && !c->discarding && c->pending.len) {
       const char *data = c->pending.data;
       llhttp_errno_t err = llhttp_execute(&c->parser, data, c->pending.len);
       if (err == HPE_OK) {
@@ -596,7 +660,7 @@ static void drive(sl_conn_t *c) {
         protocol_error(c, st, msg);
       }
     }
-  } while (c->need_drive && !c->closing && !c->in_request);
+  } while (c->need_drive && !c->closing && !c->in_request && !c->discarding);
   c->driving = false;
   if (!c->closing && !c->in_request) start_reading(c);
 }
@@ -610,6 +674,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   }
   if (nread == 0) return;
   c->srv->stats.bytes_in += (uint64_t)nread;
+  if (c->discarding) { /* the rest of a refused request: dropped */
+    uint64_t now = uv_now(c->srv->loop);
+    if (now >= c->discard_until) conn_close(c);
+    else arm_timer(c, (unsigned)(c->discard_until - now < DISCARD_IDLE_MS ? c->discard_until - now : DISCARD_IDLE_MS));
+    return;
+  }
   if (c->in_request) {
     /* Pipelined bytes wait unparsed; past one read's worth, stop reading
      * (backpressure) so the buffer stays bounded. */
@@ -635,7 +705,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 static void on_timer(uv_timer_t *t) {
   sl_conn_t *c = t->data;
   if (c->in_request || c->closing) return;
-  if (c->lingering) { /* the client did not take the rest of its answer in time */
+  if (c->lingering || c->discarding) { /* the client did not take the rest of its answer in
+                                         * time, or kept sending a refused request */
     conn_close(c);
     return;
   }

@@ -50,6 +50,13 @@ typedef struct {
 
 int sl_server_create(uv_loop_t *loop, const sl_limits_t *limits, sl_http_handler_cb handler,
                      void *data, sl_server_t **out);
+/* Shapes the answers the server gives itself (400 malformed HTTP, 408, 413,
+ * 431, ...) for the request's path: writes header lines ("Name: value\r\n"...)
+ * into headers[cap] and the JSON error into body; an empty body keeps the
+ * server's own (the OpenAI error shape). */
+typedef void (*sl_http_error_cb)(int status, const char *message, const char *path, char *headers,
+                                 size_t cap, sl_buf_t *body, void *data);
+void sl_server_on_error(sl_server_t *s, sl_http_error_cb cb, void *data);
 /* How a server shares its address with the others of the process (one per
  * event-loop thread, SO_REUSEPORT). */
 typedef enum {

@@ -506,6 +506,13 @@ test('with keys configured, the Anthropic SDK authenticates by x-api-key; a wron
     const bad = new Anthropic({ baseURL: s.base, apiKey: 'sk-wrong', maxRetries: 0 });
     await assert.rejects(bad.messages.create({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
       (e) => e instanceof Anthropic.AuthenticationError && e.error?.error?.type === 'authentication_error');
+    // the model list and explain answer to a key too (explain would show anyone the rules)
+    assert.equal((await ok.models.list()).data[0].id, 'auto');
+    await assert.rejects(bad.models.list(), (e) => e instanceof Anthropic.AuthenticationError);
+    const ex = (h) => fetch(`${s.base}/v1/explain`, { method: 'POST', headers: { 'content-type': 'application/json', ...h },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }) });
+    assert.equal((await ex({})).status, 401);
+    assert.equal((await ex({ authorization: `Bearer ${key}` })).status, 200);
   } finally {
     const r = await s.stop();
     assert.equal(r.code, 0);

@@ -244,6 +244,22 @@ test('oversized headers get 431, oversized bodies 413, garbage 400', async () =>
   assert.equal((await fetch(`${sluice.base}/healthz`)).status, 200, 'still serving');
 });
 
+test('an SDK uploading a body past the limit gets the 413 (not a reset), with the sluice headers', async () => {
+  // sluice answers before the upload ends and reads the rest: closing at once
+  // would reset the connection under the client, which SDKs report as a
+  // connection error (and retry)
+  const big = 'word '.repeat(600_000);
+  const c = new OpenAI({ baseURL: `${sluice.base}/v1`, apiKey: 'x', maxRetries: 0 });
+  await assert.rejects(c.chat.completions.create({ messages: [{ role: 'user', content: big }] }), (e) => {
+    assert.equal(e.status, 413, String(e));
+    assert.match(e.headers.get('x-sluice-request-id'), /^req_/);
+    return true;
+  });
+  const r = await fetch(`${sluice.base}/v1/messages`, { method: 'POST', body: big });
+  assert.equal(r.status, 413);
+  assert.equal((await r.json()).type, 'error', 'the Anthropic shape on /v1/messages');
+});
+
 test('a slowloris client gets 408 and the connection is closed', async () => {
   const t0 = Date.now();
   const parts = [[0, 'GET /healthz HTTP/1.1\r\n']];

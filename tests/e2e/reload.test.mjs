@@ -93,8 +93,8 @@ test('(a) SIGHUP reloads', async () => {
 test('(c) POST /admin/reload needs the admin key', async () => {
   swapTo(policyA());
   let r = await admin(null);
-  assert.equal(r.status, 403);
-  assert.equal((await r.json()).error.type, 'permission_error');
+  assert.equal(r.status, 401, 'no credentials: 401');
+  assert.equal((await r.json()).error.type, 'authentication_error');
   r = await admin('sk-wrong-key');
   assert.equal(r.status, 403);
   assert.equal((await pub('after refused reload')).rule, 'b-default', 'a refused reload changes nothing');
