@@ -665,7 +665,8 @@ static const char *const eponym_nouns[] = {"algorithm", "algorithms", "solver", 
                                            "equation", "equations", "inequality", "criterion",
                                            "coefficient", "coefficients", "polynomial", "polynomials",
                                            "integral", "decomposition", "distribution", "estimator",
-                                           "paradox", "principle", "heuristic", NULL};
+                                           "paradox", "principle", "heuristic", "civilization",
+                                           "civilisation", "empire", "dynasty", "calendar", NULL};
 
 static bool eponym_after(const char *text, const sl__toks_t *T, size_t j) {
   return j < T->n && !T->v[j].nl_before && (T->v[j].punct_before == 0 || T->v[j].punct_before == ')') &&
@@ -1085,7 +1086,12 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         unsigned f0 = GZ(i), fl = GZ(j - 1);
         bool phrase = cue == 3 && words == 1 && j == i + 1 && lower_word_next(T, j);
         bool creator = creator_before(text, T, i);
-        if (cue >= 2 && !(common_word && words == 1) && !phrase)
+        /* (a thing named: "a formation named Formation A" — after "named" or
+         * "called" one word no list knows as a name that is an English word) */
+        bool thing = words == 1 && !f0 && i > 0 &&
+                     (sl__tok_is(text, &T->v[i - 1], "named") || sl__tok_is(text, &T->v[i - 1], "called")) &&
+                     sl__lexicon_has(text + t->s, t->e - t->s);
+        if (cue >= 2 && !(common_word && words == 1) && !phrase && !thing)
           accept = true; /* "my name is Shovda", "Name: Lena Wirth", "last name? Arcuri" */
         else if (cue == 1 && (words >= 2 || namey(f0)) && !common_word)
           accept = true;

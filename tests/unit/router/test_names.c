@@ -146,6 +146,9 @@ static void not_persons(void **s) {
   REJECT("Train it with Adam on a small corpus until the gradient norm settles.", "PERSON");
   REJECT("Give the full Lean code, for a reader who knows mathematics but not Lean.", "PERSON");
   REJECT("Price the option by Monte Carlo in Python.", "PERSON");
+  REJECT("What if the Maya civilization had never collapsed?", "PERSON");
+  REJECT("The band stands in a rectangular formation named Formation $A$.", "PERSON");
+  EXPECT("We adopted a girl named Maya last year.", "PERSON", "Maya");
   EXPECT("Adam called me about the gradient of the driveway.", "PERSON", "Adam");
   EXPECT("I had lunch with Adam yesterday.", "PERSON", "Adam");
   REJECT("We flew from Santa Clara to San Jose.", "PERSON");
