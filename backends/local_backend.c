@@ -55,6 +55,7 @@ struct local_call {
    * on_done, which can come after the request that asked for them is gone. */
   char **stop;
   size_t n_stop;
+  int stop_hit;             /* engine thread: the stop string that ended the answer, or -1 */
   int32_t *prompt;
   size_t n_prompt;
   sl_engine_req_t er;
@@ -185,6 +186,7 @@ static bool on_token(void *user, const sl_engine_token_t *t) {
     if (hit && (size_t)(hit - c->scan.data) < release) {
       release = (size_t)(hit - c->scan.data);
       stop = true;
+      c->stop_hit = (int)i;
     }
   }
   if (!stop) release -= holdback(r, c->scan.data ? c->scan.data : "", c->scan.len);
@@ -318,6 +320,9 @@ static void on_async(uv_async_t *a) {
                            .completion_tokens = (int)c->st.generated_tokens,
                            .usage_reported = true,
                            .finish_reason = c->why == SL_FINISH_LENGTH ? "length" : "stop",
+                           .stop_sequence = c->why == SL_FINISH_STOP && c->stop_hit >= 0
+                                                ? c->stop[c->stop_hit]
+                                                : NULL,
                            .busy_seconds = c->st.busy_ms / 1000.0};
         c->base.cbs.on_done(c->base.data, &res);
       }
@@ -359,7 +364,9 @@ static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl
   if (!c) return SL_ENOMEM;
   c->le = le;
   c->port = b->local_port;
+  c->stop_hit = -1;
   for (size_t i = 0; i < o->req->n_stop; i++) {
+    if (!o->req->stop[i][0]) continue; /* an empty stop string would end every answer at once */
     char **ns = realloc(c->stop, (c->n_stop + 1) * sizeof *ns);
     if (!ns || !(ns[c->n_stop] = strdup(o->req->stop[i]))) {
       if (ns) c->stop = ns;
@@ -393,6 +400,9 @@ static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl
     rc = sl_tok_encode_spans(le->tok, text, len, true, spans, n_spans, &c->prompt, &c->n_prompt);
   free(text);
   free(spans);
+  /* a prompt longer than the model's context is the client's to shorten: the
+   * engine would refuse it at submit, which reads as a backend that failed */
+  if (!rc && c->n_prompt > (size_t)sl_engine_n_ctx(le->engine)) rc = SL_ETOOBIG;
   if (rc) {
     call_discard(c);
     return rc;

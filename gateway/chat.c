@@ -63,7 +63,7 @@ typedef struct {
   sl_call_t *call;
   uv_timer_t backoff;
   bool paused; /* the call is held back until the client takes its backlog */
-  bool in_cb, client_gone, headers_sent, stream, saw_busy, saw_unsupported, waiting_ledger,
+  bool in_cb, client_gone, headers_sent, stream, saw_busy, saw_unsupported, saw_too_long, waiting_ledger,
       redacted_step, want_lp;
   const sl_backend_cfg_t *bcfg; /* backend of the current step */
   const char *backend;
@@ -596,6 +596,7 @@ static void try_step(job_t *j) {
     if (rc) {
       SL_WARN("req %s: backend %s: %s", j->req_id, s->backend->name, sl_strerror(rc));
       if (rc == SL_EUNSUPPORTED) j->saw_unsupported = true;
+      if (rc == SL_ETOOBIG) j->saw_too_long = true;
       continue;
     }
     const char *body, *dest;
@@ -626,6 +627,10 @@ static void try_step(job_t *j) {
                  j->dec.keep_inside ? "the in-network backend is at capacity and the policy keeps "
                                       "this request inside the network; retry later"
                                     : "every backend of the route is at capacity; retry later");
+  else if (j->saw_too_long)
+    fail_request(j, 400, "invalid_request_error", "context_length_exceeded",
+                 "the messages are longer than the context window of the route's local model; "
+                 "shorten them");
   else if (j->saw_unsupported)
     fail_request(j, 400, "invalid_request_error", "unsupported_by_backend",
                  "no backend of the route can serve this request as asked (for example tools "

@@ -442,6 +442,20 @@ test('Anthropic client -> local engine: text streams, usage and stop_reason are 
   assert.equal(data.stop_reason, fin.stop_reason);
 });
 
+test('Anthropic client -> local engine: a stop sequence that ends the answer is named (stop_reason stop_sequence)', async () => {
+  const req = { model: 'auto', max_tokens: 40, temperature: 0, messages: [{ role: 'user', content: 'Once upon a time' }] };
+  const full = await anth.messages.create(req, to('local'));
+  const words = full.content[0].text.trim().split(/\s+/);
+  const stop = words[Math.min(3, words.length - 1)];
+  const m = await anth.messages.create({ ...req, stop_sequences: ['zzzq', stop] }, to('local'));
+  assert.equal(m.stop_reason, 'stop_sequence');
+  assert.equal(m.stop_sequence, stop);
+  assert.equal(m.content[0].text, full.content[0].text.slice(0, full.content[0].text.indexOf(stop)));
+  const st = await anth.messages.stream({ ...req, stop_sequences: [stop] }, to('local')).finalMessage();
+  assert.equal(st.stop_reason, 'stop_sequence');
+  assert.equal(st.stop_sequence, stop);
+});
+
 test('tools on the local engine, which cannot do them: a clear 400 in either dialect', async () => {
   await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 8,
     tools: [{ name: 'lookup', input_schema: { type: 'object', properties: {} } }],

@@ -103,6 +103,23 @@ test('a stop string ends the answer with finish_reason stop, not included', asyn
   assert.equal(r.choices[0].message.content, t.slice(0, t.indexOf(stopWord)));
 });
 
+test('an empty stop string is ignored (it would end every answer at once)', async () => {
+  const req = { temperature: 0, max_tokens: 10, messages: [{ role: 'user', content: 'Once upon a time' }] };
+  const a = await client.chat.completions.create(req);
+  const b = await client.chat.completions.create({ ...req, stop: [''] });
+  assert.ok(a.choices[0].message.content.length > 0);
+  assert.equal(b.choices[0].message.content, a.choices[0].message.content);
+});
+
+test('messages longer than the model\'s context: a 400 context_length_exceeded, not a retryable 503', async () => {
+  const long = 'The quick brown fox jumps over the lazy dog. '.repeat(20); // stories260K: 128 tokens
+  await assert.rejects(client.chat.completions.create({ max_tokens: 5, messages: [{ role: 'user', content: long }] }), (e) => {
+    assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+    assert.equal(e.code, 'context_length_exceeded');
+    return true;
+  });
+});
+
 test('same seed, same text at temperature 1', async () => {
   const req = { temperature: 1, seed: 1234, max_tokens: 20, messages: [{ role: 'user', content: 'One day' }] };
   const a = await client.chat.completions.create(req);
