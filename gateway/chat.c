@@ -69,6 +69,7 @@ typedef struct {
   const char *backend;
   const char *model_out;
   char model_buf[128];
+  char egress_dest[256];    /* where the last bytes that left went (the REQUEST row names it) */
   sl_buf_t text;             /* non-stream: the answer */
   sl_tool_acc_t *tools;      /* non-stream tool calls, grown as they come (most
                                 answers have none: no 15 KB array per request) */
@@ -148,9 +149,21 @@ static void count_usage(job_t *j, double cost, double avoided) {
       {"sluice_tokens_total", in, j->res.prompt_tokens},
       {"sluice_tokens_total", out, j->res.completion_tokens},
       {"sluice_cost_usd_total", lab, cost},
-      {"sluice_avoided_cost_usd_total", lab, avoided},
-      {"sluice_egress_bytes_by_route_total", lab, (double)j->egress_bytes}};
-  sl_metrics_add_many(j->gw->metrics, inc, j->egress_bytes ? 5 : 4);
+      {"sluice_avoided_cost_usd_total", lab, avoided}};
+  sl_metrics_add_many(j->gw->metrics, inc, 4);
+}
+
+/* Bytes about to leave for an external backend, under that backend (not the
+ * one that answers in the end: an internal one may after this one fails). */
+static void count_egress(job_t *j, const char *backend, size_t len) {
+  char lab[512], b[140], r[140], k[140];
+  sl_metrics_label(b, sizeof b, "backend", backend);
+  sl_metrics_label(r, sizeof r, "rule", j->dec.rule ? j->dec.rule : "none");
+  sl_metrics_label(k, sizeof k, "key", j->key ? j->key->id : "none");
+  sl_cat(lab, sizeof lab, b, ",", r, ",", k, (char *)NULL);
+  const sl_metric_inc_t inc[] = {{"sluice_egress_bytes_total", b, (double)len},
+                                 {"sluice_egress_bytes_by_route_total", lab, (double)len}};
+  sl_metrics_add_many(j->gw->metrics, inc, 2);
 }
 
 /* A row's JSON columns, built into buffers that live as long as the row. */
@@ -214,6 +227,7 @@ static void record(job_t *j, bool wait) {
   /* bytes left even if an internal backend answered in the end (an external
    * one failed first): the request as a whole had egress */
   if (j->egress_bytes > 0) row.egress = true;
+  if (row.egress) row.destination = j->egress_dest;
   row.tokens_in = j->res.prompt_tokens;
   row.tokens_out = j->res.completion_tokens;
   row.cost_usd = cost;
@@ -478,6 +492,15 @@ static void on_error(void *data, const sl_call_error_t *e) {
     fail_request(j, 503, "backend_unavailable", "kept_inside_unavailable", msg);
     return;
   }
+  if (st == 401 || st == 403) {
+    /* the upstream refused sluice's own credential: the client's key (if any)
+     * was fine, so this is the gateway's failure, not an authentication error */
+    char msg[600];
+    snprintf(msg, sizeof msg, "backend \"%s\" refused the gateway's credential (HTTP %d): %s",
+             j->backend ? j->backend : "none", st, e->message);
+    fail_request(j, 502, "upstream_error", "upstream_auth_failed", msg);
+    return;
+  }
   if (e->code == SL_ETIMEOUT || st == 408) st = 504; /* 408: the upstream timed out */
   else if (e->code == SL_EBUSY || st == 429) st = 429;
   else if (st >= 500 || st < 400) st = 502;
@@ -527,6 +550,7 @@ static bool record_egress(job_t *j, const char *body, size_t len, const char *de
   sl_ledger_sha256_hex(body, len, sha);
   row.kind = SL_LEDGER_EGRESS;
   row.destination = dest;
+  snprintf(j->egress_dest, sizeof j->egress_dest, "%s", dest ? dest : "");
   row.bytes_out = (int64_t)len;
   row.sha256_out = sha;
   row.status = "in_flight";
@@ -603,9 +627,7 @@ static void try_step(job_t *j) {
     size_t len;
     sl_call_egress(j->call, &body, &len, &dest);
     if (s->backend->location == SL_LOC_EXTERNAL) {
-      char lab[200];
-      sl_metrics_label(lab, sizeof lab, "backend", s->backend->name);
-      sl_metrics_add(gw->metrics, "sluice_egress_bytes_total", lab, (double)len);
+      count_egress(j, s->backend->name, len);
       j->egress_bytes += (int64_t)len;
       if (gw->ledger) {
         if (!record_egress(j, body, len, dest)) {

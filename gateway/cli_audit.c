@@ -682,13 +682,24 @@ static int cmd_costs(const args_t *a, sqlite3 *db) {
     fprintf(stderr, "sluice audit costs: --by must be route, backend, model, key or tenant\n");
     return 2;
   }
-  /* REQUEST rows only: one per request (EGRESS rows carry no cost). */
-  char sql[1024];
+  /* Requests, tokens and cost from the REQUEST rows (one per request; EGRESS
+   * rows carry no cost); bytes out from the EGRESS rows, each under the backend
+   * the bytes went to (a request an external backend failed and a local one
+   * answered sent its bytes to the first), and from a REQUEST row only when it
+   * has no EGRESS rows (as sl__ledger_egress_sql reads them). */
+  char sql[1600];
   snprintf(sql, sizeof sql,
-           "SELECT %s AS k, count(*), sum(location = 'external'), sum(location <> "
-           "'external'), sum(tokens_in), sum(tokens_out), sum(cost_usd), sum(CASE WHEN "
-           "location <> 'external' THEN cost_usd ELSE 0 END), sum(avoided_cost_usd), "
-           "sum(bytes_out) FROM requests WHERE kind = 'request' AND ts >= ?1 AND (?2 IS "
+           "SELECT %s AS k, sum(kind = 'request'), sum(kind = 'request' AND location = 'external'), "
+           "sum(kind = 'request' AND location NOT IN ('external', '')), "
+           "sum(CASE WHEN kind = 'request' THEN tokens_in ELSE 0 END), "
+           "sum(CASE WHEN kind = 'request' THEN tokens_out ELSE 0 END), "
+           "sum(CASE WHEN kind = 'request' THEN cost_usd ELSE 0 END), "
+           "sum(CASE WHEN kind = 'request' AND location NOT IN ('external', '') THEN cost_usd ELSE 0 END), "
+           "sum(CASE WHEN kind = 'request' THEN avoided_cost_usd ELSE 0 END), "
+           "sum(CASE WHEN kind = 'egress' THEN bytes_out WHEN egress = 1 AND NOT EXISTS "
+           "(SELECT 1 FROM requests x WHERE x.kind = 'egress' AND r.request_id <> '' AND "
+           "x.request_id = r.request_id) THEN bytes_out ELSE 0 END) "
+           "FROM requests r WHERE kind IN ('request', 'egress') AND ts >= ?1 AND (?2 IS "
            "NULL OR ts < ?2) AND (?3 IS NULL OR tenant = ?3) GROUP BY k ORDER BY k",
            key);
   sqlite3_stmt *st = NULL;

@@ -194,13 +194,13 @@ describe('local engine failing, overloaded and slow; classification errors', () 
     assert.equal(ext.received.length, publicCount);
   });
 
-  test('failing: the engine refuses the request (prompt beyond its context) -> 503, nothing leaves', async () => {
+  test('failing: the engine cannot take the request (prompt beyond its context) -> 400, nothing leaves', async () => {
+    // (a 400 the client can act on: a retry, as a 503 invites, would fail the same way)
     for (const smp of SENSITIVE) {
       for (const h of [{}, { 'x-route': 'fallback' }]) {
         const r = await chat(s.base, userMsg(LONG(smp.content)), { ...smp.headers, ...h });
-        assert.equal(r.status, 503, `${smp.name} ${JSON.stringify(h)}: ${r.text}`);
-        assert.equal(r.json.error.code, 'kept_inside_unavailable');
-        assert.match(r.json.error.message, /inside the network/);
+        assert.equal(r.status, 400, `${smp.name} ${JSON.stringify(h)}: ${r.text}`);
+        assert.equal(r.json.error.code, 'context_length_exceeded');
       }
     }
     assertNeverSaw(ext, ALL_VALUES);

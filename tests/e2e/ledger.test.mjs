@@ -277,10 +277,20 @@ describe('ledger: a request that failed over from an external backend to the loc
     assert.equal(ext.received.length, 1, 'the external backend was tried first');
     await s.stop();
     s = null;
-    const rows = sql(db, `SELECT kind, backend, egress, bytes_out, status FROM requests WHERE request_id = '${r.id}' ORDER BY id`);
+    const rows = sql(db, `SELECT kind, backend, egress, bytes_out, destination, status FROM requests WHERE request_id = '${r.id}' ORDER BY id`);
     const sent = Buffer.byteLength(ext.received[0].body);
     assert.deepEqual(rows.map((x) => [x.kind, x.backend, x.egress, x.bytes_out]),
                      [['egress', 'ext', 1, sent], ['request', 'local', 1, sent]], JSON.stringify(rows));
+    assert.ok(rows[0].destination && rows[1].destination === rows[0].destination,
+              'the request row names where its bytes went');
+    // audit costs puts the bytes under the backend they went to, not the one that answered
+    const c = audit(['costs', '--ledger', db, '--by', 'backend', '--format', 'json']);
+    assert.equal(c.code, 0, c.err);
+    const g = Object.fromEntries(JSON.parse(c.out).groups.map((x) => [x.backend, x]));
+    assert.equal(g.ext.bytes_out, sent, c.out);
+    assert.equal(g.ext.requests, 0, 'ext answered nothing');
+    assert.equal(g.local.bytes_out, 0, c.out);
+    assert.equal(g.local.requests, 1);
     const e = audit(['egress', '--ledger', db, '--format', 'json']);
     assert.equal(e.code, 0, e.err);
     const tx = JSON.parse(e.out).transmissions;

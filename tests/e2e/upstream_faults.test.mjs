@@ -58,6 +58,7 @@ const faults = {
     res.on('error', () => {});
     more();
   },
+  auth_401: (req, body, res) => replyJson(res, 401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } }),
   sse_garbage: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.end('data: {this is not json}\n\ndata: [DONE]\n\n');
@@ -134,6 +135,17 @@ for (const f of ['html', 'not_json', 'no_choices', 'truncated', 'hang_up', 'redi
     await assert.rejects(ask({}, badOnly), (err) => err instanceof OpenAI.APIError && err.status === want);
   });
 }
+
+test("an upstream refusing sluice's own key is a 502 (the gateway's failure), not the client's 401", async () => {
+  fault = 'auth_401';
+  await assert.rejects(ask({}, badOnly), (err) => {
+    assert.ok(!(err instanceof OpenAI.AuthenticationError), String(err));
+    assert.equal(err.status, 502);
+    assert.equal(err.code, 'upstream_auth_failed');
+    assert.match(err.message, /refused the gateway's credential \(HTTP 401\)/);
+    return true;
+  });
+});
 
 test('a stream that is broken before its first chunk fails over; with no next backend, a 502', async () => {
   fault = 'sse_garbage';
