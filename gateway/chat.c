@@ -234,7 +234,12 @@ static void record(job_t *j, bool wait) {
   row.avoided_cost_usd = avoided;
   row.latency_ms = (int64_t)((uv_hrtime() - j->hreq->t_start_ns) / 1000000);
   row.http_status = j->status;
-  row.status = j->status == 200 ? "ok" : j->status == 499 ? "client_gone" : "error";
+  /* rejected: refused by sluice itself, no backend answered (bad input, key,
+   * budget, policy, a full queue); error: a backend or the gateway failed */
+  row.status = j->status == 200   ? "ok"
+               : j->status == 499 ? "client_gone"
+               : !j->backend && j->status >= 400 && j->status < 500 ? "rejected"
+                                                                     : "error";
   if (!j->backend) row.location = "";
   set_state(j, ST_RECORDING);
   int rc = sl_gw_ledger_append(gw, &row, wait ? on_recorded : NULL, j);

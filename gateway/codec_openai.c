@@ -78,7 +78,11 @@ static int decode_msgs(const cJSON *ms, sl_chat_req_t *r, char *err, size_t n) {
     if (!(o->role = strdup(!strcmp(rs, "developer") ? "system" : rs))) return SL_ENOMEM;
     char cpath[80];
     snprintf(cpath, sizeof cpath, "%s.content", path);
-    int rc = content_text(cJSON_GetObjectItemCaseSensitive(m, "content"), cpath, &o->content, err, n);
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+    /* only an assistant's turn may come without content (its tool calls instead) */
+    if ((!content || cJSON_IsNull(content)) && strcmp(rs, "assistant"))
+      return bad(err, n, "%s is required for role \"%s\"", cpath, rs);
+    int rc = content_text(content, cpath, &o->content, err, n);
     if (rc) return rc;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(m, "name");
     if (name && !cJSON_IsString(name)) return bad(err, n, "%s.name must be a string", path);
@@ -103,6 +107,17 @@ static int num(const cJSON *root, const char *key, double lo, double hi, double 
   if (v->valuedouble < lo || v->valuedouble > hi)
     return bad(err, n, "%s must be between %g and %g", key, lo, hi);
   *out = v->valuedouble;
+  return 0;
+}
+
+/* The same for a count: a whole number ("max_tokens": 1.5 is refused, as OpenAI does). */
+static int int_num(const cJSON *root, const char *key, double lo, double hi, double *out, char *err,
+                   size_t n) {
+  double d = *out;
+  int rc = num(root, key, lo, hi, &d, err, n);
+  if (rc) return rc;
+  if (d != *out && d != floor(d)) return bad(err, n, "%s must be an integer", key);
+  *out = d;
   return 0;
 }
 
@@ -197,9 +212,9 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
     r->include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
 
   double d = -1;
-  if ((rc = num(root, "max_completion_tokens", 1, 1e7, &d, err, n))) goto out;
+  if ((rc = int_num(root, "max_completion_tokens", 1, 1e7, &d, err, n))) goto out;
   r->max_completion = d >= 0;
-  if (d < 0 && (rc = num(root, "max_tokens", 1, 1e7, &d, err, n))) goto out;
+  if (d < 0 && (rc = int_num(root, "max_tokens", 1, 1e7, &d, err, n))) goto out;
   if (d >= 0) r->max_tokens = (int)d;
   if ((rc = num(root, "temperature", 0, 2, &r->temperature, err, n)) ||
       (rc = num(root, "top_p", 0, 1, &r->top_p, err, n)) ||
@@ -209,10 +224,10 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
       (rc = num(root, "repetition_penalty", 0.01, 10, &r->repetition_penalty, err, n)))
     goto out;
   d = -1;
-  if ((rc = num(root, "top_k", 0, 1e6, &d, err, n))) goto out;
+  if ((rc = int_num(root, "top_k", 0, 1e6, &d, err, n))) goto out;
   if (d >= 0) r->top_k = (int)d;
   d = -1;
-  if ((rc = num(root, "seed", -9.2e18, 9.2e18, &d, err, n))) goto out;
+  if ((rc = int_num(root, "seed", -9.2e18, 9.2e18, &d, err, n))) goto out;
   if (d != -1 || cJSON_GetObjectItemCaseSensitive(root, "seed")) {
     const cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "seed");
     if (cJSON_IsNumber(sv)) {
@@ -221,7 +236,7 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
     }
   }
   d = 1;
-  if ((rc = num(root, "n", 1, 1, &d, err, n))) {
+  if ((rc = int_num(root, "n", 1, 1, &d, err, n))) {
     snprintf(err, n, "n: only 1 choice per request is supported");
     goto out;
   }
@@ -254,7 +269,7 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   const cJSON *lp = cJSON_GetObjectItemCaseSensitive(root, "logprobs");
   r->logprobs = cJSON_IsTrue(lp);
   d = 0;
-  if ((rc = num(root, "top_logprobs", 0, 20, &d, err, n))) goto out;
+  if ((rc = int_num(root, "top_logprobs", 0, 20, &d, err, n))) goto out;
   r->top_logprobs = (int)d;
   const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
   if (tools && !cJSON_IsNull(tools)) {

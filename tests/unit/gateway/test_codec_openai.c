@@ -140,6 +140,10 @@ static void test_decode_errors(void **st) {
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":3}",
              "temperature must be between");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":0}", "max_tokens");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":1.5}",
+             "max_tokens must be an integer");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":null}]}", "messages[0].content is required");
+  expect_bad("{\"messages\":[{\"role\":\"user\"}]}", "messages[0].content is required");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"n\":2}", "only 1 choice");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stop\":[1]}", "stop must be");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":\"yes\"}",
