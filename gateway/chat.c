@@ -63,8 +63,8 @@ typedef struct {
   sl_call_t *call;
   uv_timer_t backoff;
   bool paused; /* the call is held back until the client takes its backlog */
-  bool in_cb, client_gone, headers_sent, stream, saw_busy, saw_unsupported, saw_too_long, waiting_ledger,
-      redacted_step, want_lp;
+  bool in_cb, client_gone, headers_sent, stream, saw_busy, saw_unsupported, saw_too_long,
+      waiting_ledger, redacted_step, want_lp;
   const sl_backend_cfg_t *bcfg; /* backend of the current step */
   const char *backend;
   const char *model_out;
@@ -730,10 +730,7 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   const sl_config_t *cfg = sl_policy_config(j->pol);
 
   if (cfg->n_keys) {
-    const char *a = sl_http_header(hr, "authorization");
-    const char *tok = NULL;
-    if (a && !strncasecmp(a, "Bearer ", 7)) tok = a + 7;
-    if (!tok) tok = sl_http_header(hr, "x-api-key");
+    const char *tok = sl_gw_client_token(hr);
     j->key = tok ? sl_config_find_key(cfg, tok, strlen(tok)) : NULL;
     if (!j->key) {
       fail_request(j, 401, "authentication_error", "invalid_api_key",

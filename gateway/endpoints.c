@@ -115,8 +115,7 @@ static void err_end(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, con
              status == 429 || status == 503 ? "Retry-After: 1\r\n" : NULL);
 }
 
-/* The caller's key as sent: "Authorization: Bearer ..." or x-api-key. */
-static const char *client_token(const sl_http_req_t *r) {
+const char *sl_gw_client_token(const sl_http_req_t *r) {
   const char *a = sl_http_header(r, "authorization");
   return a && !strncasecmp(a, "Bearer ", 7) ? a + 7 : sl_http_header(r, "x-api-key");
 }
@@ -127,7 +126,7 @@ static const char *client_token(const sl_http_req_t *r) {
 static bool authorized(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   sl_policy_t *pol = sl_gw_policy(gw);
   const sl_config_t *cfg = sl_policy_config(pol);
-  const char *tok = client_token(r);
+  const char *tok = sl_gw_client_token(r);
   bool ok = !cfg->n_keys || (tok && sl_config_find_key(cfg, tok, strlen(tok)));
   sl_policy_unref(pol);
   if (!ok)
@@ -279,7 +278,7 @@ static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   memset(&d, 0, sizeof d);
   /* The caller's key, when given, makes tenant rules explainable (nothing is sent). */
   const sl_config_t *cfg = sl_policy_config(pol);
-  const char *tok = client_token(r);
+  const char *tok = sl_gw_client_token(r);
   const sl_key_cfg_t *key = tok ? sl_config_find_key(cfg, tok, strlen(tok)) : NULL;
   const char *tenant = key ? key->tenant : NULL;
   size_t text_bytes = 0;
@@ -301,7 +300,7 @@ static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
 static void admin_reload(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   sl_policy_t *pol = sl_gw_policy(gw);
   const sl_config_t *cfg = sl_policy_config(pol);
-  const char *tok = client_token(r);
+  const char *tok = sl_gw_client_token(r);
   bool admin = cfg->n_admin_keys && tok && sl_config_is_admin(cfg, tok, strlen(tok));
   bool any_keys = cfg->n_admin_keys > 0;
   sl_policy_unref(pol);

@@ -63,6 +63,8 @@ int sl_gw_ledger_append(sl_gw_t *gw, const sl_ledger_row_t *row, sl_ledger_done_
 
 /* The server's request handler: routes by method and path. */
 void sl_gw_handle(sl_conn_t *c, sl_http_req_t *req, void *gw);
+/* The caller's key as sent ("Authorization: Bearer ..." or x-api-key), or NULL. */
+const char *sl_gw_client_token(const sl_http_req_t *r);
 /* The server's own answers (malformed HTTP, 408, 413, 431) in the dialect of
  * the path, with the x-sluice-* headers (an sl_http_error_cb). */
 void sl_gw_protocol_error(int status, const char *message, const char *path, char *headers, size_t cap,

@@ -676,8 +676,9 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   c->srv->stats.bytes_in += (uint64_t)nread;
   if (c->discarding) { /* the rest of a refused request: dropped */
     uint64_t now = uv_now(c->srv->loop);
-    if (now >= c->discard_until) conn_close(c);
-    else arm_timer(c, (unsigned)(c->discard_until - now < DISCARD_IDLE_MS ? c->discard_until - now : DISCARD_IDLE_MS));
+    uint64_t left = now < c->discard_until ? c->discard_until - now : 0;
+    if (!left) conn_close(c);
+    else arm_timer(c, (unsigned)(left < DISCARD_IDLE_MS ? left : DISCARD_IDLE_MS));
     return;
   }
   if (c->in_request) {
