@@ -743,7 +743,7 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
         sl_ledger_budgets_exceeded(gw->budgets, j->key->id, j->key->monthly_budget_usd, now_ms(), &reset)) {
       char when[40], msg[200];
       sl_ledger_format_ts(reset, when, sizeof when);
-      snprintf(msg, sizeof msg, "the monthly budget of key \"%s\" (%.2f USD) is spent; it resets at %s",
+      snprintf(msg, sizeof msg, "the monthly budget of key \"%s\" (%g USD) is spent; it resets at %s",
                j->key->id, j->key->monthly_budget_usd, when);
       /* not "retry in a second": clients that honour Retry-After would just spin */
       int64_t wait_ms = reset - now_ms();
