@@ -223,8 +223,8 @@ static bool clock_number(const sl__ctx_t *c, const sl__toks_t *T, size_t j) {
 
 /* A unit word that says "address" by itself (not "Unit 4" of a course, "Room 2"). */
 static bool strong_unit(const char *text, const sl__tok_t *t) {
-  return sl__tok_is(text, t, "apt") || sl__tok_is(text, t, "apartment") || sl__tok_is(text, t, "suite") ||
-         sl__tok_is(text, t, "ste");
+  static const char *const strong[] = {"apt", "apartment", "suite", "ste", NULL};
+  return sl__tok_in(text, t, strong);
 }
 
 /* The words before token a say a place follows: "corner of", "is on", "is at",
@@ -233,10 +233,10 @@ static bool place_said(const char *text, const sl__toks_t *T, size_t a) {
   if (a < 2 || T->v[a].nl_before || T->v[a - 1].nl_before) return false;
   const sl__tok_t *p = &T->v[a - 1], *q = &T->v[a - 2];
   if (sl__tok_is(text, p, "of")) return sl__tok_is(text, q, "corner");
-  if (!sl__tok_is(text, p, "on") && !sl__tok_is(text, p, "at") && !sl__tok_is(text, p, "to")) return false;
-  return sl__tok_is(text, q, "is") || sl__tok_is(text, q, "located") || sl__tok_is(text, q, "situated") ||
-         sl__tok_is(text, q, "lives") || sl__tok_is(text, q, "live") || sl__tok_is(text, q, "moved") ||
-         sl__tok_is(text, q, "based") || (sl__tok_is(text, q, "off") && sl__tok_is(text, p, "at"));
+  static const char *const preps[] = {"on", "at", "to", NULL};
+  static const char *const verbs[] = {"is", "located", "situated", "lives", "live", "moved", "based", NULL};
+  if (!sl__tok_in(text, p, preps)) return false;
+  return sl__tok_in(text, q, verbs) || (sl__tok_is(text, q, "off") && sl__tok_is(text, p, "at"));
 }
 
 /* A month's or a weekday's name, full or short: "15–18 August 2024" is a date,

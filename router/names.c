@@ -602,14 +602,15 @@ static bool foreign_run(const sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, s
   return context || personal_data_near(c, T->v[i].s, last->e) || street_after(g, text, T, j);
 }
 
+/* The pronouns that refer to a person ("he", "her", ...). */
+static const char *const pronouns[] = {"he", "him", "his", "she", "her", "hers", NULL};
+
 /* Pronoun close after a word: "X is very reliable ... on him". */
 static bool pronoun_near(const char *text, const sl__toks_t *T, size_t i, size_t span) {
   for (size_t k = i + 1; k < T->n && k <= i + span; k++) {
     const sl__tok_t *t = &T->v[k];
     if (t->e - t->s > 4) continue;
-    if (sl__tok_is(text, t, "he") || sl__tok_is(text, t, "him") || sl__tok_is(text, t, "his") ||
-        sl__tok_is(text, t, "she") || sl__tok_is(text, t, "her") || sl__tok_is(text, t, "hers"))
-      return true;
+    if (sl__tok_in(text, t, pronouns)) return true;
   }
   return false;
 }
@@ -864,6 +865,7 @@ static bool airline_name(const sl__ctx_t *c, const sl__toks_t *T, size_t k, uint
  * tokens go to cue_tok (sorted, at most cap; returns how many, or cap + 1 when
  * they do not fit). */
 static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, size_t cap) {
+  static const char *const named_whom[] = {"him", "her", "me", "them", NULL};
   size_t n = 0;
   for (size_t h = 0; h < c->hits->n; h++) {
     const sl__hit_t *hit = &c->hits->v[h];
@@ -892,9 +894,7 @@ static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, si
         T->v[lo].e - T->v[lo].s <= 12 && T->v[lo].s - hit->end <= 2)
       slack = T->v[++lo].s - hit->end;
     if (hit->id == SL_P_CUE_NAME2 && lo + 1 < T->n && !T->v[lo + 1].nl_before && !T->v[lo + 1].punct_before &&
-        T->v[lo].s - hit->end <= 1 &&
-        (sl__tok_is(c->text, &T->v[lo], "him") || sl__tok_is(c->text, &T->v[lo], "her") ||
-         sl__tok_is(c->text, &T->v[lo], "me") || sl__tok_is(c->text, &T->v[lo], "them")))
+        T->v[lo].s - hit->end <= 1 && sl__tok_in(c->text, &T->v[lo], named_whom))
       lo++, slack = 6;
     if (lo < T->n && !crosses && T->v[lo].nl_before <= 1 && T->v[lo].s - hit->end <= slack) {
       /* 1: a weak cue ("hi", "thanks"); 2: a strong one ("my name is", "Mr."); 3: a

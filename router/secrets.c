@@ -659,11 +659,13 @@ static bool literal_word(const char *v, size_t n) {
   return false; /* all upper case: the field's name */
 }
 
+/* Constants, never a password: 'Access-Control-Allow-Credentials' = 'true'. */
+static const char *const constants[] = {"true", "false", "null", "none", "nil", "undefined", NULL};
+
 /* A bare PHP word as a value: lower-case letters and digits right before the
- * statement's ';', not null, true or false. */
+ * statement's ';', not a constant (null, true, false). */
 static bool php_bareword(const char *t, uint32_t s, uint32_t e, size_t n) {
-  static const char *const consts[] = {"null", "true", "false", NULL};
-  if (e >= n || t[e] != ';' || e - s < 4 || sl__word_in(t + s, e - s, consts)) return false;
+  if (e >= n || t[e] != ';' || e - s < 4 || sl__word_in(t + s, e - s, constants)) return false;
   for (uint32_t i = s; i < e; i++)
     if (!islower((unsigned char)t[i]) && !isdigit((unsigned char)t[i])) return false;
   return true;
@@ -1071,9 +1073,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   size_t n = ve - vs;
   if (n < 3 || sl__is_placeholder(v, n)) return;
   if (quoted && n < 4 && pw) return; /* password = "abc": a stand-in, not a password */
-  /* a constant: 'Access-Control-Allow-Credentials' = 'true' */
-  static const char *const consts[] = {"true", "false", "null", "none", "nil", "undefined", NULL};
-  if (n <= 9 && sl__word_in(v, n, consts)) return;
+  if (sl__word_in(v, n, constants)) return;
   /* the verb: "make the code pass `go vet`" (a command after the bare word) */
   if (!pw && !cred && il == 4 && sep != SEP_ASSIGN && vs > 0 && t[vs - 1] == '`' && memchr(v, ' ', n))
     return;
