@@ -34,8 +34,8 @@ typedef struct {
   int block_tool;      /* tool index of the open tool_use block, -1 none */
   size_t block_args;   /* argument bytes delivered for it */
   int n_tools;
-  int in_tokens, out_tokens;
-  bool in_seen, out_seen;
+  int in_tokens, out_tokens, cache_read, cache_write; /* in_tokens counts all three */
+  bool in_seen, out_seen, cache_seen;
 } an_call_t;
 
 /* ---- encoding ---- */
@@ -240,6 +240,7 @@ static void set_stop(an_call_t *c, const cJSON *sr, const cJSON *ss) {
     const char *f = !strcmp(s, "max_tokens") ? "length"
                     : !strcmp(s, "tool_use") ? "tool_calls"
                     : !strcmp(s, "refusal") ? "content_filter"
+                    : !strcmp(s, "model_context_window_exceeded") ? "length"
                     : "stop"; /* end_turn, stop_sequence, pause_turn */
     snprintf(c->finish, sizeof c->finish, "%s", f);
   }
@@ -258,8 +259,10 @@ static void take_usage(an_call_t *c, const cJSON *u) {
   const cJSON *cr = cJSON_GetObjectItemCaseSensitive(u, "cache_read_input_tokens");
   const cJSON *out = cJSON_GetObjectItemCaseSensitive(u, "output_tokens");
   if (cJSON_IsNumber(in)) {
-    c->in_tokens = in->valueint + (cJSON_IsNumber(cc) ? cc->valueint : 0) +
-                   (cJSON_IsNumber(cr) ? cr->valueint : 0);
+    c->cache_write = cJSON_IsNumber(cc) ? cc->valueint : 0;
+    c->cache_read = cJSON_IsNumber(cr) ? cr->valueint : 0;
+    c->cache_seen = cJSON_IsNumber(cc) || cJSON_IsNumber(cr);
+    c->in_tokens = in->valueint + c->cache_write + c->cache_read;
     c->in_seen = true;
   }
   if (cJSON_IsNumber(out)) {
@@ -438,6 +441,11 @@ static void on_done(void *data, int err, int status, const char *msg) {
     /* No usage from upstream: estimate (about 4 bytes a token) rather than record zero. */
     c->res.prompt_tokens = c->in_seen ? c->in_tokens : (int)((c->base.body.len + 3) / 4);
     c->res.completion_tokens = c->out_seen ? c->out_tokens : (int)((c->out_bytes + 3) / 4);
+  }
+  if (c->in_seen && c->cache_seen) {
+    c->res.cache_read_tokens = c->cache_read;
+    c->res.cache_write_tokens = c->cache_write;
+    c->res.cache_reported = true;
   }
   c->res.finish_reason = c->finish[0] ? c->finish : c->n_tools ? "tool_calls" : "stop";
   c->res.stop_sequence = c->has_stop_seq ? c->stop_seq : NULL;

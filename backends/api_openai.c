@@ -126,6 +126,12 @@ static void take_usage(oa_call_t *c, const cJSON *u) {
     c->res.completion_tokens = ct->valueint;
     c->res.usage_reported = true;
   }
+  const cJSON *d = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details");
+  const cJSON *cached = d ? cJSON_GetObjectItemCaseSensitive(d, "cached_tokens") : NULL;
+  if (cJSON_IsNumber(cached) && cached->valueint >= 0) {
+    c->res.cache_read_tokens = cached->valueint;
+    c->res.cache_reported = true;
+  }
 }
 
 static void emit_text(oa_call_t *c, const char *s, size_t n) {
@@ -133,6 +139,20 @@ static void emit_text(oa_call_t *c, const char *s, size_t n) {
   c->base.started = true;
   c->out_bytes += n;
   if (!c->base.abandoned && c->base.cbs.on_text(c->base.data, s, n)) c->base.abandoned = true;
+}
+
+/* message.refusal / delta.refusal: the model declined, in words. */
+static void emit_refusal(oa_call_t *c, const cJSON *v) {
+  if (!cJSON_IsString(v) || !v->valuestring[0]) return;
+  size_t n = strlen(v->valuestring);
+  if (!c->base.cbs.on_refusal) {
+    emit_text(c, v->valuestring, n);
+    return;
+  }
+  c->base.started = true;
+  c->out_bytes += n;
+  if (!c->base.abandoned && c->base.cbs.on_refusal(c->base.data, v->valuestring, n))
+    c->base.abandoned = true;
 }
 
 /* One token of an upstream's logprobs: "bytes" when given (exact), else the
@@ -221,6 +241,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     const cJSON *ct = d ? cJSON_GetObjectItemCaseSensitive(d, "content") : NULL;
     emit_logprobs(c, cJSON_GetObjectItemCaseSensitive(c0, "logprobs"));
     if (cJSON_IsString(ct)) emit_text(c, ct->valuestring, strlen(ct->valuestring));
+    if (d) emit_refusal(c, cJSON_GetObjectItemCaseSensitive(d, "refusal"));
     if (d) emit_tool_calls(c, cJSON_GetObjectItemCaseSensitive(d, "tool_calls"));
     set_finish(c, cJSON_GetObjectItemCaseSensitive(c0, "finish_reason"));
   }
@@ -252,6 +273,7 @@ static void finish_json(oa_call_t *c) {
   const cJSON *ct = cJSON_GetObjectItemCaseSensitive(msg, "content");
   emit_logprobs(c, cJSON_GetObjectItemCaseSensitive(c0, "logprobs"));
   if (cJSON_IsString(ct)) emit_text(c, ct->valuestring, strlen(ct->valuestring));
+  emit_refusal(c, cJSON_GetObjectItemCaseSensitive(msg, "refusal"));
   emit_tool_calls(c, cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"));
   set_finish(c, cJSON_GetObjectItemCaseSensitive(c0, "finish_reason"));
   take_usage(c, cJSON_GetObjectItemCaseSensitive(j, "usage"));

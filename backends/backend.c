@@ -113,6 +113,34 @@ void sl__url_destination(const char *url, char *out, size_t n) {
   else snprintf(out, n, "%.*s:%d", (int)hl, p, tls ? 443 : 80);
 }
 
+/* Up to `cap` bytes of an error body that is not JSON (a proxy's text or HTML
+ * page): whitespace runs as one space, other bytes outside printable ASCII as
+ * '?'; empty when it holds control bytes (not text at all). */
+static void text_snippet(const char *body, size_t len, char *out, size_t cap) {
+  size_t k = 0;
+  bool space = false;
+  for (size_t i = 0; i < len && k + 2 < cap; i++) {
+    unsigned char ch = (unsigned char)body[i];
+    if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
+      space = k > 0;
+      continue;
+    }
+    if (ch < 0x20 || ch == 0x7f) {
+      k = 0;
+      break;
+    }
+    if (space) out[k++] = ' ';
+    space = false;
+    out[k++] = ch < 0x80 ? (char)ch : '?';
+  }
+  out[k] = '\0';
+}
+
+/* The reason an upstream gave, from the shapes servers use: OpenAI's (and
+ * llama.cpp's, Ollama's) {"error": {"message", "type", "code"}}; vLLM's
+ * top-level {"message", "type", "code"}; TGI's {"error": "..."}; FastAPI's
+ * {"detail": ...}; or a text body. Its code (e.g. context_length_exceeded)
+ * is kept for the client. */
 void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t len) {
   e->http_status = status;
   snprintf(e->type, sizeof e->type, "%s",
@@ -120,17 +148,36 @@ void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t
            : status >= 500 || status < 400 ? "upstream_error" /* 3xx: a backend misconfigured */
                                           : "invalid_request_error");
   snprintf(e->message, sizeof e->message, "upstream answered HTTP %d", status);
+  e->upstream_code[0] = '\0';
   cJSON *j = cJSON_ParseWithLength(body, len);
-  const cJSON *er = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
-  if (cJSON_IsObject(er)) {
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(er, "message");
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(er, "type");
-    if (cJSON_IsString(m))
-      snprintf(e->message, sizeof e->message, "upstream answered HTTP %d: %s", status, m->valuestring);
-    if (cJSON_IsString(t)) snprintf(e->type, sizeof e->type, "%s", t->valuestring);
-  } else if (cJSON_IsString(er)) {
-    snprintf(e->message, sizeof e->message, "upstream answered HTTP %d: %s", status, er->valuestring);
+  if (!j) {
+    char text[240];
+    text_snippet(body, len, text, sizeof text);
+    if (text[0])
+      snprintf(e->message, sizeof e->message, "upstream answered HTTP %d: %s", status, text);
+    return;
   }
+  const cJSON *er = cJSON_GetObjectItemCaseSensitive(j, "error");
+  const cJSON *obj = cJSON_IsObject(er) ? er : cJSON_IsObject(j) ? j : NULL;
+  const cJSON *m = obj ? cJSON_GetObjectItemCaseSensitive(obj, "message") : NULL;
+  const cJSON *t = obj ? cJSON_GetObjectItemCaseSensitive(obj, "type") : NULL;
+  const cJSON *c = obj ? cJSON_GetObjectItemCaseSensitive(obj, "code") : NULL;
+  const cJSON *detail = cJSON_GetObjectItemCaseSensitive(j, "detail");
+  char *printed = NULL;
+  const char *why = cJSON_IsString(m)        ? m->valuestring
+                    : cJSON_IsString(er)     ? er->valuestring
+                    : cJSON_IsString(detail) ? detail->valuestring
+                    : detail                 ? (printed = cJSON_PrintUnformatted(detail))
+                                             : NULL;
+  if (why && why[0])
+    snprintf(e->message, sizeof e->message, "upstream answered HTTP %d: %s", status, why);
+  free(printed);
+  /* a type only from an error object of OpenAI's shape (vLLM's top-level
+   * "type" is a Python class name) */
+  if (cJSON_IsObject(er) && cJSON_IsString(t) && t->valuestring[0])
+    snprintf(e->type, sizeof e->type, "%s", t->valuestring);
+  if (cJSON_IsString(c) && c->valuestring[0])
+    snprintf(e->upstream_code, sizeof e->upstream_code, "%s", c->valuestring);
   cJSON_Delete(j);
 }
 

@@ -19,6 +19,12 @@ typedef struct {
   int prompt_tokens;
   int completion_tokens;
   bool usage_reported;        /* false: the counts are sluice's own estimate */
+  /* Of prompt_tokens, those read from and written to the upstream's prompt
+   * cache, when it said (cache_reported): Anthropic's cache_read_input_tokens /
+   * cache_creation_input_tokens, OpenAI's prompt_tokens_details.cached_tokens. */
+  int cache_read_tokens;
+  int cache_write_tokens;
+  bool cache_reported;
   const char *finish_reason;  /* OpenAI vocabulary: stop, length, tool_calls, content_filter */
   const char *stop_sequence;  /* the client's stop string that ended the answer, when the
                                  backend knows it (anthropic), else NULL */
@@ -32,6 +38,7 @@ typedef struct {
   bool retryable;             /* connect failure, timeout before output, 429, 5xx */
   bool started;               /* output was already delivered */
   char type[64];              /* OpenAI error type */
+  char upstream_code[64];     /* the upstream's own error code (OpenAI "code"), or "" */
   char message[400];
   long retry_after_ms;        /* the upstream said when to try again (ms), 0 if not */
 } sl_call_error_t;
@@ -65,6 +72,9 @@ typedef struct {
   /* Optional: the tokens behind the text of the next on_text (or of what is left
    * when the call ends); same return rule. */
   int (*on_logprobs)(void *data, const sl_token_logprob_t *t, size_t n);
+  /* Optional: a piece of a refusal (an OpenAI upstream's message.refusal); same
+   * return rule. Without it a refusal is delivered as text. */
+  int (*on_refusal)(void *data, const char *s, size_t n);
   /* Success: the call is over and freed after this returns. */
   void (*on_done)(void *data, const sl_result_t *res);
   /* Failure: the call is over and freed after this returns. */

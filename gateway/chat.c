@@ -71,6 +71,7 @@ typedef struct {
   char model_buf[128];
   char egress_dest[256];    /* where the last bytes that left went (the REQUEST row names it) */
   sl_buf_t text;             /* non-stream: the answer */
+  sl_buf_t refusal;          /* non-stream: the model's refusal, if it declined */
   sl_tool_acc_t *tools;      /* non-stream tool calls, grown as they come (most
                                 answers have none: no 15 KB array per request) */
   size_t n_tools;
@@ -107,6 +108,7 @@ static void job_free(job_t *j) {
   if (j->cls_set) sl_class_free(&j->cls);
   sl_policy_unref(j->pol);
   sl_buf_free(&j->text);
+  sl_buf_free(&j->refusal);
   sl_buf_free(&j->out);
   sl_buf_free(&j->tmp);
   sl_buf_free(&j->lp);
@@ -363,12 +365,33 @@ static int on_text(void *data, const char *s, size_t n) {
   return deliver_text(j, j->tmp.data, j->tmp.len);
 }
 
+/* The model declined (an OpenAI upstream's refusal): relayed as such, not as
+ * text, and never restored (a refusal quotes no placeholder worth restoring). */
+static int on_refusal(void *data, const char *s, size_t n) {
+  job_t *j = data;
+  if (j->client_gone) return 1;
+  if (!j->stream) return sl_buf_append(&j->refusal, s, n) ? 1 : 0;
+  j->in_cb = true;
+  send_stream_head(j);
+  sl_buf_reset(&j->out);
+  if (!j->dia->stream_refusal(&j->out, &j->resp, s, n)) stream_out(j);
+  j->in_cb = false;
+  return j->client_gone ? 1 : 0;
+}
+
+/* Tool calls of a streamed answer that are sent whole at its end: an OpenAI
+ * upstream may interleave the deltas of parallel calls, which a dialect that
+ * sends one call after another cannot relay as they come. */
+static bool gather_tools(const job_t *j) {
+  return j->dia->tools_one_by_one && j->bcfg && j->bcfg->kind == SL_BK_OPENAI;
+}
+
 static int on_tool_call(void *data, int index, const char *id, const char *name,
                         const char *args, size_t args_len) {
   job_t *j = data;
   if (j->client_gone) return 1;
   if (index < 0 || index >= MAX_TOOL_CALLS) return 0;
-  if (j->stream) {
+  if (j->stream && !gather_tools(j)) {
     j->in_cb = true;
     send_stream_head(j);
     sl_buf_reset(&j->out);
@@ -413,14 +436,23 @@ static void on_done(void *data, const sl_result_t *res) {
     }
   }
   j->resp.model = j->model_out;
+  /* an answer with no text opens its stream only now: that event is sent
+   * here, not held with the closing ones (it was, and went out twice) */
+  if (j->stream) send_stream_head(j);
   sl_buf_reset(&j->out);
-  int rc;
+  int rc = 0;
   if (j->stream) {
-    send_stream_head(j);
-    rc = j->dia->stream_end(&j->out, &j->resp, &j->res, j->req.include_usage);
+    for (size_t i = 0; i < j->n_tools && !rc; i++) /* gathered: see gather_tools() */
+      if (j->tools[i].name[0] || j->tools[i].args.len)
+        rc = j->dia->stream_tool(&j->out, &j->resp, (int)i, j->tools[i].id, j->tools[i].name,
+                                 j->tools[i].args.data ? j->tools[i].args.data : "",
+                                 j->tools[i].args.len);
+    if (!rc) rc = j->dia->stream_end(&j->out, &j->resp, &j->res, j->req.include_usage);
   } else {
     j->status = 200;
     set_logprobs(j);
+    j->resp.refusal = j->refusal.len ? j->refusal.data : NULL;
+    j->resp.refusal_len = j->refusal.len;
     rc = j->dia->complete(&j->out, &j->resp, j->text.data, j->text.len, j->tools, j->n_tools, &j->res);
   }
   if (rc && !j->stream) {
@@ -509,7 +541,8 @@ static void on_error(void *data, const sl_call_error_t *e) {
   if (e->code == SL_ETIMEOUT || st == 408) st = 504; /* 408: the upstream timed out */
   else if (e->code == SL_EBUSY || st == 429) st = 429;
   else if (st >= 500 || st < 400) st = 502;
-  fail_request(j, st, e->type[0] ? e->type : "upstream_error", "upstream_failed", e->message);
+  fail_request(j, st, e->type[0] ? e->type : "upstream_error",
+               e->upstream_code[0] ? e->upstream_code : "upstream_failed", e->message);
 }
 
 static void start_call(job_t *j) {
@@ -619,8 +652,12 @@ static void try_step(job_t *j) {
     /* logprobs: the local engine's, or an OpenAI-compatible upstream's relayed
      * (Anthropic has none) */
     j->want_lp = j->req.logprobs && j->bcfg->kind != SL_BK_ANTHROPIC;
-    sl_call_cbs_t cbs = {on_text, on_tool_call, j->want_lp ? on_logprobs : NULL, on_done,
-                         on_error};
+    sl_call_cbs_t cbs = {.on_text = on_text,
+                         .on_tool_call = on_tool_call,
+                         .on_logprobs = j->want_lp ? on_logprobs : NULL,
+                         .on_refusal = on_refusal,
+                         .on_done = on_done,
+                         .on_error = on_error};
     int rc = sl_call_prepare(gw->backends, s->backend, &o, &cbs, j, &j->call);
     if (rc) {
       SL_WARN("req %s: backend %s: %s", j->req_id, s->backend->name, sl_strerror(rc));
@@ -715,6 +752,7 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   uv_timer_init(gw->loop, &j->backoff);
   j->backoff.data = j;
   sl_buf_init(&j->text, MAX_ANSWER);
+  sl_buf_init(&j->refusal, MAX_ANSWER);
   sl_buf_init(&j->out, MAX_ANSWER);
   sl_buf_init(&j->tmp, MAX_ANSWER);
   sl_buf_init(&j->lp, MAX_ANSWER);

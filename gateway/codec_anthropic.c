@@ -465,6 +465,25 @@ static int put_input(sl_buf_t *o, const char *args, size_t n) {
   return rc;
 }
 
+static const char *stop_reason(const sl_resp_t *r, const sl_result_t *res, bool tools) {
+  const char *s = sl_anthropic_stop_reason(res->finish_reason, res->stop_sequence, tools);
+  return (r->refused || r->refusal) && !strcmp(s, "end_turn") ? "refusal" : s;
+}
+
+/* "usage": Anthropic's input_tokens leaves out the prompt cache's reads and
+ * writes, which come as fields of their own (when the upstream said). */
+static int put_usage(sl_buf_t *o, const sl_result_t *res) {
+  if (!res->cache_reported)
+    return sl_buf_printf(o, "\"usage\":{\"input_tokens\":%d,\"output_tokens\":%d}",
+                         res->prompt_tokens, res->completion_tokens);
+  int in = res->prompt_tokens - res->cache_read_tokens - res->cache_write_tokens;
+  return sl_buf_printf(o,
+                       "\"usage\":{\"input_tokens\":%d,\"cache_creation_input_tokens\":%d,"
+                       "\"cache_read_input_tokens\":%d,\"output_tokens\":%d}",
+                       in > 0 ? in : 0, res->cache_write_tokens, res->cache_read_tokens,
+                       res->completion_tokens);
+}
+
 static int an_stream_start(sl_buf_t *o, sl_resp_t *r) {
   r->block = -1;
   r->block_kind = 0;
@@ -509,6 +528,13 @@ static int an_stream_text(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
   return rc;
 }
 
+/* A refusal is text to an Anthropic client, and the answer's stop_reason is
+ * "refusal" (the upstream said "stop"). */
+static int an_stream_refusal(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
+  r->refused = true;
+  return an_stream_text(o, r, s, n);
+}
+
 /* Upstream tool calls arrive as deltas keyed by their index; each index becomes
  * one tool_use block. Upstreams stream one call after another, so a delta for a
  * different index opens the next block. */
@@ -542,13 +568,13 @@ static int an_stream_end(sl_buf_t *o, sl_resp_t *r, const sl_result_t *res, bool
   if (!rc) rc = put_event_head(o, "message_delta");
   if (!rc) rc = sl_buf_puts(o, ",\"delta\":{\"stop_reason\":");
   if (!rc)
-    rc = sl_buf_json_cstr(o, sl_anthropic_stop_reason(res->finish_reason, res->stop_sequence, r->tool_index >= 0));
+    rc = sl_buf_json_cstr(o, stop_reason(r, res, r->tool_index >= 0));
   if (!rc) rc = sl_buf_puts(o, ",\"stop_sequence\":");
   if (!rc) rc = res->stop_sequence ? sl_buf_json_cstr(o, res->stop_sequence) : sl_buf_puts(o, "null");
   /* input_tokens again: message_start could only carry an estimate */
-  if (!rc)
-    rc = sl_buf_printf(o, "},\"usage\":{\"input_tokens\":%d,\"output_tokens\":%d}}\n\n",
-                       res->prompt_tokens, res->completion_tokens);
+  if (!rc) rc = sl_buf_puts(o, "},");
+  if (!rc) rc = put_usage(o, res);
+  if (!rc) rc = sl_buf_puts(o, "}\n\n");
   if (!rc) rc = put_event_head(o, "message_stop");
   if (!rc) rc = sl_buf_puts(o, "}\n\n");
   return rc;
@@ -578,9 +604,15 @@ static int an_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
   if (!rc) rc = sl_buf_json_cstr(o, r->model);
   if (!rc) rc = sl_buf_puts(o, ",\"content\":[");
   const char *sep = "";
-  if (!rc && (n || !n_tools)) {
+  if (!rc && (n || (!n_tools && !r->refusal))) {
     rc = sl_buf_puts(o, "{\"type\":\"text\",\"text\":");
     if (!rc) rc = sl_buf_json_str(o, text ? text : "", n);
+    if (!rc) rc = sl_buf_puts(o, "}");
+    sep = ",";
+  }
+  if (!rc && r->refusal) { /* a refusal is text to an Anthropic client */
+    rc = sl_buf_printf(o, "%s{\"type\":\"text\",\"text\":", sep);
+    if (!rc) rc = sl_buf_json_str(o, r->refusal, r->refusal_len);
     if (!rc) rc = sl_buf_puts(o, "}");
     sep = ",";
   }
@@ -595,12 +627,12 @@ static int an_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
     sep = ",";
   }
   if (!rc) rc = sl_buf_puts(o, "],\"stop_reason\":");
-  if (!rc) rc = sl_buf_json_cstr(o, sl_anthropic_stop_reason(res->finish_reason, res->stop_sequence, n_tools > 0));
+  if (!rc) rc = sl_buf_json_cstr(o, stop_reason(r, res, n_tools > 0));
   if (!rc) rc = sl_buf_puts(o, ",\"stop_sequence\":");
   if (!rc) rc = res->stop_sequence ? sl_buf_json_cstr(o, res->stop_sequence) : sl_buf_puts(o, "null");
-  if (!rc)
-    rc = sl_buf_printf(o, ",\"usage\":{\"input_tokens\":%d,\"output_tokens\":%d}}", res->prompt_tokens,
-                       res->completion_tokens);
+  if (!rc) rc = sl_buf_puts(o, ",");
+  if (!rc) rc = put_usage(o, res);
+  if (!rc) rc = sl_buf_puts(o, "}");
   return rc;
 }
 
@@ -609,5 +641,14 @@ static int an_error(sl_buf_t *o, int status, const char *type, const char *code,
 }
 
 const sl_dialect_ops_t sl_dialect_anthropic = {
-    "anthropic",    sl_anthropic_decode_request, an_stream_start, an_stream_text, an_stream_tool,
-    an_stream_end, an_stream_error,             an_complete,     an_error};
+    .name = "anthropic",
+    .tools_one_by_one = true,
+    .decode = sl_anthropic_decode_request,
+    .stream_start = an_stream_start,
+    .stream_text = an_stream_text,
+    .stream_refusal = an_stream_refusal,
+    .stream_tool = an_stream_tool,
+    .stream_end = an_stream_end,
+    .stream_error = an_stream_error,
+    .complete = an_complete,
+    .error = an_error};

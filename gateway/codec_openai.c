@@ -72,8 +72,11 @@ static int decode_msgs(const cJSON *ms, sl_chat_req_t *r, char *err, size_t n) {
     const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
     if (!cJSON_IsString(role)) return bad(err, n, "%s.role must be a string", path);
     const char *rs = role->valuestring;
+    if (!strcmp(rs, "function") || cJSON_GetObjectItemCaseSensitive(m, "function_call"))
+      return bad(err, n, "%s: legacy function calling (role \"function\", function_call) is not "
+                         "supported; use tools and tool_calls", path);
     if (strcmp(rs, "system") && strcmp(rs, "developer") && strcmp(rs, "user") &&
-        strcmp(rs, "assistant") && strcmp(rs, "tool") && strcmp(rs, "function"))
+        strcmp(rs, "assistant") && strcmp(rs, "tool"))
       return bad(err, n, "%s.role: unknown role \"%.40s\"", path, rs);
     if (!(o->role = strdup(!strcmp(rs, "developer") ? "system" : rs))) return SL_ENOMEM;
     char cpath[80];
@@ -271,6 +274,15 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   d = 0;
   if ((rc = int_num(root, "top_logprobs", 0, 20, &d, err, n))) goto out;
   r->top_logprobs = (int)d;
+  /* the deprecated form of tools: refused rather than dropped, which would
+   * answer without the functions the caller counts on */
+  const cJSON *fns = cJSON_GetObjectItemCaseSensitive(root, "functions");
+  const cJSON *fcall = cJSON_GetObjectItemCaseSensitive(root, "function_call");
+  if ((fns && !cJSON_IsNull(fns)) || (fcall && !cJSON_IsNull(fcall))) {
+    rc = bad(err, n, "functions and function_call (legacy function calling) are not supported; "
+                     "use tools and tool_choice");
+    goto out;
+  }
   const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
   if (tools && !cJSON_IsNull(tools)) {
     if (!cJSON_IsArray(tools)) {
@@ -329,14 +341,17 @@ static int put_head(sl_buf_t *o, const sl_openai_meta_t *m, const char *object) 
   return rc;
 }
 
-static int put_usage(sl_buf_t *o, int pt, int ct) {
-  char p[24], c[24], t[24];
+static int put_usage(sl_buf_t *o, const sl_openai_meta_t *m, int pt, int ct) {
+  char p[24], c[24], t[24], k[24];
   sl_itoa(pt, p);
   sl_itoa(ct, c);
   sl_itoa((int64_t)pt + ct, t);
-  char u[160];
+  sl_itoa(m->cached_tokens, k);
+  char u[200];
   size_t n = sl_cat(u, sizeof u, "\"usage\":{\"prompt_tokens\":", p, ",\"completion_tokens\":", c,
-                    ",\"total_tokens\":", t, "}", (char *)NULL);
+                    ",\"total_tokens\":", t,
+                    m->cache_reported ? ",\"prompt_tokens_details\":{\"cached_tokens\":" : "",
+                    m->cache_reported ? k : "", m->cache_reported ? "}}" : "}", (char *)NULL);
   return sl_buf_append(o, u, n);
 }
 
@@ -402,17 +417,21 @@ int sl_openai_encode_completion(sl_buf_t *o, const sl_openai_meta_t *m, const ch
                                 const char *finish, int pt, int ct) {
   int rc = put_head(o, m, "chat.completion");
   if (!rc) rc = sl_buf_puts(o, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
-  if (!rc) rc = (n_tools && !text_len) ? sl_buf_puts(o, "null") : sl_buf_json_str(o, text ? text : "", text_len);
+  if (!rc)
+    rc = ((n_tools || m->refusal) && !text_len) ? sl_buf_puts(o, "null")
+                                                : sl_buf_json_str(o, text ? text : "", text_len);
   if (!rc && n_tools) {
     rc = sl_buf_puts(o, ",\"tool_calls\":");
     if (!rc) rc = put_tools(o, tools, n_tools);
   }
-  if (!rc) rc = sl_buf_puts(o, ",\"refusal\":null},");
+  if (!rc) rc = sl_buf_puts(o, ",\"refusal\":");
+  if (!rc) rc = m->refusal ? sl_buf_json_str(o, m->refusal, m->refusal_len) : sl_buf_puts(o, "null");
+  if (!rc) rc = sl_buf_puts(o, "},");
   if (!rc) rc = put_logprobs(o, m, true);
   if (!rc) rc = sl_buf_puts(o, ",\"finish_reason\":");
   if (!rc) rc = sl_buf_json_cstr(o, finish);
   if (!rc) rc = sl_buf_puts(o, "}],");
-  if (!rc) rc = put_usage(o, pt, ct);
+  if (!rc) rc = put_usage(o, m, pt, ct);
   if (!rc) rc = sl_buf_puts(o, "}");
   return rc;
 }
@@ -432,6 +451,11 @@ int sl_openai_encode_chunk(sl_buf_t *o, const sl_openai_meta_t *m, const char *r
   if (!rc && content) {
     rc = sl_buf_printf(o, "%s\"content\":", sep);
     if (!rc) rc = sl_buf_json_str(o, content, content_len);
+    sep = ",";
+  }
+  if (!rc && m->refusal) {
+    rc = sl_buf_printf(o, "%s\"refusal\":", sep);
+    if (!rc) rc = sl_buf_json_str(o, m->refusal, m->refusal_len);
     sep = ",";
   }
   if (!rc && tool_index >= 0) {
@@ -463,7 +487,7 @@ int sl_openai_encode_usage_chunk(sl_buf_t *o, const sl_openai_meta_t *m, int pt,
   int rc = sl_buf_puts(o, "data: ");
   if (!rc) rc = put_head(o, m, "chat.completion.chunk");
   if (!rc) rc = sl_buf_puts(o, ",\"choices\":[],");
-  if (!rc) rc = put_usage(o, pt, ct);
+  if (!rc) rc = put_usage(o, m, pt, ct);
   if (!rc) rc = sl_buf_puts(o, "}\n\n");
   return rc;
 }
@@ -489,8 +513,16 @@ static int oa_stream_start(sl_buf_t *o, sl_resp_t *r) {
 }
 
 static int oa_stream_text(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
-  sl_openai_meta_t m = {r->id, r->created, r->model, r->logprobs, r->lp, r->lp_len};
+  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model,
+                        .logprobs = r->logprobs, .lp = r->lp, .lp_len = r->lp_len};
   return sl_openai_encode_chunk(o, &m, NULL, s, n, -1, NULL, NULL, NULL, 0, NULL);
+}
+
+static int oa_stream_refusal(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
+  if (!n) return 0;
+  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model, .refusal = s,
+                        .refusal_len = n};
+  return sl_openai_encode_chunk(o, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, NULL);
 }
 
 static int oa_stream_tool(sl_buf_t *o, sl_resp_t *r, int index, const char *id, const char *name,
@@ -500,7 +532,9 @@ static int oa_stream_tool(sl_buf_t *o, sl_resp_t *r, int index, const char *id, 
 }
 
 static int oa_stream_end(sl_buf_t *o, sl_resp_t *r, const sl_result_t *res, bool include_usage) {
-  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model};
+  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model,
+                        .cache_reported = res->cache_reported,
+                        .cached_tokens = res->cache_read_tokens};
   int rc = sl_openai_encode_chunk(o, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, res->finish_reason);
   if (!rc && include_usage)
     rc = sl_openai_encode_usage_chunk(o, &m, res->prompt_tokens, res->completion_tokens);
@@ -517,7 +551,11 @@ static int oa_stream_error(sl_buf_t *o, sl_resp_t *r, const char *type, const ch
 
 static int oa_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
                        const sl_tool_acc_t *tools, size_t n_tools, const sl_result_t *res) {
-  sl_openai_meta_t m = {r->id, r->created, r->model, r->logprobs, r->lp, r->lp_len};
+  sl_openai_meta_t m = {.id = r->id,           .created = r->created, .model = r->model,
+                        .logprobs = r->logprobs, .lp = r->lp,           .lp_len = r->lp_len,
+                        .refusal = r->refusal,   .refusal_len = r->refusal_len,
+                        .cache_reported = res->cache_reported,
+                        .cached_tokens = res->cache_read_tokens};
   return sl_openai_encode_completion(o, &m, text, n, tools, n_tools, res->finish_reason,
                                      res->prompt_tokens, res->completion_tokens);
 }
@@ -527,5 +565,13 @@ static int oa_error(sl_buf_t *o, int status, const char *type, const char *code,
 }
 
 const sl_dialect_ops_t sl_dialect_openai = {
-    "openai",       sl_openai_decode_request, oa_stream_start, oa_stream_text, oa_stream_tool,
-    oa_stream_end, oa_stream_error,          oa_complete,     oa_error};
+    .name = "openai",
+    .decode = sl_openai_decode_request,
+    .stream_start = oa_stream_start,
+    .stream_text = oa_stream_text,
+    .stream_refusal = oa_stream_refusal,
+    .stream_tool = oa_stream_tool,
+    .stream_end = oa_stream_end,
+    .stream_error = oa_stream_error,
+    .complete = oa_complete,
+    .error = oa_error};

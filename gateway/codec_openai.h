@@ -32,6 +32,14 @@ typedef struct {
   bool logprobs;
   const char *lp;
   size_t lp_len;
+  /* The model declined (an OpenAI upstream's message.refusal): a completion
+   * carries it as "refusal" (its content null when there is no text); a chunk
+   * as delta.refusal. NULL: "refusal": null, and no such delta. */
+  const char *refusal;
+  size_t refusal_len;
+  /* Usage carries prompt_tokens_details.cached_tokens when the upstream said. */
+  bool cache_reported;
+  int cached_tokens;
 } sl_openai_meta_t;
 
 /* One entry of logprobs.content: token, logprob, bytes, top_logprobs. A token

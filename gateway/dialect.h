@@ -28,14 +28,25 @@ typedef struct {
   bool logprobs;
   const char *lp;
   size_t lp_len;
+  /* The model declined: the refusal text of a whole answer (NULL: none), and
+   * whether a streamed answer had one (set by stream_refusal). */
+  const char *refusal;
+  size_t refusal_len;
+  bool refused;
 } sl_resp_t;
 
 typedef struct {
   const char *name;
+  /* Tool calls must reach the client one whole call after another (a block
+   * per call): an upstream that may interleave their deltas (OpenAI's, by
+   * index) has them gathered and sent at the end of the answer. */
+  bool tools_one_by_one;
   int (*decode)(const char *json, size_t len, sl_chat_req_t *out, char *err, size_t errlen);
   /* Streaming: events appended to out, as SSE text. */
   int (*stream_start)(sl_buf_t *out, sl_resp_t *r);
   int (*stream_text)(sl_buf_t *out, sl_resp_t *r, const char *s, size_t n);
+  /* A piece of a refusal (OpenAI's delta.refusal). */
+  int (*stream_refusal)(sl_buf_t *out, sl_resp_t *r, const char *s, size_t n);
   int (*stream_tool)(sl_buf_t *out, sl_resp_t *r, int index, const char *id, const char *name,
                      const char *args, size_t n);
   int (*stream_end)(sl_buf_t *out, sl_resp_t *r, const sl_result_t *res, bool include_usage);

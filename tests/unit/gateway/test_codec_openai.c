@@ -149,6 +149,15 @@ static void test_decode_errors(void **st) {
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":\"yes\"}",
              "stream must be a boolean");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":{}}", "tools must be an array");
+  /* legacy function calling: refused, not silently answered without it */
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"functions\":[{\"name\":\"f\"}]}",
+             "legacy function calling");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"function_call\":\"auto\"}",
+             "legacy function calling");
+  expect_bad("{\"messages\":[{\"role\":\"function\",\"name\":\"f\",\"content\":\"r\"}]}",
+             "messages[0]: legacy function calling");
+  expect_bad("{\"messages\":[{\"role\":\"assistant\",\"content\":null,\"function_call\":{\"name\":\"f\"}}]}",
+             "messages[0]: legacy function calling");
   expect_bad("{\"model\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "model must be a string");
 }
 
@@ -250,7 +259,36 @@ static void test_encode_tools_and_chunks(void **st) {
   sl_buf_reset(&b);
   assert_int_equal(sl_openai_encode_usage_chunk(&b, &m, 2, 3), 0);
   assert_non_null(strstr(b.data, "\"choices\":[]"));
+  assert_null(strstr(b.data, "prompt_tokens_details"));
   sl_buf_free(&t.args);
+  sl_buf_free(&b);
+}
+
+/* A refusal: "refusal" with content null (whole), delta.refusal (chunk); the
+ * prompt cache's reads as prompt_tokens_details.cached_tokens. */
+static void test_encode_refusal_and_cache(void **st) {
+  sl_buf_t b;
+  sl_buf_init(&b, 1 << 20);
+  sl_openai_meta_t m = {.id = "c", .created = 1, .model = "m", .refusal = "No \"way\".",
+                        .refusal_len = 10, .cache_reported = true, .cached_tokens = 64};
+  assert_int_equal(sl_openai_encode_completion(&b, &m, "", 0, NULL, 0, "stop", 100, 2), 0);
+  cJSON *j = cJSON_Parse(b.data);
+  assert_non_null(j);
+  cJSON *msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message");
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(msg, "content")));
+  assert_string_equal(cJSON_GetObjectItem(msg, "refusal")->valuestring, "No \"way\".");
+  cJSON *u = cJSON_GetObjectItem(j, "usage");
+  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(u, "prompt_tokens_details"), "cached_tokens")->valueint, 64);
+  assert_int_equal(cJSON_GetObjectItem(u, "prompt_tokens")->valueint, 100);
+  cJSON_Delete(j);
+  sl_buf_reset(&b);
+  assert_int_equal(sl_openai_encode_chunk(&b, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, NULL), 0);
+  j = cJSON_ParseWithLength(b.data + 6, b.len - 8);
+  assert_non_null(j);
+  cJSON *d = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "delta");
+  assert_string_equal(cJSON_GetObjectItem(d, "refusal")->valuestring, "No \"way\".");
+  assert_null(cJSON_GetObjectItem(d, "content"));
+  cJSON_Delete(j);
   sl_buf_free(&b);
 }
 
@@ -353,6 +391,7 @@ int main(void) {
       cmocka_unit_test(test_decode_escaped_backslash),
       cmocka_unit_test(test_decode_passthrough),
       cmocka_unit_test(test_encode_completion_escapes),
+      cmocka_unit_test(test_encode_refusal_and_cache),
       cmocka_unit_test(test_encode_tools_and_chunks), cmocka_unit_test(test_encode_limits),
       cmocka_unit_test(test_encode_logprobs),
       cmocka_unit_test(test_json_str_matches_reference),

@@ -1,0 +1,202 @@
+// What an upstream's answer carries reaches the client through the official
+// SDKs, in either dialect: answers with no text (streamed, they still open
+// once), refusals, prompt-cache usage, the upstream's own error codes and
+// reasons, stop reasons without an OpenAI equivalent, and parallel tool calls
+// whose deltas an OpenAI upstream interleaves. Upstreams are mocks on loopback.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { startMock, startSluice, apiBackend, completion, replyJson } from './lib.mjs';
+import { anthMessage, replyAnthStream, anthBackend, sseEvents } from './anth_mock.mjs';
+
+let oaUp, anUp, sluice, oai, anth;
+
+before(async () => {
+  oaUp = await startMock((req, body, res) => replyJson(res, 200, completion('hi')));
+  anUp = await startMock((req, body, res) => replyJson(res, 200, anthMessage('hi')));
+  sluice = await startSluice({
+    backends: [apiBackend('oa', oaUp.url), anthBackend('an', anUp.url)],
+    rules: [
+      { name: 'to-anthropic', when: { header: { 'x-route': 'anthropic' } }, route: ['an'] },
+      { name: 'default', route: ['oa'] },
+    ],
+  }, { MOCK_KEY: 'sk-mock-1', MOCK_ANTH_KEY: 'sk-ant-mock-2' });
+  oai = new OpenAI({ baseURL: `${sluice.base}/v1`, apiKey: 'unused', maxRetries: 0 });
+  anth = new Anthropic({ baseURL: sluice.base, apiKey: 'unused', maxRetries: 0 });
+});
+
+after(async () => {
+  const r = await sluice.stop();
+  const log = sluice.stderr();
+  assert.equal(r.code, 0, log.slice(-3000));
+  assert.doesNotMatch(log, /runtime error|AddressSanitizer|LeakSanitizer/, log.slice(-3000));
+  await oaUp.stop();
+  await anUp.stop();
+});
+
+const toAnthropic = { headers: { 'x-route': 'anthropic' } };
+const chunk = (delta, finish = null, extra = {}) =>
+  `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model',
+                            choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
+const usageChunk = (u) =>
+  `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [], usage: u })}\n\n`;
+// An OpenAI upstream streaming these deltas, then a finish and usage.
+const streamDeltas = (deltas, finish = 'stop') => (req, body, res) => {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  res.write(chunk({ role: 'assistant', content: '' }));
+  for (const d of deltas) res.write(chunk(d));
+  res.write(chunk({}, finish));
+  res.write(usageChunk({ prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 }));
+  res.end('data: [DONE]\n\n');
+};
+
+test('a streamed answer with no text opens once: both SDKs\' stream helpers finish', async () => {
+  oaUp.handler = streamDeltas([]);
+  const r = await sseEvents(`${sluice.base}/v1/messages`,
+    { model: 'auto', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'x' }] });
+  assert.deepEqual(r.events.map((e) => e.event), ['message_start', 'message_delta', 'message_stop']);
+  const fin = await anth.messages.stream({ model: 'auto', max_tokens: 20, messages: [{ role: 'user', content: 'x' }] })
+    .finalMessage();
+  assert.deepEqual(fin.content, []);
+  assert.equal(fin.stop_reason, 'end_turn');
+
+  const s = await oai.chat.completions.create({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'x' }] });
+  const roles = [];
+  for await (const c of s) if (c.choices[0]?.delta?.role) roles.push(c.choices[0].delta.role);
+  assert.deepEqual(roles, ['assistant'], 'one opening chunk');
+
+  // an Anthropic upstream whose answer has no text block at all
+  anUp.handler = (req, body, res) => replyAnthStream(res, [], { stop_reason: 'max_tokens' });
+  const fin2 = await anth.messages.stream({ model: 'auto', max_tokens: 20, messages: [{ role: 'user', content: 'x' }] },
+    toAnthropic).finalMessage();
+  assert.equal(fin2.stop_reason, 'max_tokens');
+});
+
+test('an OpenAI upstream\'s refusal stays a refusal (OpenAI client) and is stop_reason refusal (Anthropic client)', async () => {
+  const why = "I'm sorry, I can't help with that.";
+  oaUp.handler = (req, body, res) => replyJson(res, 200, {
+    id: 'chatcmpl-r', object: 'chat.completion', created: 1, model: 'mock-model',
+    choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: null, refusal: why } }],
+    usage: { prompt_tokens: 5, completion_tokens: 9, total_tokens: 14 } });
+  const c = await oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] });
+  assert.equal(c.choices[0].message.refusal, why);
+  assert.equal(c.choices[0].message.content, null);
+  const m = await anth.messages.create({ model: 'auto', max_tokens: 20, messages: [{ role: 'user', content: 'x' }] });
+  assert.equal(m.stop_reason, 'refusal');
+  assert.deepEqual(m.content, [{ type: 'text', text: why }]);
+
+  // streamed: delta.refusal pieces; the SDK's helper assembles message.refusal
+  oaUp.handler = streamDeltas([{ refusal: "I'm sorry, " }, { refusal: "I can't help with that." }]);
+  const fin = await oai.chat.completions.stream({ model: 'auto', messages: [{ role: 'user', content: 'x' }] })
+    .finalChatCompletion();
+  assert.equal(fin.choices[0].message.refusal, why);
+  assert.ok(!fin.choices[0].message.content, 'no content');
+  const afin = await anth.messages.stream({ model: 'auto', max_tokens: 20, messages: [{ role: 'user', content: 'x' }] })
+    .finalMessage();
+  assert.equal(afin.stop_reason, 'refusal');
+  assert.deepEqual(afin.content, [{ type: 'text', text: why }]);
+
+  // and structured outputs: parse() returns the refusal instead of failing on JSON
+  oaUp.handler = streamDeltas([{ refusal: why }]);
+  const parsed = await oai.chat.completions.stream({ model: 'auto', messages: [{ role: 'user', content: 'x' }],
+    response_format: { type: 'json_schema', json_schema: { name: 'r', schema: { type: 'object', properties: {} } } } })
+    .finalChatCompletion();
+  assert.equal(parsed.choices[0].message.refusal, why);
+  assert.equal(parsed.choices[0].message.parsed, null);
+});
+
+test('prompt-cache usage: Anthropic input_tokens leaves cached tokens out, OpenAI reports cached_tokens', async () => {
+  anUp.handler = (req, body, res) => {
+    const m = anthMessage('cached');
+    m.usage = { input_tokens: 10, cache_creation_input_tokens: 100, cache_read_input_tokens: 200, output_tokens: 30 };
+    replyJson(res, 200, m);
+  };
+  const m = await anth.messages.create({ model: 'auto', max_tokens: 50, messages: [{ role: 'user', content: 'x' }] },
+    toAnthropic);
+  assert.deepEqual(m.usage, { input_tokens: 10, cache_creation_input_tokens: 100, cache_read_input_tokens: 200,
+                              output_tokens: 30 });
+  const c = await oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] }, toAnthropic);
+  assert.equal(c.usage.prompt_tokens, 310, 'OpenAI counts every prompt token');
+  assert.equal(c.usage.prompt_tokens_details.cached_tokens, 200);
+
+  oaUp.handler = (req, body, res) => {
+    const c = completion('cached', { pt: 100, ct: 5 });
+    c.usage.prompt_tokens_details = { cached_tokens: 60 };
+    replyJson(res, 200, c);
+  };
+  const m2 = await anth.messages.create({ model: 'auto', max_tokens: 50, messages: [{ role: 'user', content: 'x' }] });
+  assert.deepEqual(m2.usage, { input_tokens: 40, cache_creation_input_tokens: 0, cache_read_input_tokens: 60,
+                               output_tokens: 5 });
+  const c2 = await oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] });
+  assert.equal(c2.usage.prompt_tokens_details.cached_tokens, 60);
+  // streamed, in the usage chunk
+  oaUp.handler = (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk({ role: 'assistant', content: 'ok' }, 'stop'));
+    res.write(usageChunk({ prompt_tokens: 100, completion_tokens: 1, total_tokens: 101, prompt_tokens_details: { cached_tokens: 64 } }));
+    res.end('data: [DONE]\n\n');
+  };
+  const s = await oai.chat.completions.create({ model: 'auto', stream: true, stream_options: { include_usage: true },
+    messages: [{ role: 'user', content: 'x' }] });
+  let usage;
+  for await (const ch of s) if (ch.usage) usage = ch.usage;
+  assert.equal(usage.prompt_tokens_details.cached_tokens, 64);
+});
+
+test('an upstream\'s error reason and code reach the client, whatever shape the server uses', async () => {
+  oaUp.handler = (req, body, res) => replyJson(res, 400, { error: {
+    message: "This model's maximum context length is 8192 tokens.", type: 'invalid_request_error',
+    param: 'messages', code: 'context_length_exceeded' } });
+  await assert.rejects(oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e instanceof OpenAI.BadRequestError && e.code === 'context_length_exceeded' &&
+           /maximum context length/.test(e.message));
+  // vLLM: the error object at the top level
+  oaUp.handler = (req, body, res) => replyJson(res, 400, { object: 'error', message: 'temperature must be >= 0',
+    type: 'BadRequestError', param: null, code: 400 });
+  await assert.rejects(oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e.status === 400 && /temperature must be >= 0/.test(e.message) && e.type === 'invalid_request_error');
+  // FastAPI validation errors
+  oaUp.handler = (req, body, res) => replyJson(res, 422, { detail: [{ loc: ['body', 'top_k'], msg: 'value is not a valid integer' }] });
+  await assert.rejects(oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e.status === 422 && /not a valid integer/.test(e.message));
+  // a plain-text answer from something in between
+  oaUp.handler = (req, body, res) => { res.writeHead(400, { 'content-type': 'text/plain' }); res.end('Bad Request:\n  unknown field "foo"\n'); };
+  await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e instanceof Anthropic.BadRequestError && /upstream answered HTTP 400: Bad Request: unknown field/.test(e.message));
+});
+
+test('Anthropic stop reason model_context_window_exceeded is finish_reason length', async () => {
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage('cut', { stop_reason: 'model_context_window_exceeded' }));
+  const c = await oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] }, toAnthropic);
+  assert.equal(c.choices[0].finish_reason, 'length');
+});
+
+test('parallel tool calls an OpenAI upstream interleaves reach an Anthropic client as whole tool_use blocks', async () => {
+  oaUp.handler = (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk({ role: 'assistant', content: null }));
+    res.write(chunk({ content: 'Looking both up.' }));
+    res.write(chunk({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'weather', arguments: '' } }] }));
+    res.write(chunk({ tool_calls: [{ index: 1, id: 'call_b', type: 'function', function: { name: 'weather', arguments: '' } }] }));
+    res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }));
+    res.write(chunk({ tool_calls: [{ index: 1, function: { arguments: '{"city":"Paris"}' } }] }));
+    res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] }));
+    res.write(chunk({}, 'tool_calls'));
+    res.write(usageChunk({ prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 }));
+    res.end('data: [DONE]\n\n');
+  };
+  const tools = [{ name: 'weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }];
+  const fin = await anth.messages.stream({ model: 'auto', max_tokens: 50, tools, messages: [{ role: 'user', content: 'q' }] })
+    .finalMessage();
+  assert.equal(fin.stop_reason, 'tool_use');
+  assert.deepEqual(fin.content, [
+    { type: 'text', text: 'Looking both up.' },
+    { type: 'tool_use', id: 'call_a', name: 'weather', input: { city: 'Oslo' } },
+    { type: 'tool_use', id: 'call_b', name: 'weather', input: { city: 'Paris' } }]);
+  // the OpenAI client gets the deltas as they came, and its helper assembles both
+  const ofin = await oai.chat.completions.stream({ model: 'auto', messages: [{ role: 'user', content: 'q' }],
+    tools: [{ type: 'function', function: { name: 'weather', parameters: tools[0].input_schema } }] }).finalChatCompletion();
+  assert.deepEqual(ofin.choices[0].message.tool_calls.map((t) => [t.id, t.function.arguments]),
+    [['call_a', '{"city":"Oslo"}'], ['call_b', '{"city":"Paris"}']]);
+});
