@@ -80,8 +80,9 @@ static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool str
   int rc = sl_buf_puts(out, "{\"model\":");
   if (!rc) rc = sl_buf_json_cstr(out, model ? model : "");
   if (!rc) rc = add_msgs(out, r);
+  bool completion = cfg->max_tokens_param ? cfg->max_tokens_param == 2 : r->max_completion;
   if (!rc && r->max_tokens >= 0)
-    rc = put_num(out, r->max_completion ? "max_completion_tokens" : "max_tokens", r->max_tokens);
+    rc = put_num(out, completion ? "max_completion_tokens" : "max_tokens", r->max_tokens);
   if (!rc && r->temperature >= 0) rc = put_num(out, "temperature", r->temperature);
   if (!rc && r->top_p >= 0) rc = put_num(out, "top_p", r->top_p);
   if (!rc && r->presence_penalty) rc = put_num(out, "presence_penalty", r->presence_penalty);

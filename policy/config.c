@@ -243,7 +243,7 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
       "name", "kind", "location", "base_url", "api_key_env", "models", "connect_timeout_ms",
       "first_byte_timeout_ms", "total_timeout_ms", "max_retries", "model", "chat_template",
       "threads", "max_batch", "queue_max", "kv_cache_mb", "context", "timeout_ms",
-      "usd_per_hour", NULL};
+      "usd_per_hour", "max_tokens_param", NULL};
   int rc = sl__check_keys(b, p, keys, err);
   char *kind = NULL, *loc = NULL;
   if (!rc) rc = get_str(b, "name", p, true, &bc->name, err);
@@ -331,7 +331,17 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
   v = bc->max_retries;
   if ((rc = get_int(b, "max_retries", p, 0, 10, &v, err))) return rc;
   bc->max_retries = (int)v;
-  return 0;
+  char *mtp = NULL;
+  if ((rc = get_str(b, "max_tokens_param", p, false, &mtp, err))) return rc;
+  if (mtp) {
+    sl_jpath_key(q, sizeof q, p, "max_tokens_param");
+    if (bc->kind != SL_BK_OPENAI) rc = sl_jerr_set(err, q, "applies to kind \"openai\" only");
+    else if (!strcmp(mtp, "max_tokens")) bc->max_tokens_param = 1;
+    else if (!strcmp(mtp, "max_completion_tokens")) bc->max_tokens_param = 2;
+    else rc = sl_jerr_set(err, q, "must be \"max_tokens\" or \"max_completion_tokens\" (got \"%s\")", mtp);
+    free(mtp);
+  }
+  return rc;
 }
 
 static int parse_backends(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {

@@ -41,6 +41,10 @@ typedef struct {
   long total_timeout_ms;
   int max_retries;            /* retries of this API backend (retryable errors, before any output)
                                  before the chain moves on; default 0 */
+  /* openai: the name the answer-length limit goes under: 0 as the client named
+   * it (an Anthropic client's max_tokens as max_tokens), 1 always max_tokens,
+   * 2 always max_completion_tokens (OpenAI's reasoning models refuse max_tokens) */
+  int max_tokens_param;
   /* local engine */
   char *model_path;
   char *chat_template;        /* family override, or NULL */

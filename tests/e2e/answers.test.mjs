@@ -2,7 +2,8 @@
 // SDKs, in either dialect: answers with no text (streamed, they still open
 // once), refusals, prompt-cache usage, the upstream's own error codes and
 // reasons, stop reasons without an OpenAI equivalent, and parallel tool calls
-// whose deltas an OpenAI upstream interleaves. Upstreams are mocks on loopback.
+// whose deltas an OpenAI upstream interleaves; and an openai backend's
+// max_tokens_param. Upstreams are mocks on loopback.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -16,9 +17,11 @@ before(async () => {
   oaUp = await startMock((req, body, res) => replyJson(res, 200, completion('hi')));
   anUp = await startMock((req, body, res) => replyJson(res, 200, anthMessage('hi')));
   sluice = await startSluice({
-    backends: [apiBackend('oa', oaUp.url), anthBackend('an', anUp.url)],
+    backends: [apiBackend('oa', oaUp.url), anthBackend('an', anUp.url),
+               apiBackend('oa-reasoning', oaUp.url, { max_tokens_param: 'max_completion_tokens' })],
     rules: [
       { name: 'to-anthropic', when: { header: { 'x-route': 'anthropic' } }, route: ['an'] },
+      { name: 'to-reasoning', when: { header: { 'x-route': 'reasoning' } }, route: ['oa-reasoning'] },
       { name: 'default', route: ['oa'] },
     ],
   }, { MOCK_KEY: 'sk-mock-1', MOCK_ANTH_KEY: 'sk-ant-mock-2' });
@@ -199,4 +202,19 @@ test('parallel tool calls an OpenAI upstream interleaves reach an Anthropic clie
     tools: [{ type: 'function', function: { name: 'weather', parameters: tools[0].input_schema } }] }).finalChatCompletion();
   assert.deepEqual(ofin.choices[0].message.tool_calls.map((t) => [t.id, t.function.arguments]),
     [['call_a', '{"city":"Oslo"}'], ['call_b', '{"city":"Paris"}']]);
+});
+
+test('an openai backend with max_tokens_param gets max_completion_tokens from any client', async () => {
+  oaUp.handler = (req, body, res) => replyJson(res, 200, completion('ok'));
+  const body = () => JSON.parse(oaUp.received.at(-1).body);
+  await anth.messages.create({ model: 'auto', max_tokens: 33, messages: [{ role: 'user', content: 'x' }] },
+    { headers: { 'x-route': 'reasoning' } });
+  assert.equal(body().max_completion_tokens, 33);
+  assert.equal(body().max_tokens, undefined);
+  await oai.chat.completions.create({ model: 'auto', max_tokens: 44, messages: [{ role: 'user', content: 'x' }] },
+    { headers: { 'x-route': 'reasoning' } });
+  assert.equal(body().max_completion_tokens, 44);
+  // without it, the name the client used
+  await anth.messages.create({ model: 'auto', max_tokens: 55, messages: [{ role: 'user', content: 'x' }] });
+  assert.equal(body().max_tokens, 55);
 });

@@ -66,6 +66,12 @@ static void test_errors_name_the_path(void **st) {
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"ftp://a\"}]}",
                "$.backends[0].base_url: must start with http");
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\"}]}", "$.backends[0].base_url: is required");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"http://a\","
+               "\"max_tokens_param\":\"max_output_tokens\"}]}",
+               "$.backends[0].max_tokens_param: must be \"max_tokens\" or \"max_completion_tokens\"");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"anthropic\",\"base_url\":\"http://a\","
+               "\"max_tokens_param\":\"max_tokens\"}]}",
+               "$.backends[0].max_tokens_param: applies to kind \"openai\" only");
   expect_error("{\"backends\":[{\"name\":\"a/b\",\"kind\":\"openai\",\"base_url\":\"http://a\"}]}",
                "$.backends[0].name: must not contain");
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"http://a\",\"location\":\"in-process\"}]}",
