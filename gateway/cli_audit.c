@@ -264,13 +264,18 @@ static void warn_gaps(FILE *f, const cJSON *gaps) {
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(g, "bytes_out");
     const cJSON *from = cJSON_GetObjectItemCaseSensitive(g, "from");
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(g, "to");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(g, "damaged_journal_rows");
+    char dmg[120] = "";
+    if (cJSON_IsNumber(d) && d->valuedouble > 0)
+      snprintf(dmg, sizeof dmg, "; %g of them in damaged journal records, whose kind and bytes are unknown",
+               d->valuedouble);
     fprintf(f,
             "WARNING: %g rows could not be written to the ledger between %s and %s "
-            "(%g of them egress records, %g bytes); see row %g\n",
+            "(%g of them egress records, %g bytes%s); see row %g\n",
             cJSON_IsNumber(n) ? n->valuedouble : 0,
             cJSON_IsString(from) ? from->valuestring : "?",
             cJSON_IsString(to) ? to->valuestring : "?", cJSON_IsNumber(e) ? e->valuedouble : 0,
-            cJSON_IsNumber(b) ? b->valuedouble : 0,
+            cJSON_IsNumber(b) ? b->valuedouble : 0, dmg,
             cJSON_GetObjectItemCaseSensitive(g, "id")->valuedouble);
   }
 }

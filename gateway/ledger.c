@@ -130,6 +130,7 @@ struct sl_ledger {
   int64_t ts_sec;            /* ... and its second (-1: none) */
   struct {                   /* writer only: rows lost to failed batches */
     int64_t rows, egress_rows, bytes_out, from_ms, to_ms;
+    int64_t damaged; /* of rows: in damaged journal records (kind and bytes unknown) */
   } gap;
 
   pthread_mutex_t pool_mu;   /* may be taken while holding mu, never the reverse */
@@ -473,14 +474,16 @@ static int exec(sqlite3 *db, const char *sql) {
 
 /* The gap row that records rows lost since the last successful batch. */
 static entry_t *gap_entry(sl_ledger_t *l) {
-  char from[40], to[40], json[320];
+  char from[40], to[40], json[360], damaged[64] = "";
   sl_ledger_format_ts(l->gap.from_ms, from, sizeof from);
   sl_ledger_format_ts(l->gap.to_ms, to, sizeof to);
+  if (l->gap.damaged)
+    snprintf(damaged, sizeof damaged, ",\"damaged_journal_rows\":%lld", (long long)l->gap.damaged);
   snprintf(json, sizeof json,
            "{\"unrecorded_rows\":%lld,\"egress_rows\":%lld,\"bytes_out\":%lld,"
-           "\"from\":\"%s\",\"to\":\"%s\"}",
+           "\"from\":\"%s\",\"to\":\"%s\"%s}",
            (long long)l->gap.rows, (long long)l->gap.egress_rows, (long long)l->gap.bytes_out,
-           from, to);
+           from, to, damaged);
   sl_ledger_row_t r = {.kind = SL_LEDGER_REQUEST,
                        .egress = l->gap.egress_rows > 0,
                        .bytes_out = l->gap.bytes_out,
@@ -567,18 +570,41 @@ typedef struct {
   uint64_t max_seq;
   entry_t *head, **tail;
   size_t n, refused;
+  uint64_t lost;      /* uncommitted sequence numbers no intact record holds */
+  int64_t last_ts_ms; /* of the last row read, for the gap's time range */
 } replay_t;
+
+/* Rows the journal held but cannot give back (damaged records): counted into
+ * the gap row that the replay's batch starts with, so the chain says so. */
+static void replay_lost(replay_t *r, uint64_t rows, int64_t to_ms) {
+  sl_ledger_t *l = r->l;
+  if (!rows) return;
+  int64_t from = r->last_ts_ms ? r->last_ts_ms : to_ms;
+  if (!l->gap.rows || from < l->gap.from_ms) l->gap.from_ms = from;
+  if (!l->gap.rows || to_ms > l->gap.to_ms) l->gap.to_ms = to_ms;
+  l->gap.rows += (int64_t)rows;
+  l->gap.damaged += (int64_t)rows;
+  r->lost += rows;
+}
 
 static int replay_record(void *ud, uint64_t seq, const void *payload, size_t len) {
   replay_t *r = ud;
+  /* Sequence numbers are consecutive: any that an intact record does not
+   * hold, after the last committed one, was in a damaged record. */
+  uint64_t expect = (r->max_seq > r->committed ? r->max_seq : r->committed) + 1;
   if (seq > r->max_seq) r->max_seq = seq;
   if (seq <= r->committed) return 0;
   entry_t *e;
   int rc = jrec_decode(r->l, payload, len, &e);
+  if (rc == SL_ENOMEM) return rc;
+  int64_t ts = rc ? now_ms() : e->ts_ms;
+  if (seq > expect) replay_lost(r, seq - expect, ts);
   if (rc) {
     r->refused++;
-    return rc == SL_ENOMEM ? rc : 0;
+    replay_lost(r, 1, ts);
+    return 0;
   }
+  r->last_ts_ms = e->ts_ms;
   e->jseq = seq;
   *r->tail = e;
   r->tail = &e->next;
@@ -594,9 +620,14 @@ static int replay_journal(sl_ledger_t *l) {
       sqlite3_step(st) == SQLITE_ROW)
     r.committed = (uint64_t)sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
-  size_t torn = 0;
-  int rc = sl__ljournal_replay(l->journal, replay_record, &r, &torn);
-  if (!rc && r.head) rc = write_batch(l, r.head, false);
+  size_t torn = 0, damaged = 0;
+  int rc = sl__ljournal_replay(l->journal, replay_record, &r, &torn, &damaged);
+  if (!rc && damaged && !r.lost) /* damage among rows already committed: nothing lost */
+    SL_WARN("ledger: skipped %zu damaged bytes of the journal holding committed rows", damaged);
+  if (r.lost)
+    SL_ERROR("ledger: the journal had %zu damaged bytes; %llu of its rows cannot be recovered "
+             "and a gap row in the ledger records them", damaged, (unsigned long long)r.lost);
+  if (!rc && (r.head || l->gap.rows)) rc = write_batch(l, r.head, false);
   for (entry_t *e = r.head, *next; e; e = next) {
     next = e->next;
     entry_free(l, e);
@@ -607,7 +638,7 @@ static int replay_journal(sl_ledger_t *l) {
   }
   if (r.n || r.refused || torn)
     SL_WARN("ledger: committed %zu pending rows from the journal%s%s", r.n,
-            r.refused ? " (some records were damaged and are not in the ledger)" : "",
+            r.lost ? " (and a gap row for the damaged ones)" : "",
             torn ? " (ignored a torn record at its end: an append that never returned)" : "");
   l->replayed = (int64_t)r.n;
   l->jseq_next = (r.max_seq > r.committed ? r.max_seq : r.committed) + 1;

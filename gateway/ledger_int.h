@@ -96,8 +96,11 @@ uint64_t sl__ljournal_bytes(const sl_ljournal_t *j);
  * copied to a new file that replaces the journal. Appenders must be held off. */
 int sl__ljournal_compact(sl_ljournal_t *j, uint64_t cut);
 /* Calls cb for every intact record in order (stops at the first non-zero
- * return, which it returns); *torn is the size of a damaged tail ignored. */
-int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn);
+ * return, which it returns). Damaged bytes between intact records are skipped
+ * (*damaged: how many; the records they held show as missing sequence numbers);
+ * *torn is the size of a damaged tail ignored. */
+int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn,
+                        size_t *damaged);
 
 /* Process-wide SQLite settings, once, before the first connection. */
 void sl__ledger_sqlite_setup(void);

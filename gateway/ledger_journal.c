@@ -214,8 +214,22 @@ int sl__ljournal_compact(sl_ljournal_t *j, uint64_t cut) {
   return rc;
 }
 
-int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn) {
-  *torn = 0;
+/* The size of the intact record at buf[off], or 0. */
+static size_t record_at(const unsigned char *buf, size_t got, size_t off) {
+  if (off + HEAD + TAIL > got) return 0;
+  const unsigned char *p = buf + off;
+  uint32_t len = get_u32(p + 4);
+  int v = !memcmp(p, MAGIC, 4) ? 3 : !memcmp(p, MAGIC2, 4) ? 2 : !memcmp(p, MAGIC1, 4) ? 1 : 0;
+  if (!v || len > MAX_RECORD || off + HEAD + len + TAIL > got) return 0;
+  uint64_t sum = v == 3   ? word_mix(word_sum(p + HEAD, len), get_u64(p + 8))
+                 : v == 2 ? fnv(fnv(FNV_BASIS, p + HEAD, len), p + 8, 8)
+                          : checksum1(p + 8, p + HEAD, len);
+  return get_u64(p + HEAD + len) == sum ? HEAD + len + TAIL : 0;
+}
+
+int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn,
+                        size_t *damaged) {
+  *torn = *damaged = 0;
   struct stat st;
   if (fstat(j->fd, &st)) return SL_EIO;
   size_t size = (size_t)st.st_size;
@@ -231,17 +245,21 @@ int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, si
   }
   size_t off = 0;
   int rc = 0;
-  while (!rc && off + HEAD + TAIL <= got) {
+  while (!rc && off < got) {
+    size_t n = record_at(buf, got, off);
+    if (!n) {
+      /* Damaged: the next intact record, if any, resumes the replay (a torn
+       * append is only ever the last thing in the file). */
+      size_t next = off + 1;
+      while (next < got && !record_at(buf, got, next)) next++;
+      if (next >= got) break;
+      *damaged += next - off;
+      off = next;
+      continue;
+    }
     const unsigned char *p = buf + off;
-    uint32_t len = get_u32(p + 4);
-    int v = !memcmp(p, MAGIC, 4) ? 3 : !memcmp(p, MAGIC2, 4) ? 2 : !memcmp(p, MAGIC1, 4) ? 1 : 0;
-    if (!v || len > MAX_RECORD || off + HEAD + len + TAIL > got) break;
-    uint64_t sum = v == 3   ? word_mix(word_sum(p + HEAD, len), get_u64(p + 8))
-                   : v == 2 ? fnv(fnv(FNV_BASIS, p + HEAD, len), p + 8, 8)
-                            : checksum1(p + 8, p + HEAD, len);
-    if (get_u64(p + HEAD + len) != sum) break;
-    rc = cb(ud, get_u64(p + 8), p + HEAD, len);
-    off += HEAD + len + TAIL;
+    rc = cb(ud, get_u64(p + 8), p + HEAD, n - HEAD - TAIL);
+    off += n;
   }
   if (!rc) *torn = got - off;
   free(buf);

@@ -6,7 +6,8 @@
  * "commit" (callbacks after the SQLite commit) and "journal" (callbacks once
  * the row is in the pending journal; the next open commits what is pending).
  * Also: a torn last journal record (the process died inside write) is ignored,
- * and a damaged record is refused, not committed. */
+ * and a damaged record is refused, not committed: the records after it are, and
+ * a gap row records the loss. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -227,8 +228,8 @@ static void test_journal_torn_and_damaged_records(void **state) {
   assert_int_equal(replayed, 0);
   assert_int_equal(count_rows(path), 4);
 
-  /* a flipped byte inside the second record: its checksum fails, so it and
-   * everything after it are not trusted */
+  /* a flipped byte inside the second record: its checksum fails, so it is
+   * not trusted; the third comes back, and a gap row records the lost one */
   pending_rows(path, 3);
   int fd = open(jpath, O_RDWR);
   assert_true(fd >= 0);
@@ -240,15 +241,44 @@ static void test_journal_torn_and_damaged_records(void **state) {
   assert_int_equal(pwrite(fd, &b, 1, rec + 40), 1);
   close(fd);
   reopen(path, &replayed);
-  assert_int_equal(replayed, 1);
-  assert_int_equal(count_rows(path), 5);
+  assert_int_equal(replayed, 2);
+  assert_int_equal(count_rows(path), 7);
+  {
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, classification FROM requests WHERE kind = 'gap'",
+                                        -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(q, 0), 5); /* before the rows of that replay */
+    const char *g = (const char *)sqlite3_column_text(q, 1);
+    assert_non_null(strstr(g, "\"unrecorded_rows\":1,"));
+    assert_non_null(strstr(g, "\"damaged_journal_rows\":1"));
+    assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+  }
+
+  /* damage in the middle of a longer run: only the damaged records are lost */
+  pending_rows(path, 6);
+  fd = open(jpath, O_RDWR);
+  assert_true(fd >= 0);
+  assert_int_equal(fstat(fd, &sb), 0);
+  unsigned char junk[40];
+  memset(junk, 0xA5, sizeof junk);
+  assert_int_equal(pwrite(fd, junk, sizeof junk, sb.st_size / 2 - 20), (ssize_t)sizeof junk);
+  close(fd);
+  reopen(path, &replayed);
+  assert_true(replayed >= 4 && replayed <= 5);
+  assert_int_equal(count_rows(path), 7 + (long long)replayed + 1);
 
   /* what `sluice audit` does first: commit rows a crashed process left */
+  long long before = count_rows(path);
   pending_rows(path, 2);
   uint64_t rows = 0;
   assert_int_equal(sl_ledger_commit_pending(path, &rows), 0);
   assert_int_equal(rows, 2);
-  assert_int_equal(count_rows(path), 7);
+  assert_int_equal(count_rows(path), before + 2);
   assert_int_equal(sl_ledger_commit_pending(path, &rows), 0);
   assert_int_equal(rows, 0);
   /* while a sluice holds the journal, it is left to it */
@@ -260,7 +290,7 @@ static void test_journal_torn_and_damaged_records(void **state) {
   assert_int_equal(sl_ledger_append(held, &r, NULL, NULL), 0);
   assert_int_equal(sl_ledger_commit_pending(path, &rows), SL_EBUSY);
   sl_ledger_close(held);
-  assert_int_equal(count_rows(path), 8);
+  assert_int_equal(count_rows(path), before + 3);
 
   sl_ledger_verify_t v;
   assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
