@@ -239,6 +239,10 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   while (s < e && !isdigit((unsigned char)c->text[s]) && c->text[s] != '(' && c->text[s] != '+') s++;
   if (c->text[s] == '(' && !memchr(c->text + s, ')', e - s)) s++;
   if (s >= e) return;
+  /* a number, then a bracket that does not close in it: "70130 (2017-2021)";
+   * a phone's closes inside ("(555) 123-4567", "+44 (0) 20 7946 0958") */
+  for (uint32_t i = s + 1; i < e; i++)
+    if (c->text[i] == '(' && !memchr(c->text + i, ')', e - i)) return;
   size_t nd = sl__count_digits(c->text + s, e - s);
   if (nd < 7 || nd > 15) return;
   if (decimal_context(c, s, e)) return;
@@ -522,6 +526,10 @@ static bool email_local(char ch) {
   return isalnum((unsigned char)ch) || ch == '.' || ch == '_' || ch == '%' || ch == '+' || ch == '-';
 }
 
+static bool dom_char(char ch) {
+  return isalnum((unsigned char)ch) || ch == '-' || (unsigned char)ch >= 0x80;
+}
+
 /* A "[dot]" / "(dot)" / "{dot}" at p (spaces around it), or a plain '.': the
  * bytes it takes, else 0. */
 static uint32_t dot_sep(const char *t, uint32_t p, uint32_t n) {
@@ -581,12 +589,17 @@ static void email(sl__ctx_t *c, const sl__hit_t *h) {
       sl__cands_add(c->out, s, a, SL_ET_API_KEY, "url_key", 80);
     return;
   }
-  /* domain: labels of [A-Za-z0-9-] joined by dots, ending in an alphabetic TLD */
+  /* domain: labels of letters, digits and '-' (UTF-8 letters too: an
+   * internationalised domain, "bücher.de") joined by dots, ending in an
+   * alphabetic ASCII TLD; non-ASCII bytes at its end are punctuation after
+   * the address ("。", "”"), not part of it */
   uint32_t e = a + 1, last_dot = 0, lim = c->len - e > 255 ? e + 255 : (uint32_t)c->len;
-  while (e < lim && (isalnum((unsigned char)t[e]) || t[e] == '-' ||
-                     (t[e] == '.' && e + 1 < c->len && isalnum((unsigned char)t[e + 1]))))
-    if (t[e++] == '.') last_dot = e - 1;
-  if (!last_dot || last_dot == a + 1) return;
+  while (e < lim && (dom_char(t[e]) || (t[e] == '.' && e + 1 < c->len && dom_char(t[e + 1]))))
+    e++;
+  while (e > a + 1 && (unsigned char)t[e - 1] >= 0x80) e--;
+  for (uint32_t k = e; k > a + 1 && !last_dot; k--)
+    if (t[k - 1] == '.') last_dot = k - 1;
+  if (!last_dot || last_dot == a + 1 || t[last_dot - 1] == '.') return;
   uint32_t tld = e - last_dot - 1;
   if (tld < 2 || tld > 24) return;
   for (uint32_t k = last_dot + 1; k < e; k++)

@@ -451,8 +451,8 @@ static sl_level_t declared_level(const char *declared) {
   return SL_LEVEL_RESTRICTED;
 }
 
-static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *text, size_t len,
-                    const char *declared, sl_class_t *out) {
+static int classify_plain(const sl_router_t *r, const sl_chat_req_t *req, const char *text,
+                          size_t len, const char *declared, sl_class_t *out) {
   memset(out, 0, sizeof *out);
   out->difficulty_label = "hard";
   out->difficulty = 1.0;
@@ -536,6 +536,34 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
                           : out->difficulty >= r->diff.t_medium ? "medium"
                                                                 : "easy";
   return 0;
+}
+
+/* Classifies the folded text (fold.c) when folding changes anything, and
+ * reports the findings at their offsets in the original text. */
+static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *text, size_t len,
+                    const char *declared, sl_class_t *out) {
+  if (!r || !text || len > SL_ROUTER_MAX_TEXT || !sl__fold_needed(text, len))
+    return classify_plain(r, req, text, len, declared, out);
+  char *folded = malloc(len + 1);
+  uint32_t *map = malloc((len + 1) * sizeof *map);
+  if (!folded || !map) {
+    free(folded);
+    free(map);
+    memset(out, 0, sizeof *out);
+    fail_closed(out, SL_ENOMEM);
+    out->difficulty_label = "hard";
+    out->difficulty = 1.0;
+    return SL_ENOMEM;
+  }
+  size_t n = sl__fold(text, len, folded, map);
+  int rc = classify_plain(r, req, folded, n, declared, out);
+  for (size_t i = 0; i < out->n_entities; i++) {
+    out->entities[i].start = map[out->entities[i].start];
+    out->entities[i].end = map[out->entities[i].end];
+  }
+  free(folded);
+  free(map);
+  return rc;
 }
 
 int sl_router_classify(const sl_router_t *r, const sl_chat_req_t *req, const char *declared,

@@ -288,6 +288,13 @@ typedef struct {
  * sl__byte_pass is the same pass without tokens (runs only when `runs` is not
  * NULL), for the difficulty features alone. */
 void sl__tokenize(const char *text, size_t len, sl__toks_t *t, sl__bytestats_t *st);
+
+/* fold.c: typographic and width variants (full-width ASCII, no-break and other
+ * spaces, dashes, curly quotes, zero-width and direction marks) to ASCII.
+ * sl__fold writes at most len bytes to out and, for each, the offset of the
+ * original character it came from to map (plus map[result] = len). */
+bool sl__fold_needed(const char *text, size_t len);
+size_t sl__fold(const char *text, size_t len, char *out, uint32_t *map);
 void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats_t *st);
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *t);
 void sl__detect_token_runs(sl__ctx_t *c, const sl__toks_t *t);

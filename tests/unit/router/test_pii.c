@@ -44,6 +44,34 @@ static void phone(void **s) {
   EXPECT("my number is 4155550123", "PHONE_NUMBER", "4155550123");
   REJECT("match dates like 2024-03-07 but reject 2024-13-40?", "PHONE_NUMBER");
   EXPECT("Call me at 7730-1193", "PHONE_NUMBER", "7730-1193");
+  /* a number, then a bracketed range */
+  REJECT("New Orleans, LA 70130 (2017-2021)", "PHONE_NUMBER");
+  EXPECT("call +44 (0) 20 7946 0958", "PHONE_NUMBER", "+44 (0) 20 7946 0958");
+}
+
+/* Typographic and width variants (fold.c): found like their plain forms, and
+ * reported at their spans in the original text. */
+static void variants(void **s) {
+  (void)s;
+  EXPECT("Charge card \xef\xbc\x94\xef\xbc\x95\xef\xbc\x95\xef\xbc\x96 7375 8689 9855 now", "CREDIT_CARD",
+         "\xef\xbc\x94\xef\xbc\x95\xef\xbc\x95\xef\xbc\x96 7375 8689 9855"); /* full-width digits */
+  EXPECT("Charge card 4556\xc2\xa0" "7375\xc2\xa0" "8689\xc2\xa0" "9855 now", "CREDIT_CARD",
+         "4556\xc2\xa0" "7375\xc2\xa0" "8689\xc2\xa0" "9855"); /* no-break spaces */
+  EXPECT("My SSN is 512\xe2\x80\x93" "84\xe2\x80\x93" "3927.", "US_SSN",
+         "512\xe2\x80\x93" "84\xe2\x80\x93" "3927"); /* en dashes */
+  EXPECT("mail maria.keller@acme\xe2\x80\x8b-logistics.com ok", "EMAIL_ADDRESS",
+         "maria.keller@acme\xe2\x80\x8b-logistics.com"); /* a zero-width space inside */
+  EXPECT("mail maria.keller\xef\xbc\xa0" "acme.com", "EMAIL_ADDRESS",
+         "maria.keller\xef\xbc\xa0" "acme.com"); /* a full-width at sign */
+  EXPECT("Karte \xd9\xa4\xd9\xa5\xd9\xa5\xd9\xa6 7375 8689 9855", "CREDIT_CARD",
+         "\xd9\xa4\xd9\xa5\xd9\xa5\xd9\xa6 7375 8689 9855"); /* Arabic-Indic digits */
+  /* an internationalised domain; the punctuation after it is not part of it */
+  EXPECT("write to \xe2\x80\x9cmaria@b\xc3\xbc" "cher-m\xc3\xbcller.de\xe2\x80\x9d\xe3\x80\x82 thanks",
+         "EMAIL_ADDRESS", "maria@b\xc3\xbc" "cher-m\xc3\xbcller.de");
+  EXPECT("driver\xe2\x80\x99s license K932-778-3840 was uploaded", "US_DRIVER_LICENSE", "K932-778-3840");
+  /* a dash in prose stays punctuation */
+  REJECT("Explain the Duckworth\xe2\x80\x93Lewis\xe2\x80\x93Stern method", "PERSON");
+  REJECT("lived there 2017\xe2\x80\x93" "2021 and 2009-2012", "PHONE_NUMBER");
 }
 
 static void card(void **s) {
@@ -193,7 +221,8 @@ static void negatives(void **s) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(email),       cmocka_unit_test(phone),      cmocka_unit_test(card),
+      cmocka_unit_test(email),       cmocka_unit_test(phone),      cmocka_unit_test(variants),
+      cmocka_unit_test(card),
       cmocka_unit_test(iban_ssn),    cmocka_unit_test(ip),         cmocka_unit_test(dates),
       cmocka_unit_test(context_ids), cmocka_unit_test(crypto_url), cmocka_unit_test(negatives),
   };
