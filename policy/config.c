@@ -4,11 +4,13 @@
 #include "config.h"
 #include "policy_int.h"
 #include "sl_err.h"
+#include "sl_str.h"
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,11 @@ int sl__check_keys(const cJSON *obj, const char *path, const char *const *allowe
   return 0;
 }
 
+/* Names that end up in ledger rows and metrics labels (backend, rule and key
+ * names, tenants) fit the ledger's field (SL_LEDGER_MAX_NAME): a longer one
+ * would pass here and then have every request it names refused. */
+#define MAX_NAME 255
+
 static int get_str(const cJSON *obj, const char *key, const char *path, bool required,
                    char **out, sl_jerr_t *err) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -56,6 +63,9 @@ static int get_str(const cJSON *obj, const char *key, const char *path, bool req
   if (!v) return required ? sl_jerr_set(err, p, "is required") : 0;
   if (!cJSON_IsString(v)) return sl_jerr_set(err, p, "must be a string");
   if (required && !v->valuestring[0]) return sl_jerr_set(err, p, "must not be empty");
+  if ((!strcmp(key, "name") || !strcmp(key, "id") || !strcmp(key, "tenant")) &&
+      strlen(v->valuestring) > MAX_NAME)
+    return sl_jerr_set(err, p, "must be at most %d bytes", MAX_NAME);
   free(*out);
   *out = strdup(v->valuestring);
   return *out ? 0 : SL_ENOMEM;
@@ -394,6 +404,40 @@ static int parse_ledger(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
   return rc;
 }
 
+static int cmp_key(const void *a, const void *b) {
+  return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+/* The whole document: no object has a key twice (cJSON would keep the first,
+ * where jq and most readers keep the last: a reviewer would read another
+ * policy than the one that runs). */
+static int check_dup_keys(const cJSON *node, const char *path, sl_jerr_t *err) {
+  int n = 0;
+  for (const cJSON *c = node->child; c; c = c->next) n++;
+  if (cJSON_IsObject(node) && n > 1) {
+    const cJSON **v = malloc((size_t)n * sizeof *v);
+    if (!v) return SL_ENOMEM;
+    int i = 0;
+    for (const cJSON *c = node->child; c; c = c->next) v[i++] = c;
+    qsort(v, (size_t)n, sizeof *v, cmp_key);
+    for (i = 1; i < n && strcmp(v[i - 1]->string, v[i]->string); i++) {}
+    int rc = 0;
+    if (i < n) rc = sl_jerr_set(err, path, "has the key \"%.60s\" twice", v[i]->string);
+    free(v);
+    if (rc) return rc;
+  }
+  int i = 0;
+  for (const cJSON *c = node->child; c; c = c->next, i++) {
+    if (!c->child) continue;
+    char p[256];
+    if (cJSON_IsObject(node)) sl_jpath_key(p, sizeof p, path, c->string);
+    else sl_jpath_idx(p, sizeof p, path, i);
+    int rc = check_dup_keys(c, p, err);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t **out,
                     sl_jerr_t *err) {
   *out = NULL;
@@ -419,6 +463,16 @@ int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t 
     rc = sl_jerr_set(err, "$", "must be a JSON object");
     goto fail;
   }
+  size_t bad = sl_utf8_invalid(json, len);
+  if (bad != SIZE_MAX) {
+    rc = sl_jerr_set(err, "$", "is not valid UTF-8 (at byte %zu)", bad);
+    goto fail;
+  }
+  if (memchr(json, 0, len)) {
+    rc = sl_jerr_set(err, "$", "holds a NUL byte");
+    goto fail;
+  }
+  if ((rc = check_dup_keys(c->root, "$", err))) goto fail;
   static const char *const keys[] = {"listen", "workers", "ledger", "auth", "backends",
                                      "detectors", "rules", "limits", "router", "redaction",
                                      "log_level", "$schema", "description", NULL};

@@ -58,6 +58,17 @@ static void expect_error(const char *json, const char *path_and_msg) {
 
 static void test_errors_name_the_path(void **st) {
   expect_error("{\"backends\":[" OK_BACKEND "], \"bogus\": 1}", "$: unknown key \"bogus\"");
+  /* a key twice: jq keeps the last, cJSON the first; refused rather than guessed */
+  expect_error("{\"backends\":[{\"name\":\"a\",\"kind\":\"local\",\"name\":\"b\"}]}",
+               "$.backends[0]: has the key \"name\" twice");
+  expect_error("{\"listen\":\"127.0.0.1:1\",\"listen\":\"0.0.0.0:2\",\"backends\":[" OK_BACKEND "]}",
+               "$: has the key \"listen\" twice");
+  expect_error("{\"backends\":[" OK_BACKEND "], \"description\": \"caf\xe9\"}", "$: is not valid UTF-8 (at byte");
+  {
+    char big[600];
+    snprintf(big, sizeof big, "{\"backends\":[{\"name\":\"%0300d\",\"kind\":\"local\"}]}", 7);
+    expect_error(big, "$.backends[0].name: must be at most 255 bytes");
+  }
   expect_error("{}", "$.backends: is required");
   expect_error("{\"backends\":[]}", "$.backends: must list");
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"grpc\",\"base_url\":\"http://a\"}]}",
