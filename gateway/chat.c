@@ -812,7 +812,6 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
 
   sl_req_meta_t meta = {.tenant = j->tenant, .key_id = j->key ? j->key->id : NULL,
                         .header = sl_http_header_lookup, .header_ctx = hr,
-                        .prompt_tokens = (int)(text_bytes / 4),
                         .tenant_rpm = sl_rate_hit(gw->rate, j->tenant, sl_rate_now_ms())};
   rc = sl_policy_decide(j->pol, &j->req, &j->cls, &meta, &j->dec);
   if (rc) {

@@ -263,10 +263,22 @@ static void readyz(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   else simple(gw, c, r, 200, "application/json", body, (size_t)n);
 }
 
+/* An Anthropic Messages body (the SDK's anthropic-version header, or a
+ * top-level "system", which OpenAI's shape has not) is read as one. */
+static bool anthropic_body(const sl_http_req_t *r) {
+  if (sl_http_header(r, "anthropic-version")) return true;
+  cJSON *j = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);
+  bool yes = cJSON_GetObjectItemCaseSensitive(j, "system") != NULL;
+  cJSON_Delete(j);
+  return yes;
+}
+
 static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   char err[300];
   sl_chat_req_t req;
-  int rc = sl_openai_decode_request(r->body.data, r->body.len, &req, err, sizeof err);
+  int rc = anthropic_body(r) && sl_dialect_anthropic.decode
+               ? sl_dialect_anthropic.decode(r->body.data, r->body.len, &req, err, sizeof err)
+               : sl_openai_decode_request(r->body.data, r->body.len, &req, err, sizeof err);
   if (rc) {
     err_end(gw, c, r, 400, "invalid_request_error", "invalid_request", err);
     return;
@@ -281,12 +293,11 @@ static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   const char *tok = sl_gw_client_token(r);
   const sl_key_cfg_t *key = tok ? sl_config_find_key(cfg, tok, strlen(tok)) : NULL;
   const char *tenant = key ? key->tenant : NULL;
-  size_t text_bytes = 0;
-  for (size_t i = 0; i < req.n_msgs; i++) text_bytes += strlen(req.msgs[i].content);
+  /* the prompt tokens: the policy's own estimate, as for a real request; the
+   * rate counts this request too, as a real one would be counted */
   sl_req_meta_t meta = {.tenant = tenant, .key_id = key ? key->id : NULL,
                         .header = sl_http_header_lookup, .header_ctx = r,
-                        .prompt_tokens = (int)(text_bytes / 4),
-                        .tenant_rpm = sl_rate_count(gw->rate, tenant, sl_rate_now_ms())};
+                        .tenant_rpm = sl_rate_count(gw->rate, tenant, sl_rate_now_ms()) + 1};
   sl_policy_decide(pol, &req, &cls, &meta, &d);
   char *json = sl_policy_explain_json(pol, &req, &cls, &d, true);
   if (json) simple(gw, c, r, 200, "application/json", json, strlen(json));

@@ -549,3 +549,16 @@ test('the Anthropic SDK lists and retrieves models in its own shape', async () =
     return true;
   });
 });
+
+test('/v1/explain reads an Anthropic body as one: its system prompt is classified too', async () => {
+  const body = { model: 'auto', max_tokens: 5, system: 'Customer card: 4111 1111 1111 1111',
+                 messages: [{ role: 'user', content: 'hi' }] };
+  for (const headers of [{}, { 'anthropic-version': '2023-06-01' }]) {
+    const r = await fetch(`${sluice.base}/v1/explain`, { method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    assert.equal(r.status, 200);
+    const ex = await r.json();
+    assert.equal(ex.sensitivity.level, 'restricted', JSON.stringify(ex));
+    assert.ok(ex.sensitivity.entities.some((e) => e.type === 'CREDIT_CARD'));
+  }
+});
