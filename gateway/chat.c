@@ -139,12 +139,19 @@ static double job_cost(job_t *j, double *avoided) {
   return cost;
 }
 
-static void count_usage(job_t *j, double cost, double avoided) {
-  char lab[512], in[540], out[540], b[140], r[140], k[140];
-  sl_metrics_label(b, sizeof b, "backend", j->backend ? j->backend : "none");
+/* A request's metric labels: the backend's alone (b), and backend, rule and
+ * key together (lab). */
+static void route_labels(const job_t *j, const char *backend, char b[140], char lab[512]) {
+  char r[140], k[140];
+  sl_metrics_label(b, 140, "backend", backend ? backend : "none");
   sl_metrics_label(r, sizeof r, "rule", j->dec.rule ? j->dec.rule : "none");
   sl_metrics_label(k, sizeof k, "key", j->key ? j->key->id : "none");
-  sl_cat(lab, sizeof lab, b, ",", r, ",", k, (char *)NULL);
+  sl_cat(lab, 512, b, ",", r, ",", k, (char *)NULL);
+}
+
+static void count_usage(job_t *j, double cost, double avoided) {
+  char lab[512], in[540], out[540], b[140];
+  route_labels(j, j->backend, b, lab);
   sl_cat(in, sizeof in, lab, ",direction=\"in\"", (char *)NULL);
   sl_cat(out, sizeof out, lab, ",direction=\"out\"", (char *)NULL);
   const sl_metric_inc_t inc[] = {
@@ -158,11 +165,8 @@ static void count_usage(job_t *j, double cost, double avoided) {
 /* Bytes about to leave for an external backend, under that backend (not the
  * one that answers in the end: an internal one may after this one fails). */
 static void count_egress(job_t *j, const char *backend, size_t len) {
-  char lab[512], b[140], r[140], k[140];
-  sl_metrics_label(b, sizeof b, "backend", backend);
-  sl_metrics_label(r, sizeof r, "rule", j->dec.rule ? j->dec.rule : "none");
-  sl_metrics_label(k, sizeof k, "key", j->key ? j->key->id : "none");
-  sl_cat(lab, sizeof lab, b, ",", r, ",", k, (char *)NULL);
+  char lab[512], b[140];
+  route_labels(j, backend, b, lab);
   const sl_metric_inc_t inc[] = {{"sluice_egress_bytes_total", b, (double)len},
                                  {"sluice_egress_bytes_by_route_total", lab, (double)len}};
   sl_metrics_add_many(j->gw->metrics, inc, 2);
@@ -332,18 +336,30 @@ static void set_logprobs(job_t *j) {
   j->resp.lp_len = j->lp.len;
 }
 
+/* One streamed event from inside a backend callback: event_begin() opens the
+ * stream if need be and empties j->out for the dialect to encode into;
+ * event_end() sends what it encoded (rc 0) and says whether to go on. */
+static void event_begin(job_t *j) {
+  j->in_cb = true;
+  send_stream_head(j);
+  sl_buf_reset(&j->out);
+}
+
+static int event_end(job_t *j, int rc) {
+  if (!rc) stream_out(j);
+  j->in_cb = false;
+  return j->client_gone ? 1 : 0;
+}
+
 /* Text the client may see (placeholders already restored). */
 static int deliver_text(job_t *j, const char *s, size_t n) {
   if (!n) return 0;
   if (!j->stream) return sl_buf_append(&j->text, s, n) ? 1 : 0;
-  j->in_cb = true;
-  send_stream_head(j);
-  sl_buf_reset(&j->out);
+  event_begin(j);
   set_logprobs(j);
-  if (!j->dia->stream_text(&j->out, &j->resp, s, n)) stream_out(j);
+  int rc = j->dia->stream_text(&j->out, &j->resp, s, n);
   sl_buf_reset(&j->lp); /* sent with this chunk */
-  j->in_cb = false;
-  return j->client_gone ? 1 : 0;
+  return event_end(j, rc);
 }
 
 /* Tokens behind the next text: kept until that text is encoded. */
@@ -370,13 +386,10 @@ static int on_text(void *data, const char *s, size_t n) {
 static int on_refusal(void *data, const char *s, size_t n) {
   job_t *j = data;
   if (j->client_gone) return 1;
+  j->resp.refused = true;
   if (!j->stream) return sl_buf_append(&j->refusal, s, n) ? 1 : 0;
-  j->in_cb = true;
-  send_stream_head(j);
-  sl_buf_reset(&j->out);
-  if (!j->dia->stream_refusal(&j->out, &j->resp, s, n)) stream_out(j);
-  j->in_cb = false;
-  return j->client_gone ? 1 : 0;
+  event_begin(j);
+  return event_end(j, j->dia->stream_refusal(&j->out, &j->resp, s, n));
 }
 
 /* Tool calls of a streamed answer that are sent whole at its end: an OpenAI
@@ -392,12 +405,8 @@ static int on_tool_call(void *data, int index, const char *id, const char *name,
   if (j->client_gone) return 1;
   if (index < 0 || index >= MAX_TOOL_CALLS) return 0;
   if (j->stream && !gather_tools(j)) {
-    j->in_cb = true;
-    send_stream_head(j);
-    sl_buf_reset(&j->out);
-    if (!j->dia->stream_tool(&j->out, &j->resp, index, id, name, args, args_len)) stream_out(j);
-    j->in_cb = false;
-    return j->client_gone ? 1 : 0;
+    event_begin(j);
+    return event_end(j, j->dia->stream_tool(&j->out, &j->resp, index, id, name, args, args_len));
   }
   if ((size_t)index >= j->n_tools) {
     sl_tool_acc_t *nt = realloc(j->tools, ((size_t)index + 1) * sizeof *nt);

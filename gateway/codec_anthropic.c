@@ -467,7 +467,7 @@ static int put_input(sl_buf_t *o, const char *args, size_t n) {
 
 static const char *stop_reason(const sl_resp_t *r, const sl_result_t *res, bool tools) {
   const char *s = sl_anthropic_stop_reason(res->finish_reason, res->stop_sequence, tools);
-  return (r->refused || r->refusal) && !strcmp(s, "end_turn") ? "refusal" : s;
+  return r->refused && !strcmp(s, "end_turn") ? "refusal" : s;
 }
 
 /* "usage": Anthropic's input_tokens leaves out the prompt cache's reads and
@@ -526,13 +526,6 @@ static int an_stream_text(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
   if (!rc) rc = sl_buf_json_str(o, s, n);
   if (!rc) rc = sl_buf_puts(o, "}}\n\n");
   return rc;
-}
-
-/* A refusal is text to an Anthropic client, and the answer's stop_reason is
- * "refusal" (the upstream said "stop"). */
-static int an_stream_refusal(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
-  r->refused = true;
-  return an_stream_text(o, r, s, n);
 }
 
 /* Upstream tool calls arrive as deltas keyed by their index; each index becomes
@@ -646,7 +639,7 @@ const sl_dialect_ops_t sl_dialect_anthropic = {
     .decode = sl_anthropic_decode_request,
     .stream_start = an_stream_start,
     .stream_text = an_stream_text,
-    .stream_refusal = an_stream_refusal,
+    .stream_refusal = an_stream_text, /* text to an Anthropic client; stop_reason "refusal" */
     .stream_tool = an_stream_tool,
     .stream_end = an_stream_end,
     .stream_error = an_stream_error,

@@ -28,11 +28,11 @@ typedef struct {
   bool logprobs;
   const char *lp;
   size_t lp_len;
-  /* The model declined: the refusal text of a whole answer (NULL: none), and
-   * whether a streamed answer had one (set by stream_refusal). */
+  /* The model declined: whether it did (set as the refusal arrives, streamed
+   * or not), and the refusal text of a whole answer (NULL in a stream). */
+  bool refused;
   const char *refusal;
   size_t refusal_len;
-  bool refused;
 } sl_resp_t;
 
 typedef struct {
@@ -45,7 +45,7 @@ typedef struct {
   /* Streaming: events appended to out, as SSE text. */
   int (*stream_start)(sl_buf_t *out, sl_resp_t *r);
   int (*stream_text)(sl_buf_t *out, sl_resp_t *r, const char *s, size_t n);
-  /* A piece of a refusal (OpenAI's delta.refusal). */
+  /* A piece of a refusal (OpenAI's delta.refusal); resp->refused is set. */
   int (*stream_refusal)(sl_buf_t *out, sl_resp_t *r, const char *s, size_t n);
   int (*stream_tool)(sl_buf_t *out, sl_resp_t *r, int index, const char *id, const char *name,
                      const char *args, size_t n);

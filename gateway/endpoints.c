@@ -276,9 +276,8 @@ static bool anthropic_body(const sl_http_req_t *r) {
 static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   char err[300];
   sl_chat_req_t req;
-  int rc = anthropic_body(r) && sl_dialect_anthropic.decode
-               ? sl_dialect_anthropic.decode(r->body.data, r->body.len, &req, err, sizeof err)
-               : sl_openai_decode_request(r->body.data, r->body.len, &req, err, sizeof err);
+  const sl_dialect_ops_t *dia = anthropic_body(r) ? &sl_dialect_anthropic : &sl_dialect_openai;
+  int rc = dia->decode(r->body.data, r->body.len, &req, err, sizeof err);
   if (rc) {
     err_end(gw, c, r, 400, "invalid_request_error", "invalid_request", err);
     return;
@@ -315,14 +314,9 @@ static void admin_reload(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   bool admin = cfg->n_admin_keys && tok && sl_config_is_admin(cfg, tok, strlen(tok));
   bool any_keys = cfg->n_admin_keys > 0;
   sl_policy_unref(pol);
-  if (!admin && !tok) { /* no credentials at all: 401, as for the other endpoints */
-    err_end(gw, c, r, 401, "authentication_error", "admin_key_required",
-            any_keys ? "an admin key is required" : "no admin keys are configured");
-    return;
-  }
-  if (!admin) {
-    err_end(gw, c, r, 403, "permission_error", "admin_key_required",
-            any_keys ? "an admin key is required" : "no admin keys are configured");
+  if (!admin) { /* no credentials at all: 401, as for the other endpoints; a wrong key: 403 */
+    err_end(gw, c, r, tok ? 403 : 401, tok ? "permission_error" : "authentication_error",
+            "admin_key_required", any_keys ? "an admin key is required" : "no admin keys are configured");
     return;
   }
   char why[600];

@@ -569,8 +569,9 @@ typedef struct {
   uint64_t committed; /* ledger_meta journal_seq */
   uint64_t max_seq;
   entry_t *head, **tail;
-  size_t n, refused;
-  uint64_t lost;      /* uncommitted sequence numbers no intact record holds */
+  size_t n;
+  uint64_t lost;      /* uncommitted rows no intact record gives back (a missing
+                         sequence number, or a record that does not decode) */
   int64_t last_ts_ms; /* of the last row read, for the gap's time range */
 } replay_t;
 
@@ -600,7 +601,6 @@ static int replay_record(void *ud, uint64_t seq, const void *payload, size_t len
   int64_t ts = rc ? now_ms() : e->ts_ms;
   if (seq > expect) replay_lost(r, seq - expect, ts);
   if (rc) {
-    r->refused++;
     replay_lost(r, 1, ts);
     return 0;
   }
@@ -636,7 +636,7 @@ static int replay_journal(sl_ledger_t *l) {
     SL_ERROR("ledger: cannot commit the %zu pending rows of the journal", r.n);
     return SL_EIO;
   }
-  if (r.n || r.refused || torn)
+  if (r.n || r.lost || torn)
     SL_WARN("ledger: committed %zu pending rows from the journal%s%s", r.n,
             r.lost ? " (and a gap row for the damaged ones)" : "",
             torn ? " (ignored a torn record at its end: an append that never returned)" : "");

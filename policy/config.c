@@ -50,11 +50,6 @@ int sl__check_keys(const cJSON *obj, const char *path, const char *const *allowe
   return 0;
 }
 
-/* Names that end up in ledger rows and metrics labels (backend, rule and key
- * names, tenants) fit the ledger's field (SL_LEDGER_MAX_NAME): a longer one
- * would pass here and then have every request it names refused. */
-#define MAX_NAME 255
-
 static int get_str(const cJSON *obj, const char *key, const char *path, bool required,
                    char **out, sl_jerr_t *err) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -63,12 +58,23 @@ static int get_str(const cJSON *obj, const char *key, const char *path, bool req
   if (!v) return required ? sl_jerr_set(err, p, "is required") : 0;
   if (!cJSON_IsString(v)) return sl_jerr_set(err, p, "must be a string");
   if (required && !v->valuestring[0]) return sl_jerr_set(err, p, "must not be empty");
-  if ((!strcmp(key, "name") || !strcmp(key, "id") || !strcmp(key, "tenant")) &&
-      strlen(v->valuestring) > MAX_NAME)
-    return sl_jerr_set(err, p, "must be at most %d bytes", MAX_NAME);
   free(*out);
   *out = strdup(v->valuestring);
   return *out ? 0 : SL_ENOMEM;
+}
+
+/* Names that end up in ledger rows and metrics labels (backend, model and key
+ * names, tenants) fit the ledger's field (SL_LEDGER_MAX_NAME): a longer one
+ * would pass here and then have every request it names refused. */
+#define MAX_NAME 255
+
+static int get_name(const cJSON *obj, const char *key, const char *path, bool required,
+                    char **out, sl_jerr_t *err) {
+  int rc = get_str(obj, key, path, required, out, err);
+  if (rc || !*out || strlen(*out) <= MAX_NAME) return rc;
+  char p[256];
+  sl_jpath_key(p, sizeof p, path, key);
+  return sl_jerr_set(err, p, "must be at most %d bytes", MAX_NAME);
 }
 
 static int get_num(const cJSON *obj, const char *key, const char *path, double lo, double hi,
@@ -177,9 +183,9 @@ static int parse_auth(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
       static const char *const kk[] = {"id", "sha256", "tenant", "monthly_budget_usd", NULL};
       sl_key_cfg_t *kc = &c->keys[c->n_keys++];
       char *hex = NULL;
-      if ((rc = sl__check_keys(k, p, kk, err)) || (rc = get_str(k, "id", p, true, &kc->id, err)) ||
+      if ((rc = sl__check_keys(k, p, kk, err)) || (rc = get_name(k, "id", p, true, &kc->id, err)) ||
           (rc = get_str(k, "sha256", p, true, &hex, err)) ||
-          (rc = get_str(k, "tenant", p, false, &kc->tenant, err)) ||
+          (rc = get_name(k, "tenant", p, false, &kc->tenant, err)) ||
           (rc = get_num(k, "monthly_budget_usd", p, 0, 1e12, &kc->monthly_budget_usd, err))) {
         free(hex);
         return rc;
@@ -238,7 +244,7 @@ static int parse_models(const cJSON *b, const char *path, sl_backend_cfg_t *bc,
     }
     if (!cJSON_IsObject(m)) return sl_jerr_set(err, q, "must be an object or a string");
     static const char *const keys[] = {"name", "usd_per_mtok_in", "usd_per_mtok_out", NULL};
-    if ((rc = sl__check_keys(m, q, keys, err)) || (rc = get_str(m, "name", q, true, &mp->name, err)) ||
+    if ((rc = sl__check_keys(m, q, keys, err)) || (rc = get_name(m, "name", q, true, &mp->name, err)) ||
         (rc = get_num(m, "usd_per_mtok_in", q, 0, 1e6, &mp->usd_per_mtok_in, err)) ||
         (rc = get_num(m, "usd_per_mtok_out", q, 0, 1e6, &mp->usd_per_mtok_out, err)))
       return rc;
@@ -256,7 +262,7 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
       "usd_per_hour", "max_tokens_param", NULL};
   int rc = sl__check_keys(b, p, keys, err);
   char *kind = NULL, *loc = NULL;
-  if (!rc) rc = get_str(b, "name", p, true, &bc->name, err);
+  if (!rc) rc = get_name(b, "name", p, true, &bc->name, err);
   if (!rc) rc = get_str(b, "kind", p, true, &kind, err);
   if (!rc) rc = get_str(b, "location", p, false, &loc, err);
   char q[300];

@@ -20,21 +20,6 @@
 
 #include <string.h>
 
-static int fold_char(const unsigned char *p, size_t n, size_t *used);
-
-static bool alnum_at(const unsigned char *t, size_t n, size_t i) {
-  return i < n && ((t[i] >= '0' && t[i] <= '9') || ((t[i] | 0x20) >= 'a' && (t[i] | 0x20) <= 'z'));
-}
-
-/* What the character at t[i] (UTF-8, n bytes in all) folds to: its length in
- * *used, and the ASCII byte it becomes, 0 to remove it, or -1 when it stays. */
-static int fold_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
-  int c = fold_char(t + i, n - i, used);
-  if (c == '-' && t[i] >= 0x80 && !(i > 0 && alnum_at(t, n, i - 1) && alnum_at(t, n, i + *used)))
-    return -1;
-  return c;
-}
-
 /* What the character at p (UTF-8, n bytes left) folds to, on its own. */
 static int fold_char(const unsigned char *p, size_t n, size_t *used) {
   *used = 1;
@@ -74,6 +59,20 @@ static int fold_char(const unsigned char *p, size_t n, size_t *used) {
       (cp >= 0x2066 && cp <= 0x2069))
     return 0;
   return -1;
+}
+
+static bool alnum_at(const unsigned char *t, size_t n, size_t i) {
+  return i < n && ((t[i] >= '0' && t[i] <= '9') || ((t[i] | 0x20) >= 'a' && (t[i] | 0x20) <= 'z'));
+}
+
+/* What the character at t[i] (UTF-8, n bytes in all) folds to: its length in
+ * *used, and the ASCII byte it becomes, 0 to remove it, or -1 when it stays;
+ * a dash only between two ASCII letters or digits. */
+static int fold_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
+  int c = fold_char(t + i, n - i, used);
+  if (c == '-' && !(i > 0 && alnum_at(t, n, i - 1) && alnum_at(t, n, i + *used)))
+    return -1;
+  return c;
 }
 
 /* The lead bytes of every folded character. */
