@@ -98,10 +98,9 @@ static int word_needs_escape(uint64_t w) {
   return (hit & highs) != 0;
 }
 
-int sl_buf_json_str(sl_buf_t *b, const char *s, size_t len) {
+int sl_buf_json_chars(sl_buf_t *b, const char *s, size_t len) {
   static const char hex[] = "0123456789abcdef";
-  int rc = sl_buf_reserve(b, len + 2);
-  if (!rc) rc = sl_buf_append(b, "\"", 1);
+  int rc = sl_buf_reserve(b, len);
   size_t run = 0; /* bytes copied as they are, appended in one go */
   for (size_t i = 0; i < len && !rc; i++) {
     /* Plain text goes 8 bytes at a time. */
@@ -133,6 +132,13 @@ int sl_buf_json_str(sl_buf_t *b, const char *s, size_t len) {
     if (!rc) rc = sl_buf_puts(b, esc);
   }
   if (!rc && run) rc = sl_buf_append(b, s + len - run, run);
+  return rc;
+}
+
+int sl_buf_json_str(sl_buf_t *b, const char *s, size_t len) {
+  int rc = sl_buf_reserve(b, len + 2);
+  if (!rc) rc = sl_buf_append(b, "\"", 1);
+  if (!rc) rc = sl_buf_json_chars(b, s, len);
   if (!rc) rc = sl_buf_append(b, "\"", 1);
   return rc;
 }

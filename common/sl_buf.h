@@ -24,6 +24,8 @@ int sl_buf_printf(sl_buf_t *b, const char *fmt, ...)
 int sl_buf_vprintf(sl_buf_t *b, const char *fmt, va_list ap);
 /* Appends s (len bytes, may hold NULs) as a JSON string literal, quotes included. */
 int sl_buf_json_str(sl_buf_t *b, const char *s, size_t len);
+/* The same without the quotes: s as the content of a JSON string. */
+int sl_buf_json_chars(sl_buf_t *b, const char *s, size_t len);
 /* The same for a C string; NULL is written as "". */
 int sl_buf_json_cstr(sl_buf_t *b, const char *s);
 /* Appends a finite number as JSON: the shortest of %.15g / %.17g that reads back

@@ -54,6 +54,8 @@ typedef struct {
   bool red_set;
   sl_redact_map_t *map;
   sl_restorer_t *restorer;   /* per step, when the step's answer needs restoring */
+  sl_restorer_t **tool_rst;  /* the same for streamed tool arguments, by index */
+  int tool_last;             /* index of the last streamed tool delta, or -1 */
   sl_class_t cls;
   bool cls_set;
   sl_decision_t dec;
@@ -98,12 +100,21 @@ static int64_t now_ms(void) {
 
 static void job_free_cb(uv_handle_t *h) { free(h->data); }
 
+static void drop_restorers(job_t *j) {
+  sl_restorer_free(j->restorer);
+  j->restorer = NULL;
+  for (size_t i = 0; j->tool_rst && i < MAX_TOOL_CALLS; i++) sl_restorer_free(j->tool_rst[i]);
+  free(j->tool_rst);
+  j->tool_rst = NULL;
+  j->tool_last = -1;
+}
+
 static void job_free(job_t *j) {
   set_state(j, ST_DONE);
   j->gw->inflight--;
   sl_chat_req_free(&j->req);
   if (j->red_set) sl_chat_req_free(&j->red_req);
-  sl_restorer_free(j->restorer);
+  drop_restorers(j);
   sl_redact_map_free(j->map);
   if (j->cls_set) sl_class_free(&j->cls);
   sl_policy_unref(j->pol);
@@ -399,12 +410,59 @@ static bool gather_tools(const job_t *j) {
   return j->dia->tools_one_by_one && j->bcfg && j->bcfg->kind == SL_BK_OPENAI;
 }
 
+/* Sends what the restorer of tool call `index` still holds (the end of its
+ * arguments). */
+static int flush_tool_args(job_t *j, int index) {
+  sl_restorer_t *r = j->tool_rst[index];
+  if (!r) return 0;
+  sl_buf_reset(&j->tmp);
+  if (sl_restorer_finish(r, &j->tmp)) return 1;
+  if (!j->tmp.len) return 0;
+  event_begin(j);
+  return event_end(j, j->dia->stream_tool(&j->out, &j->resp, index, NULL, NULL, j->tmp.data,
+                                          j->tmp.len));
+}
+
+/* A streamed tool delta with its placeholders restored: the arguments are
+ * JSON, so values go back escaped. Each call has its own restorer (OpenAI
+ * upstreams may interleave parallel calls); a dialect that sends one call after
+ * another gets the end of the last call before the next one opens. */
+static int stream_tool_restored(job_t *j, int index, const char *id, const char *name,
+                                const char *args, size_t args_len) {
+  if (!j->tool_rst && !(j->tool_rst = calloc(MAX_TOOL_CALLS, sizeof *j->tool_rst))) return 1;
+  if (j->dia->tools_one_by_one && j->tool_last >= 0 && j->tool_last != index &&
+      flush_tool_args(j, j->tool_last))
+    return 1;
+  j->tool_last = index;
+  sl_restorer_t **r = &j->tool_rst[index];
+  if (!*r && !(*r = sl_restorer_create(j->map, true))) return 1;
+  sl_buf_reset(&j->tmp);
+  if (sl_restorer_feed(*r, args, args_len, &j->tmp)) return 1;
+  event_begin(j);
+  return event_end(j, j->dia->stream_tool(&j->out, &j->resp, index, id, name,
+                                          j->tmp.data ? j->tmp.data : "", j->tmp.len));
+}
+
+/* Gathered or non-streamed tool calls: their arguments restored whole. */
+static int restore_tools(job_t *j) {
+  for (size_t i = 0; i < j->n_tools; i++) {
+    sl_buf_t *a = &j->tools[i].args;
+    sl_buf_reset(&j->tmp);
+    if (!a->len) continue;
+    if (sl_redact_restore(j->map, a->data, a->len, true, &j->tmp)) return 1;
+    sl_buf_reset(a);
+    if (sl_buf_append(a, j->tmp.data, j->tmp.len)) return 1;
+  }
+  return 0;
+}
+
 static int on_tool_call(void *data, int index, const char *id, const char *name,
                         const char *args, size_t args_len) {
   job_t *j = data;
   if (j->client_gone) return 1;
   if (index < 0 || index >= MAX_TOOL_CALLS) return 0;
   if (j->stream && !gather_tools(j)) {
+    if (j->restorer) return stream_tool_restored(j, index, id, name, args, args_len);
     event_begin(j);
     return event_end(j, j->dia->stream_tool(&j->out, &j->resp, index, id, name, args, args_len));
   }
@@ -435,10 +493,13 @@ static void on_done(void *data, const sl_result_t *res) {
     record(j, false);
     return;
   }
-  if (j->restorer) { /* whatever the restorer still holds */
+  if (j->restorer) { /* whatever the restorers still hold; tool arguments */
     sl_buf_reset(&j->tmp);
     sl_restorer_finish(j->restorer, &j->tmp);
-    if (j->tmp.len && deliver_text(j, j->tmp.data, j->tmp.len)) {
+    int rc = j->tmp.len ? deliver_text(j, j->tmp.data, j->tmp.len) : 0;
+    for (int i = 0; !rc && j->tool_rst && i < MAX_TOOL_CALLS; i++) rc = flush_tool_args(j, i);
+    if (!rc) rc = restore_tools(j);
+    if (rc) {
       j->status = 499;
       record(j, false);
       return;
@@ -646,10 +707,9 @@ static void try_step(job_t *j) {
       }
       send = &j->red_req;
     }
-    sl_restorer_free(j->restorer);
-    j->restorer = NULL;
+    drop_restorers(j);
     if (j->redacted_step && j->dec.restore && j->map && sl_redact_map_size(j->map))
-      j->restorer = sl_restorer_create(j->map);
+      j->restorer = sl_restorer_create(j->map, false);
     j->bcfg = s->backend;
     j->backend = s->backend->name;
     /* the model name the client sees: the upstream model, or the backend's name */

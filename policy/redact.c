@@ -410,13 +410,17 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
 
 struct sl_restorer {
   const sl_redact_map_t *m;
+  bool json;           /* values go back as JSON string content */
   char held[80];       /* a possible partial placeholder from the last chunk */
   size_t n_held;
 };
 
-sl_restorer_t *sl_restorer_create(const sl_redact_map_t *m) {
+sl_restorer_t *sl_restorer_create(const sl_redact_map_t *m, bool json) {
   sl_restorer_t *r = calloc(1, sizeof *r);
-  if (r) r->m = m;
+  if (r) {
+    r->m = m;
+    r->json = json;
+  }
   return r;
 }
 
@@ -441,7 +445,7 @@ static bool is_prefix(const sl_redact_map_t *m, const char *s, size_t n) {
 /* Restores s[0..n) into out; returns how many bytes at the end are held back
  * (a partial placeholder) when `final` is false. */
 static int restore_span(const sl_redact_map_t *m, const char *s, size_t n, bool final,
-                        sl_buf_t *out, size_t *held) {
+                        bool json, sl_buf_t *out, size_t *held) {
   size_t at = 0, i = 0;
   *held = 0;
   while (i < n) {
@@ -453,7 +457,9 @@ static int restore_span(const sl_redact_map_t *m, const char *s, size_t n, bool 
     const value_t *v = rb ? match_full(m, s + i, (size_t)(rb - (s + i)) + 1) : NULL;
     if (v) {
       int rc = sl_buf_append(out, s + at, i - at);
-      if (!rc) rc = sl_buf_append(out, v->value, v->e.value_len);
+      if (!rc)
+        rc = json ? sl_buf_json_chars(out, v->value, v->e.value_len)
+                  : sl_buf_append(out, v->value, v->e.value_len);
       if (rc) return rc;
       i += strlen(v->placeholder);
       at = i;
@@ -477,7 +483,7 @@ int sl_restorer_feed(sl_restorer_t *r, const char *chunk, size_t len, sl_buf_t *
     r->held[r->n_held++] = chunk[done++];
     if (r->held[r->n_held - 1] == ']' || !is_prefix(r->m, r->held, r->n_held)) {
       size_t h;
-      rc = restore_span(r->m, r->held, r->n_held, false, out, &h);
+      rc = restore_span(r->m, r->held, r->n_held, false, r->json, out, &h);
       if (rc) return rc;
       /* A mismatch may still leave a new '[' in the held bytes: keep that part. */
       memmove(r->held, r->held + r->n_held - h, h);
@@ -486,7 +492,7 @@ int sl_restorer_feed(sl_restorer_t *r, const char *chunk, size_t len, sl_buf_t *
   }
   if (done == len) return 0;
   size_t h;
-  rc = restore_span(r->m, chunk + done, len - done, false, out, &h);
+  rc = restore_span(r->m, chunk + done, len - done, false, r->json, out, &h);
   if (rc) return rc;
   if (h >= sizeof r->held) return SL_EINTERNAL; /* cannot happen: h < max placeholder */
   memcpy(r->held, chunk + len - h, h);
@@ -496,13 +502,14 @@ int sl_restorer_feed(sl_restorer_t *r, const char *chunk, size_t len, sl_buf_t *
 
 int sl_restorer_finish(sl_restorer_t *r, sl_buf_t *out) {
   size_t h;
-  int rc = r->n_held ? restore_span(r->m, r->held, r->n_held, true, out, &h) : 0;
+  int rc = r->n_held ? restore_span(r->m, r->held, r->n_held, true, r->json, out, &h) : 0;
   r->n_held = 0;
   return rc;
 }
 
-int sl_redact_restore(const sl_redact_map_t *m, const char *text, size_t len, sl_buf_t *out) {
+int sl_redact_restore(const sl_redact_map_t *m, const char *text, size_t len, bool json,
+                      sl_buf_t *out) {
   if (!m || !m->n) return sl_buf_append(out, text, len);
   size_t h;
-  return restore_span(m, text, len, true, out, &h);
+  return restore_span(m, text, len, true, json, out, &h);
 }

@@ -16,6 +16,7 @@
 #include "sl_buf.h"
 #include "sl_chat.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define SL_REDACT_MAX_VALUES 1024
@@ -51,14 +52,18 @@ char *sl_redact_map_summary_json(const sl_redact_map_t *m);
 /* Streaming restoration of placeholders in response text. Each feed appends
  * to `out` everything that can no longer be part of a placeholder, holding back
  * only a possible partial placeholder at the chunk's end; finish flushes it.
+ * With `json` the text is JSON (a tool call's arguments: placeholders sit in
+ * its string literals) and each value goes back escaped as string content.
  * The map must outlive the restorer. */
 typedef struct sl_restorer sl_restorer_t;
-sl_restorer_t *sl_restorer_create(const sl_redact_map_t *m);
+sl_restorer_t *sl_restorer_create(const sl_redact_map_t *m, bool json);
 int sl_restorer_feed(sl_restorer_t *r, const char *chunk, size_t len, sl_buf_t *out);
 int sl_restorer_finish(sl_restorer_t *r, sl_buf_t *out);
 void sl_restorer_free(sl_restorer_t *r);
 
-/* One-shot restoration of a whole text (non-streamed responses). */
-int sl_redact_restore(const sl_redact_map_t *m, const char *text, size_t len, sl_buf_t *out);
+/* One-shot restoration of a whole text (non-streamed responses); `json` as
+ * for a restorer. */
+int sl_redact_restore(const sl_redact_map_t *m, const char *text, size_t len, bool json,
+                      sl_buf_t *out);
 
 #endif

@@ -7,7 +7,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { startMock, startSluice, apiBackend, sleep } from './lib.mjs';
+import { startMock, startSluice, apiBackend, sleep, completion, replyJson } from './lib.mjs';
 import { SENSITIVE, ALL_VALUES, chat, userMsg, assertNeverSaw, echoHandler, parseSSE,
          LOCAL_MODEL, BIG_MODEL } from './fc_common.mjs';
 
@@ -344,11 +344,14 @@ describe('redaction to an external backend', () => {
   before(async () => {
     ext = await startMock(echoHandler());
     ext500 = await startMock((req, body, res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"down"}}'));
+    extTools = await startMock(toolsHandler);
     s = await startSluice({
       backends: [{ name: 'local', kind: 'local', model: LOCAL_MODEL(), threads: 1, max_batch: 2 },
                  apiBackend('ext', ext.url, { max_retries: 0 }),
-                 apiBackend('ext-500', ext500.url, { max_retries: 0 })],
+                 apiBackend('ext-500', ext500.url, { max_retries: 0 }),
+                 apiBackend('ext-tools', extTools.url, { max_retries: 0 })],
       rules: [
+        { name: 'redact-tools', when: { header: { 'x-lane': 'tools' } }, route: ['ext-tools'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         { name: 'redact-failover', when: { header: { 'x-lane': 'failover' } }, route: ['ext-500', 'ext'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         // an earlier rule that sends straight out: the keep-inside filter still applies
         { name: 'lane-ext', when: { header: { 'x-lane': 'ext' } }, route: ['ext'] },
@@ -360,8 +363,34 @@ describe('redaction to an external backend', () => {
     }, ENV);
     oai = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'unused', maxRetries: 0 });
   });
-  after(() => stopAll(s, ext, ext500));
-  let oai;
+  after(() => stopAll(s, ext, ext500, extTools));
+  let oai, extTools;
+
+  // An upstream that calls two tools with the placeholders it was sent (and one
+  // that is not ours); streamed, the two calls' argument deltas interleave in
+  // 3-byte pieces, so placeholders are split across deltas and calls.
+  function toolsHandler(req, body, res) {
+    const b = JSON.parse(body);
+    const last = b.messages.filter((m) => m.role === 'user').at(-1).content;
+    const ph = (t) => last.match(new RegExp(`\\[${t}_\\d+\\]`))?.[0] ?? 'none';
+    const calls = [
+      { id: 'call_a', name: 'send_mail', args: JSON.stringify({ to: ph('EMAIL_ADDRESS'), greeting: `Dear ${ph('PERSON')},` }) },
+      { id: 'call_b', name: 'log', args: JSON.stringify({ who: ph('PERSON'), note: 'not ours: [PERSON_9]' }) },
+    ];
+    if (!b.stream) {
+      const r = completion(null, { finish: 'tool_calls' });
+      r.choices[0].message.tool_calls = calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.args } }));
+      return replyJson(res, 200, r);
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const chunk = (delta, finish = null) => `data: ${JSON.stringify({ id: 'chatcmpl-t', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    res.write(chunk({ role: 'assistant', content: null }));
+    calls.forEach((c, i) => res.write(chunk({ tool_calls: [{ index: i, id: c.id, type: 'function', function: { name: c.name, arguments: '' } }] })));
+    for (let o = 0; o < Math.max(...calls.map((c) => c.args.length)); o += 3)
+      calls.forEach((c, i) => { if (o < c.args.length) res.write(chunk({ tool_calls: [{ index: i, function: { arguments: c.args.slice(o, o + 3) } }] })); });
+    res.write(chunk({}, 'tool_calls'));
+    res.end('data: [DONE]\n\n');
+  }
 
   test('failover between external backends sends the redacted copy to each', async () => {
     const content = 'Tell Laila Hansen at laila.hansen@northwind-freight.com hi';
@@ -488,6 +517,36 @@ describe('redaction to an external backend', () => {
     assert.equal(JSON.parse(sent[1].tool_calls[0].function.arguments).email, '[EMAIL_ADDRESS_1]');
     assert.equal(sent[2].content, '[PERSON_1]: account 7');
     assertNeverSaw(ext, ['Laila', 'Hansen', 'northwind']);
+  });
+
+  test('placeholders in the tool calls an upstream returns are restored, streamed and not, in both dialects', async () => {
+    const content = 'Send the Q3 report to Laila Hansen at laila.hansen@northwind-freight.com';
+    const want = [{ name: 'send_mail', input: { to: 'laila.hansen@northwind-freight.com', greeting: 'Dear Laila Hansen,' } },
+                  { name: 'log', input: { who: 'Laila Hansen', note: 'not ours: [PERSON_9]' } }];
+    const tools = [{ type: 'function', function: { name: 'send_mail', parameters: { type: 'object', properties: {} } } },
+                   { type: 'function', function: { name: 'log', parameters: { type: 'object', properties: {} } } }];
+    const opt = { headers: { 'x-lane': 'tools' } };
+    const before = extTools.received.length;
+    const m = await oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content }], tools }, opt);
+    assert.deepEqual(m.choices[0].message.tool_calls.map((c) => ({ name: c.function.name, input: JSON.parse(c.function.arguments) })), want);
+    const st = await oai.chat.completions.create({ model: 'auto', stream: true, messages: [{ role: 'user', content }], tools }, opt);
+    const got = [];
+    for await (const c of st)
+      for (const t of c.choices[0]?.delta?.tool_calls ?? []) {
+        got[t.index] ??= { name: '', args: '' };
+        got[t.index].name += t.function?.name ?? '';
+        got[t.index].args += t.function?.arguments ?? '';
+      }
+    assert.deepEqual(got.map((c) => ({ name: c.name, input: JSON.parse(c.args) })), want);
+    const anth = new Anthropic({ baseURL: s.base, apiKey: 'unused', maxRetries: 0 });
+    const aTools = tools.map((t) => ({ name: t.function.name, input_schema: t.function.parameters }));
+    const areq = { model: 'auto', max_tokens: 64, messages: [{ role: 'user', content }], tools: aTools };
+    const a1 = await anth.messages.create(areq, opt);
+    assert.deepEqual(a1.content.filter((b) => b.type === 'tool_use').map((b) => ({ name: b.name, input: b.input })), want);
+    const a2 = await anth.messages.stream(areq, opt).finalMessage();
+    assert.deepEqual(a2.content.filter((b) => b.type === 'tool_use').map((b) => ({ name: b.name, input: b.input })), want);
+    assert.equal(extTools.received.length, before + 4);
+    assertNeverSaw(extTools, ['Laila', 'Hansen', 'northwind']);
   });
 
   test('restricted data in the same set-up stays inside; the mock never saw it', async () => {

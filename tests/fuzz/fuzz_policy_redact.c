@@ -57,9 +57,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sl_buf_t one, chunked;
     sl_buf_init(&one, 1 << 24);
     sl_buf_init(&chunked, 1 << 24);
-    sl_redact_restore(map, resp, resp_len, &one);
+    /* the first byte picks the chunk size and text or JSON (tool arguments) */
+    bool json = resp_len && ((unsigned char)resp[0] & 0x80);
+    sl_redact_restore(map, resp, resp_len, json, &one);
     size_t step = resp_len ? (size_t)(unsigned char)resp[0] % 7 + 1 : 1;
-    sl_restorer_t *r = sl_restorer_create(map);
+    sl_restorer_t *r = sl_restorer_create(map, json);
     for (size_t i = 0; i < resp_len; i += step)
       sl_restorer_feed(r, resp + i, resp_len - i < step ? resp_len - i : step, &chunked);
     sl_restorer_finish(r, &chunked);

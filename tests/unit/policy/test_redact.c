@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "policy/redact.h"
+#include <cjson/cJSON.h>
 #include "sl_err.h"
 
 #include <stdbool.h>
@@ -233,13 +234,13 @@ static void test_restore_every_split(void **state) {
   size_t n = strlen(resp);
   sl_buf_t out;
   sl_buf_init(&out, 1 << 20);
-  assert_int_equal(sl_redact_restore(m, resp, n, &out), 0);
+  assert_int_equal(sl_redact_restore(m, resp, n, false, &out), 0);
   assert_string_equal(out.data, want);
   /* every split into two and three chunks */
   for (size_t i = 0; i <= n; i++)
     for (size_t j = i; j <= n; j += (i % 7) + 1) {
       sl_buf_reset(&out);
-      sl_restorer_t *r = sl_restorer_create(m);
+      sl_restorer_t *r = sl_restorer_create(m, false);
       assert_non_null(r);
       assert_int_equal(sl_restorer_feed(r, resp, i, &out), 0);
       assert_int_equal(sl_restorer_feed(r, resp + i, j - i, &out), 0);
@@ -251,7 +252,7 @@ static void test_restore_every_split(void **state) {
     }
   /* byte by byte; a chunk that is not a placeholder prefix is not held back */
   sl_buf_reset(&out);
-  sl_restorer_t *r = sl_restorer_create(m);
+  sl_restorer_t *r = sl_restorer_create(m, false);
   for (size_t i = 0; i < n; i++) assert_int_equal(sl_restorer_feed(r, resp + i, 1, &out), 0);
   assert_int_equal(sl_restorer_finish(r, &out), 0);
   assert_string_equal(out.data, want);
@@ -267,11 +268,55 @@ static void test_restore_every_split(void **state) {
   sl_redact_map_free(m);
 }
 
+/* Tool-call arguments are JSON: a value goes back as string content, escaped,
+ * however the arguments were cut into deltas. */
+static void test_restore_json_arguments(void **state) {
+  (void)state;
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "Write to O\"Brien \\ Sons\tLtd and Zoë");
+  cls_t c = {0};
+  find_entity(&c, &r, "PERSON", "O\"Brien \\ Sons\tLtd", 0);
+  find_entity(&c, &r, "PERSON", "Zoë", 0);
+  sl_chat_req_t red;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &red, &m), 0);
+  const char *args = "{\"to\":[\"[PERSON_1]\",\"[PERSON_2]\"],\"note\":\"[x] [PERSON_\"}";
+  const char *want = "{\"to\":[\"O\\\"Brien \\\\ Sons\\tLtd\",\"Zoë\"],\"note\":\"[x] [PERSON_\"}";
+  size_t n = strlen(args);
+  sl_buf_t out;
+  sl_buf_init(&out, 1 << 20);
+  assert_int_equal(sl_redact_restore(m, args, n, true, &out), 0);
+  assert_string_equal(out.data, want);
+  cJSON *j = cJSON_Parse(out.data);
+  assert_non_null(j);
+  assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "to"), 0)->valuestring,
+                      "O\"Brien \\ Sons\tLtd");
+  cJSON_Delete(j);
+  for (size_t i = 0; i <= n; i++) {
+    sl_buf_reset(&out);
+    sl_restorer_t *rs = sl_restorer_create(m, true);
+    assert_int_equal(sl_restorer_feed(rs, args, i, &out), 0);
+    assert_int_equal(sl_restorer_feed(rs, args + i, n - i, &out), 0);
+    assert_int_equal(sl_restorer_finish(rs, &out), 0);
+    sl_restorer_free(rs);
+    assert_string_equal(out.data, want);
+  }
+  /* as text the value goes back as it was */
+  sl_buf_reset(&out);
+  assert_int_equal(sl_redact_restore(m, "[PERSON_1]", 10, false, &out), 0);
+  assert_string_equal(out.data, "O\"Brien \\ Sons\tLtd");
+  sl_buf_free(&out);
+  sl_chat_req_free(&red);
+  sl_chat_req_free(&r);
+  sl_redact_map_free(m);
+}
+
 static void test_restore_without_map(void **state) {
   (void)state;
   sl_buf_t out;
   sl_buf_init(&out, 1024);
-  sl_restorer_t *r = sl_restorer_create(NULL);
+  sl_restorer_t *r = sl_restorer_create(NULL, false);
   assert_int_equal(sl_restorer_feed(r, "[PERSON_1]", 10, &out), 0);
   assert_int_equal(sl_restorer_finish(r, &out), 0);
   assert_string_equal(out.data, "[PERSON_1]");
@@ -324,7 +369,7 @@ static void test_with_real_classifier(void **state) {
   sl_buf_init(&b, 1 << 20);
   for (size_t k = 0; k < out.n_msgs; k++) {
     sl_buf_reset(&b);
-    assert_int_equal(sl_redact_restore(m, out.msgs[k].content, strlen(out.msgs[k].content), &b), 0);
+    assert_int_equal(sl_redact_restore(m, out.msgs[k].content, strlen(out.msgs[k].content), false, &b), 0);
     assert_string_equal(b.data, r.msgs[k].content);
   }
   sl_buf_free(&b);
@@ -343,6 +388,7 @@ int main(void) {
       cmocka_unit_test(test_tool_calls_and_bad_offsets),
       cmocka_unit_test(test_values_outside_messages),
       cmocka_unit_test(test_restore_every_split),
+      cmocka_unit_test(test_restore_json_arguments),
       cmocka_unit_test(test_restore_without_map),
       cmocka_unit_test(test_with_real_classifier),
   };
