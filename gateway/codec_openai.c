@@ -25,6 +25,33 @@ static int bad(char *err, size_t n, const char *fmt, ...) {
 
 static char *dup_json(const cJSON *v) { return v ? cJSON_PrintUnformatted(v) : NULL; }
 
+/* An assistant turn's tool calls, each call's arguments (JSON text in a string)
+ * re-printed when they parse: a client that wrote them with \u escapes
+ * (Python's json.dumps does, for every non-ASCII letter) would otherwise hide
+ * "Zoë" as "Zo\u00eb" from the classifier and from redaction, and the escaped
+ * value would go out where the policy replaces it. */
+static char *dup_tool_calls(const cJSON *calls) {
+  cJSON *c = cJSON_Duplicate(calls, true);
+  if (!c) return NULL;
+  for (cJSON *tc = c->child; tc; tc = tc->next) {
+    cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
+    cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+    if (!cJSON_IsString(args) || !strchr(args->valuestring, '\\')) continue;
+    cJSON *parsed = cJSON_Parse(args->valuestring);
+    char *plain = parsed ? cJSON_PrintUnformatted(parsed) : NULL;
+    cJSON_Delete(parsed);
+    if (plain && !cJSON_ReplaceItemInObjectCaseSensitive(fn, "arguments", cJSON_CreateString(plain))) {
+      free(plain);
+      cJSON_Delete(c);
+      return NULL;
+    }
+    free(plain);
+  }
+  char *out = cJSON_PrintUnformatted(c);
+  cJSON_Delete(c);
+  return out;
+}
+
 /* content: a string, null, or an array of parts of which only text is accepted. */
 static int content_text(const cJSON *c, const char *path, char **out, char *err, size_t n) {
   if (!c || cJSON_IsNull(c)) return (*out = strdup("")) ? 0 : SL_ENOMEM;
@@ -96,7 +123,7 @@ static int decode_msgs(const cJSON *ms, sl_chat_req_t *r, char *err, size_t n) {
     const cJSON *tcs = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
     if (tcs && !cJSON_IsNull(tcs)) {
       if (!cJSON_IsArray(tcs)) return bad(err, n, "%s.tool_calls must be an array", path);
-      if (!(o->tool_calls = dup_json(tcs))) return SL_ENOMEM;
+      if (!(o->tool_calls = dup_tool_calls(tcs))) return SL_ENOMEM;
     }
   }
   return 0;

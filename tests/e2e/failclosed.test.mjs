@@ -519,6 +519,22 @@ describe('redaction to an external backend', () => {
     assertNeverSaw(ext, ['Laila', 'Hansen', 'northwind']);
   });
 
+  test('tool_calls arguments written with \\u escapes (Python json.dumps) are redacted too', async () => {
+    const before = ext.received.length;
+    const args = JSON.stringify({ name: 'Zoë Brännström' }).replace(/[^\x00-\x7f]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+    assert.match(args, /Zo\\u00eb/);
+    const r = await chat(s.base, { messages: [
+      { role: 'user', content: 'Find the account of Zoë Brännström' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'find', arguments: args } }] },
+      { role: 'tool', tool_call_id: 'c1', content: 'account 7' }],
+      tools: [{ type: 'function', function: { name: 'find', parameters: { type: 'object', properties: {} } } }] });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(ext.received.length, before + 1);
+    const sent = JSON.parse(ext.received.at(-1).body).messages;
+    assert.deepEqual(JSON.parse(sent[1].tool_calls[0].function.arguments), { name: '[PERSON_1]' });
+    assertNeverSaw(ext, ['Zoë', 'Zo\\u00eb', 'Br\\u00e4nnstr\\u00f6m', 'Brännström']);
+  });
+
   test('placeholders in the tool calls an upstream returns are restored, streamed and not, in both dialects', async () => {
     const content = 'Send the Q3 report to Laila Hansen at laila.hansen@northwind-freight.com';
     const want = [{ name: 'send_mail', input: { to: 'laila.hansen@northwind-freight.com', greeting: 'Dear Laila Hansen,' } },
