@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startMock, startSluice, apiBackend, sleep, completion, replyJson } from './lib.mjs';
+import { anthMessage, replyAnthStream, anthBackend } from './anth_mock.mjs';
 import { SENSITIVE, ALL_VALUES, chat, userMsg, assertNeverSaw, echoHandler, parseSSE,
          LOCAL_MODEL, BIG_MODEL } from './fc_common.mjs';
 
-const ENV = { MOCK_KEY: 'sk-mock-fc-1', SLUICE_MODEL: '' };
+const ENV = { MOCK_KEY: 'sk-mock-fc-1', MOCK_ANTH_KEY: 'sk-ant-mock-fc-1', SLUICE_MODEL: '' };
 const PUBLIC = 'Write one sentence about a friendly cat';
 
 async function stopAll(s, ...mocks) {
@@ -345,13 +346,16 @@ describe('redaction to an external backend', () => {
     ext = await startMock(echoHandler());
     ext500 = await startMock((req, body, res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"down"}}'));
     extTools = await startMock(toolsHandler);
+    anthTools = await startMock(anthToolsHandler);
     s = await startSluice({
       backends: [{ name: 'local', kind: 'local', model: LOCAL_MODEL(), threads: 1, max_batch: 2 },
                  apiBackend('ext', ext.url, { max_retries: 0 }),
                  apiBackend('ext-500', ext500.url, { max_retries: 0 }),
-                 apiBackend('ext-tools', extTools.url, { max_retries: 0 })],
+                 apiBackend('ext-tools', extTools.url, { max_retries: 0 }),
+                 anthBackend('anth-tools', anthTools.url, { max_retries: 0 })],
       rules: [
         { name: 'redact-tools', when: { header: { 'x-lane': 'tools' } }, route: ['ext-tools'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
+        { name: 'redact-anth-tools', when: { header: { 'x-lane': 'anth-tools' } }, route: ['anth-tools'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         { name: 'redact-failover', when: { header: { 'x-lane': 'failover' } }, route: ['ext-500', 'ext'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         // an earlier rule that sends straight out: the keep-inside filter still applies
         { name: 'lane-ext', when: { header: { 'x-lane': 'ext' } }, route: ['ext'] },
@@ -363,20 +367,31 @@ describe('redaction to an external backend', () => {
     }, ENV);
     oai = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'unused', maxRetries: 0 });
   });
-  after(() => stopAll(s, ext, ext500, extTools));
-  let oai, extTools;
+  after(() => stopAll(s, ext, ext500, extTools, anthTools));
+  let oai, extTools, anthTools;
 
   // An upstream that calls two tools with the placeholders it was sent (and one
   // that is not ours); streamed, the two calls' argument deltas interleave in
   // 3-byte pieces, so placeholders are split across deltas and calls.
-  function toolsHandler(req, body, res) {
+  function toolCalls(body) {
     const b = JSON.parse(body);
-    const last = b.messages.filter((m) => m.role === 'user').at(-1).content;
+    const m = b.messages.filter((m) => m.role === 'user').at(-1).content;
+    const last = typeof m === 'string' ? m : m.map((p) => p.text ?? '').join('');
     const ph = (t) => last.match(new RegExp(`\\[${t}_\\d+\\]`))?.[0] ?? 'none';
-    const calls = [
+    return [b, [
       { id: 'call_a', name: 'send_mail', args: JSON.stringify({ to: ph('EMAIL_ADDRESS'), greeting: `Dear ${ph('PERSON')},` }) },
       { id: 'call_b', name: 'log', args: JSON.stringify({ who: ph('PERSON'), note: 'not ours: [PERSON_9]' }) },
-    ];
+    ]];
+  }
+  function anthToolsHandler(req, body, res) {
+    const [b, calls] = toolCalls(body);
+    if (!b.stream)
+      return replyJson(res, 200, anthMessage(calls.map((c) => ({ type: 'tool_use', id: c.id, name: c.name, input: JSON.parse(c.args) })), { stop_reason: 'tool_use' }));
+    const pieces = (t) => Array.from({ length: Math.ceil(t.length / 3) }, (_, i) => t.slice(3 * i, 3 * i + 3));
+    replyAnthStream(res, calls.map((c) => ({ tool: { id: c.id, name: c.name, json: pieces(c.args) } })), { stop_reason: 'tool_use' });
+  }
+  function toolsHandler(req, body, res) {
+    const [b, calls] = toolCalls(body);
     if (!b.stream) {
       const r = completion(null, { finish: 'tool_calls' });
       r.choices[0].message.tool_calls = calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.args } }));
@@ -535,14 +550,16 @@ describe('redaction to an external backend', () => {
     assertNeverSaw(ext, ['Zoë', 'Zo\\u00eb', 'Br\\u00e4nnstr\\u00f6m', 'Brännström']);
   });
 
-  test('placeholders in the tool calls an upstream returns are restored, streamed and not, in both dialects', async () => {
+  for (const lane of ['tools', 'anth-tools'])
+  test(`placeholders in the tool calls an upstream returns are restored, streamed and not, in both dialects (${lane})`, async () => {
+    const upstream = lane === 'tools' ? extTools : anthTools;
     const content = 'Send the Q3 report to Laila Hansen at laila.hansen@northwind-freight.com';
     const want = [{ name: 'send_mail', input: { to: 'laila.hansen@northwind-freight.com', greeting: 'Dear Laila Hansen,' } },
                   { name: 'log', input: { who: 'Laila Hansen', note: 'not ours: [PERSON_9]' } }];
     const tools = [{ type: 'function', function: { name: 'send_mail', parameters: { type: 'object', properties: {} } } },
                    { type: 'function', function: { name: 'log', parameters: { type: 'object', properties: {} } } }];
-    const opt = { headers: { 'x-lane': 'tools' } };
-    const before = extTools.received.length;
+    const opt = { headers: { 'x-lane': lane } };
+    const before = upstream.received.length;
     const m = await oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content }], tools }, opt);
     assert.deepEqual(m.choices[0].message.tool_calls.map((c) => ({ name: c.function.name, input: JSON.parse(c.function.arguments) })), want);
     const st = await oai.chat.completions.create({ model: 'auto', stream: true, messages: [{ role: 'user', content }], tools }, opt);
@@ -561,8 +578,8 @@ describe('redaction to an external backend', () => {
     assert.deepEqual(a1.content.filter((b) => b.type === 'tool_use').map((b) => ({ name: b.name, input: b.input })), want);
     const a2 = await anth.messages.stream(areq, opt).finalMessage();
     assert.deepEqual(a2.content.filter((b) => b.type === 'tool_use').map((b) => ({ name: b.name, input: b.input })), want);
-    assert.equal(extTools.received.length, before + 4);
-    assertNeverSaw(extTools, ['Laila', 'Hansen', 'northwind']);
+    assert.equal(upstream.received.length, before + 4);
+    assertNeverSaw(upstream, ['Laila', 'Hansen', 'northwind']);
   });
 
   test('restricted data in the same set-up stays inside; the mock never saw it', async () => {
