@@ -72,6 +72,8 @@ typedef struct {
   const char *model_out;
   char model_buf[128];
   char egress_dest[256];    /* where the last bytes that left went (the REQUEST row names it) */
+  char egress_sha[65];      /* SHA-256 of them (the REQUEST row carries it when sent once) */
+  unsigned egress_rows;     /* egress rows appended: transmissions to external backends */
   sl_buf_t text;             /* non-stream: the answer */
   sl_buf_t refusal;          /* non-stream: the model's refusal, if it declined */
   sl_tool_acc_t *tools;      /* non-stream tool calls, grown as they come (most
@@ -245,6 +247,9 @@ static void record(job_t *j, bool wait) {
    * one failed first): the request as a whole had egress */
   if (j->egress_bytes > 0) row.egress = true;
   if (row.egress) row.destination = j->egress_dest;
+  /* sent once: the exact bytes' digest too (the ledger may then write this row
+   * in place of the egress row, see merge_egress) */
+  if (j->egress_rows == 1) row.sha256_out = j->egress_sha;
   row.tokens_in = j->res.prompt_tokens;
   row.tokens_out = j->res.completion_tokens;
   row.cost_usd = cost;
@@ -654,13 +659,13 @@ static bool record_egress(job_t *j, const char *body, size_t len, const char *de
   row_json_t json;
   sl_ledger_row_t row;
   row_common(j, &row, &json);
-  char sha[65];
-  sl_ledger_sha256_hex(body, len, sha);
+  sl_ledger_sha256_hex(body, len, j->egress_sha);
+  j->egress_rows++;
   row.kind = SL_LEDGER_EGRESS;
   row.destination = dest;
   snprintf(j->egress_dest, sizeof j->egress_dest, "%s", dest ? dest : "");
   row.bytes_out = (int64_t)len;
-  row.sha256_out = sha;
+  row.sha256_out = j->egress_sha;
   row.status = "in_flight";
   set_state(j, ST_LEDGER);
   j->waiting_ledger = true;

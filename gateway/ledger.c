@@ -43,6 +43,7 @@ typedef struct entry {
   bool sync;          /* a sl_ledger_append_sync() caller waits on it */
   bool pooled;        /* store[] is POOL_STORE bytes and goes back to the pool */
   bool finished;      /* guarded by the ledger's mutex */
+  bool merged;        /* writer: an egress row its request's row stands for */
   sl_ledger_kind_t kind;
   bool egress;
   int http_status;
@@ -508,8 +509,48 @@ static void gap_add(sl_ledger_t *l, const entry_t *batch) {
   }
 }
 
+static bool same_field(const entry_t *a, const entry_t *b, int f) {
+  return a->n[f] == b->n[f] && !memcmp(a->s[f], b->s[f], a->n[f]);
+}
+
+/* One row per request where the batch allows it: a request whose only egress
+ * row is in the same batch, sent once to the backend that answered (its row
+ * carries the same bytes_out and sha256_out), is written as its request row
+ * alone, which holds everything the egress row did. The egress row was in the
+ * journal before the bytes left; it is only not copied to SQLite. Rows of a
+ * request that spans batches, was retried or failed over stay as they are. */
+static void merge_egress(entry_t *batch) {
+  size_t n = 0, m = 16;
+  for (entry_t *e = batch; e; e = e->next) n += e->kind == SL_LEDGER_EGRESS;
+  if (!n) return;
+  while (m < 2 * n) m *= 2;
+  entry_t **slot = calloc(m, sizeof *slot);
+  bool *twice = calloc(m, sizeof *twice);
+  for (entry_t *e = batch; slot && twice && e; e = e->next) {
+    if (!e->n[F_REQUEST_ID] || (e->kind != SL_LEDGER_EGRESS && e->kind != SL_LEDGER_REQUEST))
+      continue;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < e->n[F_REQUEST_ID]; i++)
+      h = (h ^ (unsigned char)e->s[F_REQUEST_ID][i]) * 16777619u;
+    size_t i = h & (m - 1);
+    while (slot[i] && !same_field(slot[i], e, F_REQUEST_ID)) i = (i + 1) & (m - 1);
+    if (e->kind == SL_LEDGER_EGRESS) {
+      if (slot[i]) twice[i] = true;
+      else slot[i] = e;
+      continue;
+    }
+    entry_t *g = slot[i];
+    if (g && !twice[i] && e->n[F_SHA256_OUT] == 64 && same_field(g, e, F_SHA256_OUT) &&
+        g->bytes_out == e->bytes_out && same_field(g, e, F_BACKEND))
+      g->merged = true;
+  }
+  free(slot);
+  free(twice);
+}
+
 /* One transaction for the whole batch; on any error nothing of it is kept. */
 static int write_batch(sl_ledger_t *l, entry_t *batch, bool inject_fault) {
+  merge_egress(batch);
   if (inject_fault) exec(l->db, "PRAGMA query_only = 1");
   int rc = exec(l->db, "BEGIN IMMEDIATE");
   if (!rc) {
@@ -527,7 +568,7 @@ static int write_batch(sl_ledger_t *l, entry_t *batch, bool inject_fault) {
     if (gap) rc = write_row(l, gap, ++id, prev);
     uint64_t jseq = 0;
     for (entry_t *e = batch; !rc && e; e = e->next) {
-      rc = write_row(l, e, ++id, prev);
+      if (!e->merged) rc = write_row(l, e, ++id, prev);
       if (e->jseq > jseq) jseq = e->jseq;
     }
     if (!rc && jseq) { /* journaled rows up to here are in: not to be replayed */

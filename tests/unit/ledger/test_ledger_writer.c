@@ -67,6 +67,96 @@ static void test_burst_commits_in_batches(void **state) {
   rm_ledger(path);
 }
 
+/* Rows of one request, for the egress merge below. */
+static sl_ledger_row_t req_row(int i, sl_ledger_kind_t kind, const char *backend, int64_t bytes,
+                               const char *sha) {
+  static const char *const ids[] = {"", "req-1", "req-2", "req-3", "req-4", "req-5", "req-6"};
+  sl_ledger_row_t r = sample_row(i);
+  r.request_id = ids[i]; /* sample_row's id lives in one static buffer */
+  r.kind = kind;
+  r.backend = backend;
+  r.location = "external";
+  r.egress = true;
+  r.destination = "api.example.com:443";
+  r.bytes_out = bytes;
+  r.sha256_out = sha;
+  if (kind == SL_LEDGER_EGRESS) {
+    r.status = "in_flight";
+    r.http_status = 0;
+    r.tokens_in = r.tokens_out = 0;
+    r.cost_usd = r.avoided_cost_usd = 0;
+  }
+  return r;
+}
+
+/* A request sent once whose rows meet in one batch is one row: the request
+ * row, carrying the egress row's digest. Retries, failovers, requests whose
+ * rows straddle batches, and rows without the digest keep their egress rows. */
+static void test_egress_merged_into_request_row(void **state) {
+  (void)state;
+  char path[600];
+  tmp_ledger(path, sizeof path);
+  sl_ledger_t *l;
+  sl_ledger_opts_t o = {.reject_on_failure = true, .journal = true};
+  assert_int_equal(sl_ledger_open(path, &o, NULL, &l), 0);
+  const char *A = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  const char *B = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+  sl_ledger_row_t rows[] = {
+      /* 1: sent once, answered: merged */
+      req_row(1, SL_LEDGER_EGRESS, "ext", 100, A), req_row(1, SL_LEDGER_REQUEST, "ext", 100, A),
+      /* 2: failed over to another backend: both kept */
+      req_row(2, SL_LEDGER_EGRESS, "ext", 100, A), req_row(2, SL_LEDGER_REQUEST, "local", 100, A),
+      /* 3: sent twice: three rows */
+      req_row(3, SL_LEDGER_EGRESS, "ext", 100, A), req_row(3, SL_LEDGER_EGRESS, "ext", 100, B),
+      req_row(3, SL_LEDGER_REQUEST, "ext", 200, NULL),
+      /* 4: the request row without the digest: both kept */
+      req_row(4, SL_LEDGER_EGRESS, "ext", 100, A), req_row(4, SL_LEDGER_REQUEST, "ext", 100, NULL),
+      /* 5: in flight (no request row yet) */
+      req_row(5, SL_LEDGER_EGRESS, "ext", 100, B),
+  };
+  sl__ledger_pause(l, true); /* all in one batch */
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+    assert_int_equal(sl_ledger_append(l, &rows[i], NULL, NULL), 0);
+  sl__ledger_pause(l, false);
+  sl_ledger_flush(l);
+  /* 6: its egress row committed before its request row came: both kept */
+  sl_ledger_row_t e6 = req_row(6, SL_LEDGER_EGRESS, "ext", 100, A);
+  assert_int_equal(sl_ledger_append_sync(l, &e6), 0);
+  sl_ledger_row_t r6 = req_row(6, SL_LEDGER_REQUEST, "ext", 100, A);
+  assert_int_equal(sl_ledger_append_sync(l, &r6), 0);
+  sl_ledger_close(l);
+
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT group_concat(kind || ':' || sha256_out, ' ') FROM "
+                                      "(SELECT * FROM requests ORDER BY id) GROUP BY request_id "
+                                      "ORDER BY min(id)",
+                                      -1, &q, NULL),
+                   SQLITE_OK);
+  const char *want[] = {"request:a", "egress:a request:a", "egress:a egress:b request:",
+                        "egress:a request:", "egress:b", "egress:a request:a"};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    char got[200];
+    snprintf(got, sizeof got, "%s", (const char *)sqlite3_column_text(q, 0));
+    /* digests shortened to their first letter */
+    for (char *p = got; (p = strchr(p, ':'));)
+      if (p[1] && p[1] != ' ') memmove(p + 2, p + 65, strlen(p + 65) + 1), p += 2;
+      else p++;
+    assert_string_equal(got, want[i]);
+  }
+  assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  char *argv[] = {"verify", "--ledger", path, NULL};
+  char *out;
+  assert_int_equal(capture(sl_cli_audit, 3, argv, &out), 0);
+  free(out);
+  unlink(path);
+}
+
 static void test_queue_full_is_busy(void **state) {
   char path[600];
   tmp_ledger(path, sizeof path);
@@ -360,6 +450,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_burst_commits_in_batches),
       cmocka_unit_test(test_queue_full_is_busy),
+      cmocka_unit_test(test_egress_merged_into_request_row),
       cmocka_unit_test(test_write_failure_reported),
       cmocka_unit_test(test_on_failure_continue_and_sync),
       cmocka_unit_test(test_open_failure),
