@@ -11,6 +11,8 @@ int sl_cli_explain(int argc, char **argv);
 int sl_cli_policy(int argc, char **argv);
 int sl_cli_train_router(int argc, char **argv);
 int sl_cli_audit(int argc, char **argv);
+/* `--help` or `-h`: the subcommand prints its usage on stdout and exits 0. */
+int sl_cli_is_help(const char *arg);
 /* Prints sluice's version and those of the libraries it runs on (for reports). */
 int sl_cli_version(const char *version);
 

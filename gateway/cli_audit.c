@@ -819,6 +819,10 @@ int sl_cli_audit(int argc, char **argv) {
   }
   args_t a;
   int rc = parse_args(argc - 1, argv + 1, &a);
+  if (!rc && !strcmp(sub, "verify") && a.fmt == FMT_CSV) {
+    fprintf(stderr, "sluice audit verify: --format must be table or json\n");
+    rc = 2;
+  }
   if (rc) {
     free(a.ledger_from_config);
     return rc;

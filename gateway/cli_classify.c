@@ -33,8 +33,10 @@ int sl_cli_classify(int argc, char **argv) {
     if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
     else if (!strcmp(argv[i], "--explain")) verbose = true;
     else {
-      fprintf(stderr, "usage: sluice classify [--config FILE] [--explain] < requests.jsonl\n");
-      return 2;
+      int help = sl_cli_is_help(argv[i]);
+      fprintf(help ? stdout : stderr,
+              "usage: sluice classify [--config FILE] [--explain] < requests.jsonl\n");
+      return help ? 0 : 2;
     }
   }
   sl_policy_t *p;

@@ -31,8 +31,8 @@ static const char *header_lookup(void *ctx, const char *name) {
   return NULL;
 }
 
-static int usage(void) {
-  fprintf(stderr, "usage: sluice explain [--config FILE] [--tenant T] [--header 'Name: value']... "
+static int usage(FILE *f) {
+  fprintf(f, "usage: sluice explain [--config FILE] [--tenant T] [--header 'Name: value']... "
                   "[--rpm N] [--prompt-tokens N] [--compact] < request.json\n");
   return 2;
 }
@@ -64,7 +64,10 @@ int sl_cli_explain(int argc, char **argv) {
       h.owned[h.n] = hv;
       h.name[h.n] = hv;
       h.value[h.n++] = colon + 1 + strspn(colon + 1, " \t");
-    } else rc = usage();
+    } else if (sl_cli_is_help(a)) {
+      usage(stdout);
+      rc = -1; /* done: exit 0 */
+    } else rc = usage(stderr);
   }
   sl_policy_t *p = NULL;
   char *body = NULL;
@@ -100,5 +103,5 @@ int sl_cli_explain(int argc, char **argv) {
   free(body);
   for (int i = 0; i < h.n; i++) free(h.owned[i]);
   if (p) sl_policy_unref(p);
-  return rc;
+  return rc < 0 ? 0 : rc; /* -1: --help */
 }

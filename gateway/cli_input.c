@@ -1,4 +1,6 @@
-/* Request and policy input for the policy CLIs (see cli_input.h). */
+/* Request and policy input for the policy CLIs (see cli_input.h), and the
+ * subcommands' shared `--help` test (cli.h). */
+#include "cli.h"
 #include "cli_input.h"
 #include "codec_openai.h"
 #include "sl_buf.h"
@@ -8,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+int sl_cli_is_help(const char *arg) { return !strcmp(arg, "--help") || !strcmp(arg, "-h"); }
 
 int sl_cli_input_decode(const char *json, size_t len, sl_cli_input_t *in, char *err,
                         size_t errlen) {

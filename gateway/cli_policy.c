@@ -25,10 +25,10 @@
 #include <string.h>
 #include <strings.h>
 
-static int usage(void) {
-  fprintf(stderr, "usage: sluice policy check FILE\n"
-                  "       sluice policy test FILE CASES.jsonl [--verbose]\n");
-  return 2;
+static int usage(FILE *f) {
+  fprintf(f, "usage: sluice policy check FILE\n"
+             "       sluice policy test FILE CASES.jsonl [--verbose]\n");
+  return f == stdout ? 0 : 2;
 }
 
 /* ---- check ---- */
@@ -439,11 +439,13 @@ static int cmd_test(const char *file, const char *cases, bool verbose) {
 }
 
 int sl_cli_policy(int argc, char **argv) {
+  for (int i = 0; i < argc; i++)
+    if (sl_cli_is_help(argv[i])) return usage(stdout);
   if (argc == 2 && !strcmp(argv[0], "check")) return cmd_check(argv[1]);
   if ((argc == 3 || argc == 4) && !strcmp(argv[0], "test")) {
     bool verbose = argc == 4 && (!strcmp(argv[3], "--verbose") || !strcmp(argv[3], "-v"));
-    if (argc == 4 && !verbose) return usage();
+    if (argc == 4 && !verbose) return usage(stderr);
     return cmd_test(argv[1], argv[2], verbose);
   }
-  return usage();
+  return usage(stderr);
 }

@@ -64,6 +64,13 @@ int sl_gw_ledger_append(sl_gw_t *gw, const sl_ledger_row_t *row, sl_ledger_done_
                          : sl_ledger_append(gw->ledger, row, cb, data);
 }
 
+static bool debug_flag; /* --debug: the config's log_level does not apply */
+
+/* The config's log_level, unless --debug said otherwise. */
+static void apply_log_level(const sl_config_t *cfg) {
+  if (!debug_flag && cfg->log_level >= 0) sl_log_set_level((sl_log_level_t)cfg->log_level);
+}
+
 int sl_gw_reload(sl_gw_t *gw, char *why, size_t n) {
   sl_gw_shared_t *sh = gw->sh;
   pthread_mutex_lock(&sh->reload_mu);
@@ -87,6 +94,7 @@ int sl_gw_reload(sl_gw_t *gw, char *why, size_t n) {
     sl_metrics_add(gw->metrics, "sluice_policy_reloads_total", "result=\"error\"", 1);
   } else {
     sl_policy_unref(old);
+    apply_log_level(sl_policy_config(p));
     SL_INFO("policy reloaded from %s (version %.12s)", sh->config_path, sl_policy_version(p));
     sl_metrics_add(gw->metrics, "sluice_policy_reloads_total", "result=\"ok\"", 1);
   }
@@ -229,10 +237,12 @@ int sl_cli_serve(int argc, char **argv) {
     if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
     else if (!strcmp(argv[i], "--listen") && i + 1 < argc) listen = argv[++i];
     else if (!strcmp(argv[i], "--workers") && i + 1 < argc) workers = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--debug")) sl_log_set_level(SL_LOG_DEBUG);
+    else if (!strcmp(argv[i], "--debug")) sl_log_set_level(SL_LOG_DEBUG), debug_flag = true;
     else {
-      fprintf(stderr, "usage: sluice serve [--config FILE] [--listen HOST:PORT] [--workers N] [--debug]\n");
-      return 2;
+      bool help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+      fprintf(help ? stdout : stderr,
+              "usage: sluice serve [--config FILE] [--listen HOST:PORT] [--workers N] [--debug]\n");
+      return help ? 0 : 2;
     }
   }
   if (workers > SL_MAX_WORKERS) {
@@ -255,6 +265,7 @@ int sl_cli_serve(int argc, char **argv) {
     return 1;
   }
   const sl_config_t *cfg = sl_policy_config(sh->policy);
+  apply_log_level(cfg);
   if (!listen) listen = cfg->listen;
   sh->n_workers = worker_count(workers >= 0 ? workers : cfg->workers);
   /* Request ids carry it: a restart within the same second must not reuse the

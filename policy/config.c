@@ -130,6 +130,17 @@ static int check_listen(const char *s, const char *path, sl_jerr_t *err) {
 
 /* ---- sections ---- */
 
+/* "log_level": debug, info, warn or error (serve's --debug overrides it). */
+static int parse_log_level(const cJSON *root, int *out, sl_jerr_t *err) {
+  static const char *const names[] = {"debug", "info", "warn", "error"};
+  *out = -1;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "log_level");
+  if (!v) return 0;
+  for (int i = 0; cJSON_IsString(v) && i < 4; i++)
+    if (!strcmp(v->valuestring, names[i])) return (*out = i), 0;
+  return sl_jerr_set(err, "$.log_level", "must be \"debug\", \"info\", \"warn\" or \"error\"");
+}
+
 static int parse_limits(const cJSON *root, sl_limits_t *l, sl_jerr_t *err) {
   l->max_header_bytes = 32 * 1024;
   l->max_body_bytes = 4 * 1024 * 1024;
@@ -489,6 +500,16 @@ int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t 
   long workers = 0;
   if ((rc = get_int(c->root, "workers", "$", 0, SL_MAX_WORKERS, &workers, err))) goto fail;
   c->workers = (int)workers;
+  if ((rc = parse_log_level(c->root, &c->log_level, err))) goto fail;
+  for (const char *const *k = (const char *const[]){"$schema", "description", NULL}; *k; k++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, *k);
+    if (v && !cJSON_IsString(v)) {
+      char p[32];
+      snprintf(p, sizeof p, "$.%s", *k);
+      rc = sl_jerr_set(err, p, "must be a string");
+      goto fail;
+    }
+  }
   if ((rc = parse_limits(c->root, &c->limits, err)) || (rc = parse_ledger(c->root, c, err)) ||
       (rc = parse_auth(c->root, c, err)) || (rc = parse_backends(c->root, c, err)))
     goto fail;

@@ -82,6 +82,7 @@ typedef struct {
   char digest_hex[65];
   char *listen;               /* "HOST:PORT" */
   int workers;                /* event-loop threads; 0: one per CPU core */
+  int log_level;              /* SL_LOG_* from "log_level", -1 when not given */
   sl_limits_t limits;
   char *ledger_path;          /* NULL: no ledger */
   bool ledger_reject_on_failure;

@@ -17,14 +17,6 @@
 #define MAX_LIST 256 /* items in any `when` list or `redact` */
 #define MAX_NAME 128
 
-/* Entity types the built-in detectors report (INTERFACE.md). A policy may use
- * another type only if it declares it: in detectors.custom[] or detectors.levels. */
-static const char *const builtin_types[] = {
-    "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS",
-    "PERSON", "LOCATION", "DATE_TIME", "US_PASSPORT", "US_DRIVER_LICENSE", "MEDICAL_LICENSE",
-    "URL", "CRYPTO", "API_KEY", "PRIVATE_KEY", "PASSWORD", "JWT", "CLOUD_CREDENTIAL",
-    "US_BANK_NUMBER", "US_ITIN", "DATE_OF_BIRTH", "STREET_ADDRESS", "NRP", NULL};
-
 static int dup_into(char **out, const char *s) {
   *out = strdup(s);
   return *out ? 0 : SL_ENOMEM;
@@ -81,8 +73,11 @@ static int check_type_name(const char *t, const char *path, sl_jerr_t *err) {
   return 0;
 }
 
+/* A type the built-in detectors report (the router's own list, so that a
+ * policy can name every type they report and no type they never do), or one
+ * the policy declares in detectors.custom[] or detectors.levels. */
 static bool known_type(const sl__router_spec_t *spec, const char *t) {
-  for (const char *const *b = builtin_types; *b; b++)
+  for (const char *const *b = sl_router_entity_types(); *b; b++)
     if (!strcmp(*b, t)) return true;
   for (size_t i = 0; i < spec->opts.n_custom; i++)
     if (!strcmp(spec->custom_types[i], t)) return true;

@@ -179,6 +179,19 @@ static void test_validation_paths(void **state) {
                "$.rules[0].on_unavailable:", "reject");
   expect_error("\"rules\": [{\"name\": \"a\", \"route\": [\"local\"], \"redact\": [\"NAME\"]}]",
                "$.rules[0].redact[0]:", "unknown entity type");
+  /* a Presidio name no detector reports would match nothing */
+  expect_error("\"rules\": [{\"name\": \"a\", \"route\": [\"local\"], \"redact\": [\"US_BANK_NUMBER\"]}]",
+               "$.rules[0].redact[0]:", "unknown entity type");
+  /* every type a detector reports can be named */
+  {
+    char rules[4096] = "\"rules\": [{\"name\": \"a\", \"route\": [\"local\"], \"redact\": [";
+    for (const char *const *t = sl_router_entity_types(); *t; t++)
+      snprintf(rules + strlen(rules), sizeof rules - strlen(rules), "%s\"%s\"",
+               t == sl_router_entity_types() ? "" : ", ", *t);
+    strcat(rules, "]}]");
+    assert_non_null(strstr(rules, "\"BANK_ACCOUNT\", \"US_SSN\""));
+    sl_policy_unref(must_compile(rules));
+  }
   expect_error("\"rules\": [{\"name\": \"a\", \"route\": [\"local\"], \"restore\": \"yes\"}]",
                "$.rules[0].restore:", NULL);
   expect_error("\"rules\": [{\"name\": \"a\", \"when\": {\"sensitivity_at_least\": \"internal\"},"
