@@ -516,4 +516,12 @@ static void an_pause(sl_call_t *base, bool pause) {
   if (c->hr) sl_hc_pause(c->hr, pause);
 }
 
-const sl_backend_ops_t sl__anthropic_ops = {"anthropic", an_prepare, an_start, an_cancel, an_pause};
+static void an_usage(const sl_call_t *base, sl_result_t *out) {
+  const an_call_t *c = (const an_call_t *)base;
+  int est = (int)((c->out_bytes + 3) / 4); /* message_start's output count is only a start */
+  out->prompt_tokens = c->in_seen ? c->in_tokens : (int)((c->base.body.len + 3) / 4);
+  out->completion_tokens = c->out_seen && c->out_tokens > est ? c->out_tokens : est;
+}
+
+const sl_backend_ops_t sl__anthropic_ops = {"anthropic", an_prepare, an_start, an_cancel, an_pause,
+                                            an_usage};

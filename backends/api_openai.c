@@ -377,4 +377,12 @@ static void oa_pause(sl_call_t *base, bool pause) {
   if (c->hr) sl_hc_pause(c->hr, pause);
 }
 
-const sl_backend_ops_t sl__openai_ops = {"openai", oa_prepare, oa_start, oa_cancel, oa_pause};
+static void oa_usage(const sl_call_t *base, sl_result_t *out) {
+  const oa_call_t *c = (const oa_call_t *)base;
+  bool rep = c->res.usage_reported;
+  out->prompt_tokens = rep ? c->res.prompt_tokens : (int)((c->base.body.len + 3) / 4);
+  out->completion_tokens = rep ? c->res.completion_tokens : (int)((c->out_bytes + 3) / 4);
+}
+
+const sl_backend_ops_t sl__openai_ops = {"openai", oa_prepare, oa_start, oa_cancel, oa_pause,
+                                         oa_usage};

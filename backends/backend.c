@@ -90,6 +90,10 @@ void sl_call_cancel(sl_call_t *c) {
   if (c) c->ops->cancel(c);
 }
 
+void sl_call_usage(const sl_call_t *c, sl_result_t *out) {
+  if (c && c->ops->usage) c->ops->usage(c, out);
+}
+
 void sl_call_pause(sl_call_t *c, bool pause) {
   if (c && c->ops->pause) c->ops->pause(c, pause);
 }

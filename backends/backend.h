@@ -113,6 +113,11 @@ void sl_call_egress(const sl_call_t *c, const char **body, size_t *len, const ch
 int sl_call_start(sl_call_t *c);
 /* Stops a prepared or started call; no callback runs afterwards. */
 void sl_call_cancel(sl_call_t *c);
+/* What a call that will not finish (its client went away) has used so far:
+ * prompt and completion tokens (the upstream's counts where it sent them, else
+ * estimated from the bytes, as at the end of a stream without usage) and, for
+ * the local engine, its busy time. Fills only those fields of `out`. */
+void sl_call_usage(const sl_call_t *c, sl_result_t *out);
 /* Holds back (true) or lets through the rest of the answer, for a client that
  * reads slower than the upstream sends: an API backend stops reading its
  * upstream; the local engine, whose output max_tokens bounds, goes on. Resume

@@ -14,6 +14,7 @@ typedef struct {
   int (*start)(sl_call_t *c);
   void (*cancel)(sl_call_t *c);
   void (*pause)(sl_call_t *c, bool pause); /* NULL: cannot (the local engine) */
+  void (*usage)(const sl_call_t *c, sl_result_t *out); /* see sl_call_usage */
 } sl_backend_ops_t;
 
 /* Every call starts with this header so backend.c can dispatch. */

@@ -74,6 +74,8 @@ struct local_call {
   uint64_t released;   /* engine thread: text bytes released so far */
   sl_buf_t lp_wait, lp_ready;
   bool done, in_dirty;
+  uint32_t gen_so_far;  /* tokens generated so far (port->mu), for sl_call_usage */
+  double busy_so_far_ms;/* and the sequence's busy time */
   sl_engine_finish_t why;
   int err;
   sl_engine_stats_t st;
@@ -192,6 +194,8 @@ static bool on_token(void *user, const sl_engine_token_t *t) {
   if (!stop) release -= holdback(r, c->scan.data ? c->scan.data : "", c->scan.len);
   c->released += release;
   pthread_mutex_lock(&c->port->mu);
+  c->gen_so_far = t->index + 1;
+  c->busy_so_far_ms = t->busy_ms;
   if (release) {
     if (sl_buf_append(&c->ready, c->scan.data, release)) stop = true; /* answer too long */
     if (c->want_lp) lp_release(c, c->released);
@@ -465,8 +469,20 @@ static void local_cancel(sl_call_t *base) {
   sl_engine_cancel(c->le->engine, c->seq);
 }
 
+static void local_usage(const sl_call_t *base, sl_result_t *out) {
+  local_call_t *c = (local_call_t *)base;
+  if (!c->submitted) return;
+  pthread_mutex_lock(&c->port->mu);
+  out->completion_tokens = (int)c->gen_so_far;
+  out->busy_seconds = c->busy_so_far_ms / 1000.0;
+  pthread_mutex_unlock(&c->port->mu);
+  /* the prompt counts once the engine has worked on it */
+  out->prompt_tokens = out->busy_seconds > 0 || out->completion_tokens ? (int)c->n_prompt : 0;
+}
+
 const sl_backend_ops_t sl__local_ops = {"local", local_prepare, local_start, local_cancel,
-                                        NULL /* no pause: max_tokens bounds the output */};
+                                        NULL /* no pause: max_tokens bounds the output */,
+                                        local_usage};
 
 static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen);
 

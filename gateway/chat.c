@@ -134,7 +134,8 @@ static void job_free(job_t *j) {
 
 static double job_cost(job_t *j, double *avoided) {
   *avoided = 0;
-  if (!j->bcfg || j->status != 200) return 0;
+  /* answered, or abandoned by its client part way (what was generated is spent) */
+  if (!j->bcfg || (j->status != 200 && j->status != 499)) return 0;
   const sl_result_t *r = &j->res;
   if (j->bcfg->kind == SL_BK_LOCAL) {
     *avoided = sl_ledger_avoided_cost_usd(sl_policy_config(j->pol), &j->dec, r->prompt_tokens,
@@ -792,6 +793,8 @@ static void on_client_gone(sl_conn_t *c, void *data) {
   job_t *j = data;
   j->client_gone = true;
   if (j->waiting_ledger || j->state == ST_RECORDING) return; /* its callback finishes */
+  /* what the abandoned call used is still spent: tokens and cost are recorded */
+  if (j->call) sl_call_usage(j->call, &j->res);
   if (j->call && !j->in_cb) {
     /* Not inside a backend callback: cancel now, which closes the upstream transfer. */
     sl_call_cancel(j->call);

@@ -124,7 +124,7 @@ static void admit(sl_engine_t *e, double t) {
 
 /* Samples for one sequence from logits row j; returns true if it finished. */
 static bool emit(sl_engine_t *e, seq_t *s, const float *logits, double t) {
-  sl_engine_token_t tk = {.id = s->id, .index = (uint32_t)s->n_gen};
+  sl_engine_token_t tk = {.id = s->id, .index = (uint32_t)s->n_gen, .busy_ms = s->busy_ms};
   int32_t tok = sl_sampler_sample(e->samplers[s->slot], logits, &tk.s);
   if (!s->t_first) s->t_first = t;
   if (s->req.on_stop && s->req.on_stop(s->req.user, tok)) {
@@ -359,6 +359,14 @@ void sl_engine_free(sl_engine_t *e) {
   free(e);
 }
 
+/* Queued sequences that no free slot will take at the next step (mu held): a
+ * burst into an idle engine is admitted whole up to max_batch + queue_max,
+ * though every one of it sits in the queue until the engine thread wakes. */
+static int waiting(const sl_engine_t *e) {
+  int free_slots = e->max_batch - e->n_running;
+  return e->n_queued > free_slots ? e->n_queued - free_slots : 0;
+}
+
 int sl_engine_submit(sl_engine_t *e, const sl_engine_req_t *r, uint64_t *id) {
   if (!r || !r->prompt || !r->n_prompt || !r->on_token || !r->on_done) return SL_EINVAL;
   if (r->n_prompt > (size_t)e->n_ctx) return SL_ETOOBIG;
@@ -380,7 +388,7 @@ int sl_engine_submit(sl_engine_t *e, const sl_engine_req_t *r, uint64_t *id) {
   int rc = 0;
   if (e->stopping)
     rc = SL_EUNAVAILABLE;
-  else if (e->n_queued >= e->queue_max)
+  else if (waiting(e) >= e->queue_max)
     rc = SL_EBUSY;
   if (rc) {
     pthread_mutex_unlock(&e->mu);
@@ -419,7 +427,7 @@ void sl_engine_load(sl_engine_t *e, sl_engine_load_t *out) {
   pthread_mutex_lock(&e->mu);
   *out = e->load;
   out->running = e->n_running;
-  out->queued = e->n_queued;
+  out->queued = waiting(e);
   pthread_mutex_unlock(&e->mu);
 }
 

@@ -61,6 +61,7 @@ typedef struct {
   uint64_t id;     /* the sequence */
   uint32_t index;  /* 0-based position in the output */
   sl_sample_t s;   /* token id, logprob, top alternatives (if asked) */
+  double busy_ms;  /* the sequence's share of forward-pass time so far */
 } sl_engine_token_t;
 
 /* Before a sampled token is delivered: return true if it ends the sequence
@@ -100,7 +101,7 @@ int sl_engine_submit(sl_engine_t *e, const sl_engine_req_t *r, uint64_t *id);
 int sl_engine_cancel(sl_engine_t *e, uint64_t id);
 
 typedef struct {
-  int running, queued;        /* sequences in slots / waiting */
+  int running, queued;        /* sequences in slots / waiting with no free slot */
   uint64_t steps;             /* forward passes so far */
   uint64_t rows;              /* rows (tokens) computed */
   uint64_t generated;         /* tokens sampled */

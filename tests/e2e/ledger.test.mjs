@@ -368,3 +368,54 @@ describe('crash safety: SIGKILL under load', () => {
     assert.equal(audit(['verify', '--ledger', db]).code, 0);
   });
 });
+
+// A client that leaves mid-answer: what was spent is still spent. The ledger row
+// (client_gone) carries the tokens generated so far and their cost, for an API
+// backend (estimated from the bytes: no usage came) and for the local engine
+// (its busy time), so a budget cannot be dodged by hanging up.
+describe('a client that leaves mid-stream is still charged', () => {
+  let ext, s, db;
+  before(async () => {
+    // 400 pieces, 10 ms apart: the client is gone long before the end
+    ext = await startMock((req, body, res) => replyStream(res, Array.from({ length: 400 }, () => 'word '), 10));
+    db = join(mkdtempSync(join(tmpdir(), 'sluice-ledger-gone-')), 'ledger.db');
+    s = await startSluice({
+      ledger: { path: db },
+      backends: [apiBackend('ext', ext.url, { max_retries: 0, models: [{ name: 'mock-model', usd_per_mtok_in: 1000, usd_per_mtok_out: 1000 }] }),
+                 { name: 'slow', kind: 'local', model: `${process.env.SLUICE_SHARED}/models/tiny-llama3.gguf`, threads: 1, max_batch: 1, usd_per_hour: 3600 }],
+      rules: [{ name: 'to-local', when: { header: { 'x-route': 'local' } }, route: ['slow'] },
+              { name: 'ext', route: ['ext'] }],
+    }, ENV);
+  });
+  after(async () => { if (s) await s.stop(); await ext.stop(); });
+
+  async function leaveAfterFirstChunks(headers) {
+    const ac = new AbortController();
+    const r = await fetch(s.base + '/v1/chat/completions', {
+      method: 'POST', signal: ac.signal, headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'tell me a long story' }], max_tokens: 4000, temperature: 0, stream: true }) });
+    assert.equal(r.status, 200);
+    const id = r.headers.get('x-sluice-request-id');
+    const rd = r.body.getReader();
+    let got = '';
+    while ((got.match(/"content"/g) || []).length < 5) got += new TextDecoder().decode((await rd.read()).value);
+    await sleep(100);
+    ac.abort();
+    return id;
+  }
+
+  test('API backend and local engine: tokens and cost of the part generated are recorded', async () => {
+    const a = await leaveAfterFirstChunks({});
+    const b = await leaveAfterFirstChunks({ 'x-route': 'local' });
+    await sleep(500);
+    await s.stop();
+    s = null;
+    for (const id of [a, b]) {
+      const [row] = sql(db, `SELECT status, tokens_in, tokens_out, cost_usd, backend FROM requests WHERE request_id = '${id}' AND kind = 'request'`);
+      assert.equal(row.status, 'client_gone', JSON.stringify(row));
+      assert.ok(row.tokens_out >= 5, `tokens generated before the client left are counted: ${JSON.stringify(row)}`);
+      assert.ok(row.tokens_in > 0, JSON.stringify(row));
+      assert.ok(row.cost_usd > 0, `and cost something: ${JSON.stringify(row)}`);
+    }
+  });
+});

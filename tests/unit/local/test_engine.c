@@ -157,6 +157,30 @@ static sl_engine_t *small_engine(int max_batch, int queue_max) {
 
 static const int32_t prompt[] = {1, 403, 407, 261, 378};
 
+/* A burst into an idle engine: free slots take their share at once, so
+ * max_batch + queue_max sequences are accepted though all of them sit in the
+ * queue until the engine thread wakes (it refused all but queue_max). */
+static void test_burst_fills_free_slots_and_queue(void **st) {
+  (void)st;
+  sl_engine_t *e = small_engine(2, 1);
+  sink_t k[4];
+  uint64_t id[4];
+  for (int i = 0; i < 3; i++) {
+    sink_init(&k[i]);
+    sl_engine_req_t q = req_for(&k[i], prompt, 5, 0); /* until the context is full */
+    assert_int_equal(sl_engine_submit(e, &q, &id[i]), 0);
+  }
+  sink_init(&k[3]);
+  sl_engine_req_t q = req_for(&k[3], prompt, 5, 0);
+  int rc = sl_engine_submit(e, &q, &id[3]);
+  if (rc != 0) assert_int_equal(rc, SL_EBUSY); /* unless one already finished */
+  for (int i = 0; i < (rc ? 3 : 4); i++) {
+    sl_engine_cancel(e, id[i]);
+    sink_wait(&k[i]);
+  }
+  sl_engine_free(e);
+}
+
 static void test_contracts(void **st) {
   sl_engine_t *e = small_engine(1, 2);
   sink_t a, b, c, d;
@@ -363,6 +387,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_references),
       cmocka_unit_test(test_contracts),
+      cmocka_unit_test(test_burst_fills_free_slots_and_queue),
       cmocka_unit_test(test_sampling_seed),
       cmocka_unit_test(test_chunked_prefill_does_not_stall),
       cmocka_unit_test(test_shutdown),
