@@ -15,6 +15,8 @@
 #include "sl_log.h"
 #include "tokenizer.h"
 
+#include <cjson/cJSON.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,13 +357,25 @@ static const char *model_path(const sl_backend_cfg_t *cfg) {
   return env && *env ? env : cfg->model_path;
 }
 
+/* response_format {"type": "text"}: what the engine writes anyway. */
+static bool text_format(const char *json) {
+  cJSON *f = cJSON_Parse(json);
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(f, "type");
+  bool text = cJSON_IsString(t) && !strcmp(t->valuestring, "text");
+  cJSON_Delete(f);
+  return text;
+}
+
 static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,
                          const sl_call_cbs_t *cbs, void *data, sl_call_t **out) {
-  /* The engine has no tool calling: a request offering tools (and not forbidding
-   * their use) is refused, so the route moves on or the client is told why. */
+  /* The engine has no tool calling and no constrained decoding: a request
+   * offering tools (and not forbidding their use) or asking for JSON output is
+   * refused, so the route moves on or the client is told why (free text where
+   * JSON was asked for fails the client's parser). */
   const sl_chat_req_t *rq = o->req;
   if (rq->tools && !(rq->tool_choice && !strcmp(rq->tool_choice, "\"none\"")))
     return SL_EUNSUPPORTED;
+  if (rq->response_format && !text_format(rq->response_format)) return SL_EUNSUPPORTED;
   local_engine_t *le = find_engine(b->local, model_path(cfg));
   if (!le || !b->local_port) return SL_EUNAVAILABLE;
   local_call_t *c = calloc(1, sizeof *c);
@@ -530,6 +544,15 @@ static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t 
       snprintf(err, errlen, "backend \"%s\": no model path (set \"model\" or SLUICE_MODEL)", bc->name);
       return SL_EINVAL;
     }
+    /* a chat_template that names no family would be served as plain text */
+    if (bc->chat_template && sl_chat_family_detect(bc->chat_template) == SL_CHAT_FAMILY_UNKNOWN) {
+      snprintf(err, errlen,
+               "backend \"%s\": chat_template \"%.60s\" is not a family sluice lays out "
+               "(llama2, llama3, chatml/qwen, mistral, gemma, phi3, zephyr/tinyllama) nor a "
+               "template of one",
+               bc->name, bc->chat_template);
+      return SL_EINVAL;
+    }
     if (find_engine(set, path)) continue; /* loaded once; a reload keeps it */
     if (set->n >= MAX_LOCAL_ENGINES) {
       snprintf(err, errlen, "backend \"%s\": at most %d local models", bc->name, MAX_LOCAL_ENGINES);
@@ -543,6 +566,11 @@ static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t 
       snprintf(err, errlen, "backend \"%s\": %s: %s", bc->name, path, e);
       return SL_EINVAL;
     }
+    const char *own = sl_tok_chat_template(tok);
+    if (!bc->chat_template && own && sl_chat_family_detect(own) == SL_CHAT_FAMILY_UNKNOWN)
+      SL_WARN("backend \"%s\": %s: its chat template is of no family sluice lays out; "
+              "conversations reach the model as plain text (set \"chat_template\")",
+              bc->name, path);
     sl_engine_opts_t o;
     sl_engine_opts_init(&o);
     o.model_path = path;

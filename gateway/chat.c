@@ -773,7 +773,7 @@ static void try_step(job_t *j) {
   else if (j->saw_unsupported)
     fail_request(j, 400, "invalid_request_error", "unsupported_by_backend",
                  "no backend of the route can serve this request as asked (for example tools "
-                 "on the local engine)");
+                 "or a JSON response_format on the local engine)");
   else if (j->dec.keep_inside || j->dec.reject_on_unavailable)
     fail_request(j, 503, "backend_unavailable", "kept_inside_unavailable",
                  "no in-network backend can serve this request now, and the policy keeps it "

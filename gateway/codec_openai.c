@@ -129,6 +129,21 @@ static int decode_msgs(const cJSON *ms, sl_chat_req_t *r, char *err, size_t n) {
   return 0;
 }
 
+/* response_format: {"type": "text" | "json_object"} or {"type": "json_schema",
+ * "json_schema": {...}}, as the API takes it (it refuses any other type). */
+static int check_response_format(const cJSON *rf, char *err, size_t n) {
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(rf, "type");
+  if (!cJSON_IsObject(rf) || !cJSON_IsString(t))
+    return bad(err, n, "response_format must be an object with a string \"type\"");
+  const char *ty = t->valuestring;
+  if (!strcmp(ty, "json_schema") &&
+      !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(rf, "json_schema")))
+    return bad(err, n, "response_format.json_schema must be an object");
+  if (strcmp(ty, "text") && strcmp(ty, "json_object") && strcmp(ty, "json_schema"))
+    return bad(err, n, "response_format.type must be \"text\", \"json_object\" or \"json_schema\"");
+  return 0;
+}
+
 static int num(const cJSON *root, const char *key, double lo, double hi, double *out, char *err,
                size_t n) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
@@ -321,7 +336,10 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
   if (tc && !cJSON_IsNull(tc) && !(r->tool_choice = dup_json(tc))) goto nomem;
   const cJSON *rf = cJSON_GetObjectItemCaseSensitive(root, "response_format");
-  if (rf && !cJSON_IsNull(rf) && !(r->response_format = dup_json(rf))) goto nomem;
+  if (rf && !cJSON_IsNull(rf)) {
+    if ((rc = check_response_format(rf, err, n))) goto out;
+    if (!(r->response_format = dup_json(rf))) goto nomem;
+  }
   const cJSON *user = cJSON_GetObjectItemCaseSensitive(root, "user");
   if (cJSON_IsString(user) && !(r->user = strdup(user->valuestring))) goto nomem;
   if ((rc = passthrough(root, r, err, n))) goto out;

@@ -308,6 +308,20 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
   free(kind);
   free(loc);
   if (rc) return rc;
+  /* a key of the other kind would be read by nothing: a mistake, not a no-op */
+  static const char *const local_only[] = {"model", "chat_template", "threads", "max_batch",
+                                           "queue_max", "kv_cache_mb", "context", "timeout_ms",
+                                           "usd_per_hour", NULL};
+  static const char *const api_only[] = {"base_url", "api_key_env", "models", "connect_timeout_ms",
+                                         "first_byte_timeout_ms", "total_timeout_ms",
+                                         "max_retries", "max_tokens_param", NULL};
+  for (const char *const *k = bc->kind == SL_BK_LOCAL ? api_only : local_only; *k; k++)
+    if (cJSON_GetObjectItemCaseSensitive(b, *k)) {
+      sl_jpath_key(q, sizeof q, p, *k);
+      return sl_jerr_set(err, q, "applies to %s backends only", bc->kind == SL_BK_LOCAL
+                                                                     ? "API (openai, anthropic)"
+                                                                     : "local");
+    }
 
   bc->connect_timeout_ms = 5000;
   bc->first_byte_timeout_ms = 60000;

@@ -344,15 +344,27 @@ int sl_chat_template_render(const char *template_or_family, const sl_chat_req_t 
   render_t r = {0};
   sl_buf_init(&r.b, SL_TOK_MAX_TEXT);
   r.rc = sl_buf_append(&r.b, "", 0);
+  /* Anthropic's prefill: a final assistant turn is the start of the answer, which
+   * the model continues (the Messages API's contract; an OpenAI client's final
+   * assistant turn is a closed turn, as vLLM reads it) */
+  const sl_msg_t *last = req->n_msgs ? &req->msgs[req->n_msgs - 1] : NULL;
+  bool prefill = add_generation_prompt && req->dialect == SL_DIALECT_ANTHROPIC && last &&
+                 role_is(last, "assistant") && !last->tool_calls;
+  sl_chat_req_t head = *req;
+  if (prefill) head.n_msgs--;
   switch (f) {
-  case SL_CHAT_FAMILY_LLAMA2: llama2(&r, req, add_generation_prompt); break;
-  case SL_CHAT_FAMILY_LLAMA3: llama3(&r, req, add_generation_prompt); break;
-  case SL_CHAT_FAMILY_CHATML: chatml(&r, req, add_generation_prompt); break;
-  case SL_CHAT_FAMILY_MISTRAL: mistral(&r, req, add_generation_prompt); break;
-  case SL_CHAT_FAMILY_GEMMA: gemma(&r, req, add_generation_prompt); break;
-  case SL_CHAT_FAMILY_PHI3: phi3(&r, req, add_generation_prompt); break;
-  case SL_CHAT_FAMILY_ZEPHYR: zephyr(&r, req, add_generation_prompt); break;
+  case SL_CHAT_FAMILY_LLAMA2: llama2(&r, &head, add_generation_prompt); break;
+  case SL_CHAT_FAMILY_LLAMA3: llama3(&r, &head, add_generation_prompt); break;
+  case SL_CHAT_FAMILY_CHATML: chatml(&r, &head, add_generation_prompt); break;
+  case SL_CHAT_FAMILY_MISTRAL: mistral(&r, &head, add_generation_prompt); break;
+  case SL_CHAT_FAMILY_GEMMA: gemma(&r, &head, add_generation_prompt); break;
+  case SL_CHAT_FAMILY_PHI3: phi3(&r, &head, add_generation_prompt); break;
+  case SL_CHAT_FAMILY_ZEPHYR: zephyr(&r, &head, add_generation_prompt); break;
   default: break;
+  }
+  if (prefill) {
+    if (f == SL_CHAT_FAMILY_LLAMA2) mark(&r, " "); /* its answers follow [/INST] and a space */
+    body(&r, last->content);
   }
   if (r.rc) {
     sl_buf_free(&r.b);

@@ -240,7 +240,7 @@ int32_t sl_sampler_sample(sl_sampler_t *s, const float *logits, sl_sample_t *out
     double z = 0;
     for (int i = 0; i < n; i++) z += exp((double)c[i].v - mx);
     int keep = n;
-    if (p->top_p > 0 && p->top_p < 1) {
+    if (p->top_p < 1) { /* 0 keeps the top candidate only, as the APIs read it */
       /* Sort a prefix big enough to cover the mass; widen it only if needed. */
       int sorted = n < 256 ? n : 256;
       for (;;) {

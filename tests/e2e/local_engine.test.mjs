@@ -111,6 +111,32 @@ test('an empty stop string is ignored (it would end every answer at once)', asyn
   assert.equal(b.choices[0].message.content, a.choices[0].message.content);
 });
 
+test('top_p 0 keeps the top token only: the same answer as greedy, whatever the seed', async () => {
+  const req = { temperature: 1, max_tokens: 12, messages: [{ role: 'user', content: 'Once upon a time' }] };
+  const greedy = (await client.chat.completions.create({ ...req, temperature: 0 })).choices[0].message.content;
+  for (const seed of [1, 2, 3])
+    assert.equal((await client.chat.completions.create({ ...req, top_p: 0, seed })).choices[0].message.content, greedy);
+});
+
+test('a JSON response_format is refused by the local engine (free text would fail the client\'s parser); text is served; an unknown type is a 400', async () => {
+  const req = { max_tokens: 5, messages: [{ role: 'user', content: 'Once upon a time' }] };
+  for (const rf of [{ type: 'json_object' }, { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } }])
+    await assert.rejects(client.chat.completions.create({ ...req, response_format: rf }), (e) => {
+      assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+      assert.equal(e.code, 'unsupported_by_backend');
+      assert.match(e.message, /response_format/);
+      return true;
+    });
+  const ok = await client.chat.completions.create({ ...req, response_format: { type: 'text' } });
+  assert.ok(ok.choices[0].message.content.length > 0);
+  for (const rf of [{ type: 'bogus' }, 'json', { type: 'json_schema' }])
+    await assert.rejects(client.chat.completions.create({ ...req, response_format: rf }), (e) => {
+      assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+      assert.match(e.message, /response_format/);
+      return true;
+    });
+});
+
 test('messages longer than the model\'s context: a 400 context_length_exceeded, not a retryable 503', async () => {
   const long = 'The quick brown fox jumps over the lazy dog. '.repeat(20); // stories260K: 128 tokens
   await assert.rejects(client.chat.completions.create({ max_tokens: 5, messages: [{ role: 'user', content: long }] }), (e) => {

@@ -83,6 +83,13 @@ static void test_errors_name_the_path(void **st) {
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"anthropic\",\"base_url\":\"http://a\","
                "\"max_tokens_param\":\"max_tokens\"}]}",
                "$.backends[0].max_tokens_param: applies to kind \"openai\" only");
+  /* a key of the other kind is an error, not ignored */
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"local\",\"base_url\":\"ftp://a\"}]}",
+               "$.backends[0].base_url: applies to API (openai, anthropic) backends only");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"http://a\",\"threads\":9}]}",
+               "$.backends[0].threads: applies to local backends only");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"local\",\"log_level\":\"x\"}],\"log_level\":3}",
+               "$.log_level: must be");
   expect_error("{\"backends\":[{\"name\":\"a/b\",\"kind\":\"openai\",\"base_url\":\"http://a\"}]}",
                "$.backends[0].name: must not contain");
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"http://a\",\"location\":\"in-process\"}]}",

@@ -93,6 +93,35 @@ static void test_families(void **st) {
                 "<|assistant|>\n");
 }
 
+/* Anthropic's prefill: a final assistant turn is continued, not closed; from an
+ * OpenAI client the same conversation closes it and opens a new turn. */
+static void test_prefill(void **st) {
+  (void)st;
+  sl_msg_t m[] = {{.role = "user", .content = "Give JSON"}, {.role = "assistant", .content = "{\"a\":"}};
+  sl_chat_req_t r = conv(m, 2);
+  r.dialect = SL_DIALECT_ANTHROPIC;
+  static const struct { const char *family, *want; } cases[] = {
+      {"llama3", "<|start_header_id|>user<|end_header_id|>\n\nGive JSON<|eot_id|>"
+                 "<|start_header_id|>assistant<|end_header_id|>\n\n{\"a\":"},
+      {"chatml", "<|im_start|>user\nGive JSON<|im_end|>\n<|im_start|>assistant\n{\"a\":"},
+      {"llama2", "[INST] Give JSON [/INST] {\"a\":"},
+      {"mistral", "[INST] Give JSON [/INST]{\"a\":"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *out = NULL;
+    assert_int_equal(sl_chat_template_apply(cases[i].family, &r, true, &out), 0);
+    if (strcmp(out, cases[i].want)) fprintf(stderr, "%s got:\n%s\n", cases[i].family, out);
+    assert_string_equal(out, cases[i].want);
+    free(out);
+  }
+  r.dialect = SL_DIALECT_OPENAI;
+  char *out = NULL;
+  assert_int_equal(sl_chat_template_apply("chatml", &r, true, &out), 0);
+  assert_string_equal(out, "<|im_start|>user\nGive JSON<|im_end|>\n<|im_start|>assistant\n{\"a\":<|im_end|>\n"
+                           "<|im_start|>assistant\n");
+  free(out);
+}
+
 static void test_detect(void **st) {
   assert_int_equal(sl_chat_family_detect("LLAMA3"), SL_CHAT_FAMILY_LLAMA3);
   assert_int_equal(sl_chat_family_detect("qwen2"), SL_CHAT_FAMILY_CHATML);
@@ -229,6 +258,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_families),
       cmocka_unit_test(test_detect),
+      cmocka_unit_test(test_prefill),
       cmocka_unit_test(test_tools_chatml),
       cmocka_unit_test(test_spans_injection),
   };

@@ -96,6 +96,12 @@ static void test_filters(void **st) {
   for (int i = 0; i < 2000; i++) cnt[sl_sampler_sample(s, l, NULL)]++;
   assert_int_equal(cnt[1] + cnt[2], 2000);
   assert_true(cnt[2] > 0);
+  /* top_p = 0: the top candidate only (not "no filter") */
+  p.top_p = 0.f;
+  sl_sampler_reset(s, &p);
+  memset(cnt, 0, sizeof cnt);
+  for (int i = 0; i < 500; i++) cnt[sl_sampler_sample(s, l, NULL)]++;
+  assert_int_equal(cnt[1], 500);
   /* min_p = 0.3: keeps tokens with p ≥ 0.3·p1 → e^(v-2) ≥ .3 → v ≥ 0.796 → {1,2} */
   p.top_p = 1.f;
   p.min_p = 0.3f;
