@@ -73,7 +73,7 @@ typedef struct {
   char model_buf[128];
   char egress_dest[256];    /* where the last bytes that left went (the REQUEST row names it) */
   char egress_sha[65];      /* SHA-256 of them (the REQUEST row carries it when sent once) */
-  unsigned egress_rows;     /* egress rows appended: transmissions to external backends */
+  unsigned transmissions;   /* calls to external backends that started */
   sl_buf_t text;             /* non-stream: the answer */
   sl_buf_t refusal;          /* non-stream: the model's refusal, if it declined */
   sl_tool_acc_t *tools;      /* non-stream tool calls, grown as they come (most
@@ -250,7 +250,7 @@ static void record(job_t *j, bool wait) {
   if (row.egress) row.destination = j->egress_dest;
   /* sent once: the exact bytes' digest too (the ledger may then write this row
    * in place of the egress row, see merge_egress) */
-  if (j->egress_rows == 1) row.sha256_out = j->egress_sha;
+  if (j->transmissions == 1) row.sha256_out = j->egress_sha;
   row.tokens_in = j->res.prompt_tokens;
   row.tokens_out = j->res.completion_tokens;
   row.cost_usd = cost;
@@ -623,7 +623,17 @@ static void on_error(void *data, const sl_call_error_t *e) {
 
 static void start_call(job_t *j) {
   set_state(j, ST_CALLING);
+  const char *body, *dest;
+  size_t len;
+  sl_call_egress(j->call, &body, &len, &dest);
   int rc = sl_call_start(j->call);
+  if (!rc && j->bcfg->location == SL_LOC_EXTERNAL) {
+    /* counted once the bytes are on their way, not when they were meant to
+     * be: a request the ledger refused sent nothing */
+    count_egress(j, j->backend, len);
+    j->egress_bytes += (int64_t)len;
+    j->transmissions++;
+  }
   if (!rc) return;
   j->call = NULL;
   if (rc == SL_EBUSY) j->saw_busy = true;
@@ -661,7 +671,6 @@ static bool record_egress(job_t *j, const char *body, size_t len, const char *de
   sl_ledger_row_t row;
   row_common(j, &row, &json);
   sl_ledger_sha256_hex(body, len, j->egress_sha);
-  j->egress_rows++;
   row.kind = SL_LEDGER_EGRESS;
   row.destination = dest;
   snprintf(j->egress_dest, sizeof j->egress_dest, "%s", dest ? dest : "");
@@ -744,8 +753,6 @@ static void try_step(job_t *j) {
     size_t len;
     sl_call_egress(j->call, &body, &len, &dest);
     if (s->backend->location == SL_LOC_EXTERNAL) {
-      count_egress(j, s->backend->name, len);
-      j->egress_bytes += (int64_t)len;
       if (gw->ledger) {
         if (!record_egress(j, body, len, dest)) {
           sl_call_cancel(j->call);
