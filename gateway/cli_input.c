@@ -74,14 +74,15 @@ int sl_cli_load_policy(const char *path, sl_policy_t **out) {
   if (!path) path = "deploy/sluice.json";
   struct stat st;
   int rc;
-  if (!named && stat(path, &st)) {
+  bool builtin = !named && stat(path, &st);
+  if (builtin) {
     sl_config_t *cfg;
     rc = sl_config_parse(builtin_policy, sizeof builtin_policy - 1, NULL, &cfg, &err);
     if (!rc) rc = sl_policy_compile(cfg, out, &err);
   } else {
     rc = sl_policy_load(path, out, &err);
   }
-  if (rc) fprintf(stderr, "sluice: %s: %s\n", named ? path : "built-in policy", err.msg);
+  if (rc) fprintf(stderr, "sluice: %s: %s\n", builtin ? "built-in policy" : path, err.msg);
   return rc;
 }
 

@@ -250,6 +250,8 @@ static int parse_models(const cJSON *b, const char *path, sl_backend_cfg_t *bc,
     sl_jpath_idx(q, sizeof q, p, i);
     sl_model_price_t *mp = &bc->models[bc->n_models++];
     if (cJSON_IsString(m)) {
+      if (strlen(m->valuestring) > MAX_NAME)
+        return sl_jerr_set(err, q, "must be at most %d bytes", MAX_NAME);
       if (!(mp->name = strdup(m->valuestring))) return SL_ENOMEM;
       continue;
     }

@@ -83,6 +83,13 @@ static void test_errors_name_the_path(void **st) {
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"anthropic\",\"base_url\":\"http://a\","
                "\"max_tokens_param\":\"max_tokens\"}]}",
                "$.backends[0].max_tokens_param: applies to kind \"openai\" only");
+  {
+    char big[600];
+    snprintf(big, sizeof big,
+             "{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"http://a\","
+             "\"models\":[\"%0300d\"]}]}", 0);
+    expect_error(big, "$.backends[0].models[0]: must be at most 255 bytes");
+  }
   /* a key of the other kind is an error, not ignored */
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"local\",\"base_url\":\"ftp://a\"}]}",
                "$.backends[0].base_url: applies to API (openai, anthropic) backends only");
