@@ -13,7 +13,8 @@
 extern const sl_backend_ops_t sl__local_ops __attribute__((weak));
 int sl__local_prepare_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen)
     __attribute__((weak));
-bool sl__local_ready(const sl_backends_t *b, const sl_backend_cfg_t *cfg) __attribute__((weak));
+bool sl__local_load(const sl_backends_t *b, const sl_backend_cfg_t *cfg, int *running,
+                    int *queued, int *queue_max) __attribute__((weak));
 void sl__local_free_all(sl_backends_t *b) __attribute__((weak));
 int sl__local_init(sl_backends_t *b, const sl_backends_t *first) __attribute__((weak));
 
@@ -58,9 +59,16 @@ int sl_backends_prepare(sl_backends_t *b, const sl_config_t *cfg, char *err, siz
   return sl__local_prepare_all ? sl__local_prepare_all(b, cfg, err, errlen) : 0;
 }
 
+bool sl_backends_load(const sl_backends_t *b, const sl_backend_cfg_t *cfg, int *running,
+                      int *queued) {
+  int qmax;
+  return cfg->kind == SL_BK_LOCAL && sl__local_load && sl__local_load(b, cfg, running, queued, &qmax);
+}
+
 bool sl_backends_ready(const sl_backends_t *b, const sl_backend_cfg_t *cfg) {
   if (cfg->kind != SL_BK_LOCAL) return true;
-  return sl__local_ready && sl__local_ready(b, cfg);
+  int running, queued, qmax;
+  return sl__local_load && sl__local_load(b, cfg, &running, &queued, &qmax) && queued < qmax;
 }
 
 int sl_call_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,

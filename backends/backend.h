@@ -103,6 +103,10 @@ void sl_backends_free(sl_backends_t *b);
 int sl_backends_prepare(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen);
 /* Whether the backend can take a call now (local: loaded and queue not full). */
 bool sl_backends_ready(const sl_backends_t *b, const sl_backend_cfg_t *cfg);
+/* A local backend's engine now: sequences running and waiting for a slot.
+ * false for other kinds or a model not loaded. */
+bool sl_backends_load(const sl_backends_t *b, const sl_backend_cfg_t *cfg, int *running,
+                      int *queued);
 
 /* Builds a call; nothing is sent. If it fails, no callback runs. */
 int sl_call_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,

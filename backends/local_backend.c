@@ -597,12 +597,16 @@ static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t 
   return 0;
 }
 
-bool sl__local_ready(const sl_backends_t *b, const sl_backend_cfg_t *cfg) {
+bool sl__local_load(const sl_backends_t *b, const sl_backend_cfg_t *cfg, int *running,
+                    int *queued, int *queue_max) {
   local_engine_t *le = find_engine(b->local, model_path(cfg));
   if (!le) return false;
   sl_engine_load_t ld;
   sl_engine_load(le->engine, &ld);
-  return ld.queued < le->queue_max;
+  *running = ld.running;
+  *queued = ld.queued;
+  *queue_max = le->queue_max;
+  return true;
 }
 
 static void on_port_closed(uv_handle_t *h) {

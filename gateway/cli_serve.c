@@ -48,6 +48,7 @@ static void declare_metrics(sl_metrics_t *m) {
   sl_metrics_declare(m, "sluice_egress_bytes_by_route_total", SL_M_COUNTER, "Bytes sent to external backends by backend, rule and key.");
   sl_metrics_declare(m, "sluice_ledger_rows_total", SL_M_COUNTER, "Ledger rows by outcome.");
   sl_metrics_declare(m, "sluice_ledger_queue_depth", SL_M_GAUGE, "Ledger rows waiting for the writer.");
+  sl_metrics_declare(m, "sluice_local_sequences", SL_M_GAUGE, "Local engine sequences by backend and state (running in a slot, queued waiting for one).");
   sl_metrics_declare(m, "sluice_policy_reloads_total", SL_M_COUNTER, "Config reloads, by result.");
 }
 

@@ -240,6 +240,19 @@ static void metrics(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
     sl_metrics_set(gw->metrics, "sluice_ledger_rows_total", "outcome=\"refused_busy\"", (double)ls.busy);
     sl_metrics_set(gw->metrics, "sluice_ledger_queue_depth", "", (double)ls.queue_depth);
   }
+  sl_policy_t *pol = sl_gw_policy(gw);
+  const sl_config_t *cfg = sl_policy_config(pol);
+  for (size_t i = 0; i < cfg->n_backends; i++) {
+    int running, queued;
+    if (!sl_backends_load(gw->backends, &cfg->backends[i], &running, &queued)) continue;
+    char lab[200], full[240];
+    sl_metrics_label(lab, sizeof lab, "backend", cfg->backends[i].name);
+    sl_cat(full, sizeof full, lab, ",state=\"running\"", (char *)NULL);
+    sl_metrics_set(gw->metrics, "sluice_local_sequences", full, running);
+    sl_cat(full, sizeof full, lab, ",state=\"queued\"", (char *)NULL);
+    sl_metrics_set(gw->metrics, "sluice_local_sequences", full, queued);
+  }
+  sl_policy_unref(pol);
   sl_buf_t b;
   sl_buf_init(&b, 16 << 20);
   if (sl_metrics_render(gw->metrics, &b)) err_end(gw, c, r, 500, "server_error", "metrics", "metrics too large");

@@ -111,6 +111,12 @@ test('an empty stop string is ignored (it would end every answer at once)', asyn
   assert.equal(b.choices[0].message.content, a.choices[0].message.content);
 });
 
+test('/metrics shows the engine\'s running and queued sequences', async () => {
+  const m = await (await fetch(`${s.base}/metrics`)).text();
+  assert.match(m, /^sluice_local_sequences\{backend="local",state="running"\} \d+$/m);
+  assert.match(m, /^sluice_local_sequences\{backend="local",state="queued"\} \d+$/m);
+});
+
 test('top_p 0 keeps the top token only: the same answer as greedy, whatever the seed', async () => {
   const req = { temperature: 1, max_tokens: 12, messages: [{ role: 'user', content: 'Once upon a time' }] };
   const greedy = (await client.chat.completions.create({ ...req, temperature: 0 })).choices[0].message.content;
