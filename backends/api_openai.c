@@ -281,6 +281,15 @@ static void finish_json(oa_call_t *c) {
   cJSON_Delete(j);
 }
 
+/* What the call used: the upstream's usage, else an estimate (about 4 bytes a
+ * token) from the request body and the answer so far. */
+static void oa_usage(const sl_call_t *base, sl_result_t *out) {
+  const oa_call_t *c = (const oa_call_t *)base;
+  bool rep = c->res.usage_reported;
+  out->prompt_tokens = rep ? c->res.prompt_tokens : (int)((c->base.body.len + 3) / 4);
+  out->completion_tokens = rep ? c->res.completion_tokens : (int)((c->out_bytes + 3) / 4);
+}
+
 static void on_done(void *data, int err, int status, const char *msg) {
   oa_call_t *c = data;
   c->hr = NULL;
@@ -297,12 +306,8 @@ static void on_done(void *data, int err, int status, const char *msg) {
     finish_json(c);
     if (c->base.failed || c->base.abandoned) goto out;
   }
-  if (!c->res.usage_reported) {
-    /* No usage from upstream: estimate (about 4 bytes a token) rather than record zero. */
-    size_t in = c->base.body.len;
-    c->res.prompt_tokens = (int)((in + 3) / 4);
-    c->res.completion_tokens = (int)((c->out_bytes + 3) / 4);
-  }
+  /* No usage from upstream: estimate (about 4 bytes a token) rather than record zero. */
+  if (!c->res.usage_reported) oa_usage(&c->base, &c->res);
   c->res.finish_reason = c->finish[0] ? c->finish : "stop";
   c->res.model = c->model[0] ? c->model : NULL;
   c->base.cbs.on_done(c->base.data, &c->res);
@@ -377,12 +382,6 @@ static void oa_pause(sl_call_t *base, bool pause) {
   if (c->hr) sl_hc_pause(c->hr, pause);
 }
 
-static void oa_usage(const sl_call_t *base, sl_result_t *out) {
-  const oa_call_t *c = (const oa_call_t *)base;
-  bool rep = c->res.usage_reported;
-  out->prompt_tokens = rep ? c->res.prompt_tokens : (int)((c->base.body.len + 3) / 4);
-  out->completion_tokens = rep ? c->res.completion_tokens : (int)((c->out_bytes + 3) / 4);
-}
 
 const sl_backend_ops_t sl__openai_ops = {"openai", oa_prepare, oa_start, oa_cancel, oa_pause,
                                          oa_usage};

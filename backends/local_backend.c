@@ -15,8 +15,6 @@
 #include "sl_log.h"
 #include "tokenizer.h"
 
-#include <cjson/cJSON.h>
-
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -357,15 +355,6 @@ static const char *model_path(const sl_backend_cfg_t *cfg) {
   return env && *env ? env : cfg->model_path;
 }
 
-/* response_format {"type": "text"}: what the engine writes anyway. */
-static bool text_format(const char *json) {
-  cJSON *f = cJSON_Parse(json);
-  const cJSON *t = cJSON_GetObjectItemCaseSensitive(f, "type");
-  bool text = cJSON_IsString(t) && !strcmp(t->valuestring, "text");
-  cJSON_Delete(f);
-  return text;
-}
-
 static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,
                          const sl_call_cbs_t *cbs, void *data, sl_call_t **out) {
   /* The engine has no tool calling and no constrained decoding: a request
@@ -375,7 +364,7 @@ static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl
   const sl_chat_req_t *rq = o->req;
   if (rq->tools && !(rq->tool_choice && !strcmp(rq->tool_choice, "\"none\"")))
     return SL_EUNSUPPORTED;
-  if (rq->response_format && !text_format(rq->response_format)) return SL_EUNSUPPORTED;
+  if (rq->json_output) return SL_EUNSUPPORTED;
   local_engine_t *le = find_engine(b->local, model_path(cfg));
   if (!le || !b->local_port) return SL_EUNAVAILABLE;
   local_call_t *c = calloc(1, sizeof *c);

@@ -43,6 +43,7 @@ typedef struct {
   char *tools;          /* JSON array, OpenAI shape ({"type":"function","function":{...}}), or NULL */
   char *tool_choice;    /* JSON value, or NULL */
   char *response_format;/* JSON value, or NULL */
+  bool json_output;     /* response_format asks for JSON (json_object, json_schema) */
   char *user;           /* OpenAI `user` / Anthropic metadata.user_id */
   /* OpenAI request members with no free text that an OpenAI-compatible upstream
    * gets as they came (parallel_tool_calls, reasoning_effort, verbosity,

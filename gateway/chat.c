@@ -623,11 +623,12 @@ static void on_error(void *data, const sl_call_error_t *e) {
 
 static void start_call(job_t *j) {
   set_state(j, ST_CALLING);
+  bool external = j->bcfg->location == SL_LOC_EXTERNAL;
   const char *body, *dest;
-  size_t len;
-  sl_call_egress(j->call, &body, &len, &dest);
+  size_t len = 0;
+  if (external) sl_call_egress(j->call, &body, &len, &dest); /* the call is gone if start fails */
   int rc = sl_call_start(j->call);
-  if (!rc && j->bcfg->location == SL_LOC_EXTERNAL) {
+  if (!rc && external) {
     /* counted once the bytes are on their way, not when they were meant to
      * be: a request the ledger refused sent nothing */
     count_egress(j, j->backend, len);

@@ -807,7 +807,7 @@ static int cmd_costs(const args_t *a, sqlite3 *db) {
 }
 
 int sl_cli_audit(int argc, char **argv) {
-  if (argc < 1 || !strcmp(argv[0], "-h") || !strcmp(argv[0], "--help")) {
+  if (argc < 1 || sl_cli_is_help(argv[0])) {
     usage(argc < 1 ? stderr : stdout);
     return argc < 1 ? 2 : 0;
   }

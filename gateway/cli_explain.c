@@ -33,11 +33,13 @@ static const char *header_lookup(void *ctx, const char *name) {
 
 static int usage(FILE *f) {
   fprintf(f, "usage: sluice explain [--config FILE] [--tenant T] [--header 'Name: value']... "
-                  "[--rpm N] [--prompt-tokens N] [--compact] < request.json\n");
-  return 2;
+             "[--rpm N] [--prompt-tokens N] [--compact] < request.json\n");
+  return f == stdout ? 0 : 2;
 }
 
 int sl_cli_explain(int argc, char **argv) {
+  for (int i = 0; i < argc; i++)
+    if (sl_cli_is_help(argv[i])) return usage(stdout);
   const char *config = NULL;
   bool compact = false;
   headers_t h = {0};
@@ -64,9 +66,6 @@ int sl_cli_explain(int argc, char **argv) {
       h.owned[h.n] = hv;
       h.name[h.n] = hv;
       h.value[h.n++] = colon + 1 + strspn(colon + 1, " \t");
-    } else if (sl_cli_is_help(a)) {
-      usage(stdout);
-      rc = -1; /* done: exit 0 */
     } else rc = usage(stderr);
   }
   sl_policy_t *p = NULL;
@@ -103,5 +102,5 @@ int sl_cli_explain(int argc, char **argv) {
   free(body);
   for (int i = 0; i < h.n; i++) free(h.owned[i]);
   if (p) sl_policy_unref(p);
-  return rc < 0 ? 0 : rc; /* -1: --help */
+  return rc;
 }

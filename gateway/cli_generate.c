@@ -144,7 +144,7 @@ int sl_cli_generate(int argc, char **argv) {
         return 2;
       }
     } else if (!strcmp(a, "--json")) json = true;
-    else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    else if (sl_cli_is_help(a)) {
       usage(stdout);
       return 0;
     } else {

@@ -240,7 +240,7 @@ int sl_cli_serve(int argc, char **argv) {
     else if (!strcmp(argv[i], "--workers") && i + 1 < argc) workers = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--debug")) sl_log_set_level(SL_LOG_DEBUG), debug_flag = true;
     else {
-      bool help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+      bool help = sl_cli_is_help(argv[i]);
       fprintf(help ? stdout : stderr,
               "usage: sluice serve [--config FILE] [--listen HOST:PORT] [--workers N] [--debug]\n");
       return help ? 0 : 2;

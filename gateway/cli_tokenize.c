@@ -217,7 +217,7 @@ int sl_cli_tokenize(int argc, char **argv) {
       parse_special = false;
     } else if (!strcmp(argv[i], "--decode")) {
       decode = true;
-    } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    } else if (sl_cli_is_help(argv[i])) {
       usage();
       return 0;
     } else {

@@ -198,7 +198,7 @@ int sl_cli_train_router(int argc, char **argv) {
       folds = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--l2") && i + 1 < argc)
       l2 = atof(argv[++i]);
-    else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    else if (sl_cli_is_help(argv[i])) {
       usage();
       return 0;
     } else if (argv[i][0] != '-' && n_in < MAX_IN)

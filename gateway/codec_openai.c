@@ -130,8 +130,9 @@ static int decode_msgs(const cJSON *ms, sl_chat_req_t *r, char *err, size_t n) {
 }
 
 /* response_format: {"type": "text" | "json_object"} or {"type": "json_schema",
- * "json_schema": {...}}, as the API takes it (it refuses any other type). */
-static int check_response_format(const cJSON *rf, char *err, size_t n) {
+ * "json_schema": {...}}, as the API takes it (it refuses any other type);
+ * whether it asks for JSON in *json. */
+static int check_response_format(const cJSON *rf, bool *json, char *err, size_t n) {
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(rf, "type");
   if (!cJSON_IsObject(rf) || !cJSON_IsString(t))
     return bad(err, n, "response_format must be an object with a string \"type\"");
@@ -141,6 +142,7 @@ static int check_response_format(const cJSON *rf, char *err, size_t n) {
     return bad(err, n, "response_format.json_schema must be an object");
   if (strcmp(ty, "text") && strcmp(ty, "json_object") && strcmp(ty, "json_schema"))
     return bad(err, n, "response_format.type must be \"text\", \"json_object\" or \"json_schema\"");
+  *json = strcmp(ty, "text") != 0;
   return 0;
 }
 
@@ -337,7 +339,7 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   if (tc && !cJSON_IsNull(tc) && !(r->tool_choice = dup_json(tc))) goto nomem;
   const cJSON *rf = cJSON_GetObjectItemCaseSensitive(root, "response_format");
   if (rf && !cJSON_IsNull(rf)) {
-    if ((rc = check_response_format(rf, err, n))) goto out;
+    if ((rc = check_response_format(rf, &r->json_output, err, n))) goto out;
     if (!(r->response_format = dup_json(rf))) goto nomem;
   }
   const cJSON *user = cJSON_GetObjectItemCaseSensitive(root, "user");

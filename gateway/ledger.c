@@ -524,28 +524,28 @@ static void merge_egress(entry_t *batch) {
   for (entry_t *e = batch; e; e = e->next) n += e->kind == SL_LEDGER_EGRESS;
   if (!n) return;
   while (m < 2 * n) m *= 2;
-  entry_t **slot = calloc(m, sizeof *slot);
-  bool *twice = calloc(m, sizeof *twice);
-  for (entry_t *e = batch; slot && twice && e; e = e->next) {
+  struct {
+    entry_t *egress; /* a request's egress row in this batch */
+    bool twice;      /* and it has more than one */
+  } *slot = calloc(m, sizeof *slot);
+  for (entry_t *e = batch; slot && e; e = e->next) {
     if (!e->n[F_REQUEST_ID] || (e->kind != SL_LEDGER_EGRESS && e->kind != SL_LEDGER_REQUEST))
       continue;
-    uint32_t h = 2166136261u;
+    uint32_t h = 2166136261u; /* FNV-1a of the request id */
     for (size_t i = 0; i < e->n[F_REQUEST_ID]; i++)
       h = (h ^ (unsigned char)e->s[F_REQUEST_ID][i]) * 16777619u;
     size_t i = h & (m - 1);
-    while (slot[i] && !same_field(slot[i], e, F_REQUEST_ID)) i = (i + 1) & (m - 1);
+    while (slot[i].egress && !same_field(slot[i].egress, e, F_REQUEST_ID)) i = (i + 1) & (m - 1);
+    entry_t *g = slot[i].egress;
     if (e->kind == SL_LEDGER_EGRESS) {
-      if (slot[i]) twice[i] = true;
-      else slot[i] = e;
-      continue;
-    }
-    entry_t *g = slot[i];
-    if (g && !twice[i] && e->n[F_SHA256_OUT] == 64 && same_field(g, e, F_SHA256_OUT) &&
-        g->bytes_out == e->bytes_out && same_field(g, e, F_BACKEND))
+      if (g) slot[i].twice = true;
+      else slot[i].egress = e;
+    } else if (g && !slot[i].twice && e->n[F_SHA256_OUT] == 64 && same_field(g, e, F_SHA256_OUT) &&
+               g->bytes_out == e->bytes_out && same_field(g, e, F_BACKEND)) {
       g->merged = true;
+    }
   }
   free(slot);
-  free(twice);
 }
 
 /* One transaction for the whole batch; on any error nothing of it is kept. */

@@ -266,13 +266,15 @@ static int parse_models(const cJSON *b, const char *path, sl_backend_cfg_t *bc,
   return 0;
 }
 
+/* A backend's keys: every kind's, and those of one kind only. */
+#define LOCAL_KEYS "model", "chat_template", "threads", "max_batch", "queue_max", "kv_cache_mb", \
+                   "context", "timeout_ms", "usd_per_hour"
+#define API_KEYS "base_url", "api_key_env", "models", "connect_timeout_ms", "first_byte_timeout_ms", \
+                 "total_timeout_ms", "max_retries", "max_tokens_param"
+
 static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl_jerr_t *err) {
   if (!cJSON_IsObject(b)) return sl_jerr_set(err, p, "must be an object");
-  static const char *const keys[] = {
-      "name", "kind", "location", "base_url", "api_key_env", "models", "connect_timeout_ms",
-      "first_byte_timeout_ms", "total_timeout_ms", "max_retries", "model", "chat_template",
-      "threads", "max_batch", "queue_max", "kv_cache_mb", "context", "timeout_ms",
-      "usd_per_hour", "max_tokens_param", NULL};
+  static const char *const keys[] = {"name", "kind", "location", LOCAL_KEYS, API_KEYS, NULL};
   int rc = sl__check_keys(b, p, keys, err);
   char *kind = NULL, *loc = NULL;
   if (!rc) rc = get_name(b, "name", p, true, &bc->name, err);
@@ -311,12 +313,7 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
   free(loc);
   if (rc) return rc;
   /* a key of the other kind would be read by nothing: a mistake, not a no-op */
-  static const char *const local_only[] = {"model", "chat_template", "threads", "max_batch",
-                                           "queue_max", "kv_cache_mb", "context", "timeout_ms",
-                                           "usd_per_hour", NULL};
-  static const char *const api_only[] = {"base_url", "api_key_env", "models", "connect_timeout_ms",
-                                         "first_byte_timeout_ms", "total_timeout_ms",
-                                         "max_retries", "max_tokens_param", NULL};
+  static const char *const local_only[] = {LOCAL_KEYS, NULL}, *const api_only[] = {API_KEYS, NULL};
   for (const char *const *k = bc->kind == SL_BK_LOCAL ? api_only : local_only; *k; k++)
     if (cJSON_GetObjectItemCaseSensitive(b, *k)) {
       sl_jpath_key(q, sizeof q, p, *k);
