@@ -65,10 +65,11 @@ typedef struct {
   sl_call_t *call;
   uv_timer_t backoff;
   bool paused; /* the call is held back until the client takes its backlog */
-  bool in_cb, client_gone, headers_sent, stream, saw_busy, saw_unsupported, saw_too_long,
+  bool in_cb, client_gone, headers_sent, stream, saw_unsupported, saw_too_long,
       waiting_ledger, redacted_step, want_lp;
   const sl_backend_cfg_t *bcfg; /* backend of the current step */
   const char *backend;
+  const char *busy_backend; /* the last backend of the route that was at capacity */
   const char *model_out;
   char model_buf[128];
   char egress_dest[256];    /* where the last bytes that left went (the REQUEST row names it) */
@@ -261,9 +262,8 @@ static void record(job_t *j, bool wait) {
    * budget, policy, a full queue); error: a backend or the gateway failed */
   row.status = j->status == 200   ? "ok"
                : j->status == 499 ? "client_gone"
-               : !j->backend && j->status >= 400 && j->status < 500 ? "rejected"
-                                                                     : "error";
-  if (!j->backend) row.location = "";
+               : !j->bcfg && j->status >= 400 && j->status < 500 ? "rejected"
+                                                                  : "error";
   set_state(j, ST_RECORDING);
   int rc = sl_gw_ledger_append(gw, &row, wait ? on_recorded : NULL, j);
   row_json_free(&json);
@@ -637,7 +637,7 @@ static void start_call(job_t *j) {
   }
   if (!rc) return;
   j->call = NULL;
-  if (rc == SL_EBUSY) j->saw_busy = true;
+  if (rc == SL_EBUSY) j->busy_backend = j->backend;
   SL_WARN("req %s: backend %s did not start: %s", j->req_id, j->backend, sl_strerror(rc));
   j->step++;
   try_step(j);
@@ -707,7 +707,7 @@ static void try_step(job_t *j) {
       continue;
     }
     if (!sl_backends_ready(gw->backends, s->backend)) {
-      j->saw_busy = true;
+      j->busy_backend = s->backend->name;
       continue;
     }
     /* Redacted copy for steps that need it; never the original if that fails. */
@@ -768,8 +768,9 @@ static void try_step(job_t *j) {
     return;
   }
   j->bcfg = NULL;
-  j->backend = NULL;
-  if (j->saw_busy)
+  /* a full queue is counted under the backend that was full, for the operator */
+  j->backend = j->busy_backend;
+  if (j->busy_backend)
     fail_request(j, 429, "rate_limit_error", "queue_full",
                  j->dec.keep_inside ? "the in-network backend is at capacity and the policy keeps "
                                       "this request inside the network; retry later"

@@ -318,6 +318,11 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   d = 0;
   if ((rc = int_num(root, "top_logprobs", 0, 20, &d, err, n))) goto out;
   r->top_logprobs = (int)d;
+  const cJSON *tlp = cJSON_GetObjectItemCaseSensitive(root, "top_logprobs");
+  if (tlp && !cJSON_IsNull(tlp) && !r->logprobs) { /* as OpenAI answers */
+    rc = bad(err, n, "top_logprobs requires logprobs to be true");
+    goto out;
+  }
   /* the deprecated form of tools: refused rather than dropped, which would
    * answer without the functions the caller counts on */
   const cJSON *fns = cJSON_GetObjectItemCaseSensitive(root, "functions");

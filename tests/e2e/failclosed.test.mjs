@@ -226,6 +226,7 @@ describe('local engine failing, overloaded and slow; classification errors', () 
       if (r.status === 200) assert.equal(r.backend, 'local-big');
       else {
         assert.equal(r.json.error.code, 'queue_full');
+        assert.equal(r.backend, 'local-big', 'the refusal names the backend that was full');
         assert.match(r.json.error.message, /capacity.*inside the network/);
         assert.equal(r.headers.get('retry-after'), '1');
       }
