@@ -165,9 +165,9 @@ static void make_random(const char *path, uint32_t wtype, const char *shared) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) {
+  if (argc < 2 || argv[1][0] == '-') { /* "--help" is no directory to write 400 MB into */
     fprintf(stderr, "usage: bench_engine MODEL_DIR [--quick] [--make-only]\n");
-    return 2;
+    return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
   }
   bool quick = argc > 2 && !strcmp(argv[2], "--quick"), make_only = argc > 2 && !strcmp(argv[2], "--make-only");
   if (quick) reps = 1;

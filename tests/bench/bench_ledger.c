@@ -186,7 +186,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--journal")) journal = true;
     else if (!strcmp(argv[i], "--keep") && i + 1 < argc) keep = argv[++i];
     else if (!strcmp(argv[i], "--rate") && i + 1 < argc) rate = atof(argv[++i]);
-    else rows = atol(argv[i]);
+    else if (argv[i][0] != '-' && atol(argv[i]) > 0) rows = atol(argv[i]);
+    else {
+      fprintf(stderr, "usage: bench_ledger [ROWS] [--journal] [--full] [--rate ROWS_PER_S] [--keep PATH]\n");
+      return strcmp(argv[i], "--help") ? 2 : 0;
+    }
   }
   if (rows <= 0) rows = 200000;
   char path[512];

@@ -331,6 +331,11 @@ int main(int argc, char **argv) {
       snprintf(diff, sizeof diff, "%s", argv[++i]);
     else if (!strcmp(argv[i], "--weights") && i + 1 < argc)
       weights = argv[++i];
+    else {
+      fprintf(stderr, "usage: bench_router [--eval-only] [--verbose] [--sens FILE.jsonl] "
+                      "[--diff FILE.jsonl] [--weights FILE.json]\n");
+      return strcmp(argv[i], "--help") ? 2 : 0;
+    }
   }
   sl_router_opts_t o = {0};
   o.difficulty_weights = weights;
