@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define EASY_POOL 256 /* idle easy handles kept for reuse (curl_easy_reset) */
@@ -43,6 +44,7 @@ struct sl_hc_req {
   sl_hc_req_t *prev, *next;
   uv_timer_t fb_timer; /* first-byte timeout */
   bool got_response, canceled, timed_out_fb, fb_armed;
+  bool fresh_retry; /* sent again on a new connection after a reused one failed */
   bool paused, held; /* held: curl keeps a piece we refused while paused */
   long retry_after_ms, retry_after_s_ms; /* of the header block being read */
   int status;
@@ -83,8 +85,18 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   sock_ctx_t *s = p->data;
   sl_hc_t *hc = s->hc;
   if (s->parked) {
-    /* An idle cached connection became readable: the upstream closed it (or sent
-     * something unasked). Stop watching; curl finds it dead when it next looks. */
+    /* An idle cached connection became readable: the upstream closed it, reset
+     * it or sent something unasked. curl's check before reusing a connection
+     * takes pending bytes (or a pending reset) for a live connection, and would
+     * read stray bytes as the next request's answer — another client's, if the
+     * upstream sent one too many. So the connection is made to read as closed:
+     * what is pending is drained, both directions shut, and curl drops it. */
+    char junk[4096];
+    ssize_t k;
+    int rounds = 0;
+    while ((k = recv(s->fd, junk, sizeof junk, MSG_DONTWAIT)) > 0 && ++rounds < 256) {
+    }
+    shutdown(s->fd, SHUT_RDWR);
     sock_watch(s, 0);
     return;
   }
@@ -110,10 +122,18 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
   sl_hc_t *hc = userp;
   sock_ctx_t *s = sock_find(hc, fd);
   if (what == CURL_POLL_REMOVE) {
-    if (s) {
-      s->parked = true;
-      sock_watch(s, UV_READABLE);
+    if (!s) return 0;
+    /* A paused transfer (the client is slow to read) keeps its connection: its
+     * pending bytes are its answer, to be read on resume. */
+    sl_hc_req_t *r = NULL;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
+    if (r && r->paused) {
+      s->parked = false;
+      sock_watch(s, 0);
+      return 0;
     }
+    s->parked = true;
+    sock_watch(s, UV_READABLE);
     return 0;
   }
   if (!s) {
@@ -231,6 +251,7 @@ static void easy_put(sl_hc_t *hc, CURL *e) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
     curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 0L);
     hc->pool[hc->n_pool++] = e;
   } else {
     curl_easy_cleanup(e);
@@ -262,6 +283,32 @@ static void req_free(sl_hc_req_t *r) {
   uv_close((uv_handle_t *)&r->fb_timer, on_fb_closed);
 }
 
+/* A transfer that failed on a connection curl reused, before a byte of any
+ * answer came back, goes once more on a new connection: the upstream closed or
+ * reset the idle connection as the request went out (the keep-alive race), so
+ * it did not take the request. curl retries the clean close itself, not a
+ * reset or a failed send. */
+static bool retry_fresh(sl_hc_req_t *r, CURLcode cc) {
+  if (r->fresh_retry || r->got_response || r->timed_out_fb ||
+      (cc != CURLE_SEND_ERROR && cc != CURLE_RECV_ERROR && cc != CURLE_GOT_NOTHING))
+    return false;
+  long conns = 1, header_bytes = 1;
+  curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &conns);
+  curl_easy_getinfo(r->easy, CURLINFO_HEADER_SIZE, &header_bytes);
+  if (conns != 0 || header_bytes != 0) return false;
+  sl_hc_t *hc = r->hc;
+  curl_multi_remove_handle(hc->multi, r->easy);
+  curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
+  r->fresh_retry = true;
+  r->errbuf[0] = 0;
+  if (curl_multi_add_handle(hc->multi, r->easy) == CURLM_OK) {
+    SL_DEBUG("upstream connection failed on reuse (%s); sent again on a new one",
+             curl_easy_strerror(cc));
+    return true;
+  }
+  return false;
+}
+
 static void check_done(sl_hc_t *hc) {
   CURLMsg *msg;
   int left;
@@ -275,6 +322,7 @@ static void check_done(sl_hc_t *hc) {
       req_free(r);
       continue;
     }
+    if (retry_fresh(r, cc)) continue;
     int err = 0;
     const char *m = "ok";
     char mbuf[320];

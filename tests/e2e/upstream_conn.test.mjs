@@ -1,0 +1,100 @@
+// Pooled upstream connections that an upstream spoils between requests. A
+// connection kept alive for the next request must never hand one client's
+// request another answer: bytes an upstream sends after its answer (one
+// response too many, a stray CRLF) would be read as the next request's answer,
+// which across clients is a leak. (Bytes that arrive only after the next
+// request went out cannot be told from its answer: HTTP/1.1 has no request ids.)
+// And an idle connection the upstream reset must
+// not fail the next request (the keep-alive race): it goes on a new connection.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import OpenAI from 'openai';
+import { startSluice, apiBackend, completion, sleep } from './lib.mjs';
+
+// A raw HTTP/1.1 upstream: each request's answer is written by `play`, which
+// gets the socket, the parsed request body and a response for a text.
+function startRawMock(play) {
+  const sockets = new Set();
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.setNoDelay(true); // a stray write goes out at once, not after the next ACK
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => {});
+    let buf = Buffer.alloc(0);
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end).toString();
+        const len = Number(/content-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+        if (buf.length < end + 4 + len) return;
+        const body = JSON.parse(buf.subarray(end + 4, end + 4 + len).toString());
+        buf = buf.subarray(end + 4 + len);
+        mock.requests++;
+        play(sock, body);
+      }
+    });
+  });
+  const mock = {
+    requests: 0,
+    sockets,
+    listen: () => new Promise((r) => server.listen(0, '127.0.0.1', () => { mock.port = server.address().port; r(); })),
+    close: () => { for (const s of sockets) s.destroy(); return new Promise((r) => server.close(r)); },
+  };
+  return mock;
+}
+
+const response = (text) => {
+  const b = JSON.stringify(completion(text));
+  return `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(b)}\r\n\r\n${b}`;
+};
+const who = (body) => body.messages.at(-1).content;
+
+let mode = 'stray';
+const mock = startRawMock((sock, body) => {
+  const asker = who(body);
+  sock.write(response(`answer for ${asker}`));
+  if (mode === 'stray' && asker === 'client-A')
+    setImmediate(() => sock.write(response('STRAY answer nobody asked for'))); // a separate write
+  if (mode === 'crlf' && asker === 'client-A') setImmediate(() => sock.write('\r\n'));
+  if (mode === 'reset') setTimeout(() => sock.resetAndDestroy(), 20); // the idle connection is reset
+});
+let sluice, client;
+
+before(async () => {
+  await mock.listen();
+  sluice = await startSluice({
+    workers: 1,
+    backends: [apiBackend('up', `http://127.0.0.1:${mock.port}/v1`)], // max_retries 0: no retry hides a failure
+    rules: [{ name: 'all', route: ['up'] }],
+  }, { MOCK_KEY: 'k' });
+  client = new OpenAI({ baseURL: `${sluice.base}/v1`, apiKey: 'x', maxRetries: 0 });
+});
+after(async () => { await sluice?.stop(); await mock.close(); });
+
+const ask = async (asker) => {
+  const r = await client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: asker }] });
+  return r.choices[0].message.content;
+};
+
+for (const m of ['stray', 'crlf']) {
+  test(`bytes an upstream sends after its answer (${m}) never become the next client's answer`, async () => {
+    mode = m;
+    for (const asker of ['client-A', 'client-B', 'client-C', 'client-D', 'client-A', 'client-E']) {
+      assert.equal(await ask(asker), `answer for ${asker}`);
+      await sleep(30); // the stray bytes arrive while the connection idles in the pool
+    }
+  });
+}
+
+test('an idle pooled connection the upstream reset does not fail the next request', async () => {
+  mode = 'reset';
+  const seen = mock.requests;
+  for (let i = 0; i < 12; i++) {
+    assert.equal(await ask(`reset-${i}`), `answer for reset-${i}`);
+    await sleep([0, 40, 100][i % 3]); // before, around and after the reset
+  }
+  assert.equal(mock.requests - seen, 12, 'every request reached the upstream once');
+});
