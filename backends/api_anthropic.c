@@ -258,16 +258,25 @@ static void take_usage(an_call_t *c, const cJSON *u) {
   const cJSON *cc = cJSON_GetObjectItemCaseSensitive(u, "cache_creation_input_tokens");
   const cJSON *cr = cJSON_GetObjectItemCaseSensitive(u, "cache_read_input_tokens");
   const cJSON *out = cJSON_GetObjectItemCaseSensitive(u, "output_tokens");
-  if (cJSON_IsNumber(in)) {
-    c->cache_write = cJSON_IsNumber(cc) ? cc->valueint : 0;
-    c->cache_read = cJSON_IsNumber(cr) ? cr->valueint : 0;
+  int n_in, w = 0, r = 0, n_out;
+  bool ok_w = !cc || cJSON_IsNull(cc) || sl__usage_count(cc, &w);
+  bool ok_r = !cr || cJSON_IsNull(cr) || sl__usage_count(cr, &r);
+  if (sl__usage_count(in, &n_in) && ok_w && ok_r) {
+    c->cache_write = w;
+    c->cache_read = r;
     c->cache_seen = cJSON_IsNumber(cc) || cJSON_IsNumber(cr);
-    c->in_tokens = in->valueint + c->cache_write + c->cache_read;
+    c->in_tokens = n_in + w + r; /* each at most SL_MAX_USAGE_TOKENS: no overflow */
     c->in_seen = true;
+  } else if (in) {
+    SL_WARN("upstream usage not believed (counts must be whole numbers from 0 to %d); estimated",
+            SL_MAX_USAGE_TOKENS);
   }
-  if (cJSON_IsNumber(out)) {
-    c->out_tokens = out->valueint;
+  if (sl__usage_count(out, &n_out)) {
+    c->out_tokens = n_out;
     c->out_seen = true;
+  } else if (out) {
+    SL_WARN("upstream usage not believed (counts must be whole numbers from 0 to %d); estimated",
+            SL_MAX_USAGE_TOKENS);
   }
 }
 

@@ -122,15 +122,19 @@ static void take_usage(oa_call_t *c, const cJSON *u) {
   if (!cJSON_IsObject(u)) return;
   const cJSON *pt = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
   const cJSON *ct = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
-  if (cJSON_IsNumber(pt) && cJSON_IsNumber(ct)) {
-    c->res.prompt_tokens = pt->valueint;
-    c->res.completion_tokens = ct->valueint;
+  int p, k;
+  if (sl__usage_count(pt, &p) && sl__usage_count(ct, &k)) {
+    c->res.prompt_tokens = p;
+    c->res.completion_tokens = k;
     c->res.usage_reported = true;
+  } else if (pt || ct) {
+    SL_WARN("upstream usage not believed (counts must be whole numbers from 0 to %d); estimated",
+            SL_MAX_USAGE_TOKENS);
   }
   const cJSON *d = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details");
   const cJSON *cached = d ? cJSON_GetObjectItemCaseSensitive(d, "cached_tokens") : NULL;
-  if (cJSON_IsNumber(cached) && cached->valueint >= 0) {
-    c->res.cache_read_tokens = cached->valueint;
+  if (sl__usage_count(cached, &k) && c->res.usage_reported && k <= c->res.prompt_tokens) {
+    c->res.cache_read_tokens = k;
     c->res.cache_reported = true;
   }
 }

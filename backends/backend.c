@@ -4,6 +4,7 @@
 #include "sl_err.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +260,14 @@ bool sl__call_transfer_failed(sl_call_t *c, const sl__upstream_t *up, int err, i
   e.retryable = sl__upstream_retryable(status);
   e.retry_after_ms = up->retry_after_ms;
   report(c, &e);
+  return true;
+}
+
+bool sl__usage_count(const cJSON *v, int *out) {
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= SL_MAX_USAGE_TOKENS) ||
+      v->valuedouble != floor(v->valuedouble))
+    return false;
+  *out = (int)v->valuedouble;
   return true;
 }
 

@@ -7,6 +7,8 @@
 #include "sl_buf.h"
 #include "sse.h"
 
+#include <cjson/cJSON.h>
+
 typedef struct {
   const char *kind;
   int (*prepare)(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,
@@ -52,6 +54,11 @@ extern const sl_backend_ops_t sl__local_ops;
 void sl__url_destination(const char *url, char *out, size_t n);
 /* Fills err from an upstream error body (OpenAI or Anthropic JSON shape). */
 void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t len);
+/* A token count from an upstream's usage: a whole number from 0 to
+ * SL_MAX_USAGE_TOKENS, else false (the count is not believed: a negative count
+ * would run the counters backwards, an absurd one spend a budget). */
+#define SL_MAX_USAGE_TOKENS 10000000
+bool sl__usage_count(const cJSON *v, int *out);
 /* Whether an upstream's HTTP status may be tried again or elsewhere. */
 bool sl__upstream_retryable(int status);
 /* A stream event's data that did not parse as JSON: unless it is blank, the

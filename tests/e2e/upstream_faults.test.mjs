@@ -69,6 +69,8 @@ const faults = {
     res.write(chunk({ content: 'first words ' }));
     setTimeout(() => res.end('data: {"choices": [ broken\n\n'), 100);
   },
+  bad_usage: (req, body, res) => replyJson(res, 200, { ...completion('counted by sluice'),
+    usage: { prompt_tokens: -1000000, completion_tokens: 1e300, total_tokens: 5 } }),
   sse_no_done: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(chunk({ role: 'assistant', content: '' }));
@@ -189,6 +191,21 @@ test("an upstream's Retry-After reaches the client with the 429 (retry-after-ms 
     assert.equal(res.headers.get('retry-after'), want, f);
     await res.text();
   }
+});
+
+test("an upstream's impossible usage (negative, 1e300) is not believed: sluice estimates, counters never run back", async () => {
+  fault = 'bad_usage';
+  const r = await ask({}, badOnly);
+  assert.equal(r.choices[0].message.content, 'counted by sluice');
+  assert.ok(r.usage.prompt_tokens > 0 && r.usage.prompt_tokens < 1000, `prompt ${r.usage.prompt_tokens}`);
+  assert.ok(r.usage.completion_tokens > 0 && r.usage.completion_tokens < 100, `completion ${r.usage.completion_tokens}`);
+  const m = await (await fetch(`${sluice.base}/metrics`)).text();
+  for (const dir of ['in', 'out']) {
+    const v = Number(m.match(new RegExp(`sluice_tokens_total\\{backend="bad"[^}]*direction="${dir}"\\} (\\S+)`))?.[1]);
+    assert.ok(v > 0 && v < 1e4, `tokens ${dir}: ${v}`);
+  }
+  const cost = Number(m.match(/sluice_cost_usd_total\{backend="bad"[^}]*\} (\S+)/)?.[1]);
+  assert.ok(cost > 0 && cost < 0.01, `cost ${cost}`);
 });
 
 test('after all of that, sluice still answers and counts upstream errors', async () => {
