@@ -67,6 +67,7 @@ typedef struct {
   bool paused; /* the call is held back until the client takes its backlog */
   bool in_cb, client_gone, headers_sent, stream, saw_unsupported, saw_too_long,
       waiting_ledger, redacted_step, want_lp;
+  bool spent; /* a call that failed after its output began: what it used is charged */
   const sl_backend_cfg_t *bcfg; /* backend of the current step */
   const char *backend;
   const char *busy_backend; /* the last backend of the route that was at capacity */
@@ -135,8 +136,9 @@ static void job_free(job_t *j) {
 
 static double job_cost(job_t *j, double *avoided) {
   *avoided = 0;
-  /* answered, or abandoned by its client part way (what was generated is spent) */
-  if (!j->bcfg || (j->status != 200 && j->status != 499)) return 0;
+  /* answered, abandoned by its client part way or broken off after output began
+   * (what was generated is spent) */
+  if (!j->bcfg || (j->status != 200 && j->status != 499 && !j->spent)) return 0;
   const sl_result_t *r = &j->res;
   if (j->bcfg->kind == SL_BK_LOCAL) {
     *avoided = sl_ledger_avoided_cost_usd(sl_policy_config(j->pol), &j->dec, r->prompt_tokens,
@@ -561,6 +563,7 @@ static void retry_after_backoff(job_t *j, bool same_step) {
 
 static void on_error(void *data, const sl_call_error_t *e) {
   job_t *j = data;
+  sl_call_t *call = j->call; /* still valid inside its callback */
   j->call = NULL;
   char lab[200];
   sl_metrics_label(lab, sizeof lab, "backend", j->backend);
@@ -573,7 +576,10 @@ static void on_error(void *data, const sl_call_error_t *e) {
     return;
   }
   if (j->headers_sent) {
-    /* Output already reached the client: end the stream with an error event. */
+    /* Output already reached the client: end the stream with an error event.
+     * The prompt went out and the answer so far was generated: both are spent. */
+    if (call) sl_call_usage(call, &j->res);
+    j->spent = true;
     sl_buf_reset(&j->out);
     j->dia->stream_error(&j->out, &j->resp, e->type[0] ? e->type : "upstream_error", e->message);
     j->status = 502;

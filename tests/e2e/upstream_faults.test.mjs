@@ -158,14 +158,27 @@ test('a stream that is broken before its first chunk fails over; with no next ba
     (err) => err instanceof OpenAI.APIError);
 });
 
-test('garbage after the first streamed chunk ends the stream with an error the SDK raises', async () => {
+const spentOnBad = async () => {
+  const m = await (await fetch(`${sluice.base}/metrics`)).text();
+  const get = (re) => Number(m.match(re)?.[1] ?? 0);
+  return { in: get(/sluice_tokens_total\{backend="bad"[^}]*direction="in"\} (\S+)/),
+           out: get(/sluice_tokens_total\{backend="bad"[^}]*direction="out"\} (\S+)/),
+           usd: get(/sluice_cost_usd_total\{backend="bad"[^}]*\} (\S+)/) };
+};
+
+test('garbage after the first streamed chunk ends the stream with an error the SDK raises; what was generated is charged', async () => {
   for (const f of ['sse_then_garbage', 'sse_no_done']) {
     fault = f;
+    const before = await spentOnBad();
     let text = '';
     await assert.rejects(async () => {
       for await (const c of await ask({ stream: true }, badOnly)) text += c.choices[0]?.delta?.content ?? '';
     }, (err) => err instanceof Error, f);
     assert.ok(text.startsWith(f === 'sse_no_done' ? 'cut' : 'first words'), `${f}: ${text}`);
+    // the prompt left and words came back: not recorded as zero (estimated: no usage came)
+    const after = await spentOnBad();
+    assert.ok(after.in > before.in && after.out > before.out && after.usd > before.usd,
+      `${f}: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
   }
 });
 
