@@ -317,6 +317,7 @@ static void close_tool_block(an_call_t *c) {
 
 static int on_event(void *data, const char *event, const char *p, size_t n) {
   an_call_t *c = data;
+  if (c->saw_stop) return 0; /* nothing follows the end: whatever does is not relayed */
   cJSON *j = cJSON_ParseWithLength(p, n);
   if (!j) return sl__call_bad_event(&c->base, p, n);
   const cJSON *tj = cJSON_GetObjectItemCaseSensitive(j, "type");
@@ -374,6 +375,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
   } else if (!strcmp(type, "message_stop")) {
     close_tool_block(c);
     c->saw_stop = true;
+    sl_hc_expect_end(c->hr, SL_STREAM_END_GRACE_MS);
   } /* ping and unknown events are ignored, as the API asks */
   cJSON_Delete(j);
   return c->base.failed || c->base.abandoned;

@@ -221,8 +221,10 @@ static void emit_tool_calls(oa_call_t *c, const cJSON *tcs) {
 
 static int on_event(void *data, const char *event, const char *p, size_t n) {
   oa_call_t *c = data;
+  if (c->saw_done) return 0; /* nothing follows the end: whatever does is not relayed */
   if (n == 6 && !memcmp(p, "[DONE]", 6)) {
     c->saw_done = true;
+    sl_hc_expect_end(c->hr, SL_STREAM_END_GRACE_MS);
     return 0;
   }
   cJSON *j = cJSON_ParseWithLength(p, n);

@@ -59,6 +59,9 @@ void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t
  * would run the counters backwards, an absurd one spend a budget). */
 #define SL_MAX_USAGE_TOKENS 10000000
 bool sl__usage_count(const cJSON *v, int *out);
+/* How long a stream's body may stay open after its last event ([DONE],
+ * message_stop) before the answer is taken as complete and the transfer ended. */
+#define SL_STREAM_END_GRACE_MS 1000
 /* Whether an upstream's HTTP status may be tried again or elsewhere. */
 bool sl__upstream_retryable(int status);
 /* A stream event's data that did not parse as JSON: unless it is blank, the

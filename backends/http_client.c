@@ -360,6 +360,20 @@ static void on_first_byte_timeout(uv_timer_t *t) {
   req_free(r);
 }
 
+static void on_end_grace(uv_timer_t *t) {
+  sl_hc_req_t *r = t->data;
+  if (r->canceled) return;
+  /* A timer callback is outside curl's callbacks: the transfer can go now (its
+   * connection with it: the body never ended). */
+  r->cbs.on_done(r->data, 0, r->status, "ok");
+  req_free(r);
+}
+
+void sl_hc_expect_end(sl_hc_req_t *r, uint64_t ms) {
+  if (!r || r->canceled || !r->got_response) return;
+  uv_timer_start(&r->fb_timer, on_end_grace, ms, 0); /* the first-byte timer's work is done */
+}
+
 static int note_response(sl_hc_req_t *r) {
   if (r->got_response) return 0;
   r->got_response = true;

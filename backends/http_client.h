@@ -47,6 +47,10 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
                 sl_hc_req_t **out);
 /* Aborts a transfer: its connection is closed, no callback runs afterwards. */
 void sl_hc_cancel(sl_hc_req_t *r);
+/* The answer is complete (a stream's last event came): if the transfer has not
+ * ended ms later (an upstream that keeps the body open), it is ended then, and
+ * on_done runs as for a transfer that completed. */
+void sl_hc_expect_end(sl_hc_req_t *r, uint64_t ms);
 /* Stops (true) or resumes taking the answer: while paused, the next piece curl
  * receives is left with curl and nothing more is read from the upstream (TCP
  * pushes back). Pausing works anywhere; resuming must not be done from inside

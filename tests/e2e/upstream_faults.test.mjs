@@ -71,6 +71,16 @@ const faults = {
   },
   bad_usage: (req, body, res) => replyJson(res, 200, { ...completion('counted by sluice'),
     usage: { prompt_tokens: -1000000, completion_tokens: 1e300, total_tokens: 5 } }),
+  sse_held_open: (req, body, res) => {
+    // the whole answer and [DONE], then the body stays open (and says more)
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk({ role: 'assistant', content: '' }));
+    res.write(chunk({ content: 'all there' }));
+    res.write(chunk({}, 'stop'));
+    res.write('data: [DONE]\n\n');
+    setTimeout(() => res.write(chunk({ content: ' AFTER THE END' })), 50);
+    setTimeout(() => res.end(), 8000);
+  },
   sse_no_done: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(chunk({ role: 'assistant', content: '' }));
@@ -180,6 +190,19 @@ test('garbage after the first streamed chunk ends the stream with an error the S
     assert.ok(after.in > before.in && after.out > before.out && after.usd > before.usd,
       `${f}: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
   }
+});
+
+test('a stream whose body stays open after [DONE] ends for the client at once; nothing after [DONE] is relayed', async () => {
+  fault = 'sse_held_open';
+  const t0 = Date.now();
+  let text = '', finish = null;
+  for await (const c of await ask({ stream: true }, badOnly)) {
+    text += c.choices[0]?.delta?.content ?? '';
+    finish = c.choices[0]?.finish_reason ?? finish;
+  }
+  assert.equal(text, 'all there');
+  assert.equal(finish, 'stop');
+  assert.ok(Date.now() - t0 < 4000, `ended after ${Date.now() - t0} ms (the backend's total timeout is 5 s)`);
 });
 
 test('an upstream whose TLS certificate does not verify is never sent the request: failover, or a 502', async () => {
