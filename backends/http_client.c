@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EASY_POOL 256 /* idle easy handles kept for reuse (curl_easy_reset) */
@@ -414,6 +415,21 @@ static long header_number(const char *p, size_t len, const char *name, long unit
   return v > 86400000L ? 86400000L : v;
 }
 
+/* The wait until the HTTP-date of a "name: date" header line in ms (RFC 9110
+ * allows a date in Retry-After), at most a day; -1 when it is not a date. */
+static long header_date_wait(const char *p, size_t len, const char *name) {
+  size_t k = strlen(name);
+  if (len <= k || len - k > 64 || strncasecmp(p, name, k)) return -1;
+  char v[72];
+  memcpy(v, p + k, len - k);
+  v[len - k] = 0;
+  time_t at = curl_getdate(v, NULL);
+  if (at < 0) return -1;
+  time_t now = time(NULL);
+  if (at <= now) return 0;
+  return at - now > 86400 ? 86400000L : (long)(at - now) * 1000;
+}
+
 static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   sl_hc_req_t *r = ud;
   size_t len = sz * n;
@@ -421,6 +437,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   long v;
   if ((v = header_number(p, len, "retry-after-ms:", 1)) >= 0) r->retry_after_ms = v;
   else if ((v = header_number(p, len, "retry-after:", 1000)) >= 0) r->retry_after_s_ms = v;
+  else if ((v = header_date_wait(p, len, "retry-after:")) >= 0) r->retry_after_s_ms = v;
   /* The blank line ends a header block; a 100 Continue block is not the answer. */
   if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
     long st = 0;
