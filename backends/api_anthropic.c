@@ -508,6 +508,7 @@ static int an_start(sl_call_t *base) {
   sl_hc_opts_t ho = {.method = "POST", .url = c->url, .headers = hdrs, .body = base->body.data,
                      .body_len = base->body.len, .connect_timeout_ms = cfg->connect_timeout_ms,
                      .first_byte_timeout_ms = cfg->first_byte_timeout_ms,
+                     .idle_timeout_ms = cfg->idle_timeout_ms,
                      .total_timeout_ms = cfg->total_timeout_ms};
   sl_hc_cbs_t hcb = {.on_response = on_response, .on_data = on_data, .on_done = on_done};
   int rc = sl_hc_start(base->owner->hc, &ho, &hcb, c, &c->hr);

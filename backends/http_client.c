@@ -487,6 +487,10 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->total_timeout_ms > 0 ? o->total_timeout_ms : 0L);
+  /* a stalled upstream (headers, then silence) fails before the total timeout:
+   * under 1 byte a second for that long */
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, o->idle_timeout_ms > 0 ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, o->idle_timeout_ms > 0 ? (o->idle_timeout_ms + 999) / 1000 : 0L);
   uv_timer_init(hc->loop, &r->fb_timer);
   r->fb_timer.data = r;
   if (curl_multi_add_handle(hc->multi, e) != CURLM_OK) {

@@ -270,7 +270,7 @@ static int parse_models(const cJSON *b, const char *path, sl_backend_cfg_t *bc,
 #define LOCAL_KEYS "model", "chat_template", "threads", "max_batch", "queue_max", "kv_cache_mb", \
                    "context", "timeout_ms", "usd_per_hour"
 #define API_KEYS "base_url", "api_key_env", "models", "connect_timeout_ms", "first_byte_timeout_ms", \
-                 "total_timeout_ms", "max_retries", "max_tokens_param"
+                 "idle_timeout_ms", "total_timeout_ms", "max_retries", "max_tokens_param"
 
 static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl_jerr_t *err) {
   if (!cJSON_IsObject(b)) return sl_jerr_set(err, p, "must be an object");
@@ -324,6 +324,7 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
 
   bc->connect_timeout_ms = 5000;
   bc->first_byte_timeout_ms = 60000;
+  bc->idle_timeout_ms = 300000;
   bc->total_timeout_ms = 600000;
   bc->max_retries = 0; /* by default a failing backend hands over to the next step at once */
   long v;
@@ -366,6 +367,7 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
   while (n > 0 && bc->base_url[n - 1] == '/') bc->base_url[--n] = '\0';
   if ((rc = get_int(b, "connect_timeout_ms", p, 10, 600000, &bc->connect_timeout_ms, err)) ||
       (rc = get_int(b, "first_byte_timeout_ms", p, 10, 3600000, &bc->first_byte_timeout_ms, err)) ||
+      (rc = get_int(b, "idle_timeout_ms", p, 1000, 86400000, &bc->idle_timeout_ms, err)) ||
       (rc = get_int(b, "total_timeout_ms", p, 10, 86400000, &bc->total_timeout_ms, err)))
     return rc;
   v = bc->max_retries;

@@ -38,6 +38,7 @@ typedef struct {
   char *default_model;        /* models[0].name, or NULL */
   long connect_timeout_ms;
   long first_byte_timeout_ms;
+  long idle_timeout_ms; /* no byte from the upstream for this long: the call fails */
   long total_timeout_ms;
   int max_retries;            /* retries of this API backend (retryable errors, before any output)
                                  before the chain moves on; default 0 */

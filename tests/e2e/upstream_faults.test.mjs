@@ -85,6 +85,13 @@ const faults = {
     setTimeout(() => res.write(chunk({ content: ' AFTER THE END' })), 50);
     setTimeout(() => res.end(), 8000);
   },
+  sse_stall: (req, body, res) => {
+    // two chunks, then silence with the connection open
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk({ role: 'assistant', content: '' }));
+    res.write(chunk({ content: 'and then ' }));
+    setTimeout(() => res.end(), 9000);
+  },
   sse_no_done: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(chunk({ role: 'assistant', content: '' }));
@@ -108,7 +115,7 @@ before(async () => {
     (req, res) => { tlsSeen++; replyJson(res, 200, completion('over unverified TLS')); });
   await new Promise((r) => tls.listen(0, '127.0.0.1', r));
   sluice = await startSluice({
-    backends: [apiBackend('bad', bad.url, { max_retries: 0, total_timeout_ms: 5000 }), apiBackend('good', good.url),
+    backends: [apiBackend('bad', bad.url, { max_retries: 0, total_timeout_ms: 5000, idle_timeout_ms: 1000 }), apiBackend('good', good.url),
                apiBackend('selfsigned', `https://127.0.0.1:${tls.address().port}/v1`, { max_retries: 0 })],
     rules: [
       { name: 'bad-only', when: { header: { 'x-route': 'bad-only' } }, route: ['bad'] },
@@ -207,6 +214,18 @@ test('a stream whose body stays open after [DONE] ends for the client at once; n
   assert.equal(text, 'all there');
   assert.equal(finish, 'stop');
   assert.ok(Date.now() - t0 < 4000, `ended after ${Date.now() - t0} ms (the backend's total timeout is 5 s)`);
+});
+
+test('an upstream that stalls mid-stream fails at idle_timeout_ms, not at the total timeout', async () => {
+  fault = 'sse_stall';
+  const t0 = Date.now();
+  let text = '';
+  await assert.rejects(async () => {
+    for await (const c of await ask({ stream: true }, badOnly)) text += c.choices[0]?.delta?.content ?? '';
+  }, (err) => err instanceof Error && /timed out|too slow/i.test(err.message), 'an error event the SDK raises');
+  assert.equal(text, 'and then ');
+  const ms = Date.now() - t0;
+  assert.ok(ms >= 900 && ms < 4500, `failed after ${ms} ms (idle 1 s, total 5 s)`);
 });
 
 test('an upstream whose TLS certificate does not verify is never sent the request: failover, or a 502', async () => {
