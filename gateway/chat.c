@@ -546,10 +546,15 @@ static void on_backoff(uv_timer_t *t) { try_step(t->data); }
 
 /* Jittered exponential backoff, then the same backend again (its max_retries)
  * or the next entry of the chain. */
-static void retry_after_backoff(job_t *j, bool same_step) {
+/* The longest an upstream's Retry-After may hold a retry of the same backend;
+ * asked to wait longer, the route moves on instead. */
+#define MAX_RETRY_WAIT_MS 10000
+
+static void retry_after_backoff(job_t *j, bool same_step, long wait_ms) {
   unsigned n = j->attempts < 5 ? j->attempts : 5;
   unsigned base = 25u << n;
   unsigned delay = base / 2 + (unsigned)(rand() % (int)(base + 1));
+  if (same_step && wait_ms > (long)delay) delay = (unsigned)wait_ms; /* as the upstream asked */
   j->attempts++;
   if (same_step) {
     j->step_retries++;
@@ -587,12 +592,12 @@ static void on_error(void *data, const sl_call_error_t *e) {
     return;
   }
   if (e->retryable && j->bcfg && j->bcfg->kind != SL_BK_LOCAL &&
-      j->step_retries < j->bcfg->max_retries) {
-    retry_after_backoff(j, true);
+      j->step_retries < j->bcfg->max_retries && e->retry_after_ms <= MAX_RETRY_WAIT_MS) {
+    retry_after_backoff(j, true, e->retry_after_ms);
     return;
   }
   if (e->retryable && j->step + 1 < j->dec.n_steps) {
-    retry_after_backoff(j, false);
+    retry_after_backoff(j, false, 0);
     return;
   }
   /* the longest wait an upstream asked for, passed on with a 429 or 503 */

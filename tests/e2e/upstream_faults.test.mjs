@@ -16,6 +16,7 @@ import { startMock, startSluice, apiBackend, completion, replyJson, replyStream 
 
 let bad, good, tls, tlsSeen = 0, sluice, client;
 let fault = 'html';
+const badAt = []; // when the broken upstream was asked
 
 const chunk = (delta, finish = null) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
 
@@ -101,7 +102,7 @@ const faults = {
 };
 
 before(async () => {
-  bad = await startMock((req, body, res) => faults[fault](req, body, res));
+  bad = await startMock((req, body, res) => { badAt.push(Date.now()); faults[fault](req, body, res); });
   good = await startMock((req, body, res) => {
     const b = JSON.parse(body);
     if (b.stream) return replyStream(res, ['fine ', 'words'], 0);
@@ -116,9 +117,11 @@ before(async () => {
   await new Promise((r) => tls.listen(0, '127.0.0.1', r));
   sluice = await startSluice({
     backends: [apiBackend('bad', bad.url, { max_retries: 0, total_timeout_ms: 5000, idle_timeout_ms: 1000 }), apiBackend('good', good.url),
+               apiBackend('patient', bad.url, { max_retries: 1 }),
                apiBackend('selfsigned', `https://127.0.0.1:${tls.address().port}/v1`, { max_retries: 0 })],
     rules: [
       { name: 'bad-only', when: { header: { 'x-route': 'bad-only' } }, route: ['bad'] },
+      { name: 'patient', when: { header: { 'x-route': 'patient' } }, route: ['patient'] },
       { name: 'tls', when: { header: { 'x-route': 'tls' } }, route: ['selfsigned', 'good'] },
       { name: 'tls-only', when: { header: { 'x-route': 'tls-only' } }, route: ['selfsigned'] },
       { name: 'default', route: ['bad', 'good'] },
@@ -251,6 +254,20 @@ test("an upstream's Retry-After reaches the client with the 429 (retry-after-ms 
     else assert.equal(res.headers.get('retry-after'), want, f);
     await res.text();
   }
+});
+
+test("sluice's own retry of a backend waits as long as the upstream's Retry-After asked", async () => {
+  fault = 'limited_ms'; // retry-after-ms: 2500
+  const n = badAt.length;
+  const res = await fetch(`${sluice.base}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-route': 'patient' },
+    body: JSON.stringify({ messages: [{ role: 'user', content: 'hello there' }] }),
+  });
+  assert.equal(res.status, 429);
+  await res.text();
+  assert.equal(badAt.length - n, 2, 'asked twice (max_retries 1)');
+  const gap = badAt.at(-1) - badAt.at(-2);
+  assert.ok(gap >= 2400, `retried after ${gap} ms`);
 });
 
 test("an upstream's impossible usage (negative, 1e300) is not believed: sluice estimates, counters never run back", async () => {
