@@ -355,7 +355,13 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     const char *dts = cJSON_IsString(dt) ? dt->valuestring : "";
     if (!strcmp(dts, "text_delta")) {
       const cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "text");
-      if (cJSON_IsString(t)) emit_text(c, t->valuestring, strlen(t->valuestring));
+      if (!cJSON_IsString(t)) {
+        cJSON_Delete(j);
+        sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error",
+                      "upstream sent a text_delta without text");
+        return 1;
+      }
+      emit_text(c, t->valuestring, strlen(t->valuestring));
     } else if (!strcmp(dts, "input_json_delta") && c->block_tool >= 0) {
       const cJSON *pj = cJSON_GetObjectItemCaseSensitive(d, "partial_json");
       size_t l = cJSON_IsString(pj) ? strlen(pj->valuestring) : 0;
@@ -396,6 +402,17 @@ static void finish_json(an_call_t *c) {
     cJSON_Delete(j);
     sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error", "upstream answered with a malformed message");
     return;
+  }
+  for (const cJSON *b = content->child; b; b = b->next) {
+    /* a text block without text: a broken answer, not an empty one */
+    const cJSON *bt = cJSON_GetObjectItemCaseSensitive(b, "type");
+    if (cJSON_IsString(bt) && !strcmp(bt->valuestring, "text") &&
+        !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(b, "text"))) {
+      cJSON_Delete(j);
+      sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error",
+                    "upstream answered with a malformed message (a text block's text is not a string)");
+      return;
+    }
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
   if (cJSON_IsString(m)) snprintf(c->model, sizeof c->model, "%s", m->valuestring);

@@ -219,6 +219,13 @@ static void emit_tool_calls(oa_call_t *c, const cJSON *tcs) {
   }
 }
 
+/* o's key, when there, is a string or null: an answer with "content": 42 is
+ * broken, and relaying it as an empty answer would hide that. */
+static bool wire_text(const cJSON *o, const char *key) {
+  const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+  return !v || cJSON_IsString(v) || cJSON_IsNull(v);
+}
+
 static int on_event(void *data, const char *event, const char *p, size_t n) {
   oa_call_t *c = data;
   if (c->saw_done) return 0; /* nothing follows the end: whatever does is not relayed */
@@ -243,8 +250,14 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
   if (cJSON_IsString(m)) snprintf(c->model, sizeof c->model, "%s", m->valuestring);
   const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "choices");
   const cJSON *c0 = cJSON_IsArray(ch) ? ch->child : NULL;
+  const cJSON *d = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "delta") : NULL;
+  if ((ch && !cJSON_IsArray(ch) && !cJSON_IsNull(ch)) || !wire_text(d, "content")) {
+    cJSON_Delete(j); /* not the chunk shape: a broken answer, not an empty one */
+    sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error",
+                  "upstream sent a stream chunk of the wrong shape (choices or content)");
+    return 1;
+  }
   if (c0) {
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(c0, "delta");
     const cJSON *ct = d ? cJSON_GetObjectItemCaseSensitive(d, "content") : NULL;
     emit_logprobs(c, cJSON_GetObjectItemCaseSensitive(c0, "logprobs"));
     if (cJSON_IsString(ct)) emit_text(c, ct->valuestring, strlen(ct->valuestring));
@@ -270,7 +283,7 @@ static void finish_json(oa_call_t *c) {
   const cJSON *ch = j ? cJSON_GetObjectItemCaseSensitive(j, "choices") : NULL;
   const cJSON *c0 = cJSON_IsArray(ch) ? ch->child : NULL;
   const cJSON *msg = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "message") : NULL;
-  if (!msg) {
+  if (!cJSON_IsObject(msg) || !wire_text(msg, "content")) {
     cJSON_Delete(j);
     sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error", "upstream answered with a malformed chat completion");
     return;
@@ -304,7 +317,7 @@ static void on_done(void *data, int err, int status, const char *msg) {
   if (c->up.streaming) {
     sl_sse_feed(&c->up.sse, "\n\n", 2); /* flush an unterminated last event */
     if (c->base.failed || c->base.abandoned) goto out;
-    if (!c->saw_done && !c->finish[0]) {
+    if ((!c->saw_done && !c->finish[0]) || (!c->base.started && !c->finish[0])) {
       sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error", "upstream stream ended before it was complete");
       goto out;
     }

@@ -93,6 +93,18 @@ const faults = {
     res.write(chunk({ content: 'and then ' }));
     setTimeout(() => res.end(), 9000);
   },
+  // the wire format broken in its types: not an empty answer, a broken one
+  content_number: (req, body, res) => replyJson(res, 200, { ...completion('x'),
+    choices: [{ index: 0, message: { role: 'assistant', content: 42 }, finish_reason: 'stop' }] }),
+  sse_only_done: (req, body, res) => { res.writeHead(200, { 'content-type': 'text/event-stream' }); res.end('data: [DONE]\n\n'); },
+  sse_content_number: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(chunk({ role: 'assistant', content: '' }) + chunk({ content: 42 }) + chunk({}, 'stop') + 'data: [DONE]\n\n');
+  },
+  sse_choices_object: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end('data: {"id":"c","object":"chat.completion.chunk","choices":{"index":0}}\n\ndata: [DONE]\n\n');
+  },
   sse_no_done: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(chunk({ role: 'assistant', content: '' }));
@@ -144,7 +156,7 @@ const ask = (extra = {}, opts = {}) =>
 const badOnly = { headers: { 'x-route': 'bad-only' } };
 
 const expected = { upstream_408: 504 };
-for (const f of ['html', 'not_json', 'no_choices', 'truncated', 'hang_up', 'redirect', 'upstream_408', 'huge']) {
+for (const f of ['html', 'not_json', 'no_choices', 'content_number', 'truncated', 'hang_up', 'redirect', 'upstream_408', 'huge']) {
   const want = expected[f] ?? 502;
   test(`a broken answer (${f}) fails over to the next backend, or is a ${want} when none is left`, async () => {
     fault = f;
@@ -174,12 +186,14 @@ test("an upstream refusing sluice's own key is a 502 (the gateway's failure), no
 });
 
 test('a stream that is broken before its first chunk fails over; with no next backend, a 502', async () => {
-  fault = 'sse_garbage';
-  let text = '';
-  for await (const c of await ask({ stream: true })) text += c.choices[0]?.delta?.content ?? '';
-  assert.equal(text, 'fine words');
-  await assert.rejects(async () => { for await (const c of await ask({ stream: true }, badOnly)) void c; },
-    (err) => err instanceof OpenAI.APIError);
+  for (const f of ['sse_garbage', 'sse_only_done', 'sse_content_number', 'sse_choices_object']) {
+    fault = f;
+    let text = '';
+    for await (const c of await ask({ stream: true })) text += c.choices[0]?.delta?.content ?? '';
+    assert.equal(text, 'fine words', f);
+    await assert.rejects(async () => { for await (const c of await ask({ stream: true }, badOnly)) void c; },
+      (err) => err instanceof OpenAI.APIError, f);
+  }
 });
 
 const spentOnBad = async () => {
