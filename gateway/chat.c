@@ -627,6 +627,7 @@ static void on_error(void *data, const sl_call_error_t *e) {
   }
   if (e->code == SL_ETIMEOUT || st == 408) st = 504; /* 408: the upstream timed out */
   else if (e->code == SL_EBUSY || st == 429) st = 429;
+  else if (st == 503 || st == 529) st = 503; /* overloaded (529: Anthropic's): retry later */
   else if (st >= 500 || st < 400) st = 502;
   fail_request(j, st, e->type[0] ? e->type : "upstream_error",
                e->upstream_code[0] ? e->upstream_code : "upstream_failed", e->message);

@@ -186,7 +186,7 @@ test('Anthropic backend errors reach an OpenAI client: 529 overloaded fails over
     (e) => e instanceof OpenAI.BadRequestError && /too large/.test(e.message));
   anUp.handler = (req, body, res) => anthError(res, 529, 'overloaded_error', 'Overloaded');
   await assert.rejects(oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] }, to('anthropic')),
-    (e) => e instanceof OpenAI.APIError && e.status === 502 && /Overloaded/.test(e.message));
+    (e) => e instanceof OpenAI.APIError && e.status === 503 && /Overloaded/.test(e.message)); // overloaded: 503
   anUp.handler = (req, body, res) => replyAnthStream(res, [{ text: ['a', 'b', 'c', 'd'] }], { errorAfter: 2, gapMs: 10 });
   const stream = await oai.chat.completions.create({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'x' }] }, to('anthropic'));
   let text = '';
