@@ -318,7 +318,7 @@ static void close_tool_block(an_call_t *c) {
 static int on_event(void *data, const char *event, const char *p, size_t n) {
   an_call_t *c = data;
   if (c->saw_stop) return 0; /* nothing follows the end: whatever does is not relayed */
-  cJSON *j = cJSON_ParseWithLength(p, n);
+  cJSON *j = sl__parse_json(p, n);
   if (!j) return sl__call_bad_event(&c->base, p, n);
   const cJSON *tj = cJSON_GetObjectItemCaseSensitive(j, "type");
   const char *type = cJSON_IsString(tj) ? tj->valuestring : event;
@@ -396,7 +396,7 @@ static int on_data(void *data, const char *p, size_t n) {
 }
 
 static void finish_json(an_call_t *c) {
-  cJSON *j = cJSON_ParseWithLength(c->up.body.data ? c->up.body.data : "", c->up.body.len);
+  cJSON *j = sl__parse_json(c->up.body.data ? c->up.body.data : "", c->up.body.len);
   const cJSON *content = j ? cJSON_GetObjectItemCaseSensitive(j, "content") : NULL;
   if (!cJSON_IsArray(content)) {
     cJSON_Delete(j);

@@ -263,6 +263,18 @@ bool sl__call_transfer_failed(sl_call_t *c, const sl__upstream_t *up, int err, i
   return true;
 }
 
+cJSON *sl__parse_json(const char *p, size_t n) {
+  const char *end = NULL;
+  cJSON *j = cJSON_ParseWithLengthOpts(p, n, &end, false);
+  if (!j) return NULL;
+  for (const char *q = end; q < p + n; q++)
+    if (*q != ' ' && *q != '\t' && *q != '\r' && *q != '\n') {
+      cJSON_Delete(j);
+      return NULL;
+    }
+  return j;
+}
+
 bool sl__usage_count(const cJSON *v, int *out) {
   if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= SL_MAX_USAGE_TOKENS) ||
       v->valuedouble != floor(v->valuedouble))

@@ -62,6 +62,9 @@ bool sl__usage_count(const cJSON *v, int *out);
 /* How long a stream's body may stay open after its last event ([DONE],
  * message_stop) before the answer is taken as complete and the transfer ended. */
 #define SL_STREAM_END_GRACE_MS 1000
+/* One JSON value filling [p, p + n) but for whitespace, or NULL: an answer
+ * with something after its value (two values, garbage) is broken. */
+cJSON *sl__parse_json(const char *p, size_t n);
 /* Whether an upstream's HTTP status may be tried again or elsewhere. */
 bool sl__upstream_retryable(int status);
 /* A stream event's data that did not parse as JSON: unless it is blank, the

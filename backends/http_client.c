@@ -43,8 +43,11 @@ struct sl_hc_req {
   sl_hc_cbs_t cbs;
   void *data;
   sl_hc_req_t *prev, *next;
-  uv_timer_t fb_timer; /* first-byte timeout */
-  bool got_response, canceled, timed_out_fb, fb_armed;
+  /* first-byte timeout; once the answer began, the idle timeout (restarted at
+   * each piece, stopped while paused); after the answer's last event, its end */
+  uv_timer_t fb_timer;
+  long idle_ms;
+  bool got_response, canceled, timed_out_fb, fb_armed, ending;
   bool fresh_retry; /* sent again on a new connection after a reused one failed */
   bool paused, held; /* held: curl keeps a piece we refused while paused */
   long retry_after_ms, retry_after_s_ms; /* of the header block being read */
@@ -361,6 +364,21 @@ static void on_first_byte_timeout(uv_timer_t *t) {
   req_free(r);
 }
 
+static void on_idle_timeout(uv_timer_t *t) {
+  sl_hc_req_t *r = t->data;
+  if (r->canceled) return;
+  char m[128];
+  snprintf(m, sizeof m, "upstream sent nothing for %ld ms (idle timeout)", r->idle_ms);
+  r->cbs.on_done(r->data, SL_ETIMEOUT, r->status, m);
+  req_free(r);
+}
+
+/* The idle clock starts over: a piece of the answer came, or taking it resumed. */
+static void idle_restart(sl_hc_req_t *r) {
+  if (r->idle_ms > 0 && !r->ending && !r->paused)
+    uv_timer_start(&r->fb_timer, on_idle_timeout, (uint64_t)r->idle_ms, 0);
+}
+
 static void on_end_grace(uv_timer_t *t) {
   sl_hc_req_t *r = t->data;
   if (r->canceled) return;
@@ -372,13 +390,15 @@ static void on_end_grace(uv_timer_t *t) {
 
 void sl_hc_expect_end(sl_hc_req_t *r, uint64_t ms) {
   if (!r || r->canceled || !r->got_response) return;
-  uv_timer_start(&r->fb_timer, on_end_grace, ms, 0); /* the first-byte timer's work is done */
+  r->ending = true;
+  uv_timer_start(&r->fb_timer, on_end_grace, ms, 0);
 }
 
 static int note_response(sl_hc_req_t *r) {
   if (r->got_response) return 0;
   r->got_response = true;
   uv_timer_stop(&r->fb_timer);
+  idle_restart(r);
   long st = 0;
   char *ct = NULL;
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
@@ -397,6 +417,7 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
     r->held = true;
     return CURL_WRITEFUNC_PAUSE;
   }
+  idle_restart(r);
   if (r->cbs.on_data(r->data, p, len)) return CURL_WRITEFUNC_ERROR;
   return r->canceled ? CURL_WRITEFUNC_ERROR : len;
 }
@@ -487,10 +508,7 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->total_timeout_ms > 0 ? o->total_timeout_ms : 0L);
-  /* a stalled upstream (headers, then silence) fails before the total timeout:
-   * under 1 byte a second for that long */
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, o->idle_timeout_ms > 0 ? 1L : 0L);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, o->idle_timeout_ms > 0 ? (o->idle_timeout_ms + 999) / 1000 : 0L);
+  r->idle_ms = o->idle_timeout_ms;
   uv_timer_init(hc->loop, &r->fb_timer);
   r->fb_timer.data = r;
   if (curl_multi_add_handle(hc->multi, e) != CURLM_OK) {
@@ -530,6 +548,8 @@ void sl_hc_cancel(sl_hc_req_t *r) {
 void sl_hc_pause(sl_hc_req_t *r, bool pause) {
   if (!r || r->canceled || r->paused == pause) return;
   r->paused = pause;
+  if (pause && r->got_response && !r->ending) uv_timer_stop(&r->fb_timer); /* our client is slow, not the upstream */
+  if (!pause && r->got_response) idle_restart(r);
   if (pause || !r->held) return; /* on_write refuses the next piece */
   r->held = false;
   sl_hc_t *hc = r->hc;

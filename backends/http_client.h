@@ -34,7 +34,7 @@ typedef struct {
   size_t body_len;
   long connect_timeout_ms;
   long first_byte_timeout_ms; /* until the response status arrives */
-  long idle_timeout_ms;       /* no byte moving for this long (whole seconds, rounded up) */
+  long idle_timeout_ms;       /* once the answer began, nothing more for this long */
   long total_timeout_ms;
 } sl_hc_opts_t;
 

@@ -96,6 +96,10 @@ const faults = {
   // the wire format broken in its types: not an empty answer, a broken one
   content_number: (req, body, res) => replyJson(res, 200, { ...completion('x'),
     choices: [{ index: 0, message: { role: 'assistant', content: 42 }, finish_reason: 'stop' }] }),
+  two_values: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(completion('first')) + JSON.stringify(completion('second')));
+  },
   sse_only_done: (req, body, res) => { res.writeHead(200, { 'content-type': 'text/event-stream' }); res.end('data: [DONE]\n\n'); },
   sse_content_number: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -156,7 +160,7 @@ const ask = (extra = {}, opts = {}) =>
 const badOnly = { headers: { 'x-route': 'bad-only' } };
 
 const expected = { upstream_408: 504 };
-for (const f of ['html', 'not_json', 'no_choices', 'content_number', 'truncated', 'hang_up', 'redirect', 'upstream_408', 'huge']) {
+for (const f of ['html', 'not_json', 'no_choices', 'content_number', 'two_values', 'truncated', 'hang_up', 'redirect', 'upstream_408', 'huge']) {
   const want = expected[f] ?? 502;
   test(`a broken answer (${f}) fails over to the next backend, or is a ${want} when none is left`, async () => {
     fault = f;
@@ -239,10 +243,10 @@ test('an upstream that stalls mid-stream fails at idle_timeout_ms, not at the to
   let text = '';
   await assert.rejects(async () => {
     for await (const c of await ask({ stream: true }, badOnly)) text += c.choices[0]?.delta?.content ?? '';
-  }, (err) => err instanceof Error && /timed out|too slow/i.test(err.message), 'an error event the SDK raises');
+  }, (err) => err instanceof Error && /idle timeout/i.test(err.message), 'an error event the SDK raises');
   assert.equal(text, 'and then ');
   const ms = Date.now() - t0;
-  assert.ok(ms >= 900 && ms < 4500, `failed after ${ms} ms (idle 1 s, total 5 s)`);
+  assert.ok(ms >= 900 && ms < 3500, `failed after ${ms} ms (idle 1 s, total 5 s)`);
 });
 
 test('an upstream whose TLS certificate does not verify is never sent the request: failover, or a 502', async () => {
