@@ -261,23 +261,21 @@ static void take_usage(an_call_t *c, const cJSON *u) {
   int n_in, w = 0, r = 0, n_out;
   bool ok_w = !cc || cJSON_IsNull(cc) || sl__usage_count(cc, &w);
   bool ok_r = !cr || cJSON_IsNull(cr) || sl__usage_count(cr, &r);
-  if (sl__usage_count(in, &n_in) && ok_w && ok_r) {
+  bool ok_in = sl__usage_count(in, &n_in) && ok_w && ok_r, ok_out = sl__usage_count(out, &n_out);
+  if (ok_in) {
     c->cache_write = w;
     c->cache_read = r;
     c->cache_seen = cJSON_IsNumber(cc) || cJSON_IsNumber(cr);
     c->in_tokens = n_in + w + r; /* each at most SL_MAX_USAGE_TOKENS: no overflow */
     c->in_seen = true;
-  } else if (in) {
-    SL_WARN("upstream usage not believed (counts must be whole numbers from 0 to %d); estimated",
-            SL_MAX_USAGE_TOKENS);
   }
-  if (sl__usage_count(out, &n_out)) {
+  if (ok_out) {
     c->out_tokens = n_out;
     c->out_seen = true;
-  } else if (out) {
+  }
+  if ((in && !ok_in) || (out && !ok_out))
     SL_WARN("upstream usage not believed (counts must be whole numbers from 0 to %d); estimated",
             SL_MAX_USAGE_TOKENS);
-  }
 }
 
 static void emit_text(an_call_t *c, const char *s, size_t n) {

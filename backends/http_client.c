@@ -548,7 +548,8 @@ void sl_hc_cancel(sl_hc_req_t *r) {
 void sl_hc_pause(sl_hc_req_t *r, bool pause) {
   if (!r || r->canceled || r->paused == pause) return;
   r->paused = pause;
-  if (pause && r->got_response && !r->ending) uv_timer_stop(&r->fb_timer); /* our client is slow, not the upstream */
+  /* the idle clock stops while our client is slow: the upstream is not idle */
+  if (pause && r->got_response && !r->ending) uv_timer_stop(&r->fb_timer);
   if (!pause && r->got_response) idle_restart(r);
   if (pause || !r->held) return; /* on_write refuses the next piece */
   r->held = false;
