@@ -491,6 +491,7 @@ static int an_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
   c->block_tool = -1;
   sl_buf_init(&c->base.body, 64u << 20);
   sl__upstream_init(&c->up, on_event, c);
+  c->up.want_stream = o->stream;
   int rc = encode(o, cfg, o->stream, &c->base.body);
   if (rc) {
     call_free(c);

@@ -345,6 +345,7 @@ static int oa_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
   c->stream = o->stream;
   sl_buf_init(&c->base.body, 64u << 20);
   sl__upstream_init(&c->up, on_event, c);
+  c->up.want_stream = o->stream;
   /* the messages' text and room for the rest: one allocation, usually */
   int rc = sl_buf_reserve(&c->base.body, sl_chat_messages_len(o->req) * 9 / 8 + 512);
   if (!rc) rc = encode(o, cfg, o->stream, &c->base.body);

@@ -200,7 +200,7 @@ void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t
 
 void sl__upstream_init(sl__upstream_t *u, sl_sse_event_cb on_event, void *data) {
   u->status = 0;
-  u->streaming = false;
+  u->want_stream = u->sniff = u->streaming = false;
   sl_buf_init(&u->body, UPSTREAM_MAX_BODY);
   sl_sse_init(&u->sse, UPSTREAM_MAX_EVENT, on_event, data);
 }
@@ -213,15 +213,35 @@ void sl__upstream_free(sl__upstream_t *u) {
 int sl__upstream_response(sl__upstream_t *u, int status, const char *ctype, long retry_after_ms) {
   u->status = status;
   u->retry_after_ms = retry_after_ms;
-  if (status >= 200 && status < 300 && ctype && strstr(ctype, "text/event-stream"))
-    u->streaming = true;
+  bool ok = status >= 200 && status < 300;
+  if (ok && ctype && strstr(ctype, "text/event-stream")) u->streaming = true;
+  else if (ok && u->want_stream && !(ctype && strstr(ctype, "json"))) u->sniff = true;
   if (status >= 300) u->body.max = UPSTREAM_MAX_ERROR;
   return 0;
+}
+
+/* An SSE field opens b: "data:", "event:", "id:", "retry:" or a comment. */
+static bool sse_start(const char *b, size_t n) {
+  static const char *const fields[] = {"data:", "event:", "id:", "retry:", ":"};
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    size_t k = strlen(fields[i]);
+    if (n >= k && !memcmp(b, fields[i], k)) return true;
+  }
+  return false;
 }
 
 int sl__upstream_data(sl__upstream_t *u, const char *p, size_t n) {
   if (u->streaming) return sl_sse_feed(&u->sse, p, n) ? 1 : 0;
   int rc = sl_buf_append(&u->body, p, n);
+  if (!rc && u->sniff && u->body.len >= 6) {
+    u->sniff = false;
+    if (sse_start(u->body.data, u->body.len)) {
+      u->streaming = true;
+      rc = sl_sse_feed(&u->sse, u->body.data, u->body.len) ? 1 : 0;
+      sl_buf_reset(&u->body);
+      return rc;
+    }
+  }
   if (rc && u->status >= 300) return 0;
   return rc ? 1 : 0;
 }

@@ -74,10 +74,14 @@ int sl__call_bad_event(sl_call_t *c, const char *p, size_t n);
 
 /* What both API backends do with an upstream answer: a 2xx event stream goes
  * through the SSE parser, anything else is collected (bounded; error bodies are
- * truncated, not fatal). */
+ * truncated, not fatal). An answer to a streamed request whose content type
+ * says neither event stream nor JSON (text/plain, none) is an event stream if
+ * its first bytes are an SSE field. */
 typedef struct {
   int status;
   long retry_after_ms; /* the upstream's Retry-After, 0 if none */
+  bool want_stream;    /* the request asked for a stream */
+  bool sniff;          /* a 2xx answer of no clear type: look at its first bytes */
   bool streaming;
   sl_buf_t body;
   sl_sse_t sse;

@@ -109,6 +109,15 @@ const faults = {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.end('data: {"id":"c","object":"chat.completion.chunk","choices":{"index":0}}\n\ndata: [DONE]\n\n');
   },
+  sse_text_plain: (req, body, res) => { // a valid stream under the wrong content type
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(chunk({ role: 'assistant', content: '' }) + chunk({ content: 'plain but fine' }) + chunk({}, 'stop') + 'data: [DONE]\n\n');
+  },
+  sse_no_type: (req, body, res) => {
+    res.removeHeader('content-type');
+    res.writeHead(200);
+    res.end(': keep-alive\n\n' + chunk({ role: 'assistant', content: '' }) + chunk({ content: 'untyped but fine' }) + chunk({}, 'stop') + 'data: [DONE]\n\n');
+  },
   sse_no_done: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(chunk({ role: 'assistant', content: '' }));
@@ -247,6 +256,15 @@ test('an upstream that stalls mid-stream fails at idle_timeout_ms, not at the to
   assert.equal(text, 'and then ');
   const ms = Date.now() - t0;
   assert.ok(ms >= 900 && ms < 3500, `failed after ${ms} ms (idle 1 s, total 5 s)`);
+});
+
+test('a stream under a wrong or missing content type is still read as a stream', async () => {
+  for (const [f, want] of [['sse_text_plain', 'plain but fine'], ['sse_no_type', 'untyped but fine']]) {
+    fault = f;
+    let text = '';
+    for await (const c of await ask({ stream: true }, badOnly)) text += c.choices[0]?.delta?.content ?? '';
+    assert.equal(text, want, f);
+  }
 });
 
 test('an upstream whose TLS certificate does not verify is never sent the request: failover, or a 502', async () => {
