@@ -322,7 +322,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
   const char *type = cJSON_IsString(tj) ? tj->valuestring : event;
   if (!strcmp(type, "error") || !strcmp(event, "error")) {
     sl_call_error_t e = {0};
-    upstream_error(&e, 502, p, n);
+    upstream_error(&e, 0, p, n);
     cJSON_Delete(j);
     sl__call_fail(&c->base, SL_EUPSTREAM, 502, retryable_type(e.type), e.type, e.message);
     return 1;

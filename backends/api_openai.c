@@ -240,7 +240,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
   if (err) {
     sl_call_error_t e = {0};
     char *s = cJSON_PrintUnformatted(j);
-    sl__upstream_error(&e, 502, s ? s : "", s ? strlen(s) : 0);
+    sl__upstream_error(&e, 0, s ? s : "", s ? strlen(s) : 0);
     free(s);
     cJSON_Delete(j);
     sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, e.type, e.message);

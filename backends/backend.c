@@ -155,19 +155,23 @@ static void text_snippet(const char *body, size_t len, char *out, size_t cap) {
  * {"detail": ...}; or a text body. Its code (e.g. context_length_exceeded)
  * is kept for the client. */
 void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t len) {
+  char head[48]; /* status 0: an error event inside a stream the upstream answered 200 */
+  if (status) snprintf(head, sizeof head, "upstream answered HTTP %d", status);
+  else snprintf(head, sizeof head, "upstream sent an error event");
+  if (!status) status = 502;
   e->http_status = status;
   snprintf(e->type, sizeof e->type, "%s",
            status == 429                  ? "rate_limit_error"
            : status >= 500 || status < 400 ? "upstream_error" /* 3xx: a backend misconfigured */
                                           : "invalid_request_error");
-  snprintf(e->message, sizeof e->message, "upstream answered HTTP %d", status);
+  snprintf(e->message, sizeof e->message, "%s", head);
   e->upstream_code[0] = '\0';
   cJSON *j = cJSON_ParseWithLength(body, len);
   if (!j) {
     char text[240];
     text_snippet(body, len, text, sizeof text);
     if (text[0])
-      snprintf(e->message, sizeof e->message, "upstream answered HTTP %d: %s", status, text);
+      snprintf(e->message, sizeof e->message, "%s: %s", head, text);
     return;
   }
   const cJSON *er = cJSON_GetObjectItemCaseSensitive(j, "error");
@@ -183,7 +187,7 @@ void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t
                     : detail                 ? (printed = cJSON_PrintUnformatted(detail))
                                              : NULL;
   if (why && why[0])
-    snprintf(e->message, sizeof e->message, "upstream answered HTTP %d: %s", status, why);
+    snprintf(e->message, sizeof e->message, "%s: %s", head, why);
   free(printed);
   /* a type only from an error object of OpenAI's shape (vLLM's top-level
    * "type" is a Python class name) */

@@ -52,7 +52,8 @@ extern const sl_backend_ops_t sl__local_ops;
 
 /* "host:port" of a URL, for the ledger's destination column. */
 void sl__url_destination(const char *url, char *out, size_t n);
-/* Fills err from an upstream error body (OpenAI or Anthropic JSON shape). */
+/* Fills err from an upstream error body (OpenAI or Anthropic JSON shape); status
+ * 0: an error event inside a stream (then e->http_status is 502). */
 void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t len);
 /* A token count from an upstream's usage: a whole number from 0 to
  * SL_MAX_USAGE_TOKENS, else false (the count is not believed: a negative count

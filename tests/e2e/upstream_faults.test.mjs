@@ -118,6 +118,10 @@ const faults = {
     res.writeHead(200);
     res.end(': keep-alive\n\n' + chunk({ role: 'assistant', content: '' }) + chunk({ content: 'untyped but fine' }) + chunk({}, 'stop') + 'data: [DONE]\n\n');
   },
+  sse_error_event: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end('data: {"error":{"message":"the model is overloaded","type":"server_error"}}\n\n');
+  },
   sse_no_done: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(chunk({ role: 'assistant', content: '' }));
@@ -256,6 +260,12 @@ test('an upstream that stalls mid-stream fails at idle_timeout_ms, not at the to
   assert.equal(text, 'and then ');
   const ms = Date.now() - t0;
   assert.ok(ms >= 900 && ms < 3500, `failed after ${ms} ms (idle 1 s, total 5 s)`);
+});
+
+test('an error event inside a 200 stream is named as one (not as an HTTP status the upstream never sent)', async () => {
+  fault = 'sse_error_event';
+  await assert.rejects(async () => { for await (const c of await ask({ stream: true }, badOnly)) void c; },
+    (err) => err instanceof OpenAI.APIError && /sent an error event: the model is overloaded/.test(err.message));
 });
 
 test('a stream under a wrong or missing content type is still read as a stream', async () => {
