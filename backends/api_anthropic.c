@@ -390,7 +390,8 @@ static int on_response(void *data, int status, const char *ctype, long retry_aft
 }
 
 static int on_data(void *data, const char *p, size_t n) {
-  return sl__upstream_data(&((an_call_t *)data)->up, p, n);
+  an_call_t *c = data;
+  return sl__upstream_data(&c->up, &c->base, p, n);
 }
 
 static void finish_json(an_call_t *c) {

@@ -234,20 +234,32 @@ static bool sse_start(const char *b, size_t n) {
   return false;
 }
 
-int sl__upstream_data(sl__upstream_t *u, const char *p, size_t n) {
-  if (u->streaming) return sl_sse_feed(&u->sse, p, n) ? 1 : 0;
-  int rc = sl_buf_append(&u->body, p, n);
+/* The answer outgrew its bounds: said as such, not as an aborted transfer. */
+static int too_big(sl_call_t *c, bool event) {
+  sl__call_fail(c, SL_EUPSTREAM, 502, true, "upstream_error",
+                event ? "upstream sent a stream event larger than 4 MiB"
+                      : "upstream answer larger than 32 MiB");
+  return 1;
+}
+
+int sl__upstream_data(sl__upstream_t *u, sl_call_t *c, const char *p, size_t n) {
+  int rc;
+  if (u->streaming) {
+    rc = sl_sse_feed(&u->sse, p, n);
+    return rc == SL_ETOOBIG ? too_big(c, true) : rc ? 1 : 0;
+  }
+  rc = sl_buf_append(&u->body, p, n);
   if (!rc && u->sniff && u->body.len >= 6) {
     u->sniff = false;
     if (sse_start(u->body.data, u->body.len)) {
       u->streaming = true;
-      rc = sl_sse_feed(&u->sse, u->body.data, u->body.len) ? 1 : 0;
+      rc = sl_sse_feed(&u->sse, u->body.data, u->body.len);
       sl_buf_reset(&u->body);
-      return rc;
+      return rc == SL_ETOOBIG ? too_big(c, true) : rc ? 1 : 0;
     }
   }
-  if (rc && u->status >= 300) return 0;
-  return rc ? 1 : 0;
+  if (rc && u->status >= 300) return 0; /* an error body is cut, not fatal */
+  return rc ? too_big(c, false) : 0;
 }
 
 /* on_error once, with e's retryable and started set from the call. */

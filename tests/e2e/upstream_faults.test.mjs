@@ -186,6 +186,7 @@ for (const f of ['html', 'not_json', 'no_choices', 'content_number', 'two_values
     assert.equal(res.status, want, `status ${res.status}`);
     const e = await res.json();
     assert.equal(typeof e.error?.message, 'string');
+    if (f === 'huge') assert.match(e.error.message, /larger than 32 MiB/); // said, not "transfer aborted"
     assert.equal(res.headers.get('x-sluice-backend'), 'bad');
     await assert.rejects(ask({}, badOnly), (err) => err instanceof OpenAI.APIError && err.status === want);
   });
