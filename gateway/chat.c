@@ -596,7 +596,11 @@ static void on_error(void *data, const sl_call_error_t *e) {
     retry_after_backoff(j, true, e->retry_after_ms);
     return;
   }
-  if (e->retryable && j->step + 1 < j->dec.n_steps) {
+  /* Another backend may serve what this one refused for its own sake: sluice's
+   * credential (401, 403) or a model or path it does not have (404). */
+  bool elsewhere = e->retryable || (!e->started && (e->http_status == 401 ||
+                                                     e->http_status == 403 || e->http_status == 404));
+  if (elsewhere && j->step + 1 < j->dec.n_steps) {
     retry_after_backoff(j, false, 0);
     return;
   }

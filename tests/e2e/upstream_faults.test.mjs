@@ -63,6 +63,8 @@ const faults = {
     res.on('error', () => {});
     more();
   },
+  status_403: (req, body, res) => replyJson(res, 403, { error: { message: 'Project does not have access to model', type: 'invalid_request_error' } }),
+  status_404: (req, body, res) => replyJson(res, 404, { error: { message: 'The model does not exist', type: 'invalid_request_error', code: 'model_not_found' } }),
   auth_401: (req, body, res) => replyJson(res, 401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } }),
   sse_garbage: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -192,7 +194,14 @@ for (const f of ['html', 'not_json', 'no_choices', 'content_number', 'two_values
   });
 }
 
-test("an upstream refusing sluice's own key is a 502 (the gateway's failure), not the client's 401", async () => {
+test("an upstream refusing sluice's own key is a 502 (the gateway's failure), not the client's 401; the route moves on", async () => {
+  fault = 'auth_401';
+  // with a next backend, it serves (a revoked key at one provider is no outage)
+  assert.equal((await ask()).choices[0].message.content, 'from the good backend');
+  for (const st of [403, 404]) {
+    fault = 'status_' + st;
+    assert.equal((await ask()).choices[0].message.content, 'from the good backend', `after a ${st}`);
+  }
   fault = 'auth_401';
   await assert.rejects(ask({}, badOnly), (err) => {
     assert.ok(!(err instanceof OpenAI.AuthenticationError), String(err));
