@@ -2,6 +2,7 @@
  * subcommands' shared `--help` test (cli.h). */
 #include "cli.h"
 #include "cli_input.h"
+#include "codec_anthropic.h"
 #include "codec_openai.h"
 #include "sl_buf.h"
 #include "sl_err.h"
@@ -46,7 +47,9 @@ int sl_cli_input_decode(const char *json, size_t len, sl_cli_input_t *in, char *
     return rc;
   }
   cJSON_Delete(j);
-  int rc = sl_openai_decode_request(json, len, &in->req, err, errlen);
+  /* an Anthropic Messages body is read as the gateway reads it on /v1/explain */
+  int rc = sl_anthropic_shaped(json, len) ? sl_anthropic_decode_request(json, len, &in->req, err, errlen)
+                     : sl_openai_decode_request(json, len, &in->req, err, errlen);
   if (rc) sl_chat_req_free(&in->req);
   return rc;
 }

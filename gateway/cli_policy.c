@@ -212,6 +212,33 @@ static int leaks(const sl_decision_t *d, const sl_chat_req_t *req, const sl_clas
   return 0;
 }
 
+/* A count field of a case: absent, or a whole number from 0. */
+static bool bad_count(const cJSON *c, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, key);
+  return v && (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e9 ||
+               v->valuedouble != (double)(long long)v->valuedouble);
+}
+
+/* The case's own fields have their types: a field of the wrong type would be
+ * ignored, and the case would test nothing while it passes. */
+static bool case_fields_bad(const cJSON *c, char *err, size_t errlen) {
+  const cJSON *v;
+  if ((v = cJSON_GetObjectItemCaseSensitive(c, "name")) && !cJSON_IsString(v))
+    return snprintf(err, errlen, "name: must be a string"), true;
+  if ((v = cJSON_GetObjectItemCaseSensitive(c, "tenant")) && !cJSON_IsString(v))
+    return snprintf(err, errlen, "tenant: must be a string"), true;
+  if ((v = cJSON_GetObjectItemCaseSensitive(c, "headers"))) {
+    if (!cJSON_IsObject(v)) return snprintf(err, errlen, "headers: must be an object of strings"), true;
+    for (const cJSON *h = v->child; h; h = h->next)
+      if (!cJSON_IsString(h))
+        return snprintf(err, errlen, "headers.%s: must be a string", h->string), true;
+  }
+  if (bad_count(c, "tenant_rpm")) return snprintf(err, errlen, "tenant_rpm: must be a whole number from 0"), true;
+  if (bad_count(c, "prompt_tokens"))
+    return snprintf(err, errlen, "prompt_tokens: must be a whole number from 0"), true;
+  return false;
+}
+
 /* Runs one case; returns 0 pass, 1 mismatch, -1 unreadable (reason in err). */
 static int run_case(sl_policy_t *p, const cJSON *c, diff_t *df, sl_decision_t *d, char *err,
                     size_t errlen) {
@@ -222,6 +249,7 @@ static int run_case(sl_policy_t *p, const cJSON *c, diff_t *df, sl_decision_t *d
     for (const char *const *k = keys; *k; k++) ok |= !strcmp(*k, it->string);
     if (!ok) return snprintf(err, errlen, "unknown key \"%s\"", it->string), -1;
   }
+  if (case_fields_bad(c, err, errlen)) return -1;
   const cJSON *req = cJSON_GetObjectItemCaseSensitive(c, "request");
   const cJSON *text = cJSON_GetObjectItemCaseSensitive(c, "text");
   const cJSON *expect = cJSON_GetObjectItemCaseSensitive(c, "expect");

@@ -379,6 +379,13 @@ static int decode_root(const cJSON *root, sl_chat_req_t *r, char *err, size_t n)
   return 0;
 }
 
+bool sl_anthropic_shaped(const char *json, size_t len) {
+  cJSON *j = cJSON_ParseWithLength(json ? json : "", len);
+  bool yes = cJSON_GetObjectItemCaseSensitive(j, "system") != NULL;
+  cJSON_Delete(j);
+  return yes;
+}
+
 int sl_anthropic_decode_request(const char *json, size_t len, sl_chat_req_t *r, char *err,
                                 size_t n) {
   sl_chat_req_init(r);

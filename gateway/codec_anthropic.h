@@ -7,6 +7,7 @@
 
 #include "sl_chat.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Decodes and validates a Messages request body. On error returns SL_EPARSE
@@ -15,6 +16,9 @@
  * is then empty (freed). On success out->msgs holds the system prompt first (if
  * any), tool_use blocks as OpenAI-shaped tool_calls and tool_result blocks as
  * role "tool" messages; out->tools is in OpenAI shape. */
+/* Whether a request body has Anthropic's shape without the header saying so: a
+ * top-level "system", which OpenAI's has not. */
+bool sl_anthropic_shaped(const char *json, size_t len);
 int sl_anthropic_decode_request(const char *json, size_t len, sl_chat_req_t *out, char *err,
                                 size_t errlen);
 

@@ -1,6 +1,7 @@
 /* Request routing by method and path, the small endpoints (health, readiness,
  * models, metrics, explain, reload), and the error/metrics helpers every
  * endpoint shares. */
+#include "codec_anthropic.h"
 #include "dialect.h"
 #include "gateway.h"
 #include "sl_err.h"
@@ -279,11 +280,7 @@ static void readyz(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
 /* An Anthropic Messages body (the SDK's anthropic-version header, or a
  * top-level "system", which OpenAI's shape has not) is read as one. */
 static bool anthropic_body(const sl_http_req_t *r) {
-  if (sl_http_header(r, "anthropic-version")) return true;
-  cJSON *j = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);
-  bool yes = cJSON_GetObjectItemCaseSensitive(j, "system") != NULL;
-  cJSON_Delete(j);
-  return yes;
+  return sl_http_header(r, "anthropic-version") || sl_anthropic_shaped(r->body.data, r->body.len);
 }
 
 static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {

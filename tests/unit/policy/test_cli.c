@@ -192,6 +192,20 @@ static void test_mismatch_fails_with_diff(void **state) {
   assert_non_null(strstr(out, "colour"));
   assert_non_null(strstr(out, "broken.jsonl:2"));
 
+  /* fields of the wrong type are unreadable, not ignored (a headers array crashed) */
+  char *typed = write_file("typed.jsonl",
+                           "{\"text\": \"x\", \"headers\": [\"X-Env: prod\"], \"expect\": {\"rule\": \"default\"}}\n"
+                           "{\"text\": \"x\", \"headers\": {\"X-Env\": [\"prod\"]}, \"expect\": {\"rule\": \"default\"}}\n"
+                           "{\"text\": \"x\", \"tenant\": [\"a\"], \"expect\": {\"rule\": \"default\"}}\n"
+                           "{\"text\": \"x\", \"tenant_rpm\": \"500\", \"expect\": {\"rule\": \"default\"}}\n");
+  assert_int_equal(run(&out, 3, "test", pol, typed), 1);
+  assert_non_null(strstr(out, "typed.jsonl:1"));
+  assert_non_null(strstr(out, "headers: must be an object of strings"));
+  assert_non_null(strstr(out, "headers.X-Env: must be a string"));
+  assert_non_null(strstr(out, "tenant: must be a string"));
+  assert_non_null(strstr(out, "tenant_rpm: must be a whole number"));
+  assert_non_null(strstr(out, "4 unreadable"));
+
   /* an empty cases file proves nothing */
   char *empty = write_file("empty.jsonl", "\n");
   assert_int_equal(run(&out, 3, "test", pol, empty), 1);
@@ -226,13 +240,16 @@ static void test_classify(void **state) {
       "{\"text\": \"Contact me at jane.doe@acme-corp.com today\"}\n"
       "\n"
       "{\"model\": \"auto\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n"
-      "[1, 2]\n");
+      "[1, 2]\n"
+      /* an Anthropic body: its top-level system is read, as the gateway reads it */
+      "{\"model\": \"c\", \"max_tokens\": 9, \"system\": \"Customer SSN is 512-84-3927.\","
+      " \"messages\": [{\"role\": \"user\", \"content\": \"Summarise the record\"}]}\n");
   assert_int_equal(run_in(sl_cli_classify, in, &out, 2, "--config", pol), 1); /* line 4 is bad */
   char *lines[8];
   int n = 0;
   for (char *s = strtok(out, "\n"); s && n < 8; s = strtok(NULL, "\n"))
     if (s[0] == '{') lines[n++] = s;
-  assert_int_equal(n, 3);
+  assert_int_equal(n, 4);
   cJSON *j = cJSON_Parse(lines[0]);
   assert_non_null(j);
   cJSON *sens = cJSON_GetObjectItem(j, "sensitivity");
@@ -251,6 +268,7 @@ static void test_classify(void **state) {
   cJSON_Delete(j);
   assert_non_null(strstr(lines[2], "\"error\""));
   assert_non_null(strstr(lines[2], "line 4"));
+  assert_non_null(strstr(lines[3], "US_SSN"));
 }
 
 static void test_explain(void **state) {
