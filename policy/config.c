@@ -470,6 +470,13 @@ static int check_dup_keys(const cJSON *node, const char *path, sl_jerr_t *err) {
   return 0;
 }
 
+/* The line (from 1) of byte off of a text. */
+static long line_of(const char *text, size_t len, long off) {
+  long line = 1;
+  for (long i = 0; i < off && i < (long)len; i++) line += text[i] == '\n';
+  return line;
+}
+
 int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t **out,
                     sl_jerr_t *err) {
   *out = NULL;
@@ -486,15 +493,28 @@ int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t 
   int rc;
   if (!c->root) {
     long off = end ? (long)(end - json) : 0;
-    long line = 1;
-    for (long i = 0; i < off && i < (long)len; i++) line += json[i] == '\n';
-    rc = sl_jerr_set(err, "$", "not valid JSON (near byte %ld, line %ld)", off, line);
+    rc = sl_jerr_set(err, "$", "not valid JSON (near byte %ld, line %ld)", off, line_of(json, len, off));
     goto fail;
   }
   if (!cJSON_IsObject(c->root)) {
     rc = sl_jerr_set(err, "$", "must be a JSON object");
     goto fail;
   }
+  /* one object and nothing after it: a second config appended (cat b >> a)
+   * would otherwise be ignored while the reload reports success */
+  for (const char *q = end; q < json + len; q++)
+    if (*q != ' ' && *q != '\t' && *q != '\r' && *q != '\n') {
+      rc = sl_jerr_set(err, "$", "has more after its JSON object (at byte %ld, line %ld)",
+                       (long)(q - json), line_of(json, len, (long)(q - json)));
+      goto fail;
+    }
+  /* cJSON ends a string at an escaped NUL: "def\u0000ault" would read "def" */
+  for (const char *q = json; (q = memchr(q, '\\', (size_t)(json + len - q))) && q + 5 < json + len;
+       q += 2)
+    if (!memcmp(q + 1, "u0000", 5)) {
+      rc = sl_jerr_set(err, "$", "holds an escaped NUL (\\u0000, at byte %ld)", (long)(q - json));
+      goto fail;
+    }
   size_t bad = sl_utf8_invalid(json, len);
   if (bad != SIZE_MAX) {
     rc = sl_jerr_set(err, "$", "is not valid UTF-8 (at byte %zu)", bad);

@@ -119,6 +119,11 @@ static void test_errors_name_the_path(void **st) {
   expect_error("{\"backends\":[" OK_BACKEND "],\"workers\":1.5}", "$.workers: must be a whole number");
   expect_error("{\"backends\":[" OK_BACKEND "]", "$: not valid JSON");
   expect_error("[1,2]", "$: must be a JSON object");
+  /* a second config appended, or garbage, after the object: refused, not ignored */
+  expect_error("{\"backends\":[" OK_BACKEND "]}\n{\"backends\":[]}", "$: has more after its JSON object");
+  expect_error("{\"backends\":[" OK_BACKEND "]} }}} x", "$: has more after its JSON object");
+  /* cJSON would cut "def\u0000ault" to "def" */
+  expect_error("{\"backends\":[" OK_BACKEND "],\"description\":\"a\\u0000b\"}", "$: holds an escaped NUL");
 }
 
 static void test_invalid_json_names_the_line(void **st) {
