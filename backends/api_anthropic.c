@@ -22,7 +22,7 @@ typedef struct {
   sl_hc_req_t *hr;
   char url[1200];
   char auth[600];
-  bool stream, saw_stop;
+  bool stream, saw_stop, fresh_connect;
   sl__upstream_t up;   /* status, JSON/error body or SSE stream */
   sl_result_t res;
   char finish[32];
@@ -493,6 +493,7 @@ static int an_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
   sl_buf_init(&c->base.body, 64u << 20);
   sl__upstream_init(&c->up, on_event, c);
   c->up.want_stream = o->stream;
+  c->fresh_connect = o->fresh_connect;
   int rc = encode(o, cfg, o->stream, &c->base.body);
   if (rc) {
     call_free(c);
@@ -526,6 +527,7 @@ static int an_start(sl_call_t *base) {
                      .body_len = base->body.len, .connect_timeout_ms = cfg->connect_timeout_ms,
                      .first_byte_timeout_ms = cfg->first_byte_timeout_ms,
                      .idle_timeout_ms = cfg->idle_timeout_ms,
+                     .fresh_connect = c->fresh_connect,
                      .total_timeout_ms = cfg->total_timeout_ms};
   sl_hc_cbs_t hcb = {.on_response = on_response, .on_data = on_data, .on_done = on_done};
   int rc = sl_hc_start(base->owner->hc, &ho, &hcb, c, &c->hr);

@@ -18,7 +18,7 @@ typedef struct {
   sl_hc_req_t *hr;
   char url[1200];
   char auth[600];
-  bool stream, saw_done;
+  bool stream, saw_done, fresh_connect;
   sl__upstream_t up;   /* status, JSON/error body or SSE stream */
   sl_result_t res;
   char finish[32];
@@ -347,6 +347,7 @@ static int oa_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
   sl_buf_init(&c->base.body, 64u << 20);
   sl__upstream_init(&c->up, on_event, c);
   c->up.want_stream = o->stream;
+  c->fresh_connect = o->fresh_connect;
   /* the messages' text and room for the rest: one allocation, usually */
   int rc = sl_buf_reserve(&c->base.body, sl_chat_messages_len(o->req) * 9 / 8 + 512);
   if (!rc) rc = encode(o, cfg, o->stream, &c->base.body);
@@ -379,6 +380,7 @@ static int oa_start(sl_call_t *base) {
                      .body_len = base->body.len, .connect_timeout_ms = cfg->connect_timeout_ms,
                      .first_byte_timeout_ms = cfg->first_byte_timeout_ms,
                      .idle_timeout_ms = cfg->idle_timeout_ms,
+                     .fresh_connect = c->fresh_connect,
                      .total_timeout_ms = cfg->total_timeout_ms};
   sl_hc_cbs_t hcb = {.on_response = on_response, .on_data = on_data, .on_done = on_done};
   int rc = sl_hc_start(base->owner->hc, &ho, &hcb, c, &c->hr);

@@ -85,6 +85,7 @@ typedef struct {
   const sl_chat_req_t *req;   /* possibly redacted; must outlive the call */
   const char *model;          /* upstream model, or NULL for the backend's default */
   bool stream;                /* deliver deltas as they arrive */
+  bool fresh_connect;         /* API backends: on a new connection (after SL_ESTALE) */
 } sl_call_opts_t;
 
 /* Shared state of all backends on one loop: the HTTP client, and a way back

@@ -48,7 +48,6 @@ struct sl_hc_req {
   uv_timer_t fb_timer;
   long idle_ms;
   bool got_response, canceled, timed_out_fb, fb_armed, ending;
-  bool fresh_retry; /* sent again on a new connection after a reused one failed */
   bool paused, held; /* held: curl keeps a piece we refused while paused */
   long retry_after_ms, retry_after_s_ms; /* of the header block being read */
   int status;
@@ -288,29 +287,18 @@ static void req_free(sl_hc_req_t *r) {
 }
 
 /* A transfer that failed on a connection curl reused, before a byte of any
- * answer came back, goes once more on a new connection: the upstream closed or
- * reset the idle connection as the request went out (the keep-alive race), so
- * it did not take the request. curl retries the clean close itself, not a
- * reset or a failed send. */
-static bool retry_fresh(sl_hc_req_t *r, CURLcode cc) {
-  if (r->fresh_retry || r->got_response || r->timed_out_fb ||
+ * answer came back: the upstream closed or reset the idle connection as the
+ * request went out (the keep-alive race). It is reported as SL_ESTALE, so that
+ * the caller sends it again on a new connection as a transmission of its own
+ * (the ledger records every one); curl resends only after a clean close. */
+static bool stale(sl_hc_req_t *r, CURLcode cc) {
+  if (r->got_response || r->timed_out_fb ||
       (cc != CURLE_SEND_ERROR && cc != CURLE_RECV_ERROR && cc != CURLE_GOT_NOTHING))
     return false;
   long conns = 1, header_bytes = 1;
   curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &conns);
   curl_easy_getinfo(r->easy, CURLINFO_HEADER_SIZE, &header_bytes);
-  if (conns != 0 || header_bytes != 0) return false;
-  sl_hc_t *hc = r->hc;
-  curl_multi_remove_handle(hc->multi, r->easy);
-  curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
-  r->fresh_retry = true;
-  r->errbuf[0] = 0;
-  if (curl_multi_add_handle(hc->multi, r->easy) == CURLM_OK) {
-    SL_DEBUG("upstream connection failed on reuse (%s); sent again on a new one",
-             curl_easy_strerror(cc));
-    return true;
-  }
-  return false;
+  return conns == 0 && header_bytes == 0;
 }
 
 static void check_done(sl_hc_t *hc) {
@@ -326,11 +314,15 @@ static void check_done(sl_hc_t *hc) {
       req_free(r);
       continue;
     }
-    if (retry_fresh(r, cc)) continue;
     int err = 0;
     const char *m = "ok";
     char mbuf[320];
-    if (r->timed_out_fb) {
+    if (stale(r, cc)) {
+      err = SL_ESTALE;
+      snprintf(mbuf, sizeof mbuf, "upstream closed a reused connection before answering: %s",
+               r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
+      m = mbuf;
+    } else if (r->timed_out_fb) {
       err = SL_ETIMEOUT;
       m = "upstream sent no response in time (first-byte timeout)";
     } else if (cc == CURLE_OPERATION_TIMEDOUT) {
@@ -509,6 +501,7 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->total_timeout_ms > 0 ? o->total_timeout_ms : 0L);
   r->idle_ms = o->idle_timeout_ms;
+  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, o->fresh_connect ? 1L : 0L);
   uv_timer_init(hc->loop, &r->fb_timer);
   r->fb_timer.data = r;
   if (curl_multi_add_handle(hc->multi, e) != CURLM_OK) {

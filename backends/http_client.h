@@ -35,6 +35,7 @@ typedef struct {
   long connect_timeout_ms;
   long first_byte_timeout_ms; /* until the response status arrives */
   long idle_timeout_ms;       /* once the answer began, nothing more for this long */
+  bool fresh_connect;         /* a new connection, not one from the pool */
   long total_timeout_ms;
 } sl_hc_opts_t;
 
@@ -43,7 +44,9 @@ int sl_hc_create(uv_loop_t *loop, sl_hc_t **out);
  * afterwards so they finish closing. */
 void sl_hc_free(sl_hc_t *hc);
 
-/* Starts a transfer. If it fails synchronously, no callback runs. */
+/* Starts a transfer. If it fails synchronously, no callback runs. A transfer
+ * that failed on a reused connection before any answer byte ends with
+ * SL_ESTALE (send it again with fresh_connect). */
 int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void *data,
                 sl_hc_req_t **out);
 /* Aborts a transfer: its connection is closed, no callback runs afterwards. */

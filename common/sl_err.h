@@ -20,7 +20,8 @@
   X(AUTH, "not authorized")                                          \
   X(UNAVAILABLE, "backend unavailable")                              \
   X(INTERNAL, "internal error")                                      \
-  X(ADDRINUSE, "address in use")
+  X(ADDRINUSE, "address in use")                                     \
+  X(STALE, "reused connection closed before the answer")
 
 typedef enum {
   SL_OK = 0,

@@ -68,6 +68,7 @@ typedef struct {
   bool in_cb, client_gone, headers_sent, stream, saw_unsupported, saw_too_long,
       waiting_ledger, redacted_step, want_lp;
   bool spent; /* a call that failed after its output began: what it used is charged */
+  bool fresh; /* the next call goes on a new upstream connection (after SL_ESTALE) */
   const sl_backend_cfg_t *bcfg; /* backend of the current step */
   const char *backend;
   const char *busy_backend; /* the last backend of the route that was at capacity */
@@ -591,6 +592,16 @@ static void on_error(void *data, const sl_call_error_t *e) {
     record(j, true);
     return;
   }
+  if (e->code == SL_ESTALE && !j->fresh) {
+    /* The upstream closed a pooled connection as the request went out: sent
+     * once more, at once, on a new connection — a call of its own, so the
+     * ledger has its egress row — whatever max_retries says. */
+    j->fresh = true;
+    j->attempts++;
+    uv_update_time(j->gw->loop);
+    uv_timer_start(&j->backoff, on_backoff, 0, 0);
+    return;
+  }
   if (e->retryable && j->bcfg && j->bcfg->kind != SL_BK_LOCAL &&
       j->step_retries < j->bcfg->max_retries && e->retry_after_ms <= MAX_RETRY_WAIT_MS) {
     retry_after_backoff(j, true, e->retry_after_ms);
@@ -749,7 +760,7 @@ static void try_step(job_t *j) {
              s->model ? s->model : s->backend->default_model ? s->backend->default_model
                                                              : s->backend->name);
     j->model_out = j->model_buf;
-    sl_call_opts_t o = {.req = send, .model = s->model, .stream = j->stream};
+    sl_call_opts_t o = {.req = send, .model = s->model, .stream = j->stream, .fresh_connect = j->fresh};
     /* logprobs: the local engine's, or an OpenAI-compatible upstream's relayed
      * (Anthropic has none) */
     j->want_lp = j->req.logprobs && j->bcfg->kind != SL_BK_ANTHROPIC;

@@ -14,7 +14,7 @@ import { startSluice, apiBackend, completion, sleep } from './lib.mjs';
 
 // A raw HTTP/1.1 upstream: each request's answer is written by `play`, which
 // gets the socket, the parsed request body and a response for a text.
-function startRawMock(play) {
+function startRawMock(play, intercept = () => false) {
   const sockets = new Set();
   const server = net.createServer((sock) => {
     sockets.add(sock);
@@ -33,12 +33,14 @@ function startRawMock(play) {
         const body = JSON.parse(buf.subarray(end + 4, end + 4 + len).toString());
         buf = buf.subarray(end + 4 + len);
         mock.requests++;
-        play(sock, body);
+        mock.bodyBytes += len;
+        if (!intercept(sock, body)) play(sock, body);
       }
     });
   });
   const mock = {
     requests: 0,
+    bodyBytes: 0,
     sockets,
     listen: () => new Promise((r) => server.listen(0, '127.0.0.1', () => { mock.port = server.address().port; r(); })),
     close: () => { for (const s of sockets) s.destroy(); return new Promise((r) => server.close(r)); },
@@ -60,6 +62,12 @@ const mock = startRawMock((sock, body) => {
     setImmediate(() => sock.write(response('STRAY answer nobody asked for'))); // a separate write
   if (mode === 'crlf' && asker === 'client-A') setImmediate(() => sock.write('\r\n'));
   if (mode === 'reset') setTimeout(() => sock.resetAndDestroy(), 20); // the idle connection is reset
+}, (sock, body) => {
+  // mode 'take-and-reset': the second request on a connection is read whole, then the
+  // connection is reset without an answer (the request's bytes did arrive)
+  sock.count = (sock.count ?? 0) + 1;
+  if (mode === 'take-and-reset' && sock.count === 2) { sock.resetAndDestroy(); return true; }
+  return false;
 });
 let sluice, client;
 
@@ -97,4 +105,14 @@ test('an idle pooled connection the upstream reset does not fail the next reques
     await sleep([0, 40, 100][i % 3]); // before, around and after the reset
   }
   assert.equal(mock.requests - seen, 12, 'every request reached the upstream once');
+});
+
+test('a request resent on a new connection after a reused one failed is a transmission of its own: every byte that left is counted', async () => {
+  mode = 'take-and-reset';
+  const egress = async () => Number((await (await fetch(`${sluice.base}/metrics`)).text())
+    .match(/sluice_egress_bytes_total\{backend="up"\} (\S+)/)?.[1] ?? 0);
+  const bytes0 = mock.bodyBytes, egress0 = await egress(), seen = mock.requests;
+  for (let i = 0; i < 6; i++) assert.equal(await ask(`take-${i}`), `answer for take-${i}`);
+  assert.ok(mock.requests - seen > 6, `some requests reached the upstream twice (${mock.requests - seen})`);
+  assert.equal(await egress() - egress0, mock.bodyBytes - bytes0, 'egress bytes = bytes the upstream received');
 });
