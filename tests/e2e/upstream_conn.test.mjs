@@ -109,6 +109,7 @@ test('an idle pooled connection the upstream reset does not fail the next reques
 
 test('a request resent on a new connection after a reused one failed is a transmission of its own: every byte that left is counted', async () => {
   mode = 'take-and-reset';
+  await sleep(100); // the reset test's connections are gone (their resets would race these requests)
   const egress = async () => Number((await (await fetch(`${sluice.base}/metrics`)).text())
     .match(/sluice_egress_bytes_total\{backend="up"\} (\S+)/)?.[1] ?? 0);
   const bytes0 = mock.bodyBytes, egress0 = await egress(), seen = mock.requests;
