@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,12 +75,19 @@ static int parse_args(int argc, char **argv, args_t *a) {
         return 2;
       }
       continue;
+    } else if (sl_cli_is_help(o)) {
+      usage(stdout);
+      return -1; /* answered: exit 0 */
     } else {
       fprintf(stderr, "sluice audit: unknown option '%s'\n", o);
       usage(stderr);
       return 2;
     }
     if (++i >= argc) goto missing;
+    if (*dst && dst != &a->by) { /* two anchors would check only the last */
+      fprintf(stderr, "sluice audit: %s given twice\n", o);
+      return 2;
+    }
     *dst = argv[i];
     continue;
   missing:
@@ -285,14 +293,23 @@ static void warn_gaps(FILE *f, const cJSON *gaps) {
 static int cmd_verify(const args_t *a) {
   int64_t anchor_id = 0;
   const char *anchor_hash = NULL;
+  char hash[65];
   if (a->anchor) {
     char *end;
+    errno = 0;
     anchor_id = strtoll(a->anchor, &end, 10);
-    if (anchor_id <= 0 || *end != ':' || strlen(end + 1) != 64) {
+    bool hex = *end == ':' && strlen(end + 1) == 64;
+    for (int i = 0; hex && i < 64; i++) { /* the hash as printed: lower case */
+      char ch = end[1 + i];
+      hex = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+      hash[i] = (char)(ch >= 'A' && ch <= 'F' ? ch - 'A' + 'a' : ch);
+    }
+    if (anchor_id <= 0 || errno == ERANGE || !hex) {
       fprintf(stderr, "sluice audit verify: --anchor must be ID:HASH (64 hex digits)\n");
       return 2;
     }
-    anchor_hash = end + 1;
+    hash[64] = 0;
+    anchor_hash = hash;
   }
   sl_ledger_verify_t v;
   int rc = sl_ledger_verify(a->ledger, anchor_id, anchor_hash, &v);
@@ -325,6 +342,8 @@ static int cmd_verify(const args_t *a) {
     }
     print_json(o);
     cJSON_Delete(o);
+  } else if (rc && !v.broken_id) { /* the file, not a row */
+    printf("ledger %s: BROKEN: %s\n", a->ledger, v.reason);
   } else if (rc) {
     printf("ledger %s: BROKEN at row id %lld: %s\n", a->ledger, (long long)v.broken_id,
            v.reason);
@@ -825,7 +844,7 @@ int sl_cli_audit(int argc, char **argv) {
   }
   if (rc) {
     free(a.ledger_from_config);
-    return rc;
+    return rc < 0 ? 0 : rc;
   }
   /* Rows a crashed sluice acknowledged but had not committed yet are part of
    * the record: commit them first (a running sluice does it itself). */

@@ -214,6 +214,46 @@ static void test_truncate_with_anchor(void **state) {
   free(out);
 }
 
+/* An index rebuilt to skip rows, its definition text put back: every row still
+ * hashes, but reports that read the index would not see the skipped rows. */
+static void test_index_swapped(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(run_sql(fx->path, "DROP INDEX requests_ts;"
+                                     "CREATE INDEX requests_ts ON requests(ts) WHERE id > 3;"
+                                     "PRAGMA writable_schema = ON;"
+                                     "UPDATE sqlite_master SET sql = 'CREATE INDEX requests_ts ON "
+                                     "requests(ts)' WHERE name = 'requests_ts';"
+                                     "PRAGMA writable_schema = OFF;"),
+                   SQLITE_OK);
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(fx->path, 0, NULL, &v), SL_EPARSE);
+  assert_non_null(strstr(v.reason, "integrity check"));
+  char *argv[] = {"verify", "--ledger", fx->path, NULL};
+  char *out;
+  assert_int_equal(capture(sl_cli_audit, 3, argv, &out), 1);
+  assert_non_null(strstr(out, "BROKEN: the file fails SQLite's integrity check"));
+  free(out);
+}
+
+/* The anchor as verify printed it, or in upper case; twice is refused (only the
+ * last would be checked). */
+static void test_anchor_forms(void **state) {
+  fx_t *fx = *state;
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(fx->path, 0, NULL, &v), 0);
+  char anchor[128], upper[128];
+  snprintf(anchor, sizeof anchor, "%lld:%s", (long long)v.head_id, v.head_hash);
+  for (size_t i = 0; i <= strlen(anchor); i++)
+    upper[i] = (char)(anchor[i] >= 'a' && anchor[i] <= 'f' ? anchor[i] - 'a' + 'A' : anchor[i]);
+  char *out;
+  char *argv[] = {"verify", "--ledger", fx->path, "--anchor", upper, NULL};
+  assert_int_equal(capture(sl_cli_audit, 5, argv, &out), 0);
+  free(out);
+  char *twice[] = {"verify", "--ledger", fx->path, "--anchor", "1:00", "--anchor", anchor, NULL};
+  assert_int_equal(capture(sl_cli_audit, 7, twice, &out), 2);
+  free(out);
+}
+
 /* A hostile file: an oversized value where the writer never puts one. */
 static void test_oversized_value(void **state) {
   fx_t *fx = *state;
@@ -252,6 +292,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_truncate_with_anchor, setup, teardown),
       cmocka_unit_test_setup_teardown(test_oversized_value, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cli_reports_row, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_index_swapped, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_anchor_forms, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
