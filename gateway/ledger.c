@@ -661,8 +661,14 @@ static int replay_journal(sl_ledger_t *l) {
       sqlite3_step(st) == SQLITE_ROW)
     r.committed = (uint64_t)sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
-  size_t torn = 0, damaged = 0;
-  int rc = sl__ljournal_replay(l->journal, replay_record, &r, &torn, &damaged);
+  size_t torn = 0, damaged = 0, damaged_tail = 0;
+  int rc = sl__ljournal_replay(l->journal, replay_record, &r, &torn, &damaged, &damaged_tail);
+  /* After the last intact record, bytes that are no cut-short append held at
+   * least one row nobody can give back: a gap row says so. */
+  if (!rc && damaged_tail) {
+    replay_lost(&r, 1, now_ms());
+    damaged += damaged_tail;
+  }
   if (!rc && damaged && !r.lost) /* damage among rows already committed: nothing lost */
     SL_WARN("ledger: skipped %zu damaged bytes of the journal holding committed rows", damaged);
   if (r.lost)

@@ -97,10 +97,12 @@ uint64_t sl__ljournal_bytes(const sl_ljournal_t *j);
 int sl__ljournal_compact(sl_ljournal_t *j, uint64_t cut);
 /* Calls cb for every intact record in order (stops at the first non-zero
  * return, which it returns). Damaged bytes between intact records are skipped
- * (*damaged: how many; the records they held show as missing sequence numbers);
- * *torn is the size of a damaged tail ignored. */
+ * (*damaged: how many; the records they held show as missing sequence numbers).
+ * After the last intact record: *torn bytes of an append cut short (a prefix
+ * of a record: nobody was told it was recorded), or *damaged_tail bytes that
+ * are not one (a whole record that fails its checksum, garbage): damage. */
 int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn,
-                        size_t *damaged);
+                        size_t *damaged, size_t *damaged_tail);
 
 /* Process-wide SQLite settings, once, before the first connection. */
 void sl__ledger_sqlite_setup(void);

@@ -227,9 +227,20 @@ static size_t record_at(const unsigned char *buf, size_t got, size_t off) {
   return get_u64(p + HEAD + len) == sum ? HEAD + len + TAIL : 0;
 }
 
+/* Whether the n bytes at p can be the start of a record whose write was cut
+ * short: a magic (or the start of one), and a length that runs past the end. */
+static bool torn_prefix(const unsigned char *p, size_t n) {
+  static const char *const magics[] = {MAGIC, MAGIC2, MAGIC1};
+  bool magic = false;
+  for (size_t i = 0; i < 3; i++) magic |= !memcmp(p, magics[i], n < 4 ? n : 4);
+  if (!magic || n < 8) return magic;
+  uint32_t len = get_u32(p + 4);
+  return len <= MAX_RECORD && (size_t)HEAD + len + TAIL > n;
+}
+
 int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn,
-                        size_t *damaged) {
-  *torn = *damaged = 0;
+                        size_t *damaged, size_t *damaged_tail) {
+  *torn = *damaged = *damaged_tail = 0;
   struct stat st;
   if (fstat(j->fd, &st)) return SL_EIO;
   size_t size = (size_t)st.st_size;
@@ -261,7 +272,10 @@ int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, si
     rc = cb(ud, get_u64(p + 8), p + HEAD, n - HEAD - TAIL);
     off += n;
   }
-  if (!rc) *torn = got - off;
+  if (!rc && off < got) {
+    if (torn_prefix(buf + off, got - off)) *torn = got - off;
+    else *damaged_tail = got - off;
+  }
   free(buf);
   return rc;
 }

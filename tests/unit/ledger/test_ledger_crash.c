@@ -272,6 +272,21 @@ static void test_journal_torn_and_damaged_records(void **state) {
   assert_true(replayed >= 4 && replayed <= 5);
   assert_int_equal(count_rows(path), 7 + (long long)replayed + 1);
 
+  /* the LAST record whole but failing its checksum is damage, not a torn
+   * append (a write cut short leaves a prefix): a gap row records its row */
+  long long gaps_before = count_rows(path);
+  pending_rows(path, 3);
+  fd = open(jpath, O_RDWR);
+  assert_true(fd >= 0);
+  assert_int_equal(fstat(fd, &sb), 0);
+  assert_int_equal(pread(fd, &b, 1, sb.st_size - 20), 1);
+  b ^= 0x55;
+  assert_int_equal(pwrite(fd, &b, 1, sb.st_size - 20), 1);
+  close(fd);
+  reopen(path, &replayed);
+  assert_int_equal(replayed, 2);
+  assert_int_equal(count_rows(path), gaps_before + 2 + 1); /* two rows and a gap row */
+
   /* what `sluice audit` does first: commit rows a crashed process left */
   long long before = count_rows(path);
   pending_rows(path, 2);
