@@ -205,12 +205,23 @@ static void table_free(table_t *t) {
   free(t->w);
 }
 
+/* A text cell a spreadsheet would run as a formula ("=HYPERLINK(...)" as a
+ * tenant's name) gets a leading ' (OWASP's advice for CSV); numbers stay. */
+static bool formula_like(const char *s) {
+  if (!*s || !strchr("=+-@\t\r", *s)) return false;
+  char *end;
+  strtod(s, &end);
+  return end == s || *end;
+}
+
 static void csv_cell(FILE *f, const char *s) {
-  if (!strpbrk(s, ",\"\r\n")) {
+  bool formula = formula_like(s);
+  if (!formula && !strpbrk(s, ",\"\r\n")) {
     fputs(s, f);
     return;
   }
   fputc('"', f);
+  if (formula) fputc('\'', f);
   for (; *s; s++) {
     if (*s == '"') fputc('"', f);
     fputc(*s, f);

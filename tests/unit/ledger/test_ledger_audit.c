@@ -216,6 +216,24 @@ static void test_egress_csv_table(void **state) {
   free(out);
 }
 
+/* A tenant named like a spreadsheet formula is written as text in CSV. */
+static void test_csv_formula_cells(void **state) {
+  (void)state;
+  char path[600];
+  tmp_ledger(path, sizeof path);
+  sl_ledger_t *l;
+  assert_int_equal(sl_ledger_open(path, NULL, NULL, &l), 0);
+  add(l, REQ, 12, "F1", "=HYPERLINK(\"http://x\")", "key-f", "hard", "openai", OAI, 10, E_E,
+      NULL, 0.001, 0, "ok");
+  sl_ledger_close(l);
+  char *argv[] = {"egress", "--ledger", path, "--format", "csv", NULL};
+  char *out;
+  assert_int_equal(capture(sl_cli_audit, 5, argv, &out), 0);
+  assert_non_null(strstr(out, ",\"'=HYPERLINK(\"\"http://x\"\")\","));
+  free(out);
+  rm_ledger(path);
+}
+
 static void test_costs(void **state) {
   int rc;
   cJSON *j = run_json(&rc, 5, "costs", "--ledger", g_path, "--format", "json");
@@ -345,7 +363,8 @@ static void test_request_log_view(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_egress_json),   cmocka_unit_test(test_egress_filters),
-      cmocka_unit_test(test_egress_csv_table), cmocka_unit_test(test_costs),
+      cmocka_unit_test(test_egress_csv_table), cmocka_unit_test(test_csv_formula_cells),
+      cmocka_unit_test(test_costs),
       cmocka_unit_test(test_budget_restore), cmocka_unit_test(test_budget_tracker),
       cmocka_unit_test(test_request_log_view),
   };
