@@ -2,7 +2,10 @@
  * decision: first rule whose `when` holds, its fallback chain, then the
  * keep-inside filter that makes the policy fail closed. */
 #include "policy_int.h"
+#include "sl_buf.h"
 #include "sl_err.h"
+
+#include <openssl/sha.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +37,30 @@ static void policy_free(sl_policy_t *p) {
   free(p);
 }
 
+/* version: the config's digest; with a difficulty-weights file, the SHA-256 of
+ * that digest and the file's bytes. */
+static int set_version(sl_policy_t *p, const char *weights, sl_jerr_t *err) {
+  memcpy(p->version, p->cfg->digest_hex, sizeof p->version);
+  if (!weights) return 0;
+  sl_buf_t b;
+  sl_buf_init(&b, 64u << 20);
+  int rc = sl_buf_append(&b, p->cfg->digest, 32);
+  FILE *f = fopen(weights, "rb");
+  char chunk[8192];
+  size_t n;
+  while (!rc && f && (n = fread(chunk, 1, sizeof chunk, f)) > 0) rc = sl_buf_append(&b, chunk, n);
+  if (!f || ferror(f)) rc = SL_EIO;
+  if (f) fclose(f);
+  if (!rc) {
+    unsigned char md[32];
+    SHA256((const unsigned char *)b.data, b.len, md);
+    for (int i = 0; i < 32; i++) snprintf(p->version + 2 * i, 3, "%02x", md[i]);
+  }
+  sl_buf_free(&b);
+  if (rc) sl_jerr_set(err, "$.router.difficulty_weights", "cannot read %s", weights);
+  return rc;
+}
+
 int sl_policy_compile(sl_config_t *cfg, sl_policy_t **out, sl_jerr_t *err) {
   *out = NULL;
   if (!cfg || !cfg->root) {
@@ -56,6 +83,7 @@ int sl_policy_compile(sl_config_t *cfg, sl_policy_t **out, sl_jerr_t *err) {
     p->router = sl__router_cache_get(&spec, err);
     if (!p->router) rc = SL_EPARSE;
   }
+  if (!rc) rc = set_version(p, spec.opts.difficulty_weights, err);
   sl__router_spec_free(&spec);
   if (rc) {
     if (rc == SL_ENOMEM) sl_jerr_set(err, "$", "out of memory");
@@ -85,7 +113,7 @@ void sl_policy_unref(sl_policy_t *p) {
 
 const sl_config_t *sl_policy_config(const sl_policy_t *p) { return p->cfg; }
 const sl_router_t *sl_policy_router(const sl_policy_t *p) { return p->router; }
-const char *sl_policy_version(const sl_policy_t *p) { return p->cfg->digest_hex; }
+const char *sl_policy_version(const sl_policy_t *p) { return p->version; }
 size_t sl_policy_n_rules(const sl_policy_t *p) { return p->n_rules; }
 
 const char *sl_policy_rule_name(const sl_policy_t *p, size_t i) {

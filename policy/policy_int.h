@@ -79,6 +79,9 @@ struct sl_policy {
   const char *keep_types[SL_POLICY_MAX_KEEP_TYPES];
   int keep_type_rule[SL_POLICY_MAX_KEEP_TYPES];
   size_t n_keep_types;
+  /* the config's digest, or with a difficulty-weights file, the SHA-256 of the
+   * config's digest and that file's bytes (new weights change decisions) */
+  char version[65];
 };
 
 /* rules.c: parses $.detectors, $.router, $.redaction and $.rules of cfg->root

@@ -717,6 +717,16 @@ static void test_difficulty_weights_path(void **state) {
   sl_jerr_t err = {{0}};
   int rc = sl_policy_load(cfgp, &p, &err);
   if (rc) fail_msg("%s", err.msg);
+  char v1[65];
+  snprintf(v1, sizeof v1, "%s", sl_policy_version(p));
+  sl_policy_unref(p);
+  /* other weights, the same config: another policy version (decisions differ) */
+  snprintf(cmd, sizeof cmd, "sed -i 's/0\\./0.1/' '%s/w.json'", dir);
+  assert_int_equal(system(cmd), 0);
+  rc = sl_policy_load(cfgp, &p, &err);
+  if (rc) fail_msg("%s", err.msg);
+  assert_string_not_equal(sl_policy_version(p), v1);
+  assert_int_equal(strlen(sl_policy_version(p)), 64);
   sl_policy_unref(p);
   f = fopen(cfgp, "w");
   fputs("{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}],"
