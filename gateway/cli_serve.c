@@ -26,6 +26,8 @@ typedef struct {
   uv_loop_t *loops;            /* workers 1..n-1 (worker 0 runs the default loop) */
   uv_signal_t sigterm, sigint, sighup;
   uv_fs_event_t watch;
+  uv_fs_event_t watch_dir; /* the config's directory: a symlink repointed there */
+  char config_dir[4096], config_base[256];
   uv_timer_t debounce;
   bool watching, draining;
   int exit_code;
@@ -226,6 +228,28 @@ static void on_file_change(uv_fs_event_t *h, const char *fn, int events, int sta
   uv_timer_start(&s->debounce, on_debounce, 200, 0);
 }
 
+/* The config's directory changed: only the config's own name matters there (a
+ * symlink at that name repointed to another file: the watch on the path is on
+ * the old target and would never fire). */
+static void on_dir_change(uv_fs_event_t *h, const char *fn, int events, int status) {
+  serve_t *s = h->data;
+  if (!fn || !strcmp(fn, s->config_base)) on_file_change(&s->watch, fn, events, status);
+}
+
+static void watch_config_dir(serve_t *s, uv_loop_t *loop, const char *config) {
+  const char *slash = strrchr(config, '/');
+  size_t dn = slash ? (size_t)(slash - config) : 0;
+  if (dn >= sizeof s->config_dir || strlen(slash ? slash + 1 : config) >= sizeof s->config_base)
+    return;
+  memcpy(s->config_dir, slash ? config : ".", slash ? (dn ? dn : 1) : 1);
+  s->config_dir[slash ? (dn ? dn : 1) : 1] = 0;
+  snprintf(s->config_base, sizeof s->config_base, "%s", slash ? slash + 1 : config);
+  uv_fs_event_init(loop, &s->watch_dir);
+  s->watch_dir.data = s;
+  if (uv_fs_event_start(&s->watch_dir, on_dir_change, s->config_dir, 0))
+    SL_WARN("cannot watch %s: a config symlink repointed there needs SIGHUP", s->config_dir);
+}
+
 static void close_walk(uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
@@ -346,6 +370,7 @@ int sl_cli_serve(int argc, char **argv) {
   uv_fs_event_init(main_loop, &s->watch);
   s->watch.data = s;
   if (uv_fs_event_start(&s->watch, on_file_change, config, 0) == 0) s->watching = true;
+  watch_config_dir(s, main_loop, config);
   SL_INFO("sluice listening on %s (port %d; %u event-loop threads; policy %s, version %.12s)",
           listen, sl_server_port(w0->srv), sh->n_workers, config, sl_policy_version(sh->policy));
   /* a machine-readable line for tests and supervisors that start us on port 0 */

@@ -35,14 +35,16 @@ const policyB = () => ({
 });
 const broken = () => ({ ...policyA(), rules: [keep('x-keep'), { name: 'x-default', route: ['nope'] }] });
 
-// Points the config path (a symlink) at a new file, atomically. The file watch is on
-// the original target, so only SIGHUP or /admin/reload can pick this up.
+// Points the config path's directory (a symlink, current -> vN/) at a new one,
+// atomically. The file watch is on the old directory's file and on that directory,
+// so only SIGHUP or /admin/reload can pick this up (docs/operations.md).
 function swapTo(obj) {
-  const f = join(dir, `v${++n}.json`);
-  writeFileSync(f, typeof obj === 'string' ? obj : JSON.stringify(obj, null, 2));
+  const v = join(dir, `v${++n}`);
+  mkdirSync(v);
+  writeFileSync(join(v, 'sluice.json'), typeof obj === 'string' ? obj : JSON.stringify(obj, null, 2));
   const tmp = join(dir, `link${n}`);
-  symlinkSync(f, tmp);
-  renameSync(tmp, P);
+  symlinkSync(v, tmp);
+  renameSync(tmp, join(dir, 'current'));
 }
 const pub = (t, extra) => chat(s.base, userMsg(`public question ${t}`, extra));
 const readyVersion = async () => { const r = await fetch(`${s.base}/readyz`); assert.equal(r.status, 200); return (await r.json()).policy_version; };
@@ -57,10 +59,10 @@ before(async () => {
     setTimeout(() => replyJson(res, 200, completion('ext: ' + c)), slow ? 1500 : 0);
   });
   dir = mkdtempSync(join(tmpdir(), 'sluice-reload-'));
-  P = join(dir, 'sluice.json');
-  const first = join(dir, 'v0.json');
-  writeFileSync(first, JSON.stringify(policyA(), null, 2));
-  symlinkSync(first, P);
+  P = join(dir, 'current', 'sluice.json');
+  mkdirSync(join(dir, 'v0'));
+  writeFileSync(join(dir, 'v0', 'sluice.json'), JSON.stringify(policyA(), null, 2));
+  symlinkSync(join(dir, 'v0'), join(dir, 'current'));
   s = await startSluiceAt(P, ENV);
 });
 after(async () => {
@@ -292,5 +294,36 @@ describe('(b) file watch', () => {
     assert.equal((await until('a-default')).rule, 'a-default', 'the second atomic save is seen too');
     writeFileSync(f, JSON.stringify(policyB(), null, 2));
     assert.equal((await until('b-default')).rule, 'b-default', 'an in-place edit after a rename is seen');
+  });
+
+  test('the config path as a symlink repointed to another file (release directories) reloads', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'sluice-rel-'));
+    for (const [rel, pol] of [['rel1', policyA()], ['rel2', policyB()]]) {
+      mkdirSync(join(d, rel));
+      writeFileSync(join(d, rel, 'sluice.json'), JSON.stringify(pol, null, 2));
+    }
+    const link = join(d, 'sluice.json');
+    symlinkSync('rel1/sluice.json', link);
+    const s4 = await startSluiceAt(link, ENV);
+    try {
+      const ask = async (rule) => {
+        let r;
+        for (let i = 0; i < 60; i++) {
+          r = await chat(s4.base, userMsg('public link'));
+          if (r.rule === rule) return r;
+          await sleep(100);
+        }
+        return r;
+      };
+      assert.equal((await ask('a-default')).rule, 'a-default');
+      for (const [rel, rule] of [['rel2', 'b-default'], ['rel1', 'a-default']]) {
+        symlinkSync(`${rel}/sluice.json`, join(d, 'link.tmp')); // ln -sfn: a new link renamed over
+        renameSync(join(d, 'link.tmp'), link);
+        assert.equal((await ask(rule)).rule, rule, `repointed to ${rel}`);
+      }
+    } finally {
+      const r = await s4.stop();
+      assert.equal(r.code, 0);
+    }
   });
 });
