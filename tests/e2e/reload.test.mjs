@@ -264,10 +264,11 @@ describe('(b) file watch', () => {
     s2 = await startSluiceAt(f, ENV);
   });
   after(async () => { const r = await s2.stop(); assert.equal(r.code, 0); });
-  const until = async (rule) => {
+  // asks srv (s2 unless given) until `rule` answers, for up to 6 s
+  const until = async (rule, srv = s2) => {
     let r;
     for (let i = 0; i < 60; i++) {
-      r = await chat(s2.base, userMsg('public watch'));
+      r = await chat(srv.base, userMsg('public watch'));
       if (r.rule === rule) return r;
       await sleep(100);
     }
@@ -306,15 +307,7 @@ describe('(b) file watch', () => {
     symlinkSync('rel1/sluice.json', link);
     const s4 = await startSluiceAt(link, ENV);
     try {
-      const ask = async (rule) => {
-        let r;
-        for (let i = 0; i < 60; i++) {
-          r = await chat(s4.base, userMsg('public link'));
-          if (r.rule === rule) return r;
-          await sleep(100);
-        }
-        return r;
-      };
+      const ask = (rule) => until(rule, s4);
       assert.equal((await ask('a-default')).rule, 'a-default');
       for (const [rel, rule] of [['rel2', 'b-default'], ['rel1', 'a-default']]) {
         symlinkSync(`${rel}/sluice.json`, join(d, 'link.tmp')); // ln -sfn: a new link renamed over
