@@ -34,6 +34,8 @@ function startRawMock(play, intercept = () => false) {
         buf = buf.subarray(end + 4 + len);
         mock.requests++;
         mock.bodyBytes += len;
+        const key = who(body);
+        if (!mock.seen.has(key)) { mock.seen.add(key); mock.firstBytes += len; }
         if (!intercept(sock, body)) play(sock, body);
       }
     });
@@ -41,6 +43,8 @@ function startRawMock(play, intercept = () => false) {
   const mock = {
     requests: 0,
     bodyBytes: 0,
+    firstBytes: 0, // of each request's first arrival
+    seen: new Set(),
     sockets,
     listen: () => new Promise((r) => server.listen(0, '127.0.0.1', () => { mock.port = server.address().port; r(); })),
     close: () => { for (const s of sockets) s.destroy(); return new Promise((r) => server.close(r)); },
@@ -112,8 +116,11 @@ test('a request resent on a new connection after a reused one failed is a transm
   await sleep(100); // the reset test's connections are gone (their resets would race these requests)
   const egress = async () => Number((await (await fetch(`${sluice.base}/metrics`)).text())
     .match(/sluice_egress_bytes_total\{backend="up"\} (\S+)/)?.[1] ?? 0);
-  const bytes0 = mock.bodyBytes, egress0 = await egress(), seen = mock.requests;
+  const bytes0 = mock.bodyBytes, first0 = mock.firstBytes, egress0 = await egress(), seen = mock.requests;
   for (let i = 0; i < 6; i++) assert.equal(await ask(`take-${i}`), `answer for take-${i}`);
   assert.ok(mock.requests - seen > 6, `some requests reached the upstream twice (${mock.requests - seen})`);
-  assert.equal(await egress() - egress0, mock.bodyBytes - bytes0, 'egress bytes = bytes the upstream received');
+  // the gateway's resends are counted (libcurl's own resend of a request on a
+  // connection that died while it was written is not: docs/ledger.md)
+  const counted = await egress() - egress0, received = mock.bodyBytes - bytes0, once = mock.firstBytes - first0;
+  assert.ok(counted > once && counted <= received, `egress ${counted}: more than the ${once} bytes of one send each, at most the ${received} received`);
 });
