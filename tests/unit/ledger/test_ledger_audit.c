@@ -225,11 +225,19 @@ static void test_csv_formula_cells(void **state) {
   assert_int_equal(sl_ledger_open(path, NULL, NULL, &l), 0);
   add(l, REQ, 12, "F1", "=HYPERLINK(\"http://x\")", "key-f", "hard", "openai", OAI, 10, E_E,
       NULL, 0.001, 0, "ok");
+  add(l, REQ, 12, "F2", "line1\nline2", "key-f", "hard", "openai", OAI, 10, E_E, NULL, 0.001, 0,
+      "ok");
   sl_ledger_close(l);
   char *argv[] = {"egress", "--ledger", path, "--format", "csv", NULL};
   char *out;
   assert_int_equal(capture(sl_cli_audit, 5, argv, &out), 0);
   assert_non_null(strstr(out, ",\"'=HYPERLINK(\"\"http://x\"\")\","));
+  free(out);
+  /* the table escapes control characters: a tenant's newline prints no line of its own */
+  char *argv2[] = {"egress", "--ledger", path, NULL};
+  assert_int_equal(capture(sl_cli_audit, 3, argv2, &out), 0);
+  assert_non_null(strstr(out, "line1\\x0aline2"));
+  assert_null(strstr(out, "\nline2"));
   free(out);
   rm_ledger(path);
 }
