@@ -5,13 +5,16 @@
  * failure classifies the request as restricted (fail closed). */
 #include "router_int.h"
 #include "sl_err.h"
+#include "sl_log.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* Requests may carry invalid UTF-8; custom patterns still match the valid parts. */
 #ifdef PCRE2_MATCH_INVALID_UTF
@@ -315,7 +318,19 @@ static int run_custom(const sl_router_t *r, const char *text, size_t len, sl__ca
       int m = pcre2_match(r->custom[i].code, (PCRE2_SPTR)text, len, off, 0, md, NULL);
       if (m == PCRE2_ERROR_NOMATCH) break;
       if (m < 0) {
-        /* invalid UTF-8 in the request or a resource limit: fail closed */
+        /* invalid UTF-8 in the request or a resource limit: fail closed, and
+         * say which detector (at most once a second: requests may repeat it) */
+        static _Atomic long long last_ms;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, prev = last_ms;
+        if (now - prev >= 1000 && atomic_compare_exchange_strong(&last_ms, &prev, now)) {
+          PCRE2_UCHAR msg[160];
+          pcre2_get_error_message(m, msg, sizeof msg);
+          SL_WARN("custom detector %zu (type %s) failed on a request (%s): it is classified "
+                  "restricted; a pattern that backtracks without bound needs rewriting",
+                  i, r->custom[i].type, (const char *)msg);
+        }
         rc = SL_EINTERNAL;
         break;
       }
