@@ -38,6 +38,24 @@ static bool when_is_empty(const cJSON *rule) {
   return !w || !w->child;
 }
 
+/* A `when.tenant` naming a tenant no key of auth.keys has never matches: the
+ * tenant of a request is its key's. */
+static void tenant_lint(const char *file, const sl_config_t *cfg, const cJSON *rule, int i) {
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(rule, "when");
+  const cJSON *t = w ? cJSON_GetObjectItemCaseSensitive(w, "tenant") : NULL;
+  if (!t) return;
+  const cJSON *one = cJSON_IsString(t) ? t : t->child;
+  for (; one; one = cJSON_IsString(t) ? NULL : one->next) {
+    bool known = false;
+    for (size_t k = 0; k < cfg->n_keys && !known; k++)
+      known = cfg->keys[k].tenant && !strcmp(cfg->keys[k].tenant, one->valuestring);
+    if (!known)
+      fprintf(stderr, "%s: warning: $.rules[%d].when.tenant \"%s\" never matches: no key in "
+                      "auth.keys has that tenant (a request's tenant is its key's)\n",
+              file, i, one->valuestring);
+  }
+}
+
 static int cmd_check(const char *file) {
   sl_policy_t *p;
   sl_jerr_t err = {{0}};
@@ -70,6 +88,7 @@ static int cmd_check(const char *file) {
     if (red && !any_external)
       fprintf(stderr, "%s: warning: $.rules[%d].redact has no effect: every step stays inside "
                       "(redaction applies to external backends)\n", file, i);
+    tenant_lint(file, cfg, r, i);
   }
   if (always < 0)
     fprintf(stderr, "%s: warning: no rule without `when`: a request no rule matches is refused (451)\n",

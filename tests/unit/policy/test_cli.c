@@ -126,6 +126,8 @@ static void test_check(void **state) {
                              " {\"name\": \"never\", \"when\": {\"tenant\": \"t\"}, \"route\": [\"local\"]}]}");
   assert_int_equal(run(&out, 2, "check", unreach), 0);
   assert_non_null(strstr(out, "$.rules[1] (\"never\") is never reached"));
+  /* its tenant is no key's either */
+  assert_non_null(strstr(out, "$.rules[1].when.tenant \"t\" never matches: no key in auth.keys"));
 
   assert_int_equal(run(&out, 2, "check", "/nonexistent/policy.json"), 1);
   assert_int_equal(run(&out, 1, "check"), 2);
