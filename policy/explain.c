@@ -36,9 +36,21 @@ static void why_not_text(const sl__rule_t *r, sl_when_key_t k, const sl_decision
     snprintf(out, n, "sensitivity_at_least %s: request is %s",
              sl_level_name(w->sensitivity_at_least), sl_level_name(d->level));
     break;
-  case SL_WHEN_ENTITY_TYPES:
-    snprintf(out, n, "entity_types_any: none of the %zu listed types found", w->n_entity_types);
+  case SL_WHEN_ENTITY_TYPES: {
+    /* what was found instead: the distinct types, in the order first seen */
+    int k = snprintf(out, n, "entity_types_any: none of the %zu listed types found (found: ",
+                     w->n_entity_types);
+    size_t listed = 0;
+    for (size_t i = 0; cls && i < cls->n_entities && k > 0 && (size_t)k < n; i++) {
+      bool seen = false;
+      for (size_t j = 0; j < i && !seen; j++)
+        seen = !strcmp(cls->entities[j].type, cls->entities[i].type);
+      if (!seen)
+        k += snprintf(out + k, n - (size_t)k, "%s%s", listed++ ? ", " : "", cls->entities[i].type);
+    }
+    if (k > 0 && (size_t)k < n) snprintf(out + k, n - (size_t)k, "%s)", listed ? "" : "none");
     break;
+  }
   case SL_WHEN_DIFFICULTY_AT_LEAST:
     snprintf(out, n, "difficulty_at_least %.3g: score %.3f", w->difficulty_at_least,
              cls ? cls->difficulty : 0.0);
@@ -47,12 +59,26 @@ static void why_not_text(const sl__rule_t *r, sl_when_key_t k, const sl_decision
     snprintf(out, n, "difficulty_below %.3g: score %.3f", w->difficulty_below,
              cls ? cls->difficulty : 0.0);
     break;
-  case SL_WHEN_TENANT: snprintf(out, n, "tenant: not one of the rule's tenants"); break;
+  case SL_WHEN_TENANT:
+    if (d->tenant[0])
+      snprintf(out, n, "tenant: \"%.80s\" is not one of the rule's tenants", d->tenant);
+    else
+      snprintf(out, n, "tenant: the request has none (no key with a tenant)");
+    break;
   case SL_WHEN_MODEL:
     snprintf(out, n, "model: requested \"%.80s\" is not one of the rule's models",
              req && req->model ? req->model : "auto");
     break;
-  case SL_WHEN_HEADER: snprintf(out, n, "header: a required header value is absent"); break;
+  case SL_WHEN_HEADER: {
+    /* the rule's headers, each with the value(s) it wants */
+    int k = snprintf(out, n, "header: the request lacks");
+    for (size_t i = 0; i < w->n_headers && k > 0 && (size_t)k < n; i++) {
+      k += snprintf(out + k, n - (size_t)k, "%s %.60s: ", i ? " or" : "", w->headers[i].name);
+      for (size_t v = 0; v < w->headers[i].n_values && k > 0 && (size_t)k < n; v++)
+        k += snprintf(out + k, n - (size_t)k, "%s\"%.60s\"", v ? "|" : "", w->headers[i].values[v]);
+    }
+    break;
+  }
   case SL_WHEN_PROMPT_TOKENS:
     snprintf(out, n, "prompt_tokens_at_least %ld: request has %d", w->prompt_tokens_at_least,
              d->prompt_tokens);

@@ -216,6 +216,7 @@ int sl_policy_decide(const sl_policy_t *p, const sl_chat_req_t *req, const sl_cl
                      : req                           ? estimate_tokens(req)
                                                      : 0;
   d->tenant_rpm = meta ? meta->tenant_rpm : 0;
+  snprintf(d->tenant, sizeof d->tenant, "%s", meta && meta->tenant ? meta->tenant : "");
 
   const sl__rule_t *rule = NULL;
   for (size_t i = 0; i < p->n_rules; i++) {

@@ -72,6 +72,7 @@ typedef struct {
                                                  key that failed (0 = matched) */
   int prompt_tokens;           /* the values the `when` keys were checked against */
   int tenant_rpm;
+  char tenant[128];            /* "" when the request has none (a copy, cut at 127 bytes) */
 } sl_decision_t;
 
 /* Decides where a classified request goes. Returns 0, or SL_EPOLICY with

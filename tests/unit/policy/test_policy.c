@@ -761,9 +761,11 @@ static void test_explain_why_not_every_key(void **state) {
   f.meta.tenant_rpm = 7;
   assert_int_equal(decide(p, &f), 0);
   assert_string_equal(f.d.rule, "r8");
-  const char *want[] = {"entity_types_any", "difficulty_at_least 0.9: score 0.500",
-                        "difficulty_below 0.1: score 0.500", "tenant", "model: requested \"auto\"",
-                        "header", "prompt_tokens_at_least 500: request has 42",
+  const char *want[] = {"entity_types_any: none of the 1 listed types found (found: none)",
+                        "difficulty_at_least 0.9: score 0.500",
+                        "difficulty_below 0.1: score 0.500",
+                        "tenant: \"y\" is not one of the rule's tenants", "model: requested \"auto\"",
+                        "header: the request lacks x-a: \"b\"", "prompt_tokens_at_least 500: request has 42",
                         "tenant_rpm_at_least 30: tenant rate 7/min", NULL, "not tried"};
   char *s = sl_policy_explain_json(p, &f.req, &f.cls, &f.d, true);
   cJSON *j = cJSON_Parse(s);
