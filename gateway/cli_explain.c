@@ -1,6 +1,7 @@
 /* `sluice explain [--config FILE] [--tenant T] [--header "Name: value"]...
  * [--rpm N] [--prompt-tokens N] [--compact] < request.json`: classifies one
- * request (an OpenAI chat body or {"text": ...}) and prints the decision with
+ * request (an OpenAI chat body, an Anthropic one or {"text": ...}; --rpm is
+ * the tenant's rate with this request, 1 by default) and prints the decision with
  * its explanation: which rule matched, why each earlier rule did not, what the
  * keep-inside filter removed. Nothing is sent. Exit 0 when explained (also
  * for a blocked request), 1 on bad input or policy. */
@@ -43,15 +44,24 @@ int sl_cli_explain(int argc, char **argv) {
   const char *config = NULL;
   bool compact = false;
   headers_t h = {0};
-  sl_req_meta_t meta = {.header = header_lookup, .header_ctx = &h};
+  /* the tenant's rate counts this request, as the gateway counts it */
+  sl_req_meta_t meta = {.header = header_lookup, .header_ctx = &h, .tenant_rpm = 1};
   int rc = 0;
   for (int i = 0; i < argc && !rc; i++) {
     const char *a = argv[i];
     bool has = i + 1 < argc;
     if (!strcmp(a, "--config") && has) config = argv[++i];
     else if (!strcmp(a, "--tenant") && has) meta.tenant = argv[++i];
-    else if (!strcmp(a, "--rpm") && has) meta.tenant_rpm = atoi(argv[++i]);
-    else if (!strcmp(a, "--prompt-tokens") && has) meta.prompt_tokens = atoi(argv[++i]);
+    else if ((!strcmp(a, "--rpm") || !strcmp(a, "--prompt-tokens")) && has) {
+      char *end;
+      long v = strtol(argv[++i], &end, 10);
+      if (end == argv[i] || *end || v < 0 || v > 1000000000) {
+        fprintf(stderr, "sluice explain: %s wants a whole number from 0\n", a);
+        rc = 2;
+        break;
+      }
+      *(a[2] == 'r' ? &meta.tenant_rpm : &meta.prompt_tokens) = (int)v;
+    }
     else if (!strcmp(a, "--compact")) compact = true;
     else if (!strcmp(a, "--header") && has && h.n < MAX_HEADERS) {
       char *hv = strdup(argv[++i]);

@@ -292,6 +292,11 @@ static void test_explain(void **state) {
   char *bad = write_file("bad.json", "{\"messages\": 3}");
   assert_int_equal(run_in(sl_cli_explain, bad, &out, 2, "--config", pol), 1);
   assert_non_null(strstr(out, "bad request"));
+  /* the rate counts this request by default, as the gateway does; a bad number is refused */
+  assert_int_equal(run_in(sl_cli_explain, in, &out, 3, "--config", pol, "--compact"), 0);
+  assert_non_null(strstr(out, "\"tenant_rpm\":1"));
+  assert_int_equal(run_in(sl_cli_explain, in, &out, 4, "--config", pol, "--rpm", "abc"), 2);
+  assert_int_equal(run_in(sl_cli_explain, in, &out, 4, "--config", pol, "--rpm", "-5"), 2);
 }
 
 int main(void) {
