@@ -108,7 +108,10 @@ test('an idle pooled connection the upstream reset does not fail the next reques
     assert.equal(await ask(`reset-${i}`), `answer for reset-${i}`);
     await sleep([0, 40, 100][i % 3]); // before, around and after the reset
   }
-  assert.equal(mock.requests - seen, 12, 'every request reached the upstream once');
+  // each reached the upstream, at most twice (once more when the reset came just
+  // after the upstream read it and before it answered)
+  const reached = mock.requests - seen;
+  assert.ok(reached >= 12 && reached <= 24, `the upstream saw ${reached} requests for 12`);
 });
 
 test('a request resent on a new connection after a reused one failed is a transmission of its own: every byte that left is counted', async () => {
