@@ -30,8 +30,8 @@ before(async () => {
     more();
   });
   sluice = await startSluice({
-    // idle_timeout_ms 1 s: a client that reads nothing for 2 s is not the upstream idling
-    backends: [apiBackend('up', up.url, { location: 'internal', total_timeout_ms: 60000, idle_timeout_ms: 1000 })],
+    // idle_timeout_ms 1.5 s: a client that reads nothing for 2 s is not the upstream idling
+    backends: [apiBackend('up', up.url, { location: 'internal', total_timeout_ms: 60000, idle_timeout_ms: 1500 })],
     rules: [{ name: 'default', route: ['up'] }],
   }, { MOCK_KEY: 'sk-mock' });
 });
