@@ -815,10 +815,12 @@ static int cmd_costs(const args_t *a, sqlite3 *db) {
     } else {
       char s[NH][40];
       for (int i = 0; i < 5; i++) snprintf(s[i + 1], 40, "%lld", (long long)iv[i]);
-      snprintf(s[6], 40, "%.6f", cost);
-      snprintf(s[7], 40, "%.6f", local_cost);
-      snprintf(s[8], 40, "%.6f", avoided);
-      snprintf(s[9], 40, "%.6f", net);
+      /* CSV keeps the ledger's 9 places (a table rounds to 6 for reading) */
+      int places = a->fmt == FMT_CSV ? 9 : 6;
+      snprintf(s[6], 40, "%.*f", places, cost);
+      snprintf(s[7], 40, "%.*f", places, local_cost);
+      snprintf(s[8], 40, "%.*f", places, avoided);
+      snprintf(s[9], 40, "%.*f", places, net);
       snprintf(s[10], 40, "%lld", (long long)iv[5]);
       const char *cells[NH] = {k, s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10]};
       if (a->fmt == FMT_CSV) csv_row(stdout, cells, NH);

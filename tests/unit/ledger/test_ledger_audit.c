@@ -281,6 +281,7 @@ static void test_costs(void **state) {
   assert_int_equal(capture(sl_cli_audit, 7, argv, &out), 0);
   assert_true(!strncmp(out, "backend,requests,external,local,", 32));
   assert_int_equal(count_lines(out), 4);
+  assert_non_null(strstr(out, ".000000000,")); /* 9 places, as the ledger keeps them */
   free(out);
   char *argv2[] = {"costs", "--ledger", g_path, NULL};
   assert_int_equal(capture(sl_cli_audit, 3, argv2, &out), 0);
