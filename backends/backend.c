@@ -2,6 +2,7 @@
  * backends share (destination names, upstream error bodies). */
 #include "backend_int.h"
 #include "sl_err.h"
+#include "sl_str.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -242,20 +243,22 @@ static int too_big(sl_call_t *c, bool event) {
   return 1;
 }
 
+/* Bytes of an event stream through the parser: 1 to stop the transfer. */
+static int sse_feed(sl__upstream_t *u, sl_call_t *c, const char *p, size_t n) {
+  int rc = sl_sse_feed(&u->sse, p, n);
+  return rc == SL_ETOOBIG ? too_big(c, true) : rc ? 1 : 0;
+}
+
 int sl__upstream_data(sl__upstream_t *u, sl_call_t *c, const char *p, size_t n) {
-  int rc;
-  if (u->streaming) {
-    rc = sl_sse_feed(&u->sse, p, n);
-    return rc == SL_ETOOBIG ? too_big(c, true) : rc ? 1 : 0;
-  }
-  rc = sl_buf_append(&u->body, p, n);
+  if (u->streaming) return sse_feed(u, c, p, n);
+  int rc = sl_buf_append(&u->body, p, n);
   if (!rc && u->sniff && u->body.len >= 6) {
     u->sniff = false;
     if (sse_start(u->body.data, u->body.len)) {
       u->streaming = true;
-      rc = sl_sse_feed(&u->sse, u->body.data, u->body.len);
+      rc = sse_feed(u, c, u->body.data, u->body.len);
       sl_buf_reset(&u->body);
-      return rc == SL_ETOOBIG ? too_big(c, true) : rc ? 1 : 0;
+      return rc;
     }
   }
   if (rc && u->status >= 300) return 0; /* an error body is cut, not fatal */
@@ -302,12 +305,10 @@ bool sl__call_transfer_failed(sl_call_t *c, const sl__upstream_t *up, int err, i
 cJSON *sl__parse_json(const char *p, size_t n) {
   const char *end = NULL;
   cJSON *j = cJSON_ParseWithLengthOpts(p, n, &end, false);
-  if (!j) return NULL;
-  for (const char *q = end; q < p + n; q++)
-    if (*q != ' ' && *q != '\t' && *q != '\r' && *q != '\n') {
-      cJSON_Delete(j);
-      return NULL;
-    }
+  if (j && sl_json_skip_space(end, p + n) != p + n) {
+    cJSON_Delete(j);
+    return NULL;
+  }
   return j;
 }
 

@@ -47,7 +47,7 @@ struct sl_hc_req {
    * each piece, stopped while paused); after the answer's last event, its end */
   uv_timer_t fb_timer;
   long idle_ms;
-  bool got_response, canceled, timed_out_fb, fb_armed, ending;
+  bool got_response, canceled, timed_out_fb, ending;
   bool paused, held; /* held: curl keeps a piece we refused while paused */
   long retry_after_ms, retry_after_s_ms; /* of the header block being read */
   int status;
@@ -254,7 +254,6 @@ static void easy_put(sl_hc_t *hc, CURL *e) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
     curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
-    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 0L);
     hc->pool[hc->n_pool++] = e;
   } else {
     curl_easy_cleanup(e);

@@ -104,3 +104,8 @@ size_t sl_utf8_invalid(const char *str, size_t n) {
   }
   return SIZE_MAX;
 }
+
+const char *sl_json_skip_space(const char *p, const char *end) {
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+  return p;
+}

@@ -22,6 +22,9 @@ size_t sl_itoa(int64_t v, char *buf);
 size_t sl_hex(uint64_t v, int width, char *buf);
 /* The value of one hex digit (either case), or -1. */
 int sl_hexval(char c);
+/* The first byte of [p, end) that is not JSON whitespace (space, tab, CR, LF),
+ * or end: what follows a parsed JSON value. */
+const char *sl_json_skip_space(const char *p, const char *end);
 /* The offset of the first byte of s[0..n) that is not well-formed UTF-8
  * (overlong forms, surrogates and values past U+10FFFF are not), or SIZE_MAX
  * when all of it is. ASCII runs go 8 bytes at a time. */

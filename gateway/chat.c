@@ -545,26 +545,31 @@ static void try_step(job_t *j);
 
 static void on_backoff(uv_timer_t *t) { try_step(t->data); }
 
-/* Jittered exponential backoff, then the same backend again (its max_retries)
- * or the next entry of the chain. */
 /* The longest an upstream's Retry-After may hold a retry of the same backend;
  * asked to wait longer, the route moves on instead. */
 #define MAX_RETRY_WAIT_MS 10000
 
+/* The next attempt, delay_ms from now (the step it takes is set already). */
+static void attempt_in(job_t *j, unsigned delay_ms) {
+  j->attempts++;
+  uv_update_time(j->gw->loop);
+  uv_timer_start(&j->backoff, on_backoff, delay_ms, 0);
+}
+
+/* Jittered exponential backoff, then the same backend again (its max_retries)
+ * or the next entry of the chain. */
 static void retry_after_backoff(job_t *j, bool same_step, long wait_ms) {
   unsigned n = j->attempts < 5 ? j->attempts : 5;
   unsigned base = 25u << n;
   unsigned delay = base / 2 + (unsigned)(rand() % (int)(base + 1));
   if (same_step && wait_ms > (long)delay) delay = (unsigned)wait_ms; /* as the upstream asked */
-  j->attempts++;
   if (same_step) {
     j->step_retries++;
   } else {
     j->step++;
     j->step_retries = 0;
   }
-  uv_update_time(j->gw->loop);
-  uv_timer_start(&j->backoff, on_backoff, delay, 0);
+  attempt_in(j, delay);
 }
 
 static void on_error(void *data, const sl_call_error_t *e) {
@@ -597,9 +602,7 @@ static void on_error(void *data, const sl_call_error_t *e) {
      * once more, at once, on a new connection — a call of its own, so the
      * ledger has its egress row — whatever max_retries says. */
     j->fresh = true;
-    j->attempts++;
-    uv_update_time(j->gw->loop);
-    uv_timer_start(&j->backoff, on_backoff, 0, 0);
+    attempt_in(j, 0);
     return;
   }
   if (e->retryable && j->bcfg && j->bcfg->kind != SL_BK_LOCAL &&

@@ -142,33 +142,28 @@ static void table_init(table_t *t, size_t ncol) {
   t->ncol = ncol;
 }
 
-/* Columns a cell takes: its UTF-8 characters, not its bytes. */
+static bool control(unsigned char ch) { return ch < 0x20 || ch == 0x7f; }
+
+/* Columns a cell takes as shown: a UTF-8 character one, an escaped control
+ * character four. */
 static size_t text_width(const char *s) {
   size_t n = 0;
-  for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+  for (; *s; s++) n += control((unsigned char)*s) ? 4 : ((unsigned char)*s & 0xC0) != 0x80;
   return n;
 }
 
-/* A cell as the table shows it: control characters escaped (a tenant named
- * "a\nb" would otherwise print a line of its own, one that looks like a row). */
-static char *table_text(const char *s) {
-  size_t n = 0;
-  for (const char *p = s; *p; p++) n += (unsigned char)*p < 0x20 || *p == 0x7f ? 4 : 1;
-  char *out = malloc(n + 1), *o = out;
-  if (!out) return NULL;
-  for (; *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch < 0x20 || ch == 0x7f) o += sprintf(o, "\\x%02x", ch);
-    else *o++ = (char)ch;
-  }
-  *o = 0;
-  return out;
+/* Prints a cell with control characters as \xNN (a tenant named "a\nb" would
+ * otherwise print a line of its own, one that looks like a row). */
+static void put_text(const char *s) {
+  for (; *s; s++)
+    if (control((unsigned char)*s)) printf("\\x%02x", (unsigned char)*s);
+    else putchar(*s);
 }
 
 static void print_cells(const table_t *t, char *const *cells) {
   for (size_t c = 0; c < t->ncol; c++) {
     const char *s = cells[c] ? cells[c] : "";
-    fputs(s, stdout);
+    put_text(s);
     if (c + 1 < t->ncol)
       for (size_t k = text_width(s); k < t->w[c] + 2; k++) putchar(' ');
   }
@@ -202,12 +197,7 @@ static void table_flush(table_t *t) {
 
 static void table_row(table_t *t, const char *const *cells) {
   if (t->w) { /* streaming */
-    char **shown = calloc(t->ncol, sizeof *shown);
-    if (!shown) return;
-    for (size_t c = 0; c < t->ncol; c++) shown[c] = table_text(cells[c] ? cells[c] : "");
-    print_cells(t, shown);
-    for (size_t c = 0; c < t->ncol; c++) free(shown[c]);
-    free(shown);
+    print_cells(t, (char *const *)cells);
     return;
   }
   if (t->nrows == t->cap) {
@@ -218,7 +208,7 @@ static void table_row(table_t *t, const char *const *cells) {
     t->cap = cap;
   }
   for (size_t c = 0; c < t->ncol; c++) /* NULL (no memory) prints as empty */
-    t->cells[t->nrows * t->ncol + c] = table_text(cells[c] ? cells[c] : "");
+    t->cells[t->nrows * t->ncol + c] = strdup(cells[c] ? cells[c] : "");
   t->nrows++;
   if (t->nrows >= TABLE_BUFFER) table_flush(t);
 }

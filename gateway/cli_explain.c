@@ -60,7 +60,8 @@ int sl_cli_explain(int argc, char **argv) {
         rc = 2;
         break;
       }
-      *(a[2] == 'r' ? &meta.tenant_rpm : &meta.prompt_tokens) = (int)v;
+      if (!strcmp(a, "--rpm")) meta.tenant_rpm = (int)v;
+      else meta.prompt_tokens = (int)v;
     }
     else if (!strcmp(a, "--compact")) compact = true;
     else if (!strcmp(a, "--header") && has && h.n < MAX_HEADERS) {

@@ -238,12 +238,13 @@ static void on_dir_change(uv_fs_event_t *h, const char *fn, int events, int stat
 
 static void watch_config_dir(serve_t *s, uv_loop_t *loop, const char *config) {
   const char *slash = strrchr(config, '/');
-  size_t dn = slash ? (size_t)(slash - config) : 0;
-  if (dn >= sizeof s->config_dir || strlen(slash ? slash + 1 : config) >= sizeof s->config_base)
-    return;
-  memcpy(s->config_dir, slash ? config : ".", slash ? (dn ? dn : 1) : 1);
-  s->config_dir[slash ? (dn ? dn : 1) : 1] = 0;
-  snprintf(s->config_base, sizeof s->config_base, "%s", slash ? slash + 1 : config);
+  const char *dir = slash ? config : ".";
+  size_t dn = !slash ? 1 : slash == config ? 1 : (size_t)(slash - config); /* "/x": "/" */
+  const char *base = slash ? slash + 1 : config;
+  if (dn >= sizeof s->config_dir || strlen(base) >= sizeof s->config_base) return;
+  memcpy(s->config_dir, dir, dn);
+  s->config_dir[dn] = 0;
+  snprintf(s->config_base, sizeof s->config_base, "%s", base);
   uv_fs_event_init(loop, &s->watch_dir);
   s->watch_dir.data = s;
   if (uv_fs_event_start(&s->watch_dir, on_dir_change, s->config_dir, 0))

@@ -502,12 +502,12 @@ int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t 
   }
   /* one object and nothing after it: a second config appended (cat b >> a)
    * would otherwise be ignored while the reload reports success */
-  for (const char *q = end; q < json + len; q++)
-    if (*q != ' ' && *q != '\t' && *q != '\r' && *q != '\n') {
-      rc = sl_jerr_set(err, "$", "has more after its JSON object (at byte %ld, line %ld)",
-                       (long)(q - json), line_of(json, len, (long)(q - json)));
-      goto fail;
-    }
+  const char *more = sl_json_skip_space(end, json + len);
+  if (more != json + len) {
+    rc = sl_jerr_set(err, "$", "has more after its JSON object (at byte %ld, line %ld)",
+                     (long)(more - json), line_of(json, len, (long)(more - json)));
+    goto fail;
+  }
   /* cJSON ends a string at an escaped NUL: "def\u0000ault" would read "def" */
   for (const char *q = json; (q = memchr(q, '\\', (size_t)(json + len - q))) && q + 5 < json + len;
        q += 2)

@@ -306,6 +306,21 @@ void sl_router_free(sl_router_t *r) {
   free(r);
 }
 
+/* Says which custom detector failed a classification (at most once a second:
+ * requests may repeat it). */
+static void custom_failed(const sl_router_t *r, size_t i, int pcre_rc) {
+  static _Atomic long long last_ms;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, prev = last_ms;
+  if (now - prev < 1000 || !atomic_compare_exchange_strong(&last_ms, &prev, now)) return;
+  PCRE2_UCHAR msg[160];
+  pcre2_get_error_message(pcre_rc, msg, sizeof msg);
+  SL_WARN("custom detector %zu (type %s) failed on a request (%s): it is classified "
+          "restricted; a pattern that backtracks without bound needs rewriting",
+          i, r->custom[i].type, (const char *)msg);
+}
+
 static int run_custom(const sl_router_t *r, const char *text, size_t len, sl__cands_t *out) {
   if (!r->n_custom) return 0;
   pcre2_match_data *md = pcre2_match_data_create(4, NULL);
@@ -318,19 +333,8 @@ static int run_custom(const sl_router_t *r, const char *text, size_t len, sl__ca
       int m = pcre2_match(r->custom[i].code, (PCRE2_SPTR)text, len, off, 0, md, NULL);
       if (m == PCRE2_ERROR_NOMATCH) break;
       if (m < 0) {
-        /* invalid UTF-8 in the request or a resource limit: fail closed, and
-         * say which detector (at most once a second: requests may repeat it) */
-        static _Atomic long long last_ms;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, prev = last_ms;
-        if (now - prev >= 1000 && atomic_compare_exchange_strong(&last_ms, &prev, now)) {
-          PCRE2_UCHAR msg[160];
-          pcre2_get_error_message(m, msg, sizeof msg);
-          SL_WARN("custom detector %zu (type %s) failed on a request (%s): it is classified "
-                  "restricted; a pattern that backtracks without bound needs rewriting",
-                  i, r->custom[i].type, (const char *)msg);
-        }
+        /* invalid UTF-8 in the request or a resource limit: fail closed */
+        custom_failed(r, i, m);
         rc = SL_EINTERNAL;
         break;
       }
