@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/random.h>
 #include <unistd.h>
 #include <time.h>
@@ -26,7 +27,12 @@ typedef struct {
   uv_loop_t *loops;            /* workers 1..n-1 (worker 0 runs the default loop) */
   uv_signal_t sigterm, sigint, sighup;
   uv_fs_event_t watch;
-  uv_fs_event_t watch_dir; /* the config's directory: a symlink repointed there */
+  /* The config's directory, for a symlink at the config's name repointed there.
+   * inotify with names appearing and leaving only: libuv's directory watch also
+   * asks for every write to every file there (the ledger's, if it sits beside
+   * the config), and each write then costs the writer an event. */
+  uv_poll_t watch_dir;
+  int watch_dir_fd;
   char config_dir[4096], config_base[256];
   uv_timer_t debounce;
   bool watching, draining;
@@ -231,9 +237,19 @@ static void on_file_change(uv_fs_event_t *h, const char *fn, int events, int sta
 /* The config's directory changed: only the config's own name matters there (a
  * symlink at that name repointed to another file: the watch on the path is on
  * the old target and would never fire). */
-static void on_dir_change(uv_fs_event_t *h, const char *fn, int events, int status) {
+static void on_dir_change(uv_poll_t *h, int status, int events) {
   serve_t *s = h->data;
-  if (!fn || !strcmp(fn, s->config_base)) on_file_change(&s->watch, fn, events, status);
+  _Alignas(struct inotify_event) char buf[4096];
+  ssize_t n;
+  bool ours = false;
+  while ((n = read(s->watch_dir_fd, buf, sizeof buf)) > 0) {
+    for (ssize_t off = 0; off + (ssize_t)sizeof(struct inotify_event) <= n;) {
+      const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
+      ours |= (ev->mask & IN_Q_OVERFLOW) || (ev->len && !strcmp(ev->name, s->config_base));
+      off += (ssize_t)(sizeof *ev + ev->len);
+    }
+  }
+  if (ours) on_file_change(&s->watch, s->config_base, UV_RENAME, 0);
 }
 
 static void watch_config_dir(serve_t *s, uv_loop_t *loop, const char *config) {
@@ -245,10 +261,17 @@ static void watch_config_dir(serve_t *s, uv_loop_t *loop, const char *config) {
   memcpy(s->config_dir, dir, dn);
   s->config_dir[dn] = 0;
   snprintf(s->config_base, sizeof s->config_base, "%s", base);
-  uv_fs_event_init(loop, &s->watch_dir);
-  s->watch_dir.data = s;
-  if (uv_fs_event_start(&s->watch_dir, on_dir_change, s->config_dir, 0))
+  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0 || inotify_add_watch(fd, s->config_dir, IN_CREATE | IN_MOVED_TO | IN_DELETE |
+                                                         IN_MOVED_FROM | IN_ONLYDIR) < 0 ||
+      uv_poll_init(loop, &s->watch_dir, fd)) {
+    if (fd >= 0) close(fd);
     SL_WARN("cannot watch %s: a config symlink repointed there needs SIGHUP", s->config_dir);
+    return;
+  }
+  s->watch_dir_fd = fd;
+  s->watch_dir.data = s;
+  uv_poll_start(&s->watch_dir, UV_READABLE, on_dir_change);
 }
 
 static void close_walk(uv_handle_t *h, void *arg) {
@@ -278,6 +301,7 @@ int sl_cli_serve(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   serve_t *s = calloc(1, sizeof *s);
   if (!s) return 1;
+  s->watch_dir_fd = -1;
   sl_gw_shared_t *sh = &s->sh;
   pthread_mutex_init(&sh->mu, NULL);
   pthread_mutex_init(&sh->reload_mu, NULL);
@@ -402,6 +426,7 @@ out:
     uv_loop_close(w->loop);
   }
   if (!started) uv_loop_close(uv_default_loop());
+  if (s->watch_dir_fd >= 0) close(s->watch_dir_fd); /* its poll handle closed with the loop */
   sl_policy_unref(sh->policy);
   sl_metrics_free(metrics);
   sl_rate_free(rate);

@@ -112,7 +112,7 @@ for round in $(seq 1 "$ROUNDS"); do
   # sluice and sluice+ledger swap places every other round, so that neither
   # always runs first after the nginx targets (the ledger's cost is their ratio)
   order=$targets
-  if [ $((round % 2)) = 0 ]; then
+  if [ $((round % 2)) = 0 ] && [[ " $targets " == *" sluice:"* && " $targets " == *" sluice+ledger:"* ]]; then
     order=$(tr ' ' '\n' <<<"$targets" | awk -v s="sluice:$SLUICE_PORT" -v l="sluice+ledger:$LEDGER_PORT" \
       '$0==s {print l; next} $0==l {print s; next} {print}' | tr '\n' ' ')
   fi
