@@ -3,10 +3,11 @@
  * transaction, chains each row's hash onto the previous one, commits, and hands
  * the rows back through a uv_async_t so their done callbacks run on the loop
  * thread that appended them (the ledger's own loop, or a port's). Group commit keeps up with bursts: the busier it is, the
- * bigger the batches. With opts.journal each row is first written to the
- * pending-rows journal (ledger_journal.c) — the rows appended during one turn of
- * a loop with one write at the start of the next — and its callback follows at
- * once; the writer then batches for throughput, not latency. */
+ * bigger the batches. With opts.journal each row is first copied into the
+ * pending-rows journal (ledger_journal.c, a ring mapped into the process) — the
+ * rows appended during one turn of a loop together, at the end of that turn —
+ * and its callback follows at once; the writer then batches for throughput, not
+ * latency. */
 #include "ledger_int.h"
 
 #include "sl_err.h"
@@ -24,6 +25,10 @@
 #define LINGER_ROWS 256     /* ... of this many rows */
 #define JOURNAL_LINGER_NS 100000000L /* journaled rows wait for nobody: 100 ms */
 #define RETRY_MS 200        /* journaled batch that failed: try again after */
+#define JOURNAL_CAP (32u << 20)   /* the journal's ring: 32 MiB by default ... */
+#define JOURNAL_CAP_MIN (1u << 20) /* ... at least twice a loop turn's records and one more */
+#define JOURNAL_SLACK (128u << 10)
+#define MAX_JOURNAL_GAP (1u << 24) /* more rows than any journal holds */
 
 /* The string fields of a row, in the order they are copied. */
 enum {
@@ -63,11 +68,10 @@ typedef struct entry {
 
 /* Journal mode, per loop (loop thread only). An append made on a loop is
  * encoded and framed at once, but goes to the journal with the others of the
- * same turn: the next turn of the loop writes them with one write(2) and queues
+ * same turn: the loop's idle phase copies them into the journal and queues
  * them under one lock, then runs their callbacks — a callback still comes only
- * once its row is in the journal, and an append costs no system call and no
- * lock of its own. Rows appended without a loop are written before the append
- * returns. */
+ * once its row is in the journal, and an append takes no lock of its own. Rows
+ * appended without a loop are in the journal before the append returns. */
 #define STAGE_ROWS 256          /* written at once when this many are gathered ... */
 #define STAGE_BYTES (256u << 10) /* ... or this many bytes of records */
 
@@ -142,7 +146,7 @@ struct sl_ledger {
   sl_ljournal_t *journal;    /* journal mode (opts.journal) */
   uint64_t jseq_next;        /* guarded by jmu */
   sqlite3_stmt *meta_set;    /* writer: records the last journal seq committed */
-  uint64_t journal_max;      /* compact the journal past this many bytes */
+  size_t journal_cap;        /* the journal ring's size */
   int64_t replayed;          /* rows committed from the journal at open */
 };
 
@@ -636,11 +640,14 @@ static int replay_record(void *ud, uint64_t seq, const void *payload, size_t len
   uint64_t expect = (r->max_seq > r->committed ? r->max_seq : r->committed) + 1;
   if (seq > r->max_seq) r->max_seq = seq;
   if (seq <= r->committed) return 0;
-  entry_t *e;
-  int rc = jrec_decode(r->l, payload, len, &e);
+  entry_t *e = NULL;
+  int rc = payload ? jrec_decode(r->l, payload, len, &e) : SL_EINVAL;
   if (rc == SL_ENOMEM) return rc;
   int64_t ts = rc ? now_ms() : e->ts_ms;
-  if (seq > expect) replay_lost(r, seq - expect, ts);
+  /* (a damaged frame's own number may be damaged too: no gap counted up to
+   * one far beyond anything the journal could hold) */
+  if (seq > expect && (payload || seq - expect < MAX_JOURNAL_GAP))
+    replay_lost(r, seq - expect, ts);
   if (rc) {
     replay_lost(r, 1, ts);
     return 0;
@@ -661,19 +668,11 @@ static int replay_journal(sl_ledger_t *l) {
       sqlite3_step(st) == SQLITE_ROW)
     r.committed = (uint64_t)sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
-  size_t torn = 0, damaged = 0, damaged_tail = 0;
-  int rc = sl__ljournal_replay(l->journal, replay_record, &r, &torn, &damaged, &damaged_tail);
-  /* After the last intact record, bytes that are no cut-short append held at
-   * least one row nobody can give back: a gap row says so. */
-  if (!rc && damaged_tail) {
-    replay_lost(&r, 1, now_ms());
-    damaged += damaged_tail;
-  }
-  if (!rc && damaged && !r.lost) /* damage among rows already committed: nothing lost */
-    SL_WARN("ledger: skipped %zu damaged bytes of the journal holding committed rows", damaged);
+  size_t torn = 0;
+  int rc = sl__ljournal_replay(l->journal, replay_record, &r, &torn);
   if (r.lost)
-    SL_ERROR("ledger: the journal had %zu damaged bytes; %llu of its rows cannot be recovered "
-             "and a gap row in the ledger records them", damaged, (unsigned long long)r.lost);
+    SL_ERROR("ledger: the journal was damaged; %llu of its rows cannot be recovered and a gap "
+             "row in the ledger records them", (unsigned long long)r.lost);
   if (!rc && (r.head || l->gap.rows)) rc = write_batch(l, r.head, false);
   for (entry_t *e = r.head, *next; e; e = next) {
     next = e->next;
@@ -689,7 +688,7 @@ static int replay_journal(sl_ledger_t *l) {
             torn ? " (ignored a torn record at its end: an append that never returned)" : "");
   l->replayed = (int64_t)r.n;
   l->jseq_next = (r.max_seq > r.committed ? r.max_seq : r.committed) + 1;
-  return sl__ljournal_truncate(l->journal);
+  return sl__ljournal_reset(l->journal, l->journal_cap);
 }
 
 /* Opens the database on the writer thread, so that no SQLite call is ever made
@@ -733,6 +732,18 @@ static int setup_db(sl_ledger_t *l, const char *path) {
     return SL_EIO;
   }
   return l->journal ? replay_journal(l) : 0;
+}
+
+/* Journal mode: half the journal's ring holds rows not committed yet, so a
+ * lingering writer should not wait for a full batch (appends would soon be
+ * refused). */
+static bool journal_filling(const sl_ledger_t *l) {
+  return l->journal && sl__ljournal_room(l->journal) < l->journal_cap / 2;
+}
+
+/* A lingering writer has gathered enough (called with mu held). */
+static bool linger_over(const sl_ledger_t *l) {
+  return l->q_len >= l->opts.batch_max || journal_filling(l);
 }
 
 static void *writer_main(void *arg) {
@@ -788,7 +799,8 @@ static void *writer_main(void *arg) {
       dl.tv_nsec += l->journal ? JOURNAL_LINGER_NS : LINGER_NS;
       while (dl.tv_nsec >= 1000000000) dl.tv_sec++, dl.tv_nsec -= 1000000000;
       l->writer_waiting = l->lingering = true;
-      while (l->q_len < linger_rows && !l->stopping && !l->q_tail->sync && !l->flushing)
+      while (l->q_len < linger_rows && !l->stopping && !l->q_tail->sync && !l->flushing &&
+             !journal_filling(l))
         if (pthread_cond_timedwait(&l->cv_work, &l->mu, &dl)) break;
       l->writer_waiting = l->lingering = false;
     }
@@ -842,22 +854,10 @@ static void *writer_main(void *arg) {
       while (!l->stopping && !pthread_cond_timedwait(&l->cv_work, &l->mu, &dl)) {}
       continue;
     }
-    if (!rc && n && l->journal &&
-        (!l->q_head || sl__ljournal_bytes(l->journal) > l->journal_max)) {
-      /* Everything journaled is committed: empty the journal. An appender holds
-       * jmu from its journal write until its row is queued, so with jmu held
-       * an empty queue means nothing is in between. Under load that never
-       * empties the queue, cut the committed head off once the file is big. */
-      uint64_t cut = last->jend;
-      pthread_mutex_unlock(&l->mu);
-      pthread_mutex_lock(&l->jmu);
-      pthread_mutex_lock(&l->mu);
-      int jrc = !l->q_head ? sl__ljournal_truncate(l->journal)
-                           : sl__ljournal_compact(l->journal, cut);
-      if (jrc) SL_WARN("ledger: cannot shorten the journal (its committed rows are skipped, "
-                       "harmlessly, at the next open)");
-      else l->st.journal_cuts++;
-      pthread_mutex_unlock(&l->jmu);
+    if (!rc && n && l->journal) {
+      /* committed: their space in the journal's ring may be reused */
+      sl__ljournal_release(l->journal, last->jend);
+      l->st.journal_cuts++;
     }
     if (n) {
       if (rc) {
@@ -938,7 +938,14 @@ static void run_list(sl_ledger_t *l, entry_t **head, entry_t **tail) {
 
 static void run_done(sl_ledger_t *l) { run_list(l, &l->done_head, &l->done_tail); }
 
-/* Journal mode: writes the rows gathered on q with one write and queues them
+/* The journal placed the next entry's record: it ends at `end`. */
+static void placed(void *ud, uint64_t end) {
+  entry_t **e = ud;
+  (*e)->jend = end;
+  *e = (*e)->next;
+}
+
+/* Journal mode: copies the rows gathered on q into the journal and queues them
  * with one lock; their callbacks, already in q->due, get the outcome. Journal
  * order, sequence numbers and queue order agree because jmu covers all three. */
 static int stage_flush(sl_ledger_t *l, soon_t *q) {
@@ -947,29 +954,29 @@ static int stage_flush(sl_ledger_t *l, soon_t *q) {
   size_t n = q->rows, len = q->rec_len;
   q->head = q->tail = NULL;
   q->rows = q->rec_len = 0;
-  uint64_t seq = 0, start = 0;
+  uint64_t seq = 0;
   pthread_mutex_lock(&l->jmu);
   pthread_mutex_lock(&l->mu);
   int rc = l->stopping ? SL_ECANCELED : 0;
   pthread_mutex_unlock(&l->mu);
   if (!rc) {
     seq = l->jseq_next;
-    rc = sl__ljournal_write(l->journal, seq, q->rec, len, &start);
+    entry_t *next = head;
+    rc = sl__ljournal_write(l->journal, seq, q->rec, len, placed, &next);
   }
   pthread_mutex_lock(&l->mu);
   if (!rc) {
     l->jseq_next = seq + n;
-    for (entry_t *e = head; e; e = e->next) {
-      e->jseq = seq++;
-      e->jend += start; /* was its end within q->rec */
-    }
+    for (entry_t *e = head; e; e = e->next) e->jseq = seq++;
     if (l->q_tail) l->q_tail->next = head;
     else l->q_head = head;
     l->q_tail = tail;
     l->q_len += n;
     l->st.appended += n;
-    if (l->writer_waiting && (!l->lingering || l->q_len >= l->opts.batch_max))
+    if (l->writer_waiting && (!l->lingering || linger_over(l)))
       pthread_cond_signal(&l->cv_work); /* else it loops back anyway */
+  } else if (rc == SL_EBUSY) {
+    l->st.busy += n; /* the journal's ring is full */
   } else if (rc != SL_ECANCELED) {
     l->st.failed += n;
   }
@@ -1027,13 +1034,17 @@ static bool grow(void **v, size_t *cap, size_t need, size_t size, size_t min) {
  * or now if q is full) and books its callback. */
 static int stage(sl_ledger_t *l, soon_t *q, entry_t *e, sl_ledger_done_cb cb, void *data) {
   if (__atomic_load_n(&l->stopping, __ATOMIC_RELAXED)) return SL_ECANCELED;
-  if (__atomic_load_n(&l->q_len, __ATOMIC_RELAXED) + q->rows >= l->opts.queue_max) {
+  size_t plen = jrec_size(e), flen = SL_LJ_FRAME(plen);
+  /* A full queue, or a full journal, refuses the row now (the journal's slack
+   * covers the skip at the ring's end and another loop's turn; past it, the
+   * rows of a turn that do not fit are refused when they are written). */
+  if (__atomic_load_n(&l->q_len, __ATOMIC_RELAXED) + q->rows >= l->opts.queue_max ||
+      sl__ljournal_room(l->journal) < q->rec_len + flen + JOURNAL_SLACK) {
     pthread_mutex_lock(&l->mu);
     l->st.busy++;
     pthread_mutex_unlock(&l->mu);
     return SL_EBUSY;
   }
-  size_t plen = jrec_size(e), flen = SL_LJ_HEAD + plen + SL_LJ_TAIL;
   if (q->rows >= STAGE_ROWS || (q->rows && q->rec_len + flen > STAGE_BYTES))
     stage_flush(l, q); /* its rows' callbacks learn how that went */
   if (!grow((void **)&q->rec, &q->rec_cap, q->rec_len + flen, 1, 16384) ||
@@ -1043,7 +1054,6 @@ static int stage(sl_ledger_t *l, soon_t *q, entry_t *e, sl_ledger_done_cb cb, vo
   jrec_encode(e, frame + SL_LJ_HEAD);
   sl__ljournal_seal(frame, plen);
   q->rec_len += flen;
-  e->jend = q->rec_len;
   if (q->tail) q->tail->next = e;
   else q->head = e;
   q->tail = e;
@@ -1129,7 +1139,9 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
   if (!l->opts.queue_max) l->opts.queue_max = 32768;
   if (!l->opts.batch_max) l->opts.batch_max = 4096;
   if (!l->opts.sync_interval_ms) l->opts.sync_interval_ms = 1000;
-  l->journal_max = l->opts.journal_max_bytes ? l->opts.journal_max_bytes : 16u << 20;
+  l->journal_cap = !l->opts.journal_max_bytes       ? JOURNAL_CAP
+                   : l->opts.journal_max_bytes < JOURNAL_CAP_MIN ? JOURNAL_CAP_MIN
+                                                                 : l->opts.journal_max_bytes;
   l->loop = loop;
   l->ts_sec = -1;
   pthread_mutex_init(&l->jmu, NULL);
@@ -1234,7 +1246,7 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
   size_t rlen = 0;
   if (l->journal) {
     size_t plen = jrec_size(e);
-    rlen = SL_LJ_HEAD + plen + SL_LJ_TAIL;
+    rlen = SL_LJ_FRAME(plen);
     rec = rlen <= sizeof stack ? stack : malloc(rlen);
     if (!rec) return SL_ENOMEM;
     jrec_encode(e, rec + SL_LJ_HEAD);
@@ -1251,11 +1263,11 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
   } else if (rec) {
     e->jseq = l->jseq_next;
     pthread_mutex_unlock(&l->mu);
-    uint64_t start;
-    rc = sl__ljournal_write(l->journal, e->jseq, rec, rlen, &start);
-    e->jend = start + rlen;
+    entry_t *next = e;
+    rc = sl__ljournal_write(l->journal, e->jseq, rec, rlen, placed, &next);
     pthread_mutex_lock(&l->mu);
     if (!rc) l->jseq_next++;
+    else if (rc == SL_EBUSY) l->st.busy++;
     else l->st.failed++;
   }
   if (!rc) {
@@ -1265,7 +1277,7 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
     l->q_len++;
     l->st.appended++;
     size_t rows = l->journal ? l->opts.batch_max : LINGER_ROWS;
-    if (l->writer_waiting && (!l->lingering || l->q_len >= rows || e->sync))
+    if (l->writer_waiting && (!l->lingering || l->q_len >= rows || e->sync || journal_filling(l)))
       pthread_cond_signal(&l->cv_work); /* else it loops back anyway */
   }
   pthread_mutex_unlock(&l->mu);

@@ -70,39 +70,47 @@ int sl__ledger_schema(sqlite3 *db);
  * row's status or "in_flight". Used as a view and by `sluice audit egress`. */
 extern const char sl__ledger_egress_sql[];
 
-/* The pending-rows journal (ledger_journal.c): PATH-pending, one framed record
- * per row, written before an append returns when durability is "journal". */
+/* The pending-rows journal (ledger_journal.c): PATH-pending, a ring of framed
+ * records mapped into the process, written before an append returns when
+ * durability is "journal". */
 typedef struct sl_ljournal sl_ljournal_t;
+/* A replayed record: payload NULL when its frame is whole but its checksum
+ * fails (damage: the row it held cannot be given back). */
 typedef int (*sl_ljournal_record_cb)(void *ud, uint64_t seq, const void *payload, size_t len);
 /* Opens and locks the journal of the database at db_path; SL_EBUSY when another
- * process holds it. */
+ * process holds it. Appends need sl__ljournal_reset() first (after a replay). */
 int sl__ljournal_open(const char *db_path, sl_ljournal_t **out);
+/* Unmaps and unlocks; empties the file when every record in it is released. */
 void sl__ljournal_close(sl_ljournal_t *j);
-/* Records gathered for one write: a frame is SL_LJ_HEAD bytes, the payload,
- * SL_LJ_TAIL bytes. sl__ljournal_seal() frames a payload already placed at
- * frame + SL_LJ_HEAD (checksumming it, outside any lock); sl__ljournal_write()
- * numbers the sealed frames lying back to back in buf from seq on, finishes their
- * checksums and writes them with one write(2); *start is the logical offset of
- * the first (offsets keep growing across truncate and compact). */
+/* A frame is SL_LJ_HEAD bytes, the payload, SL_LJ_TAIL bytes, zeros to a
+ * multiple of 8: SL_LJ_FRAME(payload length) bytes. sl__ljournal_seal() frames
+ * a payload already placed at frame + SL_LJ_HEAD (checksumming it, outside any
+ * lock). */
 #define SL_LJ_HEAD 16
 #define SL_LJ_TAIL 8
+#define SL_LJ_FRAME(len) (((size_t)SL_LJ_HEAD + (len) + SL_LJ_TAIL + 7) & ~(size_t)7)
 void sl__ljournal_seal(unsigned char *frame, size_t payload_len);
+/* Empties the journal and maps it as a ring of `cap` bytes (rounded up to a
+ * page). Nothing else may use it meanwhile. */
+int sl__ljournal_reset(sl_ljournal_t *j, size_t cap);
+/* Numbers the sealed frames lying back to back in buf from seq on, finishes
+ * their checksums and copies them into the ring, calling placed(ud, end) with
+ * each one's logical end offset, in order. All or none: SL_EBUSY when the ring
+ * has no room for them beside the records not released yet. One appender at a
+ * time. */
+typedef void (*sl_ljournal_placed_cb)(void *ud, uint64_t end);
 int sl__ljournal_write(sl_ljournal_t *j, uint64_t seq, unsigned char *buf, size_t len,
-                       uint64_t *start);
-int sl__ljournal_truncate(sl_ljournal_t *j);
-/* Bytes in the file now. */
-uint64_t sl__ljournal_bytes(const sl_ljournal_t *j);
-/* Drops the records before logical offset `cut` (all committed): the rest is
- * copied to a new file that replaces the journal. Appenders must be held off. */
-int sl__ljournal_compact(sl_ljournal_t *j, uint64_t cut);
-/* Calls cb for every intact record in order (stops at the first non-zero
- * return, which it returns). Damaged bytes between intact records are skipped
- * (*damaged: how many; the records they held show as missing sequence numbers).
- * After the last intact record: *torn bytes of an append cut short (a prefix
- * of a record: nobody was told it was recorded), or *damaged_tail bytes that
- * are not one (a whole record that fails its checksum, garbage): damage. */
-int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn,
-                        size_t *damaged, size_t *damaged_tail);
+                       sl_ljournal_placed_cb placed, void *ud);
+/* Bytes of the ring free now (an estimate while others append). */
+size_t sl__ljournal_room(const sl_ljournal_t *j);
+/* The records before logical offset `upto` are committed: their space may be
+ * reused (the writer; safe beside an appender). */
+void sl__ljournal_release(sl_ljournal_t *j, uint64_t upto);
+/* Calls cb for every record in the file, intact or whole-but-damaged, once per
+ * sequence number, in sequence order (stops at the first non-zero return,
+ * which it returns). *torn: bytes of an earlier version's append cut short at
+ * the end of the file (nobody was told it was recorded). */
+int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn);
 
 /* Process-wide SQLite settings, once, before the first connection. */
 void sl__ledger_sqlite_setup(void);

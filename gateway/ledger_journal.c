@@ -1,26 +1,41 @@
 /* The ledger's pending-rows journal: PATH-pending beside the database. With
- * ledger.durability "journal", a row is appended here (framed records, O_APPEND,
- * one write(2) for all the rows of a loop turn) before its callback runs, so it
- * survives a crash of the process from that moment, and the request need not
- * wait for the SQLite commit. The writer thread commits rows on its own schedule, records the
- * last journal sequence number it committed in ledger_meta (in the same
- * transaction), and empties the file once everything in it is committed — or,
- * under load that never lets it empty, rewrites it without the committed head
- * once it passes a size. At the next open, records newer than that number are
- * committed first.
+ * ledger.durability "journal", a row is copied here before its callback runs,
+ * so it survives a crash of the process from that moment, and the request need
+ * not wait for the SQLite commit. The writer thread commits rows on its own
+ * schedule and records the last journal sequence number it committed in
+ * ledger_meta (in the same transaction). At the next open, records newer than
+ * that number are committed first.
+ *
+ * The file is a ring of fixed size mapped shared into the process: an append
+ * is a copy into the mapping, no system call (the kernel's page cache holds the
+ * bytes, so they outlive a killed process). Records are placed one after the
+ * other, 8-byte aligned, and start again at the front when one would not fit
+ * before the end; the space of committed records is reused. An append never
+ * overwrites a record that is not committed: when the ring is full it is
+ * refused (SL_EBUSY), like a full queue.
  *
  * Record: "SLJ3" | u32 payload length | u64 sequence | payload | u64 checksum
  * of payload then sequence (little-endian), so that an appender checksums the
  * payload before it knows its sequence number. The checksum takes 8 bytes per
  * multiply (word_sum); records of the earlier formats, whose FNV-1a took one
  * byte per multiply ("SLJ2": payload then sequence; "SLJ1": sequence then
- * payload), are still read. A torn record at the end (the
- * process died inside write) fails its length or checksum and is ignored: its
- * append never returned, so nobody was told it was recorded.
+ * payload), are still read.
+ *
+ * Crash order: an append first zeroes the record's first 8 bytes (magic and
+ * length), then copies the rest, then writes those 8 bytes with one store. A
+ * process killed at any point leaves either the whole record or no magic at
+ * that place: never a torn record. A replay scans the whole file, takes every
+ * intact record in sequence order and skips the ones already committed (the
+ * ring still holds them, and pieces of them where newer records overwrote
+ * part). A record whose frame is whole but whose checksum fails is damage
+ * (the disk's, or a hand's), and is reported to the replay as such. Journals
+ * written by earlier versions (records back to back, appended with write(2))
+ * replay the same way; their torn last record (a write cut short) runs past
+ * the end of the file and is ignored: its append never returned.
  *
  * One process per journal: an exclusive flock; a second process falls back to
- * waiting for commits. Power-loss safety is not claimed (no fsync on the loop);
- * that is what durability "commit" with sync FULL is for. */
+ * waiting for commits. Power-loss safety is not claimed (nothing is synced on
+ * the loop); that is what durability "commit" with sync FULL is for. */
 #include "ledger_int.h"
 
 #include "sl_err.h"
@@ -32,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,9 +61,12 @@
 struct sl_ljournal {
   int fd;
   char *path;
-  /* Logical offsets grow forever; the file holds [base, base + size). Records
-   * are only ever cut from the front, by truncate or compact. */
-  uint64_t base, size;
+  unsigned char *map; /* the ring, once sl__ljournal_reset() mapped it */
+  size_t cap;
+  /* Logical offsets grow forever; a record at logical offset o sits at
+   * o % cap. [tail, head) holds the records not committed yet. */
+  uint64_t head; /* appenders store it (under the ledger's jmu); atomics */
+  uint64_t tail; /* the writer stores it, appenders load it; atomics */
 };
 
 static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n) {
@@ -107,7 +126,7 @@ int sl__ljournal_open(const char *db_path, sl_ljournal_t **out) {
     return SL_ENOMEM;
   }
   snprintf(j->path, n, "%s-pending", db_path);
-  j->fd = open(j->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  j->fd = open(j->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (j->fd < 0) {
     SL_ERROR("ledger: cannot open %s: %s", j->path, strerror(errno));
     free(j->path);
@@ -122,14 +141,20 @@ int sl__ljournal_open(const char *db_path, sl_ljournal_t **out) {
     free(j);
     return busy ? SL_EBUSY : SL_EIO;
   }
-  struct stat st;
-  j->size = fstat(j->fd, &st) ? 0 : (uint64_t)st.st_size;
   *out = j;
   return 0;
 }
 
 void sl__ljournal_close(sl_ljournal_t *j) {
   if (!j) return;
+  if (j->map) {
+    munmap(j->map, j->cap);
+    /* everything committed: nothing for the next open to read */
+    uint64_t head = __atomic_load_n(&j->head, __ATOMIC_ACQUIRE);
+    if (head == __atomic_load_n(&j->tail, __ATOMIC_ACQUIRE) && ftruncate(j->fd, 0)) {
+      SL_WARN("ledger: cannot empty %s: %s", j->path, strerror(errno));
+    }
+  }
   close(j->fd); /* releases the lock */
   free(j->path);
   free(j);
@@ -140,78 +165,84 @@ void sl__ljournal_seal(unsigned char *frame, size_t len) {
   put_u32(frame + 4, (uint32_t)len);
   put_u64(frame + 8, 0);
   put_u64(frame + HEAD + len, word_sum(frame + HEAD, len)); /* the sequence goes in later */
+  memset(frame + HEAD + len + TAIL, 0, SL_LJ_FRAME(len) - (HEAD + len + TAIL));
 }
 
-/* A short write leaves a torn record that replay ignores, but the next record
- * would land after it: cut it off. */
-static int write_failed(sl_ljournal_t *j, ssize_t w) {
-  if (w > 0) {
-    struct stat st;
-    if (!fstat(j->fd, &st) && ftruncate(j->fd, st.st_size - w)) { /* nothing more to do */ }
+int sl__ljournal_reset(sl_ljournal_t *j, size_t cap) {
+  if (j->map) munmap(j->map, j->cap);
+  j->map = NULL;
+  cap = (cap + 4095) & ~(size_t)4095;
+  /* Every block reserved now: a write into the mapping must never need one
+   * the disk no longer has (that would be SIGBUS, not an error to handle),
+   * and filling a page then costs no allocation. */
+  int err = ftruncate(j->fd, 0) ? errno : posix_fallocate(j->fd, 0, (off_t)cap);
+  if (err) {
+    SL_ERROR("ledger: cannot reserve %zu bytes for %s: %s", cap, j->path, strerror(err));
+    return SL_EIO;
   }
-  SL_ERROR("ledger: cannot write %s: %s", j->path, w < 0 ? strerror(errno) : "short write");
-  return SL_EIO;
+  void *m = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
+  if (m == MAP_FAILED) {
+    SL_ERROR("ledger: cannot map %s: %s", j->path, strerror(errno));
+    return SL_EIO;
+  }
+  j->map = m;
+  j->cap = cap;
+  __atomic_store_n(&j->head, 0, __ATOMIC_RELEASE);
+  __atomic_store_n(&j->tail, 0, __ATOMIC_RELEASE);
+  return 0;
+}
+
+/* Where the frame of `size` bytes written at logical offset h starts: h, or
+ * the front of the ring if it would not fit before the end. */
+static uint64_t place(const sl_ljournal_t *j, uint64_t h, size_t size) {
+  size_t at = (size_t)(h % j->cap);
+  return at + size > j->cap ? h + (j->cap - at) : h;
 }
 
 int sl__ljournal_write(sl_ljournal_t *j, uint64_t seq, unsigned char *buf, size_t len,
-                       uint64_t *start) {
+                       sl_ljournal_placed_cb placed, void *ud) {
+  if (!j->map) return SL_EIO;
+  /* Room for all of them, or none is written: the rows are refused together. */
+  uint64_t h = j->head;
+  for (size_t off = 0; off + HEAD + TAIL <= len;) {
+    size_t size = SL_LJ_FRAME(get_u32(buf + off + 4));
+    h = place(j, h, size) + size;
+    off += size;
+  }
+  if (h - __atomic_load_n(&j->tail, __ATOMIC_ACQUIRE) > j->cap) return SL_EBUSY;
+  h = j->head;
   for (size_t off = 0; off + HEAD + TAIL <= len; seq++) {
     unsigned char *p = buf + off, *tail = p + HEAD + get_u32(p + 4);
+    size_t size = SL_LJ_FRAME(get_u32(p + 4));
     put_u64(p + 8, seq);
     put_u64(tail, word_mix(get_u64(tail), seq));
-    off = (size_t)(tail + TAIL - buf);
+    h = place(j, h, size);
+    unsigned char *dst = j->map + h % j->cap;
+    uint64_t first;
+    memcpy(&first, p, 8);
+    /* no magic at dst while the rest lands, then magic and length at once */
+    __atomic_store_n((uint64_t *)(void *)dst, 0, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    memcpy(dst + 8, p + 8, size - 8);
+    __atomic_store_n((uint64_t *)(void *)dst, first, __ATOMIC_RELEASE);
+    h += size;
+    if (placed) placed(ud, h);
+    off += size;
   }
-  ssize_t w;
-  do w = write(j->fd, buf, len); /* one write for all of them */
-  while (w < 0 && errno == EINTR);
-  if (w != (ssize_t)len) return write_failed(j, w);
-  *start = j->base + j->size;
-  j->size += len;
+  __atomic_store_n(&j->head, h, __ATOMIC_RELEASE);
   return 0;
 }
 
-int sl__ljournal_truncate(sl_ljournal_t *j) {
-  if (ftruncate(j->fd, 0)) return SL_EIO;
-  j->base += j->size;
-  j->size = 0;
-  return 0;
+size_t sl__ljournal_room(const sl_ljournal_t *j) {
+  if (!j->map) return 0;
+  uint64_t used = __atomic_load_n(&j->head, __ATOMIC_ACQUIRE) -
+                  __atomic_load_n(&j->tail, __ATOMIC_ACQUIRE);
+  return used < j->cap ? j->cap - (size_t)used : 0;
 }
 
-uint64_t sl__ljournal_bytes(const sl_ljournal_t *j) { return j->size; }
-
-int sl__ljournal_compact(sl_ljournal_t *j, uint64_t cut) {
-  if (cut <= j->base) return 0;
-  if (cut >= j->base + j->size) return sl__ljournal_truncate(j);
-  size_t from = (size_t)(cut - j->base), n = (size_t)(j->size - from);
-  unsigned char *tail = malloc(n);
-  if (!tail) return SL_ENOMEM;
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = pread(j->fd, tail + got, n - got, (off_t)(from + got));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    got += (size_t)r;
-  }
-  char tmp[4200];
-  int rc = SL_EIO;
-  int fd = -1;
-  if (got == n && (size_t)snprintf(tmp, sizeof tmp, "%s.tmp", j->path) < sizeof tmp &&
-      (fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600)) >= 0 &&
-      !flock(fd, LOCK_EX | LOCK_NB) && write(fd, tail, n) == (ssize_t)n && !rename(tmp, j->path)) {
-    close(j->fd); /* the old file's lock goes with it; the new file is locked */
-    j->fd = fd;
-    j->base = cut;
-    j->size = n;
-    rc = 0;
-  } else {
-    if (fd >= 0) {
-      close(fd);
-      unlink(tmp);
-    }
-    SL_WARN("ledger: cannot compact %s: %s", j->path, strerror(errno));
-  }
-  free(tail);
-  return rc;
+void sl__ljournal_release(sl_ljournal_t *j, uint64_t upto) {
+  if (upto > __atomic_load_n(&j->tail, __ATOMIC_RELAXED))
+    __atomic_store_n(&j->tail, upto, __ATOMIC_RELEASE);
 }
 
 /* The size of the intact record at buf[off], or 0. */
@@ -227,20 +258,29 @@ static size_t record_at(const unsigned char *buf, size_t got, size_t off) {
   return get_u64(p + HEAD + len) == sum ? HEAD + len + TAIL : 0;
 }
 
-/* Whether the n bytes at p can be the start of a record whose write was cut
- * short: a magic (or the start of one), and a length that runs past the end. */
-static bool torn_prefix(const unsigned char *p, size_t n) {
+/* A frame header (magic, plausible length) at p, whatever its checksum says. */
+static bool header_at(const unsigned char *p, size_t n) {
   static const char *const magics[] = {MAGIC, MAGIC2, MAGIC1};
+  if (n < HEAD + TAIL) return false;
   bool magic = false;
-  for (size_t i = 0; i < 3; i++) magic |= !memcmp(p, magics[i], n < 4 ? n : 4);
-  if (!magic || n < 8) return magic;
-  uint32_t len = get_u32(p + 4);
-  return len <= MAX_RECORD && (size_t)HEAD + len + TAIL > n;
+  for (size_t i = 0; i < 3; i++) magic |= !memcmp(p, magics[i], 4);
+  return magic && get_u32(p + 4) <= MAX_RECORD;
 }
 
-int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn,
-                        size_t *damaged, size_t *damaged_tail) {
-  *torn = *damaged = *damaged_tail = 0;
+typedef struct {
+  uint64_t seq;
+  size_t off, len; /* payload */
+  bool intact;
+} found_t;
+
+static int by_seq(const void *a, const void *b) {
+  const found_t *x = a, *y = b;
+  if (x->seq != y->seq) return x->seq < y->seq ? -1 : 1;
+  return (int)y->intact - (int)x->intact; /* an intact copy first */
+}
+
+int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn) {
+  *torn = 0;
   struct stat st;
   if (fstat(j->fd, &st)) return SL_EIO;
   size_t size = (size_t)st.st_size;
@@ -254,28 +294,49 @@ int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, si
     if (r <= 0) break;
     got += (size_t)r;
   }
-  size_t off = 0;
+  found_t *v = NULL;
+  size_t n = 0, cap = 0;
   int rc = 0;
-  while (!rc && off < got) {
-    size_t n = record_at(buf, got, off);
-    if (!n) {
-      /* Damaged: the next intact record, if any, resumes the replay (a torn
-       * append is only ever the last thing in the file). */
-      size_t next = off + 1;
-      while (next < got && !record_at(buf, got, next)) next++;
-      if (next >= got) break;
-      *damaged += next - off;
-      off = next;
+  for (size_t off = 0; off < got;) {
+    const unsigned char *s = memchr(buf + off, 'S', got - off);
+    if (!s) break;
+    off = (size_t)(s - buf);
+    size_t whole = record_at(buf, got, off);
+    bool header = whole || header_at(buf + off, got - off);
+    if (!header) {
+      off++;
       continue;
     }
-    const unsigned char *p = buf + off;
-    rc = cb(ud, get_u64(p + 8), p + HEAD, n - HEAD - TAIL);
-    off += n;
+    size_t len = get_u32(buf + off + 4);
+    if (!whole && off + HEAD + len + TAIL > got) {
+      /* runs past the end of the file: an earlier version's append cut short
+       * (it never returned), or a damaged length */
+      *torn = got - off;
+      off++;
+      continue;
+    }
+    if (n == cap) {
+      size_t nc = cap ? cap * 2 : 256;
+      found_t *nv = realloc(v, nc * sizeof *nv);
+      if (!nv) {
+        rc = SL_ENOMEM;
+        break;
+      }
+      v = nv;
+      cap = nc;
+    }
+    v[n++] = (found_t){get_u64(buf + off + 8), off + HEAD, len, whole != 0};
+    /* past an intact record; a damaged one may hide a newer record inside it */
+    off += whole ? whole : 1;
   }
-  if (!rc && off < got) {
-    if (torn_prefix(buf + off, got - off)) *torn = got - off;
-    else *damaged_tail = got - off;
+  if (!rc) {
+    qsort(v, n, sizeof *v, by_seq);
+    for (size_t i = 0; i < n && !rc; i++) {
+      if (i && v[i].seq == v[i - 1].seq) continue; /* the first copy of a number */
+      rc = v[i].intact ? cb(ud, v[i].seq, buf + v[i].off, v[i].len) : cb(ud, v[i].seq, NULL, 0);
+    }
   }
+  free(v);
   free(buf);
   return rc;
 }

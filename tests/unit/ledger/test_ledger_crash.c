@@ -5,9 +5,10 @@
  * row is there, and the ledger reopens and carries on. Both durabilities:
  * "commit" (callbacks after the SQLite commit) and "journal" (callbacks once
  * the row is in the pending journal; the next open commits what is pending).
- * Also: a torn last journal record (the process died inside write) is ignored,
- * and a damaged record is refused, not committed: the records after it are, and
- * a gap row records the loss. */
+ * Also: a record whose append never finished is not there, an earlier
+ * version's torn last record (the process died inside write) is ignored, and a
+ * damaged record is refused, not committed: the records after it are, and a gap
+ * row records the loss. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -153,8 +154,8 @@ static void sigkill_under_load(bool journal) {
 static void test_sigkill_under_load(void **state) { sigkill_under_load(false); }
 static void test_sigkill_under_load_journal(void **state) { sigkill_under_load(true); }
 
-/* The same with a tiny journal limit, so that the journal is compacted (the
- * committed head cut off while rows keep coming) many times before the kill. */
+/* The same with the smallest journal ring (1 MiB), so that appends go round it
+ * many times, reusing the space of committed rows, before the kill. */
 static void test_sigkill_under_load_journal_compacting(void **state) {
   journal_max = 16 << 10;
   sigkill_under_load(true);
@@ -205,44 +206,91 @@ static void reopen(const char *path, uint64_t *replayed) {
   sl_ledger_close(l);
 }
 
+/* The records of a journal its writer left: where each starts and how long
+ * it is (a fresh ring holds them from its start, 8-byte aligned). */
+static int journal_records(const char *jpath, off_t *at, size_t *len, int max) {
+  int fd = open(jpath, O_RDONLY);
+  assert_true(fd >= 0);
+  unsigned char h[8];
+  int n = 0;
+  for (off_t off = 0; n < max && pread(fd, h, 8, off) == 8 && !memcmp(h, "SLJ3", 4); n++) {
+    uint32_t plen = h[4] | h[5] << 8 | h[6] << 16 | (uint32_t)h[7] << 24;
+    at[n] = off;
+    len[n] = 24 + plen;
+    off += (off_t)((len[n] + 7) & ~(size_t)7);
+  }
+  close(fd);
+  return n;
+}
+
+static void flip_byte(const char *jpath, off_t at) {
+  int fd = open(jpath, O_RDWR);
+  assert_true(fd >= 0);
+  unsigned char b;
+  assert_int_equal(pread(fd, &b, 1, at), 1);
+  b ^= 0x55;
+  assert_int_equal(pwrite(fd, &b, 1, at), 1);
+  close(fd);
+}
+
 static void test_journal_torn_and_damaged_records(void **state) {
   char path[600], jpath[700];
   tmp_ledger(path, sizeof path);
   snprintf(jpath, sizeof jpath, "%s-pending", path);
+  off_t at[8];
+  size_t len[8];
 
-  /* 5 pending rows, the last one torn in half: 4 come back */
+  /* 5 pending rows, the last one's magic never stored (the append's final
+   * store: the process died just before it): 4 come back, and no gap row */
   pending_rows(path, 5);
-  struct stat sb;
-  assert_int_equal(stat(jpath, &sb), 0);
-  assert_true(sb.st_size > 0);
-  assert_int_equal(truncate(jpath, sb.st_size - 20), 0);
+  assert_int_equal(journal_records(jpath, at, len, 8), 5);
+  int fd = open(jpath, O_RDWR);
+  assert_true(fd >= 0);
+  static const unsigned char zero[8];
+  assert_int_equal(pwrite(fd, zero, 8, at[4]), 8);
+  close(fd);
   uint64_t replayed = 0;
   reopen(path, &replayed);
   assert_int_equal(replayed, 4);
   assert_int_equal(count_rows(path), 4);
+  struct stat sb;
   assert_int_equal(stat(jpath, &sb), 0);
   assert_int_equal(sb.st_size, 0); /* emptied once committed */
+
+  /* an earlier version's journal (records back to back, appended with
+   * write(2)) whose last record was cut short: the others come back */
+  pending_rows(path, 3);
+  assert_int_equal(journal_records(jpath, at, len, 8), 3);
+  fd = open(jpath, O_RDWR);
+  assert_true(fd >= 0);
+  unsigned char *lin = malloc(3 * 2048);
+  size_t lin_len = 0;
+  for (int i = 0; i < 3; i++) {
+    assert_true(len[i] <= 2048);
+    assert_int_equal(pread(fd, lin + lin_len, len[i], at[i]), (ssize_t)len[i]);
+    lin_len += len[i];
+  }
+  assert_int_equal(ftruncate(fd, 0), 0);
+  assert_int_equal(pwrite(fd, lin, lin_len - 20, 0), (ssize_t)(lin_len - 20));
+  close(fd);
+  free(lin);
+  reopen(path, &replayed);
+  assert_int_equal(replayed, 2);
+  assert_int_equal(count_rows(path), 6);
 
   /* opening again commits nothing twice */
   reopen(path, &replayed);
   assert_int_equal(replayed, 0);
-  assert_int_equal(count_rows(path), 4);
+  assert_int_equal(count_rows(path), 6);
 
   /* a flipped byte inside the second record: its checksum fails, so it is
    * not trusted; the third comes back, and a gap row records the lost one */
   pending_rows(path, 3);
-  int fd = open(jpath, O_RDWR);
-  assert_true(fd >= 0);
-  assert_int_equal(fstat(fd, &sb), 0);
-  off_t rec = sb.st_size / 3;
-  unsigned char b;
-  assert_int_equal(pread(fd, &b, 1, rec + 40), 1);
-  b ^= 0x55;
-  assert_int_equal(pwrite(fd, &b, 1, rec + 40), 1);
-  close(fd);
+  assert_int_equal(journal_records(jpath, at, len, 8), 3);
+  flip_byte(jpath, at[1] + 40);
   reopen(path, &replayed);
   assert_int_equal(replayed, 2);
-  assert_int_equal(count_rows(path), 7);
+  assert_int_equal(count_rows(path), 9);
   {
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -250,7 +298,7 @@ static void test_journal_torn_and_damaged_records(void **state) {
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, classification FROM requests WHERE kind = 'gap'",
                                         -1, &q, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int64(q, 0), 5); /* before the rows of that replay */
+    assert_int_equal(sqlite3_column_int64(q, 0), 7); /* before the rows of that replay */
     const char *g = (const char *)sqlite3_column_text(q, 1);
     assert_non_null(strstr(g, "\"unrecorded_rows\":1,"));
     assert_non_null(strstr(g, "\"damaged_journal_rows\":1"));
@@ -261,28 +309,23 @@ static void test_journal_torn_and_damaged_records(void **state) {
 
   /* damage in the middle of a longer run: only the damaged records are lost */
   pending_rows(path, 6);
+  assert_int_equal(journal_records(jpath, at, len, 8), 6);
   fd = open(jpath, O_RDWR);
   assert_true(fd >= 0);
-  assert_int_equal(fstat(fd, &sb), 0);
   unsigned char junk[40];
   memset(junk, 0xA5, sizeof junk);
-  assert_int_equal(pwrite(fd, junk, sizeof junk, sb.st_size / 2 - 20), (ssize_t)sizeof junk);
+  assert_int_equal(pwrite(fd, junk, sizeof junk, at[3] - 20), (ssize_t)sizeof junk);
   close(fd);
   reopen(path, &replayed);
   assert_true(replayed >= 4 && replayed <= 5);
-  assert_int_equal(count_rows(path), 7 + (long long)replayed + 1);
+  assert_int_equal(count_rows(path), 9 + (long long)replayed + 1);
 
-  /* the LAST record whole but failing its checksum is damage, not a torn
-   * append (a write cut short leaves a prefix): a gap row records its row */
+  /* the LAST record whole but failing its checksum is damage, not an append
+   * that never finished (that leaves no magic): a gap row records its row */
   long long gaps_before = count_rows(path);
   pending_rows(path, 3);
-  fd = open(jpath, O_RDWR);
-  assert_true(fd >= 0);
-  assert_int_equal(fstat(fd, &sb), 0);
-  assert_int_equal(pread(fd, &b, 1, sb.st_size - 20), 1);
-  b ^= 0x55;
-  assert_int_equal(pwrite(fd, &b, 1, sb.st_size - 20), 1);
-  close(fd);
+  assert_int_equal(journal_records(jpath, at, len, 8), 3);
+  flip_byte(jpath, at[2] + (off_t)len[2] - 20);
   reopen(path, &replayed);
   assert_int_equal(replayed, 2);
   assert_int_equal(count_rows(path), gaps_before + 2 + 1); /* two rows and a gap row */
@@ -326,26 +369,28 @@ static void old_format_replays(const char *magic) {
   tmp_ledger(path, sizeof path);
   snprintf(jpath, sizeof jpath, "%s-pending", path);
   pending_rows(path, 3);
+  off_t at[4];
+  size_t len[4];
+  assert_int_equal(journal_records(jpath, at, len, 4), 3);
   int fd = open(jpath, O_RDWR);
   assert_true(fd >= 0);
-  struct stat sb;
-  assert_int_equal(fstat(fd, &sb), 0);
-  unsigned char *buf = malloc((size_t)sb.st_size);
-  assert_int_equal(pread(fd, buf, (size_t)sb.st_size, 0), sb.st_size);
-  int records = 0;
+  /* back to back, as those versions appended them */
+  unsigned char *buf = malloc(3 * 2048);
+  size_t size = 0;
   const uint64_t basis = 1469598103934665603ULL;
-  for (size_t off = 0; off + 24 <= (size_t)sb.st_size; records++) {
-    unsigned char *r = buf + off;
-    assert_memory_equal(r, "SLJ3", 4);
-    uint32_t len = r[4] | r[5] << 8 | r[6] << 16 | (uint32_t)r[7] << 24;
+  for (int i = 0; i < 3; i++) {
+    assert_true(len[i] <= 2048);
+    unsigned char *r = buf + size;
+    assert_int_equal(pread(fd, r, len[i], at[i]), (ssize_t)len[i]);
+    size_t plen = len[i] - 24;
     memcpy(r, magic, 4);
-    uint64_t sum = !strcmp(magic, "SLJ1") ? fnv1a(fnv1a(basis, r + 8, 8), r + 16, len)
-                                          : fnv1a(fnv1a(basis, r + 16, len), r + 8, 8);
-    for (int i = 0; i < 8; i++) r[16 + len + i] = (unsigned char)(sum >> (8 * i));
-    off += 24 + len;
+    uint64_t sum = !strcmp(magic, "SLJ1") ? fnv1a(fnv1a(basis, r + 8, 8), r + 16, plen)
+                                          : fnv1a(fnv1a(basis, r + 16, plen), r + 8, 8);
+    for (int k = 0; k < 8; k++) r[16 + plen + k] = (unsigned char)(sum >> (8 * k));
+    size += len[i];
   }
-  assert_int_equal(records, 3);
-  assert_int_equal(pwrite(fd, buf, (size_t)sb.st_size, 0), sb.st_size);
+  assert_int_equal(ftruncate(fd, 0), 0);
+  assert_int_equal(pwrite(fd, buf, size, 0), (ssize_t)size);
   close(fd);
   free(buf);
   uint64_t replayed = 0;
@@ -393,8 +438,9 @@ static void test_journal_callback_before_commit(void **state) {
   rm_ledger(path);
 }
 
-/* Rows offered without pause for a while: the journal never holds more than
- * about its limit plus what is not committed yet, and every row is committed. */
+/* Rows offered without pause for a while into the smallest journal ring: the
+ * file stays the ring's size, appends wait (SL_EBUSY) while it is full of rows
+ * not committed yet, and every row is committed. */
 typedef struct {
   sl_ledger_t *l;
   int sent, total;
@@ -424,8 +470,7 @@ static void test_journal_stays_small_under_load(void **state) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   sl_ledger_opts_t o = opts_for(true);
-  o.journal_max_bytes = 64 << 10;
-  o.queue_max = 2048; /* what may be pending: about 1 MB of records */
+  o.journal_max_bytes = 64 << 10; /* below the least: a ring of 1 MiB */
   flood_t f = {.total = 40000, .jpath = jpath};
   assert_int_equal(sl_ledger_open(path, &o, &loop, &f.l), 0);
   uv_idle_init(&loop, &f.idle);
@@ -439,12 +484,12 @@ static void test_journal_stays_small_under_load(void **state) {
   sl_ledger_close(f.l);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
-  print_message("journal: largest %lld bytes, %llu cuts, %llu rows\n", (long long)f.max_size,
-                (unsigned long long)st.journal_cuts, (unsigned long long)st.committed);
+  print_message("journal: largest %lld bytes, %llu releases, %llu rows, %llu refused\n",
+                (long long)f.max_size, (unsigned long long)st.journal_cuts,
+                (unsigned long long)st.committed, (unsigned long long)st.busy);
   assert_true(st.journal_cuts > 0);
-  /* 40,000 rows of ~480 bytes would be ~19 MB: the journal holds the queue's
-   * worth (2048 rows, ~1 MB) plus the limit, not everything ever appended */
-  assert_true(f.max_size < 3 << 20);
+  /* 40,000 rows of ~480 bytes are ~19 MB: the ring went round many times */
+  assert_int_equal(f.max_size, 1 << 20);
   assert_int_equal(count_rows(path), 40000);
   sl_ledger_verify_t v;
   assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
