@@ -91,6 +91,7 @@ typedef struct {
   struct sl_ledger *l;
   entry_t *head, *tail; /* rows framed, not yet written */
   size_t rows;
+  bool egress;          /* one of them is an EGRESS row */
   unsigned char *rec;   /* their records, back to back */
   size_t rec_len, rec_cap;
   calls_t due;          /* callbacks for the next turn */
@@ -122,6 +123,7 @@ struct sl_ledger {
   pthread_cond_t cv_done;    /* sync appenders and flush wait for commits */
   entry_t *q_head, *q_tail;  /* queued, not yet taken by the writer */
   size_t q_len;
+  bool q_egress;             /* the queue may hold an EGRESS row (else no merge pass) */
   size_t writing;            /* rows in the transaction being written */
   entry_t *done_head, *done_tail; /* written, callbacks not yet run on the loop */
   bool stopping;
@@ -181,23 +183,39 @@ static entry_t *entry_alloc(sl_ledger_t *l, size_t store) {
   return e;
 }
 
-/* Frees a list of entries, taking the pool's lock once. */
+/* Frees a list of entries, taking the pool's lock once: the list is sorted
+ * out before (each entry may be a cache miss), and the pool's part spliced in. */
 static void entries_free(sl_ledger_t *l, entry_t *e) {
-  entry_t *spill = NULL;
-  pthread_mutex_lock(&l->pool_mu);
+  entry_t *keep = NULL, *keep_tail = NULL, *spill = NULL;
+  size_t n = 0;
   while (e) {
     entry_t *next = e->next;
-    if (e->pooled && l->pool_n < POOL_MAX) {
-      e->next = l->pool;
-      l->pool = e;
-      l->pool_n++;
+    __builtin_prefetch(next);
+    if (e->pooled) {
+      e->next = keep;
+      if (!keep) keep_tail = e;
+      keep = e;
+      n++;
     } else {
       e->next = spill;
       spill = e;
     }
     e = next;
   }
-  pthread_mutex_unlock(&l->pool_mu);
+  if (keep) {
+    pthread_mutex_lock(&l->pool_mu);
+    bool room = l->pool_n + n <= POOL_MAX;
+    if (room) {
+      keep_tail->next = l->pool;
+      l->pool = keep;
+      l->pool_n += n;
+    }
+    pthread_mutex_unlock(&l->pool_mu);
+    if (!room) { /* the pool is full enough: these go back to the allocator */
+      keep_tail->next = spill;
+      spill = keep;
+    }
+  }
   while (spill) {
     entry_t *next = spill->next;
     free(spill);
@@ -553,8 +571,8 @@ static void merge_egress(entry_t *batch) {
 }
 
 /* One transaction for the whole batch; on any error nothing of it is kept. */
-static int write_batch(sl_ledger_t *l, entry_t *batch, bool inject_fault) {
-  merge_egress(batch);
+static int write_batch(sl_ledger_t *l, entry_t *batch, bool egress, bool inject_fault) {
+  if (egress) merge_egress(batch);
   if (inject_fault) exec(l->db, "PRAGMA query_only = 1");
   int rc = exec(l->db, "BEGIN IMMEDIATE");
   if (!rc) {
@@ -572,6 +590,7 @@ static int write_batch(sl_ledger_t *l, entry_t *batch, bool inject_fault) {
     if (gap) rc = write_row(l, gap, ++id, prev);
     uint64_t jseq = 0;
     for (entry_t *e = batch; !rc && e; e = e->next) {
+      __builtin_prefetch(e->next); /* rows come from the loops' caches */
       if (!e->merged) rc = write_row(l, e, ++id, prev);
       if (e->jseq > jseq) jseq = e->jseq;
     }
@@ -673,7 +692,7 @@ static int replay_journal(sl_ledger_t *l) {
   if (r.lost)
     SL_ERROR("ledger: the journal was damaged; %llu of its rows cannot be recovered and a gap "
              "row in the ledger records them", (unsigned long long)r.lost);
-  if (!rc && (r.head || l->gap.rows)) rc = write_batch(l, r.head, false);
+  if (!rc && (r.head || l->gap.rows)) rc = write_batch(l, r.head, true, false);
   for (entry_t *e = r.head, *next; e; e = next) {
     next = e->next;
     entry_free(l, e);
@@ -807,6 +826,7 @@ static void *writer_main(void *arg) {
 
     entry_t *batch = NULL, **tail = &batch, *last = NULL;
     size_t n = 0;
+    bool egress = l->q_egress;
     if ((!l->paused || l->stopping) && l->q_head && l->q_len <= l->opts.batch_max) {
       /* the whole queue: taken in one step, not walked under the lock (each
        * entry is a cache miss here, its lines last written by a loop thread) */
@@ -815,6 +835,7 @@ static void *writer_main(void *arg) {
       n = l->q_len;
       l->q_head = l->q_tail = NULL;
       l->q_len = 0;
+      l->q_egress = false;
     } else if (!l->paused || l->stopping) {
       while (l->q_head && n < l->opts.batch_max) {
         entry_t *e = l->q_head;
@@ -833,7 +854,7 @@ static void *writer_main(void *arg) {
     if (fault) l->fail_batches--;
     pthread_mutex_unlock(&l->mu);
 
-    int rc = n ? write_batch(l, batch, fault) : 0;
+    int rc = n ? write_batch(l, batch, egress, fault) : 0;
     if (n && !rc) dirty = true;
 
     pthread_mutex_lock(&l->mu);
@@ -846,6 +867,7 @@ static void *writer_main(void *arg) {
       if (!l->q_head) l->q_tail = last;
       l->q_head = batch;
       l->q_len += n;
+      l->q_egress |= egress;
       struct timespec dl;
       clock_gettime(CLOCK_REALTIME, &dl);
       dl.tv_sec += RETRY_MS / 1000;
@@ -872,6 +894,7 @@ static void *writer_main(void *arg) {
     entry_t *done = NULL; /* no callback: back to the pool together */
     for (entry_t *e = batch, *next; e; e = next) {
       next = e->next;
+      __builtin_prefetch(next);
       e->next = NULL;
       e->status = rc;
       if (e->sync) {
@@ -952,8 +975,10 @@ static int stage_flush(sl_ledger_t *l, soon_t *q) {
   if (!q->rows) return 0;
   entry_t *head = q->head, *tail = q->tail;
   size_t n = q->rows, len = q->rec_len;
+  bool egress = q->egress;
   q->head = q->tail = NULL;
   q->rows = q->rec_len = 0;
+  q->egress = false;
   uint64_t seq = 0;
   pthread_mutex_lock(&l->jmu);
   pthread_mutex_lock(&l->mu);
@@ -972,6 +997,7 @@ static int stage_flush(sl_ledger_t *l, soon_t *q) {
     else l->q_head = head;
     l->q_tail = tail;
     l->q_len += n;
+    l->q_egress |= egress;
     l->st.appended += n;
     if (l->writer_waiting && (!l->lingering || linger_over(l)))
       pthread_cond_signal(&l->cv_work); /* else it loops back anyway */
@@ -1058,6 +1084,7 @@ static int stage(sl_ledger_t *l, soon_t *q, entry_t *e, sl_ledger_done_cb cb, vo
   else q->head = e;
   q->tail = e;
   q->rows++;
+  q->egress |= e->kind == SL_LEDGER_EGRESS;
   if (cb) q->due.v[q->due.n++] = (call_t){cb, data, 0};
   if (!uv_is_active((uv_handle_t *)&q->idle)) uv_idle_start(&q->idle, on_soon);
   return 0;
@@ -1275,6 +1302,7 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
     else l->q_head = e;
     l->q_tail = e;
     l->q_len++;
+    l->q_egress |= e->kind == SL_LEDGER_EGRESS;
     l->st.appended++;
     size_t rows = l->journal ? l->opts.batch_max : LINGER_ROWS;
     if (l->writer_waiting && (!l->lingering || l->q_len >= rows || e->sync || journal_filling(l)))
