@@ -330,7 +330,7 @@ int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, si
     off += whole ? whole : 1;
   }
   if (!rc) {
-    qsort(v, n, sizeof *v, by_seq);
+    if (n) qsort(v, n, sizeof *v, by_seq);
     for (size_t i = 0; i < n && !rc; i++) {
       if (i && v[i].seq == v[i - 1].seq) continue; /* the first copy of a number */
       rc = v[i].intact ? cb(ud, v[i].seq, buf + v[i].off, v[i].len) : cb(ud, v[i].seq, NULL, 0);
