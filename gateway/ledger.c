@@ -92,6 +92,7 @@ typedef struct {
   entry_t *head, *tail; /* rows framed, not yet written */
   size_t rows;
   bool egress;          /* one of them is an EGRESS row */
+  bool special;         /* one of them is not pooled */
   unsigned char *rec;   /* their records, back to back */
   size_t rec_len, rec_cap;
   calls_t due;          /* callbacks for the next turn */
@@ -124,6 +125,8 @@ struct sl_ledger {
   entry_t *q_head, *q_tail;  /* queued, not yet taken by the writer */
   size_t q_len;
   bool q_egress;             /* the queue may hold an EGRESS row (else no merge pass) */
+  bool q_special;            /* ... or a row with a callback, a waiter or its own memory
+                                (else a committed batch goes back to the pool at once) */
   size_t writing;            /* rows in the transaction being written */
   entry_t *done_head, *done_tail; /* written, callbacks not yet run on the loop */
   bool stopping;
@@ -183,6 +186,20 @@ static entry_t *entry_alloc(sl_ledger_t *l, size_t store) {
   return e;
 }
 
+/* Puts the pooled entries first..last (n of them, linked in order) back in the
+ * pool in one step, if it has room for them all. */
+static bool pool_put(sl_ledger_t *l, entry_t *first, entry_t *last, size_t n) {
+  pthread_mutex_lock(&l->pool_mu);
+  bool room = l->pool_n + n <= POOL_MAX;
+  if (room) {
+    last->next = l->pool;
+    l->pool = first;
+    l->pool_n += n;
+  }
+  pthread_mutex_unlock(&l->pool_mu);
+  return room;
+}
+
 /* Frees a list of entries, taking the pool's lock once: the list is sorted
  * out before (each entry may be a cache miss), and the pool's part spliced in. */
 static void entries_free(sl_ledger_t *l, entry_t *e) {
@@ -202,19 +219,9 @@ static void entries_free(sl_ledger_t *l, entry_t *e) {
     }
     e = next;
   }
-  if (keep) {
-    pthread_mutex_lock(&l->pool_mu);
-    bool room = l->pool_n + n <= POOL_MAX;
-    if (room) {
-      keep_tail->next = l->pool;
-      l->pool = keep;
-      l->pool_n += n;
-    }
-    pthread_mutex_unlock(&l->pool_mu);
-    if (!room) { /* the pool is full enough: these go back to the allocator */
-      keep_tail->next = spill;
-      spill = keep;
-    }
+  if (keep && !pool_put(l, keep, keep_tail, n)) { /* full enough: to the allocator */
+    keep_tail->next = spill;
+    spill = keep;
   }
   while (spill) {
     entry_t *next = spill->next;
@@ -826,7 +833,7 @@ static void *writer_main(void *arg) {
 
     entry_t *batch = NULL, **tail = &batch, *last = NULL;
     size_t n = 0;
-    bool egress = l->q_egress;
+    bool egress = l->q_egress, special = true;
     if ((!l->paused || l->stopping) && l->q_head && l->q_len <= l->opts.batch_max) {
       /* the whole queue: taken in one step, not walked under the lock (each
        * entry is a cache miss here, its lines last written by a loop thread) */
@@ -835,7 +842,8 @@ static void *writer_main(void *arg) {
       n = l->q_len;
       l->q_head = l->q_tail = NULL;
       l->q_len = 0;
-      l->q_egress = false;
+      special = l->q_special;
+      l->q_egress = l->q_special = false;
     } else if (!l->paused || l->stopping) {
       while (l->q_head && n < l->opts.batch_max) {
         entry_t *e = l->q_head;
@@ -868,6 +876,7 @@ static void *writer_main(void *arg) {
       l->q_head = batch;
       l->q_len += n;
       l->q_egress |= egress;
+      l->q_special |= special;
       struct timespec dl;
       clock_gettime(CLOCK_REALTIME, &dl);
       dl.tv_sec += RETRY_MS / 1000;
@@ -892,6 +901,10 @@ static void *writer_main(void *arg) {
     }
     bool post = false;
     entry_t *done = NULL; /* no callback: back to the pool together */
+    if (!special && n) { /* nothing to call back or wake: no walk over the batch */
+      if (!pool_put(l, batch, last, n)) entries_free(l, batch);
+      batch = NULL;
+    }
     for (entry_t *e = batch, *next; e; e = next) {
       next = e->next;
       __builtin_prefetch(next);
@@ -975,10 +988,10 @@ static int stage_flush(sl_ledger_t *l, soon_t *q) {
   if (!q->rows) return 0;
   entry_t *head = q->head, *tail = q->tail;
   size_t n = q->rows, len = q->rec_len;
-  bool egress = q->egress;
+  bool egress = q->egress, special = q->special;
   q->head = q->tail = NULL;
   q->rows = q->rec_len = 0;
-  q->egress = false;
+  q->egress = q->special = false;
   uint64_t seq = 0;
   pthread_mutex_lock(&l->jmu);
   pthread_mutex_lock(&l->mu);
@@ -998,6 +1011,7 @@ static int stage_flush(sl_ledger_t *l, soon_t *q) {
     l->q_tail = tail;
     l->q_len += n;
     l->q_egress |= egress;
+    l->q_special |= special;
     l->st.appended += n;
     if (l->writer_waiting && (!l->lingering || linger_over(l)))
       pthread_cond_signal(&l->cv_work); /* else it loops back anyway */
@@ -1085,6 +1099,7 @@ static int stage(sl_ledger_t *l, soon_t *q, entry_t *e, sl_ledger_done_cb cb, vo
   q->tail = e;
   q->rows++;
   q->egress |= e->kind == SL_LEDGER_EGRESS;
+  q->special |= !e->pooled;
   if (cb) q->due.v[q->due.n++] = (call_t){cb, data, 0};
   if (!uv_is_active((uv_handle_t *)&q->idle)) uv_idle_start(&q->idle, on_soon);
   return 0;
@@ -1303,6 +1318,7 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
     l->q_tail = e;
     l->q_len++;
     l->q_egress |= e->kind == SL_LEDGER_EGRESS;
+    l->q_special |= e->cb || e->sync || !e->pooled;
     l->st.appended++;
     size_t rows = l->journal ? l->opts.batch_max : LINGER_ROWS;
     if (l->writer_waiting && (!l->lingering || l->q_len >= rows || e->sync || journal_filling(l)))
