@@ -23,7 +23,7 @@ cleanup() {
   [ -f "$work/mock/nginx.pid" ] && kill "$(cat "$work/mock/nginx.pid")" 2>/dev/null || true
   [ -f "$work/proxy/nginx.pid" ] && kill "$(cat "$work/proxy/nginx.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
-  rm -rf "$work"
+  rm -rf "$work" "${ledger_dir:-}"
 }
 trap cleanup EXIT
 # A leftover listener on one of our ports would answer in place of (or, with
@@ -68,8 +68,10 @@ sluice_conf() { # file port ledger-json
 JSON
 }
 sluice_conf "$work/sluice.json" $SLUICE_PORT ""
-sluice_conf "$work/sluice-ledger.json" $LEDGER_PORT "\"ledger\": {\"path\": \"$work/ledger.db\"},"
-sluice_conf "$work/sluice-commit.json" $COMMIT_PORT "\"ledger\": {\"path\": \"$work/ledger-c.db\", \"durability\": \"commit\"},"
+# LEDGER_DIR puts the ledgers elsewhere (a tmpfs, to take the disk out of the picture)
+ledger_dir=$(mktemp -d "${LEDGER_DIR:-$work}/ledgers.XXXXXX")
+sluice_conf "$work/sluice-ledger.json" $LEDGER_PORT "\"ledger\": {\"path\": \"$ledger_dir/ledger.db\"},"
+sluice_conf "$work/sluice-commit.json" $COMMIT_PORT "\"ledger\": {\"path\": \"$ledger_dir/ledger-c.db\", \"durability\": \"commit\"},"
 "$SLUICE" serve --config "$work/sluice.json" >"$work/sluice.out" 2>"$work/sluice.err" & pids+=($!)
 LEDGER=0
 if "$SLUICE" policy check "$work/sluice-ledger.json" >/dev/null 2>&1; then
