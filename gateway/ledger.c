@@ -27,7 +27,7 @@
 #define RETRY_MS 200        /* journaled batch that failed: try again after */
 #define JOURNAL_CAP (32u << 20)   /* the journal's ring: 32 MiB by default ... */
 #define JOURNAL_CAP_MIN (1u << 20) /* ... at least twice a loop turn's records and one more */
-#define JOURNAL_SLACK (128u << 10)
+#define JOURNAL_SLACK (128u << 10) /* kept free: a skip at the ring's end, another loop's turn */
 #define MAX_JOURNAL_GAP (1u << 24) /* more rows than any journal holds */
 
 /* The string fields of a row, in the order they are copied. */

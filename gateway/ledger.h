@@ -90,17 +90,18 @@ typedef struct {
   unsigned sync_interval_ms; /* NORMAL: checkpoint+fsync at most this often; 0: 1000 */
   sl_ledger_sync_t sync;
   bool reject_on_failure;    /* config ledger.on_failure == "reject" (the default) */
-  /* Rows are durable before their callbacks run: an append on a loop is written
-   * to PATH-pending (survives a crash of the process) with the other rows of the
-   * same loop turn, one write(2) at the start of the next turn, then its callback
-   * runs; an append without a loop is written before it returns. The writer
+  /* Rows are durable before their callbacks run: an append on a loop is copied
+   * into PATH-pending (a ring mapped into the process; survives a crash of the
+   * process) with the other rows of the same loop turn, in its idle phase, then
+   * its callback runs; an append without a loop is copied before it returns. The writer
    * commits to SQLite on its own schedule; rows still pending are committed at
    * the next open. Config
    * ledger.durability "journal" (the default of `sluice serve`). Off: callbacks
    * wait for the SQLite commit ("commit"). Ignored with SL_LEDGER_SYNC_FULL. */
   bool journal;
-  size_t journal_max_bytes;  /* journal mode: past this size the committed head is cut
-                                off even while rows keep coming; 0: 16 MiB */
+  size_t journal_max_bytes;  /* journal mode: the ring's size (rows not committed yet
+                                fit in it, or appends are refused); 0: 32 MiB,
+                                at least 1 MiB */
 } sl_ledger_opts_t;
 
 typedef struct sl_ledger sl_ledger_t;
@@ -169,7 +170,7 @@ typedef struct {
   uint64_t batches;   /* transactions committed */
   uint64_t retries;   /* journal mode: batches that failed and were tried again */
   uint64_t replayed;  /* journal mode: pending rows committed at open */
-  uint64_t journal_cuts; /* journal mode: times the journal was emptied or compacted */
+  uint64_t journal_cuts; /* journal mode: committed batches whose ring space was released */
   size_t queue_depth; /* rows waiting now */
   size_t max_batch;   /* largest transaction so far */
 } sl_ledger_stats_t;
