@@ -459,7 +459,7 @@ static int write_row(sl_ledger_t *l, entry_t *e, int64_t id, char prev[65]) {
       sqlite3_bind_int64(st, b, ints[c]);
       break;
     case SL_LTYPE_R6:
-    case SL_LTYPE_R9:
+    case SL_LTYPE_R9: {
       /* Store the double nearest to the canonical decimal text, so that an
        * auditor formatting the stored value the same way gets the same text. */
       double stored;
@@ -468,6 +468,7 @@ static int write_row(sl_ledger_t *l, entry_t *e, int64_t id, char prev[65]) {
       val[c] = ibuf[c];
       sqlite3_bind_double(st, b, stored);
       break;
+    }
     case SL_LTYPE_T:
       if (c == SL_LCOL_ts) {
         val[c] = ts;
