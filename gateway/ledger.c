@@ -28,7 +28,7 @@
 #define JOURNAL_CAP (32u << 20)   /* the journal's ring: 32 MiB by default ... */
 #define JOURNAL_CAP_MIN (1u << 20) /* ... at least twice a loop turn's records and one more */
 #define JOURNAL_SLACK (128u << 10) /* kept free: a skip at the ring's end, another loop's turn */
-#define MAX_JOURNAL_GAP (1u << 24) /* more rows than any journal holds */
+#define DAMAGED_SEQ_WINDOW 4096 /* a damaged record's number: at most this far past the last */
 
 /* The string fields of a row, in the order they are copied. */
 enum {
@@ -665,16 +665,17 @@ static int replay_record(void *ud, uint64_t seq, const void *payload, size_t len
   /* Sequence numbers are consecutive: any that an intact record does not
    * hold, after the last committed one, was in a damaged record. */
   uint64_t expect = (r->max_seq > r->committed ? r->max_seq : r->committed) + 1;
+  /* A damaged frame far past every number before it is no record of ours: a
+   * header-like run of bytes inside an older record's remains (text fields
+   * hold no NUL, so the "number" after such bytes is enormous). */
+  if (!payload && seq > expect && seq - expect > DAMAGED_SEQ_WINDOW) return 0;
   if (seq > r->max_seq) r->max_seq = seq;
   if (seq <= r->committed) return 0;
   entry_t *e = NULL;
   int rc = payload ? jrec_decode(r->l, payload, len, &e) : SL_EINVAL;
   if (rc == SL_ENOMEM) return rc;
   int64_t ts = rc ? now_ms() : e->ts_ms;
-  /* (a damaged frame's own number may be damaged too: no gap counted up to
-   * one far beyond anything the journal could hold) */
-  if (seq > expect && (payload || seq - expect < MAX_JOURNAL_GAP))
-    replay_lost(r, seq - expect, ts);
+  if (seq > expect) replay_lost(r, seq - expect, ts);
   if (rc) {
     replay_lost(r, 1, ts);
     return 0;
