@@ -76,6 +76,7 @@ sluice_conf "$work/sluice-commit.json" $COMMIT_PORT "\"ledger\": {\"path\": \"$l
 LEDGER=0
 if "$SLUICE" policy check "$work/sluice-ledger.json" >/dev/null 2>&1; then
   "$SLUICE" serve --config "$work/sluice-ledger.json" >"$work/ledger.out" 2>"$work/ledger.err" & pids+=($!)
+  LEDGER_PID=$!
   "$SLUICE" serve --config "$work/sluice-commit.json" >"$work/commit.out" 2>"$work/commit.err" & pids+=($!)
   LEDGER=1
 fi
@@ -110,6 +111,14 @@ for t in $all; do
   if [ -z "${TARGETS:-}" ] || [[ " $TARGETS " == *" ${t%%:*} "* ]]; then targets="$targets $t"; fi
 done
 results="$work/results.tsv"
+# CPU ticks of sluice+ledger: its writer thread, then the whole process
+ticks() {
+  local w=0 t
+  for t in /proc/"$LEDGER_PID"/task/*; do
+    [ "$(cat "$t/comm" 2>/dev/null)" = sluice-ledger ] && w=$(awk '{print $14 + $15}' "$t/stat")
+  done
+  echo "$w $(awk '{print $14 + $15}' /proc/"$LEDGER_PID"/stat)"
+}
 for round in $(seq 1 "$ROUNDS"); do
   # sluice and sluice+ledger swap places every other round, so that neither
   # always runs first after the nginx targets (the ledger's cost is their ratio)
@@ -121,19 +130,23 @@ for round in $(seq 1 "$ROUNDS"); do
   for c in $CONNS; do
     for t in $order; do
       name=${t%%:*} port=${t##*:}
+      [ "$name" = sluice+ledger ] && cpu_before=$(ticks)
       out=$(wrk -t"$THREADS" -c"$c" -d"${DURATION}s" --latency -s "$work/post.lua" "http://127.0.0.1:$port/v1/chat/completions")
       rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
       p50=$(awk '$1=="50%" {print $2}' <<<"$out")
       p99=$(awk '$1=="99%" {print $2}' <<<"$out")
       errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
       printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$c" "$name" "$rps" "$p50" "$p99" >> "$results"
+      if [ "$name" = sluice+ledger ]; then # the writer thread's CPU beside the whole process's
+        printf '%s %s %s\n' "$c" "$(awk '/requests in/ {print $1}' <<<"$out")" "$cpu_before $(ticks)" >> "$work/ledger_cpu"
+      fi
       printf 'round %s  c=%-4s %-14s %10s req/s  p50 %-9s p99 %-9s %s\n' "$round" "$c" "$name" "$rps" "$p50" "$p99" "$errs"
     done
   done
 done
 
-python3 - "$results" <<'PY'
-import sys, statistics
+python3 - "$results" "$work/ledger_cpu" "$(getconf CLK_TCK)" <<'PY'
+import os, sys, statistics
 def ms(s):
     s = s.strip()
     for suf, f in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
@@ -173,4 +186,18 @@ for c in sorted({k[0] for k in med}, key=int):
             print(f"  c={c:<4} ledger ({what}) cost: {cost:.1f}% of sluice's req/s (target <= 5%), "
                   f"balanced over the two orders; per round [{per}], median {statistics.median(paired):.1f}%; "
                   f"p99 {l[2]:.1f} vs {s[2]:.1f} ms")
+# The writer thread's own CPU: steadier than the req/s ratio, which moves with
+# this VM's speed from one round to the next.
+if os.path.exists(sys.argv[2]):
+    tck = float(sys.argv[3])
+    agg = {}
+    for line in open(sys.argv[2]):
+        c, n, w0, p0, w1, p1 = line.split()
+        a = agg.setdefault(c, [0, 0, 0])
+        a[0] += int(n); a[1] += int(w1) - int(w0); a[2] += int(p1) - int(p0)
+    for c in sorted(agg, key=int):
+        n, w, p = agg[c]
+        if n and p:
+            print(f"  c={c:<4} ledger writer thread: {w / tck * 1e6 / n:.2f} us of CPU per request, "
+                  f"{100 * w / p:.1f}% of sluice+ledger's CPU")
 PY
