@@ -69,6 +69,7 @@ typedef struct {
       waiting_ledger, redacted_step, want_lp;
   bool spent; /* a call that failed after its output began: what it used is charged */
   bool fresh; /* the next call goes on a new upstream connection (after SL_ESTALE) */
+  bool held;  /* the answer waits for its ledger row (record(j, true)) */
   const sl_backend_cfg_t *bcfg; /* backend of the current step */
   const char *backend;
   const char *busy_backend; /* the last backend of the route that was at capacity */
@@ -268,15 +269,26 @@ static void record(job_t *j, bool wait) {
                : !j->bcfg && j->status >= 400 && j->status < 500 ? "rejected"
                                                                   : "error";
   set_state(j, ST_RECORDING);
+  j->held = wait;
   int rc = sl_gw_ledger_append(gw, &row, wait ? on_recorded : NULL, j);
   row_json_free(&json);
   if (rc) SL_ERROR("req %s: ledger row refused: %s", j->req_id, sl_strerror(rc));
   if (rc || !wait) on_recorded(j, rc);
 }
 
-/* The row is in (or could not be): send what was held back, end the response. */
+/* The row is in (or could not be): send what was held back, end the response.
+ * With ledger.on_failure "reject", an answer whose row the ledger refused is
+ * not sent: an error takes its place (an error event if the stream began). */
 static void on_recorded(void *data, int status) {
   job_t *j = data;
+  if (status && j->held && sl_ledger_rejects_on_failure(j->gw->ledger)) {
+    static const char msg[] = "the ledger could not record this request, so its answer is "
+                              "withheld (ledger.on_failure is reject)";
+    sl_buf_reset(&j->out);
+    if (j->headers_sent) j->dia->stream_error(&j->out, &j->resp, "ledger_unavailable", msg);
+    else j->dia->error(&j->out, 503, "ledger_unavailable", "ledger_write_failed", msg);
+    j->status = 503;
+  }
   if (!j->client_gone && j->out.len) {
     if (j->headers_sent) {
       sl_http_stream_write(j->conn, j->out.data, j->out.len);

@@ -100,6 +100,12 @@ typedef struct {
   calls_t running;      /* the ones being run (a callback may append again) */
 } soon_t;
 
+/* Rows that never reached the ledger, for the gap row that records them. */
+typedef struct {
+  int64_t rows, egress_rows, bytes_out, from_ms, to_ms;
+  int64_t damaged; /* of rows: in damaged journal records (kind and bytes unknown) */
+} gap_t;
+
 struct sl_ledger {
   uv_loop_t *loop;
   soon_t soon;               /* journal mode: rows and callbacks of `loop` */
@@ -138,10 +144,9 @@ struct sl_ledger {
   sl_ledger_hasher_t hasher; /* writer only */
   char ts_text[40];          /* writer only: the last row's ts as text ... */
   int64_t ts_sec;            /* ... and its second (-1: none) */
-  struct {                   /* writer only: rows lost to failed batches */
-    int64_t rows, egress_rows, bytes_out, from_ms, to_ms;
-    int64_t damaged; /* of rows: in damaged journal records (kind and bytes unknown) */
-  } gap;
+  gap_t gap;                 /* writer only: rows lost to failed batches */
+  gap_t refused;             /* under mu: rows refused at their append (full queue or
+                                journal), moved to gap by the writer */
 
   pthread_mutex_t pool_mu;   /* may be taken while holding mu, never the reverse */
   entry_t *pool;
@@ -526,17 +531,32 @@ static entry_t *gap_entry(sl_ledger_t *l) {
   return e;
 }
 
-static void gap_add(sl_ledger_t *l, const entry_t *batch) {
-  for (const entry_t *e = batch; e; e = e->next) {
-    if (e->kind == SL_LEDGER_GAP) continue;
-    if (!l->gap.rows || e->ts_ms < l->gap.from_ms) l->gap.from_ms = e->ts_ms;
-    if (!l->gap.rows || e->ts_ms > l->gap.to_ms) l->gap.to_ms = e->ts_ms;
-    l->gap.rows++;
-    if (e->kind == SL_LEDGER_EGRESS) {
-      l->gap.egress_rows++;
-      l->gap.bytes_out += e->bytes_out;
-    }
+static void gap_count(gap_t *g, const entry_t *e) {
+  if (e->kind == SL_LEDGER_GAP) return;
+  if (!g->rows || e->ts_ms < g->from_ms) g->from_ms = e->ts_ms;
+  if (!g->rows || e->ts_ms > g->to_ms) g->to_ms = e->ts_ms;
+  g->rows++;
+  if (e->kind == SL_LEDGER_EGRESS) {
+    g->egress_rows++;
+    g->bytes_out += e->bytes_out;
   }
+}
+
+static void gap_add(sl_ledger_t *l, const entry_t *batch) {
+  for (const entry_t *e = batch; e; e = e->next) gap_count(&l->gap, e);
+}
+
+/* The writer takes the rows refused at append into its gap (mu held). */
+static bool take_refused(sl_ledger_t *l) {
+  gap_t *g = &l->gap, *r = &l->refused;
+  if (!r->rows) return false;
+  if (!g->rows || r->from_ms < g->from_ms) g->from_ms = r->from_ms;
+  if (!g->rows || r->to_ms > g->to_ms) g->to_ms = r->to_ms;
+  g->rows += r->rows;
+  g->egress_rows += r->egress_rows;
+  g->bytes_out += r->bytes_out;
+  memset(r, 0, sizeof *r);
+  return true;
 }
 
 static bool same_field(const entry_t *a, const entry_t *b, int f) {
@@ -859,12 +879,13 @@ static void *writer_main(void *arg) {
       if (!l->q_head) l->q_tail = NULL;
       l->q_len -= n;
     }
+    bool gap_due = take_refused(l); /* written with this batch, or alone */
     l->writing = n;
     bool fault = n && l->fail_batches > 0;
     if (fault) l->fail_batches--;
     pthread_mutex_unlock(&l->mu);
 
-    int rc = n ? write_batch(l, batch, egress, fault) : 0;
+    int rc = n || gap_due ? write_batch(l, batch, egress, fault) : 0;
     if (n && !rc) dirty = true;
 
     pthread_mutex_lock(&l->mu);
@@ -953,7 +974,9 @@ static void *writer_main(void *arg) {
       }
     }
   }
+  bool gap_due = take_refused(l); /* refused after the last batch */
   pthread_mutex_unlock(&l->mu);
+  if (gap_due && !write_batch(l, NULL, false, false)) dirty = true;
   if (dirty) sqlite3_wal_checkpoint_v2(l->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
   close_db(l);
   return NULL;
@@ -1019,6 +1042,7 @@ static int stage_flush(sl_ledger_t *l, soon_t *q) {
       pthread_cond_signal(&l->cv_work); /* else it loops back anyway */
   } else if (rc == SL_EBUSY) {
     l->st.busy += n; /* the journal's ring is full */
+    for (entry_t *e = head; e; e = e->next) gap_count(&l->refused, e);
   } else if (rc != SL_ECANCELED) {
     l->st.failed += n;
   }
@@ -1084,6 +1108,7 @@ static int stage(sl_ledger_t *l, soon_t *q, entry_t *e, sl_ledger_done_cb cb, vo
       sl__ljournal_room(l->journal) < q->rec_len + flen + JOURNAL_SLACK) {
     pthread_mutex_lock(&l->mu);
     l->st.busy++;
+    gap_count(&l->refused, e);
     pthread_mutex_unlock(&l->mu);
     return SL_EBUSY;
   }
@@ -1303,6 +1328,7 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
     rc = SL_ECANCELED;
   } else if (l->q_len >= l->opts.queue_max) {
     l->st.busy++;
+    gap_count(&l->refused, e);
     rc = SL_EBUSY;
   } else if (rec) {
     e->jseq = l->jseq_next;
@@ -1311,7 +1337,7 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
     rc = sl__ljournal_write(l->journal, e->jseq, rec, rlen, placed, &next);
     pthread_mutex_lock(&l->mu);
     if (!rc) l->jseq_next++;
-    else if (rc == SL_EBUSY) l->st.busy++;
+    else if (rc == SL_EBUSY) l->st.busy++, gap_count(&l->refused, e);
     else l->st.failed++;
   }
   if (!rc) {

@@ -8,7 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -418,4 +418,64 @@ describe('a client that leaves mid-stream is still charged', () => {
       assert.ok(row.cost_usd > 0, `and cost something: ${JSON.stringify(row)}`);
     }
   });
+});
+
+// The database held by another writer (an auditor's open write transaction):
+// with durability "commit" every row waits for its commit, which fails once
+// SQLite's busy wait runs out.
+describe('a ledger that cannot write', () => {
+  let up, dir;
+  before(async () => {
+    up = await startMock((req, body, res) => replyJson(res, 200, completion('an answer')));
+    dir = mkdtempSync(join(tmpdir(), 'sluice-ledger-locked-'));
+  });
+  after(async () => { await up.stop(); });
+
+  // Holds a write lock on db until release() (the sqlite3 shell waits for input).
+  async function lockDb(db) {
+    const p = spawn('sqlite3', [db], { stdio: ['pipe', 'ignore', 'ignore'] });
+    p.stdin.write('BEGIN IMMEDIATE;\n');
+    await sleep(300);
+    return () => new Promise((resolve) => { p.on('exit', resolve); p.stdin.end('COMMIT;\n'); });
+  }
+
+  for (const onFailure of ['reject', 'continue']) {
+    test(`on_failure ${onFailure}: ${onFailure === 'reject' ? 'the answer is withheld (503), not sent unrecorded'
+                                                           : 'the answer goes out and a gap row records its row'}`, async () => {
+      const db = join(dir, `${onFailure}.db`);
+      const s = await startSluice({
+        ledger: { path: db, durability: 'commit', on_failure: onFailure },
+        backends: [apiBackend('int', up.url, { location: 'internal' })],
+        rules: [{ name: 'default', route: ['int'] }],
+      }, ENV);
+      try {
+        assert.equal((await chat(s.base, userMsg('before the lock'))).status, 200);
+        const release = await lockDb(db);
+        const [plain, streamed] = await Promise.all([
+          chat(s.base, userMsg('while locked')),
+          chat(s.base, userMsg('while locked, streamed', { stream: true })),
+        ]);
+        await release();
+        if (onFailure === 'reject') {
+          assert.equal(plain.status, 503, plain.text);
+          assert.equal(plain.json.error.type, 'ledger_unavailable');
+          assert.ok(!plain.text.includes('an answer'), 'no part of the unrecorded answer');
+          // the stream had begun: it ends with an error event instead of its last chunk
+          assert.equal(streamed.status, 200);
+          assert.match(streamed.text, /ledger_unavailable/);
+          assert.ok(!streamed.text.includes('[DONE]'), streamed.text);
+        } else {
+          assert.equal(plain.status, 200, plain.text);
+          assert.equal(plain.json.choices[0].message.content, 'an answer');
+        }
+        assert.equal((await chat(s.base, userMsg('after the lock'))).status, 200);
+      } finally {
+        await s.stop();
+      }
+      const gaps = sql(db, "SELECT classification FROM requests WHERE kind = 'gap'");
+      assert.equal(gaps.length, 1, JSON.stringify(gaps));
+      assert.equal(JSON.parse(gaps[0].classification).unrecorded_rows, 2);
+      assert.equal(audit(['verify', '--ledger', db]).code, 0);
+    });
+  }
 });
