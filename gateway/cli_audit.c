@@ -888,6 +888,10 @@ int sl_cli_audit(int argc, char **argv) {
   else if (prc == SL_EBUSY)
     fprintf(stderr, "sluice audit: a running sluice is committing the rows pending in "
                     "%s-pending; rows of the last few milliseconds may not show yet\n", a.ledger);
+  else if (prc && prc != SL_ENOTFOUND)
+    fprintf(stderr, "sluice audit: warning: the rows pending in %s-pending could not be "
+                    "committed (%s): rows a stopped sluice acknowledged may be missing from "
+                    "this report\n", a.ledger, sl_strerror(prc));
   if (!strcmp(sub, "verify")) {
     rc = cmd_verify(&a);
   } else {

@@ -695,7 +695,9 @@ static int replay_record(void *ud, uint64_t seq, const void *payload, size_t len
   int rc = payload ? jrec_decode(r->l, payload, len, &e) : SL_EINVAL;
   if (rc == SL_ENOMEM) return rc;
   int64_t ts = rc ? now_ms() : e->ts_ms;
-  if (seq > expect) replay_lost(r, seq - expect, ts);
+  /* the numbers missing before an intact record were lost; a damaged record's
+   * own number is not to be trusted for that (it counts as one row, below) */
+  if (seq > expect && payload) replay_lost(r, seq - expect, ts);
   if (rc) {
     replay_lost(r, 1, ts);
     return 0;
@@ -1270,7 +1272,10 @@ int sl_ledger_commit_pending(const char *path, uint64_t *rows) {
   *rows = 0;
   char jp[4200];
   struct stat st;
-  if ((size_t)snprintf(jp, sizeof jp, "%s-pending", path) >= sizeof jp) return SL_EINVAL;
+  char *real = realpath(path, NULL); /* the journal sits beside the real file */
+  int n = snprintf(jp, sizeof jp, "%s-pending", real ? real : path);
+  free(real);
+  if (n < 0 || (size_t)n >= sizeof jp) return SL_EINVAL;
   if (stat(jp, &st) || !st.st_size) return 0;
   sl_ljournal_t *j;
   int rc = sl__ljournal_open(path, &j);

@@ -57,6 +57,7 @@
 #define HEAD SL_LJ_HEAD /* magic, length, sequence */
 #define TAIL SL_LJ_TAIL /* checksum */
 #define MAX_RECORD (1u << 20)
+#define MAX_FILE ((size_t)256 << 20) /* more than any journal sluice writes */
 
 struct sl_ljournal {
   int fd;
@@ -125,7 +126,22 @@ int sl__ljournal_open(const char *db_path, sl_ljournal_t **out) {
     free(j);
     return SL_ENOMEM;
   }
+  /* The database's real path: one journal (and one lock) per database,
+   * whatever symlink leads to it. */
+  char *real = realpath(db_path, NULL);
+  if (real) {
+    free(j->path);
+    n = strlen(real) + sizeof "-pending";
+    j->path = malloc(n);
+    if (!j->path) {
+      free(real);
+      free(j);
+      return SL_ENOMEM;
+    }
+    db_path = real;
+  }
   snprintf(j->path, n, "%s-pending", db_path);
+  free(real);
   j->fd = open(j->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (j->fd < 0) {
     SL_ERROR("ledger: cannot open %s: %s", j->path, strerror(errno));
@@ -151,9 +167,12 @@ void sl__ljournal_close(sl_ljournal_t *j) {
     munmap(j->map, j->cap);
     /* everything committed: nothing for the next open to read */
     uint64_t head = __atomic_load_n(&j->head, __ATOMIC_ACQUIRE);
-    if (head == __atomic_load_n(&j->tail, __ATOMIC_ACQUIRE) && ftruncate(j->fd, 0)) {
+    uint64_t tail = __atomic_load_n(&j->tail, __ATOMIC_ACQUIRE);
+    if (head != tail)
+      SL_WARN("ledger: rows not committed stay in %s (%llu bytes of records); the next start "
+              "or `sluice audit` commits them", j->path, (unsigned long long)(head - tail));
+    else if (ftruncate(j->fd, 0))
       SL_WARN("ledger: cannot empty %s: %s", j->path, strerror(errno));
-    }
   }
   close(j->fd); /* releases the lock */
   free(j->path);
@@ -289,6 +308,11 @@ int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, si
   if (fstat(j->fd, &st)) return SL_EIO;
   size_t size = (size_t)st.st_size;
   if (!size) return 0;
+  if ((uint64_t)st.st_size > MAX_FILE) {
+    SL_ERROR("ledger: %s is %lld bytes, more than any journal sluice writes; not reading it "
+             "(move it aside to start)", j->path, (long long)st.st_size);
+    return SL_EIO;
+  }
   unsigned char *buf = malloc(size);
   if (!buf) return SL_ENOMEM;
   size_t got = 0;

@@ -352,6 +352,25 @@ static void test_journal_torn_and_damaged_records(void **state) {
   assert_int_equal(replayed, 2);
   assert_int_equal(count_rows(path), before_stray + 2);
 
+  /* a flipped bit in the last record's sequence number: one row lost, and the
+   * gap row says one, not the distance to the flipped number */
+  long long before_seq = count_rows(path);
+  pending_rows(path, 3);
+  assert_int_equal(journal_records(jpath, at, len, 8), 3);
+  fd = open(jpath, O_RDWR);
+  assert_true(fd >= 0);
+  unsigned char sb1;
+  assert_int_equal(pread(fd, &sb1, 1, at[2] + 9), 1);
+  sb1 ^= 0x08; /* bit 11 of the number */
+  assert_int_equal(pwrite(fd, &sb1, 1, at[2] + 9), 1);
+  close(fd);
+  reopen(path, &replayed);
+  assert_int_equal(replayed, 2);
+  assert_int_equal(count_rows(path), before_seq + 3);
+  assert_int_equal(query_int(path, "SELECT json_extract(classification, '$.unrecorded_rows') "
+                                   "FROM requests WHERE kind = 'gap' ORDER BY id DESC LIMIT 1"),
+                   1);
+
   /* what `sluice audit` does first: commit rows a crashed process left */
   long long before = count_rows(path);
   pending_rows(path, 2);
@@ -369,6 +388,13 @@ static void test_journal_torn_and_damaged_records(void **state) {
   sl_ledger_row_t r = sample_row(777777);
   assert_int_equal(sl_ledger_append(held, &r, NULL, NULL), 0);
   assert_int_equal(sl_ledger_commit_pending(path, &rows), SL_EBUSY);
+  /* the same database through a symlink: the same journal, held */
+  char alias[700];
+  snprintf(alias, sizeof alias, "%s", path);
+  strcpy(strrchr(alias, '/') + 1, "alias.db");
+  assert_int_equal(symlink("ledger.db", alias), 0);
+  assert_int_equal(sl_ledger_commit_pending(alias, &rows), SL_EBUSY);
+  unlink(alias);
   sl_ledger_close(held);
   assert_int_equal(count_rows(path), before + 3);
 
@@ -523,10 +549,30 @@ static void test_journal_stays_small_under_load(void **state) {
   rm_ledger(path);
 }
 
+/* A journal far bigger than any sluice writes is refused with an error, not
+ * read into memory. */
+static void test_journal_oversized(void **state) {
+  char path[600], jpath[700];
+  tmp_ledger(path, sizeof path);
+  snprintf(jpath, sizeof jpath, "%s-pending", path);
+  int fd = open(jpath, O_RDWR | O_CREAT, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(ftruncate(fd, (off_t)300 << 20), 0); /* sparse */
+  close(fd);
+  sl_ledger_t *l = NULL;
+  sl_ledger_opts_t o = opts_for(true);
+  assert_int_not_equal(sl_ledger_open(path, &o, NULL, &l), 0);
+  assert_null(l);
+  uint64_t rows;
+  assert_int_not_equal(sl_ledger_commit_pending(path, &rows), 0);
+  rm_ledger(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_sigkill_under_load),
                                      cmocka_unit_test(test_sigkill_under_load_journal),
                                      cmocka_unit_test(test_journal_torn_and_damaged_records),
+                                     cmocka_unit_test(test_journal_oversized),
                                      cmocka_unit_test(test_journal_first_format_replays),
       cmocka_unit_test(test_journal_second_format_replays),
                                      cmocka_unit_test(test_journal_callback_before_commit),
