@@ -718,8 +718,18 @@ static int replay_journal(sl_ledger_t *l) {
       sqlite3_step(st) == SQLITE_ROW)
     r.committed = (uint64_t)sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
-  size_t torn = 0;
-  int rc = sl__ljournal_replay(l->journal, replay_record, &r, &torn);
+  sl_ljournal_found_t f;
+  int rc = sl__ljournal_replay(l->journal, replay_record, &r, &f);
+  size_t torn = f.torn;
+  /* Records the header counts but nobody found (the file was cut short, or
+   * its last records damaged past recognition) were lost; so was at least one
+   * row of a journal that is neither a ring nor records. */
+  uint64_t seen = r.max_seq > r.committed ? r.max_seq : r.committed;
+  if (!rc && f.appended > seen) replay_lost(&r, f.appended - seen, now_ms());
+  if (!rc && f.unknown) replay_lost(&r, 1, now_ms());
+  if (!rc && (f.cut || f.unknown))
+    SL_ERROR("ledger: the journal %s", f.cut ? "was cut short" : "holds bytes that are no records");
+  if (!rc && f.appended > r.max_seq) r.max_seq = f.appended;
   if (r.lost)
     SL_ERROR("ledger: the journal was damaged; %llu of its rows cannot be recovered and a gap "
              "row in the ledger records them", (unsigned long long)r.lost);

@@ -106,11 +106,19 @@ size_t sl__ljournal_room(const sl_ljournal_t *j);
 /* The records before logical offset `upto` are committed: their space may be
  * reused (the writer; safe beside an appender). */
 void sl__ljournal_release(sl_ljournal_t *j, uint64_t upto);
+/* What a replay found besides the records. */
+typedef struct {
+  size_t torn;       /* bytes of an earlier version's append cut short at the end
+                        of the file (nobody was told it was recorded) */
+  uint64_t appended; /* the ring header's last sequence number written (0: none) */
+  bool cut;          /* the ring file is not the size its header says */
+  bool unknown;      /* bytes that are neither zeros, nor a ring, nor records */
+} sl_ljournal_found_t;
 /* Calls cb for every record in the file, intact or whole-but-damaged, once per
  * sequence number, in sequence order (stops at the first non-zero return,
- * which it returns). *torn: bytes of an earlier version's append cut short at
- * the end of the file (nobody was told it was recorded). */
-int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn);
+ * which it returns). */
+int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud,
+                        sl_ljournal_found_t *found);
 
 /* Process-wide SQLite settings, once, before the first connection. */
 void sl__ledger_sqlite_setup(void);

@@ -58,12 +58,18 @@
 #define TAIL SL_LJ_TAIL /* checksum */
 #define MAX_RECORD (1u << 20)
 #define MAX_FILE ((size_t)256 << 20) /* more than any journal sluice writes */
+/* The header page of a ring journal: RING_MAGIC, the file's size, and the
+ * sequence number of the last record written (stored after the record), so a
+ * replay knows how many records there should be after the last committed one. */
+#define HDR_PAGE 4096
+#define RING_MAGIC "SLJRING1"
 
 struct sl_ljournal {
   int fd;
   char *path;
-  unsigned char *map; /* the ring, once sl__ljournal_reset() mapped it */
-  size_t cap;
+  unsigned char *map; /* the file, once sl__ljournal_reset() mapped it */
+  size_t cap;         /* its size: the header page, then the ring */
+  size_t ring;        /* cap - HDR_PAGE */
   /* Logical offsets grow forever; a record at logical offset o sits at
    * o % cap. [tail, head) holds the records not committed yet. */
   uint64_t head; /* appenders store it (under the ledger's jmu); atomics */
@@ -208,8 +214,11 @@ int sl__ljournal_reset(sl_ljournal_t *j, size_t cap) {
   /* the pages made writable now, not one fault at a time on the loops */
   if (madvise(m, cap, MADV_POPULATE_WRITE)) { /* older kernel: faults later */ }
 #endif
+  memcpy(m, RING_MAGIC, 8);
+  put_u64((unsigned char *)m + 8, cap);
   j->map = m;
   j->cap = cap;
+  j->ring = cap - HDR_PAGE;
   __atomic_store_n(&j->head, 0, __ATOMIC_RELEASE);
   __atomic_store_n(&j->tail, 0, __ATOMIC_RELEASE);
   return 0;
@@ -218,8 +227,8 @@ int sl__ljournal_reset(sl_ljournal_t *j, size_t cap) {
 /* Where the frame of `size` bytes written at logical offset h starts: h, or
  * the front of the ring if it would not fit before the end. */
 static uint64_t place(const sl_ljournal_t *j, uint64_t h, size_t size) {
-  size_t at = (size_t)(h % j->cap);
-  return at + size > j->cap ? h + (j->cap - at) : h;
+  size_t at = (size_t)(h % j->ring);
+  return at + size > j->ring ? h + (j->ring - at) : h;
 }
 
 int sl__ljournal_write(sl_ljournal_t *j, uint64_t seq, unsigned char *buf, size_t len,
@@ -232,7 +241,7 @@ int sl__ljournal_write(sl_ljournal_t *j, uint64_t seq, unsigned char *buf, size_
     h = place(j, h, size) + size;
     off += size;
   }
-  if (h - __atomic_load_n(&j->tail, __ATOMIC_ACQUIRE) > j->cap) return SL_EBUSY;
+  if (h - __atomic_load_n(&j->tail, __ATOMIC_ACQUIRE) > j->ring) return SL_EBUSY;
   h = j->head;
   for (size_t off = 0; off + HEAD + TAIL <= len; seq++) {
     unsigned char *p = buf + off, *tail = p + HEAD + get_u32(p + 4);
@@ -240,7 +249,7 @@ int sl__ljournal_write(sl_ljournal_t *j, uint64_t seq, unsigned char *buf, size_
     put_u64(p + 8, seq);
     put_u64(tail, word_mix(get_u64(tail), seq));
     h = place(j, h, size);
-    unsigned char *dst = j->map + h % j->cap;
+    unsigned char *dst = j->map + HDR_PAGE + h % j->ring;
     uint64_t first;
     memcpy(&first, p, 8);
     /* no magic at dst while the rest lands, then magic and length at once */
@@ -253,6 +262,9 @@ int sl__ljournal_write(sl_ljournal_t *j, uint64_t seq, unsigned char *buf, size_
     off += size;
   }
   __atomic_store_n(&j->head, h, __ATOMIC_RELEASE);
+  uint64_t last; /* the records are in: the header may count them */
+  put_u64((unsigned char *)&last, seq - 1);
+  __atomic_store_n((uint64_t *)(void *)(j->map + 16), last, __ATOMIC_RELEASE);
   return 0;
 }
 
@@ -260,7 +272,7 @@ size_t sl__ljournal_room(const sl_ljournal_t *j) {
   if (!j->map) return 0;
   uint64_t used = __atomic_load_n(&j->head, __ATOMIC_ACQUIRE) -
                   __atomic_load_n(&j->tail, __ATOMIC_ACQUIRE);
-  return used < j->cap ? j->cap - (size_t)used : 0;
+  return used < j->ring ? j->ring - (size_t)used : 0;
 }
 
 void sl__ljournal_release(sl_ljournal_t *j, uint64_t upto) {
@@ -302,8 +314,10 @@ static int by_seq(const void *a, const void *b) {
   return (int)y->intact - (int)x->intact; /* an intact copy first */
 }
 
-int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, size_t *torn) {
-  *torn = 0;
+int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud,
+                        sl_ljournal_found_t *found) {
+  *found = (sl_ljournal_found_t){0};
+  size_t *torn = &found->torn;
   struct stat st;
   if (fstat(j->fd, &st)) return SL_EIO;
   size_t size = (size_t)st.st_size;
@@ -322,10 +336,16 @@ int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, si
     if (r <= 0) break;
     got += (size_t)r;
   }
+  size_t start = 0;
+  if (got >= HDR_PAGE && !memcmp(buf, RING_MAGIC, 8)) {
+    found->appended = get_u64(buf + 16);
+    found->cut = get_u64(buf + 8) != got;
+    start = HDR_PAGE;
+  }
   found_t *v = NULL;
   size_t n = 0, cap = 0;
   int rc = 0;
-  for (size_t off = 0; off < got;) {
+  for (size_t off = start; off < got;) {
     const unsigned char *s = memchr(buf + off, 'S', got - off);
     if (!s) break;
     off = (size_t)(s - buf);
@@ -357,6 +377,8 @@ int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud, si
     /* past an intact record; a damaged one may hide a newer record inside it */
     off += whole ? whole : 1;
   }
+  if (!rc && !start && !n && !*torn) /* no header, no record: zeros, or not ours */
+    for (size_t i = 0; i < got && !found->unknown; i++) found->unknown = buf[i] != 0;
   if (!rc) {
     if (n) qsort(v, n, sizeof *v, by_seq);
     for (size_t i = 0; i < n && !rc; i++) {

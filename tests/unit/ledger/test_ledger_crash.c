@@ -211,13 +211,15 @@ static void reopen(const char *path, uint64_t *replayed) {
 }
 
 /* The records of a journal its writer left: where each starts and how long
- * it is (a fresh ring holds them from its start, 8-byte aligned). */
+ * it is (a fresh ring holds them after its header page, 8-byte aligned). */
 static int journal_records(const char *jpath, off_t *at, size_t *len, int max) {
   int fd = open(jpath, O_RDONLY);
   assert_true(fd >= 0);
   unsigned char h[8];
   int n = 0;
-  for (off_t off = 0; n < max && pread(fd, h, 8, off) == 8 && !memcmp(h, "SLJ3", 4); n++) {
+  assert_int_equal(pread(fd, h, 8, 0), 8);
+  assert_memory_equal(h, "SLJRING1", 8);
+  for (off_t off = 4096; n < max && pread(fd, h, 8, off) == 8 && !memcmp(h, "SLJ3", 4); n++) {
     uint32_t plen = h[4] | h[5] << 8 | h[6] << 16 | (uint32_t)h[7] << 24;
     at[n] = off;
     len[n] = 24 + plen;
@@ -245,13 +247,17 @@ static void test_journal_torn_and_damaged_records(void **state) {
   size_t len[8];
 
   /* 5 pending rows, the last one's magic never stored (the append's final
-   * store: the process died just before it): 4 come back, and no gap row */
+   * store: the process died just before it, and before the header counted
+   * it): 4 come back, and no gap row */
   pending_rows(path, 5);
   assert_int_equal(journal_records(jpath, at, len, 8), 5);
   int fd = open(jpath, O_RDWR);
   assert_true(fd >= 0);
   static const unsigned char zero[8];
   assert_int_equal(pwrite(fd, zero, 8, at[4]), 8);
+  unsigned char seq4[8]; /* the header's last sequence number: the fourth's */
+  assert_int_equal(pread(fd, seq4, 8, at[3] + 8), 8);
+  assert_int_equal(pwrite(fd, seq4, 8, 16), 8);
   close(fd);
   uint64_t replayed = 0;
   reopen(path, &replayed);
@@ -260,6 +266,30 @@ static void test_journal_torn_and_damaged_records(void **state) {
   struct stat sb;
   assert_int_equal(stat(jpath, &sb), 0);
   assert_int_equal(sb.st_size, 0); /* emptied once committed */
+
+  /* the same after the header counted it (the magic destroyed later): the
+   * header's count says a row is missing, and a gap row records it */
+  pending_rows(path, 3);
+  assert_int_equal(journal_records(jpath, at, len, 8), 3);
+  fd = open(jpath, O_RDWR);
+  assert_true(fd >= 0);
+  assert_int_equal(pwrite(fd, zero, 8, at[2]), 8);
+  close(fd);
+  reopen(path, &replayed);
+  assert_int_equal(replayed, 2);
+  assert_int_equal(count_rows(path), 4 + 2 + 1);
+  assert_int_equal(query_int(path, "SELECT count(*) FROM requests WHERE kind = 'gap'"), 1);
+
+  /* a ring cut short: the rows after the cut are counted as lost */
+  pending_rows(path, 4);
+  assert_int_equal(journal_records(jpath, at, len, 8), 4);
+  assert_int_equal(truncate(jpath, at[2] + 10), 0);
+  reopen(path, &replayed);
+  assert_int_equal(replayed, 2);
+  assert_int_equal(count_rows(path), 7 + 2 + 1);
+  assert_int_equal(query_int(path, "SELECT json_extract(classification, '$.unrecorded_rows') "
+                                   "FROM requests WHERE kind = 'gap' ORDER BY id DESC LIMIT 1"),
+                   2);
 
   /* an earlier version's journal (records back to back, appended with
    * write(2)) whose last record was cut short: the others come back */
@@ -280,12 +310,12 @@ static void test_journal_torn_and_damaged_records(void **state) {
   free(lin);
   reopen(path, &replayed);
   assert_int_equal(replayed, 2);
-  assert_int_equal(count_rows(path), 6);
+  assert_int_equal(count_rows(path), 12);
 
   /* opening again commits nothing twice */
   reopen(path, &replayed);
   assert_int_equal(replayed, 0);
-  assert_int_equal(count_rows(path), 6);
+  assert_int_equal(count_rows(path), 12);
 
   /* a flipped byte inside the second record: its checksum fails, so it is
    * not trusted; the third comes back, and a gap row records the lost one */
@@ -294,15 +324,17 @@ static void test_journal_torn_and_damaged_records(void **state) {
   flip_byte(jpath, at[1] + 40);
   reopen(path, &replayed);
   assert_int_equal(replayed, 2);
-  assert_int_equal(count_rows(path), 9);
+  assert_int_equal(count_rows(path), 15);
   {
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_stmt *q;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, classification FROM requests WHERE kind = 'gap'",
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT id, classification FROM requests "
+                                        "WHERE kind = 'gap' AND id > 12",
                                         -1, &q, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int64(q, 0), 7); /* before the rows of that replay */
+    assert_int_equal(sqlite3_column_int64(q, 0), 13); /* before the rows of that replay */
     const char *g = (const char *)sqlite3_column_text(q, 1);
     assert_non_null(strstr(g, "\"unrecorded_rows\":1,"));
     assert_non_null(strstr(g, "\"damaged_journal_rows\":1"));
@@ -322,7 +354,7 @@ static void test_journal_torn_and_damaged_records(void **state) {
   close(fd);
   reopen(path, &replayed);
   assert_true(replayed >= 4 && replayed <= 5);
-  assert_int_equal(count_rows(path), 9 + (long long)replayed + 1);
+  assert_int_equal(count_rows(path), 15 + (long long)replayed + 1);
 
   /* the LAST record whole but failing its checksum is damage, not an append
    * that never finished (that leaves no magic): a gap row records its row */
