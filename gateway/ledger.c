@@ -28,6 +28,7 @@
 #define JOURNAL_CAP (32u << 20)   /* the journal's ring: 32 MiB by default ... */
 #define JOURNAL_CAP_MIN (1u << 20) /* ... at least twice a loop turn's records and one more */
 #define JOURNAL_SLACK (128u << 10) /* kept free: a skip at the ring's end, another loop's turn */
+#define MAX_LOST (1ull << 32) /* rows a replay may count as lost at once */
 #define DAMAGED_SEQ_WINDOW 4096 /* a damaged record's number: at most this far past the last */
 
 /* The string fields of a row, in the order they are copied. */
@@ -672,6 +673,7 @@ typedef struct {
 static void replay_lost(replay_t *r, uint64_t rows, int64_t to_ms) {
   sl_ledger_t *l = r->l;
   if (!rows) return;
+  if (rows > MAX_LOST) rows = MAX_LOST; /* a forged number, not rows that existed */
   int64_t from = r->last_ts_ms ? r->last_ts_ms : to_ms;
   if (!l->gap.rows || from < l->gap.from_ms) l->gap.from_ms = from;
   if (!l->gap.rows || to_ms > l->gap.to_ms) l->gap.to_ms = to_ms;
