@@ -633,8 +633,8 @@ static int write_batch(sl_ledger_t *l, entry_t *batch, bool egress, bool inject_
       SL_ERROR("ledger: write of a batch failed: %s", sqlite3_errmsg(l->db));
       exec(l->db, "ROLLBACK");
     } else if (gap) {
-      SL_WARN("ledger: recorded a gap of %lld rows that could not be written",
-              (long long)l->gap.rows);
+      SL_WARN("ledger: recorded a gap of %lld row%s that could not be written",
+              (long long)l->gap.rows, l->gap.rows == 1 ? "" : "s");
       memset(&l->gap, 0, sizeof l->gap);
     }
     if (gap) entry_free(l, gap);
@@ -734,7 +734,8 @@ static int replay_journal(sl_ledger_t *l) {
   if (!rc && f.appended > r.max_seq) r.max_seq = f.appended;
   if (r.lost)
     SL_ERROR("ledger: the journal was damaged; %llu of its rows cannot be recovered and a gap "
-             "row in the ledger records them", (unsigned long long)r.lost);
+             "row in the ledger records %s", (unsigned long long)r.lost,
+             r.lost == 1 ? "it" : "them");
   if (!rc && (r.head || l->gap.rows)) rc = write_batch(l, r.head, true, false);
   for (entry_t *e = r.head, *next; e; e = next) {
     next = e->next;
@@ -745,7 +746,7 @@ static int replay_journal(sl_ledger_t *l) {
     return SL_EIO;
   }
   if (r.n || r.lost || torn)
-    SL_WARN("ledger: committed %zu pending rows from the journal%s%s", r.n,
+    SL_WARN("ledger: committed %zu pending row%s from the journal%s%s", r.n, r.n == 1 ? "" : "s",
             r.lost ? " (and a gap row for the damaged ones)" : "",
             torn ? " (ignored a torn record at its end: an append that never returned)" : "");
   l->replayed = (int64_t)r.n;
