@@ -358,8 +358,9 @@ int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud,
     size_t len = get_u32(buf + off + 4);
     if (!whole && off + HEAD + len + TAIL > got) {
       /* runs past the end of the file: an earlier version's append cut short
-       * (it never returned), or a damaged length */
-      *torn = got - off;
+       * (it never returned), or a damaged length; in a ring (whose records
+       * never run past its end) the header's count says what is missing */
+      if (!start) *torn = got - off;
       off++;
       continue;
     }
