@@ -532,10 +532,15 @@ static entry_t *gap_entry(sl_ledger_t *l) {
   return e;
 }
 
+/* Widens g's time range to take in [from, to] (before its rows are added). */
+static void gap_widen(gap_t *g, int64_t from, int64_t to) {
+  if (!g->rows || from < g->from_ms) g->from_ms = from;
+  if (!g->rows || to > g->to_ms) g->to_ms = to;
+}
+
 static void gap_count(gap_t *g, const entry_t *e) {
   if (e->kind == SL_LEDGER_GAP) return;
-  if (!g->rows || e->ts_ms < g->from_ms) g->from_ms = e->ts_ms;
-  if (!g->rows || e->ts_ms > g->to_ms) g->to_ms = e->ts_ms;
+  gap_widen(g, e->ts_ms, e->ts_ms);
   g->rows++;
   if (e->kind == SL_LEDGER_EGRESS) {
     g->egress_rows++;
@@ -551,8 +556,7 @@ static void gap_add(sl_ledger_t *l, const entry_t *batch) {
 static bool take_refused(sl_ledger_t *l) {
   gap_t *g = &l->gap, *r = &l->refused;
   if (!r->rows) return false;
-  if (!g->rows || r->from_ms < g->from_ms) g->from_ms = r->from_ms;
-  if (!g->rows || r->to_ms > g->to_ms) g->to_ms = r->to_ms;
+  gap_widen(g, r->from_ms, r->to_ms);
   g->rows += r->rows;
   g->egress_rows += r->egress_rows;
   g->bytes_out += r->bytes_out;
@@ -674,9 +678,7 @@ static void replay_lost(replay_t *r, uint64_t rows, int64_t to_ms) {
   sl_ledger_t *l = r->l;
   if (!rows) return;
   if (rows > MAX_LOST) rows = MAX_LOST; /* a forged number, not rows that existed */
-  int64_t from = r->last_ts_ms ? r->last_ts_ms : to_ms;
-  if (!l->gap.rows || from < l->gap.from_ms) l->gap.from_ms = from;
-  if (!l->gap.rows || to_ms > l->gap.to_ms) l->gap.to_ms = to_ms;
+  gap_widen(&l->gap, r->last_ts_ms ? r->last_ts_ms : to_ms, to_ms);
   l->gap.rows += (int64_t)rows;
   l->gap.damaged += (int64_t)rows;
   r->lost += rows;
@@ -722,7 +724,6 @@ static int replay_journal(sl_ledger_t *l) {
   sqlite3_finalize(st);
   sl_ljournal_found_t f;
   int rc = sl__ljournal_replay(l->journal, replay_record, &r, &f);
-  size_t torn = f.torn;
   /* Records the header counts but nobody found (the file was cut short, or
    * its last records damaged past recognition) were lost; so was at least one
    * row of a journal that is neither a ring nor records. */
@@ -745,10 +746,10 @@ static int replay_journal(sl_ledger_t *l) {
     SL_ERROR("ledger: cannot commit the %zu pending rows of the journal", r.n);
     return SL_EIO;
   }
-  if (r.n || r.lost || torn)
+  if (r.n || r.lost || f.torn)
     SL_WARN("ledger: committed %zu pending row%s from the journal%s%s", r.n, r.n == 1 ? "" : "s",
             r.lost ? " (and a gap row for the damaged ones)" : "",
-            torn ? " (ignored a torn record at its end: an append that never returned)" : "");
+            f.torn ? " (ignored a torn record at its end: an append that never returned)" : "");
   l->replayed = (int64_t)r.n;
   l->jseq_next = (r.max_seq > r.committed ? r.max_seq : r.committed) + 1;
   return sl__ljournal_reset(l->journal, l->journal_cap);
@@ -1283,13 +1284,12 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
 
 int sl_ledger_commit_pending(const char *path, uint64_t *rows) {
   *rows = 0;
-  char jp[4200];
+  char *jp = sl__ljournal_path(path);
+  if (!jp) return SL_ENOMEM;
   struct stat st;
-  char *real = realpath(path, NULL); /* the journal sits beside the real file */
-  int n = snprintf(jp, sizeof jp, "%s-pending", real ? real : path);
-  free(real);
-  if (n < 0 || (size_t)n >= sizeof jp) return SL_EINVAL;
-  if (stat(jp, &st) || !st.st_size) return 0;
+  bool none = stat(jp, &st) || !st.st_size;
+  free(jp);
+  if (none) return 0;
   sl_ljournal_t *j;
   int rc = sl__ljournal_open(path, &j);
   if (rc) return rc; /* SL_EBUSY: the sluice that owns it is running */
@@ -1345,8 +1345,6 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
   if (l->stopping) {
     rc = SL_ECANCELED;
   } else if (l->q_len >= l->opts.queue_max) {
-    l->st.busy++;
-    gap_count(&l->refused, e);
     rc = SL_EBUSY;
   } else if (rec) {
     e->jseq = l->jseq_next;
@@ -1355,8 +1353,11 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
     rc = sl__ljournal_write(l->journal, e->jseq, rec, rlen, placed, &next);
     pthread_mutex_lock(&l->mu);
     if (!rc) l->jseq_next++;
-    else if (rc == SL_EBUSY) l->st.busy++, gap_count(&l->refused, e);
-    else l->st.failed++;
+    else if (rc != SL_EBUSY) l->st.failed++;
+  }
+  if (rc == SL_EBUSY) { /* a full queue or journal: the gap row will count it */
+    l->st.busy++;
+    gap_count(&l->refused, e);
   }
   if (!rc) {
     if (l->q_tail) l->q_tail->next = e;

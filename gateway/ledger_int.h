@@ -77,6 +77,9 @@ typedef struct sl_ljournal sl_ljournal_t;
 /* A replayed record: payload NULL when its frame is whole but its checksum
  * fails (damage: the row it held cannot be given back). */
 typedef int (*sl_ljournal_record_cb)(void *ud, uint64_t seq, const void *payload, size_t len);
+/* The journal's path: the database's real path and "-pending" (malloc'd; NULL
+ * when out of memory). */
+char *sl__ljournal_path(const char *db_path);
 /* Opens and locks the journal of the database at db_path; SL_EBUSY when another
  * process holds it. Appends need sl__ljournal_reset() first (after a replay). */
 int sl__ljournal_open(const char *db_path, sl_ljournal_t **out);

@@ -123,31 +123,26 @@ static uint64_t checksum1(const unsigned char *seq8, const void *payload, size_t
   return fnv(fnv(FNV_BASIS, seq8, 8), payload, n);
 }
 
+char *sl__ljournal_path(const char *db_path) {
+  /* The database's real path: one journal (and one lock) per database,
+   * whatever symlink leads to it. */
+  char *real = realpath(db_path, NULL);
+  const char *db = real ? real : db_path;
+  size_t n = strlen(db) + sizeof "-pending";
+  char *path = malloc(n);
+  if (path) snprintf(path, n, "%s-pending", db);
+  free(real);
+  return path;
+}
+
 int sl__ljournal_open(const char *db_path, sl_ljournal_t **out) {
   *out = NULL;
   sl_ljournal_t *j = calloc(1, sizeof *j);
   if (!j) return SL_ENOMEM;
-  size_t n = strlen(db_path) + sizeof "-pending";
-  if (!(j->path = malloc(n))) {
+  if (!(j->path = sl__ljournal_path(db_path))) {
     free(j);
     return SL_ENOMEM;
   }
-  /* The database's real path: one journal (and one lock) per database,
-   * whatever symlink leads to it. */
-  char *real = realpath(db_path, NULL);
-  if (real) {
-    free(j->path);
-    n = strlen(real) + sizeof "-pending";
-    j->path = malloc(n);
-    if (!j->path) {
-      free(real);
-      free(j);
-      return SL_ENOMEM;
-    }
-    db_path = real;
-  }
-  snprintf(j->path, n, "%s-pending", db_path);
-  free(real);
   j->fd = open(j->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (j->fd < 0) {
     SL_ERROR("ledger: cannot open %s: %s", j->path, strerror(errno));
@@ -281,25 +276,23 @@ void sl__ljournal_release(sl_ljournal_t *j, uint64_t upto) {
 }
 
 /* The size of the intact record at buf[off], or 0. */
+/* The record format a frame header at p (HEAD bytes) names: 3, 2 or 1, or 0
+ * when its magic is none of ours or its length is past any record's. */
+static int header_version(const unsigned char *p) {
+  int v = !memcmp(p, MAGIC, 4) ? 3 : !memcmp(p, MAGIC2, 4) ? 2 : !memcmp(p, MAGIC1, 4) ? 1 : 0;
+  return get_u32(p + 4) <= MAX_RECORD ? v : 0;
+}
+
 static size_t record_at(const unsigned char *buf, size_t got, size_t off) {
   if (off + HEAD + TAIL > got) return 0;
   const unsigned char *p = buf + off;
   uint32_t len = get_u32(p + 4);
-  int v = !memcmp(p, MAGIC, 4) ? 3 : !memcmp(p, MAGIC2, 4) ? 2 : !memcmp(p, MAGIC1, 4) ? 1 : 0;
-  if (!v || len > MAX_RECORD || off + HEAD + len + TAIL > got) return 0;
+  int v = header_version(p);
+  if (!v || off + HEAD + len + TAIL > got) return 0;
   uint64_t sum = v == 3   ? word_mix(word_sum(p + HEAD, len), get_u64(p + 8))
                  : v == 2 ? fnv(fnv(FNV_BASIS, p + HEAD, len), p + 8, 8)
                           : checksum1(p + 8, p + HEAD, len);
   return get_u64(p + HEAD + len) == sum ? HEAD + len + TAIL : 0;
-}
-
-/* A frame header (magic, plausible length) at p, whatever its checksum says. */
-static bool header_at(const unsigned char *p, size_t n) {
-  static const char *const magics[] = {MAGIC, MAGIC2, MAGIC1};
-  if (n < HEAD + TAIL) return false;
-  bool magic = false;
-  for (size_t i = 0; i < 3; i++) magic |= !memcmp(p, magics[i], 4);
-  return magic && get_u32(p + 4) <= MAX_RECORD;
 }
 
 typedef struct {
@@ -350,7 +343,7 @@ int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud,
     if (!s) break;
     off = (size_t)(s - buf);
     size_t whole = record_at(buf, got, off);
-    bool header = whole || header_at(buf + off, got - off);
+    bool header = whole || (got - off >= HEAD + TAIL && header_version(buf + off));
     if (!header) {
       off++;
       continue;
