@@ -2,8 +2,11 @@
  * the aggregate decode tokens/s of 8 concurrent streams, at 1 and 2 threads, on the
  * shared stories260K and on a project-made random-weight Llama shaped like the 86M
  * model of ../shared/models/README.md (F32 and Q8_0, written here by our GGUF test
- * writer when missing), printed beside llama.cpp's figures from that README. Also
- * compares the matmul precisions (f32, bf16, s8) on the same model.
+ * writer when missing). Each row is measured for llama.cpp too, on the same file
+ * and thread count right after sluice, when SL_LLAMACPP names the harness that
+ * does it (tests/bench/llamacpp_bench.c, "COMMAND BINDIR": tests/bench/engine.sh
+ * sets it); the README's figures, from another machine, are printed below the
+ * table. Also compares the matmul precisions (f32, bf16, s8) on the same model.
  *
  * usage: bench_engine MODEL_DIR [--quick]   (MODEL_DIR gets the random models) */
 #include <pthread.h>
@@ -126,6 +129,24 @@ static result_t measure(const char *path, int threads, int prec) {
   return r;
 }
 
+/* llama.cpp's pp128, tg64 and 8-stream figures for one row, from the harness
+ * SL_LLAMACPP names; false when there is none or it failed. */
+typedef struct {
+  double pp, tg, agg8;
+} llama_t;
+
+static bool measure_llamacpp(const char *path, int threads, llama_t *out) {
+  const char *cmd = getenv("SL_LLAMACPP");
+  if (!cmd || !*cmd || strchr(path, '\'')) return false;
+  char line[1600];
+  snprintf(line, sizeof line, "%s '%s' %d", cmd, path, threads);
+  FILE *p = popen(line, "r");
+  if (!p) return false;
+  bool ok = fgets(line, sizeof line, p) &&
+            sscanf(line, "pp128 %lf tg64 %lf agg8 %lf", &out->pp, &out->tg, &out->agg8) == 3;
+  return pclose(p) == 0 && ok;
+}
+
 static void make_random(const char *path, uint32_t wtype, const char *shared) {
   struct stat st;
   if (!stat(path, &st)) return;
@@ -190,37 +211,49 @@ int main(int argc, char **argv) {
   }
   if (make_only) return 0;
 
-  /* llama.cpp c392e50, llama-bench -p 128 -n 64, from ../shared/models/README.md
-   * (ranges of three runs on this machine). */
   struct {
     const char *name, *path;
     int threads;
-    const char *lpp, *ltg;
   } rows[] = {
-      {"random 86M F32", f32, 1, "605-630", "79-84"},
-      {"random 86M F32", f32, 2, "1007-1096", "85-118"},
-      {"random 86M Q8_0", q8, 1, "576-608", "190-252"},
-      {"random 86M Q8_0", q8, 2, "808-978", "187-237"},
-      {"random 86M Q4_0", q4, 1, "-", "-"},
-      {"stories260K F32", stories, 1, "~15700", "~10400"},
-      {"stories260K F32", stories, 2, "-", "-"},
+      {"random 86M F32", f32, 1},  {"random 86M F32", f32, 2},  {"random 86M Q8_0", q8, 1},
+      {"random 86M Q8_0", q8, 2},  {"random 86M Q4_0", q4, 1},  {"random 86M Q4_0", q4, 2},
+      {"stories260K F32", stories, 1}, {"stories260K F32", stories, 2},
   };
-  printf("\nsluice engine benchmark (tokens/s, best of %d; llama.cpp figures from the models README)\n\n", reps);
+  bool live = getenv("SL_LLAMACPP") && *getenv("SL_LLAMACPP");
+  printf("\nsluice engine benchmark (tokens/s, best of %d)%s\n\n", reps,
+         live ? "; llama.cpp measured right after each row, same file and threads" : "");
   double la[3] = {0};
   if (getloadavg(la, 3) > 0) printf("load average at start: %.2f (2 vCPUs shared with other work)\n\n", la[0]);
-  printf("| model | threads | prec | pp128 sluice | pp128 llama.cpp | tg64 sluice | tg64 llama.cpp | 8 streams aggregate | 8-stream / tg64 | per CPU-s: pp128 / tg64 / 8 streams (ratio) |\n");
-  printf("|---|---|---|---|---|---|---|---|---|---|\n");
+  printf("| model | threads | prec | pp128 sluice / llama.cpp | tg64 sluice / llama.cpp | 8 streams sluice / llama.cpp "
+         "| 8-stream / tg64 sluice (llama.cpp) | per CPU-s: pp128 / tg64 / 8 streams (ratio) |\n");
+  printf("|---|---|---|---|---|---|---|---|\n");
   /* SL_BENCH_ROW=i runs only row i of the table (for profiling). */
   const char *only = getenv("SL_BENCH_ROW");
   for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
     if (only && (size_t)atoi(only) != i) continue;
     result_t r = measure(rows[i].path, rows[i].threads, -1);
+    llama_t l;
+    char lpp[32] = "-", ltg[32] = "-", lagg[32] = "-", lratio[32] = "";
+    if (live && measure_llamacpp(rows[i].path, rows[i].threads, &l)) {
+      snprintf(lpp, sizeof lpp, "%.0f (%.2fx)", l.pp, r.pp / l.pp);
+      snprintf(ltg, sizeof ltg, "%.0f (%.2fx)", l.tg, r.tg / l.tg);
+      snprintf(lagg, sizeof lagg, "%.0f (%.2fx)", l.agg8, r.agg8 / l.agg8);
+      snprintf(lratio, sizeof lratio, " (%.1fx)", l.agg8 / l.tg);
+    }
     const char *prec = strstr(rows[i].name, "F32") ? "f32" : "s8";
-    printf("| %s | %d | %s | %.0f | %s | %.0f | %s | %.0f | %.1fx | %.0f / %.0f / %.0f (%.1fx) |\n", rows[i].name,
-           rows[i].threads, prec, r.pp, rows[i].lpp, r.tg, rows[i].ltg, r.agg8, r.agg8 / r.tg, r.pp_cpu, r.tg_cpu,
-           r.agg8_cpu, r.agg8_cpu / r.tg_cpu);
+    printf("| %s | %d | %s | %.0f / %s | %.0f / %s | %.0f / %s | %.1fx%s | %.0f / %.0f / %.0f (%.1fx) |\n",
+           rows[i].name, rows[i].threads, prec, r.pp, lpp, r.tg, ltg, r.agg8, lagg, r.agg8 / r.tg, lratio,
+           r.pp_cpu, r.tg_cpu, r.agg8_cpu, r.agg8_cpu / r.tg_cpu);
     fflush(stdout);
   }
+  if (live)
+    printf("\n(x): sluice / llama.cpp. llama.cpp is the prebuilt CPU build of node-llama-cpp "
+           "(tests/bench/llamacpp.sh);\nits CPU variant is chosen for this processor at run time.\n");
+  /* llama.cpp c392e50, llama-bench -p 128 -n 64, from ../shared/models/README.md:
+   * ranges of three runs on the machine that README describes, not this one. */
+  printf("\nllama.cpp c392e50 in ../shared/models/README.md (another machine: 2 vCPU AMD EPYC), "
+         "pp128 / tg64:\n86M F32 1t 605-630 / 79-84, 2t 1007-1096 / 85-118; 86M Q8_0 1t 576-608 / 190-252, "
+         "2t 808-978 / 187-237;\nstories260K 1t ~15700 / ~10400\n");
   if (only) return 0;
   printf("\nmatmul precision on the random 86M model (Q8_0 file; f32/bf16 use its dequantised weights)\n\n");
   printf("| threads | prec | pp128 | tg64 | 8 streams aggregate | per CPU-s: pp128 / tg64 / 8 streams |\n|---|---|---|---|---|---|\n");
