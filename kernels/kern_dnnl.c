@@ -260,7 +260,7 @@ out:
  * ~1 µs at best and keeps the helper spinning between steps (stories260K, 2
  * threads: 8 rows of its output head, 2^18, were the only split product, and the
  * helper's spinning halved the tokens per CPU-second). */
-#define HELPER_MACS (1u << 19)
+#define HELPER_MACS SL__KERN_HELPER_MACS
 
 static int run_entry(dctx_t *d, entry_t *e, const dmat_t *dm, const void *x, float *y);
 

@@ -27,6 +27,9 @@ typedef struct {
   bool (*rows_apart)(const sl_kern_mat_t *w, int m);
 } sl__kern_ops_t;
 
+/* Q4_0 weights kept at 4 bits for one-row products (kern_q4.c). */
+typedef struct sl__q4 sl__q4_t;
+
 struct sl_kern {
   sl_kern_impl_t impl;
   const sl__kern_ops_t *ops;
@@ -34,6 +37,7 @@ struct sl_kern {
   size_t max_in;     /* scratch below holds max_m × max_in activations */
   void *act;         /* converted activations (bf16 or s8) */
   float *act_scale;  /* per-row activation scales (s8) */
+  int32_t *q4_bias;  /* max_in / 4 lanes for kern_q4.c */
   void *impl_data;
 };
 
@@ -44,8 +48,20 @@ struct sl_kern_mat {
   void *w;          /* plain weights (reference) — oneDNN frees them after packing */
   float *w_scale;   /* s8: one scale per output row */
   size_t bytes;     /* weight bytes held */
+  sl__q4_t *q4;     /* s8 from Q4_0: the 4-bit copy for one-row products, or NULL */
   void *impl_data;
 };
+
+/* Products of at least this many multiply-adds split with the helper thread. */
+#define SL__KERN_HELPER_MACS (1u << 19)
+
+/* The 4-bit copy of n_out rows of Q4_0 blocks (n_in inputs each), its bytes, and
+ * y = x · wᵀ for one row of s8 x whose scale is xs. SL_EUNSUPPORTED when this
+ * build has no VNNI or n_in is not a multiple of 128. */
+int sl__kern_q4_new(const void *src, int n_out, int n_in, sl__q4_t **out);
+void sl__kern_q4_free(sl__q4_t *q);
+size_t sl__kern_q4_bytes(const sl__q4_t *q);
+int sl__kern_q4_matmul(sl_kern_t *k, const sl__q4_t *q, const int8_t *x, float xs, float *y);
 
 /* y[r][n] *= k->act_scale[r] · w->w_scale[n] over m rows: the s8 scales applied
  * to raw integer sums. */

@@ -235,6 +235,7 @@ void sl_kern_free(sl_kern_t *k) {
   k->ops->fini(k);
   free(k->act);
   free(k->act_scale);
+  free(k->q4_bias);
   free(k);
 }
 
@@ -246,6 +247,9 @@ static int ensure_scratch(sl_kern_t *k, size_t n_in) {
   void *p = realloc(k->act, (size_t)k->max_m * n_in * 2 + 64);
   if (!p) return SL_ENOMEM;
   k->act = p;
+  int32_t *b = realloc(k->q4_bias, (n_in / 4 + 16) * sizeof *b);
+  if (!b) return SL_ENOMEM;
+  k->q4_bias = b;
   k->max_in = n_in;
   return 0;
 }
@@ -310,8 +314,16 @@ nomem:
   return SL_ENOMEM;
 }
 
+int sl_kern_mat_add_q4_0(sl_kern_mat_t *m, const void *q4) {
+  if (m->prec != SL_KPREC_S8 || m->k->impl != SL_KIMPL_DNNL || m->q4) return SL_EUNSUPPORTED;
+  int rc = sl__kern_q4_new(q4, m->n_out, m->n_in, &m->q4);
+  if (!rc) m->bytes += sl__kern_q4_bytes(m->q4);
+  return rc;
+}
+
 void sl_kern_mat_free(sl_kern_mat_t *m) {
   if (!m) return;
+  sl__kern_q4_free(m->q4);
   if (m->k) m->k->ops->mat_fini(m);
   free(m->w);
   free(m->w_scale);
@@ -375,6 +387,7 @@ int sl_kern_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const float *x, int m, 
     k->act_scale[r] = s;
     quantize_row(xr, is, a + (size_t)r * n_in, n_in);
   }
+  if (m == 1 && w->q4) return sl__kern_q4_matmul(k, w->q4, a, k->act_scale[0], y);
   return k->ops->matmul(k, w, a, m, y);
 }
 

@@ -123,6 +123,12 @@ bool sl_kern_rows_on_helper(const sl_kern_mat_t *w, int m);
  * into the packed layout once, here. */
 int sl_kern_mat_new(sl_kern_t *k, sl_kern_dtype_t dt, const void *w, int n_out, int n_in,
                     sl_kern_prec_t prec, sl_kern_mat_t **out);
+/* Keeps the matrix's Q4_0 weights (its n_out rows of ggml Q4_0 blocks, borrowed
+ * only during the call) at 4 bits beside its s8 copy, for products of one row:
+ * decode reads half the bytes. Only for an s8 matrix of the oneDNN
+ * implementation in a build with AVX-512 VNNI, and n_in a multiple of 128;
+ * otherwise SL_EUNSUPPORTED and the s8 copy serves every product. */
+int sl_kern_mat_add_q4_0(sl_kern_mat_t *m, const void *q4);
 void sl_kern_mat_free(sl_kern_mat_t *m);
 int sl_kern_mat_n_out(const sl_kern_mat_t *m);
 int sl_kern_mat_n_in(const sl_kern_mat_t *m);

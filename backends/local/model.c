@@ -114,6 +114,32 @@ static int get_tensor(sl_model_t *m, const char *name, uint64_t ne0, uint64_t ne
   return 0;
 }
 
+/* Q4_0 tensors also keep their 4 bits for one-row products (decode), where the
+ * kernels can (sl_kern_mat_add_q4_0); 0 when they cannot, or the tensors are of
+ * another type. */
+static int add_q4_0(sl_kern_mat_t *mat, const sl_gguf_tensor_t **ts, int nt, int n_in) {
+  size_t bytes = 0;
+  for (int i = 0; i < nt; i++) {
+    if (ts[i]->type != SL_GGML_Q4_0) return 0;
+    bytes += ts[i]->ne[1] * sl_kern_row_bytes(SL_KDT_Q4_0, (size_t)n_in);
+  }
+  uint8_t *cat = NULL;
+  const void *src = ts[0]->data;
+  if (nt > 1) { /* q, k and v (or gate and up) are one matrix here */
+    if (!(cat = malloc(bytes))) return SL_ENOMEM;
+    size_t o = 0;
+    for (int i = 0; i < nt; i++) {
+      size_t n = ts[i]->ne[1] * sl_kern_row_bytes(SL_KDT_Q4_0, (size_t)n_in);
+      memcpy(cat + o, ts[i]->data, n);
+      o += n;
+    }
+    src = cat;
+  }
+  int rc = sl_kern_mat_add_q4_0(mat, src);
+  free(cat);
+  return rc == SL_EUNSUPPORTED ? 0 : rc;
+}
+
 /* Dequantises tensors (all with n_in columns) one after another into a single
  * f32 matrix and prepares it for the matmul kernel. */
 static int make_mat(sl_model_t *m, const sl_gguf_tensor_t **ts, int nt, int n_in, sl_kern_prec_t prec,
@@ -131,6 +157,7 @@ static int make_mat(sl_model_t *m, const sl_gguf_tensor_t **ts, int nt, int n_in
   }
   int rc = sl_kern_mat_new(m->kern, SL_KDT_F32, w, (int)rows, n_in, prec, out);
   free(w);
+  if (!rc) rc = add_q4_0(*out, ts, nt, n_in);
   if (rc) return errf(err, errlen, rc, "model: cannot prepare '%s' for %s matmul: %s", ts[0]->name,
                       sl_kern_prec_name(prec), sl_strerror(rc));
   m->info.weight_bytes += sl_kern_mat_bytes(*out);

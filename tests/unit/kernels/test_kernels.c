@@ -484,6 +484,85 @@ static void test_matmul_s8_exact(void **st) {
   assert_int_equal(pthread_join(th, NULL), 0);
 }
 
+/* A Q4_0 matrix keeps its 4 bits for one-row products (kern_q4.c): each output
+ * must be xs · Σ_blocks d · Σ (q − 8) · x over the same s8 activations the s8
+ * products use (quantised here as kern_matmul.c does: scale amax / 127, round to
+ * nearest even), within f32 rounding of the block sums' order; bit-identical on 1
+ * and 2 threads; and products of more rows still take the s8 copy. */
+static void q4_reference(const uint8_t *q4, int N, int K, const float *x, float *y) {
+  float amax = 0;
+  for (int i = 0; i < K; i++) amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
+  float s = amax / 127.f, is = s ? 1.f / s : 0.f;
+  size_t row = (size_t)K / 32 * 18;
+  for (int n = 0; n < N; n++) {
+    double sum = 0;
+    for (int b = 0; b < K / 32; b++) {
+      const uint8_t *blk = q4 + (size_t)n * row + (size_t)b * 18;
+      uint16_t h;
+      memcpy(&h, blk, 2);
+      int32_t dot = 0;
+      for (int j = 0; j < 32; j++) {
+        int q = j < 16 ? blk[2 + j] & 15 : blk[2 + j - 16] >> 4;
+        dot += (q - 8) * (int32_t)nearbyintf(x[b * 32 + j] * is);
+      }
+      sum += (double)sl_kern_f16_to_f32(h) * dot;
+    }
+    y[n] = (float)(sum * s);
+  }
+}
+
+static void check_q4_decode(int N, int K, int threads, float *out) {
+  sl_kern_set_threads(threads);
+  sl_kern_t *k;
+  assert_int_equal(sl_kern_new(SL_KIMPL_DNNL, 4, &k), 0);
+  float *w = malloc(sizeof(float) * N * K), *x = malloc(sizeof(float) * 4 * K);
+  float *yr = malloc(sizeof(float) * 4 * N), *ys = malloc(sizeof(float) * 4 * N);
+  uint8_t *q4 = malloc((size_t)N * K / 32 * 18);
+  rng = 88172645463325252ull; /* the same operands on 1 and 2 threads */
+  fill(w, (size_t)N * K, 1.f);
+  fill(x, (size_t)4 * K, 3.f);
+  sl_kern_quantize_q4_0(w, q4, (size_t)N * K);
+  sl_kern_mat_t *m, *plain;
+  assert_int_equal(sl_kern_mat_new(k, SL_KDT_Q4_0, q4, N, K, SL_KPREC_S8, &m), 0);
+  assert_int_equal(sl_kern_mat_new(k, SL_KDT_Q4_0, q4, N, K, SL_KPREC_S8, &plain), 0);
+  size_t s8_bytes = sl_kern_mat_bytes(m);
+  int rc = sl_kern_mat_add_q4_0(m, q4);
+  if (K % 128) {
+    assert_int_equal(rc, SL_EUNSUPPORTED);
+  } else {
+    assert_int_equal(rc, 0);
+    assert_int_equal(sl_kern_mat_bytes(m), s8_bytes + (size_t)N * K / 32 * 18);
+  }
+  /* one row: the 4-bit sums (or, without them, the s8 copy's) */
+  assert_int_equal(sl_kern_matmul(k, m, x, 1, out), 0);
+  if (!rc) {
+    q4_reference(q4, N, K, x, yr);
+    double scale = 0;
+    for (int n = 0; n < N; n++) scale = fabs(yr[n]) > scale ? fabs(yr[n]) : scale;
+    close_all(out, yr, (size_t)N, 1e-5 * scale, 1e-5);
+  }
+  /* several rows: the s8 copy, as without the 4-bit one */
+  assert_int_equal(sl_kern_matmul(k, m, x, 3, yr), 0);
+  assert_int_equal(sl_kern_matmul(k, plain, x, 3, ys), 0);
+  assert_memory_equal(yr, ys, sizeof(float) * 3 * N);
+  sl_kern_mat_free(m);
+  sl_kern_mat_free(plain);
+  sl_kern_free(k);
+  free(w), free(x), free(yr), free(ys), free(q4);
+  sl_kern_set_threads(1);
+}
+
+static void test_matmul_q4_decode(void **st) {
+  enum { N = 264, K = 2048 }; /* large enough to be split across two threads */
+  float *y1 = malloc(sizeof(float) * N), *y2 = malloc(sizeof(float) * N);
+  check_q4_decode(N, K, 1, y1);
+  check_q4_decode(N, K, 2, y2);
+  assert_memory_equal(y1, y2, sizeof(float) * N);
+  check_q4_decode(7, 384, 1, y1);  /* fewer rows than one group of four */
+  check_q4_decode(9, 96, 1, y1);   /* K not a multiple of 128: the s8 copy only */
+  free(y1), free(y2);
+}
+
 /* f32 products with up to 12 rows take the gemv (1 row) or gemm_f32 over oneDNN's
  * packed tiles, split by N blocks across two threads from 2^19 multiply-adds on:
  * close to the reference at every row count (oneDNN from 13), and bit-identical
@@ -571,6 +650,7 @@ int main(void) {
       cmocka_unit_test(test_matmul_bf16),     cmocka_unit_test(test_matmul_s8),
       cmocka_unit_test(test_matmul_dnnl_vs_ref), cmocka_unit_test(test_matmul_s8_exact),
       cmocka_unit_test(test_q4_0),            cmocka_unit_test(test_q4_k),
+      cmocka_unit_test(test_matmul_q4_decode),
       cmocka_unit_test(test_q4_1_q5),
       cmocka_unit_test(test_q5_k),
       cmocka_unit_test(test_q6_k),

@@ -262,12 +262,17 @@ static void test_llama_q8_0(void **st) {
 }
 
 /* 4-bit files: the weights are dequantised at load, so f32 compute matches the
- * naive pass over the same dequantised weights; the default is s8. */
+ * naive pass over the same dequantised weights; the default is s8 (and, for
+ * Q4_0, the 4-bit weights in one-row products). */
 static void test_llama_q4_0(void **st) {
   gw_llama_t c = base_cfg();
   c.seed = 13;
   requant_to = SL_GGML_Q4_0;
   check_model(&c, SL_KIMPL_DNNL, SL_KPREC_F32, 2e-3);
+  check_model(&c, SL_KIMPL_DNNL, -1, 0.1);
+  /* Widths that are multiples of 128: the one-row steps of (b) multiply the 4-bit
+   * weights themselves (kern_q4.c), the prefill of (a) the s8 copy. */
+  c.dim = 128, c.n_ff = 256;
   check_model(&c, SL_KIMPL_DNNL, -1, 0.1);
   requant_to = 0;
 }
