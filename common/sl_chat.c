@@ -57,6 +57,7 @@ int sl_chat_text(const sl_chat_req_t *r, char **out, size_t *len) {
    * schema, the user field or a stop string is classified like message text. */
   for (size_t i = 0; i < r->n_msgs && !rc; i++) rc = part(&b, r->msgs[i].tool_calls);
   for (size_t i = 0; i < r->n_msgs && !rc; i++) rc = part(&b, r->msgs[i].name);
+  for (size_t i = 0; i < r->n_msgs && !rc; i++) rc = part(&b, r->msgs[i].tool_call_id);
   if (!rc) rc = part(&b, r->tools);
   if (!rc) rc = part(&b, r->tool_choice);
   if (!rc) rc = part(&b, r->response_format);
@@ -76,3 +77,27 @@ size_t sl_chat_messages_len(const sl_chat_req_t *r) {
   for (size_t i = 0; i < r->n_msgs; i++) n += (i ? 1 : 0) + strlen(r->msgs[i].content ? r->msgs[i].content : "");
   return n;
 }
+
+/* Model names as providers and inference servers spell them: "gpt-4o-2024-08-06",
+ * "claude-3-5-sonnet@20240620", "meta-llama/Llama-3.1-8B-Instruct",
+ * "llama3.2:3b-instruct-q4_K_M", "ft:gpt-4o-mini:acme::9abc",
+ * "accounts/fireworks/models/x". The name may be sent to the upstream as it came
+ * (a backend with no model list), and it is not classified (model names read as
+ * dates and keys to the detectors), so it may carry no prose and no personal
+ * data: a letter, no spaces, and not an e-mail address (an '@' only before a
+ * version: no '.' after it). */
+bool sl_chat_model_name_ok(const char *s) {
+  size_t n = strlen(s);
+  if (!n || n > SL_CHAT_MAX_MODEL) return false;
+  bool letter = false;
+  const char *at = NULL;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    letter |= alpha;
+    if (c == '@') at = s + i;
+    if (!alpha && !(c >= '0' && c <= '9') && !strchr("._:/@+-", c)) return false;
+  }
+  return letter && !(at && strchr(at, '.'));
+}
+

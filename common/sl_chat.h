@@ -57,9 +57,16 @@ void sl_chat_req_free(sl_chat_req_t *r);
 /* The text the classifier sees and entity offsets refer to: each message's
  * content in order, separated by "\n" (the first sl_chat_messages_len() bytes),
  * then, each after a "\n", everything else that would be sent: assistant tool
- * calls, message names, tool definitions, tool_choice, response_format, user and
- * stop strings. Returns 0 or SL_E*. */
+ * calls, message names, the ids tool results answer, tool definitions,
+ * tool_choice, response_format, user, the passed-through members and stop
+ * strings. Returns 0 or SL_E*. */
 int sl_chat_text(const sl_chat_req_t *r, char **out, size_t *len);
+
+/* Whether a client's `model` is a model name sluice passes on: 1 to
+ * SL_CHAT_MAX_MODEL bytes of [A-Za-z0-9._:/@+-] with a letter, and not shaped
+ * like an e-mail address (sl_chat.c says why). */
+#define SL_CHAT_MAX_MODEL 256
+bool sl_chat_model_name_ok(const char *s);
 /* Bytes of sl_chat_text() that are message contents. */
 size_t sl_chat_messages_len(const sl_chat_req_t *r);
 

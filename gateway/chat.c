@@ -933,8 +933,8 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   j->resp.prompt_tokens = (int)(text_bytes / 4);
 
   /* classify: any failure is treated as the highest level (fail closed) */
-  sl_router_classify(sl_policy_router(j->pol), &j->req, sl_http_header(hr, "x-sluice-data-class"),
-                     &j->cls);
+  char dc[512];
+  sl_router_classify(sl_policy_router(j->pol), &j->req, sl_http_data_class(hr, dc, sizeof dc), &j->cls);
   j->cls_set = true;
   set_state(j, ST_CLASSIFIED);
 

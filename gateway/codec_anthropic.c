@@ -314,6 +314,9 @@ static int decode_root(const cJSON *root, sl_chat_req_t *r, char *err, size_t n)
   if (model && !cJSON_IsString(model) && !cJSON_IsNull(model)) return bad(err, n, "model must be a string");
   r->model = strdup(cJSON_IsString(model) && model->valuestring[0] ? model->valuestring : "auto");
   if (!r->model) return SL_ENOMEM;
+  if (!sl_chat_model_name_ok(r->model))
+    return bad(err, n, "model must be a model name: letters, digits and ._:/@+- (no spaces, at most %d bytes)",
+               SL_CHAT_MAX_MODEL);
 
   const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
   if (!mt || cJSON_IsNull(mt)) return bad(err, n, "max_tokens: field required");

@@ -246,6 +246,11 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   }
   r->model = strdup(cJSON_IsString(model) && model->valuestring[0] ? model->valuestring : "auto");
   if (!r->model) goto nomem;
+  if (!sl_chat_model_name_ok(r->model)) {
+    rc = bad(err, n, "model must be a model name: letters, digits and ._:/@+- (no spaces, at most %d bytes)",
+             SL_CHAT_MAX_MODEL);
+    goto out;
+  }
   if ((rc = decode_msgs(cJSON_GetObjectItemCaseSensitive(root, "messages"), r, err, n))) goto out;
 
   const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "stream");

@@ -294,7 +294,8 @@ static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   }
   sl_policy_t *pol = sl_gw_policy(gw);
   sl_class_t cls;
-  sl_router_classify(sl_policy_router(pol), &req, sl_http_header(r, "x-sluice-data-class"), &cls);
+  char dc[512];
+  sl_router_classify(sl_policy_router(pol), &req, sl_http_data_class(r, dc, sizeof dc), &cls);
   sl_decision_t d;
   memset(&d, 0, sizeof d);
   /* The caller's key, when given, makes tenant rules explainable (nothing is sent). */

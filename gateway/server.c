@@ -354,6 +354,28 @@ const char *sl_http_header(const sl_http_req_t *r, const char *lname) {
   return NULL;
 }
 
+const char *sl_http_header_all(const sl_http_req_t *r, const char *lname, char *buf, size_t cap) {
+  const char *first = NULL;
+  size_t k = 0, count = 0;
+  for (size_t i = 0; i < r->n_headers; i++) {
+    if (strcmp(r->hname[i], lname)) continue;
+    if (!count++) first = r->hvalue[i];
+    size_t n = strlen(r->hvalue[i]);
+    if (k + n + 3 > cap) return NULL;
+    if (k) buf[k++] = ',', buf[k++] = ' ';
+    memcpy(buf + k, r->hvalue[i], n);
+    k += n;
+  }
+  if (count < 2) return first ? first : "";
+  buf[k] = 0;
+  return buf;
+}
+
+const char *sl_http_data_class(const sl_http_req_t *r, char *buf, size_t cap) {
+  const char *v = sl_http_header_all(r, "x-sluice-data-class", buf, cap);
+  return v ? v : "restricted"; /* too long to read: fail closed */
+}
+
 const char *sl_http_header_lookup(void *req, const char *name) {
   char l[128];
   size_t i = 0;
@@ -485,6 +507,16 @@ static int commit_header(sl_conn_t *c) {
    * the leading part); a NUL inside either ends it, as strndup did */
   const char *f = c->field.data ? c->field.data : "";
   size_t nl = strnlen(f, c->field.len);
+  /* a field name is a token (RFC 9110, 5.1): whitespace before the colon gets
+   * a 400 (RFC 9112, 5.1), it does not make a header nobody reads */
+  for (size_t i = 0; i < nl; i++) {
+    unsigned char ch = (unsigned char)f[i];
+    if (!((ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') ||
+          (ch && strchr("!#$%&'*+-.^_`|~", ch)))) {
+      c->err_msg = "a header field name may hold no whitespace or separators";
+      return c->err_status = 400, -1;
+    }
+  }
   const char *v = c->value.data ? c->value.data : "";
   size_t vl = strnlen(v, c->value.len);
   while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;

@@ -368,10 +368,14 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     sl_msg_t *msg = &out->msgs[i];
     rc = find_occurrences(m, &fi, msg->content, mlen[i], &det[i], NULL, 0);
     if (!rc) rc = rewrite(m, &msg->content, &det[i]);
-    if (!rc && msg->tool_calls) {
+    /* a tool call's id and the id its result answers: rewritten alike, so that
+     * they still match */
+    char **fields[2] = {&msg->tool_calls, &msg->tool_call_id};
+    for (int f = 0; f < 2 && !rc; f++) {
+      if (!*fields[f]) continue;
       spans_t tc = {0};
-      rc = find_occurrences(m, &fi, msg->tool_calls, strlen(msg->tool_calls), &tc, NULL, 0);
-      if (!rc) rc = rewrite(m, &msg->tool_calls, &tc);
+      rc = find_occurrences(m, &fi, *fields[f], strlen(*fields[f]), &tc, NULL, 0);
+      if (!rc) rc = rewrite(m, fields[f], &tc);
       free(tc.s);
     }
   }

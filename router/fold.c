@@ -13,20 +13,43 @@
  *     prose, " — ", stays what it is: the detectors read it as punctuation)
  *   U+2018, U+2019, U+201A, U+201B -> '\'';  U+201C..201F -> '"'
  *   U+2028, U+2029 (line, paragraph separators) -> '\n'
- *   U+00AD, U+200B..200F, U+202A..202E, U+2060..2064, U+2066..2069, U+FEFF
- *   (soft hyphen, zero-width and direction marks) -> removed
+ *   U+00AD, U+200B..200F, U+202A..202E, U+2060..2064, U+2066..206F, U+FEFF,
+ *   U+061C, U+034F, U+180E, U+115F, U+1160, U+3164, U+FFA0, U+FE00..FE0F,
+ *   U+E0000..E007F, U+E0100..E01EF (soft hyphen, zero-width, direction and
+ *   deprecated format marks, the grapheme joiner, Hangul fillers, variation
+ *   selectors, tags: nothing a reader sees) -> removed
+ *   U+0300..036F (combining marks) after a digit, a punctuation mark or a
+ *   space (what is left once folded: "5́1́2́") -> removed; after a letter they
+ *   stay (an accent written as a separate mark)
+ * A dash folds when the characters on both sides fold to ASCII letters or
+ * digits (full-width digits included: "５１２－８４－３９２７").
  * Everything else is kept byte for byte; ASCII text is only scanned. */
 #include "router_int.h"
 
 #include <string.h>
 
 /* What the character at p (UTF-8, n bytes left) folds to, on its own. */
+#define MARK (-2) /* a combining mark: removed or kept by what it follows (fold_at) */
 static int fold_char(const unsigned char *p, size_t n, size_t *used) {
   *used = 1;
   if (p[0] < 0x80 || n < 2) return -1;
   if (p[0] == 0xC2) {
     *used = 2;
     return p[1] == 0xA0 ? ' ' : p[1] == 0xAD ? 0 : -1;
+  }
+  if (p[0] == 0xCC || p[0] == 0xCD) { /* U+0300..037F */
+    *used = 2;
+    if (p[0] == 0xCD && p[1] == 0x8F) return 0; /* U+034F grapheme joiner */
+    return p[0] == 0xCC || p[1] <= 0xAF ? MARK : -1;
+  }
+  if (p[0] == 0xD8) {
+    *used = 2;
+    return p[1] == 0x9C ? 0 : -1; /* U+061C Arabic letter mark */
+  }
+  if (p[0] == 0xF3) { /* U+E0000..E01EF: tags, variation selectors */
+    if (n < 4 || p[1] != 0xA0) return -1;
+    *used = 4;
+    return p[2] == 0x80 || p[2] == 0x81 || (p[2] >= 0x84 && p[2] <= 0x87) ? 0 : -1;
   }
   if (p[0] == 0xD9 || p[0] == 0xDB) {
     *used = 2;
@@ -39,10 +62,11 @@ static int fold_char(const unsigned char *p, size_t n, size_t *used) {
   if (p[0] == 0xEF) {
     if (cp >= 0xFF01 && cp <= 0xFF5E) return (int)(cp - 0xFF01 + 0x21);
     if (cp == 0xFE58 || cp == 0xFE63) return '-';
-    if (cp == 0xFEFF) return 0;
+    if (cp == 0xFEFF || cp == 0xFFA0 || (cp >= 0xFE00 && cp <= 0xFE0F)) return 0;
     return -1;
   }
-  if (p[0] == 0xE3) return cp == 0x3000 ? ' ' : -1;
+  if (p[0] == 0xE3) return cp == 0x3000 ? ' ' : cp == 0x3164 ? 0 : -1;
+  if (p[0] == 0xE1) return cp == 0x180E || cp == 0x115F || cp == 0x1160 ? 0 : -1;
   if (p[0] != 0xE2) return -1;
   if (cp >= 0x2000 && cp <= 0x200A) return ' ';
   if (cp >= 0x200B && cp <= 0x200F) return 0;
@@ -56,28 +80,55 @@ static int fold_char(const unsigned char *p, size_t n, size_t *used) {
   default: break;
   }
   if ((cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) ||
-      (cp >= 0x2066 && cp <= 0x2069))
+      (cp >= 0x2066 && cp <= 0x206F))
     return 0;
   return -1;
 }
 
-static bool alnum_at(const unsigned char *t, size_t n, size_t i) {
-  return i < n && ((t[i] >= '0' && t[i] <= '9') || ((t[i] | 0x20) >= 'a' && (t[i] | 0x20) <= 'z'));
+static bool ascii_alnum(int c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
+
+/* The character at t[i] as folded on its own: the ASCII byte, -1 for one that
+ * stays (or none: i past the end), 0 or MARK for one removed or a mark. */
+static int folded_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
+  *used = 1;
+  if (i >= n) return -1;
+  return t[i] < 0x80 ? t[i] : fold_char(t + i, n - i, used);
+}
+
+/* The character before t[i], passing over removed characters and combining
+ * marks (what they are attached to is what counts), as folded_at says; -1 at
+ * the start. */
+static int folded_before(const unsigned char *t, size_t n, size_t i) {
+  while (i > 0) {
+    size_t s = i - 1, used;
+    while (s > 0 && i - s < 4 && (t[s] & 0xC0) == 0x80) s--;
+    int c = folded_at(t, n, s, &used);
+    if (c != 0 && c != MARK) return c;
+    i = s;
+  }
+  return -1;
 }
 
 /* What the character at t[i] (UTF-8, n bytes in all) folds to: its length in
  * *used, and the ASCII byte it becomes, 0 to remove it, or -1 when it stays;
- * a dash only between two ASCII letters or digits. */
+ * a dash only between two characters that fold to ASCII letters or digits, a
+ * combining mark removed unless it follows a letter. */
 static int fold_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
   int c = fold_char(t + i, n - i, used);
-  if (c == '-' && !(i > 0 && alnum_at(t, n, i - 1) && alnum_at(t, n, i + *used)))
-    return -1;
+  if (c == '-') {
+    size_t u;
+    if (!(ascii_alnum(folded_before(t, n, i)) && ascii_alnum(folded_at(t, n, i + *used, &u)))) return -1;
+  } else if (c == MARK) {
+    int b = folded_before(t, n, i);
+    return b >= 0 && b < 0x80 && !((b | 0x20) >= 'a' && (b | 0x20) <= 'z') ? 0 : -1;
+  }
   return c;
 }
 
 /* The lead bytes of every folded character. */
 static bool lead(unsigned char c) {
-  return c == 0xC2 || c == 0xD9 || c == 0xDB || c == 0xE2 || c == 0xE3 || c == 0xEF;
+  return c == 0xC2 || c == 0xCC || c == 0xCD || c == 0xD8 || c == 0xD9 || c == 0xDB || c == 0xE1 ||
+         c == 0xE2 || c == 0xE3 || c == 0xEF || c == 0xF3;
 }
 
 bool sl__fold_needed(const char *text, size_t len) {

@@ -452,22 +452,35 @@ static void fail_closed(sl_class_t *out, int err) {
   out->error = err ? err : SL_EINTERNAL;
 }
 
-/* Parses the declared class: a level name raises the level; anything else
- * non-empty is treated as restricted (an unreadable declaration fails closed). */
-static sl_level_t declared_level(const char *declared) {
-  if (!declared) return SL_LEVEL_PUBLIC;
-  while (*declared == ' ' || *declared == '\t') declared++;
-  if (!*declared) return SL_LEVEL_PUBLIC;
+/* One word of the declared class: a level name, or a synonym; anything else is
+ * restricted (an unreadable declaration fails closed). */
+static sl_level_t declared_word(const char *w, size_t n) {
   char buf[32];
-  size_t n = strcspn(declared, " \t,;");
   if (n >= sizeof buf) return SL_LEVEL_RESTRICTED;
-  memcpy(buf, declared, n);
+  memcpy(buf, w, n);
   buf[n] = 0;
   sl_level_t l;
   if (!sl_level_parse(buf, &l)) return l;
   if (!strcasecmp(buf, "secret") || !strcasecmp(buf, "keep-inside")) return SL_LEVEL_RESTRICTED;
   if (!strcasecmp(buf, "pii") || !strcasecmp(buf, "personal")) return SL_LEVEL_CONFIDENTIAL;
   return SL_LEVEL_RESTRICTED;
+}
+
+/* The declared class: the highest level of its words (separated by spaces,
+ * tabs, commas or semicolons: "public, restricted" is what a proxy makes of two
+ * header lines), public when there is none. */
+static sl_level_t declared_level(const char *declared) {
+  sl_level_t max = SL_LEVEL_PUBLIC;
+  for (const char *p = declared; p && *p;) {
+    p += strspn(p, " \t,;");
+    size_t n = strcspn(p, " \t,;");
+    if (n) {
+      sl_level_t l = declared_word(p, n);
+      if (l > max) max = l;
+    }
+    p += n;
+  }
+  return max;
 }
 
 static int classify_plain(const sl_router_t *r, const sl_chat_req_t *req, const char *text,

@@ -311,6 +311,10 @@ describe('local engine failing, overloaded and slow; classification errors', () 
       response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', description: `for SSN ${SSN}` } } } },
     'the user field': { messages: [{ role: 'user', content: 'hi' }], user: `ssn ${SSN}` },
     'stop strings': { messages: [{ role: 'user', content: 'hi' }], stop: [`SSN ${SSN}`] },
+    'the id a tool result answers': { messages: [{ role: 'user', content: 'look it up' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: `c1 SSN ${SSN}`, content: 'found' }] },
+    'full-width digits and dashes (a Japanese IME)': { messages: [{ role: 'user', content: 'My SSN is ２８７－６５－４３２１' }] },
   };
   for (const [where, body] of Object.entries(elsewhere)) {
     test(`an SSN in ${where} keeps the request inside`, async () => {
@@ -321,6 +325,39 @@ describe('local engine failing, overloaded and slow; classification errors', () 
       assertNeverSaw(ext, [SSN]);
     });
   }
+  test('x-sluice-data-class: every header line and every word counts (the highest wins)', async () => {
+    const before = ext.received.length;
+    const { default: http } = await import('node:http');
+    const send = (headers) => new Promise((resolve, reject) => {
+      const body = JSON.stringify({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: 'What is a prime number?' }] });
+      const u = new URL(s.base + '/v1/chat/completions');
+      const rq = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: ['host', u.host,
+        'content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), ...headers] }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode, backend: res.headers['x-sluice-backend'] }));
+      });
+      rq.on('error', reject);
+      rq.end(body);
+    });
+    for (const h of [['x-sluice-data-class', 'public', 'x-sluice-data-class', 'restricted'],
+                     ['x-sluice-data-class', 'public, restricted'], ['x-sluice-data-class', 'public restricted']]) {
+      const r = await send(h);
+      assert.equal(r.backend, 'local', `${JSON.stringify(h)}: ${r.status} ${r.backend}`);
+    }
+    assert.equal((await send(['x-sluice-data-class', 'public'])).backend, 'ext', 'public alone may leave (control)');
+    assert.equal(ext.received.length, before + 1);
+  });
+
+  test('a model name carrying prose or an e-mail address is refused (it may be sent upstream as it came)', async () => {
+    const before = ext.received.length;
+    for (const model of [`My SSN is ${SSN}`, 'maria.keller@acme-logistics.com', '287-65-4321']) {
+      const r = await chat(s.base, { model, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(r.status, 400, `${model}: ${r.status} ${r.text}`);
+      assert.match(r.text, /model must be a model name/);
+    }
+    assert.equal(ext.received.length, before);
+  });
+
   test('the same SSN in message text is classified (control for the cases above)', async () => {
     const before = ext.received.length;
     for (const body of [

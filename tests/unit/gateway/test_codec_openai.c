@@ -54,8 +54,32 @@ static void test_decode_full(void **st) {
   assert_memory_equal(text, "be nice\na\nb\n\n42", 15);
   assert_non_null(strstr(text + 15, "\"c1\""));
   assert_non_null(strstr(text + 15, "\"parameters\""));
+  assert_non_null(strstr(text + 15, "\nc1\n")); /* the id the tool result answers */
   free(text);
   sl_chat_req_free(&r);
+}
+
+/* The model may go upstream as it came: names as providers spell them pass,
+ * prose and e-mail addresses are refused. */
+static void test_decode_model_names(void **st) {
+  static const char *ok[] = {"gpt-4o-2024-08-06", "claude-3-5-sonnet@20240620", "meta-llama/Llama-3.1-8B-Instruct",
+                             "llama3.2:3b-instruct-q4_K_M", "ft:gpt-4o-mini-2024-07-18:acme-corp::9abcDEF1",
+                             "accounts/fireworks/models/llama-v3p1-70b-instruct", "Qwen/Qwen2.5-7B-Instruct-AWQ"};
+  static const char *bad[] = {"My SSN is 512-84-3927", "maria.keller@acme-logistics.com", "512-84-3927",
+                              "gpt 4o", "caf\\u00e9"};
+  char body[600], err[300];
+  sl_chat_req_t r;
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+    snprintf(body, sizeof body, "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", ok[i]);
+    assert_int_equal(decode(body, &r, err), 0);
+    sl_chat_req_free(&r);
+  }
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    snprintf(body, sizeof body, "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", bad[i]);
+    assert_int_equal(decode(body, &r, err), SL_EINVAL);
+    assert_non_null(strstr(err, "model must be a model name"));
+    sl_chat_req_free(&r);
+  }
 }
 
 static void test_decode_defaults(void **st) {
@@ -389,6 +413,7 @@ static void test_str_helpers(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decode_full),          cmocka_unit_test(test_decode_defaults),
+      cmocka_unit_test(test_decode_model_names),
       cmocka_unit_test(test_decode_errors),
       cmocka_unit_test(test_decode_escaped_backslash),
       cmocka_unit_test(test_decode_passthrough),

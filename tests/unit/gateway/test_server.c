@@ -189,6 +189,8 @@ static void test_limits(void **st) {
   expect_status("GARBAGE\r\n\r\n", "HTTP/1.1 400");
   expect_status("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "HTTP/1.1 400");
   expect_status("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400"); /* no Host */
+  /* whitespace between a field name and its colon (RFC 9112, 5.1) */
+  expect_status("GET / HTTP/1.1\r\nHost: x\r\nX-Sluice-Data-Class : restricted\r\n\r\n", "HTTP/1.1 400");
   expect_status("GET / HTTP/2.0\r\nHost: x\r\n\r\n", "HTTP/1.1 505");
 }
 

@@ -53,6 +53,32 @@ static void find_entity(cls_t *c, const sl_chat_req_t *r, const char *type, cons
 
 static const char *types[] = {"PERSON", "EMAIL_ADDRESS"};
 
+/* A value in a tool call's id (found there or in the text) is replaced in the id
+ * and in the id the tool result answers alike, so that they still match. */
+static void test_tool_call_ids(void **state) {
+  (void)state;
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "Look up alice@example.com please.");
+  add_msg(&r, "assistant", "");
+  r.msgs[1].tool_calls = strdup("[{\"id\":\"call alice@example.com\",\"type\":\"function\","
+                                "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]");
+  add_msg(&r, "tool", "found");
+  r.msgs[2].tool_call_id = strdup("call alice@example.com");
+  cls_t c = {0};
+  find_entity(&c, &r, "EMAIL_ADDRESS", "alice@example.com", 0);
+  find_entity(&c, &r, "EMAIL_ADDRESS", "alice@example.com", 2); /* the tool result's id */
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content, "Look up [EMAIL_ADDRESS_1] please.");
+  assert_non_null(strstr(out.msgs[1].tool_calls, "\"call [EMAIL_ADDRESS_1]\""));
+  assert_string_equal(out.msgs[2].tool_call_id, "call [EMAIL_ADDRESS_1]");
+  sl_redact_map_free(m);
+  sl_chat_req_free(&out);
+  sl_chat_req_free(&r);
+}
+
 static void test_consistent_across_turns(void **state) {
   (void)state;
   sl_chat_req_t r;
@@ -384,6 +410,7 @@ static void test_with_real_classifier(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_consistent_across_turns),
+      cmocka_unit_test(test_tool_call_ids),
       cmocka_unit_test(test_word_boundaries_and_split_entities),
       cmocka_unit_test(test_tool_calls_and_bad_offsets),
       cmocka_unit_test(test_values_outside_messages),

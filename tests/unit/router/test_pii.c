@@ -69,6 +69,22 @@ static void variants(void **s) {
   EXPECT("write to \xe2\x80\x9cmaria@b\xc3\xbc" "cher-m\xc3\xbcller.de\xe2\x80\x9d\xe3\x80\x82 thanks",
          "EMAIL_ADDRESS", "maria@b\xc3\xbc" "cher-m\xc3\xbcller.de");
   EXPECT("driver\xe2\x80\x99s license K932-778-3840 was uploaded", "US_DRIVER_LICENSE", "K932-778-3840");
+  /* full-width digits joined by full-width hyphens or en dashes */
+  EXPECT("My SSN is \xef\xbc\x95\xef\xbc\x91\xef\xbc\x92\xef\xbc\x8d\xef\xbc\x98\xef\xbc\x94"
+         "\xef\xbc\x8d\xef\xbc\x93\xef\xbc\x99\xef\xbc\x92\xef\xbc\x97 ok", "US_SSN",
+         "\xef\xbc\x95\xef\xbc\x91\xef\xbc\x92\xef\xbc\x8d\xef\xbc\x98\xef\xbc\x94"
+         "\xef\xbc\x8d\xef\xbc\x93\xef\xbc\x99\xef\xbc\x92\xef\xbc\x97");
+  EXPECT("My SSN is \xef\xbc\x95\xef\xbc\x91\xef\xbc\x92\xe2\x80\x93" "84\xe2\x80\x90" "3927.", "US_SSN",
+         "\xef\xbc\x95\xef\xbc\x91\xef\xbc\x92\xe2\x80\x93" "84\xe2\x80\x90" "3927");
+  /* invisible characters between the digits: a combining mark after each, an
+   * Arabic letter mark, a variation selector, a tag character */
+  EXPECT("SSN 5\xcc\x81" "1\xcc\x81" "2\xcc\x81-\xcc\x81" "84-3927 ok", "US_SSN",
+         "5\xcc\x81" "1\xcc\x81" "2\xcc\x81-\xcc\x81" "84-3927");
+  EXPECT("SSN 5\xd8\x9c" "12-84-3927 ok", "US_SSN", "5\xd8\x9c" "12-84-3927");
+  EXPECT("SSN 512\xef\xb8\x8f-84-3927 ok", "US_SSN", "512\xef\xb8\x8f-84-3927");
+  EXPECT("SSN 512\xf3\xa0\x80\xa0-84-3927 ok", "US_SSN", "512\xf3\xa0\x80\xa0-84-3927");
+  /* an accent written as a separate mark after a letter stays: a name */
+  EXPECT("Please ask Jose\xcc\x81 Nun\xcc\x83" "ez about it", "PERSON", "Jose\xcc\x81 Nun\xcc\x83" "ez");
   /* a dash in prose stays punctuation */
   REJECT("Explain the Duckworth\xe2\x80\x93Lewis\xe2\x80\x93Stern method", "PERSON");
   REJECT("lived there 2017\xe2\x80\x93" "2021 and 2009-2012", "PHONE_NUMBER");
