@@ -299,6 +299,22 @@ static bool retryable_type(const char *t) {
          !strcmp(t, "timeout_error");
 }
 
+/* The HTTP status the Messages API gives an error of this type: an error event
+ * inside a stream (answered 200) fails as its HTTP form would, so that an
+ * overloaded upstream fails over and a rate limit reaches the client as a 429. */
+static int type_status(const char *t) {
+  static const struct {
+    const char *type;
+    int status;
+  } map[] = {{"invalid_request_error", 400}, {"authentication_error", 401}, {"billing_error", 402},
+             {"permission_error", 403},      {"not_found_error", 404},      {"request_too_large", 413},
+             {"rate_limit_error", 429},      {"api_error", 500},            {"timeout_error", 504},
+             {"overloaded_error", 529}};
+  for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+    if (!strcmp(t, map[i].type)) return map[i].status;
+  return 502;
+}
+
 /* An upstream error body (HTTP error or `event: error`), Anthropic's shape
  * {"type":"error","error":{"type","message"}}; OpenAI's shape is read too. */
 static void upstream_error(sl_call_error_t *e, int status, const char *body, size_t len) {
@@ -324,7 +340,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     sl_call_error_t e = {0};
     upstream_error(&e, 0, p, n);
     cJSON_Delete(j);
-    sl__call_fail(&c->base, SL_EUPSTREAM, 502, retryable_type(e.type), e.type, e.message);
+    sl__call_fail(&c->base, SL_EUPSTREAM, type_status(e.type), retryable_type(e.type), e.type, e.message);
     return 1;
   }
   if (!strcmp(type, "message_start")) {

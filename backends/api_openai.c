@@ -87,7 +87,12 @@ static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool str
   if (!rc && r->top_p >= 0) rc = put_num(out, "top_p", r->top_p);
   if (!rc && r->presence_penalty) rc = put_num(out, "presence_penalty", r->presence_penalty);
   if (!rc && r->frequency_penalty) rc = put_num(out, "frequency_penalty", r->frequency_penalty);
-  if (!rc && r->has_seed) rc = sl_buf_printf(out, ",\"seed\":%llu", (unsigned long long)r->seed);
+  /* vLLM's, llama.cpp's and Ollama's sampling members: sent when the client set them */
+  if (!rc && r->top_k >= 0) rc = put_num(out, "top_k", r->top_k);
+  if (!rc && r->min_p >= 0) rc = put_num(out, "min_p", r->min_p);
+  if (!rc && r->repetition_penalty != 1) rc = put_num(out, "repetition_penalty", r->repetition_penalty);
+  /* a signed 64-bit integer, as the client wrote it (-1 stays -1) */
+  if (!rc && r->has_seed) rc = sl_buf_printf(out, ",\"seed\":%lld", (long long)(int64_t)r->seed);
   if (!rc && r->n_stop) {
     rc = sl_buf_puts(out, ",\"stop\":[");
     for (size_t i = 0; i < r->n_stop && !rc; i++) {

@@ -269,6 +269,7 @@ int sl__upstream_data(sl__upstream_t *u, sl_call_t *c, const char *p, size_t n) 
 static void report(sl_call_t *c, sl_call_error_t *e) {
   if (c->failed || c->abandoned) return;
   c->failed = true;
+  sl_utf8_trim(e->message); /* cut to fit, perhaps inside a character */
   e->retryable = e->retryable && !c->started;
   e->started = c->started;
   c->cbs.on_error(c->data, e);
@@ -302,13 +303,30 @@ bool sl__call_transfer_failed(sl_call_t *c, const sl__upstream_t *up, int err, i
   return true;
 }
 
-cJSON *sl__parse_json(const char *p, size_t n) {
-  const char *end = NULL;
-  cJSON *j = cJSON_ParseWithLengthOpts(p, n, &end, false);
-  if (j && sl_json_skip_space(end, p + n) != p + n) {
-    cJSON_Delete(j);
-    return NULL;
+/* A copy of the JSON text p[0..n) with every \u0000 escape made \ufffd (NULL
+ * without memory). cJSON's strings end at a NUL: an answer
+ * holding U+0000 was cut there, silently. U+FFFD keeps the rest of it. */
+static char *nul_escapes_replaced(const char *p, size_t n) {
+  char *copy = malloc(n);
+  if (!copy) return NULL;
+  memcpy(copy, p, n);
+  for (size_t i = 0; i + 1 < n; i++) {
+    if (copy[i] != '\\') continue;
+    if (copy[i + 1] == 'u' && i + 6 <= n && !memcmp(copy + i + 2, "0000", 4)) memcpy(copy + i + 2, "fffd", 4);
+    i++; /* the escaped character is no escape itself (JSON's \\u0000 is text) */
   }
+  return copy;
+}
+
+cJSON *sl__parse_json(const char *p, size_t n) {
+  char *fixed = memmem(p, n, "\\u0000", 6) ? nul_escapes_replaced(p, n) : NULL;
+  const char *src = fixed ? fixed : p, *end = NULL;
+  cJSON *j = cJSON_ParseWithLengthOpts(src, n, &end, false);
+  if (j && sl_json_skip_space(end, src + n) != src + n) {
+    cJSON_Delete(j);
+    j = NULL;
+  }
+  free(fixed);
   return j;
 }
 

@@ -39,7 +39,7 @@ typedef struct {
   bool started;               /* output was already delivered */
   char type[64];              /* OpenAI error type */
   char upstream_code[64];     /* the upstream's own error code (OpenAI "code"), or "" */
-  char message[400];
+  char message[1024];
   long retry_after_ms;        /* the upstream said when to try again (ms), 0 if not */
 } sl_call_error_t;
 

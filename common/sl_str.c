@@ -109,3 +109,8 @@ const char *sl_json_skip_space(const char *p, const char *end) {
   while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
   return p;
 }
+
+void sl_utf8_trim(char *s) {
+  size_t bad = sl_utf8_invalid(s, strlen(s));
+  if (bad != SIZE_MAX) s[bad] = '\0';
+}

@@ -29,5 +29,8 @@ const char *sl_json_skip_space(const char *p, const char *end);
  * (overlong forms, surrogates and values past U+10FFFF are not), or SIZE_MAX
  * when all of it is. ASCII runs go 8 bytes at a time. */
 size_t sl_utf8_invalid(const char *s, size_t n);
+/* Cuts the C string s at its first byte that is not well-formed UTF-8 (a
+ * character a fixed-size copy cut in two, say), so that it can be sent as JSON. */
+void sl_utf8_trim(char *s);
 
 #endif

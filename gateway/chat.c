@@ -312,9 +312,12 @@ static void on_recorded(void *data, int status) {
 /* An error answer: encoded now, recorded without waiting (nothing succeeded). */
 static void fail_request(job_t *j, int status, const char *type, const char *code,
                          const char *msg) {
+  char m[1400];
+  snprintf(m, sizeof m, "%s", msg);
+  sl_utf8_trim(m); /* messages are cut to fit, perhaps inside a character */
   j->status = status;
   sl_buf_reset(&j->out);
-  j->dia->error(&j->out, status, type, code, msg);
+  j->dia->error(&j->out, status, type, code, m);
   record(j, false);
 }
 
@@ -638,7 +641,7 @@ static void on_error(void *data, const sl_call_error_t *e) {
       (j->dec.keep_inside || j->dec.reject_on_unavailable)) {
     /* The in-network chain is exhausted (its external steps were removed): say so,
      * as try_step() does, rather than relaying a transport error. */
-    char msg[400];
+    char msg[1200];
     snprintf(msg, sizeof msg,
              "no in-network backend can serve this request now (backend \"%s\" is unavailable), "
              "and the policy keeps it inside the network; retry later",
@@ -649,7 +652,7 @@ static void on_error(void *data, const sl_call_error_t *e) {
   if (st == 401 || st == 403) {
     /* the upstream refused sluice's own credential: the client's key (if any)
      * was fine, so this is the gateway's failure, not an authentication error */
-    char msg[600];
+    char msg[1400];
     snprintf(msg, sizeof msg, "backend \"%s\" refused the gateway's credential (HTTP %d): %s",
              j->backend ? j->backend : "none", st, e->message);
     fail_request(j, 502, "upstream_error", "upstream_auth_failed", msg);

@@ -23,7 +23,10 @@ void sl_gw_error(sl_conn_t *c, int status, const char *type, const char *code,
 
 void sl_gw_route_headers(char *out, size_t cap, const char *request_id, const char *backend,
                          const char *rule, const char *extra) {
-  sl_cat(out, cap, "x-sluice-request-id: ", request_id ? request_id : "none",
+  /* the id again under the names the SDKs read into _request_id (OpenAI's
+   * x-request-id, Anthropic's request-id): what a user quotes is the ledger's */
+  const char *id = request_id ? request_id : "none";
+  sl_cat(out, cap, "x-sluice-request-id: ", id, "\r\nx-request-id: ", id, "\r\nrequest-id: ", id,
          "\r\nx-sluice-backend: ", backend ? backend : "none", "\r\nx-sluice-rule: ",
          rule ? rule : "none", "\r\n", extra ? extra : "", (char *)NULL);
 }

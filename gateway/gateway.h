@@ -86,8 +86,9 @@ void sl_gw_error(sl_conn_t *c, int status, const char *type, const char *code,
 void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, const char *type,
                          const char *code, const char *message, const char *request_id,
                          const char *backend, const char *rule);
-/* The x-sluice-request-id, -backend and -rule header lines (NULL: "none"), then
- * `extra` (more header lines, or NULL), into out[cap]. */
+/* The x-sluice-request-id (also as x-request-id and request-id, which the
+ * OpenAI and Anthropic SDKs read), -backend and -rule header lines (NULL:
+ * "none"), then `extra` (more header lines, or NULL), into out[cap]. */
 void sl_gw_route_headers(char *out, size_t cap, const char *request_id, const char *backend,
                          const char *rule, const char *extra);
 

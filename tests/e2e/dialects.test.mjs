@@ -406,6 +406,25 @@ test('Anthropic backend overloaded (529) before output: the route fails over to 
   assert.equal(anUp.received.length, before + 1, 'the anthropic backend was tried first');
 });
 
+test('an error event before any output fails as its HTTP form: overloaded fails over, a rate limit is a 429', async () => {
+  const errorEvent = (type, message) => (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(`event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { id: 'msg_e', type: 'message',
+      role: 'assistant', model: 'claude-mock', content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } } })}\n\n` +
+      'event: ping\ndata: {"type": "ping"}\n\n' +
+      `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type, message } })}\n\n`);
+  };
+  anUp.handler = errorEvent('overloaded_error', 'Overloaded');
+  oaUp.handler = (req, body, res) => replyJson(res, 200, completion('served by openai'));
+  const { data, response } = await anth.messages.create({ model: 'auto', max_tokens: 5,
+    messages: [{ role: 'user', content: 'x' }] }, to('an-oa')).withResponse();
+  assert.equal(data.content[0].text, 'served by openai');
+  assert.equal(response.headers.get('x-sluice-backend'), 'oa');
+  anUp.handler = errorEvent('rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit');
+  await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] },
+    to('anthropic')), (e) => e instanceof Anthropic.RateLimitError && e.error?.error?.type === 'rate_limit_error');
+});
+
 test('Anthropic client -> Anthropic backend: an upstream error event mid-stream keeps its type', async () => {
   anUp.handler = (req, body, res) => replyAnthStream(res, [{ text: ['a', 'b', 'c'] }], { errorAfter: 1, gapMs: 10 });
   const r = await sseEvents(`${sluice.base}/v1/messages`, { model: 'auto', max_tokens: 5, stream: true,

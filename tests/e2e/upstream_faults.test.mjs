@@ -124,6 +124,14 @@ const faults = {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.end('data: {"error":{"message":"the model is overloaded","type":"server_error"}}\n\n');
   },
+  nul_in_text: (req, body, res) => {
+    // JSON allows U+0000 in a string; C strings end there
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(completion('col1\u0000col2 and the rest')));
+  },
+  long_error: (req, body, res) => replyJson(res, 400, { error: { type: 'invalid_request_error',
+    message: 'Invalid schema for response_format: ' + 'ü'.repeat(700) + ' END' } }),
+  echo_sampling: (req, body, res) => replyJson(res, 200, completion(body)),
   sse_no_done: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(chunk({ role: 'assistant', content: '' }));
@@ -339,6 +347,45 @@ test("an upstream's impossible usage (negative, 1e300) is not believed: sluice e
   }
   const cost = Number(m.match(/sluice_cost_usd_total\{backend="bad"[^}]*\} (\S+)/)?.[1]);
   assert.ok(cost > 0 && cost < 0.01, `cost ${cost}`);
+});
+
+test('a U+0000 in upstream text does not cut the answer: it becomes U+FFFD and the rest arrives', async () => {
+  fault = 'nul_in_text';
+  const r = await ask({}, badOnly);
+  assert.equal(r.choices[0].message.content, 'col1\ufffdcol2 and the rest');
+});
+
+test('a long upstream error message arrives whole up to 1 KB, cut on a character boundary (valid UTF-8 JSON)', async () => {
+  fault = 'long_error';
+  const raw = await fetch(`${sluice.base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-route': 'bad-only' },
+    body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] }) });
+  assert.equal(raw.status, 400);
+  const bytes = Buffer.from(await raw.arrayBuffer());
+  const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes); // throws on invalid UTF-8
+  const msg = JSON.parse(text).error.message;
+  assert.match(msg, /^upstream answered HTTP 400: Invalid schema for response_format: ü+$/);
+  assert.ok(Buffer.byteLength(msg) > 900, `kept ${Buffer.byteLength(msg)} bytes`);
+});
+
+test("vLLM's sampling members and a negative seed reach an openai upstream as the client set them", async () => {
+  fault = 'echo_sampling';
+  const r = await ask({ top_k: 40, min_p: 0.05, repetition_penalty: 1.1, seed: -1 }, badOnly);
+  const sent = JSON.parse(r.choices[0].message.content);
+  assert.equal(sent.top_k, 40);
+  assert.equal(sent.min_p, 0.05);
+  assert.equal(sent.repetition_penalty, 1.1);
+  assert.equal(sent.seed, -1);
+  const plain = JSON.parse((await ask({}, badOnly)).choices[0].message.content);
+  for (const k of ['top_k', 'min_p', 'repetition_penalty', 'seed']) assert.equal(plain[k], undefined, k);
+});
+
+test("the SDK's _request_id is sluice's request id (x-request-id), as in x-sluice-request-id", async () => {
+  fault = 'echo_sampling';
+  const { data, response } = await client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] },
+    badOnly).withResponse();
+  assert.ok(data._request_id?.startsWith('req_'), `_request_id ${data._request_id}`);
+  assert.equal(data._request_id, response.headers.get('x-sluice-request-id'));
+  assert.equal(response.headers.get('request-id'), data._request_id);
 });
 
 test('after all of that, sluice still answers and counts upstream errors', async () => {
