@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct {
   sl_redact_entry_t e;
@@ -15,6 +16,7 @@ typedef struct {
   char *type;          /* owned */
   size_t first;        /* first appearance in the conversation text */
   size_t type_ix;      /* index into the caller's types (for the name) */
+  bool any_case;       /* matched in any ASCII case (see anycase_value) */
 } value_t;
 
 struct sl_redact_map {
@@ -135,6 +137,18 @@ static int clone_req(const sl_chat_req_t *in, sl_chat_req_t *out) {
 
 /* ---- building the map ---- */
 
+/* Values of more than one word, and those with digits or punctuation (an e-mail
+ * address, a street), are replaced in any ASCII case: "LAILA HANSEN" and "laila
+ * hansen" are the same person as "Laila Hansen". A single word keeps its case:
+ * "Will" the name is not "will" the verb. */
+static bool anycase_value(const char *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!(((unsigned char)v[i] | 0x20) >= 'a' && ((unsigned char)v[i] | 0x20) <= 'z')) return true;
+  return false;
+}
+
+static unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c; }
+
 static int find_or_add(sl_redact_map_t *m, const char *p, size_t len, size_t type_ix,
                        size_t pos, size_t *ix) {
   for (size_t i = 0; i < m->n; i++)
@@ -159,6 +173,7 @@ static int find_or_add(sl_redact_map_t *m, const char *p, size_t len, size_t typ
   v->e.value_len = len;
   v->first = pos;
   v->type_ix = type_ix;
+  v->any_case = anycase_value(p, len);
   *ix = m->n++;
   return 0;
 }
@@ -211,11 +226,12 @@ static int build_first_index(const sl_redact_map_t *m, first_index_t *fi) {
   memset(fi->off, 0, sizeof fi->off);
   fi->ix = malloc((m->n + 1) * sizeof *fi->ix);
   if (!fi->ix) return SL_ENOMEM;
-  for (size_t i = 0; i < m->n; i++) fi->off[(unsigned char)m->v[i].value[0] + 1]++;
+  /* by the lower-case first byte: a value in any case is found from either */
+  for (size_t i = 0; i < m->n; i++) fi->off[lower((unsigned char)m->v[i].value[0]) + 1]++;
   for (int c = 0; c < 256; c++) fi->off[c + 1] += fi->off[c];
   uint32_t fill[256];
   memcpy(fill, fi->off, sizeof fill);
-  for (size_t i = 0; i < m->n; i++) fi->ix[fill[(unsigned char)m->v[i].value[0]]++] = (uint32_t)i;
+  for (size_t i = 0; i < m->n; i++) fi->ix[fill[lower((unsigned char)m->v[i].value[0])]++] = (uint32_t)i;
   return 0;
 }
 
@@ -223,11 +239,12 @@ static int build_first_index(const sl_redact_map_t *m, first_index_t *fi) {
 static int find_occurrences(const sl_redact_map_t *m, const first_index_t *fi, const char *s,
                             size_t len, spans_t *ss, size_t *first_seen, size_t base) {
   for (size_t p = 0; p < len; p++) {
-    unsigned char c = (unsigned char)s[p];
+    unsigned char c = lower((unsigned char)s[p]);
     for (uint32_t k = fi->off[c]; k < fi->off[c + 1]; k++) {
       const value_t *v = &m->v[fi->ix[k]];
       size_t vl = v->e.value_len;
-      if (vl > len - p || memcmp(s + p, v->value, vl) || !at_boundary(s, len, p, p + vl, v->value, vl))
+      if (vl > len - p || (v->any_case ? strncasecmp(s + p, v->value, vl) : memcmp(s + p, v->value, vl)) ||
+          !at_boundary(s, len, p, p + vl, v->value, vl))
         continue;
       if (first_seen && base + p < first_seen[fi->ix[k]]) first_seen[fi->ix[k]] = base + p;
       if (ss) {

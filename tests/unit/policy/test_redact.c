@@ -79,6 +79,26 @@ static void test_tool_call_ids(void **state) {
   sl_chat_req_free(&r);
 }
 
+/* Other occurrences of a value of several words are found in any case; a single
+ * word keeps its case ("will" is no name). */
+static void test_other_cases(void **state) {
+  (void)state;
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "Ask Laila Hansen. Then ask laila hansen and LAILA HANSEN. Will said he will come.");
+  cls_t c = {0};
+  find_entity(&c, &r, "PERSON", "Laila Hansen", 0);
+  find_entity(&c, &r, "PERSON", "Will", 0);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content,
+                      "Ask [PERSON_1]. Then ask [PERSON_1] and [PERSON_1]. [PERSON_2] said he will come.");
+  sl_redact_map_free(m);
+  sl_chat_req_free(&out);
+  sl_chat_req_free(&r);
+}
+
 static void test_consistent_across_turns(void **state) {
   (void)state;
   sl_chat_req_t r;
@@ -411,6 +431,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_consistent_across_turns),
       cmocka_unit_test(test_tool_call_ids),
+      cmocka_unit_test(test_other_cases),
       cmocka_unit_test(test_word_boundaries_and_split_entities),
       cmocka_unit_test(test_tool_calls_and_bad_offsets),
       cmocka_unit_test(test_values_outside_messages),
