@@ -21,6 +21,8 @@
  *   U+0300..036F (combining marks) after a digit, a punctuation mark or a
  *   space (what is left once folded: "5́1́2́") -> removed; after a letter they
  *   stay (an accent written as a separate mark)
+ *   %40 %2E %2D %5F %2B (URL encoding), &#64; &#x40; &commat; and the like
+ *   (HTML) of @ . - _ + -> the character (what an address in a URL shows)
  * A dash folds when the characters on both sides fold to ASCII letters or
  * digits (full-width digits included: "５１２－８４－３９２７").
  * Everything else is kept byte for byte; ASCII text is only scanned. */
@@ -30,8 +32,49 @@
 
 /* What the character at p (UTF-8, n bytes left) folds to, on its own. */
 #define MARK (-2) /* a combining mark: removed or kept by what it follows (fold_at) */
+
+static int hex_digit(unsigned char c) {
+  return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+}
+
+/* The characters that join the parts of an address or a number, which URL and
+ * HTML encoding hide: "maria%40acme.com", "maria&#64;acme.com". */
+static bool joiner(int c) { return c == '@' || c == '.' || c == '-' || c == '_' || c == '+'; }
+
+/* %XX, &#NN;, &#xHH; or a named entity of a joiner: the joiner, else -1. */
+static int decode_escape(const unsigned char *p, size_t n, size_t *used) {
+  if (p[0] == '%') {
+    int h = n >= 3 ? hex_digit(p[1]) : -1, l = n >= 3 ? hex_digit(p[2]) : -1;
+    if (h < 0 || l < 0 || !joiner(h * 16 + l)) return -1;
+    *used = 3;
+    return h * 16 + l;
+  }
+  static const struct {
+    const char *name;
+    char c;
+  } named[] = {{"&commat;", '@'}, {"&period;", '.'}, {"&hyphen;", '-'}, {"&dash;", '-'}, {"&lowbar;", '_'},
+               {"&plus;", '+'}};
+  for (size_t i = 0; i < sizeof named / sizeof *named; i++) {
+    size_t k = strlen(named[i].name);
+    if (n >= k && !memcmp(p, named[i].name, k)) return *used = k, named[i].c;
+  }
+  if (n < 4 || p[1] != '#') return -1;
+  bool hex = (p[2] | 0x20) == 'x';
+  int v = 0;
+  size_t i = hex ? 3 : 2;
+  for (size_t start = i; i < n && i < start + 4 && p[i] != ';'; i++) {
+    int d = hex ? hex_digit(p[i]) : p[i] >= '0' && p[i] <= '9' ? p[i] - '0' : -1;
+    if (d < 0) return -1;
+    v = v * (hex ? 16 : 10) + d;
+  }
+  if (i >= n || p[i] != ';' || i == (hex ? 3u : 2u) || !joiner(v)) return -1;
+  *used = i + 1;
+  return v;
+}
+
 static int fold_char(const unsigned char *p, size_t n, size_t *used) {
   *used = 1;
+  if (p[0] == '%' || p[0] == '&') return decode_escape(p, n, used);
   if (p[0] < 0x80 || n < 2) return -1;
   if (p[0] == 0xC2) {
     *used = 2;
@@ -92,7 +135,8 @@ static bool ascii_alnum(int c) { return (c >= '0' && c <= '9') || ((c | 0x20) >=
 static int folded_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
   *used = 1;
   if (i >= n) return -1;
-  return t[i] < 0x80 ? t[i] : fold_char(t + i, n - i, used);
+  int c = t[i] < 0x80 && t[i] != '%' && t[i] != '&' ? -1 : fold_char(t + i, n - i, used);
+  return c == -1 && t[i] < 0x80 ? t[i] : c;
 }
 
 /* The character before t[i], passing over removed characters and combining
@@ -128,11 +172,22 @@ static int fold_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
 /* The lead bytes of every folded character. */
 static bool lead(unsigned char c) {
   return c == 0xC2 || c == 0xCC || c == 0xCD || c == 0xD8 || c == 0xD9 || c == 0xDB || c == 0xE1 ||
-         c == 0xE2 || c == 0xE3 || c == 0xEF || c == 0xF3;
+         c == 0xE2 || c == 0xE3 || c == 0xEF || c == 0xF3 || c == '%' || c == '&';
+}
+
+/* Whether an escape of a joiner starts at one of the bytes c in t. */
+static bool escape_in(const unsigned char *t, size_t len, int c) {
+  for (const unsigned char *p = memchr(t, c, len); p; p = memchr(p + 1, c, len - (size_t)(p + 1 - t))) {
+    size_t used;
+    if (fold_at(t, len, (size_t)(p - t), &used) >= 0) return true;
+    if (p + 1 >= t + len) break;
+  }
+  return false;
 }
 
 bool sl__fold_needed(const char *text, size_t len) {
   const unsigned char *t = (const unsigned char *)text;
+  if (len && (escape_in(t, len, '%') || escape_in(t, len, '&'))) return true;
   for (size_t i = 0; i < len;) {
     /* ASCII 8 bytes at a time */
     while (i + 8 <= len) {

@@ -83,6 +83,13 @@ static void variants(void **s) {
   EXPECT("SSN 5\xd8\x9c" "12-84-3927 ok", "US_SSN", "5\xd8\x9c" "12-84-3927");
   EXPECT("SSN 512\xef\xb8\x8f-84-3927 ok", "US_SSN", "512\xef\xb8\x8f-84-3927");
   EXPECT("SSN 512\xf3\xa0\x80\xa0-84-3927 ok", "US_SSN", "512\xf3\xa0\x80\xa0-84-3927");
+  /* URL and HTML encoding of the characters that join an address or a number */
+  EXPECT("see https://x.io/?e=maria.keller%40acme-logistics.com ok", "EMAIL_ADDRESS",
+         "maria.keller%40acme-logistics.com");
+  EXPECT("mail maria.keller&#64;acme-logistics.com now", "EMAIL_ADDRESS", "maria.keller&#64;acme-logistics.com");
+  EXPECT("mail maria.keller&commat;acme.com now", "EMAIL_ADDRESS", "maria.keller&commat;acme.com");
+  EXPECT("SSN 512%2D84%2D3927 ok", "US_SSN", "512%2D84%2D3927");
+  REJECT("grew 50% and 40% & more &amp; stuff %zz &#64", "EMAIL_ADDRESS");
   /* an accent written as a separate mark after a letter stays: a name */
   EXPECT("Please ask Jose\xcc\x81 Nun\xcc\x83" "ez about it", "PERSON", "Jose\xcc\x81 Nun\xcc\x83" "ez");
   /* a dash in prose stays punctuation */
