@@ -773,10 +773,14 @@ static void try_step(job_t *j) {
       j->restorer = sl_restorer_create(j->map, false);
     j->bcfg = s->backend;
     j->backend = s->backend->name;
-    /* the model name the client sees: the upstream model, or the backend's name */
+    /* the model name the client sees: the model the upstream is asked for (a
+     * backend with no model list gets the client's), else the backend's name */
+    const char *asked = s->backend->kind != SL_BK_LOCAL && strcmp(j->req.model, "auto") ? j->req.model : NULL;
     snprintf(j->model_buf, sizeof j->model_buf, "%s",
-             s->model ? s->model : s->backend->default_model ? s->backend->default_model
-                                                             : s->backend->name);
+             s->model                   ? s->model
+             : s->backend->default_model ? s->backend->default_model
+             : asked                     ? asked
+                                         : s->backend->name);
     j->model_out = j->model_buf;
     sl_call_opts_t o = {.req = send, .model = s->model, .stream = j->stream, .fresh_connect = j->fresh};
     /* logprobs: the local engine's, or an OpenAI-compatible upstream's relayed

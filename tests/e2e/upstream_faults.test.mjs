@@ -157,12 +157,14 @@ before(async () => {
   sluice = await startSluice({
     backends: [apiBackend('bad', bad.url, { max_retries: 0, total_timeout_ms: 5000, idle_timeout_ms: 1000 }), apiBackend('good', good.url),
                apiBackend('patient', bad.url, { max_retries: 1 }),
-               apiBackend('selfsigned', `https://127.0.0.1:${tls.address().port}/v1`, { max_retries: 0 })],
+               apiBackend('selfsigned', `https://127.0.0.1:${tls.address().port}/v1`, { max_retries: 0 }),
+               apiBackend('bare', good.url, { models: undefined })],
     rules: [
       { name: 'bad-only', when: { header: { 'x-route': 'bad-only' } }, route: ['bad'] },
       { name: 'patient', when: { header: { 'x-route': 'patient' } }, route: ['patient'] },
       { name: 'tls', when: { header: { 'x-route': 'tls' } }, route: ['selfsigned', 'good'] },
       { name: 'tls-only', when: { header: { 'x-route': 'tls-only' } }, route: ['selfsigned'] },
+      { name: 'bare', when: { header: { 'x-route': 'bare' } }, route: ['bare'] },
       { name: 'default', route: ['bad', 'good'] },
     ],
   }, { MOCK_KEY: 'sk-mock' });
@@ -386,6 +388,15 @@ test("the SDK's _request_id is sluice's request id (x-request-id), as in x-sluic
   assert.ok(data._request_id?.startsWith('req_'), `_request_id ${data._request_id}`);
   assert.equal(data._request_id, response.headers.get('x-sluice-request-id'));
   assert.equal(response.headers.get('request-id'), data._request_id);
+});
+
+test('a backend with no model list answers under the model the client asked for (the one it was sent), streamed too', async () => {
+  const r = await client.chat.completions.create({ model: 'gpt-4o-2024-08-06', messages: [{ role: 'user', content: 'hi' }] },
+    { headers: { 'x-route': 'bare' } });
+  assert.equal(r.model, 'gpt-4o-2024-08-06');
+  const st = await client.chat.completions.create({ model: 'gpt-4o-2024-08-06', stream: true,
+    messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-route': 'bare' } });
+  for await (const c of st) assert.equal(c.model, 'gpt-4o-2024-08-06');
 });
 
 test('after all of that, sluice still answers and counts upstream errors', async () => {
