@@ -61,8 +61,11 @@ static cJSON *turn(enc_t *e, const char *role) {
   return e->cur;
 }
 
+/* The API refuses text blocks that are empty or only whitespace. */
+static bool blank(const char *s) { return !s || !s[strspn(s, " \t\r\n")]; }
+
 static int add_text(cJSON *content, const char *s) {
-  if (!s || !s[0]) return 0; /* the API refuses empty text blocks */
+  if (blank(s)) return 0;
   cJSON *b = cJSON_CreateObject();
   if (!b || !cJSON_AddItemToArray(content, b)) {
     cJSON_Delete(b);
@@ -135,7 +138,7 @@ static int add_msgs(cJSON *root, const sl_chat_req_t *r) {
       continue;
     }
     bool asst = !strcmp(m->role, "assistant");
-    if (!m->content[0] && !(asst && m->tool_calls)) continue; /* nothing to say */
+    if (blank(m->content) && !(asst && m->tool_calls)) continue; /* nothing to say */
     cJSON *c = turn(&e, asst ? "assistant" : "user");
     if (!c) rc = SL_ENOMEM;
     if (!rc) rc = add_text(c, m->content);
