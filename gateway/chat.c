@@ -641,7 +641,7 @@ static void on_error(void *data, const sl_call_error_t *e) {
       (j->dec.keep_inside || j->dec.reject_on_unavailable)) {
     /* The in-network chain is exhausted (its external steps were removed): say so,
      * as try_step() does, rather than relaying a transport error. */
-    char msg[1200];
+    char msg[400];
     snprintf(msg, sizeof msg,
              "no in-network backend can serve this request now (backend \"%s\" is unavailable), "
              "and the policy keeps it inside the network; retry later",
@@ -941,7 +941,7 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
 
   /* classify: any failure is treated as the highest level (fail closed) */
   char dc[512];
-  sl_router_classify(sl_policy_router(j->pol), &j->req, sl_http_data_class(hr, dc, sizeof dc), &j->cls);
+  sl_router_classify(sl_policy_router(j->pol), &j->req, sl_gw_data_class(hr, dc, sizeof dc), &j->cls);
   j->cls_set = true;
   set_state(j, ST_CLASSIFIED);
 

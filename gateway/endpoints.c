@@ -31,6 +31,11 @@ void sl_gw_route_headers(char *out, size_t cap, const char *request_id, const ch
          rule ? rule : "none", "\r\n", extra ? extra : "", (char *)NULL);
 }
 
+const char *sl_gw_data_class(const sl_http_req_t *r, char *buf, size_t cap) {
+  const char *v = sl_http_header_all(r, "x-sluice-data-class", buf, cap);
+  return v ? v : "restricted"; /* too long to read: fail closed */
+}
+
 /* An error in the dialect's shape, with the route headers and `extra` ones. */
 static void respond_error(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, const char *type,
                           const char *code, const char *message, const char *request_id,
@@ -298,7 +303,7 @@ static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   sl_policy_t *pol = sl_gw_policy(gw);
   sl_class_t cls;
   char dc[512];
-  sl_router_classify(sl_policy_router(pol), &req, sl_http_data_class(r, dc, sizeof dc), &cls);
+  sl_router_classify(sl_policy_router(pol), &req, sl_gw_data_class(r, dc, sizeof dc), &cls);
   sl_decision_t d;
   memset(&d, 0, sizeof d);
   /* The caller's key, when given, makes tenant rules explainable (nothing is sent). */

@@ -371,11 +371,6 @@ const char *sl_http_header_all(const sl_http_req_t *r, const char *lname, char *
   return buf;
 }
 
-const char *sl_http_data_class(const sl_http_req_t *r, char *buf, size_t cap) {
-  const char *v = sl_http_header_all(r, "x-sluice-data-class", buf, cap);
-  return v ? v : "restricted"; /* too long to read: fail closed */
-}
-
 const char *sl_http_header_lookup(void *req, const char *name) {
   char l[128];
   size_t i = 0;

@@ -88,9 +88,6 @@ const char *sl_http_header(const sl_http_req_t *r, const char *lname);
  * for a list: the one value itself when there is one, "" when there is none,
  * NULL when they do not fit in buf (cap bytes). */
 const char *sl_http_header_all(const sl_http_req_t *r, const char *lname, char *buf, size_t cap);
-/* x-sluice-data-class as the classifier reads it: every line of it, joined;
- * "restricted" when they are too long for buf. */
-const char *sl_http_data_class(const sl_http_req_t *r, char *buf, size_t cap);
 /* The same with any-case name, shaped for sl_req_meta_t.header (req: sl_http_req_t). */
 const char *sl_http_header_lookup(void *req, const char *name);
 

@@ -3,6 +3,7 @@
 #include "redact.h"
 #include "sl_err.h"
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,8 +148,6 @@ static bool anycase_value(const char *v, size_t n) {
   return false;
 }
 
-static unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c; }
-
 static int find_or_add(sl_redact_map_t *m, const char *p, size_t len, size_t type_ix,
                        size_t pos, size_t *ix) {
   for (size_t i = 0; i < m->n; i++)
@@ -227,11 +226,11 @@ static int build_first_index(const sl_redact_map_t *m, first_index_t *fi) {
   fi->ix = malloc((m->n + 1) * sizeof *fi->ix);
   if (!fi->ix) return SL_ENOMEM;
   /* by the lower-case first byte: a value in any case is found from either */
-  for (size_t i = 0; i < m->n; i++) fi->off[lower((unsigned char)m->v[i].value[0]) + 1]++;
+  for (size_t i = 0; i < m->n; i++) fi->off[tolower((unsigned char)m->v[i].value[0]) + 1]++;
   for (int c = 0; c < 256; c++) fi->off[c + 1] += fi->off[c];
   uint32_t fill[256];
   memcpy(fill, fi->off, sizeof fill);
-  for (size_t i = 0; i < m->n; i++) fi->ix[fill[lower((unsigned char)m->v[i].value[0])]++] = (uint32_t)i;
+  for (size_t i = 0; i < m->n; i++) fi->ix[fill[tolower((unsigned char)m->v[i].value[0])]++] = (uint32_t)i;
   return 0;
 }
 
@@ -239,7 +238,7 @@ static int build_first_index(const sl_redact_map_t *m, first_index_t *fi) {
 static int find_occurrences(const sl_redact_map_t *m, const first_index_t *fi, const char *s,
                             size_t len, spans_t *ss, size_t *first_seen, size_t base) {
   for (size_t p = 0; p < len; p++) {
-    unsigned char c = lower((unsigned char)s[p]);
+    unsigned char c = (unsigned char)tolower((unsigned char)s[p]);
     for (uint32_t k = fi->off[c]; k < fi->off[c + 1]; k++) {
       const value_t *v = &m->v[fi->ix[k]];
       size_t vl = v->e.value_len;

@@ -135,8 +135,8 @@ static bool ascii_alnum(int c) { return (c >= '0' && c <= '9') || ((c | 0x20) >=
 static int folded_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
   *used = 1;
   if (i >= n) return -1;
-  int c = t[i] < 0x80 && t[i] != '%' && t[i] != '&' ? -1 : fold_char(t + i, n - i, used);
-  return c == -1 && t[i] < 0x80 ? t[i] : c;
+  int c = fold_char(t + i, n - i, used);
+  return c == -1 && t[i] < 0x80 ? t[i] : c; /* ASCII that does not fold is itself */
 }
 
 /* The character before t[i], passing over removed characters and combining
@@ -180,7 +180,6 @@ static bool escape_in(const unsigned char *t, size_t len, int c) {
   for (const unsigned char *p = memchr(t, c, len); p; p = memchr(p + 1, c, len - (size_t)(p + 1 - t))) {
     size_t used;
     if (fold_at(t, len, (size_t)(p - t), &used) >= 0) return true;
-    if (p + 1 >= t + len) break;
   }
   return false;
 }
