@@ -7,6 +7,7 @@
 #include "backend_int.h"
 #include "sl_err.h"
 #include "sl_log.h"
+#include "sl_stop.h"
 #include "sse.h"
 
 #include <cjson/cJSON.h>
@@ -36,6 +37,12 @@ typedef struct {
   int n_tools;
   int in_tokens, out_tokens, cache_read, cache_write; /* in_tokens counts all three */
   bool in_seen, out_seen, cache_seen;
+  /* Stop strings the API refuses (only whitespace), applied here: the text that
+   * may still be the start of one waits in `held`; `cut` once one appeared. */
+  char **lstop;
+  size_t n_lstop;
+  sl_buf_t held;
+  bool cut;
 } an_call_t;
 
 /* ---- encoding ---- */
@@ -61,8 +68,9 @@ static cJSON *turn(enc_t *e, const char *role) {
   return e->cur;
 }
 
-/* The API refuses text blocks that are empty or only whitespace. */
-static bool blank(const char *s) { return !s || !s[strspn(s, " \t\r\n")]; }
+/* The API refuses text blocks and stop sequences that are empty or only
+ * whitespace. */
+static bool blank(const char *s) { return !s || !s[strspn(s, " \t\r\n\v\f")]; }
 
 static int add_text(cJSON *content, const char *s) {
   if (blank(s)) return 0;
@@ -216,10 +224,10 @@ static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool str
   if (r->temperature >= 0) cJSON_AddNumberToObject(root, "temperature", r->temperature > 1 ? 1.0 : r->temperature);
   if (r->top_p >= 0) cJSON_AddNumberToObject(root, "top_p", r->top_p);
   if (r->top_k >= 0) cJSON_AddNumberToObject(root, "top_k", r->top_k);
-  if (r->n_stop) {
-    cJSON *st = cJSON_AddArrayToObject(root, "stop_sequences");
-    for (size_t i = 0; st && i < r->n_stop; i++) cJSON_AddItemToArray(st, cJSON_CreateString(r->stop[i]));
-  }
+  cJSON *st = NULL;
+  for (size_t i = 0; i < r->n_stop; i++) /* blank ones are applied here (an_prepare) */
+    if (!blank(r->stop[i]) && (st || (st = cJSON_AddArrayToObject(root, "stop_sequences"))))
+      cJSON_AddItemToArray(st, cJSON_CreateString(r->stop[i]));
   add_tools(root, r->tools);
   add_tool_choice(root, r->tool_choice);
   if (r->user) {
@@ -238,6 +246,7 @@ static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool str
 /* ---- decoding ---- */
 
 static void set_stop(an_call_t *c, const cJSON *sr, const cJSON *ss) {
+  if (c->cut) return; /* a stop string applied here ended it */
   if (cJSON_IsString(sr)) {
     const char *s = sr->valuestring;
     const char *f = !strcmp(s, "max_tokens") ? "length"
@@ -281,11 +290,53 @@ static void take_usage(an_call_t *c, const cJSON *u) {
             SL_MAX_USAGE_TOKENS);
 }
 
-static void emit_text(an_call_t *c, const char *s, size_t n) {
+static void deliver(an_call_t *c, const char *s, size_t n) {
   if (!n) return;
   c->base.started = true;
   c->out_bytes += n;
   if (!c->base.abandoned && c->base.cbs.on_text(c->base.data, s, n)) c->base.abandoned = true;
+}
+
+/* The answer's text, through the stop strings applied here. At the first one
+ * the answer ends as at a stop sequence of the API's: what came before it is
+ * delivered, nothing after it, and a stream is ended without waiting for the
+ * rest (its usage is then sluice's estimate). */
+static void emit_text(an_call_t *c, const char *s, size_t n) {
+  if (!c->n_lstop) {
+    deliver(c, s, n);
+    return;
+  }
+  if (c->cut || !n) return;
+  if (sl_buf_append(&c->held, s, n)) {
+    sl__call_fail(&c->base, SL_ENOMEM, 500, false, "server_error", "out of memory");
+    return;
+  }
+  size_t at, len = c->held.len;
+  int hit = sl_stop_find(c->lstop, c->n_lstop, c->held.data, len, &at);
+  if (hit < 0) {
+    size_t keep = sl_stop_holdback(c->lstop, c->n_lstop, c->held.data, len);
+    deliver(c, c->held.data, len - keep);
+    sl_buf_consume(&c->held, len - keep);
+    return;
+  }
+  deliver(c, c->held.data, at);
+  sl_buf_reset(&c->held);
+  c->cut = true;
+  snprintf(c->finish, sizeof c->finish, "stop");
+  snprintf(c->stop_seq, sizeof c->stop_seq, "%s", c->lstop[hit]);
+  c->has_stop_seq = true;
+  if (c->up.streaming) {
+    c->saw_stop = true;
+    if (c->hr) sl_hc_expect_end(c->hr, 0);
+  }
+}
+
+/* Text held for a stop string that did not come: the text goes on with a tool
+ * call, or the answer is over. */
+static void release_held(an_call_t *c) {
+  if (c->cut || !c->held.len) return;
+  deliver(c, c->held.data, c->held.len);
+  sl_buf_reset(&c->held);
 }
 
 static void emit_tool(an_call_t *c, int index, const char *id, const char *name, const char *args,
@@ -356,6 +407,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     const cJSON *bt = b ? cJSON_GetObjectItemCaseSensitive(b, "type") : NULL;
     close_tool_block(c);
     if (cJSON_IsString(bt) && !strcmp(bt->valuestring, "tool_use")) {
+      release_held(c);
       const cJSON *id = cJSON_GetObjectItemCaseSensitive(b, "id");
       const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
       c->block_tool = c->n_tools++;
@@ -434,13 +486,14 @@ static void finish_json(an_call_t *c) {
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
   if (cJSON_IsString(m)) snprintf(c->model, sizeof c->model, "%s", m->valuestring);
-  for (const cJSON *b = content->child; b && !c->base.abandoned; b = b->next) {
+  for (const cJSON *b = content->child; b && !c->base.abandoned && !c->cut; b = b->next) {
     const cJSON *bt = cJSON_GetObjectItemCaseSensitive(b, "type");
     if (!cJSON_IsString(bt)) continue;
     if (!strcmp(bt->valuestring, "text")) {
       const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "text");
       if (cJSON_IsString(t)) emit_text(c, t->valuestring, strlen(t->valuestring));
     } else if (!strcmp(bt->valuestring, "tool_use")) {
+      release_held(c);
       const cJSON *id = cJSON_GetObjectItemCaseSensitive(b, "id");
       const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
       const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
@@ -458,6 +511,9 @@ static void finish_json(an_call_t *c) {
 }
 
 static void call_free(an_call_t *c) {
+  for (size_t i = 0; i < c->n_lstop; i++) free(c->lstop[i]);
+  free(c->lstop);
+  sl_buf_free(&c->held);
   sl__upstream_free(&c->up);
   sl_buf_free(&c->base.body);
   free(c);
@@ -479,6 +535,10 @@ static void on_done(void *data, int err, int status, const char *msg) {
     finish_json(c);
     if (c->base.failed || c->base.abandoned) goto out;
   }
+  release_held(c);
+  if (c->base.failed || c->base.abandoned) goto out;
+  /* a stream cut here: message_start's output count is only where it began */
+  if (c->cut && c->up.streaming) c->out_seen = false;
   if (c->in_seen && c->out_seen) {
     c->res.prompt_tokens = c->in_tokens;
     c->res.completion_tokens = c->out_tokens;
@@ -503,6 +563,16 @@ out:
 
 /* ---- ops ---- */
 
+static int take_local_stops(an_call_t *c, const sl_chat_req_t *r) {
+  for (size_t i = 0; i < r->n_stop; i++) {
+    if (!blank(r->stop[i]) || !*r->stop[i]) continue;
+    if (!c->lstop && !(c->lstop = calloc(r->n_stop, sizeof *c->lstop))) return SL_ENOMEM;
+    if (!(c->lstop[c->n_lstop] = strdup(r->stop[i]))) return SL_ENOMEM;
+    c->n_lstop++;
+  }
+  return 0;
+}
+
 static int an_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,
                       const sl_call_cbs_t *cbs, void *data, sl_call_t **out) {
   an_call_t *c = calloc(1, sizeof *c);
@@ -513,7 +583,9 @@ static int an_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
   sl__upstream_init(&c->up, on_event, c);
   c->up.want_stream = o->stream;
   c->fresh_connect = o->fresh_connect;
-  int rc = encode(o, cfg, o->stream, &c->base.body);
+  sl_buf_init(&c->held, 64u << 20);
+  int rc = take_local_stops(c, o->req);
+  if (!rc) rc = encode(o, cfg, o->stream, &c->base.body);
   if (rc) {
     call_free(c);
     return rc;

@@ -13,6 +13,7 @@
 #include "gguf.h"
 #include "sl_err.h"
 #include "sl_log.h"
+#include "sl_stop.h"
 #include "tokenizer.h"
 
 #include <pthread.h>
@@ -91,22 +92,6 @@ static void mark_dirty(local_call_t *c) {
   }
 }
 
-/* Longest suffix of s that is a proper prefix of some stop string: that much text
- * must wait, since the next token may complete a stop string. */
-static size_t holdback(const local_call_t *r, const char *s, size_t n) {
-  size_t keep = 0;
-  for (size_t i = 0; i < r->n_stop; i++) {
-    size_t sl = strlen(r->stop[i]);
-    for (size_t k = sl > 1 ? sl - 1 : 0; k > keep; k--)
-      if (k <= n && !memcmp(s + n - k, r->stop[i], k)) {
-        keep = k;
-        break;
-      }
-  }
-  return keep;
-}
-
-
 /* A token's logprob record: u64 start | f32 logprob | u16 n_top | piece, then
  * n_top × (f32 logprob | piece); a piece is u16 length + bytes. */
 static int lp_piece(sl_buf_t *b, const sl_tok_t *tok, int32_t id) {
@@ -183,15 +168,15 @@ static bool on_token(void *user, const sl_engine_token_t *t) {
   c->produced += c->scan.len - before;
   bool stop = false;
   size_t release = c->scan.len;
-  for (size_t i = 0; i < r->n_stop && c->scan.len; i++) {
-    const char *hit = memmem(c->scan.data, c->scan.len, r->stop[i], strlen(r->stop[i]));
-    if (hit && (size_t)(hit - c->scan.data) < release) {
-      release = (size_t)(hit - c->scan.data);
-      stop = true;
-      c->stop_hit = (int)i;
-    }
+  size_t at;
+  int hit = sl_stop_find(r->stop, r->n_stop, c->scan.data, c->scan.len, &at);
+  if (hit >= 0) {
+    release = at;
+    stop = true;
+    c->stop_hit = hit;
+  } else {
+    release -= sl_stop_holdback(r->stop, r->n_stop, c->scan.data ? c->scan.data : "", c->scan.len);
   }
-  if (!stop) release -= holdback(r, c->scan.data ? c->scan.data : "", c->scan.len);
   c->released += release;
   pthread_mutex_lock(&c->port->mu);
   c->gen_so_far = t->index + 1;

@@ -103,6 +103,39 @@ test('OpenAI client -> Anthropic backend, streaming: deltas relayed, usage and l
   assert.equal(anUp.received.at(-1).headers.accept, 'text/event-stream');
 });
 
+test('OpenAI client -> Anthropic backend: a whitespace stop string (which the API refuses) is applied by sluice', async () => {
+  let closed;
+  const upstreamClosed = new Promise((r) => { closed = r; });
+  anUp.handler = (req, body, res) => {
+    res.on('close', () => closed(res.writableFinished));
+    replyAnthStream(res, [{ text: ['first ', 'line\nsecond', ' line', ' and', ' more'] }], { gapMs: 150 });
+  };
+  const stream = await oai.chat.completions.create({
+    model: 'auto', stream: true, stream_options: { include_usage: true }, stop: ['\n', 'END'],
+    messages: [{ role: 'user', content: 'two lines' }],
+  }, to('anthropic'));
+  let text = '', finish = null, usage = null;
+  for await (const c of stream) {
+    text += c.choices[0]?.delta?.content ?? '';
+    if (c.choices[0]?.finish_reason) finish = c.choices[0].finish_reason;
+    if (c.usage) usage = c.usage;
+  }
+  assert.equal(text, 'first line');
+  assert.equal(finish, 'stop');
+  assert.ok(usage.completion_tokens > 0, 'usage estimated, not zero');
+  assert.deepEqual(lastBody(anUp).stop_sequences, ['END'], 'only the stop strings the API takes are sent');
+  assert.equal(await upstreamClosed, false, 'the upstream stream is ended early, not read to its end');
+
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage('a\n\nb', { output: 4 }));
+  const r = await oai.chat.completions.create({
+    model: 'auto', stop: '\n\n', messages: [{ role: 'user', content: 'x' }],
+  }, to('anthropic'));
+  assert.equal(r.choices[0].message.content, 'a');
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.equal(r.usage.completion_tokens, 4, 'the upstream billed what it generated');
+  assert.equal(lastBody(anUp).stop_sequences, undefined);
+});
+
 test('OpenAI client with tools -> Anthropic backend answering tool_use (not streamed), and the tool result back', async () => {
   anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage([
     { type: 'text', text: 'Let me look.' },

@@ -243,6 +243,74 @@ static void test_stream_stop_sequence_and_truncation(void **st) {
   sl_buf_free(&rec.text);
 }
 
+/* Whitespace-only stop strings, which the API refuses, are applied here: not
+ * sent, the text cut at the first one (streamed or whole), a held-back prefix
+ * delivered when no stop string follows it. */
+static void test_local_stop_strings(void **st) {
+  sl_msg_t m;
+  sl_chat_req_t req = one_msg(&m);
+  char *stops[] = {"\n", "END", " \t", ""};
+  req.stop = stops;
+  req.n_stop = 4;
+  rec_t rec = {0};
+  an_call_t *c = prepare(&req, true, &rec, "http://h");
+  cJSON *j = cJSON_Parse(c->base.body.data);
+  char *got = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "stop_sequences"));
+  assert_string_equal(got, "[\"END\"]");
+  free(got);
+  cJSON_Delete(j);
+  on_response(c, 200, "text/event-stream", 0);
+  const char *ev = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
+                   "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"one \"}}\n\n"
+                   "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"two\\nthree\"}}\n\n"
+                   "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"four\"}}\n\n";
+  for (const char *p = ev; *p; p++) on_data(c, p, 1);
+  assert_string_equal(rec.text.data, "one two");
+  assert_true(c->saw_stop); /* the rest of the stream is not relayed */
+  on_done(c, 0, 200, "ok");
+  assert_true(rec.done && !rec.error);
+  assert_string_equal(rec.text.data, "one two");
+  assert_string_equal(rec.finish, "stop");
+  assert_string_equal(rec.stop_seq, "\n");
+  assert_false(rec.res.usage_reported); /* cut short: the output count is estimated */
+  assert_int_equal(rec.res.completion_tokens, 2);
+  sl_buf_free(&rec.text);
+
+  /* whole: text after the stop string and a tool call after it are dropped;
+   * the upstream's usage is what it billed */
+  memset(&rec, 0, sizeof rec);
+  c = prepare(&req, false, &rec, "http://h");
+  on_response(c, 200, "application/json", 0);
+  feed(c, "{\"content\":[{\"type\":\"text\",\"text\":\"a \"},{\"type\":\"text\",\"text\":\"\\tb\"},"
+          "{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"w\",\"input\":{}}],"
+          "\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":4,\"output_tokens\":6}}");
+  on_done(c, 0, 200, "ok");
+  assert_true(rec.done);
+  assert_string_equal(rec.text.data, "a");
+  assert_int_equal(rec.n_tools, 0);
+  assert_string_equal(rec.finish, "stop");
+  assert_string_equal(rec.stop_seq, " \t");
+  assert_true(rec.res.usage_reported);
+  assert_int_equal(rec.res.completion_tokens, 6);
+  sl_buf_free(&rec.text);
+
+  /* a held prefix of a stop string that never completes is delivered, before
+   * the tool call that follows it */
+  memset(&rec, 0, sizeof rec);
+  c = prepare(&req, false, &rec, "http://h");
+  on_response(c, 200, "application/json", 0);
+  feed(c, "{\"content\":[{\"type\":\"text\",\"text\":\"x \"},"
+          "{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"w\",\"input\":{}},{\"type\":\"text\",\"text\":\"y \"}],"
+          "\"stop_reason\":\"end_turn\",\"usage\":{\"input_tokens\":4,\"output_tokens\":6}}");
+  on_done(c, 0, 200, "ok");
+  assert_true(rec.done);
+  assert_string_equal(rec.text.data, "x y ");
+  assert_int_equal(rec.n_tools, 1);
+  assert_string_equal(rec.finish, "stop");
+  assert_string_equal(rec.stop_seq, "(null)");
+  sl_buf_free(&rec.text);
+}
+
 static void test_whole_and_errors(void **st) {
   sl_msg_t m;
   sl_chat_req_t req = one_msg(&m);
@@ -321,6 +389,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_encode), cmocka_unit_test(test_stream),
       cmocka_unit_test(test_stream_stop_sequence_and_truncation), cmocka_unit_test(test_whole_and_errors),
+      cmocka_unit_test(test_local_stop_strings),
       cmocka_unit_test(test_abandon),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
