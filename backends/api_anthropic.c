@@ -17,6 +17,8 @@
 
 #define DEFAULT_MAX_TOKENS 4096   /* the API requires max_tokens; OpenAI clients may omit it */
 #define API_VERSION "2023-06-01"
+/* The tool a JSON response_format is asked through (see json_format) */
+#define JSON_TOOL "json_answer"
 
 typedef struct {
   sl_call_t base;
@@ -33,6 +35,8 @@ typedef struct {
   size_t out_bytes;    /* text + tool bytes delivered (for the token estimate) */
   /* streaming: the open content block */
   int block_tool;      /* tool index of the open tool_use block, -1 none */
+  bool json_tool;      /* the answer is JSON_TOOL's input (response_format) */
+  bool block_json;     /* the open block is JSON_TOOL's: its input is the text */
   size_t block_args;   /* argument bytes delivered for it */
   int n_tools;
   int in_tokens, out_tokens, cache_read, cache_write; /* in_tokens counts all three */
@@ -119,7 +123,8 @@ static int add_tool_uses(cJSON *content, const char *calls_json) {
   return rc;
 }
 
-static int add_msgs(cJSON *root, const sl_chat_req_t *r) {
+/* sys_extra: an instruction appended to the system prompt, or NULL. */
+static int add_msgs(cJSON *root, const sl_chat_req_t *r, const char *sys_extra) {
   sl_buf_t sys;
   sl_buf_init(&sys, (size_t)1 << 30);
   enc_t e = {cJSON_CreateArray(), NULL, NULL};
@@ -151,6 +156,10 @@ static int add_msgs(cJSON *root, const sl_chat_req_t *r) {
     if (!c) rc = SL_ENOMEM;
     if (!rc) rc = add_text(c, m->content);
     if (!rc && asst && m->tool_calls) rc = add_tool_uses(c, m->tool_calls);
+  }
+  if (!rc && sys_extra) {
+    if (sys.len) rc = sl_buf_append(&sys, "\n\n", 2);
+    if (!rc) rc = sl_buf_puts(&sys, sys_extra);
   }
   if (!rc && sys.len) cJSON_AddStringToObject(root, "system", sys.data);
   if (!rc) cJSON_AddItemToObject(root, "messages", e.msgs);
@@ -211,14 +220,69 @@ static void add_tool_choice(cJSON *root, const char *tc_json) {
   cJSON_Delete(tc);
 }
 
-static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool stream,
+/* response_format json_object / json_schema, which the Messages API lacks. The
+ * answer is asked for as the input of one tool the model must call, whose
+ * schema is the client's (any object for json_object); that input comes back
+ * as the answer's text, so the client gets JSON that fits its schema. With the
+ * client's own tools, or a schema whose root is not an object (a tool's input
+ * is one), the system prompt asks for JSON instead: *instr is then that text
+ * (to free). Returns whether the tool carries the answer. */
+static bool json_format(cJSON *root, const sl_chat_req_t *r, char **instr) {
+  *instr = NULL;
+  cJSON *rf = r->response_format ? cJSON_Parse(r->response_format) : NULL;
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive(rf, "type");
+  bool schema_kind = cJSON_IsString(type) && !strcmp(type->valuestring, "json_schema");
+  if (!cJSON_IsString(type) || (!schema_kind && strcmp(type->valuestring, "json_object"))) {
+    cJSON_Delete(rf);
+    return false;
+  }
+  const cJSON *js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
+  const cJSON *schema = schema_kind ? cJSON_GetObjectItemCaseSensitive(js, "schema") : NULL;
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(schema, "type");
+  bool object_root = !schema || (cJSON_IsString(st) && !strcmp(st->valuestring, "object"));
+  bool has_tools = cJSON_GetObjectItemCaseSensitive(root, "tools") != NULL;
+  if (has_tools || !object_root) {
+    char *text = schema ? cJSON_PrintUnformatted(schema) : NULL;
+    sl_buf_t b;
+    sl_buf_init(&b, (size_t)1 << 30);
+    int rc = sl_buf_puts(&b, "Answer with JSON only: one JSON value and nothing else, no code fence");
+    if (!rc && text) rc = sl_buf_puts(&b, ", valid against this JSON Schema: ");
+    if (!rc) rc = sl_buf_puts(&b, text ? text : " (an object).");
+    if (!rc) *instr = strdup(b.data);
+    sl_buf_free(&b);
+    free(text);
+    cJSON_Delete(rf);
+    return false;
+  }
+  cJSON *tools = cJSON_AddArrayToObject(root, "tools"), *t = cJSON_CreateObject();
+  cJSON *in = schema ? cJSON_Duplicate(schema, 1) : cJSON_CreateObject();
+  if (in && !schema) cJSON_AddStringToObject(in, "type", "object");
+  cJSON_AddStringToObject(t, "name", JSON_TOOL);
+  const cJSON *desc = cJSON_GetObjectItemCaseSensitive(js, "description");
+  cJSON_AddStringToObject(t, "description", cJSON_IsString(desc) ? desc->valuestring
+                                              : "Give the answer as this tool's input.");
+  cJSON_AddItemToObject(t, "input_schema", in);
+  cJSON_AddItemToArray(tools, t);
+  cJSON_DeleteItemFromObjectCaseSensitive(root, "tool_choice");
+  cJSON *tc = cJSON_AddObjectToObject(root, "tool_choice");
+  cJSON_AddStringToObject(tc, "type", "tool");
+  cJSON_AddStringToObject(tc, "name", JSON_TOOL);
+  cJSON_Delete(rf);
+  return true;
+}
+
+static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool stream, bool *json_tool,
                   sl_buf_t *out) {
   const sl_chat_req_t *r = o->req;
   cJSON *root = cJSON_CreateObject();
   if (!root) return SL_ENOMEM;
   const char *model = o->model ? o->model : cfg->default_model ? cfg->default_model : r->model;
   cJSON_AddStringToObject(root, "model", model ? model : "");
-  int rc = add_msgs(root, r);
+  add_tools(root, r->tools);
+  char *instr = NULL;
+  *json_tool = json_format(root, r, &instr);
+  int rc = add_msgs(root, r, instr);
+  free(instr);
   cJSON_AddNumberToObject(root, "max_tokens", r->max_tokens > 0 ? r->max_tokens : DEFAULT_MAX_TOKENS);
   /* the API's range is 0..1 where OpenAI's is 0..2 */
   if (r->temperature >= 0) cJSON_AddNumberToObject(root, "temperature", r->temperature > 1 ? 1.0 : r->temperature);
@@ -228,8 +292,7 @@ static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool str
   for (size_t i = 0; i < r->n_stop; i++) /* blank ones are applied here (an_prepare) */
     if (!blank(r->stop[i]) && (st || (st = cJSON_AddArrayToObject(root, "stop_sequences"))))
       cJSON_AddItemToArray(st, cJSON_CreateString(r->stop[i]));
-  add_tools(root, r->tools);
-  add_tool_choice(root, r->tool_choice);
+  if (!*json_tool) add_tool_choice(root, r->tool_choice);
   if (r->user) {
     cJSON *md = cJSON_AddObjectToObject(root, "metadata");
     if (md) cJSON_AddStringToObject(md, "user_id", r->user);
@@ -250,7 +313,7 @@ static void set_stop(an_call_t *c, const cJSON *sr, const cJSON *ss) {
   if (cJSON_IsString(sr)) {
     const char *s = sr->valuestring;
     const char *f = !strcmp(s, "max_tokens") ? "length"
-                    : !strcmp(s, "tool_use") ? "tool_calls"
+                    : !strcmp(s, "tool_use") ? (c->json_tool ? "stop" : "tool_calls")
                     : !strcmp(s, "refusal") ? "content_filter"
                     : !strcmp(s, "model_context_window_exceeded") ? "length"
                     : "stop"; /* end_turn, stop_sequence, pause_turn */
@@ -377,6 +440,8 @@ static void upstream_error(sl_call_error_t *e, int status, const char *body, siz
 }
 
 static void close_tool_block(an_call_t *c) {
+  if (c->block_json && !c->block_args) emit_text(c, "{}", 2);
+  c->block_json = false;
   /* a tool called without arguments streams no input_json_delta: "{}" keeps
    * OpenAI clients' JSON.parse(arguments) working */
   if (c->block_tool >= 0 && !c->block_args) emit_tool(c, c->block_tool, NULL, NULL, "{}", 2);
@@ -406,10 +471,14 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "content_block");
     const cJSON *bt = b ? cJSON_GetObjectItemCaseSensitive(b, "type") : NULL;
     close_tool_block(c);
-    if (cJSON_IsString(bt) && !strcmp(bt->valuestring, "tool_use")) {
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
+    if (c->json_tool) { /* the answer is the JSON tool's input; nothing else is */
+      c->block_json = cJSON_IsString(bt) && !strcmp(bt->valuestring, "tool_use") &&
+                      cJSON_IsString(name) && !strcmp(name->valuestring, JSON_TOOL);
+      c->block_args = 0;
+    } else if (cJSON_IsString(bt) && !strcmp(bt->valuestring, "tool_use")) {
       release_held(c);
       const cJSON *id = cJSON_GetObjectItemCaseSensitive(b, "id");
-      const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
       c->block_tool = c->n_tools++;
       c->block_args = 0;
       emit_tool(c, c->block_tool, cJSON_IsString(id) ? id->valuestring : NULL,
@@ -430,7 +499,12 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
                       "upstream sent a text_delta without text");
         return 1;
       }
-      emit_text(c, t->valuestring, strlen(t->valuestring));
+      if (!c->json_tool) emit_text(c, t->valuestring, strlen(t->valuestring));
+    } else if (!strcmp(dts, "input_json_delta") && c->block_json) {
+      const cJSON *pj = cJSON_GetObjectItemCaseSensitive(d, "partial_json");
+      size_t l = cJSON_IsString(pj) ? strlen(pj->valuestring) : 0;
+      c->block_args += l;
+      emit_text(c, l ? pj->valuestring : "", l);
     } else if (!strcmp(dts, "input_json_delta") && c->block_tool >= 0) {
       const cJSON *pj = cJSON_GetObjectItemCaseSensitive(d, "partial_json");
       size_t l = cJSON_IsString(pj) ? strlen(pj->valuestring) : 0;
@@ -489,13 +563,21 @@ static void finish_json(an_call_t *c) {
   for (const cJSON *b = content->child; b && !c->base.abandoned && !c->cut; b = b->next) {
     const cJSON *bt = cJSON_GetObjectItemCaseSensitive(b, "type");
     if (!cJSON_IsString(bt)) continue;
-    if (!strcmp(bt->valuestring, "text")) {
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
+    if (c->json_tool) { /* the answer is the JSON tool's input; nothing else is */
+      const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
+      if (!strcmp(bt->valuestring, "tool_use") && cJSON_IsString(name) &&
+          !strcmp(name->valuestring, JSON_TOOL)) {
+        char *text = input ? cJSON_PrintUnformatted(input) : NULL;
+        emit_text(c, text ? text : "{}", text ? strlen(text) : 2);
+        free(text);
+      }
+    } else if (!strcmp(bt->valuestring, "text")) {
       const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "text");
       if (cJSON_IsString(t)) emit_text(c, t->valuestring, strlen(t->valuestring));
     } else if (!strcmp(bt->valuestring, "tool_use")) {
       release_held(c);
       const cJSON *id = cJSON_GetObjectItemCaseSensitive(b, "id");
-      const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
       const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
       char *args = input ? cJSON_PrintUnformatted(input) : NULL;
       const char *a = args ? args : "{}";
@@ -585,7 +667,7 @@ static int an_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
   c->fresh_connect = o->fresh_connect;
   sl_buf_init(&c->held, 64u << 20);
   int rc = take_local_stops(c, o->req);
-  if (!rc) rc = encode(o, cfg, o->stream, &c->base.body);
+  if (!rc) rc = encode(o, cfg, o->stream, &c->json_tool, &c->base.body);
   if (rc) {
     call_free(c);
     return rc;

@@ -136,6 +136,39 @@ test('OpenAI client -> Anthropic backend: a whitespace stop string (which the AP
   assert.equal(lastBody(anUp).stop_sequences, undefined);
 });
 
+test('OpenAI client -> Anthropic backend: a json_schema response_format is answered through a forced tool, as JSON text', async () => {
+  const schema = { type: 'object', properties: { city: { type: 'string' }, temp: { type: 'number' } },
+                   required: ['city', 'temp'], additionalProperties: false };
+  const response_format = { type: 'json_schema', json_schema: { name: 'weather', strict: true, schema } };
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage([
+    { type: 'tool_use', id: 'toolu_j', name: 'json_answer', input: { city: 'Paris', temp: 18.5 } },
+  ], { stop_reason: 'tool_use' }));
+  const r = await oai.chat.completions.create({
+    model: 'auto', response_format, messages: [{ role: 'user', content: 'weather in Paris as JSON' }],
+  }, to('anthropic'));
+  assert.deepEqual(JSON.parse(r.choices[0].message.content), { city: 'Paris', temp: 18.5 });
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.equal(r.choices[0].message.tool_calls, undefined);
+  const b = lastBody(anUp);
+  assert.deepEqual(b.tools, [{ name: 'json_answer', description: "Give the answer as this tool's input.", input_schema: schema }]);
+  assert.deepEqual(b.tool_choice, { type: 'tool', name: 'json_answer' });
+
+  anUp.handler = (req, body, res) => replyAnthStream(res, [{ tool: { id: 'toolu_j', name: 'json_answer',
+    json: ['{"city": "Pa', 'ris", "temp": 1', '8.5}'] } }], { stop_reason: 'tool_use' });
+  const stream = await oai.chat.completions.create({
+    model: 'auto', stream: true, response_format, messages: [{ role: 'user', content: 'again, streamed' }],
+  }, to('anthropic'));
+  let text = '', finish = null, tools = 0;
+  for await (const c of stream) {
+    text += c.choices[0]?.delta?.content ?? '';
+    if (c.choices[0]?.delta?.tool_calls) tools++;
+    if (c.choices[0]?.finish_reason) finish = c.choices[0].finish_reason;
+  }
+  assert.deepEqual(JSON.parse(text), { city: 'Paris', temp: 18.5 });
+  assert.equal(finish, 'stop');
+  assert.equal(tools, 0);
+});
+
 test('OpenAI client with tools -> Anthropic backend answering tool_use (not streamed), and the tool result back', async () => {
   anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage([
     { type: 'text', text: 'Let me look.' },

@@ -311,6 +311,73 @@ static void test_local_stop_strings(void **st) {
   sl_buf_free(&rec.text);
 }
 
+/* A JSON response_format is asked for through one forced tool whose input is
+ * the answer's text (streamed or whole); with the client's own tools, or a
+ * schema whose root is no object, the system prompt asks for JSON instead. */
+static void test_json_response_format(void **st) {
+  sl_msg_t m;
+  sl_chat_req_t req = one_msg(&m);
+  req.response_format = "{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"p\",\"strict\":true,"
+                        "\"schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}}}}";
+  req.tool_choice = "\"auto\"";
+  rec_t rec = {0};
+  an_call_t *c = prepare(&req, true, &rec, "http://h");
+  cJSON *j = cJSON_Parse(c->base.body.data);
+  char *got = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "tools"));
+  assert_string_equal(got, "[{\"name\":\"json_answer\",\"description\":\"Give the answer as this tool's input.\","
+                           "\"input_schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}}}]");
+  free(got);
+  got = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "tool_choice"));
+  assert_string_equal(got, "{\"type\":\"tool\",\"name\":\"json_answer\"}");
+  free(got);
+  assert_null(cJSON_GetObjectItem(j, "system"));
+  cJSON_Delete(j);
+  on_response(c, 200, "text/event-stream", 0);
+  feed(c, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"Sure: \"}}\n\n"
+          "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"json_answer\",\"input\":{}}}\n\n"
+          "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\":\"}}\n\n"
+          "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\" 4}\"}}\n\n"
+          "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n"
+          "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":5}}\n\n"
+          "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+  on_done(c, 0, 200, "ok");
+  assert_true(rec.done);
+  assert_string_equal(rec.text.data, "{\"a\": 4}");
+  assert_int_equal(rec.n_tools, 0);
+  assert_string_equal(rec.finish, "stop");
+  sl_buf_free(&rec.text);
+
+  /* json_object, whole: any object; a tool called without input is {} */
+  req.response_format = "{\"type\":\"json_object\"}";
+  memset(&rec, 0, sizeof rec);
+  c = prepare(&req, false, &rec, "http://h");
+  j = cJSON_Parse(c->base.body.data);
+  got = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "tools"), 0), "input_schema"));
+  assert_string_equal(got, "{\"type\":\"object\"}");
+  free(got);
+  cJSON_Delete(j);
+  on_response(c, 200, "application/json", 0);
+  feed(c, "{\"content\":[{\"type\":\"text\",\"text\":\"Here.\"},{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"json_answer\","
+          "\"input\":{\"k\":[1,\"x\"]}}],\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":4,\"output_tokens\":6}}");
+  on_done(c, 0, 200, "ok");
+  assert_true(rec.done);
+  assert_string_equal(rec.text.data, "{\"k\":[1,\"x\"]}");
+  assert_string_equal(rec.finish, "stop");
+  sl_buf_free(&rec.text);
+
+  /* the client's own tools: they keep their meaning, JSON is asked for in words */
+  req.tools = "[{\"type\":\"function\",\"function\":{\"name\":\"w\"}}]";
+  memset(&rec, 0, sizeof rec);
+  c = prepare(&req, false, &rec, "http://h");
+  j = cJSON_Parse(c->base.body.data);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "tools")), 1);
+  assert_non_null(strstr(cJSON_GetObjectItem(j, "system")->valuestring, "Answer with JSON only"));
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "tool_choice"), "type")->valuestring, "auto");
+  cJSON_Delete(j);
+  sl_call_cancel(&c->base);
+  sl_buf_free(&rec.text);
+}
+
 static void test_whole_and_errors(void **st) {
   sl_msg_t m;
   sl_chat_req_t req = one_msg(&m);
@@ -390,6 +457,7 @@ int main(void) {
       cmocka_unit_test(test_encode), cmocka_unit_test(test_stream),
       cmocka_unit_test(test_stream_stop_sequence_and_truncation), cmocka_unit_test(test_whole_and_errors),
       cmocka_unit_test(test_local_stop_strings),
+      cmocka_unit_test(test_json_response_format),
       cmocka_unit_test(test_abandon),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
