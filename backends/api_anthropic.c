@@ -6,6 +6,7 @@
  * (finish reasons, tool-call deltas by index). */
 #include "backend_int.h"
 #include "sl_err.h"
+#include "sl_json.h"
 #include "sl_log.h"
 #include "sl_stop.h"
 #include "sse.h"
@@ -91,7 +92,7 @@ static int add_text(cJSON *content, const char *s) {
 /* OpenAI tool calls (JSON array) -> tool_use blocks. Arguments that are not a
  * JSON object become an empty input: the API accepts nothing else. */
 static int add_tool_uses(cJSON *content, const char *calls_json) {
-  cJSON *calls = cJSON_Parse(calls_json);
+  cJSON *calls = sl_json_parse(calls_json, strlen(calls_json));
   if (!cJSON_IsArray(calls)) {
     cJSON_Delete(calls);
     return 0;
@@ -102,7 +103,7 @@ static int add_tool_uses(cJSON *content, const char *calls_json) {
     const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
     const cJSON *name = fn ? cJSON_GetObjectItemCaseSensitive(fn, "name") : NULL;
     const cJSON *args = fn ? cJSON_GetObjectItemCaseSensitive(fn, "arguments") : NULL;
-    cJSON *input = cJSON_IsString(args) ? cJSON_Parse(args->valuestring) : NULL;
+    cJSON *input = cJSON_IsString(args) ? sl_json_parse(args->valuestring, strlen(args->valuestring)) : NULL;
     if (!cJSON_IsObject(input)) {
       cJSON_Delete(input);
       input = cJSON_CreateObject();
@@ -170,7 +171,7 @@ static int add_msgs(cJSON *root, const sl_chat_req_t *r, const char *sys_extra) 
 
 /* OpenAI-shaped tools -> {name, description, input_schema}. */
 static void add_tools(cJSON *root, const char *tools_json) {
-  cJSON *tools = tools_json ? cJSON_Parse(tools_json) : NULL;
+  cJSON *tools = tools_json ? sl_json_parse(tools_json, strlen(tools_json)) : NULL;
   if (!cJSON_IsArray(tools) || !cJSON_GetArraySize(tools)) {
     cJSON_Delete(tools);
     return;
@@ -229,7 +230,7 @@ static void add_tool_choice(cJSON *root, const char *tc_json) {
  * (to free). Returns whether the tool carries the answer. */
 static bool json_format(cJSON *root, const sl_chat_req_t *r, char **instr) {
   *instr = NULL;
-  cJSON *rf = r->response_format ? cJSON_Parse(r->response_format) : NULL;
+  cJSON *rf = r->response_format ? sl_json_parse(r->response_format, strlen(r->response_format)) : NULL;
   const cJSON *type = cJSON_GetObjectItemCaseSensitive(rf, "type");
   bool schema_kind = cJSON_IsString(type) && !strcmp(type->valuestring, "json_schema");
   if (!cJSON_IsString(type) || (!schema_kind && strcmp(type->valuestring, "json_object"))) {
@@ -242,7 +243,7 @@ static bool json_format(cJSON *root, const sl_chat_req_t *r, char **instr) {
   bool object_root = !schema || (cJSON_IsString(st) && !strcmp(st->valuestring, "object"));
   bool has_tools = cJSON_GetObjectItemCaseSensitive(root, "tools") != NULL;
   if (has_tools || !object_root) {
-    char *text = schema ? cJSON_PrintUnformatted(schema) : NULL;
+    char *text = sl_json_print(schema);
     sl_buf_t b;
     sl_buf_init(&b, (size_t)1 << 30);
     int rc = sl_buf_puts(&b, "Answer with JSON only: one JSON value and nothing else, no code fence");
@@ -298,7 +299,7 @@ static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool str
     if (md) cJSON_AddStringToObject(md, "user_id", r->user);
   }
   if (stream) cJSON_AddBoolToObject(root, "stream", 1);
-  char *s = rc ? NULL : cJSON_PrintUnformatted(root);
+  char *s = rc ? NULL : sl_json_print(root);
   cJSON_Delete(root);
   if (!s) return rc ? rc : SL_ENOMEM;
   rc = sl_buf_puts(out, s);
@@ -568,7 +569,7 @@ static void finish_json(an_call_t *c) {
       const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
       if (!strcmp(bt->valuestring, "tool_use") && cJSON_IsString(name) &&
           !strcmp(name->valuestring, JSON_TOOL)) {
-        char *text = input ? cJSON_PrintUnformatted(input) : NULL;
+        char *text = sl_json_print(input);
         emit_text(c, text ? text : "{}", text ? strlen(text) : 2);
         free(text);
       }
@@ -579,7 +580,7 @@ static void finish_json(an_call_t *c) {
       release_held(c);
       const cJSON *id = cJSON_GetObjectItemCaseSensitive(b, "id");
       const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
-      char *args = input ? cJSON_PrintUnformatted(input) : NULL;
+      char *args = sl_json_print(input);
       const char *a = args ? args : "{}";
       emit_tool(c, c->n_tools++, cJSON_IsString(id) ? id->valuestring : NULL,
                 cJSON_IsString(name) ? name->valuestring : "", a, strlen(a));

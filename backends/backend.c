@@ -2,6 +2,7 @@
  * backends share (destination names, upstream error bodies). */
 #include "backend_int.h"
 #include "sl_err.h"
+#include "sl_json.h"
 #include "sl_str.h"
 
 #include <cjson/cJSON.h>
@@ -326,6 +327,7 @@ cJSON *sl__parse_json(const char *p, size_t n) {
     cJSON_Delete(j);
     j = NULL;
   }
+  sl_json_keep_numbers(j, src, end); /* tool inputs are re-printed */
   free(fixed);
   return j;
 }

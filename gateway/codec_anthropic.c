@@ -7,6 +7,7 @@
 #include "codec_json.h"
 #include "dialect.h"
 #include "sl_err.h"
+#include "sl_json.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -121,7 +122,7 @@ static int tool_use(const cJSON *b, const char *path, cJSON *calls, char *err, s
   if (!cJSON_IsString(id)) return bad(err, n, "%s.id must be a string", path);
   if (!cJSON_IsString(name)) return bad(err, n, "%s.name must be a string", path);
   if (input && !cJSON_IsObject(input)) return bad(err, n, "%s.input must be an object", path);
-  char *args = input ? cJSON_PrintUnformatted(input) : strdup("{}");
+  char *args = input ? sl_json_print(input) : strdup("{}");
   cJSON *call = cJSON_CreateObject(), *fn = cJSON_CreateObject();
   int ok = args && call && fn && cJSON_AddStringToObject(call, "id", id->valuestring) &&
            cJSON_AddStringToObject(call, "type", "function") &&
@@ -206,7 +207,7 @@ static int decode_message(dec_t *d, const cJSON *m, int i) {
   if (!rc && (!user || text.len || !n_results)) {
     sl_msg_t *om = NULL;
     rc = push_msg(d, role->valuestring, take_text(&text), &om);
-    if (!rc && calls && cJSON_GetArraySize(calls) && !(om->tool_calls = cJSON_PrintUnformatted(calls)))
+    if (!rc && calls && cJSON_GetArraySize(calls) && !(om->tool_calls = sl_json_print(calls)))
       rc = SL_ENOMEM;
   }
   sl_buf_free(&text);
@@ -267,7 +268,7 @@ static int decode_tools(const cJSON *tools, sl_chat_req_t *r, char *err, size_t 
     cJSON_Delete(o);
     if (!ok) rc = SL_ENOMEM;
   }
-  if (!rc && !(r->tools = cJSON_PrintUnformatted(out))) rc = SL_ENOMEM;
+  if (!rc && !(r->tools = sl_json_print(out))) rc = SL_ENOMEM;
   cJSON_Delete(out);
   return rc;
 }
@@ -460,10 +461,10 @@ static int put_input(sl_buf_t *o, const char *args, size_t n) {
   size_t i = 0;
   while (i < n && (args[i] == ' ' || args[i] == '\n' || args[i] == '\t' || args[i] == '\r')) i++;
   if (i == n) return sl_buf_puts(o, "{}");
-  cJSON *j = cJSON_ParseWithLength(args, n);
+  cJSON *j = sl_json_parse(args, n);
   int rc;
   if (cJSON_IsObject(j)) {
-    char *s = cJSON_PrintUnformatted(j);
+    char *s = sl_json_print(j);
     rc = s ? sl_buf_puts(o, s) : SL_ENOMEM;
     free(s);
   } else {

@@ -1,5 +1,6 @@
 #include "codec_json.h"
 
+#include "sl_json.h"
 #include "sl_str.h"
 
 #include <stdbool.h>
@@ -50,5 +51,6 @@ cJSON *sl_codec_parse_body(const char *json, size_t len, char *err, size_t n) {
     cJSON_Delete(root);
     return NULL;
   }
+  sl_json_keep_numbers(root, json, end); /* re-printed parts keep them as written */
   return root;
 }

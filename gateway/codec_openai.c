@@ -3,6 +3,7 @@
 #include "codec_openai.h"
 #include "codec_json.h"
 #include "sl_err.h"
+#include "sl_json.h"
 #include "sl_str.h"
 
 #include <cjson/cJSON.h>
@@ -23,7 +24,7 @@ static int bad(char *err, size_t n, const char *fmt, ...) {
   return SL_EINVAL;
 }
 
-static char *dup_json(const cJSON *v) { return v ? cJSON_PrintUnformatted(v) : NULL; }
+static char *dup_json(const cJSON *v) { return sl_json_print(v); }
 
 /* An assistant turn's tool calls, each call's arguments (JSON text in a string)
  * re-printed when they parse: a client that wrote them with \u escapes
@@ -37,8 +38,8 @@ static char *dup_tool_calls(const cJSON *calls) {
     cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
     cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
     if (!cJSON_IsString(args) || !strchr(args->valuestring, '\\')) continue;
-    cJSON *parsed = cJSON_Parse(args->valuestring);
-    char *plain = parsed ? cJSON_PrintUnformatted(parsed) : NULL;
+    cJSON *parsed = sl_json_parse(args->valuestring, strlen(args->valuestring));
+    char *plain = sl_json_print(parsed);
     cJSON_Delete(parsed);
     if (plain && !cJSON_ReplaceItemInObjectCaseSensitive(fn, "arguments", cJSON_CreateString(plain))) {
       free(plain);
@@ -47,7 +48,7 @@ static char *dup_tool_calls(const cJSON *calls) {
     }
     free(plain);
   }
-  char *out = cJSON_PrintUnformatted(c);
+  char *out = sl_json_print(c);
   cJSON_Delete(c);
   return out;
 }
@@ -213,7 +214,7 @@ static int passthrough(const cJSON *root, sl_chat_req_t *r, char *err, size_t n)
       sl_buf_free(&b);
       return bad(err, n, "%s must be %s", fields[i].name, fields[i].want);
     }
-    char *text = cJSON_PrintUnformatted(v);
+    char *text = sl_json_print(v);
     int rc = !text ? SL_ENOMEM
                    : sl_buf_printf(&b, "%s\"%s\":%s", b.len ? "," : "", fields[i].name, text);
     cJSON_free(text);
@@ -284,7 +285,10 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
     const cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "seed");
     if (cJSON_IsNumber(sv)) {
       r->has_seed = true;
-      r->seed = (uint64_t)(int64_t)sv->valuedouble;
+      /* exact from its text: a double holds integers only up to 2^53 */
+      char *e = NULL;
+      long long v = sv->valuestring ? strtoll(sv->valuestring, &e, 10) : 0;
+      r->seed = e && !*e ? (uint64_t)v : (uint64_t)(int64_t)sv->valuedouble;
     }
   }
   d = 1;

@@ -378,6 +378,31 @@ static void test_json_response_format(void **st) {
   sl_buf_free(&rec.text);
 }
 
+/* Numbers in tool inputs and arguments pass both ways as written. */
+static void test_numbers_as_written(void **st) {
+  sl_msg_t msgs[2] = {msg("user", "hi"), msg("assistant", "")};
+  msgs[1].tool_calls = "[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"w\","
+                       "\"arguments\":\"{\\\"id\\\":9007199254740993,\\\"x\\\":1.0}\"}}]";
+  sl_chat_req_t req;
+  sl_chat_req_init(&req);
+  req.msgs = msgs;
+  req.n_msgs = 2;
+  req.tools = "[{\"type\":\"function\",\"function\":{\"name\":\"w\",\"parameters\":{\"type\":\"object\","
+              "\"properties\":{\"p\":{\"type\":\"number\",\"maximum\":0.30000000000000004}}}}}]";
+  rec_t rec = {0};
+  an_call_t *c = prepare(&req, false, &rec, "http://h");
+  assert_non_null(strstr(c->base.body.data, "\"input\":{\"id\":9007199254740993,\"x\":1.0}"));
+  assert_non_null(strstr(c->base.body.data, "\"maximum\":0.30000000000000004"));
+  on_response(c, 200, "application/json", 0);
+  feed(c, "{\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"w\",\"input\":{\"id\":1234567890123456789,\"y\":2.50}}],"
+          "\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":4,\"output_tokens\":6}}");
+  on_done(c, 0, 200, "ok");
+  assert_true(rec.done);
+  assert_string_equal(rec.tools[0], "t1|w|{\"id\":1234567890123456789,\"y\":2.50}");
+  assert_int_equal(rec.res.completion_tokens, 6);
+  sl_buf_free(&rec.text);
+}
+
 static void test_whole_and_errors(void **st) {
   sl_msg_t m;
   sl_chat_req_t req = one_msg(&m);
@@ -458,6 +483,7 @@ int main(void) {
       cmocka_unit_test(test_stream_stop_sequence_and_truncation), cmocka_unit_test(test_whole_and_errors),
       cmocka_unit_test(test_local_stop_strings),
       cmocka_unit_test(test_json_response_format),
+      cmocka_unit_test(test_numbers_as_written),
       cmocka_unit_test(test_abandon),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

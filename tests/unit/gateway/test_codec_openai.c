@@ -8,6 +8,7 @@
 
 #include "gateway/codec_openai.h"
 #include "sl_err.h"
+#include "sl_json.h"
 #include "sl_str.h"
 
 #include <cjson/cJSON.h>
@@ -128,6 +129,49 @@ static void test_decode_passthrough(void **st) {
   assert_int_equal(decode("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":9}", &r, err), 0);
   assert_false(r.max_completion);
   assert_null(r.passthrough);
+  sl_chat_req_free(&r);
+}
+
+/* Numbers re-printed from a client's JSON keep their text: ids past 2^53,
+ * 17-digit fractions, 1.0; a number code changed prints its new value. */
+static void test_numbers_as_written(void **st) {
+  const char *j = "{\"a\":[9007199254740993,0.30000000000000004,1.0,-2E+3,\"7.50\",{\"b\":1234567890123456789}],"
+                  "\"s\":\"x\\\"1.25\",\"c\":12.5}";
+  cJSON *v = sl_json_parse(j, strlen(j));
+  assert_non_null(v);
+  char *out = sl_json_print(v);
+  assert_string_equal(out, "{\"a\":[9007199254740993,0.30000000000000004,1.0,-2E+3,\"7.50\",{\"b\":1234567890123456789}],"
+                           "\"s\":\"x\\\"1.25\",\"c\":12.5}");
+  free(out);
+  out = sl_json_print(cJSON_GetObjectItem(v, "a")->child->next); /* one node, not its siblings */
+  assert_string_equal(out, "0.30000000000000004");
+  free(out);
+  cJSON_SetNumberValue(cJSON_GetObjectItem(v, "c"), 3);
+  cJSON *d = cJSON_Duplicate(cJSON_GetObjectItem(v, "a"), 1);
+  out = sl_json_print(v);
+  assert_non_null(strstr(out, "\"c\":3}"));
+  free(out);
+  out = sl_json_print(d);
+  assert_string_equal(out, "[9007199254740993,0.30000000000000004,1.0,-2E+3,\"7.50\",{\"b\":1234567890123456789}]");
+  free(out);
+  assert_true(cJSON_IsNumber(cJSON_GetObjectItem(v, "c"))); /* still numbers to read */
+  cJSON_Delete(d);
+  cJSON_Delete(v);
+
+  /* through the codec: tools, response_format, tool-call arguments, seed */
+  sl_chat_req_t r;
+  char err[300] = "";
+  assert_int_equal(decode("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\",\"content\":null,"
+                          "\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":"
+                          "\"{\\\"id\\\":9007199254740993,\\\"n\\\":\\\"Zo\\\\u00eb\\\"}\"}}]},"
+                          "{\"role\":\"tool\",\"tool_call_id\":\"c\",\"content\":\"ok\"}],"
+                          "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\","
+                          "\"properties\":{\"id\":{\"type\":\"integer\",\"maximum\":9007199254740993}}}}}],"
+                          "\"seed\":9007199254740993,\"logit_bias\":{\"5\":1.0}}", &r, err), 0);
+  assert_non_null(strstr(r.tools, "\"maximum\":9007199254740993"));
+  assert_non_null(strstr(r.msgs[1].tool_calls, "{\\\"id\\\":9007199254740993,\\\"n\\\":\\\"Zo\u00eb\\\"}"));
+  assert_true(r.seed == 9007199254740993ull);
+  assert_string_equal(r.passthrough, "\"logit_bias\":{\"5\":1.0}");
   sl_chat_req_free(&r);
 }
 
@@ -417,6 +461,7 @@ int main(void) {
       cmocka_unit_test(test_decode_errors),
       cmocka_unit_test(test_decode_escaped_backslash),
       cmocka_unit_test(test_decode_passthrough),
+      cmocka_unit_test(test_numbers_as_written),
       cmocka_unit_test(test_encode_completion_escapes),
       cmocka_unit_test(test_encode_refusal_and_cache),
       cmocka_unit_test(test_encode_tools_and_chunks), cmocka_unit_test(test_encode_limits),

@@ -1,0 +1,22 @@
+/* JSON numbers exactly as written. cJSON holds a number as a double and prints
+ * it back with 15 significant digits, so re-printing what a client or an
+ * upstream wrote changed it: 9007199254740993 (an id in a tool call) came out
+ * as 9.00719925474099e+15, 0.30000000000000004 as 0.3, 1.0 as 1. Trees parsed
+ * here keep each number's text (in the node's otherwise unused valuestring,
+ * which cJSON_Duplicate copies and cJSON_Delete frees), and print it back. */
+#ifndef SL_JSON_H
+#define SL_JSON_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+/* Gives every number of v the text it has in [json, end), the text v was
+ * parsed from (numbers appear there in the order of a walk of v). */
+void sl_json_keep_numbers(cJSON *v, const char *json, const char *end);
+/* cJSON_ParseWithLength of s[0..n) (NUL-terminated or not), numbers kept. */
+cJSON *sl_json_parse(const char *s, size_t n);
+/* cJSON_PrintUnformatted, each number that kept its text, and whose value has
+ * not changed since, printed as written. free() the result. */
+char *sl_json_print(const cJSON *v);
+
+#endif
