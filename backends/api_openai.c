@@ -24,6 +24,10 @@ typedef struct {
   char finish[32];
   char model[128];
   size_t out_bytes;    /* text + tool bytes delivered (for the token estimate) */
+  /* streamed tool calls: the last one's index and id, and the number of calls,
+   * for deltas without an index (Gemini's endpoint sends none) */
+  int tool_last, n_tools;
+  char tool_id[128];
 } oa_call_t;
 
 /* ---- encoding ---- */
@@ -205,11 +209,27 @@ static void emit_logprobs(oa_call_t *c, const cJSON *lp) {
   }
 }
 
-static void emit_tool_calls(oa_call_t *c, const cJSON *tcs) {
+/* The index of a streamed tool-call delta: its own, or, without one, the last
+ * call's, unless the delta names another id (a new call). */
+static int delta_index(oa_call_t *c, const cJSON *idx, const cJSON *id) {
+  int i;
+  if (cJSON_IsNumber(idx)) i = idx->valueint;
+  else if (c->n_tools && (!cJSON_IsString(id) || !strcmp(id->valuestring, c->tool_id))) i = c->tool_last;
+  else i = c->n_tools;
+  if (i >= 0 && i < 1 << 20 && i >= c->n_tools) c->n_tools = i + 1;
+  if (cJSON_IsString(id) && (i != c->tool_last || !c->tool_id[0]))
+    snprintf(c->tool_id, sizeof c->tool_id, "%s", id->valuestring);
+  c->tool_last = i;
+  return i;
+}
+
+/* Tool calls of a whole message (index: the position), or of a stream delta. */
+static void emit_tool_calls(oa_call_t *c, const cJSON *tcs, bool delta) {
   int i = 0;
   for (const cJSON *tc = tcs ? tcs->child : NULL; tc; tc = tc->next, i++) {
     const cJSON *idx = cJSON_GetObjectItemCaseSensitive(tc, "index");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(tc, "id");
+    int index = delta ? delta_index(c, idx, id) : cJSON_IsNumber(idx) ? idx->valueint : i;
     const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
     const cJSON *name = fn ? cJSON_GetObjectItemCaseSensitive(fn, "name") : NULL;
     const cJSON *args = fn ? cJSON_GetObjectItemCaseSensitive(fn, "arguments") : NULL;
@@ -217,7 +237,7 @@ static void emit_tool_calls(oa_call_t *c, const cJSON *tcs) {
     c->base.started = true;
     c->out_bytes += strlen(a);
     if (!c->base.abandoned && c->base.cbs.on_tool_call &&
-        c->base.cbs.on_tool_call(c->base.data, cJSON_IsNumber(idx) ? idx->valueint : i,
+        c->base.cbs.on_tool_call(c->base.data, index,
                                cJSON_IsString(id) ? id->valuestring : NULL,
                                cJSON_IsString(name) ? name->valuestring : NULL, a, strlen(a)))
       c->base.abandoned = true;
@@ -267,7 +287,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     emit_logprobs(c, cJSON_GetObjectItemCaseSensitive(c0, "logprobs"));
     if (cJSON_IsString(ct)) emit_text(c, ct->valuestring, strlen(ct->valuestring));
     if (d) emit_refusal(c, cJSON_GetObjectItemCaseSensitive(d, "refusal"));
-    if (d) emit_tool_calls(c, cJSON_GetObjectItemCaseSensitive(d, "tool_calls"));
+    if (d) emit_tool_calls(c, cJSON_GetObjectItemCaseSensitive(d, "tool_calls"), true);
     set_finish(c, cJSON_GetObjectItemCaseSensitive(c0, "finish_reason"));
   }
   take_usage(c, cJSON_GetObjectItemCaseSensitive(j, "usage"));
@@ -300,7 +320,7 @@ static void finish_json(oa_call_t *c) {
   emit_logprobs(c, cJSON_GetObjectItemCaseSensitive(c0, "logprobs"));
   if (cJSON_IsString(ct)) emit_text(c, ct->valuestring, strlen(ct->valuestring));
   emit_refusal(c, cJSON_GetObjectItemCaseSensitive(msg, "refusal"));
-  emit_tool_calls(c, cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"));
+  emit_tool_calls(c, cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"), false);
   set_finish(c, cJSON_GetObjectItemCaseSensitive(c0, "finish_reason"));
   take_usage(c, cJSON_GetObjectItemCaseSensitive(j, "usage"));
   cJSON_Delete(j);

@@ -204,6 +204,28 @@ test('parallel tool calls an OpenAI upstream interleaves reach an Anthropic clie
     [['call_a', '{"city":"Oslo"}'], ['call_b', '{"city":"Paris"}']]);
 });
 
+test('streamed tool calls without an index (Gemini\'s endpoint) are told apart by their ids', async () => {
+  oaUp.handler = (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk({ role: 'assistant', content: null }));
+    res.write(chunk({ tool_calls: [{ id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '{"city":' } }] }));
+    res.write(chunk({ tool_calls: [{ function: { arguments: '"Paris"}' } }] }));
+    res.write(chunk({ tool_calls: [{ id: 'call_b', type: 'function', function: { name: 'get_time', arguments: '{"tz":"CET"}' } }] }));
+    res.write(chunk({}, 'tool_calls'));
+    res.end('data: [DONE]\n\n');
+  };
+  const params = { type: 'object', properties: {} };
+  const ofin = await oai.chat.completions.stream({ model: 'auto', messages: [{ role: 'user', content: 'q' }],
+    tools: [{ type: 'function', function: { name: 'get_weather', parameters: params } },
+            { type: 'function', function: { name: 'get_time', parameters: params } }] }).finalChatCompletion();
+  assert.deepEqual(ofin.choices[0].message.tool_calls.map((t) => [t.id, t.function.name, t.function.arguments]),
+    [['call_a', 'get_weather', '{"city":"Paris"}'], ['call_b', 'get_time', '{"tz":"CET"}']]);
+  const fin = await anth.messages.stream({ model: 'auto', max_tokens: 50, messages: [{ role: 'user', content: 'q' }],
+    tools: [{ name: 'get_weather', input_schema: params }, { name: 'get_time', input_schema: params }] }).finalMessage();
+  assert.deepEqual(fin.content.map((b) => [b.id, b.name, b.input]),
+    [['call_a', 'get_weather', { city: 'Paris' }], ['call_b', 'get_time', { tz: 'CET' }]]);
+});
+
 test('an openai backend with max_tokens_param gets max_completion_tokens from any client', async () => {
   oaUp.handler = (req, body, res) => replyJson(res, 200, completion('ok'));
   const body = () => JSON.parse(oaUp.received.at(-1).body);

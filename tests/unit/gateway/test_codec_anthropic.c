@@ -316,6 +316,17 @@ static void test_complete(void **st) {
   assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(t2, "input"), "_raw_arguments")->valuestring, "{\"k\": ");
   cJSON_Delete(j);
 
+  /* two objects one after the other are not one input: kept raw */
+  sl_buf_reset(&o);
+  sl_buf_reset(&tools[2].args);
+  sl_buf_puts(&tools[2].args, "{\"a\":1} {\"b\":2}");
+  assert_int_equal(d->complete(&o, &r, "", 0, tools + 2, 1, &res), 0);
+  j = cJSON_Parse(o.data);
+  t2 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "content"), 0);
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(t2, "input"), "_raw_arguments")->valuestring,
+                      "{\"a\":1} {\"b\":2}");
+  cJSON_Delete(j);
+
   /* text only, a stop sequence that matched; and an empty answer keeps one text block */
   sl_buf_reset(&o);
   res = (sl_result_t){.prompt_tokens = 1, .completion_tokens = 2, .finish_reason = "stop", .stop_sequence = "END"};
