@@ -274,6 +274,33 @@ static int decode_tools(const cJSON *tools, sl_chat_req_t *r, char *err, size_t 
   return rc;
 }
 
+/* Structured outputs: output_config.format (or the beta's output_format),
+ * {"type":"json_schema","schema":{...}}, is OpenAI's json_schema
+ * response_format inside: each backend kind asks for it its own way. */
+static int decode_output_format(const cJSON *root, sl_chat_req_t *r, char *err, size_t n) {
+  const cJSON *oc = cJSON_GetObjectItemCaseSensitive(root, "output_config");
+  const char *path = "output_config.format";
+  if (oc && !cJSON_IsNull(oc) && !cJSON_IsObject(oc)) return bad(err, n, "output_config must be an object");
+  const cJSON *f = cJSON_GetObjectItemCaseSensitive(oc, "format");
+  if (!f || cJSON_IsNull(f)) {
+    f = cJSON_GetObjectItemCaseSensitive(root, "output_format");
+    path = "output_format";
+  }
+  if (!f || cJSON_IsNull(f)) return 0;
+  const char *t = cJSON_IsObject(f) ? type_of(f) : NULL;
+  const cJSON *schema = cJSON_GetObjectItemCaseSensitive(f, "schema");
+  if (!t || strcmp(t, "json_schema") || !cJSON_IsObject(schema))
+    return bad(err, n, "%s must be {\"type\":\"json_schema\",\"schema\":{...}}", path);
+  cJSON *rf = cJSON_CreateObject(), *js = NULL;
+  if (rf && cJSON_AddStringToObject(rf, "type", "json_schema") && (js = cJSON_AddObjectToObject(rf, "json_schema")) &&
+      cJSON_AddStringToObject(js, "name", "output") &&
+      cJSON_AddItemToObject(js, "schema", cJSON_Duplicate(schema, 1)))
+    r->response_format = sl_json_print(rf);
+  cJSON_Delete(rf);
+  r->json_output = true;
+  return r->response_format ? 0 : SL_ENOMEM;
+}
+
 /* {"type":"auto"|"any"|"none"|"tool","name"} -> OpenAI's tool_choice JSON. */
 static int decode_tool_choice(const cJSON *tc, sl_chat_req_t *r, char *err, size_t n) {
   const char *t = cJSON_IsObject(tc) ? type_of(tc) : NULL;
@@ -374,6 +401,7 @@ static int decode_root(const cJSON *root, sl_chat_req_t *r, char *err, size_t n)
   if (tools && !cJSON_IsNull(tools) && (rc = decode_tools(tools, r, err, n))) return rc;
   const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
   if (tc && !cJSON_IsNull(tc) && (rc = decode_tool_choice(tc, r, err, n))) return rc;
+  if ((rc = decode_output_format(root, r, err, n))) return rc;
   const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "metadata");
   if (meta && !cJSON_IsNull(meta)) {
     if (!cJSON_IsObject(meta)) return bad(err, n, "metadata must be an object");
@@ -425,6 +453,7 @@ const char *sl_anthropic_error_type(int status) {
   case 429: return "rate_limit_error";
   case 503:
   case 529: return "overloaded_error";
+  case 504: return "timeout_error";
   default: return status >= 500 ? "api_error" : "invalid_request_error";
   }
 }
@@ -434,7 +463,8 @@ const char *sl_anthropic_error_type(int status) {
 static const char *stream_error_type(const char *type) {
   static const char *const known[] = {"invalid_request_error", "authentication_error",
                                       "permission_error", "not_found_error",
-                                      "rate_limit_error", "api_error", "overloaded_error"};
+                                      "rate_limit_error", "api_error", "overloaded_error",
+                                      "timeout_error", "billing_error", "request_too_large"};
   for (size_t i = 0; type && i < sizeof known / sizeof *known; i++)
     if (!strcmp(type, known[i])) return known[i];
   return "api_error";

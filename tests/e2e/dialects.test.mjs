@@ -169,6 +169,25 @@ test('OpenAI client -> Anthropic backend: a json_schema response_format is answe
   assert.equal(tools, 0);
 });
 
+test('Anthropic client structured outputs (output_config.format): messages.parse() gets parsed_output from either backend kind', async () => {
+  const schema = { type: 'object', properties: { answer: { type: 'number' } }, required: ['answer'], additionalProperties: false };
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage([
+    { type: 'tool_use', id: 'toolu_j', name: 'json_answer', input: { answer: 4 } }], { stop_reason: 'tool_use' }));
+  const m = await anth.messages.parse({ model: 'auto', max_tokens: 100, messages: [{ role: 'user', content: '2+2?' }],
+    output_config: { format: { type: 'json_schema', schema } } }, to('anthropic'));
+  assert.deepEqual(m.parsed_output, { answer: 4 });
+  assert.equal(m.stop_reason, 'end_turn');
+  assert.deepEqual(lastBody(anUp).tool_choice, { type: 'tool', name: 'json_answer' });
+
+  oaUp.handler = (req, body, res) => replyJson(res, 200, completion('{"answer": 4}'));
+  const m2 = await anth.messages.parse({ model: 'auto', max_tokens: 100, messages: [{ role: 'user', content: '2+2?' }],
+    output_config: { format: { type: 'json_schema', schema } } });
+  assert.deepEqual(m2.parsed_output, { answer: 4 });
+  assert.deepEqual(lastBody(oaUp).response_format, { type: 'json_schema', json_schema: { name: 'output', schema } });
+  await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 10, messages: [{ role: 'user', content: 'x' }],
+    output_config: { format: { type: 'yaml' } } }), (e) => e.status === 400 && /output_config\.format/.test(e.message));
+});
+
 test('OpenAI client with tools -> Anthropic backend answering tool_use (not streamed), and the tool result back', async () => {
   anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage([
     { type: 'text', text: 'Let me look.' },

@@ -268,6 +268,7 @@ static void test_stop_reason_and_error_type(void **st) {
   assert_string_equal(sl_anthropic_error_type(502), "api_error");
   assert_string_equal(sl_anthropic_error_type(503), "overloaded_error");
   assert_string_equal(sl_anthropic_error_type(529), "overloaded_error");
+  assert_string_equal(sl_anthropic_error_type(504), "timeout_error");
 }
 
 static sl_resp_t resp(void) {
