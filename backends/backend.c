@@ -304,28 +304,56 @@ bool sl__call_transfer_failed(sl_call_t *c, const sl__upstream_t *up, int err, i
   return true;
 }
 
-/* A copy of the JSON text p[0..n) with every \u0000 escape made \ufffd (NULL
- * without memory). cJSON's strings end at a NUL: an answer
- * holding U+0000 was cut there, silently. U+FFFD keeps the rest of it. */
-static char *nul_escapes_replaced(const char *p, size_t n) {
+/* The surrogate half an escape \uXXXX at s stands for: 1 high, 2 low, 0 none. */
+static int surrogate(const char *s, const char *end) {
+  if (end - s < 6 || s[0] != '\\' || s[1] != 'u' || (s[2] | 0x20) != 'd') return 0;
+  char c = (char)(s[3] | 0x20);
+  return c >= '8' && c <= 'b' ? 1 : (c >= 'c' && c <= 'f') ? 2 : 0;
+}
+
+/* A copy of the JSON text p[0..n) with every \u0000 escape made \ufffd, and,
+ * with lone_too, every surrogate escape without its other half (an upstream
+ * that split a pair across two events) (NULL without memory). cJSON's strings
+ * end at a NUL: an answer holding U+0000 was cut there, silently; and it
+ * refuses a lone surrogate, which failed the whole stream. U+FFFD keeps the
+ * rest of the text. */
+static char *escapes_replaced(const char *p, size_t n, bool lone_too) {
   char *copy = malloc(n);
   if (!copy) return NULL;
   memcpy(copy, p, n);
+  const char *end = copy + n;
   for (size_t i = 0; i + 1 < n; i++) {
     if (copy[i] != '\\') continue;
     if (copy[i + 1] == 'u' && i + 6 <= n && !memcmp(copy + i + 2, "0000", 4)) memcpy(copy + i + 2, "fffd", 4);
+    int h = lone_too ? surrogate(copy + i, end) : 0;
+    if (h == 1 && surrogate(copy + i + 6, end) == 2) {
+      i += 11; /* a pair */
+      continue;
+    }
+    if (h) memcpy(copy + i + 2, "fffd", 4);
     i++; /* the escaped character is no escape itself (JSON's \\u0000 is text) */
   }
   return copy;
 }
 
-cJSON *sl__parse_json(const char *p, size_t n) {
-  char *fixed = memmem(p, n, "\\u0000", 6) ? nul_escapes_replaced(p, n) : NULL;
-  const char *src = fixed ? fixed : p, *end = NULL;
-  cJSON *j = cJSON_ParseWithLengthOpts(src, n, &end, false);
-  if (j && sl_json_skip_space(end, src + n) != src + n) {
+static cJSON *parse_whole(const char *src, size_t n, const char **end) {
+  cJSON *j = cJSON_ParseWithLengthOpts(src, n, end, false);
+  if (j && sl_json_skip_space(*end, src + n) != src + n) {
     cJSON_Delete(j);
     j = NULL;
+  }
+  return j;
+}
+
+cJSON *sl__parse_json(const char *p, size_t n) {
+  char *fixed = memmem(p, n, "\\u0000", 6) ? escapes_replaced(p, n, false) : NULL;
+  const char *src = fixed ? fixed : p, *end = NULL;
+  cJSON *j = parse_whole(src, n, &end);
+  if (!j && (memmem(src, n, "\\ud", 3) || memmem(src, n, "\\uD", 3))) {
+    char *again = escapes_replaced(src, n, true);
+    free(fixed);
+    src = fixed = again;
+    j = again ? parse_whole(src, n, &end) : NULL;
   }
   sl_json_keep_numbers(j, src, end); /* tool inputs are re-printed */
   free(fixed);

@@ -12,6 +12,7 @@ void sl_sse_init(sl_sse_t *s, size_t max_event, sl_sse_event_cb cb, void *data) 
   s->cb = cb;
   s->data = data;
   s->skip_lf = 0;
+  s->bom = 0;
 }
 
 void sl_sse_free(sl_sse_t *s) {
@@ -54,6 +55,19 @@ static int line(sl_sse_t *s) {
 }
 
 int sl_sse_feed(sl_sse_t *s, const char *p, size_t n) {
+  /* a UTF-8 byte order mark before the first event is dropped, as the SSE
+   * standard says (else it would spoil the first field's name) */
+  static const char bom[] = "\xEF\xBB\xBF";
+  while (s->bom >= 0 && n) {
+    if (*p != bom[s->bom]) {
+      int rc = s->bom ? sl_buf_append(&s->line, bom, (size_t)s->bom) : 0; /* not one after all */
+      s->bom = -1;
+      if (rc) return rc;
+      break;
+    }
+    p++, n--;
+    if (++s->bom == 3) s->bom = -1;
+  }
   for (size_t i = 0; i < n; i++) {
     char ch = p[i];
     if (s->skip_lf) {

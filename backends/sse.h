@@ -15,6 +15,7 @@ typedef struct {
   sl_sse_event_cb cb;
   void *data;
   int skip_lf; /* last byte was CR */
+  int bom;     /* bytes of a leading UTF-8 BOM seen so far; -1 once past the start */
 } sl_sse_t;
 
 void sl_sse_init(sl_sse_t *s, size_t max_event, sl_sse_event_cb cb, void *data);

@@ -403,6 +403,24 @@ static void test_numbers_as_written(void **st) {
   sl_buf_free(&rec.text);
 }
 
+/* A surrogate pair an upstream split across two events: each half becomes
+ * U+FFFD and the stream goes on; a whole pair and \u0000 as before. */
+static void test_lone_surrogates(void **st) {
+  sl_msg_t m;
+  sl_chat_req_t req = one_msg(&m);
+  rec_t rec = {0};
+  an_call_t *c = prepare(&req, true, &rec, "http://h");
+  on_response(c, 200, "text/event-stream", 0);
+  feed(c, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\\uD83D\"}}\n\n"
+          "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"\\ude00b \\\\ud83d\"}}\n\n"
+          "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" \\ud83d\\ude00\\u0000.\"}}\n\n"
+          "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+  on_done(c, 0, 200, "ok");
+  assert_true(rec.done && !rec.error);
+  assert_string_equal(rec.text.data, "a\xEF\xBF\xBD\xEF\xBF\xBD" "b \\ud83d \xF0\x9F\x98\x80\xEF\xBF\xBD.");
+  sl_buf_free(&rec.text);
+}
+
 static void test_whole_and_errors(void **st) {
   sl_msg_t m;
   sl_chat_req_t req = one_msg(&m);
@@ -484,6 +502,7 @@ int main(void) {
       cmocka_unit_test(test_local_stop_strings),
       cmocka_unit_test(test_json_response_format),
       cmocka_unit_test(test_numbers_as_written),
+      cmocka_unit_test(test_lone_surrogates),
       cmocka_unit_test(test_abandon),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,6 +54,29 @@ static void test_sse_every_split(void **st) {
   sl_sse_free(&s);
 }
 
+/* A UTF-8 byte order mark at the start is dropped, however the bytes are
+ * split; only at the very start, and three bytes that are not one are kept. */
+static void test_sse_bom(void **st) {
+  static const char bommed[] = "\xEF\xBB\xBF" "data: Hello\n\n\xEF\xBB\xBF" "data: x\n\n";
+  size_t n = sizeof bommed - 1;
+  for (size_t cut = 0; cut <= n; cut++) {
+    events_t e = {{0}, 0};
+    sl_sse_t s;
+    sl_sse_init(&s, 1024, on_ev, &e);
+    for (size_t i = 0; i < cut; i++) assert_int_equal(sl_sse_feed(&s, bommed + i, 1), 0);
+    assert_int_equal(sl_sse_feed(&s, bommed + cut, n - cut), 0);
+    assert_string_equal(e.log, "[message|Hello]"); /* a BOM later spoils the field name */
+    sl_sse_free(&s);
+  }
+  events_t e = {{0}, 0};
+  sl_sse_t s;
+  sl_sse_init(&s, 1024, on_ev, &e);
+  const char *half = "\xEF\xBB" ": c\ndata: y\n\n";
+  assert_int_equal(sl_sse_feed(&s, half, strlen(half)), 0);
+  assert_string_equal(e.log, "[message|y]"); /* a half BOM is a field name of its own */
+  sl_sse_free(&s);
+}
+
 static void test_sse_limit(void **st) {
   events_t e = {{0}, 0};
   sl_sse_t s;
@@ -151,6 +174,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sse_every_split),
       cmocka_unit_test(test_sse_limit),
+      cmocka_unit_test(test_sse_bom),
       cmocka_unit_test(test_metrics_render),
       cmocka_unit_test(test_metrics_add_many),
       cmocka_unit_test(test_metrics_children),
