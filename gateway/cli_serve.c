@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <sys/inotify.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <time.h>
 #include <stdio.h>
@@ -21,6 +22,9 @@
 #include <string.h>
 
 enum { CMD_DRAIN = 1, CMD_STOP = 2 };
+#define RECHECK_MS 2000 /* how often the config's path is resolved again */
+/* what the config directory's watch asks for: names appearing and leaving */
+#define DIR_EVENTS (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR)
 
 typedef struct {
   sl_gw_shared_t sh;
@@ -32,9 +36,15 @@ typedef struct {
    * asks for every write to every file there (the ledger's, if it sits beside
    * the config), and each write then costs the writer an event. */
   uv_poll_t watch_dir;
-  int watch_dir_fd;
+  int watch_dir_fd, watch_dir_wd;
   char config_dir[4096], config_base[256];
   uv_timer_t debounce;
+  /* Both watches are on inodes: a directory replaced (mv cfg.new cfg) or a
+   * symlink above the file repointed leaves them on the old ones. The file's
+   * and the directory's identities as their paths resolve are checked every
+   * few seconds, and a change re-arms both and reloads. */
+  uv_timer_t recheck;
+  struct stat seen_file, seen_dir;
   bool watching, draining;
   int exit_code;
 } serve_t;
@@ -204,22 +214,51 @@ static void on_stop_signal(uv_signal_t *h, int signum) {
   sl_server_shutdown(ws[0].srv, on_main_drained, s);
 }
 
+static void on_file_change(uv_fs_event_t *h, const char *fn, int events, int status);
+static void watch_dir_again(serve_t *s);
+
+static bool same_file(const struct stat *a, const struct stat *b) {
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* The watches on the file and on its directory, as their paths resolve now. */
+static bool watch_again(serve_t *s) {
+  uv_fs_event_stop(&s->watch);
+  s->watching = uv_fs_event_start(&s->watch, on_file_change, s->sh.config_path, 0) == 0;
+  if (stat(s->sh.config_path, &s->seen_file)) memset(&s->seen_file, 0, sizeof s->seen_file);
+  struct stat d;
+  if (stat(s->config_dir, &d)) memset(&d, 0, sizeof d);
+  if (!same_file(&d, &s->seen_dir)) {
+    s->seen_dir = d;
+    watch_dir_again(s);
+  }
+  return s->watching;
+}
+
 static void on_hup(uv_signal_t *h, int signum) {
   serve_t *s = h->data;
   char why[600];
+  watch_again(s);
   sl_gw_reload(&s->sh.workers[0], why, sizeof why);
 }
 
-static void on_file_change(uv_fs_event_t *h, const char *fn, int events, int status);
+static void on_recheck(uv_timer_t *t) {
+  serve_t *s = t->data;
+  struct stat f, d;
+  if (stat(s->sh.config_path, &f)) memset(&f, 0, sizeof f);
+  if (stat(s->config_dir, &d)) memset(&d, 0, sizeof d);
+  if (same_file(&f, &s->seen_file) && same_file(&d, &s->seen_dir)) return;
+  SL_INFO("%s now resolves to another file or directory: watching it and reloading",
+          s->sh.config_path);
+  on_file_change(&s->watch, s->config_base, UV_RENAME, 0);
+}
 
 static void on_debounce(uv_timer_t *t) {
   serve_t *s = t->data;
   /* Watch the path again: an editor's atomic save (write a temp file, rename it
    * over) or a symlink swap replaces the inode the old watch was on, and that watch
    * would never fire again. If the file is missing for a moment, try again soon. */
-  uv_fs_event_stop(&s->watch);
-  s->watching = uv_fs_event_start(&s->watch, on_file_change, s->sh.config_path, 0) == 0;
-  if (!s->watching) {
+  if (!watch_again(s)) {
     SL_WARN("cannot watch %s for now; retrying", s->sh.config_path);
     uv_timer_start(&s->debounce, on_debounce, 1000, 0);
     return;
@@ -262,8 +301,7 @@ static void watch_config_dir(serve_t *s, uv_loop_t *loop, const char *config) {
   s->config_dir[dn] = 0;
   snprintf(s->config_base, sizeof s->config_base, "%s", base);
   int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (fd < 0 || inotify_add_watch(fd, s->config_dir, IN_CREATE | IN_MOVED_TO | IN_DELETE |
-                                                         IN_MOVED_FROM | IN_ONLYDIR) < 0 ||
+  if (fd < 0 || (s->watch_dir_wd = inotify_add_watch(fd, s->config_dir, DIR_EVENTS)) < 0 ||
       uv_poll_init(loop, &s->watch_dir, fd)) {
     if (fd >= 0) close(fd);
     SL_WARN("cannot watch %s: a config symlink repointed there needs SIGHUP", s->config_dir);
@@ -272,6 +310,12 @@ static void watch_config_dir(serve_t *s, uv_loop_t *loop, const char *config) {
   s->watch_dir_fd = fd;
   s->watch_dir.data = s;
   uv_poll_start(&s->watch_dir, UV_READABLE, on_dir_change);
+}
+
+static void watch_dir_again(serve_t *s) {
+  if (s->watch_dir_fd < 0) return;
+  inotify_rm_watch(s->watch_dir_fd, s->watch_dir_wd); /* fails if it went with its directory */
+  s->watch_dir_wd = inotify_add_watch(s->watch_dir_fd, s->config_dir, DIR_EVENTS);
 }
 
 static void close_walk(uv_handle_t *h, void *arg) {
@@ -396,6 +440,11 @@ int sl_cli_serve(int argc, char **argv) {
   s->watch.data = s;
   if (uv_fs_event_start(&s->watch, on_file_change, config, 0) == 0) s->watching = true;
   watch_config_dir(s, main_loop, config);
+  if (stat(config, &s->seen_file)) memset(&s->seen_file, 0, sizeof s->seen_file);
+  if (stat(s->config_dir, &s->seen_dir)) memset(&s->seen_dir, 0, sizeof s->seen_dir);
+  uv_timer_init(main_loop, &s->recheck);
+  s->recheck.data = s;
+  uv_timer_start(&s->recheck, on_recheck, RECHECK_MS, RECHECK_MS);
   SL_INFO("sluice listening on %s (port %d; %u event-loop threads; policy %s, version %.12s)",
           listen, sl_server_port(w0->srv), sh->n_workers, config, sl_policy_version(sh->policy));
   /* a machine-readable line for tests and supervisors that start us on port 0 */

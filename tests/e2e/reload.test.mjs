@@ -319,4 +319,29 @@ describe('(b) file watch', () => {
       assert.equal(r.code, 0);
     }
   });
+
+  test('the config directory replaced by another (mv cfg.new cfg) reloads, and edits of the new file are seen', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'sluice-swap-'));
+    mkdirSync(join(d, 'cfg'));
+    const path = join(d, 'cfg', 'sluice.json');
+    writeFileSync(path, JSON.stringify(policyA(), null, 2));
+    const s5 = await startSluiceAt(path, ENV);
+    try {
+      const ask = (rule) => until(rule, s5);
+      assert.equal((await ask('a-default')).rule, 'a-default');
+      mkdirSync(join(d, 'cfg.new'));
+      writeFileSync(join(d, 'cfg.new', 'sluice.json'), JSON.stringify(policyB(), null, 2));
+      renameSync(join(d, 'cfg'), join(d, 'cfg.old'));
+      renameSync(join(d, 'cfg.new'), join(d, 'cfg'));
+      assert.equal((await ask('b-default')).rule, 'b-default', 'the new directory\'s file is in force');
+      writeFileSync(path, JSON.stringify(policyA(), null, 2));
+      assert.equal((await ask('a-default')).rule, 'a-default', 'an edit of the new file is seen');
+      writeFileSync(join(d, 'cfg.old', 'sluice.json'), JSON.stringify(policyB(), null, 2));
+      await sleep(700);
+      assert.equal((await ask('a-default')).rule, 'a-default', 'the old directory no longer counts');
+    } finally {
+      const r = await s5.stop();
+      assert.equal(r.code, 0);
+    }
+  });
 });
