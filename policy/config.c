@@ -68,13 +68,19 @@ static int get_str(const cJSON *obj, const char *key, const char *path, bool req
  * would pass here and then have every request it names refused. */
 #define MAX_NAME 255
 
+/* Names (backends, models, keys, tenants) go into response headers, metric
+ * labels and ledger rows: no control characters (a newline would end a header
+ * line and start another). */
 static int get_name(const cJSON *obj, const char *key, const char *path, bool required,
                     char **out, sl_jerr_t *err) {
   int rc = get_str(obj, key, path, required, out, err);
-  if (rc || !*out || strlen(*out) <= MAX_NAME) return rc;
+  if (rc || !*out) return rc;
   char p[256];
   sl_jpath_key(p, sizeof p, path, key);
-  return sl_jerr_set(err, p, "must be at most %d bytes", MAX_NAME);
+  if (strlen(*out) > MAX_NAME) return sl_jerr_set(err, p, "must be at most %d bytes", MAX_NAME);
+  for (const unsigned char *c = (const unsigned char *)*out; *c; c++)
+    if (*c < 0x20 || *c == 0x7F) return sl_jerr_set(err, p, "must not contain control characters");
+  return 0;
 }
 
 static int get_num(const cJSON *obj, const char *key, const char *path, double lo, double hi,
@@ -209,9 +215,13 @@ static int parse_auth(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
         return sl_jerr_set(err, q, "must be 64 hex digits (sha256 of the key)");
       }
       if (!kc->tenant && !(kc->tenant = strdup(kc->id))) return SL_ENOMEM;
-      for (size_t j = 0; j + 1 < c->n_keys; j++)
+      for (size_t j = 0; j + 1 < c->n_keys; j++) {
         if (!strcmp(c->keys[j].id, kc->id))
           return sl_jerr_set(err, p, "duplicate key id \"%s\"", kc->id);
+        if (!memcmp(c->keys[j].sha256, kc->sha256, sizeof kc->sha256)) /* which one would it be? */
+          return sl_jerr_set(err, p, "the same sha256 as $.auth.keys[%zu] (\"%s\"): one key, one entry",
+                             j, c->keys[j].id);
+      }
     }
   }
   const cJSON *ad = cJSON_GetObjectItemCaseSensitive(a, "admin_keys");

@@ -56,6 +56,8 @@ static void expect_error(const char *json, const char *path_and_msg) {
   assert_null(c);
 }
 
+#define HASH_A "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+
 static void test_errors_name_the_path(void **st) {
   expect_error("{\"backends\":[" OK_BACKEND "], \"bogus\": 1}", "$: unknown key \"bogus\"");
   /* a key twice: jq keeps the last, cJSON the first; refused rather than guessed */
@@ -99,6 +101,10 @@ static void test_errors_name_the_path(void **st) {
                "$.log_level: must be");
   expect_error("{\"backends\":[{\"name\":\"a/b\",\"kind\":\"openai\",\"base_url\":\"http://a\"}]}",
                "$.backends[0].name: must not contain");
+  expect_error("{\"backends\":[{\"name\":\"ext\\nX-Injected:1\",\"kind\":\"openai\",\"base_url\":\"http://a\"}]}",
+               "$.backends[0].name: must not contain control characters");
+  expect_error("{\"auth\":{\"keys\":[{\"id\":\"a\",\"sha256\":\"" HASH_A "\"},{\"id\":\"b\",\"sha256\":\"" HASH_A "\"}]}}",
+               "$.auth.keys[1]: the same sha256 as $.auth.keys[0] (\"a\")");
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"http://a\",\"location\":\"in-process\"}]}",
                "$.backends[0].location");
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"local\",\"threads\":0}]}",
