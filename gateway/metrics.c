@@ -192,7 +192,8 @@ void sl_metrics_label(char *out, size_t n, const char *key, const char *value) {
 }
 
 /* Adds the series of `from` into `to` (same families by name): counters and
- * histograms add up, a gauge keeps the value set last. */
+ * histograms add up, a gauge (or a counter that was set) keeps the value set
+ * last. */
 static void merge(sl_metrics_t *to, sl_metrics_t *from) {
   pthread_mutex_lock(&from->mu);
   for (int i = 0; i < MAX_SERIES; i++) {
@@ -200,7 +201,9 @@ static void merge(sl_metrics_t *to, sl_metrics_t *from) {
     if (s->fam < 0) continue;
     series_t *d = get(to, from->fam[s->fam].name, s->labels);
     if (!d) continue;
-    if (from->fam[s->fam].type == SL_M_GAUGE) {
+    /* a gauge, or a counter set to a process-wide total (the ledger's rows, set
+     * by whichever loop answers the scrape): the value set last, not a sum */
+    if (from->fam[s->fam].type == SL_M_GAUGE || s->set_seq) {
       if (s->set_seq >= d->set_seq) d->value = s->value, d->set_seq = s->set_seq;
       continue;
     }

@@ -14,7 +14,8 @@ sl_metrics_t *sl_metrics_create(void);
 /* A store of its own for one thread (an event loop), with the root's families
  * (declare them all first); it is freed with the root, and rendering either
  * renders the root and all its children merged: counters and histograms
- * summed, each gauge as it was set last. NULL when out of memory or slots. */
+ * summed, each gauge as it was set last (and each counter that was set, not
+ * added to: a process-wide total). NULL when out of memory or slots. */
 sl_metrics_t *sl_metrics_child(sl_metrics_t *root);
 void sl_metrics_free(sl_metrics_t *m);
 /* Declares a metric family (once, before use). */

@@ -166,6 +166,12 @@ static void test_metrics_children(void **st) {
   sl_buf_reset(&out);
   assert_int_equal(sl_metrics_render(root, &out), 0); /* the same from the root */
   assert_non_null(strstr(out.data, "req_total{s=\"200\"} 5\n"));
+  /* a counter set to a process-wide total by whichever loop answers: not summed */
+  sl_metrics_set(a, "req_total", "s=\"all\"", 9);
+  sl_metrics_set(b, "req_total", "s=\"all\"", 10);
+  sl_buf_reset(&out);
+  assert_int_equal(sl_metrics_render(a, &out), 0);
+  assert_non_null(strstr(out.data, "req_total{s=\"all\"} 10\n"));
   sl_buf_free(&out);
   sl_metrics_free(root); /* frees the children */
 }
