@@ -344,8 +344,8 @@ static int cmd_verify(const args_t *a) {
   sl_ledger_verify_t v;
   int rc = sl_ledger_verify(a->ledger, anchor_id, anchor_hash, &v);
   if (rc && rc != SL_EPARSE) {
-    fprintf(stderr, "sluice audit verify: cannot read ledger %s: %s%s%s\n", a->ledger,
-            sl_strerror(rc), v.reason[0] ? ": " : "", v.reason);
+    fprintf(stderr, "sluice audit verify: cannot read ledger %s: %s\n", a->ledger,
+            v.reason[0] ? v.reason : sl__ledger_open_error(rc));
     return 2;
   }
   cJSON *gaps = NULL;
@@ -899,7 +899,7 @@ int sl_cli_audit(int argc, char **argv) {
     rc = sl__ledger_open_ro(a.ledger, &db);
     if (rc) {
       fprintf(stderr, "sluice audit %s: cannot read ledger %s: %s\n", sub, a.ledger,
-              rc == SL_ENOTFOUND ? "no such file" : "not a sluice ledger");
+              sl__ledger_open_error(rc));
       rc = 2;
     } else {
       rc = !strcmp(sub, "egress") ? cmd_egress(&a, db) : cmd_costs(&a, db);

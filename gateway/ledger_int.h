@@ -127,7 +127,12 @@ int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud,
 void sl__ledger_sqlite_setup(void);
 
 /* Opens an existing ledger read-only. SL_ENOTFOUND if the file does not exist,
- * SL_EIO if it is not a ledger. */
+ * SL_EBUSY if another process holds it locked (after waiting 5 s), SL_EPARSE
+ * if it is damaged, SL_EIO if it is not a ledger. */
 int sl__ledger_open_ro(const char *path, sqlite3 **out);
+/* What an error of sl__ledger_open_ro means, for a message: SL_ENOTFOUND no
+ * file, SL_EBUSY locked by another process, SL_EPARSE damaged, else not a
+ * sluice ledger. */
+const char *sl__ledger_open_error(int rc);
 
 #endif

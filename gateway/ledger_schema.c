@@ -235,13 +235,24 @@ int sl__ledger_open_ro(const char *path, sqlite3 **out) {
   }
   sqlite3_busy_timeout(db, 5000);
   sqlite3_stmt *st2 = NULL;
-  int ok = sqlite3_prepare_v2(db, "SELECT 1 FROM requests LIMIT 0", -1, &st2, NULL) ==
-           SQLITE_OK;
+  int src = sqlite3_prepare_v2(db, "SELECT 1 FROM requests LIMIT 0", -1, &st2, NULL);
+  int why = sqlite3_errcode(db) & 0xff;
   sqlite3_finalize(st2);
-  if (!ok) {
+  if (src != SQLITE_OK) {
     sqlite3_close(db);
-    return SL_EIO;
+    return why == SQLITE_BUSY || why == SQLITE_LOCKED ? SL_EBUSY
+           : why == SQLITE_CORRUPT                    ? SL_EPARSE
+                                                      : SL_EIO;
   }
   *out = db;
   return 0;
+}
+
+const char *sl__ledger_open_error(int rc) {
+  switch (rc) {
+  case SL_ENOTFOUND: return "no such file";
+  case SL_EBUSY: return "another process holds it locked (busy); try again";
+  case SL_EPARSE: return "the file is damaged (SQLite: database disk image is malformed)";
+  default: return "not a sluice ledger";
+  }
 }

@@ -58,7 +58,7 @@ int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_has
   memset(out, 0, sizeof *out);
   sqlite3 *db;
   int rc = sl__ledger_open_ro(path, &db);
-  if (rc == SL_EIO) snprintf(out->reason, sizeof out->reason, "not a sluice ledger");
+  if (rc && rc != SL_ENOTFOUND) snprintf(out->reason, sizeof out->reason, "%s", sl__ledger_open_error(rc));
   if (rc) return rc;
   char sql[1024];
   snprintf(sql, sizeof sql, "SELECT %sprev_hash, hash FROM requests ORDER BY id",

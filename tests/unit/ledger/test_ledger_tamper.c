@@ -12,6 +12,9 @@
 #include "ledger_test_util.h"
 #include "sl_err.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #define N 10
 #define UNLOCK "DROP TRIGGER requests_no_update; DROP TRIGGER requests_no_delete;"
 
@@ -277,6 +280,20 @@ static void test_cli_reports_row(void **state) {
   free(out);
 }
 
+/* A damaged file (its tail cut: a partial copy, a full disk) is BROKEN, and
+ * says so, rather than "not a sluice ledger". */
+static void test_damaged_file(void **state) {
+  fx_t *fx = *state;
+  struct stat st;
+  assert_int_equal(stat(fx->path, &st), 0);
+  assert_int_equal(truncate(fx->path, st.st_size / 2), 0);
+  sl_ledger_verify_t v;
+  int rc = sl_ledger_verify(fx->path, 0, NULL, &v);
+  assert_int_equal(rc, SL_EPARSE);
+  assert_non_null(strstr(v.reason, "malformed"));
+  assert_int_equal(cli_verify(fx->path), 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_intact, setup, teardown),
@@ -294,6 +311,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cli_reports_row, setup, teardown),
       cmocka_unit_test_setup_teardown(test_index_swapped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_anchor_forms, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_damaged_file, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
