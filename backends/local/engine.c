@@ -118,7 +118,7 @@ static void admit(sl_engine_t *e, double t) {
     sl_sampler_reset(sm, &s->req.sampling);
     int w = s->req.sampling.penalty_last_n > 0 ? s->req.sampling.penalty_last_n : 64;
     size_t from = s->req.n_prompt > (size_t)w ? s->req.n_prompt - (size_t)w : 0;
-    for (size_t k = from; k < s->req.n_prompt; k++) sl_sampler_accept(sm, s->prompt[k]);
+    for (size_t k = from; k < s->req.n_prompt; k++) sl_sampler_accept_prompt(sm, s->prompt[k]);
   }
 }
 

@@ -15,13 +15,16 @@ typedef struct {
   int32_t id;
 } cand_t;
 
+#define MIN_TEMPERATURE 1e-6f
+
 struct sl_sampler {
   int n_vocab, max_window;
   sl_sampler_params_t p;
   uint64_t rng[4];
   int32_t *ring; /* last tokens, max_window */
+  uint8_t *ring_gen; /* whether each was generated (not the prompt's) */
   int ring_len, ring_pos;
-  int32_t *counts; /* occurrences in the window, per token */
+  int32_t *counts; /* generated occurrences in the window, per token */
   uint32_t *stamp; /* marks tokens already penalised in this call */
   uint32_t step;
   float *work;     /* penalised logits */
@@ -42,11 +45,12 @@ sl_sampler_t *sl_sampler_new(int n_vocab, int max_window) {
   s->n_vocab = n_vocab;
   s->max_window = max_window;
   s->ring = malloc(sizeof(int32_t) * (size_t)max_window);
+  s->ring_gen = malloc((size_t)max_window);
   s->counts = calloc((size_t)n_vocab, sizeof(int32_t));
   s->stamp = calloc((size_t)n_vocab, sizeof(uint32_t));
   s->work = malloc(sizeof(float) * (size_t)n_vocab);
   s->cand = malloc(sizeof(cand_t) * (size_t)n_vocab);
-  if (!s->ring || !s->counts || !s->stamp || !s->work || !s->cand) {
+  if (!s->ring || !s->ring_gen || !s->counts || !s->stamp || !s->work || !s->cand) {
     sl_sampler_free(s);
     return NULL;
   }
@@ -58,7 +62,7 @@ sl_sampler_t *sl_sampler_new(int n_vocab, int max_window) {
 
 void sl_sampler_free(sl_sampler_t *s) {
   if (!s) return;
-  free(s->ring), free(s->counts), free(s->stamp), free(s->work), free(s->cand);
+  free(s->ring), free(s->ring_gen), free(s->counts), free(s->stamp), free(s->work), free(s->cand);
   free(s);
 }
 
@@ -82,7 +86,7 @@ static double next_unit(sl_sampler_t *s) { return (next_u64(s) >> 11) * (1.0 / 9
 
 void sl_sampler_reset(sl_sampler_t *s, const sl_sampler_params_t *p) {
   /* Forget the previous window. */
-  for (int i = 0; i < s->ring_len; i++) s->counts[s->ring[i]] = 0;
+  for (int i = 0; i < s->ring_len; i++) s->counts[s->ring[i]] = 0; /* all of it, prompt's too */
   s->ring_len = s->ring_pos = 0;
   s->p = *p;
   if (s->p.penalty_last_n <= 0) s->p.penalty_last_n = 64;
@@ -94,18 +98,23 @@ void sl_sampler_reset(sl_sampler_t *s, const sl_sampler_params_t *p) {
   for (int i = 0; i < 4; i++) s->rng[i] = splitmix(&x);
 }
 
-void sl_sampler_accept(sl_sampler_t *s, int32_t tok) {
+static void accept(sl_sampler_t *s, int32_t tok, bool generated) {
   if (tok < 0 || tok >= s->n_vocab) return;
   int w = s->p.penalty_last_n;
   if (s->ring_len == w) {
-    s->counts[s->ring[s->ring_pos]]--;
+    s->counts[s->ring[s->ring_pos]] -= s->ring_gen[s->ring_pos];
   } else {
     s->ring_len++;
   }
   s->ring[s->ring_pos] = tok;
-  s->counts[tok]++;
+  s->ring_gen[s->ring_pos] = generated;
+  s->counts[tok] += generated;
   s->ring_pos = (s->ring_pos + 1) % w;
 }
+
+void sl_sampler_accept(sl_sampler_t *s, int32_t tok) { accept(s, tok, true); }
+
+void sl_sampler_accept_prompt(sl_sampler_t *s, int32_t tok) { accept(s, tok, false); }
 
 static int cand_cmp(const void *a, const void *b) {
   const cand_t *x = a, *y = b;
@@ -218,12 +227,13 @@ int32_t sl_sampler_sample(sl_sampler_t *s, const float *logits, sl_sample_t *out
       s->stamp[t] = s->step;
       float *v = &s->work[t];
       *v = *v > 0 ? *v / p->repeat_penalty : *v * p->repeat_penalty;
-      *v -= (float)s->counts[t] * p->frequency_penalty + p->presence_penalty;
+      /* presence and frequency, as OpenAI's: over the tokens generated so far */
+      if (s->counts[t]) *v -= (float)s->counts[t] * p->frequency_penalty + p->presence_penalty;
     }
     l = s->work;
   }
   int32_t tok = 0;
-  if (p->temperature <= 0) {
+  if (!(p->temperature >= MIN_TEMPERATURE)) { /* 0, or so small that 1/t overflows: greedy */
     tok = argmax(l, V);
   } else {
     cand_t *c = s->cand;

@@ -14,7 +14,7 @@
 #define SL_SAMPLER_MAX_LOGPROBS 20
 
 typedef struct {
-  float temperature;       /* ≤ 0: greedy (argmax) */
+  float temperature;       /* below 1e-6 (0 included): greedy (argmax) */
   int top_k;               /* ≤ 0: off */
   float top_p;             /* ≥ 1 or ≤ 0: off */
   float min_p;             /* ≤ 0: off */
@@ -48,8 +48,12 @@ sl_sampler_t *sl_sampler_new(int n_vocab, int max_window);
 void sl_sampler_free(sl_sampler_t *s);
 /* Starts a new sequence with params p (clamped to valid ranges). */
 void sl_sampler_reset(sl_sampler_t *s, const sl_sampler_params_t *p);
-/* Adds a token (prompt or generated) to the penalty window. */
+/* Adds a generated token to the penalty window (repetition, presence and
+ * frequency penalties). */
 void sl_sampler_accept(sl_sampler_t *s, int32_t tok);
+/* Adds a prompt token to the window: the repetition penalty counts it (as
+ * llama.cpp's does), presence and frequency do not (as OpenAI's). */
+void sl_sampler_accept_prompt(sl_sampler_t *s, int32_t tok);
 /* Chooses a token from logits (n_vocab values, not modified). Fills out if given. */
 int32_t sl_sampler_sample(sl_sampler_t *s, const float *logits, sl_sample_t *out);
 

@@ -197,6 +197,24 @@ static void test_penalties(void **st) {
   l[7] = -1.f, l[8] = -1.5f;
   sl_sampler_accept(s, 7); /* -2 < -1.5 */
   assert_int_equal(sl_sampler_sample(s, l, NULL), 8);
+  /* prompt tokens: the repetition penalty counts them, presence does not */
+  for (int i = 0; i < V; i++) l[i] = 0.f;
+  l[5] = 3.f, l[6] = 2.5f;
+  sl_sampler_reset(s, &p); /* repeat_penalty 2: 3 / 2 < 2.5 */
+  sl_sampler_accept_prompt(s, 5);
+  assert_int_equal(sl_sampler_sample(s, l, NULL), 6);
+  sl_sampler_params_init(&p);
+  p.presence_penalty = 2.f;
+  sl_sampler_reset(s, &p);
+  sl_sampler_accept_prompt(s, 5);
+  assert_int_equal(sl_sampler_sample(s, l, NULL), 5); /* in the prompt only */
+  sl_sampler_accept(s, 5);
+  assert_int_equal(sl_sampler_sample(s, l, NULL), 6); /* generated: 3 - 2 < 2.5 */
+  /* a temperature so small that 1/t overflows is greedy, not noise */
+  sl_sampler_params_init(&p);
+  p.temperature = 3e-38f;
+  sl_sampler_reset(s, &p);
+  assert_int_equal(sl_sampler_sample(s, l, NULL), 5);
   sl_sampler_free(s);
   assert_null(sl_sampler_new(0, 8));
 }
