@@ -31,6 +31,7 @@ typedef struct {
   sl_engine_t *engine;
   sl_tok_t *tok;
   int queue_max;
+  size_t max_piece; /* the longest token's text in bytes: no token covers more input */
 } local_engine_t;
 
 /* Engines are only ever added (at start and on reload, under load_mu), never
@@ -388,6 +389,10 @@ static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl
     if (!rc) len = sl_chat_messages_len(o->req); /* the messages only, not tools or stops */
   }
   if (!rc) rc = sl_buf_append(&c->base.body, text, len);
+  /* far too long for the context whatever the tokens (twice the bound, for a
+   * normalizer that shortens text): refused before the tokenizer spends
+   * seconds of this loop on megabytes */
+  if (!rc && len / (2 * le->max_piece) > (size_t)sl_engine_n_ctx(le->engine)) rc = SL_ETOOBIG;
   if (!rc)
     rc = sl_tok_encode_spans(le->tok, text, len, true, spans, n_spans, &c->prompt, &c->n_prompt);
   free(text);
@@ -473,6 +478,17 @@ const sl_backend_ops_t sl__local_ops = {"local", local_prepare, local_start, loc
                                         local_usage};
 
 static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen);
+
+/* A token's text is at least as long as the input it stands for (a byte-level
+ * BPE letter or SentencePiece's ▁ takes more bytes than the byte it codes). */
+static size_t longest_piece(const sl_tok_t *tok) {
+  size_t most = 1;
+  for (size_t id = 0; id < sl_tok_n_vocab(tok); id++) {
+    size_t len = 0;
+    if (sl_tok_text(tok, (int32_t)id, &len) && len > most) most = len;
+  }
+  return most;
+}
 
 static int port_open(sl_backends_t *b) {
   struct sl_local_port *p = calloc(1, sizeof *p);
@@ -563,6 +579,7 @@ static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t 
     le->path = strdup(path);
     le->engine = eng;
     le->tok = tok;
+    le->max_piece = longest_piece(tok);
     le->queue_max = bc->queue_max;
     __atomic_store_n(&set->n, set->n + 1, __ATOMIC_RELEASE);
     SL_INFO("local backend \"%s\": loaded %s (context %d, %d threads, batch %d)", bc->name, path,

@@ -150,6 +150,11 @@ test('messages longer than the model\'s context: a 400 context_length_exceeded, 
     assert.equal(e.code, 'context_length_exceeded');
     return true;
   });
+  // megabytes that no tokenization could fit: refused before the tokenizer runs
+  const t0 = Date.now();
+  await assert.rejects(client.chat.completions.create({ max_tokens: 5, messages: [{ role: 'user', content: 'x'.repeat(2 << 20) }] }),
+    (e) => e instanceof OpenAI.BadRequestError && e.code === 'context_length_exceeded');
+  assert.ok(Date.now() - t0 < 5000, 'answered at once');
 });
 
 test('same seed, same text at temperature 1', async () => {
