@@ -50,7 +50,10 @@ int sl_cli_classify(int argc, char **argv) {
     lineno++;
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
     size_t skip = strspn(line, " \t");
-    if ((size_t)n == skip) continue; /* blank lines carry no request */
+    if ((size_t)n == skip) { /* no request, but a line of its own: output stays aligned */
+      print_error_line(lineno, "blank line: no request");
+      continue;
+    }
     if ((size_t)n > MAX_LINE) {
       print_error_line(lineno, "line exceeds 16 MiB");
       bad++;

@@ -251,7 +251,10 @@ static void test_classify(void **state) {
   int n = 0;
   for (char *s = strtok(out, "\n"); s && n < 8; s = strtok(NULL, "\n"))
     if (s[0] == '{') lines[n++] = s;
-  assert_int_equal(n, 4);
+  assert_int_equal(n, 5); /* one line per input line, the blank one too */
+  assert_non_null(strstr(lines[1], "blank line"));
+  assert_non_null(strstr(lines[1], "line 2"));
+  for (int i = 1; i < 4; i++) lines[i] = lines[i + 1]; /* the rest: the requests' lines */
   cJSON *j = cJSON_Parse(lines[0]);
   assert_non_null(j);
   cJSON *sens = cJSON_GetObjectItem(j, "sensitivity");
