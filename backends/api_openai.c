@@ -251,6 +251,28 @@ static bool wire_text(const cJSON *o, const char *key) {
   return !v || cJSON_IsString(v) || cJSON_IsNull(v);
 }
 
+/* The HTTP status an error sent inside a stream (answered 200) stands for: its
+ * numeric code when it has one (vLLM and others send {"code": 429}), else what
+ * its code or type names; 502 when it says nothing known. A rate limit then
+ * reaches the client as a 429 and an overloaded upstream fails over. */
+static int stream_error_status(const cJSON *err) {
+  const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
+  if (cJSON_IsNumber(code) && code->valuedouble >= 400 && code->valuedouble < 600) return code->valueint;
+  static const struct {
+    const char *word;
+    int status;
+  } map[] = {{"rate_limit", 429}, {"insufficient_quota", 429}, {"overloaded", 503}, {"unavailable", 503},
+             {"timeout", 504},    {"invalid_request", 400},    {"context_length", 400}, {"auth", 401},
+             {"invalid_api_key", 401}, {"permission", 403}, {"not_found", 404}, {"server_error", 500}};
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive(err, "type");
+  const char *words[2] = {cJSON_IsString(code) ? code->valuestring : NULL,
+                          cJSON_IsString(type) ? type->valuestring : NULL};
+  for (int w = 0; w < 2; w++)
+    for (size_t i = 0; words[w] && i < sizeof map / sizeof *map; i++)
+      if (strstr(words[w], map[i].word)) return map[i].status;
+  return 502;
+}
+
 static int on_event(void *data, const char *event, const char *p, size_t n) {
   oa_call_t *c = data;
   if (c->saw_done) return 0; /* nothing follows the end: whatever does is not relayed */
@@ -267,8 +289,9 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     char *s = cJSON_PrintUnformatted(j);
     sl__upstream_error(&e, 0, s ? s : "", s ? strlen(s) : 0);
     free(s);
+    int status = stream_error_status(err);
     cJSON_Delete(j);
-    sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, e.type, e.message);
+    sl__call_fail(&c->base, SL_EUPSTREAM, status, sl__upstream_retryable(status), e.type, e.message);
     return 1;
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");

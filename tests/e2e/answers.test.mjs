@@ -167,6 +167,17 @@ test('an upstream\'s error reason and code reach the client, whatever shape the 
   oaUp.handler = (req, body, res) => { res.writeHead(400, { 'content-type': 'text/plain' }); res.end('Bad Request:\n  unknown field "foo"\n'); };
   await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
     (e) => e instanceof Anthropic.BadRequestError && /upstream answered HTTP 400: Bad Request: unknown field/.test(e.message));
+  // an error inside a stream answered 200, before any output: the status it names
+  for (const [error, status] of [[{ message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' }, 429],
+                                 [{ message: 'bad temperature', code: 400 }, 400]]) {
+    oaUp.handler = (req, body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`data: ${JSON.stringify({ error })}\n\n`);
+    };
+    await assert.rejects((async () => {
+      for await (const c of await oai.chat.completions.create({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'x' }] })) void c;
+    })(), (e) => e.status === status && e.message.includes(error.message));
+  }
 });
 
 test('Anthropic stop reason model_context_window_exceeded is finish_reason length', async () => {
