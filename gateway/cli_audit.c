@@ -874,6 +874,14 @@ int sl_cli_audit(int argc, char **argv) {
     fprintf(stderr, "sluice audit verify: --format must be table or json\n");
     rc = 2;
   }
+  static const char *const bys[] = {"route", "rule", "backend", "model", "key", "tenant"};
+  bool by_ok = false;
+  for (size_t i = 0; i < sizeof bys / sizeof *bys; i++) by_ok |= !strcmp(a.by, bys[i]);
+  if (!rc && (!by_ok || (strcmp(sub, "costs") && strcmp(a.by, "route")))) {
+    fprintf(stderr, by_ok ? "sluice audit %s: --by applies to audit costs only\n"
+                          : "sluice audit %s: --by must be route, backend, model, key or tenant\n", sub);
+    rc = 2;
+  }
   if (rc) {
     free(a.ledger_from_config);
     return rc < 0 ? 0 : rc;

@@ -294,6 +294,13 @@ static void test_costs(void **state) {
   char *argv4[] = {"costs", "--ledger", "/nonexistent.db", NULL};
   assert_int_equal(capture(sl_cli_audit, 3, argv4, &out), 2);
   free(out);
+  /* --by is for costs: egress refuses it, and a value it does not know */
+  char *argv5[] = {"egress", "--ledger", g_path, "--by", "backend", NULL};
+  assert_int_equal(capture(sl_cli_audit, 5, argv5, &out), 2);
+  free(out);
+  char *argv6[] = {"egress", "--ledger", g_path, "--by", "nonsense", NULL};
+  assert_int_equal(capture(sl_cli_audit, 5, argv6, &out), 2);
+  free(out);
 }
 
 static void test_budget_restore(void **state) {
