@@ -59,7 +59,7 @@ void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, 
 void sl_gw_protocol_error(int status, const char *message, const char *path, char *headers, size_t cap,
                           sl_buf_t *body, void *data) {
   sl_gw_t *gw = data;
-  const sl_dialect_ops_t *dia = !strcmp(path, "/v1/messages") ? &sl_dialect_anthropic : &sl_dialect_openai;
+  const sl_dialect_ops_t *dia = !strncmp(path, "/v1/messages", 12) ? &sl_dialect_anthropic : &sl_dialect_openai;
   char id[SL_GW_REQ_ID_MAX], code[16];
   sl_gw_request_id(gw, id);
   sl_gw_route_headers(headers, cap, id, NULL, NULL, NULL);
@@ -409,5 +409,9 @@ void sl_gw_handle(sl_conn_t *c, sl_http_req_t *r, void *data) {
   else if (get_path) model_by_id(gw, c, r, p + (p[1] == 'v' ? 11 : 8));
   else if (!strcmp(p, "/v1/explain")) explain(gw, c, r);
   else if (!strcmp(p, "/admin/reload")) admin_reload(gw, c, r);
+  else if (!strncmp(p, "/v1/messages/", 13) || sl_http_header(r, "anthropic-version"))
+    err_end_as(gw, c, r, &sl_dialect_anthropic, 404, "not_found_error", "not_found",
+               "no such endpoint (sluice serves POST /v1/messages; token counting and batches "
+               "are not served)", NULL);
   else err_end(gw, c, r, 404, "invalid_request_error", "not_found", "no such endpoint");
 }

@@ -188,6 +188,12 @@ test('Anthropic client structured outputs (output_config.format): messages.parse
     output_config: { format: { type: 'yaml' } } }), (e) => e.status === 400 && /output_config\.format/.test(e.message));
 });
 
+test('Anthropic endpoints sluice does not serve (count_tokens) are 404s in Anthropic\'s shape', async () => {
+  await assert.rejects(anth.messages.countTokens({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] }),
+    (e) => e instanceof Anthropic.NotFoundError && e.error?.error?.type === 'not_found_error' &&
+           /count/.test(e.message));
+});
+
 test('OpenAI client with tools -> Anthropic backend answering tool_use (not streamed), and the tool result back', async () => {
   anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage([
     { type: 'text', text: 'Let me look.' },
