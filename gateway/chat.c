@@ -359,6 +359,11 @@ static void send_stream_head(job_t *j) {
   sl_gw_route_headers(h, sizeof h, j->req_id, j->backend, j->dec.rule, NULL);
   sl_http_stream_begin(j->conn, 200, "text/event-stream; charset=utf-8", h);
   j->resp.model = j->model_out;
+  /* the local engine has counted the prompt by its first output: the stream's
+   * start (Anthropic's message_start) carries that count, not an estimate */
+  sl_result_t u = {0};
+  if (j->call && j->bcfg && j->bcfg->kind == SL_BK_LOCAL) sl_call_usage(j->call, &u);
+  if (u.prompt_tokens > 0) j->resp.prompt_tokens = u.prompt_tokens;
   sl_buf_reset(&j->out);
   if (!j->dia->stream_start(&j->out, &j->resp)) stream_out(j);
 }

@@ -531,11 +531,16 @@ test('Anthropic client -> local engine: text streams, usage and stop_reason are 
   const events = [];
   const s = anth.messages.stream({ model: 'auto', max_tokens: 8, temperature: 0,
     messages: [{ role: 'user', content: 'Once upon a time' }] }, to('local'));
-  s.on('streamEvent', (e) => events.push(e.type));
+  let startInput = -1;
+  s.on('streamEvent', (e) => {
+    events.push(e.type);
+    if (e.type === 'message_start') startInput = e.message.usage.input_tokens;
+  });
   let text = '';
   s.on('text', (t) => (text += t));
   const fin = await s.finalMessage();
   assert.ok(text.length > 0, 'some text streamed');
+  assert.equal(startInput, fin.usage.input_tokens, 'message_start counts the prompt as the engine did');
   assert.equal(fin.content[0].text, text);
   assert.equal(events[0], 'message_start');
   assert.equal(events.at(-1), 'message_stop');
