@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,42 @@ static cJSON *id_array(const int32_t *ids, size_t n) {
   return a;
 }
 
+/* Numeric options, read whole and in range, or a message naming them. */
+static bool int_arg(const char *name, const char *v, long lo, long hi, int *out) {
+  char *end;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  if (errno || end == v || *end || x < lo || x > hi) {
+    fprintf(stderr, "sluice generate: %s must be a whole number from %ld to %ld (got '%s')\n", name, lo, hi, v);
+    return false;
+  }
+  *out = (int)x;
+  return true;
+}
+
+static bool num_arg(const char *name, const char *v, double lo, double hi, float *out) {
+  char *end;
+  double x = strtod(v, &end);
+  if (end == v || *end || !(x >= lo && x <= hi)) {
+    fprintf(stderr, "sluice generate: %s must be a number from %g to %g (got '%s')\n", name, lo, hi, v);
+    return false;
+  }
+  *out = (float)x;
+  return true;
+}
+
+static bool seed_arg(const char *name, const char *v, uint64_t *out) {
+  char *end;
+  errno = 0;
+  long long x = strtoll(v, &end, 10); /* signed 64 bits, as the API's seed */
+  if (errno || end == v || *end) {
+    fprintf(stderr, "sluice generate: %s must be a whole number that fits 64 bits (got '%s')\n", name, v);
+    return false;
+  }
+  *out = (uint64_t)x;
+  return true;
+}
+
 int sl_cli_generate(int argc, char **argv) {
   const char *model = NULL, *prompt = "", *prompt_ids = NULL;
   bool json = false;
@@ -122,21 +159,22 @@ int sl_cli_generate(int argc, char **argv) {
   sl_engine_req_t rq = {0};
   sl_sampler_params_init(&rq.sampling);
   rq.max_tokens = 64;
+  bool ok = true;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define ARG(name) (!strcmp(a, name) && v && (i++, 1))
     if (ARG("--model") || ARG("-m")) model = v;
     else if (ARG("-p") || ARG("--prompt")) prompt = v;
     else if (ARG("--prompt-ids")) prompt_ids = v;
-    else if (ARG("-n")) rq.max_tokens = atoi(v);
-    else if (ARG("--temp")) rq.sampling.temperature = (float)atof(v);
-    else if (ARG("--top-k")) rq.sampling.top_k = atoi(v);
-    else if (ARG("--top-p")) rq.sampling.top_p = (float)atof(v);
-    else if (ARG("--min-p")) rq.sampling.min_p = (float)atof(v);
-    else if (ARG("--repeat-penalty")) rq.sampling.repeat_penalty = (float)atof(v);
-    else if (ARG("--seed")) rq.sampling.seed = strtoull(v, NULL, 10);
-    else if (ARG("--threads")) eo.threads = atoi(v);
-    else if (ARG("--ctx")) eo.n_ctx = atoi(v);
+    else if (ARG("-n")) ok = int_arg(a, v, 1, 1 << 20, &rq.max_tokens);
+    else if (ARG("--temp")) ok = num_arg(a, v, 0, 2, &rq.sampling.temperature);
+    else if (ARG("--top-k")) ok = int_arg(a, v, 0, 1 << 20, &rq.sampling.top_k);
+    else if (ARG("--top-p")) ok = num_arg(a, v, 0, 1, &rq.sampling.top_p);
+    else if (ARG("--min-p")) ok = num_arg(a, v, 0, 1, &rq.sampling.min_p);
+    else if (ARG("--repeat-penalty")) ok = num_arg(a, v, 0.01, 100, &rq.sampling.repeat_penalty);
+    else if (ARG("--seed")) ok = seed_arg(a, v, &rq.sampling.seed);
+    else if (ARG("--threads")) ok = int_arg(a, v, 1, 1024, &eo.threads);
+    else if (ARG("--ctx")) ok = int_arg(a, v, 1, 1 << 24, &eo.n_ctx);
     else if (ARG("--prec")) {
       eo.prec = !strcmp(v, "f32") ? SL_KPREC_F32 : !strcmp(v, "bf16") ? SL_KPREC_BF16 : !strcmp(v, "s8") ? SL_KPREC_S8 : -2;
       if (eo.prec == -2) {
@@ -153,6 +191,7 @@ int sl_cli_generate(int argc, char **argv) {
       return 2;
     }
 #undef ARG
+    if (!ok) return 2;
   }
   if (!model) {
     usage(stderr);

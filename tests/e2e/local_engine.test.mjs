@@ -23,6 +23,17 @@ after(async () => {
   assert.equal(r.code, 0, s.stderr().slice(-2000));
 });
 
+test('sluice generate refuses numbers it cannot use, naming the option (exit 2)', () => {
+  for (const args of [['-n', 'abc'], ['-n', '0'], ['-n', '5x'], ['--temp', 'nan'], ['--top-p', '5'],
+                      ['--min-p', '-1'], ['--seed', '99999999999999999999999']]) {
+    let err;
+    try { execFileSync(BIN, ['generate', '--model', MODEL, '-p', 'x', ...args], { encoding: 'utf8', stdio: 'pipe' }); } catch (e) { err = e; }
+    assert.ok(err, `${args.join(' ')} is refused`);
+    assert.equal(err.status, 2);
+    assert.ok(err.stderr.includes(args[0]), err.stderr);
+  }
+});
+
 test('greedy answer equals sluice generate on the same prompt', async () => {
   const prompt = 'Once upon a time, there was a little girl';
   const gen = JSON.parse(execFileSync(BIN, ['generate', '--model', MODEL, '-p', prompt, '-n', '24', '--temp', '0', '--json'], { encoding: 'utf8' }));
