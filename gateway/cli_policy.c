@@ -33,9 +33,21 @@ static int usage(FILE *f) {
 
 /* ---- check ---- */
 
-static bool when_is_empty(const cJSON *rule) {
+/* A `when` that every request meets: none, or conditions at their floor
+ * (sensitivity public, a difficulty, prompt or rate of at least 0; a rate of
+ * at least 1, which counts the request itself). */
+static bool when_always_holds(const cJSON *rule) {
   const cJSON *w = cJSON_GetObjectItemCaseSensitive(rule, "when");
-  return !w || !w->child;
+  for (const cJSON *c = w ? w->child : NULL; c; c = c->next) {
+    const char *k = c->string;
+    bool floor = (!strcmp(k, "sensitivity_at_least") && cJSON_IsString(c) &&
+                  !strcmp(c->valuestring, "public")) ||
+                 ((!strcmp(k, "difficulty_at_least") || !strcmp(k, "prompt_tokens_at_least")) &&
+                  cJSON_IsNumber(c) && c->valuedouble <= 0) ||
+                 (!strcmp(k, "tenant_rpm_at_least") && cJSON_IsNumber(c) && c->valuedouble <= 1);
+    if (!floor) return false;
+  }
+  return true;
 }
 
 /* A `when.tenant` naming a tenant no key of auth.keys has never matches: the
@@ -70,7 +82,7 @@ static int cmd_check(const char *file) {
     if (always >= 0)
       fprintf(stderr, "%s: warning: $.rules[%d] (\"%s\") is never reached: $.rules[%d] always matches\n",
               file, i, sl_policy_rule_name(p, (size_t)i), always);
-    else if (when_is_empty(r))
+    else if (when_always_holds(r))
       always = i;
   }
   /* Lints that do not change a decision but betray a misunderstanding. */

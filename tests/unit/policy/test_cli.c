@@ -128,6 +128,20 @@ static void test_check(void **state) {
   assert_non_null(strstr(out, "$.rules[1] (\"never\") is never reached"));
   /* its tenant is no key's either */
   assert_non_null(strstr(out, "$.rules[1].when.tenant \"t\" never matches: no key in auth.keys"));
+  /* conditions at their floor hold for every request too */
+  char *floor = write_file("floor.json",
+                           "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}],"
+                           " \"rules\": [{\"name\": \"low\", \"when\": {\"sensitivity_at_least\": \"public\","
+                           " \"difficulty_at_least\": 0, \"tenant_rpm_at_least\": 1}, \"route\": [\"local\"]},"
+                           " {\"name\": \"ssn\", \"when\": {\"entity_types_any\": [\"US_SSN\"]}, \"route\": [\"local\"]}]}");
+  assert_int_equal(run(&out, 2, "check", floor), 0);
+  assert_non_null(strstr(out, "$.rules[1] (\"ssn\") is never reached: $.rules[0] always matches"));
+  char *real = write_file("real.json",
+                          "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}],"
+                          " \"rules\": [{\"name\": \"busy\", \"when\": {\"tenant_rpm_at_least\": 2}, \"route\": [\"local\"]},"
+                          " {\"name\": \"rest\", \"route\": [\"local\"]}]}");
+  assert_int_equal(run(&out, 2, "check", real), 0);
+  assert_null(strstr(out, "never reached"));
 
   assert_int_equal(run(&out, 2, "check", "/nonexistent/policy.json"), 1);
   assert_int_equal(run(&out, 1, "check"), 2);
