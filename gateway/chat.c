@@ -491,6 +491,7 @@ static int on_tool_call(void *data, int index, const char *id, const char *name,
   if (j->client_gone) return 1;
   if (index < 0 || index >= MAX_TOOL_CALLS) return 0;
   if (j->stream && !gather_tools(j)) {
+    if (!j->headers_sent) j->resp.opens_with_tool = true;
     if (j->restorer) return stream_tool_restored(j, index, id, name, args, args_len);
     event_begin(j);
     return event_end(j, j->dia->stream_tool(&j->out, &j->resp, index, id, name, args, args_len));

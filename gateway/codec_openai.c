@@ -570,7 +570,8 @@ int sl_openai_encode_error(sl_buf_t *o, const char *message, const char *type, c
 
 static int oa_stream_start(sl_buf_t *o, sl_resp_t *r) {
   sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model};
-  return sl_openai_encode_chunk(o, &m, "assistant", "", 0, -1, NULL, NULL, NULL, 0, NULL);
+  return sl_openai_encode_chunk(o, &m, "assistant", r->opens_with_tool ? NULL : "", 0, -1, NULL,
+                                NULL, NULL, 0, NULL);
 }
 
 static int oa_stream_text(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {

@@ -33,6 +33,9 @@ typedef struct {
   bool refused;
   const char *refusal;
   size_t refusal_len;
+  /* The stream opens with a tool call, not text: OpenAI's first delta then
+   * carries no content (a client's accumulated content stays null). */
+  bool opens_with_tool;
 } sl_resp_t;
 
 typedef struct {

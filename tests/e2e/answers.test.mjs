@@ -231,6 +231,7 @@ test('streamed tool calls without an index (Gemini\'s endpoint) are told apart b
             { type: 'function', function: { name: 'get_time', parameters: params } }] }).finalChatCompletion();
   assert.deepEqual(ofin.choices[0].message.tool_calls.map((t) => [t.id, t.function.name, t.function.arguments]),
     [['call_a', 'get_weather', '{"city":"Paris"}'], ['call_b', 'get_time', '{"tz":"CET"}']]);
+  assert.equal(ofin.choices[0].message.content, null, 'an answer of tool calls only has no content, as OpenAI\'s');
   const fin = await anth.messages.stream({ model: 'auto', max_tokens: 50, messages: [{ role: 'user', content: 'q' }],
     tools: [{ name: 'get_weather', input_schema: params }, { name: 'get_time', input_schema: params }] }).finalMessage();
   assert.deepEqual(fin.content.map((b) => [b.id, b.name, b.input]),
