@@ -479,7 +479,8 @@ int sl_openai_encode_completion(sl_buf_t *o, const sl_openai_meta_t *m, const ch
   int rc = put_head(o, m, "chat.completion");
   if (!rc) rc = sl_buf_puts(o, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
   if (!rc)
-    rc = ((n_tools || m->refusal) && !text_len) ? sl_buf_puts(o, "null")
+    rc = ((n_tools || m->refusal || (finish && !strcmp(finish, "content_filter"))) && !text_len)
+             ? sl_buf_puts(o, "null")
                                                 : sl_buf_json_str(o, text ? text : "", text_len);
   if (!rc && n_tools) {
     rc = sl_buf_puts(o, ",\"tool_calls\":");

@@ -359,6 +359,14 @@ static void test_encode_refusal_and_cache(void **st) {
   assert_string_equal(cJSON_GetObjectItem(d, "refusal")->valuestring, "No \"way\".");
   assert_null(cJSON_GetObjectItem(d, "content"));
   cJSON_Delete(j);
+  /* filtered with no text: content null, as OpenAI answers it */
+  sl_buf_reset(&b);
+  sl_openai_meta_t plain = {.id = "c", .created = 1, .model = "m"};
+  assert_int_equal(sl_openai_encode_completion(&b, &plain, "", 0, NULL, 0, "content_filter", 1, 0), 0);
+  j = cJSON_Parse(b.data);
+  msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message");
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(msg, "content")));
+  cJSON_Delete(j);
   sl_buf_free(&b);
 }
 
