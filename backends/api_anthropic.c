@@ -249,7 +249,7 @@ static bool json_format(cJSON *root, const sl_chat_req_t *r, char **instr) {
     int rc = sl_buf_puts(&b, "Answer with JSON only: one JSON value and nothing else, no code fence");
     if (!rc && text) rc = sl_buf_puts(&b, ", valid against this JSON Schema: ");
     if (!rc) rc = sl_buf_puts(&b, text ? text : " (an object).");
-    if (!rc) *instr = strdup(b.data);
+    if (!rc) *instr = sl_buf_steal(&b, NULL);
     sl_buf_free(&b);
     free(text);
     cJSON_Delete(rf);
@@ -452,7 +452,7 @@ static void close_tool_block(an_call_t *c) {
 static int on_event(void *data, const char *event, const char *p, size_t n) {
   an_call_t *c = data;
   if (c->saw_stop) return 0; /* nothing follows the end: whatever does is not relayed */
-  cJSON *j = sl__parse_json(p, n);
+  cJSON *j = sl__parse_json(p, n, false); /* tool inputs stream as text, not re-printed */
   if (!j) return sl__call_bad_event(&c->base, p, n);
   const cJSON *tj = cJSON_GetObjectItemCaseSensitive(j, "type");
   const char *type = cJSON_IsString(tj) ? tj->valuestring : event;
@@ -541,7 +541,7 @@ static int on_data(void *data, const char *p, size_t n) {
 }
 
 static void finish_json(an_call_t *c) {
-  cJSON *j = sl__parse_json(c->up.body.data ? c->up.body.data : "", c->up.body.len);
+  cJSON *j = sl__parse_json(c->up.body.data ? c->up.body.data : "", c->up.body.len, true);
   const cJSON *content = j ? cJSON_GetObjectItemCaseSensitive(j, "content") : NULL;
   if (!cJSON_IsArray(content)) {
     cJSON_Delete(j);

@@ -281,7 +281,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     sl_hc_expect_end(c->hr, SL_STREAM_END_GRACE_MS);
     return 0;
   }
-  cJSON *j = sl__parse_json(p, n);
+  cJSON *j = sl__parse_json(p, n, false);
   if (!j) return sl__call_bad_event(&c->base, p, n);
   const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
   if (err) {
@@ -328,7 +328,7 @@ static int on_data(void *data, const char *p, size_t n) {
 }
 
 static void finish_json(oa_call_t *c) {
-  cJSON *j = sl__parse_json(c->up.body.data ? c->up.body.data : "", c->up.body.len);
+  cJSON *j = sl__parse_json(c->up.body.data ? c->up.body.data : "", c->up.body.len, false);
   const cJSON *ch = j ? cJSON_GetObjectItemCaseSensitive(j, "choices") : NULL;
   const cJSON *c0 = cJSON_IsArray(ch) ? ch->child : NULL;
   const cJSON *msg = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "message") : NULL;

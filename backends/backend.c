@@ -336,26 +336,16 @@ static char *escapes_replaced(const char *p, size_t n, bool lone_too) {
   return copy;
 }
 
-static cJSON *parse_whole(const char *src, size_t n, const char **end) {
-  cJSON *j = cJSON_ParseWithLengthOpts(src, n, end, false);
-  if (j && sl_json_skip_space(*end, src + n) != src + n) {
-    cJSON_Delete(j);
-    j = NULL;
-  }
-  return j;
-}
-
-cJSON *sl__parse_json(const char *p, size_t n) {
+cJSON *sl__parse_json(const char *p, size_t n, bool numbers_as_written) {
   char *fixed = memmem(p, n, "\\u0000", 6) ? escapes_replaced(p, n, false) : NULL;
-  const char *src = fixed ? fixed : p, *end = NULL;
-  cJSON *j = parse_whole(src, n, &end);
+  const char *src = fixed ? fixed : p;
+  cJSON *j = sl_json_parse_whole(src, n, numbers_as_written);
   if (!j && (memmem(src, n, "\\ud", 3) || memmem(src, n, "\\uD", 3))) {
     char *again = escapes_replaced(src, n, true);
     free(fixed);
     src = fixed = again;
-    j = again ? parse_whole(src, n, &end) : NULL;
+    j = again ? sl_json_parse_whole(src, n, numbers_as_written) : NULL;
   }
-  sl_json_keep_numbers(j, src, end); /* tool inputs are re-printed */
   free(fixed);
   return j;
 }

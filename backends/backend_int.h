@@ -64,8 +64,10 @@ bool sl__usage_count(const cJSON *v, int *out);
  * message_stop) before the answer is taken as complete and the transfer ended. */
 #define SL_STREAM_END_GRACE_MS 1000
 /* One JSON value filling [p, p + n) but for whitespace, or NULL: an answer
- * with something after its value (two values, garbage) is broken. */
-cJSON *sl__parse_json(const char *p, size_t n);
+ * with something after its value (two values, garbage) is broken.
+ * numbers_as_written: where numbers are re-printed (an Anthropic message's
+ * tool inputs), they keep their text (common/sl_json.h). */
+cJSON *sl__parse_json(const char *p, size_t n, bool numbers_as_written);
 /* Whether an upstream's HTTP status may be tried again or elsewhere. */
 bool sl__upstream_retryable(int status);
 /* A stream event's data that did not parse as JSON: unless it is blank, the

@@ -1,5 +1,7 @@
 #include "sl_json.h"
 
+#include "sl_str.h"
+
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,17 @@ cJSON *sl_json_parse(const char *s, size_t n) {
   const char *end = NULL;
   cJSON *v = s ? cJSON_ParseWithLengthOpts(s, n, &end, 0) : NULL;
   if (v) sl_json_keep_numbers(v, s, end);
+  return v;
+}
+
+cJSON *sl_json_parse_whole(const char *s, size_t n, bool keep) {
+  const char *end = NULL;
+  cJSON *v = s ? cJSON_ParseWithLengthOpts(s, n, &end, 0) : NULL;
+  if (v && sl_json_skip_space(end, s + n) != s + n) {
+    cJSON_Delete(v);
+    return NULL;
+  }
+  if (v && keep) sl_json_keep_numbers(v, s, end);
   return v;
 }
 

@@ -8,6 +8,7 @@
 #define SL_JSON_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Gives every number of v the text it has in [json, end), the text v was
@@ -15,6 +16,10 @@
 void sl_json_keep_numbers(cJSON *v, const char *json, const char *end);
 /* cJSON_ParseWithLength of s[0..n) (NUL-terminated or not), numbers kept. */
 cJSON *sl_json_parse(const char *s, size_t n);
+/* One JSON value filling s[0..n) but for whitespace (two values or garbage
+ * after it: NULL), numbers kept when `keep` (only where they are re-printed:
+ * it costs a walk of the text and a copy per number). */
+cJSON *sl_json_parse_whole(const char *s, size_t n, bool keep);
 /* cJSON_PrintUnformatted, each number that kept its text, and whose value has
  * not changed since, printed as written. free() the result. */
 char *sl_json_print(const cJSON *v);

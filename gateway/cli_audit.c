@@ -36,6 +36,16 @@ typedef struct {
   char *ledger_from_config; /* owned */
 } args_t;
 
+/* The column `audit costs --by` groups by, or NULL for a grouping it lacks. */
+static const char *by_column(const char *by) {
+  if (!strcmp(by, "route") || !strcmp(by, "rule")) return "rule";
+  if (!strcmp(by, "backend")) return "backend";
+  if (!strcmp(by, "model")) return "backend || '/' || model";
+  if (!strcmp(by, "key")) return "key_id";
+  if (!strcmp(by, "tenant")) return "tenant";
+  return NULL;
+}
+
 static void usage(FILE *f) {
   fprintf(f,
           "usage: sluice audit verify [--ledger FILE] [--anchor ID:HASH] [--format table|json]\n"
@@ -726,16 +736,7 @@ static int cmd_egress(const args_t *a, sqlite3 *db) {
 /* ---------------- costs ---------------- */
 
 static int cmd_costs(const args_t *a, sqlite3 *db) {
-  const char *key;
-  if (!strcmp(a->by, "route") || !strcmp(a->by, "rule")) key = "rule";
-  else if (!strcmp(a->by, "backend")) key = "backend";
-  else if (!strcmp(a->by, "model")) key = "backend || '/' || model";
-  else if (!strcmp(a->by, "key")) key = "key_id";
-  else if (!strcmp(a->by, "tenant")) key = "tenant";
-  else {
-    fprintf(stderr, "sluice audit costs: --by must be route, backend, model, key or tenant\n");
-    return 2;
-  }
+  const char *key = by_column(a->by); /* known: checked with the arguments */
   /* Requests, tokens and cost from the REQUEST rows (one per request; EGRESS
    * rows carry no cost); bytes out from the EGRESS rows, each under the backend
    * the bytes went to (a request an external backend failed and a local one
@@ -874,9 +875,7 @@ int sl_cli_audit(int argc, char **argv) {
     fprintf(stderr, "sluice audit verify: --format must be table or json\n");
     rc = 2;
   }
-  static const char *const bys[] = {"route", "rule", "backend", "model", "key", "tenant"};
-  bool by_ok = false;
-  for (size_t i = 0; i < sizeof bys / sizeof *bys; i++) by_ok |= !strcmp(a.by, bys[i]);
+  bool by_ok = by_column(a.by) != NULL;
   if (!rc && (!by_ok || (strcmp(sub, "costs") && strcmp(a.by, "route")))) {
     fprintf(stderr, by_ok ? "sluice audit %s: --by applies to audit costs only\n"
                           : "sluice audit %s: --by must be route, backend, model, key or tenant\n", sub);

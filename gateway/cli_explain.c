@@ -53,9 +53,8 @@ int sl_cli_explain(int argc, char **argv) {
     if (!strcmp(a, "--config") && has) config = argv[++i];
     else if (!strcmp(a, "--tenant") && has) meta.tenant = argv[++i];
     else if ((!strcmp(a, "--rpm") || !strcmp(a, "--prompt-tokens")) && has) {
-      char *end;
-      long v = strtol(argv[++i], &end, 10);
-      if (end == argv[i] || *end || v < 0 || v > 1000000000) {
+      long v;
+      if (!sl_cli_whole(argv[++i], 0, 1000000000, &v)) {
         fprintf(stderr, "sluice explain: %s wants a whole number from 0\n", a);
         rc = 2;
         break;

@@ -116,10 +116,8 @@ static cJSON *id_array(const int32_t *ids, size_t n) {
 
 /* Numeric options, read whole and in range, or a message naming them. */
 static bool int_arg(const char *name, const char *v, long lo, long hi, int *out) {
-  char *end;
-  errno = 0;
-  long x = strtol(v, &end, 10);
-  if (errno || end == v || *end || x < lo || x > hi) {
+  long x;
+  if (!sl_cli_whole(v, lo, hi, &x)) {
     fprintf(stderr, "sluice generate: %s must be a whole number from %ld to %ld (got '%s')\n", name, lo, hi, v);
     return false;
   }

@@ -221,13 +221,18 @@ static bool same_file(const struct stat *a, const struct stat *b) {
   return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
+/* What path resolves to now; all zero when it does not. */
+static void identity(const char *path, struct stat *st) {
+  if (stat(path, st)) memset(st, 0, sizeof *st);
+}
+
 /* The watches on the file and on its directory, as their paths resolve now. */
 static bool watch_again(serve_t *s) {
   uv_fs_event_stop(&s->watch);
   s->watching = uv_fs_event_start(&s->watch, on_file_change, s->sh.config_path, 0) == 0;
-  if (stat(s->sh.config_path, &s->seen_file)) memset(&s->seen_file, 0, sizeof s->seen_file);
+  identity(s->sh.config_path, &s->seen_file);
   struct stat d;
-  if (stat(s->config_dir, &d)) memset(&d, 0, sizeof d);
+  identity(s->config_dir, &d);
   if (!same_file(&d, &s->seen_dir)) {
     s->seen_dir = d;
     watch_dir_again(s);
@@ -245,8 +250,8 @@ static void on_hup(uv_signal_t *h, int signum) {
 static void on_recheck(uv_timer_t *t) {
   serve_t *s = t->data;
   struct stat f, d;
-  if (stat(s->sh.config_path, &f)) memset(&f, 0, sizeof f);
-  if (stat(s->config_dir, &d)) memset(&d, 0, sizeof d);
+  identity(s->sh.config_path, &f);
+  identity(s->config_dir, &d);
   if (same_file(&f, &s->seen_file) && same_file(&d, &s->seen_dir)) return;
   SL_INFO("%s now resolves to another file or directory: watching it and reloading",
           s->sh.config_path);
@@ -440,8 +445,8 @@ int sl_cli_serve(int argc, char **argv) {
   s->watch.data = s;
   if (uv_fs_event_start(&s->watch, on_file_change, config, 0) == 0) s->watching = true;
   watch_config_dir(s, main_loop, config);
-  if (stat(config, &s->seen_file)) memset(&s->seen_file, 0, sizeof s->seen_file);
-  if (stat(s->config_dir, &s->seen_dir)) memset(&s->seen_dir, 0, sizeof s->seen_dir);
+  identity(config, &s->seen_file);
+  identity(s->config_dir, &s->seen_dir);
   uv_timer_init(main_loop, &s->recheck);
   s->recheck.data = s;
   uv_timer_start(&s->recheck, on_recheck, RECHECK_MS, RECHECK_MS);

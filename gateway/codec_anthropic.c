@@ -8,7 +8,6 @@
 #include "dialect.h"
 #include "sl_err.h"
 #include "sl_json.h"
-#include "sl_str.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -492,11 +491,9 @@ static int put_input(sl_buf_t *o, const char *args, size_t n) {
   size_t i = 0;
   while (i < n && (args[i] == ' ' || args[i] == '\n' || args[i] == '\t' || args[i] == '\r')) i++;
   if (i == n) return sl_buf_puts(o, "{}");
-  const char *end = NULL;
-  cJSON *j = cJSON_ParseWithLengthOpts(args, n, &end, 0);
+  cJSON *j = sl_json_parse_whole(args, n, true);
   int rc;
-  if (cJSON_IsObject(j) && sl_json_skip_space(end, args + n) == args + n) { /* one object, all of it */
-    sl_json_keep_numbers(j, args, end);
+  if (cJSON_IsObject(j)) { /* one object, all of it */
     char *s = sl_json_print(j);
     rc = s ? sl_buf_puts(o, s) : SL_ENOMEM;
     free(s);
