@@ -146,6 +146,12 @@ static void take_usage(oa_call_t *c, const cJSON *u) {
     c->res.cache_read_tokens = k;
     c->res.cache_reported = true;
   }
+  d = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens_details");
+  const cJSON *reasoning = d ? cJSON_GetObjectItemCaseSensitive(d, "reasoning_tokens") : NULL;
+  if (sl__usage_count(reasoning, &k) && c->res.usage_reported && k <= c->res.completion_tokens) {
+    c->res.reasoning_tokens = k;
+    c->res.reasoning_reported = true;
+  }
 }
 
 static void emit_text(oa_call_t *c, const char *s, size_t n) {

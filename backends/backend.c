@@ -167,7 +167,7 @@ void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t
            : status >= 500 || status < 400 ? "upstream_error" /* 3xx: a backend misconfigured */
                                           : "invalid_request_error");
   snprintf(e->message, sizeof e->message, "%s", head);
-  e->upstream_code[0] = '\0';
+  e->upstream_code[0] = e->param[0] = '\0';
   cJSON *j = cJSON_ParseWithLength(body, len);
   if (!j) {
     char text[240];
@@ -197,6 +197,9 @@ void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t
     snprintf(e->type, sizeof e->type, "%s", t->valuestring);
   if (cJSON_IsString(c) && c->valuestring[0])
     snprintf(e->upstream_code, sizeof e->upstream_code, "%s", c->valuestring);
+  const cJSON *param = obj ? cJSON_GetObjectItemCaseSensitive(obj, "param") : NULL;
+  if (cJSON_IsString(param) && param->valuestring[0] && strlen(param->valuestring) < sizeof e->param)
+    memcpy(e->param, param->valuestring, strlen(param->valuestring) + 1);
   cJSON_Delete(j);
 }
 

@@ -25,6 +25,10 @@ typedef struct {
   int cache_read_tokens;
   int cache_write_tokens;
   bool cache_reported;
+  /* Of completion_tokens, those a reasoning model spent thinking, when the
+   * upstream said (OpenAI's completion_tokens_details.reasoning_tokens). */
+  int reasoning_tokens;
+  bool reasoning_reported;
   const char *finish_reason;  /* OpenAI vocabulary: stop, length, tool_calls, content_filter */
   const char *stop_sequence;  /* the client's stop string that ended the answer, when the
                                  backend knows it (anthropic), else NULL */
@@ -39,6 +43,7 @@ typedef struct {
   bool started;               /* output was already delivered */
   char type[64];              /* OpenAI error type */
   char upstream_code[64];     /* the upstream's own error code (OpenAI "code"), or "" */
+  char param[128];            /* the request field the upstream blamed (OpenAI "param"), or "" */
   char message[1024];
   long retry_after_ms;        /* the upstream said when to try again (ms), 0 if not */
 } sl_call_error_t;

@@ -286,7 +286,7 @@ static void on_recorded(void *data, int status) {
                               "withheld (ledger.on_failure is reject)";
     sl_buf_reset(&j->out);
     if (j->headers_sent) j->dia->stream_error(&j->out, &j->resp, "ledger_unavailable", msg);
-    else j->dia->error(&j->out, 503, "ledger_unavailable", "ledger_write_failed", msg);
+    else j->dia->error(&j->out, 503, "ledger_unavailable", "ledger_write_failed", NULL, msg);
     j->status = 503;
   }
   if (!j->client_gone && j->out.len) {
@@ -310,15 +310,21 @@ static void on_recorded(void *data, int status) {
 }
 
 /* An error answer: encoded now, recorded without waiting (nothing succeeded). */
-static void fail_request(job_t *j, int status, const char *type, const char *code,
-                         const char *msg) {
+/* param: the request field the error is about (OpenAI's "param"), or NULL. */
+static void fail_request_param(job_t *j, int status, const char *type, const char *code,
+                               const char *param, const char *msg) {
   char m[1400];
   snprintf(m, sizeof m, "%s", msg);
   sl_utf8_trim(m); /* messages are cut to fit, perhaps inside a character */
   j->status = status;
   sl_buf_reset(&j->out);
-  j->dia->error(&j->out, status, type, code, m);
+  j->dia->error(&j->out, status, type, code, param, m);
   record(j, false);
+}
+
+static void fail_request(job_t *j, int status, const char *type, const char *code,
+                         const char *msg) {
+  fail_request_param(j, status, type, code, NULL, msg);
 }
 
 /* ---- the answer, streamed or whole ---- */
@@ -668,8 +674,9 @@ static void on_error(void *data, const sl_call_error_t *e) {
   else if (e->code == SL_EBUSY || st == 429) st = 429;
   else if (st == 503 || st == 529) st = 503; /* overloaded (529: Anthropic's): retry later */
   else if (st >= 500 || st < 400) st = 502;
-  fail_request(j, st, e->type[0] ? e->type : "upstream_error",
-               e->upstream_code[0] ? e->upstream_code : "upstream_failed", e->message);
+  fail_request_param(j, st, e->type[0] ? e->type : "upstream_error",
+                     e->upstream_code[0] ? e->upstream_code : "upstream_failed",
+                     e->param[0] ? e->param : NULL, e->message);
 }
 
 static void start_call(job_t *j) {

@@ -670,7 +670,9 @@ static int an_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
   return rc;
 }
 
-static int an_error(sl_buf_t *o, int status, const char *type, const char *code, const char *msg) {
+static int an_error(sl_buf_t *o, int status, const char *type, const char *code, const char *param,
+                    const char *msg) {
+  (void)param; /* Anthropic's error objects have none */
   return put_error_body(o, sl_anthropic_error_type(status), msg);
 }
 

@@ -403,16 +403,19 @@ static int put_head(sl_buf_t *o, const sl_openai_meta_t *m, const char *object) 
 }
 
 static int put_usage(sl_buf_t *o, const sl_openai_meta_t *m, int pt, int ct) {
-  char p[24], c[24], t[24], k[24];
+  char p[24], c[24], t[24], k[24], r[24];
   sl_itoa(pt, p);
   sl_itoa(ct, c);
   sl_itoa((int64_t)pt + ct, t);
   sl_itoa(m->cached_tokens, k);
-  char u[200];
+  sl_itoa(m->reasoning_tokens, r);
+  char u[240];
   size_t n = sl_cat(u, sizeof u, "\"usage\":{\"prompt_tokens\":", p, ",\"completion_tokens\":", c,
                     ",\"total_tokens\":", t,
                     m->cache_reported ? ",\"prompt_tokens_details\":{\"cached_tokens\":" : "",
-                    m->cache_reported ? k : "", m->cache_reported ? "}}" : "}", (char *)NULL);
+                    m->cache_reported ? k : "", m->cache_reported ? "}" : "",
+                    m->reasoning_reported ? ",\"completion_tokens_details\":{\"reasoning_tokens\":" : "",
+                    m->reasoning_reported ? r : "", m->reasoning_reported ? "}" : "", "}", (char *)NULL);
   return sl_buf_append(o, u, n);
 }
 
@@ -554,12 +557,15 @@ int sl_openai_encode_usage_chunk(sl_buf_t *o, const sl_openai_meta_t *m, int pt,
   return rc;
 }
 
-int sl_openai_encode_error(sl_buf_t *o, const char *message, const char *type, const char *code) {
+int sl_openai_encode_error(sl_buf_t *o, const char *message, const char *type, const char *code,
+                           const char *param) {
   int rc = sl_buf_puts(o, "{\"error\":{\"message\":");
   if (!rc) rc = sl_buf_json_cstr(o, message);
   if (!rc) rc = sl_buf_puts(o, ",\"type\":");
   if (!rc) rc = sl_buf_json_cstr(o, type);
-  if (!rc) rc = sl_buf_puts(o, ",\"param\":null,\"code\":");
+  if (!rc) rc = sl_buf_puts(o, ",\"param\":");
+  if (!rc) rc = param ? sl_buf_json_cstr(o, param) : sl_buf_puts(o, "null");
+  if (!rc) rc = sl_buf_puts(o, ",\"code\":");
   if (!rc) rc = code ? sl_buf_json_cstr(o, code) : sl_buf_puts(o, "null");
   if (!rc) rc = sl_buf_puts(o, "}}");
   return rc;
@@ -597,7 +603,9 @@ static int oa_stream_tool(sl_buf_t *o, sl_resp_t *r, int index, const char *id, 
 static int oa_stream_end(sl_buf_t *o, sl_resp_t *r, const sl_result_t *res, bool include_usage) {
   sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model,
                         .cache_reported = res->cache_reported,
-                        .cached_tokens = res->cache_read_tokens};
+                        .cached_tokens = res->cache_read_tokens,
+                        .reasoning_reported = res->reasoning_reported,
+                        .reasoning_tokens = res->reasoning_tokens};
   int rc = sl_openai_encode_chunk(o, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, res->finish_reason);
   if (!rc && include_usage)
     rc = sl_openai_encode_usage_chunk(o, &m, res->prompt_tokens, res->completion_tokens);
@@ -607,7 +615,7 @@ static int oa_stream_end(sl_buf_t *o, sl_resp_t *r, const sl_result_t *res, bool
 
 static int oa_stream_error(sl_buf_t *o, sl_resp_t *r, const char *type, const char *msg) {
   int rc = sl_buf_puts(o, "data: ");
-  if (!rc) rc = sl_openai_encode_error(o, msg, type, "upstream_failed");
+  if (!rc) rc = sl_openai_encode_error(o, msg, type, "upstream_failed", NULL);
   if (!rc) rc = sl_buf_puts(o, "\n\n");
   return rc;
 }
@@ -618,13 +626,16 @@ static int oa_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
                         .logprobs = r->logprobs, .lp = r->lp,           .lp_len = r->lp_len,
                         .refusal = r->refusal,   .refusal_len = r->refusal_len,
                         .cache_reported = res->cache_reported,
-                        .cached_tokens = res->cache_read_tokens};
+                        .cached_tokens = res->cache_read_tokens,
+                        .reasoning_reported = res->reasoning_reported,
+                        .reasoning_tokens = res->reasoning_tokens};
   return sl_openai_encode_completion(o, &m, text, n, tools, n_tools, res->finish_reason,
                                      res->prompt_tokens, res->completion_tokens);
 }
 
-static int oa_error(sl_buf_t *o, int status, const char *type, const char *code, const char *msg) {
-  return sl_openai_encode_error(o, msg, type, code);
+static int oa_error(sl_buf_t *o, int status, const char *type, const char *code, const char *param,
+                    const char *msg) {
+  return sl_openai_encode_error(o, msg, type, code, param);
 }
 
 const sl_dialect_ops_t sl_dialect_openai = {

@@ -40,6 +40,9 @@ typedef struct {
   /* Usage carries prompt_tokens_details.cached_tokens when the upstream said. */
   bool cache_reported;
   int cached_tokens;
+  /* ... and completion_tokens_details.reasoning_tokens when the upstream said. */
+  bool reasoning_reported;
+  int reasoning_tokens;
 } sl_openai_meta_t;
 
 /* One entry of logprobs.content: token, logprob, bytes, top_logprobs. A token
@@ -59,8 +62,8 @@ int sl_openai_encode_chunk(sl_buf_t *out, const sl_openai_meta_t *m, const char 
 /* The final usage chunk (choices: []) of stream_options.include_usage. */
 int sl_openai_encode_usage_chunk(sl_buf_t *out, const sl_openai_meta_t *m, int prompt_tokens,
                                  int completion_tokens);
-/* {"error": {"message", "type", "code"}} */
+/* {"error": {"message", "type", "param", "code"}}; code and param may be NULL (null). */
 int sl_openai_encode_error(sl_buf_t *out, const char *message, const char *type,
-                           const char *code);
+                           const char *code, const char *param);
 
 #endif

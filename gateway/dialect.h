@@ -58,7 +58,8 @@ typedef struct {
   int (*complete)(sl_buf_t *out, sl_resp_t *r, const char *text, size_t n,
                   const sl_tool_acc_t *tools, size_t n_tools, const sl_result_t *res);
   /* Error body (JSON) for an HTTP error status. */
-  int (*error)(sl_buf_t *out, int status, const char *type, const char *code, const char *msg);
+  int (*error)(sl_buf_t *out, int status, const char *type, const char *code, const char *param,
+               const char *msg);
 } sl_dialect_ops_t;
 
 extern const sl_dialect_ops_t sl_dialect_openai;

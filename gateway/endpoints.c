@@ -42,7 +42,7 @@ static void respond_error(sl_conn_t *c, const sl_dialect_ops_t *dia, int status,
                           const char *backend, const char *rule, const char *extra) {
   sl_buf_t b;
   sl_buf_init(&b, 1 << 16);
-  dia->error(&b, status, type, code, message);
+  dia->error(&b, status, type, code, NULL, message);
   char h[768];
   sl_gw_route_headers(h, sizeof h, request_id, backend, rule, extra);
   sl_http_respond(c, status, "application/json", h, b.data ? b.data : "", b.len);
@@ -65,7 +65,7 @@ void sl_gw_protocol_error(int status, const char *message, const char *path, cha
   sl_gw_route_headers(headers, cap, id, NULL, NULL, NULL);
   sl_cat(code, sizeof code, "http_", (char *)NULL);
   sl_itoa(status, code + 5);
-  dia->error(body, status, status == 408 ? "timeout" : "invalid_request_error", code, message);
+  dia->error(body, status, status == 408 ? "timeout" : "invalid_request_error", code, NULL, message);
 }
 
 void sl_gw_count(sl_gw_t *gw, int status, const char *backend, const char *rule,

@@ -109,7 +109,7 @@ test('an OpenAI upstream\'s refusal stays a refusal (OpenAI client) and is stop_
   assert.equal(parsed.choices[0].message.parsed, null);
 });
 
-test('prompt-cache usage: Anthropic input_tokens leaves cached tokens out, OpenAI reports cached_tokens', async () => {
+test('prompt-cache and reasoning usage: Anthropic input_tokens leaves cached tokens out, OpenAI reports cached_tokens and reasoning_tokens', async () => {
   anUp.handler = (req, body, res) => {
     const m = anthMessage('cached');
     m.usage = { input_tokens: 10, cache_creation_input_tokens: 100, cache_read_input_tokens: 200, output_tokens: 30 };
@@ -133,6 +133,7 @@ test('prompt-cache usage: Anthropic input_tokens leaves cached tokens out, OpenA
                                output_tokens: 5 });
   const c2 = await oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] });
   assert.equal(c2.usage.prompt_tokens_details.cached_tokens, 60);
+  assert.equal(c2.usage.completion_tokens_details, undefined, 'no reasoning figure the upstream did not give');
   // streamed, in the usage chunk
   oaUp.handler = (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -145,6 +146,28 @@ test('prompt-cache usage: Anthropic input_tokens leaves cached tokens out, OpenA
   let usage;
   for await (const ch of s) if (ch.usage) usage = ch.usage;
   assert.equal(usage.prompt_tokens_details.cached_tokens, 64);
+
+  // a reasoning model's thinking tokens (part of completion_tokens), whole and streamed
+  oaUp.handler = (req, body, res) => {
+    const c = completion('thought', { pt: 10, ct: 50 });
+    c.usage.completion_tokens_details = { reasoning_tokens: 42, accepted_prediction_tokens: 0 };
+    replyJson(res, 200, c);
+  };
+  const c3 = await oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] });
+  assert.equal(c3.usage.completion_tokens_details.reasoning_tokens, 42);
+  assert.equal(c3.usage.prompt_tokens_details, undefined);
+  oaUp.handler = (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk({ role: 'assistant', content: 'ok' }, 'stop'));
+    res.write(usageChunk({ prompt_tokens: 10, completion_tokens: 50, total_tokens: 60,
+                           completion_tokens_details: { reasoning_tokens: 49 } }));
+    res.end('data: [DONE]\n\n');
+  };
+  const s2 = await oai.chat.completions.create({ model: 'auto', stream: true, stream_options: { include_usage: true },
+    messages: [{ role: 'user', content: 'x' }] });
+  for await (const ch of s2) if (ch.usage) usage = ch.usage;
+  assert.equal(usage.completion_tokens_details.reasoning_tokens, 49);
+  assert.equal(usage.total_tokens, 60);
 });
 
 test('an upstream\'s error reason and code reach the client, whatever shape the server uses', async () => {
@@ -153,7 +176,7 @@ test('an upstream\'s error reason and code reach the client, whatever shape the 
     param: 'messages', code: 'context_length_exceeded' } });
   await assert.rejects(oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] }),
     (e) => e instanceof OpenAI.BadRequestError && e.code === 'context_length_exceeded' &&
-           /maximum context length/.test(e.message));
+           e.param === 'messages' && /maximum context length/.test(e.message));
   // vLLM: the error object at the top level
   oaUp.handler = (req, body, res) => replyJson(res, 400, { object: 'error', message: 'temperature must be >= 0',
     type: 'BadRequestError', param: null, code: 400 });

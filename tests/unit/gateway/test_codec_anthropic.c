@@ -433,10 +433,10 @@ static void test_errors(void **st) {
   const sl_dialect_ops_t *d = &sl_dialect_anthropic;
   sl_buf_t o;
   sl_buf_init(&o, 1 << 16);
-  assert_int_equal(d->error(&o, 429, "rate_limit_error", "queue_full", "slow \"down\""), 0);
+  assert_int_equal(d->error(&o, 429, "rate_limit_error", "queue_full", NULL, "slow \"down\""), 0);
   assert_string_equal(o.data, "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow \\\"down\\\"\"}}");
   sl_buf_reset(&o);
-  assert_int_equal(d->error(&o, 451, "policy_error", "blocked_by_policy", "no"), 0);
+  assert_int_equal(d->error(&o, 451, "policy_error", "blocked_by_policy", NULL, "no"), 0);
   assert_non_null(strstr(o.data, "\"permission_error\""));
   sl_resp_t r = resp();
   sl_buf_reset(&o);
@@ -449,7 +449,7 @@ static void test_errors(void **st) {
   /* a full buffer is an error, not an overflow */
   sl_buf_t small;
   sl_buf_init(&small, 16);
-  assert_int_not_equal(d->error(&small, 400, "x", "y", "a long message that does not fit"), 0);
+  assert_int_not_equal(d->error(&small, 400, "x", "y", NULL, "a long message that does not fit"), 0);
   sl_buf_free(&small);
   sl_buf_free(&o);
 }

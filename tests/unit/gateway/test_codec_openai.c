@@ -340,7 +340,8 @@ static void test_encode_refusal_and_cache(void **st) {
   sl_buf_t b;
   sl_buf_init(&b, 1 << 20);
   sl_openai_meta_t m = {.id = "c", .created = 1, .model = "m", .refusal = "No \"way\".",
-                        .refusal_len = 10, .cache_reported = true, .cached_tokens = 64};
+                        .refusal_len = 10, .cache_reported = true, .cached_tokens = 64,
+                        .reasoning_reported = true, .reasoning_tokens = 2};
   assert_int_equal(sl_openai_encode_completion(&b, &m, "", 0, NULL, 0, "stop", 100, 2), 0);
   cJSON *j = cJSON_Parse(b.data);
   assert_non_null(j);
@@ -350,6 +351,8 @@ static void test_encode_refusal_and_cache(void **st) {
   cJSON *u = cJSON_GetObjectItem(j, "usage");
   assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(u, "prompt_tokens_details"), "cached_tokens")->valueint, 64);
   assert_int_equal(cJSON_GetObjectItem(u, "prompt_tokens")->valueint, 100);
+  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(u, "completion_tokens_details"), "reasoning_tokens")->valueint, 2);
+  assert_int_equal(cJSON_GetObjectItem(u, "total_tokens")->valueint, 102);
   cJSON_Delete(j);
   sl_buf_reset(&b);
   assert_int_equal(sl_openai_encode_chunk(&b, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, NULL), 0);
