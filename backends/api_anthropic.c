@@ -26,6 +26,7 @@ typedef struct {
   sl_hc_req_t *hr;
   char url[1200];
   char auth[600];
+  char beta[300];      /* "anthropic-beta: ..." or "" */
   bool stream, saw_stop, fresh_connect;
   sl__upstream_t up;   /* status, JSON/error body or SSE stream */
   sl_result_t res;
@@ -666,6 +667,7 @@ static int an_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
   sl__upstream_init(&c->up, on_event, c);
   c->up.want_stream = o->stream;
   c->fresh_connect = o->fresh_connect;
+  if (o->anthropic_beta) snprintf(c->beta, sizeof c->beta, "anthropic-beta: %s", o->anthropic_beta);
   sl_buf_init(&c->held, 64u << 20);
   int rc = take_local_stops(c, o->req);
   if (!rc) rc = encode(o, cfg, o->stream, &c->json_tool, &c->base.body);
@@ -692,6 +694,7 @@ static int an_start(sl_call_t *base) {
   hdrs[n++] = "Content-Type: application/json";
   hdrs[n++] = c->stream ? "Accept: text/event-stream" : "Accept: application/json";
   hdrs[n++] = "anthropic-version: " API_VERSION;
+  if (c->beta[0]) hdrs[n++] = c->beta;
   if (key && *key) {
     snprintf(c->auth, sizeof c->auth, "x-api-key: %s", key);
     hdrs[n++] = c->auth;

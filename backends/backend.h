@@ -91,6 +91,8 @@ typedef struct {
   const char *model;          /* upstream model, or NULL for the backend's default */
   bool stream;                /* deliver deltas as they arrive */
   bool fresh_connect;         /* API backends: on a new connection (after SL_ESTALE) */
+  const char *anthropic_beta; /* the client's anthropic-beta header, for an anthropic
+                                 backend (feature names only), or NULL */
 } sl_call_opts_t;
 
 /* Shared state of all backends on one loop: the HTTP client, and a way back

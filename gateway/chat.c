@@ -25,6 +25,7 @@
 #include "sl_log.h"
 #include "sl_str.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,7 @@ typedef struct {
   const char *busy_backend; /* the last backend of the route that was at capacity */
   const char *model_out;
   char model_buf[128];
+  char anthropic_beta[256]; /* the client's anthropic-beta header, checked; "" none */
   char egress_dest[256];    /* where the last bytes that left went (the REQUEST row names it) */
   char egress_sha[65];      /* SHA-256 of them (the REQUEST row carries it when sent once) */
   unsigned transmissions;   /* calls to external backends that started */
@@ -795,7 +797,8 @@ static void try_step(job_t *j) {
              : asked                     ? asked
                                          : s->backend->name);
     j->model_out = j->model_buf;
-    sl_call_opts_t o = {.req = send, .model = s->model, .stream = j->stream, .fresh_connect = j->fresh};
+    sl_call_opts_t o = {.req = send, .model = s->model, .stream = j->stream, .fresh_connect = j->fresh,
+                        .anthropic_beta = j->anthropic_beta[0] ? j->anthropic_beta : NULL};
     /* logprobs: the local engine's, or an OpenAI-compatible upstream's relayed
      * (Anthropic has none) */
     j->want_lp = j->req.logprobs && j->bcfg->kind != SL_BK_ANTHROPIC;
@@ -885,6 +888,21 @@ static void on_client_gone(sl_conn_t *c, void *data) {
   }
 }
 
+/* The client's anthropic-beta header (features such as output-128k-2025-02-19),
+ * passed to an anthropic backend: only feature names, so nothing else rides
+ * along to the upstream in a header. 0 with out "" when there is none. */
+static int take_beta(const sl_http_req_t *hr, char *out, size_t cap) {
+  const char *v = sl_http_header(hr, "anthropic-beta");
+  out[0] = '\0';
+  if (!v) return 0;
+  size_t n = strlen(v);
+  if (n >= cap) return -1;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum((unsigned char)v[i]) && !strchr("-_., ", v[i])) return -1;
+  memcpy(out, v, n + 1);
+  return 0;
+}
+
 void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_ops_t *dia) {
   job_t *j = calloc(1, sizeof *j);
   if (!j) {
@@ -948,6 +966,12 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
     return;
   }
   j->stream = j->req.stream;
+  if (take_beta(hr, j->anthropic_beta, sizeof j->anthropic_beta)) {
+    fail_request(j, 400, "invalid_request_error", "invalid_request",
+                 "anthropic-beta must be a comma-separated list of feature names (letters, digits, "
+                 "'-', '_', '.'), at most 255 bytes");
+    return;
+  }
   size_t text_bytes = 0;
   for (size_t i = 0; i < j->req.n_msgs; i++) text_bytes += strlen(j->req.msgs[i].content);
   j->resp.prompt_tokens = (int)(text_bytes / 4);

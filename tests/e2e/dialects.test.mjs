@@ -464,6 +464,20 @@ test('Anthropic client -> Anthropic backend: stop_sequence, usage and blocks rou
   assert.equal(b.top_k, 5);
   assert.deepEqual(b.stop_sequences, ['three']);
   assert.deepEqual(b.messages, [{ role: 'user', content: [{ type: 'text', text: 'count to five' }] }]);
+  assert.equal(anUp.received.at(-1).headers['anthropic-beta'], undefined);
+});
+
+test('Anthropic client\'s anthropic-beta features reach an Anthropic backend; a malformed list is a 400', async () => {
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage('long'));
+  const m = await anth.beta.messages.create({ model: 'auto', max_tokens: 64, betas: ['output-128k-2025-02-19', 'pdfs-2024-09-25'],
+    messages: [{ role: 'user', content: 'hi' }] }, to('anthropic'));
+  assert.deepEqual(m.content, [{ type: 'text', text: 'long' }]);
+  assert.equal(anUp.received.at(-1).headers['anthropic-beta'], 'output-128k-2025-02-19,pdfs-2024-09-25');
+  const n = anUp.received.length;
+  await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] },
+    { headers: { 'x-route': 'anthropic', 'anthropic-beta': 'pdfs; x="1"' } }),
+    (e) => e instanceof Anthropic.BadRequestError && /anthropic-beta/.test(e.message));
+  assert.equal(anUp.received.length, n, 'nothing was sent');
 });
 
 test('Anthropic client -> Anthropic backend, streaming text and tool_use', async () => {
