@@ -706,15 +706,19 @@ static void client_key(sl__ctx_t *c, const sl__hit_t *h) {
 /* Passwords on a command line: "mysql -u root -p'S3cr3t'" (the quoted value
  * glued to -p), "curl -u key:secret" (after the colon), and "echo 'secret' |
  * docker login --password-stdin" (what is echoed into the login). */
+#define PGPASS_MAX 256
 static void cli_password(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text;
   uint32_t s, e;
   char last = t[h->end - 1];
-  if (last == ':') { /* host:5432:database:user:password, the whole line */
+  if (last == ':') { /* host:5432:database:user:password, one word ("~/.pgpass: host:5432:...") */
     uint32_t ls = h->start, le = h->end;
-    while (ls > 0 && t[ls - 1] != '\n') ls--;
-    while (le < c->len && t[le] != '\n') le++;
-    while (le > ls && sl__space((unsigned char)t[le - 1])) le--;
+    /* a word of at most PGPASS_MAX bytes each side: a long colon run is no
+     * .pgpass line, and looking further made a line of hits quadratic */
+    while (ls > 0 && h->start - ls < PGPASS_MAX && !sl__space((unsigned char)t[ls - 1])) ls--;
+    while (le < c->len && le - h->end < PGPASS_MAX && !sl__space((unsigned char)t[le])) le++;
+    if ((ls > 0 && !sl__space((unsigned char)t[ls - 1])) || (le < c->len && !sl__space((unsigned char)t[le])))
+      return;
     const char *f[5];
     int nf = 0;
     for (uint32_t i = ls; i < le && nf <= 5; i++)
@@ -722,7 +726,7 @@ static void cli_password(sl__ctx_t *c, const sl__hit_t *h) {
         if (nf < 5) f[nf] = t + i;
         nf++;
       }
-    if (nf != 5 || f[1] != t + h->start + 1 || memchr(t + ls, ' ', le - ls)) return;
+    if (nf != 5 || f[1] != t + h->start + 1 || f[0] == t + h->start) return;
     s = (uint32_t)(f[4] - t), e = le;
     if (e - s < 4) return; /* "*", short or empty */
   } else if (last == '(') { /* auth=("user", "pw"), new PDO(dsn, "user", "pw") */
@@ -845,35 +849,49 @@ static bool cjk_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve
 /* The key at is..ie is one pair of a database connection string, where every
  * value is a literal: "Server=db1;Database=sales;User Id=app;Password=hunter;"
  * — another pair of the same string names a connection setting. */
+static const char *const conn_keys[] = {
+    "server", "data source", "datasource", "host", "hostname", "address", "addr",
+    "database", "initial catalog", "dbname", "uid", "user id", "userid", "user",
+    "username", "provider", "driver", "dsn", "port", "network library", "network_library",
+    "trusted_connection", "integrated security", "sslmode", "encrypt", "persist security info",
+    NULL};
+
+/* The '=' at i (within ls..) ends a pair whose key names a connection setting. */
+static bool conn_pair(const char *t, uint32_t ls, uint32_t i) {
+  uint32_t e = i, b = i;
+  while (b > ls && (isalpha((unsigned char)t[b - 1]) || t[b - 1] == ' ' || t[b - 1] == '_') && e - b < 24) b--;
+  while (b < e && t[b] == ' ') b++;
+  while (e > b && t[e - 1] == ' ') e--;
+  return e > b && (b == ls || (t[b - 1] && strchr(";\"'{( ", t[b - 1]))) && sl__word_in(t + b, e - b, conn_keys);
+}
+
+#define CONN_SPAN 256 /* bytes looked at either side of the key */
+#define CONN_PAIRS 16 /* pairs looked at either side: a string has a handful */
+
 static bool conn_string(const sl__ctx_t *c, uint32_t is, uint32_t ie) {
-  static const char *const keys[] = {
-      "server", "data source", "datasource", "host", "hostname", "address", "addr",
-      "database", "initial catalog", "dbname", "uid", "user id", "userid", "user",
-      "username", "provider", "driver", "dsn", "port", "network library", "network_library",
-      "trusted_connection", "integrated security", "sslmode", "encrypt", "persist security info",
-      NULL};
   const char *t = c->text;
   if (ie >= c->len || t[ie] != '=') return false;
-  uint32_t ls = is, le = ie; /* the line, at most 512 bytes either side */
-  while (ls > 0 && is - ls < 512 && t[ls - 1] != '\n') ls--;
-  while (le < c->len && le - ie < 512 && t[le] != '\n') le++;
+  uint32_t ls = is, le = ie; /* the line, at most CONN_SPAN bytes either side */
+  while (ls > 0 && is - ls < CONN_SPAN && t[ls - 1] != '\n') ls--;
+  while (le < c->len && le - ie < CONN_SPAN && t[le] != '\n') le++;
   /* the key opens a pair: after ';', a quote or the line's start */
   uint32_t k = is;
   while (k > ls && t[k - 1] == ' ') k--;
   if (k > ls && !(t[k - 1] && strchr(";\"'{(", t[k - 1]))) return false;
-  int semis = 0, named = 0;
-  for (uint32_t i = ls; i < le; i++) {
-    if (t[i] == ';') semis++;
-    if (t[i] != '=' || i == ie) continue;
-    uint32_t e = i, b = i;
-    while (b > ls && (isalpha((unsigned char)t[b - 1]) || t[b - 1] == ' ' || t[b - 1] == '_') && e - b < 24)
-      b--;
-    while (b < e && t[b] == ' ') b++;
-    while (e > b && t[e - 1] == ' ') e--;
-    if (e > b && (b == ls || (t[b - 1] && strchr(";\"'{( ", t[b - 1]))) && sl__word_in(t + b, e - b, keys))
-      named++;
+  /* a ';' and a named pair, the nearest pairs first (after the key, then
+   * before it), so that a line of thousands of pairs costs each key little */
+  bool semi = false, named = false;
+  int pairs = 0;
+  for (uint32_t i = ie + 1; i < le && pairs < CONN_PAIRS && !(semi && named); i++) {
+    if (t[i] == ';') semi = true;
+    if (t[i] == '=' && ++pairs && conn_pair(t, ls, i)) named = true;
   }
-  return semis >= 1 && named >= 1;
+  pairs = 0;
+  for (uint32_t i = is; i > ls && pairs < CONN_PAIRS && !(semi && named); i--) {
+    if (t[i - 1] == ';') semi = true;
+    if (t[i - 1] == '=' && ++pairs && conn_pair(t, ls, i - 1)) named = true;
+  }
+  return semi && named;
 }
 
 /* The assignment at is..ie is a line of a config file, where a bare word is a

@@ -82,7 +82,7 @@ static bool utf8_upper_at(const unsigned char *p, size_t n) {
 }
 
 uint32_t *sl__tok_sel(sl__toks_t *T) {
-  if (T->cap_sel < T->n) {
+  if (T->cap_sel < T->n || !T->sel) { /* allocated even for no tokens: NULL means out of memory */
     size_t nc = T->n + T->n / 2 + 16;
     uint32_t *nv = realloc(T->sel, nc * sizeof *nv);
     if (!nv) return NULL;

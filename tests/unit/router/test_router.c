@@ -3,6 +3,8 @@
  * offsets into sl_chat_text(), difficulty weights, concurrent use. */
 #include "router_test_util.h"
 
+#include <time.h>
+
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -239,13 +241,57 @@ static void hostile_input(void **s) {
   sl_class_free(&c);
 }
 
+/* Text with no words (punctuation only) as the first request of a fresh
+ * router: public, not an error (the token list was never allocated and an
+ * empty one read as out of memory, so "?" failed closed as restricted). */
+static void no_words(void **s) {
+  (void)s;
+  sl_jerr_t err = {{0}};
+  sl_router_t *r = sl_router_create(NULL, &err);
+  assert_non_null(r);
+  const char *texts[] = {"?", "...", "!", " ", "$", "@", "-"};
+  for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+    sl_class_t c;
+    assert_int_equal(sl_router_classify_text(r, texts[i], strlen(texts[i]), NULL, &c), 0);
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.level, SL_LEVEL_PUBLIC);
+    sl_class_free(&c);
+  }
+  sl_router_free(r);
+}
+
+/* Colon runs with a .pgpass port in them ("5432:a:" over and over, one line)
+ * take linear time: each hit looked at the whole line before. */
+static void colon_runs_linear(void **s) {
+  (void)s;
+  const char *unit[] = {"5432:a:", "a:5432:b:c:"};
+  for (size_t u = 0; u < 2; u++) {
+    size_t ul = strlen(unit[u]), n = 400000 / ul * ul;
+    char *buf = malloc(n + 1);
+    assert_non_null(buf);
+    for (size_t i = 0; i < n; i += ul) memcpy(buf + i, unit[u], ul);
+    buf[n] = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sl_class_t c;
+    assert_int_equal(sl_router_classify_text(g_router, buf, n, NULL, &c), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    sl_class_free(&c);
+    free(buf);
+    double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    /* quadratic, this was 9 s (Release); linear, about 5 ms (20x that under sanitizers) */
+    assert_true(ms < 3000);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fail_closed),   cmocka_unit_test(declared_class),
       cmocka_unit_test(levels),        cmocka_unit_test(custom_and_overrides),
       cmocka_unit_test(chat_offsets),  cmocka_unit_test(offsets_are_bytes),
       cmocka_unit_test(difficulty),    cmocka_unit_test(threads),
-      cmocka_unit_test(hostile_input),
+      cmocka_unit_test(hostile_input), cmocka_unit_test(no_words),
+      cmocka_unit_test(colon_runs_linear),
   };
   return cmocka_run_group_tests(tests, setup_router, teardown_router);
 }

@@ -168,6 +168,7 @@ static void passwords(void **s) {
   EXPECT("$secpass = ConvertTo-SecureString \"W1nter!sComing42\" -AsPlainText -Force", "PASSWORD",
          "W1nter!sComing42");
   EXPECT("pg-analytics.internal:5432:warehouse:etl_loader:Xq2!vB7nM4pL\n", "PASSWORD", "Xq2!vB7nM4pL");
+  EXPECT("~/.pgpass: db-prod.internal:5432:ledger:ledger_app:mN4$kq8Zt2 (mode 0600)", "PASSWORD", "mN4$kq8Zt2");
   /* a user and a password as a call's literals; a bare -p; a key after a colon in prose */
   EXPECT("    auth=(\"svc_reporting\", \"hunter2-Prod!44\"),", "PASSWORD", "hunter2-Prod!44");
   EXPECT("$db = new PDO('mysql:host=db;dbname=shop', 'shop_admin', 'Tr0ub4dor&3x!Lemon');", "PASSWORD",
