@@ -569,8 +569,102 @@ static void email_spelled(sl__ctx_t *c, const sl__hit_t *h) {
   sl__cands_add(c->out, s, e, SL_ET_EMAIL_ADDRESS, "email", 50);
 }
 
+/* Top-level domains an address written in words may end in (the word forms
+ * below need one: "at" and "dot" are everyday words). */
+static const char *const word_tlds[] = {
+    "com", "net", "org", "edu", "gov", "mil", "int", "io", "co", "uk", "us", "de", "fr", "es",
+    "it", "nl", "be", "ch", "at", "se", "no", "dk", "fi", "pl", "cz", "ru", "ua", "cn", "jp",
+    "kr", "in", "au", "nz", "ca", "br", "mx", "ar", "za", "ng", "ke", "eg", "tr", "ie", "pt",
+    "gr", "ro", "hu", "il", "ae", "sg", "hk", "tw", "vn", "ph", "id", "my", "info", "biz",
+    "me", "ai", "app", "dev", "xyz", "email", "mail", NULL};
+
+/* A join inside an address written in words at p: '.', " . " or " dot "
+ * (any case): the bytes it takes, else 0; *word set for " dot ". */
+static uint32_t word_join(const char *t, uint32_t p, uint32_t n, bool *word) {
+  if (p < n && t[p] == '.') return 1;
+  if (p + 3 <= n && !memcmp(t + p, " . ", 3)) return 3;
+  if (p + 5 <= n && t[p] == ' ' && !strncasecmp(t + p + 1, "dot", 3) && t[p + 4] == ' ') {
+    *word = true;
+    return 5;
+  }
+  return 0;
+}
+
+/* The same join ending at p (for walking back over the local part). */
+static uint32_t word_join_back(const char *t, uint32_t p, bool *word) {
+  if (p >= 1 && t[p - 1] == '.') return 1;
+  if (p >= 3 && !memcmp(t + p - 3, " . ", 3)) return 3;
+  if (p >= 5 && t[p - 5] == ' ' && !strncasecmp(t + p - 4, "dot", 3) && t[p - 1] == ' ') {
+    *word = true;
+    return 5;
+  }
+  return 0;
+}
+
+static bool local_char(char ch) {
+  return isalnum((unsigned char)ch) || ch == '_' || ch == '%' || ch == '+' || ch == '-';
+}
+
+/* "k dot nowak at outlook dot com", "jane.doe at gmail.com", "jane_doe AT gmail
+ * DOT com", "jane.doe @ gmail . com": an address written with words or spaced
+ * out. The hit is " at " or " @ ". Plain "at" is everyday English ("look at
+ * google.com"), so it takes a sign of an address: a "dot" word, an upper-case
+ * "AT", or a local part with '.', '_', '+' or a digit; the domain ends in a
+ * known top-level domain. */
+static void email_words(sl__ctx_t *c, const sl__hit_t *h) {
+  const char *t = c->text;
+  uint32_t n = (uint32_t)c->len;
+  bool at_sign = t[h->start + 1] == '@', upper = t[h->start + 1] == 'A' && t[h->start + 2] == 'T';
+  bool dotword = false, marked = false;
+  /* the local part, back from the separator: tokens and joins */
+  uint32_t s = h->start, tokens = 0;
+  for (;;) {
+    uint32_t e = s;
+    while (s > 0 && e - s < 64 && local_char(t[s - 1])) s--;
+    if (s == e) break;
+    for (uint32_t k = s; k < e; k++) marked |= isdigit((unsigned char)t[k]) || t[k] == '_' || t[k] == '+';
+    tokens++;
+    bool w = false;
+    uint32_t j = word_join_back(t, s, &w);
+    if (!j || s - j == 0 || !local_char(t[s - j - 1]) || tokens >= 8) break;
+    s -= j;
+    dotword |= w;
+    marked |= !w; /* a '.' inside the local part */
+  }
+  if (!tokens) return;
+  /* the domain: labels and joins, a known TLD last */
+  uint32_t e = h->end, labels = 0, last = e;
+  for (uint32_t lim = n - e > 255 ? e + 255 : n;;) {
+    uint32_t l = e;
+    while (e < lim && (isalnum((unsigned char)t[e]) || t[e] == '-')) e++;
+    if (e == l) {
+      if (labels) e = last; /* a join with nothing after it: not part of the address */
+      break;
+    }
+    labels++;
+    last = e;
+    bool w = false;
+    uint32_t j = word_join(t, e, lim, &w);
+    if (!j || e + j >= lim || !isalnum((unsigned char)t[e + j]) || labels >= 8) break;
+    /* the last label must be the TLD: look ahead before taking "dot" as a join */
+    dotword |= w;
+    e += j;
+  }
+  if (labels < 2) return;
+  uint32_t ts = e;
+  while (ts > h->end && (isalnum((unsigned char)t[ts - 1]) || t[ts - 1] == '-')) ts--;
+  if (!sl__word_in(t + ts, e - ts, word_tlds)) return;
+  if (e < n && (isalnum((unsigned char)t[e]) || t[e] == '@')) return;
+  if (!at_sign && !upper && !dotword && !marked) return;
+  sl__cands_add(c->out, s, e, SL_ET_EMAIL_ADDRESS, "email_words", 50);
+}
+
 static void email(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text;
+  if (t[h->start] == ' ') {
+    email_words(c, h);
+    return;
+  }
   if (t[h->start] != '@') {
     email_spelled(c, h);
     return;

@@ -162,6 +162,8 @@ static const litset_t litsets[] = {
     {SL_P_EMAIL, 0, 0, P_NONE, "@", NULL},
     /* written out against harvesters: "m.delacroix [at] univ-lyon2 [dot] fr" */
     {SL_P_EMAIL, 1, 0, P_NONE, "[at]|(at)|{at}", NULL},
+    /* and in words: "k dot nowak at outlook dot com", "jane.doe @ gmail . com" */
+    {SL_P_EMAIL, 1, 0, P_NONE, " at | @ ", NULL},
     {SL_P_URL_CRED, 0, 0, P_NONE, "://", NULL},
     {SL_P_URL, 0, 0, P_NONE, "://", NULL},
     /* \b(?:medical\s{1,3}(?:record|file|id|licen[cs]e)|patient\s{1,3}(?:id|number|no|#|record)|

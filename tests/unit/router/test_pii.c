@@ -15,6 +15,15 @@ static void email(void **s) {
   /* documentation domains stay addresses: tests and forms use them for real ones */
   EXPECT("my email is john@example.com", "EMAIL_ADDRESS", "john@example.com");
   REJECT("look [at] this", "EMAIL_ADDRESS");
+  /* in words, or spaced out; plain "at" before a domain needs a sign of an address */
+  EXPECT("email me at p dot okafor at fastmail dot com when it is ready", "EMAIL_ADDRESS",
+         "p dot okafor at fastmail dot com");
+  EXPECT("send it to lena.berg at posteo.de please", "EMAIL_ADDRESS", "lena.berg at posteo.de");
+  EXPECT("ping tomas_r AT proton DOT me", "EMAIL_ADDRESS", "tomas_r AT proton DOT me");
+  EXPECT("write to a.silva @ uol . com . br", "EMAIL_ADDRESS", "a.silva @ uol . com . br");
+  REJECT("have a look at google.com first", "EMAIL_ADDRESS");
+  REJECT("She works at amazon.com and stays at home dot", "EMAIL_ADDRESS");
+  REJECT("the bug at config.yaml line 3", "EMAIL_ADDRESS");
 }
 
 static void phone(void **s) {
