@@ -178,7 +178,8 @@ static const litset_t litsets[] = {
      S1 "insurance" WB "|" S1 "plan" WB "|" S1 "card" WB "|" S1 "record" WB},
     {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "insurance",
      S1 "id" WB "|" S1 "number" WB "|" S1 "no" WB "|" S1 "policy" WB "|" S1 "member" WB "|" S1 "card" WB},
-    {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "member", S1 "id" WB},
+    {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "member",
+     S1 "id" WB "|" S0 "#|" S1 "number" WB "|" S1 "no" WB},
     /* the insured's own number: "Policyholder ID 7654321", "subscriber no. …" */
     {SL_P_CUE_MEDICAL, 1, B_L, P_TAILS, "policyholder|subscriber|insured",
      S1 "id" WB "|" S1 "number" WB "|" S1 "no" WB},
@@ -206,6 +207,11 @@ static const litset_t litsets[] = {
      * run right after (and a valid ABA checksum after "routing") */
     {SL_P_CUE_BANK, 1, B_L | B_R, P_NONE, "account|acct|routing", NULL},
     {SL_P_CUE_BANK, 1, B_L | B_R, P_NONE, "bsb|iban", NULL},
+    /* the words in other languages */
+    {SL_P_CUE_BANK, 1, B_L | B_R, P_NONE,
+     "kontonummer|kontonr|numéro de compte|numero de compte|número de cuenta|"
+     "numero de cuenta|numero di conto|número da conta|numero da conta|rekeningnummer|"
+     "numer konta|kontonumret|tilinumero", NULL},
     {SL_P_CUE_BANK, 1, B_L | B_R, P_NONE,
      "accnum|accno|accnr|acc_num|acc_no|acc_nr|acc-num|acc-no|acc-nr|"
      "acctnum|acctno|acctnr|acct_num|acct_no|acct_nr|acct-num|acct-no|acct-nr|"
@@ -225,6 +231,12 @@ static const litset_t litsets[] = {
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "identity", S1 "card|" S1 "number|" S1 "document"},
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "identification", S1 "number|" S1 "no" WB},
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "social", S1 "insurance"},
+    /* Australia's tax file number; residence documents (green card, Emirates ID) */
+    {SL_P_CUE_NATID, 1, B_L, P_TAILS, "tax", S1 "file" S1 "number|" S1 "file" S1 "no" WB},
+    {SL_P_CUE_NATID, 1, B_L, P_TAILS, "resident|residence|residency",
+     S1 "id|" S1 "card|" S1 "permit" S1 "number|" S1 "number"},
+    {SL_P_CUE_NATID, 1, B_L, P_TAILS, "green", S1 "card" S1 "number|" S1 "card" S1 "no" WB "|" S1 "card" S0 "#"},
+    {SL_P_CUE_NATID, 1, B_L, P_TAILS, "emirates|civil|alien", S1 "id|" S1 "registration"},
     {SL_P_CUE_NATID, 0, B_L | B_R, P_NONE,
      "TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC|TFN|NRIC|CNP|PPSN|TCKN|HETU|"
      "NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG|NIK|CCCD", NULL},
@@ -239,7 +251,9 @@ static const litset_t litsets[] = {
      "ausweisnummer|personalausweisnummer|sécurité sociale|securite sociale|kimlik|henkilötunnus|"
      "henkilotunnus|personnummer|fødselsnummer|burgerservicenummer|cédula|cedula|"
      "documento de identidad|pps number|pps_number|pps no|rodné číslo|rodne cislo|rodné čísla|"
-     "numer pesel|emšo|jmbg", NULL},
+     "numer pesel|emšo|jmbg|assurance sociale|numéro d'assurance sociale|"
+     "numero d'assurance sociale|carte d'identité|carte d'identite|número de identificación|"
+     "numero de identificacion|carta d'identità|carta d'identita", NULL},
     {SL_P_CUE_NATID, 0, B_L, P_TAILS, "NI", S1 "number|" S1 "no" WB}, /* UK National Insurance */
     /* (?i:\b(?:driver'?s?|drivers'|driving)[ \-]?licen[cs]e|\blicen[cs]e\s{0,3}(?:no\b|number|#))|\bDL\b */
     {SL_P_CUE_DL, 1, B_L, P_TAILS, "driver",

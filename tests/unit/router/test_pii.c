@@ -171,6 +171,15 @@ static void context_ids(void **s) {
   EXPECT("medical record number 00123456", "MEDICAL_RECORD", "00123456");
   EXPECT("Insurance ID: XJH-4439201", "MEDICAL_RECORD", "XJH-4439201");
   EXPECT("a claim submitted by Policyholder ID 7654321 was", "MEDICAL_RECORD", "7654321");
+  EXPECT("Member #: 90348812201 (Blue Cross). Prior auth was rejected", "MEDICAL_RECORD", "90348812201");
+  EXPECT("Kontonummer 0918273645, BLZ 37040044 - stimmt das?", "BANK_ACCOUNT", "0918273645");
+  assert_false(found("Kontonummer 0918273645, BLZ 37040044 - stimmt das?", "BANK_ACCOUNT", "37040044"));
+  EXPECT("Tax file number 459 599 230, is that normal?", "NATIONAL_ID", "459 599 230");
+  EXPECT("mon numéro d'assurance sociale 130 224 793", "NATIONAL_ID", "130 224 793");
+  EXPECT("My Emirates ID is 784-1990-1234567-1", "NATIONAL_ID", "784-1990-1234567-1");
+  EXPECT("Green card number: SRC2190012345", "NATIONAL_ID", "SRC2190012345");
+  REJECT("Member number growth was 12 percent in 2023; our green card process takes 10 months.",
+         "NATIONAL_ID");
   EXPECT("Claim for the burst pipe: home policy #HO-6101733-02, incident", "MEDICAL_RECORD",
          "HO-6101733-02");
   EXPECT("the form wants my son's rodné číslo, it's 160525/2319 — which box", "NATIONAL_ID",
