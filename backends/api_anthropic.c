@@ -478,6 +478,13 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
       c->block_json = cJSON_IsString(bt) && !strcmp(bt->valuestring, "tool_use") &&
                       cJSON_IsString(name) && !strcmp(name->valuestring, JSON_TOOL);
       c->block_args = 0;
+      const cJSON *input = c->block_json ? cJSON_GetObjectItemCaseSensitive(b, "input") : NULL;
+      char *args = cJSON_IsObject(input) && input->child ? sl_json_print(input) : NULL;
+      if (args) { /* the whole input at the start (see below) */
+        c->block_args += strlen(args);
+        emit_text(c, args, strlen(args));
+        free(args);
+      }
     } else if (cJSON_IsString(bt) && !strcmp(bt->valuestring, "tool_use")) {
       release_held(c);
       const cJSON *id = cJSON_GetObjectItemCaseSensitive(b, "id");
@@ -485,6 +492,15 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
       c->block_args = 0;
       emit_tool(c, c->block_tool, cJSON_IsString(id) ? id->valuestring : NULL,
                 cJSON_IsString(name) ? name->valuestring : "", "", 0);
+      /* Anthropic's API starts a call with "input": {} and streams the input
+       * as deltas; some compatible servers give the whole input here instead */
+      const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
+      char *args = cJSON_IsObject(input) && input->child ? sl_json_print(input) : NULL;
+      if (args) {
+        c->block_args += strlen(args);
+        emit_tool(c, c->block_tool, NULL, NULL, args, strlen(args));
+        free(args);
+      }
     } else if (cJSON_IsString(bt) && !strcmp(bt->valuestring, "text")) {
       const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "text");
       if (cJSON_IsString(t)) emit_text(c, t->valuestring, strlen(t->valuestring));

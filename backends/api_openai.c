@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 
 typedef struct {
@@ -28,6 +29,7 @@ typedef struct {
    * for deltas without an index (Gemini's endpoint sends none) */
   int tool_last, n_tools;
   char tool_id[128];
+  uint64_t tool_named; /* calls (by index, below 64) whose id reached the client */
 } oa_call_t;
 
 /* ---- encoding ---- */
@@ -240,11 +242,23 @@ static void emit_tool_calls(oa_call_t *c, const cJSON *tcs, bool delta) {
     const cJSON *name = fn ? cJSON_GetObjectItemCaseSensitive(fn, "name") : NULL;
     const cJSON *args = fn ? cJSON_GetObjectItemCaseSensitive(fn, "arguments") : NULL;
     const char *a = cJSON_IsString(args) ? args->valuestring : "";
+    /* A call must have an id (clients send it back with the result; the
+     * OpenAI SDK's stream helpers want it and its type on the first delta):
+     * one of sluice's own when the upstream named none. */
+    const char *ids = cJSON_IsString(id) && id->valuestring[0] ? id->valuestring : NULL;
+    char made[48];
+    bool first = index < 0 || index >= 64 || !(c->tool_named >> index & 1);
+    if (!ids && first) {
+      static _Atomic uint64_t seq;
+      snprintf(made, sizeof made, "call_sl%08llx%04x%02x", (unsigned long long)time(NULL) & 0xffffffffull,
+               (unsigned)(++seq & 0xffff), (unsigned)index & 0xff);
+      ids = made;
+    }
+    if (index >= 0 && index < 64) c->tool_named |= 1ull << index;
     c->base.started = true;
     c->out_bytes += strlen(a);
     if (!c->base.abandoned && c->base.cbs.on_tool_call &&
-        c->base.cbs.on_tool_call(c->base.data, index,
-                               cJSON_IsString(id) ? id->valuestring : NULL,
+        c->base.cbs.on_tool_call(c->base.data, index, ids,
                                cJSON_IsString(name) ? name->valuestring : NULL, a, strlen(a)))
       c->base.abandoned = true;
   }

@@ -674,7 +674,8 @@ static void on_error(void *data, const sl_call_error_t *e) {
   }
   if (e->code == SL_ETIMEOUT || st == 408) st = 504; /* 408: the upstream timed out */
   else if (e->code == SL_EBUSY || st == 429) st = 429;
-  else if (st == 503 || st == 529) st = 503; /* overloaded (529: Anthropic's): retry later */
+  else if (st == 503 || st == 529) /* overloaded: retry later; an Anthropic client keeps Anthropic's 529 */
+    st = st == 529 && j->dia == &sl_dialect_anthropic ? 529 : 503;
   else if (st >= 500 || st < 400) st = 502;
   fail_request_param(j, st, e->type[0] ? e->type : "upstream_error",
                      e->upstream_code[0] ? e->upstream_code : "upstream_failed",
@@ -962,7 +963,10 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   int rc = dia->decode(hr->body.data, hr->body.len, &j->req, err, sizeof err);
   if (rc) {
     fail_request(j, rc == SL_ENOMEM ? 500 : 400, "invalid_request_error",
-                 rc == SL_EPARSE ? "invalid_json" : "invalid_request", err);
+                 rc == SL_EPARSE         ? "invalid_json"
+                 : rc == SL_EUNSUPPORTED ? "thread_unsupported_request" /* the only one */
+                                         : "invalid_request",
+                 err);
     return;
   }
   j->stream = j->req.stream;

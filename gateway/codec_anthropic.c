@@ -336,6 +336,15 @@ static int num(const cJSON *root, const char *key, double lo, double hi, bool in
 
 static int decode_root(const cJSON *root, sl_chat_req_t *r, char *err, size_t n) {
   if (!cJSON_IsObject(root)) return bad(err, n, "request body must be a JSON object");
+  /* A server-side message thread (the SDK's toolRunner and messages.thread()
+   * send "thread" and then only the new turn): sluice has no threads, and
+   * says so the way the SDK understands (error_code thread_unsupported_request
+   * in the error's details), so it sends the whole conversation instead. */
+  const cJSON *thread = cJSON_GetObjectItemCaseSensitive(root, "thread");
+  if (thread && !cJSON_IsNull(thread)) {
+    bad(err, n, "thread: this gateway keeps no message threads; send the whole conversation");
+    return SL_EUNSUPPORTED;
+  }
   dec_t d = {r, 0, err, n};
   int rc;
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
@@ -614,18 +623,21 @@ static int an_stream_end(sl_buf_t *o, sl_resp_t *r, const sl_result_t *res, bool
   return rc;
 }
 
-static int put_error_body(sl_buf_t *o, const char *type, const char *msg) {
+/* details: the error's "details" object as JSON, or NULL for none. */
+static int put_error_body(sl_buf_t *o, const char *type, const char *msg, const char *details) {
   int rc = sl_buf_puts(o, "{\"type\":\"error\",\"error\":{\"type\":");
   if (!rc) rc = sl_buf_json_cstr(o, type);
   if (!rc) rc = sl_buf_puts(o, ",\"message\":");
   if (!rc) rc = sl_buf_json_cstr(o, msg);
+  if (!rc && details) rc = sl_buf_puts(o, ",\"details\":");
+  if (!rc && details) rc = sl_buf_puts(o, details);
   if (!rc) rc = sl_buf_puts(o, "}}");
   return rc;
 }
 
 static int an_stream_error(sl_buf_t *o, sl_resp_t *r, const char *type, const char *msg) {
   int rc = sl_buf_puts(o, "event: error\ndata: ");
-  if (!rc) rc = put_error_body(o, stream_error_type(type), msg);
+  if (!rc) rc = put_error_body(o, stream_error_type(type), msg, NULL);
   if (!rc) rc = sl_buf_puts(o, "\n\n");
   return rc;
 }
@@ -673,7 +685,10 @@ static int an_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
 static int an_error(sl_buf_t *o, int status, const char *type, const char *code, const char *param,
                     const char *msg) {
   (void)param; /* Anthropic's error objects have none */
-  return put_error_body(o, sl_anthropic_error_type(status), msg);
+  bool thread = code && !strcmp(code, "thread_unsupported_request");
+  return put_error_body(o, sl_anthropic_error_type(status), msg,
+                        thread ? "{\"error_code\":\"thread_unsupported_request\",\"unsupported\":[\"thread\"]}"
+                               : NULL);
 }
 
 const sl_dialect_ops_t sl_dialect_anthropic = {

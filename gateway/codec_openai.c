@@ -100,7 +100,10 @@ static int decode_msgs(const cJSON *ms, sl_chat_req_t *r, char *err, size_t n) {
     const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
     if (!cJSON_IsString(role)) return bad(err, n, "%s.role must be a string", path);
     const char *rs = role->valuestring;
-    if (!strcmp(rs, "function") || cJSON_GetObjectItemCaseSensitive(m, "function_call"))
+    /* null members are absent: an SDK's message echoed back (model_dump()) has
+     * "function_call": null, "tool_calls": null, "name": null */
+    const cJSON *fc = cJSON_GetObjectItemCaseSensitive(m, "function_call");
+    if (!strcmp(rs, "function") || (fc && !cJSON_IsNull(fc)))
       return bad(err, n, "%s: legacy function calling (role \"function\", function_call) is not "
                          "supported; use tools and tool_calls", path);
     if (strcmp(rs, "system") && strcmp(rs, "developer") && strcmp(rs, "user") &&
@@ -116,9 +119,11 @@ static int decode_msgs(const cJSON *ms, sl_chat_req_t *r, char *err, size_t n) {
     int rc = content_text(content, cpath, &o->content, err, n);
     if (rc) return rc;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(m, "name");
+    if (cJSON_IsNull(name)) name = NULL;
     if (name && !cJSON_IsString(name)) return bad(err, n, "%s.name must be a string", path);
     if (name && !(o->name = strdup(name->valuestring))) return SL_ENOMEM;
     const cJSON *tcid = cJSON_GetObjectItemCaseSensitive(m, "tool_call_id");
+    if (cJSON_IsNull(tcid)) tcid = NULL;
     if (tcid && !cJSON_IsString(tcid)) return bad(err, n, "%s.tool_call_id must be a string", path);
     if (tcid && !(o->tool_call_id = strdup(tcid->valuestring))) return SL_ENOMEM;
     const cJSON *tcs = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");

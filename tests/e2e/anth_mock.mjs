@@ -38,7 +38,8 @@ export function replyAnthStream(res, blocks, opts = {}) {
       events.push(ev('content_block_start', { index, content_block: { type: 'text', text: '' } }));
       for (const t of b.text) { events.push(ev('content_block_delta', { index, delta: { type: 'text_delta', text: t } })); marks.push(events.length); deltas++; }
     } else {
-      events.push(ev('content_block_start', { index, content_block: { type: 'tool_use', id: b.tool.id, name: b.tool.name, input: {} } }));
+      events.push(ev('content_block_start', { index, content_block: { type: 'tool_use', id: b.tool.id, name: b.tool.name,
+                                                                      input: b.tool.input ?? {} } }));
       events.push(ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: '' } }));
       for (const j of b.tool.json) { events.push(ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: j } })); marks.push(events.length); deltas++; }
     }

@@ -16,6 +16,12 @@ const ANTH_KEY = 'sk-ant-mock-secret-456';
 const OA_KEY = 'sk-mock-secret-123';
 const to = (route) => ({ headers: { 'x-route': route } });
 const lastBody = (m) => JSON.parse(m.received.at(-1).body);
+const toolCompletion = (calls) => {
+  const c = completion(null);
+  c.choices[0].message.tool_calls = calls;
+  c.choices[0].finish_reason = 'tool_calls';
+  return c;
+};
 
 before(async () => {
   oaUp = await startMock((req, body, res) => replyJson(res, 200, completion('hello from openai')));
@@ -285,7 +291,78 @@ test('Anthropic backend errors reach an OpenAI client: 529 overloaded fails over
   assert.equal(text, 'ab', 'what came before the error event arrived');
 });
 
+test('Anthropic backend overloaded (529) with nowhere else to go: an Anthropic client gets the 529 (OverloadedError)', async () => {
+  anUp.handler = (req, body, res) => anthError(res, 529, 'overloaded_error', 'Overloaded');
+  for (const stream of [false, true])
+    await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 5, stream, messages: [{ role: 'user', content: 'x' }] },
+      to('anthropic')), (e) => e instanceof Anthropic.OverloadedError && e.status === 529);
+});
+
+test('a tool call whose whole input comes in content_block_start (no input_json_delta) keeps it, in either dialect', async () => {
+  anUp.handler = (req, body, res) => replyAnthStream(res, [{ tool: { id: 'toolu_S', name: 'get_weather', input: { city: 'Oslo', n: 10000000000000001 }, json: [] } }],
+    { stop_reason: 'tool_use' });
+  const m = await anth.messages.stream({ model: 'auto', max_tokens: 50, messages: [{ role: 'user', content: 'x' }],
+    tools: [{ name: 'get_weather', input_schema: { type: 'object' } }] }, to('anthropic')).finalMessage();
+  assert.deepEqual(m.content[0].input, { city: 'Oslo', n: 10000000000000001 });
+  const c = await oai.chat.completions.stream({ model: 'auto', messages: [{ role: 'user', content: 'x' }],
+    tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }] }, to('anthropic')).finalChatCompletion();
+  assert.deepEqual(JSON.parse(c.choices[0].message.tool_calls[0].function.arguments), { city: 'Oslo', n: 10000000000000001 });
+});
+
 // ---- Anthropic client -> OpenAI backend ----
+
+test('Anthropic SDK toolRunner (message threads): sluice says it keeps none, and the SDK sends the whole conversation', async () => {
+  let n = 0;
+  oaUp.handler = (req, body, res) => {
+    if (++n === 1) return replyJson(res, 200, toolCompletion([{ id: 'call_1', type: 'function',
+      function: { name: 'add', arguments: '{"a":1,"b":2}' } }]));
+    replyJson(res, 200, completion('sum is 3'));
+  };
+  const tools = [{ name: 'add', description: 'add', input_schema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } } },
+                   run: async (i) => String(i.a + i.b) }];
+  const before = oaUp.received.length;
+  const final = await anth.beta.messages.toolRunner({ model: 'auto', max_tokens: 100, messages: [{ role: 'user', content: 'add 1 and 2' }],
+    tools }).runUntilDone();
+  assert.equal(final.content[0].text, 'sum is 3');
+  const second = JSON.parse(oaUp.received[before + 1].body);
+  assert.equal(second.messages.length, 3, 'the whole conversation: the question, the call, its result');
+  assert.equal(second.messages[2].role, 'tool');
+  assert.ok(second.tools, 'and the tools');
+  // the refusal itself, as the API gives it
+  const r = await fetch(`${sluice.base}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'auto', max_tokens: 5, thread: { type: 'create' }, messages: [{ role: 'user', content: 'x' }] }) });
+  assert.equal(r.status, 400);
+  const e = await r.json();
+  assert.equal(e.error.details.error_code, 'thread_unsupported_request');
+});
+
+test('an upstream tool call without an id gets one of sluice\'s (the OpenAI SDK\'s stream helpers need id and type)', async () => {
+  oaUp.handler = (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0,
+      delta: { role: 'assistant', tool_calls: [{ index: 0, type: 'function', function: { name: 'f', arguments: '{"a":' } }] }, finish_reason: null }] })}\n\n`);
+    res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0,
+      delta: { tool_calls: [{ index: 0, function: { arguments: '1}' } }] }, finish_reason: 'tool_calls' }] })}\n\n`);
+    res.end('data: [DONE]\n\n');
+  };
+  const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }];
+  const c = await oai.chat.completions.stream({ model: 'auto', messages: [{ role: 'user', content: 'x' }], tools }).finalChatCompletion();
+  const call = c.choices[0].message.tool_calls[0];
+  assert.match(call.id, /^call_sl[0-9a-f]+$/);
+  assert.equal(call.type, 'function');
+  assert.equal(call.function.arguments, '{"a":1}');
+  oaUp.handler = (req, body, res) => replyJson(res, 200, toolCompletion([{ type: 'function', function: { name: 'f', arguments: '{}' } },
+                                                                        { type: 'function', function: { name: 'f', arguments: '{}' } }]));
+  const w = await oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }], tools });
+  const ids = w.choices[0].message.tool_calls.map((t) => t.id);
+  assert.ok(ids.every((i) => /^call_sl/.test(i)) && ids[0] !== ids[1], JSON.stringify(ids));
+  // and a message echoed back as an SDK dumps it (null members) is taken
+  const again = await oai.chat.completions.create({ model: 'auto', tools, messages: [{ role: 'user', content: 'x' },
+    { role: 'assistant', content: null, refusal: null, name: null, function_call: null, audio: null, annotations: [],
+      tool_calls: [{ id: ids[0], type: 'function', function: { name: 'f', arguments: '{}' } }] },
+    { role: 'tool', tool_call_id: ids[0], content: 'ok', name: null }] });
+  assert.ok(again.choices[0].message);
+});
 
 test('Anthropic client -> OpenAI backend: message, usage, end_turn; request translated', async () => {
   oaUp.handler = (req, body, res) => replyJson(res, 200, completion('hello from openai', { pt: 12, ct: 5 }));
