@@ -99,7 +99,9 @@ static const char *const starters[] = {
     "mother", "father", "brother", "sister", "son", "daughter", "husband", "wife", "friend",
     "boss", "manager", "doctor", "teacher", "customer", "user", "patient", "employee", "please",
     "name", "address", "phone", "email", "note", "dear", "hello", "hi", "thanks", "website",
-    "mobile", "tel", "fax", "occupation", "title", "company", "city", "country", "zip", NULL};
+    "mobile", "tel", "fax", "occupation", "title", "company", "city", "country", "zip",
+    /* a question's verb ("Can Florence be done in two days?"; not "Will", "May": names too) */
+    "can", "could", "would", "should", "shall", "does", "did", "is", "are", "was", "were", NULL};
 
 int sl__names_register_starters(sl__gaz_t *g) { return sl__gaz_add(g, starters, SL_GZ_STARTER); }
 
@@ -661,12 +663,24 @@ static const char *const works[] = {"novel", "novels", "version", "concert", "al
 /* What is named after someone, right after the name: "the Thomas algorithm",
  * "a tridiagonal (Thomas) solver". Nouns only: a verb there ("Did Maria test
  * it?") would end a name that is one. */
+/* Token j (after a run) is what follows a person's name at a sentence's start:
+ * a verb of what people do, or "from" ("K. Venkataraman from procurement"). */
+static bool person_next(const char *text, const sl__toks_t *T, size_t j) {
+  static const char *const from[] = {"from", NULL};
+  if (j >= T->n || T->v[j].nl_before || T->v[j].punct_before || (T->v[j].caps & 1)) return false;
+  const sl__tok_t *t = &T->v[j];
+  return sl__tok_in(text, t, person_acts) || sl__tok_in(text, t, person_verbs) || sl__tok_in(text, t, speech) ||
+         sl__tok_in(text, t, person_states) || sl__tok_in(text, t, from);
+}
+
 static const char *const eponym_nouns[] = {"algorithm", "algorithms", "solver", "method", "methods",
                                            "optimizer", "optimiser", "theorem", "lemma", "conjecture",
                                            "equation", "equations", "inequality", "criterion",
                                            "coefficient", "coefficients", "polynomial", "polynomials",
                                            "integral", "decomposition", "distribution", "estimator",
                                            "paradox", "principle", "heuristic", "civilization",
+                                           "problem", "problems", "equilibrium", "hypothesis",
+                                           "transform", "constant", "effect",
                                            "civilisation", "empire", "dynasty", "calendar", NULL};
 
 static bool eponym_after(const char *text, const sl__toks_t *T, size_t j) {
@@ -1134,9 +1148,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                  !nouns_capitalised(text, T, &german))
           accept = true; /* a name, then what a person did: "Amélie Duchêne requested …" */
         else if (words == 1 && j - i > 1 && initial(text, t) && !common_word &&
-                 (namey(fl) || (!fl && !sentence_start(T, i) &&
-                                !sl__lexicon_has(text + T->v[j - 1].s, T->v[j - 1].e - T->v[j - 1].s))))
-          accept = true; /* "J. R. Tolkien", "A. Kowalski"; not "rating C. Offers" */
+                 (namey(fl) ||
+                  (!fl && !sl__lexicon_has(text + T->v[j - 1].s, T->v[j - 1].e - T->v[j - 1].s) &&
+                   (!sentence_start(T, i) || person_next(text, T, j)))))
+          accept = true; /* "J. R. Tolkien", "A. Kowalski", "K. Venkataraman from procurement
+                          * rejected"; not "rating C. Offers", "B. Kubernetes setup" */
         else if (words <= 3 && !all_place && !(f0 & SL_GZ_PLACE) &&
                  (creator || former_member(text, T, i)) &&
                  ((creator && (f0 & SL_GZ_FIRST)) ||

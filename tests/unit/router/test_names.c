@@ -140,6 +140,15 @@ static void not_persons(void **s) {
   REJECT("The Princess Royal arrived at Khandallah this morning from New Zealand.", "PERSON");
   REJECT("Title VII of the Civil Rights Act of 2004 protects individuals.", "PERSON");
   REJECT("Happy Martin Luther King Day! See you at Christmas Eve.", "PERSON");
+  /* eponyms and a question's verb before a place */
+  REJECT("Explain the Monty Hall problem with a table of outcomes.", "PERSON");
+  REJECT("What is the Nash equilibrium of this game?", "PERSON");
+  REJECT("Can Vienna be visited in winter?", "PERSON");
+  EXPECT("Is Maria Gonzalez still on the team?", "PERSON", "Maria Gonzalez");
+  /* initials and a surname no list knows, opening a sentence, then what a person did */
+  EXPECT("J. R. Okafor asked whether the renewal can wait.", "PERSON", "J. R. Okafor");
+  EXPECT("K. Venkataraman from procurement rejected the PO.", "PERSON", "K. Venkataraman");
+  REJECT("B. Kubernetes setup is described below.", "PERSON");
   /* named after someone: methods, optimizers, a prover, Monte Carlo */
   REJECT("Use the Peaceman-Rachford ADI method with a tridiagonal (Thomas) solver.", "PERSON");
   REJECT("Solve the system with the Thomas algorithm.", "PERSON");
