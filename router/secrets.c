@@ -770,7 +770,18 @@ static void cli_password(sl__ctx_t *c, const sl__hit_t *h) {
 /* After a password word, the value a few words on, behind a verb that gives it
  * ("... lautet ab heute X", "... is nu X", "... agora é X", "... to X"), in the
  * same sentence (at most 14 words), when it looks like a password on its own. */
-static bool far_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve) {
+/* A bare key in prose ("the token is X"): 16+ random bytes with letters and digits. */
+static bool prose_key(const char *v, size_t m) {
+  size_t dg = 0, al = 0;
+  for (size_t k = 0; k < m; k++) {
+    dg += isdigit((unsigned char)v[k]) != 0;
+    al += isalpha((unsigned char)v[k]) != 0;
+  }
+  return m >= 16 && dg && al && sl__looks_random(v, m, false);
+}
+
+/* key: the value is a key (prose_key), not a password (strong_value). */
+static bool far_value(const sl__ctx_t *c, uint32_t p, bool key, uint32_t *vs, uint32_t *ve) {
   static const char *const verbs[] = {"is", "es", "é", "est", "ist", "lautet", "er", "är", "jest",
                                       "to", "je", "on", "era", "sera", "será", "è", "wordt",
                                       "são", "sind", "c'est", "it's", NULL};
@@ -809,9 +820,12 @@ static bool far_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve
       /* the value keeps a '!' of its own, not a sentence's period or comma */
       uint32_t ve2 = i;
       while (ve2 > s && strchr(".,;:)", t[ve2 - 1])) ve2--;
-      if (!strong_value(t + s, ve2 - s)) return false;
-      *vs = s, *ve = ve2;
-      return true;
+      if (key ? prose_key(t + s, ve2 - s) && !sl__is_placeholder(t + s, ve2 - s) : strong_value(t + s, ve2 - s)) {
+        *vs = s, *ve = ve2;
+        return true;
+      }
+      /* a word about it ("is still the one she set: X"): a ':' may yet give the value */
+      after_verb = false;
     }
     said |= verb;
     if (verb || t[i - 1] == ':') after_verb = true; /* "... nueva: X", "mudou: agora é X" */
@@ -1083,7 +1097,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   if (sep == SEP_NONE || (sep != SEP_ASSIGN && !quoted && !strong_value(t + vs, ve - vs))) {
     /* "das neue Passwort für den Account lautet ab heute X", "the wifi
      * password in the Utrecht office is now X": the value a few words on */
-    if (pw && far_value(c, ie, &vs, &ve))
+    if (pw && far_value(c, ie, false, &vs, &ve))
       add_secret(c, vs, ve, SL_ET_PASSWORD, "password_prose", 65, false);
     if (sep == SEP_NONE) return;
   }
@@ -1161,6 +1175,14 @@ static bool colon_key(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve
   return true;
 }
 
+/* "the shared secret for the webhook is 6776abd4…": a key's value a few words
+ * after its name, when the word right after it is no value. */
+static void key_far(sl__ctx_t *c, const ident_t *id, uint32_t p) {
+  uint32_t vs, ve;
+  bool named = ident_has(id, "secret") || ident_has(id, "token") || ident_has(id, "key");
+  if (named && far_value(c, p, true, &vs, &ve)) add_secret(c, vs, ve, SL_ET_API_KEY, "key_prose", 60, false);
+}
+
 static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t is, ie;
   ident_span(c, h, &is, &ie);
@@ -1186,7 +1208,10 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
     add_secret(c, vs, ve, SL_ET_API_KEY, "key_assignment", 65, false);
     return;
   }
-  if (sep == SEP_NONE) return;
+  if (sep == SEP_NONE) {
+    key_far(c, &id, p);
+    return;
+  }
   /* a long hex value after a command-line flag ("--token d23338141b5e...") */
   bool flag = (ie - is > 2 && t[is] == '-' && t[is + 1] == '-') ||
               (is >= 2 && t[is - 1] == '-' && t[is - 2] == '-') ||
@@ -1195,17 +1220,12 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
       flag && sep == SEP_SPACE && !quoted && ve - vs >= 32 && sl__hex_only(t + vs, ve - vs);
   if (sep == SEP_SPACE && !quoted && !flag_hex) {
     /* "Authorization: token X" / "key X": only a strictly random bare value */
-    if (!sl__looks_random(t + vs, ve - vs, true)) return;
-  }
-  if (sep == SEP_PROSE && !quoted) {
-    /* "the token is X": X of 16+ random bytes with letters and digits */
-    size_t m = ve - vs, dg = 0, al = 0;
-    for (size_t k = 0; k < m; k++) {
-      dg += isdigit((unsigned char)t[vs + k]) != 0;
-      al += isalpha((unsigned char)t[vs + k]) != 0;
+    if (!sl__looks_random(t + vs, ve - vs, true)) {
+      key_far(c, &id, p);
+      return;
     }
-    if (m < 16 || !dg || !al || !sl__looks_random(t + vs, m, false)) return;
   }
+  if (sep == SEP_PROSE && !quoted && !prose_key(t + vs, ve - vs)) return; /* "the token is X" */
   const char *v = t + vs;
   size_t n = ve - vs;
   if (n < 8 || sl__is_placeholder(v, n)) return;

@@ -169,6 +169,12 @@ static void passwords(void **s) {
          "W1nter!sComing42");
   EXPECT("pg-analytics.internal:5432:warehouse:etl_loader:Xq2!vB7nM4pL\n", "PASSWORD", "Xq2!vB7nM4pL");
   EXPECT("~/.pgpass: db-prod.internal:5432:ledger:ledger_app:mN4$kq8Zt2 (mode 0600)", "PASSWORD", "mN4$kq8Zt2");
+  /* the value a few words after the name, past words about it */
+  EXPECT("the shared secret for the webhook is 6776abd4b010a5c129b74dbe19a22cc8", "API_KEY",
+         "6776abd4b010a5c129b74dbe19a22cc8");
+  EXPECT("The root password on the NAS is still the one she set: Kx9!mw2Pq", "PASSWORD", "Kx9!mw2Pq");
+  REJECT("the token for this endpoint is documented in the wiki page", "API_KEY");
+  REJECT("The password is still required for login: see the docs.", "PASSWORD");
   /* a user and a password as a call's literals; a bare -p; a key after a colon in prose */
   EXPECT("    auth=(\"svc_reporting\", \"hunter2-Prod!44\"),", "PASSWORD", "hunter2-Prod!44");
   EXPECT("$db = new PDO('mysql:host=db;dbname=shop', 'shop_admin', 'Tr0ub4dor&3x!Lemon');", "PASSWORD",
