@@ -282,6 +282,24 @@ static bool yaml_key(const char *text, uint32_t at) {
   return p < at && (p == 0 || text[p - 1] == '\n');
 }
 
+/* Tokens i..j-1 end the text, on a line that opens with a dash (em, en or
+ * "--", not a list's "-") and nothing else before them: a signed note
+ * ("Thanks!\n\n— Mateusz", "-- Ana Lima"). */
+static bool dash_signed(const char *text, const sl__toks_t *T, size_t i, size_t j) {
+  if (j < T->n) return false;
+  size_t p = T->v[i].s;
+  while (p > 0 && text[p - 1] == ' ') p--;
+  size_t d = p;
+  if (p >= 3 && ((unsigned char)text[p - 3] == 0xE2 && (unsigned char)text[p - 2] == 0x80 &&
+                 ((unsigned char)text[p - 1] == 0x94 || (unsigned char)text[p - 1] == 0x93)))
+    p -= 3; /* an em or en dash */
+  else if (p >= 2 && text[p - 1] == '-' && text[p - 2] == '-')
+    p -= 2;
+  if (p == d) return false;
+  while (p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\t')) p--;
+  return p == 0 || text[p - 1] == '\n';
+}
+
 /* Tokens i..j-1 fill a line of their own right after the signature delimiter
  * ("-- " alone on the line before). */
 static bool sig_line(const char *text, const sl__toks_t *T, size_t i, size_t j) {
@@ -1128,6 +1146,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         else if (words >= 2 && words <= 3 && !common_word && !all_place &&
                  (any_name || has_non_ascii(text + t->s, t->e - t->s)) && sig_line(text, T, i, j))
           accept = true; /* the first line of an e-mail signature: "--\nÉlodie Marchand\n" */
+        else if (words >= 1 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
+                 (any_name || (words >= 2 && all_foreign(g, text, T, i, j, true))) && dash_signed(text, T, i, j))
+          accept = true; /* "— Mateusz" closing a note */
         else if (words == 2 && j == i + 2 && !common_word && !(f0 & SL_GZ_PLACE) &&
                  surname_shape(text, &T->v[i + 1]) && all_foreign(g, text, T, i, j, false))
           accept = true; /* a surname by its ending after a word no list knows as

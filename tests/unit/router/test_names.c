@@ -149,6 +149,11 @@ static void not_persons(void **s) {
   EXPECT("J. R. Okafor asked whether the renewal can wait.", "PERSON", "J. R. Okafor");
   EXPECT("K. Venkataraman from procurement rejected the PO.", "PERSON", "K. Venkataraman");
   REJECT("B. Kubernetes setup is described below.", "PERSON");
+  /* a note signed after a dash at its end; not a list */
+  EXPECT("Thanks for the update!\n\n\xe2\x80\x94 Mateusz", "PERSON", "Mateusz");
+  EXPECT("Looks good to me.\n-- Ana Lima", "PERSON", "Ana Lima");
+  REJECT("Results\n\xe2\x80\x94 Kubernetes", "PERSON");
+  REJECT("Items:\n- Kubernetes\n- Docker", "PERSON");
   /* named after someone: methods, optimizers, a prover, Monte Carlo */
   REJECT("Use the Peaceman-Rachford ADI method with a tridiagonal (Thomas) solver.", "PERSON");
   REJECT("Solve the system with the Thomas algorithm.", "PERSON");
