@@ -219,6 +219,17 @@ static const char *const not_after[] = {"the", "a", "an", "this", "that", "these
 static const char *const to_person[] = {"tell", "ask", "call", "email", "text", "ping",
                                         "thank", "remind", "invite", "message", "meet", "cc",
                                         "notify", "inform", "contact", "phone", "visit", NULL};
+/* Before "for" and a person: "ask for Chukwuemeka", "asking for Mrs …". */
+static const char *const asked_for[] = {"ask", "asks", "asked", "asking", NULL};
+
+/* Token j ends the phrase before it: the text's or the line's end, punctuation,
+ * or a word that starts what comes next ("ask for Siobhan at the desk"; not
+ * "ask for Kubernetes support"). */
+static bool clause_end(const char *text, const sl__toks_t *T, size_t j) {
+  static const char *const next[] = {"at", "in", "on", "and", "or", "when", "if", "who", "please",
+                                     "from", "by", "today", "tomorrow", "directly", "instead", NULL};
+  return j >= T->n || T->v[j].nl_before || T->v[j].punct_before || sl__tok_in(text, &T->v[j], next);
+}
 /* The verbs of to_person that take a person only (one calls or texts a firm too). */
 static const char *const asked_person[] = {"tell", "ask", "thank", "remind", "invite", "meet",
                                            "notify", "inform", NULL};
@@ -1205,6 +1216,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           else if (!f && foreign_word(text, t, f) && i > 0 && !t->nl_before && !t->punct_before &&
                    sl__tok_in(text, &T->v[i - 1], asked_person))
             accept = true; /* said to: "Ask Dimitra whether the venue ..." */
+          else if (!f && foreign_word(text, t, f) && i > 1 && !t->nl_before && !t->punct_before &&
+                   !T->v[i - 1].punct_before && sl__tok_is(text, &T->v[i - 1], "for") &&
+                   sl__tok_in(text, &T->v[i - 2], asked_for) && clause_end(text, T, i + 1))
+            accept = true; /* who to ask for: "call reception and ask for Chukwuemeka" */
           else if (((!f && foreign_word(text, t, f)) || (namey(f) && !(f & SL_GZ_PLACE))) && i > 1 &&
                    !t->nl_before && !t->punct_before &&
                    !T->v[i - 1].punct_before && sl__tok_in(text, &T->v[i - 1], to_whom) &&

@@ -154,6 +154,10 @@ static void not_persons(void **s) {
   EXPECT("Looks good to me.\n-- Ana Lima", "PERSON", "Ana Lima");
   REJECT("Results\n\xe2\x80\x94 Kubernetes", "PERSON");
   REJECT("Items:\n- Kubernetes\n- Docker", "PERSON");
+  /* who to ask for */
+  EXPECT("Mobile +234 803 555 0192, ask for Chukwuemeka", "PERSON", "Chukwuemeka");
+  EXPECT("call reception and ask for Siobhan at the desk", "PERSON", "Siobhan");
+  REJECT("ask for Kubernetes support in the channel", "PERSON");
   /* named after someone: methods, optimizers, a prover, Monte Carlo */
   REJECT("Use the Peaceman-Rachford ADI method with a tridiagonal (Thomas) solver.", "PERSON");
   REJECT("Solve the system with the Thomas algorithm.", "PERSON");
