@@ -334,7 +334,15 @@ int sl_cli_serve(int argc, char **argv) {
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
     else if (!strcmp(argv[i], "--listen") && i + 1 < argc) listen = argv[++i];
-    else if (!strcmp(argv[i], "--workers") && i + 1 < argc) workers = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
+      long w;
+      if (!sl_cli_whole(argv[++i], 0, SL_MAX_WORKERS, &w)) {
+        fprintf(stderr, "sluice: --workers: a whole number from 0 (one per core) to %d (got \"%s\")\n",
+                SL_MAX_WORKERS, argv[i]);
+        return 2;
+      }
+      workers = (int)w;
+    }
     else if (!strcmp(argv[i], "--debug")) sl_log_set_level(SL_LOG_DEBUG), debug_flag = true;
     else {
       bool help = sl_cli_is_help(argv[i]);
@@ -343,8 +351,9 @@ int sl_cli_serve(int argc, char **argv) {
       return help ? 0 : 2;
     }
   }
-  if (workers > SL_MAX_WORKERS) {
-    fprintf(stderr, "sluice: --workers: at most %d\n", SL_MAX_WORKERS);
+  sl_jerr_t lerr = {{0}};
+  if (listen && sl_config_check_listen(listen, "--listen", 0, &lerr)) {
+    fprintf(stderr, "sluice: %s\n", lerr.msg);
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);

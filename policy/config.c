@@ -123,14 +123,14 @@ static int parse_hex32(const char *s, uint8_t out[32]) {
 }
 
 /* "HOST:PORT" with a numeric port 1..65535; IPv6 hosts in brackets. */
-static int check_listen(const char *s, const char *path, sl_jerr_t *err) {
+int sl_config_check_listen(const char *s, const char *path, long min_port, sl_jerr_t *err) {
   const char *colon = strrchr(s, ':');
   if (!colon || colon == s) return sl_jerr_set(err, path, "must be HOST:PORT (got \"%s\")", s);
   char *end;
   errno = 0;
   long port = strtol(colon + 1, &end, 10);
-  if (errno || *end || port < 1 || port > 65535)
-    return sl_jerr_set(err, path, "port must be 1..65535 (got \"%s\")", colon + 1);
+  if (errno || *end || end == colon + 1 || port < min_port || port > 65535)
+    return sl_jerr_set(err, path, "port must be %ld..65535 (got \"%s\")", min_port, colon + 1);
   return 0;
 }
 
@@ -541,7 +541,7 @@ int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t 
   if ((rc = sl__check_keys(c->root, "$", keys, err))) goto fail;
   if ((rc = get_str(c->root, "listen", "$", false, &c->listen, err))) goto fail;
   if (!c->listen && !(c->listen = strdup("127.0.0.1:8080"))) goto nomem;
-  if ((rc = check_listen(c->listen, "$.listen", err))) goto fail;
+  if ((rc = sl_config_check_listen(c->listen, "$.listen", 1, err))) goto fail;
   long workers = 0;
   if ((rc = get_int(c->root, "workers", "$", 0, SL_MAX_WORKERS, &workers, err))) goto fail;
   c->workers = (int)workers;

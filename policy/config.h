@@ -99,6 +99,9 @@ typedef struct {
 
 /* Reads and validates FILE. On error returns SL_E* and the reason in err. */
 int sl_config_load(const char *path, sl_config_t **out, sl_jerr_t *err);
+/* A listen address, "HOST:PORT" with a port min_port..65535 (the config's
+ * $.listen from 1; serve's --listen from 0, any free port); the error names path. */
+int sl_config_check_listen(const char *s, const char *path, long min_port, sl_jerr_t *err);
 /* Same, from memory; `path` is only recorded (may be NULL). */
 int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t **out,
                     sl_jerr_t *err);

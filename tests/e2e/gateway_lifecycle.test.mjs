@@ -102,6 +102,30 @@ test('a second sluice on the address of a running one refuses to start instead o
   }
 });
 
+test('serve refuses a bad --listen or --workers with exit 2 and says why, as it does for the config', async () => {
+  const s = await startSluice({ backends: [apiBackend('up', 'http://127.0.0.1:9/v1')], rules: [{ name: 'default', route: ['up'] }] });
+  try {
+    for (const [args, why] of [[['--listen', '127.0.0.1:84934'], /port must be 0\.\.65535/],
+                               [['--listen', '127.0.0.1:8080xyz'], /port must be/],
+                               [['--workers', 'abc'], /--workers: a whole number/],
+                               [['--workers', '-3'], /--workers: a whole number/],
+                               [['--workers', '65'], /--workers: a whole number/]]) {
+      let err = '';
+      let code;
+      try {
+        execFileSync(BIN, ['serve', '--config', s.path, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
+      } catch (e) {
+        code = e.status;
+        err = String(e.stderr);
+      }
+      assert.equal(code, 2, `${args.join(' ')}: ${err}`);
+      assert.match(err, why);
+    }
+  } finally {
+    assert.equal((await s.stop()).code, 0, s.stderr());
+  }
+});
+
 test('SIGTERM drains: the in-flight stream completes, new connections are refused, exit 0', async () => {
   const pieces = Array.from({ length: 10 }, (_, i) => `p${i} `);
   const mock = await startMock((req, body, res) => replyStream(res, pieces, 100));
