@@ -44,6 +44,9 @@ typedef struct {
    * per call): an upstream that may interleave their deltas (OpenAI's, by
    * index) has them gathered and sent at the end of the answer. */
   bool tools_one_by_one;
+  /* 0, or SL_EPARSE (not JSON), SL_EUNSUPPORTED (a server-side thread, which
+   * sluice does not keep: error code thread_unsupported_request), another code
+   * (a bad request); err says why. */
   int (*decode)(const char *json, size_t len, sl_chat_req_t *out, char *err, size_t errlen);
   /* Streaming: events appended to out, as SSE text. */
   int (*stream_start)(sl_buf_t *out, sl_resp_t *r);
