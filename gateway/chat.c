@@ -66,7 +66,7 @@ typedef struct {
   sl_call_t *call;
   uv_timer_t backoff;
   bool paused; /* the call is held back until the client takes its backlog */
-  bool in_cb, client_gone, headers_sent, stream, saw_unsupported, saw_too_long,
+  bool in_cb, client_gone, headers_sent, stream, saw_unsupported, saw_too_long, saw_unredactable,
       waiting_ledger, redacted_step, want_lp;
   bool spent; /* a call that failed after its output began: what it used is charged */
   bool fresh; /* the next call goes on a new upstream connection (after SL_ESTALE) */
@@ -776,8 +776,13 @@ static void try_step(job_t *j) {
     j->redacted_step = sl_policy_step_needs_redaction(&j->dec, s);
     if (j->redacted_step) {
       if (!j->red_set) {
-        if (sl_redact_request(&j->req, &j->cls, j->dec.redact, j->dec.n_redact, &j->red_req, &j->map)) {
-          SL_ERROR("req %s: redaction failed; skipping external step %s", j->req_id, s->backend->name);
+        int rrc = sl_redact_request(&j->req, &j->cls, j->dec.redact, j->dec.n_redact, &j->red_req, &j->map);
+        if (rrc) {
+          /* a value in a field redaction cannot rewrite, or too many values:
+           * the same every time, so a refusal, not a retry-later */
+          if (rrc == SL_EUNSUPPORTED || rrc == SL_ETOOBIG) j->saw_unredactable = true;
+          SL_WARN("req %s: cannot redact (%s); skipping external step %s", j->req_id, sl_strerror(rrc),
+                  s->backend->name);
           continue;
         }
         j->red_set = true;
@@ -841,6 +846,12 @@ static void try_step(job_t *j) {
                  j->dec.keep_inside ? "the in-network backend is at capacity and the policy keeps "
                                       "this request inside the network; retry later"
                                     : "every backend of the route is at capacity; retry later");
+  else if (j->saw_unredactable)
+    fail_request(j, 451, "policy_error", "redaction_impossible",
+                 "the policy redacts a value this request holds where sluice cannot rewrite it "
+                 "(a stop string, user, a message name, a tool definition or a response_format "
+                 "schema), or more values than it can map; nothing was sent. Move the value into "
+                 "a message's text or leave it out");
   else if (j->saw_too_long)
     fail_request(j, 400, "invalid_request_error", "context_length_exceeded",
                  "the messages are longer than the context window of the route's local model; "

@@ -458,6 +458,18 @@ describe('redaction to an external backend', () => {
     assert.equal(JSON.parse(ext500.received[0].body).messages[0].content, 'Tell [PERSON_1] at [EMAIL_ADDRESS_1] hi');
   });
 
+  test('a value to redact where sluice cannot rewrite it (a stop string, user) is a 451 the SDK does not retry; nothing leaves', async () => {
+    const before = ext.received.length;
+    const body = { model: 'auto', messages: [{ role: 'user', content: 'Write to Laila Hansen about the invoice' }] };
+    for (const extra of [{ stop: ['Laila Hansen'] }, { user: 'laila.hansen@northwind-freight.com' }]) {
+      const r = await chat(s.base, { ...body, ...extra });
+      assert.equal(r.status, 451, r.text);
+      assert.equal(r.json.error.code, 'redaction_impossible');
+      assert.equal(r.headers.get('retry-after'), null);
+    }
+    assert.equal(ext.received.length, before, 'nothing was sent');
+  });
+
   test('keep-inside by level or by entity type holds whichever rule matched', async () => {
     const before = ext.received.length;
     const phone = 'Call me back on +1 415 555 0142 tomorrow';
