@@ -222,7 +222,10 @@ static void row_common(job_t *j, sl_ledger_row_t *row, row_json_t *b) {
   row->level = sl_level_name(j->cls_set ? j->cls.level : SL_LEVEL_RESTRICTED);
   row->difficulty = j->cls_set ? j->cls.difficulty : 0;
   if (j->cls_set) {
-    sl_ledger_json_entities(j->cls.entities, j->cls.n_entities, &b->ents);
+    if (sl_ledger_json_entities(j->cls.entities, j->cls.n_entities, &b->ents)) {
+      sl_buf_reset(&b->ents); /* never JSON cut off in the middle */
+      sl_buf_puts(&b->ents, "{\"_unrecorded\":true}");
+    }
     if (j->redacted_step)
       sl_ledger_json_redactions(j->cls.entities, j->cls.n_entities, j->dec.redact, j->dec.n_redact,
                                 &b->reds);

@@ -235,7 +235,8 @@ int64_t sl_ledger_month_next(int64_t ts_ms);
 
 /* entity_types JSON from classifier spans, types only with counts and offsets:
  * {"EMAIL_ADDRESS":{"count":2,"offsets":[[10,27],[40,55]]}}; at most 64 offsets
- * per type are kept ("truncated":true marks the rest). Appends to `out`. */
+ * per type are kept ("truncated":true marks the rest), fewer (down to none:
+ * counts and types only) when that is what fits `out`'s limit. Appends to `out`. */
 int sl_ledger_json_entities(const sl_entity_t *e, size_t n, sl_buf_t *out);
 /* redactions JSON: {"PERSON":2}, the entities of each redacted type. */
 int sl_ledger_json_redactions(const sl_entity_t *e, size_t n, const char *const *types,

@@ -135,7 +135,8 @@ static int put_json_str(sl_buf_t *b, const char *s) {
 
 #define MAX_OFFSETS_PER_TYPE 64
 
-int sl_ledger_json_entities(const sl_entity_t *e, size_t n, sl_buf_t *out) {
+/* The entity JSON with at most `per_type` offsets for each type. */
+static int json_entities(const sl_entity_t *e, size_t n, size_t per_type, sl_buf_t *out) {
   int rc = sl_buf_append(out, "{", 1);
   bool first = true;
   /* Group by type in order of first appearance; n is small (one request). */
@@ -152,7 +153,7 @@ int sl_ledger_json_entities(const sl_entity_t *e, size_t n, sl_buf_t *out) {
     if (!rc) rc = put_int(out, (int64_t)count);
     if (!rc) rc = sl_buf_puts(out, ",\"offsets\":[");
     size_t k = 0;
-    for (size_t j = i; !rc && j < n && k < MAX_OFFSETS_PER_TYPE; j++) {
+    for (size_t j = i; !rc && j < n && k < per_type; j++) {
       if (strcmp(e[j].type, e[i].type)) continue;
       rc = sl_buf_puts(out, k ? ",[" : "[");
       if (!rc) rc = put_int(out, (unsigned)e[j].start);
@@ -164,6 +165,20 @@ int sl_ledger_json_entities(const sl_entity_t *e, size_t n, sl_buf_t *out) {
     if (!rc) rc = sl_buf_puts(out, count > k ? "],\"truncated\":true}" : "]}");
   }
   return rc ? rc : sl_buf_append(out, "}", 1);
+}
+
+int sl_ledger_json_entities(const sl_entity_t *e, size_t n, sl_buf_t *out) {
+  /* Many types with many findings can outgrow the column's limit: then fewer
+   * offsets per type, down to none (counts and types always stay), rather
+   * than JSON cut off in the middle. */
+  size_t mark = out->len;
+  int rc = SL_ETOOBIG;
+  for (size_t per = MAX_OFFSETS_PER_TYPE; rc == SL_ETOOBIG; per /= 4) {
+    out->len = mark;
+    rc = json_entities(e, n, per, out);
+    if (!per) break;
+  }
+  return rc;
 }
 
 int sl_ledger_json_redactions(const sl_entity_t *e, size_t n, const char *const *types,

@@ -11,7 +11,9 @@
 #include "ledger_test_util.h"
 #include "sl_err.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <openssl/sha.h>
 
 static void append_n(sl_ledger_t *l, int from, int n) {
@@ -231,6 +233,28 @@ static void test_row_helpers(void **state) {
   assert_int_equal(sl_ledger_json_classification(&c, &b), 0);
   assert_string_equal(b.data, "{\"level\":\"confidential\",\"difficulty\":0.830000,\"label\":"
                               "\"hard\",\"entities\":3,\"error\":false}");
+  sl_buf_free(&b);
+
+  /* Many types with many findings each: fewer offsets, still whole JSON with
+   * every type's count, within the column's limit (it was cut off mid-JSON). */
+  enum { TYPES = 15, EACH = 100 };
+  static sl_entity_t many[TYPES * EACH];
+  for (int t = 0; t < TYPES; t++)
+    for (int k = 0; k < EACH; k++) {
+      sl_entity_t *x = &many[t * EACH + k];
+      snprintf(x->type, sizeof x->type, "TYPE_NUMBER_%02d", t);
+      x->start = 1000000u + (unsigned)k * 100, x->end = x->start + 12;
+    }
+  sl_buf_init(&b, SL_LEDGER_MAX_JSON);
+  assert_int_equal(sl_ledger_json_entities(many, TYPES * EACH, &b), 0);
+  cJSON *j = cJSON_Parse(b.data);
+  assert_non_null(j);
+  assert_int_equal(cJSON_GetArraySize(j), TYPES);
+  for (cJSON *t = j->child; t; t = t->next) {
+    assert_int_equal(cJSON_GetObjectItem(t, "count")->valueint, EACH);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(t, "truncated")));
+  }
+  cJSON_Delete(j);
   sl_buf_free(&b);
 
   int64_t ms;
