@@ -33,7 +33,7 @@ typedef struct {
   char finish[32];
   char stop_seq[256];
   bool has_stop_seq;
-  char model[128];
+  char model[SL_CHAT_MAX_MODEL + 1]; /* what the upstream said it ran */
   size_t out_bytes;    /* text + tool bytes delivered (for the token estimate) */
   /* streaming: the open content block */
   int block_tool;      /* tool index of the open tool_use block, -1 none */

@@ -23,7 +23,7 @@ typedef struct {
   sl__upstream_t up;   /* status, JSON/error body or SSE stream */
   sl_result_t res;
   char finish[32];
-  char model[128];
+  char model[SL_CHAT_MAX_MODEL + 1]; /* what the upstream said it ran */
   size_t out_bytes;    /* text + tool bytes delivered (for the token estimate) */
   /* streamed tool calls: the last one's index and id, and the number of calls,
    * for deltas without an index (Gemini's endpoint sends none) */

@@ -75,7 +75,7 @@ typedef struct {
   const char *backend;
   const char *busy_backend; /* the last backend of the route that was at capacity */
   const char *model_out;
-  char model_buf[128];
+  char model_buf[SL_CHAT_MAX_MODEL + 1]; /* a model name is at most SL_CHAT_MAX_MODEL bytes */
   char anthropic_beta[256]; /* the client's anthropic-beta header, checked; "" none */
   char egress_dest[256];    /* where the last bytes that left went (the REQUEST row names it) */
   char egress_sha[65];      /* SHA-256 of them (the REQUEST row carries it when sent once) */
