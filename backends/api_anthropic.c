@@ -413,6 +413,20 @@ static void emit_tool(an_call_t *c, int index, const char *id, const char *name,
     c->base.abandoned = true;
 }
 
+/* Anthropic's API starts a tool call with "input": {} and streams the input as
+ * deltas; some compatible servers give the whole input in content_block_start
+ * (block b) instead: delivered as the JSON tool's text or as the call's arguments. */
+static void emit_start_input(an_call_t *c, const cJSON *b) {
+  const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
+  char *args = cJSON_IsObject(input) && input->child ? sl_json_print(input) : NULL;
+  if (!args) return;
+  size_t n = strlen(args);
+  c->block_args += n;
+  if (c->block_json) emit_text(c, args, n);
+  else emit_tool(c, c->block_tool, NULL, NULL, args, n);
+  free(args);
+}
+
 static bool retryable_type(const char *t) {
   return !strcmp(t, "overloaded_error") || !strcmp(t, "api_error") || !strcmp(t, "rate_limit_error") ||
          !strcmp(t, "timeout_error");
@@ -478,13 +492,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
       c->block_json = cJSON_IsString(bt) && !strcmp(bt->valuestring, "tool_use") &&
                       cJSON_IsString(name) && !strcmp(name->valuestring, JSON_TOOL);
       c->block_args = 0;
-      const cJSON *input = c->block_json ? cJSON_GetObjectItemCaseSensitive(b, "input") : NULL;
-      char *args = cJSON_IsObject(input) && input->child ? sl_json_print(input) : NULL;
-      if (args) { /* the whole input at the start (see below) */
-        c->block_args += strlen(args);
-        emit_text(c, args, strlen(args));
-        free(args);
-      }
+      if (c->block_json) emit_start_input(c, b);
     } else if (cJSON_IsString(bt) && !strcmp(bt->valuestring, "tool_use")) {
       release_held(c);
       const cJSON *id = cJSON_GetObjectItemCaseSensitive(b, "id");
@@ -492,15 +500,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
       c->block_args = 0;
       emit_tool(c, c->block_tool, cJSON_IsString(id) ? id->valuestring : NULL,
                 cJSON_IsString(name) ? name->valuestring : "", "", 0);
-      /* Anthropic's API starts a call with "input": {} and streams the input
-       * as deltas; some compatible servers give the whole input here instead */
-      const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
-      char *args = cJSON_IsObject(input) && input->child ? sl_json_print(input) : NULL;
-      if (args) {
-        c->block_args += strlen(args);
-        emit_tool(c, c->block_tool, NULL, NULL, args, strlen(args));
-        free(args);
-      }
+      emit_start_input(c, b);
     } else if (cJSON_IsString(bt) && !strcmp(bt->valuestring, "text")) {
       const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "text");
       if (cJSON_IsString(t)) emit_text(c, t->valuestring, strlen(t->valuestring));
