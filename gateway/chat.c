@@ -5,7 +5,8 @@
  * The promises kept here:
  * - A request the policy keeps inside never reaches an external backend: the
  *   decision's chain has those steps removed, and try_step() checks the location
- *   again before anything is sent.
+ *   again before anything is sent, under the request's policy and the one in force
+ *   now (a reload may have learned that an address is outside).
  * - Where a rule redacts, an external step is sent the redacted copy only; if
  *   redaction fails that step is skipped. Placeholders in the answer are put back
  *   (streamed chunks included) when the rule says restore.
@@ -755,6 +756,24 @@ static bool record_egress(job_t *j, const char *body, size_t len, const char *de
   return true;
 }
 
+/* A backend the policy in force now places outside the network: by its name, or
+ * by its base_url under any name. A request keeps the policy it started with, but
+ * a reload that says a destination is outside holds for the request's remaining
+ * steps too: the operator has just learned where that address leads. */
+static bool now_external(sl_gw_t *gw, const sl_backend_cfg_t *b) {
+  if (b->kind == SL_BK_LOCAL) return false;
+  sl_policy_t *p = sl_gw_policy(gw);
+  const sl_config_t *cfg = sl_policy_config(p);
+  bool ext = false;
+  for (size_t i = 0; i < cfg->n_backends && !ext; i++) {
+    const sl_backend_cfg_t *o = &cfg->backends[i];
+    ext = o->location == SL_LOC_EXTERNAL &&
+          (!strcmp(o->name, b->name) || (o->base_url && b->base_url && !strcmp(o->base_url, b->base_url)));
+  }
+  sl_policy_unref(p);
+  return ext;
+}
+
 static void try_step(job_t *j) {
   if (j->client_gone) {
     j->status = 499;
@@ -765,7 +784,7 @@ static void try_step(job_t *j) {
   for (; j->step < j->dec.n_steps; j->step++) {
     const sl_route_step_t *s = &j->dec.steps[j->step];
     /* Second guard for the first promise: whatever the decision says. */
-    if (j->dec.keep_inside && s->backend->location == SL_LOC_EXTERNAL) {
+    if (j->dec.keep_inside && (s->backend->location == SL_LOC_EXTERNAL || now_external(gw, s->backend))) {
       SL_ERROR("req %s: refusing external step %s for a keep-inside request", j->req_id,
                s->backend->name);
       continue;

@@ -165,6 +165,48 @@ test('in-flight requests keep the policy they started with', async () => {
   assert.equal(wh.json.choices[0].message.content, 'ext: slow whole please');
 });
 
+test('a reload that says an internal backend is external stops an in-flight keep-inside request failing over to it', async () => {
+  // 'first' (internal) answers 500 after a while; the keep-inside chain goes on to 'corp'.
+  const first = await startMock((req, body, res) => setTimeout(() => replyJson(res, 500, { error: { message: 'down' } }), 700));
+  const corp = await startMock((req, body, res) => replyJson(res, 200, completion('corp answered')));
+  const internal = { location: 'internal', max_retries: 0 };
+  const policyC = (corpLocation) => ({
+    auth: { admin_keys: [sha(ADMIN)] },
+    backends: [local(), apiBackend('first', first.url, internal),
+               apiBackend('corp', corp.url, { ...internal, location: corpLocation }), apiBackend('ext', ext.url)],
+    rules: [{ name: 'c-keep', when: { sensitivity_at_least: 'confidential' }, route: ['first', 'corp'], on_unavailable: 'reject' },
+            { name: 'c-default', route: ['ext'] }],
+  });
+  try {
+    swapTo(policyC('internal'));
+    assert.equal((await admin(ADMIN)).status, 200);
+    const smp = SENSITIVE[1];
+    // control: with corp internal the request fails over to it
+    let r = await chat(s.base, userMsg(smp.content), smp.headers);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.rule, 'c-keep');
+    assert.equal(r.backend, 'corp');
+    assert.equal(corp.received.length, 1);
+    // now corp is declared external while the request waits on 'first'
+    const pending = chat(s.base, userMsg(smp.content, { stream: true }), smp.headers);
+    const n0 = first.received.length;
+    for (let i = 0; i < 50 && first.received.length === n0; i++) await sleep(20);
+    assert.equal(first.received.length, n0 + 1, 'the request reached the first step');
+    swapTo(policyC('external'));
+    assert.equal((await admin(ADMIN)).status, 200);
+    r = await pending;
+    assert.equal(r.status, 503, r.text);
+    assert.match(r.text, /kept_inside_unavailable/);
+    assert.equal(r.rule, 'c-keep', 'the request kept its own policy');
+    assert.equal(corp.received.length, 1, 'nothing more reached the backend now marked external');
+    assert.match(s.stderr(), /refusing external step corp for a keep-inside request/);
+    assertNeverSaw(ext, ALL_VALUES);
+  } finally {
+    await first.stop();
+    await corp.stop();
+  }
+});
+
 test('under load: reloads between A, B and a broken file fail no request and leak nothing', async () => {
   swapTo(policyA());
   assert.equal((await admin(ADMIN)).status, 200);
