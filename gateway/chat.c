@@ -897,8 +897,41 @@ static void on_gone_after_cb(uv_timer_t *t) {
   record(j, false);
 }
 
-static void on_client_gone(sl_conn_t *c, void *data) {
+/* Shutdown's grace period is over and the client still waits: its upstream call
+ * is cancelled and it gets an error it can read (an error event if the stream
+ * began), recorded as such. A request waiting on the ledger, or inside a backend
+ * callback, finishes by itself; the server closes what is left soon after. */
+static void end_at_shutdown(job_t *j) {
+  if (j->waiting_ledger || j->state == ST_RECORDING || j->in_cb) return;
+  if (j->call) {
+    sl_call_usage(j->call, &j->res); /* spent, as for a client that leaves */
+    sl_call_cancel(j->call);
+    j->call = NULL;
+  } else if (uv_is_active((uv_handle_t *)&j->backoff)) {
+    uv_timer_stop(&j->backoff);
+  } else {
+    return;
+  }
+  static const char msg[] = "sluice is shutting down and its grace period for unfinished "
+                            "requests is over; retry";
+  if (j->headers_sent) {
+    j->spent = true;
+    sl_buf_reset(&j->out);
+    j->dia->stream_error(&j->out, &j->resp, "server_shutting_down", msg);
+    j->status = 503;
+    record(j, true);
+  } else {
+    fail_request(j, 503, "server_error", "server_shutting_down", msg);
+  }
+}
+
+static void on_abort(sl_conn_t *c, sl_http_abort_why_t why, void *data) {
+  (void)c;
   job_t *j = data;
+  if (why == SL_ABORT_SHUTDOWN) {
+    end_at_shutdown(j);
+    return;
+  }
   j->client_gone = true;
   if (j->waiting_ledger || j->state == ST_RECORDING) return; /* its callback finishes */
   /* what the abandoned call used is still spent: tokens and cost are recorded */
@@ -964,7 +997,7 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   j->resp.created = (long)time(NULL);
   j->resp.block = -1;
   j->pol = sl_gw_policy(gw);
-  sl_http_set_abort(c, on_client_gone, j);
+  sl_http_set_abort(c, on_abort, j);
   const sl_config_t *cfg = sl_policy_config(j->pol);
 
   if (cfg->n_keys) {

@@ -67,7 +67,7 @@ struct sl_server {
   void *error_data;
   llhttp_settings_t settings;
   sl_conn_t *conns;
-  bool listening, shutting_down;
+  bool listening, shutting_down, grace_over;
   void (*shutdown_cb)(void *);
   void *shutdown_data;
   int port;
@@ -170,7 +170,7 @@ static void conn_close(sl_conn_t *c) {
   /* The handler still owns an unfinished request: tell it the client is gone. */
   if (c->in_request && !c->aborted) {
     c->aborted = true;
-    if (c->abort_cb) c->abort_cb(c, c->abort_data);
+    if (c->abort_cb) c->abort_cb(c, SL_ABORT_GONE, c->abort_data);
   }
   maybe_shutdown_done(s);
 }
@@ -887,10 +887,28 @@ void sl_server_share_limit(sl_server_t *s, atomic_uint *open_all) { s->open_all 
 int sl_server_port(const sl_server_t *s) { return s->port; }
 const sl_server_stats_t *sl_server_stats(const sl_server_t *s) { return &s->stats; }
 
+/* First the handlers of unfinished requests are asked to end them with an error
+ * the client can read (a cut stream looks like a network fault to an SDK, which
+ * may then retry a request that was answered in part); a moment later whatever is
+ * still open is closed. */
 static void on_grace(uv_timer_t *t) {
   sl_server_t *s = t->data;
-  SL_WARN("shutdown grace period over: closing %s connections",
-          s->conns ? "remaining" : "no");
+  if (!s->grace_over) {
+    s->grace_over = true;
+    unsigned told = 0;
+    for (sl_conn_t *c = s->conns, *next; c; c = next) {
+      next = c->next;
+      if (!c->in_request || c->aborted || c->closing || !c->abort_cb) continue;
+      told++;
+      c->abort_cb(c, SL_ABORT_SHUTDOWN, c->abort_data);
+    }
+    if (told) SL_WARN("shutdown grace period over: ending %u unfinished requests", told);
+    if (s->conns) {
+      uv_timer_start(&s->grace, on_grace, SL_HTTP_FINAL_MS, 0);
+      return;
+    }
+  }
+  if (s->conns) SL_WARN("shutdown: closing the remaining connections");
   while (s->conns) conn_close(s->conns);
   maybe_shutdown_done(s);
 }

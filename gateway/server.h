@@ -35,9 +35,17 @@ typedef struct {
 
 /* The request handler. `req` stays valid until sl_http_end(). */
 typedef void (*sl_http_handler_cb)(sl_conn_t *c, sl_http_req_t *req, void *data);
-/* Called when the client goes away while a response is pending; the handler must
- * still call sl_http_end() (which then only releases). */
-typedef void (*sl_http_abort_cb)(sl_conn_t *c, void *data);
+/* Why a pending response is cut short. */
+typedef enum {
+  SL_ABORT_GONE,    /* the client went away: nothing more can be written */
+  SL_ABORT_SHUTDOWN /* shutdown's grace period is over and the client is still there:
+                       end the response now, with an error it can read; whatever is
+                       still open SL_HTTP_FINAL_MS later is closed */
+} sl_http_abort_why_t;
+#define SL_HTTP_FINAL_MS 1000
+/* Called when a pending response is cut short; the handler must still call
+ * sl_http_end() (after SL_ABORT_GONE it then only releases). */
+typedef void (*sl_http_abort_cb)(sl_conn_t *c, sl_http_abort_why_t why, void *data);
 
 typedef struct {
   uint64_t connections_open;
@@ -77,7 +85,8 @@ void sl_server_share_limit(sl_server_t *s, atomic_uint *open_all);
 /* Bound port (useful with port 0). */
 int sl_server_port(const sl_server_t *s);
 /* Stops accepting, closes idle connections, lets in-flight requests finish (up to
- * limits.shutdown_grace_ms), then calls done. */
+ * limits.shutdown_grace_ms; then their handlers are told SL_ABORT_SHUTDOWN and get
+ * SL_HTTP_FINAL_MS more to end them), then calls done. */
 void sl_server_shutdown(sl_server_t *s, void (*done)(void *data), void *data);
 /* Frees the server after shutdown completed and the loop closed its handles. */
 void sl_server_free(sl_server_t *s);

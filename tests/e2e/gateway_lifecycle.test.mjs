@@ -5,6 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { BIN, startMock, startSluice, apiBackend, replyStream, replyJson, completion, raw, sleep } from './lib.mjs';
 
@@ -147,6 +150,52 @@ test('SIGTERM drains: the in-flight stream completes, new connections are refuse
   const r = await s.exited;
   assert.equal(r.code, 0, s.stderr());
   await mock.stop();
+});
+
+test('at the end of the shutdown grace the unfinished requests get a readable 503 (an error event in a stream), are recorded so, exit 0', async () => {
+  const pieces = Array.from({ length: 40 }, (_, i) => `p${i} `);
+  const mock = await startMock((req, body, res) => {
+    if (JSON.parse(body).stream) return replyStream(res, pieces, 250);
+    setTimeout(() => replyJson(res, 200, completion('too late')), 20000);
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-grace-'));
+  const db = join(dir, 'ledger.db');
+  const s = await startSluice({
+    backends: [apiBackend('up', mock.url)], rules: [{ name: 'default', route: ['up'] }],
+    limits: { shutdown_grace_ms: 600 }, ledger: { path: db },
+  });
+  try {
+    const client = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'x', maxRetries: 0 });
+    const whole = client.chat.completions.create({ messages: [{ role: 'user', content: 'slow' }] })
+      .then(() => null, (e) => e);
+    const stream = await client.chat.completions.create({ stream: true, messages: [{ role: 'user', content: 'go' }] });
+    let text = '';
+    let err = null;
+    const t0 = Date.now();
+    try {
+      for await (const c of stream) {
+        text += c.choices[0]?.delta?.content ?? '';
+        if (text === 'p0 ') s.proc.kill('SIGTERM');
+      }
+    } catch (e) { err = e; }
+    assert.ok(err instanceof OpenAI.APIError, `the stream ends with an error event, not a cut: ${err}`);
+    assert.match(err.message, /shutting down/);
+    assert.ok(text.length > 0 && text.length < pieces.join('').length, text);
+    const e2 = await whole;
+    assert.ok(e2 instanceof OpenAI.APIError && e2.status === 503, `whole answer: ${e2}`);
+    assert.equal(e2.code, 'server_shutting_down');
+    assert.ok(Date.now() - t0 < 5000, 'ended at the grace period, not at the upstream');
+    const r = await s.exited;
+    assert.equal(r.code, 0, s.stderr());
+    assert.match(s.stderr(), /ending 2 unfinished requests/);
+    const rows = JSON.parse(execFileSync('sqlite3', ['-readonly', '-json', db,
+      "SELECT http_status, status FROM requests WHERE kind = 'request' ORDER BY id"], { encoding: 'utf8' }));
+    assert.deepEqual(rows.map((x) => x.http_status), [503, 503], JSON.stringify(rows));
+  } finally {
+    if (s.proc.exitCode === null) await s.stop();
+    await mock.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('max_retries retries the same backend after a retryable failure before failing over', async () => {

@@ -41,8 +41,10 @@ static void on_defer(uv_timer_t *t) {
   uv_close((uv_handle_t *)&d->t, on_closed);
 }
 
-static void on_abort(sl_conn_t *c, void *data) {
+static void on_abort(sl_conn_t *c, sl_http_abort_why_t why, void *data) {
   deferred_t *d = data;
+  (void)c;
+  assert_int_equal(why, SL_ABORT_GONE); /* the server is not shut down here */
   d->gone = true;
   aborts++;
 }
