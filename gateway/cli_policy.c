@@ -226,6 +226,9 @@ static int leaks(const sl_decision_t *d, const sl_chat_req_t *req, const sl_clas
   sl_redact_map_t *map = NULL;
   if (sl_policy_step_needs_redaction(d, ext)) {
     int rc = sl_redact_request(req, cls, d->redact, d->n_redact, &red, &map);
+    /* a value where redaction cannot rewrite it: the gateway skips every
+     * external step (451 if nothing else serves), so nothing leaves */
+    if (rc == SL_EUNSUPPORTED || rc == SL_ETOOBIG) return 0;
     if (rc) return rc;
     sent = &red;
   }

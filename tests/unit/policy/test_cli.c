@@ -194,10 +194,17 @@ static void test_mismatch_fails_with_diff(void **state) {
       " \"assume\": {\"level\": \"internal\", \"difficulty\": 0.8},"
       " \"expect\": {\"rule\": \"hard\", \"never_leaves\": [\"jane.doe@acme-corp.com\"]}}\n"
       "{\"name\": \"kept inside\", \"text\": \"Mail jane.doe@acme-corp.com the plan\","
-      " \"expect\": {\"rule\": \"keep-inside\", \"never_leaves\": [\"jane.doe@acme-corp.com\"]}}\n");
+      " \"expect\": {\"rule\": \"keep-inside\", \"never_leaves\": [\"jane.doe@acme-corp.com\"]}}\n"
+      /* a name to redact in a stop string: the gateway refuses the external
+       * step (451), so nothing leaves; the case passes, not "cannot redact" */
+      "{\"name\": \"unredactable\", \"request\": {\"model\": \"auto\", \"stop\": [\"Jane Doe\"],"
+      " \"messages\": [{\"role\": \"user\", \"content\": \"Ask Jane Doe about the plan\"}]},"
+      " \"assume\": {\"level\": \"internal\", \"difficulty\": 0.8},"
+      " \"expect\": {\"rule\": \"hard\", \"never_leaves\": [\"Jane Doe\"]}}\n");
   assert_int_equal(run(&out, 3, "test", pol, leak), 1);
   assert_non_null(strstr(out, "\"jane.doe@acme-corp.com\" kept inside"));
-  assert_non_null(strstr(out, "1 passed, 1 failed"));
+  assert_null(strstr(out, "cannot redact"));
+  assert_non_null(strstr(out, "2 passed, 1 failed"));
 
   /* an unreadable case is a failure too, named by line */
   char *broken = write_file("broken.jsonl",
