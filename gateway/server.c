@@ -902,7 +902,7 @@ static void on_grace(uv_timer_t *t) {
       told++;
       c->abort_cb(c, SL_ABORT_SHUTDOWN, c->abort_data);
     }
-    if (told) SL_WARN("shutdown grace period over: ending %u unfinished requests", told);
+    if (told) SL_WARN("shutdown grace period over: ending the unfinished requests (%u)", told);
     if (s->conns) {
       uv_timer_start(&s->grace, on_grace, SL_HTTP_FINAL_MS, 0);
       return;
