@@ -3,6 +3,7 @@
  * did not, the keep-inside level and the steps it removed. It never contains
  * entity values, only types and offsets. */
 #include "policy_int.h"
+#include "redact.h"
 #include "sl_err.h"
 
 #include <math.h>
@@ -92,6 +93,38 @@ static void why_not_text(const sl__rule_t *r, sl_when_key_t k, const sl_decision
   }
 }
 
+/* Whether the rule's redaction can be made for this request, as the gateway
+ * would find when it tries: a value where sluice cannot rewrite it (a stop
+ * string, user, a tool definition...) or too many values make every step that
+ * needs the redacted copy be skipped, and the request is refused (451) if no
+ * other step serves it. */
+static void redaction_outcome(cJSON *route, const sl_decision_t *d, const sl_chat_req_t *req,
+                              const sl_class_t *cls) {
+  if (!req || !cls) return;
+  size_t needing = 0;
+  for (size_t i = 0; i < d->n_steps; i++) needing += sl_policy_step_needs_redaction(d, &d->steps[i]);
+  if (!needing) return;
+  sl_chat_req_t red;
+  sl_redact_map_t *map = NULL;
+  int rc = sl_redact_request(req, cls, (const char *const *)d->redact, d->n_redact, &red, &map);
+  if (!rc) {
+    sl_chat_req_free(&red);
+    sl_redact_map_free(map);
+    cJSON_AddStringToObject(route, "redaction", "possible");
+    return;
+  }
+  if (rc != SL_EUNSUPPORTED && rc != SL_ETOOBIG) return;
+  cJSON_AddStringToObject(route, "redaction", "impossible");
+  cJSON *skip = cJSON_AddArrayToObject(route, "skipped");
+  for (size_t i = 0; i < d->n_steps; i++)
+    if (sl_policy_step_needs_redaction(d, &d->steps[i])) {
+      char name[300];
+      sl_policy_step_name(&d->steps[i], name, sizeof name);
+      cJSON_AddItemToArray(skip, cJSON_CreateString(name));
+    }
+  if (needing == d->n_steps) cJSON_AddNumberToObject(route, "refused", 451);
+}
+
 char *sl_policy_explain_json(const sl_policy_t *p, const sl_chat_req_t *req,
                              const sl_class_t *cls, const sl_decision_t *d, bool verbose) {
   cJSON *root = cJSON_CreateObject();
@@ -137,6 +170,7 @@ char *sl_policy_explain_json(const sl_policy_t *p, const sl_chat_req_t *req,
   if (d->n_redact) {
     cJSON_AddItemToObject(route, "redact", str_list((char *const *)d->redact, d->n_redact));
     cJSON_AddBoolToObject(route, "restore", d->restore);
+    redaction_outcome(route, d, req, cls);
   }
 
   if (verbose) {

@@ -321,6 +321,27 @@ static void test_explain(void **state) {
   assert_non_null(strstr(out, "\"tenant_rpm\":1"));
   assert_int_equal(run_in(sl_cli_explain, in, &out, 4, "--config", pol, "--rpm", "abc"), 2);
   assert_int_equal(run_in(sl_cli_explain, in, &out, 4, "--config", pol, "--rpm", "-5"), 2);
+
+  /* a rule that redacts: explain says whether the redaction can be made; a name
+   * in a stop string cannot be rewritten, so the external step is skipped and,
+   * with no other step, the request is refused (451) */
+  char *rp = write_file("redact.json",
+                        "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"},"
+                        " {\"name\": \"openai\", \"kind\": \"openai\", \"base_url\": \"https://api.openai.com/v1\"}],"
+                        " \"rules\": [{\"name\": \"out\", \"route\": [\"openai\"], \"redact\": [\"PERSON\"]}]}");
+  char *rq = write_file("named.json", "{\"messages\": [{\"role\": \"user\", \"content\": \"Ask Jane Doe about the plan\"}]}");
+  assert_int_equal(run_in(sl_cli_explain, rq, &out, 3, "--config", rp, "--compact"), 0);
+  assert_non_null(strstr(out, "\"redaction\":\"possible\""));
+  assert_null(strstr(out, "refused"));
+  char *rs = write_file("stop.json", "{\"stop\": [\"Jane Doe\"], \"messages\": [{\"role\": \"user\", \"content\": "
+                                     "\"Ask Jane Doe about the plan\"}]}");
+  assert_int_equal(run_in(sl_cli_explain, rs, &out, 3, "--config", rp, "--compact"), 0);
+  j = cJSON_Parse(out);
+  cJSON *route = cJSON_GetObjectItem(j, "route");
+  assert_string_equal(cJSON_GetObjectItem(route, "redaction")->valuestring, "impossible");
+  assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(route, "skipped"), 0)->valuestring, "openai");
+  assert_int_equal(cJSON_GetObjectItem(route, "refused")->valueint, 451);
+  cJSON_Delete(j);
 }
 
 int main(void) {
