@@ -965,6 +965,94 @@ static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, si
   return n;
 }
 
+/* Lower-case names inside text that has capitals too ("I talked to bao
+ * yesterday", "what olga said", "cc'ing mohammed and yuki"); the main pass reads
+ * lower-case words only at a line's start or after a cue. Found from hits of
+ * the multi-pattern pass, so that text pays only where such words are:
+ * - after words that point only at people (SL_P_LOWER_CUE: "talked to",
+ *   "thank", "cc'ing", "wait for", "text from"), any word that is neither
+ *   English (the lexicon) nor in the gazetteer as something else;
+ * - after words that point at where things go or come from (SL_P_LOWER_SEND:
+ *   "send it to", "from", "by"), a gazetteer given name only ("send it to
+ *   staging" is no name);
+ * - before what people do (SL_P_LOWER_VERB: "said", "agreed"), at a clause's
+ *   start ("what olga said"), a gazetteer given name only;
+ * - "X and Y" after one found.
+ * Never a programming language, a product or an assistant. */
+static const char *const clause_open[] = {"what", "and", "but", "then", "so", "because", "when",
+                                          "if", "that", "as", "since", "while", "until", "after",
+                                          "before", "how", "why", "where", "also", "cause", "coz",
+                                          "once", "lol", "ok", "yes", "no", NULL};
+static const char *const lower_products[] = {
+    "alexa", "siri", "cortana", "maya", "django", "jenkins", "pandas", "sage", "oracle",
+    "ansible", "heroku", "vercel", "kafka", "celery", "flask", "chatgpt", "gpt", "gemini",
+    "copilot", "claude", "bard", "llama", "mistral", "grok", "jarvis", "ollama", NULL};
+
+/* 0: no name; 1: a gazetteer given name; 2: a surname or a word no list knows
+ * (no English, no place). */
+static int lower_name_kind(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t k) {
+  sl__tok_t *t = &T->v[k];
+  if (t->kind != SL_TK_WORD || (t->caps & 1) || t->nl_before || t->punct_before ||
+      !letters_only(text, t) || sl__lexicon_has(text + t->s, t->e - t->s) ||
+      sl__tok_in(text, t, languages) || sl__tok_in(text, t, lower_products))
+    return 0;
+  unsigned f = sl__tok_flags(g, text, t);
+  if (f & (SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER | SL_GZ_HONOR | SL_GZ_COMMON)) return 0;
+  return (f & SL_GZ_FIRST) ? 1 : 2;
+}
+
+/* The first token starting at or after byte `at`. */
+static size_t tok_at(const sl__toks_t *T, uint32_t at) {
+  size_t lo = 0, hi = T->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (T->v[mid].s < at) lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* Adds the name at token i (and a surname right after it: "tatiana
+ * ivanova-petrenko"), then "and Y" after it; returns the last token used. */
+static size_t lower_add(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T, size_t i) {
+  const char *text = c->text;
+  for (;;) {
+    size_t j = i + 1;
+    if (j < T->n && !T->v[j].nl_before && !T->v[j].punct_before && T->v[j].kind == SL_TK_WORD &&
+        !(T->v[j].caps & 1) && !sl__lexicon_has(text + T->v[j].s, T->v[j].e - T->v[j].s) &&
+        !(sl__tok_flags(g, text, &T->v[j]) & (SL_GZ_COMMON | SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER)))
+      j++;
+    sl__cands_add(c->out, T->v[i].s, T->v[j - 1].e, SL_ET_PERSON, "person_lower", 30);
+    if (!(j + 1 < T->n && sl__tok_is(text, &T->v[j], "and") && !T->v[j].punct_before &&
+          !T->v[j].nl_before && lower_name_kind(g, text, T, j + 1)))
+      return j - 1;
+    i = j + 1;
+  }
+}
+
+static void lower_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
+  const char *text = c->text;
+  for (size_t h = 0; h < c->hits->n; h++) {
+    const sl__hit_t *hit = &c->hits->v[h];
+    if (hit->id != SL_P_LOWER_CUE && hit->id != SL_P_LOWER_SEND && hit->id != SL_P_LOWER_VERB)
+      continue;
+    size_t i;
+    if (hit->id == SL_P_LOWER_VERB) {
+      i = tok_at(T, hit->start); /* the verb; the name before it */
+      if (i < 2 || i >= T->n || T->v[i].s != hit->start || T->v[i].punct_before || T->v[i].nl_before ||
+          !sl__tok_in(text, &T->v[i - 2], clause_open))
+        continue;
+      i--;
+    } else {
+      i = tok_at(T, hit->end);
+      if (i >= T->n || T->v[i].s != hit->end + 1 || text[hit->end] != ' ') continue;
+    }
+    int kind = lower_name_kind(g, text, T, i);
+    if (kind && (kind == 1 || hit->id == SL_P_LOWER_CUE)) lower_add(c, g, T, i);
+  }
+}
+
 #define GZ(k) sl__tok_flags(g, text, &T->v[k])
 
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
@@ -1376,4 +1464,5 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     }
     i++;
   }
+  lower_names(c, g, T);
 }

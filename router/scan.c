@@ -124,6 +124,9 @@ static const pat_t pats[] = {
     {SL_P_CUE_NAME1, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_ADDR, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CONNECT, 0, NULL, ST_LIT, NULL, 0},
+    {SL_P_LOWER_CUE, 0, NULL, ST_LIT, NULL, 0},
+    {SL_P_LOWER_SEND, 0, NULL, ST_LIT, NULL, 0},
+    {SL_P_LOWER_VERB, 0, NULL, ST_LIT, NULL, 0},
 };
 
 /* The literal patterns: alternatives joined by '|', each compiled as a plain
@@ -371,6 +374,20 @@ static const litset_t litsets[] = {
     {SL_P_PW_CUE, 1, B_L | B_R, P_NONE, "clave", NULL},
     {SL_P_PW_CUE, 1, B_R, P_NONE, "pw", NULL},
     {SL_P_PW_CUE, 1, B_L | B_R, P_NONE, "pin|login|logon", NULL},
+    /* before a lower-case name in text with capitals (names.c, lower_names):
+     * words that point only at people, then words that point at where things
+     * go (a gazetteer name only after those: "send it to staging"), then what
+     * people do, after a name */
+    {SL_P_LOWER_CUE, 1, B_L | B_R, P_NONE,
+     "talked to|talking to|spoke to|spoke with|speaking with|speaking to|chatted with|tell|ask|"
+     "thank|thanks|remind|ping|cc|cc'ing|ccing|wait for|waiting for|ask for|text from|"
+     "message from|email from|note from|dm from|call from|invite|notify|inform", NULL},
+    {SL_P_LOWER_SEND, 1, B_L | B_R, P_NONE,
+     "sent to|send to|send it to|forward to|forward it to|forwarded to|assigned to|assign to|"
+     "assign it to|give it to|hand it to|reach out to|talk to|meet with|met with|from|by", NULL},
+    {SL_P_LOWER_VERB, 1, B_L | B_R, P_NONE,
+     "said|says|told|asked|wrote|texted|emailed|replied|mentioned|agreed|thinks|wants|wanted|"
+     "messaged|complained|promised|confirmed|approved|suggested|explained|noticed", NULL},
     /* a database connection's call: connect("dsn", "user", "secret") */
     {SL_P_CONNECT, 1, B_L, P_NONE, "connect(|getconnection(|mysqli_connect(", NULL},
     /* api[_\-. ]?key|secret|token|auth|access[_\-]?key|\bkey\b|_key|key_ */
