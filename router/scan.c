@@ -127,6 +127,7 @@ static const pat_t pats[] = {
     {SL_P_LOWER_CUE, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_LOWER_SEND, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_LOWER_VERB, 0, NULL, ST_LIT, NULL, 0},
+    {SL_P_OTP_CUE, 0, NULL, ST_LIT, NULL, 0},
 };
 
 /* The literal patterns: alternatives joined by '|', each compiled as a plain
@@ -361,6 +362,8 @@ static const litset_t litsets[] = {
      "$1$|$2$|$2a$|$2b$|$2x$|$2y$|$5$|$6$|$y$|$7$|$apr1$|$argon2id$|$argon2i$|$argon2d$|"
      "$pbkdf2$|$scrypt$|$sha1$|$md5$|{SSHA}|{SHA}|{SMD5}|{CRYPT}|{SSHA256}|{SSHA512}", NULL},
     {SL_P_PWHASH, 0, 0, P_SHA, "$pbkdf2-sha", NULL},
+    /* MySQL's mysql_native_password hash: '*' and 40 hex digits */
+    {SL_P_PWHASH, 0, 0, P_HEX40, "*", NULL},
     /* pass(?:w(?:or)?d|phrase|code)?|pwd|pw\b|\bpin\b|credentials?|\blog(?:in|on)\b */
     {SL_P_PW_CUE, 1, 0, P_NONE, "pass|passwd|password|passphrase|passcode|pwd|credential|credentials|psk", NULL},
     /* the word in other languages */
@@ -398,6 +401,10 @@ static const litset_t litsets[] = {
     /* a personal access token's name (ado_pat, GITLAB_PAT); SonarQube's login token */
     {SL_P_KEY_CUE, 1, B_R, P_NONE, "_pat", NULL},
     {SL_P_KEY_CUE, 1, B_L, P_NONE, "sonar", NULL},
+    /* one-time-password seeds and recovery codes (secrets.c, otp_cue) */
+    {SL_P_OTP_CUE, 1, B_L | B_R, P_NONE,
+     "totp|otp secret|2fa secret|mfa secret|totp seed|otp seed|recovery key|recovery code|"
+     "recovery codes|backup code|backup codes", NULL},
     /* Jenkins' crumb (its CSRF token: "Jenkins-Crumb:4405619531...") */
     {SL_P_KEY_CUE, 1, B_L, P_NONE, "crumb", NULL},
     /* the word in other languages */

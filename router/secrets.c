@@ -503,6 +503,36 @@ static bool identifier_like(const char *s, size_t n) {
   return dg == 0 && other == 0;
 }
 
+/* 4 to 12 digits, maybe with a '*' or '#' of a keypad at the end. */
+static bool pin_digits(const char *v, size_t n) {
+  while (n && (v[n - 1] == '*' || v[n - 1] == '#')) n--;
+  if (n < 4 || n > 12) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isdigit((unsigned char)v[i])) return false;
+  return true;
+}
+
+/* Letters only, but no name a programmer would write: three or more of its
+ * camel-case parts are no English word ("VdrPsnBpbikxMyn"; not "getUserPwd",
+ * "mysqlPasswd"). */
+static bool random_letters(const char *s, size_t n) {
+  if (n < 10 || n > 64) return false;
+  size_t parts = 0, unknown = 0, k = 0;
+  while (k < n) {
+    size_t b = k++;
+    while (k < n && !(s[k] >= 'A' && s[k] <= 'Z') && s[k] != '_') k++;
+    char w[64];
+    size_t m = 0;
+    for (size_t q = b; q < k; q++)
+      if (s[q] != '_') w[m++] = (char)tolower((unsigned char)s[q]);
+    if (k < n && s[k] == '_') k++;
+    if (m < 3) continue;
+    parts++;
+    unknown += !sl__lexicon_has(w, m);
+  }
+  return parts >= 3 && unknown >= 3;
+}
+
 /* A reference to a value, not a value: "random_password.db.result",
  * "var.db_password", "config.password" (bare identifiers joined by dots). */
 static bool dotted_reference(const char *s, size_t n) {
@@ -1144,8 +1174,12 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
     if (sep != SEP_ASSIGN && memchr(v, '/', n) && path_like(v, n)) return;
     if (code_expr(v, n)) return;
     bool config = sep == SEP_ASSIGN && config_line(c, is, ie);
-    if (!config && !php && identifier_like(v, n)) return; /* password = getPassword, password: String */
-    if (sep != SEP_ASSIGN && n < 6) return;
+    if (!config && !php && identifier_like(v, n) && !random_letters(v, n))
+      return; /* password = getPassword, password: String */
+    /* a PIN said in prose ("the alarm PIN is 8496"); not a pin of a board
+     * ("connect it to pin 13": too short) */
+    bool pin_code = il == 3 && !strncasecmp(t + is, "pin", 3) && sep == SEP_PROSE && pin_digits(v, n);
+    if (sep != SEP_ASSIGN && n < 6 && !pin_code) return;
     if (sep == SEP_ARGS) return;
   } else if (sep == SEP_SPACE || sep == SEP_PROSE) {
     /* 'quoted' after prose: still a literal. */
@@ -1397,6 +1431,62 @@ static void token(sl__ctx_t *c, const sl__hit_t *h, pem_walk_t *pw) {
   add_secret(c, s, e, SL_ET_API_KEY, "random_token", 20, true);
 }
 
+/* Base32 (RFC 4648: A-Z, 2-7; a TOTP seed), in groups or not. */
+static bool base32_seed(const char *v, size_t n) {
+  size_t k = 0, letters = 0, digits = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)v[i];
+    if (ch == ' ' || ch == '-') continue;
+    if (ch >= 'A' && ch <= 'Z') letters++;
+    else if (ch >= '2' && ch <= '7') digits++;
+    else return false;
+    k++;
+  }
+  return k >= 16 && k <= 128 && letters && digits;
+}
+
+/* Groups of digits or letters and digits joined by '-' (a BitLocker recovery
+ * key's eight groups of six digits, backup codes "8f3k-29dk"). */
+static bool code_groups(const char *v, size_t n) {
+  size_t groups = 1, len = 0, dg = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)v[i];
+    if (ch == '-') {
+      if (len < 3) return false;
+      groups++, len = 0;
+    } else if (isalnum(ch)) {
+      len++, dg += isdigit(ch) != 0;
+    } else {
+      return false;
+    }
+  }
+  return len >= 3 && groups >= 2 && dg * 2 >= n - groups;
+}
+
+/* After "TOTP seed", "recovery key", "backup codes": the value on the same line
+ * within 100 bytes, after a colon, "is" or a space: a base32 seed or groups
+ * of a code. */
+static void otp_cue(sl__ctx_t *c, const sl__hit_t *h) {
+  const char *t = c->text;
+  uint32_t n = (uint32_t)c->len, lim = h->end + 100 < n ? h->end + 100 : n;
+  for (uint32_t i = h->end; i < lim && t[i] != '\n';) {
+    while (i < lim && (t[i] == ' ' || t[i] == ':' || t[i] == '=' || t[i] == '"' || t[i] == '\'' || t[i] == '`'))
+      i++;
+    uint32_t s = i;
+    while (i < n && !sl__space((unsigned char)t[i]) && t[i] != ',' && t[i] != '"' && t[i] != '\'' &&
+           t[i] != '`' && i - s < 200)
+      i++;
+    uint32_t e = i;
+    while (e > s && strchr(".;)", t[e - 1])) e--;
+    if (e - s >= 8 && !sl__is_placeholder(t + s, e - s) &&
+        (base32_seed(t + s, e - s) || code_groups(t + s, e - s))) {
+      add_secret(c, s, e, SL_ET_API_KEY, "otp_secret", 70, false);
+      return;
+    }
+    if (i == s) i++;
+  }
+}
+
 void sl__detect_secrets(sl__ctx_t *c) {
   for (size_t i = 0; i < c->hits->n; i++) {
     const sl__hit_t *h = &c->hits->v[i];
@@ -1432,6 +1522,13 @@ void sl__detect_secrets(sl__ctx_t *c) {
       case SL_P_BASIC_AUTH: basic_auth(c, h); break;
       case SL_P_BEARER: bearer(c, h); break;
       case SL_P_PWHASH: {
+        if (c->text[h->start] == '*') { /* MySQL's: 40 upper-case hex digits, hit whole */
+          bool upper = h->end - h->start == 41;
+          for (uint32_t k = h->start + 1; upper && k < h->end; k++) upper = !islower((unsigned char)c->text[k]);
+          if (upper && !sl__is_placeholder(c->text + h->start + 1, 40))
+            add_secret(c, h->start, h->end, SL_ET_PASSWORD, "password_hash", 80, false);
+          break;
+        }
         uint32_t e = body_end(c, h->end, "./+=$,:-");
         if (e - h->end >= 8)
           add_secret(c, h->start, e, SL_ET_PASSWORD, "password_hash", 80, false);
@@ -1444,6 +1541,7 @@ void sl__detect_secrets(sl__ctx_t *c) {
       case SL_P_CONNECT: connect_call(c, h->end - 1); break;
       case SL_P_PW_CUE: password_cue(c, h); break;
       case SL_P_KEY_CUE: key_cue(c, h); break;
+      case SL_P_OTP_CUE: otp_cue(c, h); break;
       default: break;
     }
   }

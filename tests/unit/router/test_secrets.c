@@ -87,9 +87,32 @@ static void keys_and_tokens(void **s) {
   REJECT("--set global.licenseKey=a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8NRAL", "API_KEY");
 }
 
+/* One-time-password seeds and recovery codes after their names. */
+static void otp_secrets(void **s) {
+  (void)s;
+  EXPECT("TOTP seed (shared on-call phone): KRUGS4ZANFZSAYJAONSWGZLU", "API_KEY",
+         "KRUGS4ZANFZSAYJAONSWGZLU");
+  EXPECT("BitLocker recovery key: 120418-330825-601447-702515-411862-093368-552948-171292",
+         "API_KEY", "120418-330825-601447-702515-411862-093368-552948-171292");
+  EXPECT("backup codes are 7hq2-94kd and 1m8z-53vr", "API_KEY", "7hq2-94kd");
+  REJECT("Where is the BitLocker recovery key stored in Active Directory?", "API_KEY");
+  REJECT("A TOTP seed is usually 16 or 32 base32 characters.", "API_KEY");
+}
+
 static void passwords(void **s) {
   (void)s;
   EXPECT("DB_PASSWORD=hunter22", "PASSWORD", "hunter22");
+  /* letters only but random, no identifier: a value, not a reference */
+  EXPECT("user=svc-backup password=QplTrxWmvBkazNd", "PASSWORD", "QplTrxWmvBkazNd");
+  REJECT("password=getUserPassword", "PASSWORD");
+  REJECT("password=mysqlPasswd", "PASSWORD");
+  /* a PIN said in prose, a pin of a board is none */
+  EXPECT("the garage door PIN is 7302.", "PASSWORD", "7302");
+  REJECT("wire the sensor to pin 12 of the header", "PASSWORD");
+  /* MySQL's native password hash */
+  EXPECT("| svc | *6C8989366EAF75BB670AD8EA7A7FC1176A95CEF4 |", "PASSWORD",
+         "*6C8989366EAF75BB670AD8EA7A7FC1176A95CEF4");
+  REJECT("* 6c8989366eaf75bb670ad8ea7a7fc1176a95cef4 is the commit", "PASSWORD");
   EXPECT("spring.datasource.password: \"s3cr3t-Pa55\"", "PASSWORD", "s3cr3t-Pa55");
   EXPECT("mongodb+srv://servicelogin:CPCdZH5k0F6dxQ9V@example.mongodb.net/db", "PASSWORD", "CPCdZH5k0F6dxQ9V");
   EXPECT("machine api.github.com login bob password hunter22", "PASSWORD", "hunter22");
@@ -386,7 +409,7 @@ static void placeholders_are_not_secrets(void **s) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(providers), cmocka_unit_test(cloud), cmocka_unit_test(keys_and_tokens),
-      cmocka_unit_test(passwords), cmocka_unit_test(placeholders_are_not_secrets),
+      cmocka_unit_test(passwords), cmocka_unit_test(otp_secrets), cmocka_unit_test(placeholders_are_not_secrets),
   };
   return cmocka_run_group_tests(tests, setup_router, teardown_router);
 }
