@@ -100,6 +100,11 @@ static const char *const starters[] = {
     "boss", "manager", "doctor", "teacher", "customer", "user", "patient", "employee", "please",
     "name", "address", "phone", "email", "note", "dear", "hello", "hi", "thanks", "website",
     "mobile", "tel", "fax", "occupation", "title", "company", "city", "country", "zip",
+    /* an instruction's verb ("Summarise Chopin's years in Paris") */
+    "summarise", "summarize", "explain", "describe", "compare", "translate", "write", "draft",
+    "rewrite", "outline", "analyse", "analyze", "evaluate", "discuss", "contrast", "define",
+    "list", "give", "show", "create", "generate", "suggest", "recommend", "calculate",
+    "convert", "paraphrase", "proofread", "classify", "critique", "rank", "name",
     /* a question's verb ("Can Florence be done in two days?"; not "Will", "May": names too) */
     "can", "could", "would", "should", "shall", "does", "did", "is", "are", "was", "were", NULL};
 
