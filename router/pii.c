@@ -95,7 +95,7 @@ static const char *const id_words[] = {"order", "invoice", "ticket", "reference"
                                        "sku", "serial", "booking", "confirmation", "receipt",
                                        "batch", "version", "model", "parcel", "package",
                                        "shipment", "consignment", "waybill", "awb", "isbn",
-                                       "issn",
+                                       "issn", "tariff", "hts", "hs", "commodity", "customs",
                                        /* in other languages */
                                        "bestellung", "rechnung", "auftrag", "sendung",
                                        "commande", "facture", "pedido", "factura", "ordine",
@@ -287,6 +287,9 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
     if (all_pairs(c->text + s, e - s)) return;
     if (hexdump_line(c->text, c->len, s)) return;
     if (groups > 4) return;
+    /* a tariff code's shape, 4.2.4 with dots ("8471.30.0100"); no dotted phone
+     * number groups so */
+    if (dots && groups == 3 && e - s == 12 && c->text[s + 4] == '.' && c->text[s + 7] == '.') return;
     if (nd < 8 && groups > 2) return;
     /* math: numbers with operators right around them */
     if (s >= 2 && strchr("+*/=<>", c->text[s - 2]) && c->text[s - 1] == ' ') return;

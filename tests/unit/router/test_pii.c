@@ -35,6 +35,10 @@ static void phone(void **s) {
   REJECT("What is 49.8+1.021789 rounded?", "PHONE_NUMBER");
   REJECT("Round 504.6739 to two places", "PHONE_NUMBER");
   REJECT("in 2019 2020 we grew", "PHONE_NUMBER");
+  /* tariff codes: named so, or of their 4.2.4 dotted shape */
+  REJECT("HTS 9403.60.8081 or 9403.20.0090 for a desk?", "PHONE_NUMBER");
+  REJECT("does 9403.60.8081 or 9403.20.0090 fit a desk?", "PHONE_NUMBER");
+  EXPECT("reach me on 612.555.0143 after six", "PHONE_NUMBER", "612.555.0143");
   /* the French format needs no cue; cue words in other languages */
   EXPECT("c'est le 06 12 48 73 95, rappelle-moi", "PHONE_NUMBER", "06 12 48 73 95");
   EXPECT("appelle 01.45.67.89.10 demain", "PHONE_NUMBER", "01.45.67.89.10");
