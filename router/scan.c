@@ -244,6 +244,13 @@ static const litset_t litsets[] = {
     {SL_P_CUE_NATID, 0, B_L | B_R, P_NONE,
      "TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC|TFN|NRIC|CNP|PPSN|TCKN|HETU|"
      "NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG|NIK|CCCD", NULL},
+    /* the same as field names, any case ("cpf": "…", tckn=…, codice_fiscale;):
+     * the ones that are no word of their own in English */
+    {SL_P_CUE_NATID, 1, B_L | B_R, P_NONE,
+     "cpf|tckn|pesel|bsn|curp|nino|nric|ppsn|hetu|cuil|cuit|amka|jmbg|cccd|dni|nif|codice_fiscale|"
+     "codice fiscale|codicefiscale|steuer_id|steuerid|personnummer|personnr|fodselsnummer|"
+     "fødselsnummer|henkilotunnus|henkilötunnus|tc_kimlik|tc kimlik|tc kimlik no|national_id|"
+     "nationalid|ssn_number|tax_id|taxid", NULL},
     /* Greek and Cyrillic abbreviations (no ASCII word bounds for these bytes) */
     {SL_P_CUE_NATID, 0, 0, P_NONE, "ΑΜΚΑ|ΑΦΜ|ИНН|СНИЛС|РНОКПП", NULL},
     {SL_P_CUE_NATID, 0, 0, P_NONE,

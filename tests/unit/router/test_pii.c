@@ -182,6 +182,10 @@ static void context_ids(void **s) {
   EXPECT("mon numéro d'assurance sociale 130 224 793", "NATIONAL_ID", "130 224 793");
   EXPECT("My Emirates ID is 784-1990-1234567-1", "NATIONAL_ID", "784-1990-1234567-1");
   EXPECT("Green card number: SRC2190012345", "NATIONAL_ID", "SRC2190012345");
+  /* the abbreviations as lower-case field names, in JSON, key=value and CSV */
+  EXPECT("{\"client\": 77, \"cpf\": \"529.982.247-25\"}", "NATIONAL_ID", "529.982.247-25");
+  EXPECT("user=4410 tckn=10000000146 role=ops", "NATIONAL_ID", "10000000146");
+  EXPECT("id;codice_fiscale\n7;RSSMRA85T10A562S", "NATIONAL_ID", "RSSMRA85T10A562S");
   REJECT("Member number growth was 12 percent in 2023; our green card process takes 10 months.",
          "NATIONAL_ID");
   EXPECT("Claim for the burst pipe: home policy #HO-6101733-02, incident", "MEDICAL_RECORD",
