@@ -7,6 +7,8 @@
 #include "sl_log.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +135,17 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
     if (r && r->paused) {
       s->parked = false;
       sock_watch(s, 0);
+      return 0;
+    }
+    /* No answer came on it: a connect that failed, timed out or was abandoned,
+     * or happy eyeballs dropping the slower address. Such a socket is not kept
+     * for reuse, and curl may have closed it already without the close-socket
+     * callback (7.88 does for a pending connect); watching a closed fd aborts
+     * libuv. So it is not watched, and its handle goes if the fd is gone. */
+    if (!r || !r->got_response) {
+      s->parked = false;
+      sock_watch(s, 0);
+      if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) sock_close(hc, s);
       return 0;
     }
     s->parked = true;

@@ -127,3 +127,47 @@ test('a request resent on a new connection after a reused one failed is a transm
   const counted = await egress() - egress0, received = mock.bodyBytes - bytes0, once = mock.firstBytes - first0;
   assert.ok(counted > once && counted <= received, `egress ${counted}: more than the ${once} bytes of one send each, at most the ${received} received`);
 });
+
+// An upstream whose SYNs go unanswered (a full accept backlog here; a firewalled
+// host or a dead VM in production): the connect stays pending until a timeout or
+// the client gives up. sluice aborted (libuv asserted on a closed fd that libcurl
+// had closed without its close-socket callback) in each of these cases.
+test('a connect still pending when it times out, or when the client leaves, fails that request only', async () => {
+  const { spawn } = await import('node:child_process');
+  const py = spawn('python3', ['-c', `
+import socket, time
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(0)
+fill = []
+for i in range(4):
+    c = socket.socket(); c.setblocking(False)
+    try: c.connect(s.getsockname())
+    except BlockingIOError: pass
+    fill.append(c)
+print(s.getsockname()[1], flush=True); time.sleep(60)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = Number(await new Promise((r) => py.stdout.once('data', (d) => r(String(d).trim()))));
+  const good = startRawMock((sock) => sock.write(response('fine')));
+  await good.listen();
+  const s = await startSluice({
+    backends: [apiBackend('hang', `http://127.0.0.1:${port}/v1`, { connect_timeout_ms: 500, max_retries: 0 }),
+               apiBackend('good', `http://127.0.0.1:${good.port}/v1`)],
+    rules: [{ name: 'hang', when: { header: { 'x-route': 'hang' } }, route: ['hang'] }, { name: 'default', route: ['good'] }],
+  });
+  try {
+    const body = JSON.stringify({ messages: [{ role: 'user', content: 'hello' }] });
+    const post = (route, signal) => fetch(`${s.base}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-route': route }, body, signal });
+    const t0 = Date.now();
+    const r = await post('hang');
+    assert.equal(r.status, 504, await r.text());
+    assert.ok(Date.now() - t0 < 3000);
+    // the client leaves while the connect is pending
+    await assert.rejects(post('hang', AbortSignal.timeout(200)));
+    await sleep(300);
+    for (let i = 0; i < 3; i++) assert.equal((await post('good')).status, 200, 'sluice still serves');
+  } finally {
+    py.kill();
+    const r = await s.stop();
+    assert.equal(r.code, 0, 'exits cleanly, no abort: ' + s.stderr().slice(-2000));
+    await good.close();
+  }
+});
