@@ -269,10 +269,50 @@ int sl__upstream_data(sl__upstream_t *u, sl_call_t *c, const char *p, size_t n) 
   return rc ? too_big(c, false) : 0;
 }
 
+/* Every copy of the backend's API key in s (cap bytes, NUL-terminated) becomes
+ * "[redacted]": an upstream (or a proxy in front of it) may echo the key it was
+ * sent in an error, which would reach the client and the log. */
+static void replace_span(char *s, size_t cap, char *p, size_t len) {
+  static const char mark[] = "[redacted]";
+  size_t m = sizeof mark - 1, rest = strlen(p + len);
+  if ((size_t)(p - s) + m + rest >= cap) rest = cap - 1 - (size_t)(p - s) - m;
+  memmove(p + m, p + len, rest);
+  memcpy(p, mark, m);
+  p[m + rest] = '\0';
+}
+
+/* Also a masked echo: a word that starts with the key's first six bytes and
+ * has '*' in it ("Incorrect API key provided: sk-proj-********abcd"). */
+static void scrub_key(char *s, size_t cap, const char *key) {
+  size_t kl = strlen(key);
+  char *p;
+  while ((p = strstr(s, key))) replace_span(s, cap, p, kl);
+  char head[7];
+  memcpy(head, key, 6);
+  head[6] = '\0';
+  for (char *q = s; (p = strstr(q, head));) {
+    size_t n = strcspn(p, " \t\r\n\"',;()<>");
+    while (n && p[n - 1] == '.') n--;
+    if (memchr(p, '*', n)) {
+      replace_span(s, cap, p, n);
+      q = p + 10;
+    } else {
+      q = p + 6;
+    }
+  }
+}
+
 /* on_error once, with e's retryable and started set from the call. */
 static void report(sl_call_t *c, sl_call_error_t *e) {
   if (c->failed || c->abandoned) return;
   c->failed = true;
+  const char *key = c->cfg && c->cfg->api_key_env ? getenv(c->cfg->api_key_env) : NULL;
+  if (key && strlen(key) >= 8) {
+    scrub_key(e->message, sizeof e->message, key);
+    scrub_key(e->param, sizeof e->param, key);
+    scrub_key(e->upstream_code, sizeof e->upstream_code, key);
+    scrub_key(e->type, sizeof e->type, key);
+  }
   sl_utf8_trim(e->message); /* cut to fit, perhaps inside a character */
   e->retryable = e->retryable && !c->started;
   e->started = c->started;

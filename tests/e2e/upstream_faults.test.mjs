@@ -16,6 +16,7 @@ import { startMock, startSluice, apiBackend, completion, replyJson, replyStream 
 
 let bad, good, tls, tlsSeen = 0, sluice, client;
 let fault = 'html';
+const KEY = 'sk-mock-faults-0123456789';
 const badAt = []; // when the broken upstream was asked
 
 const chunk = (delta, finish = null) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
@@ -65,6 +66,10 @@ const faults = {
   },
   status_403: (req, body, res) => replyJson(res, 403, { error: { message: 'Project does not have access to model', type: 'invalid_request_error' } }),
   status_404: (req, body, res) => replyJson(res, 404, { error: { message: 'The model does not exist', type: 'invalid_request_error', code: 'model_not_found' } }),
+  // a proxy that echoes the key it was sent, whole and masked as OpenAI does
+  echo_key: (req, body, res) => replyJson(res, 400, { error: {
+    message: `bad request (debug: auth=${req.headers.authorization}); Incorrect API key provided: ${KEY.slice(0, 8)}********${KEY.slice(-4)}.`,
+    type: 'invalid_request_error', param: KEY } }),
   auth_401: (req, body, res) => replyJson(res, 401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } }),
   sse_garbage: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -167,7 +172,7 @@ before(async () => {
       { name: 'bare', when: { header: { 'x-route': 'bare' } }, route: ['bare'] },
       { name: 'default', route: ['bad', 'good'] },
     ],
-  }, { MOCK_KEY: 'sk-mock' });
+  }, { MOCK_KEY: KEY });
   client = new OpenAI({ baseURL: `${sluice.base}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
 
@@ -220,6 +225,18 @@ test("an upstream refusing sluice's own key is a 502 (the gateway's failure), no
     assert.match(err.message, /refused the gateway's credential \(HTTP 401\)/);
     return true;
   });
+});
+
+test("the gateway's own upstream key, echoed by an upstream in an error, reaches neither the client nor the log", async () => {
+  fault = 'echo_key';
+  await assert.rejects(ask({}, badOnly), (err) => {
+    assert.equal(err.status, 400);
+    assert.match(err.message, /\[redacted\]/);
+    assert.ok(!err.message.includes(KEY) && !err.message.includes(KEY.slice(0, 8) + '*'), err.message);
+    assert.ok(!JSON.stringify(err.error).includes(KEY.slice(0, 8)), JSON.stringify(err.error));
+    return true;
+  });
+  assert.ok(!sluice.stderr().includes(KEY.slice(0, 8)), 'not in the log');
 });
 
 test('a stream that is broken before its first chunk fails over; with no next backend, a 502', async () => {
