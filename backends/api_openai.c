@@ -14,6 +14,8 @@
 #include <time.h>
 
 
+#define MAX_CALLS 64 /* different tool calls in one answer */
+
 typedef struct {
   sl_call_t base;
   sl_hc_req_t *hr;
@@ -30,6 +32,8 @@ typedef struct {
   int tool_last, n_tools;
   char tool_id[128];
   uint64_t tool_named; /* calls (by index, below 64) whose id reached the client */
+  int seen[MAX_CALLS]; /* the upstream's call indices, in order of appearance */
+  int n_seen;
 } oa_call_t;
 
 /* ---- encoding ---- */
@@ -231,17 +235,32 @@ static int delta_index(oa_call_t *c, const cJSON *idx, const cJSON *id) {
   return i;
 }
 
+/* The upstream's index of a call (any number: 2000000000, -1, 5 before 0) as
+ * the client's: 0, 1, 2 ... in the order the calls first appear, so that no
+ * empty calls fill a gap. -1 past MAX_CALLS different calls. */
+static int dense_index(oa_call_t *c, int upstream) {
+  for (int k = 0; k < c->n_seen; k++)
+    if (c->seen[k] == upstream) return k;
+  if (c->n_seen == MAX_CALLS) return -1;
+  c->seen[c->n_seen] = upstream;
+  return c->n_seen++;
+}
+
 /* Tool calls of a whole message (index: the position), or of a stream delta. */
 static void emit_tool_calls(oa_call_t *c, const cJSON *tcs, bool delta) {
   int i = 0;
   for (const cJSON *tc = tcs ? tcs->child : NULL; tc; tc = tc->next, i++) {
     const cJSON *idx = cJSON_GetObjectItemCaseSensitive(tc, "index");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(tc, "id");
-    int index = delta ? delta_index(c, idx, id) : cJSON_IsNumber(idx) ? idx->valueint : i;
+    int index = dense_index(c, delta ? delta_index(c, idx, id) : cJSON_IsNumber(idx) ? idx->valueint : i);
+    if (index < 0) continue; /* past MAX_CALLS different calls */
     const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
     const cJSON *name = fn ? cJSON_GetObjectItemCaseSensitive(fn, "name") : NULL;
     const cJSON *args = fn ? cJSON_GetObjectItemCaseSensitive(fn, "arguments") : NULL;
-    const char *a = cJSON_IsString(args) ? args->valuestring : "";
+    /* arguments given as a JSON value, not as its text (some OpenAI-compatible
+     * servers do): its text, not nothing */
+    char *printed = args && !cJSON_IsString(args) && !cJSON_IsNull(args) ? cJSON_PrintUnformatted(args) : NULL;
+    const char *a = printed ? printed : cJSON_IsString(args) ? args->valuestring : "";
     /* A call must have an id (clients send it back with the result; the
      * OpenAI SDK's stream helpers want it and its type on the first delta):
      * one of sluice's own when the upstream named none. */
@@ -261,6 +280,7 @@ static void emit_tool_calls(oa_call_t *c, const cJSON *tcs, bool delta) {
         c->base.cbs.on_tool_call(c->base.data, index, ids,
                                cJSON_IsString(name) ? name->valuestring : NULL, a, strlen(a)))
       c->base.abandoned = true;
+    cJSON_free(printed);
   }
 }
 
@@ -317,7 +337,13 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
   if (cJSON_IsString(m)) snprintf(c->model, sizeof c->model, "%s", m->valuestring);
   const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "choices");
-  const cJSON *c0 = cJSON_IsArray(ch) ? ch->child : NULL;
+  /* the first choice's deltas only (sluice asks for one: another choice's
+   * text must not be appended to it) */
+  const cJSON *c0 = NULL;
+  for (const cJSON *x = cJSON_IsArray(ch) ? ch->child : NULL; x && !c0; x = x->next) {
+    const cJSON *ix = cJSON_GetObjectItemCaseSensitive(x, "index");
+    if (!ix || (cJSON_IsNumber(ix) && ix->valuedouble == 0)) c0 = x;
+  }
   const cJSON *d = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "delta") : NULL;
   if ((ch && !cJSON_IsArray(ch) && !cJSON_IsNull(ch)) || !wire_text(d, "content")) {
     cJSON_Delete(j); /* not the chunk shape: a broken answer, not an empty one */

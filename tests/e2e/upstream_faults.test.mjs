@@ -66,6 +66,19 @@ const faults = {
   },
   status_403: (req, body, res) => replyJson(res, 403, { error: { message: 'Project does not have access to model', type: 'invalid_request_error' } }),
   status_404: (req, body, res) => replyJson(res, 404, { error: { message: 'The model does not exist', type: 'invalid_request_error', code: 'model_not_found' } }),
+  // tool calls as some OpenAI-compatible servers send them: arguments as a JSON
+  // value, indices 5 and 0 (no calls in between)
+  tool_odd: (req, body, res) => replyJson(res, 200, { id: 'x', object: 'chat.completion', created: 1, model: 'mock-model',
+    choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: [
+      { index: 5, id: 'c5', type: 'function', function: { name: 'f5', arguments: { a: 1 } } },
+      { index: 0, id: 'c0', type: 'function', function: { name: 'f0', arguments: 12 } }] } }],
+    usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }),
+  // a stream with a second choice's deltas among the first's
+  two_choices: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const ch = (index, content, finish = null) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [{ index, delta: { content }, finish_reason: finish }] })}\n\n`;
+    res.end(ch(0, 'zero ') + ch(1, 'ONE ') + ch(0, 'end', 'stop') + 'data: [DONE]\n\n');
+  },
   // a proxy that echoes the key it was sent, whole and masked as OpenAI does
   echo_key: (req, body, res) => replyJson(res, 400, { error: {
     message: `bad request (debug: auth=${req.headers.authorization}); Incorrect API key provided: ${KEY.slice(0, 8)}********${KEY.slice(-4)}.`,
@@ -237,6 +250,17 @@ test("the gateway's own upstream key, echoed by an upstream in an error, reaches
     return true;
   });
   assert.ok(!sluice.stderr().includes(KEY.slice(0, 8)), 'not in the log');
+});
+
+test('tool calls with arguments as JSON values and sparse indices reach the client as text, numbered 0, 1; a second choice is not merged', async () => {
+  fault = 'tool_odd';
+  const r = await ask({}, badOnly);
+  const calls = r.choices[0].message.tool_calls;
+  assert.deepEqual(calls.map((t) => [t.id, t.function.name, t.function.arguments]), [['c5', 'f5', '{"a":1}'], ['c0', 'f0', '12']]);
+  fault = 'two_choices';
+  let text = '';
+  for await (const c of await ask({ stream: true }, badOnly)) text += c.choices[0]?.delta?.content ?? '';
+  assert.equal(text, 'zero end');
 });
 
 test('a stream that is broken before its first chunk fails over; with no next backend, a 502', async () => {
