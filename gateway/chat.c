@@ -300,7 +300,7 @@ static void on_recorded(void *data, int status) {
       sl_http_stream_write(j->conn, j->out.data, j->out.len);
     } else {
       char h[768], ra[48] = "";
-      if (j->status == 429 || j->status == 503) {
+      if (j->status == 429 || j->status == 503 || j->status == 529) {
         char s[24];
         sl_itoa(j->retry_after_s > 0 ? (int64_t)j->retry_after_s : 1, s);
         sl_cat(ra, sizeof ra, "Retry-After: ", s, "\r\n", (char *)NULL);

@@ -102,6 +102,7 @@ const char *sl_http_status_text(int s) {
   case 503: return "Service Unavailable";
   case 504: return "Gateway Timeout";
   case 505: return "HTTP Version Not Supported";
+  case 529: return "Site Overloaded"; /* Anthropic's overloaded_error */
   default: return "Status";
   }
 }

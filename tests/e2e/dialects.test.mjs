@@ -292,10 +292,11 @@ test('Anthropic backend errors reach an OpenAI client: 529 overloaded fails over
 });
 
 test('Anthropic backend overloaded (529) with nowhere else to go: an Anthropic client gets the 529 (OverloadedError)', async () => {
-  anUp.handler = (req, body, res) => anthError(res, 529, 'overloaded_error', 'Overloaded');
+  anUp.handler = (req, body, res) => { res.setHeader('retry-after', '7'); anthError(res, 529, 'overloaded_error', 'Overloaded'); };
   for (const stream of [false, true])
     await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 5, stream, messages: [{ role: 'user', content: 'x' }] },
-      to('anthropic')), (e) => e instanceof Anthropic.OverloadedError && e.status === 529);
+      to('anthropic')), (e) => e instanceof Anthropic.OverloadedError && e.status === 529 &&
+      (e.headers?.get ? e.headers.get('retry-after') : e.headers?.['retry-after']) === '7'); // the upstream's wait, as for a 503
 });
 
 test('a tool call whose whole input comes in content_block_start (no input_json_delta) keeps it, in either dialect', async () => {
