@@ -329,14 +329,7 @@ static bool http_status_line(const char *text, const sl__toks_t *T, size_t j) {
 static size_t label_address(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T,
                             uint32_t end, size_t *first) {
   const char *text = c->text;
-  size_t lo = 0, hi = T->n;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (T->v[mid].s < end) lo = mid + 1;
-    else
-      hi = mid;
-  }
-  size_t a = lo, b;
+  size_t lo = sl__tok_at(T, end), a = lo, b;
   if (a >= T->n || T->v[a].nl_before > 1 || T->v[a].s - end > 8) return 0;
   /* "wohnhaft in der Berliner Straße 12": the address starts at its first
    * capitalised word or number */

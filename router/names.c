@@ -918,14 +918,7 @@ static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, si
   for (size_t h = 0; h < c->hits->n; h++) {
     const sl__hit_t *hit = &c->hits->v[h];
     if (hit->id != SL_P_CUE_NAME2 && hit->id != SL_P_CUE_NAME1) continue;
-    /* first token starting at or after the hit end: binary search */
-    size_t lo = 0, hi = T->n;
-    while (lo < hi) {
-      size_t mid = (lo + hi) / 2;
-      if (T->v[mid].s < hit->end) lo = mid + 1;
-      else
-        hi = mid;
-    }
+    size_t lo = sl__tok_at(T, hit->end); /* the first token after the cue */
     if (hit->id == SL_P_CUE_NAME2 && airline_name(c, T, lo, hit->start)) continue;
     /* a label ("Name:") or a sign-off ("Cheers,") may have the name on the next line */
     bool colon = hit->end > 0 && (c->text[hit->end - 1] == ':' || c->text[hit->end - 1] == '?');
@@ -975,11 +968,11 @@ static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, si
  * lower-case words only at a line's start or after a cue. Found from hits of
  * the multi-pattern pass, so that text pays only where such words are:
  * - after words that point only at people (SL_P_LOWER_CUE: "talked to",
- *   "thank", "cc'ing", "wait for", "text from"), any word that is neither
+ *   "thank", "cc'ing", "text from"), any word that is neither
  *   English (the lexicon) nor in the gazetteer as something else;
  * - after words that point at where things go or come from (SL_P_LOWER_SEND:
- *   "send it to", "from", "by"), a gazetteer given name only ("send it to
- *   staging" is no name);
+ *   "send it to", "from", "by", "wait for"), a gazetteer given name only
+ *   ("send it to staging", "waiting for rollout" are no names);
  * - before what people do (SL_P_LOWER_VERB: "said", "agreed"), at a clause's
  *   start ("what olga said"), a gazetteer given name only;
  * - "X and Y" after one found.
@@ -1004,18 +997,6 @@ static int lower_name_kind(const sl__gaz_t *g, const char *text, sl__toks_t *T, 
   unsigned f = sl__tok_flags(g, text, t);
   if (f & (SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER | SL_GZ_HONOR | SL_GZ_COMMON)) return 0;
   return (f & SL_GZ_FIRST) ? 1 : 2;
-}
-
-/* The first token starting at or after byte `at`. */
-static size_t tok_at(const sl__toks_t *T, uint32_t at) {
-  size_t lo = 0, hi = T->n;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (T->v[mid].s < at) lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
 }
 
 /* Adds the name at token i (and a surname right after it: "tatiana
@@ -1044,13 +1025,13 @@ static void lower_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       continue;
     size_t i;
     if (hit->id == SL_P_LOWER_VERB) {
-      i = tok_at(T, hit->start); /* the verb; the name before it */
+      i = sl__tok_at(T, hit->start); /* the verb; the name before it */
       if (i < 2 || i >= T->n || T->v[i].s != hit->start || T->v[i].punct_before || T->v[i].nl_before ||
           !sl__tok_in(text, &T->v[i - 2], clause_open))
         continue;
       i--;
     } else {
-      i = tok_at(T, hit->end);
+      i = sl__tok_at(T, hit->end);
       if (i >= T->n || T->v[i].s != hit->end + 1 || text[hit->end] != ' ') continue;
     }
     int kind = lower_name_kind(g, text, T, i);

@@ -305,6 +305,8 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
  * cannot grow. The name and address detectors first gather the few tokens their
  * rules can start at, without a branch per token, then visit only those. */
 uint32_t *sl__tok_sel(sl__toks_t *T);
+/* The index of the first token starting at or after byte `at` (T->n if none). */
+size_t sl__tok_at(const sl__toks_t *T, uint32_t at);
 /* Room for `want` tokens (and their sel_addr / sel_name entries). 0 or -1. */
 int sl__toks_reserve(sl__toks_t *T, size_t want);
 /* Cached gazetteer flags of token i (possessive and hyphenated forms folded). */

@@ -390,11 +390,12 @@ static const litset_t litsets[] = {
      * people do, after a name */
     {SL_P_LOWER_CUE, 1, B_L | B_R, P_NONE,
      "talked to|talking to|spoke to|spoke with|speaking with|speaking to|chatted with|tell|ask|"
-     "thank|thanks|remind|ping|cc|cc'ing|ccing|wait for|waiting for|ask for|text from|"
+     "thank|thanks|remind|ping|cc|cc'ing|ccing|text from|"
      "message from|email from|note from|dm from|call from|invite|notify|inform", NULL},
     {SL_P_LOWER_SEND, 1, B_L | B_R, P_NONE,
      "sent to|send to|send it to|forward to|forward it to|forwarded to|assigned to|assign to|"
-     "assign it to|give it to|hand it to|reach out to|talk to|meet with|met with|from|by", NULL},
+     "assign it to|give it to|hand it to|reach out to|talk to|meet with|met with|from|by|"
+     "wait for|waiting for|ask for", NULL},
     {SL_P_LOWER_VERB, 1, B_L | B_R, P_NONE,
      "said|says|told|asked|wrote|texted|emailed|replied|mentioned|agreed|thinks|wants|wanted|"
      "messaged|complained|promised|confirmed|approved|suggested|explained|noticed", NULL},

@@ -81,6 +81,17 @@ static bool utf8_upper_at(const unsigned char *p, size_t n) {
   return false;
 }
 
+size_t sl__tok_at(const sl__toks_t *T, uint32_t at) {
+  size_t lo = 0, hi = T->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (T->v[mid].s < at) lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
 uint32_t *sl__tok_sel(sl__toks_t *T) {
   if (T->cap_sel < T->n || !T->sel) { /* allocated even for no tokens: NULL means out of memory */
     size_t nc = T->n + T->n / 2 + 16;

@@ -166,6 +166,7 @@ static void not_persons(void **s) {
   REJECT("Compare results from scipy with numpy, then send it to staging by friday.", "PERSON");
   REJECT("The tooltip says the Rockstar ninja dev wanted a raise.", "PERSON");
   REJECT("Port the service to rust with tokio and talk to the team.", "PERSON");
+  REJECT("[deploy] waiting for rollout (timeout 300s)", "PERSON");
   /* a note signed after a dash at its end; not a list */
   EXPECT("Thanks for the update!\n\n\xe2\x80\x94 Mateusz", "PERSON", "Mateusz");
   EXPECT("Looks good to me.\n-- Ana Lima", "PERSON", "Ana Lima");
