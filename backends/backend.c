@@ -269,36 +269,38 @@ int sl__upstream_data(sl__upstream_t *u, sl_call_t *c, const char *p, size_t n) 
   return rc ? too_big(c, false) : 0;
 }
 
-/* Every copy of the backend's API key in s (cap bytes, NUL-terminated) becomes
- * "[redacted]": an upstream (or a proxy in front of it) may echo the key it was
- * sent in an error, which would reach the client and the log. */
-static void replace_span(char *s, size_t cap, char *p, size_t len) {
+/* Replaces len bytes at p (inside s, cap bytes) by "[redacted]", as much of it
+ * and of the rest as fits; returns the bytes of the mark written. */
+static size_t replace_span(char *s, size_t cap, char *p, size_t len) {
   static const char mark[] = "[redacted]";
-  size_t m = sizeof mark - 1, rest = strlen(p + len);
-  if ((size_t)(p - s) + m + rest >= cap) rest = cap - 1 - (size_t)(p - s) - m;
+  size_t off = (size_t)(p - s), m = sizeof mark - 1, rest = strlen(p + len);
+  if (off + m >= cap) m = cap - 1 - off, rest = 0;
+  else if (off + m + rest >= cap) rest = cap - 1 - off - m;
   memmove(p + m, p + len, rest);
   memcpy(p, mark, m);
   p[m + rest] = '\0';
+  return m;
 }
 
-/* Also a masked echo: a word that starts with the key's first six bytes and
- * has '*' in it ("Incorrect API key provided: sk-proj-********abcd"). */
+/* Every copy of the backend's API key in s (cap bytes, NUL-terminated) becomes
+ * "[redacted]": an upstream (or a proxy in front of it) may echo the key it was
+ * sent in an error, which would reach the client and the log. So does a masked
+ * echo, a word that starts with the key's first six bytes and has '*' in it
+ * ("Incorrect API key provided: sk-proj-********abcd"), and the key's beginning
+ * at the end of a message cut to fit. */
 static void scrub_key(char *s, size_t cap, const char *key) {
   size_t kl = strlen(key);
   char *p;
-  while ((p = strstr(s, key))) replace_span(s, cap, p, kl);
+  for (char *q = s; (p = strstr(q, key));) q = p + replace_span(s, cap, p, kl);
   char head[7];
   memcpy(head, key, 6);
   head[6] = '\0';
   for (char *q = s; (p = strstr(q, head));) {
     size_t n = strcspn(p, " \t\r\n\"',;()<>");
     while (n && p[n - 1] == '.') n--;
-    if (memchr(p, '*', n)) {
-      replace_span(s, cap, p, n);
-      q = p + 10;
-    } else {
-      q = p + 6;
-    }
+    /* masked, or the key's beginning where a long message was cut */
+    bool cut = p[n] == '\0' && !strncmp(p, key, n);
+    q = memchr(p, '*', n) || cut ? p + replace_span(s, cap, p, n) : p + 6;
   }
 }
 

@@ -83,6 +83,9 @@ const faults = {
   echo_key: (req, body, res) => replyJson(res, 400, { error: {
     message: `bad request (debug: auth=${req.headers.authorization}); Incorrect API key provided: ${KEY.slice(0, 8)}********${KEY.slice(-4)}.`,
     type: 'invalid_request_error', param: KEY } }),
+  // the key where the 1 KB kept of a message is cut
+  echo_key_long: (req, body, res) => replyJson(res, 400, { error: {
+    message: 'x'.repeat(1000) + ' ' + KEY, type: 'invalid_request_error' } }),
   auth_401: (req, body, res) => replyJson(res, 401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } }),
   sse_garbage: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -247,6 +250,11 @@ test("the gateway's own upstream key, echoed by an upstream in an error, reaches
     assert.match(err.message, /\[redacted\]/);
     assert.ok(!err.message.includes(KEY) && !err.message.includes(KEY.slice(0, 8) + '*'), err.message);
     assert.ok(!JSON.stringify(err.error).includes(KEY.slice(0, 8)), JSON.stringify(err.error));
+    return true;
+  });
+  fault = 'echo_key_long';
+  await assert.rejects(ask({}, badOnly), (err) => {
+    assert.ok(!err.message.includes(KEY.slice(0, 6)), err.message.slice(-80));
     return true;
   });
   assert.ok(!sluice.stderr().includes(KEY.slice(0, 8)), 'not in the log');
