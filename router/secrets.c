@@ -1460,7 +1460,11 @@ static bool code_groups(const char *v, size_t n) {
       return false;
     }
   }
-  return len >= 3 && groups >= 2 && dg * 2 >= n - groups;
+  if (!(len >= 3 && groups >= 2 && dg * 2 >= n - groups)) return false;
+  /* not a range of years ("the recovery codes for 2023-2024") */
+  bool years = n == 9 && v[4] == '-';
+  for (size_t i = 0; years && i < n; i++) years = i == 4 || isdigit((unsigned char)v[i]);
+  return !(years && (v[0] == '1' || v[0] == '2') && (v[5] == '1' || v[5] == '2'));
 }
 
 /* After "TOTP seed", "recovery key", "backup codes": the value on the same line

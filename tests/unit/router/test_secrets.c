@@ -97,6 +97,7 @@ static void otp_secrets(void **s) {
   EXPECT("backup codes are 7hq2-94kd and 1m8z-53vr", "API_KEY", "7hq2-94kd");
   REJECT("Where is the BitLocker recovery key stored in Active Directory?", "API_KEY");
   REJECT("A TOTP seed is usually 16 or 32 base32 characters.", "API_KEY");
+  REJECT("Rotate the recovery codes for 2023-2024 before the audit.", "API_KEY");
 }
 
 static void passwords(void **s) {
