@@ -676,7 +676,16 @@ static void on_error(void *data, const sl_call_error_t *e) {
     fail_request(j, 502, "upstream_error", "upstream_auth_failed", msg);
     return;
   }
-  if (e->code == SL_ETIMEOUT || st == 408) st = 504; /* 408: the upstream timed out */
+  /* a model sluice chose (the client asked "auto") that the upstream does not
+   * have is the gateway's configuration at fault, not a path the client got wrong */
+  if (st == 404 && !strcmp(j->req.model, "auto")) {
+    char msg[1400];
+    snprintf(msg, sizeof msg, "backend \"%s\" does not have the model the route names (HTTP 404): %s",
+             j->backend ? j->backend : "none", e->message);
+    fail_request(j, 502, "upstream_error", "upstream_model_not_found", msg);
+    return;
+  }
+  if (e->code == SL_ETIMEOUT || st == 408 || st == 504) st = 504; /* the upstream timed out */
   else if (e->code == SL_EBUSY || st == 429) st = 429;
   else if (st == 503 || st == 529) /* overloaded: retry later; an Anthropic client keeps Anthropic's 529 */
     st = st == 529 && j->dia == &sl_dialect_anthropic ? 529 : 503;

@@ -233,6 +233,9 @@ test("an upstream refusing sluice's own key is a 502 (the gateway's failure), no
     fault = 'status_' + st;
     assert.equal((await ask()).choices[0].message.content, 'from the good backend', `after a ${st}`);
   }
+  // a model the route chose that the upstream lacks: the gateway's fault (502), not the client's 404
+  fault = 'status_404';
+  await assert.rejects(ask({}, badOnly), (err) => err.status === 502 && err.code === 'upstream_model_not_found');
   fault = 'auth_401';
   await assert.rejects(ask({}, badOnly), (err) => {
     assert.ok(!(err instanceof OpenAI.AuthenticationError), String(err));
