@@ -14,7 +14,7 @@
 #include <time.h>
 
 
-#define MAX_CALLS 64 /* different tool calls in one answer */
+#define MAX_CALLS 64 /* different tool calls in one answer (bits of tool_named) */
 
 typedef struct {
   sl_call_t base;
@@ -31,7 +31,7 @@ typedef struct {
    * for deltas without an index (Gemini's endpoint sends none) */
   int tool_last, n_tools;
   char tool_id[128];
-  uint64_t tool_named; /* calls (by index, below 64) whose id reached the client */
+  uint64_t tool_named; /* calls (by dense index) whose id reached the client */
   int seen[MAX_CALLS]; /* the upstream's call indices, in order of appearance */
   int n_seen;
 } oa_call_t;
@@ -266,14 +266,14 @@ static void emit_tool_calls(oa_call_t *c, const cJSON *tcs, bool delta) {
      * one of sluice's own when the upstream named none. */
     const char *ids = cJSON_IsString(id) && id->valuestring[0] ? id->valuestring : NULL;
     char made[48];
-    bool first = index < 0 || index >= 64 || !(c->tool_named >> index & 1);
+    bool first = !(c->tool_named >> index & 1); /* index < MAX_CALLS = 64 */
     if (!ids && first) {
       static _Atomic uint64_t seq;
       snprintf(made, sizeof made, "call_sl%08llx%04x%02x", (unsigned long long)time(NULL) & 0xffffffffull,
                (unsigned)(++seq & 0xffff), (unsigned)index & 0xff);
       ids = made;
     }
-    if (index >= 0 && index < 64) c->tool_named |= 1ull << index;
+    c->tool_named |= 1ull << index;
     c->base.started = true;
     c->out_bytes += strlen(a);
     if (!c->base.abandoned && c->base.cbs.on_tool_call &&
