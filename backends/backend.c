@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,13 @@ static const sl_backend_ops_t *ops_for(sl_backend_kind_t k) {
   return NULL;
 }
 
+/* All non-streamed answers being received at once, process-wide
+ * (limits.max_buffered_bytes): each may take 32 MiB, and a slow or hostile
+ * upstream answering many requests with large bodies must not take the
+ * machine's memory (each is decoded and re-encoded too, about 3× its size at
+ * the peak). */
+static _Atomic size_t held_total, held_max = 256u << 20;
+
 int sl_backends_create(uv_loop_t *loop, const sl_backends_t *first, sl_backends_t **out) {
   sl_backends_t *b = calloc(1, sizeof *b);
   if (!b) return SL_ENOMEM;
@@ -52,6 +60,7 @@ void sl_backends_free(sl_backends_t *b) {
 }
 
 int sl_backends_prepare(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen) {
+  atomic_store(&held_max, cfg->limits.max_buffered_bytes);
   for (size_t i = 0; i < cfg->n_backends; i++) {
     if (cfg->backends[i].kind == SL_BK_LOCAL && !sl__local_prepare_all) {
       snprintf(err, errlen, "backend \"%s\": this build has no local engine",
@@ -210,11 +219,18 @@ void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t
 void sl__upstream_init(sl__upstream_t *u, sl_sse_event_cb on_event, void *data) {
   u->status = 0;
   u->want_stream = u->sniff = u->streaming = false;
+  u->held = 0;
   sl_buf_init(&u->body, UPSTREAM_MAX_BODY);
   sl_sse_init(&u->sse, UPSTREAM_MAX_EVENT, on_event, data);
 }
 
+static void unhold(sl__upstream_t *u) {
+  atomic_fetch_sub(&held_total, u->held);
+  u->held = 0;
+}
+
 void sl__upstream_free(sl__upstream_t *u) {
+  unhold(u);
   sl_buf_free(&u->body);
   sl_sse_free(&u->sse);
 }
@@ -255,6 +271,13 @@ static int sse_feed(sl__upstream_t *u, sl_call_t *c, const char *p, size_t n) {
 
 int sl__upstream_data(sl__upstream_t *u, sl_call_t *c, const char *p, size_t n) {
   if (u->streaming) return sse_feed(u, c, p, n);
+  if (u->status < 300 && atomic_fetch_add(&held_total, n) + n > atomic_load(&held_max)) {
+    atomic_fetch_sub(&held_total, n);
+    sl__call_fail(c, SL_EUPSTREAM, 503, true, "upstream_error",
+                  "the gateway holds limits.max_buffered_bytes of upstream answers; retry");
+    return 1;
+  }
+  if (u->status < 300) u->held += n;
   int rc = sl_buf_append(&u->body, p, n);
   if (!rc && u->sniff && u->body.len >= 6) {
     u->sniff = false;
@@ -262,6 +285,7 @@ int sl__upstream_data(sl__upstream_t *u, sl_call_t *c, const char *p, size_t n) 
       u->streaming = true;
       rc = sse_feed(u, c, u->body.data, u->body.len);
       sl_buf_reset(&u->body);
+      unhold(u);
       return rc;
     }
   }

@@ -87,6 +87,7 @@ typedef struct {
   bool sniff;          /* a 2xx answer of no clear type: look at its first bytes */
   bool streaming;
   sl_buf_t body;
+  size_t held; /* bytes of body counted in the process-wide bound */
   sl_sse_t sse;
 } sl__upstream_t;
 

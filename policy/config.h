@@ -75,6 +75,7 @@ typedef struct {
   unsigned body_timeout_ms;
   unsigned idle_timeout_ms;
   unsigned shutdown_grace_ms;
+  size_t max_buffered_bytes; /* non-streamed upstream answers held, all requests */
 } sl_limits_t;
 
 typedef struct {

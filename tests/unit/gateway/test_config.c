@@ -117,6 +117,8 @@ static void test_errors_name_the_path(void **st) {
                "$.auth.keys[0].sha256: must be 64 hex digits");
   expect_error("{\"backends\":[" OK_BACKEND "],\"limits\":{\"max_body_bytes\":5}}",
                "$.limits.max_body_bytes: must be between");
+  expect_error("{\"backends\":[" OK_BACKEND "],\"limits\":{\"max_buffered_bytes\":4096}}",
+               "$.limits.max_buffered_bytes: must be between");
   expect_error("{\"backends\":[" OK_BACKEND "],\"ledger\":{\"path\":\"x\",\"on_failure\":\"maybe\"}}",
                "$.ledger.on_failure");
   expect_error("{\"backends\":[" OK_BACKEND "],\"ledger\":{\"path\":\"x\",\"durability\":\"fsync\"}}",
