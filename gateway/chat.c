@@ -554,11 +554,19 @@ static void on_done(void *data, const sl_result_t *res) {
   sl_buf_reset(&j->out);
   int rc = 0;
   if (j->stream) {
-    for (size_t i = 0; i < j->n_tools && !rc; i++) /* gathered: see gather_tools() */
-      if (j->tools[i].name[0] || j->tools[i].args.len)
-        rc = j->dia->stream_tool(&j->out, &j->resp, (int)i, j->tools[i].id, j->tools[i].name,
-                                 j->tools[i].args.data ? j->tools[i].args.data : "",
-                                 j->tools[i].args.len);
+    for (size_t i = 0; i < j->n_tools && !rc; i++) { /* gathered: see gather_tools() */
+      const sl_tool_acc_t *t = &j->tools[i];
+      if (!t->name[0] && !t->args.len) continue;
+      const char *args = t->args.data ? t->args.data : "";
+      size_t n = t->args.len;
+      if (j->dia->tool_input) {
+        sl_buf_reset(&j->tmp);
+        rc = j->dia->tool_input(&j->tmp, args, n);
+        args = j->tmp.data ? j->tmp.data : "";
+        n = j->tmp.len;
+      }
+      if (!rc) rc = j->dia->stream_tool(&j->out, &j->resp, (int)i, t->id, t->name, args, n);
+    }
     if (!rc) rc = j->dia->stream_end(&j->out, &j->resp, &j->res, j->req.include_usage);
   } else {
     j->status = 200;

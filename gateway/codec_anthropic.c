@@ -699,6 +699,7 @@ const sl_dialect_ops_t sl_dialect_anthropic = {
     .stream_text = an_stream_text,
     .stream_refusal = an_stream_text, /* text to an Anthropic client; stop_reason "refusal" */
     .stream_tool = an_stream_tool,
+    .tool_input = put_input, /* the same object a whole answer's block gets */
     .stream_end = an_stream_end,
     .stream_error = an_stream_error,
     .complete = an_complete,

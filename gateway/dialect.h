@@ -55,6 +55,9 @@ typedef struct {
   int (*stream_refusal)(sl_buf_t *out, sl_resp_t *r, const char *s, size_t n);
   int (*stream_tool)(sl_buf_t *out, sl_resp_t *r, int index, const char *id, const char *name,
                      const char *args, size_t n);
+  /* A gathered call's whole arguments as the dialect sends them (NULL: as they
+   * came), before stream_tool: Anthropic's input must be an object. */
+  int (*tool_input)(sl_buf_t *out, const char *args, size_t n);
   int (*stream_end)(sl_buf_t *out, sl_resp_t *r, const sl_result_t *res, bool include_usage);
   int (*stream_error)(sl_buf_t *out, sl_resp_t *r, const char *type, const char *msg);
   /* Whole answer (JSON). */

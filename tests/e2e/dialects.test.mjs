@@ -480,6 +480,30 @@ test('Anthropic client with tools -> OpenAI backend streaming tool_calls deltas'
   assert.deepEqual(fin.usage, { input_tokens: 9, output_tokens: 4 });
 });
 
+test('Anthropic client, streamed: tool arguments from an OpenAI backend that are not a JSON object reach the SDK as the whole answer has them, under _raw_arguments', async () => {
+  const args = ['{"q": "x", "n": 1', '[1, 2]', '{"a": 1} trailing']; // cut short, not an object, two values
+  let k = 0;
+  oaUp.handler = (req, body, res) => {
+    const a = args[k++ % args.length];
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const chunk = (delta, finish = null) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    res.write(chunk({ tool_calls: [{ index: 0, id: 'call_b', type: 'function', function: { name: 'lookup', arguments: '' } }] }));
+    res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: a.slice(0, 5) } }] }));
+    res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: a.slice(5) } }] }));
+    res.write(chunk({ tool_calls: [{ index: 1, id: 'call_g', type: 'function', function: { name: 'lookup', arguments: '{"q": "ok"}' } }] }));
+    res.write(chunk({}, 'tool_calls'));
+    res.end('data: [DONE]\n\n');
+  };
+  const tools = [{ name: 'lookup', input_schema: { type: 'object', properties: { q: { type: 'string' } } } }];
+  for (const a of args) {
+    const stream = anth.messages.stream({ model: 'auto', max_tokens: 50, tools, messages: [{ role: 'user', content: 'q' }] });
+    const fin = await stream.finalMessage();
+    assert.equal(fin.stop_reason, 'tool_use');
+    assert.deepEqual(fin.content, [{ type: 'tool_use', id: 'call_b', name: 'lookup', input: { _raw_arguments: a } },
+                                   { type: 'tool_use', id: 'call_g', name: 'lookup', input: { q: 'ok' } }]);
+  }
+});
+
 test('Anthropic SDK errors: upstream 429 -> RateLimitError, bad input -> BadRequestError, shapes', async () => {
   oaUp.handler = (req, body, res) => replyJson(res, 429, { error: { message: 'slow down', type: 'rate_limit_error' } });
   await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
