@@ -147,14 +147,23 @@ static bool iin_plausible(const char *d, size_t nd) {
 static void card_at(sl__ctx_t *c, uint32_t s, uint32_t e);
 
 /* The hit may start with digits that belong to something else ("no. 12 4111 ..."):
- * try each group start from the left. */
+ * try each group start from the left. Or it may end with a short group that
+ * does not ("4111-1111-1111-1111 12/26", "… 1111-09/26": the expiry's month,
+ * a CVV): then the groups before it, from the first. */
 static void card(sl__ctx_t *c, const sl__hit_t *h) {
   size_t before = c->out->n;
+  const char *t = c->text;
   for (uint32_t s = h->start; s < h->end && c->out->n == before; s++) {
-    if (!isdigit((unsigned char)c->text[s])) continue;
-    if (s > h->start && isdigit((unsigned char)c->text[s - 1])) continue;
+    if (!isdigit((unsigned char)t[s])) continue;
+    if (s > h->start && isdigit((unsigned char)t[s - 1])) continue;
     card_at(c, s, h->end);
   }
+  uint32_t e = h->end, s = h->start;
+  while (e > s && isdigit((unsigned char)t[e - 1])) e--;
+  if (c->out->n != before || h->end - e > 3 || e == h->end) return;
+  while (e > s && !isdigit((unsigned char)t[e - 1])) e--;
+  while (s < e && !isdigit((unsigned char)t[s])) s++;
+  if (e > s) card_at(c, s, e);
 }
 
 static void card_at(sl__ctx_t *c, uint32_t s, uint32_t e) {

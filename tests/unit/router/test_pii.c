@@ -116,6 +116,10 @@ static void card(void **s) {
   EXPECT("amex 378282246310005", "CREDIT_CARD", "378282246310005");
   REJECT("order 4111111111111112 shipped", "CREDIT_CARD"); /* Luhn fails */
   REJECT("the sum is 11001010100101011", "CREDIT_CARD");
+  /* a short group after it is the expiry's month or a CVV, not the card's */
+  EXPECT("4111-1111-1111-1111 12/26 123", "CREDIT_CARD", "4111-1111-1111-1111");
+  EXPECT("cc 4539 1488 0343 6467-09/26", "CREDIT_CARD", "4539 1488 0343 6467");
+  REJECT("ref 1234 5678 9012 3456 789", "CREDIT_CARD");
 }
 
 static void iban_ssn(void **s) {
