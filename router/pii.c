@@ -320,9 +320,13 @@ static void digits_run(sl__ctx_t *c, const sl__hit_t *h) {
 
 static void ssn(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text + h->start;
-  if (!sl__ssn_ok(t, h->end - h->start)) return;
   bool dashed = t[3] == '-' && t[6] == '-';
   bool cue = cue_near_idx(&c->cues[1], h->start, 48, 0);
+  /* a published example ("SSN: 123-45-6789") is not anyone's number, but the
+   * text gives it as an SSN, and the policy goes by what the writer shares */
+  if (!sl__ssn_ok(t, h->end - h->start) &&
+      !(dashed && cue && sl__ssn_published(t, h->end - h->start)))
+    return;
   if (!dashed && !cue) return;
   if (decimal_context(c, h->start, h->end)) return;
   sl__cands_add(c->out, h->start, h->end, SL_ET_US_SSN, "us_ssn", cue ? 62 : 55);

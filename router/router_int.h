@@ -126,6 +126,8 @@ bool sl__luhn(const char *s, size_t n);
 bool sl__iban_ok(const char *s, size_t n);
 int sl__iban_len(const char *cc); /* registry length for a country code, 0 if unknown */
 bool sl__ssn_ok(const char *s, size_t n);
+/* One of the widely published example numbers (078-05-1120, 219-09-9999, 123-45-6789). */
+bool sl__ssn_published(const char *s, size_t n);
 bool sl__aba_ok(const char *s, size_t n); /* US bank routing number: 9 digits, 3-7-1 check */
 /* The characters after a GitHub token's prefix (ghp_ …; 36 today) end in the
  * CRC-32 of the others, in 6 base62 digits: a token GitHub could have issued. */

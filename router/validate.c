@@ -106,6 +106,21 @@ bool sl__github_checksum_ok(const char *s, size_t n) {
   return crc == 0;
 }
 
+bool sl__ssn_published(const char *s, size_t n) {
+  /* Widely published non-SSNs (advertising, Woolworth's wallet card). */
+  static const char *const published[] = {"078051120", "219099999", "123456789"};
+  char d[9];
+  size_t m = 0;
+  for (size_t i = 0; i < n && m < 10; i++)
+    if (s[i] >= '0' && s[i] <= '9') {
+      if (m == 9) return false;
+      d[m++] = s[i];
+    }
+  for (size_t k = 0; m == 9 && k < 3; k++)
+    if (!memcmp(d, published[k], 9)) return true;
+  return false;
+}
+
 bool sl__ssn_ok(const char *s, size_t n) {
   char d[9];
   size_t m = 0;
@@ -120,9 +135,7 @@ bool sl__ssn_ok(const char *s, size_t n) {
   int group = (d[3] - '0') * 10 + (d[4] - '0');
   int serial = (d[5] - '0') * 1000 + (d[6] - '0') * 100 + (d[7] - '0') * 10 + (d[8] - '0');
   if (area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0) return false;
-  /* Widely published non-SSNs (advertising, Woolworth's wallet card). */
-  if (!memcmp(d, "078051120", 9) || !memcmp(d, "219099999", 9) || !memcmp(d, "123456789", 9))
-    return false;
+  if (sl__ssn_published(s, n)) return false;
   /* All one digit is a filler, not a number. */
   bool same = true;
   for (int i = 1; i < 9; i++) same &= d[i] == d[0];

@@ -132,6 +132,10 @@ static void iban_ssn(void **s) {
   EXPECT("Here's my SSN: 536-22-1234", "US_SSN", "536-22-1234");
   EXPECT("social security number 536221234", "US_SSN", "536221234");
   REJECT("ticket 666-12-3456", "US_SSN");
+  /* a published example given as an SSN is one; uncued, it is not */
+  EXPECT("SSN: 078-05-1120", "US_SSN", "078-05-1120");
+  EXPECT("social security number 123-45-6789", "US_SSN", "123-45-6789");
+  REJECT("ticket 123-45-6789", "US_SSN");
   REJECT("call 536 22 1234", "US_SSN"); /* no dashes, no context */
 }
 
