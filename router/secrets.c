@@ -938,6 +938,39 @@ static bool conn_string(const sl__ctx_t *c, uint32_t is, uint32_t ie) {
   return semi && named;
 }
 
+/* Does w split into two or more English words ("correcthorsebatterystaple",
+ * "ilovemydog")? Pieces of three letters or more, or a few short ones. */
+static bool words_run_together(const char *w, size_t n) {
+  static const char *const short_words[] = {"i", "a", "my", "me", "to", "in", "of", "is", "it",
+                                            "on", "we", "up", "go", "no", "be", "do", NULL};
+  uint8_t pieces[41] = {0}; /* pieces[k]: fewest words making w[0..k), 0 none */
+  pieces[0] = 1;
+  for (size_t k = 1; k <= n; k++)
+    for (size_t b = 0; b < k; b++) {
+      if (!pieces[b] || (pieces[k] && pieces[k] <= pieces[b] + 1)) continue;
+      bool word = k - b >= 3 ? sl__lexicon_has(w + b, k - b) : sl__word_in(w + b, k - b, short_words);
+      if (word) pieces[k] = (uint8_t)(pieces[b] + 1);
+    }
+  return pieces[n] >= 3; /* the start counts one: two words or more */
+}
+
+/* "my password is correcthorsebatterystaple": English words run together in
+ * lower case, ending the sentence, which is no word itself ("expired",
+ * "incorrect": what the password is like, not what it is). */
+static bool passphrase(const sl__ctx_t *c, uint32_t vs, uint32_t ve) {
+  if (ve - vs < 10 || ve - vs > 40) return false;
+  for (uint32_t k = vs; k < ve; k++)
+    if (c->text[k] < 'a' || c->text[k] > 'z') return false;
+  if (ve < c->len && !strchr(".,;!?)\n\r\t ", c->text[ve])) return false;
+  if (ve < c->len && c->text[ve] == ' ') { /* then no more words of the sentence */
+    uint32_t k = ve;
+    while (k < c->len && c->text[k] == ' ') k++;
+    if (k < c->len && isalpha((unsigned char)c->text[k]) && islower((unsigned char)c->text[k]))
+      return false;
+  }
+  return !sl__lexicon_has(c->text + vs, ve - vs) && words_run_together(c->text + vs, ve - vs);
+}
+
 /* The assignment at is..ie is a line of a config file, where a bare word is a
  * literal: an environment file's "DB_PASSWORD=whiteduke" (an upper-case name
  * and '=' with no space), an INI file's "password = open_sesame" a line or
@@ -948,10 +981,21 @@ static bool config_line(const sl__ctx_t *c, uint32_t is, uint32_t ie) {
   bool upper = ie > is;
   for (uint32_t k = is; k < ie; k++)
     upper &= isupper((unsigned char)t[k]) || isdigit((unsigned char)t[k]) || t[k] == '_';
-  if (upper && ie + 1 < c->len && t[ie] == '=' && t[ie + 1] != ' ' && t[ie + 1] != '=') return true;
+  bool shell_eq = ie + 1 < c->len && t[ie] == '=' && t[ie + 1] != ' ' && t[ie + 1] != '=';
+  if (upper && shell_eq) return true;
   uint32_t ls = is; /* the key starts its line */
+  if (ls >= 7 && !strncmp(t + ls - 7, "export ", 7)) ls -= 7;
   while (ls > 0 && (t[ls - 1] == ' ' || t[ls - 1] == '\t')) ls--;
   if (ls > 0 && t[ls - 1] != '\n') return false;
+  /* a shell's or an env file's line, "password=sunshine": '=' with no space
+   * around it at the start of a line makes the word a literal (but a name in
+   * camel case, "password=getUserPassword", is code's) */
+  if (shell_eq) {
+    bool camel = false;
+    for (uint32_t k = ie + 2; k < c->len && !isspace((unsigned char)t[k]); k++)
+      camel |= isupper((unsigned char)t[k]) && islower((unsigned char)t[k - 1]);
+    if (!camel) return true;
+  }
   static const char *const users[] = {"user", "username", "login", "user_name", "uid", NULL};
   for (int back = 0; back < 3 && ls > 0; back++) { /* the lines before it */
     uint32_t e = ls - 1, b = e;
@@ -1124,7 +1168,9 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t vs, ve;
   bool quoted = false;
   int sep = value_after(c, ie, true, &vs, &ve, &quoted);
-  if (sep == SEP_NONE || (sep != SEP_ASSIGN && !quoted && !strong_value(t + vs, ve - vs))) {
+  bool phrase = pw && sep == SEP_PROSE && !quoted && passphrase(c, vs, ve);
+  if (sep == SEP_NONE ||
+      (sep != SEP_ASSIGN && !quoted && !phrase && !strong_value(t + vs, ve - vs))) {
     /* "das neue Passwort für den Account lautet ab heute X", "the wifi
      * password in the Utrecht office is now X": the value a few words on */
     if (pw && far_value(c, ie, false, &vs, &ve))
@@ -1174,7 +1220,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
     if (sep != SEP_ASSIGN && memchr(v, '/', n) && path_like(v, n)) return;
     if (code_expr(v, n)) return;
     bool config = sep == SEP_ASSIGN && config_line(c, is, ie);
-    if (!config && !php && identifier_like(v, n) && !random_letters(v, n))
+    if (!config && !php && !phrase && identifier_like(v, n) && !random_letters(v, n))
       return; /* password = getPassword, password: String */
     /* a PIN said in prose ("the alarm PIN is 8496"); not a pin of a board
      * ("connect it to pin 13": too short) */

@@ -103,6 +103,15 @@ static void otp_secrets(void **s) {
 static void passwords(void **s) {
   (void)s;
   EXPECT("DB_PASSWORD=hunter22", "PASSWORD", "hunter22");
+  /* a shell or env line in lower case: '=' with no space makes the word a literal */
+  EXPECT("password=sunshine", "PASSWORD", "sunshine");
+  EXPECT("host=db1\nexport db_pass=bluewhale", "PASSWORD", "bluewhale");
+  REJECT("connect(user=u, password=pw)", "PASSWORD");
+  /* English words run together, ending the sentence, are a passphrase */
+  EXPECT("my password is correcthorsebatterystaple.", "PASSWORD", "correcthorsebatterystaple");
+  EXPECT("my password is ilovemydog", "PASSWORD", "ilovemydog");
+  REJECT("my password is unbelievable", "PASSWORD");
+  REJECT("my password is incorrectly set", "PASSWORD");
   /* letters only but random, no identifier: a value, not a reference */
   EXPECT("user=svc-backup password=QplTrxWmvBkazNd", "PASSWORD", "QplTrxWmvBkazNd");
   REJECT("password=getUserPassword", "PASSWORD");
