@@ -1122,6 +1122,13 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       i++;
       continue;
     }
+    /* The pronoun contracted ("Hi, I'm Sarah Connor", "I've", "I'll", "I'd")
+     * is not part of the name that follows it. */
+    if (cap && t->e - t->s >= 3 && text[t->s] == 'I' &&
+        (text[t->s + 1] == '\'' || !strncmp(text + t->s + 1, "\xe2\x80\x99", 3))) {
+      i++;
+      continue;
+    }
     /* A function in code is no name: "`func Valid(s string)`". */
     if (cap && t->e < c->len && text[t->e] == '(') {
       i++;

@@ -6,6 +6,9 @@ static void persons(void **s) {
   EXPECT("I want to add Laila Hansen as a beneficiary", "PERSON", "Laila Hansen");
   /* a given name in a town's name is no place alone ("San Antonio") */
   EXPECT("I met Antonio yesterday.", "PERSON", "Antonio");
+  /* the contracted pronoun is not the name's first word */
+  EXPECT("Hi, I'm Sarah Connor and my phone is 555-867-5309", "PERSON", "Sarah Connor");
+  EXPECT("Hi, I\xe2\x80\x99m Sarah Connor.", "PERSON", "Sarah Connor");
   EXPECT("I would like to remove my kid Agi from the will.", "PERSON", "Agi");
   EXPECT("Kuba, can I please speak to your boss?", "PERSON", "Kuba");
   /* a surname the lists know only as one, at the start or after "spoke with" */
