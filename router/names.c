@@ -204,6 +204,28 @@ static bool pronoun_i(const char *text, const sl__toks_t *T, size_t j) {
   return j + 1 >= T->n || !(T->v[j + 1].caps & 1) || T->v[j + 1].nl_before;
 }
 
+/* The token after j is a surname's particle, lower case, and a capitalised
+ * word follows it on the line: "Sanne de Vries", "Karl von Stein". Only after
+ * a given name, and before no place or common word: the same words join
+ * places and things ("Rio de Janeiro", "Día de Muertos", "Copa del Mundo"). */
+static bool particle_between(const sl__gaz_t *g, const char *text, const sl__toks_t *T, size_t j) {
+  static const char *const particles[] = {"de", "van", "von", "der", "den", "da", "di", "del",
+                                          "della", "dos", "das", "du", "le", "ter", "ten", NULL};
+  size_t k = j + 1;
+  if (k + 1 >= T->n || T->v[k].nl_before || T->v[k].punct_before || T->v[k + 1].nl_before ||
+      T->v[k + 1].punct_before || !islower((unsigned char)text[T->v[k].s]) ||
+      !sl__tok_in(text, &T->v[k], particles))
+    return false;
+  /* "van der Berg": two particles */
+  if (sl__tok_in(text, &T->v[k + 1], particles) && k + 2 < T->n && !T->v[k + 2].nl_before &&
+      !T->v[k + 2].punct_before && islower((unsigned char)text[T->v[k + 1].s]))
+    return false; /* kept simple: one particle only */
+  unsigned f1 = sl__tok_flags(g, text, &T->v[j]), f2 = sl__tok_flags(g, text, &T->v[k + 1]);
+  const unsigned not_person = SL_GZ_COMMON | SL_GZ_PLACE | SL_GZ_VETO;
+  return cap_word(text, &T->v[k + 1]) && (f1 & SL_GZ_FIRST) && !(f1 & not_person) &&
+         !(f2 & (SL_GZ_PLACE | SL_GZ_VETO)) && (!(f2 & SL_GZ_COMMON) || (f2 & SL_GZ_LAST));
+}
+
 /* Has a non-ASCII byte: "Amélie", "Łukasz" (no English word a gazetteer lacks). */
 static bool has_non_ascii(const char *s, size_t n) {
   for (size_t k = 0; k < n; k++)
@@ -1150,10 +1172,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         continue;
       }
     }
-    /* 1. A run of capitalised words and initials on one line. */
+    /* 1. A run of capitalised words and initials on one line (and a
+     *    surname's particle inside it: "Sanne de Vries"). */
     if (cap || (initial(text, t) && i + 1 < T->n &&
                 (cap_word(text, &T->v[i + 1]) || initial(text, &T->v[i + 1])))) {
-      size_t j = i + 1;
+      size_t j = i + (cap && particle_between(g, text, T, i) ? 2 : 1);
       while (j < T->n && j - i < 4 && T->v[j].nl_before == 0 &&
              !possessive_tok(text, &T->v[j - 1]) &&
              (T->v[j].punct_before == 0 ||
@@ -1162,11 +1185,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
              /* a form label after the name: "Lena Wirth Address: ..." */
              !(j + 1 < T->n && T->v[j + 1].punct_before == ':' && T->v[j + 1].nl_before == 0 &&
                (GZ(j) & SL_GZ_STARTER)))
-        j++;
+        j += particle_between(g, text, T, j) ? 2 : 1;
       bool vetoed = false, any_name = false, all_place = true, common_word = false;
       int words = 0;
       for (size_t k = i; k < j; k++) {
-        if (initial(text, &T->v[k])) continue;
+        if (initial(text, &T->v[k]) || islower((unsigned char)text[T->v[k].s])) continue; /* a particle */
         words++;
         unsigned f = GZ(k);
         /* (after a strong cue a given name first is one: "name? Eve Magrath") */

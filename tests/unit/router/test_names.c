@@ -9,6 +9,11 @@ static void persons(void **s) {
   /* the contracted pronoun is not the name's first word */
   EXPECT("Hi, I'm Sarah Connor and my phone is 555-867-5309", "PERSON", "Sarah Connor");
   EXPECT("Hi, I\xe2\x80\x99m Sarah Connor.", "PERSON", "Sarah Connor");
+  /* a surname's particle after a given name; the same words in places are not */
+  EXPECT("Hoi, ik ben Sanne de Vries, mijn BSN is 111222333", "PERSON", "Sanne de Vries");
+  EXPECT("Please ask Karl von Stein about it", "PERSON", "Karl von Stein");
+  REJECT("We visited Rio de Janeiro last year", "PERSON");
+  REJECT("Dame ideas para celebrar el D\xc3\xad" "a de Muertos en la oficina.", "PERSON");
   EXPECT("I would like to remove my kid Agi from the will.", "PERSON", "Agi");
   EXPECT("Kuba, can I please speak to your boss?", "PERSON", "Kuba");
   /* a surname the lists know only as one, at the start or after "spoke with" */
