@@ -48,6 +48,8 @@ static const char *const veto[] = {
     "brazilian", "argentinian", "egyptian", "persian", "hebrew", "jewish", "christian",
     "muslim", "catholic", "protestant", "buddhist", "hindu", "roman", "viking", "victorian",
     "box",
+    /* German's abbreviation for a number ("Bestellung Nr. 4711") */
+    "nr",
     /* number words ("signed nine days earlier") */
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
     "twelve", "twenty", "thirty", "forty", "fifty", "hundred", "thousand", "million",
@@ -203,6 +205,12 @@ static bool pronoun_i(const char *text, const sl__toks_t *T, size_t j) {
     return false;
   return j + 1 >= T->n || !(T->v[j + 1].caps & 1) || T->v[j + 1].nl_before;
 }
+
+/* Capitalised words that open no name (see the run's start in
+ * sl__detect_names). */
+static const char *const not_in_name[] = {"sie", "ihre", "ihr", "ihnen", "ihrer", "ihren", "ihrem",
+                                          "ihres", "grüße", "gruß", "grüßen", "regards", "cheers",
+                                          "thanks", "danke", "merci", "gracias", "grazie", NULL};
 
 /* The token after j is a surname's particle, lower case, and a capitalised
  * word follows it on the line: "Sanne de Vries", "Karl von Stein". Only after
@@ -423,7 +431,10 @@ static bool nouns_capitalised(const char *text, const sl__toks_t *T, int *state)
   if (!*state) {
     static const char *const de[] = {"der", "die", "das", "und", "ist", "nicht", "mit", "ein",
                                      "eine", "den", "dem", "des", "auf", "von", "ich", "sie",
-                                     "wir", NULL};
+                                     "wir", "für", "bitte", "zu", "im", "bei", "uns", "mir",
+                                     "auch", "wird", "sind", "noch", "oder", "aber", "wenn",
+                                     "über", "nach", "vom", "zum", "zur", "sehr", "vielen",
+                                     "können", "haben", "ihre", "ihnen", NULL};
     int hits = 0;
     for (size_t k = 0; k < T->n && hits < 3; k++)
       if (T->v[k].e - T->v[k].s <= 5 && !(T->v[k].caps & 1) && sl__tok_in(text, &T->v[k], de)) hits++;
@@ -1144,10 +1155,13 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       i++;
       continue;
     }
-    /* The pronoun contracted ("Hi, I'm Sarah Connor", "I've", "I'll", "I'd")
-     * is not part of the name that follows it. */
-    if (cap && t->e - t->s >= 3 && text[t->s] == 'I' &&
-        (text[t->s + 1] == '\'' || !strncmp(text + t->s + 1, "\xe2\x80\x99", 3))) {
+    /* The pronoun contracted ("Hi, I'm Sarah Connor", "I've", "I'll", "I'd"),
+     * German's polite pronouns, capitalised mid-sentence ("für Ihre
+     * Nachricht", "rufen Sie Thomas Becker an"), and a letter's closing word
+     * ("Grüße Jonas Hartmann") are not part of the name that follows them. */
+    if (cap && ((t->e - t->s >= 3 && text[t->s] == 'I' &&
+                 (text[t->s + 1] == '\'' || !strncmp(text + t->s + 1, "\xe2\x80\x99", 3))) ||
+                sl__tok_in(text, t, not_in_name))) {
       i++;
       continue;
     }

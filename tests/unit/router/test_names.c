@@ -9,6 +9,13 @@ static void persons(void **s) {
   /* the contracted pronoun is not the name's first word */
   EXPECT("Hi, I'm Sarah Connor and my phone is 555-867-5309", "PERSON", "Sarah Connor");
   EXPECT("Hi, I\xe2\x80\x99m Sarah Connor.", "PERSON", "Sarah Connor");
+  /* German's polite pronouns and a letter's closing word open no name */
+  REJECT("Vielen Dank f\xc3\xbcr Ihre Nachricht.", "PERSON");
+  REJECT("Bitte senden Sie Ihre Unterlagen bis Freitag.", "PERSON");
+  REJECT("Die Bestellung Nr. 4711 ist unterwegs.", "PERSON");
+  EXPECT("Bitte rufen Sie Thomas Becker morgen an.", "PERSON", "Thomas Becker");
+  EXPECT("Sie erreichen mich unter 0171 2345678, Gr\xc3\xbc\xc3\x9f" "e Jonas Hartmann", "PERSON",
+         "Jonas Hartmann");
   /* a surname's particle after a given name; the same words in places are not */
   EXPECT("Hoi, ik ben Sanne de Vries, mijn BSN is 111222333", "PERSON", "Sanne de Vries");
   EXPECT("Please ask Karl von Stein about it", "PERSON", "Karl von Stein");
