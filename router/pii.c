@@ -79,19 +79,25 @@ static bool ci_word_before(const char *t, uint32_t pos, uint32_t win, const word
 }
 
 static const char *const phone_words[] = {"phone", "tel", "mobile", "cell", "call", "fax",
-                                          "whatsapp", "sms", "text me", "reach me", "number",
+                                          "whatsapp", "sms", "text me", "reach me",
                                           "contact", "dial", "ring", "answering", "messages to",
                                           /* other languages */
-                                          "numéro", "numero", "número", "nummer", "telefon",
+                                          "telefon",
                                           "teléfono", "telefone", "telefono", "tél", "handy",
                                           "portable", "móvil", "celular", "cellulare",
                                           /* Arabic, CJK, Hindi, Vietnamese, Indonesian */
                                           "جوال", "هاتف", "موبايل", "電話", "携帯", "电话",
                                           "手机", "전화", "휴대폰", "फ़ोन", "फोन", "मोबाइल",
                                           "điện thoại", "sđt", "telepon", "ponsel", NULL};
+/* The word for a number, a phone's when nothing else names it ("my number is
+ * …"); as a whole word ("sort these numbers" is none). */
+static const char *const number_words[] = {"number ", "number:", "number,", "numéro ", "numéro:",
+                                           "numero ", "numero:", "número ", "número:", "nummer ",
+                                           "nummer:", NULL};
 /* Words that name a number as something other than a phone (right before it;
  * matched as word starts, so none is short). */
 static const char *const id_words[] = {"order", "invoice", "ticket", "reference", "tracking",
+                                       "document", "case", "docket", "article", "artikel",
                                        "sku", "serial", "booking", "confirmation", "receipt",
                                        "batch", "version", "model", "parcel", "package",
                                        "shipment", "consignment", "waybill", "awb", "isbn",
@@ -113,7 +119,8 @@ static const char *const math_words[] = {"decimal", "hexadecimal", "binary", "oc
                                          "calculate", "luhn", "modulo", "square", "integer",
                                          "sum", "multiply", "divide", NULL};
 
-static wordset_t phone_set = {phone_words, {0}}, card_set = {card_words, {0}},
+static wordset_t phone_set = {phone_words, {0}}, number_set = {number_words, {0}},
+                 card_set = {card_words, {0}},
                  id_set = {id_words, {0}}, eth_key_set = {eth_key_words, {0}},
                  math_set = {math_words, {0}};
 static pthread_once_t wordsets_once = PTHREAD_ONCE_INIT;
@@ -122,7 +129,7 @@ static void wordsets_init(void);
 void sl__pii_init(void) { pthread_once(&wordsets_once, wordsets_init); }
 
 static void wordsets_init(void) {
-  wordset_t *sets[] = {&phone_set, &card_set, &id_set, &eth_key_set, &math_set};
+  wordset_t *sets[] = {&phone_set, &number_set, &card_set, &id_set, &eth_key_set, &math_set};
   for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++)
     for (const char *const *w = sets[k]->words; *w; w++)
       sets[k]->first[(unsigned char)(*w)[0] >> 6] |= 1ull << ((*w)[0] & 63);
@@ -286,7 +293,14 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   }
   /* Long space-separated runs of short numbers are lists, not phones, unless a
    * phone word is close. */
-  bool cue = ci_word_before(c->text, s, 40, &phone_set) || french_phone(c->text + s, e - s);
+  bool word = ci_word_before(c->text, s, 40, &phone_set) || french_phone(c->text + s, e - s);
+  bool cue = word || ci_word_before(c->text, s, 40, &number_set);
+  /* "document number 5100004711", "Case number 03-90823-CV": the word for a
+   * number after what it numbers, and no word for a phone */
+  if (!intl && !word && cue && ci_word_before(c->text, s, 24, &id_set)) return;
+  /* dotted and short, with nothing saying phone: a version ("driver
+   * 535.154.05"), not a number to call */
+  if (!intl && !cue && dots && nd < 10) return;
   if (!intl && !cue) {
     /* what names the number: "Order 7730-1193", "ticket 4411-2093" */
     if (ci_word_before(c->text, s, 20, &id_set)) return;
@@ -312,7 +326,9 @@ static void digits_run(sl__ctx_t *c, const sl__hit_t *h) {
   if (n >= 12) card(c, h);
   /* a bare run needs a phone word, and no arithmetic around it ("convert the
    * decimal number 4294967295 to hex", "does 79927398713 pass the Luhn check") */
-  if ((n == 10 || n == 11) && ci_word_before(c->text, s, 40, &phone_set) &&
+  if ((n == 10 || n == 11) &&
+      (ci_word_before(c->text, s, 40, &phone_set) ||
+       (ci_word_before(c->text, s, 40, &number_set) && !ci_word_before(c->text, s, 24, &id_set))) &&
       !ci_word_before(c->text, s, 40, &math_set) &&
       !ci_word_before(c->text, e + 40 < c->len ? e + 40 : (uint32_t)c->len, 40, &math_set))
     sl__cands_add(c->out, s, e, SL_ET_PHONE_NUMBER, "phone", 28);

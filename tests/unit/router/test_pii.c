@@ -30,6 +30,14 @@ static void phone(void **s) {
   (void)s;
   EXPECT("Call me at +44 20 7946 0958 tomorrow", "PHONE_NUMBER", "+44 20 7946 0958");
   EXPECT("my number is (555) 123-4567.", "PHONE_NUMBER", "(555) 123-4567");
+  EXPECT("my number is 5551234567", "PHONE_NUMBER", "5551234567");
+  /* "number" after what it numbers, a version, a list of numbers: no phone */
+  REJECT("SAP document number 5100004711", "PHONE_NUMBER");
+  REJECT("Case number 03-90823-CV was filed in 2023.", "PHONE_NUMBER");
+  REJECT("tracking number 8390 7204 3995 shows delivery exception", "PHONE_NUMBER");
+  REJECT("NVIDIA driver is 535.154.05", "PHONE_NUMBER");
+  REJECT("Sort these numbers: 4405140135", "PHONE_NUMBER");
+  EXPECT("order 5531, phone number 415-555-0199", "PHONE_NUMBER", "415-555-0199");
   EXPECT("Phone:\n0393 1144137", "PHONE_NUMBER", "0393 1144137");
   EXPECT("reach me on 06 12 34 56 78", "PHONE_NUMBER", "06 12 34 56 78");
   REJECT("What is 49.8+1.021789 rounded?", "PHONE_NUMBER");
