@@ -401,6 +401,18 @@ int sl_cli_serve(int argc, char **argv) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    /* A journal left by a crash under durability "journal" is committed first
+     * whatever the durability now (in "journal" the open replays it anyway):
+     * its rows are acknowledged requests, and the budgets count them. */
+    uint64_t pending = 0;
+    if (!lo.journal && (rc = sl_ledger_commit_pending(cfg->ledger_path, &pending)) &&
+        rc != SL_EBUSY) { /* busy: a running sluice owns it and commits it */
+      fprintf(stderr, "sluice: ledger %s: the rows pending in %s-pending: %s\n", cfg->ledger_path,
+              cfg->ledger_path, sl_strerror(rc));
+      goto fail;
+    }
+    if (pending) SL_INFO("ledger: committed %llu rows a crash left in %s-pending",
+                         (unsigned long long)pending, cfg->ledger_path);
     if ((rc = sl_ledger_open(cfg->ledger_path, &lo, main_loop, &ledger)) ||
         (rc = sl_ledger_budgets_open(cfg->ledger_path, now, &budgets))) {
       fprintf(stderr, "sluice: ledger %s: %s\n", cfg->ledger_path, sl_strerror(rc));

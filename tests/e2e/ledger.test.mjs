@@ -349,10 +349,13 @@ describe('crash safety: SIGKILL under load', () => {
     stop = true;
     await Promise.all(workers);
     assert.ok(acked.length > 10, `some load ran: ${acked.length}`);
-    s = await startSluice(cfg, ENV); // restart on the same ledger
+    // restart on the same ledger, with durability "commit": the rows the crash
+    // left pending are committed before it serves (read before any `audit`,
+    // which would commit them too)
+    s = await startSluice({ ...cfg, ledger: { path: db, durability: 'commit' } }, ENV);
+    const rows = sql(db, 'SELECT kind, request_id, sha256_out, bytes_out FROM requests');
     const v = audit(['verify', '--ledger', db]);
     assert.equal(v.code, 0, v.out + v.err);
-    const rows = sql(db, 'SELECT kind, request_id, sha256_out, bytes_out FROM requests');
     const reqIds = new Set(rows.filter((r) => r.kind === 'request').map((r) => r.request_id));
     const missing = acked.filter((id) => !reqIds.has(id));
     assert.deepEqual(missing, [], `acknowledged requests missing from the ledger (${acked.length} acked)`);
