@@ -621,6 +621,7 @@ static void call_free(an_call_t *c) {
 
 static void on_done(void *data, int err, int status, const char *msg) {
   an_call_t *c = data;
+  c->base.unsent = err && c->hr && sl_hc_sent_nothing(c->hr);
   c->hr = NULL;
   if (c->base.failed || c->base.abandoned) goto out;
   if (sl__call_transfer_failed(&c->base, &c->up, err, status, msg, upstream_error)) goto out;

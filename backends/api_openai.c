@@ -406,6 +406,7 @@ static void oa_usage(const sl_call_t *base, sl_result_t *out) {
 
 static void on_done(void *data, int err, int status, const char *msg) {
   oa_call_t *c = data;
+  c->base.unsent = err && c->hr && sl_hc_sent_nothing(c->hr);
   c->hr = NULL;
   if (c->base.failed || c->base.abandoned) goto out;
   if (sl__call_transfer_failed(&c->base, &c->up, err, status, msg, sl__upstream_error)) goto out;

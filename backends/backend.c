@@ -342,6 +342,7 @@ static void report(sl_call_t *c, sl_call_error_t *e) {
   sl_utf8_trim(e->message); /* cut to fit, perhaps inside a character */
   e->retryable = e->retryable && !c->started;
   e->started = c->started;
+  e->unsent = c->unsent;
   c->cbs.on_error(c->data, e);
 }
 

@@ -41,6 +41,7 @@ typedef struct {
   int http_status;            /* upstream status, 0 if none */
   bool retryable;             /* connect failure, timeout before output, 429, 5xx */
   bool started;               /* output was already delivered */
+  bool unsent;                /* no byte of the request left (the connect failed) */
   char type[64];              /* OpenAI error type */
   char upstream_code[64];     /* the upstream's own error code (OpenAI "code"), or "" */
   char param[128];            /* the request field the upstream blamed (OpenAI "param"), or "" */

@@ -31,6 +31,7 @@ struct sl_call {
   bool started;   /* output was delivered: no more failover */
   bool failed;    /* on_error ran */
   bool abandoned; /* the caller let go (a callback returned non-zero, or cancel) */
+  bool unsent;    /* the transfer failed before any byte of the request left */
 };
 
 /* Reports a failure through on_error once: never after an earlier failure or

@@ -313,6 +313,15 @@ static bool stale(sl_hc_req_t *r, CURLcode cc) {
   return conns == 0 && header_bytes == 0;
 }
 
+bool sl_hc_sent_nothing(const sl_hc_req_t *r) {
+  long headers = 1;
+  curl_off_t body = 1;
+  if (curl_easy_getinfo(r->easy, CURLINFO_REQUEST_SIZE, &headers) != CURLE_OK ||
+      curl_easy_getinfo(r->easy, CURLINFO_SIZE_UPLOAD_T, &body) != CURLE_OK)
+    return false;
+  return headers == 0 && body == 0;
+}
+
 static void check_done(sl_hc_t *hc) {
   CURLMsg *msg;
   int left;

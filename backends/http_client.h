@@ -49,6 +49,9 @@ void sl_hc_free(sl_hc_t *hc);
  * SL_ESTALE (send it again with fresh_connect). */
 int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void *data,
                 sl_hc_req_t **out);
+/* Inside on_done: nothing of the request reached a connection (the connect,
+ * the name lookup or the TLS handshake failed), so no byte of it left. */
+bool sl_hc_sent_nothing(const sl_hc_req_t *r);
 /* Aborts a transfer: its connection is closed, no callback runs afterwards. */
 void sl_hc_cancel(sl_hc_req_t *r);
 /* The answer is complete (a stream's last event came): if the transfer has not

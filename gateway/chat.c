@@ -93,6 +93,7 @@ typedef struct {
   sl_result_t res;
   char finish[32];
   int64_t egress_bytes;
+  size_t tx_len;            /* bytes of the call in flight, counted in egress_bytes */
   int64_t retry_after_s;     /* > 0: Retry-After for this refusal (a spent budget) */
 } job_t;
 
@@ -255,9 +256,11 @@ static void record(job_t *j, bool wait) {
   row_common(j, &row, &json);
   row.kind = SL_LEDGER_REQUEST;
   row.bytes_out = j->egress_bytes;
-  /* bytes left even if an internal backend answered in the end (an external
-   * one failed first): the request as a whole had egress */
-  if (j->egress_bytes > 0) row.egress = true;
+  /* egress is what left, not where the route pointed: a request the ledger
+   * refused, or whose connects all failed, sent nothing; and bytes left even
+   * if an internal backend answered in the end (an external one failed
+   * first) */
+  row.egress = j->egress_bytes > 0;
   if (row.egress) row.destination = j->egress_dest;
   /* sent once: the exact bytes' digest too (the ledger may then write this row
    * in place of the egress row, see merge_egress) */
@@ -617,6 +620,11 @@ static void on_error(void *data, const sl_call_error_t *e) {
   job_t *j = data;
   sl_call_t *call = j->call; /* still valid inside its callback */
   j->call = NULL;
+  if (e->unsent && j->tx_len) { /* the connect failed: no byte of it left */
+    j->egress_bytes -= (int64_t)j->tx_len;
+    j->transmissions--;
+  }
+  j->tx_len = 0;
   char lab[200];
   sl_metrics_label(lab, sizeof lab, "backend", j->backend);
   sl_metrics_add(j->gw->metrics, "sluice_upstream_errors_total", lab, 1);
@@ -716,6 +724,7 @@ static void start_call(job_t *j) {
     count_egress(j, j->backend, len);
     j->egress_bytes += (int64_t)len;
     j->transmissions++;
+    j->tx_len = len;
   }
   if (!rc) return;
   j->call = NULL;

@@ -128,6 +128,10 @@ const char sl__ledger_egress_sql[] =
     "   AND r.request_id = e.request_id ORDER BY r.id DESC LIMIT 1), 'in_flight')"
     "   AS final_status"
     " FROM requests e WHERE e.kind = 'egress'"
+    /* written before the bytes went out; the request's row says whether any did
+     * (a connect that failed sent none) */
+    " AND NOT EXISTS (SELECT 1 FROM requests n WHERE n.kind = 'request'"
+    "   AND n.request_id = e.request_id AND n.egress = 0)"
     " UNION ALL"
     " SELECT r.id, r.ts, r.request_id, r.tenant, r.key_id, r.rule, r.backend, r.model,"
     " r.destination, r.bytes_out, r.sha256_out, r.level, r.entity_types, r.redactions,"

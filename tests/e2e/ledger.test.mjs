@@ -482,3 +482,41 @@ describe('a ledger that cannot write', () => {
     });
   }
 });
+
+// Egress is what left, not where the route pointed: a request whose connects
+// all failed, or that the ledger refused before sending, has egress 0 and no
+// transmission in `audit egress`, although its egress row was written first.
+describe('ledger: egress only for bytes that left', () => {
+  let up, s, dir, db;
+  before(async () => {
+    up = await startMock((req, body, res) => replyJson(res, 200, completion('an answer')));
+    dir = mkdtempSync(join(tmpdir(), 'sluice-ledger-unsent-'));
+    db = join(dir, 'ledger.db');
+    s = await startSluice({
+      ledger: { path: db },
+      // port 1 on loopback: the connect is refused at once
+      backends: [apiBackend('dead', 'http://127.0.0.1:1/v1', { max_retries: 0 }), apiBackend('ext', up.url)],
+      rules: [{ name: 'dead-only', when: { header: { 'x-route': 'dead' } }, route: ['dead'] },
+              { name: 'default', route: ['ext'] }],
+    }, ENV);
+  });
+  after(async () => { if (s) await s.stop(); await up.stop(); });
+
+  test('a refused connect sends nothing; a request that reached the upstream is its transmission', async () => {
+    const dead = await chat(s.base, userMsg('to nowhere'), { 'x-route': 'dead' });
+    assert.equal(dead.status, 502, dead.text);
+    const ok = await chat(s.base, userMsg('to the mock'));
+    assert.equal(ok.status, 200, ok.text);
+    await s.stop();
+    s = null;
+    const [d] = sql(db, `SELECT egress, bytes_out, destination FROM requests WHERE kind = 'request' AND request_id = '${dead.id}'`);
+    assert.deepEqual(d, { egress: 0, bytes_out: 0, destination: '' });
+    const [o] = sql(db, `SELECT egress, bytes_out FROM requests WHERE kind = 'request' AND request_id = '${ok.id}'`);
+    assert.deepEqual(o, { egress: 1, bytes_out: Buffer.byteLength(up.received[0].body) });
+    const e = audit(['egress', '--ledger', db, '--format', 'json']);
+    assert.equal(e.code, 0, e.err);
+    const tx = JSON.parse(e.out).transmissions;
+    assert.deepEqual(tx.map((t) => t.request_id), [ok.id], e.out);
+    assert.equal(audit(['verify', '--ledger', db]).code, 0);
+  });
+});
