@@ -7,16 +7,27 @@
 
 #include "sl_err.h"
 
+#include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_KEYS 65536 /* distinct key ids tracked; config keys are far fewer */
 
+/* Spend in nano-USD, the ledger's precision (cost_usd has 9 decimals): a sum
+ * of doubles drifts, and eight requests of 0.1 against a budget of 0.8 made
+ * 0.7999999999999999, under it, so a ninth was served. */
 typedef struct {
   char *key_id; /* NULL: empty slot */
-  double spent;
+  int64_t spent_nusd;
 } slot_t;
+
+static int64_t nusd(double usd) {
+  if (!(usd > 0)) return 0;
+  /* int64 holds 9·10⁹ USD in nano-USD; a budget above that is beyond any spend */
+  return usd < 9e9 ? llround(usd * 1e9) : INT64_MAX / 4;
+}
 
 struct sl_ledger_budgets {
   pthread_mutex_t mu;
@@ -63,7 +74,7 @@ static slot_t *find(sl_ledger_budgets_t *b, const char *key, bool insert) {
 static void reset_period(sl_ledger_budgets_t *b, int64_t now_ms) {
   b->period_start = sl_ledger_month_start(now_ms);
   b->period_next = sl_ledger_month_next(now_ms);
-  for (size_t i = 0; i < b->cap; i++) b->slots[i].spent = 0;
+  for (size_t i = 0; i < b->cap; i++) b->slots[i].spent_nusd = 0;
 }
 
 /* Caller holds mu. */
@@ -95,7 +106,7 @@ int sl_ledger_budgets_open(const char *path, int64_t now_ms, sl_ledger_budgets_t
       sqlite3_stmt *st = NULL;
       rc = SL_EIO;
       if (sqlite3_prepare_v2(db,
-                             "SELECT key_id, sum(cost_usd) FROM requests WHERE kind = "
+                             "SELECT key_id, sum(CAST(round(cost_usd * 1e9) AS INTEGER)) FROM requests WHERE kind = "
                              "'request' AND ts >= ?1 GROUP BY key_id",
                              -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, since, -1, SQLITE_STATIC);
@@ -103,7 +114,7 @@ int sl_ledger_budgets_open(const char *path, int64_t now_ms, sl_ledger_budgets_t
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
           const char *k = (const char *)sqlite3_column_text(st, 0);
           slot_t *s = find(b, k ? k : "", true);
-          if (s) s->spent = sqlite3_column_double(st, 1);
+          if (s) s->spent_nusd = sqlite3_column_int64(st, 1);
         }
         if (step == SQLITE_DONE) rc = 0;
       }
@@ -133,23 +144,26 @@ void sl_ledger_budgets_add(sl_ledger_budgets_t *b, const char *key_id, double us
   pthread_mutex_lock(&b->mu);
   roll(b, now_ms);
   slot_t *s = find(b, key_id, true);
-  if (s) s->spent += usd;
+  if (s) s->spent_nusd += nusd(usd);
   pthread_mutex_unlock(&b->mu);
 }
 
-double sl_ledger_budgets_spent(sl_ledger_budgets_t *b, const char *key_id, int64_t now_ms) {
-  if (!b || !key_id) return 0;
+static int64_t spent_nusd(sl_ledger_budgets_t *b, const char *key_id, int64_t now_ms) {
   pthread_mutex_lock(&b->mu);
   roll(b, now_ms);
   slot_t *s = find(b, key_id, false);
-  double v = s ? s->spent : 0;
+  int64_t v = s ? s->spent_nusd : 0;
   pthread_mutex_unlock(&b->mu);
   return v;
+}
+
+double sl_ledger_budgets_spent(sl_ledger_budgets_t *b, const char *key_id, int64_t now_ms) {
+  return b && key_id ? (double)spent_nusd(b, key_id, now_ms) / 1e9 : 0;
 }
 
 bool sl_ledger_budgets_exceeded(sl_ledger_budgets_t *b, const char *key_id, double budget_usd,
                                 int64_t now_ms, int64_t *reset_ms) {
   if (reset_ms) *reset_ms = sl_ledger_month_next(now_ms);
   if (!b || !key_id || !(budget_usd > 0)) return false;
-  return sl_ledger_budgets_spent(b, key_id, now_ms) >= budget_usd;
+  return spent_nusd(b, key_id, now_ms) >= nusd(budget_usd);
 }

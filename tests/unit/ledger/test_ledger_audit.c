@@ -334,6 +334,13 @@ static void test_budget_tracker(void **state) {
   sl_ledger_budgets_add(b, "key-a", 0.0072, now);
   assert_true(sl_ledger_budgets_exceeded(b, "key-a", 0.02, now, &reset));
   assert_false(sl_ledger_budgets_exceeded(b, "key-a", 0, now, NULL)); /* no budget */
+  /* eight of 0.1 reach a budget of 0.8 exactly (a sum of doubles fell short) */
+  for (int i = 0; i < 8; i++) {
+    assert_false(sl_ledger_budgets_exceeded(b, "key-tenths", 0.8, now, NULL));
+    sl_ledger_budgets_add(b, "key-tenths", 0.1, now);
+  }
+  assert_true(sl_ledger_budgets_exceeded(b, "key-tenths", 0.8, now, NULL));
+  assert_false(sl_ledger_budgets_exceeded(b, "key-tenths", 1e12, now, NULL)); /* the largest allowed */
   /* many keys: the table grows */
   for (int i = 0; i < 1000; i++) {
     char k[32];
