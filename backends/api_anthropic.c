@@ -640,14 +640,19 @@ static void on_done(void *data, int err, int status, const char *msg) {
   if (c->base.failed || c->base.abandoned) goto out;
   /* a stream cut here: message_start's output count is only where it began */
   if (c->cut && c->up.streaming) c->out_seen = false;
-  if (c->in_seen && c->out_seen) {
+  /* zero for a prompt (there always is one, unless all of it came from the
+   * cache), or for an answer with text, is a proxy's filler, not a count: a
+   * free answer would dodge budgets and costs */
+  bool in_ok = c->in_seen && (c->in_tokens > 0 || (c->cache_seen && c->cache_read > 0));
+  bool out_ok = c->out_seen && (c->out_tokens || !c->out_bytes);
+  if (in_ok && out_ok) {
     c->res.prompt_tokens = c->in_tokens;
     c->res.completion_tokens = c->out_tokens;
     c->res.usage_reported = true;
   } else {
     /* No usage from upstream: estimate (about 4 bytes a token) rather than record zero. */
-    c->res.prompt_tokens = c->in_seen ? c->in_tokens : (int)((c->base.body.len + 3) / 4);
-    c->res.completion_tokens = c->out_seen ? c->out_tokens : (int)((c->out_bytes + 3) / 4);
+    c->res.prompt_tokens = in_ok ? c->in_tokens : (int)((c->base.body.len + 3) / 4);
+    c->res.completion_tokens = out_ok ? c->out_tokens : (int)((c->out_bytes + 3) / 4);
   }
   if (c->in_seen && c->cache_seen) {
     c->res.cache_read_tokens = c->cache_read;

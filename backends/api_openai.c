@@ -421,7 +421,16 @@ static void on_done(void *data, int err, int status, const char *msg) {
     finish_json(c);
     if (c->base.failed || c->base.abandoned) goto out;
   }
-  /* No usage from upstream: estimate (about 4 bytes a token) rather than record zero. */
+  /* No usage from upstream: estimate (about 4 bytes a token) rather than record
+   * zero. Nor a usage of zero for a prompt (there always is one) or for an
+   * answer that has text: a proxy that fills usage with zeros (a free answer
+   * would dodge budgets and costs). */
+  if (c->res.usage_reported &&
+      (!c->res.prompt_tokens || (!c->res.completion_tokens && c->out_bytes))) {
+    SL_WARN("upstream usage of %d prompt and %d answer tokens not believed; estimated",
+            c->res.prompt_tokens, c->res.completion_tokens);
+    c->res.usage_reported = false;
+  }
   if (!c->res.usage_reported) oa_usage(&c->base, &c->res);
   c->res.finish_reason = c->finish[0] ? c->finish : "stop";
   c->res.model = c->model[0] ? c->model : NULL;

@@ -97,6 +97,8 @@ const faults = {
     res.write(chunk({ content: 'first words ' }));
     setTimeout(() => res.end('data: {"choices": [ broken\n\n'), 100);
   },
+  zero_usage: (req, body, res) => replyJson(res, 200, { ...completion('counted by sluice'),
+    usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 } }),
   bad_usage: (req, body, res) => replyJson(res, 200, { ...completion('counted by sluice'),
     usage: { prompt_tokens: -1000000, completion_tokens: 1e300, total_tokens: 5 } }),
   sse_held_open: (req, body, res) => {
@@ -401,6 +403,14 @@ test("an upstream's impossible usage (negative, 1e300) is not believed: sluice e
   }
   const cost = Number(m.match(/sluice_cost_usd_total\{backend="bad"[^}]*\} (\S+)/)?.[1]);
   assert.ok(cost > 0 && cost < 0.01, `cost ${cost}`);
+});
+
+test('a usage of zero for a prompt and an answer with text (a proxy filling usage with zeros) is not believed: estimated', async () => {
+  fault = 'zero_usage';
+  const r = await ask({}, badOnly);
+  assert.equal(r.choices[0].message.content, 'counted by sluice');
+  assert.ok(r.usage.prompt_tokens > 0 && r.usage.prompt_tokens < 1000, `prompt ${r.usage.prompt_tokens}`);
+  assert.ok(r.usage.completion_tokens > 0 && r.usage.completion_tokens < 100, `completion ${r.usage.completion_tokens}`);
 });
 
 test('a U+0000 in upstream text does not cut the answer: it becomes U+FFFD and the rest arrives', async () => {
