@@ -699,9 +699,7 @@ static int an_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
   }
   /* base_url is the API root (https://api.anthropic.com), with or without /v1 */
   const char *bu = cfg->base_url ? cfg->base_url : "https://api.anthropic.com";
-  size_t bl = strlen(bu);
-  bool has_v1 = bl >= 3 && !strcmp(bu + bl - 3, "/v1");
-  snprintf(c->url, sizeof c->url, "%s%s", bu, has_v1 ? "/messages" : "/v1/messages");
+  sl__api_url(c->url, sizeof c->url, bu, "/v1", "/v1/messages");
   sl__url_destination(c->url, c->base.destination, sizeof c->base.destination);
   *out = &c->base;
   return 0;

@@ -461,7 +461,7 @@ static int oa_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
     free(c);
     return rc;
   }
-  sl_cat(c->url, sizeof c->url, cfg->base_url, "/chat/completions", (char *)NULL);
+  sl__api_url(c->url, sizeof c->url, cfg->base_url, NULL, "/chat/completions");
   sl__url_destination(c->url, c->base.destination, sizeof c->base.destination);
   *out = &c->base;
   return 0;

@@ -118,6 +118,15 @@ void sl_call_pause(sl_call_t *c, bool pause) {
   if (c && c->ops->pause) c->ops->pause(c, pause);
 }
 
+void sl__api_url(char *out, size_t cap, const char *base, const char *strip, const char *path) {
+  const char *q = strchr(base, '?');
+  size_t bl = q ? (size_t)(q - base) : strlen(base);
+  if (bl && base[bl - 1] == '/') bl--; /* "…/v1/" */
+  size_t sl = strip ? strlen(strip) : 0;
+  if (sl && bl >= sl && !memcmp(base + bl - sl, strip, sl)) bl -= sl;
+  snprintf(out, cap, "%.*s%s%s", (int)bl, base, path, q ? q : "");
+}
+
 void sl__url_destination(const char *url, char *out, size_t n) {
   const char *p = strstr(url, "://");
   bool tls = !strncmp(url, "https", 5);

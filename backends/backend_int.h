@@ -51,6 +51,11 @@ extern const sl_backend_ops_t sl__openai_ops;
 extern const sl_backend_ops_t sl__anthropic_ops __attribute__((weak));
 extern const sl_backend_ops_t sl__local_ops;
 
+/* The endpoint's URL: base_url's path, then `path`, then base_url's query if
+ * it has one ("…/openai/deployments/gpt?api-version=2024-06-01"). A base path
+ * loses one trailing '/', then `strip` if it ends so ("/v1", which `path`
+ * repeats). */
+void sl__api_url(char *out, size_t cap, const char *base, const char *strip, const char *path);
 /* "host:port" of a URL, for the ledger's destination column. */
 void sl__url_destination(const char *url, char *out, size_t n);
 /* Fills err from an upstream error body (OpenAI or Anthropic JSON shape); status

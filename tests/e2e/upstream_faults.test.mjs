@@ -181,13 +181,15 @@ before(async () => {
     backends: [apiBackend('bad', bad.url, { max_retries: 0, total_timeout_ms: 5000, idle_timeout_ms: 1000 }), apiBackend('good', good.url),
                apiBackend('patient', bad.url, { max_retries: 1 }),
                apiBackend('selfsigned', `https://127.0.0.1:${tls.address().port}/v1`, { max_retries: 0 }),
-               apiBackend('bare', good.url, { models: undefined })],
+               apiBackend('bare', good.url, { models: undefined }),
+               apiBackend('azure', `${good.url}/?api-version=2024-06-01`)],
     rules: [
       { name: 'bad-only', when: { header: { 'x-route': 'bad-only' } }, route: ['bad'] },
       { name: 'patient', when: { header: { 'x-route': 'patient' } }, route: ['patient'] },
       { name: 'tls', when: { header: { 'x-route': 'tls' } }, route: ['selfsigned', 'good'] },
       { name: 'tls-only', when: { header: { 'x-route': 'tls-only' } }, route: ['selfsigned'] },
       { name: 'bare', when: { header: { 'x-route': 'bare' } }, route: ['bare'] },
+      { name: 'azure', when: { header: { 'x-route': 'azure' } }, route: ['azure'] },
       { name: 'default', route: ['bad', 'good'] },
     ],
   }, { MOCK_KEY: KEY });
@@ -403,6 +405,13 @@ test("an upstream's impossible usage (negative, 1e300) is not believed: sluice e
   }
   const cost = Number(m.match(/sluice_cost_usd_total\{backend="bad"[^}]*\} (\S+)/)?.[1]);
   assert.ok(cost > 0 && cost < 0.01, `cost ${cost}`);
+});
+
+test('a base_url with a query (Azure-style api-version): the path goes before it', async () => {
+  const n = good.received.length;
+  const r = await ask({}, { headers: { 'x-route': 'azure' } });
+  assert.equal(r.choices[0].message.role, 'assistant');
+  assert.equal(good.received[n].url, '/v1/chat/completions?api-version=2024-06-01');
 });
 
 test('a usage of zero for a prompt and an answer with text (a proxy filling usage with zeros) is not believed: estimated', async () => {

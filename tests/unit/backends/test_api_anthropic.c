@@ -136,6 +136,9 @@ static void test_encode(void **st) {
   /* a base_url that already names /v1; a named tool choice; no stream field */
   req.tool_choice = "{\"type\":\"function\",\"function\":{\"name\":\"w\"}}";
   req.max_tokens = 7;
+  an_call_t *q = prepare(&req, false, &rec, "https://gw.example.com/anthropic/v1/?tenant=a");
+  assert_string_equal(q->url, "https://gw.example.com/anthropic/v1/messages?tenant=a"); /* query last */
+  sl_call_cancel(&q->base);
   c = prepare(&req, false, &rec, "https://api.example.com/v1");
   assert_string_equal(c->url, "https://api.example.com/v1/messages");
   assert_string_equal(c->base.destination, "api.example.com:443");
