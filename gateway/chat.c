@@ -221,7 +221,9 @@ static void row_common(job_t *j, sl_ledger_row_t *row, row_json_t *b) {
   row->model = j->model_out;
   row->location = j->bcfg ? sl_location_name(j->bcfg->location) : "";
   row->egress = j->bcfg && j->bcfg->location == SL_LOC_EXTERNAL;
-  row->level = sl_level_name(j->cls_set ? j->cls.level : SL_LEVEL_RESTRICTED);
+  /* refused before it was read (401, a spent budget, a bad body): no level, so
+   * that counts of restricted requests count only requests found so */
+  row->level = j->cls_set ? sl_level_name(j->cls.level) : "unclassified";
   row->difficulty = j->cls_set ? j->cls.difficulty : 0;
   if (j->cls_set) {
     if (sl_ledger_json_entities(j->cls.entities, j->cls.n_entities, &b->ents)) {

@@ -61,7 +61,7 @@ static void usage(FILE *f) {
 
 static int parse_args(int argc, char **argv, args_t *a) {
   memset(a, 0, sizeof *a);
-  a->by = "route";
+  bool fmt_given = false, summary_given = false;
   for (int i = 0; i < argc; i++) {
     const char *o = argv[i];
     const char **dst = NULL;
@@ -73,9 +73,12 @@ static int parse_args(int argc, char **argv, args_t *a) {
     else if (!strcmp(o, "--by")) dst = &a->by;
     else if (!strcmp(o, "--anchor")) dst = &a->anchor;
     else if (!strcmp(o, "--summary")) {
-      a->summary_only = true;
+      if (summary_given) goto twice;
+      a->summary_only = summary_given = true;
       continue;
     } else if (!strcmp(o, "--format")) {
+      if (fmt_given) goto twice;
+      fmt_given = true;
       if (++i >= argc) goto missing;
       if (!strcmp(argv[i], "table")) a->fmt = FMT_TABLE;
       else if (!strcmp(argv[i], "json")) a->fmt = FMT_JSON;
@@ -94,12 +97,12 @@ static int parse_args(int argc, char **argv, args_t *a) {
       return 2;
     }
     if (++i >= argc) goto missing;
-    if (*dst && dst != &a->by) { /* two anchors would check only the last */
-      fprintf(stderr, "sluice audit: %s given twice\n", o);
-      return 2;
-    }
+    if (*dst) goto twice; /* two anchors would check only the last */
     *dst = argv[i];
     continue;
+  twice:
+    fprintf(stderr, "sluice audit: %s given twice\n", o);
+    return 2;
   missing:
     fprintf(stderr, "sluice audit: %s needs a value\n", o);
     return 2;
@@ -875,10 +878,16 @@ int sl_cli_audit(int argc, char **argv) {
     fprintf(stderr, "sluice audit verify: --format must be table or json\n");
     rc = 2;
   }
+  bool by_given = a.by != NULL;
+  if (!by_given) a.by = "route";
   bool by_ok = by_column(a.by) != NULL;
-  if (!rc && (!by_ok || (strcmp(sub, "costs") && strcmp(a.by, "route")))) {
+  if (!rc && (!by_ok || (strcmp(sub, "costs") && by_given))) {
     fprintf(stderr, by_ok ? "sluice audit %s: --by applies to audit costs only\n"
                           : "sluice audit %s: --by must be route, backend, model, key or tenant\n", sub);
+    rc = 2;
+  }
+  if (!rc && a.summary_only && strcmp(sub, "egress")) {
+    fprintf(stderr, "sluice audit %s: --summary applies to audit egress only\n", sub);
     rc = 2;
   }
   if (rc) {

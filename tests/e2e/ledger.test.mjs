@@ -167,8 +167,9 @@ describe('ledger after mixed traffic', () => {
     assert.equal(st.code, 0);
     s = null;
     // a request sluice refused itself is recorded as rejected, not as an error
-    const rows = sql(db, `SELECT status, http_status, backend FROM requests WHERE request_id = '${r2.id}'`);
-    assert.deepEqual(rows.map((x) => [x.status, x.http_status, x.backend]), [['rejected', 429, '']], JSON.stringify(rows));
+    // (refused before it was read: no sensitivity level is claimed for it)
+    const rows = sql(db, `SELECT status, http_status, backend, level FROM requests WHERE request_id = '${r2.id}'`);
+    assert.deepEqual(rows.map((x) => [x.status, x.http_status, x.backend, x.level]), [['rejected', 429, '', 'unclassified']], JSON.stringify(rows));
   });
 
   test('audit verify: exit 0', () => {

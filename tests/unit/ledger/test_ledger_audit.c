@@ -301,6 +301,16 @@ static void test_costs(void **state) {
   char *argv6[] = {"egress", "--ledger", g_path, "--by", "nonsense", NULL};
   assert_int_equal(capture(sl_cli_audit, 5, argv6, &out), 2);
   free(out);
+  /* each option once; --summary is egress's */
+  char *argv7[] = {"costs", "--ledger", g_path, "--format", "csv", "--format", "json", NULL};
+  assert_int_equal(capture(sl_cli_audit, 7, argv7, &out), 2);
+  free(out);
+  char *argv8[] = {"costs", "--ledger", g_path, "--by", "key", "--by", "tenant", NULL};
+  assert_int_equal(capture(sl_cli_audit, 7, argv8, &out), 2);
+  free(out);
+  char *argv9[] = {"verify", "--ledger", g_path, "--summary", NULL};
+  assert_int_equal(capture(sl_cli_audit, 4, argv9, &out), 2);
+  free(out);
 }
 
 static void test_budget_restore(void **state) {
