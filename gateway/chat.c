@@ -230,9 +230,14 @@ static void row_common(job_t *j, sl_ledger_row_t *row, row_json_t *b) {
       sl_buf_reset(&b->ents); /* never JSON cut off in the middle */
       sl_buf_puts(&b->ents, "{\"_unrecorded\":true}");
     }
-    if (j->redacted_step)
+    /* the replacements made, per type ("Laila Hansen … LAILA HANSEN" is one
+     * entity found and two replaced); the entities found if the map is gone */
+    char *made = j->redacted_step && j->map ? sl_redact_map_summary_json(j->map) : NULL;
+    if (made) sl_buf_puts(&b->reds, made);
+    else if (j->redacted_step)
       sl_ledger_json_redactions(j->cls.entities, j->cls.n_entities, j->dec.redact, j->dec.n_redact,
                                 &b->reds);
+    free(made);
     sl_ledger_json_classification(&j->cls, &b->cls);
   }
   row->entity_types = b->ents.data;

@@ -198,6 +198,10 @@ describe('ledger after mixed traffic', () => {
     assert.equal(red.length, 2, e.out);
     for (const t of red) {
       assert.ok(t.redacted.PERSON >= 1 && t.redacted.EMAIL_ADDRESS >= 1, JSON.stringify(t));
+      // counted as replaced: one per placeholder in the bytes that left
+      const body = ext.received[tx.indexOf(t)].body;
+      for (const [type, n] of Object.entries(t.redacted))
+        assert.equal(n, (body.match(new RegExp(`\\[${type}_\\d+\\]`, 'g')) || []).length, `${type}: ${body}`);
       assert.ok(!JSON.stringify(t.entity_types).includes('PERSON'), 'what left has no PERSON');
     }
     const phone = tx.filter((t) => t.entity_types && t.entity_types.PHONE_NUMBER);
