@@ -107,9 +107,16 @@ int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_has
         len[c] = (size_t)sqlite3_column_bytes(st, c);
         if (!val[c]) val[c] = "";
       } else {
-        len[c] = sl__ledger_fmt_real(sqlite3_column_double(st, c), want, num[c],
-                                     sizeof num[c], NULL);
+        /* the writer stores the double nearest to the decimal it hashed: a
+         * value off it by less than the last decimal was edited all the same */
+        double v = sqlite3_column_double(st, c), back = 0;
+        len[c] = sl__ledger_fmt_real(v, want, num[c], sizeof num[c], &back);
         val[c] = num[c];
+        if (back != v) {
+          rc = broken(out, id, "column %s holds %.17g, not the value hashed (%s): the row "
+                      "was edited", sl__ledger_col_name[c], v, num[c]);
+          break;
+        }
       }
     }
     if (rc) break;

@@ -89,6 +89,16 @@ static void test_edit(void **state) {
   expect_broken(fx->path, 5);
 }
 
+/* An edit below the hashed precision (cost_usd has 9 decimals) still changes
+ * the stored double, which is no longer the one nearest to the hashed text. */
+static void test_edit_below_precision(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(run_sql(fx->path, UNLOCK "UPDATE requests SET cost_usd = cost_usd + 4.9e-10 "
+                                            "WHERE id = 4"),
+                   SQLITE_OK);
+  expect_broken(fx->path, 4);
+}
+
 static void test_edit_entity_types(void **state) {
   fx_t *fx = *state;
   assert_int_equal(run_sql(fx->path, UNLOCK "UPDATE requests SET entity_types = '{}', "
@@ -299,6 +309,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_intact, setup, teardown),
       cmocka_unit_test_setup_teardown(test_append_only_triggers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_edit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_edit_below_precision, setup, teardown),
       cmocka_unit_test_setup_teardown(test_edit_entity_types, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delete_first, setup, teardown),
