@@ -130,6 +130,23 @@ static bool honorific_suffix(const char *w, size_t n) {
   return false;
 }
 
+/* A word whose only non-ASCII letter is its accented capital ("Étienne",
+ * "Óscar"), with that capital's base letter: the lists know many given names
+ * only unaccented. 0 for any other word (an accent inside, "Colón", "Rosé",
+ * makes another word of it). */
+static size_t plain_capital(const char *w, size_t n, char *out, size_t cap) {
+  static const char base[32] = "AAAAAA\0CEEEEIIII\0NOOOOO\0\0UUUUY\0\0";
+  if (n < 4 || n + 1 > cap || (unsigned char)w[0] != 0xC3 || (unsigned char)w[1] < 0x80 ||
+      (unsigned char)w[1] > 0x9F || !base[(unsigned char)w[1] - 0x80])
+    return 0;
+  out[0] = base[(unsigned char)w[1] - 0x80];
+  for (size_t i = 2; i < n; i++) {
+    if ((unsigned char)w[i] >= 0x80) return 0;
+    out[i - 1] = w[i];
+  }
+  return n - 1;
+}
+
 unsigned sl__tok_flags(const sl__gaz_t *g, const char *text, sl__tok_t *t) {
   if (t->looked == 1) return t->gz;
   t->looked = 1;
@@ -138,6 +155,9 @@ unsigned sl__tok_flags(const sl__gaz_t *g, const char *text, sl__tok_t *t) {
   const char *w = text + t->s;
   size_t n = t->e - t->s;
   unsigned f = sl__gaz_lookup(g, w, n);
+  char plain[48];
+  size_t pn = f ? 0 : plain_capital(w, n, plain, sizeof plain);
+  if (pn) f = sl__gaz_lookup(g, plain, pn) & (SL_GZ_FIRST | SL_GZ_LAST);
   if (!f && (t->caps & 8)) {
     /* possessive "Thomas's" and hyphenated "Mayo-Walters" parts (a word holds
      * ' or - only when the tokenizer joined it over one) */

@@ -9,6 +9,10 @@ static void persons(void **s) {
   /* the contracted pronoun is not the name's first word */
   EXPECT("Hi, I'm Sarah Connor and my phone is 555-867-5309", "PERSON", "Sarah Connor");
   EXPECT("Hi, I\xe2\x80\x99m Sarah Connor.", "PERSON", "Sarah Connor");
+  /* a given name the lists know unaccented, with its accented capital; an
+   * accent inside a word makes another word of it */
+  EXPECT("\xc3\x89tienne Lef\xc3\xa8vre a appel\xc3\xa9.", "PERSON", "\xc3\x89tienne Lef\xc3\xa8vre");
+  REJECT("\xc2\xbf" "En qu\xc3\xa9 a\xc3\xb1o lleg\xc3\xb3 Col\xc3\xb3n a Am\xc3\xa9rica?", "PERSON");
   /* German's polite pronouns and a letter's closing word open no name */
   REJECT("Vielen Dank f\xc3\xbcr Ihre Nachricht.", "PERSON");
   REJECT("Bitte senden Sie Ihre Unterlagen bis Freitag.", "PERSON");
