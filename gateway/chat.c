@@ -80,6 +80,8 @@ typedef struct {
   char anthropic_beta[256]; /* the client's anthropic-beta header, checked; "" none */
   char egress_dest[256];    /* where the last bytes that left went (the REQUEST row names it) */
   char egress_sha[65];      /* SHA-256 of them (the REQUEST row carries it when sent once) */
+  char prev_dest[256];      /* the two above before the call in flight: back if it */
+  char prev_sha[65];        /* sends nothing (see unsent) */
   unsigned transmissions;   /* calls to external backends that started */
   sl_buf_t text;             /* non-stream: the answer */
   sl_buf_t refusal;          /* non-stream: the model's refusal, if it declined */
@@ -623,14 +625,27 @@ static void retry_after_backoff(job_t *j, bool same_step, long wait_ms) {
   attempt_in(j, delay);
 }
 
+/* Where the last bytes went and their digest, as before the call whose egress
+ * row was just written: that call did not start, or sent nothing. */
+static void egress_back(job_t *j) {
+  memcpy(j->egress_dest, j->prev_dest, sizeof j->egress_dest);
+  memcpy(j->egress_sha, j->prev_sha, sizeof j->egress_sha);
+}
+
+/* The call just started sent nothing after all (its connect failed): the
+ * request's egress is what it was before. */
+static void unsent(job_t *j) {
+  j->egress_bytes -= (int64_t)j->tx_len;
+  j->transmissions--;
+  j->tx_len = 0;
+  egress_back(j);
+}
+
 static void on_error(void *data, const sl_call_error_t *e) {
   job_t *j = data;
   sl_call_t *call = j->call; /* still valid inside its callback */
   j->call = NULL;
-  if (e->unsent && j->tx_len) { /* the connect failed: no byte of it left */
-    j->egress_bytes -= (int64_t)j->tx_len;
-    j->transmissions--;
-  }
+  if (e->unsent && j->tx_len) unsent(j); /* the connect failed: no byte of it left */
   j->tx_len = 0;
   char lab[200];
   sl_metrics_label(lab, sizeof lab, "backend", j->backend);
@@ -734,6 +749,7 @@ static void start_call(job_t *j) {
     j->tx_len = len;
   }
   if (!rc) return;
+  if (external) egress_back(j);
   j->call = NULL;
   if (rc == SL_EBUSY) j->busy_backend = j->backend;
   SL_WARN("req %s: backend %s did not start: %s", j->req_id, j->backend, sl_strerror(rc));
@@ -744,6 +760,8 @@ static void start_call(job_t *j) {
 static void on_egress_logged(void *data, int status) {
   job_t *j = data;
   j->waiting_ledger = false;
+  if (j->client_gone || (status && sl_ledger_rejects_on_failure(j->gw->ledger)))
+    egress_back(j); /* not sent */
   if (j->client_gone) {
     sl_call_cancel(j->call);
     j->call = NULL;
@@ -769,6 +787,8 @@ static bool record_egress(job_t *j, const char *body, size_t len, const char *de
   row_json_t json;
   sl_ledger_row_t row;
   row_common(j, &row, &json);
+  memcpy(j->prev_dest, j->egress_dest, sizeof j->prev_dest);
+  memcpy(j->prev_sha, j->egress_sha, sizeof j->prev_sha);
   sl_ledger_sha256_hex(body, len, j->egress_sha);
   row.kind = SL_LEDGER_EGRESS;
   row.destination = dest;
@@ -782,7 +802,10 @@ static bool record_egress(job_t *j, const char *body, size_t len, const char *de
   row_json_free(&json);
   if (rc) {
     j->waiting_ledger = false;
-    if (sl_ledger_rejects_on_failure(j->gw->ledger)) return false;
+    if (sl_ledger_rejects_on_failure(j->gw->ledger)) {
+      egress_back(j);
+      return false;
+    }
     SL_ERROR("req %s: egress not recorded (%s); sending anyway", j->req_id, sl_strerror(rc));
     start_call(j);
   }

@@ -241,7 +241,7 @@ static bool particle_between(const sl__gaz_t *g, const char *text, const sl__tok
                                           "della", "dos", "das", "du", "le", "ter", "ten", NULL};
   size_t k = j + 1;
   if (k + 1 >= T->n || T->v[k].nl_before || T->v[k].punct_before || T->v[k + 1].nl_before ||
-      T->v[k + 1].punct_before || !islower((unsigned char)text[T->v[k].s]) ||
+      T->v[k + 1].punct_before || T->v[k].e - T->v[k].s > 5 || !strchr("dvlt", text[T->v[k].s]) ||
       !sl__tok_in(text, &T->v[k], particles))
     return false;
   /* "van der Berg": two particles */
@@ -453,10 +453,10 @@ static bool nouns_capitalised(const char *text, const sl__toks_t *T, int *state)
                                      "eine", "den", "dem", "des", "auf", "von", "ich", "sie",
                                      "wir", "für", "bitte", "zu", "im", "bei", "uns", "mir",
                                      "auch", "wird", "sind", "noch", "oder", "aber", "wenn",
-                                     "über", "nach", "vom", "zum", "zur", "sehr", "vielen",
-                                     "können", "haben", "ihre", "ihnen", NULL};
-    int hits = 0;
-    for (size_t k = 0; k < T->n && hits < 3; k++)
+                                     "über", "nach", "vom", "zum", "zur", "sehr", "haben",
+                                     "ihre", "ihnen", NULL}; /* of at most 5 bytes */
+    int hits = 0; /* told from the first 300 words: a long text pays no more */
+    for (size_t k = 0; k < T->n && k < 300 && hits < 3; k++)
       if (T->v[k].e - T->v[k].s <= 5 && !(T->v[k].caps & 1) && sl__tok_in(text, &T->v[k], de)) hits++;
     *state = hits >= 3 ? 2 : 1;
   }
@@ -1181,7 +1181,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
      * ("Grüße Jonas Hartmann") are not part of the name that follows them. */
     if (cap && ((t->e - t->s >= 3 && text[t->s] == 'I' &&
                  (text[t->s + 1] == '\'' || !strncmp(text + t->s + 1, "\xe2\x80\x99", 3))) ||
-                sl__tok_in(text, t, not_in_name))) {
+                (t->e - t->s <= 7 && strchr("SIGRCTDM", text[t->s]) && sl__tok_in(text, t, not_in_name)))) {
       i++;
       continue;
     }

@@ -58,7 +58,7 @@ typedef struct {
   uint64_t first[4];
 } wordset_t;
 
-static bool ci_word_before(const char *t, uint32_t pos, uint32_t win, const wordset_t *ws) {
+static const char *ci_word_at_before(const char *t, uint32_t pos, uint32_t win, const wordset_t *ws) {
   uint32_t lo = pos > win ? pos - win : 0;
   const char *const *words = ws->words;
   const uint64_t *first = ws->first;
@@ -72,15 +72,23 @@ static bool ci_word_before(const char *t, uint32_t pos, uint32_t win, const word
     for (const char *const *w = words; *w; w++) {
       if ((*w)[0] != low[k]) continue;
       size_t m = strlen(*w);
-      if (k + m <= n && !memcmp(low + k, *w, m)) return true;
+      if (k + m <= n && !memcmp(low + k, *w, m)) return *w;
     }
   }
-  return false;
+  return NULL;
+}
+
+static bool ci_word_before(const char *t, uint32_t pos, uint32_t win, const wordset_t *ws) {
+  return ci_word_at_before(t, pos, win, ws) != NULL;
 }
 
 static const char *const phone_words[] = {"phone", "tel", "mobile", "cell", "call", "fax",
                                           "whatsapp", "sms", "text me", "reach me",
                                           "contact", "dial", "ring", "answering", "messages to",
+                                          /* the word for a number (see is_number_word) */
+                                          "number ", "number:", "number,", "numéro ", "numéro:",
+                                          "numero ", "numero:", "número ", "número:", "nummer ",
+                                          "nummer:",
                                           /* other languages */
                                           "telefon",
                                           "teléfono", "telefone", "telefono", "tél", "handy",
@@ -89,11 +97,10 @@ static const char *const phone_words[] = {"phone", "tel", "mobile", "cell", "cal
                                           "جوال", "هاتف", "موبايل", "電話", "携帯", "电话",
                                           "手机", "전화", "휴대폰", "फ़ोन", "फोन", "मोबाइल",
                                           "điện thoại", "sđt", "telepon", "ponsel", NULL};
-/* The word for a number, a phone's when nothing else names it ("my number is
- * …"); as a whole word ("sort these numbers" is none). */
-static const char *const number_words[] = {"number ", "number:", "number,", "numéro ", "numéro:",
-                                           "numero ", "numero:", "número ", "número:", "nummer ",
-                                           "nummer:", NULL};
+/* A phone word that is only the word for a number, a phone's when nothing
+ * else names it ("my number is …"); matched whole ("sort these numbers" has
+ * none). No other phone word starts with 'n'. */
+static bool is_number_word(const char *w) { return w[0] == 'n'; }
 /* Words that name a number as something other than a phone (right before it;
  * matched as word starts, so none is short). */
 static const char *const id_words[] = {"order", "invoice", "ticket", "reference", "tracking",
@@ -119,8 +126,7 @@ static const char *const math_words[] = {"decimal", "hexadecimal", "binary", "oc
                                          "calculate", "luhn", "modulo", "square", "integer",
                                          "sum", "multiply", "divide", NULL};
 
-static wordset_t phone_set = {phone_words, {0}}, number_set = {number_words, {0}},
-                 card_set = {card_words, {0}},
+static wordset_t phone_set = {phone_words, {0}}, card_set = {card_words, {0}},
                  id_set = {id_words, {0}}, eth_key_set = {eth_key_words, {0}},
                  math_set = {math_words, {0}};
 static pthread_once_t wordsets_once = PTHREAD_ONCE_INIT;
@@ -129,7 +135,7 @@ static void wordsets_init(void);
 void sl__pii_init(void) { pthread_once(&wordsets_once, wordsets_init); }
 
 static void wordsets_init(void) {
-  wordset_t *sets[] = {&phone_set, &number_set, &card_set, &id_set, &eth_key_set, &math_set};
+  wordset_t *sets[] = {&phone_set, &card_set, &id_set, &eth_key_set, &math_set};
   for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++)
     for (const char *const *w = sets[k]->words; *w; w++)
       sets[k]->first[(unsigned char)(*w)[0] >> 6] |= 1ull << ((*w)[0] & 63);
@@ -293,8 +299,9 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   }
   /* Long space-separated runs of short numbers are lists, not phones, unless a
    * phone word is close. */
-  bool word = ci_word_before(c->text, s, 40, &phone_set) || french_phone(c->text + s, e - s);
-  bool cue = word || ci_word_before(c->text, s, 40, &number_set);
+  const char *pw = ci_word_at_before(c->text, s, 40, &phone_set);
+  bool word = (pw && !is_number_word(pw)) || french_phone(c->text + s, e - s);
+  bool cue = word || pw;
   /* "document number 5100004711", "Case number 03-90823-CV": the word for a
    * number after what it numbers, and no word for a phone */
   if (!intl && !word && cue && ci_word_before(c->text, s, 24, &id_set)) return;
@@ -322,13 +329,14 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
 
 static void digits_run(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t s = h->start, e = h->end, n = e - s;
+  const char *pw;
   if (decimal_context(c, s, e)) return;
   if (n >= 12) card(c, h);
   /* a bare run needs a phone word, and no arithmetic around it ("convert the
    * decimal number 4294967295 to hex", "does 79927398713 pass the Luhn check") */
   if ((n == 10 || n == 11) &&
-      (ci_word_before(c->text, s, 40, &phone_set) ||
-       (ci_word_before(c->text, s, 40, &number_set) && !ci_word_before(c->text, s, 24, &id_set))) &&
+      (pw = ci_word_at_before(c->text, s, 40, &phone_set)) &&
+      (!is_number_word(pw) || !ci_word_before(c->text, s, 24, &id_set)) &&
       !ci_word_before(c->text, s, 40, &math_set) &&
       !ci_word_before(c->text, e + 40 < c->len ? e + 40 : (uint32_t)c->len, 40, &math_set))
     sl__cands_add(c->out, s, e, SL_ET_PHONE_NUMBER, "phone", 28);
