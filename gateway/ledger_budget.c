@@ -106,7 +106,7 @@ int sl_ledger_budgets_open(const char *path, int64_t now_ms, sl_ledger_budgets_t
       sqlite3_stmt *st = NULL;
       rc = SL_EIO;
       if (sqlite3_prepare_v2(db,
-                             "SELECT key_id, sum(CAST(round(cost_usd * 1e9) AS INTEGER)) FROM requests WHERE kind = "
+                             "SELECT key_id, sum(cost_usd) FROM requests WHERE kind = "
                              "'request' AND ts >= ?1 GROUP BY key_id",
                              -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, since, -1, SQLITE_STATIC);
@@ -114,7 +114,8 @@ int sl_ledger_budgets_open(const char *path, int64_t now_ms, sl_ledger_budgets_t
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
           const char *k = (const char *)sqlite3_column_text(st, 0);
           slot_t *s = find(b, k ? k : "", true);
-          if (s) s->spent_nusd = sqlite3_column_int64(st, 1);
+          /* a month of doubles drifts far less than a nano-USD; rounded there */
+          if (s) s->spent_nusd = nusd(sqlite3_column_double(st, 1));
         }
         if (step == SQLITE_DONE) rc = 0;
       }
