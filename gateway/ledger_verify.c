@@ -53,6 +53,33 @@ static int check_integrity(sqlite3 *db, sl_ledger_verify_t *out) {
   return rc;
 }
 
+/* The ledger's own description: which schema and which hash rule the rows
+ * follow. A ledger whose ledger_meta was dropped or says another rule cannot be
+ * read as this one. */
+static int check_meta(sqlite3 *db, sl_ledger_verify_t *out) {
+  static const struct {
+    const char *key, *prefix;
+  } want[] = {{"schema_version", "1"}, {"hash_rule", "sluice-ledger-v1:"}};
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM ledger_meta WHERE key = ?1", -1, &st, NULL) !=
+      SQLITE_OK)
+    return broken(out, 0, "the ledger_meta table is gone (%s): the file no longer says which "
+                          "schema and hash rule its rows follow", sqlite3_errmsg(db));
+  int rc = 0;
+  for (size_t i = 0; !rc && i < sizeof want / sizeof want[0]; i++) {
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, want[i].key, -1, SQLITE_STATIC);
+    const char *v = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    size_t n = strlen(want[i].prefix);
+    bool ok = v && !strncmp(v, want[i].prefix, n) && (i || !v[n]);
+    if (!ok)
+      rc = broken(out, 0, "ledger_meta %s is %s%s%s, expected %s%s", want[i].key, v ? "'" : "",
+                  v ? v : "missing", v ? "'" : "", want[i].prefix, i ? "…" : "");
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_hash,
                      sl_ledger_verify_t *out) {
   memset(out, 0, sizeof *out);
@@ -171,6 +198,7 @@ int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_has
                 "anchored row %lld is missing: the ledger was truncated after it",
                 (long long)anchor_id);
   if (!rc) rc = check_integrity(db, out);
+  if (!rc) rc = check_meta(db, out);
   sl__ledger_hasher_free(&hasher);
   sqlite3_finalize(st);
   sqlite3_close(db);

@@ -227,6 +227,21 @@ static void test_truncate_with_anchor(void **state) {
   free(out);
 }
 
+/* The ledger's description dropped or changed: it no longer says which rule
+ * the rows follow. */
+static void test_meta_changed(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(run_sql(fx->path, "UPDATE ledger_meta SET value = 'none' WHERE key = 'hash_rule'"),
+                   SQLITE_OK);
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(fx->path, 0, NULL, &v), SL_EPARSE);
+  assert_non_null(strstr(v.reason, "hash_rule"));
+  assert_int_equal(run_sql(fx->path, "DROP TABLE ledger_meta"), SQLITE_OK);
+  assert_int_equal(sl_ledger_verify(fx->path, 0, NULL, &v), SL_EPARSE);
+  assert_non_null(strstr(v.reason, "ledger_meta table is gone"));
+  assert_int_equal(cli_verify(fx->path), 1);
+}
+
 /* An index rebuilt to skip rows, its definition text put back: every row still
  * hashes, but reports that read the index would not see the skipped rows. */
 static void test_index_swapped(void **state) {
@@ -310,6 +325,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_append_only_triggers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_edit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_edit_below_precision, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_meta_changed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_edit_entity_types, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delete_first, setup, teardown),
