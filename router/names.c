@@ -1181,7 +1181,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
      * ("Grüße Jonas Hartmann") are not part of the name that follows them. */
     if (cap && ((t->e - t->s >= 3 && text[t->s] == 'I' &&
                  (text[t->s + 1] == '\'' || !strncmp(text + t->s + 1, "\xe2\x80\x99", 3))) ||
-                (t->e - t->s <= 7 && strchr("SIGRCTDM", text[t->s]) && sl__tok_in(text, t, not_in_name)))) {
+                (t->e - t->s <= 8 && strchr("SIGRCTDM", text[t->s]) && sl__tok_in(text, t, not_in_name)))) {
       i++;
       continue;
     }
@@ -1223,7 +1223,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       bool vetoed = false, any_name = false, all_place = true, common_word = false;
       int words = 0;
       for (size_t k = i; k < j; k++) {
-        if (initial(text, &T->v[k]) || islower((unsigned char)text[T->v[k].s])) continue; /* a particle */
+        /* (a lower-case word inside a run of a text with capitals is a particle) */
+        if (initial(text, &T->v[k]) || (T->has_upper && islower((unsigned char)text[T->v[k].s])))
+          continue;
         words++;
         unsigned f = GZ(k);
         /* (after a strong cue a given name first is one: "name? Eve Magrath") */
