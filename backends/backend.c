@@ -280,13 +280,15 @@ static int sse_feed(sl__upstream_t *u, sl_call_t *c, const char *p, size_t n) {
 
 int sl__upstream_data(sl__upstream_t *u, sl_call_t *c, const char *p, size_t n) {
   if (u->streaming) return sse_feed(u, c, p, n);
-  if (u->status < 300 && atomic_fetch_add(&held_total, n) + n > atomic_load(&held_max)) {
-    atomic_fetch_sub(&held_total, n);
-    sl__call_fail(c, SL_EUPSTREAM, 503, true, "upstream_error",
-                  "the gateway holds limits.max_buffered_bytes of upstream answers; retry");
-    return 1;
+  if (u->status < 300) { /* an answer, not an error body (bounded at 64 KiB) */
+    if (atomic_fetch_add(&held_total, n) + n > atomic_load(&held_max)) {
+      atomic_fetch_sub(&held_total, n);
+      sl__call_fail(c, SL_EUPSTREAM, 503, true, "upstream_error",
+                    "the gateway holds limits.max_buffered_bytes of upstream answers; retry");
+      return 1;
+    }
+    u->held += n;
   }
-  if (u->status < 300) u->held += n;
   int rc = sl_buf_append(&u->body, p, n);
   if (!rc && u->sniff && u->body.len >= 6) {
     u->sniff = false;

@@ -646,7 +646,7 @@ static void on_error(void *data, const sl_call_error_t *e) {
   sl_call_t *call = j->call; /* still valid inside its callback */
   j->call = NULL;
   if (e->unsent && j->tx_len) unsent(j); /* the connect failed: no byte of it left */
-  j->tx_len = 0;
+  j->tx_len = 0;                         /* no call in flight now */
   char lab[200];
   sl_metrics_label(lab, sizeof lab, "backend", j->backend);
   sl_metrics_add(j->gw->metrics, "sluice_upstream_errors_total", lab, 1);

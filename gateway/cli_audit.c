@@ -61,7 +61,7 @@ static void usage(FILE *f) {
 
 static int parse_args(int argc, char **argv, args_t *a) {
   memset(a, 0, sizeof *a);
-  bool fmt_given = false, summary_given = false;
+  bool fmt_given = false;
   for (int i = 0; i < argc; i++) {
     const char *o = argv[i];
     const char **dst = NULL;
@@ -73,8 +73,8 @@ static int parse_args(int argc, char **argv, args_t *a) {
     else if (!strcmp(o, "--by")) dst = &a->by;
     else if (!strcmp(o, "--anchor")) dst = &a->anchor;
     else if (!strcmp(o, "--summary")) {
-      if (summary_given) goto twice;
-      a->summary_only = summary_given = true;
+      if (a->summary_only) goto twice;
+      a->summary_only = true;
       continue;
     } else if (!strcmp(o, "--format")) {
       if (fmt_given) goto twice;
