@@ -112,8 +112,12 @@ static bool fused_name(const char *text, const sl__tok_t *t) {
   return false;
 }
 
+static pthread_once_t words_once = PTHREAD_ONCE_INIT;
+static void words_init(void); /* the word sets' filters, below */
+
 void sl__address_register(sl__gaz_t *g) {
   pthread_once(&fused_once, fused_init);
+  pthread_once(&words_once, words_init);
   sl__gaz_add(g, type_after, SL_GZ_ST_AFTER);
   sl__gaz_add(g, type_before, SL_GZ_ST_BEFORE);
   sl__gaz_add(g, unit_words, SL_GZ_UNIT);
@@ -166,14 +170,15 @@ static inline bool proper_word(const sl__toks_t *T, size_t k) {
 
 /* A street type that stands, as a word of its own, between the street's name
  * and the house number ("Berliner Straße 12", "Lange Gasse 5", "Hoge Laan 3"). */
-static bool type_before_number(const char *text, const sl__tok_t *t) {
-  static const char *const types[] = {
+static const char *const types[] = {
       "straße", "strasse", "allee", "gasse", "weg", "platz", "damm", "ufer", "chaussee",
       "steig", "pfad", "laan", "straat", "gracht", "plein", "kade", "singel", "dreef", "vej",
       "gade", "gata", "gatan", "vägen", "veien", "ulica", "utca", "iela", "katu", "kuja",
       "tänav", "cesta", "ulice", "třída", "trg", "út", "útja", "körút", "tér", "köz", "sétány",
       "rakpart", "põik", "maantee", "puiestee", "aleja", "plac", "náměstí", "nábřeží", NULL};
-  return sl__tok_in(text, t, types);
+static sl__wordset_t types_set = {.words = types};
+static bool type_before_number(const char *text, const sl__tok_t *t) {
+  return sl__tok_in_set(text, t, &types_set);
 }
 
 /* The value of a number token (the text is not NUL-terminated: no atoi). */
@@ -248,13 +253,21 @@ static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun", "
 static const char *const weekdays[] = {"monday", "tuesday", "wednesday", "thursday", "friday",
                                        "saturday", "sunday", "mon", "tue", "tues", "wed", "thu",
                                        "thur", "thurs", "fri", "sat", "sun", NULL};
+static sl__wordset_t months_set = {.words = months}, weekdays_set = {.words = weekdays};
+
+static void words_init(void) {
+  sl__wordset_init(&types_set);
+  sl__wordset_init(&months_set);
+  sl__wordset_init(&weekdays_set);
+}
 
 /* A word among tokens [k, j) is no English word ("Floriánem", "kapu"): "Room 5",
  * "Page 12", "Gate 22" are no streets. */
 static bool foreign_among(const char *text, const sl__toks_t *T, size_t k, size_t j) {
   bool foreign = false;
   for (; k < j; k++) {
-    if (sl__tok_in(text, &T->v[k], months) || sl__tok_in(text, &T->v[k], weekdays)) return false;
+    if (sl__tok_in_set(text, &T->v[k], &months_set) || sl__tok_in_set(text, &T->v[k], &weekdays_set))
+      return false;
     if (T->v[k].e - T->v[k].s >= 3 && !sl__lexicon_has(text + T->v[k].s, T->v[k].e - T->v[k].s))
       foreign = true;
   }
@@ -548,9 +561,9 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       size_t a = j, words = 0;
       while (a > 0 && words < 4 && T->v[a - 1].kind == SL_TK_WORD && T->v[a].nl_before == 0 &&
              (!T->v[a].punct_before || strchr(".-'", T->v[a].punct_before)) &&
-             !sl__tok_in(text, &T->v[a - 1], months))
+             !sl__tok_in_set(text, &T->v[a - 1], &months_set))
         a--, words++;
-      if (a > 0 && sl__tok_in(text, &T->v[a - 1], months) && T->v[a].nl_before == 0) words = 0;
+      if (a > 0 && sl__tok_in_set(text, &T->v[a - 1], &months_set) && T->v[a].nl_before == 0) words = 0;
       bool lead = words && a > 0 && housenum(text, &T->v[a - 1]) && T->v[a].nl_before == 0 &&
                   !T->v[a].punct_before;
       size_t b = words ? extend_unit(g, ga, text, T, j) : j;

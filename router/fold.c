@@ -170,10 +170,10 @@ static int fold_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
 }
 
 /* The lead bytes of every folded character. */
-static bool lead(unsigned char c) {
-  return c == 0xC2 || c == 0xCC || c == 0xCD || c == 0xD8 || c == 0xD9 || c == 0xDB || c == 0xE1 ||
-         c == 0xE2 || c == 0xE3 || c == 0xEF || c == 0xF3 || c == '%' || c == '&';
-}
+static const bool lead_byte[256] = {[0xC2] = 1, [0xCC] = 1, [0xCD] = 1, [0xD8] = 1, [0xD9] = 1,
+                                    [0xDB] = 1, [0xE1] = 1, [0xE2] = 1, [0xE3] = 1, [0xEF] = 1,
+                                    [0xF3] = 1, ['%'] = 1,  ['&'] = 1};
+static bool lead(unsigned char c) { return lead_byte[c]; }
 
 /* Whether an escape of a joiner starts at one of the bytes c in t. */
 static bool escape_in(const unsigned char *t, size_t len, int c) {
@@ -211,8 +211,13 @@ size_t sl__fold(const char *text, size_t len, char *out, uint32_t *map) {
   const unsigned char *t = (const unsigned char *)text;
   size_t k = 0;
   for (size_t i = 0; i < len;) {
+    size_t run = i; /* bytes that fold to nothing else, copied as they are */
+    while (run < len && !lead(t[run])) run++;
+    memcpy(out + k, t + i, run - i);
+    for (; i < run; i++) map[k++] = (uint32_t)i;
+    if (i == len) break;
     size_t used = 1;
-    int c = lead(t[i]) ? fold_at(t, len, i, &used) : -1;
+    int c = fold_at(t, len, i, &used);
     if (c < 0) {
       for (size_t j = 0; j < used; j++) {
         out[k] = (char)t[i + j];

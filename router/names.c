@@ -7,6 +7,7 @@
 #include "sl_err.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -112,7 +113,11 @@ static const char *const starters[] = {
 
 int sl__names_register_starters(sl__gaz_t *g) { return sl__gaz_add(g, starters, SL_GZ_STARTER); }
 
+static pthread_once_t words_once = PTHREAD_ONCE_INIT;
+static void words_init(void); /* the word sets' filters, below */
+
 void sl__names_register(sl__gaz_t *g) {
+  pthread_once(&words_once, words_init);
   sl__gaz_add(g, veto, SL_GZ_VETO);
   sl__gaz_add(g, honorific, SL_GZ_HONOR);
   sl__gaz_add(g, starters, SL_GZ_STARTER);
@@ -231,6 +236,7 @@ static bool pronoun_i(const char *text, const sl__toks_t *T, size_t j) {
 static const char *const not_in_name[] = {"sie", "ihre", "ihr", "ihnen", "ihrer", "ihren", "ihrem",
                                           "ihres", "grüße", "gruß", "grüßen", "regards", "cheers",
                                           "thanks", "danke", "merci", "gracias", "grazie", NULL};
+static sl__wordset_t not_in_name_set = {.words = not_in_name};
 
 /* The token after j is a surname's particle, lower case, and a capitalised
  * word follows it on the line: "Sanne de Vries", "Karl von Stein". Only after
@@ -444,20 +450,24 @@ static const char *const personal_nouns[] = {
     "kid", "kids", "son", "daughter", "wife", "husband", "mother", "father", "mom", "mum", "dad",
     "brother", "sister", "baby", "parents", "boyfriend", "girlfriend", "fiancé", "fiancée", NULL};
 
+/* German's commonest short words (nouns_capitalised). */
+static const char *const de[] = {"der", "die", "das", "und", "ist", "nicht", "mit", "ein",
+                                 "eine", "den", "dem", "des", "auf", "von", "ich", "sie",
+                                 "wir", "für", "bitte", "zu", "im", "bei", "uns", "mir",
+                                 "auch", "wird", "sind", "noch", "oder", "aber", "wenn",
+                                 "über", "nach", "vom", "zum", "zur", "sehr", "haben",
+                                 "ihre", "ihnen", NULL}; /* of at most 5 bytes */
+static sl__wordset_t de_set = {.words = de};
+
 /* German capitalises every noun: two capitalised words the lexicon does not
  * know are no name there. Told by its commonest short words, once per text
  * (*state: 0 unknown, 1 no, 2 yes). */
 static bool nouns_capitalised(const char *text, const sl__toks_t *T, int *state) {
   if (!*state) {
-    static const char *const de[] = {"der", "die", "das", "und", "ist", "nicht", "mit", "ein",
-                                     "eine", "den", "dem", "des", "auf", "von", "ich", "sie",
-                                     "wir", "für", "bitte", "zu", "im", "bei", "uns", "mir",
-                                     "auch", "wird", "sind", "noch", "oder", "aber", "wenn",
-                                     "über", "nach", "vom", "zum", "zur", "sehr", "haben",
-                                     "ihre", "ihnen", NULL}; /* of at most 5 bytes */
     int hits = 0; /* told from the first 300 words: a long text pays no more */
     for (size_t k = 0; k < T->n && k < 300 && hits < 3; k++)
-      if (T->v[k].e - T->v[k].s <= 5 && !(T->v[k].caps & 1) && sl__tok_in(text, &T->v[k], de)) hits++;
+      if (T->v[k].e - T->v[k].s <= 5 && !(T->v[k].caps & 1) && sl__tok_in_set(text, &T->v[k], &de_set))
+        hits++;
     *state = hits >= 3 ? 2 : 1;
   }
   return *state == 2;
@@ -727,6 +737,7 @@ static bool surname_shape(const char *text, const sl__tok_t *t) {
 static const char *const speech[] = {"says", "said", "asks", "asked", "adds", "added", "writes",
                                      "wrote", "explains", "explained", "notes", "noted",
                                      "recalls", "recalled", "insists", "insisted", NULL};
+static sl__wordset_t speech_set = {.words = speech};
 /* A word of letters alone, no '-' or '\'' joining parts ("db-creds" names a thing);
  * not after a backtick (code). */
 static bool letters_only(const char *text, const sl__tok_t *t) {
@@ -1181,7 +1192,8 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
      * ("Grüße Jonas Hartmann") are not part of the name that follows them. */
     if (cap && ((t->e - t->s >= 3 && text[t->s] == 'I' &&
                  (text[t->s + 1] == '\'' || !strncmp(text + t->s + 1, "\xe2\x80\x99", 3))) ||
-                (t->e - t->s <= 8 && strchr("SIGRCTDM", text[t->s]) && sl__tok_in(text, t, not_in_name)))) {
+                (t->e - t->s <= 8 && strchr("SIGRCTDM", text[t->s]) &&
+                 sl__tok_in_set(text, t, &not_in_name_set)))) {
       i++;
       continue;
     }
@@ -1372,7 +1384,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                    (!(f & SL_GZ_PLACE) || namey(f)) && name_like(text, t, f))
             accept = true; /* someone spoken to: "Warrane, can I please speak to your boss?",
                             * also a name that is a place too ("Kuba, can I ...") */
-          else if (i > 0 && !t->nl_before && sl__tok_in(text, &T->v[i - 1], speech) &&
+          else if (i > 0 && !t->nl_before && sl__tok_in_set(text, &T->v[i - 1], &speech_set) &&
                    !(f & SL_GZ_PLACE) && name_like(text, t, f) &&
                    (j == T->n || T->v[j].nl_before || T->v[j].punct_before ||
                     sl__tok_is(text, &T->v[j], "to")))
@@ -1517,4 +1529,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     i++;
   }
   lower_names(c, g, T);
+}
+
+static void words_init(void) {
+  sl__wordset_init(&de_set);
+  sl__wordset_init(&not_in_name_set);
+  sl__wordset_init(&speech_set);
 }

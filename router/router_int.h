@@ -153,9 +153,32 @@ static inline bool sl__word_is(const char *w, size_t n, const char *word) {
 }
 /* Is w[0..n) one of the words of the NULL-terminated `list`? */
 static inline bool sl__word_in(const char *w, size_t n, const char *const *list) {
+  if (!n) {
+    for (; *list; list++)
+      if (!**list) return true;
+    return false;
+  }
+  unsigned char c = (unsigned char)w[0];
+  c = (unsigned)(c - 'A') < 26u ? c | 32 : c;
   for (; *list; list++) /* most words differ at their first byte */
-    if (sl__word_is(w, n, *list)) return true;
+    if ((unsigned char)**list == c && sl__word_is(w, n, *list)) return true;
   return false;
+}
+/* A word list with a filter in front of sl__word_in: the bytes its words start
+ * with and their lengths, so that most words are told apart without a walk
+ * over the list. sl__wordset_init fills the filter; a module calls it once,
+ * from a pthread_once, before any classification reads the set. */
+typedef struct {
+  const char *const *words; /* NULL-terminated lower-case words, as for sl__word_in */
+  uint64_t first[4];        /* bit c: a word starts with byte c */
+  uint64_t lens;            /* bit n: a word of n bytes (bit 63: 63 bytes or more) */
+} sl__wordset_t;
+void sl__wordset_init(sl__wordset_t *s);
+static inline bool sl__wordset_has(const sl__wordset_t *s, const char *w, size_t n) {
+  unsigned char c = n ? (unsigned char)w[0] : 0;
+  c = (unsigned)(c - 'A') < 26u ? c | 32 : c;
+  return ((s->first[c >> 6] >> (c & 63)) & 1) && ((s->lens >> (n < 63 ? n : 63)) & 1) &&
+         sl__word_in(w, n, s->words);
 }
 size_t sl__count_digits(const char *s, size_t n);
 /* A value that only stands for a secret: <YOUR_KEY>, ${VAR}, $password, xxxx, ****,
@@ -253,6 +276,9 @@ static inline bool sl__tok_is(const char *text, const sl__tok_t *t, const char *
 }
 static inline bool sl__tok_in(const char *text, const sl__tok_t *t, const char *const *list) {
   return sl__word_in(text + t->s, t->e - t->s, list);
+}
+static inline bool sl__tok_in_set(const char *text, const sl__tok_t *t, const sl__wordset_t *s) {
+  return sl__wordset_has(s, text + t->s, t->e - t->s);
 }
 enum { SL_TK_WORD = 1, SL_TK_NUM = 2, SL_TK_ALNUM = 3 };
 

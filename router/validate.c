@@ -230,6 +230,17 @@ const char *sl__find(const char *hay, size_t n, const char *needle, size_t m) {
   return NULL;
 }
 
+void sl__wordset_init(sl__wordset_t *s) {
+  memset(s->first, 0, sizeof s->first);
+  s->lens = 0;
+  for (const char *const *w = s->words; *w; w++) {
+    unsigned char c = (unsigned char)(*w)[0];
+    size_t n = strlen(*w);
+    s->first[c >> 6] |= 1ull << (c & 63);
+    s->lens |= 1ull << (n < 63 ? n : 63);
+  }
+}
+
 size_t sl__lower_copy(const char *s, size_t n, char *out, size_t cap) {
   if (n > cap) n = cap;
   for (size_t i = 0; i < n; i++) {
