@@ -79,6 +79,9 @@ static const struct {
     {"utca", sizeof "utca" - 1}, {"ulica", sizeof "ulica" - 1},
     {"street", sizeof "street" - 1}, {"road", sizeof "road" - 1}, {"stra", sizeof "stra" - 1},
 };
+/* The routes of a box: military post ("PSC 9009, Box 9725"), rural routes
+ * and highway contracts ("RR 2 Box 147", "HC 61 Box 20", "Rural Route 3 Box 12"). */
+static const char *const box_routes[] = {"psc", "unit", "cmr", "rr", "hc", "route", NULL};
 static const char *const unit_words[] = {"apt", "apartment", "suite", "ste", "unit", "flat",
                                          "floor", "fl", "room", "rm", "bldg", "building", "no",
                                          "nr", "lot", "door", "dept", NULL};
@@ -403,7 +406,8 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
     /* an HTTP status line ("HTTP/1.1 502 Bad Gateway": the word HTTP a few tokens before) */
     if (j >= 2 && t->e - t->s == 3 && http_status_line(text, T, j)) continue;
     bool nl0 = t->nl_before == 0;
-    /* Post-office and military boxes: "P.O. Box 149", "PSC 9009, Box 9725", "APO AA 33274" */
+    /* Post-office and military boxes: "P.O. Box 149", "PSC 9009, Box 9725", "APO AA 33274";
+     * rural routes: "RR 2, Box 147", "HC 61 Box 20", "Rural Route 3 Box 12" */
     if (j >= 1 && nl0) {
       /* a box number may carry a letter code first: "P.O. Box KN 1782" (Ghana) */
       size_t jb = j;
@@ -421,9 +425,7 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
           a = jb - 2;
         else if (p3 && sl__tok_is(text, p3, "post") && sl__tok_is(text, p2, "office"))
           a = jb - 3;
-        else if (jb >= 3 && housenum(text, &T->v[jb - 2]) &&
-                 (sl__tok_is(text, &T->v[jb - 3], "psc") || sl__tok_is(text, &T->v[jb - 3], "unit") ||
-                  sl__tok_is(text, &T->v[jb - 3], "cmr")))
+        else if (jb >= 3 && housenum(text, &T->v[jb - 2]) && sl__tok_in(text, &T->v[jb - 3], box_routes))
           a = jb - 3;
         else if (sl__tok_is(text, p, "box"))
           a = SIZE_MAX; /* a bare "box 12" is a box, not an address */

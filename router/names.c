@@ -24,7 +24,7 @@ static const char *const veto[] = {
     "ramadan", "diwali", "year", "act", "title", "royal", "princess", "prince", "king", "queen",
     "cooperative", "healthcare", "health", "dynamics", "trust", "federal", "national", "republic",
     "kingdom", "states", "union", "province", "county", "city", "town", "north", "south", "east",
-    "west", "new", "saint", "st", "fort", "port", "airport", "station", "hotel", "restaurant",
+    "west", "new", "saint", "st", "fort", "port", "airport", "station", "hotel", "inn", "motel", "hostel", "resort", "restaurant",
     "cafe", "team", "league", "cup", "fc", "united", "award", "awards", "prize", "festival",
     "war", "battle", "treaty", "empire", "dynasty", "revolution", "cathedral",
     "temple", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",

@@ -373,9 +373,23 @@ static bool date_ok(const sl__ctx_t *c, const sl__hit_t *h) {
   return dm || md;
 }
 
+/* A four-digit year before 1900 in the date: nobody alive was born then
+ * ("Mozart (born 27 January 1756)"): a date of history, not a birth date. */
+static bool historic_year(const char *t, size_t n) {
+  for (size_t i = 0; i + 4 <= n; i++) {
+    if (i > 0 && isdigit((unsigned char)t[i - 1])) continue;
+    size_t k = i;
+    while (k < n && isdigit((unsigned char)t[k])) k++;
+    if (k - i == 4 && memcmp(t + i, "1000", 4) >= 0 && memcmp(t + i, "1900", 4) < 0) return true;
+    i = k;
+  }
+  return false;
+}
+
 static void date(sl__ctx_t *c, const sl__hit_t *h) {
   if (!date_ok(c, h)) return;
-  bool dob = cue_near_idx(&c->cues[0], h->start, 48, 0);
+  bool dob = cue_near_idx(&c->cues[0], h->start, 48, 0) &&
+             !historic_year(c->text + h->start, h->end - h->start);
   if (dob)
     sl__cands_add(c->out, h->start, h->end, SL_ET_DATE_OF_BIRTH, "date_of_birth", 45);
   else
@@ -472,6 +486,21 @@ static void iban_lower(sl__ctx_t *c, uint32_t i) {
     sl__cands_add(c->out, i, i + k, SL_ET_IBAN_CODE, "iban", 61);
 }
 
+/* A UK National Insurance number written in its printed groups, "QQ 12 34 56
+ * C": next_id finds the digit groups; the two letters before them and the
+ * letter after belong to the number (a redaction must not leave them). */
+static void nino_span(const sl__ctx_t *c, uint32_t *s, uint32_t *e) {
+  const char *t = c->text;
+  if (*e - *s != 8 || *s < 3 || t[*s - 1] != ' ' || !isupper((unsigned char)t[*s - 3]) ||
+      !isupper((unsigned char)t[*s - 2]) || (*s > 3 && isalnum((unsigned char)t[*s - 4])) ||
+      t[*s + 2] != ' ' || t[*s + 5] != ' ')
+    return;
+  *s -= 3;
+  if (*e + 2 <= c->len && t[*e] == ' ' && t[*e + 1] >= 'A' && t[*e + 1] <= 'D' &&
+      (*e + 2 == c->len || !isalnum((unsigned char)t[*e + 2])))
+    *e += 2;
+}
+
 static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
   int type, prio = 58, mind = 3;
   bool dig_only = false;
@@ -498,6 +527,12 @@ static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
      * that the check digits prove */
     if (i + 3 < c->len && (!strncasecmp(c->text + i, "is ", 3) || !strncasecmp(c->text + i, "no ", 3)))
       i += 3;
+    /* the verb in other languages: "mi iban es es70…", "mein IBAN ist de89…",
+     * "mon iban est fr76…" (the check digits decide) */
+    else if (i + 4 < c->len && (!strncasecmp(c->text + i, "es ", 3) || !strncasecmp(c->text + i, "è ", 3)))
+      i += 3;
+    else if (i + 5 < c->len && (!strncasecmp(c->text + i, "ist ", 4) || !strncasecmp(c->text + i, "est ", 4)))
+      i += 4;
     iban_lower(c, i);
     const char *t = c->text + i;
     if (i + 4 < c->len && isupper((unsigned char)t[0]) && isupper((unsigned char)t[1]) &&
@@ -507,6 +542,7 @@ static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
              (isupper((unsigned char)c->text[k]) || isdigit((unsigned char)c->text[k]) ||
               (c->text[k] == ' ' && k + 1 < c->len && isalnum((unsigned char)c->text[k + 1]))))
         alnum += c->text[k++] != ' ';
+      while (c->text[k - 1] == ' ') k--; /* "DE89… bitte": the space is not the code's */
       if (alnum >= 12) sl__cands_add(c->out, i, k, SL_ET_IBAN_CODE, "iban", 61);
     }
     return;
@@ -523,11 +559,19 @@ static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
     win = 16, mind = 8, dig_only = true;
     aba = !strncasecmp(c->text + h->start, "routing", 7);
   }
+  /* "my social is": the number right behind it ("my social is great, 356094109
+   * followers" is no SSN) */
+  if (type == SL_ET_US_SSN && (ht[0] | 32) != 's') {
+    uint32_t d = h->end;
+    while (d < c->len && d < h->end + 3 && c->text[d] == ' ') d++;
+    if (d >= c->len || !isdigit((unsigned char)c->text[d])) return;
+  }
   uint32_t from = h->end; /* a cue ending in "No." ("license No. D123") */
   if (from < c->len && c->text[from] == '.' && hl >= 2 && !strncasecmp(c->text + from - 2, "no", 2))
     from++;
   if (!next_id(c, from, win, mind, dig_only, &s, &e) || dummy_digits(c->text + s, e - s)) return;
   if (type == SL_ET_US_SSN && !sl__ssn_ok(c->text + s, e - s)) return;
+  if (type == SL_ET_NATIONAL_ID) nino_span(c, &s, &e);
   if (aba && !sl__aba_ok(c->text + s, e - s)) return;
   /* A date right after "DOB"-like words belongs to the date detector. */
   sl__cands_add(c->out, s, e, type, det, prio);
@@ -738,6 +782,11 @@ static void email(sl__ctx_t *c, const sl__hit_t *h) {
   if (tld < 2 || tld > 24) return;
   for (uint32_t k = last_dot + 1; k < e; k++)
     if (!isalpha((unsigned char)t[k])) return;
+  /* a repository's SSH address, "git@github.com:torvalds/linux.git": the
+   * forges' shared account, no one's mailbox */
+  if (a - s == 3 && !memcmp(t + s, "git", 3) && e + 1 < c->len && t[e] == ':' &&
+      (isalnum((unsigned char)t[e + 1]) || t[e + 1] == '/' || t[e + 1] == '~'))
+    return;
   sl__cands_add(c->out, s, e, SL_ET_EMAIL_ADDRESS, "email", 50);
 }
 

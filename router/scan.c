@@ -266,6 +266,7 @@ static const litset_t litsets[] = {
      "numero d'assurance sociale|carte d'identité|carte d'identite|número de identificación|"
      "numero de identificacion|carta d'identità|carta d'identita", NULL},
     {SL_P_CUE_NATID, 0, B_L, P_TAILS, "NI", S1 "number|" S1 "no" WB}, /* UK National Insurance */
+    {SL_P_CUE_NATID, 1, B_L, P_TAILS, "ni", S1 "number"}, /* as typed in a chat: "my ni number" */
     /* (?i:\b(?:driver'?s?|drivers'|driving)[ \-]?licen[cs]e|\blicen[cs]e\s{0,3}(?:no\b|number|#))|\bDL\b */
     {SL_P_CUE_DL, 1, B_L, P_TAILS, "driver",
      "licence|license| licence| license|-licence|-license|"
@@ -277,6 +278,7 @@ static const litset_t litsets[] = {
     {SL_P_CUE_DL, 1, B_L, P_TAILS, "learner|learner's|driving|driver", S1 "permit"},
     {SL_P_CUE_DL, 1, B_L, P_TAILS, "licence|license", S0 "no" WB "|" S0 "number|" S0 "#"},
     {SL_P_CUE_DL, 0, B_L | B_R, P_NONE, "DL", NULL},
+    {SL_P_CUE_DL, 1, B_L, P_TAILS, "dl", S1 "number|" S0 "#"}, /* "my dl number", "dl#" */
     {SL_P_CUE_DL, 1, B_L, P_NONE,
      "führerschein|permis de conduire|licencia de conducir|carnet de conducir|patente di guida|"
      "rijbewijs|carteira de motorista|prawo jazdy|körkort", NULL},
@@ -308,6 +310,9 @@ static const litset_t litsets[] = {
     /* \b(?:ssn|ss#|social\s{1,3}security) */
     {SL_P_CUE_SSN, 1, B_L, P_NONE, "ssn|ss#", NULL},
     {SL_P_CUE_SSN, 1, B_L, P_SOCIAL, "social", NULL},
+    /* "my social is 356094109": the number's everyday name (the SSN rules still decide) */
+    {SL_P_CUE_SSN, 1, B_L, P_TAILS, "my social|his social|her social|your social|their social",
+     S1 "is" WB "|" S0 ":|" S1 "number|" S0 "#"},
     {SL_P_AWS_AKID, 0, B_L, P_NONE, "AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA", NULL},
     {SL_P_GOOGLE_KEY, 0, B_L, P_NONE, "AIza", NULL},
     {SL_P_GOOGLE_OAUTH, 0, B_L, P_NONE, "ya29.|GOCSPX-|1//0", NULL},

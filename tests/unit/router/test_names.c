@@ -15,6 +15,7 @@ static void persons(void **s) {
   REJECT("\xc2\xbf" "En qu\xc3\xa9 a\xc3\xb1o lleg\xc3\xb3 Col\xc3\xb3n a Am\xc3\xa9rica?", "PERSON");
   /* German's polite pronouns and a letter's closing word open no name */
   REJECT("Vielen Dank f\xc3\xbcr Ihre Nachricht.", "PERSON");
+  REJECT("Welcome to the Hilton Garden Inn. Breakfast is served at 7.", "PERSON");
   REJECT("Bitte senden Sie Ihre Unterlagen bis Freitag.", "PERSON");
   REJECT("Die Bestellung Nr. 4711 ist unterwegs.", "PERSON");
   EXPECT("Bitte rufen Sie Thomas Becker morgen an.", "PERSON", "Thomas Becker");
@@ -362,6 +363,10 @@ static void addresses(void **s) {
   EXPECT("The restaurant is located at PSC 9009, Box 9725\nAPO AA 33274.", "STREET_ADDRESS", "PSC 9009, Box 9725");
   EXPECT("The restaurant is located at PSC 9009, Box 9725\nAPO AA 33274.", "STREET_ADDRESS", "APO AA 33274");
   EXPECT("Meet me at P.O. Box 149 Monika Union", "STREET_ADDRESS", "P.O. Box 149");
+  /* rural routes and highway contracts */
+  EXPECT("Deliver to RR 2 Box 147, Hollister, MO 65672 by noon", "STREET_ADDRESS", "RR 2 Box 147");
+  EXPECT("Send it to HC 61 Box 20, Ely NV", "STREET_ADDRESS", "HC 61 Box 20");
+  REJECT("Take Route 9 to the box office at 7", "STREET_ADDRESS");
   EXPECT("Send it to Unit 5, 12 High St, Leeds", "STREET_ADDRESS", "Unit 5, 12 High St");
   EXPECT("ul. Marszałkowska 10, Warszawa", "STREET_ADDRESS", NULL);
   EXPECT("Hauptstraße 5, 10115 Berlin", "STREET_ADDRESS", "Hauptstraße 5");

@@ -14,6 +14,9 @@ static void email(void **s) {
   REJECT("we met (at) noon", "EMAIL_ADDRESS");
   /* documentation domains stay addresses: tests and forms use them for real ones */
   EXPECT("my email is john@example.com", "EMAIL_ADDRESS", "john@example.com");
+  /* a repository's SSH address is no mailbox; the same account written as an address is */
+  REJECT("git clone git@github.com:torvalds/linux.git && cd linux", "EMAIL_ADDRESS");
+  EXPECT("mail git@acme.com: the build broke", "EMAIL_ADDRESS", "git@acme.com");
   REJECT("look [at] this", "EMAIL_ADDRESS");
   /* in words, or spaced out; plain "at" before a domain needs a sign of an address */
   EXPECT("email me at p dot okafor at fastmail dot com when it is ready", "EMAIL_ADDRESS",
@@ -137,6 +140,8 @@ static void iban_ssn(void **s) {
   /* in lower case after the word, when the check digits hold */
   EXPECT("my iban is gb42nawi04454264788619", "IBAN_CODE", "gb42nawi04454264788619");
   REJECT("my iban is gb42nawi04454264788618", "IBAN_CODE");
+  EXPECT("mi iban es es7021009257967697658373 para el reembolso", "IBAN_CODE", "es7021009257967697658373");
+  EXPECT("mein IBAN ist DE89370400440532013000 bitte", "IBAN_CODE", "DE89370400440532013000");
   EXPECT("Here's my SSN: 536-22-1234", "US_SSN", "536-22-1234");
   EXPECT("social security number 536221234", "US_SSN", "536221234");
   REJECT("ticket 666-12-3456", "US_SSN");
@@ -167,6 +172,10 @@ static void dates(void **s) {
   (void)s;
   EXPECT("Please tell me your date of birth. It's 9/25/1945", "DATE_OF_BIRTH", "9/25/1945");
   EXPECT("She was born on March 3, 1990 in Lyon", "DATE_OF_BIRTH", "March 3, 1990");
+  /* a birth date of history is a date, not anyone's to protect */
+  REJECT("Mozart (born 27 January 1756) wrote his first symphony at eight", "DATE_OF_BIRTH");
+  EXPECT("Mozart (born 27 January 1756) wrote his first symphony at eight", "DATE_TIME", "27 January 1756");
+  EXPECT("She was born 27 January 1956 in Lyon", "DATE_OF_BIRTH", "27 January 1956");
   /* cue words in other languages */
   EXPECT("Inhaberin: Katharina Vogel, geboren am 11.02.1990 in Kassel", "DATE_OF_BIRTH", "11.02.1990");
   EXPECT("née le 3 mars 1985 à Lyon", "DATE_OF_BIRTH", "3 mars 1985");
@@ -233,7 +242,16 @@ static void context_ids(void **s) {
   EXPECT("Patrick Mulligan (hospital number H0493327) refused", "MEDICAL_RECORD", "H0493327");
   EXPECT("Patient: Kemal Özdemir | Chart #: 2207719 | Medication", "MEDICAL_RECORD", "2207719");
   EXPECT("{\"date_of_birth\": \"1996-10-04\"}", "DATE_OF_BIRTH", "1996-10-04");
-  EXPECT("My NI number is QQ 12 34 56 C, can you fill the form?", "NATIONAL_ID", "12 34 56");
+  /* the printed groups of a National Insurance number, letters included */
+  EXPECT("My NI number is QQ 12 34 56 C, can you fill the form?", "NATIONAL_ID", "QQ 12 34 56 C");
+  EXPECT("ni number MM 38 41 94 A do i need it", "NATIONAL_ID", "MM 38 41 94 A");
+  EXPECT("NI number: AB 12 34 56.", "NATIONAL_ID", "AB 12 34 56");
+  /* the numbers' everyday names in a chat */
+  EXPECT("dl number K4546644 got suspended smh", "US_DRIVER_LICENSE", "K4546644");
+  EXPECT("my social is 356094109 (no dashes)", "US_SSN", "356094109");
+  REJECT("my social is 000000000 lol", "US_SSN");
+  REJECT("my social is great, 356094109 followers", "US_SSN");
+  REJECT("Download the dl number 3 build", "US_DRIVER_LICENSE");
   REJECT("the passport office opens at nine", "US_PASSPORT");
   REJECT("account number formats vary by bank", "BANK_ACCOUNT");
   /* bare "account"/"routing": a long digit run right behind, an ABA checksum */
