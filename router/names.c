@@ -87,6 +87,8 @@ static const char *const veto[] = {
 static const char *const honorific[] = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof",
                                         "professor", "sir", "madam", "madame", "mme", "herr",
                                         "frau", "senor", "señor", "sra", "sr", "mlle", "dear",
+                                        "monsieur", "signora", "signor", "señora", "srta",
+                                        "dhr", "mevr", "mevrouw", "dott", "mag", "dipl", "ing",
                                         "uncle", "aunt", "auntie", "grandma", "grandpa", "hi",
                                         "hello", "hey", NULL};
 
@@ -986,7 +988,15 @@ static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, si
     if (hit->id == SL_P_CUE_NAME2 && airline_name(c, T, lo, hit->start)) continue;
     /* a label ("Name:") or a sign-off ("Cheers,") may have the name on the next line */
     bool colon = hit->end > 0 && (c->text[hit->end - 1] == ':' || c->text[hit->end - 1] == '?');
-    if (hit->end < c->len && c->text[hit->end] == ',') colon = true; /* "Signed,\nAyodele" */
+    if (hit->end < c->len && c->text[hit->end] == ',') {
+      /* a title alone is a salutation ("Madame, Monsieur,\nNous vous ..."), or a
+       * street's type ("Kessler Blvd N Dr, Indianapolis"); a CSV field is not
+       * ("Mrs,Patience,Osei") */
+      if (hit->id == SL_P_CUE_NAME2 && hit->end + 1 < c->len && isspace((unsigned char)c->text[hit->end + 1]) &&
+          sl__word_in(c->text + hit->start, hit->end - hit->start, honorific))
+        continue;
+      colon = true; /* "Signed,\nAyodele" */
+    }
     bool crosses = false; /* a cue does not reach over a sentence end ("called.\nAnswers") */
     for (uint32_t b = hit->end; lo < T->n && b < T->v[lo].s; b++)
       if (strchr(".!?;\n", c->text[b]) && !(colon && c->text[b] == '\n')) crosses = true;

@@ -443,6 +443,11 @@ static const litset_t litsets[] = {
      "cardholder_name\":|full_name':|first_name':|last_name':", NULL},
     {SL_P_CUE_NAME2, 0, B_L | B_R, P_DOT,
      "Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|MSTR|MISS|mr|mrs|dr", NULL},
+    /* the same in other languages: "Herr Schubert", "Mme Girard", "Sra. García",
+     * "Sig.ra Lombardi", "Dhr. de Vries" */
+    {SL_P_CUE_NAME2, 0, B_L | B_R, P_DOT,
+     "Herr|Frau|Mme|Mlle|Madame|Monsieur|Sr|Sra|Srta|Señor|Señora|Señorita|Signor|"
+     "Signora|Sig.ra|Dott|Dott.ssa|Dhr|Mevr|Mevrouw", NULL},
     /* \b(?:hi|hello|...|contact)\b */
     {SL_P_CUE_NAME1, 1, B_L | B_R, P_NONE,
      "hi|hello|hey|thanks|thank you|sincerely|regards|i am|i'm|patient|customer|employee|attn|cc|"

@@ -16,6 +16,18 @@ static void persons(void **s) {
   /* German's polite pronouns and a letter's closing word open no name */
   REJECT("Vielen Dank f\xc3\xbcr Ihre Nachricht.", "PERSON");
   REJECT("Welcome to the Hilton Garden Inn. Breakfast is served at 7.", "PERSON");
+  /* titles in other languages cue the surname after them */
+  EXPECT("Bitte rufen Sie Herr Schubert morgen an.", "PERSON", "Schubert");
+  EXPECT("Merci de contacter Mme Girard avant vendredi.", "PERSON", "Girard");
+  EXPECT("Estimada Sra. García: le escribimos por su factura.", "PERSON", "García");
+  EXPECT("Gentile Sig.ra Lombardi, la informiamo.", "PERSON", "Lombardi");
+  /* a title alone is a salutation, a street's "Dr" no title, "Sig:" a prescription */
+  REJECT("Objet : Commande\nMadame, Monsieur,\nNous vous confirmons la commande.", "PERSON");
+  REJECT("8127 Kessler Blvd N Dr, Indianapolis, IN 46268", "PERSON");
+  REJECT("Drug: Metformin 500 mg\nSig: Take 2 tablets by mouth", "PERSON");
+  /* an academic title between the title and the name is neither */
+  assert_false(found("An: Frau Mag. Theresa Gruber-Lechner", "PERSON", "Mag"));
+  EXPECT("An: Frau Mag. Theresa Gruber-Lechner", "PERSON", "Theresa Gruber-Lechner");
   REJECT("Bitte senden Sie Ihre Unterlagen bis Freitag.", "PERSON");
   REJECT("Die Bestellung Nr. 4711 ist unterwegs.", "PERSON");
   EXPECT("Bitte rufen Sie Thomas Becker morgen an.", "PERSON", "Thomas Becker");
