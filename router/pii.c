@@ -250,6 +250,22 @@ static bool hexdump_line(const char *t, size_t len, uint32_t pos) {
   return k - b >= 7 && k + 1 < len && (t[k] == ':' || (t[k] == ' ' && t[k + 1] == ' '));
 }
 
+/* An ISBN-13 at s: 978 or 979, thirteen digits joined by '-' or ' ', the
+ * check digit right (weights 1 and 3). */
+static bool isbn13_at(const sl__ctx_t *c, uint32_t s) {
+  const char *t = c->text;
+  int d[13], n = 0;
+  for (uint32_t i = s; i < c->len && n < 13; i++) {
+    if (isdigit((unsigned char)t[i])) d[n++] = t[i] - '0';
+    else if (!((t[i] == '-' || t[i] == ' ') && i + 1 < c->len && isdigit((unsigned char)t[i + 1])))
+      break;
+  }
+  if (n != 13 || d[0] != 9 || d[1] != 7 || (d[2] != 8 && d[2] != 9)) return false;
+  int sum = 0;
+  for (int i = 0; i < 13; i++) sum += d[i] * (i % 2 ? 3 : 1);
+  return sum % 10 == 0;
+}
+
 static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   uint32_t s = h->start, e = h->end;
   /* the walk back over the byte class may start on a separator, or before the '+' */
@@ -270,6 +286,9 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   if (decimal_context(c, s, e)) return;
   /* the tail of an identifier: "#A-55192-7781", "INV-2024-00871" */
   if (s >= 2 && c->text[s - 1] == '-' && isalnum((unsigned char)c->text[s - 2])) return;
+  /* ... or the head of an ISBN: "978-0-201-63361-0" */
+  if (e + 1 < c->len && c->text[e] == '-' && isdigit((unsigned char)c->text[e + 1]) && isbn13_at(c, s))
+    return;
   /* "+" inside arithmetic ("49.8+1.02") is an operator, not a country code */
   if (intl && s > 0 && (isalnum((unsigned char)c->text[s - 1]) || c->text[s - 1] == ')' ||
                         c->text[s - 1] == '.' || c->text[s - 1] == '}'))
