@@ -194,7 +194,12 @@ static const litset_t litsets[] = {
     {SL_P_CUE_MEDICAL, 1, B_L | B_R, P_NONE,
      "dossiernummer|patiëntnummer|patientnummer|patientennummer|fallnummer|"
      "sairauskertomusnumero|cartella clinica|historia clínica|historia clinica|"
-     "numéro de dossier|prontuário|prontuario", NULL},
+     "numéro de dossier|prontuário|prontuario|versichertennummer|krankenversichertennummer|"
+     "versicherungsnummer|kvnr", NULL},
+    /* the same as field names in code and logs: patient_id=7666185, "member_id": */
+    {SL_P_CUE_MEDICAL, 1, B_L | B_R, P_NONE,
+     "patient_id|patientid|patient_no|patient_number|medical_record_number|member_id|memberid|"
+     "insurance_id|policy_number|policy_no|nhs_number|health_card_number", NULL},
     /* \b(?:(?:bank|checking|savings|deposit|current)\s{1,3})?(?:account|acct|a/c)\s{0,3}(?:number|
      * no\b|num\b|#)|\brouting\s{1,3}(?:number|no)|\bsort\s{1,3}code|\bbsb\b|\bbank\s{1,3}account|
      * \biban\b|\bacc(?:t|ount)?[_\-]?(?:num|no|nr)\b */

@@ -244,6 +244,8 @@ static void context_ids(void **s) {
   /* hospital number, chart #, a date of birth under a snake_case key */
   EXPECT("Patrick Mulligan (hospital number H0493327) refused", "MEDICAL_RECORD", "H0493327");
   EXPECT("Patient: Kemal Özdemir | Chart #: 2207719 | Medication", "MEDICAL_RECORD", "2207719");
+  EXPECT("patient_id=7666185 hiv_status=positive clinic=north", "MEDICAL_RECORD", "7666185");
+  EXPECT("Versichertennummer N190289960, Diagnose F32.1", "MEDICAL_RECORD", "N190289960");
   EXPECT("{\"date_of_birth\": \"1996-10-04\"}", "DATE_OF_BIRTH", "1996-10-04");
   /* the printed groups of a National Insurance number, letters included */
   EXPECT("My NI number is QQ 12 34 56 C, can you fill the form?", "NATIONAL_ID", "QQ 12 34 56 C");
