@@ -185,6 +185,15 @@ unsigned sl__tok_flags(const sl__gaz_t *g, const char *text, sl__tok_t *t) {
   return f;
 }
 
+/* The word is a label's value on the label's line ("From: John Smith"), and
+ * the label no date's ("Date: Tue Apr 9"). */
+static bool after_label(const char *text, const sl__toks_t *T, size_t i) {
+  static const char *const dated[] = {"date", "sent", "time", "received", "created", "updated",
+                                      "modified", "datum", "fecha", "data", NULL};
+  return i > 0 && T->v[i].punct_before == ':' && !T->v[i].nl_before && T->v[i - 1].kind == SL_TK_WORD &&
+         !sl__tok_in(text, &T->v[i - 1], dated);
+}
+
 static bool sentence_start(const sl__toks_t *T, size_t i) {
   if (i == 0) return true;
   const sl__tok_t *t = &T->v[i];
@@ -1310,8 +1319,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                  (((f0 & SL_GZ_FIRST) && (namey(f0) || namey(fl)) &&
                    ((fl & (SL_GZ_LAST | SL_GZ_FIRST)) || !fl)) ||
                   (!f0 && (fl & SL_GZ_LAST) && namey(fl) && !sentence_start(T, i)) ||
-                  /* both names that are also words, inside a sentence: "ask John Smith" */
-                  (words == 2 && (f0 & SL_GZ_FIRST) && (fl & SL_GZ_LAST) && !sentence_start(T, i))))
+                  /* both names that are also words, inside a sentence ("ask John
+                   * Smith") or as a label's value ("From: John Smith") */
+                  (words == 2 && (f0 & SL_GZ_FIRST) && (fl & SL_GZ_LAST) &&
+                   (!sentence_start(T, i) || after_label(text, T, i)))))
           accept = true;
         else if (words >= 2 && j - i > (size_t)words && !common_word &&
                  (any_name || initials_between_foreign(g, text, T, i, j)))
@@ -1330,7 +1341,8 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                  (any_name || all_foreign(g, text, T, i, j, false)) && titled_speaker(text, T, j))
           accept = true; /* "Hijacinta Godina, the technical writer, said: ..." */
         else if (words >= 2 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
-                 !sentence_start(T, i) && !after_place_word(text, T, i) &&
+                 (!sentence_start(T, i) || (any_name && after_label(text, T, i))) &&
+                 !after_place_word(text, T, i) &&
                  all_foreign(g, text, T, i, j, false) && !nouns_capitalised(text, T, &german))
           accept = true; /* mid-sentence, no English word: "forward it to Siobhan Gallagher" */
         else if (words >= 1 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&

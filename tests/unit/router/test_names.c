@@ -16,6 +16,12 @@ static void persons(void **s) {
   /* German's polite pronouns and a letter's closing word open no name */
   REJECT("Vielen Dank f\xc3\xbcr Ihre Nachricht.", "PERSON");
   REJECT("Welcome to the Hilton Garden Inn. Breakfast is served at 7.", "PERSON");
+  /* a label's value: a given name and a surname that are words too, or names no list knows */
+  EXPECT("From: John Smith\nTo: HR", "PERSON", "John Smith");
+  EXPECT("Reviewer: John Smith", "PERSON", "John Smith");
+  EXPECT("From: Anneliese Brandt-Hoffmann\nSubject: leave", "PERSON", "Anneliese Brandt-Hoffmann");
+  REJECT("commit 88cd4c3\nAuthor: build-bot\nDate:   Tue Apr 9 14:22:10 2024 +0000", "PERSON");
+  REJECT("Status: Pending Review", "PERSON");
   /* titles in other languages cue the surname after them */
   EXPECT("Bitte rufen Sie Herr Schubert morgen an.", "PERSON", "Schubert");
   EXPECT("Merci de contacter Mme Girard avant vendredi.", "PERSON", "Girard");
