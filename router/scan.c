@@ -63,8 +63,9 @@ static const pat_t pats[] = {
      "0-9 .()+-", 40},
     {SL_P_DIGITS, 0, "\\b\\d{7,19}\\b", ST_BACK, DIG, 19},
     {SL_P_CARD_GROUPED, 0,
-     "\\b\\d{4}(?:[ \\-]\\d{4}){2,3}(?:[ \\-]?\\d{1,3})?\\b|\\b\\d{4}[ \\-]\\d{6}[ \\-]\\d{4,5}\\b", ST_BACK,
-     "0-9 -", 24},
+     "\\b\\d{4}(?:[ \\-]\\d{4}){2,3}(?:[ \\-]?\\d{1,3})?\\b|\\b\\d{4}[ \\-]\\d{6}[ \\-]\\d{4,5}\\b|"
+     "\\b\\d{4}(?:\\.\\d{4}){3}\\b", /* read out with dots: "4179.9599.7707.9692" */
+     ST_BACK, "0-9 .-", 24},
     {SL_P_SSN, 0, "\\b\\d{3}[ \\-.]\\d{2}[ \\-.]\\d{4}\\b", ST_FIXED, NULL, 11},
     /* the IBAN's head only, \b[A-Z]{2}\d{2}[ ]?[A-Z0-9]{4}; pii.c reads the rest. Its
      * hits are those Hyperscan would report (every end offset, start walked back

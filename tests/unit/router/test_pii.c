@@ -236,6 +236,9 @@ static void context_ids(void **s) {
   /* CSV fields: a comma after a word, or after an amount with cents, is no decimal separator */
   EXPECT("txn_id,amount,card\nT-9912,49.90,5364664645025505\n", "CREDIT_CARD", "5364664645025505");
   REJECT("pi is 3,14159265358979 roughly", "CREDIT_CARD");
+  /* a card read out in groups with dots; a version-like run of four-digit groups is none */
+  EXPECT("her card over the phone: 4179.9599.7707.9692 exp 09/27", "CREDIT_CARD", "4179.9599.7707.9692");
+  REJECT("build 4179.9599.7707.9693 of the firmware", "CREDIT_CARD");
   EXPECT("emp_no,last,first,ssn\n10441,Valdivia,Catalina,417-29-6630,1985-03-12", "US_SSN", "417-29-6630");
   EXPECT("Пацієнт: Петренко Андрій | Дата народження: 17.03.1979", "DATE_OF_BIRTH", "17.03.1979");
   EXPECT("Η Ελένη γεννήθηκε στις 22/04/1989 και μένει", "DATE_OF_BIRTH", "22/04/1989");

@@ -31,8 +31,9 @@ static const ref_t refs[] = {
      "0-9 .()+-", 40},
     {SL_P_DIGITS, 0, "\\b\\d{7,19}\\b", R_BACK, "0-9", 19},
     {SL_P_CARD_GROUPED, 0,
-     "\\b\\d{4}(?:[ \\-]\\d{4}){2,3}(?:[ \\-]?\\d{1,3})?\\b|\\b\\d{4}[ \\-]\\d{6}[ \\-]\\d{4,5}\\b", R_BACK,
-     "0-9 -", 24},
+     "\\b\\d{4}(?:[ \\-]\\d{4}){2,3}(?:[ \\-]?\\d{1,3})?\\b|\\b\\d{4}[ \\-]\\d{6}[ \\-]\\d{4,5}\\b|"
+     "\\b\\d{4}(?:\\.\\d{4}){3}\\b", R_BACK,
+     "0-9 .-", 24},
     {SL_P_SSN, 0, "\\b\\d{3}[ \\-.]\\d{2}[ \\-.]\\d{4}\\b", R_FIXED, NULL, 11},
     {SL_P_IBAN, 0, "\\b[A-Z]{2}\\d{2}[ ]?[A-Z0-9]{4}", R_BACK, "A-Z0-9 ", 9},
     {SL_P_IPV6, 0, "[0-9A-Fa-f]{0,4}:(?:[0-9A-Fa-f]{0,4}:){1,7}[0-9A-Fa-f]{0,4}", R_BACK, "0-9A-Fa-f:", 39},
@@ -272,6 +273,7 @@ static const char *const frags[] = {
     "Reisepass", "Führerschein", "permis de conduire", "TFN", "NRIC", "mot_de_passe", "Passwort",
     "contraseña", " -p'", " -p\"", " -u ", " --user ", "--password-stdin", "[at]", "(AT)", "{at}",
     "access_token$production$", "Client(\"", "Session('", "search('", "client(",
+    "4179.9599.7707.9692", "1234.5678.9012", "1.2345.6789.0123.4567",
     "-----BEGIN CERTIFICATE-----", "-----BEGIN PUBLIC KEY", "-----BEGIN PGP SIGNATURE", "-----BEGIN ", "0x65067e1242de3e04710b65723cb5dd721028f24cd1de36a31d620b67a639bb50",
 };
 #define NFRAG (sizeof frags / sizeof frags[0])
