@@ -63,19 +63,24 @@ static const ref_t refs[] = {
      "\\b(?:passport|reisepass|passeport|pasaporte|passaporto|paszport|paspoort|passnummer)|"
      "护照|護照|旅券|パスポート|여권|جواز السفر|رقم الجواز|hộ chiếu|pasaport", R_SOM,
      NULL, 0},
-    {SL_P_CUE_SSN, CI, "\\b(?:ssn|ss#|social\\s{1,3}security)", R_SOM, NULL, 0},
+    {SL_P_CUE_SSN, CI,
+     "\\b(?:ssn|ss#|social\\s{1,3}security)|\\b(?:my|his|her|your|their) social(?:\\s{1,3}is\\b|"
+     "\\s{0,3}:|\\s{1,3}number|\\s{0,3}#)", R_SOM, NULL, 0},
     {SL_P_CUE_DL, 0,
      "(?i:\\b(?:driver'?s?|drivers'|driving)[ \\-]?licen[cs]e|\\blicen[cs]e\\s{0,3}(?:no\\b|"
      "number|#)|\\b(?:führerschein|permis de conduire|licencia de conducir|carnet de conducir|"
      "patente di guida|rijbewijs|carteira de motorista|prawo jazdy|körkort)|\\b(?:learner|learner's|"
-     "driving|driver)\\s{1,3}permit)|\\bDL\\b", R_SOM, NULL, 0},
+     "driving|driver)\\s{1,3}permit|\\bdl(?:\\s{1,3}number|\\s{0,3}#))|\\bDL\\b", R_SOM, NULL, 0},
     {SL_P_CUE_MEDICAL, CI,
      "\\b(?:medical\\s{1,3}(?:record|file|id|licen[cs]e)|patient\\s{1,3}(?:id|number|no|#|"
      "record)|health\\s{1,3}(?:insurance|plan|card|record)|insurance\\s{1,3}(?:id|number|no|"
      "policy|member|card)|member\\s{1,3}id|policy\\s{1,3}(?:number|no)|medicare|medicaid|mrn|"
      "nhs\\s{1,3}(?:number|no)|npi|dea\\s{1,3}(?:number|no)|(?:hospital|chart)\\s{1,3}(?:number|no)|"
      "dossiernummer|patiëntnummer|patientnummer|patientennummer|fallnummer|sairauskertomusnumero|"
-     "cartella clinica|historia clínica|historia clinica|numéro de dossier|prontuário|prontuario)\\b|"
+     "cartella clinica|historia clínica|historia clinica|numéro de dossier|prontuário|prontuario|"
+     "versichertennummer|krankenversichertennummer|versicherungsnummer|kvnr|patient_id|patientid|"
+     "patient_no|patient_number|medical_record_number|member_id|memberid|insurance_id|policy_number|"
+     "policy_no|nhs_number|health_card_number)\\b|"
      "\\b(?:hospital|chart)\\s{0,3}#", R_SOM, NULL, 0},
     {SL_P_CUE_BANK, CI,
      "\\b(?:(?:bank|checking|savings|deposit|current)\\s{1,3})?(?:account|acct|a/c)\\s{0,3}"
@@ -90,7 +95,7 @@ static const ref_t refs[] = {
      "CURP|RFC|TFN|NRIC|CNP|PPSN|TCKN|HETU|NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG|NIK|CCCD)\\b|"
      "ΑΜΚΑ|ΑΦΜ|ИНН|СНИЛС|РНОКПП|身份证|公民身份号码|マイナンバー|個人番号|주민등록번호|"
      "الرقم القومي|رقم الهوية|الهوية الوطنية|आधार|căn cước|"
-     "\\bNI\\s{1,3}(?:number|no\\b)|(?i:\\b(?:codice fiscale|steuernummer|steuer-id|"
+     "\\bNI\\s{1,3}(?:number|no\\b)|(?i:\\bni\\s{1,3}number)|(?i:\\b(?:codice fiscale|steuernummer|steuer-id|"
      "steueridentifikationsnummer|sozialversicherungsnummer|ausweisnummer|personalausweisnummer|"
      "sécurité sociale|securite sociale|kimlik|henkilötunnus|henkilotunnus|personnummer|"
      "fødselsnummer|burgerservicenummer|cédula|cedula|documento de identidad|pps number|pps_number|"
@@ -273,7 +278,9 @@ static const char *const frags[] = {
     "Reisepass", "Führerschein", "permis de conduire", "TFN", "NRIC", "mot_de_passe", "Passwort",
     "contraseña", " -p'", " -p\"", " -u ", " --user ", "--password-stdin", "[at]", "(AT)", "{at}",
     "access_token$production$", "Client(\"", "Session('", "search('", "client(",
-    "4179.9599.7707.9692", "1234.5678.9012", "1.2345.6789.0123.4567",
+    "4179.9599.7707.9692", "1234.5678.9012", "1.2345.6789.0123.4567", "my social is", "Her social:",
+    "their social  #", "my socials", "dl number", "DL #", "dl#", "ni number", "Versichertennummer",
+    "patient_id=", "member_id", "policy_no",
     "-----BEGIN CERTIFICATE-----", "-----BEGIN PUBLIC KEY", "-----BEGIN PGP SIGNATURE", "-----BEGIN ", "0x65067e1242de3e04710b65723cb5dd721028f24cd1de36a31d620b67a639bb50",
 };
 #define NFRAG (sizeof frags / sizeof frags[0])
