@@ -1109,9 +1109,16 @@ static void lower_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     size_t i;
     if (hit->id == SL_P_LOWER_VERB) {
       i = sl__tok_at(T, hit->start); /* the verb; the name before it */
-      if (i < 2 || i >= T->n || T->v[i].s != hit->start || T->v[i].punct_before || T->v[i].nl_before ||
-          !sl__tok_in(text, &T->v[i - 2], clause_open))
+      if (i < 1 || i >= T->n || T->v[i].s != hit->start || T->v[i].punct_before || T->v[i].nl_before)
         continue;
+      /* a given name and a surname opening the text or a clause: "sanjay
+       * mehta said he can't come in" */
+      if (i >= 2 && (i == 2 || sl__tok_in(text, &T->v[i - 3], clause_open)) &&
+          lower_name_kind(g, text, T, i - 2) == 1 && lower_name_kind(g, text, T, i - 1)) {
+        lower_add(c, g, T, i - 2);
+        continue;
+      }
+      if (i < 2 || !sl__tok_in(text, &T->v[i - 2], clause_open)) continue;
       i--;
     } else {
       i = sl__tok_at(T, hit->end);

@@ -123,6 +123,10 @@ static void persons(void **s) {
   /* one such word before what people do, or after a verb said to a person */
   EXPECT("Ji-hoon asked if we can push the release to next week.", "PERSON", "Ji-hoon");
   EXPECT("Ask Dimitra whether the Crete venue has wheelchair access.", "PERSON", "Dimitra");
+  /* in lower case: a given name and a surname opening the text before what people do */
+  EXPECT("sanjay mehta said he can't come in, can someone cover his shift?", "PERSON", "sanjay mehta");
+  REJECT("the build server said it failed, can someone look?", "PERSON");
+  REJECT("release notes said nothing about the fix", "PERSON");
   EXPECT("Surname: EZE | Given names: Babatunde | Date of birth: 17/01/2002", "PERSON", "Babatunde");
   /* airline style, the title after the name; a quoted value in data */
   EXPECT("SEQ NAME\n014  OYEWOLE/ADEBOLA MRS      12MAY1986   P A08847213", "PERSON", "OYEWOLE/ADEBOLA");
