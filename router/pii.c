@@ -266,6 +266,19 @@ static bool isbn13_at(const sl__ctx_t *c, uint32_t s) {
   return sum % 10 == 0;
 }
 
+/* A word for what is counted right after a number at e: "15 388 000 people". */
+static bool quantity_after(const sl__ctx_t *c, uint32_t e) {
+  static const char *const counted[] = {"people", "persons", "inhabitants", "residents", "users",
+                                        "visitors", "customers", "employees", "copies", "units",
+                                        "downloads", "views", "subscribers", "followers", "votes",
+                                        "tonnes", "tons", "barrels", "euros", "dollars", NULL};
+  const char *t = c->text;
+  if (e >= c->len || t[e] != ' ') return false;
+  uint32_t s = e + 1, k = s;
+  while (k < c->len && isalpha((unsigned char)t[k])) k++;
+  return sl__word_in(t + s, k - s, counted);
+}
+
 static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   uint32_t s = h->start, e = h->end;
   /* the walk back over the byte class may start on a separator, or before the '+' */
@@ -340,6 +353,8 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
      * number groups so */
     if (dots && groups == 3 && e - s == 12 && c->text[s + 4] == '.' && c->text[s + 7] == '.') return;
     if (nd < 8 && groups > 2) return;
+    /* a count in thousands' groups: "15 388 000 people", "2 400 000 users" */
+    if (quantity_after(c, e)) return;
     /* math: numbers with operators right around them */
     if (s >= 2 && strchr("+*/=<>", c->text[s - 2]) && c->text[s - 1] == ' ') return;
   }

@@ -36,6 +36,9 @@ static void phone(void **s) {
   EXPECT("my number is 5551234567", "PHONE_NUMBER", "5551234567");
   /* the head of an ISBN-13 (check digit right) is no phone; of another code it still is */
   REJECT("the first edition was 978-0-201-63361-0, the second", "PHONE_NUMBER");
+  /* a count in thousands' groups */
+  REJECT("The population of Lagos was estimated at 15 388 000 people.", "PHONE_NUMBER");
+  EXPECT("call 020 7946 0958 today", "PHONE_NUMBER", "020 7946 0958");
   EXPECT("the first edition was 978-0-201-63361-5, the second", "PHONE_NUMBER", "978-0-201-63361");
   /* "number" after what it numbers, a version, a list of numbers: no phone */
   REJECT("SAP document number 5100004711", "PHONE_NUMBER");
