@@ -24,7 +24,8 @@ static const char *const veto[] = {
     "ramadan", "diwali", "year", "act", "title", "royal", "princess", "prince", "king", "queen",
     "cooperative", "healthcare", "health", "dynamics", "trust", "federal", "national", "republic",
     "kingdom", "states", "union", "province", "county", "city", "town", "north", "south", "east",
-    "west", "new", "saint", "st", "fort", "port", "airport", "station", "hotel", "inn", "motel", "hostel", "resort", "restaurant",
+    "west", "new", "saint", "st", "fort", "port", "airport", "station", "hotel", "inn", "motel",
+    "hostel", "resort", "restaurant",
     "cafe", "team", "league", "cup", "fc", "united", "award", "awards", "prize", "festival",
     "war", "battle", "treaty", "empire", "dynasty", "revolution", "cathedral",
     "temple", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
@@ -1001,7 +1002,8 @@ static size_t mark_cues(const sl__ctx_t *c, sl__toks_t *T, uint32_t *cue_tok, si
       /* a title alone is a salutation ("Madame, Monsieur,\nNous vous ..."), or a
        * street's type ("Kessler Blvd N Dr, Indianapolis"); a CSV field is not
        * ("Mrs,Patience,Osei") */
-      if (hit->id == SL_P_CUE_NAME2 && hit->end + 1 < c->len && isspace((unsigned char)c->text[hit->end + 1]) &&
+      if (hit->id == SL_P_CUE_NAME2 && hit->end + 1 < c->len &&
+          isspace((unsigned char)c->text[hit->end + 1]) &&
           sl__word_in(c->text + hit->start, hit->end - hit->start, honorific))
         continue;
       colon = true; /* "Signed,\nAyodele" */

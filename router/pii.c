@@ -255,11 +255,13 @@ static bool hexdump_line(const char *t, size_t len, uint32_t pos) {
 static bool isbn13_at(const sl__ctx_t *c, uint32_t s) {
   const char *t = c->text;
   int d[13], n = 0;
-  for (uint32_t i = s; i < c->len && n < 13; i++) {
+  uint32_t i = s;
+  for (; i < c->len && n < 13; i++) {
     if (isdigit((unsigned char)t[i])) d[n++] = t[i] - '0';
     else if (!((t[i] == '-' || t[i] == ' ') && i + 1 < c->len && isdigit((unsigned char)t[i + 1])))
       break;
   }
+  if (i < c->len && isdigit((unsigned char)t[i])) return false; /* longer than an ISBN */
   if (n != 13 || d[0] != 9 || d[1] != 7 || (d[2] != 8 && d[2] != 9)) return false;
   int sum = 0;
   for (int i = 0; i < 13; i++) sum += d[i] * (i % 2 ? 3 : 1);
