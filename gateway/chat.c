@@ -303,7 +303,8 @@ static void on_recorded(void *data, int status) {
     static const char msg[] = "the ledger could not record this request, so its answer is "
                               "withheld (ledger.on_failure is reject)";
     sl_buf_reset(&j->out);
-    if (j->headers_sent) j->dia->stream_error(&j->out, &j->resp, "ledger_unavailable", msg);
+    if (j->headers_sent)
+      j->dia->stream_error(&j->out, &j->resp, "ledger_unavailable", "ledger_write_failed", msg);
     else j->dia->error(&j->out, 503, "ledger_unavailable", "ledger_write_failed", NULL, msg);
     j->status = 503;
   }
@@ -663,8 +664,9 @@ static void on_error(void *data, const sl_call_error_t *e) {
     if (call) sl_call_usage(call, &j->res);
     j->spent = true;
     sl_buf_reset(&j->out);
-    j->dia->stream_error(&j->out, &j->resp, e->type[0] ? e->type : "upstream_error", e->message);
-    j->status = 502;
+    j->dia->stream_error(&j->out, &j->resp, e->type[0] ? e->type : "upstream_error",
+                         e->upstream_code[0] ? e->upstream_code : "upstream_failed", e->message);
+    j->status = e->code == SL_ETIMEOUT ? 504 : 502; /* as a whole answer's would be */
     record(j, true);
     return;
   }
@@ -688,6 +690,12 @@ static void on_error(void *data, const sl_call_error_t *e) {
   if (elsewhere && j->step + 1 < j->dec.n_steps) {
     retry_after_backoff(j, false, 0);
     return;
+  }
+  /* A local engine that worked on the request before it failed for good (it
+   * ran out of time): what it used is spent, as for a stream broken off */
+  if (call && j->bcfg && j->bcfg->kind == SL_BK_LOCAL) {
+    sl_call_usage(call, &j->res);
+    j->spent = j->res.prompt_tokens > 0 || j->res.completion_tokens > 0;
   }
   /* the longest wait an upstream asked for, passed on with a 429 or 503 */
   int64_t wait_s = (e->retry_after_ms + 999) / 1000;
@@ -973,7 +981,7 @@ static void end_at_shutdown(job_t *j) {
   if (j->headers_sent) {
     j->spent = true;
     sl_buf_reset(&j->out);
-    j->dia->stream_error(&j->out, &j->resp, "server_shutting_down", msg);
+    j->dia->stream_error(&j->out, &j->resp, "server_error", "server_shutting_down", msg);
     j->status = 503;
     record(j, true);
   } else {

@@ -635,7 +635,9 @@ static int put_error_body(sl_buf_t *o, const char *type, const char *msg, const 
   return rc;
 }
 
-static int an_stream_error(sl_buf_t *o, sl_resp_t *r, const char *type, const char *msg) {
+static int an_stream_error(sl_buf_t *o, sl_resp_t *r, const char *type, const char *code,
+                           const char *msg) {
+  (void)code; /* Anthropic's errors have a type only */
   int rc = sl_buf_puts(o, "event: error\ndata: ");
   if (!rc) rc = put_error_body(o, stream_error_type(type), msg, NULL);
   if (!rc) rc = sl_buf_puts(o, "\n\n");

@@ -30,6 +30,7 @@ struct sl_conn {
   bool closing, reading, in_request, keep_alive, streaming, aborted;
   bool driving, need_drive;
   bool head;                /* a HEAD request: its answer has no body */
+  bool http10;              /* an HTTP/1.0 request: a stream is sent as it is, ended by the close */
   bool lingering;           /* the answer is written: closing once it has left */
   bool discarding;          /* answered early (413/431): reading the rest, unparsed */
   uint64_t discard_until;   /* loop time (ms) the discarding ends at the latest */
@@ -283,9 +284,13 @@ void sl_http_respond(sl_conn_t *c, int status, const char *ctype, const char *he
 
 void sl_http_stream_begin(sl_conn_t *c, int status, const char *ctype, const char *headers) {
   if (c->closing) return;
+  /* HTTP/1.0 has no chunked coding (RFC 9112, 6.1): the body ends with the
+   * connection */
+  if (c->http10) c->keep_alive = false;
   char h[4096];
   size_t n = head(h, sizeof h, c, status, ctype, headers,
-                  "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n");
+                  c->http10 ? "Cache-Control: no-cache\r\n"
+                            : "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n");
   if (n >= sizeof h) {
     conn_close(c);
     return;
@@ -296,6 +301,11 @@ void sl_http_stream_begin(sl_conn_t *c, int status, const char *ctype, const cha
 
 void sl_http_stream_write(sl_conn_t *c, const char *data, size_t len) {
   if (c->closing || !c->streaming || !len) return;
+  if (c->http10) {
+    uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+    write_bufs(c, &buf, 1);
+    return;
+  }
   char h[32];
   size_t n = sl_hex(len, 1, h);
   memcpy(h + n, "\r\n", 3);
@@ -313,7 +323,7 @@ static void start_reading(sl_conn_t *c);
 
 void sl_http_end(sl_conn_t *c) {
   if (!c->in_request) return;
-  if (c->streaming && !c->closing) write_raw(c, "0\r\n\r\n", 5, NULL, 0);
+  if (c->streaming && !c->closing && !c->http10) write_raw(c, "0\r\n\r\n", 5, NULL, 0);
   c->streaming = false;
   c->in_request = false;
   c->abort_cb = NULL;
@@ -623,6 +633,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
 static int on_message_complete(llhttp_t *p) {
   sl_conn_t *c = p->data;
   c->keep_alive = llhttp_should_keep_alive(p);
+  c->http10 = p->http_major == 1 && p->http_minor == 0;
   return HPE_PAUSED; /* one request at a time: stop here, dispatch after execute */
 }
 

@@ -180,6 +180,7 @@ test('at the end of the shutdown grace the unfinished requests get a readable 50
     } catch (e) { err = e; }
     assert.ok(err instanceof OpenAI.APIError, `the stream ends with an error event, not a cut: ${err}`);
     assert.match(err.message, /shutting down/);
+    assert.equal(err.code, 'server_shutting_down', 'the same code as a whole answer gets');
     assert.ok(text.length > 0 && text.length < pieces.join('').length, text);
     const e2 = await whole;
     assert.ok(e2 instanceof OpenAI.APIError && e2.status === 503, `whole answer: ${e2}`);

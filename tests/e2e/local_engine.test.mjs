@@ -4,6 +4,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { startSluice, BIN, SHARED, sleep } from './lib.mjs';
 
@@ -193,4 +196,40 @@ test('queue full gives 429; a client that leaves frees its slot', async () => {
     } catch { await sleep(200); }
   }
   assert.ok(ok, 'served again after the clients left');
+});
+
+test('a local answer that runs out of time is a 504, whole or streamed, and what the engine used is charged', async () => {
+  // tiny-qwen2 (context 2048) asked for 1900 tokens with 300 ms to give them:
+  // the engine works until the time is up, then the request fails
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-ltimeout-'));
+  const db = join(dir, 'ledger.db');
+  const t = await startSluice({
+    backends: [{ name: 'local', kind: 'local', model: `${SHARED}/models/tiny-qwen2.gguf`, threads: 1,
+                 timeout_ms: 300, usd_per_hour: 0.35 }],
+    rules: [{ name: 'default', route: ['local'] }],
+    ledger: { path: db, durability: 'commit' },
+  });
+  try {
+    const c = new OpenAI({ baseURL: `${t.base}/v1`, apiKey: 'x', maxRetries: 0 });
+    const req = { temperature: 0, max_tokens: 1900, messages: [{ role: 'user', content: 'hi' }] };
+    const whole = await c.chat.completions.create(req).then(() => null, (e) => e);
+    assert.ok(whole instanceof OpenAI.APIError && whole.status === 504, `whole answer: ${whole}`);
+    let err = null;
+    try {
+      for await (const _ of await c.chat.completions.create({ ...req, stream: true }));
+    } catch (e) { err = e; }
+    assert.ok(err instanceof OpenAI.APIError, `the stream ends with an error event: ${err}`);
+    await sleep(300);
+    const rows = JSON.parse(execFileSync('sqlite3', ['-readonly', '-json', db,
+      "SELECT http_status, tokens_in, tokens_out, cost_usd FROM requests WHERE kind = 'request' ORDER BY id"],
+    { encoding: 'utf8' }));
+    assert.equal(rows.length, 2, JSON.stringify(rows));
+    for (const r of rows) {
+      assert.equal(r.http_status, 504, JSON.stringify(rows)); // one status for one failure
+      assert.ok(r.tokens_in > 0 && r.tokens_out > 0 && r.cost_usd > 0, `engine time charged: ${JSON.stringify(rows)}`);
+    }
+  } finally {
+    await t.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

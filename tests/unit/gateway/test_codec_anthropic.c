@@ -440,11 +440,11 @@ static void test_errors(void **st) {
   assert_non_null(strstr(o.data, "\"permission_error\""));
   sl_resp_t r = resp();
   sl_buf_reset(&o);
-  assert_int_equal(d->stream_error(&o, &r, "overloaded_error", "busy"), 0);
+  assert_int_equal(d->stream_error(&o, &r, "overloaded_error", "x", "busy"), 0);
   assert_string_equal(o.data, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
                               "\"message\":\"busy\"}}\n\n");
   sl_buf_reset(&o);
-  assert_int_equal(d->stream_error(&o, &r, "upstream_error", "gone"), 0);
+  assert_int_equal(d->stream_error(&o, &r, "upstream_error", "x", "gone"), 0);
   assert_non_null(strstr(o.data, "\"type\":\"api_error\""));
   /* a full buffer is an error, not an overflow */
   sl_buf_t small;

@@ -50,6 +50,13 @@ static void on_abort(sl_conn_t *c, sl_http_abort_why_t why, void *data) {
 }
 
 static void handler(sl_conn_t *c, sl_http_req_t *r, void *data) {
+  if (!strcmp(r->path, "/stream")) {
+    sl_http_stream_begin(c, 200, "text/event-stream", NULL);
+    sl_http_stream_write(c, "data: one\n\n", 11);
+    sl_http_stream_write(c, "data: two\n\n", 11);
+    sl_http_end(c);
+    return;
+  }
   if (!strcmp(r->path, "/defer")) {
     deferred_t *d = calloc(1, sizeof *d);
     d->c = c;
@@ -256,8 +263,38 @@ static void test_connection_close_header(void **st) {
   close(fd);
 }
 
+/* Everything the server sends until it closes. */
+static size_t recv_until_close(int fd, char *buf, size_t cap) {
+  size_t len = 0;
+  for (ssize_t r; len + 1 < cap && (r = read(fd, buf + len, cap - 1 - len)) > 0;) len += (size_t)r;
+  buf[len] = '\0';
+  return len;
+}
+
+/* A stream is chunked for HTTP/1.1; HTTP/1.0 has no chunked coding (RFC 9112,
+ * 6.1): the events as they are, ended by the close. */
+static void test_stream_framing(void **st) {
+  int fd = dial();
+  char buf[4096];
+  send_all(fd, "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  recv_until_close(fd, buf, sizeof buf);
+  close(fd);
+  assert_non_null(strstr(buf, "Transfer-Encoding: chunked"));
+  assert_non_null(strstr(buf, "\r\n\r\nb\r\ndata: one\n\n\r\nb\r\ndata: two\n\n\r\n0\r\n\r\n"));
+  fd = dial();
+  send_all(fd, "GET /stream HTTP/1.0\r\n\r\n");
+  recv_until_close(fd, buf, sizeof buf);
+  close(fd);
+  assert_null(strstr(buf, "Transfer-Encoding"));
+  assert_non_null(strstr(buf, "Connection: close"));
+  const char *body = strstr(buf, "\r\n\r\n");
+  assert_non_null(body);
+  assert_string_equal(body + 4, "data: one\n\ndata: two\n\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_stream_framing),
       cmocka_unit_test(test_keepalive_and_pipelining),
       cmocka_unit_test(test_chunked_body),
       cmocka_unit_test(test_limits),
