@@ -95,9 +95,12 @@ static void mark_dirty(local_call_t *c) {
 
 /* A token's logprob record: u64 start | f32 logprob | u16 n_top | piece, then
  * n_top × (f32 logprob | piece); a piece is u16 length + bytes. */
-static int lp_piece(sl_buf_t *b, const sl_tok_t *tok, int32_t id) {
+/* The sampled token's bytes as the answer's text has them (a control token
+ * renders as nothing there: `special` false); an alternative's with their
+ * control tokens spelled out. */
+static int lp_piece(sl_buf_t *b, const sl_tok_t *tok, int32_t id, bool special) {
   char piece[256];
-  int n = sl_tok_piece(tok, id, true, piece, sizeof piece);
+  int n = sl_tok_piece(tok, id, special, piece, sizeof piece);
   uint16_t len = n > 0 ? (uint16_t)(n < (int)sizeof piece ? n : (int)sizeof piece) : 0;
   int rc = sl_buf_append(b, &len, sizeof len);
   return rc ? rc : sl_buf_append(b, piece, len);
@@ -108,10 +111,10 @@ static int lp_put(sl_buf_t *b, const sl_tok_t *tok, uint64_t start, const sl_sam
   int rc = sl_buf_append(b, &start, sizeof start);
   if (!rc) rc = sl_buf_append(b, &s->logprob, sizeof s->logprob);
   if (!rc) rc = sl_buf_append(b, &n_top, sizeof n_top);
-  if (!rc) rc = lp_piece(b, tok, s->token);
+  if (!rc) rc = lp_piece(b, tok, s->token, false);
   for (int i = 0; i < n_top && !rc; i++) {
     rc = sl_buf_append(b, &s->top_logprobs[i], sizeof(float));
-    if (!rc) rc = lp_piece(b, tok, s->top_ids[i]);
+    if (!rc) rc = lp_piece(b, tok, s->top_ids[i], true);
   }
   return rc;
 }

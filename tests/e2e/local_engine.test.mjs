@@ -233,3 +233,27 @@ test('a local answer that runs out of time is a 504, whole or streamed, and what
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('logprobs describe the text the client got: a sampled control token is in neither', async () => {
+  // tiny-llama3 (random weights) at temperature 1 samples Llama 3's reserved
+  // control tokens now and then; they render as nothing in the answer
+  const t = await startSluice({
+    backends: [{ name: 'local', kind: 'local', model: `${SHARED}/models/tiny-llama3.gguf`, threads: 1 }],
+    rules: [{ name: 'default', route: ['local'] }],
+  });
+  try {
+    const c = new OpenAI({ baseURL: `${t.base}/v1`, apiKey: 'x', maxRetries: 0 });
+    let control = 0;
+    for (let seed = 0; seed < 8; seed++) {
+      const r = await c.chat.completions.create({ max_tokens: 100, temperature: 1, seed, logprobs: true,
+        messages: [{ role: 'user', content: '日本語 🚀 émigré' }] });
+      const ch = r.choices[0];
+      const joined = Buffer.concat(ch.logprobs.content.map((e) => Buffer.from(e.bytes))).toString('utf8');
+      assert.equal(joined, ch.message.content, `seed ${seed}`);
+      control += ch.logprobs.content.filter((e) => e.token === '').length;
+    }
+    assert.ok(control > 0, 'some seed sampled a control token (else this test tests nothing)');
+  } finally {
+    await t.stop();
+  }
+});
