@@ -122,6 +122,11 @@ static int cand_cmp(const void *a, const void *b) {
   return x->id < y->id ? -1 : x->id > y->id;
 }
 
+static int cand_id_cmp(const void *a, const void *b) {
+  const cand_t *x = a, *y = b;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
 static bool before(const cand_t *a, const cand_t *b) {
   return a->v > b->v || (a->v == b->v && a->id < b->id);
 }
@@ -281,6 +286,11 @@ int32_t sl_sampler_sample(sl_sampler_t *s, const float *logits, sl_sample_t *out
         }
       keep = j > 0 ? j : 1;
     }
+    /* The draw walks the kept candidates in token-id order, not in the order
+     * the filters left them: two near-equal candidates that swap places when
+     * batching changes a logit's last bits then move the draw's boundaries by
+     * that difference only, and a seed gives the same text alone and under load. */
+    if ((p->top_k > 0 && p->top_k < V) || p->top_p < 1) qsort(c, (size_t)keep, sizeof *c, cand_id_cmp);
     double zk = 0;
     for (int i = 0; i < keep; i++) zk += exp((double)c[i].v - mx);
     double r = next_unit(s) * zk, acc = 0;
