@@ -30,7 +30,6 @@ struct sl_conn {
   bool closing, reading, in_request, keep_alive, streaming, aborted;
   bool driving, need_drive;
   bool head;                /* a HEAD request: its answer has no body */
-  bool http10;              /* an HTTP/1.0 request: a stream is sent as it is, ended by the close */
   bool lingering;           /* the answer is written: closing once it has left */
   bool discarding;          /* answered early (413/431): reading the rest, unparsed */
   uint64_t discard_until;   /* loop time (ms) the discarding ends at the latest */
@@ -282,14 +281,18 @@ void sl_http_respond(sl_conn_t *c, int status, const char *ctype, const char *he
   write_raw(c, h, n, body, c->head ? 0 : len); /* HEAD: GET's headers, no body */
 }
 
+/* The request in flight is HTTP/1.0 (the parser, paused at its end, still
+ * holds its version): a stream to it is sent as it is, ended by the close. */
+static bool http10(const sl_conn_t *c) { return c->parser.http_major == 1 && c->parser.http_minor == 0; }
+
 void sl_http_stream_begin(sl_conn_t *c, int status, const char *ctype, const char *headers) {
   if (c->closing) return;
   /* HTTP/1.0 has no chunked coding (RFC 9112, 6.1): the body ends with the
    * connection */
-  if (c->http10) c->keep_alive = false;
+  if (http10(c)) c->keep_alive = false;
   char h[4096];
   size_t n = head(h, sizeof h, c, status, ctype, headers,
-                  c->http10 ? "Cache-Control: no-cache\r\n"
+                  http10(c) ? "Cache-Control: no-cache\r\n"
                             : "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n");
   if (n >= sizeof h) {
     conn_close(c);
@@ -301,7 +304,7 @@ void sl_http_stream_begin(sl_conn_t *c, int status, const char *ctype, const cha
 
 void sl_http_stream_write(sl_conn_t *c, const char *data, size_t len) {
   if (c->closing || !c->streaming || !len) return;
-  if (c->http10) {
+  if (http10(c)) {
     uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
     write_bufs(c, &buf, 1);
     return;
@@ -323,7 +326,7 @@ static void start_reading(sl_conn_t *c);
 
 void sl_http_end(sl_conn_t *c) {
   if (!c->in_request) return;
-  if (c->streaming && !c->closing && !c->http10) write_raw(c, "0\r\n\r\n", 5, NULL, 0);
+  if (c->streaming && !c->closing && !http10(c)) write_raw(c, "0\r\n\r\n", 5, NULL, 0);
   c->streaming = false;
   c->in_request = false;
   c->abort_cb = NULL;
@@ -633,7 +636,6 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
 static int on_message_complete(llhttp_t *p) {
   sl_conn_t *c = p->data;
   c->keep_alive = llhttp_should_keep_alive(p);
-  c->http10 = p->http_major == 1 && p->http_minor == 0;
   return HPE_PAUSED; /* one request at a time: stop here, dispatch after execute */
 }
 

@@ -91,8 +91,11 @@ static const char *const unit_words[] = {"apt", "apartment", "suite", "ste", "un
 /* The endings whose last byte (| 32) is b, one bit per fused[] entry, for the
  * ASCII bytes; a word ending in a non-ASCII byte is compared with every ending. */
 static uint64_t fused_by_last[128];
-static pthread_once_t fused_once = PTHREAD_ONCE_INIT;
-static void fused_init(void) {
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static void words_init(void); /* the word sets' filters, below */
+/* The module's tables, once: the fused endings by last byte and the word sets. */
+static void address_init(void) {
+  words_init();
   _Static_assert(sizeof fused / sizeof fused[0] <= 64, "fused_by_last is a 64-bit mask");
   for (size_t i = 0; i < sizeof fused / sizeof fused[0]; i++) {
     unsigned char last = (unsigned char)(fused[i].s[fused[i].n - 1] | 32);
@@ -115,12 +118,8 @@ static bool fused_name(const char *text, const sl__tok_t *t) {
   return false;
 }
 
-static pthread_once_t words_once = PTHREAD_ONCE_INIT;
-static void words_init(void); /* the word sets' filters, below */
-
 void sl__address_register(sl__gaz_t *g) {
-  pthread_once(&fused_once, fused_init);
-  pthread_once(&words_once, words_init);
+  pthread_once(&init_once, address_init);
   sl__gaz_add(g, type_after, SL_GZ_ST_AFTER);
   sl__gaz_add(g, type_before, SL_GZ_ST_BEFORE);
   sl__gaz_add(g, unit_words, SL_GZ_UNIT);

@@ -48,17 +48,11 @@ static bool cue_near_idx(const cue_index_t *ix, uint32_t pos, uint32_t win, uint
   return lo < ix->n && ix->start[lo] - pos <= after;
 }
 
-/* Does one of `words` (lower-case) start at a word start within `win` bytes
+/* Does one of ws's words (lower-case) start at a word start within `win` bytes
  * before pos? One pass over the window, comparing only the words that begin
- * with the byte at hand (this runs for every phone-, card- and digit-shaped hit). */
-/* A word list and the set of its words' first bytes (most positions start none),
- * made once, when a router is created (sl__pii_init). */
-typedef struct {
-  const char *const *words;
-  uint64_t first[4];
-} wordset_t;
-
-static const char *ci_word_at_before(const char *t, uint32_t pos, uint32_t win, const wordset_t *ws) {
+ * with the byte at hand (this runs for every phone-, card- and digit-shaped hit);
+ * the sets' first bytes are filled once, when a router is created (sl__pii_init). */
+static const char *ci_word_at_before(const char *t, uint32_t pos, uint32_t win, const sl__wordset_t *ws) {
   uint32_t lo = pos > win ? pos - win : 0;
   const char *const *words = ws->words;
   const uint64_t *first = ws->first;
@@ -78,7 +72,7 @@ static const char *ci_word_at_before(const char *t, uint32_t pos, uint32_t win, 
   return NULL;
 }
 
-static bool ci_word_before(const char *t, uint32_t pos, uint32_t win, const wordset_t *ws) {
+static bool ci_word_before(const char *t, uint32_t pos, uint32_t win, const sl__wordset_t *ws) {
   return ci_word_at_before(t, pos, win, ws) != NULL;
 }
 
@@ -126,19 +120,17 @@ static const char *const math_words[] = {"decimal", "hexadecimal", "binary", "oc
                                          "calculate", "luhn", "modulo", "square", "integer",
                                          "sum", "multiply", "divide", NULL};
 
-static wordset_t phone_set = {phone_words, {0}}, card_set = {card_words, {0}},
-                 id_set = {id_words, {0}}, eth_key_set = {eth_key_words, {0}},
-                 math_set = {math_words, {0}};
+static sl__wordset_t phone_set = {.words = phone_words}, card_set = {.words = card_words},
+                 id_set = {.words = id_words}, eth_key_set = {.words = eth_key_words},
+                 math_set = {.words = math_words};
 static pthread_once_t wordsets_once = PTHREAD_ONCE_INIT;
 
 static void wordsets_init(void);
 void sl__pii_init(void) { pthread_once(&wordsets_once, wordsets_init); }
 
 static void wordsets_init(void) {
-  wordset_t *sets[] = {&phone_set, &card_set, &id_set, &eth_key_set, &math_set};
-  for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++)
-    for (const char *const *w = sets[k]->words; *w; w++)
-      sets[k]->first[(unsigned char)(*w)[0] >> 6] |= 1ull << ((*w)[0] & 63);
+  sl__wordset_t *sets[] = {&phone_set, &card_set, &id_set, &eth_key_set, &math_set};
+  for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) sl__wordset_init(sets[k]);
 }
 
 /* Major-issuer prefixes: a Luhn-valid run that starts like a real card number. */
@@ -561,14 +553,16 @@ static void cue_id(sl__ctx_t *c, const sl__hit_t *h) {
     while (i < lim && !isalnum((unsigned char)c->text[i])) i++;
     /* "my iban is gb42nawi04454264788619": a verb, then a code in lower case
      * that the check digits prove */
-    if (i + 3 < c->len && (!strncasecmp(c->text + i, "is ", 3) || !strncasecmp(c->text + i, "no ", 3)))
-      i += 3;
-    /* the verb in other languages: "mi iban es es70…", "mein IBAN ist de89…",
-     * "mon iban est fr76…" (the check digits decide) */
-    else if (i + 4 < c->len && (!strncasecmp(c->text + i, "es ", 3) || !strncasecmp(c->text + i, "è ", 3)))
-      i += 3;
-    else if (i + 5 < c->len && (!strncasecmp(c->text + i, "ist ", 4) || !strncasecmp(c->text + i, "est ", 4)))
-      i += 4;
+    /* (and in other languages: "mi iban es es70…", "mein IBAN ist de89…", "mon
+     * iban est fr76…": the check digits decide) */
+    static const char *const verbs[] = {"is ", "no ", "es ", "è ", "ist ", "est "};
+    for (size_t v = 0; v < sizeof verbs / sizeof *verbs; v++) {
+      size_t k = strlen(verbs[v]);
+      if (i + k < c->len && !strncasecmp(c->text + i, verbs[v], k)) {
+        i += (uint32_t)k;
+        break;
+      }
+    }
     iban_lower(c, i);
     const char *t = c->text + i;
     if (i + 4 < c->len && isupper((unsigned char)t[0]) && isupper((unsigned char)t[1]) &&

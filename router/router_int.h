@@ -153,12 +153,7 @@ static inline bool sl__word_is(const char *w, size_t n, const char *word) {
 }
 /* Is w[0..n) one of the words of the NULL-terminated `list`? */
 static inline bool sl__word_in(const char *w, size_t n, const char *const *list) {
-  if (!n) {
-    for (; *list; list++)
-      if (!**list) return true;
-    return false;
-  }
-  unsigned char c = (unsigned char)w[0];
+  unsigned char c = n ? (unsigned char)w[0] : 0; /* (0: only "" can match) */
   c = (unsigned)(c - 'A') < 26u ? c | 32 : c;
   for (; *list; list++) /* most words differ at their first byte */
     if ((unsigned char)**list == c && sl__word_is(w, n, *list)) return true;
