@@ -1133,6 +1133,11 @@ static void lower_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
 
 #define GZ(k) sl__tok_flags(g, text, &T->v[k])
 
+/* An ALL-CAPS word right after a colon on its line: maybe a label's value. */
+static inline bool caps_label(const sl__tok_t *u) {
+  return (u->caps & 3) == 3 && u->punct_before == ':' && !u->nl_before;
+}
+
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   const char *text = c->text;
   enum { CUES = 64 };
@@ -1155,8 +1160,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     for (size_t k = 0; k < T->n; k++) {
       const sl__tok_t *u = &T->v[k];
       all[nsel] = (uint32_t)k;
-      nsel += (u->kind == SL_TK_WORD) & ((u->caps & 3) != 3) &
-              ((u->caps & 1) | lower_text | (u->nl_before != 0) | (k == 0) | (u->cue != 0));
+      nsel += (u->kind == SL_TK_WORD) &
+              ((((u->caps & 3) != 3) &
+                ((u->caps & 1) | lower_text | (u->nl_before != 0) | (k == 0) | (u->cue != 0))) |
+               caps_label(u));
     }
     sel = all;
     ncue = 0;
@@ -1175,7 +1182,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       i = a < b ? a : b;
       if (i >= T->n) break;
       const sl__tok_t *u = &T->v[i];
-      if (u->kind == SL_TK_WORD && ((u->caps & 3) != 3 || u->cue) &&
+      if (u->kind == SL_TK_WORD && ((u->caps & 3) != 3 || u->cue || caps_label(u)) &&
           ((u->caps & 1) || !T->has_upper || u->nl_before || i == 0 || u->cue))
         break;
       i++;
@@ -1185,7 +1192,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     int cue = t->cue;
     /* 0. ALL-CAPS after a label: "Surname: KENT", "Cardholder: KEVIN LYNCH",
      *    "Passenger: WALKER/ERIK" (airline style) */
-    if (cue && (t->caps & 3) == 3) {
+    if ((cue || caps_label(t)) && (t->caps & 3) == 3) {
       size_t j = i + 1;
       while (j < T->n && j - i < 3 && T->v[j].nl_before == 0 && T->v[j].kind == SL_TK_WORD &&
              (T->v[j].caps & 3) == 3 && (T->v[j].punct_before == 0 || T->v[j].punct_before == '/'))
@@ -1196,9 +1203,16 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         known |= (f & (SL_GZ_FIRST | SL_GZ_LAST)) != 0;
         vetoed |= (f & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) != 0;
       }
-      if (!vetoed && t->e - t->s > 1 && (known || (cue >= 2 && j - i >= 2)))
-        sl__cands_add(c->out, t->s, T->v[j - 1].e, SL_ET_PERSON, "person", 35);
-      i = j;
+      unsigned f0 = GZ(i), fl = GZ(j - 1);
+      /* with no cue, a label's value of two or three words, a given name and a
+       * surname (as "From: John Smith"), or a name and a word no list knows:
+       * "Assigned to: KATHERINE O'SULLIVAN-BYRNE" (not "Status: OPEN") */
+      if (!cue && (j - i < 2 || !after_label(text, T, i) || !(f0 & SL_GZ_FIRST) ||
+                   !((fl & SL_GZ_LAST) || (namey(f0) && foreign_word(text, &T->v[j - 1], fl)))))
+        known = false;
+      bool found = !vetoed && t->e - t->s > 1 && (known || (cue >= 2 && j - i >= 2));
+      if (found) sl__cands_add(c->out, t->s, T->v[j - 1].e, SL_ET_PERSON, "person", 35);
+      i = found || cue ? j : i + 1; /* (a title first leaves the cue it is to the next word) */
       continue;
     }
     bool cap = cap_word(text, t);
@@ -1362,6 +1376,17 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                  sl__tok_in(text, &T->v[j], person_acts) && all_foreign(g, text, T, i, j, true) &&
                  !nouns_capitalised(text, T, &german))
           accept = true; /* a name, then what a person did: "Amélie Duchêne requested …" */
+        else if (words == 2 && j == i + 2 && sentence_start(T, i) && (f0 & SL_GZ_FIRST) &&
+                 !(f0 & (SL_GZ_VETO | SL_GZ_STARTER)) && !(fl & (SL_GZ_VETO | SL_GZ_PLACE)) &&
+                 ((fl & SL_GZ_LAST) || foreign_word(text, &T->v[i + 1], fl)) &&
+                 ((j < T->n && sl__tok_in(text, &T->v[j], person_acts) && !T->v[j].punct_before &&
+                   !T->v[j].nl_before) ||
+                  (!(f0 & SL_GZ_PLACE) && !((fl & SL_GZ_LAST) && (fl & SL_GZ_COMMON)) &&
+                   person_next(text, T, j))))
+          accept = true; /* a given name that is a word too, a surname, then what people
+                          * do: "Rose Smith chaired", "Will Ashdown is leading" (a surname
+                          * or a given name that is a place or word too only before an
+                          * act: "Rose Hill is a suburb" stays out) */
         else if (words == 1 && j - i > 1 && initial(text, t) && !common_word &&
                  (namey(fl) ||
                   (!fl && !sl__lexicon_has(text + T->v[j - 1].s, T->v[j - 1].e - T->v[j - 1].s) &&

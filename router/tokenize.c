@@ -141,7 +141,8 @@ static inline __attribute__((always_inline)) void tok_add(sl__toks_t *t, sl__tok
   t->sel_addr[t->n_addr] = i;
   t->n_addr += !word & (len <= 6);
   t->sel_name[t->n_name] = i;
-  t->n_name += word & ((tk.caps & 3) != 3) & ((tk.caps & 1) | nl | first);
+  t->n_name += word & ((((tk.caps & 3) != 3) & ((tk.caps & 1) | nl | first)) |
+                       (((tk.caps & 3) == 3) & (tk.punct_before == ':') & !nl));
 }
 
 /* Byte classes for the tokenizer: one table lookup per byte (a constant table,

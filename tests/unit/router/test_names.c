@@ -22,6 +22,17 @@ static void persons(void **s) {
   EXPECT("From: Anneliese Brandt-Hoffmann\nSubject: leave", "PERSON", "Anneliese Brandt-Hoffmann");
   REJECT("commit 88cd4c3\nAuthor: build-bot\nDate:   Tue Apr 9 14:22:10 2024 +0000", "PERSON");
   REJECT("Status: Pending Review", "PERSON");
+  /* the same in capitals: a given name and a surname, or a name and a word no list knows */
+  EXPECT("Ticket 4471\nASSIGNED TO: JOHN SMITH", "PERSON", "JOHN SMITH");
+  EXPECT("Referred by: MAGNUS \xc3\x98STERGAARD", "PERSON", "MAGNUS \xc3\x98STERGAARD");
+  EXPECT("Passenger 1: MS ADAEZE NWANKWO", "PERSON", "ADAEZE NWANKWO");
+  REJECT("Status: OPEN\nColour: ROSE GOLD\nMode: GRACE PERIOD\nTags: DEVOPS SRE", "PERSON");
+  /* a given name that is a word too opens the sentence, then a surname and what people do */
+  EXPECT("Rose Smith chaired the panel on housing.", "PERSON", "Rose Smith");
+  EXPECT("Will Ashdown is leading the retrospective.", "PERSON", "Will Ashdown");
+  EXPECT("Mark Oyelaran will review the pull request.", "PERSON", "Mark Oyelaran");
+  REJECT("Rose Hill is a suburb of Sydney.", "PERSON");
+  REJECT("Grace Period has ended for the loan.", "PERSON");
   /* titles in other languages cue the surname after them */
   EXPECT("Bitte rufen Sie Herr Schubert morgen an.", "PERSON", "Schubert");
   EXPECT("Merci de contacter Mme Girard avant vendredi.", "PERSON", "Girard");

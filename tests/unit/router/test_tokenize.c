@@ -148,7 +148,8 @@ static int same(const unsigned char *s, size_t len) {
     const sl__tok_t *t = &b.v[k];
     bool word = t->kind == SL_TK_WORD, line = k == 0 || t->nl_before;
     if (!word && t->e - t->s <= 6) ok = na < a.n_addr && a.sel_addr[na++] == k;
-    if (ok && word && (t->caps & 3) != 3 && ((t->caps & 1) || line))
+    bool caps_label = (t->caps & 3) == 3 && t->punct_before == ':' && !t->nl_before;
+    if (ok && word && (((t->caps & 3) != 3 && ((t->caps & 1) || line)) || caps_label))
       ok = nn < a.n_name && a.sel_name[nn++] == k;
   }
   ok = ok && na == a.n_addr && nn == a.n_name;
