@@ -1133,6 +1133,37 @@ static void lower_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
 
 #define GZ(k) sl__tok_flags(g, text, &T->v[k])
 
+/* The end of "Surname, Given" at token i (a given name, then maybe an initial or
+ * a second given name, alone on the line or before a dash, a bar or a
+ * bracket), or 0: not "Paris, France", "Hello, John", "Jackson, Mississippi". */
+static const char *const sign_offs[] = {"groet", "groeten", "gruss", "salut", "saludos", "saluti",
+                                        "besos", "baci", "abrazos", "atentamente", "cordialement",
+                                        "pozdrawiam", "pozdrav", "hilsen", "terveisin", "mvh", "mfg",
+                                        "lg", "vg", "liebe", "lieber", "ciao", "hola", "hallo",
+                                        "bonjour", "merci", "danke", "gracias", "grazie", "obrigado",
+                                        "obrigada", "adios", "cheers", "xoxo", NULL};
+static size_t surname_first(const sl__gaz_t *g, const char *text, const sl__toks_t *T, size_t i) {
+  if (!sentence_start(T, i) || i + 1 >= T->n || T->v[i + 1].punct_before != ',' ||
+      T->v[i + 1].nl_before || !cap_word(text, &T->v[i + 1]))
+    return 0;
+  unsigned fs = sl__gaz_lookup(g, text + T->v[i].s, T->v[i].e - T->v[i].s),
+           fg = sl__gaz_lookup(g, text + T->v[i + 1].s, T->v[i + 1].e - T->v[i + 1].s);
+  if ((fs & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) || sl__tok_in(text, &T->v[i], sign_offs) ||
+      !((fs & SL_GZ_LAST) || foreign_word(text, &T->v[i], fs)) ||
+      !((fg & SL_GZ_FIRST) || (namey(fs) && foreign_word(text, &T->v[i + 1], fg))) ||
+      (fg & (SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER)))
+    return 0;
+  size_t j = i + 2;
+  if (j < T->n && !T->v[j].nl_before && !T->v[j].punct_before &&
+      (initial(text, &T->v[j]) ||
+       (cap_word(text, &T->v[j]) &&
+        (sl__gaz_lookup(g, text + T->v[j].s, T->v[j].e - T->v[j].s) & SL_GZ_FIRST))))
+    j++;
+  if (j == T->n || T->v[j].nl_before) return j;
+  unsigned char p = T->v[j].punct_before; /* (a dash of UTF-8 ends in a byte >= 0x80) */
+  return p >= 0x80 || (p && strchr("-|([;", p)) ? j : 0;
+}
+
 /* An ALL-CAPS word right after a colon on its line: maybe a label's value. */
 static inline bool caps_label(const sl__tok_t *u) {
   return (u->caps & 3) == 3 && u->punct_before == ':' && !u->nl_before;
@@ -1243,6 +1274,16 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     if (cap && t->e < c->len && text[t->e] == '(') {
       i++;
       continue;
+    }
+    /* 0-. A surname, a comma and a given name, as lists and records put them:
+     *     "Smith, John - 3 open invoices", "Garcia, Maria L." */
+    if (cap && !cue) {
+      size_t end = surname_first(g, text, T, i);
+      if (end) {
+        sl__cands_add(c->out, t->s, T->v[end - 1].e, SL_ET_PERSON, "person", 35);
+        i = end;
+        continue;
+      }
     }
     /* 0a. A firm named after its partners: "Lopez, Santos and Coleman is ..." */
     if (cap && !cue && i + 1 < T->n && (T->v[i + 1].punct_before == ',' || T->v[i + 1].punct_before == '&')) {

@@ -32,6 +32,12 @@ static void persons(void **s) {
   EXPECT("Will Ashdown is leading the retrospective.", "PERSON", "Will Ashdown");
   EXPECT("Mark Oyelaran will review the pull request.", "PERSON", "Mark Oyelaran");
   REJECT("Rose Hill is a suburb of Sydney.", "PERSON");
+  /* a surname, a comma and a given name, as records list them; not a place and
+   * its state, or a sign-off */
+  EXPECT("Smith, John - 3 open invoices, escalate", "PERSON", "Smith, John");
+  EXPECT("Okonkwo, Chidi \xe2\x80\x94 overdue since March", "PERSON", "Okonkwo, Chidi");
+  EXPECT("Groet, Femke", "PERSON", "Femke");
+  REJECT("Jackson, Mississippi\nParis, France\nHello, John\nWarren, Michigan", "PERSON");
   REJECT("Grace Period has ended for the loan.", "PERSON");
   /* titles in other languages cue the surname after them */
   EXPECT("Bitte rufen Sie Herr Schubert morgen an.", "PERSON", "Schubert");
