@@ -640,6 +640,20 @@ static bool email_local(char ch) {
   return isalnum((unsigned char)ch) || ch == '.' || ch == '_' || ch == '%' || ch == '+' || ch == '-';
 }
 
+/* The start of the character of two to four UTF-8 bytes that ends at p when it
+ * is a letter (not U+0080–U+00BF, general punctuation U+2000–U+2FFF, CJK
+ * punctuation U+3000–U+303F or the forms of U+F000–U+FFFF), else p. */
+static uint32_t utf8_letter_before(const char *t, uint32_t p) {
+  uint32_t q = p;
+  while (q > 0 && p - q < 3 && ((unsigned char)t[q - 1] & 0xC0) == 0x80) q--;
+  if (q == 0 || q == p) return p;
+  unsigned char l = (unsigned char)t[q - 1];
+  uint32_t tail = p - q;
+  if (l < 0xC3 || l == 0xE2 || l == 0xEF || (l == 0xE3 && (unsigned char)t[q] == 0x80)) return p;
+  if (tail != (l < 0xE0 ? 1u : l < 0xF0 ? 2u : 3u) || l > 0xF4) return p;
+  return q - 1;
+}
+
 static bool dom_char(char ch) {
   return isalnum((unsigned char)ch) || ch == '-' || (unsigned char)ch >= 0x80;
 }
@@ -784,8 +798,19 @@ static void email(sl__ctx_t *c, const sl__hit_t *h) {
     return;
   }
   uint32_t a = h->start, s = a; /* the '@' */
-  while (s > 0 && email_local(t[s - 1]) && a - s < 64) s--;
-  while (s < a && !isalnum((unsigned char)t[s])) s++;
+  /* the local part: ASCII's characters of one, letters of other scripts
+   * ("jürgen.müller@", "zoë@") and an apostrophe inside a name ("O'Brien@") */
+  while (s > 0 && a - s < 64) {
+    uint32_t p = email_local(t[s - 1]) ? s - 1
+                 : (unsigned char)t[s - 1] >= 0x80 ? utf8_letter_before(t, s)
+                 : t[s - 1] == '\'' && s >= 2 && s < a && isalnum((unsigned char)t[s - 2]) &&
+                         isalnum((unsigned char)t[s])
+                     ? s - 1
+                     : s;
+    if (p == s) break;
+    s = p;
+  }
+  while (s < a && !isalnum((unsigned char)t[s]) && (unsigned char)t[s] < 0x80) s++;
   if (s == a) return;
   /* the user part of a URL, not an address: a key when it is one (a Sentry DSN,
    * "https://7c5bdeec...@o878167.ingest.sentry.io/5086240"), else nothing here */

@@ -539,8 +539,19 @@ static int classify_plain(const sl_router_t *r, const sl_chat_req_t *req, const 
     sl_level_t l = cd->type >= SL_ET_CUSTOM ? SL_LEVEL_RESTRICTED : r->level_of[cd->type];
     if (l > all_max) all_max = l; /* custom: upper bound, only used after a hostile sweep */
   }
+  /* Built-in and custom findings are resolved apart: a custom detector's match
+   * never hides a built-in one it overlaps ("\b512\b" inside an SSN), and
+   * redaction covers overlapping spans. Custom findings come last (run_custom). */
+  size_t nb = 0;
+  while (nb < cands->n && cands->v[nb].type < SL_ET_CUSTOM) nb++;
   bool swept = false;
-  size_t n = resolve(cands->v, cands->n, &swept);
+  size_t n = resolve(cands->v, nb, &swept);
+  size_t nc = resolve(cands->v + nb, cands->n - nb, &swept);
+  if (nc) {
+    memmove(cands->v + n, cands->v + nb, nc * sizeof *cands->v);
+    n += nc;
+    sort_cands(cands->v, n, cmp_start);
+  }
   if (swept && all_max > level) level = all_max;
   if (n) {
     out->entities = calloc(n, sizeof *out->entities);

@@ -14,6 +14,13 @@ static void email(void **s) {
   REJECT("we met (at) noon", "EMAIL_ADDRESS");
   /* documentation domains stay addresses: tests and forms use them for real ones */
   EXPECT("my email is john@example.com", "EMAIL_ADDRESS", "john@example.com");
+  /* a local part in other scripts or with an apostrophe, whole; quotes outside it */
+  EXPECT("write to j\xc3\xbcrgen.m\xc3\xbcller@firma.de", "EMAIL_ADDRESS",
+         "j\xc3\xbcrgen.m\xc3\xbcller@firma.de");
+  EXPECT("or zo\xc3\xab@example.com", "EMAIL_ADDRESS", "zo\xc3\xab@example.com");
+  EXPECT("mail O'Brien@corp.ie", "EMAIL_ADDRESS", "O'Brien@corp.ie");
+  EXPECT("\xe2\x80\x9c" "bob@corp.com\xe2\x80\x9d", "EMAIL_ADDRESS", "bob@corp.com");
+  EXPECT("\xc2\xab" "alice@corp.com\xc2\xbb", "EMAIL_ADDRESS", "alice@corp.com");
   /* a repository's SSH address is no mailbox; the same account written as an address is */
   REJECT("git clone git@github.com:torvalds/linux.git && cd linux", "EMAIL_ADDRESS");
   EXPECT("mail git@acme.com: the build broke", "EMAIL_ADDRESS", "git@acme.com");

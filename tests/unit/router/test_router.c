@@ -113,6 +113,27 @@ static void custom_and_overrides(void **s) {
   sl_class_free(&c);
   sl_router_free(r);
 
+  /* a public custom finding inside a built-in one hides nothing: the SSN and
+   * the address keep their types and the request its level */
+  sl_custom_detector_t low[] = {{"AREA", "\\b512\\b", SL_LEVEL_PUBLIC},
+                                {"QUEUE", "\\bcorp\\b", SL_LEVEL_PUBLIC}};
+  sl_router_opts_t ol = {.custom = low, .n_custom = 2};
+  sl_router_t *rl = sl_router_create(&ol, &err);
+  assert_non_null(rl);
+  const char *u = "My SSN is 512-84-3927, write to alice@corp.com now";
+  assert_int_equal(sl_router_classify_text(rl, u, strlen(u), NULL, &c), 0);
+  seen = 0;
+  for (size_t i = 0; i < c.n_entities; i++) {
+    const sl_entity_t *e = &c.entities[i];
+    if (i) assert_true(c.entities[i - 1].start <= e->start); /* in order of start */
+    seen |= !strcmp(e->type, "US_SSN") ? 1 : !strcmp(e->type, "EMAIL_ADDRESS") ? 2
+           : !strcmp(e->type, "AREA") ? 4 : !strcmp(e->type, "QUEUE") ? 8 : 16;
+  }
+  assert_int_equal(seen, 15);
+  assert_int_equal(c.level, SL_LEVEL_RESTRICTED);
+  sl_class_free(&c);
+  sl_router_free(rl);
+
   /* errors name the JSON path */
   sl_custom_detector_t bad = {"X", "(unclosed", SL_LEVEL_RESTRICTED};
   sl_router_opts_t ob = {.custom = &bad, .n_custom = 1};
