@@ -288,6 +288,28 @@ static int rewrite(sl_redact_map_t *m, char **s, spans_t *ss) {
   return 0;
 }
 
+/* Whether s is written in one of the request's messages. */
+static bool in_messages(const sl_chat_req_t *in, const char *s) {
+  for (size_t i = 0; i < in->n_msgs; i++) {
+    const sl_msg_t *g = &in->msgs[i];
+    const char *f[4] = {g->content, g->name, g->tool_call_id, g->tool_calls};
+    for (int k = 0; k < 4; k++)
+      if (f[k] && strstr(f[k], s)) return true;
+  }
+  return false;
+}
+
+/* Whether the placeholder ph of `type` is written in the request; *seen caches
+ * whether any "[TYPE_" is (most requests: none, one look per type). */
+static bool written_in(const sl_chat_req_t *in, const char *type, signed char *seen, const char *ph) {
+  if (!*seen) {
+    char head[48];
+    snprintf(head, sizeof head, "[%.39s_", type);
+    *seen = in_messages(in, head) ? 2 : 1;
+  }
+  return *seen == 2 && in_messages(in, ph);
+}
+
 int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char *const *types,
                       size_t n_types, sl_chat_req_t *out, sl_redact_map_t **map) {
   *map = NULL;
@@ -358,12 +380,18 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     if (!rc) qsort(m->v, m->n, sizeof *m->v, cmp_first);
     for (size_t i = 0; !rc && i < m->n; i++) where[m->v[i].e.count] = i;
     size_t *next_no = rc ? NULL : calloc(n_types ? n_types : 1, sizeof *next_no);
-    if (!rc && !next_no) rc = SL_ENOMEM;
+    signed char *quoted = rc ? NULL : calloc(n_types ? n_types : 1, 1); /* 0 unknown, 1 no, 2 yes */
+    if (!rc && (!next_no || !quoted)) rc = SL_ENOMEM;
     for (size_t i = 0; !rc && i < m->n; i++) {
       value_t *v = &m->v[i];
       v->e.count = 0;
       char ph[64];
-      int w = snprintf(ph, sizeof ph, "[%.39s_%zu]", types[v->type_ix], ++next_no[v->type_ix]);
+      int w;
+      /* a placeholder the client wrote itself ("what does [PERSON_1] mean?") is
+       * skipped: the answer's copy of it must not become the value */
+      do
+        w = snprintf(ph, sizeof ph, "[%.39s_%zu]", types[v->type_ix], ++next_no[v->type_ix]);
+      while (written_in(in, types[v->type_ix], &quoted[v->type_ix], ph));
       if (!(v->placeholder = strdup(ph)) || !(v->type = strdup(types[v->type_ix]))) rc = SL_ENOMEM;
       v->e.type = v->type;
       v->e.placeholder = v->placeholder;
@@ -372,6 +400,7 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     for (size_t i = 0; !rc && i < nm; i++)
       for (size_t j = 0; j < det[i].n; j++) det[i].s[j].v = where[det[i].s[j].v];
     free(next_no);
+    free(quoted);
     free(where);
     free(fi.ix);
     fi.ix = NULL;

@@ -99,6 +99,32 @@ static void test_other_cases(void **state) {
   sl_chat_req_free(&r);
 }
 
+/* A placeholder the client wrote itself is not handed out: the answer's copy of
+ * the client's text stays the client's text. */
+static void test_placeholder_written_by_client(void **state) {
+  (void)state;
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "The template says [PERSON_1] and [PERSON_3] here. Ask Laila Hansen and Will.");
+  cls_t c = {0};
+  find_entity(&c, &r, "PERSON", "Laila Hansen", 0);
+  find_entity(&c, &r, "PERSON", "Will", 0);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content,
+                      "The template says [PERSON_1] and [PERSON_3] here. Ask [PERSON_2] and [PERSON_4].");
+  const char *ans = "[PERSON_1] is a slot; [PERSON_2] is the name.";
+  sl_buf_t back;
+  sl_buf_init(&back, 1024);
+  assert_int_equal(sl_redact_restore(m, ans, strlen(ans), false, &back), 0);
+  assert_string_equal(back.data, "[PERSON_1] is a slot; Laila Hansen is the name.");
+  sl_buf_free(&back);
+  sl_redact_map_free(m);
+  sl_chat_req_free(&out);
+  sl_chat_req_free(&r);
+}
+
 static void test_consistent_across_turns(void **state) {
   (void)state;
   sl_chat_req_t r;
@@ -438,6 +464,7 @@ int main(void) {
       cmocka_unit_test(test_restore_every_split),
       cmocka_unit_test(test_restore_json_arguments),
       cmocka_unit_test(test_restore_without_map),
+      cmocka_unit_test(test_placeholder_written_by_client),
       cmocka_unit_test(test_with_real_classifier),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
