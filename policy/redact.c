@@ -18,6 +18,8 @@ typedef struct {
   size_t first;        /* first appearance in the conversation text */
   size_t type_ix;      /* index into the caller's types (for the name) */
   bool any_case;       /* matched in any ASCII case (see anycase_value) */
+  bool part;           /* a word of one detected name: an alias of that name */
+  size_t parent;       /* (part) the name's index; SIZE_MAX: a word of several */
 } value_t;
 
 struct sl_redact_map {
@@ -148,6 +150,22 @@ static bool anycase_value(const char *v, size_t n) {
   return false;
 }
 
+/* A word of a name worth hiding alone: a capital and at least two more letters
+ * (UTF-8 letters too), and no English word that names are made of ("Will",
+ * "May", "Mark"). */
+static bool name_word(const char *w, size_t n) {
+  static const char *const words[] = {"Will", "May", "Mark", "Bill", "Don", "Long", "Young",
+                                      "Van", "Von", "Del", "Des", "Dos", "Das", "The", NULL};
+  if (n < 3 || !(w[0] >= 'A' && w[0] <= 'Z')) return false;
+  for (size_t i = 1; i < n; i++)
+    if (!(((unsigned char)w[i] | 0x20) >= 'a' && ((unsigned char)w[i] | 0x20) <= 'z') &&
+        (unsigned char)w[i] < 0x80 && w[i] != '-' && w[i] != '\'')
+      return false;
+  for (const char *const *x = words; *x; x++)
+    if (strlen(*x) == n && !memcmp(*x, w, n)) return false;
+  return true;
+}
+
 static int find_or_add(sl_redact_map_t *m, const char *p, size_t len, size_t type_ix,
                        size_t pos, size_t *ix) {
   for (size_t i = 0; i < m->n; i++)
@@ -185,6 +203,7 @@ static int type_index(const char *const *types, size_t n, const char *t) {
 
 static int cmp_first(const void *a, const void *b) {
   const value_t *x = a, *y = b;
+  if (x->part != y->part) return x->part ? 1 : -1; /* the words of names last */
   if (x->first != y->first) return x->first < y->first ? -1 : 1;
   if (x->e.value_len != y->e.value_len) return x->e.value_len > y->e.value_len ? -1 : 1;
   return memcmp(x->value, y->value, x->e.value_len);
@@ -359,6 +378,29 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     }
   }
 
+  /* 1b. The words of a person's name, alone elsewhere: "Hansen" or "Laila"
+   *     after "Laila Hansen" is the same person and gets the name's
+   *     placeholder (a word of two names gets one of its own). */
+  for (size_t k = 0, n0 = m->n; !rc && k < n0; k++) {
+    if (strcmp(types[m->v[k].type_ix], "PERSON") || !strchr(m->v[k].value, ' ')) continue;
+    const char *v = m->v[k].value;
+    size_t first = m->v[k].first, type_ix = m->v[k].type_ix;
+    for (size_t a = 0, b; !rc && v[a]; a = b) {
+      while (v[a] == ' ') a++;
+      for (b = a; v[b] && v[b] != ' '; b++) {}
+      if (b == a || !name_word(v + a, b - a)) continue;
+      size_t ix, before = m->n;
+      rc = find_or_add(m, v + a, b - a, type_ix, first + a, &ix);
+      if (rc) break;
+      value_t *w = &m->v[ix];
+      if (m->n > before || (!w->part && !strchr(w->value, ' '))) {
+        w->parent = w->part && w->parent != k ? SIZE_MAX : k;
+        w->part = true;
+      } else if (w->part && w->parent != k)
+        w->parent = SIZE_MAX;
+    }
+  }
+
   /* 2. Number by first appearance anywhere in the conversation. */
   if (!rc && m->n) {
     rc = build_first_index(m, &fi);
@@ -379,6 +421,8 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     }
     if (!rc) qsort(m->v, m->n, sizeof *m->v, cmp_first);
     for (size_t i = 0; !rc && i < m->n; i++) where[m->v[i].e.count] = i;
+    for (size_t i = 0; !rc && i < m->n; i++)
+      if (m->v[i].part && m->v[i].parent != SIZE_MAX) m->v[i].parent = where[m->v[i].parent];
     size_t *next_no = rc ? NULL : calloc(n_types ? n_types : 1, sizeof *next_no);
     signed char *quoted = rc ? NULL : calloc(n_types ? n_types : 1, 1); /* 0 unknown, 1 no, 2 yes */
     if (!rc && (!next_no || !quoted)) rc = SL_ENOMEM;
@@ -389,9 +433,12 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
       int w;
       /* a placeholder the client wrote itself ("what does [PERSON_1] mean?") is
        * skipped: the answer's copy of it must not become the value */
-      do
-        w = snprintf(ph, sizeof ph, "[%.39s_%zu]", types[v->type_ix], ++next_no[v->type_ix]);
-      while (written_in(in, types[v->type_ix], &quoted[v->type_ix], ph));
+      if (v->part && v->parent != SIZE_MAX) /* (names are numbered before their words) */
+        w = snprintf(ph, sizeof ph, "%s", m->v[v->parent].placeholder);
+      else
+        do
+          w = snprintf(ph, sizeof ph, "[%.39s_%zu]", types[v->type_ix], ++next_no[v->type_ix]);
+        while (written_in(in, types[v->type_ix], &quoted[v->type_ix], ph));
       if (!(v->placeholder = strdup(ph)) || !(v->type = strdup(types[v->type_ix]))) rc = SL_ENOMEM;
       v->e.type = v->type;
       v->e.placeholder = v->placeholder;
@@ -434,7 +481,8 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     rc = sl_chat_text(out, &ot, &ol);
     /* the same word-boundary rule as the rewrite ("Ann" is not in "Anna") */
     if (!rc) rc = find_occurrences(m, &fi, ot, ol, &left, NULL, 0);
-    if (!rc && left.n) rc = SL_EUNSUPPORTED;
+    for (size_t i = 0; !rc && i < left.n; i++)
+      if (!m->v[left.s[i].v].part) rc = SL_EUNSUPPORTED; /* (a word alone may be a word) */
     free(left.s);
     free(ot);
   }

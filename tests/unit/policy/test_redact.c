@@ -145,19 +145,20 @@ static void test_consistent_across_turns(void **state) {
   assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
   assert_int_equal(out.n_msgs, 4);
   assert_string_equal(out.msgs[0].content, "You help Acme staff.");
-  assert_string_equal(out.msgs[1].content, "Write to [PERSON_1] ([EMAIL_ADDRESS_1]) about Bob.");
+  /* "Bob" alone: a word of the name "Bob Jones" found later, so the same person */
+  assert_string_equal(out.msgs[1].content, "Write to [PERSON_1] ([EMAIL_ADDRESS_1]) about [PERSON_2].");
   assert_string_equal(out.msgs[2].content, "Sure: Dear [PERSON_1], ... I copied [PERSON_2].");
   assert_string_equal(out.msgs[3].content,
                       "Now ask [PERSON_2] to email [EMAIL_ADDRESS_1]. [PERSON_3] too.");
   assert_string_equal(out.msgs[1].role, "user");
-  assert_int_equal(sl_redact_map_size(m), 4);
+  assert_int_equal(sl_redact_map_size(m), 8); /* and the words of the two names */
   const sl_redact_entry_t *e = sl_redact_map_entry(m, 0);
   assert_string_equal(e->placeholder, "[PERSON_1]");
   assert_string_equal(e->type, "PERSON");
   assert_int_equal(e->count, 2);
   assert_memory_equal(e->value, "Alice Smith", 11);
   char *sum = sl_redact_map_summary_json(m);
-  assert_string_equal(sum, "{\"PERSON\":5,\"EMAIL_ADDRESS\":2}");
+  assert_string_equal(sum, "{\"PERSON\":6,\"EMAIL_ADDRESS\":2}");
   free(sum);
 
   /* The first request of the same conversation (only its first turn) numbers
@@ -172,13 +173,45 @@ static void test_consistent_across_turns(void **state) {
   sl_chat_req_t out1;
   sl_redact_map_t *m1;
   assert_int_equal(sl_redact_request(&r1, &c1.cls, types, 2, &out1, &m1), 0);
-  assert_string_equal(out1.msgs[1].content, out.msgs[1].content);
+  assert_string_equal(out1.msgs[1].content, "Write to [PERSON_1] ([EMAIL_ADDRESS_1]) about Bob.");
 
   sl_chat_req_free(&out1);
   sl_redact_map_free(m1);
   sl_chat_req_free(&r1);
   sl_chat_req_free(&out);
   sl_redact_map_free(m);
+  sl_chat_req_free(&r);
+}
+
+/* The words of a name alone are the name's: "Hansen" does not leave, and
+ * "Laila" found alone gets the name's placeholder; a word of two names one of
+ * its own. */
+static void test_words_of_a_name(void **state) {
+  (void)state;
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "I met Laila Hansen. Later Laila called me; Hansen too. "
+                      "Ole Smith and Eva Smith: Smith is common. Will Ashdown? Will do.");
+  cls_t c = {0};
+  find_entity(&c, &r, "PERSON", "Laila Hansen", 0);
+  find_entity(&c, &r, "PERSON", "Laila", 1);
+  find_entity(&c, &r, "PERSON", "Ole Smith", 0);
+  find_entity(&c, &r, "PERSON", "Eva Smith", 0);
+  find_entity(&c, &r, "PERSON", "Will Ashdown", 0);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content,
+                      "I met [PERSON_1]. Later [PERSON_1] called me; [PERSON_1] too. "
+                      "[PERSON_2] and [PERSON_3]: [PERSON_5] is common. [PERSON_4]? Will do.");
+  const char *ans = "[PERSON_1] and [PERSON_5]";
+  sl_buf_t back;
+  sl_buf_init(&back, 1024);
+  assert_int_equal(sl_redact_restore(m, ans, strlen(ans), false, &back), 0);
+  assert_string_equal(back.data, "Laila Hansen and Smith");
+  sl_buf_free(&back);
+  sl_redact_map_free(m);
+  sl_chat_req_free(&out);
   sl_chat_req_free(&r);
 }
 
@@ -465,6 +498,7 @@ int main(void) {
       cmocka_unit_test(test_restore_json_arguments),
       cmocka_unit_test(test_restore_without_map),
       cmocka_unit_test(test_placeholder_written_by_client),
+      cmocka_unit_test(test_words_of_a_name),
       cmocka_unit_test(test_with_real_classifier),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
