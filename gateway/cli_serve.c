@@ -10,6 +10,8 @@
 #include "sl_err.h"
 #include "sl_log.h"
 
+#include <cjson/cJSON.h>
+
 #include <pthread.h>
 #include <signal.h>
 #include <sys/inotify.h>
@@ -90,8 +92,36 @@ static void apply_log_level(const sl_config_t *cfg) {
   if (!debug_flag && cfg->log_level >= 0) sl_log_set_level((sl_log_level_t)cfg->log_level);
 }
 
+/* The config's keys a reload does not apply. */
+static const char *const start_keys[] = {"listen", "workers", "limits", "ledger"};
+
+/* Keeps the start-only keys of cfg, to tell a reload that changes them. */
+static int keep_start_only(sl_gw_shared_t *sh, const sl_config_t *cfg) {
+  sh->start_only = cJSON_CreateObject();
+  for (size_t i = 0; sh->start_only && i < sizeof start_keys / sizeof *start_keys; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg->root, start_keys[i]);
+    if (v && !cJSON_AddItemToObject(sh->start_only, start_keys[i], cJSON_Duplicate(v, 1))) return SL_ENOMEM;
+  }
+  return sh->start_only ? 0 : SL_ENOMEM;
+}
+
+/* The start-only keys cfg changes, "listen, ledger: ...", into why ("" if none). */
+static void changed_start_only(const sl_gw_shared_t *sh, const sl_config_t *cfg, char *why, size_t n) {
+  size_t at = 0;
+  why[0] = '\0';
+  for (size_t i = 0; i < sizeof start_keys / sizeof *start_keys; i++) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(sh->start_only, start_keys[i]),
+                *b = cJSON_GetObjectItemCaseSensitive(cfg->root, start_keys[i]);
+    if ((!a && !b) || (a && b && cJSON_Compare(a, b, 1))) continue;
+    int w = snprintf(why + at, n - at, "%s%s", at ? ", " : "", start_keys[i]);
+    if (w > 0 && (size_t)w < n - at) at += (size_t)w;
+  }
+  if (at) snprintf(why + at, n - at, ": read at start only, not applied until a restart");
+}
+
 int sl_gw_reload(sl_gw_t *gw, char *why, size_t n) {
   sl_gw_shared_t *sh = gw->sh;
+  why[0] = '\0';
   pthread_mutex_lock(&sh->reload_mu);
   sl_policy_t *p = NULL;
   sl_jerr_t err = {{0}};
@@ -115,6 +145,8 @@ int sl_gw_reload(sl_gw_t *gw, char *why, size_t n) {
     sl_policy_unref(old);
     apply_log_level(sl_policy_config(p));
     SL_INFO("policy reloaded from %s (version %.12s)", sh->config_path, sl_policy_version(p));
+    changed_start_only(sh, sl_policy_config(p), why, n);
+    if (why[0]) SL_WARN("reload of %s: %s", sh->config_path, why);
     sl_metrics_add(gw->metrics, "sluice_policy_reloads_total", "result=\"ok\"", 1);
   }
   pthread_mutex_unlock(&sh->reload_mu);
@@ -373,6 +405,10 @@ int sl_cli_serve(int argc, char **argv) {
     return 1;
   }
   const sl_config_t *cfg = sl_policy_config(sh->policy);
+  if (keep_start_only(sh, cfg)) {
+    fprintf(stderr, "sluice: out of memory\n");
+    return 1;
+  }
   apply_log_level(cfg);
   if (!listen) listen = cfg->listen;
   sh->n_workers = worker_count(workers >= 0 ? workers : cfg->workers);
@@ -507,6 +543,7 @@ out:
   sl_rate_free(rate);
   sl_ledger_budgets_free(budgets);
   free(sh->config_path);
+  cJSON_Delete(sh->start_only);
   free(sh->workers);
   free(s->loops);
   pthread_mutex_destroy(&sh->mu);

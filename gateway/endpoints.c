@@ -344,10 +344,11 @@ static void admin_reload(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
     err_end(gw, c, r, 422, "invalid_request_error", "policy_invalid", why);
     return;
   }
-  char body[200];
+  char body[900];
   pol = sl_gw_policy(gw);
-  int n = snprintf(body, sizeof body, "{\"status\":\"reloaded\",\"policy_version\":\"%s\"}",
-                   sl_policy_version(pol));
+  /* (why: the start-only keys the new file changes, plain words) */
+  int n = snprintf(body, sizeof body, "{\"status\":\"reloaded\",\"policy_version\":\"%s\"%s%s%s}",
+                   sl_policy_version(pol), why[0] ? ",\"warning\":\"" : "", why, why[0] ? "\"" : "");
   sl_policy_unref(pol);
   simple(gw, c, r, 200, "application/json", body, (size_t)n);
 }

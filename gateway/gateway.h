@@ -28,6 +28,7 @@ typedef struct {
   pthread_mutex_t reload_mu; /* one reload at a time */
   sl_policy_t *policy;
   char *config_path;
+  struct cJSON *start_only; /* the config's keys read at start only, as they were */
   sl_gw_t *workers;
   unsigned n_workers;
   uint32_t boot; /* random per process: request ids differ across restarts */

@@ -106,6 +106,20 @@ test('(c) POST /admin/reload needs the admin key', async () => {
   assert.equal(j.status, 'reloaded');
   assert.equal(j.policy_version, await readyVersion());
   assert.equal((await pub('after admin reload')).rule, 'a-default');
+  assert.equal(j.warning, undefined, 'nothing read at start only changed');
+});
+
+test('a reload that changes what is read at start only applies the rest and says so', async () => {
+  swapTo({ ...policyA(), listen: '127.0.0.1:1', ledger: { path: join(dir, 'moved.db') } });
+  let r = await admin(ADMIN);
+  assert.equal(r.status, 200);
+  const j = await r.json();
+  assert.match(j.warning, /^listen, ledger: read at start only, not applied until a restart$/);
+  assert.match(s.stderr(), /reload of .*: listen, ledger: read at start only/);
+  assert.equal((await pub('after start-only change')).rule, 'a-default', 'still served where it was');
+  swapTo(policyA());
+  r = await admin(ADMIN);
+  assert.equal((await r.json()).warning, undefined);
 });
 
 test('a broken file keeps the old policy: the reason names the JSON path, /readyz stays 200', async () => {
