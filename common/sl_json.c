@@ -106,3 +106,36 @@ char *sl_json_print(const cJSON *v) {
   w->next = next;
   return s;
 }
+
+static int cmp_name(const void *a, const void *b) {
+  return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+const char *sl_json_dup_key(const cJSON *v) {
+  for (; v; v = v->next) {
+    if (cJSON_IsObject(v)) {
+      size_t n = 0;
+      for (const cJSON *c = v->child; c; c = c->next) n++;
+      const cJSON **s = n > 16 ? malloc(n * sizeof *s) : NULL;
+      if (n > 1 && !s) { /* a few names (or no memory for sorting many): each pair */
+        for (const cJSON *a = v->child; a; a = a->next)
+          for (const cJSON *b = a->next; b; b = b->next)
+            if (a->string && b->string && !strcmp(a->string, b->string)) return a->string;
+      } else if (s) { /* sorted names: neighbours */
+        size_t k = 0;
+        for (const cJSON *c = v->child; c; c = c->next) s[k++] = c;
+        qsort(s, n, sizeof *s, cmp_name);
+        const char *dup = NULL;
+        for (k = 1; k < n && !dup; k++)
+          if (!strcmp(s[k - 1]->string, s[k]->string)) dup = s[k]->string;
+        free(s);
+        if (dup) return dup;
+      }
+    }
+    if (v->child && (cJSON_IsObject(v) || cJSON_IsArray(v))) {
+      const char *d = sl_json_dup_key(v->child);
+      if (d) return d;
+    }
+  }
+  return NULL;
+}

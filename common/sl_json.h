@@ -23,5 +23,9 @@ cJSON *sl_json_parse_whole(const char *s, size_t n, bool keep);
 /* cJSON_PrintUnformatted, each number that kept its text, and whose value has
  * not changed since, printed as written. free() the result. */
 char *sl_json_print(const cJSON *v);
+/* The first member name that an object in v holds twice ("content" of
+ * {"content": "hi", "content": "..."}: readers disagree on which one counts),
+ * or NULL. */
+const char *sl_json_dup_key(const cJSON *v);
 
 #endif

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "cli_input.h"
 #include "codec_anthropic.h"
+#include "codec_json.h"
 #include "codec_openai.h"
 #include "sl_buf.h"
 #include "sl_err.h"
@@ -28,8 +29,9 @@ int sl_cli_input_decode(const char *json, size_t len, sl_cli_input_t *in, char *
                         size_t errlen) {
   memset(in, 0, sizeof *in);
   sl_chat_req_init(&in->req);
-  cJSON *j = cJSON_ParseWithLength(json, len);
-  if (!j || !cJSON_IsObject(j)) {
+  cJSON *j = sl_codec_parse_body(json, len, err, errlen); /* as the gateway reads a body */
+  if (!j) return SL_EPARSE;
+  if (!cJSON_IsObject(j)) {
     cJSON_Delete(j);
     snprintf(err, errlen, "not a JSON object");
     return SL_EPARSE;

@@ -15,6 +15,7 @@
  * external step of the chain (after the rule's redaction). Every mismatch is printed as expected/got; the exit is
  * non-zero if any case fails or cannot be read. */
 #include "cli.h"
+#include "codec_json.h"
 #include "cli_input.h"
 #include "redact.h"
 #include "sl_err.h"
@@ -465,17 +466,19 @@ static int cmd_test(const char *file, const char *cases, bool verbose) {
     lineno++;
     size_t skip = strspn(line, " \t\r\n");
     if ((size_t)n == skip || line[skip] == '#') continue; /* blank and comment lines */
-    cJSON *c = cJSON_ParseWithLength(line, (size_t)n);
+    char err[400] = "";
+    /* read as a request body is: UTF-8, no NUL, one member of a name */
+    cJSON *c = sl_codec_parse_body(line, (size_t)n, err, sizeof err);
     const cJSON *nm = c ? cJSON_GetObjectItemCaseSensitive(c, "name") : NULL;
     char label[200];
     if (cJSON_IsString(nm)) snprintf(label, sizeof label, "%s:%ld \"%s\"", cases, lineno, nm->valuestring);
     else snprintf(label, sizeof label, "%s:%ld", cases, lineno);
-    char err[400] = "";
     diff_t df = {.n = 0};
     df.buf[0] = '\0';
     static sl_decision_t d;
-    int r = !c || !cJSON_IsObject(c) ? (snprintf(err, sizeof err, "not a JSON object"), -1)
-                                    : run_case(p, c, &df, &d, err, sizeof err);
+    int r = !c ? -1
+            : !cJSON_IsObject(c) ? (snprintf(err, sizeof err, "not a JSON object"), -1)
+                                 : run_case(p, c, &df, &d, err, sizeof err);
     if (r < 0) {
       broken++;
       printf("ERROR %s: %s\n", label, err);

@@ -51,6 +51,12 @@ cJSON *sl_codec_parse_body(const char *json, size_t len, char *err, size_t n) {
     cJSON_Delete(root);
     return NULL;
   }
+  const char *dup = sl_json_dup_key(root);
+  if (dup) {
+    snprintf(err, n, "request body: member \"%.64s\" appears twice in one object (readers disagree on which counts)", dup);
+    cJSON_Delete(root);
+    return NULL;
+  }
   sl_json_keep_numbers(root, json, end); /* re-printed parts keep them as written */
   return root;
 }

@@ -188,6 +188,14 @@ static void test_decode_errors(void **st) {
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\xed\xa0\x80\"}]}", "not valid UTF-8");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"a\\u0000 secret\"}]}", "U+0000");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]} {}", "more after the value");
+  /* one name twice: the classifier and an upstream could read different members */
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"content\":\"SSN 512-84-3927\"}]}",
+             "member \"content\" appears twice");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[{\"type\":\"function\","
+             "\"function\":{\"name\":\"f\",\"parameters\":{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,"
+             "\"g\":7,\"h\":8,\"i\":9,\"j\":10,\"k\":11,\"l\":12,\"m\":13,\"n\":14,\"o\":15,\"p\":16,"
+             "\"q\":17,\"a\":18}}}]}",
+             "member \"a\" appears twice");
   {
     static const char raw_nul[] = "{\"messages\":[{\"role\":\"user\",\"content\":\"a\0b\"}]}";
     sl_chat_req_t r;

@@ -295,6 +295,19 @@ static void test_classify(void **state) {
   assert_non_null(strstr(lines[2], "\"error\""));
   assert_non_null(strstr(lines[2], "line 4"));
   assert_non_null(strstr(lines[3], "US_SSN"));
+  {
+    /* (run_in's output buffer is shared: the lines above are done with) */
+    /* {"text": ...} is read as a request body is: a U+0000 would have cut the
+     * text there (and the SSN after it with it), one name twice is ambiguous */
+    char *o2;
+    char *in2 = write_file("in2.jsonl",
+                           "{\"text\": \"hello\\u0000 my ssn is 512-84-3927\"}\n"
+                           "{\"text\": \"hi\", \"text\": \"my ssn is 512-84-3927\"}\n");
+    assert_int_equal(run_in(sl_cli_classify, in2, &o2, 2, "--config", pol), 1);
+    assert_non_null(strstr(o2, "U+0000"));
+    assert_non_null(strstr(o2, "appears twice"));
+    assert_null(strstr(o2, "\"level\""));
+  }
 }
 
 static void test_explain(void **state) {
