@@ -31,7 +31,7 @@ static int parse_label(const cJSON *l) {
     if (!strcmp(l->valuestring, "easy")) return 0;
     if (!strcmp(l->valuestring, "medium")) return 1;
     if (!strcmp(l->valuestring, "hard")) return 2;
-  } else if (cJSON_IsNumber(l)) {
+  } else if (cJSON_IsNumber(l) && l->valuedouble >= 0 && l->valuedouble <= 1) { /* a score */
     return l->valuedouble >= 0.75 ? 2 : l->valuedouble >= 0.25 ? 1 : 0;
   }
   return -1;
@@ -89,6 +89,7 @@ static double dot(const double *w, const double *f, size_t nf) {
  * the router, so one step size fits all. The bias (feature 0) is not penalised. */
 static void fit(const item_t *it, const size_t *idx, size_t n, size_t nf, double l2, double *w) {
   double v[MAXF] = {0}, g[MAXF];
+  double step = l2 > 2 ? 1.0 / l2 : 0.5; /* a strong penalty's curvature needs a shorter step */
   for (size_t k = 0; k < nf; k++) w[k] = 0;
   for (int iter = 0; iter < 4000; iter++) {
     for (size_t k = 0; k < nf; k++) g[k] = k ? l2 * w[k] : 0;
@@ -98,7 +99,7 @@ static void fit(const item_t *it, const size_t *idx, size_t n, size_t nf, double
       for (size_t k = 0; k < nf; k++) g[k] += e * x->f[k] / (double)n;
     }
     for (size_t k = 0; k < nf; k++) {
-      v[k] = 0.9 * v[k] - 0.5 * g[k];
+      v[k] = 0.9 * v[k] - step * g[k];
       w[k] += v[k];
     }
   }
@@ -120,7 +121,7 @@ static double auc(const double *s, const int *lab, size_t n, int a, int b) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: sluice train-router DATA.jsonl... [--out WEIGHTS.json] [--folds K] [--l2 X]\n"
+          "usage: sluice train-router DATA.jsonl... [--out WEIGHTS.json] [--folds K] [--l2 X (0..1000)]\n"
           "                           [--header FILE]\n");
 }
 
@@ -208,7 +209,7 @@ int sl_cli_train_router(int argc, char **argv) {
       return 2;
     }
   }
-  if (!n_in || folds < 2 || folds > 100 || !(l2 >= 0)) {
+  if (!n_in || folds < 2 || folds > 100 || !(l2 >= 0 && l2 <= 1e3)) { /* (NaN fails too) */
     usage();
     return 2;
   }
@@ -306,6 +307,21 @@ int sl_cli_train_router(int argc, char **argv) {
   if (t_med > t_hard) t_med = t_hard;
   printf("training-set mean score: easy %.3f, medium %.3f, hard %.3f; thresholds medium %.3f, hard %.3f\n",
          mean[0], mean[1], mean[2], t_med, t_hard);
+
+  /* a fit that diverged writes nothing a config would refuse later */
+  bool finite = isfinite(t_med) && isfinite(t_hard);
+  for (size_t k = 0; k < nf; k++) finite = finite && isfinite(w[k]);
+  if (!finite) {
+    fprintf(stderr, "train-router: the fit diverged (a weight or threshold is not a number); "
+                    "nothing written: try a smaller --l2\n");
+    goto freeall;
+  }
+  if (per[2] < (size_t)folds || per[0] < (size_t)folds)
+    fprintf(stderr, "train-router: warning: fewer easy or hard examples (%zu, %zu) than folds (%d): "
+                    "the held-out AUC says little\n", per[0], per[2], folds);
+  if (!per[1])
+    fprintf(stderr, "train-router: warning: no medium examples: both thresholds are one, so no "
+                    "request is scored medium\n");
 
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "model", "logistic_regression");

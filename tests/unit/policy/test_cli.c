@@ -310,6 +310,41 @@ static void test_classify(void **state) {
   }
 }
 
+/* train-router: a penalty too strong to fit or not a number is refused; a
+ * strong one still fits (a shorter step) and writes numbers only; a label
+ * outside easy/medium/hard or 0..1 is skipped. */
+static void test_train_router(void **state) {
+  (void)state;
+  char data[16384] = "";
+  size_t at = 0;
+  for (int i = 0; i < 12; i++)
+    at += (size_t)snprintf(data + at, sizeof data - at,
+                           "{\"text\": \"hi there %d\", \"label\": \"easy\"}\n"
+                           "{\"text\": \"Prove that the sum of the first %d odd numbers is a square, step by "
+                           "step, then write a C function that checks it and explain its complexity.\", "
+                           "\"label\": \"hard\"}\n"
+                           "{\"text\": \"Summarise this paragraph about item %d in two lines.\", \"label\": 0.5}\n",
+                           i, i + 3, i);
+  snprintf(data + at, sizeof data - at, "{\"text\": \"odd\", \"label\": 7}\n");
+  char *in = write_file("train.jsonl", data);
+  char w[160];
+  snprintf(w, sizeof w, "%s/w.json", dir);
+  char *out;
+  assert_int_equal(run_in(sl_cli_train_router, NULL, &out, 5, in, "--l2", "1e300", "--out", w), 2);
+  assert_int_equal(run_in(sl_cli_train_router, NULL, &out, 5, in, "--l2", "nan", "--out", w), 2);
+  assert_null(fopen(w, "r")); /* nothing written */
+  assert_int_equal(run_in(sl_cli_train_router, NULL, &out, 5, in, "--l2", "100", "--out", w), 0);
+  assert_non_null(strstr(out, "skipped"));
+  FILE *f = fopen(w, "r");
+  assert_non_null(f);
+  char js[8192];
+  size_t n = fread(js, 1, sizeof js - 1, f);
+  js[n] = '\0';
+  fclose(f);
+  assert_null(strstr(js, "null"));
+  assert_non_null(strstr(js, "\"thresholds\""));
+}
+
 static void test_explain(void **state) {
   (void)state;
   char *out;
@@ -363,6 +398,7 @@ int main(void) {
       cmocka_unit_test(test_cases_pass),
       cmocka_unit_test(test_mismatch_fails_with_diff),
       cmocka_unit_test(test_classify),
+      cmocka_unit_test(test_train_router),
       cmocka_unit_test(test_explain),
       cmocka_unit_test(test_example_policies),
   };
