@@ -261,6 +261,20 @@ static int load_weights(sl_model_t *m, int prec_opt, char *err, size_t errlen) {
     return errf(err, errlen, SL_ERANGE, "model: vocabulary of %llu is too large",
                 (unsigned long long)embd_probe->ne[1]);
   in->n_vocab = (int)embd_probe->ne[1];
+  /* the file's tokenizer has as many tokens as the embedding has rows (as
+   * llama.cpp holds it): fewer, and sampled ids would have no text; more, and
+   * prompts would hold ids the model has no row for */
+  int64_t kt = sl_gguf_find_key(m->g, "tokenizer.ggml.tokens");
+  if (kt >= 0 && sl_gguf_arr_len(m->g, kt) != (size_t)in->n_vocab)
+    return errf(err, errlen, SL_EPARSE, "model: the tokenizer has %zu tokens, token_embd.weight %d rows",
+                sl_gguf_arr_len(m->g, kt), in->n_vocab);
+  /* and no layer's tensors lie past block_count (a smaller count would drop them) */
+  for (size_t i = 0; i < sl_gguf_n_tensors(m->g); i++) {
+    const char *nm = sl_gguf_tensor(m->g, i)->name;
+    long b = strncmp(nm, "blk.", 4) ? -1 : strtol(nm + 4, NULL, 10);
+    if (b >= in->n_layers)
+      return errf(err, errlen, SL_EPARSE, "model: tensor '%s' lies past block_count %d", nm, in->n_layers);
+  }
   if ((rc = get_tensor(m, "token_embd.weight", in->dim, in->n_vocab, true, &te, err, errlen))) return rc;
   if ((rc = get_tensor(m, "output_norm.weight", in->dim, 0, true, &tnorm, err, errlen))) return rc;
   if ((rc = get_tensor(m, "output.weight", in->dim, in->n_vocab, false, &tout, err, errlen))) return rc;

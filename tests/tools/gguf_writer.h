@@ -161,6 +161,8 @@ typedef struct {
   bool biases;      /* Q/K/V biases (qwen2) */
   uint64_t seed;
   const char *const *tokens; /* optional vocabulary (n_vocab strings) */
+  int n_tokens;              /* of them written (0: n_vocab; fewer: a broken file) */
+  int block_count;           /* written as block_count (0: n_layers; fewer: a broken file) */
   const float *scores;
   const int32_t *token_types;
 } gw_llama_t;
@@ -192,7 +194,7 @@ static inline int gw_random_llama(const char *path, const gw_llama_t *c) {
   gw_str(w, "general.name", "sluice-random");
 #define K(s) (snprintf(key, sizeof key, "%s.%s", c->arch, s), key)
   /* gw_kv copies the key, so reusing `key` is safe. */
-  gw_u32(w, K("block_count"), (uint32_t)c->n_layers);
+  gw_u32(w, K("block_count"), (uint32_t)(c->block_count ? c->block_count : c->n_layers));
   gw_u32(w, K("context_length"), (uint32_t)c->n_ctx);
   gw_u32(w, K("embedding_length"), (uint32_t)c->dim);
   gw_u32(w, K("feed_forward_length"), (uint32_t)c->n_ff);
@@ -204,7 +206,8 @@ static inline int gw_random_llama(const char *path, const gw_llama_t *c) {
   gw_u32(w, "general.file_type", c->wtype == SL_GGML_Q8_0 ? 7 : c->wtype == SL_GGML_F16 ? 1 : 0);
   if (c->tokens) {
     gw_str(w, "tokenizer.ggml.model", "llama");
-    gw_arr(w, "tokenizer.ggml.tokens", SL_GGUF_STRING, c->tokens, (size_t)c->n_vocab);
+    gw_arr(w, "tokenizer.ggml.tokens", SL_GGUF_STRING, c->tokens,
+           (size_t)(c->n_tokens ? c->n_tokens : c->n_vocab));
     if (c->scores) gw_arr(w, "tokenizer.ggml.scores", SL_GGUF_F32, c->scores, (size_t)c->n_vocab);
     if (c->token_types) gw_arr(w, "tokenizer.ggml.token_type", SL_GGUF_I32, c->token_types, (size_t)c->n_vocab);
     gw_u32(w, "tokenizer.ggml.bos_token_id", 1);

@@ -394,6 +394,28 @@ static void test_refusals(void **st) {
   unlink(path);
   assert_null(sl_model_load("/nonexistent.gguf", NULL, err, sizeof err));
   assert_non_null(strstr(err, "cannot open"));
+  /* a tokenizer of fewer tokens than the embedding's rows; a block_count below
+   * the layers the file holds */
+  c = base_cfg();
+  const char **toks = calloc((size_t)c.n_vocab, sizeof *toks);
+  for (int i = 0; i < c.n_vocab; i++) toks[i] = "t";
+  c.tokens = toks;
+  c.n_tokens = c.n_vocab - 1;
+  write_model(&c);
+  assert_null(sl_model_load(path, NULL, err, sizeof err));
+  assert_non_null(strstr(err, "tokens, token_embd.weight"));
+  c.n_tokens = 0;
+  c.block_count = c.n_layers - 1;
+  write_model(&c);
+  assert_null(sl_model_load(path, NULL, err, sizeof err));
+  assert_non_null(strstr(err, "past block_count"));
+  c.block_count = 0;
+  write_model(&c);
+  sl_model_t *ok = sl_model_load(path, NULL, err, sizeof err);
+  assert_non_null(ok);
+  sl_model_free(ok);
+  free(toks);
+  unlink(path);
   /* A KV cap too small for any context is refused, a moderate one lowers n_ctx. */
   c = base_cfg();
   write_model(&c);
