@@ -91,12 +91,23 @@ static int cmd_check(const char *file) {
   for (const cJSON *r = rules->child; r; r = r->next, i++) {
     const cJSON *red = cJSON_GetObjectItemCaseSensitive(r, "redact");
     const cJSON *route = cJSON_GetObjectItemCaseSensitive(r, "route");
+    const cJSON *when = cJSON_GetObjectItemCaseSensitive(r, "when");
+    const cJSON *ou = cJSON_GetObjectItemCaseSensitive(r, "on_unavailable");
+    bool keep_inside = cJSON_IsString(ou) && !strcmp(ou->valuestring, "reject") &&
+                       (cJSON_GetObjectItemCaseSensitive(when, "sensitivity_at_least") ||
+                        cJSON_GetObjectItemCaseSensitive(when, "entity_types_any"));
     bool any_external = false;
-    for (const cJSON *s = route->child; s; s = s->next) {
+    int k = 0;
+    for (const cJSON *s = route->child; s; s = s->next, k++) {
       char b[257];
       snprintf(b, sizeof b, "%.*s", (int)strcspn(s->valuestring, "/"), s->valuestring);
       const sl_backend_cfg_t *bk = sl_config_backend(cfg, b);
-      any_external |= bk && bk->location == SL_LOC_EXTERNAL;
+      bool ext = bk && bk->location == SL_LOC_EXTERNAL;
+      any_external |= ext;
+      if (ext && keep_inside)
+        fprintf(stderr, "%s: warning: $.rules[%d].route[%d] (\"%s\") is external: the requests this "
+                        "keep-inside rule matches never go there (the step is skipped)\n",
+                file, i, k, s->valuestring);
     }
     if (red && !any_external)
       fprintf(stderr, "%s: warning: $.rules[%d].redact has no effect: every step stays inside "

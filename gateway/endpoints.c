@@ -21,14 +21,36 @@ void sl_gw_error(sl_conn_t *c, int status, const char *type, const char *code,
                       rule);
 }
 
+/* A name as a header value: bytes past ASCII, DEL and '%' percent-encoded
+ * ("défaut" → "d%C3%A9faut"; clients read header bytes as Latin-1). */
+static const char *header_name(const char *s, char *buf, size_t cap) {
+  if (!s) return "none";
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i = 0;
+  while (u[i] && u[i] < 0x7F && u[i] != '%') i++;
+  if (!u[i]) return s;
+  size_t o = 0;
+  for (i = 0; u[i] && o + 4 <= cap; i++) {
+    if (u[i] < 0x7F && u[i] != '%') buf[o++] = (char)u[i];
+    else {
+      buf[o++] = '%';
+      buf[o++] = "0123456789ABCDEF"[u[i] >> 4];
+      buf[o++] = "0123456789ABCDEF"[u[i] & 15];
+    }
+  }
+  buf[o] = '\0';
+  return buf;
+}
+
 void sl_gw_route_headers(char *out, size_t cap, const char *request_id, const char *backend,
                          const char *rule, const char *extra) {
   /* the id again under the names the SDKs read into _request_id (OpenAI's
    * x-request-id, Anthropic's request-id): what a user quotes is the ledger's */
   const char *id = request_id ? request_id : "none";
+  char b[3 * 256 + 1], r[3 * 256 + 1]; /* names are at most 256 bytes */
   sl_cat(out, cap, "x-sluice-request-id: ", id, "\r\nx-request-id: ", id, "\r\nrequest-id: ", id,
-         "\r\nx-sluice-backend: ", backend ? backend : "none", "\r\nx-sluice-rule: ",
-         rule ? rule : "none", "\r\n", extra ? extra : "", (char *)NULL);
+         "\r\nx-sluice-backend: ", header_name(backend, b, sizeof b), "\r\nx-sluice-rule: ",
+         header_name(rule, r, sizeof r), "\r\n", extra ? extra : "", (char *)NULL);
 }
 
 const char *sl_gw_data_class(const sl_http_req_t *r, char *buf, size_t cap) {

@@ -375,6 +375,13 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
   sl_jpath_key(q, sizeof q, p, "base_url");
   if (strncmp(bc->base_url, "http://", 7) && strncmp(bc->base_url, "https://", 8))
     return sl_jerr_set(err, q, "must start with http:// or https://");
+  for (const unsigned char *c = (const unsigned char *)bc->base_url; *c; c++)
+    if (*c <= 0x20 || *c >= 0x7F)
+      return sl_jerr_set(err, q, "must not contain spaces, control characters or bytes past ASCII "
+                                 "(percent-encode them; an internationalised host in its xn-- form)");
+  const char *host = strstr(bc->base_url, "//") + 2;
+  if (!*host || strchr("/?#:", *host) || (strchr(host, '@') && strchr(host, '@') < host + strcspn(host, "/?#")))
+    return sl_jerr_set(err, q, "must name a host (and no user:password@: the key goes in api_key_env)");
   size_t n = strlen(bc->base_url);
   while (n > 0 && bc->base_url[n - 1] == '/') bc->base_url[--n] = '\0';
   if ((rc = get_int(b, "connect_timeout_ms", p, 10, 600000, &bc->connect_timeout_ms, err)) ||

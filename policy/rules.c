@@ -406,7 +406,7 @@ static int parse_rule(const cJSON *r, const char *path, const sl_config_t *cfg,
   if (!cJSON_IsString(v) || !v->valuestring[0]) return sl_jerr_set(err, p, "must be a non-empty string");
   if (strlen(v->valuestring) > MAX_NAME) return sl_jerr_set(err, p, "at most %d bytes", MAX_NAME);
   for (const char *c = v->valuestring; *c; c++)
-    if ((unsigned char)*c < 0x20 || *c == '"' || *c == '\\')
+    if ((unsigned char)*c < 0x20 || *c == 0x7F || *c == '"' || *c == '\\')
       return sl_jerr_set(err, p, "must not contain control characters, quotes or backslashes");
   if ((rc = dup_into(&rule->name, v->valuestring))) return rc;
 

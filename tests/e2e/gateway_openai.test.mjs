@@ -29,7 +29,8 @@ before(async () => {
   secondary = await startMock(behave('secondary'));
   sluice = await startSluice({
     backends: [apiBackend('primary', primary.url), apiBackend('secondary', secondary.url)],
-    rules: [{ name: 'default', route: ['primary', 'secondary'] }],
+    rules: [{ name: 'entrée 50%', when: { header: { 'x-route': 'fr' } }, route: ['primary'] },
+            { name: 'default', route: ['primary', 'secondary'] }],
     limits: { max_header_bytes: 8192, max_body_bytes: 65536, header_timeout_ms: 1000, body_timeout_ms: 1000, idle_timeout_ms: 5000 },
   }, { MOCK_KEY: 'sk-mock-secret-123' });
   client = new OpenAI({ baseURL: `${sluice.base}/v1`, apiKey: 'unused', maxRetries: 0 });
@@ -41,6 +42,18 @@ after(async () => {
   assert.ok(!sluice.stderr().includes('sk-mock-secret-123'), 'the API key never appears in logs');
   await primary.stop();
   await secondary.stop();
+});
+
+test('a rule name past ASCII reaches the client percent-encoded in x-sluice-rule', async () => {
+  modes.primary = 'ok';
+  const r = await fetch(`${sluice.base}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-route': 'fr' },
+    body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'bonjour' }] }),
+  });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('x-sluice-rule'), 'entr%C3%A9e 50%25');
+  assert.equal(decodeURIComponent(r.headers.get('x-sluice-rule')), 'entrée 50%');
+  await r.text();
 });
 
 test('non-streaming completion through the SDK, with sluice headers and usage', async () => {

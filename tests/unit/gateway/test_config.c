@@ -79,6 +79,14 @@ static void test_errors_name_the_path(void **st) {
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"ftp://a\"}]}",
                "$.backends[0].base_url: must start with http");
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\"}]}", "$.backends[0].base_url: is required");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"http://a b/v1\"}]}",
+               "$.backends[0].base_url: must not contain spaces");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"http://a/v1\\r\\nX: y\"}]}",
+               "$.backends[0].base_url: must not contain spaces");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"https:///v1\"}]}",
+               "$.backends[0].base_url: must name a host");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"https://u:p@h/v1\"}]}",
+               "$.backends[0].base_url: must name a host");
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"http://a\","
                "\"max_tokens_param\":\"max_output_tokens\"}]}",
                "$.backends[0].max_tokens_param: must be \"max_tokens\" or \"max_completion_tokens\"");

@@ -142,6 +142,17 @@ static void test_check(void **state) {
                           " {\"name\": \"rest\", \"route\": [\"local\"]}]}");
   assert_int_equal(run(&out, 2, "check", real), 0);
   assert_null(strstr(out, "never reached"));
+  /* a keep-inside rule's external step is skipped: said, not refused */
+  char *ext = write_file("ext.json",
+                         "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"},"
+                         " {\"name\": \"e\", \"kind\": \"openai\", \"base_url\": \"https://x.example/v1\","
+                         " \"location\": \"external\", \"models\": [{\"name\": \"m\"}]}],"
+                         " \"rules\": [{\"name\": \"k\", \"when\": {\"sensitivity_at_least\": \"confidential\"},"
+                         " \"route\": [\"e/m\", \"local\"], \"on_unavailable\": \"reject\"},"
+                         " {\"name\": \"d\", \"route\": [\"e/m\"]}]}");
+  assert_int_equal(run(&out, 2, "check", ext), 0);
+  assert_non_null(strstr(out, "$.rules[0].route[0] (\"e/m\") is external"));
+  assert_null(strstr(out, "$.rules[1].route[0]"));
 
   assert_int_equal(run(&out, 2, "check", "/nonexistent/policy.json"), 1);
   assert_int_equal(run(&out, 1, "check"), 2);
