@@ -96,7 +96,7 @@ static int parse_args(int argc, char **argv, args_t *a) {
       usage(stderr);
       return 2;
     }
-    if (++i >= argc) goto missing;
+    if (++i >= argc || !strncmp(argv[i], "--", 2)) goto missing; /* "--by --format": no value */
     if (*dst) goto twice; /* two anchors would check only the last */
     *dst = argv[i];
     continue;
@@ -884,6 +884,11 @@ int sl_cli_audit(int argc, char **argv) {
   if (!rc && (!by_ok || (strcmp(sub, "costs") && by_given))) {
     fprintf(stderr, by_ok ? "sluice audit %s: --by applies to audit costs only\n"
                           : "sluice audit %s: --by must be route, backend, model, key or tenant\n", sub);
+    rc = 2;
+  }
+  if (!rc && !strcmp(sub, "verify") && (a.since || a.until || a.tenant)) {
+    fprintf(stderr, "sluice audit verify: --since, --until and --tenant do not apply: the whole "
+                    "chain is verified\n");
     rc = 2;
   }
   if (!rc && a.summary_only && strcmp(sub, "egress")) {

@@ -52,6 +52,7 @@ int sl_cli_classify(int argc, char **argv) {
     size_t skip = strspn(line, " \t");
     if ((size_t)n == skip) { /* no request, but a line of its own: output stays aligned */
       print_error_line(lineno, "blank line: no request");
+      bad++; /* an error line, so a non-zero exit at the end, as for any line not read */
       continue;
     }
     if ((size_t)n > MAX_LINE) {

@@ -311,6 +311,14 @@ static void test_costs(void **state) {
   char *argv9[] = {"verify", "--ledger", g_path, "--summary", NULL};
   assert_int_equal(capture(sl_cli_audit, 4, argv9, &out), 2);
   free(out);
+  /* verify checks the whole chain: a window or tenant would be ignored, so it is refused */
+  char *argv10[] = {"verify", "--ledger", g_path, "--since", "2026-01-01", NULL};
+  assert_int_equal(capture(sl_cli_audit, 5, argv10, &out), 2);
+  free(out);
+  /* an option is no option's value */
+  char *argv11[] = {"costs", "--ledger", g_path, "--by", "--format", "json", NULL};
+  assert_int_equal(capture(sl_cli_audit, 6, argv11, &out), 2);
+  free(out);
 }
 
 static void test_budget_restore(void **state) {
