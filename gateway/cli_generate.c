@@ -216,8 +216,22 @@ int sl_cli_generate(int argc, char **argv) {
   int rc = prompt_ids ? parse_ids(prompt_ids, &ids, &n_ids)
                       : sl_tok_encode(tok, prompt, strlen(prompt), sl_tok_add_bos(tok), true, &ids, &n_ids);
   if (!rc && !n_ids) rc = SL_EINVAL; /* an empty prompt with no BOS has nothing to condition on */
+  /* what the engine would refuse, said in the model's numbers */
+  bool said = false;
+  for (size_t i = 0; !rc && i < n_ids; i++)
+    if (ids[i] < 0 || ids[i] >= mi->n_vocab) {
+      fprintf(stderr, "sluice generate: prompt token %zu is id %d: the model's ids are 0..%d\n", i,
+              (int)ids[i], mi->n_vocab - 1);
+      rc = SL_ERANGE, said = true;
+    }
+  if (!rc && n_ids >= (size_t)sl_engine_n_ctx(e)) {
+    fprintf(stderr, "sluice generate: the prompt has %zu tokens: the context holds %d, and one "
+                    "more is needed for an answer\n", n_ids, sl_engine_n_ctx(e));
+    rc = SL_ERANGE, said = true;
+  }
   if (rc) {
-    fprintf(stderr, "sluice generate: cannot make prompt tokens: %s\n", sl_strerror(rc));
+    if (!said)
+      fprintf(stderr, "sluice generate: cannot make prompt tokens: %s\n", sl_strerror(rc));
     free(ids);
     sl_tok_free(tok);
     sl_engine_free(e);

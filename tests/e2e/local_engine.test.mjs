@@ -37,6 +37,17 @@ test('sluice generate refuses numbers it cannot use, naming the option (exit 2)'
   }
 });
 
+test('sluice generate says a prompt the model cannot take in its own numbers', () => {
+  for (const [args, want] of [[['--prompt-ids', '1,600'], /prompt token 1 is id 600: the model's ids are 0\.\.511/],
+                              [['-p', 'the cat sat '.repeat(400)], /the prompt has \d+ tokens: the context holds \d+/]]) {
+    let err;
+    try { execFileSync(BIN, ['generate', '--model', MODEL, '-n', '2', ...args], { encoding: 'utf8', stdio: 'pipe' }); } catch (e) { err = e; }
+    assert.ok(err, `${args[0]} is refused`);
+    assert.equal(err.status, 1);
+    assert.match(err.stderr, want);
+  }
+});
+
 test('greedy answer equals sluice generate on the same prompt', async () => {
   const prompt = 'Once upon a time, there was a little girl';
   const gen = JSON.parse(execFileSync(BIN, ['generate', '--model', MODEL, '-p', prompt, '-n', '24', '--temp', '0', '--json'], { encoding: 'utf8' }));
