@@ -18,7 +18,8 @@ typedef struct {
   size_t first;        /* first appearance in the conversation text */
   size_t type_ix;      /* index into the caller's types (for the name) */
   bool any_case;       /* matched in any ASCII case (see anycase_value) */
-  bool part;           /* a word of one detected name: an alias of that name */
+  bool part;           /* a word of a detected name: an alias of that name */
+  bool added;          /* (part) not detected itself, only taken from the name */
   size_t parent;       /* (part) the name's index; SIZE_MAX: a word of several */
 } value_t;
 
@@ -395,6 +396,7 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
       value_t *w = &m->v[ix];
       if (m->n > before || (!w->part && !strchr(w->value, ' '))) {
         w->parent = w->part && w->parent != k ? SIZE_MAX : k;
+        w->added |= m->n > before;
         w->part = true;
       } else if (w->part && w->parent != k)
         w->parent = SIZE_MAX;
@@ -482,7 +484,7 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     /* the same word-boundary rule as the rewrite ("Ann" is not in "Anna") */
     if (!rc) rc = find_occurrences(m, &fi, ot, ol, &left, NULL, 0);
     for (size_t i = 0; !rc && i < left.n; i++)
-      if (!m->v[left.s[i].v].part) rc = SL_EUNSUPPORTED; /* (a word alone may be a word) */
+      if (!m->v[left.s[i].v].added) rc = SL_EUNSUPPORTED; /* (a name's word alone may be a word) */
     free(left.s);
     free(ot);
   }

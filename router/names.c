@@ -1133,15 +1133,17 @@ static void lower_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
 
 #define GZ(k) sl__tok_flags(g, text, &T->v[k])
 
-/* The end of "Surname, Given" at token i (a given name, then maybe an initial or
- * a second given name, alone on the line or before a dash, a bar or a
- * bracket), or 0: not "Paris, France", "Hello, John", "Jackson, Mississippi". */
+/* Greetings and sign-offs before a comma and a name: "Groet, Femke". */
 static const char *const sign_offs[] = {"groet", "groeten", "gruss", "salut", "saludos", "saluti",
                                         "besos", "baci", "abrazos", "atentamente", "cordialement",
                                         "pozdrawiam", "pozdrav", "hilsen", "terveisin", "mvh", "mfg",
                                         "lg", "vg", "liebe", "lieber", "ciao", "hola", "hallo",
                                         "bonjour", "merci", "danke", "gracias", "grazie", "obrigado",
                                         "obrigada", "adios", "cheers", "xoxo", NULL};
+
+/* The end of "Surname, Given" at token i (a given name, then maybe an initial or
+ * a second given name, alone on the line or before a dash, a bar, a bracket or
+ * a semicolon), or 0: not "Paris, France", "Hello, John", "Jackson, Mississippi". */
 static size_t surname_first(const sl__gaz_t *g, const char *text, const sl__toks_t *T, size_t i) {
   if (!sentence_start(T, i) || i + 1 >= T->n || T->v[i + 1].punct_before != ',' ||
       T->v[i + 1].nl_before || !cap_word(text, &T->v[i + 1]))
