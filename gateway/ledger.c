@@ -773,6 +773,9 @@ static int setup_db(sl_ledger_t *l, const char *path) {
    * with bench_ledger --rate, about 25 % less CPU per row on the writer. The
    * writer touches little more than the right edge of each b-tree: 4 MiB of
    * cache is plenty. */
+  /* a database of something else (an app's, another tool's) is left as it is */
+  int own = sl__ledger_check_ours(l->db, path);
+  if (own) return own;
   if (exec(l->db, "PRAGMA page_size = 16384") || exec(l->db, "PRAGMA journal_mode = WAL") ||
       exec(l->db, "PRAGMA cache_size = -4096") ||
       exec(l->db, l->opts.sync == SL_LEDGER_SYNC_FULL ? "PRAGMA synchronous = FULL"

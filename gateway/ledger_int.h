@@ -64,6 +64,9 @@ int sl__ledger_hash(sl_ledger_hasher_t *h, const char prev_hash[65], const char 
 /* Schema (idempotent): table `requests` (STRICT), indexes, append-only triggers,
  * `ledger_meta`, views. */
 int sl__ledger_schema(sqlite3 *db);
+/* 0 when db is empty or a sluice ledger; SL_EINVAL (logged, naming path) when it
+ * holds tables of something else, which the ledger must not write into. */
+int sl__ledger_check_ours(sqlite3 *db, const char *path);
 
 /* Transmissions (what left the network): every EGRESS row, plus REQUEST rows with
  * egress = 1 whose request has no EGRESS row; `final_status` is the completion

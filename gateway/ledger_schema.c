@@ -199,6 +199,39 @@ static const char schema_sql[] =
     " AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.kind = 'request'"
     "   AND r.request_id = e.request_id);";
 
+/* The number of tables of db, and whether one is the ledger's. */
+static int tables(sqlite3 *db, int *n, bool *ours) {
+  sqlite3_stmt *st = NULL;
+  *n = 0, *ours = false;
+  if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table'", -1, &st, NULL) != SQLITE_OK)
+    return SL_EIO;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    (*n)++;
+    const unsigned char *name = sqlite3_column_text(st, 0);
+    /* (ledgers before ledger_meta existed have their requests table) */
+    if (name && (!strcmp((const char *)name, "ledger_meta") || !strcmp((const char *)name, "requests")))
+      *ours = true;
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : SL_EIO;
+}
+
+int sl__ledger_check_ours(sqlite3 *db, const char *path) {
+  int n;
+  bool ours;
+  if (tables(db, &n, &ours)) {
+    SL_ERROR("ledger: cannot read %s: %s", path, sqlite3_errmsg(db));
+    return SL_EIO;
+  }
+  if (n && !ours) {
+    SL_ERROR("ledger: %s holds %d tables of something else and no sluice ledger; name a new "
+             "file in ledger.path", path, n);
+    return SL_EINVAL;
+  }
+  return 0;
+}
+
 int sl__ledger_schema(sqlite3 *db) {
   char *msg = NULL;
   if (sqlite3_exec(db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) goto fail;

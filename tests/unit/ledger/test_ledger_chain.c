@@ -15,12 +15,39 @@
 #include <math.h>
 #include <stdio.h>
 #include <openssl/sha.h>
+#include <sqlite3.h>
 
 static void append_n(sl_ledger_t *l, int from, int n) {
   for (int i = from; i < from + n; i++) {
     sl_ledger_row_t r = sample_row(i);
     assert_int_equal(sl_ledger_append_sync(l, &r), 0);
   }
+}
+
+/* A database of something else is not written into: not its journal mode, not
+ * the ledger's tables. */
+static void test_other_database_refused(void **state) {
+  (void)state;
+  char path[600];
+  tmp_ledger(path, sizeof path);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "CREATE TABLE users (id INTEGER, name TEXT)", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  sl_ledger_t *l = NULL;
+  assert_int_equal(sl_ledger_open(path, NULL, NULL, &l), SL_EINVAL);
+  assert_null(l);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 1);
+  sqlite3_finalize(st);
+  assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(st, 0), "delete");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
 }
 
 static void test_append_verify_reopen(void **state) {
@@ -366,6 +393,7 @@ static void test_real_text(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_append_verify_reopen),
+      cmocka_unit_test(test_other_database_refused),
       cmocka_unit_test(test_known_answer),
       cmocka_unit_test(test_rejects_bad_rows),
       cmocka_unit_test(test_row_helpers),
