@@ -358,7 +358,13 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
 static void digits_run(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t s = h->start, e = h->end, n = e - s;
   const char *pw;
-  if (decimal_context(c, s, e)) return;
+  /* after an underscore, a card still is one (Luhn and issuer say so):
+   * "statement_4111111111111111.pdf" */
+  bool in_name = s > 0 && c->text[s - 1] == '_';
+  if (decimal_context(c, s, e)) {
+    if (in_name && n >= 12) card(c, h);
+    return;
+  }
   if (n >= 12) card(c, h);
   /* a bare run needs a phone word, and no arithmetic around it ("convert the
    * decimal number 4294967295 to hex", "does 79927398713 pass the Luhn check") */
@@ -380,7 +386,9 @@ static void ssn(sl__ctx_t *c, const sl__hit_t *h) {
       !(dashed && cue && sl__ssn_published(t, h->end - h->start)))
     return;
   if (!dashed && !cue) return;
-  if (decimal_context(c, h->start, h->end)) return;
+  /* (a dashed one after an underscore is one: "ssn_078-05-1120") */
+  if (decimal_context(c, h->start, h->end) && !(dashed && h->start > 0 && c->text[h->start - 1] == '_'))
+    return;
   sl__cands_add(c->out, h->start, h->end, SL_ET_US_SSN, "us_ssn", cue ? 62 : 55);
 }
 

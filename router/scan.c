@@ -981,6 +981,7 @@ static void iban_at(scan_ctx_t *x, size_t a) {
  * byte between two. */
 typedef struct {
   const hs_database_t *db;
+  bool under; /* an underscore in a window ends a number as a space does (below) */
   uint32_t n, start[NUM_WINS], end[NUM_WINS];
 } batch_t;
 
@@ -1021,6 +1022,14 @@ static hs_error_t batch_flush(hs_scratch_t *sc, scan_ctx_t *x, batch_t *bt) {
     if (x->n_win) buf[used++] = 0;
     x->win_buf[x->n_win] = (uint32_t)used;
     memcpy(buf + used, x->text + bt->start[i], wl);
+    /* an underscore around a number ends it as a space does: identifiers, file
+     * names and keys carry numbers so ("statement_4111111111111111.pdf",
+     * "ssn_078-05-1120"), and \b alone would see one word there. (A window's
+     * only bytes outside the numbers' class are the ones around its runs; a
+     * window too long to copy is scanned as it is.) */
+    if (bt->under)
+      for (char *u = memchr(buf + used, '_', wl); u; u = memchr(u + 1, '_', (size_t)(buf + used + wl - u - 1)))
+        *u = ' ';
     used += wl;
     x->n_win++;
   }
@@ -1194,7 +1203,8 @@ static hs_error_t num_run(hs_scratch_t *sc, scan_ctx_t *x, batch_t *num, batch_t
 static hs_error_t num_scan(const sl__scan_t *s, hs_scratch_t *sc, scan_ctx_t *x) {
   const unsigned char *t = x->text;
   size_t n = x->len, i = 0; /* i: where the next digit is looked for */
-  batch_t num = {.db = s->db_num}, intl = {.db = s->db_intl}, date = {.db = s->db_date};
+  batch_t num = {.db = s->db_num, .under = true}, intl = {.db = s->db_intl, .under = true},
+          date = {.db = s->db_date};
   hs_error_t rc = HS_SUCCESS;
   /* 64 bytes at a time: most of the text has no digit; a run's ends are found
    * in the block's masks (a run reaching into the next block: byte by byte) */

@@ -92,6 +92,11 @@ static void variants(void **s) {
   (void)s;
   EXPECT("Charge card \xef\xbc\x94\xef\xbc\x95\xef\xbc\x95\xef\xbc\x96 7375 8689 9855 now", "CREDIT_CARD",
          "\xef\xbc\x94\xef\xbc\x95\xef\xbc\x95\xef\xbc\x96 7375 8689 9855"); /* full-width digits */
+  /* a number inside an identifier or file name, after an underscore */
+  EXPECT("Summarise statement_4111111111111111.pdf", "CREDIT_CARD", "4111111111111111");
+  EXPECT("order_4111-1111-1111-1111_x", "CREDIT_CARD", "4111-1111-1111-1111");
+  EXPECT("Lookup ssn_078-05-1120", "US_SSN", "078-05-1120");
+  REJECT("IMG_20230812_143022.jpg file_1699999999999.log build_20240115_rc1", "CREDIT_CARD");
   EXPECT("Charge card 4556\xc2\xa0" "7375\xc2\xa0" "8689\xc2\xa0" "9855 now", "CREDIT_CARD",
          "4556\xc2\xa0" "7375\xc2\xa0" "8689\xc2\xa0" "9855"); /* no-break spaces */
   EXPECT("My SSN is 512\xe2\x80\x93" "84\xe2\x80\x93" "3927.", "US_SSN",

@@ -237,6 +237,14 @@ static bool has_hit(const sl__hits_t *h, const sl__hit_t *x) {
   return false;
 }
 
+/* The patterns scanned over runs of the numbers' bytes, and those bytes
+ * (scan.c's num_class: ' ' ( ) + - . / and digits). */
+static bool num_id(unsigned id) {
+  return id == SL_P_PHONE || id == SL_P_PHONE_INTL || id == SL_P_DIGITS || id == SL_P_CARD_GROUPED ||
+         id == SL_P_SSN || id == SL_P_IPV4 || id == SL_P_DATE_NUM || id == SL_P_DATE_ISO;
+}
+static bool num_byte(char c) { return (c >= '0' && c <= '9') || (c && strchr(" ()+-./", c)); }
+
 static const char *const frags[] = {
     "@", "://", "born", "Birthday", "d.o.b", "passport", "SSN", "ss#", "social  security", "social\tsecurity",
     "AKIA", "AIza", "ya29.", "1//0", "AccountKey=", "SIG=", "ghp_", "github_pat_", "glsoat-", "xoxe-", "xoxe.",
@@ -339,6 +347,24 @@ static void equivalence(void **state) {
     x.h.n = 0;
     memset(x.h.last_idx, 0, sizeof x.h.last_idx);
     assert_int_equal(hs_scan(db, text, (unsigned)n, 0, sc, ref_match, &x), HS_SUCCESS);
+    /* the numeric shapes see an underscore beside the numbers' bytes as a
+     * space ("statement_4111…"): their hits come from a copy that says so */
+    char text2[sizeof text];
+    memcpy(text2, text, n + 1);
+    for (size_t i = 0; i < n; i++)
+      if (text2[i] == '_' && ((i > 0 && num_byte(text[i - 1])) || (i + 1 < n && num_byte(text[i + 1]))))
+        text2[i] = ' ';
+    size_t kept = 0;
+    for (size_t i = 0; i < x.h.n; i++)
+      if (!num_id(x.h.v[i].id)) x.h.v[kept++] = x.h.v[i];
+    sl__hits_t h1 = x.h;
+    h1.n = kept;
+    x.h = (sl__hits_t){0}; /* (starts are walked back over the text itself) */
+    assert_int_equal(hs_scan(db, text2, (unsigned)n, 0, sc, ref_match, &x), HS_SUCCESS);
+    for (size_t i = 0; i < x.h.n; i++)
+      if (num_id(x.h.v[i].id)) hit_push(&h1, x.h.v[i].id, x.h.v[i].start, x.h.v[i].end);
+    free(x.h.v);
+    x.h = h1;
     got.n = 0;
     assert_int_equal(sl__scan_run(g_router->scan, text, n, &got), 0);
     for (size_t i = 0; i < x.h.n; i++)
