@@ -352,6 +352,16 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
       rc = bad(err, n, "tools must be an array");
       goto out;
     }
+    /* function tools only: a custom tool's call (free-form input) has no form
+     * in the answers sluice relays, and would reach the caller nameless */
+    int k = 0;
+    for (const cJSON *t = tools->child; t; t = t->next, k++) {
+      const cJSON *ty = cJSON_GetObjectItemCaseSensitive(t, "type");
+      if (cJSON_IsString(ty) && strcmp(ty->valuestring, "function")) {
+        rc = bad(err, n, "tools[%d]: type '%.40s' is not supported; use function tools", k, ty->valuestring);
+        goto out;
+      }
+    }
     if (cJSON_GetArraySize(tools) && !(r->tools = dup_json(tools))) goto nomem;
   }
   const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");

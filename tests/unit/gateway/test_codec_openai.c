@@ -188,6 +188,10 @@ static void test_decode_errors(void **st) {
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\xed\xa0\x80\"}]}", "not valid UTF-8");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"a\\u0000 secret\"}]}", "U+0000");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]} {}", "more after the value");
+  /* a custom tool's call has no form in the answers relayed: refused up front */
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\","
+             "\"function\":{\"name\":\"f\"}},{\"type\":\"custom\",\"custom\":{\"name\":\"code_exec\"}}]}",
+             "tools[1]: type 'custom' is not supported");
   /* one name twice: the classifier and an upstream could read different members */
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"content\":\"SSN 512-84-3927\"}]}",
              "member \"content\" appears twice");
