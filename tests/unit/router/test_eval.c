@@ -57,7 +57,8 @@ static void project_sets(void **s) {
    * firms, brands and towns named after people) and extra23 (its negatives are
    * tempting: fictional characters, landmarks, brands, places that are names) and
    * extra24 (app traffic with hard negatives: documentation examples, public
-   * contacts, landmarks, part numbers) */
+   * contacts, landmarks, part numbers); extra25 is in the dev split's style and
+   * held to the target */
   static const struct {
     int k;
     double min_p, min_r;
@@ -68,7 +69,8 @@ static void project_sets(void **s) {
               {14, 0.95, 0.97}, {15, 0.95, 0.97},
               {16, 0.95, 0.97}, {17, 0.95, 0.97}, {18, 0.95, 0.97},
               {19, 0.95, 0.97}, {20, 0.95, 0.97}, {21, 0.95, 0.97},
-              {22, 0.90, 0.88}, {23, 0.87, 0.94}, {24, 0.89, 0.94}};
+              {22, 0.90, 0.88}, {23, 0.87, 0.94}, {24, 0.89, 0.94},
+              {25, 0.95, 0.97}};
   for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
     snprintf(name, sizeof name, "sensitivity.extra%d.jsonl", sets[i].k);
     assert_int_equal(score(eval_path(dir, sizeof dir, name), sets[i].min_p, sets[i].min_r), 1);
