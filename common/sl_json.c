@@ -1,8 +1,10 @@
 #include "sl_json.h"
 
+#include "sl_jerr.h"
 #include "sl_str.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,31 +113,60 @@ static int cmp_name(const void *a, const void *b) {
   return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
 }
 
-const char *sl_json_dup_key(const cJSON *v) {
-  for (; v; v = v->next) {
-    if (cJSON_IsObject(v)) {
-      size_t n = 0;
-      for (const cJSON *c = v->child; c; c = c->next) n++;
-      const cJSON **s = n > 16 ? malloc(n * sizeof *s) : NULL;
-      if (n > 1 && !s) { /* a few names (or no memory for sorting many): each pair */
-        for (const cJSON *a = v->child; a; a = a->next)
-          for (const cJSON *b = a->next; b; b = b->next)
-            if (a->string && b->string && !strcmp(a->string, b->string)) return a->string;
-      } else if (s) { /* sorted names: neighbours */
-        size_t k = 0;
-        for (const cJSON *c = v->child; c; c = c->next) s[k++] = c;
-        qsort(s, n, sizeof *s, cmp_name);
-        const char *dup = NULL;
-        for (k = 1; k < n && !dup; k++)
-          if (!strcmp(s[k - 1]->string, s[k]->string)) dup = s[k]->string;
-        free(s);
-        if (dup) return dup;
-      }
-    }
-    if (v->child && (cJSON_IsObject(v) || cJSON_IsArray(v))) {
-      const char *d = sl_json_dup_key(v->child);
-      if (d) return d;
-    }
+/* The name an object holds twice, or NULL: its names sorted, then neighbours
+ * (a few names, or no memory to sort many: each pair). */
+static const char *twice_in(const cJSON *o) {
+  size_t n = 0;
+  for (const cJSON *c = o->child; c; c = c->next) n++;
+  if (n < 2) return NULL;
+  const cJSON **s = n > 16 ? malloc(n * sizeof *s) : NULL;
+  const char *dup = NULL;
+  if (!s) {
+    for (const cJSON *a = o->child; a && !dup; a = a->next)
+      for (const cJSON *b = a->next; b && !dup; b = b->next)
+        if (!strcmp(a->string, b->string)) dup = a->string;
+    return dup;
+  }
+  size_t k = 0;
+  for (const cJSON *c = o->child; c; c = c->next) s[k++] = c;
+  qsort(s, n, sizeof *s, cmp_name);
+  for (k = 1; k < n && !dup; k++)
+    if (!strcmp(s[k - 1]->string, s[k]->string)) dup = s[k]->string;
+  free(s);
+  return dup;
+}
+
+/* The first object in v or below it that holds a name twice (and the name). */
+static const cJSON *dup_in(const cJSON *v, const char **name) {
+  if (cJSON_IsObject(v) && (*name = twice_in(v))) return v;
+  for (const cJSON *c = v->child; c; c = c->next) {
+    const cJSON *o = c->child ? dup_in(c, name) : NULL;
+    if (o) return o;
   }
   return NULL;
+}
+
+/* The JSON path of node inside v, whose path is at, into out; whether found.
+ * (Only for an error: a path per level on the stack.) */
+static bool path_to(const cJSON *v, const cJSON *node, const char *at, char *out, size_t cap) {
+  if (v == node) {
+    snprintf(out, cap, "%s", at);
+    return true;
+  }
+  int i = 0;
+  for (const cJSON *c = v->child; c; c = c->next, i++) {
+    if (!c->child) continue;
+    char p[256];
+    if (cJSON_IsObject(v)) sl_jpath_key(p, sizeof p, at, c->string);
+    else sl_jpath_idx(p, sizeof p, at, i);
+    if (path_to(c, node, p, out, cap)) return true;
+  }
+  return false;
+}
+
+const char *sl_json_dup_key(const cJSON *v, char *path, size_t cap) {
+  const char *name = NULL;
+  const cJSON *o = v ? dup_in(v, &name) : NULL;
+  if (o && path && cap) path_to(v, o, "$", path, cap);
+  return o ? name : NULL;
 }

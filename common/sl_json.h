@@ -25,7 +25,7 @@ cJSON *sl_json_parse_whole(const char *s, size_t n, bool keep);
 char *sl_json_print(const cJSON *v);
 /* The first member name that an object in v holds twice ("content" of
  * {"content": "hi", "content": "..."}: readers disagree on which one counts),
- * or NULL. */
-const char *sl_json_dup_key(const cJSON *v);
+ * or NULL; with path, that object's JSON path there ("$.messages[0]"). */
+const char *sl_json_dup_key(const cJSON *v, char *path, size_t cap);
 
 #endif

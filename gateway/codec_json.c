@@ -51,9 +51,11 @@ cJSON *sl_codec_parse_body(const char *json, size_t len, char *err, size_t n) {
     cJSON_Delete(root);
     return NULL;
   }
-  const char *dup = sl_json_dup_key(root);
+  char at[256];
+  const char *dup = sl_json_dup_key(root, at, sizeof at);
   if (dup) {
-    snprintf(err, n, "request body: member \"%.64s\" appears twice in one object (readers disagree on which counts)", dup);
+    snprintf(err, n, "request body: member \"%.64s\" appears twice in one object (%.128s; readers "
+                     "disagree on which counts)", dup, at);
     cJSON_Delete(root);
     return NULL;
   }

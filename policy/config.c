@@ -4,6 +4,7 @@
 #include "config.h"
 #include "policy_int.h"
 #include "sl_err.h"
+#include "sl_json.h"
 #include "sl_str.h"
 
 #include <openssl/crypto.h>
@@ -455,40 +456,6 @@ static int parse_ledger(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
   return rc;
 }
 
-static int cmp_key(const void *a, const void *b) {
-  return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
-}
-
-/* The whole document: no object has a key twice (cJSON would keep the first,
- * where jq and most readers keep the last: a reviewer would read another
- * policy than the one that runs). */
-static int check_dup_keys(const cJSON *node, const char *path, sl_jerr_t *err) {
-  int n = 0;
-  for (const cJSON *c = node->child; c; c = c->next) n++;
-  if (cJSON_IsObject(node) && n > 1) {
-    const cJSON **v = malloc((size_t)n * sizeof *v);
-    if (!v) return SL_ENOMEM;
-    int i = 0;
-    for (const cJSON *c = node->child; c; c = c->next) v[i++] = c;
-    qsort(v, (size_t)n, sizeof *v, cmp_key);
-    for (i = 1; i < n && strcmp(v[i - 1]->string, v[i]->string); i++) {}
-    int rc = 0;
-    if (i < n) rc = sl_jerr_set(err, path, "has the key \"%.60s\" twice", v[i]->string);
-    free(v);
-    if (rc) return rc;
-  }
-  int i = 0;
-  for (const cJSON *c = node->child; c; c = c->next, i++) {
-    if (!c->child) continue;
-    char p[256];
-    if (cJSON_IsObject(node)) sl_jpath_key(p, sizeof p, path, c->string);
-    else sl_jpath_idx(p, sizeof p, path, i);
-    int rc = check_dup_keys(c, p, err);
-    if (rc) return rc;
-  }
-  return 0;
-}
-
 /* The line (from 1) of byte off of a text. */
 static long line_of(const char *text, size_t len, long off) {
   long line = 1;
@@ -543,7 +510,15 @@ int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t 
     rc = sl_jerr_set(err, "$", "holds a NUL byte");
     goto fail;
   }
-  if ((rc = check_dup_keys(c->root, "$", err))) goto fail;
+  /* no object has a key twice (cJSON would keep the first, where jq and most
+   * readers keep the last: a reviewer would read another policy than the one
+   * that runs) */
+  char dp[256];
+  const char *dk = sl_json_dup_key(c->root, dp, sizeof dp);
+  if (dk) {
+    rc = sl_jerr_set(err, dp, "has the key \"%.60s\" twice", dk);
+    goto fail;
+  }
   static const char *const keys[] = {"listen", "workers", "ledger", "auth", "backends",
                                      "detectors", "rules", "limits", "router", "redaction",
                                      "log_level", "$schema", "description", NULL};

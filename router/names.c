@@ -1240,10 +1240,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       /* with no cue, a label's value of two or three words, a given name and a
        * surname (as "From: John Smith"), or a name and a word no list knows:
        * "Assigned to: KATHERINE O'SULLIVAN-BYRNE" (not "Status: OPEN") */
-      if (!cue && (j - i < 2 || !after_label(text, T, i) || !(f0 & SL_GZ_FIRST) ||
-                   !((fl & SL_GZ_LAST) || (namey(f0) && foreign_word(text, &T->v[j - 1], fl)))))
-        known = false;
-      bool found = !vetoed && t->e - t->s > 1 && (known || (cue >= 2 && j - i >= 2));
+      bool label_value = j - i >= 2 && after_label(text, T, i) && (f0 & SL_GZ_FIRST) &&
+                         ((fl & SL_GZ_LAST) || (namey(f0) && foreign_word(text, &T->v[j - 1], fl)));
+      bool found = !vetoed && t->e - t->s > 1 &&
+                   (cue ? known || (cue >= 2 && j - i >= 2) : label_value);
       if (found) sl__cands_add(c->out, t->s, T->v[j - 1].e, SL_ET_PERSON, "person", 35);
       i = found || cue ? j : i + 1; /* (a title first leaves the cue it is to the next word) */
       continue;

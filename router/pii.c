@@ -358,14 +358,11 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
 static void digits_run(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t s = h->start, e = h->end, n = e - s;
   const char *pw;
-  /* after an underscore, a card still is one (Luhn and issuer say so):
-   * "statement_4111111111111111.pdf" */
-  bool in_name = s > 0 && c->text[s - 1] == '_';
-  if (decimal_context(c, s, e)) {
-    if (in_name && n >= 12) card(c, h);
-    return;
-  }
-  if (n >= 12) card(c, h);
+  /* (after an underscore, a card still is one, Luhn and issuer say so:
+   * "statement_4111111111111111.pdf") */
+  bool dec = decimal_context(c, s, e);
+  if (n >= 12 && (!dec || (s > 0 && c->text[s - 1] == '_'))) card(c, h);
+  if (dec) return;
   /* a bare run needs a phone word, and no arithmetic around it ("convert the
    * decimal number 4294967295 to hex", "does 79927398713 pass the Luhn check") */
   if ((n == 10 || n == 11) &&

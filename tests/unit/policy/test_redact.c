@@ -79,50 +79,51 @@ static void test_tool_call_ids(void **state) {
   sl_chat_req_free(&r);
 }
 
+/* One user message whose PERSON values are names[k] (their nth[k] occurrence):
+ * its redacted copy must read `want`, and restoring `ans` (if given) `ans_want`. */
+static void redact_one(const char *msg, const char *const *names, const int *nth, size_t n,
+                       const char *want, const char *ans, const char *ans_want) {
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", msg);
+  cls_t c = {0};
+  for (size_t k = 0; k < n; k++) find_entity(&c, &r, "PERSON", names[k], nth[k]);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content, want);
+  if (ans) {
+    sl_buf_t back;
+    sl_buf_init(&back, 1024);
+    assert_int_equal(sl_redact_restore(m, ans, strlen(ans), false, &back), 0);
+    assert_string_equal(back.data, ans_want);
+    sl_buf_free(&back);
+  }
+  sl_redact_map_free(m);
+  sl_chat_req_free(&out);
+  sl_chat_req_free(&r);
+}
+
 /* Other occurrences of a value of several words are found in any case; a single
  * word keeps its case ("will" is no name). */
 static void test_other_cases(void **state) {
   (void)state;
-  sl_chat_req_t r;
-  sl_chat_req_init(&r);
-  add_msg(&r, "user", "Ask Laila Hansen. Then ask laila hansen and LAILA HANSEN. Will said he will come.");
-  cls_t c = {0};
-  find_entity(&c, &r, "PERSON", "Laila Hansen", 0);
-  find_entity(&c, &r, "PERSON", "Will", 0);
-  sl_chat_req_t out;
-  sl_redact_map_t *m;
-  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
-  assert_string_equal(out.msgs[0].content,
-                      "Ask [PERSON_1]. Then ask [PERSON_1] and [PERSON_1]. [PERSON_2] said he will come.");
-  sl_redact_map_free(m);
-  sl_chat_req_free(&out);
-  sl_chat_req_free(&r);
+  static const char *const names[] = {"Laila Hansen", "Will"};
+  redact_one("Ask Laila Hansen. Then ask laila hansen and LAILA HANSEN. Will said he will come.", names,
+             (const int[]){0, 0}, 2,
+             "Ask [PERSON_1]. Then ask [PERSON_1] and [PERSON_1]. [PERSON_2] said he will come.", NULL, NULL);
 }
 
 /* A placeholder the client wrote itself is not handed out: the answer's copy of
  * the client's text stays the client's text. */
 static void test_placeholder_written_by_client(void **state) {
   (void)state;
-  sl_chat_req_t r;
-  sl_chat_req_init(&r);
-  add_msg(&r, "user", "The template says [PERSON_1] and [PERSON_3] here. Ask Laila Hansen and Will.");
-  cls_t c = {0};
-  find_entity(&c, &r, "PERSON", "Laila Hansen", 0);
-  find_entity(&c, &r, "PERSON", "Will", 0);
-  sl_chat_req_t out;
-  sl_redact_map_t *m;
-  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
-  assert_string_equal(out.msgs[0].content,
-                      "The template says [PERSON_1] and [PERSON_3] here. Ask [PERSON_2] and [PERSON_4].");
-  const char *ans = "[PERSON_1] is a slot; [PERSON_2] is the name.";
-  sl_buf_t back;
-  sl_buf_init(&back, 1024);
-  assert_int_equal(sl_redact_restore(m, ans, strlen(ans), false, &back), 0);
-  assert_string_equal(back.data, "[PERSON_1] is a slot; Laila Hansen is the name.");
-  sl_buf_free(&back);
-  sl_redact_map_free(m);
-  sl_chat_req_free(&out);
-  sl_chat_req_free(&r);
+  static const char *const names[] = {"Laila Hansen", "Will"};
+  redact_one("The template says [PERSON_1] and [PERSON_3] here. Ask Laila Hansen and Will.", names,
+             (const int[]){0, 0}, 2,
+             "The template says [PERSON_1] and [PERSON_3] here. Ask [PERSON_2] and [PERSON_4].",
+             "[PERSON_1] is a slot; [PERSON_2] is the name.",
+             "[PERSON_1] is a slot; Laila Hansen is the name.");
 }
 
 static void test_consistent_across_turns(void **state) {
@@ -188,31 +189,13 @@ static void test_consistent_across_turns(void **state) {
  * its own. */
 static void test_words_of_a_name(void **state) {
   (void)state;
-  sl_chat_req_t r;
-  sl_chat_req_init(&r);
-  add_msg(&r, "user", "I met Laila Hansen. Later Laila called me; Hansen too. "
-                      "Ole Smith and Eva Smith: Smith is common. Will Ashdown? Will do.");
-  cls_t c = {0};
-  find_entity(&c, &r, "PERSON", "Laila Hansen", 0);
-  find_entity(&c, &r, "PERSON", "Laila", 1);
-  find_entity(&c, &r, "PERSON", "Ole Smith", 0);
-  find_entity(&c, &r, "PERSON", "Eva Smith", 0);
-  find_entity(&c, &r, "PERSON", "Will Ashdown", 0);
-  sl_chat_req_t out;
-  sl_redact_map_t *m;
-  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
-  assert_string_equal(out.msgs[0].content,
-                      "I met [PERSON_1]. Later [PERSON_1] called me; [PERSON_1] too. "
-                      "[PERSON_2] and [PERSON_3]: [PERSON_5] is common. [PERSON_4]? Will do.");
-  const char *ans = "[PERSON_1] and [PERSON_5]";
-  sl_buf_t back;
-  sl_buf_init(&back, 1024);
-  assert_int_equal(sl_redact_restore(m, ans, strlen(ans), false, &back), 0);
-  assert_string_equal(back.data, "Laila Hansen and Smith");
-  sl_buf_free(&back);
-  sl_redact_map_free(m);
-  sl_chat_req_free(&out);
-  sl_chat_req_free(&r);
+  static const char *const names[] = {"Laila Hansen", "Laila", "Ole Smith", "Eva Smith", "Will Ashdown"};
+  redact_one("I met Laila Hansen. Later Laila called me; Hansen too. "
+             "Ole Smith and Eva Smith: Smith is common. Will Ashdown? Will do.",
+             names, (const int[]){0, 1, 0, 0, 0}, 5,
+             "I met [PERSON_1]. Later [PERSON_1] called me; [PERSON_1] too. "
+             "[PERSON_2] and [PERSON_3]: [PERSON_5] is common. [PERSON_4]? Will do.",
+             "[PERSON_1] and [PERSON_5]", "Laila Hansen and Smith");
 }
 
 static void test_word_boundaries_and_split_entities(void **state) {
