@@ -181,6 +181,21 @@ static void emit_refusal(oa_call_t *c, const cJSON *v) {
     c->base.abandoned = true;
 }
 
+/* message / delta reasoning_content (vLLM, DeepSeek, llama.cpp's server) or
+ * reasoning (Ollama, newer vLLM; some send both, with the same text): the
+ * model's thinking before its answer. Counted as output either way. */
+static void emit_reasoning(oa_call_t *c, const cJSON *o) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "reasoning_content");
+  if (!cJSON_IsString(v) || !v->valuestring[0]) v = cJSON_GetObjectItemCaseSensitive(o, "reasoning");
+  if (!cJSON_IsString(v) || !v->valuestring[0]) return;
+  size_t n = strlen(v->valuestring);
+  c->out_bytes += n;
+  if (!c->base.cbs.on_reasoning) return;
+  c->base.started = true;
+  if (!c->base.abandoned && c->base.cbs.on_reasoning(c->base.data, v->valuestring, n))
+    c->base.abandoned = true;
+}
+
 /* One token of an upstream's logprobs: "bytes" when given (exact), else the
  * token string. */
 static size_t lp_bytes(const cJSON *e, char *out, size_t cap, const char **tok) {
@@ -353,6 +368,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
   }
   if (c0) {
     const cJSON *ct = d ? cJSON_GetObjectItemCaseSensitive(d, "content") : NULL;
+    if (d) emit_reasoning(c, d);
     emit_logprobs(c, cJSON_GetObjectItemCaseSensitive(c0, "logprobs"));
     if (cJSON_IsString(ct)) emit_text(c, ct->valuestring, strlen(ct->valuestring));
     if (d) emit_refusal(c, cJSON_GetObjectItemCaseSensitive(d, "refusal"));
@@ -386,6 +402,7 @@ static void finish_json(oa_call_t *c) {
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
   if (cJSON_IsString(m)) snprintf(c->model, sizeof c->model, "%s", m->valuestring);
   const cJSON *ct = cJSON_GetObjectItemCaseSensitive(msg, "content");
+  emit_reasoning(c, msg);
   emit_logprobs(c, cJSON_GetObjectItemCaseSensitive(c0, "logprobs"));
   if (cJSON_IsString(ct)) emit_text(c, ct->valuestring, strlen(ct->valuestring));
   emit_refusal(c, cJSON_GetObjectItemCaseSensitive(msg, "refusal"));

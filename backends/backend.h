@@ -81,6 +81,11 @@ typedef struct {
   /* Optional: a piece of a refusal (an OpenAI upstream's message.refusal); same
    * return rule. Without it a refusal is delivered as text. */
   int (*on_refusal)(void *data, const char *s, size_t n);
+  /* Optional: a piece of the model's reasoning, before its answer (an
+   * OpenAI-compatible upstream's reasoning_content or reasoning, as vLLM,
+   * DeepSeek, llama.cpp's server and Ollama send it); same return rule.
+   * Without it the reasoning is dropped. */
+  int (*on_reasoning)(void *data, const char *s, size_t n);
   /* Success: the call is over and freed after this returns. */
   void (*on_done)(void *data, const sl_result_t *res);
   /* Failure: the call is over and freed after this returns. */

@@ -57,6 +57,7 @@ typedef struct {
   sl_redact_map_t *map;
   sl_restorer_t *restorer;   /* per step, when the step's answer needs restoring */
   sl_restorer_t **tool_rst;  /* the same for streamed tool arguments, by index */
+  sl_restorer_t *reason_rst; /* ... and for streamed reasoning */
   int tool_last;             /* index of the last streamed tool delta, or -1 */
   sl_class_t cls;
   bool cls_set;
@@ -85,6 +86,7 @@ typedef struct {
   unsigned transmissions;   /* calls to external backends that started */
   sl_buf_t text;             /* non-stream: the answer */
   sl_buf_t refusal;          /* non-stream: the model's refusal, if it declined */
+  sl_buf_t reasoning;        /* non-stream: the model's reasoning, if relayed */
   sl_tool_acc_t *tools;      /* non-stream tool calls, grown as they come (most
                                 answers have none: no 15 KB array per request) */
   size_t n_tools;
@@ -119,6 +121,8 @@ static void drop_restorers(job_t *j) {
   free(j->tool_rst);
   j->tool_rst = NULL;
   j->tool_last = -1;
+  sl_restorer_free(j->reason_rst);
+  j->reason_rst = NULL;
 }
 
 static void job_free(job_t *j) {
@@ -132,6 +136,7 @@ static void job_free(job_t *j) {
   sl_policy_unref(j->pol);
   sl_buf_free(&j->text);
   sl_buf_free(&j->refusal);
+  sl_buf_free(&j->reasoning);
   sl_buf_free(&j->out);
   sl_buf_free(&j->tmp);
   sl_buf_free(&j->lp);
@@ -437,9 +442,43 @@ static int on_logprobs(void *data, const sl_token_logprob_t *t, size_t n) {
   return 0;
 }
 
-static int on_text(void *data, const char *s, size_t n) {
+/* Reasoning the client may see: a streamed piece goes out at once, a whole
+ * answer's is kept (and restored at the end, with the rest). */
+static int deliver_reasoning(job_t *j, const char *s, size_t n) {
+  if (!n) return 0;
+  if (!j->stream) return sl_buf_append(&j->reasoning, s, n) ? 1 : 0;
+  event_begin(j);
+  return event_end(j, j->dia->stream_reasoning(&j->out, &j->resp, s, n));
+}
+
+/* The model's reasoning (an upstream's reasoning_content), when the client's
+ * dialect has a place for it; a stream's placeholders are restored as they
+ * come, by a restorer of its own. */
+static int on_reasoning(void *data, const char *s, size_t n) {
   job_t *j = data;
   if (j->client_gone) return 1;
+  if (!j->dia->stream_reasoning) return 0;
+  if (!j->restorer || !j->stream) return deliver_reasoning(j, s, n);
+  if (!j->reason_rst && !(j->reason_rst = sl_restorer_create(j->map, false))) return 1;
+  sl_buf_reset(&j->tmp);
+  if (sl_restorer_feed(j->reason_rst, s, n, &j->tmp)) return 1;
+  return deliver_reasoning(j, j->tmp.data, j->tmp.len);
+}
+
+/* The answer proper begins (text, a tool call, a refusal, or the end): what
+ * the reasoning's restorer still holds goes out before it. */
+static int end_reasoning(job_t *j) {
+  if (!j->reason_rst) return 0;
+  sl_buf_reset(&j->tmp);
+  int rc = sl_restorer_finish(j->reason_rst, &j->tmp);
+  sl_restorer_free(j->reason_rst);
+  j->reason_rst = NULL;
+  return rc ? 1 : deliver_reasoning(j, j->tmp.data, j->tmp.len);
+}
+
+static int on_text(void *data, const char *s, size_t n) {
+  job_t *j = data;
+  if (j->client_gone || end_reasoning(j)) return 1;
   if (!j->restorer) return deliver_text(j, s, n);
   sl_buf_reset(&j->tmp);
   if (sl_restorer_feed(j->restorer, s, n, &j->tmp)) return 1;
@@ -450,7 +489,7 @@ static int on_text(void *data, const char *s, size_t n) {
  * text, and never restored (a refusal quotes no placeholder worth restoring). */
 static int on_refusal(void *data, const char *s, size_t n) {
   job_t *j = data;
-  if (j->client_gone) return 1;
+  if (j->client_gone || end_reasoning(j)) return 1;
   j->resp.refused = true;
   if (!j->stream) return sl_buf_append(&j->refusal, s, n) ? 1 : 0;
   event_begin(j);
@@ -497,23 +536,26 @@ static int stream_tool_restored(job_t *j, int index, const char *id, const char 
                                           j->tmp.data ? j->tmp.data : "", j->tmp.len));
 }
 
+/* A kept piece of the answer restored in place (json: values go back escaped). */
+static int restore_whole(job_t *j, sl_buf_t *a, bool json) {
+  sl_buf_reset(&j->tmp);
+  if (!a->len) return 0;
+  if (sl_redact_restore(j->map, a->data, a->len, json, &j->tmp)) return 1;
+  sl_buf_reset(a);
+  return sl_buf_append(a, j->tmp.data, j->tmp.len) ? 1 : 0;
+}
+
 /* Gathered or non-streamed tool calls: their arguments restored whole. */
 static int restore_tools(job_t *j) {
-  for (size_t i = 0; i < j->n_tools; i++) {
-    sl_buf_t *a = &j->tools[i].args;
-    sl_buf_reset(&j->tmp);
-    if (!a->len) continue;
-    if (sl_redact_restore(j->map, a->data, a->len, true, &j->tmp)) return 1;
-    sl_buf_reset(a);
-    if (sl_buf_append(a, j->tmp.data, j->tmp.len)) return 1;
-  }
+  for (size_t i = 0; i < j->n_tools; i++)
+    if (restore_whole(j, &j->tools[i].args, true)) return 1;
   return 0;
 }
 
 static int on_tool_call(void *data, int index, const char *id, const char *name,
                         const char *args, size_t args_len) {
   job_t *j = data;
-  if (j->client_gone) return 1;
+  if (j->client_gone || end_reasoning(j)) return 1;
   if (index < 0 || index >= MAX_TOOL_CALLS) return 0;
   if (j->stream && !gather_tools(j)) {
     if (!j->headers_sent) j->resp.opens_with_tool = true;
@@ -549,9 +591,10 @@ static void on_done(void *data, const sl_result_t *res) {
     return;
   }
   if (j->restorer) { /* whatever the restorers still hold; tool arguments */
+    int rc = end_reasoning(j) || restore_whole(j, &j->reasoning, false);
     sl_buf_reset(&j->tmp);
-    sl_restorer_finish(j->restorer, &j->tmp);
-    int rc = j->tmp.len ? deliver_text(j, j->tmp.data, j->tmp.len) : 0;
+    if (!rc) sl_restorer_finish(j->restorer, &j->tmp);
+    if (!rc && j->tmp.len) rc = deliver_text(j, j->tmp.data, j->tmp.len);
     for (int i = 0; !rc && j->tool_rst && i < MAX_TOOL_CALLS; i++) rc = flush_tool_args(j, i);
     if (!rc) rc = restore_tools(j);
     if (rc) {
@@ -586,6 +629,8 @@ static void on_done(void *data, const sl_result_t *res) {
     set_logprobs(j);
     j->resp.refusal = j->refusal.len ? j->refusal.data : NULL;
     j->resp.refusal_len = j->refusal.len;
+    j->resp.reasoning = j->reasoning.len ? j->reasoning.data : NULL;
+    j->resp.reasoning_len = j->reasoning.len;
     rc = j->dia->complete(&j->out, &j->resp, j->text.data, j->text.len, j->tools, j->n_tools, &j->res);
   }
   if (rc && !j->stream) {
@@ -898,6 +943,7 @@ static void try_step(job_t *j) {
                          .on_tool_call = on_tool_call,
                          .on_logprobs = j->want_lp ? on_logprobs : NULL,
                          .on_refusal = on_refusal,
+                         .on_reasoning = on_reasoning,
                          .on_done = on_done,
                          .on_error = on_error};
     int rc = sl_call_prepare(gw->backends, s->backend, &o, &cbs, j, &j->call);
@@ -1050,6 +1096,7 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   j->backoff.data = j;
   sl_buf_init(&j->text, MAX_ANSWER);
   sl_buf_init(&j->refusal, MAX_ANSWER);
+  sl_buf_init(&j->reasoning, MAX_ANSWER);
   sl_buf_init(&j->out, MAX_ANSWER);
   sl_buf_init(&j->tmp, MAX_ANSWER);
   sl_buf_init(&j->lp, MAX_ANSWER);

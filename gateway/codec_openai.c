@@ -500,6 +500,10 @@ int sl_openai_encode_completion(sl_buf_t *o, const sl_openai_meta_t *m, const ch
     rc = ((n_tools || m->refusal || (finish && !strcmp(finish, "content_filter"))) && !text_len)
              ? sl_buf_puts(o, "null")
                                                 : sl_buf_json_str(o, text ? text : "", text_len);
+  if (!rc && m->reasoning_text) {
+    rc = sl_buf_puts(o, ",\"reasoning_content\":");
+    if (!rc) rc = sl_buf_json_str(o, m->reasoning_text, m->reasoning_text_len);
+  }
   if (!rc && n_tools) {
     rc = sl_buf_puts(o, ",\"tool_calls\":");
     if (!rc) rc = put_tools(o, tools, n_tools);
@@ -536,6 +540,11 @@ int sl_openai_encode_chunk(sl_buf_t *o, const sl_openai_meta_t *m, const char *r
   if (!rc && m->refusal) {
     rc = sl_buf_printf(o, "%s\"refusal\":", sep);
     if (!rc) rc = sl_buf_json_str(o, m->refusal, m->refusal_len);
+    sep = ",";
+  }
+  if (!rc && m->reasoning_text) {
+    rc = sl_buf_printf(o, "%s\"reasoning_content\":", sep);
+    if (!rc) rc = sl_buf_json_str(o, m->reasoning_text, m->reasoning_text_len);
     sep = ",";
   }
   if (!rc && tool_index >= 0) {
@@ -609,6 +618,13 @@ static int oa_stream_refusal(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n)
   return sl_openai_encode_chunk(o, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, NULL);
 }
 
+static int oa_stream_reasoning(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
+  if (!n) return 0;
+  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model,
+                        .reasoning_text = s, .reasoning_text_len = n};
+  return sl_openai_encode_chunk(o, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, NULL);
+}
+
 static int oa_stream_tool(sl_buf_t *o, sl_resp_t *r, int index, const char *id, const char *name,
                           const char *args, size_t n) {
   sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model};
@@ -641,6 +657,7 @@ static int oa_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
   sl_openai_meta_t m = {.id = r->id,           .created = r->created, .model = r->model,
                         .logprobs = r->logprobs, .lp = r->lp,           .lp_len = r->lp_len,
                         .refusal = r->refusal,   .refusal_len = r->refusal_len,
+                        .reasoning_text = r->reasoning, .reasoning_text_len = r->reasoning_len,
                         .cache_reported = res->cache_reported,
                         .cached_tokens = res->cache_read_tokens,
                         .reasoning_reported = res->reasoning_reported,
@@ -660,6 +677,7 @@ const sl_dialect_ops_t sl_dialect_openai = {
     .stream_start = oa_stream_start,
     .stream_text = oa_stream_text,
     .stream_refusal = oa_stream_refusal,
+    .stream_reasoning = oa_stream_reasoning,
     .stream_tool = oa_stream_tool,
     .stream_end = oa_stream_end,
     .stream_error = oa_stream_error,

@@ -37,6 +37,12 @@ typedef struct {
    * as delta.refusal. NULL: "refusal": null, and no such delta. */
   const char *refusal;
   size_t refusal_len;
+  /* The model's reasoning, relayed from an upstream that sent it (vLLM's,
+   * DeepSeek's, llama.cpp's reasoning_content): a completion carries it as
+   * message.reasoning_content, a chunk as delta.reasoning_content. NULL: no
+   * such member. */
+  const char *reasoning_text;
+  size_t reasoning_text_len;
   /* Usage carries prompt_tokens_details.cached_tokens when the upstream said. */
   bool cache_reported;
   int cached_tokens;

@@ -33,6 +33,9 @@ typedef struct {
   bool refused;
   const char *refusal;
   size_t refusal_len;
+  /* The model's reasoning of a whole answer, as relayed (NULL: none). */
+  const char *reasoning;
+  size_t reasoning_len;
   /* The stream opens with a tool call, not text: OpenAI's first delta then
    * carries no content (a client's accumulated content stays null). */
   bool opens_with_tool;
@@ -53,6 +56,9 @@ typedef struct {
   int (*stream_text)(sl_buf_t *out, sl_resp_t *r, const char *s, size_t n);
   /* A piece of a refusal (OpenAI's delta.refusal); resp->refused is set. */
   int (*stream_refusal)(sl_buf_t *out, sl_resp_t *r, const char *s, size_t n);
+  /* A piece of the model's reasoning (an upstream's reasoning_content); NULL:
+   * the dialect has no place for it, and it is not relayed. */
+  int (*stream_reasoning)(sl_buf_t *out, sl_resp_t *r, const char *s, size_t n);
   int (*stream_tool)(sl_buf_t *out, sl_resp_t *r, int index, const char *id, const char *name,
                      const char *args, size_t n);
   /* A gathered call's whole arguments as the dialect sends them (NULL: as they

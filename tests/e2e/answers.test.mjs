@@ -109,6 +109,48 @@ test('an OpenAI upstream\'s refusal stays a refusal (OpenAI client) and is stop_
   assert.equal(parsed.choices[0].message.parsed, null);
 });
 
+test('an upstream\'s reasoning (reasoning_content or reasoning) reaches an OpenAI client, whole and streamed, before the answer; an Anthropic client gets the answer', async () => {
+  const think = 'The user greets me; a short greeting back — “hi” 👋.';
+  for (const field of ['reasoning_content', 'reasoning']) {
+    oaUp.handler = (req, body, res) => {
+      const c = completion('Hello!');
+      c.choices[0].message[field] = think;
+      replyJson(res, 200, c);
+    };
+    const c = await oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(c.choices[0].message.reasoning_content, think, field);
+    assert.equal(c.choices[0].message.content, 'Hello!');
+    const m = await anth.messages.create({ model: 'auto', max_tokens: 20, messages: [{ role: 'user', content: 'x' }] });
+    assert.deepEqual(m.content, [{ type: 'text', text: 'Hello!' }]);
+
+    // streamed: the reasoning in two deltas (cut between characters), then the answer
+    const cut = [...think];
+    oaUp.handler = streamDeltas([{ [field]: cut.slice(0, 20).join(''), content: null },
+                                 { [field]: cut.slice(20).join('') }, { content: 'Hello' }, { content: '!' }]);
+    const s = await oai.chat.completions.create({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'x' }] });
+    const order = [];
+    let r = '', t = '';
+    for await (const ch of s) {
+      const d = ch.choices[0]?.delta ?? {};
+      if (d.reasoning_content) { r += d.reasoning_content; order.push('r'); }
+      if (d.content) { t += d.content; order.push('t'); }
+      assert.equal(d.reasoning, undefined, 'relayed under one name');
+    }
+    assert.equal(r, think);
+    assert.equal(t, 'Hello!');
+    assert.deepEqual(order, ['r', 'r', 't', 't'], 'reasoning first, as it came');
+    const fin = await anth.messages.stream({ model: 'auto', max_tokens: 20, messages: [{ role: 'user', content: 'x' }] })
+      .finalMessage();
+    assert.deepEqual(fin.content, [{ type: 'text', text: 'Hello!' }]);
+  }
+  // a server that sends both names with the same text: relayed once
+  oaUp.handler = streamDeltas([{ reasoning_content: 'a', reasoning: 'a' }, { content: 'b' }]);
+  const s = await oai.chat.completions.create({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'x' }] });
+  let r = '';
+  for await (const ch of s) r += ch.choices[0]?.delta?.reasoning_content ?? '';
+  assert.equal(r, 'a');
+});
+
 test('prompt-cache and reasoning usage: Anthropic input_tokens leaves cached tokens out, OpenAI reports cached_tokens and reasoning_tokens', async () => {
   anUp.handler = (req, body, res) => {
     const m = anthMessage('cached');

@@ -385,13 +385,16 @@ describe('redaction to an external backend', () => {
     ext500 = await startMock((req, body, res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"down"}}'));
     extTools = await startMock(toolsHandler);
     anthTools = await startMock(anthToolsHandler);
+    think = await startMock(thinkHandler);
     s = await startSluice({
       backends: [{ name: 'local', kind: 'local', model: LOCAL_MODEL(), threads: 1, max_batch: 2 },
                  apiBackend('ext', ext.url, { max_retries: 0 }),
                  apiBackend('ext-500', ext500.url, { max_retries: 0 }),
                  apiBackend('ext-tools', extTools.url, { max_retries: 0 }),
-                 anthBackend('anth-tools', anthTools.url, { max_retries: 0 })],
+                 anthBackend('anth-tools', anthTools.url, { max_retries: 0 }),
+                 apiBackend('ext-think', think.url, { max_retries: 0 })],
       rules: [
+        { name: 'redact-think', when: { header: { 'x-lane': 'think' } }, route: ['ext-think'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         { name: 'redact-tools', when: { header: { 'x-lane': 'tools' } }, route: ['ext-tools'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         { name: 'redact-anth-tools', when: { header: { 'x-lane': 'anth-tools' } }, route: ['anth-tools'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         { name: 'redact-failover', when: { header: { 'x-lane': 'failover' } }, route: ['ext-500', 'ext'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
@@ -405,8 +408,46 @@ describe('redaction to an external backend', () => {
     }, ENV);
     oai = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'unused', maxRetries: 0 });
   });
-  after(() => stopAll(s, ext, ext500, extTools, anthTools));
-  let oai, extTools, anthTools;
+  after(() => stopAll(s, ext, ext500, extTools, anthTools, think));
+  let oai, extTools, anthTools, think;
+
+  // A reasoning model that thinks aloud about what it was sent (placeholders
+  // and all), in 3-byte deltas of reasoning_content, then answers "done".
+  function thinkHandler(req, body, res) {
+    const b = JSON.parse(body);
+    const t = 'thinking about: ' + b.messages.filter((m) => m.role === 'user').at(-1).content;
+    if (!b.stream) {
+      const r = completion('done');
+      r.choices[0].message.reasoning_content = t;
+      return replyJson(res, 200, r);
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const chunk = (delta, finish = null) => `data: ${JSON.stringify({ id: 'chatcmpl-k', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    res.write(chunk({ role: 'assistant', content: null }));
+    for (let o = 0; o < t.length; o += 3) res.write(chunk({ reasoning_content: t.slice(o, o + 3) }));
+    res.write(chunk({ content: 'done' }));
+    res.write(chunk({}, 'stop'));
+    res.end('data: [DONE]\n\n');
+  }
+
+  test('placeholders in a reasoning model\'s reasoning_content are restored, streamed and whole', async () => {
+    const content = 'Ask Julian DeWitt (julian.dewitt@northwind-freight.com) to call Laila Hansen.';
+    const opts = { headers: { 'x-lane': 'think' } };
+    const c = await oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content }] }, opts);
+    assert.equal(c.choices[0].message.reasoning_content, 'thinking about: ' + content);
+    assert.equal(c.choices[0].message.content, 'done');
+    const st = await oai.chat.completions.create({ model: 'auto', stream: true, messages: [{ role: 'user', content }] }, opts);
+    let r = '', text = '';
+    for await (const ch of st) {
+      r += ch.choices[0]?.delta?.reasoning_content ?? '';
+      text += ch.choices[0]?.delta?.content ?? '';
+      if (text) assert.equal(r, 'thinking about: ' + content, 'the reasoning is whole before the answer begins');
+    }
+    assert.equal(text, 'done');
+    assert.equal(think.received.length, 2);
+    assert.match(JSON.parse(think.received[0].body).messages[0].content, /^Ask \[PERSON_1\] \(\[EMAIL_ADDRESS_1\]\) to call \[PERSON_2\]\.$/);
+    assertNeverSaw(think, ['Julian', 'DeWitt', 'Laila', 'Hansen', 'northwind']);
+  });
 
   // An upstream that calls two tools with the placeholders it was sent (and one
   // that is not ours); streamed, the two calls' argument deltas interleave in

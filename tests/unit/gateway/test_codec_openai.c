@@ -347,7 +347,8 @@ static void test_encode_tools_and_chunks(void **st) {
 }
 
 /* A refusal: "refusal" with content null (whole), delta.refusal (chunk); the
- * prompt cache's reads as prompt_tokens_details.cached_tokens. */
+ * prompt cache's reads as prompt_tokens_details.cached_tokens; a relayed
+ * reasoning as reasoning_content. */
 static void test_encode_refusal_and_cache(void **st) {
   sl_buf_t b;
   sl_buf_init(&b, 1 << 20);
@@ -381,6 +382,25 @@ static void test_encode_refusal_and_cache(void **st) {
   j = cJSON_Parse(b.data);
   msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message");
   assert_true(cJSON_IsNull(cJSON_GetObjectItem(msg, "content")));
+  assert_null(cJSON_GetObjectItem(msg, "reasoning_content"));
+  cJSON_Delete(j);
+  /* a reasoning model's thinking: message.reasoning_content beside the text,
+   * delta.reasoning_content alone in its chunk */
+  sl_buf_reset(&b);
+  sl_openai_meta_t th = {.id = "c", .created = 1, .model = "m", .reasoning_text = "Hm\n\"ok\"",
+                         .reasoning_text_len = 7};
+  assert_int_equal(sl_openai_encode_completion(&b, &th, "Yes", 3, NULL, 0, "stop", 1, 9), 0);
+  j = cJSON_Parse(b.data);
+  msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message");
+  assert_string_equal(cJSON_GetObjectItem(msg, "reasoning_content")->valuestring, "Hm\n\"ok\"");
+  assert_string_equal(cJSON_GetObjectItem(msg, "content")->valuestring, "Yes");
+  cJSON_Delete(j);
+  sl_buf_reset(&b);
+  assert_int_equal(sl_openai_encode_chunk(&b, &th, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, NULL), 0);
+  j = cJSON_ParseWithLength(b.data + 6, b.len - 8);
+  d = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "delta");
+  assert_string_equal(cJSON_GetObjectItem(d, "reasoning_content")->valuestring, "Hm\n\"ok\"");
+  assert_null(cJSON_GetObjectItem(d, "content"));
   cJSON_Delete(j);
   sl_buf_free(&b);
 }
