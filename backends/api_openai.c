@@ -328,6 +328,19 @@ static int stream_error_status(const cJSON *err) {
   return 502;
 }
 
+/* An error object where an answer was due (an event of the stream, or a 200
+ * body, as OpenRouter sends them): the call fails with the upstream's reason,
+ * at the status its code names. Frees j. */
+static void fail_with_error(oa_call_t *c, cJSON *j) {
+  sl_call_error_t e = {0};
+  char *s = cJSON_PrintUnformatted(j);
+  sl__upstream_error(&e, 0, s ? s : "", s ? strlen(s) : 0);
+  free(s);
+  int status = stream_error_status(cJSON_GetObjectItemCaseSensitive(j, "error"));
+  cJSON_Delete(j);
+  sl__call_fail(&c->base, SL_EUPSTREAM, status, sl__upstream_retryable(status), e.type, e.message);
+}
+
 static int on_event(void *data, const char *event, const char *p, size_t n) {
   oa_call_t *c = data;
   if (c->saw_done) return 0; /* nothing follows the end: whatever does is not relayed */
@@ -338,15 +351,8 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
   }
   cJSON *j = sl__parse_json(p, n, false);
   if (!j) return sl__call_bad_event(&c->base, p, n);
-  const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
-  if (err) {
-    sl_call_error_t e = {0};
-    char *s = cJSON_PrintUnformatted(j);
-    sl__upstream_error(&e, 0, s ? s : "", s ? strlen(s) : 0);
-    free(s);
-    int status = stream_error_status(err);
-    cJSON_Delete(j);
-    sl__call_fail(&c->base, SL_EUPSTREAM, status, sl__upstream_retryable(status), e.type, e.message);
+  if (cJSON_GetObjectItemCaseSensitive(j, "error")) {
+    fail_with_error(c, j);
     return 1;
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
@@ -394,6 +400,10 @@ static void finish_json(oa_call_t *c) {
   const cJSON *ch = j ? cJSON_GetObjectItemCaseSensitive(j, "choices") : NULL;
   const cJSON *c0 = cJSON_IsArray(ch) ? ch->child : NULL;
   const cJSON *msg = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "message") : NULL;
+  if (!ch && cJSON_GetObjectItemCaseSensitive(j, "error")) {
+    fail_with_error(c, j);
+    return;
+  }
   if (!cJSON_IsObject(msg) || !wire_text(msg, "content")) {
     cJSON_Delete(j);
     sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error", "upstream answered with a malformed chat completion");

@@ -147,6 +147,9 @@ const faults = {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.end('data: {"error":{"message":"the model is overloaded","type":"server_error"}}\n\n');
   },
+  // OpenRouter's way: HTTP 200 and an error object instead of the answer
+  json_200_error: (req, body, res) => replyJson(res, 200,
+    { error: { message: 'Provider returned error', code: 429, metadata: { provider_name: 'x' } } }),
   nul_in_text: (req, body, res) => {
     // JSON allows U+0000 in a string; C strings end there
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -342,6 +345,14 @@ test('an error event inside a 200 stream is named as one (not as an HTTP status 
   fault = 'sse_error_event';
   await assert.rejects(async () => { for await (const c of await ask({ stream: true }, badOnly)) void c; },
     (err) => err instanceof OpenAI.APIError && /sent an error event: the model is overloaded/.test(err.message));
+});
+
+test('an error object in a 200 answer is the upstream\'s error, at the status its code names, and fails over', async () => {
+  fault = 'json_200_error';
+  await assert.rejects(ask({}, badOnly),
+    (err) => err instanceof OpenAI.RateLimitError && /Provider returned error/.test(err.message));
+  const r = await ask();
+  assert.equal(r.choices[0].message.content, 'from the good backend');
 });
 
 test('a stream under a wrong or missing content type is still read as a stream', async () => {
