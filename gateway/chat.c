@@ -99,6 +99,8 @@ typedef struct {
   int64_t egress_bytes;
   size_t tx_len;            /* bytes of the call in flight, counted in egress_bytes */
   int64_t retry_after_s;     /* > 0: Retry-After for this refusal (a spent budget) */
+  bool no_retry;             /* a 429 that waiting does not cure (a spent quota or
+                                budget): x-should-retry: false, which the SDKs obey */
 } job_t;
 
 static void set_state(job_t *j, state_t s) {
@@ -317,12 +319,14 @@ static void on_recorded(void *data, int status) {
     if (j->headers_sent) {
       sl_http_stream_write(j->conn, j->out.data, j->out.len);
     } else {
-      char h[768], ra[48] = "";
-      if (j->status == 429 || j->status == 503 || j->status == 529) {
+      char h[768], ra[96] = "";
+      if ((j->status == 429 || j->status == 503 || j->status == 529) &&
+          (!j->no_retry || j->retry_after_s > 0)) {
         char s[24];
         sl_itoa(j->retry_after_s > 0 ? (int64_t)j->retry_after_s : 1, s);
         sl_cat(ra, sizeof ra, "Retry-After: ", s, "\r\n", (char *)NULL);
       }
+      if (j->no_retry) sl_cat(ra + strlen(ra), sizeof ra - strlen(ra), "x-should-retry: false\r\n", (char *)NULL);
       sl_gw_route_headers(h, sizeof h, j->req_id, j->backend, j->dec.rule, ra);
       sl_http_respond(j->conn, j->status, "application/json", h, j->out.data, j->out.len);
     }
@@ -341,6 +345,8 @@ static void fail_request_param(job_t *j, int status, const char *type, const cha
   snprintf(m, sizeof m, "%s", msg);
   sl_utf8_trim(m); /* messages are cut to fit, perhaps inside a character */
   j->status = status;
+  j->no_retry = status == 429 && code &&
+                (!strcmp(code, "insufficient_quota") || !strcmp(code, "monthly_budget_exceeded"));
   sl_buf_reset(&j->out);
   j->dia->error(&j->out, status, type, code, param, m);
   record(j, false);

@@ -140,6 +140,7 @@ describe('ledger after mixed traffic', () => {
     }
     assert.equal(r2.status, 429, r2.text);
     assert.equal(r2.json.error.code, 'monthly_budget_exceeded');
+    assert.equal(r2.headers.get('x-should-retry'), 'false', 'the SDKs do not retry a spent budget');
     const now = new Date();
     const reset = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString().slice(0, 10);
     assert.match(r2.json.error.message, new RegExp(`resets at ${reset}T00:00`));

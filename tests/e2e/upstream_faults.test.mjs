@@ -147,6 +147,8 @@ const faults = {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.end('data: {"error":{"message":"the model is overloaded","type":"server_error"}}\n\n');
   },
+  quota_429: (req, body, res) => replyJson(res, 429, { error: { message: 'You exceeded your current quota',
+    type: 'insufficient_quota', code: 'insufficient_quota' } }),
   // OpenRouter's way: HTTP 200 and an error object instead of the answer
   json_200_error: (req, body, res) => replyJson(res, 200,
     { error: { message: 'Provider returned error', code: 429, metadata: { provider_name: 'x' } } }),
@@ -387,6 +389,21 @@ test("an upstream's Retry-After reaches the client with the 429 (retry-after-ms 
     else assert.equal(res.headers.get('retry-after'), want, f);
     await res.text();
   }
+});
+
+test('a spent quota (429 insufficient_quota) tells the SDK not to retry: x-should-retry false, no Retry-After', async () => {
+  fault = 'quota_429';
+  const n = badAt.length;
+  const patient = new OpenAI({ baseURL: `${sluice.base}/v1`, apiKey: 'unused', maxRetries: 2 });
+  await assert.rejects(patient.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'hello there' }] }, badOnly),
+    (err) => {
+      assert.ok(err instanceof OpenAI.RateLimitError, String(err));
+      assert.equal(err.code, 'insufficient_quota');
+      assert.equal(err.headers.get('x-should-retry'), 'false');
+      assert.equal(err.headers.get('retry-after'), null);
+      return true;
+    });
+  assert.equal(badAt.length - n, 1, 'the SDK asked once');
 });
 
 test("sluice's own retry of a backend waits as long as the upstream's Retry-After asked", async () => {
