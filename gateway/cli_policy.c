@@ -244,18 +244,20 @@ static int leaks(const sl_decision_t *d, const sl_chat_req_t *req, const sl_clas
     if (rc) return rc;
     sent = &red;
   }
-  for (const cJSON *v = values->child; v && !*leaked; v = v->next) {
-    if (!cJSON_IsString(v) || !v->valuestring[0]) continue;
-    for (size_t i = 0; i < sent->n_msgs && !*leaked; i++)
-      if ((sent->msgs[i].content && strstr(sent->msgs[i].content, v->valuestring)) ||
-          (sent->msgs[i].tool_calls && strstr(sent->msgs[i].tool_calls, v->valuestring)))
-        *leaked = v->valuestring;
-  }
+  /* everything the step is sent that carries text: contents, tool calls,
+   * names, tools, stop strings, user (not only what redaction rewrites) */
+  char *all = NULL;
+  size_t all_len = 0;
+  int rc = sl_chat_text(sent, &all, &all_len);
+  for (const cJSON *v = values->child; !rc && v && !*leaked; v = v->next)
+    if (cJSON_IsString(v) && v->valuestring[0] && strstr(all, v->valuestring))
+      *leaked = v->valuestring;
+  free(all);
   if (map) {
     sl_chat_req_free(&red);
     sl_redact_map_free(map);
   }
-  return 0;
+  return rc;
 }
 
 /* A count field of a case: absent, or a whole number from 0. */

@@ -19,7 +19,6 @@ typedef struct {
   size_t type_ix;      /* index into the caller's types (for the name) */
   bool any_case;       /* matched in any ASCII case (see anycase_value) */
   bool part;           /* a word of a detected name: an alias of that name */
-  bool added;          /* (part) not detected itself, only taken from the name */
   size_t parent;       /* (part) the name's index; SIZE_MAX: a word of several */
 } value_t;
 
@@ -41,10 +40,15 @@ static bool word_byte(unsigned char c) {
          c == '_' || c >= 0x80;
 }
 
+/* loose: '_' separates words too ("Laila_Hansen", as a message name must
+ * write a person's), for the last look at a copy before it leaves. */
 static bool at_boundary(const char *s, size_t len, size_t a, size_t b, const char *v,
-                        size_t vl) {
-  if (word_byte((unsigned char)v[0]) && a > 0 && word_byte((unsigned char)s[a - 1])) return false;
-  if (word_byte((unsigned char)v[vl - 1]) && b < len && word_byte((unsigned char)s[b]))
+                        size_t vl, bool loose) {
+  if (word_byte((unsigned char)v[0]) && a > 0 && word_byte((unsigned char)s[a - 1]) &&
+      !(loose && s[a - 1] == '_'))
+    return false;
+  if (word_byte((unsigned char)v[vl - 1]) && b < len && word_byte((unsigned char)s[b]) &&
+      !(loose && s[b] == '_'))
     return false;
   return true;
 }
@@ -256,14 +260,14 @@ static int build_first_index(const sl_redact_map_t *m, first_index_t *fi) {
 
 /* Adds every boundary-respecting occurrence of every value in s to ss. */
 static int find_occurrences(const sl_redact_map_t *m, const first_index_t *fi, const char *s,
-                            size_t len, spans_t *ss, size_t *first_seen, size_t base) {
+                            size_t len, spans_t *ss, size_t *first_seen, size_t base, bool loose) {
   for (size_t p = 0; p < len; p++) {
     unsigned char c = (unsigned char)tolower((unsigned char)s[p]);
     for (uint32_t k = fi->off[c]; k < fi->off[c + 1]; k++) {
       const value_t *v = &m->v[fi->ix[k]];
       size_t vl = v->e.value_len;
       if (vl > len - p || (v->any_case ? strncasecmp(s + p, v->value, vl) : memcmp(s + p, v->value, vl)) ||
-          !at_boundary(s, len, p, p + vl, v->value, vl))
+          !at_boundary(s, len, p, p + vl, v->value, vl, loose))
         continue;
       if (first_seen && base + p < first_seen[fi->ix[k]]) first_seen[fi->ix[k]] = base + p;
       if (ss) {
@@ -396,7 +400,6 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
       value_t *w = &m->v[ix];
       if (m->n > before || (!w->part && !strchr(w->value, ' '))) {
         w->parent = w->part && w->parent != k ? SIZE_MAX : k;
-        w->added |= m->n > before;
         w->part = true;
       } else if (w->part && w->parent != k)
         w->parent = SIZE_MAX;
@@ -411,7 +414,7 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     for (size_t i = 0; !rc && i < m->n; i++) first_seen[i] = m->v[i].first;
     for (size_t i = 0; !rc && i < nm; i++)
       rc = find_occurrences(m, &fi, in->msgs[i].content ? in->msgs[i].content : "", mlen[i],
-                            NULL, first_seen, moff[i]);
+                            NULL, first_seen, moff[i], false);
   }
   if (!rc && m->n) {
     /* Sorting moves values, so carry the remap through `first` order. */
@@ -460,7 +463,7 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
   if (!rc) rc = clone_req(in, out);
   for (size_t i = 0; !rc && m->n && i < nm; i++) {
     sl_msg_t *msg = &out->msgs[i];
-    rc = find_occurrences(m, &fi, msg->content, mlen[i], &det[i], NULL, 0);
+    rc = find_occurrences(m, &fi, msg->content, mlen[i], &det[i], NULL, 0, false);
     if (!rc) rc = rewrite(m, &msg->content, &det[i]);
     /* a tool call's id and the id its result answers: rewritten alike, so that
      * they still match */
@@ -468,7 +471,7 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     for (int f = 0; f < 2 && !rc; f++) {
       if (!*fields[f]) continue;
       spans_t tc = {0};
-      rc = find_occurrences(m, &fi, *fields[f], strlen(*fields[f]), &tc, NULL, 0);
+      rc = find_occurrences(m, &fi, *fields[f], strlen(*fields[f]), &tc, NULL, 0, false);
       if (!rc) rc = rewrite(m, fields[f], &tc);
       free(tc.s);
     }
@@ -481,10 +484,11 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     size_t ol = 0;
     spans_t left = {0};
     rc = sl_chat_text(out, &ot, &ol);
-    /* the same word-boundary rule as the rewrite ("Ann" is not in "Anna") */
-    if (!rc) rc = find_occurrences(m, &fi, ot, ol, &left, NULL, 0);
-    for (size_t i = 0; !rc && i < left.n; i++)
-      if (!m->v[left.s[i].v].added) rc = SL_EUNSUPPORTED; /* (a name's word alone may be a word) */
+    /* the rewrite's word-boundary rule ("Ann" is not in "Anna"), with '_'
+     * between words too; a name's word alone counts as the name ("Hansen"
+     * as a stop string or a message name is the person) */
+    if (!rc) rc = find_occurrences(m, &fi, ot, ol, &left, NULL, 0, true);
+    if (!rc && left.n) rc = SL_EUNSUPPORTED;
     free(left.s);
     free(ot);
   }

@@ -502,7 +502,12 @@ describe('redaction to an external backend', () => {
   test('a value to redact where sluice cannot rewrite it (a stop string, user) is a 451 the SDK does not retry; nothing leaves', async () => {
     const before = ext.received.length;
     const body = { model: 'auto', messages: [{ role: 'user', content: 'Write to Laila Hansen about the invoice' }] };
-    for (const extra of [{ stop: ['Laila Hansen'] }, { user: 'laila.hansen@northwind-freight.com' }]) {
+    // the whole value, or one word of the name (the same person), or the name
+    // as a message name must write it
+    for (const extra of [{ stop: ['Laila Hansen'] }, { user: 'laila.hansen@northwind-freight.com' },
+                         { stop: ['Hansen'] },
+                         { messages: [{ role: 'user', name: 'Laila_Hansen', content: 'Write to Laila Hansen about the invoice' }] },
+                         { tools: [{ type: 'function', function: { name: 'f', description: 'for Hansen', parameters: { type: 'object' } } }] }]) {
       const r = await chat(s.base, { ...body, ...extra });
       assert.equal(r.status, 451, r.text);
       assert.equal(r.json.error.code, 'redaction_impossible');
