@@ -12,7 +12,9 @@
  *     between two ASCII letters or digits only ("512–84–3927"; a dash in
  *     prose, " — ", stays what it is: the detectors read it as punctuation)
  *   U+2018, U+2019, U+201A, U+201B -> '\'';  U+201C..201F -> '"'
- *   U+2028, U+2029 (line, paragraph separators) -> '\n'
+ *   U+2028, U+2029 (line, paragraph separators) -> '\n', or ' ' between two
+ *     digits; a tab between two digits -> ' ' ("4111<TAB>1111<TAB>…", a
+ *     spreadsheet's cells pasted: the groups of one number)
  *   U+00AD, U+200B..200F, U+202A..202E, U+2060..2064, U+2066..206F, U+FEFF,
  *   U+061C, U+034F, U+180E, U+115F, U+1160, U+3164, U+FFA0, U+FE00..FE0F,
  *   U+E0000..E007F, U+E0100..E01EF (soft hyphen, zero-width, direction and
@@ -158,7 +160,14 @@ static int folded_before(const unsigned char *t, size_t n, size_t i) {
  * a dash only between two characters that fold to ASCII letters or digits, a
  * combining mark removed unless it follows a letter. */
 static int fold_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
-  int c = fold_char(t + i, n - i, used);
+  *used = 1;
+  int c = t[i] == '\t' ? '\t' : fold_char(t + i, n - i, used);
+  if (c == '\t' || c == '\n') { /* a tab, a line or paragraph separator */
+    size_t u;
+    int b = folded_before(t, n, i), a = folded_at(t, n, i + *used, &u);
+    if (b >= '0' && b <= '9' && a >= '0' && a <= '9') return ' ';
+    return c == '\t' ? -1 : c;
+  }
   if (c == '-') {
     size_t u;
     if (!(ascii_alnum(folded_before(t, n, i)) && ascii_alnum(folded_at(t, n, i + *used, &u)))) return -1;
@@ -172,10 +181,11 @@ static int fold_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
 /* The lead bytes of every folded character. */
 static const bool lead_byte[256] = {[0xC2] = 1, [0xCC] = 1, [0xCD] = 1, [0xD8] = 1, [0xD9] = 1,
                                     [0xDB] = 1, [0xE1] = 1, [0xE2] = 1, [0xE3] = 1, [0xEF] = 1,
-                                    [0xF3] = 1, ['%'] = 1,  ['&'] = 1};
+                                    [0xF3] = 1, ['%'] = 1,  ['&'] = 1, ['\t'] = 1};
 static bool lead(unsigned char c) { return lead_byte[c]; }
 
-/* Whether an escape of a joiner starts at one of the bytes c in t. */
+/* Whether one of the bytes c in t starts something that folds (an escape of a
+ * joiner, a tab between digits). */
 static bool escape_in(const unsigned char *t, size_t len, int c) {
   for (const unsigned char *p = memchr(t, c, len); p; p = memchr(p + 1, c, len - (size_t)(p + 1 - t))) {
     size_t used;
@@ -186,7 +196,8 @@ static bool escape_in(const unsigned char *t, size_t len, int c) {
 
 bool sl__fold_needed(const char *text, size_t len) {
   const unsigned char *t = (const unsigned char *)text;
-  if (len && (escape_in(t, len, '%') || escape_in(t, len, '&'))) return true;
+  if (len && (escape_in(t, len, '%') || escape_in(t, len, '&') || escape_in(t, len, '\t')))
+    return true;
   for (size_t i = 0; i < len;) {
     /* ASCII 8 bytes at a time */
     while (i + 8 <= len) {

@@ -99,6 +99,11 @@ static void variants(void **s) {
   REJECT("IMG_20230812_143022.jpg file_1699999999999.log build_20240115_rc1", "CREDIT_CARD");
   EXPECT("Charge card 4556\xc2\xa0" "7375\xc2\xa0" "8689\xc2\xa0" "9855 now", "CREDIT_CARD",
          "4556\xc2\xa0" "7375\xc2\xa0" "8689\xc2\xa0" "9855"); /* no-break spaces */
+  /* a spreadsheet's cells pasted (tabs), line or paragraph separators */
+  EXPECT("My Visa:\t4111\t1111\t1111\t1111", "CREDIT_CARD", "4111\t1111\t1111\t1111");
+  EXPECT("Visa 4111\xe2\x80\xa8" "1111\xe2\x80\xa9" "1111 1111", "CREDIT_CARD",
+         "4111\xe2\x80\xa8" "1111\xe2\x80\xa9" "1111 1111");
+  REJECT("id\t4111\tname\t1111\t1111\t1111", "CREDIT_CARD"); /* a word between cells */
   EXPECT("My SSN is 512\xe2\x80\x93" "84\xe2\x80\x93" "3927.", "US_SSN",
          "512\xe2\x80\x93" "84\xe2\x80\x93" "3927"); /* en dashes */
   EXPECT("mail maria.keller@acme\xe2\x80\x8b-logistics.com ok", "EMAIL_ADDRESS",
