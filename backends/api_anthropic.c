@@ -467,7 +467,9 @@ static void close_tool_block(an_call_t *c) {
 static int on_event(void *data, const char *event, const char *p, size_t n) {
   an_call_t *c = data;
   if (c->saw_stop) return 0; /* nothing follows the end: whatever does is not relayed */
-  cJSON *j = sl__parse_json(p, n, false); /* tool inputs stream as text, not re-printed */
+  /* numbers as written: a tool's whole input in content_block_start is
+   * re-printed (12345678901234567890 must not become 1.2345678901234567e+19) */
+  cJSON *j = sl__parse_json(p, n, true);
   if (!j) return sl__call_bad_event(&c->base, p, n);
   const cJSON *tj = cJSON_GetObjectItemCaseSensitive(j, "type");
   const char *type = cJSON_IsString(tj) ? tj->valuestring : event;

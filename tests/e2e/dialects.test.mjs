@@ -308,6 +308,20 @@ test('a tool call whose whole input comes in content_block_start (no input_json_
   const c = await oai.chat.completions.stream({ model: 'auto', messages: [{ role: 'user', content: 'x' }],
     tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }] }, to('anthropic')).finalChatCompletion();
   assert.deepEqual(JSON.parse(c.choices[0].message.tool_calls[0].function.arguments), { city: 'Oslo', n: 10000000000000001 });
+
+  // numbers keep the upstream's text (JavaScript's own numbers cannot show it:
+  // the mock writes them into the event's text)
+  const raw = '{"big":12345678901234567890,"e":1e-7,"x":1.50}';
+  anUp.handler = (req, body, res) => {
+    const write = res.write.bind(res), end = res.end.bind(res);
+    const fix = (t) => (typeof t === 'string' ? t.replace('"RAW_INPUT"', raw) : t);
+    res.write = (t, ...a) => write(fix(t), ...a);
+    res.end = (t, ...a) => end(fix(t), ...a);
+    replyAnthStream(res, [{ tool: { id: 'toolu_R', name: 'get_weather', input: 'RAW_INPUT', json: [] } }], { stop_reason: 'tool_use' });
+  };
+  const c2 = await oai.chat.completions.stream({ model: 'auto', messages: [{ role: 'user', content: 'x' }],
+    tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }] }, to('anthropic')).finalChatCompletion();
+  assert.equal(c2.choices[0].message.tool_calls[0].function.arguments, raw);
 });
 
 // ---- Anthropic client -> OpenAI backend ----
