@@ -464,6 +464,14 @@ static void close_tool_block(an_call_t *c) {
   c->block_tool = -1;
 }
 
+/* An error object where the answer was due (an event of the stream, or a
+ * 200 body): the call fails at the status its type names. */
+static void fail_with_error(an_call_t *c, const char *p, size_t n) {
+  sl_call_error_t e = {0};
+  upstream_error(&e, 0, p, n);
+  sl__call_fail(&c->base, SL_EUPSTREAM, type_status(e.type), retryable_type(e.type), e.type, e.message);
+}
+
 static int on_event(void *data, const char *event, const char *p, size_t n) {
   an_call_t *c = data;
   if (c->saw_stop) return 0; /* nothing follows the end: whatever does is not relayed */
@@ -474,10 +482,8 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
   const cJSON *tj = cJSON_GetObjectItemCaseSensitive(j, "type");
   const char *type = cJSON_IsString(tj) ? tj->valuestring : event;
   if (!strcmp(type, "error") || !strcmp(event, "error")) {
-    sl_call_error_t e = {0};
-    upstream_error(&e, 0, p, n);
     cJSON_Delete(j);
-    sl__call_fail(&c->base, SL_EUPSTREAM, type_status(e.type), retryable_type(e.type), e.type, e.message);
+    fail_with_error(c, p, n);
     return 1;
   }
   if (!strcmp(type, "message_start")) {
@@ -562,6 +568,12 @@ static int on_data(void *data, const char *p, size_t n) {
 static void finish_json(an_call_t *c) {
   cJSON *j = sl__parse_json(c->up.body.data ? c->up.body.data : "", c->up.body.len, true);
   const cJSON *content = j ? cJSON_GetObjectItemCaseSensitive(j, "content") : NULL;
+  const cJSON *tj = j ? cJSON_GetObjectItemCaseSensitive(j, "type") : NULL;
+  if (!content && cJSON_IsString(tj) && !strcmp(tj->valuestring, "error")) {
+    cJSON_Delete(j); /* an error under 200, as a stream's error event carries it */
+    fail_with_error(c, c->up.body.data, c->up.body.len);
+    return;
+  }
   if (!cJSON_IsArray(content)) {
     cJSON_Delete(j);
     sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error", "upstream answered with a malformed message");

@@ -299,6 +299,12 @@ test('Anthropic backend overloaded (529) with nowhere else to go: an Anthropic c
       (e.headers?.get ? e.headers.get('retry-after') : e.headers?.['retry-after']) === '7'); // the upstream's wait, as for a 503
 });
 
+test('an Anthropic error body under HTTP 200 is the error it names (overloaded: 529), not a malformed message', async () => {
+  anUp.handler = (req, body, res) => anthError(res, 200, 'overloaded_error', 'Overloaded right now');
+  await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] },
+    to('anthropic')), (e) => e instanceof Anthropic.OverloadedError && /Overloaded right now/.test(e.message));
+});
+
 test('a tool call whose whole input comes in content_block_start (no input_json_delta) keeps it, in either dialect', async () => {
   anUp.handler = (req, body, res) => replyAnthStream(res, [{ tool: { id: 'toolu_S', name: 'get_weather', input: { city: 'Oslo', n: 10000000000000001 }, json: [] } }],
     { stop_reason: 'tool_use' });
