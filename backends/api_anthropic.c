@@ -638,8 +638,12 @@ static void on_done(void *data, int err, int status, const char *msg) {
   c->base.unsent = err && c->hr && sl_hc_sent_nothing(c->hr);
   c->hr = NULL;
   if (c->base.failed || c->base.abandoned) goto out;
-  if (sl__call_transfer_failed(&c->base, &c->up, err, status, msg, upstream_error)) goto out;
-  if (c->up.streaming) {
+  if (err && c->up.streaming && c->finish[0] && c->base.started) {
+    /* cut after message_delta's stop_reason (before message_stop): whole */
+    SL_WARN("upstream stream cut after its stop_reason (%s); the answer is complete", msg ? msg : "");
+  } else if (sl__call_transfer_failed(&c->base, &c->up, err, status, msg, upstream_error)) {
+    goto out;
+  } else if (c->up.streaming) {
     sl_sse_feed(&c->up.sse, "\n\n", 2); /* flush an unterminated last event */
     if (c->base.failed || c->base.abandoned) goto out;
     if (!c->saw_stop) {

@@ -299,6 +299,25 @@ test('Anthropic backend overloaded (529) with nowhere else to go: an Anthropic c
       (e.headers?.get ? e.headers.get('retry-after') : e.headers?.['retry-after']) === '7'); // the upstream's wait, as for a 503
 });
 
+test('an Anthropic stream cut after message_delta (before message_stop) is a whole answer', async () => {
+  anUp.handler = (req, body, res) => {
+    const ev = (name, data) => `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(ev('message_start', { message: { id: 'msg_c', type: 'message', role: 'assistant', model: 'claude-x', content: [],
+      stop_reason: null, stop_sequence: null, usage: { input_tokens: 9, output_tokens: 1 } } }));
+    res.write(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+    res.write(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'whole answer' } }));
+    res.write(ev('content_block_stop', { index: 0 }));
+    res.write(ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 3 } }));
+    setTimeout(() => res.socket.destroy(), 50);
+  };
+  const m = await anth.messages.stream({ model: 'auto', max_tokens: 20, messages: [{ role: 'user', content: 'x' }] },
+    to('anthropic')).finalMessage();
+  assert.deepEqual(m.content, [{ type: 'text', text: 'whole answer' }]);
+  assert.equal(m.stop_reason, 'end_turn');
+  assert.equal(m.usage.output_tokens, 3);
+});
+
 test('an Anthropic error body under HTTP 200 is the error it names (overloaded: 529), not a malformed message', async () => {
   anUp.handler = (req, body, res) => anthError(res, 200, 'overloaded_error', 'Overloaded right now');
   await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] },

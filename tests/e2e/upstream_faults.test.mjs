@@ -160,6 +160,14 @@ const faults = {
   long_error: (req, body, res) => replyJson(res, 400, { error: { type: 'invalid_request_error',
     message: 'Invalid schema for response_format: ' + 'ü'.repeat(700) + ' END' } }),
   echo_sampling: (req, body, res) => replyJson(res, 200, completion(body)),
+  sse_cut_after_finish: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk({ role: 'assistant', content: '' }));
+    res.write(chunk({ content: 'all of it' }));
+    res.write(chunk({}, 'stop'));
+    res.write('data: {"id":"c","choices":[],"usa'); // the usage chunk, cut
+    setTimeout(() => res.socket.destroy(), 50);
+  },
   sse_no_done: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(chunk({ role: 'assistant', content: '' }));
@@ -316,6 +324,20 @@ test('garbage after the first streamed chunk ends the stream with an error the S
     assert.ok(after.in > before.in && after.out > before.out && after.usd > before.usd,
       `${f}: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
   }
+});
+
+test('a stream cut after its finish_reason (before usage or [DONE]) is a whole answer, not an error; it is charged', async () => {
+  fault = 'sse_cut_after_finish';
+  const before = await spentOnBad();
+  let text = '', finish = null;
+  for await (const c of await ask({ stream: true }, badOnly)) {
+    text += c.choices[0]?.delta?.content ?? '';
+    finish = c.choices[0]?.finish_reason ?? finish;
+  }
+  assert.equal(text, 'all of it');
+  assert.equal(finish, 'stop');
+  const after = await spentOnBad();
+  assert.ok(after.out > before.out && after.usd > before.usd, `${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
 });
 
 test('a stream whose body stays open after [DONE] ends for the client at once; nothing after [DONE] is relayed', async () => {
