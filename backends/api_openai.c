@@ -184,16 +184,19 @@ static void emit_refusal(oa_call_t *c, const cJSON *v) {
 /* message / delta reasoning_content (vLLM, DeepSeek, llama.cpp's server) or
  * reasoning (Ollama, newer vLLM; some send both, with the same text): the
  * model's thinking before its answer. Counted as output either way. */
-static void emit_reasoning(oa_call_t *c, const cJSON *o) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "reasoning_content");
-  if (!cJSON_IsString(v) || !v->valuestring[0]) v = cJSON_GetObjectItemCaseSensitive(o, "reasoning");
-  if (!cJSON_IsString(v) || !v->valuestring[0]) return;
-  size_t n = strlen(v->valuestring);
+static void emit_reasoning_text(oa_call_t *c, const char *s) {
+  size_t n = strlen(s);
+  if (!n) return;
   c->out_bytes += n;
   if (!c->base.cbs.on_reasoning) return;
   c->base.started = true;
-  if (!c->base.abandoned && c->base.cbs.on_reasoning(c->base.data, v->valuestring, n))
-    c->base.abandoned = true;
+  if (!c->base.abandoned && c->base.cbs.on_reasoning(c->base.data, s, n)) c->base.abandoned = true;
+}
+
+static void emit_reasoning(oa_call_t *c, const cJSON *o) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "reasoning_content");
+  if (!cJSON_IsString(v) || !v->valuestring[0]) v = cJSON_GetObjectItemCaseSensitive(o, "reasoning");
+  if (cJSON_IsString(v)) emit_reasoning_text(c, v->valuestring);
 }
 
 /* One token of an upstream's logprobs: "bytes" when given (exact), else the
@@ -303,7 +306,28 @@ static void emit_tool_calls(oa_call_t *c, const cJSON *tcs, bool delta) {
  * broken, and relaying it as an empty answer would hide that. */
 static bool wire_text(const cJSON *o, const char *key) {
   const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-  return !v || cJSON_IsString(v) || cJSON_IsNull(v);
+  if (cJSON_IsArray(v)) /* parts (Mistral's): objects with a type */
+    for (const cJSON *p = v->child; p; p = p->next)
+      if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(p, "type"))) return false;
+  return !v || cJSON_IsString(v) || cJSON_IsNull(v) || cJSON_IsArray(v);
+}
+
+/* content as a string, or as parts (Mistral's Magistral answers with
+ * [{"type": "thinking", "thinking": [{"type": "text", "text": …}]},
+ * {"type": "text", "text": …}]): text parts are the answer, thinking parts
+ * its reasoning; other parts carry no text. */
+static void emit_content(oa_call_t *c, const cJSON *v) {
+  if (cJSON_IsString(v)) emit_text(c, v->valuestring, strlen(v->valuestring));
+  for (const cJSON *p = cJSON_IsArray(v) ? v->child : NULL; p; p = p->next) {
+    const char *t = cJSON_GetObjectItemCaseSensitive(p, "type")->valuestring;
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(p, "text");
+    const cJSON *th = cJSON_GetObjectItemCaseSensitive(p, "thinking");
+    if (!strcmp(t, "text") && cJSON_IsString(x)) emit_text(c, x->valuestring, strlen(x->valuestring));
+    if (strcmp(t, "thinking")) continue;
+    if (cJSON_IsString(th)) emit_reasoning_text(c, th->valuestring);
+    for (const cJSON *q = cJSON_IsArray(th) ? th->child : NULL; q; q = q->next)
+      if (cJSON_IsString(x = cJSON_GetObjectItemCaseSensitive(q, "text"))) emit_reasoning_text(c, x->valuestring);
+  }
 }
 
 /* The HTTP status an error sent inside a stream (answered 200) stands for: its
@@ -376,7 +400,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     const cJSON *ct = d ? cJSON_GetObjectItemCaseSensitive(d, "content") : NULL;
     if (d) emit_reasoning(c, d);
     emit_logprobs(c, cJSON_GetObjectItemCaseSensitive(c0, "logprobs"));
-    if (cJSON_IsString(ct)) emit_text(c, ct->valuestring, strlen(ct->valuestring));
+    emit_content(c, ct);
     if (d) emit_refusal(c, cJSON_GetObjectItemCaseSensitive(d, "refusal"));
     if (d) emit_tool_calls(c, cJSON_GetObjectItemCaseSensitive(d, "tool_calls"), true);
     set_finish(c, cJSON_GetObjectItemCaseSensitive(c0, "finish_reason"));
@@ -414,7 +438,7 @@ static void finish_json(oa_call_t *c) {
   const cJSON *ct = cJSON_GetObjectItemCaseSensitive(msg, "content");
   emit_reasoning(c, msg);
   emit_logprobs(c, cJSON_GetObjectItemCaseSensitive(c0, "logprobs"));
-  if (cJSON_IsString(ct)) emit_text(c, ct->valuestring, strlen(ct->valuestring));
+  emit_content(c, ct);
   emit_refusal(c, cJSON_GetObjectItemCaseSensitive(msg, "refusal"));
   emit_tool_calls(c, cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"), false);
   set_finish(c, cJSON_GetObjectItemCaseSensitive(c0, "finish_reason"));

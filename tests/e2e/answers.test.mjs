@@ -143,6 +143,27 @@ test('an upstream\'s reasoning (reasoning_content or reasoning) reaches an OpenA
       .finalMessage();
     assert.deepEqual(fin.content, [{ type: 'text', text: 'Hello!' }]);
   }
+  // content as parts (Mistral's Magistral): thinking parts are the reasoning,
+  // text parts the answer; whole and streamed
+  const parts = [{ type: 'thinking', thinking: [{ type: 'text', text: 'Hm, ' }, { type: 'text', text: 'a greeting.' }] },
+                 { type: 'text', text: 'Hello' }, { type: 'text', text: '!' }];
+  oaUp.handler = (req, body, res) => {
+    const c = completion('');
+    c.choices[0].message.content = parts;
+    replyJson(res, 200, c);
+  };
+  const mc = await oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] });
+  assert.equal(mc.choices[0].message.content, 'Hello!');
+  assert.equal(mc.choices[0].message.reasoning_content, 'Hm, a greeting.');
+  oaUp.handler = streamDeltas([{ content: parts.slice(0, 1) }, { content: parts.slice(1) }]);
+  const ms = await oai.chat.completions.create({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'x' }] });
+  let mr = '', mt = '';
+  for await (const ch of ms) {
+    mr += ch.choices[0]?.delta?.reasoning_content ?? '';
+    mt += ch.choices[0]?.delta?.content ?? '';
+  }
+  assert.deepEqual([mr, mt], ['Hm, a greeting.', 'Hello!']);
+
   // a server that sends both names with the same text: relayed once
   oaUp.handler = streamDeltas([{ reasoning_content: 'a', reasoning: 'a' }, { content: 'b' }]);
   const s = await oai.chat.completions.create({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'x' }] });
