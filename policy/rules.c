@@ -318,11 +318,14 @@ static int parse_when(const cJSON *w, const char *path, const sl__router_spec_t 
     }
     if (rc) return rc;
   }
-  if (out->has_difficulty_at_least && out->has_difficulty_below &&
-      out->difficulty_below <= out->difficulty_at_least) {
+  if (out->has_difficulty_below &&
+      (out->difficulty_below <= 0 ||
+       (out->has_difficulty_at_least && out->difficulty_below <= out->difficulty_at_least))) {
     char p[300];
     sl_jpath_key(p, sizeof p, path, "difficulty_below");
-    return sl_jerr_set(err, p, "must be greater than difficulty_at_least (no request could match)");
+    return sl_jerr_set(err, p, out->difficulty_below <= 0
+                                   ? "must be greater than 0 (scores run from 0: no request could match)"
+                                   : "must be greater than difficulty_at_least (no request could match)");
   }
   return 0;
 }

@@ -306,6 +306,8 @@ static void test_when_difficulty(void **state) {
   }
   expect_error("\"rules\": [{\"name\": \"a\", \"when\": {\"difficulty_at_least\": 0.5, \"difficulty_below\": 0.5}, \"route\": [\"local\"]}]",
                "$.rules[0].when.difficulty_below:", "greater");
+  expect_error("\"rules\": [{\"name\": \"a\", \"when\": {\"difficulty_below\": 0}, \"route\": [\"local\"]}]",
+               "$.rules[0].when.difficulty_below:", "greater than 0");
   sl_policy_unref(p);
 }
 
