@@ -319,7 +319,8 @@ static bool wire_text(const cJSON *o, const char *key) {
 static void emit_content(oa_call_t *c, const cJSON *v) {
   if (cJSON_IsString(v)) emit_text(c, v->valuestring, strlen(v->valuestring));
   for (const cJSON *p = cJSON_IsArray(v) ? v->child : NULL; p; p = p->next) {
-    const char *t = cJSON_GetObjectItemCaseSensitive(p, "type")->valuestring;
+    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(p, "type");
+    const char *t = cJSON_IsString(ty) ? ty->valuestring : ""; /* (wire_text checked) */
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(p, "text");
     const cJSON *th = cJSON_GetObjectItemCaseSensitive(p, "thinking");
     if (!strcmp(t, "text") && cJSON_IsString(x)) emit_text(c, x->valuestring, strlen(x->valuestring));

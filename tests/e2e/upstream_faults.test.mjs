@@ -221,6 +221,15 @@ after(async () => {
 const ask = (extra = {}, opts = {}) =>
   client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'hello there' }], ...extra }, opts);
 const badOnly = { headers: { 'x-route': 'bad-only' } };
+// A streamed answer read through the SDK: its text and last finish_reason.
+async function readStream(opts) {
+  let text = '', finish = null;
+  for await (const c of await ask({ stream: true }, opts)) {
+    text += c.choices[0]?.delta?.content ?? '';
+    finish = c.choices[0]?.finish_reason ?? finish;
+  }
+  return { text, finish };
+}
 
 const expected = { upstream_408: 504 };
 for (const f of ['html', 'not_json', 'no_choices', 'content_number', 'two_values', 'truncated', 'hang_up', 'redirect', 'upstream_408', 'huge']) {
@@ -329,11 +338,7 @@ test('garbage after the first streamed chunk ends the stream with an error the S
 test('a stream cut after its finish_reason (before usage or [DONE]) is a whole answer, not an error; it is charged', async () => {
   fault = 'sse_cut_after_finish';
   const before = await spentOnBad();
-  let text = '', finish = null;
-  for await (const c of await ask({ stream: true }, badOnly)) {
-    text += c.choices[0]?.delta?.content ?? '';
-    finish = c.choices[0]?.finish_reason ?? finish;
-  }
+  const { text, finish } = await readStream(badOnly);
   assert.equal(text, 'all of it');
   assert.equal(finish, 'stop');
   const after = await spentOnBad();
@@ -343,11 +348,7 @@ test('a stream cut after its finish_reason (before usage or [DONE]) is a whole a
 test('a stream whose body stays open after [DONE] ends for the client at once; nothing after [DONE] is relayed', async () => {
   fault = 'sse_held_open';
   const t0 = Date.now();
-  let text = '', finish = null;
-  for await (const c of await ask({ stream: true }, badOnly)) {
-    text += c.choices[0]?.delta?.content ?? '';
-    finish = c.choices[0]?.finish_reason ?? finish;
-  }
+  const { text, finish } = await readStream(badOnly);
   assert.equal(text, 'all there');
   assert.equal(finish, 'stop');
   assert.ok(Date.now() - t0 < 4000, `ended after ${Date.now() - t0} ms (the backend's total timeout is 5 s)`);
