@@ -262,10 +262,7 @@ static bool particle_between(const sl__gaz_t *g, const char *text, const sl__tok
       T->v[k + 1].punct_before || T->v[k].e - T->v[k].s > 5 || !strchr("dvlt", text[T->v[k].s]) ||
       !sl__tok_in(text, &T->v[k], particles))
     return false;
-  /* "van der Berg": two particles */
-  if (sl__tok_in(text, &T->v[k + 1], particles) && k + 2 < T->n && !T->v[k + 2].nl_before &&
-      !T->v[k + 2].punct_before && islower((unsigned char)text[T->v[k + 1].s]))
-    return false; /* kept simple: one particle only */
+  /* (one particle only: in "van der Berg" the word after "van" is no capital) */
   unsigned f1 = sl__tok_flags(g, text, &T->v[j]), f2 = sl__tok_flags(g, text, &T->v[k + 1]);
   const unsigned not_person = SL_GZ_COMMON | SL_GZ_PLACE | SL_GZ_VETO;
   return cap_word(text, &T->v[k + 1]) && (f1 & SL_GZ_FIRST) && !(f1 & not_person) &&

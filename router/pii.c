@@ -659,6 +659,17 @@ static uint32_t utf8_letter_before(const char *t, uint32_t p) {
   return q - 1;
 }
 
+/* The start of the local part's character that ends at s (the '@' at a), or
+ * s when none does: ASCII's characters of one, letters of other scripts
+ * ("jürgen.müller@", "zoë@") and an apostrophe inside a name ("O'Brien@"). */
+static uint32_t local_char_before(const char *t, uint32_t s, uint32_t a) {
+  if (email_local(t[s - 1])) return s - 1;
+  if ((unsigned char)t[s - 1] >= 0x80) return utf8_letter_before(t, s);
+  bool apostrophe = t[s - 1] == '\'' && s >= 2 && s < a && isalnum((unsigned char)t[s - 2]) &&
+                    isalnum((unsigned char)t[s]);
+  return apostrophe ? s - 1 : s;
+}
+
 static bool dom_char(char ch) {
   return isalnum((unsigned char)ch) || ch == '-' || (unsigned char)ch >= 0x80;
 }
@@ -803,18 +814,7 @@ static void email(sl__ctx_t *c, const sl__hit_t *h) {
     return;
   }
   uint32_t a = h->start, s = a; /* the '@' */
-  /* the local part: ASCII's characters of one, letters of other scripts
-   * ("jürgen.müller@", "zoë@") and an apostrophe inside a name ("O'Brien@") */
-  while (s > 0 && a - s < 64) {
-    uint32_t p = email_local(t[s - 1]) ? s - 1
-                 : (unsigned char)t[s - 1] >= 0x80 ? utf8_letter_before(t, s)
-                 : t[s - 1] == '\'' && s >= 2 && s < a && isalnum((unsigned char)t[s - 2]) &&
-                         isalnum((unsigned char)t[s])
-                     ? s - 1
-                     : s;
-    if (p == s) break;
-    s = p;
-  }
+  for (uint32_t p; s > 0 && a - s < 64 && (p = local_char_before(t, s, a)) != s;) s = p;
   while (s < a && !isalnum((unsigned char)t[s]) && (unsigned char)t[s] < 0x80) s++;
   if (s == a) return;
   /* the user part of a URL, not an address: a key when it is one (a Sentry DSN,

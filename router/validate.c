@@ -111,9 +111,9 @@ bool sl__ssn_published(const char *s, size_t n) {
   static const char *const published[] = {"078051120", "219099999", "123456789"};
   char d[9];
   size_t m = 0;
-  for (size_t i = 0; i < n && m < 10; i++)
+  for (size_t i = 0; i < n; i++)
     if (s[i] >= '0' && s[i] <= '9') {
-      if (m == 9) return false;
+      if (m == 9) return false; /* more digits than an SSN's */
       d[m++] = s[i];
     }
   for (size_t k = 0; m == 9 && k < 3; k++)
