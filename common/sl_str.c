@@ -114,3 +114,60 @@ void sl_utf8_trim(char *s) {
   size_t bad = sl_utf8_invalid(s, strlen(s));
   if (bad != SIZE_MAX) s[bad] = '\0';
 }
+
+/* The code point of a \uXXXX escape at p (n bytes left) behind any number of
+ * backslashes, or -1; its length in *used. */
+static long u_escape(const unsigned char *p, size_t n, size_t *used) {
+  size_t r = 0;
+  while (r < n && p[r] == '\\') r++;
+  if (!r || n - r < 5 || p[r] != 'u') return -1;
+  long v = 0;
+  for (size_t i = r + 1; i < r + 5; i++) {
+    int d = sl_hexval((char)p[i]);
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  *used = r + 5;
+  return v;
+}
+
+size_t sl_json_escape_at(const unsigned char *t, size_t n, size_t i, unsigned char out[4],
+                         size_t *used) {
+  size_t r = i;
+  while (r < n && t[r] == '\\') r++;
+  *used = r - i;
+  if (r == i || r >= n) return 0;
+  unsigned char c = t[r];
+  if (c == '"' || c == '/' || c == 'n' || c == 'r' || c == 't') {
+    *used = r + 1 - i;
+    out[0] = c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c;
+    return 1;
+  }
+  size_t u = 0;
+  long cp = c == 'u' ? u_escape(t + i, n - i, &u) : -1;
+  if (cp <= 0) return 0; /* not four hex digits, or \u0000 (kept: it ends C strings) */
+  if (cp >= 0xD800 && cp <= 0xDFFF) {
+    size_t u2 = 0;
+    long lo = cp <= 0xDBFF ? u_escape(t + i + u, n - i - u, &u2) : -1;
+    if (lo < 0xDC00 || lo > 0xDFFF) return 0; /* a lone half */
+    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+    u += u2;
+  }
+  *used = u;
+  if (cp < 0x80) {
+    out[0] = (unsigned char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    out[0] = (unsigned char)(0xC0 | cp >> 6), out[1] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    out[0] = (unsigned char)(0xE0 | cp >> 12), out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    out[2] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  out[0] = (unsigned char)(0xF0 | cp >> 18), out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+  out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)), out[3] = (unsigned char)(0x80 | (cp & 0x3F));
+  return 4;
+}

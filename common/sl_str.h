@@ -1,6 +1,7 @@
 /* Small string building for the request path, where snprintf's format parsing
  * was a few per cent of the gateway's CPU: concatenation into a fixed buffer,
- * integers in decimal or hex, hex digits and a UTF-8 check. */
+ * integers in decimal or hex, hex digits, a UTF-8 check and JSON escapes read
+ * as text. */
 #ifndef SL_STR_H
 #define SL_STR_H
 
@@ -25,6 +26,17 @@ int sl_hexval(char c);
 /* The first byte of [p, end) that is not JSON whitespace (space, tab, CR, LF),
  * or end: what follows a parsed JSON value. */
 const char *sl_json_skip_space(const char *p, const char *end);
+/* The JSON string escape at t[i] (\" \/ \n \r \t, \uXXXX with a surrogate
+ * pair as one character, behind a run of one or more backslashes): the UTF-8
+ * bytes it stands for in out (their count returned) and its length in *used;
+ * 0 when t[i] starts none, with the run of backslashes there in *used. A run
+ * counts as one backslash: JSON text inside a JSON string (a tool call's
+ * arguments as a request carries them) escapes its escapes, and "\\n" there is
+ * a line break. For reading text as a person would (classification,
+ * redaction), not for parsing JSON: \u0000, a lone surrogate, \b and \f
+ * start none. */
+size_t sl_json_escape_at(const unsigned char *t, size_t n, size_t i, unsigned char out[4],
+                         size_t *used);
 /* The offset of the first byte of s[0..n) that is not well-formed UTF-8
  * (overlong forms, surrogates and values past U+10FFFF are not), or SIZE_MAX
  * when all of it is. ASCII runs go 8 bytes at a time. */

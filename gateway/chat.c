@@ -927,8 +927,10 @@ static void try_step(job_t *j) {
       send = &j->red_req;
     }
     drop_restorers(j);
+    /* an answer asked for as JSON gets its values back escaped, as string
+     * content (a value with a quote or a line break still parses) */
     if (j->redacted_step && j->dec.restore && j->map && sl_redact_map_size(j->map))
-      j->restorer = sl_restorer_create(j->map, false);
+      j->restorer = sl_restorer_create(j->map, j->req.json_output);
     j->bcfg = s->backend;
     j->backend = s->backend->name;
     /* the model name the client sees: the model the upstream is asked for (a

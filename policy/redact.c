@@ -2,6 +2,7 @@
  * response. See redact.h for the consistency contract. */
 #include "redact.h"
 #include "sl_err.h"
+#include "sl_str.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -13,12 +14,15 @@
 typedef struct {
   sl_redact_entry_t e;
   char *value;         /* owned copy */
+  char *plain;         /* value with JSON escapes read: what aliases compare */
+  size_t plain_len;
   char *placeholder;   /* owned */
   char *type;          /* owned */
   size_t first;        /* first appearance in the conversation text */
   size_t type_ix;      /* index into the caller's types (for the name) */
   bool any_case;       /* matched in any ASCII case (see anycase_value) */
-  bool part;           /* a word of a detected name: an alias of that name */
+  bool part;           /* an alias: a word of a detected name, or a value as JSON
+                          text writes it ("221 \\"Old\\"" for 221 "Old") */
   size_t parent;       /* (part) the name's index; SIZE_MAX: a word of several */
 } value_t;
 
@@ -40,12 +44,23 @@ static bool word_byte(unsigned char c) {
          c == '_' || c >= 0x80;
 }
 
+/* Whether s[0..a) ends with a JSON escape that stands for a separator: \n,
+ * \r, \t (JSON text: "Email:\nmaria@x.com" holds the address) or \uXXXX. */
+static bool escape_before(const char *s, size_t a) {
+  if (a >= 2 && s[a - 2] == '\\' && (s[a - 1] == 'n' || s[a - 1] == 'r' || s[a - 1] == 't'))
+    return true;
+  if (a < 6 || s[a - 6] != '\\' || s[a - 5] != 'u') return false;
+  for (size_t i = a - 4; i < a; i++)
+    if (!isxdigit((unsigned char)s[i])) return false;
+  return true;
+}
+
 /* loose: '_' separates words too ("Laila_Hansen", as a message name must
  * write a person's), for the last look at a copy before it leaves. */
 static bool at_boundary(const char *s, size_t len, size_t a, size_t b, const char *v,
                         size_t vl, bool loose) {
   if (word_byte((unsigned char)v[0]) && a > 0 && word_byte((unsigned char)s[a - 1]) &&
-      !(loose && s[a - 1] == '_'))
+      !(loose && s[a - 1] == '_') && !escape_before(s, a))
     return false;
   if (word_byte((unsigned char)v[vl - 1]) && b < len && word_byte((unsigned char)s[b]) &&
       !(loose && s[b] == '_'))
@@ -57,6 +72,7 @@ void sl_redact_map_free(sl_redact_map_t *m) {
   if (!m) return;
   for (size_t i = 0; i < m->n; i++) {
     free(m->v[i].value);
+    free(m->v[i].plain);
     free(m->v[i].placeholder);
     free(m->v[i].type);
   }
@@ -171,14 +187,36 @@ static bool name_word(const char *w, size_t n) {
   return true;
 }
 
-static int find_or_add(sl_redact_map_t *m, const char *p, size_t len, size_t type_ix,
-                       size_t pos, size_t *ix) {
-  for (size_t i = 0; i < m->n; i++)
-    if (m->v[i].e.value_len == len && !memcmp(m->v[i].value, p, len)) {
-      if (pos < m->v[i].first) m->v[i].first = pos;
-      *ix = i;
-      return 0;
+/* p[0..n) with its JSON escapes read (sl_json_escape_at), NUL-terminated. */
+static char *unescape(const char *p, size_t n, size_t *len) {
+  char *out = malloc(n + 1);
+  if (!out) return NULL;
+  const unsigned char *t = (const unsigned char *)p;
+  size_t k = 0;
+  for (size_t i = 0; i < n;) {
+    unsigned char dec[4];
+    size_t used = 1, nd = t[i] == '\\' ? sl_json_escape_at(t, n, i, dec, &used) : 0;
+    if (nd) {
+      memcpy(out + k, dec, nd);
+      k += nd;
+    } else {
+      memcpy(out + k, p + i, used);
+      k += used;
     }
+    i += used;
+  }
+  out[k] = '\0';
+  *len = k;
+  return out;
+}
+
+static bool same_text(const char *a, const char *b, size_t n, bool any_case) {
+  return any_case ? !strncasecmp(a, b, n) : !memcmp(a, b, n);
+}
+
+/* Appends a value (p[0..len) found at pos) to the map. */
+static int add_value(sl_redact_map_t *m, const char *p, size_t len, size_t type_ix, size_t pos,
+                     size_t *ix) {
   if (m->n >= SL_REDACT_MAX_VALUES) return SL_ETOOBIG;
   if (m->n % 16 == 0) {
     value_t *nv = realloc(m->v, (m->n + 16) * sizeof *nv);
@@ -188,7 +226,12 @@ static int find_or_add(sl_redact_map_t *m, const char *p, size_t len, size_t typ
   value_t *v = &m->v[m->n];
   memset(v, 0, sizeof *v);
   v->value = malloc(len + 1);
-  if (!v->value) return SL_ENOMEM;
+  v->plain = unescape(p, len, &v->plain_len);
+  if (!v->value || !v->plain) {
+    free(v->value);
+    free(v->plain);
+    return SL_ENOMEM;
+  }
   memcpy(v->value, p, len);
   v->value[len] = '\0';
   v->e.value = v->value;
@@ -197,6 +240,97 @@ static int find_or_add(sl_redact_map_t *m, const char *p, size_t len, size_t typ
   v->type_ix = type_ix;
   v->any_case = anycase_value(p, len);
   *ix = m->n++;
+  return 0;
+}
+
+/* The value p[0..len) in the map: the same bytes, the same in another ASCII
+ * case (a value matched in any case), or an alias of the value it writes as
+ * JSON text does ("Jos\\u00e9" is José: one person, one placeholder). */
+static int find_or_add(sl_redact_map_t *m, const char *p, size_t len, size_t type_ix,
+                       size_t pos, size_t *ix) {
+  bool any_case = anycase_value(p, len);
+  for (size_t i = 0; i < m->n; i++)
+    if (m->v[i].e.value_len == len && same_text(m->v[i].value, p, len, any_case && m->v[i].any_case)) {
+      if (pos < m->v[i].first) m->v[i].first = pos;
+      *ix = i;
+      return 0;
+    }
+  int rc = add_value(m, p, len, type_ix, pos, ix);
+  value_t *v = rc ? NULL : &m->v[*ix];
+  for (size_t i = 0; v && i + 1 < m->n; i++) {
+    value_t *w = &m->v[i];
+    if (w->part || w->plain_len != v->plain_len ||
+        !same_text(w->plain, v->plain, v->plain_len, v->any_case && w->any_case))
+      continue;
+    /* the form without escapes leads: it is what an answer gets back (spans
+     * already found keep their offsets; either index gives one placeholder) */
+    if (w->e.value_len != w->plain_len && v->e.value_len == v->plain_len) {
+      value_t t = *w;
+      *w = *v, *v = t;
+      w->e.value = w->value, v->e.value = v->value;
+      if (v->first < w->first) w->first = v->first;
+    }
+    v->part = true;
+    v->parent = i;
+    break;
+  }
+  return rc;
+}
+
+/* A value as JSON text writes it inside a string: its escaped form. */
+static char *json_escaped(const char *p, size_t n) {
+  sl_buf_t b;
+  sl_buf_init(&b, (size_t)1 << 30);
+  if (sl_buf_json_chars(&b, p, n)) {
+    sl_buf_free(&b);
+    return NULL;
+  }
+  return sl_buf_steal(&b, NULL);
+}
+
+/* Aliases of every value holding a character JSON escapes (a quote, a
+ * backslash, a line break): the value escaped once (tool-call arguments, JSON
+ * pasted in a message) and twice (the arguments as the request carries them,
+ * a string inside a string), with its placeholder, so that the copy is
+ * rewritten there too and step 4 sees the value in either form. */
+static int add_escaped_aliases(sl_redact_map_t *m, const char *const *types) {
+  for (size_t i = 0, n0 = m->n; i < n0; i++) {
+    char *prev = NULL;
+    for (int level = 0; level < 2; level++) {
+      const char *src = level ? prev : m->v[i].value;
+      size_t sl = strlen(src);
+      bool special = false;
+      for (size_t k = 0; k < sl && !special; k++)
+        special = src[k] == '"' || src[k] == '\\' || (unsigned char)src[k] < 0x20;
+      char *esc = special ? json_escaped(src, sl) : NULL;
+      free(prev);
+      prev = esc;
+      if (!special) break;
+      if (!esc) return SL_ENOMEM;
+      size_t el = strlen(esc), ix;
+      bool have = false;
+      for (size_t j = 0; j < m->n && !have; j++)
+        have = m->v[j].e.value_len == el && !memcmp(m->v[j].value, esc, el);
+      if (have) continue;
+      int rc = add_value(m, esc, el, m->v[i].type_ix, m->v[i].first, &ix);
+      value_t *v = rc ? NULL : &m->v[ix], *of = &m->v[i];
+      if (v) {
+        v->part = true;
+        v->parent = of->part && of->parent != SIZE_MAX ? of->parent : i;
+        v->any_case = of->any_case;
+        v->placeholder = strdup(of->placeholder);
+        v->type = strdup(types[of->type_ix]);
+        if (!v->placeholder || !v->type) rc = SL_ENOMEM;
+        v->e.type = v->type;
+        v->e.placeholder = v->placeholder;
+      }
+      if (rc) {
+        free(prev);
+        return rc;
+      }
+    }
+    free(prev);
+  }
   return 0;
 }
 
@@ -312,26 +446,16 @@ static int rewrite(sl_redact_map_t *m, char **s, spans_t *ss) {
   return 0;
 }
 
-/* Whether s is written in one of the request's messages. */
-static bool in_messages(const sl_chat_req_t *in, const char *s) {
-  for (size_t i = 0; i < in->n_msgs; i++) {
-    const sl_msg_t *g = &in->msgs[i];
-    const char *f[4] = {g->content, g->name, g->tool_call_id, g->tool_calls};
-    for (int k = 0; k < 4; k++)
-      if (f[k] && strstr(f[k], s)) return true;
-  }
-  return false;
-}
-
-/* Whether the placeholder ph of `type` is written in the request; *seen caches
+/* Whether the placeholder ph of `type` is written anywhere in the request's
+ * text (sl_chat_text: a stop string and a tool's description too); *seen caches
  * whether any "[TYPE_" is (most requests: none, one look per type). */
-static bool written_in(const sl_chat_req_t *in, const char *type, signed char *seen, const char *ph) {
+static bool written_in(const char *text, const char *type, signed char *seen, const char *ph) {
   if (!*seen) {
     char head[48];
     snprintf(head, sizeof head, "[%.39s_", type);
-    *seen = in_messages(in, head) ? 2 : 1;
+    *seen = strstr(text, head) ? 2 : 1;
   }
-  return *seen == 2 && in_messages(in, ph);
+  return *seen == 2 && strstr(text, ph);
 }
 
 int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char *const *types,
@@ -387,7 +511,8 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
    *     after "Laila Hansen" is the same person and gets the name's
    *     placeholder (a word of two names gets one of its own). */
   for (size_t k = 0, n0 = m->n; !rc && k < n0; k++) {
-    if (strcmp(types[m->v[k].type_ix], "PERSON") || !strchr(m->v[k].value, ' ')) continue;
+    if (m->v[k].part || strcmp(types[m->v[k].type_ix], "PERSON") || !strchr(m->v[k].value, ' '))
+      continue;
     const char *v = m->v[k].value;
     size_t first = m->v[k].first, type_ix = m->v[k].type_ix;
     for (size_t a = 0, b; !rc && v[a]; a = b) {
@@ -407,6 +532,7 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
   }
 
   /* 2. Number by first appearance anywhere in the conversation. */
+  if (!rc && m->n && !full) rc = sl_chat_text(in, &full, &full_len);
   if (!rc && m->n) {
     rc = build_first_index(m, &fi);
     first_seen = malloc(m->n * sizeof *first_seen);
@@ -443,7 +569,7 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
       else
         do
           w = snprintf(ph, sizeof ph, "[%.39s_%zu]", types[v->type_ix], ++next_no[v->type_ix]);
-        while (written_in(in, types[v->type_ix], &quoted[v->type_ix], ph));
+        while (written_in(full, types[v->type_ix], &quoted[v->type_ix], ph));
       if (!(v->placeholder = strdup(ph)) || !(v->type = strdup(types[v->type_ix]))) rc = SL_ENOMEM;
       v->e.type = v->type;
       v->e.placeholder = v->placeholder;
@@ -456,6 +582,7 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     free(where);
     free(fi.ix);
     fi.ix = NULL;
+    if (!rc) rc = add_escaped_aliases(m, types);
     if (!rc) rc = build_first_index(m, &fi);
   }
 

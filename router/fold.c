@@ -25,19 +25,24 @@
  *   stay (an accent written as a separate mark)
  *   %40 %2E %2D %5F %2B (URL encoding), &#64; &#x40; &commat; and the like
  *   (HTML) of @ . - _ + -> the character (what an address in a URL shows)
+ *   JSON string escapes \n \r \t \" \/ \uXXXX (a surrogate pair as one
+ *   character), after one backslash or more -> the character, then folded as
+ *   above: a request's text often
+ *   holds JSON text (a tool call's arguments, a tool result written by
+ *   json.dumps, a pasted payload), where "SSN:\n512-84-3927" is an SSN on a
+ *   line of its own and "Jos\u00e9" is a name. \u0000, a lone surrogate and
+ *   \b \f stay as written.
  * A dash folds when the characters on both sides fold to ASCII letters or
  * digits (full-width digits included: "５１２－８４－３９２７").
  * Everything else is kept byte for byte; ASCII text is only scanned. */
 #include "router_int.h"
 
+#include "sl_str.h"
+
 #include <string.h>
 
 /* What the character at p (UTF-8, n bytes left) folds to, on its own. */
 #define MARK (-2) /* a combining mark: removed or kept by what it follows (fold_at) */
-
-static int hex_digit(unsigned char c) {
-  return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
-}
 
 /* The characters that join the parts of an address or a number, which URL and
  * HTML encoding hide: "maria%40acme.com", "maria&#64;acme.com". */
@@ -46,7 +51,7 @@ static bool joiner(int c) { return c == '@' || c == '.' || c == '-' || c == '_' 
 /* %XX, &#NN;, &#xHH; or a named entity of a joiner: the joiner, else -1. */
 static int decode_escape(const unsigned char *p, size_t n, size_t *used) {
   if (p[0] == '%') {
-    int h = n >= 3 ? hex_digit(p[1]) : -1, l = n >= 3 ? hex_digit(p[2]) : -1;
+    int h = n >= 3 ? sl_hexval((char)p[1]) : -1, l = n >= 3 ? sl_hexval((char)p[2]) : -1;
     if (h < 0 || l < 0 || !joiner(h * 16 + l)) return -1;
     *used = 3;
     return h * 16 + l;
@@ -65,7 +70,7 @@ static int decode_escape(const unsigned char *p, size_t n, size_t *used) {
   int v = 0;
   size_t i = hex ? 3 : 2;
   for (size_t start = i; i < n && i < start + 4 && p[i] != ';'; i++) {
-    int d = hex ? hex_digit(p[i]) : p[i] >= '0' && p[i] <= '9' ? p[i] - '0' : -1;
+    int d = hex ? sl_hexval((char)p[i]) : p[i] >= '0' && p[i] <= '9' ? p[i] - '0' : -1;
     if (d < 0) return -1;
     v = v * (hex ? 16 : 10) + d;
   }
@@ -132,6 +137,7 @@ static int fold_char(const unsigned char *p, size_t n, size_t *used) {
 
 static bool ascii_alnum(int c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
 
+
 /* The character at t[i] as folded on its own: the ASCII byte, -1 for one that
  * stays (or none: i past the end), 0 or MARK for one removed or a mark. */
 static int folded_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
@@ -181,7 +187,8 @@ static int fold_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
 /* The lead bytes of every folded character. */
 static const bool lead_byte[256] = {[0xC2] = 1, [0xCC] = 1, [0xCD] = 1, [0xD8] = 1, [0xD9] = 1,
                                     [0xDB] = 1, [0xE1] = 1, [0xE2] = 1, [0xE3] = 1, [0xEF] = 1,
-                                    [0xF3] = 1, ['%'] = 1,  ['&'] = 1, ['\t'] = 1};
+                                    [0xF3] = 1, ['%'] = 1,  ['&'] = 1, ['\t'] = 1,
+                                    ['\\'] = 1};
 static bool lead(unsigned char c) { return lead_byte[c]; }
 
 /* Whether one of the bytes c in t starts something that folds (an escape of a
@@ -194,9 +201,22 @@ static bool escape_in(const unsigned char *t, size_t len, int c) {
   return false;
 }
 
+/* Whether t holds a JSON string escape. */
+static bool json_escape_in(const unsigned char *t, size_t len) {
+  for (const unsigned char *p = memchr(t, '\\', len); p;) {
+    unsigned char out[4];
+    size_t used;
+    if (sl_json_escape_at(t, len, (size_t)(p - t), out, &used)) return true;
+    p += used;
+    p = p < t + len ? memchr(p, '\\', len - (size_t)(p - t)) : NULL;
+  }
+  return false;
+}
+
 bool sl__fold_needed(const char *text, size_t len) {
   const unsigned char *t = (const unsigned char *)text;
-  if (len && (escape_in(t, len, '%') || escape_in(t, len, '&') || escape_in(t, len, '\t')))
+  if (len && (escape_in(t, len, '%') || escape_in(t, len, '&') || escape_in(t, len, '\t') ||
+              json_escape_in(t, len)))
     return true;
   for (size_t i = 0; i < len;) {
     /* ASCII 8 bytes at a time */
@@ -228,6 +248,39 @@ size_t sl__fold(const char *text, size_t len, char *out, uint32_t *map) {
     for (; i < run; i++) map[k++] = (uint32_t)i;
     if (i == len) break;
     size_t used = 1;
+    unsigned char dec[4];
+    size_t nd = t[i] == '\\' ? sl_json_escape_at(t, len, i, dec, &used) : 0;
+    if (nd) { /* what the escape stands for, folded on its own */
+      size_t u;
+      int c = nd == 1 ? dec[0] : fold_char(dec, nd, &u);
+      bool after_digit = k && out[k - 1] >= '0' && out[k - 1] <= '9';
+      if (c == '\t' || c == '\n') { /* between two digits: one number's groups */
+        int a = folded_at(t, len, i + used, &u);
+        if (after_digit && a >= '0' && a <= '9') c = ' ';
+      } else if (c == '-' && nd > 1 && !(k && ascii_alnum(out[k - 1]))) {
+        c = -1;
+      }
+      if (c == MARK) c = -1;
+      if (c > 0) {
+        out[k] = (char)c;
+        map[k++] = (uint32_t)i;
+      } else if (c < 0) {
+        for (size_t j = 0; j < nd; j++) {
+          out[k] = (char)dec[j];
+          map[k++] = (uint32_t)i;
+        }
+      }
+      i += used;
+      continue;
+    }
+    if (t[i] == '\\') { /* a run of backslashes that escapes nothing */
+      for (size_t j = 0; j < used; j++) {
+        out[k] = '\\';
+        map[k++] = (uint32_t)(i + j);
+      }
+      i += used;
+      continue;
+    }
     int c = fold_at(t, len, i, &used);
     if (c < 0) {
       for (size_t j = 0; j < used; j++) {

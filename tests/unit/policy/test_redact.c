@@ -469,6 +469,89 @@ static void test_with_real_classifier(void **state) {
   sl_router_free(router);
 }
 
+/* A value as JSON text writes it: a quoted value found in the content is
+ * replaced in a tool call's arguments too, where it shows escaped (once in the
+ * arguments, twice as the request carries them); a value right after a \n
+ * escape is one; the same name written with \u escapes (a tool result of
+ * json.dumps) shares the plain form's placeholder and is restored as that. */
+static void test_values_as_json_writes_them(void **state) {
+  (void)state;
+  static const char *const t3[] = {"STREET_ADDRESS", "EMAIL_ADDRESS", "PERSON"};
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "Lives at 221 \"Old\" Baker Street, ask Jos\u00e9 Garc\u00eda");
+  add_msg(&r, "assistant", "");
+  r.msgs[1].tool_calls = strdup("[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+                                "\"arguments\":\"{\\\"a\\\":\\\"221 \\\\\\\"Old\\\\\\\" Baker Street\\\","
+                                "\\\"e\\\":\\\"Email:\\\\nmaria@example.com\\\"}\"}}]");
+  add_msg(&r, "tool", "{\"customer\": \"Jos\\u00e9 Garc\\u00eda\"}");
+  add_msg(&r, "user", "José García again");
+  cls_t c = {0};
+  find_entity(&c, &r, "STREET_ADDRESS", "221 \"Old\" Baker Street", 0);
+  find_entity(&c, &r, "PERSON", "Jos\\u00e9 Garc\\u00eda", 0);
+  find_entity(&c, &r, "PERSON", "José García", 0);
+  find_entity(&c, &r, "EMAIL_ADDRESS", "maria@example.com", 0);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, t3, 3, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content, "Lives at [STREET_ADDRESS_1], ask [PERSON_1]");
+  assert_null(strstr(out.msgs[1].tool_calls, "Baker"));
+  assert_non_null(strstr(out.msgs[1].tool_calls, "[STREET_ADDRESS_1]"));
+  assert_non_null(strstr(out.msgs[1].tool_calls, "Email:\\\\n[EMAIL_ADDRESS_1]"));
+  assert_string_equal(out.msgs[2].content, "{\"customer\": \"[PERSON_1]\"}");
+  assert_string_equal(out.msgs[3].content, "[PERSON_1] again");
+  sl_buf_t b;
+  sl_buf_init(&b, 1 << 20);
+  assert_int_equal(sl_redact_restore(m, "[PERSON_1] at [STREET_ADDRESS_1]", 32, false, &b), 0);
+  assert_string_equal(b.data, "José García at 221 \"Old\" Baker Street");
+  sl_buf_reset(&b);
+  assert_int_equal(sl_redact_restore(m, "{\"a\":\"[STREET_ADDRESS_1]\"}", 26, true, &b), 0);
+  assert_string_equal(b.data, "{\"a\":\"221 \\\"Old\\\" Baker Street\"}");
+  sl_buf_free(&b);
+  sl_redact_map_free(m);
+  sl_chat_req_free(&out);
+  /* the value after a \n escape, found alone in the arguments */
+  cls_t c2 = {0};
+  find_entity(&c2, &r, "EMAIL_ADDRESS", "maria@example.com", 0);
+  assert_int_equal(sl_redact_request(&r, &c2.cls, t3, 3, &out, &m), 0);
+  assert_null(strstr(out.msgs[1].tool_calls, "maria@"));
+  sl_redact_map_free(m);
+  sl_chat_req_free(&out);
+  sl_chat_req_free(&r);
+}
+
+/* One mailbox written in two ASCII cases is one value: one placeholder,
+ * numbered by its first appearance, the same in every turn. A placeholder the
+ * client wrote in a stop string is skipped like one in a message. */
+static void test_case_variants_and_written_placeholders(void **state) {
+  (void)state;
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "a maria.keller@acme-corp.com");
+  add_msg(&r, "assistant", "noted maria.keller@acme-corp.com");
+  add_msg(&r, "user", "b Maria.Keller@Acme-Corp.COM");
+  cls_t c = {0};
+  find_entity(&c, &r, "EMAIL_ADDRESS", "Maria.Keller@Acme-Corp.COM", 0);
+  find_entity(&c, &r, "EMAIL_ADDRESS", "maria.keller@acme-corp.com", 0);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content, "a [EMAIL_ADDRESS_1]");
+  assert_string_equal(out.msgs[1].content, "noted [EMAIL_ADDRESS_1]");
+  assert_string_equal(out.msgs[2].content, "b [EMAIL_ADDRESS_1]");
+  sl_redact_map_free(m);
+  sl_chat_req_free(&out);
+  r.stop = calloc(1, sizeof *r.stop);
+  r.stop[0] = strdup("[EMAIL_ADDRESS_1]");
+  r.n_stop = 1;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content, "a [EMAIL_ADDRESS_2]");
+  assert_string_equal(out.stop[0], "[EMAIL_ADDRESS_1]");
+  sl_redact_map_free(m);
+  sl_chat_req_free(&out);
+  sl_chat_req_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_consistent_across_turns),
@@ -483,6 +566,8 @@ int main(void) {
       cmocka_unit_test(test_placeholder_written_by_client),
       cmocka_unit_test(test_words_of_a_name),
       cmocka_unit_test(test_with_real_classifier),
+      cmocka_unit_test(test_values_as_json_writes_them),
+      cmocka_unit_test(test_case_variants_and_written_placeholders),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,6 +142,16 @@ static void variants(void **s) {
   /* a dash in prose stays punctuation */
   REJECT("Explain the Duckworth\xe2\x80\x93Lewis\xe2\x80\x93Stern method", "PERSON");
   REJECT("lived there 2017\xe2\x80\x93" "2021 and 2009-2012", "PHONE_NUMBER");
+  /* JSON text: escapes read (a tool's arguments, json.dumps output, a pasted
+   * payload), once or twice escaped; the span is the text as written */
+  EXPECT("{\"x\":\"SSN:\\n512-84-3927\"}", "US_SSN", "512-84-3927");
+  EXPECT("{\\\"x\\\":\\\"SSN:\\\\t512-84-3927\\\"}", "US_SSN", "512-84-3927");
+  EXPECT("{\"e\":\"Email:\\nmaria.keller@acme-corp.com\"}", "EMAIL_ADDRESS", "maria.keller@acme-corp.com");
+  EXPECT("{\"customer\": \"Jos\\u00e9 Garc\\u00eda\"}", "PERSON", "Jos\\u00e9 Garc\\u00eda");
+  EXPECT("mail maria.keller\\u0040acme-corp.com", "EMAIL_ADDRESS", "maria.keller\\u0040acme-corp.com");
+  EXPECT("SSN 512\\u002d84\\u002d3927 ok", "US_SSN", "512\\u002d84\\u002d3927");
+  EXPECT("card 4111\\t1111\\t1111\\t1111", "CREDIT_CARD", "4111\\t1111\\t1111\\t1111");
+  REJECT("regex \\d{3}-\\d{2}-\\d{4} and C:\\new\\table \\ud83d", "US_SSN");
 }
 
 static void card(void **s) {
