@@ -39,6 +39,7 @@
 
 #include "sl_str.h"
 
+#include <ctype.h>
 #include <string.h>
 
 /* What the character at p (UTF-8, n bytes left) folds to, on its own. */
@@ -165,8 +166,36 @@ static int folded_before(const unsigned char *t, size_t n, size_t i) {
  * *used, and the ASCII byte it becomes, 0 to remove it, or -1 when it stays;
  * a dash only between two characters that fold to ASCII letters or digits, a
  * combining mark removed unless it follows a letter. */
+/* Whether the space at t[i] is one too many in the gap between two groups of
+ * a card number or an SSN written loosely: two or three spaces ("4556  7375",
+ * text taken from a PDF or a form), or spaces around a hyphen ("512 - 84 -
+ * 3927"). The gap folds to one space, or to its hyphen. Only between groups
+ * of those numbers' lengths (4 and 4; 3, 2 and 4; American Express's 4, 6
+ * and 5): a table's aligned columns ("133   171   204") stay apart. */
+static bool loose_space(const unsigned char *t, size_t n, size_t i) {
+  size_t a = i, b = i + 1;
+  while (a > 0 && i - a < 3 && (t[a - 1] == ' ' || t[a - 1] == '-')) a--;
+  while (b < n && b - i < 3 && (t[b] == ' ' || t[b] == '-')) b++;
+  if (a == 0 || b >= n || b - a < 2 || b - a > 3 || !isdigit(t[a - 1]) || !isdigit(t[b]))
+    return false;
+  size_t l = 0, r = 0;
+  while (l < 7 && l < a && isdigit(t[a - 1 - l])) l++;
+  while (r < 7 && b + r < n && isdigit(t[b + r])) r++;
+  if (l == 7 || r == 7 || (a > l && isalnum(t[a - 1 - l])) || (b + r < n && isalnum(t[b + r])))
+    return false;
+  static const unsigned char groups[][2] = {{4, 4}, {3, 2}, {2, 4}, {4, 6}, {6, 5}};
+  bool group = false;
+  for (size_t k = 0; k < sizeof groups / sizeof *groups; k++)
+    group |= l == groups[k][0] && r == groups[k][1];
+  if (!group) return false;
+  int hyphens = 0;
+  for (size_t k = a; k < b; k++) hyphens += t[k] == '-';
+  return hyphens == 1 || (hyphens == 0 && i > a);
+}
+
 static int fold_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
   *used = 1;
+  if (t[i] == ' ') return loose_space(t, n, i) ? 0 : -1;
   int c = t[i] == '\t' ? '\t' : fold_char(t + i, n - i, used);
   if (c == '\t' || c == '\n') { /* a tab, a line or paragraph separator */
     size_t u;
@@ -187,7 +216,7 @@ static int fold_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
 /* The lead bytes of every folded character. */
 static const bool lead_byte[256] = {[0xC2] = 1, [0xCC] = 1, [0xCD] = 1, [0xD8] = 1, [0xD9] = 1,
                                     [0xDB] = 1, [0xE1] = 1, [0xE2] = 1, [0xE3] = 1, [0xEF] = 1,
-                                    [0xF3] = 1, ['%'] = 1,  ['&'] = 1, ['\t'] = 1,
+                                    [0xF3] = 1, ['%'] = 1,  ['&'] = 1, ['\t'] = 1, [' '] = 1,
                                     ['\\'] = 1};
 static bool lead(unsigned char c) { return lead_byte[c]; }
 
@@ -213,10 +242,23 @@ static bool json_escape_in(const unsigned char *t, size_t len) {
   return false;
 }
 
+/* Whether t holds a space that loose_space() removes. */
+static bool loose_gap_in(const unsigned char *t, size_t len) {
+  static const char *const pairs[] = {"  ", " -", "- "};
+  for (int k = 0; k < 3; k++)
+    for (const unsigned char *p = memmem(t, len, pairs[k], 2); p;
+         p = memmem(p + 1, len - (size_t)(p + 1 - t), pairs[k], 2)) {
+      size_t i = (size_t)(p - t) + (k == 2); /* the pair's space */
+      if (loose_space(t, len, i) || (i + 1 < len && t[i + 1] == ' ' && loose_space(t, len, i + 1)))
+        return true;
+    }
+  return false;
+}
+
 bool sl__fold_needed(const char *text, size_t len) {
   const unsigned char *t = (const unsigned char *)text;
   if (len && (escape_in(t, len, '%') || escape_in(t, len, '&') || escape_in(t, len, '\t') ||
-              json_escape_in(t, len)))
+              json_escape_in(t, len) || loose_gap_in(t, len)))
     return true;
   for (size_t i = 0; i < len;) {
     /* ASCII 8 bytes at a time */

@@ -20,7 +20,7 @@ bool sl__luhn(const char *s, size_t n) {
   int sum = 0, alt = 0, nd = 0;
   for (size_t i = n; i-- > 0;) {
     char c = s[i];
-    if (c == ' ' || c == '-' || c == '.') continue;
+    if (c == ' ' || c == '-' || c == '.' || c == '/') continue;
     if (c < '0' || c > '9') return false;
     int d = c - '0';
     if (alt) {

@@ -164,6 +164,15 @@ static void card(void **s) {
   EXPECT("4111-1111-1111-1111 12/26 123", "CREDIT_CARD", "4111-1111-1111-1111");
   EXPECT("cc 4539 1488 0343 6467-09/26", "CREDIT_CARD", "4539 1488 0343 6467");
   REJECT("ref 1234 5678 9012 3456 789", "CREDIT_CARD");
+  /* written loosely: two or three spaces (a PDF's text), spaced hyphens,
+   * slashes, every digit apart after a cue */
+  EXPECT("card 4556  7375  8689  9855 ok", "CREDIT_CARD", "4556  7375  8689  9855");
+  EXPECT("my card: 4556 - 7375 - 8689 - 9855", "CREDIT_CARD", "4556 - 7375 - 8689 - 9855");
+  EXPECT("card 4556/7375/8689/9855", "CREDIT_CARD", "4556/7375/8689/9855");
+  EXPECT("card 4 5 5 6 7 3 7 5 8 6 8 9 9 8 5 5", "CREDIT_CARD", "4 5 5 6 7 3 7 5 8 6 8 9 9 8 5 5");
+  REJECT("count 1 2 3 4 5 6 7 8 9 1 2 3 4 5 6 7 8", "CREDIT_CARD");
+  REJECT("scores 133   171   204   412   380   455", "PHONE_NUMBER"); /* a table's columns */
+  REJECT("00000000  89 50 4e 47 0d 0a 1a 0a", "PHONE_NUMBER");
 }
 
 static void iban_ssn(void **s) {
@@ -183,6 +192,8 @@ static void iban_ssn(void **s) {
   EXPECT("social security number 123-45-6789", "US_SSN", "123-45-6789");
   REJECT("ticket 123-45-6789", "US_SSN");
   REJECT("call 536 22 1234", "US_SSN"); /* no dashes, no context */
+  EXPECT("My SSN is 512  84  3927", "US_SSN", "512  84  3927");
+  EXPECT("SSN 512 - 84 - 3927 ok", "US_SSN", "512 - 84 - 3927");
 }
 
 static void ip(void **s) {

@@ -34,6 +34,8 @@ static const ref_t refs[] = {
      "\\b\\d{4}(?:[ \\-]\\d{4}){2,3}(?:[ \\-]?\\d{1,3})?\\b|\\b\\d{4}[ \\-]\\d{6}[ \\-]\\d{4,5}\\b|"
      "\\b\\d{4}(?:\\.\\d{4}){3}\\b", R_BACK,
      "0-9 .-", 24},
+    {SL_P_CARD_SLASH, 0, "\\b\\d{4}(?:/\\d{4}){3}\\b", R_BACK, "0-9/", 19},
+    {SL_P_CARD_SPACED, 0, "\\b\\d(?: \\d){12,18}\\b", R_BACK, "0-9 ", 37},
     {SL_P_SSN, 0, "\\b\\d{3}[ \\-.]\\d{2}[ \\-.]\\d{4}\\b", R_FIXED, NULL, 11},
     {SL_P_IBAN, 0, "\\b[A-Z]{2}\\d{2}[ ]?[A-Z0-9]{4}", R_BACK, "A-Z0-9 ", 9},
     {SL_P_IPV6, 0, "[0-9A-Fa-f]{0,4}:(?:[0-9A-Fa-f]{0,4}:){1,7}[0-9A-Fa-f]{0,4}", R_BACK, "0-9A-Fa-f:", 39},
@@ -241,6 +243,7 @@ static bool has_hit(const sl__hits_t *h, const sl__hit_t *x) {
  * (scan.c's num_class: ' ' ( ) + - . / and digits). */
 static bool num_id(unsigned id) {
   return id == SL_P_PHONE || id == SL_P_PHONE_INTL || id == SL_P_DIGITS || id == SL_P_CARD_GROUPED ||
+         id == SL_P_CARD_SLASH || id == SL_P_CARD_SPACED ||
          id == SL_P_SSN || id == SL_P_IPV4 || id == SL_P_DATE_NUM || id == SL_P_DATE_ISO;
 }
 static bool num_byte(char c) { return (c >= '0' && c <= '9') || (c && strchr(" ()+-./", c)); }
