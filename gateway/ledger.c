@@ -816,7 +816,6 @@ static bool linger_over(const sl_ledger_t *l) {
 static void *writer_main(void *arg) {
   sl_ledger_t *l = arg;
   pthread_setname_np(pthread_self(), "sluice-ledger");
-  pthread_setname_np(pthread_self(), "sluice-ledger");
   int rc0 = setup_db(l, l->open_path);
   pthread_mutex_lock(&l->mu);
   l->open_rc = rc0;

@@ -820,15 +820,31 @@ static void email(sl__ctx_t *c, const sl__hit_t *h) {
   for (uint32_t p; s > 0 && a - s < 64 && (p = local_char_before(t, s, a)) != s;) s = p;
   while (s < a && !isalnum((unsigned char)t[s]) && (unsigned char)t[s] < 0x80) s++;
   if (s == a) return;
-  /* the user part of a URL, not an address: a key when it is one (a Sentry DSN,
-   * "https://7c5bdeec...@o878167.ingest.sentry.io/5086240"), else nothing here */
-  if (s >= 3 && !memcmp(t + s - 3, "://", 3)) {
+  /* the user part of a URL: a key when it is one (a Sentry DSN,
+   * "https://7c5bdeec...@o878167.ingest.sentry.io/5086240"); a person's
+   * mailbox when it reads as one ("http://maria.keller@acme-corp.com/x": a
+   * name's parts joined by a dot, a hyphen or an underscore); a service's
+   * account ("ssh://git@github.com") or anything else is nothing here */
+  bool url_user = s >= 3 && !memcmp(t + s - 3, "://", 3);
+  if (url_user) {
     size_t m = a - s;
     if (m >= 20 && !memchr(t + s, ':', m) &&
         (sl__hex_only(t + s, m) || sl__looks_random(t + s, m, false)) &&
-        !sl__is_placeholder(t + s, m))
+        !sl__is_placeholder(t + s, m)) {
       sl__cands_add(c->out, s, a, SL_ET_API_KEY, "url_key", 80);
-    return;
+      return;
+    }
+    bool joined = false, plain = m >= 3;
+    for (size_t i = 0; i < m && plain; i++) {
+      unsigned char ch = (unsigned char)t[s + i];
+      bool sep = ch == '.' || ch == '-' || ch == '_';
+      joined |= sep && i > 0 && i + 1 < m && isalpha((unsigned char)t[s + i - 1]) &&
+                isalpha((unsigned char)t[s + i + 1]);
+      plain = isalpha(ch) || sep;
+    }
+    char low[64];
+    size_t ln = sl__lower_copy(t + s, m, low, sizeof low);
+    if (!joined || !plain || sl__find(low, ln, "token", 5)) return; /* "x-access-token@" */
   }
   /* domain: labels of letters, digits and '-' (UTF-8 letters too: an
    * internationalised domain, "bücher.de") joined by dots, ending in an

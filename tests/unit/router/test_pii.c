@@ -23,6 +23,9 @@ static void email(void **s) {
   EXPECT("\xc2\xab" "alice@corp.com\xc2\xbb", "EMAIL_ADDRESS", "alice@corp.com");
   /* a repository's SSH address is no mailbox; the same account written as an address is */
   REJECT("git clone git@github.com:torvalds/linux.git && cd linux", "EMAIL_ADDRESS");
+  /* a URL's user part that reads as a person's mailbox is one; a service's is not */
+  EXPECT("see http://maria.keller@acme-corp.com/x", "EMAIL_ADDRESS", "maria.keller@acme-corp.com");
+  REJECT("clone ssh://git@github.com/a/b.git or https://x-access-token@github.com/o/r.git", "EMAIL_ADDRESS");
   EXPECT("mail git@acme.com: the build broke", "EMAIL_ADDRESS", "git@acme.com");
   REJECT("look [at] this", "EMAIL_ADDRESS");
   /* in words, or spaced out; plain "at" before a domain needs a sign of an address */
