@@ -315,6 +315,13 @@ describe('local engine failing, overloaded and slow; classification errors', () 
       { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup', arguments: '{}' } }] },
       { role: 'tool', tool_call_id: `c1 SSN ${SSN}`, content: 'found' }] },
     'full-width digits and dashes (a Japanese IME)': { messages: [{ role: 'user', content: 'My SSN is ２８７－６５－４３２１' }] },
+    'tool_calls arguments, after a line break (JSON text: the \\n escape)': { messages: [{ role: 'user', content: 'look it up' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup', arguments: JSON.stringify({ note: `SSN:\n${SSN}` }) } }] },
+      { role: 'tool', tool_call_id: 'c1', content: 'found' }] },
+    'a tool result of JSON text written with \\u escapes': { messages: [{ role: 'user', content: 'look it up' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'c1', content: `{"ssn": "${SSN.replace(/-/g, '\\u002d')}"}` }] },
+    'groups two spaces apart (text from a PDF)': { messages: [{ role: 'user', content: `My SSN is ${SSN.replace(/-/g, '  ')}` }] },
   };
   for (const [where, body] of Object.entries(elsewhere)) {
     test(`an SSN in ${where} keeps the request inside`, async () => {
@@ -644,6 +651,24 @@ describe('redaction to an external backend', () => {
     const sent = JSON.parse(ext.received.at(-1).body).messages;
     assert.deepEqual(JSON.parse(sent[1].tool_calls[0].function.arguments), { name: '[PERSON_1]' });
     assertNeverSaw(ext, ['Zoë', 'Zo\\u00eb', 'Br\\u00e4nnstr\\u00f6m', 'Brännström']);
+  });
+
+  test('JSON text in arguments and tool results: a value after \\n, a quoted value, \\u-escaped names are redacted; a JSON answer gets them back escaped', async () => {
+    const before = ext.received.length;
+    const pyjson = (o) => JSON.stringify(o).replace(/[^\x00-\x7f]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+    const r = await chat(s.base, { messages: [
+      { role: 'user', content: 'Mail Laila Hansen at laila.hansen@northwind-freight.com about José García' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'find',
+        arguments: JSON.stringify({ to: 'Email:\nlaila.hansen@northwind-freight.com' }) } }] },
+      { role: 'tool', tool_call_id: 'c1', content: pyjson({ customer: 'José García' }) }],
+      response_format: { type: 'json_object' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(ext.received.length, before + 1);
+    const sent = JSON.parse(ext.received.at(-1).body).messages;
+    assert.deepEqual(JSON.parse(sent[1].tool_calls[0].function.arguments), { to: 'Email:\n[EMAIL_ADDRESS_1]' });
+    assert.equal(sent[2].content, '{"customer":"[PERSON_2]"}');
+    assert.match(r.text, /José García/, 'the echo gets the name back');
+    assertNeverSaw(ext, ['Laila', 'Hansen', 'northwind', 'Jos\\u00e9', 'Garc\\u00eda', 'José']);
   });
 
   for (const lane of ['tools', 'anth-tools'])
