@@ -288,50 +288,77 @@ static char *json_escaped(const char *p, size_t n) {
   return sl_buf_steal(&b, NULL);
 }
 
+/* An alias of value i written p[0..n): replaced by i's placeholder (after
+ * numbering), unless the map has those bytes already. */
+static int add_alias(sl_redact_map_t *m, size_t i, const char *p, size_t n, const char *const *types) {
+  for (size_t j = 0; j < m->n; j++)
+    if (m->v[j].e.value_len == n && !memcmp(m->v[j].value, p, n)) return 0;
+  size_t ix;
+  int rc = add_value(m, p, n, m->v[i].type_ix, m->v[i].first, &ix);
+  if (rc) return rc;
+  value_t *v = &m->v[ix], *of = &m->v[i];
+  v->part = true;
+  v->parent = of->part && of->parent != SIZE_MAX ? of->parent : i;
+  v->any_case = of->any_case;
+  v->placeholder = strdup(of->placeholder);
+  v->type = strdup(types[of->type_ix]);
+  v->e.type = v->type;
+  v->e.placeholder = v->placeholder;
+  return v->placeholder && v->type ? 0 : SL_ENOMEM;
+}
+
 /* Aliases of every value holding a character JSON escapes (a quote, a
  * backslash, a line break): the value escaped once (tool-call arguments, JSON
  * pasted in a message) and twice (the arguments as the request carries them,
- * a string inside a string), with its placeholder, so that the copy is
- * rewritten there too and step 4 sees the value in either form. */
+ * a string inside a string), so that the copy is rewritten there too and step
+ * 4 sees the value in either form. */
 static int add_escaped_aliases(sl_redact_map_t *m, const char *const *types) {
-  for (size_t i = 0, n0 = m->n; i < n0; i++) {
-    char *prev = NULL;
-    for (int level = 0; level < 2; level++) {
-      const char *src = level ? prev : m->v[i].value;
-      size_t sl = strlen(src);
-      bool special = false;
-      for (size_t k = 0; k < sl && !special; k++)
-        special = src[k] == '"' || src[k] == '\\' || (unsigned char)src[k] < 0x20;
-      char *esc = special ? json_escaped(src, sl) : NULL;
-      free(prev);
-      prev = esc;
-      if (!special) break;
-      if (!esc) return SL_ENOMEM;
-      size_t el = strlen(esc), ix;
-      bool have = false;
-      for (size_t j = 0; j < m->n && !have; j++)
-        have = m->v[j].e.value_len == el && !memcmp(m->v[j].value, esc, el);
-      if (have) continue;
-      int rc = add_value(m, esc, el, m->v[i].type_ix, m->v[i].first, &ix);
-      value_t *v = rc ? NULL : &m->v[ix], *of = &m->v[i];
-      if (v) {
-        v->part = true;
-        v->parent = of->part && of->parent != SIZE_MAX ? of->parent : i;
-        v->any_case = of->any_case;
-        v->placeholder = strdup(of->placeholder);
-        v->type = strdup(types[of->type_ix]);
-        if (!v->placeholder || !v->type) rc = SL_ENOMEM;
-        v->e.type = v->type;
-        v->e.placeholder = v->placeholder;
-      }
-      if (rc) {
-        free(prev);
-        return rc;
+  int rc = 0;
+  for (size_t i = 0, n0 = m->n; i < n0 && !rc; i++) {
+    char *once = NULL, *twice = NULL;
+    const char *v = m->v[i].value;
+    bool special = false;
+    for (const char *c = v; *c && !special; c++) special = *c == '"' || *c == '\\' || (unsigned char)*c < 0x20;
+    if (!special) continue;
+    if (!(once = json_escaped(v, strlen(v))) || !(twice = json_escaped(once, strlen(once)))) rc = SL_ENOMEM;
+    if (!rc) rc = add_alias(m, i, once, strlen(once), types);
+    if (!rc) rc = add_alias(m, i, twice, strlen(twice), types);
+    free(once);
+    free(twice);
+  }
+  return rc;
+}
+
+/* Aliases of a number written with separators (a phone, a card, an SSN): its
+ * digits alone, and for an international phone also without the country code
+ * (one to three digits after the '+'), with and without a trunk 0 — the same
+ * number again in a later turn, bare ("call +1 415 555 0134 … or 4155550134"),
+ * where the detector wants a cue word to see it. */
+static int add_digit_aliases(sl_redact_map_t *m, const char *const *types) {
+  int rc = 0;
+  for (size_t i = 0, n0 = m->n; i < n0 && !rc; i++) {
+    const char *v = m->v[i].value;
+    char d[40];
+    size_t nd = 0, len = m->v[i].e.value_len;
+    bool number = len < 64;
+    for (size_t k = 0; k < len && number; k++) {
+      if (v[k] >= '0' && v[k] <= '9') {
+        if (nd + 1 >= sizeof d) number = false;
+        else d[nd++] = v[k];
+      } else {
+        number = strchr(" -.()/+", v[k]) != NULL;
       }
     }
-    free(prev);
+    if (!number || nd < 7) continue;
+    if (nd != len) rc = add_alias(m, i, d, nd, types);
+    for (size_t cc = 1; v[0] == '+' && cc <= 3 && nd - cc >= 7 && !rc; cc++) {
+      char z[40] = "0";
+      memcpy(z + 1, d + cc, nd - cc);
+      rc = add_alias(m, i, z + 1, nd - cc, types);
+      if (!rc) rc = add_alias(m, i, z, nd - cc + 1, types);
+    }
   }
-  return 0;
+  return rc;
 }
 
 static int type_index(const char *const *types, size_t n, const char *t) {
@@ -583,6 +610,7 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     free(fi.ix);
     fi.ix = NULL;
     if (!rc) rc = add_escaped_aliases(m, types);
+    if (!rc) rc = add_digit_aliases(m, types);
     if (!rc) rc = build_first_index(m, &fi);
   }
 

@@ -520,6 +520,33 @@ static void test_values_as_json_writes_them(void **state) {
   sl_chat_req_free(&r);
 }
 
+/* A number written with separators is replaced where it shows as bare digits
+ * too, and an international phone as its national digits. */
+static void test_numbers_bare_digits(void **state) {
+  (void)state;
+  static const char *const tp[] = {"PHONE_NUMBER"};
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "call +1 415 555 0134");
+  add_msg(&r, "user", "or 4155550134, 14155550134, 04155550134 but not 41555501345");
+  cls_t c = {0};
+  find_entity(&c, &r, "PHONE_NUMBER", "+1 415 555 0134", 0);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, tp, 1, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content, "call [PHONE_NUMBER_1]");
+  assert_string_equal(out.msgs[1].content,
+                      "or [PHONE_NUMBER_1], [PHONE_NUMBER_1], [PHONE_NUMBER_1] but not 41555501345");
+  sl_buf_t b;
+  sl_buf_init(&b, 1 << 20);
+  assert_int_equal(sl_redact_restore(m, "[PHONE_NUMBER_1]", 16, false, &b), 0);
+  assert_string_equal(b.data, "+1 415 555 0134");
+  sl_buf_free(&b);
+  sl_redact_map_free(m);
+  sl_chat_req_free(&out);
+  sl_chat_req_free(&r);
+}
+
 /* One mailbox written in two ASCII cases is one value: one placeholder,
  * numbered by its first appearance, the same in every turn. A placeholder the
  * client wrote in a stop string is skipped like one in a message. */
@@ -568,6 +595,7 @@ int main(void) {
       cmocka_unit_test(test_with_real_classifier),
       cmocka_unit_test(test_values_as_json_writes_them),
       cmocka_unit_test(test_case_variants_and_written_placeholders),
+      cmocka_unit_test(test_numbers_bare_digits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
