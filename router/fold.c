@@ -296,7 +296,7 @@ size_t sl__fold(const char *text, size_t len, char *out, uint32_t *map) {
       size_t u;
       int c = nd == 1 ? dec[0] : fold_char(dec, nd, &u);
       bool after_digit = k && out[k - 1] >= '0' && out[k - 1] <= '9';
-      if (c == '\t' || c == '\n') { /* between two digits: one number's groups */
+      if (c == '\t' || (c == '\n' && nd > 1)) { /* a tab or U+2028 between two digits */
         int a = folded_at(t, len, i + used, &u);
         if (after_digit && a >= '0' && a <= '9') c = ' ';
       } else if (c == '-' && nd > 1 && !(k && ascii_alnum(out[k - 1]))) {
