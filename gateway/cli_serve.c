@@ -58,6 +58,8 @@ static void declare_metrics(sl_metrics_t *m) {
   sl_metrics_declare(m, "sluice_upstream_errors_total", SL_M_COUNTER, "Failed backend calls, by backend.");
   sl_metrics_declare(m, "sluice_egress_bytes_total", SL_M_COUNTER, "Bytes sent to external backends, by backend.");
   sl_metrics_declare(m, "sluice_open_connections", SL_M_GAUGE, "Client connections open now.");
+  sl_metrics_declare(m, "sluice_refused_connections_total", SL_M_COUNTER,
+                     "Client connections refused with 503 (max_connections reached, or shutting down).");
   sl_metrics_declare(m, "sluice_inflight_requests", SL_M_GAUGE, "Requests being processed now.");
   sl_metrics_declare(m, "sluice_client_bytes_in_total", SL_M_COUNTER, "Bytes received from clients.");
   sl_metrics_declare(m, "sluice_client_bytes_out_total", SL_M_COUNTER, "Bytes sent to clients.");

@@ -82,6 +82,13 @@ void sl_gw_protocol_error(int status, const char *message, const char *path, cha
                           sl_buf_t *body, void *data) {
   sl_gw_t *gw = data;
   const sl_dialect_ops_t *dia = !strncmp(path, "/v1/messages", 12) ? &sl_dialect_anthropic : &sl_dialect_openai;
+  /* a refusal at the HTTP layer (413, 431, 408, malformed HTTP) is a request
+   * answered too: counted like any (no backend; not in the latency histogram) */
+  char lab[64], st[24];
+  sl_itoa(status, st);
+  sl_metrics_label(lab, sizeof lab, "status", st);
+  sl_cat(lab + strlen(lab), sizeof lab - strlen(lab), ",backend=\"none\"", (char *)NULL);
+  sl_metrics_add(gw->metrics, "sluice_requests_total", lab, 1);
   char id[SL_GW_REQ_ID_MAX], code[16];
   sl_gw_request_id(gw, id);
   sl_gw_route_headers(headers, cap, id, NULL, NULL, NULL);
@@ -249,17 +256,19 @@ static void models(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const char *id) 
 static void metrics(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   /* every worker's server and requests (their counters are read racily: a
    * scrape is a moment's picture anyway) */
-  double open = 0, in = 0, out = 0, inflight = 0;
+  double open = 0, in = 0, out = 0, inflight = 0, refused = 0;
   for (unsigned i = 0; i < gw->sh->n_workers; i++) {
     const sl_gw_t *w = &gw->sh->workers[i];
     if (!w->srv) continue;
     const sl_server_stats_t *st = sl_server_stats(w->srv);
     open += (double)st->connections_open;
+    refused += (double)st->rejected_connections;
     in += (double)st->bytes_in;
     out += (double)st->bytes_out;
     inflight += w->inflight;
   }
   sl_metrics_set(gw->metrics, "sluice_open_connections", "", open);
+  sl_metrics_set(gw->metrics, "sluice_refused_connections_total", "", refused);
   sl_metrics_set(gw->metrics, "sluice_client_bytes_in_total", "", in);
   sl_metrics_set(gw->metrics, "sluice_client_bytes_out_total", "", out);
   sl_metrics_set(gw->metrics, "sluice_inflight_requests", "", inflight);

@@ -74,6 +74,7 @@ struct sl_server {
   sl_server_stats_t stats;
   atomic_uint own_open;
   atomic_uint *open_all; /* connections open on every server sharing the limit */
+  uint64_t refused_logged_ns; /* when a refused connection was last logged */
 };
 
 static uint64_t now_ns(void) { return uv_hrtime(); }
@@ -796,6 +797,13 @@ static void on_connection(uv_stream_t *ls, int status) {
   uv_tcp_nodelay(&c->tcp, 1);
   if (open_all > (unsigned)s->limits.max_connections || s->shutting_down) {
     s->stats.rejected_connections++;
+    /* at the limit, once a minute at most: the count is in /metrics */
+    if (!s->shutting_down && (!s->refused_logged_ns || now_ns() - s->refused_logged_ns > 60000000000ull)) {
+      s->refused_logged_ns = now_ns();
+      SL_WARN("limits.max_connections (%d) reached: refusing new connections with 503 "
+              "(%llu so far on this loop)", s->limits.max_connections,
+              (unsigned long long)s->stats.rejected_connections);
+    }
     c->keep_alive = false;
     static const char body[] =
         "{\"error\":{\"message\":\"too many connections\",\"type\":\"server_error\","

@@ -26,6 +26,9 @@ test('connections beyond max_connections get 503 and are closed', async () => {
     hold.forEach((c) => c.destroy());
     await sleep(200);
     assert.equal((await fetch(`${s.base}/healthz`)).status, 200, 'serves again once connections close');
+    // an operator sees it: counted in /metrics and logged
+    assert.match(await (await fetch(`${s.base}/metrics`)).text(), /^sluice_refused_connections_total 1$/m);
+    assert.match(s.stderr(), /max_connections \(2\) reached/);
   } finally {
     assert.equal((await s.stop()).code, 0);
     await mock.stop();

@@ -245,6 +245,9 @@ test('chunked request bodies are accepted', async () => {
 });
 
 test('oversized headers get 431, oversized bodies 413, garbage 400', async () => {
+  const count = async (st) => Number((await (await fetch(`${sluice.base}/metrics`)).text())
+    .match(new RegExp(`^sluice_requests_total\\{status="${st}",backend="none"\\} (\\d+)`, 'm'))?.[1] ?? 0);
+  const before = { 413: await count(413), 431: await count(431) };
   let r = await raw(sluice.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(10000)}\r\n\r\n`);
   assert.match(r.text, /^HTTP\/1\.1 431/);
   r = await raw(sluice.port, `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n`);
@@ -255,6 +258,9 @@ test('oversized headers get 431, oversized bodies 413, garbage 400', async () =>
   r = await raw(sluice.port, `HELLO WORLD\r\n\r\n`);
   assert.match(r.text, /^HTTP\/1\.1 400/);
   assert.equal((await fetch(`${sluice.base}/healthz`)).status, 200, 'still serving');
+  // the HTTP layer's refusals are counted like any answer
+  assert.equal(await count(413), before[413] + 2);
+  assert.equal(await count(431), before[431] + 1);
 });
 
 test('an SDK uploading a body past the limit gets the 413 (not a reset), with the sluice headers', async () => {
