@@ -825,8 +825,7 @@ static void email(sl__ctx_t *c, const sl__hit_t *h) {
    * mailbox when it reads as one ("http://maria.keller@acme-corp.com/x": a
    * name's parts joined by a dot, a hyphen or an underscore); a service's
    * account ("ssh://git@github.com") or anything else is nothing here */
-  bool url_user = s >= 3 && !memcmp(t + s - 3, "://", 3);
-  if (url_user) {
+  if (s >= 3 && !memcmp(t + s - 3, "://", 3)) {
     size_t m = a - s;
     if (m >= 20 && !memchr(t + s, ':', m) &&
         (sl__hex_only(t + s, m) || sl__looks_random(t + s, m, false)) &&
