@@ -78,17 +78,25 @@ void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, 
                 status == 429 || status == 503 ? "Retry-After: 1\r\n" : NULL);
 }
 
+/* One answered request in sluice_requests_total; its backend label into bl. */
+static void count_answer(sl_gw_t *gw, int status, const char *backend, char bl[140]) {
+  char lab[300], st[24];
+  sl_itoa(status, st);
+  sl_metrics_label(lab, sizeof lab, "status", st);
+  sl_metrics_label(bl, 140, "backend", backend);
+  size_t n = strlen(lab);
+  sl_cat(lab + n, sizeof lab - n, ",", bl, (char *)NULL);
+  sl_metrics_add(gw->metrics, "sluice_requests_total", lab, 1);
+}
+
 void sl_gw_protocol_error(int status, const char *message, const char *path, char *headers, size_t cap,
                           sl_buf_t *body, void *data) {
   sl_gw_t *gw = data;
   const sl_dialect_ops_t *dia = !strncmp(path, "/v1/messages", 12) ? &sl_dialect_anthropic : &sl_dialect_openai;
   /* a refusal at the HTTP layer (413, 431, 408, malformed HTTP) is a request
    * answered too: counted like any (no backend; not in the latency histogram) */
-  char lab[64], st[24];
-  sl_itoa(status, st);
-  sl_metrics_label(lab, sizeof lab, "status", st);
-  sl_cat(lab + strlen(lab), sizeof lab - strlen(lab), ",backend=\"none\"", (char *)NULL);
-  sl_metrics_add(gw->metrics, "sluice_requests_total", lab, 1);
+  char bl[140];
+  count_answer(gw, status, "none", bl);
   char id[SL_GW_REQ_ID_MAX], code[16];
   sl_gw_request_id(gw, id);
   sl_gw_route_headers(headers, cap, id, NULL, NULL, NULL);
@@ -99,13 +107,8 @@ void sl_gw_protocol_error(int status, const char *message, const char *path, cha
 
 void sl_gw_count(sl_gw_t *gw, int status, const char *backend, const char *rule,
                  uint64_t t_start_ns, size_t bytes_in) {
-  char lab[300], st[24], bl[140];
-  sl_itoa(status, st);
-  sl_metrics_label(lab, sizeof lab, "status", st);
-  sl_metrics_label(bl, sizeof bl, "backend", backend);
-  size_t n = strlen(lab);
-  sl_cat(lab + n, sizeof lab - n, ",", bl, (char *)NULL);
-  sl_metrics_add(gw->metrics, "sluice_requests_total", lab, 1);
+  char bl[140];
+  count_answer(gw, status, backend, bl);
   sl_metrics_observe(gw->metrics, "sluice_request_duration_seconds", bl,
                      (double)(uv_hrtime() - t_start_ns) / 1e9);
   if (rule) {

@@ -381,7 +381,8 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
       return sl_jerr_set(err, q, "must not contain spaces, control characters or bytes past ASCII "
                                  "(percent-encode them; an internationalised host in its xn-- form)");
   const char *host = strstr(bc->base_url, "//") + 2;
-  if (!*host || strchr("/?#:", *host) || (strchr(host, '@') && strchr(host, '@') < host + strcspn(host, "/?#")))
+  const char *at = strchr(host, '@'); /* in the authority, before its path or query */
+  if (!*host || strchr("/?#:", *host) || (at && at < host + strcspn(host, "/?#")))
     return sl_jerr_set(err, q, "must name a host (and no user:password@: the key goes in api_key_env)");
   size_t n = strlen(bc->base_url);
   while (n > 0 && bc->base_url[n - 1] == '/') bc->base_url[--n] = '\0';

@@ -280,6 +280,30 @@ bool sl__fold_needed(const char *text, size_t len) {
   return false;
 }
 
+/* What a JSON escape (t[i], decoded to dec[0..nd), used bytes) folds to, as
+ * fold_at says of the character itself, written at out[k]; the new k. Its
+ * neighbours: the byte already folded before it, the character after it. */
+static size_t fold_escape(const unsigned char *t, size_t len, size_t i, size_t used,
+                          const unsigned char *dec, size_t nd, char *out, uint32_t *map, size_t k) {
+  size_t u;
+  int c = nd == 1 ? dec[0] : fold_char(dec, nd, &u);
+  if (c == '\t' || (c == '\n' && nd > 1)) { /* a tab or U+2028 between two digits */
+    int a = folded_at(t, len, i + used, &u);
+    if (k && out[k - 1] >= '0' && out[k - 1] <= '9' && a >= '0' && a <= '9') c = ' ';
+  } else if ((c == '-' && nd > 1 && !(k && ascii_alnum(out[k - 1]))) || c == MARK) {
+    c = -1;
+  }
+  if (c > 0) {
+    out[k] = (char)c;
+    map[k++] = (uint32_t)i;
+  }
+  for (size_t j = 0; c < 0 && j < nd; j++) {
+    out[k] = (char)dec[j];
+    map[k++] = (uint32_t)i;
+  }
+  return k;
+}
+
 size_t sl__fold(const char *text, size_t len, char *out, uint32_t *map) {
   const unsigned char *t = (const unsigned char *)text;
   size_t k = 0;
@@ -292,39 +316,11 @@ size_t sl__fold(const char *text, size_t len, char *out, uint32_t *map) {
     size_t used = 1;
     unsigned char dec[4];
     size_t nd = t[i] == '\\' ? sl_json_escape_at(t, len, i, dec, &used) : 0;
-    if (nd) { /* what the escape stands for, folded on its own */
-      size_t u;
-      int c = nd == 1 ? dec[0] : fold_char(dec, nd, &u);
-      bool after_digit = k && out[k - 1] >= '0' && out[k - 1] <= '9';
-      if (c == '\t' || (c == '\n' && nd > 1)) { /* a tab or U+2028 between two digits */
-        int a = folded_at(t, len, i + used, &u);
-        if (after_digit && a >= '0' && a <= '9') c = ' ';
-      } else if (c == '-' && nd > 1 && !(k && ascii_alnum(out[k - 1]))) {
-        c = -1;
-      }
-      if (c == MARK) c = -1;
-      if (c > 0) {
-        out[k] = (char)c;
-        map[k++] = (uint32_t)i;
-      } else if (c < 0) {
-        for (size_t j = 0; j < nd; j++) {
-          out[k] = (char)dec[j];
-          map[k++] = (uint32_t)i;
-        }
-      }
-      i += used;
-      continue;
-    }
-    if (t[i] == '\\') { /* a run of backslashes that escapes nothing */
-      for (size_t j = 0; j < used; j++) {
-        out[k] = '\\';
-        map[k++] = (uint32_t)(i + j);
-      }
-      i += used;
-      continue;
-    }
-    int c = fold_at(t, len, i, &used);
-    if (c < 0) {
+    /* (a run of backslashes that escapes nothing is copied as it is) */
+    int c = nd || t[i] == '\\' ? -1 : fold_at(t, len, i, &used);
+    if (nd) {
+      k = fold_escape(t, len, i, used, dec, nd, out, map, k);
+    } else if (c < 0) {
       for (size_t j = 0; j < used; j++) {
         out[k] = (char)t[i + j];
         map[k++] = (uint32_t)(i + j);

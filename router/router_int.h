@@ -99,7 +99,8 @@ int sl__scan_run(const sl__scan_t *s, const char *text, size_t len, sl__hits_t *
 /* Pattern ids of the multi-pattern pass (scan.c's table is indexed by these). */
 enum {
   SL_P_EMAIL, SL_P_URL_CRED, SL_P_URL, SL_P_PHONE, SL_P_PHONE_INTL, SL_P_DIGITS, SL_P_CARD_GROUPED,
-  SL_P_CARD_SLASH, SL_P_CARD_SPACED, SL_P_SSN, SL_P_IBAN, SL_P_IPV4, SL_P_IPV6, SL_P_DATE_NUM, SL_P_DATE_ISO, SL_P_DATE_TEXT,
+  SL_P_CARD_SLASH, SL_P_CARD_SPACED, SL_P_SSN, SL_P_IBAN, SL_P_IPV4, SL_P_IPV6, SL_P_DATE_NUM,
+  SL_P_DATE_ISO, SL_P_DATE_TEXT,
   SL_P_DATE_TEXT2,
   SL_P_CUE_DOB, SL_P_CUE_PASSPORT, SL_P_CUE_DL, SL_P_CUE_MEDICAL, SL_P_CUE_BANK,
   SL_P_CUE_NATID, SL_P_CUE_SSN,
