@@ -4,9 +4,25 @@
 #include "sl_str.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Past the string whose opening quote is at s (end when it has no closing
+ * quote): memchr to each quote, which closes the string unless an odd run of
+ * backslashes comes before it. */
+static const char *past_string(const char *s, const char *end) {
+  const char *from = s + 1;
+  for (;;) {
+    const char *q = from < end ? memchr(from, '"', (size_t)(end - from)) : NULL;
+    if (!q) return end;
+    size_t bs = 0;
+    while (q - bs > s + 1 && q[-1 - (ptrdiff_t)bs] == '\\') bs++;
+    if (bs % 2 == 0) return q + 1;
+    from = q + 1;
+  }
+}
 
 /* The next number literal at or after *p, outside strings: its start, and its
  * length in *len; NULL when there is none. *p moves past it. */
@@ -15,9 +31,7 @@ static const char *next_number(const char **p, const char *end, size_t *len) {
   while (s < end) {
     char c = *s;
     if (c == '"') {
-      for (s++; s < end && *s != '"'; s++)
-        if (*s == '\\') s++;
-      s++;
+      s = past_string(s, end);
     } else if (c == '-' || (c >= '0' && c <= '9')) {
       const char *e = s;
       while (e < end && ((*e >= '0' && *e <= '9') || *e == '-' || *e == '+' || *e == '.' ||

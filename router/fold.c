@@ -216,9 +216,15 @@ static int fold_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
 /* The lead bytes of every folded character. */
 static const bool lead_byte[256] = {[0xC2] = 1, [0xCC] = 1, [0xCD] = 1, [0xD8] = 1, [0xD9] = 1,
                                     [0xDB] = 1, [0xE1] = 1, [0xE2] = 1, [0xE3] = 1, [0xEF] = 1,
-                                    [0xF3] = 1, ['%'] = 1,  ['&'] = 1, ['\t'] = 1, [' '] = 1,
-                                    ['\\'] = 1};
+                                    [0xF3] = 1, ['%'] = 1,  ['&'] = 1, ['\t'] = 1, ['\\'] = 1};
 static bool lead(unsigned char c) { return lead_byte[c]; }
+
+/* Whether a space at t[i] may be part of a loose gap (loose_space): it has a
+ * space or a hyphen beside it. */
+static bool gap_side(const unsigned char *t, size_t n, size_t i) {
+  return (i > 0 && (t[i - 1] == ' ' || t[i - 1] == '-')) ||
+         (i + 1 < n && (t[i + 1] == ' ' || t[i + 1] == '-'));
+}
 
 /* Whether one of the bytes c in t starts something that folds (an escape of a
  * joiner, a tab between digits). */
@@ -242,16 +248,28 @@ static bool json_escape_in(const unsigned char *t, size_t len) {
   return false;
 }
 
-/* Whether t holds a space that loose_space() removes. */
+/* Whether the pair of bytes at t[k] ("  ", " -" or "- ") holds a space that
+ * loose_space() removes. */
+static bool loose_pair(const unsigned char *t, size_t len, size_t k) {
+  size_t i = k + (t[k] == '-'); /* the pair's space */
+  return loose_space(t, len, i) || (i + 1 < len && t[i + 1] == ' ' && loose_space(t, len, i + 1));
+}
+
+/* Whether t holds a space that loose_space() removes: the pairs found 32
+ * bytes at a time (prose has a space every few bytes, such pairs are rare). */
 static bool loose_gap_in(const unsigned char *t, size_t len) {
-  static const char *const pairs[] = {"  ", " -", "- "};
-  for (int k = 0; k < 3; k++)
-    for (const unsigned char *p = memmem(t, len, pairs[k], 2); p;
-         p = memmem(p + 1, len - (size_t)(p + 1 - t), pairs[k], 2)) {
-      size_t i = (size_t)(p - t) + (k == 2); /* the pair's space */
-      if (loose_space(t, len, i) || (i + 1 < len && t[i + 1] == ' ' && loose_space(t, len, i + 1)))
-        return true;
-    }
+  size_t k = 0;
+  for (; k + 33 <= len; k += 32) {
+    u8x32 a = *(const u8x32 *)(t + k), b = *(const u8x32 *)(t + k + 1);
+    s8x32 sa = (s8x32)(a == ' '), sb = (s8x32)(b == ' ');
+    uint32_t m = sl__movemask32((sa & (sb | (s8x32)(b == '-'))) | ((s8x32)(a == '-') & sb));
+    for (; m; m &= m - 1)
+      if (loose_pair(t, len, k + (size_t)__builtin_ctz(m))) return true;
+  }
+  for (; k + 1 < len; k++)
+    if (((t[k] == ' ' && (t[k + 1] == ' ' || t[k + 1] == '-')) || (t[k] == '-' && t[k + 1] == ' ')) &&
+        loose_pair(t, len, k))
+      return true;
   return false;
 }
 
@@ -309,7 +327,7 @@ size_t sl__fold(const char *text, size_t len, char *out, uint32_t *map) {
   size_t k = 0;
   for (size_t i = 0; i < len;) {
     size_t run = i; /* bytes that fold to nothing else, copied as they are */
-    while (run < len && !lead(t[run])) run++;
+    while (run < len && !lead(t[run]) && !(t[run] == ' ' && gap_side(t, len, run))) run++;
     memcpy(out + k, t + i, run - i);
     for (; i < run; i++) map[k++] = (uint32_t)i;
     if (i == len) break;

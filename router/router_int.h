@@ -10,6 +10,31 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+/* 32 bytes of text as a vector (GCC vector extensions; any alignment), and the
+ * top bit of each byte of a comparison's result as a 32-bit mask. */
+typedef unsigned char u8x32 __attribute__((vector_size(32), aligned(1)));
+typedef signed char s8x32 __attribute__((vector_size(32)));
+
+static inline uint32_t sl__movemask32(s8x32 x) {
+#if defined(__AVX2__)
+  return (uint32_t)_mm256_movemask_epi8((__m256i)x);
+#elif defined(__SSE2__)
+  __m128i lo, hi;
+  memcpy(&lo, &x, 16);
+  memcpy(&hi, (const char *)&x + 16, 16);
+  return (uint32_t)_mm_movemask_epi8(lo) | ((uint32_t)_mm_movemask_epi8(hi) << 16);
+#else
+  uint32_t m = 0;
+  for (int i = 0; i < 32; i++) m |= (uint32_t)(x[i] < 0) << i;
+  return m;
+#endif
+}
 
 /* Built-in entity types. Names follow INTERFACE.md (Presidio's where one exists). */
 #define SL_ETYPE_MAP(X)                                  \

@@ -925,19 +925,6 @@ static inline bool num_class(unsigned char ch) {
   return ch >= 0x20 && ch <= 0x39 && ((0x3ffeb01ull >> (ch - 0x20)) & 1);
 }
 
-typedef unsigned char u8x32 __attribute__((vector_size(32), aligned(1)));
-typedef signed char s8x32 __attribute__((vector_size(32)));
-
-static inline uint32_t mask32(s8x32 x) {
-#if defined(__AVX2__)
-  return (uint32_t)_mm256_movemask_epi8((__m256i)x);
-#else
-  uint32_t m = 0;
-  for (int i = 0; i < 32; i++) m |= (uint32_t)(x[i] < 0) << i;
-  return m;
-#endif
-}
-
 /* Bitcoin addresses: the word starting at p, if it is one (see pats[]). */
 static void btc_at(scan_ctx_t *x, size_t p) {
   const unsigned char *t = x->text;
@@ -1112,8 +1099,8 @@ static inline void num_masks(const unsigned char *p, size_t n, uint64_t *dig, ui
   for (int h = 0; h < 2; h++) {
     u8x32 v;
     memcpy(&v, p + 32 * h, 32);
-    d |= (uint64_t)mask32((s8x32)((v >= '0') & (v <= '9'))) << (32 * h);
-    o |= (uint64_t)mask32((s8x32)((v == ' ') | (v == '(') | (v == ')') | (v == '+') |
+    d |= (uint64_t)sl__movemask32((s8x32)((v >= '0') & (v <= '9'))) << (32 * h);
+    o |= (uint64_t)sl__movemask32((s8x32)((v == ' ') | (v == '(') | (v == ')') | (v == '+') |
                                   ((v >= '-') & (v <= '/'))))
          << (32 * h);
   }

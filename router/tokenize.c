@@ -18,29 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__)
-#include <immintrin.h>
-#endif
-
 /* ---- byte classes, 64 bytes at a time ---------------------------------- */
-
-typedef unsigned char u8x32 __attribute__((vector_size(32), aligned(1)));
-typedef signed char s8x32 __attribute__((vector_size(32)));
-
-static inline uint32_t movemask32(s8x32 x) {
-#if defined(__AVX2__)
-  return (uint32_t)_mm256_movemask_epi8((__m256i)x);
-#elif defined(__SSE2__)
-  __m128i lo, hi;
-  memcpy(&lo, &x, 16);
-  memcpy(&hi, (const char *)&x + 16, 16);
-  return (uint32_t)_mm_movemask_epi8(lo) | ((uint32_t)_mm_movemask_epi8(hi) << 16);
-#else
-  uint32_t m = 0;
-  for (int i = 0; i < 32; i++) m |= (uint32_t)(x[i] < 0) << i;
-  return m;
-#endif
-}
 
 static void run_add(sl__toks_t *t, size_t s, size_t e) {
   if (e - s < 24 || t->err) return;
@@ -195,32 +173,32 @@ static inline __attribute__((always_inline)) void blk_half(const unsigned char *
   s8x32 hi = (s8x32)(v >= 0x80);
   s8x32 us = (s8x32)(v == '_');
   s8x32 al = up | lo | hi;
-  w->word |= (uint64_t)movemask32(al | dg) << sh;
-  w->cont |= (uint64_t)movemask32(al | dg | us) << sh;
-  w->al |= (uint64_t)movemask32(al) << sh;
-  w->dg |= (uint64_t)movemask32(dg) << sh;
-  w->up |= (uint64_t)movemask32(up) << sh;
-  w->lo |= (uint64_t)movemask32(lo) << sh;
-  w->us |= (uint64_t)movemask32(us) << sh;
-  w->join |= (uint64_t)movemask32((s8x32)((v == '\'') | (v == '-'))) << sh;
-  w->nl |= (uint64_t)movemask32((s8x32)(v == '\n')) << sh;
-  w->sp |= (uint64_t)movemask32((s8x32)((v == ' ') | ((v >= '\t') & (v <= '\r')))) << sh;
-  w->e2 |= (uint64_t)movemask32((s8x32)(v == 0xE2)) << sh;
-  w->x80 |= (uint64_t)movemask32((s8x32)(v == 0x80)) << sh;
-  w->hi |= (uint64_t)movemask32(hi) << sh;
-  w->tok |= (uint64_t)movemask32(up | lo | dg | us |
+  w->word |= (uint64_t)sl__movemask32(al | dg) << sh;
+  w->cont |= (uint64_t)sl__movemask32(al | dg | us) << sh;
+  w->al |= (uint64_t)sl__movemask32(al) << sh;
+  w->dg |= (uint64_t)sl__movemask32(dg) << sh;
+  w->up |= (uint64_t)sl__movemask32(up) << sh;
+  w->lo |= (uint64_t)sl__movemask32(lo) << sh;
+  w->us |= (uint64_t)sl__movemask32(us) << sh;
+  w->join |= (uint64_t)sl__movemask32((s8x32)((v == '\'') | (v == '-'))) << sh;
+  w->nl |= (uint64_t)sl__movemask32((s8x32)(v == '\n')) << sh;
+  w->sp |= (uint64_t)sl__movemask32((s8x32)((v == ' ') | ((v >= '\t') & (v <= '\r')))) << sh;
+  w->e2 |= (uint64_t)sl__movemask32((s8x32)(v == 0xE2)) << sh;
+  w->x80 |= (uint64_t)sl__movemask32((s8x32)(v == 0x80)) << sh;
+  w->hi |= (uint64_t)sl__movemask32(hi) << sh;
+  w->tok |= (uint64_t)sl__movemask32(up | lo | dg | us |
                                  (s8x32)((v == '+') | (v == '/') | (v == '=') | (v == '.') |
                                          (v == '!') | (v == '~') | (v == '-')))
             << sh;
-  w->ops |= (uint64_t)movemask32((s8x32)((v == '=') | (v == '+') | (v == '*') | (v == '^') |
+  w->ops |= (uint64_t)sl__movemask32((s8x32)((v == '=') | (v == '+') | (v == '*') | (v == '^') |
                                          (v == '/') | (v == '<') | (v == '>')))
             << sh;
-  w->tick |= (uint64_t)movemask32((s8x32)(v == '`')) << sh;
-  w->dollar |= (uint64_t)movemask32((s8x32)(v == '$')) << sh;
-  w->code2 |= (uint64_t)movemask32((s8x32)((((v == '=') | (v == '-')) & (v1 == '>')) |
+  w->tick |= (uint64_t)sl__movemask32((s8x32)(v == '`')) << sh;
+  w->dollar |= (uint64_t)sl__movemask32((s8x32)(v == '$')) << sh;
+  w->code2 |= (uint64_t)sl__movemask32((s8x32)((((v == '=') | (v == '-')) & (v1 == '>')) |
                                            ((v == ')') & (v1 == '{'))))
               << sh;
-  w->code3 |= (uint64_t)movemask32((s8x32)(((v == '(') & (v1 == ')') & (v2 == ';')) |
+  w->code3 |= (uint64_t)sl__movemask32((s8x32)(((v == '(') & (v1 == ')') & (v2 == ';')) |
                                            ((v == ')') & (v1 == ' ') & (v2 == '{'))))
               << sh;
 }

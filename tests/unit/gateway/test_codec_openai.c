@@ -158,6 +158,15 @@ static void test_numbers_as_written(void **st) {
   cJSON_Delete(d);
   cJSON_Delete(v);
 
+  /* strings ending in runs of backslashes, and escaped quotes before digits */
+  j = "{\"p\":\"C:\\\\\",\"n\":1.50,\"q\":\"\\\\\\\"2.0\\\\\",\"m\":[3.0,\"\\\"\"],\"z\":4e0}";
+  v = sl_json_parse(j, strlen(j));
+  assert_non_null(v);
+  out = sl_json_print(v);
+  assert_string_equal(out, j);
+  free(out);
+  cJSON_Delete(v);
+
   /* through the codec: tools, response_format, tool-call arguments, seed */
   sl_chat_req_t r;
   char err[300] = "";
