@@ -210,9 +210,16 @@ test('models, health, readiness and metrics', async () => {
   const models = await client.models.list();
   const ids = models.data.map((m) => m.id);
   assert.ok(ids.includes('auto') && ids.includes('primary/mock-model') && ids.includes('secondary/mock-model'));
+  const none200 = (text) => Number(text.match(/^sluice_requests_total\{status="200",backend="none"\} (\d+)/m)?.[1] ?? 0);
+  const before = none200(await (await fetch(`${sluice.base}/metrics`)).text());
   assert.equal((await fetch(`${sluice.base}/healthz`)).status, 200);
   assert.equal((await fetch(`${sluice.base}/readyz`)).status, 200);
+  assert.equal((await fetch(`${sluice.base}/healthz`, { method: 'HEAD' })).status, 200);
   const m = await (await fetch(`${sluice.base}/metrics`)).text();
+  // probes and scrapes are monitoring, not traffic: not counted; /v1/models is
+  assert.equal(none200(m), before);
+  await client.models.list();
+  assert.equal(none200(await (await fetch(`${sluice.base}/metrics`)).text()), before + 1);
   assert.match(m, /# TYPE sluice_requests_total counter/);
   assert.match(m, /sluice_requests_total\{status="200",backend="primary"\} \d+/);
   assert.match(m, /sluice_request_duration_seconds_bucket\{backend="primary",le="\+Inf"\} \d+/);
