@@ -99,6 +99,18 @@ void sl_gw_protocol_error(int status, const char *message, const char *path, cha
   count_answer(gw, status, "none", bl);
   char id[SL_GW_REQ_ID_MAX], code[16];
   sl_gw_request_id(gw, id);
+  /* on a chat endpoint, a ledger row too (one per request): refused, nothing
+   * read or sent */
+  if (gw->ledger && (!strcmp(path, "/v1/chat/completions") || !strcmp(path, "/chat/completions") ||
+                     !strcmp(path, "/v1/messages"))) {
+    sl_policy_t *pol = sl_gw_policy(gw);
+    sl_ledger_row_t row = {.kind = SL_LEDGER_REQUEST, .request_id = id,
+                           .policy_version = sl_policy_version(pol), .level = "unclassified",
+                           .http_status = status, .status = "rejected"};
+    int rc = sl_gw_ledger_append(gw, &row, NULL, NULL);
+    if (rc) SL_ERROR("req %s: ledger row refused: %s", id, sl_strerror(rc));
+    sl_policy_unref(pol);
+  }
   sl_gw_route_headers(headers, cap, id, NULL, NULL, NULL);
   sl_cat(code, sizeof code, "http_", (char *)NULL);
   sl_itoa(status, code + 5);

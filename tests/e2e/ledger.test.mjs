@@ -12,7 +12,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startMock, startSluice, apiBackend, replyJson, replyStream, completion, BIN, sleep } from './lib.mjs';
+import { startMock, startSluice, apiBackend, replyJson, replyStream, completion, BIN, sleep, raw } from './lib.mjs';
 import { chat, userMsg, assertNeverSaw, parseSSE, LOCAL_MODEL, SENSITIVE } from './fc_common.mjs';
 
 const sha = (s) => createHash('sha256').update(s).digest('hex');
@@ -154,6 +154,13 @@ describe('ledger after mixed traffic', () => {
     ids.ext.push(r3.id);
   });
 
+  test('a request the HTTP layer refuses on a chat endpoint has its row', async () => {
+    const r = await raw(s.port, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n');
+    assert.match(r.text, /^HTTP\/1\.1 413/);
+    ids.refused = r.text.match(/x-sluice-request-id: (\S+)/i)?.[1];
+    assert.ok(ids.refused, r.text);
+  });
+
   test('budget spend is restored from the ledger at restart', async () => {
     const r = await s.stop();
     assert.equal(r.code, 0, s.stderr().slice(-2000));
@@ -171,6 +178,9 @@ describe('ledger after mixed traffic', () => {
     // (refused before it was read: no sensitivity level is claimed for it)
     const rows = sql(db, `SELECT status, http_status, backend, level FROM requests WHERE request_id = '${r2.id}'`);
     assert.deepEqual(rows.map((x) => [x.status, x.http_status, x.backend, x.level]), [['rejected', 429, '', 'unclassified']], JSON.stringify(rows));
+    const refused = sql(db, `SELECT status, http_status, backend, egress, bytes_out FROM requests WHERE request_id = '${ids.refused}'`);
+    assert.deepEqual(refused.map((x) => [x.status, x.http_status, x.backend, x.egress, x.bytes_out]), [['rejected', 413, '', 0, 0]], JSON.stringify(refused));
+    delete ids.refused; // not a backend's list (the checks below)
   });
 
   test('audit verify: exit 0', () => {
