@@ -386,6 +386,7 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
     return sl_jerr_set(err, q, "must name a host (and no user:password@: the key goes in api_key_env)");
   size_t n = strlen(bc->base_url);
   while (n > 0 && bc->base_url[n - 1] == '/') bc->base_url[--n] = '\0';
+  bc->first_byte_set = cJSON_GetObjectItemCaseSensitive(b, "first_byte_timeout_ms") != NULL;
   if ((rc = get_int(b, "connect_timeout_ms", p, 10, 600000, &bc->connect_timeout_ms, err)) ||
       (rc = get_int(b, "first_byte_timeout_ms", p, 10, 3600000, &bc->first_byte_timeout_ms, err)) ||
       (rc = get_int(b, "idle_timeout_ms", p, 1000, 86400000, &bc->idle_timeout_ms, err)) ||
@@ -632,4 +633,8 @@ bool sl_config_is_admin(const sl_config_t *c, const char *token, size_t len) {
   for (size_t i = 0; i < c->n_admin_keys; i++)
     if (!CRYPTO_memcmp(d, c->admin_keys[i], 32)) ok = true;
   return ok;
+}
+
+long sl_backend_first_byte_ms(const sl_backend_cfg_t *bc, bool stream) {
+  return stream || bc->first_byte_set ? bc->first_byte_timeout_ms : 0;
 }

@@ -37,7 +37,8 @@ typedef struct {
   size_t n_models;
   char *default_model;        /* models[0].name, or NULL */
   long connect_timeout_ms;
-  long first_byte_timeout_ms;
+  long first_byte_timeout_ms; /* see sl_backend_first_byte_ms() */
+  bool first_byte_set;        /* first_byte_timeout_ms was in the file */
   long idle_timeout_ms; /* no byte from the upstream for this long: the call fails */
   long total_timeout_ms;
   int max_retries;            /* retries of this API backend (retryable errors, before any output)
@@ -117,5 +118,12 @@ void sl_config_key_digest(const char *key, size_t len, uint8_t out[32]);
 /* The key matching a bearer token, or NULL. Constant-time comparison. */
 const sl_key_cfg_t *sl_config_find_key(const sl_config_t *c, const char *token, size_t len);
 bool sl_config_is_admin(const sl_config_t *c, const char *token, size_t len);
+
+/* The first-byte timeout of one call to an API backend, in ms (0: none). A
+ * non-streamed answer's status line comes only once the whole answer is
+ * ready, so by default such a call has none (total_timeout_ms bounds it): a
+ * long generation or a reasoning model is not cut off at 60 s. Set in the
+ * file, first_byte_timeout_ms applies to both kinds of call. */
+long sl_backend_first_byte_ms(const sl_backend_cfg_t *bc, bool stream);
 
 #endif

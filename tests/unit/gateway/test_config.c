@@ -42,6 +42,16 @@ static void test_valid(void **st) {
   assert_string_equal(k->tenant, "t");
   assert_null(sl_config_find_key(c, "bar", 3));
   assert_int_equal(strlen(c->digest_hex), 64);
+  /* first-byte timeout: streamed calls only, unless the file sets it */
+  assert_int_equal(sl_backend_first_byte_ms(b, true), 60000);
+  assert_int_equal(sl_backend_first_byte_ms(b, false), 0);
+  sl_config_free(c);
+  j = "{\"backends\":[{\"name\":\"up\",\"kind\":\"openai\",\"base_url\":\"http://h\","
+      "\"first_byte_timeout_ms\":300}]}";
+  assert_int_equal(parse(j, &c, &e), 0);
+  b = sl_config_backend(c, "up");
+  assert_int_equal(sl_backend_first_byte_ms(b, true), 300);
+  assert_int_equal(sl_backend_first_byte_ms(b, false), 300);
   sl_config_free(c);
 }
 
