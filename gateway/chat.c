@@ -99,8 +99,8 @@ typedef struct {
   int64_t egress_bytes;
   size_t tx_len;            /* bytes of the call in flight, counted in egress_bytes */
   int64_t retry_after_s;     /* > 0: Retry-After for this refusal (a spent budget) */
-  bool no_retry;             /* a 429 that waiting does not cure (a spent quota or
-                                budget): x-should-retry: false, which the SDKs obey */
+  bool no_retry;             /* an error that waiting does not cure (fail_request_param):
+                                x-should-retry: false, which the SDKs obey */
 } job_t;
 
 static void set_state(job_t *j, state_t s) {
@@ -345,8 +345,13 @@ static void fail_request_param(job_t *j, int status, const char *type, const cha
   snprintf(m, sizeof m, "%s", msg);
   sl_utf8_trim(m); /* messages are cut to fit, perhaps inside a character */
   j->status = status;
-  j->no_retry = status == 429 && code &&
-                (!strcmp(code, "insufficient_quota") || !strcmp(code, "monthly_budget_exceeded"));
+  /* what a retry cannot cure: a spent quota or budget; the upstream refusing
+   * the gateway's credential or not having the route's model (a 502, which the
+   * SDKs would otherwise retry twice) */
+  j->no_retry = code && ((status == 429 && (!strcmp(code, "insufficient_quota") ||
+                                            !strcmp(code, "monthly_budget_exceeded"))) ||
+                         (status == 502 && (!strcmp(code, "upstream_auth_failed") ||
+                                            !strcmp(code, "upstream_model_not_found"))));
   sl_buf_reset(&j->out);
   j->dia->error(&j->out, status, type, code, param, m);
   record(j, false);

@@ -261,13 +261,16 @@ test("an upstream refusing sluice's own key is a 502 (the gateway's failure), no
   }
   // a model the route chose that the upstream lacks: the gateway's fault (502), not the client's 404
   fault = 'status_404';
-  await assert.rejects(ask({}, badOnly), (err) => err.status === 502 && err.code === 'upstream_model_not_found');
+  // neither is cured by a retry: x-should-retry false, which the SDKs obey
+  await assert.rejects(ask({}, badOnly), (err) => err.status === 502 && err.code === 'upstream_model_not_found' &&
+    err.headers.get('x-should-retry') === 'false');
   fault = 'auth_401';
   await assert.rejects(ask({}, badOnly), (err) => {
     assert.ok(!(err instanceof OpenAI.AuthenticationError), String(err));
     assert.equal(err.status, 502);
     assert.equal(err.code, 'upstream_auth_failed');
     assert.match(err.message, /refused the gateway's credential \(HTTP 401\)/);
+    assert.equal(err.headers.get('x-should-retry'), 'false');
     return true;
   });
 });
