@@ -90,6 +90,25 @@ static int add_text(cJSON *content, const char *s) {
   return 0;
 }
 
+/* A tool call's id as the Messages API takes it (^[a-zA-Z0-9_-]+$). Ids made
+ * by other providers ("functions.add:0", "call 1") would be refused with a 400
+ * when a conversation moves to this backend: each other byte becomes '_', and
+ * an FNV-1a hash of the whole id is added, so that two ids stay two. The same
+ * id always maps alike: a tool_use and its tool_result still pair up. */
+#define TOOL_ID_MAX 96
+static const char *tool_id(const char *id, char out[TOOL_ID_MAX]) {
+  static const char valid[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+  size_t n = strlen(id);
+  if (n && strspn(id, valid) == n) return id;
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)id[i]) * 16777619u;
+  size_t k = 0;
+  for (size_t i = 0; i < n && k < TOOL_ID_MAX - 10; i++)
+    out[k++] = strchr(valid, id[i]) ? id[i] : '_';
+  snprintf(out + k, TOOL_ID_MAX - k, "_%08x", h);
+  return out;
+}
+
 /* OpenAI tool calls (JSON array) -> tool_use blocks. Arguments that are not a
  * JSON object become an empty input: the API accepts nothing else. */
 static int add_tool_uses(cJSON *content, const char *calls_json) {
@@ -117,7 +136,8 @@ static int add_tool_uses(cJSON *content, const char *calls_json) {
       break;
     }
     cJSON_AddStringToObject(b, "type", "tool_use");
-    cJSON_AddStringToObject(b, "id", cJSON_IsString(id) ? id->valuestring : "");
+    char idb[TOOL_ID_MAX];
+    cJSON_AddStringToObject(b, "id", tool_id(cJSON_IsString(id) ? id->valuestring : "", idb));
     cJSON_AddStringToObject(b, "name", cJSON_IsString(name) ? name->valuestring : "");
     cJSON_AddItemToObject(b, "input", input);
   }
@@ -148,7 +168,8 @@ static int add_msgs(cJSON *root, const sl_chat_req_t *r, const char *sys_extra) 
         break;
       }
       cJSON_AddStringToObject(b, "type", "tool_result");
-      cJSON_AddStringToObject(b, "tool_use_id", m->tool_call_id ? m->tool_call_id : "");
+      char idb[TOOL_ID_MAX];
+      cJSON_AddStringToObject(b, "tool_use_id", tool_id(m->tool_call_id ? m->tool_call_id : "", idb));
       cJSON_AddStringToObject(b, "content", m->content);
       continue;
     }

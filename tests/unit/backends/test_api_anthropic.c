@@ -84,9 +84,9 @@ static void test_encode(void **st) {
                       msg("system", "no jokes"), msg("assistant", ""), msg("tool", "18C"),
                       msg("tool", "bad"), msg("user", "thanks"), msg("assistant", " \n\t")};
   msgs[4].tool_calls = "[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"w\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}},"
-                       "{\"id\":\"c2\",\"type\":\"function\",\"function\":{\"name\":\"v\",\"arguments\":\"not json\"}}]";
+                       "{\"id\":\"functions.v:1\",\"type\":\"function\",\"function\":{\"name\":\"v\",\"arguments\":\"not json\"}}]";
   msgs[5].tool_call_id = "c1";
-  msgs[6].tool_call_id = "c2";
+  msgs[6].tool_call_id = "functions.v:1"; /* another provider's id: made one the API takes, alike in both */
   sl_chat_req_t req;
   sl_chat_req_init(&req);
   req.msgs = msgs;
@@ -108,9 +108,9 @@ static void test_encode(void **st) {
   char *want_msgs =
       "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\"},{\"type\":\"text\",\"text\":\"there\"}]},"
       "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"c1\",\"name\":\"w\",\"input\":{\"city\":\"Paris\"}},"
-      "{\"type\":\"tool_use\",\"id\":\"c2\",\"name\":\"v\",\"input\":{}}]},"
+      "{\"type\":\"tool_use\",\"id\":\"functions_v_1_16164e3b\",\"name\":\"v\",\"input\":{}}]},"
       "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"c1\",\"content\":\"18C\"},"
-      "{\"type\":\"tool_result\",\"tool_use_id\":\"c2\",\"content\":\"bad\"},{\"type\":\"text\",\"text\":\"thanks\"}]}]";
+      "{\"type\":\"tool_result\",\"tool_use_id\":\"functions_v_1_16164e3b\",\"content\":\"bad\"},{\"type\":\"text\",\"text\":\"thanks\"}]}]";
   char *got = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "messages"));
   assert_string_equal(got, want_msgs); /* the last assistant turn, only whitespace, is dropped */
   free(got);
