@@ -97,8 +97,10 @@ static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool str
   if (!rc && r->top_p >= 0) rc = put_num(out, "top_p", r->top_p);
   if (!rc && r->presence_penalty) rc = put_num(out, "presence_penalty", r->presence_penalty);
   if (!rc && r->frequency_penalty) rc = put_num(out, "frequency_penalty", r->frequency_penalty);
-  /* vLLM's, llama.cpp's and Ollama's sampling members: sent when the client set them */
-  if (!rc && r->top_k >= 0) rc = put_num(out, "top_k", r->top_k);
+  /* vLLM's, llama.cpp's and Ollama's sampling members: sent when an OpenAI
+   * client set them (an Anthropic client's top_k is a Messages API member that
+   * api.openai.com refuses with a 400, which no route moves on from) */
+  if (!rc && r->top_k >= 0 && r->dialect == SL_DIALECT_OPENAI) rc = put_num(out, "top_k", r->top_k);
   if (!rc && r->min_p >= 0) rc = put_num(out, "min_p", r->min_p);
   if (!rc && r->repetition_penalty != 1) rc = put_num(out, "repetition_penalty", r->repetition_penalty);
   /* a signed 64-bit integer, as the client wrote it (-1 stays -1) */

@@ -407,7 +407,7 @@ test('an upstream tool call without an id gets one of sluice\'s (the OpenAI SDK\
 test('Anthropic client -> OpenAI backend: message, usage, end_turn; request translated', async () => {
   oaUp.handler = (req, body, res) => replyJson(res, 200, completion('hello from openai', { pt: 12, ct: 5 }));
   const { data, response } = await anth.messages.create({
-    model: 'auto', max_tokens: 100, temperature: 0.2, top_p: 0.9, stop_sequences: ['STOP'],
+    model: 'auto', max_tokens: 100, temperature: 0.2, top_p: 0.9, top_k: 40, stop_sequences: ['STOP'],
     system: [{ type: 'text', text: 'You are terse.' }, { type: 'text', text: 'Answer in English.' }],
     metadata: { user_id: 'user-7' },
     messages: [{ role: 'user', content: [{ type: 'text', text: 'part one' }, { type: 'text', text: 'part two' }] },
@@ -429,6 +429,7 @@ test('Anthropic client -> OpenAI backend: message, usage, end_turn; request tran
   assert.equal(b.max_tokens, 100);
   assert.equal(b.temperature, 0.2);
   assert.equal(b.top_p, 0.9);
+  assert.equal(b.top_k, undefined, "OpenAI's API refuses top_k");
   assert.deepEqual(b.stop, ['STOP']);
   assert.equal(b.user, 'user-7');
 });
