@@ -788,6 +788,11 @@ static void an_usage(const sl_call_t *base, sl_result_t *out) {
   int est = (int)((c->out_bytes + 3) / 4); /* message_start's output count is only a start */
   out->prompt_tokens = c->in_seen ? c->in_tokens : (int)((c->base.body.len + 3) / 4);
   out->completion_tokens = c->out_seen && c->out_tokens > est ? c->out_tokens : est;
+  if (c->in_seen && c->cache_seen) {
+    out->cache_read_tokens = c->cache_read;
+    out->cache_write_tokens = c->cache_write;
+    out->cache_reported = true;
+  }
 }
 
 const sl_backend_ops_t sl__anthropic_ops = {"anthropic", an_prepare, an_start, an_cancel, an_pause,

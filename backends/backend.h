@@ -133,8 +133,9 @@ int sl_call_start(sl_call_t *c);
 void sl_call_cancel(sl_call_t *c);
 /* What a call that will not finish (its client went away) has used so far:
  * prompt and completion tokens (the upstream's counts where it sent them, else
- * estimated from the bytes, as at the end of a stream without usage) and, for
- * the local engine, its busy time. Fills only those fields of `out`. */
+ * estimated from the bytes, as at the end of a stream without usage), the
+ * prompt cache's counts when the upstream gave them and, for the local
+ * engine, its busy time. Fills only those fields of `out`. */
 void sl_call_usage(const sl_call_t *c, sl_result_t *out);
 /* Holds back (true) or lets through the rest of the answer, for a client that
  * reads slower than the upstream sends: an API backend stops reading its

@@ -400,11 +400,16 @@ static void send_stream_head(job_t *j) {
   sl_gw_route_headers(h, sizeof h, j->req_id, j->backend, j->dec.rule, NULL);
   sl_http_stream_begin(j->conn, 200, "text/event-stream; charset=utf-8", h);
   j->resp.model = j->model_out;
-  /* the local engine has counted the prompt by its first output: the stream's
-   * start (Anthropic's message_start) carries that count, not an estimate */
+  /* the local engine has counted the prompt by its first output, and an
+   * Anthropic upstream said it in its own message_start: the stream's start
+   * (Anthropic's message_start) carries that count and the prompt cache's,
+   * not an estimate */
   sl_result_t u = {0};
-  if (j->call && j->bcfg && j->bcfg->kind == SL_BK_LOCAL) sl_call_usage(j->call, &u);
+  if (j->call && j->bcfg && j->bcfg->kind != SL_BK_OPENAI) sl_call_usage(j->call, &u);
   if (u.prompt_tokens > 0) j->resp.prompt_tokens = u.prompt_tokens;
+  j->resp.cache_read_tokens = u.cache_read_tokens;
+  j->resp.cache_write_tokens = u.cache_write_tokens;
+  j->resp.cache_reported = u.cache_reported;
   sl_buf_reset(&j->out);
   if (!j->dia->stream_start(&j->out, &j->resp)) stream_out(j);
 }

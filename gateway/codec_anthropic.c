@@ -544,10 +544,13 @@ static int an_stream_start(sl_buf_t *o, sl_resp_t *r) {
   if (!rc) rc = sl_buf_json_cstr(o, r->id);
   if (!rc) rc = sl_buf_puts(o, ",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":");
   if (!rc) rc = sl_buf_json_cstr(o, r->model);
-  if (!rc)
-    rc = sl_buf_printf(o, ",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":%d,"
-                          "\"output_tokens\":0}}}\n\n",
-                       r->prompt_tokens > 0 ? r->prompt_tokens : 0);
+  if (!rc) rc = sl_buf_puts(o, ",\"stop_reason\":null,\"stop_sequence\":null,");
+  sl_result_t u = {.prompt_tokens = r->prompt_tokens > 0 ? r->prompt_tokens : 0,
+                   .cache_read_tokens = r->cache_read_tokens,
+                   .cache_write_tokens = r->cache_write_tokens,
+                   .cache_reported = r->cache_reported};
+  if (!rc) rc = put_usage(o, &u);
+  if (!rc) rc = sl_buf_puts(o, "}}\n\n");
   return rc;
 }
 

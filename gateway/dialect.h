@@ -17,7 +17,10 @@ typedef struct {
   const char *id;       /* response id (chatcmpl-..., msg_...) */
   long created;
   const char *model;    /* model name reported to the client */
-  int prompt_tokens;    /* known before the answer (local) or estimated; for message_start */
+  int prompt_tokens;    /* known before the answer (local, an Anthropic upstream's
+                           message_start) or estimated; for message_start */
+  int cache_read_tokens, cache_write_tokens; /* of prompt_tokens, when cache_reported */
+  bool cache_reported;
   /* streaming state, owned by the dialect */
   int block;            /* index of the open content block, -1 none */
   int block_kind;       /* 0 none, 1 text, 2 tool */

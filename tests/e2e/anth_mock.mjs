@@ -24,13 +24,16 @@ const ev = (name, data) => `event: ${name}\ndata: ${JSON.stringify({ type: name,
 
 // Streams a Messages answer as the API does. `blocks`: [{text: [pieces]} |
 // {tool: {id, name, json: [pieces]}}]. opts: gapMs between events, stop_reason,
-// stop_sequence, input/output usage, failAfter (destroy the socket after that
+// stop_sequence, input/output usage (cacheRead, cacheWrite: the prompt
+// cache's, in message_start), failAfter (destroy the socket after that
 // many deltas), errorAfter (send an `event: error` after that many deltas).
 export function replyAnthStream(res, blocks, opts = {}) {
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   const events = [ev('message_start', { message: { id: 'msg_mock', type: 'message', role: 'assistant',
     model: opts.model || 'claude-mock', content: [], stop_reason: null, stop_sequence: null,
-    usage: { input_tokens: opts.input ?? 17, output_tokens: 1 } } }), 'event: ping\ndata: {"type": "ping"}\n\n'];
+    usage: { input_tokens: opts.input ?? 17, output_tokens: 1,
+             ...(opts.cacheRead !== undefined ? { cache_creation_input_tokens: opts.cacheWrite ?? 0, cache_read_input_tokens: opts.cacheRead } : {}) } } }),
+    'event: ping\ndata: {"type": "ping"}\n\n'];
   let deltas = 0;
   const marks = [];
   blocks.forEach((b, index) => {

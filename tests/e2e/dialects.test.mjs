@@ -640,6 +640,15 @@ test('Anthropic client -> Anthropic backend, streaming text and tool_use', async
   const fin2 = await anth.messages.stream({ model: 'auto', max_tokens: 64, stop_sequences: [' 3'], messages: [{ role: 'user', content: 'count' }] }, to('anthropic')).finalMessage();
   assert.equal(fin2.stop_reason, 'stop_sequence');
   assert.equal(fin2.stop_sequence, ' 3');
+  // message_start carries the upstream's own prompt and cache counts, not an
+  // estimate (LangChain and hand-written loops take the input count from it)
+  anUp.handler = (req, body, res) => replyAnthStream(res, [{ text: ['cached'] }], { input: 1234, cacheRead: 5000, cacheWrite: 7 });
+  const s3 = anth.messages.stream({ model: 'auto', max_tokens: 64, messages: [{ role: 'user', content: 'again' }] }, to('anthropic'));
+  let start;
+  s3.on('streamEvent', (e) => { if (e.type === 'message_start') start = { ...e.message.usage }; }); // (the SDK then updates it)
+  const fin3 = await s3.finalMessage();
+  assert.deepEqual(start, { input_tokens: 1234, cache_creation_input_tokens: 7, cache_read_input_tokens: 5000, output_tokens: 0 });
+  assert.equal(fin3.usage.cache_read_input_tokens, 5000);
 });
 
 test('Anthropic backend overloaded (529) before output: the route fails over to the next backend', async () => {
