@@ -1,6 +1,10 @@
-/* Token sampling. Candidates are narrowed with a quickselect before any sort, so
- * a 150K vocabulary costs O(V) per token, not O(V log V): top-p widens the sorted
- * prefix only until it has covered the requested mass. */
+/* Token sampling. Candidates are narrowed with quickselects and never sorted,
+ * so a 150K vocabulary costs O(V) per token, not O(V log V): top-k selects the
+ * k best, top-p the fewest best candidates whose mass reaches p (a selection
+ * weighted by probability), and the draw walks the kept ones in token-id order
+ * through a table indexed by id. A flat distribution (a high temperature, a weak
+ * model) once had top-p sort most of the vocabulary for every token, on the
+ * engine thread that every sequence of the batch waits on. */
 #include "sampler.h"
 
 #include <math.h>
@@ -11,7 +15,7 @@
 #include <string.h>
 
 typedef struct {
-  float v;
+  float v; /* logit / temperature */
   int32_t id;
 } cand_t;
 
@@ -29,6 +33,8 @@ struct sl_sampler {
   uint32_t step;
   float *work;     /* penalised logits */
   cand_t *cand;
+  double *w;       /* cand[i]'s weight exp(v - max), the unnormalised probability */
+  double *wid;     /* the kept candidates' weights by token id, 0 for the others */
 };
 
 void sl_sampler_params_init(sl_sampler_params_t *p) {
@@ -50,7 +56,9 @@ sl_sampler_t *sl_sampler_new(int n_vocab, int max_window) {
   s->stamp = calloc((size_t)n_vocab, sizeof(uint32_t));
   s->work = malloc(sizeof(float) * (size_t)n_vocab);
   s->cand = malloc(sizeof(cand_t) * (size_t)n_vocab);
-  if (!s->ring || !s->ring_gen || !s->counts || !s->stamp || !s->work || !s->cand) {
+  s->w = malloc(sizeof(double) * (size_t)n_vocab);
+  s->wid = calloc((size_t)n_vocab, sizeof(double));
+  if (!s->ring || !s->ring_gen || !s->counts || !s->stamp || !s->work || !s->cand || !s->w || !s->wid) {
     sl_sampler_free(s);
     return NULL;
   }
@@ -63,6 +71,7 @@ sl_sampler_t *sl_sampler_new(int n_vocab, int max_window) {
 void sl_sampler_free(sl_sampler_t *s) {
   if (!s) return;
   free(s->ring), free(s->ring_gen), free(s->counts), free(s->stamp), free(s->work), free(s->cand);
+  free(s->w), free(s->wid);
   free(s);
 }
 
@@ -116,17 +125,6 @@ void sl_sampler_accept(sl_sampler_t *s, int32_t tok) { accept(s, tok, true); }
 
 void sl_sampler_accept_prompt(sl_sampler_t *s, int32_t tok) { accept(s, tok, false); }
 
-static int cand_cmp(const void *a, const void *b) {
-  const cand_t *x = a, *y = b;
-  if (x->v != y->v) return x->v > y->v ? -1 : 1;
-  return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static int cand_id_cmp(const void *a, const void *b) {
-  const cand_t *x = a, *y = b;
-  return x->id < y->id ? -1 : x->id > y->id;
-}
-
 static bool before(const cand_t *a, const cand_t *b) {
   return a->v > b->v || (a->v == b->v && a->id < b->id);
 }
@@ -151,6 +149,46 @@ static void select_top(cand_t *c, int n, int k) {
     else if (k >= i) lo = i;
     else break;
   }
+}
+
+/* Swaps candidates i and j and their weights. */
+static void swap_cand(cand_t *c, double *w, int i, int j) {
+  cand_t t = c[i];
+  c[i] = c[j];
+  c[j] = t;
+  double u = w[i];
+  w[i] = w[j];
+  w[j] = u;
+}
+
+/* Rearranges c[0..n) so that c[0..k) are the fewest best candidates whose
+ * weights sum to at least `target` (in any order), and returns k; n when even
+ * all of them fall short. A quickselect that sums the weights of the part
+ * before each pivot: O(n) expected. */
+static int select_mass(cand_t *c, double *w, int n, double target) {
+  int lo = 0, hi = n; /* c[0..lo) are in, their mass acc < target; k in (lo, hi] */
+  double acc = 0;
+  while (hi - lo > 1) {
+    /* the median of three as the pivot, moved to the end */
+    int a = lo, m = lo + (hi - lo) / 2, b = hi - 1;
+    if (before(&c[m], &c[a])) swap_cand(c, w, m, a);
+    if (before(&c[b], &c[a])) swap_cand(c, w, b, a);
+    if (before(&c[m], &c[b])) swap_cand(c, w, m, b);
+    cand_t pivot = c[b];
+    double pw = w[b];
+    int i = lo;
+    double sum = 0;
+    for (int j = lo; j < b; j++)
+      if (before(&c[j], &pivot)) {
+        sum += w[j];
+        swap_cand(c, w, i++, j);
+      }
+    swap_cand(c, w, i, b); /* the pivot at i: c[lo..i) better, c(i..hi) worse */
+    if (acc + sum >= target) hi = i;
+    else if (acc + sum + pw >= target) return i + 1;
+    else acc += sum + pw, lo = i + 1;
+  }
+  return hi;
 }
 
 /* The first index of the largest value, NaNs skipped (index 0 if l[0] is NaN),
@@ -249,57 +287,63 @@ int32_t sl_sampler_sample(sl_sampler_t *s, const float *logits, sl_sample_t *out
       select_top(c, n, p->top_k);
       n = p->top_k;
     }
-    /* Softmax mass over the remaining candidates (max first for stability). */
+    /* Softmax weights of the remaining candidates (max first for stability). */
     float mx = c[0].v;
     for (int i = 1; i < n; i++) mx = c[i].v > mx ? c[i].v : mx;
     double z = 0;
-    for (int i = 0; i < n; i++) z += exp((double)c[i].v - mx);
+    double *w = s->w;
+    for (int i = 0; i < n; i++) z += w[i] = exp((double)c[i].v - mx);
     int keep = n;
-    if (p->top_p < 1) { /* 0 keeps the top candidate only, as the APIs read it */
-      /* Sort a prefix big enough to cover the mass; widen it only if needed. */
-      int sorted = n < 256 ? n : 256;
-      for (;;) {
-        select_top(c, n, sorted);
-        qsort(c, (size_t)sorted, sizeof *c, cand_cmp);
-        double cum = 0;
-        int i = 0;
-        for (; i < sorted; i++) {
-          cum += exp((double)c[i].v - mx) / z;
-          if (cum >= p->top_p) break;
-        }
-        if (i < sorted || sorted == n) {
-          keep = i < sorted ? i + 1 : n;
-          break;
-        }
-        sorted = sorted * 4 < n ? sorted * 4 : n;
-      }
+    if (p->top_p > 0 && p->top_p < 1) {
+      keep = select_mass(c, w, n, (double)p->top_p * z);
+    } else if (p->top_p <= 0) { /* 0 keeps the top candidate only, as the APIs read it */
+      int b = 0;
+      for (int i = 1; i < n; i++) b = before(&c[i], &c[b]) ? i : b;
+      swap_cand(c, w, 0, b);
+      keep = 1;
     }
     if (p->min_p > 0) {
       /* p_i ≥ min_p · p_max  ⇔  v_i ≥ v_max + log(min_p); the max always stays. */
       float thr = mx + logf(p->min_p);
       int j = 0;
       for (int i = 0; i < keep; i++)
-        if (c[i].v >= thr) {
-          cand_t t = c[j];
-          c[j++] = c[i];
-          c[i] = t;
-        }
+        if (c[i].v >= thr) swap_cand(c, w, j++, i);
       keep = j > 0 ? j : 1;
     }
     /* The draw walks the kept candidates in token-id order, not in the order
      * the filters left them: two near-equal candidates that swap places when
      * batching changes a logit's last bits then move the draw's boundaries by
-     * that difference only, and a seed gives the same text alone and under load. */
-    if ((p->top_k > 0 && p->top_k < V) || p->top_p < 1) qsort(c, (size_t)keep, sizeof *c, cand_id_cmp);
-    double zk = 0;
-    for (int i = 0; i < keep; i++) zk += exp((double)c[i].v - mx);
-    double r = next_unit(s) * zk, acc = 0;
-    tok = c[keep - 1].id;
-    for (int i = 0; i < keep; i++) {
-      acc += exp((double)c[i].v - mx);
-      if (r < acc) {
-        tok = c[i].id;
-        break;
+     * that difference only, and a seed gives the same text alone and under load.
+     * Unfiltered (or by min_p alone, which keeps their order) they are in it. */
+    bool filtered = (p->top_k > 0 && p->top_k < V) || p->top_p < 1;
+    double zk = 0, acc = 0;
+    if (filtered) {
+      int32_t last = 0;
+      for (int i = 0; i < keep; i++) {
+        s->wid[c[i].id] = w[i];
+        last = c[i].id > last ? c[i].id : last;
+      }
+      for (int id = 0; id <= last; id++) zk += s->wid[id];
+      double r = next_unit(s) * zk;
+      tok = last;
+      for (int id = 0; id <= last; id++) {
+        acc += s->wid[id];
+        if (r < acc) {
+          tok = id;
+          break;
+        }
+      }
+      for (int i = 0; i < keep; i++) s->wid[c[i].id] = 0;
+    } else {
+      for (int i = 0; i < keep; i++) zk += w[i];
+      double r = next_unit(s) * zk;
+      tok = c[keep - 1].id;
+      for (int i = 0; i < keep; i++) {
+        acc += w[i];
+        if (r < acc) {
+          tok = c[i].id;
+          break;
+        }
       }
     }
   }

@@ -129,6 +129,57 @@ static void test_filters(void **st) {
   sl_sampler_free(s);
 }
 
+static int by_value_desc(const void *a, const void *b) {
+  float x = **(const float *const *)a, y = **(const float *const *)b;
+  return x > y ? -1 : x < y;
+}
+
+/* top_p's kept set is the fewest best candidates whose mass reaches p, as a
+ * plain sort-and-sum says, for random logits of a large vocabulary: nothing
+ * outside it is ever drawn, and its likely members are. */
+static void test_top_p_support(void **st) {
+  enum { NV = 3000 };
+  float *l = malloc(sizeof(float) * NV);
+  const float **ord = malloc(sizeof *ord * NV);
+  int *cnt = malloc(sizeof(int) * NV);
+  bool *in = malloc(sizeof(bool) * NV);
+  uint32_t x = 7;
+  for (int i = 0; i < NV; i++) {
+    x = x * 1664525u + 1013904223u;
+    l[i] = (float)(x >> 8) / (float)(1u << 24) * 6.f; /* flat-ish: a wide support */
+    ord[i] = &l[i];
+  }
+  qsort(ord, NV, sizeof *ord, by_value_desc);
+  double z = 0, mx = *ord[0];
+  for (int i = 0; i < NV; i++) z += exp((double)*ord[i] - mx);
+  sl_sampler_t *s = sl_sampler_new(NV, 64);
+  const float ps[] = {0.05f, 0.5f, 0.9f, 0.99f};
+  for (size_t k = 0; k < sizeof ps / sizeof *ps; k++) {
+    memset(in, 0, sizeof(bool) * NV);
+    double cum = 0;
+    int n_in = 0;
+    for (int i = 0; i < NV && cum < ps[k]; i++, n_in++) {
+      cum += exp((double)*ord[i] - mx) / z;
+      in[ord[i] - l] = true;
+    }
+    sl_sampler_params_t p;
+    sl_sampler_params_init(&p);
+    p.temperature = 1.f;
+    p.top_p = ps[k];
+    p.seed = 3;
+    sl_sampler_reset(s, &p);
+    memset(cnt, 0, sizeof(int) * NV);
+    for (int i = 0; i < 10000; i++) cnt[sl_sampler_sample(s, l, NULL)]++;
+    int outside = 0, top_seen = 0, top = n_in < 20 ? n_in : 20;
+    for (int i = 0; i < NV; i++) outside += cnt[i] && !in[i];
+    for (int i = 0; i < top; i++) top_seen += cnt[ord[i] - l] > 0;
+    assert_int_equal(outside, 0);
+    assert_int_equal(top_seen, top);
+  }
+  sl_sampler_free(s);
+  free(l), free(ord), free(cnt), free(in);
+}
+
 static void test_seed(void **st) {
   sl_sampler_t *a = sl_sampler_new(V, 64), *b = sl_sampler_new(V, 64);
   float l[V];
@@ -252,6 +303,7 @@ int main(void) {
       cmocka_unit_test(test_greedy_and_logprobs),
       cmocka_unit_test(test_greedy_edge_cases),
       cmocka_unit_test(test_filters),
+      cmocka_unit_test(test_top_p_support),
       cmocka_unit_test(test_seed),
       cmocka_unit_test(test_seed_stable_under_noise),
       cmocka_unit_test(test_penalties),
