@@ -141,7 +141,7 @@ static bool seed_arg(const char *name, const char *v, uint64_t *out) {
   errno = 0;
   long long x = strtoll(v, &end, 10); /* signed 64 bits, as the API's seed */
   if (errno || end == v || *end) {
-    fprintf(stderr, "sluice generate: %s must be a whole number that fits 64 bits (got '%s')\n", name, v);
+    fprintf(stderr, "sluice generate: %s must be a signed 64-bit integer, as the API's seed (got '%s')\n", name, v);
     return false;
   }
   *out = (uint64_t)x;

@@ -7,6 +7,7 @@
 #include "sl_str.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -285,14 +286,25 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   if ((rc = int_num(root, "top_k", 0, 1e6, &d, err, n))) goto out;
   if (d >= 0) r->top_k = (int)d;
   d = -1;
-  if ((rc = int_num(root, "seed", -9.2e18, 9.2e18, &d, err, n))) goto out;
+  /* a signed 64-bit integer: as a double, INT64_MAX reads as 2^63, so the
+   * range is checked on the text */
+  if ((rc = int_num(root, "seed", -0x1p63, 0x1p63, &d, err, n))) goto out;
   if (d != -1 || cJSON_GetObjectItemCaseSensitive(root, "seed")) {
     const cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "seed");
     if (cJSON_IsNumber(sv)) {
       r->has_seed = true;
       /* exact from its text: a double holds integers only up to 2^53 */
       char *e = NULL;
+      errno = 0;
       long long v = sv->valuestring ? strtoll(sv->valuestring, &e, 10) : 0;
+      if (e && !*e && errno == ERANGE) {
+        rc = bad(err, n, "seed must be a signed 64-bit integer");
+        goto out;
+      }
+      if (!(e && !*e) && (sv->valuedouble >= 0x1p63 || sv->valuedouble < -0x1p63)) {
+        rc = bad(err, n, "seed must be a signed 64-bit integer"); /* 9.3e18 written so */
+        goto out;
+      }
       r->seed = e && !*e ? (uint64_t)v : (uint64_t)(int64_t)sv->valuedouble;
     }
   }

@@ -182,6 +182,15 @@ static void test_numbers_as_written(void **st) {
   assert_true(r.seed == 9007199254740993ull);
   assert_string_equal(r.passthrough, "\"logit_bias\":{\"5\":1.0}");
   sl_chat_req_free(&r);
+  /* the whole signed 64-bit range, and nothing past it */
+  assert_int_equal(decode("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"seed\":9223372036854775807}", &r, err), 0);
+  assert_true(r.seed == 9223372036854775807ull);
+  sl_chat_req_free(&r);
+  assert_int_equal(decode("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"seed\":-9223372036854775808}", &r, err), 0);
+  assert_true(r.seed == 0x8000000000000000ull);
+  sl_chat_req_free(&r);
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"seed\":9223372036854775808}", "seed must be a signed 64-bit integer");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"seed\":9.3e18}", "seed must be");
 }
 
 static void test_decode_errors(void **st) {
