@@ -171,3 +171,21 @@ size_t sl_json_escape_at(const unsigned char *t, size_t n, size_t i, unsigned ch
   out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)), out[3] = (unsigned char)(0x80 | (cp & 0x3F));
   return 4;
 }
+
+uint8_t sl_utf8_seq_len(uint8_t c) {
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return 2;
+  if (c >= 0xE0 && c <= 0xEF) return 3;
+  if (c >= 0xF0 && c <= 0xF4) return 4;
+  return 0;
+}
+
+bool sl_utf8_cont_ok(uint8_t lead, uint8_t pos, uint8_t c) {
+  if ((c & 0xC0) != 0x80) return false;
+  if (pos != 1) return true;
+  if (lead == 0xE0) return c >= 0xA0;
+  if (lead == 0xED) return c <= 0x9F;
+  if (lead == 0xF0) return c >= 0x90;
+  if (lead == 0xF4) return c <= 0x8F;
+  return true;
+}

@@ -5,6 +5,7 @@
 #ifndef SL_STR_H
 #define SL_STR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,5 +45,12 @@ size_t sl_utf8_invalid(const char *s, size_t n);
 /* Cuts the C string s at its first byte that is not well-formed UTF-8 (a
  * character a fixed-size copy cut in two, say), so that it can be sent as JSON. */
 void sl_utf8_trim(char *s);
+/* UTF-8 as Unicode's Table 3-7 has it: the bytes a lead byte announces (0 for
+ * one that cannot start a character), and whether c may stand at position pos
+ * (1..3) of a character that `lead` starts (no overlong forms, surrogates or
+ * values past U+10FFFF). A character cut short is one U+FFFD where text is
+ * mended (the detokenizer, a token's text in logprobs). */
+uint8_t sl_utf8_seq_len(uint8_t c);
+bool sl_utf8_cont_ok(uint8_t lead, uint8_t pos, uint8_t c);
 
 #endif

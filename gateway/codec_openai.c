@@ -448,25 +448,30 @@ static int put_usage(sl_buf_t *o, const sl_openai_meta_t *m, int pt, int ct) {
 
 /* token bytes as a JSON string; bytes that are not whole UTF-8 characters
  * become U+FFFD */
+/* A token's text as a JSON string: a character it holds only part of (a
+ * byte-level token can end inside one) is one U+FFFD, as the detokenizer
+ * writes it in the answer, so that the tokens' texts spell the answer. */
 static int put_token(sl_buf_t *o, const char *s, size_t n) {
-  char tmp[3 * 256 + 4];
+  char small[3 * 64];
+  char *tmp = n <= 64 ? small : malloc(3 * n); /* each byte at most a U+FFFD */
+  if (!tmp) return SL_ENOMEM;
+  const uint8_t *p = (const uint8_t *)s;
   size_t k = 0;
-  for (size_t i = 0; i < n && k + 4 < sizeof tmp;) {
-    unsigned char c = (unsigned char)s[i];
-    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    bool ok = len && i + len <= n;
-    for (size_t j = 1; ok && j < len; j++) ok = ((unsigned char)s[i + j] & 0xC0) == 0x80;
-    if (ok) {
+  for (size_t i = 0; i < n;) {
+    uint8_t len = sl_utf8_seq_len(p[i]), j = 1;
+    while (len > 1 && j < len && i + j < n && sl_utf8_cont_ok(p[i], j, p[i + j])) j++;
+    if (len && j == len) {
       memcpy(tmp + k, s + i, len);
       k += len;
-      i += len;
     } else {
       memcpy(tmp + k, "\xEF\xBF\xBD", 3);
       k += 3;
-      i++;
     }
+    i += j;
   }
-  return sl_buf_json_str(o, tmp, k);
+  int rc = sl_buf_json_str(o, tmp, k);
+  if (tmp != small) free(tmp);
+  return rc;
 }
 
 static int put_lp_item(sl_buf_t *o, const char *tok, size_t len, double lp) {

@@ -102,27 +102,6 @@ int sl_tok_piece(const sl_tok_t *t, int32_t id, bool special, char *out, size_t 
 
 static const char REPL[] = "\xEF\xBF\xBD";
 
-/* Bytes a lead byte announces, 0 if it cannot start a sequence. */
-static uint8_t seq_len(uint8_t c) {
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return 2;
-  if (c >= 0xE0 && c <= 0xEF) return 3;
-  if (c >= 0xF0 && c <= 0xF4) return 4;
-  return 0;
-}
-
-/* Is c acceptable at position pos (1..3) after lead byte `lead`? (Unicode Table 3-7:
- * excludes overlongs, surrogates and code points above U+10FFFF.) */
-static bool cont_ok(uint8_t lead, uint8_t pos, uint8_t c) {
-  if ((c & 0xC0) != 0x80) return false;
-  if (pos != 1) return true;
-  if (lead == 0xE0) return c >= 0xA0;
-  if (lead == 0xED) return c <= 0x9F;
-  if (lead == 0xF0) return c >= 0x90;
-  if (lead == 0xF4) return c <= 0x8F;
-  return true;
-}
-
 /* Feeds bytes through the UTF-8 state in d, appending complete characters. */
 static int feed(sl_detok_t *d, const uint8_t *p, size_t n, sl_buf_t *out) {
   size_t run = 0; /* start of a pending run of ASCII/complete bytes in p */
@@ -130,7 +109,7 @@ static int feed(sl_detok_t *d, const uint8_t *p, size_t n, sl_buf_t *out) {
   for (size_t i = 0; i < n; i++) {
     uint8_t c = p[i];
     if (d->n_pend == 0) {
-      uint8_t need = seq_len(c);
+      uint8_t need = sl_utf8_seq_len(c);
       if (need == 1) continue; /* stays in the run */
       if ((rc = sl_buf_append(out, p + run, i - run))) return rc;
       run = i + 1;
@@ -142,10 +121,10 @@ static int feed(sl_detok_t *d, const uint8_t *p, size_t n, sl_buf_t *out) {
       }
       continue;
     }
-    if (cont_ok(d->pend[0], d->n_pend, c)) {
+    if (sl_utf8_cont_ok(d->pend[0], d->n_pend, c)) {
       d->pend[d->n_pend++] = c;
       run = i + 1;
-      if (d->n_pend == seq_len(d->pend[0])) {
+      if (d->n_pend == sl_utf8_seq_len(d->pend[0])) {
         if ((rc = sl_buf_append(out, d->pend, d->n_pend))) return rc;
         d->n_pend = 0;
       }

@@ -280,6 +280,48 @@ static void test_encode_completion_escapes(void **st) {
 
 /* logprobs: an entry with a token that is half a UTF-8 character, in a
  * completion and in a chunk; off when not asked */
+/* A token's text: a character it holds part of is one U+FFFD, as the
+ * detokenizer writes it (a cut-off E8 97 is one, not two); bytes that are not
+ * UTF-8 at all (an overlong C0 80, a surrogate ED A0 80, F5) never reach the JSON. */
+static void test_logprob_token_text(void **st) {
+  static const struct {
+    const char *bytes, *want;
+  } cases[] = {{"\xe8\x97", "\xef\xbf\xbd"},
+               {"a\xe8\x97", "a\xef\xbf\xbd"},
+               {"\xc0\x80", "\xef\xbf\xbd\xef\xbf\xbd"},
+               {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+               {"\xf5x", "\xef\xbf\xbdx"},
+               {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},
+               {"\xf0\x9f\x98", "\xef\xbf\xbd"}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    sl_token_logprob_t t = {.token = cases[i].bytes, .len = strlen(cases[i].bytes), .logprob = -1};
+    sl_buf_t b;
+    sl_buf_init(&b, 1 << 16);
+    assert_int_equal(sl_buf_puts(&b, "["), 0);
+    assert_int_equal(sl_openai_encode_logprob(&b, &t), 0);
+    assert_int_equal(sl_buf_puts(&b, "]"), 0);
+    cJSON *j = cJSON_Parse(b.data);
+    assert_non_null(j);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "token")->valuestring, cases[i].want);
+    cJSON_Delete(j);
+    sl_buf_free(&b);
+  }
+  /* a long token is not cut: 300 bytes of cut-off characters, each one U+FFFD */
+  char lng[301];
+  for (int i = 0; i < 300; i++) lng[i] = (char)(i % 2 ? 0x97 : 0xe8);
+  lng[300] = 0;
+  sl_token_logprob_t t = {.token = lng, .len = 300, .logprob = -1};
+  sl_buf_t b;
+  sl_buf_init(&b, 1 << 16);
+  assert_int_equal(sl_buf_puts(&b, "["), 0);
+  assert_int_equal(sl_openai_encode_logprob(&b, &t), 0);
+  assert_int_equal(sl_buf_puts(&b, "]"), 0);
+  cJSON *j = cJSON_Parse(b.data);
+  assert_int_equal(strlen(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "token")->valuestring), 150 * 3);
+  cJSON_Delete(j);
+  sl_buf_free(&b);
+}
+
 static void test_encode_logprobs(void **st) {
   sl_token_logprob_t t = {.token = "\xc3", .len = 1, .logprob = -0.25, .n_top = 2};
   t.top[0] = (sl_logprob_alt_t){"\xc3", 1, -0.25};
@@ -526,6 +568,7 @@ int main(void) {
       cmocka_unit_test(test_encode_completion_escapes),
       cmocka_unit_test(test_encode_refusal_and_cache),
       cmocka_unit_test(test_encode_tools_and_chunks), cmocka_unit_test(test_encode_limits),
+      cmocka_unit_test(test_logprob_token_text),
       cmocka_unit_test(test_encode_logprobs),
       cmocka_unit_test(test_json_str_matches_reference),
       cmocka_unit_test(test_str_helpers),
