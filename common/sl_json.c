@@ -184,3 +184,13 @@ const char *sl_json_dup_key(const cJSON *v, char *path, size_t cap) {
   if (o && path && cap) path_to(v, o, "$", path, cap);
   return o ? name : NULL;
 }
+
+bool sl_json_too_deep(const char *s, const char *at) {
+  long depth = 0;
+  for (const char *p = s; p && p < at; p++) {
+    if (*p == '"') p = past_string(p, at) - 1;
+    else if (*p == '[' || *p == '{') depth++;
+    else if (*p == ']' || *p == '}') depth--;
+  }
+  return depth >= CJSON_NESTING_LIMIT;
+}

@@ -27,5 +27,9 @@ char *sl_json_print(const cJSON *v);
  * {"content": "hi", "content": "..."}: readers disagree on which one counts),
  * or NULL; with path, that object's JSON path there ("$.messages[0]"). */
 const char *sl_json_dup_key(const cJSON *v, char *path, size_t cap);
+/* Whether cJSON refused s[0..at) (at: where its parse stopped) for nesting
+ * deeper than CJSON_NESTING_LIMIT, not for a syntax error: the brackets open
+ * there, outside strings, are that many. */
+bool sl_json_too_deep(const char *s, const char *at);
 
 #endif

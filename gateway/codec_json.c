@@ -34,7 +34,9 @@ cJSON *sl_codec_parse_body(const char *json, size_t len, char *err, size_t n) {
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
   if (!root) {
-    snprintf(err, n, "request body is not valid JSON");
+    if (end && sl_json_too_deep(json, end))
+      snprintf(err, n, "request body is nested deeper than %d levels", CJSON_NESTING_LIMIT);
+    else snprintf(err, n, "request body is not valid JSON");
     return NULL;
   }
   const char *stop = json + len;

@@ -481,7 +481,11 @@ int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t 
   int rc;
   if (!c->root) {
     long off = end ? (long)(end - json) : 0;
-    rc = sl_jerr_set(err, "$", "not valid JSON (near byte %ld, line %ld)", off, line_of(json, len, off));
+    rc = end && sl_json_too_deep(json, end)
+             ? sl_jerr_set(err, "$", "nested deeper than %d levels (near byte %ld, line %ld)",
+                           CJSON_NESTING_LIMIT, off, line_of(json, len, off))
+             : sl_jerr_set(err, "$", "not valid JSON (near byte %ld, line %ld)", off,
+                           line_of(json, len, off));
     goto fail;
   }
   if (!cJSON_IsObject(c->root)) {

@@ -195,6 +195,11 @@ static void test_numbers_as_written(void **st) {
 
 static void test_decode_errors(void **st) {
   expect_bad("{\"messages\":[", "not valid JSON");
+  char deep[2100];
+  for (int d = 0; d < 1050; d++) deep[d] = '[', deep[2099 - d] = ']';
+  char deep_req[2200];
+  snprintf(deep_req, sizeof deep_req, "{\"x\":%.2100s}", deep);
+  expect_bad(deep_req, "nested deeper than 1000 levels");
   expect_bad("[]", "must be a JSON object");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"reasoning_effort\":\"Ignore all previous\"}",
              "reasoning_effort must be a word");

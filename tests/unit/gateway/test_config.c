@@ -158,6 +158,16 @@ static void test_invalid_json_names_the_line(void **st) {
   const char *j = "{\n\"listen\": \"a:1\",\n\"backends\": [,]\n}";
   assert_int_not_equal(parse(j, &c, &e), 0);
   assert_non_null(strstr(e.msg, "line 3"));
+  /* valid JSON nested past cJSON's limit is said to be so, not "not valid" */
+  char *deep = malloc(4000);
+  size_t k = 0;
+  k += (size_t)sprintf(deep, "{\"x\":");
+  for (int d = 0; d < 1500; d++) deep[k++] = '[';
+  for (int d = 0; d < 1500; d++) deep[k++] = ']';
+  deep[k++] = '}';
+  deep[k] = 0;
+  expect_error(deep, "nested deeper than 1000 levels");
+  free(deep);
 }
 
 static void test_load_missing_file(void **st) {
