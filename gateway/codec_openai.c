@@ -297,15 +297,12 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
       char *e = NULL;
       errno = 0;
       long long v = sv->valuestring ? strtoll(sv->valuestring, &e, 10) : 0;
-      if (e && !*e && errno == ERANGE) {
+      bool whole = e && !*e; /* else written as 5e3, 9.3e18: its double */
+      if (whole ? errno == ERANGE : sv->valuedouble >= 0x1p63 || sv->valuedouble < -0x1p63) {
         rc = bad(err, n, "seed must be a signed 64-bit integer");
         goto out;
       }
-      if (!(e && !*e) && (sv->valuedouble >= 0x1p63 || sv->valuedouble < -0x1p63)) {
-        rc = bad(err, n, "seed must be a signed 64-bit integer"); /* 9.3e18 written so */
-        goto out;
-      }
-      r->seed = e && !*e ? (uint64_t)v : (uint64_t)(int64_t)sv->valuedouble;
+      r->seed = whole ? (uint64_t)v : (uint64_t)(int64_t)sv->valuedouble;
     }
   }
   d = 1;
@@ -446,8 +443,6 @@ static int put_usage(sl_buf_t *o, const sl_openai_meta_t *m, int pt, int ct) {
   return sl_buf_append(o, u, n);
 }
 
-/* token bytes as a JSON string; bytes that are not whole UTF-8 characters
- * become U+FFFD */
 /* A token's text as a JSON string: a character it holds only part of (a
  * byte-level token can end inside one) is one U+FFFD, as the detokenizer
  * writes it in the answer, so that the tokens' texts spell the answer. */

@@ -213,7 +213,8 @@ static int fold_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
   return c;
 }
 
-/* The lead bytes of every folded character. */
+/* The lead bytes of every folded character, but for a space in a loose gap
+ * (gap_side). */
 static const bool lead_byte[256] = {[0xC2] = 1, [0xCC] = 1, [0xCD] = 1, [0xD8] = 1, [0xD9] = 1,
                                     [0xDB] = 1, [0xE1] = 1, [0xE2] = 1, [0xE3] = 1, [0xEF] = 1,
                                     [0xF3] = 1, ['%'] = 1,  ['&'] = 1, ['\t'] = 1, ['\\'] = 1};

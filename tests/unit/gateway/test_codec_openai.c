@@ -285,6 +285,22 @@ static void test_encode_completion_escapes(void **st) {
 
 /* logprobs: an entry with a token that is half a UTF-8 character, in a
  * completion and in a chunk; off when not asked */
+/* The "token" text sl_openai_encode_logprob gives n bytes (free() it). */
+static char *token_text(const char *bytes, size_t n) {
+  sl_token_logprob_t t = {.token = bytes, .len = n, .logprob = -1};
+  sl_buf_t b;
+  sl_buf_init(&b, 1 << 16);
+  assert_int_equal(sl_buf_puts(&b, "["), 0);
+  assert_int_equal(sl_openai_encode_logprob(&b, &t), 0);
+  assert_int_equal(sl_buf_puts(&b, "]"), 0);
+  cJSON *j = cJSON_Parse(b.data);
+  assert_non_null(j);
+  char *s = strdup(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "token")->valuestring);
+  cJSON_Delete(j);
+  sl_buf_free(&b);
+  return s;
+}
+
 /* A token's text: a character it holds part of is one U+FFFD, as the
  * detokenizer writes it (a cut-off E8 97 is one, not two); bytes that are not
  * UTF-8 at all (an overlong C0 80, a surrogate ED A0 80, F5) never reach the JSON. */
@@ -299,32 +315,16 @@ static void test_logprob_token_text(void **st) {
                {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},
                {"\xf0\x9f\x98", "\xef\xbf\xbd"}};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    sl_token_logprob_t t = {.token = cases[i].bytes, .len = strlen(cases[i].bytes), .logprob = -1};
-    sl_buf_t b;
-    sl_buf_init(&b, 1 << 16);
-    assert_int_equal(sl_buf_puts(&b, "["), 0);
-    assert_int_equal(sl_openai_encode_logprob(&b, &t), 0);
-    assert_int_equal(sl_buf_puts(&b, "]"), 0);
-    cJSON *j = cJSON_Parse(b.data);
-    assert_non_null(j);
-    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "token")->valuestring, cases[i].want);
-    cJSON_Delete(j);
-    sl_buf_free(&b);
+    char *got = token_text(cases[i].bytes, strlen(cases[i].bytes));
+    assert_string_equal(got, cases[i].want);
+    free(got);
   }
   /* a long token is not cut: 300 bytes of cut-off characters, each one U+FFFD */
-  char lng[301];
+  char lng[300];
   for (int i = 0; i < 300; i++) lng[i] = (char)(i % 2 ? 0x97 : 0xe8);
-  lng[300] = 0;
-  sl_token_logprob_t t = {.token = lng, .len = 300, .logprob = -1};
-  sl_buf_t b;
-  sl_buf_init(&b, 1 << 16);
-  assert_int_equal(sl_buf_puts(&b, "["), 0);
-  assert_int_equal(sl_openai_encode_logprob(&b, &t), 0);
-  assert_int_equal(sl_buf_puts(&b, "]"), 0);
-  cJSON *j = cJSON_Parse(b.data);
-  assert_int_equal(strlen(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "token")->valuestring), 150 * 3);
-  cJSON_Delete(j);
-  sl_buf_free(&b);
+  char *got = token_text(lng, sizeof lng);
+  assert_int_equal(strlen(got), 150 * 3);
+  free(got);
 }
 
 static void test_encode_logprobs(void **st) {
