@@ -14,7 +14,9 @@ typedef struct {
 int sl_jerr_set(sl_jerr_t *e, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Builds "parent.key" or "parent[i]" into out (truncated safely). */
+/* Builds "parent.key" (or parent["key"] for a name a dot would misread: one
+ * with a dot, a bracket, a space, or empty) or "parent[i]" into out (truncated
+ * safely). */
 void sl_jpath_key(char *out, size_t n, const char *parent, const char *key);
 void sl_jpath_idx(char *out, size_t n, const char *parent, int idx);
 

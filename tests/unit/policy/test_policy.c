@@ -159,6 +159,9 @@ static void test_validation_paths(void **state) {
                "$.rules[0].when.tenant:", "empty");
   expect_error("\"rules\": [{\"name\": \"a\", \"when\": {\"header\": {\"x-team\": 3}}, \"route\": [\"local\"]}]",
                "$.rules[0].when.header.x-team:", NULL);
+  /* a name a dot would misread is quoted in the path */
+  expect_error("\"rules\": [{\"name\": \"a\", \"when\": {\"header\": {\"x.w[0] \\\"q\\\"\": 3}}, \"route\": [\"local\"]}]",
+               "$.rules[0].when.header[\"x.w[0] \\\"q\\\"\"]:", NULL);
   expect_error("\"rules\": [{\"name\": \"a\", \"when\": {\"prompt_tokens_at_least\": 1.5}, \"route\": [\"local\"]}]",
                "$.rules[0].when.prompt_tokens_at_least:", "whole");
   expect_error("\"rules\": [{\"name\": \"a\", \"when\": {\"tenant_rpm_at_least\": -1}, \"route\": [\"local\"]}]",
