@@ -348,10 +348,16 @@ static void fail_request_param(job_t *j, int status, const char *type, const cha
   /* what a retry cannot cure: a spent quota or budget; the upstream refusing
    * the gateway's credential or not having the route's model (a 502, which the
    * SDKs would otherwise retry twice) */
-  j->no_retry = code && ((status == 429 && (!strcmp(code, "insufficient_quota") ||
-                                            !strcmp(code, "monthly_budget_exceeded"))) ||
-                         (status == 502 && (!strcmp(code, "upstream_auth_failed") ||
-                                            !strcmp(code, "upstream_model_not_found"))));
+  static const struct {
+    int status;
+    const char *code;
+  } permanent[] = {{429, "insufficient_quota"},
+                   {429, "monthly_budget_exceeded"},
+                   {502, "upstream_auth_failed"},
+                   {502, "upstream_model_not_found"}};
+  j->no_retry = false;
+  for (size_t i = 0; code && i < sizeof permanent / sizeof *permanent; i++)
+    j->no_retry |= status == permanent[i].status && !strcmp(code, permanent[i].code);
   sl_buf_reset(&j->out);
   j->dia->error(&j->out, status, type, code, param, m);
   record(j, false);

@@ -78,6 +78,18 @@ void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, 
                 status == 429 || status == 503 ? "Retry-After: 1\r\n" : NULL);
 }
 
+/* The dialect of a chat endpoint's path; NULL for any other path. */
+static const sl_dialect_ops_t *chat_dialect(const char *p) {
+  if (!strcmp(p, "/v1/chat/completions") || !strcmp(p, "/chat/completions")) return &sl_dialect_openai;
+  if (!strcmp(p, "/v1/messages") && &sl_dialect_anthropic != NULL) return &sl_dialect_anthropic;
+  return NULL;
+}
+
+/* Monitoring's endpoints: liveness, readiness, the metrics scrape. */
+static bool monitoring_path(const char *p) {
+  return !strcmp(p, "/healthz") || !strcmp(p, "/readyz") || !strcmp(p, "/metrics");
+}
+
 /* One answered request in sluice_requests_total; its backend label into bl. */
 static void count_answer(sl_gw_t *gw, int status, const char *backend, char bl[140]) {
   char lab[300], st[24];
@@ -101,8 +113,7 @@ void sl_gw_protocol_error(int status, const char *message, const char *path, cha
   sl_gw_request_id(gw, id);
   /* on a chat endpoint, a ledger row too (one per request): refused, nothing
    * read or sent */
-  if (gw->ledger && (!strcmp(path, "/v1/chat/completions") || !strcmp(path, "/chat/completions") ||
-                     !strcmp(path, "/v1/messages"))) {
+  if (gw->ledger && chat_dialect(path)) {
     sl_policy_t *pol = sl_gw_policy(gw);
     sl_ledger_row_t row = {.kind = SL_LEDGER_REQUEST, .request_id = id,
                            .policy_version = sl_policy_version(pol), .level = "unclassified",
@@ -144,9 +155,7 @@ void sl_gw_request_id(sl_gw_t *gw, char out[SL_GW_REQ_ID_MAX]) {
  * liveness probe or a scrape every few seconds would show as traffic and pull
  * the latency figures down. */
 static void count_short(sl_gw_t *gw, const sl_http_req_t *r, int status) {
-  const char *p = r->path;
-  bool probe = (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD")) &&
-               (!strcmp(p, "/healthz") || !strcmp(p, "/readyz") || !strcmp(p, "/metrics"));
+  bool probe = (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD")) && monitoring_path(r->path);
   if (!probe) sl_gw_count(gw, status, "none", NULL, r->t_start_ns, r->bytes_in);
 }
 
@@ -441,18 +450,13 @@ void sl_gw_handle(sl_conn_t *c, sl_http_req_t *r, void *data) {
   const char *m = r->method, *p = r->path;
   /* HEAD is GET without the body (the server leaves the body out) */
   bool get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST");
-  if (!strcmp(p, "/v1/chat/completions") || !strcmp(p, "/chat/completions")) {
-    if (post) sl_gw_chat(gw, c, r, &sl_dialect_openai);
+  const sl_dialect_ops_t *chat = chat_dialect(p);
+  if (chat) {
+    if (post) sl_gw_chat(gw, c, r, chat);
     else not_allowed(gw, c, r, "POST");
     return;
   }
-  if (!strcmp(p, "/v1/messages") && &sl_dialect_anthropic != NULL) {
-    if (post) sl_gw_chat(gw, c, r, &sl_dialect_anthropic);
-    else not_allowed(gw, c, r, "POST");
-    return;
-  }
-  bool get_path = !strcmp(p, "/healthz") || !strcmp(p, "/readyz") || !strcmp(p, "/metrics") ||
-                  !strcmp(p, "/v1/models") || !strcmp(p, "/models") ||
+  bool get_path = monitoring_path(p) || !strcmp(p, "/v1/models") || !strcmp(p, "/models") ||
                   !strncmp(p, "/v1/models/", 11) || !strncmp(p, "/models/", 8);
   bool post_path = !strcmp(p, "/v1/explain") || !strcmp(p, "/admin/reload");
   if ((get_path && !get) || (post_path && !post)) {
