@@ -43,12 +43,7 @@ typedef struct {
   int n_tools;
   int in_tokens, out_tokens, cache_read, cache_write; /* in_tokens counts all three */
   bool in_seen, out_seen, cache_seen;
-  /* Stop strings the API refuses (only whitespace), applied here: the text that
-   * may still be the start of one waits in `held`; `cut` once one appeared. */
-  char **lstop;
-  size_t n_lstop;
-  sl_buf_t held;
-  bool cut;
+  sl_stopper_t lstop; /* stop strings the API refuses (only whitespace), applied here */
 } an_call_t;
 
 /* ---- encoding ---- */
@@ -332,7 +327,7 @@ static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool str
 /* ---- decoding ---- */
 
 static void set_stop(an_call_t *c, const cJSON *sr, const cJSON *ss) {
-  if (c->cut) return; /* a stop string applied here ended it */
+  if (sl_stopper_cut(&c->lstop)) return; /* a stop string applied here ended it */
   if (cJSON_IsString(sr)) {
     const char *s = sr->valuestring;
     const char *f = !strcmp(s, "max_tokens") ? "length"
@@ -387,29 +382,17 @@ static void deliver(an_call_t *c, const char *s, size_t n) {
  * the answer ends as at a stop sequence of the API's: what came before it is
  * delivered, nothing after it, and a stream is ended without waiting for the
  * rest (its usage is then sluice's estimate). */
+static void deliver_out(void *ud, const char *s, size_t n) { deliver(ud, s, n); }
+
 static void emit_text(an_call_t *c, const char *s, size_t n) {
-  if (!c->n_lstop) {
-    deliver(c, s, n);
-    return;
-  }
-  if (c->cut || !n) return;
-  if (sl_buf_append(&c->held, s, n)) {
+  if (sl_stopper_cut(&c->lstop)) return;
+  if (sl_stopper_feed(&c->lstop, s, n, deliver_out, c)) {
     sl__call_fail(&c->base, SL_ENOMEM, 500, false, "server_error", "out of memory");
     return;
   }
-  size_t at, len = c->held.len;
-  int hit = sl_stop_find(c->lstop, c->n_lstop, c->held.data, len, &at);
-  if (hit < 0) {
-    size_t keep = sl_stop_holdback(c->lstop, c->n_lstop, c->held.data, len);
-    deliver(c, c->held.data, len - keep);
-    sl_buf_consume(&c->held, len - keep);
-    return;
-  }
-  deliver(c, c->held.data, at);
-  sl_buf_reset(&c->held);
-  c->cut = true;
+  if (!sl_stopper_cut(&c->lstop)) return;
   snprintf(c->finish, sizeof c->finish, "stop");
-  snprintf(c->stop_seq, sizeof c->stop_seq, "%s", c->lstop[hit]);
+  snprintf(c->stop_seq, sizeof c->stop_seq, "%s", c->lstop.stop[c->lstop.hit]);
   c->has_stop_seq = true;
   if (c->up.streaming) {
     c->saw_stop = true;
@@ -419,11 +402,7 @@ static void emit_text(an_call_t *c, const char *s, size_t n) {
 
 /* Text held for a stop string that did not come: the text goes on with a tool
  * call, or the answer is over. */
-static void release_held(an_call_t *c) {
-  if (c->cut || !c->held.len) return;
-  deliver(c, c->held.data, c->held.len);
-  sl_buf_reset(&c->held);
-}
+static void release_held(an_call_t *c) { sl_stopper_flush(&c->lstop, deliver_out, c); }
 
 static void emit_tool(an_call_t *c, int index, const char *id, const char *name, const char *args,
                       size_t n) {
@@ -578,7 +557,9 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
 }
 
 static int on_response(void *data, int status, const char *ctype, long retry_after_ms) {
-  return sl__upstream_response(&((an_call_t *)data)->up, status, ctype, retry_after_ms);
+  an_call_t *c = data;
+  c->up.no_retry = c->hr && sl_hc_no_retry(c->hr);
+  return sl__upstream_response(&c->up, status, ctype, retry_after_ms);
 }
 
 static int on_data(void *data, const char *p, size_t n) {
@@ -613,7 +594,7 @@ static void finish_json(an_call_t *c) {
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
   if (cJSON_IsString(m)) snprintf(c->model, sizeof c->model, "%s", m->valuestring);
-  for (const cJSON *b = content->child; b && !c->base.abandoned && !c->cut; b = b->next) {
+  for (const cJSON *b = content->child; b && !c->base.abandoned && !sl_stopper_cut(&c->lstop); b = b->next) {
     const cJSON *bt = cJSON_GetObjectItemCaseSensitive(b, "type");
     if (!cJSON_IsString(bt)) continue;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
@@ -646,9 +627,7 @@ static void finish_json(an_call_t *c) {
 }
 
 static void call_free(an_call_t *c) {
-  for (size_t i = 0; i < c->n_lstop; i++) free(c->lstop[i]);
-  free(c->lstop);
-  sl_buf_free(&c->held);
+  sl_stopper_free(&c->lstop);
   sl__upstream_free(&c->up);
   sl_buf_free(&c->base.body);
   free(c);
@@ -678,7 +657,7 @@ static void on_done(void *data, int err, int status, const char *msg) {
   release_held(c);
   if (c->base.failed || c->base.abandoned) goto out;
   /* a stream cut here: message_start's output count is only where it began */
-  if (c->cut && c->up.streaming) c->out_seen = false;
+  if (sl_stopper_cut(&c->lstop) && c->up.streaming) c->out_seen = false;
   /* zero for a prompt (there always is one, unless all of it came from the
    * cache), or for an answer with text, is a proxy's filler, not a count: a
    * free answer would dodge budgets and costs */
@@ -709,13 +688,10 @@ out:
 /* ---- ops ---- */
 
 static int take_local_stops(an_call_t *c, const sl_chat_req_t *r) {
-  for (size_t i = 0; i < r->n_stop; i++) {
-    if (!blank(r->stop[i]) || !*r->stop[i]) continue;
-    if (!c->lstop && !(c->lstop = calloc(r->n_stop, sizeof *c->lstop))) return SL_ENOMEM;
-    if (!(c->lstop[c->n_lstop] = strdup(r->stop[i]))) return SL_ENOMEM;
-    c->n_lstop++;
-  }
-  return 0;
+  int rc = 0;
+  for (size_t i = 0; i < r->n_stop && !rc; i++)
+    if (blank(r->stop[i]) && *r->stop[i]) rc = sl_stopper_add(&c->lstop, r->stop[i]);
+  return rc;
 }
 
 static int an_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,
@@ -729,7 +705,7 @@ static int an_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
   c->up.want_stream = o->stream;
   c->fresh_connect = o->fresh_connect;
   if (o->anthropic_beta) snprintf(c->beta, sizeof c->beta, "anthropic-beta: %s", o->anthropic_beta);
-  sl_buf_init(&c->held, 64u << 20);
+  sl_stopper_init(&c->lstop);
   int rc = take_local_stops(c, o->req);
   if (!rc) rc = encode(o, cfg, o->stream, &c->json_tool, &c->base.body);
   if (rc) {

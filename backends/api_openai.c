@@ -4,6 +4,7 @@
 #include "backend_int.h"
 #include "sl_err.h"
 #include "sl_log.h"
+#include "sl_stop.h"
 #include "sl_str.h"
 #include "sse.h"
 
@@ -15,6 +16,9 @@
 
 
 #define MAX_CALLS 64 /* different tool calls in one answer (bits of tool_named) */
+/* api.openai.com refuses more than four stop strings with a 400; the others are
+ * applied here (clients of both dialects may send up to 16). */
+#define UPSTREAM_MAX_STOP 4
 
 typedef struct {
   sl_call_t base;
@@ -34,6 +38,7 @@ typedef struct {
   uint64_t tool_named; /* calls (by dense index) whose id reached the client */
   int seen[MAX_CALLS]; /* the upstream's call indices, in order of appearance */
   int n_seen;
+  sl_stopper_t lstop;  /* the stop strings past UPSTREAM_MAX_STOP, applied here */
 } oa_call_t;
 
 /* ---- encoding ---- */
@@ -107,7 +112,7 @@ static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool str
   if (!rc && r->has_seed) rc = sl_buf_printf(out, ",\"seed\":%lld", (long long)(int64_t)r->seed);
   if (!rc && r->n_stop) {
     rc = sl_buf_puts(out, ",\"stop\":[");
-    for (size_t i = 0; i < r->n_stop && !rc; i++) {
+    for (size_t i = 0; i < r->n_stop && i < UPSTREAM_MAX_STOP && !rc; i++) {
       if (i) rc = sl_buf_puts(out, ",");
       if (!rc) rc = sl_buf_json_cstr(out, r->stop[i]);
     }
@@ -132,7 +137,7 @@ static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool str
 /* ---- decoding ---- */
 
 static void set_finish(oa_call_t *c, const cJSON *fr) {
-  if (cJSON_IsString(fr)) snprintf(c->finish, sizeof c->finish, "%s", fr->valuestring);
+  if (cJSON_IsString(fr) && !sl_stopper_cut(&c->lstop)) snprintf(c->finish, sizeof c->finish, "%s", fr->valuestring);
 }
 
 static void take_usage(oa_call_t *c, const cJSON *u) {
@@ -162,16 +167,34 @@ static void take_usage(oa_call_t *c, const cJSON *u) {
   }
 }
 
-static void emit_text(oa_call_t *c, const char *s, size_t n) {
-  if (!n) return;
+static void deliver(void *ud, const char *s, size_t n) {
+  oa_call_t *c = ud;
   c->base.started = true;
   c->out_bytes += n;
   if (!c->base.abandoned && c->base.cbs.on_text(c->base.data, s, n)) c->base.abandoned = true;
 }
 
+/* The answer's text, through the stop strings applied here. At the first one
+ * the answer ends as at one of the upstream's: what came before it is
+ * delivered, nothing after it (text, tool calls, logprobs), and a stream is
+ * ended without waiting for the rest (its usage is then sluice's estimate). */
+static void emit_text(oa_call_t *c, const char *s, size_t n) {
+  if (!n || sl_stopper_cut(&c->lstop)) return;
+  if (sl_stopper_feed(&c->lstop, s, n, deliver, c)) {
+    sl__call_fail(&c->base, SL_ENOMEM, 500, false, "server_error", "out of memory");
+    return;
+  }
+  if (!sl_stopper_cut(&c->lstop)) return;
+  snprintf(c->finish, sizeof c->finish, "stop");
+  if (c->up.streaming) {
+    c->saw_done = true;
+    if (c->hr) sl_hc_expect_end(c->hr, 0);
+  }
+}
+
 /* message.refusal / delta.refusal: the model declined, in words. */
 static void emit_refusal(oa_call_t *c, const cJSON *v) {
-  if (!cJSON_IsString(v) || !v->valuestring[0]) return;
+  if (!cJSON_IsString(v) || !v->valuestring[0] || sl_stopper_cut(&c->lstop)) return;
   size_t n = strlen(v->valuestring);
   if (!c->base.cbs.on_refusal) {
     emit_text(c, v->valuestring, n);
@@ -188,7 +211,7 @@ static void emit_refusal(oa_call_t *c, const cJSON *v) {
  * model's thinking before its answer. Counted as output either way. */
 static void emit_reasoning_text(oa_call_t *c, const char *s) {
   size_t n = strlen(s);
-  if (!n) return;
+  if (!n || sl_stopper_cut(&c->lstop)) return;
   c->out_bytes += n;
   if (!c->base.cbs.on_reasoning) return;
   c->base.started = true;
@@ -221,7 +244,7 @@ static size_t lp_bytes(const cJSON *e, char *out, size_t cap, const char **tok) 
  * belong to (only asked for when the client asked: on_logprobs is set). */
 static void emit_logprobs(oa_call_t *c, const cJSON *lp) {
   const cJSON *content = lp ? cJSON_GetObjectItemCaseSensitive(lp, "content") : NULL;
-  if (!c->base.cbs.on_logprobs || !cJSON_IsArray(content)) return;
+  if (!c->base.cbs.on_logprobs || !cJSON_IsArray(content) || sl_stopper_cut(&c->lstop)) return;
   char bytes[1 + SL_MAX_TOP_LOGPROBS][256];
   for (const cJSON *e = content->child; e && !c->base.abandoned; e = e->next) {
     sl_token_logprob_t t = {0};
@@ -268,6 +291,8 @@ static int dense_index(oa_call_t *c, int upstream) {
 
 /* Tool calls of a whole message (index: the position), or of a stream delta. */
 static void emit_tool_calls(oa_call_t *c, const cJSON *tcs, bool delta) {
+  if (!tcs || sl_stopper_cut(&c->lstop)) return;
+  sl_stopper_flush(&c->lstop, deliver, c); /* text held for a stop string goes before the call */
   int i = 0;
   for (const cJSON *tc = tcs ? tcs->child : NULL; tc; tc = tc->next, i++) {
     const cJSON *idx = cJSON_GetObjectItemCaseSensitive(tc, "index");
@@ -414,7 +439,9 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
 }
 
 static int on_response(void *data, int status, const char *ctype, long retry_after_ms) {
-  return sl__upstream_response(&((oa_call_t *)data)->up, status, ctype, retry_after_ms);
+  oa_call_t *c = data;
+  c->up.no_retry = c->hr && sl_hc_no_retry(c->hr);
+  return sl__upstream_response(&c->up, status, ctype, retry_after_ms);
 }
 
 static int on_data(void *data, const char *p, size_t n) {
@@ -458,6 +485,13 @@ static void oa_usage(const sl_call_t *base, sl_result_t *out) {
   out->completion_tokens = rep ? c->res.completion_tokens : (int)((c->out_bytes + 3) / 4);
 }
 
+static void call_free(oa_call_t *c) {
+  sl_stopper_free(&c->lstop);
+  sl__upstream_free(&c->up);
+  sl_buf_free(&c->base.body);
+  free(c);
+}
+
 static void on_done(void *data, int err, int status, const char *msg) {
   oa_call_t *c = data;
   c->base.unsent = err && c->hr && sl_hc_sent_nothing(c->hr);
@@ -490,17 +524,24 @@ static void on_done(void *data, int err, int status, const char *msg) {
             c->res.prompt_tokens, c->res.completion_tokens);
     c->res.usage_reported = false;
   }
+  sl_stopper_flush(&c->lstop, deliver, c); /* held for a stop string that did not come */
+  if (c->base.failed || c->base.abandoned) goto out;
   if (!c->res.usage_reported) oa_usage(&c->base, &c->res);
   c->res.finish_reason = c->finish[0] ? c->finish : "stop";
+  if (sl_stopper_cut(&c->lstop)) c->res.stop_sequence = c->lstop.stop[c->lstop.hit];
   c->res.model = c->model[0] ? c->model : NULL;
   c->base.cbs.on_done(c->base.data, &c->res);
 out:
-  sl__upstream_free(&c->up);
-  sl_buf_free(&c->base.body);
-  free(c);
+  call_free(c);
 }
 
 /* ---- ops ---- */
+
+static int take_local_stops(oa_call_t *c, const sl_chat_req_t *r) {
+  int rc = 0;
+  for (size_t i = UPSTREAM_MAX_STOP; i < r->n_stop && !rc; i++) rc = sl_stopper_add(&c->lstop, r->stop[i]);
+  return rc;
+}
 
 static int oa_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_call_opts_t *o,
                       const sl_call_cbs_t *cbs, void *data, sl_call_t **out) {
@@ -511,13 +552,13 @@ static int oa_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
   sl__upstream_init(&c->up, on_event, c);
   c->up.want_stream = o->stream;
   c->fresh_connect = o->fresh_connect;
+  sl_stopper_init(&c->lstop);
   /* the messages' text and room for the rest: one allocation, usually */
   int rc = sl_buf_reserve(&c->base.body, sl_chat_messages_len(o->req) * 9 / 8 + 512);
+  if (!rc) rc = take_local_stops(c, o->req);
   if (!rc) rc = encode(o, cfg, o->stream, &c->base.body);
   if (rc) {
-    sl_buf_free(&c->base.body);
-    sl_sse_free(&c->up.sse);
-    free(c);
+    call_free(c);
     return rc;
   }
   sl__api_url(c->url, sizeof c->url, cfg->base_url, NULL, "/chat/completions");
@@ -548,20 +589,14 @@ static int oa_start(sl_call_t *base) {
   sl_hc_cbs_t hcb = {.on_response = on_response, .on_data = on_data, .on_done = on_done};
   int rc = sl_hc_start(base->owner->hc, &ho, &hcb, c, &c->hr);
   memset(c->auth, 0, sizeof c->auth); /* the key does not linger in our memory */
-  if (rc) {
-    sl__upstream_free(&c->up);
-    sl_buf_free(&base->body);
-    free(c);
-  }
+  if (rc) call_free(c);
   return rc;
 }
 
 static void oa_cancel(sl_call_t *base) {
   oa_call_t *c = (oa_call_t *)base;
   if (c->hr) sl_hc_cancel(c->hr);
-  sl__upstream_free(&c->up);
-  sl_buf_free(&base->body);
-  free(c);
+  call_free(c);
 }
 
 static void oa_pause(sl_call_t *base, bool pause) {

@@ -381,6 +381,7 @@ bool sl__call_transfer_failed(sl_call_t *c, const sl__upstream_t *up, int err, i
   e.http_status = status;
   e.retryable = sl__upstream_retryable(status);
   e.retry_after_ms = up->retry_after_ms;
+  e.no_retry = up->no_retry;
   report(c, &e);
   return true;
 }

@@ -47,6 +47,7 @@ typedef struct {
   char param[128];            /* the request field the upstream blamed (OpenAI "param"), or "" */
   char message[1024];
   long retry_after_ms;        /* the upstream said when to try again (ms), 0 if not */
+  bool no_retry;              /* the upstream said x-should-retry: false: not asked again */
 } sl_call_error_t;
 
 /* Per-token log probabilities, when the request asked for them and the backend

@@ -89,6 +89,7 @@ int sl__call_bad_event(sl_call_t *c, const char *p, size_t n);
 typedef struct {
   int status;
   long retry_after_ms; /* the upstream's Retry-After, 0 if none */
+  bool no_retry;       /* it said x-should-retry: false */
   bool want_stream;    /* the request asked for a stream */
   bool sniff;          /* a 2xx answer of no clear type: look at its first bytes */
   bool streaming;

@@ -52,6 +52,7 @@ struct sl_hc_req {
   bool got_response, canceled, timed_out_fb, ending;
   bool paused, held; /* held: curl keeps a piece we refused while paused */
   long retry_after_ms, retry_after_s_ms; /* of the header block being read */
+  bool no_retry;                          /* it said x-should-retry: false */
   int status;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -313,6 +314,8 @@ static bool stale(sl_hc_req_t *r, CURLcode cc) {
   return conns == 0 && header_bytes == 0;
 }
 
+bool sl_hc_no_retry(const sl_hc_req_t *r) { return r->no_retry; }
+
 bool sl_hc_sent_nothing(const sl_hc_req_t *r) {
   long headers = 1;
   curl_off_t body = 1;
@@ -467,7 +470,16 @@ static long header_date_wait(const char *p, size_t len, const char *name) {
 static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   sl_hc_req_t *r = ud;
   size_t len = sz * n;
-  if (len > 5 && !strncmp(p, "HTTP/", 5)) r->retry_after_ms = r->retry_after_s_ms = 0;
+  if (len > 5 && !strncmp(p, "HTTP/", 5)) {
+    r->retry_after_ms = r->retry_after_s_ms = 0;
+    r->no_retry = false;
+  }
+  static const char nr[] = "x-should-retry:";
+  if (len > sizeof nr && !strncasecmp(p, nr, sizeof nr - 1)) {
+    const char *v = p + sizeof nr - 1, *end = p + len;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    r->no_retry = end - v >= 5 && !strncasecmp(v, "false", 5);
+  }
   long v;
   if ((v = header_number(p, len, "retry-after-ms:", 1)) >= 0) r->retry_after_ms = v;
   else if ((v = header_number(p, len, "retry-after:", 1000)) >= 0) r->retry_after_s_ms = v;

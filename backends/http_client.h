@@ -52,6 +52,9 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
 /* Inside on_done: nothing of the request reached a connection (the connect,
  * the name lookup or the TLS handshake failed), so no byte of it left. */
 bool sl_hc_sent_nothing(const sl_hc_req_t *r);
+/* From on_response on: the answer's headers said x-should-retry: false (as
+ * OpenAI's do for an error that asking again does not cure). */
+bool sl_hc_no_retry(const sl_hc_req_t *r);
 /* Aborts a transfer: its connection is closed, no callback runs afterwards. */
 void sl_hc_cancel(sl_hc_req_t *r);
 /* The answer is complete (a stream's last event came): if the transfer has not

@@ -101,6 +101,7 @@ typedef struct {
   int64_t retry_after_s;     /* > 0: Retry-After for this refusal (a spent budget) */
   bool no_retry;             /* an error that waiting does not cure (fail_request_param):
                                 x-should-retry: false, which the SDKs obey */
+  bool upstream_no_retry;    /* the upstream whose error is relayed said so itself */
 } job_t;
 
 static void set_state(job_t *j, state_t s) {
@@ -355,7 +356,7 @@ static void fail_request_param(job_t *j, int status, const char *type, const cha
                    {429, "monthly_budget_exceeded"},
                    {502, "upstream_auth_failed"},
                    {502, "upstream_model_not_found"}};
-  j->no_retry = false;
+  j->no_retry = j->upstream_no_retry;
   for (size_t i = 0; code && i < sizeof permanent / sizeof *permanent; i++)
     j->no_retry |= status == permanent[i].status && !strcmp(code, permanent[i].code);
   sl_buf_reset(&j->out);
@@ -746,7 +747,7 @@ static void on_error(void *data, const sl_call_error_t *e) {
     return;
   }
   if (e->retryable && j->bcfg && j->bcfg->kind != SL_BK_LOCAL &&
-      j->step_retries < j->bcfg->max_retries && e->retry_after_ms <= MAX_RETRY_WAIT_MS) {
+      !e->no_retry && j->step_retries < j->bcfg->max_retries && e->retry_after_ms <= MAX_RETRY_WAIT_MS) {
     retry_after_backoff(j, true, e->retry_after_ms);
     return;
   }
@@ -803,6 +804,7 @@ static void on_error(void *data, const sl_call_error_t *e) {
   else if (st == 503 || st == 529) /* overloaded: retry later; an Anthropic client keeps Anthropic's 529 */
     st = st == 529 && j->dia == &sl_dialect_anthropic ? 529 : 503;
   else if (st >= 500 || st < 400) st = 502;
+  j->upstream_no_retry = e->no_retry; /* the upstream knows best what asking again would do */
   fail_request_param(j, st, e->type[0] ? e->type : "upstream_error",
                      e->upstream_code[0] ? e->upstream_code : "upstream_failed",
                      e->param[0] ? e->param : NULL, e->message);

@@ -471,6 +471,44 @@ test('Anthropic client -> OpenAI backend, streaming: the full event sequence, te
   assert.equal(lastBody(oaUp).stream, true);
 });
 
+test('Anthropic client -> OpenAI backend: more stop sequences than the API takes (4); sluice applies the rest', async () => {
+  const stops = ['S1', 'S2', 'S3', 'S4', '##', 'THE END'];
+  let closed;
+  const upstreamClosed = new Promise((r) => { closed = r; });
+  oaUp.handler = (req, body, res) => {
+    res.on('close', () => closed(res.writableFinished));
+    replyStream(res, ['Once upon', ' a time #', '# more', ' and more', ' text'], 150);
+  };
+  const s = anth.messages.stream({ model: 'auto', max_tokens: 50, stop_sequences: stops,
+    messages: [{ role: 'user', content: 'story' }] });
+  let text = '';
+  s.on('text', (t) => (text += t));
+  const fin = await s.finalMessage();
+  assert.equal(text, 'Once upon a time ', 'the text before the stop string, none of it');
+  assert.equal(fin.stop_reason, 'stop_sequence');
+  assert.equal(fin.stop_sequence, '##');
+  assert.ok(fin.usage.output_tokens > 0, 'usage estimated, not zero');
+  assert.deepEqual(lastBody(oaUp).stop, ['S1', 'S2', 'S3', 'S4'], 'the API gets the four it takes');
+  assert.equal(await upstreamClosed, false, 'the upstream stream is ended early, not read to its end');
+
+  // not streamed: the whole answer is cut; a stop string split by nothing else
+  oaUp.handler = (req, body, res) => replyJson(res, 200, completion('alpha THE END omega', { pt: 9, ct: 6 }));
+  const m = await anth.messages.create({ model: 'auto', max_tokens: 50, stop_sequences: stops,
+    messages: [{ role: 'user', content: 'x' }] });
+  assert.deepEqual(m.content, [{ type: 'text', text: 'alpha ' }]);
+  assert.equal(m.stop_reason, 'stop_sequence');
+  assert.equal(m.stop_sequence, 'THE END');
+  assert.equal(m.usage.output_tokens, 6, 'the upstream billed what it generated');
+
+  // an OpenAI client's five stop strings, and text that ends on a partial one: it is kept
+  oaUp.handler = (req, body, res) => replyStream(res, ['ends with #'], 0);
+  const r = await oai.chat.completions.create({ model: 'auto', stop: ['a1', 'a2', 'a3', 'a4', '##'],
+    messages: [{ role: 'user', content: 'x' }] });
+  assert.equal(r.choices[0].message.content, 'ends with #');
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.equal(lastBody(oaUp).stop.length, 4);
+});
+
 test('Anthropic client with tools -> OpenAI backend answering tool_calls, and tool_result back', async () => {
   oaUp.handler = (req, body, res) => replyJson(res, 200, {
     id: 'chatcmpl-t', object: 'chat.completion', created: 1, model: 'mock-model',

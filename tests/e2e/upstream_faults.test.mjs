@@ -147,6 +147,10 @@ const faults = {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.end('data: {"error":{"message":"the model is overloaded","type":"server_error"}}\n\n');
   },
+  final_500: (req, body, res) => {
+    res.writeHead(500, { 'content-type': 'application/json', 'x-should-retry': 'false' });
+    res.end(JSON.stringify({ error: { message: 'this request cannot succeed', type: 'server_error', code: null } }));
+  },
   quota_429: (req, body, res) => replyJson(res, 429, { error: { message: 'You exceeded your current quota',
     type: 'insufficient_quota', code: 'insufficient_quota' } }),
   // OpenRouter's way: HTTP 200 and an error object instead of the answer
@@ -430,6 +434,19 @@ test('a spent quota (429 insufficient_quota) tells the SDK not to retry: x-shoul
       return true;
     });
   assert.equal(badAt.length - n, 1, 'the SDK asked once');
+});
+
+test("an upstream's own x-should-retry: false is obeyed (sluice does not ask it again) and relayed to the SDK", async () => {
+  fault = 'final_500';
+  const n = badAt.length;
+  const patient = new OpenAI({ baseURL: `${sluice.base}/v1`, apiKey: 'unused', maxRetries: 2 });
+  await assert.rejects(patient.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'hello there' }] },
+    { headers: { 'x-route': 'patient' } }), (err) => {
+    assert.equal(err.status, 502);
+    assert.equal(err.headers.get('x-should-retry'), 'false');
+    return true;
+  });
+  assert.equal(badAt.length - n, 1, 'one upstream call: neither sluice (max_retries 1) nor the SDK asked again');
 });
 
 test("sluice's own retry of a backend waits as long as the upstream's Retry-After asked", async () => {
