@@ -103,7 +103,16 @@ static int parse_ids(const char *s, int32_t **ids, size_t *n) {
     }
     (*ids)[(*n)++] = (int32_t)v;
     s = end;
-    while (*s == ',' || *s == ' ') s++;
+    /* one comma between ids (spaces around it allowed): "1,,2" and "1,"
+     * are a list with a hole, not 1 and 2 */
+    while (*s == ' ') s++;
+    if (*s == ',') {
+      s++;
+      while (*s == ' ') s++;
+      if (!*s || *s == ',') return SL_EINVAL;
+    } else if (*s) {
+      return SL_EINVAL;
+    }
   }
   return *n ? 0 : SL_EINVAL;
 }
@@ -216,8 +225,13 @@ int sl_cli_generate(int argc, char **argv) {
   int rc = prompt_ids ? parse_ids(prompt_ids, &ids, &n_ids)
                       : sl_tok_encode(tok, prompt, strlen(prompt), sl_tok_add_bos(tok), true, &ids, &n_ids);
   if (!rc && !n_ids) rc = SL_EINVAL; /* an empty prompt with no BOS has nothing to condition on */
-  /* what the engine would refuse, said in the model's numbers */
   bool said = false;
+  if (rc == SL_EINVAL && prompt_ids) {
+    fprintf(stderr, "sluice generate: --prompt-ids '%s' is not a list of token ids separated by single commas\n",
+            prompt_ids);
+    said = true;
+  }
+  /* what the engine would refuse, said in the model's numbers */
   for (size_t i = 0; !rc && i < n_ids; i++)
     if (ids[i] < 0 || ids[i] >= mi->n_vocab) {
       fprintf(stderr, "sluice generate: prompt token %zu is id %d: the model's ids are 0..%d\n", i,

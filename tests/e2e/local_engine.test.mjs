@@ -39,6 +39,8 @@ test('sluice generate refuses numbers it cannot use, naming the option (exit 2)'
 
 test('sluice generate says a prompt the model cannot take in its own numbers', () => {
   for (const [args, want] of [[['--prompt-ids', '1,600'], /prompt token 1 is id 600: the model's ids are 0\.\.511/],
+                              [['--prompt-ids', '1,,2'], /--prompt-ids '1,,2' is not a list of token ids separated by single commas/],
+                              [['--prompt-ids', '1,2,'], /not a list of token ids/],
                               [['-p', 'the cat sat '.repeat(400)], /the prompt has \d+ tokens: the context holds \d+/]]) {
     let err;
     try { execFileSync(BIN, ['generate', '--model', MODEL, '-n', '2', ...args], { encoding: 'utf8', stdio: 'pipe' }); } catch (e) { err = e; }
