@@ -57,7 +57,7 @@ int sl_ledger_parse_ts(const char *s, int64_t *ts_ms) {
   if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
       digits(&p, 2, &d))
     return SL_EPARSE;
-  if (*p == 'T' || *p == ' ') {
+  if (*p == 'T' || *p == 't' || *p == ' ') { /* RFC 3339 allows lower case */
     p++;
     if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi)) return SL_EPARSE;
     if (*p == ':') {
@@ -77,7 +77,7 @@ int sl_ledger_parse_ts(const char *s, int64_t *ts_ms) {
     }
   }
   int off = 0;
-  if (*p == 'Z') {
+  if (*p == 'Z' || *p == 'z') {
     p++;
   } else if (*p == '+' || *p == '-') {
     int sign = *p++ == '-' ? -1 : 1, oh, om;
