@@ -1,5 +1,6 @@
 /* Bounded growable buffer. */
 #include "sl_buf.h"
+#include "sl_str.h"
 #include "sl_err.h"
 
 #include <math.h>
@@ -89,12 +90,13 @@ char *sl_buf_steal(sl_buf_t *b, size_t *len) {
   return p;
 }
 
-/* Whether any of the 8 bytes in w needs escaping in a JSON string: a control
- * byte (< 0x20), '"' or '\\'. Exact as a yes/no (the classic zero-byte tests). */
+/* Whether any of the 8 bytes in w needs a look in a JSON string: a control byte
+ * (< 0x20), '"', '\\', or a byte of a multi-byte character (checked as UTF-8).
+ * Exact as a yes/no (the classic zero-byte tests). */
 static int word_needs_escape(uint64_t w) {
   const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
   uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-  uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+  uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | w;
   return (hit & highs) != 0;
 }
 
@@ -114,6 +116,7 @@ int sl_buf_json_chars(sl_buf_t *b, const char *s, size_t len) {
     unsigned char ch = (unsigned char)s[i];
     const char *esc = NULL;
     char u[7];
+    size_t skip = 0; /* bytes after s[i] that the escape stands for too */
     if (ch == '"') esc = "\\\"";
     else if (ch == '\\') esc = "\\\\";
     else if (ch == '\n') esc = "\\n";
@@ -123,6 +126,21 @@ int sl_buf_json_chars(sl_buf_t *b, const char *s, size_t len) {
       u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[ch >> 4], u[5] = hex[ch & 15], u[6] = 0;
       esc = u;
     }
+    else if (ch >= 0x80) {
+      /* A whole UTF-8 character goes as it is; bytes that start none (an
+       * upstream's broken text) become one U+FFFD, so that what sluice writes is
+       * always valid JSON for strict parsers. */
+      uint8_t k = sl_utf8_seq_len(ch);
+      size_t m = 1;
+      while (k > 1 && m < k && i + m < len && sl_utf8_cont_ok(ch, (uint8_t)m, (uint8_t)s[i + m])) m++;
+      if (k > 1 && m == k) {
+        run += k;
+        i += k - 1;
+        continue;
+      }
+      skip = m - 1;
+      esc = "\xef\xbf\xbd";
+    }
     if (!esc) {
       run++;
       continue;
@@ -130,6 +148,7 @@ int sl_buf_json_chars(sl_buf_t *b, const char *s, size_t len) {
     if (run) rc = sl_buf_append(b, s + i - run, run);
     run = 0;
     if (!rc) rc = sl_buf_puts(b, esc);
+    i += skip;
   }
   if (!rc && run) rc = sl_buf_append(b, s + len - run, run);
   return rc;

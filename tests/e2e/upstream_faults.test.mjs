@@ -156,6 +156,23 @@ const faults = {
   // OpenRouter's way: HTTP 200 and an error object instead of the answer
   json_200_error: (req, body, res) => replyJson(res, 200,
     { error: { message: 'Provider returned error', code: 429, metadata: { provider_name: 'x' } } }),
+  bad_utf8: (req, body, res) => {
+    // bytes that are no UTF-8 inside the JSON strings (a broken upstream)
+    const stream = JSON.parse(body).stream;
+    const text = (s) => Buffer.concat([Buffer.from(s[0]), Buffer.from([0xff, 0xe2, 0x82]), Buffer.from(s[1])]);
+    if (!stream) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const j = JSON.stringify(completion('@@')).split('@@');
+      res.end(Buffer.concat([Buffer.from(j[0]), text(['caf\u00e9 ', ' end']), Buffer.from(j[1])]));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const ch = JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm',
+      choices: [{ index: 0, delta: { content: '@@' }, finish_reason: null }] }).split('@@');
+    res.write(Buffer.concat([Buffer.from('data: ' + ch[0]), text(['caf\u00e9 ', ' end']), Buffer.from(ch[1] + '\n\n')]));
+    res.end('data: ' + JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm',
+      choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }) + '\n\ndata: [DONE]\n\n');
+  },
   nul_in_text: (req, body, res) => {
     // JSON allows U+0000 in a string; C strings end there
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -497,6 +514,18 @@ test('a U+0000 in upstream text does not cut the answer: it becomes U+FFFD and t
   fault = 'nul_in_text';
   const r = await ask({}, badOnly);
   assert.equal(r.choices[0].message.content, 'col1\ufffdcol2 and the rest');
+});
+
+test('bytes that are no UTF-8 in an upstream answer reach the client as U+FFFD: valid JSON for strict parsers, streamed or not', async () => {
+  fault = 'bad_utf8';
+  for (const stream of [false, true]) {
+    const raw = await fetch(`${sluice.base}/v1/chat/completions`, { method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-route': 'bad-only' },
+      body: JSON.stringify({ model: 'auto', stream, messages: [{ role: 'user', content: 'hi' }] }) });
+    const bytes = new Uint8Array(await raw.arrayBuffer());
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes); // throws on invalid UTF-8
+    assert.ok(text.includes('café \ufffd\ufffd end'), text.slice(0, 300));
+  }
 });
 
 test('a long upstream error message arrives whole up to 1 KB, cut on a character boundary (valid UTF-8 JSON)', async () => {

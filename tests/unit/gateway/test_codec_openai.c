@@ -482,13 +482,20 @@ static void test_encode_limits(void **st) {
 
 /* sl_buf_json_str against a byte-at-a-time escaper, on strings of every byte
  * value at every alignment and length (the fast path reads 8 bytes at a time),
- * and the result reads back through cJSON as the same bytes. */
+ * and the result reads back through cJSON as the same bytes. Bytes that start no
+ * whole UTF-8 character become one U+FFFD per maximal broken run. */
 static void ref_escape(sl_buf_t *o, const unsigned char *s, size_t n) {
   sl_buf_puts(o, "\"");
   for (size_t i = 0; i < n; i++) {
     char t[8];
     unsigned c = s[i];
-    if (c == '"') sl_buf_puts(o, "\\\"");
+    if (c >= 0x80) {
+      size_t k = sl_utf8_seq_len((uint8_t)c), m = 1;
+      while (k > 1 && m < k && i + m < n && sl_utf8_cont_ok((uint8_t)c, (uint8_t)m, s[i + m])) m++;
+      if (k > 1 && m == k) sl_buf_append(o, &s[i], k);
+      else sl_buf_puts(o, "\xef\xbf\xbd");
+      i += m - 1;
+    } else if (c == '"') sl_buf_puts(o, "\\\"");
     else if (c == '\\') sl_buf_puts(o, "\\\\");
     else if (c == '\n') sl_buf_puts(o, "\\n");
     else if (c == '\r') sl_buf_puts(o, "\\r");
@@ -514,12 +521,31 @@ static void test_json_str_matches_reference(void **st) {
       s[i] = (unsigned char)(round % 3 ? 'a' + v % 26 : v ? v : 1);
       if (round % 5 == 1 && (x >> 8) % 9 == 0) s[i] = "\"\\\n\x1f\x7f\x80 "[(x >> 4) % 7];
     }
+    if (round % 7 == 3) /* whole and cut UTF-8 characters among the text */
+      for (size_t i = 0; i + 4 <= n; i += 5 + (x >> 3) % 7) {
+        static const char *const chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90"};
+        const char *ch = chars[(i + round) % 6];
+        memcpy(s + i, ch, strlen(ch));
+      }
     sl_buf_reset(&a);
     sl_buf_reset(&b);
     assert_int_equal(sl_buf_json_str(&a, (const char *)s, n), 0);
     ref_escape(&b, s, n);
     assert_int_equal(a.len, b.len);
     assert_memory_equal(a.data, b.data, a.len);
+  }
+  const struct {
+    const char *in, *out;
+  } utf8[] = {{"a\x80" "b", "\"a\xef\xbf\xbd" "b\""},
+              {"caf\xc3\xa9 \xe2\x82\xac\xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac\xf0\x9f\x98\x80\""},
+              {"cut \xe2\x82", "\"cut \xef\xbf\xbd\""},
+              {"\xed\xa0\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""},
+              {"\xe2\x82x", "\"\xef\xbf\xbdx\""}};
+  for (size_t i = 0; i < sizeof utf8 / sizeof *utf8; i++) {
+    sl_buf_reset(&a);
+    assert_int_equal(sl_buf_json_str(&a, utf8[i].in, strlen(utf8[i].in)), 0);
+    assert_int_equal(a.len, strlen(utf8[i].out));
+    assert_memory_equal(a.data, utf8[i].out, a.len);
   }
   const char txt[] = "plain text \"quoted\" back\\slash\ttab\x01 and more plain text";
   sl_buf_reset(&a);
