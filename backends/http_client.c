@@ -53,6 +53,8 @@ struct sl_hc_req {
   bool paused, held; /* held: curl keeps a piece we refused while paused */
   long retry_after_ms, retry_after_s_ms; /* of the header block being read */
   bool no_retry;                          /* it said x-should-retry: false */
+  long long clen;                         /* its Content-Length, -1 before one */
+  bool bad_framing;                       /* two that differ: the body's end is unknown */
   int status;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -341,7 +343,10 @@ static void check_done(sl_hc_t *hc) {
     int err = 0;
     const char *m = "ok";
     char mbuf[320];
-    if (stale(r, cc)) {
+    if (r->bad_framing) {
+      err = SL_EUPSTREAM;
+      m = "upstream answer has conflicting Content-Length headers";
+    } else if (stale(r, cc)) {
       err = SL_ESTALE;
       snprintf(mbuf, sizeof mbuf, "upstream closed a reused connection before answering: %s",
                r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
@@ -473,6 +478,19 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   if (len > 5 && !strncmp(p, "HTTP/", 5)) {
     r->retry_after_ms = r->retry_after_s_ms = 0;
     r->no_retry = false;
+    r->clen = -1;
+  }
+  /* Content-Length headers that disagree (RFC 9112 6.3: unrecoverable) would
+   * have curl wait for bytes that never come, until the idle timeout: the
+   * transfer fails now instead. */
+  static const char cl[] = "content-length:";
+  if (len > sizeof cl && !strncasecmp(p, cl, sizeof cl - 1)) {
+    long long v = strtoll(p + sizeof cl - 1, NULL, 10);
+    if (r->clen >= 0 && v != r->clen) {
+      r->bad_framing = true;
+      return 0;
+    }
+    r->clen = v;
   }
   static const char nr[] = "x-should-retry:";
   if (len > sizeof nr && !strncasecmp(p, nr, sizeof nr - 1)) {
@@ -534,6 +552,7 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->total_timeout_ms > 0 ? o->total_timeout_ms : 0L);
   r->idle_ms = o->idle_timeout_ms;
+  r->clen = -1;
   curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, o->fresh_connect ? 1L : 0L);
   uv_timer_init(hc->loop, &r->fb_timer);
   r->fb_timer.data = r;

@@ -33,6 +33,12 @@ const faults = {
     setTimeout(() => res.destroy(), 50);
   },
   hang_up: (req, body, res) => res.socket.destroy(),
+  // two Content-Length headers that disagree: where the body ends is unknown
+  dup_length: (req, body, res) => {
+    const j = JSON.stringify(completion('framed twice'));
+    res.socket.end(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${j.length}\r\n` +
+      `content-length: ${j.length + 5}\r\n\r\n${j}`);
+  },
   redirect: (req, body, res) => { res.writeHead(302, { location: 'http://127.0.0.1:1/elsewhere' }); res.end(); },
   upstream_408: (req, body, res) => replyJson(res, 408, { error: { message: 'request timed out', type: 'timeout' } }),
   limited_s: (req, body, res) => {
@@ -526,6 +532,13 @@ test('bytes that are no UTF-8 in an upstream answer reach the client as U+FFFD: 
     const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes); // throws on invalid UTF-8
     assert.ok(text.includes('café \ufffd\ufffd end'), text.slice(0, 300));
   }
+});
+
+test('an upstream answer with conflicting Content-Length headers fails at once (502), not at the idle timeout', async () => {
+  fault = 'dup_length';
+  const t0 = Date.now();
+  await assert.rejects(ask({}, badOnly), (err) => err.status === 502 && /conflicting Content-Length/.test(err.message));
+  assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
 });
 
 test('a long upstream error message arrives whole up to 1 KB, cut on a character boundary (valid UTF-8 JSON)', async () => {
