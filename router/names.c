@@ -1078,7 +1078,11 @@ static int lower_name_kind(const sl__gaz_t *g, const char *text, sl__toks_t *T, 
     return 0;
   unsigned f = sl__tok_flags(g, text, t);
   if (f & (SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER | SL_GZ_HONOR | SL_GZ_COMMON)) return 0;
-  return (f & SL_GZ_FIRST) ? 1 : 2;
+  if (f & SL_GZ_FIRST) return 1;
+  /* an English plural the lexicon has in the singular ("speaking to bots") */
+  size_t n = t->e - t->s;
+  if (n > 3 && text[t->e - 1] == 's' && sl__lexicon_has(text + t->s, n - 1)) return 0;
+  return 2;
 }
 
 /* Adds the name at token i (and a surname right after it: "tatiana

@@ -382,6 +382,10 @@ static const litset_t litsets[] = {
     {SL_P_PWHASH, 0, 0, P_NONE,
      "$1$|$2$|$2a$|$2b$|$2x$|$2y$|$5$|$6$|$y$|$7$|$apr1$|$argon2id$|$argon2i$|$argon2d$|"
      "$pbkdf2$|$scrypt$|$sha1$|$md5$|{SSHA}|{SHA}|{SMD5}|{CRYPT}|{SSHA256}|{SSHA512}", NULL},
+    /* Windows and Kerberos hashes as cracking tools write them (AS-REP roasting,
+     * Kerberoasting, cached domain logons, NetNTLM captures) */
+    {SL_P_PWHASH, 0, 0, P_NONE,
+     "$krb5asrep$|$krb5tgs$|$krb5pa$|$DCC2$|$NETNTLMv2$|$NETNTLM$|$ml$|$sha512$|$sha256$", NULL},
     {SL_P_PWHASH, 0, 0, P_SHA, "$pbkdf2-sha", NULL},
     /* MySQL's mysql_native_password hash: '*' and 40 hex digits */
     {SL_P_PWHASH, 0, 0, P_HEX40, "*", NULL},

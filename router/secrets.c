@@ -660,6 +660,42 @@ static bool strong_value(const char *v, size_t n) {
          !sl__is_placeholder(v, n);
 }
 
+/* "Please use the following password to proceed to installation:" and the
+ * value alone on one of the next lines (Jenkins' initial admin password, a
+ * generated one in a setup log): the cue's line ends with ':' at most 120 bytes
+ * on, then at most one blank line, then one token of letters and digits
+ * (8-128 bytes) that fills its line. */
+static bool next_line_value(const sl__ctx_t *c, uint32_t p, uint32_t *vs, uint32_t *ve) {
+  const char *t = c->text;
+  uint32_t k = p;
+  while (k < c->len && t[k] != '\n' && k - p < 120) k++;
+  uint32_t le = k;
+  while (le > p && (t[le - 1] == ' ' || t[le - 1] == '\t' || t[le - 1] == '\r')) le--;
+  if (k >= c->len || t[k] != '\n' || le == 0 || t[le - 1] != ':') return false;
+  for (int blank = 0; blank < 3; blank++) { /* the cue's newline, then at most one blank line */
+    if (k >= c->len || t[k] != '\n') return false;
+    k++;
+    while (k < c->len && (t[k] == ' ' || t[k] == '\t' || t[k] == '\r')) k++;
+    if (k < c->len && t[k] != '\n') break;
+    if (blank == 2) return false;
+  }
+  uint32_t s0 = k;
+  bool al = false, dg = false;
+  while (k < c->len && (unsigned char)t[k] > ' ' && k - s0 <= 128) {
+    unsigned char ch = (unsigned char)t[k++];
+    if (isdigit(ch)) dg = true;
+    else if (isalpha(ch)) al = true;
+    else if (!strchr("+/=_-.!@#$%^&*~", ch)) return false;
+  }
+  uint32_t e0 = k;
+  while (k < c->len && (t[k] == ' ' || t[k] == '\t' || t[k] == '\r')) k++;
+  if ((k < c->len && t[k] != '\n') || e0 - s0 < 8 || e0 - s0 > 128 || !al || !dg ||
+      sl__is_placeholder(t + s0, e0 - s0))
+    return false;
+  *vs = s0, *ve = e0;
+  return true;
+}
+
 /* Does the line, before `at`, run one of `tools` (a name that starts a word,
  * any case)? The password flags of psexec and sshpass ("psexec \\\\host -u
  * admin -p mypass", "sshpass -p hunter2 ssh ...") take the password itself, and
@@ -1175,6 +1211,8 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
      * password in the Utrecht office is now X": the value a few words on */
     if (pw && far_value(c, ie, false, &vs, &ve))
       add_secret(c, vs, ve, SL_ET_PASSWORD, "password_prose", 65, false);
+    else if (pw && next_line_value(c, ie, &vs, &ve))
+      add_secret(c, vs, ve, SL_ET_PASSWORD, "password_next_line", 65, false);
     if (sep == SEP_NONE) return;
   }
   const char *v = t + vs;
