@@ -1617,7 +1617,7 @@ void sl__detect_secrets(sl__ctx_t *c) {
             add_secret(c, h->start, h->end, SL_ET_PASSWORD, "password_hash", 80, false);
           break;
         }
-        uint32_t e = body_end(c, h->end, "./+=$,:-");
+        uint32_t e = body_end(c, h->end, "./+=$,:-@*_"); /* Kerberos: user@REALM, *svc_sql* */
         if (e - h->end >= 8)
           add_secret(c, h->start, e, SL_ET_PASSWORD, "password_hash", 80, false);
         break;

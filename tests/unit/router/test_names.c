@@ -161,6 +161,7 @@ static void persons(void **s) {
   EXPECT("Chamari Wickramasinghe led the training for the new staff.", "PERSON", "Chamari Wickramasinghe");
   EXPECT("Lindiwe Dlamini-Mokoena presented the budget.", "PERSON", "Lindiwe Dlamini-Mokoena");
   EXPECT("Agent: Hello, you're speaking with Dawit. How can I help?", "PERSON", "Dawit");
+  REJECT("My religion does not allow speaking to bots, they are evil", "PERSON"); /* a plural, no name */
   /* names the gazetteer lacks, told by their shape or their place in the sentence */
   EXPECT("the verses from Faina D. Yefremova's Cautionary Tales", "PERSON", "Faina D. Yefremova");
   EXPECT("Wisława Szczepańska's killers sentenced to life in prison", "PERSON", "Wisława Szczepańska");

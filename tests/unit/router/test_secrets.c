@@ -103,6 +103,16 @@ static void otp_secrets(void **s) {
 static void passwords(void **s) {
   (void)s;
   EXPECT("DB_PASSWORD=hunter22", "PASSWORD", "hunter22");
+  /* a generated password alone on the line after its cue line */
+  EXPECT("An admin user has been created.\nPlease use the following password to proceed:\n\nX7kq2Lm9Pw4z\n\nThen log in.",
+         "PASSWORD", "X7kq2Lm9Pw4z");
+  REJECT("Choose a password:\n\nit must have 8 characters\n", "PASSWORD");
+  REJECT("Password:\n\nsee the vault entry below\n", "PASSWORD");
+  /* hashes as cracking tools write them */
+  EXPECT("roasted: $krb5asrep$23$user@CORP.LOCAL:8cf8eb5287e28a4006c064892150c4fb$3e05ecc13548bec8e1eeb900dea5429c",
+         "PASSWORD", NULL);
+  EXPECT("$krb5tgs$23$*svc_sql$CORP.LOCAL$MSSQLSvc/db01*$9a1c3e5f7b2d4a6c8e0f1a3b5c7d9e2f$0d1e2f3a4b5c6d7e8f9a",
+         "PASSWORD", NULL);
   /* a shell or env line in lower case: '=' with no space makes the word a literal */
   EXPECT("password=sunshine", "PASSWORD", "sunshine");
   EXPECT("host=db1\nexport db_pass=bluewhale", "PASSWORD", "bluewhale");
