@@ -374,6 +374,51 @@ static size_t label_address(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *g
 
 /* Every rule hangs off a number (house number, box number, ZIP) or an address
  * label, so the pass costs little on text without them. */
+/* 6. A street named without a house number where the text says a place
+ *    follows: a capitalised name and a street type after a preposition ("enter
+ *    on Kurfürstendamm St.", "the corner of Jalan Sultan Ismail St.", "lives on
+ *    Oak Hollow street"), or a fused street name after "is on", "corner of",
+ *    "side of" ("the bus station is on Mannerheimintie"). Not a street that
+ *    names a trade or a show ("on Wall Street", "on Sesame Street"). */
+static const char *const plain_types[] = {"street", "st", "avenue", "ave", "road", "rd", "boulevard",
+                                          "blvd", "lane", "ln", "straße", "strasse", NULL};
+static const char *const plain_preps[] = {"on", "at", "along", "off", "onto", NULL};
+static const char *const not_addresses[] = {"wall", "sesame", "easy", "fleet", "downing", NULL};
+
+static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T) {
+  const char *text = c->text;
+  if (!T->has_upper) return;
+  for (size_t k = 2; k < T->n; k++) {
+    sl__tok_t *t = &T->v[k];
+    size_t n = t->e - t->s;
+    if (t->kind != SL_TK_WORD || t->nl_before || n < 2) continue;
+    bool typed = n <= 9 && !(t->caps & 2) && sl__tok_in(text, t, plain_types);
+    bool fused = !typed && (t->caps & 1) && !t->punct_before && fused_name(text, t);
+    if (!typed && !fused) continue;
+    size_t a = k;
+    if (typed) {
+      if (t->punct_before) continue;
+      while (a > 0 && k - a < 3 && T->v[a - 1].kind == SL_TK_WORD && (T->v[a - 1].caps & 1) &&
+             !(T->v[a - 1].caps & 2) && !T->v[a].nl_before && !T->v[a].punct_before)
+        a--;
+      if (a == k) continue;
+    }
+    if (a < 1 || T->v[a].nl_before || T->v[a].punct_before || (T->v[a - 1].caps & 1)) continue;
+    const sl__tok_t *p = &T->v[a - 1];
+    bool cue = place_said(text, T, a) ||
+               (typed ? sl__tok_in(text, p, plain_preps)
+                      : a >= 2 && sl__tok_is(text, p, "of") && sl__tok_is(text, &T->v[a - 2], "side"));
+    if (!cue || sl__tok_in(text, &T->v[a], not_addresses)) continue;
+    bool person_or_org = false;
+    for (size_t m = a; m < k && !person_or_org; m++)
+      person_or_org = (sl__tok_flags(g, text, &T->v[m]) & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) ||
+                      sl__tok_in_set(text, &T->v[m], &months_set) ||
+                      sl__tok_in_set(text, &T->v[m], &weekdays_set);
+    if (person_or_org) continue;
+    add(c, g, ga, T, a, k);
+  }
+}
+
 void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T) {
   const char *text = c->text;
   size_t done = 0; /* tokens before this are inside an address already */
@@ -591,4 +636,5 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       }
     }
   }
+  numberless_streets(c, g, ga, T);
 }

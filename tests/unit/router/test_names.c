@@ -383,6 +383,17 @@ static void addresses(void **s) {
   EXPECT("pedestrians must enter on hegyalja út 98. st. the first three months", "STREET_ADDRESS",
          "hegyalja út 98");
   REJECT("auf dem weg 5 mal", "STREET_ADDRESS");
+  /* streets named without a number where the text says a place follows */
+  EXPECT("Pedestrians must enter on Kurfürstendamm St. the first three months", "STREET_ADDRESS", "Kurfürstendamm St");
+  EXPECT("Ask the driver to stop at the corner of Jalan Sultan Ismail St. and Elm St.", "STREET_ADDRESS",
+         "Jalan Sultan Ismail St");
+  EXPECT("The bus station is on Mannerheimintie", "STREET_ADDRESS", "Mannerheimintie");
+  EXPECT("He lives on the north side of Kurfürstendamm.", "STREET_ADDRESS", "Kurfürstendamm");
+  EXPECT("He lives on Oak Hollow street", "STREET_ADDRESS", "Oak Hollow street");
+  REJECT("What happened on Wall Street in 1929?", "STREET_ADDRESS");
+  REJECT("I saved the draft on Google Drive", "STREET_ADDRESS");
+  REJECT("We walked down Memory Lane", "STREET_ADDRESS");
+  REJECT("Street food on Saturday is the best", "STREET_ADDRESS");
   EXPECT("Meet me at 34151 Nybyvägen 65 Apt. 392\nGarður", "STREET_ADDRESS", "34151 Nybyvägen 65 Apt. 392");
   EXPECT("his address: 5049 Harjukuja 54, SEINÄJOKI", "STREET_ADDRESS", "5049 Harjukuja 54, SEINÄJOKI");
   /* labels anywhere, in JSON and other languages; where someone lives */
