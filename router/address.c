@@ -392,7 +392,7 @@ static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t
     sl__tok_t *t = &T->v[k];
     size_t n = t->e - t->s;
     if (t->kind != SL_TK_WORD || t->nl_before || n < 2) continue;
-    bool typed = n <= 9 && !(t->caps & 2) && sl__tok_in(text, t, plain_types);
+    bool typed = n <= 9 && !(t->caps & 2) && strchr("sSaArRbBlL", text[t->s]) && sl__tok_in(text, t, plain_types);
     bool fused = !typed && (t->caps & 1) && !t->punct_before && fused_name(text, t);
     if (!typed && !fused) continue;
     size_t a = k;
