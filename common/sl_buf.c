@@ -130,15 +130,13 @@ int sl_buf_json_chars(sl_buf_t *b, const char *s, size_t len) {
       /* A whole UTF-8 character goes as it is; bytes that start none (an
        * upstream's broken text) become one U+FFFD, so that what sluice writes is
        * always valid JSON for strict parsers. */
-      uint8_t k = sl_utf8_seq_len(ch);
-      size_t m = 1;
-      while (k > 1 && m < k && i + m < len && sl_utf8_cont_ok(ch, (uint8_t)m, (uint8_t)s[i + m])) m++;
-      if (k > 1 && m == k) {
+      size_t broken, k = sl_utf8_char((const unsigned char *)s + i, len - i, &broken);
+      if (k) {
         run += k;
         i += k - 1;
         continue;
       }
-      skip = m - 1;
+      skip = broken - 1;
       esc = "\xef\xbf\xbd";
     }
     if (!esc) {

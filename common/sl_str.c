@@ -82,25 +82,9 @@ size_t sl_utf8_invalid(const char *str, size_t n) {
     uint64_t w;
     while (i + 8 <= n && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ull))) i += 8;
     if (i >= n) break;
-    unsigned char c = s[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t k;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) k = 1, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) k = 2, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) k = 3, cp = c & 0x07;
-    else return i;
-    for (size_t j = 1; j <= k; j++) {
-      if (i + j >= n || (s[i + j] & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (s[i + j] & 0x3F);
-    }
-    if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return i;
-    i += k + 1;
+    size_t broken, k = sl_utf8_char(s + i, n - i, &broken);
+    if (!k) return i;
+    i += k;
   }
   return SIZE_MAX;
 }
@@ -177,6 +161,15 @@ uint8_t sl_utf8_seq_len(uint8_t c) {
   if (c >= 0xC2 && c <= 0xDF) return 2;
   if (c >= 0xE0 && c <= 0xEF) return 3;
   if (c >= 0xF0 && c <= 0xF4) return 4;
+  return 0;
+}
+
+size_t sl_utf8_char(const unsigned char *s, size_t n, size_t *broken) {
+  uint8_t k = sl_utf8_seq_len(s[0]);
+  size_t m = 1;
+  while (k > 1 && m < k && m < n && sl_utf8_cont_ok(s[0], (uint8_t)m, s[m])) m++;
+  if (k && m == k) return k;
+  *broken = m;
   return 0;
 }
 

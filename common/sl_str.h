@@ -52,5 +52,9 @@ void sl_utf8_trim(char *s);
  * mended (the detokenizer, a token's text in logprobs). */
 uint8_t sl_utf8_seq_len(uint8_t c);
 bool sl_utf8_cont_ok(uint8_t lead, uint8_t pos, uint8_t c);
+/* The character at s[0..n) (n >= 1): its length when it is whole (1 for
+ * ASCII), else 0 with *broken = the bytes one U+FFFD stands for (its lead and
+ * the continuation bytes that fit, at least 1). */
+size_t sl_utf8_char(const unsigned char *s, size_t n, size_t *broken);
 
 #endif

@@ -91,11 +91,7 @@ static int cmd_check(const char *file) {
   for (const cJSON *r = rules->child; r; r = r->next, i++) {
     const cJSON *red = cJSON_GetObjectItemCaseSensitive(r, "redact");
     const cJSON *route = cJSON_GetObjectItemCaseSensitive(r, "route");
-    const cJSON *when = cJSON_GetObjectItemCaseSensitive(r, "when");
-    const cJSON *ou = cJSON_GetObjectItemCaseSensitive(r, "on_unavailable");
-    bool keep_inside = cJSON_IsString(ou) && !strcmp(ou->valuestring, "reject") &&
-                       (cJSON_GetObjectItemCaseSensitive(when, "sensitivity_at_least") ||
-                        cJSON_GetObjectItemCaseSensitive(when, "entity_types_any"));
+    bool keep_inside = sl_policy_rule_keeps_inside(p, (size_t)i);
     bool any_external = false;
     int k = 0;
     for (const cJSON *s = route->child; s; s = s->next, k++) {

@@ -443,35 +443,12 @@ static int put_usage(sl_buf_t *o, const sl_openai_meta_t *m, int pt, int ct) {
   return sl_buf_append(o, u, n);
 }
 
-/* A token's text as a JSON string: a character it holds only part of (a
- * byte-level token can end inside one) is one U+FFFD, as the detokenizer
- * writes it in the answer, so that the tokens' texts spell the answer. */
-static int put_token(sl_buf_t *o, const char *s, size_t n) {
-  char small[3 * 64];
-  char *tmp = n <= 64 ? small : malloc(3 * n); /* each byte at most a U+FFFD */
-  if (!tmp) return SL_ENOMEM;
-  const uint8_t *p = (const uint8_t *)s;
-  size_t k = 0;
-  for (size_t i = 0; i < n;) {
-    uint8_t len = sl_utf8_seq_len(p[i]), j = 1;
-    while (len > 1 && j < len && i + j < n && sl_utf8_cont_ok(p[i], j, p[i + j])) j++;
-    if (len && j == len) {
-      memcpy(tmp + k, s + i, len);
-      k += len;
-    } else {
-      memcpy(tmp + k, "\xEF\xBF\xBD", 3);
-      k += 3;
-    }
-    i += j;
-  }
-  int rc = sl_buf_json_str(o, tmp, k);
-  if (tmp != small) free(tmp);
-  return rc;
-}
-
 static int put_lp_item(sl_buf_t *o, const char *tok, size_t len, double lp) {
   int rc = sl_buf_puts(o, "{\"token\":");
-  if (!rc) rc = put_token(o, tok, len);
+  /* a character the token holds only part of (a byte-level token can end inside
+   * one) is one U+FFFD, as the detokenizer writes it in the answer, so that the
+   * tokens' texts spell the answer (sl_buf_json_str does it) */
+  if (!rc) rc = sl_buf_json_str(o, tok, len);
   /* 9 significant digits (a float's worth); a probability that underflowed to 0
    * is -9999.0, as OpenAI reports it (JSON has no -Infinity) */
   if (!rc) rc = isfinite(lp) ? sl_buf_printf(o, ",\"logprob\":%.9g", lp)

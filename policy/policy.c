@@ -120,6 +120,11 @@ const char *sl_policy_rule_name(const sl_policy_t *p, size_t i) {
   return i < p->n_rules ? p->rules[i].name : NULL;
 }
 
+bool sl_policy_rule_keeps_inside(const sl_policy_t *p, size_t i) {
+  return i < p->n_rules && p->rules[i].reject &&
+         (p->rules[i].when.has_sensitivity || p->rules[i].when.n_entity_types);
+}
+
 const char *sl_policy_why_not(const sl_decision_t *d, size_t rule) {
   if (rule >= d->n_rules || rule >= SL_POLICY_MAX_RULES) return "";
   return sl__when_key_name((sl_when_key_t)d->why_not[rule]);

@@ -94,6 +94,9 @@ const char *sl_policy_why_not(const sl_decision_t *d, size_t rule);
 /* Number of rules and the name of rule i (for explain and `policy test`). */
 size_t sl_policy_n_rules(const sl_policy_t *p);
 const char *sl_policy_rule_name(const sl_policy_t *p, size_t i);
+/* Whether rule i keeps what it matches inside (on_unavailable "reject" with
+ * sensitivity_at_least or entity_types_any): its external steps are skipped. */
+bool sl_policy_rule_keeps_inside(const sl_policy_t *p, size_t i);
 /* "backend" or "backend/model" of a step into out. */
 void sl_policy_step_name(const sl_route_step_t *s, char *out, size_t n);
 

@@ -502,7 +502,7 @@ int sl__policy_parse_rules(sl_policy_t *p, const sl__router_spec_t *spec, sl_jer
         return sl_jerr_set(err, q, "duplicate rule name \"%s\" (also $.rules[%d])", rule->name,
                            j);
       }
-    if (rule->reject && (rule->when.has_sensitivity || rule->when.n_entity_types)) {
+    if (sl_policy_rule_keeps_inside(p, (size_t)i)) {
       /* A keep-inside rule that can only send outside would block everything it
        * matches: almost certainly a mistake in the file, so say so now. */
       bool any_inside = false;

@@ -191,6 +191,19 @@ static int select_mass(cand_t *c, double *w, int n, double target) {
   return hi;
 }
 
+/* An index of w[0..n) drawn in proportion to the weights (the last one when
+ * rounding leaves the draw past their sum). */
+static int draw(sl_sampler_t *s, const double *w, int n) {
+  double z = 0, acc = 0;
+  for (int i = 0; i < n; i++) z += w[i];
+  double r = next_unit(s) * z;
+  for (int i = 0; i < n; i++) {
+    acc += w[i];
+    if (r < acc) return i;
+  }
+  return n - 1;
+}
+
 /* The first index of the largest value, NaNs skipped (index 0 if l[0] is NaN),
  * as the plain loop `if (l[i] > l[tok]) tok = i` gives. That loop ran at ~11
  * cycles a value here: each comparison waited on the load of l[tok], one chain
@@ -316,35 +329,16 @@ int32_t sl_sampler_sample(sl_sampler_t *s, const float *logits, sl_sample_t *out
      * that difference only, and a seed gives the same text alone and under load.
      * Unfiltered (or by min_p alone, which keeps their order) they are in it. */
     bool filtered = (p->top_k > 0 && p->top_k < V) || p->top_p < 1;
-    double zk = 0, acc = 0;
     if (filtered) {
       int32_t last = 0;
       for (int i = 0; i < keep; i++) {
         s->wid[c[i].id] = w[i];
         last = c[i].id > last ? c[i].id : last;
       }
-      for (int id = 0; id <= last; id++) zk += s->wid[id];
-      double r = next_unit(s) * zk;
-      tok = last;
-      for (int id = 0; id <= last; id++) {
-        acc += s->wid[id];
-        if (r < acc) {
-          tok = id;
-          break;
-        }
-      }
+      tok = draw(s, s->wid, last + 1); /* (ids between the kept ones weigh 0) */
       for (int i = 0; i < keep; i++) s->wid[c[i].id] = 0;
     } else {
-      for (int i = 0; i < keep; i++) zk += w[i];
-      double r = next_unit(s) * zk;
-      tok = c[keep - 1].id;
-      for (int i = 0; i < keep; i++) {
-        acc += w[i];
-        if (r < acc) {
-          tok = c[i].id;
-          break;
-        }
-      }
+      tok = c[draw(s, w, keep)].id;
     }
   }
   if (out) {
