@@ -2,12 +2,12 @@
  * backends share (destination names, upstream error bodies). */
 #include "backend_int.h"
 #include "sl_err.h"
+#include "sl_held.h"
 #include "sl_json.h"
 #include "sl_str.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +31,6 @@ static const sl_backend_ops_t *ops_for(sl_backend_kind_t k) {
   return NULL;
 }
 
-/* All non-streamed answers being received at once, process-wide
- * (limits.max_buffered_bytes): each may take 32 MiB, and a slow or hostile
- * upstream answering many requests with large bodies must not take the
- * machine's memory (each is decoded and re-encoded too, about 3× its size at
- * the peak). */
-static _Atomic size_t held_total, held_max = 256u << 20;
 
 int sl_backends_create(uv_loop_t *loop, const sl_backends_t *first, sl_backends_t **out) {
   sl_backends_t *b = calloc(1, sizeof *b);
@@ -60,7 +54,7 @@ void sl_backends_free(sl_backends_t *b) {
 }
 
 int sl_backends_prepare(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen) {
-  atomic_store(&held_max, cfg->limits.max_buffered_bytes);
+  sl_held_set_max(cfg->limits.max_buffered_bytes);
   for (size_t i = 0; i < cfg->n_backends; i++) {
     if (cfg->backends[i].kind == SL_BK_LOCAL && !sl__local_prepare_all) {
       snprintf(err, errlen, "backend \"%s\": this build has no local engine",
@@ -234,7 +228,7 @@ void sl__upstream_init(sl__upstream_t *u, sl_sse_event_cb on_event, void *data) 
 }
 
 static void unhold(sl__upstream_t *u) {
-  atomic_fetch_sub(&held_total, u->held);
+  sl_held_give(u->held);
   u->held = 0;
 }
 
@@ -281,10 +275,14 @@ static int sse_feed(sl__upstream_t *u, sl_call_t *c, const char *p, size_t n) {
 int sl__upstream_data(sl__upstream_t *u, sl_call_t *c, const char *p, size_t n) {
   if (u->streaming) return sse_feed(u, c, p, n);
   if (u->status < 300) { /* an answer, not an error body (bounded at 64 KiB) */
-    if (atomic_fetch_add(&held_total, n) + n > atomic_load(&held_max)) {
-      atomic_fetch_sub(&held_total, n);
+    /* Non-streamed answers being received count in the process-wide bound
+     * (limits.max_buffered_bytes): each may take 32 MiB, and a slow or
+     * hostile upstream answering many requests with large bodies must not
+     * take the machine's memory (each is decoded and re-encoded too, about
+     * 3× its size at the peak). */
+    if (!sl_held_take(n)) {
       sl__call_fail(c, SL_EUPSTREAM, 503, true, "upstream_error",
-                    "the gateway holds limits.max_buffered_bytes of upstream answers; retry");
+                    "the gateway holds limits.max_buffered_bytes of answers; retry");
       return 1;
     }
     u->held += n;

@@ -61,6 +61,8 @@ static void declare_metrics(sl_metrics_t *m) {
   sl_metrics_declare(m, "sluice_refused_connections_total", SL_M_COUNTER,
                      "Client connections refused with 503 (max_connections reached, or shutting down).");
   sl_metrics_declare(m, "sluice_inflight_requests", SL_M_GAUGE, "Requests being processed now.");
+  sl_metrics_declare(m, "sluice_send_timeouts_total", SL_M_COUNTER, "Client connections closed for taking none of their answer for limits.send_timeout_ms.");
+  sl_metrics_declare(m, "sluice_held_answer_bytes", SL_M_GAUGE, "Answer bytes held in memory now (non-streamed upstream answers being received, answers queued for clients); bounded by limits.max_buffered_bytes.");
   sl_metrics_declare(m, "sluice_client_bytes_in_total", SL_M_COUNTER, "Bytes received from clients.");
   sl_metrics_declare(m, "sluice_client_bytes_out_total", SL_M_COUNTER, "Bytes sent to clients.");
   sl_metrics_declare(m, "sluice_stream_pauses_total", SL_M_COUNTER, "Times a streamed answer's backend was held back because its client read slower than it sent, by backend.");

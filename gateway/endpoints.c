@@ -5,6 +5,7 @@
 #include "dialect.h"
 #include "gateway.h"
 #include "sl_err.h"
+#include "sl_held.h"
 #include "sl_log.h"
 #include "sl_str.h"
 
@@ -291,13 +292,14 @@ static void models(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const char *id) 
 static void metrics(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   /* every worker's server and requests (their counters are read racily: a
    * scrape is a moment's picture anyway) */
-  double open = 0, in = 0, out = 0, inflight = 0, refused = 0;
+  double open = 0, in = 0, out = 0, inflight = 0, refused = 0, send_timeouts = 0;
   for (unsigned i = 0; i < gw->sh->n_workers; i++) {
     const sl_gw_t *w = &gw->sh->workers[i];
     if (!w->srv) continue;
     const sl_server_stats_t *st = sl_server_stats(w->srv);
     open += (double)st->connections_open;
     refused += (double)st->rejected_connections;
+    send_timeouts += (double)st->send_timeouts;
     in += (double)st->bytes_in;
     out += (double)st->bytes_out;
     inflight += w->inflight;
@@ -307,6 +309,8 @@ static void metrics(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   sl_metrics_set(gw->metrics, "sluice_client_bytes_in_total", "", in);
   sl_metrics_set(gw->metrics, "sluice_client_bytes_out_total", "", out);
   sl_metrics_set(gw->metrics, "sluice_inflight_requests", "", inflight);
+  sl_metrics_set(gw->metrics, "sluice_send_timeouts_total", "", send_timeouts);
+  sl_metrics_set(gw->metrics, "sluice_held_answer_bytes", "", (double)sl_held_now());
   if (gw->ledger) {
     sl_ledger_stats_t ls;
     sl_ledger_stats(gw->ledger, &ls);

@@ -4,6 +4,7 @@
  * pipelining client is answered in order and cannot make us buffer without bound. */
 #include "server.h"
 #include "sl_err.h"
+#include "sl_held.h"
 #include "sl_log.h"
 #include "sl_str.h"
 
@@ -22,11 +23,12 @@ typedef enum { RS_IDLE, RS_HEADERS, RS_BODY } read_state_t;
 
 struct sl_conn {
   uv_tcp_t tcp;
-  uv_timer_t timer;
+  uv_timer_t timer;         /* the reading side's: header, body, idle, discard */
+  uv_timer_t send_timer;    /* while an answer waits for the client to take it */
   sl_server_t *srv;
   sl_conn_t *prev, *next;   /* server's list of open connections */
   llhttp_t parser;
-  int refs;                 /* tcp handle, timer handle, request in flight */
+  int refs;                 /* tcp handle, two timer handles, request in flight */
   bool closing, reading, in_request, keep_alive, streaming, aborted;
   bool driving, need_drive;
   bool head;                /* a HEAD request: its answer has no body */
@@ -47,7 +49,9 @@ struct sl_conn {
   bool last_was_value;
   size_t header_bytes;
   sl_buf_t pending;         /* received, not yet parsed */
-  size_t out_pending;
+  size_t out_pending;       /* queued, not yet written (counted in sl_held) */
+  uint64_t out_queued;      /* every byte ever queued: less the socket's queue, what left */
+  uint64_t send_mark;       /* what had left when the send timer was armed */
   sl_http_abort_cb abort_cb;
   void *abort_data;
   sl_http_drain_cb drain_cb;
@@ -166,9 +170,11 @@ static void conn_close(sl_conn_t *c) {
   s->stats.connections_open--;
   atomic_fetch_sub_explicit(s->open_all, 1, memory_order_relaxed);
   uv_timer_stop(&c->timer);
+  uv_timer_stop(&c->send_timer);
   c->drain_cb = NULL;
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+  uv_close((uv_handle_t *)&c->send_timer, on_handle_closed);
   /* The handler still owns an unfinished request: tell it the client is gone. */
   if (c->in_request && !c->aborted) {
     c->aborted = true;
@@ -186,12 +192,47 @@ typedef struct {
   char data[];
 } write_req_t;
 
+static void arm_timer(sl_conn_t *c, unsigned ms);
+
+/* What of the queued answer has reached the socket so far. */
+static uint64_t out_left(const sl_conn_t *c) { return c->out_queued - c->tcp.write_queue_size; }
+
+/* A client that takes nothing of its answer for limits.send_timeout_ms is
+ * closed (its request, if still running, is aborted): it would otherwise hold
+ * the answer's memory for as long as it keeps the socket open (nginx's
+ * send_timeout). A slow reader that takes something keeps its connection. */
+static void on_send_timer(uv_timer_t *t) {
+  sl_conn_t *c = t->data;
+  if (c->closing || !c->out_pending) return;
+  if (out_left(c) > c->send_mark) {
+    c->send_mark = out_left(c);
+    uv_timer_start(t, on_send_timer, c->srv->limits.send_timeout_ms, 0);
+    return;
+  }
+  c->srv->stats.send_timeouts++;
+  /* A reset, not a FIN behind the unsent bytes: the kernel drops them at
+   * once instead of keeping them for a client that takes nothing, and the
+   * client learns its answer is lost. */
+  uv_os_fd_t fd;
+  struct linger now = {1, 0};
+  if (!uv_fileno((uv_handle_t *)&c->tcp, &fd)) setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);
+  conn_close(c);
+}
+
 static void on_write(uv_write_t *w, int status) {
   write_req_t *wr = (write_req_t *)w;
   sl_conn_t *c = wr->c;
   c->out_pending -= wr->len;
+  sl_held_give(wr->len);
   free(wr);
   if (status < 0 && !c->closing) conn_close(c);
+  if (!c->out_pending && !c->closing) {
+    uv_timer_stop(&c->send_timer);
+    /* the reading side's timer waited for the answer to leave (on_timer) */
+    if (!c->in_request && !c->lingering && !c->discarding)
+      arm_timer(c, c->rstate == RS_IDLE && !c->pending.len ? c->srv->limits.idle_timeout_ms
+                                                          : c->srv->limits.header_timeout_ms);
+  }
   if (!c->closing && c->drain_cb && c->out_pending <= c->drain_below) {
     sl_http_drain_cb cb = c->drain_cb;
     c->drain_cb = NULL; /* once; cb may ask again */
@@ -240,14 +281,22 @@ static void write_bufs(sl_conn_t *c, uv_buf_t *bufs, unsigned n) {
   wr->c = c;
   wr->len = len;
   uv_buf_t buf = uv_buf_init(wr->data, (unsigned)len);
+  if (!c->out_pending) {
+    c->send_mark = out_left(c);
+    uv_timer_start(&c->send_timer, on_send_timer, c->srv->limits.send_timeout_ms, 0);
+  }
   c->refs++;
   c->out_pending += len;
+  sl_held_add(len);
   if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) < 0) {
     c->out_pending -= len;
+    sl_held_give(len);
     free(wr);
     conn_release(c);
     conn_close(c);
+    return;
   }
+  c->out_queued += len;
 }
 
 static void write_raw(sl_conn_t *c, const char *a, size_t alen, const char *b, size_t blen) {
@@ -321,7 +370,6 @@ void sl_http_stream_write(sl_conn_t *c, const char *data, size_t len) {
 }
 
 static void drive(sl_conn_t *c);
-static void arm_timer(sl_conn_t *c, unsigned ms);
 static void close_after_flush(sl_conn_t *c);
 static void start_reading(sl_conn_t *c);
 
@@ -404,8 +452,8 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 /* Closes c once what is queued for it has left: uv_close alone would cancel
  * queued writes and cut the answer short (a large answer to a client that
  * asked for Connection: close, or that reads slowly). uv_shutdown waits for
- * them, then ends our side; a client that takes nothing for idle_timeout_ms is
- * closed anyway. Reading has stopped. */
+ * them, then ends our side; a client that takes nothing for send_timeout_ms is
+ * closed anyway (the send timer). Reading has stopped. */
 static void close_after_flush(sl_conn_t *c) {
   if (c->closing || c->lingering) return;
   if (c->out_pending) {
@@ -413,7 +461,7 @@ static void close_after_flush(sl_conn_t *c) {
     c->shutdown.data = c;
     c->refs++;
     if (!uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown)) {
-      arm_timer(c, c->srv->limits.idle_timeout_ms);
+      uv_timer_stop(&c->timer);
       return;
     }
     c->refs--;
@@ -748,11 +796,13 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 static void on_timer(uv_timer_t *t) {
   sl_conn_t *c = t->data;
   if (c->in_request || c->closing) return;
-  if (c->lingering || c->discarding) { /* the client did not take the rest of its answer in
-                                         * time, or kept sending a refused request */
+  if (c->discarding) { /* the client kept sending a refused request */
     conn_close(c);
     return;
   }
+  /* An answer still leaving is the send timer's to watch; this one is armed
+   * again once it has left (on_write). */
+  if (c->out_pending) return;
   if (c->rstate != RS_IDLE || c->pending.len) protocol_error(c, 408, "request timed out");
   else conn_close(c); /* idle keep-alive connection */
 }
@@ -771,8 +821,9 @@ static void on_connection(uv_stream_t *ls, int status) {
   c->srv = s;
   uv_tcp_init(s->loop, &c->tcp);
   uv_timer_init(s->loop, &c->timer);
-  c->tcp.data = c->timer.data = c;
-  c->refs = 2;
+  uv_timer_init(s->loop, &c->send_timer);
+  c->tcp.data = c->timer.data = c->send_timer.data = c;
+  c->refs = 3;
   c->keep_alive = true;
   sl_buf_init(&c->url, s->limits.max_header_bytes);
   sl_buf_init(&c->field, s->limits.max_header_bytes);

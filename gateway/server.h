@@ -54,6 +54,7 @@ typedef struct {
   uint64_t bytes_out;
   uint64_t rejected_connections;
   uint64_t protocol_errors;   /* 4xx answered by the server itself */
+  uint64_t send_timeouts;     /* clients closed for taking nothing of their answer */
 } sl_server_stats_t;
 
 int sl_server_create(uv_loop_t *loop, const sl_limits_t *limits, sl_http_handler_cb handler,

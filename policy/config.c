@@ -155,6 +155,7 @@ static int parse_limits(const cJSON *root, sl_limits_t *l, sl_jerr_t *err) {
   l->header_timeout_ms = 10000;
   l->body_timeout_ms = 30000;
   l->idle_timeout_ms = 60000;
+  l->send_timeout_ms = 60000;
   l->shutdown_grace_ms = 30000;
   l->max_buffered_bytes = 256u << 20;
   const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "limits");
@@ -162,7 +163,7 @@ static int parse_limits(const cJSON *root, sl_limits_t *l, sl_jerr_t *err) {
   if (!cJSON_IsObject(o)) return sl_jerr_set(err, "$.limits", "must be an object");
   static const char *const keys[] = {"max_header_bytes", "max_body_bytes", "max_connections",
                                      "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms",
-                                     "shutdown_grace_ms", "max_buffered_bytes", NULL};
+                                     "send_timeout_ms", "shutdown_grace_ms", "max_buffered_bytes", NULL};
   int rc = sl__check_keys(o, "$.limits", keys, err);
   long v;
 #define LIM(field, lo, hi)                                                   \
@@ -175,6 +176,7 @@ static int parse_limits(const cJSON *root, sl_limits_t *l, sl_jerr_t *err) {
   LIM(header_timeout_ms, 100, 3600000)
   LIM(body_timeout_ms, 100, 3600000)
   LIM(idle_timeout_ms, 100, 3600000)
+  LIM(send_timeout_ms, 100, 3600000)
   LIM(shutdown_grace_ms, 0, 3600000)
   LIM(max_buffered_bytes, 1L << 20, 64L << 30)
 #undef LIM

@@ -75,8 +75,9 @@ typedef struct {
   unsigned header_timeout_ms;
   unsigned body_timeout_ms;
   unsigned idle_timeout_ms;
+  unsigned send_timeout_ms;  /* a client that takes none of its answer for this long */
   unsigned shutdown_grace_ms;
-  size_t max_buffered_bytes; /* non-streamed upstream answers held, all requests */
+  size_t max_buffered_bytes; /* answers held for clients, all requests (sl_held.h) */
 } sl_limits_t;
 
 typedef struct {

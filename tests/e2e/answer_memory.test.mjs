@@ -3,11 +3,13 @@
 // an upstream answering many requests at once with large bodies could
 // otherwise take the machine's memory. A request whose answer would cross the
 // bound gets a 503 the SDK raises (retry later); the others are served, and
-// the bytes are given back when an answer is done.
+// the bytes are given back when an answer is done. Answers written to clients
+// that have not taken them yet count in the same bound, until they leave.
 import { test, before, after } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startMock, startSluice, apiBackend, sleep } from './lib.mjs';
+import { startMock, startSluice, apiBackend, completion, replyJson, sleep } from './lib.mjs';
 
 const PART = 1536 * 1024; // each answer sends this much, then waits
 let mock, sluice, client;
@@ -64,4 +66,47 @@ test('an answer that would cross limits.max_buffered_bytes is a 503; the others 
   // and sluice kept serving
   const res = await fetch(`${sluice.base}/healthz`);
   assert.equal(res.status, 200);
+});
+
+test('answers queued for clients that do not read count in the bound until they leave', async () => {
+  // answers of 6 MiB under a 16 MiB bound: the socket buffers take a few MiB
+  // of each; the rest waits in sluice
+  const SIX = 6 << 20;
+  const up = await startMock((req, body, res) => replyJson(res, 200, completion('s'.repeat(SIX))));
+  const gw = await startSluice({
+    backends: [apiBackend('big', up.url, { max_retries: 0 })],
+    rules: [{ name: 'all', route: ['big'] }],
+    limits: { max_buffered_bytes: 16 << 20 },
+  }, { MOCK_KEY: 'sk-mock-answer-memory' });
+  const held = async () => Number((await (await fetch(`${gw.base}/metrics`)).text()).match(/^sluice_held_answer_bytes (\S+)$/m)[1]);
+  const sdk = new OpenAI({ baseURL: `${gw.base}/v1`, apiKey: 'x', maxRetries: 0 });
+  const ask = () => sdk.chat.completions.create({ model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] });
+  const socks = [];
+  try {
+    // clients that ask and read nothing, until their answers hold 10 MiB
+    for (let i = 0; i < 8 && await held() < 10 << 20; i++) {
+      const sock = net.connect(gw.port, '127.0.0.1');
+      sock.pause();
+      sock.on('error', () => {});
+      const body = JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] });
+      sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socks.push(sock);
+      await sleep(400);
+    }
+    assert.ok(await held() >= 10 << 20, `answers waiting for their clients are counted (${await held()} bytes)`);
+    // one more 6 MiB answer would cross the 16 MiB
+    await assert.rejects(ask(), (e) => {
+      assert.equal(e.status, 503);
+      return true;
+    });
+    for (const s of socks) s.destroy();
+    for (let i = 0; i < 50 && await held() > 0; i++) await sleep(20);
+    assert.equal(await held(), 0, 'given back when the clients went away');
+    const r = await ask();
+    assert.equal(r.choices[0].message.content.length, SIX);
+  } finally {
+    for (const s of socks) s.destroy();
+    await gw.stop();
+    await up.stop();
+  }
 });

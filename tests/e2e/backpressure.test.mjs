@@ -1,7 +1,9 @@
 // A client that reads its stream slower than the upstream sends it: sluice holds
 // the upstream back (it stops reading, and TCP pushes back) instead of keeping
 // everything the upstream sends in memory, and the whole answer still arrives
-// once the client reads again.
+// once the client reads again. A client that takes nothing of its answer for
+// limits.send_timeout_ms is closed (its upstream transfer ends with it); one
+// that keeps taking something, however slowly, is not.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -9,13 +11,15 @@ import { readFileSync } from 'node:fs';
 import { startMock, startSluice, apiBackend, completion, replyJson, sleep } from './lib.mjs';
 
 const CHUNKS = 3000; // 3000 events of 16 KB: a 48 MB answer
+const SEND_TIMEOUT = 3000;
 let up, sluice, sent = 0;
 const piece = 'Z'.repeat(16000);
 const event = (content, finish = null) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
 
 before(async () => {
   up = await startMock((req, body, res) => {
-    if (!JSON.parse(body).stream) return replyJson(res, 200, completion('Z'.repeat(20 << 20)));
+    const ask = JSON.parse(body);
+    if (!ask.stream) return replyJson(res, 200, completion('Z'.repeat((ask.messages[0].content === 'medium' ? 8 : 20) << 20)));
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     sent = 0;
     const more = () => {
@@ -33,6 +37,7 @@ before(async () => {
     // idle_timeout_ms 1.5 s: a client that reads nothing for 2 s is not the upstream idling
     backends: [apiBackend('up', up.url, { location: 'internal', total_timeout_ms: 60000, idle_timeout_ms: 1500 })],
     rules: [{ name: 'default', route: ['up'] }],
+    limits: { send_timeout_ms: SEND_TIMEOUT },
   }, { MOCK_KEY: 'sk-mock' });
 });
 
@@ -95,6 +100,70 @@ test('a large answer to a Connection: close client that reads late arrives whole
   const len = Number(all.slice(0, split).match(/Content-Length: (\d+)/)[1]);
   assert.equal(all.length - split - 4, len, 'every byte of the body before the close');
   assert.equal(JSON.parse(all.slice(split + 4)).choices[0].message.content.length, 20 << 20);
+});
+
+const metric = async (name) => Number((await (await fetch(`${sluice.base}/metrics`)).text()).match(new RegExp(`^${name} (\\S+)$`, 'm'))[1]);
+
+// Sends one chat request and reads nothing until sluice counts a send
+// timeout: how long that took, and whether the socket then ends (sluice resets
+// it) without the whole answer.
+async function askAndNeverRead(stream) {
+  const before = await metric('sluice_send_timeouts_total');
+  const sock = net.connect(sluice.port, '127.0.0.1');
+  sock.pause();
+  let got = 0;
+  sock.on('data', (d) => (got += d.length));
+  sock.on('error', () => {});
+  const closed = new Promise((r) => sock.on('close', r));
+  const body = JSON.stringify({ model: 'auto', stream, messages: [{ role: 'user', content: 'never read' }] });
+  sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  const t0 = Date.now();
+  let heldMid = 0;
+  while (await metric('sluice_send_timeouts_total') === before && Date.now() - t0 < SEND_TIMEOUT + 5000) {
+    if (Date.now() - t0 > 1000 && !heldMid) heldMid = await metric('sluice_held_answer_bytes');
+    await sleep(100);
+  }
+  const ms = Date.now() - t0;
+  sock.resume();
+  await closed;
+  return { ms, got, heldMid };
+}
+
+test('a streamed answer its client takes nothing of: closed after send_timeout_ms, and the upstream transfer with it', async () => {
+  const upClosed = up.closed;
+  const { ms, got } = await askAndNeverRead(true);
+  assert.ok(ms >= SEND_TIMEOUT && ms < SEND_TIMEOUT + 3000, `closed after ${ms} ms`);
+  assert.ok(got < CHUNKS * piece.length, `the client got ${got} bytes, not the whole answer`);
+  for (let i = 0; i < 50 && up.closed === upClosed; i++) await sleep(50);
+  assert.equal(up.closed, upClosed + 1, 'the upstream saw its transfer closed');
+  assert.ok(sent < CHUNKS, `the upstream was held back (${sent} of ${CHUNKS} events)`);
+});
+
+test('a finished answer left unread on a keep-alive connection: closed after send_timeout_ms, its memory given back', async () => {
+  const { ms, got, heldMid } = await askAndNeverRead(false);
+  assert.ok(heldMid > 10 << 20, `most of the 20 MB answer waited in sluice (${heldMid} bytes)`);
+  assert.ok(ms >= SEND_TIMEOUT && ms < SEND_TIMEOUT + 3000, `closed after ${ms} ms`);
+  assert.ok(got < 20 << 20, `the client got ${got} bytes, not the whole answer`);
+  assert.equal(await metric('sluice_held_answer_bytes'), 0);
+});
+
+test('a client that reads slowly but steadily keeps its connection past send_timeout_ms and gets every byte', async () => {
+  const sock = net.connect(sluice.port, '127.0.0.1');
+  const parts = [];
+  const closed = new Promise((r) => sock.on('close', r));
+  const t0 = Date.now();
+  sock.on('data', (d) => {
+    parts.push(d);
+    sock.pause();
+    setTimeout(() => sock.resume(), 60); // a read every 60 ms: ~8 s for the 8 MB
+  });
+  const body = JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'medium' }] });
+  sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  await closed;
+  const all = Buffer.concat(parts).toString('latin1');
+  const split = all.indexOf('\r\n\r\n');
+  assert.ok(Date.now() - t0 > SEND_TIMEOUT, `took ${Date.now() - t0} ms, longer than send_timeout_ms`);
+  assert.equal(JSON.parse(all.slice(split + 4)).choices[0].message.content.length, 8 << 20);
 });
 
 test('sluice serves normally afterwards', async () => {
