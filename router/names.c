@@ -62,6 +62,11 @@ static const char *const veto[] = {
     "investments", "securities", "finance", "financial", "insurance", "trading", "imports",
     "exports", "supply", "supplies", "consultancy", "brewing", "brewery", "bakery", "farms",
     "textiles", "outfitters",
+    /* ... and in other languages ("Nordlys Energi", "Quintero Construcciones") */
+    "energi", "energia", "energie", "construcciones", "construction", "constructions",
+    "construções", "costruzioni", "bouw", "bygg", "engineering", "ingenieria", "ingeniería",
+    "consultores", "consultoria", "industria", "industrie", "manufacturing", "biolabs",
+    "biosciences", "gruppe", "gruppo", "grupo", "groupe", "holding", "sociedad", "compagnie",
     /* planets and gods more often than people in prompts */
     "mercury", "venus", "jupiter", "saturn", "uranus", "neptune", "pluto",
     /* storms are named like people */
@@ -445,6 +450,29 @@ static bool street_after(const sl__gaz_t *g, const char *text, sl__toks_t *T, si
     if (T->v[k].kind != SL_TK_NUM || T->v[k].e - T->v[k].s > 6) continue;
     for (size_t m = k + 1; m < T->n && m <= k + 4 && !T->v[m].nl_before; m++)
       if (T->v[m].kind == SL_TK_WORD && (sl__tok_flags(g, text, &T->v[m]) & SL_GZ_ST_AFTER)) return true;
+  }
+  return false;
+}
+
+/* Tokens i..j-1 fill a line that heads a block of short lines, one of them a
+ * place or a number (a postcode, a house): an address block's first line,
+ * "Yuki Tanaka\n\nMombasa\nPhilippines", "Lena Wirth\nKastanienweg 7\n...".
+ * Looks at the next three lines, each of at most four tokens with no
+ * sentence's end inside. */
+static bool block_head(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t i, size_t j) {
+  if ((i > 0 && !T->v[i].nl_before) || j >= T->n || !T->v[j].nl_before) return false;
+  size_t k = j;
+  for (int line = 0; line < 3 && k < T->n; line++) {
+    size_t e = k + 1;
+    while (e < T->n && !T->v[e].nl_before) e++;
+    if (e - k > 4) return false;
+    for (size_t m = k; m < e; m++) {
+      if (m > k && strchr(".?!", T->v[m].punct_before ? T->v[m].punct_before : ' ')) return false;
+      if (T->v[m].kind == SL_TK_NUM ||
+          (T->v[m].kind == SL_TK_WORD && (sl__tok_flags(g, text, &T->v[m]) & SL_GZ_PLACE)))
+        return true;
+    }
+    k = e;
   }
   return false;
 }
@@ -1397,6 +1425,9 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         else if (words >= 2 && words <= 3 && !common_word && !all_place &&
                  (any_name || has_non_ascii(text + t->s, t->e - t->s)) && sig_line(text, T, i, j))
           accept = true; /* the first line of an e-mail signature: "--\nÉlodie Marchand\n" */
+        else if (words >= 2 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
+                 (any_name || all_foreign(g, text, T, i, j, false)) && block_head(g, text, T, i, j))
+          accept = true; /* an address block's first line: "Yuki Tanaka\n\nMombasa\nPhilippines" */
         else if (words >= 1 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
                  (any_name || (words >= 2 && all_foreign(g, text, T, i, j, true))) && dash_signed(text, T, i, j))
           accept = true; /* "— Mateusz" closing a note */

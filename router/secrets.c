@@ -503,6 +503,21 @@ static bool identifier_like(const char *s, size_t n) {
   return dg == 0 && other == 0;
 }
 
+/* A fake key's fill: one letter or digit, four bytes in five or more
+ * ("aaaaaaaa…", "00aaaa…"); masks (x, 0, *) are placeholders already. */
+static bool one_byte_fill(const char *s, size_t n) {
+  size_t same = 0;
+  for (size_t i = 0; i < n; i++) same += s[i] == s[n / 2];
+  return isalnum((unsigned char)s[n / 2]) && same * 5 >= n * 4;
+}
+
+/* Letters, digits and + / = _ - only: what keys are written in. */
+static bool key_alphabet(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum((unsigned char)s[i]) && !strchr("+/=_-", s[i])) return false;
+  return true;
+}
+
 /* 4 to 12 digits, maybe with a '*' or '#' of a keypad at the end. */
 static bool pin_digits(const char *v, size_t n) {
   while (n && (v[n - 1] == '*' || v[n - 1] == '#')) n--;
@@ -1358,10 +1373,13 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   bool secret_name = ident_has(&id, "secret") || ident_has(&id, "token") ||
                      ident_has(&id, "api_key") || ident_has(&id, "apikey") ||
                      ident_has(&id, "access_key") || ident_has(&id, "private_key");
-  /* A quoted literal assigned to a secret-named key is a secret even when it is
-   * weak ("aaaa...-"): strength is not ours to judge, only placeholders are not. */
-  bool weak_literal = secret_name && quoted && n >= 16 && !memchr(v, ' ', n) &&
-                      !identifier_like(v, n) && sep == SEP_ASSIGN;
+  /* A literal assigned to a secret-named key is a secret even when it is weak
+   * ("aaaa...-", "00aaaa..."): strength is not ours to judge, only placeholders
+   * are not. Quoted, it is a literal unless it reads as a name; bare, it must
+   * also be 20+ bytes of a key's alphabet (no call, no dotted reference). */
+  bool weak_literal = secret_name && n >= 16 && !memchr(v, ' ', n) && sep == SEP_ASSIGN &&
+                      (!identifier_like(v, n) || one_byte_fill(v, n)) &&
+                      (quoted || (n >= 20 && key_alphabet(v, n)));
   if (!weak_literal && !flag_hex && !sl__looks_random(v, n, false)) return;
   /* a pattern for keys is not one: "(A3T[A-Z0-9]|AKIA|ASIA)[A-Z2-7]{16}" */
   if (regex_like(v, n)) return;

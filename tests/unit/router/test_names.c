@@ -6,6 +6,12 @@ static void persons(void **s) {
   EXPECT("I want to add Laila Hansen as a beneficiary", "PERSON", "Laila Hansen");
   /* a given name in a town's name is no place alone ("San Antonio") */
   EXPECT("I met Antonio yesterday.", "PERSON", "Antonio");
+  /* romanised Japanese surnames (chance's list) */
+  EXPECT("the film also features kenji watanabe. a great cast", "PERSON", "kenji watanabe");
+  EXPECT("lunch with kenji yamamoto on friday", "PERSON", "kenji yamamoto");
+  /* an address block's first line */
+  EXPECT("Yuki Tanaka\n\nMombasa\nPhilippines", "PERSON", "Yuki Tanaka");
+  EXPECT("Tomasz Wr\xc3\xb3" "bel\nul. Lipowa 12\n00-950 Warszawa", "PERSON", "Tomasz Wr\xc3\xb3" "bel");
   /* the contracted pronoun is not the name's first word */
   EXPECT("Hi, I'm Sarah Connor and my phone is 555-867-5309", "PERSON", "Sarah Connor");
   EXPECT("Hi, I\xe2\x80\x99m Sarah Connor.", "PERSON", "Sarah Connor");
@@ -196,6 +202,10 @@ static void persons(void **s) {
 
 static void not_persons(void **s) {
   (void)s;
+  /* a block's head that is a firm or a heading, not a person */
+  REJECT("Nordlys Energi\nTroms\xc3\xb8\nNorway", "PERSON");
+  REJECT("Quarterly Report\n\nLondon\nUnited Kingdom", "PERSON");
+  REJECT("Quintero Construcciones is a Korean multinational investment bank", "PERSON");
   REJECT("During 2017, Allstate Insurance Group invested heavily.", "PERSON");
   REJECT("The Princess Royal arrived at Khandallah this morning from New Zealand.", "PERSON");
   REJECT("Title VII of the Civil Rights Act of 2004 protects individuals.", "PERSON");

@@ -62,6 +62,15 @@ static void keys_and_tokens(void **s) {
   EXPECT("api_key = 'a8f5f167f44f4964e6c998dee827110c'", "API_KEY", "a8f5f167f44f4964e6c998dee827110c");
   EXPECT("  HEROKU_API_KEY: c55dbac4-e0e8-4a06-b892-75cac2387ce5", "API_KEY", "c55dbac4-e0e8-4a06-b892-75cac2387ce5");
   EXPECT("\"client_secret\":\"aaaaaaaaaaaaaaaaaaaaaaa-\"", "API_KEY", "aaaaaaaaaaaaaaaaaaaaaaa-");
+  /* a fake key's fill, bare, after a secret-named key: still a literal */
+  EXPECT("aws_secret_access_key:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "API_KEY",
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+  EXPECT("okta_api_token = 00aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "API_KEY",
+         "00aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+  REJECT("api_token = some_variable_name_here", "API_KEY");
+  REJECT("secret_key = settings.SECRET_KEY_VALUE", "API_KEY");
+  REJECT("SECRET_KEY=get_random_secret_key()", "API_KEY");
+  REJECT("access_token = xxxxxxxxxxxxxxxxxxxxxxxxxxxx", "API_KEY");
   /* unknown prefix, no key name: only a long, mixed, random token */
   EXPECT("use 00DE0X0A0M0PeLE!CJoAQOx1GCLf1UIt4UU9y0VOPLUZAYN6I8DsdGEDyHh5 here", "API_KEY", NULL);
   EXPECT("post to https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdEf now",
