@@ -41,6 +41,7 @@ typedef struct {
   int watch_dir_fd, watch_dir_wd;
   char config_dir[4096], config_base[256];
   uv_timer_t debounce;
+  bool settled; /* a refused reload of a freshly written file waited once already */
   /* Both watches are on inodes: a directory replaced (mv cfg.new cfg) or a
    * symlink above the file repointed leaves them on the old ones. The file's
    * and the directory's identities as their paths resolve are checked every
@@ -123,7 +124,7 @@ static void changed_start_only(const sl_gw_shared_t *sh, const sl_config_t *cfg,
   if (at) snprintf(why + at, n - at, ": read at start only, not applied until a restart");
 }
 
-int sl_gw_reload(sl_gw_t *gw, char *why, size_t n) {
+int sl_gw_reload(sl_gw_t *gw, bool quiet, char *why, size_t n) {
   sl_gw_shared_t *sh = gw->sh;
   why[0] = '\0';
   pthread_mutex_lock(&sh->reload_mu);
@@ -142,9 +143,9 @@ int sl_gw_reload(sl_gw_t *gw, char *why, size_t n) {
   if (rc) {
     if (p) sl_policy_unref(p);
     snprintf(why, n, "%s", err.msg);
-    SL_ERROR("reload of %s refused, keeping policy %.12s: %s", sh->config_path,
+    if (!quiet) SL_ERROR("reload of %s refused, keeping policy %.12s: %s", sh->config_path,
              sl_policy_version(old), err.msg);
-    sl_metrics_add(gw->metrics, "sluice_policy_reloads_total", "result=\"error\"", 1);
+    if (!quiet) sl_metrics_add(gw->metrics, "sluice_policy_reloads_total", "result=\"error\"", 1);
   } else {
     sl_policy_unref(old);
     apply_log_level(sl_policy_config(p));
@@ -280,7 +281,7 @@ static void on_hup(uv_signal_t *h, int signum) {
   serve_t *s = h->data;
   char why[600];
   watch_again(s);
-  sl_gw_reload(&s->sh.workers[0], why, sizeof why);
+  sl_gw_reload(&s->sh.workers[0], false, why, sizeof why);
 }
 
 static void on_recheck(uv_timer_t *t) {
@@ -304,12 +305,28 @@ static void on_debounce(uv_timer_t *t) {
     uv_timer_start(&s->debounce, on_debounce, 1000, 0);
     return;
   }
+  /* A file written in place in several steps (a config agent, a slow editor)
+   * may be read half-written. A file changed within the last second that does
+   * not load is read again a second later, and only then, unchanged and still
+   * refused, logged and counted as a refused reload (a further write restarts
+   * the wait above instead). */
+  struct stat st;
+  struct timespec now;
+  identity(s->sh.config_path, &st);
+  clock_gettime(CLOCK_REALTIME, &now);
+  bool fresh = !s->settled && st.st_mtim.tv_sec + 1 >= now.tv_sec;
   char why[600];
-  sl_gw_reload(&s->sh.workers[0], why, sizeof why);
+  if (sl_gw_reload(&s->sh.workers[0], fresh, why, sizeof why) && fresh) {
+    s->settled = true;
+    uv_timer_start(&s->debounce, on_debounce, 1000, 0);
+    return;
+  }
+  s->settled = false;
 }
 
 static void on_file_change(uv_fs_event_t *h, const char *fn, int events, int status) {
   serve_t *s = h->data;
+  s->settled = false;
   /* editors write in several steps: reload once things settle */
   uv_timer_start(&s->debounce, on_debounce, 200, 0);
 }

@@ -409,7 +409,7 @@ static void admin_reload(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
     return;
   }
   char why[600];
-  int rc = sl_gw_reload(gw, why, sizeof why);
+  int rc = sl_gw_reload(gw, false, why, sizeof why);
   if (rc) {
     err_end(gw, c, r, 422, "invalid_request_error", "policy_invalid", why);
     return;

@@ -72,9 +72,10 @@ void sl_gw_protocol_error(int status, const char *message, const char *path, cha
                           sl_buf_t *body, void *gw);
 
 /* Re-reads the config file and swaps the policy for every worker; on error the
- * old one stays and the reason is written to why. Any worker's thread may call
- * it. Returns 0 or SL_E*. */
-int sl_gw_reload(sl_gw_t *gw, char *why, size_t n);
+ * old one stays and the reason is written to why (logged and counted as a
+ * refused reload unless quiet). Any worker's thread may call it. Returns 0 or
+ * SL_E*. */
+int sl_gw_reload(sl_gw_t *gw, bool quiet, char *why, size_t n);
 
 /* POST /v1/chat/completions (OpenAI) and POST /v1/messages (Anthropic) */
 void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *req, const sl_dialect_ops_t *dia);

@@ -6,7 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync, renameSync, symlinkSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, renameSync, symlinkSync, mkdirSync, rmSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMock, apiBackend, replyJson, completion, replyStream, sleep } from './lib.mjs';
@@ -337,6 +337,29 @@ describe('(b) file watch', () => {
     writeFileSync(f, JSON.stringify(broken(), null, 2));
     await sleep(800);
     assert.equal((await until('b-default')).rule, 'b-default', 'a broken write keeps B');
+    writeFileSync(f, JSON.stringify(policyA(), null, 2));
+    assert.equal((await until('a-default')).rule, 'a-default');
+  });
+
+  test('a file written in place in two steps is not a refused reload; a broken one still is, once', async () => {
+    const refused = async () => Number(((await (await fetch(`${s2.base}/metrics`)).text()).match(/sluice_policy_reloads_total\{result="error"\} (\d+)/) || [0, 0])[1]);
+    const before = await refused();
+    for (const [pol, rule] of [[policyB(), 'b-default'], [policyA(), 'a-default']]) {
+      const text = JSON.stringify(pol, null, 2), half = text.length >> 1;
+      const fd = openSync(f, 'w'); // truncates: the watch fires on the half-written file
+      writeSync(fd, text.slice(0, half));
+      await sleep(400); // longer than the 200 ms the watch waits for writes to settle
+      writeSync(fd, text.slice(half));
+      closeSync(fd);
+      assert.equal((await until(rule)).rule, rule);
+    }
+    await sleep(1500);
+    assert.equal(await refused(), before, 'no refused reload counted for a file being written');
+    writeFileSync(f, JSON.stringify(broken(), null, 2));
+    for (let i = 0; i < 40 && await refused() === before; i++) await sleep(100);
+    assert.equal(await refused(), before + 1, 'a broken file is refused (after a second, once)');
+    await sleep(1500);
+    assert.equal(await refused(), before + 1, 'and counted once');
     writeFileSync(f, JSON.stringify(policyA(), null, 2));
     assert.equal((await until('a-default')).rule, 'a-default');
   });
