@@ -301,6 +301,24 @@ static void req_free(sl_hc_req_t *r) {
   uv_close((uv_handle_t *)&r->fb_timer, on_fb_closed);
 }
 
+/* What went wrong, in words for the client and the log: libcurl's own text
+ * for some codes names its internals ("select/poll returned error" for a
+ * connection reset, "Out of memory" for headers over its 100 KB limit). */
+static const char *failure_text(const sl_hc_req_t *r, CURLcode cc) {
+  switch (cc) {
+  case CURLE_OUT_OF_MEMORY:
+    if (!r->got_response) return "upstream response headers too large (over 100 KB)";
+    break;
+  case CURLE_RECV_ERROR:
+  case CURLE_SEND_ERROR: /* (what libcurl reports for a reset it saw through our poll) */
+  case CURLE_UNRECOVERABLE_POLL: return "the upstream connection was reset or broke";
+  case CURLE_GOT_NOTHING: return "upstream closed the connection without answering";
+  case CURLE_PARTIAL_FILE: return "upstream closed the connection before the answer's end";
+  default: break;
+  }
+  return r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc);
+}
+
 /* A transfer that failed on a connection curl reused, before a byte of any
  * answer came back: the upstream closed or reset the idle connection as the
  * request went out (the keep-alive race). It is reported as SL_ESTALE, so that
@@ -361,8 +379,7 @@ static void check_done(sl_hc_t *hc) {
       m = mbuf;
     } else if (cc != CURLE_OK && cc != CURLE_WRITE_ERROR) {
       err = SL_EUPSTREAM;
-      snprintf(mbuf, sizeof mbuf, "upstream transfer failed: %s",
-               r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
+      snprintf(mbuf, sizeof mbuf, "upstream transfer failed: %s", failure_text(r, cc));
       m = mbuf;
     } else if (cc == CURLE_WRITE_ERROR) {
       err = SL_ECANCELED;

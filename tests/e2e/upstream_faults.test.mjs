@@ -33,6 +33,17 @@ const faults = {
     setTimeout(() => res.destroy(), 50);
   },
   hang_up: (req, body, res) => res.socket.destroy(),
+  // part of the body, then a reset (RST)
+  reset_mid: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': 5000 });
+    res.write(JSON.stringify(completion('x')).slice(0, 40));
+    setTimeout(() => res.socket.resetAndDestroy(), 50);
+  },
+  // one header line of 200 KB: over libcurl's limit
+  huge_header: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'x-big': 'h'.repeat(200 << 10) });
+    res.end(JSON.stringify(completion('x')));
+  },
   // two Content-Length headers that disagree: where the body ends is unknown
   dup_length: (req, body, res) => {
     const j = JSON.stringify(completion('framed twice'));
@@ -259,7 +270,11 @@ async function readStream(opts) {
 }
 
 const expected = { upstream_408: 504 };
-for (const f of ['html', 'not_json', 'no_choices', 'content_number', 'two_values', 'truncated', 'hang_up', 'redirect', 'upstream_408', 'huge']) {
+// what the client is told, in words (not libcurl's "select/poll returned error" or "Out of memory")
+const said = { huge: /larger than 32 MiB/, truncated: /before the answer's end/, reset_mid: /reset or broke/,
+               huge_header: /headers too large/ };
+for (const f of ['html', 'not_json', 'no_choices', 'content_number', 'two_values', 'truncated', 'hang_up', 'redirect', 'upstream_408', 'huge',
+                 'reset_mid', 'huge_header']) {
   const want = expected[f] ?? 502;
   test(`a broken answer (${f}) fails over to the next backend, or is a ${want} when none is left`, async () => {
     fault = f;
@@ -272,7 +287,7 @@ for (const f of ['html', 'not_json', 'no_choices', 'content_number', 'two_values
     assert.equal(res.status, want, `status ${res.status}`);
     const e = await res.json();
     assert.equal(typeof e.error?.message, 'string');
-    if (f === 'huge') assert.match(e.error.message, /larger than 32 MiB/); // said, not "transfer aborted"
+    if (said[f]) assert.match(e.error.message, said[f]);
     assert.equal(res.headers.get('x-sluice-backend'), 'bad');
     await assert.rejects(ask({}, badOnly), (err) => err instanceof OpenAI.APIError && err.status === want);
   });
