@@ -31,7 +31,6 @@ static const sl_backend_ops_t *ops_for(sl_backend_kind_t k) {
   return NULL;
 }
 
-
 int sl_backends_create(uv_loop_t *loop, const sl_backends_t *first, sl_backends_t **out) {
   sl_backends_t *b = calloc(1, sizeof *b);
   if (!b) return SL_ENOMEM;
