@@ -255,23 +255,35 @@ static const char *const not_in_name[] = {"sie", "ihre", "ihr", "ihnen", "ihrer"
                                           "thanks", "danke", "merci", "gracias", "grazie", NULL};
 static sl__wordset_t not_in_name_set = {.words = not_in_name};
 
-/* The token after j is a surname's particle, lower case, and a capitalised
- * word follows it on the line: "Sanne de Vries", "Karl von Stein". Only after
- * a given name, and before no place or common word: the same words join
- * places and things ("Rio de Janeiro", "Día de Muertos", "Copa del Mundo"). */
-static bool particle_between(const sl__gaz_t *g, const char *text, const sl__toks_t *T, size_t j) {
+/* The token after j is a surname's particle, lower case, maybe of two words,
+ * and a capitalised word follows it on the line: "Sanne de Vries", "Karl von
+ * Stein", "Pieter van den Broek". Only after a given name, and before no place
+ * or common word: the same words join places and things ("Rio de Janeiro",
+ * "Día de Muertos", "Copa del Mundo"). How many tokens on the name goes: 1
+ * without a particle, 2 or 3 with one. */
+static size_t particle_step(const sl__gaz_t *g, const char *text, const sl__toks_t *T, size_t j) {
   static const char *const particles[] = {"de", "van", "von", "der", "den", "da", "di", "del",
                                           "della", "dos", "das", "du", "le", "ter", "ten", NULL};
+  /* the second word of a two-word particle: "van der", "van den", "von der", "de la" */
+  static const char *const second[] = {"der", "den", "de", "la", "los", "las", NULL};
   size_t k = j + 1;
   if (k + 1 >= T->n || T->v[k].nl_before || T->v[k].punct_before || T->v[k + 1].nl_before ||
       T->v[k + 1].punct_before || T->v[k].e - T->v[k].s > 5 || !strchr("dvlt", text[T->v[k].s]) ||
       !sl__tok_in(text, &T->v[k], particles))
-    return false;
-  /* (one particle only: in "van der Berg" the word after "van" is no capital) */
-  unsigned f1 = sl__tok_flags(g, text, &T->v[j]), f2 = sl__tok_flags(g, text, &T->v[k + 1]);
-  const unsigned not_person = SL_GZ_COMMON | SL_GZ_PLACE | SL_GZ_VETO;
-  return cap_word(text, &T->v[k + 1]) && (f1 & SL_GZ_FIRST) && !(f1 & not_person) &&
-         !(f2 & (SL_GZ_PLACE | SL_GZ_VETO)) && (!(f2 & SL_GZ_COMMON) || (f2 & SL_GZ_LAST));
+    return 1;
+  size_t name = k + 1;
+  if (!cap_word(text, &T->v[name]) && sl__tok_in(text, &T->v[name], second) && name + 1 < T->n &&
+      !T->v[name + 1].nl_before && !T->v[name + 1].punct_before)
+    name++;
+  unsigned f1 = sl__tok_flags(g, text, &T->v[j]), f2 = sl__tok_flags(g, text, &T->v[name]);
+  /* (a two-word particle joins fewer places: there a given name or a surname
+   * that is also a place is still one, "Jan van der Berg", "Maria de la Cruz") */
+  const unsigned place = name - j == 3 ? 0 : SL_GZ_PLACE;
+  return cap_word(text, &T->v[name]) && (f1 & SL_GZ_FIRST) &&
+                 !(f1 & (SL_GZ_COMMON | SL_GZ_VETO | place)) && !(f2 & (SL_GZ_VETO | place)) &&
+                 (!(f2 & SL_GZ_COMMON) || (f2 & SL_GZ_LAST))
+             ? name - j
+             : 1;
 }
 
 /* Has a non-ASCII byte: "Amélie", "Łukasz" (no English word a gazetteer lacks). */
@@ -1336,7 +1348,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
      *    surname's particle inside it: "Sanne de Vries"). */
     if (cap || (initial(text, t) && i + 1 < T->n &&
                 (cap_word(text, &T->v[i + 1]) || initial(text, &T->v[i + 1])))) {
-      size_t j = i + (cap && particle_between(g, text, T, i) ? 2 : 1);
+      size_t j = i + (cap ? particle_step(g, text, T, i) : 1);
       while (j < T->n && j - i < 4 && T->v[j].nl_before == 0 &&
              !possessive_tok(text, &T->v[j - 1]) &&
              (T->v[j].punct_before == 0 ||
@@ -1345,7 +1357,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
              /* a form label after the name: "Lena Wirth Address: ..." */
              !(j + 1 < T->n && T->v[j + 1].punct_before == ':' && T->v[j + 1].nl_before == 0 &&
                (GZ(j) & SL_GZ_STARTER)))
-        j += particle_between(g, text, T, j) ? 2 : 1;
+        j += particle_step(g, text, T, j);
       bool vetoed = false, any_name = false, all_place = true, common_word = false;
       int words = 0;
       for (size_t k = i; k < j; k++) {

@@ -9,6 +9,9 @@ static void persons(void **s) {
   /* romanised Japanese surnames (chance's list) */
   EXPECT("the film also features kenji watanabe. a great cast", "PERSON", "kenji watanabe");
   EXPECT("lunch with kenji yamamoto on friday", "PERSON", "kenji yamamoto");
+  /* a two-word particle inside a name */
+  EXPECT("forward it to Jan van der Berg today", "PERSON", "Jan van der Berg");
+  EXPECT("ask Pieter van den Broek", "PERSON", "Pieter van den Broek");
   /* an address block's first line */
   EXPECT("Yuki Tanaka\n\nMombasa\nPhilippines", "PERSON", "Yuki Tanaka");
   EXPECT("Tomasz Wr\xc3\xb3" "bel\nul. Lipowa 12\n00-950 Warszawa", "PERSON", "Tomasz Wr\xc3\xb3" "bel");
@@ -202,6 +205,7 @@ static void persons(void **s) {
 
 static void not_persons(void **s) {
   (void)s;
+  REJECT("the van der Waals force holds it", "PERSON");
   /* a block's head that is a firm or a heading, not a person */
   REJECT("Nordlys Energi\nTroms\xc3\xb8\nNorway", "PERSON");
   REJECT("Quarterly Report\n\nLondon\nUnited Kingdom", "PERSON");
