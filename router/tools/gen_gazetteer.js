@@ -32,6 +32,12 @@ if(process.argv[3]){ const C=require(process.argv[3]+'/chance.js'); const ch=new
 // a place only as a whole one-word city name: "San Antonio" makes no place of Antonio
 for(const c of cities.flat(Infinity)) if(typeof c==='string') for(const part of c.split(/\s+-\s+|,/)) if(!/\s/.test(part.trim())) add(part.trim(),'Q');
 for(const [k,v] of M) if(v.includes('Q')){ const r=v.replace(/Q/g,''); if(r==='') M.delete(k); else M.set(k,r+'P'); }
+// given names whose lower-case word is rare beside the name ("john",
+// "terry", "bobby", "maria"): not flagged common, so "John" inside a sentence
+// is a name as "Sarah" is; and the surname of the placeholder names ("John
+// Doe", "Jane Doe") that real records and test data are full of
+const rareWord=new Set(['john','terry','bobby','maria']);
+add('doe','L');
 // common English words: lower-case entries of the system dictionary
 const common=new Set();
 for(const w of fs.readFileSync(process.env.DICT||'/usr/share/dict/american-english','utf8').split('\n')) if(/^[a-z]+$/.test(w)) common.add(w);
@@ -40,7 +46,7 @@ let prev='';
 for(const [k,fl0] of [...M.entries()].sort((a,b)=>Buffer.compare(Buffer.from(a[0]),Buffer.from(b[0])))){
   let fl=''; for(const c of 'FLP') if(fl0.includes(c)) fl+=c;
   if(fl==='') continue;
-  if(common.has(k)) fl+='C';
+  if(common.has(k) && !rareWord.has(k)) fl+='C';
   const b=Buffer.from(k); const p=Buffer.from(prev); let n=0;
   while(n<b.length&&n<p.length&&n<25&&b[n]===p[n]) n++;
   let bits=0; if(fl.includes('F'))bits|=1; if(fl.includes('L'))bits|=2; if(fl.includes('P'))bits|=4; if(fl.includes('C'))bits|=8;

@@ -9,6 +9,9 @@ static void persons(void **s) {
   /* romanised Japanese surnames (chance's list) */
   EXPECT("the film also features kenji watanabe. a great cast", "PERSON", "kenji watanabe");
   EXPECT("lunch with kenji yamamoto on friday", "PERSON", "kenji yamamoto");
+  /* "John" is a name, not the rare word john; "Doe" a surname */
+  EXPECT("I spoke with John Doe yesterday", "PERSON", "John Doe");
+  EXPECT("suspicious activity on John Doe's account", "PERSON", "John Doe");
   /* a two-word particle inside a name */
   EXPECT("forward it to Jan van der Berg today", "PERSON", "Jan van der Berg");
   EXPECT("ask Pieter van den Broek", "PERSON", "Pieter van den Broek");
@@ -205,6 +208,8 @@ static void persons(void **s) {
 
 static void not_persons(void **s) {
   (void)s;
+  REJECT("the john is down the hall", "PERSON");
+  REJECT("things will peter out", "PERSON");
   REJECT("the van der Waals force holds it", "PERSON");
   /* a block's head that is a firm or a heading, not a person */
   REJECT("Nordlys Energi\nTroms\xc3\xb8\nNorway", "PERSON");
