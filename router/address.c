@@ -385,6 +385,16 @@ static const char *const plain_types[] = {"street", "st", "avenue", "ave", "road
 static const char *const plain_preps[] = {"on", "at", "along", "off", "onto", NULL};
 static const char *const not_addresses[] = {"wall", "sesame", "easy", "fleet", "downing", NULL};
 
+/* A street named in driving or walking directions, not as where someone or
+ * something is: "turn left onto Main Street", "head north on Elm Road" (the
+ * word before the preposition). a: the street's first word. (A corner, "the
+ * corner of X Street and Y Street", is a place that is meant: it stays.) */
+static bool directions(const char *text, const sl__toks_t *T, size_t a) {
+  static const char *const ways[] = {"left", "right", "turn", "turning", "head", "continue",
+                                     "straight", "north", "south", "east", "west", "follow", NULL};
+  return a >= 2 && !T->v[a - 1].nl_before && sl__tok_in(text, &T->v[a - 2], ways);
+}
+
 static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T) {
   const char *text = c->text;
   if (!T->has_upper) return;
@@ -408,7 +418,7 @@ static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t
     bool cue = place_said(text, T, a) ||
                (typed ? sl__tok_in(text, p, plain_preps)
                       : a >= 2 && sl__tok_is(text, p, "of") && sl__tok_is(text, &T->v[a - 2], "side"));
-    if (!cue || sl__tok_in(text, &T->v[a], not_addresses)) continue;
+    if (!cue || sl__tok_in(text, &T->v[a], not_addresses) || directions(text, T, a)) continue;
     bool person_or_org = false;
     for (size_t m = a; m < k && !person_or_org; m++)
       person_or_org = (sl__tok_flags(g, text, &T->v[m]) & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) ||

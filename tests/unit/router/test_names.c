@@ -411,6 +411,10 @@ static void addresses(void **s) {
   EXPECT("The bus station is on Mannerheimintie", "STREET_ADDRESS", "Mannerheimintie");
   EXPECT("He lives on the north side of Kurfürstendamm.", "STREET_ADDRESS", "Kurfürstendamm");
   EXPECT("He lives on Oak Hollow street", "STREET_ADDRESS", "Oak Hollow street");
+  /* a street in directions is no one's address; a corner still names a place */
+  REJECT("Turn left onto Main Street, then continue for two blocks.", "STREET_ADDRESS");
+  REJECT("Head north on Elm Road until the bridge.", "STREET_ADDRESS");
+  EXPECT("Meet me at the corner of Oxford Street and Regent Street", "STREET_ADDRESS", "Oxford Street");
   REJECT("What happened on Wall Street in 1929?", "STREET_ADDRESS");
   REJECT("I saved the draft on Google Drive", "STREET_ADDRESS");
   REJECT("We walked down Memory Lane", "STREET_ADDRESS");
