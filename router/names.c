@@ -323,7 +323,9 @@ static const char *const asked_person[] = {"tell", "ask", "thank", "remind", "in
 /* Before "with"/"to" and a name the lexicon does not know: someone spoken with
  * (not "according to", "a meeting with": sources and firms follow those). */
 static const char *const spoken_with[] = {"speaking", "spoke", "spoken", "talked", "talking",
-                                          "conversation", "chatted", NULL};
+                                          "conversation", "chatted", "shouted", "yelled",
+                                          "screamed", "whispered", "smiled", "nodded", "waved",
+                                          "winked", NULL};
 /* After a name the lexicon does not know: "Thao Dang has spent twelve years". */
 static const char *const person_states[] = {"has", "had", "is", "was", "leads", "works", "lives",
                                             "joined", "spent", "holds", "owns", "will", NULL};
@@ -334,7 +336,8 @@ static const char *const person_verbs[] = {"called", "phoned", "rang", "said", "
                                            "asked", "wrote", "texted", "emailed", "replied",
                                            "mentioned", "thinks", "thought", "wants", "wanted",
                                            "sent", "messaged", "complained", "promised", "began",
-                                           NULL};
+                                           "shouted", "yelled", "screamed", "whispered", "laughed",
+                                           "smiled", "nodded", "sighed", "shrugged", "cried", NULL};
 /* Tokens a and b are the same bytes. */
 static bool same_word(const char *text, const sl__tok_t *a, const sl__tok_t *b) {
   return a->e - a->s == b->e - b->s && !memcmp(text + a->s, text + b->s, a->e - a->s);
@@ -1517,9 +1520,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
             accept = true; /* who to ask for: "call reception and ask for Chukwuemeka" */
           else if (((!f && foreign_word(text, t, f)) || (namey(f) && !(f & SL_GZ_PLACE))) && i > 1 &&
                    !t->nl_before && !t->punct_before &&
-                   !T->v[i - 1].punct_before && sl__tok_in(text, &T->v[i - 1], to_whom) &&
+                   !T->v[i - 1].punct_before &&
+                   (sl__tok_in(text, &T->v[i - 1], to_whom) || sl__tok_is(text, &T->v[i - 1], "at")) &&
                    sl__tok_in(text, &T->v[i - 2], spoken_with))
-            accept = true; /* "you're speaking with Dawit", "a conversation with Yevgeny" */
+            accept = true; /* "you're speaking with Dawit", "a conversation with Yevgeny",
+                            * "Mei shouted at Aroha" */
           else if (first && i + 1 < T->n && T->v[i + 1].punct_before == ':')
             accept = true; /* "Alexander: ..." */
           else if (sentence_start(T, i) && j < T->n && T->v[j].punct_before == ',' &&

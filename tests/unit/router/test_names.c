@@ -12,6 +12,9 @@ static void persons(void **s) {
   /* "John" is a name, not the rare word john; "Doe" a surname */
   EXPECT("I spoke with John Doe yesterday", "PERSON", "John Doe");
   EXPECT("suspicious activity on John Doe's account", "PERSON", "John Doe");
+  /* who shouted, at whom */
+  EXPECT("Mei shouted at Aroha: \"What are you doing here?\"", "PERSON", "Aroha");
+  EXPECT("Mei shouted at Aroha: \"What are you doing here?\"", "PERSON", "Mei");
   /* a two-word particle inside a name */
   EXPECT("forward it to Jan van der Berg today", "PERSON", "Jan van der Berg");
   EXPECT("ask Pieter van den Broek", "PERSON", "Pieter van den Broek");
@@ -210,6 +213,7 @@ static void persons(void **s) {
 
 static void not_persons(void **s) {
   (void)s;
+  REJECT("The crowd shouted at the referee", "PERSON");
   REJECT("the john is down the hall", "PERSON");
   REJECT("things will peter out", "PERSON");
   REJECT("the van der Waals force holds it", "PERSON");
