@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 #include <errno.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,8 +52,9 @@ struct sl_conn {
   size_t header_bytes;
   sl_buf_t pending;         /* received, not yet parsed */
   size_t out_pending;       /* queued, not yet written (counted in sl_held) */
-  uint64_t out_queued;      /* every byte ever queued: less the socket's queue, what left */
-  uint64_t send_mark;       /* what had left when the send timer was armed */
+  uint64_t out_total;       /* every byte ever written or queued for the client */
+  uint64_t send_mark;       /* what the client had taken at the send timer's last look */
+  uint64_t send_moved;      /* loop time (ms) the client last took something */
   sl_http_abort_cb abort_cb;
   void *abort_data;
   sl_http_drain_cb drain_cb;
@@ -194,19 +197,39 @@ typedef struct {
 
 static void arm_timer(sl_conn_t *c, unsigned ms);
 
-/* What of the queued answer has reached the socket so far. */
-static uint64_t out_left(const sl_conn_t *c) { return c->out_queued - c->tcp.write_queue_size; }
+/* How many bytes the client has taken so far: what reached the kernel (all
+ * but libuv's queue) less what the kernel still holds unacknowledged. The
+ * kernel's part matters: with megabytes in its send buffer, the socket turns
+ * writable again only once the client has read a good share of them, so
+ * libuv's queue alone can stand still for many seconds under a steady slow
+ * reader. */
+static uint64_t out_taken(const sl_conn_t *c) {
+  uint64_t handed = c->out_total - c->tcp.write_queue_size;
+  uv_os_fd_t fd;
+  int unacked = 0;
+  if (!uv_fileno((const uv_handle_t *)&c->tcp, &fd) && ioctl(fd, SIOCOUTQ, &unacked) == 0 &&
+      unacked > 0 && (uint64_t)unacked <= handed)
+    handed -= (uint64_t)unacked;
+  return handed;
+}
 
 /* A client that takes nothing of its answer for limits.send_timeout_ms is
  * closed (its request, if still running, is aborted): it would otherwise hold
  * the answer's memory for as long as it keeps the socket open (nginx's
  * send_timeout). A slow reader that takes something keeps its connection. */
+/* The send timer looks four times per send_timeout_ms. */
+static unsigned send_look_ms(const sl_conn_t *c) {
+  unsigned ms = c->srv->limits.send_timeout_ms / 4;
+  return ms < 25 ? 25 : ms;
+}
+
 static void on_send_timer(uv_timer_t *t) {
   sl_conn_t *c = t->data;
   if (c->closing || !c->out_pending) return;
-  if (out_left(c) > c->send_mark) {
-    c->send_mark = out_left(c);
-    uv_timer_start(t, on_send_timer, c->srv->limits.send_timeout_ms, 0);
+  uint64_t taken = out_taken(c), now = uv_now(c->srv->loop);
+  if (taken > c->send_mark) c->send_mark = taken, c->send_moved = now;
+  if (now - c->send_moved < c->srv->limits.send_timeout_ms) {
+    uv_timer_start(t, on_send_timer, send_look_ms(c), 0);
     return;
   }
   c->srv->stats.send_timeouts++;
@@ -214,8 +237,8 @@ static void on_send_timer(uv_timer_t *t) {
    * once instead of keeping them for a client that takes nothing, and the
    * client learns its answer is lost. */
   uv_os_fd_t fd;
-  struct linger now = {1, 0};
-  if (!uv_fileno((uv_handle_t *)&c->tcp, &fd)) setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);
+  struct linger reset = {1, 0};
+  if (!uv_fileno((uv_handle_t *)&c->tcp, &fd)) setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   conn_close(c);
 }
 
@@ -254,6 +277,7 @@ static void write_bufs(sl_conn_t *c, uv_buf_t *bufs, unsigned n) {
   size_t skip = 0;
   if (!c->out_pending) {
     int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+    if (w > 0) c->out_total += (size_t)w;
     if (w == (int)total) return;
     if (w < 0 && w != UV_EAGAIN) {
       conn_close(c);
@@ -282,8 +306,9 @@ static void write_bufs(sl_conn_t *c, uv_buf_t *bufs, unsigned n) {
   wr->len = len;
   uv_buf_t buf = uv_buf_init(wr->data, (unsigned)len);
   if (!c->out_pending) {
-    c->send_mark = out_left(c);
-    uv_timer_start(&c->send_timer, on_send_timer, c->srv->limits.send_timeout_ms, 0);
+    c->send_mark = out_taken(c);
+    c->send_moved = uv_now(c->srv->loop);
+    uv_timer_start(&c->send_timer, on_send_timer, send_look_ms(c), 0);
   }
   c->refs++;
   c->out_pending += len;
@@ -296,7 +321,7 @@ static void write_bufs(sl_conn_t *c, uv_buf_t *bufs, unsigned n) {
     conn_close(c);
     return;
   }
-  c->out_queued += len;
+  c->out_total += len;
 }
 
 static void write_raw(sl_conn_t *c, const char *a, size_t alen, const char *b, size_t blen) {

@@ -150,7 +150,9 @@ test('a finished answer left unread on a keep-alive connection: closed after sen
 test('a client that reads slowly but steadily keeps its connection past send_timeout_ms and gets every byte', async () => {
   const sock = net.connect(sluice.port, '127.0.0.1');
   const parts = [];
+  let cut = false;
   const closed = new Promise((r) => sock.on('close', r));
+  sock.on('error', () => (cut = true));
   const t0 = Date.now();
   sock.on('data', (d) => {
     parts.push(d);
@@ -160,10 +162,33 @@ test('a client that reads slowly but steadily keeps its connection past send_tim
   const body = JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'medium' }] });
   sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   await closed;
+  assert.ok(!cut, 'not reset');
   const all = Buffer.concat(parts).toString('latin1');
   const split = all.indexOf('\r\n\r\n');
   assert.ok(Date.now() - t0 > SEND_TIMEOUT, `took ${Date.now() - t0} ms, longer than send_timeout_ms`);
   assert.equal(JSON.parse(all.slice(split + 4)).choices[0].message.content.length, 8 << 20);
+});
+
+test('a reader slower than the kernel buffers drain (16 KB each 100 ms) is not cut either', async () => {
+  // The socket turns writable again only once the client has read a good
+  // share of what the kernel holds (megabytes): sluice must count what the
+  // client takes, not only what leaves its own queue.
+  const sock = net.connect(sluice.port, '127.0.0.1');
+  let got = 0, cut = false;
+  sock.on('error', () => (cut = true));
+  sock.on('close', () => (cut = true));
+  const body = JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'a big one' }] });
+  sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  sock.pause();
+  const t0 = Date.now();
+  while (Date.now() - t0 < 3 * SEND_TIMEOUT && !cut) {
+    await sleep(100);
+    let d;
+    for (let n = 0; n < 16384 && (d = sock.read(Math.min(4096, 16384 - n))); n += d.length) got += d.length;
+  }
+  assert.ok(!cut, `reset after ${Date.now() - t0} ms having read ${got} bytes`);
+  assert.ok(got > 1 << 20 && got < 20 << 20, `read ${got} bytes of the 20 MB`);
+  sock.destroy();
 });
 
 test('sluice serves normally afterwards', async () => {
