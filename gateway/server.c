@@ -213,16 +213,16 @@ static uint64_t out_taken(const sl_conn_t *c) {
   return handed;
 }
 
-/* A client that takes nothing of its answer for limits.send_timeout_ms is
- * closed (its request, if still running, is aborted): it would otherwise hold
- * the answer's memory for as long as it keeps the socket open (nginx's
- * send_timeout). A slow reader that takes something keeps its connection. */
 /* The send timer looks four times per send_timeout_ms. */
 static unsigned send_look_ms(const sl_conn_t *c) {
   unsigned ms = c->srv->limits.send_timeout_ms / 4;
   return ms < 25 ? 25 : ms;
 }
 
+/* A client that takes nothing of its answer for limits.send_timeout_ms is
+ * closed (its request, if still running, is aborted): it would otherwise hold
+ * the answer's memory for as long as it keeps the socket open (nginx's
+ * send_timeout). A slow reader that takes something keeps its connection. */
 static void on_send_timer(uv_timer_t *t) {
   sl_conn_t *c = t->data;
   if (c->closing || !c->out_pending) return;
