@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import net from 'node:net';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startMock, startSluice, apiBackend, completion, replyJson, sleep } from './lib.mjs';
+import { startMock, startSluice, apiBackend, completion, replyJson, sleep, chatRequest } from './lib.mjs';
 
 const PART = 1536 * 1024; // each answer sends this much, then waits
 let mock, sluice, client;
@@ -88,8 +88,7 @@ test('answers queued for clients that do not read count in the bound until they 
       const sock = net.connect(gw.port, '127.0.0.1');
       sock.pause();
       sock.on('error', () => {});
-      const body = JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] });
-      sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      sock.write(chatRequest({ model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] }));
       socks.push(sock);
       await sleep(400);
     }

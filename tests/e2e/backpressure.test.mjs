@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
-import { startMock, startSluice, apiBackend, completion, replyJson, sleep } from './lib.mjs';
+import { startMock, startSluice, apiBackend, completion, replyJson, sleep, chatRequest } from './lib.mjs';
 
 const CHUNKS = 3000; // 3000 events of 16 KB: a 48 MB answer
 const SEND_TIMEOUT = 3000;
@@ -64,8 +64,7 @@ test('a client that stops reading holds the upstream back; the answer arrives wh
     sock.on('close', resolve);
   });
   sock.pause(); // reads nothing for now
-  const body = JSON.stringify({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'a long one' }] });
-  sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  sock.write(chatRequest({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'a long one' }] }, true));
   await sleep(2000);
   const grew = rssKb() - before;
   const sentWhilePaused = sent;
@@ -90,8 +89,7 @@ test('a large answer to a Connection: close client that reads late arrives whole
   const closed = new Promise((r) => sock.on('close', r));
   sock.on('data', (d) => parts.push(d));
   sock.pause();
-  const body = JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'a big one' }] });
-  sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  sock.write(chatRequest({ model: 'auto', messages: [{ role: 'user', content: 'a big one' }] }, true));
   await sleep(1500); // sluice has answered; most of it waits in its queue
   sock.resume();
   await closed;
@@ -115,8 +113,7 @@ async function askAndNeverRead(stream) {
   sock.on('data', (d) => (got += d.length));
   sock.on('error', () => {});
   const closed = new Promise((r) => sock.on('close', r));
-  const body = JSON.stringify({ model: 'auto', stream, messages: [{ role: 'user', content: 'never read' }] });
-  sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  sock.write(chatRequest({ model: 'auto', stream, messages: [{ role: 'user', content: 'never read' }] }));
   const t0 = Date.now();
   let heldMid = 0;
   while (await metric('sluice_send_timeouts_total') === before && Date.now() - t0 < SEND_TIMEOUT + 5000) {
@@ -159,8 +156,7 @@ test('a client that reads slowly but steadily keeps its connection past send_tim
     sock.pause();
     setTimeout(() => sock.resume(), 60); // a read every 60 ms: ~8 s for the 8 MB
   });
-  const body = JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'medium' }] });
-  sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  sock.write(chatRequest({ model: 'auto', messages: [{ role: 'user', content: 'medium' }] }, true));
   await closed;
   assert.ok(!cut, 'not reset');
   const all = Buffer.concat(parts).toString('latin1');
@@ -177,8 +173,7 @@ test('a reader slower than the kernel buffers drain (16 KB each 100 ms) is not c
   let got = 0, cut = false;
   sock.on('error', () => (cut = true));
   sock.on('close', () => (cut = true));
-  const body = JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'a big one' }] });
-  sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  sock.write(chatRequest({ model: 'auto', messages: [{ role: 'user', content: 'a big one' }] }));
   sock.pause();
   const t0 = Date.now();
   while (Date.now() - t0 < 3 * SEND_TIMEOUT && !cut) {

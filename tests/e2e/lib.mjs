@@ -122,3 +122,11 @@ export function raw(port, data, waitMs = 2000) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A chat request as raw HTTP/1.1 bytes (for sockets driven by hand: paused,
+// read slowly); `close` adds Connection: close.
+export function chatRequest(request, close = false) {
+  const body = JSON.stringify(request);
+  return `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n${close ? 'Connection: close\r\n' : ''}\r\n${body}`;
+}
