@@ -15,3 +15,4 @@ bool sl_held_take(size_t n) {
 void sl_held_add(size_t n) { atomic_fetch_add(&total, n); }
 void sl_held_give(size_t n) { atomic_fetch_sub(&total, n); }
 size_t sl_held_now(void) { return atomic_load(&total); }
+bool sl_held_over(void) { return atomic_load(&total) > atomic_load(&limit); }

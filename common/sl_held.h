@@ -17,5 +17,7 @@ bool sl_held_take(size_t n);
 void sl_held_add(size_t n);
 void sl_held_give(size_t n);
 size_t sl_held_now(void);
+/* The total is past the bound (bytes already made took it there). */
+bool sl_held_over(void);
 
 #endif

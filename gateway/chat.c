@@ -23,6 +23,7 @@
 #include "ledger.h"
 #include "redact.h"
 #include "sl_err.h"
+#include "sl_held.h"
 #include "sl_log.h"
 #include "sl_str.h"
 
@@ -375,9 +376,13 @@ static void fail_request(job_t *j, int status, const char *type, const char *cod
  * past BACKLOG_HIGH bytes queued for it, the call pauses (TCP then pushes back
  * on the upstream) until the client has taken all but BACKLOG_LOW. Without
  * this, one client that stops reading made sluice keep whatever the upstream
- * streamed, hundreds of MB for an endless stream. */
+ * streamed, hundreds of MB for an endless stream. While the process holds
+ * more than limits.max_buffered_bytes (sl_held), BACKLOG_TIGHT bytes queued
+ * are enough to pause: many stalled streams cannot add up past the bound by
+ * a megabyte each. */
 #define BACKLOG_HIGH (1u << 20)
 #define BACKLOG_LOW (256u << 10)
+#define BACKLOG_TIGHT (64u << 10)
 
 static void on_drained(sl_conn_t *c, void *data) {
   job_t *j = data;
@@ -388,13 +393,15 @@ static void on_drained(sl_conn_t *c, void *data) {
 /* Writes the chunk encoded in j->out. */
 static void stream_out(job_t *j) {
   sl_http_stream_write(j->conn, j->out.data, j->out.len);
-  if (j->call && !j->paused && sl_http_pending_out(j->conn) > BACKLOG_HIGH) {
+  size_t queued = sl_http_pending_out(j->conn);
+  if (j->call && !j->paused &&
+      (queued > BACKLOG_HIGH || (queued > BACKLOG_TIGHT && sl_held_over()))) {
     j->paused = true;
     char lab[140];
     sl_metrics_label(lab, sizeof lab, "backend", j->backend ? j->backend : "none");
     sl_metrics_add(j->gw->metrics, "sluice_stream_pauses_total", lab, 1);
     sl_call_pause(j->call, true);
-    sl_http_on_drain(j->conn, BACKLOG_LOW, on_drained, j);
+    sl_http_on_drain(j->conn, queued > BACKLOG_HIGH ? BACKLOG_LOW : BACKLOG_TIGHT / 2, on_drained, j);
   }
 }
 

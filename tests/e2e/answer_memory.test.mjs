@@ -109,3 +109,38 @@ test('answers queued for clients that do not read count in the bound until they 
     await up.stop();
   }
 });
+
+test('stalled streams stop adding to the bound once it is crossed (64 KiB queued each, not 1 MiB)', async () => {
+  const piece = 'S'.repeat(16000);
+  const event = `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] })}\n\n`;
+  const up = await startMock((req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const more = () => { while (res.write(event)); res.once('drain', more); }; // endless
+    res.on('error', () => {});
+    more();
+  });
+  const gw = await startSluice({
+    backends: [apiBackend('big', up.url, { max_retries: 0 })],
+    rules: [{ name: 'all', route: ['big'] }],
+    limits: { max_buffered_bytes: 4 << 20 },
+  }, { MOCK_KEY: 'sk-mock-answer-memory' });
+  const held = async () => Number((await (await fetch(`${gw.base}/metrics`)).text()).match(/^sluice_held_answer_bytes (\S+)$/m)[1]);
+  const socks = [];
+  try {
+    for (let i = 0; i < 12; i++) {
+      const sock = net.connect(gw.port, '127.0.0.1');
+      sock.pause();
+      sock.on('error', () => {});
+      sock.write(chatRequest({ model: 'mock-model', stream: true, messages: [{ role: 'user', content: 'go' }] }));
+      socks.push(sock);
+    }
+    await sleep(2500);
+    // 12 streams of 1 MiB each would hold 12 MiB; past the 4 MiB bound each stops at about 64 KiB more
+    const h = await held();
+    assert.ok(h > 0 && h < 7 << 20, `held ${h} bytes`);
+  } finally {
+    for (const s of socks) s.destroy();
+    await gw.stop();
+    await up.stop();
+  }
+});
