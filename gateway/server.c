@@ -186,6 +186,18 @@ static void conn_close(sl_conn_t *c) {
   maybe_shutdown_done(s);
 }
 
+/* Closes c with a reset, not a FIN behind what is still unsent: the kernel
+ * drops those bytes at once instead of keeping them for a client that takes
+ * nothing, and a client whose answer is cut learns so (a FIN at an event's
+ * end would read as a whole answer to an HTTP/1.0 stream). */
+static void conn_reset(sl_conn_t *c) {
+  uv_os_fd_t fd;
+  struct linger reset = {1, 0};
+  if (!c->closing && !uv_fileno((uv_handle_t *)&c->tcp, &fd))
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  conn_close(c);
+}
+
 /* ---- writing ---- */
 
 typedef struct {
@@ -233,13 +245,7 @@ static void on_send_timer(uv_timer_t *t) {
     return;
   }
   c->srv->stats.send_timeouts++;
-  /* A reset, not a FIN behind the unsent bytes: the kernel drops them at
-   * once instead of keeping them for a client that takes nothing, and the
-   * client learns its answer is lost. */
-  uv_os_fd_t fd;
-  struct linger reset = {1, 0};
-  if (!uv_fileno((uv_handle_t *)&c->tcp, &fd)) setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
-  conn_close(c);
+  conn_reset(c);
 }
 
 static void on_write(uv_write_t *w, int status) {
@@ -783,8 +789,11 @@ static void drive(sl_conn_t *c) {
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   sl_conn_t *c = st->data;
   if (nread < 0) {
-    /* EOF in the middle of a request body or headers: nothing to answer. */
-    conn_close(c);
+    /* EOF in the middle of a request body or headers: nothing to answer. With
+     * the request in flight, the client is taken as gone and its answer is
+     * cut: a reset says so. */
+    if (c->in_request) conn_reset(c);
+    else conn_close(c);
     return;
   }
   if (nread == 0) return;

@@ -186,6 +186,24 @@ test('a reader slower than the kernel buffers drain (16 KB each 100 ms) is not c
   sock.destroy();
 });
 
+test('a client that half-closes while its HTTP/1.0 stream runs gets a reset, not an end that reads as a whole answer', async () => {
+  const sock = net.connect(sluice.port, '127.0.0.1');
+  let got = 0;
+  const ended = new Promise((r) => {
+    sock.on('error', (e) => r(e.code));
+    sock.on('end', () => r('end'));
+  });
+  sock.on('data', (d) => {
+    got += d.length;
+    if (got > 100000 && !sock.writableEnded) sock.end(); // SHUT_WR: gone, as sluice reads it
+  });
+  sock.write(chatRequest({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'a long one' }] })
+    .replace('HTTP/1.1', 'HTTP/1.0'));
+  assert.equal(await ended, 'ECONNRESET');
+  assert.ok(got < CHUNKS * piece.length, `cut after ${got} bytes`);
+  sock.destroy();
+});
+
 test('sluice serves normally afterwards', async () => {
   const r = await fetch(`${sluice.base}/healthz`);
   assert.equal(r.status, 200);
