@@ -68,17 +68,25 @@ test('an answer that would cross limits.max_buffered_bytes is a 503; the others 
   assert.equal(res.status, 200);
 });
 
+// A mock upstream answering with `handler` and a sluice in front of it whose
+// limits.max_buffered_bytes is `bound`; held() reads sluice_held_answer_bytes.
+async function gateway(handler, bound) {
+  const up = await startMock(handler);
+  const gw = await startSluice({
+    backends: [apiBackend('big', up.url, { max_retries: 0 })],
+    rules: [{ name: 'all', route: ['big'] }],
+    limits: { max_buffered_bytes: bound },
+  }, { MOCK_KEY: 'sk-mock-answer-memory' });
+  const held = async () => Number((await (await fetch(`${gw.base}/metrics`)).text()).match(/^sluice_held_answer_bytes (\S+)$/m)[1]);
+  const stop = async () => { await gw.stop(); await up.stop(); };
+  return { gw, held, stop };
+}
+
 test('answers queued for clients that do not read count in the bound until they leave', async () => {
   // answers of 6 MiB under a 16 MiB bound: the socket buffers take a few MiB
   // of each; the rest waits in sluice
   const SIX = 6 << 20;
-  const up = await startMock((req, body, res) => replyJson(res, 200, completion('s'.repeat(SIX))));
-  const gw = await startSluice({
-    backends: [apiBackend('big', up.url, { max_retries: 0 })],
-    rules: [{ name: 'all', route: ['big'] }],
-    limits: { max_buffered_bytes: 16 << 20 },
-  }, { MOCK_KEY: 'sk-mock-answer-memory' });
-  const held = async () => Number((await (await fetch(`${gw.base}/metrics`)).text()).match(/^sluice_held_answer_bytes (\S+)$/m)[1]);
+  const { gw, held, stop } = await gateway((req, body, res) => replyJson(res, 200, completion('s'.repeat(SIX))), 16 << 20);
   const sdk = new OpenAI({ baseURL: `${gw.base}/v1`, apiKey: 'x', maxRetries: 0 });
   const ask = () => sdk.chat.completions.create({ model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] });
   const socks = [];
@@ -105,26 +113,19 @@ test('answers queued for clients that do not read count in the bound until they 
     assert.equal(r.choices[0].message.content.length, SIX);
   } finally {
     for (const s of socks) s.destroy();
-    await gw.stop();
-    await up.stop();
+    await stop();
   }
 });
 
 test('stalled streams stop adding to the bound once it is crossed (64 KiB queued each, not 1 MiB)', async () => {
   const piece = 'S'.repeat(16000);
   const event = `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] })}\n\n`;
-  const up = await startMock((req, body, res) => {
+  const { gw, held, stop } = await gateway((req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const more = () => { while (res.write(event)); res.once('drain', more); }; // endless
     res.on('error', () => {});
     more();
-  });
-  const gw = await startSluice({
-    backends: [apiBackend('big', up.url, { max_retries: 0 })],
-    rules: [{ name: 'all', route: ['big'] }],
-    limits: { max_buffered_bytes: 4 << 20 },
-  }, { MOCK_KEY: 'sk-mock-answer-memory' });
-  const held = async () => Number((await (await fetch(`${gw.base}/metrics`)).text()).match(/^sluice_held_answer_bytes (\S+)$/m)[1]);
+  }, 4 << 20);
   const socks = [];
   try {
     for (let i = 0; i < 12; i++) {
@@ -140,7 +141,6 @@ test('stalled streams stop adding to the bound once it is crossed (64 KiB queued
     assert.ok(h > 0 && h < 7 << 20, `held ${h} bytes`);
   } finally {
     for (const s of socks) s.destroy();
-    await gw.stop();
-    await up.stop();
+    await stop();
   }
 });
