@@ -438,10 +438,9 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
   return c->base.failed || c->base.abandoned;
 }
 
-static int on_response(void *data, int status, const char *ctype, long retry_after_ms) {
-  oa_call_t *c = data;
-  c->up.no_retry = c->hr && sl_hc_no_retry(c->hr);
-  return sl__upstream_response(&c->up, status, ctype, retry_after_ms);
+static int on_response(void *data, int status, const char *ctype, long retry_after_ms,
+                       bool no_retry) {
+  return sl__upstream_response(&((oa_call_t *)data)->up, status, ctype, retry_after_ms, no_retry);
 }
 
 static int on_data(void *data, const char *p, size_t n) {

@@ -237,9 +237,11 @@ void sl__upstream_free(sl__upstream_t *u) {
   sl_sse_free(&u->sse);
 }
 
-int sl__upstream_response(sl__upstream_t *u, int status, const char *ctype, long retry_after_ms) {
+int sl__upstream_response(sl__upstream_t *u, int status, const char *ctype, long retry_after_ms,
+                          bool no_retry) {
   u->status = status;
   u->retry_after_ms = retry_after_ms;
+  u->no_retry = no_retry;
   bool ok = status >= 200 && status < 300;
   if (ok && ctype && strstr(ctype, "text/event-stream")) u->streaming = true;
   else if (ok && u->want_stream && !(ctype && strstr(ctype, "json"))) u->sniff = true;

@@ -101,7 +101,8 @@ typedef struct {
 void sl__upstream_init(sl__upstream_t *u, sl_sse_event_cb on_event, void *data);
 void sl__upstream_free(sl__upstream_t *u);
 /* http_client callbacks' bodies: return non-zero to abort the transfer. */
-int sl__upstream_response(sl__upstream_t *u, int status, const char *ctype, long retry_after_ms);
+int sl__upstream_response(sl__upstream_t *u, int status, const char *ctype, long retry_after_ms,
+                          bool no_retry);
 /* Returns 1 to stop the transfer (an answer or event over its bound fails c). */
 int sl__upstream_data(sl__upstream_t *u, sl_call_t *c, const char *p, size_t n);
 /* The common ends of an API transfer: a transport error or timeout, or an

@@ -334,8 +334,6 @@ static bool stale(sl_hc_req_t *r, CURLcode cc) {
   return conns == 0 && header_bytes == 0;
 }
 
-bool sl_hc_no_retry(const sl_hc_req_t *r) { return r->no_retry; }
-
 bool sl_hc_sent_nothing(const sl_hc_req_t *r) {
   long headers = 1;
   curl_off_t body = 1;
@@ -443,7 +441,7 @@ static int note_response(sl_hc_req_t *r) {
   curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
   r->status = (int)st;
   long ra = r->retry_after_ms ? r->retry_after_ms : r->retry_after_s_ms;
-  return r->cbs.on_response ? r->cbs.on_response(r->data, (int)st, ct, ra) : 0;
+  return r->cbs.on_response ? r->cbs.on_response(r->data, (int)st, ct, ra, r->no_retry) : 0;
 }
 
 static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
@@ -460,16 +458,25 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
   return r->canceled ? CURL_WRITEFUNC_ERROR : len;
 }
 
+/* The value of a "name: value" header line (name lower-case, with its colon),
+ * past the blanks after the colon, and its length in *vn; NULL when the line
+ * is another header. */
+static const char *header_value(const char *p, size_t len, const char *name, size_t *vn) {
+  size_t k = strlen(name);
+  if (len <= k || strncasecmp(p, name, k)) return NULL;
+  while (k < len && (p[k] == ' ' || p[k] == '\t')) k++;
+  *vn = len - k;
+  return p + k;
+}
+
 /* The value of a "name: digits" header line in units (at most a day), or -1. */
 static long header_number(const char *p, size_t len, const char *name, long unit) {
-  size_t k = strlen(name);
-  if (len <= k || strncasecmp(p, name, k)) return -1;
-  size_t i = k;
-  while (i < len && (p[i] == ' ' || p[i] == '\t')) i++;
+  size_t n, i = 0;
+  const char *d = header_value(p, len, name, &n);
+  if (!d) return -1;
   long v = 0;
-  size_t d = i;
-  while (i < len && p[i] >= '0' && p[i] <= '9' && v < 86400000L) v = v * 10 + (p[i++] - '0');
-  if (i == d) return -1;
+  while (i < n && d[i] >= '0' && d[i] <= '9' && v < 86400000L) v = v * 10 + (d[i++] - '0');
+  if (!i) return -1;
   v *= unit;
   return v > 86400000L ? 86400000L : v;
 }
@@ -477,11 +484,12 @@ static long header_number(const char *p, size_t len, const char *name, long unit
 /* The wait until the HTTP-date of a "name: date" header line in ms (RFC 9110
  * allows a date in Retry-After), at most a day; -1 when it is not a date. */
 static long header_date_wait(const char *p, size_t len, const char *name) {
-  size_t k = strlen(name);
-  if (len <= k || len - k > 64 || strncasecmp(p, name, k)) return -1;
+  size_t n;
+  const char *d = header_value(p, len, name, &n);
+  if (!d || n > 64) return -1;
   char v[72];
-  memcpy(v, p + k, len - k);
-  v[len - k] = 0;
+  memcpy(v, d, n);
+  v[n] = 0;
   time_t at = curl_getdate(v, NULL);
   if (at < 0) return -1;
   time_t now = time(NULL);
@@ -500,21 +508,17 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   /* Content-Length headers that disagree (RFC 9112 6.3: unrecoverable) would
    * have curl wait for bytes that never come, until the idle timeout: the
    * transfer fails now instead. */
-  static const char cl[] = "content-length:";
-  if (len > sizeof cl && !strncasecmp(p, cl, sizeof cl - 1)) {
-    long long v = strtoll(p + sizeof cl - 1, NULL, 10);
-    if (r->clen >= 0 && v != r->clen) {
+  size_t vn;
+  const char *hv;
+  if ((hv = header_value(p, len, "content-length:", &vn))) {
+    long long cl = strtoll(hv, NULL, 10);
+    if (r->clen >= 0 && cl != r->clen) {
       r->bad_framing = true;
       return 0;
     }
-    r->clen = v;
+    r->clen = cl;
   }
-  static const char nr[] = "x-should-retry:";
-  if (len > sizeof nr && !strncasecmp(p, nr, sizeof nr - 1)) {
-    const char *v = p + sizeof nr - 1, *end = p + len;
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
-    r->no_retry = end - v >= 5 && !strncasecmp(v, "false", 5);
-  }
+  if ((hv = header_value(p, len, "x-should-retry:", &vn))) r->no_retry = vn >= 5 && !strncasecmp(hv, "false", 5);
   long v;
   if ((v = header_number(p, len, "retry-after-ms:", 1)) >= 0) r->retry_after_ms = v;
   else if ((v = header_number(p, len, "retry-after:", 1000)) >= 0) r->retry_after_s_ms = v;

@@ -16,9 +16,11 @@ typedef struct sl_hc_req sl_hc_req_t;
 
 typedef struct {
   /* Status line and headers are in: return non-zero to abort. retry_after_ms:
-   * the answer's retry-after-ms, else its Retry-After in seconds (a date is not
-   * read), in ms; 0 when it has none. */
-  int (*on_response)(void *data, int status, const char *content_type, long retry_after_ms);
+   * the answer's retry-after-ms, else its Retry-After in seconds or date, in
+   * ms; 0 when it has none. no_retry: it said x-should-retry: false (as
+   * OpenAI's answers do for an error that asking again does not cure). */
+  int (*on_response)(void *data, int status, const char *content_type, long retry_after_ms,
+                     bool no_retry);
   /* A piece of the body: return non-zero to abort. */
   int (*on_data)(void *data, const char *p, size_t n);
   /* Transfer over (err 0, or SL_E*: SL_ETIMEOUT, SL_EUPSTREAM for connect/transport
@@ -52,9 +54,6 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
 /* Inside on_done: nothing of the request reached a connection (the connect,
  * the name lookup or the TLS handshake failed), so no byte of it left. */
 bool sl_hc_sent_nothing(const sl_hc_req_t *r);
-/* From on_response on: the answer's headers said x-should-retry: false (as
- * OpenAI's do for an error that asking again does not cure). */
-bool sl_hc_no_retry(const sl_hc_req_t *r);
 /* Aborts a transfer: its connection is closed, no callback runs afterwards. */
 void sl_hc_cancel(sl_hc_req_t *r);
 /* The answer is complete (a stream's last event came): if the transfer has not

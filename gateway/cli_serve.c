@@ -143,9 +143,11 @@ int sl_gw_reload(sl_gw_t *gw, bool quiet, char *why, size_t n) {
   if (rc) {
     if (p) sl_policy_unref(p);
     snprintf(why, n, "%s", err.msg);
-    if (!quiet) SL_ERROR("reload of %s refused, keeping policy %.12s: %s", sh->config_path,
-             sl_policy_version(old), err.msg);
-    if (!quiet) sl_metrics_add(gw->metrics, "sluice_policy_reloads_total", "result=\"error\"", 1);
+    if (!quiet) {
+      SL_ERROR("reload of %s refused, keeping policy %.12s: %s", sh->config_path,
+               sl_policy_version(old), err.msg);
+      sl_metrics_add(gw->metrics, "sluice_policy_reloads_total", "result=\"error\"", 1);
+    }
   } else {
     sl_policy_unref(old);
     apply_log_level(sl_policy_config(p));

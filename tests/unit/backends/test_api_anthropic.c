@@ -190,7 +190,7 @@ static void test_stream(void **st) {
   sl_chat_req_t req = one_msg(&m);
   rec_t rec = {0};
   an_call_t *c = prepare(&req, true, &rec, "http://h");
-  on_response(c, 200, "text/event-stream; charset=utf-8", 0);
+  on_response(c, 200, "text/event-stream; charset=utf-8", 0, false);
   /* byte by byte: event boundaries may fall anywhere */
   for (const char *p = stream_ok; *p; p++) on_data(c, p, 1);
   on_done(c, 0, 200, "ok");
@@ -211,7 +211,7 @@ static void test_stream_stop_sequence_and_truncation(void **st) {
   sl_chat_req_t req = one_msg(&m);
   rec_t rec = {0};
   an_call_t *c = prepare(&req, true, &rec, "http://h");
-  on_response(c, 200, "text/event-stream", 0);
+  on_response(c, 200, "text/event-stream", 0, false);
   feed(c, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3,\"output_tokens\":0}}}\n\n"
           "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"1 2\"}}\n\n"
           "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"stop_sequence\",\"stop_sequence\":\" 3\"},\"usage\":{\"output_tokens\":2}}\n\n"
@@ -225,7 +225,7 @@ static void test_stream_stop_sequence_and_truncation(void **st) {
   /* no message_stop: a failure after output, not retryable */
   memset(&rec, 0, sizeof rec);
   c = prepare(&req, true, &rec, "http://h");
-  on_response(c, 200, "text/event-stream", 0);
+  on_response(c, 200, "text/event-stream", 0, false);
   feed(c, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}\n\n");
   on_done(c, 0, 200, "ok");
   assert_true(rec.error && !rec.done);
@@ -236,7 +236,7 @@ static void test_stream_stop_sequence_and_truncation(void **st) {
   /* an error event before any output: retryable, Anthropic's type kept */
   memset(&rec, 0, sizeof rec);
   c = prepare(&req, true, &rec, "http://h");
-  on_response(c, 200, "text/event-stream", 0);
+  on_response(c, 200, "text/event-stream", 0, false);
   feed(c, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n");
   on_done(c, SL_ECANCELED, 200, "transfer aborted");
   assert_true(rec.error && !rec.done);
@@ -262,7 +262,7 @@ static void test_local_stop_strings(void **st) {
   assert_string_equal(got, "[\"END\"]");
   free(got);
   cJSON_Delete(j);
-  on_response(c, 200, "text/event-stream", 0);
+  on_response(c, 200, "text/event-stream", 0, false);
   const char *ev = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
                    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"one \"}}\n\n"
                    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"two\\nthree\"}}\n\n"
@@ -283,7 +283,7 @@ static void test_local_stop_strings(void **st) {
    * the upstream's usage is what it billed */
   memset(&rec, 0, sizeof rec);
   c = prepare(&req, false, &rec, "http://h");
-  on_response(c, 200, "application/json", 0);
+  on_response(c, 200, "application/json", 0, false);
   feed(c, "{\"content\":[{\"type\":\"text\",\"text\":\"a \"},{\"type\":\"text\",\"text\":\"\\tb\"},"
           "{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"w\",\"input\":{}}],"
           "\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":4,\"output_tokens\":6}}");
@@ -301,7 +301,7 @@ static void test_local_stop_strings(void **st) {
    * the tool call that follows it */
   memset(&rec, 0, sizeof rec);
   c = prepare(&req, false, &rec, "http://h");
-  on_response(c, 200, "application/json", 0);
+  on_response(c, 200, "application/json", 0, false);
   feed(c, "{\"content\":[{\"type\":\"text\",\"text\":\"x \"},"
           "{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"w\",\"input\":{}},{\"type\":\"text\",\"text\":\"y \"}],"
           "\"stop_reason\":\"end_turn\",\"usage\":{\"input_tokens\":4,\"output_tokens\":6}}");
@@ -335,7 +335,7 @@ static void test_json_response_format(void **st) {
   free(got);
   assert_null(cJSON_GetObjectItem(j, "system"));
   cJSON_Delete(j);
-  on_response(c, 200, "text/event-stream", 0);
+  on_response(c, 200, "text/event-stream", 0, false);
   feed(c, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"Sure: \"}}\n\n"
           "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"json_answer\",\"input\":{}}}\n\n"
           "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\":\"}}\n\n"
@@ -359,7 +359,7 @@ static void test_json_response_format(void **st) {
   assert_string_equal(got, "{\"type\":\"object\"}");
   free(got);
   cJSON_Delete(j);
-  on_response(c, 200, "application/json", 0);
+  on_response(c, 200, "application/json", 0, false);
   feed(c, "{\"content\":[{\"type\":\"text\",\"text\":\"Here.\"},{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"json_answer\","
           "\"input\":{\"k\":[1,\"x\"]}}],\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":4,\"output_tokens\":6}}");
   on_done(c, 0, 200, "ok");
@@ -396,7 +396,7 @@ static void test_numbers_as_written(void **st) {
   an_call_t *c = prepare(&req, false, &rec, "http://h");
   assert_non_null(strstr(c->base.body.data, "\"input\":{\"id\":9007199254740993,\"x\":1.0}"));
   assert_non_null(strstr(c->base.body.data, "\"maximum\":0.30000000000000004"));
-  on_response(c, 200, "application/json", 0);
+  on_response(c, 200, "application/json", 0, false);
   feed(c, "{\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"w\",\"input\":{\"id\":1234567890123456789,\"y\":2.50}}],"
           "\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":4,\"output_tokens\":6}}");
   on_done(c, 0, 200, "ok");
@@ -413,7 +413,7 @@ static void test_lone_surrogates(void **st) {
   sl_chat_req_t req = one_msg(&m);
   rec_t rec = {0};
   an_call_t *c = prepare(&req, true, &rec, "http://h");
-  on_response(c, 200, "text/event-stream", 0);
+  on_response(c, 200, "text/event-stream", 0, false);
   feed(c, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\\uD83D\"}}\n\n"
           "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"\\ude00b \\\\ud83d\"}}\n\n"
           "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" \\ud83d\\ude00\\u0000.\"}}\n\n"
@@ -429,7 +429,7 @@ static void test_whole_and_errors(void **st) {
   sl_chat_req_t req = one_msg(&m);
   rec_t rec = {0};
   an_call_t *c = prepare(&req, false, &rec, "http://h");
-  on_response(c, 200, "application/json", 0);
+  on_response(c, 200, "application/json", 0, false);
   feed(c, "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-real\",\"content\":["
           "{\"type\":\"thinking\",\"thinking\":\"hm\"},{\"type\":\"text\",\"text\":\"a\"},"
           "{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"w\",\"input\":{\"x\":[1,2]}}],"
@@ -453,7 +453,7 @@ static void test_whole_and_errors(void **st) {
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     memset(&rec, 0, sizeof rec);
     c = prepare(&req, false, &rec, "http://h");
-    on_response(c, cases[i].status, "application/json", 0);
+    on_response(c, cases[i].status, "application/json", 0, false);
     feed(c, cases[i].body);
     on_done(c, 0, cases[i].status, "ok");
     assert_true(rec.error && !rec.done);
@@ -466,7 +466,7 @@ static void test_whole_and_errors(void **st) {
   /* a malformed 200 is an upstream failure */
   memset(&rec, 0, sizeof rec);
   c = prepare(&req, false, &rec, "http://h");
-  on_response(c, 200, "application/json", 0);
+  on_response(c, 200, "application/json", 0, false);
   feed(c, "{\"type\":\"message\"}");
   on_done(c, 0, 200, "ok");
   assert_true(rec.error);
@@ -475,7 +475,7 @@ static void test_whole_and_errors(void **st) {
   /* no usage: an estimate, flagged as one */
   memset(&rec, 0, sizeof rec);
   c = prepare(&req, false, &rec, "http://h");
-  on_response(c, 200, "application/json", 0);
+  on_response(c, 200, "application/json", 0, false);
   feed(c, "{\"content\":[{\"type\":\"text\",\"text\":\"abcdefgh\"}]}");
   on_done(c, 0, 200, "ok");
   assert_true(rec.done && !rec.res.usage_reported);
@@ -489,7 +489,7 @@ static void test_abandon(void **st) {
   sl_chat_req_t req = one_msg(&m);
   rec_t rec = {.abandon_after = 1};
   an_call_t *c = prepare(&req, true, &rec, "http://h");
-  on_response(c, 200, "text/event-stream", 0);
+  on_response(c, 200, "text/event-stream", 0, false);
   int rc = on_data(c, stream_ok, strlen(stream_ok));
   assert_int_not_equal(rc, 0); /* the transfer is told to stop */
   on_done(c, SL_ECANCELED, 200, "transfer aborted");
