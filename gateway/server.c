@@ -35,6 +35,7 @@ struct sl_conn {
   bool driving, need_drive;
   bool head;                /* a HEAD request: its answer has no body */
   bool lingering;           /* the answer is written: closing once it has left */
+  bool shut;                /* ... and our side is shut (FIN queued behind it) */
   bool discarding;          /* answered early (413/431): reading the rest, unparsed */
   uint64_t discard_until;   /* loop time (ms) the discarding ends at the latest */
   uv_shutdown_t shutdown;
@@ -208,6 +209,19 @@ typedef struct {
 } write_req_t;
 
 static void arm_timer(sl_conn_t *c, unsigned ms);
+static void on_send_timer(uv_timer_t *t);
+static void answer_left(sl_conn_t *c);
+
+/* The send timer looks four times per send_timeout_ms; once libuv has handed
+ * everything to the kernel, at least every KERNEL_LOOK_MS, so that what
+ * follows the answer's last acknowledgement (the idle timer, the close) is not
+ * late. */
+enum { KERNEL_LOOK_MS = 200 };
+static unsigned send_look_ms(const sl_conn_t *c) {
+  unsigned ms = c->srv->limits.send_timeout_ms / 4;
+  if (!c->out_pending && ms > KERNEL_LOOK_MS) ms = KERNEL_LOOK_MS;
+  return ms < 25 ? 25 : ms;
+}
 
 /* How many bytes the client has taken so far: what reached the kernel (all
  * but libuv's queue) less what the kernel still holds unacknowledged. The
@@ -215,21 +229,36 @@ static void arm_timer(sl_conn_t *c, unsigned ms);
  * writable again only once the client has read a good share of them, so
  * libuv's queue alone can stand still for many seconds under a steady slow
  * reader. */
-static uint64_t out_taken(const sl_conn_t *c) {
-  uint64_t handed = c->out_total - c->tcp.write_queue_size;
+/* Bytes the kernel holds for the client, not yet acknowledged (and our FIN,
+ * once sent and until acknowledged). */
+static uint64_t kernel_unacked(const sl_conn_t *c) {
   uv_os_fd_t fd;
   int unacked = 0;
-  if (!uv_fileno((const uv_handle_t *)&c->tcp, &fd) && ioctl(fd, SIOCOUTQ, &unacked) == 0 &&
-      unacked > 0 && (uint64_t)unacked <= handed)
-    handed -= (uint64_t)unacked;
-  return handed;
+  if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) || ioctl(fd, SIOCOUTQ, &unacked) || unacked < 0)
+    return 0;
+  return (uint64_t)unacked;
 }
 
-/* The send timer looks four times per send_timeout_ms. */
-static unsigned send_look_ms(const sl_conn_t *c) {
-  unsigned ms = c->srv->limits.send_timeout_ms / 4;
-  return ms < 25 ? 25 : ms;
+static uint64_t out_taken(const sl_conn_t *c) {
+  uint64_t handed = c->out_total - c->tcp.write_queue_size, unacked = kernel_unacked(c);
+  return unacked < handed ? handed - unacked : 0;
 }
+
+/* An answer is leaving while libuv queues part of it or the kernel holds part
+ * of it unacknowledged: only the send timer watches the connection then. A
+ * finished answer that fits in the kernel's send buffer (megabytes) would
+ * otherwise escape the send timeout, and closing our fd would leave it to an
+ * orphaned connection the kernel keeps sending for. */
+static bool answer_leaving(const sl_conn_t *c) { return c->out_pending || kernel_unacked(c); }
+
+/* Starts watching the client's progress, from now. */
+static void watch_sending(sl_conn_t *c) {
+  if (uv_is_active((uv_handle_t *)&c->send_timer)) return;
+  c->send_mark = out_taken(c);
+  c->send_moved = uv_now(c->srv->loop);
+  uv_timer_start(&c->send_timer, on_send_timer, send_look_ms(c), 0);
+}
+
 
 /* A client that takes nothing of its answer for limits.send_timeout_ms is
  * closed (its request, if still running, is aborted): it would otherwise hold
@@ -237,7 +266,11 @@ static unsigned send_look_ms(const sl_conn_t *c) {
  * send_timeout). A slow reader that takes something keeps its connection. */
 static void on_send_timer(uv_timer_t *t) {
   sl_conn_t *c = t->data;
-  if (c->closing || !c->out_pending) return;
+  if (c->closing) return;
+  if (!answer_leaving(c)) {
+    answer_left(c);
+    return;
+  }
   uint64_t taken = out_taken(c), now = uv_now(c->srv->loop);
   if (taken > c->send_mark) c->send_mark = taken, c->send_moved = now;
   if (now - c->send_moved < c->srv->limits.send_timeout_ms) {
@@ -248,6 +281,20 @@ static void on_send_timer(uv_timer_t *t) {
   conn_reset(c);
 }
 
+/* The client has acknowledged every byte of its answer: a lingering close
+ * ends (once our FIN is out), otherwise the reading side's timer, which
+ * waited while the answer was leaving (on_timer), starts again. */
+static void answer_left(sl_conn_t *c) {
+  uv_timer_stop(&c->send_timer);
+  if (c->lingering) {
+    if (c->shut) conn_close(c);
+    return;
+  }
+  if (!c->in_request && !c->discarding)
+    arm_timer(c, c->rstate == RS_IDLE && !c->pending.len ? c->srv->limits.idle_timeout_ms
+                                                        : c->srv->limits.header_timeout_ms);
+}
+
 static void on_write(uv_write_t *w, int status) {
   write_req_t *wr = (write_req_t *)w;
   sl_conn_t *c = wr->c;
@@ -255,12 +302,11 @@ static void on_write(uv_write_t *w, int status) {
   sl_held_give(wr->len);
   free(wr);
   if (status < 0 && !c->closing) conn_close(c);
-  if (!c->out_pending && !c->closing) {
-    uv_timer_stop(&c->send_timer);
-    /* the reading side's timer waited for the answer to leave (on_timer) */
-    if (!c->in_request && !c->lingering && !c->discarding)
-      arm_timer(c, c->rstate == RS_IDLE && !c->pending.len ? c->srv->limits.idle_timeout_ms
-                                                          : c->srv->limits.header_timeout_ms);
+  if (!c->out_pending && !c->closing && !c->lingering) {
+    if (kernel_unacked(c)) /* the send timer goes on watching, more often */
+      uv_timer_start(&c->send_timer, on_send_timer, send_look_ms(c), 0);
+    else
+      answer_left(c);
   }
   if (!c->closing && c->drain_cb && c->out_pending <= c->drain_below) {
     sl_http_drain_cb cb = c->drain_cb;
@@ -311,14 +357,10 @@ static void write_bufs(sl_conn_t *c, uv_buf_t *bufs, unsigned n) {
   wr->c = c;
   wr->len = len;
   uv_buf_t buf = uv_buf_init(wr->data, (unsigned)len);
-  if (!c->out_pending) {
-    c->send_mark = out_taken(c);
-    c->send_moved = uv_now(c->srv->loop);
-    uv_timer_start(&c->send_timer, on_send_timer, send_look_ms(c), 0);
-  }
   c->refs++;
   c->out_pending += len;
   sl_held_add(len);
+  watch_sending(c);
   if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) < 0) {
     c->out_pending -= len;
     sl_held_give(len);
@@ -422,6 +464,8 @@ void sl_http_end(sl_conn_t *c) {
       llhttp_resume(&c->parser);
       c->rstate = RS_IDLE;
       arm_timer(c, c->srv->limits.idle_timeout_ms);
+      /* an answer the kernel took whole may still wait there, unread */
+      if (!c->out_pending && kernel_unacked(c)) watch_sending(c);
       drive(c);
     }
   }
@@ -476,18 +520,23 @@ const char *sl_http_header_lookup(void *req, const char *name) {
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
   sl_conn_t *c = req->data;
-  conn_close(c);
+  c->shut = true;
+  if (status || c->closing || !kernel_unacked(c)) conn_close(c);
+  else watch_sending(c); /* the kernel still holds part of it: answer_left() closes */
   conn_release(c);
 }
 
-/* Closes c once what is queued for it has left: uv_close alone would cancel
- * queued writes and cut the answer short (a large answer to a client that
- * asked for Connection: close, or that reads slowly). uv_shutdown waits for
- * them, then ends our side; a client that takes nothing for send_timeout_ms is
- * closed anyway (the send timer). Reading has stopped. */
+/* Closes c once its answer has left: uv_close alone would cancel queued
+ * writes and cut the answer short (a large answer to a client that asked for
+ * Connection: close, or that reads slowly), and closing while the kernel holds
+ * part of it would leave an orphaned connection holding those bytes beyond any
+ * timeout of ours. uv_shutdown waits for the queued writes, then ends our side;
+ * the fd stays open until the client has acknowledged everything (the send
+ * timer looks), and a client that takes nothing for send_timeout_ms is reset.
+ * Reading has stopped. */
 static void close_after_flush(sl_conn_t *c) {
   if (c->closing || c->lingering) return;
-  if (c->out_pending) {
+  if (answer_leaving(c)) {
     c->lingering = true;
     c->shutdown.data = c;
     c->refs++;
@@ -835,8 +884,11 @@ static void on_timer(uv_timer_t *t) {
     return;
   }
   /* An answer still leaving is the send timer's to watch; this one is armed
-   * again once it has left (on_write). */
-  if (c->out_pending) return;
+   * again once it has left (answer_left). */
+  if (answer_leaving(c)) {
+    watch_sending(c);
+    return;
+  }
   if (c->rstate != RS_IDLE || c->pending.len) protocol_error(c, 408, "request timed out");
   else conn_close(c); /* idle keep-alive connection */
 }

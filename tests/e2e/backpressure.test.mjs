@@ -19,7 +19,8 @@ const event = (content, finish = null) => `data: ${JSON.stringify({ id: 'c', obj
 before(async () => {
   up = await startMock((req, body, res) => {
     const ask = JSON.parse(body);
-    if (!ask.stream) return replyJson(res, 200, completion('Z'.repeat((ask.messages[0].content === 'medium' ? 8 : 20) << 20)));
+    const mib = { medium: 8, small: 3 }[ask.messages[0].content] ?? 20;
+    if (!ask.stream) return replyJson(res, 200, completion('Z'.repeat(mib << 20)));
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     sent = 0;
     const more = () => {
@@ -105,7 +106,7 @@ const metric = async (name) => Number((await (await fetch(`${sluice.base}/metric
 // Sends one chat request and reads nothing until sluice counts a send
 // timeout: how long that took, and whether the socket then ends (sluice resets
 // it) without the whole answer.
-async function askAndNeverRead(stream) {
+async function askAndNeverRead(stream, content = 'never read', close = false) {
   const before = await metric('sluice_send_timeouts_total');
   const sock = net.connect(sluice.port, '127.0.0.1');
   sock.pause();
@@ -113,7 +114,7 @@ async function askAndNeverRead(stream) {
   sock.on('data', (d) => (got += d.length));
   sock.on('error', () => {});
   const closed = new Promise((r) => sock.on('close', r));
-  sock.write(chatRequest({ model: 'auto', stream, messages: [{ role: 'user', content: 'never read' }] }));
+  sock.write(chatRequest({ model: 'auto', stream, messages: [{ role: 'user', content }] }, close));
   const t0 = Date.now();
   let heldMid = 0;
   while (await metric('sluice_send_timeouts_total') === before && Date.now() - t0 < SEND_TIMEOUT + 5000) {
@@ -143,6 +144,20 @@ test('a finished answer left unread on a keep-alive connection: closed after sen
   assert.ok(got < 20 << 20, `the client got ${got} bytes, not the whole answer`);
   assert.equal(await metric('sluice_held_answer_bytes'), 0);
 });
+
+// 3 MiB fit in the kernel's send buffer (up to 4 MiB here): sluice's own queue
+// empties at once, and the bytes wait in the kernel. Before, such an answer
+// escaped the send timeout: a keep-alive connection stayed until
+// idle_timeout_ms and was then closed with a FIN behind the unsent bytes, and
+// a Connection: close one was closed at once, leaving the kernel an orphaned
+// connection that kept sending for as long as the client stayed.
+for (const close of [false, true]) {
+  test(`a finished answer that fits in the kernel's buffers, left unread${close ? ' (Connection: close)' : ''}: reset after send_timeout_ms`, async () => {
+    const { ms, got } = await askAndNeverRead(false, 'small', close);
+    assert.ok(ms >= SEND_TIMEOUT && ms < SEND_TIMEOUT + 3000, `reset after ${ms} ms`);
+    assert.ok(got < 3 << 20, `the client got ${got} bytes, not the whole answer`);
+  });
+}
 
 test('a client that reads slowly but steadily keeps its connection past send_timeout_ms and gets every byte', async () => {
   const sock = net.connect(sluice.port, '127.0.0.1');
