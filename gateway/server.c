@@ -15,6 +15,8 @@
 #include <strings.h>
 #include <errno.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -230,12 +232,16 @@ static unsigned send_look_ms(const sl_conn_t *c) {
  * libuv's queue alone can stand still for many seconds under a steady slow
  * reader. */
 /* Bytes the kernel holds for the client, not yet acknowledged (and our FIN,
- * once sent and until acknowledged). */
+ * once sent and until acknowledged). None once the client has reset the
+ * connection: the count then stays where it was, but nothing will leave. */
 static uint64_t kernel_unacked(const sl_conn_t *c) {
   uv_os_fd_t fd;
   int unacked = 0;
-  if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) || ioctl(fd, SIOCOUTQ, &unacked) || unacked < 0)
+  if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) || ioctl(fd, SIOCOUTQ, &unacked) || unacked <= 0)
     return 0;
+  struct tcp_info ti;
+  socklen_t tl = sizeof ti;
+  if (!getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) && ti.tcpi_state == TCP_CLOSE) return 0;
   return (uint64_t)unacked;
 }
 

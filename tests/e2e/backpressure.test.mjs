@@ -159,6 +159,22 @@ for (const close of [false, true]) {
   });
 }
 
+test('a Connection: close client that goes away without reading its answer frees its connection at once', async () => {
+  const timeouts = await metric('sluice_send_timeouts_total');
+  const base = await metric('sluice_open_connections'); // the metrics requests' own
+  const sock = net.connect(sluice.port, '127.0.0.1');
+  sock.pause();
+  sock.on('error', () => {});
+  sock.write(chatRequest({ model: 'auto', messages: [{ role: 'user', content: 'small' }] }, true));
+  await sleep(500); // the answer waits in sluice's kernel buffer, behind our full one
+  sock.resetAndDestroy();
+  let open = Infinity;
+  for (const t0 = Date.now(); Date.now() - t0 < SEND_TIMEOUT / 2; await sleep(50))
+    if ((open = await metric('sluice_open_connections')) === base) break;
+  assert.equal(open, base, `the connection is closed well before send_timeout_ms (${open} open, ${base} before)`);
+  assert.equal(await metric('sluice_send_timeouts_total'), timeouts);
+});
+
 test('a client that reads slowly but steadily keeps its connection past send_timeout_ms and gets every byte', async () => {
   const sock = net.connect(sluice.port, '127.0.0.1');
   const parts = [];
