@@ -301,6 +301,8 @@ static void answer_left(sl_conn_t *c) {
                                                         : c->srv->limits.header_timeout_ms);
 }
 
+enum { QUEUE_PIECE = 256 << 10 };
+
 static void on_write(uv_write_t *w, int status) {
   write_req_t *wr = (write_req_t *)w;
   sl_conn_t *c = wr->c;
@@ -343,39 +345,47 @@ static void write_bufs(sl_conn_t *c, uv_buf_t *bufs, unsigned n) {
     }
     if (w > 0) skip = (size_t)w;
   }
-  size_t len = total - skip;
-  write_req_t *wr = malloc(sizeof *wr + len);
-  if (!wr) {
-    conn_close(c);
-    return;
-  }
-  size_t off = 0;
-  for (unsigned i = 0; i < n; i++) {
-    size_t bl = bufs[i].len;
-    if (skip >= bl) {
-      skip -= bl;
-      continue;
+  /* What is left goes out in writes of at most QUEUE_PIECE bytes, each freed
+   * (and its bytes given back to sl_held) as soon as the socket has taken it. */
+  unsigned i = 0;
+  for (size_t left = total - skip; left;) {
+    size_t len = left < QUEUE_PIECE ? left : QUEUE_PIECE;
+    write_req_t *wr = malloc(sizeof *wr + len);
+    if (!wr) {
+      conn_close(c);
+      return;
     }
-    memcpy(wr->data + off, bufs[i].base + skip, bl - skip);
-    off += bl - skip;
-    skip = 0;
+    for (size_t off = 0; off < len; i++) {
+      size_t bl = bufs[i].len;
+      if (skip >= bl) {
+        skip -= bl;
+        continue;
+      }
+      size_t take = bl - skip < len - off ? bl - skip : len - off;
+      memcpy(wr->data + off, bufs[i].base + skip, take);
+      off += take;
+      skip += take;
+      if (skip < bl) break; /* the piece is full: the rest of bufs[i] goes next */
+      skip = 0;
+    }
+    wr->c = c;
+    wr->len = len;
+    uv_buf_t buf = uv_buf_init(wr->data, (unsigned)len);
+    c->refs++;
+    c->out_pending += len;
+    sl_held_add(len);
+    watch_sending(c);
+    if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) < 0) {
+      c->out_pending -= len;
+      sl_held_give(len);
+      free(wr);
+      conn_release(c);
+      conn_close(c);
+      return;
+    }
+    c->out_total += len;
+    left -= len;
   }
-  wr->c = c;
-  wr->len = len;
-  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)len);
-  c->refs++;
-  c->out_pending += len;
-  sl_held_add(len);
-  watch_sending(c);
-  if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) < 0) {
-    c->out_pending -= len;
-    sl_held_give(len);
-    free(wr);
-    conn_release(c);
-    conn_close(c);
-    return;
-  }
-  c->out_total += len;
 }
 
 static void write_raw(sl_conn_t *c, const char *a, size_t alen, const char *b, size_t blen) {

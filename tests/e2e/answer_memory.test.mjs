@@ -117,6 +117,38 @@ test('answers queued for clients that do not read count in the bound until they 
   }
 });
 
+test('a large answer read part way gives back what the client has taken', async () => {
+  // 24 MiB: more than the kernel's buffers on both sides can take
+  const { gw, held, stop } = await gateway((req, body, res) => replyJson(res, 200, completion('s'.repeat(24 << 20))), 64 << 20);
+  const sock = net.connect(gw.port, '127.0.0.1');
+  try {
+    sock.pause();
+    sock.on('error', () => {});
+    sock.write(chatRequest({ model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] }));
+    let queued = 0;
+    for (let i = 0; i < 100 && (queued = await held()) < 16 << 20; i++) await sleep(20);
+    await sleep(100);
+    queued = await held();
+    assert.ok(queued >= 16 << 20, `most of the answer waits in sluice (${queued} bytes)`);
+    // take 6 MiB, then stop reading again
+    let got = 0;
+    await new Promise((resolve) => {
+      sock.on('data', (d) => {
+        got += d.length;
+        if (got >= 6 << 20) { sock.pause(); resolve(); }
+      });
+      sock.resume();
+    });
+    await sleep(300);
+    const now = await held();
+    // given back piece by piece (256 KiB writes), not when the whole answer has left
+    assert.ok(now <= queued - (2 << 20), `held ${now} bytes after the client took ${got} (${queued} before)`);
+  } finally {
+    sock.destroy();
+    await stop();
+  }
+});
+
 test('stalled streams stop adding to the bound once it is crossed (64 KiB queued each, not 1 MiB)', async () => {
   const piece = 'S'.repeat(16000);
   const event = `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'mock-model', choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] })}\n\n`;
