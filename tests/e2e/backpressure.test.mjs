@@ -142,6 +142,9 @@ test('a finished answer left unread on a keep-alive connection: closed after sen
   assert.ok(heldMid > 10 << 20, `most of the 20 MB answer waited in sluice (${heldMid} bytes)`);
   assert.ok(ms >= SEND_TIMEOUT && ms < SEND_TIMEOUT + 3000, `closed after ${ms} ms`);
   assert.ok(got < 20 << 20, `the client got ${got} bytes, not the whole answer`);
+  // the reset reaches the client at once; the queued writes are given back at
+  // the end of that turn of sluice's loop
+  for (let i = 0; i < 50 && await metric('sluice_held_answer_bytes') > 0; i++) await sleep(20);
   assert.equal(await metric('sluice_held_answer_bytes'), 0);
 });
 
@@ -238,16 +241,18 @@ async function halfClose() {
 }
 
 test('a client that half-closes while its HTTP/1.0 stream runs gets a reset, not an end that reads as a whole answer', async () => {
-  // (the client's own stack may report a reset that comes after its FIN as
-  // an end now and then: one reset in three tries is the reset sluice sent;
-  // a FIN every time was the old behaviour)
+  // (Linux reports a reset that comes after the client's own FIN as the end
+  // of input more often than not: sluice resets every time (strace shows
+  // SO_LINGER 0 on each), yet the client read ECONNRESET in only 9-12 of 40
+  // tries. So one reset in up to 20 tries is the reset sluice sent; a FIN
+  // every time was the old behaviour)
   const seen = [];
-  for (let i = 0; i < 3 && !seen.includes('ECONNRESET'); i++) {
+  for (let i = 0; i < 20 && !seen.some((h) => h.startsWith('ECONNRESET')); i++) {
     const { how, got } = await halfClose();
-    assert.ok(got < CHUNKS * piece.length, `cut after ${got} bytes`);
-    seen.push(how);
+    seen.push(`${how} after ${got} bytes`);
+    assert.ok(got < CHUNKS * piece.length, `cut: ${seen.join(', ')}`);
   }
-  assert.ok(seen.includes('ECONNRESET'), `ended by: ${seen.join(', ')}`);
+  assert.ok(seen.some((h) => h.startsWith('ECONNRESET')), `ended by: ${seen.join(', ')}`);
 });
 
 test('sluice serves normally afterwards', async () => {

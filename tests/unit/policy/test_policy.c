@@ -707,7 +707,8 @@ static void test_difficulty_weights_path(void **state) {
   char weights[600];
   snprintf(weights, sizeof weights, "%s/router/difficulty_weights.json", src ? src : ".");
   if (access(weights, R_OK)) skip();
-  char dir[] = "/tmp/sl_policy_w_XXXXXX";
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s/sl_policy_w_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   assert_non_null(mkdtemp(dir));
   char cmd[1400], cfgp[700];
   snprintf(cmd, sizeof cmd, "cp '%s' '%s/w.json'", weights, dir);
