@@ -59,6 +59,18 @@ static bool utf8_upper_at(const unsigned char *p, size_t n) {
   return false;
 }
 
+/* Has a lower-case letter of Latin-1 or Latin Extended-A (ß-ÿ, ā-ž): such a
+ * word is not all capitals, though no ASCII letter in it is lower case ("Ní",
+ * "Ó"). */
+static bool utf8_lower_in(const unsigned char *p, size_t n) {
+  for (size_t i = 0; i + 1 < n; i++) {
+    if (p[i] == 0xC3 && p[i + 1] >= 0x9F && p[i + 1] <= 0xBF && p[i + 1] != 0xB7) return true;
+    if ((p[i] == 0xC4 || p[i] == 0xC5) && !utf8_upper_at(p + i, 2) && (p[i + 1] & 0xC0) == 0x80)
+      return true;
+  }
+  return false;
+}
+
 size_t sl__tok_at(const sl__toks_t *T, uint32_t at) {
   size_t lo = 0, hi = T->n;
   while (lo < hi) {
@@ -388,7 +400,7 @@ static inline __attribute__((always_inline)) void tok_emit(sl__toks_t *t, const 
   if (tk.kind == SL_TK_WORD) {
     if (K[s[st]] & C_UP) t->has_upper = true;
     bool first_up = (K[s[st]] & C_UP) || utf8_upper_at(s + st, len - st);
-    bool all_up = !ts->any_lo && first_up && end - st != 1;
+    bool all_up = !ts->any_lo && first_up && end - st != 1 && !utf8_lower_in(s + st, end - st);
     tk.caps = (uint8_t)((first_up ? 1 : 0) | (all_up ? 2 : 0) | (ts->inner_up ? 4 : 0) | (ts->joined ? 8 : 0));
   }
   tok_add(t, tk);
@@ -458,7 +470,8 @@ void sl__tokenize(const char *text, size_t len, sl__toks_t *t, sl__bytestats_t *
               bool up = (cur.up >> k) & 1;
               t->has_upper |= up;
               bool first_up = up || (s[base + k] >= 0xC3 && utf8_upper_at(s + base + k, len - base - k));
-              bool all_up = !(cur.lo & in) && first_up && r - k != 1;
+              bool all_up = !(cur.lo & in) && first_up && r - k != 1 &&
+                            !((cur.hi & in) && utf8_lower_in(s + base + k, r - k));
               tk.caps = (uint8_t)((first_up ? 1 : 0) | (all_up ? 2 : 0) | ((cur.up & inner) ? 4 : 0));
             }
             tok_add(t, tk);

@@ -209,6 +209,8 @@ static void persons(void **s) {
   EXPECT("Driving test confirmation\nCandidate: Séamus Ó Loingsigh\n", "PERSON", "Séamus Ó Loingsigh");
   EXPECT("The Halldór Ó Árnþórsson version recorded for Berkshire Hathaway", "PERSON",
          "Halldór Ó Árnþórsson");
+  /* a word whose only lower-case letter is not ASCII is no acronym: "Ní" */
+  EXPECT("have you heard Siobhán Ní Bhriain speak yet?", "PERSON", "Siobhán Ní Bhriain");
 }
 
 static void not_persons(void **s) {
