@@ -252,7 +252,9 @@ static bool pronoun_i(const char *text, const sl__toks_t *T, size_t j) {
  * sl__detect_names). */
 static const char *const not_in_name[] = {"sie", "ihre", "ihr", "ihnen", "ihrer", "ihren", "ihrem",
                                           "ihres", "grüße", "gruß", "grüßen", "regards", "cheers",
-                                          "thanks", "danke", "merci", "gracias", "grazie", NULL};
+                                          "thanks", "danke", "merci", "gracias", "grazie",
+                                          /* Polish questions: "Jak napisać ...", "Jaki jest ..." */
+                                          "jak", "jaki", "jaka", "jakie", NULL};
 static sl__wordset_t not_in_name_set = {.words = not_in_name};
 
 /* The token after j is a surname's particle, lower case, maybe of two words,
@@ -284,6 +286,26 @@ static size_t particle_step(const sl__gaz_t *g, const char *text, const sl__toks
                  (!(f2 & SL_GZ_COMMON) || (f2 & SL_GZ_LAST))
              ? name - j
              : 1;
+}
+
+/* Token j, on the same line right after a word, is a product's model code:
+ * capitals and digits, maybe joined by a hyphen ("HX-400", "G9", "XR-7"). */
+static bool model_code(const char *text, const sl__toks_t *T, size_t j) {
+  if (j >= T->n || T->v[j].nl_before || T->v[j].punct_before) return false;
+  const sl__tok_t *t = &T->v[j];
+  if (t->kind == SL_TK_ALNUM) {
+    bool up = false, dg = false;
+    for (uint32_t k = t->s; k < t->e; k++) {
+      char ch = text[k];
+      if (ch >= 'a' && ch <= 'z') return false;
+      up |= ch >= 'A' && ch <= 'Z';
+      dg |= ch >= '0' && ch <= '9';
+    }
+    return up && dg;
+  }
+  return t->kind == SL_TK_WORD && (t->caps & 2) && t->e - t->s <= 4 && j + 1 < T->n &&
+         T->v[j + 1].punct_before == '-' && !T->v[j + 1].nl_before && T->v[j + 1].kind == SL_TK_NUM &&
+         T->v[j + 1].s == t->e + 1;
 }
 
 /* Has a non-ASCII byte: "Amélie", "Łukasz" (no English word a gazetteer lacks). */
@@ -1308,10 +1330,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     /* The pronoun contracted ("Hi, I'm Sarah Connor", "I've", "I'll", "I'd"),
      * German's polite pronouns, capitalised mid-sentence ("für Ihre
      * Nachricht", "rufen Sie Thomas Becker an"), and a letter's closing word
-     * ("Grüße Jonas Hartmann") are not part of the name that follows them. */
+     * ("Grüße Jonas Hartmann"), and Polish question words ("Jak napisać")
+     * are not part of the name that follows them, nor names themselves. */
     if (cap && ((t->e - t->s >= 3 && text[t->s] == 'I' &&
                  (text[t->s + 1] == '\'' || !strncmp(text + t->s + 1, "\xe2\x80\x99", 3))) ||
-                (t->e - t->s <= 8 && strchr("SIGRCTDM", text[t->s]) &&
+                (t->e - t->s <= 8 && strchr("SIGRCTDMJ", text[t->s]) &&
                  sl__tok_in_set(text, t, &not_in_name_set)))) {
       i++;
       continue;
@@ -1400,6 +1423,8 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       if (i > 0 && !t->nl_before && (t->punct_before == 0 || t->punct_before == '.') &&
           (T->v[i - 1].caps & 1) && sl__tok_in(text, &T->v[i - 1], place_prefix))
         vetoed = true;
+      /* a brand before its model's code: "Aeris HX-400", "Lumix G9" */
+      if (words == 1 && model_code(text, T, j)) vetoed = true;
       /* the word after the run: "Dolby Laboratories"-style vetoes */
       /* (not after a possessive: "Francesca Romano's Italian passport") */
       if (j < T->n && T->v[j].nl_before == 0 && T->v[j].punct_before == 0 && (T->v[j].caps & 1) &&

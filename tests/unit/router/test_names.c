@@ -211,6 +211,9 @@ static void persons(void **s) {
          "Halldór Ó Árnþórsson");
   /* a word whose only lower-case letter is not ASCII is no acronym: "Ní" */
   EXPECT("have you heard Siobhán Ní Bhriain speak yet?", "PERSON", "Siobhán Ní Bhriain");
+  /* given names of many origins (the gazetteer's third list) */
+  EXPECT("According to Tuan, the translation memory is out of date.", "PERSON", "Tuan");
+  EXPECT("Why is Saoirse so impulsive?", "PERSON", "Saoirse");
 }
 
 static void not_persons(void **s) {
@@ -219,6 +222,9 @@ static void not_persons(void **s) {
   REJECT("the john is down the hall", "PERSON");
   REJECT("things will peter out", "PERSON");
   REJECT("the van der Waals force holds it", "PERSON");
+  /* a brand before its model's code; a Polish question word */
+  REJECT("Aeris HX-400 Cordless Stick Vacuum - product sheet", "PERSON");
+  REJECT("Jak napisa\xc4\x87 dobre CV po angielsku?", "PERSON");
   /* a block's head that is a firm or a heading, not a person */
   REJECT("Nordlys Energi\nTroms\xc3\xb8\nNorway", "PERSON");
   REJECT("Quarterly Report\n\nLondon\nUnited Kingdom", "PERSON");
