@@ -308,6 +308,26 @@ static bool model_code(const char *text, const sl__toks_t *T, size_t j) {
          T->v[j + 1].s == t->e + 1;
 }
 
+/* Token k, right after a word on its line, is a lower-case word that is no
+ * English word: the sentence is in another language. Not a surname's particle
+ * joined to it ("al-Rashidi", "van der"). */
+static bool foreign_after(const char *text, const sl__toks_t *T, size_t k) {
+  static const char *const particles[] = {"van", "von", "de", "da", "di", "del", "du", "le",
+                                          "bin", "ibn", "ben", "dos", "das", "ter", "ten", NULL};
+  const sl__tok_t *t = &T->v[k];
+  return t->kind == SL_TK_WORD && !t->punct_before && !t->nl_before && !(t->caps & (1 | 4 | 8)) &&
+         !sl__lexicon_has(text + t->s, t->e - t->s) && !sl__tok_in(text, t, particles);
+}
+
+/* A run's step from its word j: past the word, or past the word, its
+ * particle and the capitalised word after it, so that a run's length limit
+ * never ends it between a particle and the surname ("Sor Juana Inés de la
+ * Cruz"). */
+static size_t run_step(const sl__gaz_t *g, const char *text, const sl__toks_t *T, size_t j) {
+  size_t step = particle_step(g, text, T, j);
+  return step > 1 ? step + 1 : 1;
+}
+
 /* Has a non-ASCII byte: "Amélie", "Łukasz" (no English word a gazetteer lacks). */
 static bool has_non_ascii(const char *s, size_t n) {
   for (size_t k = 0; k < n; k++)
@@ -1201,6 +1221,8 @@ static void lower_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
 
 /* Greetings and sign-offs before a comma and a name: "Groet, Femke". */
 static const char *const sign_offs[] = {"groet", "groeten", "gruss", "salut", "saludos", "saluti",
+                                        "bises", "bisous", "amicalement", "amitiés", "tschüss",
+                                        "servus", "beijos", "beijo", "abraços", "abrazo", "besitos",
                                         "besos", "baci", "abrazos", "atentamente", "cordialement",
                                         "pozdrawiam", "pozdrav", "hilsen", "terveisin", "mvh", "mfg",
                                         "lg", "vg", "liebe", "lieber", "ciao", "hola", "hallo",
@@ -1374,7 +1396,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
      *    surname's particle inside it: "Sanne de Vries"). */
     if (cap || (initial(text, t) && i + 1 < T->n &&
                 (cap_word(text, &T->v[i + 1]) || initial(text, &T->v[i + 1])))) {
-      size_t j = i + (cap ? particle_step(g, text, T, i) : 1);
+      size_t j = i + (cap ? run_step(g, text, T, i) : 1);
       while (j < T->n && j - i < 4 && T->v[j].nl_before == 0 &&
              !possessive_tok(text, &T->v[j - 1]) &&
              (T->v[j].punct_before == 0 ||
@@ -1383,7 +1405,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
              /* a form label after the name: "Lena Wirth Address: ..." */
              !(j + 1 < T->n && T->v[j + 1].punct_before == ':' && T->v[j + 1].nl_before == 0 &&
                (GZ(j) & SL_GZ_STARTER)))
-        j += particle_step(g, text, T, j);
+        j += run_step(g, text, T, j);
       bool vetoed = false, any_name = false, all_place = true, common_word = false;
       int words = 0;
       for (size_t k = i; k < j; k++) {
@@ -1523,8 +1545,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         else if (words == 1 && j - i == 1) {
           unsigned f = f0;
           bool first = (f & SL_GZ_FIRST) && !(f & SL_GZ_COMMON) && !(f & SL_GZ_PLACE);
+          /* (at a sentence's start, not before a word of another language:
+           * "Tính diện tích ...", "Domingos y festivos", "Jak napisać") */
           if (first && !sl__tok_in(text, t, languages) &&
-              (!sentence_start(T, i) || (i + 1 < T->n && T->v[i + 1].nl_before == 0)))
+              (!sentence_start(T, i) ||
+               (i + 1 < T->n && T->v[i + 1].nl_before == 0 && !foreign_after(text, T, i + 1))))
             accept = true;
           else if (common_first_name(text, T, i, f))
             accept = true; /* "I told John yesterday" */

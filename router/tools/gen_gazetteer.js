@@ -62,6 +62,9 @@ for(const [k,fl0] of [...M.entries()].sort((a,b)=>Buffer.compare(Buffer.from(a[0
   if(common.has(k) && !rareWord.has(k)) fl+='C';
   const b=Buffer.from(k); const p=Buffer.from(prev); let n=0;
   while(n<b.length&&n<p.length&&n<25&&b[n]===p[n]) n++;
+  // (the suffix starts on a character: cut inside a UTF-8 sequence, its
+  // toString() would turn the rest of the sequence into U+FFFD)
+  while(n>0&&n<b.length&&(b[n]&0xC0)===0x80) n--;
   let bits=0; if(fl.includes('F'))bits|=1; if(fl.includes('L'))bits|=2; if(fl.includes('P'))bits|=4; if(fl.includes('C'))bits|=8;
   lines.push(String.fromCharCode(97+n)+b.subarray(n).toString()+String.fromCharCode(65+bits));
   prev=k;

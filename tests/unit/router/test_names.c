@@ -211,6 +211,10 @@ static void persons(void **s) {
          "Halldór Ó Árnþórsson");
   /* a word whose only lower-case letter is not ASCII is no acronym: "Ní" */
   EXPECT("have you heard Siobhán Ní Bhriain speak yet?", "PERSON", "Siobhán Ní Bhriain");
+  /* a name the gazetteer has with a Latin-1 letter, lower case after a cue */
+  EXPECT("it's under my partner's name ömer demir", "PERSON", "ömer demir");
+  /* a run's length limit does not end it between a particle and the surname */
+  EXPECT("Please ask Ana María Inés de la Fuente to sign", "PERSON", "Ana María Inés de la Fuente");
   /* given names of many origins (the gazetteer's third list) */
   EXPECT("According to Tuan, the translation memory is out of date.", "PERSON", "Tuan");
   EXPECT("Why is Saoirse so impulsive?", "PERSON", "Saoirse");
@@ -222,6 +226,8 @@ static void not_persons(void **s) {
   REJECT("the john is down the hall", "PERSON");
   REJECT("things will peter out", "PERSON");
   REJECT("the van der Waals force holds it", "PERSON");
+  /* a given name opening a sentence in another language */
+  REJECT("Tính diện tích và chu vi hình tròn", "PERSON");
   /* a brand before its model's code; a Polish question word */
   REJECT("Aeris HX-400 Cordless Stick Vacuum - product sheet", "PERSON");
   REJECT("Jak napisa\xc4\x87 dobre CV po angielsku?", "PERSON");
