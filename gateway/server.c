@@ -225,12 +225,6 @@ static unsigned send_look_ms(const sl_conn_t *c) {
   return ms < 25 ? 25 : ms;
 }
 
-/* How many bytes the client has taken so far: what reached the kernel (all
- * but libuv's queue) less what the kernel still holds unacknowledged. The
- * kernel's part matters: with megabytes in its send buffer, the socket turns
- * writable again only once the client has read a good share of them, so
- * libuv's queue alone can stand still for many seconds under a steady slow
- * reader. */
 /* Bytes the kernel holds for the client, not yet acknowledged (and our FIN,
  * once sent and until acknowledged). None once the client has reset the
  * connection: the count then stays where it was, but nothing will leave. */
@@ -245,17 +239,28 @@ static uint64_t kernel_unacked(const sl_conn_t *c) {
   return (uint64_t)unacked;
 }
 
+/* How many bytes the client has taken so far: what reached the kernel (all
+ * but libuv's queue) less what the kernel still holds unacknowledged. The
+ * kernel's part matters: with megabytes in its send buffer, the socket turns
+ * writable again only once the client has read a good share of them, so
+ * libuv's queue alone can stand still for many seconds under a steady slow
+ * reader. */
 static uint64_t out_taken(const sl_conn_t *c) {
   uint64_t handed = c->out_total - c->tcp.write_queue_size, unacked = kernel_unacked(c);
   return unacked < handed ? handed - unacked : 0;
 }
 
-/* An answer is leaving while libuv queues part of it or the kernel holds part
- * of it unacknowledged: only the send timer watches the connection then. A
- * finished answer that fits in the kernel's send buffer (megabytes) would
- * otherwise escape the send timeout, and closing our fd would leave it to an
- * orphaned connection the kernel keeps sending for. */
-static bool answer_leaving(const sl_conn_t *c) { return c->out_pending || kernel_unacked(c); }
+/* An answer is leaving while libuv queues part of it or the kernel holds more
+ * than LEAVING_MIN bytes of it unacknowledged: only the send timer watches the
+ * connection then. A finished answer that fits in the kernel's send buffer
+ * (megabytes) would otherwise escape the send timeout, and closing our fd
+ * would leave it to an orphaned connection the kernel keeps sending for. A
+ * small tail (any answer's, for the moment its acknowledgement takes) is left
+ * to the kernel as before: watching it would cost a timer per request. */
+enum { LEAVING_MIN = 64 << 10 };
+static bool answer_leaving(const sl_conn_t *c) {
+  return c->out_pending || kernel_unacked(c) > LEAVING_MIN;
+}
 
 /* Starts watching the client's progress, from now. */
 static void watch_sending(sl_conn_t *c) {
@@ -265,6 +270,14 @@ static void watch_sending(sl_conn_t *c) {
   uv_timer_start(&c->send_timer, on_send_timer, send_look_ms(c), 0);
 }
 
+/* Looks again soon: once libuv has handed everything to the kernel (at the
+ * shorter interval of send_look_ms), keeping what the client took so far. */
+static void look_soon(sl_conn_t *c) {
+  if (uv_is_active((uv_handle_t *)&c->send_timer))
+    uv_timer_start(&c->send_timer, on_send_timer, send_look_ms(c), 0);
+  else
+    watch_sending(c);
+}
 
 /* A client that takes nothing of its answer for limits.send_timeout_ms is
  * closed (its request, if still running, is aborted): it would otherwise hold
@@ -311,10 +324,8 @@ static void on_write(uv_write_t *w, int status) {
   free(wr);
   if (status < 0 && !c->closing) conn_close(c);
   if (!c->out_pending && !c->closing && !c->lingering) {
-    if (kernel_unacked(c)) /* the send timer goes on watching, more often */
-      uv_timer_start(&c->send_timer, on_send_timer, send_look_ms(c), 0);
-    else
-      answer_left(c);
+    if (answer_leaving(c)) look_soon(c); /* the kernel holds the rest */
+    else answer_left(c);
   }
   if (!c->closing && c->drain_cb && c->out_pending <= c->drain_below) {
     sl_http_drain_cb cb = c->drain_cb;
@@ -481,7 +492,7 @@ void sl_http_end(sl_conn_t *c) {
       c->rstate = RS_IDLE;
       arm_timer(c, c->srv->limits.idle_timeout_ms);
       /* an answer the kernel took whole may still wait there, unread */
-      if (!c->out_pending && kernel_unacked(c)) watch_sending(c);
+      if (answer_leaving(c)) watch_sending(c);
       drive(c);
     }
   }
@@ -537,8 +548,8 @@ const char *sl_http_header_lookup(void *req, const char *name) {
 static void on_shutdown(uv_shutdown_t *req, int status) {
   sl_conn_t *c = req->data;
   c->shut = true;
-  if (status || c->closing || !kernel_unacked(c)) conn_close(c);
-  else watch_sending(c); /* the kernel still holds part of it: answer_left() closes */
+  if (status || c->closing || !answer_leaving(c)) conn_close(c);
+  else look_soon(c); /* the kernel still holds part of it: answer_left() closes */
   conn_release(c);
 }
 
