@@ -981,6 +981,22 @@ static bool pair_not_places(unsigned f1, unsigned f2) {
 
 /* A name the gazetteer does not know or a known one, by itself: not English,
  * not only a place, no veto. */
+/* A given name that is also a word, at a sentence's start, then a comma and a
+ * request to someone (j: "can", "could", ... then "I", "you", "we"; or
+ * "please"): "Faith, can I ...", "Grace, could you ...", "Bill, please ...";
+ * not a word people are called by ("Honey, can you ..."). */
+static bool asked_by_name(const char *text, const sl__toks_t *T, size_t i, size_t j, unsigned f) {
+  static const char *const pronouns[] = {"i", "you", "u", "we", NULL};
+  static const char *const endearments[] = {"honey", "baby", "babe", "buddy", "darling", "dear",
+                                            "sweetie", "chief", "boss", "love", "sugar", NULL};
+  if (!(f & SL_GZ_FIRST) || (f & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) ||
+      sl__tok_in(text, &T->v[i], endearments))
+    return false;
+  if (sl__tok_is(text, &T->v[j], "please")) return true;
+  return j + 1 < T->n && !T->v[j + 1].nl_before && !T->v[j + 1].punct_before &&
+         sl__tok_in(text, &T->v[j + 1], pronouns);
+}
+
 static bool name_like(const char *text, const sl__tok_t *t, unsigned f) {
   if (f & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) return false;
   return namey(f) || surname_shape(text, t) || foreign_word(text, t, f);
@@ -1579,9 +1595,11 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
             accept = true; /* "Alexander: ..." */
           else if (sentence_start(T, i) && j < T->n && T->v[j].punct_before == ',' &&
                    !T->v[j].nl_before && sl__tok_in(text, &T->v[j], vocative_next) &&
-                   (!(f & SL_GZ_PLACE) || namey(f)) && name_like(text, t, f))
+                   (((!(f & SL_GZ_PLACE) || namey(f)) && name_like(text, t, f)) ||
+                    asked_by_name(text, T, i, j, f)))
             accept = true; /* someone spoken to: "Warrane, can I please speak to your boss?",
-                            * also a name that is a place too ("Kuba, can I ...") */
+                            * also a name that is a place too ("Kuba, can I ...") or a
+                            * word too ("Faith, can I ...", "Bill, please send ...") */
           else if (i > 0 && !t->nl_before && sl__tok_in_set(text, &T->v[i - 1], &speech_set) &&
                    !(f & SL_GZ_PLACE) && name_like(text, t, f) &&
                    (j == T->n || T->v[j].nl_before || T->v[j].punct_before ||

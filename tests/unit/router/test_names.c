@@ -215,6 +215,9 @@ static void persons(void **s) {
   EXPECT("it's under my partner's name ömer demir", "PERSON", "ömer demir");
   /* a run's length limit does not end it between a particle and the surname */
   EXPECT("Please ask Ana María Inés de la Fuente to sign", "PERSON", "Ana María Inés de la Fuente");
+  /* a given name that is a word too, spoken to at a sentence's start */
+  EXPECT("Faith, can I please speak to your boss?", "PERSON", "Faith");
+  EXPECT("Bill, please send the invoice today.", "PERSON", "Bill");
   /* given names of many origins (the gazetteer's third list) */
   EXPECT("According to Tuan, the translation memory is out of date.", "PERSON", "Tuan");
   EXPECT("Why is Saoirse so impulsive?", "PERSON", "Saoirse");
@@ -226,6 +229,7 @@ static void not_persons(void **s) {
   REJECT("the john is down the hall", "PERSON");
   REJECT("things will peter out", "PERSON");
   REJECT("the van der Waals force holds it", "PERSON");
+  REJECT("Honey, can you grab milk on the way home?", "PERSON");
   /* a given name opening a sentence in another language */
   REJECT("Tính diện tích và chu vi hình tròn", "PERSON");
   /* a brand before its model's code; a Polish question word */
