@@ -294,6 +294,38 @@ static bool place_lines_after(const char *text, const sl__toks_t *T, size_t j) {
   return false;
 }
 
+/* After the house number j: one to three capitalised words ending their line
+ * (or before a comma), then an apartment, suite, unit, flat or floor and its
+ * number on the next line or after the comma. Returns the unit number's token,
+ * or 0. */
+static size_t unit_after_street(const sl__gaz_t *g, const sl__gaz_t *ga, const char *text, sl__toks_t *T,
+                                size_t j) {
+  static const char *const units[] = {"apt", "apartment", "suite", "ste", "unit", "flat", "floor",
+                                      "fl", NULL};
+  static const char *const lead_in[] = {"at", "to", "is", "on", "from", "in", NULL};
+  /* the number opens its line, follows punctuation or a word that leads to a
+   * place ("Chapter 3 Introduction\nUnit 4", "I have 3 Kids, Apt 4" are none) */
+  const sl__tok_t *t = &T->v[j];
+  if (j > 0 && !t->nl_before && !t->punct_before && !sl__tok_in(text, &T->v[j - 1], lead_in)) return 0;
+  size_t k = j + 1;
+  bool long_word = false;
+  while (k < T->n && k <= j + 3 && !T->v[k].nl_before && T->v[k].kind == SL_TK_WORD &&
+         (k == j + 1 ? !T->v[k].punct_before : (!T->v[k].punct_before || T->v[k].punct_before == '-')) &&
+         proper_word(T, k) && !(GZ(k) & (SL_GZ_STARTER | SL_GZ_HONOR)) &&
+         !sl__tok_in_set(text, &T->v[k], &months_set) && !sl__tok_in_set(text, &T->v[k], &weekdays_set)) {
+    long_word |= T->v[k].e - T->v[k].s >= 3;
+    k++;
+  }
+  if (k == j + 1 || !long_word || k + 1 >= T->n || !sl__tok_in(text, &T->v[k], units) ||
+      !(T->v[k].nl_before == 1 || (!T->v[k].nl_before && T->v[k].punct_before == ',')) ||
+      T->v[k + 1].nl_before || (T->v[k + 1].punct_before && T->v[k + 1].punct_before != '.') ||
+      !(housenum(text, &T->v[k + 1]) || (T->v[k + 1].kind == SL_TK_ALNUM && T->v[k + 1].e - T->v[k + 1].s <= 5)))
+    return 0;
+  /* (a course's "Unit 4" only with a letter in its number: "Unit 4B") */
+  if (sl__tok_is(text, &T->v[k], "unit") && T->v[k + 1].kind == SL_TK_NUM) return 0;
+  return k + 1;
+}
+
 /* Extends an address over a unit designator and its number: "Apt. 331". */
 static size_t extend_unit(const sl__gaz_t *g, const sl__gaz_t *ga, const char *text, sl__toks_t *T,
                           size_t k) {
@@ -544,6 +576,16 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       }
     }
     if (found) continue;
+    /* 1b. Number and a street of any name, then a unit on the next line or
+     *     after a comma: "14 Peachtree\nApt. 392", "3 Marszałkowska, Floor 3" */
+    {
+      size_t b = unit_after_street(g, ga, text, T, j);
+      if (b) {
+        add(c, g, ga, T, j, b);
+        done = b + 1;
+        continue;
+      }
+    }
     /* 2. Type before the name, number after: "Rua Ana Caciola 1159", "ul. Marszałkowska 10" */
     if (nl0 && j >= 2) {
       size_t k = j - 1, words = 0;

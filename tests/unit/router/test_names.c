@@ -426,6 +426,11 @@ static void addresses(void **s) {
   EXPECT("pedestrians must enter on hegyalja út 98. st. the first three months", "STREET_ADDRESS",
          "hegyalja út 98");
   REJECT("auf dem weg 5 mal", "STREET_ADDRESS");
+  /* a number, a street of any name, then a unit on the next line or after a comma */
+  EXPECT("14 Peachtree\n Apt. 392\n Lyon\n Norway 62704", "STREET_ADDRESS", "14 Peachtree\n Apt. 392");
+  EXPECT("Send it to 3 Marszałkowska, Floor 3 please", "STREET_ADDRESS", "3 Marszałkowska, Floor 3");
+  REJECT("Chapter 3 Introduction\nUnit 4 Review", "STREET_ADDRESS");
+  REJECT("I have 3 Kids, Apt 4 is ours", "STREET_ADDRESS");
   /* streets named without a number where the text says a place follows */
   EXPECT("Pedestrians must enter on Kurfürstendamm St. the first three months", "STREET_ADDRESS", "Kurfürstendamm St");
   EXPECT("Ask the driver to stop at the corner of Jalan Sultan Ismail St. and Elm St.", "STREET_ADDRESS",
