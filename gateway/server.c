@@ -227,12 +227,14 @@ static unsigned send_look_ms(const sl_conn_t *c) {
 
 /* Bytes the kernel holds for the client, not yet acknowledged (and our FIN,
  * once sent and until acknowledged). None once the client has reset the
- * connection: the count then stays where it was, but nothing will leave. */
-static uint64_t kernel_unacked(const sl_conn_t *c) {
+ * connection: the count then stays where it was, but nothing will leave (a
+ * count of at most `small` is returned without asking). */
+static uint64_t kernel_unacked(const sl_conn_t *c, uint64_t small) {
   uv_os_fd_t fd;
   int unacked = 0;
   if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) || ioctl(fd, SIOCOUTQ, &unacked) || unacked <= 0)
     return 0;
+  if ((uint64_t)unacked <= small) return (uint64_t)unacked;
   struct tcp_info ti;
   socklen_t tl = sizeof ti;
   if (!getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) && ti.tcpi_state == TCP_CLOSE) return 0;
@@ -246,7 +248,7 @@ static uint64_t kernel_unacked(const sl_conn_t *c) {
  * libuv's queue alone can stand still for many seconds under a steady slow
  * reader. */
 static uint64_t out_taken(const sl_conn_t *c) {
-  uint64_t handed = c->out_total - c->tcp.write_queue_size, unacked = kernel_unacked(c);
+  uint64_t handed = c->out_total - c->tcp.write_queue_size, unacked = kernel_unacked(c, 0);
   return unacked < handed ? handed - unacked : 0;
 }
 
@@ -259,7 +261,7 @@ static uint64_t out_taken(const sl_conn_t *c) {
  * to the kernel as before: watching it would cost a timer per request. */
 enum { LEAVING_MIN = 64 << 10 };
 static bool answer_leaving(const sl_conn_t *c) {
-  return c->out_pending || kernel_unacked(c) > LEAVING_MIN;
+  return c->out_pending || kernel_unacked(c, LEAVING_MIN) > LEAVING_MIN;
 }
 
 /* Starts watching the client's progress, from now. */
