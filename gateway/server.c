@@ -213,6 +213,7 @@ typedef struct {
 static void arm_timer(sl_conn_t *c, unsigned ms);
 static void on_send_timer(uv_timer_t *t);
 static void answer_left(sl_conn_t *c);
+static void drive(sl_conn_t *c);
 
 /* The send timer looks four times per send_timeout_ms; once libuv has handed
  * everything to the kernel, at least every KERNEL_LOOK_MS, so that what
@@ -328,6 +329,8 @@ static void on_write(uv_write_t *w, int status) {
   if (!c->out_pending && !c->closing && !c->lingering) {
     if (answer_leaving(c)) look_soon(c); /* the kernel holds the rest */
     else answer_left(c);
+    /* a pipelined request waited for its predecessor's answer to leave */
+    if (!c->in_request && !c->discarding && c->pending.len) drive(c);
   }
   if (!c->closing && c->drain_cb && c->out_pending <= c->drain_below) {
     sl_http_drain_cb cb = c->drain_cb;
@@ -471,7 +474,6 @@ void sl_http_stream_write(sl_conn_t *c, const char *data, size_t len) {
   write_bufs(c, bufs, 3);
 }
 
-static void drive(sl_conn_t *c);
 static void close_after_flush(sl_conn_t *c);
 static void start_reading(sl_conn_t *c);
 
@@ -579,8 +581,32 @@ static void close_after_flush(sl_conn_t *c) {
 }
 
 static void on_discard_shutdown(uv_shutdown_t *req, int status) {
-  (void)status;
-  conn_release(req->data);
+  sl_conn_t *c = req->data;
+  c->shut = status == 0;
+  /* the discarding ended while the answer was leaving: its close is due now */
+  if (c->lingering && !c->closing && (!c->shut || !answer_leaving(c))) conn_close(c);
+  conn_release(c);
+}
+
+/* Reading ends (the client half-closed, a refused request's rest was read,
+ * the server shuts down): the connection closes once its answer has left,
+ * or now. */
+static void end_reading(sl_conn_t *c) {
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = false;
+  if (!c->discarding) {
+    close_after_flush(c);
+    return;
+  }
+  /* a refused request's rest: our side was shut when the discarding began */
+  c->discarding = false;
+  if (!answer_leaving(c)) {
+    conn_close(c);
+    return;
+  }
+  c->lingering = true;
+  uv_timer_stop(&c->timer);
+  look_soon(c);
 }
 
 /* After an early answer to a client that is still sending (413, 431), closing
@@ -638,6 +664,7 @@ static void protocol_error(sl_conn_t *c, int status, const char *msg) {
   }
   sl_http_respond(c, status, "application/json", hdr[0] ? hdr : NULL, body.data ? body.data : "", body.len);
   sl_buf_free(&body);
+  sl_buf_reset(&c->pending); /* nothing after the error is parsed */
   if ((status == 413 || status == 431) && !c->closing) {
     discard_rest(c);
     return;
@@ -832,7 +859,8 @@ static void drive(sl_conn_t *c) {
   c->driving = true;
   do {
     c->need_drive = false;
-    while (!c->closing && !c->in_request && !c->discarding && c->pending.len) {
+    while (!c->closing && !c->in_request && !c->discarding && !c->lingering && c->pending.len &&
+           !c->out_pending) {
       const char *data = c->pending.data;
       llhttp_errno_t err = llhttp_execute(&c->parser, data, c->pending.len);
       if (err == HPE_OK) {
@@ -859,9 +887,10 @@ static void drive(sl_conn_t *c) {
         protocol_error(c, st, msg);
       }
     }
-  } while (c->need_drive && !c->closing && !c->in_request && !c->discarding);
+  } while (c->need_drive && !c->closing && !c->in_request && !c->discarding && !c->lingering &&
+           !c->out_pending);
   c->driving = false;
-  if (!c->closing && !c->in_request) start_reading(c);
+  if (!c->closing && !c->in_request && !c->lingering && !c->discarding) start_reading(c);
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
@@ -869,8 +898,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   if (nread < 0) {
     /* EOF in the middle of a request body or headers: nothing to answer. With
      * the request in flight, the client is taken as gone and its answer is
-     * cut: a reset says so. */
+     * cut: a reset says so. A client that half-closes after its answer was
+     * made may still be reading it: the close waits for it to leave. */
     if (c->in_request) conn_reset(c);
+    else if (nread == UV_EOF && answer_leaving(c)) end_reading(c);
     else conn_close(c);
     return;
   }
@@ -879,13 +910,15 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   if (c->discarding) { /* the rest of a refused request: dropped */
     uint64_t now = uv_now(c->srv->loop);
     uint64_t left = now < c->discard_until ? c->discard_until - now : 0;
-    if (!left) conn_close(c);
+    if (!left) end_reading(c);
     else arm_timer(c, (unsigned)(left < DISCARD_IDLE_MS ? left : DISCARD_IDLE_MS));
     return;
   }
-  if (c->in_request) {
-    /* Pipelined bytes wait unparsed; past one read's worth, stop reading
-     * (backpressure) so the buffer stays bounded. */
+  if (c->in_request || c->out_pending) {
+    /* Pipelined bytes wait unparsed while a request runs or its answer still
+     * waits in our queue (so one connection holds one answer in memory at a
+     * time); past one read's worth, stop reading (backpressure) so the
+     * buffer stays bounded. */
     if (sl_buf_append(&c->pending, buf->base, (size_t)nread)) { /* cannot happen: see below */
       conn_close(c);
       return;
@@ -908,8 +941,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 static void on_timer(uv_timer_t *t) {
   sl_conn_t *c = t->data;
   if (c->in_request || c->closing) return;
-  if (c->discarding) { /* the client kept sending a refused request */
-    conn_close(c);
+  if (c->discarding) { /* the client kept sending a refused request, or went quiet */
+    end_reading(c);
     return;
   }
   /* An answer still leaving is the send timer's to watch; this one is armed
@@ -1097,7 +1130,9 @@ static void on_grace(uv_timer_t *t) {
     }
   }
   if (s->conns) SL_WARN("shutdown: closing the remaining connections");
-  while (s->conns) conn_close(s->conns);
+  /* (with a reset: what is still unsent is dropped, not left to the kernel
+   * after the process is gone) */
+  while (s->conns) conn_reset(s->conns);
   maybe_shutdown_done(s);
 }
 
@@ -1113,8 +1148,9 @@ void sl_server_shutdown(sl_server_t *s, void (*done)(void *), void *data) {
   for (sl_conn_t *c = s->conns, *next; c; c = next) {
     next = c->next;
     if (c->lingering) continue; /* its answer is leaving; it closes itself */
-    if (!c->in_request) conn_close(c);
-    else c->keep_alive = false; /* finish, then close */
+    if (c->in_request) c->keep_alive = false; /* finish, then close */
+    else if (answer_leaving(c)) end_reading(c); /* a finished answer still leaving */
+    else conn_close(c);
   }
   uv_timer_start(&s->grace, on_grace, s->limits.shutdown_grace_ms, 0);
   maybe_shutdown_done(s);

@@ -178,6 +178,83 @@ test('a Connection: close client that goes away without reading its answer frees
   assert.equal(await metric('sluice_send_timeouts_total'), timeouts);
 });
 
+// Reads everything a raw socket receives until it closes; the answers' bodies
+// by their Content-Length.
+function readAll(sock) {
+  const parts = [];
+  sock.on('data', (d) => parts.push(d));
+  return new Promise((resolve) => sock.on('close', () => resolve(Buffer.concat(parts).toString('latin1'))));
+}
+const answers = (all) => [...all.matchAll(/HTTP\/1\.1 (\d+)[^\r]*\r\n(?:[^\r]+\r\n)*?Content-Length: (\d+)\r\n/g)]
+  .map((m) => ({ status: Number(m[1]), len: Number(m[2]) }));
+
+test('a keep-alive client that half-closes once its answer is made still gets all of it', async () => {
+  const sock = net.connect({ port: sluice.port, host: '127.0.0.1', allowHalfOpen: true });
+  sock.on('error', () => {});
+  sock.pause();
+  const all = readAll(sock);
+  sock.write(chatRequest({ model: 'auto', messages: [{ role: 'user', content: 'medium' }] }));
+  await sleep(800); // the 8 MiB answer is made; most of it waits in sluice
+  sock.end(); // no more requests (SHUT_WR)
+  await sleep(300);
+  sock.resume();
+  const text = await all;
+  assert.equal(text.length - text.indexOf('\r\n\r\n') - 4, answers(text)[0].len, 'the whole body, then the close');
+});
+
+test('a malformed request pipelined behind a large answer: the answer arrives whole, then one 400', async () => {
+  const count = async () => Number((await (await fetch(`${sluice.base}/metrics`)).text())
+    .match(/^sluice_requests_total\{status="400",backend="none"\} (\d+)$/m)?.[1] ?? 0);
+  const before = await count();
+  const sock = net.connect(sluice.port, '127.0.0.1');
+  sock.on('error', () => {});
+  sock.pause();
+  const all = readAll(sock);
+  sock.write(chatRequest({ model: 'auto', messages: [{ role: 'user', content: 'medium' }] }) + 'XYZ ABC\r\n\r\n');
+  await sleep(1000);
+  sock.resume();
+  const text = await all;
+  const got = answers(text);
+  assert.deepEqual(got.map((a) => a.status), [200, 400]);
+  assert.ok(text.length > got[0].len, `the 200's ${got[0].len} bytes and the 400 (${text.length} read)`);
+  assert.equal(await count(), before + 1, 'the 400 counted once');
+});
+
+test('pipelined requests wait while the answer before them waits for its client', async () => {
+  const calls = up.received.length;
+  const sock = net.connect(sluice.port, '127.0.0.1');
+  sock.on('error', () => {});
+  sock.pause();
+  const one = chatRequest({ model: 'auto', messages: [{ role: 'user', content: 'small' }] });
+  sock.write(one.repeat(10));
+  await sleep(1500);
+  // the first answer (3 MiB) left sluice's queue for the kernel's, so the
+  // second ran; the third waits behind the second's, unread
+  assert.ok(up.received.length - calls <= 3, `${up.received.length - calls} upstream calls for one client that reads nothing`);
+  sock.destroy();
+});
+
+test('SIGTERM waits for a keep-alive answer that is still leaving', async () => {
+  const own = await startSluice({
+    backends: [apiBackend('up', up.url, { location: 'internal' })],
+    rules: [{ name: 'default', route: ['up'] }],
+    limits: { shutdown_grace_ms: 10000 },
+  }, { MOCK_KEY: 'sk-mock' });
+  const sock = net.connect(own.port, '127.0.0.1');
+  sock.on('error', () => {});
+  sock.pause();
+  const all = readAll(sock);
+  sock.write(chatRequest({ model: 'auto', messages: [{ role: 'user', content: 'medium' }] }));
+  await sleep(800); // answered: most of the 8 MiB waits in sluice
+  own.proc.kill('SIGTERM');
+  await sleep(300);
+  assert.equal(own.proc.exitCode, null, 'still running for the answer that is leaving');
+  sock.resume();
+  const text = await all; // sluice closes once it has left
+  assert.equal(text.length - text.indexOf('\r\n\r\n') - 4, answers(text)[0].len, 'the whole body');
+  assert.equal((await own.exited).code, 0);
+});
+
 test('a client that reads slowly but steadily keeps its connection past send_timeout_ms and gets every byte', async () => {
   const sock = net.connect(sluice.port, '127.0.0.1');
   const parts = [];
