@@ -33,7 +33,7 @@ if(process.argv[3]){ const C=require(process.argv[3]+'/chance.js'); const ch=new
 // gender-detection-from-name 1.11.5 (npm, MIT licence): the given names of its
 // six lists (en, fr, es, it, de, tr; about 70,000), when its package directory
 // is given too: given names of many origins that faker and chance lack
-// ("Saoirse", "Maëlle", "Mei", "Quang", "Ömer"). Its lists hold every name
+// ("Saoirse", "Mei", "Tuan", "Parisa", "Siddharth"). Its lists hold every name
 // given to a few children, words of several languages among them ("Berlin",
 // "Django", "Morgen", "Tage", "Firma"): a name is taken only when at least two
 // of the lists hold it and no dictionary entry spells it, in any case.
