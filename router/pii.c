@@ -916,6 +916,22 @@ static void url(sl__ctx_t *c, const sl__hit_t *h) {
       }
     }
   }
+  /* A device's access token in a telemetry API's path (ThingsBoard:
+   * /api/v1/<token>/telemetry, .../attributes, .../rpc, .../claim). */
+  const char *api = sl__find(low, ln, "/api/v1/", 8);
+  if (api) {
+    size_t a = (size_t)(api - low) + 8, b = a;
+    while (b < ln && low[b] != '/' && low[b] != '?') b++;
+    static const char *const tails[] = {"/telemetry", "/attributes", "/rpc", "/claim", NULL};
+    bool tail = false;
+    for (const char *const *x = tails; *x && !tail; x++)
+      tail = ln - b >= strlen(*x) && !memcmp(low + b, *x, strlen(*x));
+    if (tail && b - a >= 16 && b - a <= 64 && sl__looks_random(t + s + a, b - a, false) &&
+        sl__count_digits(t + s + a, b - a)) {
+      sl__cands_add(c->out, s, e, SL_ET_API_KEY, "device_token_url", 70);
+      return;
+    }
+  }
   sl__cands_add(c->out, s, e, SL_ET_URL, "url", 5);
 }
 

@@ -76,6 +76,10 @@ static void keys_and_tokens(void **s) {
   EXPECT("post to https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdEf now",
          "API_KEY", "https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdEf");
   REJECT("see https://docs.github.com/en/webhooks/about-webhooks for details", "API_KEY");
+  /* a device's access token in a telemetry API's path (ThingsBoard) */
+  EXPECT("http://thingsboard.cloud/api/v1/354u1g321kcqc1oad3w7/telemetry", "API_KEY",
+         "http://thingsboard.cloud/api/v1/354u1g321kcqc1oad3w7/telemetry");
+  REJECT("POST https://example.com/api/v1/devices/telemetry with a JSON body", "API_KEY");
   REJECT("call get_user_profile_by_identifier_and_timestamp()", "API_KEY");
   REJECT("commit 3f786850e387550fdab836ed7e6dc881de23001b fixed it", "API_KEY");
   /* a two-word key name in prose, and "is" before a random value */
