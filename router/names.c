@@ -319,6 +319,17 @@ static bool foreign_after(const char *text, const sl__toks_t *T, size_t k) {
          !sl__lexicon_has(text + t->s, t->e - t->s) && !sl__tok_in(text, t, particles);
 }
 
+/* Lines that open with a lower-case word and a colon ("dov: ...", "nikolai:
+ * ..."), as a chat transcript's speaker labels are written; counted up to 2. */
+static size_t speaker_lines(const char *text, const sl__toks_t *T) {
+  size_t n = 0;
+  for (size_t k = 0; k + 1 < T->n && n < 2; k++)
+    if ((k == 0 || T->v[k].nl_before) && T->v[k].kind == SL_TK_WORD && !(T->v[k].caps & 1) &&
+        T->v[k + 1].punct_before == ':' && !T->v[k + 1].nl_before && islower((unsigned char)text[T->v[k].s]))
+      n++;
+  return n;
+}
+
 /* A run's step from its word j: past the word, or past the word, its
  * particle and the capitalised word after it, so that a run's length limit
  * never ends it between a particle and the surname ("Sor Juana Inés de la
@@ -1307,6 +1318,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   }
   size_t i = 0;
   int german = 0; /* nouns_capitalised()'s answer, once asked */
+  int speakers = -1; /* speaker_lines()'s answer, once asked */
   enum { KNOWN = 16 };
   uint32_t known_tok[KNOWN]; /* tokens of quoted titles and well-known names seen so far */
   size_t n_known = 0;
@@ -1716,6 +1728,20 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     if (t->kind == SL_TK_WORD && !(t->caps & 1) && i + 1 < T->n &&
         (!T->has_upper || t->nl_before || i == 0 || cue)) {
       const sl__tok_t *u = &T->v[i + 1];
+      /* a speaker's label in a lower-case transcript: "dov: remember me?"
+       * (a given name opening its line before a colon, in text with two
+       * such lines at least) */
+      if ((t->nl_before || i == 0) && u->punct_before == ':' && !u->nl_before &&
+          namey(GZ(i)) && (GZ(i) & SL_GZ_FIRST) &&
+          !(GZ(i) & (SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER | SL_GZ_HONOR)) &&
+          !sl__tok_in(text, t, lower_products) && !sl__tok_in(text, t, languages)) {
+        if (speakers < 0) speakers = (int)speaker_lines(text, T);
+        if (speakers >= 2) {
+          sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
+          i++;
+          continue;
+        }
+      }
       unsigned f1 = GZ(i);
       unsigned f2 = u->kind == SL_TK_WORD && !(u->caps & 1) ? GZ(i + 1) : 0;
       /* (not a short common word after the name: "priya can u send") */

@@ -215,6 +215,8 @@ static void persons(void **s) {
   EXPECT("it's under my partner's name ömer demir", "PERSON", "ömer demir");
   /* a run's length limit does not end it between a particle and the surname */
   EXPECT("Please ask Ana María Inés de la Fuente to sign", "PERSON", "Ana María Inés de la Fuente");
+  /* speakers' labels in a lower-case transcript */
+  EXPECT("dov: remember me?\nnikolai: you saved my life!", "PERSON", "nikolai");
   /* a given name that is a word too, spoken to at a sentence's start */
   EXPECT("Faith, can I please speak to your boss?", "PERSON", "Faith");
   EXPECT("Bill, please send the invoice today.", "PERSON", "Bill");
@@ -230,6 +232,8 @@ static void not_persons(void **s) {
   REJECT("things will peter out", "PERSON");
   REJECT("the van der Waals force holds it", "PERSON");
   REJECT("Honey, can you grab milk on the way home?", "PERSON");
+  REJECT("note: remember me?\nuser: you saved my life!", "PERSON");
+  REJECT("dov: remember me?", "PERSON"); /* one label line is no transcript */
   /* a given name opening a sentence in another language */
   REJECT("Tính diện tích và chu vi hình tròn", "PERSON");
   /* a brand before its model's code; a Polish question word */
