@@ -81,6 +81,7 @@ struct sl_server {
   void (*shutdown_cb)(void *);
   void *shutdown_data;
   int port;
+  char keep_alive_head[64]; /* "Connection: keep-alive" and its Keep-Alive timeout */
   sl_server_stats_t stats;
   atomic_uint own_open;
   atomic_uint *open_all; /* connections open on every server sharing the limit */
@@ -417,7 +418,7 @@ static size_t head(char *out, size_t n, sl_conn_t *c, int status, const char *ct
   return sl_cat(out, n, "HTTP/1.1 ", code, " ", sl_http_status_text(status), "\r\n",
                 ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
                 headers ? headers : "", framing,
-                c->keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n",
+                c->keep_alive ? c->srv->keep_alive_head : "Connection: close\r\n\r\n",
                 (char *)NULL);
 }
 
@@ -871,7 +872,8 @@ static void drive(sl_conn_t *c) {
         sl_buf_consume(&c->pending, used);
         dispatch(c);
       } else {
-        int st = c->err_status ? c->err_status : 400;
+        /* (a version llhttp does not know, "HTTP/3.1", is as unserved as 2.0) */
+        int st = c->err_status ? c->err_status : err == HPE_INVALID_VERSION ? 505 : 400;
         const char *msg = c->err_msg  ? c->err_msg
                           : st == 431 ? "request header fields too large"
                           : st == 413 ? "request body too large"
@@ -1021,6 +1023,14 @@ int sl_server_create(uv_loop_t *loop, const sl_limits_t *limits, sl_http_handler
   if (!s) return SL_ENOMEM;
   s->loop = loop;
   s->limits = *limits;
+  /* how long an idle connection stays open, said on every keep-alive answer:
+   * clients that read it (undici, Node's fetch and the SDKs on it) retire a
+   * pooled connection before sluice closes it, instead of racing the close */
+  unsigned idle_s = limits->idle_timeout_ms / 1000;
+  char secs[24];
+  sl_itoa(idle_s ? idle_s : 1, secs);
+  sl_cat(s->keep_alive_head, sizeof s->keep_alive_head, "Connection: keep-alive\r\nKeep-Alive: timeout=",
+         secs, "\r\n\r\n", (char *)NULL);
   s->handler = handler;
   s->data = data;
   s->open_all = &s->own_open;
@@ -1124,7 +1134,9 @@ static void on_grace(uv_timer_t *t) {
       c->abort_cb(c, SL_ABORT_SHUTDOWN, c->abort_data);
     }
     if (told) SL_WARN("shutdown grace period over: ending the unfinished requests (%u)", told);
-    if (s->conns) {
+    /* a second more for the ended requests' answers to go out; answers that
+     * were finished but are still leaving had the grace period */
+    if (told && s->conns) {
       uv_timer_start(&s->grace, on_grace, SL_HTTP_FINAL_MS, 0);
       return;
     }

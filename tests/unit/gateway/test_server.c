@@ -161,6 +161,8 @@ static void test_keepalive_and_pipelining(void **st) {
   assert_non_null(c);
   assert_true(a < b && b < c); /* in order */
   assert_non_null(strstr(buf, "Connection: keep-alive"));
+  /* the idle timeout, for clients that retire pooled connections by it (600 ms: 1 s at least) */
+  assert_non_null(strstr(buf, "Connection: keep-alive\r\nKeep-Alive: timeout=1\r\n"));
   close(fd);
 }
 
@@ -201,6 +203,7 @@ static void test_limits(void **st) {
   /* whitespace between a field name and its colon (RFC 9112, 5.1) */
   expect_status("GET / HTTP/1.1\r\nHost: x\r\nX-Sluice-Data-Class : restricted\r\n\r\n", "HTTP/1.1 400");
   expect_status("GET / HTTP/2.0\r\nHost: x\r\n\r\n", "HTTP/1.1 505");
+  expect_status("GET / HTTP/3.1\r\nHost: x\r\n\r\n", "HTTP/1.1 505"); /* a version llhttp rejects */
 }
 
 static void test_slow_headers_timeout(void **st) {
