@@ -475,7 +475,7 @@ void sl_http_stream_write(sl_conn_t *c, const char *data, size_t len) {
   write_bufs(c, bufs, 3);
 }
 
-static void close_after_flush(sl_conn_t *c);
+static void end_reading(sl_conn_t *c);
 static void start_reading(sl_conn_t *c);
 
 void sl_http_end(sl_conn_t *c) {
@@ -489,9 +489,7 @@ void sl_http_end(sl_conn_t *c) {
   req_clear(c);
   if (!c->closing) {
     if (!c->keep_alive || c->srv->shutting_down) {
-      uv_read_stop((uv_stream_t *)&c->tcp);
-      c->reading = false;
-      close_after_flush(c);
+      end_reading(c);
     } else {
       llhttp_resume(&c->parser);
       c->rstate = RS_IDLE;
@@ -550,11 +548,16 @@ const char *sl_http_header_lookup(void *req, const char *name) {
   return sl_http_header(req, l);
 }
 
+/* Our side is shut (a lingering close, or a refused request's discarding): a
+ * lingering connection closes now, or once the kernel's part of its answer
+ * has left (answer_left); a discarding one goes on reading. */
 static void on_shutdown(uv_shutdown_t *req, int status) {
   sl_conn_t *c = req->data;
-  c->shut = true;
-  if (status || c->closing || !answer_leaving(c)) conn_close(c);
-  else look_soon(c); /* the kernel still holds part of it: answer_left() closes */
+  c->shut = status == 0;
+  if (c->lingering && !c->closing) {
+    if (!c->shut || !answer_leaving(c)) conn_close(c);
+    else look_soon(c);
+  }
   conn_release(c);
 }
 
@@ -564,42 +567,10 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
  * part of it would leave an orphaned connection holding those bytes beyond any
  * timeout of ours. uv_shutdown waits for the queued writes, then ends our side;
  * the fd stays open until the client has acknowledged everything (the send
- * timer looks), and a client that takes nothing for send_timeout_ms is reset.
- * Reading has stopped. */
+ * timer looks), and a client that takes nothing for send_timeout_ms is reset. */
 static void close_after_flush(sl_conn_t *c) {
   if (c->closing || c->lingering) return;
-  if (answer_leaving(c)) {
-    c->lingering = true;
-    c->shutdown.data = c;
-    c->refs++;
-    if (!uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown)) {
-      uv_timer_stop(&c->timer);
-      return;
-    }
-    c->refs--;
-  }
-  conn_close(c);
-}
-
-static void on_discard_shutdown(uv_shutdown_t *req, int status) {
-  sl_conn_t *c = req->data;
-  c->shut = status == 0;
-  /* the discarding ended while the answer was leaving: its close is due now */
-  if (c->lingering && !c->closing && (!c->shut || !answer_leaving(c))) conn_close(c);
-  conn_release(c);
-}
-
-/* Reading ends (the client half-closed, a refused request's rest was read,
- * the server shuts down): the connection closes once its answer has left,
- * or now. */
-static void end_reading(sl_conn_t *c) {
-  uv_read_stop((uv_stream_t *)&c->tcp);
-  c->reading = false;
-  if (!c->discarding) {
-    close_after_flush(c);
-    return;
-  }
-  /* a refused request's rest: our side was shut when the discarding began */
+  bool shut = c->discarding; /* a refused request's discarding shut our side already */
   c->discarding = false;
   if (!answer_leaving(c)) {
     conn_close(c);
@@ -607,7 +578,24 @@ static void end_reading(sl_conn_t *c) {
   }
   c->lingering = true;
   uv_timer_stop(&c->timer);
-  look_soon(c);
+  if (shut) {
+    look_soon(c);
+    return;
+  }
+  c->shutdown.data = c;
+  c->refs++;
+  if (!uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown)) return;
+  c->refs--;
+  conn_close(c);
+}
+
+/* Reading ends (the answer asked for the close, a protocol error, the client
+ * half-closed, a refused request's rest was read, the server shuts down): the
+ * connection closes once its answer has left, or now. */
+static void end_reading(sl_conn_t *c) {
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = false;
+  close_after_flush(c);
 }
 
 /* After an early answer to a client that is still sending (413, 431), closing
@@ -624,7 +612,7 @@ static void discard_rest(sl_conn_t *c) {
   sl_buf_reset(&c->pending);
   c->shutdown.data = c;
   c->refs++;
-  if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_discard_shutdown)) {
+  if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown)) {
     c->refs--;
     conn_close(c);
     return;
@@ -670,9 +658,7 @@ static void protocol_error(sl_conn_t *c, int status, const char *msg) {
     discard_rest(c);
     return;
   }
-  uv_read_stop((uv_stream_t *)&c->tcp);
-  c->reading = false;
-  close_after_flush(c);
+  end_reading(c);
 }
 
 void sl_server_on_error(sl_server_t *s, sl_http_error_cb cb, void *data) {

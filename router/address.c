@@ -300,8 +300,7 @@ static bool place_lines_after(const char *text, const sl__toks_t *T, size_t j) {
  * or 0. */
 static size_t unit_after_street(const sl__gaz_t *g, const sl__gaz_t *ga, const char *text, sl__toks_t *T,
                                 size_t j) {
-  static const char *const units[] = {"apt", "apartment", "suite", "ste", "unit", "flat", "floor",
-                                      "fl", NULL};
+  static const char *const units[] = {"unit", "flat", "floor", "fl", NULL}; /* and strong_unit()'s */
   static const char *const lead_in[] = {"at", "to", "is", "on", "from", "in", NULL};
   /* the number opens its line, follows punctuation or a word that leads to a
    * place ("Chapter 3 Introduction\nUnit 4", "I have 3 Kids, Apt 4" are none) */
@@ -316,7 +315,8 @@ static size_t unit_after_street(const sl__gaz_t *g, const sl__gaz_t *ga, const c
     long_word |= T->v[k].e - T->v[k].s >= 3;
     k++;
   }
-  if (k == j + 1 || !long_word || k + 1 >= T->n || !sl__tok_in(text, &T->v[k], units) ||
+  if (k == j + 1 || !long_word || k + 1 >= T->n ||
+      !(strong_unit(text, &T->v[k]) || sl__tok_in(text, &T->v[k], units)) ||
       !(T->v[k].nl_before == 1 || (!T->v[k].nl_before && T->v[k].punct_before == ',')) ||
       T->v[k + 1].nl_before || (T->v[k + 1].punct_before && T->v[k + 1].punct_before != '.') ||
       !(housenum(text, &T->v[k + 1]) || (T->v[k + 1].kind == SL_TK_ALNUM && T->v[k + 1].e - T->v[k + 1].s <= 5)))

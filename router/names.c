@@ -263,15 +263,15 @@ static sl__wordset_t not_in_name_set = {.words = not_in_name};
  * or common word: the same words join places and things ("Rio de Janeiro",
  * "Día de Muertos", "Copa del Mundo"). How many tokens on the name goes: 1
  * without a particle, 2 or 3 with one. */
+static const char *const surname_particles[] = {"de", "van", "von", "der", "den", "da", "di", "del",
+                                                "della", "dos", "das", "du", "le", "ter", "ten", NULL};
 static size_t particle_step(const sl__gaz_t *g, const char *text, const sl__toks_t *T, size_t j) {
-  static const char *const particles[] = {"de", "van", "von", "der", "den", "da", "di", "del",
-                                          "della", "dos", "das", "du", "le", "ter", "ten", NULL};
   /* the second word of a two-word particle: "van der", "van den", "von der", "de la" */
   static const char *const second[] = {"der", "den", "de", "la", "los", "las", NULL};
   size_t k = j + 1;
   if (k + 1 >= T->n || T->v[k].nl_before || T->v[k].punct_before || T->v[k + 1].nl_before ||
       T->v[k + 1].punct_before || T->v[k].e - T->v[k].s > 5 || !strchr("dvlt", text[T->v[k].s]) ||
-      !sl__tok_in(text, &T->v[k], particles))
+      !sl__tok_in(text, &T->v[k], surname_particles))
     return 1;
   size_t name = k + 1;
   if (!cap_word(text, &T->v[name]) && sl__tok_in(text, &T->v[name], second) && name + 1 < T->n &&
@@ -312,11 +312,11 @@ static bool model_code(const char *text, const sl__toks_t *T, size_t j) {
  * English word: the sentence is in another language. Not a surname's particle
  * joined to it ("al-Rashidi", "van der"). */
 static bool foreign_after(const char *text, const sl__toks_t *T, size_t k) {
-  static const char *const particles[] = {"van", "von", "de", "da", "di", "del", "du", "le",
-                                          "bin", "ibn", "ben", "dos", "das", "ter", "ten", NULL};
+  static const char *const arabic[] = {"bin", "ibn", "ben", NULL}; /* "Omar bin Said" */
   const sl__tok_t *t = &T->v[k];
   return t->kind == SL_TK_WORD && !t->punct_before && !t->nl_before && !(t->caps & (1 | 4 | 8)) &&
-         !sl__lexicon_has(text + t->s, t->e - t->s) && !sl__tok_in(text, t, particles);
+         !sl__lexicon_has(text + t->s, t->e - t->s) && !sl__tok_in(text, t, surname_particles) &&
+         !sl__tok_in(text, t, arabic);
 }
 
 /* Lines that open with a lower-case word and a colon ("dov: ...", "nikolai:
