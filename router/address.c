@@ -84,7 +84,8 @@ static const struct {
 static const char *const box_routes[] = {"psc", "unit", "cmr", "rr", "hc", "route", NULL};
 static const char *const unit_words[] = {"apt", "apartment", "suite", "ste", "unit", "flat",
                                          "floor", "fl", "room", "rm", "bldg", "building", "no",
-                                         "nr", "lot", "door", "dept", NULL};
+                                         "nr", "lot", "door", "dept", "apto", "apartamento", "depto", "dpto",
+                                         "departamento", "piso", "daire", NULL};
 
 /* Could a fused ending end in this (lower-cased) byte? The ASCII last bytes of
  * fused[] (keep in step with it); the non-ASCII endings end in any byte >= 0x80. */
@@ -177,10 +178,63 @@ static const char *const types[] = {
       "steig", "pfad", "laan", "straat", "gracht", "plein", "kade", "singel", "dreef", "vej",
       "gade", "gata", "gatan", "vägen", "veien", "ulica", "utca", "iela", "katu", "kuja",
       "tänav", "cesta", "ulice", "třída", "trg", "út", "útja", "körút", "tér", "köz", "sétány",
-      "rakpart", "põik", "maantee", "puiestee", "aleja", "plac", "náměstí", "nábřeží", NULL};
+      "rakpart", "põik", "maantee", "puiestee", "aleja", "plac", "náměstí", "nábřeží",
+      "caddesi", "sokak", "sokağı", "bulvarı", "yolu", NULL};
 static sl__wordset_t types_set = {.words = types};
+/* Short forms of those that need a number sign after them: "Bağdat Cad. No:12"
+ * ("Audio CD 2" is no street) */
+static const char *const short_types[] = {"cad", "cd", "sok", "sk", "blv", "str", NULL};
 static bool type_before_number(const char *text, const sl__tok_t *t) {
   return sl__tok_in_set(text, t, &types_set);
+}
+
+/* An ordinal, as numbered streets are named: "1st", "22nd", "3rd", "104th". */
+static bool ordinal(const char *text, const sl__tok_t *t) {
+  size_t n = t->e - t->s;
+  if (t->kind != SL_TK_ALNUM || n < 3 || n > 5) return false;
+  const char *w = text + t->s;
+  size_t d = sl__count_digits(w, n);
+  if (d + 2 != n) return false;
+  char a = (char)tolower((unsigned char)w[d]), b = (char)tolower((unsigned char)w[d + 1]);
+  return (a == 's' && b == 't') || (a == 'n' && b == 'd') || (a == 'r' && b == 'd') || (a == 't' && b == 'h');
+}
+
+/* A compass direction written short and in capitals before a street's name:
+ * "N", "SW" ("701 W. 7th Ave"). */
+static bool direction(const char *text, const sl__tok_t *t) {
+  static const char *const dirs[] = {"n", "s", "e", "w", "ne", "nw", "se", "sw", NULL};
+  return t->kind == SL_TK_WORD && (t->caps & 1) && t->e - t->s <= 2 && sl__tok_in(text, t, dirs);
+}
+
+/* Token j (a number) follows a number sign written as a word: "No 7", "No.
+ * 71", "No: 142", "Nr. 5". */
+static bool number_sign(const char *text, const sl__toks_t *T, size_t j) {
+  static const char *const signs[] = {"no", "nr", "nro", NULL};
+  const sl__tok_t *t = &T->v[j], *p = &T->v[j - 1];
+  return j >= 1 && !t->nl_before && (!t->punct_before || t->punct_before == '.' || t->punct_before == ':') &&
+         p->kind == SL_TK_WORD && !p->nl_before && (p->caps & 1) && sl__tok_in(text, p, signs);
+}
+
+/* Where a Colombian address ("Carrera 7 # 71-21") starts whose cross street's
+ * number is token j, or SIZE_MAX. */
+static size_t placa(const char *text, const sl__toks_t *T, size_t j) {
+  static const char *const vias[] = {"calle", "cl", "cll", "carrera", "cra", "cr", "kr", "kra",
+                                     "avenida", "av", "ak", "ac", "diagonal", "dg", "transversal",
+                                     "tv", "tr", NULL};
+  const sl__tok_t *t = &T->v[j];
+  if (j < 2 || t->kind != SL_TK_NUM || t->e - t->s > 3 || t->nl_before || j + 1 >= T->n ||
+      T->v[j + 1].kind != SL_TK_NUM || T->v[j + 1].punct_before != '-' || T->v[j + 1].nl_before ||
+      T->v[j + 1].s != t->e + 1 || T->v[j + 1].e - T->v[j + 1].s > 3)
+    return SIZE_MAX;
+  size_t k = j - 1;
+  if (t->punct_before != '#') {
+    if (j < 3 || !number_sign(text, T, j)) return SIZE_MAX;
+    k = j - 2;
+  }
+  if (k >= 2 && T->v[k].kind == SL_TK_WORD && T->v[k].e - T->v[k].s <= 4 && !T->v[k].nl_before) k--; /* "Bis", "Sur", "A" */
+  if (k < 1 || T->v[k].nl_before || !housenum(text, &T->v[k]) || T->v[k].e - T->v[k].s > 4) return SIZE_MAX;
+  const sl__tok_t *v = &T->v[k - 1];
+  return v->kind == SL_TK_WORD && (v->caps & 1) && sl__tok_in(text, v, vias) ? k - 1 : SIZE_MAX;
 }
 
 /* The value of a number token (the text is not NUL-terminated: no atoi). */
@@ -533,21 +587,29 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
     }
     /* 1. Number, 1-4 words, street type after: "22 Talga Court", "947 trg revolucije 17"
      *    (the type may also come first: "654 Rua Ana Caciola 1159") */
+    /*    (numbered streets and directions too: "701 W 7th Ave", "12 N. Main St") */
     bool found = false;
     for (size_t k = j + 1; k < T->n && k <= j + 5 && !found; k++) {
-      if (T->v[k].nl_before || T->v[k].kind != SL_TK_WORD) break;
+      if (T->v[k].nl_before) break;
+      if (T->v[k].kind != SL_TK_WORD) {
+        if (ordinal(text, &T->v[k])) continue;
+        break;
+      }
       unsigned f = GZ(k);
       if ((f & SL_GZ_ST_AFTER) && k >= j + 2) {
         bool long_word = false, joined = true, proper = !T->has_upper;
         for (size_t m = j + 1; m <= k; m++) {
+          bool ord = ordinal(text, &T->v[m]);
           if (m < k) long_word |= T->v[m].e - T->v[m].s >= 3;
           /* "6$ units divides a circle", "13 units. Point": not one name */
           /* (a comma only right after the number, "Plot 69, Awolowo Road"; not inside
-           * the name: "2020  Software Engineer, Helix Bank") */
+           * the name: "2020  Software Engineer, Helix Bank"; a full stop only
+           * after a direction: "12 N. Main St") */
           if (T->v[m].punct_before && T->v[m].punct_before != '\'' &&
-              !(T->v[m].punct_before == ',' && m == j + 1))
+              !(T->v[m].punct_before == ',' && m == j + 1) &&
+              !(T->v[m].punct_before == '.' && m >= j + 2 && direction(text, &T->v[m - 1])))
             joined = false;
-          if (T->v[m].caps & 1) proper = true;
+          if ((T->v[m].caps & 1) || (ord && (T->v[k].caps & 1))) proper = true; /* not "3 1st place" */
           else if (T->has_upper && m < k) joined = false; /* "3 Goals in the Park" */
         }
         if (GZ(j + 1) & SL_GZ_STARTER) break; /* "Part 3 The Way Forward" */
@@ -609,15 +671,19 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
      *    Central and Northern Europe: "Berliner Straße 12", "Schönhauser Allee 88",
      *    "Andrássy út 45" (the type in lower case where the language writes it
      *    so; in text with no capitals, a name of five letters or more that is no
-     *    English word) */
-    if (nl0 && j >= 2 && !t->punct_before && T->v[j - 1].kind == SL_TK_WORD &&
-        !T->v[j - 1].nl_before && !T->v[j - 1].punct_before &&
-        type_before_number(text, &T->v[j - 1]) && T->v[j - 2].kind == SL_TK_WORD &&
-        ((T->v[j - 2].caps & 1) ||
-         (!T->has_upper && T->v[j - 2].e - T->v[j - 2].s >= 5 &&
-          !sl__lexicon_has(text + T->v[j - 2].s, T->v[j - 2].e - T->v[j - 2].s))) &&
-        !(GZ(j - 2) & (SL_GZ_STARTER | SL_GZ_HONOR))) {
-      size_t a = j - 2;
+     *    English word), maybe with a number sign between: "Moda Sokak No 7",
+     *    "Atatürk Bulvarı No: 45", "Bağdat Cad. No:12" */
+    size_t ty = j >= 3 && number_sign(text, T, j) ? j - 2 : j - 1;
+    bool signed_no = ty + 2 == j;
+    if (nl0 && j >= 2 && (signed_no || !t->punct_before) && T->v[ty].kind == SL_TK_WORD &&
+        !T->v[ty].nl_before && !T->v[ty].punct_before && !T->v[j].nl_before &&
+        (type_before_number(text, &T->v[ty]) || (signed_no && sl__tok_in(text, &T->v[ty], short_types))) &&
+        T->v[ty - 1].kind == SL_TK_WORD &&
+        ((T->v[ty - 1].caps & 1) ||
+         (!T->has_upper && T->v[ty - 1].e - T->v[ty - 1].s >= 5 &&
+          !sl__lexicon_has(text + T->v[ty - 1].s, T->v[ty - 1].e - T->v[ty - 1].s))) &&
+        !(GZ(ty - 1) & (SL_GZ_STARTER | SL_GZ_HONOR))) {
+      size_t a = ty - 1;
       if (a > 0 && T->v[a - 1].kind == SL_TK_WORD && (T->v[a - 1].caps & 1) && !T->v[a].nl_before &&
           !T->v[a].punct_before && !(GZ(a - 1) & (SL_GZ_STARTER | SL_GZ_HONOR)))
         a--;
@@ -625,6 +691,18 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       add(c, g, ga, T, a, b);
       done = b + 1;
       continue;
+    }
+    /* 4b. Colombia's "placa": the type and the street's number, a number sign,
+     *     the cross street's number and the door's: "Carrera 7 # 71-21", "Calle
+     *     45 Bis #12-30", "Cra. 7A No. 71-21" */
+    {
+      size_t a = placa(text, T, j);
+      if (a != SIZE_MAX) {
+        size_t b = extend_unit(g, ga, text, T, j + 1);
+        add(c, g, ga, T, a, b);
+        done = b + 1;
+        continue;
+      }
     }
     /* 3. Fused street names beside a number: "Harjukuja 54", "Brucker Bundesstrasse 31",
      *    "34151 Nybyvägen 65" */

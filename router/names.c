@@ -948,7 +948,7 @@ static size_t firm_coordination(const sl__gaz_t *g, const char *text, const sl__
 }
 
 /* Vetoes that are surnames too, after a given name ("Ivan King", "Lisa Prince"). */
-static const char *const surname_vetoes[] = {"king", "queen", "prince", "ford", NULL};
+static const char *const surname_vetoes[] = {"king", "queen", "prince", "ford", "park", NULL};
 
 /* The run at token i names who made a work: "directed by Brad L Key",
  * "Directed By: Arquímedes Ballesteros", "a song written by Maren Ødegård". */
@@ -1446,7 +1446,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         /* (and a title or a brand that is a surname too, after a given name: "Ivan King") */
         if ((f & (SL_GZ_VETO | SL_GZ_HONOR)) && !(cue >= 2 && k == i && (f & SL_GZ_FIRST) && j > i + 1) &&
             !(k == i + 1 && j == i + 2 && (f & SL_GZ_LAST) && sl__tok_in(text, &T->v[k], surname_vetoes) &&
-              (GZ(i) & SL_GZ_FIRST) && !(GZ(i) & (SL_GZ_COMMON | SL_GZ_PLACE | SL_GZ_VETO))))
+              (GZ(i) & SL_GZ_FIRST) && !(GZ(i) & (SL_GZ_COMMON | SL_GZ_PLACE | SL_GZ_VETO)) &&
+              /* (inside a sentence, not after a place's words: "a walk in Albert Park") */
+              !(sl__tok_is(text, &T->v[k], "park") && (sentence_start(T, i) || after_place_word(text, T, i) ||
+                                                         (i > 0 && sl__tok_is(text, &T->v[i - 1], "the"))))))
           vetoed = true;
         if ((f & (SL_GZ_FIRST | SL_GZ_LAST)) && !(f & SL_GZ_COMMON)) any_name = true;
         if (!(f & SL_GZ_PLACE) || (f & SL_GZ_FIRST)) all_place = false;

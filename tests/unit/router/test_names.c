@@ -463,6 +463,19 @@ static void addresses(void **s) {
   /* a label's address later in the text leaves the ones before it alone */
   EXPECT("Ship to 12 Main Street today.\nAddress: 5 Elm Road, Leeds", "STREET_ADDRESS", "12 Main Street");
   EXPECT("Ship to 12 Main Street today.\nAddress: 5 Elm Road, Leeds", "STREET_ADDRESS", "5 Elm Road, Leeds");
+  /* numbered streets, directions (with or without a full stop) */
+  EXPECT("sent to 701 W 7th Ave #210, Anchorage AK 99501?", "STREET_ADDRESS", "701 W 7th Ave #210");
+  EXPECT("Send it to 701 W. Main St", "STREET_ADDRESS", "701 W. Main St");
+  EXPECT("Send it to 42 5th Avenue", "STREET_ADDRESS", "42 5th Avenue");
+  REJECT("We won 3 1st place trophies", "STREET_ADDRESS");
+  /* a number sign between the type and the number; Colombia's placa */
+  EXPECT("Moda Sokak No 7, Kadıköy", "STREET_ADDRESS", "Moda Sokak No 7");
+  EXPECT("Ship to Bağdat Cad. No:12 D:4 Kadıköy", "STREET_ADDRESS", "Bağdat Cad. No:12");
+  REJECT("Buy the Greatest Hits CD 2", "STREET_ADDRESS");
+  EXPECT("sent to Carrera 7 # 71-21, Apartamento 502, Bogotá", "STREET_ADDRESS",
+         "Carrera 7 # 71-21, Apartamento 502");
+  EXPECT("Cra. 7A No. 71-21", "STREET_ADDRESS", "Cra. 7A No. 71-21");
+  REJECT("Item 3 # 4-5 of the list", "STREET_ADDRESS");
   /* name, type as a word, number */
   EXPECT("Das Büro ist in der Berliner Straße 12.", "STREET_ADDRESS", "Berliner Straße 12");
   EXPECT("Ich wohne Lange Gasse 5 in Wien", "STREET_ADDRESS", "Lange Gasse 5");
