@@ -237,6 +237,78 @@ static size_t placa(const char *text, const sl__toks_t *T, size_t j) {
   return v->kind == SL_TK_WORD && (v->caps & 1) && sl__tok_in(text, v, vias) ? k - 1 : SIZE_MAX;
 }
 
+/* Where an address ends at a postcode after its town starts, or SIZE_MAX:
+ * comma-separated parts in capitals, numbers and house designators, on one
+ * line, then the town and the code, as India writes them without a street
+ * number first ("Flat No. 203, Sai Apartments, MG Road, Bengaluru 560001",
+ * "D-45, Lajpat Nagar, New Delhi 110024") and elsewhere for a numberless street
+ * ("Baker Street, London 10115"). Token j is the code: six digits, or five
+ * where a street type is among the parts. */
+/* The finding of this type that token u overlaps, or NULL. */
+static const sl__cand_t *found_at(const sl__ctx_t *c, const sl__tok_t *u, int type) {
+  for (size_t i = c->out->n; i-- > 0;) {
+    const sl__cand_t *d = &c->out->v[i];
+    if (d->type == type && d->start < u->e && u->s < d->end) return d;
+  }
+  return NULL;
+}
+
+/* (the parts stop at a person's name, "Sender: Ananya Krishnan, 12/3 Lake
+ * View Road, ...", and at an address found before, from whose start it then
+ * runs: "4417 Larkspur Lane, Apt 2B, Decatur, GA 30030") */
+static size_t coded_town(const sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T,
+                         size_t j, size_t done) {
+  const char *text = c->text;
+  static const char *const locality[] = {
+      "nagar", "marg", "cross", "main", "sector", "colony", "layout", "apartments", "apartment",
+      "apts", "society", "block", "phase", "puram", "vihar", "enclave", "extension", "chowk",
+      "bazar", "bazaar", "gali", "peth", "wadi", "nivas", "bhavan", "residency", "taluk",
+      "tehsil", "district", "dist", "mandal", "halli", "pura", "palya", NULL};
+  const sl__tok_t *t = &T->v[j];
+  size_t n = t->e - t->s;
+  if (!T->has_upper || j < 3 || t->kind != SL_TK_NUM || (n != 6 && n != 5) || text[t->s] == '0' ||
+      t->nl_before || (t->punct_before && t->punct_before != '-' && t->punct_before != ',') ||
+      T->v[j - 1].kind != SL_TK_WORD || !(T->v[j - 1].caps & 1) || (j + 1 < T->n && !T->v[j + 1].nl_before &&
+      T->v[j + 1].kind == SL_TK_NUM && !T->v[j + 1].punct_before))
+    return SIZE_MAX;
+  size_t a = j - 1, commas = 0;
+  bool anchor = false, street = false;
+  for (size_t k = j - 1;; k--) {
+    const sl__tok_t *u = &T->v[k];
+    if (k < done) {
+      const sl__cand_t *d = found_at(c, u, SL_ET_STREET_ADDRESS);
+      if (d) {
+        for (a = k; a > 0 && T->v[a - 1].s >= d->start; a--) {}
+        anchor = street = true;
+      }
+      break;
+    }
+    bool ok = (u->kind == SL_TK_WORD && (u->caps & 1)) || u->kind == SL_TK_NUM ||
+              (u->kind == SL_TK_ALNUM && u->e - u->s <= 8);
+    if (!ok || j - k > 20 || (u->kind == SL_TK_WORD && found_at(c, u, SL_ET_PERSON))) break;
+    a = k;
+    if (u->kind == SL_TK_WORD) {
+      unsigned f = GZ(k);
+      if (f & (SL_GZ_ST_AFTER | SL_GZ_ST_BEFORE)) street = anchor = true;
+      if (f & SL_GZ_UNIT) anchor = true; /* "Flat No. 203" */
+      if (sl__tok_in(text, u, locality)) anchor = true;
+    } else if (u->punct_before == '#') {
+      anchor = true; /* "#12, 3rd Cross" */
+    }
+    if (k == 0 || u->nl_before) break;
+    uint8_t p = u->punct_before;
+    if (p == ',') commas++;
+    /* a label or a sentence's end before it ("H.No." is neither) */
+    if (p == ':' || p == ';' || p == '!' || p == '?' || p == '(' || p == '"' ||
+        (p == '.' && T->v[k - 1].kind == SL_TK_WORD && T->v[k - 1].e - T->v[k - 1].s > 3))
+      break;
+  }
+  /* the part that opens it is no sentence's first word ("Thanks, Priya ...") */
+  while (a < j - 1 && (GZ(a) & SL_GZ_STARTER)) a++;
+  if (!commas || !anchor || (n == 5 && !street) || j - a < 3) return SIZE_MAX;
+  return a;
+}
+
 /* The value of a number token (the text is not NUL-terminated: no atoi). */
 static int num_value(const char *text, const sl__tok_t *t) {
   int v = 0;
@@ -727,6 +799,15 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
       add(c, g, ga, T, j, b);
       done = b + 1;
       continue;
+    }
+    /* 6. Parts, a town and its postcode: "MG Road, Bengaluru 560001" */
+    if (nl0) {
+      size_t a = coded_town(c, g, ga, T, j, done);
+      if (a != SIZE_MAX) {
+        add(c, g, ga, T, a, j);
+        done = j + 1;
+        continue;
+      }
     }
     /* 5. A street of any name and language between its words and the number,
      *    told by what comes after it: a unit ("Dalmatinova 43 Apt. 678",

@@ -422,9 +422,32 @@ static bool historic_year(const char *t, size_t n) {
   return false;
 }
 
+/* The date is said to be a birthday right after it: "1985-01-01 is my
+ * birthday", "03/04/1990 was his date of birth". */
+static bool birthday_after(const sl__ctx_t *c, uint32_t e) {
+  static const char *const fill[] = {"is", "was", "my", "his", "her", "their", "your", "our", "the", NULL};
+  static const char *const said[] = {"birthday", "birthdate", "dob", "date of birth", "birth date", NULL};
+  const char *t = c->text;
+  bool verb = false; /* "exp 2031-05-14   DOB 1990-08-30": the next field's label */
+  for (int words = 0; words < 3; words++) {
+    while (e < c->len && t[e] == ' ') e++;
+    for (const char *const *w = said; verb && *w; w++) {
+      size_t m = strlen(*w);
+      if (e + m <= c->len && !strncasecmp(t + e, *w, m) && (e + m == c->len || !isalnum((unsigned char)t[e + m])))
+        return true;
+    }
+    uint32_t k = e;
+    while (k < c->len && isalpha((unsigned char)t[k])) k++;
+    if (k == e || !sl__word_in(t + e, k - e, fill)) return false;
+    verb |= (k - e == 2 && !strncasecmp(t + e, "is", 2)) || (k - e == 3 && !strncasecmp(t + e, "was", 3));
+    e = k;
+  }
+  return false;
+}
+
 static void date(sl__ctx_t *c, const sl__hit_t *h) {
   if (!date_ok(c, h)) return;
-  bool dob = cue_near_idx(&c->cues[0], h->start, 48, 0) &&
+  bool dob = (cue_near_idx(&c->cues[0], h->start, 48, 0) || birthday_after(c, h->end)) &&
              !historic_year(c->text + h->start, h->end - h->start);
   if (dob)
     sl__cands_add(c->out, h->start, h->end, SL_ET_DATE_OF_BIRTH, "date_of_birth", 45);

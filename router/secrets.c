@@ -1022,6 +1022,12 @@ static bool passphrase(const sl__ctx_t *c, uint32_t vs, uint32_t ve) {
   return !sl__lexicon_has(c->text + vs, ve - vs) && words_run_together(c->text + vs, ve - vs);
 }
 
+/* What a schema or a form says of a field, not its value: "password: String",
+ * "password: required" */
+static const char *const schema_words[] = {
+    "string", "str", "text", "required", "optional", "hidden", "secret", "password", "boolean",
+    "bool", "number", "integer", "int", "any", "object", "char", "varchar", "bytes", "type",
+    "field", "input", "value", "empty", "blank", "unset", "masked", "redacted", NULL};
 /* The assignment at is..ie is a line of a config file, where a bare word is a
  * literal: an environment file's "DB_PASSWORD=whiteduke" (an upper-case name
  * and '=' with no space), an INI file's "password = open_sesame" a line or
@@ -1056,7 +1062,19 @@ static bool config_line(const sl__ctx_t *c, uint32_t is, uint32_t ie) {
     while (k < e && (isalnum((unsigned char)t[k]) || t[k] == '_')) k++;
     uint32_t q = k;
     while (q < e && t[q] == ' ') q++;
-    if (k > b && q < e && t[q] == '=' && sl__word_in(t + b, k - b, users)) return true;
+    /* "user = alice", "username: root", "username root" (the last two with a
+     * value in lower case that no schema writes: not "user: String,") */
+    if (k > b && q < e && sl__word_in(t + b, k - b, users)) {
+      if (t[q] == '=') return true;
+      uint32_t v = q + (t[q] == ':');
+      while (v < e && t[v] == ' ') v++;
+      uint32_t ve = v;
+      while (ve < e && !isspace((unsigned char)t[ve]) && t[ve] != ',') ve++;
+      if ((t[q] == ':' || (q > k && isalnum((unsigned char)t[q]))) && ve > v &&
+          (islower((unsigned char)t[v]) || isdigit((unsigned char)t[v])) &&
+          !sl__word_in(t + v, ve - v, schema_words))
+        return true;
+    }
     ls = b;
     while (ls > 0 && t[ls - 1] != '\n') ls--;
   }
@@ -1157,6 +1175,137 @@ static bool upper_ident(const char *s, size_t n) {
   return up >= 4;
 }
 
+/* The setting names an identifier, not a credential: "kms_key_id",
+ * "UserSecretsId", "KEY_ID" (the identifier's own bytes, is..ie); an access
+ * key's id is one that secret scanners report ("aws_access_key_id"). */
+static bool id_name(const char *t, uint32_t is, uint32_t ie) {
+  size_t n = ie - is;
+  const char *w = t + is;
+  if (n < 3 || (w[n - 1] | 32) != 'd' || (w[n - 2] | 32) != 'i') return false;
+  char low[96];
+  size_t m = sl__lower_copy(w, n, low, sizeof low);
+  if (sl__find(low, m, "access", 6)) return false;
+  return w[n - 3] == '_' || w[n - 3] == '-' || w[n - 3] == '.' || w[n - 2] == 'I';
+}
+
+/* A host name: labels of letters, digits and '-' joined by dots, the last
+ * one letters only ("sm02915.int.contoso.com"). */
+static bool host_name(const char *v, size_t n) {
+  size_t dots = 0, last = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (v[i] == '.') {
+      if (i == last) return false;
+      dots++;
+      last = i + 1;
+    } else if (!isalnum((unsigned char)v[i]) && v[i] != '-') {
+      return false;
+    }
+  }
+  if (dots < 2 || n - last < 2 || n - last > 6) return false;
+  for (size_t i = last; i < n; i++)
+    if (!isalpha((unsigned char)v[i])) return false;
+  return true;
+}
+
+/* A version number inside: digits, a dot, digits, not within a longer run of
+ * letters and digits on both sides ("rc0.13.0_2023…", "jjwt-jackson-0.11.2",
+ * "SalesResults-1.2"). */
+static bool has_version(const char *v, size_t n) {
+  for (size_t i = 1; i + 1 < n; i++) {
+    if (v[i] != '.' || !isdigit((unsigned char)v[i - 1]) || !isdigit((unsigned char)v[i + 1])) continue;
+    size_t a = i, b = i + 1;
+    while (a > 0 && isdigit((unsigned char)v[a - 1])) a--;
+    while (b < n && isdigit((unsigned char)v[b])) b++;
+    if (i - a <= 3 && b - i - 1 <= 4 && (b == n || !isalnum((unsigned char)v[b]) || v[b] == 'b'))
+      return true;
+  }
+  return false;
+}
+
+/* A file's name: a dot and an extension files of keys and configuration have
+ * ("RTL_INST_CODE.cer", "prod.pem"). */
+static bool file_name(const char *v, size_t n) {
+  static const char *const exts[] = {"cer", "crt", "pem", "key", "p12", "pfx", "jks", "der", "pub",
+                                     "asc", "gpg", "json", "txt", "yaml", "yml", "xml", "cfg",
+                                     "conf", "ini", "env", "keystore", "properties", NULL};
+  const char *dot = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (v[i] == '.') dot = v + i;
+  if (!dot || dot == v) return false;
+  size_t m = (size_t)(v + n - dot - 1);
+  for (const char *const *e = exts; *e; e++)
+    if (strlen(*e) == m && !strncasecmp(dot + 1, *e, m)) return path_like(v, n);
+  return false;
+}
+
+/* The name of a secret written in capitals, not its value: "NEXUS-GPT4-API-KEY",
+ * "K8S_CRED", "PROD_DB_TOKEN" (parts joined by '-' or '_', one of them a word
+ * that says what it names). */
+static bool secret_name_value(const char *v, size_t n) {
+  static const char *const words[] = {"key", "keys", "token", "secret", "secrets", "pass", "password",
+                                      "pwd", "cred", "creds", "credential", "credentials", "api",
+                                      "auth", "id", "name", NULL};
+  size_t parts = 0;
+  bool said = false;
+  for (size_t i = 0; i < n;) {
+    size_t k = i;
+    while (k < n && v[k] != '-' && v[k] != '_') {
+      if (islower((unsigned char)v[k]) || !isalnum((unsigned char)v[k])) return false;
+      k++;
+    }
+    if (k == i) return false;
+    char w[16];
+    if (k - i < sizeof w) {
+      sl__lower_copy(v + i, k - i, w, sizeof w);
+      for (const char *const *x = words; *x && !said; x++) said = strlen(*x) == k - i && !memcmp(w, *x, k - i);
+    }
+    parts++;
+    i = k + 1;
+  }
+  return parts >= 2 && said;
+}
+
+/* Every dot-separated part is a capitalised name with lower case in it
+ * ("PdfEncryptionKeySize.Key128Bit"). */
+static bool camel_parts(const char *v, size_t n) {
+  for (size_t i = 0; i < n;) {
+    size_t k = i;
+    bool lower = false;
+    while (k < n && v[k] != '.') lower |= islower((unsigned char)v[k++]) != 0;
+    if (!isupper((unsigned char)v[i]) || !lower) return false;
+    i = k + 1;
+  }
+  return true;
+}
+
+/* Code, not a literal: names joined by dots, each starting with a letter
+ * ("jetbrains.mps.v8_elimination", "PdfEncryptionKeySize.Key128Bit"), or a
+ * snake_case name with an English word in it ("struct_X509_pubkey_st"). */
+static bool code_name(const char *v, size_t n) {
+  size_t parts = 0, words = 0, dots = 0, unders = 0;
+  for (size_t i = 0; i < n;) {
+    if (!isalpha((unsigned char)v[i])) return false;
+    size_t k = i;
+    while (k < n && v[k] != '.' && v[k] != '_') {
+      if (!isalnum((unsigned char)v[k])) return false;
+      k++;
+    }
+    if (k - i >= 4 && sl__lexicon_has(v + i, k - i)) words++;
+    parts++;
+    if (k < n && v[k] == '.') dots++;
+    else if (k < n) unders++;
+    i = k + 1;
+    if (i == n) return false; /* ends in a separator */
+  }
+  if (dots && !unders && parts >= 2 && camel_parts(v, n)) return true;
+  if (dots && parts >= 3) {
+    for (size_t i = 0; i < n; i++)
+      if (isupper((unsigned char)v[i])) return false;
+    return true;
+  }
+  return unders >= 2 && !dots && words >= 1;
+}
+
 static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   if ((unsigned char)c->text[h->start] >= 0xE0) { /* the word in CJK scripts */
     uint32_t vs, ve;
@@ -1173,6 +1322,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
             ident_has(&id, "passphrase") || ident_has(&id, "passcode") || foreign_pw(c, h);
   bool cred = ident_has(&id, "credential");
   size_t il = ie - is;
+  if (id_name(t, is, ie)) return; /* CREDENTIALS_ID = "K8S_CRED" names one */
   if ((pw || il == 2 || il == 4) && pair_label(t, is)) {
     /* "id/pw master/IhqSb1Gg", "ID/PWD-master/…", "User/Password: db / …" */
     uint32_t k = ie;
@@ -1212,7 +1362,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   if (read) return;
   /* a word inside a path or URL ("/docs/creating-a-strong-password"), not a name */
   if (is >= 1 && t[is - 1] == '/') return;
-  if (ident_has(&id, "forgot") || ident_has(&id, "reset") ||
+  if (ident_has(&id, "forgot") || ident_has(&id, "reset") || ident_has(&id, "file") ||
       ident_has(&id, "policy") || ident_has(&id, "length") ||
       ident_has(&id, "hash") || ident_has(&id, "field") || ident_has(&id, "input"))
     return;
@@ -1224,7 +1374,9 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
       (sep != SEP_ASSIGN && !quoted && !phrase && !strong_value(t + vs, ve - vs))) {
     /* "das neue Passwort für den Account lautet ab heute X", "the wifi
      * password in the Utrecht office is now X": the value a few words on */
-    if (pw && far_value(c, ie, false, &vs, &ve))
+    /* (an id a few words on is no password: "usernamePassword(credentialsId: '<uuid>'") */
+    if (pw && far_value(c, ie, false, &vs, &ve) && !uuid_shape(t + vs + (t[vs] == '\'' || t[vs] == '"'),
+                                                              ve - vs - 2 * (t[vs] == '\'' || t[vs] == '"')))
       add_secret(c, vs, ve, SL_ET_PASSWORD, "password_prose", 65, false);
     else if (pw && next_line_value(c, ie, &vs, &ve))
       add_secret(c, vs, ve, SL_ET_PASSWORD, "password_next_line", 65, false);
@@ -1269,10 +1421,16 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
     if (v[n - 1] == '=' && attr_name(v, n - 1)) return; /* type="password" minlength=: the next attribute */
     if (v[0] == '&' && n > 1 && isalpha((unsigned char)v[1])) return; /* a type: password: &str */
     if (v[0] == '!') return;        /* a YAML tag: "my_db_password: !vault |" */
+    /* the next option of a command: "--user user:pass --digest" */
+    if (sep == SEP_SPACE && v[0] == '-' && n > 2 && (v[1] == '-' || isalpha((unsigned char)v[1])) &&
+        attr_name(v + 1 + (v[1] == '-'), n - 1 - (v[1] == '-')))
+      return;
     /* a path after the word, not assigned: "-field=password secret/prod/db" */
     if (sep != SEP_ASSIGN && memchr(v, '/', n) && path_like(v, n)) return;
     if (code_expr(v, n)) return;
-    bool config = sep == SEP_ASSIGN && config_line(c, is, ie);
+    /* ("username root\npassword crickets": the pair's lines make it one) */
+    bool config = (sep == SEP_ASSIGN || sep == SEP_SPACE) && config_line(c, is, ie) &&
+                  !sl__word_in(v, n, schema_words);
     if (!config && !php && !phrase && identifier_like(v, n) && !random_letters(v, n))
       return; /* password = getPassword, password: String */
     /* a PIN said in prose ("the alarm PIN is 8496"); not a pin of a board
@@ -1351,6 +1509,12 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
               (is >= 15 && !strncasecmp(t + is - 15, "authorization: ", 15)); /* "Token <hex>" */
   bool flag_hex =
       flag && sep == SEP_SPACE && !quoted && ve - vs >= 32 && sl__hex_only(t + vs, ve - vs);
+  /* after an Authorization header's scheme ("Authorization: Api-Token 22cb…"):
+   * letters and digits of a key's alphabet, whatever their mix */
+  if (!flag_hex && sep == SEP_SPACE && !quoted && ve - vs >= 20 && is >= 15 &&
+      !strncasecmp(t + is - 15, "authorization: ", 15) && key_alphabet(t + vs, ve - vs) &&
+      sl__count_digits(t + vs, ve - vs) >= 4 && !sl__is_placeholder(t + vs, ve - vs))
+    flag_hex = true;
   if (sep == SEP_SPACE && !quoted && !flag_hex) {
     /* "Authorization: token X" / "key X": only a strictly random bare value */
     if (!sl__looks_random(t + vs, ve - vs, true)) {
@@ -1363,6 +1527,13 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   size_t n = ve - vs;
   if (n < 8 || sl__is_placeholder(v, n)) return;
   if (!quoted && code_expr(v, n)) return;
+  /* what such a setting may hold that is no secret: an id, a version, a
+   * public key; a host, a file, a secret's name, code */
+  if (id_name(t, is, ie) || ident_has(&id, "version") || ident_has(&id, "public") ||
+      ident_has(&id, "pubkey") || ident_has(&id, "pub_key") || host_name(v, n) || has_version(v, n) ||
+      file_name(v, n) || secret_name_value(v, n) || code_name(v, n) ||
+      (!quoted && sl__find(v, n, t + is, ie - is)))
+    return;
   /* a prefix like "Bearer " or "token " inside the value */
   const char *sp = memchr(v, ' ', n);
   if (sp && quoted) {
@@ -1510,6 +1681,55 @@ static bool dotted_code(const char *t, size_t n) {
   return parts >= 3;
 }
 
+/* The run at s is assigned to a name that says it is public ("public_key =
+ * \"9Cnz…\"", "pubKey: …"). */
+static bool public_named(const sl__ctx_t *c, uint32_t s) {
+  const char *t = c->text;
+  uint32_t k = s, lim = s > 8 ? s - 8 : 0;
+  while (k > lim && strchr(" \t\"'=:", t[k - 1])) k--;
+  if (k == s || k == 0) return false;
+  uint32_t e = k;
+  while (k > 0 && e - k < 64 && idch(t, c->len, k - 1)) k--;
+  char low[64];
+  size_t m = sl__lower_copy(t + k, e - k, low, sizeof low);
+  return sl__find(low, m, "public", 6) || sl__find(low, m, "pubkey", 6) || sl__find(low, m, "pub_key", 7);
+}
+
+/* The run at s is part of an encrypted value or a signature that says what it
+ * is: SOPS's "ENC[AES256_GCM,data:…,iv:…,tag:…]", a DKIM or ARC header's
+ * "bh=" and "b=" (a folded header: every line break inside it followed by
+ * white space). */
+static bool sealed_value(const sl__ctx_t *c, uint32_t s) {
+  const char *t = c->text;
+  uint32_t lim = s > 4096 ? s - 4096 : 0;
+  for (uint32_t k = s; k > lim; k--) {
+    char ch = t[k - 1];
+    if (ch == ']') return false;
+    if (ch == '[' && k >= 4 && !memcmp(t + k - 4, "ENC[", 4)) return true;
+    if (ch == '\n' && !(t[k] == ' ' || t[k] == '\t')) {
+      /* the header's first line starts here */
+      static const char *const heads[] = {"DKIM-Signature:", "ARC-Seal:", "ARC-Message-Signature:", NULL};
+      for (const char *const *hd = heads; *hd; hd++)
+        if (k + strlen(*hd) <= c->len && !strncasecmp(t + k, *hd, strlen(*hd))) return true;
+      return false;
+    }
+  }
+  static const char *const heads[] = {"DKIM-Signature:", "ARC-Seal:", "ARC-Message-Signature:", NULL};
+  for (const char *const *hd = heads; *hd; hd++)
+    if (lim == 0 && strlen(*hd) <= c->len && !strncasecmp(t, *hd, strlen(*hd))) return true;
+  return false;
+}
+
+static bool digest_name(const char *w, size_t n) {
+  static const char *const names[] = {"version", "commit", "sha", "hash", "rev", "checksum", "digest",
+                                      "etag", NULL};
+  char low[64];
+  size_t m = sl__lower_copy(w, n, low, sizeof low);
+  for (const char *const *x = names; *x; x++)
+    if (sl__find(low, m, *x, strlen(*x))) return true;
+  return false;
+}
+
 static void token(sl__ctx_t *c, const sl__hit_t *h, pem_walk_t *pw) {
   uint32_t s = h->start, e = h->end;
   /* trim punctuation at the ends of a run */
@@ -1528,8 +1748,21 @@ static void token(sl__ctx_t *c, const sl__hit_t *h, pem_walk_t *pw) {
     add_secret(c, s, e, SL_ET_PASSWORD, "password_hash", 80, true);
     return;
   }
+  /* a setting's name and its value run together, the name of a version or a
+   * digest ("MantleAPI_version=9a03…"): the value alone decides (a hex digest
+   * alone is no key; "STRIPE_WEBHOOK_SIGNING=26ce…" stays one) */
+  const char *eq = memchr(t, '=', n);
+  if (eq && eq - t >= 3 && identifier_like(t, (size_t)(eq - t)) && digest_name(t, (size_t)(eq - t))) {
+    size_t k = (size_t)(eq - t) + 1;
+    while (k < n && t[k] == '=') k++;
+    s += (uint32_t)k;
+    t += k;
+    n -= k;
+    if (n < 24) return;
+  }
   if (!sl__looks_random(t, n, true)) return;
-  if (public_blob(c, s, t, n, pw) || encoded_text(t, n) || dotted_code(t, n)) return;
+  if (public_blob(c, s, t, n, pw) || encoded_text(t, n) || dotted_code(t, n) || code_name(t, n)) return;
+  if (public_named(c, s) || sealed_value(c, s)) return;
   add_secret(c, s, e, SL_ET_API_KEY, "random_token", 20, true);
 }
 

@@ -374,6 +374,16 @@ bool sl__is_known_example(const char *s, size_t n) {
   return false;
 }
 
+/* Ten bytes or more in a row, each one more than the one before. */
+static bool alphabet_run(const char *s, size_t n) {
+  size_t run = 1;
+  for (size_t i = 1; i < n; i++) {
+    run = s[i] == s[i - 1] + 1 ? run + 1 : 1;
+    if (run >= 10) return true;
+  }
+  return false;
+}
+
 bool sl__looks_random(const char *s, size_t n, bool strict) {
   /* the byte classes counted without a branch per byte (a random key's bytes
    * would mispredict about every other one) */
@@ -389,9 +399,10 @@ bool sl__looks_random(const char *s, size_t n, bool strict) {
   int classes = (up > 0) + (lo > 0) + (dg > 0);
   if (strict) {
     /* Alone, a token must be long, mixed and random: identifiers, paths, words
-     * joined by '_' and hex digests of code are not. */
+     * joined by '_' and hex digests of code are not, nor an alphabet
+     * ("ABC…XYZabc…xyz0123456789": a base-62 table) */
     if (n < 24 || classes < 3 || dg < 2) return false;
-    if (other * 4 > n) return false;
+    if (other * 4 > n || alphabet_run(s, n)) return false;
     return sl__entropy(s, n) >= 4.0;
   }
   if (n < 8) return false;

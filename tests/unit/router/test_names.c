@@ -464,7 +464,8 @@ static void addresses(void **s) {
   EXPECT("Ship to 12 Main Street today.\nAddress: 5 Elm Road, Leeds", "STREET_ADDRESS", "12 Main Street");
   EXPECT("Ship to 12 Main Street today.\nAddress: 5 Elm Road, Leeds", "STREET_ADDRESS", "5 Elm Road, Leeds");
   /* numbered streets, directions (with or without a full stop) */
-  EXPECT("sent to 701 W 7th Ave #210, Anchorage AK 99501?", "STREET_ADDRESS", "701 W 7th Ave #210");
+  EXPECT("sent to 701 W 7th Ave #210, Anchorage AK 99501?", "STREET_ADDRESS",
+         "701 W 7th Ave #210, Anchorage AK 99501");
   EXPECT("Send it to 701 W. Main St", "STREET_ADDRESS", "701 W. Main St");
   EXPECT("Send it to 42 5th Avenue", "STREET_ADDRESS", "42 5th Avenue");
   REJECT("We won 3 1st place trophies", "STREET_ADDRESS");
@@ -476,6 +477,17 @@ static void addresses(void **s) {
          "Carrera 7 # 71-21, Apartamento 502");
   EXPECT("Cra. 7A No. 71-21", "STREET_ADDRESS", "Cra. 7A No. 71-21");
   REJECT("Item 3 # 4-5 of the list", "STREET_ADDRESS");
+  /* parts, a town and its postcode (India's, or after a street type); the
+   * address found before takes in its town, a person's name stays one */
+  EXPECT("Flat No. 203, Sai Apartments, MG Road, Bengaluru 560001", "STREET_ADDRESS",
+         "Flat No. 203, Sai Apartments, MG Road, Bengaluru 560001");
+  EXPECT("I stay at MG Road, Bengaluru 560001", "STREET_ADDRESS", "MG Road, Bengaluru 560001");
+  EXPECT("moved to 2204 Fairmount Ave, Philadelphia, PA 19130 last month", "STREET_ADDRESS",
+         "2204 Fairmount Ave, Philadelphia, PA 19130");
+  EXPECT("Sender: Ananya Krishnan, 12/3 Lake View Road, Kodambakkam, Chennai 600024, India", "PERSON",
+         "Ananya Krishnan");
+  REJECT("Q3 revenue: North, South, West 450000", "STREET_ADDRESS");
+  REJECT("Sold to Alpha, Beta, Gamma 45000 units", "STREET_ADDRESS");
   /* name, type as a word, number */
   EXPECT("Das Büro ist in der Berliner Straße 12.", "STREET_ADDRESS", "Berliner Straße 12");
   EXPECT("Ich wohne Lange Gasse 5 in Wien", "STREET_ADDRESS", "Lange Gasse 5");
@@ -484,7 +496,8 @@ static void addresses(void **s) {
   EXPECT("The restaurant is located at PSC 9009, Box 9725\nAPO AA 33274.", "STREET_ADDRESS", "APO AA 33274");
   EXPECT("Meet me at P.O. Box 149 Monika Union", "STREET_ADDRESS", "P.O. Box 149");
   /* rural routes and highway contracts */
-  EXPECT("Deliver to RR 2 Box 147, Hollister, MO 65672 by noon", "STREET_ADDRESS", "RR 2 Box 147");
+  EXPECT("Deliver to RR 2 Box 147, Hollister, MO 65672 by noon", "STREET_ADDRESS",
+         "RR 2 Box 147, Hollister, MO 65672");
   EXPECT("Send it to HC 61 Box 20, Ely NV", "STREET_ADDRESS", "HC 61 Box 20");
   REJECT("Take Route 9 to the box office at 7", "STREET_ADDRESS");
   EXPECT("Send it to Unit 5, 12 High St, Leeds", "STREET_ADDRESS", "Unit 5, 12 High St");

@@ -219,6 +219,11 @@ static void dates(void **s) {
   (void)s;
   EXPECT("Please tell me your date of birth. It's 9/25/1945", "DATE_OF_BIRTH", "9/25/1945");
   EXPECT("She was born on March 3, 1990 in Lyon", "DATE_OF_BIRTH", "March 3, 1990");
+  /* said after the date; not the next field's label, not a party */
+  EXPECT("1985-01-01 is my birthday.", "DATE_OF_BIRTH", "1985-01-01");
+  assert_false(found("passport YA4417829 exp 2031-05-14   DOB 1990-08-30", "DATE_OF_BIRTH", "2031-05-14"));
+  assert_true(found("passport YA4417829 exp 2031-05-14   DOB 1990-08-30", "DATE_OF_BIRTH", "1990-08-30"));
+  REJECT("Meeting on 2024-03-01; bring your birth certificate", "DATE_OF_BIRTH");
   /* a birth date of history is a date, not anyone's to protect */
   REJECT("Mozart (born 27 January 1756) wrote his first symphony at eight", "DATE_OF_BIRTH");
   EXPECT("Mozart (born 27 January 1756) wrote his first symphony at eight", "DATE_TIME", "27 January 1756");

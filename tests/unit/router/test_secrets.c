@@ -98,9 +98,25 @@ static void keys_and_tokens(void **s) {
   /* a method's name after a vendor prefix; a sequence, not a key */
   REJECT("dapiDataGetTopLongShortPositionRatio (params?: {}): Promise<implicitReturnType>;", "API_KEY");
   REJECT("--set global.licenseKey=a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8NRAL", "API_KEY");
+  /* any key after an Authorization header's scheme */
+  EXPECT("curl -H \"Authorization: Api-Token 22cb987851bc5659l29114c62e60c79abd0d2c08\" https://x.io/a",
+         "API_KEY", "22cb987851bc5659l29114c62e60c79abd0d2c08");
+  /* a key's name run into its value still says it is one; an access key's id is one */
+  EXPECT("STRIPE_WEBHOOK_SIGNING=26ce3dc9e180a801b89282634e5aaa5ae32a1ca9\nPORT=3000", "API_KEY", NULL);
+  EXPECT("access_key_id = NM2A45N9LODPYX2ARKA1", "API_KEY", "NM2A45N9LODPYX2ARKA1");
 }
 
 /* One-time-password seeds and recovery codes after their names. */
+static void login_lines(void **s) {
+  (void)s;
+  /* a plain word is a password below a user name's line; a schema's words are not */
+  EXPECT("username: root\npassword: root", "PASSWORD", "root");
+  EXPECT("username root\npassword crickets", "PASSWORD", "crickets");
+  REJECT("username: String\npassword: String", "PASSWORD");
+  REJECT("user: alice\npassword: required", "PASSWORD");
+  REJECT("user: String,\npassword_file: PathBuf", "PASSWORD");
+}
+
 static void otp_secrets(void **s) {
   (void)s;
   EXPECT("TOTP seed (shared on-call phone): KRUGS4ZANFZSAYJAONSWGZLU", "API_KEY",
@@ -432,6 +448,28 @@ static void placeholders_are_not_secrets(void **s) {
       "ED25519 key fingerprint is SHA256:UZlpEM5P6Q5m5e+56cHTCSYcpdBBwwPOeZQSvsNbbC0.",
       "{\"kty\": \"RSA\", \"e\": \"AQAB\", \"n\": \"UOtlVRicYxIpylflPbbTbD_P2vO3OCKakrV2zkLudUU4ooDvwzTG2Gg_zd2Y3FZueT7R3Wl4\"}",
       "make_user(password=\"correct-test-password\")",
+      /* what a key-named setting holds that is no secret (gitleaks' own negatives):
+       * an id, a version, a host, a file, a secret's name, code, a public key,
+       * an encrypted value, a signature header */
+      "\"kms_key_id\": \"555ea4a3-d53a-4412-9c66-3a7cb667b0d6\",",
+      "<UserSecretsId>79a3edd0-2092-40a2-a04d-dcb46d5ca9ed</UserSecretsId>",
+      "COMMUNICATION_API_VERSION=rc0.13.0_20230412_0712-SNAPSHOT",
+      "MantleAPI_version=9a038989604e8da62ecddbe2094b16ce1b778be1",
+      "X-MS-Exchange-Organization-AuthSource: sm02915.int.contoso.com",
+      "<SourceFile SourceLocation=\"F:\\Extracts\\\" TokenFile=\"RTL_INST_CODE.cer\">",
+      "LLM_SECRET_NAME = \"NEXUS-GPT4-API-KEY\"",
+      "environment {\n\tCREDENTIALS_ID = \"K8S_CRED\"\n}",
+      "pub const X509_pubkey_st = struct_X509_pubkey_st;",
+      "<entry key=\"jetbrains.mps.v8_elimination\" value=\"executed\" />",
+      "doc.Security.KeySize = PdfEncryptionKeySize.Key128Bit;",
+      "public_key = \"9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit\"",
+      "withCredentials([usernamePassword(credentialsId: '29f63271-dc2f-4734-8221-5b31b5169bac', "
+      "usernameVariable: 'USERNAME', passwordVariable: 'PASSWORD')]) {",
+      "curl http://127.0.0.1:5000/file --user user:pass --digest",
+      "  - name: ENC[AES256_GCM,data:W3PiZ6lD6bpfAdI=,iv:2qF98ZkchgfWF4tZo8fok6zY0ZLNRV3wFpl8n2iyC7I=,"
+      "tag:FzoL+CZHkLEqfWKniRApBA==,type:str]",
+      "DKIM-Signature: v=1; a=rsa-sha256; d=gmail.com; s=20120113;\n"
+      " bh=x6iFLZEfsi3q/M7JR1K7Mi6vJPXgBQMYpo85Bo8IkKg=;\n b=eC5rmQg0UzlR53mVM0YaFKB34gblaZ7hx7eg2zN1vda2hpsrwl2",
   };
   for (size_t i = 0; i < sizeof ph / sizeof ph[0]; i++) {
     if (level_of(ph[i]) >= SL_LEVEL_CONFIDENTIAL) fprintf(stderr, "flagged: %s\n", ph[i]);
@@ -442,7 +480,7 @@ static void placeholders_are_not_secrets(void **s) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(providers), cmocka_unit_test(cloud), cmocka_unit_test(keys_and_tokens),
-      cmocka_unit_test(passwords), cmocka_unit_test(otp_secrets), cmocka_unit_test(placeholders_are_not_secrets),
+      cmocka_unit_test(passwords), cmocka_unit_test(login_lines), cmocka_unit_test(otp_secrets), cmocka_unit_test(placeholders_are_not_secrets),
   };
   return cmocka_run_group_tests(tests, setup_router, teardown_router);
 }
