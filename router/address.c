@@ -452,6 +452,13 @@ static size_t unit_after_street(const sl__gaz_t *g, const sl__gaz_t *ga, const c
   return k + 1;
 }
 
+/* A word between tokens a and j is written as a name ("13 and 29" is none). */
+static bool named_between(const sl__toks_t *T, size_t a, size_t j) {
+  for (size_t k = a; k < j; k++)
+    if (T->v[k].kind == SL_TK_WORD && proper_word(T, k)) return true;
+  return false;
+}
+
 /* Extends an address over a unit designator and its number: "Apt. 331". */
 static size_t extend_unit(const sl__gaz_t *g, const sl__gaz_t *ga, const char *text, sl__toks_t *T,
                           size_t k) {
@@ -839,7 +846,7 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
           if ((T->v[k].caps & 1) && place_said(text, T, k) && foreign_among(text, T, k, j))
             said = true, a = k;
       if (unit || type || said ||
-          (lead && words <= 3 && t->e - t->s <= 5 && place_lines_after(text, T, j))) {
+          (lead && words <= 3 && t->e - t->s <= 5 && named_between(T, a, j) && place_lines_after(text, T, j))) {
         if (lead) a--;
         add(c, g, ga, T, a, b);
         done = b + 1;

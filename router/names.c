@@ -50,6 +50,14 @@ static const char *const veto[] = {
     "brazilian", "argentinian", "egyptian", "persian", "hebrew", "jewish", "christian",
     "muslim", "catholic", "protestant", "buddhist", "hindu", "roman", "viking", "victorian",
     "box",
+    /* institutions in other languages ("Parlamento Europeo", "Banque de France") */
+    "parlamento", "parlement", "parlament", "consiglio", "conseil", "consejo", "comisión",
+    "commissione", "commission", "tribunal", "tribunale", "ministerio", "ministero", "ministère",
+    "ministerium", "banca", "banco", "banque", "universidad", "università", "université",
+    "universität", "universiteit", "uniwersytet", "hôpital", "ospedale", "krankenhaus",
+    "ayuntamiento", "comune", "municipio", "gobierno", "governo", "gouvernement", "regierung",
+    "agenzia", "agencia", "agence", "agentur", "europeo", "européen", "européenne", "europea",
+    "europäische",
     /* German's abbreviation for a number ("Bestellung Nr. 4711") */
     "nr",
     /* number words ("signed nine days earlier") */
@@ -727,7 +735,10 @@ static bool regnal_after(const char *text, const sl__toks_t *T, size_t i) {
   if (n < 1 || n > 5) return false;
   for (size_t k = 0; k < n; k++)
     if (!strchr("IVXL", text[u->s + k])) return false;
-  return n > 1 || text[u->s] != 'I'; /* a lone I is the pronoun */
+  /* a lone I is the pronoun, unless a realm follows: "Richard I of Normandy" */
+  return n > 1 || text[u->s] != 'I' ||
+         (i + 3 < T->n && !T->v[i + 2].nl_before && !T->v[i + 2].punct_before &&
+          sl__tok_is(text, &T->v[i + 2], "of") && (T->v[i + 3].caps & 1));
 }
 
 /* A weekday's abbreviation before a number ("Thu 06:45", "Sun 12/05"), beside

@@ -353,6 +353,11 @@ static const litset_t litsets[] = {
      "-----BEGIN X509 CRL", NULL},
     {SL_P_PRIVKEY, 0, 0, P_DIGIT, "PuTTY-User-Key-File-", NULL},
     {SL_P_PRIVKEY_B64, 0, 0, P_NONE, "LS0tLS1CRUdJTi", NULL},
+    /* a private key's DER in base64 without its PEM lines: PKCS #1 RSA ("MIIEowIBAAKCAQEA…"),
+     * PKCS #8 ("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC…"), SEC 1 EC ("MHcCAQEEI…"), Ed25519 */
+    {SL_P_PRIVKEY_B64, 0, 0, P_NONE,
+     "IBAAKCAQEA|IBAAKCAgEA|IBAAKBgQ|IBAAJBA|IBADANBgkqhkiG9w0BAQEFAAS|MHcCAQEEI|MC4CAQAwBQYDK2VwBCIEI",
+     NULL},
     {SL_P_JWT, 0, B_L, P_NONE, "eyJ", NULL},
     {SL_P_BASIC_AUTH, 1, B_L, P_WS, "basic", NULL},
     {SL_P_BEARER, 1, B_L, P_WS, "bearer", NULL},

@@ -112,9 +112,31 @@ static void github_token(sl__ctx_t *c, const sl__hit_t *h) {
   prefixed(c, h, "_", 22, 255, SL_ET_API_KEY, "github_token", 90);
 }
 
+static size_t b64dec(const char *s, size_t n, char *out, size_t cap);
+
+/* Base64 of a JSON object that carries credentials: a Docker config
+ * ("{"auths":{…"auth":"…"}}"), a service's credentials file. */
+static void json_b64(sl__ctx_t *c, const sl__hit_t *h) {
+  uint32_t e = body_end(c, h->end, "+/=");
+  if (e - h->start < 40) return;
+  char dec[256];
+  size_t m = b64dec(c->text + h->start, e - h->start < 320 ? e - h->start : 320, dec, sizeof dec);
+  static const char *const keys[] = {"\"auth\"", "\"auths\"", "\"password\"", "\"secret\"",
+                                     "\"private_key\"", "\"token\"", "\"client_secret\"", NULL};
+  for (const char *const *k = keys; *k; k++)
+    if (sl__find(dec, m, *k, strlen(*k))) {
+      add_secret(c, h->start, e, SL_ET_API_KEY, "credentials_b64", 80, false);
+      return;
+    }
+}
+
 static void jwt(sl__ctx_t *c, const sl__hit_t *h) {
   const char *t = c->text;
   uint32_t e = body_end(c, h->end, "_-");
+  if (e >= c->len || t[e] != '.') {
+    json_b64(c, h);
+    return;
+  }
   if (e - h->start < 11 || e >= c->len || t[e] != '.') return;
   if (e + 4 > c->len || strncmp(t + e + 1, "eyJ", 3)) return;
   uint32_t e2 = body_end(c, e + 1, "_-");
@@ -195,6 +217,18 @@ static void private_key(sl__ctx_t *c, const sl__hit_t *h) {
 }
 
 static void private_key_b64(sl__ctx_t *c, const sl__hit_t *h) {
+  const char *t = c->text;
+  if (t[h->start] != 'L') {
+    /* a key's DER: the run starts with the SEQUENCE ("MI…", "MH…", "MC…") at
+     * most 6 bytes before the version field the hit is, and is long */
+    uint32_t s = h->start;
+    while (s > 0 && h->start - s < 6 && (isalnum((unsigned char)t[s - 1]) || t[s - 1] == '+' || t[s - 1] == '/')) s--;
+    if (t[s] != 'M' || (s > 0 && (isalnum((unsigned char)t[s - 1]) || t[s - 1] == '+' || t[s - 1] == '/')))
+      return;
+    uint32_t e = body_end(c, h->end, "+/=");
+    if (e - s >= 60) add_secret(c, s, e, SL_ET_PRIVATE_KEY, "private_key", 95, false);
+    return;
+  }
   char dec[64];
   uint32_t e = body_end(c, h->end, "+/=");
   size_t m = b64dec(c->text + h->start, e - h->start, dec, sizeof dec);

@@ -420,6 +420,10 @@ static void not_persons(void **s) {
   REJECT("Lopez, Santos and Coleman is a design agency based in ESPOO.", "PERSON");
   REJECT("The Clark, Romero and Hall Orchestra was founded in 1973.", "PERSON");
   REJECT("À Paris, il fait beau.", "PERSON");
+  /* a monarch's regnal number, even a lone I before a realm; institutions in other languages */
+  REJECT("under Richard I of Normandy was forged into a principality", "PERSON");
+  REJECT("le disposizioni del Parlamento Europeo", "PERSON");
+  REJECT("según la normativa de la Agencia Tributaria", "PERSON");
 }
 
 static void addresses(void **s) {
@@ -487,6 +491,10 @@ static void addresses(void **s) {
   EXPECT("Sender: Ananya Krishnan, 12/3 Lake View Road, Kodambakkam, Chennai 600024, India", "PERSON",
          "Ananya Krishnan");
   REJECT("Q3 revenue: North, South, West 450000", "STREET_ADDRESS");
+  /* numbers around a word no one writes as a street's name */
+  REJECT(";; The prime factors of 13195 are 5, 7, 13 and 29.\n;;\n;; What is the largest prime factor?",
+         "STREET_ADDRESS");
+  REJECT("3 d 9\nW 6857", "STREET_ADDRESS");
   REJECT("Sold to Alpha, Beta, Gamma 45000 units", "STREET_ADDRESS");
   /* name, type as a word, number */
   EXPECT("Das Büro ist in der Berliner Straße 12.", "STREET_ADDRESS", "Berliner Straße 12");

@@ -98,6 +98,15 @@ static void keys_and_tokens(void **s) {
   /* a method's name after a vendor prefix; a sequence, not a key */
   REJECT("dapiDataGetTopLongShortPositionRatio (params?: {}): Promise<implicitReturnType>;", "API_KEY");
   REJECT("--set global.licenseKey=a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8NRAL", "API_KEY");
+  /* a private key's DER in base64 without its PEM lines (not a public key's);
+   * base64 of a JSON credentials file (a Docker config) */
+  EXPECT("MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit+CqvjW",
+         "PRIVATE_KEY", NULL);
+  EXPECT("MHcCAQEEIBYcmBw6D3jGwK2CNlS6RfbQ2ZEy0dDrrP9yKNDwGBqfoAoGCCqGSM49AwEHoUQDQgAE", "PRIVATE_KEY", NULL);
+  REJECT("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw",
+         "PRIVATE_KEY");
+  EXPECT("  .dockercfg: |\n    eyJhdXRocyI6eyJodHRwczovL2V4YW1wbGUvdjEvIjp7ImF1dGgiOiJvcGVuc2VzYW1lIn19fQo=",
+         "API_KEY", "eyJhdXRocyI6eyJodHRwczovL2V4YW1wbGUvdjEvIjp7ImF1dGgiOiJvcGVuc2VzYW1lIn19fQo=");
   /* any key after an Authorization header's scheme */
   EXPECT("curl -H \"Authorization: Api-Token 22cb987851bc5659l29114c62e60c79abd0d2c08\" https://x.io/a",
          "API_KEY", "22cb987851bc5659l29114c62e60c79abd0d2c08");
