@@ -1117,3 +1117,76 @@ void sl__detect_pii(sl__ctx_t *c) {
   }
   c->cues = NULL;
 }
+
+/* UK identifiers told by their shape alone, in one token or in groups split
+ * by single spaces on one line: a National Insurance number ("QQ 12 34 56 C",
+ * "AZ 123456 A", "AZ123456A": two letters of the allowed prefixes, six
+ * digits, a letter A-D) and a DVLA driving licence number ("MORGA753116SM9IJ
+ * 01", "MORGA 753116 SM91J 01": five letters of the surname, 9 for a short
+ * one, six digits of the birth date with the month's tens 0, 1, 5 or 6, two
+ * initials, a digit, two check letters, maybe the issue's two digits). */
+static bool nino_ok(const char *b, size_t n) {
+  if (n != 9 || !isdigit((unsigned char)b[2]) || b[8] < 'A' || b[8] > 'D') return false;
+  for (int i = 2; i < 8; i++)
+    if (!isdigit((unsigned char)b[i])) return false;
+  static const char bad_first[] = "DFIQUV", bad_second[] = "DFIOQUV";
+  if (!isupper((unsigned char)b[0]) || !isupper((unsigned char)b[1]) || strchr(bad_first, b[0]) ||
+      strchr(bad_second, b[1]))
+    return false;
+  static const char *const unused[] = {"BG", "GB", "NK", "KN", "TN", "NT", "ZZ", NULL};
+  for (const char *const *u = unused; *u; u++)
+    if (b[0] == (*u)[0] && b[1] == (*u)[1]) return false;
+  return true;
+}
+
+static bool dvla_ok(const char *b, size_t n) {
+  if (n != 16 && n != 18) return false;
+  if (!isupper((unsigned char)b[0])) return false;
+  for (int i = 0; i < 5; i++)
+    if (!isupper((unsigned char)b[i]) && b[i] != '9') return false;
+  for (int i = 5; i < 11; i++)
+    if (!isdigit((unsigned char)b[i])) return false;
+  if (!strchr("0156", b[6]) || b[8] > '3') return false;
+  for (int i = 11; i < 13; i++)
+    if (!isupper((unsigned char)b[i]) && b[i] != '9') return false;
+  if (!isdigit((unsigned char)b[13]) || !isalnum((unsigned char)b[14]) || !isalnum((unsigned char)b[15]))
+    return false;
+  return n == 16 || (isdigit((unsigned char)b[16]) && isdigit((unsigned char)b[17]));
+}
+
+void sl__detect_uk_ids(sl__ctx_t *c, const sl__toks_t *T) {
+  const char *t = c->text;
+  for (size_t i = 0; i < T->n; i++) {
+    const sl__tok_t *u = &T->v[i];
+    if (!isupper((unsigned char)t[u->s]) || u->e - u->s > 18 || (u->s > 0 && isalnum((unsigned char)t[u->s - 1])))
+      continue;
+    char b[20];
+    size_t n = 0;
+    for (size_t k = i; k < T->n && k < i + 6; k++) {
+      const sl__tok_t *w = &T->v[k];
+      if (k > i && (w->nl_before || w->s != T->v[k - 1].e + 1 || t[w->s - 1] != ' ')) break;
+      if (n + (w->e - w->s) > 18) break;
+      bool upper = true;
+      for (uint32_t q = w->s; q < w->e; q++)
+        upper &= isupper((unsigned char)t[q]) || isdigit((unsigned char)t[q]);
+      if (!upper) break;
+      memcpy(b + n, t + w->s, w->e - w->s);
+      n += w->e - w->s;
+      if (w->e < c->len && isalnum((unsigned char)t[w->e])) break; /* glued to more */
+      /* (one token alone only after a cue, which cue_id reads: "part AB123456C") */
+      if (k > i && nino_ok(b, n)) {
+        sl__cands_add(c->out, u->s, w->e, SL_ET_NATIONAL_ID, "uk_nino", 60);
+        i = k;
+        break;
+      }
+      /* (the issue's number may follow: "MORGA753116SM9IJ 01") */
+      bool issue = n == 16 && k + 1 < T->n && !T->v[k + 1].nl_before && T->v[k + 1].s == w->e + 1 &&
+                   T->v[k + 1].kind == SL_TK_NUM && T->v[k + 1].e - T->v[k + 1].s == 2;
+      if (dvla_ok(b, n) && !issue) {
+        sl__cands_add(c->out, u->s, w->e, SL_ET_US_DRIVER_LICENSE, "uk_driving_licence", 60);
+        i = k;
+        break;
+      }
+    }
+  }
+}

@@ -219,6 +219,14 @@ static void dates(void **s) {
   (void)s;
   EXPECT("Please tell me your date of birth. It's 9/25/1945", "DATE_OF_BIRTH", "9/25/1945");
   EXPECT("She was born on March 3, 1990 in Lyon", "DATE_OF_BIRTH", "March 3, 1990");
+  /* UK identifiers by their shapes: a National Insurance number in groups (one
+   * token alone only after a cue), a DVLA driving licence number */
+  EXPECT("Please verify the NI AZ 123456 A.", "NATIONAL_ID", "AZ 123456 A");
+  EXPECT("The number is AZ 123 456 A.", "NATIONAL_ID", "AZ 123 456 A");
+  REJECT("part AB123456C in stock", "NATIONAL_ID");
+  REJECT("the example QQ 12 34 56 C", "NATIONAL_ID");
+  EXPECT("My DVLA NO is MORGA 753 116 SM91J 01 could you check", "US_DRIVER_LICENSE", "MORGA 753 116 SM91J 01");
+  EXPECT("licence MORGA753116SM9IJ", "US_DRIVER_LICENSE", "MORGA753116SM9IJ");
   /* said after the date; not the next field's label, not a party */
   EXPECT("1985-01-01 is my birthday.", "DATE_OF_BIRTH", "1985-01-01");
   assert_false(found("passport YA4417829 exp 2031-05-14   DOB 1990-08-30", "DATE_OF_BIRTH", "2031-05-14"));
