@@ -416,6 +416,17 @@ static const char *const languages[] = {"ruby", "julia", "crystal", "dart", "elm
                                         "perl", "scala", "kotlin", "elixir", "haskell", "erlang",
                                         "clojure", "fortran", "cobol", "delphi", "logo", "lean", NULL};
 
+/* Languages, as a translation names them ("Latin: Normanni"). */
+static const char *const tongues[] = {
+    "english", "french", "latin", "german", "spanish", "italian", "portuguese", "dutch", "greek",
+    "norman", "arabic", "hebrew", "russian", "chinese", "japanese", "korean", "hindi", "sanskrit",
+    "irish", "welsh", "gaelic", "norse", "danish", "swedish", "norwegian", "finnish", "polish",
+    "czech", "hungarian", "turkish", "persian", "catalan", "basque", "occitan", "frankish", NULL};
+/* Titles of sovereigns, written in lower case before the name. */
+static const char *const sovereigns[] = {"king", "queen", "emperor", "empress", "pope", "tsar",
+                                         "czar", "sultan", "pharaoh", "caliph", "shah", "kaiser",
+                                         "duke", "archduke", NULL};
+
 static bool common_first_name(const char *text, const sl__toks_t *T, size_t i, unsigned f) {
   if (!(f & SL_GZ_FIRST) || !(f & (SL_GZ_COMMON | SL_GZ_PLACE)) || (f & SL_GZ_VETO) || i == 0)
     return false;
@@ -1482,6 +1493,12 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
            (!(GZ(i - 1) & SL_GZ_FIRST) || same_word(text, t, &T->v[i - 1]))) ||
           (j + 1 < T->n && sl__tok_is(text, &T->v[j], "and") && !T->v[j].nl_before &&
            !T->v[j + 1].punct_before && sl__tok_in(text, &T->v[j + 1], firm_kin)))
+        vetoed = true;
+      /* a word in another language after its name ("French: Normands"); a
+       * monarch or a pope after the title ("king Richard the Lion-Heart") */
+      if (i > 0 && !t->nl_before &&
+          ((t->punct_before == ':' && sl__tok_in(text, &T->v[i - 1], tongues)) ||
+           (!t->punct_before && !(T->v[i - 1].caps & 1) && sl__tok_in(text, &T->v[i - 1], sovereigns))))
         vetoed = true;
       /* a town named after a saint or a fort: "St. Louis", "San Antonio", "Fort Collins" */
       if (i > 0 && !t->nl_before && (t->punct_before == 0 || t->punct_before == '.') &&

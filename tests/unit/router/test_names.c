@@ -424,6 +424,9 @@ static void not_persons(void **s) {
   REJECT("under Richard I of Normandy was forged into a principality", "PERSON");
   REJECT("le disposizioni del Parlamento Europeo", "PERSON");
   REJECT("según la normativa de la Agencia Tributaria", "PERSON");
+  /* a translation's word; a sovereign after the title */
+  REJECT("The Normans (Norman: Nourmands; French: Normands; Latin: Normanni) were", "PERSON");
+  REJECT("served under the Anglo-Norman king Richard the Lion-Heart.", "PERSON");
 }
 
 static void addresses(void **s) {
