@@ -31,7 +31,7 @@ static const char *const veto[] = {
     "temple", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
     "january", "february", "march", "april", "may", "june", "july", "august", "september",
     "october", "november", "december", "god", "lord", "jesus", "allah", "buddha", "python",
-    "java", "linux", "windows", "google", "apple", "microsoft", "amazon", "tesla", "ford",
+    "java", "linux", "windows", "google", "apple", "microsoft", "amazon", "tesla", "ford", "deere",
     "studio", "studios", "media", "press", "news", "times", "post", "journal", "magazine",
     "software", "network", "networks", "energy", "motors", "pharma", "capital", "ventures",
     "fund", "global", "international", "industries", "enterprises", "consulting", "bureau",
@@ -1308,6 +1308,36 @@ static inline bool caps_label(const sl__tok_t *u) {
   return (u->caps & 3) == 3 && u->punct_before == ':' && !u->nl_before;
 }
 
+/* A name in capitals inside a sentence in mixed case ("as commenter DANIEL
+ * OKAFOR points out", "directed by DANIEL OKAFOR and"): two or three ALL-CAPS
+ * words, a given name first (no word, place or veto) and a surname or a word
+ * no list knows last, between lower-case words of the same line. */
+static void caps_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
+  const char *text = c->text;
+  for (size_t i = 1; i + 1 < T->n; i++) {
+    const sl__tok_t *t = &T->v[i], *p = &T->v[i - 1];
+    if (t->kind != SL_TK_WORD || (t->caps & 3) != 3 || t->e - t->s < 3 || t->nl_before ||
+        t->punct_before || p->kind != SL_TK_WORD || (p->caps & 1))
+      continue;
+    size_t j = i + 1;
+    while (j < T->n && j - i < 3 && T->v[j].kind == SL_TK_WORD && (T->v[j].caps & 3) == 3 &&
+           !T->v[j].nl_before && !T->v[j].punct_before && T->v[j].e - T->v[j].s >= 2)
+      j++;
+    if (j - i < 2) continue;
+    const sl__tok_t *after = j < T->n ? &T->v[j] : NULL;
+    if (after && !after->nl_before && after->kind == SL_TK_WORD && (after->caps & 3) == 3) continue;
+    if (after && !after->nl_before && !after->punct_before && (after->kind != SL_TK_WORD || (after->caps & 1)))
+      continue;
+    unsigned f0 = GZ(i), fl = GZ(j - 1);
+    bool vetoed = false;
+    for (size_t k = i; k < j; k++) vetoed |= (GZ(k) & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) != 0;
+    if (!vetoed && namey(f0) && (f0 & SL_GZ_FIRST) && !(f0 & SL_GZ_PLACE) &&
+        ((fl & SL_GZ_LAST) || foreign_word(text, &T->v[j - 1], fl)))
+      sl__cands_add(c->out, t->s, T->v[j - 1].e, SL_ET_PERSON, "person", 35);
+    i = j;
+  }
+}
+
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   const char *text = c->text;
   enum { CUES = 64 };
@@ -1586,7 +1616,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         else if (words == 1 && j - i > 1 && initial(text, t) && !common_word &&
                  (namey(fl) ||
                   (!fl && !sl__lexicon_has(text + T->v[j - 1].s, T->v[j - 1].e - T->v[j - 1].s) &&
-                   (!sentence_start(T, i) || person_next(text, T, j)))))
+                   (!sentence_start(T, i) || person_next(text, T, j) || creator))))
           accept = true; /* "J. R. Tolkien", "A. Kowalski", "K. Venkataraman from procurement
                           * rejected"; not "rating C. Offers", "B. Kubernetes setup" */
         else if (words <= 3 && !all_place && !(f0 & SL_GZ_PLACE) &&
@@ -1802,6 +1832,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     i++;
   }
   lower_names(c, g, T);
+  if (T->has_upper) caps_names(c, g, T);
 }
 
 static void words_init(void) {

@@ -424,6 +424,11 @@ static void not_persons(void **s) {
   REJECT("under Richard I of Normandy was forged into a principality", "PERSON");
   REJECT("le disposizioni del Parlamento Europeo", "PERSON");
   REJECT("según la normativa de la Agencia Tributaria", "PERSON");
+  /* a name in capitals inside a sentence in mixed case; the maker after a label */
+  EXPECT("as regular RR commenter DANIEL OKAFOR points out", "PERSON", "DANIEL OKAFOR");
+  REJECT("we use JOHN DEERE tractors", "PERSON");
+  REJECT("please read the README FILE now", "PERSON");
+  EXPECT("Directed By:    R. J. Whitfield", "PERSON", "R. J. Whitfield");
   /* a translation's word; a sovereign after the title */
   REJECT("The Normans (Norman: Nourmands; French: Normands; Latin: Normanni) were", "PERSON");
   REJECT("served under the Anglo-Norman king Richard the Lion-Heart.", "PERSON");
