@@ -37,6 +37,7 @@ struct sl_conn {
   bool driving, need_drive;
   bool head;                /* a HEAD request: its answer has no body */
   bool lingering;           /* the answer is written: closing once it has left */
+  bool refused;             /* over max_connections: its 503 sent, draining its request */
   bool shut;                /* ... and our side is shut (FIN queued behind it) */
   bool discarding;          /* answered early (413/431): reading the rest, unparsed */
   uint64_t discard_until;   /* loop time (ms) the discarding ends at the latest */
@@ -86,6 +87,7 @@ struct sl_server {
   atomic_uint own_open;
   atomic_uint *open_all; /* connections open on every server sharing the limit */
   uint64_t refused_logged_ns; /* when a refused connection was last logged */
+  unsigned refused_draining;  /* refused connections reading their request's rest */
 };
 
 static uint64_t now_ns(void) { return uv_hrtime(); }
@@ -175,7 +177,8 @@ static void conn_close(sl_conn_t *c) {
   if (c->next) c->next->prev = c->prev;
   c->prev = c->next = NULL;
   s->stats.connections_open--;
-  atomic_fetch_sub_explicit(s->open_all, 1, memory_order_relaxed);
+  if (c->refused) s->refused_draining--; /* its slot was given back when it was refused */
+  else atomic_fetch_sub_explicit(s->open_all, 1, memory_order_relaxed);
   uv_timer_stop(&c->timer);
   uv_timer_stop(&c->send_timer);
   c->drain_cb = NULL;
@@ -606,9 +609,12 @@ static void end_reading(sl_conn_t *c) {
  * until the client closes, goes quiet for DISCARD_IDLE_MS, or DISCARD_MAX_MS
  * have passed (nginx's lingering close). */
 enum { DISCARD_IDLE_MS = 2000, DISCARD_MAX_MS = 15000 };
-static void discard_rest(sl_conn_t *c) {
+/* refused connections (over max_connections): drained at most this long,
+ * this many per loop at a time */
+enum { REFUSED_DISCARD_MS = 1000, REFUSED_DRAINING_MAX = 32 };
+static void discard_rest(sl_conn_t *c, unsigned max_ms) {
   c->discarding = true;
-  c->discard_until = uv_now(c->srv->loop) + DISCARD_MAX_MS;
+  c->discard_until = uv_now(c->srv->loop) + max_ms;
   sl_buf_reset(&c->pending);
   c->shutdown.data = c;
   c->refs++;
@@ -617,7 +623,7 @@ static void discard_rest(sl_conn_t *c) {
     conn_close(c);
     return;
   }
-  arm_timer(c, DISCARD_IDLE_MS);
+  arm_timer(c, max_ms < DISCARD_IDLE_MS ? max_ms : DISCARD_IDLE_MS);
   start_reading(c);
 }
 
@@ -655,7 +661,7 @@ static void protocol_error(sl_conn_t *c, int status, const char *msg) {
   sl_buf_free(&body);
   sl_buf_reset(&c->pending); /* nothing after the error is parsed */
   if ((status == 413 || status == 431) && !c->closing) {
-    discard_rest(c);
+    discard_rest(c, DISCARD_MAX_MS);
     return;
   }
   end_reading(c);
@@ -996,6 +1002,19 @@ static void on_connection(uv_stream_t *ls, int status) {
         "{\"error\":{\"message\":\"too many connections\",\"type\":\"server_error\","
         "\"code\":\"too_many_connections\"}}";
     sl_http_respond(c, 503, "application/json", "Retry-After: 1\r\n", body, sizeof body - 1);
+    /* Closing now, with the client's request unread in our socket, would make
+     * the kernel answer with a reset that can reach the client before the 503
+     * (it then sees a connection error); so, as for a 413, the request's rest
+     * is read and dropped for a short while, our side shut. A few per loop at
+     * a time, and their slots go back at once: a flood of refused connections
+     * costs no more than before, and keeps no client out. */
+    if (!s->shutting_down && s->refused_draining < REFUSED_DRAINING_MAX) {
+      c->refused = true;
+      s->refused_draining++;
+      atomic_fetch_sub_explicit(s->open_all, 1, memory_order_relaxed);
+      discard_rest(c, REFUSED_DISCARD_MS);
+      return;
+    }
     conn_close(c);
     return;
   }

@@ -23,11 +23,25 @@ test('connections beyond max_connections get 503 and are closed', async () => {
     await sleep(100);
     const r = await raw(s.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.match(r.text, /^HTTP\/1\.1 503/);
+    // a refused client whose request sluice never read, reading late, gets its
+    // 503 and a clean end, not a reset (the rest of its request is drained)
+    for (const tail of ['{"messages":[]}', '']) {
+      const c = net.connect(s.port, '127.0.0.1');
+      c.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Content-Length: 15\r\n\r\n${tail}`);
+      await sleep(150);
+      let text = '', error = null;
+      c.on('data', (d) => { text += d; });
+      await new Promise((res) => { c.on('end', res); c.on('error', (e) => { error = e; res(); }); });
+      c.destroy();
+      assert.equal(error, null, `no reset (${tail ? 'whole request' : 'body unsent'})`);
+      assert.match(text, /^HTTP\/1\.1 503/);
+    }
     hold.forEach((c) => c.destroy());
     await sleep(200);
     assert.equal((await fetch(`${s.base}/healthz`)).status, 200, 'serves again once connections close');
     // an operator sees it: counted in /metrics and logged
-    assert.match(await (await fetch(`${s.base}/metrics`)).text(), /^sluice_refused_connections_total 1$/m);
+    assert.match(await (await fetch(`${s.base}/metrics`)).text(), /^sluice_refused_connections_total 3$/m);
     assert.match(s.stderr(), /max_connections \(2\) reached/);
   } finally {
     assert.equal((await s.stop()).code, 0);
