@@ -329,12 +329,32 @@ static bool foreign_after(const char *text, const sl__toks_t *T, size_t k) {
 
 /* Lines that open with a lower-case word and a colon ("dov: ...", "nikolai:
  * ..."), as a chat transcript's speaker labels are written; counted up to 2. */
-static size_t speaker_lines(const char *text, const sl__toks_t *T) {
+/* The line from byte p on ends as code does (";", "{", ",", "(", "["): a
+ * declaration's or a literal's, not what someone said ("dev: boolean;"). */
+static bool line_ends_code(const char *text, size_t len, size_t p) {
+  const char *nl = memchr(text + p, '\n', len - p);
+  size_t e = nl ? (size_t)(nl - text) : len;
+  while (e > p && isspace((unsigned char)text[e - 1])) e--;
+  return e > p && strchr(";{,([", text[e - 1]);
+}
+
+/* Token k opens its line with a lower-case word and a colon, as a speaker's
+ * label does ("dov: remember me?", "@dimitri: ..."): nothing else before it on the line (not
+ * "\t\"iban: DEUTDEFF\","), no code after it. */
+static bool speaker_label(const char *text, size_t len, const sl__toks_t *T, size_t k) {
+  size_t p = T->v[k].s;
+  if (p > 0 && text[p - 1] == '@') p--; /* "@dimitri: ..." */
+  while (p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\t')) p--;
+  if (p > 0 && (text[p - 1] == '>' || text[p - 1] == '-' || text[p - 1] == '*')) p--; /* "> sipho: ..." */
+  while (p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\t')) p--;
+  return (p == 0 || text[p - 1] == '\n') && T->v[k].kind == SL_TK_WORD &&
+         !(T->v[k].caps & 1) && T->v[k + 1].punct_before == ':' && !T->v[k + 1].nl_before &&
+         islower((unsigned char)text[T->v[k].s]) && !line_ends_code(text, len, T->v[k].e);
+}
+
+static size_t speaker_lines(const char *text, size_t len, const sl__toks_t *T) {
   size_t n = 0;
-  for (size_t k = 0; k + 1 < T->n && n < 2; k++)
-    if ((k == 0 || T->v[k].nl_before) && T->v[k].kind == SL_TK_WORD && !(T->v[k].caps & 1) &&
-        T->v[k + 1].punct_before == ':' && !T->v[k + 1].nl_before && islower((unsigned char)text[T->v[k].s]))
-      n++;
+  for (size_t k = 0; k + 1 < T->n && n < 2; k++) n += speaker_label(text, len, T, k);
   return n;
 }
 
@@ -1308,6 +1328,8 @@ static inline bool caps_label(const sl__tok_t *u) {
   return (u->caps & 3) == 3 && u->punct_before == ':' && !u->nl_before;
 }
 
+static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T);
+
 /* A name in capitals inside a sentence in mixed case ("as commenter DANIEL
  * OKAFOR points out", "directed by DANIEL OKAFOR and"): two or three ALL-CAPS
  * words, a given name first (no word, place or veto) and a surname or a word
@@ -1338,7 +1360,52 @@ static void caps_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   }
 }
 
+/* A finding at s..e that code holds, not a person: a variable joined to a
+ * literal ("\"Patient Name: \"+pname") or interpolated ("${patientName ||"),
+ * a type in a declaration ("private Long id;"). */
+static bool in_code(const char *text, size_t len, uint32_t s, uint32_t e) {
+  static const char *const decl[] = {"private", "public", "protected", "static", "final", "const",
+                                     "readonly", NULL};
+  uint32_t p = s;
+  while (p > 0 && text[p - 1] == ' ') p--;
+  if (p > 1 && text[p - 1] == '+') {
+    uint32_t r = p - 1;
+    while (r > 0 && text[r - 1] == ' ') r--;
+    if (r > 0 && (text[r - 1] == '"' || text[r - 1] == '\'' || text[r - 1] == '`')) return true;
+  }
+  if (p > 1 && text[p - 1] == '{' && text[p - 2] == '$') return true;
+  uint32_t q = e;
+  while (q < len && text[q] == ' ') q++;
+  /* ("Phan^Thanh Huong||19840317": an HL7 field's end, not an operator) */
+  if (q > e && q + 2 < len && text[q + 2] == ' ' &&
+      ((text[q] == '|' && text[q + 1] == '|') || (text[q] == '&' && text[q + 1] == '&')))
+    return true;
+  /* a type between a modifier and a name that ends the statement */
+  if (p > 0 && text[p - 1] != '\n') {
+    uint32_t w = p;
+    while (w > 0 && isalpha((unsigned char)text[w - 1])) w--;
+    if (w < p && sl__word_in(text + w, p - w, decl)) {
+      while (q < len && (isalnum((unsigned char)text[q]) || text[q] == '_')) q++;
+      return q < len && (text[q] == ';' || text[q] == '=' || text[q] == ' ');
+    }
+  }
+  return false;
+}
+
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
+  size_t n0 = c->out->n;
+  detect_names(c, g, T);
+  /* what code holds is no one's name */
+  size_t k = n0;
+  for (size_t i = n0; i < c->out->n; i++) {
+    sl__cand_t *d = &c->out->v[i];
+    if (d->type == SL_ET_PERSON && in_code(c->text, c->len, d->start, d->end)) continue;
+    c->out->v[k++] = *d;
+  }
+  c->out->n = k;
+}
+
+static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   const char *text = c->text;
   enum { CUES = 64 };
   uint32_t cue_tok[CUES];
@@ -1792,11 +1859,10 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       /* a speaker's label in a lower-case transcript: "dov: remember me?"
        * (a given name opening its line before a colon, in text with two
        * such lines at least) */
-      if ((t->nl_before || i == 0) && u->punct_before == ':' && !u->nl_before &&
-          namey(GZ(i)) && (GZ(i) & SL_GZ_FIRST) &&
+      if (speaker_label(text, c->len, T, i) && namey(GZ(i)) && (GZ(i) & SL_GZ_FIRST) &&
           !(GZ(i) & (SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER | SL_GZ_HONOR)) &&
           !sl__tok_in(text, t, lower_products) && !sl__tok_in(text, t, languages)) {
-        if (speakers < 0) speakers = (int)speaker_lines(text, T);
+        if (speakers < 0) speakers = (int)speaker_lines(text, c->len, T);
         if (speakers >= 2) {
           sl__cands_add(c->out, t->s, t->e, SL_ET_PERSON, "person", 30);
           i++;

@@ -429,6 +429,16 @@ static void not_persons(void **s) {
   REJECT("we use JOHN DEERE tractors", "PERSON");
   REJECT("please read the README FILE now", "PERSON");
   EXPECT("Directed By:    R. J. Whitfield", "PERSON", "R. J. Whitfield");
+  /* what code holds is no name: a variable joined to a literal or
+   * interpolated, a type in a declaration, a key of a literal or a declaration */
+  REJECT("writer.println(\"Patient Name: \"+pname);", "PERSON");
+  REJECT("`Patient Name: ${patientName || 'Patient'}\\n` +", "PERSON");
+  REJECT("public class Pawner {\n    private Long id;\n    private String name;\n}", "PERSON");
+  REJECT("mustRedact := []string{\n\t\"swift: DEUTDEFF\",\n\t\"iban: DEUTDEFF\",\n}", "PERSON");
+  REJECT("export type Dep = {\n  version: string;\n  dev: boolean;\n};", "PERSON");
+  EXPECT("I met John + Mary today", "PERSON", "Mary");
+  EXPECT("PID|1||MRN77310452^^^NGH^MR||Phan^Thanh Huong||19840317|F", "PERSON", "Thanh Huong");
+  EXPECT("Conversation with sipho\n> sipho: the courier needs a gate code\n> sipho: its 4471#", "PERSON", "sipho");
   /* a translation's word; a sovereign after the title */
   REJECT("The Normans (Norman: Nourmands; French: Normands; Latin: Normanni) were", "PERSON");
   REJECT("served under the Anglo-Norman king Richard the Lion-Heart.", "PERSON");
