@@ -868,6 +868,19 @@ static void email(sl__ctx_t *c, const sl__hit_t *h) {
     size_t ln = sl__lower_copy(t + s, m, low, sizeof low);
     if (!joined || !plain || sl__find(low, ln, "token", 5)) return; /* "x-access-token@" */
   }
+  /* the password of a URL's user part ("https://user:secret@host": the URL
+   * rules report it), a mask or a template's slot ("xxxx@", "1111@",
+   * "YOUR_PASSWORD@") */
+  if (s >= 1 && t[s - 1] == ':') {
+    uint32_t k = s - 1;
+    while (k > 0 && s - k < 128 && !isspace((unsigned char)t[k - 1]) && t[k - 1] != '"' && t[k - 1] != '\'') k--;
+    if (sl__find(t + k, s - k, "://", 3)) return;
+  }
+  {
+    size_t m = a - s, same = 0;
+    for (size_t i = 0; i < m; i++) same += t[s + i] == t[s];
+    if ((m >= 4 && same == m) || sl__is_placeholder(t + s, m)) return;
+  }
   /* domain: labels of letters, digits and '-' (UTF-8 letters too: an
    * internationalised domain, "bücher.de") joined by dots, ending in an
    * alphabetic ASCII TLD; non-ASCII bytes at its end are punctuation after

@@ -5,6 +5,12 @@ static void email(void **s) {
   (void)s;
   EXPECT("write to jane.doe+news@example.co.uk today", "EMAIL_ADDRESS", "jane.doe+news@example.co.uk");
   REJECT("the @decorator syntax and a@b", "EMAIL_ADDRESS");
+  /* a URL's password is no mailbox; masks and a template's slots are none */
+  REJECT("https://username:s3cretPw@example.com/x", "EMAIL_ADDRESS");
+  assert_true(found("https://deploy:Xk8w2pq9@git.corp.io/repo", "PASSWORD", "Xk8w2pq9"));
+  REJECT("email xxxx@demo.com or 1111@service.com", "EMAIL_ADDRESS");
+  REJECT("use YOUR_PASSWORD@api.service.com", "EMAIL_ADDRESS");
+  EXPECT("aaa@gmail.com", "EMAIL_ADDRESS", "aaa@gmail.com");
   REJECT("dsn: \"https://examplePublicKey@o0.ingest.sentry.io/0\"", "EMAIL_ADDRESS");
   /* written out against harvesters */
   EXPECT("write to m.delacroix [at] univ-lyon2 [dot] fr instead", "EMAIL_ADDRESS",
