@@ -877,9 +877,10 @@ static void email(sl__ctx_t *c, const sl__hit_t *h) {
     if (sl__find(t + k, s - k, "://", 3)) return;
   }
   {
-    size_t m = a - s, same = 0;
-    for (size_t i = 0; i < m; i++) same += t[s + i] == t[s];
-    if ((m >= 4 && same == m) || sl__is_placeholder(t + s, m)) return;
+    size_t m = a - s, same = 0, lower = 0;
+    for (size_t i = 0; i < m; i++) same += t[s + i] == t[s], lower += islower((unsigned char)t[s + i]) != 0;
+    /* (a slot is written in capitals; "james.fake@" is someone's) */
+    if ((m >= 4 && same == m) || (!lower && sl__is_placeholder(t + s, m))) return;
   }
   /* domain: labels of letters, digits and '-' (UTF-8 letters too: an
    * internationalised domain, "bücher.de") joined by dots, ending in an

@@ -213,6 +213,16 @@ static void private_key(sl__ctx_t *c, const sl__hit_t *h) {
   } else {
     e = body_end(c, e, "+/=\n\r");
   }
+  /* a body cut with "..." or of a few bytes is a placeholder ("-----BEGIN RSA
+   * PRIVATE KEY-----\nMIIEow...", "MIIEtest=="); a test's stub of a real
+   * key's first line is still reported (fail closed) */
+  const char *bs = memmem(begin + 10, (size_t)(t + e - (begin + 10)), "-----", 5);
+  const char *be = end ? end : t + e;
+  if (bs && bs + 5 <= be) {
+    size_t b64 = 0, n = (size_t)(be - (bs + 5));
+    for (const char *q = bs + 5; q < be; q++) b64 += isalnum((unsigned char)*q) || *q == '+' || *q == '/';
+    if (b64 < 12 || memmem(bs + 5, n, "...", 3) || memmem(bs + 5, n, "\xe2\x80\xa6", 3)) return;
+  }
   add_secret(c, (uint32_t)(begin - t), e, SL_ET_PRIVATE_KEY, "private_key", 95, false);
 }
 

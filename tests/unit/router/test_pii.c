@@ -11,6 +11,7 @@ static void email(void **s) {
   REJECT("email xxxx@demo.com or 1111@service.com", "EMAIL_ADDRESS");
   REJECT("use YOUR_PASSWORD@api.service.com", "EMAIL_ADDRESS");
   EXPECT("aaa@gmail.com", "EMAIL_ADDRESS", "aaa@gmail.com");
+  EXPECT("author = \"james.fake@ymail.com\",", "EMAIL_ADDRESS", "james.fake@ymail.com");
   REJECT("dsn: \"https://examplePublicKey@o0.ingest.sentry.io/0\"", "EMAIL_ADDRESS");
   /* written out against harvesters */
   EXPECT("write to m.delacroix [at] univ-lyon2 [dot] fr instead", "EMAIL_ADDRESS",

@@ -98,6 +98,13 @@ static void keys_and_tokens(void **s) {
   /* a method's name after a vendor prefix; a sequence, not a key */
   REJECT("dapiDataGetTopLongShortPositionRatio (params?: {}): Promise<implicitReturnType>;", "API_KEY");
   REJECT("--set global.licenseKey=a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8NRAL", "API_KEY");
+  /* a PEM body cut with "..." or of a few bytes is a placeholder; a stub of a
+   * key's first line is still reported */
+  REJECT("let k = \"-----BEGIN RSA PRIVATE KEY-----\\nMIIEpAIBAAKCAQEA1234567890abcdef...\\n"
+         "-----END RSA PRIVATE KEY-----\";", "PRIVATE_KEY");
+  REJECT("-----BEGIN RSA PRIVATE KEY-----\nMIIEtest==\n-----END RSA PRIVATE KEY-----", "PRIVATE_KEY");
+  EXPECT("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----",
+         "PRIVATE_KEY", NULL);
   /* a private key's DER in base64 without its PEM lines (not a public key's);
    * base64 of a JSON credentials file (a Docker config) */
   EXPECT("MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit+CqvjW",
