@@ -1132,7 +1132,7 @@ void sl__detect_pii(sl__ctx_t *c) {
   c->cues = NULL;
 }
 
-/* UK identifiers told by their shape alone, in one token or in groups split
+/* Identifiers told by their shape alone (sl__detect_uk_ids): UK ones, in one token or in groups split
  * by single spaces on one line: a National Insurance number ("QQ 12 34 56 C",
  * "AZ 123456 A", "AZ123456A": two letters of the allowed prefixes, six
  * digits, a letter A-D) and a DVLA driving licence number ("MORGA753116SM9IJ
@@ -1168,11 +1168,35 @@ static bool dvla_ok(const char *b, size_t n) {
   return n == 16 || (isdigit((unsigned char)b[16]) && isdigit((unsigned char)b[17]));
 }
 
+/* A Korean resident registration number, "730428-2345678": a birth date
+ * (YYMMDD), a dash, seven digits whose first says the century and sex (1-8). */
+static bool korean_rrn(const sl__ctx_t *c, const sl__toks_t *T, size_t i) {
+  const char *t = c->text;
+  const sl__tok_t *u = &T->v[i], *v = &T->v[i + 1];
+  if (u->e - u->s != 6 || v->kind != SL_TK_NUM || v->e - v->s != 7 || v->s != u->e + 1 || t[u->e] != '-' ||
+      v->nl_before)
+    return false;
+  if ((u->s > 0 && (isalnum((unsigned char)t[u->s - 1]) || t[u->s - 1] == '-')) ||
+      (v->e < c->len && (isalnum((unsigned char)t[v->e]) || t[v->e] == '-')))
+    return false;
+  int mm = (t[u->s + 2] - '0') * 10 + (t[u->s + 3] - '0'), dd = (t[u->s + 4] - '0') * 10 + (t[u->s + 5] - '0');
+  return mm >= 1 && mm <= 12 && dd >= 1 && dd <= 31 && t[v->s] >= '1' && t[v->s] <= '8';
+}
+
 void sl__detect_uk_ids(sl__ctx_t *c, const sl__toks_t *T) {
   const char *t = c->text;
   for (size_t i = 0; i < T->n; i++) {
     const sl__tok_t *u = &T->v[i];
-    if (!isupper((unsigned char)t[u->s]) || u->e - u->s > 18 || (u->s > 0 && isalnum((unsigned char)t[u->s - 1])))
+    if (u->kind == SL_TK_NUM) {
+      if (u->e - u->s == 6 && i + 1 < T->n && korean_rrn(c, T, i)) {
+        sl__cands_add(c->out, u->s, T->v[i + 1].e, SL_ET_NATIONAL_ID, "kr_rrn", 60);
+        i++;
+      }
+      continue;
+    }
+    /* (a word in capitals, or letters and digits starting with a capital) */
+    if ((u->kind == SL_TK_WORD ? (u->caps & 3) != 3 : !isupper((unsigned char)t[u->s])) ||
+        u->e - u->s > 18 || (u->s > 0 && isalnum((unsigned char)t[u->s - 1])))
       continue;
     char b[20];
     size_t n = 0;
@@ -1202,5 +1226,67 @@ void sl__detect_uk_ids(sl__ctx_t *c, const sl__toks_t *T) {
         break;
       }
     }
+  }
+}
+
+/* HL7 v2 messages, as hospital systems exchange them: in a patient's PID
+ * segment (and a next of kin's NK1) the fields hold the identifiers (PID-3),
+ * the name (PID-5, "FAMILY^GIVEN"), the birth date (PID-7), the address
+ * (PID-11), phones (PID-13, PID-14) and the SSN (PID-19), in order, split by
+ * '|' with components split by '^'. The segment starts a line ('\r' or '\n'
+ * ends segments). */
+static bool has_alnum(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (isalnum((unsigned char)s[i])) return true;
+  return false;
+}
+
+static void hl7_segment(sl__ctx_t *c, uint32_t s, bool kin) {
+  const char *t = c->text;
+  uint32_t end = s;
+  while (end < c->len && t[end] != '\r' && t[end] != '\n') end++;
+  uint32_t f = s + 4; /* past "PID|" */
+  for (int field = 1; field <= 19 && f <= end; field++) {
+    uint32_t fe = f;
+    while (fe < end && t[fe] != '|') fe++;
+    size_t n = fe - f;
+    if (n && has_alnum(t + f, n)) {
+      int type = -1;
+      const char *det = "hl7";
+      if (kin) {
+        if (field == 2) type = SL_ET_PERSON;
+        else if (field == 4) type = SL_ET_STREET_ADDRESS;
+        else if (field == 5 || field == 6) type = SL_ET_PHONE_NUMBER;
+      } else if (field == 3 || field == 2 || field == 4) {
+        /* the first identifier, up to its components */
+        uint32_t ie = f;
+        while (ie < fe && t[ie] != '^' && t[ie] != '~') ie++;
+        if (ie > f) sl__cands_add(c->out, f, ie, SL_ET_MEDICAL_RECORD, det, 60);
+      } else if (field == 5 || field == 6) {
+        type = SL_ET_PERSON;
+      } else if (field == 7 && n >= 8 && isdigit((unsigned char)t[f])) {
+        type = SL_ET_DATE_OF_BIRTH;
+        n = 8;
+      } else if (field == 11) {
+        type = SL_ET_STREET_ADDRESS;
+      } else if (field == 13 || field == 14) {
+        type = SL_ET_PHONE_NUMBER;
+      } else if (field == 19) {
+        type = SL_ET_US_SSN;
+      }
+      if (type >= 0) sl__cands_add(c->out, f, f + (uint32_t)n, type, det, 60);
+    }
+    f = fe + 1;
+  }
+}
+
+void sl__detect_hl7(sl__ctx_t *c) {
+  const char *t = c->text;
+  /* at each '|' (memchr is fast; memmem per segment name was not): a segment
+   * name before it, at a line's start */
+  for (const char *p = t + 3; p < t + c->len && (p = memchr(p, '|', c->len - (size_t)(p - t))); p++) {
+    const char *q = p - 3;
+    if ((q == t || q[-1] == '\r' || q[-1] == '\n') && (!memcmp(q, "PID", 3) || !memcmp(q, "NK1", 3)))
+      hl7_segment(c, (uint32_t)(q - t), *q == 'N');
   }
 }

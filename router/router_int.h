@@ -233,6 +233,8 @@ void sl__lexicon_init(void);
 /* One-time set-up of pii.c's word lists; sl_router_create() calls it. */
 void sl__pii_init(void);
 void sl__detect_pii(sl__ctx_t *c);
+/* HL7 v2 patient (PID) and next-of-kin (NK1) segments, field by field. */
+void sl__detect_hl7(sl__ctx_t *c);
 /* Is `at` inside a PEM block that holds no secret (certificate, public key,
  * PGP public key or signature): is the nearest block opened before it, within
  * 16 KB, one of those (from the multi-pattern pass's hits)? */
@@ -348,7 +350,8 @@ size_t sl__fold(const char *text, size_t len, char *out, uint32_t *map);
 void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats_t *st);
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *t);
 void sl__detect_token_runs(sl__ctx_t *c, const sl__toks_t *t);
-/* UK National Insurance and DVLA driving licence numbers, by their shapes (pii.c). */
+/* UK National Insurance and DVLA driving licence numbers and Korean resident
+ * registration numbers, by their shapes (pii.c). */
 void sl__detect_uk_ids(sl__ctx_t *c, const sl__toks_t *T);
 /* g: the gazetteer; ga: its address words alone (sl__gaz_create_small) */
 void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *t);

@@ -1350,6 +1350,13 @@ static bool code_name(const char *v, size_t n) {
   return unders >= 2 && !dots && words >= 1;
 }
 
+/* Nothing of the sentence follows byte e but its end ("is 48213." , not "is
+ * 2024 compliant"). */
+static bool clause_ends(const sl__ctx_t *c, uint32_t e) {
+  while (e < c->len && (c->text[e] == ' ' || c->text[e] == '\t')) e++;
+  return e >= c->len || strchr("\n\r.,;!?)\"'", c->text[e]);
+}
+
 static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   if ((unsigned char)c->text[h->start] >= 0xE0) { /* the word in CJK scripts */
     uint32_t vs, ve;
@@ -1477,9 +1484,11 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
                   !sl__word_in(v, n, schema_words);
     if (!config && !php && !phrase && identifier_like(v, n) && !random_letters(v, n))
       return; /* password = getPassword, password: String */
-    /* a PIN said in prose ("the alarm PIN is 8496"); not a pin of a board
+    /* a PIN or a password of digits said in prose ("the alarm PIN is 8496",
+     * "my password is 48213"); not a pin of a board
      * ("connect it to pin 13": too short) */
-    bool pin_code = il == 3 && !strncasecmp(t + is, "pin", 3) && sep == SEP_PROSE && pin_digits(v, n);
+    bool pin_code = ((il == 3 && !strncasecmp(t + is, "pin", 3)) || (pw && clause_ends(c, ve))) &&
+                    sep == SEP_PROSE && pin_digits(v, n);
     if (sep != SEP_ASSIGN && n < 6 && !pin_code) return;
     if (sep == SEP_ARGS) return;
   } else if (sep == SEP_SPACE || sep == SEP_PROSE) {

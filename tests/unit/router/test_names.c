@@ -437,7 +437,7 @@ static void not_persons(void **s) {
   REJECT("mustRedact := []string{\n\t\"swift: DEUTDEFF\",\n\t\"iban: DEUTDEFF\",\n}", "PERSON");
   REJECT("export type Dep = {\n  version: string;\n  dev: boolean;\n};", "PERSON");
   EXPECT("I met John + Mary today", "PERSON", "Mary");
-  EXPECT("PID|1||MRN77310452^^^NGH^MR||Phan^Thanh Huong||19840317|F", "PERSON", "Thanh Huong");
+  EXPECT("OBR|1|||Phan^Thanh Huong||19840317|F", "PERSON", "Thanh Huong");
   EXPECT("Conversation with sipho\n> sipho: the courier needs a gate code\n> sipho: its 4471#", "PERSON", "sipho");
   /* a translation's word; a sovereign after the title */
   REJECT("The Normans (Norman: Nourmands; French: Normands; Latin: Normanni) were", "PERSON");

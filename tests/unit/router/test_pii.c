@@ -234,6 +234,20 @@ static void dates(void **s) {
   REJECT("the example QQ 12 34 56 C", "NATIONAL_ID");
   EXPECT("My DVLA NO is MORGA 753 116 SM91J 01 could you check", "US_DRIVER_LICENSE", "MORGA 753 116 SM91J 01");
   EXPECT("licence MORGA753116SM9IJ", "US_DRIVER_LICENSE", "MORGA753116SM9IJ");
+  /* a Korean resident registration number by its shape */
+  EXPECT("(\"번호 \", \"730428-2345678\")", "NATIONAL_ID", "730428-2345678");
+  REJECT("order 202401-1234567 shipped", "NATIONAL_ID");
+  /* an HL7 v2 patient segment, field by field */
+  {
+    const char *hl7 = "MSH|^~\\&|EPIC|UCLH|||20240101||ADT^A01|1|P|2.4\r"
+                      "PID|1||40800000^^^MRENTR^MEDREC||ORANGE^BLOOD^^^^^D||19800101|F|||1 High St^^London\r"
+                      "NK1|1|ORANGE^APPLE|SPO";
+    EXPECT(hl7, "MEDICAL_RECORD", "40800000");
+    EXPECT(hl7, "PERSON", "ORANGE^BLOOD^^^^^D");
+    EXPECT(hl7, "DATE_OF_BIRTH", "19800101");
+    EXPECT(hl7, "PERSON", "ORANGE^APPLE");
+  }
+  REJECT("| a | b |\n|---|---|\nPID | 12 |", "PERSON");
   /* said after the date; not the next field's label, not a party */
   EXPECT("1985-01-01 is my birthday.", "DATE_OF_BIRTH", "1985-01-01");
   assert_false(found("passport YA4417829 exp 2031-05-14   DOB 1990-08-30", "DATE_OF_BIRTH", "2031-05-14"));

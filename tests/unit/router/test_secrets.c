@@ -125,6 +125,10 @@ static void keys_and_tokens(void **s) {
 /* One-time-password seeds and recovery codes after their names. */
 static void login_lines(void **s) {
   (void)s;
+  /* a password of digits said in prose, ending its clause */
+  EXPECT("remember my password is 12345", "PASSWORD", "12345");
+  REJECT("the password is 2024 compliant", "PASSWORD");
+  REJECT("the password is 8 characters long", "PASSWORD");
   /* a plain word is a password below a user name's line; a schema's words are not */
   EXPECT("username: root\npassword: root", "PASSWORD", "root");
   EXPECT("username root\npassword crickets", "PASSWORD", "crickets");
