@@ -1392,14 +1392,43 @@ static bool in_code(const char *text, size_t len, uint32_t s, uint32_t e) {
   return false;
 }
 
+/* The text speaks of the past only: two years or more before 1930 and none
+ * after ("Constituency : Dover 1868-73 … George was the son of …"): the people
+ * it names are history's (a biography, a genealogy), not someone's data. */
+static bool historical(const char *text, size_t len, const sl__toks_t *T) {
+  static const char *const before[] = {"in", "born", "died", "from", "since", "until", "by", "of",
+                                        "circa", "c", "around", "year", NULL};
+  int old = 0, first = 0;
+  for (size_t k = 0; k < T->n; k++) {
+    const sl__tok_t *u = &T->v[k];
+    if (u->kind != SL_TK_NUM || u->e - u->s != 4) continue;
+    int y = 0;
+    for (uint32_t q = u->s; q < u->e; q++) y = y * 10 + (text[q] - '0');
+    if (y >= 1930 && y <= 2099) return false;
+    /* a year as such: after "in", "born", "(", or opening a range ("1868-73");
+     * not a time in a timetable ("1155 1745") */
+    bool said = u->punct_before == '(' ||
+                (k > 0 && !u->punct_before && sl__tok_in(text, &T->v[k - 1], before)) ||
+                (u->e + 1 < len && (text[u->e] == '-' || text[u->e] == '/') && isdigit((unsigned char)text[u->e + 1])) ||
+                (u->e + 3 < len && !memcmp(text + u->e, "\xe2\x80\x93", 3)); /* "1868–1874" */
+    if (said && y >= 1000 && y < 1930 && y != first) {
+      if (!old) first = y;
+      old++;
+    }
+  }
+  return old >= 2;
+}
+
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   size_t n0 = c->out->n;
   detect_names(c, g, T);
-  /* what code holds is no one's name */
+  if (c->out->n == n0) return;
+  /* what code holds is no one's name; nor are those of a text about the past */
+  bool past = historical(c->text, c->len, T);
   size_t k = n0;
   for (size_t i = n0; i < c->out->n; i++) {
     sl__cand_t *d = &c->out->v[i];
-    if (d->type == SL_ET_PERSON && in_code(c->text, c->len, d->start, d->end)) continue;
+    if (d->type == SL_ET_PERSON && (past || in_code(c->text, c->len, d->start, d->end))) continue;
     c->out->v[k++] = *d;
   }
   c->out->n = k;

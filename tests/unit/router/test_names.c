@@ -439,6 +439,11 @@ static void not_persons(void **s) {
   EXPECT("I met John + Mary today", "PERSON", "Mary");
   EXPECT("OBR|1|||Phan^Thanh Huong||19840317|F", "PERSON", "Thanh Huong");
   EXPECT("Conversation with sipho\n> sipho: the courier needs a gate code\n> sipho: its 4471#", "PERSON", "sipho");
+  /* a text about the past only names history's people; a timetable's times are no years */
+  REJECT("690 George Jessel\nConstituency : Dover 1868-73\nGeorge was the son of a coral merchant, born in 1824.",
+         "PERSON");
+  EXPECT("Our firm, founded in 1898, welcomes Jane Doe as partner in 2024.", "PERSON", "Jane Doe");
+  EXPECT("PNR K7QZ2M 1.NAKAMURA/HARUTO MR\n3  NH 204 Y 12JUN 3 HNDFRA HK2  1155 1745", "PERSON", NULL);
   /* a translation's word; a sovereign after the title */
   REJECT("The Normans (Norman: Nourmands; French: Normands; Latin: Normanni) were", "PERSON");
   REJECT("served under the Anglo-Norman king Richard the Lion-Heart.", "PERSON");
