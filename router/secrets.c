@@ -82,6 +82,13 @@ static bool camel_words(const char *b, size_t n) {
   return caps >= 3;
 }
 
+/* The value ends cut short by an ellipsis: a documentation's stand-in
+ * ("sk_live_51...", "MIIEowIBAAKCAQEA…"), not a key. */
+static bool cut_short(const sl__ctx_t *c, uint32_t e) {
+  return (e + 3 <= c->len && !memcmp(c->text + e, "...", 3)) ||
+         (e + 3 <= c->len && !memcmp(c->text + e, "\xe2\x80\xa6", 3));
+}
+
 /* A prefix-led token: prefix hit + body of at least `min` bytes of the class. */
 static void prefixed(sl__ctx_t *c, const sl__hit_t *h, const char *extra, uint32_t min, uint32_t max,
                      int type, const char *det, int prio) {
@@ -97,7 +104,7 @@ static void prefixed(sl__ctx_t *c, const sl__hit_t *h, const char *extra, uint32
   if (bn >= 8 && !sl__looks_random(b, bn, false) &&
       !sl__looks_random(c->text + h->start, e - h->start, false))
     return;
-  if (camel_words(b, bn)) return;
+  if (camel_words(b, bn) || cut_short(c, e)) return;
   add_secret(c, value_only ? h->end : h->start, e, type, det, prio, true);
 }
 
@@ -213,15 +220,16 @@ static void private_key(sl__ctx_t *c, const sl__hit_t *h) {
   } else {
     e = body_end(c, e, "+/=\n\r");
   }
-  /* a body cut with "..." or of a few bytes is a placeholder ("-----BEGIN RSA
-   * PRIVATE KEY-----\nMIIEow...", "MIIEtest=="); a test's stub of a real
-   * key's first line is still reported (fail closed) */
+  /* a body of a few bytes, or short and cut with "...", is a placeholder
+   * ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow...", "MIIEtest=="); a test's
+   * stub of a real key's first line is still reported (fail closed) */
   const char *bs = memmem(begin + 10, (size_t)(t + e - (begin + 10)), "-----", 5);
   const char *be = end ? end : t + e;
   if (bs && bs + 5 <= be) {
     size_t b64 = 0, n = (size_t)(be - (bs + 5));
     for (const char *q = bs + 5; q < be; q++) b64 += isalnum((unsigned char)*q) || *q == '+' || *q == '/';
-    if (b64 < 12 || memmem(bs + 5, n, "...", 3) || memmem(bs + 5, n, "\xe2\x80\xa6", 3)) return;
+    bool cut = memmem(bs + 5, n, "...", 3) || memmem(bs + 5, n, "\xe2\x80\xa6", 3) || (!end && cut_short(c, e));
+    if (b64 < 12 || (cut && b64 < 100)) return; /* (a real key cut after some lines stays one) */
   }
   add_secret(c, (uint32_t)(begin - t), e, SL_ET_PRIVATE_KEY, "private_key", 95, false);
 }
@@ -259,10 +267,28 @@ static void basic_auth(sl__ctx_t *c, const sl__hit_t *h) {
   add_secret(c, s, e, SL_ET_PASSWORD, "basic_auth", 80, false);
 }
 
+/* A JWT's stand-in: its header, then a part that is a plain word
+ * ("eyJhbGciOiJIUzI1NiJ9.payload.sig"; not "dp.ct.…", "sl.hAi6…"). */
+static bool word_segment(const char *v, size_t n) {
+  if (n < 4 || memcmp(v, "eyJ", 3) || !memchr(v, '.', n)) return false;
+  for (size_t i = 0; i < n;) {
+    size_t k = i;
+    while (k < n && v[k] != '.') k++;
+    if (k - i >= 3 && k - i <= 12) {
+      bool lower = true;
+      for (size_t q = i; q < k; q++) lower &= islower((unsigned char)v[q]) != 0;
+      if (lower) return true;
+    }
+    i = k + 1;
+  }
+  return false;
+}
+
 static void bearer(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t s = h->end;
   while (s < c->len && s - h->end < 3 && c->text[s] == ' ') s++;
   uint32_t e = body_end(c, s, "_-.=~+/");
+  if (word_segment(c->text + s, e - s) || cut_short(c, e)) return;
   if (e - s >= 12 && sl__looks_random(c->text + s, e - s, false))
     add_secret(c, s, e, SL_ET_API_KEY, "bearer_token", 75, true);
 }
@@ -285,8 +311,9 @@ static bool url_template(const char *p, size_t n) {
  * A word that is a value ("user:secret@", "app:tulip@") is a password. */
 static bool generic_pair(const char *u, size_t un, const char *p, size_t pn) {
   static const char *const users[] = {"user", "username", "usr", "login", "name", NULL};
-  static const char *const pws[] = {"password", "passwd", "pass", "pwd", NULL};
-  return sl__word_in(u, un, users) && sl__word_in(p, pn, pws);
+  static const char *const pws[] = {"password", "passwd", "pass", "pwd", "mypassword", "mypass",
+                                    "yourpassword", NULL};
+  return (sl__word_in(u, un, users) || (un > 4 && !strncmp(u, "test", 4))) && sl__word_in(p, pn, pws);
 }
 
 /* scheme://user:password@host: the hit is the "://" */
@@ -307,6 +334,7 @@ static void url_cred(sl__ctx_t *c, const sl__hit_t *h) {
   if (colon == h->end && pe - ps < 6) return;
   /* user:port@ never happens; an all-digit "password" after a host is a port */
   if (sl__count_digits(t + ps, pe - ps) == pe - ps && pe - ps <= 5) return;
+  if (pe - ps < 4) return; /* "user:abc@": a stand-in */
   if (sl__is_placeholder(t + ps, pe - ps) || url_template(t + h->end, at + 1 - h->end) ||
       generic_pair(t + h->end, colon - h->end, t + ps, pe - ps))
     return;
@@ -1219,6 +1247,30 @@ static bool upper_ident(const char *s, size_t n) {
   return up >= 4;
 }
 
+/* Words joined by '-' or '_' that describe the value wanted instead of being
+ * one: "a-long-random-string-at-least-32-chars",
+ * "supersecretkey_change_in_production_minimum_32_chars" (four parts or more,
+ * most of them English words or numbers, one of them saying so). */
+static bool stand_in_phrase(const char *v, size_t n) {
+  static const char *const says[] = {"random", "string", "change", "chars", "characters", "your",
+                                     "here", "example", "least", "long", "minimum", "production",
+                                     "replace", "generate", "secure", NULL};
+  size_t parts = 0, known = 0;
+  bool said = false;
+  for (size_t i = 0; i < n;) {
+    size_t k = i;
+    while (k < n && v[k] != '-' && v[k] != '_') k++;
+    if (k > i) {
+      parts++;
+      bool digits = sl__count_digits(v + i, k - i) == k - i;
+      known += digits || sl__lexicon_has(v + i, k - i);
+      said |= sl__word_in(v + i, k - i, says);
+    }
+    i = k + 1;
+  }
+  return parts >= 4 && said && known * 4 >= parts * 3 - 1;
+}
+
 /* The setting names an identifier, not a credential: "kms_key_id",
  * "UserSecretsId", "KEY_ID" (the identifier's own bytes, is..ie); an access
  * key's id is one that secret scanners report ("aws_access_key_id"). */
@@ -1327,6 +1379,7 @@ static bool camel_parts(const char *v, size_t n) {
  * snake_case name with an English word in it ("struct_X509_pubkey_st"). */
 static bool code_name(const char *v, size_t n) {
   size_t parts = 0, words = 0, dots = 0, unders = 0;
+  bool random_part = false;
   for (size_t i = 0; i < n;) {
     if (!isalpha((unsigned char)v[i])) return false;
     size_t k = i;
@@ -1335,6 +1388,8 @@ static bool code_name(const char *v, size_t n) {
       k++;
     }
     if (k - i >= 4 && sl__lexicon_has(v + i, k - i)) words++;
+    /* (no part of a snake_case name is random: "pk_live_YV48MHHj9Hnp…" is a key) */
+    random_part |= k - i >= 8 && sl__looks_random(v + i, k - i, false) && !camel_words(v + i, k - i);
     parts++;
     if (k < n && v[k] == '.') dots++;
     else if (k < n) unders++;
@@ -1347,7 +1402,7 @@ static bool code_name(const char *v, size_t n) {
       if (isupper((unsigned char)v[i])) return false;
     return true;
   }
-  return unders >= 2 && !dots && words >= 1;
+  return unders >= 2 && !dots && words >= 1 && !random_part;
 }
 
 /* Nothing of the sentence follows byte e but its end ("is 48213." , not "is
@@ -1584,7 +1639,8 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
    * public key; a host, a file, a secret's name, code */
   if (id_name(t, is, ie) || ident_has(&id, "version") || ident_has(&id, "public") ||
       ident_has(&id, "pubkey") || ident_has(&id, "pub_key") || host_name(v, n) || has_version(v, n) ||
-      file_name(v, n) || secret_name_value(v, n) || code_name(v, n) ||
+      file_name(v, n) || secret_name_value(v, n) || code_name(v, n) || stand_in_phrase(v, n) ||
+      cut_short(c, ve) ||
       (!quoted && sl__find(v, n, t + is, ie - is)))
     return;
   /* a prefix like "Bearer " or "token " inside the value */
@@ -1805,6 +1861,13 @@ static void token(sl__ctx_t *c, const sl__hit_t *h, pem_walk_t *pw) {
    * digest ("MantleAPI_version=9a03…"): the value alone decides (a hex digest
    * alone is no key; "STRIPE_WEBHOOK_SIGNING=26ce…" stays one) */
   const char *eq = memchr(t, '=', n);
+  /* a setting whose value stands in for one ("JWT_SECRET=a-long-random-string…",
+   * "STRIPE_SECRET_KEY=sk_live_51...") */
+  if (eq && eq - t >= 3 && identifier_like(t, (size_t)(eq - t))) {
+    const char *v = eq + 1;
+    size_t vn = n - (size_t)(v - t);
+    if (stand_in_phrase(v, vn) || cut_short(c, e) || sl__is_placeholder(v, vn)) return;
+  }
   if (eq && eq - t >= 3 && identifier_like(t, (size_t)(eq - t)) && digest_name(t, (size_t)(eq - t))) {
     size_t k = (size_t)(eq - t) + 1;
     while (k < n && t[k] == '=') k++;
@@ -1814,7 +1877,9 @@ static void token(sl__ctx_t *c, const sl__hit_t *h, pem_walk_t *pw) {
     if (n < 24) return;
   }
   if (!sl__looks_random(t, n, true)) return;
-  if (public_blob(c, s, t, n, pw) || encoded_text(t, n) || dotted_code(t, n) || code_name(t, n)) return;
+  if (public_blob(c, s, t, n, pw) || encoded_text(t, n) || dotted_code(t, n) || code_name(t, n) ||
+      word_segment(t, n))
+    return;
   if (public_named(c, s) || sealed_value(c, s)) return;
   add_secret(c, s, e, SL_ET_API_KEY, "random_token", 20, true);
 }

@@ -374,12 +374,12 @@ bool sl__is_known_example(const char *s, size_t n) {
   return false;
 }
 
-/* Ten bytes or more in a row, each one more than the one before. */
+/* Eight bytes or more in a row, each one more than the one before. */
 static bool alphabet_run(const char *s, size_t n) {
   size_t run = 1;
   for (size_t i = 1; i < n; i++) {
     run = s[i] == s[i - 1] + 1 ? run + 1 : 1;
-    if (run >= 10) return true;
+    if (run >= 8) return true;
   }
   return false;
 }

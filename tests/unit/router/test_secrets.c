@@ -114,6 +114,15 @@ static void keys_and_tokens(void **s) {
          "PRIVATE_KEY");
   EXPECT("  .dockercfg: |\n    eyJhdXRocyI6eyJodHRwczovL2V4YW1wbGUvdjEvIjp7ImF1dGgiOiJvcGVuc2VzYW1lIn19fQo=",
          "API_KEY", "eyJhdXRocyI6eyJodHRwczovL2V4YW1wbGUvdjEvIjp7ImF1dGgiOiJvcGVuc2VzYW1lIn19fQo=");
+  /* stand-ins: a phrase that describes the key wanted, a value cut with an
+   * ellipsis, a JWT with a plain word for a part, a URL's user:mypassword; a
+   * key with a random part in snake case stays one */
+  REJECT("JWT_SECRET=a-long-random-string-at-least-32-chars", "API_KEY");
+  REJECT("STRIPE_SECRET_KEY=sk_live_51...\nSTRIPE_WEBHOOK_SECRET=whsec_...", "API_KEY");
+  REJECT("curl -H \"Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.payload.sig\"", "API_KEY");
+  REJECT("url = \"https://username:mypassword@test.com/endpoint\"", "PASSWORD");
+  EXPECT("STRIPE_PUBLISHABLE_KEY=pk_live_YV48MHHj9HnpLrh90htHIFdu", "API_KEY", NULL);
+  EXPECT("token: dp.ct.bAqhcVzrhy5cRHkOlNTc0Ve6w5NUDCpcutm8vGE9myi", "API_KEY", NULL);
   /* any key after an Authorization header's scheme */
   EXPECT("curl -H \"Authorization: Api-Token 22cb987851bc5659l29114c62e60c79abd0d2c08\" https://x.io/a",
          "API_KEY", "22cb987851bc5659l29114c62e60c79abd0d2c08");
