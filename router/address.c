@@ -856,3 +856,113 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
   }
   numberless_streets(c, g, ga, T);
 }
+
+/* Addresses in Japanese and Korean script, told by their parts' suffixes.
+ * Japanese: a prefecture (a name of one to four characters ending in 都, 道,
+ * 府 or 県), a city, ward, town or village (市, 区, 町, 村, 郡) within a
+ * dozen characters, then the block numbers within fifteen (ASCII or
+ * full-width digits, with 丁目, 番, 番地, 号, の or dashes between):
+ * "大阪府富津市細野33丁目16番13号". Korean: a district (a word ending in 구
+ * or 군; the city or province before it, ending in 시 or 도, joins), a road
+ * (a word ending in 로, 길 or 리, "도산대016로") and a building number
+ * ("104-46"): "대구광역시 도봉구 학동거리 104-46". */
+static bool cp_in(const unsigned char *u, const char *const *set) {
+  for (; *set; set++)
+    if (!memcmp(u, *set, 3)) return true;
+  return false;
+}
+
+static bool cjk_ideograph(const unsigned char *u) { return u[0] >= 0xE4 && u[0] <= 0xE9; }
+static bool hangul(const unsigned char *u) {
+  unsigned cp = ((unsigned)(u[0] & 0x0F) << 12) | ((unsigned)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
+  return (u[0] & 0xF0) == 0xE0 && cp >= 0xAC00 && cp <= 0xD7A3;
+}
+static bool digit_at(const unsigned char *u, size_t left, size_t *w) {
+  if (left >= 1 && isdigit(u[0])) return *w = 1, true;
+  if (left >= 3 && u[0] == 0xEF && u[1] == 0xBC && u[2] >= 0x90 && u[2] <= 0x99) return *w = 3, true;
+  return false;
+}
+
+static void japanese(sl__ctx_t *c) {
+  static const char *const pref[] = {"\xe9\x83\xbd", "\xe9\x81\x93", "\xe5\xba\x9c", "\xe7\x9c\x8c", NULL};
+  static const char *const city[] = {"\xe5\xb8\x82", "\xe5\x8c\xba", "\xe7\x94\xba", "\xe6\x9d\x91",
+                                     "\xe9\x83\xa1", NULL};
+  /* between numbers: 丁目 番 番地 号 の - ー − */
+  static const char *const joins[] = {"\xe4\xb8\x81", "\xe7\x9b\xae", "\xe7\x95\xaa", "\xe5\x9c\xb0",
+                                      "\xe5\x8f\xb7", "\xe3\x81\xae", "\xe3\x83\xbc", "\xe2\x88\x92",
+                                      "\xef\xbc\x8d", NULL};
+  const unsigned char *t = (const unsigned char *)c->text;
+  size_t n = c->len;
+  for (size_t p = 3; p + 3 <= n; p++) {
+    if (t[p] < 0xE5 || t[p] > 0xE9 || !cp_in(t + p, pref)) continue;
+    size_t s = p;
+    while (s >= 3 && p - s < 12 && cjk_ideograph(t + s - 3) && !cp_in(t + s - 3, pref)) s -= 3;
+    if (s == p) continue;
+    size_t q = p + 3, found = 0;
+    while (q + 3 <= n && q - p < 40 && !found && (t[q] & 0xF0) == 0xE0) {
+      if (cp_in(t + q, city)) found = q + 3;
+      q += 3;
+    }
+    if (!found) continue;
+    size_t d = found, w = 0;
+    while (d < n && d - found < 45 && !digit_at(t + d, n - d, &w) && (t[d] & 0xF0) == 0xE0) d += 3;
+    if (d >= n || !digit_at(t + d, n - d, &w)) continue;
+    size_t e = d;
+    for (;;) {
+      if (e < n && digit_at(t + e, n - e, &w)) e += w;
+      else if (e < n && (t[e] == '-')) e++;
+      else if (e + 3 <= n && cp_in(t + e, joins)) e += 3;
+      else break;
+    }
+    sl__cands_add(c->out, (uint32_t)s, (uint32_t)e, SL_ET_STREET_ADDRESS, "street_address", 40);
+    p = e;
+  }
+}
+
+/* The Hangul word ending at byte e (exclusive) ends in one of the syllables. */
+static bool ends_in(const unsigned char *t, size_t s, size_t e, const char *const *set) {
+  return e >= s + 3 && cp_in(t + e - 3, set);
+}
+
+static void korean(sl__ctx_t *c) {
+  static const char *const district[] = {"\xea\xb5\xac", "\xea\xb5\xb0", NULL};              /* 구 군 */
+  static const char *const region[] = {"\xec\x8b\x9c", "\xeb\x8f\x84", NULL};                /* 시 도 */
+  static const char *const road[] = {"\xeb\xa1\x9c", "\xea\xb8\xb8", "\xeb\xa6\xac", NULL};  /* 로 길 리 */
+  const unsigned char *t = (const unsigned char *)c->text;
+  size_t n = c->len;
+  /* words: runs of Hangul syllables and digits between spaces */
+  size_t prev_s = SIZE_MAX, prev_e = 0; /* the word before the district, if a region */
+  for (size_t i = 0; i < n;) {
+    if (!((t[i] & 0xF0) == 0xE0 && i + 3 <= n && hangul(t + i))) {
+      if (t[i] != ' ') prev_s = SIZE_MAX;
+      i++;
+      continue;
+    }
+    size_t s = i;
+    while (i < n && ((i + 3 <= n && (t[i] & 0xF0) == 0xE0 && hangul(t + i)) || isdigit(t[i])))
+      i += isdigit(t[i]) ? 1 : 3;
+    size_t e = i;
+    if (ends_in(t, s, e, district) && e < n && t[e] == ' ') {
+      /* the road, then the number */
+      size_t r = e + 1, re = r;
+      while (re < n && ((re + 3 <= n && (t[re] & 0xF0) == 0xE0 && hangul(t + re)) || isdigit(t[re])))
+        re += isdigit(t[re]) ? 1 : 3;
+      if (re > r && ends_in(t, r, re, road) && re + 1 < n && t[re] == ' ' && isdigit(t[re + 1])) {
+        size_t ne = re + 1;
+        while (ne < n && (isdigit(t[ne]) || (t[ne] == '-' && ne + 1 < n && isdigit(t[ne + 1])))) ne++;
+        size_t a = prev_s != SIZE_MAX && prev_e + 1 == s ? prev_s : s;
+        sl__cands_add(c->out, (uint32_t)a, (uint32_t)ne, SL_ET_STREET_ADDRESS, "street_address", 40);
+        i = ne;
+        prev_s = SIZE_MAX;
+        continue;
+      }
+    }
+    prev_s = ends_in(t, s, e, region) ? s : SIZE_MAX;
+    prev_e = e;
+  }
+}
+
+void sl__detect_cjk_addresses(sl__ctx_t *c) {
+  japanese(c);
+  korean(c);
+}

@@ -526,6 +526,7 @@ static int classify_plain(const sl_router_t *r, const sl_chat_req_t *req, const 
       /* names first: the address rules reuse the gazetteer flags they looked up */
       sl__detect_names(&ctx, r->gaz, toks);
       sl__detect_addresses(&ctx, r->gaz, r->gaz_addr, toks);
+      if (bytes.nonascii || len > SL_DIFF_SCAN) sl__detect_cjk_addresses(&ctx);
     }
     if (!rc) rc = run_custom(r, text, len, cands);
     if (!rc) rc = cands->err;

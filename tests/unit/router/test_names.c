@@ -519,6 +519,12 @@ static void addresses(void **s) {
          "STREET_ADDRESS");
   REJECT("3 d 9\nW 6857", "STREET_ADDRESS");
   REJECT("Sold to Alpha, Beta, Gamma 45000 units", "STREET_ADDRESS");
+  /* Japanese and Korean addresses by their parts' suffixes */
+  EXPECT("'大阪府富津市細野33丁目16番13号 皇居外苑シャルム938'", "STREET_ADDRESS", "大阪府富津市細野33丁目16番13号");
+  EXPECT("住所：東京都渋谷区神南1-19-11", "STREET_ADDRESS", "東京都渋谷区神南1-19-11");
+  EXPECT("'대구광역시 도봉구 학동거리 104-46 (정수윤김마을)'", "STREET_ADDRESS", "대구광역시 도봉구 학동거리 104-46");
+  EXPECT("주소: 서울특별시 마포구 월드컵북로12길 34", "STREET_ADDRESS", "서울특별시 마포구 월드컵북로12길 34");
+  REJECT("東京都は日本の首都です。人口は1400万人です。", "STREET_ADDRESS");
   /* name, type as a word, number */
   EXPECT("Das Büro ist in der Berliner Straße 12.", "STREET_ADDRESS", "Berliner Straße 12");
   EXPECT("Ich wohne Lange Gasse 5 in Wien", "STREET_ADDRESS", "Lange Gasse 5");
