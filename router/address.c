@@ -883,6 +883,17 @@ static bool digit_at(const unsigned char *u, size_t left, size_t *w) {
   return false;
 }
 
+/* Any byte of the text is in [lo, hi] (a vectorisable scan, 64 bytes at a time). */
+static bool any_byte_in(const unsigned char *t, size_t n, unsigned char lo, unsigned char hi) {
+  for (size_t i = 0; i < n; i += 64) {
+    size_t m = n - i < 64 ? n - i : 64;
+    unsigned char any = 0;
+    for (size_t k = 0; k < m; k++) any |= (unsigned char)(t[i + k] - lo) <= (unsigned char)(hi - lo);
+    if (any) return true;
+  }
+  return false;
+}
+
 static void japanese(sl__ctx_t *c) {
   static const char *const pref[] = {"\xe9\x83\xbd", "\xe9\x81\x93", "\xe5\xba\x9c", "\xe7\x9c\x8c", NULL};
   static const char *const city[] = {"\xe5\xb8\x82", "\xe5\x8c\xba", "\xe7\x94\xba", "\xe6\x9d\x91",
@@ -894,6 +905,11 @@ static void japanese(sl__ctx_t *c) {
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len;
   for (size_t p = 3; p + 3 <= n; p++) {
+    /* (64-byte blocks without a lead byte of these characters are skipped whole) */
+    if ((p & 63) == 0 && !any_byte_in(t + p, n - p < 64 ? n - p : 64, 0xE5, 0xE9)) {
+      p += 63;
+      continue;
+    }
     if (t[p] < 0xE5 || t[p] > 0xE9 || !cp_in(t + p, pref)) continue;
     size_t s = p;
     while (s >= 3 && p - s < 12 && cjk_ideograph(t + s - 3) && !cp_in(t + s - 3, pref)) s -= 3;
@@ -936,6 +952,11 @@ static void korean(sl__ctx_t *c) {
     if (!((t[i] & 0xF0) == 0xE0 && i + 3 <= n && hangul(t + i))) {
       if (t[i] != ' ') prev_s = SIZE_MAX;
       i++;
+      /* (64-byte blocks without a Hangul lead byte are skipped whole) */
+      if ((i & 63) == 0 && !any_byte_in(t + i, n - i < 64 ? n - i : 64, 0xEA, 0xED)) {
+        i += 64;
+        prev_s = SIZE_MAX;
+      }
       continue;
     }
     size_t s = i;
@@ -963,6 +984,9 @@ static void korean(sl__ctx_t *c) {
 }
 
 void sl__detect_cjk_addresses(sl__ctx_t *c) {
-  japanese(c);
-  korean(c);
+  const unsigned char *t = (const unsigned char *)c->text;
+  /* (most text with non-ASCII bytes has no CJK ideograph or Hangul syllable:
+   * accents, dashes and quotes lead with bytes below 0xE4) */
+  if (any_byte_in(t, c->len, 0xE5, 0xE9)) japanese(c);
+  if (any_byte_in(t, c->len, 0xEA, 0xED)) korean(c);
 }
