@@ -1336,7 +1336,10 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T);
  * no list knows last, between lower-case words of the same line. */
 static void caps_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   const char *text = c->text;
-  for (size_t i = 1; i + 1 < T->n; i++) {
+  size_t past = 0;
+  for (size_t q = 0; q < T->n_caps; q++) { /* the words in capitals, as the tokenizer listed them */
+    size_t i = T->sel_caps[q];
+    if (i == 0 || i < past || i + 1 >= T->n) continue;
     const sl__tok_t *t = &T->v[i], *p = &T->v[i - 1];
     if (t->kind != SL_TK_WORD || (t->caps & 3) != 3 || t->e - t->s < 3 || t->nl_before ||
         t->punct_before || p->kind != SL_TK_WORD || (p->caps & 1))
@@ -1356,7 +1359,7 @@ static void caps_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     if (!vetoed && namey(f0) && (f0 & SL_GZ_FIRST) && !(f0 & SL_GZ_PLACE) &&
         ((fl & SL_GZ_LAST) || foreign_word(text, &T->v[j - 1], fl)))
       sl__cands_add(c->out, t->s, T->v[j - 1].e, SL_ET_PERSON, "person", 35);
-    i = j;
+    past = j;
   }
 }
 

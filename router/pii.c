@@ -1185,18 +1185,20 @@ static bool korean_rrn(const sl__ctx_t *c, const sl__toks_t *T, size_t i) {
 
 void sl__detect_uk_ids(sl__ctx_t *c, const sl__toks_t *T) {
   const char *t = c->text;
-  for (size_t i = 0; i < T->n; i++) {
+  /* the numbers of six digits (the tokenizer listed the short numbers) */
+  for (size_t q = 0; q < T->n_addr; q++) {
+    size_t i = T->sel_addr[q];
     const sl__tok_t *u = &T->v[i];
-    if (u->kind == SL_TK_NUM) {
-      if (u->e - u->s == 6 && i + 1 < T->n && korean_rrn(c, T, i)) {
-        sl__cands_add(c->out, u->s, T->v[i + 1].e, SL_ET_NATIONAL_ID, "kr_rrn", 60);
-        i++;
-      }
-      continue;
-    }
-    /* (a word in capitals, or letters and digits starting with a capital) */
-    if ((u->kind == SL_TK_WORD ? (u->caps & 3) != 3 : !isupper((unsigned char)t[u->s])) ||
-        u->e - u->s > 18 || (u->s > 0 && isalnum((unsigned char)t[u->s - 1])))
+    if (u->kind == SL_TK_NUM && u->e - u->s == 6 && i + 1 < T->n && korean_rrn(c, T, i))
+      sl__cands_add(c->out, u->s, T->v[i + 1].e, SL_ET_NATIONAL_ID, "kr_rrn", 60);
+  }
+  /* the words in capitals and long runs of letters and digits (listed too) */
+  size_t past = 0; /* tokens before this are inside an identifier found */
+  for (size_t q = 0; q < T->n_caps; q++) {
+    size_t i = T->sel_caps[q];
+    const sl__tok_t *u = &T->v[i];
+    if (i < past || !isupper((unsigned char)t[u->s]) || u->e - u->s > 18 ||
+        (u->s > 0 && isalnum((unsigned char)t[u->s - 1])))
       continue;
     char b[20];
     size_t n = 0;
@@ -1205,8 +1207,8 @@ void sl__detect_uk_ids(sl__ctx_t *c, const sl__toks_t *T) {
       if (k > i && (w->nl_before || w->s != T->v[k - 1].e + 1 || t[w->s - 1] != ' ')) break;
       if (n + (w->e - w->s) > 18) break;
       bool upper = true;
-      for (uint32_t q = w->s; q < w->e; q++)
-        upper &= isupper((unsigned char)t[q]) || isdigit((unsigned char)t[q]);
+      for (uint32_t r = w->s; r < w->e; r++)
+        upper &= isupper((unsigned char)t[r]) || isdigit((unsigned char)t[r]);
       if (!upper) break;
       memcpy(b + n, t + w->s, w->e - w->s);
       n += w->e - w->s;
@@ -1214,7 +1216,7 @@ void sl__detect_uk_ids(sl__ctx_t *c, const sl__toks_t *T) {
       /* (one token alone only after a cue, which cue_id reads: "part AB123456C") */
       if (k > i && nino_ok(b, n)) {
         sl__cands_add(c->out, u->s, w->e, SL_ET_NATIONAL_ID, "uk_nino", 60);
-        i = k;
+        past = k + 1;
         break;
       }
       /* (the issue's number may follow: "MORGA753116SM9IJ 01") */
@@ -1222,7 +1224,7 @@ void sl__detect_uk_ids(sl__ctx_t *c, const sl__toks_t *T) {
                    T->v[k + 1].kind == SL_TK_NUM && T->v[k + 1].e - T->v[k + 1].s == 2;
       if (dvla_ok(b, n) && !issue) {
         sl__cands_add(c->out, u->s, w->e, SL_ET_US_DRIVER_LICENSE, "uk_driving_licence", 60);
-        i = k;
+        past = k + 1;
         break;
       }
     }

@@ -97,6 +97,7 @@ static void work_free(sl__work_t *w) {
   free(w->toks.sel);
   free(w->toks.sel_addr);
   free(w->toks.sel_name);
+  free(w->toks.sel_caps);
   free(w->cands.v);
   free(w);
 }
@@ -119,7 +120,7 @@ static void work_put(const sl_router_t *cr, sl__work_t *w) {
   sl_router_t *r = (sl_router_t *)cr;
   size_t bytes = w->hits.cap * sizeof *w->hits.v + w->toks.cap * sizeof *w->toks.v +
                  w->toks.cap_runs * 2 * sizeof *w->toks.runs + w->toks.cap_sel * sizeof *w->toks.sel +
-                 w->toks.cap * 2 * sizeof *w->toks.sel_addr +
+                 w->toks.cap * 3 * sizeof *w->toks.sel_addr +
                  w->cands.cap * sizeof *w->cands.v;
   if (bytes > WORK_KEEP_BYTES) {
     work_free(w);
@@ -154,6 +155,7 @@ static int work_reserve(sl__work_t *w, size_t len) {
   w->toks.n_runs = 0;
   w->toks.n_addr = 0;
   w->toks.n_name = 0;
+  w->toks.n_caps = 0;
   w->cands.n = 0;
   w->cands.err = 0;
   return 0;

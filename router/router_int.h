@@ -323,6 +323,10 @@ typedef struct {
    * line start) */
   uint32_t *sel_addr, *sel_name;
   size_t n_addr, n_name;
+  /* and those a rule for words in capitals can start at: a word in capitals
+   * of two letters or more, or letters and digits of nine bytes or more */
+  uint32_t *sel_caps;
+  size_t n_caps;
 } sl__toks_t;
 
 /* Byte counts for the difficulty features, over the first SL_DIFF_SCAN bytes

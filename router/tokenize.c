@@ -105,6 +105,9 @@ int sl__toks_reserve(sl__toks_t *t, size_t want) {
   uint32_t *nn = realloc(t->sel_name, want * sizeof *nn);
   if (!nn) return -1;
   t->sel_name = nn;
+  uint32_t *nc = realloc(t->sel_caps, want * sizeof *nc);
+  if (!nc) return -1;
+  t->sel_caps = nc;
   t->cap = want;
   return 0;
 }
@@ -133,6 +136,8 @@ static inline __attribute__((always_inline)) void tok_add(sl__toks_t *t, sl__tok
   t->sel_name[t->n_name] = i;
   t->n_name += word & ((((tk.caps & 3) != 3) & ((tk.caps & 1) | nl | first)) |
                        (((tk.caps & 3) == 3) & (tk.punct_before == ':') & !nl));
+  t->sel_caps[t->n_caps] = i;
+  t->n_caps += (word & ((tk.caps & 3) == 3) & (len >= 2)) | ((tk.kind == SL_TK_ALNUM) & (len >= 9));
 }
 
 /* Byte classes for the tokenizer: one table lookup per byte (a constant table,

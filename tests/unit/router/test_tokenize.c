@@ -143,7 +143,7 @@ static int same(const unsigned char *s, size_t len) {
            a.n_runs == b.n_runs && (!a.n_runs || !memcmp(a.runs, b.runs, a.n_runs * 2 * sizeof *a.runs));
   for (size_t k = 0; ok && k < a.n; k++) ok = !memcmp(&a.v[k], &b.v[k], sizeof a.v[k]);
   /* the tokens the address and name rules can start at, as listed on the way */
-  size_t na = 0, nn = 0;
+  size_t na = 0, nn = 0, nc = 0;
   for (size_t k = 0; ok && k < b.n; k++) {
     const sl__tok_t *t = &b.v[k];
     bool word = t->kind == SL_TK_WORD, line = k == 0 || t->nl_before;
@@ -151,8 +151,10 @@ static int same(const unsigned char *s, size_t len) {
     bool caps_label = (t->caps & 3) == 3 && t->punct_before == ':' && !t->nl_before;
     if (ok && word && (((t->caps & 3) != 3 && ((t->caps & 1) || line)) || caps_label))
       ok = nn < a.n_name && a.sel_name[nn++] == k;
+    if (ok && ((word && (t->caps & 3) == 3 && t->e - t->s >= 2) || (t->kind == SL_TK_ALNUM && t->e - t->s >= 9)))
+      ok = nc < a.n_caps && a.sel_caps[nc++] == k;
   }
-  ok = ok && na == a.n_addr && nn == a.n_name;
+  ok = ok && na == a.n_addr && nn == a.n_name && nc == a.n_caps;
   if (!ok) {
     fprintf(stderr, "tokens differ (len %zu, %zu vs %zu tokens):", len, a.n, b.n);
     for (size_t i = 0; i < len; i++) fprintf(stderr, " %02x", s[i]);
@@ -164,8 +166,10 @@ static int same(const unsigned char *s, size_t len) {
   free(b.runs);
   free(a.sel_addr);
   free(a.sel_name);
+  free(a.sel_caps);
   free(b.sel_addr);
   free(b.sel_name);
+  free(b.sel_caps);
   return ok;
 }
 
