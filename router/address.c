@@ -935,6 +935,48 @@ static void japanese(sl__ctx_t *c) {
   }
 }
 
+/* Chinese: a road (路, 街, 道, 巷, 弄) and a number with 号 after it, behind
+ * a city, district or county (市, 区, 县, 省, 镇) within twenty characters:
+ * "北京市朝阳区建国路88号". The span runs from the first of those to 号 (and a
+ * building, room or unit number after it: "88号院3号楼1单元502"). */
+static void chinese(sl__ctx_t *c) {
+  static const char *const road[] = {"\xe8\xb7\xaf", "\xe8\xa1\x97", "\xe9\x81\x93", "\xe5\xb7\xb7",
+                                     "\xe5\xbc\x84", NULL};
+  static const char *const area[] = {"\xe5\xb8\x82", "\xe5\x8c\xba", "\xe5\x8e\xbf", "\xe7\x9c\x81",
+                                     "\xe9\x95\x87", NULL};
+  static const char *const hao[] = {"\xe5\x8f\xb7", NULL};
+  const unsigned char *t = (const unsigned char *)c->text;
+  size_t n = c->len, w = 0;
+  for (size_t p = 3; p + 3 <= n; p++) {
+    if ((p & 63) == 0 && !any_byte_in(t + p, n - p < 64 ? n - p : 64, 0xE5, 0xE5)) {
+      p += 63;
+      continue;
+    }
+    if (t[p] != 0xE5 || !cp_in(t + p, hao) || !digit_at(t + p - 1, 1, &w)) continue;
+    size_t d = p;
+    while (d > 0 && (isdigit(t[d - 1]) || t[d - 1] == '-')) d--;
+    if (d < 3 || !cp_in(t + d - 3, road)) continue;
+    /* back over the road's name and the places before it */
+    size_t s = d - 3, first_area = 0;
+    while (s >= 3 && d - s < 60 && cjk_ideograph(t + s - 3)) {
+      s -= 3;
+      if (cp_in(t + s, area)) first_area = s;
+    }
+    if (!first_area) continue;
+    /* the place's name before its suffix: up to three characters */
+    size_t a = first_area;
+    while (a >= 3 && first_area - a < 9 && cjk_ideograph(t + a - 3) && a > s) a -= 3;
+    size_t e = p + 3;
+    while (e < n && (digit_at(t + e, n - e, &w) || (e + 3 <= n && cjk_ideograph(t + e) && e - p < 40))) {
+      if (isdigit(t[e])) e++;
+      else e += 3;
+    }
+    while (e > p + 3 && !isdigit(t[e - 1]) && !(e >= 3 && (cp_in(t + e - 3, hao)))) e -= 3;
+    sl__cands_add(c->out, (uint32_t)a, (uint32_t)e, SL_ET_STREET_ADDRESS, "street_address", 40);
+    p = e;
+  }
+}
+
 /* The Hangul word ending at byte e (exclusive) ends in one of the syllables. */
 static bool ends_in(const unsigned char *t, size_t s, size_t e, const char *const *set) {
   return e >= s + 3 && cp_in(t + e - 3, set);
@@ -987,6 +1029,9 @@ void sl__detect_cjk_addresses(sl__ctx_t *c) {
   const unsigned char *t = (const unsigned char *)c->text;
   /* (most text with non-ASCII bytes has no CJK ideograph or Hangul syllable:
    * accents, dashes and quotes lead with bytes below 0xE4) */
-  if (any_byte_in(t, c->len, 0xE5, 0xE9)) japanese(c);
+  if (any_byte_in(t, c->len, 0xE5, 0xE9)) {
+    japanese(c);
+    chinese(c);
+  }
   if (any_byte_in(t, c->len, 0xEA, 0xED)) korean(c);
 }

@@ -525,6 +525,9 @@ static void addresses(void **s) {
   EXPECT("'대구광역시 도봉구 학동거리 104-46 (정수윤김마을)'", "STREET_ADDRESS", "대구광역시 도봉구 학동거리 104-46");
   EXPECT("주소: 서울특별시 마포구 월드컵북로12길 34", "STREET_ADDRESS", "서울특별시 마포구 월드컵북로12길 34");
   REJECT("東京都は日本の首都です。人口は1400万人です。", "STREET_ADDRESS");
+  EXPECT("收货地址: 广东省深圳市南山区科技园南路15号3栋502", "STREET_ADDRESS", NULL);
+  EXPECT("我的地址是上海市徐汇区漕溪北路88号", "STREET_ADDRESS", NULL);
+  REJECT("这条路有3号线经过", "STREET_ADDRESS");
   /* name, type as a word, number */
   EXPECT("Das Büro ist in der Berliner Straße 12.", "STREET_ADDRESS", "Berliner Straße 12");
   EXPECT("Ich wohne Lange Gasse 5 in Wien", "STREET_ADDRESS", "Lange Gasse 5");
