@@ -1422,9 +1422,133 @@ static bool historical(const char *text, size_t len, const sl__toks_t *T) {
   return old >= 2;
 }
 
+/* Names in other scripts, told by what is written beside them:
+ * - Japanese and Chinese: one to four ideographs (or katakana) before an
+ *   honorific (さん, 様, さま, 氏, くん, ちゃん, 先生, 女士, 小姐), not a
+ *   common noun that takes one (皆さん, お客様, 神様, 店員さん …):
+ *   "佐藤花子さんに", "请联系王先生";
+ * - Korean: a word of two to four syllables before 씨 or 님, not a title
+ *   (고객님, 선생님 …): "김민준 씨", "민준님";
+ * - Russian and other Cyrillic: a given name, a patronymic (…ович, …евич,
+ *   …овна, …евна, …ична, in any case) and the surname after it:
+ *   "Ивану Петровичу Смирнову". */
+static bool utf8_cjk(const unsigned char *u) {
+  return (u[0] >= 0xE4 && u[0] <= 0xE9) || (u[0] == 0xE3 && (u[1] == 0x82 || u[1] == 0x83)); /* + katakana */
+}
+
+static void cjk_honorific_names(sl__ctx_t *c) {
+  static const char *const hon[] = {"\xe3\x81\x95\xe3\x82\x93", "\xe6\xa7\x98", "\xe3\x81\x95\xe3\x81\xbe",
+                                    "\xe6\xb0\x8f", "\xe3\x81\x8f\xe3\x82\x93", "\xe3\x81\xa1\xe3\x82\x83\xe3\x82\x93",
+                                    "\xe5\x85\x88\xe7\x94\x9f", "\xe5\xa5\xb3\xe5\xa3\xab", "\xe5\xb0\x8f\xe5\xa7\x90", NULL};
+  /* nouns that take an honorific: everyone, customer, god, wife, mother,
+   * father, shop clerk, driver, doctor, landlord, nurse, teacher, each of you */
+  static const char *const nouns[] = {"\xe7\x9a\x86", "\xe5\xae\xa2", "\xe7\xa5\x9e",
+                                      "\xe5\xa5\xa5", "\xe6\xaf\x8d", "\xe7\x88\xb6", "\xe5\x93\xa1",
+                                      "\xe6\x89\x8b", "\xe8\x80\x85", "\xe5\xae\xb6", "\xe5\xb8\xab",
+                                      "\xe4\xbd\x8d", "\xe5\x85\x88", "\xe6\xa7\x98", NULL};
+  const unsigned char *t = (const unsigned char *)c->text;
+  size_t n = c->len;
+  for (size_t p = 3; p + 3 <= n; p++) {
+    if (t[p] != 0xE3 && t[p] != 0xE5 && t[p] != 0xE6) continue;
+    size_t hl = 0;
+    for (const char *const *h = hon; *h && !hl; h++) {
+      size_t m = strlen(*h);
+      if (p + m <= n && !memcmp(t + p, *h, m)) hl = m;
+    }
+    if (!hl || !utf8_cjk(t + p - 3)) continue;
+    size_t s = p;
+    while (s >= 3 && p - s < 12 && utf8_cjk(t + s - 3)) s -= 3;
+    /* the character before the honorific names a role, not someone */
+    bool noun = false;
+    for (const char *const *w = nouns; *w && !noun; w++) noun = !memcmp(t + p - 3, *w, 3);
+    if (!noun) sl__cands_add(c->out, (uint32_t)s, (uint32_t)p, SL_ET_PERSON, "person", 30);
+    p += hl - 1;
+  }
+}
+
+static bool hangul_at(const unsigned char *u) {
+  if ((u[0] & 0xF0) != 0xE0) return false;
+  unsigned cp = ((unsigned)(u[0] & 0x0F) << 12) | ((unsigned)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
+  return cp >= 0xAC00 && cp <= 0xD7A3;
+}
+
+static void korean_names(sl__ctx_t *c) {
+  static const char *const titles[] = {"\xea\xb3\xa0\xea\xb0\x9d", "\xec\x84\xa0\xec\x83\x9d",
+                                       "\xec\x82\xac\xec\x9e\xa5", "\xed\x9a\x8c\xec\x9b\x90",
+                                       "\xeb\xb6\x80\xec\x9e\xa5", "\xed\x8c\x80\xec\x9e\xa5",
+                                       "\xea\xb5\x90\xec\x88\x98", "\xea\xb8\xb0\xec\x82\xac",
+                                       "\xec\x9d\xb4\xec\x82\xac", "\xea\xb3\xbc\xec\x9e\xa5", NULL};
+  const unsigned char *t = (const unsigned char *)c->text;
+  size_t n = c->len;
+  for (size_t p = 6; p + 3 <= n; p++) {
+    /* 씨 (EC 94 A8) or 님 (EB 8B 98) after a word, with a space or not */
+    bool ssi = t[p] == 0xEC && t[p + 1] == 0x94 && t[p + 2] == 0xA8;
+    bool nim = t[p] == 0xEB && t[p + 1] == 0x8B && t[p + 2] == 0x98;
+    if (!ssi && !nim) continue;
+    size_t e = p;
+    if (ssi && t[e - 1] == ' ') e--;
+    if (e < 6 || !hangul_at(t + e - 3)) continue;
+    size_t s = e;
+    while (s >= 3 && e - s < 12 && hangul_at(t + s - 3)) s -= 3;
+    if (e - s < 6) continue;
+    bool title = false;
+    for (const char *const *w = titles; *w && !title; w++) title = e - s >= 6 && !memcmp(t + e - 6, *w, 6);
+    if (!title) sl__cands_add(c->out, (uint32_t)s, (uint32_t)e, SL_ET_PERSON, "person", 30);
+    p += 2;
+  }
+}
+
+/* A Cyrillic word that starts with a capital (А-Я, Ё, and Ukrainian's Є І Ї). */
+static bool cyr_capital(const char *text, const sl__tok_t *u) {
+  const unsigned char *w = (const unsigned char *)text + u->s;
+  return u->e - u->s >= 4 && ((w[0] == 0xD0 && w[1] >= 0x81 && w[1] <= 0xAF) || (w[0] == 0xD0 && w[1] == 0x84));
+}
+
+static bool patronymic(const char *text, const sl__tok_t *u) {
+  static const char *const stems[] = {"\xd0\xbe\xd0\xb2\xd0\xb8\xd1\x87", "\xd0\xb5\xd0\xb2\xd0\xb8\xd1\x87",
+                                      "\xd0\xbe\xd0\xb2\xd0\xbd", "\xd0\xb5\xd0\xb2\xd0\xbd",
+                                      "\xd0\xb8\xd1\x87\xd0\xbd", NULL}; /* ович евич овн евн ичн */
+  size_t n = u->e - u->s;
+  for (const char *const *st = stems; *st; st++) {
+    size_t m = strlen(*st);
+    /* the stem, then at most two letters of a case ending (Петрович, Петровичу, Петровной) */
+    for (size_t tail = 0; tail <= 4; tail += 2)
+      if (n > m + tail + 2 && !memcmp(text + u->e - tail - m, *st, m)) return true;
+  }
+  return false;
+}
+
+static void cyrillic_names(sl__ctx_t *c, const sl__toks_t *T) {
+  for (size_t i = 1; i < T->n; i++) {
+    const sl__tok_t *u = &T->v[i], *p = &T->v[i - 1];
+    if (u->kind != SL_TK_WORD || (unsigned char)c->text[u->s] != 0xD0 || u->nl_before || u->punct_before ||
+        !cyr_capital(c->text, u) || !patronymic(c->text, u) || p->kind != SL_TK_WORD || !cyr_capital(c->text, p))
+      continue;
+    size_t e = i;
+    if (i + 1 < T->n && !T->v[i + 1].nl_before && !T->v[i + 1].punct_before && cyr_capital(c->text, &T->v[i + 1]))
+      e = i + 1;
+    sl__cands_add(c->out, p->s, T->v[e].e, SL_ET_PERSON, "person", 35);
+  }
+}
+
+static bool any_high(const char *t, size_t n, unsigned char lo) {
+  for (size_t i = 0; i < n; i += 64) {
+    size_t m = n - i < 64 ? n - i : 64;
+    unsigned char any = 0;
+    for (size_t k = 0; k < m; k++) any |= (unsigned char)t[i + k] >= lo;
+    if (any) return true;
+  }
+  return false;
+}
+
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   size_t n0 = c->out->n;
   detect_names(c, g, T);
+  if (any_high(c->text, c->len, 0xD0)) {
+    cyrillic_names(c, T);
+    cjk_honorific_names(c);
+    korean_names(c);
+  }
   if (c->out->n == n0) return;
   /* what code holds is no one's name; nor are those of a text about the past */
   bool past = historical(c->text, c->len, T);

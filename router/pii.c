@@ -210,6 +210,21 @@ static bool decimal_context(const sl__ctx_t *c, uint32_t s, uint32_t e) {
   return false;
 }
 
+/* A version's word right before ("version 2.14.0.118", "firmware 4.19.0.2",
+ * "v1.2.3.4"): four numbers joined by dots are a release, not an address. */
+static bool version_before(const sl__ctx_t *c, uint32_t s) {
+  static const char *const words[] = {"version", "ver", "firmware", "release", "build", "versión",
+                                      "versione", "revision", "rev", "kernel", NULL};
+  const char *t = c->text;
+  if (s > 0 && (t[s - 1] == 'v' || t[s - 1] == 'V') && (s == 1 || !isalnum((unsigned char)t[s - 2])))
+    return true;
+  uint32_t e = s;
+  while (e > 0 && (t[e - 1] == ' ' || t[e - 1] == ':')) e--;
+  uint32_t b = e;
+  while (b > 0 && isalpha((unsigned char)t[b - 1])) b--;
+  return e > b && sl__word_in(t + b, e - b, words);
+}
+
 /* Groups of exactly two digits only. */
 static bool all_pairs(const char *p, size_t n) {
   size_t run = 0;
@@ -1094,7 +1109,7 @@ void sl__detect_pii(sl__ctx_t *c) {
         break;
       case SL_P_IPV4:
         if (n <= 15 && sl__ipv4_ok(t, n) && !decimal_context(c, h->start, h->end) &&
-            !ipv4_nobody(t, n) && !cidr_block(c, h->end, 32))
+            !ipv4_nobody(t, n) && !cidr_block(c, h->end, 32) && !version_before(c, h->start))
           sl__cands_add(c->out, h->start, h->end, SL_ET_IP_ADDRESS, "ip_address", 40);
         break;
       case SL_P_IPV6: {

@@ -444,6 +444,13 @@ static void not_persons(void **s) {
          "PERSON");
   EXPECT("Our firm, founded in 1898, welcomes Jane Doe as partner in 2024.", "PERSON", "Jane Doe");
   EXPECT("PNR K7QZ2M 1.NAKAMURA/HARUTO MR\n3  NH 204 Y 12JUN 3 HNDFRA HK2  1155 1745", "PERSON", NULL);
+  /* names in other scripts, by what is written beside them */
+  EXPECT("佐藤花子さんに明日の会議について連絡してください。", "PERSON", NULL);
+  EXPECT("请联系王先生", "PERSON", NULL);
+  EXPECT("김민준 씨에게 전화하세요", "PERSON", "김민준");
+  EXPECT("Передайте Ивану Петровичу Смирнову, что отчёт готов.", "PERSON", "Ивану Петровичу Смирнову");
+  REJECT("皆さん、こんにちは。お客様へのお知らせです。", "PERSON");
+  REJECT("고객님 감사합니다", "PERSON");
   /* a translation's word; a sovereign after the title */
   REJECT("The Normans (Norman: Nourmands; French: Normands; Latin: Normanni) were", "PERSON");
   REJECT("served under the Anglo-Norman king Richard the Lion-Heart.", "PERSON");

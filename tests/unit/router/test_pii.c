@@ -234,6 +234,9 @@ static void dates(void **s) {
   REJECT("the example QQ 12 34 56 C", "NATIONAL_ID");
   EXPECT("My DVLA NO is MORGA 753 116 SM91J 01 could you check", "US_DRIVER_LICENSE", "MORGA 753 116 SM91J 01");
   EXPECT("licence MORGA753116SM9IJ", "US_DRIVER_LICENSE", "MORGA753116SM9IJ");
+  /* a version's four numbers are no address */
+  REJECT("the agent reports version 2.14.0.118 since Monday", "IP_ADDRESS");
+  EXPECT("connect from 10.20.30.40 failed", "IP_ADDRESS", "10.20.30.40");
   /* a Korean resident registration number by its shape */
   EXPECT("(\"번호 \", \"730428-2345678\")", "NATIONAL_ID", "730428-2345678");
   REJECT("order 202401-1234567 shipped", "NATIONAL_ID");
