@@ -1212,6 +1212,17 @@ void sl__detect_uk_ids(sl__ctx_t *c, const sl__toks_t *T) {
   for (size_t q = 0; q < T->n_caps; q++) {
     size_t i = T->sel_caps[q];
     const sl__tok_t *u = &T->v[i];
+    /* an IBAN in lower case, its check digits proving it ("be89001448271935";
+     * the scan for IBANs reads capitals) */
+    size_t len = u->e - u->s;
+    if (u->kind == SL_TK_ALNUM && len >= 15 && len <= 34 && islower((unsigned char)t[u->s]) &&
+        isalpha((unsigned char)t[u->s + 1]) && isdigit((unsigned char)t[u->s + 2]) &&
+        isdigit((unsigned char)t[u->s + 3])) {
+      char up[35];
+      for (size_t k = 0; k < len; k++) up[k] = (char)toupper((unsigned char)t[u->s + k]);
+      if (sl__iban_ok(up, len)) sl__cands_add(c->out, u->s, u->e, SL_ET_IBAN_CODE, "iban", 60);
+      continue;
+    }
     if (i < past || !isupper((unsigned char)t[u->s]) || u->e - u->s > 18 ||
         (u->s > 0 && isalnum((unsigned char)t[u->s - 1])))
       continue;

@@ -1436,6 +1436,9 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
     login_pair(c, k);
     return;
   }
+  /* "the database credential db_admin / Qx7!mPz2#Lw9": a pair after the word
+   * (its password not a plain word: login_pair checks) */
+  if (cred && !pw && ie < c->len && t[ie] == ' ') login_pair(c, ie);
   if ((il == 5 && (!strncasecmp(t + is, "login", 5) || !strncasecmp(t + is, "logon", 5))) ||
       (il > 6 && t[ie - 6] == '.' && !strncmp(t + ie - 5, "login", 5) && ie < c->len && t[ie] == '(')) {
     login_pair(c, ie); /* "login: alice / x", "server.login(\"bot\", \"x\")" */

@@ -234,6 +234,9 @@ static void dates(void **s) {
   REJECT("the example QQ 12 34 56 C", "NATIONAL_ID");
   EXPECT("My DVLA NO is MORGA 753 116 SM91J 01 could you check", "US_DRIVER_LICENSE", "MORGA 753 116 SM91J 01");
   EXPECT("licence MORGA753116SM9IJ", "US_DRIVER_LICENSE", "MORGA753116SM9IJ");
+  /* an IBAN in lower case with no cue, its check digits proving it */
+  EXPECT("transfer it to be89001448271935 by monday", "IBAN_CODE", "be89001448271935");
+  REJECT("hash be89001448271936 ok", "IBAN_CODE");
   /* a version's four numbers are no address */
   REJECT("the agent reports version 2.14.0.118 since Monday", "IP_ADDRESS");
   EXPECT("connect from 10.20.30.40 failed", "IP_ADDRESS", "10.20.30.40");

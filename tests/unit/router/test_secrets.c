@@ -134,6 +134,9 @@ static void keys_and_tokens(void **s) {
 /* One-time-password seeds and recovery codes after their names. */
 static void login_lines(void **s) {
   (void)s;
+  /* a pair after the word credential */
+  EXPECT("recovered the database credential db_admin / Qx7!mPz2#Lw9 from a backup", "PASSWORD", "Qx7!mPz2#Lw9");
+  REJECT("the credential store is locked", "PASSWORD");
   /* a password of digits said in prose, ending its clause */
   EXPECT("remember my password is 12345", "PASSWORD", "12345");
   REJECT("the password is 2024 compliant", "PASSWORD");
