@@ -400,7 +400,9 @@ static bool clause_end(const char *text, const sl__toks_t *T, size_t j) {
 }
 /* The verbs of to_person that take a person only (one calls or texts a firm too). */
 static const char *const asked_person[] = {"tell", "ask", "thank", "remind", "invite", "meet",
-                                           "notify", "inform", NULL};
+                                           "notify", "inform", "told", "asked", "thanked",
+                                           "reminded", "invited", "notified", "informed",
+                                           "tells", "asks", "reminds", NULL};
 /* Before "with"/"to" and a name the lexicon does not know: someone spoken with
  * (not "according to", "a meeting with": sources and firms follow those). */
 static const char *const spoken_with[] = {"speaking", "spoke", "spoken", "talked", "talking",

@@ -444,6 +444,9 @@ static void not_persons(void **s) {
          "PERSON");
   EXPECT("Our firm, founded in 1898, welcomes Jane Doe as partner in 2024.", "PERSON", "Jane Doe");
   EXPECT("PNR K7QZ2M 1.NAKAMURA/HARUTO MR\n3  NH 204 Y 12JUN 3 HNDFRA HK2  1155 1745", "PERSON", NULL);
+  /* a name no list knows after a verb said to a person, in the past too */
+  EXPECT("We asked Haruto for the keys but he had already left.", "PERSON", "Haruto");
+  REJECT("we met Kubernetes folks at KubeCon", "PERSON");
   /* names in other scripts, by what is written beside them */
   EXPECT("佐藤花子さんに明日の会議について連絡してください。", "PERSON", NULL);
   EXPECT("请联系王先生", "PERSON", NULL);
