@@ -1533,6 +1533,47 @@ static void cyrillic_names(sl__ctx_t *c, const sl__toks_t *T) {
   }
 }
 
+/* Arabic and Devanagari names after a title or "my name" ("السيد خالد
+ * العتيبي", "الدكتورة …", "اسمي …"; "श्री …", "श्रीमती …", "डॉ …", "मेरा नाम
+ * अर्जुन मेहता है"): the next one or two words of the same script, up to
+ * "है" (is) in Hindi. */
+static void titled_script_names(sl__ctx_t *c, const sl__toks_t *T) {
+  static const char *const titles[] = {
+      "\xd8\xa7\xd9\x84\xd8\xb3\xd9\x8a\xd8\xaf",                         /* السيد */
+      "\xd8\xa7\xd9\x84\xd8\xb3\xd9\x8a\xd8\xaf\xd8\xa9",                 /* السيدة */
+      "\xd8\xa7\xd9\x84\xd8\xa3\xd8\xb3\xd8\xaa\xd8\xa7\xd8\xb0",         /* الأستاذ */
+      "\xd8\xa7\xd9\x84\xd8\xaf\xd9\x83\xd8\xaa\xd9\x88\xd8\xb1",         /* الدكتور */
+      "\xd8\xa7\xd9\x84\xd8\xaf\xd9\x83\xd8\xaa\xd9\x88\xd8\xb1\xd8\xa9", /* الدكتورة */
+      "\xd8\xa7\xd8\xb3\xd9\x85\xd9\x8a",                                 /* اسمي */
+      "\xe0\xa4\xb6\xe0\xa5\x8d\xe0\xa4\xb0\xe0\xa5\x80",                 /* श्री */
+      "\xe0\xa4\xb6\xe0\xa5\x8d\xe0\xa4\xb0\xe0\xa5\x80\xe0\xa4\xae\xe0\xa4\xa4\xe0\xa5\x80", /* श्रीमती */
+      "\xe0\xa4\xa1\xe0\xa5\x89",                                         /* डॉ */
+      "\xe0\xa4\xa8\xe0\xa4\xbe\xe0\xa4\xae",                             /* नाम */
+      NULL};
+  static const char *const is_hi = "\xe0\xa4\xb9\xe0\xa5\x88"; /* है */
+  const char *text = c->text;
+  for (size_t i = 0; i + 1 < T->n; i++) {
+    const sl__tok_t *u = &T->v[i];
+    unsigned char b = (unsigned char)text[u->s];
+    if (u->kind != SL_TK_WORD || (b != 0xD8 && b != 0xE0) || !sl__tok_in(text, u, titles)) continue;
+    /* (नाम, "name", only as "my name" or a label: "नाम बदलना है" is "change the name") */
+    if (u->e - u->s == 9 && !memcmp(text + u->s, "\xe0\xa4\xa8\xe0\xa4\xbe\xe0\xa4\xae", 9) &&
+        !(i > 0 && T->v[i - 1].e - T->v[i - 1].s == 12 &&
+          !memcmp(text + T->v[i - 1].s, "\xe0\xa4\xae\xe0\xa5\x87\xe0\xa4\xb0\xe0\xa4\xbe", 12)) &&
+        T->v[i + 1].punct_before != ':')
+      continue;
+    unsigned char lead = (unsigned char)text[T->v[i + 1].s];
+    size_t j = i + 1;
+    while (j < T->n && j - i <= 2 && T->v[j].kind == SL_TK_WORD && !T->v[j].nl_before &&
+           (!T->v[j].punct_before || (j == i + 1 && T->v[j].punct_before == ':')) &&
+           (unsigned char)text[T->v[j].s] == lead && lead >= 0xD8 &&
+           !(T->v[j].e - T->v[j].s == 6 && !memcmp(text + T->v[j].s, is_hi, 6)))
+      j++;
+    if (j > i + 1) sl__cands_add(c->out, T->v[i + 1].s, T->v[j - 1].e, SL_ET_PERSON, "person", 35);
+    i = j - 1;
+  }
+}
+
 static bool any_high(const char *t, size_t n, unsigned char lo) {
   for (size_t i = 0; i < n; i += 64) {
     size_t m = n - i < 64 ? n - i : 64;
@@ -1548,6 +1589,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   detect_names(c, g, T);
   if (any_high(c->text, c->len, 0xD0)) {
     cyrillic_names(c, T);
+    titled_script_names(c, T);
     cjk_honorific_names(c);
     korean_names(c);
   }

@@ -1198,14 +1198,44 @@ static bool korean_rrn(const sl__ctx_t *c, const sl__toks_t *T, size_t i) {
   return mm >= 1 && mm <= 12 && dd >= 1 && dd <= 31 && t[v->s] >= '1' && t[v->s] <= '8';
 }
 
+/* A Swedish personal identity number ending at token i: (YY)YYMMDD, a dash,
+ * four digits, the last of them the Luhn check over the ten ("19850212-2388";
+ * a coordination number adds 60 to the day). */
+static bool swedish_pnr(const sl__ctx_t *c, const sl__toks_t *T, size_t i) {
+  const char *t = c->text;
+  const sl__tok_t *u = &T->v[i], *p = &T->v[i - 1];
+  size_t pn = p->e - p->s;
+  if (p->kind != SL_TK_NUM || (pn != 6 && pn != 8) || u->s != p->e + 1 || t[p->e] != '-' || u->nl_before ||
+      (p->s > 0 && (isalnum((unsigned char)t[p->s - 1]) || t[p->s - 1] == '-')) ||
+      (u->e < c->len && (isalnum((unsigned char)t[u->e]) || t[u->e] == '-')))
+    return false;
+  char d[10];
+  memcpy(d, t + p->e - 6, 6);
+  memcpy(d + 6, t + u->s, 4);
+  int mm = (d[2] - '0') * 10 + (d[3] - '0'), dd = (d[4] - '0') * 10 + (d[5] - '0');
+  if (mm < 1 || mm > 12 || !((dd >= 1 && dd <= 31) || (dd >= 61 && dd <= 91))) return false;
+  if (pn == 8 && !(t[p->s] == '1' && (t[p->s + 1] == '8' || t[p->s + 1] == '9')) &&
+      !(t[p->s] == '2' && t[p->s + 1] == '0'))
+    return false;
+  int sum = 0;
+  for (int k = 0; k < 10; k++) {
+    int v = (d[k] - '0') * (k % 2 ? 1 : 2);
+    sum += v > 9 ? v - 9 : v;
+  }
+  return sum % 10 == 0;
+}
+
 void sl__detect_uk_ids(sl__ctx_t *c, const sl__toks_t *T) {
   const char *t = c->text;
-  /* the numbers of six digits (the tokenizer listed the short numbers) */
+  /* the numbers of six digits, and of four after a dash (the tokenizer listed
+   * the short numbers) */
   for (size_t q = 0; q < T->n_addr; q++) {
     size_t i = T->sel_addr[q];
     const sl__tok_t *u = &T->v[i];
     if (u->kind == SL_TK_NUM && u->e - u->s == 6 && i + 1 < T->n && korean_rrn(c, T, i))
       sl__cands_add(c->out, u->s, T->v[i + 1].e, SL_ET_NATIONAL_ID, "kr_rrn", 60);
+    else if (u->kind == SL_TK_NUM && u->e - u->s == 4 && i > 0 && swedish_pnr(c, T, i))
+      sl__cands_add(c->out, T->v[i - 1].s, u->e, SL_ET_NATIONAL_ID, "se_personnummer", 60);
   }
   /* the words in capitals and long runs of letters and digits (listed too) */
   size_t past = 0; /* tokens before this are inside an identifier found */

@@ -454,6 +454,9 @@ static void not_persons(void **s) {
   EXPECT("Передайте Ивану Петровичу Смирнову, что отчёт готов.", "PERSON", "Ивану Петровичу Смирнову");
   REJECT("皆さん、こんにちは。お客様へのお知らせです。", "PERSON");
   REJECT("고객님 감사합니다", "PERSON");
+  EXPECT("أرجو إرسال الفاتورة إلى السيد خالد العتيبي على الرقم", "PERSON", "خالد العتيبي");
+  EXPECT("मेरा नाम अर्जुन मेहता है और मेरा ईमेल", "PERSON", "अर्जुन मेहता");
+  REJECT("नाम बदलना है", "PERSON");
   /* a translation's word; a sovereign after the title */
   REJECT("The Normans (Norman: Nourmands; French: Normands; Latin: Normanni) were", "PERSON");
   REJECT("served under the Anglo-Norman king Richard the Lion-Heart.", "PERSON");

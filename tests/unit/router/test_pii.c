@@ -234,6 +234,9 @@ static void dates(void **s) {
   REJECT("the example QQ 12 34 56 C", "NATIONAL_ID");
   EXPECT("My DVLA NO is MORGA 753 116 SM91J 01 could you check", "US_DRIVER_LICENSE", "MORGA 753 116 SM91J 01");
   EXPECT("licence MORGA753116SM9IJ", "US_DRIVER_LICENSE", "MORGA753116SM9IJ");
+  /* a Swedish personnummer by its shape and check digit */
+  EXPECT("Freya Lindqvist, 19850212-2388, Sveavägen 64", "NATIONAL_ID", "19850212-2388");
+  REJECT("order 19850212-2389 shipped", "NATIONAL_ID");
   /* an IBAN in lower case with no cue, its check digits proving it */
   EXPECT("transfer it to be89001448271935 by monday", "IBAN_CODE", "be89001448271935");
   REJECT("hash be89001448271936 ok", "IBAN_CODE");
