@@ -1147,7 +1147,7 @@ void sl__detect_pii(sl__ctx_t *c) {
   c->cues = NULL;
 }
 
-/* Identifiers told by their shape alone (sl__detect_uk_ids): UK ones, in one token or in groups split
+/* Identifiers told by their shape alone (sl__detect_id_shapes): UK ones, in one token or in groups split
  * by single spaces on one line: a National Insurance number ("QQ 12 34 56 C",
  * "AZ 123456 A", "AZ123456A": two letters of the allowed prefixes, six
  * digits, a letter A-D) and a DVLA driving licence number ("MORGA753116SM9IJ
@@ -1225,7 +1225,7 @@ static bool swedish_pnr(const sl__ctx_t *c, const sl__toks_t *T, size_t i) {
   return sum % 10 == 0;
 }
 
-void sl__detect_uk_ids(sl__ctx_t *c, const sl__toks_t *T) {
+void sl__detect_id_shapes(sl__ctx_t *c, const sl__toks_t *T) {
   const char *t = c->text;
   /* the numbers of six digits, and of four after a dash (the tokenizer listed
    * the short numbers) */

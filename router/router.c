@@ -524,7 +524,7 @@ static int classify_plain(const sl_router_t *r, const sl_chat_req_t *req, const 
     if (toks->err) rc = SL_ENOMEM;
     if (!rc) {
       sl__detect_token_runs(&ctx, toks);
-      sl__detect_uk_ids(&ctx, toks);
+      sl__detect_id_shapes(&ctx, toks);
       /* names first: the address rules reuse the gazetteer flags they looked up */
       sl__detect_names(&ctx, r->gaz, toks);
       sl__detect_addresses(&ctx, r->gaz, r->gaz_addr, toks);

@@ -356,9 +356,10 @@ size_t sl__fold(const char *text, size_t len, char *out, uint32_t *map);
 void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats_t *st);
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *t);
 void sl__detect_token_runs(sl__ctx_t *c, const sl__toks_t *t);
-/* UK National Insurance and DVLA driving licence numbers and Korean resident
- * registration numbers, by their shapes (pii.c). */
-void sl__detect_uk_ids(sl__ctx_t *c, const sl__toks_t *T);
+/* Identifiers told by their shapes (pii.c): UK National Insurance and DVLA
+ * driving licence numbers, Korean resident registration numbers, Swedish
+ * personnummer, IBANs in lower case. */
+void sl__detect_id_shapes(sl__ctx_t *c, const sl__toks_t *T);
 /* g: the gazetteer; ga: its address words alone (sl__gaz_create_small) */
 void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *t);
 /* Room for T->n token indices in T->sel (kept across requests), or NULL when it
