@@ -910,7 +910,10 @@ static void japanese(sl__ctx_t *c) {
       p += 63;
       continue;
     }
-    if (t[p] < 0xE5 || t[p] > 0xE9 || !cp_in(t + p, pref)) continue;
+    /* (都 E9 83, 道 E9 81, 府 E5 BA, 県 E7 9C: the second byte first) */
+    if (t[p] < 0xE5 || t[p] > 0xE9 || (t[p + 1] != 0x83 && t[p + 1] != 0x81 && t[p + 1] != 0xBA &&
+                                       t[p + 1] != 0x9C) || !cp_in(t + p, pref))
+      continue;
     size_t s = p;
     while (s >= 3 && p - s < 12 && cjk_ideograph(t + s - 3) && !cp_in(t + s - 3, pref)) s -= 3;
     if (s == p) continue;
@@ -944,7 +947,6 @@ static void chinese(sl__ctx_t *c) {
                                      "\xe5\xbc\x84", NULL};
   static const char *const area[] = {"\xe5\xb8\x82", "\xe5\x8c\xba", "\xe5\x8e\xbf", "\xe7\x9c\x81",
                                      "\xe9\x95\x87", NULL};
-  static const char *const hao[] = {"\xe5\x8f\xb7", NULL};
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len, w = 0;
   for (size_t p = 3; p + 3 <= n; p++) {
@@ -952,7 +954,7 @@ static void chinese(sl__ctx_t *c) {
       p += 63;
       continue;
     }
-    if (t[p] != 0xE5 || !cp_in(t + p, hao) || !digit_at(t + p - 1, 1, &w)) continue;
+    if (t[p] != 0xE5 || t[p + 1] != 0x8F || t[p + 2] != 0xB7 || !digit_at(t + p - 1, 1, &w)) continue;
     size_t d = p;
     while (d > 0 && (isdigit(t[d - 1]) || t[d - 1] == '-')) d--;
     if (d < 3 || !cp_in(t + d - 3, road)) continue;
@@ -971,7 +973,7 @@ static void chinese(sl__ctx_t *c) {
       if (isdigit(t[e])) e++;
       else e += 3;
     }
-    while (e > p + 3 && !isdigit(t[e - 1]) && !(e >= 3 && (cp_in(t + e - 3, hao)))) e -= 3;
+    while (e > p + 3 && !isdigit(t[e - 1]) && memcmp(t + e - 3, "\xe5\x8f\xb7", 3)) e -= 3; /* back to a digit or 号 */
     sl__cands_add(c->out, (uint32_t)a, (uint32_t)e, SL_ET_STREET_ADDRESS, "street_address", 40);
     p = e;
   }

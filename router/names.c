@@ -1404,7 +1404,8 @@ static bool historical(const char *text, size_t len, const sl__toks_t *T) {
   static const char *const before[] = {"in", "born", "died", "from", "since", "until", "by", "of",
                                         "circa", "c", "around", "year", NULL};
   int old = 0, first = 0;
-  for (size_t k = 0; k < T->n; k++) {
+  for (size_t q = 0; q < T->n_addr; q++) { /* the short numbers, as the tokenizer listed them */
+    size_t k = T->sel_addr[q];
     const sl__tok_t *u = &T->v[k];
     if (u->kind != SL_TK_NUM || u->e - u->s != 4) continue;
     int y = 0;
@@ -1422,6 +1423,31 @@ static bool historical(const char *text, size_t len, const sl__toks_t *T) {
     }
   }
   return old >= 2;
+}
+
+/* Any of the n bytes (at most 64) is in [lo, hi] (vectorisable). */
+static bool block_has(const unsigned char *t, size_t n, unsigned char lo, unsigned char hi) {
+  unsigned char any = 0;
+  for (size_t k = 0; k < n; k++) any |= (unsigned char)(t[k] - lo) <= (unsigned char)(hi - lo);
+  return any;
+}
+
+/* The scripts the text has letters of, by their UTF-8 lead bytes, in one pass:
+ * 1 Cyrillic (D0-D1), 2 Arabic (D8-DB), 4 Devanagari (E0), 8 CJK (E3-E9),
+ * 16 Hangul (EA-ED). */
+static unsigned scripts_of(const char *text, size_t len) {
+  const unsigned char *t = (const unsigned char *)text;
+  unsigned out = 0;
+  for (size_t i = 0; i < len; i += 64) {
+    size_t m = len - i < 64 ? len - i : 64;
+    if (!block_has(t + i, m, 0xD0, 0xED)) continue; /* ASCII, Latin accents, dashes and quotes */
+    for (size_t k = 0; k < m; k++) {
+      unsigned char b = t[i + k];
+      out |= (b >= 0xD0 && b <= 0xD1) | (b >= 0xD8 && b <= 0xDB) << 1 | (b == 0xE0) << 2 |
+             (b >= 0xE3 && b <= 0xE9) << 3 | (b >= 0xEA && b <= 0xED) << 4;
+    }
+  }
+  return out;
 }
 
 /* Names in other scripts, told by what is written beside them:
@@ -1451,7 +1477,16 @@ static void cjk_honorific_names(sl__ctx_t *c) {
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len;
   for (size_t p = 3; p + 3 <= n; p++) {
+    /* (64-byte blocks without a lead byte of these characters are skipped whole) */
+    if ((p & 63) == 0 && !block_has(t + p, n - p < 64 ? n - p : 64, 0xE3, 0xE6)) {
+      p += 63;
+      continue;
+    }
     if (t[p] != 0xE3 && t[p] != 0xE5 && t[p] != 0xE6) continue;
+    /* (the honorifics' second bytes: 81 さ く ち, A7 様, B0 氏 小, 85 先, A5 女) */
+    unsigned char b2 = t[p + 1];
+    if (b2 != 0x81 && b2 != 0xA7 && b2 != 0xB0 && b2 != 0x85 && b2 != 0xA5) continue;
+    if (!utf8_cjk(t + p - 3)) continue;
     size_t hl = 0;
     for (const char *const *h = hon; *h && !hl; h++) {
       size_t m = strlen(*h);
@@ -1483,6 +1518,10 @@ static void korean_names(sl__ctx_t *c) {
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len;
   for (size_t p = 6; p + 3 <= n; p++) {
+    if ((p & 63) == 0 && !block_has(t + p, n - p < 64 ? n - p : 64, 0xEB, 0xEC)) {
+      p += 63;
+      continue;
+    }
     /* 씨 (EC 94 A8) or 님 (EB 8B 98) after a word, with a space or not */
     bool ssi = t[p] == 0xEC && t[p + 1] == 0x94 && t[p + 2] == 0xA8;
     bool nim = t[p] == 0xEB && t[p + 1] == 0x8B && t[p + 2] == 0x98;
@@ -1574,25 +1613,15 @@ static void titled_script_names(sl__ctx_t *c, const sl__toks_t *T) {
   }
 }
 
-static bool any_high(const char *t, size_t n, unsigned char lo) {
-  for (size_t i = 0; i < n; i += 64) {
-    size_t m = n - i < 64 ? n - i : 64;
-    unsigned char any = 0;
-    for (size_t k = 0; k < m; k++) any |= (unsigned char)t[i + k] >= lo;
-    if (any) return true;
-  }
-  return false;
-}
 
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   size_t n0 = c->out->n;
   detect_names(c, g, T);
-  if (any_high(c->text, c->len, 0xD0)) {
-    cyrillic_names(c, T);
-    titled_script_names(c, T);
-    cjk_honorific_names(c);
-    korean_names(c);
-  }
+  unsigned scripts = scripts_of(c->text, c->len);
+  if (scripts & 1) cyrillic_names(c, T);
+  if (scripts & 6) titled_script_names(c, T);
+  if (scripts & 8) cjk_honorific_names(c);
+  if (scripts & 16) korean_names(c);
   if (c->out->n == n0) return;
   /* what code holds is no one's name; nor are those of a text about the past */
   bool past = historical(c->text, c->len, T);
