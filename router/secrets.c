@@ -223,7 +223,7 @@ static void private_key(sl__ctx_t *c, const sl__hit_t *h) {
   /* a body of a few bytes, or short and cut with "...", is a placeholder
    * ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow...", "MIIEtest=="); a test's
    * stub of a real key's first line is still reported (fail closed) */
-  const char *bs = memmem(begin + 10, (size_t)(t + e - (begin + 10)), "-----", 5);
+  const char *bs = t + e > begin + 10 ? memmem(begin + 10, (size_t)(t + e - (begin + 10)), "-----", 5) : NULL;
   const char *be = end ? end : t + e;
   if (bs && bs + 5 <= be) {
     size_t b64 = 0, n = (size_t)(be - (bs + 5));
