@@ -291,6 +291,42 @@ static bool quantity_after(const sl__ctx_t *c, uint32_t e) {
   return sl__word_in(t + s, k - s, counted);
 }
 
+/* A postcode in a country's shape (see the caller). */
+static bool postcode_shape(const sl__ctx_t *c, uint32_t s, uint32_t e) {
+  const char *t = c->text;
+  bool jp = e - s == 8 && t[s + 3] == '-', br = e - s == 9 && t[s + 5] == '-';
+  if (!jp && !br) return false;
+  for (uint32_t k = s; k < e; k++)
+    if (!isdigit((unsigned char)t[k]) && t[k] != '-') return false;
+  uint32_t p = s;
+  while (p > 0 && t[p - 1] == ' ') p--;
+  if (jp && p >= 3 && !memcmp(t + p - 3, "\xe3\x80\x92", 3)) return true; /* 〒 */
+  static const char *const words[] = {"cep", "zip", "postcode", "postal", "plz", "cp", NULL};
+  uint32_t b = p;
+  while (b > 0 && (isalpha((unsigned char)t[b - 1]) || t[b - 1] == ':')) b--;
+  uint32_t we = p;
+  while (we > b && t[we - 1] == ':') we--;
+  if (we > b && sl__word_in(t + b, we - b, words)) return true;
+  /* Japan's wards: "Setagaya-ku, Tokyo 154-0002" */
+  return jp && b >= 4 && sl__find(t + (b > 48 ? b - 48 : 0), b - (b > 48 ? b - 48 : 0), "-ku,", 4);
+}
+
+/* A Japanese address written in Latin letters ends at the postcode at s..e:
+ * from the block numbers on its line ("5-12-3 Shimouma, Setagaya-ku, Tokyo
+ * 154-0002"), or from the line's start, at most 96 bytes back. */
+static void romaji_address(sl__ctx_t *c, uint32_t s, uint32_t e) {
+  const char *t = c->text;
+  uint32_t a = s, lim = s > 96 ? s - 96 : 0;
+  while (a > lim && t[a - 1] != '\n') a--;
+  /* the block numbers: digits and dashes opening a word ("5-12-3") */
+  for (uint32_t k = a; k + 3 < s; k++)
+    if (isdigit((unsigned char)t[k]) && (k == a || t[k - 1] == ' ') && t[k + 1] == '-') {
+      a = k;
+      break;
+    }
+  sl__cands_add(c->out, a, e, SL_ET_STREET_ADDRESS, "street_address", 40);
+}
+
 static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   uint32_t s = h->start, e = h->end;
   /* the walk back over the byte class may start on a separator, or before the '+' */
@@ -352,6 +388,14 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   /* dotted and short, with nothing saying phone: a version ("driver
    * 535.154.05"), not a number to call */
   if (!intl && !cue && dots && nd < 10) return;
+  /* a postcode in its country's shape after its mark or word: Japan's
+   * "〒154-0002" (3-4) or one after a ward ("Setagaya-ku, Tokyo 154-0002"),
+   * Brazil's "CEP 01304-001" (5-3) */
+  if (!intl && postcode_shape(c, s, e)) {
+    uint32_t b = s > 48 ? s - 48 : 0;
+    if (e - s == 8 && sl__find(c->text + b, s - b, "-ku,", 4)) romaji_address(c, s, e);
+    return;
+  }
   if (!intl && !cue) {
     /* what names the number: "Order 7730-1193", "ticket 4411-2093" */
     if (ci_word_before(c->text, s, 20, &id_set)) return;

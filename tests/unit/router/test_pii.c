@@ -234,6 +234,13 @@ static void dates(void **s) {
   REJECT("the example QQ 12 34 56 C", "NATIONAL_ID");
   EXPECT("My DVLA NO is MORGA 753 116 SM91J 01 could you check", "US_DRIVER_LICENSE", "MORGA 753 116 SM91J 01");
   EXPECT("licence MORGA753116SM9IJ", "US_DRIVER_LICENSE", "MORGA753116SM9IJ");
+  /* a postcode in its country's shape after its mark is no phone; a Japanese
+   * address in Latin letters ends at its postcode */
+  REJECT("〒154-0002 東京都世田谷区", "PHONE_NUMBER");
+  REJECT("CEP 01304-001", "PHONE_NUMBER");
+  EXPECT("call me at 555-0134", "PHONE_NUMBER", "555-0134");
+  EXPECT("I moved to 5-12-3 Shimouma, Setagaya-ku, Tokyo 154-0002 last week.", "STREET_ADDRESS",
+         "5-12-3 Shimouma, Setagaya-ku, Tokyo 154-0002");
   /* a Swedish personnummer by its shape and check digit */
   EXPECT("Freya Lindqvist, 19850212-2388, Sveavägen 64", "NATIONAL_ID", "19850212-2388");
   REJECT("order 19850212-2389 shipped", "NATIONAL_ID");
