@@ -1392,3 +1392,111 @@ void sl__detect_hl7(sl__ctx_t *c) {
       hl7_segment(c, (uint32_t)(q - t), *q == 'N');
   }
 }
+
+/* SQL's INSERT with a column list: a value goes with its column's name
+ * ("INSERT INTO customers (first_name, last_name, birth_date) VALUES ('John',
+ * 'Smith', '1990-01-01')"): quoted values under a person's name columns are
+ * names, under a birth date's the date of birth, under an address's the
+ * address (a value the shape rules find anyway keeps their finding). Up to 32
+ * columns and 64 rows per statement. */
+static int column_type(const char *w, size_t n) {
+  static const char *const person[] = {"first_name", "firstname", "given_name", "fname", "last_name",
+                                       "lastname", "surname", "family_name", "lname", "full_name",
+                                       "fullname", "customer_name", "patient_name", "employee_name",
+                                       "middle_name", "contact_name", NULL};
+  static const char *const dob[] = {"birth_date", "birthdate", "dob", "date_of_birth", "birthday", NULL};
+  static const char *const addr[] = {"address", "street", "address1", "address_line1", "street_address",
+                                     "home_address", "addr", NULL};
+  if (sl__word_in(w, n, person)) return SL_ET_PERSON;
+  if (sl__word_in(w, n, dob)) return SL_ET_DATE_OF_BIRTH;
+  if (sl__word_in(w, n, addr)) return SL_ET_STREET_ADDRESS;
+  return -1;
+}
+
+/* Values that stand in for one: SQL's NULL and DEFAULT, a column's own name. */
+static const char *const sql_stand_ins[] = {"null", "default", "address", "name", "street", "first", "last",
+                                            "test", "foo", "bar", "example", "string", "value", "text", NULL};
+
+static size_t skip_ws(const char *t, size_t i, size_t n) {
+  while (i < n && isspace((unsigned char)t[i])) i++;
+  return i;
+}
+
+void sl__detect_sql_values(sl__ctx_t *c) {
+  const char *t = c->text;
+  size_t n = c->len;
+  for (const char *p = t; (p = memchr(p, '(', n - (size_t)(p - t))); p++) {
+    /* "INSERT INTO name (" before the column list */
+    size_t i = (size_t)(p - t);
+    if (i < 12) continue;
+    size_t k = i;
+    while (k > 0 && isspace((unsigned char)t[k - 1])) k--;
+    while (k > 0 && (isalnum((unsigned char)t[k - 1]) || strchr("_.`\"[]", t[k - 1]))) k--;
+    while (k > 0 && isspace((unsigned char)t[k - 1])) k--;
+    if (k < 11 || strncasecmp(t + k - 4, "into", 4) || !isspace((unsigned char)t[k - 5])) continue;
+    size_t q = k - 5;
+    while (q > 0 && isspace((unsigned char)t[q - 1])) q--;
+    if (q < 6 || strncasecmp(t + q - 6, "insert", 6)) continue;
+    /* the columns */
+    int type[32];
+    size_t ncol = 0;
+    i++;
+    bool any = false;
+    while (i < n && ncol < 32) {
+      i = skip_ws(t, i, n);
+      if (i < n && strchr("`\"[", t[i])) i++;
+      size_t s = i;
+      while (i < n && (isalnum((unsigned char)t[i]) || t[i] == '_')) i++;
+      if (i == s) break;
+      char low[40];
+      size_t m = sl__lower_copy(t + s, i - s, low, sizeof low);
+      type[ncol] = column_type(low, m);
+      any |= type[ncol] >= 0;
+      ncol++;
+      if (i < n && strchr("`\"]", t[i])) i++;
+      i = skip_ws(t, i, n);
+      if (i < n && t[i] == ',') {
+        i++;
+        continue;
+      }
+      break;
+    }
+    if (!any || i >= n || t[i] != ')') continue;
+    i = skip_ws(t, i + 1, n);
+    if (i + 6 > n || strncasecmp(t + i, "values", 6)) continue;
+    i += 6;
+    /* the rows */
+    for (int row = 0; row < 64; row++) {
+      i = skip_ws(t, i, n);
+      if (i >= n || t[i] != '(') break;
+      i++;
+      for (size_t col = 0; col < ncol; col++) {
+        i = skip_ws(t, i, n);
+        size_t vs = i, ve = i;
+        bool quoted = i < n && (t[i] == '\'' || t[i] == '"');
+        if (quoted) {
+          char quote = t[i++];
+          vs = i;
+          while (i < n && t[i] != quote && i - vs < 256) i++;
+          ve = i;
+          if (i < n && t[i] == quote) i++;
+        } else {
+          while (i < n && t[i] != ',' && t[i] != ')' && i - vs < 256) i++;
+          ve = i;
+        }
+        /* a value of letters, or a date for a birth date; not a placeholder */
+        /* (string literals only: ":name", "?", "$1" and NULL are parameters or none) */
+        if (quoted && type[col] >= 0 && ve > vs && ve - vs <= 128 && has_alnum(t + vs, ve - vs) &&
+            !sl__is_placeholder(t + vs, ve - vs) && !sl__word_in(t + vs, ve - vs, sql_stand_ins))
+          sl__cands_add(c->out, (uint32_t)vs, (uint32_t)ve, type[col], "sql_value", 45);
+        i = skip_ws(t, i, n);
+        if (i < n && t[i] == ',') i++;
+      }
+      while (i < n && t[i] != ')') i++;
+      if (i < n) i++;
+      i = skip_ws(t, i, n);
+      if (i < n && t[i] == ',') i++;
+      else break;
+    }
+  }
+}

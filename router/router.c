@@ -520,6 +520,7 @@ static int classify_plain(const sl_router_t *r, const sl_chat_req_t *req, const 
     sl__detect_secrets(&ctx);
     sl__detect_pii(&ctx);
     sl__detect_hl7(&ctx);
+    sl__detect_sql_values(&ctx);
     sl__tokenize(text, len, toks, &bytes);
     if (toks->err) rc = SL_ENOMEM;
     if (!rc) {

@@ -235,6 +235,8 @@ void sl__pii_init(void);
 void sl__detect_pii(sl__ctx_t *c);
 /* HL7 v2 patient (PID) and next-of-kin (NK1) segments, field by field. */
 void sl__detect_hl7(sl__ctx_t *c);
+/* SQL INSERT values under a person's name, birth date or address columns. */
+void sl__detect_sql_values(sl__ctx_t *c);
 /* Japanese and Korean street addresses, by their parts' suffixes (address.c). */
 void sl__detect_cjk_addresses(sl__ctx_t *c);
 /* Is `at` inside a PEM block that holds no secret (certificate, public key,

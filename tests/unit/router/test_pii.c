@@ -234,6 +234,17 @@ static void dates(void **s) {
   REJECT("the example QQ 12 34 56 C", "NATIONAL_ID");
   EXPECT("My DVLA NO is MORGA 753 116 SM91J 01 could you check", "US_DRIVER_LICENSE", "MORGA 753 116 SM91J 01");
   EXPECT("licence MORGA753116SM9IJ", "US_DRIVER_LICENSE", "MORGA753116SM9IJ");
+  /* SQL INSERT values under a person's name, birth date or address columns
+   * (string literals only; not parameters, NULL or stand-ins) */
+  {
+    const char *sql = "INSERT INTO customers (\n\tfirst_name,\n    last_name,\n    birth_date)\n"
+                      "VALUES (\n    'John', \n    'Smith', \n    '1990-01-01')";
+    EXPECT(sql, "PERSON", "John");
+    EXPECT(sql, "DATE_OF_BIRTH", "1990-01-01");
+  }
+  REJECT("INSERT INTO patients (patient_name, dob) VALUES (:name, :dob)", "PERSON");
+  REJECT("INSERT INTO t (first_name, last_name) VALUES ('first', 'last')", "PERSON");
+  REJECT("INSERT INTO products (name, price) VALUES ('Widget', 9.99);", "PERSON");
   /* a postcode in its country's shape after its mark is no phone; a Japanese
    * address in Latin letters ends at its postcode */
   REJECT("〒154-0002 東京都世田谷区", "PHONE_NUMBER");
