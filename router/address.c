@@ -210,8 +210,9 @@ static bool direction(const char *text, const sl__tok_t *t) {
  * 71", "No: 142", "Nr. 5". */
 static bool number_sign(const char *text, const sl__toks_t *T, size_t j) {
   static const char *const signs[] = {"no", "nr", "nro", NULL};
+  if (j < 1) return false;
   const sl__tok_t *t = &T->v[j], *p = &T->v[j - 1];
-  return j >= 1 && !t->nl_before && (!t->punct_before || t->punct_before == '.' || t->punct_before == ':') &&
+  return !t->nl_before && (!t->punct_before || t->punct_before == '.' || t->punct_before == ':') &&
          p->kind == SL_TK_WORD && !p->nl_before && (p->caps & 1) && sl__tok_in(text, p, signs);
 }
 
@@ -237,13 +238,6 @@ static size_t placa(const char *text, const sl__toks_t *T, size_t j) {
   return v->kind == SL_TK_WORD && (v->caps & 1) && sl__tok_in(text, v, vias) ? k - 1 : SIZE_MAX;
 }
 
-/* Where an address ends at a postcode after its town starts, or SIZE_MAX:
- * comma-separated parts in capitals, numbers and house designators, on one
- * line, then the town and the code, as India writes them without a street
- * number first ("Flat No. 203, Sai Apartments, MG Road, Bengaluru 560001",
- * "D-45, Lajpat Nagar, New Delhi 110024") and elsewhere for a numberless street
- * ("Baker Street, London 10115"). Token j is the code: six digits, or five
- * where a street type is among the parts. */
 /* The finding of this type that token u overlaps, or NULL. */
 static const sl__cand_t *found_at(const sl__ctx_t *c, const sl__tok_t *u, int type) {
   for (size_t i = c->out->n; i-- > 0;) {
@@ -253,9 +247,16 @@ static const sl__cand_t *found_at(const sl__ctx_t *c, const sl__tok_t *u, int ty
   return NULL;
 }
 
-/* (the parts stop at a person's name, "Sender: Ananya Krishnan, 12/3 Lake
- * View Road, ...", and at an address found before, from whose start it then
- * runs: "4417 Larkspur Lane, Apt 2B, Decatur, GA 30030") */
+/* Where an address ends at a postcode after its town starts, or SIZE_MAX:
+ * comma-separated parts in capitals, numbers and house designators, on one
+ * line, then the town and the code, as India writes them without a street
+ * number first ("Flat No. 203, Sai Apartments, MG Road, Bengaluru 560001",
+ * "D-45, Lajpat Nagar, New Delhi 110024") and elsewhere for a numberless street
+ * ("Baker Street, London 10115"). Token j is the code: six digits, or five
+ * where a street type is among the parts. The parts stop at a person's name
+ * ("Sender: Ananya Krishnan, 12/3 Lake View Road, ...") and at an address
+ * found before, from whose start it then runs ("4417 Larkspur Lane, Apt 2B,
+ * Decatur, GA 30030"). */
 static size_t coded_town(const sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T,
                          size_t j, size_t done) {
   const char *text = c->text;
