@@ -525,6 +525,13 @@ static size_t label_address(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *g
         sl__tok_is(text, u, "www") || sl__tok_is(text, u, "http") || sl__tok_is(text, u, "https"))
       return 0;
     if (b > a && u->nl_before && digit && word) break;
+    /* another label on the line ends it ("…, 50674 Köln — Name: Jürgen
+     * Obermeier", "… NE8 4DY   Tel: 07392 …"); a unit's is part of it
+     * ("No: 214 Daire: 6") */
+    if (b > a + 1 && digit && word && u->kind == SL_TK_WORD && !u->nl_before && u->e - u->s >= 3 &&
+        b + 1 < T->n && T->v[b + 1].punct_before == ':' && !T->v[b + 1].nl_before &&
+        !(addr_flags(g, ga, text, &T->v[b]) & SL_GZ_UNIT))
+      break;
     /* a capitalised word (any word in text without capitals), a number not
      * after a dot ("127.0.0.1 port 8080", "line 1 and city" are none) */
     if (u->kind == SL_TK_WORD) word |= u->punct_before != '.' && proper_word(T, b);

@@ -503,6 +503,10 @@ static void addresses(void **s) {
   /* a label's address later in the text leaves the ones before it alone */
   EXPECT("Ship to 12 Main Street today.\nAddress: 5 Elm Road, Leeds", "STREET_ADDRESS", "12 Main Street");
   EXPECT("Ship to 12 Main Street today.\nAddress: 5 Elm Road, Leeds", "STREET_ADDRESS", "5 Elm Road, Leeds");
+  /* another label on the line ends a label's address; a unit's does not */
+  EXPECT("Wohnhaft: Lindenstraße 42, 50674 Köln — Name: Jürgen Obermeier", "PERSON", "Jürgen Obermeier");
+  EXPECT("Address: 31 Gladstone Terrace, Gateshead NE8 4DY   Tel: 07392 118 640", "STREET_ADDRESS",
+         "31 Gladstone Terrace, Gateshead NE8 4DY");
   /* numbered streets, directions (with or without a full stop) */
   EXPECT("sent to 701 W 7th Ave #210, Anchorage AK 99501?", "STREET_ADDRESS",
          "701 W 7th Ave #210, Anchorage AK 99501");
