@@ -881,26 +881,12 @@ static bool cp_in(const unsigned char *u, const char *const *set) {
 }
 
 static bool cjk_ideograph(const unsigned char *u) { return u[0] >= 0xE4 && u[0] <= 0xE9; }
-static bool hangul(const unsigned char *u) {
-  unsigned cp = ((unsigned)(u[0] & 0x0F) << 12) | ((unsigned)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
-  return (u[0] & 0xF0) == 0xE0 && cp >= 0xAC00 && cp <= 0xD7A3;
-}
 static bool digit_at(const unsigned char *u, size_t left, size_t *w) {
   if (left >= 1 && isdigit(u[0])) return *w = 1, true;
   if (left >= 3 && u[0] == 0xEF && u[1] == 0xBC && u[2] >= 0x90 && u[2] <= 0x99) return *w = 3, true;
   return false;
 }
 
-/* Any byte of the text is in [lo, hi] (a vectorisable scan, 64 bytes at a time). */
-static bool any_byte_in(const unsigned char *t, size_t n, unsigned char lo, unsigned char hi) {
-  for (size_t i = 0; i < n; i += 64) {
-    size_t m = n - i < 64 ? n - i : 64;
-    unsigned char any = 0;
-    for (size_t k = 0; k < m; k++) any |= (unsigned char)(t[i + k] - lo) <= (unsigned char)(hi - lo);
-    if (any) return true;
-  }
-  return false;
-}
 
 static void japanese(sl__ctx_t *c) {
   static const char *const pref[] = {"\xe9\x83\xbd", "\xe9\x81\x93", "\xe5\xba\x9c", "\xe7\x9c\x8c", NULL};
@@ -914,7 +900,7 @@ static void japanese(sl__ctx_t *c) {
   size_t n = c->len;
   for (size_t p = 3; p + 3 <= n; p++) {
     /* (64-byte blocks without a lead byte of these characters are skipped whole) */
-    if ((p & 63) == 0 && !any_byte_in(t + p, n - p < 64 ? n - p : 64, 0xE5, 0xE9)) {
+    if ((p & 63) == 0 && !sl__block_has(t + p, n - p < 64 ? n - p : 64, 0xE5, 0xE9)) {
       p += 63;
       continue;
     }
@@ -958,7 +944,7 @@ static void chinese(sl__ctx_t *c) {
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len, w = 0;
   for (size_t p = 3; p + 3 <= n; p++) {
-    if ((p & 63) == 0 && !any_byte_in(t + p, n - p < 64 ? n - p : 64, 0xE5, 0xE5)) {
+    if ((p & 63) == 0 && !sl__block_has(t + p, n - p < 64 ? n - p : 64, 0xE5, 0xE5)) {
       p += 63;
       continue;
     }
@@ -1001,24 +987,24 @@ static void korean(sl__ctx_t *c) {
   /* words: runs of Hangul syllables and digits between spaces */
   size_t prev_s = SIZE_MAX, prev_e = 0; /* the word before the district, if a region */
   for (size_t i = 0; i < n;) {
-    if (!((t[i] & 0xF0) == 0xE0 && i + 3 <= n && hangul(t + i))) {
+    if (!((t[i] & 0xF0) == 0xE0 && i + 3 <= n && sl__hangul(t + i))) {
       if (t[i] != ' ') prev_s = SIZE_MAX;
       i++;
       /* (64-byte blocks without a Hangul lead byte are skipped whole) */
-      if ((i & 63) == 0 && !any_byte_in(t + i, n - i < 64 ? n - i : 64, 0xEA, 0xED)) {
+      if ((i & 63) == 0 && !sl__block_has(t + i, n - i < 64 ? n - i : 64, 0xEA, 0xED)) {
         i += 64;
         prev_s = SIZE_MAX;
       }
       continue;
     }
     size_t s = i;
-    while (i < n && ((i + 3 <= n && (t[i] & 0xF0) == 0xE0 && hangul(t + i)) || isdigit(t[i])))
+    while (i < n && ((i + 3 <= n && (t[i] & 0xF0) == 0xE0 && sl__hangul(t + i)) || isdigit(t[i])))
       i += isdigit(t[i]) ? 1 : 3;
     size_t e = i;
     if (ends_in(t, s, e, district) && e < n && t[e] == ' ') {
       /* the road, then the number */
       size_t r = e + 1, re = r;
-      while (re < n && ((re + 3 <= n && (t[re] & 0xF0) == 0xE0 && hangul(t + re)) || isdigit(t[re])))
+      while (re < n && ((re + 3 <= n && (t[re] & 0xF0) == 0xE0 && sl__hangul(t + re)) || isdigit(t[re])))
         re += isdigit(t[re]) ? 1 : 3;
       if (re > r && ends_in(t, r, re, road) && re + 1 < n && t[re] == ' ' && isdigit(t[re + 1])) {
         size_t ne = re + 1;
@@ -1036,12 +1022,9 @@ static void korean(sl__ctx_t *c) {
 }
 
 void sl__detect_cjk_addresses(sl__ctx_t *c) {
-  const unsigned char *t = (const unsigned char *)c->text;
-  /* (most text with non-ASCII bytes has no CJK ideograph or Hangul syllable:
-   * accents, dashes and quotes lead with bytes below 0xE4) */
-  if (any_byte_in(t, c->len, 0xE5, 0xE9)) {
+  if (c->scripts & SL_SCRIPT_CJK) {
     japanese(c);
     chinese(c);
   }
-  if (any_byte_in(t, c->len, 0xEA, 0xED)) korean(c);
+  if (c->scripts & SL_SCRIPT_HANGUL) korean(c);
 }

@@ -1425,31 +1425,6 @@ static bool historical(const char *text, size_t len, const sl__toks_t *T) {
   return old >= 2;
 }
 
-/* Any of the n bytes (at most 64) is in [lo, hi] (vectorisable). */
-static bool block_has(const unsigned char *t, size_t n, unsigned char lo, unsigned char hi) {
-  unsigned char any = 0;
-  for (size_t k = 0; k < n; k++) any |= (unsigned char)(t[k] - lo) <= (unsigned char)(hi - lo);
-  return any;
-}
-
-/* The scripts the text has letters of, by their UTF-8 lead bytes, in one pass:
- * 1 Cyrillic (D0-D1), 2 Arabic (D8-DB), 4 Devanagari (E0), 8 CJK (E3-E9),
- * 16 Hangul (EA-ED). */
-static unsigned scripts_of(const char *text, size_t len) {
-  const unsigned char *t = (const unsigned char *)text;
-  unsigned out = 0;
-  for (size_t i = 0; i < len; i += 64) {
-    size_t m = len - i < 64 ? len - i : 64;
-    if (!block_has(t + i, m, 0xD0, 0xED)) continue; /* ASCII, Latin accents, dashes and quotes */
-    for (size_t k = 0; k < m; k++) {
-      unsigned char b = t[i + k];
-      out |= (b >= 0xD0 && b <= 0xD1) | (b >= 0xD8 && b <= 0xDB) << 1 | (b == 0xE0) << 2 |
-             (b >= 0xE3 && b <= 0xE9) << 3 | (b >= 0xEA && b <= 0xED) << 4;
-    }
-  }
-  return out;
-}
-
 /* Names in other scripts, told by what is written beside them:
  * - Japanese and Chinese: one to four ideographs (or katakana) before an
  *   honorific (さん, 様, さま, 氏, くん, ちゃん, 先生, 女士, 小姐), not a
@@ -1478,7 +1453,7 @@ static void cjk_honorific_names(sl__ctx_t *c) {
   size_t n = c->len;
   for (size_t p = 3; p + 3 <= n; p++) {
     /* (64-byte blocks without a lead byte of these characters are skipped whole) */
-    if ((p & 63) == 0 && !block_has(t + p, n - p < 64 ? n - p : 64, 0xE3, 0xE6)) {
+    if ((p & 63) == 0 && !sl__block_has(t + p, n - p < 64 ? n - p : 64, 0xE3, 0xE6)) {
       p += 63;
       continue;
     }
@@ -1503,11 +1478,6 @@ static void cjk_honorific_names(sl__ctx_t *c) {
   }
 }
 
-static bool hangul_at(const unsigned char *u) {
-  if ((u[0] & 0xF0) != 0xE0) return false;
-  unsigned cp = ((unsigned)(u[0] & 0x0F) << 12) | ((unsigned)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
-  return cp >= 0xAC00 && cp <= 0xD7A3;
-}
 
 static void korean_names(sl__ctx_t *c) {
   static const char *const titles[] = {"\xea\xb3\xa0\xea\xb0\x9d", "\xec\x84\xa0\xec\x83\x9d",
@@ -1518,7 +1488,7 @@ static void korean_names(sl__ctx_t *c) {
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len;
   for (size_t p = 6; p + 3 <= n; p++) {
-    if ((p & 63) == 0 && !block_has(t + p, n - p < 64 ? n - p : 64, 0xEB, 0xEC)) {
+    if ((p & 63) == 0 && !sl__block_has(t + p, n - p < 64 ? n - p : 64, 0xEB, 0xEC)) {
       p += 63;
       continue;
     }
@@ -1528,9 +1498,9 @@ static void korean_names(sl__ctx_t *c) {
     if (!ssi && !nim) continue;
     size_t e = p;
     if (ssi && t[e - 1] == ' ') e--;
-    if (e < 6 || !hangul_at(t + e - 3)) continue;
+    if (e < 6 || !sl__hangul(t + e - 3)) continue;
     size_t s = e;
-    while (s >= 3 && e - s < 12 && hangul_at(t + s - 3)) s -= 3;
+    while (s >= 3 && e - s < 12 && sl__hangul(t + s - 3)) s -= 3;
     if (e - s < 6) continue;
     bool title = false;
     for (const char *const *w = titles; *w && !title; w++) title = e - s >= 6 && !memcmp(t + e - 6, *w, 6);
@@ -1617,11 +1587,10 @@ static void titled_script_names(sl__ctx_t *c, const sl__toks_t *T) {
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   size_t n0 = c->out->n;
   detect_names(c, g, T);
-  unsigned scripts = scripts_of(c->text, c->len);
-  if (scripts & 1) cyrillic_names(c, T);
-  if (scripts & 6) titled_script_names(c, T);
-  if (scripts & 8) cjk_honorific_names(c);
-  if (scripts & 16) korean_names(c);
+  if (c->scripts & SL_SCRIPT_CYRILLIC) cyrillic_names(c, T);
+  if (c->scripts & (SL_SCRIPT_ARABIC | SL_SCRIPT_DEVANAGARI)) titled_script_names(c, T);
+  if (c->scripts & SL_SCRIPT_CJK) cjk_honorific_names(c);
+  if (c->scripts & SL_SCRIPT_HANGUL) korean_names(c);
   if (c->out->n == n0) return;
   /* what code holds is no one's name; nor are those of a text about the past */
   bool past = historical(c->text, c->len, T);

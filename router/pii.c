@@ -291,10 +291,13 @@ static bool quantity_after(const sl__ctx_t *c, uint32_t e) {
   return sl__word_in(t + s, k - s, counted);
 }
 
-/* A postcode in a country's shape (see the caller). */
-static bool postcode_shape(const sl__ctx_t *c, uint32_t s, uint32_t e) {
+/* A postcode in a country's shape (see the caller); *ward: a Japanese one
+ * after a ward ("Setagaya-ku, Tokyo 154-0002"), the end of an address. */
+static bool postcode_shape(const sl__ctx_t *c, uint32_t s, uint32_t e, bool *ward) {
   const char *t = c->text;
   bool jp = e - s == 8 && t[s + 3] == '-', br = e - s == 9 && t[s + 5] == '-';
+  uint32_t from = s > 48 ? s - 48 : 0;
+  *ward = jp && sl__find(t + from, s - from, "-ku,", 4);
   if (!jp && !br) return false;
   for (uint32_t k = s; k < e; k++)
     if (!isdigit((unsigned char)t[k]) && t[k] != '-') return false;
@@ -306,9 +309,7 @@ static bool postcode_shape(const sl__ctx_t *c, uint32_t s, uint32_t e) {
   while (b > 0 && (isalpha((unsigned char)t[b - 1]) || t[b - 1] == ':')) b--;
   uint32_t we = p;
   while (we > b && t[we - 1] == ':') we--;
-  if (we > b && sl__word_in(t + b, we - b, words)) return true;
-  /* Japan's wards: "Setagaya-ku, Tokyo 154-0002" */
-  return jp && b >= 4 && sl__find(t + (b > 48 ? b - 48 : 0), b - (b > 48 ? b - 48 : 0), "-ku,", 4);
+  return (we > b && sl__word_in(t + b, we - b, words)) || *ward;
 }
 
 /* A Japanese address written in Latin letters ends at the postcode at s..e:
@@ -391,9 +392,9 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   /* a postcode in its country's shape after its mark or word: Japan's
    * "〒154-0002" (3-4) or one after a ward ("Setagaya-ku, Tokyo 154-0002"),
    * Brazil's "CEP 01304-001" (5-3) */
-  if (!intl && postcode_shape(c, s, e)) {
-    uint32_t b = s > 48 ? s - 48 : 0;
-    if (e - s == 8 && sl__find(c->text + b, s - b, "-ku,", 4)) romaji_address(c, s, e);
+  bool ward;
+  if (!intl && postcode_shape(c, s, e, &ward)) {
+    if (ward) romaji_address(c, s, e);
     return;
   }
   if (!intl && !cue) {

@@ -485,6 +485,24 @@ static sl_level_t declared_level(const char *declared) {
   return max;
 }
 
+/* The scripts the text has letters of, by their UTF-8 lead bytes, in one pass:
+ * SL_SCRIPT_* (router_int.h). */
+static unsigned scripts_of(const char *text, size_t len) {
+  const unsigned char *t = (const unsigned char *)text;
+  unsigned out = 0;
+  for (size_t i = 0; i < len; i += 64) {
+    size_t m = len - i < 64 ? len - i : 64;
+    if (!sl__block_has(t + i, m, 0xD0, 0xED)) continue; /* ASCII, Latin accents, dashes and quotes */
+    for (size_t k = 0; k < m; k++) {
+      unsigned char b = t[i + k];
+      out |= (b >= 0xD0 && b <= 0xD1 ? SL_SCRIPT_CYRILLIC : 0) | (b >= 0xD8 && b <= 0xDB ? SL_SCRIPT_ARABIC : 0) |
+             (b == 0xE0 ? SL_SCRIPT_DEVANAGARI : 0) | (b >= 0xE3 && b <= 0xE9 ? SL_SCRIPT_CJK : 0) |
+             (b >= 0xEA && b <= 0xED ? SL_SCRIPT_HANGUL : 0);
+    }
+  }
+  return out;
+}
+
 static int classify_plain(const sl_router_t *r, const sl_chat_req_t *req, const char *text,
                           size_t len, const char *declared, sl_class_t *out) {
   memset(out, 0, sizeof *out);
@@ -516,7 +534,7 @@ static int classify_plain(const sl_router_t *r, const sl_chat_req_t *req, const 
   sl__bytestats_t bytes;
   rc = sl__scan_run(r->scan, text, len, hits);
   if (!rc) {
-    sl__ctx_t ctx = {text, len, hits, cands, NULL, 0, 0};
+    sl__ctx_t ctx = {text, len, hits, cands, NULL, 0, 0, 0};
     sl__detect_secrets(&ctx);
     sl__detect_pii(&ctx);
     sl__detect_hl7(&ctx);
@@ -524,12 +542,14 @@ static int classify_plain(const sl_router_t *r, const sl_chat_req_t *req, const 
     sl__tokenize(text, len, toks, &bytes);
     if (toks->err) rc = SL_ENOMEM;
     if (!rc) {
+      /* (the byte pass counted the non-ASCII bytes of the first SL_DIFF_SCAN) */
+      ctx.scripts = bytes.nonascii || len > SL_DIFF_SCAN ? scripts_of(text, len) : 0;
       sl__detect_token_runs(&ctx, toks);
       sl__detect_id_shapes(&ctx, toks);
       /* names first: the address rules reuse the gazetteer flags they looked up */
       sl__detect_names(&ctx, r->gaz, toks);
       sl__detect_addresses(&ctx, r->gaz, r->gaz_addr, toks);
-      if (bytes.nonascii || len > SL_DIFF_SCAN) sl__detect_cjk_addresses(&ctx);
+      sl__detect_cjk_addresses(&ctx);
     }
     if (!rc) rc = run_custom(r, text, len, cands);
     if (!rc) rc = cands->err;

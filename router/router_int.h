@@ -223,7 +223,33 @@ typedef struct {
   const struct cue_index *cues; /* pii.c: sorted DOB / SSN cue spans */
   uint32_t pk_searched;          /* secrets.c: no "-----END" between here and pk_noend */
   uint32_t pk_noend;
+  unsigned scripts;              /* SL_SCRIPT_* the text has letters of (router.c, once) */
 } sl__ctx_t;
+
+/* Scripts told by their UTF-8 lead bytes, for the rules of names and addresses
+ * written in them (most text has none: ASCII, Latin accents, dashes, quotes). */
+enum {
+  SL_SCRIPT_CYRILLIC = 1,   /* D0-D1 */
+  SL_SCRIPT_ARABIC = 2,     /* D8-DB */
+  SL_SCRIPT_DEVANAGARI = 4, /* E0 */
+  SL_SCRIPT_CJK = 8,        /* E3-E9: kana and ideographs */
+  SL_SCRIPT_HANGUL = 16     /* EA-ED */
+};
+
+/* Any of the n bytes (at most 64) is in [lo, hi] (vectorisable: the script
+ * rules skip 64-byte blocks without their lead bytes). */
+static inline bool sl__block_has(const unsigned char *t, size_t n, unsigned char lo, unsigned char hi) {
+  unsigned char any = 0;
+  for (size_t k = 0; k < n; k++) any |= (unsigned char)(t[k] - lo) <= (unsigned char)(hi - lo);
+  return any;
+}
+
+/* The three UTF-8 bytes at u are a Hangul syllable (U+AC00-U+D7A3). */
+static inline bool sl__hangul(const unsigned char *u) {
+  if ((u[0] & 0xF0) != 0xE0) return false;
+  unsigned cp = ((unsigned)(u[0] & 0x0F) << 12) | ((unsigned)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
+  return cp >= 0xAC00 && cp <= 0xD7A3;
+}
 
 /* Is the word (any case, [A-Za-z] only) an English word? See lexicon.c. The
  * filter is decoded once, by sl__lexicon_init() (router create) or the first call. */

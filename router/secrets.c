@@ -1812,23 +1812,18 @@ static bool public_named(const sl__ctx_t *c, uint32_t s) {
  * "bh=" and "b=" (a folded header: every line break inside it followed by
  * white space). */
 static bool sealed_value(const sl__ctx_t *c, uint32_t s) {
+  static const char *const heads[] = {"DKIM-Signature:", "ARC-Seal:", "ARC-Message-Signature:", NULL};
   const char *t = c->text;
-  uint32_t lim = s > 4096 ? s - 4096 : 0;
-  for (uint32_t k = s; k > lim; k--) {
+  uint32_t lim = s > 4096 ? s - 4096 : 0, k = s;
+  for (; k > lim; k--) {
     char ch = t[k - 1];
     if (ch == ']') return false;
     if (ch == '[' && k >= 4 && !memcmp(t + k - 4, "ENC[", 4)) return true;
-    if (ch == '\n' && !(t[k] == ' ' || t[k] == '\t')) {
-      /* the header's first line starts here */
-      static const char *const heads[] = {"DKIM-Signature:", "ARC-Seal:", "ARC-Message-Signature:", NULL};
-      for (const char *const *hd = heads; *hd; hd++)
-        if (k + strlen(*hd) <= c->len && !strncasecmp(t + k, *hd, strlen(*hd))) return true;
-      return false;
-    }
+    if (ch == '\n' && !(t[k] == ' ' || t[k] == '\t')) break; /* the header's first line starts at k */
   }
-  static const char *const heads[] = {"DKIM-Signature:", "ARC-Seal:", "ARC-Message-Signature:", NULL};
+  if (k == lim && lim > 0) return false;
   for (const char *const *hd = heads; *hd; hd++)
-    if (lim == 0 && strlen(*hd) <= c->len && !strncasecmp(t, *hd, strlen(*hd))) return true;
+    if (k + strlen(*hd) <= c->len && !strncasecmp(t + k, *hd, strlen(*hd))) return true;
   return false;
 }
 
@@ -1860,24 +1855,24 @@ static void token(sl__ctx_t *c, const sl__hit_t *h, pem_walk_t *pw) {
     add_secret(c, s, e, SL_ET_PASSWORD, "password_hash", 80, true);
     return;
   }
-  /* a setting's name and its value run together, the name of a version or a
-   * digest ("MantleAPI_version=9a03…"): the value alone decides (a hex digest
-   * alone is no key; "STRIPE_WEBHOOK_SIGNING=26ce…" stays one) */
+  /* a setting's name and its value run together: a value that stands in for
+   * one is none ("JWT_SECRET=a-long-random-string…", "STRIPE_SECRET_KEY=
+   * sk_live_51..."); after the name of a version or a digest the value alone
+   * decides ("MantleAPI_version=9a03…": a hex digest alone is no key;
+   * "STRIPE_WEBHOOK_SIGNING=26ce…" stays one) */
   const char *eq = memchr(t, '=', n);
-  /* a setting whose value stands in for one ("JWT_SECRET=a-long-random-string…",
-   * "STRIPE_SECRET_KEY=sk_live_51...") */
   if (eq && eq - t >= 3 && identifier_like(t, (size_t)(eq - t))) {
     const char *v = eq + 1;
     size_t vn = n - (size_t)(v - t);
     if (stand_in_phrase(v, vn) || cut_short(c, e) || sl__is_placeholder(v, vn)) return;
-  }
-  if (eq && eq - t >= 3 && identifier_like(t, (size_t)(eq - t)) && digest_name(t, (size_t)(eq - t))) {
-    size_t k = (size_t)(eq - t) + 1;
-    while (k < n && t[k] == '=') k++;
-    s += (uint32_t)k;
-    t += k;
-    n -= k;
-    if (n < 24) return;
+    if (digest_name(t, (size_t)(eq - t))) {
+      size_t k = (size_t)(eq - t) + 1;
+      while (k < n && t[k] == '=') k++;
+      s += (uint32_t)k;
+      t += k;
+      n -= k;
+      if (n < 24) return;
+    }
   }
   if (!sl__looks_random(t, n, true)) return;
   if (public_blob(c, s, t, n, pw) || encoded_text(t, n) || dotted_code(t, n) || code_name(t, n) ||
