@@ -568,6 +568,28 @@ static bool directions(const char *text, const sl__toks_t *T, size_t a) {
   return a >= 2 && !T->v[a - 1].nl_before && sl__tok_in(text, &T->v[a - 2], ways);
 }
 
+/* A street type written first and the street's name after it, on one line:
+ * "Calle Mayor", "Rue de la Roquette", "Jalan Sultan Ismail" (k: the type, a
+ * capitalised word of type_before that is no English word, or "Rue", "Via").
+ * Returns the name's last token, or k when none follows. */
+static size_t type_first_street(const sl__gaz_t *g, const sl__gaz_t *ga, const char *text,
+                                const sl__toks_t *T, size_t k) {
+  static const char *const particles[] = {"de", "la", "del", "della", "di", "da", "do", "dos",
+                                          "das", "du", "des", "le", "los", "las", NULL};
+  static const char *const english_too[] = {"rue", "via", NULL};
+  const sl__tok_t *t = &T->v[k];
+  if (t->e - t->s < 3 || (t->caps & 2) || !(GZ(k) & SL_GZ_ST_BEFORE) ||
+      (sl__lexicon_has(text + t->s, t->e - t->s) && !sl__tok_in(text, t, english_too)))
+    return k;
+  size_t b = k;
+  for (size_t m = k + 1; m < T->n && m <= k + 4 && !T->v[m].nl_before && !T->v[m].punct_before; m++) {
+    if (T->v[m].kind != SL_TK_WORD) break;
+    if (T->v[m].caps & 1) b = m;
+    else if (!sl__tok_in(text, &T->v[m], particles)) break;
+  }
+  return b;
+}
+
 static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T) {
   const char *text = c->text;
   if (!T->has_upper) return;
@@ -577,7 +599,9 @@ static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t
     if (t->kind != SL_TK_WORD || t->nl_before || n < 2) continue;
     bool typed = n <= 9 && !(t->caps & 2) && strchr("sSaArRbBlL", text[t->s]) && sl__tok_in(text, t, plain_types);
     bool fused = !typed && (t->caps & 1) && !t->punct_before && fused_name(text, t);
-    if (!typed && !fused) continue;
+    size_t b = k; /* the street's last token */
+    if (!typed && !fused && (t->caps & 1) && !t->punct_before) b = type_first_street(g, ga, text, T, k);
+    if (!typed && !fused && b == k) continue;
     size_t a = k;
     if (typed) {
       if (t->punct_before) continue;
@@ -588,17 +612,43 @@ static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t
     }
     if (a < 1 || T->v[a].nl_before || T->v[a].punct_before || (T->v[a - 1].caps & 1)) continue;
     const sl__tok_t *p = &T->v[a - 1];
-    bool cue = place_said(text, T, a) ||
-               (typed ? sl__tok_in(text, p, plain_preps)
-                      : a >= 2 && sl__tok_is(text, p, "of") && sl__tok_is(text, &T->v[a - 2], "side"));
+    bool side_of = a >= 2 && sl__tok_is(text, p, "of") && sl__tok_is(text, &T->v[a - 2], "side");
+    bool cue = place_said(text, T, a) || side_of || (!fused && sl__tok_in(text, p, plain_preps));
     if (!cue || sl__tok_in(text, &T->v[a], not_addresses) || directions(text, T, a)) continue;
     bool person_or_org = false;
-    for (size_t m = a; m < k && !person_or_org; m++)
+    for (size_t m = b > k ? b + 1 : a; m < k && !person_or_org; m++)
       person_or_org = (sl__tok_flags(g, text, &T->v[m]) & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) ||
                       sl__tok_in_set(text, &T->v[m], &months_set) ||
                       sl__tok_in_set(text, &T->v[m], &weekdays_set);
     if (person_or_org) continue;
-    add(c, g, ga, T, a, k);
+    add(c, g, ga, T, a, b);
+    k = b;
+  }
+}
+
+/* 7. A house number and a street's name with no type, where the text says a
+ *    place follows ("is at", "located at", "lives at"): the name one to three
+ *    capitalised words, the last no English word, ending the clause ("The
+ *    restaurant is at 47 Marszałkowska", "lives at 12 Kungsgatan"; not "is at
+ *    3 PM", "is at 10 Downing"). */
+static void named_after_number(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T) {
+  const char *text = c->text;
+  for (size_t q = 0; q < T->n_addr; q++) {
+    size_t k = T->sel_addr[q];
+    if (T->v[k].kind != SL_TK_NUM || k < 2 || !sl__tok_is(text, &T->v[k - 1], "at") || !place_said(text, T, k))
+      continue;
+    size_t b = k;
+    for (size_t m = k + 1; m < T->n && m <= k + 3 && !T->v[m].nl_before && !T->v[m].punct_before; m++) {
+      const sl__tok_t *u = &T->v[m];
+      if (u->kind != SL_TK_WORD || !(u->caps & 1) || (u->caps & 2) || (GZ(m) & (SL_GZ_STARTER | SL_GZ_UNIT)) ||
+          sl__tok_in_set(text, u, &months_set) || sl__tok_in_set(text, u, &weekdays_set))
+        break;
+      b = m;
+    }
+    if (b == k || sl__lexicon_has(text + T->v[b].s, T->v[b].e - T->v[b].s) ||
+        (b + 1 < T->n && !T->v[b + 1].nl_before && !T->v[b + 1].punct_before && (T->v[b + 1].caps & 1)))
+      continue;
+    add(c, g, ga, T, k, b);
   }
 }
 
@@ -863,6 +913,7 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
     }
   }
   numberless_streets(c, g, ga, T);
+  named_after_number(c, g, ga, T);
 }
 
 /* Addresses in Japanese and Korean script, told by their parts' suffixes.

@@ -594,7 +594,9 @@ static const char *const personal_nouns[] = {
     "password", "aadhaar", "id", "visa", "insurance", "home", "cell", "contact",
     /* family: "Franciska's kid" */
     "kid", "kids", "son", "daughter", "wife", "husband", "mother", "father", "mom", "mum", "dad",
-    "brother", "sister", "baby", "parents", "boyfriend", "girlfriend", "fiancé", "fiancée", NULL};
+    "brother", "sister", "baby", "parents", "boyfriend", "girlfriend", "fiancé", "fiancée",
+    /* what news says of a person: "Will Baker's killers", "Rose Miller's funeral" */
+    "killer", "killers", "murderer", "murder", "funeral", "widow", "lawyer", "attorney", NULL};
 
 /* German's commonest short words (nouns_capitalised). */
 static const char *const de[] = {"der", "die", "das", "und", "ist", "nicht", "mit", "ein",
@@ -920,6 +922,60 @@ static bool person_next(const char *text, const sl__toks_t *T, size_t j) {
          sl__tok_in(text, t, person_states) || sl__tok_in(text, t, from);
 }
 
+/* What only a person is said to be: the last word of "X is a very sympathetic
+ * person", "Why is X so impulsive?" (nouns and adjectives no place, product or
+ * firm takes). */
+static const char *const person_heads[] = {
+    "person", "man", "woman", "guy", "girl", "boy", "lady", "gentleman", "friend", "colleague",
+    "coworker", "co-worker", "neighbour", "neighbor", "roommate", "classmate", "boss", "kid",
+    "child", "baby", "human", "individual", "soul", "mother", "father", "mom", "mum", "dad",
+    "wife", "husband", "sister", "brother", "son", "daughter", "uncle", "aunt", "cousin",
+    "nephew", "niece", "girlfriend", "boyfriend", "grandmother", "grandfather", "widow",
+    "widower", "listener", "introvert", "extrovert", "impulsive", "jealous", "shy", "selfish",
+    "stubborn", "grumpy", "moody", "rude", "arrogant", "generous", "brave", "upset", "nervous",
+    "pregnant", "married", "divorced", "unemployed", "retired", "polite", "cheerful",
+    "talkative", "clumsy", "sympathetic", "empathetic", "kind-hearted", "introverted",
+    "extroverted", "lonely", "homesick", NULL};
+
+/* After a name (token j on): a short predicate that says a person is meant — a
+ * copula or a degree word ("so", "very"), at most three lower-case words, then
+ * a word of person_heads
+ * ending the clause: "Jordan is a very sympathetic person.", "Why is Aroha so
+ * impulsive?" (not "Jordan is a small country", "Rust is so fast"). */
+static bool person_predicate(const char *text, const sl__toks_t *T, size_t j) {
+  static const char *const copulas[] = {"is", "was", "seems", "seemed", "sounds", "looks",
+                                        "became", "remains", "feels", "felt", NULL};
+  static const char *const degrees[] = {"so", "very", "really", "such", "too", "quite", NULL};
+  static const char *const determiners[] = {"a", "an", "the", "this", "that", NULL};
+  size_t k = j;
+  if (j >= 2 && sl__tok_in(text, &T->v[j - 2], determiners)) return false; /* "a Chilean woman" */
+  if (k >= T->n || T->v[k].nl_before || T->v[k].punct_before ||
+      !(sl__tok_in(text, &T->v[k], copulas) || sl__tok_in(text, &T->v[k], degrees)))
+    return false;
+  if (sl__tok_in(text, &T->v[k], copulas)) k++;
+  for (size_t m = 0; m <= 3 && k < T->n; m++, k++) {
+    const sl__tok_t *u = &T->v[k];
+    if (u->nl_before || u->punct_before || u->kind != SL_TK_WORD || (u->caps & 1)) return false;
+    if (sl__tok_in(text, u, person_heads) &&
+        (k + 1 == T->n || T->v[k + 1].nl_before || T->v[k + 1].punct_before ||
+         sl__tok_is(text, &T->v[k + 1], "and") || sl__tok_is(text, &T->v[k + 1], "who") ||
+         sl__tok_is(text, &T->v[k + 1], "but")))
+      return true;
+  }
+  return false;
+}
+
+/* Before a name (token i): what only a person has, and "of": "The true gender
+ * of Soo-ah", "the wife of Hemi" (not kin, which myths and scripture name: "the
+ * son of Zeus"). */
+static bool person_attribute_of(const char *text, const sl__toks_t *T, size_t i) {
+  static const char *const attrs[] = {"gender", "pronouns", "wife", "husband", "widow",
+                                      "girlfriend", "boyfriend", "fiancé", "fiancée", "birthday",
+                                      NULL};
+  return i >= 2 && !T->v[i].nl_before && !T->v[i].punct_before && !T->v[i - 1].punct_before &&
+         sl__tok_is(text, &T->v[i - 1], "of") && sl__tok_in(text, &T->v[i - 2], attrs);
+}
+
 static const char *const eponym_nouns[] = {"algorithm", "algorithms", "solver", "method", "methods",
                                            "optimizer", "optimiser", "theorem", "lemma", "conjecture",
                                            "equation", "equations", "inequality", "criterion",
@@ -1025,6 +1081,13 @@ static bool titled_speaker(const char *text, const sl__toks_t *T, size_t j) {
     if (T->v[k].punct_before || T->v[k].kind != SL_TK_WORD) return false;
   }
   return false;
+}
+
+/* Token j (after a run) is "from" and a capitalised word: where a person works
+ * or comes from ("... from Helix Biolabs is the keynote speaker"). */
+static bool from_firm(const char *text, const sl__toks_t *T, size_t j) {
+  return j + 1 < T->n && !T->v[j].nl_before && !T->v[j].punct_before && !T->v[j + 1].nl_before &&
+         !T->v[j + 1].punct_before && sl__tok_is(text, &T->v[j], "from") && cap_word(text, &T->v[j + 1]);
 }
 
 /* Of two words, at most one a place, and that one also a name. */
@@ -1833,7 +1896,9 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                   /* both names that are also words, inside a sentence ("ask John
                    * Smith") or as a label's value ("From: John Smith") */
                   (words == 2 && (f0 & SL_GZ_FIRST) && (fl & SL_GZ_LAST) &&
-                   (!sentence_start(T, i) || after_label(text, T, i)))))
+                   (!sentence_start(T, i) || after_label(text, T, i) ||
+                    (possessive_tok(text, &T->v[j - 1]) && j < T->n && !T->v[j].nl_before &&
+                     !T->v[j].punct_before && sl__tok_in(text, &T->v[j], personal_nouns))))))
           accept = true;
         else if (words >= 2 && j - i > (size_t)words && !common_word &&
                  (any_name || initials_between_foreign(g, text, T, i, j)))
@@ -1842,8 +1907,11 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                  (any_name || has_non_ascii(text + t->s, t->e - t->s)) && sig_line(text, T, i, j))
           accept = true; /* the first line of an e-mail signature: "--\nÉlodie Marchand\n" */
         else if (words >= 2 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
-                 (any_name || all_foreign(g, text, T, i, j, false)) && block_head(g, text, T, i, j))
-          accept = true; /* an address block's first line: "Yuki Tanaka\n\nMombasa\nPhilippines" */
+                 (any_name || all_foreign(g, text, T, i, j, false) ||
+                  (words == 2 && (f0 & SL_GZ_FIRST) && (fl & SL_GZ_LAST))) &&
+                 block_head(g, text, T, i, j))
+          accept = true; /* an address block's first line: "Yuki Tanaka\n\nMombasa\nPhilippines",
+                          * "Faith Hunter\n\nBrno\nTurkey" */
         else if (words >= 1 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
                  (any_name || (words >= 2 && all_foreign(g, text, T, i, j, true))) && dash_signed(text, T, i, j))
           accept = true; /* "— Mateusz" closing a note */
@@ -1852,8 +1920,16 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           accept = true; /* a surname by its ending after a word no list knows as
                           * English: "Kristín Jónsdóttir (kennitala ...)" */
         else if (words >= 2 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
-                 (any_name || all_foreign(g, text, T, i, j, false)) && titled_speaker(text, T, j))
-          accept = true; /* "Hijacinta Godina, the technical writer, said: ..." */
+                 (any_name || all_foreign(g, text, T, i, j, false) ||
+                  (words == 2 && (f0 & SL_GZ_FIRST) && (fl & SL_GZ_LAST))) &&
+                 titled_speaker(text, T, j))
+          accept = true; /* "Hijacinta Godina, the technical writer, said: ...", "Rose
+                          * Miller, the translator, said" */
+        else if (words == 2 && j == i + 2 && sentence_start(T, i) && !common_word && !all_place &&
+                 !((f0 | fl) & (SL_GZ_VETO | SL_GZ_STARTER)) && from_firm(text, T, j) &&
+                 (all_foreign(g, text, T, i, j, true) || ((f0 & SL_GZ_FIRST) && (fl & SL_GZ_LAST))))
+          accept = true; /* a name, then where the person is from: "Thandiwe Dlamini from
+                          * Halvorsen Logistics is ...", "Rose Miller from Helix Biolabs" */
         else if (words >= 2 && words <= 3 && j - i == (size_t)words && !common_word && !all_place &&
                  (!sentence_start(T, i) || (any_name && after_label(text, T, i))) &&
                  !after_place_word(text, T, i) &&
@@ -1881,7 +1957,8 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         else if (words == 1 && j - i > 1 && initial(text, t) && !common_word &&
                  (namey(fl) ||
                   (!fl && !sl__lexicon_has(text + T->v[j - 1].s, T->v[j - 1].e - T->v[j - 1].s) &&
-                   (!sentence_start(T, i) || person_next(text, T, j) || creator))))
+                   (!sentence_start(T, i) || person_next(text, T, j) || creator ||
+                    titled_speaker(text, T, j) || block_head(g, text, T, i, j)))))
           accept = true; /* "J. R. Tolkien", "A. Kowalski", "K. Venkataraman from procurement
                           * rejected"; not "rating C. Offers", "B. Kubernetes setup" */
         else if (words <= 3 && !all_place && !(f0 & SL_GZ_PLACE) &&
@@ -1971,6 +2048,18 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                      sl__tok_is(text, &T->v[i + 2], "from") && (T->v[i + 3 < T->n ? i + 3 : i].caps & 1))))
             accept = true; /* unknown name, then a pronoun that refers to a person, or
                             * where someone works: "Quionia is from Areavibes Inc" */
+          else if (!(f & (SL_GZ_VETO | SL_GZ_STARTER | SL_GZ_HONOR)) &&
+                   ((f & SL_GZ_FIRST) || (!f && foreign_word(text, t, f))) &&
+                   !sl__tok_in(text, t, languages) &&
+                   (person_predicate(text, T, j) || person_attribute_of(text, T, i) ||
+                    ((f & SL_GZ_FIRST) && sentence_start(T, i) && i + 3 < T->n &&
+                     sl__tok_is(text, &T->v[i + 1], "is") && !T->v[i + 1].punct_before &&
+                     sl__tok_is(text, &T->v[i + 2], "from") && !T->v[i + 2].punct_before &&
+                     !T->v[i + 3].punct_before && cap_word(text, &T->v[i + 3]))))
+            accept = true; /* a given name or a word no list knows, said to be what only
+                            * a person is or has: "Jordan is a very sympathetic person",
+                            * "Why is Aroha so impulsive?", "the true gender of Soo-ah";
+                            * or where a given name works: "Paulo is from Tanaka Works" */
         }
       }
       /* without a cue: not a quoted title, not a month after a day or a

@@ -223,11 +223,30 @@ static void persons(void **s) {
   /* given names of many origins (the gazetteer's third list) */
   EXPECT("According to Tuan, the translation memory is out of date.", "PERSON", "Tuan");
   EXPECT("Why is Saoirse so impulsive?", "PERSON", "Saoirse");
+  /* what only a person is or has: a predicate, an attribute, a possessive's noun */
+  EXPECT("Robin is a very sympathetic person. They are also good listeners.", "PERSON", "Robin");
+  EXPECT("Why is Wanjiru so impulsive?", "PERSON", "Wanjiru");
+  EXPECT("The true gender of Jae-won has been under debate for years", "PERSON", "Jae-won");
+  EXPECT("Will Baker's killers sentenced to life in prison", "PERSON", "Will Baker");
+  /* where a person is from, who said it, an address block's head: given names
+   * and surnames that are words too, or no list's words */
+  EXPECT("Thandiwe Dlamini from Halvorsen Logistics is the keynote speaker", "PERSON", "Thandiwe Dlamini");
+  EXPECT("Rose Miller from Helix Biolabs is the keynote speaker", "PERSON", "Rose Miller");
+  EXPECT("Paulo is from Tanaka Precision Works", "PERSON", "Paulo");
+  EXPECT("Hope Bishop, the Line cook, said: \"I'm glad\"", "PERSON", "Hope Bishop");
+  EXPECT("K. Venkatesh, the Radiographer, said: \"I'm glad\"", "PERSON", "K. Venkatesh");
+  EXPECT("Faith Hunter\n\nBrno\nTurkey", "PERSON", "Faith Hunter");
 }
 
 static void not_persons(void **s) {
   (void)s;
   REJECT("The crowd shouted at the referee", "PERSON");
+  /* a predicate of people after a word used as an adjective, or about a place or a
+   * thing; kin of a god */
+  REJECT("I am a Chilean woman but I live in India.", "PERSON");
+  REJECT("Jordan is a small country. Why is Kubernetes so popular?", "PERSON");
+  REJECT("The son of Zeus was Heracles.", "PERSON");
+  REJECT("Data Science from Scratch is a good book", "PERSON");
   REJECT("the john is down the hall", "PERSON");
   REJECT("things will peter out", "PERSON");
   REJECT("the van der Waals force holds it", "PERSON");
@@ -596,6 +615,15 @@ static void addresses(void **s) {
   EXPECT("The bus station is on Pod Floriánem 1677", "STREET_ADDRESS", "Pod Floriánem 1677");
   REJECT("is on Pod 9", "STREET_ADDRESS"); /* the walk back stops at the first token */
   REJECT("Lesson 4 Unit 2 covers fractions", "STREET_ADDRESS");
+  /* a street's type written first, and a house number before a name no list
+   * knows, where the text says a place follows */
+  EXPECT("The bus station is on Calle Mayor", "STREET_ADDRESS", "Calle Mayor");
+  EXPECT("Pedestrians must enter on Rue de la Roquette the first months", "STREET_ADDRESS",
+         "Rue de la Roquette");
+  EXPECT("He lives on the north side of Wilmslow Road.", "STREET_ADDRESS", "Wilmslow Road");
+  EXPECT("The restaurant is at 47 Marszałkowska", "STREET_ADDRESS", "47 Marszałkowska");
+  REJECT("Send it via Slack, the meeting is at 3 PM", "STREET_ADDRESS");
+  REJECT("I read it on Place Vendome", "STREET_ADDRESS");
   REJECT("The meeting is at Room 5 today, the answer is on Page 12", "STREET_ADDRESS");
   REJECT("Request ID f5996918 failed with 502 Bad Gateway at the edge", "STREET_ADDRESS");
   REJECT("GREEN MAN FESTIVAL, 15–18 August 2024\nWeekend camping ticket, ref GM24-118203", "STREET_ADDRESS");
