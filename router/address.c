@@ -550,13 +550,24 @@ static size_t label_address(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *g
 /* 6. A street named without a house number where the text says a place
  *    follows: a capitalised name and a street type after a preposition ("enter
  *    on Kurfürstendamm St.", "the corner of Jalan Sultan Ismail St.", "lives on
- *    Oak Hollow street"), or a fused street name after "is on", "corner of",
- *    "side of" ("the bus station is on Mannerheimintie"). Not a street that
- *    names a trade or a show ("on Wall Street", "on Sesame Street"). */
+ *    Oak Hollow street"); a given name or a surname and any other street type,
+ *    a fused street name or a type written first after "is on", "corner of",
+ *    "side of" ("is on Monika Union", "the bus station is on Mannerheimintie",
+ *    "is on Calle Mayor"). Not a street that names a trade or a show ("on Wall
+ *    Street", "on Sesame Street"). */
 static const char *const plain_types[] = {"street", "st", "avenue", "ave", "road", "rd", "boulevard",
                                           "blvd", "lane", "ln", "straße", "strasse", NULL};
 static const char *const plain_preps[] = {"on", "at", "along", "off", "onto", NULL};
 static const char *const not_addresses[] = {"wall", "sesame", "easy", "fleet", "downing", NULL};
+/* Street types that name land, water or a district as often ("Long Island",
+ * "Capitol Hill", "Miami Beach"): not enough after a name alone. */
+static const char *const land_types[] = {"island", "islands", "isle", "lake", "lakes", "river",
+                                         "mountain", "mountains", "mount", "beach", "valley",
+                                         "valleys", "falls", "bay", "creek", "forest", "harbor",
+                                         "harbour", "heights", "hill", "hills", "park", "parks",
+                                         "village", "villages", "ville", "station", "center",
+                                         "centre", "mall", "springs", "spring", "field", "fields",
+                                         "garden", "gardens", "lodge", "ranch", "mission", NULL};
 
 /* A street named in driving or walking directions, not as where someone or
  * something is: "turn left onto Main Street", "head north on Elm Road" (the
@@ -601,9 +612,12 @@ static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t
     bool fused = !typed && (t->caps & 1) && !t->punct_before && fused_name(text, t);
     size_t b = k; /* the street's last token */
     if (!typed && !fused && (t->caps & 1) && !t->punct_before) b = type_first_street(g, ga, text, T, k);
-    if (!typed && !fused && b == k) continue;
+    /* any other street type, capitalised, after a name: "Monika Union", "Smith Ports" */
+    bool suffixed = !typed && !fused && b == k && (t->caps & 1) && !(t->caps & 2) && !t->punct_before &&
+                    (GZ(k) & SL_GZ_ST_AFTER);
+    if (!typed && !fused && !suffixed && b == k) continue;
     size_t a = k;
-    if (typed) {
+    if (typed || suffixed) {
       if (t->punct_before) continue;
       while (a > 0 && k - a < 3 && T->v[a - 1].kind == SL_TK_WORD && (T->v[a - 1].caps & 1) &&
              !(T->v[a - 1].caps & 2) && !T->v[a].nl_before && !T->v[a].punct_before)
@@ -613,11 +627,15 @@ static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t
     if (a < 1 || T->v[a].nl_before || T->v[a].punct_before || (T->v[a - 1].caps & 1)) continue;
     const sl__tok_t *p = &T->v[a - 1];
     bool side_of = a >= 2 && sl__tok_is(text, p, "of") && sl__tok_is(text, &T->v[a - 2], "side");
-    bool cue = place_said(text, T, a) || side_of || (!fused && sl__tok_in(text, p, plain_preps));
+    bool cue = place_said(text, T, a) || side_of || (!fused && !suffixed && sl__tok_in(text, p, plain_preps));
     if (!cue || sl__tok_in(text, &T->v[a], not_addresses) || directions(text, T, a)) continue;
+    if (suffixed && (!(sl__tok_flags(g, text, &T->v[a]) & (SL_GZ_FIRST | SL_GZ_LAST)) ||
+                     sl__tok_in(text, t, land_types)))
+      continue;
     bool person_or_org = false;
     for (size_t m = b > k ? b + 1 : a; m < k && !person_or_org; m++)
-      person_or_org = (sl__tok_flags(g, text, &T->v[m]) & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) ||
+      person_or_org = ((sl__tok_flags(g, text, &T->v[m]) & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) &&
+                       !(m > a && (GZ(m) & SL_GZ_ST_AFTER))) || /* "Monika Union St." */
                       sl__tok_in_set(text, &T->v[m], &months_set) ||
                       sl__tok_in_set(text, &T->v[m], &weekdays_set);
     if (person_or_org) continue;

@@ -1071,14 +1071,17 @@ static bool former_member(const char *text, const sl__toks_t *T, size_t i) {
          isupper((unsigned char)text[p->s + 3]);
 }
 
-/* After a run ending at token j: ", the <title of one to four words>, said"
- * (or says, told, added, explained, wrote). */
+/* After a run ending at token j: ", the <title of one to six words>, said"
+ * (or says, told, added, explained, wrote); the title may hold a comma or
+ * brackets itself ("the Engineer, civil, said", "the Scientist, research
+ * (physical sciences), said"). */
 static bool titled_speaker(const char *text, const sl__toks_t *T, size_t j) {
   if (j + 2 >= T->n || T->v[j].punct_before != ',' || T->v[j].nl_before || !sl__tok_is(text, &T->v[j], "the"))
     return false;
-  for (size_t k = j + 2; k < T->n && k <= j + 5 && !T->v[k].nl_before; k++) {
-    if (T->v[k].punct_before == ',') return sl__tok_in(text, &T->v[k], speech);
-    if (T->v[k].punct_before || T->v[k].kind != SL_TK_WORD) return false;
+  for (size_t k = j + 2; k < T->n && k <= j + 8 && !T->v[k].nl_before; k++) {
+    char p = T->v[k].punct_before;
+    if (p == ',' && sl__tok_in(text, &T->v[k], speech)) return true;
+    if ((p && p != ',' && p != '(' && p != ')') || T->v[k].kind != SL_TK_WORD) return false;
   }
   return false;
 }
@@ -1964,10 +1967,12 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         else if (words <= 3 && !all_place && !(f0 & SL_GZ_PLACE) &&
                  (creator || former_member(text, T, i)) &&
                  ((creator && (f0 & SL_GZ_FIRST)) ||
-                  (!common_word && ((f0 & SL_GZ_FIRST) || all_foreign(g, text, T, i, j, true)))))
+                  (!common_word && ((f0 & SL_GZ_FIRST) || all_foreign(g, text, T, i, j, true) ||
+                                    (words == 1 && !creator && (f0 & SL_GZ_LAST))))))
           accept = true; /* who made a work, who left a band: "directed by Brad L Key"
                           * (a given name first, any surname), "directed by Valentine S.
-                          * Yermakov", "ex-Zombie Kastner" (well-known names stay out) */
+                          * Yermakov", "ex-Zombie Kastner", "ex-Zombie Marsh" (well-known
+                          * names stay out) */
         else if (words >= 2 && words <= 3 && !common_word && !all_place && i > 0 && !t->nl_before &&
                  !t->punct_before && sl__tok_in(text, &T->v[i - 1], not_after) && j < T->n &&
                  !T->v[j].nl_before && !T->v[j].punct_before && sl__tok_in(text, &T->v[j], works) &&
@@ -2016,7 +2021,9 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                             * also a name that is a place too ("Kuba, can I ...") or a
                             * word too ("Faith, can I ...", "Bill, please send ...") */
           else if (i > 0 && !t->nl_before && sl__tok_in_set(text, &T->v[i - 1], &speech_set) &&
-                   !(f & SL_GZ_PLACE) && name_like(text, t, f) &&
+                   !(f & SL_GZ_PLACE) &&
+                   (name_like(text, t, f) ||
+                    ((f & SL_GZ_LAST) && !(f & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)))) &&
                    (j == T->n || T->v[j].nl_before || T->v[j].punct_before ||
                     sl__tok_is(text, &T->v[j], "to")))
             accept = true; /* who said it: "... in that direction," says Joly. */
@@ -2026,8 +2033,11 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
                    !(f & (SL_GZ_VETO | SL_GZ_PLACE)) &&
                    (namey(f) || surname_shape(text, t) ||
                     (foreign_word(text, t, f) && (has_non_ascii(text + t->s, t->e - t->s) ||
-                                                  sl__tok_in(text, &T->v[j], authored)))))
-            accept = true; /* an author's work: "Unlike the Castro novel" */
+                                                  sl__tok_in(text, &T->v[j], authored))) ||
+                    ((f & SL_GZ_LAST) && sl__tok_in(text, &T->v[j], authored))))
+            accept = true; /* an author's work: "Unlike the Castro novel", "the Young
+                            * novel" (a surname that is a word too before what only an
+                            * author makes: not "the White album") */
           else if (i + 3 < T->n && sl__tok_is(text, &T->v[i + 1], "and") && !T->v[i + 1].punct_before &&
                    !T->v[i + 2].punct_before && cap_word(text, &T->v[i + 2]) &&
                    !T->v[i + 3].punct_before && sl__tok_in(text, &T->v[i + 3], people_were) &&

@@ -236,6 +236,12 @@ static void persons(void **s) {
   EXPECT("Hope Bishop, the Line cook, said: \"I'm glad\"", "PERSON", "Hope Bishop");
   EXPECT("K. Venkatesh, the Radiographer, said: \"I'm glad\"", "PERSON", "K. Venkatesh");
   EXPECT("Faith Hunter\n\nBrno\nTurkey", "PERSON", "Faith Hunter");
+  /* a job title with a comma of its own; surnames that are words too where
+   * only a surname goes */
+  EXPECT("Chidi Okafor, the Nurse, adult, said: \"I'm glad\"", "PERSON", "Chidi Okafor");
+  EXPECT("Unlike the Berg novel, it's not about that.", "PERSON", "Berg");
+  EXPECT("This song by ex-Zombie Marsh is a perfect example", "PERSON", "Marsh");
+  EXPECT("\"I'm glad to hear that Cyprus is moving in that direction,\" says Banks.", "PERSON", "Banks");
 }
 
 static void not_persons(void **s) {
@@ -247,6 +253,7 @@ static void not_persons(void **s) {
   REJECT("Jordan is a small country. Why is Kubernetes so popular?", "PERSON");
   REJECT("The son of Zeus was Heracles.", "PERSON");
   REJECT("Data Science from Scratch is a good book", "PERSON");
+  REJECT("Unlike the White album, it is long", "PERSON");
   REJECT("the john is down the hall", "PERSON");
   REJECT("things will peter out", "PERSON");
   REJECT("the van der Waals force holds it", "PERSON");
@@ -624,6 +631,10 @@ static void addresses(void **s) {
   EXPECT("The restaurant is at 47 Marszałkowska", "STREET_ADDRESS", "47 Marszałkowska");
   REJECT("Send it via Slack, the meeting is at 3 PM", "STREET_ADDRESS");
   REJECT("I read it on Place Vendome", "STREET_ADDRESS");
+  /* any street type after a given name or a surname (Faker's "Monika Union") */
+  EXPECT("The bus station is on Monika Union", "STREET_ADDRESS", "Monika Union");
+  EXPECT("Pedestrians must enter on Monika Union St. the first months", "STREET_ADDRESS", "Monika Union St");
+  REJECT("The hotel is on Long Island and my file is on Google Drive", "STREET_ADDRESS");
   REJECT("The meeting is at Room 5 today, the answer is on Page 12", "STREET_ADDRESS");
   REJECT("Request ID f5996918 failed with 502 Bad Gateway at the edge", "STREET_ADDRESS");
   REJECT("GREEN MAN FESTIVAL, 15–18 August 2024\nWeekend camping ticket, ref GM24-118203", "STREET_ADDRESS");
