@@ -1014,8 +1014,9 @@ static const char *const authored[] = {"novel", "novels", "concert", "poem", "po
 
 /* Three or more single capitalised words, "A, B and C" (or "A, B & C"), that
  * name one thing: a singular verb or a firm's word follows ("Lopez, Santos and
- * Coleman is a design agency", "The Clark, Romero and Hall Orchestra"). Returns
- * the token after the list, or 0. */
+ * Coleman is a design agency", "The Clark, Romero and Hall Orchestra"), or a
+ * verb of working precedes ("I work for Smith, Johnson and Lee"). Returns the
+ * token after the list, or 0. */
 static size_t firm_coordination(const sl__gaz_t *g, const char *text, const sl__toks_t *T, size_t i) {
   static const char *const singular[] = {"is", "was", "has", NULL};
   static const char *const firm_tail[] = {"orchestra", "philharmonic", "band", "choir", "quartet",
@@ -1040,8 +1041,15 @@ static size_t firm_coordination(const sl__gaz_t *g, const char *text, const sl__
     }
     return 0;
   }
+  static const char *const working[] = {"work", "works", "worked", "working", "employed", NULL};
   size_t a = k + 1;
-  if (items < 3 || a >= T->n || T->v[a].nl_before || T->v[a].punct_before) return 0;
+  if (items < 3) return 0;
+  if (i >= 2 && !T->v[i].punct_before && !T->v[i - 1].punct_before &&
+      (sl__tok_is(text, &T->v[i - 1], "for") || sl__tok_is(text, &T->v[i - 1], "at") ||
+       sl__tok_is(text, &T->v[i - 1], "by")) &&
+      sl__tok_in(text, &T->v[i - 2], working))
+    return a;
+  if (a >= T->n || T->v[a].nl_before || T->v[a].punct_before) return 0;
   bool firm = sl__tok_in(text, &T->v[a], singular) || sl__tok_in(text, &T->v[a], firm_tail) ||
               ((T->v[a].caps & 1) && (sl__tok_flags(g, text, &T->v[a]) & SL_GZ_VETO));
   return firm ? a : 0;
@@ -1827,7 +1835,11 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         unsigned f = GZ(k);
         /* (after a strong cue a given name first is one: "name? Eve Magrath") */
         /* (and a title or a brand that is a surname too, after a given name: "Ivan King") */
+        /* (and a surname that is a title or a place's word too, right after an
+         * honorific: "Mr King", "Dr. Street") */
         if ((f & (SL_GZ_VETO | SL_GZ_HONOR)) && !(cue >= 2 && k == i && (f & SL_GZ_FIRST) && j > i + 1) &&
+            !(cue >= 2 && k == i && j == i + 1 && (f & SL_GZ_LAST) && !(f & SL_GZ_HONOR) && i > 0 &&
+              (GZ(i - 1) & SL_GZ_HONOR)) &&
             !(k == i + 1 && j == i + 2 && (f & SL_GZ_LAST) && sl__tok_in(text, &T->v[k], surname_vetoes) &&
               (GZ(i) & SL_GZ_FIRST) && !(GZ(i) & (SL_GZ_COMMON | SL_GZ_PLACE | SL_GZ_VETO)) &&
               /* (inside a sentence, not after a place's words: "a walk in Albert Park") */

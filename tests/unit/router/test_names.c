@@ -242,6 +242,7 @@ static void persons(void **s) {
   EXPECT("Unlike the Berg novel, it's not about that.", "PERSON", "Berg");
   EXPECT("This song by ex-Zombie Marsh is a perfect example", "PERSON", "Marsh");
   EXPECT("\"I'm glad to hear that Cyprus is moving in that direction,\" says Banks.", "PERSON", "Banks");
+  EXPECT("Mr King is a 88 year old man who grew up in Smithton.", "PERSON", "King");
 }
 
 static void not_persons(void **s) {
@@ -254,6 +255,7 @@ static void not_persons(void **s) {
   REJECT("The son of Zeus was Heracles.", "PERSON");
   REJECT("Data Science from Scratch is a good book", "PERSON");
   REJECT("Unlike the White album, it is long", "PERSON");
+  REJECT("I work for Smith, Johnson and Lee", "PERSON"); /* a firm named after its partners */
   REJECT("the john is down the hall", "PERSON");
   REJECT("things will peter out", "PERSON");
   REJECT("the van der Waals force holds it", "PERSON");
