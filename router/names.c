@@ -1094,6 +1094,21 @@ static bool titled_speaker(const char *text, const sl__toks_t *T, size_t j) {
   return false;
 }
 
+/* Token i, a capitalised English word after "as" or an article, opens a job's
+ * title: a word for a trade follows ("as Line cook", "a Data engineer"). */
+static bool job_title(const char *text, const sl__toks_t *T, size_t i) {
+  static const char *const trades[] = {
+      "cook", "chef", "engineer", "manager", "developer", "assistant", "nurse", "teacher",
+      "analyst", "designer", "officer", "clerk", "worker", "technician", "consultant", "architect",
+      "scientist", "operator", "attendant", "specialist", "administrator", "coordinator",
+      "editor", "writer", "accountant", "librarian", "therapist", "surveyor", "inspector",
+      "planner", "adviser", "advisor", "programmer", "buyer", "broker", "agent", NULL};
+  static const char *const before[] = {"as", "a", "an", "the", NULL};
+  return i > 0 && i + 1 < T->n && !T->v[i].punct_before && sl__tok_in(text, &T->v[i - 1], before) &&
+         !T->v[i + 1].nl_before && !T->v[i + 1].punct_before && !(T->v[i + 1].caps & 1) &&
+         sl__tok_in(text, &T->v[i + 1], trades) && sl__lexicon_has(text + T->v[i].s, T->v[i].e - T->v[i].s);
+}
+
 /* Token j (after a run) is "from" and a capitalised word: where a person works
  * or comes from ("... from Helix Biolabs is the keynote speaker"). */
 static bool from_firm(const char *text, const sl__toks_t *T, size_t j) {
@@ -2089,7 +2104,7 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
        * ("Who was Marie Curie?") */
       if (accept && !cue && words == 1 && j == i + 1 &&
           (after_day_number(text, T, i) || weekday_not_name(text, T, i) ||
-           regnal_after(text, T, i)))
+           regnal_after(text, T, i) || job_title(text, T, i)))
         accept = false;
       if (accept && !cue &&
           (eponym_after(text, T, j) || (words == 1 && j == i + 1 && adam_optimizer(c, T, i))))

@@ -256,6 +256,7 @@ static void not_persons(void **s) {
   REJECT("Data Science from Scratch is a good book", "PERSON");
   REJECT("Unlike the White album, it is long", "PERSON");
   REJECT("I work for Smith, Johnson and Lee", "PERSON"); /* a firm named after its partners */
+  REJECT("I used to work for Nordlys Energi as Line cook, but quit", "PERSON"); /* a job's title */
   REJECT("the john is down the hall", "PERSON");
   REJECT("things will peter out", "PERSON");
   REJECT("the van der Waals force holds it", "PERSON");
