@@ -608,7 +608,9 @@ static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t
     sl__tok_t *t = &T->v[k];
     size_t n = t->e - t->s;
     if (t->kind != SL_TK_WORD || t->nl_before || n < 2) continue;
-    bool typed = n <= 9 && !(t->caps & 2) && strchr("sSaArRbBlL", text[t->s]) && sl__tok_in(text, t, plain_types);
+    char c0 = (char)(text[t->s] | 32); /* plain_types' initials, looked at before the list */
+    bool typed = n <= 9 && !(t->caps & 2) && (c0 == 's' || c0 == 'a' || c0 == 'r' || c0 == 'b' || c0 == 'l') &&
+                 sl__tok_in(text, t, plain_types);
     bool fused = !typed && (t->caps & 1) && !t->punct_before && fused_name(text, t);
     size_t b = k; /* the street's last token */
     if (!typed && !fused && (t->caps & 1) && !t->punct_before) b = type_first_street(g, ga, text, T, k);
