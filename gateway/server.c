@@ -739,8 +739,12 @@ static int on_url(llhttp_t *p, const char *at, size_t len) {
   return 0;
 }
 
+/* Fields after a chunked body (its trailer section) count toward the header
+ * limit and are then discarded, as RFC 9112 (7.1.2) allows: the request's
+ * headers, and the pointers into their store, are complete by then. */
 static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   sl_conn_t *c = p->data;
+  if (c->rstate == RS_BODY) return add_header_bytes(c, len);
   if (c->last_was_value && commit_header(c)) return -1;
   c->last_was_value = false;
   if (add_header_bytes(c, len) || sl_buf_append(&c->field, at, len)) return c->err_status = 431, -1;
@@ -749,6 +753,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   sl_conn_t *c = p->data;
+  if (c->rstate == RS_BODY) return add_header_bytes(c, len);
   c->last_was_value = true;
   if (add_header_bytes(c, len) || sl_buf_append(&c->value, at, len)) return c->err_status = 431, -1;
   return 0;
