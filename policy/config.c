@@ -426,9 +426,20 @@ static int parse_backends(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
     sl_backend_cfg_t *bc = &c->backends[c->n_backends++];
     int rc = parse_backend(b, p, bc, err);
     if (rc) return rc;
-    for (size_t j = 0; j + 1 < c->n_backends; j++)
-      if (!strcmp(c->backends[j].name, bc->name))
-        return sl_jerr_set(err, p, "duplicate backend name \"%s\"", bc->name);
+    for (size_t j = 0; j + 1 < c->n_backends; j++) {
+      const sl_backend_cfg_t *o = &c->backends[j];
+      if (!strcmp(o->name, bc->name)) return sl_jerr_set(err, p, "duplicate backend name \"%s\"", bc->name);
+      /* the gateway treats every backend at an external backend's address as
+       * external (chat.c), so a keep-inside rule could never use it: say so now */
+      if (o->base_url && bc->base_url && !strcmp(o->base_url, bc->base_url) &&
+          (o->location == SL_LOC_EXTERNAL) != (bc->location == SL_LOC_EXTERNAL)) {
+        char q[300];
+        sl_jpath_key(q, sizeof q, p, "base_url");
+        return sl_jerr_set(err, q, "is also the base_url of %s backend \"%s\": one address cannot be both "
+                           "inside and outside the network", o->location == SL_LOC_EXTERNAL ? "external" : "internal",
+                           o->name);
+      }
+    }
   }
   return 0;
 }

@@ -86,6 +86,10 @@ static void test_errors_name_the_path(void **st) {
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"grpc\",\"base_url\":\"http://a\"}]}",
                "$.backends[0].kind: must be");
   expect_error("{\"backends\":[" OK_BACKEND "," OK_BACKEND "]}", "$.backends[1]: duplicate backend name");
+  /* one address is inside or outside the network, not both (a trailing '/' aside) */
+  expect_error("{\"backends\":[" OK_BACKEND ",{\"name\":\"in\",\"kind\":\"openai\",\"location\":\"internal\","
+               "\"base_url\":\"https://api.example.com/v1\"}]}",
+               "$.backends[1].base_url: is also the base_url of external backend \"up\"");
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"ftp://a\"}]}",
                "$.backends[0].base_url: must start with http");
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\"}]}", "$.backends[0].base_url: is required");
