@@ -645,8 +645,12 @@ static void on_done(void *data, int err, int status, const char *msg) {
   } else if (c->up.streaming) {
     sl_sse_feed(&c->up.sse, "\n\n", 2); /* flush an unterminated last event */
     if (c->base.failed || c->base.abandoned) goto out;
-    if (!c->saw_stop) {
-      sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error", "upstream stream ended before message_stop");
+    /* whole once message_delta gave the stop reason (message_stop may be left
+     * out, as a cut after it is); message_stop without one may end a cut answer */
+    if (!c->finish[0]) {
+      sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error",
+                    c->saw_stop ? "upstream stream ended without a stop_reason"
+                                : "upstream stream ended before message_stop");
       goto out;
     }
   } else {

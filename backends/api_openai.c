@@ -505,8 +505,12 @@ static void on_done(void *data, int err, int status, const char *msg) {
   } else if (c->up.streaming) {
     sl_sse_feed(&c->up.sse, "\n\n", 2); /* flush an unterminated last event */
     if (c->base.failed || c->base.abandoned) goto out;
-    if ((!c->saw_done && !c->finish[0]) || (!c->base.started && !c->finish[0])) {
-      sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error", "upstream stream ended before it was complete");
+    /* an answer is whole once the upstream said it was over: [DONE] alone (or
+     * the body's end) after no finish_reason may be a cut answer */
+    if (!c->finish[0]) {
+      sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error",
+                    c->saw_done ? "upstream stream ended without a finish_reason"
+                                : "upstream stream ended before it was complete");
       goto out;
     }
   } else {

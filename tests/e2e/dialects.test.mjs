@@ -299,8 +299,10 @@ test('Anthropic backend overloaded (529) with nowhere else to go: an Anthropic c
       (e.headers?.get ? e.headers.get('retry-after') : e.headers?.['retry-after']) === '7'); // the upstream's wait, as for a 503
 });
 
-test('an Anthropic stream cut after message_delta (before message_stop) is a whole answer', async () => {
-  anUp.handler = (req, body, res) => {
+test('an Anthropic stream cut or ended after message_delta (before message_stop) is a whole answer; message_stop without a stop reason is no answer', async () => {
+  // end: how the upstream's body ends after the events ('reset', 'clean', or
+  // 'stop-only': message_stop with no message_delta before it)
+  const answer = (end) => (req, body, res) => {
     const ev = (name, data) => `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(ev('message_start', { message: { id: 'msg_c', type: 'message', role: 'assistant', model: 'claude-x', content: [],
@@ -308,14 +310,26 @@ test('an Anthropic stream cut after message_delta (before message_stop) is a who
     res.write(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
     res.write(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'whole answer' } }));
     res.write(ev('content_block_stop', { index: 0 }));
+    if (end === 'stop-only') return res.end(ev('message_stop', {}));
     res.write(ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 3 } }));
+    if (end === 'clean') return res.end();
     setTimeout(() => res.socket.destroy(), 50);
   };
-  const m = await anth.messages.stream({ model: 'auto', max_tokens: 20, messages: [{ role: 'user', content: 'x' }] },
-    to('anthropic')).finalMessage();
-  assert.deepEqual(m.content, [{ type: 'text', text: 'whole answer' }]);
-  assert.equal(m.stop_reason, 'end_turn');
-  assert.equal(m.usage.output_tokens, 3);
+  for (const end of ['reset', 'clean']) {
+    anUp.handler = answer(end);
+    const m = await anth.messages.stream({ model: 'auto', max_tokens: 20, messages: [{ role: 'user', content: 'x' }] },
+      to('anthropic')).finalMessage();
+    assert.deepEqual(m.content, [{ type: 'text', text: 'whole answer' }], end);
+    assert.equal(m.stop_reason, 'end_turn', end);
+    assert.equal(m.usage.output_tokens, 3, end);
+    const c = await oai.chat.completions.stream({ model: 'auto', messages: [{ role: 'user', content: 'x' }] },
+      to('anthropic')).finalChatCompletion();
+    assert.equal(c.choices[0].message.content, 'whole answer', end);
+    assert.equal(c.choices[0].finish_reason, 'stop', end);
+  }
+  anUp.handler = answer('stop-only');
+  await assert.rejects(anth.messages.stream({ model: 'auto', max_tokens: 20, messages: [{ role: 'user', content: 'x' }] },
+    to('anthropic')).finalMessage(), /without a stop_reason/);
 });
 
 test('an Anthropic error body under HTTP 200 is the error it names (overloaded: 529), not a malformed message', async () => {

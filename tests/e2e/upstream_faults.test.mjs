@@ -212,6 +212,12 @@ const faults = {
     res.write(chunk({ content: 'cut ' }));
     setTimeout(() => res.end(), 100); // a clean end of the body, but no finish and no [DONE]
   },
+  sse_done_no_finish: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk({ role: 'assistant', content: '' }));
+    res.write(chunk({ content: 'cut short' }));
+    res.end('data: [DONE]\n\n'); // the end marker, but the upstream never said the answer was over
+  },
 };
 
 before(async () => {
@@ -364,15 +370,15 @@ const spentOnBad = async () => {
            usd: get(/sluice_cost_usd_total\{backend="bad"[^}]*\} (\S+)/) };
 };
 
-test('garbage after the first streamed chunk ends the stream with an error the SDK raises; what was generated is charged', async () => {
-  for (const f of ['sse_then_garbage', 'sse_no_done']) {
+test('garbage after the first streamed chunk, or an end with no finish_reason, ends the stream with an error the SDK raises; what was generated is charged', async () => {
+  for (const f of ['sse_then_garbage', 'sse_no_done', 'sse_done_no_finish']) {
     fault = f;
     const before = await spentOnBad();
     let text = '';
     await assert.rejects(async () => {
       for await (const c of await ask({ stream: true }, badOnly)) text += c.choices[0]?.delta?.content ?? '';
     }, (err) => err instanceof Error, f);
-    assert.ok(text.startsWith(f === 'sse_no_done' ? 'cut' : 'first words'), `${f}: ${text}`);
+    assert.ok(text.startsWith(f === 'sse_then_garbage' ? 'first words' : 'cut'), `${f}: ${text}`);
     // the prompt left and words came back: not recorded as zero (estimated: no usage came)
     const after = await spentOnBad();
     assert.ok(after.in > before.in && after.out > before.out && after.usd > before.usd,
