@@ -783,6 +783,13 @@ static int on_headers_complete(llhttp_t *p) {
   }
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->limits.max_body_bytes)
     return c->err_status = 413, -1;
+  /* a transfer coding other than chunked (gzip, deflate, ...) is not decoded
+   * here: its bytes must not be read as the body (RFC 9112, 6.1: 501) */
+  for (size_t i = 0; i < r->n_headers; i++)
+    if (!strcmp(r->hname[i], "transfer-encoding") && strcasecmp(r->hvalue[i], "chunked")) {
+      c->err_msg = "no transfer coding but chunked is supported";
+      return c->err_status = 501, -1;
+    }
   if (p->http_major != 1) return c->err_status = 505, -1;
   if (p->http_minor >= 1 && !sl_http_header(r, "host")) { /* RFC 9112, 3.2 */
     c->err_msg = "an HTTP/1.1 request needs a Host header";
@@ -805,6 +812,16 @@ static int on_headers_complete(llhttp_t *p) {
     return c->err_status = 500, -1;
   c->rstate = RS_BODY;
   arm_timer(c, c->srv->limits.body_timeout_ms);
+  return 0;
+}
+
+/* A chunk announced larger than the body may be is refused at its size line,
+ * not after its bytes came. */
+static int on_chunk_header(llhttp_t *p) {
+  sl_conn_t *c = p->data;
+  if (p->content_length > c->srv->limits.max_body_bytes ||
+      c->req.body.len + p->content_length > c->srv->limits.max_body_bytes)
+    return c->err_status = 413, -1;
   return 0;
 }
 
@@ -1051,6 +1068,7 @@ int sl_server_create(uv_loop_t *loop, const sl_limits_t *limits, sl_http_handler
   s->settings.on_header_value = on_header_value;
   s->settings.on_headers_complete = on_headers_complete;
   s->settings.on_body = on_body;
+  s->settings.on_chunk_header = on_chunk_header;
   s->settings.on_message_complete = on_message_complete;
   uv_tcp_init(loop, &s->listener);
   uv_timer_init(loop, &s->grace);

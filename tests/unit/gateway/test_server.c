@@ -220,6 +220,10 @@ static void test_limits(void **st) {
   expect_status("GET / HTTP/1.1\r\nHost: x\r\nX-Sluice-Data-Class : restricted\r\n\r\n", "HTTP/1.1 400");
   expect_status("GET / HTTP/2.0\r\nHost: x\r\n\r\n", "HTTP/1.1 505");
   expect_status("GET / HTTP/3.1\r\nHost: x\r\n\r\n", "HTTP/1.1 505"); /* a version llhttp rejects */
+  /* a coding the server does not decode; a chunk larger than the body may be, at its size line */
+  expect_status("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                "HTTP/1.1 501");
+  expect_status("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFF\r\n", "HTTP/1.1 413");
 }
 
 static void test_slow_headers_timeout(void **st) {
