@@ -417,6 +417,7 @@ static void test_lone_surrogates(void **st) {
   feed(c, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\\uD83D\"}}\n\n"
           "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"\\ude00b \\\\ud83d\"}}\n\n"
           "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" \\ud83d\\ude00\\u0000.\"}}\n\n"
+          "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"}}\n\n"
           "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
   on_done(c, 0, 200, "ok");
   assert_true(rec.done && !rec.error);
