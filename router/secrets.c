@@ -1585,6 +1585,16 @@ static void key_far(sl__ctx_t *c, const ident_t *id, uint32_t p) {
   if (named && far_value(c, p, true, &vs, &ve)) add_secret(c, vs, ve, SL_ET_API_KEY, "key_prose", 60, false);
 }
 
+/* Six and sixteen lower-case letters or digits joined by a dot: a Kubernetes
+ * bootstrap token's id and secret (kubeadm's "abcdef.0123456789abcdef" too:
+ * its documented example, kept as vendors' documented keys are). */
+static bool bootstrap_token(const char *v, size_t n) {
+  if (n != 23 || v[6] != '.') return false;
+  for (size_t i = 0; i < n; i++)
+    if (i != 6 && !((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9'))) return false;
+  return true;
+}
+
 static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t is, ie;
   ident_span(c, h, &is, &ie);
@@ -1612,6 +1622,12 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   }
   if (sep == SEP_NONE) {
     key_far(c, &id, p);
+    return;
+  }
+  /* a Kubernetes bootstrap token, by its shape after a token's name, whatever
+   * the separator ("kubeadm join … --token 7g8k2q.x9c4m1v0z3p5n6b8") */
+  if (ident_has(&id, "token") && bootstrap_token(t + vs, ve - vs)) {
+    add_secret(c, vs, ve, SL_ET_API_KEY, "kubernetes_bootstrap_token", 65, false);
     return;
   }
   /* a long hex value after a command-line flag ("--token d23338141b5e...") */

@@ -269,6 +269,9 @@ static const char *const ph_words[] = {
  * bits: most byte pairs of a value start no phrase and are passed over with one
  * test. */
 static uint64_t ph_pair[64];
+/* The words that call a value a stand-in but are also written into real-looking
+ * ones ("FakeValues99cl9bqJFVA3iFUm+yqVe08HxhXFE/"): bits of ph_words. */
+static uint64_t ph_soft;
 static inline unsigned ph_pair_bit(unsigned char a, unsigned char b) { return ((unsigned)a << 4 ^ b) & 4095; }
 void placeholder_init(void);
 void placeholder_init(void) {
@@ -279,7 +282,16 @@ void placeholder_init(void) {
     ph_first[p[0]] |= 1ull << w;
     ph_len[w] = (uint8_t)strlen(ph_words[w]);
     ph_pair[ph_pair_bit(p[0], p[1]) >> 6] |= 1ull << (ph_pair_bit(p[0], p[1]) & 63);
+    if (!strcmp(ph_words[w], "fake") || !strcmp(ph_words[w], "sample") || !strcmp(ph_words[w], "dummy"))
+      ph_soft |= 1ull << w;
   }
+}
+
+/* Beside the word at [i, i + m) of s (n bytes), 20 bytes or more of a random
+ * key: the word is part of a key's value, not what stands in for one. */
+static bool random_beside(const char *s, size_t n, size_t i, size_t m) {
+  return (n - i - m >= 20 && sl__looks_random(s + i + m, n - i - m, false)) ||
+         (i >= 20 && sl__looks_random(s, i, false));
 }
 
 /* A Python %-format field, "%(name)s" (not any "%(": Django's generated keys
@@ -302,7 +314,6 @@ bool sl__is_placeholder(const char *s, size_t n) {
   if (s[0] == '<' || s[0] == '$' || s[0] == '{' || s[0] == '%' || s[0] == '[') return true;
   char low[256];
   const char *orig = s;
-  (void)orig;
   n = sl__lower_copy(s, n, low, sizeof low);
   s = low;
   if (memchr(s, '{', n) && ci_contains(s, n, "{{")) return true;
@@ -345,7 +356,8 @@ bool sl__is_placeholder(const char *s, size_t n) {
       unsigned w = (unsigned)__builtin_ctzll(ws);
       size_t m = ph_len[w];
       /* the second byte first: most candidates differ there (a call saved) */
-      if (i + m <= n && s[i + 1] == ph_words[w][1] && !memcmp(s + i, ph_words[w], m))
+      if (i + m <= n && s[i + 1] == ph_words[w][1] && !memcmp(s + i, ph_words[w], m) &&
+          !(ph_soft >> w & 1 && random_beside(orig, n, i, m)))
         return true;
     }
   }

@@ -54,6 +54,13 @@ static void cloud(void **s) {
 
 static void keys_and_tokens(void **s) {
   (void)s;
+  /* a stand-in's word inside a value that is random beside it; a Kubernetes
+   * bootstrap token after a token's name (kubeadm's documented one too) */
+  EXPECT("aws_secret_access_key = FakeValues99cl9bqJFVA3iFUm+yqVe08HxhXFE/", "API_KEY",
+         "FakeValues99cl9bqJFVA3iFUm+yqVe08HxhXFE/");
+  EXPECT("kubeadm join 10.0.0.1:6443 --token 7g8k2q.x9c4m1v0z3p5n6b8 --discovery-token-ca-cert-hash sha256:1a2b",
+         "API_KEY", "7g8k2q.x9c4m1v0z3p5n6b8");
+  EXPECT("--tls-bootstrap-token abcdef.1234567890abcdef", "API_KEY", "abcdef.1234567890abcdef");
   EXPECT("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\n", "PRIVATE_KEY",
          "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----");
   EXPECT("PRIVATE_KEY_B64=LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlF", "PRIVATE_KEY", NULL);
@@ -425,6 +432,7 @@ static void placeholders_are_not_secrets(void **s) {
       "PWR_MGM: N0tThePSw45f!!!",
       "RUN openssl x509 -req -days 365 -passin \"file:dkajco1\" -sha256",
       "api_key = \"your-api-key-here\"",
+      "api_key = \"fake_api_key_1234\"", "api_key = \"fake-key-for-tests-only-do-not-use\"",
       /* variable reads and references, not values */
       "MARIADB_ROOT_PASSWORD: ${DB_ROOT_PASSWORD:?set DB_ROOT_PASSWORD in .env}",
       "  password = random_password.db.result\n",
