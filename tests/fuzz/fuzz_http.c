@@ -15,6 +15,12 @@ static sl_server_t *srv;
 static int port;
 
 static void handler(sl_conn_t *c, sl_http_req_t *r, void *d) {
+  /* read every header and the path as a gateway would: a pointer the parser
+   * left dangling (trailer fields once moved the store) shows up here */
+  size_t n = strlen(r->path) + (r->query ? strlen(r->query) : 0);
+  for (size_t i = 0; i < r->n_headers; i++) n += strlen(r->hname[i]) + strlen(r->hvalue[i]);
+  n += sl_http_header(r, "content-type") != NULL;
+  if (n == (size_t)-1) __builtin_trap();
   sl_http_respond(c, 200, "text/plain", NULL, "ok", 2);
   sl_http_end(c);
 }
