@@ -29,14 +29,31 @@ static bool uuid_shape(const char *s, size_t n) {
 
 /* The quoted literal whose opening quote is at t[i]: its body [*s, *e), on one
  * line and at most 256 bytes; returns the index after the closing quote, or 0
- * when it does not close. */
+ * when it does not close. A line end right before the closing quote is no part
+ * of the value: code's 'Tr0ub4dor&3\n', whose escape the fold step made a line
+ * end (fold.c). */
 static uint32_t quoted_at(const char *t, uint32_t n, uint32_t i, uint32_t *s, uint32_t *e) {
   char q = t[i++];
   uint32_t k = i;
-  while (k < n && t[k] != q && t[k] != '\n' && k - i < 256) k++;
-  if (k >= n || t[k] != q) return 0;
+  for (;;) {
+    while (k < n && t[k] != q && t[k] != '\n' && t[k] != '\r' && k - i < 256) k++;
+    /* a quote with a letter or digit right after it is inside the literal
+     * (an escaped one the fold step decoded: "hun\"ter2"), when another closes
+     * it on the same line */
+    if (k + 1 < n && t[k] == q && k > i && isalnum((unsigned char)t[k + 1])) {
+      const char *next = memchr(t + k + 1, q, n - k - 1);
+      if (next && !memchr(t + k + 1, '\n', (size_t)(next - (t + k + 1)))) {
+        k++;
+        continue;
+      }
+    }
+    break;
+  }
+  uint32_t close = k;
+  while (close < n && close - k < 4 && (t[close] == '\n' || t[close] == '\r')) close++;
+  if (close >= n || t[close] != q || (close > k && k == i)) return 0;
   *s = i, *e = k;
-  return k + 1;
+  return close + 1;
 }
 
 static void add_secret(sl__ctx_t *c, uint32_t s, uint32_t e, int type, const char *det, int prio,

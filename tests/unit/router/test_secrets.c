@@ -170,6 +170,11 @@ static void otp_secrets(void **s) {
 
 static void passwords(void **s) {
   (void)s;
+  /* a line end escaped at a literal's end (the fold step decodes \n); a quote
+   * escaped inside one */
+  EXPECT("conn = connect(user='app', password='Xk9#mP2$vL\\n')", "PASSWORD", "Xk9#mP2$vL");
+  EXPECT("secret = 'mYs3cr3tV4lu3!\\r\\n'", "API_KEY", "mYs3cr3tV4lu3!");
+  EXPECT("the password is \"hun\\\"ter2\"", "PASSWORD", NULL);
   EXPECT("DB_PASSWORD=hunter22", "PASSWORD", "hunter22");
   /* a generated password alone on the line after its cue line */
   EXPECT("An admin user has been created.\nPlease use the following password to proceed:\n\nX7kq2Lm9Pw4z\n\nThen log in.",
