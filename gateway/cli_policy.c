@@ -343,6 +343,8 @@ static int run_case(sl_policy_t *p, const cJSON *c, diff_t *df, sl_decision_t *d
     return -1;
   }
   sl_policy_decide(p, &in.req, &cls, &meta, d);
+  /* as the gateway serves it: no step that needs a redaction it cannot make */
+  if (sl_policy_redaction(d, &in.req, &cls) == SL_REDACTION_IMPOSSIBLE) sl_policy_drop_unredactable(d);
 
   char want[300], got[1200];
   int bad = 0;

@@ -98,22 +98,40 @@ static void why_not_text(const sl__rule_t *r, sl_when_key_t k, const sl_decision
  * string, user, a tool definition...) or too many values make every step that
  * needs the redacted copy be skipped, and the request is refused (451) if no
  * other step serves it. */
-static void redaction_outcome(cJSON *route, const sl_decision_t *d, const sl_chat_req_t *req,
-                              const sl_class_t *cls) {
-  if (!req || !cls) return;
+int sl_policy_redaction(const sl_decision_t *d, const sl_chat_req_t *req, const sl_class_t *cls) {
   size_t needing = 0;
   for (size_t i = 0; i < d->n_steps; i++) needing += sl_policy_step_needs_redaction(d, &d->steps[i]);
-  if (!needing) return;
+  if (!needing || !req || !cls) return SL_REDACTION_NONE;
   sl_chat_req_t red;
   sl_redact_map_t *map = NULL;
   int rc = sl_redact_request(req, cls, (const char *const *)d->redact, d->n_redact, &red, &map);
   if (!rc) {
     sl_chat_req_free(&red);
     sl_redact_map_free(map);
-    cJSON_AddStringToObject(route, "redaction", "possible");
-    return;
+    return SL_REDACTION_POSSIBLE;
   }
-  if (rc != SL_EUNSUPPORTED && rc != SL_ETOOBIG) return;
+  return rc == SL_EUNSUPPORTED || rc == SL_ETOOBIG ? SL_REDACTION_IMPOSSIBLE : SL_REDACTION_NONE;
+}
+
+void sl_policy_drop_unredactable(sl_decision_t *d) {
+  size_t k = 0;
+  for (size_t i = 0; i < d->n_steps; i++)
+    if (!sl_policy_step_needs_redaction(d, &d->steps[i])) d->steps[k++] = d->steps[i];
+  d->n_steps = k;
+  if (!k && !d->block_status) {
+    d->block_status = 451;
+    snprintf(d->reason, sizeof d->reason,
+             "redaction_impossible: the rule redacts a value where sluice cannot rewrite it; nothing is sent");
+  }
+}
+
+static void redaction_outcome(cJSON *route, const sl_decision_t *d, const sl_chat_req_t *req,
+                              const sl_class_t *cls) {
+  int r = sl_policy_redaction(d, req, cls);
+  if (r == SL_REDACTION_POSSIBLE) cJSON_AddStringToObject(route, "redaction", "possible");
+  if (r != SL_REDACTION_IMPOSSIBLE) return;
+  size_t needing = 0;
+  for (size_t i = 0; i < d->n_steps; i++) needing += sl_policy_step_needs_redaction(d, &d->steps[i]);
   cJSON_AddStringToObject(route, "redaction", "impossible");
   cJSON *skip = cJSON_AddArrayToObject(route, "skipped");
   for (size_t i = 0; i < d->n_steps; i++)

@@ -89,6 +89,16 @@ size_t sl_policy_keep_inside_types(const sl_policy_t *p, const char *const **typ
  * d->redact before it is sent to step s: the rule redacts and s is external. */
 bool sl_policy_step_needs_redaction(const sl_decision_t *d, const sl_route_step_t *s);
 
+/* Whether the rule's redaction can be made for this request (sl_redact_request
+ * with d->redact), as the gateway finds when it tries: NONE when no step needs
+ * it; IMPOSSIBLE when a value sits where sluice cannot rewrite it (a stop
+ * string, user, a tool definition...) or there are too many values. */
+enum { SL_REDACTION_NONE, SL_REDACTION_POSSIBLE, SL_REDACTION_IMPOSSIBLE };
+int sl_policy_redaction(const sl_decision_t *d, const sl_chat_req_t *req, const sl_class_t *cls);
+/* What the gateway then does (chat.c): the steps that need the redacted copy
+ * are skipped, and with none left the request is refused (451). */
+void sl_policy_drop_unredactable(sl_decision_t *d);
+
 /* The `when` key named by d->why_not[i] ("sensitivity_at_least", ...), or "" if none. */
 const char *sl_policy_why_not(const sl_decision_t *d, size_t rule);
 /* Number of rules and the name of rule i (for explain and `policy test`). */

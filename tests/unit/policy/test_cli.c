@@ -175,9 +175,13 @@ static void test_cases_pass(void **state) {
       " \"expect\": {\"backend\": \"openai/gpt-4o\", \"backends\": [\"openai/gpt-4o\", \"local\"], \"redact\": [\"PERSON\"], \"egress\": true}}\n"
       "{\"name\": \"tenant+header\", \"text\": \"q\", \"tenant\": \"x\", \"headers\": {\"x-env\": \"prod\"},"
       " \"assume\": {\"level\": \"public\", \"difficulty\": 0.1},"
-      " \"expect\": {\"rule\": \"team-x\", \"backend\": \"openai/gpt-4o\", \"blocked\": false}}\n");
+      " \"expect\": {\"rule\": \"team-x\", \"backend\": \"openai/gpt-4o\", \"blocked\": false}}\n"
+      /* a name to redact in a stop string: the gateway skips the external step */
+      "{\"name\": \"unredactable\", \"request\": {\"stop\": [\"Hansen\"], \"messages\": [{\"role\": \"user\","
+      " \"content\": \"Write to Laila Hansen\"}]}, \"assume\": {\"level\": \"internal\", \"difficulty\": 0.8},"
+      " \"expect\": {\"rule\": \"hard\", \"backends\": [\"local\"], \"egress\": false}}\n");
   assert_int_equal(run(&out, 3, "test", pol, cases), 0);
-  assert_non_null(strstr(out, "4 passed, 0 failed"));
+  assert_non_null(strstr(out, "5 passed, 0 failed"));
 }
 
 static void test_mismatch_fails_with_diff(void **state) {
