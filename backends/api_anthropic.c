@@ -140,7 +140,11 @@ static int add_tool_uses(cJSON *content, const char *calls_json) {
   return rc;
 }
 
-/* sys_extra: an instruction appended to the system prompt, or NULL. */
+/* sys_extra: an instruction appended to the system prompt, or NULL. Blank
+ * turns are left out (the API refuses empty text); when the conversation ends
+ * in one, or nothing is left, the request is one this backend cannot serve as
+ * asked (SL_EUNSUPPORTED: the route's next backend, or a 400): leaving the last
+ * turn out would make the one before it an assistant prefill to continue. */
 static int add_msgs(cJSON *root, const sl_chat_req_t *r, const char *sys_extra) {
   sl_buf_t sys;
   sl_buf_init(&sys, (size_t)1 << 30);
@@ -175,6 +179,12 @@ static int add_msgs(cJSON *root, const sl_chat_req_t *r, const char *sys_extra) 
     if (!rc) rc = add_text(c, m->content);
     if (!rc && asst && m->tool_calls) rc = add_tool_uses(c, m->tool_calls);
   }
+  const sl_msg_t *last = NULL;
+  for (size_t i = r->n_msgs; i-- > 0 && !last;)
+    if (strcmp(r->msgs[i].role, "system") && strcmp(r->msgs[i].role, "developer")) last = &r->msgs[i];
+  if (!rc && (!cJSON_GetArraySize(e.msgs) ||
+              (last && !strcmp(last->role, "user") && blank(last->content))))
+    rc = SL_EUNSUPPORTED;
   if (!rc && sys_extra) {
     if (sys.len) rc = sl_buf_append(&sys, "\n\n", 2);
     if (!rc) rc = sl_buf_puts(&sys, sys_extra);

@@ -1024,7 +1024,8 @@ static void try_step(job_t *j) {
   else if (j->saw_unsupported)
     fail_request(j, 400, "invalid_request_error", "unsupported_by_backend",
                  "no backend of the route can serve this request as asked (for example tools "
-                 "or a JSON response_format on the local engine)");
+                 "or a JSON response_format on the local engine, or a conversation ending in an "
+                 "empty user message on an anthropic backend)");
   else if (j->dec.keep_inside || j->dec.reject_on_unavailable)
     fail_request(j, 503, "backend_unavailable", "kept_inside_unavailable",
                  "no in-network backend can serve this request now, and the policy keeps it "

@@ -406,6 +406,33 @@ static void test_numbers_as_written(void **st) {
   sl_buf_free(&rec.text);
 }
 
+/* A conversation that ends in a blank user turn, or has no turn that is not
+ * blank: the API refuses empty text, and leaving the turn out would make the
+ * assistant's last turn a prefill to continue. Not this backend's request. */
+static void test_blank_last_turn(void **st) {
+  sl_msg_t ms[3] = {msg("user", "Tell me a joke"), msg("assistant", "Why did"), msg("user", " ")};
+  sl_chat_req_t req;
+  sl_chat_req_init(&req);
+  req.msgs = ms;
+  static sl_backend_cfg_t cfg;
+  cfg = cfg_for("http://h");
+  sl_call_cbs_t cbs = {.on_text = r_text, .on_tool_call = r_tool, .on_done = r_done, .on_error = r_error};
+  rec_t rec = {0};
+  for (size_t n = 1; n <= 3; n++) {
+    req.n_msgs = n;
+    ms[0].content = n == 1 ? "" : "Tell me a joke";
+    sl_call_opts_t o = {.req = &req};
+    sl_call_t *c = NULL;
+    int rc = sl_call_prepare(NULL, &cfg, &o, &cbs, &rec, &c);
+    if (n == 2) { /* an assistant turn last: a prefill the client asked for */
+      assert_int_equal(rc, 0);
+      call_free((an_call_t *)c);
+    } else {
+      assert_int_equal(rc, SL_EUNSUPPORTED);
+    }
+  }
+}
+
 /* A surrogate pair an upstream split across two events: each half becomes
  * U+FFFD and the stream goes on; a whole pair and \u0000 as before. */
 static void test_lone_surrogates(void **st) {
@@ -506,7 +533,7 @@ int main(void) {
       cmocka_unit_test(test_local_stop_strings),
       cmocka_unit_test(test_json_response_format),
       cmocka_unit_test(test_numbers_as_written),
-      cmocka_unit_test(test_lone_surrogates),
+      cmocka_unit_test(test_lone_surrogates), cmocka_unit_test(test_blank_last_turn),
       cmocka_unit_test(test_abandon),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
