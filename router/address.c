@@ -579,6 +579,19 @@ static bool directions(const char *text, const sl__toks_t *T, size_t a) {
   return a >= 2 && !T->v[a - 1].nl_before && sl__tok_in(text, &T->v[a - 2], ways);
 }
 
+/* The words right before a street that place_said, plain_preps and "side of"
+ * take, tested by length and bytes (most words before a capital are none). */
+static bool cue_word(const char *text, const sl__tok_t *p) {
+  const char *w = text + p->s;
+  switch (p->e - p->s) {
+    case 2: return !strncmp(w, "on", 2) || !strncmp(w, "at", 2) || !strncmp(w, "to", 2) || !strncmp(w, "of", 2);
+    case 3: return !strncmp(w, "off", 3);
+    case 4: return !strncmp(w, "onto", 4);
+    case 5: return !strncmp(w, "along", 5);
+    default: return false;
+  }
+}
+
 /* A street type written first and the street's name after it, on one line:
  * "Calle Mayor", "Rue de la Roquette", "Jalan Sultan Ismail" (k: the type, a
  * capitalised word of type_before that is no English word, or "Rue", "Via").
@@ -613,10 +626,13 @@ static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t
                  sl__tok_in(text, t, plain_types);
     bool fused = !typed && (t->caps & 1) && !t->punct_before && fused_name(text, t);
     size_t b = k; /* the street's last token */
-    if (!typed && !fused && (t->caps & 1) && !t->punct_before) b = type_first_street(g, ga, text, T, k);
+    /* (a type written first follows its cue: "on", "at", "to", "of", "off", "onto", "along") */
+    const sl__tok_t *prev = &T->v[k - 1];
+    if (!typed && !fused && (t->caps & 1) && !t->punct_before && cue_word(text, prev))
+      b = type_first_street(g, ga, text, T, k);
     /* any other street type, capitalised, after a name: "Monika Union", "Smith Ports" */
     bool suffixed = !typed && !fused && b == k && (t->caps & 1) && !(t->caps & 2) && !t->punct_before &&
-                    (GZ(k) & SL_GZ_ST_AFTER);
+                    (prev->caps & 1) && (GZ(k) & SL_GZ_ST_AFTER);
     if (!typed && !fused && !suffixed && b == k) continue;
     size_t a = k;
     if (typed || suffixed) {
@@ -669,6 +685,91 @@ static void named_after_number(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t
         (b + 1 < T->n && !T->v[b + 1].nl_before && !T->v[b + 1].punct_before && (T->v[b + 1].caps & 1)))
       continue;
     add(c, g, ga, T, k, b);
+  }
+}
+
+/* Token k is a postcode where it follows a street's number: four to six digits,
+ * also with a country's letters ("LV9726", "LV-7880"), or two groups ("19-778",
+ * Poland); after a comma or opening its line. Returns the code's last token, or
+ * 0. */
+static size_t postcode_at(const char *text, const sl__toks_t *T, size_t k) {
+  const sl__tok_t *t = &T->v[k];
+  size_t n = t->e - t->s;
+  if (!t->nl_before && t->punct_before != ',') return 0;
+  if (t->kind == SL_TK_ALNUM && n >= 6 && n <= 8 && isupper((unsigned char)text[t->s]) &&
+      isupper((unsigned char)text[t->s + 1]) && sl__count_digits(text + t->s + 2, n - 2) == n - 2)
+    return k; /* LV9726 */
+  if (t->kind == SL_TK_WORD && n == 2 && (t->caps & 2) && k + 1 < T->n && T->v[k + 1].punct_before == '-' &&
+      T->v[k + 1].kind == SL_TK_NUM && T->v[k + 1].e - T->v[k + 1].s == 4)
+    return k + 1; /* LV-7880 */
+  if (t->kind != SL_TK_NUM) return 0;
+  if (n == 2 && k + 1 < T->n && T->v[k + 1].punct_before == '-' && T->v[k + 1].kind == SL_TK_NUM &&
+      T->v[k + 1].e - T->v[k + 1].s == 3)
+    return k + 1; /* 19-778 */
+  return n >= 4 && n <= 6 ? k : 0;
+}
+
+/* 8. A street's name and number, then its postcode and town, in the order of
+ *    most of Europe, with no street type the lists know ("Mulderdijk 213a 3
+ *    hoog, 6720 IJ Herkhoven", "Am Hagelkreuz 5 Zimmer 364, 95615 Bad
+ *    Oeynhausen", "bulw. Zaborowski 68b m. 306\nBytom\n19-778"): the name's last
+ *    word and the town no English word; up to seven tokens of floor and flat
+ *    between the number and the code, over two lines at most. */
+static void number_postcode_town(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T) {
+  const char *text = c->text;
+  if (!T->has_upper) return;
+  for (size_t q = 0; q < T->n_addr; q++) {
+    size_t h = T->sel_addr[q];
+    const sl__tok_t *t = &T->v[h];
+    if (h == 0 || !housenum(text, t) || t->e - t->s > 4 || t->nl_before ||
+        (t->punct_before && t->punct_before != '.') ||
+        (h + 1 < T->n && T->v[h + 1].punct_before == '.' && T->v[h + 1].kind == SL_TK_NUM))
+      continue; /* (a version or a decimal: "Kubernetes 1.29, 2024 …") */
+    sl__tok_t *w = &T->v[h - 1];
+    if (w->kind != SL_TK_WORD || w->e - w->s < 3 || (w->caps & 2)) continue;
+    /* the code, and the town after it on its line or before it on the line above */
+    size_t pc = 0, pe = 0, lines = 0;
+    for (size_t k = h + 1; k < T->n && k <= h + 8 && !pc; k++) {
+      lines += T->v[k].nl_before ? 1 : 0;
+      if (lines > 2 || strchr("?!;:", T->v[k].punct_before ? T->v[k].punct_before : ' ')) break;
+      if ((pe = postcode_at(text, T, k)) != 0) pc = k;
+    }
+    if (!pc || sl__lexicon_has(text + w->s, w->e - w->s) || (GZ(h - 1) & SL_GZ_STARTER)) continue;
+    size_t town = pe + 1;
+    if (town < T->n && !T->v[town].nl_before && T->v[town].kind == SL_TK_WORD && (T->v[town].caps & 2) &&
+        T->v[town].e - T->v[town].s == 2)
+      town++; /* the Netherlands' two letters: "6720 IJ" */
+    size_t b;
+    if (town < T->n && !T->v[town].nl_before && !T->v[town].punct_before && T->v[town].kind == SL_TK_WORD &&
+        (T->v[town].caps & 1)) {
+      b = town;
+      while (b + 1 < T->n && b + 1 <= town + 2 && !T->v[b + 1].nl_before && !T->v[b + 1].punct_before &&
+             (T->v[b + 1].caps & 1))
+        b++;
+    } else if (T->v[pc].nl_before && T->v[pc - 1].kind == SL_TK_WORD && (T->v[pc - 1].caps & 1) &&
+               T->v[pc - 1].nl_before && pc - 1 > h) {
+      town = b = pc - 1; /* "…\nBytom\n19-778" */
+      b = pe;
+    } else {
+      continue;
+    }
+    sl__tok_t *tw = &T->v[town];
+    if (sl__lexicon_has(text + tw->s, tw->e - tw->s) && !(sl__tok_flags(g, text, tw) & SL_GZ_PLACE)) continue;
+    /* the name's first words: capitalised words or a lower-case type before them
+     * ("Am Hagelkreuz", "bulw. Zaborowski") on the same line; or where an
+     * address found already starts ("Calle de Alcalá 42") */
+    size_t a = h - 1;
+    const sl__cand_t *d = found_at(c, w, SL_ET_STREET_ADDRESS);
+    if (d) {
+      while (a > 0 && T->v[a - 1].s >= d->start) a--;
+    } else {
+      while (a > 0 && h - a < 3 && !T->v[a].nl_before &&
+             (!T->v[a].punct_before || T->v[a].punct_before == '.') && T->v[a - 1].kind == SL_TK_WORD &&
+             T->v[a - 1].e - T->v[a - 1].s <= 12 && ((T->v[a - 1].caps & 1) || (GZ(a - 1) & SL_GZ_ST_BEFORE)) &&
+             !(GZ(a - 1) & SL_GZ_STARTER))
+        a--;
+    }
+    add(c, g, ga, T, a, b);
   }
 }
 
@@ -934,6 +1035,7 @@ void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga,
   }
   numberless_streets(c, g, ga, T);
   named_after_number(c, g, ga, T);
+  number_postcode_town(c, g, ga, T);
 }
 
 /* Addresses in Japanese and Korean script, told by their parts' suffixes.

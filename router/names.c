@@ -75,6 +75,13 @@ static const char *const veto[] = {
     "construções", "costruzioni", "bouw", "bygg", "engineering", "ingenieria", "ingeniería",
     "consultores", "consultoria", "industria", "industrie", "manufacturing", "biolabs",
     "biosciences", "gruppe", "gruppo", "grupo", "groupe", "holding", "sociedad", "compagnie",
+    /* legal forms and kin words that end a firm named after people ("Graham Brothers",
+     * "Blomqvist Berggren HB", "Wijaya Tbk", "Laboy Romo Hermanos", "Favre e figli") */
+    "brothers", "bros", "gruppen", "hb", "ab", "aps", "oy", "oyj", "kft", "nyrt", "zrt", "tbk",
+    "ltda", "eireli", "hermanos", "asociados", "associados", "figli", "söhne", "sønner", "söner",
+    "hijos", "filhos", "combinatie", "personlig", "sarl", "srl", "spa", "snc", "scs", "bv", "nv",
+    "vof", "ohg", "kg", "asa", "sro", "công", "cty", "tnhh", "sas", "kkt", "ska", "sp",
+    "kommanditbolag", "handelsbolag", "aktiebolag",
     /* planets and gods more often than people in prompts */
     "mercury", "venus", "jupiter", "saturn", "uranus", "neptune", "pluto",
     /* storms are named like people */
@@ -629,13 +636,22 @@ static bool after_place_word(const char *text, const sl__toks_t *T, size_t i) {
   static const char *const motion[] = {"flew", "fly", "flying", "moved", "move", "travel",
                                        "travelled", "traveled", "trip", "visit", "visited",
                                        "visiting", "drove", "drive", "arrived", "landed", "went",
-                                       "relocated", "shipped", "welcome", NULL};
+                                       "relocated", "shipped", "welcome", "returned", "return",
+                                       "returning", "headed", "heading", NULL};
   if (i == 0) return false;
   const sl__tok_t *p = &T->v[i - 1];
   if (sl__tok_in(text, p, preps)) return true;
   return i >= 2 && p->e - p->s == 2 && !strncmp(text + p->s, "to", 2) &&
          sl__tok_in(text, &T->v[i - 2], motion);
 }
+
+/* What a firm or a brand has, after "the" and its name. */
+static const char *const brand_things[] = {"website", "site", "homepage", "webpage", "app", "brand",
+                                           "store", "shop", "platform", "portal", "blog", "newsletter",
+                                           "podcast", "channel", "franchise", "chain", "logo", NULL};
+
+/* Before "in" and a place's name: where something is. */
+static const char *const place_verbs[] = {"based", "located", "headquartered", "situated", NULL};
 
 /* The run i..j-1 stands in quotation marks ("„Zielone Wzgórze”", "'Sapiens'"):
  * a title or a brand more often than a person. */
@@ -1012,6 +1028,10 @@ static bool adam_optimizer(const sl__ctx_t *c, const sl__toks_t *T, size_t i) {
 static const char *const authored[] = {"novel", "novels", "concert", "poem", "poems", "biography",
                                        "memoir", "painting", "sculpture", "symphony", NULL};
 
+/* "and" in the languages whose firms are named "A, B and C" ("Motchebon, Albert
+ * und Lauckner", "Lira, Cantú y Carbajal"). */
+static const char *const firm_and[] = {"and", "und", "y", "e", "et", "og", "och", "en", "és", NULL};
+
 /* Three or more single capitalised words, "A, B and C" (or "A, B & C"), that
  * name one thing: a singular verb or a firm's word follows ("Lopez, Santos and
  * Coleman is a design agency", "The Clark, Romero and Hall Orchestra"), or a
@@ -1034,7 +1054,7 @@ static size_t firm_coordination(const sl__gaz_t *g, const char *text, const sl__
       break;
     }
     if (n + 1 < T->n && (!T->v[n].punct_before || T->v[n].punct_before == ',') &&
-        sl__tok_is(text, &T->v[n], "and") && !T->v[n + 1].punct_before && !T->v[n + 1].nl_before &&
+        sl__tok_in(text, &T->v[n], firm_and) && !T->v[n + 1].punct_before && !T->v[n + 1].nl_before &&
         cap_word(text, &T->v[n + 1])) {
       k = n + 1, items++;
       break;
@@ -1891,6 +1911,14 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       /* a town named after a saint or a fort: "St. Louis", "San Antonio", "Fort Collins" */
       if (i > 0 && !t->nl_before && (t->punct_before == 0 || t->punct_before == '.') &&
           (T->v[i - 1].caps & 1) && sl__tok_in(text, &T->v[i - 1], place_prefix))
+        vetoed = true;
+      /* a firm's or a brand's thing after "the": "according to the Fredericia Fragt website" */
+      if (i > 0 && !t->nl_before && !t->punct_before && sl__tok_is(text, &T->v[i - 1], "the") && j < T->n &&
+          !T->v[j].nl_before && !T->v[j].punct_before && sl__tok_in(text, &T->v[j], brand_things))
+        vetoed = true;
+      /* where a firm or a thing is: "a design agency based in Ost Bryan" */
+      if (i >= 2 && !t->nl_before && !t->punct_before && sl__tok_is(text, &T->v[i - 1], "in") &&
+          sl__tok_in(text, &T->v[i - 2], place_verbs))
         vetoed = true;
       /* a brand before its model's code: "Aeris HX-400", "Lumix G9" */
       if (words == 1 && model_code(text, T, j)) vetoed = true;
