@@ -579,6 +579,10 @@ static bool directions(const char *text, const sl__toks_t *T, size_t a) {
   return a >= 2 && !T->v[a - 1].nl_before && sl__tok_in(text, &T->v[a - 2], ways);
 }
 
+/* Lower-case words inside a street's name. */
+static const char *const particles[] = {"de", "la", "del", "della", "di", "da", "do", "dos", "das", "du",
+                                        "des", "le", "los", "las", "der", "den", "van", "von", NULL};
+
 /* The words right before a street that place_said, plain_preps and "side of"
  * take, tested by length and bytes (most words before a capital are none). */
 static bool cue_word(const char *text, const sl__tok_t *p) {
@@ -598,8 +602,6 @@ static bool cue_word(const char *text, const sl__tok_t *p) {
  * Returns the name's last token, or k when none follows. */
 static size_t type_first_street(const sl__gaz_t *g, const sl__gaz_t *ga, const char *text,
                                 const sl__toks_t *T, size_t k) {
-  static const char *const particles[] = {"de", "la", "del", "della", "di", "da", "do", "dos",
-                                          "das", "du", "des", "le", "los", "las", NULL};
   static const char *const english_too[] = {"rue", "via", NULL};
   const sl__tok_t *t = &T->v[k];
   if (t->e - t->s < 3 || (t->caps & 2) || !(GZ(k) & SL_GZ_ST_BEFORE) ||
@@ -637,8 +639,13 @@ static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t
     size_t a = k;
     if (typed || suffixed) {
       if (t->punct_before) continue;
-      while (a > 0 && k - a < 3 && T->v[a - 1].kind == SL_TK_WORD && (T->v[a - 1].caps & 1) &&
-             !(T->v[a - 1].caps & 2) && !T->v[a].nl_before && !T->v[a].punct_before)
+      /* the name's capitalised words, and a particle between two ("An der
+       * Lehmkuhle St.", "Avenue du Havre St.") */
+      while (a > 0 && k - a < 4 && T->v[a - 1].kind == SL_TK_WORD && !(T->v[a - 1].caps & 2) &&
+             !T->v[a].nl_before && !T->v[a].punct_before &&
+             ((T->v[a - 1].caps & 1) ||
+              (a >= 2 && a < k && (T->v[a - 2].caps & 1) && !T->v[a - 1].punct_before &&
+               sl__tok_in(text, &T->v[a - 1], particles))))
         a--;
       if (a == k) continue;
     }
@@ -650,10 +657,13 @@ static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t
     if (suffixed && (!(sl__tok_flags(g, text, &T->v[a]) & (SL_GZ_FIRST | SL_GZ_LAST)) ||
                      sl__tok_in(text, t, land_types)))
       continue;
+    /* (a street type inside the name, or one written first, is no
+     * organisation's word: "Monika Union St.", "Avenue du Havre St."; "Bridge
+     * Street" stays out) */
     bool person_or_org = false;
     for (size_t m = b > k ? b + 1 : a; m < k && !person_or_org; m++)
       person_or_org = ((sl__tok_flags(g, text, &T->v[m]) & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) &&
-                       !(m > a && (GZ(m) & SL_GZ_ST_AFTER))) || /* "Monika Union St." */
+                       !(GZ(m) & (m > a ? SL_GZ_ST_AFTER : SL_GZ_ST_BEFORE))) ||
                       sl__tok_in_set(text, &T->v[m], &months_set) ||
                       sl__tok_in_set(text, &T->v[m], &weekdays_set);
     if (person_or_org) continue;
