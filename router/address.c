@@ -579,6 +579,14 @@ static bool directions(const char *text, const sl__toks_t *T, size_t a) {
   return a >= 2 && !T->v[a - 1].nl_before && sl__tok_in(text, &T->v[a - 2], ways);
 }
 
+/* Someone lives there: a verb of living within six words before token k. */
+static bool lives_before(const char *text, const sl__toks_t *T, size_t k) {
+  static const char *const live[] = {"lives", "live", "living", "lived", "resides", "reside", "residing", NULL};
+  for (size_t m = k; m-- > 0 && k - m <= 6 && !T->v[m + 1].nl_before;)
+    if (sl__tok_in(text, &T->v[m], live)) return true;
+  return false;
+}
+
 /* Lower-case words inside a street's name. */
 static const char *const particles[] = {"de", "la", "del", "della", "di", "da", "do", "dos", "das", "du",
                                         "des", "le", "los", "las", "der", "den", "van", "von", NULL};
@@ -635,6 +643,16 @@ static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t
     /* any other street type, capitalised, after a name: "Monika Union", "Smith Ports" */
     bool suffixed = !typed && !fused && b == k && (t->caps & 1) && !(t->caps & 2) && !t->punct_before &&
                     (prev->caps & 1) && (GZ(k) & SL_GZ_ST_AFTER);
+    /* a name alone where someone lives: "He lives on the north side of Peachtree." */
+    if (!typed && !fused && !suffixed && b == k && (t->caps & 1) && !(t->caps & 2) && !t->punct_before &&
+        k >= 3 && sl__tok_is(text, prev, "of") && sl__tok_is(text, &T->v[k - 2], "side") &&
+        lives_before(text, T, k - 2) && !sl__lexicon_has(text + t->s, n) &&
+        !(sl__tok_flags(g, text, t) & (SL_GZ_PLACE | SL_GZ_VETO))) {
+      if (k + 1 < T->n && !T->v[k + 1].nl_before && !T->v[k + 1].punct_before && (T->v[k + 1].caps & 1)) b = k + 1;
+      add(c, g, ga, T, k, b);
+      k = b;
+      continue;
+    }
     if (!typed && !fused && !suffixed && b == k) continue;
     size_t a = k;
     if (typed || suffixed) {

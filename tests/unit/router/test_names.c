@@ -664,6 +664,9 @@ static void addresses(void **s) {
   EXPECT("Ask the driver to stop at the corner of Avenue du Havre St. and Elm St.", "STREET_ADDRESS",
          "Avenue du Havre St");
   REJECT("Times are approximate during roadworks on Bridge Street.", "STREET_ADDRESS");
+  /* a name alone where someone lives, no English word and no town */
+  EXPECT("He lives on the north side of Komárnická.", "STREET_ADDRESS", "Komárnická");
+  REJECT("He lives on the north side of Chicago. She lives on the sunny side of life.", "STREET_ADDRESS");
   REJECT("The meeting is at Room 5 today, the answer is on Page 12", "STREET_ADDRESS");
   REJECT("Request ID f5996918 failed with 502 Bad Gateway at the edge", "STREET_ADDRESS");
   REJECT("GREEN MAN FESTIVAL, 15–18 August 2024\nWeekend camping ticket, ref GM24-118203", "STREET_ADDRESS");
