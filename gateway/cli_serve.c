@@ -221,8 +221,8 @@ static int worker_init(serve_t *s, sl_gw_t *w, const sl_config_t *cfg, const cha
     if (colon) snprintf(colon + 1, sizeof addr - (size_t)(colon + 1 - addr), "%d", sl_server_port(w0->srv));
   }
   if ((rc = sl_server_listen(w->srv, addr, w->index ? SL_LISTEN_JOIN : SL_LISTEN_FIRST))) {
-    fprintf(stderr, "sluice: cannot listen on %s%s\n", addr,
-            rc == SL_EADDRINUSE ? ": the address is in use (another sluice?)" : "");
+    fprintf(stderr, "sluice: cannot listen on %s: %s\n", addr,
+            rc == SL_EADDRINUSE ? "the address is in use (another sluice?)" : sl_strerror(rc));
     return rc;
   }
   uv_async_init(w->loop, &w->wake, on_wake);

@@ -1104,7 +1104,7 @@ int sl_server_listen(sl_server_t *s, const char *hostport, sl_listen_mode_t mode
     host[hl - 1] = '\0';
     rc = uv_ip6_addr(host + 1, port, (struct sockaddr_in6 *)&addr);
   } else {
-    rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+    rc = uv_ip4_addr(strcmp(host, "localhost") ? host : "127.0.0.1", port, (struct sockaddr_in *)&addr);
   }
   if (rc) return SL_EINVAL;
   /* Our own socket so that SO_REUSEPORT can be set before bind: each event-loop

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -127,11 +128,31 @@ static int parse_hex32(const char *s, uint8_t out[32]) {
 int sl_config_check_listen(const char *s, const char *path, long min_port, sl_jerr_t *err) {
   const char *colon = strrchr(s, ':');
   if (!colon || colon == s) return sl_jerr_set(err, path, "must be HOST:PORT (got \"%s\")", s);
-  char *end;
-  errno = 0;
-  long port = strtol(colon + 1, &end, 10);
-  if (errno || *end || end == colon + 1 || port < min_port || port > 65535)
-    return sl_jerr_set(err, path, "port must be %ld..65535 (got \"%s\")", min_port, colon + 1);
+  const char *ds = colon + 1;
+  size_t nd = strspn(ds, "0123456789");
+  long port = nd && nd <= 5 && !ds[nd] ? strtol(ds, NULL, 10) : -1;
+  if (port < min_port || port > 65535)
+    return sl_jerr_set(err, path, "port must be %ld..65535 (got \"%s\")", min_port, ds);
+  /* the host: an IPv4 address, an IPv6 one in brackets, or localhost (the
+   * server binds an address: no name is looked up) */
+  char host[64];
+  size_t hl = (size_t)(colon - s);
+  unsigned char buf[sizeof(struct in6_addr)];
+  bool ok = false;
+  if (hl < sizeof host) {
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+      host[hl - 1] = '\0';
+      ok = inet_pton(AF_INET6, host + 1, buf) == 1;
+    } else {
+      ok = !strcmp(host, "localhost") || inet_pton(AF_INET, host, buf) == 1;
+    }
+  }
+  if (!ok)
+    return sl_jerr_set(err, path,
+                       "host must be an IPv4 address, an IPv6 address in brackets or localhost (got \"%.*s\")",
+                       (int)(hl < 64 ? hl : 64), s);
   return 0;
 }
 

@@ -135,6 +135,12 @@ static void test_errors_name_the_path(void **st) {
                "$.backends[0].threads: must be a whole number");
   expect_error("{\"backends\":[" OK_BACKEND "],\"listen\":\"localhost\"}", "$.listen: must be HOST:PORT");
   expect_error("{\"backends\":[" OK_BACKEND "],\"listen\":\"a:99999\"}", "$.listen: port must be");
+  /* an address the server can bind: no host name but localhost, IPv6 in brackets,
+   * a port of digits only */
+  expect_error("{\"backends\":[" OK_BACKEND "],\"listen\":\"myhost:80\"}", "$.listen: host must be");
+  expect_error("{\"backends\":[" OK_BACKEND "],\"listen\":\"::1:80\"}", "$.listen: host must be");
+  expect_error("{\"backends\":[" OK_BACKEND "],\"listen\":\"127.0.0.1:+80\"}", "$.listen: port must be");
+  expect_error("{\"backends\":[" OK_BACKEND "],\"listen\":\"127.0.0.1: 80\"}", "$.listen: port must be");
   expect_error("{\"backends\":[" OK_BACKEND "],\"auth\":{\"keys\":[{\"id\":\"a\",\"sha256\":\"zz\"}]}}",
                "$.auth.keys[0].sha256: must be 64 hex digits");
   expect_error("{\"backends\":[" OK_BACKEND "],\"limits\":{\"max_body_bytes\":5}}",
