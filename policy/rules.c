@@ -81,9 +81,7 @@ static bool known_type(const sl__router_spec_t *spec, const char *t) {
     if (!strcmp(*b, t)) return true;
   for (size_t i = 0; i < spec->opts.n_custom; i++)
     if (!strcmp(spec->custom_types[i], t)) return true;
-  for (size_t i = 0; i < spec->opts.n_levels; i++)
-    if (!strcmp(spec->level_types[i], t)) return true;
-  return false;
+  return false; /* (detectors.levels names only these: router.c refuses others) */
 }
 
 /* ---- $.detectors, $.router ---- */
@@ -278,8 +276,8 @@ static int parse_when(const cJSON *w, const char *path, const sl__router_spec_t 
         if (!(rc = check_type_name(out->entity_types_any[i], q, err)) &&
             !known_type(spec, out->entity_types_any[i]))
           rc = sl_jerr_set(err, q,
-                           "unknown entity type \"%s\" (declare it in detectors.custom or "
-                           "detectors.levels)",
+                           "unknown entity type \"%s\" (a new type is declared by a "
+                           "detector of detectors.custom)",
                            out->entity_types_any[i]);
       }
     } else if (!strcmp(k, "difficulty_at_least")) {
@@ -443,8 +441,8 @@ static int parse_rule(const cJSON *r, const char *path, const sl_config_t *cfg,
       if ((rc = check_type_name(rule->redact[i], q, err))) return rc;
       if (!known_type(spec, rule->redact[i]))
         return sl_jerr_set(err, q,
-                           "unknown entity type \"%s\" (declare it in detectors.custom or "
-                           "detectors.levels)",
+                           "unknown entity type \"%s\" (a new type is declared by a "
+                           "detector of detectors.custom)",
                            rule->redact[i]);
     }
   }
