@@ -527,25 +527,35 @@ int sl__local_prepare_all(sl_backends_t *b, const sl_config_t *cfg, char *err, s
   return rc;
 }
 
-static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen) {
-  struct sl_local_set *set = b->local;
+int sl_backends_check(const sl_config_t *cfg, char *err, size_t errlen) {
   for (size_t i = 0; i < cfg->n_backends; i++) {
     const sl_backend_cfg_t *bc = &cfg->backends[i];
     if (bc->kind != SL_BK_LOCAL) continue;
-    const char *path = model_path(bc);
-    if (!path) {
-      snprintf(err, errlen, "backend \"%s\": no model path (set \"model\" or SLUICE_MODEL)", bc->name);
+    if (!model_path(bc)) {
+      snprintf(err, errlen, "$.backends[%zu].model: is required (or SLUICE_MODEL in the environment)", i);
       return SL_EINVAL;
     }
     /* a chat_template that names no family would be served as plain text */
     if (bc->chat_template && sl_chat_family_detect(bc->chat_template) == SL_CHAT_FAMILY_UNKNOWN) {
       snprintf(err, errlen,
-               "backend \"%s\": chat_template \"%.60s\" is not a family sluice lays out "
+               "$.backends[%zu].chat_template: \"%.60s\" is not a family sluice lays out "
                "(llama2, llama3, chatml/qwen, mistral, gemma, phi3, zephyr/tinyllama) nor a "
                "template of one",
-               bc->name, bc->chat_template);
+               i, bc->chat_template);
       return SL_EINVAL;
     }
+  }
+  return 0;
+}
+
+static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen) {
+  struct sl_local_set *set = b->local;
+  int rc = sl_backends_check(cfg, err, errlen);
+  if (rc) return rc;
+  for (size_t i = 0; i < cfg->n_backends; i++) {
+    const sl_backend_cfg_t *bc = &cfg->backends[i];
+    if (bc->kind != SL_BK_LOCAL) continue;
+    const char *path = model_path(bc);
     if (find_engine(set, path)) continue; /* loaded once; a reload keeps it */
     if (set->n >= MAX_LOCAL_ENGINES) {
       snprintf(err, errlen, "backend \"%s\": at most %d local models", bc->name, MAX_LOCAL_ENGINES);

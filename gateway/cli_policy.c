@@ -14,6 +14,7 @@
  * the detectors. `never_leaves` checks that none of the strings would reach an
  * external step of the chain (after the rule's redaction). Every mismatch is printed as expected/got; the exit is
  * non-zero if any case fails or cannot be read. */
+#include "backend.h"
 #include "cli.h"
 #include "codec_json.h"
 #include "cli_input.h"
@@ -77,6 +78,12 @@ static int cmd_check(const char *file) {
     return 1;
   }
   const sl_config_t *cfg = sl_policy_config(p);
+  char berr[320];
+  if (sl_backends_check(cfg, berr, sizeof berr)) {
+    fprintf(stderr, "%s: %s\n", file, berr);
+    sl_policy_unref(p);
+    return 1;
+  }
   const cJSON *rules = cJSON_GetObjectItemCaseSensitive(cfg->root, "rules");
   int i = 0, always = -1;
   for (const cJSON *r = rules->child; r; r = r->next, i++) {

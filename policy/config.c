@@ -93,7 +93,7 @@ static int get_num(const cJSON *obj, const char *key, const char *path, double l
   if (!v) return 0;
   if (!cJSON_IsNumber(v)) return sl_jerr_set(err, p, "must be a number");
   if (v->valuedouble < lo || v->valuedouble > hi)
-    return sl_jerr_set(err, p, "must be between %g and %g (got %g)", lo, hi, v->valuedouble);
+    return sl_jerr_set(err, p, "must be between %.15g and %.15g (got %.15g)", lo, hi, v->valuedouble);
   *out = v->valuedouble;
   return 0;
 }

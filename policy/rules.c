@@ -237,7 +237,7 @@ void sl__router_spec_free(sl__router_spec_t *spec) {
 static int get_prob(const cJSON *v, const char *path, double *out, sl_jerr_t *err) {
   if (!cJSON_IsNumber(v)) return sl_jerr_set(err, path, "must be a number between 0 and 1");
   if (!(v->valuedouble >= 0 && v->valuedouble <= 1))
-    return sl_jerr_set(err, path, "must be between 0 and 1 (got %g)", v->valuedouble);
+    return sl_jerr_set(err, path, "must be between 0 and 1 (got %.15g)", v->valuedouble);
   *out = v->valuedouble;
   return 0;
 }
@@ -246,7 +246,7 @@ static int get_count(const cJSON *v, const char *path, long *out, sl_jerr_t *err
   if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long)v->valuedouble)
     return sl_jerr_set(err, path, "must be a whole number");
   if (v->valuedouble < 0 || v->valuedouble > (double)INT_MAX)
-    return sl_jerr_set(err, path, "must be between 0 and %d (got %g)", INT_MAX, v->valuedouble);
+    return sl_jerr_set(err, path, "must be between 0 and %d (got %.15g)", INT_MAX, v->valuedouble);
   *out = (long)v->valuedouble;
   return 0;
 }
