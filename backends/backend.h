@@ -116,11 +116,13 @@ void sl_backends_free(sl_backends_t *b);
  * engines b shares; any thread. Errors name the backend. Called at start and on
  * reload; backends already loaded stay. */
 int sl_backends_prepare(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen);
-/* What sl_backends_prepare would refuse without loading anything: a local
- * backend with no model path (no "model" and no SLUICE_MODEL) or a chat_template
- * that names no family sluice lays out. The reason, with the key's JSON path,
- * in err; for `policy check`, which must refuse what `serve` refuses. */
-int sl_backends_check(const sl_config_t *cfg, char *err, size_t errlen);
+/* What sl_backends_prepare would refuse without loading anything: a
+ * chat_template that names no family sluice lays out, and (with require_model) a
+ * local backend with no model path (no "model" and no SLUICE_MODEL). The reason,
+ * with the key's JSON path, in err; for `policy check`, which must refuse what
+ * `serve` refuses (and only warns of a model the deployment may name by
+ * SLUICE_MODEL). */
+int sl_backends_check(const sl_config_t *cfg, bool require_model, char *err, size_t errlen);
 /* Whether the backend can take a call now (local: loaded and queue not full). */
 bool sl_backends_ready(const sl_backends_t *b, const sl_backend_cfg_t *cfg);
 /* A local backend's engine now: sequences running and waiting for a slot.

@@ -527,11 +527,11 @@ int sl__local_prepare_all(sl_backends_t *b, const sl_config_t *cfg, char *err, s
   return rc;
 }
 
-int sl_backends_check(const sl_config_t *cfg, char *err, size_t errlen) {
+int sl_backends_check(const sl_config_t *cfg, bool require_model, char *err, size_t errlen) {
   for (size_t i = 0; i < cfg->n_backends; i++) {
     const sl_backend_cfg_t *bc = &cfg->backends[i];
     if (bc->kind != SL_BK_LOCAL) continue;
-    if (!model_path(bc)) {
+    if (require_model && !model_path(bc)) {
       snprintf(err, errlen, "$.backends[%zu].model: is required (or SLUICE_MODEL in the environment)", i);
       return SL_EINVAL;
     }
@@ -550,7 +550,7 @@ int sl_backends_check(const sl_config_t *cfg, char *err, size_t errlen) {
 
 static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t errlen) {
   struct sl_local_set *set = b->local;
-  int rc = sl_backends_check(cfg, err, errlen);
+  int rc = sl_backends_check(cfg, true, err, errlen);
   if (rc) return rc;
   for (size_t i = 0; i < cfg->n_backends; i++) {
     const sl_backend_cfg_t *bc = &cfg->backends[i];

@@ -79,11 +79,13 @@ static int cmd_check(const char *file) {
   }
   const sl_config_t *cfg = sl_policy_config(p);
   char berr[320];
-  if (sl_backends_check(cfg, berr, sizeof berr)) {
+  if (sl_backends_check(cfg, false, berr, sizeof berr)) {
     fprintf(stderr, "%s: %s\n", file, berr);
     sl_policy_unref(p);
     return 1;
   }
+  if (sl_backends_check(cfg, true, berr, sizeof berr))
+    fprintf(stderr, "%s: warning: %s: serve will refuse to start without it\n", file, berr);
   const cJSON *rules = cJSON_GetObjectItemCaseSensitive(cfg->root, "rules");
   int i = 0, always = -1;
   for (const cJSON *r = rules->child; r; r = r->next, i++) {
