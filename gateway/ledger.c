@@ -773,16 +773,26 @@ static int setup_db(sl_ledger_t *l, const char *path) {
    * with bench_ledger --rate, about 25 % less CPU per row on the writer. The
    * writer touches little more than the right edge of each b-tree: 4 MiB of
    * cache is plenty. */
-  /* a database of something else (an app's, another tool's) is left as it is */
-  int own = sl__ledger_check_ours(l->db, path);
-  if (own) return own;
-  if (exec(l->db, "PRAGMA page_size = 16384") || exec(l->db, "PRAGMA journal_mode = WAL") ||
-      exec(l->db, "PRAGMA cache_size = -4096") ||
-      exec(l->db, l->opts.sync == SL_LEDGER_SYNC_FULL ? "PRAGMA synchronous = FULL"
-                                                      : "PRAGMA synchronous = NORMAL") ||
-      sl__ledger_schema(l->db)) {
-    SL_ERROR("ledger: cannot set up %s: %s", path, sqlite3_errmsg(l->db));
-    return SL_EIO;
+  /* a database of something else (an app's, another tool's) is left as it is;
+   * another process setting up the same new file at the same moment holds it
+   * locked for a moment, beyond the busy timeout's reach when it changes the
+   * journal mode: the set-up is tried again (it is idempotent) for 10 s */
+  for (int tries = 0;; tries++) {
+    int own = sl__ledger_check_ours(l->db, path);
+    if (own && own != SL_EIO) return own;
+    if (!own && !exec(l->db, "PRAGMA page_size = 16384") && !exec(l->db, "PRAGMA journal_mode = WAL") &&
+        !exec(l->db, "PRAGMA cache_size = -4096") &&
+        !exec(l->db, l->opts.sync == SL_LEDGER_SYNC_FULL ? "PRAGMA synchronous = FULL"
+                                                         : "PRAGMA synchronous = NORMAL") &&
+        !sl__ledger_schema(l->db))
+      break;
+    int code = sqlite3_errcode(l->db);
+    if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || tries >= 200) {
+      SL_ERROR("ledger: cannot set up %s: %s", path, sqlite3_errmsg(l->db));
+      return SL_EIO;
+    }
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
   }
   char sql[1024];
   snprintf(sql, sizeof sql,
@@ -1274,7 +1284,10 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
     }
     pthread_join(l->thread, NULL);
   }
-  /* Failed: free now, or with a loop once the async handle is closed. */
+  /* Failed: free now, or with a loop once the async handle is closed; a journal
+   * file made for it is removed (a foreign database is left as it was) */
+  sl__ljournal_discard(l->journal);
+  l->journal = NULL;
   if (loop) {
     l->soon.idle.data = l;
     uv_close((uv_handle_t *)&l->soon.idle, on_closed);

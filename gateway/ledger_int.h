@@ -88,6 +88,9 @@ char *sl__ljournal_path(const char *db_path);
 int sl__ljournal_open(const char *db_path, sl_ljournal_t **out);
 /* Unmaps and unlocks; empties the file when every record in it is released. */
 void sl__ljournal_close(sl_ljournal_t *j);
+/* Closes a journal that was never used, removing the file if this open made it
+ * (a ledger that failed to open leaves nothing beside its database). */
+void sl__ljournal_discard(sl_ljournal_t *j);
 /* A frame is SL_LJ_HEAD bytes, the payload, SL_LJ_TAIL bytes, zeros to a
  * multiple of 8: SL_LJ_FRAME(payload length) bytes. sl__ljournal_seal() frames
  * a payload already placed at frame + SL_LJ_HEAD (checksumming it, outside any

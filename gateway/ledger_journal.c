@@ -74,6 +74,7 @@ struct sl_ljournal {
    * o % cap. [tail, head) holds the records not committed yet. */
   uint64_t head; /* appenders store it (under the ledger's jmu); atomics */
   uint64_t tail; /* the writer stores it, appenders load it; atomics */
+  bool created;  /* this open made the file */
 };
 
 static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n) {
@@ -143,7 +144,9 @@ int sl__ljournal_open(const char *db_path, sl_ljournal_t **out) {
     free(j);
     return SL_ENOMEM;
   }
-  j->fd = open(j->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  j->fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  j->created = j->fd >= 0;
+  if (j->fd < 0 && errno == EEXIST) j->fd = open(j->path, O_RDWR | O_CLOEXEC);
   if (j->fd < 0) {
     SL_ERROR("ledger: cannot open %s: %s", j->path, strerror(errno));
     free(j->path);
@@ -160,6 +163,12 @@ int sl__ljournal_open(const char *db_path, sl_ljournal_t **out) {
   }
   *out = j;
   return 0;
+}
+
+void sl__ljournal_discard(sl_ljournal_t *j) {
+  if (!j) return;
+  if (j->created && !j->map) unlink(j->path); /* (still empty: nothing was reserved or written) */
+  sl__ljournal_close(j);
 }
 
 void sl__ljournal_close(sl_ljournal_t *j) {

@@ -25,7 +25,7 @@ static void append_n(sl_ledger_t *l, int from, int n) {
 }
 
 /* A database of something else is not written into: not its journal mode, not
- * the ledger's tables. */
+ * the ledger's tables; and no pending-rows journal is left beside it. */
 static void test_other_database_refused(void **state) {
   (void)state;
   char path[600];
@@ -48,6 +48,9 @@ static void test_other_database_refused(void **state) {
   assert_string_equal((const char *)sqlite3_column_text(st, 0), "delete");
   sqlite3_finalize(st);
   sqlite3_close(db);
+  char pending[640];
+  snprintf(pending, sizeof pending, "%s-pending", path);
+  assert_int_equal(access(pending, F_OK), -1);
 }
 
 static void test_append_verify_reopen(void **state) {
