@@ -70,6 +70,23 @@ static void tenant_lint(const char *file, const sl_config_t *cfg, const cJSON *r
   }
 }
 
+/* The level an entity type gets under cfg: detectors.levels, a custom
+ * detector's level, else the router's default. 0 or SL_EINVAL (unknown type). */
+static int type_level(const sl_config_t *cfg, const char *type, sl_level_t *out) {
+  const cJSON *det = cJSON_GetObjectItemCaseSensitive(cfg->root, "detectors");
+  const cJSON *lv = cJSON_GetObjectItemCaseSensitive(det, "levels");
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(lv, type);
+  if (cJSON_IsString(v)) return sl_level_parse(v->valuestring, out);
+  const cJSON *custom = cJSON_GetObjectItemCaseSensitive(det, "custom");
+  for (const cJSON *c = cJSON_IsArray(custom) ? custom->child : NULL; c; c = c->next) {
+    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(c, "type");
+    const cJSON *cl = cJSON_GetObjectItemCaseSensitive(c, "level");
+    if (cJSON_IsString(ct) && !strcmp(ct->valuestring, type) && cJSON_IsString(cl))
+      return sl_level_parse(cl->valuestring, out);
+  }
+  return sl_router_default_level(type, out);
+}
+
 static int cmd_check(const char *file) {
   sl_policy_t *p;
   sl_jerr_t err = {{0}};
@@ -97,6 +114,7 @@ static int cmd_check(const char *file) {
   }
   /* Lints that do not change a decision but betray a misunderstanding. */
   i = 0;
+  bool kept_before = false;
   for (const cJSON *r = rules->child; r; r = r->next, i++) {
     const cJSON *red = cJSON_GetObjectItemCaseSensitive(r, "redact");
     const cJSON *route = cJSON_GetObjectItemCaseSensitive(r, "route");
@@ -117,7 +135,19 @@ static int cmd_check(const char *file) {
     if (red && !any_external)
       fprintf(stderr, "%s: warning: $.rules[%d].redact has no effect: every step stays inside "
                       "(redaction applies to external backends)\n", file, i);
+    /* (the level a keep-inside rule before this one keeps inside) */
+    sl_level_t keep_lv, tl;
+    int t = 0;
+    for (const cJSON *ty = red && any_external && kept_before ? red->child : NULL; ty; ty = ty->next, t++)
+      if (cJSON_IsString(ty) && sl_policy_keep_inside_level(p, &keep_lv) && !type_level(cfg, ty->valuestring, &tl) &&
+          tl >= keep_lv)
+        fprintf(stderr, "%s: warning: $.rules[%d].redact[%d]: %s is %s, which a keep-inside rule keeps "
+                        "inside: a request holding one never reaches this rule's external steps, so "
+                        "the redaction never applies (lower its level in detectors.levels to send it "
+                        "out redacted)\n",
+                file, i, t, ty->valuestring, sl_level_name(tl));
     tenant_lint(file, cfg, r, i);
+    kept_before |= keep_inside;
   }
   if (always < 0)
     fprintf(stderr, "%s: warning: no rule without `when`: a request no rule matches is refused (451)\n",

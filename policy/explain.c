@@ -176,10 +176,12 @@ char *sl_policy_explain_json(const sl_policy_t *p, const sl_chat_req_t *req,
   if (d->rule) cJSON_AddStringToObject(route, "rule", d->rule);
   else cJSON_AddNullToObject(route, "rule");
   cJSON_AddItemToObject(route, "backends", steps_json(d->steps, d->n_steps));
-  /* egress: the chain may leave the network (some step is external). */
-  bool egress = false;
+  /* egress: the chain may leave the network (some step the gateway would send
+   * to is external: not one skipped for a redaction it cannot make). */
+  bool impossible = sl_policy_redaction(d, req, cls) == SL_REDACTION_IMPOSSIBLE, egress = false;
   for (size_t i = 0; i < d->n_steps; i++)
-    egress |= d->steps[i].backend->location == SL_LOC_EXTERNAL;
+    egress |= d->steps[i].backend->location == SL_LOC_EXTERNAL &&
+              !(impossible && sl_policy_step_needs_redaction(d, &d->steps[i]));
   cJSON_AddBoolToObject(route, "egress", egress);
   if (d->block_status) {
     cJSON_AddNumberToObject(route, "blocked", d->block_status);
