@@ -174,8 +174,7 @@ static void on_worker_drained(void *data) {
 
 static void on_main_drained(void *data) {
   serve_t *s = data;
-  SL_INFO("drained; exiting");
-  uv_stop(s->sh.workers[0].loop);
+  uv_stop(s->sh.workers[0].loop); /* "drained; exiting" once the other loops are too */
 }
 
 static void on_wake(uv_async_t *a) {
@@ -401,6 +400,7 @@ int sl_cli_serve(int argc, char **argv) {
     else if (!strcmp(argv[i], "--debug")) sl_log_set_level(SL_LOG_DEBUG), debug_flag = true;
     else {
       bool help = sl_cli_is_help(argv[i]);
+      if (!help) fprintf(stderr, "sluice serve: unknown or incomplete option \"%s\"\n", argv[i]);
       fprintf(help ? stdout : stderr,
               "usage: sluice serve [--config FILE] [--listen HOST:PORT] [--workers N] [--debug]\n");
       return help ? 0 : 2;
@@ -538,6 +538,12 @@ int sl_cli_serve(int argc, char **argv) {
 
   uv_run(main_loop, UV_RUN_DEFAULT);
   s->exit_code = 0;
+  for (unsigned i = 1; i < started; i++)
+    if (sh->workers[i].thread_started) {
+      uv_thread_join(&sh->workers[i].thread);
+      sh->workers[i].thread_started = false;
+    }
+  SL_INFO("drained; exiting");
   goto out;
 fail:
   s->exit_code = 1;

@@ -441,12 +441,14 @@ static void model_by_id(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const char 
 }
 
 /* 405 with the methods the path takes (RFC 9110 wants the Allow header). */
-static void not_allowed(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const char *allow) {
+/* 405, in the shape of the endpoint's dialect (the Messages API's for
+ * /v1/messages). */
+static void not_allowed(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const sl_dialect_ops_t *dia,
+                        const char *allow) {
   char extra[64], msg[64];
   sl_cat(extra, sizeof extra, "Allow: ", allow, "\r\n", (char *)NULL);
   sl_cat(msg, sizeof msg, "use ", allow, (char *)NULL);
-  err_end_as(gw, c, r, &sl_dialect_openai, 405, "invalid_request_error", "method_not_allowed", msg,
-             extra);
+  err_end_as(gw, c, r, dia, 405, "invalid_request_error", "method_not_allowed", msg, extra);
 }
 
 void sl_gw_handle(sl_conn_t *c, sl_http_req_t *r, void *data) {
@@ -457,14 +459,14 @@ void sl_gw_handle(sl_conn_t *c, sl_http_req_t *r, void *data) {
   const sl_dialect_ops_t *chat = chat_dialect(p);
   if (chat) {
     if (post) sl_gw_chat(gw, c, r, chat);
-    else not_allowed(gw, c, r, "POST");
+    else not_allowed(gw, c, r, chat, "POST");
     return;
   }
   bool get_path = monitoring_path(p) || !strcmp(p, "/v1/models") || !strcmp(p, "/models") ||
                   !strncmp(p, "/v1/models/", 11) || !strncmp(p, "/models/", 8);
   bool post_path = !strcmp(p, "/v1/explain") || !strcmp(p, "/admin/reload");
   if ((get_path && !get) || (post_path && !post)) {
-    not_allowed(gw, c, r, get_path ? "GET, HEAD" : "POST");
+    not_allowed(gw, c, r, &sl_dialect_openai, get_path ? "GET, HEAD" : "POST");
     return;
   }
   if (!strcmp(p, "/healthz")) simple(gw, c, r, 200, "application/json", "{\"status\":\"ok\"}", 15);

@@ -13,10 +13,12 @@ static const struct {
   int (*run)(int, char **);
   const char *help;
 } commands[] = {
-    {"serve", sl_cli_serve, "[--config FILE] [--listen HOST:PORT]"},
-    {"classify", sl_cli_classify, "[--config FILE] < requests.jsonl > results.jsonl"},
-    {"explain", sl_cli_explain, "[--config FILE] < request.json"},
-    {"policy", sl_cli_policy, "check FILE | test FILE CASES.jsonl"},
+    {"serve", sl_cli_serve, "[--config FILE] [--listen HOST:PORT] [--workers N] [--debug]"},
+    {"classify", sl_cli_classify, "[--config FILE] [--explain] < requests.jsonl > results.jsonl"},
+    {"explain", sl_cli_explain,
+     "[--config FILE] [--tenant T] [--header 'Name: value']... [--rpm N] [--prompt-tokens N] "
+     "[--compact] < request.json"},
+    {"policy", sl_cli_policy, "check FILE | test FILE CASES.jsonl [--verbose]"},
     {"generate", sl_cli_generate,
      "--model FILE.gguf [-p PROMPT] [-n N] [--temp T] [--seed S] [--threads K] [--json]"},
     {"tokenize", sl_cli_tokenize, "(--model FILE.gguf | --tokenizer tokenizer.json) [--special]"},

@@ -623,6 +623,7 @@ test('Anthropic SDK errors: upstream 429 -> RateLimitError, bad input -> BadRequ
   assert.equal(j.error.type, 'invalid_request_error');
   r = await fetch(`${sluice.base}/v1/messages`, { method: 'GET' });
   assert.equal(r.status, 405);
+  assert.deepEqual(await r.json(), { type: 'error', error: { type: 'invalid_request_error', message: 'use POST' } });
 });
 
 test('Anthropic client: an upstream failure mid-stream ends the stream with an error event', async () => {
