@@ -139,8 +139,8 @@ static int cmd_check(const char *file) {
     sl_level_t keep_lv, tl;
     int t = 0;
     for (const cJSON *ty = red && any_external && kept_before ? red->child : NULL; ty; ty = ty->next, t++)
-      if (cJSON_IsString(ty) && sl_policy_keep_inside_level(p, &keep_lv) && !type_level(cfg, ty->valuestring, &tl) &&
-          tl >= keep_lv)
+      if (cJSON_IsString(ty) && sl_policy_keep_inside_level(p, &keep_lv) &&
+          !type_level(cfg, ty->valuestring, &tl) && tl >= keep_lv)
         fprintf(stderr, "%s: warning: $.rules[%d].redact[%d]: %s is %s, which a keep-inside rule keeps "
                         "inside: a request holding one never reaches this rule's external steps, so "
                         "the redaction never applies (lower its level in detectors.levels to send it "

@@ -456,9 +456,10 @@ static int parse_backends(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
           (o->location == SL_LOC_EXTERNAL) != (bc->location == SL_LOC_EXTERNAL)) {
         char q[300];
         sl_jpath_key(q, sizeof q, p, "base_url");
-        return sl_jerr_set(err, q, "is also the base_url of %s backend \"%s\": one address cannot be both "
-                           "inside and outside the network", o->location == SL_LOC_EXTERNAL ? "external" : "internal",
-                           o->name);
+        return sl_jerr_set(err, q,
+                           "is also the base_url of %s backend \"%s\": one address cannot be both "
+                           "inside and outside the network",
+                           o->location == SL_LOC_EXTERNAL ? "external" : "internal", o->name);
       }
     }
   }

@@ -648,7 +648,8 @@ static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t
         k >= 3 && sl__tok_is(text, prev, "of") && sl__tok_is(text, &T->v[k - 2], "side") &&
         lives_before(text, T, k - 2) && !sl__lexicon_has(text + t->s, n) &&
         !(sl__tok_flags(g, text, t) & (SL_GZ_PLACE | SL_GZ_VETO))) {
-      if (k + 1 < T->n && !T->v[k + 1].nl_before && !T->v[k + 1].punct_before && (T->v[k + 1].caps & 1)) b = k + 1;
+      if (k + 1 < T->n && !T->v[k + 1].nl_before && !T->v[k + 1].punct_before && (T->v[k + 1].caps & 1))
+        b = k + 1;
       add(c, g, ga, T, k, b);
       k = b;
       continue;
@@ -776,7 +777,7 @@ static void number_postcode_town(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz
         b++;
     } else if (T->v[pc].nl_before && T->v[pc - 1].kind == SL_TK_WORD && (T->v[pc - 1].caps & 1) &&
                T->v[pc - 1].nl_before && pc - 1 > h) {
-      town = b = pc - 1; /* "…\nBytom\n19-778" */
+      town = pc - 1; /* "…\nBytom\n19-778" */
       b = pe;
     } else {
       continue;
