@@ -314,9 +314,11 @@ static int load_weights(sl_model_t *m, int prec_opt, char *err, size_t errlen) {
     snprintf(nm[0], sizeof nm[0], "blk.%d.attn_q.bias", l);
     snprintf(nm[1], sizeof nm[1], "blk.%d.attn_k.bias", l);
     snprintf(nm[2], sizeof nm[2], "blk.%d.attn_v.bias", l);
-    if ((rc = get_tensor(m, nm[0], m->q_dim, 0, false, &bias[0], err, errlen))) return rc;
-    if ((rc = get_tensor(m, nm[1], m->kv_dim, 0, false, &bias[1], err, errlen))) return rc;
-    if ((rc = get_tensor(m, nm[2], m->kv_dim, 0, false, &bias[2], err, errlen))) return rc;
+    /* qwen2 has them by definition (llama.cpp refuses a file without); llama may */
+    bool need_bias = !strcmp(in->arch, "qwen2");
+    if ((rc = get_tensor(m, nm[0], m->q_dim, 0, need_bias, &bias[0], err, errlen))) return rc;
+    if ((rc = get_tensor(m, nm[1], m->kv_dim, 0, need_bias, &bias[1], err, errlen))) return rc;
+    if ((rc = get_tensor(m, nm[2], m->kv_dim, 0, need_bias, &bias[2], err, errlen))) return rc;
     if (bias[0] || bias[1] || bias[2]) {
       in->qkv_bias = true;
       if (!(L->bq_kv = calloc((size_t)m->qkv_dim, sizeof(float))))
