@@ -1450,10 +1450,13 @@ static void caps_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   size_t past = 0;
   for (size_t q = 0; q < T->n_caps; q++) { /* the words in capitals, as the tokenizer listed them */
     size_t i = T->sel_caps[q];
-    if (i == 0 || i < past || i + 1 >= T->n) continue;
-    const sl__tok_t *t = &T->v[i], *p = &T->v[i - 1];
-    if (t->kind != SL_TK_WORD || (t->caps & 3) != 3 || t->e - t->s < 3 || t->nl_before ||
-        t->punct_before || p->kind != SL_TK_WORD || (p->caps & 1))
+    if (i < past || i + 1 >= T->n) continue;
+    const sl__tok_t *t = &T->v[i], *p = i ? &T->v[i - 1] : NULL;
+    /* inside a sentence after a word in lower case, or opening a line or a
+     * sentence ("DANIEL OKAFOR will be talking") */
+    bool opens = !p || t->nl_before || sentence_start(T, i);
+    if (t->kind != SL_TK_WORD || (t->caps & 3) != 3 || t->e - t->s < 3 ||
+        (!opens && (t->punct_before || p->kind != SL_TK_WORD || (p->caps & 1))))
       continue;
     size_t j = i + 1;
     while (j < T->n && j - i < 3 && T->v[j].kind == SL_TK_WORD && (T->v[j].caps & 3) == 3 &&

@@ -243,6 +243,8 @@ static void persons(void **s) {
   EXPECT("This song by ex-Zombie Marsh is a perfect example", "PERSON", "Marsh");
   EXPECT("\"I'm glad to hear that Cyprus is moving in that direction,\" says Banks.", "PERSON", "Banks");
   EXPECT("Mr King is a 88 year old man who grew up in Smithton.", "PERSON", "King");
+  /* a name in capitals opening the text or a line, before lower-case words */
+  EXPECT("DANIEL OKAFOR will be talking in the conference", "PERSON", "DANIEL OKAFOR");
 }
 
 static void not_persons(void **s) {
@@ -256,6 +258,7 @@ static void not_persons(void **s) {
   REJECT("Data Science from Scratch is a good book", "PERSON");
   REJECT("Unlike the White album, it is long", "PERSON");
   REJECT("I work for Smith, Johnson and Lee", "PERSON"); /* a firm named after its partners */
+  REJECT("PROJECT UPDATE will follow. GRACE PERIOD ends today.", "PERSON");
   REJECT("I used to work for Nordlys Energi as Line cook, but quit", "PERSON"); /* a job's title */
   /* firms named after people, by their legal form or their "and"; a firm's
    * website; where a firm is; a place one returns to */
