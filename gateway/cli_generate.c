@@ -224,9 +224,13 @@ int sl_cli_generate(int argc, char **argv) {
   size_t n_ids = 0;
   int rc = prompt_ids ? parse_ids(prompt_ids, &ids, &n_ids)
                       : sl_tok_encode(tok, prompt, strlen(prompt), sl_tok_add_bos(tok), true, &ids, &n_ids);
-  if (!rc && !n_ids) rc = SL_EINVAL; /* an empty prompt with no BOS has nothing to condition on */
   bool said = false;
-  if (rc == SL_EINVAL && prompt_ids) {
+  if (!rc && !n_ids) { /* an empty prompt with no BOS has nothing to condition on */
+    fprintf(stderr, "sluice generate: the prompt is empty and this model's vocabulary adds no "
+                    "beginning-of-text token: there is nothing to generate from\n");
+    rc = SL_EINVAL, said = true;
+  }
+  if (rc == SL_EINVAL && prompt_ids && !said) {
     fprintf(stderr, "sluice generate: --prompt-ids '%s' is not a list of token ids separated by single commas\n",
             prompt_ids);
     said = true;
