@@ -39,7 +39,6 @@ struct sl_engine {
   pthread_cond_t cv;
   bool stopping;
   seq_t *q_head, *q_tail; /* pending, FIFO */
-  int n_queued;
   seq_t **slots;          /* running, by slot (engine thread; ids read under mu) */
   int n_running;
   uint64_t next_id;
@@ -108,7 +107,6 @@ static void admit(sl_engine_t *e, double t) {
     seq_t *s = e->q_head;
     e->q_head = s->next;
     if (!e->q_head) e->q_tail = NULL;
-    e->n_queued--;
     s->next = NULL;
     s->slot = i;
     s->t_admit = t;
@@ -232,7 +230,6 @@ static void *run(void *arg) {
       seq_t *s = *pp;
       if (s->cancel) {
         *pp = s->next;
-        e->n_queued--;
         s->cnext = gone;
         gone = s;
       } else {
@@ -258,7 +255,6 @@ static void *run(void *arg) {
   /* Shutting down: everything left ends as cancelled. */
   seq_t *q = e->q_head;
   e->q_head = e->q_tail = NULL;
-  e->n_queued = 0;
   pthread_mutex_unlock(&e->mu);
   for (int i = 0; i < e->max_batch; i++)
     if (e->slots[i]) finish(e, e->slots[i], SL_FINISH_CANCEL, 0);
@@ -361,10 +357,16 @@ void sl_engine_free(sl_engine_t *e) {
 
 /* Queued sequences that no free slot will take at the next step (mu held): a
  * burst into an idle engine is admitted whole up to max_batch + queue_max,
- * though every one of it sits in the queue until the engine thread wakes. */
+ * though every one of it sits in the queue until the engine thread wakes. A
+ * cancelled sequence (its client went away) is dropped at the next step and
+ * counts neither as queued nor as running: a client that comes right after
+ * others left is not told the queue is full. */
 static int waiting(const sl_engine_t *e) {
-  int free_slots = e->max_batch - e->n_running;
-  return e->n_queued > free_slots ? e->n_queued - free_slots : 0;
+  int queued = 0, running = 0;
+  for (const seq_t *s = e->q_head; s; s = s->next) queued += !s->cancel;
+  for (int i = 0; i < e->max_batch; i++) running += e->slots[i] && !e->slots[i]->cancel;
+  int free_slots = e->max_batch - running;
+  return queued > free_slots ? queued - free_slots : 0;
 }
 
 int sl_engine_submit(sl_engine_t *e, const sl_engine_req_t *r, uint64_t *id) {
@@ -402,7 +404,6 @@ int sl_engine_submit(sl_engine_t *e, const sl_engine_req_t *r, uint64_t *id) {
   else
     e->q_head = s;
   e->q_tail = s;
-  e->n_queued++;
   if (id) *id = s->id;
   pthread_cond_signal(&e->cv);
   pthread_mutex_unlock(&e->mu);
