@@ -761,6 +761,32 @@ static size_t holder_question(const unsigned char *t, size_t n, size_t e) {
   return 0;
 }
 
+/* "name" at [s, to) owned by someone else and a capitalised word right after
+ * it: "my partner's name Bodnár Martin", "under his name Kovács" (not "your
+ * name", which forms ask for: "Type your name Below"). Returns to or 0. */
+static size_t owned_name(const unsigned char *t, size_t n, size_t s, size_t to) {
+  static const char *const pronouns[] = {" his ", " her ", " their ", NULL};
+  static const char *const people[] = {"partner", "wife", "husband", "son", "daughter", "mother",
+                                       "father", "friend", "colleague", "client", "customer",
+                                       "patient", "tenant", "employee", "spouse", "child", "mom",
+                                       "dad", "brother", "sister", "boss", "manager", NULL};
+  if (to + 1 >= n || t[to] != ' ' || !((t[to + 1] >= 'A' && t[to + 1] <= 'Z') || t[to + 1] >= 0xC3))
+    return 0;
+  for (const char *const *o = pronouns; *o; o++) {
+    size_t m = strlen(*o);
+    if (s >= m && !strncasecmp((const char *)t + s - m, *o, m)) return to;
+  }
+  /* "<person>'s name" (the apostrophe straight or typographic) */
+  size_t q = s >= 3 && !strncmp((const char *)t + s - 3, "'s ", 3) ? s - 3
+             : s >= 5 && !memcmp(t + s - 5, "\xe2\x80\x99s ", 5) ? s - 5 : SIZE_MAX;
+  if (q == SIZE_MAX) return 0;
+  size_t w = q;
+  while (w > 0 && lower(t[w - 1]) >= 'a' && lower(t[w - 1]) <= 'z') w--;
+  for (const char *const *p = people; *p; p++)
+    if (q - w == strlen(*p) && !strncasecmp((const char *)t + w, *p, q - w)) return to;
+  return 0;
+}
+
 /* The rest of a literal pattern's match after the literal ends at `to`: returns
  * the match end, or 0 when the pattern does not match here. */
 static size_t lit_tail(const scan_ctx_t *x, const lit_t *l, size_t to) {
@@ -781,7 +807,10 @@ static size_t lit_tail(const scan_ctx_t *x, const lit_t *l, size_t to) {
       for (size_t s0 = e;;) { /* \s{0,3} backtracks: any of the spaces read may end it */
         if (e < n && (t[e] == ':' || t[e] == '?')) return e + 1;
         if (e + 1 < n && lower(t[e]) == 'i' && lower(t[e + 1]) == 's') return e + 2;
-        if (e == to || !space_byte(t[e - 1])) return holder_question(t, n, s0);
+        if (e == to || !space_byte(t[e - 1])) {
+          size_t hq = holder_question(t, n, s0);
+          return hq ? hq : owned_name(t, n, to - l->len, to);
+        }
         e--;
       }
     case P_SOCIAL:

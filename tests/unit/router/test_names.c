@@ -245,6 +245,9 @@ static void persons(void **s) {
   EXPECT("Mr King is a 88 year old man who grew up in Smithton.", "PERSON", "King");
   /* a name in capitals opening the text or a line, before lower-case words */
   EXPECT("DANIEL OKAFOR will be talking in the conference", "PERSON", "DANIEL OKAFOR");
+  /* a name after a person's "name" (not a form's "your name", not a thing's) */
+  EXPECT("Will my account stay active? It's under my partner's name Bodnár Martin", "PERSON",
+         "Bodnár Martin");
 }
 
 static void not_persons(void **s) {
@@ -259,6 +262,7 @@ static void not_persons(void **s) {
   REJECT("Unlike the White album, it is long", "PERSON");
   REJECT("I work for Smith, Johnson and Lee", "PERSON"); /* a firm named after its partners */
   REJECT("PROJECT UPDATE will follow. GRACE PERIOD ends today.", "PERSON");
+  REJECT("Type your name Below and press Enter; the company's name Acme is trademarked", "PERSON");
   REJECT("I used to work for Nordlys Energi as Line cook, but quit", "PERSON"); /* a job's title */
   /* firms named after people, by their legal form or their "and"; a firm's
    * website; where a firm is; a place one returns to */
