@@ -1875,7 +1875,9 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         /* (and a title or a brand that is a surname too, after a given name: "Ivan King") */
         /* (and a surname that is a title or a place's word too, right after an
          * honorific: "Mr King", "Dr. Street") */
+        /* (and "Sr." closing a name is Senior, not Señor: "Lera Padberg Sr.") */
         if ((f & (SL_GZ_VETO | SL_GZ_HONOR)) && !(cue >= 2 && k == i && (f & SL_GZ_FIRST) && j > i + 1) &&
+            !(k > i + 1 && k == j - 1 && sl__tok_is(text, &T->v[k], "sr")) &&
             !(cue >= 2 && k == i && j == i + 1 && (f & SL_GZ_LAST) && !(f & SL_GZ_HONOR) && i > 0 &&
               (GZ(i - 1) & SL_GZ_HONOR)) &&
             !(k == i + 1 && j == i + 2 && (f & SL_GZ_LAST) && sl__tok_in(text, &T->v[k], surname_vetoes) &&
@@ -1932,7 +1934,10 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         vetoed = true;
       bool accept = false;
       if (!vetoed && words >= 1) {
-        unsigned f0 = GZ(i), fl = GZ(j - 1);
+        /* (the surname, not a generational suffix after it: "Lera Padberg Sr.") */
+        static const char *const suffixes[] = {"jr", "sr", "ii", "iii", "iv", NULL};
+        unsigned f0 = GZ(i),
+                 fl = GZ(j - 2 > i && sl__tok_in(text, &T->v[j - 1], suffixes) ? j - 2 : j - 1);
         bool phrase = cue == 3 && words == 1 && j == i + 1 && lower_word_next(T, j);
         bool creator = creator_before(text, T, i);
         /* (a thing named: "a formation named Formation A" — after "named" or

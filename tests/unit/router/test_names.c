@@ -248,6 +248,7 @@ static void persons(void **s) {
   /* a name after a person's "name" (not a form's "your name", not a thing's) */
   EXPECT("Will my account stay active? It's under my partner's name Bodnár Martin", "PERSON",
          "Bodnár Martin");
+  EXPECT("we need to add Lera Padberg Sr. as guardian", "PERSON", "Lera Padberg Sr"); /* Senior */
 }
 
 static void not_persons(void **s) {
