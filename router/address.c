@@ -438,13 +438,17 @@ static size_t unit_after_street(const sl__gaz_t *g, const sl__gaz_t *ga, const c
   while (k < T->n && k <= j + 3 && !T->v[k].nl_before && T->v[k].kind == SL_TK_WORD &&
          (k == j + 1 ? !T->v[k].punct_before : (!T->v[k].punct_before || T->v[k].punct_before == '-')) &&
          proper_word(T, k) && !(GZ(k) & (SL_GZ_STARTER | SL_GZ_HONOR)) &&
+         !(k > j + 1 && strong_unit(text, &T->v[k])) &&
          !sl__tok_in_set(text, &T->v[k], &months_set) && !sl__tok_in_set(text, &T->v[k], &weekdays_set)) {
     long_word |= T->v[k].e - T->v[k].s >= 3;
     k++;
   }
+  /* the unit on the next line, after a comma, or right after the name when it
+   * says "address" by itself ("31 Passage Joubert Apt. 408") */
   if (k == j + 1 || !long_word || k + 1 >= T->n ||
       !(strong_unit(text, &T->v[k]) || sl__tok_in(text, &T->v[k], units)) ||
-      !(T->v[k].nl_before == 1 || (!T->v[k].nl_before && T->v[k].punct_before == ',')) ||
+      !(T->v[k].nl_before == 1 || (!T->v[k].nl_before && T->v[k].punct_before == ',') ||
+        (!T->v[k].nl_before && !T->v[k].punct_before && strong_unit(text, &T->v[k]))) ||
       T->v[k + 1].nl_before || (T->v[k + 1].punct_before && T->v[k + 1].punct_before != '.') ||
       !(housenum(text, &T->v[k + 1]) || (T->v[k + 1].kind == SL_TK_ALNUM && T->v[k + 1].e - T->v[k + 1].s <= 5)))
     return 0;

@@ -675,6 +675,10 @@ static void addresses(void **s) {
   /* a name alone where someone lives, no English word and no town */
   EXPECT("He lives on the north side of Komárnická.", "STREET_ADDRESS", "Komárnická");
   REJECT("He lives on the north side of Chicago. She lives on the sunny side of life.", "STREET_ADDRESS");
+  /* a number, a name of any language and a unit that says "address" by itself */
+  EXPECT("validate the following? 31 Passage Joubert Apt. 408, 33588 Avignon", "STREET_ADDRESS",
+         "31 Passage Joubert Apt. 408");
+  REJECT("I have 3 Kids Apt 4", "STREET_ADDRESS");
   REJECT("The meeting is at Room 5 today, the answer is on Page 12", "STREET_ADDRESS");
   REJECT("Request ID f5996918 failed with 502 Bad Gateway at the edge", "STREET_ADDRESS");
   REJECT("GREEN MAN FESTIVAL, 15–18 August 2024\nWeekend camping ticket, ref GM24-118203", "STREET_ADDRESS");
