@@ -191,7 +191,12 @@ static void err_end(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, con
 
 const char *sl_gw_client_token(const sl_http_req_t *r) {
   const char *a = sl_http_header(r, "authorization");
-  return a && !strncasecmp(a, "Bearer ", 7) ? a + 7 : sl_http_header(r, "x-api-key");
+  if (a && !strncasecmp(a, "Bearer", 6) && (a[6] == ' ' || a[6] == '\t')) {
+    a += 6;
+    while (*a == ' ' || *a == '\t') a++; /* (any run of spaces or tabs: RFC 9110, 11.4) */
+    return a;
+  }
+  return sl_http_header(r, "x-api-key");
 }
 
 /* With client keys configured, the model list and explain answer only to one
@@ -429,7 +434,8 @@ static void model_by_id(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const char 
   size_t n = 0;
   for (const char *s = enc; *s && n + 1 < sizeof id; s++) {
     int hi, lo;
-    if (*s == '%' && (hi = sl_hexval(s[1])) >= 0 && (lo = sl_hexval(s[2])) >= 0) {
+    /* (%00 stays as written: a NUL would end the id early, "auto%00x" is no "auto") */
+    if (*s == '%' && (hi = sl_hexval(s[1])) >= 0 && (lo = sl_hexval(s[2])) >= 0 && (hi | lo)) {
       id[n++] = (char)(hi << 4 | lo);
       s += 2;
     } else {
@@ -440,9 +446,8 @@ static void model_by_id(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const char 
   models(gw, c, r, id);
 }
 
-/* 405 with the methods the path takes (RFC 9110 wants the Allow header). */
-/* 405, in the shape of the endpoint's dialect (the Messages API's for
- * /v1/messages). */
+/* 405 with the methods the path takes (RFC 9110 wants the Allow header), in
+ * the shape of the endpoint's dialect (the Messages API's for /v1/messages). */
 static void not_allowed(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const sl_dialect_ops_t *dia,
                         const char *allow) {
   char extra[64], msg[64];

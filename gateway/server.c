@@ -418,9 +418,10 @@ static size_t head(char *out, size_t n, sl_conn_t *c, int status, const char *ct
                    const char *headers, const char *framing) {
   char code[24];
   sl_itoa(status, code);
+  /* a 401 names the scheme the credentials go by (RFC 9110, 11.6.1) */
   return sl_cat(out, n, "HTTP/1.1 ", code, " ", sl_http_status_text(status), "\r\n",
                 ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
-                headers ? headers : "", framing,
+                status == 401 ? "WWW-Authenticate: Bearer\r\n" : "", headers ? headers : "", framing,
                 c->keep_alive ? c->srv->keep_alive_head : "Connection: close\r\n\r\n",
                 (char *)NULL);
 }
@@ -765,6 +766,12 @@ static int on_headers_complete(llhttp_t *p) {
   sl_http_req_t *r = &c->req;
   r->method = llhttp_method_name((llhttp_method_t)p->method);
   const char *u = c->url.data ? c->url.data : "/";
+  /* the absolute form a proxy's client sends ("POST http://host/v1/... HTTP/1.1",
+   * RFC 9112, 3.2.2): the path is what follows the authority */
+  if (!strncasecmp(u, "http://", 7) || !strncasecmp(u, "https://", 8)) {
+    const char *slash = strchr(u + (u[4] == ':' ? 7 : 8), '/');
+    u = slash ? slash : "/";
+  }
   const char *q = strchr(u, '?');
   size_t path_at = c->hstore.len, pl = q ? (size_t)(q - u) : strlen(u), query_at = 0;
   if (sl_buf_append(&c->hstore, u, pl) || sl_buf_append(&c->hstore, "", 1))
@@ -793,6 +800,18 @@ static int on_headers_complete(llhttp_t *p) {
   if (p->http_major != 1) return c->err_status = 505, -1;
   if (p->http_minor >= 1 && !sl_http_header(r, "host")) { /* RFC 9112, 3.2 */
     c->err_msg = "an HTTP/1.1 request needs a Host header";
+    return c->err_status = 400, -1;
+  }
+  /* one Host (RFC 9112, 3.2), and one of each credential: which of two keys
+   * counts would otherwise be the order's accident */
+  int hosts = 0, auths = 0, keys = 0;
+  for (size_t i = 0; i < r->n_headers; i++) {
+    hosts += !strcmp(r->hname[i], "host");
+    auths += !strcmp(r->hname[i], "authorization");
+    keys += !strcmp(r->hname[i], "x-api-key");
+  }
+  if (hosts > 1 || auths > 1 || keys > 1) {
+    c->err_msg = hosts > 1 ? "a request has one Host header" : "a request carries one credential of each kind";
     return c->err_status = 400, -1;
   }
   c->head = p->method == HTTP_HEAD;
@@ -885,6 +904,13 @@ static void drive(sl_conn_t *c) {
         size_t used = pos ? (size_t)(pos - data) : c->pending.len;
         sl_buf_consume(&c->pending, used);
         dispatch(c);
+      } else if (err == HPE_PAUSED_UPGRADE) {
+        /* an upgrade asked for (h2c, a WebSocket) and not taken: the request was
+         * answered as HTTP/1.1, and the connection goes on as HTTP/1.1 */
+        const char *pos = llhttp_get_error_pos(&c->parser);
+        size_t used = pos ? (size_t)(pos - data) : c->pending.len;
+        sl_buf_consume(&c->pending, used);
+        llhttp_resume_after_upgrade(&c->parser);
       } else {
         /* (a version llhttp does not know, "HTTP/3.1", is as unserved as 2.0) */
         int st = c->err_status ? c->err_status : err == HPE_INVALID_VERSION ? 505 : 400;

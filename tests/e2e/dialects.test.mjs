@@ -858,8 +858,11 @@ test('with keys configured, the Anthropic SDK authenticates by x-api-key; a wron
     await assert.rejects(bad.models.list(), (e) => e instanceof Anthropic.AuthenticationError);
     const ex = (h) => fetch(`${s.base}/v1/explain`, { method: 'POST', headers: { 'content-type': 'application/json', ...h },
       body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }) });
-    assert.equal((await ex({})).status, 401);
+    const r401 = await ex({});
+    assert.equal(r401.status, 401);
+    assert.equal(r401.headers.get('www-authenticate'), 'Bearer');
     assert.equal((await ex({ authorization: `Bearer ${key}` })).status, 200);
+    assert.equal((await ex({ authorization: `Bearer \t ${key}` })).status, 200); // any run of spaces and tabs
   } finally {
     const r = await s.stop();
     assert.equal(r.code, 0);

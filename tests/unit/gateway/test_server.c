@@ -191,6 +191,31 @@ static void test_chunked_trailers(void **st) {
   close(fd);
 }
 
+/* An upgrade asked for and not taken (h2c, a WebSocket): the request is answered
+ * as HTTP/1.1 and the connection goes on serving the next one. */
+static void test_upgrade_ignored(void **st) {
+  int fd = dial();
+  char buf[8192];
+  send_all(fd, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+               "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"
+               "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+  recv_responses(fd, buf, sizeof buf, 2);
+  assert_non_null(strstr(buf, "GET /a body=0"));
+  assert_non_null(strstr(buf, "GET /b body=0"));
+  close(fd);
+}
+
+/* The absolute form of a request target (RFC 9112, 3.2.2): the path is what
+ * follows the authority. */
+static void test_absolute_form(void **st) {
+  int fd = dial();
+  char buf[4096];
+  send_all(fd, "GET http://x/c?q=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  recv_responses(fd, buf, sizeof buf, 1);
+  assert_non_null(strstr(buf, "GET /c body=0"));
+  close(fd);
+}
+
 static void expect_status(const char *req, const char *status) {
   int fd = dial();
   char buf[8192];
@@ -216,6 +241,9 @@ static void test_limits(void **st) {
   expect_status("GARBAGE\r\n\r\n", "HTTP/1.1 400");
   expect_status("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "HTTP/1.1 400");
   expect_status("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400"); /* no Host */
+  expect_status("GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "HTTP/1.1 400"); /* two */
+  expect_status("GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n",
+                "HTTP/1.1 400");
   /* whitespace between a field name and its colon (RFC 9112, 5.1) */
   expect_status("GET / HTTP/1.1\r\nHost: x\r\nX-Sluice-Data-Class : restricted\r\n\r\n", "HTTP/1.1 400");
   expect_status("GET / HTTP/2.0\r\nHost: x\r\n\r\n", "HTTP/1.1 505");
@@ -321,6 +349,8 @@ int main(void) {
       cmocka_unit_test(test_keepalive_and_pipelining),
       cmocka_unit_test(test_chunked_body),
       cmocka_unit_test(test_chunked_trailers),
+      cmocka_unit_test(test_upgrade_ignored),
+      cmocka_unit_test(test_absolute_form),
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_slow_headers_timeout),
       cmocka_unit_test(test_slow_body_timeout),
