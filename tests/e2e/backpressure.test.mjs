@@ -23,10 +23,14 @@ before(async () => {
     if (!ask.stream) return replyJson(res, 200, completion('Z'.repeat(mib << 20)));
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     sent = 0;
+    // 'a paced one': a pause of 5 ms every 50 events (the stream lasts ~0.3 s),
+    // so that a client's half-close comes while it runs, however fast the machine
+    const paced = ask.messages[0].content === 'a paced one';
     const more = () => {
       while (sent < CHUNKS) {
         sent++;
         if (!res.write(event(piece))) return res.once('drain', more);
+        if (paced && sent % 50 === 0) return setTimeout(more, 5);
       }
       res.write(event('', 'stop'));
       res.end('data: [DONE]\n\n');
@@ -310,7 +314,7 @@ async function halfClose() {
     got += d.length;
     if (got > 100000 && !sock.writableEnded) sock.end(); // gone, as sluice reads it
   });
-  sock.write(chatRequest({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'a long one' }] })
+  sock.write(chatRequest({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'a paced one' }] })
     .replace('HTTP/1.1', 'HTTP/1.0'));
   const how = await ended;
   sock.destroy();
