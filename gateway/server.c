@@ -736,7 +736,13 @@ static int on_message_begin(llhttp_t *p) {
 
 static int on_url(llhttp_t *p, const char *at, size_t len) {
   sl_conn_t *c = p->data;
-  if (add_header_bytes(c, len) || sl_buf_append(&c->url, at, len)) return c->err_status = 431, -1;
+  if (add_header_bytes(c, len)) {
+    /* too long: its start is still kept, for the 431 to come in the shape of
+     * the endpoint it names (/v1/messages: Anthropic's) */
+    if (c->url.len < 64) sl_buf_append(&c->url, at, len < 64 ? len : 64);
+    return c->err_status = 431, -1;
+  }
+  if (sl_buf_append(&c->url, at, len)) return c->err_status = 431, -1;
   return 0;
 }
 

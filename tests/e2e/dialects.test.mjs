@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { startMock, startSluice, apiBackend, completion, replyJson, replyStream, SHARED } from './lib.mjs';
+import { startMock, startSluice, apiBackend, completion, replyJson, replyStream, raw, SHARED } from './lib.mjs';
 import { anthMessage, anthError, replyAnthStream, anthBackend, sseEvents } from './anth_mock.mjs';
 
 let oaUp, anUp, sluice, oai, anth;
@@ -624,6 +624,10 @@ test('Anthropic SDK errors: upstream 429 -> RateLimitError, bad input -> BadRequ
   r = await fetch(`${sluice.base}/v1/messages`, { method: 'GET' });
   assert.equal(r.status, 405);
   assert.deepEqual(await r.json(), { type: 'error', error: { type: 'invalid_request_error', message: 'use POST' } });
+  // a request line too long for the header limit: the 431 still names the endpoint's shape
+  const long = (await raw(sluice.port, `POST /v1/messages?x=${'A'.repeat(40000)} HTTP/1.1\r\nHost: x\r\n\r\n`)).text;
+  assert.match(long, /^HTTP\/1.1 431/);
+  assert.match(long, /\{"type":"error","error":\{"type":"invalid_request_error"/);
 });
 
 test('Anthropic client: an upstream failure mid-stream ends the stream with an error event', async () => {
