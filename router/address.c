@@ -78,6 +78,12 @@ static const struct {
     {"singel", sizeof "singel" - 1}, {"dreef", sizeof "dreef" - 1},
     {"utca", sizeof "utca" - 1}, {"ulica", sizeof "ulica" - 1},
     {"street", sizeof "street" - 1}, {"road", sizeof "road" - 1}, {"stra", sizeof "stra" - 1},
+    /* Finnish, Dutch and Norwegian; Czech, Slovak and Croatian streets named by
+     * an adjective ("Dehtínská", "Ivanovačka") */
+    {"linja", sizeof "linja" - 1}, {"ranta", sizeof "ranta" - 1}, {"väylä", sizeof "väylä" - 1},
+    {"dijk", sizeof "dijk" - 1}, {"vei", sizeof "vei" - 1}, /* (not "gate": Westgate, Northgate) */
+    {"ská", sizeof "ská" - 1}, {"cká", sizeof "cká" - 1}, {"ačka", sizeof "ačka" - 1},
+    {"ička", sizeof "ička" - 1},
 };
 /* The routes of a box: military post ("PSC 9009, Box 9725"), rural routes
  * and highway contracts ("RR 2 Box 147", "HC 61 Box 20", "Rural Route 3 Box 12"). */

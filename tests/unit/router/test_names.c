@@ -679,6 +679,11 @@ static void addresses(void **s) {
   EXPECT("validate the following? 31 Passage Joubert Apt. 408, 33588 Avignon", "STREET_ADDRESS",
          "31 Passage Joubert Apt. 408");
   REJECT("I have 3 Kids Apt 4", "STREET_ADDRESS");
+  /* streets named by an adjective (Czech, Slovak, Croatian), Finnish and Norwegian endings */
+  EXPECT("The package should go to Vinohradská 1511/230, 100 00 Praha 10.", "STREET_ADDRESS", NULL);
+  EXPECT("The bus station is on Ivanovačka", "STREET_ADDRESS", "Ivanovačka");
+  EXPECT("send it to Isaksvei 4, 6595 Smesjøen", "STREET_ADDRESS", "Isaksvei 4, 6595 Smesjøen");
+  REJECT("Policy update: starting 02/18/2024, Northgate Building Society will reimburse", "STREET_ADDRESS");
   REJECT("The meeting is at Room 5 today, the answer is on Page 12", "STREET_ADDRESS");
   REJECT("Request ID f5996918 failed with 502 Bad Gateway at the edge", "STREET_ADDRESS");
   REJECT("GREEN MAN FESTIVAL, 15–18 August 2024\nWeekend camping ticket, ref GM24-118203", "STREET_ADDRESS");
