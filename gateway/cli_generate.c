@@ -32,7 +32,7 @@ static void usage(FILE *f) {
           "  --seed S          sampler seed (default 0)\n"
           "  --threads K       oneDNN threads (default 1)\n"
           "  --ctx N           context positions (default: the model's)\n"
-          "  --prec f32|bf16|s8  matmul precision (default: s8 for Q8_0 files, else f32)\n"
+          "  --prec f32|bf16|s8  matmul precision (default: s8 for Q8_0 and 4- to 6-bit files, else f32)\n"
           "  --json            print one JSON object: prompt_tokens, output_tokens, text, timings\n");
 }
 

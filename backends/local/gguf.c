@@ -184,6 +184,16 @@ const char *sl_ggml_type_name(uint32_t type) {
   case SL_GGML_I64: return "I64";
   case SL_GGML_F64: return "F64";
   case SL_GGML_BF16: return "BF16";
+  /* ggml's importance-matrix types, which sluice does not read: named in errors */
+  case 16: return "IQ2_XXS";
+  case 17: return "IQ2_XS";
+  case 18: return "IQ3_XXS";
+  case 19: return "IQ1_S";
+  case 20: return "IQ4_NL";
+  case 21: return "IQ3_S";
+  case 22: return "IQ2_S";
+  case 23: return "IQ4_XS";
+  case 29: return "IQ1_M";
   default: return "unknown";
   }
 }
@@ -245,8 +255,12 @@ static int parse_tensor(cur_t *c, sl_gguf_tensor_t *t) {
   if ((rc = rd(c, &t->type, 4, "tensor type"))) return rc;
   if ((rc = rd(c, &t->offset, 8, "tensor offset"))) return rc;
   size_t bs = sl_ggml_blck_size(t->type), ts = sl_ggml_type_size(t->type);
-  if (!bs || !ts)
+  if (!bs || !ts) { /* by name where ggml has one for it ("IQ2_XXS"), else by number */
+    const char *tn = sl_ggml_type_name(t->type);
+    if (strcmp(tn, "unknown"))
+      return fail(c->err, c->errlen, "gguf: tensor '%s' has unsupported type %s", nm, tn);
     return fail(c->err, c->errlen, "gguf: tensor '%s' has unsupported type %u", nm, t->type);
+  }
   /* Element count: each dim ≥ 1 and the product below 2^62 so byte sizes fit. */
   uint64_t n = 1;
   for (int i = 0; i < SL_GGUF_MAX_DIMS; i++) {
