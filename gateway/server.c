@@ -796,25 +796,28 @@ static int on_headers_complete(llhttp_t *p) {
   }
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->limits.max_body_bytes)
     return c->err_status = 413, -1;
-  /* a transfer coding other than chunked (gzip, deflate, ...) is not decoded
-   * here: its bytes must not be read as the body (RFC 9112, 6.1: 501) */
-  for (size_t i = 0; i < r->n_headers; i++)
-    if (!strcmp(r->hname[i], "transfer-encoding") && strcasecmp(r->hvalue[i], "chunked")) {
-      c->err_msg = "no transfer coding but chunked is supported";
-      return c->err_status = 501, -1;
-    }
+  /* one pass over the headers: a transfer coding other than chunked (gzip,
+   * deflate, ...) is not decoded here, and its bytes must not be read as the
+   * body (RFC 9112, 6.1: 501); one Host (RFC 9112, 3.2); one of each
+   * credential (which of two keys counts would otherwise be the order's
+   * accident) */
+  int hosts = 0, auths = 0, keys = 0;
+  bool coded = false;
+  for (size_t i = 0; i < r->n_headers; i++) {
+    const char *h = r->hname[i];
+    coded |= !strcmp(h, "transfer-encoding") && strcasecmp(r->hvalue[i], "chunked");
+    hosts += !strcmp(h, "host");
+    auths += !strcmp(h, "authorization");
+    keys += !strcmp(h, "x-api-key");
+  }
+  if (coded) {
+    c->err_msg = "no transfer coding but chunked is supported";
+    return c->err_status = 501, -1;
+  }
   if (p->http_major != 1) return c->err_status = 505, -1;
-  if (p->http_minor >= 1 && !sl_http_header(r, "host")) { /* RFC 9112, 3.2 */
+  if (p->http_minor >= 1 && !hosts) { /* RFC 9112, 3.2 */
     c->err_msg = "an HTTP/1.1 request needs a Host header";
     return c->err_status = 400, -1;
-  }
-  /* one Host (RFC 9112, 3.2), and one of each credential: which of two keys
-   * counts would otherwise be the order's accident */
-  int hosts = 0, auths = 0, keys = 0;
-  for (size_t i = 0; i < r->n_headers; i++) {
-    hosts += !strcmp(r->hname[i], "host");
-    auths += !strcmp(r->hname[i], "authorization");
-    keys += !strcmp(r->hname[i], "x-api-key");
   }
   if (hosts > 1 || auths > 1 || keys > 1) {
     c->err_msg = hosts > 1 ? "a request has one Host header" : "a request carries one credential of each kind";

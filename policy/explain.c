@@ -99,9 +99,9 @@ static void why_not_text(const sl__rule_t *r, sl_when_key_t k, const sl_decision
  * needs the redacted copy be skipped, and the request is refused (451) if no
  * other step serves it. */
 int sl_policy_redaction(const sl_decision_t *d, const sl_chat_req_t *req, const sl_class_t *cls) {
-  size_t needing = 0;
-  for (size_t i = 0; i < d->n_steps; i++) needing += sl_policy_step_needs_redaction(d, &d->steps[i]);
-  if (!needing || !req || !cls) return SL_REDACTION_NONE;
+  bool needed = false;
+  for (size_t i = 0; i < d->n_steps && !needed; i++) needed = sl_policy_step_needs_redaction(d, &d->steps[i]);
+  if (!needed || !req || !cls) return SL_REDACTION_NONE;
   sl_chat_req_t red;
   sl_redact_map_t *map = NULL;
   int rc = sl_redact_request(req, cls, (const char *const *)d->redact, d->n_redact, &red, &map);
@@ -125,20 +125,19 @@ void sl_policy_drop_unredactable(sl_decision_t *d) {
   }
 }
 
-static void redaction_outcome(cJSON *route, const sl_decision_t *d, const sl_chat_req_t *req,
-                              const sl_class_t *cls) {
-  int r = sl_policy_redaction(d, req, cls);
+/* r: sl_policy_redaction's answer for the request. */
+static void redaction_outcome(cJSON *route, const sl_decision_t *d, int r) {
   if (r == SL_REDACTION_POSSIBLE) cJSON_AddStringToObject(route, "redaction", "possible");
   if (r != SL_REDACTION_IMPOSSIBLE) return;
-  size_t needing = 0;
-  for (size_t i = 0; i < d->n_steps; i++) needing += sl_policy_step_needs_redaction(d, &d->steps[i]);
   cJSON_AddStringToObject(route, "redaction", "impossible");
   cJSON *skip = cJSON_AddArrayToObject(route, "skipped");
+  size_t needing = 0;
   for (size_t i = 0; i < d->n_steps; i++)
     if (sl_policy_step_needs_redaction(d, &d->steps[i])) {
       char name[300];
       sl_policy_step_name(&d->steps[i], name, sizeof name);
       cJSON_AddItemToArray(skip, cJSON_CreateString(name));
+      needing++;
     }
   if (needing == d->n_steps) cJSON_AddNumberToObject(route, "refused", 451);
 }
@@ -178,7 +177,8 @@ char *sl_policy_explain_json(const sl_policy_t *p, const sl_chat_req_t *req,
   cJSON_AddItemToObject(route, "backends", steps_json(d->steps, d->n_steps));
   /* egress: the chain may leave the network (some step the gateway would send
    * to is external: not one skipped for a redaction it cannot make). */
-  bool impossible = sl_policy_redaction(d, req, cls) == SL_REDACTION_IMPOSSIBLE, egress = false;
+  int redaction = sl_policy_redaction(d, req, cls); /* (one try of the redaction for both) */
+  bool impossible = redaction == SL_REDACTION_IMPOSSIBLE, egress = false;
   for (size_t i = 0; i < d->n_steps; i++)
     egress |= d->steps[i].backend->location == SL_LOC_EXTERNAL &&
               !(impossible && sl_policy_step_needs_redaction(d, &d->steps[i]));
@@ -190,7 +190,7 @@ char *sl_policy_explain_json(const sl_policy_t *p, const sl_chat_req_t *req,
   if (d->n_redact) {
     cJSON_AddItemToObject(route, "redact", str_list((char *const *)d->redact, d->n_redact));
     cJSON_AddBoolToObject(route, "restore", d->restore);
-    redaction_outcome(route, d, req, cls);
+    redaction_outcome(route, d, redaction);
   }
 
   if (verbose) {

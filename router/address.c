@@ -601,19 +601,6 @@ static bool lives_before(const char *text, const sl__toks_t *T, size_t k) {
 static const char *const particles[] = {"de", "la", "del", "della", "di", "da", "do", "dos", "das", "du",
                                         "des", "le", "los", "las", "der", "den", "van", "von", NULL};
 
-/* The words right before a street that place_said, plain_preps and "side of"
- * take, tested by length and bytes (most words before a capital are none). */
-static bool cue_word(const char *text, const sl__tok_t *p) {
-  const char *w = text + p->s;
-  switch (p->e - p->s) {
-    case 2: return !strncmp(w, "on", 2) || !strncmp(w, "at", 2) || !strncmp(w, "to", 2) || !strncmp(w, "of", 2);
-    case 3: return !strncmp(w, "off", 3);
-    case 4: return !strncmp(w, "onto", 4);
-    case 5: return !strncmp(w, "along", 5);
-    default: return false;
-  }
-}
-
 /* A street type written first and the street's name after it, on one line:
  * "Calle Mayor", "Rue de la Roquette", "Jalan Sultan Ismail" (k: the type, a
  * capitalised word of type_before that is no English word, or "Rue", "Via").
@@ -646,9 +633,10 @@ static void numberless_streets(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t
                  sl__tok_in(text, t, plain_types);
     bool fused = !typed && (t->caps & 1) && !t->punct_before && fused_name(text, t);
     size_t b = k; /* the street's last token */
-    /* (a type written first follows its cue: "on", "at", "to", "of", "off", "onto", "along") */
+    /* (a type written first follows a word of its cue: place_said's, plain_preps', "side of") */
     const sl__tok_t *prev = &T->v[k - 1];
-    if (!typed && !fused && (t->caps & 1) && !t->punct_before && cue_word(text, prev))
+    if (!typed && !fused && (t->caps & 1) && !t->punct_before && !(prev->caps & 1) &&
+        (sl__tok_in(text, prev, plain_preps) || sl__tok_is(text, prev, "to") || sl__tok_is(text, prev, "of")))
       b = type_first_street(g, ga, text, T, k);
     /* any other street type, capitalised, after a name: "Monika Union", "Smith Ports" */
     bool suffixed = !typed && !fused && b == k && (t->caps & 1) && !(t->caps & 2) && !t->punct_before &&
@@ -1111,11 +1099,7 @@ static void japanese(sl__ctx_t *c) {
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len;
   for (size_t p = 3; p + 3 <= n; p++) {
-    /* (64-byte blocks without a lead byte of these characters are skipped whole) */
-    if ((p & 63) == 0 && !sl__block_has(t + p, n - p < 64 ? n - p : 64, 0xE5, 0xE9)) {
-      p += 63;
-      continue;
-    }
+    if (sl__block_skip(t, n, &p, 0xE5, 0xE9)) continue; /* (no such lead byte) */
     /* (都 E9 83, 道 E9 81, 府 E5 BA, 県 E7 9C: the second byte first) */
     if (t[p] < 0xE5 || t[p] > 0xE9 || (t[p + 1] != 0x83 && t[p + 1] != 0x81 && t[p + 1] != 0xBA &&
                                        t[p + 1] != 0x9C) || !cp_in(t + p, pref))
@@ -1156,10 +1140,7 @@ static void chinese(sl__ctx_t *c) {
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len, w = 0;
   for (size_t p = 3; p + 3 <= n; p++) {
-    if ((p & 63) == 0 && !sl__block_has(t + p, n - p < 64 ? n - p : 64, 0xE5, 0xE5)) {
-      p += 63;
-      continue;
-    }
+    if (sl__block_skip(t, n, &p, 0xE5, 0xE5)) continue; /* (no such lead byte) */
     if (t[p] != 0xE5 || t[p + 1] != 0x8F || t[p + 2] != 0xB7 || !digit_at(t + p - 1, 1, &w)) continue;
     size_t d = p;
     while (d > 0 && (isdigit(t[d - 1]) || t[d - 1] == '-')) d--;

@@ -1564,11 +1564,7 @@ static void cjk_honorific_names(sl__ctx_t *c) {
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len;
   for (size_t p = 3; p + 3 <= n; p++) {
-    /* (64-byte blocks without a lead byte of these characters are skipped whole) */
-    if ((p & 63) == 0 && !sl__block_has(t + p, n - p < 64 ? n - p : 64, 0xE3, 0xE6)) {
-      p += 63;
-      continue;
-    }
+    if (sl__block_skip(t, n, &p, 0xE3, 0xE6)) continue; /* (no such lead byte) */
     if (t[p] != 0xE3 && t[p] != 0xE5 && t[p] != 0xE6) continue;
     /* (the honorifics' second bytes: 81 さ く ち, A7 様, B0 氏 小, 85 先, A5 女) */
     unsigned char b2 = t[p + 1];
@@ -1579,7 +1575,7 @@ static void cjk_honorific_names(sl__ctx_t *c) {
       size_t m = strlen(*h);
       if (p + m <= n && !memcmp(t + p, *h, m)) hl = m;
     }
-    if (!hl || !utf8_cjk(t + p - 3)) continue;
+    if (!hl) continue;
     size_t s = p;
     while (s >= 3 && p - s < 12 && utf8_cjk(t + s - 3)) s -= 3;
     /* the character before the honorific names a role, not someone */
@@ -1600,10 +1596,7 @@ static void korean_names(sl__ctx_t *c) {
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len;
   for (size_t p = 6; p + 3 <= n; p++) {
-    if ((p & 63) == 0 && !sl__block_has(t + p, n - p < 64 ? n - p : 64, 0xEB, 0xEC)) {
-      p += 63;
-      continue;
-    }
+    if (sl__block_skip(t, n, &p, 0xEB, 0xEC)) continue; /* (no such lead byte) */
     /* 씨 (EC 94 A8) or 님 (EB 8B 98) after a word, with a space or not */
     bool ssi = t[p] == 0xEC && t[p + 1] == 0x94 && t[p + 2] == 0xA8;
     bool nim = t[p] == 0xEB && t[p + 1] == 0x8B && t[p + 2] == 0x98;

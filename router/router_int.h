@@ -244,6 +244,16 @@ static inline bool sl__block_has(const unsigned char *t, size_t n, unsigned char
   return any;
 }
 
+/* The scans over a text's bytes for one script: at each 64-byte boundary, a
+ * block without a byte in [lo, hi] is passed over whole (*p moved to its last
+ * byte, true: the caller continues its loop). */
+static inline bool sl__block_skip(const unsigned char *t, size_t n, size_t *p, unsigned char lo,
+                                  unsigned char hi) {
+  if ((*p & 63) || sl__block_has(t + *p, n - *p < 64 ? n - *p : 64, lo, hi)) return false;
+  *p += 63;
+  return true;
+}
+
 /* The three UTF-8 bytes at u are a Hangul syllable (U+AC00-U+D7A3). */
 static inline bool sl__hangul(const unsigned char *u) {
   if ((u[0] & 0xF0) != 0xE0) return false;

@@ -166,13 +166,19 @@ static void test_keepalive_and_pipelining(void **st) {
   close(fd);
 }
 
-static void test_chunked_body(void **st) {
+/* One connection: req sent, `want` answers read into buf (8 KB). */
+static void exchange(const char *req, char *buf, int want) {
   int fd = dial();
-  char buf[4096];
-  send_all(fd, "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n");
-  recv_responses(fd, buf, sizeof buf, 1);
-  assert_non_null(strstr(buf, "POST /c body=7"));
+  send_all(fd, req);
+  recv_responses(fd, buf, 8192, want);
   close(fd);
+}
+
+static void test_chunked_body(void **st) {
+  char buf[8192];
+  exchange("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n",
+           buf, 1);
+  assert_non_null(strstr(buf, "POST /c body=7"));
 }
 
 /* A chunked body's trailer fields are read and discarded: they are no headers
@@ -180,40 +186,33 @@ static void test_chunked_body(void **st) {
  * and several of them once crashed the server (the header store moved under
  * the request's pointers). */
 static void test_chunked_trailers(void **st) {
-  int fd = dial();
   char buf[8192];
-  send_all(fd, "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
-               "X-Test: trailer\r\nX-T1: v\r\nX-T2: v\r\n\r\n"
-               "GET /u HTTP/1.1\r\nHost: x\r\n\r\n");
-  recv_responses(fd, buf, sizeof buf, 2);
+  exchange("POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+           "X-Test: trailer\r\nX-T1: v\r\nX-T2: v\r\n\r\n"
+           "GET /u HTTP/1.1\r\nHost: x\r\n\r\n",
+           buf, 2);
   assert_non_null(strstr(buf, "POST /t body=3 x=-"));
   assert_non_null(strstr(buf, "GET /u body=0 x=-"));
-  close(fd);
 }
 
 /* An upgrade asked for and not taken (h2c, a WebSocket): the request is answered
  * as HTTP/1.1 and the connection goes on serving the next one. */
 static void test_upgrade_ignored(void **st) {
-  int fd = dial();
   char buf[8192];
-  send_all(fd, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
-               "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"
-               "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
-  recv_responses(fd, buf, sizeof buf, 2);
+  exchange("GET /a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+           "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"
+           "GET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+           buf, 2);
   assert_non_null(strstr(buf, "GET /a body=0"));
   assert_non_null(strstr(buf, "GET /b body=0"));
-  close(fd);
 }
 
 /* The absolute form of a request target (RFC 9112, 3.2.2): the path is what
  * follows the authority. */
 static void test_absolute_form(void **st) {
-  int fd = dial();
-  char buf[4096];
-  send_all(fd, "GET http://x/c?q=1 HTTP/1.1\r\nHost: x\r\n\r\n");
-  recv_responses(fd, buf, sizeof buf, 1);
+  char buf[8192];
+  exchange("GET http://x/c?q=1 HTTP/1.1\r\nHost: x\r\n\r\n", buf, 1);
   assert_non_null(strstr(buf, "GET /c body=0"));
-  close(fd);
 }
 
 static void expect_status(const char *req, const char *status) {
