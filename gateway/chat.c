@@ -100,6 +100,7 @@ typedef struct {
   int64_t egress_bytes;
   size_t tx_len;            /* bytes of the call in flight, counted in egress_bytes */
   int64_t retry_after_s;     /* > 0: Retry-After for this refusal (a spent budget) */
+  double reserved_usd;       /* held against the key's budget until the request settles */
   bool no_retry;             /* an error that waiting does not cure (fail_request_param):
                                 x-should-retry: false, which the SDKs obey */
   bool upstream_no_retry;    /* the upstream whose error is relayed said so itself */
@@ -129,8 +130,15 @@ static void drop_restorers(job_t *j) {
   j->reason_rst = NULL;
 }
 
+/* Releases the request's budget reservation and adds what it cost (once). */
+static void settle_budget(job_t *j, double cost) {
+  if (j->key && j->gw->budgets) sl_ledger_budgets_settle(j->gw->budgets, j->key->id, j->reserved_usd, cost, now_ms());
+  j->reserved_usd = 0;
+}
+
 static void job_free(job_t *j) {
   set_state(j, ST_DONE);
+  if (j->reserved_usd > 0) settle_budget(j, 0); /* a path that wrote no row */
   j->gw->inflight--;
   sl_chat_req_free(&j->req);
   if (j->red_set) sl_chat_req_free(&j->red_req);
@@ -150,6 +158,25 @@ static void job_free(job_t *j) {
 }
 
 /* ---- cost, metrics, ledger ---- */
+
+/* The most a routed request can cost on its chain, for its budget
+ * reservation: each priced step's input at the prompt's estimated tokens and
+ * its output at max_tokens (RESERVE_OUT when the client set none). Local
+ * backends are priced by the hour, unknown in advance: nothing. */
+#define RESERVE_OUT 4096
+static double worst_cost(const job_t *j) {
+  int out = j->req.max_tokens > 0 ? j->req.max_tokens : RESERVE_OUT;
+  double worst = 0;
+  for (size_t i = 0; i < j->dec.n_steps; i++) {
+    const sl_route_step_t *s = &j->dec.steps[i];
+    if (s->backend->kind == SL_BK_LOCAL) continue;
+    const char *m = s->model ? s->model : s->backend->default_model;
+    const sl_model_price_t *p = m ? sl_config_model(s->backend, m) : NULL;
+    double c = p ? sl_ledger_api_cost_usd(p->usd_per_mtok_in, p->usd_per_mtok_out, j->dec.prompt_tokens, out) : 0;
+    if (c > worst) worst = c;
+  }
+  return worst;
+}
 
 static double job_cost(job_t *j, double *avoided) {
   *avoided = 0;
@@ -264,7 +291,7 @@ static void record(job_t *j, bool wait) {
   sl_gw_t *gw = j->gw;
   double avoided = 0, cost = job_cost(j, &avoided);
   count_usage(j, cost, avoided);
-  if (j->key && gw->budgets) sl_ledger_budgets_add(gw->budgets, j->key->id, cost, now_ms());
+  settle_budget(j, cost);
   if (!gw->ledger) {
     on_recorded(j, 0);
     return;
@@ -368,6 +395,21 @@ static void fail_request_param(job_t *j, int status, const char *type, const cha
 static void fail_request(job_t *j, int status, const char *type, const char *code,
                          const char *msg) {
   fail_request_param(j, status, type, code, NULL, msg);
+}
+
+/* 429 for a key whose month's spend, with what its requests in flight hold,
+ * reached its budget; reset_ms: when the month ends. */
+static void fail_budget(job_t *j, int64_t reset_ms) {
+  char when[40], msg[300];
+  sl_ledger_format_ts(reset_ms, when, sizeof when);
+  bool held = sl_ledger_budgets_spent(j->gw->budgets, j->key->id, now_ms()) < j->key->monthly_budget_usd;
+  snprintf(msg, sizeof msg, "the monthly budget of key \"%s\" (%g USD) is spent%s; it resets at %s",
+           j->key->id, j->key->monthly_budget_usd,
+           held ? " or held by its requests in flight (retry when they finish)" : "", when);
+  /* not "retry in a second": clients that honour Retry-After would just spin */
+  int64_t wait_ms = reset_ms - now_ms();
+  j->retry_after_s = held ? 1 : wait_ms > 0 ? (wait_ms + 999) / 1000 : 1;
+  fail_request(j, 429, "budget_exceeded", held ? "budget_held_in_flight" : "monthly_budget_exceeded", msg);
 }
 
 /* ---- the answer, streamed or whole ---- */
@@ -1157,14 +1199,7 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
     int64_t reset;
     if (j->key->monthly_budget_usd > 0 && gw->budgets &&
         sl_ledger_budgets_exceeded(gw->budgets, j->key->id, j->key->monthly_budget_usd, now_ms(), &reset)) {
-      char when[40], msg[200];
-      sl_ledger_format_ts(reset, when, sizeof when);
-      snprintf(msg, sizeof msg, "the monthly budget of key \"%s\" (%g USD) is spent; it resets at %s",
-               j->key->id, j->key->monthly_budget_usd, when);
-      /* not "retry in a second": clients that honour Retry-After would just spin */
-      int64_t wait_ms = reset - now_ms();
-      j->retry_after_s = wait_ms > 0 ? (wait_ms + 999) / 1000 : 1;
-      fail_request(j, 429, "budget_exceeded", "monthly_budget_exceeded", msg);
+      fail_budget(j, reset);
       return;
     }
   }
@@ -1205,6 +1240,16 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
     int st = j->dec.block_status ? j->dec.block_status : 451;
     fail_request(j, st, "policy_error", "blocked_by_policy", j->dec.reason);
     return;
+  }
+  if (j->key && j->key->monthly_budget_usd > 0 && gw->budgets) {
+    /* two loop threads may both pass the early check: this one is atomic */
+    int64_t reset;
+    double worst = worst_cost(j);
+    if (!sl_ledger_budgets_reserve(gw->budgets, j->key->id, j->key->monthly_budget_usd, worst, now_ms(), &reset)) {
+      fail_budget(j, reset);
+      return;
+    }
+    j->reserved_usd = worst;
   }
   set_state(j, ST_ROUTED);
   try_step(j);

@@ -189,21 +189,34 @@ int sl_ledger_spent(const char *path, const char *key_id, int64_t since_ms, doub
 /* Per-key spend of the current UTC month, for budgets (config
  * auth.keys[].monthly_budget_usd). Open once at start-up, before the loop runs:
  * it restores every key's spend this month from the ledger at `path` (NULL or a
- * missing file: all zero). Then, on the loop: check before routing, add each
- * request's cost_usd when its REQUEST row is appended. A new month starts every
- * key at zero. Thread-safe. Requests in flight are not counted until they
- * complete, so a key can overshoot by what it has in flight. */
+ * missing file: all zero). Then, on the loop: check before routing, reserve a
+ * routed request's worst case, settle it (release the reservation, add the
+ * request's cost_usd) when its REQUEST row is appended. Reservations count as
+ * spent, so requests in flight together overshoot a budget no more than one
+ * request alone can. A new month starts every key's spend at zero.
+ * Thread-safe. */
 typedef struct sl_ledger_budgets sl_ledger_budgets_t;
 
 int sl_ledger_budgets_open(const char *path, int64_t now_ms, sl_ledger_budgets_t **out);
 void sl_ledger_budgets_free(sl_ledger_budgets_t *b);
 void sl_ledger_budgets_add(sl_ledger_budgets_t *b, const char *key_id, double usd,
                            int64_t now_ms);
+/* What key_id has spent this month (its reservations not included). */
 double sl_ledger_budgets_spent(sl_ledger_budgets_t *b, const char *key_id, int64_t now_ms);
-/* true when key_id has spent budget_usd (> 0) this month: answer 429; *reset_ms
- * (may be NULL) is when the budget resets (start of next month, ms since epoch). */
+/* true when key_id's spend this month plus its reservations reach budget_usd
+ * (> 0): answer 429; *reset_ms (may be NULL) is when the budget resets (start
+ * of next month, ms since epoch). */
 bool sl_ledger_budgets_exceeded(sl_ledger_budgets_t *b, const char *key_id, double budget_usd,
                                 int64_t now_ms, int64_t *reset_ms);
+/* The same check, and when it passes, reserves usd for a request in flight
+ * (true). false: answer 429, nothing reserved. No budget (budget_usd <= 0):
+ * true, nothing reserved. */
+bool sl_ledger_budgets_reserve(sl_ledger_budgets_t *b, const char *key_id, double budget_usd,
+                               double usd, int64_t now_ms, int64_t *reset_ms);
+/* A request done: releases its reservation (the usd it reserved; 0 if none)
+ * and adds what it cost. */
+void sl_ledger_budgets_settle(sl_ledger_budgets_t *b, const char *key_id, double reserved_usd,
+                              double usd, int64_t now_ms);
 
 /* Result of sl_ledger_verify(). */
 typedef struct {

@@ -1,8 +1,10 @@
 /* Per-key monthly spend for budgets: restored from the ledger once at start-up
  * (one grouped query), then kept in memory as the gateway adds each request's
  * cost. The period is the UTC calendar month; a new month starts every key at
- * zero. A small open-addressing table keyed by key_id, guarded by a mutex so
- * that several loop threads may share it. */
+ * zero. Requests in flight hold a reservation (their worst case) that counts
+ * as spent until they settle, so concurrent requests cannot pass a budget
+ * together. A small open-addressing table keyed by key_id, guarded by a mutex
+ * so that several loop threads may share it. */
 #include "ledger_int.h"
 
 #include "sl_err.h"
@@ -21,6 +23,7 @@
 typedef struct {
   char *key_id; /* NULL: empty slot */
   int64_t spent_nusd;
+  int64_t reserved_nusd; /* requests in flight; not reset by a new month */
 } slot_t;
 
 static int64_t nusd(double usd) {
@@ -141,30 +144,58 @@ void sl_ledger_budgets_free(sl_ledger_budgets_t *b) {
 
 void sl_ledger_budgets_add(sl_ledger_budgets_t *b, const char *key_id, double usd,
                            int64_t now_ms) {
-  if (!b || !key_id || !(usd > 0)) return;
-  pthread_mutex_lock(&b->mu);
-  roll(b, now_ms);
-  slot_t *s = find(b, key_id, true);
-  if (s) s->spent_nusd += nusd(usd);
-  pthread_mutex_unlock(&b->mu);
+  sl_ledger_budgets_settle(b, key_id, 0, usd, now_ms);
 }
 
-static int64_t spent_nusd(sl_ledger_budgets_t *b, const char *key_id, int64_t now_ms) {
+/* Spent and reserved this month; caller holds mu. */
+static int64_t held_nusd(sl_ledger_budgets_t *b, const char *key_id, int64_t now_ms) {
+  roll(b, now_ms);
+  slot_t *s = find(b, key_id, false);
+  return s ? s->spent_nusd + s->reserved_nusd : 0;
+}
+
+double sl_ledger_budgets_spent(sl_ledger_budgets_t *b, const char *key_id, int64_t now_ms) {
+  if (!b || !key_id) return 0;
   pthread_mutex_lock(&b->mu);
   roll(b, now_ms);
   slot_t *s = find(b, key_id, false);
   int64_t v = s ? s->spent_nusd : 0;
   pthread_mutex_unlock(&b->mu);
-  return v;
-}
-
-double sl_ledger_budgets_spent(sl_ledger_budgets_t *b, const char *key_id, int64_t now_ms) {
-  return b && key_id ? (double)spent_nusd(b, key_id, now_ms) / 1e9 : 0;
+  return (double)v / 1e9;
 }
 
 bool sl_ledger_budgets_exceeded(sl_ledger_budgets_t *b, const char *key_id, double budget_usd,
                                 int64_t now_ms, int64_t *reset_ms) {
   if (reset_ms) *reset_ms = sl_ledger_month_next(now_ms);
   if (!b || !key_id || !(budget_usd > 0)) return false;
-  return spent_nusd(b, key_id, now_ms) >= nusd(budget_usd);
+  pthread_mutex_lock(&b->mu);
+  bool over = held_nusd(b, key_id, now_ms) >= nusd(budget_usd);
+  pthread_mutex_unlock(&b->mu);
+  return over;
+}
+
+bool sl_ledger_budgets_reserve(sl_ledger_budgets_t *b, const char *key_id, double budget_usd,
+                               double usd, int64_t now_ms, int64_t *reset_ms) {
+  if (reset_ms) *reset_ms = sl_ledger_month_next(now_ms);
+  if (!b || !key_id || !(budget_usd > 0)) return true;
+  pthread_mutex_lock(&b->mu);
+  bool ok = held_nusd(b, key_id, now_ms) < nusd(budget_usd);
+  slot_t *s = ok ? find(b, key_id, true) : NULL;
+  if (s) s->reserved_nusd += nusd(usd);
+  pthread_mutex_unlock(&b->mu);
+  return ok;
+}
+
+void sl_ledger_budgets_settle(sl_ledger_budgets_t *b, const char *key_id, double reserved_usd,
+                              double usd, int64_t now_ms) {
+  if (!b || !key_id || (!(usd > 0) && !(reserved_usd > 0))) return;
+  pthread_mutex_lock(&b->mu);
+  roll(b, now_ms);
+  slot_t *s = find(b, key_id, true);
+  if (s) {
+    s->spent_nusd += nusd(usd);
+    s->reserved_nusd -= nusd(reserved_usd);
+    if (s->reserved_nusd < 0) s->reserved_nusd = 0;
+  }
+  pthread_mutex_unlock(&b->mu);
 }

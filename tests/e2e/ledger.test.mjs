@@ -536,3 +536,44 @@ describe('ledger: egress only for bytes that left', () => {
     assert.equal(audit(['verify', '--ledger', db]).code, 0);
   });
 });
+
+// Requests in flight hold their worst case (input at the prompt's estimate,
+// output at max_tokens) against the key's budget: ten sent together cannot
+// pass it together, as they did when only finished requests counted.
+describe('budget: concurrent requests reserve their worst case', () => {
+  let ext, s, dir;
+  const CONC = 'sk-concurrent-budget-key';
+  before(async () => {
+    // each answer takes 300 ms and reports 1000 + 500 tokens: 0.0105 USD
+    ext = await startMock((req, body, res) => setTimeout(() => replyJson(res, 200, completion('ok', { pt: 1000, ct: 500 })), 300));
+    dir = mkdtempSync(join(tmpdir(), 'sluice-ledger-conc-'));
+    s = await startSluice({
+      ledger: { path: join(dir, 'ledger.db') },
+      auth: { keys: [{ id: 'conc', sha256: sha(CONC), monthly_budget_usd: 0.05 }] },
+      backends: [apiBackend('ext', ext.url, { max_retries: 0, models: [{ name: 'mock-model', usd_per_mtok_in: 3, usd_per_mtok_out: 15 }] })],
+      rules: [{ name: 'default', route: ['ext'] }],
+    }, ENV);
+  });
+  after(async () => { if (s) await s.stop(); await ext.stop(); });
+
+  test('the budget admits what it can hold; the rest get 429 until those finish', async () => {
+    // worst case per request: ~0 input + 500 × 15 USD/Mtok = 0.0075 USD, so
+    // seven reservations fit under 0.05 and the eighth finds it held
+    const rs = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+      chat(s.base, userMsg(`question ${i}`, { max_tokens: 500 }), { authorization: `Bearer ${CONC}` })));
+    const ok = rs.filter((r) => r.status === 200), held = rs.filter((r) => r.status === 429);
+    assert.equal(ok.length, 7, rs.map((r) => r.status).join(' '));
+    assert.equal(held.length, 3);
+    for (const r of held) {
+      assert.equal(r.json.error.code, 'budget_held_in_flight', r.text);
+      assert.match(r.json.error.message, /held by its requests in flight/);
+      assert.equal(r.headers.get('retry-after'), '1');
+      assert.notEqual(r.headers.get('x-should-retry'), 'false', 'worth retrying when the others finish');
+    }
+    // settled: 7 × 0.0105 = 0.0735 spent, over the budget: now it is spent
+    const after1 = await chat(s.base, userMsg('one more', { max_tokens: 500 }), { authorization: `Bearer ${CONC}` });
+    assert.equal(after1.status, 429, after1.text);
+    assert.equal(after1.json.error.code, 'monthly_budget_exceeded');
+    assert.equal(ext.received.length, 7);
+  });
+});
