@@ -367,8 +367,26 @@ static void test_budget_tracker(void **state) {
   }
   assert_true(sl_ledger_budgets_spent(b, "k999", now) == 1);
   assert_true(fabs(sl_ledger_budgets_spent(b, "key-a", now) - 0.02) < 1e-12);
+  /* reservations count as spent until settled; a new month keeps them */
+  int64_t reset2;
+  assert_true(sl_ledger_budgets_reserve(b, "key-r", 1.0, 0.6, now, &reset2));
+  assert_true(reset2 == reset);
+  assert_true(sl_ledger_budgets_reserve(b, "key-r", 1.0, 0.6, now, NULL)); /* 0.6 < 1: admitted */
+  assert_false(sl_ledger_budgets_reserve(b, "key-r", 1.0, 0.01, now, NULL)); /* 1.2 held */
+  assert_true(sl_ledger_budgets_exceeded(b, "key-r", 1.0, now, NULL));
+  assert_true(sl_ledger_budgets_spent(b, "key-r", now) == 0); /* nothing spent yet */
+  sl_ledger_budgets_settle(b, "key-r", 0.6, 0.25, now);
+  assert_true(fabs(sl_ledger_budgets_spent(b, "key-r", now) - 0.25) < 1e-12);
+  assert_false(sl_ledger_budgets_exceeded(b, "key-r", 1.0, now, NULL)); /* 0.25 + 0.6 */
+  assert_true(sl_ledger_budgets_reserve(b, "key-r", 0, 5, now, NULL)); /* no budget: nothing held */
+  assert_false(sl_ledger_budgets_exceeded(b, "key-r", 0.86, now, NULL));
+  assert_true(sl_ledger_budgets_exceeded(b, "key-r", 0.85, now, NULL));
   /* next month: everyone starts again */
   int64_t next = sl_ledger_month_next(now) + 1;
+  assert_true(sl_ledger_budgets_exceeded(b, "key-r", 0.6, next, NULL)); /* still in flight */
+  sl_ledger_budgets_settle(b, "key-r", 0.6, 0.1, next);
+  assert_true(fabs(sl_ledger_budgets_spent(b, "key-r", next) - 0.1) < 1e-12);
+  assert_false(sl_ledger_budgets_exceeded(b, "key-r", 0.11, next, NULL));
   assert_false(sl_ledger_budgets_exceeded(b, "key-a", 0.02, next, NULL));
   assert_true(sl_ledger_budgets_spent(b, "k999", next) == 0);
   sl_ledger_budgets_free(b);
