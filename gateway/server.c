@@ -57,6 +57,7 @@ struct sl_conn {
   sl_buf_t pending;         /* received, not yet parsed */
   size_t out_pending;       /* queued, not yet written (counted in sl_held) */
   uint64_t out_total;       /* every byte ever written or queued for the client */
+  uint64_t taken_floor;     /* the client had taken at least this much when last asked */
   uint64_t send_mark;       /* what the client had taken at the send timer's last look */
   uint64_t send_moved;      /* loop time (ms) the client last took something */
   sl_http_abort_cb abort_cb;
@@ -265,8 +266,16 @@ static uint64_t out_taken(const sl_conn_t *c) {
  * small tail (any answer's, for the moment its acknowledgement takes) is left
  * to the kernel as before: watching it would cost a timer per request. */
 enum { LEAVING_MIN = 64 << 10 };
-static bool answer_leaving(const sl_conn_t *c) {
-  return c->out_pending || kernel_unacked(c, LEAVING_MIN) > LEAVING_MIN;
+static bool answer_leaving(sl_conn_t *c) {
+  if (c->out_pending) return true;
+  /* the kernel cannot hold more than was handed to it since the client had
+   * taken taken_floor: then no system call (most requests of a keep-alive
+   * connection with small answers) */
+  uint64_t handed = c->out_total - c->tcp.write_queue_size;
+  if (handed - c->taken_floor <= LEAVING_MIN) return false;
+  uint64_t unacked = kernel_unacked(c, LEAVING_MIN);
+  c->taken_floor = unacked < handed ? handed - unacked : handed;
+  return unacked > LEAVING_MIN;
 }
 
 /* Starts watching the client's progress, from now. */
