@@ -34,6 +34,7 @@ void sl_chat_req_free(sl_chat_req_t *r) {
   free(r->response_format);
   free(r->user);
   free(r->passthrough);
+  free(r->beta);
   sl_chat_req_init(r);
 }
 
@@ -42,6 +43,36 @@ static int part(sl_buf_t *b, const char *s) {
   if (!s || !*s) return 0;
   int rc = sl_buf_append(b, "\n", 1);
   return rc ? rc : sl_buf_puts(b, s);
+}
+
+/* Length of s[0..n) without a trailing feature date ("-2025-02-19",
+ * "-20250219"). */
+static size_t undated(const char *s, size_t n) {
+  size_t d = 0;
+  while (d < n && d < 10 && s[n - 1 - d] >= '0' && s[n - 1 - d] <= '9') d++;
+  if (d == 8 && n > 9 && s[n - 9] == '-') return n - 9;
+  if (d == 2 && n > 11 && s[n - 3] == '-' && s[n - 6] == '-' && s[n - 11] == '-') {
+    size_t digits = 0;
+    for (size_t i = n - 10; i < n; i++) digits += s[i] >= '0' && s[i] <= '9';
+    if (digits == 8) return n - 11;
+  }
+  return n;
+}
+
+/* Appends "\n" and the anthropic-beta feature names without their dates: a
+ * feature's release date is not a value (it read as a date, raising every
+ * request that named a feature to internal). */
+static int beta_part(sl_buf_t *b, const char *v) {
+  if (!v || !*v) return 0;
+  int rc = sl_buf_append(b, "\n", 1);
+  for (const char *p = v; !rc && *p;) {
+    size_t n = strcspn(p, ","), e = n;
+    while (e && p[e - 1] == ' ') e--;
+    rc = sl_buf_append(b, p, undated(p, e));
+    p += n;
+    if (*p == ',' && !rc) rc = sl_buf_append(b, ",", 1), p++;
+  }
+  return rc;
 }
 
 int sl_chat_text(const sl_chat_req_t *r, char **out, size_t *len) {
@@ -64,6 +95,7 @@ int sl_chat_text(const sl_chat_req_t *r, char **out, size_t *len) {
   if (!rc) rc = part(&b, r->user);
   if (!rc) rc = part(&b, r->passthrough);
   for (size_t i = 0; i < r->n_stop && !rc; i++) rc = part(&b, r->stop[i]);
+  if (!rc) rc = beta_part(&b, r->beta);
   if (rc) {
     sl_buf_free(&b);
     return rc;

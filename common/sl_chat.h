@@ -49,6 +49,9 @@ typedef struct {
    * gets as they came (parallel_tool_calls, reasoning_effort, verbosity,
    * service_tier, logit_bias): "name":value,... without braces, or NULL. */
   char *passthrough;
+  /* The client's anthropic-beta header (feature names), which an anthropic
+   * backend is sent as it came: classified like the rest, or NULL. */
+  char *beta;
 } sl_chat_req_t;
 
 void sl_chat_req_init(sl_chat_req_t *r);
@@ -58,8 +61,8 @@ void sl_chat_req_free(sl_chat_req_t *r);
  * content in order, separated by "\n" (the first sl_chat_messages_len() bytes),
  * then, each after a "\n", everything else that would be sent: assistant tool
  * calls, message names, the ids tool results answer, tool definitions,
- * tool_choice, response_format, user, the passed-through members and stop
- * strings. Returns 0 or SL_E*. */
+ * tool_choice, response_format, user, the passed-through members, stop
+ * strings and the anthropic-beta header's feature names (without their dates). Returns 0 or SL_E*. */
 int sl_chat_text(const sl_chat_req_t *r, char **out, size_t *len);
 
 /* Whether a client's `model` is a model name sluice passes on: 1 to

@@ -79,7 +79,6 @@ typedef struct {
   const char *busy_backend; /* the last backend of the route that was at capacity */
   const char *model_out;
   char model_buf[SL_CHAT_MAX_MODEL + 1]; /* a model name is at most SL_CHAT_MAX_MODEL bytes */
-  char anthropic_beta[256]; /* the client's anthropic-beta header, checked; "" none */
   char egress_dest[256];    /* where the last bytes that left went (the REQUEST row names it) */
   char egress_sha[65];      /* SHA-256 of them (the REQUEST row carries it when sent once) */
   char prev_dest[256];      /* the two above before the call in flight: back if it */
@@ -1010,7 +1009,7 @@ static void try_step(job_t *j) {
                                          : s->backend->name);
     j->model_out = j->model_buf;
     sl_call_opts_t o = {.req = send, .model = s->model, .stream = j->stream, .fresh_connect = j->fresh,
-                        .anthropic_beta = j->anthropic_beta[0] ? j->anthropic_beta : NULL};
+                        .anthropic_beta = send->beta};
     /* logprobs: the local engine's, or an OpenAI-compatible upstream's relayed
      * (Anthropic has none) */
     j->want_lp = j->req.logprobs && j->bcfg->kind != SL_BK_ANTHROPIC;
@@ -1141,17 +1140,42 @@ static void on_abort(sl_conn_t *c, sl_http_abort_why_t why, void *data) {
   }
 }
 
-/* The client's anthropic-beta header (features such as output-128k-2025-02-19),
- * passed to an anthropic backend: only feature names, so nothing else rides
- * along to the upstream in a header. 0 with out "" when there is none. */
+/* One beta feature name as Anthropic writes them: lower-case words and digits
+ * joined by '-', ending in the feature's date (output-128k-2025-02-19,
+ * claude-code-20250219); n bytes at s. */
+static bool beta_name(const char *s, size_t n) {
+  if (n < 10 || n > 64 || !islower((unsigned char)s[0])) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
+        !(s[i] == '-' && i + 1 < n && s[i + 1] != '-'))
+      return false;
+  /* the date: -YYYY-MM-DD or -YYYYMMDD */
+  const char *d = s + n - 11;
+  bool dashed = n >= 12 && d[0] == '-' && d[5] == '-' && d[8] == '-';
+  for (int i = 1; dashed && i < 11; i++) dashed = i == 5 || i == 8 || isdigit((unsigned char)d[i]);
+  d = s + n - 9;
+  bool packed = d[0] == '-';
+  for (int i = 1; packed && i < 9; i++) packed = isdigit((unsigned char)d[i]);
+  return dashed || packed;
+}
+
+/* The client's anthropic-beta header, passed to an anthropic backend: only
+ * feature names (beta_name), comma-separated, so that no free text rides along
+ * to the upstream in a header (what is there is classified with the request:
+ * sl_chat_text). 0 with out "" when there is none. */
 static int take_beta(const sl_http_req_t *hr, char *out, size_t cap) {
   const char *v = sl_http_header(hr, "anthropic-beta");
   out[0] = '\0';
   if (!v) return 0;
   size_t n = strlen(v);
   if (n >= cap) return -1;
-  for (size_t i = 0; i < n; i++)
-    if (!isalnum((unsigned char)v[i]) && !strchr("-_., ", v[i])) return -1;
+  for (size_t a = 0, b; a <= n; a = b + 1) {
+    for (b = a; b < n && v[b] != ','; b++) {}
+    size_t s = a, e = b;
+    while (s < e && v[s] == ' ') s++;
+    while (e > s && v[e - 1] == ' ') e--;
+    if (!beta_name(v + s, e - s)) return -1;
+  }
   memcpy(out, v, n + 1);
   return 0;
 }
@@ -1216,10 +1240,16 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
     return;
   }
   j->stream = j->req.stream;
-  if (take_beta(hr, j->anthropic_beta, sizeof j->anthropic_beta)) {
+  char beta[256];
+  if (take_beta(hr, beta, sizeof beta)) {
     fail_request(j, 400, "invalid_request_error", "invalid_request",
-                 "anthropic-beta must be a comma-separated list of feature names (letters, digits, "
-                 "'-', '_', '.'), at most 255 bytes");
+                 "anthropic-beta must be a comma-separated list of beta feature names (lower-case "
+                 "words joined by '-', ending in the feature's date, as output-128k-2025-02-19), at "
+                 "most 255 bytes");
+    return;
+  }
+  if (beta[0] && !(j->req.beta = strdup(beta))) {
+    fail_request(j, 500, "server_error", "out_of_memory", "out of memory");
     return;
   }
   size_t text_bytes = 0;

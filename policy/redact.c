@@ -126,7 +126,7 @@ static int clone_req(const sl_chat_req_t *in, sl_chat_req_t *out) {
   out->stop = NULL;
   out->n_stop = 0;
   out->model = out->tools = out->tool_choice = out->response_format = out->user = NULL;
-  out->passthrough = NULL;
+  out->passthrough = out->beta = NULL;
   int rc = 0;
   if (in->n_msgs) {
     out->msgs = calloc(in->n_msgs, sizeof *out->msgs);
@@ -153,7 +153,8 @@ static int clone_req(const sl_chat_req_t *in, sl_chat_req_t *out) {
                (rc = dup_opt(&out->tool_choice, in->tool_choice)) ||
                (rc = dup_opt(&out->response_format, in->response_format)) ||
                (rc = dup_opt(&out->user, in->user)) ||
-               (rc = dup_opt(&out->passthrough, in->passthrough))))
+               (rc = dup_opt(&out->passthrough, in->passthrough)) ||
+               (rc = dup_opt(&out->beta, in->beta))))
     return 0;
   sl_chat_req_free(out);
   return rc;

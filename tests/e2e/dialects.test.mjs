@@ -673,9 +673,11 @@ test('Anthropic client\'s anthropic-beta features reach an Anthropic backend; a 
   assert.deepEqual(m.content, [{ type: 'text', text: 'long' }]);
   assert.equal(anUp.received.at(-1).headers['anthropic-beta'], 'output-128k-2025-02-19,pdfs-2024-09-25');
   const n = anUp.received.length;
-  await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] },
-    { headers: { 'x-route': 'anthropic', 'anthropic-beta': 'pdfs; x="1"' } }),
-    (e) => e instanceof Anthropic.BadRequestError && /anthropic-beta/.test(e.message));
+  // only feature names with their dates: free text (here a value) is refused before routing
+  for (const bad of ['pdfs; x="1"', 'My SSN is 512-84-3927', 'pdfs-2024-09-25,,', 'Output-128k-2025-02-19', 'pdfs'])
+    await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] },
+      { headers: { 'x-route': 'anthropic', 'anthropic-beta': bad } }),
+      (e) => e instanceof Anthropic.BadRequestError && /anthropic-beta/.test(e.message), bad);
   assert.equal(anUp.received.length, n, 'nothing was sent');
 });
 

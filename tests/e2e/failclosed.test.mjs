@@ -195,6 +195,20 @@ describe('local engine failing, overloaded and slow; classification errors', () 
     assert.equal(ext.received.length, publicCount);
   });
 
+  test('a value in the anthropic-beta header is classified with the request', async () => {
+    // the header goes out as it came to an anthropic backend: a key in it keeps the request inside
+    const r = await chat(s.base, userMsg(PUBLIC), { 'anthropic-beta': 'api-key-a3f9c2e1b7d4f6a8c0e2b4d6f8a0c2e4-2025-01-01' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.backend, 'local');
+    assert.equal(r.rule, 'keep-sensitive-inside');
+    // a feature's name and date are not a value: a public request still goes out
+    const p = await chat(s.base, userMsg(PUBLIC), { 'anthropic-beta': 'output-128k-2025-02-19, claude-code-20250219' });
+    assert.equal(p.status, 200, p.text);
+    assert.equal(p.backend, 'ext');
+    publicCount++;
+    assert.equal(ext.received.length, publicCount);
+  });
+
   test('failing: the engine cannot take the request (prompt beyond its context) -> 400, nothing leaves', async () => {
     // (a 400 the client can act on: a retry, as a 503 invites, would fail the same way)
     for (const smp of SENSITIVE) {
