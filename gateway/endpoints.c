@@ -55,6 +55,7 @@ void sl_gw_route_headers(char *out, size_t cap, const char *request_id, const ch
 }
 
 const char *sl_gw_data_class(const sl_http_req_t *r, char *buf, size_t cap) {
+  if (!sl_http_header(r, "x-sluice-data-class")) return NULL; /* not sent */
   const char *v = sl_http_header_all(r, "x-sluice-data-class", buf, cap);
   return v ? v : "restricted"; /* too long to read: fail closed */
 }

@@ -89,7 +89,7 @@ void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, 
                          const char *code, const char *message, const char *request_id,
                          const char *backend, const char *rule);
 /* x-sluice-data-class as the classifier reads it: every line of it, joined;
- * "restricted" when they are too long for buf. */
+ * "restricted" when they are too long for buf; NULL when it was not sent. */
 const char *sl_gw_data_class(const sl_http_req_t *r, char *buf, size_t cap);
 /* The x-sluice-request-id (also as x-request-id and request-id, which the
  * OpenAI and Anthropic SDKs read), -backend and -rule header lines (NULL:

@@ -470,8 +470,11 @@ static sl_level_t declared_word(const char *w, size_t n) {
 
 /* The declared class: the highest level of its words (separated by spaces,
  * tabs, commas or semicolons: "public, restricted" is what a proxy makes of two
- * header lines), public when there is none. */
+ * header lines); public when none was declared (NULL), restricted when one
+ * was but has no word (a header sent empty, as from an unset variable, names
+ * no level: it fails closed like any other such value). */
 static sl_level_t declared_level(const char *declared) {
+  if (declared && !declared[strspn(declared, " \t,;")]) return SL_LEVEL_RESTRICTED;
   sl_level_t max = SL_LEVEL_PUBLIC;
   for (const char *p = declared; p && *p;) {
     p += strspn(p, " \t,;");

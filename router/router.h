@@ -62,8 +62,8 @@ sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err);
 void sl_router_free(sl_router_t *r);
 
 /* Classifies a chat request (text = sl_chat_text()). `declared` is the caller's
- * x-sluice-data-class header value (may be NULL): it can raise the level, never
- * lower it. Fails closed: on any internal error the result has level restricted
+ * x-sluice-data-class header value (NULL: not sent): it can raise the level,
+ * never lower it; a value naming no level, an empty one too, is restricted. Fails closed: on any internal error the result has level restricted
  * and error set. Release with sl_class_free(). Thread-safe. */
 int sl_router_classify(const sl_router_t *r, const sl_chat_req_t *req, const char *declared,
                        sl_class_t *out);

@@ -361,7 +361,9 @@ describe('local engine failing, overloaded and slow; classification errors', () 
       rq.end(body);
     });
     for (const h of [['x-sluice-data-class', 'public', 'x-sluice-data-class', 'restricted'],
-                     ['x-sluice-data-class', 'public, restricted'], ['x-sluice-data-class', 'public restricted']]) {
+                     ['x-sluice-data-class', 'public, restricted'], ['x-sluice-data-class', 'public restricted'],
+                     // sent but blank (filled from an unset variable): names no level, fails closed
+                     ['x-sluice-data-class', ''], ['x-sluice-data-class', '  ']]) {
       const r = await send(h);
       assert.equal(r.backend, 'local', `${JSON.stringify(h)}: ${r.status} ${r.backend}`);
     }

@@ -55,8 +55,14 @@ static void declared_class(void **s) {
   sl_router_classify_text(g_router, "hello", 5, "no-such-class", &c);
   assert_int_equal(c.level, SL_LEVEL_RESTRICTED); /* unreadable: fail closed */
   sl_class_free(&c);
+  sl_router_classify_text(g_router, "hello", 5, NULL, &c);
+  assert_int_equal(c.level, SL_LEVEL_PUBLIC); /* none declared */
+  sl_class_free(&c);
   sl_router_classify_text(g_router, "hello", 5, "", &c);
-  assert_int_equal(c.level, SL_LEVEL_PUBLIC);
+  assert_int_equal(c.level, SL_LEVEL_RESTRICTED); /* declared empty: names no level */
+  sl_class_free(&c);
+  sl_router_classify_text(g_router, "hello", 5, " , ", &c);
+  assert_int_equal(c.level, SL_LEVEL_RESTRICTED);
   sl_class_free(&c);
 }
 
