@@ -949,7 +949,7 @@ static bool now_external(sl_gw_t *gw, const sl_backend_cfg_t *b) {
   for (size_t i = 0; i < cfg->n_backends && !ext; i++) {
     const sl_backend_cfg_t *o = &cfg->backends[i];
     ext = o->location == SL_LOC_EXTERNAL &&
-          (!strcmp(o->name, b->name) || (o->base_url && b->base_url && !strcmp(o->base_url, b->base_url)));
+          (!strcmp(o->name, b->name) || sl_config_same_address(o->base_url, b->base_url));
   }
   sl_policy_unref(p);
   return ext;

@@ -11,6 +11,7 @@
 #include <openssl/sha.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -403,6 +404,8 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
     if (*c <= 0x20 || *c >= 0x7F)
       return sl_jerr_set(err, q, "must not contain spaces, control characters or bytes past ASCII "
                                  "(percent-encode them; an internationalised host in its xn-- form)");
+  if (strpbrk(bc->base_url, "?#"))
+    return sl_jerr_set(err, q, "must not have a query or a fragment (sluice appends the endpoint's path)");
   const char *host = strstr(bc->base_url, "//") + 2;
   const char *at = strchr(host, '@'); /* in the authority, before its path or query */
   if (!*host || strchr("/?#:", *host) || (at && at < host + strcspn(host, "/?#")))
@@ -431,6 +434,65 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
   return rc;
 }
 
+/* Where a base_url sends: "host:port", the host in one spelling per address
+ * (sl_config_same_address). */
+static void url_address(const char *url, char *out, size_t cap) {
+  bool tls = !strncmp(url, "https://", 8);
+  const char *a = strstr(url, "//");
+  a = a ? a + 2 : url;
+  size_t alen = strcspn(a, "/?#");
+  char host[300] = "", port[16] = "";
+  const char *colon = NULL;
+  if (*a == '[') {
+    const char *rb = memchr(a, ']', alen);
+    size_t hn = rb ? (size_t)(rb - a - 1) : 0;
+    if (hn < sizeof host) memcpy(host, a + 1, hn), host[hn] = '\0';
+    colon = rb && rb + 1 < a + alen && rb[1] == ':' ? rb + 1 : NULL;
+  } else {
+    for (const char *p = a + alen; p > a; p--)
+      if (p[-1] == ':') {
+        colon = p - 1;
+        break;
+      }
+    size_t hn = (colon ? (size_t)(colon - a) : alen);
+    if (hn < sizeof host) memcpy(host, a, hn), host[hn] = '\0';
+  }
+  if (colon) {
+    size_t pn = (size_t)(a + alen - colon - 1);
+    if (pn < sizeof port) memcpy(port, colon + 1, pn), port[pn] = '\0';
+  }
+  long pv = *port ? strtol(port, NULL, 10) : tls ? 443 : 80;
+  for (char *p = host; *p; p++) *p = (char)tolower((unsigned char)*p);
+  size_t hl = strlen(host);
+  if (hl > 1 && host[hl - 1] == '.') host[--hl] = '\0';
+  struct in_addr v4;
+  unsigned char v6[16];
+  bool loop = !strcmp(host, "localhost") || (hl > 10 && !strcmp(host + hl - 10, ".localhost"));
+  if (!loop && inet_pton(AF_INET6, host, v6) == 1) {
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const unsigned char one[16] = {[15] = 1};
+    if (!memcmp(v6, mapped, 12)) {
+      memcpy(&v4.s_addr, v6 + 12, 4);
+      snprintf(host, sizeof host, "%s", inet_ntoa(v4));
+    } else if (!memcmp(v6, one, 16)) loop = true;
+    else inet_ntop(AF_INET6, v6, host, sizeof host);
+  } else if (!loop && inet_aton(host, &v4)) /* 127.000.000.001, 2130706433, 0x7f.1 */
+    snprintf(host, sizeof host, "%s", inet_ntoa(v4));
+  if (!loop && inet_aton(host, &v4) && !strchr(host, ':')) {
+    uint32_t h = ntohl(v4.s_addr);
+    loop = (h >> 24) == 127 || h == 0;
+  }
+  snprintf(out, cap, "%s:%ld", loop ? "loopback" : host, pv);
+}
+
+bool sl_config_same_address(const char *url_a, const char *url_b) {
+  if (!url_a || !url_b) return false;
+  char a[320], b[320];
+  url_address(url_a, a, sizeof a);
+  url_address(url_b, b, sizeof b);
+  return !strcmp(a, b);
+}
+
 static int parse_backends(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
   const cJSON *bs = cJSON_GetObjectItemCaseSensitive(root, "backends");
   if (!bs) return sl_jerr_set(err, "$.backends", "is required");
@@ -452,13 +514,13 @@ static int parse_backends(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
       if (!strcmp(o->name, bc->name)) return sl_jerr_set(err, p, "duplicate backend name \"%s\"", bc->name);
       /* the gateway treats every backend at an external backend's address as
        * external (chat.c), so a keep-inside rule could never use it: say so now */
-      if (o->base_url && bc->base_url && !strcmp(o->base_url, bc->base_url) &&
+      if (sl_config_same_address(o->base_url, bc->base_url) &&
           (o->location == SL_LOC_EXTERNAL) != (bc->location == SL_LOC_EXTERNAL)) {
         char q[300];
         sl_jpath_key(q, sizeof q, p, "base_url");
         return sl_jerr_set(err, q,
-                           "is also the base_url of %s backend \"%s\": one address cannot be both "
-                           "inside and outside the network",
+                           "sends to the address (host and port) of %s backend \"%s\": one address "
+                           "cannot be both inside and outside the network",
                            o->location == SL_LOC_EXTERNAL ? "external" : "internal", o->name);
       }
     }

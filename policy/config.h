@@ -111,6 +111,12 @@ int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t 
 void sl_config_free(sl_config_t *c);
 
 const sl_backend_cfg_t *sl_config_backend(const sl_config_t *c, const char *name);
+/* Whether two base_urls send to the same address: the same host and port,
+ * however written (case, a trailing dot, the scheme's default port, any
+ * spelling of an IPv4 address or of the loopback: localhost, 127.x.x.x,
+ * 0.0.0.0, ::1, ::ffff:127.0.0.1). A name that resolves to the same address
+ * as another is not seen. */
+bool sl_config_same_address(const char *url_a, const char *url_b);
 /* Looks up a model's prices on a backend; NULL if it is not listed. */
 const sl_model_price_t *sl_config_model(const sl_backend_cfg_t *b, const char *model);
 

@@ -86,10 +86,39 @@ static void test_errors_name_the_path(void **st) {
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"grpc\",\"base_url\":\"http://a\"}]}",
                "$.backends[0].kind: must be");
   expect_error("{\"backends\":[" OK_BACKEND "," OK_BACKEND "]}", "$.backends[1]: duplicate backend name");
-  /* one address is inside or outside the network, not both (a trailing '/' aside) */
-  expect_error("{\"backends\":[" OK_BACKEND ",{\"name\":\"in\",\"kind\":\"openai\",\"location\":\"internal\","
-               "\"base_url\":\"https://api.example.com/v1\"}]}",
-               "$.backends[1].base_url: is also the base_url of external backend \"up\"");
+  /* one address (host and port, however written) is inside or outside the
+   * network, not both */
+  {
+    static const char *const same[][2] = {
+        {"https://api.example.com/v1", "https://api.example.com/v1"},
+        {"https://api.example.com/v1", "https://API.Example.com.:443//v1/"},
+        {"https://api.example.com/v1", "https://api.example.com/other"},
+        {"http://127.0.0.1:18201/v1", "http://localhost:18201/v1"},
+        {"http://127.0.0.1:18201/v1", "http://127.000.000.001:18201/v1"},
+        {"http://127.0.0.1:18201/v1", "http://2130706433:18201/v1"},
+        {"http://127.0.0.1:18201/v1", "http://[::ffff:127.0.0.1]:18201/v1"},
+        {"http://127.0.0.1:18201/v1", "http://[::1]:18201"},
+        {"http://127.0.0.1:18201/v1", "http://127.0.0.2:18201/v1"},
+        {"http://10.0.0.5/v1", "http://10.0.0.5:80/v1"},
+        {"http://[2001:db8::1]:8000/v1", "http://[2001:DB8:0::1]:8000/v1"}};
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+      char doc[600];
+      snprintf(doc, sizeof doc,
+               "{\"backends\":[{\"name\":\"up\",\"kind\":\"openai\",\"base_url\":\"%s\"},{\"name\":\"in\","
+               "\"kind\":\"openai\",\"location\":\"internal\",\"base_url\":\"%s\"}]}",
+               same[i][0], same[i][1]);
+      expect_error(doc, "$.backends[1].base_url: sends to the address (host and port) of external backend \"up\"");
+      assert_true(sl_config_same_address(same[i][1], same[i][0]));
+    }
+    static const char *const other[][2] = {{"http://127.0.0.1:18201/v1", "http://127.0.0.1:18202/v1"},
+                                           {"https://api.example.com/v1", "http://api.example.com/v1"},
+                                           {"https://api.example.com/v1", "https://api.example.org/v1"},
+                                           {"http://10.0.0.5/v1", "http://10.0.0.6/v1"}};
+    for (size_t i = 0; i < sizeof other / sizeof *other; i++)
+      assert_false(sl_config_same_address(other[i][0], other[i][1]));
+  }
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"http://a/v1?x=1\"}]}",
+               "$.backends[0].base_url: must not have a query or a fragment");
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"ftp://a\"}]}",
                "$.backends[0].base_url: must start with http");
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\"}]}", "$.backends[0].base_url: is required");
