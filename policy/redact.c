@@ -160,6 +160,110 @@ static int clone_req(const sl_chat_req_t *in, sl_chat_req_t *out) {
   return rc;
 }
 
+/* ---- a value written another way ---- */
+
+/* The words of a text for loose_left: runs of letters and digits (UTF-8 letters
+ * too), split at '_', '.', '-', any punctuation, a space that does not show
+ * (U+00A0, U+00AD, U+200B-D, U+2060, U+FEFF) and a lower-case letter followed
+ * by a capital ("LailaHansen"); compared by a hash of their ASCII-folded
+ * bytes. */
+typedef struct {
+  size_t start, end;
+  uint64_t h;
+} lword_t;
+
+static size_t hidden_space(const unsigned char *s, size_t i, size_t n) {
+  if (i + 1 < n && s[i] == 0xC2 && (s[i + 1] == 0xA0 || s[i + 1] == 0xAD)) return 2;
+  if (i + 2 < n && s[i] == 0xE2 && s[i + 1] == 0x80 && s[i + 2] >= 0x8B && s[i + 2] <= 0x8D) return 3;
+  if (i + 2 < n && s[i] == 0xE2 && s[i + 1] == 0x81 && s[i + 2] == 0xA0) return 3;
+  if (i + 2 < n && s[i] == 0xEF && s[i + 1] == 0xBB && s[i + 2] == 0xBF) return 3;
+  return 0;
+}
+
+static uint64_t fold_hash(uint64_t h, unsigned char c) {
+  if (c >= 'A' && c <= 'Z') c |= 0x20;
+  return (h ^ c) * 1099511628211ULL;
+}
+#define LOOSE_H0 1469598103934665603ULL
+
+/* The words of s[0..n); *out is malloc'd (NULL when there are none). */
+static int loose_words(const char *text, size_t n, lword_t **out, size_t *count) {
+  const unsigned char *s = (const unsigned char *)text;
+  lword_t *w = NULL;
+  size_t k = 0, cap = 0;
+  for (size_t i = 0; i < n;) {
+    bool alnum = (s[i] >= '0' && s[i] <= '9') || ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z');
+    if (!(alnum || (s[i] >= 0x80 && !hidden_space(s, i, n)))) {
+      i += s[i] >= 0x80 ? hidden_space(s, i, n) : 1;
+      continue;
+    }
+    if (k == cap) {
+      cap = cap ? cap * 2 : 64;
+      lword_t *nw = realloc(w, cap * sizeof *nw);
+      if (!nw) {
+        free(w);
+        return SL_ENOMEM;
+      }
+      w = nw;
+    }
+    size_t a = i;
+    uint64_t h = LOOSE_H0;
+    while (i < n) {
+      unsigned char c = s[i];
+      bool an = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+      if (!(an || (c >= 0x80 && !hidden_space(s, i, n)))) break;
+      if (i > a && c >= 'A' && c <= 'Z' && s[i - 1] >= 'a' && s[i - 1] <= 'z') break;
+      h = fold_hash(h, c);
+      i++;
+    }
+    w[k++] = (lword_t){a, i, h};
+  }
+  *out = w;
+  *count = k;
+  return 0;
+}
+
+/* Whether a value of two words or more is still in text[0..n) written another
+ * way: its words one after the other with anything between them that is not
+ * a word ("laila_hansen", "LailaHansen", "laila.hansen", "Laila<U+200B>Hansen"),
+ * or run together as one word ("lailahansen"), in any ASCII case. Where they
+ * stand inside an e-mail address (a word with '@'), the address is what was
+ * written, and the policy's redaction of its own type decides. */
+static int loose_left(const sl_redact_map_t *m, const char *text, size_t n, bool *left) {
+  *left = false;
+  lword_t *tw = NULL, *vw = NULL;
+  size_t nt = 0, nv = 0;
+  int rc = loose_words(text, n, &tw, &nt);
+  for (size_t k = 0; !rc && !*left && k < m->n; k++) {
+    const value_t *v = &m->v[k];
+    free(vw);
+    vw = NULL;
+    if ((rc = loose_words(v->value, strlen(v->value), &vw, &nv)) || nv < 2) continue;
+    uint64_t joined = LOOSE_H0;
+    for (size_t j = 0; j < nv; j++)
+      for (size_t b = vw[j].start; b < vw[j].end; b++) joined = fold_hash(joined, (unsigned char)v->value[b]);
+    for (size_t i = 0; i < nt && !*left; i++) {
+      size_t end;
+      if (tw[i].h == joined) end = tw[i].end;
+      else if (i + nv <= nt && tw[i].h == vw[0].h) {
+        size_t j = 1;
+        while (j < nv && tw[i + j].h == vw[j].h) j++;
+        if (j < nv) continue;
+        end = tw[i + nv - 1].end;
+      } else
+        continue;
+      /* the whitespace-delimited word around it: an e-mail address? */
+      size_t a = tw[i].start, b = end;
+      while (a > 0 && !isspace((unsigned char)text[a - 1])) a--;
+      while (b < n && !isspace((unsigned char)text[b])) b++;
+      if (!memchr(text + a, '@', b - a)) *left = true;
+    }
+  }
+  free(vw);
+  free(tw);
+  return rc;
+}
+
 /* ---- building the map ---- */
 
 /* Values of more than one word, and those with digits or punctuation (an e-mail
@@ -645,6 +749,10 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
      * as a stop string or a message name is the person) */
     if (!rc) rc = find_occurrences(m, &fi, ot, ol, &left, NULL, 0, true);
     if (!rc && left.n) rc = SL_EUNSUPPORTED;
+    /* and written another way: "laila_hansen", "LailaHansen", with a hidden space */
+    bool loose = false;
+    if (!rc) rc = loose_left(m, ot, ol, &loose);
+    if (!rc && loose) rc = SL_EUNSUPPORTED;
     free(left.s);
     free(ot);
   }

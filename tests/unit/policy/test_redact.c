@@ -263,6 +263,50 @@ static void test_values_outside_messages(void **state) {
   sl_chat_req_free(&r);
 }
 
+/* The name written another way where it is not rewritten: the copy is refused
+ * (lower case with '_', run together, camel case, a hidden space); an e-mail
+ * address made of the name is left to the policy's redaction of addresses. */
+static void test_values_written_another_way(void **state) {
+  (void)state;
+  static const char *const refused[] = {"laila_hansen", "LailaHansen", "lailahansen", "laila.hansen",
+                                        "notify_laila_hansen", "LAILA-HANSEN", "Laila\xe2\x80\x8bHansen"};
+  static const char *const kept[] = {"laila", "hansen_report", "laila.hansen@example.com", "lailah_ansen",
+                                     "lailahansens"};
+  for (int pass = 0; pass < 2; pass++) {
+    const char *const *list = pass ? kept : refused;
+    size_t n = pass ? sizeof kept / sizeof *kept : sizeof refused / sizeof *refused;
+    for (size_t i = 0; i < n; i++) {
+      sl_chat_req_t r;
+      sl_chat_req_init(&r);
+      add_msg(&r, "user", "Write to Laila Hansen today.");
+      r.user = strdup(list[i]);
+      cls_t c = {0};
+      find_entity(&c, &r, "PERSON", "Laila Hansen", 0);
+      sl_chat_req_t out;
+      sl_redact_map_t *m = NULL;
+      int rc = sl_redact_request(&r, &c.cls, types, 1, &out, &m);
+      if (!pass) {
+        if (rc != SL_EUNSUPPORTED) fail_msg("user \"%s\" should refuse the copy (rc %d)", list[i], rc);
+      } else {
+        if (rc) fail_msg("user \"%s\" should not refuse the copy (rc %d)", list[i], rc);
+        sl_chat_req_free(&out);
+        sl_redact_map_free(m);
+      }
+      sl_chat_req_free(&r);
+    }
+  }
+  /* in message text too (a second mention the detector did not take) */
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "Write to Laila Hansen today; her login is laila_hansen.");
+  cls_t c = {0};
+  find_entity(&c, &r, "PERSON", "Laila Hansen", 0);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 1, &out, &m), SL_EUNSUPPORTED);
+  sl_chat_req_free(&r);
+}
+
 static void test_tool_calls_and_bad_offsets(void **state) {
   (void)state;
   sl_chat_req_t r;
@@ -587,6 +631,7 @@ int main(void) {
       cmocka_unit_test(test_word_boundaries_and_split_entities),
       cmocka_unit_test(test_tool_calls_and_bad_offsets),
       cmocka_unit_test(test_values_outside_messages),
+      cmocka_unit_test(test_values_written_another_way),
       cmocka_unit_test(test_restore_every_split),
       cmocka_unit_test(test_restore_json_arguments),
       cmocka_unit_test(test_restore_without_map),
