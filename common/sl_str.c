@@ -1,6 +1,9 @@
 #include "sl_str.h"
 
+#include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 size_t sl_cat(char *out, size_t cap, ...) {
@@ -54,6 +57,14 @@ size_t sl_itoa(int64_t v, char *buf) {
   if (v >= 0) return sl_utoa((uint64_t)v, buf);
   buf[0] = '-';
   return 1 + sl_utoa((uint64_t)0 - (uint64_t)v, buf + 1);
+}
+
+const char *sl_fmt_bound(double v, char *buf) {
+  if (v <= -0x1p63) snprintf(buf, 32, "%lld", (long long)INT64_MIN);
+  else if (v >= 0x1p63) snprintf(buf, 32, "%lld", (long long)INT64_MAX);
+  else if (v == floor(v)) sl_itoa((int64_t)v, buf);
+  else snprintf(buf, 32, "%g", v);
+  return buf;
 }
 
 size_t sl_hex(uint64_t v, int width, char *buf) {

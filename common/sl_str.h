@@ -19,6 +19,9 @@ size_t sl_cat(char *out, size_t cap, ...) __attribute__((sentinel));
 size_t sl_utoa(uint64_t v, char *buf);
 /* The same for a signed value (at least 21 bytes). */
 size_t sl_itoa(int64_t v, char *buf);
+/* A range's bound as a person writes it (at least 32 bytes): a whole number in
+ * full (10000000, not 1e+07; ±2^63 as int64's ends), else %g. */
+const char *sl_fmt_bound(double v, char *buf);
 /* Lower-case hex of v, zero-padded to at least `width` digits (buf of at least
  * 17 bytes); returns its length. */
 size_t sl_hex(uint64_t v, int width, char *buf);

@@ -396,6 +396,29 @@ static void fail_request(job_t *j, int status, const char *type, const char *cod
   fail_request_param(j, status, type, code, NULL, msg);
 }
 
+/* The request member a decoder's message is about, for the error's "param"
+ * (what the SDKs show as err.param): its first word when that is a member's
+ * path ("tools[0].function.name must be ..."), else NULL. */
+static const char *error_param(const char *msg, char *buf, size_t cap) {
+  static const char *const members[] = {
+      "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k",
+      "min_p", "n", "stop", "stop_sequences", "stream", "stream_options", "tools", "tool_choice",
+      "response_format", "user", "seed", "logprobs", "top_logprobs", "presence_penalty",
+      "frequency_penalty", "repetition_penalty", "metadata", "system", "thinking", "functions",
+      "function_call", "parallel_tool_calls", "reasoning_effort", "service_tier", "logit_bias",
+      "output_config", "prediction", "modalities", "audio", "verbosity"};
+  size_t n = strcspn(msg, " :,");
+  size_t root = strcspn(msg, " :,[.");
+  if (!n || n >= cap) return NULL;
+  for (size_t i = 0; i < sizeof members / sizeof *members; i++)
+    if (strlen(members[i]) == root && !strncmp(msg, members[i], root)) {
+      memcpy(buf, msg, n);
+      buf[n] = '\0';
+      return buf;
+    }
+  return NULL;
+}
+
 /* 429 for a key whose month's spend, with what its requests in flight hold,
  * reached its budget; reset_ms: when the month ends. */
 static void fail_budget(job_t *j, int64_t reset_ms) {
@@ -1232,11 +1255,12 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   /* The body must be JSON; the Content-Type is not checked (curl -d sends a form type). */
   int rc = dia->decode(hr->body.data, hr->body.len, &j->req, err, sizeof err);
   if (rc) {
-    fail_request(j, rc == SL_ENOMEM ? 500 : 400, "invalid_request_error",
-                 rc == SL_EPARSE         ? "invalid_json"
-                 : rc == SL_EUNSUPPORTED ? "thread_unsupported_request" /* the only one */
-                                         : "invalid_request",
-                 err);
+    char param[128];
+    fail_request_param(j, rc == SL_ENOMEM ? 500 : 400, "invalid_request_error",
+                       rc == SL_EPARSE         ? "invalid_json"
+                       : rc == SL_EUNSUPPORTED ? "thread_unsupported_request" /* the only one */
+                                               : "invalid_request",
+                       rc == SL_EINVAL ? error_param(err, param, sizeof param) : NULL, err);
     return;
   }
   j->stream = j->req.stream;

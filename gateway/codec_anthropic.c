@@ -8,6 +8,7 @@
 #include "dialect.h"
 #include "sl_err.h"
 #include "sl_json.h"
+#include "sl_str.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -329,7 +330,8 @@ static int num(const cJSON *root, const char *key, double lo, double hi, bool in
     return bad(err, n, "%s must be %s", key, integer ? "an integer" : "a number");
   if (integer && v->valuedouble != floor(v->valuedouble)) return bad(err, n, "%s must be an integer", key);
   if (v->valuedouble < lo || v->valuedouble > hi)
-    return bad(err, n, "%s must be between %g and %g", key, lo, hi);
+    return bad(err, n, "%s must be between %s and %s", key, sl_fmt_bound(lo, (char[32]){0}),
+               sl_fmt_bound(hi, (char[32]){0}));
   *out = v->valuedouble;
   return 0;
 }

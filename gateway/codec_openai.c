@@ -159,7 +159,8 @@ static int num(const cJSON *root, const char *key, double lo, double hi, double 
   if (!v || cJSON_IsNull(v)) return 0;
   if (!cJSON_IsNumber(v) || isnan(v->valuedouble)) return bad(err, n, "%s must be a number", key);
   if (v->valuedouble < lo || v->valuedouble > hi)
-    return bad(err, n, "%s must be between %g and %g", key, lo, hi);
+    return bad(err, n, "%s must be between %s and %s", key, sl_fmt_bound(lo, (char[32]){0}),
+               sl_fmt_bound(hi, (char[32]){0}));
   *out = v->valuedouble;
   return 0;
 }
@@ -313,6 +314,10 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   const cJSON *stop = cJSON_GetObjectItemCaseSensitive(root, "stop");
   if (stop && !cJSON_IsNull(stop)) {
     if (cJSON_IsString(stop)) {
+      if (!*stop->valuestring) {
+        rc = bad(err, n, "stop must not be an empty string (it would stop nothing)");
+        goto out;
+      }
       r->stop = calloc(1, sizeof *r->stop);
       if (!r->stop || !(r->stop[0] = strdup(stop->valuestring))) goto nomem;
       r->n_stop = 1;
@@ -327,6 +332,10 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
       for (const cJSON *s = stop->child; s; s = s->next) {
         if (!cJSON_IsString(s)) {
           rc = bad(err, n, "stop must be a string or an array of strings");
+          goto out;
+        }
+        if (!*s->valuestring) {
+          rc = bad(err, n, "stop[%d] must not be an empty string (it would stop nothing)", (int)r->n_stop);
           goto out;
         }
         if (!(r->stop[r->n_stop++] = strdup(s->valuestring))) goto nomem;
@@ -368,6 +377,18 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
       const cJSON *ty = cJSON_GetObjectItemCaseSensitive(t, "type");
       if (cJSON_IsString(ty) && strcmp(ty->valuestring, "function")) {
         rc = bad(err, n, "tools[%d]: type '%.40s' is not supported; use function tools", k, ty->valuestring);
+        goto out;
+      }
+      /* a nameless function cannot be called: every backend would treat it
+       * its own way (sent as it came, dropped, refused) */
+      const cJSON *fn = cJSON_GetObjectItemCaseSensitive(t, "function");
+      const cJSON *nm = cJSON_GetObjectItemCaseSensitive(fn, "name");
+      if (!cJSON_IsObject(fn)) {
+        rc = bad(err, n, "tools[%d].function must be an object with a name", k);
+        goto out;
+      }
+      if (!cJSON_IsString(nm) || !*nm->valuestring) {
+        rc = bad(err, n, "tools[%d].function.name must be a non-empty string", k);
         goto out;
       }
     }

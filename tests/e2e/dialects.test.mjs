@@ -806,6 +806,19 @@ test('tools on the local engine, which cannot do them: a clear 400 in either dia
   (e) => e instanceof OpenAI.BadRequestError && /tools/.test(e.message));
 });
 
+test('a request the decoder refuses names its field in the error (the SDK\'s err.param); nothing is sent', async () => {
+  const n = oaUp.received.length;
+  const cases = [
+    [{ tools: [{ type: 'function', function: { description: 'no name' } }] }, 'tools[0].function.name'],
+    [{ stop: ['ok', ''] }, 'stop[1]'],
+    [{ max_tokens: 0 }, 'max_tokens', /between 1 and 10000000/],
+  ];
+  for (const [extra, param, re] of cases)
+    await assert.rejects(oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'hi' }], ...extra }),
+      (e) => e instanceof OpenAI.BadRequestError && e.param === param && (!re || re.test(e.message)), param);
+  assert.equal(oaUp.received.length, n);
+});
+
 test('tools on a route with the local engine first: the next backend, which can do them, serves', async () => {
   oaUp.handler = (req, body, res) => replyJson(res, 200, completion('tools ok'));
   const { data, response } = await anth.messages.create({ model: 'auto', max_tokens: 8,

@@ -242,7 +242,20 @@ static void test_decode_errors(void **st) {
              "temperature must be a number");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":3}",
              "temperature must be between");
-  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":0}", "max_tokens");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":0}",
+             "max_tokens must be between 1 and 10000000"); /* bounds in full, not 1e+07 */
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stop\":\"\"}",
+             "stop must not be an empty string");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stop\":[\"a\",\"\"]}",
+             "stop[1] must not be an empty string");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\","
+             "\"function\":{\"description\":\"d\"}}]}",
+             "tools[0].function.name must be a non-empty string");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\","
+             "\"function\":{\"name\":\"\"}}]}",
+             "tools[0].function.name must be a non-empty string");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\"}]}",
+             "tools[0].function must be an object");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":1.5}",
              "max_tokens must be an integer");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":null}]}", "messages[0].content is required");
