@@ -15,6 +15,9 @@
  *   U+2028, U+2029 (line, paragraph separators) -> '\n', or ' ' between two
  *     digits; a tab between two digits -> ' ' ("4111<TAB>1111<TAB>…", a
  *     spreadsheet's cells pasted: the groups of one number)
+ *   the gap between two groups of a card number or an SSN written loosely
+ *     (loose_space: "4556  7375", "512 - 84 - 3927", "512-84-<LF>3927") -> one
+ *     space, or its hyphen
  *   U+00AD, U+200B..200F, U+202A..202E, U+2060..2064, U+2066..206F, U+FEFF,
  *   U+061C, U+034F, U+180E, U+115F, U+1160, U+3164, U+FFA0, U+FE00..FE0F,
  *   U+E0000..E007F, U+E0100..E01EF (soft hyphen, zero-width, direction and
@@ -169,13 +172,16 @@ static int folded_before(const unsigned char *t, size_t n, size_t i) {
 /* Whether the space at t[i] is one too many in the gap between two groups of
  * a card number or an SSN written loosely: two or three spaces ("4556  7375",
  * text taken from a PDF or a form), or spaces around a hyphen ("512 - 84 -
- * 3927"). The gap folds to one space, or to its hyphen. Only between groups
- * of those numbers' lengths (4 and 4; 3, 2 and 4; American Express's 4, 6
- * and 5): a table's aligned columns ("133   171   204") stay apart. */
+ * 3927"), or a line break beside its hyphen ("512-84-<LF>3927": a number
+ * wrapped, or split between two parts of a message, which are joined by a
+ * line break). The gap folds to one space, or to its hyphen. Only between
+ * groups of those numbers' lengths (4 and 4; 3, 2 and 4; American Express's
+ * 4, 6 and 5): a table's aligned columns ("133   171   204") stay apart. */
+static bool gap_byte(unsigned char c) { return c == ' ' || c == '-' || c == '\n'; }
 static bool loose_space(const unsigned char *t, size_t n, size_t i) {
   size_t a = i, b = i + 1;
-  while (a > 0 && i - a < 3 && (t[a - 1] == ' ' || t[a - 1] == '-')) a--;
-  while (b < n && b - i < 3 && (t[b] == ' ' || t[b] == '-')) b++;
+  while (a > 0 && i - a < 3 && gap_byte(t[a - 1])) a--;
+  while (b < n && b - i < 3 && gap_byte(t[b])) b++;
   if (a == 0 || b >= n || b - a < 2 || b - a > 3 || !isdigit(t[a - 1]) || !isdigit(t[b]))
     return false;
   size_t l = 0, r = 0;
@@ -188,14 +194,27 @@ static bool loose_space(const unsigned char *t, size_t n, size_t i) {
   for (size_t k = 0; k < sizeof groups / sizeof *groups; k++)
     group |= l == groups[k][0] && r == groups[k][1];
   if (!group) return false;
-  int hyphens = 0;
-  for (size_t k = a; k < b; k++) hyphens += t[k] == '-';
-  return hyphens == 1 || (hyphens == 0 && i > a);
+  int hyphens = 0, breaks = 0;
+  for (size_t k = a; k < b; k++) hyphens += t[k] == '-', breaks += t[k] == '\n';
+  if (breaks && ((l == 3 && r == 2) || (l == 2 && r == 4))) {
+    /* an SSN's gap only in a whole 3-2-4 ("2023-12-<LF>2024" is no SSN): the
+     * group beyond, past one hyphen, has the third length */
+    bool left = l == 2;
+    size_t g = left ? a - l : b + r, want = left ? 3 : 4, d = 0;
+    if (left ? !(g > 0 && t[g - 1] == '-') : !(g < n && t[g] == '-')) return false;
+    if (left)
+      while (d < 5 && g - 1 > d && isdigit(t[g - 2 - d])) d++;
+    else
+      while (d < 5 && g + 1 + d < n && isdigit(t[g + 1 + d])) d++;
+    size_t edge = left ? g - 1 - d : g + 1 + d; /* the byte past that group */
+    if (d != want || (left ? edge > 0 && isalnum(t[edge - 1]) : edge < n && isalnum(t[edge]))) return false;
+  }
+  return hyphens == 1 || (hyphens == 0 && breaks == 0 && i > a);
 }
 
 static int fold_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
   *used = 1;
-  if (t[i] == ' ') return loose_space(t, n, i) ? 0 : -1;
+  if (t[i] == ' ' || t[i] == '\n') return loose_space(t, n, i) ? 0 : -1;
   int c = t[i] == '\t' ? '\t' : fold_char(t + i, n - i, used);
   if (c == '\t' || c == '\n') { /* a tab, a line or paragraph separator */
     size_t u;
@@ -220,8 +239,8 @@ static const bool lead_byte[256] = {[0xC2] = 1, [0xCC] = 1, [0xCD] = 1, [0xD8] =
                                     [0xF3] = 1, ['%'] = 1,  ['&'] = 1, ['\t'] = 1, ['\\'] = 1};
 static bool lead(unsigned char c) { return lead_byte[c]; }
 
-/* Whether a space at t[i] may be part of a loose gap (loose_space): it has a
- * space or a hyphen beside it. */
+/* Whether a space or a line break at t[i] may be part of a loose gap
+ * (loose_space): it has a space or a hyphen beside it. */
 static bool gap_side(const unsigned char *t, size_t n, size_t i) {
   return (i > 0 && (t[i - 1] == ' ' || t[i - 1] == '-')) ||
          (i + 1 < n && (t[i + 1] == ' ' || t[i + 1] == '-'));
@@ -249,10 +268,10 @@ static bool json_escape_in(const unsigned char *t, size_t len) {
   return false;
 }
 
-/* Whether the pair of bytes at t[k] ("  ", " -" or "- ") holds a space that
- * loose_space() removes. */
+/* Whether the pair of bytes at t[k] ("  ", " -", "- ", "-<LF>" or "<LF>-")
+ * holds a space or line break that loose_space() removes. */
 static bool loose_pair(const unsigned char *t, size_t len, size_t k) {
-  size_t i = k + (t[k] == '-'); /* the pair's space */
+  size_t i = k + (t[k] == '-'); /* the pair's space or line break */
   return loose_space(t, len, i) || (i + 1 < len && t[i + 1] == ' ' && loose_space(t, len, i + 1));
 }
 
@@ -263,12 +282,14 @@ static bool loose_gap_in(const unsigned char *t, size_t len) {
   for (; k + 33 <= len; k += 32) {
     u8x32 a = *(const u8x32 *)(t + k), b = *(const u8x32 *)(t + k + 1);
     s8x32 sa = (s8x32)(a == ' '), sb = (s8x32)(b == ' ');
-    uint32_t m = sl__movemask32((sa & (sb | (s8x32)(b == '-'))) | ((s8x32)(a == '-') & sb));
+    s8x32 ha = (s8x32)(a == '-'), hb = (s8x32)(b == '-');
+    uint32_t m = sl__movemask32((sa & (sb | hb)) | (ha & (sb | (s8x32)(b == '\n'))) | ((s8x32)(a == '\n') & hb));
     for (; m; m &= m - 1)
       if (loose_pair(t, len, k + (size_t)__builtin_ctz(m))) return true;
   }
   for (; k + 1 < len; k++)
-    if (((t[k] == ' ' && (t[k + 1] == ' ' || t[k + 1] == '-')) || (t[k] == '-' && t[k + 1] == ' ')) &&
+    if (((t[k] == ' ' && (t[k + 1] == ' ' || t[k + 1] == '-')) ||
+         (t[k] == '-' && (t[k + 1] == ' ' || t[k + 1] == '\n')) || (t[k] == '\n' && t[k + 1] == '-')) &&
         loose_pair(t, len, k))
       return true;
   return false;
@@ -328,7 +349,7 @@ size_t sl__fold(const char *text, size_t len, char *out, uint32_t *map) {
   size_t k = 0;
   for (size_t i = 0; i < len;) {
     size_t run = i; /* bytes that fold to nothing else, copied as they are */
-    while (run < len && !lead(t[run]) && !(t[run] == ' ' && gap_side(t, len, run))) run++;
+    while (run < len && !lead(t[run]) && !((t[run] == ' ' || t[run] == '\n') && gap_side(t, len, run))) run++;
     memcpy(out + k, t + i, run - i);
     for (; i < run; i++) map[k++] = (uint32_t)i;
     if (i == len) break;

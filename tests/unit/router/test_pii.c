@@ -204,6 +204,14 @@ static void iban_ssn(void **s) {
   REJECT("call 536 22 1234", "US_SSN"); /* no dashes, no context */
   EXPECT("My SSN is 512  84  3927", "US_SSN", "512  84  3927");
   EXPECT("SSN 512 - 84 - 3927 ok", "US_SSN", "512 - 84 - 3927");
+  /* wrapped at a hyphen, or split between two parts of a message (joined by a
+   * line break); only a whole 3-2-4 */
+  EXPECT("My SSN is 512-84-\n3927", "US_SSN", "512-84-\n3927");
+  EXPECT("My SSN is 512-\n84-3927", "US_SSN", "512-\n84-3927");
+  EXPECT("My SSN is 512-84\n-3927.", "US_SSN", "512-84\n-3927");
+  REJECT("the 2023-12-\n2024 report", "US_SSN");
+  REJECT("My SSN is 512-84-\n39270", "US_SSN");
+  REJECT("My SSN is 512-84\n3927", "US_SSN"); /* a line break alone separates */
 }
 
 static void ip(void **s) {
