@@ -313,14 +313,14 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   }
   const cJSON *stop = cJSON_GetObjectItemCaseSensitive(root, "stop");
   if (stop && !cJSON_IsNull(stop)) {
+    /* an empty stop string would stop nothing: dropped, for every backend
+     * alike (an upstream might end every answer at once on it) */
     if (cJSON_IsString(stop)) {
-      if (!*stop->valuestring) {
-        rc = bad(err, n, "stop must not be an empty string (it would stop nothing)");
-        goto out;
+      if (*stop->valuestring) {
+        r->stop = calloc(1, sizeof *r->stop);
+        if (!r->stop || !(r->stop[0] = strdup(stop->valuestring))) goto nomem;
+        r->n_stop = 1;
       }
-      r->stop = calloc(1, sizeof *r->stop);
-      if (!r->stop || !(r->stop[0] = strdup(stop->valuestring))) goto nomem;
-      r->n_stop = 1;
     } else if (cJSON_IsArray(stop)) {
       int k = cJSON_GetArraySize(stop);
       if (k > MAX_STOP) {
@@ -334,11 +334,7 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
           rc = bad(err, n, "stop must be a string or an array of strings");
           goto out;
         }
-        if (!*s->valuestring) {
-          rc = bad(err, n, "stop[%d] must not be an empty string (it would stop nothing)", (int)r->n_stop);
-          goto out;
-        }
-        if (!(r->stop[r->n_stop++] = strdup(s->valuestring))) goto nomem;
+        if (*s->valuestring && !(r->stop[r->n_stop++] = strdup(s->valuestring))) goto nomem;
       }
     } else {
       rc = bad(err, n, "stop must be a string or an array of strings");

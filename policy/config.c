@@ -404,8 +404,6 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
     if (*c <= 0x20 || *c >= 0x7F)
       return sl_jerr_set(err, q, "must not contain spaces, control characters or bytes past ASCII "
                                  "(percent-encode them; an internationalised host in its xn-- form)");
-  if (strpbrk(bc->base_url, "?#"))
-    return sl_jerr_set(err, q, "must not have a query or a fragment (sluice appends the endpoint's path)");
   const char *host = strstr(bc->base_url, "//") + 2;
   const char *at = strchr(host, '@'); /* in the authority, before its path or query */
   if (!*host || strchr("/?#:", *host) || (at && at < host + strcspn(host, "/?#")))

@@ -810,7 +810,7 @@ test('a request the decoder refuses names its field in the error (the SDK\'s err
   const n = oaUp.received.length;
   const cases = [
     [{ tools: [{ type: 'function', function: { description: 'no name' } }] }, 'tools[0].function.name'],
-    [{ stop: ['ok', ''] }, 'stop[1]'],
+    [{ temperature: 5 }, 'temperature', /between 0 and 2/],
     [{ max_tokens: 0 }, 'max_tokens', /between 1 and 10000000/],
   ];
   for (const [extra, param, re] of cases)

@@ -117,8 +117,7 @@ static void test_errors_name_the_path(void **st) {
     for (size_t i = 0; i < sizeof other / sizeof *other; i++)
       assert_false(sl_config_same_address(other[i][0], other[i][1]));
   }
-  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"http://a/v1?x=1\"}]}",
-               "$.backends[0].base_url: must not have a query or a fragment");
+
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"ftp://a\"}]}",
                "$.backends[0].base_url: must start with http");
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\"}]}", "$.backends[0].base_url: is required");
