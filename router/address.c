@@ -739,7 +739,8 @@ static size_t postcode_at(const char *text, const sl__toks_t *T, size_t k) {
 /* 8. A street's name and number, then its postcode and town, in the order of
  *    most of Europe, with no street type the lists know ("Mulderdijk 213a 3
  *    hoog, 6720 IJ Herkhoven", "Am Hagelkreuz 5 Zimmer 364, 95615 Bad
- *    Oeynhausen", "bulw. Zaborowski 68b m. 306\nBytom\n19-778"): the name's last
+ *    Oeynhausen", "bulw. Zaborowski 68b m. 306\nBytom\n19-778", "An der Alster 45,
+ *    20099 Hamburg"): the name's last
  *    word and the town no English word; up to seven tokens of floor and flat
  *    between the number and the code, over two lines at most. */
 static void number_postcode_town(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T) {
@@ -790,10 +791,21 @@ static void number_postcode_town(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz
     if (d) {
       while (a > 0 && T->v[a - 1].s >= d->start) a--;
     } else {
-      while (a > 0 && h - a < 3 && !T->v[a].nl_before &&
+      /* (and a particle between two capitalised words, which does not count:
+       * "An der Alster 45") */
+      size_t words = 1;
+      while (a > 0 && words < 3 && !T->v[a].nl_before &&
              (!T->v[a].punct_before || T->v[a].punct_before == '.') && T->v[a - 1].kind == SL_TK_WORD &&
-             T->v[a - 1].e - T->v[a - 1].s <= 12 && ((T->v[a - 1].caps & 1) || (GZ(a - 1) & SL_GZ_ST_BEFORE)) &&
+             T->v[a - 1].e - T->v[a - 1].s <= 12 &&
+             ((T->v[a - 1].caps & 1) || (GZ(a - 1) & SL_GZ_ST_BEFORE) ||
+              (a >= 2 && (T->v[a - 2].caps & 1) && !T->v[a - 1].punct_before &&
+               sl__tok_in(text, &T->v[a - 1], particles))) &&
              !(GZ(a - 1) & SL_GZ_STARTER))
+        words += !sl__tok_in(text, &T->v[--a], particles);
+      /* a preposition that could start a sentence, before a particle: "An der
+       * Alster", "In den Wiesen" */
+      if (a > 0 && a < h - 1 && (T->v[a - 1].caps & 1) && !(T->v[a - 1].caps & 2) && !T->v[a].nl_before &&
+          !T->v[a].punct_before && sl__tok_in(text, &T->v[a], particles))
         a--;
     }
     add(c, g, ga, T, a, b);

@@ -668,6 +668,11 @@ static void addresses(void **s) {
   EXPECT("Hotel booking for Calle de Alcalá 42, 3º izquierda, 28014 Madrid. Translate it.", "STREET_ADDRESS",
          "Calle de Alcalá 42, 3º izquierda, 28014 Madrid");
   REJECT("Kubernetes 1.29, 2024 Roadmap; See Table 5, 2021 Results; Iteration 3, 2000 Euros", "STREET_ADDRESS");
+  /* a particle between the name's words, and a preposition before it */
+  EXPECT("Send it to An der Alster 45, 20099 Hamburg.", "STREET_ADDRESS", "An der Alster 45, 20099 Hamburg");
+  REJECT("Send it to An der Alster 45, 20099 Hamburg.", "PERSON");
+  EXPECT("Emisora: Lucía Ferrer\nCarrer de Provença 281, 4t 2a, 08037 Barcelona", "STREET_ADDRESS",
+         "Carrer de Provença 281, 4t 2a, 08037 Barcelona");
   /* a particle inside a typed street's name; a type written first */
   EXPECT("Ask the driver to stop at the corner of Avenue du Havre St. and Elm St.", "STREET_ADDRESS",
          "Avenue du Havre St");
