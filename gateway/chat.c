@@ -97,7 +97,8 @@ typedef struct {
   sl_result_t res;
   char finish[32];
   int64_t egress_bytes;
-  size_t tx_len;            /* bytes of the call in flight, counted in egress_bytes */
+  size_t tx_len;            /* bytes of the call in flight, counted in egress_bytes and,
+                               once it is known that they left, in the metrics */
   int64_t retry_after_s;     /* > 0: Retry-After for this refusal (a spent budget) */
   double reserved_usd;       /* held against the key's budget until the request settles */
   bool no_retry;             /* an error that waiting does not cure (fail_request_param):
@@ -222,14 +223,18 @@ static void count_usage(job_t *j, double cost, double avoided) {
   sl_metrics_add_many(j->gw->metrics, inc, 4);
 }
 
-/* Bytes about to leave for an external backend, under that backend (not the
- * one that answers in the end: an internal one may after this one fails). */
-static void count_egress(job_t *j, const char *backend, size_t len) {
+/* The call in flight's bytes left for an external backend: counted under that
+ * backend (not the one that answers in the end: an internal one may after this
+ * one fails), once the call has answered or failed after its connect (a
+ * connect that failed sent nothing: unsent()). */
+static void count_egress(job_t *j) {
+  if (!j->tx_len) return;
   char lab[512], b[140];
-  route_labels(j, backend, b, lab);
-  const sl_metric_inc_t inc[] = {{"sluice_egress_bytes_total", b, (double)len},
-                                 {"sluice_egress_bytes_by_route_total", lab, (double)len}};
+  route_labels(j, j->backend, b, lab);
+  const sl_metric_inc_t inc[] = {{"sluice_egress_bytes_total", b, (double)j->tx_len},
+                                 {"sluice_egress_bytes_by_route_total", lab, (double)j->tx_len}};
   sl_metrics_add_many(j->gw->metrics, inc, 2);
+  j->tx_len = 0;
 }
 
 /* A row's JSON columns, built into buffers that live as long as the row. */
@@ -288,6 +293,7 @@ static void on_recorded(void *data, int status);
  * without a ledger or when the append is refused). */
 static void record(job_t *j, bool wait) {
   sl_gw_t *gw = j->gw;
+  count_egress(j); /* a call cut short by the client or a shutdown: it may have left */
   double avoided = 0, cost = job_cost(j, &avoided);
   count_usage(j, cost, avoided);
   settle_budget(j, cost);
@@ -675,6 +681,7 @@ static int on_tool_call(void *data, int index, const char *id, const char *name,
 static void on_done(void *data, const sl_result_t *res) {
   job_t *j = data;
   j->call = NULL;
+  count_egress(j);
   j->res = *res;
   snprintf(j->finish, sizeof j->finish, "%s", res->finish_reason ? res->finish_reason : "stop");
   j->res.finish_reason = j->finish;
@@ -786,7 +793,7 @@ static void on_error(void *data, const sl_call_error_t *e) {
   sl_call_t *call = j->call; /* still valid inside its callback */
   j->call = NULL;
   if (e->unsent && j->tx_len) unsent(j); /* the connect failed: no byte of it left */
-  j->tx_len = 0;                         /* no call in flight now */
+  count_egress(j);                       /* no call in flight now */
   char lab[200];
   sl_metrics_label(lab, sizeof lab, "backend", j->backend);
   sl_metrics_add(j->gw->metrics, "sluice_upstream_errors_total", lab, 1);
@@ -890,8 +897,8 @@ static void start_call(job_t *j) {
   int rc = sl_call_start(j->call);
   if (!rc && external) {
     /* counted once the bytes are on their way, not when they were meant to
-     * be: a request the ledger refused sent nothing */
-    count_egress(j, j->backend, len);
+     * be: a request the ledger refused sent nothing (the metrics wait for
+     * the connect: count_egress) */
     j->egress_bytes += (int64_t)len;
     j->transmissions++;
     j->tx_len = len;

@@ -744,7 +744,8 @@ static int cmd_costs(const args_t *a, sqlite3 *db) {
    * rows carry no cost); bytes out from the EGRESS rows, each under the backend
    * the bytes went to (a request an external backend failed and a local one
    * answered sent its bytes to the first), and from a REQUEST row only when it
-   * has no EGRESS rows (as sl__ledger_egress_sql reads them). */
+   * has no EGRESS rows; an EGRESS row of a request whose row says nothing left
+   * (its connects failed) counts nothing (as sl__ledger_egress_sql reads them). */
   char sql[1600];
   snprintf(sql, sizeof sql,
            "SELECT %s AS k, sum(kind = 'request'), sum(kind = 'request' AND location = 'external'), "
@@ -754,7 +755,9 @@ static int cmd_costs(const args_t *a, sqlite3 *db) {
            "sum(CASE WHEN kind = 'request' THEN cost_usd ELSE 0 END), "
            "sum(CASE WHEN kind = 'request' AND location NOT IN ('external', '') THEN cost_usd ELSE 0 END), "
            "sum(CASE WHEN kind = 'request' THEN avoided_cost_usd ELSE 0 END), "
-           "sum(CASE WHEN kind = 'egress' THEN bytes_out WHEN egress = 1 AND NOT EXISTS "
+           "sum(CASE WHEN kind = 'egress' AND NOT EXISTS (SELECT 1 FROM requests n WHERE "
+           "n.kind = 'request' AND n.request_id = r.request_id AND n.egress = 0) THEN bytes_out "
+           "WHEN kind = 'request' AND egress = 1 AND NOT EXISTS "
            "(SELECT 1 FROM requests x WHERE x.kind = 'egress' AND r.request_id <> '' AND "
            "x.request_id = r.request_id) THEN bytes_out ELSE 0 END) "
            "FROM requests r WHERE kind IN ('request', 'egress') AND ts >= ?1 AND (?2 IS "

@@ -523,6 +523,10 @@ describe('ledger: egress only for bytes that left', () => {
     assert.equal(dead.status, 502, dead.text);
     const ok = await chat(s.base, userMsg('to the mock'));
     assert.equal(ok.status, 200, ok.text);
+    // the metrics count what left, as the ledger does
+    const m = await (await fetch(`${s.base}/metrics`)).text();
+    assert.doesNotMatch(m, /sluice_egress_bytes_total\{backend="dead"\} [1-9]/, m);
+    assert.match(m, new RegExp(`sluice_egress_bytes_total\\{backend="ext"\\} ${Buffer.byteLength(up.received[0].body)}\\b`));
     await s.stop();
     s = null;
     const [d] = sql(db, `SELECT egress, bytes_out, destination FROM requests WHERE kind = 'request' AND request_id = '${dead.id}'`);
@@ -533,6 +537,13 @@ describe('ledger: egress only for bytes that left', () => {
     assert.equal(e.code, 0, e.err);
     const tx = JSON.parse(e.out).transmissions;
     assert.deepEqual(tx.map((t) => t.request_id), [ok.id], e.out);
+    // and audit costs agrees: the dead backend's attempt sent no byte
+    const c = audit(['costs', '--ledger', db, '--by', 'backend', '--format', 'json']);
+    assert.equal(c.code, 0, c.err);
+    const rows = JSON.parse(c.out).groups ?? JSON.parse(c.out).rows;
+    const by = Object.fromEntries(rows.map((g) => [g.backend ?? g.key ?? g.group, g.bytes_out]));
+    assert.equal(by.dead ?? 0, 0, c.out);
+    assert.equal(by.ext, Buffer.byteLength(up.received[0].body), c.out);
     assert.equal(audit(['verify', '--ledger', db]).code, 0);
   });
 });
