@@ -70,6 +70,12 @@ bool sl_backends_load(const sl_backends_t *b, const sl_backend_cfg_t *cfg, int *
   return cfg->kind == SL_BK_LOCAL && sl__local_load && sl__local_load(b, cfg, running, queued, &qmax);
 }
 
+bool sl_backend_key_missing(const sl_backend_cfg_t *cfg) {
+  if (cfg->kind == SL_BK_LOCAL || !cfg->api_key_env) return false;
+  const char *k = getenv(cfg->api_key_env);
+  return !k || !*k;
+}
+
 bool sl_backends_ready(const sl_backends_t *b, const sl_backend_cfg_t *cfg) {
   if (cfg->kind != SL_BK_LOCAL) return true;
   int running, queued, qmax;

@@ -125,6 +125,10 @@ int sl_backends_prepare(sl_backends_t *b, const sl_config_t *cfg, char *err, siz
 int sl_backends_check(const sl_config_t *cfg, bool require_model, char *err, size_t errlen);
 /* Whether the backend can take a call now (local: loaded and queue not full). */
 bool sl_backends_ready(const sl_backends_t *b, const sl_backend_cfg_t *cfg);
+/* An API backend whose api_key_env names a variable that is unset or empty:
+ * the gateway sends it nothing (a request without its key would reach the
+ * upstream all the same, only to be refused). */
+bool sl_backend_key_missing(const sl_backend_cfg_t *cfg);
 /* A local backend's engine now: sequences running and waiting for a slot.
  * false for other kinds or a model not loaded. */
 bool sl_backends_load(const sl_backends_t *b, const sl_backend_cfg_t *cfg, int *running,

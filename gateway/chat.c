@@ -77,6 +77,7 @@ typedef struct {
   const sl_backend_cfg_t *bcfg; /* backend of the current step */
   const char *backend;
   const char *busy_backend; /* the last backend of the route that was at capacity */
+  const sl_backend_cfg_t *keyless_backend; /* the last one skipped: its API key is not set */
   const char *model_out;
   char model_buf[SL_CHAT_MAX_MODEL + 1]; /* a model name is at most SL_CHAT_MAX_MODEL bytes */
   char egress_dest[256];    /* where the last bytes that left went (the REQUEST row names it) */
@@ -1000,6 +1001,10 @@ static void try_step(job_t *j) {
                s->backend->name);
       continue;
     }
+    if (sl_backend_key_missing(s->backend)) {
+      j->keyless_backend = s->backend;
+      continue;
+    }
     if (!sl_backends_ready(gw->backends, s->backend)) {
       j->busy_backend = s->backend->name;
       continue;
@@ -1097,7 +1102,14 @@ static void try_step(job_t *j) {
                  "no backend of the route can serve this request as asked (for example tools "
                  "or a JSON response_format on the local engine, or a conversation ending in an "
                  "empty user message on an anthropic backend)");
-  else if (j->dec.keep_inside || j->dec.reject_on_unavailable)
+  else if (j->keyless_backend) {
+    char msg[400];
+    snprintf(msg, sizeof msg,
+             "no backend of the route could serve this request: backend \"%s\" needs an API key in "
+             "$%s, which is not set in sluice's environment; nothing was sent",
+             j->keyless_backend->name, j->keyless_backend->api_key_env);
+    fail_request(j, 503, "backend_unavailable", "upstream_key_missing", msg);
+  } else if (j->dec.keep_inside || j->dec.reject_on_unavailable)
     fail_request(j, 503, "backend_unavailable", "kept_inside_unavailable",
                  "no in-network backend can serve this request now, and the policy keeps it "
                  "inside the network; retry later");

@@ -158,7 +158,11 @@ static int cmd_check(const char *file) {
   const char *const *types;
   size_t nt = sl_policy_keep_inside_types(p, &types);
   bool has_level = sl_policy_keep_inside_level(p, &lv);
-  if (has_level || nt) {
+  bool external = false;
+  for (size_t b = 0; b < cfg->n_backends; b++) external |= cfg->backends[b].location == SL_LOC_EXTERNAL;
+  if (!external) {
+    snprintf(keep, sizeof keep, "everything stays inside: no backend is external");
+  } else if (has_level || nt) {
     size_t k = (size_t)snprintf(keep, sizeof keep, "kept inside:");
     if (has_level) k += (size_t)snprintf(keep + k, sizeof keep - k, " %s and above", sl_level_name(lv));
     for (size_t t = 0; t < nt && k < sizeof keep; t++)

@@ -52,6 +52,15 @@ typedef struct {
   int exit_code;
 } serve_t;
 
+/* API backends whose key variable is not set: sent nothing until it is (the
+ * environment is read at start: a restart with the key set). */
+static void warn_keyless(const sl_config_t *cfg) {
+  for (size_t i = 0; i < cfg->n_backends; i++)
+    if (sl_backend_key_missing(&cfg->backends[i]))
+      SL_WARN("backend \"%s\": $%s is not set; no request is sent to it (set it and restart)",
+              cfg->backends[i].name, cfg->backends[i].api_key_env);
+}
+
 static void declare_metrics(sl_metrics_t *m) {
   sl_metrics_declare(m, "sluice_requests_total", SL_M_COUNTER, "Requests answered, by HTTP status and backend.");
   sl_metrics_declare(m, "sluice_request_duration_seconds", SL_M_HISTOGRAM, "Request latency from first byte to answer, by backend.");
@@ -152,6 +161,7 @@ int sl_gw_reload(sl_gw_t *gw, bool quiet, char *why, size_t n) {
     sl_policy_unref(old);
     apply_log_level(sl_policy_config(p));
     SL_INFO("policy reloaded from %s (version %.12s)", sh->config_path, sl_policy_version(p));
+    warn_keyless(sl_policy_config(p));
     changed_start_only(sh, sl_policy_config(p), why, n);
     if (why[0]) SL_WARN("reload of %s: %s", sh->config_path, why);
     sl_metrics_add(gw->metrics, "sluice_policy_reloads_total", "result=\"ok\"", 1);
@@ -530,6 +540,7 @@ int sl_cli_serve(int argc, char **argv) {
   uv_timer_init(main_loop, &s->recheck);
   s->recheck.data = s;
   uv_timer_start(&s->recheck, on_recheck, RECHECK_MS, RECHECK_MS);
+  warn_keyless(sl_policy_config(sh->policy));
   SL_INFO("sluice listening on %s (port %d; %u event-loop threads; policy %s, version %.12s)",
           listen, sl_server_port(w0->srv), sh->n_workers, config, sl_policy_version(sh->policy));
   /* a machine-readable line for tests and supervisors that start us on port 0 */

@@ -73,7 +73,10 @@ export async function startSluice(config, env = {}) {
   const path = join(dir, 'sluice.json');
   writeFileSync(path, JSON.stringify(config, null, 2));
   const proc = spawn(BIN, ['serve', '--config', path, '--listen', '127.0.0.1:0'], {
-    env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    // the mocks' key variables set (sluice sends nothing to a backend whose key
+    // is not set); a test's env names its own values
+    env: { MOCK_KEY: 'sk-mock-default', MOCK_ANTH_KEY: 'sk-ant-mock-default', ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   proc.stderr.on('data', (d) => (stderr += d));

@@ -611,3 +611,31 @@ test('after all of that, sluice still answers and counts upstream errors', async
   const errs = Number(m.match(/sluice_upstream_errors_total\{backend="bad"\} (\d+)/)?.[1] ?? 0);
   assert.ok(errs >= 10, `upstream errors counted: ${errs}`);
 });
+
+test('a backend whose API key variable is not set is sent nothing: the next one serves, or a 503 that says why', async () => {
+  const up = await startMock((req, body, res) => replyJson(res, 200, completion('keyed')));
+  const s = await startSluice({
+    backends: [apiBackend('keyless', up.url, { api_key_env: 'SLUICE_E2E_UNSET_KEY' }), apiBackend('keyed', up.url)],
+    rules: [{ name: 'only-keyless', when: { header: { 'x-route': 'keyless' } }, route: ['keyless'] },
+            { name: 'default', route: ['keyless', 'keyed'] }],
+  }, { MOCK_KEY: KEY, SLUICE_E2E_UNSET_KEY: '' });
+  try {
+    const post = (h = {}) => fetch(`${s.base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...h },
+      body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'hello' }] }) });
+    const a = await post();
+    assert.equal(a.status, 200);
+    assert.equal(a.headers.get('x-sluice-backend'), 'keyed');
+    assert.equal(up.received.length, 1);
+    assert.equal(up.received[0].headers.authorization, `Bearer ${KEY}`);
+    const b = await post({ 'x-route': 'keyless' });
+    assert.equal(b.status, 503);
+    const e = (await b.json()).error;
+    assert.equal(e.code, 'upstream_key_missing');
+    assert.match(e.message, /\$SLUICE_E2E_UNSET_KEY, which is not set/);
+    assert.equal(up.received.length, 1, 'nothing was sent without the key');
+    assert.match(s.stderr(), /backend "keyless": \$SLUICE_E2E_UNSET_KEY is not set; no request is sent to it/);
+  } finally {
+    await s.stop();
+    await up.stop();
+  }
+});

@@ -217,14 +217,19 @@ static void test_load_missing_file(void **st) {
 
 static void test_default_config_is_valid(void **st) {
   const char *src = getenv("SLUICE_SRC");
-  char path[4096];
-  snprintf(path, sizeof path, "%s/deploy/sluice.json", src ? src : ".");
-  sl_config_t *c = NULL;
-  sl_jerr_t e = {{0}};
-  int rc = sl_config_load(path, &c, &e);
-  if (rc) fprintf(stderr, "%s: %s\n", path, e.msg);
-  assert_int_equal(rc, 0);
-  sl_config_free(c);
+  static const char *const files[] = {"sluice.json", "local-only.json"};
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/deploy/%s", src ? src : ".", files[i]);
+    sl_config_t *c = NULL;
+    sl_jerr_t e = {{0}};
+    int rc = sl_config_load(path, &c, &e);
+    if (rc) fprintf(stderr, "%s: %s\n", path, e.msg);
+    assert_int_equal(rc, 0);
+    for (size_t b = 0; i == 1 && b < c->n_backends; b++) /* local-only: no backend outside */
+      assert_int_not_equal(c->backends[b].location, SL_LOC_EXTERNAL);
+    sl_config_free(c);
+  }
 }
 
 int main(void) {
