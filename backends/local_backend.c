@@ -595,8 +595,8 @@ static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t 
     le->max_piece = longest_piece(tok);
     le->queue_max = bc->queue_max;
     __atomic_store_n(&set->n, set->n + 1, __ATOMIC_RELEASE);
-    SL_INFO("local backend \"%s\": loaded %s (context %d, %d threads, batch %d)", bc->name, path,
-            sl_engine_n_ctx(eng), bc->threads, bc->max_batch);
+    SL_INFO("local backend \"%s\": loaded %s (context %d, %d thread%s, batch %d)", bc->name, path,
+            sl_engine_n_ctx(eng), bc->threads, bc->threads == 1 ? "" : "s", bc->max_batch);
   }
   return 0;
 }

@@ -40,7 +40,7 @@ typedef struct {
 static const char *by_column(const char *by) {
   if (!strcmp(by, "route") || !strcmp(by, "rule")) return "rule";
   if (!strcmp(by, "backend")) return "backend";
-  if (!strcmp(by, "model")) return "backend || '/' || model";
+  if (!strcmp(by, "model")) return "CASE WHEN backend = '' THEN '' ELSE backend || '/' || model END";
   if (!strcmp(by, "key")) return "key_id";
   if (!strcmp(by, "tenant")) return "tenant";
   return NULL;
@@ -54,6 +54,8 @@ static void usage(FILE *f) {
           "       sluice audit costs  [--ledger FILE] [--since ISO8601] [--until ISO8601]\n"
           "                           [--tenant T] [--by route|backend|model|key|tenant]\n"
           "                           [--format table|json|csv]\n"
+          "costs groups by route unless --by says otherwise; requests refused before routing\n"
+          "(a bad key, a spent budget, a bad body) are the group (none).\n"
           "The ledger is --ledger, else --config FILE's ledger.path, else " DEFAULT_LEDGER
           ".\n--since is inclusive, --until exclusive; times are UTC unless they carry an "
           "offset.\n");
@@ -390,8 +392,8 @@ static int cmd_verify(const args_t *a) {
   } else if (rc) {
     printf("ledger %s: BROKEN at row id %lld: %s\n", a->ledger, (long long)v.broken_id,
            v.reason);
-    printf("%lld rows before it verify (last good id %lld)\n", (long long)v.rows,
-           (long long)v.head_id);
+    printf("%lld %s before it verif%s (last good id %lld)\n", (long long)v.rows,
+           v.rows == 1 ? "row" : "rows", v.rows == 1 ? "ies" : "y", (long long)v.head_id);
   } else {
     printf("ledger %s: intact, %lld rows\n", a->ledger, (long long)v.rows);
     if (v.rows)
@@ -799,6 +801,7 @@ static int cmd_costs(const args_t *a, sqlite3 *db) {
     for (int i = 0; i < 6; i++) ti[i] += iv[i];
     td[0] += cost, td[1] += local_cost, td[2] += avoided;
     const char *k = col(st, 0);
+    if (!*k) k = "(none)"; /* refused before routing: no rule, backend or key */
     if (a->fmt == FMT_JSON) {
       cJSON *o = cJSON_CreateObject();
       cJSON_AddStringToObject(o, by, k);
@@ -883,10 +886,10 @@ int sl_cli_audit(int argc, char **argv) {
   }
   bool by_given = a.by != NULL;
   if (!by_given) a.by = "route";
-  bool by_ok = by_column(a.by) != NULL;
-  if (!rc && (!by_ok || (strcmp(sub, "costs") && by_given))) {
-    fprintf(stderr, by_ok ? "sluice audit %s: --by applies to audit costs only\n"
-                          : "sluice audit %s: --by must be route, backend, model, key or tenant\n", sub);
+  bool by_ok = by_column(a.by) != NULL, costs = !strcmp(sub, "costs");
+  if (!rc && (!by_ok || (!costs && by_given))) {
+    fprintf(stderr, costs ? "sluice audit %s: --by must be route, backend, model, key or tenant\n"
+                          : "sluice audit %s: --by applies to audit costs only\n", sub);
     rc = 2;
   }
   if (!rc && !strcmp(sub, "verify") && (a.since || a.until || a.tenant)) {

@@ -535,7 +535,9 @@ static int cmd_test(const char *file, const char *cases, bool verbose) {
                                  : run_case(p, c, &df, &d, err, sizeof err);
     if (r < 0) {
       broken++;
-      printf("ERROR %s: %s\n", label, err);
+      /* the parser speaks of a request body; here it is the case's line */
+      bool body = !c && !strncmp(err, "request body ", 13);
+      printf("ERROR %s: %s%s\n", label, body ? "the case line " : "", body ? err + 13 : err);
     } else if (r > 0) {
       fail++;
       printf("FAIL  %s\n%s    decision: %s\n", label, df.buf, d.reason);

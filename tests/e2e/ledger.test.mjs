@@ -247,6 +247,12 @@ describe('ledger after mixed traffic', () => {
     assert.ok(Math.abs(g['to-inside'].cost_usd - icost) < 1e-6, c.out);
     assert.equal(g['to-local'].requests, 2);
     assert.ok(g['to-local'].avoided_usd > 0, 'local routing records the API cost it avoided');
+    // refused before routing (the spent budget's 429s, the 413): a group of their own, named
+    assert.ok(g['(none)']?.requests >= 2, c.out);
+    assert.equal(g[''], undefined, c.out);
+    const m = audit(['costs', '--ledger', db, '--by', 'model', '--format', 'csv']);
+    assert.match(m.out, /^\(none\),/m, m.out);
+    assert.doesNotMatch(m.out, /^\/,/m, m.out);
   });
 
   test('request rows match the request ids the clients saw', () => {
