@@ -3,15 +3,21 @@
 JOBS ?= 2
 REL := build/release
 TST := build/test
-CONFIG ?= deploy/sluice.json
+# `make run CONFIG=FILE LISTEN=HOST:PORT`; without CONFIG, $SLUICE_CONFIG, as for `sluice serve`
+CONFIG ?= $(or $(SLUICE_CONFIG),deploy/sluice.json)
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: deps build build-test run test bench bench-gateway bench-engine bench-router bench-ledger clean
+.PHONY: deps deps-run build build-test run test bench bench-gateway bench-engine bench-router bench-ledger clean
 
+# Everything: build, test and benchmark tools, the end-to-end tests' npm packages.
 deps:
 	@bash deploy/deps.sh
 
-build: deps
+# Only what building and serving need (no Node.js, no test tools).
+deps-run:
+	@bash deploy/deps.sh run
+
+build: deps-run
 	@cmake -S . -B $(REL) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(REL) -j $(JOBS) --target sluice
 
@@ -27,16 +33,16 @@ test: build-test
 
 bench: bench-gateway bench-engine bench-router bench-ledger
 
-bench-gateway: build
+bench-gateway: deps build
 	bash tests/bench/gateway.sh $(REL)/sluice
 
-bench-engine: build
+bench-engine: deps build
 	bash tests/bench/engine.sh $(REL)
 
-bench-router: build
+bench-router: deps build
 	bash tests/bench/router.sh $(REL)
 
-bench-ledger: build
+bench-ledger: deps build
 	@cmake --build $(REL) -j $(JOBS) --target bench_ledger >/dev/null
 	$(REL)/tests/bench_ledger
 	$(REL)/tests/bench_ledger --journal
