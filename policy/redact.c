@@ -223,35 +223,72 @@ static int loose_words(const char *text, size_t n, lword_t **out, size_t *count)
   return 0;
 }
 
+/* A value's first word, or all its words run together (joined), by hash. */
+typedef struct {
+  uint64_t h;
+  uint32_t v;      /* value index */
+  uint32_t joined; /* 1: the words run together */
+} lkey_t;
+
+static int lkey_cmp(const void *x, const void *y) {
+  uint64_t a = ((const lkey_t *)x)->h, b = ((const lkey_t *)y)->h;
+  return a < b ? -1 : a > b;
+}
+
 /* Whether a value of two words or more is still in text[0..n) written another
  * way: its words one after the other with anything between them that is not
  * a word ("laila_hansen", "LailaHansen", "laila.hansen", "Laila<U+200B>Hansen"),
  * or run together as one word ("lailahansen"), in any ASCII case. Where they
  * stand inside an e-mail address (a word with '@'), the address is what was
- * written, and the policy's redaction of its own type decides. */
+ * written, and the policy's redaction of its own type decides. One pass over
+ * the text's words, each looked up among the values' first and joined words
+ * (a request may carry a thousand values and a megabyte of text). */
 static int loose_left(const sl_redact_map_t *m, const char *text, size_t n, bool *left) {
   *left = false;
   lword_t *tw = NULL, *vw = NULL;
-  size_t nt = 0, nv = 0;
-  int rc = loose_words(text, n, &tw, &nt);
-  for (size_t k = 0; !rc && !*left && k < m->n; k++) {
+  size_t nt = 0, nv = 0, nk = 0, nh = 0;
+  lkey_t *keys = calloc(2 * m->n + 1, sizeof *keys);
+  size_t *off = calloc(m->n + 1, sizeof *off); /* value k's word hashes: hs[off[k]..off[k+1]) */
+  uint64_t *hs = NULL;
+  int rc = keys && off ? loose_words(text, n, &tw, &nt) : SL_ENOMEM;
+  for (size_t k = 0; !rc && k < m->n; k++) {
+    off[k] = nh;
     const value_t *v = &m->v[k];
     free(vw);
     vw = NULL;
     if ((rc = loose_words(v->value, strlen(v->value), &vw, &nv)) || nv < 2) continue;
+    uint64_t *nhs = realloc(hs, (nh + nv) * sizeof *hs);
+    if (!nhs) {
+      rc = SL_ENOMEM;
+      break;
+    }
+    hs = nhs;
     uint64_t joined = LOOSE_H0;
-    for (size_t j = 0; j < nv; j++)
-      for (size_t b = vw[j].start; b < vw[j].end; b++) joined = fold_hash(joined, (unsigned char)v->value[b]);
-    for (size_t i = 0; i < nt && !*left; i++) {
-      size_t end;
-      if (tw[i].h == joined) end = tw[i].end;
-      else if (i + nv <= nt && tw[i].h == vw[0].h) {
+    for (size_t j = 0; j < nv; j++) {
+      hs[nh++] = vw[j].h;
+      for (size_t c = vw[j].start; c < vw[j].end; c++) joined = fold_hash(joined, (unsigned char)v->value[c]);
+    }
+    keys[nk++] = (lkey_t){vw[0].h, (uint32_t)k, 0};
+    keys[nk++] = (lkey_t){joined, (uint32_t)k, 1};
+  }
+  if (!rc) off[m->n] = nh;
+  if (!rc && nk) qsort(keys, nk, sizeof *keys, lkey_cmp);
+  for (size_t i = 0; !rc && nk && i < nt && !*left; i++) {
+    size_t lo = 0, hi = nk; /* the first key with this word's hash */
+    while (lo < hi) {
+      size_t mid = (lo + hi) / 2;
+      if (keys[mid].h < tw[i].h) lo = mid + 1;
+      else hi = mid;
+    }
+    for (size_t q = lo; q < nk && keys[q].h == tw[i].h && !*left; q++) {
+      size_t k = keys[q].v, words = off[k + 1] - off[k], end;
+      if (keys[q].joined) end = tw[i].end;
+      else {
         size_t j = 1;
-        while (j < nv && tw[i + j].h == vw[j].h) j++;
-        if (j < nv) continue;
-        end = tw[i + nv - 1].end;
-      } else
-        continue;
+        while (j < words && i + j < nt && tw[i + j].h == hs[off[k] + j]) j++;
+        if (j < words) continue;
+        end = tw[i + words - 1].end;
+      }
       /* the whitespace-delimited word around it: an e-mail address? */
       size_t a = tw[i].start, b = end;
       while (a > 0 && !isspace((unsigned char)text[a - 1])) a--;
@@ -259,6 +296,9 @@ static int loose_left(const sl_redact_map_t *m, const char *text, size_t n, bool
       if (!memchr(text + a, '@', b - a)) *left = true;
     }
   }
+  free(hs);
+  free(off);
+  free(keys);
   free(vw);
   free(tw);
   return rc;
