@@ -424,6 +424,9 @@ static char *escapes_replaced(const char *p, size_t n, bool lone_too) {
 }
 
 cJSON *sl__parse_json(const char *p, size_t n, bool numbers_as_written) {
+  /* a raw NUL is no JSON (a string's control characters are escaped), and
+   * cJSON would end the string there: the answer cut short, silently */
+  if (memchr(p, '\0', n)) return NULL;
   char *fixed = memmem(p, n, "\\u0000", 6) ? escapes_replaced(p, n, false) : NULL;
   const char *src = fixed ? fixed : p;
   cJSON *j = sl_json_parse_whole(src, n, numbers_as_written);

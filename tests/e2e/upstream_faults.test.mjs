@@ -195,6 +195,11 @@ const faults = {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(completion('col1\u0000col2 and the rest')));
   },
+  raw_nul_in_text: (req, body, res) => {
+    // a raw NUL byte inside a string: no JSON (control characters are escaped)
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(completion('col1@@col2')).replace('@@', '\u0000'));
+  },
   long_error: (req, body, res) => replyJson(res, 400, { error: { type: 'invalid_request_error',
     message: 'Invalid schema for response_format: ' + 'ü'.repeat(700) + ' END' } }),
   echo_sampling: (req, body, res) => replyJson(res, 200, completion(body)),
@@ -541,6 +546,9 @@ test('a U+0000 in upstream text does not cut the answer: it becomes U+FFFD and t
   fault = 'nul_in_text';
   const r = await ask({}, badOnly);
   assert.equal(r.choices[0].message.content, 'col1\ufffdcol2 and the rest');
+  // a raw NUL is no JSON: a malformed answer (it cut the text short, silently, with a 200)
+  fault = 'raw_nul_in_text';
+  await assert.rejects(ask({}, badOnly), (e) => e.status === 502 && /malformed/.test(e.message));
 });
 
 test('bytes that are no UTF-8 in an upstream answer reach the client as U+FFFD: valid JSON for strict parsers, streamed or not', async () => {
