@@ -136,9 +136,11 @@ static const pat_t pats[] = {
 
 /* The literal patterns: alternatives joined by '|', each compiled as a plain
  * literal. `bnd` asks for a word boundary (Hyperscan's \b: [A-Za-z0-9_] on one
- * side only) before (B_L) and/or after (B_R) the literal; `post` is a fixed
+ * side only) before (B_L) and/or after (B_R) the literal; B_LU also takes an
+ * underscore before it as the start of a word (a vendor's key prefixed by the
+ * name of what holds it: "token_sk-proj-…", "call_AKIA…"); `post` is a fixed
  * suffix checked in C. Each row says which regex it stands for. */
-enum { B_L = 1, B_R = 2 };
+enum { B_L = 1, B_R = 2, B_LU = 4 };
 enum {
   P_NONE,
   P_WS,      /* one \s byte follows, part of the match: \bbasic\s */
@@ -322,19 +324,19 @@ static const litset_t litsets[] = {
     /* "my social is 356094109": the number's everyday name (the SSN rules still decide) */
     {SL_P_CUE_SSN, 1, B_L, P_TAILS, "my social|his social|her social|your social|their social",
      S1 "is" WB "|" S0 ":|" S1 "number|" S0 "#"},
-    {SL_P_AWS_AKID, 0, B_L, P_NONE, "AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA", NULL},
-    {SL_P_GOOGLE_KEY, 0, B_L, P_NONE, "AIza", NULL},
+    {SL_P_AWS_AKID, 0, B_L | B_LU, P_NONE, "AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA", NULL},
+    {SL_P_GOOGLE_KEY, 0, B_L | B_LU, P_NONE, "AIza", NULL},
     {SL_P_GOOGLE_OAUTH, 0, B_L, P_NONE, "ya29.|GOCSPX-|1//0", NULL},
     /* (?:AccountKey|SharedAccessKey|sig)= */
     {SL_P_AZURE_KEY, 1, 0, P_NONE, "accountkey=|sharedaccesskey=|sig=", NULL},
-    {SL_P_GITHUB, 0, B_L, P_NONE, "ghp_|gho_|ghu_|ghs_|ghr_|github_pat_", NULL},
-    {SL_P_GITLAB, 0, B_L, P_NONE,
+    {SL_P_GITHUB, 0, B_L | B_LU, P_NONE, "ghp_|gho_|ghu_|ghs_|ghr_|github_pat_", NULL},
+    {SL_P_GITLAB, 0, B_L | B_LU, P_NONE,
      "glpat-|gldt-|glrt-|glptt-|glcbt-|glimt-|glagent-|gloas-|glft-|glsoat-|glcc-", NULL},
-    {SL_P_SLACK, 0, B_L, P_NONE, "xoxa-|xoxb-|xoxp-|xoxo-|xoxs-|xoxr-|xoxe-", NULL},
+    {SL_P_SLACK, 0, B_L | B_LU, P_NONE, "xoxa-|xoxb-|xoxp-|xoxo-|xoxs-|xoxr-|xoxe-", NULL},
     {SL_P_SLACK_HOOK, 0, 0, P_NONE, "hooks.slack.com/services/|hooks.slack.com/workflows/", NULL},
-    {SL_P_STRIPE, 0, B_L, P_NONE, "sk_live_|sk_test_|rk_live_|rk_test_|whsec_", NULL},
-    {SL_P_OPENAI, 0, B_L, P_NONE, "sk-|sk-proj-|sk-svcacct-|sk-admin-|sk-None-", NULL},
-    {SL_P_ANTHROPIC, 0, B_L, P_NONE, "sk-ant-", NULL},
+    {SL_P_STRIPE, 0, B_L | B_LU, P_NONE, "sk_live_|sk_test_|rk_live_|rk_test_|whsec_", NULL},
+    {SL_P_OPENAI, 0, B_L | B_LU, P_NONE, "sk-|sk-proj-|sk-svcacct-|sk-admin-|sk-None-", NULL},
+    {SL_P_ANTHROPIC, 0, B_L | B_LU, P_NONE, "sk-ant-", NULL},
     {SL_P_VENDOR, 0, B_L, P_NONE,
      "dckr_pat_|npm_|pypi-|hf_|xapp-|shpat_|shpss_|shpca_|shppa_|sq0csp-|sq0atb-|sq0idp-|EAAA|"
      "dp.pt.|dp.st.|tvly-|SG.|rubygems_|sgp_|hvs.|hvb.|hvr.|doo_v1_|dop_v1_|dor_v1_|"
@@ -914,7 +916,8 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
   if (id >= LIT_BASE) {
     const lit_t *l = &x->s->lit[id - LIT_BASE];
     from = to - l->len;
-    if ((l->bnd & B_L) && !boundary(x, from)) return 0;
+    if ((l->bnd & B_L) && !boundary(x, from) && !((l->bnd & B_LU) && from > 0 && x->text[from - 1] == '_'))
+      return 0;
     if ((l->bnd & B_R) && !boundary(x, to)) return 0;
     if (l->post == P_TAILS) return tails(x, l, from, to);
     if (l->post == P_AZURE) return azure_at(x, from);

@@ -233,6 +233,16 @@ static bool exempt(const sl__hit_t *h, const char *t) {
   return h->id == SL_P_PHONE_INTL && sl__count_digits(t + h->start, h->end - h->start) < 4;
 }
 
+/* A vendor's key prefix right after an underscore ("token_sk-proj-…"): scan.c
+ * takes it as the start of a word (B_LU), which \b in the references does not. */
+static bool after_underscore(const sl__hit_t *h, const char *t) {
+  static const unsigned ids[] = {SL_P_AWS_AKID, SL_P_GOOGLE_KEY, SL_P_GITHUB, SL_P_GITLAB,
+                                 SL_P_SLACK,    SL_P_STRIPE,     SL_P_OPENAI, SL_P_ANTHROPIC};
+  for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+    if (h->id == ids[i]) return h->start > 0 && t[h->start - 1] == '_';
+  return false;
+}
+
 static bool has_hit(const sl__hits_t *h, const sl__hit_t *x) {
   for (size_t i = 0; i < h->n; i++)
     if (h->v[i].id == x->id && h->v[i].start == x->start && h->v[i].end == x->end) return true;
@@ -374,7 +384,8 @@ static void equivalence(void **state) {
       if (!exempt(&x.h.v[i], text) && !has_hit(&got, &x.h.v[i]) && mismatches++ < 5)
         fprintf(stderr, "missing hit %u@%u-%u in \"%s\"\n", x.h.v[i].id, x.h.v[i].start, x.h.v[i].end, text);
     for (size_t i = 0; i < got.n; i++)
-      if (is_ref_id(got.v[i].id) && !has_hit(&x.h, &got.v[i]) && mismatches++ < 5)
+      if (is_ref_id(got.v[i].id) && !has_hit(&x.h, &got.v[i]) && !after_underscore(&got.v[i], text) &&
+          mismatches++ < 5)
         fprintf(stderr, "extra hit %u@%u-%u in \"%s\"\n", got.v[i].id, got.v[i].start, got.v[i].end, text);
     /* the difficulty cue counts: the same features as the cue-word regexes give */
     double fa[SL_DF__COUNT], fb[SL_DF__COUNT];

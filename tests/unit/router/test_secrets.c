@@ -5,6 +5,12 @@
 static void providers(void **s) {
   (void)s;
   EXPECT("token: ghp_16C7e42F292c69C2E7C10c838347Ae178B4aQq", "API_KEY", "ghp_16C7e42F292c69C2E7C10c838347Ae178B4aQq");
+  /* a vendor's prefix after an underscore: the key named by what holds it */
+  EXPECT("x_ghp_16C7e42F292c69C2E7C10c838347Ae178B4aQq", "API_KEY", "ghp_16C7e42F292c69C2E7C10c838347Ae178B4aQq");
+  EXPECT("token_sk-proj-AbCdEf1234567890AbCdEf1234567890AbCd", "API_KEY",
+         "sk-proj-AbCdEf1234567890AbCdEf1234567890AbCd");
+  EXPECT("call_AKIAQ3EGT4HWVXYZ1234", "CLOUD_CREDENTIAL", "AKIAQ3EGT4HWVXYZ1234");
+  REJECT("MY_TASK_sk-not-a-key and bucket_AKIAlike text", "API_KEY");
   /* a plain body whose checksum holds is a token GitHub could have issued */
   EXPECT("# Classic\nghp_00000000000000000000000000000004WZ4EQ", "API_KEY",
          "ghp_00000000000000000000000000000004WZ4EQ");
