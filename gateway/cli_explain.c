@@ -32,6 +32,23 @@ static const char *header_lookup(void *ctx, const char *name) {
   return NULL;
 }
 
+/* Every value of a header given more than once, joined with ", " as the
+ * gateway reads x-sluice-data-class (the highest level wins); NULL when none
+ * was given. */
+static const char *header_all(const headers_t *h, const char *name, char *buf, size_t cap) {
+  size_t k = 0;
+  bool any = false;
+  buf[0] = '\0';
+  for (int i = 0; i < h->n; i++) {
+    if (strcasecmp(h->name[i], name)) continue;
+    int w = snprintf(buf + k, cap - k, "%s%s", any ? ", " : "", h->value[i]);
+    if (w < 0 || (size_t)w >= cap - k) return "restricted"; /* too long to read: fail closed */
+    k += (size_t)w;
+    any = true;
+  }
+  return any ? buf : NULL;
+}
+
 static int usage(FILE *f) {
   fprintf(f, "usage: sluice explain [--config FILE] [--tenant T] [--header 'Name: value']... "
              "[--rpm N] [--prompt-tokens N] [--compact] < request.json\n");
@@ -73,9 +90,12 @@ int sl_cli_explain(int argc, char **argv) {
         break;
       }
       *colon = '\0';
+      /* the value without the blanks around it, as HTTP reads a field */
+      char *v = colon + 1 + strspn(colon + 1, " \t"), *e = v + strlen(v);
+      while (e > v && (e[-1] == ' ' || e[-1] == '\t')) *--e = '\0';
       h.owned[h.n] = hv;
       h.name[h.n] = hv;
-      h.value[h.n++] = colon + 1 + strspn(colon + 1, " \t");
+      h.value[h.n++] = v;
     } else rc = usage(stderr);
   }
   sl_policy_t *p = NULL;
@@ -94,7 +114,8 @@ int sl_cli_explain(int argc, char **argv) {
   }
   if (!rc) {
     sl_class_t cls;
-    sl_cli_input_classify(sl_policy_router(p), &in, header_lookup(&h, "x-sluice-data-class"),
+    char dc[512];
+    sl_cli_input_classify(sl_policy_router(p), &in, header_all(&h, "x-sluice-data-class", dc, sizeof dc),
                           &cls);
     sl_decision_t d;
     sl_policy_decide(p, &in.req, &cls, &meta, &d);

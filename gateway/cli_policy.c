@@ -316,9 +316,15 @@ static bool case_fields_bad(const cJSON *c, char *err, size_t errlen) {
     return snprintf(err, errlen, "tenant: must be a string"), true;
   if ((v = cJSON_GetObjectItemCaseSensitive(c, "headers"))) {
     if (!cJSON_IsObject(v)) return snprintf(err, errlen, "headers: must be an object of strings"), true;
-    for (const cJSON *h = v->child; h; h = h->next)
+    for (const cJSON *h = v->child; h; h = h->next) {
       if (!cJSON_IsString(h))
         return snprintf(err, errlen, "headers.%s: must be a string", h->string), true;
+      /* the value without the blanks around it, as the gateway's HTTP layer reads it */
+      char *s = h->valuestring, *b = s + strspn(s, " \t"), *e = b + strlen(b);
+      while (e > b && (e[-1] == ' ' || e[-1] == '\t')) e--;
+      memmove(s, b, (size_t)(e - b));
+      s[e - b] = '\0';
+    }
   }
   if (bad_count(c, "tenant_rpm")) return snprintf(err, errlen, "tenant_rpm: must be a whole number from 0"), true;
   if (bad_count(c, "prompt_tokens"))

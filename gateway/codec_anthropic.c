@@ -424,7 +424,22 @@ static int decode_root(const cJSON *root, sl_chat_req_t *r, char *err, size_t n)
 
 bool sl_anthropic_shaped(const char *json, size_t len) {
   cJSON *j = cJSON_ParseWithLength(json ? json : "", len);
-  bool yes = cJSON_GetObjectItemCaseSensitive(j, "system") != NULL;
+  const cJSON *meta = cJSON_GetObjectItemCaseSensitive(j, "metadata");
+  const cJSON *tools = cJSON_GetObjectItemCaseSensitive(j, "tools");
+  bool yes = cJSON_GetObjectItemCaseSensitive(j, "system") || cJSON_GetObjectItemCaseSensitive(j, "stop_sequences") ||
+             cJSON_GetObjectItemCaseSensitive(meta, "user_id") ||
+             (cJSON_IsArray(tools) && cJSON_GetObjectItemCaseSensitive(tools->child, "input_schema"));
+  static const char *const blocks[] = {"tool_use", "tool_result", "image", "document", "thinking",
+                                       "redacted_thinking"};
+  const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(j, "messages");
+  for (const cJSON *m = cJSON_IsArray(msgs) ? msgs->child : NULL; m && !yes; m = m->next) {
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+    for (const cJSON *b = cJSON_IsArray(content) ? content->child : NULL; b && !yes; b = b->next) {
+      const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "type");
+      for (size_t i = 0; cJSON_IsString(t) && i < sizeof blocks / sizeof *blocks; i++)
+        yes |= !strcmp(t->valuestring, blocks[i]);
+    }
+  }
   cJSON_Delete(j);
   return yes;
 }

@@ -16,8 +16,10 @@
  * is then empty (freed). On success out->msgs holds the system prompt first (if
  * any), tool_use blocks as OpenAI-shaped tool_calls and tool_result blocks as
  * role "tool" messages; out->tools is in OpenAI shape. */
-/* Whether a request body has Anthropic's shape without the header saying so: a
- * top-level "system", which OpenAI's has not. */
+/* Whether a request body has Anthropic's shape without the header saying so,
+ * by what OpenAI's has not: a top-level "system" or "stop_sequences",
+ * "metadata" with "user_id", a tool with "input_schema", or a content block of
+ * Anthropic's types (tool_use, tool_result, image, document, thinking). */
 bool sl_anthropic_shaped(const char *json, size_t len);
 int sl_anthropic_decode_request(const char *json, size_t len, sl_chat_req_t *out, char *err,
                                 size_t errlen);

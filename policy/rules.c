@@ -493,6 +493,12 @@ int sl__policy_parse_rules(sl_policy_t *p, const sl__router_spec_t *spec, sl_jer
     sl_jpath_idx(path, sizeof path, "$.rules", i);
     sl__rule_t *rule = &p->rules[p->n_rules++];
     if ((rc = parse_rule(r, path, p->cfg, spec, default_restore, rule, err))) return rc;
+    if (!strcmp(rule->name, "none")) {
+      /* x-sluice-rule says "none" when no rule decided (a 451, a refusal) */
+      char q[80];
+      sl_jpath_key(q, sizeof q, path, "name");
+      return sl_jerr_set(err, q, "\"none\" is reserved: x-sluice-rule reports it when no rule decided");
+    }
     for (int j = 0; j < i; j++)
       if (!strcmp(p->rules[j].name, rule->name)) {
         char q[80];

@@ -384,6 +384,32 @@ static void test_explain(void **state) {
   assert_non_null(strstr(out, "\"tenant_rpm\":1"));
   assert_int_equal(run_in(sl_cli_explain, in, &out, 4, "--config", pol, "--rpm", "abc"), 2);
   assert_int_equal(run_in(sl_cli_explain, in, &out, 4, "--config", pol, "--rpm", "-5"), 2);
+  /* headers as the gateway reads them: blanks around a value dropped; a data
+   * class given twice counts whole (the highest level wins) */
+  assert_int_equal(run_in(sl_cli_explain, in, &out, 7, "--config", pol, "--tenant", "x", "--header",
+                          "X-Env:   prod  ", "--compact"),
+                   0);
+  assert_non_null(strstr(out, "\"rule\":\"team-x\""));
+  assert_int_equal(run_in(sl_cli_explain, in, &out, 7, "--config", pol, "--header", "x-sluice-data-class: public",
+                          "--header", "x-sluice-data-class: restricted", "--compact"),
+                   0);
+  assert_non_null(strstr(out, "\"level\":\"restricted\""));
+  /* an Anthropic body without a top-level system is read as one (stop_sequences,
+   * metadata.user_id, its content blocks) */
+  char *an = write_file("an.json", "{\"model\": \"auto\", \"max_tokens\": 5, \"stop_sequences\": [\"Jane Doe\"],"
+                                   " \"messages\": [{\"role\": \"user\", \"content\": \"hello\"}]}");
+  assert_int_equal(run_in(sl_cli_explain, an, &out, 3, "--config", pol, "--compact"), 0);
+  assert_non_null(strstr(out, "\"type\":\"PERSON\"")); /* the stop sequence is read, and classified */
+  char *an2 = write_file("an2.json", "{\"model\": \"auto\", \"max_tokens\": 5, \"messages\": [{\"role\": \"user\","
+                                    " \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": [{\"type\": \"tool_use\","
+                                    " \"id\": \"t1\", \"name\": \"f\", \"input\": {}}]}, {\"role\": \"user\", \"content\":"
+                                    " [{\"type\": \"tool_result\", \"tool_use_id\": \"t1\", \"content\": \"42\"}]}]}");
+  assert_int_equal(run_in(sl_cli_explain, an2, &out, 3, "--config", pol, "--compact"), 0);
+  /* "none" is what x-sluice-rule says when no rule decided: no rule takes it */
+  char *nonep = write_file("none.json", "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}],"
+                                       " \"rules\": [{\"name\": \"none\", \"route\": [\"local\"]}]}");
+  assert_int_equal(run(&out, 2, "check", nonep), 1);
+  assert_non_null(strstr(out, "\"none\" is reserved"));
 
   /* a rule that redacts: explain says whether the redaction can be made; a name
    * in a stop string cannot be rewritten, so the external step is skipped and,
