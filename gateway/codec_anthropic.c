@@ -424,10 +424,9 @@ static int decode_root(const cJSON *root, sl_chat_req_t *r, char *err, size_t n)
 
 bool sl_anthropic_shaped(const char *json, size_t len) {
   cJSON *j = cJSON_ParseWithLength(json ? json : "", len);
-  const cJSON *meta = cJSON_GetObjectItemCaseSensitive(j, "metadata");
+  /* (not metadata.user_id: OpenAI's metadata takes any keys) */
   const cJSON *tools = cJSON_GetObjectItemCaseSensitive(j, "tools");
   bool yes = cJSON_GetObjectItemCaseSensitive(j, "system") || cJSON_GetObjectItemCaseSensitive(j, "stop_sequences") ||
-             cJSON_GetObjectItemCaseSensitive(meta, "user_id") ||
              (cJSON_IsArray(tools) && cJSON_GetObjectItemCaseSensitive(tools->child, "input_schema"));
   static const char *const blocks[] = {"tool_use", "tool_result", "image", "document", "thinking",
                                        "redacted_thinking"};

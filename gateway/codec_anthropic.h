@@ -17,8 +17,8 @@
  * any), tool_use blocks as OpenAI-shaped tool_calls and tool_result blocks as
  * role "tool" messages; out->tools is in OpenAI shape. */
 /* Whether a request body has Anthropic's shape without the header saying so,
- * by what OpenAI's has not: a top-level "system" or "stop_sequences",
- * "metadata" with "user_id", a tool with "input_schema", or a content block of
+ * by what OpenAI's has not: a top-level "system" or "stop_sequences", a tool
+ * with "input_schema", or a content block of
  * Anthropic's types (tool_use, tool_result, image, document, thinking). */
 bool sl_anthropic_shaped(const char *json, size_t len);
 int sl_anthropic_decode_request(const char *json, size_t len, sl_chat_req_t *out, char *err,
