@@ -350,10 +350,7 @@ static int local_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl
    * offering tools (and not forbidding their use) or asking for JSON output is
    * refused, so the route moves on or the client is told why (free text where
    * JSON was asked for fails the client's parser). */
-  const sl_chat_req_t *rq = o->req;
-  if (rq->tools && !(rq->tool_choice && !strcmp(rq->tool_choice, "\"none\"")))
-    return SL_EUNSUPPORTED;
-  if (rq->json_output) return SL_EUNSUPPORTED;
+  if (sl_chat_wants_tools_or_json(o->req)) return SL_EUNSUPPORTED;
   local_engine_t *le = find_engine(b->local, model_path(cfg));
   if (!le || !b->local_port) return SL_EUNAVAILABLE;
   local_call_t *c = calloc(1, sizeof *c);

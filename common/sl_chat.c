@@ -104,6 +104,10 @@ int sl_chat_text(const sl_chat_req_t *r, char **out, size_t *len) {
   return 0;
 }
 
+bool sl_chat_wants_tools_or_json(const sl_chat_req_t *r) {
+  return (r->tools && !(r->tool_choice && !strcmp(r->tool_choice, "\"none\""))) || r->json_output;
+}
+
 size_t sl_chat_messages_len(const sl_chat_req_t *r) {
   size_t n = 0;
   for (size_t i = 0; i < r->n_msgs; i++) n += (i ? 1 : 0) + strlen(r->msgs[i].content ? r->msgs[i].content : "");

@@ -70,6 +70,10 @@ int sl_chat_text(const sl_chat_req_t *r, char **out, size_t *len);
  * like an e-mail address (sl_chat.c says why). */
 #define SL_CHAT_MAX_MODEL 256
 bool sl_chat_model_name_ok(const char *s);
+/* Whether the request offers tools it may use (tool_choice not "none") or asks
+ * for JSON output: what the local engine, with no tool calling and no
+ * constrained decoding, cannot give. */
+bool sl_chat_wants_tools_or_json(const sl_chat_req_t *r);
 /* Bytes of sl_chat_text() that are message contents. */
 size_t sl_chat_messages_len(const sl_chat_req_t *r);
 

@@ -125,6 +125,29 @@ void sl_policy_drop_unredactable(sl_decision_t *d) {
   }
 }
 
+/* Local steps pass over a request with tools or a JSON response_format (the
+ * engine can do neither): "cannot_serve" names them; with every step passed
+ * over, for that or for a redaction it cannot make, the gateway answers an
+ * error ("refused": 400, or 451 when a redaction was the reason for any). */
+static void unserved(cJSON *route, const sl_decision_t *d, const sl_chat_req_t *req, bool impossible) {
+  size_t passed = 0, local = 0;
+  cJSON *names = NULL;
+  for (size_t i = 0; i < d->n_steps; i++) {
+    bool red = impossible && sl_policy_step_needs_redaction(d, &d->steps[i]);
+    bool cannot = !red && req && d->steps[i].backend->kind == SL_BK_LOCAL && sl_chat_wants_tools_or_json(req);
+    if (cannot) {
+      char name[300];
+      sl_policy_step_name(&d->steps[i], name, sizeof name);
+      if (!names) names = cJSON_AddArrayToObject(route, "cannot_serve");
+      cJSON_AddItemToArray(names, cJSON_CreateString(name));
+      local++;
+    }
+    passed += red || cannot;
+  }
+  if (local && d->n_steps && passed == d->n_steps && !d->block_status)
+    cJSON_AddNumberToObject(route, "refused", local == passed ? 400 : 451);
+}
+
 /* r: sl_policy_redaction's answer for the request. */
 static void redaction_outcome(cJSON *route, const sl_decision_t *d, int r) {
   if (r == SL_REDACTION_POSSIBLE) cJSON_AddStringToObject(route, "redaction", "possible");
@@ -192,6 +215,7 @@ char *sl_policy_explain_json(const sl_policy_t *p, const sl_chat_req_t *req,
     cJSON_AddBoolToObject(route, "restore", d->restore);
     redaction_outcome(route, d, redaction);
   }
+  unserved(route, d, req, impossible);
 
   if (verbose) {
     cJSON *ex = cJSON_AddObjectToObject(root, "explain");

@@ -405,6 +405,17 @@ static void test_explain(void **state) {
                                     " \"id\": \"t1\", \"name\": \"f\", \"input\": {}}]}, {\"role\": \"user\", \"content\":"
                                     " [{\"type\": \"tool_result\", \"tool_use_id\": \"t1\", \"content\": \"42\"}]}]}");
   assert_int_equal(run_in(sl_cli_explain, an2, &out, 3, "--config", pol, "--compact"), 0);
+  /* a local step passes over tools and JSON output: named, and with nothing
+   * else on the route, the gateway's 400 foretold */
+  char *lp = write_file("local.json", "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}],"
+                                     " \"rules\": [{\"name\": \"in\", \"route\": [\"local\"]}]}");
+  char *tj = write_file("tools.json", "{\"model\": \"auto\", \"response_format\": {\"type\": \"json_object\"},"
+                                     " \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}");
+  assert_int_equal(run_in(sl_cli_explain, tj, &out, 3, "--config", lp, "--compact"), 0);
+  assert_non_null(strstr(out, "\"cannot_serve\":[\"local\"]"));
+  assert_non_null(strstr(out, "\"refused\":400"));
+  assert_int_equal(run_in(sl_cli_explain, in, &out, 3, "--config", lp, "--compact"), 0);
+  assert_null(strstr(out, "cannot_serve"));
   /* "none" is what x-sluice-rule says when no rule decided: no rule takes it */
   char *nonep = write_file("none.json", "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}],"
                                        " \"rules\": [{\"name\": \"none\", \"route\": [\"local\"]}]}");
