@@ -587,7 +587,9 @@ static void finish_json(an_call_t *c) {
   }
   if (!cJSON_IsArray(content)) {
     cJSON_Delete(j);
-    sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error", "upstream answered with a malformed message");
+    sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error",
+                  c->up.body.len ? "upstream answered with a malformed message"
+                                 : "upstream answered with no body (it closed before one, or sent none)");
     return;
   }
   for (const cJSON *b = content->child; b; b = b->next) {

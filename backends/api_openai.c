@@ -459,7 +459,9 @@ static void finish_json(oa_call_t *c) {
   }
   if (!cJSON_IsObject(msg) || !wire_text(msg, "content")) {
     cJSON_Delete(j);
-    sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error", "upstream answered with a malformed chat completion");
+    sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error",
+                  c->up.body.len ? "upstream answered with a malformed chat completion"
+                                 : "upstream answered with no body (it closed before one, or sent none)");
     return;
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");

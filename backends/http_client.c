@@ -310,6 +310,10 @@ static const char *failure_text(const sl_hc_req_t *r, CURLcode cc) {
     if (!r->got_response) return "upstream response headers too large (over 100 KB)";
     break;
   case CURLE_RECV_ERROR:
+    /* libcurl's own words for framing it could not read ("Malformed encoding
+     * found in chunked-encoding", an overflowing chunk size) */
+    if (strstr(r->errbuf, "chunk")) return "upstream sent a body with malformed chunked encoding";
+    /* fall through */
   case CURLE_SEND_ERROR: /* (what libcurl reports for a reset it saw through our poll) */
   case CURLE_UNRECOVERABLE_POLL: return "the upstream connection was reset or broke";
   case CURLE_GOT_NOTHING: return "upstream closed the connection without answering";

@@ -195,6 +195,12 @@ const faults = {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(completion('col1\u0000col2 and the rest')));
   },
+  bad_chunked: (req, body, res) => res.socket.end('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n' +
+    'Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n'),
+  empty_200: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '0' });
+    res.end();
+  },
   raw_nul_in_text: (req, body, res) => {
     // a raw NUL byte inside a string: no JSON (control characters are escaped)
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -549,6 +555,13 @@ test('a U+0000 in upstream text does not cut the answer: it becomes U+FFFD and t
   // a raw NUL is no JSON: a malformed answer (it cut the text short, silently, with a 200)
   fault = 'raw_nul_in_text';
   await assert.rejects(ask({}, badOnly), (e) => e.status === 502 && /malformed/.test(e.message));
+});
+
+test('broken framing and an empty answer are named for what they are (a 502 either way)', async () => {
+  fault = 'bad_chunked';
+  await assert.rejects(ask({}, badOnly), (e) => e.status === 502 && /malformed chunked encoding/.test(e.message));
+  fault = 'empty_200';
+  await assert.rejects(ask({}, badOnly), (e) => e.status === 502 && /no body/.test(e.message));
 });
 
 test('bytes that are no UTF-8 in an upstream answer reach the client as U+FFFD: valid JSON for strict parsers, streamed or not', async () => {
