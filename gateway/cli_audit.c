@@ -320,11 +320,12 @@ static void warn_gaps(FILE *f, const cJSON *gaps) {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(g, "damaged_journal_rows");
     char dmg[120] = "";
     if (cJSON_IsNumber(d) && d->valuedouble > 0)
-      snprintf(dmg, sizeof dmg, "; %g of them in damaged journal records, whose kind and bytes are unknown",
+      snprintf(dmg, sizeof dmg, "; %.0f of them in damaged journal records, whose kind and bytes are unknown",
                d->valuedouble);
+    /* counts in full (1234567, not 1.23457e+06): they are exact */
     fprintf(f,
-            "WARNING: %g rows could not be written to the ledger between %s and %s "
-            "(%g of them egress records, %g bytes%s); see row %g\n",
+            "WARNING: %.0f rows could not be written to the ledger between %s and %s "
+            "(%.0f of them egress records, %.0f bytes%s); see row %.0f\n",
             cJSON_IsNumber(n) ? n->valuedouble : 0,
             cJSON_IsString(from) ? from->valuestring : "?",
             cJSON_IsString(to) ? to->valuestring : "?", cJSON_IsNumber(e) ? e->valuedouble : 0,
@@ -779,6 +780,8 @@ static int cmd_costs(const args_t *a, sqlite3 *db) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "ledger", a->ledger);
   cJSON_AddStringToObject(root, "by", by);
+  if (a->tenant) cJSON_AddStringToObject(root, "tenant", a->tenant);
+  else cJSON_AddNullToObject(root, "tenant");
   if (a->since) cJSON_AddStringToObject(root, "since", a->since_ts);
   else cJSON_AddNullToObject(root, "since");
   if (a->until) cJSON_AddStringToObject(root, "until", a->until_ts);
@@ -929,7 +932,23 @@ int sl_cli_audit(int argc, char **argv) {
               sl__ledger_open_error(rc));
       rc = 2;
     } else {
-      rc = !strcmp(sub, "egress") ? cmd_egress(&a, db) : cmd_costs(&a, db);
+      /* a report read through an altered table (a collation, a trigger) or
+       * from a file that says another schema would mislead: refused, as
+       * verify reports it BROKEN */
+      char why[400];
+      sqlite3_stmt *st = NULL;
+      bool v1 = sqlite3_prepare_v2(db, "SELECT 1 FROM ledger_meta WHERE key = 'schema_version' AND value = '1'",
+                                   -1, &st, NULL) == SQLITE_OK &&
+                sqlite3_step(st) == SQLITE_ROW;
+      sqlite3_finalize(st);
+      if (!v1) snprintf(why, sizeof why, "its ledger_meta does not say schema version 1");
+      if (!v1 || sl__ledger_schema_altered(db, why, sizeof why)) {
+        fprintf(stderr, "sluice audit %s: ledger %s: %s; no report (run sluice audit verify)\n", sub,
+                a.ledger, why);
+        rc = 1;
+      } else {
+        rc = !strcmp(sub, "egress") ? cmd_egress(&a, db) : cmd_costs(&a, db);
+      }
       sqlite3_close(db);
     }
   }

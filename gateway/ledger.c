@@ -794,6 +794,14 @@ static int setup_db(sl_ledger_t *l, const char *path) {
     struct timespec ts = {0, 50 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
+  /* rows written into a table someone altered could be dropped or hidden by
+   * it (a trigger that deletes each new row) while every hash still holds */
+  char why[400];
+  if (sl__ledger_schema_altered(l->db, why, sizeof why)) {
+    SL_ERROR("ledger: %s: %s; not writing to it (move it aside for the auditors and start a new one)",
+             path, why);
+    return SL_EINVAL;
+  }
   char sql[1024];
   snprintf(sql, sizeof sql,
            "INSERT INTO requests (%sprev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "

@@ -64,6 +64,10 @@ int sl__ledger_hash(sl_ledger_hasher_t *h, const char prev_hash[65], const char 
 /* Schema (idempotent): table `requests` (STRICT), indexes, append-only triggers,
  * `ledger_meta`, views. */
 int sl__ledger_schema(sqlite3 *db);
+/* Whether db's tables and triggers differ from what sl__ledger_schema makes
+ * (a foreign trigger, a column's collation changed): 1 with the object in
+ * why, 0 when they match, SL_EIO when they cannot be read. */
+int sl__ledger_schema_altered(sqlite3 *db, char *why, size_t n);
 /* 0 when db is empty or a sluice ledger; SL_EINVAL (logged, naming path) when it
  * holds tables of something else, which the ledger must not write into. */
 int sl__ledger_check_ours(sqlite3 *db, const char *path);

@@ -144,9 +144,21 @@ int sl__ljournal_open(const char *db_path, sl_ljournal_t **out) {
     free(j);
     return SL_ENOMEM;
   }
-  j->fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  /* never through a symlink, never anything but a regular file: the journal
+   * is truncated and written, so a link planted at its name would have that
+   * done to another file (an auditor's run commits a journal it finds) */
+  j->fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   j->created = j->fd >= 0;
-  if (j->fd < 0 && errno == EEXIST) j->fd = open(j->path, O_RDWR | O_CLOEXEC);
+  if (j->fd < 0 && errno == EEXIST) j->fd = open(j->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  struct stat fst;
+  if (j->fd >= 0 && (fstat(j->fd, &fst) || !S_ISREG(fst.st_mode))) {
+    close(j->fd);
+    j->fd = -1;
+    errno = EINVAL;
+    SL_ERROR("ledger: %s is not a regular file; not using it as the journal", j->path);
+  } else if (j->fd >= 0) {
+    fcntl(j->fd, F_SETFL, fcntl(j->fd, F_GETFL) & ~O_NONBLOCK);
+  }
   if (j->fd < 0) {
     SL_ERROR("ledger: cannot open %s: %s", j->path, strerror(errno));
     free(j->path);

@@ -246,6 +246,58 @@ fail:
   return SL_EIO;
 }
 
+/* The tables and triggers of db as (type, name, sql) lines, sorted, into b. */
+static int objects(sqlite3 *db, sl_buf_t *b) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT type, name, coalesce(sql, '') FROM sqlite_master WHERE type IN "
+                         "('table', 'trigger') ORDER BY type, name",
+                         -1, &st, NULL) != SQLITE_OK)
+    return SL_EIO;
+  int rc, brc = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW && !brc)
+    for (int i = 0; i < 3 && !brc; i++) {
+      brc = sl_buf_puts(b, (const char *)sqlite3_column_text(st, i));
+      if (!brc) brc = sl_buf_append(b, i < 2 ? "\t" : "\n", 1);
+    }
+  sqlite3_finalize(st);
+  return brc ? brc : rc == SQLITE_DONE ? 0 : SL_EIO;
+}
+
+int sl__ledger_schema_altered(sqlite3 *db, char *why, size_t n) {
+  sqlite3 *ref = NULL;
+  sl_buf_t want, have;
+  sl_buf_init(&want, 1 << 20);
+  sl_buf_init(&have, 1 << 20);
+  int rc = sqlite3_open_v2(":memory:", &ref, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL) != SQLITE_OK
+               ? SL_EIO
+               : sqlite3_exec(ref, schema_sql, NULL, NULL, NULL) != SQLITE_OK ? SL_EIO
+                                                                               : objects(ref, &want);
+  if (!rc) rc = objects(db, &have);
+  if (!rc && (have.len != want.len || memcmp(have.data, want.data, have.len))) {
+    /* the first line that differs names the object */
+    size_t i = 0;
+    while (i < have.len && i < want.len && have.data[i] == want.data[i]) i++;
+    while (i > 0 && have.data[i - 1] != '\n') i--;
+    size_t e = i;
+    while (e < have.len && have.data[e] != '\t' && have.data[e] != '\n') e++;
+    size_t e2 = e < have.len ? e + 1 : e;
+    while (e2 < have.len && have.data[e2] != '\t' && have.data[e2] != '\n') e2++;
+    snprintf(why, n, "its schema is not sluice's: %.*s changed, added or removed (a table or "
+                     "trigger altered can drop, hide or change rows without breaking a hash)",
+             i < have.len ? (int)(e2 - i) : 20, i < have.len ? have.data + i : "an object is missing");
+    rc = 1;
+  } else if (rc) {
+    snprintf(why, n, "cannot read its schema: %s", sqlite3_errmsg(db));
+  }
+  for (char *p = why; *p; p++)
+    if (*p == '\t') *p = ' ';
+  sl_buf_free(&want);
+  sl_buf_free(&have);
+  sqlite3_close(ref);
+  return rc;
+}
+
 static void sqlite_setup(void) {
   /* No allocation statistics: they take a global mutex on every SQLite malloc
    * and free, which is most of the writer's locking. Possible only before
@@ -263,6 +315,7 @@ int sl__ledger_open_ro(const char *path, sqlite3 **out) {
   sl__ledger_sqlite_setup();
   struct stat st;
   if (!path || stat(path, &st) != 0) return SL_ENOTFOUND;
+  if (!S_ISREG(st.st_mode)) return SL_EINVAL; /* a pipe would hang the reader, a directory is none */
   sqlite3 *db = NULL;
   /* NOMUTEX: each reader opens, reads and closes its connection on one thread
    * (verify took a mutex per column read) */

@@ -199,6 +199,11 @@ int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_has
                 (long long)anchor_id);
   if (!rc) rc = check_integrity(db, out);
   if (!rc) rc = check_meta(db, out);
+  if (!rc) {
+    char why[400];
+    int alt = sl__ledger_schema_altered(db, why, sizeof why);
+    if (alt) rc = broken(out, 0, "%s", why);
+  }
   sl__ledger_hasher_free(&hasher);
   sqlite3_finalize(st);
   sqlite3_close(db);

@@ -17,6 +17,12 @@
 
 #define N 10
 #define UNLOCK "DROP TRIGGER requests_no_update; DROP TRIGGER requests_no_delete;"
+/* the append-only triggers put back as sluice writes them (a careful editor) */
+#define RELOCK                                                                                  \
+  "CREATE TRIGGER requests_no_update BEFORE UPDATE ON requests"                               \
+  " BEGIN SELECT RAISE(ABORT, 'the sluice ledger is append-only'); END;"                      \
+  "CREATE TRIGGER requests_no_delete BEFORE DELETE ON requests"                               \
+  " BEGIN SELECT RAISE(ABORT, 'the sluice ledger is append-only'); END;"
 
 typedef struct {
   char path[600];
@@ -219,8 +225,12 @@ static void test_truncate_with_anchor(void **state) {
   char *out;
   assert_int_equal(capture(sl_cli_audit, 5, argv, &out), 0);
   free(out);
-  /* Dropping the tail leaves a valid chain: only the anchor notices. */
+  /* Dropping the tail leaves a valid chain: only the anchor notices (the
+   * triggers dropped to do it are noticed until they are put back) */
   assert_int_equal(run_sql(fx->path, UNLOCK "DELETE FROM requests WHERE id >= 9"), SQLITE_OK);
+  assert_int_equal(sl_ledger_verify(fx->path, 0, NULL, &v), SL_EPARSE);
+  assert_non_null(strstr(v.reason, "schema is not sluice's"));
+  assert_int_equal(run_sql(fx->path, RELOCK), SQLITE_OK);
   assert_int_equal(sl_ledger_verify(fx->path, 0, NULL, &v), 0);
   assert_int_equal(capture(sl_cli_audit, 5, argv, &out), 1);
   assert_non_null(strstr(out, "BROKEN at row id 10"));
@@ -261,6 +271,43 @@ static void test_index_swapped(void **state) {
   assert_int_equal(capture(sl_cli_audit, 3, argv, &out), 1);
   assert_non_null(strstr(out, "BROKEN: the file fails SQLite's integrity check"));
   free(out);
+}
+
+/* A table or trigger that is not sluice's, with every row's hash intact: a
+ * foreign trigger (here one that deletes each new row after it is written), a
+ * column's collation changed (reports then merge "Acme" and "acme"). verify
+ * reports it, the reports refuse to read it, and the gateway will not write
+ * to it. */
+static void test_schema_altered(void **state) {
+  fx_t *fx = *state;
+  static const char *const edits[] = {
+      "DROP TRIGGER requests_no_delete;"
+      "CREATE TRIGGER requests_no_delete AFTER INSERT ON requests BEGIN DELETE FROM requests WHERE id = new.id; END;",
+      "CREATE TRIGGER quiet AFTER INSERT ON requests BEGIN SELECT 1; END;",
+      "PRAGMA writable_schema = ON;"
+      "UPDATE sqlite_master SET sql = replace(sql, ' tenant TEXT NOT NULL,', ' tenant TEXT NOT NULL COLLATE NOCASE,')"
+      " WHERE name = 'requests';"
+      "PRAGMA writable_schema = OFF;"};
+  for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
+    char copy[640];
+    snprintf(copy, sizeof copy, "%s.alt%zu", fx->path, i);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", fx->path, copy);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run_sql(copy, edits[i]), SQLITE_OK);
+    sl_ledger_verify_t v;
+    assert_int_equal(sl_ledger_verify(copy, 0, NULL, &v), SL_EPARSE);
+    if (!strstr(v.reason, "schema is not sluice's")) print_error("edit %zu: %s\n", i, v.reason);
+    assert_non_null(strstr(v.reason, "schema is not sluice's"));
+    char *argv[] = {"costs", "--ledger", copy, NULL};
+    char *out;
+    assert_int_equal(capture(sl_cli_audit, 3, argv, &out), 1);
+    free(out);
+    sl_ledger_t *l = NULL;
+    sl_ledger_opts_t o = {.reject_on_failure = true};
+    assert_int_not_equal(sl_ledger_open(copy, &o, NULL, &l), 0);
+    rm_ledger(copy);
+  }
 }
 
 /* The anchor as verify printed it, or in upper case; twice is refused (only the
@@ -326,6 +373,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_edit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_edit_below_precision, setup, teardown),
       cmocka_unit_test_setup_teardown(test_meta_changed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_schema_altered, setup, teardown),
       cmocka_unit_test_setup_teardown(test_edit_entity_types, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delete_first, setup, teardown),
