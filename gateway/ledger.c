@@ -717,12 +717,25 @@ static int replay_record(void *ud, uint64_t seq, const void *payload, size_t len
 static int replay_journal(sl_ledger_t *l) {
   replay_t r = {.l = l, .tail = &r.head};
   sqlite3_stmt *st = NULL;
+  /* the last journal sequence number committed: written by the writer as
+   * decimal digits; anything else is an edit, and replaying by it would commit
+   * rows twice ('abc' reads as 0) */
+  bool bad_seq = false;
   if (sqlite3_prepare_v2(l->db, "SELECT value FROM ledger_meta WHERE key = 'journal_seq'", -1,
                          &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    r.committed = (uint64_t)sqlite3_column_int64(st, 0);
+      sqlite3_step(st) == SQLITE_ROW) {
+    const char *v = (const char *)sqlite3_column_text(st, 0);
+    size_t n = v ? strlen(v) : 0;
+    bad_seq = !n || n > 19 || strspn(v, "0123456789") != n || (n > 1 && v[0] == '0');
+    r.committed = bad_seq ? 0 : strtoull(v, NULL, 10);
+  }
   sqlite3_finalize(st);
   sl_ljournal_found_t f;
+  if (bad_seq) {
+    SL_ERROR("ledger: ledger_meta's journal_seq is not what the writer left (the file was edited); "
+             "the journal is not replayed by it: move the ledger aside for the auditors");
+    return SL_EPARSE;
+  }
   int rc = sl__ljournal_replay(l->journal, replay_record, &r, &f);
   /* Records the header counts but nobody found (the file was cut short, or
    * its last records damaged past recognition) were lost; so was at least one
