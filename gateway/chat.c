@@ -1206,9 +1206,12 @@ static bool beta_name(const char *s, size_t n) {
  * to the upstream in a header (what is there is classified with the request:
  * sl_chat_text). 0 with out "" when there is none. */
 static int take_beta(const sl_http_req_t *hr, char *out, size_t cap) {
-  const char *v = sl_http_header(hr, "anthropic-beta");
   out[0] = '\0';
-  if (!v) return 0;
+  if (!sl_http_header(hr, "anthropic-beta")) return 0;
+  /* every line of it, as one list (a second line was dropped unchecked) */
+  char all[1024];
+  const char *v = sl_http_header_all(hr, "anthropic-beta", all, sizeof all);
+  if (!v) return -1;
   size_t n = strlen(v);
   if (n >= cap) return -1;
   for (size_t a = 0, b; a <= n; a = b + 1) {

@@ -679,6 +679,21 @@ test('Anthropic client\'s anthropic-beta features reach an Anthropic backend; a 
       { headers: { 'x-route': 'anthropic', 'anthropic-beta': bad } }),
       (e) => e instanceof Anthropic.BadRequestError && /anthropic-beta/.test(e.message), bad);
   assert.equal(anUp.received.length, n, 'nothing was sent');
+  // two header lines are one list: each name checked, all of them sent
+  const { default: http } = await import('node:http');
+  const two = (second) => new Promise((resolve, reject) => {
+    const body = JSON.stringify({ model: 'auto', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
+    const u = new URL(sluice.base + '/v1/messages');
+    const rq = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: ['host', u.host,
+      'content-type', 'application/json', 'anthropic-version', '2023-06-01', 'x-route', 'anthropic',
+      'anthropic-beta', 'output-128k-2025-02-19', 'anthropic-beta', second,
+      'content-length', String(Buffer.byteLength(body))] }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    rq.on('error', reject);
+    rq.end(body);
+  });
+  assert.equal(await two('My SSN is 512-84-3927'), 400);
+  assert.equal(await two('pdfs-2024-09-25'), 200);
+  assert.equal(anUp.received.at(-1).headers['anthropic-beta'], 'output-128k-2025-02-19, pdfs-2024-09-25');
 });
 
 test('Anthropic client -> Anthropic backend, streaming text and tool_use', async () => {
