@@ -811,9 +811,10 @@ static int on_headers_complete(llhttp_t *p) {
    * credential (which of two keys counts would otherwise be the order's
    * accident) */
   int hosts = 0, auths = 0, keys = 0;
-  bool coded = false;
+  bool coded = false, te = false;
   for (size_t i = 0; i < r->n_headers; i++) {
     const char *h = r->hname[i];
+    te |= !strcmp(h, "transfer-encoding");
     coded |= !strcmp(h, "transfer-encoding") && strcasecmp(r->hvalue[i], "chunked");
     hosts += !strcmp(h, "host");
     auths += !strcmp(h, "authorization");
@@ -824,6 +825,10 @@ static int on_headers_complete(llhttp_t *p) {
     return c->err_status = 501, -1;
   }
   if (p->http_major != 1) return c->err_status = 505, -1;
+  if (p->http_minor == 0 && te) { /* RFC 9112, 6.1: faulty framing, answered and closed */
+    c->err_msg = "an HTTP/1.0 request has no Transfer-Encoding";
+    return c->err_status = 400, -1;
+  }
   if (p->http_minor >= 1 && !hosts) { /* RFC 9112, 3.2 */
     c->err_msg = "an HTTP/1.1 request needs a Host header";
     return c->err_status = 400, -1;
