@@ -159,20 +159,42 @@ static void table_init(table_t *t, size_t ncol) {
 
 static bool control(unsigned char ch) { return ch < 0x20 || ch == 0x7f; }
 
+/* The UTF-8 length of a character a terminal acts on or hides at s, or 0:
+ * C1 controls (U+0080-009F: U+009B starts an escape sequence on many
+ * terminals), and the format characters that reorder or hide text (U+200B-200F,
+ * U+2028-202E, U+2066-2069: "U+202E" reverses what follows on screen). */
+static size_t hidden(const unsigned char *s) {
+  if (s[0] == 0xC2 && s[1] >= 0x80 && s[1] <= 0x9F) return 2;
+  if (s[0] == 0xE2 && s[1] == 0x80 && s[2] && ((s[2] >= 0x8B && s[2] <= 0x8F) || (s[2] >= 0xA8 && s[2] <= 0xAE)))
+    return 3;
+  if (s[0] == 0xE2 && s[1] == 0x81 && s[2] >= 0xA6 && s[2] <= 0xA9) return 3;
+  return 0;
+}
+
 /* Columns a cell takes as shown: a UTF-8 character one, an escaped control
- * character four. */
+ * character four, an escaped hidden one six ("\u202e"). */
 static size_t text_width(const char *s) {
   size_t n = 0;
-  for (; *s; s++) n += control((unsigned char)*s) ? 4 : ((unsigned char)*s & 0xC0) != 0x80;
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    size_t h = hidden(p);
+    if (h) n += 6, p += h;
+    else n += control(*p) ? 4 : (*p & 0xC0) != 0x80, p++;
+  }
   return n;
 }
 
 /* Prints a cell with control characters as \xNN (a tenant named "a\nb" would
- * otherwise print a line of its own, one that looks like a row). */
+ * otherwise print a line of its own, one that looks like a row) and the
+ * characters hidden() names as \uXXXX. */
 static void put_text(const char *s) {
-  for (; *s; s++)
-    if (control((unsigned char)*s)) printf("\\x%02x", (unsigned char)*s);
-    else putchar(*s);
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    size_t h = hidden(p);
+    if (h == 2) printf("\\u%04x", p[1]);
+    else if (h == 3) printf("\\u%04x", ((p[0] & 0x0F) << 12) | ((p[1] & 0x3F) << 6) | (p[2] & 0x3F));
+    else if (control(*p)) printf("\\x%02x", *p);
+    else putchar(*p);
+    p += h ? h : 1;
+  }
 }
 
 static void print_cells(const table_t *t, char *const *cells) {

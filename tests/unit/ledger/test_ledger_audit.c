@@ -227,6 +227,9 @@ static void test_csv_formula_cells(void **state) {
       NULL, 0.001, 0, "ok");
   add(l, REQ, 12, "F2", "line1\nline2", "key-f", "hard", "openai", OAI, 10, E_E, NULL, 0.001, 0,
       "ok");
+  /* a C1 control (U+009B, which starts an escape sequence) and U+202E (reverses text) */
+  add(l, REQ, 12, "F3", "c1\xc2\x9b" "31m\xe2\x80\xaeRTL", "key-f", "hard", "openai", OAI, 10, E_E, NULL,
+      0.001, 0, "ok");
   sl_ledger_close(l);
   char *argv[] = {"egress", "--ledger", path, "--format", "csv", NULL};
   char *out;
@@ -238,6 +241,9 @@ static void test_csv_formula_cells(void **state) {
   assert_int_equal(capture(sl_cli_audit, 3, argv2, &out), 0);
   assert_non_null(strstr(out, "line1\\x0aline2"));
   assert_null(strstr(out, "\nline2"));
+  assert_non_null(strstr(out, "c1\\u009b31m\\u202eRTL"));
+  assert_null(strstr(out, "\xc2\x9b"));
+  assert_null(strstr(out, "\xe2\x80\xae"));
   free(out);
   rm_ledger(path);
 }
