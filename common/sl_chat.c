@@ -45,9 +45,7 @@ static int part(sl_buf_t *b, const char *s) {
   return rc ? rc : sl_buf_puts(b, s);
 }
 
-/* Length of s[0..n) without a trailing feature date ("-2025-02-19",
- * "-20250219"). */
-static size_t undated(const char *s, size_t n) {
+size_t sl_chat_beta_undated(const char *s, size_t n) {
   size_t d = 0;
   while (d < n && d < 10 && s[n - 1 - d] >= '0' && s[n - 1 - d] <= '9') d++;
   if (d == 8 && n > 9 && s[n - 9] == '-') return n - 9;
@@ -68,7 +66,7 @@ static int beta_part(sl_buf_t *b, const char *v) {
   for (const char *p = v; !rc && *p;) {
     size_t n = strcspn(p, ","), e = n;
     while (e && p[e - 1] == ' ') e--;
-    rc = sl_buf_append(b, p, undated(p, e));
+    rc = sl_buf_append(b, p, sl_chat_beta_undated(p, e));
     p += n;
     if (*p == ',' && !rc) rc = sl_buf_append(b, ",", 1), p++;
   }

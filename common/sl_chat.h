@@ -70,6 +70,9 @@ int sl_chat_text(const sl_chat_req_t *r, char **out, size_t *len);
  * like an e-mail address (sl_chat.c says why). */
 #define SL_CHAT_MAX_MODEL 256
 bool sl_chat_model_name_ok(const char *s);
+/* The length of an anthropic-beta feature name s[0..n) without its trailing
+ * date ("-2025-02-19" or "-20250219"); n when it ends in none. */
+size_t sl_chat_beta_undated(const char *s, size_t n);
 /* Whether the request offers tools it may use (tool_choice not "none") or asks
  * for JSON output: what the local engine, with no tool calling and no
  * constrained decoding, cannot give. */

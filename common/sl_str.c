@@ -59,6 +59,13 @@ size_t sl_itoa(int64_t v, char *buf) {
   return 1 + sl_utoa((uint64_t)0 - (uint64_t)v, buf + 1);
 }
 
+void sl_trim_blanks(char *s) {
+  char *b = s + strspn(s, " \t"), *e = b + strlen(b);
+  while (e > b && (e[-1] == ' ' || e[-1] == '\t')) e--;
+  memmove(s, b, (size_t)(e - b));
+  s[e - b] = '\0';
+}
+
 const char *sl_fmt_bound(double v, char *buf) {
   if (v <= -0x1p63) snprintf(buf, 32, "%lld", (long long)INT64_MIN);
   else if (v >= 0x1p63) snprintf(buf, 32, "%lld", (long long)INT64_MAX);

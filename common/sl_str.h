@@ -48,6 +48,9 @@ size_t sl_utf8_invalid(const char *s, size_t n);
 /* Cuts the C string s at its first byte that is not well-formed UTF-8 (a
  * character a fixed-size copy cut in two, say), so that it can be sent as JSON. */
 void sl_utf8_trim(char *s);
+/* Drops the spaces and tabs around s, in place (an HTTP field value as the
+ * server reads it). */
+void sl_trim_blanks(char *s);
 /* UTF-8 as Unicode's Table 3-7 has it: the bytes a lead byte announces (0 for
  * one that cannot start a character), and whether c may stand at position pos
  * (1..3) of a character that `lead` starts (no overlong forms, surrogates or

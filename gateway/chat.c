@@ -1191,14 +1191,7 @@ static bool beta_name(const char *s, size_t n) {
     if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
         !(s[i] == '-' && i + 1 < n && s[i + 1] != '-'))
       return false;
-  /* the date: -YYYY-MM-DD or -YYYYMMDD */
-  const char *d = s + n - 11;
-  bool dashed = n >= 12 && d[0] == '-' && d[5] == '-' && d[8] == '-';
-  for (int i = 1; dashed && i < 11; i++) dashed = i == 5 || i == 8 || isdigit((unsigned char)d[i]);
-  d = s + n - 9;
-  bool packed = d[0] == '-';
-  for (int i = 1; packed && i < 9; i++) packed = isdigit((unsigned char)d[i]);
-  return dashed || packed;
+  return sl_chat_beta_undated(s, n) < n; /* it ends in its date */
 }
 
 /* The client's anthropic-beta header, passed to an anthropic backend: only

@@ -958,13 +958,7 @@ int sl_cli_audit(int argc, char **argv) {
        * from a file that says another schema would mislead: refused, as
        * verify reports it BROKEN */
       char why[400];
-      sqlite3_stmt *st = NULL;
-      bool v1 = sqlite3_prepare_v2(db, "SELECT 1 FROM ledger_meta WHERE key = 'schema_version' AND value = '1'",
-                                   -1, &st, NULL) == SQLITE_OK &&
-                sqlite3_step(st) == SQLITE_ROW;
-      sqlite3_finalize(st);
-      if (!v1) snprintf(why, sizeof why, "its ledger_meta does not say schema version 1");
-      if (!v1 || sl__ledger_schema_altered(db, why, sizeof why)) {
+      if (sl__ledger_shape(db, why, sizeof why)) {
         fprintf(stderr, "sluice audit %s: ledger %s: %s; no report (run sluice audit verify)\n", sub,
                 a.ledger, why);
         rc = 1;

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cli_input.h"
 #include "sl_err.h"
+#include "sl_str.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -90,12 +91,10 @@ int sl_cli_explain(int argc, char **argv) {
         break;
       }
       *colon = '\0';
-      /* the value without the blanks around it, as HTTP reads a field */
-      char *v = colon + 1 + strspn(colon + 1, " \t"), *e = v + strlen(v);
-      while (e > v && (e[-1] == ' ' || e[-1] == '\t')) *--e = '\0';
+      sl_trim_blanks(colon + 1); /* as HTTP reads a field */
       h.owned[h.n] = hv;
       h.name[h.n] = hv;
-      h.value[h.n++] = v;
+      h.value[h.n++] = colon + 1;
     } else rc = usage(stderr);
   }
   sl_policy_t *p = NULL;

@@ -20,6 +20,7 @@
 #include "cli_input.h"
 #include "redact.h"
 #include "sl_err.h"
+#include "sl_str.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -319,11 +320,7 @@ static bool case_fields_bad(const cJSON *c, char *err, size_t errlen) {
     for (const cJSON *h = v->child; h; h = h->next) {
       if (!cJSON_IsString(h))
         return snprintf(err, errlen, "headers.%s: must be a string", h->string), true;
-      /* the value without the blanks around it, as the gateway's HTTP layer reads it */
-      char *s = h->valuestring, *b = s + strspn(s, " \t"), *e = b + strlen(b);
-      while (e > b && (e[-1] == ' ' || e[-1] == '\t')) e--;
-      memmove(s, b, (size_t)(e - b));
-      s[e - b] = '\0';
+      sl_trim_blanks(h->valuestring); /* as the gateway's HTTP layer reads it */
     }
   }
   if (bad_count(c, "tenant_rpm")) return snprintf(err, errlen, "tenant_rpm: must be a whole number from 0"), true;

@@ -68,6 +68,11 @@ int sl__ledger_schema(sqlite3 *db);
  * (a foreign trigger, a column's collation changed): 1 with the object in
  * why, 0 when they match, SL_EIO when they cannot be read. */
 int sl__ledger_schema_altered(sqlite3 *db, char *why, size_t n);
+/* Whether db can be read as a sluice ledger of this version: ledger_meta says
+ * schema 1 and the v1 hash rule, and sl__ledger_schema_altered finds nothing.
+ * 0, or non-zero with the reason in why (what verify reports as BROKEN, and
+ * the reports refuse). */
+int sl__ledger_shape(sqlite3 *db, char *why, size_t n);
 /* 0 when db is empty or a sluice ledger; SL_EINVAL (logged, naming path) when it
  * holds tables of something else, which the ledger must not write into. */
 int sl__ledger_check_ours(sqlite3 *db, const char *path);

@@ -53,31 +53,34 @@ static int check_integrity(sqlite3 *db, sl_ledger_verify_t *out) {
   return rc;
 }
 
-/* The ledger's own description: which schema and which hash rule the rows
- * follow. A ledger whose ledger_meta was dropped or says another rule cannot be
- * read as this one. */
-static int check_meta(sqlite3 *db, sl_ledger_verify_t *out) {
+int sl__ledger_shape(sqlite3 *db, char *why, size_t n) {
+  /* the ledger's own description: which schema and which hash rule the rows
+   * follow (a ledger whose ledger_meta was dropped or says another rule cannot
+   * be read as this one) */
   static const struct {
     const char *key, *prefix;
   } want[] = {{"schema_version", "1"}, {"hash_rule", "sluice-ledger-v1:"}};
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(db, "SELECT value FROM ledger_meta WHERE key = ?1", -1, &st, NULL) !=
-      SQLITE_OK)
-    return broken(out, 0, "the ledger_meta table is gone (%s): the file no longer says which "
-                          "schema and hash rule its rows follow", sqlite3_errmsg(db));
+  if (sqlite3_prepare_v2(db, "SELECT value FROM ledger_meta WHERE key = ?1", -1, &st, NULL) != SQLITE_OK) {
+    snprintf(why, n, "the ledger_meta table is gone (%s): the file no longer says which schema and hash "
+                     "rule its rows follow", sqlite3_errmsg(db));
+    return 1;
+  }
   int rc = 0;
   for (size_t i = 0; !rc && i < sizeof want / sizeof want[0]; i++) {
     sqlite3_reset(st);
     sqlite3_bind_text(st, 1, want[i].key, -1, SQLITE_STATIC);
     const char *v = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-    size_t n = strlen(want[i].prefix);
-    bool ok = v && !strncmp(v, want[i].prefix, n) && (i || !v[n]);
-    if (!ok)
-      rc = broken(out, 0, "ledger_meta %s is %s%s%s, expected %s%s", want[i].key, v ? "'" : "",
-                  v ? v : "missing", v ? "'" : "", want[i].prefix, i ? "…" : "");
+    size_t len = strlen(want[i].prefix);
+    if (!(v && !strncmp(v, want[i].prefix, len) && (i || !v[len]))) {
+      snprintf(why, n, "ledger_meta %s is %s%s%s, expected %s%s", want[i].key, v ? "'" : "",
+               v ? v : "missing", v ? "'" : "", want[i].prefix, i ? "…" : "");
+      rc = 1;
+    }
   }
   sqlite3_finalize(st);
-  return rc;
+  /* and its tables and triggers, which the chain does not cover */
+  return rc ? rc : sl__ledger_schema_altered(db, why, n);
 }
 
 int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_hash,
@@ -198,12 +201,8 @@ int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_has
                 "anchored row %lld is missing: the ledger was truncated after it",
                 (long long)anchor_id);
   if (!rc) rc = check_integrity(db, out);
-  if (!rc) rc = check_meta(db, out);
-  if (!rc) {
-    char why[400];
-    int alt = sl__ledger_schema_altered(db, why, sizeof why);
-    if (alt) rc = broken(out, 0, "%s", why);
-  }
+  char why[400];
+  if (!rc && sl__ledger_shape(db, why, sizeof why)) rc = broken(out, 0, "%s", why);
   sl__ledger_hasher_free(&hasher);
   sqlite3_finalize(st);
   sqlite3_close(db);

@@ -465,20 +465,20 @@ static void url_address(const char *url, char *out, size_t cap) {
   if (hl > 1 && host[hl - 1] == '.') host[--hl] = '\0';
   struct in_addr v4;
   unsigned char v6[16];
-  bool loop = !strcmp(host, "localhost") || (hl > 10 && !strcmp(host + hl - 10, ".localhost"));
+  bool loop = !strcmp(host, "localhost") || (hl > 10 && !strcmp(host + hl - 10, ".localhost")), is4 = false;
   if (!loop && inet_pton(AF_INET6, host, v6) == 1) {
     static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     static const unsigned char one[16] = {[15] = 1};
-    if (!memcmp(v6, mapped, 12)) {
-      memcpy(&v4.s_addr, v6 + 12, 4);
-      snprintf(host, sizeof host, "%s", inet_ntoa(v4));
-    } else if (!memcmp(v6, one, 16)) loop = true;
+    if ((is4 = !memcmp(v6, mapped, 12))) memcpy(&v4.s_addr, v6 + 12, 4);
+    else if (!memcmp(v6, one, 16)) loop = true;
     else inet_ntop(AF_INET6, v6, host, sizeof host);
-  } else if (!loop && inet_aton(host, &v4)) /* 127.000.000.001, 2130706433, 0x7f.1 */
-    snprintf(host, sizeof host, "%s", inet_ntoa(v4));
-  if (!loop && inet_aton(host, &v4) && !strchr(host, ':')) {
+  } else if (!loop) {
+    is4 = inet_aton(host, &v4); /* 127.000.000.001, 2130706433, 0x7f.1 */
+  }
+  if (is4) { /* one spelling: dotted quad; 127/8 and 0.0.0.0 are the loopback */
     uint32_t h = ntohl(v4.s_addr);
     loop = (h >> 24) == 127 || h == 0;
+    snprintf(host, sizeof host, "%s", inet_ntoa(v4));
   }
   snprintf(out, cap, "%s:%ld", loop ? "loopback" : host, pv);
 }
