@@ -935,8 +935,12 @@ static void drive(sl_conn_t *c) {
         sl_buf_consume(&c->pending, used);
         llhttp_resume_after_upgrade(&c->parser);
       } else {
-        /* (a version llhttp does not know, "HTTP/3.1", is as unserved as 2.0) */
-        int st = c->err_status ? c->err_status : err == HPE_INVALID_VERSION ? 505 : 400;
+        /* (a version llhttp does not know, "HTTP/3.1", is as unserved as 2.0; a
+         * known version followed by something other than CRLF is bad syntax) */
+        bool known = c->parser.http_major == 1 && c->parser.http_minor <= 1;
+        int st = c->err_status                         ? c->err_status
+                 : err == HPE_INVALID_VERSION && !known ? 505
+                                                        : 400;
         const char *msg = c->err_msg  ? c->err_msg
                           : st == 431 ? "request header fields too large"
                           : st == 413 ? "request body too large"
@@ -944,9 +948,12 @@ static void drive(sl_conn_t *c) {
                           : st == 505 ? "only HTTP/1.0 and HTTP/1.1 are served"
                           : st == 500 ? "internal error"
                                       : llhttp_errno_name(err);
-        char m[160];
+        char m[200];
         if (st == 400 && !c->err_msg) {
-          snprintf(m, sizeof m, "malformed HTTP request (%s)", msg);
+          /* llhttp's reason ("Expected LF after chunk data") is a fixed string */
+          const char *why = llhttp_get_error_reason(&c->parser);
+          snprintf(m, sizeof m, "malformed HTTP request: %.120s (%s)", why && *why ? why : "bad syntax",
+                   msg);
           msg = m;
         }
         protocol_error(c, st, msg);

@@ -256,6 +256,28 @@ static void test_limits(void **st) {
                 "HTTP/1.1 400");
 }
 
+/* Lines end at CRLF and a chunk's data is followed by CRLF, nothing else: a
+ * server that skips any two bytes there reads "abcXY0" as a whole body where a
+ * proxy in front of it may see the start of another request (smuggling). Each
+ * is a 400 that names the fault, and the connection is closed. */
+static void test_strict_framing(void **st) {
+  char buf[8192];
+  exchange("POST /s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n"
+           "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+           buf, 2);
+  assert_non_null(strstr(buf, "HTTP/1.1 400"));
+  assert_non_null(strstr(buf, "Expected CRLF after chunk"));
+  assert_null(strstr(buf, "body=3"));
+  assert_null(strstr(buf, "/smuggled"));
+  exchange("POST /s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n", buf, 1);
+  assert_non_null(strstr(buf, "HTTP/1.1 400"));
+  assert_null(strstr(buf, "body=3"));
+  /* a bare CR ends no line, in a field or after the version (400, not 505) */
+  expect_status("GET / HTTP/1.1\r\nHost: x\rX-Test: 1\r\n\r\n", "HTTP/1.1 400");
+  expect_status("GET / HTTP/1.1\rHost: x\r\n\r\n", "HTTP/1.1 400");
+  expect_status("GET / HTTP/1.1\nHost: x\n\n", "HTTP/1.1 400");
+}
+
 static void test_slow_headers_timeout(void **st) {
   int fd = dial();
   char buf[2048];
@@ -351,6 +373,7 @@ int main(void) {
       cmocka_unit_test(test_keepalive_and_pipelining),
       cmocka_unit_test(test_chunked_body),
       cmocka_unit_test(test_chunked_trailers),
+      cmocka_unit_test(test_strict_framing),
       cmocka_unit_test(test_upgrade_ignored),
       cmocka_unit_test(test_absolute_form),
       cmocka_unit_test(test_limits),
