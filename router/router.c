@@ -468,22 +468,29 @@ static sl_level_t declared_word(const char *w, size_t n) {
   return SL_LEVEL_RESTRICTED;
 }
 
-/* The declared class: the highest level of its words (separated by spaces,
- * tabs, commas or semicolons: "public, restricted" is what a proxy makes of two
- * header lines); public when none was declared (NULL), restricted when one
- * was but has no word (a header sent empty, as from an unset variable, names
- * no level: it fails closed like any other such value). */
+/* The declared class: the highest level of its words. Elements are separated by
+ * commas or semicolons ("public, restricted" is what a proxy makes of two
+ * header lines), words within one by spaces or tabs. Public when none was
+ * declared (NULL); restricted when an element has no word (a header line sent
+ * empty, as from an unset variable, or "public," names no level for one of
+ * its parts: it fails closed like any other such value). */
 static sl_level_t declared_level(const char *declared) {
-  if (declared && !declared[strspn(declared, " \t,;")]) return SL_LEVEL_RESTRICTED;
   sl_level_t max = SL_LEVEL_PUBLIC;
-  for (const char *p = declared; p && *p;) {
-    p += strspn(p, " \t,;");
-    size_t n = strcspn(p, " \t,;");
-    if (n) {
-      sl_level_t l = declared_word(p, n);
-      if (l > max) max = l;
+  for (const char *p = declared; p;) {
+    size_t el = strcspn(p, ",;");
+    bool word = false;
+    for (size_t i = 0; i < el;) {
+      i += strspn(p + i, " \t");
+      size_t n = strcspn(p + i, " \t,;");
+      if (n) {
+        sl_level_t l = declared_word(p + i, n);
+        if (l > max) max = l;
+        word = true;
+      }
+      i += n;
     }
-    p += n;
+    if (!word) return SL_LEVEL_RESTRICTED;
+    p = p[el] ? p + el + 1 : NULL;
   }
   return max;
 }

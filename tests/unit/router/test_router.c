@@ -64,6 +64,21 @@ static void declared_class(void **s) {
   sl_router_classify_text(g_router, "hello", 5, " , ", &c);
   assert_int_equal(c.level, SL_LEVEL_RESTRICTED);
   sl_class_free(&c);
+  /* an empty part beside a level (a second header line sent empty, a stray
+   * comma) names no level for that part: restricted, not the other part's */
+  static const char *const empty_part[] = {"public, ", "public,", ",public", "public,,internal",
+                                           "internal;", "public, \t"};
+  for (size_t i = 0; i < sizeof empty_part / sizeof *empty_part; i++) {
+    sl_router_classify_text(g_router, "hello", 5, empty_part[i], &c);
+    assert_int_equal(c.level, SL_LEVEL_RESTRICTED);
+    sl_class_free(&c);
+  }
+  sl_router_classify_text(g_router, "hello", 5, "public, internal", &c);
+  assert_int_equal(c.level, SL_LEVEL_INTERNAL); /* the highest of two lines */
+  sl_class_free(&c);
+  sl_router_classify_text(g_router, "hello", 5, "public internal", &c);
+  assert_int_equal(c.level, SL_LEVEL_INTERNAL);
+  sl_class_free(&c);
 }
 
 static void levels(void **s) {
