@@ -26,10 +26,10 @@ typedef struct {
   int n;
 } headers_t;
 
-static const char *header_lookup(void *ctx, const char *name) {
+static const char *header_lookup(void *ctx, const char *name, size_t nth) {
   headers_t *h = ctx;
   for (int i = 0; i < h->n; i++)
-    if (!strcasecmp(h->name[i], name)) return h->value[i];
+    if (!strcasecmp(h->name[i], name) && !nth--) return h->value[i];
   return NULL;
 }
 

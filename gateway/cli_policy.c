@@ -182,10 +182,10 @@ typedef struct {
   const cJSON *headers;
 } case_headers_t;
 
-static const char *case_header(void *ctx, const char *name) {
+static const char *case_header(void *ctx, const char *name, size_t nth) {
   const case_headers_t *h = ctx;
   for (const cJSON *it = h->headers ? h->headers->child : NULL; it; it = it->next)
-    if (!strcasecmp(it->string, name) && cJSON_IsString(it)) return it->valuestring;
+    if (!strcasecmp(it->string, name) && cJSON_IsString(it) && !nth--) return it->valuestring;
   return NULL;
 }
 
@@ -376,7 +376,7 @@ static int run_case(sl_policy_t *p, const cJSON *c, diff_t *df, sl_decision_t *d
     meta.prompt_tokens = v->valueint;
 
   sl_class_t cls;
-  sl_cli_input_classify(sl_policy_router(p), &in, case_header(&hc, "x-sluice-data-class"), &cls);
+  sl_cli_input_classify(sl_policy_router(p), &in, case_header(&hc, "x-sluice-data-class", 0), &cls);
   sl_entity_t *saved = cls.entities;
   size_t saved_n = cls.n_entities;
   sl_entity_t extra[32];

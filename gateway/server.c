@@ -552,13 +552,11 @@ const char *sl_http_header_all(const sl_http_req_t *r, const char *lname, char *
   return buf;
 }
 
-const char *sl_http_header_lookup(void *req, const char *name) {
-  char l[128];
-  size_t i = 0;
-  for (; name[i] && i + 1 < sizeof l; i++)
-    l[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-  l[i] = '\0';
-  return sl_http_header(req, l);
+const char *sl_http_header_lookup(void *req, const char *name, size_t nth) {
+  const sl_http_req_t *r = req;
+  for (size_t i = 0; i < r->n_headers; i++)
+    if (!strcasecmp(r->hname[i], name) && !nth--) return r->hvalue[i];
+  return NULL;
 }
 
 /* Our side is shut (a lingering close, or a refused request's discarding): a

@@ -98,8 +98,9 @@ const char *sl_http_header(const sl_http_req_t *r, const char *lname);
  * for a list: the one value itself when there is one, "" when there is none,
  * NULL when they do not fit in buf (cap bytes). */
 const char *sl_http_header_all(const sl_http_req_t *r, const char *lname, char *buf, size_t cap);
-/* The same with any-case name, shaped for sl_req_meta_t.header (req: sl_http_req_t). */
-const char *sl_http_header_lookup(void *req, const char *name);
+/* The nth line (from 0) of a header, any-case name, shaped for
+ * sl_req_meta_t.header (req: sl_http_req_t); NULL past the last. */
+const char *sl_http_header_lookup(void *req, const char *name, size_t nth);
 
 /* Complete response. `headers` is "Name: value\r\n"... or NULL. */
 void sl_http_respond(sl_conn_t *c, int status, const char *content_type, const char *headers,

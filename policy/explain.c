@@ -29,7 +29,7 @@ static cJSON *str_list(char *const *l, size_t n) {
 
 /* One line on why rule r did not match: the failing key, its threshold and the
  * request's value where the decision recorded it. */
-static void why_not_text(const sl__rule_t *r, sl_when_key_t k, const sl_decision_t *d,
+static void why_not_text(const sl__rule_t *r, size_t ri, sl_when_key_t k, const sl_decision_t *d,
                          const sl_class_t *cls, const sl_chat_req_t *req, char *out, size_t n) {
   const sl__when_t *w = &r->when;
   switch (k) {
@@ -71,13 +71,12 @@ static void why_not_text(const sl__rule_t *r, sl_when_key_t k, const sl_decision
              req && req->model ? req->model : "auto");
     break;
   case SL_WHEN_HEADER: {
-    /* the rule's headers, each with the value(s) it wants */
-    int k = snprintf(out, n, "header: the request lacks");
-    for (size_t i = 0; i < w->n_headers && k > 0 && (size_t)k < n; i++) {
-      k += snprintf(out + k, n - (size_t)k, "%s %.60s: ", i ? " or" : "", w->headers[i].name);
-      for (size_t v = 0; v < w->headers[i].n_values && k > 0 && (size_t)k < n; v++)
-        k += snprintf(out + k, n - (size_t)k, "%s\"%.60s\"", v ? "|" : "", w->headers[i].values[v]);
-    }
+    /* the first of the rule's headers the request lacks, with the value(s) it wants */
+    size_t i = d->why_header[ri];
+    const sl__header_cond_t *h = &w->headers[i < w->n_headers ? i : 0];
+    int k = snprintf(out, n, "header: the request lacks %.60s: ", h->name);
+    for (size_t v = 0; v < h->n_values && k > 0 && (size_t)k < n; v++)
+      k += snprintf(out + k, n - (size_t)k, "%s\"%.60s\"", v ? "|" : "", h->values[v]);
     break;
   }
   case SL_WHEN_PROMPT_TOKENS:
@@ -232,7 +231,7 @@ char *sl_policy_explain_json(const sl_policy_t *p, const sl_chat_req_t *req,
       cJSON_AddBoolToObject(o, "matched", (int)i == d->rule_index);
       if ((int)i != d->rule_index) {
         char why[256];
-        why_not_text(&p->rules[i], k, d, cls, req, why, sizeof why);
+        why_not_text(&p->rules[i], i, k, d, cls, req, why, sizeof why);
         cJSON_AddStringToObject(o, "why_not", why);
       }
       cJSON_AddItemToArray(rules, o);

@@ -167,9 +167,30 @@ static int estimate_tokens(const sl_chat_req_t *req) {
   return t > 0x7fffffff ? 0x7fffffff : (int)t;
 }
 
+/* Whether a line of the header, or an element of its comma-separated list
+ * ("zzz, out", or two lines a proxy joined), is one of the wanted values: a
+ * second line, from a client or a proxy, is no less the request's. */
+static bool header_holds(const sl__header_cond_t *hc, const sl_req_meta_t *meta) {
+  if (!meta || !meta->header) return false;
+  for (size_t k = 0;; k++) {
+    const char *v = meta->header(meta->header_ctx, hc->name, k);
+    if (!v) return false;
+    if (in_list(hc->values, hc->n_values, v)) return true;
+    for (const char *p = v;; p++) {
+      size_t el = strcspn(p, ",");
+      size_t a = strspn(p, " \t"), b = el;
+      while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t')) b--;
+      for (size_t i = 0; i < hc->n_values; i++)
+        if (strlen(hc->values[i]) == b - a && !memcmp(hc->values[i], p + a, b - a)) return true;
+      p += el;
+      if (!*p) break;
+    }
+  }
+}
+
 static sl_when_key_t eval_when(const sl__when_t *w, sl_level_t level, const sl_class_t *cls,
                                const sl_chat_req_t *req, const sl_req_meta_t *meta,
-                               int prompt_tokens, int rpm) {
+                               int prompt_tokens, int rpm, unsigned char *bad_header) {
   if (w->has_sensitivity && level < w->sensitivity_at_least) return SL_WHEN_SENSITIVITY;
   if (w->n_entity_types) {
     bool any = false;
@@ -185,10 +206,11 @@ static sl_when_key_t eval_when(const sl__when_t *w, sl_level_t level, const sl_c
     return SL_WHEN_TENANT;
   if (w->n_models && !in_list(w->models, w->n_models, req ? req->model : NULL))
     return SL_WHEN_MODEL;
-  for (size_t i = 0; i < w->n_headers; i++) {
-    const char *v = meta && meta->header ? meta->header(meta->header_ctx, w->headers[i].name) : NULL;
-    if (!in_list(w->headers[i].values, w->headers[i].n_values, v)) return SL_WHEN_HEADER;
-  }
+  for (size_t i = 0; i < w->n_headers; i++)
+    if (!header_holds(&w->headers[i], meta)) {
+      *bad_header = (unsigned char)i;
+      return SL_WHEN_HEADER;
+    }
   if (w->prompt_tokens_at_least >= 0 && prompt_tokens < w->prompt_tokens_at_least)
     return SL_WHEN_PROMPT_TOKENS;
   if (w->tenant_rpm_at_least >= 0 && rpm < w->tenant_rpm_at_least) return SL_WHEN_TENANT_RPM;
@@ -230,7 +252,8 @@ int sl_policy_decide(const sl_policy_t *p, const sl_chat_req_t *req, const sl_cl
       continue;
     }
     sl_when_key_t why =
-        eval_when(&p->rules[i].when, d->level, cls, req, meta, d->prompt_tokens, d->tenant_rpm);
+        eval_when(&p->rules[i].when, d->level, cls, req, meta, d->prompt_tokens, d->tenant_rpm,
+                  &d->why_header[i]);
     d->why_not[i] = (unsigned char)why;
     if (why == SL_WHEN_OK) {
       rule = &p->rules[i];

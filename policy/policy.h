@@ -35,8 +35,10 @@ const char *sl_policy_version(const sl_policy_t *p);
 typedef struct {
   const char *tenant;          /* from the API key; NULL without auth */
   const char *key_id;
-  /* Header lookup (case-insensitive name); NULL when absent. */
-  const char *(*header)(void *ctx, const char *name);
+  /* The nth line (from 0) of a header (case-insensitive name); NULL past the
+   * last. A `when.header` condition holds when any line, or any
+   * comma-separated element of one, is a wanted value. */
+  const char *(*header)(void *ctx, const char *name, size_t nth);
   void *header_ctx;
   int prompt_tokens;           /* estimate */
   int tenant_rpm;              /* the tenant's requests in the last 60 s, this one included */
@@ -70,6 +72,8 @@ typedef struct {
   size_t n_rules;              /* rules in the policy */
   unsigned char why_not[SL_POLICY_MAX_RULES]; /* per rule before rule_index: the `when`
                                                  key that failed (0 = matched) */
+  unsigned char why_header[SL_POLICY_MAX_RULES]; /* with SL_WHEN_HEADER: which of the
+                                                    rule's headers was not there */
   int prompt_tokens;           /* the values the `when` keys were checked against */
   int tenant_rpm;
   char tenant[128];            /* "" when the request has none (a copy, cut at 127 bytes) */

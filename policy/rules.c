@@ -307,6 +307,10 @@ static int parse_when(const cJSON *w, const char *path, const sl__router_spec_t 
             return sl_jerr_set(err, q, "not a valid header name");
         if ((rc = dup_into(&hc->name, h->string))) return rc;
         for (char *c = hc->name; *c; c++) *c = (char)tolower((unsigned char)*c);
+        for (size_t j = 0; j + 1 < out->n_headers; j++)
+          if (!strcmp(out->headers[j].name, hc->name))
+            return sl_jerr_set(err, q, "header \"%s\" is named twice (names are case-insensitive): "
+                                       "list its values in one array", hc->name);
         rc = get_str_list(h, q, true, &hc->values, &hc->n_values, err);
       }
     } else if (!strcmp(k, "prompt_tokens_at_least")) {

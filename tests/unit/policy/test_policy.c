@@ -69,10 +69,10 @@ typedef struct {
   const char *names[4], *values[4];
 } headers_t;
 
-static const char *hdr_lookup(void *ctx, const char *name) {
+static const char *hdr_lookup(void *ctx, const char *name, size_t nth) {
   headers_t *h = ctx;
   for (int i = 0; i < 4 && h->names[i]; i++)
-    if (!strcasecmp(h->names[i], name)) return h->values[i];
+    if (!strcasecmp(h->names[i], name) && !nth--) return h->values[i];
   return NULL;
 }
 
@@ -159,6 +159,9 @@ static void test_validation_paths(void **state) {
                "$.rules[0].when.tenant:", "empty");
   expect_error("\"rules\": [{\"name\": \"a\", \"when\": {\"header\": {\"x-team\": 3}}, \"route\": [\"local\"]}]",
                "$.rules[0].when.header.x-team:", NULL);
+  /* one header twice in two cases: both could never hold */
+  expect_error("\"rules\": [{\"name\": \"a\", \"when\": {\"header\": {\"X-Route\": \"a\", \"x-route\": \"b\"}}, \"route\": [\"local\"]}]",
+               "$.rules[0].when.header.x-route:", "named twice");
   /* a name a dot would misread is quoted in the path */
   expect_error("\"rules\": [{\"name\": \"a\", \"when\": {\"header\": {\"x.w[0] \\\"q\\\"\": 3}}, \"route\": [\"local\"]}]",
                "$.rules[0].when.header[\"x.w[0] \\\"q\\\"\"]:", NULL);
@@ -340,6 +343,23 @@ static void test_when_tenant_header_model(void **state) {
   f.hdrs.values[0] = "dev";
   decide(p, &f);
   assert_string_equal(f.d.rule, "default");
+  /* a second line of the header, or an element of a list, counts as much as
+   * the first: which one a proxy put first is an accident */
+  f.hdrs.names[1] = "X-ENV";
+  f.hdrs.values[1] = "prod";
+  decide(p, &f);
+  assert_string_equal(f.d.rule, "teams-bc");
+  f.hdrs.names[1] = NULL;
+  f.hdrs.values[0] = "dev, staging";
+  decide(p, &f);
+  assert_string_equal(f.d.rule, "teams-bc");
+  f.hdrs.values[0] = " dev ,prod\t";
+  decide(p, &f);
+  assert_string_equal(f.d.rule, "teams-bc");
+  f.hdrs.values[0] = "dev, productio";
+  decide(p, &f);
+  assert_string_equal(f.d.rule, "default");
+  f.hdrs.values[0] = "dev";
   /* model: a concrete name is honoured only through a rule that matches it */
   fx_model(&f, "anthropic/claude-sonnet-4-5");
   decide(p, &f);
@@ -755,7 +775,7 @@ static void test_explain_why_not_every_key(void **state) {
       "{\"name\": \"r2\", \"when\": {\"difficulty_below\": 0.1}, \"route\": [\"local\"]},"
       "{\"name\": \"r3\", \"when\": {\"tenant\": \"z\"}, \"route\": [\"local\"]},"
       "{\"name\": \"r4\", \"when\": {\"model\": \"openai/gpt-4o\"}, \"route\": [\"local\"]},"
-      "{\"name\": \"r5\", \"when\": {\"header\": {\"x-a\": \"b\"}}, \"route\": [\"local\"]},"
+      "{\"name\": \"r5\", \"when\": {\"header\": {\"x-a\": \"b\", \"x-c\": [\"d\", \"e\"]}}, \"route\": [\"local\"]},"
       "{\"name\": \"r6\", \"when\": {\"prompt_tokens_at_least\": 500}, \"route\": [\"local\"]},"
       "{\"name\": \"r7\", \"when\": {\"tenant_rpm_at_least\": 30}, \"route\": [\"local\"]},"
       "{\"name\": \"r8\", \"route\": [\"local\"]},"
@@ -765,13 +785,15 @@ static void test_explain_why_not_every_key(void **state) {
   f.meta.tenant = "y";
   f.meta.prompt_tokens = 42;
   f.meta.tenant_rpm = 7;
+  f.hdrs.names[0] = "x-a"; /* the rule's first header is there, its second is not */
+  f.hdrs.values[0] = "b";
   assert_int_equal(decide(p, &f), 0);
   assert_string_equal(f.d.rule, "r8");
   const char *want[] = {"entity_types_any: none of the 1 listed types found (found: none)",
                         "difficulty_at_least 0.9: score 0.500",
                         "difficulty_below 0.1: score 0.500",
                         "tenant: \"y\" is not one of the rule's tenants", "model: requested \"auto\"",
-                        "header: the request lacks x-a: \"b\"", "prompt_tokens_at_least 500: request has 42",
+                        "header: the request lacks x-c: \"d\"|\"e\"", "prompt_tokens_at_least 500: request has 42",
                         "tenant_rpm_at_least 30: tenant rate 7/min", NULL, "not tried"};
   char *s = sl_policy_explain_json(p, &f.req, &f.cls, &f.d, true);
   cJSON *j = cJSON_Parse(s);
