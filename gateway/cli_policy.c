@@ -71,6 +71,31 @@ static void tenant_lint(const char *file, const sl_config_t *cfg, const cJSON *r
   }
 }
 
+/* A `when.model` naming nothing the config serves (a backend, a listed model,
+ * "backend/model", "auto") is most likely a typo: a client could send it, but
+ * /v1/models never offered it. */
+static void model_lint(const char *file, const sl_config_t *cfg, const cJSON *rule, int i) {
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(rule, "when");
+  const cJSON *m = w ? cJSON_GetObjectItemCaseSensitive(w, "model") : NULL;
+  if (!m) return;
+  const cJSON *one = cJSON_IsString(m) ? m : m->child;
+  for (; one; one = cJSON_IsString(m) ? NULL : one->next) {
+    const char *v = one->valuestring;
+    bool known = !strcmp(v, "auto");
+    for (size_t b = 0; b < cfg->n_backends && !known; b++) {
+      const sl_backend_cfg_t *bk = &cfg->backends[b];
+      size_t n = strlen(bk->name);
+      known = !strcmp(v, bk->name) ||
+              (!strncmp(v, bk->name, n) && v[n] == '/' && sl_config_model(bk, v + n + 1)) ||
+              sl_config_model(bk, v);
+    }
+    if (!known)
+      fprintf(stderr, "%s: warning: $.rules[%d].when.model \"%s\" names no backend or model of "
+                      "this config (a client may still send it; check the spelling)\n",
+              file, i, v);
+  }
+}
+
 /* The level an entity type gets under cfg: detectors.levels, a custom
  * detector's level, else the router's default. 0 or SL_EINVAL (unknown type). */
 static int type_level(const sl_config_t *cfg, const char *type, sl_level_t *out) {
@@ -148,6 +173,7 @@ static int cmd_check(const char *file) {
                         "out redacted)\n",
                 file, i, t, ty->valuestring, sl_level_name(tl));
     tenant_lint(file, cfg, r, i);
+    model_lint(file, cfg, r, i);
     kept_before |= keep_inside;
   }
   if (always < 0)

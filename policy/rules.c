@@ -378,14 +378,18 @@ static int parse_route(const cJSON *r, const char *path, const sl_config_t *cfg,
       }
       st->model = mp->name;
     }
-    for (size_t j = 0; j < rule->n_steps; j++)
+    /* a bare step is the backend's default model: "openai" and "openai/gpt-4o"
+     * are one step when gpt-4o is listed first */
+    const char *mine = st->model ? st->model : b->default_model;
+    for (size_t j = 0; j < rule->n_steps; j++) {
+      const char *theirs = rule->steps[j].model ? rule->steps[j].model : b->default_model;
       if (rule->steps[j].backend == st->backend &&
-          (rule->steps[j].model == st->model ||
-           (rule->steps[j].model && st->model && !strcmp(rule->steps[j].model, st->model))))
+          (theirs == mine || (theirs && mine && !strcmp(theirs, mine))))
         return sl_jerr_set(err, p,
                            "\"%s\" is already in this chain (retries are the backend's "
                            "max_retries)",
                            str);
+    }
     int rc = dup_into(&rule->step_names[rule->n_steps], str);
     if (rc) return rc;
     rule->n_steps++;

@@ -128,6 +128,15 @@ static void test_check(void **state) {
   assert_non_null(strstr(out, "$.rules[1] (\"never\") is never reached"));
   /* its tenant is no key's either */
   assert_non_null(strstr(out, "$.rules[1].when.tenant \"t\" never matches: no key in auth.keys"));
+  /* a requested model the config does not serve: a typo, most likely */
+  char *model = write_file("model.json",
+                           "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}],"
+                           " \"rules\": [{\"name\": \"m\", \"when\": {\"model\": [\"local\", \"auto\", \"lcoal\"]},"
+                           " \"route\": [\"local\"]}, {\"name\": \"d\", \"route\": [\"local\"]}]}");
+  assert_int_equal(run(&out, 2, "check", model), 0);
+  assert_non_null(strstr(out, "$.rules[0].when.model \"lcoal\" names no backend or model"));
+  assert_null(strstr(out, "when.model \"local\""));
+  assert_null(strstr(out, "when.model \"auto\""));
   /* conditions at their floor hold for every request too */
   char *floor = write_file("floor.json",
                            "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}],"

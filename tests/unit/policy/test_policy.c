@@ -181,6 +181,12 @@ static void test_validation_paths(void **state) {
   expect_error("\"rules\": [{\"name\": \"a\", \"route\": [\"openai/\"]}]", "$.rules[0].route[0]:", "empty");
   expect_error("\"rules\": [{\"name\": \"a\", \"route\": [\"local\", \"local\"]}]", "$.rules[0].route[1]:",
                "already");
+  /* a bare step is its backend's default (first-listed) model */
+  expect_error("\"rules\": [{\"name\": \"a\", \"route\": [\"openai\", \"openai/gpt-4o\"]}]",
+               "$.rules[0].route[1]:", "already");
+  expect_error("\"rules\": [{\"name\": \"a\", \"route\": [\"openai/gpt-4o\", \"openai\"]}]",
+               "$.rules[0].route[1]:", "already");
+  sl_policy_unref(must_compile("\"rules\": [{\"name\": \"a\", \"route\": [\"openai\", \"openai/gpt-4o-mini\"]}]"));
   expect_error("\"rules\": [{\"name\": \"a\", \"route\": [\"local\"], \"on_unavailable\": \"retry\"}]",
                "$.rules[0].on_unavailable:", "reject");
   expect_error("\"rules\": [{\"name\": \"a\", \"route\": [\"local\"], \"redact\": [\"NAME\"]}]",
