@@ -555,7 +555,8 @@ static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t 
     const char *path = model_path(bc);
     if (find_engine(set, path)) continue; /* loaded once; a reload keeps it */
     if (set->n >= MAX_LOCAL_ENGINES) {
-      snprintf(err, errlen, "backend \"%s\": at most %d local models", bc->name, MAX_LOCAL_ENGINES);
+      snprintf(err, errlen, "$.backends[%zu].model (backend \"%s\"): at most %d local models", i,
+               bc->name, MAX_LOCAL_ENGINES);
       return SL_ERANGE;
     }
     char e[256] = "";
@@ -563,7 +564,7 @@ static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t 
     sl_tok_t *tok = g ? sl_tok_from_gguf(g, e, sizeof e) : NULL;
     if (g) sl_gguf_close(g);
     if (!tok) {
-      snprintf(err, errlen, "backend \"%s\": %s: %s", bc->name, path, e);
+      snprintf(err, errlen, "$.backends[%zu].model (backend \"%s\"): %s: %s", i, bc->name, path, e);
       return SL_EINVAL;
     }
     const char *own = sl_tok_chat_template(tok);
@@ -582,7 +583,7 @@ static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t 
     sl_engine_t *eng = sl_engine_create(&o, e, sizeof e);
     if (!eng) {
       sl_tok_free(tok);
-      snprintf(err, errlen, "backend \"%s\": %s: %s", bc->name, path, e);
+      snprintf(err, errlen, "$.backends[%zu].model (backend \"%s\"): %s: %s", i, bc->name, path, e);
       return SL_EINVAL;
     }
     local_engine_t *le = &set->eng[set->n];

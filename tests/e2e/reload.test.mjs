@@ -147,7 +147,7 @@ test('a broken file keeps the old policy: the reason names the JSON path, /ready
   swapTo(noModel);
   r = await admin(ADMIN);
   assert.equal(r.status, 422);
-  assert.match((await r.json()).error.message, /reload-missing\.gguf/);
+  assert.match((await r.json()).error.message, /^\$\.backends\[0\]\.model \(backend "local"\): .*reload-missing\.gguf/);
   assert.equal(await readyVersion(), v);
   assert.equal((await pub('after missing model')).rule, 'a-default');
   // and sensitive data still stays inside
