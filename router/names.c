@@ -1441,6 +1441,34 @@ static inline bool caps_label(const sl__tok_t *u) {
 
 static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T);
 
+/* The end of "SURNAME, GIVEN" in capitals at token i, as records and forms
+ * print them ("Patient: HANSEN, LAILA.", "MÜLLER, JÜRGEN; DOE, JANE"), or 0:
+ * a surname, a comma, a given name that is no place or word ("PARIS, FRANCE"
+ * and "JACKSON, MISSISSIPPI" are places), maybe an initial or a second given
+ * name, and then no more capitals. */
+static size_t caps_surname_first(const sl__gaz_t *g, const char *text, const sl__toks_t *T, size_t i) {
+  const sl__tok_t *s = &T->v[i], *f = &T->v[i + 1];
+  if (f->punct_before != ',' || f->nl_before || f->kind != SL_TK_WORD || (f->caps & 3) != 3 ||
+      s->e - s->s < 2 || f->e - f->s < 2)
+    return 0;
+  /* (a surname that is a word or a place too, SMITH or GARCIA, before a given
+   * name that is neither) */
+  const unsigned bad = SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER | SL_GZ_PLACE | SL_GZ_COMMON;
+  unsigned fs = GZ(i), fg = GZ(i + 1);
+  if (!(fs & SL_GZ_LAST) || (fs & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER)) ||
+      !(fg & SL_GZ_FIRST) || (fg & bad))
+    return 0;
+  size_t j = i + 2;
+  if (j < T->n && !T->v[j].nl_before && !T->v[j].punct_before &&
+      (initial(text, &T->v[j]) ||
+       (T->v[j].kind == SL_TK_WORD && (T->v[j].caps & 3) == 3 && (GZ(j) & SL_GZ_FIRST) && !(GZ(j) & bad))))
+    j++;
+  if (j < T->n && !T->v[j].nl_before && !T->v[j].punct_before && T->v[j].kind == SL_TK_WORD &&
+      (T->v[j].caps & 3) == 3)
+    return 0; /* more capitals: a heading or a sentence in capitals */
+  return j;
+}
+
 /* A name in capitals inside a sentence in mixed case ("as commenter DANIEL
  * OKAFOR points out", "directed by DANIEL OKAFOR and"): two or three ALL-CAPS
  * words, a given name first (no word, place or veto) and a surname or a word
@@ -1452,6 +1480,12 @@ static void caps_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     size_t i = T->sel_caps[q];
     if (i < past || i + 1 >= T->n) continue;
     const sl__tok_t *t = &T->v[i], *p = i ? &T->v[i - 1] : NULL;
+    size_t end = t->kind == SL_TK_WORD && (t->caps & 3) == 3 ? caps_surname_first(g, text, T, i) : 0;
+    if (end) {
+      sl__cands_add(c->out, t->s, T->v[end - 1].e, SL_ET_PERSON, "person", 35);
+      past = end;
+      continue;
+    }
     /* inside a sentence after a word in lower case, or opening a line or a
      * sentence ("DANIEL OKAFOR will be talking") */
     bool opens = !p || t->nl_before || sentence_start(T, i);
