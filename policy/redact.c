@@ -163,10 +163,10 @@ static int clone_req(const sl_chat_req_t *in, sl_chat_req_t *out) {
 /* ---- a value written another way ---- */
 
 /* The words of a text for loose_left: runs of letters and digits (UTF-8 letters
- * too), split at '_', '.', '-', any punctuation, a space that does not show
- * (U+00A0, U+00AD, U+200B-D, U+2060, U+FEFF) and a lower-case letter followed
- * by a capital ("LailaHansen"); compared by a hash of their ASCII-folded
- * bytes. */
+ * too), split at '_', '.', '-', any punctuation, a percent-encoded byte ("%20"
+ * in a URL), a space that does not show (U+00A0, U+00AD, U+200B-D, U+2060,
+ * U+FEFF) and a lower-case letter followed by a capital ("LailaHansen");
+ * compared by a hash of their ASCII-folded bytes. */
 typedef struct {
   size_t start, end;
   uint64_t h;
@@ -178,6 +178,15 @@ static size_t hidden_space(const unsigned char *s, size_t i, size_t n) {
   if (i + 2 < n && s[i] == 0xE2 && s[i + 1] == 0x81 && s[i + 2] == 0xA0) return 3;
   if (i + 2 < n && s[i] == 0xEF && s[i + 1] == 0xBB && s[i + 2] == 0xBF) return 3;
   return 0;
+}
+
+static bool hexdig(unsigned char c) {
+  return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/* "%2C", "%20": a byte percent-encoded, as a separator (3), or 0 */
+static size_t pct_byte(const unsigned char *s, size_t i, size_t n) {
+  return i + 2 < n && s[i] == '%' && hexdig(s[i + 1]) && hexdig(s[i + 2]) ? 3 : 0;
 }
 
 static uint64_t fold_hash(uint64_t h, unsigned char c) {
@@ -194,7 +203,7 @@ static int loose_words(const char *text, size_t n, lword_t **out, size_t *count)
   for (size_t i = 0; i < n;) {
     bool alnum = (s[i] >= '0' && s[i] <= '9') || ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z');
     if (!(alnum || (s[i] >= 0x80 && !hidden_space(s, i, n)))) {
-      i += s[i] >= 0x80 ? hidden_space(s, i, n) : 1;
+      i += s[i] >= 0x80 ? hidden_space(s, i, n) : pct_byte(s, i, n) ? 3 : 1;
       continue;
     }
     if (k == cap) {
@@ -223,11 +232,14 @@ static int loose_words(const char *text, size_t n, lword_t **out, size_t *count)
   return 0;
 }
 
-/* A value's first word, or all its words run together (joined), by hash. */
+/* A value's first word, or all its words run together, by hash; and the same
+ * for its words in the order a list or a record puts a name in, the last one
+ * first ("Hansen, Laila", "HANSEN LAILA", "hansenlaila"). */
+enum { LK_WORDS, LK_JOINED, LK_LAST_FIRST, LK_LAST_FIRST_JOINED };
 typedef struct {
   uint64_t h;
-  uint32_t v;      /* value index */
-  uint32_t joined; /* 1: the words run together */
+  uint32_t v;   /* value index */
+  uint32_t how; /* LK_* */
 } lkey_t;
 
 static int lkey_cmp(const void *x, const void *y) {
@@ -237,8 +249,9 @@ static int lkey_cmp(const void *x, const void *y) {
 
 /* Whether a value of two words or more is still in text[0..n) written another
  * way: its words one after the other with anything between them that is not
- * a word ("laila_hansen", "LailaHansen", "laila.hansen", "Laila<U+200B>Hansen"),
- * or run together as one word ("lailahansen"), in any ASCII case. Where they
+ * a word ("laila_hansen", "LailaHansen", "laila.hansen", "Laila<U+200B>Hansen",
+ * "Laila%20Hansen"), or run together as one word ("lailahansen"), in any ASCII
+ * case; and so with its last word first ("HANSEN, LAILA", "hansen laila"). Where they
  * stand inside an e-mail address (a word with '@'), the address is what was
  * written, and the policy's redaction of its own type decides. One pass over
  * the text's words, each looked up among the values' first and joined words
@@ -247,7 +260,7 @@ static int loose_left(const sl_redact_map_t *m, const char *text, size_t n, bool
   *left = false;
   lword_t *tw = NULL, *vw = NULL;
   size_t nt = 0, nv = 0, nk = 0, nh = 0;
-  lkey_t *keys = calloc(2 * m->n + 1, sizeof *keys);
+  lkey_t *keys = calloc(4 * m->n + 1, sizeof *keys);
   size_t *off = calloc(m->n + 1, sizeof *off); /* value k's word hashes: hs[off[k]..off[k+1]) */
   uint64_t *hs = NULL;
   int rc = keys && off ? loose_words(text, n, &tw, &nt) : SL_ENOMEM;
@@ -263,13 +276,20 @@ static int loose_left(const sl_redact_map_t *m, const char *text, size_t n, bool
       break;
     }
     hs = nhs;
-    uint64_t joined = LOOSE_H0;
+    uint64_t joined = LOOSE_H0, last_first = LOOSE_H0;
+    for (size_t c = vw[nv - 1].start; c < vw[nv - 1].end; c++)
+      last_first = fold_hash(last_first, (unsigned char)v->value[c]);
     for (size_t j = 0; j < nv; j++) {
       hs[nh++] = vw[j].h;
-      for (size_t c = vw[j].start; c < vw[j].end; c++) joined = fold_hash(joined, (unsigned char)v->value[c]);
+      for (size_t c = vw[j].start; c < vw[j].end; c++) {
+        joined = fold_hash(joined, (unsigned char)v->value[c]);
+        if (j + 1 < nv) last_first = fold_hash(last_first, (unsigned char)v->value[c]);
+      }
     }
-    keys[nk++] = (lkey_t){vw[0].h, (uint32_t)k, 0};
-    keys[nk++] = (lkey_t){joined, (uint32_t)k, 1};
+    keys[nk++] = (lkey_t){vw[0].h, (uint32_t)k, LK_WORDS};
+    keys[nk++] = (lkey_t){joined, (uint32_t)k, LK_JOINED};
+    keys[nk++] = (lkey_t){vw[nv - 1].h, (uint32_t)k, LK_LAST_FIRST};
+    keys[nk++] = (lkey_t){last_first, (uint32_t)k, LK_LAST_FIRST_JOINED};
   }
   if (!rc) off[m->n] = nh;
   if (!rc && nk) qsort(keys, nk, sizeof *keys, lkey_cmp);
@@ -282,10 +302,11 @@ static int loose_left(const sl_redact_map_t *m, const char *text, size_t n, bool
     }
     for (size_t q = lo; q < nk && keys[q].h == tw[i].h && !*left; q++) {
       size_t k = keys[q].v, words = off[k + 1] - off[k], end;
-      if (keys[q].joined) end = tw[i].end;
+      if (keys[q].how == LK_JOINED || keys[q].how == LK_LAST_FIRST_JOINED) end = tw[i].end;
       else {
-        size_t j = 1;
-        while (j < words && i + j < nt && tw[i + j].h == hs[off[k] + j]) j++;
+        /* the words after this one: the value's next ones, or its first ones */
+        size_t j = 1, from = keys[q].how == LK_WORDS ? 0 : words - 1;
+        while (j < words && i + j < nt && tw[i + j].h == hs[off[k] + (from + j) % words]) j++;
         if (j < words) continue;
         end = tw[i + words - 1].end;
       }

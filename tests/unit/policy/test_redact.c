@@ -264,14 +264,17 @@ static void test_values_outside_messages(void **state) {
 }
 
 /* The name written another way where it is not rewritten: the copy is refused
- * (lower case with '_', run together, camel case, a hidden space); an e-mail
- * address made of the name is left to the policy's redaction of addresses. */
+ * (lower case with '_', run together, camel case, a hidden space, encoded in a
+ * URL, the surname first); an e-mail address made of the name is left to the
+ * policy's redaction of addresses. */
 static void test_values_written_another_way(void **state) {
   (void)state;
   static const char *const refused[] = {"laila_hansen", "LailaHansen", "lailahansen", "laila.hansen",
-                                        "notify_laila_hansen", "LAILA-HANSEN", "Laila\xe2\x80\x8bHansen"};
+                                        "notify_laila_hansen", "LAILA-HANSEN", "Laila\xe2\x80\x8bHansen",
+                                        "q=Laila%20Hansen", "q=laila%2Bhansen&x=1", "HANSEN, LAILA",
+                                        "hansen laila", "HansenLaila", "hansenlaila", "Hansen_Laila"};
   static const char *const kept[] = {"laila", "hansen_report", "laila.hansen@example.com", "lailah_ansen",
-                                     "lailahansens"};
+                                     "lailahansens", "hansen report for laila", "q=laila%2hansen"};
   for (int pass = 0; pass < 2; pass++) {
     const char *const *list = pass ? kept : refused;
     size_t n = pass ? sizeof kept / sizeof *kept : sizeof refused / sizeof *refused;
