@@ -488,9 +488,13 @@ static void send_stream_head(job_t *j) {
   /* the local engine has counted the prompt by its first output, and an
    * Anthropic upstream said it in its own message_start: the stream's start
    * (Anthropic's message_start) carries that count and the prompt cache's,
-   * not an estimate */
+   * not an estimate; an answer with no text opens its stream once the call is
+   * done (on_done), with the call's result in j->res */
   sl_result_t u = {0};
-  if (j->call && j->bcfg && j->bcfg->kind != SL_BK_OPENAI) sl_call_usage(j->call, &u);
+  if (j->bcfg && j->bcfg->kind != SL_BK_OPENAI) {
+    if (j->call) sl_call_usage(j->call, &u);
+    else u = j->res;
+  }
   if (u.prompt_tokens > 0) j->resp.prompt_tokens = u.prompt_tokens;
   j->resp.cache_read_tokens = u.cache_read_tokens;
   j->resp.cache_write_tokens = u.cache_write_tokens;

@@ -808,6 +808,17 @@ test('Anthropic client -> local engine: a stop sequence that ends the answer is 
   const st = await anth.messages.stream({ ...req, stop_sequences: [stop] }, to('local')).finalMessage();
   assert.equal(st.stop_reason, 'stop_sequence');
   assert.equal(st.stop_sequence, stop);
+  // a stop at the answer's very start: no text, and the stream opens only at
+  // its end; message_start still counts the prompt as the engine did
+  const first = full.content[0].text.slice(0, 2);
+  const s0 = anth.messages.stream({ ...req, stop_sequences: [first] }, to('local'));
+  let startInput = -1;
+  s0.on('streamEvent', (e) => { if (e.type === 'message_start') startInput = e.message.usage.input_tokens; });
+  const f0 = await s0.finalMessage();
+  assert.equal(f0.stop_reason, 'stop_sequence');
+  assert.equal(f0.content.map((b) => b.text).join(''), '');
+  assert.equal(startInput, full.usage.input_tokens);
+  assert.equal(f0.usage.input_tokens, full.usage.input_tokens);
 });
 
 test('tools on the local engine, which cannot do them: a clear 400 in either dialect', async () => {
