@@ -346,7 +346,7 @@ static void on_recorded(void *data, int status) {
                               "withheld (ledger.on_failure is reject)";
     sl_buf_reset(&j->out);
     if (j->headers_sent)
-      j->dia->stream_error(&j->out, &j->resp, "ledger_unavailable", "ledger_write_failed", msg);
+      j->dia->stream_error(&j->out, &j->resp, 503, "ledger_unavailable", "ledger_write_failed", msg);
     else j->dia->error(&j->out, 503, "ledger_unavailable", "ledger_write_failed", NULL, msg);
     j->status = 503;
   }
@@ -815,9 +815,9 @@ static void on_error(void *data, const sl_call_error_t *e) {
     if (call) sl_call_usage(call, &j->res);
     j->spent = true;
     sl_buf_reset(&j->out);
-    j->dia->stream_error(&j->out, &j->resp, e->type[0] ? e->type : "upstream_error",
-                         e->upstream_code[0] ? e->upstream_code : "upstream_failed", e->message);
     j->status = e->code == SL_ETIMEOUT ? 504 : 502; /* as a whole answer's would be */
+    j->dia->stream_error(&j->out, &j->resp, j->status, e->type[0] ? e->type : "upstream_error",
+                         e->upstream_code[0] ? e->upstream_code : "upstream_failed", e->message);
     record(j, true);
     return;
   }
@@ -1148,7 +1148,7 @@ static void end_at_shutdown(job_t *j) {
   if (j->headers_sent) {
     j->spent = true;
     sl_buf_reset(&j->out);
-    j->dia->stream_error(&j->out, &j->resp, "server_error", "server_shutting_down", msg);
+    j->dia->stream_error(&j->out, &j->resp, 503, "server_error", "server_shutting_down", msg);
     j->status = 503;
     record(j, true);
   } else {

@@ -483,15 +483,17 @@ const char *sl_anthropic_error_type(int status) {
 }
 
 /* An error type for a mid-stream `event: error`: Anthropic's own types pass
- * (an Anthropic upstream's overloaded_error stays one), the rest are api_error. */
-static const char *stream_error_type(const char *type) {
+ * (an Anthropic upstream's overloaded_error stays one), the rest are typed by
+ * the status the whole answer's error would have (a timeout is timeout_error
+ * either way, a shutdown overloaded_error). */
+static const char *stream_error_type(int status, const char *type) {
   static const char *const known[] = {"invalid_request_error", "authentication_error",
                                       "permission_error", "not_found_error",
                                       "rate_limit_error", "api_error", "overloaded_error",
                                       "timeout_error", "billing_error", "request_too_large"};
   for (size_t i = 0; type && i < sizeof known / sizeof *known; i++)
     if (!strcmp(type, known[i])) return known[i];
-  return "api_error";
+  return sl_anthropic_error_type(status >= 500 ? status : 500);
 }
 
 /* ---- encoding: written by hand into the buffer ---- */
@@ -654,11 +656,11 @@ static int put_error_body(sl_buf_t *o, const char *type, const char *msg, const 
   return rc;
 }
 
-static int an_stream_error(sl_buf_t *o, sl_resp_t *r, const char *type, const char *code,
-                           const char *msg) {
+static int an_stream_error(sl_buf_t *o, sl_resp_t *r, int status, const char *type,
+                           const char *code, const char *msg) {
   (void)code; /* Anthropic's errors have a type only */
   int rc = sl_buf_puts(o, "event: error\ndata: ");
-  if (!rc) rc = put_error_body(o, stream_error_type(type), msg, NULL);
+  if (!rc) rc = put_error_body(o, stream_error_type(status, type), msg, NULL);
   if (!rc) rc = sl_buf_puts(o, "\n\n");
   return rc;
 }

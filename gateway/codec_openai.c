@@ -650,8 +650,9 @@ static int oa_stream_end(sl_buf_t *o, sl_resp_t *r, const sl_result_t *res, bool
   return rc;
 }
 
-static int oa_stream_error(sl_buf_t *o, sl_resp_t *r, const char *type, const char *code,
-                           const char *msg) {
+static int oa_stream_error(sl_buf_t *o, sl_resp_t *r, int status, const char *type,
+                           const char *code, const char *msg) {
+  (void)status; /* OpenAI's errors carry type and code */
   int rc = sl_buf_puts(o, "data: ");
   if (!rc) rc = sl_openai_encode_error(o, msg, type, code, NULL);
   if (!rc) rc = sl_buf_puts(o, "\n\n");

@@ -68,9 +68,10 @@ typedef struct {
    * came), before stream_tool: Anthropic's input must be an object. */
   int (*tool_input)(sl_buf_t *out, const char *args, size_t n);
   int (*stream_end)(sl_buf_t *out, sl_resp_t *r, const sl_result_t *res, bool include_usage);
-  /* An error event ending a stream: the error's type and code as the whole
-   * answer's error would carry them (a dialect without codes uses the type). */
-  int (*stream_error)(sl_buf_t *out, sl_resp_t *r, const char *type, const char *code,
+  /* An error event ending a stream: the error's HTTP status, type and code as
+   * the whole answer's error would carry them (a dialect without codes types it
+   * by the status, as its whole answer's error). */
+  int (*stream_error)(sl_buf_t *out, sl_resp_t *r, int status, const char *type, const char *code,
                       const char *msg);
   /* Whole answer (JSON). */
   int (*complete)(sl_buf_t *out, sl_resp_t *r, const char *text, size_t n,

@@ -440,12 +440,19 @@ static void test_errors(void **st) {
   assert_non_null(strstr(o.data, "\"permission_error\""));
   sl_resp_t r = resp();
   sl_buf_reset(&o);
-  assert_int_equal(d->stream_error(&o, &r, "overloaded_error", "x", "busy"), 0);
+  assert_int_equal(d->stream_error(&o, &r, 502, "overloaded_error", "x", "busy"), 0);
   assert_string_equal(o.data, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
                               "\"message\":\"busy\"}}\n\n");
   sl_buf_reset(&o);
-  assert_int_equal(d->stream_error(&o, &r, "upstream_error", "x", "gone"), 0);
+  assert_int_equal(d->stream_error(&o, &r, 502, "upstream_error", "x", "gone"), 0);
   assert_non_null(strstr(o.data, "\"type\":\"api_error\""));
+  /* typed as the whole answer's error would be: a timeout, a shutdown */
+  sl_buf_reset(&o);
+  assert_int_equal(d->stream_error(&o, &r, 504, "timeout", "upstream_timeout", "slow"), 0);
+  assert_non_null(strstr(o.data, "\"type\":\"timeout_error\""));
+  sl_buf_reset(&o);
+  assert_int_equal(d->stream_error(&o, &r, 503, "server_error", "server_shutting_down", "bye"), 0);
+  assert_non_null(strstr(o.data, "\"type\":\"overloaded_error\""));
   /* a full buffer is an error, not an overflow */
   sl_buf_t small;
   sl_buf_init(&small, 16);
