@@ -342,6 +342,10 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
     }
   }
   const cJSON *lp = cJSON_GetObjectItemCaseSensitive(root, "logprobs");
+  if (lp && !cJSON_IsNull(lp) && !cJSON_IsBool(lp)) { /* 1 or "yes" would answer without them */
+    rc = bad(err, n, "logprobs must be a boolean");
+    goto out;
+  }
   r->logprobs = cJSON_IsTrue(lp);
   d = 0;
   if ((rc = int_num(root, "top_logprobs", 0, 20, &d, err, n))) goto out;

@@ -262,6 +262,10 @@ static void test_decode_errors(void **st) {
              "top_logprobs requires logprobs");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":\"yes\"}",
              "stream must be a boolean");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logprobs\":1}",
+             "logprobs must be a boolean");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logprobs\":\"yes\"}",
+             "logprobs must be a boolean");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":{}}", "tools must be an array");
   /* legacy function calling: refused, not silently answered without it */
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"functions\":[{\"name\":\"f\"}]}",
