@@ -39,6 +39,9 @@ typedef struct {
   int block_tool;      /* tool index of the open tool_use block, -1 none */
   bool json_tool;      /* the answer is JSON_TOOL's input (response_format) */
   bool block_json;     /* the open block is JSON_TOOL's: its input is the text */
+  bool json_seen;      /* JSON_TOOL's block came */
+  sl_buf_t json_else;  /* json_tool: the answer's text blocks, delivered only if no
+                          JSON_TOOL block comes (a refusal explains itself in text) */
   size_t block_args;   /* argument bytes delivered for it */
   int n_tools;
   int in_tokens, out_tokens, cache_read, cache_write; /* in_tokens counts all three */
@@ -215,26 +218,55 @@ static void add_tools(cJSON *root, const char *tools_json) {
     cJSON_AddItemToArray(out, o);
     cJSON_AddStringToObject(o, "name", name->valuestring);
     if (cJSON_IsString(desc)) cJSON_AddStringToObject(o, "description", desc->valuestring);
-    cJSON *schema = cJSON_IsObject(params) ? cJSON_Duplicate(params, 1) : NULL;
-    if (!schema) {
-      schema = cJSON_CreateObject();
-      if (schema) {
-        cJSON_AddStringToObject(schema, "type", "object");
-        cJSON_AddObjectToObject(schema, "properties");
-      }
+    /* the API requires the input schema's type, which OpenAI's parameters may
+     * leave out ({} or {"properties": ...}: an object either way) */
+    cJSON *schema = cJSON_IsObject(params) ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
+    if (schema && !cJSON_GetObjectItemCaseSensitive(schema, "type")) {
+      cJSON_AddStringToObject(schema, "type", "object");
+      if (!cJSON_GetObjectItemCaseSensitive(schema, "properties")) cJSON_AddObjectToObject(schema, "properties");
     }
     if (schema) cJSON_AddItemToObject(o, "input_schema", schema);
   }
   cJSON_Delete(tools);
 }
 
-/* OpenAI tool_choice ("auto", "required", "none", {"type":"function",...}). */
+/* OpenAI's allowed_tools choice ({"type":"allowed_tools","allowed_tools":
+ * {"mode":"auto"|"required","tools":[{"type":"function","function":{"name":…}}]}}):
+ * the tools sent are cut to the allowed ones, and the mode is the choice. */
+static const char *allowed_tools(cJSON *root, const cJSON *tc) {
+  const cJSON *at = cJSON_GetObjectItemCaseSensitive(tc, "allowed_tools");
+  const cJSON *mode = cJSON_GetObjectItemCaseSensitive(at, "mode");
+  const cJSON *list = cJSON_GetObjectItemCaseSensitive(at, "tools");
+  cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
+  for (cJSON *t = tools ? tools->child : NULL, *next; t; t = next) {
+    next = t->next;
+    const cJSON *tn = cJSON_GetObjectItemCaseSensitive(t, "name");
+    bool allowed = false;
+    for (const cJSON *a = cJSON_IsArray(list) ? list->child : NULL; a && !allowed; a = a->next) {
+      const cJSON *fn = cJSON_GetObjectItemCaseSensitive(a, "function");
+      const cJSON *an = cJSON_GetObjectItemCaseSensitive(fn ? fn : a, "name");
+      allowed = cJSON_IsString(an) && cJSON_IsString(tn) && !strcmp(an->valuestring, tn->valuestring);
+    }
+    if (!allowed) cJSON_Delete(cJSON_DetachItemViaPointer(tools, t));
+  }
+  if (tools && !tools->child) { /* none allowed: no tool may be called */
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "tools");
+    return NULL;
+  }
+  return cJSON_IsString(mode) && !strcmp(mode->valuestring, "required") ? "any" : "auto";
+}
+
+/* OpenAI tool_choice ("auto", "required", "none", {"type":"function",...},
+ * {"type":"allowed_tools",...}). */
 static void add_tool_choice(cJSON *root, const char *tc_json) {
   cJSON *tc = tc_json ? cJSON_Parse(tc_json) : NULL;
   const char *type = NULL, *name = NULL;
+  const cJSON *tct = cJSON_GetObjectItemCaseSensitive(tc, "type");
   if (cJSON_IsString(tc)) {
     const char *s = tc->valuestring;
     type = !strcmp(s, "required") ? "any" : !strcmp(s, "none") ? "none" : !strcmp(s, "auto") ? "auto" : NULL;
+  } else if (cJSON_IsString(tct) && !strcmp(tct->valuestring, "allowed_tools")) {
+    type = allowed_tools(root, tc);
   } else if (cJSON_IsObject(tc)) {
     const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
     const cJSON *n = fn ? cJSON_GetObjectItemCaseSensitive(fn, "name") : NULL;
@@ -426,13 +458,18 @@ static void emit_tool(an_call_t *c, int index, const char *id, const char *name,
 /* Anthropic's API starts a tool call with "input": {} and streams the input as
  * deltas; some compatible servers give the whole input in content_block_start
  * (block b) instead: delivered as the JSON tool's text or as the call's arguments. */
+/* Text beside the JSON answer, kept (up to the buffer's cap) for the end. */
+static void keep_json_else(an_call_t *c, const char *s) {
+  if (!c->json_seen) (void)sl_buf_puts(&c->json_else, s);
+}
+
 static void emit_start_input(an_call_t *c, const cJSON *b) {
   const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
   char *args = cJSON_IsObject(input) && input->child ? sl_json_print(input) : NULL;
   if (!args) return;
   size_t n = strlen(args);
   c->block_args += n;
-  if (c->block_json) emit_text(c, args, n);
+  if (c->block_json) deliver(c, args, n);
   else emit_tool(c, c->block_tool, NULL, NULL, args, n);
   free(args);
 }
@@ -510,7 +547,10 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
       c->block_json = cJSON_IsString(bt) && !strcmp(bt->valuestring, "tool_use") &&
                       cJSON_IsString(name) && !strcmp(name->valuestring, JSON_TOOL);
       c->block_args = 0;
+      c->json_seen |= c->block_json;
+      const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "text");
       if (c->block_json) emit_start_input(c, b);
+      else if (cJSON_IsString(t)) keep_json_else(c, t->valuestring);
     } else if (cJSON_IsString(bt) && !strcmp(bt->valuestring, "tool_use")) {
       release_held(c);
       const cJSON *id = cJSON_GetObjectItemCaseSensitive(b, "id");
@@ -536,11 +576,14 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
         return 1;
       }
       if (!c->json_tool) emit_text(c, t->valuestring, strlen(t->valuestring));
+      else keep_json_else(c, t->valuestring);
     } else if (!strcmp(dts, "input_json_delta") && c->block_json) {
+      /* JSON, not text: stop strings are the answer's, not the JSON's (the
+       * API does not apply its own inside a tool's input either) */
       const cJSON *pj = cJSON_GetObjectItemCaseSensitive(d, "partial_json");
       size_t l = cJSON_IsString(pj) ? strlen(pj->valuestring) : 0;
       c->block_args += l;
-      emit_text(c, l ? pj->valuestring : "", l);
+      deliver(c, l ? pj->valuestring : "", l);
     } else if (!strcmp(dts, "input_json_delta") && c->block_tool >= 0) {
       const cJSON *pj = cJSON_GetObjectItemCaseSensitive(d, "partial_json");
       size_t l = cJSON_IsString(pj) ? strlen(pj->valuestring) : 0;
@@ -611,11 +654,15 @@ static void finish_json(an_call_t *c) {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
     if (c->json_tool) { /* the answer is the JSON tool's input; nothing else is */
       const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
+      const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "text");
       if (!strcmp(bt->valuestring, "tool_use") && cJSON_IsString(name) &&
           !strcmp(name->valuestring, JSON_TOOL)) {
         char *text = sl_json_print(input);
-        emit_text(c, text ? text : "{}", text ? strlen(text) : 2);
+        deliver(c, text ? text : "{}", text ? strlen(text) : 2);
+        c->json_seen = true;
         free(text);
+      } else if (!strcmp(bt->valuestring, "text") && cJSON_IsString(t)) {
+        keep_json_else(c, t->valuestring);
       }
     } else if (!strcmp(bt->valuestring, "text")) {
       const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "text");
@@ -639,6 +686,7 @@ static void finish_json(an_call_t *c) {
 
 static void call_free(an_call_t *c) {
   sl_stopper_free(&c->lstop);
+  sl_buf_free(&c->json_else);
   sl__upstream_free(&c->up);
   sl_buf_free(&c->base.body);
   free(c);
@@ -669,6 +717,8 @@ static void on_done(void *data, int err, int status, const char *msg) {
     finish_json(c);
     if (c->base.failed || c->base.abandoned) goto out;
   }
+  /* asked for JSON and answered in text only (a refusal): the text, not nothing */
+  if (c->json_tool && !c->json_seen && c->json_else.len) emit_text(c, c->json_else.data, c->json_else.len);
   release_held(c);
   if (c->base.failed || c->base.abandoned) goto out;
   /* a stream cut here: message_start's output count is only where it began */
@@ -721,6 +771,7 @@ static int an_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
   c->fresh_connect = o->fresh_connect;
   if (o->anthropic_beta) snprintf(c->beta, sizeof c->beta, "anthropic-beta: %s", o->anthropic_beta);
   sl_stopper_init(&c->lstop);
+  sl_buf_init(&c->json_else, 64u << 10);
   int rc = take_local_stops(c, o->req);
   if (!rc) rc = encode(o, cfg, o->stream, &c->json_tool, &c->base.body);
   if (rc) {

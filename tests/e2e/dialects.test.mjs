@@ -173,6 +173,56 @@ test('OpenAI client -> Anthropic backend: a json_schema response_format is answe
   assert.deepEqual(JSON.parse(text), { city: 'Paris', temp: 18.5 });
   assert.equal(finish, 'stop');
   assert.equal(tools, 0);
+
+  // stop strings are the answer's, not the JSON's: a whitespace one (applied
+  // by sluice) leaves pretty-printed JSON whole, streamed or not
+  anUp.handler = (req, body, res) => replyAnthStream(res, [{ tool: { id: 'toolu_j', name: 'json_answer',
+    json: ['{\n  "city": ', '"Pa ris",\n  "temp": 18.5\n}'] } }], { stop_reason: 'tool_use' });
+  const s2 = oai.chat.completions.stream({ model: 'auto', response_format, stop: ['\n', ' '],
+    messages: [{ role: 'user', content: 'pretty, streamed' }] }, to('anthropic'));
+  const f2 = await s2.finalChatCompletion();
+  assert.deepEqual(JSON.parse(f2.choices[0].message.content), { city: 'Pa ris', temp: 18.5 });
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage([
+    { type: 'tool_use', id: 'toolu_j', name: 'json_answer', input: { city: 'Pa ris', temp: 1 } }], { stop_reason: 'tool_use' }));
+  const r3 = await oai.chat.completions.create({ model: 'auto', response_format, stop: [' '],
+    messages: [{ role: 'user', content: 'whole' }] }, to('anthropic'));
+  assert.deepEqual(JSON.parse(r3.choices[0].message.content), { city: 'Pa ris', temp: 1 });
+
+  // a refusal answers in text, not through the tool: the client gets that text
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage([
+    { type: 'text', text: 'I cannot help with that.' }], { stop_reason: 'refusal' }));
+  const r4 = await oai.chat.completions.create({ model: 'auto', response_format,
+    messages: [{ role: 'user', content: 'something refused' }] }, to('anthropic'));
+  assert.equal(r4.choices[0].message.content, 'I cannot help with that.');
+  assert.equal(r4.choices[0].finish_reason, 'content_filter');
+  anUp.handler = (req, body, res) => replyAnthStream(res, [{ text: ['I cannot ', 'help with that.'] }],
+    { stop_reason: 'refusal' });
+  const s5 = await oai.chat.completions.create({ model: 'auto', stream: true, response_format,
+    messages: [{ role: 'user', content: 'something refused, streamed' }] }, to('anthropic'));
+  let t5 = '', fin5 = null;
+  for await (const c of s5) {
+    t5 += c.choices[0]?.delta?.content ?? '';
+    if (c.choices[0]?.finish_reason) fin5 = c.choices[0].finish_reason;
+  }
+  assert.equal(t5, 'I cannot help with that.');
+  assert.equal(fin5, 'content_filter');
+});
+
+test('OpenAI client -> Anthropic backend: allowed_tools cuts the tools sent and sets the choice; a schema without a type gets "object"', async () => {
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage('ok'));
+  const fn = (name, parameters) => ({ type: 'function', function: { name, ...(parameters ? { parameters } : {}) } });
+  const tools = [fn('f', {}), fn('g', { properties: { a: { type: 'string' } } }), fn('h')];
+  await oai.chat.completions.create({ model: 'auto', tools, messages: [{ role: 'user', content: 'x' }],
+    tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [fn('f'), fn('h')] } } }, to('anthropic'));
+  let b = lastBody(anUp);
+  assert.deepEqual(b.tools.map((t) => t.name), ['f', 'h']);
+  assert.deepEqual(b.tool_choice, { type: 'any' });
+  assert.deepEqual(b.tools[0].input_schema, { type: 'object', properties: {} });
+  await oai.chat.completions.create({ model: 'auto', tools, messages: [{ role: 'user', content: 'x' }],
+    tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [fn('g')] } } }, to('anthropic'));
+  b = lastBody(anUp);
+  assert.deepEqual(b.tools, [{ name: 'g', input_schema: { type: 'object', properties: { a: { type: 'string' } } } }]);
+  assert.deepEqual(b.tool_choice, { type: 'auto' });
 });
 
 test('Anthropic client structured outputs (output_config.format): messages.parse() gets parsed_output from either backend kind', async () => {
