@@ -54,7 +54,9 @@ static char *dup_tool_calls(const cJSON *calls) {
   return out;
 }
 
-/* content: a string, null, or an array of parts of which only text is accepted. */
+/* content: a string, null, or an array of parts of which only text is accepted
+ * (an assistant's refusal part, as the SDK echoes a refused turn back, is its
+ * text too). */
 static int content_text(const cJSON *c, const char *path, char **out, char *err, size_t n) {
   if (!c || cJSON_IsNull(c)) return (*out = strdup("")) ? 0 : SL_ENOMEM;
   if (cJSON_IsString(c)) return (*out = strdup(c->valuestring)) ? 0 : SL_ENOMEM;
@@ -64,14 +66,16 @@ static int content_text(const cJSON *c, const char *path, char **out, char *err,
   int rc = sl_buf_append(&b, "", 0), i = 0;
   for (const cJSON *p = c->child; p && !rc; p = p->next, i++) {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(p, "type");
-    const cJSON *tx = cJSON_GetObjectItemCaseSensitive(p, "text");
-    if (!cJSON_IsString(t) || (strcmp(t->valuestring, "text") && strcmp(t->valuestring, "input_text"))) {
+    bool refusal = cJSON_IsString(t) && !strcmp(t->valuestring, "refusal");
+    const cJSON *tx = cJSON_GetObjectItemCaseSensitive(p, refusal ? "refusal" : "text");
+    if (!cJSON_IsString(t) ||
+        (strcmp(t->valuestring, "text") && strcmp(t->valuestring, "input_text") && !refusal)) {
       rc = bad(err, n, "%s[%d]: only text content parts are supported (the classifier cannot "
                        "inspect other kinds)", path, i);
       break;
     }
     if (!cJSON_IsString(tx)) {
-      rc = bad(err, n, "%s[%d].text must be a string", path, i);
+      rc = bad(err, n, "%s[%d].%s must be a string", path, i, refusal ? "refusal" : "text");
       break;
     }
     if (b.len) rc = sl_buf_append(&b, "\n", 1);

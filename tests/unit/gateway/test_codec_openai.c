@@ -238,6 +238,19 @@ static void test_decode_errors(void **st) {
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":5}]}", "messages[0].content");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{}}]}]}",
              "only text content parts");
+  expect_bad("{\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"refusal\",\"text\":\"no\"}]}]}",
+             "messages[0].content[0].refusal must be a string");
+  { /* an assistant's refusal part, as the SDK echoes a refused turn: its text */
+    sl_chat_req_t r;
+    char err[300] = "";
+    assert_int_equal(decode("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\","
+                            "\"content\":[{\"type\":\"refusal\",\"refusal\":\"I cannot.\"}]},"
+                            "{\"role\":\"user\",\"content\":\"why?\"}]}",
+                            &r, err),
+                     0);
+    assert_string_equal(r.msgs[1].content, "I cannot.");
+    sl_chat_req_free(&r);
+  }
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":\"hot\"}",
              "temperature must be a number");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":3}",
