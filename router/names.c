@@ -463,8 +463,9 @@ static bool common_first_name(const char *text, const sl__toks_t *T, size_t i, u
   if (sentence_start(T, i) || t->punct_before || p->kind != SL_TK_WORD ||
       sl__tok_in(text, t, languages))
     return false;
-  /* a place too ("Carolina", "Georgia"): only right after such a verb ("Tell Carolina") */
-  if (sl__tok_in(text, p, to_person)) return true;
+  /* a place too ("Carolina", "Georgia"): only right after such a verb ("Tell Carolina"),
+   * and one visits a place as often as a person ("visit Victoria in spring") */
+  if (sl__tok_in(text, p, to_person)) return !((f & SL_GZ_PLACE) && sl__tok_is(text, p, "visit"));
   return (f & SL_GZ_COMMON) && !(p->caps & 1) && !sl__tok_in(text, p, not_after);
 }
 
