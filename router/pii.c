@@ -975,16 +975,24 @@ static bool cidr_block(const sl__ctx_t *c, uint32_t end, unsigned host_bits) {
   return (k == c->len || !isalnum((unsigned char)t[k])) && bits < host_bits;
 }
 
-/* Addresses that name no one: the wildcard, loopback and broadcast addresses
- * and netmasks (255.255.255.240). (The documentation ranges of RFC 5737 stay
- * addresses: log excerpts and tickets use them in place of real ones.) */
+/* Addresses that name no one: the wildcard, loopback and broadcast addresses,
+ * netmasks (255.255.255.240) and the public DNS resolvers everyone types
+ * ("ping 8.8.8.8", "DNS is set to 1.1.1.1"). (The documentation ranges of RFC
+ * 5737 stay addresses: log excerpts and tickets use them in place of real
+ * ones.) */
 static bool ipv4_nobody(const char *t, size_t n) {
+  static const uint32_t resolvers[] = {
+      0x08080808, 0x08080404, /* Google */ 0x01010101, 0x01000001, /* Cloudflare */
+      0x09090909, 0x95707070, /* Quad9 */ 0xD043DEDE, 0xD043DCDC, /* OpenDNS */
+  };
   unsigned o[4] = {0}, k = 0;
   for (size_t i = 0; i < n && k < 4; i++)
     if (t[i] == '.') k++;
     else o[k] = o[k] * 10 + (unsigned)(t[i] - '0');
   uint32_t v = o[0] << 24 | o[1] << 16 | o[2] << 8 | o[3];
   if (v == 0 || o[0] == 127 || v == 0xFFFFFFFFu) return true;
+  for (size_t i = 0; i < sizeof resolvers / sizeof *resolvers; i++)
+    if (v == resolvers[i]) return true;
   return o[0] == 255 && (~v & (~v + 1)) == 0; /* ones, then zeros: a netmask */
 }
 

@@ -228,6 +228,10 @@ static void ip(void **s) {
   REJECT("the mask 255.255.255.240 is a /28", "IP_ADDRESS");
   EXPECT("block 10.0.0.5/32 at the edge", "IP_ADDRESS", "10.0.0.5");
   EXPECT("the login came from 203.0.113.72", "IP_ADDRESS", "203.0.113.72");
+  /* the public resolvers everyone types name no one */
+  REJECT("Why does ping 8.8.8.8 work but ping google.com fail? DNS is set to 1.1.1.1.", "IP_ADDRESS");
+  REJECT("use 9.9.9.9 or 208.67.222.222 as the resolver", "IP_ADDRESS");
+  EXPECT("ping 8.8.8.9 from the office", "IP_ADDRESS", "8.8.8.9");
 }
 
 static void dates(void **s) {
