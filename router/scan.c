@@ -82,9 +82,17 @@ static const pat_t pats[] = {
     {SL_P_DATE_TEXT, CI,
      "\\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6}\\.?\\s{1,3}"
      "\\d{1,2}(?:st|nd|rd|th)?,?\\s{1,3}\\d{4}\\b", ST_SOM, NULL, 0},
+    /* day first, in English and in the languages that write it so: "3 March
+     * 1990", "3. Mai 1947", "1er janvier 1990", "21 de junio de 1989", "12
+     * luglio 1990", "5 maart 1980" (the months' stems; UTF-8 bytes as written) */
     {SL_P_DATE_TEXT2, CI,
-     "\\b\\d{1,2}(?:st|nd|rd|th)?\\s{1,3}(?:of\\s{1,3})?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|"
-     "sept|oct|nov|dec)[a-z]{0,6}\\.?,?\\s{1,3}\\d{4}\\b", ST_SOM, NULL, 0},
+     "\\b\\d{1,2}(?:st|nd|rd|th|er|\\.)?\\s{1,3}(?:(?:of|de)\\s{1,3})?"
+     "(?:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6}|"
+     "m\xc3\xa4rz|mai|oktober|dezember|j\xc3\xa4nner|f\xc3\xa9vrier|avril|juin|juillet|ao\xc3\xbbt|"
+     "d\xc3\xa9" "cembre|enero|abril|agosto|septiembre|setiembre|diciembre|gennaio|maggio|giugno|"
+     "luglio|settembre|ottobre|dicembre|fevereiro|mar\xc3\xa7o|maio|setembro|outubro|dezembro|maart|"
+     "mei|okt|dez|juil|d\xc3\xa9" "c|f\xc3\xa9vr|dic|ago)\\.?,?\\s{1,3}(?:de\\s{1,3})?\\d{4}\\b",
+     ST_SOM, NULL, 0},
     {SL_P_CUE_DOB, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_PASSPORT, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_CUE_DL, 0, NULL, ST_LIT, NULL, 0},
@@ -303,9 +311,12 @@ static const litset_t litsets[] = {
     {SL_P_CUE_DOB, 1, B_L | B_R, P_NONE,
      "geboren|geburtsdatum|geburtstag|née|né le|né(e|date de naissance|nacido|nacida|nacimiento|"
      "nato il|nata il|data di nascita|nascido|nascida|nascimento|urodzony|urodzona|urodzenia|"
-     "geboortedatum|född|födelsedatum|fødselsdato|date_of_birth|birth_date|naissance|"
+     "geboortedatum|född|födelsedatum|fødselsdato|date_of_birth|birth_date|naissance|geb|"
      "doğum tarihi|dogum tarihi|syntymäaika|syntymaaika", NULL},
     {SL_P_CUE_DOB, 0, 0, P_NONE, "γεννήθηκε|Γεννήθηκε|родился|родилась|народився|народилася", NULL},
+    /* inside a field's name: "dateOfBirth", "fecha_nacimiento", "Geburtsdatum" */
+    {SL_P_CUE_DOB, 1, 0, P_NONE,
+     "dateofbirth|_birth|_dob|_nacimiento|_naissance|_nascita|_nascimento|geburts", NULL},
     /* CJK, Arabic, Hindi, Vietnamese, Indonesian (no ASCII word bounds) */
     {SL_P_CUE_DOB, 0, 0, P_NONE,
      "生年月日|出生日期|出生年月日|생년월일|تاريخ الميلاد|जन्म तिथि|जन्मतिथि|ngày sinh|Ngày sinh|"
@@ -1178,14 +1189,21 @@ static bool num_shape_possible(const unsigned char *t, size_t a, size_t b) {
 }
 
 /* Can a textual date end at the year at k? Both date patterns hold a month
- * name, so one of the twelve three-letter prefixes (any case) lies in the
- * window before the year; most years ("in 2020") have none and are not scanned. */
+ * name, so one of the months' first three bytes (ASCII letters in any case)
+ * lies in the window before the year; most years ("in 2020") have none and are
+ * not scanned. The stems of SL_P_DATE_TEXT2's other languages are here too. */
 static bool month_before(const unsigned char *t, size_t ws, size_t k) {
-  static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+  static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec"
+                               "m\xc3\xa4maioktdezj\xc3\xa4" "f\xc3\xa9" "avrjuiao\xc3" "d\xc3\xa9"
+                               "eneabragosetdicgenmaggiulugottfevoutmaamei";
+  static const size_t nm = sizeof months - 1;
   for (size_t q = ws; q + 3 <= k; q++) {
-    unsigned char c0 = t[q] | 32, c1 = t[q + 1] | 32, c2 = t[q + 2] | 32;
-    for (int m = 0; m < 36; m += 3)
-      if (c0 == months[m] && c1 == months[m + 1] && c2 == months[m + 2]) return true;
+    unsigned char c[3];
+    for (int i = 0; i < 3; i++) c[i] = t[q + i] >= 'A' && t[q + i] <= 'Z' ? t[q + i] | 32 : t[q + i];
+    for (size_t m = 0; m < nm; m += 3)
+      if (c[0] == (unsigned char)months[m] && c[1] == (unsigned char)months[m + 1] &&
+          c[2] == (unsigned char)months[m + 2])
+        return true;
   }
   return false;
 }

@@ -238,6 +238,18 @@ static void dates(void **s) {
   (void)s;
   EXPECT("Please tell me your date of birth. It's 9/25/1945", "DATE_OF_BIRTH", "9/25/1945");
   EXPECT("She was born on March 3, 1990 in Lyon", "DATE_OF_BIRTH", "March 3, 1990");
+  /* months and cues of other languages, and cues inside field names */
+  EXPECT("geboren am 3. Mai 1947 in Hamburg", "DATE_OF_BIRTH", "3. Mai 1947");
+  EXPECT("Herr Klaus Weber, geb. 03.05.1947, wohnhaft in K\xc3\xb6ln.", "DATE_OF_BIRTH", "03.05.1947");
+  EXPECT("Il est n\xc3\xa9 le 12 juillet 1990 \xc3\xa0 Lyon.", "DATE_OF_BIRTH", "12 juillet 1990");
+  EXPECT("n\xc3\xa9" "e le 1er d\xc3\xa9" "cembre 1980", "DATE_OF_BIRTH", "1er d\xc3\xa9" "cembre 1980");
+  EXPECT("nacida el 2 de septiembre de 1975", "DATE_OF_BIRTH", "2 de septiembre de 1975");
+  EXPECT("nato il 12 luglio 1990", "DATE_OF_BIRTH", "12 luglio 1990");
+  EXPECT("data de nascimento: 5 de mar\xc3\xa7o de 1970", "DATE_OF_BIRTH", "5 de mar\xc3\xa7o de 1970");
+  EXPECT("geboren op 5 maart 1980", "DATE_OF_BIRTH", "5 maart 1980");
+  EXPECT("{\"nombre\":\"Luc\xc3\xad" "a\",\"fecha_nacimiento\":\"1989-06-21\"}", "DATE_OF_BIRTH", "1989-06-21");
+  EXPECT("{\"dateOfBirth\":\"1990-01-01\"}", "DATE_OF_BIRTH", "1990-01-01");
+  REJECT("We had 3 outages 2021 and 5 main 2020 events", "DATE_TIME");
   /* UK identifiers by their shapes: a National Insurance number in groups (one
    * token alone only after a cue), a DVLA driving licence number */
   EXPECT("Please verify the NI AZ 123456 A.", "NATIONAL_ID", "AZ 123456 A");

@@ -43,8 +43,12 @@ static const ref_t refs[] = {
      "\\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6}\\.?\\s{1,3}"
      "\\d{1,2}(?:st|nd|rd|th)?,?\\s{1,3}\\d{4}\\b", R_SOM, NULL, 0},
     {SL_P_DATE_TEXT2, CI,
-     "\\b\\d{1,2}(?:st|nd|rd|th)?\\s{1,3}(?:of\\s{1,3})?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|"
-     "sept|oct|nov|dec)[a-z]{0,6}\\.?,?\\s{1,3}\\d{4}\\b", R_SOM, NULL, 0},
+     "\\b\\d{1,2}(?:st|nd|rd|th|er|\\.)?\\s{1,3}(?:(?:of|de)\\s{1,3})?"
+     "(?:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6}|"
+     "märz|mai|oktober|dezember|jänner|février|avril|juin|juillet|août|décembre|enero|abril|agosto|"
+     "septiembre|setiembre|diciembre|gennaio|maggio|giugno|luglio|settembre|ottobre|dicembre|"
+     "fevereiro|março|maio|setembro|outubro|dezembro|maart|mei|okt|dez|juil|déc|févr|dic|ago)"
+     "\\.?,?\\s{1,3}(?:de\\s{1,3})?\\d{4}\\b", R_SOM, NULL, 0},
     {SL_P_GCP_SA, 0, "\"type\"\\s{0,3}:\\s{0,3}\"service_account\"|\"private_key_id\"\\s{0,3}:", R_SOM,
      NULL, 0},
     {SL_P_AZURE_SECRET, 0, "[A-Za-z0-9_~.\\-]{3}\\dQ~[A-Za-z0-9_~.\\-]{31,34}", R_BACK,
@@ -56,8 +60,9 @@ static const ref_t refs[] = {
      "\\b(?:born|birth|birthday|birthdate|dob|d\\.o\\.b|geboren|geburtsdatum|geburtstag|née|"
      "né le|né\\(e|date de naissance|nacido|nacida|nacimiento|nato il|nata il|"
      "data di nascita|nascido|nascida|nascimento|urodzony|urodzona|urodzenia|geboortedatum|"
-     "född|födelsedatum|fødselsdato|date_of_birth|birth_date|naissance|doğum tarihi|dogum tarihi|"
-     "syntymäaika|syntymaaika)\\b|дата народження|Дата народження|дата рождения|Дата рождения|"
+     "född|födelsedatum|fødselsdato|date_of_birth|birth_date|naissance|geb|doğum tarihi|dogum tarihi|"
+     "syntymäaika|syntymaaika)\\b|(?i:dateofbirth|_birth|_dob|_nacimiento|_naissance|_nascita|"
+     "_nascimento|geburts)|дата народження|Дата народження|дата рождения|Дата рождения|"
      "ημερομηνία γέννησης|Ημερομηνία γέννησης|γεννήθηκε|Γεννήθηκε|родился|родилась|народився|"
      "народилася|生年月日|出生日期|出生年月日|생년월일|تاريخ الميلاد|जन्म तिथि|जन्मतिथि|"
      "ngày sinh|Ngày sinh|tanggal lahir|Tanggal lahir", R_SOM, NULL, 0},
@@ -286,6 +291,9 @@ static const char *const frags[] = {
     "fe80::1", "2001:db8:85a3::8a2e:370:7334", "::1", "a::b", "dead:beef:cafe::", "10:30:45", "Note: x",
     "::::", "1:2:3:4:5:6:7:8:9", "abcd:", ":ef01", "Jan 5, 2020", "September 12th,  2024", "sept. 3 1999",
     "12th of March 2021", "1 May 2023", "3rd   of   december, 1988", "Dec 2024", "May 32 20245", "born 4 July 1976",
+    "3. Mai 1947", "1er d\xc3\xa9" "cembre 1980", "21 de junio de 1989", "5 de mar\xc3\xa7o de 1970", "12 luglio 1990",
+    "4 ao\xc3\xbbt 1985", "5 maart 1980", "7. Okt. 1961", "5 main 2020", "3 M\xc3\xa4rz 1947", "geb.", "dateOfBirth",
+    "fecha_nacimiento", "Geburtsort", "mai", "juillet", "de ",
     "\"type\": \"service_account\"", "\"type\"   :\"service_account\"", "\"type\"    : \"service_account\"",
     "\"private_key_id\" :", "\"private_key_id\"x", "\"service_account\"",
     /* labels in other scripts, and the eighth session's literals */
