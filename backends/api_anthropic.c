@@ -600,6 +600,9 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
       set_stop(c, cJSON_GetObjectItemCaseSensitive(d, "stop_reason"),
                cJSON_GetObjectItemCaseSensitive(d, "stop_sequence"));
     take_usage(c, cJSON_GetObjectItemCaseSensitive(j, "usage"));
+    /* the answer is over: an upstream that keeps the stream open without its
+     * message_stop does not hold the client's last event until the idle timeout */
+    if (c->finish[0] && !c->saw_stop) sl_hc_expect_end(c->hr, SL_STREAM_END_GRACE_MS);
   } else if (!strcmp(type, "message_stop")) {
     close_tool_block(c);
     c->saw_stop = true;

@@ -26,6 +26,7 @@ typedef struct {
   char url[1200];
   char auth[600];
   bool stream, saw_done, fresh_connect;
+  bool end_armed; /* the finish_reason came: the rest (usage, [DONE]) is waited for briefly */
   sl__upstream_t up;   /* status, JSON/error body or SSE stream */
   sl_result_t res;
   char finish[32];
@@ -432,6 +433,12 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     if (d) emit_refusal(c, cJSON_GetObjectItemCaseSensitive(d, "refusal"));
     if (d) emit_tool_calls(c, cJSON_GetObjectItemCaseSensitive(d, "tool_calls"), true);
     set_finish(c, cJSON_GetObjectItemCaseSensitive(c0, "finish_reason"));
+    /* the answer is over: an upstream that keeps the stream open without its
+     * [DONE] does not hold the client's last event until the idle timeout */
+    if (c->finish[0] && !c->end_armed && !c->saw_done) { /* (a stop string cut it: ending now) */
+      c->end_armed = true;
+      sl_hc_expect_end(c->hr, SL_STREAM_END_GRACE_MS);
+    }
   }
   take_usage(c, cJSON_GetObjectItemCaseSensitive(j, "usage"));
   cJSON_Delete(j);

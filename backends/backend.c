@@ -185,7 +185,9 @@ void sl__upstream_error(sl_call_error_t *e, int status, const char *body, size_t
                                           : "invalid_request_error");
   snprintf(e->message, sizeof e->message, "%s", head);
   e->upstream_code[0] = e->param[0] = '\0';
-  cJSON *j = cJSON_ParseWithLength(body, len);
+  /* (a \u0000 in the message is U+FFFD, as in answers: it would end it here) */
+  cJSON *j = sl__parse_json(body, len, false);
+  if (!j) j = cJSON_ParseWithLength(body, len);
   if (!j) {
     char text[240];
     text_snippet(body, len, text, sizeof text);

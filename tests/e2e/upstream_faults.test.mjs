@@ -118,6 +118,20 @@ const faults = {
     usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 } }),
   bad_usage: (req, body, res) => replyJson(res, 200, { ...completion('counted by sluice'),
     usage: { prompt_tokens: -1000000, completion_tokens: 1e300, total_tokens: 5 } }),
+  // the answer and its finish_reason, then the stream kept open with pings
+  // (so no idle timeout fires) and never a [DONE]
+  sse_finish_open: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk({ role: 'assistant', content: 'done here' }));
+    res.write(chunk({}, 'stop'));
+    const ping = setInterval(() => res.write(': ping\n\n'), 300);
+    res.on('close', () => clearInterval(ping));
+    setTimeout(() => { clearInterval(ping); res.end(); }, 8000);
+  },
+  // an error message that would forge a line of sluice's log, clear its
+  // reader's terminal, and hide its tail behind a NUL
+  log_forge: (req, body, res) => replyJson(res, 400, { error: { type: 'invalid_request_error',
+    message: 'bad\n2026-12-07T04:50:00.000Z info  FORGED LINE\r\n\u001b[2J after \u0000 the tail' } }),
   sse_held_open: (req, body, res) => {
     // the whole answer and [DONE], then the body stays open (and says more)
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -414,6 +428,29 @@ test('a stream whose body stays open after [DONE] ends for the client at once; n
   assert.equal(text, 'all there');
   assert.equal(finish, 'stop');
   assert.ok(Date.now() - t0 < 4000, `ended after ${Date.now() - t0} ms (the backend's total timeout is 5 s)`);
+});
+
+test('a stream kept open after its finish_reason (no [DONE]) ends for the client about a second later, whole', async () => {
+  fault = 'sse_finish_open';
+  const t0 = Date.now();
+  const { text, finish } = await readStream(badOnly);
+  assert.equal(text, 'done here');
+  assert.equal(finish, 'stop');
+  const ms = Date.now() - t0;
+  assert.ok(ms < 2500, `ended after ${ms} ms (pings keep the idle timeout off; the total timeout is 5 s)`);
+});
+
+test("an upstream's error message neither forges a line of the log nor loses its tail to a NUL", async () => {
+  fault = 'log_forge';
+  await assert.rejects(ask({}, badOnly), (err) => {
+    assert.equal(err.status, 400);
+    assert.match(err.message, /FORGED LINE\r\n\u001b\[2J after \ufffd the tail$/);
+    return true;
+  });
+  const log = sluice.stderr();
+  assert.ok(!/^\S+ info  FORGED LINE/m.test(log), 'no forged line');
+  assert.ok(!log.includes('\u001b'), 'no escape character');
+  assert.match(log, /bad\\n2026-12-07T04:50:00\.000Z info  FORGED LINE\\r\\n\\x1b\[2J after/);
 });
 
 test('an upstream that stalls mid-stream fails at idle_timeout_ms, not at the total timeout', async () => {
