@@ -53,7 +53,14 @@ struct sl_conn {
   sl_buf_t hstore;
   uint32_t hname_off[SL_HTTP_MAX_HEADERS], hvalue_off[SL_HTTP_MAX_HEADERS];
   bool last_was_value;
+  /* The head's bytes, counted as they stand in the input (whitespace, line
+   * ends and all): head_raw from earlier reads, then from span_from on in
+   * the one being parsed. A chunked body's trailer section counts on. */
   size_t header_bytes;
+  size_t head_raw;
+  const char *span_from;
+  bool in_trailers, trailer_in_name;
+  unsigned trailer_fields;
   sl_buf_t pending;         /* received, not yet parsed */
   size_t out_pending;       /* queued, not yet written (counted in sl_held) */
   uint64_t out_total;       /* every byte ever written or queued for the client */
@@ -691,6 +698,19 @@ static int add_header_bytes(sl_conn_t *c, size_t n) {
   return 0;
 }
 
+/* The head (or trailer section) reaches at+len: its size is every byte from
+ * its start, not only the names and values llhttp hands over (a value's
+ * leading whitespace, obs-fold and line ends are no less the client's). */
+static int head_span(sl_conn_t *c, const char *at, size_t len) {
+  if (!c->span_from) c->span_from = at;
+  c->header_bytes = c->head_raw + (size_t)(at + len - c->span_from);
+  if (c->header_bytes > c->srv->limits.max_header_bytes) {
+    c->err_status = 431;
+    return -1;
+  }
+  return 0;
+}
+
 static int commit_header(sl_conn_t *c) {
   sl_http_req_t *r = &c->req;
   if (!c->field.len && !c->value.len) return 0;
@@ -736,14 +756,22 @@ static int on_message_begin(llhttp_t *p) {
   c->rstate = RS_HEADERS;
   c->head = false;
   c->err_msg = NULL;
+  c->header_bytes = c->head_raw = 0;
+  c->span_from = NULL;
+  c->in_trailers = false;
+  c->trailer_fields = 0;
   c->req.t_start_ns = now_ns();
   arm_timer(c, c->srv->limits.header_timeout_ms);
   return 0;
 }
 
+static int on_method(llhttp_t *p, const char *at, size_t len) {
+  return head_span(p->data, at, len);
+}
+
 static int on_url(llhttp_t *p, const char *at, size_t len) {
   sl_conn_t *c = p->data;
-  if (add_header_bytes(c, len)) {
+  if (head_span(c, at, len)) {
     /* too long: its start is still kept, for the 431 to come in the shape of
      * the endpoint it names (/v1/messages: Anthropic's) */
     if (c->url.len < 64) sl_buf_append(&c->url, at, len < 64 ? len : 64);
@@ -758,19 +786,33 @@ static int on_url(llhttp_t *p, const char *at, size_t len) {
  * headers, and the pointers into their store, are complete by then. */
 static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   sl_conn_t *c = p->data;
-  if (c->rstate == RS_BODY) return add_header_bytes(c, len);
+  if (c->rstate == RS_BODY) { /* a trailer field: as many as headers may be */
+    if (!c->trailer_in_name && ++c->trailer_fields > SL_HTTP_MAX_HEADERS) return c->err_status = 431, -1;
+    c->trailer_in_name = true; /* (a name's next piece is no new field) */
+    return head_span(c, at, len);
+  }
   if (c->last_was_value && commit_header(c)) return -1;
   c->last_was_value = false;
-  if (add_header_bytes(c, len) || sl_buf_append(&c->field, at, len)) return c->err_status = 431, -1;
+  if (head_span(c, at, len) || sl_buf_append(&c->field, at, len)) return c->err_status = 431, -1;
   return 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   sl_conn_t *c = p->data;
-  if (c->rstate == RS_BODY) return add_header_bytes(c, len);
+  if (c->rstate == RS_BODY) {
+    c->trailer_in_name = false;
+    return head_span(c, at, len);
+  }
   c->last_was_value = true;
-  if (add_header_bytes(c, len) || sl_buf_append(&c->value, at, len)) return c->err_status = 431, -1;
+  if (head_span(c, at, len) || sl_buf_append(&c->value, at, len)) return c->err_status = 431, -1;
   return 0;
+}
+
+/* A chunk's extensions (";name=value" after its size) are read and dropped;
+ * they count toward the header limit, or a client could send any amount. */
+static int on_chunk_extension(llhttp_t *p, const char *at, size_t len) {
+  (void)at;
+  return add_header_bytes(p->data, len);
 }
 
 static int on_headers_complete(llhttp_t *p) {
@@ -862,6 +904,12 @@ static int on_chunk_header(llhttp_t *p) {
   if (p->content_length > c->srv->limits.max_body_bytes ||
       c->req.body.len + p->content_length > c->srv->limits.max_body_bytes)
     return c->err_status = 413, -1;
+  if (!p->content_length) { /* the last chunk: the trailer section follows */
+    c->in_trailers = true;
+    c->trailer_in_name = false;
+    c->head_raw = c->header_bytes;
+    c->span_from = NULL;
+  }
   return 0;
 }
 
@@ -875,6 +923,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
 
 static int on_message_complete(llhttp_t *p) {
   sl_conn_t *c = p->data;
+  c->in_trailers = false;
   c->keep_alive = llhttp_should_keep_alive(p);
   return HPE_PAUSED; /* one request at a time: stop here, dispatch after execute */
 }
@@ -917,7 +966,21 @@ static void drive(sl_conn_t *c) {
     while (!c->closing && !c->in_request && !c->discarding && !c->lingering && c->pending.len &&
            !c->out_pending) {
       const char *data = c->pending.data;
+      bool in_head = c->rstate == RS_HEADERS || c->in_trailers;
+      c->span_from = in_head ? data : NULL; /* the head goes on from here */
       llhttp_errno_t err = llhttp_execute(&c->parser, data, c->pending.len);
+      if (err == HPE_OK && (c->rstate == RS_HEADERS || c->in_trailers)) {
+        /* all of it taken, the head not over: count it whole (whitespace a
+         * callback never sees included) before the next read */
+        const char *from = c->span_from ? c->span_from : data;
+        c->head_raw += (size_t)(data + c->pending.len - from);
+        c->span_from = NULL;
+        if (c->head_raw > c->srv->limits.max_header_bytes) {
+          sl_buf_reset(&c->pending);
+          protocol_error(c, 431, "request header fields too large");
+          continue;
+        }
+      }
       if (err == HPE_OK) {
         sl_buf_reset(&c->pending);
       } else if (err == HPE_PAUSED) {
@@ -1117,7 +1180,10 @@ int sl_server_create(uv_loop_t *loop, const sl_limits_t *limits, sl_http_handler
   s->open_all = &s->own_open;
   llhttp_settings_init(&s->settings);
   s->settings.on_message_begin = on_message_begin;
+  s->settings.on_method = on_method;
   s->settings.on_url = on_url;
+  s->settings.on_chunk_extension_name = on_chunk_extension;
+  s->settings.on_chunk_extension_value = on_chunk_extension;
   s->settings.on_header_field = on_header_field;
   s->settings.on_header_value = on_header_value;
   s->settings.on_headers_complete = on_headers_complete;

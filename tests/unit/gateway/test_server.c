@@ -256,6 +256,46 @@ static void test_limits(void **st) {
                 "HTTP/1.1 400");
 }
 
+/* The header limit counts the head's bytes as sent: a value's leading
+ * whitespace (which llhttp hands over to no callback), over one read or many,
+ * a chunked body's trailer section and its chunk extensions; trailer fields
+ * are as many as header fields may be. */
+static void test_header_bytes_as_sent(void **st) {
+  static char req[64 * 1024];
+  int n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: x\r\nX-Pad:");
+  memset(req + n, ' ', 3000);
+  snprintf(req + n + 3000, sizeof req - (size_t)n - 3000, "a\r\n\r\n");
+  expect_status(req, "HTTP/1.1 431");
+  int fd = dial(); /* 40 KB of blanks in pieces, each well under the limit */
+  send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\nX-Pad:");
+  char blanks[1001];
+  memset(blanks, '\t', 1000);
+  blanks[1000] = '\0';
+  for (int i = 0; i < 40; i++) send_all(fd, blanks);
+  send_all(fd, "a\r\n\r\n");
+  char buf[8192];
+  size_t got = recv_responses(fd, buf, sizeof buf, 1);
+  buf[got] = '\0';
+  assert_non_null(strstr(buf, "HTTP/1.1 431"));
+  close(fd);
+  n = snprintf(req, sizeof req, "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T:");
+  memset(req + n, ' ', 3000);
+  snprintf(req + n + 3000, sizeof req - (size_t)n - 3000, "a\r\n\r\n");
+  expect_status(req, "HTTP/1.1 431");
+  n = snprintf(req, sizeof req, "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x=");
+  memset(req + n, 'e', 3000);
+  snprintf(req + n + 3000, sizeof req - (size_t)n - 3000, "\r\nabc\r\n0\r\n\r\n");
+  expect_status(req, "HTTP/1.1 431");
+  n = snprintf(req, sizeof req, "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n");
+  for (int i = 0; i < SL_HTTP_MAX_HEADERS + 1; i++) n += snprintf(req + n, sizeof req - (size_t)n, "T%d: v\r\n", i);
+  snprintf(req + n, sizeof req - (size_t)n, "\r\n");
+  expect_status(req, "HTTP/1.1 431");
+  /* within the limit, all of it: served */
+  exchange("POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n0\r\nX-T:   a\r\n\r\n",
+           buf, 1);
+  assert_non_null(strstr(buf, "POST /t body=3"));
+}
+
 /* Lines end at CRLF and a chunk's data is followed by CRLF, nothing else: a
  * server that skips any two bytes there reads "abcXY0" as a whole body where a
  * proxy in front of it may see the start of another request (smuggling). Each
@@ -374,6 +414,7 @@ int main(void) {
       cmocka_unit_test(test_chunked_body),
       cmocka_unit_test(test_chunked_trailers),
       cmocka_unit_test(test_strict_framing),
+      cmocka_unit_test(test_header_bytes_as_sent),
       cmocka_unit_test(test_upgrade_ignored),
       cmocka_unit_test(test_absolute_form),
       cmocka_unit_test(test_limits),
