@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <errno.h>
 #include <linux/sockios.h>
@@ -91,6 +92,8 @@ struct sl_server {
   void *shutdown_data;
   int port;
   char keep_alive_head[64]; /* "Connection: keep-alive" and its Keep-Alive timeout */
+  char date_head[48];       /* "Date: Mon, 07 Dec 2026 04:50:00 GMT\r\n", made once a second */
+  time_t date_sec;
   sl_server_stats_t stats;
   atomic_uint own_open;
   atomic_uint *open_all; /* connections open on every server sharing the limit */
@@ -429,13 +432,31 @@ static void write_raw(sl_conn_t *c, const char *a, size_t alen, const char *b, s
   write_bufs(c, bufs, blen ? 2 : 1);
 }
 
+/* The Date header an origin server with a clock sends (RFC 9110, 6.6.1), in
+ * the IMF-fixdate form, remade when the second changes. */
+static const char *date_head(sl_server_t *s) {
+  time_t now = time(NULL);
+  if (now != s->date_sec) {
+    static const char days[][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    snprintf(s->date_head, sizeof s->date_head, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+             days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour,
+             tm.tm_min, tm.tm_sec);
+    s->date_sec = now;
+  }
+  return s->date_head;
+}
+
 /* The status line and headers; the length, or n when they did not fit. */
 static size_t head(char *out, size_t n, sl_conn_t *c, int status, const char *ctype,
                    const char *headers, const char *framing) {
   char code[24];
   sl_itoa(status, code);
   /* a 401 names the scheme the credentials go by (RFC 9110, 11.6.1) */
-  return sl_cat(out, n, "HTTP/1.1 ", code, " ", sl_http_status_text(status), "\r\n",
+  return sl_cat(out, n, "HTTP/1.1 ", code, " ", sl_http_status_text(status), "\r\n", date_head(c->srv),
                 ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
                 status == 401 ? "WWW-Authenticate: Bearer\r\n" : "", headers ? headers : "", framing,
                 c->keep_alive ? c->srv->keep_alive_head : "Connection: close\r\n\r\n",
@@ -644,6 +665,16 @@ static void discard_rest(sl_conn_t *c, unsigned max_ms) {
 
 /* An error the server answers itself, then closes (the stream may be out of
  * sync). The gateway, when it asked to, shapes the body and adds headers. */
+/* Where the path starts in a request target: after the scheme and authority
+ * of the absolute form a proxy's client sends ("http://host/v1/...", RFC 9112,
+ * 3.2.2), else at 0; n when the target has no path. */
+static size_t origin_form(const char *u, size_t n) {
+  size_t skip = n >= 7 && !strncasecmp(u, "http://", 7) ? 7 : n >= 8 && !strncasecmp(u, "https://", 8) ? 8 : 0;
+  if (!skip) return 0;
+  const char *slash = memchr(u + skip, '/', n - skip);
+  return slash ? (size_t)(slash - u) : n;
+}
+
 static void protocol_error(sl_conn_t *c, int status, const char *msg) {
   c->srv->stats.protocol_errors++;
   c->keep_alive = false;
@@ -655,8 +686,8 @@ static void protocol_error(sl_conn_t *c, int status, const char *msg) {
     size_t n = c->url.len;
     while (n && c->url.data[n - 1] == '\0') n--;
     char path[256];
-    size_t q = 0;
-    for (; q < n && q + 1 < sizeof path && c->url.data[q] != '?'; q++) path[q] = c->url.data[q];
+    size_t q = 0, from = origin_form(c->url.data, n);
+    for (; from + q < n && q + 1 < sizeof path && c->url.data[from + q] != '?'; q++) path[q] = c->url.data[from + q];
     path[q] = '\0';
     s->error_cb(status, msg, path, hdr, sizeof hdr, &body, s->error_data);
   }
@@ -821,12 +852,8 @@ static int on_headers_complete(llhttp_t *p) {
   sl_http_req_t *r = &c->req;
   r->method = llhttp_method_name((llhttp_method_t)p->method);
   const char *u = c->url.data ? c->url.data : "/";
-  /* the absolute form a proxy's client sends ("POST http://host/v1/... HTTP/1.1",
-   * RFC 9112, 3.2.2): the path is what follows the authority */
-  if (!strncasecmp(u, "http://", 7) || !strncasecmp(u, "https://", 8)) {
-    const char *slash = strchr(u + (u[4] == ':' ? 7 : 8), '/');
-    u = slash ? slash : "/";
-  }
+  size_t ul = strlen(u), from = origin_form(u, ul);
+  u = from < ul ? u + from : from ? "/" : u;
   const char *q = strchr(u, '?');
   size_t path_at = c->hstore.len, pl = q ? (size_t)(q - u) : strlen(u), query_at = 0;
   if (sl_buf_append(&c->hstore, u, pl) || sl_buf_append(&c->hstore, "", 1))
@@ -1137,10 +1164,14 @@ static void on_connection(uv_stream_t *ls, int status) {
               (unsigned long long)s->stats.rejected_connections);
     }
     c->keep_alive = false;
+    /* (the request is unread: no id of its own, no dialect known) */
     static const char body[] =
         "{\"error\":{\"message\":\"too many connections\",\"type\":\"server_error\","
-        "\"code\":\"too_many_connections\"}}";
-    sl_http_respond(c, 503, "application/json", "Retry-After: 1\r\n", body, sizeof body - 1);
+        "\"param\":null,\"code\":\"too_many_connections\"}}";
+    sl_http_respond(c, 503, "application/json",
+                    "Retry-After: 1\r\nx-sluice-request-id: none\r\nx-sluice-backend: none\r\n"
+                    "x-sluice-rule: none\r\n",
+                    body, sizeof body - 1);
     /* Closing now, with the client's request unread in our socket, would make
      * the kernel answer with a reset that can reach the client before the 503
      * (it then sees a connection error); so, as for a 413, the request's rest

@@ -678,6 +678,10 @@ test('Anthropic SDK errors: upstream 429 -> RateLimitError, bad input -> BadRequ
   const long = (await raw(sluice.port, `POST /v1/messages?x=${'A'.repeat(40000)} HTTP/1.1\r\nHost: x\r\n\r\n`)).text;
   assert.match(long, /^HTTP\/1.1 431/);
   assert.match(long, /\{"type":"error","error":\{"type":"invalid_request_error"/);
+  // the same with the absolute form of the target a proxy's client sends
+  const abs = (await raw(sluice.port, `POST http://gw.example/v1/messages?x=${'A'.repeat(40000)} HTTP/1.1\r\nHost: x\r\n\r\n`)).text;
+  assert.match(abs, /^HTTP\/1.1 431/);
+  assert.match(abs, /\{"type":"error","error":\{"type":"invalid_request_error"/);
 });
 
 test('Anthropic client: an upstream failure mid-stream ends the stream with an error event', async () => {

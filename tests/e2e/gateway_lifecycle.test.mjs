@@ -23,6 +23,13 @@ test('connections beyond max_connections get 503 and are closed', async () => {
     await sleep(100);
     const r = await raw(s.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.match(r.text, /^HTTP\/1\.1 503/);
+    // the contract's headers (no request of its own was read: its id is none)
+    // and an OpenAI error object with every member
+    assert.match(r.text, /\r\nx-sluice-request-id: none\r\n/);
+    assert.match(r.text, /\r\nx-sluice-backend: none\r\n/);
+    assert.match(r.text, /\r\nDate: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n/);
+    assert.deepEqual(JSON.parse(r.text.slice(r.text.indexOf('\r\n\r\n') + 4)).error,
+      { message: 'too many connections', type: 'server_error', param: null, code: 'too_many_connections' });
     // a refused client whose request sluice never read, reading late, gets its
     // 503 and a clean end, not a reset (the rest of its request is drained)
     for (const tail of ['{"messages":[]}', '']) {

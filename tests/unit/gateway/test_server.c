@@ -161,6 +161,9 @@ static void test_keepalive_and_pipelining(void **st) {
   assert_non_null(c);
   assert_true(a < b && b < c); /* in order */
   assert_non_null(strstr(buf, "Connection: keep-alive"));
+  /* every answer is dated (RFC 9110, 6.6.1) */
+  assert_non_null(strstr(buf, "\r\nDate: "));
+  assert_non_null(strstr(buf, " GMT\r\n"));
   /* the idle timeout, for clients that retire pooled connections by it (600 ms: 1 s at least) */
   assert_non_null(strstr(buf, "Connection: keep-alive\r\nKeep-Alive: timeout=1\r\n"));
   close(fd);
