@@ -463,6 +463,17 @@ void sl_gw_handle(sl_conn_t *c, sl_http_req_t *r, void *data) {
   /* HEAD is GET without the body (the server leaves the body out) */
   bool get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST");
   const sl_dialect_ops_t *chat = chat_dialect(p);
+  /* A web page's request (browsers send Origin): sluice answers no CORS
+   * preflight, so a page can only send what needs none — a POST as
+   * text/plain or a form, which a gateway without auth would serve, spending
+   * its owner's money on any site's behalf. Servers and SDKs send no Origin. */
+  if (post && sl_http_header(r, "origin")) {
+    err_end_as(gw, c, r, chat ? chat : &sl_dialect_openai, 403, "permission_error", "cross_origin_refused",
+               "requests from web pages (an Origin header) are not served: sluice answers no CORS "
+               "preflight; call it from a server",
+               NULL);
+    return;
+  }
   if (chat) {
     if (post) sl_gw_chat(gw, c, r, chat);
     else not_allowed(gw, c, r, chat, "POST");

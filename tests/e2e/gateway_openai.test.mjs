@@ -56,6 +56,24 @@ test('a rule name past ASCII reaches the client percent-encoded in x-sluice-rule
   await r.text();
 });
 
+test("a web page's POST (an Origin header, as a browser sends it) is refused with a 403; nothing goes upstream", async () => {
+  const before = primary.received.length + secondary.received.length;
+  const body = JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'from a page' }] });
+  for (const ctype of ['text/plain;charset=UTF-8', 'application/x-www-form-urlencoded']) {
+    const r = await fetch(`${sluice.base}/v1/chat/completions`, { method: 'POST', body,
+      headers: { 'content-type': ctype, origin: 'https://evil.example' } });
+    assert.equal(r.status, 403);
+    const j = await r.json();
+    assert.equal(j.error.code, 'cross_origin_refused');
+    assert.ok(r.headers.get('x-sluice-request-id'));
+  }
+  assert.equal(primary.received.length + secondary.received.length, before);
+  // without Origin (servers, SDKs, curl), the same body is served
+  const ok = await fetch(`${sluice.base}/v1/chat/completions`, { method: 'POST', body });
+  assert.equal(ok.status, 200);
+  assert.equal((await fetch(`${sluice.base}/healthz`, { headers: { origin: 'https://x.example' } })).status, 200);
+});
+
 test('non-streaming completion through the SDK, with sluice headers and usage', async () => {
   modes.primary = 'ok';
   const { data, response } = await client.chat.completions
