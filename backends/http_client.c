@@ -55,6 +55,7 @@ struct sl_hc_req {
   bool no_retry;                          /* it said x-should-retry: false */
   long long clen;                         /* its Content-Length, -1 before one */
   bool bad_framing;                       /* two that differ: the body's end is unknown */
+  bool switched;                          /* a 101 nobody asked for: no HTTP answer follows */
   int status;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -366,6 +367,9 @@ static void check_done(sl_hc_t *hc) {
     if (r->bad_framing) {
       err = SL_EUPSTREAM;
       m = "upstream answer has conflicting Content-Length headers";
+    } else if (r->switched) {
+      err = SL_EUPSTREAM;
+      m = "upstream switched protocols (HTTP 101) though no upgrade was asked for";
     } else if (stale(r, cc)) {
       err = SL_ESTALE;
       snprintf(mbuf, sizeof mbuf, "upstream closed a reused connection before answering: %s",
@@ -531,6 +535,10 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
     long st = 0;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+    if (st == 101) { /* what follows is another protocol's, never an answer: fail now */
+      r->switched = true;
+      return 0;
+    }
     if (st >= 200 && note_response(r)) return 0;
   }
   return r->canceled ? 0 : len;

@@ -209,6 +209,11 @@ const faults = {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(completion('col1\u0000col2 and the rest')));
   },
+  // a 101 no one asked for, then another protocol's bytes on a connection kept open
+  switched: (req, body, res) => {
+    res.socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello');
+    setTimeout(() => res.socket.destroy(), 8000);
+  },
   bad_chunked: (req, body, res) => res.socket.end('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n' +
     'Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n'),
   empty_200: (req, body, res) => {
@@ -599,6 +604,10 @@ test('broken framing and an empty answer are named for what they are (a 502 eith
   await assert.rejects(ask({}, badOnly), (e) => e.status === 502 && /malformed chunked encoding/.test(e.message));
   fault = 'empty_200';
   await assert.rejects(ask({}, badOnly), (e) => e.status === 502 && /no body/.test(e.message));
+  fault = 'switched';
+  const t0 = Date.now();
+  await assert.rejects(ask({}, badOnly), (e) => e.status === 502 && /switched protocols/.test(e.message));
+  assert.ok(Date.now() - t0 < 900, `failed at once, not at the idle timeout (${Date.now() - t0} ms)`);
 });
 
 test('bytes that are no UTF-8 in an upstream answer reach the client as U+FFFD: valid JSON for strict parsers, streamed or not', async () => {
