@@ -313,6 +313,15 @@ static void emit_tool_calls(oa_call_t *c, const cJSON *tcs, bool delta) {
     const char *ids = cJSON_IsString(id) && id->valuestring[0] ? id->valuestring : NULL;
     char made[48];
     bool first = !(c->tool_named >> index & 1); /* index < MAX_CALLS = 64 */
+    if (first && !(cJSON_IsString(name) && name->valuestring[0])) {
+      /* a call's first piece names its function: without it, a piece of no
+       * call (an index the upstream never opened) or a broken one; relayed, the
+       * client would be asked to run a function named "" */
+      cJSON_free(printed);
+      sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error",
+                    "upstream sent a tool call without a function name");
+      return;
+    }
     if (!ids && first) {
       static _Atomic uint64_t seq;
       snprintf(made, sizeof made, "call_sl%08llx%04x%02x", (unsigned long long)time(NULL) & 0xffffffffull,

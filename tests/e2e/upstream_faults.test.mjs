@@ -90,6 +90,12 @@ const faults = {
       { index: 5, id: 'c5', type: 'function', function: { name: 'f5', arguments: { a: 1 } } },
       { index: 0, id: 'c0', type: 'function', function: { name: 'f0', arguments: 12 } }] } }],
     usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }),
+  // a tool call's piece at an index never opened: no name, no id
+  tool_nameless: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk({ role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a"' } }] }));
+    res.end(chunk({ tool_calls: [{ index: 5, function: { arguments: ':1}' } }] }) + chunk({}, 'tool_calls') + 'data: [DONE]\n\n');
+  },
   // a stream with a second choice's deltas among the first's
   two_choices: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -375,6 +381,10 @@ test('tool calls with arguments as JSON values and sparse indices reach the clie
   const r = await ask({}, badOnly);
   const calls = r.choices[0].message.tool_calls;
   assert.deepEqual(calls.map((t) => [t.id, t.function.name, t.function.arguments]), [['c5', 'f5', '{"a":1}'], ['c0', 'f0', '12']]);
+  // a piece of a call that never began (no name) is a broken answer, not a call named ""
+  fault = 'tool_nameless';
+  await assert.rejects(async () => { for await (const c of await ask({ stream: true }, badOnly)) void c; },
+    (e) => /tool call without a function name/.test(e.message));
   fault = 'two_choices';
   let text = '';
   for await (const c of await ask({ stream: true }, badOnly)) text += c.choices[0]?.delta?.content ?? '';
