@@ -47,6 +47,7 @@ typedef struct {
   int in_tokens, out_tokens, cache_read, cache_write; /* in_tokens counts all three */
   bool in_seen, out_seen, cache_seen;
   sl_stopper_t lstop; /* stop strings the API refuses (only whitespace), applied here */
+  sl__surr_t surr;    /* a surrogate pair's half across events */
 } an_call_t;
 
 /* ---- encoding ---- */
@@ -524,7 +525,10 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
   if (c->saw_stop) return 0; /* nothing follows the end: whatever does is not relayed */
   /* numbers as written: a tool's whole input in content_block_start is
    * re-printed (12345678901234567890 must not become 1.2345678901234567e+19) */
-  cJSON *j = sl__parse_json(p, n, true);
+  size_t jn = 0;
+  char *joined = sl__surrogates_join(&c->surr, p, n, &jn);
+  cJSON *j = joined ? sl__parse_json(joined, jn, true) : sl__parse_json(p, n, true);
+  free(joined);
   if (!j) return sl__call_bad_event(&c->base, p, n);
   const cJSON *tj = cJSON_GetObjectItemCaseSensitive(j, "type");
   const char *type = cJSON_IsString(tj) ? tj->valuestring : event;

@@ -27,6 +27,7 @@ typedef struct {
   char auth[600];
   bool stream, saw_done, fresh_connect;
   bool end_armed; /* the finish_reason came: the rest (usage, [DONE]) is waited for briefly */
+  sl__surr_t surr; /* a surrogate pair's half across events */
   sl__upstream_t up;   /* status, JSON/error body or SSE stream */
   sl_result_t res;
   char finish[32];
@@ -411,7 +412,10 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
     sl_hc_expect_end(c->hr, SL_STREAM_END_GRACE_MS);
     return 0;
   }
-  cJSON *j = sl__parse_json(p, n, false);
+  size_t jn = 0;
+  char *joined = sl__surrogates_join(&c->surr, p, n, &jn);
+  cJSON *j = joined ? sl__parse_json(joined, jn, false) : sl__parse_json(p, n, false);
+  free(joined);
   if (!j) return sl__call_bad_event(&c->base, p, n);
   if (cJSON_GetObjectItemCaseSensitive(j, "error")) {
     fail_with_error(c, j);

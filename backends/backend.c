@@ -425,6 +425,51 @@ static char *escapes_replaced(const char *p, size_t n, bool lone_too) {
   return copy;
 }
 
+/* Whether the backslash at i escapes (an even run of backslashes before it). */
+static bool escaping(const char *p, size_t i) {
+  size_t k = 0;
+  while (k < i && p[i - 1 - k] == '\\') k++;
+  return k % 2 == 0;
+}
+
+char *sl__surrogates_join(sl__surr_t *st, const char *p, size_t n, size_t *out_n) {
+  /* a string of this event that opens with a low half, after the high half
+   * held from the last one: the pair whole again */
+  size_t low = n;
+  if (st->held[0])
+    for (size_t i = 0; i + 7 <= n && low == n; i++)
+      if (p[i] == '"' && !(i > 0 && p[i - 1] == '\\' && escaping(p, i - 1)) &&
+          surrogate(p + i + 1, p + n) == 2 && escaping(p, i + 1))
+        low = i + 1;
+  /* a string that closes on a high half: held for the next event */
+  size_t high = n;
+  for (size_t i = n; i-- > 6 && high == n;)
+    if (p[i] == '"' && surrogate(p + i - 6, p + n) == 1 && escaping(p, i - 6)) high = i - 6;
+  if (low == n && high == n) {
+    st->held[0] = '\0'; /* a half that found no other: dropped, as it was no text */
+    return NULL;
+  }
+  char *out = malloc(n + 6);
+  if (!out) return NULL;
+  size_t k = 0;
+  char next[7] = "";
+  if (high < n) memcpy(next, p + high, 6);
+  for (size_t i = 0; i < n; i++) {
+    if (i == low) {
+      memcpy(out + k, st->held, 6);
+      k += 6;
+    }
+    if (i == high) {
+      i += 5; /* the held half leaves this event */
+      continue;
+    }
+    out[k++] = p[i];
+  }
+  memcpy(st->held, next, sizeof st->held);
+  *out_n = k;
+  return out;
+}
+
 cJSON *sl__parse_json(const char *p, size_t n, bool numbers_as_written) {
   /* a raw NUL is no JSON (a string's control characters are escaped), and
    * cJSON would end the string there: the answer cut short, silently */

@@ -74,6 +74,15 @@ bool sl__usage_count(const cJSON *v, int *out);
  * numbers_as_written: where numbers are re-printed (an Anthropic message's
  * tool inputs), they keep their text (common/sl_json.h). */
 cJSON *sl__parse_json(const char *p, size_t n, bool numbers_as_written);
+/* A UTF-16 surrogate pair an upstream split across two stream events ("…\ud83d"
+ * then "\ude00…", as proxies that cut strings by UTF-16 units do): the high
+ * half is taken out of the event that ends a string on it and put before the
+ * low half that opens a string of the next. Returns the event's text to parse
+ * (malloc'd, its length in *out_n), or NULL to parse it as it is. */
+typedef struct {
+  char held[7]; /* "\uD83D", or "" */
+} sl__surr_t;
+char *sl__surrogates_join(sl__surr_t *st, const char *p, size_t n, size_t *out_n);
 /* Whether an upstream's HTTP status may be tried again or elsewhere. */
 bool sl__upstream_retryable(int status);
 /* A stream event's data that did not parse as JSON: unless it is blank, the

@@ -90,6 +90,13 @@ const faults = {
       { index: 5, id: 'c5', type: 'function', function: { name: 'f5', arguments: { a: 1 } } },
       { index: 0, id: 'c0', type: 'function', function: { name: 'f0', arguments: 12 } }] } }],
     usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }),
+  // an emoji's UTF-16 halves in two events (a proxy that cuts strings by UTF-16 units)
+  sse_split_pair: (req, body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk({ role: 'assistant', content: 'X\ud83d' }));
+    res.write(chunk({ content: '\ude00Y \ud83c' }));
+    res.end(chunk({ content: '\udf27!' }, 'stop') + 'data: [DONE]\n\n');
+  },
   // a tool call's piece at an index never opened: no name, no id
   tool_nameless: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -618,6 +625,12 @@ test('broken framing and an empty answer are named for what they are (a 502 eith
   const t0 = Date.now();
   await assert.rejects(ask({}, badOnly), (e) => e.status === 502 && /switched protocols/.test(e.message));
   assert.ok(Date.now() - t0 < 900, `failed at once, not at the idle timeout (${Date.now() - t0} ms)`);
+});
+
+test("an emoji whose UTF-16 halves came in two events reaches the client whole", async () => {
+  fault = 'sse_split_pair';
+  const { text } = await readStream(badOnly);
+  assert.equal(text, 'X\u{1F600}Y \u{1F327}!');
 });
 
 test('bytes that are no UTF-8 in an upstream answer reach the client as U+FFFD: valid JSON for strict parsers, streamed or not', async () => {
