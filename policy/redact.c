@@ -409,9 +409,30 @@ static int add_value(sl_redact_map_t *m, const char *p, size_t len, size_t type_
   return 0;
 }
 
+/* Two values of two words or more that are one written two ways: the same
+ * words (loose_words: any case, anything between them, "Laila\u00a0Hansen",
+ * "Laila-Hansen"), or the same with the last one first ("Hansen, Laila"). */
+static bool same_words(const char *a, size_t an, const char *b, size_t bn) {
+  lword_t *wa = NULL, *wb = NULL;
+  size_t na = 0, nb = 0;
+  bool same = false;
+  if (!loose_words(a, an, &wa, &na) && !loose_words(b, bn, &wb, &nb) && na == nb && na >= 2) {
+    bool in_order = true, last_first = wb[0].h == wa[na - 1].h;
+    for (size_t i = 0; i < na; i++) {
+      in_order &= wa[i].h == wb[i].h;
+      if (i) last_first &= wb[i].h == wa[i - 1].h;
+    }
+    same = in_order || last_first;
+  }
+  free(wa);
+  free(wb);
+  return same;
+}
+
 /* The value p[0..len) in the map: the same bytes, the same in another ASCII
- * case (a value matched in any case), or an alias of the value it writes as
- * JSON text does ("Jos\\u00e9" is José: one person, one placeholder). */
+ * case (a value matched in any case), an alias of the value it writes as
+ * JSON text does ("Jos\\u00e9" is José: one person, one placeholder), or the
+ * same words of a value of its type written another way (same_words). */
 static int find_or_add(sl_redact_map_t *m, const char *p, size_t len, size_t type_ix,
                        size_t pos, size_t *ix) {
   bool any_case = anycase_value(p, len);
@@ -439,6 +460,13 @@ static int find_or_add(sl_redact_map_t *m, const char *p, size_t len, size_t typ
     v->part = true;
     v->parent = i;
     break;
+  }
+  for (size_t i = 0; v && !v->part && i + 1 < m->n; i++) {
+    value_t *w = &m->v[i];
+    if (w->part || w->type_ix != v->type_ix || !same_words(w->value, w->e.value_len, v->value, v->e.value_len))
+      continue;
+    v->part = true;
+    v->parent = i;
   }
   return rc;
 }

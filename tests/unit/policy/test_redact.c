@@ -114,6 +114,19 @@ static void test_other_cases(void **state) {
              "Ask [PERSON_1]. Then ask [PERSON_1] and [PERSON_1]. [PERSON_2] said he will come.", NULL, NULL);
 }
 
+/* The same name written another way (a no-break space, a hyphen, the surname
+ * first) that the detector found as a value of its own is the same person: one
+ * placeholder, and the answer gets the first spelling back. */
+static void test_same_words_one_placeholder(void **state) {
+  (void)state;
+  static const char *const names[] = {"Laila Hansen", "Laila\xc2\xa0Hansen", "Laila-Hansen", "HANSEN, LAILA",
+                                      "Ola Nordmann"};
+  redact_one("Ask Laila Hansen, Laila\xc2\xa0Hansen, Laila-Hansen and HANSEN, LAILA; not Ola Nordmann.", names,
+             (const int[]){0, 0, 0, 0, 0}, 5,
+             "Ask [PERSON_1], [PERSON_1], [PERSON_1] and [PERSON_1]; not [PERSON_2].",
+             "[PERSON_1] and [PERSON_2]", "Laila Hansen and Ola Nordmann");
+}
+
 /* A placeholder the client wrote itself is not handed out: the answer's copy of
  * the client's text stays the client's text. */
 static void test_placeholder_written_by_client(void **state) {
@@ -631,6 +644,7 @@ int main(void) {
       cmocka_unit_test(test_consistent_across_turns),
       cmocka_unit_test(test_tool_call_ids),
       cmocka_unit_test(test_other_cases),
+      cmocka_unit_test(test_same_words_one_placeholder),
       cmocka_unit_test(test_word_boundaries_and_split_entities),
       cmocka_unit_test(test_tool_calls_and_bad_offsets),
       cmocka_unit_test(test_values_outside_messages),
