@@ -81,7 +81,8 @@ static const char *const veto[] = {
     "ltda", "eireli", "hermanos", "asociados", "associados", "figli", "söhne", "sønner", "söner",
     "hijos", "filhos", "combinatie", "personlig", "sarl", "srl", "spa", "snc", "scs", "bv", "nv",
     "vof", "ohg", "kg", "asa", "sro", "công", "cty", "tnhh", "sas", "kkt", "ska", "sp",
-    "kommanditbolag", "handelsbolag", "aktiebolag",
+    "kommanditbolag", "handelsbolag", "aktiebolag", "tmi", "ky", "oü", "uab", "sia", "doo",
+    "sons",
     /* planets and gods more often than people in prompts */
     "mercury", "venus", "jupiter", "saturn", "uranus", "neptune", "pluto",
     /* storms are named like people */
@@ -1442,6 +1443,29 @@ static inline bool caps_label(const sl__tok_t *u) {
 
 static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T);
 
+/* A household by its surname: "Davison family, table for six", "the Kowalski
+ * family", "Familie Nowak" — a surname (or a word no list knows, written as a
+ * name) right before "family" or right after "Familie"/"famille"/"familia". */
+static void family_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
+  static const char *const after[] = {"familie", "famille", "familia", "família", "famiglia", NULL};
+  const char *text = c->text;
+  for (size_t i = 0; i + 1 < T->n; i++) {
+    const sl__tok_t *t = &T->v[i], *n = &T->v[i + 1];
+    size_t k;
+    if (n->nl_before || n->punct_before) continue;
+    /* ("family" in lower case: "Lakeside Family Practice" is a firm's name) */
+    if (sl__tok_is(text, n, "family") && !(n->caps & 1) && cap_word(text, t)) k = i;
+    else if (sl__tok_in(text, t, after) && cap_word(text, n)) k = i + 1;
+    else continue;
+    unsigned f = GZ(k);
+    const sl__tok_t *w = &T->v[k];
+    if ((f & (SL_GZ_VETO | SL_GZ_HONOR | SL_GZ_STARTER | SL_GZ_PLACE)) || w->e - w->s < 3 ||
+        !((f & SL_GZ_LAST) || foreign_word(text, w, f)))
+      continue;
+    sl__cands_add(c->out, w->s, w->e, SL_ET_PERSON, "person", 30);
+  }
+}
+
 /* The end of "SURNAME, GIVEN" in capitals at token i, as records and forms
  * print them ("Patient: HANSEN, LAILA.", "MÜLLER, JÜRGEN; DOE, JANE"), or 0:
  * a surname, a comma, a given name that is no place or word ("PARIS, FRANCE"
@@ -2287,6 +2311,7 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   }
   lower_names(c, g, T);
   if (T->has_upper) caps_names(c, g, T);
+  if (T->has_upper) family_names(c, g, T);
 }
 
 static void words_init(void) {

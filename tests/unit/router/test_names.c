@@ -4,6 +4,12 @@
 static void persons(void **s) {
   (void)s;
   EXPECT("I want to add Laila Hansen as a beneficiary", "PERSON", "Laila Hansen");
+  /* surname first in capitals, as records print it; a household by its surname */
+  EXPECT("Patient record: HANSEN, LAILA. Summarise her chart.", "PERSON", "HANSEN, LAILA");
+  EXPECT("Kunde: M\xc3\x9cLLER, J\xc3\x9cRGEN", "PERSON", "M\xc3\x9cLLER, J\xc3\x9cRGEN");
+  EXPECT("Attendees: SMITH, JOHN; DOE, JANE", "PERSON", "DOE, JANE");
+  EXPECT("Davison family, table for six at 7:30.", "PERSON", "Davison");
+  EXPECT("Reservation for the Kowalski family at 8pm.", "PERSON", "Kowalski");
   /* a given name in a town's name is no place alone ("San Antonio") */
   EXPECT("I met Antonio yesterday.", "PERSON", "Antonio");
   /* romanised Japanese surnames (chance's list) */
@@ -254,6 +260,13 @@ static void persons(void **s) {
 static void not_persons(void **s) {
   (void)s;
   REJECT("The crowd shouted at the referee", "PERSON");
+  /* places and firms written as "NAME, NAME"; a firm's Family; legal forms */
+  REJECT("HOUSTON, TEXAS", "PERSON");
+  REJECT("PARIS, FRANCE", "PERSON");
+  REJECT("Lakeside Family Practice offers flu shots.", "PERSON");
+  REJECT("Smith and Sons merged with Andersson Tmi.", "PERSON");
+  REJECT("Will it rain in Florence on Saturday?", "PERSON");
+  REJECT("What is the best time to visit Victoria in spring?", "PERSON");
   /* a predicate of people after a word used as an adjective, or about a place or a
    * thing; kin of a god */
   REJECT("I am a Chilean woman but I live in India.", "PERSON");
