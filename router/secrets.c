@@ -1489,7 +1489,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   /* a word inside a path or URL ("/docs/creating-a-strong-password"), not a name */
   if (is >= 1 && t[is - 1] == '/') return;
   if (ident_has(&id, "forgot") || ident_has(&id, "reset") || ident_has(&id, "file") ||
-      ident_has(&id, "policy") || ident_has(&id, "length") ||
+      ident_has(&id, "policy") || ident_has(&id, "length") || ident_has(&id, "hint") ||
       ident_has(&id, "hash") || ident_has(&id, "field") || ident_has(&id, "input"))
     return;
   uint32_t vs, ve;

@@ -370,6 +370,9 @@ static void passwords(void **s) {
   EXPECT("DriverManager.getConnection(URL, \"svc_billing\", \"Bq7$Lm2!wZ9xPt\")", "PASSWORD", "Bq7$Lm2!wZ9xPt");
   REJECT("ws.connect(\"wss://stream.example.com/v2\", \"Sub-Protocol1\")", "PASSWORD");
   REJECT("<input id=\"password\" name=\"password\" type=\"password\" minlength=\"12\" required>", "PASSWORD");
+  /* a hint is said to help remember a password, it is none */
+  REJECT("\"passphrase_hint\": \"name of the first street you lived on\"", "PASSWORD");
+  REJECT("password_hint = \"favourite colour\"", "PASSWORD");
   REJECT("pub fn hash(password: &str) -> Result<String, Error> {", "PASSWORD");
   REJECT("usernamePassword(credentialsId: 'nexus-deployer', passwordVariable: 'NEXUS_PASS')", "PASSWORD");
   REJECT("CREATE ROLE app LOGIN PASSWORD :'app_password';", "PASSWORD");
