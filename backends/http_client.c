@@ -56,6 +56,8 @@ struct sl_hc_req {
   long long clen;                         /* its Content-Length, -1 before one */
   bool bad_framing;                       /* two that differ: the body's end is unknown */
   bool switched;                          /* a 101 nobody asked for: no HTTP answer follows */
+  int attempts;                           /* connections the request was about to go out on */
+  bool resend_refused;                    /* curl would have sent it again, unrecorded */
   int status;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -367,6 +369,9 @@ static void check_done(sl_hc_t *hc) {
     if (r->bad_framing) {
       err = SL_EUPSTREAM;
       m = "upstream answer has conflicting Content-Length headers";
+    } else if (r->resend_refused) {
+      err = SL_ESTALE;
+      m = "upstream closed a reused connection before answering";
     } else if (r->switched) {
       err = SL_EUPSTREAM;
       m = "upstream switched protocols (HTTP 101) though no upgrade was asked for";
@@ -505,6 +510,21 @@ static long header_date_wait(const char *p, size_t len, const char *name) {
   return at - now > 86400 ? 86400000L : (long)(at - now) * 1000;
 }
 
+/* Called as the request is about to go out on a connection. A second time for
+ * one transfer is libcurl sending it again by itself (the reused connection
+ * died before an answer): bytes that would leave with no ledger row of their
+ * own. The transfer stops here instead, and the caller sends it again as a
+ * call of its own (SL_ESTALE), its egress recorded first. */
+static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port) {
+  (void)ip, (void)local_ip, (void)port, (void)local_port;
+  sl_hc_req_t *r = ud;
+  if (++r->attempts > 1) {
+    r->resend_refused = true;
+    return CURL_PREREQFUNC_ABORT;
+  }
+  return CURL_PREREQFUNC_OK;
+}
+
 static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   sl_hc_req_t *r = ud;
   size_t len = sz * n;
@@ -580,6 +600,8 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+  curl_easy_setopt(e, CURLOPT_PREREQDATA, r);
   curl_easy_setopt(e, CURLOPT_PRIVATE, r);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0L);
