@@ -741,7 +741,7 @@ static void on_done(void *data, int err, int status, const char *msg) {
     c->res.usage_reported = true;
   } else {
     /* No usage from upstream: estimate (about 4 bytes a token) rather than record zero. */
-    c->res.prompt_tokens = in_ok ? c->in_tokens : (int)((c->base.body.len + 3) / 4);
+    c->res.prompt_tokens = in_ok ? c->in_tokens : c->base.prompt_estimate;
     c->res.completion_tokens = out_ok ? c->out_tokens : (int)((c->out_bytes + 3) / 4);
   }
   if (c->in_seen && c->cache_seen) {
@@ -780,6 +780,7 @@ static int an_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
   sl_stopper_init(&c->lstop);
   sl_buf_init(&c->json_else, 64u << 10);
   int rc = take_local_stops(c, o->req);
+  c->base.prompt_estimate = sl_chat_estimate_prompt_tokens(o->req);
   if (!rc) rc = encode(o, cfg, o->stream, &c->json_tool, &c->base.body);
   if (rc) {
     call_free(c);
@@ -835,7 +836,7 @@ static void an_pause(sl_call_t *base, bool pause) {
 static void an_usage(const sl_call_t *base, sl_result_t *out) {
   const an_call_t *c = (const an_call_t *)base;
   int est = (int)((c->out_bytes + 3) / 4); /* message_start's output count is only a start */
-  out->prompt_tokens = c->in_seen ? c->in_tokens : (int)((c->base.body.len + 3) / 4);
+  out->prompt_tokens = c->in_seen ? c->in_tokens : c->base.prompt_estimate;
   out->completion_tokens = c->out_seen && c->out_tokens > est ? c->out_tokens : est;
   if (c->in_seen && c->cache_seen) {
     out->cache_read_tokens = c->cache_read;

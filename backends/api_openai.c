@@ -502,7 +502,7 @@ static void finish_json(oa_call_t *c) {
 static void oa_usage(const sl_call_t *base, sl_result_t *out) {
   const oa_call_t *c = (const oa_call_t *)base;
   bool rep = c->res.usage_reported;
-  out->prompt_tokens = rep ? c->res.prompt_tokens : (int)((c->base.body.len + 3) / 4);
+  out->prompt_tokens = rep ? c->res.prompt_tokens : c->base.prompt_estimate;
   out->completion_tokens = rep ? c->res.completion_tokens : (int)((c->out_bytes + 3) / 4);
 }
 
@@ -581,6 +581,7 @@ static int oa_prepare(sl_backends_t *b, const sl_backend_cfg_t *cfg, const sl_ca
   /* the messages' text and room for the rest: one allocation, usually */
   int rc = sl_buf_reserve(&c->base.body, sl_chat_messages_len(o->req) * 9 / 8 + 512);
   if (!rc) rc = take_local_stops(c, o->req);
+  c->base.prompt_estimate = sl_chat_estimate_prompt_tokens(o->req);
   if (!rc) rc = encode(o, cfg, o->stream, &c->base.body);
   if (rc) {
     call_free(c);

@@ -25,6 +25,7 @@ struct sl_call {
   sl_backends_t *owner;
   const sl_backend_cfg_t *cfg;
   sl_buf_t body;              /* bytes that will leave */
+  int prompt_estimate;        /* the prompt's tokens when the upstream counts none */
   char destination[300];
   sl_call_cbs_t cbs;
   void *data;

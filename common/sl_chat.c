@@ -112,6 +112,12 @@ size_t sl_chat_messages_len(const sl_chat_req_t *r) {
   return n;
 }
 
+int sl_chat_estimate_prompt_tokens(const sl_chat_req_t *r) {
+  size_t bytes = sl_chat_messages_len(r) + (r->tools ? strlen(r->tools) : 0);
+  size_t t = (bytes + 3) / 4;
+  return t > 0x7fffffff ? 0x7fffffff : (int)t;
+}
+
 /* Model names as providers and inference servers spell them: "gpt-4o-2024-08-06",
  * "claude-3-5-sonnet@20240620", "meta-llama/Llama-3.1-8B-Instruct",
  * "llama3.2:3b-instruct-q4_K_M", "ft:gpt-4o-mini:acme::9abc",

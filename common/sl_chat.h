@@ -79,5 +79,9 @@ size_t sl_chat_beta_undated(const char *s, size_t n);
 bool sl_chat_wants_tools_or_json(const sl_chat_req_t *r);
 /* Bytes of sl_chat_text() that are message contents. */
 size_t sl_chat_messages_len(const sl_chat_req_t *r);
+/* The prompt's tokens estimated at about 4 bytes a token of its text (the
+ * messages and the tool definitions), rounded up: what is counted when no one
+ * counted (an upstream without usage, the routing's length check). */
+int sl_chat_estimate_prompt_tokens(const sl_chat_req_t *r);
 
 #endif

@@ -1295,9 +1295,7 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
     fail_request(j, 500, "server_error", "out_of_memory", "out of memory");
     return;
   }
-  size_t text_bytes = 0;
-  for (size_t i = 0; i < j->req.n_msgs; i++) text_bytes += strlen(j->req.msgs[i].content);
-  j->resp.prompt_tokens = (int)(text_bytes / 4);
+  j->resp.prompt_tokens = sl_chat_estimate_prompt_tokens(&j->req);
 
   /* classify: any failure is treated as the highest level (fail closed) */
   char dc[512];

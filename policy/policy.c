@@ -158,15 +158,6 @@ static bool in_list(char *const *l, size_t n, const char *s) {
   return false;
 }
 
-static int estimate_tokens(const sl_chat_req_t *req) {
-  /* ~4 bytes per token: only used when the gateway gave no estimate. */
-  size_t bytes = 0;
-  for (size_t i = 0; i < req->n_msgs; i++)
-    bytes += req->msgs[i].content ? strlen(req->msgs[i].content) : 0;
-  size_t t = (bytes + 3) / 4;
-  return t > 0x7fffffff ? 0x7fffffff : (int)t;
-}
-
 /* Whether a line of the header, or an element of its comma-separated list
  * ("zzz, out", or two lines a proxy joined), is one of the wanted values: a
  * second line, from a client or a proxy, is no less the request's. */
@@ -240,7 +231,7 @@ int sl_policy_decide(const sl_policy_t *p, const sl_chat_req_t *req, const sl_cl
     d->keep_inside = keep_type >= 0;
   }
   d->prompt_tokens = meta && meta->prompt_tokens > 0 ? meta->prompt_tokens
-                     : req                           ? estimate_tokens(req)
+                     : req                           ? sl_chat_estimate_prompt_tokens(req)
                                                      : 0;
   d->tenant_rpm = meta ? meta->tenant_rpm : 0;
   snprintf(d->tenant, sizeof d->tenant, "%s", meta && meta->tenant ? meta->tenant : "");
