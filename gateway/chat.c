@@ -296,6 +296,8 @@ static void record(job_t *j, bool wait) {
   sl_gw_t *gw = j->gw;
   count_egress(j); /* a call cut short by the client or a shutdown: it may have left */
   double avoided = 0, cost = job_cost(j, &avoided);
+  cost = sl_ledger_usd(cost); /* as the row keeps it: counters and budgets add the same */
+  avoided = sl_ledger_usd(avoided);
   count_usage(j, cost, avoided);
   settle_budget(j, cost);
   if (!gw->ledger) {

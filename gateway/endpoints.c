@@ -320,7 +320,7 @@ static void metrics(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   if (gw->ledger) {
     sl_ledger_stats_t ls;
     sl_ledger_stats(gw->ledger, &ls);
-    sl_metrics_set(gw->metrics, "sluice_ledger_rows_total", "outcome=\"committed\"", (double)ls.committed);
+    sl_metrics_set(gw->metrics, "sluice_ledger_rows_total", "outcome=\"committed\"", (double)ls.rows);
     sl_metrics_set(gw->metrics, "sluice_ledger_rows_total", "outcome=\"failed\"", (double)ls.failed);
     sl_metrics_set(gw->metrics, "sluice_ledger_rows_total", "outcome=\"refused_busy\"", (double)ls.busy);
     sl_metrics_set(gw->metrics, "sluice_ledger_queue_depth", "", (double)ls.queue_depth);

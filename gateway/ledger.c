@@ -604,7 +604,8 @@ static void merge_egress(entry_t *batch) {
 }
 
 /* One transaction for the whole batch; on any error nothing of it is kept. */
-static int write_batch(sl_ledger_t *l, entry_t *batch, bool egress, bool inject_fault) {
+static int write_batch(sl_ledger_t *l, entry_t *batch, bool egress, bool inject_fault, size_t *rows) {
+  *rows = 0;
   if (egress) merge_egress(batch);
   if (inject_fault) exec(l->db, "PRAGMA query_only = 1");
   int rc = exec(l->db, "BEGIN IMMEDIATE");
@@ -620,11 +621,12 @@ static int write_batch(sl_ledger_t *l, entry_t *batch, bool egress, bool inject_
     }
     sqlite3_reset(l->last);
     entry_t *gap = l->gap.rows ? gap_entry(l) : NULL;
-    if (gap) rc = write_row(l, gap, ++id, prev);
+    size_t n_rows = 0;
+    if (gap && !(rc = write_row(l, gap, ++id, prev))) n_rows++;
     uint64_t jseq = 0;
     for (entry_t *e = batch; !rc && e; e = e->next) {
       __builtin_prefetch(e->next); /* rows come from the loops' caches */
-      if (!e->merged) rc = write_row(l, e, ++id, prev);
+      if (!e->merged && !(rc = write_row(l, e, ++id, prev))) n_rows++;
       if (e->jseq > jseq) jseq = e->jseq;
     }
     if (!rc && jseq) { /* journaled rows up to here are in: not to be replayed */
@@ -633,6 +635,7 @@ static int write_batch(sl_ledger_t *l, entry_t *batch, bool egress, bool inject_
       sqlite3_reset(l->meta_set);
     }
     if (!rc) rc = exec(l->db, "COMMIT");
+    if (!rc) *rows = n_rows;
     if (rc) {
       SL_ERROR("ledger: write of a batch failed: %s", sqlite3_errmsg(l->db));
       exec(l->db, "ROLLBACK");
@@ -750,7 +753,9 @@ static int replay_journal(sl_ledger_t *l) {
     SL_ERROR("ledger: the journal was damaged; %llu of its rows cannot be recovered and a gap "
              "row in the ledger records %s", (unsigned long long)r.lost,
              r.lost == 1 ? "it" : "them");
-  if (!rc && (r.head || l->gap.rows)) rc = write_batch(l, r.head, true, false);
+  size_t rows = 0;
+  if (!rc && (r.head || l->gap.rows)) rc = write_batch(l, r.head, true, false, &rows);
+  l->st.rows += rows;
   for (entry_t *e = r.head, *next; e; e = next) {
     next = e->next;
     entry_free(l, e);
@@ -934,7 +939,8 @@ static void *writer_main(void *arg) {
     if (fault) l->fail_batches--;
     pthread_mutex_unlock(&l->mu);
 
-    int rc = n || gap_due ? write_batch(l, batch, egress, fault) : 0;
+    size_t rows = 0;
+    int rc = n || gap_due ? write_batch(l, batch, egress, fault, &rows) : 0;
     if (n && !rc) dirty = true;
 
     pthread_mutex_lock(&l->mu);
@@ -967,6 +973,7 @@ static void *writer_main(void *arg) {
         l->st.failed += n;
       } else {
         l->st.committed += n;
+        l->st.rows += rows;
         l->st.batches++;
         if (n > l->st.max_batch) l->st.max_batch = n;
       }
@@ -1025,7 +1032,11 @@ static void *writer_main(void *arg) {
   }
   bool gap_due = take_refused(l); /* refused after the last batch */
   pthread_mutex_unlock(&l->mu);
-  if (gap_due && !write_batch(l, NULL, false, false)) dirty = true;
+  size_t rows = 0;
+  if (gap_due && !write_batch(l, NULL, false, false, &rows)) dirty = true;
+  pthread_mutex_lock(&l->mu);
+  l->st.rows += rows;
+  pthread_mutex_unlock(&l->mu);
   if (dirty) sqlite3_wal_checkpoint_v2(l->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
   close_db(l);
   return NULL;

@@ -164,7 +164,8 @@ bool sl_ledger_rejects_on_failure(const sl_ledger_t *l);
 
 typedef struct {
   uint64_t appended;  /* accepted into the queue */
-  uint64_t committed; /* written */
+  uint64_t committed; /* written (an egress row its request's row stands for included) */
+  uint64_t rows;      /* rows inserted into SQLite (merged egress rows not; gap rows too) */
   uint64_t failed;    /* write failed (done_cb got SL_EIO) */
   uint64_t busy;      /* refused with SL_EBUSY */
   uint64_t batches;   /* transactions committed */
@@ -257,6 +258,10 @@ int sl_ledger_json_redactions(const sl_entity_t *e, size_t n, const char *const 
 /* classification JSON: {"level":"confidential","difficulty":0.83,"label":"hard",
  * "entities":3,"error":false} — what decided the route, never text. */
 int sl_ledger_json_classification(const sl_class_t *c, sl_buf_t *out);
+/* An amount in USD as a row stores it (nine decimals: the double nearest its
+ * canonical text), so that counters and budgets that add the rows' amounts
+ * agree with the ledger's sums to the last digit. */
+double sl_ledger_usd(double usd);
 /* API cost of a request from per-million-token prices. */
 double sl_ledger_api_cost_usd(double usd_per_mtok_in, double usd_per_mtok_out,
                               int64_t tokens_in, int64_t tokens_out);

@@ -221,6 +221,13 @@ int sl_ledger_json_classification(const sl_class_t *c, sl_buf_t *out) {
   return rc;
 }
 
+double sl_ledger_usd(double usd) {
+  char buf[48];
+  double stored = usd;
+  sl__ledger_fmt_real(usd, SL_LTYPE_R9, buf, sizeof buf, &stored);
+  return stored;
+}
+
 double sl_ledger_api_cost_usd(double usd_per_mtok_in, double usd_per_mtok_out,
                               int64_t tokens_in, int64_t tokens_out) {
   return ((double)tokens_in * usd_per_mtok_in + (double)tokens_out * usd_per_mtok_out) / 1e6;

@@ -306,6 +306,10 @@ static void test_row_helpers(void **state) {
   sl_ledger_format_ts(sl_ledger_month_next(ms), ts, sizeof ts);
   assert_string_equal(ts, "2027-01-01T00:00:00.000Z");
   assert_true(fabs(sl_ledger_api_cost_usd(2.5, 10, 1000, 500) - 0.0075) < 1e-12);
+  /* an amount as a row keeps it (nine decimals): what counters and budgets add */
+  assert_true(sl_ledger_usd(0.00004214935) == strtod("0.000042149", NULL));
+  assert_true(sl_ledger_usd(0.0000421495) == strtod("0.00004215", NULL));
+  assert_true(sl_ledger_usd(0.0075) == 0.0075);
 
   /* hostile --since/--until strings: no crash, and what parses formats back */
   srand(7);

@@ -124,6 +124,11 @@ static void test_egress_merged_into_request_row(void **state) {
   assert_int_equal(sl_ledger_append_sync(l, &e6), 0);
   sl_ledger_row_t r6 = req_row(6, SL_LEDGER_REQUEST, "ext", 100, A);
   assert_int_equal(sl_ledger_append_sync(l, &r6), 0);
+  /* the rows counted as inserted are the rows in the table: 11, not the 12 appended */
+  sl_ledger_stats_t st;
+  sl_ledger_stats(l, &st);
+  assert_int_equal(st.committed, 12);
+  assert_int_equal(st.rows, 11);
   sl_ledger_close(l);
 
   sqlite3 *db;
