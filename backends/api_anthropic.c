@@ -174,6 +174,7 @@ static int add_msgs(cJSON *root, const sl_chat_req_t *r, const char *sys_extra) 
       char idb[TOOL_ID_MAX];
       cJSON_AddStringToObject(b, "tool_use_id", tool_id(m->tool_call_id ? m->tool_call_id : "", idb));
       cJSON_AddStringToObject(b, "content", m->content);
+      if (m->is_error) cJSON_AddTrueToObject(b, "is_error");
       continue;
     }
     bool asst = !strcmp(m->role, "assistant");

@@ -80,8 +80,16 @@ static int add_msgs(sl_buf_t *o, const sl_chat_req_t *r) {
     const sl_msg_t *m = &r->msgs[i];
     rc = sl_buf_puts(o, i ? ",{\"role\":" : "{\"role\":");
     if (!rc) rc = sl_buf_json_cstr(o, m->role);
-    if (!rc) rc = m->tool_calls && !m->content[0] ? sl_buf_puts(o, ",\"content\":null")
-                                                  : put_str(o, "content", m->content);
+    /* a failed tool's result says so in its text: the API has no flag for it */
+    if (!rc && m->is_error) {
+      rc = put_key(o, "content");
+      if (!rc) rc = sl_buf_puts(o, "\"Error: ");
+      if (!rc) rc = sl_buf_json_chars(o, m->content, strlen(m->content));
+      if (!rc) rc = sl_buf_puts(o, "\"");
+    } else if (!rc) {
+      rc = m->tool_calls && !m->content[0] ? sl_buf_puts(o, ",\"content\":null")
+                                           : put_str(o, "content", m->content);
+    }
     if (!rc && m->name) rc = put_str(o, "name", m->name);
     if (!rc && m->tool_call_id) rc = put_str(o, "tool_call_id", m->tool_call_id);
     if (!rc && m->tool_calls) rc = put_raw(o, "tool_calls", m->tool_calls);

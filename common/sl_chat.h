@@ -17,6 +17,7 @@ typedef struct {
   char *name;           /* optional */
   char *tool_call_id;   /* role "tool": which call this answers */
   char *tool_calls;     /* assistant: JSON array of OpenAI-shaped tool calls, or NULL */
+  bool is_error;        /* role "tool": the tool failed (Anthropic's tool_result is_error) */
 } sl_msg_t;
 
 typedef struct {

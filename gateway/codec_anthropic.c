@@ -197,6 +197,7 @@ static int decode_message(dec_t *d, const cJSON *m, int i) {
       if (!rc) rc = push_msg(d, "tool", s, &tm);
       n_results++;
       if (!rc && !(tm->tool_call_id = strdup(tid->valuestring))) rc = SL_ENOMEM;
+      if (!rc) tm->is_error = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "is_error"));
     } else if (!user && (!strcmp(t, "thinking") || !strcmp(t, "redacted_thinking"))) {
       /* the model's own reasoning from an earlier turn: not sent on */
     } else {

@@ -135,6 +135,7 @@ static int clone_req(const sl_chat_req_t *in, sl_chat_req_t *out) {
       const sl_msg_t *a = &in->msgs[i];
       sl_msg_t *b = &out->msgs[i];
       out->n_msgs++;
+      b->is_error = a->is_error;
       if ((rc = dup_opt(&b->role, a->role)) || (rc = dup_opt(&b->content, a->content ? a->content : "")) ||
           (rc = dup_opt(&b->name, a->name)) || (rc = dup_opt(&b->tool_call_id, a->tool_call_id)) ||
           (rc = dup_opt(&b->tool_calls, a->tool_calls)))

@@ -601,6 +601,11 @@ test('Anthropic client with tools -> OpenAI backend answering tool_calls, and to
     { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{"q":"sluice"}' } }] },
     { role: 'tool', content: 'a gateway', tool_call_id: 'call_1' },
     { role: 'user', content: 'summarise' }]);
+  // a tool that failed (is_error): the API has no flag, its text says so
+  await anth.messages.create({ model: 'auto', max_tokens: 200, tools,
+    messages: [{ role: 'user', content: 'find sluice' }, { role: 'assistant', content: m.content },
+               { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1', is_error: true, content: 'timed out' }] }] });
+  assert.deepEqual(lastBody(oaUp).messages.at(-1), { role: 'tool', content: 'Error: timed out', tool_call_id: 'call_1' });
 });
 
 test('Anthropic client with tools -> OpenAI backend streaming tool_calls deltas', async () => {
@@ -718,6 +723,12 @@ test('Anthropic client -> Anthropic backend: stop_sequence, usage and blocks rou
   assert.deepEqual(b.stop_sequences, ['three']);
   assert.deepEqual(b.messages, [{ role: 'user', content: [{ type: 'text', text: 'count to five' }] }]);
   assert.equal(anUp.received.at(-1).headers['anthropic-beta'], undefined);
+  // a failed tool's result keeps its is_error on the way to an Anthropic upstream
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage('sorry'));
+  await anth.messages.create({ model: 'auto', max_tokens: 64, tools: [{ name: 'f', input_schema: { type: 'object', properties: {} } }],
+    messages: [{ role: 'user', content: 'go' }, { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'f', input: {} }] },
+               { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', is_error: true, content: 'boom' }] }] }, to('anthropic'));
+  assert.deepEqual(lastBody(anUp).messages.at(-1).content, [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'boom', is_error: true }]);
 });
 
 test('Anthropic client\'s anthropic-beta features reach an Anthropic backend; a malformed list is a 400', async () => {
