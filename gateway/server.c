@@ -663,8 +663,6 @@ static void discard_rest(sl_conn_t *c, unsigned max_ms) {
   start_reading(c);
 }
 
-/* An error the server answers itself, then closes (the stream may be out of
- * sync). The gateway, when it asked to, shapes the body and adds headers. */
 /* Where the path starts in a request target: after the scheme and authority
  * of the absolute form a proxy's client sends ("http://host/v1/...", RFC 9112,
  * 3.2.2), else at 0; n when the target has no path. */
@@ -675,6 +673,8 @@ static size_t origin_form(const char *u, size_t n) {
   return slash ? (size_t)(slash - u) : n;
 }
 
+/* An error the server answers itself, then closes (the stream may be out of
+ * sync). The gateway, when it asked to, shapes the body and adds headers. */
 static void protocol_error(sl_conn_t *c, int status, const char *msg) {
   c->srv->stats.protocol_errors++;
   c->keep_alive = false;
