@@ -24,6 +24,8 @@ typedef struct {
   bool part;           /* an alias: a word of a detected name, or a value as JSON
                           text writes it ("221 \\"Old\\"" for 221 "Old") */
   size_t parent;       /* (part) the name's index; SIZE_MAX: a word of several */
+  uint64_t words_h;    /* values of two words or more: their words in order, and */
+  uint64_t last_first_h; /* with the last one first (same_words), hashed; else 0 */
 } value_t;
 
 struct sl_redact_map {
@@ -410,30 +412,32 @@ static int add_value(sl_redact_map_t *m, const char *p, size_t len, size_t type_
   return 0;
 }
 
-/* Two values of two words or more that are one written two ways: the same
- * words (loose_words: any case, anything between them, "Laila\u00a0Hansen",
- * "Laila-Hansen"), or the same with the last one first ("Hansen, Laila"). */
-static bool same_words(const char *a, size_t an, const char *b, size_t bn) {
-  lword_t *wa = NULL, *wb = NULL;
-  size_t na = 0, nb = 0;
-  bool same = false;
-  if (!loose_words(a, an, &wa, &na) && !loose_words(b, bn, &wb, &nb) && na == nb && na >= 2) {
-    bool in_order = true, last_first = wb[0].h == wa[na - 1].h;
-    for (size_t i = 0; i < na; i++) {
-      in_order &= wa[i].h == wb[i].h;
-      if (i) last_first &= wb[i].h == wa[i - 1].h;
+/* A value's words (loose_words: any case, anything between them,
+ * "Laila\u00a0Hansen", "Laila-Hansen") hashed in order, and with the last one
+ * first ("Hansen, Laila"): two values of one type with the same words are one
+ * written two ways. 0 and 0 for a value of fewer than two words. */
+static int words_hashes(const char *v, size_t n, uint64_t *in_order, uint64_t *last_first) {
+  lword_t *w = NULL;
+  size_t nw = 0;
+  *in_order = *last_first = 0;
+  if (loose_words(v, n, &w, &nw)) return SL_ENOMEM;
+  if (nw >= 2) {
+    uint64_t h = LOOSE_H0, r = LOOSE_H0 * 31 + w[nw - 1].h;
+    for (size_t i = 0; i < nw; i++) {
+      h = h * 31 + w[i].h;
+      if (i + 1 < nw) r = r * 31 + w[i].h;
     }
-    same = in_order || last_first;
+    *in_order = h ? h : 1;
+    *last_first = r ? r : 1;
   }
-  free(wa);
-  free(wb);
-  return same;
+  free(w);
+  return 0;
 }
 
 /* The value p[0..len) in the map: the same bytes, the same in another ASCII
  * case (a value matched in any case), an alias of the value it writes as
  * JSON text does ("Jos\\u00e9" is José: one person, one placeholder), or the
- * same words of a value of its type written another way (same_words). */
+ * same words of a value of its type written another way (words_hashes). */
 static int find_or_add(sl_redact_map_t *m, const char *p, size_t len, size_t type_ix,
                        size_t pos, size_t *ix) {
   bool any_case = anycase_value(p, len);
@@ -462,13 +466,16 @@ static int find_or_add(sl_redact_map_t *m, const char *p, size_t len, size_t typ
     v->parent = i;
     break;
   }
-  for (size_t i = 0; v && !v->part && i + 1 < m->n; i++) {
-    value_t *w = &m->v[i];
-    if (w->part || w->type_ix != v->type_ix || !same_words(w->value, w->e.value_len, v->value, v->e.value_len))
-      continue;
-    v->part = true;
-    v->parent = i;
-  }
+  if (v && !v->part && !(rc = words_hashes(v->value, v->e.value_len, &v->words_h, &v->last_first_h)))
+    for (size_t i = 0; v->words_h && i + 1 < m->n; i++) {
+      value_t *w = &m->v[i];
+      if (w->part || w->type_ix != v->type_ix || !w->words_h ||
+          (w->words_h != v->words_h && w->words_h != v->last_first_h))
+        continue;
+      v->part = true;
+      v->parent = i;
+      break;
+    }
   return rc;
 }
 
