@@ -433,6 +433,7 @@ static bool escaping(const char *p, size_t i) {
 }
 
 char *sl__surrogates_join(sl__surr_t *st, const char *p, size_t n, size_t *out_n) {
+  if (!st->held[0] && !memmem(p, n, "\\u", 2)) return NULL; /* most events: no escape at all */
   /* a string of this event that opens with a low half, after the high half
    * held from the last one: the pair whole again */
   size_t low = n;
