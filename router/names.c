@@ -264,6 +264,13 @@ static bool pronoun_i(const char *text, const sl__toks_t *T, size_t j) {
   return j + 1 >= T->n || !(T->v[j + 1].caps & 1) || T->v[j + 1].nl_before;
 }
 
+/* Possessives and articles of the languages whose forms say "name": no name. */
+static const char *const determiners[] = {
+    "mi", "tu", "su", "mis", "tus", "sus", "nuestro", "nuestra", "el", "la", "los", "las", "un",
+    "una", "mon", "ma", "mes", "ton", "ta", "son", "sa", "ses", "notre", "votre", "le", "les",
+    "mein", "meine", "dein", "deine", "sein", "seine", "unser", "unsere", "il", "lo", "gli", "mio",
+    "mia", "tuo", "tua", "suo", "sua", "meu", "minha", "seu", "teu", "nosso", "nossa", NULL};
+
 /* Capitalised words that open no name (see the run's start in
  * sl__detect_names). */
 static const char *const not_in_name[] = {"sie", "ihre", "ihr", "ihnen", "ihrer", "ihren", "ihrem",
@@ -2282,6 +2289,9 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         }
       }
       unsigned f1 = GZ(i);
+      /* (a possessive or an article is no name, though some are in the lists:
+       * "a nombre de mi empresa", "au nom de ma société") */
+      if (sl__tok_in(text, t, determiners)) f1 = 0;
       unsigned f2 = u->kind == SL_TK_WORD && !(u->caps & 1) ? GZ(i + 1) : 0;
       /* (not a short common word after the name: "priya can u send") */
       if ((f2 & SL_GZ_COMMON) && u->e - u->s <= 3) f2 = 0;

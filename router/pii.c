@@ -146,6 +146,8 @@ static bool iin_plausible(const char *d, size_t nd) {
   if (p4 == 2131 || p4 == 1800) return nd == 15;                   /* JCB 15 */
   if (p2 == 60 || p2 == 64 || p2 == 65 || p2 == 62) return nd >= 16 && nd <= 19;
   if (p2 == 50 || (p2 >= 56 && p2 <= 69)) return nd >= 12 && nd <= 19; /* Maestro */
+  if (p4 == 9792) return nd == 16;                                 /* Troy (Türkiye) */
+  if (p4 >= 2200 && p4 <= 2204) return nd >= 16 && nd <= 19;       /* Mir (Russia) */
   return false;
 }
 

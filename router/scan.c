@@ -56,7 +56,10 @@ static const pat_t pats[] = {
     {SL_P_EMAIL, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_URL_CRED, 0, NULL, ST_LIT, NULL, 0},
     {SL_P_URL, 0, NULL, ST_LIT, NULL, 0},
-    {SL_P_PHONE, 0, "(?:\\(\\d{1,4}\\)[ .\\-]?|\\b)\\d{2,5}(?:[ .\\-]\\d{2,8}){1,5}\\b", ST_BACK,
+    /* (an area code in brackets of up to five digits, and the number after it in
+     * one group or more: Germany's "(08652) 566720") */
+    {SL_P_PHONE, 0, "(?:\\(\\d{1,5}\\)[ .\\-]?\\d{2,8}(?:[ .\\-]\\d{2,8}){0,5}|\\b\\d{2,5}(?:[ .\\-]\\d{2,8}){1,5})\\b",
+     ST_BACK,
      "0-9 .()-", 40},
     {SL_P_PHONE_INTL, 0,
      "\\+\\d{1,3}[ .\\-]?(?:\\(\\d{1,4}\\)[ .\\-]?)?\\d{1,5}(?:[ .\\-]?\\d{1,5}){0,5}\\b", ST_BACK,
@@ -262,7 +265,7 @@ static const litset_t litsets[] = {
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "emirates|civil|alien", S1 "id|" S1 "registration"},
     {SL_P_CUE_NATID, 0, B_L | B_R, P_NONE,
      "TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC|TFN|NRIC|CNP|PPSN|TCKN|HETU|"
-     "NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG|NIK|CCCD", NULL},
+     "NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG|NIK|CCCD|RUT|AHV|AVS|TAJ|NISS", NULL},
     /* the same as field names, any case ("cpf": "…", tckn=…, codice_fiscale;):
      * the ones that are no word of their own in English */
     {SL_P_CUE_NATID, 1, B_L | B_R, P_NONE,
@@ -283,7 +286,9 @@ static const litset_t litsets[] = {
      "documento de identidad|pps number|pps_number|pps no|rodné číslo|rodne cislo|rodné čísla|"
      "numer pesel|emšo|jmbg|assurance sociale|numéro d'assurance sociale|"
      "numero d'assurance sociale|carte d'identité|carte d'identite|número de identificación|"
-     "numero de identificacion|carta d'identità|carta d'identita", NULL},
+     "numero de identificacion|carta d'identità|carta d'identita|teudat zehut|rijksregisternummer|"
+     "rijksregister|registre national|numéro national|numero national|isikukood|asmens kodas|"
+     "personas kods", NULL},
     {SL_P_CUE_NATID, 0, B_L, P_TAILS, "NI", S1 "number|" S1 "no" WB}, /* UK National Insurance */
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "ni", S1 "number"}, /* as typed in a chat: "my ni number" */
     /* (?i:\b(?:driver'?s?|drivers'|driving)[ \-]?licen[cs]e|\blicen[cs]e\s{0,3}(?:no\b|number|#))|\bDL\b */

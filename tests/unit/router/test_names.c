@@ -262,6 +262,7 @@ static void not_persons(void **s) {
   REJECT("The crowd shouted at the referee", "PERSON");
   /* places and firms written as "NAME, NAME"; a firm's Family; legal forms */
   REJECT("HOUSTON, TEXAS", "PERSON");
+  REJECT("Quiero la factura a nombre de mi empresa, por favor.", "PERSON"); /* a possessive */
   REJECT("PARIS, FRANCE", "PERSON");
   REJECT("Lakeside Family Practice offers flu shots.", "PERSON");
   REJECT("Smith and Sons merged with Andersson Tmi.", "PERSON");

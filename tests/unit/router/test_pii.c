@@ -105,6 +105,7 @@ static void variants(void **s) {
   /* a number inside an identifier or file name, after an underscore */
   EXPECT("Summarise statement_4111111111111111.pdf", "CREDIT_CARD", "4111111111111111");
   EXPECT("order_4111-1111-1111-1111_x", "CREDIT_CARD", "4111-1111-1111-1111");
+  EXPECT("Kart numaram 9792 7022 5949 9816, son kullanma 04/27.", "CREDIT_CARD", "9792 7022 5949 9816"); /* Troy */
   EXPECT("Lookup ssn_078-05-1120", "US_SSN", "078-05-1120");
   REJECT("IMG_20230812_143022.jpg file_1699999999999.log build_20240115_rc1", "CREDIT_CARD");
   EXPECT("Charge card 4556\xc2\xa0" "7375\xc2\xa0" "8689\xc2\xa0" "9855 now", "CREDIT_CARD",
@@ -236,6 +237,7 @@ static void ip(void **s) {
 
 static void dates(void **s) {
   (void)s;
+  EXPECT("Ich bin unter (08652) 566720 erreichbar.", "PHONE_NUMBER", "(08652) 566720");
   EXPECT("Please tell me your date of birth. It's 9/25/1945", "DATE_OF_BIRTH", "9/25/1945");
   EXPECT("She was born on March 3, 1990 in Lyon", "DATE_OF_BIRTH", "March 3, 1990");
   /* months and cues of other languages, and cues inside field names */
@@ -253,6 +255,12 @@ static void dates(void **s) {
   /* UK identifiers by their shapes: a National Insurance number in groups (one
    * token alone only after a cue), a DVLA driving licence number */
   EXPECT("Please verify the NI AZ 123456 A.", "NATIONAL_ID", "AZ 123456 A");
+  /* the numbers' names of more countries */
+  EXPECT("Teudat zehut 811501071 \xe2\x80\x94 please verify.", "NATIONAL_ID", "811501071");
+  EXPECT("Rijksregisternummer: 87.07.17-131.71", "NATIONAL_ID", "87.07.17-131.71");
+  EXPECT("RUT 20.902.289-3", "NATIONAL_ID", "20.902.289-3");
+  EXPECT("AHV-Nummer 756.9000.2506.84", "NATIONAL_ID", "756.9000.2506.84");
+  REJECT("Step 4/9 : RUN npm ci 2024-06-01T08 and 1289 packages", "NATIONAL_ID"); /* a Dockerfile's RUN */
   EXPECT("The number is AZ 123 456 A.", "NATIONAL_ID", "AZ 123 456 A");
   REJECT("part AB123456C in stock", "NATIONAL_ID");
   REJECT("the example QQ 12 34 56 C", "NATIONAL_ID");

@@ -24,7 +24,8 @@ typedef struct {
 static const ref_t refs[] = {
     {SL_P_EMAIL, 0, "@|(?i:\\[at\\]|\\(at\\)|\\{at\\})", R_SOM, NULL, 0},
     {SL_P_URL, CI, "://", R_FIXED, NULL, 3},
-    {SL_P_PHONE, 0, "(?:\\(\\d{1,4}\\)[ .\\-]?|\\b)\\d{2,5}(?:[ .\\-]\\d{2,8}){1,5}\\b", R_BACK,
+    {SL_P_PHONE, 0, "(?:\\(\\d{1,5}\\)[ .\\-]?\\d{2,8}(?:[ .\\-]\\d{2,8}){0,5}|\\b\\d{2,5}(?:[ .\\-]\\d{2,8}){1,5})\\b",
+     R_BACK,
      "0-9 .()-", 40},
     {SL_P_PHONE_INTL, 0,
      "\\+\\d{1,3}[ .\\-]?(?:\\(\\d{1,4}\\)[ .\\-]?)?\\d{1,5}(?:[ .\\-]?\\d{1,5}){0,5}\\b", R_BACK,
@@ -99,14 +100,16 @@ static const ref_t refs[] = {
      "insurance)|id\\s{1,3}(?:number|no\\b|card)|aadhaa?r|voter\\s{1,3}id|personal\\s{1,3}(?:id|"
      "identification|number)|identity\\s{1,3}(?:card|number|document)|citizen\\s{1,3}id|"
      "social\\s{1,3}insurance))|\\b(?:TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|"
-     "CURP|RFC|TFN|NRIC|CNP|PPSN|TCKN|HETU|NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG|NIK|CCCD)\\b|"
+     "CURP|RFC|TFN|NRIC|CNP|PPSN|TCKN|HETU|NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG|NIK|CCCD|RUT|"
+     "AHV|AVS|TAJ|NISS)\\b|"
      "ΑΜΚΑ|ΑΦΜ|ИНН|СНИЛС|РНОКПП|身份证|公民身份号码|マイナンバー|個人番号|주민등록번호|"
      "الرقم القومي|رقم الهوية|الهوية الوطنية|आधार|căn cước|"
      "\\bNI\\s{1,3}(?:number|no\\b)|(?i:\\bni\\s{1,3}number)|(?i:\\b(?:codice fiscale|steuernummer|steuer-id|"
      "steueridentifikationsnummer|sozialversicherungsnummer|ausweisnummer|personalausweisnummer|"
      "sécurité sociale|securite sociale|kimlik|henkilötunnus|henkilotunnus|personnummer|"
      "fødselsnummer|burgerservicenummer|cédula|cedula|documento de identidad|pps number|pps_number|"
-     "pps no)\\b)", R_SOM, NULL, 0},
+     "pps no|teudat zehut|rijksregisternummer|rijksregister|registre national|numéro national|"
+     "numero national|isikukood|asmens kodas|personas kods)\\b)", R_SOM, NULL, 0},
     {SL_P_AWS_AKID, 0, "\\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)", R_FIXED, NULL, 4},
     {SL_P_GOOGLE_KEY, 0, "\\bAIza", R_FIXED, NULL, 4},
     {SL_P_GOOGLE_OAUTH, 0, "\\bya29\\.|\\bGOCSPX-|\\b1//0", R_SOM, NULL, 0},
@@ -293,7 +296,8 @@ static const char *const frags[] = {
     "12th of March 2021", "1 May 2023", "3rd   of   december, 1988", "Dec 2024", "May 32 20245", "born 4 July 1976",
     "3. Mai 1947", "1er d\xc3\xa9" "cembre 1980", "21 de junio de 1989", "5 de mar\xc3\xa7o de 1970", "12 luglio 1990",
     "4 ao\xc3\xbbt 1985", "5 maart 1980", "7. Okt. 1961", "5 main 2020", "3 M\xc3\xa4rz 1947", "geb.", "dateOfBirth",
-    "fecha_nacimiento", "Geburtsort", "mai", "juillet", "de ",
+    "fecha_nacimiento", "Geburtsort", "mai", "juillet", "de ", "Teudat zehut", "Rijksregisternummer:",
+    "RUT ", "AHV-Nummer", "TAJ", "Rutger", "(08652) 566720", "(0221) 1234567",
     "\"type\": \"service_account\"", "\"type\"   :\"service_account\"", "\"type\"    : \"service_account\"",
     "\"private_key_id\" :", "\"private_key_id\"x", "\"service_account\"",
     /* labels in other scripts, and the eighth session's literals */
