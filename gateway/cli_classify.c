@@ -8,6 +8,7 @@
 #include "sl_err.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,8 @@ int sl_cli_classify(int argc, char **argv) {
   size_t cap = 0;
   ssize_t n;
   long lineno = 0, bad = 0;
-  while ((n = getline(&line, &cap, stdin)) >= 0) {
+  bool too_long;
+  while ((n = sl_cli_read_line(stdin, &line, &cap, MAX_LINE, &too_long)) >= 0) {
     lineno++;
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
     size_t skip = strspn(line, " \t");
@@ -55,7 +57,7 @@ int sl_cli_classify(int argc, char **argv) {
       bad++; /* an error line, so a non-zero exit at the end, as for any line not read */
       continue;
     }
-    if ((size_t)n > MAX_LINE) {
+    if (too_long) {
       print_error_line(lineno, "line exceeds 16 MiB");
       bad++;
       continue;
@@ -78,8 +80,13 @@ int sl_cli_classify(int argc, char **argv) {
     sl_class_free(&cls);
     sl_cli_input_free(&in);
   }
+  int read_err = n == -2 ? errno : 0;
   free(line);
   sl_policy_unref(p);
+  if (read_err) { /* input that cannot be read is no end of input */
+    fprintf(stderr, "sluice classify: cannot read the input after line %ld: %s\n", lineno, strerror(read_err));
+    return 1;
+  }
   if (fflush(stdout)) return 1;
   if (bad) fprintf(stderr, "sluice classify: %ld of %ld lines could not be read\n", bad, lineno);
   return bad ? 1 : 0;

@@ -101,6 +101,41 @@ int sl_cli_load_policy(const char *path, sl_policy_t **out) {
   return rc;
 }
 
+ssize_t sl_cli_read_line(FILE *f, char **buf, size_t *cap, size_t max, bool *too_long) {
+  size_t n = 0;
+  *too_long = false;
+  for (;;) {
+    if (n + 2 > *cap) { /* room for a byte and the NUL */
+      size_t want = *cap ? *cap * 2 : 4096;
+      if (want > max + 2) want = max + 2;
+      if (want <= *cap) { /* full at max: the rest of the line is dropped */
+        int ch;
+        while ((ch = getc_unlocked(f)) != EOF && ch != '\n') {}
+        *too_long = true;
+        if (ch == EOF && ferror(f)) return -2;
+        break;
+      }
+      char *nb = realloc(*buf, want);
+      if (!nb) {
+        errno = ENOMEM;
+        return -2;
+      }
+      *buf = nb;
+      *cap = want;
+    }
+    int ch = getc_unlocked(f);
+    if (ch == EOF) {
+      if (ferror(f)) return -2;
+      if (!n) return -1;
+      break;
+    }
+    (*buf)[n++] = (char)ch;
+    if (ch == '\n') break;
+  }
+  (*buf)[n] = '\0';
+  return (ssize_t)n;
+}
+
 int sl_cli_read_all(FILE *f, size_t max, char **out, size_t *len) {
   sl_buf_t b;
   sl_buf_init(&b, max);

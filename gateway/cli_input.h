@@ -31,4 +31,12 @@ int sl_cli_load_policy(const char *path, sl_policy_t **out);
 /* Reads a whole stream into a NUL-terminated buffer of at most `max` bytes. */
 int sl_cli_read_all(FILE *f, size_t max, char **out, size_t *len);
 
+/* One line of a JSONL input, as getline() reads it (the '\n' kept, NUL
+ * terminated in *buf), but holding no more than `max` bytes of it: a longer
+ * line's rest is read and dropped, and *too_long set. Returns its length, -1
+ * at the end of the input, -2 when reading failed (errno says why: a
+ * directory, a closed stream, an I/O error) or memory ran out: input that
+ * cannot be read is an error, not the end. */
+ssize_t sl_cli_read_line(FILE *f, char **buf, size_t *cap, size_t max, bool *too_long);
+
 #endif

@@ -23,6 +23,7 @@
 #include "sl_str.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -545,10 +546,16 @@ static int cmd_test(const char *file, const char *cases, bool verbose) {
   size_t cap = 0;
   ssize_t n;
   long lineno = 0, pass = 0, fail = 0, broken = 0;
-  while ((n = getline(&line, &cap, f)) >= 0) {
+  bool too_long;
+  while ((n = sl_cli_read_line(f, &line, &cap, 16u << 20, &too_long)) >= 0) {
     lineno++;
     size_t skip = strspn(line, " \t\r\n");
     if ((size_t)n == skip || line[skip] == '#') continue; /* blank and comment lines */
+    if (too_long) {
+      broken++;
+      printf("ERROR %s:%ld: the case line exceeds 16 MiB\n", cases, lineno);
+      continue;
+    }
     char err[400] = "";
     /* read as a request body is: UTF-8, no NUL, one member of a name */
     cJSON *c = sl_codec_parse_body(line, (size_t)n, err, sizeof err);
@@ -575,6 +582,10 @@ static int cmd_test(const char *file, const char *cases, bool verbose) {
       if (verbose) printf("ok    %s\n", label);
     }
     cJSON_Delete(c);
+  }
+  if (n == -2) { /* a case that cannot be read is a case not run */
+    broken++;
+    printf("ERROR %s: cannot read past line %ld: %s\n", cases, lineno, strerror(errno));
   }
   free(line);
   fclose(f);

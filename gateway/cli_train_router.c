@@ -6,10 +6,12 @@
  * "easy|medium|hard"} (or {"text": ...}; optional max_tokens, tools,
  * response_format). easy = 0, hard = 1, medium is a soft 0.5 target. */
 #include "cli.h"
+#include "cli_input.h"
 #include "router.h"
 #include "sl_chat.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -141,9 +143,10 @@ static int read_items(const char *in, items_t *it, size_t nf) {
   size_t lcap = 0, lineno = 0;
   ssize_t got;
   int rc = 1;
-  while ((got = getline(&line, &lcap, f)) > 0) {
+  bool too_long;
+  while ((got = sl_cli_read_line(f, &line, &lcap, MAX_LINE, &too_long)) > 0) {
     lineno++;
-    if ((size_t)got > MAX_LINE) {
+    if (too_long) {
       fprintf(stderr, "train-router: %s:%zu: line longer than %u bytes\n", in, lineno, MAX_LINE);
       goto done;
     }
@@ -178,6 +181,10 @@ static int read_items(const char *in, items_t *it, size_t nf) {
     d->y = lab * 0.5;
     sl_chat_req_free(&req);
     cJSON_Delete(j);
+  }
+  if (got == -2) {
+    fprintf(stderr, "train-router: %s: cannot read past line %zu: %s\n", in, lineno, strerror(errno));
+    goto done;
   }
   rc = 0;
 done:

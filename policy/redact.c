@@ -841,6 +841,19 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     size_t ol = 0;
     spans_t left = {0};
     rc = sl_chat_text(out, &ot, &ol);
+    /* the requested model too: a backend without a model list is sent it as
+     * it came ("Laila-Hansen"), and it is never rewritten */
+    size_t ml = !rc && out->model ? strlen(out->model) : 0;
+    if (ml) {
+      char *nt = realloc(ot, ol + ml + 2);
+      if (!nt) rc = SL_ENOMEM;
+      else {
+        ot = nt;
+        ot[ol++] = '\n';
+        memcpy(ot + ol, out->model, ml + 1);
+        ol += ml;
+      }
+    }
     /* the rewrite's word-boundary rule ("Ann" is not in "Anna"), with '_'
      * between words too; a name's word alone counts as the name ("Hansen"
      * as a stop string or a message name is the person) */

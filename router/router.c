@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -645,6 +646,29 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
   return rc;
 }
 
+/* The requested model goes upstream as it came to a backend without a model
+ * list, so a number that names someone in it (an SSN, a card, an IBAN, a
+ * phone: "ssn-512-84-3927") raises the request's level as in the text. It is
+ * not classified whole (model names read as keys and dates to the detectors:
+ * "TheBloke/Llama-2-13B-chat-GPTQ"), and those numbers have seven digits at
+ * least, which most names do not. */
+static void model_level(const sl_router_t *r, const char *model, sl_class_t *out) {
+  static const char *const numbers[] = {"US_SSN", "CREDIT_CARD", "IBAN_CODE", "PHONE_NUMBER", NULL};
+  size_t digits = 0, n = model ? strlen(model) : 0;
+  for (size_t i = 0; i < n; i++) digits += isdigit((unsigned char)model[i]) != 0;
+  if (digits < 7 || out->error) return;
+  sl_class_t mc;
+  if (classify(r, NULL, model, n, NULL, &mc)) {
+    out->level = SL_LEVEL_RESTRICTED; /* fail closed */
+  } else {
+    for (size_t i = 0; i < mc.n_entities; i++)
+      for (const char *const *t = numbers; *t; t++)
+        if (!strcmp(mc.entities[i].type, *t) && mc.entities[i].level > out->level)
+          out->level = mc.entities[i].level;
+  }
+  sl_class_free(&mc);
+}
+
 int sl_router_classify(const sl_router_t *r, const sl_chat_req_t *req, const char *declared,
                        sl_class_t *out) {
   if (!req) {
@@ -666,6 +690,7 @@ int sl_router_classify(const sl_router_t *r, const sl_chat_req_t *req, const cha
   }
   rc = classify(r, req, text, len, declared, out);
   free(text);
+  if (!rc) model_level(r, req->model, out);
   return rc;
 }
 

@@ -311,6 +311,20 @@ static void test_values_written_another_way(void **state) {
       sl_chat_req_free(&r);
     }
   }
+  /* in the requested model (a backend without a model list is sent it as it came) */
+  {
+    sl_chat_req_t r;
+    sl_chat_req_init(&r);
+    add_msg(&r, "user", "Write to Laila Hansen today.");
+    free(r.model);
+    r.model = strdup("Laila-Hansen");
+    cls_t c = {0};
+    find_entity(&c, &r, "PERSON", "Laila Hansen", 0);
+    sl_chat_req_t out;
+    sl_redact_map_t *m = NULL;
+    assert_int_equal(sl_redact_request(&r, &c.cls, types, 1, &out, &m), SL_EUNSUPPORTED);
+    sl_chat_req_free(&r);
+  }
   /* in message text too (a second mention the detector did not take) */
   sl_chat_req_t r;
   sl_chat_req_init(&r);

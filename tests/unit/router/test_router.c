@@ -186,6 +186,24 @@ static void chat_offsets(void **s) {
   assert_string_equal(c.entities[0].type, "EMAIL_ADDRESS");
   assert_string_equal(c.entities[0].detector, "email");
   sl_class_free(&c);
+  /* the requested model goes upstream as it came to a backend without a model
+   * list: a number that names someone in it raises the level; a model's own
+   * digits (dates, versions) do not */
+  free(req.msgs[1].content);
+  req.msgs[1].content = strdup("hello");
+  static const struct {
+    const char *model;
+    sl_level_t level;
+  } models[] = {{"ssn-512-84-3927", SL_LEVEL_RESTRICTED}, {"card-4111111111111111", SL_LEVEL_RESTRICTED},
+                {"claude-3-5-sonnet-20240620", SL_LEVEL_PUBLIC}, {"gpt-4o-2024-08-06", SL_LEVEL_PUBLIC},
+                {"TheBloke/Llama-2-13B-chat-GPTQ", SL_LEVEL_PUBLIC}};
+  for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+    free(req.model);
+    req.model = strdup(models[i].model);
+    assert_int_equal(sl_router_classify(g_router, &req, NULL, &c), 0);
+    assert_int_equal(c.level, models[i].level);
+    sl_class_free(&c);
+  }
   sl_chat_req_free(&req);
 }
 
