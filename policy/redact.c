@@ -328,6 +328,61 @@ static int loose_left(const sl_redact_map_t *m, const char *text, size_t n, bool
   return rc;
 }
 
+/* A copy of text[0..n) without the characters that do not show (soft hyphen,
+ * zero-width and direction marks, word joiners, variation selectors, the BOM)
+ * and with fullwidth ASCII, the mathematical letters (U+1D400..) and the
+ * ideographic full stop ("example。com") read as ASCII, or NULL when there is
+ * none of them (or no memory). */
+static char *plain_letters(const char *text, size_t n, size_t *out_n) {
+  const unsigned char *s = (const unsigned char *)text;
+  bool any = false;
+  for (size_t i = 0; i < n && !any; i++) any = s[i] >= 0xC2;
+  if (!any) return NULL;
+  char *o = malloc(n + 1);
+  if (!o) return NULL;
+  size_t k = 0;
+  bool changed = false;
+  for (size_t i = 0; i < n;) {
+    unsigned char c = s[i];
+    uint32_t cp = 0;
+    size_t len = 1;
+    if (c >= 0xC2 && c < 0xE0 && i + 1 < n) cp = (uint32_t)(c & 0x1F) << 6 | (s[i + 1] & 0x3F), len = 2;
+    else if (c >= 0xE0 && c < 0xF0 && i + 2 < n)
+      cp = (uint32_t)(c & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F), len = 3;
+    else if (c >= 0xF0 && i + 3 < n)
+      cp = (uint32_t)(c & 0x07) << 18 | (uint32_t)(s[i + 1] & 0x3F) << 12 | (uint32_t)(s[i + 2] & 0x3F) << 6 |
+           (s[i + 3] & 0x3F),
+      len = 4;
+    bool hidden = cp == 0xAD || cp == 0x34F || cp == 0x180E || (cp >= 0x200B && cp <= 0x200F) ||
+                  (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) ||
+                  (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF;
+    if (hidden) {
+      changed = true;
+    } else if (cp == 0x3002 || cp == 0xFF61) { /* ideographic and halfwidth full stops */
+      o[k++] = '.';
+      changed = true;
+    } else if (cp >= 0xFF01 && cp <= 0xFF5E) { /* fullwidth ASCII */
+      o[k++] = (char)(cp - 0xFF01 + 0x21);
+      changed = true;
+    } else if (cp >= 0x1D400 && cp <= 0x1D6A3) { /* mathematical letters: blocks of A-Z a-z */
+      uint32_t x = (cp - 0x1D400) % 52;
+      o[k++] = (char)(x < 26 ? 'A' + x : 'a' + x - 26);
+      changed = true;
+    } else {
+      memcpy(o + k, s + i, len);
+      k += len;
+    }
+    i += len;
+  }
+  if (!changed) {
+    free(o);
+    return NULL;
+  }
+  o[k] = '\0';
+  *out_n = k;
+  return o;
+}
+
 /* ---- building the map ---- */
 
 /* Values of more than one word, and those with digits or punctuation (an e-mail
@@ -558,6 +613,12 @@ static int add_digit_aliases(sl_redact_map_t *m, const char *const *types) {
       memcpy(z + 1, d + cc, nd - cc);
       rc = add_alias(m, i, z + 1, nd - cc, types);
       if (!rc) rc = add_alias(m, i, z, nd - cc + 1, types);
+    }
+    /* the "+" dialled as the international prefix 00: "0014155550134" */
+    if (v[0] == '+' && nd + 2 < sizeof d && !rc) {
+      char z[44] = "00";
+      memcpy(z + 2, d, nd);
+      rc = add_alias(m, i, z, nd + 2, types);
     }
   }
   return rc;
@@ -863,6 +924,17 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     bool loose = false;
     if (!rc) rc = loose_left(m, ot, ol, &loose);
     if (!rc && loose) rc = SL_EUNSUPPORTED;
+    /* and with characters that do not show taken out and look-alike letters
+     * read as the letters they look like ("Han<U+00AD>sen", "Ｈａｎｓｅｎ") */
+    size_t nl = 0;
+    char *nt = !rc ? plain_letters(ot, ol, &nl) : NULL;
+    if (nt) {
+      free(left.s);
+      left = (spans_t){0};
+      rc = find_occurrences(m, &fi, nt, nl, &left, NULL, 0, true);
+      if (!rc && left.n) rc = SL_EUNSUPPORTED;
+      free(nt);
+    }
     free(left.s);
     free(ot);
   }

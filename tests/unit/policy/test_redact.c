@@ -335,6 +335,20 @@ static void test_values_written_another_way(void **state) {
   sl_redact_map_t *m;
   assert_int_equal(sl_redact_request(&r, &c.cls, types, 1, &out, &m), SL_EUNSUPPORTED);
   sl_chat_req_free(&r);
+  /* a word of the name with a character that does not show inside it, or in
+   * look-alike letters: the reader sees the name */
+  static const char *const hidden[] = {"Also Han\xc2\xadsen.", "Also Han\xe2\x81\xa0sen.",
+                                       "Also \xef\xbc\xa8\xef\xbd\x81\xef\xbd\x8e\xef\xbd\x93\xef\xbd\x85\xef\xbd\x8e."};
+  for (size_t i = 0; i < sizeof hidden / sizeof *hidden; i++) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "Write to Laila Hansen today. %s", hidden[i]);
+    sl_chat_req_init(&r);
+    add_msg(&r, "user", msg);
+    cls_t h = {0};
+    find_entity(&h, &r, "PERSON", "Laila Hansen", 0);
+    if (sl_redact_request(&r, &h.cls, types, 1, &out, &m) != SL_EUNSUPPORTED) fail_msg("%s should refuse the copy", hidden[i]);
+    sl_chat_req_free(&r);
+  }
 }
 
 static void test_tool_calls_and_bad_offsets(void **state) {
@@ -602,7 +616,7 @@ static void test_numbers_bare_digits(void **state) {
   sl_chat_req_t r;
   sl_chat_req_init(&r);
   add_msg(&r, "user", "call +1 415 555 0134");
-  add_msg(&r, "user", "or 4155550134, 14155550134, 04155550134 but not 41555501345");
+  add_msg(&r, "user", "or 4155550134, 14155550134, 04155550134, 0014155550134 but not 41555501345");
   cls_t c = {0};
   find_entity(&c, &r, "PHONE_NUMBER", "+1 415 555 0134", 0);
   sl_chat_req_t out;
@@ -610,7 +624,8 @@ static void test_numbers_bare_digits(void **state) {
   assert_int_equal(sl_redact_request(&r, &c.cls, tp, 1, &out, &m), 0);
   assert_string_equal(out.msgs[0].content, "call [PHONE_NUMBER_1]");
   assert_string_equal(out.msgs[1].content,
-                      "or [PHONE_NUMBER_1], [PHONE_NUMBER_1], [PHONE_NUMBER_1] but not 41555501345");
+                      "or [PHONE_NUMBER_1], [PHONE_NUMBER_1], [PHONE_NUMBER_1], [PHONE_NUMBER_1] but not "
+                      "41555501345");
   sl_buf_t b;
   sl_buf_init(&b, 1 << 20);
   assert_int_equal(sl_redact_restore(m, "[PHONE_NUMBER_1]", 16, false, &b), 0);
