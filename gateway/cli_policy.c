@@ -14,6 +14,7 @@
  * the detectors. `never_leaves` checks that none of the strings would reach an
  * external step of the chain (after the rule's redaction). Every mismatch is printed as expected/got; the exit is
  * non-zero if any case fails or cannot be read. */
+#include "sl_file.h"
 #include "backend.h"
 #include "cli.h"
 #include "codec_json.h"
@@ -536,9 +537,10 @@ static int cmd_test(const char *file, const char *cases, bool verbose) {
     fprintf(stderr, "%s: %s\n", file, jerr.msg);
     return 1;
   }
-  FILE *f = fopen(cases, "r");
+  const char *why = NULL;
+  FILE *f = sl_fopen_regular(cases, &why);
   if (!f) {
-    perror(cases);
+    fprintf(stderr, "%s: %s\n", cases, why);
     sl_policy_unref(p);
     return 1;
   }

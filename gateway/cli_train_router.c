@@ -5,6 +5,7 @@
  * (`difficulty_weights` in the config). Input lines: {"messages": [...], "label":
  * "easy|medium|hard"} (or {"text": ...}; optional max_tokens, tools,
  * response_format). easy = 0, hard = 1, medium is a soft 0.5 target. */
+#include "sl_file.h"
 #include "cli.h"
 #include "cli_input.h"
 #include "router.h"
@@ -134,9 +135,10 @@ typedef struct {
 
 /* Appends the labelled lines of one JSONL file to `it`; 0, or 1 after saying why. */
 static int read_items(const char *in, items_t *it, size_t nf) {
-  FILE *f = fopen(in, "rb");
+  const char *why;
+  FILE *f = sl_fopen_regular(in, &why);
   if (!f) {
-    perror(in);
+    fprintf(stderr, "train-router: %s: %s\n", in, why);
     return 1;
   }
   char *line = NULL;

@@ -1,6 +1,7 @@
 /* Loading and validating the configuration file. Validation is strict: unknown
  * keys and wrong types are errors naming their JSON path, because a typo in a
  * policy file that silently does nothing is how sensitive data leaks. */
+#include "sl_file.h"
 #include "config.h"
 #include "policy_int.h"
 #include "sl_err.h"
@@ -655,8 +656,9 @@ fail:
 
 int sl_config_load(const char *path, sl_config_t **out, sl_jerr_t *err) {
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return sl_jerr_set(err, "$", "cannot open %s: %s", path, strerror(errno)), SL_EIO;
+  const char *why;
+  FILE *f = sl_fopen_regular(path, &why);
+  if (!f) return sl_jerr_set(err, "$", "cannot open %s: %s", path, why), SL_EIO;
   char *buf = malloc(CONFIG_MAX_BYTES + 1);
   if (!buf) {
     fclose(f);

@@ -1,6 +1,7 @@
 /* The compiled policy's lifetime (load, compile, reference count) and the
  * decision: first rule whose `when` holds, its fallback chain, then the
  * keep-inside filter that makes the policy fail closed. */
+#include "sl_file.h"
 #include "policy_int.h"
 #include "sl_buf.h"
 #include "sl_err.h"
@@ -45,7 +46,8 @@ static int set_version(sl_policy_t *p, const char *weights, sl_jerr_t *err) {
   sl_buf_t b;
   sl_buf_init(&b, 64u << 20);
   int rc = sl_buf_append(&b, p->cfg->digest, 32);
-  FILE *f = fopen(weights, "rb");
+  const char *why;
+  FILE *f = sl_fopen_regular(weights, &why);
   char chunk[8192];
   size_t n;
   while (!rc && f && (n = fread(chunk, 1, sizeof chunk, f)) > 0) rc = sl_buf_append(&b, chunk, n);

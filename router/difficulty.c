@@ -3,6 +3,7 @@
  * logistic-regression score over them. Weights and the easy/medium/hard
  * thresholds come from a JSON file (router/difficulty_weights.json, fitted by
  * `sluice train-router`); the same numbers are compiled in as the default. */
+#include "sl_file.h"
 #include "router_int.h"
 #include "sl_err.h"
 
@@ -312,8 +313,9 @@ out:
 }
 
 int sl__diff_load(const char *path, sl__diffmodel_t *m, sl_jerr_t *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return sl_jerr_set(err, "$.router.difficulty_weights", "cannot open %s", path);
+  const char *why;
+  FILE *f = sl_fopen_regular(path, &why);
+  if (!f) return sl_jerr_set(err, "$.router.difficulty_weights", "cannot open %s: %s", path, why);
   char *buf = malloc(1 << 20);
   size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
   bool big = buf && n == (1 << 20);

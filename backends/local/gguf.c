@@ -1,6 +1,7 @@
 /* GGUF reader over mmap. The file is hostile until checked: a cursor with a hard
  * end reads every field, each count is bounded by the bytes left before anything is
  * allocated for it, and each tensor's extent is checked against the mapping. */
+#include "sl_file.h"
 #include "gguf.h"
 
 #include "sl_err.h"
@@ -387,9 +388,10 @@ sl_gguf_t *sl_gguf_open_mem(const void *data, size_t size, char *err, size_t err
 }
 
 sl_gguf_t *sl_gguf_open(const char *path, char *err, size_t errlen) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  const char *why;
+  int fd = sl_open_regular(path, &why);
   if (fd < 0) {
-    fail(err, errlen, "gguf: cannot open '%s': %s", path, strerror(errno));
+    fail(err, errlen, "gguf: cannot open '%s': %s", path, why);
     return NULL;
   }
   struct stat st;

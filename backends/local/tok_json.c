@@ -6,6 +6,7 @@
  * Prepend and Replace(" " → "▁") and Sequence of them, pre-tokenizers ByteLevel,
  * Split (Isolated), Digits, Metaspace and Sequence of them. Anything else is
  * refused by name rather than tokenized differently from the reference. */
+#include "sl_file.h"
 #include "tok_int.h"
 
 #include <cjson/cJSON.h>
@@ -20,9 +21,10 @@ static const char MS[] = "\xE2\x96\x81"; /* U+2581, SentencePiece's visible spac
 
 static char *read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen,
                        bool quiet_missing) {
-  FILE *f = fopen(path, "rb");
+  const char *why;
+  FILE *f = sl_fopen_regular(path, &why);
   if (!f) {
-    if (!quiet_missing) sl__tok_err(err, errlen, "%s: cannot open", path);
+    if (!quiet_missing) sl__tok_err(err, errlen, "%s: cannot open: %s", path, why);
     return NULL;
   }
   char *buf = NULL;
