@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -112,6 +113,15 @@ static void test_check(void **state) {
   char *good = write_file("good.json", policy_json);
   assert_int_equal(run(&out, 2, "check", good), 0);
   assert_non_null(strstr(out, "ok (4 rules"));
+
+  /* a FIFO (or a directory) is no config: refused at once, not waited on */
+  char fifo[160];
+  snprintf(fifo, sizeof fifo, "%s/fifo.json", dir);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  assert_int_equal(run(&out, 2, "check", fifo), 1);
+  assert_non_null(strstr(out, "not a regular file"));
+  assert_int_equal(run(&out, 2, "check", dir), 1);
+  assert_non_null(strstr(out, "not a regular file"));
 
   char *bad = write_file("bad.json",
                          "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}],"
