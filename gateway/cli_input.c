@@ -109,10 +109,10 @@ ssize_t sl_cli_read_line(FILE *f, char **buf, size_t *cap, size_t max, bool *too
       size_t want = *cap ? *cap * 2 : 4096;
       if (want > max + 2) want = max + 2;
       if (want <= *cap) { /* full at max: the rest of the line is dropped */
-        int ch;
-        while ((ch = getc_unlocked(f)) != EOF && ch != '\n') {}
+        char skip[4096];
         *too_long = true;
-        if (ch == EOF && ferror(f)) return -2;
+        while (fgets(skip, sizeof skip, f) && !strchr(skip, '\n')) {}
+        if (ferror(f)) return -2;
         break;
       }
       char *nb = realloc(*buf, want);
@@ -123,14 +123,16 @@ ssize_t sl_cli_read_line(FILE *f, char **buf, size_t *cap, size_t max, bool *too
       *buf = nb;
       *cap = want;
     }
-    int ch = getc_unlocked(f);
-    if (ch == EOF) {
+    /* fgets stops after a newline (a NUL inside the line ends what is kept
+     * of it: JSON holds none raw, and the rest would be no JSON either) */
+    size_t room = *cap - n;
+    if (!fgets(*buf + n, (int)(room > 0x7fffffff ? 0x7fffffff : room), f)) {
       if (ferror(f)) return -2;
       if (!n) return -1;
       break;
     }
-    (*buf)[n++] = (char)ch;
-    if (ch == '\n') break;
+    n += strlen(*buf + n);
+    if (n && (*buf)[n - 1] == '\n') break;
   }
   (*buf)[n] = '\0';
   return (ssize_t)n;

@@ -270,6 +270,7 @@ static const char *const determiners[] = {
     "una", "mon", "ma", "mes", "ton", "ta", "son", "sa", "ses", "notre", "votre", "le", "les",
     "mein", "meine", "dein", "deine", "sein", "seine", "unser", "unsere", "il", "lo", "gli", "mio",
     "mia", "tuo", "tua", "suo", "sua", "meu", "minha", "seu", "teu", "nosso", "nossa", NULL};
+static sl__wordset_t determiners_set = {.words = determiners};
 
 /* Capitalised words that open no name (see the run's start in
  * sl__detect_names). */
@@ -1459,10 +1460,12 @@ static void family_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   for (size_t i = 0; i + 1 < T->n; i++) {
     const sl__tok_t *t = &T->v[i], *n = &T->v[i + 1];
     size_t k;
-    if (n->nl_before || n->punct_before) continue;
-    /* ("family" in lower case: "Lakeside Family Practice" is a firm's name) */
-    if (sl__tok_is(text, n, "family") && !(n->caps & 1) && cap_word(text, t)) k = i;
-    else if (sl__tok_in(text, t, after) && cap_word(text, n)) k = i + 1;
+    /* (most words start with no f: looked at before any comparison; "family"
+     * in lower case: "Lakeside Family Practice" is a firm's name) */
+    bool fam = text[n->s] == 'f' && n->e - n->s == 6, before = (text[t->s] | 32) == 'f' && t->e - t->s >= 7;
+    if ((!fam && !before) || n->nl_before || n->punct_before) continue;
+    if (fam && sl__tok_is(text, n, "family") && !(n->caps & 1) && cap_word(text, t)) k = i;
+    else if (before && sl__tok_in(text, t, after) && cap_word(text, n)) k = i + 1;
     else continue;
     unsigned f = GZ(k);
     const sl__tok_t *w = &T->v[k];
@@ -2291,7 +2294,7 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       unsigned f1 = GZ(i);
       /* (a possessive or an article is no name, though some are in the lists:
        * "a nombre de mi empresa", "au nom de ma société") */
-      if (sl__tok_in(text, t, determiners)) f1 = 0;
+      if (f1 && t->e - t->s <= 7 && sl__tok_in_set(text, t, &determiners_set)) f1 = 0;
       unsigned f2 = u->kind == SL_TK_WORD && !(u->caps & 1) ? GZ(i + 1) : 0;
       /* (not a short common word after the name: "priya can u send") */
       if ((f2 & SL_GZ_COMMON) && u->e - u->s <= 3) f2 = 0;
@@ -2327,5 +2330,6 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
 static void words_init(void) {
   sl__wordset_init(&de_set);
   sl__wordset_init(&not_in_name_set);
+  sl__wordset_init(&determiners_set);
   sl__wordset_init(&speech_set);
 }

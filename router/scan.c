@@ -1193,22 +1193,42 @@ static bool num_shape_possible(const unsigned char *t, size_t a, size_t b) {
   return groups >= 2;
 }
 
-/* Can a textual date end at the year at k? Both date patterns hold a month
- * name, so one of the months' first three bytes (ASCII letters in any case)
- * lies in the window before the year; most years ("in 2020") have none and are
- * not scanned. The stems of SL_P_DATE_TEXT2's other languages are here too. */
+/* Can a textual date end at the year at k? Both date patterns hold a month's
+ * name as a word of its own, so one lies in the window before the year: an
+ * English month or its stem with any ending ("Sept", "March", "Januar",
+ * "marzo"), or one of the other languages' months SL_P_DATE_TEXT2 knows. Most
+ * years ("in 2020") have none and are not scanned. */
+static bool month_word(const unsigned char *w, size_t n) {
+  static const char stems[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+  static const char *const other[] = {
+      "m\xc3\xa4rz", "mai", "oktober", "dezember", "j\xc3\xa4nner", "f\xc3\xa9vrier", "avril", "juin",
+      "juillet", "ao\xc3\xbbt", "d\xc3\xa9" "cembre", "enero", "abril", "agosto", "septiembre",
+      "setiembre", "diciembre", "gennaio", "maggio", "giugno", "luglio", "settembre", "ottobre",
+      "dicembre", "fevereiro", "mar\xc3\xa7o", "maio", "setembro", "outubro", "dezembro", "maart",
+      "mei", "okt", "dez", "juil", "d\xc3\xa9" "c", "f\xc3\xa9vr", "dic", "ago", NULL};
+  if (n < 3 || n > 12) return false;
+  unsigned char low[12];
+  for (size_t i = 0; i < n; i++) low[i] = w[i] >= 'A' && w[i] <= 'Z' ? w[i] | 32 : w[i];
+  if (n <= 9)
+    for (size_t m = 0; m < sizeof stems - 1; m += 3)
+      if (low[0] == stems[m] && low[1] == stems[m + 1] && low[2] == stems[m + 2]) return true;
+  for (const char *const *o = other; *o; o++)
+    if (strlen(*o) == n && !memcmp(low, *o, n)) return true;
+  return false;
+}
+
+static bool ascii_letter(unsigned char c) { return (c | 32) >= 'a' && (c | 32) <= 'z'; }
+
+/* (A month starts at an ASCII letter after a byte that is none, as the
+ * patterns' \b reads it: after a digit or a UTF-8 byte too, which no word
+ * boundary of a language would be, so that nothing a pattern matches is
+ * missed; the word runs on over letters and UTF-8 bytes: "märz".) */
 static bool month_before(const unsigned char *t, size_t ws, size_t k) {
-  static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec"
-                               "m\xc3\xa4maioktdezj\xc3\xa4" "f\xc3\xa9" "avrjuiao\xc3" "d\xc3\xa9"
-                               "eneabragosetdicgenmaggiulugottfevoutmaamei";
-  static const size_t nm = sizeof months - 1;
-  for (size_t q = ws; q + 3 <= k; q++) {
-    unsigned char c[3];
-    for (int i = 0; i < 3; i++) c[i] = t[q + i] >= 'A' && t[q + i] <= 'Z' ? t[q + i] | 32 : t[q + i];
-    for (size_t m = 0; m < nm; m += 3)
-      if (c[0] == (unsigned char)months[m] && c[1] == (unsigned char)months[m + 1] &&
-          c[2] == (unsigned char)months[m + 2])
-        return true;
+  for (size_t q = ws; q < k; q++) {
+    if (!ascii_letter(t[q]) || (q > 0 && ascii_letter(t[q - 1]))) continue;
+    size_t e = q;
+    while (e < k && (ascii_letter(t[e]) || t[e] >= 0x80)) e++;
+    if (month_word(t + q, e - q)) return true;
   }
   return false;
 }
