@@ -55,14 +55,19 @@ static bool when_always_holds(const cJSON *rule) {
   return true;
 }
 
+/* The values of a rule's `when.key` (a string or a list of them, as the
+ * compiler checked): the first, and the next after `one` (NULL at the end). */
+static const cJSON *when_first(const cJSON *rule, const char *key) {
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(rule, "when");
+  const cJSON *v = w ? cJSON_GetObjectItemCaseSensitive(w, key) : NULL;
+  return !v || cJSON_IsString(v) ? v : v->child;
+}
+static const cJSON *when_next(const cJSON *one) { return one->string ? NULL : one->next; }
+
 /* A `when.tenant` naming a tenant no key of auth.keys has never matches: the
  * tenant of a request is its key's. */
 static void tenant_lint(const char *file, const sl_config_t *cfg, const cJSON *rule, int i) {
-  const cJSON *w = cJSON_GetObjectItemCaseSensitive(rule, "when");
-  const cJSON *t = w ? cJSON_GetObjectItemCaseSensitive(w, "tenant") : NULL;
-  if (!t) return;
-  const cJSON *one = cJSON_IsString(t) ? t : t->child;
-  for (; one; one = cJSON_IsString(t) ? NULL : one->next) {
+  for (const cJSON *one = when_first(rule, "tenant"); one; one = when_next(one)) {
     bool known = false;
     for (size_t k = 0; k < cfg->n_keys && !known; k++)
       known = cfg->keys[k].tenant && !strcmp(cfg->keys[k].tenant, one->valuestring);
@@ -77,11 +82,7 @@ static void tenant_lint(const char *file, const sl_config_t *cfg, const cJSON *r
  * "backend/model", "auto") is most likely a typo: a client could send it, but
  * /v1/models never offered it. */
 static void model_lint(const char *file, const sl_config_t *cfg, const cJSON *rule, int i) {
-  const cJSON *w = cJSON_GetObjectItemCaseSensitive(rule, "when");
-  const cJSON *m = w ? cJSON_GetObjectItemCaseSensitive(w, "model") : NULL;
-  if (!m) return;
-  const cJSON *one = cJSON_IsString(m) ? m : m->child;
-  for (; one; one = cJSON_IsString(m) ? NULL : one->next) {
+  for (const cJSON *one = when_first(rule, "model"); one; one = when_next(one)) {
     const char *v = one->valuestring;
     bool known = !strcmp(v, "auto");
     for (size_t b = 0; b < cfg->n_backends && !known; b++) {
