@@ -123,16 +123,16 @@ ssize_t sl_cli_read_line(FILE *f, char **buf, size_t *cap, size_t max, bool *too
       *buf = nb;
       *cap = want;
     }
-    /* fgets stops after a newline (a NUL inside the line ends what is kept
-     * of it: JSON holds none raw, and the rest would be no JSON either) */
-    size_t room = *cap - n;
-    if (!fgets(*buf + n, (int)(room > 0x7fffffff ? 0x7fffffff : room), f)) {
+    /* byte by byte, not fgets: a NUL inside the line is kept and counted (the
+     * decoder names it), where fgets' length would end there */
+    int ch = getc_unlocked(f);
+    if (ch == EOF) {
       if (ferror(f)) return -2;
       if (!n) return -1;
       break;
     }
-    n += strlen(*buf + n);
-    if (n && (*buf)[n - 1] == '\n') break;
+    (*buf)[n++] = (char)ch;
+    if (ch == '\n') break;
   }
   (*buf)[n] = '\0';
   return (ssize_t)n;
