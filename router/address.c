@@ -1226,10 +1226,104 @@ static void korean(sl__ctx_t *c) {
   }
 }
 
+/* A Cyrillic capital (А-Я, Ё, Є, І, Ї, Ґ) at t[i]: its byte length, or 0. */
+static size_t cyr_upper(const unsigned char *t, size_t i, size_t n) {
+  if (i + 1 >= n) return 0;
+  if (t[i] == 0xD0 && ((t[i + 1] >= 0x90 && t[i + 1] <= 0xAF) || t[i + 1] == 0x81 || t[i + 1] == 0x84 ||
+                       t[i + 1] == 0x86 || t[i + 1] == 0x87))
+    return 2;
+  return t[i] == 0xD2 && t[i + 1] == 0x90 ? 2 : 0;
+}
+
+/* A Cyrillic letter of any case at t[i] (D0 80..D1 9F, Ґ/ґ): its byte length, or 0. */
+static size_t cyr_letter(const unsigned char *t, size_t i, size_t n) {
+  if (i + 1 >= n) return 0;
+  if ((t[i] == 0xD0 || t[i] == 0xD1) && t[i + 1] >= 0x80 && t[i + 1] <= 0xBF) return 2;
+  return t[i] == 0xD2 && (t[i + 1] == 0x90 || t[i + 1] == 0x91) ? 2 : 0;
+}
+
+/* The bytes of one of words[] at t[i] (its end), or 0. */
+static size_t cyr_word_at(const unsigned char *t, size_t i, size_t n, const char *const *words) {
+  for (const char *const *w = words; *w; w++) {
+    size_t m = strlen(*w);
+    if (i + m <= n && !memcmp(t + i, *w, m)) return i + m;
+  }
+  return 0;
+}
+
+/* Street addresses in Russian and Ukrainian, as forms and Faker write them:
+ * a street's word ("ул.", "улица", "пер.", "просп.", "наб.", "бул.", "ш.",
+ * "пл.", "вул."), a name in capitals' case, then the house ("д. 5", "дом 5",
+ * "буд. 22", "д. 1/3") and maybe the flat ("кв. 45", "к. 3"): "ул. Пушкина,
+ * д. 17, кв. 45". The house number is what makes it one: "улица" alone in a
+ * sentence is no one's address. */
+static void cyrillic(sl__ctx_t *c) {
+  static const char *const street[] = {
+      "\xd1\x83\xd0\xbb.", "\xd1\x83\xd0\xbb\xd0\xb8\xd1\x86\xd0\xb0", "\xd0\xbf\xd0\xb5\xd1\x80.",
+      "\xd0\xbf\xd1\x80\xd0\xbe\xd1\x81\xd0\xbf.", "\xd0\xbf\xd1\x80-\xd1\x82", "\xd0\xbd\xd0\xb0\xd0\xb1.",
+      "\xd0\xb1\xd1\x83\xd0\xbb.", "\xd1\x88.", "\xd0\xbf\xd0\xbb.", "\xd0\xb2\xd1\x83\xd0\xbb.",
+      "\xd0\xbf\xd1\x80\xd0\xbe\xd1\x81\xd0\xbf\xd0\xb5\xd0\xba\xd1\x82", "\xd0\xbf\xd0\xb5\xd1\x80\xd0\xb5\xd1\x83\xd0\xbb\xd0\xbe\xd0\xba",
+      NULL}; /* ул. улица пер. просп. пр-т наб. бул. ш. пл. вул. проспект переулок */
+  static const char *const house[] = {"\xd0\xb4.", "\xd0\xb4\xd0\xbe\xd0\xbc", "\xd0\xb1\xd1\x83\xd0\xb4.",
+                                      NULL}; /* д. дом буд. */
+  static const char *const flat[] = {"\xd0\xba\xd0\xb2.", "\xd0\xba.", "\xd0\xba\xd0\xbe\xd1\x80\xd0\xbf.",
+                                     "\xd1\x81\xd1\x82\xd1\x80.", NULL}; /* кв. к. корп. стр. */
+  const unsigned char *t = (const unsigned char *)c->text;
+  size_t n = c->len;
+  for (size_t i = 0; i + 4 < n; i++) {
+    if (t[i] != 0xD0 && t[i] != 0xD1) continue;
+    if (i >= 2 && cyr_letter(t, i - 2, n)) continue; /* inside a word ("стул.") */
+    size_t p = cyr_word_at(t, i, n, street);
+    if (!p) continue;
+    size_t s = i;
+    while (p < n && t[p] == ' ') p++;
+    if (!cyr_upper(t, p, n)) continue;
+    /* the street's name: up to four words of letters, hyphens, digits ("1-я") */
+    size_t words = 0, q = p;
+    while (q < n && words < 4) {
+      size_t w = q;
+      while (q < n && (cyr_letter(t, q, n) || t[q] == '-' || isdigit(t[q]))) q += cyr_letter(t, q, n) ? 2 : 1;
+      if (q == w) break;
+      words++;
+      size_t r = q;
+      while (r < n && t[r] == ' ') r++;
+      if (!cyr_upper(t, r, n)) break;
+      q = r;
+    }
+    if (!words) continue;
+    /* the house: ", д. 17", " дом 5", ", буд. 22" */
+    size_t h = q;
+    if (h < n && t[h] == ',') h++;
+    while (h < n && t[h] == ' ') h++;
+    size_t hp = cyr_word_at(t, h, n, house);
+    if (!hp) continue;
+    while (hp < n && t[hp] == ' ') hp++;
+    if (hp >= n || !isdigit(t[hp])) continue;
+    size_t e = hp;
+    while (e < n && (isdigit(t[e]) || t[e] == '/')) e++;
+    if (e < n && cyr_letter(t, e, n) && !(e + 2 < n && cyr_letter(t, e + 2, n))) e += 2; /* "д. 5А" */
+    /* and the flat: ", кв. 45" */
+    size_t f = e;
+    if (f < n && t[f] == ',') f++;
+    while (f < n && t[f] == ' ') f++;
+    size_t fp = cyr_word_at(t, f, n, flat);
+    if (fp) {
+      while (fp < n && t[fp] == ' ') fp++;
+      if (fp < n && isdigit(t[fp])) {
+        while (fp < n && isdigit(t[fp])) fp++;
+        e = fp;
+      }
+    }
+    sl__cands_add(c->out, (uint32_t)s, (uint32_t)e, SL_ET_STREET_ADDRESS, "street_address", 40);
+    i = e;
+  }
+}
+
 void sl__detect_cjk_addresses(sl__ctx_t *c) {
   if (c->scripts & SL_SCRIPT_CJK) {
     japanese(c);
     chinese(c);
   }
   if (c->scripts & SL_SCRIPT_HANGUL) korean(c);
+  if (c->scripts & SL_SCRIPT_CYRILLIC) cyrillic(c);
 }
