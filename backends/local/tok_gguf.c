@@ -11,12 +11,20 @@
 #include "gguf.h"
 #include "sl_err.h"
 
+/* A special token's id: -1 when the key is absent or holds "none" (llama.cpp
+ * writes -1, as a signed or an unsigned integer: any integer out of a token
+ * id's range), -2 when it holds no integer at all (a float, a string): such a
+ * file is refused, not read as one without that token (its prompts would lose
+ * their BOS). */
 static int32_t get_id(const sl_gguf_t *g, const char *key) {
-  uint32_t v;
-  if (sl_gguf_get_u32(g, key, &v) == 0 && v <= INT32_MAX) return (int32_t)v;
-  int32_t s;
-  if (sl_gguf_get_i32(g, key, &s) == 0 && s >= 0) return s;
-  return -1;
+  int64_t kid = sl_gguf_find_key(g, key);
+  if (kid < 0) return -1;
+  sl_gguf_type_t ty = sl_gguf_kv_type(g, kid);
+  bool integer = ty <= SL_GGUF_I32 || ty == SL_GGUF_U64 || ty == SL_GGUF_I64;
+  if (!integer) return -2;
+  int64_t v;
+  if (sl_gguf_get_i64(g, key, &v) != 0) return -1; /* a u64 past INT64_MAX: "none" */
+  return v < 0 || v > INT32_MAX ? -1 : (int32_t)v;
 }
 
 static bool get_flag(const sl_gguf_t *g, const char *key, bool dflt) {
@@ -101,10 +109,16 @@ sl_tok_t *sl_tok_from_gguf(const sl_gguf_t *g, char *err, size_t errlen) {
     goto fail;
   }
 
-  t->bos = get_id(g, "tokenizer.ggml.bos_token_id");
-  t->eos = get_id(g, "tokenizer.ggml.eos_token_id");
-  t->unk = get_id(g, "tokenizer.ggml.unknown_token_id");
-  t->pad = get_id(g, "tokenizer.ggml.padding_token_id");
+  static const char *const ids[] = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                                     "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id"};
+  int32_t *slot[] = {&t->bos, &t->eos, &t->unk, &t->pad};
+  for (int k = 0; k < 4; k++) {
+    *slot[k] = get_id(g, ids[k]);
+    if (*slot[k] == -2) {
+      sl__tok_err(err, errlen, "%s: not a token id (an unsigned integer)", ids[k]);
+      goto fail;
+    }
+  }
 
   if (kind == SL_TOK_KIND_SPM) {
     /* SentencePiece: a space goes in front of the text and after every special

@@ -503,6 +503,11 @@ static void test_hostile_gguf(void **st) {
   spm_base(&w, 10);
   gw_kv_u32(&w, "tokenizer.ggml.bos_token_id", 10);
   assert_null(tok_from_gw(&w, err, sizeof err));
+  /* BOS of a type that holds no id (it was read as no BOS: prompts lost it) */
+  spm_base(&w, 10);
+  gw_kv_str(&w, "tokenizer.ggml.bos_token_id", "1");
+  assert_null(tok_from_gw(&w, err, sizeof err));
+  assert_non_null(strstr(err, "bos_token_id: not a token id"));
   /* Token type out of range. */
   gw_begin(&w);
   gw_kv_str(&w, "tokenizer.ggml.model", "llama");
