@@ -222,6 +222,7 @@ int sl_ledger_json_classification(const sl_class_t *c, sl_buf_t *out) {
 }
 
 double sl_ledger_usd(double usd) {
+  if (usd == 0) return 0; /* most requests' avoided cost: nothing to format */
   char buf[48];
   double stored = usd;
   sl__ledger_fmt_real(usd, SL_LTYPE_R9, buf, sizeof buf, &stored);
