@@ -27,6 +27,9 @@ struct sl_hc {
   uv_timer_t timer;
   size_t active;
   int in_action; /* inside curl_multi_socket_action: removal must wait */
+  size_t turn_bytes; /* delivered since curl was last entered from the loop */
+  uv_idle_t resume;  /* transfers that yielded go on at the loop's next turn */
+  int open_handles;  /* the timer and the idle handle: hc goes with the last */
   sl_hc_req_t *all;
   struct sock_ctx **socks; /* by fd */
   size_t n_socks;
@@ -51,6 +54,7 @@ struct sl_hc_req {
   long idle_ms;
   bool got_response, canceled, timed_out_fb, ending;
   bool paused, held; /* held: curl keeps a piece we refused while paused */
+  bool yielded;      /* held back until the loop's next turn (TURN_BYTES) */
   long retry_after_ms, retry_after_s_ms; /* of the header block being read */
   bool no_retry;                          /* it said x-should-retry: false */
   long long clen;                         /* its Content-Length, -1 before one */
@@ -78,6 +82,24 @@ struct sock_ctx {
 };
 
 static void check_done(sl_hc_t *hc);
+
+/* Each entry into curl from the loop (a socket event, curl's timer, a resume)
+ * starts a turn with a fresh budget of TURN_BYTES: past it, on_write holds the
+ * transfer back until the loop's next turn. curl reads a socket for as long as
+ * it has bytes, so without this a fast upstream whose client takes everything
+ * at once kept the loop inside one curl call for the whole answer (48 MB, a
+ * second and more): no other client was served, and a client that went away
+ * meanwhile was noticed only at the end. */
+#define TURN_BYTES (256u << 10)
+
+static void hc_enter(sl_hc_t *hc) {
+  if (!hc->in_action++) hc->turn_bytes = 0;
+}
+
+static void hc_leave(sl_hc_t *hc) {
+  hc->in_action--;
+  check_done(hc);
+}
 
 static void on_poll_closed(uv_handle_t *h) { free(h->data); }
 
@@ -116,10 +138,9 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   int running;
-  hc->in_action++;
+  hc_enter(hc);
   curl_multi_socket_action(hc->multi, s->fd, flags, &running);
-  hc->in_action--;
-  check_done(hc);
+  hc_leave(hc);
 }
 
 static void sock_watch(sock_ctx_t *s, int events) {
@@ -138,7 +159,7 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
      * pending bytes are its answer, to be read on resume. */
     sl_hc_req_t *r = NULL;
     curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
-    if (r && r->paused) {
+    if (r && (r->paused || r->yielded)) {
       s->parked = false;
       sock_watch(s, 0);
       return 0;
@@ -199,10 +220,9 @@ static int on_close_socket(void *userp, curl_socket_t fd) {
 static void on_timeout(uv_timer_t *t) {
   sl_hc_t *hc = t->data;
   int running;
-  hc->in_action++;
+  hc_enter(hc);
   curl_multi_socket_action(hc->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-  hc->in_action--;
-  check_done(hc);
+  hc_leave(hc);
 }
 
 static int on_timer(CURLM *m, long ms, void *userp) {
@@ -227,6 +247,9 @@ int sl_hc_create(uv_loop_t *loop, sl_hc_t **out) {
   }
   uv_timer_init(loop, &hc->timer);
   hc->timer.data = hc;
+  uv_idle_init(loop, &hc->resume);
+  hc->resume.data = hc;
+  hc->open_handles = 2;
   curl_multi_setopt(hc->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(hc->multi, CURLMOPT_SOCKETDATA, hc);
   curl_multi_setopt(hc->multi, CURLMOPT_TIMERFUNCTION, on_timer);
@@ -457,15 +480,40 @@ static int note_response(sl_hc_req_t *r) {
   return r->cbs.on_response ? r->cbs.on_response(r->data, (int)st, ct, ra, r->no_retry) : 0;
 }
 
+/* The loop's next turn: each transfer that yielded gets its held piece now
+ * (with a turn of its own, so that the first in the list do not starve the
+ * rest), and curl reads on at its next socket event or timer. */
+static void on_resume(uv_idle_t *idle) {
+  sl_hc_t *hc = idle->data;
+  uv_idle_stop(idle);
+  hc->in_action++;
+  for (sl_hc_req_t *r = hc->all; r; r = r->next) {
+    if (!r->yielded) continue;
+    r->yielded = false;
+    if (r->paused || r->canceled || !r->held) continue;
+    r->held = false;
+    hc->turn_bytes = 0;
+    curl_easy_pause(r->easy, CURLPAUSE_CONT);
+  }
+  hc_leave(hc);
+}
+
 static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
   sl_hc_req_t *r = ud;
   size_t len = sz * n;
   if (r->canceled) return CURL_WRITEFUNC_ERROR;
   if (note_response(r)) return CURL_WRITEFUNC_ERROR;
-  if (r->paused) { /* curl keeps this piece and reads no more until resumed */
+  if (r->paused || r->yielded) { /* curl keeps this piece and reads no more until resumed */
     r->held = true;
     return CURL_WRITEFUNC_PAUSE;
   }
+  sl_hc_t *hc = r->hc;
+  if (hc->turn_bytes >= TURN_BYTES) { /* the loop's turn is over: on at the next */
+    r->yielded = r->held = true;
+    uv_idle_start(&hc->resume, on_resume);
+    return CURL_WRITEFUNC_PAUSE;
+  }
+  hc->turn_bytes += len;
   idle_restart(r);
   if (r->cbs.on_data(r->data, p, len)) return CURL_WRITEFUNC_ERROR;
   return r->canceled ? CURL_WRITEFUNC_ERROR : len;
@@ -651,19 +699,19 @@ void sl_hc_pause(sl_hc_req_t *r, bool pause) {
   /* the idle clock stops while our client is slow: the upstream is not idle */
   if (pause && r->got_response && !r->ending) uv_timer_stop(&r->fb_timer);
   if (!pause && r->got_response) idle_restart(r);
-  if (pause || !r->held) return; /* on_write refuses the next piece */
+  if (pause || !r->held || r->yielded) return; /* on_write refuses the next piece */
   r->held = false;
   sl_hc_t *hc = r->hc;
-  hc->in_action++; /* the held piece comes through on_write now */
+  hc_enter(hc); /* the held piece comes through on_write now */
   curl_easy_pause(r->easy, CURLPAUSE_CONT);
-  hc->in_action--;
-  check_done(hc);
+  hc_leave(hc);
 }
 
 size_t sl_hc_active(const sl_hc_t *hc) { return hc->active; }
 
-static void on_hc_timer_closed(uv_handle_t *h) {
+static void on_hc_handle_closed(uv_handle_t *h) {
   sl_hc_t *hc = h->data;
+  if (--hc->open_handles) return;
   while (hc->n_pool) curl_easy_cleanup(hc->pool[--hc->n_pool]);
   curl_multi_cleanup(hc->multi); /* closes cached connections (their handles are gone) */
   free(hc->socks);
@@ -679,5 +727,6 @@ void sl_hc_free(sl_hc_t *hc) {
   for (size_t i = 0; i < hc->n_socks; i++)
     if (hc->socks[i]) sock_close(hc, hc->socks[i]);
   uv_timer_stop(&hc->timer);
-  uv_close((uv_handle_t *)&hc->timer, on_hc_timer_closed);
+  uv_close((uv_handle_t *)&hc->timer, on_hc_handle_closed);
+  uv_close((uv_handle_t *)&hc->resume, on_hc_handle_closed);
 }
