@@ -259,8 +259,9 @@ static const char *allowed_tools(cJSON *root, const cJSON *tc) {
 }
 
 /* OpenAI tool_choice ("auto", "required", "none", {"type":"function",...},
- * {"type":"allowed_tools",...}). */
-static void add_tool_choice(cJSON *root, const char *tc_json) {
+ * {"type":"allowed_tools",...}); one: at most one tool call (parallel_tool_calls
+ * false), which the API takes in the choice (none has no calls to limit). */
+static void add_tool_choice(cJSON *root, const char *tc_json, bool one) {
   cJSON *tc = tc_json ? cJSON_Parse(tc_json) : NULL;
   const char *type = NULL, *name = NULL;
   const cJSON *tct = cJSON_GetObjectItemCaseSensitive(tc, "type");
@@ -274,10 +275,13 @@ static void add_tool_choice(cJSON *root, const char *tc_json) {
     const cJSON *n = fn ? cJSON_GetObjectItemCaseSensitive(fn, "name") : NULL;
     if (cJSON_IsString(n)) type = "tool", name = n->valuestring;
   }
+  if (!tc_json && one) type = "auto";
+  if (!cJSON_GetObjectItemCaseSensitive(root, "tools")) type = NULL; /* (allowed_tools may cut them all) */
   cJSON *o = type ? cJSON_AddObjectToObject(root, "tool_choice") : NULL;
   if (o) {
     cJSON_AddStringToObject(o, "type", type);
     if (name) cJSON_AddStringToObject(o, "name", name);
+    if (one && strcmp(type, "none")) cJSON_AddTrueToObject(o, "disable_parallel_tool_use");
   }
   cJSON_Delete(tc);
 }
@@ -354,7 +358,7 @@ static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool str
   for (size_t i = 0; i < r->n_stop; i++) /* blank ones are applied here (an_prepare) */
     if (!blank(r->stop[i]) && (st || (st = cJSON_AddArrayToObject(root, "stop_sequences"))))
       cJSON_AddItemToArray(st, cJSON_CreateString(r->stop[i]));
-  if (!*json_tool) add_tool_choice(root, r->tool_choice);
+  if (!*json_tool) add_tool_choice(root, r->tool_choice, r->one_tool_call);
   if (r->user) {
     cJSON *md = cJSON_AddObjectToObject(root, "metadata");
     if (md) cJSON_AddStringToObject(md, "user_id", r->user);

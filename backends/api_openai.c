@@ -136,6 +136,10 @@ static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool str
   if (!rc && r->tool_choice) rc = put_raw(out, "tool_choice", r->tool_choice);
   if (!rc && r->response_format) rc = put_raw(out, "response_format", r->response_format);
   if (!rc && r->user) rc = put_str(out, "user", r->user);
+  /* an Anthropic client's disable_parallel_tool_use (an OpenAI client's own
+   * parallel_tool_calls is in the passthrough; the API refuses it without tools) */
+  if (!rc && r->one_tool_call && r->tools && !(r->passthrough && strstr(r->passthrough, "\"parallel_tool_calls\"")))
+    rc = sl_buf_puts(out, ",\"parallel_tool_calls\":false");
   if (!rc && r->passthrough) rc = sl_buf_puts(out, ",");
   if (!rc && r->passthrough) rc = sl_buf_puts(out, r->passthrough);
   /* Always ask for usage when streaming: streamed spend must never be recorded as zero. */

@@ -43,6 +43,8 @@ typedef struct {
   int top_logprobs;
   char *tools;          /* JSON array, OpenAI shape ({"type":"function","function":{...}}), or NULL */
   char *tool_choice;    /* JSON value, or NULL */
+  bool one_tool_call;   /* at most one tool call a turn: OpenAI parallel_tool_calls
+                           false, Anthropic tool_choice.disable_parallel_tool_use */
   char *response_format;/* JSON value, or NULL */
   bool json_output;     /* response_format asks for JSON (json_object, json_schema) */
   char *user;           /* OpenAI `user` / Anthropic metadata.user_id */

@@ -302,10 +302,15 @@ static int decode_output_format(const cJSON *root, sl_chat_req_t *r, char *err, 
   return r->response_format ? 0 : SL_ENOMEM;
 }
 
-/* {"type":"auto"|"any"|"none"|"tool","name"} -> OpenAI's tool_choice JSON. */
+/* {"type":"auto"|"any"|"none"|"tool","name","disable_parallel_tool_use"} ->
+ * OpenAI's tool_choice JSON (and one_tool_call). */
 static int decode_tool_choice(const cJSON *tc, sl_chat_req_t *r, char *err, size_t n) {
   const char *t = cJSON_IsObject(tc) ? type_of(tc) : NULL;
   if (!t) return bad(err, n, "tool_choice must be an object with a type");
+  const cJSON *one = cJSON_GetObjectItemCaseSensitive(tc, "disable_parallel_tool_use");
+  if (one && !cJSON_IsNull(one) && !cJSON_IsBool(one))
+    return bad(err, n, "tool_choice.disable_parallel_tool_use must be a boolean");
+  r->one_tool_call = cJSON_IsTrue(one);
   const char *s = NULL;
   if (!strcmp(t, "auto")) s = "\"auto\"";
   else if (!strcmp(t, "any")) s = "\"required\"";

@@ -225,6 +225,7 @@ static int passthrough(const cJSON *root, sl_chat_req_t *r, char *err, size_t n)
       sl_buf_free(&b);
       return bad(err, n, "%s must be %s", fields[i].name, fields[i].want);
     }
+    if (!strcmp(fields[i].name, "parallel_tool_calls")) r->one_tool_call = cJSON_IsFalse(v);
     char *text = sl_json_print(v);
     int rc = !text ? SL_ENOMEM
                    : sl_buf_printf(&b, "%s\"%s\":%s", b.len ? "," : "", fields[i].name, text);

@@ -225,6 +225,33 @@ test('OpenAI client -> Anthropic backend: allowed_tools cuts the tools sent and 
   assert.deepEqual(b.tool_choice, { type: 'auto' });
 });
 
+test('one tool call a turn crosses dialects: parallel_tool_calls false <-> tool_choice.disable_parallel_tool_use', async () => {
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage('ok'));
+  oaUp.handler = (req, body, res) => replyJson(res, 200, completion('ok'));
+  const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }];
+  const msgs = [{ role: 'user', content: 'x' }];
+  await oai.chat.completions.create({ model: 'auto', tools, messages: msgs, parallel_tool_calls: false }, to('anthropic'));
+  assert.deepEqual(lastBody(anUp).tool_choice, { type: 'auto', disable_parallel_tool_use: true });
+  await oai.chat.completions.create({ model: 'auto', tools, messages: msgs, parallel_tool_calls: false,
+    tool_choice: 'required' }, to('anthropic'));
+  assert.deepEqual(lastBody(anUp).tool_choice, { type: 'any', disable_parallel_tool_use: true });
+  await oai.chat.completions.create({ model: 'auto', tools, messages: msgs, parallel_tool_calls: true }, to('anthropic'));
+  assert.equal(lastBody(anUp).tool_choice, undefined);
+
+  const atools = [{ name: 'f', input_schema: { type: 'object', properties: {} } }];
+  const one = { type: 'auto', disable_parallel_tool_use: true };
+  await anth.messages.create({ model: 'auto', max_tokens: 10, tools: atools, tool_choice: one, messages: msgs });
+  assert.equal(lastBody(oaUp).parallel_tool_calls, false);
+  assert.equal(lastBody(oaUp).tool_choice, 'auto');
+  await anth.messages.create({ model: 'auto', max_tokens: 10, tools: atools, tool_choice: one, messages: msgs }, to('anthropic'));
+  assert.deepEqual(lastBody(anUp).tool_choice, one);
+  await anth.messages.create({ model: 'auto', max_tokens: 10, tools: atools, tool_choice: { type: 'auto' }, messages: msgs });
+  assert.equal(lastBody(oaUp).parallel_tool_calls, undefined);
+  await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 10, tools: atools, messages: msgs,
+    tool_choice: { type: 'auto', disable_parallel_tool_use: 'yes' } }),
+  (e) => e.status === 400 && /disable_parallel_tool_use/.test(e.message));
+});
+
 test('Anthropic client structured outputs (output_config.format): messages.parse() gets parsed_output from either backend kind', async () => {
   const schema = { type: 'object', properties: { answer: { type: 'number' } }, required: ['answer'], additionalProperties: false };
   anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage([
