@@ -83,22 +83,22 @@ async function gateway(handler, bound) {
 }
 
 test('answers queued for clients that do not read count in the bound until they leave', async () => {
-  // answers of 6 MiB under a 16 MiB bound: the socket buffers take a few MiB
-  // of each; the rest waits in sluice
-  // (the one asked to cross the bound is 10 MiB: the kernel may take a little
-  // more of the others meanwhile, and 9 MiB + 10 MiB crosses it with room; how
-  // much of each answer the kernel takes depends on the machine, so the
-  // waiting answers are only asked to hold 9 MiB: more than 10 would keep a
-  // sixth from being served at all)
-  const SIX = 6 << 20, BIG = 10 << 20;
+  // Answers of 20 MiB under a 48 MiB bound: the kernel's socket buffers take
+  // some of each (from a few MiB to more than 5, by machine: a fresh-clone CI
+  // run saw five answers of 6 MiB hold only 6.4 MiB between them); the rest
+  // waits in sluice. Clients ask until 28 MiB wait: a client asking below that
+  // is served (28 + 20 fits in 48), and at or above it one more answer of 30
+  // MiB crosses the bound with 10 MiB to spare for what the kernel takes
+  // meanwhile.
+  const ANSWER = 20 << 20, BIG = 30 << 20, WAITING = 28 << 20;
   const { gw, held, stop } = await gateway((req, body, res) =>
-    replyJson(res, 200, completion('s'.repeat(JSON.parse(body).messages[0].content === 'big' ? BIG : SIX))), 16 << 20);
+    replyJson(res, 200, completion('s'.repeat(JSON.parse(body).messages[0].content === 'big' ? BIG : ANSWER))), 48 << 20);
   const sdk = new OpenAI({ baseURL: `${gw.base}/v1`, apiKey: 'x', maxRetries: 0 });
   const ask = (content = 'hi') => sdk.chat.completions.create({ model: 'mock-model', messages: [{ role: 'user', content }] });
   const socks = [];
   try {
-    // clients that ask and read nothing, until their answers hold 9 MiB
-    for (let i = 0; i < 8 && await held() < 9 << 20; i++) {
+    // clients that ask and read nothing, until their answers hold 28 MiB
+    for (let i = 0; i < 8 && await held() < WAITING; i++) {
       const sock = net.connect(gw.port, '127.0.0.1');
       sock.pause();
       sock.on('error', () => {});
@@ -106,8 +106,8 @@ test('answers queued for clients that do not read count in the bound until they 
       socks.push(sock);
       await sleep(400);
     }
-    assert.ok(await held() >= 9 << 20, `answers waiting for their clients are counted (${await held()} bytes)`);
-    // one more answer of 10 MiB would cross the 16 MiB
+    assert.ok(await held() >= WAITING, `answers waiting for their clients are counted (${await held()} bytes)`);
+    // one more answer of 30 MiB would cross the 48 MiB
     await assert.rejects(ask('big'), (e) => {
       assert.equal(e.status, 503);
       return true;
@@ -116,7 +116,7 @@ test('answers queued for clients that do not read count in the bound until they 
     for (let i = 0; i < 50 && await held() > 0; i++) await sleep(20);
     assert.equal(await held(), 0, 'given back when the clients went away');
     const r = await ask();
-    assert.equal(r.choices[0].message.content.length, SIX);
+    assert.equal(r.choices[0].message.content.length, ANSWER);
   } finally {
     for (const s of socks) s.destroy();
     await stop();
