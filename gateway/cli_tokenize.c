@@ -14,6 +14,7 @@
 #include "gguf.h"
 #include "sl_buf.h"
 #include "sl_err.h"
+#include "sl_json.h"
 #include "tokenizer.h"
 
 /* A line is JSON text: at most 6 bytes per text byte (\uXXXX) plus the wrapper. */
@@ -263,8 +264,19 @@ int sl_cli_tokenize(int argc, char **argv) {
     size_t n = in_line.len;
     while (n > 0 && line[n - 1] == '\r') line[--n] = '\0';
     if (n == 0) continue;
-    cJSON *in = cJSON_ParseWithLength(line, n);
+    /* one value and nothing after it, no member twice (readers disagree on
+     * which counts); "\u0000" stays allowed (text_member keeps it) */
+    cJSON *in = sl_json_parse_whole(line, n, false);
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(in, "text");
+    const char *dup = in ? sl_json_dup_key(in, NULL, 0) : NULL;
+    if (dup) {
+      char m[160];
+      snprintf(m, sizeof m, "member \"%.100s\" appears twice in one object", dup);
+      print_error(m);
+      cJSON_Delete(in);
+      status = 1;
+      continue;
+    }
     if (!cJSON_IsString(text)) {
       print_error("expected {\"text\": \"...\"}");
       cJSON_Delete(in);

@@ -94,14 +94,17 @@ for (const ref of ["stories260K", "tiny-qwen2", "tiny-llama3"]) {
 }
 
 test("bad input lines get an error line and exit 1, good ones still answer", { skip: !BIN }, () => {
-  const input = '{"text": "ok"}\nnot json\n{"nope": 1}\n{"text": "ok"}\n';
+  // (a member twice: readers disagree on which counts; a value with more after it)
+  const input = '{"text": "ok"}\nnot json\n{"nope": 1}\n{"text": "ok"}\n{"text": "a", "text": "b"}\n{"text": "a"} {"text": "b"}\n';
   const stories = path.join(SHARED, "models", "stories260K.gguf");
   const args = existsSync(stories) ? ["--model", stories] : ["--tokenizer", setups[1].json];
   const r = spawnSync(BIN, ["tokenize", ...args], { input });
   assert.equal(r.status, 1);
   const lines = r.stdout.toString().trim().split("\n").map((l) => JSON.parse(l));
-  assert.equal(lines.length, 4);
+  assert.equal(lines.length, 6);
   assert.ok(lines[0].ids && lines[3].ids && lines[1].error && lines[2].error);
+  assert.match(lines[4].error, /"text" appears twice/);
+  assert.ok(lines[5].error);
 });
 
 test("a missing or malformed tokenizer file is a clear error", { skip: !BIN }, () => {
