@@ -14,6 +14,7 @@
 #include "sl_log.h"
 #include "sl_str.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -117,6 +118,10 @@ struct sl_ledger {
   pthread_t thread;
   bool thread_started;
   const char *open_path;     /* during sl_ledger_open() only */
+  /* the files the connection writes (file_moved), writer thread only */
+  dev_t dev, wal_dev;
+  ino_t ino, wal_ino;
+  bool moved; /* they were gone at the last batch (logged once) */
   bool ready;                /* the writer has opened the database (or failed) */
   int open_rc;
   int handles_closed;        /* of the loop's two: idle and async */
@@ -604,8 +609,44 @@ static void merge_egress(entry_t *batch) {
 }
 
 /* One transaction for the whole batch; on any error nothing of it is kept. */
+/* Whether the ledger's file or its WAL is no longer the one the connection
+ * writes: deleted, renamed away, or replaced (by an older copy, say). Rows
+ * committed then would go to a file nobody can open once sluice exits, and
+ * the chain left at the path would still verify. NULL when all is well; one
+ * stat(2) a batch, two once the WAL exists. */
+static const char *file_moved(sl_ledger_t *l) {
+  const char *db = sqlite3_db_filename(l->db, "main");
+  struct stat st;
+  if (!db || !*db) return NULL; /* (an in-memory database: tests) */
+  if (stat(db, &st)) return "was deleted or renamed";
+  if (st.st_dev != l->dev || st.st_ino != l->ino) return "was replaced by another file";
+  const char *wal = sqlite3_filename_wal(db);
+  if (!wal || stat(wal, &st)) return wal && l->wal_ino ? "lost its -wal file" : NULL;
+  if (!l->wal_ino) { /* created by the first write */
+    l->wal_dev = st.st_dev;
+    l->wal_ino = st.st_ino;
+  } else if (st.st_dev != l->wal_dev || st.st_ino != l->wal_ino) {
+    return "had its -wal file replaced";
+  }
+  return NULL;
+}
+
 static int write_batch(sl_ledger_t *l, entry_t *batch, bool egress, bool inject_fault, size_t *rows) {
   *rows = 0;
+  const char *moved = file_moved(l);
+  if (moved && !l->moved)
+    SL_ERROR("ledger: %s %s while sluice runs: no row is written to it until it is back (a restart "
+             "opens what is at that path then); %s",
+             sqlite3_db_filename(l->db, "main"), moved,
+             l->journal ? "rows wait in the journal, and requests are refused once it is full"
+                        : "requests that must be recorded are refused");
+  else if (!moved && l->moved)
+    SL_WARN("ledger: %s is back; writing again", sqlite3_db_filename(l->db, "main"));
+  l->moved = moved != NULL;
+  if (moved) {
+    if (!l->journal) gap_add(l, batch); /* journaled rows are retried instead */
+    return SL_EIO;
+  }
   if (egress) merge_egress(batch);
   if (inject_fault) exec(l->db, "PRAGMA query_only = 1");
   int rc = exec(l->db, "BEGIN IMMEDIATE");
@@ -812,6 +853,12 @@ static int setup_db(sl_ledger_t *l, const char *path) {
     struct timespec ts = {0, 50 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
+  struct stat st;
+  if (stat(path, &st)) {
+    SL_ERROR("ledger: %s: %s", path, strerror(errno));
+    return SL_EIO;
+  }
+  l->dev = st.st_dev, l->ino = st.st_ino;
   /* rows written into a table someone altered could be dropped or hidden by
    * it (a trigger that deletes each new row) while every hash still holds */
   char why[400];

@@ -272,6 +272,55 @@ static void test_write_failure_reported(void **state) {
   rm_ledger(path);
 }
 
+/* The ledger's file renamed away (or deleted) or replaced by another while the
+ * writer has it open: rows committed then would be in a file nobody can open
+ * once sluice exits, so they fail as a write does (reject: the request is
+ * refused) until the file is back, and the gap is recorded then. */
+static void test_file_moved_fails_writes(void **state) {
+  char path[600], aside[640], copy[640];
+  tmp_ledger(path, sizeof path);
+  snprintf(aside, sizeof aside, "%s.aside", path);
+  snprintf(copy, sizeof copy, "%s.copy", path);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  sl_ledger_t *l;
+  assert_int_equal(sl_ledger_open(path, NULL, &loop, &l), 0);
+  counts_t c = {.loop_thread = pthread_self()};
+  sl_ledger_row_t r = sample_row(1);
+  assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
+  run_until(&loop, &c, 1);
+  assert_int_equal(c.ok, 1);
+
+  assert_int_equal(rename(path, aside), 0); /* gone from its path */
+  r = sample_row(2);
+  assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
+  run_until(&loop, &c, 2);
+  assert_int_equal(c.failed, 1);
+
+  /* another file in its place (an older copy) */
+  char cmd[2700];
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s' && cp '%s' '%s'", aside, copy, copy, path);
+  assert_int_equal(system(cmd), 0);
+  r = sample_row(3);
+  assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
+  run_until(&loop, &c, 3);
+  assert_int_equal(c.failed, 2);
+
+  assert_int_equal(rename(aside, path), 0); /* back */
+  r = sample_row(4);
+  assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
+  run_until(&loop, &c, 4);
+  assert_int_equal(c.ok, 2);
+  sl_ledger_close(l);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
+  assert_int_equal(v.rows, 3); /* row 1, the gap of rows 2 and 3, row 4 */
+  unlink(copy);
+  rm_ledger(path);
+}
+
 static void test_on_failure_continue_and_sync(void **state) {
   char path[600];
   tmp_ledger(path, sizeof path);
@@ -457,6 +506,7 @@ int main(void) {
       cmocka_unit_test(test_queue_full_is_busy),
       cmocka_unit_test(test_egress_merged_into_request_row),
       cmocka_unit_test(test_write_failure_reported),
+      cmocka_unit_test(test_file_moved_fails_writes),
       cmocka_unit_test(test_on_failure_continue_and_sync),
       cmocka_unit_test(test_open_failure),
       cmocka_unit_test(test_disk_full),
