@@ -240,7 +240,8 @@ int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_has
 void sl_ledger_sha256_hex(const void *p, size_t n, char out[65]);
 /* ISO 8601 UTC with milliseconds, the ledger's ts format (out: >= 32 bytes). */
 void sl_ledger_format_ts(int64_t ts_ms, char *out, size_t cap);
-/* Parses "YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM]" to ms since the epoch. */
+/* Parses "YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM]" to ms since the epoch
+ * (up to 9 fraction digits; past the millisecond they round up). */
 int sl_ledger_parse_ts(const char *s, int64_t *ts_ms);
 /* Start of the UTC calendar month containing `ts_ms` (budget period), and start
  * of the next one (when a spent budget resets), both as ms since the epoch. */

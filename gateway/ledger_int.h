@@ -73,6 +73,9 @@ int sl__ledger_schema_altered(sqlite3 *db, char *why, size_t n);
  * 0, or non-zero with the reason in why (what verify reports as BROKEN, and
  * the reports refuse). */
 int sl__ledger_shape(sqlite3 *db, char *why, size_t n);
+/* PRAGMA integrity_check: 0 when the indexes match the rows, SL_EPARSE (why
+ * says so) when not, SL_EIO when the check could not run (why: SQLite's). */
+int sl__ledger_integrity(sqlite3 *db, char *why, size_t n);
 /* 0 when db is empty or a sluice ledger; SL_EINVAL (logged, naming path) when it
  * holds tables of something else, which the ledger must not write into. */
 int sl__ledger_check_ours(sqlite3 *db, const char *path);

@@ -66,13 +66,19 @@ int sl_ledger_parse_ts(const char *s, int64_t *ts_ms) {
       if (*p == '.') {
         p++;
         int scale = 100, n = 0;
+        bool finer = false; /* a digit past the millisecond that is not 0 */
         while (*p >= '0' && *p <= '9') {
           ms += (*p - '0') * scale;
+          finer |= !scale && *p != '0';
           scale /= 10;
           p++;
           if (++n > 9) return SL_EPARSE;
         }
         if (!n) return SL_EPARSE;
+        /* rounded up: the stored times have milliseconds, and an instant
+         * between two of them is after the earlier (an inclusive --since
+         * must not take it in, an exclusive --until must) */
+        ms += finer;
       }
     }
   }

@@ -246,12 +246,16 @@ fail:
   return SL_EIO;
 }
 
-/* The tables and triggers of db as (type, name, sql) lines, sorted, into b. */
+/* The tables and triggers of db as (type, name, sql) lines, sorted, into b.
+ * (Not ANALYZE's sqlite_stat tables: routine upkeep with the sqlite3 tool,
+ * they steer the query planner and change no row, and the reports run only
+ * over indexes that pass the integrity check.) */
 static int objects(sqlite3 *db, sl_buf_t *b) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(db,
                          "SELECT type, name, coalesce(sql, '') FROM sqlite_master WHERE type IN "
-                         "('table', 'trigger') ORDER BY type, name",
+                         "('table', 'trigger') AND name NOT LIKE 'sqlite\\_stat%' ESCAPE '\\' "
+                         "ORDER BY type, name",
                          -1, &st, NULL) != SQLITE_OK)
     return SL_EIO;
   int rc, brc = 0;
@@ -262,6 +266,13 @@ static int objects(sqlite3 *db, sl_buf_t *b) {
     }
   sqlite3_finalize(st);
   return brc ? brc : rc == SQLITE_DONE ? 0 : SL_EIO;
+}
+
+/* Whether b holds the whole line line[0..n) (its '\n' included). */
+static bool has_line(const sl_buf_t *b, const char *line, size_t n) {
+  for (size_t i = 0; i + n <= b->len; i++)
+    if ((i == 0 || b->data[i - 1] == '\n') && !memcmp(b->data + i, line, n)) return true;
+  return false;
 }
 
 int sl__ledger_schema_altered(sqlite3 *db, char *why, size_t n) {
@@ -279,13 +290,19 @@ int sl__ledger_schema_altered(sqlite3 *db, char *why, size_t n) {
     size_t i = 0;
     while (i < have.len && i < want.len && have.data[i] == want.data[i]) i++;
     while (i > 0 && have.data[i - 1] != '\n') i--;
+    /* sluice's line there missing from db (a trigger dropped), else db's
+     * (a table changed, one added) */
+    const sl_buf_t *in = &have;
+    size_t w = i;
+    while (w < want.len && want.data[w] != '\n') w++;
+    if (i < want.len && !has_line(&have, want.data + i, w + 1 - i)) in = &want;
     size_t e = i;
-    while (e < have.len && have.data[e] != '\t' && have.data[e] != '\n') e++;
-    size_t e2 = e < have.len ? e + 1 : e;
-    while (e2 < have.len && have.data[e2] != '\t' && have.data[e2] != '\n') e2++;
-    snprintf(why, n, "its schema is not sluice's: %.*s changed, added or removed (a table or "
-                     "trigger altered can drop, hide or change rows without breaking a hash)",
-             i < have.len ? (int)(e2 - i) : 20, i < have.len ? have.data + i : "an object is missing");
+    while (e < in->len && in->data[e] != '\t' && in->data[e] != '\n') e++;
+    size_t e2 = e < in->len ? e + 1 : e;
+    while (e2 < in->len && in->data[e2] != '\t' && in->data[e2] != '\n') e2++;
+    snprintf(why, n, "its schema is not sluice's: %.*s %s (a table or trigger altered can drop, "
+                     "hide or change rows without breaking a hash)",
+             (int)(e2 - i), in->data + i, in == &have ? "changed, added or removed" : "is missing");
     rc = 1;
   } else if (rc) {
     snprintf(why, n, "cannot read its schema: %s", sqlite3_errmsg(db));
@@ -328,6 +345,14 @@ int sl__ledger_open_ro(const char *path, sqlite3 **out) {
   int src = sqlite3_prepare_v2(db, "SELECT 1 FROM requests LIMIT 0", -1, &st2, NULL);
   int why = sqlite3_errcode(db) & 0xff;
   sqlite3_finalize(st2);
+  if (src != SQLITE_OK && why == SQLITE_ERROR &&
+      sqlite3_prepare_v2(db, "SELECT 1 FROM ledger_meta LIMIT 0", -1, &st2, NULL) == SQLITE_OK) {
+    /* a sluice ledger whose requests table was dropped or renamed: one to
+     * report as broken (sl__ledger_shape says what is missing), not one to
+     * refuse as something else */
+    sqlite3_finalize(st2);
+    src = SQLITE_OK;
+  }
   if (src != SQLITE_OK) {
     sqlite3_close(db);
     return why == SQLITE_BUSY || why == SQLITE_LOCKED ? SL_EBUSY

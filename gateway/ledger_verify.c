@@ -35,21 +35,28 @@ static const char *type_name(int t) {
 /* SQLite's own check of the file: the chain covers the rows, not the indexes
  * that queries read (an index rebuilt to skip a tenant's rows hides them from
  * every report while each row still hashes). */
-static int check_integrity(sqlite3 *db, sl_ledger_verify_t *out) {
+int sl__ledger_integrity(sqlite3 *db, char *why, size_t n) {
   sqlite3_stmt *st = NULL;
   int rc = SL_EIO;
   if (sqlite3_prepare_v2(db, "PRAGMA integrity_check(1)", -1, &st, NULL) == SQLITE_OK &&
       sqlite3_step(st) == SQLITE_ROW) {
     const char *m = (const char *)sqlite3_column_text(st, 0);
-    rc = m && !strcmp(m, "ok")
-             ? 0
-             : broken(out, 0, "the file fails SQLite's integrity check (%s): an index or page "
-                              "no longer matches the rows, so reports would not see them all",
-                      m ? m : "no answer");
+    rc = 0;
+    if (!m || strcmp(m, "ok")) {
+      snprintf(why, n, "the file fails SQLite's integrity check (%s): an index or page no longer "
+                       "matches the rows, so reports would not see them all", m ? m : "no answer");
+      rc = SL_EPARSE;
+    }
   } else {
-    snprintf(out->reason, sizeof out->reason, "%s", sqlite3_errmsg(db));
+    snprintf(why, n, "%s", sqlite3_errmsg(db));
   }
   sqlite3_finalize(st);
+  return rc;
+}
+
+static int check_integrity(sqlite3 *db, sl_ledger_verify_t *out) {
+  int rc = sl__ledger_integrity(db, out->reason, sizeof out->reason);
+  if (rc == SL_EPARSE) out->broken_id = 0;
   return rc;
 }
 
@@ -95,9 +102,12 @@ int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_has
            sl__ledger_col_list);
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    /* a table or column of the rows dropped: broken, as sl__ledger_shape says */
+    char why[400];
     snprintf(out->reason, sizeof out->reason, "%s", sqlite3_errmsg(db));
+    rc = sl__ledger_shape(db, why, sizeof why) ? broken(out, 0, "%s", why) : SL_EIO;
     sqlite3_close(db);
-    return SL_EIO;
+    return rc;
   }
   sl_ledger_hasher_t hasher;
   if (sl__ledger_hasher_init(&hasher)) {

@@ -298,6 +298,13 @@ static void test_row_helpers(void **state) {
   assert_int_equal(sl_ledger_parse_ts("2026-11-24t01:15:43.5z", &ms), 0); /* RFC 3339's lower case */
   sl_ledger_format_ts(ms, ts, sizeof ts);
   assert_string_equal(ts, "2026-11-24T01:15:43.500Z");
+  /* past the millisecond: up to the next (a row at .221 is before .2215) */
+  assert_int_equal(sl_ledger_parse_ts("2026-11-24T01:15:43.2215Z", &ms), 0);
+  sl_ledger_format_ts(ms, ts, sizeof ts);
+  assert_string_equal(ts, "2026-11-24T01:15:43.222Z");
+  assert_int_equal(sl_ledger_parse_ts("2026-11-24T01:15:43.221000Z", &ms), 0);
+  sl_ledger_format_ts(ms, ts, sizeof ts);
+  assert_string_equal(ts, "2026-11-24T01:15:43.221Z");
   assert_int_not_equal(sl_ledger_parse_ts("2026-02-30", &ms), 0);
   assert_int_not_equal(sl_ledger_parse_ts("yesterday", &ms), 0);
   assert_int_equal(sl_ledger_parse_ts("2026-12-31T23:59:59Z", &ms), 0);

@@ -271,6 +271,14 @@ static void test_index_swapped(void **state) {
   assert_int_equal(capture(sl_cli_audit, 3, argv, &out), 1);
   assert_non_null(strstr(out, "BROKEN: the file fails SQLite's integrity check"));
   free(out);
+  /* the reports, which read through that index, refuse too */
+  char *egress[] = {"egress", "--ledger", fx->path, "--summary", NULL};
+  assert_int_equal(capture(sl_cli_audit, 4, egress, &out), 1);
+  assert_null(strstr(out, "transmissions")); /* no report */
+  free(out);
+  char *costs[] = {"costs", "--ledger", fx->path, NULL};
+  assert_int_equal(capture(sl_cli_audit, 3, costs, &out), 1);
+  free(out);
 }
 
 /* A table or trigger that is not sluice's, with every row's hash intact: a
