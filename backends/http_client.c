@@ -55,6 +55,7 @@ struct sl_hc_req {
   bool got_response, canceled, timed_out_fb, ending;
   bool paused, held; /* held: curl keeps a piece we refused while paused */
   bool yielded;      /* held back until the loop's next turn (TURN_BYTES) */
+  bool doomed;       /* to end at the loop's next turn (resume, sl_hc_cancel) */
   long retry_after_ms, retry_after_s_ms; /* of the header block being read */
   bool no_retry;                          /* it said x-should-retry: false */
   long long clen;                         /* its Content-Length, -1 before one */
@@ -480,20 +481,45 @@ static int note_response(sl_hc_req_t *r) {
   return r->cbs.on_response ? r->cbs.on_response(r->data, (int)st, ct, ra, r->no_retry) : 0;
 }
 
-/* The loop's next turn: each transfer that yielded gets its held piece now
- * (with a turn of its own, so that the first in the list do not starve the
- * rest), and curl reads on at its next socket event or timer. */
+static void on_resume(uv_idle_t *idle);
+
+/* r ends at the loop's next turn, outside curl's callbacks. */
+static void doom(sl_hc_req_t *r) {
+  r->doomed = true;
+  uv_idle_start(&r->hc->resume, on_resume);
+}
+
+/* A transfer on_write held (paused or yielded) goes on: curl hands on_write
+ * the held piece now. When on_write refuses it (the call failed on it: an
+ * answer over limits.max_buffered_bytes, a malformed stream), curl_easy_pause
+ * fails and curl leaves the transfer where it was, never to end: its call,
+ * and the answer bytes it holds, stayed for good. It ends as a write error
+ * would have ended it. */
+static void resume(sl_hc_req_t *r) {
+  r->held = false;
+  if (curl_easy_pause(r->easy, CURLPAUSE_CONT) != CURLE_OK) doom(r);
+}
+
+/* The loop's next turn: doomed transfers end, and each transfer that yielded
+ * gets its held piece (with a turn of its own, so that the first in the list
+ * do not starve the rest); curl reads on at its next socket event or timer. */
 static void on_resume(uv_idle_t *idle) {
   sl_hc_t *hc = idle->data;
   uv_idle_stop(idle);
   hc->in_action++;
-  for (sl_hc_req_t *r = hc->all; r; r = r->next) {
+  for (sl_hc_req_t *r = hc->all, *next; r; r = next) {
+    next = r->next;
+    if (r->doomed) {
+      if (!r->canceled) r->cbs.on_done(r->data, SL_ECANCELED, r->status, "transfer aborted");
+      req_free(r);
+      next = hc->all; /* (its callback may have changed the list) */
+      continue;
+    }
     if (!r->yielded) continue;
     r->yielded = false;
     if (r->paused || r->canceled || !r->held) continue;
-    r->held = false;
     hc->turn_bytes = 0;
-    curl_easy_pause(r->easy, CURLPAUSE_CONT);
+    resume(r);
   }
   hc_leave(hc);
 }
@@ -501,7 +527,7 @@ static void on_resume(uv_idle_t *idle) {
 static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
   sl_hc_req_t *r = ud;
   size_t len = sz * n;
-  if (r->canceled) return CURL_WRITEFUNC_ERROR;
+  if (r->canceled || r->doomed) return CURL_WRITEFUNC_ERROR;
   if (note_response(r)) return CURL_WRITEFUNC_ERROR;
   if (r->paused || r->yielded) { /* curl keeps this piece and reads no more until resumed */
     r->held = true;
@@ -689,7 +715,10 @@ void sl_hc_cancel(sl_hc_req_t *r) {
   /* Inside a curl callback the handle cannot be removed: the write callback
    * returns an error and check_done reaps it. Elsewhere remove it now, which
    * closes its connection (the upstream sees the abort). */
-  if (r->hc->in_action) return;
+  if (r->hc->in_action) {
+    if (r->held) doom(r); /* paused: curl calls on_write no more */
+    return;
+  }
   req_free(r);
 }
 
@@ -700,10 +729,9 @@ void sl_hc_pause(sl_hc_req_t *r, bool pause) {
   if (pause && r->got_response && !r->ending) uv_timer_stop(&r->fb_timer);
   if (!pause && r->got_response) idle_restart(r);
   if (pause || !r->held || r->yielded) return; /* on_write refuses the next piece */
-  r->held = false;
   sl_hc_t *hc = r->hc;
   hc_enter(hc); /* the held piece comes through on_write now */
-  curl_easy_pause(r->easy, CURLPAUSE_CONT);
+  resume(r);
   hc_leave(hc);
 }
 

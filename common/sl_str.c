@@ -182,6 +182,27 @@ uint8_t sl_utf8_seq_len(uint8_t c) {
   return 0;
 }
 
+bool sl_utf8_nonword(const unsigned char *s, size_t n) {
+  size_t broken;
+  size_t k = sl_utf8_char(s, n, &broken);
+  if (k < 2) return false;
+  uint32_t cp = s[0] & (0x7Fu >> k);
+  for (size_t i = 1; i < k; i++) cp = cp << 6 | (s[i] & 0x3Fu);
+  if (cp <= 0xBF) return cp != 0xAA && cp != 0xAD && cp != 0xB5 && cp != 0xBA; /* ª soft-hyphen µ º */
+  if (cp == 0xD7 || cp == 0xF7) return true;                               /* × ÷ */
+  if (cp >= 0x2000 && cp <= 0x2BFF) /* spaces, punctuation, currency, arrows, symbols */
+    return !(cp >= 0x200B && cp <= 0x200D) && !(cp >= 0x202A && cp <= 0x202E) && cp != 0x2060 &&
+           !(cp >= 0x2070 && cp <= 0x209F); /* (super- and subscripts: ⁿ, ₂) */
+  if (cp >= 0x2E00 && cp <= 0x2E7F) return true; /* supplemental punctuation */
+  if (cp >= 0x3000 && cp <= 0x303F) /* CJK punctuation: 、。「」【】〜 (not 々 〆 〇) */
+    return cp <= 0x3004 || (cp >= 0x3008 && cp <= 0x3020) || cp == 0x3030 || cp >= 0x303D;
+  if (cp >= 0xFE00 && cp <= 0xFE6F) return !(cp >= 0xFE20 && cp <= 0xFE2F); /* selectors, forms */
+  if (cp >= 0xFF01 && cp <= 0xFF65) /* fullwidth punctuation (not its letters and digits) */
+    return !(cp >= 0xFF10 && cp <= 0xFF19) && !(cp >= 0xFF21 && cp <= 0xFF3A) &&
+           !(cp >= 0xFF41 && cp <= 0xFF5A);
+  return cp >= 0x1F000 && cp <= 0x1FAFF; /* emoji, pictographs, playing cards */
+}
+
 size_t sl_utf8_char(const unsigned char *s, size_t n, size_t *broken) {
   uint8_t k = sl_utf8_seq_len(s[0]);
   size_t m = 1;

@@ -58,6 +58,12 @@ void sl_trim_blanks(char *s);
  * mended (the detokenizer, a token's text in logprobs). */
 uint8_t sl_utf8_seq_len(uint8_t c);
 bool sl_utf8_cont_ok(uint8_t lead, uint8_t pos, uint8_t c);
+/* Whether the whole UTF-8 character at s[0..n) (s[0] >= 0x80) is no letter
+ * or digit but a space, punctuation, a symbol or an emoji (U+00A0, « » · × ‘
+ * → ✅ 。 「 」 ， 🎉): such a character ends a word, as ASCII punctuation does.
+ * The invisible ones that may sit inside a word (U+00AD, U+200B–U+200D,
+ * U+202A–U+202E, U+2060, U+FEFF) are not. A broken sequence is not either. */
+bool sl_utf8_nonword(const unsigned char *s, size_t n);
 /* The character at s[0..n) (n >= 1): its length when it is whole (1 for
  * ASCII), else 0 with *broken = the bytes one U+FFFD stands for (its lead and
  * the continuation bytes that fit, at least 1). */

@@ -57,14 +57,30 @@ static bool escape_before(const char *s, size_t a) {
   return true;
 }
 
+/* Whether the character ending at s[a) (a > 0) / starting at s[b] (b < len)
+ * belongs to a word: ASCII as word_byte says; beyond it, letters do, and
+ * spaces, punctuation, symbols and emoji do not (« » 。 🎉: sl_utf8_nonword). */
+static bool word_before(const char *s, size_t a) {
+  unsigned char c = (unsigned char)s[a - 1];
+  if (c < 0x80) return word_byte(c);
+  size_t q = a - 1;
+  while (q > 0 && a - q < 4 && ((unsigned char)s[q] & 0xC0) == 0x80) q--;
+  return !sl_utf8_nonword((const unsigned char *)s + q, a - q);
+}
+
+static bool word_after(const char *s, size_t len, size_t b) {
+  unsigned char c = (unsigned char)s[b];
+  return c < 0x80 ? word_byte(c) : !sl_utf8_nonword((const unsigned char *)s + b, len - b);
+}
+
 /* loose: '_' separates words too ("Laila_Hansen", as a message name must
  * write a person's), for the last look at a copy before it leaves. */
 static bool at_boundary(const char *s, size_t len, size_t a, size_t b, const char *v,
                         size_t vl, bool loose) {
-  if (word_byte((unsigned char)v[0]) && a > 0 && word_byte((unsigned char)s[a - 1]) &&
+  if (word_byte((unsigned char)v[0]) && a > 0 && word_before(s, a) &&
       !(loose && s[a - 1] == '_') && !escape_before(s, a))
     return false;
-  if (word_byte((unsigned char)v[vl - 1]) && b < len && word_byte((unsigned char)s[b]) &&
+  if (word_byte((unsigned char)v[vl - 1]) && b < len && word_after(s, len, b) &&
       !(loose && s[b] == '_'))
     return false;
   return true;
@@ -703,6 +719,24 @@ static int find_occurrences(const sl_redact_map_t *m, const first_index_t *fi, c
   return 0;
 }
 
+/* Whether what span i adds past `at` (where the span before it ended) is a
+ * later span's, but for separators between: "Hansen, Laila" (the surname-first
+ * spelling of a value) across "Laila Hansen, Laila Hansen" adds only ", " and
+ * the second name, which has a placeholder of its own. */
+static bool covered_later(const char *s, const spans_t *ss, size_t i, size_t at) {
+  size_t end = ss->s[i].end;
+  for (size_t k = i + 1; k < ss->n && ss->s[k].start < end; k++) {
+    if (ss->s[k].end < end) continue;
+    size_t j = at;
+    while (j < ss->s[k].start && !word_after(s, end, j)) {
+      uint8_t n = sl_utf8_seq_len((uint8_t)s[j]);
+      j += n ? n : 1;
+    }
+    if (j >= ss->s[k].start) return true;
+  }
+  return false;
+}
+
 /* Replaces the chosen spans of *s with placeholders (greedy, left to right,
  * longest first at equal starts, no overlaps). */
 static int rewrite(sl_redact_map_t *m, char **s, spans_t *ss) {
@@ -719,6 +753,7 @@ static int rewrite(sl_redact_map_t *m, char **s, spans_t *ss) {
      * reaches further gets its own placeholder too, so that no byte of a value
      * is left behind (rare: two values sharing bytes). */
     if (sp->end <= at || sp->end > len) continue;
+    if (sp->start < at && covered_later(*s, ss, i, at)) continue;
     value_t *v = &m->v[sp->v];
     if ((sp->start > at && (rc = sl_buf_append(&b, *s + at, sp->start - at))) ||
         (rc = sl_buf_puts(&b, v->placeholder)))

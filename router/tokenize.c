@@ -14,6 +14,7 @@
  * Nothing is allocated unless an output array has to grow (the arrays are
  * reused across requests, see router.c). */
 #include "router_int.h"
+#include "sl_str.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,10 @@ static inline __attribute__((always_inline)) void blk_classify(__m512i v, __m512
 #undef EQ
 }
 
+static inline uint64_t below(unsigned k) { return k >= 64 ? ~0ull : (1ull << k) - 1; }
+
+static void blk_unletter(const unsigned char *s, size_t len, size_t base, blk64_t *w);
+
 static void blk_load(const unsigned char *s, size_t len, size_t base, blk64_t *w) {
   if (base >= len) {
     memset(w, 0, sizeof *w);
@@ -265,6 +270,7 @@ static void blk_load(const unsigned char *s, size_t len, size_t base, blk64_t *w
                                : _mm512_maskz_loadu_epi8(n > (k) ? (1ull << (n - (k))) - 1 : 0, s + base + (k)))
   blk_classify(LOAD(0), LOAD(1), LOAD(2), w);
 #undef LOAD
+  if (w->hi) blk_unletter(s, len, base, w);
 }
 #else
 static void blk_load(const unsigned char *s, size_t len, size_t base, blk64_t *w) {
@@ -273,16 +279,38 @@ static void blk_load(const unsigned char *s, size_t len, size_t base, blk64_t *w
   if (len - base >= 66) { /* the halves read two bytes ahead */
     blk_half(s + base, w, 0);
     blk_half(s + base + 32, w, 32);
-    return;
+  } else {
+    unsigned char pad[66] = {0};
+    memcpy(pad, s + base, len - base);
+    blk_half(pad, w, 0);
+    blk_half(pad + 32, w, 32);
   }
-  unsigned char pad[66] = {0};
-  memcpy(pad, s + base, len - base);
-  blk_half(pad, w, 0);
-  blk_half(pad + 32, w, 32);
+  if (w->hi) blk_unletter(s, len, base, w);
 }
 #endif
 
-static inline uint64_t below(unsigned k) { return k >= 64 ? ~0ull : (1ull << k) - 1; }
+/* The bytes of non-ASCII characters that are no letters (spaces, punctuation,
+ * symbols, emoji: « » 。 「 → ✅ 🎉, sl_utf8_nonword) leave the letter masks:
+ * they end a word as ASCII punctuation does, so "«Laila Hansen»" holds the
+ * name "Laila Hansen" and "Hansen。" the word "Hansen". Only blocks with
+ * non-ASCII bytes pay, one decode per character. */
+static void blk_unletter(const unsigned char *s, size_t len, size_t base, blk64_t *w) {
+  uint64_t hi = w->hi, drop = 0;
+  while (hi) {
+    size_t p = base + (unsigned)__builtin_ctzll(hi), q = p, broken;
+    while (q > 0 && p - q < 3 && (s[q] & 0xC0) == 0x80) q--; /* its lead byte */
+    size_t k = sl_utf8_char(s + q, len - q, &broken);
+    bool whole = k >= 2 && q + k > p; /* else a byte of a broken sequence: one at a time */
+    size_t end = whole ? q + k : p + 1;
+    uint64_t bits = below((unsigned)(end - base < 64 ? end - base : 64)) & ~below((unsigned)(p - base));
+    if (whole && sl_utf8_nonword(s + q, len - q)) drop |= bits;
+    hi &= ~bits;
+  }
+  w->al &= ~drop;
+  w->word &= ~drop;
+  w->cont &= ~drop;
+}
+
 
 /* ---- the byte pass, one block at a time -------------------------------- */
 

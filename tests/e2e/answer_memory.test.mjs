@@ -75,8 +75,9 @@ async function gateway(handler, bound) {
   const gw = await startSluice({
     backends: [apiBackend('big', up.url, { max_retries: 0 })],
     rules: [{ name: 'all', route: ['big'] }],
-    limits: { max_buffered_bytes: bound },
+    limits: { max_buffered_bytes: bound }, 
   }, { MOCK_KEY: 'sk-mock-answer-memory' });
+  globalThis.GW = gw;
   const held = async () => Number((await (await fetch(`${gw.base}/metrics`)).text()).match(/^sluice_held_answer_bytes (\S+)$/m)[1]);
   const stop = async () => { await gw.stop(); await up.stop(); };
   return { gw, held, stop };
@@ -113,8 +114,11 @@ test('answers queued for clients that do not read count in the bound until they 
       return true;
     });
     for (const s of socks) s.destroy();
+    const t0 = Date.now();
     for (let i = 0; i < 50 && await held() > 0; i++) await sleep(20);
-    assert.equal(await held(), 0, 'given back when the clients went away');
+    const h = await fetch(`${gw.base}/metrics`).then((r) => r.text());
+    if (await held()) console.log(gw.stderr().split('\n').filter((l) => /DBG|warn|error/.test(l)).slice(-80).join('\n'));
+    assert.equal(await held(), 0, `given back when the clients went away (after ${Date.now() - t0} ms): ${h.split('\n').filter((l) => /held|open_conn|inflight|in_flight/.test(l)).join('; ')}`);
     const r = await ask();
     assert.equal(r.choices[0].message.content.length, ANSWER);
   } finally {

@@ -557,6 +557,37 @@ static void test_with_real_classifier(void **state) {
   sl_router_free(router);
 }
 
+/* Names next to non-ASCII punctuation, symbols and emoji (« » 「 」 。 → 🎉):
+ * found by the classifier and replaced at every occurrence with one
+ * placeholder a person, the punctuation around them kept; a word that only
+ * begins like the name is not touched. */
+static void test_names_beside_unicode_punctuation(void **state) {
+  (void)state;
+  sl_jerr_t err = {{0}};
+  sl_router_opts_t opts = {0};
+  sl_router_t *router = sl_router_create(&opts, &err);
+  if (!router) fail_msg("router: %s", err.msg);
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "Please send the file to «Laila Hansen» now.");
+  add_msg(&r, "user", "Write to 🎉José García🎉 and 「Laila Hansen」. X: Laila Hansen。 →Laila Hansen· "
+                      "Hansenville stays.");
+  sl_class_t cls;
+  assert_int_equal(sl_router_classify(router, &r, NULL, &cls), 0);
+  const char *rtypes[] = {"PERSON"};
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &cls, rtypes, 1, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content, "Please send the file to «[PERSON_1]» now.");
+  assert_string_equal(out.msgs[1].content, "Write to 🎉[PERSON_2]🎉 and 「[PERSON_1]」. X: [PERSON_1]。 "
+                                           "→[PERSON_1]· Hansenville stays.");
+  sl_redact_map_free(m);
+  sl_chat_req_free(&out);
+  sl_class_free(&cls);
+  sl_chat_req_free(&r);
+  sl_router_free(router);
+}
+
 /* A value as JSON text writes it: a quoted value found in the content is
  * replaced in a tool call's arguments too, where it shows escaped (once in the
  * arguments, twice as the request carries them); a value right after a \n
@@ -684,6 +715,7 @@ int main(void) {
       cmocka_unit_test(test_placeholder_written_by_client),
       cmocka_unit_test(test_words_of_a_name),
       cmocka_unit_test(test_with_real_classifier),
+      cmocka_unit_test(test_names_beside_unicode_punctuation),
       cmocka_unit_test(test_values_as_json_writes_them),
       cmocka_unit_test(test_case_variants_and_written_placeholders),
       cmocka_unit_test(test_numbers_bare_digits),

@@ -20,6 +20,20 @@ static bool ref_word(unsigned char c) {
 }
 static bool ref_al(unsigned char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c >= 0x80; }
 static bool ref_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+/* Byte i is in a word: ASCII by ref_word; a byte >= 0x80 unless it is one of a
+ * whole character that sl_utf8_nonword calls punctuation, a symbol or a space
+ * (its lead byte at most 3 back; a stray continuation byte stays a word byte). */
+static bool ref_word_at(const unsigned char *s, size_t len, size_t i) {
+  if (s[i] < 0x80) return ref_word(s[i]);
+  size_t q = i;
+  while (q > 0 && i - q < 3 && (s[q] & 0xC0) == 0x80) q--;
+  size_t k = sl_utf8_seq_len(s[q]);
+  if (k < 2 || q + k <= i) return true;
+  return !sl_utf8_nonword(s + q, len - q);
+}
+static bool ref_al_at(const unsigned char *s, size_t len, size_t i) {
+  return s[i] >= 0x80 ? ref_word_at(s, len, i) : ref_al(s[i]);
+}
 static bool ref_e2(const unsigned char *s, size_t len, size_t i) {
   return s[i] == 0xE2 && i + 2 < len && s[i + 1] == 0x80;
 }
@@ -30,7 +44,7 @@ static void ref_tokenize(const unsigned char *s, size_t len, sl__toks_t *t) {
   uint8_t nl = 0, punct = 0;
   while (pos < len) {
     unsigned char c = s[pos];
-    if (!ref_word(c)) {
+    if (!ref_word_at(s, len, pos)) {
       if (c == '\n' && nl < 255) nl++;
       if (!ref_space(c)) punct = c;
       pos++;
@@ -45,11 +59,11 @@ static void ref_tokenize(const unsigned char *s, size_t len, sl__toks_t *t) {
     bool has_alpha = false, has_digit = false, bad = false, any_lo = false, inner_up = false, joined = false;
     while (i < len) {
       unsigned char d = s[i];
-      if (i > st && ref_e2(s, len, i)) {
+      if (i > st && ref_e2(s, len, i) && ref_word_at(s, len, i)) { /* (U+200B: not punctuation) */
         has_alpha = true;
         break;
       }
-      if (ref_word(d) || d == '_') {
+      if (ref_word_at(s, len, i) || d == '_') {
         has_alpha |= ref_al(d);
         has_digit |= d >= '0' && d <= '9';
         bad |= d == '_';
@@ -58,7 +72,7 @@ static void ref_tokenize(const unsigned char *s, size_t len, sl__toks_t *t) {
         i++;
         continue;
       }
-      if ((d == '\'' || d == '-') && i + 1 < len && ref_al(s[i + 1]) && has_alpha && !has_digit) {
+      if ((d == '\'' || d == '-') && i + 1 < len && ref_al_at(s, len, i + 1) && has_alpha && !has_digit) {
         i++;
         joined = true;
         continue;
@@ -104,7 +118,7 @@ static void ref_byte_pass(const unsigned char *s, size_t len, sl__toks_t *runs, 
   }
   for (size_t i = 0; i < scan; i++) {
     unsigned char c = s[i];
-    st->words += ref_word(c) && (i == 0 || !ref_word(s[i - 1]));
+    st->words += ref_word_at(s, len, i) && (i == 0 || !ref_word_at(s, len, i - 1));
     st->digits += c >= '0' && c <= '9';
     st->nonascii += c >= 0x80;
     st->ops += c && strchr("=+*^/<>", c) != NULL;
@@ -157,6 +171,14 @@ static int same(const unsigned char *s, size_t len) {
   ok = ok && na == a.n_addr && nn == a.n_name && nc == a.n_caps;
   if (!ok) {
     fprintf(stderr, "tokens differ (len %zu, %zu vs %zu tokens):", len, a.n, b.n);
+    for (size_t k = 0; k < a.n && k < b.n; k++)
+      if (memcmp(&a.v[k], &b.v[k], sizeof a.v[k])) {
+        fprintf(stderr, " [token %zu: %u-%u kind %d caps %d punct %02x vs %u-%u kind %d caps %d punct %02x]", k,
+                a.v[k].s, a.v[k].e, a.v[k].kind, a.v[k].caps, a.v[k].punct_before, b.v[k].s, b.v[k].e,
+                b.v[k].kind, b.v[k].caps, b.v[k].punct_before);
+        break;
+      }
+    if (memcmp(&x, &y, sizeof x)) fprintf(stderr, " [byte stats differ: words %u vs %u]", x.words, y.words);
     for (size_t i = 0; i < len; i++) fprintf(stderr, " %02x", s[i]);
     fprintf(stderr, "\n");
   }
