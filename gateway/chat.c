@@ -659,12 +659,23 @@ static int restore_tools(job_t *j) {
   return 0;
 }
 
+/* A streamed tool call begins: what the text's restorer still holds (a text
+ * that ended in "[PERS", which might have begun a placeholder) goes out first,
+ * in the text it ends, not after the call as text of its own. */
+static int end_text(job_t *j) {
+  if (!j->restorer) return 0;
+  sl_buf_reset(&j->tmp);
+  if (sl_restorer_finish(j->restorer, &j->tmp)) return 1;
+  return j->tmp.len ? deliver_text(j, j->tmp.data, j->tmp.len) : 0;
+}
+
 static int on_tool_call(void *data, int index, const char *id, const char *name,
                         const char *args, size_t args_len) {
   job_t *j = data;
   if (j->client_gone || end_reasoning(j)) return 1;
   if (index < 0 || index >= MAX_TOOL_CALLS) return 0;
   if (j->stream && !gather_tools(j)) {
+    if (end_text(j)) return 1;
     if (!j->headers_sent) j->resp.opens_with_tool = true;
     if (j->restorer) return stream_tool_restored(j, index, id, name, args, args_len);
     event_begin(j);

@@ -490,7 +490,9 @@ describe('redaction to an external backend', () => {
     if (!b.stream)
       return replyJson(res, 200, anthMessage(calls.map((c) => ({ type: 'tool_use', id: c.id, name: c.name, input: JSON.parse(c.args) })), { stop_reason: 'tool_use' }));
     const pieces = (t) => Array.from({ length: Math.ceil(t.length / 3) }, (_, i) => t.slice(3 * i, 3 * i + 3));
-    replyAnthStream(res, calls.map((c) => ({ tool: { id: c.id, name: c.name, json: pieces(c.args) } })), { stop_reason: 'tool_use' });
+    // "(text first)": a text block ending in what could begin a placeholder comes first
+    const lead = JSON.stringify(b.messages).includes('(text first)') ? [{ text: ['Done [PERSON_1] and [PERS'] }] : [];
+    replyAnthStream(res, [...lead, ...calls.map((c) => ({ tool: { id: c.id, name: c.name, json: pieces(c.args) } }))], { stop_reason: 'tool_use' });
   }
   function toolsHandler(req, body, res) {
     const [b, calls] = toolCalls(body);
@@ -717,6 +719,31 @@ describe('redaction to an external backend', () => {
     assert.deepEqual(a2.content.filter((b) => b.type === 'tool_use').map((b) => ({ name: b.name, input: b.input })), want);
     assert.equal(upstream.received.length, before + 4);
     assertNeverSaw(upstream, ['Laila', 'Hansen', 'northwind']);
+  });
+
+  test('a streamed text block that ends in what could begin a placeholder ends before the tool call that follows it', async () => {
+    // (the restorer held "[PERS" until the next text: it came out after the
+    // tool call, as a third block)
+    const content = 'Send the Q3 report to Laila Hansen at laila.hansen@northwind-freight.com (text first)';
+    const opt = { headers: { 'x-lane': 'anth-tools' } };
+    const anth = new Anthropic({ baseURL: s.base, apiKey: 'unused', maxRetries: 0 });
+    const tools = [{ name: 'send_mail', input_schema: { type: 'object', properties: {} } },
+                   { name: 'log', input_schema: { type: 'object', properties: {} } }];
+    const m = await anth.messages.stream({ model: 'auto', max_tokens: 64, messages: [{ role: 'user', content }], tools }, opt)
+      .finalMessage();
+    assert.deepEqual(m.content.map((b) => b.type), ['text', 'tool_use', 'tool_use']);
+    assert.equal(m.content[0].text, 'Done Laila Hansen and [PERS');
+    const st = await oai.chat.completions.create({ model: 'auto', stream: true, messages: [{ role: 'user', content }],
+      tools: tools.map((t) => ({ type: 'function', function: { name: t.name, parameters: t.input_schema } })) }, opt);
+    const order = [];
+    let text = '';
+    for await (const c of st) {
+      const d = c.choices[0]?.delta ?? {};
+      if (d.content) order.push('text'), (text += d.content);
+      if (d.tool_calls) order.push('tool');
+    }
+    assert.equal(text, 'Done Laila Hansen and [PERS');
+    assert.ok(order.lastIndexOf('text') < order.indexOf('tool'), `text before the tool calls: ${order.join(' ')}`);
   });
 
   test('restricted data in the same set-up stays inside; the mock never saw it', async () => {
