@@ -3,6 +3,7 @@
  * birth, crypto wallets, and identifiers that only context words reveal
  * (passport, driver licence, medical/insurance, bank account, tax/national IDs). */
 #include "router_int.h"
+#include "sl_str.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -735,7 +736,8 @@ static bool email_local(char ch) {
 
 /* The start of the character of two to four UTF-8 bytes that ends at p when it
  * is a letter (not U+0080–U+00BF, general punctuation U+2000–U+2FFF, CJK
- * punctuation U+3000–U+303F or the forms of U+F000–U+FFFF), else p. */
+ * punctuation U+3000–U+303F, the forms of U+F000–U+FFFF, or an emoji or other
+ * symbol: "📧maria@"), else p. */
 static uint32_t utf8_letter_before(const char *t, uint32_t p) {
   uint32_t q = p;
   while (q > 0 && p - q < 3 && ((unsigned char)t[q - 1] & 0xC0) == 0x80) q--;
@@ -744,6 +746,7 @@ static uint32_t utf8_letter_before(const char *t, uint32_t p) {
   uint32_t tail = p - q;
   if (l < 0xC3 || l == 0xE2 || l == 0xEF || (l == 0xE3 && (unsigned char)t[q] == 0x80)) return p;
   if (tail != (l < 0xE0 ? 1u : l < 0xF0 ? 2u : 3u) || l > 0xF4) return p;
+  if (sl_utf8_nonword((const unsigned char *)t + q - 1, tail + 1)) return p;
   return q - 1;
 }
 

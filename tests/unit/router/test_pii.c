@@ -11,6 +11,11 @@ static void email(void **s) {
   REJECT("email xxxx@demo.com or 1111@service.com", "EMAIL_ADDRESS");
   REJECT("use YOUR_PASSWORD@api.service.com", "EMAIL_ADDRESS");
   EXPECT("aaa@gmail.com", "EMAIL_ADDRESS", "aaa@gmail.com");
+  /* an emoji or a bracket before the address is not part of it; letters of
+   * other scripts are */
+  EXPECT("Mail \xf0\x9f\x93\xa7laila.hansen@example.com now", "EMAIL_ADDRESS", "laila.hansen@example.com");
+  EXPECT("\xe3\x80\x8cmaria@acme-corp.com\xe3\x80\x8d", "EMAIL_ADDRESS", "maria@acme-corp.com");
+  EXPECT("j\xc3\xbcrgen.m\xc3\xbcller@firma.de ist da", "EMAIL_ADDRESS", "j\xc3\xbcrgen.m\xc3\xbcller@firma.de");
   EXPECT("author = \"james.fake@ymail.com\",", "EMAIL_ADDRESS", "james.fake@ymail.com");
   REJECT("dsn: \"https://examplePublicKey@o0.ingest.sentry.io/0\"", "EMAIL_ADDRESS");
   /* written out against harvesters */
