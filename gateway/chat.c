@@ -1108,8 +1108,9 @@ static void try_step(job_t *j) {
     fail_request(j, 451, "policy_error", "redaction_impossible",
                  "the policy redacts a value this request holds where sluice cannot rewrite it "
                  "(a stop string, user, a message name, a tool definition or a response_format "
-                 "schema), or more values than it can map; nothing was sent. Move the value into "
-                 "a message's text or leave it out");
+                 "schema), or written another way where its detector did not find it (joined by "
+                 "_ or other letters, spaced out), or more values than it can map; nothing was "
+                 "sent. Write the value as plainly as elsewhere, in a message's text, or leave it out");
   else if (j->saw_too_long)
     fail_request(j, 400, "invalid_request_error", "context_length_exceeded",
                  "the messages are longer than the context window of the route's local model; "
