@@ -33,7 +33,7 @@ static void usage(FILE *f) {
           "  --threads K       oneDNN threads (default 1)\n"
           "  --ctx N           context positions (default: the model's)\n"
           "  --prec f32|bf16|s8  matmul precision (default: s8 for Q8_0 and 4- to 6-bit files, else f32)\n"
-          "  --json            print one JSON object: prompt_tokens, output_tokens, text, timings\n");
+          "  --json            print one JSON object: prompt_tokens and output_tokens (the token\n                    ids, arrays), text, timings\n");
 }
 
 typedef struct {

@@ -49,6 +49,8 @@ typedef struct {
   uv_timer_t recheck;
   struct stat seen_file, seen_dir;
   bool watching, draining;
+  bool forced;      /* a second signal cut the drain short */
+  bool watch_said;  /* "cannot watch" logged: once until the file is back */
   int exit_code;
 } serve_t;
 
@@ -84,6 +86,21 @@ static void declare_metrics(sl_metrics_t *m) {
   sl_metrics_declare(m, "sluice_ledger_queue_depth", SL_M_GAUGE, "Ledger rows waiting for the writer.");
   sl_metrics_declare(m, "sluice_local_sequences", SL_M_GAUGE, "Local engine sequences by backend and state (running in a slot, queued waiting for one).");
   sl_metrics_declare(m, "sluice_policy_reloads_total", SL_M_COUNTER, "Config reloads, by result.");
+}
+
+/* The counters of events that may not happen for a while start at 0 for the
+ * results and backends known at start: a series that appears only at its
+ * first event has no earlier sample, and increase() over it misses that
+ * event (the first refused reload after a start, say). */
+static void zero_series(sl_metrics_t *m, const sl_config_t *cfg) {
+  sl_metrics_add(m, "sluice_policy_reloads_total", "result=\"ok\"", 0);
+  sl_metrics_add(m, "sluice_policy_reloads_total", "result=\"error\"", 0);
+  for (size_t i = 0; i < cfg->n_backends; i++) {
+    char lab[200];
+    sl_metrics_label(lab, sizeof lab, "backend", cfg->backends[i].name);
+    sl_metrics_add(m, "sluice_upstream_errors_total", lab, 0);
+    sl_metrics_add(m, "sluice_stream_pauses_total", lab, 0);
+  }
 }
 
 sl_policy_t *sl_gw_policy(sl_gw_t *gw) {
@@ -249,7 +266,10 @@ static void on_stop_signal(uv_signal_t *h, int signum) {
   serve_t *s = h->data;
   sl_gw_t *ws = s->sh.workers;
   if (s->draining) {
-    SL_WARN("second signal: exiting now");
+    unsigned left = 0;
+    for (unsigned i = 0; i < s->sh.n_workers; i++) left += ws[i].inflight;
+    SL_WARN("second signal: exiting now, cutting %u in-flight requests (exit status 1)", left);
+    s->forced = true;
     for (unsigned i = 1; i < s->sh.n_workers; i++) send_command(&ws[i], CMD_STOP);
     uv_stop(ws[0].loop);
     return;
@@ -312,10 +332,14 @@ static void on_debounce(uv_timer_t *t) {
    * over) or a symlink swap replaces the inode the old watch was on, and that watch
    * would never fire again. If the file is missing for a moment, try again soon. */
   if (!watch_again(s)) {
-    SL_WARN("cannot watch %s for now; retrying", s->sh.config_path);
+    /* said once (a config left missing would log every second), tried each second */
+    if (!s->watch_said) SL_WARN("cannot watch %s (missing?); retrying every second", s->sh.config_path);
+    s->watch_said = true;
     uv_timer_start(&s->debounce, on_debounce, 1000, 0);
     return;
   }
+  if (s->watch_said) SL_INFO("watching %s again", s->sh.config_path);
+  s->watch_said = false;
   /* A file written in place in several steps (a config agent, a slow editor)
    * may be read half-written. A file changed within the last second that does
    * not load is read again a second later, and only then, unchanged and still
@@ -462,6 +486,7 @@ int sl_cli_serve(int argc, char **argv) {
   unsigned started = 0; /* workers whose loop was initialised */
   if (!sh->workers || !s->loops || !metrics || !rate) goto fail;
   declare_metrics(metrics);
+  zero_series(metrics, cfg);
   uv_loop_t *main_loop = uv_default_loop();
   if (cfg->ledger_path) {
     /* Opened once at start (a reload does not move the ledger). */
@@ -484,7 +509,9 @@ int sl_cli_serve(int argc, char **argv) {
                          (unsigned long long)pending, cfg->ledger_path);
     if ((rc = sl_ledger_open(cfg->ledger_path, &lo, main_loop, &ledger)) ||
         (rc = sl_ledger_budgets_open(cfg->ledger_path, now, &budgets))) {
-      fprintf(stderr, "sluice: ledger %s: %s\n", cfg->ledger_path, sl_strerror(rc));
+      /* (the cause, as SQLite or the system said it, is the error logged above) */
+      fprintf(stderr, "sluice: ledger %s: %s (the cause is logged above)\n", cfg->ledger_path,
+              rc == SL_EINVAL ? "not usable as a sluice ledger" : "cannot be opened");
       goto fail;
     }
   }
@@ -548,13 +575,14 @@ int sl_cli_serve(int argc, char **argv) {
   fflush(stdout);
 
   uv_run(main_loop, UV_RUN_DEFAULT);
-  s->exit_code = 0;
+  /* not drained: a supervisor and a script see the requests that were cut */
+  s->exit_code = s->forced ? 1 : 0;
   for (unsigned i = 1; i < started; i++)
     if (sh->workers[i].thread_started) {
       uv_thread_join(&sh->workers[i].thread);
       sh->workers[i].thread_started = false;
     }
-  SL_INFO("drained; exiting");
+  if (!s->forced) SL_INFO("drained; exiting");
   goto out;
 fail:
   s->exit_code = 1;

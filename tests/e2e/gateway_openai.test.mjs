@@ -243,6 +243,9 @@ test('models, health, readiness and metrics', async () => {
   assert.match(m, /sluice_request_duration_seconds_bucket\{backend="primary",le="\+Inf"\} \d+/);
   assert.match(m, /sluice_upstream_errors_total\{backend="primary"\} \d+/);
   assert.match(m, /sluice_open_connections \d+/);
+  // events that may not have happened yet have a series from the start (0)
+  assert.match(m, /sluice_policy_reloads_total\{result="error"\} 0/);
+  assert.match(m, /sluice_stream_pauses_total\{backend="secondary"\} \d+/);
   assert.match(m, /sluice_client_bytes_in_total \d+/);
   assert.match(m, /sluice_egress_bytes_total\{backend="primary"\} \d+/);
 });
