@@ -30,6 +30,7 @@ static void usage(FILE *f) {
   fprintf(f, "usage: sluice COMMAND [ARGS]   (sluice --version: versions)\n\ncommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
+  fprintf(f, "\nevery option of a command: sluice COMMAND --help\n");
 }
 
 int main(int argc, char **argv) {
