@@ -56,6 +56,7 @@ struct sl_hc_req {
   bool paused, held; /* held: curl keeps a piece we refused while paused */
   bool yielded;      /* held back until the loop's next turn (TURN_BYTES) */
   bool doomed;       /* to end at the loop's next turn (resume, sl_hc_cancel) */
+  bool adding;       /* started inside a curl callback: added at the next turn */
   long retry_after_ms, retry_after_s_ms; /* of the header block being read */
   bool no_retry;                          /* it said x-should-retry: false */
   long long clen;                         /* its Content-Length, -1 before one */
@@ -97,9 +98,12 @@ static void hc_enter(sl_hc_t *hc) {
   if (!hc->in_action++) hc->turn_bytes = 0;
 }
 
+/* Finished transfers are reaped once the outermost entry is over: inside a
+ * curl callback (sl_hc_pause from a write callback, say) curl refuses to
+ * remove a handle, and a handle left in the multi but back in the pool made
+ * the next transfer on it fail to start. */
 static void hc_leave(sl_hc_t *hc) {
-  hc->in_action--;
-  check_done(hc);
+  if (!--hc->in_action) check_done(hc);
 }
 
 static void on_poll_closed(uv_handle_t *h) { free(h->data); }
@@ -509,6 +513,10 @@ static void on_resume(uv_idle_t *idle) {
   hc->in_action++;
   for (sl_hc_req_t *r = hc->all, *next; r; r = next) {
     next = r->next;
+    if (r->adding && !r->doomed) {
+      r->adding = false;
+      if (curl_multi_add_handle(hc->multi, r->easy) != CURLM_OK) r->doomed = true;
+    }
     if (r->doomed) {
       if (!r->canceled) r->cbs.on_done(r->data, SL_ECANCELED, r->status, "transfer aborted");
       req_free(r);
@@ -685,7 +693,14 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, o->fresh_connect ? 1L : 0L);
   uv_timer_init(hc->loop, &r->fb_timer);
   r->fb_timer.data = r;
-  if (curl_multi_add_handle(hc->multi, e) != CURLM_OK) {
+  /* A call started inside a curl callback (a retry decided in a write
+   * callback) cannot be added there: curl refuses any multi call from its
+   * callbacks. It is added at the loop's next turn (on_resume). */
+  CURLMcode mc = hc->in_action ? CURLM_RECURSIVE_API_CALL : curl_multi_add_handle(hc->multi, e);
+  if (mc == CURLM_RECURSIVE_API_CALL) {
+    r->adding = true;
+    uv_idle_start(&hc->resume, on_resume);
+  } else if (mc != CURLM_OK) {
     uv_close((uv_handle_t *)&r->fb_timer, on_fb_closed);
     easy_put(hc, r->easy);
     body_free(r);
