@@ -500,14 +500,28 @@ static void test_restore_without_map(void **state) {
   sl_buf_free(&out);
 }
 
-/* With the real detectors: every detected value of a redacted type is gone
- * from the redacted request, and restoring each message gives it back. */
-static void test_with_real_classifier(void **state) {
-  (void)state;
+/* The real detectors, as the gateway builds them. */
+static sl_router_t *real_router(void) {
   sl_jerr_t err = {{0}};
   sl_router_opts_t opts = {0};
   sl_router_t *router = sl_router_create(&opts, &err);
   if (!router) fail_msg("router: %s", err.msg);
+  return router;
+}
+
+/* r classified by the real detectors into *cls, and its copy with `types`
+ * redacted into *out. */
+static void classify_redact(sl_router_t *router, const sl_chat_req_t *r, const char *const *types,
+                            size_t n, sl_class_t *cls, sl_chat_req_t *out, sl_redact_map_t **m) {
+  assert_int_equal(sl_router_classify(router, r, NULL, cls), 0);
+  assert_int_equal(sl_redact_request(r, cls, types, n, out, m), 0);
+}
+
+/* With the real detectors: every detected value of a redacted type is gone
+ * from the redacted request, and restoring each message gives it back. */
+static void test_with_real_classifier(void **state) {
+  (void)state;
+  sl_router_t *router = real_router();
   sl_chat_req_t r;
   sl_chat_req_init(&r);
   add_msg(&r, "system", "You are a helpful assistant for the HR team.");
@@ -515,12 +529,11 @@ static void test_with_real_classifier(void **state) {
                       "Please write to my manager John Whitaker (john.whitaker@cyberdyne-systems.com).");
   add_msg(&r, "assistant", "Dear John Whitaker, Sarah Connor asked me to write to you.");
   add_msg(&r, "user", "Also cc sarah.connor@cyberdyne-systems.com and call +1 415 555 0132.");
-  sl_class_t cls;
-  assert_int_equal(sl_router_classify(router, &r, NULL, &cls), 0);
   const char *rtypes[] = {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER"};
+  sl_class_t cls;
   sl_chat_req_t out;
   sl_redact_map_t *m;
-  assert_int_equal(sl_redact_request(&r, &cls, rtypes, 3, &out, &m), 0);
+  classify_redact(router, &r, rtypes, 3, &cls, &out, &m);
   char *text;
   size_t len;
   assert_int_equal(sl_chat_text(&r, &text, &len), 0);
@@ -563,21 +576,15 @@ static void test_with_real_classifier(void **state) {
  * begins like the name is not touched. */
 static void test_names_beside_unicode_punctuation(void **state) {
   (void)state;
-  sl_jerr_t err = {{0}};
-  sl_router_opts_t opts = {0};
-  sl_router_t *router = sl_router_create(&opts, &err);
-  if (!router) fail_msg("router: %s", err.msg);
-  sl_chat_req_t r;
+  sl_router_t *router = real_router();
+  sl_chat_req_t r, out;
   sl_chat_req_init(&r);
   add_msg(&r, "user", "Please send the file to «Laila Hansen» now.");
   add_msg(&r, "user", "Write to 🎉José García🎉 and 「Laila Hansen」. X: Laila Hansen。 →Laila Hansen· "
                       "Hansenville stays.");
   sl_class_t cls;
-  assert_int_equal(sl_router_classify(router, &r, NULL, &cls), 0);
-  const char *rtypes[] = {"PERSON"};
-  sl_chat_req_t out;
   sl_redact_map_t *m;
-  assert_int_equal(sl_redact_request(&r, &cls, rtypes, 1, &out, &m), 0);
+  classify_redact(router, &r, (const char *const[]){"PERSON"}, 1, &cls, &out, &m);
   assert_string_equal(out.msgs[0].content, "Please send the file to «[PERSON_1]» now.");
   assert_string_equal(out.msgs[1].content, "Write to 🎉[PERSON_2]🎉 and 「[PERSON_1]」. X: [PERSON_1]。 "
                                            "→[PERSON_1]· Hansenville stays.");
