@@ -376,6 +376,18 @@ static void on_recorded(void *data, int status) {
 
 /* An error answer: encoded now, recorded without waiting (nothing succeeded). */
 /* param: the request field the error is about (OpenAI's "param"), or NULL. */
+/* An upstream's error message as the client gets it: an upstream that quotes
+ * the redacted copy it was sent ("... for [PERSON_1]") has the client's own
+ * values put back (the log keeps the placeholders). In j->tmp. */
+static const char *client_message(job_t *j, const char *msg) {
+  if (!j->map || !strchr(msg, '[')) return msg;
+  sl_buf_reset(&j->tmp);
+  if (sl_redact_restore(j->map, msg, strlen(msg), false, &j->tmp) || !j->tmp.data ||
+      sl_buf_append(&j->tmp, "", 1))
+    return msg;
+  return j->tmp.data;
+}
+
 static void fail_request_param(job_t *j, int status, const char *type, const char *code,
                                const char *param, const char *msg) {
   char m[1400];
@@ -903,7 +915,7 @@ static void on_error(void *data, const sl_call_error_t *e) {
   j->upstream_no_retry = e->no_retry; /* the upstream knows best what asking again would do */
   fail_request_param(j, st, e->type[0] ? e->type : "upstream_error",
                      e->upstream_code[0] ? e->upstream_code : "upstream_failed",
-                     e->param[0] ? e->param : NULL, e->message);
+                     e->param[0] ? e->param : NULL, client_message(j, e->message));
 }
 
 static void start_call(job_t *j) {

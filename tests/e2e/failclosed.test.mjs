@@ -406,6 +406,9 @@ describe('redaction to an external backend', () => {
   before(async () => {
     ext = await startMock(echoHandler());
     ext500 = await startMock((req, body, res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"down"}}'));
+    // an upstream that refuses the request quoting what it was sent
+    ext400 = await startMock((req, body, res) => res.writeHead(400, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error: { message: `cannot do: ${JSON.parse(body).messages.at(-1).content}`, type: 'invalid_request_error' } })));
     extTools = await startMock(toolsHandler);
     anthTools = await startMock(anthToolsHandler);
     think = await startMock(thinkHandler);
@@ -413,6 +416,7 @@ describe('redaction to an external backend', () => {
       backends: [{ name: 'local', kind: 'local', model: LOCAL_MODEL(), threads: 1, max_batch: 2 },
                  apiBackend('ext', ext.url, { max_retries: 0 }),
                  apiBackend('ext-500', ext500.url, { max_retries: 0 }),
+                 apiBackend('ext-400', ext400.url, { max_retries: 0 }),
                  apiBackend('ext-tools', extTools.url, { max_retries: 0 }),
                  anthBackend('anth-tools', anthTools.url, { max_retries: 0 }),
                  apiBackend('ext-think', think.url, { max_retries: 0 })],
@@ -421,6 +425,7 @@ describe('redaction to an external backend', () => {
         { name: 'redact-tools', when: { header: { 'x-lane': 'tools' } }, route: ['ext-tools'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         { name: 'redact-anth-tools', when: { header: { 'x-lane': 'anth-tools' } }, route: ['anth-tools'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         { name: 'redact-failover', when: { header: { 'x-lane': 'failover' } }, route: ['ext-500', 'ext'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
+        { name: 'redact-400', when: { header: { 'x-lane': '400' } }, route: ['ext-400'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         // an earlier rule that sends straight out: the keep-inside filter still applies
         { name: 'lane-ext', when: { header: { 'x-lane': 'ext' } }, route: ['ext'] },
         { name: 'keep-restricted-inside', when: { sensitivity_at_least: 'restricted' }, route: ['local'], on_unavailable: 'reject' },
@@ -431,8 +436,8 @@ describe('redaction to an external backend', () => {
     }, ENV);
     oai = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'unused', maxRetries: 0 });
   });
-  after(() => stopAll(s, ext, ext500, extTools, anthTools, think));
-  let oai, extTools, anthTools, think;
+  after(() => stopAll(s, ext, ext500, ext400, extTools, anthTools, think));
+  let oai, extTools, anthTools, think, ext400;
 
   // A reasoning model that thinks aloud about what it was sent (placeholders
   // and all), in 3-byte deltas of reasoning_content, then answers "done".
@@ -744,6 +749,18 @@ describe('redaction to an external backend', () => {
     }
     assert.equal(text, 'Done Laila Hansen and [PERS');
     assert.ok(order.lastIndexOf('text') < order.indexOf('tool'), `text before the tool calls: ${order.join(' ')}`);
+  });
+
+  test('an upstream error that quotes the redacted copy reaches the client with its own values', async () => {
+    const content = 'Tell Laila Hansen at laila.hansen@northwind-freight.com hi';
+    await assert.rejects(oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content }] },
+      { headers: { 'x-lane': '400' } }), (e) => {
+      assert.equal(e.status, 400);
+      assert.match(e.message, /cannot do: Tell Laila Hansen at laila\.hansen@northwind-freight\.com hi/);
+      return true;
+    });
+    assertNeverSaw(ext400, ['Laila', 'Hansen', 'northwind']);
+    assert.doesNotMatch(s.stderr(), /Laila|northwind/, 'the log keeps the placeholders');
   });
 
   test('restricted data in the same set-up stays inside; the mock never saw it', async () => {
