@@ -228,6 +228,7 @@ static void add_tools(cJSON *root, const char *tools_json) {
       if (!cJSON_GetObjectItemCaseSensitive(schema, "properties")) cJSON_AddObjectToObject(schema, "properties");
     }
     if (schema) cJSON_AddItemToObject(o, "input_schema", schema);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fn, "strict"))) cJSON_AddTrueToObject(o, "strict");
   }
   cJSON_Delete(tools);
 }

@@ -101,6 +101,7 @@ typedef struct {
   size_t tx_len;            /* bytes of the call in flight, counted in egress_bytes and,
                                once it is known that they left, in the metrics */
   int64_t retry_after_s;     /* > 0: Retry-After for this refusal (a spent budget) */
+  int64_t retry_after_ms;    /* > 0: the upstream's own wait, also sent as retry-after-ms */
   double reserved_usd;       /* held against the key's budget until the request settles */
   bool no_retry;             /* an error that waiting does not cure (fail_request_param):
                                 x-should-retry: false, which the SDKs obey */
@@ -362,6 +363,12 @@ static void on_recorded(void *data, int status) {
         char s[24];
         sl_itoa(j->retry_after_s > 0 ? (int64_t)j->retry_after_s : 1, s);
         sl_cat(ra, sizeof ra, "Retry-After: ", s, "\r\n", (char *)NULL);
+        /* the SDKs read the millisecond form first: an upstream's 50 ms is not a
+         * 1 s wait for every retry */
+        if (j->retry_after_ms > 0 && j->retry_after_ms < 1000 * (int64_t)(j->retry_after_s > 0 ? j->retry_after_s : 1)) {
+          sl_itoa(j->retry_after_ms, s);
+          sl_cat(ra + strlen(ra), sizeof ra - strlen(ra), "retry-after-ms: ", s, "\r\n", (char *)NULL);
+        }
       }
       if (j->no_retry) sl_cat(ra + strlen(ra), sizeof ra - strlen(ra), "x-should-retry: false\r\n", (char *)NULL);
       sl_gw_route_headers(h, sizeof h, j->req_id, j->backend, j->dec.rule, ra);
@@ -876,6 +883,7 @@ static void on_error(void *data, const sl_call_error_t *e) {
   /* the longest wait an upstream asked for, passed on with a 429 or 503 */
   int64_t wait_s = (e->retry_after_ms + 999) / 1000;
   if (wait_s > j->retry_after_s) j->retry_after_s = wait_s;
+  if (e->retry_after_ms > j->retry_after_ms) j->retry_after_ms = e->retry_after_ms;
   int st = e->http_status;
   if (e->retryable && e->code != SL_ETIMEOUT && e->code != SL_EBUSY && st != 429 &&
       (j->dec.keep_inside || j->dec.reject_on_unavailable)) {

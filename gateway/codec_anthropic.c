@@ -254,11 +254,19 @@ static int decode_tools(const cJSON *tools, sl_chat_req_t *r, char *err, size_t 
       rc = bad(err, n, "tools[%d].input_schema must be an object (a JSON Schema)", i);
       break;
     }
+    /* strict tool use (inputs guaranteed to fit the schema): OpenAI's
+     * function.strict, which an Anthropic backend gets back as the tool's strict */
+    const cJSON *strict = cJSON_GetObjectItemCaseSensitive(t, "strict");
+    if (strict && !cJSON_IsNull(strict) && !cJSON_IsBool(strict)) {
+      rc = bad(err, n, "tools[%d].strict must be a boolean", i);
+      break;
+    }
     cJSON *o = cJSON_CreateObject(), *fn = cJSON_CreateObject();
     cJSON *params = cJSON_Duplicate(schema, 1);
     bool ok = o && fn && params && cJSON_AddStringToObject(o, "type", "function") &&
               cJSON_AddStringToObject(fn, "name", name->valuestring) &&
               (!cJSON_IsString(desc) || cJSON_AddStringToObject(fn, "description", desc->valuestring)) &&
+              (!cJSON_IsTrue(strict) || cJSON_AddTrueToObject(fn, "strict")) &&
               cJSON_AddItemToObject(fn, "parameters", params);
     if (ok) params = NULL;
     ok = ok && cJSON_AddItemToObject(o, "function", fn);
@@ -480,6 +488,7 @@ const char *sl_anthropic_error_type(int status) {
   case 403:
   case 451: return "permission_error"; /* blocked by policy */
   case 404: return "not_found_error";
+  case 413: return "request_too_large";
   case 429: return "rate_limit_error";
   case 503:
   case 529: return "overloaded_error";

@@ -252,6 +252,23 @@ test('one tool call a turn crosses dialects: parallel_tool_calls false <-> tool_
   (e) => e.status === 400 && /disable_parallel_tool_use/.test(e.message));
 });
 
+test('strict tool use crosses dialects: an Anthropic tool\'s strict <-> OpenAI function.strict', async () => {
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage('ok'));
+  oaUp.handler = (req, body, res) => replyJson(res, 200, completion('ok'));
+  const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+  const msgs = [{ role: 'user', content: 'x' }];
+  const atools = [{ name: 'get_weather', strict: true, input_schema: schema }, { name: 'loose', input_schema: schema }];
+  await anth.messages.create({ model: 'auto', max_tokens: 10, tools: atools, messages: msgs }, to('anthropic'));
+  assert.deepEqual(lastBody(anUp).tools.map((t) => t.strict), [true, undefined]);
+  await anth.messages.create({ model: 'auto', max_tokens: 10, tools: atools, messages: msgs });
+  assert.deepEqual(lastBody(oaUp).tools.map((t) => t.function.strict), [true, undefined]);
+  await oai.chat.completions.create({ model: 'auto', messages: msgs,
+    tools: [{ type: 'function', function: { name: 'get_weather', strict: true, parameters: schema } }] }, to('anthropic'));
+  assert.equal(lastBody(anUp).tools[0].strict, true);
+  await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 10, messages: msgs,
+    tools: [{ name: 'f', strict: 'yes', input_schema: schema }] }), (e) => e.status === 400 && /strict/.test(e.message));
+});
+
 test('Anthropic client structured outputs (output_config.format): messages.parse() gets parsed_output from either backend kind', async () => {
   const schema = { type: 'object', properties: { answer: { type: 'number' } }, required: ['answer'], additionalProperties: false };
   anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage([

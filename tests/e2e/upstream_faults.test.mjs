@@ -60,6 +60,10 @@ const faults = {
     res.setHeader('retry-after', new Date(Date.now() + 120000).toUTCString());
     replyJson(res, 429, { error: { message: 'slow down', type: 'rate_limit_error' } });
   },
+  limited_fast: (req, body, res) => {
+    res.setHeader('retry-after-ms', '50');
+    replyJson(res, 429, { error: { message: 'slow down', type: 'rate_limit_error' } });
+  },
   limited_ms: (req, body, res) => {
     res.setHeader('retry-after-ms', '2500');
     res.setHeader('retry-after', '1');
@@ -575,6 +579,18 @@ test("sluice's own retry of a backend waits as long as the upstream's Retry-Afte
   assert.equal(badAt.length - n, 2, 'asked twice (max_retries 1)');
   const gap = badAt.at(-1) - badAt.at(-2);
   assert.ok(gap >= 2400, `retried after ${gap} ms`);
+});
+
+test("an upstream's wait under a second reaches the client as retry-after-ms too (the SDKs read it first)", async () => {
+  fault = 'limited_fast';
+  const res = await fetch(`${sluice.base}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-route': 'patient' },
+    body: JSON.stringify({ messages: [{ role: 'user', content: 'hello there' }] }),
+  });
+  assert.equal(res.status, 429);
+  await res.text();
+  assert.equal(res.headers.get('retry-after'), '1');
+  assert.equal(res.headers.get('retry-after-ms'), '50');
 });
 
 test("an upstream's impossible usage (negative, 1e300) is not believed: sluice estimates, counters never run back", async () => {
