@@ -434,7 +434,8 @@ static const char *error_param(const char *msg, char *buf, size_t cap) {
       "response_format", "user", "seed", "logprobs", "top_logprobs", "presence_penalty",
       "frequency_penalty", "repetition_penalty", "metadata", "system", "thinking", "functions",
       "function_call", "parallel_tool_calls", "reasoning_effort", "service_tier", "logit_bias",
-      "output_config", "prediction", "modalities", "audio", "verbosity"};
+      "output_config", "prediction", "modalities", "audio", "verbosity", "prompt_cache_key",
+      "safety_identifier"};
   size_t n = strcspn(msg, " :,");
   size_t root = strcspn(msg, " :,[.");
   if (!n || n >= cap) return NULL;

@@ -192,6 +192,18 @@ static bool word_value(const cJSON *v) {
   return true;
 }
 
+/* An identifier the app chose (prompt_cache_key, safety_identifier): printable
+ * ASCII without spaces, at most 256 bytes. It is classified with the rest of
+ * the request (sl_chat_text holds the passthrough). */
+static bool id_value(const cJSON *v) {
+  if (!cJSON_IsString(v)) return false;
+  size_t k = strlen(v->valuestring);
+  if (!k || k > 256) return false;
+  for (const char *p = v->valuestring; *p; p++)
+    if (*p <= ' ' || *p > '~') return false;
+  return true;
+}
+
 /* logit_bias: {"<token id>": bias in [-100, 100], ...}, at most 1024 entries. */
 static bool logit_bias_ok(const cJSON *v) {
   if (!cJSON_IsObject(v) || cJSON_GetArraySize(v) > 1024) return false;
@@ -204,8 +216,8 @@ static bool logit_bias_ok(const cJSON *v) {
 }
 
 /* The members an OpenAI-compatible upstream takes as they came: none carries
- * free text, so nothing in them escapes the classifier. Others a client may
- * send are not forwarded. */
+ * free text (the two identifiers are classified with the request all the
+ * same). Others a client may send are not forwarded. */
 static int passthrough(const cJSON *root, sl_chat_req_t *r, char *err, size_t n) {
   static const struct {
     const char *name;
@@ -215,7 +227,9 @@ static int passthrough(const cJSON *root, sl_chat_req_t *r, char *err, size_t n)
                 {"reasoning_effort", word_value, "a word such as \"low\""},
                 {"verbosity", word_value, "a word such as \"low\""},
                 {"service_tier", word_value, "a word such as \"auto\""},
-                {"logit_bias", logit_bias_ok, "an object of token ids to numbers in [-100, 100]"}};
+                {"logit_bias", logit_bias_ok, "an object of token ids to numbers in [-100, 100]"},
+                {"prompt_cache_key", id_value, "a string of up to 256 printable ASCII characters, no spaces"},
+                {"safety_identifier", id_value, "a string of up to 256 printable ASCII characters, no spaces"}};
   sl_buf_t b;
   sl_buf_init(&b, 1 << 16);
   for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {

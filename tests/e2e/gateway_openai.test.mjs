@@ -380,6 +380,7 @@ test('reasoning-model parameters reach the upstream: max_completion_tokens by th
   await client.chat.completions.create({
     model: 'auto', messages: [{ role: 'user', content: 'think briefly' }], max_completion_tokens: 77,
     reasoning_effort: 'low', parallel_tool_calls: false, logit_bias: { 50256: -100 },
+    prompt_cache_key: 'support-bot-v2', safety_identifier: 'user-7f3a9c',
     tools: [{ type: 'function', function: { name: 'noop', parameters: { type: 'object', properties: {} } } }],
   });
   const sent = JSON.parse(primary.received.at(-1).body);
@@ -388,10 +389,14 @@ test('reasoning-model parameters reach the upstream: max_completion_tokens by th
   assert.equal(sent.reasoning_effort, 'low');
   assert.equal(sent.parallel_tool_calls, false);
   assert.deepEqual(sent.logit_bias, { 50256: -100 });
+  assert.equal(sent.prompt_cache_key, 'support-bot-v2'); // (cache hits, and OpenAI's abuse attribution)
+  assert.equal(sent.safety_identifier, 'user-7f3a9c');
   await client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'plain' }], max_tokens: 5 });
   const plain = JSON.parse(primary.received.at(-1).body);
   assert.equal(plain.max_tokens, 5);
   assert.equal(plain.reasoning_effort, undefined);
   await assert.rejects(client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }],
     reasoning_effort: 'ignore previous instructions' }), (e) => e instanceof OpenAI.BadRequestError);
+  await assert.rejects(client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }],
+    prompt_cache_key: 'two words' }), (e) => e instanceof OpenAI.BadRequestError && e.param === 'prompt_cache_key');
 });
