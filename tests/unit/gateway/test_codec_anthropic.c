@@ -258,7 +258,7 @@ static void test_stop_reason_and_error_type(void **st) {
   assert_string_equal(sl_anthropic_stop_reason("tool_calls", NULL, 1), "tool_use");
   assert_string_equal(sl_anthropic_stop_reason("content_filter", NULL, 0), "refusal");
   assert_string_equal(sl_anthropic_error_type(400), "invalid_request_error");
-  assert_string_equal(sl_anthropic_error_type(413), "invalid_request_error");
+  assert_string_equal(sl_anthropic_error_type(413), "request_too_large"); /* the API's own type for 413 */
   assert_string_equal(sl_anthropic_error_type(401), "authentication_error");
   assert_string_equal(sl_anthropic_error_type(403), "permission_error");
   assert_string_equal(sl_anthropic_error_type(451), "permission_error");
