@@ -489,10 +489,19 @@ static int put_lp_item(sl_buf_t *o, const char *tok, size_t len, double lp) {
    * one) is one U+FFFD, as the detokenizer writes it in the answer, so that the
    * tokens' texts spell the answer (sl_buf_json_str does it) */
   if (!rc) rc = sl_buf_json_str(o, tok, len);
-  /* 9 significant digits (a float's worth); a probability that underflowed to 0
+  /* the shortest text that reads back as the same number: 9 significant
+   * digits for the local engine's floats, up to 17 for an upstream's doubles
+   * (-1.2345678901234567 stays itself); a probability that underflowed to 0
    * is -9999.0, as OpenAI reports it (JSON has no -Infinity) */
-  if (!rc) rc = isfinite(lp) ? sl_buf_printf(o, ",\"logprob\":%.9g", lp)
-                             : sl_buf_puts(o, ",\"logprob\":-9999.0");
+  if (!rc && isfinite(lp)) {
+    char num[40];
+    int prec = (double)(float)lp == lp ? 9 : 15;
+    do snprintf(num, sizeof num, "%.*g", prec, lp);
+    while (prec++ < 17 && (double)(float)lp != lp && strtod(num, NULL) != lp);
+    rc = sl_buf_printf(o, ",\"logprob\":%s", num);
+  } else if (!rc) {
+    rc = sl_buf_puts(o, ",\"logprob\":-9999.0");
+  }
   if (!rc) rc = sl_buf_puts(o, ",\"bytes\":[");
   for (size_t i = 0; i < len && !rc; i++)
     rc = sl_buf_printf(o, i ? ",%u" : "%u", (unsigned char)tok[i]);

@@ -121,7 +121,8 @@ test('streaming arrives incrementally, with include_usage', async () => {
 test('logprobs from an OpenAI-compatible upstream are relayed, whole and streamed', async () => {
   const entry = (token, logprob) => ({ token, logprob, bytes: [...Buffer.from(token)],
     top_logprobs: [{ token, logprob, bytes: [...Buffer.from(token)] }, { token: ' x', logprob: -3.5, bytes: [32, 120] }] });
-  const lp = [entry('Hel', -0.25), entry('lo é', -1.125)];
+  // (doubles with every digit they have: relayed as they came, not cut to a float's 9)
+  const lp = [entry('Hel', -0.30000000000000004), entry('lo é', -1.2345678901234567)];
   const asked = [];
   const up = await startMock((req, body, res) => {
     const b = JSON.parse(body);
