@@ -435,6 +435,7 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
   if (cJSON_IsString(m)) snprintf(c->model, sizeof c->model, "%s", m->valuestring);
+  sl__call_note_meta(&c->base, j);
   const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "choices");
   /* the first choice's deltas only (sluice asks for one: another choice's
    * text must not be appended to it) */
@@ -485,6 +486,7 @@ static void finish_json(oa_call_t *c) {
   const cJSON *ch = j ? cJSON_GetObjectItemCaseSensitive(j, "choices") : NULL;
   const cJSON *c0 = cJSON_IsArray(ch) ? ch->child : NULL;
   const cJSON *msg = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "message") : NULL;
+  sl__call_note_meta(&c->base, j);
   if (!ch && cJSON_GetObjectItemCaseSensitive(j, "error")) {
     fail_with_error(c, j);
     return;

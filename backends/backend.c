@@ -109,6 +109,20 @@ void sl_call_cancel(sl_call_t *c) {
   if (c) c->ops->cancel(c);
 }
 
+void sl__call_note_meta(sl_call_t *c, const cJSON *j) {
+  const cJSON *fp = cJSON_GetObjectItemCaseSensitive(j, "system_fingerprint");
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "service_tier");
+  if (cJSON_IsString(fp) && strlen(fp->valuestring) < sizeof c->fingerprint)
+    snprintf(c->fingerprint, sizeof c->fingerprint, "%s", fp->valuestring);
+  if (cJSON_IsString(st) && strlen(st->valuestring) < sizeof c->service_tier)
+    snprintf(c->service_tier, sizeof c->service_tier, "%s", st->valuestring);
+}
+
+void sl_call_upstream_meta(const sl_call_t *c, const char **fingerprint, const char **service_tier) {
+  *fingerprint = c && c->fingerprint[0] ? c->fingerprint : NULL;
+  *service_tier = c && c->service_tier[0] ? c->service_tier : NULL;
+}
+
 void sl_call_usage(const sl_call_t *c, sl_result_t *out) {
   if (c && c->ops->usage) c->ops->usage(c, out);
 }

@@ -149,6 +149,9 @@ void sl_call_cancel(sl_call_t *c);
  * prompt cache's counts when the upstream gave them and, for the local
  * engine, its busy time. Fills only those fields of `out`. */
 void sl_call_usage(const sl_call_t *c, sl_result_t *out);
+/* The upstream's system_fingerprint and service_tier as it sent them, or NULL
+ * (an upstream that sent none, or not an OpenAI-compatible one). */
+void sl_call_upstream_meta(const sl_call_t *c, const char **fingerprint, const char **service_tier);
 /* Holds back (true) or lets through the rest of the answer, for a client that
  * reads slower than the upstream sends: an API backend stops reading its
  * upstream; the local engine, whose output max_tokens bounds, goes on. Resume

@@ -33,7 +33,14 @@ struct sl_call {
   bool failed;    /* on_error ran */
   bool abandoned; /* the caller let go (a callback returned non-zero, or cancel) */
   bool unsent;    /* the transfer failed before any byte of the request left */
+  /* what an OpenAI-compatible upstream said of itself ("" when it said nothing):
+   * relayed to OpenAI clients (sl_call_upstream_meta) */
+  char fingerprint[72], service_tier[32];
 };
+
+/* Takes an upstream's system_fingerprint and service_tier from an answer or a
+ * chunk (j), when they are short strings. */
+void sl__call_note_meta(sl_call_t *c, const cJSON *j);
 
 /* Reports a failure through on_error once: never after an earlier failure or
  * once the caller let go; `retryable` only counts before any output. */

@@ -56,6 +56,7 @@ typedef struct {
   sl_chat_req_t red_req;     /* the redacted copy, made once, for external steps */
   bool red_set;
   sl_redact_map_t *map;
+  char fingerprint[72], service_tier[32]; /* the upstream's, copied from the call */
   sl_restorer_t *restorer;   /* per step, when the step's answer needs restoring */
   sl_restorer_t **tool_rst;  /* the same for streamed tool arguments, by index */
   sl_restorer_t *reason_rst; /* ... and for streamed reasoning */
@@ -536,7 +537,19 @@ static void set_logprobs(job_t *j) {
 /* One streamed event from inside a backend callback: event_begin() opens the
  * stream if need be and empties j->out for the dialect to encode into;
  * event_end() sends what it encoded (rc 0) and says whether to go on. */
+/* What the upstream said of itself (system_fingerprint, service_tier), kept
+ * for the answer's head while the call is there to ask. */
+static void note_upstream(job_t *j) {
+  const char *fp, *tier;
+  sl_call_upstream_meta(j->call, &fp, &tier);
+  if (fp) snprintf(j->fingerprint, sizeof j->fingerprint, "%s", fp);
+  if (tier) snprintf(j->service_tier, sizeof j->service_tier, "%s", tier);
+  j->resp.fingerprint = j->fingerprint[0] ? j->fingerprint : NULL;
+  j->resp.service_tier = j->service_tier[0] ? j->service_tier : NULL;
+}
+
 static void event_begin(job_t *j) {
+  if (j->call) note_upstream(j);
   j->in_cb = true;
   send_stream_head(j);
   sl_buf_reset(&j->out);
@@ -718,6 +731,7 @@ static int on_tool_call(void *data, int index, const char *id, const char *name,
 
 static void on_done(void *data, const sl_result_t *res) {
   job_t *j = data;
+  note_upstream(j);
   j->call = NULL;
   count_egress(j);
   j->res = *res;
@@ -929,6 +943,8 @@ static void on_error(void *data, const sl_call_error_t *e) {
 
 static void start_call(job_t *j) {
   set_state(j, ST_CALLING);
+  j->fingerprint[0] = j->service_tier[0] = '\0'; /* (a backend tried before said its own) */
+  j->resp.fingerprint = j->resp.service_tier = NULL;
   bool external = j->bcfg->location == SL_LOC_EXTERNAL;
   const char *body, *dest;
   size_t len = 0;

@@ -462,7 +462,10 @@ static int put_head(sl_buf_t *o, const sl_openai_meta_t *m, const char *object) 
   if (!rc) rc = sl_buf_puts(o, created);
   if (!rc) rc = sl_buf_puts(o, ",\"model\":");
   if (!rc) rc = sl_buf_json_cstr(o, m->model);
-  if (!rc) rc = sl_buf_puts(o, ",\"system_fingerprint\":null");
+  if (!rc) rc = sl_buf_puts(o, ",\"system_fingerprint\":");
+  if (!rc) rc = m->fingerprint ? sl_buf_json_cstr(o, m->fingerprint) : sl_buf_puts(o, "null");
+  if (!rc && m->service_tier) rc = sl_buf_puts(o, ",\"service_tier\":");
+  if (!rc && m->service_tier) rc = sl_buf_json_cstr(o, m->service_tier);
   return rc;
 }
 
@@ -638,39 +641,39 @@ int sl_openai_encode_error(sl_buf_t *o, const char *message, const char *type, c
 #include "dialect.h"
 
 static int oa_stream_start(sl_buf_t *o, sl_resp_t *r) {
-  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model};
+  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model, .fingerprint = r->fingerprint, .service_tier = r->service_tier};
   return sl_openai_encode_chunk(o, &m, "assistant", r->opens_with_tool ? NULL : "", 0, -1, NULL,
                                 NULL, NULL, 0, NULL);
 }
 
 static int oa_stream_text(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
-  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model,
+  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model, .fingerprint = r->fingerprint, .service_tier = r->service_tier,
                         .logprobs = r->logprobs, .lp = r->lp, .lp_len = r->lp_len};
   return sl_openai_encode_chunk(o, &m, NULL, s, n, -1, NULL, NULL, NULL, 0, NULL);
 }
 
 static int oa_stream_refusal(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
   if (!n) return 0;
-  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model, .refusal = s,
+  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model, .fingerprint = r->fingerprint, .service_tier = r->service_tier, .refusal = s,
                         .refusal_len = n};
   return sl_openai_encode_chunk(o, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, NULL);
 }
 
 static int oa_stream_reasoning(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
   if (!n) return 0;
-  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model,
+  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model, .fingerprint = r->fingerprint, .service_tier = r->service_tier,
                         .reasoning_text = s, .reasoning_text_len = n};
   return sl_openai_encode_chunk(o, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, NULL);
 }
 
 static int oa_stream_tool(sl_buf_t *o, sl_resp_t *r, int index, const char *id, const char *name,
                           const char *args, size_t n) {
-  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model};
+  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model, .fingerprint = r->fingerprint, .service_tier = r->service_tier};
   return sl_openai_encode_chunk(o, &m, NULL, NULL, 0, index, id, name, args, n, NULL);
 }
 
 static int oa_stream_end(sl_buf_t *o, sl_resp_t *r, const sl_result_t *res, bool include_usage) {
-  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model,
+  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model, .fingerprint = r->fingerprint, .service_tier = r->service_tier,
                         .cache_reported = res->cache_reported,
                         .cached_tokens = res->cache_read_tokens,
                         .reasoning_reported = res->reasoning_reported,
@@ -693,7 +696,7 @@ static int oa_stream_error(sl_buf_t *o, sl_resp_t *r, int status, const char *ty
 
 static int oa_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
                        const sl_tool_acc_t *tools, size_t n_tools, const sl_result_t *res) {
-  sl_openai_meta_t m = {.id = r->id,           .created = r->created, .model = r->model,
+  sl_openai_meta_t m = {.id = r->id,           .created = r->created, .model = r->model, .fingerprint = r->fingerprint, .service_tier = r->service_tier,
                         .logprobs = r->logprobs, .lp = r->lp,           .lp_len = r->lp_len,
                         .refusal = r->refusal,   .refusal_len = r->refusal_len,
                         .reasoning_text = r->reasoning, .reasoning_text_len = r->reasoning_len,

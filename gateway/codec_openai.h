@@ -49,6 +49,8 @@ typedef struct {
   /* ... and completion_tokens_details.reasoning_tokens when the upstream said. */
   bool reasoning_reported;
   int reasoning_tokens;
+  /* the upstream's system_fingerprint and service_tier (NULL: null / absent) */
+  const char *fingerprint, *service_tier;
 } sl_openai_meta_t;
 
 /* One entry of logprobs.content: token, logprob, bytes, top_logprobs. A token

@@ -17,6 +17,7 @@ typedef struct {
   const char *id;       /* response id (chatcmpl-..., msg_...) */
   long created;
   const char *model;    /* model name reported to the client */
+  const char *fingerprint, *service_tier; /* an OpenAI-compatible upstream's, or NULL */
   int prompt_tokens;    /* known before the answer (local, an Anthropic upstream's
                            message_start) or estimated; for message_start */
   int cache_read_tokens, cache_write_tokens; /* of prompt_tokens, when cache_reported */

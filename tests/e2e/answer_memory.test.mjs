@@ -84,22 +84,22 @@ async function gateway(handler, bound) {
 }
 
 test('answers queued for clients that do not read count in the bound until they leave', async () => {
-  // Answers of 20 MiB under a 48 MiB bound: the kernel's socket buffers take
-  // some of each (from a few MiB to more than 5, by machine: a fresh-clone CI
-  // run saw five answers of 6 MiB hold only 6.4 MiB between them); the rest
-  // waits in sluice. Clients ask until 28 MiB wait: a client asking below that
-  // is served (28 + 20 fits in 48), and at or above it one more answer of 30
-  // MiB crosses the bound with 10 MiB to spare for what the kernel takes
-  // meanwhile.
-  const ANSWER = 20 << 20, BIG = 30 << 20, WAITING = 28 << 20;
+  // Answers of 14 MiB under a 56 MiB bound: the kernel's socket buffers take
+  // some of each (from a few MiB to more than 5, by machine, and more while
+  // they wait: a fresh-clone CI run saw five answers of 6 MiB hold only 6.4
+  // MiB between them); the rest waits in sluice. Clients ask until 40 MiB
+  // wait: a client asking below that is served (40 + 14 fits in 56), and one
+  // more answer of 30 MiB then crosses the bound with 16 MiB to spare for what
+  // the kernel takes meanwhile.
+  const ANSWER = 14 << 20, BIG = 30 << 20, WAITING = 40 << 20;
   const { gw, held, stop } = await gateway((req, body, res) =>
-    replyJson(res, 200, completion('s'.repeat(JSON.parse(body).messages[0].content === 'big' ? BIG : ANSWER))), 48 << 20);
+    replyJson(res, 200, completion('s'.repeat(JSON.parse(body).messages[0].content === 'big' ? BIG : ANSWER))), 56 << 20);
   const sdk = new OpenAI({ baseURL: `${gw.base}/v1`, apiKey: 'x', maxRetries: 0 });
   const ask = (content = 'hi') => sdk.chat.completions.create({ model: 'mock-model', messages: [{ role: 'user', content }] });
   const socks = [];
   try {
-    // clients that ask and read nothing, until their answers hold 28 MiB
-    for (let i = 0; i < 8 && await held() < WAITING; i++) {
+    // clients that ask and read nothing, until their answers hold 40 MiB
+    for (let i = 0; i < 10 && await held() < WAITING; i++) {
       const sock = net.connect(gw.port, '127.0.0.1');
       sock.pause();
       sock.on('error', () => {});
@@ -108,14 +108,14 @@ test('answers queued for clients that do not read count in the bound until they 
       await sleep(400);
     }
     assert.ok(await held() >= WAITING, `answers waiting for their clients are counted (${await held()} bytes)`);
-    // one more answer of 30 MiB would cross the 48 MiB
+    // one more answer of 30 MiB would cross the 56 MiB
     await assert.rejects(ask('big'), (e) => {
       assert.equal(e.status, 503);
       return true;
     });
     for (const s of socks) s.destroy();
     const t0 = Date.now();
-    for (let i = 0; i < 50 && await held() > 0; i++) await sleep(20);
+    for (let i = 0; i < 250 && await held() > 0; i++) await sleep(20);
     const h = await fetch(`${gw.base}/metrics`).then((r) => r.text());
     if (await held()) console.log(gw.stderr().split('\n').filter((l) => /DBG|warn|error/.test(l)).slice(-80).join('\n'));
     assert.equal(await held(), 0, `given back when the clients went away (after ${Date.now() - t0} ms): ${h.split('\n').filter((l) => /held|open_conn|inflight|in_flight/.test(l)).join('; ')}`);

@@ -118,6 +118,36 @@ test('streaming arrives incrementally, with include_usage', async () => {
   assert.equal(sent.stream_options.include_usage, true);
 });
 
+test('the upstream\'s system_fingerprint and service_tier reach the client, whole and streamed', async () => {
+  const up = await startMock((req, body, res) => {
+    const b = JSON.parse(body);
+    const meta = { system_fingerprint: 'fp_mock123', service_tier: 'flex' };
+    if (!b.stream) return replyJson(res, 200, { ...completion('hi'), ...meta });
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const chunk = (delta, finish = null) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', ...meta, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    res.write(chunk({ role: 'assistant', content: 'hi' }));
+    res.write(chunk({}, 'stop'));
+    res.end('data: [DONE]\n\n');
+  });
+  const s = await startSluice({ backends: [apiBackend('up', up.url)], rules: [{ name: 'default', route: ['up'] }] }, { MOCK_KEY: 'k' });
+  try {
+    const client = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'x', maxRetries: 0 });
+    const req = { messages: [{ role: 'user', content: 'hi' }] };
+    const whole = await client.chat.completions.create(req);
+    assert.equal(whole.system_fingerprint, 'fp_mock123');
+    assert.equal(whole.service_tier, 'flex');
+    const final = await client.chat.completions.stream(req).finalChatCompletion();
+    assert.equal(final.system_fingerprint, 'fp_mock123');
+    const chunks = [];
+    for await (const c of await client.chat.completions.create({ ...req, stream: true })) chunks.push(c);
+    assert.ok(chunks.every((c) => c.system_fingerprint === 'fp_mock123' && c.service_tier === 'flex'),
+      JSON.stringify(chunks.map((c) => [c.system_fingerprint, c.service_tier])));
+  } finally {
+    await s.stop();
+    await up.stop();
+  }
+});
+
 test('logprobs from an OpenAI-compatible upstream are relayed, whole and streamed', async () => {
   const entry = (token, logprob) => ({ token, logprob, bytes: [...Buffer.from(token)],
     top_logprobs: [{ token, logprob, bytes: [...Buffer.from(token)] }, { token: ' x', logprob: -3.5, bytes: [32, 120] }] });
