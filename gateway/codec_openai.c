@@ -640,44 +640,54 @@ int sl_openai_encode_error(sl_buf_t *o, const char *message, const char *type, c
 
 #include "dialect.h"
 
+/* The head every answer and chunk carries, from the encoder's state. */
+static sl_openai_meta_t meta_of(const sl_resp_t *r) {
+  return (sl_openai_meta_t){.id = r->id, .created = r->created, .model = r->model,
+                            .fingerprint = r->fingerprint, .service_tier = r->service_tier};
+}
+
 static int oa_stream_start(sl_buf_t *o, sl_resp_t *r) {
-  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model, .fingerprint = r->fingerprint, .service_tier = r->service_tier};
+  sl_openai_meta_t m = meta_of(r);
   return sl_openai_encode_chunk(o, &m, "assistant", r->opens_with_tool ? NULL : "", 0, -1, NULL,
                                 NULL, NULL, 0, NULL);
 }
 
 static int oa_stream_text(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
-  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model, .fingerprint = r->fingerprint, .service_tier = r->service_tier,
-                        .logprobs = r->logprobs, .lp = r->lp, .lp_len = r->lp_len};
+  sl_openai_meta_t m = meta_of(r);
+  m.logprobs = r->logprobs;
+  m.lp = r->lp;
+  m.lp_len = r->lp_len;
   return sl_openai_encode_chunk(o, &m, NULL, s, n, -1, NULL, NULL, NULL, 0, NULL);
 }
 
 static int oa_stream_refusal(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
   if (!n) return 0;
-  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model, .fingerprint = r->fingerprint, .service_tier = r->service_tier, .refusal = s,
-                        .refusal_len = n};
+  sl_openai_meta_t m = meta_of(r);
+  m.refusal = s;
+  m.refusal_len = n;
   return sl_openai_encode_chunk(o, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, NULL);
 }
 
 static int oa_stream_reasoning(sl_buf_t *o, sl_resp_t *r, const char *s, size_t n) {
   if (!n) return 0;
-  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model, .fingerprint = r->fingerprint, .service_tier = r->service_tier,
-                        .reasoning_text = s, .reasoning_text_len = n};
+  sl_openai_meta_t m = meta_of(r);
+  m.reasoning_text = s;
+  m.reasoning_text_len = n;
   return sl_openai_encode_chunk(o, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, NULL);
 }
 
 static int oa_stream_tool(sl_buf_t *o, sl_resp_t *r, int index, const char *id, const char *name,
                           const char *args, size_t n) {
-  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model, .fingerprint = r->fingerprint, .service_tier = r->service_tier};
+  sl_openai_meta_t m = meta_of(r);
   return sl_openai_encode_chunk(o, &m, NULL, NULL, 0, index, id, name, args, n, NULL);
 }
 
 static int oa_stream_end(sl_buf_t *o, sl_resp_t *r, const sl_result_t *res, bool include_usage) {
-  sl_openai_meta_t m = {.id = r->id, .created = r->created, .model = r->model, .fingerprint = r->fingerprint, .service_tier = r->service_tier,
-                        .cache_reported = res->cache_reported,
-                        .cached_tokens = res->cache_read_tokens,
-                        .reasoning_reported = res->reasoning_reported,
-                        .reasoning_tokens = res->reasoning_tokens};
+  sl_openai_meta_t m = meta_of(r);
+  m.cache_reported = res->cache_reported;
+  m.cached_tokens = res->cache_read_tokens;
+  m.reasoning_reported = res->reasoning_reported;
+  m.reasoning_tokens = res->reasoning_tokens;
   int rc = sl_openai_encode_chunk(o, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, res->finish_reason);
   if (!rc && include_usage)
     rc = sl_openai_encode_usage_chunk(o, &m, res->prompt_tokens, res->completion_tokens);
@@ -696,14 +706,18 @@ static int oa_stream_error(sl_buf_t *o, sl_resp_t *r, int status, const char *ty
 
 static int oa_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
                        const sl_tool_acc_t *tools, size_t n_tools, const sl_result_t *res) {
-  sl_openai_meta_t m = {.id = r->id,           .created = r->created, .model = r->model, .fingerprint = r->fingerprint, .service_tier = r->service_tier,
-                        .logprobs = r->logprobs, .lp = r->lp,           .lp_len = r->lp_len,
-                        .refusal = r->refusal,   .refusal_len = r->refusal_len,
-                        .reasoning_text = r->reasoning, .reasoning_text_len = r->reasoning_len,
-                        .cache_reported = res->cache_reported,
-                        .cached_tokens = res->cache_read_tokens,
-                        .reasoning_reported = res->reasoning_reported,
-                        .reasoning_tokens = res->reasoning_tokens};
+  sl_openai_meta_t m = meta_of(r);
+  m.logprobs = r->logprobs;
+  m.lp = r->lp;
+  m.lp_len = r->lp_len;
+  m.refusal = r->refusal;
+  m.refusal_len = r->refusal_len;
+  m.reasoning_text = r->reasoning;
+  m.reasoning_text_len = r->reasoning_len;
+  m.cache_reported = res->cache_reported;
+  m.cached_tokens = res->cache_read_tokens;
+  m.reasoning_reported = res->reasoning_reported;
+  m.reasoning_tokens = res->reasoning_tokens;
   return sl_openai_encode_completion(o, &m, text, n, tools, n_tools, res->finish_reason,
                                      res->prompt_tokens, res->completion_tokens);
 }
