@@ -138,7 +138,7 @@ static int encode(const sl_call_opts_t *o, const sl_backend_cfg_t *cfg, bool str
   if (!rc && r->user) rc = put_str(out, "user", r->user);
   /* an Anthropic client's disable_parallel_tool_use (an OpenAI client's own
    * parallel_tool_calls is in the passthrough; the API refuses it without tools) */
-  if (!rc && r->one_tool_call && r->tools && !(r->passthrough && strstr(r->passthrough, "\"parallel_tool_calls\"")))
+  if (!rc && r->one_tool_call && r->tools && r->dialect != SL_DIALECT_OPENAI)
     rc = sl_buf_puts(out, ",\"parallel_tool_calls\":false");
   if (!rc && r->passthrough) rc = sl_buf_puts(out, ",");
   if (!rc && r->passthrough) rc = sl_buf_puts(out, r->passthrough);

@@ -182,12 +182,18 @@ uint8_t sl_utf8_seq_len(uint8_t c) {
   return 0;
 }
 
+uint32_t sl_utf8_cp(const unsigned char *s, size_t k) {
+  if (k < 2) return s[0];
+  uint32_t cp = s[0] & (0x7Fu >> k);
+  for (size_t i = 1; i < k; i++) cp = cp << 6 | (s[i] & 0x3Fu);
+  return cp;
+}
+
 bool sl_utf8_nonword(const unsigned char *s, size_t n) {
   size_t broken;
   size_t k = sl_utf8_char(s, n, &broken);
   if (k < 2) return false;
-  uint32_t cp = s[0] & (0x7Fu >> k);
-  for (size_t i = 1; i < k; i++) cp = cp << 6 | (s[i] & 0x3Fu);
+  uint32_t cp = sl_utf8_cp(s, k);
   if (cp <= 0xBF) return cp != 0xAA && cp != 0xAD && cp != 0xB5 && cp != 0xBA; /* ª soft-hyphen µ º */
   if (cp == 0xD7 || cp == 0xF7) return true;                               /* × ÷ */
   if (cp >= 0x2000 && cp <= 0x2BFF) /* spaces, punctuation, currency, arrows, symbols */

@@ -64,6 +64,8 @@ bool sl_utf8_cont_ok(uint8_t lead, uint8_t pos, uint8_t c);
  * The invisible ones that may sit inside a word (U+00AD, U+200B–U+200D,
  * U+202A–U+202E, U+2060, U+FEFF) are not. A broken sequence is not either. */
 bool sl_utf8_nonword(const unsigned char *s, size_t n);
+/* The code point of the whole character of k bytes at s (k from sl_utf8_char). */
+uint32_t sl_utf8_cp(const unsigned char *s, size_t k);
 /* The character at s[0..n) (n >= 1): its length when it is whole (1 for
  * ASCII), else 0 with *broken = the bytes one U+FFFD stands for (its lead and
  * the continuation bytes that fit, at least 1). */

@@ -362,11 +362,12 @@ static void on_recorded(void *data, int status) {
       if ((j->status == 429 || j->status == 503 || j->status == 529) &&
           (!j->no_retry || j->retry_after_s > 0)) {
         char s[24];
-        sl_itoa(j->retry_after_s > 0 ? (int64_t)j->retry_after_s : 1, s);
+        int64_t secs = j->retry_after_s > 0 ? j->retry_after_s : 1;
+        sl_itoa(secs, s);
         sl_cat(ra, sizeof ra, "Retry-After: ", s, "\r\n", (char *)NULL);
         /* the SDKs read the millisecond form first: an upstream's 50 ms is not a
          * 1 s wait for every retry */
-        if (j->retry_after_ms > 0 && j->retry_after_ms < 1000 * (int64_t)(j->retry_after_s > 0 ? j->retry_after_s : 1)) {
+        if (j->retry_after_ms > 0 && j->retry_after_ms < 1000 * secs) {
           sl_itoa(j->retry_after_ms, s);
           sl_cat(ra + strlen(ra), sizeof ra - strlen(ra), "retry-after-ms: ", s, "\r\n", (char *)NULL);
         }
@@ -382,8 +383,6 @@ static void on_recorded(void *data, int status) {
   job_free(j);
 }
 
-/* An error answer: encoded now, recorded without waiting (nothing succeeded). */
-/* param: the request field the error is about (OpenAI's "param"), or NULL. */
 /* An upstream's error message as the client gets it: an upstream that quotes
  * the redacted copy it was sent ("... for [PERSON_1]") has the client's own
  * values put back (the log keeps the placeholders). In j->tmp. */
@@ -396,6 +395,8 @@ static const char *client_message(job_t *j, const char *msg) {
   return j->tmp.data;
 }
 
+/* An error answer: encoded now, recorded without waiting (nothing succeeded). */
+/* param: the request field the error is about (OpenAI's "param"), or NULL. */
 static void fail_request_param(job_t *j, int status, const char *type, const char *code,
                                const char *param, const char *msg) {
   char m[1400];
@@ -534,9 +535,6 @@ static void set_logprobs(job_t *j) {
   j->resp.lp_len = j->lp.len;
 }
 
-/* One streamed event from inside a backend callback: event_begin() opens the
- * stream if need be and empties j->out for the dialect to encode into;
- * event_end() sends what it encoded (rc 0) and says whether to go on. */
 /* What the upstream said of itself (system_fingerprint, service_tier), kept
  * for the answer's head while the call is there to ask. */
 static void note_upstream(job_t *j) {
@@ -548,6 +546,9 @@ static void note_upstream(job_t *j) {
   j->resp.service_tier = j->service_tier[0] ? j->service_tier : NULL;
 }
 
+/* One streamed event from inside a backend callback: event_begin() opens the
+ * stream if need be and empties j->out for the dialect to encode into;
+ * event_end() sends what it encoded (rc 0) and says whether to go on. */
 static void event_begin(job_t *j) {
   if (j->call) note_upstream(j);
   j->in_cb = true;

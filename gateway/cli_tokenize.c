@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_input.h"
 #include "gguf.h"
 #include "sl_buf.h"
 #include "sl_err.h"
@@ -171,30 +172,6 @@ static int put_json_string(sl_buf_t *b, const char *s, size_t n) {
   return rc;
 }
 
-/* Reads one line (without its newline) into b, never holding more than b->max
- * bytes: the rest of an overlong line is read and dropped. Returns 1 for a line,
- * 0 at end of input, SL_ETOOBIG for an overlong line. */
-static int read_line(FILE *f, sl_buf_t *b) {
-  sl_buf_reset(b);
-  if (sl_buf_append(b, "", 0)) return SL_ENOMEM;
-  char chunk[4096];
-  size_t k = 0;
-  bool any = false, over = false;
-  int c;
-  while ((c = getc_unlocked(f)) != EOF) {
-    any = true;
-    if (c == '\n') break;
-    chunk[k++] = (char)c;
-    if (k == sizeof chunk) {
-      if (!over && sl_buf_append(b, chunk, k)) over = true;
-      k = 0;
-    }
-  }
-  if (!over && k && sl_buf_append(b, chunk, k)) over = true;
-  if (!any) return 0;
-  return over ? SL_ETOOBIG : 1;
-}
-
 static void print_error(const char *msg) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "error", msg);
@@ -249,20 +226,21 @@ int sl_cli_tokenize(int argc, char **argv) {
   }
 
   int status = 0;
-  sl_buf_t in_line, out, txt;
-  sl_buf_init(&in_line, LINE_MAX_BYTES);
+  sl_buf_t out, txt;
   sl_buf_init(&out, (size_t)1 << 30);
   sl_buf_init(&txt, SL_TOK_MAX_TEXT);
-  int got;
-  while ((got = read_line(stdin, &in_line)) != 0) {
-    if (got < 0) {
-      print_error(got == SL_ETOOBIG ? "line exceeds its limit" : sl_strerror(got));
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t got;
+  bool too_long;
+  while ((got = sl_cli_read_line(stdin, &line, &cap, LINE_MAX_BYTES, &too_long)) >= 0) {
+    if (too_long) {
+      print_error("line exceeds its limit");
       status = 1;
       continue;
     }
-    char *line = in_line.data;
-    size_t n = in_line.len;
-    while (n > 0 && line[n - 1] == '\r') line[--n] = '\0';
+    size_t n = (size_t)got;
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
     if (n == 0) continue;
     /* one value and nothing after it, no member twice (readers disagree on
      * which counts); "\u0000" stays allowed (text_member keeps it) */
@@ -317,7 +295,11 @@ int sl_cli_tokenize(int argc, char **argv) {
     fwrite(out.data, 1, out.len, stdout);
     fputc('\n', stdout);
   }
-  sl_buf_free(&in_line);
+  if (got == -2) { /* input that cannot be read is no end of input */
+    print_error(sl_strerror(SL_EIO));
+    status = 1;
+  }
+  free(line);
   sl_buf_free(&out);
   sl_buf_free(&txt);
   sl_tok_free(tok);

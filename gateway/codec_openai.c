@@ -239,7 +239,6 @@ static int passthrough(const cJSON *root, sl_chat_req_t *r, char *err, size_t n)
       sl_buf_free(&b);
       return bad(err, n, "%s must be %s", fields[i].name, fields[i].want);
     }
-    if (!strcmp(fields[i].name, "parallel_tool_calls")) r->one_tool_call = cJSON_IsFalse(v);
     char *text = sl_json_print(v);
     int rc = !text ? SL_ENOMEM
                    : sl_buf_printf(&b, "%s\"%s\":%s", b.len ? "," : "", fields[i].name, text);
@@ -423,6 +422,8 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   const cJSON *user = cJSON_GetObjectItemCaseSensitive(root, "user");
   if (cJSON_IsString(user) && !(r->user = strdup(user->valuestring))) goto nomem;
   if ((rc = passthrough(root, r, err, n))) goto out;
+  /* (forwarded as it came to OpenAI-compatible upstreams; said in the choice to Anthropic ones) */
+  r->one_tool_call = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(root, "parallel_tool_calls"));
 out:
   cJSON_Delete(root);
   if (rc) sl_chat_req_free(r);
@@ -496,15 +497,13 @@ static int put_lp_item(sl_buf_t *o, const char *tok, size_t len, double lp) {
    * digits for the local engine's floats, up to 17 for an upstream's doubles
    * (-1.2345678901234567 stays itself); a probability that underflowed to 0
    * is -9999.0, as OpenAI reports it (JSON has no -Infinity) */
-  if (!rc && isfinite(lp)) {
-    char num[40];
+  char num[40] = "-9999.0";
+  if (isfinite(lp)) {
     int prec = (double)(float)lp == lp ? 9 : 15;
-    do snprintf(num, sizeof num, "%.*g", prec, lp);
-    while (prec++ < 17 && (double)(float)lp != lp && strtod(num, NULL) != lp);
-    rc = sl_buf_printf(o, ",\"logprob\":%s", num);
-  } else if (!rc) {
-    rc = sl_buf_puts(o, ",\"logprob\":-9999.0");
+    snprintf(num, sizeof num, "%.*g", prec, lp);
+    while (prec > 9 && prec < 17 && strtod(num, NULL) != lp) snprintf(num, sizeof num, "%.*g", ++prec, lp);
   }
+  if (!rc) rc = sl_buf_printf(o, ",\"logprob\":%s", num);
   if (!rc) rc = sl_buf_puts(o, ",\"bytes\":[");
   for (size_t i = 0; i < len && !rc; i++)
     rc = sl_buf_printf(o, i ? ",%u" : "%u", (unsigned char)tok[i]);
@@ -646,6 +645,16 @@ static sl_openai_meta_t meta_of(const sl_resp_t *r) {
                             .fingerprint = r->fingerprint, .service_tier = r->service_tier};
 }
 
+/* ... with the usage details the upstream reported, for the answer's end. */
+static sl_openai_meta_t end_meta_of(const sl_resp_t *r, const sl_result_t *res) {
+  sl_openai_meta_t m = meta_of(r);
+  m.cache_reported = res->cache_reported;
+  m.cached_tokens = res->cache_read_tokens;
+  m.reasoning_reported = res->reasoning_reported;
+  m.reasoning_tokens = res->reasoning_tokens;
+  return m;
+}
+
 static int oa_stream_start(sl_buf_t *o, sl_resp_t *r) {
   sl_openai_meta_t m = meta_of(r);
   return sl_openai_encode_chunk(o, &m, "assistant", r->opens_with_tool ? NULL : "", 0, -1, NULL,
@@ -683,11 +692,7 @@ static int oa_stream_tool(sl_buf_t *o, sl_resp_t *r, int index, const char *id, 
 }
 
 static int oa_stream_end(sl_buf_t *o, sl_resp_t *r, const sl_result_t *res, bool include_usage) {
-  sl_openai_meta_t m = meta_of(r);
-  m.cache_reported = res->cache_reported;
-  m.cached_tokens = res->cache_read_tokens;
-  m.reasoning_reported = res->reasoning_reported;
-  m.reasoning_tokens = res->reasoning_tokens;
+  sl_openai_meta_t m = end_meta_of(r, res);
   int rc = sl_openai_encode_chunk(o, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, res->finish_reason);
   if (!rc && include_usage)
     rc = sl_openai_encode_usage_chunk(o, &m, res->prompt_tokens, res->completion_tokens);
@@ -706,7 +711,7 @@ static int oa_stream_error(sl_buf_t *o, sl_resp_t *r, int status, const char *ty
 
 static int oa_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
                        const sl_tool_acc_t *tools, size_t n_tools, const sl_result_t *res) {
-  sl_openai_meta_t m = meta_of(r);
+  sl_openai_meta_t m = end_meta_of(r, res);
   m.logprobs = r->logprobs;
   m.lp = r->lp;
   m.lp_len = r->lp_len;
@@ -714,10 +719,6 @@ static int oa_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
   m.refusal_len = r->refusal_len;
   m.reasoning_text = r->reasoning;
   m.reasoning_text_len = r->reasoning_len;
-  m.cache_reported = res->cache_reported;
-  m.cached_tokens = res->cache_read_tokens;
-  m.reasoning_reported = res->reasoning_reported;
-  m.reasoning_tokens = res->reasoning_tokens;
   return sl_openai_encode_completion(o, &m, text, n, tools, n_tools, res->finish_reason,
                                      res->prompt_tokens, res->completion_tokens);
 }

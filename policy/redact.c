@@ -359,16 +359,9 @@ static char *plain_letters(const char *text, size_t n, size_t *out_n) {
   size_t k = 0;
   bool changed = false;
   for (size_t i = 0; i < n;) {
-    unsigned char c = s[i];
-    uint32_t cp = 0;
-    size_t len = 1;
-    if (c >= 0xC2 && c < 0xE0 && i + 1 < n) cp = (uint32_t)(c & 0x1F) << 6 | (s[i + 1] & 0x3F), len = 2;
-    else if (c >= 0xE0 && c < 0xF0 && i + 2 < n)
-      cp = (uint32_t)(c & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F), len = 3;
-    else if (c >= 0xF0 && i + 3 < n)
-      cp = (uint32_t)(c & 0x07) << 18 | (uint32_t)(s[i + 1] & 0x3F) << 12 | (uint32_t)(s[i + 2] & 0x3F) << 6 |
-           (s[i + 3] & 0x3F),
-      len = 4;
+    size_t broken, len = sl_utf8_char(s + i, n - i, &broken);
+    uint32_t cp = len >= 2 ? sl_utf8_cp(s + i, len) : 0; /* (ASCII, or a broken byte: kept) */
+    if (!len) len = 1;
     bool hidden = cp == 0xAD || cp == 0x34F || cp == 0x180E || (cp >= 0x200B && cp <= 0x200F) ||
                   (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) ||
                   (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF;
