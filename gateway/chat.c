@@ -377,8 +377,8 @@ static void on_recorded(void *data, int status) {
       sl_http_respond(j->conn, j->status, "application/json", h, j->out.data, j->out.len);
     }
   }
-  sl_gw_count(j->gw, j->status, j->backend ? j->backend : "none", j->dec.rule,
-              j->hreq->t_start_ns, j->hreq->bytes_in);
+  sl_gw_count(j->gw, j->hreq, j->req_id, j->status, j->backend ? j->backend : "none", j->dec.rule,
+              j->tenant);
   sl_http_end(j->conn);
   job_free(j);
 }

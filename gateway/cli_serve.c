@@ -118,9 +118,10 @@ int sl_gw_ledger_append(sl_gw_t *gw, const sl_ledger_row_t *row, sl_ledger_done_
 
 static bool debug_flag; /* --debug: the config's log_level does not apply */
 
-/* The config's log_level, unless --debug said otherwise. */
-static void apply_log_level(const sl_config_t *cfg) {
+/* The config's log_level, unless --debug said otherwise, and its access_log. */
+static void apply_logging(sl_gw_shared_t *sh, const sl_config_t *cfg) {
   if (!debug_flag && cfg->log_level >= 0) sl_log_set_level((sl_log_level_t)cfg->log_level);
+  atomic_store(&sh->access_log, cfg->access_log);
 }
 
 /* The config's keys a reload does not apply. */
@@ -176,7 +177,7 @@ int sl_gw_reload(sl_gw_t *gw, bool quiet, char *why, size_t n) {
     }
   } else {
     sl_policy_unref(old);
-    apply_log_level(sl_policy_config(p));
+    apply_logging(sh, sl_policy_config(p));
     SL_INFO("policy reloaded from %s (version %.12s)", sh->config_path, sl_policy_version(p));
     warn_keyless(sl_policy_config(p));
     changed_start_only(sh, sl_policy_config(p), why, n);
@@ -466,7 +467,7 @@ int sl_cli_serve(int argc, char **argv) {
     fprintf(stderr, "sluice: out of memory\n");
     return 1;
   }
-  apply_log_level(cfg);
+  apply_logging(sh, cfg);
   if (!listen) listen = cfg->listen;
   sh->n_workers = worker_count(workers >= 0 ? workers : cfg->workers);
   /* Request ids carry it: a restart within the same second must not reuse the

@@ -113,6 +113,8 @@ void sl_gw_protocol_error(int status, const char *message, const char *path, cha
   count_answer(gw, status, "none", bl);
   char id[SL_GW_REQ_ID_MAX], code[16];
   sl_gw_request_id(gw, id);
+  if (atomic_load_explicit(&gw->sh->access_log, memory_order_relaxed))
+    SL_INFO("access %s - %.200s %d backend=none rule=none tenant=- (%s)", id, path, status, message);
   /* on a chat endpoint, a ledger row too (one per request): refused, nothing
    * read or sent */
   if (gw->ledger && chat_dialect(path)) {
@@ -130,18 +132,21 @@ void sl_gw_protocol_error(int status, const char *message, const char *path, cha
   dia->error(body, status, status == 408 ? "timeout" : "invalid_request_error", code, NULL, message);
 }
 
-void sl_gw_count(sl_gw_t *gw, int status, const char *backend, const char *rule,
-                 uint64_t t_start_ns, size_t bytes_in) {
+void sl_gw_count(sl_gw_t *gw, const sl_http_req_t *r, const char *req_id, int status,
+                 const char *backend, const char *rule, const char *tenant) {
   char bl[140];
+  double secs = (double)(uv_hrtime() - r->t_start_ns) / 1e9;
   count_answer(gw, status, backend, bl);
-  sl_metrics_observe(gw->metrics, "sluice_request_duration_seconds", bl,
-                     (double)(uv_hrtime() - t_start_ns) / 1e9);
+  sl_metrics_observe(gw->metrics, "sluice_request_duration_seconds", bl, secs);
   if (rule) {
     char rl[140];
     sl_metrics_label(rl, sizeof rl, "rule", rule);
     sl_metrics_add(gw->metrics, "sluice_route_requests_total", rl, 1);
   }
-  (void)bytes_in;
+  if (atomic_load_explicit(&gw->sh->access_log, memory_order_relaxed))
+    SL_INFO("access %s %s %.200s %d %.1f ms backend=%s rule=%s tenant=%s bytes_in=%zu", req_id,
+            r->method, r->path, status, secs * 1e3, backend, rule ? rule : "none",
+            tenant ? tenant : "-", r->bytes_in);
 }
 
 void sl_gw_request_id(sl_gw_t *gw, char out[SL_GW_REQ_ID_MAX]) {
@@ -156,9 +161,9 @@ void sl_gw_request_id(sl_gw_t *gw, char out[SL_GW_REQ_ID_MAX]) {
  * histogram, unless it answers monitoring (GET /healthz, /readyz, /metrics): a
  * liveness probe or a scrape every few seconds would show as traffic and pull
  * the latency figures down. */
-static void count_short(sl_gw_t *gw, const sl_http_req_t *r, int status) {
+static void count_short(sl_gw_t *gw, const sl_http_req_t *r, const char *req_id, int status) {
   bool probe = (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD")) && monitoring_path(r->path);
-  if (!probe) sl_gw_count(gw, status, "none", NULL, r->t_start_ns, r->bytes_in);
+  if (!probe) sl_gw_count(gw, r, req_id, status, "none", NULL, NULL);
 }
 
 static void simple(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, const char *ctype,
@@ -168,7 +173,7 @@ static void simple(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, cons
   sl_gw_request_id(gw, id);
   sl_gw_route_headers(h, sizeof h, id, NULL, NULL, NULL);
   sl_http_respond(c, status, ctype, h, body, len);
-  count_short(gw, r, status);
+  count_short(gw, r, id, status);
   sl_http_end(c);
 }
 
@@ -180,7 +185,7 @@ static void err_end_as(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const sl_dia
   char id[SL_GW_REQ_ID_MAX];
   sl_gw_request_id(gw, id);
   respond_error(c, dia, status, type, code, msg, id, NULL, NULL, extra);
-  count_short(gw, r, status);
+  count_short(gw, r, id, status);
   sl_http_end(c);
 }
 

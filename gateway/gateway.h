@@ -32,6 +32,7 @@ typedef struct {
   sl_gw_t *workers;
   unsigned n_workers;
   uint32_t boot; /* random per process: request ids differ across restarts */
+  _Atomic bool access_log; /* the config's access_log, as of the last (re)load */
 } sl_gw_shared_t;
 
 struct sl_gw {
@@ -102,8 +103,9 @@ void sl_gw_route_headers(char *out, size_t cap, const char *request_id, const ch
 #define SL_GW_REQ_ID_MAX 40
 void sl_gw_request_id(sl_gw_t *gw, char out[SL_GW_REQ_ID_MAX]);
 
-/* Counts a finished request in the metrics. */
-void sl_gw_count(sl_gw_t *gw, int status, const char *backend, const char *rule,
-                 uint64_t t_start_ns, size_t bytes_in);
+/* Counts a finished request in the metrics, and logs its access line when
+ * the config's access_log is on. */
+void sl_gw_count(sl_gw_t *gw, const sl_http_req_t *r, const char *req_id, int status,
+                 const char *backend, const char *rule, const char *tenant);
 
 #endif

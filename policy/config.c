@@ -623,7 +623,7 @@ int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t 
   }
   static const char *const keys[] = {"listen", "workers", "ledger", "auth", "backends",
                                      "detectors", "rules", "limits", "router", "redaction",
-                                     "log_level", "$schema", "description", NULL};
+                                     "log_level", "access_log", "$schema", "description", NULL};
   if ((rc = sl__check_keys(c->root, "$", keys, err))) goto fail;
   if ((rc = get_str(c->root, "listen", "$", false, &c->listen, err))) goto fail;
   if (!c->listen && !(c->listen = strdup("127.0.0.1:8080"))) goto nomem;
@@ -632,6 +632,12 @@ int sl_config_parse(const char *json, size_t len, const char *path, sl_config_t 
   if ((rc = get_int(c->root, "workers", "$", 0, SL_MAX_WORKERS, &workers, err))) goto fail;
   c->workers = (int)workers;
   if ((rc = parse_log_level(c->root, &c->log_level, err))) goto fail;
+  const cJSON *al = cJSON_GetObjectItemCaseSensitive(c->root, "access_log");
+  if (al && !cJSON_IsBool(al)) {
+    rc = sl_jerr_set(err, "$.access_log", "must be true or false");
+    goto fail;
+  }
+  c->access_log = cJSON_IsTrue(al);
   for (const char *const *k = (const char *const[]){"$schema", "description", NULL}; *k; k++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, *k);
     if (v && !cJSON_IsString(v)) {

@@ -87,6 +87,7 @@ typedef struct {
   char *listen;               /* "HOST:PORT" */
   int workers;                /* event-loop threads; 0: one per CPU core */
   int log_level;              /* SL_LOG_* from "log_level", -1 when not given */
+  bool access_log;            /* "access_log": an info line per answered request */
   sl_limits_t limits;
   char *ledger_path;          /* NULL: no ledger */
   bool ledger_reject_on_failure;

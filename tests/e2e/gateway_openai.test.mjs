@@ -32,6 +32,7 @@ before(async () => {
     rules: [{ name: 'entrée 50%', when: { header: { 'x-route': 'fr' } }, route: ['primary'] },
             { name: 'default', route: ['primary', 'secondary'] }],
     limits: { max_header_bytes: 8192, max_body_bytes: 65536, header_timeout_ms: 1000, body_timeout_ms: 1000, idle_timeout_ms: 5000 },
+    access_log: true,
   }, { MOCK_KEY: 'sk-mock-secret-123' });
   client = new OpenAI({ baseURL: `${sluice.base}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
@@ -89,6 +90,25 @@ test('non-streaming completion through the SDK, with sluice headers and usage', 
   const sent = JSON.parse(primary.received.at(-1).body);
   assert.equal(sent.messages[0].content, 'hello there');
   assert.equal(primary.received.at(-1).headers.authorization, 'Bearer sk-mock-secret-123');
+});
+
+test('access_log: one info line per answered request, with its id, status, backend and rule; never its text', async () => {
+  modes.primary = 'ok';
+  const { response } = await client.chat.completions
+    .create({ model: 'auto', messages: [{ role: 'user', content: 'access log secret words' }] })
+    .withResponse();
+  const id = response.headers.get('x-sluice-request-id');
+  const nf = await fetch(`${sluice.base}/v1/nowhere`);
+  const nfId = nf.headers.get('x-sluice-request-id');
+  await fetch(`${sluice.base}/healthz`);
+  let log = '';
+  for (let i = 0; i < 50 && !log.includes(nfId); i++, await sleep(20)) log = sluice.stderr();
+  const line = log.split('\n').find((l) => l.includes(`access ${id} `));
+  assert.ok(line, 'an access line for ' + id + ' in ' + log.slice(-2000));
+  assert.match(line, / info +access req_\w+ POST \/v1\/chat\/completions 200 [\d.]+ ms backend=primary rule=default tenant=- bytes_in=\d+$/);
+  assert.match(log, new RegExp(`access ${nfId} GET /v1/nowhere 404 `));
+  assert.ok(!log.includes('access log secret words'), 'no request text in the log');
+  assert.ok(!/access \S+ GET \/healthz/.test(log), 'probes are not logged');
 });
 
 test('streaming arrives incrementally, with include_usage', async () => {
