@@ -595,6 +595,11 @@ static int load_all(sl_backends_t *b, const sl_config_t *cfg, char *err, size_t 
     __atomic_store_n(&set->n, set->n + 1, __ATOMIC_RELEASE);
     SL_INFO("local backend \"%s\": loaded %s (context %d, %d thread%s, batch %d)", bc->name, path,
             sl_engine_n_ctx(eng), bc->threads, bc->threads == 1 ? "" : "s", bc->max_batch);
+    const sl_model_info_t *mi = sl_model_info(sl_engine_model(eng));
+    if (mi->n_ctx > mi->n_ctx_train)
+      SL_WARN("local backend \"%s\": a context of %d positions is past the %d the model was "
+              "trained for: answers that reach past them may lose their coherence",
+              bc->name, mi->n_ctx, mi->n_ctx_train);
   }
   return 0;
 }

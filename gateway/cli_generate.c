@@ -214,6 +214,10 @@ int sl_cli_generate(int argc, char **argv) {
   }
   double t_load = now_ms() - t0;
   const sl_model_info_t *mi = sl_model_info(sl_engine_model(e));
+  if (mi->n_ctx > mi->n_ctx_train)
+    fprintf(stderr, "sluice generate: warning: --ctx %d is past the %d positions the model was "
+                    "trained for: text that reaches past them may lose its coherence\n",
+            mi->n_ctx, mi->n_ctx_train);
   sl_tok_t *tok = sl_tok_from_gguf(sl_model_gguf(sl_engine_model(e)), err, sizeof err);
   if (!tok && !prompt_ids) {
     fprintf(stderr, "sluice generate: tokenizer: %s\n", err);

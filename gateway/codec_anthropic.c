@@ -688,7 +688,7 @@ static int an_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
   if (!rc) rc = sl_buf_json_cstr(o, r->model);
   if (!rc) rc = sl_buf_puts(o, ",\"content\":[");
   const char *sep = "";
-  if (!rc && (n || (!n_tools && !r->refusal))) {
+  if (!rc && n) { /* no text: no block (as Anthropic answers; an empty one is refused in history) */
     rc = sl_buf_puts(o, "{\"type\":\"text\",\"text\":");
     if (!rc) rc = sl_buf_json_str(o, text ? text : "", n);
     if (!rc) rc = sl_buf_puts(o, "}");

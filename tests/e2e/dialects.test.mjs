@@ -925,9 +925,13 @@ test('Anthropic client -> local engine: a stop sequence that ends the answer is 
   s0.on('streamEvent', (e) => { if (e.type === 'message_start') startInput = e.message.usage.input_tokens; });
   const f0 = await s0.finalMessage();
   assert.equal(f0.stop_reason, 'stop_sequence');
-  assert.equal(f0.content.map((b) => b.text).join(''), '');
+  assert.deepEqual(f0.content, []);
   assert.equal(startInput, full.usage.input_tokens);
   assert.equal(f0.usage.input_tokens, full.usage.input_tokens);
+  // the same answer whole has the same (empty) content, as Anthropic sends it
+  const w0 = await anth.messages.create({ ...req, stop_sequences: [first] }, to('local'));
+  assert.equal(w0.stop_reason, 'stop_sequence');
+  assert.deepEqual(w0.content, []);
 });
 
 test('tools on the local engine, which cannot do them: a clear 400 in either dialect', async () => {

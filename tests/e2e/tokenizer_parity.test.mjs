@@ -93,6 +93,16 @@ for (const ref of ["stories260K", "tiny-qwen2", "tiny-llama3"]) {
   });
 }
 
+// A lone surrogate (JSON.stringify writes it as "\ud800") is U+FFFD to the JS
+// tokenizer, as to the TextEncoder under it: the same ids, not an error line.
+test("lone surrogates are tokenized as U+FFFD, as the JS tokenizer does", { skip: !BIN }, () => {
+  const qwenGguf = path.join(SHARED, "models", "tiny-qwen2.gguf");
+  const args = existsSync(qwenGguf) ? ["--model", qwenGguf] : ["--tokenizer", setups[0].json];
+  const texts = ["\ud800x", "a\udc00b", "\ud83d\ude00 ok \ud83d", "\\ud800 is six characters"];
+  const got = tokenize(args, texts);
+  texts.forEach((t, i) => assert.deepEqual(got[i].ids, js(qwen3).encode(t, { add_special_tokens: false }), t));
+});
+
 test("bad input lines get an error line and exit 1, good ones still answer", { skip: !BIN }, () => {
   // (a member twice: readers disagree on which counts; a value with more after it)
   const input = '{"text": "ok"}\nnot json\n{"nope": 1}\n{"text": "ok"}\n{"text": "a", "text": "b"}\n{"text": "a"} {"text": "b"}\n';
