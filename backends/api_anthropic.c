@@ -455,6 +455,11 @@ static void release_held(an_call_t *c) { sl_stopper_flush(&c->lstop, deliver_out
 
 static void emit_tool(an_call_t *c, int index, const char *id, const char *name, const char *args,
                       size_t n) {
+  if (c->base.failed) return;
+  if (index >= SL_MAX_TOOL_CALLS) {
+    sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error", SL_TOO_MANY_TOOL_CALLS);
+    return;
+  }
   c->base.started = true;
   c->out_bytes += n;
   if (!c->base.abandoned && c->base.cbs.on_tool_call &&
@@ -661,7 +666,8 @@ static void finish_json(an_call_t *c) {
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
   if (cJSON_IsString(m)) snprintf(c->model, sizeof c->model, "%s", m->valuestring);
-  for (const cJSON *b = content->child; b && !c->base.abandoned && !sl_stopper_cut(&c->lstop); b = b->next) {
+  for (const cJSON *b = content->child; b && !c->base.abandoned && !c->base.failed && !sl_stopper_cut(&c->lstop);
+       b = b->next) {
     const cJSON *bt = cJSON_GetObjectItemCaseSensitive(b, "type");
     if (!cJSON_IsString(bt)) continue;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");

@@ -15,7 +15,6 @@
 #include <time.h>
 
 
-#define MAX_CALLS 64 /* different tool calls in one answer (bits of tool_named) */
 /* api.openai.com refuses more than four stop strings with a 400; the others are
  * applied here (clients of both dialects may send up to 16). */
 #define UPSTREAM_MAX_STOP 4
@@ -37,8 +36,8 @@ typedef struct {
    * for deltas without an index (Gemini's endpoint sends none) */
   int tool_last, n_tools;
   char tool_id[128];
-  uint64_t tool_named; /* calls (by dense index) whose id reached the client */
-  int seen[MAX_CALLS]; /* the upstream's call indices, in order of appearance */
+  bool tool_named[SL_MAX_TOOL_CALLS]; /* calls (by dense index) whose id reached the client */
+  int seen[SL_MAX_TOOL_CALLS]; /* the upstream's call indices, in order of appearance */
   int n_seen;
   sl_stopper_t lstop;  /* the stop strings past UPSTREAM_MAX_STOP, applied here */
 } oa_call_t;
@@ -294,11 +293,11 @@ static int delta_index(oa_call_t *c, const cJSON *idx, const cJSON *id) {
 
 /* The upstream's index of a call (any number: 2000000000, -1, 5 before 0) as
  * the client's: 0, 1, 2 ... in the order the calls first appear, so that no
- * empty calls fill a gap. -1 past MAX_CALLS different calls. */
+ * empty calls fill a gap. -1 past SL_MAX_TOOL_CALLS different calls. */
 static int dense_index(oa_call_t *c, int upstream) {
   for (int k = 0; k < c->n_seen; k++)
     if (c->seen[k] == upstream) return k;
-  if (c->n_seen == MAX_CALLS) return -1;
+  if (c->n_seen == SL_MAX_TOOL_CALLS) return -1;
   c->seen[c->n_seen] = upstream;
   return c->n_seen++;
 }
@@ -312,7 +311,10 @@ static void emit_tool_calls(oa_call_t *c, const cJSON *tcs, bool delta) {
     const cJSON *idx = cJSON_GetObjectItemCaseSensitive(tc, "index");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(tc, "id");
     int index = dense_index(c, delta ? delta_index(c, idx, id) : cJSON_IsNumber(idx) ? idx->valueint : i);
-    if (index < 0) continue; /* past MAX_CALLS different calls */
+    if (index < 0) { /* past SL_MAX_TOOL_CALLS different calls */
+      sl__call_fail(&c->base, SL_EUPSTREAM, 502, true, "upstream_error", SL_TOO_MANY_TOOL_CALLS);
+      return;
+    }
     const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
     const cJSON *name = fn ? cJSON_GetObjectItemCaseSensitive(fn, "name") : NULL;
     const cJSON *args = fn ? cJSON_GetObjectItemCaseSensitive(fn, "arguments") : NULL;
@@ -325,7 +327,7 @@ static void emit_tool_calls(oa_call_t *c, const cJSON *tcs, bool delta) {
      * one of sluice's own when the upstream named none. */
     const char *ids = cJSON_IsString(id) && id->valuestring[0] ? id->valuestring : NULL;
     char made[48];
-    bool first = !(c->tool_named >> index & 1); /* index < MAX_CALLS = 64 */
+    bool first = !c->tool_named[index];
     if (first && !(cJSON_IsString(name) && name->valuestring[0])) {
       /* a call's first piece names its function: without it, a piece of no
        * call (an index the upstream never opened) or a broken one; relayed, the
@@ -341,7 +343,7 @@ static void emit_tool_calls(oa_call_t *c, const cJSON *tcs, bool delta) {
                (unsigned)(++seq & 0xffff), (unsigned)index & 0xff);
       ids = made;
     }
-    c->tool_named |= 1ull << index;
+    c->tool_named[index] = true;
     c->base.started = true;
     c->out_bytes += strlen(a);
     if (!c->base.abandoned && c->base.cbs.on_tool_call &&

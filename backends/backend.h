@@ -68,6 +68,12 @@ typedef struct {
   sl_logprob_alt_t top[SL_MAX_TOP_LOGPROBS];
 } sl_token_logprob_t;
 
+/* Tool calls in one answer that a backend relays (index 0 .. this - 1); an
+ * upstream answering with more fails the call (502, "upstream_error"), never
+ * cuts the list short unseen. */
+#define SL_MAX_TOOL_CALLS 128
+#define SL_TOO_MANY_TOOL_CALLS "upstream answered with more than 128 tool calls, more than sluice relays"
+
 /* on_text / on_tool_call return 0 to go on, non-zero to abandon the call: the
  * backend then stops, frees it and runs no further callback. (A callee must not
  * call sl_call_cancel() from inside a callback; it returns non-zero instead.) */

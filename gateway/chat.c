@@ -33,7 +33,6 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_TOOL_CALLS 64
 #define MAX_ANSWER (64u << 20)
 
 typedef enum { ST_NEW, ST_CLASSIFIED, ST_ROUTED, ST_LEDGER, ST_CALLING, ST_STREAMING, ST_RECORDING, ST_DONE } state_t;
@@ -125,7 +124,7 @@ static void job_free_cb(uv_handle_t *h) { free(h->data); }
 static void drop_restorers(job_t *j) {
   sl_restorer_free(j->restorer);
   j->restorer = NULL;
-  for (size_t i = 0; j->tool_rst && i < MAX_TOOL_CALLS; i++) sl_restorer_free(j->tool_rst[i]);
+  for (size_t i = 0; j->tool_rst && i < SL_MAX_TOOL_CALLS; i++) sl_restorer_free(j->tool_rst[i]);
   free(j->tool_rst);
   j->tool_rst = NULL;
   j->tool_last = -1;
@@ -412,6 +411,7 @@ static void fail_request_param(job_t *j, int status, const char *type, const cha
   } permanent[] = {{429, "insufficient_quota"},
                    {429, "monthly_budget_exceeded"},
                    {502, "upstream_auth_failed"},
+                   {502, "upstream_payment_required"},
                    {502, "upstream_model_not_found"}};
   j->no_retry = j->upstream_no_retry;
   for (size_t i = 0; code && i < sizeof permanent / sizeof *permanent; i++)
@@ -663,7 +663,7 @@ static int flush_tool_args(job_t *j, int index) {
  * another gets the end of the last call before the next one opens. */
 static int stream_tool_restored(job_t *j, int index, const char *id, const char *name,
                                 const char *args, size_t args_len) {
-  if (!j->tool_rst && !(j->tool_rst = calloc(MAX_TOOL_CALLS, sizeof *j->tool_rst))) return 1;
+  if (!j->tool_rst && !(j->tool_rst = calloc(SL_MAX_TOOL_CALLS, sizeof *j->tool_rst))) return 1;
   if (j->dia->tools_one_by_one && j->tool_last >= 0 && j->tool_last != index &&
       flush_tool_args(j, j->tool_last))
     return 1;
@@ -707,7 +707,7 @@ static int on_tool_call(void *data, int index, const char *id, const char *name,
                         const char *args, size_t args_len) {
   job_t *j = data;
   if (j->client_gone || end_reasoning(j)) return 1;
-  if (index < 0 || index >= MAX_TOOL_CALLS) return 0;
+  if (index < 0 || index >= SL_MAX_TOOL_CALLS) return 0;
   if (j->stream && !gather_tools(j)) {
     if (end_text(j)) return 1;
     if (!j->headers_sent) j->resp.opens_with_tool = true;
@@ -749,7 +749,7 @@ static void on_done(void *data, const sl_result_t *res) {
     sl_buf_reset(&j->tmp);
     if (!rc) sl_restorer_finish(j->restorer, &j->tmp);
     if (!rc && j->tmp.len) rc = deliver_text(j, j->tmp.data, j->tmp.len);
-    for (int i = 0; !rc && j->tool_rst && i < MAX_TOOL_CALLS; i++) rc = flush_tool_args(j, i);
+    for (int i = 0; !rc && j->tool_rst && i < SL_MAX_TOOL_CALLS; i++) rc = flush_tool_args(j, i);
     if (!rc) rc = restore_tools(j);
     if (rc) {
       j->status = 499;
@@ -883,9 +883,10 @@ static void on_error(void *data, const sl_call_error_t *e) {
     return;
   }
   /* Another backend may serve what this one refused for its own sake: sluice's
-   * credential (401, 403) or a model or path it does not have (404). */
-  bool elsewhere = e->retryable || (!e->started && (e->http_status == 401 ||
-                                                     e->http_status == 403 || e->http_status == 404));
+   * credential (401, 403), its account's balance (402) or a model or path it
+   * does not have (404). */
+  int hs = e->http_status;
+  bool elsewhere = e->retryable || (!e->started && (hs == 401 || hs == 402 || hs == 403 || hs == 404));
   if (elsewhere && j->step + 1 < j->dec.n_steps) {
     retry_after_backoff(j, false, 0);
     return;
@@ -920,6 +921,13 @@ static void on_error(void *data, const sl_call_error_t *e) {
     snprintf(msg, sizeof msg, "backend \"%s\" refused the gateway's credential (HTTP %d): %s",
              j->backend ? j->backend : "none", st, e->message);
     fail_request(j, 502, "upstream_error", "upstream_auth_failed", msg);
+    return;
+  }
+  if (st == 402) { /* the gateway's account with the upstream is out of funds */
+    char msg[1400];
+    snprintf(msg, sizeof msg, "backend \"%s\" refused the gateway's account (HTTP 402, payment required): %s",
+             j->backend ? j->backend : "none", e->message);
+    fail_request(j, 502, "upstream_error", "upstream_payment_required", msg);
     return;
   }
   /* a model sluice chose (the client asked "auto") that the upstream does not

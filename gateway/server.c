@@ -109,15 +109,24 @@ const char *sl_http_status_text(int s) {
   case 204: return "No Content";
   case 400: return "Bad Request";
   case 401: return "Unauthorized";
+  case 402: return "Payment Required";
   case 403: return "Forbidden";
   case 404: return "Not Found";
   case 405: return "Method Not Allowed";
+  case 406: return "Not Acceptable";
   case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 410: return "Gone";
   case 411: return "Length Required";
   case 413: return "Payload Too Large";
   case 415: return "Unsupported Media Type";
+  case 416: return "Range Not Satisfiable";
   case 417: return "Expectation Failed";
   case 422: return "Unprocessable Entity";
+  case 424: return "Failed Dependency";
+  case 425: return "Too Early";
+  case 426: return "Upgrade Required";
+  case 428: return "Precondition Required";
   case 429: return "Too Many Requests";
   case 431: return "Request Header Fields Too Large";
   case 451: return "Unavailable For Legal Reasons";
@@ -128,7 +137,7 @@ const char *sl_http_status_text(int s) {
   case 504: return "Gateway Timeout";
   case 505: return "HTTP Version Not Supported";
   case 529: return "Site Overloaded"; /* Anthropic's overloaded_error */
-  default: return "Status";
+  default: return s >= 500 ? "Server Error" : s >= 400 ? "Client Error" : s >= 300 ? "Redirection" : "Status";
   }
 }
 

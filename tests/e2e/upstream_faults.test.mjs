@@ -16,6 +16,7 @@ import { startMock, startSluice, apiBackend, completion, replyJson, replyStream 
 
 let bad, good, tls, tlsSeen = 0, sluice, client;
 let fault = 'html';
+let nTools = 0;
 const KEY = 'sk-mock-faults-0123456789';
 const badAt = []; // when the broken upstream was asked
 
@@ -85,6 +86,7 @@ const faults = {
     res.on('error', () => {});
     more();
   },
+  status_402: (req, body, res) => replyJson(res, 402, { error: { message: 'Insufficient Balance', type: 'unknown_error' } }),
   status_403: (req, body, res) => replyJson(res, 403, { error: { message: 'Project does not have access to model', type: 'invalid_request_error' } }),
   status_404: (req, body, res) => replyJson(res, 404, { error: { message: 'The model does not exist', type: 'invalid_request_error', code: 'model_not_found' } }),
   // tool calls as some OpenAI-compatible servers send them: arguments as a JSON
@@ -94,6 +96,16 @@ const faults = {
       { index: 5, id: 'c5', type: 'function', function: { name: 'f5', arguments: { a: 1 } } },
       { index: 0, id: 'c0', type: 'function', function: { name: 'f0', arguments: 12 } }] } }],
     usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }),
+  // nTools parallel calls, whole or streamed
+  tools_n: (req, body, res) => {
+    const calls = Array.from({ length: nTools }, (_, i) => ({ index: i, id: `c${i}`, type: 'function', function: { name: `f${i}`, arguments: '{}' } }));
+    if (!JSON.parse(body).stream)
+      return replyJson(res, 200, { id: 'x', object: 'chat.completion', created: 1, model: 'mock-model',
+        choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: calls } }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } });
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(calls.map((c) => chunk({ tool_calls: [c] })).join('') + chunk({}, 'tool_calls') + 'data: [DONE]\n\n');
+  },
   // an emoji's UTF-16 halves in two events (a proxy that cuts strings by UTF-16 units)
   sse_split_pair: (req, body, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -350,7 +362,7 @@ test("an upstream refusing sluice's own key is a 502 (the gateway's failure), no
   fault = 'auth_401';
   // with a next backend, it serves (a revoked key at one provider is no outage)
   assert.equal((await ask()).choices[0].message.content, 'from the good backend');
-  for (const st of [403, 404]) {
+  for (const st of [402, 403, 404]) {
     fault = 'status_' + st;
     assert.equal((await ask()).choices[0].message.content, 'from the good backend', `after a ${st}`);
   }
@@ -368,6 +380,10 @@ test("an upstream refusing sluice's own key is a 502 (the gateway's failure), no
     assert.equal(err.headers.get('x-should-retry'), 'false');
     return true;
   });
+  // the gateway's account out of funds (DeepSeek, OpenRouter): the gateway's failure too
+  fault = 'status_402';
+  await assert.rejects(ask({}, badOnly), (err) => err.status === 502 && err.code === 'upstream_payment_required' &&
+    /HTTP 402, payment required\).*Insufficient Balance/.test(err.message) && err.headers.get('x-should-retry') === 'false');
 });
 
 test("the gateway's own upstream key, echoed by an upstream in an error, reaches neither the client nor the log", async () => {
@@ -400,6 +416,21 @@ test('tool calls with arguments as JSON values and sparse indices reach the clie
   let text = '';
   for await (const c of await ask({ stream: true }, badOnly)) text += c.choices[0]?.delta?.content ?? '';
   assert.equal(text, 'zero end');
+});
+
+test('128 tool calls in one answer all arrive; an answer with more is a 502 or an error event, never cut short unseen', async () => {
+  fault = 'tools_n';
+  nTools = 128;
+  const whole = await ask({}, badOnly);
+  assert.deepEqual(whole.choices[0].message.tool_calls.map((t) => t.function.name), Array.from({ length: 128 }, (_, i) => `f${i}`));
+  const names = new Set();
+  for await (const c of await ask({ stream: true }, badOnly))
+    for (const t of c.choices[0]?.delta?.tool_calls ?? []) if (t.function?.name) names.add(t.function.name);
+  assert.equal(names.size, 128);
+  nTools = 129;
+  await assert.rejects(ask({}, badOnly), (e) => e.status === 502 && /more than 128 tool calls/.test(e.message));
+  await assert.rejects(async () => { for await (const c of await ask({ stream: true }, badOnly)) void c; },
+    (e) => /more than 128 tool calls/.test(e.message));
 });
 
 test('a stream that is broken before its first chunk fails over; with no next backend, a 502', async () => {
