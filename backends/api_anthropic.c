@@ -383,7 +383,8 @@ static void set_stop(an_call_t *c, const cJSON *sr, const cJSON *ss) {
                     : !strcmp(s, "tool_use") ? (c->json_tool ? "stop" : "tool_calls")
                     : !strcmp(s, "refusal") ? "content_filter"
                     : !strcmp(s, "model_context_window_exceeded") ? "length"
-                    : "stop"; /* end_turn, stop_sequence, pause_turn */
+                    : !strcmp(s, "pause_turn") ? "pause_turn" /* an Anthropic client must continue */
+                    : "stop"; /* end_turn, stop_sequence */
     snprintf(c->finish, sizeof c->finish, "%s", f);
   }
   if (cJSON_IsString(ss)) {

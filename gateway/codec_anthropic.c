@@ -479,6 +479,7 @@ const char *sl_anthropic_stop_reason(const char *finish, const char *stop_sequen
   if (!strcmp(finish, "length")) return "max_tokens";
   if (!strcmp(finish, "tool_calls") || !strcmp(finish, "function_call")) return "tool_use";
   if (!strcmp(finish, "content_filter")) return "refusal";
+  if (!strcmp(finish, "pause_turn")) return "pause_turn";
   return "end_turn";
 }
 

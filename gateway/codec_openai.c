@@ -691,9 +691,16 @@ static int oa_stream_tool(sl_buf_t *o, sl_resp_t *r, int index, const char *id, 
   return sl_openai_encode_chunk(o, &m, NULL, NULL, 0, index, id, name, args, n, NULL);
 }
 
+/* The finish reason as OpenAI names it: an Anthropic upstream's pause_turn (a
+ * server tool's long turn, to be continued) is a stop to an OpenAI client; an
+ * OpenAI-compatible upstream's own words pass as it sent them. */
+static const char *openai_finish(const sl_result_t *res) {
+  return res->finish_reason && !strcmp(res->finish_reason, "pause_turn") ? "stop" : res->finish_reason;
+}
+
 static int oa_stream_end(sl_buf_t *o, sl_resp_t *r, const sl_result_t *res, bool include_usage) {
   sl_openai_meta_t m = end_meta_of(r, res);
-  int rc = sl_openai_encode_chunk(o, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, res->finish_reason);
+  int rc = sl_openai_encode_chunk(o, &m, NULL, NULL, 0, -1, NULL, NULL, NULL, 0, openai_finish(res));
   if (!rc && include_usage)
     rc = sl_openai_encode_usage_chunk(o, &m, res->prompt_tokens, res->completion_tokens);
   if (!rc) rc = sl_buf_puts(o, "data: [DONE]\n\n");
@@ -719,7 +726,7 @@ static int oa_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
   m.refusal_len = r->refusal_len;
   m.reasoning_text = r->reasoning;
   m.reasoning_text_len = r->reasoning_len;
-  return sl_openai_encode_completion(o, &m, text, n, tools, n_tools, res->finish_reason,
+  return sl_openai_encode_completion(o, &m, text, n, tools, n_tools, openai_finish(res),
                                      res->prompt_tokens, res->completion_tokens);
 }
 

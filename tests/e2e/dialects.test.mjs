@@ -208,6 +208,18 @@ test('OpenAI client -> Anthropic backend: a json_schema response_format is answe
   assert.equal(fin5, 'content_filter');
 });
 
+test("an Anthropic upstream's pause_turn reaches an Anthropic client as pause_turn (it must continue the turn), whole and streamed; an OpenAI client gets stop", async () => {
+  anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage('Searching', { stop_reason: 'pause_turn' }));
+  const m = await anth.messages.create({ model: 'auto', max_tokens: 50, messages: [{ role: 'user', content: 'look it up' }] }, to('anthropic'));
+  assert.equal(m.stop_reason, 'pause_turn');
+  const o = await oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'look it up' }] }, to('anthropic'));
+  assert.equal(o.choices[0].finish_reason, 'stop');
+  anUp.handler = (req, body, res) => replyAnthStream(res, [{ text: ['Search', 'ing'] }], { stop_reason: 'pause_turn' });
+  const f = await anth.messages.stream({ model: 'auto', max_tokens: 50, messages: [{ role: 'user', content: 'look it up' }] }, to('anthropic')).finalMessage();
+  assert.equal(f.stop_reason, 'pause_turn');
+  assert.equal(f.content[0].text, 'Searching');
+});
+
 test('OpenAI client -> Anthropic backend: allowed_tools cuts the tools sent and sets the choice; a schema without a type gets "object"', async () => {
   anUp.handler = (req, body, res) => replyJson(res, 200, anthMessage('ok'));
   const fn = (name, parameters) => ({ type: 'function', function: { name, ...(parameters ? { parameters } : {}) } });
