@@ -291,7 +291,9 @@ int sl_cli_tokenize(int argc, char **argv) {
     if (!rc)
       rc = sl_tok_encode(tok, txt.data, txt.len, special, parse_special, &ids, &n_ids);
     if (rc) {
-      print_error(sl_strerror(rc));
+      /* (the text buffer stops taking bytes at its limit) */
+      print_error(txt.len + 4 >= SL_TOK_MAX_TEXT ? "the text is longer than 64 MiB, the limit of one line"
+                                                 : sl_strerror(rc));
       status = 1;
       continue;
     }

@@ -785,6 +785,15 @@ static int replay_journal(sl_ledger_t *l) {
    * its last records damaged past recognition) were lost; so was at least one
    * row of a journal that is neither a ring nor records. */
   uint64_t seen = r.max_seq > r.committed ? r.max_seq : r.committed;
+  /* more missing records than the file has room for: the header's count is
+   * what was damaged (it has no checksum), not billions of rows; one at least */
+  bool bad_count = f.appended > seen && f.appended - seen > f.bytes / (SL_LJ_HEAD + SL_LJ_TAIL);
+  if (!rc && bad_count) {
+    SL_ERROR("ledger: the journal's header is damaged (it counts %llu rows more than the file "
+             "could hold)", (unsigned long long)(f.appended - seen));
+    replay_lost(&r, 1, now_ms());
+    f.appended = seen;
+  }
   if (!rc && f.appended > seen) replay_lost(&r, f.appended - seen, now_ms());
   if (!rc && f.unknown) replay_lost(&r, 1, now_ms());
   if (!rc && (f.cut || f.unknown))
@@ -1308,6 +1317,13 @@ int sl_ledger_open(const char *path, const sl_ledger_opts_t *opts, uv_loop_t *lo
                    sl_ledger_t **out) {
   *out = NULL;
   if (!path || !*path) return SL_EINVAL;
+  /* a device or a directory is no ledger: refused before SQLite (or the
+   * journal) creates files beside it (a /dev/null-journal) */
+  struct stat pst;
+  if (!stat(path, &pst) && !S_ISREG(pst.st_mode)) {
+    SL_ERROR("ledger: %s is not a regular file", path);
+    return SL_EIO;
+  }
   sl_ledger_t *l = calloc(1, sizeof *l);
   if (!l) return SL_ENOMEM;
   if (opts) l->opts = *opts;

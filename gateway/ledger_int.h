@@ -134,6 +134,7 @@ typedef struct {
   uint64_t appended; /* the ring header's last sequence number written (0: none) */
   bool cut;          /* the ring file is not the size its header says */
   bool unknown;      /* bytes that are neither zeros, nor a ring, nor records */
+  size_t bytes;      /* the file's size, as read */
 } sl_ljournal_found_t;
 /* Calls cb for every record in the file, intact or whole-but-damaged, once per
  * sequence number, in sequence order (stops at the first non-zero return,

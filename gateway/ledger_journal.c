@@ -351,6 +351,7 @@ int sl__ljournal_replay(sl_ljournal_t *j, sl_ljournal_record_cb cb, void *ud,
     got += (size_t)r;
   }
   size_t start = 0;
+  found->bytes = got;
   if (got >= HDR_PAGE && !memcmp(buf, RING_MAGIC, 8)) {
     found->appended = get_u64(buf + 16);
     found->cut = get_u64(buf + 8) != got;

@@ -500,6 +500,19 @@ static void test_verify_while_writing(void **state) {
   rm_ledger(path);
 }
 
+/* A device or a directory given as the ledger is refused, and nothing is
+ * created beside it (SQLite would make a /dev/null-journal). */
+static void test_not_a_regular_file(void **state) {
+  (void)state;
+  sl_ledger_t *l = NULL;
+  sl_ledger_opts_t o = {.reject_on_failure = true, .journal = true};
+  assert_int_equal(sl_ledger_open("/dev/null", &o, NULL, &l), SL_EIO);
+  assert_null(l);
+  assert_int_equal(access("/dev/null-journal", F_OK), -1);
+  assert_int_equal(access("/dev/null-pending", F_OK), -1);
+  assert_int_equal(sl_ledger_open("/tmp", &o, NULL, &l), SL_EIO);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_burst_commits_in_batches),
@@ -507,6 +520,7 @@ int main(void) {
       cmocka_unit_test(test_egress_merged_into_request_row),
       cmocka_unit_test(test_write_failure_reported),
       cmocka_unit_test(test_file_moved_fails_writes),
+      cmocka_unit_test(test_not_a_regular_file),
       cmocka_unit_test(test_on_failure_continue_and_sync),
       cmocka_unit_test(test_open_failure),
       cmocka_unit_test(test_disk_full),
