@@ -475,7 +475,9 @@ static int on_event(void *data, const char *event, const char *p, size_t n) {
 
 static int on_response(void *data, int status, const char *ctype, long retry_after_ms,
                        bool no_retry) {
-  return sl__upstream_response(&((oa_call_t *)data)->up, status, ctype, retry_after_ms, no_retry);
+  oa_call_t *c = data;
+  c->base.answering = status >= 200 && status < 300;
+  return sl__upstream_response(&c->up, status, ctype, retry_after_ms, no_retry);
 }
 
 static int on_data(void *data, const char *p, size_t n) {

@@ -123,6 +123,8 @@ void sl_call_upstream_meta(const sl_call_t *c, const char **fingerprint, const c
   *service_tier = c && c->service_tier[0] ? c->service_tier : NULL;
 }
 
+bool sl_call_answering(const sl_call_t *c) { return c && c->answering && !c->failed; }
+
 void sl_call_usage(const sl_call_t *c, sl_result_t *out) {
   if (c && c->ops->usage) c->ops->usage(c, out);
 }

@@ -158,6 +158,10 @@ void sl_call_usage(const sl_call_t *c, sl_result_t *out);
 /* The upstream's system_fingerprint and service_tier as it sent them, or NULL
  * (an upstream that sent none, or not an OpenAI-compatible one). */
 void sl_call_upstream_meta(const sl_call_t *c, const char **fingerprint, const char **service_tier);
+/* Whether the backend has taken the request and works on its answer: an
+ * upstream answered with a 2xx status (output may still be far off: a
+ * reasoning model thinks first), or the local engine has it. */
+bool sl_call_answering(const sl_call_t *c);
 /* Holds back (true) or lets through the rest of the answer, for a client that
  * reads slower than the upstream sends: an API backend stops reading its
  * upstream; the local engine, whose output max_tokens bounds, goes on. Resume

@@ -33,6 +33,8 @@ struct sl_call {
   bool failed;    /* on_error ran */
   bool abandoned; /* the caller let go (a callback returned non-zero, or cancel) */
   bool unsent;    /* the transfer failed before any byte of the request left */
+  bool answering; /* the backend took the request and works on its answer (an
+                     upstream's 2xx status; the local engine: once submitted) */
   /* what an OpenAI-compatible upstream said of itself ("" when it said nothing):
    * relayed to OpenAI clients (sl_call_upstream_meta) */
   char fingerprint[72], service_tier[32];

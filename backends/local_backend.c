@@ -445,6 +445,7 @@ static int local_start(sl_call_t *base) {
     return rc;
   }
   c->submitted = true;
+  base->answering = true; /* (a full queue refused it above) */
   uv_update_time(c->port->async.loop);
   if (base->cfg->local_timeout_ms > 0)
     uv_timer_start(&c->timer, on_timeout, (uint64_t)base->cfg->local_timeout_ms, 0);

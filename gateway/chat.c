@@ -68,6 +68,11 @@ typedef struct {
   unsigned attempts;         /* calls made, for the backoff */
   sl_call_t *call;
   uv_timer_t backoff;
+  uv_timer_t keepalive;      /* a streamed answer not begun yet: see on_keepalive */
+  uint64_t ka_since;         /* loop time of the last keep-alive, or of the call's start */
+  int open_handles;          /* the two timers: the job is freed once both closed */
+  bool http_head_sent;       /* the stream's HTTP head is out (headers_sent: its first
+                                event too; a keep-alive sends the head alone) */
   bool paused; /* the call is held back until the client takes its backlog */
   bool in_cb, client_gone, headers_sent, stream, saw_unsupported, saw_too_long, saw_unredactable,
       waiting_ledger, redacted_step, want_lp;
@@ -119,7 +124,10 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void job_free_cb(uv_handle_t *h) { free(h->data); }
+static void job_free_cb(uv_handle_t *h) {
+  job_t *j = h->data;
+  if (--j->open_handles == 0) free(j);
+}
 
 static void drop_restorers(job_t *j) {
   sl_restorer_free(j->restorer);
@@ -157,6 +165,7 @@ static void job_free(job_t *j) {
   for (size_t i = 0; i < j->n_tools; i++) sl_buf_free(&j->tools[i].args);
   free(j->tools);
   uv_close((uv_handle_t *)&j->backoff, job_free_cb);
+  uv_close((uv_handle_t *)&j->keepalive, job_free_cb);
 }
 
 /* ---- cost, metrics, ledger ---- */
@@ -348,13 +357,13 @@ static void on_recorded(void *data, int status) {
     static const char msg[] = "the ledger could not record this request, so its answer is "
                               "withheld (ledger.on_failure is reject)";
     sl_buf_reset(&j->out);
-    if (j->headers_sent)
+    if (j->http_head_sent)
       j->dia->stream_error(&j->out, &j->resp, 503, "ledger_unavailable", "ledger_write_failed", msg);
     else j->dia->error(&j->out, 503, "ledger_unavailable", "ledger_write_failed", NULL, msg);
     j->status = 503;
   }
   if (!j->client_gone && j->out.len) {
-    if (j->headers_sent) {
+    if (j->http_head_sent) {
       sl_http_stream_write(j->conn, j->out.data, j->out.len);
     } else {
       char h[768], ra[96] = "";
@@ -417,7 +426,10 @@ static void fail_request_param(job_t *j, int status, const char *type, const cha
   for (size_t i = 0; code && i < sizeof permanent / sizeof *permanent; i++)
     j->no_retry |= status == permanent[i].status && !strcmp(code, permanent[i].code);
   sl_buf_reset(&j->out);
-  j->dia->error(&j->out, status, type, code, param, m);
+  if (j->http_head_sent) /* (a keep-alive sent the head: the status is out) */
+    j->dia->stream_error(&j->out, &j->resp, status, type, code, m);
+  else
+    j->dia->error(&j->out, status, type, code, param, m);
   record(j, false);
 }
 
@@ -500,14 +512,47 @@ static void stream_out(job_t *j) {
   }
 }
 
+/* The HTTP head of a streamed answer, once. */
+static void send_http_head(job_t *j) {
+  if (j->http_head_sent) return;
+  j->http_head_sent = true;
+  char h[768];
+  sl_gw_route_headers(h, sizeof h, j->req_id, j->backend, j->dec.rule, NULL);
+  sl_http_stream_begin(j->conn, 200, "text/event-stream; charset=utf-8", h);
+}
+
+/* A streamed answer whose backend has taken the request (an upstream's 2xx,
+ * the local engine) but has nothing to send yet — a reasoning model thinks, a
+ * queue waits: KEEPALIVE_FIRST_MS after the call began, the head goes out with an SSE comment,
+ * then another comment every KEEPALIVE_EVERY_MS until the first event. The
+ * SDKs' timeouts run until the head arrives, and proxies with idle limits cut
+ * a silent connection. Until the first event the route may still move on to
+ * its next backend; an error then is an error event (the status is sent). */
+#define KEEPALIVE_TICK_MS 500
+#define KEEPALIVE_FIRST_MS 2000
+#define KEEPALIVE_EVERY_MS 15000
+
+static void on_keepalive(uv_timer_t *t) {
+  job_t *j = t->data;
+  if (j->headers_sent || j->client_gone || j->state == ST_RECORDING || j->state == ST_DONE) {
+    uv_timer_stop(t);
+    return;
+  }
+  uint64_t now = uv_now(j->gw->loop);
+  if (!sl_call_answering(j->call)) return;
+  if (now - j->ka_since < (j->http_head_sent ? KEEPALIVE_EVERY_MS : KEEPALIVE_FIRST_MS)) return;
+  send_http_head(j);
+  static const char ping[] = ": keep-alive\n\n";
+  sl_http_stream_write(j->conn, ping, sizeof ping - 1);
+  j->ka_since = now;
+}
+
 static void send_stream_head(job_t *j) {
   if (j->headers_sent) return;
   j->headers_sent = true;
   j->status = 200;
   set_state(j, ST_STREAMING);
-  char h[768];
-  sl_gw_route_headers(h, sizeof h, j->req_id, j->backend, j->dec.rule, NULL);
-  sl_http_stream_begin(j->conn, 200, "text/event-stream; charset=utf-8", h);
+  send_http_head(j);
   j->resp.model = j->model_out;
   /* the local engine has counted the prompt by its first output, and an
    * Anthropic upstream said it in its own message_start: the stream's start
@@ -952,6 +997,11 @@ static void on_error(void *data, const sl_call_error_t *e) {
 
 static void start_call(job_t *j) {
   set_state(j, ST_CALLING);
+  if (j->stream && !j->headers_sent) {
+    if (!j->http_head_sent) j->ka_since = uv_now(j->gw->loop);
+    if (!uv_is_active((uv_handle_t *)&j->keepalive))
+      uv_timer_start(&j->keepalive, on_keepalive, KEEPALIVE_TICK_MS, KEEPALIVE_TICK_MS);
+  }
   j->fingerprint[0] = j->service_tier[0] = '\0'; /* (a backend tried before said its own) */
   j->resp.fingerprint = j->resp.service_tier = NULL;
   bool external = j->bcfg->location == SL_LOC_EXTERNAL;
@@ -1295,7 +1345,9 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   j->hreq = hr;
   j->dec.rule_index = -1;
   uv_timer_init(gw->loop, &j->backoff);
-  j->backoff.data = j;
+  uv_timer_init(gw->loop, &j->keepalive);
+  j->backoff.data = j->keepalive.data = j;
+  j->open_handles = 2;
   sl_buf_init(&j->text, MAX_ANSWER);
   sl_buf_init(&j->refusal, MAX_ANSWER);
   sl_buf_init(&j->reasoning, MAX_ANSWER);

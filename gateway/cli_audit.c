@@ -960,8 +960,8 @@ int sl_cli_audit(int argc, char **argv) {
       char why[400];
       /* and from indexes that no longer match the rows (rebuilt to skip a
        * tenant's: each row still hashes) */
-      int bad = sl__ledger_shape(db, why, sizeof why);
-      if (!bad) bad = sl__ledger_integrity(db, why, sizeof why);
+      int bad = sl__ledger_integrity(db, why, sizeof why); /* (a damaged file first: it misreads) */
+      if (!bad) bad = sl__ledger_shape(db, why, sizeof why);
       if (bad == SL_EIO) {
         fprintf(stderr, "sluice audit %s: cannot read ledger %s: %s\n", sub, a.ledger, why);
         rc = 2;

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int broken(sl_ledger_verify_t *out, int64_t id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -32,10 +33,28 @@ static const char *type_name(int t) {
   }
 }
 
+/* The database file holds whole pages: one cut short (or added to) is
+ * damaged, whatever its remaining rows still read (a row cut in its last page
+ * would otherwise read as an edited row). SL_EPARSE with why filled, else 0. */
+static int whole_pages(sqlite3 *db, char *why, size_t n) {
+  const char *f = sqlite3_db_filename(db, "main");
+  sqlite3_stmt *ps = NULL;
+  int page = 0;
+  if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &ps, NULL) == SQLITE_OK && sqlite3_step(ps) == SQLITE_ROW)
+    page = sqlite3_column_int(ps, 0);
+  sqlite3_finalize(ps);
+  struct stat st;
+  if (!f || !*f || page <= 0 || stat(f, &st) || st.st_size % page == 0) return 0;
+  snprintf(why, n, "the file is damaged: its %lld bytes are no whole number of its %d-byte pages "
+                   "(it was cut short, or bytes were added to it)", (long long)st.st_size, page);
+  return SL_EPARSE;
+}
+
 /* SQLite's own check of the file: the chain covers the rows, not the indexes
  * that queries read (an index rebuilt to skip a tenant's rows hides them from
  * every report while each row still hashes). */
 int sl__ledger_integrity(sqlite3 *db, char *why, size_t n) {
+  if (whole_pages(db, why, n)) return SL_EPARSE;
   sqlite3_stmt *st = NULL;
   int rc = SL_EIO;
   if (sqlite3_prepare_v2(db, "PRAGMA integrity_check(1)", -1, &st, NULL) == SQLITE_OK &&
@@ -97,6 +116,10 @@ int sl_ledger_verify(const char *path, int64_t anchor_id, const char *anchor_has
   int rc = sl__ledger_open_ro(path, &db);
   if (rc && rc != SL_ENOTFOUND) snprintf(out->reason, sizeof out->reason, "%s", sl__ledger_open_error(rc));
   if (rc) return rc;
+  if (whole_pages(db, out->reason, sizeof out->reason)) { /* before its rows mislead */
+    sqlite3_close(db);
+    return SL_EPARSE;
+  }
   char sql[1024];
   snprintf(sql, sizeof sql, "SELECT %sprev_hash, hash FROM requests ORDER BY id",
            sl__ledger_col_list);

@@ -58,6 +58,15 @@ static int errf(char *err, size_t errlen, int code, const char *fmt, ...) {
   return code;
 }
 
+/* An optional number of the metadata: 1 with *f when the key is there, 0 when
+ * it is not, -1 (err filled) when it holds something else — a file that gives
+ * its epsilon as a string is broken, not one to run on the default. */
+static int opt_f32(const sl_gguf_t *g, const char *key, float *f, char *err, size_t errlen) {
+  int rc = sl_gguf_get_f32(g, key, f);
+  if (rc == SL_ENOTFOUND) return 0;
+  return rc ? errf(err, errlen, -1, "model: %s is not a number", key) : 1;
+}
+
 void sl_model_opts_init(sl_model_opts_t *o) {
   memset(o, 0, sizeof *o);
   o->impl = SL_KIMPL_DNNL;
@@ -228,8 +237,11 @@ static int read_hparams(sl_model_t *m, char *err, size_t errlen) {
   in->rope_base = 10000.f;
   in->rope_freq_scale = 1.f;
   float f;
-  if (!sl_gguf_get_f32(m->g, KEY("attention.layer_norm_rms_epsilon"), &f)) in->rms_eps = f;
-  if (!sl_gguf_get_f32(m->g, KEY("rope.freq_base"), &f)) in->rope_base = f;
+  int got;
+  if ((got = opt_f32(m->g, KEY("attention.layer_norm_rms_epsilon"), &f, err, errlen)) < 0) return SL_EPARSE;
+  if (got) in->rms_eps = f;
+  if ((got = opt_f32(m->g, KEY("rope.freq_base"), &f, err, errlen)) < 0) return SL_EPARSE;
+  if (got) in->rope_base = f;
   if (!(in->rms_eps > 0 && in->rms_eps < 1) || !(in->rope_base > 1 && in->rope_base < 1e12f))
     return errf(err, errlen, SL_ERANGE, "model: rms epsilon %g or rope base %g out of range",
                 in->rms_eps, in->rope_base);
@@ -237,14 +249,18 @@ static int read_hparams(sl_model_t *m, char *err, size_t errlen) {
    * rope.scale_linear. Other schemes (YaRN) change attention too: refuse them. */
   const char *st;
   size_t stl;
-  if (!sl_gguf_get_str(m->g, KEY("rope.scaling.type"), &st, &stl)) {
+  int trc = sl_gguf_get_str(m->g, KEY("rope.scaling.type"), &st, &stl);
+  if (trc && trc != SL_ENOTFOUND) return errf(err, errlen, SL_EPARSE, "model: %s is not a string", key);
+  if (!trc) {
     if (stl == 6 && !memcmp(st, "linear", 6)) {
-      if (!sl_gguf_get_f32(m->g, KEY("rope.scaling.factor"), &f) && f > 0) in->rope_freq_scale = 1.f / f;
+      if ((got = opt_f32(m->g, KEY("rope.scaling.factor"), &f, err, errlen)) < 0) return SL_EPARSE;
+      if (got && f > 0) in->rope_freq_scale = 1.f / f;
     } else if (!(stl == 4 && !memcmp(st, "none", 4))) {
       return errf(err, errlen, SL_EUNSUPPORTED, "model: rope scaling '%.*s' is not supported", (int)stl, st);
     }
-  } else if (!sl_gguf_get_f32(m->g, KEY("rope.scale_linear"), &f) && f > 0) {
-    in->rope_freq_scale = 1.f / f;
+  } else {
+    if ((got = opt_f32(m->g, KEY("rope.scale_linear"), &f, err, errlen)) < 0) return SL_EPARSE;
+    if (got && f > 0) in->rope_freq_scale = 1.f / f;
   }
 #undef KEY
   return 0;
@@ -265,6 +281,8 @@ static int load_weights(sl_model_t *m, int prec_opt, char *err, size_t errlen) {
    * llama.cpp holds it): fewer, and sampled ids would have no text; more, and
    * prompts would hold ids the model has no row for */
   int64_t kt = sl_gguf_find_key(m->g, "tokenizer.ggml.tokens");
+  if (kt >= 0 && (sl_gguf_kv_type(m->g, kt) != SL_GGUF_ARRAY || sl_gguf_arr_type(m->g, kt) != SL_GGUF_STRING))
+    return errf(err, errlen, SL_EPARSE, "model: tokenizer.ggml.tokens is not an array of strings");
   if (kt >= 0 && sl_gguf_arr_len(m->g, kt) != (size_t)in->n_vocab)
     return errf(err, errlen, SL_EPARSE, "model: the tokenizer has %zu tokens, token_embd.weight %d rows",
                 sl_gguf_arr_len(m->g, kt), in->n_vocab);

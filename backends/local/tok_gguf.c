@@ -37,6 +37,24 @@ sl_tok_t *sl_tok_from_gguf(const sl_gguf_t *g, char *err, size_t errlen) {
     sl__tok_err(err, errlen, "no GGUF file");
     return NULL;
   }
+  /* the optional keys read below, when there, of the type they must be: a file
+   * that writes add_bos_token as "yes" is broken, not one without the key */
+  static const struct {
+    const char *key;
+    sl_gguf_type_t type;
+    const char *what;
+  } typed[] = {{"tokenizer.ggml.add_space_prefix", SL_GGUF_BOOL, "a boolean"},
+               {"tokenizer.ggml.add_bos_token", SL_GGUF_BOOL, "a boolean"},
+               {"tokenizer.ggml.add_eos_token", SL_GGUF_BOOL, "a boolean"},
+               {"tokenizer.ggml.pre", SL_GGUF_STRING, "a string"},
+               {"tokenizer.chat_template", SL_GGUF_STRING, "a string"}};
+  for (size_t i = 0; i < sizeof typed / sizeof *typed; i++) {
+    int64_t kid = sl_gguf_find_key(g, typed[i].key);
+    if (kid >= 0 && sl_gguf_kv_type(g, kid) != typed[i].type) {
+      sl__tok_err(err, errlen, "%s is not %s", typed[i].key, typed[i].what);
+      return NULL;
+    }
+  }
   const char *model;
   size_t model_len;
   if (sl_gguf_get_str(g, "tokenizer.ggml.model", &model, &model_len)) {

@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
 import { startMock, startSluice, apiBackend, completion, replyJson, replyStream, raw, sleep } from './lib.mjs';
 
 let primary, secondary, sluice, client;
@@ -15,6 +16,18 @@ function behave(which) {
     if (mode === '500') return replyJson(res, 500, { error: { message: 'boom', type: 'server_error' } });
     if (mode === '429') return replyJson(res, 429, { error: { message: 'slow down', type: 'rate_limit_error' } });
     if (mode === '400') return replyJson(res, 400, { error: { message: 'bad thing', type: 'invalid_request_error' } });
+    if (mode === 'think' || mode === 'think_fail') { // a reasoning model: the head at once, tokens (or an error) much later
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+      const c = (o) => `data: ${JSON.stringify(o)}\n\n`;
+      const ch = (delta, finish = null) => c({ id: 'x', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] });
+      setTimeout(() => {
+        if (res.destroyed) return;
+        if (mode === 'think_fail') return res.end(c({ error: { message: 'overloaded, try later', type: 'server_error', code: 'overloaded' } }));
+        res.end(ch({ role: 'assistant', content: 'after ' }) + ch({ content: 'thinking' }) + ch({}, 'stop') + 'data: [DONE]\n\n');
+      }, 4500);
+      return;
+    }
     if (b.stream) {
       const n = b.messages[0].content.includes('long') ? 40 : 5;
       const pieces = Array.from({ length: n }, (_, i) => `w${i} `);
@@ -109,6 +122,34 @@ test('access_log: one info line per answered request, with its id, status, backe
   assert.match(log, new RegExp(`access ${nfId} GET /v1/nowhere 404 `));
   assert.ok(!log.includes('access log secret words'), 'no request text in the log');
   assert.ok(!/access \S+ GET \/healthz/.test(log), 'probes are not logged');
+});
+
+test('an upstream that thinks before its first token: the head and a keep-alive comment go out within seconds (the SDK timeout, which runs until the head, does not fire); the route can still move on until the first event', async () => {
+  modes.primary = 'think';
+  const patient = new OpenAI({ baseURL: `${sluice.base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 3500 });
+  const ask = async () => {
+    let text = '';
+    for await (const c of await patient.chat.completions.create({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'think first' }] }))
+      text += c.choices[0]?.delta?.content ?? '';
+    return text;
+  };
+  assert.equal(await ask(), 'after thinking');
+  // on the wire: the head long before the first event, and the comment first
+  const t0 = Date.now();
+  const r = await fetch(`${sluice.base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'think first' }] }) });
+  assert.ok(Date.now() - t0 < 3500, `the head after ${Date.now() - t0} ms`);
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('x-sluice-backend'), 'primary');
+  assert.match(await r.text(), /^: keep-alive\n\n(: keep-alive\n\n)*data: /);
+  // an Anthropic client reads the comment as the SSE it is
+  const anth = new Anthropic({ baseURL: sluice.base, apiKey: 'unused', maxRetries: 0, timeout: 3500 });
+  const m = await anth.messages.stream({ model: 'auto', max_tokens: 20, messages: [{ role: 'user', content: 'think first' }] }).finalMessage();
+  assert.equal(m.content[0].text, 'after thinking');
+  // an upstream that fails after thinking, nothing relayed yet: the next backend answers, in the same stream
+  modes.primary = 'think_fail';
+  assert.equal(await ask(), 'w0 w1 w2 w3 w4 ');
+  modes.primary = 'ok';
 });
 
 test('streaming arrives incrementally, with include_usage', async () => {

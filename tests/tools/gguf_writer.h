@@ -163,6 +163,7 @@ typedef struct {
   const char *const *tokens; /* optional vocabulary (n_vocab strings) */
   int n_tokens;              /* of them written (0: n_vocab; fewer: a broken file) */
   int block_count;           /* written as block_count (0: n_layers; fewer: a broken file) */
+  const char *eps_text;      /* the RMS epsilon written as this string (a broken file) */
   const float *scores;
   const int32_t *token_types;
 } gw_llama_t;
@@ -201,7 +202,8 @@ static inline int gw_random_llama(const char *path, const gw_llama_t *c) {
   gw_u32(w, K("attention.head_count"), (uint32_t)c->n_heads);
   gw_u32(w, K("attention.head_count_kv"), (uint32_t)c->n_kv_heads);
   gw_f32(w, K("rope.freq_base"), c->rope_base);
-  gw_f32(w, K("attention.layer_norm_rms_epsilon"), c->eps);
+  if (c->eps_text) gw_str(w, K("attention.layer_norm_rms_epsilon"), c->eps_text);
+  else gw_f32(w, K("attention.layer_norm_rms_epsilon"), c->eps);
 #undef K
   gw_u32(w, "general.file_type", c->wtype == SL_GGML_Q8_0 ? 7 : c->wtype == SL_GGML_F16 ? 1 : 0);
   if (c->tokens) {

@@ -410,6 +410,12 @@ static void test_refusals(void **st) {
   assert_null(sl_model_load(path, NULL, err, sizeof err));
   assert_non_null(strstr(err, "past block_count"));
   c.block_count = 0;
+  /* a known key of the wrong type: an error, not the default */
+  c.eps_text = "1e-5";
+  write_model(&c);
+  assert_null(sl_model_load(path, NULL, err, sizeof err));
+  assert_non_null(strstr(err, "layer_norm_rms_epsilon is not a number"));
+  c.eps_text = NULL;
   write_model(&c);
   sl_model_t *ok = sl_model_load(path, NULL, err, sizeof err);
   assert_non_null(ok);
