@@ -413,7 +413,25 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
     if (cJSON_GetArraySize(tools) && !(r->tools = dup_json(tools))) goto nomem;
   }
   const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
-  if (tc && !cJSON_IsNull(tc) && !(r->tool_choice = dup_json(tc))) goto nomem;
+  if (tc && !cJSON_IsNull(tc)) {
+    /* "none", "auto", "required", a named function or allowed_tools: anything
+     * else reached backends that each read it their own way */
+    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(tc, "type");
+    const cJSON *fname = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(tc, "function"), "name");
+    bool word = cJSON_IsString(tc) && (!strcmp(tc->valuestring, "none") || !strcmp(tc->valuestring, "auto") ||
+                                       !strcmp(tc->valuestring, "required"));
+    bool named = cJSON_IsObject(tc) && cJSON_IsString(ty) && !strcmp(ty->valuestring, "function") &&
+                 cJSON_IsString(fname) && *fname->valuestring;
+    bool allowed = cJSON_IsObject(tc) && cJSON_IsString(ty) && !strcmp(ty->valuestring, "allowed_tools");
+    if (!word && !named && !allowed) {
+      rc = bad(err, n, cJSON_IsObject(tc) && cJSON_IsString(ty) && !strcmp(ty->valuestring, "function")
+                           ? "tool_choice.function.name must be a non-empty string"
+                           : "tool_choice must be \"none\", \"auto\", \"required\" or "
+                             "{\"type\": \"function\", \"function\": {\"name\": ...}}");
+      goto out;
+    }
+    if (!(r->tool_choice = dup_json(tc))) goto nomem;
+  }
   const cJSON *rf = cJSON_GetObjectItemCaseSensitive(root, "response_format");
   if (rf && !cJSON_IsNull(rf)) {
     if ((rc = check_response_format(rf, &r->json_output, err, n))) goto out;

@@ -1039,6 +1039,8 @@ static void drive(sl_conn_t *c) {
                  : err == HPE_INVALID_VERSION && !known ? 505
                                                         : 400;
         const char *msg = c->err_msg  ? c->err_msg
+                          : err == HPE_PAUSED_H2_UPGRADE
+                              ? "an HTTP/2 connection preface: only HTTP/1.0 and HTTP/1.1 are served"
                           : st == 431 ? "request header fields too large"
                           : st == 413 ? "request body too large"
                           : st == 417 ? "only the expectation 100-continue is supported"
@@ -1046,7 +1048,7 @@ static void drive(sl_conn_t *c) {
                           : st == 500 ? "internal error"
                                       : llhttp_errno_name(err);
         char m[200];
-        if (st == 400 && !c->err_msg) {
+        if (st == 400 && !c->err_msg && err != HPE_PAUSED_H2_UPGRADE) {
           /* llhttp's reason ("Expected LF after chunk data") is a fixed string */
           const char *why = llhttp_get_error_reason(&c->parser);
           snprintf(m, sizeof m, "malformed HTTP request: %.120s (%s)", why && *why ? why : "bad syntax",

@@ -283,6 +283,21 @@ sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
   sl_class_t c;
   if (sl_router_classify_text(r, warm, sizeof warm - 1, NULL, &c)) {
     sl_class_free(&c);
+    /* which custom pattern (the usual cause): named, with PCRE2's reason */
+    pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+    for (size_t i = 0; md && i < r->n_custom; i++) {
+      int m = pcre2_match(r->custom[i].code, (PCRE2_SPTR)warm, sizeof warm - 1, 0, 0, md, NULL);
+      if (m >= 0 || m == PCRE2_ERROR_NOMATCH) continue;
+      PCRE2_UCHAR msg[160];
+      pcre2_get_error_message(m, msg, sizeof msg);
+      char path[64];
+      snprintf(path, sizeof path, "$.detectors.custom[%zu].pattern", i);
+      sl_jerr_set(err, path, "fails on ordinary text (%s): a pattern that backtracks without bound "
+                             "needs rewriting", (const char *)msg);
+      pcre2_match_data_free(md);
+      goto fail;
+    }
+    pcre2_match_data_free(md);
     sl_jerr_set(err, "$.detectors", "classifier self-test failed");
     goto fail;
   }

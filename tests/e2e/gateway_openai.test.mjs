@@ -377,6 +377,9 @@ test('oversized headers get 431, oversized bodies 413, garbage 400', async () =>
   assert.match(r.text, /^HTTP\/1\.1 413/);
   r = await raw(sluice.port, `HELLO WORLD\r\n\r\n`);
   assert.match(r.text, /^HTTP\/1\.1 400/);
+  // an HTTP/2 client (prior knowledge) is told what is served, not llhttp's internals
+  r = await raw(sluice.port, `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`);
+  assert.match(r.text, /^HTTP\/1\.1 400[^]*HTTP\/2 connection preface: only HTTP\/1\.0 and HTTP\/1\.1 are served/);
   assert.equal((await fetch(`${sluice.base}/healthz`)).status, 200, 'still serving');
   // the HTTP layer's refusals are counted like any answer
   assert.equal(await count(413), before[413] + 2);

@@ -195,6 +195,12 @@ static void test_numbers_as_written(void **st) {
 
 static void test_decode_errors(void **st) {
   expect_bad("{\"messages\":[", "not valid JSON");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":{\"type\":\"function\",\"function\":{}}}",
+             "tool_choice.function.name must be a non-empty string");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":\"any\"}",
+             "tool_choice must be \"none\", \"auto\", \"required\"");
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":{\"type\":\"custom\"}}",
+             "tool_choice must be");
   char deep[2100];
   for (int d = 0; d < 1050; d++) deep[d] = '[', deep[2099 - d] = ']';
   char deep_req[2200];

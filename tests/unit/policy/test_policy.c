@@ -212,6 +212,10 @@ static void test_validation_paths(void **state) {
   /* detectors */
   expect_error("\"detectors\": {\"custom\": [{\"type\": \"X\"}]}, \"rules\": [{\"name\": \"a\", \"route\": [\"local\"]}]",
                "$.detectors.custom[0].pattern:", "required");
+  /* a pattern that gives up on ordinary text is named, with PCRE2's reason */
+  expect_error("\"detectors\": {\"custom\": [{\"type\": \"A\", \"pattern\": \"\\\\bfoo\\\\b\"}, "
+               "{\"type\": \"B\", \"pattern\": \"(?R)?x\"}]}, \"rules\": [{\"name\": \"a\", \"route\": [\"local\"]}]",
+               "$.detectors.custom[1].pattern:", "backtracks without bound");
   expect_error("\"detectors\": {\"levels\": {\"US_SSN\": \"top\"}}, \"rules\": [{\"name\": \"a\", \"route\": [\"local\"]}]",
                "$.detectors.levels.US_SSN:", NULL);
   expect_error("\"detectors\": {\"extra\": 1}, \"rules\": [{\"name\": \"a\", \"route\": [\"local\"]}]",
