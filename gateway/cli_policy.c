@@ -372,7 +372,9 @@ static int run_case(sl_policy_t *p, const cJSON *c, diff_t *df, sl_decision_t *d
   const cJSON *req = cJSON_GetObjectItemCaseSensitive(c, "request");
   const cJSON *text = cJSON_GetObjectItemCaseSensitive(c, "text");
   const cJSON *expect = cJSON_GetObjectItemCaseSensitive(c, "expect");
-  if (!expect || !cJSON_IsObject(expect) || !expect->child)
+  if (cJSON_IsObject(expect) && !expect->child)
+    return snprintf(err, errlen, "expect: empty; name what the case expects (rule, backend, ...)"), -1;
+  if (!cJSON_IsObject(expect))
     return snprintf(err, errlen, "expect: required, an object with rule/backend/..."), -1;
   if (!!req == !!text) return snprintf(err, errlen, "give exactly one of request or text"), -1;
   if (req && !cJSON_IsObject(req)) return snprintf(err, errlen, "request: must be an object"), -1;
