@@ -194,3 +194,35 @@ bool sl_json_too_deep(const char *s, const char *at) {
   }
   return depth >= CJSON_NESTING_LIMIT;
 }
+
+/* Four hex digits at p (before e) into *v; false if they are not there. */
+static bool hex4(const char *p, const char *e, unsigned *v) {
+  if (e - p < 4) return false;
+  *v = 0;
+  for (int i = 0; i < 4; i++) {
+    char c = p[i];
+    unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                 : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                 : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                        : 16u;
+    if (d > 15) return false;
+    *v = *v * 16 + d;
+  }
+  return true;
+}
+
+void sl_json_mend_surrogates(char *s, size_t n) {
+  const char *e = s + n;
+  for (char *p = s; p + 1 < e; p++) {
+    if (*p != '\\') continue;
+    unsigned v, lo;
+    if (p[1] != 'u' || !hex4(p + 2, e, &v)) {
+      p++; /* \\, \" and the like: the escaped character is not an escape */
+      continue;
+    }
+    bool pair = v >= 0xD800 && v <= 0xDBFF && e - p >= 12 && p[6] == '\\' && p[7] == 'u' &&
+                hex4(p + 8, e, &lo) && lo >= 0xDC00 && lo <= 0xDFFF;
+    if (!pair && v >= 0xD800 && v <= 0xDFFF) memcpy(p + 2, "fffd", 4);
+    p += pair ? 11 : 5;
+  }
+}

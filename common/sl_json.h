@@ -31,5 +31,9 @@ const char *sl_json_dup_key(const cJSON *v, char *path, size_t cap);
  * deeper than CJSON_NESTING_LIMIT, not for a syntax error: the brackets open
  * there, outside strings, are that many. */
 bool sl_json_too_deep(const char *s, const char *at);
+/* Rewrites each \u escape of a lone surrogate in the JSON text s[0..n) as
+ * \ufffd (the same length): cJSON refuses lone surrogates, which JavaScript's
+ * JSON.stringify writes and its TextEncoder reads as U+FFFD. */
+void sl_json_mend_surrogates(char *s, size_t n);
 
 #endif

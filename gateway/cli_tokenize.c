@@ -109,25 +109,6 @@ static const char *json_string(const char *p, const char *e, sl_buf_t *out) {
 }
 
 /* Skips one JSON value (already validated by cJSON, so only nesting matters). */
-/* Rewrites each escape of a lone surrogate in s[0..n) as \ufffd (the same
- * length), which json_string() reads it as: cJSON, which checks the line,
- * refuses lone surrogates, and the reference tokenizers take them. */
-static void mend_surrogates(char *s, size_t n) {
-  const char *e = s + n;
-  for (char *p = s; p + 1 < e; p++) {
-    if (*p != '\\') continue;
-    unsigned v, lo;
-    if (p[1] != 'u' || hex4(p + 2, e, &v)) {
-      p++; /* \\, \" and the like: the escaped character is not an escape */
-      continue;
-    }
-    bool pair = v >= 0xD800 && v <= 0xDBFF && e - p >= 12 && p[6] == '\\' && p[7] == 'u' &&
-                !hex4(p + 8, e, &lo) && lo >= 0xDC00 && lo <= 0xDFFF;
-    if (!pair && v >= 0xD800 && v <= 0xDFFF) memcpy(p + 2, "fffd", 4);
-    p += pair ? 11 : 5;
-  }
-}
-
 static const char *skip_value(const char *p, const char *e) {
   int depth = 0;
   while (p < e) {
@@ -265,7 +246,7 @@ int sl_cli_tokenize(int argc, char **argv) {
      * which counts); "\u0000" stays allowed (text_member keeps it) */
     cJSON *in = sl_json_parse_whole(line, n, false);
     if (!in && memmem(line, n, "\\u", 2)) {
-      mend_surrogates(line, n);
+      sl_json_mend_surrogates(line, n); /* (U+FFFD, as json_string() reads them) */
       in = sl_json_parse_whole(line, n, false);
     }
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(in, "text");

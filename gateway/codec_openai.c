@@ -39,6 +39,9 @@ static char *dup_tool_calls(const cJSON *calls) {
     cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
     cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
     if (!cJSON_IsString(args) || !strchr(args->valuestring, '\\')) continue;
+    /* a lone surrogate (JSON.stringify writes one) is U+FFFD, not arguments
+     * that no longer parse */
+    sl_json_mend_surrogates(args->valuestring, strlen(args->valuestring));
     cJSON *parsed = sl_json_parse(args->valuestring, strlen(args->valuestring));
     char *plain = sl_json_print(parsed);
     cJSON_Delete(parsed);
@@ -130,10 +133,26 @@ static int decode_msgs(const cJSON *ms, sl_chat_req_t *r, char *err, size_t n) {
     const cJSON *tcid = cJSON_GetObjectItemCaseSensitive(m, "tool_call_id");
     if (cJSON_IsNull(tcid)) tcid = NULL;
     if (tcid && !cJSON_IsString(tcid)) return bad(err, n, "%s.tool_call_id must be a string", path);
+    if (!strcmp(rs, "tool") && (!tcid || !*tcid->valuestring)) /* which call it answers */
+      return bad(err, n, "%s.tool_call_id is required for role \"tool\"", path);
     if (tcid && !(o->tool_call_id = strdup(tcid->valuestring))) return SL_ENOMEM;
     const cJSON *tcs = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
     if (tcs && !cJSON_IsNull(tcs)) {
       if (!cJSON_IsArray(tcs)) return bad(err, n, "%s.tool_calls must be an array", path);
+      /* arguments with a member twice: the classifier and the upstream might
+       * read different values (as for the body itself) */
+      int k = 0;
+      for (const cJSON *tc = tcs->child; tc; tc = tc->next, k++) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(tc, "function"), "arguments");
+        cJSON *pa = cJSON_IsString(a) && strchr(a->valuestring, '{') ? sl_json_parse(a->valuestring, strlen(a->valuestring)) : NULL;
+        const char *dk = pa ? sl_json_dup_key(pa, NULL, 0) : NULL;
+        if (dk) {
+          rc = bad(err, n, "%s.tool_calls[%d].function.arguments has the member \"%.60s\" twice", path, k, dk);
+          cJSON_Delete(pa);
+          return rc;
+        }
+        cJSON_Delete(pa);
+      }
       if (!(o->tool_calls = dup_tool_calls(tcs))) return SL_ENOMEM;
     }
   }

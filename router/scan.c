@@ -317,7 +317,12 @@ static const litset_t litsets[] = {
      "geboren|geburtsdatum|geburtstag|née|né le|né(e|date de naissance|nacido|nacida|nacimiento|"
      "nato il|nata il|data di nascita|nascido|nascida|nascimento|urodzony|urodzona|urodzenia|"
      "geboortedatum|född|födelsedatum|fødselsdato|date_of_birth|birth_date|naissance|geb|"
-     "doğum tarihi|dogum tarihi|syntymäaika|syntymaaika", NULL},
+     "doğum tarihi|dogum tarihi|syntymäaika|syntymaaika|"
+     /* the verb, first and third person ("nasci em 5 de agosto de 1990") */
+     "naci el|nasci|nasceu|sono nato|sono nata|werd geboren|ben geboren|is geboren", NULL},
+    /* (ending in a letter past ASCII, which \b does not take for one: no right bound) */
+    {SL_P_CUE_DOB, 1, B_L, P_NONE, "nací|nació|urodziłem|urodziłam|urodził się|urodziła się",
+     NULL},
     {SL_P_CUE_DOB, 0, 0, P_NONE, "γεννήθηκε|Γεννήθηκε|родился|родилась|народився|народилася", NULL},
     /* inside a field's name: "dateOfBirth", "fecha_nacimiento", "Geburtsdatum" */
     {SL_P_CUE_DOB, 1, 0, P_NONE,
