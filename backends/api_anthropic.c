@@ -164,12 +164,23 @@ static int add_msgs(cJSON *root, const sl_chat_req_t *r, const char *sys_extra) 
       continue;
     }
     if (!strcmp(m->role, "tool")) {
+      /* the turn's tool results come before its text, as the API wants them
+       * (a user message between two results: the text goes after both) */
       cJSON *c = turn(&e, "user"), *b = c ? cJSON_CreateObject() : NULL;
+      int at = 0;
+      for (const cJSON *x = c ? c->child : NULL; x; x = x->next, at++) {
+        const cJSON *xt = cJSON_GetObjectItemCaseSensitive(x, "type");
+        if (!cJSON_IsString(xt) || strcmp(xt->valuestring, "tool_result")) break;
+      }
       if (!b || !cJSON_AddItemToArray(c, b)) {
         cJSON_Delete(b);
         rc = SL_ENOMEM;
         break;
       }
+      /* the text after position `at` moves behind it (cJSON_InsertItemInArray
+       * of Debian's cJSON 1.7.15 inserts nothing) */
+      for (int k = cJSON_GetArraySize(c) - 1 - at; k > 0; k--)
+        cJSON_AddItemToArray(c, cJSON_DetachItemFromArray(c, at));
       cJSON_AddStringToObject(b, "type", "tool_result");
       char idb[TOOL_ID_MAX];
       cJSON_AddStringToObject(b, "tool_use_id", tool_id(m->tool_call_id ? m->tool_call_id : "", idb));

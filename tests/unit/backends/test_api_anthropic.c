@@ -80,13 +80,14 @@ static sl_msg_t msg(const char *role, const char *content) {
 }
 
 static void test_encode(void **st) {
+  /* (a user message between the two tool results: the text goes after both) */
   sl_msg_t msgs[9] = {msg("system", "be brief"), msg("user", "hi"), msg("user", "there"),
                       msg("system", "no jokes"), msg("assistant", ""), msg("tool", "18C"),
-                      msg("tool", "bad"), msg("user", "thanks"), msg("assistant", " \n\t")};
+                      msg("user", "thanks"), msg("tool", "bad"), msg("assistant", " \n\t")};
   msgs[4].tool_calls = "[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"w\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}},"
                        "{\"id\":\"functions.v:1\",\"type\":\"function\",\"function\":{\"name\":\"v\",\"arguments\":\"not json\"}}]";
   msgs[5].tool_call_id = "c1";
-  msgs[6].tool_call_id = "functions.v:1"; /* another provider's id: made one the API takes, alike in both */
+  msgs[7].tool_call_id = "functions.v:1"; /* another provider's id: made one the API takes, alike in both */
   sl_chat_req_t req;
   sl_chat_req_init(&req);
   req.msgs = msgs;

@@ -58,6 +58,16 @@ static void test_decode_full(void **st) {
   assert_non_null(strstr(text + 15, "\nc1\n")); /* the id the tool result answers */
   free(text);
   sl_chat_req_free(&r);
+  /* a lone surrogate in a tool call's arguments (JSON.stringify writes one)
+   * is U+FFFD, the arguments otherwise kept: they still parse */
+  j = "{\"messages\":[{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\","
+      "\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"s\\\":\\\"\\\\ud800x\\\"}\"}}]},{\"role\":\"user\",\"content\":\"x\"}]}";
+  assert_int_equal(decode(j, &r, err), 0);
+  cJSON *calls = cJSON_Parse(r.msgs[0].tool_calls);
+  const char *args = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 0), "function"), "arguments")->valuestring;
+  assert_string_equal(args, "{\"s\":\"\xef\xbf\xbdx\"}");
+  cJSON_Delete(calls);
+  sl_chat_req_free(&r);
 }
 
 /* The model may go upstream as it came: names as providers spell them pass,
@@ -195,6 +205,13 @@ static void test_numbers_as_written(void **st) {
 
 static void test_decode_errors(void **st) {
   expect_bad("{\"messages\":[", "not valid JSON");
+  /* a tool result must say which call it answers */
+  expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"tool\",\"content\":\"r\"}]}",
+             "messages[1].tool_call_id is required for role \"tool\"");
+  /* arguments with a member twice: readers disagree on which counts */
+  expect_bad("{\"messages\":[{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\","
+             "\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1,\\\"a\\\":2}\"}}]},{\"role\":\"user\",\"content\":\"x\"}]}",
+             "messages[0].tool_calls[0].function.arguments has the member \"a\" twice");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":{\"type\":\"function\",\"function\":{}}}",
              "tool_choice.function.name must be a non-empty string");
   expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":\"any\"}",
