@@ -420,8 +420,11 @@ static int run_case(sl_policy_t *p, const cJSON *c, diff_t *df, sl_decision_t *d
     return -1;
   }
   sl_policy_decide(p, &in.req, &cls, &meta, d);
-  /* as the gateway serves it: no step that needs a redaction it cannot make */
-  if (sl_policy_redaction(d, &in.req, &cls) == SL_REDACTION_IMPOSSIBLE) sl_policy_drop_unredactable(d);
+  /* as the gateway serves it: no step that needs a redaction it cannot make,
+   * no local step for tools or a JSON response_format */
+  bool unredactable = sl_policy_redaction(d, &in.req, &cls) == SL_REDACTION_IMPOSSIBLE;
+  if (unredactable) sl_policy_drop_unredactable(d);
+  sl_policy_drop_unservable(d, &in.req, unredactable);
 
   char want[300], got[1200];
   int bad = 0;

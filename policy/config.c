@@ -469,9 +469,9 @@ static void url_address(const char *url, char *out, size_t cap) {
   bool loop = !strcmp(host, "localhost") || (hl > 10 && !strcmp(host + hl - 10, ".localhost")), is4 = false;
   if (!loop && inet_pton(AF_INET6, host, v6) == 1) {
     static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    static const unsigned char one[16] = {[15] = 1};
+    static const unsigned char one[16] = {[15] = 1}, unspecified[16] = {0};
     if ((is4 = !memcmp(v6, mapped, 12))) memcpy(&v4.s_addr, v6 + 12, 4);
-    else if (!memcmp(v6, one, 16)) loop = true;
+    else if (!memcmp(v6, one, 16) || !memcmp(v6, unspecified, 16)) loop = true; /* ::1, and :: as 0.0.0.0 */
     else inet_ntop(AF_INET6, v6, host, sizeof host);
   } else if (!loop) {
     is4 = inet_aton(host, &v4); /* 127.000.000.001, 2130706433, 0x7f.1 */

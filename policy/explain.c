@@ -124,6 +124,23 @@ void sl_policy_drop_unredactable(sl_decision_t *d) {
   }
 }
 
+void sl_policy_drop_unservable(sl_decision_t *d, const sl_chat_req_t *req, bool unredactable) {
+  if (!req || !sl_chat_wants_tools_or_json(req)) return;
+  size_t k = 0;
+  for (size_t i = 0; i < d->n_steps; i++)
+    if (d->steps[i].backend->kind != SL_BK_LOCAL) d->steps[k++] = d->steps[i];
+  if (k == d->n_steps) return;
+  d->n_steps = k;
+  if (!k && !d->block_status) {
+    d->block_status = unredactable ? 451 : 400;
+    snprintf(d->reason, sizeof d->reason, "%s",
+             unredactable ? "redaction_impossible: the rule redacts a value where sluice cannot rewrite it, "
+                            "and the local engine cannot serve tools or a JSON response_format; nothing is sent"
+                          : "the request asks for tools or a JSON response_format, which no backend of the "
+                            "route can give (the local engine does neither)");
+  }
+}
+
 /* Local steps pass over a request with tools or a JSON response_format (the
  * engine can do neither): "cannot_serve" names them; with every step passed
  * over, for that or for a redaction it cannot make, the gateway answers an

@@ -102,6 +102,11 @@ int sl_policy_redaction(const sl_decision_t *d, const sl_chat_req_t *req, const 
 /* What the gateway then does (chat.c): the steps that need the redacted copy
  * are skipped, and with none left the request is refused (451). */
 void sl_policy_drop_unredactable(sl_decision_t *d);
+/* The same for local steps when the request asks for tools or a JSON
+ * response_format, which the engine cannot do (the gateway passes over them):
+ * with none left, the decision is blocked with a 400 — a 451 when steps were
+ * dropped for a redaction first (`unredactable`), as the gateway answers. */
+void sl_policy_drop_unservable(sl_decision_t *d, const sl_chat_req_t *req, bool unredactable);
 
 /* The `when` key named by d->why_not[i] ("sensitivity_at_least", ...), or "" if none. */
 const char *sl_policy_why_not(const sl_decision_t *d, size_t rule);

@@ -198,9 +198,17 @@ static void test_cases_pass(void **state) {
       /* a name to redact in a stop string: the gateway skips the external step */
       "{\"name\": \"unredactable\", \"request\": {\"stop\": [\"Hansen\"], \"messages\": [{\"role\": \"user\","
       " \"content\": \"Write to Laila Hansen\"}]}, \"assume\": {\"level\": \"internal\", \"difficulty\": 0.8},"
-      " \"expect\": {\"rule\": \"hard\", \"backends\": [\"local\"], \"egress\": false}}\n");
+      " \"expect\": {\"rule\": \"hard\", \"backends\": [\"local\"], \"egress\": false}}\n"
+      /* tools or a JSON response_format: the local engine cannot serve them,
+       * so the gateway passes over it — the next step serves, or a 400 */
+      "{\"name\": \"tools\", \"request\": {\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}],"
+      " \"messages\": [{\"role\": \"user\", \"content\": \"q\"}]}, \"assume\": {\"level\": \"internal\", \"difficulty\": 0.8},"
+      " \"expect\": {\"rule\": \"hard\", \"backends\": [\"openai/gpt-4o\"]}}\n"
+      "{\"name\": \"json on local\", \"request\": {\"response_format\": {\"type\": \"json_object\"},"
+      " \"messages\": [{\"role\": \"user\", \"content\": \"q\"}]}, \"assume\": {\"level\": \"public\", \"difficulty\": 0.1},"
+      " \"expect\": {\"rule\": \"default\", \"backend\": null, \"blocked\": true, \"status\": 400}}\n");
   assert_int_equal(run(&out, 3, "test", pol, cases), 0);
-  assert_non_null(strstr(out, "5 passed, 0 failed"));
+  assert_non_null(strstr(out, "7 passed, 0 failed"));
 }
 
 static void test_mismatch_fails_with_diff(void **state) {
