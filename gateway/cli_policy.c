@@ -257,9 +257,13 @@ static void steps_text(const sl_decision_t *d, char *out, size_t n) {
   if (k < n) snprintf(out + k, n - k, "]");
 }
 
-static int apply_assume(const cJSON *a, sl_class_t *cls, sl_entity_t *extra, size_t n_extra,
-                        char *err, size_t errlen) {
+/* With entity_types and no level, the level is the highest of those types'
+ * (as the policy's detectors.levels set them): a case assuming a US_SSN is
+ * decided as a request holding one would be. */
+static int apply_assume(const sl_router_t *router, const cJSON *a, sl_class_t *cls, sl_entity_t *extra,
+                        size_t n_extra, char *err, size_t errlen) {
   if (!cJSON_IsObject(a)) return snprintf(err, errlen, "assume: must be an object"), -1;
+  bool level_given = cJSON_GetObjectItemCaseSensitive(a, "level") != NULL;
   for (const cJSON *it = a->child; it; it = it->next) {
     if (!strcmp(it->string, "level")) {
       sl_level_t lv;
@@ -276,16 +280,27 @@ static int apply_assume(const cJSON *a, sl_class_t *cls, sl_entity_t *extra, siz
       if (!cJSON_IsArray(it) || (size_t)cJSON_GetArraySize(it) > n_extra)
         return snprintf(err, errlen, "assume.entity_types: a list of at most %zu types", n_extra), -1;
       size_t k = 0;
+      sl_level_t top = SL_LEVEL_PUBLIC;
       for (const cJSON *t = it->child; t; t = t->next, k++) {
         if (!cJSON_IsString(t)) return snprintf(err, errlen, "assume.entity_types: strings"), -1;
+        sl_level_t lv;
+        if (sl_router_type_level(router, t->valuestring, &lv))
+          return snprintf(err, errlen, "assume.entity_types: \"%.60s\" is no entity type a detector reports",
+                          t->valuestring), -1;
+        if (lv > top) top = lv;
         memset(&extra[k], 0, sizeof extra[k]);
         snprintf(extra[k].type, sizeof extra[k].type, "%s", t->valuestring);
         extra[k].detector = "assume";
+        extra[k].level = lv;
       }
       /* The classifier's own entities are replaced: their storage stays with cls. */
       cls->n_entities = 0;
       cls->entities = k ? extra : cls->entities;
       cls->n_entities = k;
+      if (!level_given) {
+        cls->level = top;
+        cls->error = 0;
+      }
     } else {
       return snprintf(err, errlen, "assume: unknown key \"%s\"", it->string), -1;
     }
@@ -412,7 +427,7 @@ static int run_case(sl_policy_t *p, const cJSON *c, diff_t *df, sl_decision_t *d
   size_t saved_n = cls.n_entities;
   sl_entity_t extra[32];
   const cJSON *assume = cJSON_GetObjectItemCaseSensitive(c, "assume");
-  if (assume && apply_assume(assume, &cls, extra, 32, err, errlen)) {
+  if (assume && apply_assume(sl_policy_router(p), assume, &cls, extra, 32, err, errlen)) {
     cls.entities = saved;
     cls.n_entities = saved_n;
     sl_class_free(&cls);

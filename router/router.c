@@ -462,6 +462,16 @@ static sl_level_t level_for(const sl_router_t *r, const sl__cand_t *c, char *nam
   return r->level_of[c->type];
 }
 
+int sl_router_type_level(const sl_router_t *r, const char *type, sl_level_t *out) {
+  for (size_t k = 0; k < r->n_extra_levels; k++)
+    if (!strcmp(r->extra_levels[k].type, type)) return (*out = r->extra_levels[k].level), 0;
+  for (size_t i = 0; i < r->n_custom; i++)
+    if (!strcmp(r->custom[i].type, type)) return (*out = r->custom[i].level), 0;
+  for (int t = 0; t < SL_ET__COUNT; t++)
+    if (!strcmp(sl__etype_name(t), type)) return (*out = r->level_of[t]), 0;
+  return SL_EINVAL;
+}
+
 static void fail_closed(sl_class_t *out, int err) {
   free(out->entities);
   out->entities = NULL;

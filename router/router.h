@@ -83,5 +83,9 @@ const char *sl_router_difficulty_feature_name(size_t i);
  * default level of one (SL_EINVAL for an unknown name). */
 const char *const *sl_router_entity_types(void);
 int sl_router_default_level(const char *type, sl_level_t *out);
+/* The level an entity of `type` gets from this router: detectors.levels, a
+ * custom detector's, else the default. SL_EINVAL for a type no detector of
+ * the router reports. */
+int sl_router_type_level(const sl_router_t *r, const char *type, sl_level_t *out);
 
 #endif

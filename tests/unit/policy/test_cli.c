@@ -206,9 +206,12 @@ static void test_cases_pass(void **state) {
       " \"expect\": {\"rule\": \"hard\", \"backends\": [\"openai/gpt-4o\"]}}\n"
       "{\"name\": \"json on local\", \"request\": {\"response_format\": {\"type\": \"json_object\"},"
       " \"messages\": [{\"role\": \"user\", \"content\": \"q\"}]}, \"assume\": {\"level\": \"public\", \"difficulty\": 0.1},"
-      " \"expect\": {\"rule\": \"default\", \"backend\": null, \"blocked\": true, \"status\": 400}}\n");
+      " \"expect\": {\"rule\": \"default\", \"backend\": null, \"blocked\": true, \"status\": 400}}\n"
+      /* an assumed entity type without a level: the level is the type's */
+      "{\"name\": \"assumed ssn\", \"text\": \"x\", \"assume\": {\"entity_types\": [\"US_SSN\"], \"difficulty\": 0.1},"
+      " \"expect\": {\"rule\": \"keep-inside\", \"level\": \"restricted\"}}\n");
   assert_int_equal(run(&out, 3, "test", pol, cases), 0);
-  assert_non_null(strstr(out, "7 passed, 0 failed"));
+  assert_non_null(strstr(out, "8 passed, 0 failed"));
 }
 
 static void test_mismatch_fails_with_diff(void **state) {
@@ -262,14 +265,16 @@ static void test_mismatch_fails_with_diff(void **state) {
                            "{\"text\": \"x\", \"headers\": [\"X-Env: prod\"], \"expect\": {\"rule\": \"default\"}}\n"
                            "{\"text\": \"x\", \"headers\": {\"X-Env\": [\"prod\"]}, \"expect\": {\"rule\": \"default\"}}\n"
                            "{\"text\": \"x\", \"tenant\": [\"a\"], \"expect\": {\"rule\": \"default\"}}\n"
-                           "{\"text\": \"x\", \"tenant_rpm\": \"500\", \"expect\": {\"rule\": \"default\"}}\n");
+                           "{\"text\": \"x\", \"tenant_rpm\": \"500\", \"expect\": {\"rule\": \"default\"}}\n"
+                           "{\"text\": \"x\", \"assume\": {\"entity_types\": [\"NOPE\"]}, \"expect\": {\"rule\": \"default\"}}\n");
   assert_int_equal(run(&out, 3, "test", pol, typed), 1);
   assert_non_null(strstr(out, "typed.jsonl:1"));
   assert_non_null(strstr(out, "headers: must be an object of strings"));
   assert_non_null(strstr(out, "headers.X-Env: must be a string"));
   assert_non_null(strstr(out, "tenant: must be a string"));
   assert_non_null(strstr(out, "tenant_rpm: must be a whole number"));
-  assert_non_null(strstr(out, "4 unreadable"));
+  assert_non_null(strstr(out, "\"NOPE\" is no entity type a detector reports"));
+  assert_non_null(strstr(out, "5 unreadable"));
 
   /* an empty cases file proves nothing */
   char *empty = write_file("empty.jsonl", "\n");
