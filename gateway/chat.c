@@ -959,20 +959,16 @@ static void on_error(void *data, const sl_call_error_t *e) {
     fail_request(j, 503, "backend_unavailable", "kept_inside_unavailable", msg);
     return;
   }
-  if (st == 401 || st == 403) {
-    /* the upstream refused sluice's own credential: the client's key (if any)
-     * was fine, so this is the gateway's failure, not an authentication error */
+  if (st == 401 || st == 402 || st == 403) {
+    /* the upstream refused sluice's own credential, or its account there is
+     * out of funds (402): the client's key (if any) was fine, so this is the
+     * gateway's failure, not an authentication error */
     char msg[1400];
-    snprintf(msg, sizeof msg, "backend \"%s\" refused the gateway's credential (HTTP %d): %s",
-             j->backend ? j->backend : "none", st, e->message);
-    fail_request(j, 502, "upstream_error", "upstream_auth_failed", msg);
-    return;
-  }
-  if (st == 402) { /* the gateway's account with the upstream is out of funds */
-    char msg[1400];
-    snprintf(msg, sizeof msg, "backend \"%s\" refused the gateway's account (HTTP 402, payment required): %s",
-             j->backend ? j->backend : "none", e->message);
-    fail_request(j, 502, "upstream_error", "upstream_payment_required", msg);
+    bool funds = st == 402;
+    snprintf(msg, sizeof msg, "backend \"%s\" refused the gateway's %s (HTTP %d%s): %s",
+             j->backend ? j->backend : "none", funds ? "account" : "credential", st,
+             funds ? ", payment required" : "", e->message);
+    fail_request(j, 502, "upstream_error", funds ? "upstream_payment_required" : "upstream_auth_failed", msg);
     return;
   }
   /* a model sluice chose (the client asked "auto") that the upstream does not
