@@ -195,8 +195,7 @@ bool sl_json_too_deep(const char *s, const char *at) {
   return depth >= CJSON_NESTING_LIMIT;
 }
 
-/* Four hex digits at p (before e) into *v; false if they are not there. */
-static bool hex4(const char *p, const char *e, unsigned *v) {
+bool sl_json_hex4(const char *p, const char *e, unsigned *v) {
   if (e - p < 4) return false;
   *v = 0;
   for (int i = 0; i < 4; i++) {
@@ -216,12 +215,12 @@ void sl_json_mend_surrogates(char *s, size_t n) {
   for (char *p = s; p + 1 < e; p++) {
     if (*p != '\\') continue;
     unsigned v, lo;
-    if (p[1] != 'u' || !hex4(p + 2, e, &v)) {
+    if (p[1] != 'u' || !sl_json_hex4(p + 2, e, &v)) {
       p++; /* \\, \" and the like: the escaped character is not an escape */
       continue;
     }
     bool pair = v >= 0xD800 && v <= 0xDBFF && e - p >= 12 && p[6] == '\\' && p[7] == 'u' &&
-                hex4(p + 8, e, &lo) && lo >= 0xDC00 && lo <= 0xDFFF;
+                sl_json_hex4(p + 8, e, &lo) && lo >= 0xDC00 && lo <= 0xDFFF;
     if (!pair && v >= 0xD800 && v <= 0xDFFF) memcpy(p + 2, "fffd", 4);
     p += pair ? 11 : 5;
   }

@@ -35,5 +35,8 @@ bool sl_json_too_deep(const char *s, const char *at);
  * \ufffd (the same length): cJSON refuses lone surrogates, which JavaScript's
  * JSON.stringify writes and its TextEncoder reads as U+FFFD. */
 void sl_json_mend_surrogates(char *s, size_t n);
+/* The four hex digits of a \u escape at p (before e) into *v; false if they
+ * are not there. */
+bool sl_json_hex4(const char *p, const char *e, unsigned *v);
 
 #endif

@@ -40,20 +40,6 @@ static const char *skip_ws(const char *p, const char *e) {
   return p;
 }
 
-static int hex4(const char *p, const char *e, unsigned *v) {
-  if (e - p < 4) return -1;
-  *v = 0;
-  for (int i = 0; i < 4; i++) {
-    char c = p[i];
-    unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
-                 : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                 : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16u;
-    if (d > 15) return -1;
-    *v = *v * 16 + d;
-  }
-  return 0;
-}
-
 /* Decodes the JSON string starting at the quote *p into out (if non-NULL); returns
  * the position after the closing quote, or NULL. Lone surrogates become U+FFFD,
  * as JavaScript's TextEncoder does. */
@@ -79,10 +65,10 @@ static const char *json_string(const char *p, const char *e, sl_buf_t *out) {
     case 't': ch = '\t'; break;
     case 'u': {
       unsigned cp, lo;
-      if (hex4(p + 1, e, &cp)) return NULL;
+      if (!sl_json_hex4(p + 1, e, &cp)) return NULL;
       p += 4;
       if (cp >= 0xD800 && cp <= 0xDBFF && e - p >= 7 && p[1] == '\\' && p[2] == 'u' &&
-          !hex4(p + 3, e, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
+          sl_json_hex4(p + 3, e, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
         cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         p += 6;
       } else if (cp >= 0xD800 && cp <= 0xDFFF) {
