@@ -673,22 +673,27 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
 
 /* The requested model goes upstream as it came to a backend without a model
  * list, so a number that names someone in it (an SSN, a card, an IBAN, a
- * phone: "ssn-512-84-3927") raises the request's level as in the text. It is
- * not classified whole (model names read as keys and dates to the detectors:
- * "TheBloke/Llama-2-13B-chat-GPTQ"), and those numbers have seven digits at
- * least, which most names do not. */
+ * phone: "ssn-512-84-3927") or a secret ("sk-proj-…", "password:hunter2…", a
+ * JWT) raises the request's level as in the text. It is not classified whole
+ * (model names read as names and dates to the detectors: "claude-…"): only
+ * those types count — a key known by its form, not a token that merely looks
+ * random ("TheBloke/Llama-2-13B-chat-GPTQ") — and only in a name with seven
+ * digits, or of 16 characters or more, which short names are not. */
 static void model_level(const sl_router_t *r, const char *model, sl_class_t *out) {
-  static const char *const numbers[] = {"US_SSN", "CREDIT_CARD", "IBAN_CODE", "PHONE_NUMBER", NULL};
+  static const char *const numbers[] = {"US_SSN",   "CREDIT_CARD", "IBAN_CODE", "PHONE_NUMBER",
+                                        "API_KEY",  "CLOUD_CREDENTIAL", "JWT",   "PASSWORD",
+                                        "PRIVATE_KEY", NULL};
   size_t digits = 0, n = model ? strlen(model) : 0;
   for (size_t i = 0; i < n; i++) digits += isdigit((unsigned char)model[i]) != 0;
-  if (digits < 7 || out->error) return;
+  if ((digits < 7 && n < 16) || out->error) return;
   sl_class_t mc;
   if (classify(r, NULL, model, n, NULL, &mc)) {
     out->level = SL_LEVEL_RESTRICTED; /* fail closed */
   } else {
     for (size_t i = 0; i < mc.n_entities; i++)
       for (const char *const *t = numbers; *t; t++)
-        if (!strcmp(mc.entities[i].type, *t) && mc.entities[i].level > out->level)
+        if (!strcmp(mc.entities[i].type, *t) && mc.entities[i].level > out->level &&
+            !(mc.entities[i].detector && !strcmp(mc.entities[i].detector, "random_token")))
           out->level = mc.entities[i].level;
   }
   sl_class_free(&mc);

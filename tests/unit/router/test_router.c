@@ -196,7 +196,14 @@ static void chat_offsets(void **s) {
     sl_level_t level;
   } models[] = {{"ssn-512-84-3927", SL_LEVEL_RESTRICTED}, {"card-4111111111111111", SL_LEVEL_RESTRICTED},
                 {"claude-3-5-sonnet-20240620", SL_LEVEL_PUBLIC}, {"gpt-4o-2024-08-06", SL_LEVEL_PUBLIC},
-                {"TheBloke/Llama-2-13B-chat-GPTQ", SL_LEVEL_PUBLIC}};
+                {"TheBloke/Llama-2-13B-chat-GPTQ", SL_LEVEL_PUBLIC},
+                {"Qwen/Qwen2.5-72B-Instruct-AWQ", SL_LEVEL_PUBLIC},
+                {"us.anthropic.claude-3-5-sonnet-20241022-v2:0", SL_LEVEL_PUBLIC},
+                {"ft:gpt-3.5-turbo-0125:personal:my-model:8Xk3m2Lq", SL_LEVEL_PUBLIC},
+                /* a secret known by its form, or said to be one, is one here too */
+                {"sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD", SL_LEVEL_RESTRICTED},
+                {"ghp_abcdefghijklmnopqrstuvwxyz0123456789", SL_LEVEL_RESTRICTED},
+                {"password:hunter2hunter2", SL_LEVEL_RESTRICTED}};
   for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
     free(req.model);
     req.model = strdup(models[i].model);
