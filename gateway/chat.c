@@ -1273,6 +1273,14 @@ static void on_abort(sl_conn_t *c, sl_http_abort_why_t why, void *data) {
   if (j->waiting_ledger || j->state == ST_RECORDING) return; /* its callback finishes */
   /* what the abandoned call used is still spent: tokens and cost are recorded */
   if (j->call) sl_call_usage(j->call, &j->res);
+  /* a whole answer an API upstream was generating: nothing of it arrived, so
+   * what it generated is unknown, and billed all the same; charged at its
+   * bound (max_tokens, or what a budget reserves without one), or hanging up
+   * would be a way round a budget */
+  if (j->call && !j->stream && j->bcfg && j->bcfg->kind != SL_BK_LOCAL) {
+    int bound = j->req.max_tokens > 0 ? j->req.max_tokens : RESERVE_OUT;
+    if (j->res.completion_tokens < bound) j->res.completion_tokens = bound;
+  }
   if (j->call && !j->in_cb) {
     /* Not inside a backend callback: cancel now, which closes the upstream transfer. */
     sl_call_cancel(j->call);

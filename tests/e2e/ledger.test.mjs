@@ -401,8 +401,12 @@ describe('crash safety: SIGKILL under load', () => {
 describe('a client that leaves mid-stream is still charged', () => {
   let ext, s, db;
   before(async () => {
-    // 400 pieces, 10 ms apart: the client is gone long before the end
-    ext = await startMock((req, body, res) => replyStream(res, Array.from({ length: 400 }, () => 'word '), 10));
+    // 400 pieces, 10 ms apart: the client is gone long before the end; a whole
+    // answer comes after 3 s, long after its client left
+    ext = await startMock((req, body, res) => {
+      if (!JSON.parse(body).stream) return setTimeout(() => { if (!res.destroyed) replyJson(res, 200, completion('late')); }, 3000);
+      replyStream(res, Array.from({ length: 400 }, () => 'word '), 10);
+    });
     db = join(mkdtempSync(join(tmpdir(), 'sluice-ledger-gone-')), 'ledger.db');
     s = await startSluice({
       ledger: { path: db },
@@ -432,7 +436,15 @@ describe('a client that leaves mid-stream is still charged', () => {
   test('API backend and local engine: tokens and cost of the part generated are recorded', async () => {
     const a = await leaveAfterFirstChunks({});
     const b = await leaveAfterFirstChunks({ 'x-route': 'local' });
-    await sleep(500);
+    // a whole answer left before it came: nothing of it arrived, so it is
+    // charged at its bound (max_tokens), not as if nothing were generated
+    const ac = new AbortController();
+    const whole = fetch(s.base + '/v1/chat/completions', {
+      method: 'POST', signal: ac.signal, headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'a whole answer' }], max_tokens: 1000 }) });
+    await sleep(300);
+    ac.abort();
+    await whole.catch(() => {});
     await s.stop();
     s = null;
     for (const id of [a, b]) {
@@ -442,6 +454,9 @@ describe('a client that leaves mid-stream is still charged', () => {
       assert.ok(row.tokens_in > 0, JSON.stringify(row));
       assert.ok(row.cost_usd > 0, `and cost something: ${JSON.stringify(row)}`);
     }
+    const [w] = sql(db, "SELECT status, tokens_out, cost_usd FROM requests WHERE kind = 'request' AND status = 'client_gone' ORDER BY id DESC LIMIT 1");
+    assert.equal(w.tokens_out, 1000, JSON.stringify(w));
+    assert.ok(w.cost_usd >= 1, JSON.stringify(w)); /* 1000 tokens at $1000 per million */
   });
 });
 
