@@ -343,9 +343,10 @@ static size_t replace_span(char *s, size_t cap, char *p, size_t len) {
 /* Every copy of the backend's API key in s (cap bytes, NUL-terminated) becomes
  * "[redacted]": an upstream (or a proxy in front of it) may echo the key it was
  * sent in an error, which would reach the client and the log. So does a masked
- * echo, a word that starts with the key's first six bytes and has '*' in it
- * ("Incorrect API key provided: sk-proj-********abcd"), and the key's beginning
- * at the end of a message cut to fit. */
+ * echo, a word that starts with the key's first six bytes and has '*' or an
+ * ellipsis in it ("Incorrect API key provided: sk-proj-********abcd",
+ * "sk-UPSTR...OPENAI"), and the key's beginning at the end of a message cut to
+ * fit. */
 static void scrub_key(char *s, size_t cap, const char *key) {
   size_t kl = strlen(key);
   char *p;
@@ -358,7 +359,8 @@ static void scrub_key(char *s, size_t cap, const char *key) {
     while (n && p[n - 1] == '.') n--;
     /* masked, or the key's beginning where a long message was cut */
     bool cut = p[n] == '\0' && !strncmp(p, key, n);
-    q = memchr(p, '*', n) || cut ? p + replace_span(s, cap, p, n) : p + 6;
+    bool masked = memchr(p, '*', n) || memmem(p, n, "...", 3) || memmem(p, n, "\xe2\x80\xa6", 3);
+    q = masked || cut ? p + replace_span(s, cap, p, n) : p + 6;
   }
 }
 

@@ -132,6 +132,11 @@ static int cmd_check(const char *file) {
   }
   if (sl_backends_check(cfg, true, berr, sizeof berr))
     fprintf(stderr, "%s: warning: %s: serve will refuse to start without it\n", file, berr);
+  for (size_t b = 0; b < cfg->n_backends; b++)
+    if (sl_config_cleartext_external(&cfg->backends[b]))
+      fprintf(stderr, "%s: warning: $.backends[%zu].base_url: backend \"%s\" is external and plain http://: "
+                      "its API key and every request to it cross the network unencrypted\n",
+              file, b, cfg->backends[b].name);
   const cJSON *rules = cJSON_GetObjectItemCaseSensitive(cfg->root, "rules");
   int i = 0, always = -1;
   for (const cJSON *r = rules->child; r; r = r->next, i++) {

@@ -57,10 +57,14 @@ typedef struct {
 /* API backends whose key variable is not set: sent nothing until it is (the
  * environment is read at start: a restart with the key set). */
 static void warn_keyless(const sl_config_t *cfg) {
-  for (size_t i = 0; i < cfg->n_backends; i++)
+  for (size_t i = 0; i < cfg->n_backends; i++) {
     if (sl_backend_key_missing(&cfg->backends[i]))
       SL_WARN("backend \"%s\": $%s is not set; no request is sent to it (set it and restart)",
               cfg->backends[i].name, cfg->backends[i].api_key_env);
+    if (sl_config_cleartext_external(&cfg->backends[i]))
+      SL_WARN("backend \"%s\" is external and plain http://: its API key and every request to it "
+              "cross the network unencrypted", cfg->backends[i].name);
+  }
 }
 
 static void declare_metrics(sl_metrics_t *m) {

@@ -492,6 +492,13 @@ bool sl_config_same_address(const char *url_a, const char *url_b) {
   return !strcmp(a, b);
 }
 
+bool sl_config_cleartext_external(const sl_backend_cfg_t *b) {
+  if (b->location != SL_LOC_EXTERNAL || !b->base_url || strncasecmp(b->base_url, "http://", 7)) return false;
+  char a[320];
+  url_address(b->base_url, a, sizeof a);
+  return strncmp(a, "loopback:", 9) != 0;
+}
+
 static int parse_backends(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
   const cJSON *bs = cJSON_GetObjectItemCaseSensitive(root, "backends");
   if (!bs) return sl_jerr_set(err, "$.backends", "is required");

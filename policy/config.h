@@ -118,6 +118,11 @@ const sl_backend_cfg_t *sl_config_backend(const sl_config_t *c, const char *name
  * 0.0.0.0, ::1, ::ffff:127.0.0.1). A name that resolves to the same address
  * as another is not seen. */
 bool sl_config_same_address(const char *url_a, const char *url_b);
+/* Whether an external backend's base_url is plain http:// to another host
+ * than this one: its API key and every request to it would cross the network
+ * unencrypted (a warning at check and at start; a sidecar on the loopback is
+ * fine). */
+bool sl_config_cleartext_external(const sl_backend_cfg_t *b);
 /* Looks up a model's prices on a backend; NULL if it is not listed. */
 const sl_model_price_t *sl_config_model(const sl_backend_cfg_t *b, const char *model);
 

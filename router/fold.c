@@ -7,6 +7,8 @@
  * original text. Folded:
  *   U+FF01..FF5E full-width ASCII      -> the ASCII character
  *   U+0660..0669, U+06F0..06F9 (Arabic-Indic digits) -> '0'..'9'
+ *   U+1D7CE..1D7FF (mathematical bold, double-struck, sans-serif and
+ *     monospace digits: "𝟓𝟏𝟐-𝟖𝟒-𝟑𝟗𝟐𝟕") -> '0'..'9'
  *   U+00A0, U+2000..200A, U+202F, U+205F, U+3000 (spaces) -> ' '
  *   U+2010..2015, U+2212, U+FE58, U+FE63 (hyphens, dashes, minus) -> '-',
  *     between two ASCII letters or digits only ("512–84–3927"; a dash in
@@ -99,6 +101,11 @@ static int fold_char(const unsigned char *p, size_t n, size_t *used) {
   if (p[0] == 0xD8) {
     *used = 2;
     return p[1] == 0x9C ? 0 : -1; /* U+061C Arabic letter mark */
+  }
+  if (p[0] == 0xF0) { /* U+1D7CE..1D7FF: F0 9D 9F 8E..BF, five sets of ten */
+    if (n < 4 || p[1] != 0x9D || p[2] != 0x9F || p[3] < 0x8E || p[3] > 0xBF) return -1;
+    *used = 4;
+    return '0' + (p[3] - 0x8E) % 10;
   }
   if (p[0] == 0xF3) { /* U+E0000..E01EF: tags, variation selectors */
     if (n < 4 || p[1] != 0xA0) return -1;
@@ -236,7 +243,7 @@ static int fold_at(const unsigned char *t, size_t n, size_t i, size_t *used) {
  * (gap_side). */
 static const bool lead_byte[256] = {[0xC2] = 1, [0xCC] = 1, [0xCD] = 1, [0xD8] = 1, [0xD9] = 1,
                                     [0xDB] = 1, [0xE1] = 1, [0xE2] = 1, [0xE3] = 1, [0xEF] = 1,
-                                    [0xF3] = 1, ['%'] = 1,  ['&'] = 1, ['\t'] = 1, ['\\'] = 1};
+                                    [0xF0] = 1, [0xF3] = 1, ['%'] = 1,  ['&'] = 1, ['\t'] = 1, ['\\'] = 1};
 static bool lead(unsigned char c) { return lead_byte[c]; }
 
 /* Whether a space or a line break at t[i] may be part of a loose gap

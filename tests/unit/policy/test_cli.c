@@ -113,6 +113,15 @@ static void test_check(void **state) {
   char *good = write_file("good.json", policy_json);
   assert_int_equal(run(&out, 2, "check", good), 0);
   assert_non_null(strstr(out, "ok (4 rules"));
+  assert_null(strstr(out, "unencrypted"));
+  /* an external backend over plain http:// (not a sidecar on the loopback) */
+  char *clear = write_file("clear.json",
+                           "{\"backends\": [{\"name\": \"ext\", \"kind\": \"openai\", \"base_url\": \"http://api.example.com/v1\"},"
+                           " {\"name\": \"side\", \"kind\": \"openai\", \"base_url\": \"http://127.0.0.1:9000/v1\"}],"
+                           " \"rules\": [{\"name\": \"a\", \"route\": [\"ext\", \"side\"]}]}");
+  assert_int_equal(run(&out, 2, "check", clear), 0);
+  assert_non_null(strstr(out, "$.backends[0].base_url: backend \"ext\" is external and plain http://"));
+  assert_null(strstr(out, "\"side\" is external and plain"));
 
   /* a FIFO (or a directory) is no config: refused at once, not waited on */
   char fifo[160];
