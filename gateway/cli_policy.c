@@ -172,14 +172,23 @@ static int cmd_check(const char *file) {
     /* (the level a keep-inside rule before this one keeps inside) */
     sl_level_t keep_lv, tl;
     int t = 0;
-    for (const cJSON *ty = red && any_external && kept_before ? red->child : NULL; ty; ty = ty->next, t++)
-      if (cJSON_IsString(ty) && sl_policy_keep_inside_level(p, &keep_lv) &&
-          !type_level(cfg, ty->valuestring, &tl) && tl >= keep_lv)
+    const char *const *kept_types;
+    size_t n_kept = sl_policy_keep_inside_types(p, &kept_types);
+    for (const cJSON *ty = red && any_external && kept_before ? red->child : NULL; ty; ty = ty->next, t++) {
+      if (!cJSON_IsString(ty)) continue;
+      if (sl_policy_keep_inside_level(p, &keep_lv) && !type_level(cfg, ty->valuestring, &tl) && tl >= keep_lv)
         fprintf(stderr, "%s: warning: $.rules[%d].redact[%d]: %s is %s, which a keep-inside rule keeps "
                         "inside: a request holding one never reaches this rule's external steps, so "
                         "the redaction never applies (lower its level in detectors.levels to send it "
                         "out redacted)\n",
                 file, i, t, ty->valuestring, sl_level_name(tl));
+      for (size_t q = 0; q < n_kept; q++)
+        if (!strcmp(kept_types[q], ty->valuestring))
+          fprintf(stderr, "%s: warning: $.rules[%d].redact[%d]: %s is kept inside by a keep-inside rule's "
+                          "entity_types_any: a request holding one never reaches this rule's external "
+                          "steps, so the redaction never applies\n",
+                  file, i, t, ty->valuestring);
+    }
     tenant_lint(file, cfg, r, i);
     model_lint(file, cfg, r, i);
     kept_before |= keep_inside;

@@ -122,6 +122,15 @@ static void test_check(void **state) {
   assert_int_equal(run(&out, 2, "check", clear), 0);
   assert_non_null(strstr(out, "$.backends[0].base_url: backend \"ext\" is external and plain http://"));
   assert_null(strstr(out, "\"side\" is external and plain"));
+  /* a type a keep-inside rule holds by entity_types_any, redacted by a later rule */
+  char *kept = write_file("kept.json",
+                          "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}, {\"name\": \"openai\", \"kind\": \"openai\","
+                          " \"base_url\": \"https://api.openai.com/v1\"}], \"rules\": [{\"name\": \"keep\", \"when\":"
+                          " {\"entity_types_any\": [\"EMAIL_ADDRESS\"]}, \"route\": [\"local\"], \"on_unavailable\": \"reject\"},"
+                          " {\"name\": \"out\", \"route\": [\"openai\"], \"redact\": [\"EMAIL_ADDRESS\", \"PERSON\"]}]}");
+  assert_int_equal(run(&out, 2, "check", kept), 0);
+  assert_non_null(strstr(out, "$.rules[1].redact[0]: EMAIL_ADDRESS is kept inside by a keep-inside rule's entity_types_any"));
+  assert_null(strstr(out, "redact[1]: PERSON is kept inside"));
 
   /* a FIFO (or a directory) is no config: refused at once, not waited on */
   char fifo[160];
