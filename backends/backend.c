@@ -376,6 +376,7 @@ static void report(sl_call_t *c, sl_call_error_t *e) {
     scrub_key(e->type, sizeof e->type, key);
   }
   sl_utf8_trim(e->message); /* cut to fit, perhaps inside a character */
+  e->retryable_fresh = e->retryable;
   e->retryable = e->retryable && !c->started;
   e->started = c->started;
   e->unsent = c->unsent;

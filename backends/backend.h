@@ -41,6 +41,8 @@ typedef struct {
   int http_status;            /* upstream status, 0 if none */
   bool retryable;             /* connect failure, timeout before output, 429, 5xx */
   bool started;               /* output was already delivered */
+  bool retryable_fresh;       /* what `retryable` would be had no output been delivered: a
+                                 caller that let none of it reach its client may move on */
   bool unsent;                /* no byte of the request left (the connect failed) */
   char type[64];              /* OpenAI error type */
   char upstream_code[64];     /* the upstream's own error code (OpenAI "code"), or "" */

@@ -245,7 +245,7 @@ static void call_free(local_call_t *c) {
 
 static void call_error(local_call_t *c, int code, const char *msg) {
   sl_call_error_t e = {.code = code, .http_status = code == SL_EBUSY ? 429 : 503,
-                       .retryable = !c->base.started, .started = c->base.started};
+                       .retryable = !c->base.started, .started = c->base.started, .retryable_fresh = true};
   snprintf(e.type, sizeof e.type, "%s", code == SL_ETIMEOUT ? "timeout" : "backend_error");
   snprintf(e.message, sizeof e.message, "%s", msg);
   c->base.cbs.on_error(c->base.data, &e);

@@ -168,6 +168,22 @@ static void job_free(job_t *j) {
   uv_close((uv_handle_t *)&j->keepalive, job_free_cb);
 }
 
+/* The answer gathered so far from a call that failed before any of it reached
+ * the client (a whole answer's, a stream's that a restorer still holds): gone,
+ * for the next backend's answer from its start. The restorers are the next
+ * step's (try_step). */
+static void reset_answer(job_t *j) {
+  sl_buf_reset(&j->text);
+  sl_buf_reset(&j->refusal);
+  sl_buf_reset(&j->reasoning);
+  sl_buf_reset(&j->lp);
+  for (size_t i = 0; i < j->n_tools; i++) sl_buf_free(&j->tools[i].args);
+  free(j->tools);
+  j->tools = NULL;
+  j->n_tools = 0;
+  j->resp.refused = j->resp.opens_with_tool = false;
+}
+
 /* ---- cost, metrics, ledger ---- */
 
 /* The most a routed request can cost on its chain, for its budget
@@ -932,7 +948,11 @@ static void on_error(void *data, const sl_call_error_t *e) {
    * does not have (404). */
   int hs = e->http_status;
   bool elsewhere = e->retryable || (!e->started && (hs == 401 || hs == 402 || hs == 403 || hs == 404));
+  /* (output the backend delivered that never reached the client — a whole
+   * answer gathered, a stream's text a restorer held — does not stop it) */
+  elsewhere |= e->started && e->retryable_fresh;
   if (elsewhere && j->step + 1 < j->dec.n_steps) {
+    if (e->started) reset_answer(j);
     retry_after_backoff(j, false, 0);
     return;
   }

@@ -412,6 +412,14 @@ describe('redaction to an external backend', () => {
     extTools = await startMock(toolsHandler);
     anthTools = await startMock(anthToolsHandler);
     think = await startMock(thinkHandler);
+    // a stream cut right after "[PERSON_" (a placeholder's beginning, which
+    // the restorer holds: nothing of it reaches the client)
+    extCut = await startMock((req, body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const chunk = (delta) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+      res.write(chunk({ role: 'assistant', content: '' }) + chunk({ content: '[PERSON_' }));
+      setTimeout(() => res.destroy(), 50);
+    });
     s = await startSluice({
       backends: [{ name: 'local', kind: 'local', model: LOCAL_MODEL(), threads: 1, max_batch: 2 },
                  apiBackend('ext', ext.url, { max_retries: 0 }),
@@ -419,12 +427,14 @@ describe('redaction to an external backend', () => {
                  apiBackend('ext-400', ext400.url, { max_retries: 0 }),
                  apiBackend('ext-tools', extTools.url, { max_retries: 0 }),
                  anthBackend('anth-tools', anthTools.url, { max_retries: 0 }),
-                 apiBackend('ext-think', think.url, { max_retries: 0 })],
+                 apiBackend('ext-think', think.url, { max_retries: 0 }),
+                 apiBackend('ext-cut', extCut.url, { max_retries: 0 })],
       rules: [
         { name: 'redact-think', when: { header: { 'x-lane': 'think' } }, route: ['ext-think'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         { name: 'redact-tools', when: { header: { 'x-lane': 'tools' } }, route: ['ext-tools'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         { name: 'redact-anth-tools', when: { header: { 'x-lane': 'anth-tools' } }, route: ['anth-tools'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         { name: 'redact-failover', when: { header: { 'x-lane': 'failover' } }, route: ['ext-500', 'ext'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
+        { name: 'redact-cut', when: { header: { 'x-lane': 'cut' } }, route: ['ext-cut', 'ext'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         { name: 'redact-400', when: { header: { 'x-lane': '400' } }, route: ['ext-400'], redact: ['PERSON', 'EMAIL_ADDRESS'] },
         // an earlier rule that sends straight out: the keep-inside filter still applies
         { name: 'lane-ext', when: { header: { 'x-lane': 'ext' } }, route: ['ext'] },
@@ -436,8 +446,8 @@ describe('redaction to an external backend', () => {
     }, ENV);
     oai = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'unused', maxRetries: 0 });
   });
-  after(() => stopAll(s, ext, ext500, ext400, extTools, anthTools, think));
-  let oai, extTools, anthTools, think, ext400;
+  after(() => stopAll(s, ext, ext500, ext400, extTools, anthTools, think, extCut));
+  let oai, extTools, anthTools, think, ext400, extCut;
 
   // A reasoning model that thinks aloud about what it was sent (placeholders
   // and all), in 3-byte deltas of reasoning_content, then answers "done".
@@ -527,6 +537,15 @@ describe('redaction to an external backend', () => {
     assert.equal(ext500.received.length, 2);
     for (const m of [ext500, ext]) assertNeverSaw(m, ['Laila', 'Hansen', 'northwind'], 'an external mock');
     assert.equal(JSON.parse(ext500.received[0].body).messages[0].content, 'Tell [PERSON_1] at [EMAIL_ADDRESS_1] hi');
+  });
+
+  test('a stream cut while the restorer held all of its text ("[PERSON_") moves on to the next backend: nothing of it reached the client', async () => {
+    const content = 'Tell Laila Hansen at laila.hansen@northwind-freight.com hi';
+    const r = await chat(s.base, userMsg(content, { stream: true }), { 'x-lane': 'cut' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(parseSSE(r.text).text, 'echo: ' + content);
+    assert.equal(extCut.received.length, 1);
+    assertNeverSaw(extCut, ['Laila', 'Hansen', 'northwind'], 'the cut mock');
   });
 
   test('a value to redact where sluice cannot rewrite it (a stop string, user) is a 451 the SDK does not retry; nothing leaves', async () => {
