@@ -412,9 +412,18 @@ static void check_done(sl_hc_t *hc) {
       err = SL_ETIMEOUT;
       m = "upstream sent no response in time (first-byte timeout)";
     } else if (cc == CURLE_OPERATION_TIMEDOUT) {
+      /* (curl's own text counts body bytes only: "with 0 bytes received" of an
+       * upstream whose head had come) */
       err = SL_ETIMEOUT;
-      snprintf(mbuf, sizeof mbuf, "upstream timed out: %s",
-               r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
+      double secs = 0, conn = 0;
+      curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &secs);
+      curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME, &conn);
+      if (conn <= 0)
+        snprintf(mbuf, sizeof mbuf, "upstream did not take the connection in time (connect timeout, after %.1f s)",
+                 secs);
+      else
+        snprintf(mbuf, sizeof mbuf, "upstream did not finish in time (total timeout, after %.1f s%s)", secs,
+                 r->got_response ? "; its answer had begun" : "");
       m = mbuf;
     } else if (cc != CURLE_OK && cc != CURLE_WRITE_ERROR) {
       err = SL_EUPSTREAM;

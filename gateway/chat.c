@@ -1006,8 +1006,10 @@ static void on_error(void *data, const sl_call_error_t *e) {
     st = st == 529 && j->dia == &sl_dialect_anthropic ? 529 : 503;
   else if (st >= 500 || st < 400) st = 502;
   j->upstream_no_retry = e->no_retry; /* the upstream knows best what asking again would do */
+  /* (an upstream that names no code — Anthropic's errors have a type only —
+   * gets OpenAI's for a rate limit, as an OpenAI upstream's 429 has it) */
   fail_request_param(j, st, e->type[0] ? e->type : "upstream_error",
-                     e->upstream_code[0] ? e->upstream_code : "upstream_failed",
+                     e->upstream_code[0] ? e->upstream_code : st == 429 ? "rate_limit_exceeded" : "upstream_failed",
                      e->param[0] ? e->param : NULL, client_message(j, e->message));
 }
 

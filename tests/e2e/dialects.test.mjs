@@ -874,6 +874,9 @@ test('an error event before any output fails as its HTTP form: overloaded fails 
   anUp.handler = errorEvent('rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit');
   await assert.rejects(anth.messages.create({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] },
     to('anthropic')), (e) => e instanceof Anthropic.RateLimitError && e.error?.error?.type === 'rate_limit_error');
+  // to an OpenAI client, the code OpenAI gives a rate limit (Anthropic's errors name none)
+  await assert.rejects(oai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] },
+    to('anthropic')), (e) => e instanceof OpenAI.RateLimitError && e.code === 'rate_limit_exceeded');
 });
 
 test('Anthropic client -> Anthropic backend: an upstream error event mid-stream keeps its type', async () => {
