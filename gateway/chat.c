@@ -1117,6 +1117,16 @@ static bool now_external(sl_gw_t *gw, const sl_backend_cfg_t *b) {
   return ext;
 }
 
+/* A request in flight keeps the policy it started with, but a reload that now
+ * keeps it inside stops its retries and failover from going out (the first
+ * attempt follows its decision at once). */
+static bool now_kept_inside(job_t *j) {
+  sl_policy_t *p = sl_gw_policy(j->gw);
+  bool keep = p != j->pol && sl_policy_keeps_inside(p, j->cls_set ? &j->cls : NULL);
+  sl_policy_unref(p);
+  return keep;
+}
+
 static void try_step(job_t *j) {
   if (j->client_gone) {
     j->status = 499;
@@ -1130,6 +1140,12 @@ static void try_step(job_t *j) {
     if (j->dec.keep_inside && (s->backend->location == SL_LOC_EXTERNAL || now_external(gw, s->backend))) {
       SL_ERROR("req %s: refusing external step %s for a keep-inside request", j->req_id,
                s->backend->name);
+      continue;
+    }
+    if (j->attempts && s->backend->location == SL_LOC_EXTERNAL && now_kept_inside(j)) {
+      SL_WARN("req %s: not retrying on external step %s: the policy reloaded since the request began "
+              "keeps it inside", j->req_id, s->backend->name);
+      j->dec.keep_inside = true; /* (its error says so) */
       continue;
     }
     if (sl_backend_key_missing(s->backend)) {

@@ -214,6 +214,22 @@ static bool is_concrete_model(const char *m) {
   return m && m[0] && strcmp(m, "auto") != 0;
 }
 
+/* The first kept-inside entity type the classification holds (0 when it
+ * failed: unknowable), or -1. */
+static int keep_type_of(const sl_policy_t *p, const sl_class_t *cls) {
+  if (!p->n_keep_types) return -1;
+  if (!cls || cls->error) return 0;
+  for (size_t i = 0; i < cls->n_entities; i++)
+    for (size_t k = 0; k < p->n_keep_types; k++)
+      if (!strcmp(cls->entities[i].type, p->keep_types[k])) return (int)k;
+  return -1;
+}
+
+bool sl_policy_keeps_inside(const sl_policy_t *p, const sl_class_t *cls) {
+  sl_level_t level = !cls || cls->error ? SL_LEVEL_RESTRICTED : cls->level;
+  return (p->has_keep_inside && level >= p->keep_inside) || keep_type_of(p, cls) >= 0;
+}
+
 int sl_policy_decide(const sl_policy_t *p, const sl_chat_req_t *req, const sl_class_t *cls,
                      const sl_req_meta_t *meta, sl_decision_t *d) {
   memset(d, 0, sizeof *d);
@@ -225,13 +241,7 @@ int sl_policy_decide(const sl_policy_t *p, const sl_chat_req_t *req, const sl_cl
   d->keep_inside = p->has_keep_inside && d->level >= p->keep_inside;
   /* Kept-inside entity types: present, or unknowable because classification failed. */
   int keep_type = -1;
-  if (!d->keep_inside && p->n_keep_types) {
-    if (d->class_error) keep_type = 0;
-    for (size_t i = 0; cls && keep_type < 0 && i < cls->n_entities; i++)
-      for (size_t k = 0; k < p->n_keep_types && keep_type < 0; k++)
-        if (!strcmp(cls->entities[i].type, p->keep_types[k])) keep_type = (int)k;
-    d->keep_inside = keep_type >= 0;
-  }
+  if (!d->keep_inside && (keep_type = keep_type_of(p, cls)) >= 0) d->keep_inside = true;
   d->prompt_tokens = meta && meta->prompt_tokens > 0 ? meta->prompt_tokens
                      : req                           ? sl_chat_estimate_prompt_tokens(req)
                                                      : 0;

@@ -87,6 +87,10 @@ int sl_policy_decide(const sl_policy_t *p, const sl_chat_req_t *req, const sl_cl
 /* What the policy keeps inside: the lowest level of a reject rule (false if
  * none) and the kept-inside entity types (n returned; names into the policy). */
 bool sl_policy_keep_inside_level(const sl_policy_t *p, sl_level_t *level);
+/* Whether p keeps a request so classified inside (decide's keep_inside): its
+ * level at or above a reject rule's, or an entity of a kept-inside type; a
+ * failed classification is restricted and holds every type. */
+bool sl_policy_keeps_inside(const sl_policy_t *p, const sl_class_t *cls);
 size_t sl_policy_keep_inside_types(const sl_policy_t *p, const char *const **types);
 
 /* Whether the request must go through sl_redact_request (redact.h) with

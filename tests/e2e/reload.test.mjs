@@ -221,6 +221,38 @@ test('a reload that says an internal backend is external stops an in-flight keep
   }
 });
 
+test('a reload that now keeps a request inside stops its in-flight failover to an external backend', async () => {
+  // 'first' (internal) answers 500 after a while; the chain goes on to 'ext'
+  const first = await startMock((req, body, res) => setTimeout(() => replyJson(res, 500, { error: { message: 'down' } }), 700));
+  const policyD = (keepAt) => ({
+    auth: { admin_keys: [sha(ADMIN)] },
+    backends: [local(), apiBackend('first', first.url, { location: 'internal', max_retries: 0 }),
+               apiBackend('ext', ext.url, { max_retries: 0 })],
+    rules: [{ name: 'd-keep', when: { sensitivity_at_least: keepAt }, route: ['local'], on_unavailable: 'reject' },
+            { name: 'd-default', route: ['first', 'ext'] }],
+  });
+  const mail = 'Forward the minutes to laila.hansen@northwind-freight.com please'; // confidential
+  try {
+    swapTo(policyD('restricted'));
+    assert.equal((await admin(ADMIN)).status, 200);
+    const before = ext.received.length;
+    const pending = chat(s.base, userMsg(mail));
+    const n0 = first.received.length;
+    for (let i = 0; i < 50 && first.received.length === n0; i++) await sleep(20);
+    assert.equal(first.received.length, n0 + 1, 'the request reached the first step');
+    swapTo(policyD('confidential')); // an incident: e-mail addresses now stay inside
+    assert.equal((await admin(ADMIN)).status, 200);
+    const r = await pending;
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.rule, 'd-default', 'the request kept its own rule');
+    assert.equal(ext.received.length, before, 'its failover did not go out');
+    assert.match(s.stderr(), /the policy reloaded since the request began keeps it inside/);
+    assertNeverSaw(ext, ['northwind']);
+  } finally {
+    await first.stop();
+  }
+});
+
 test('under load: reloads between A, B and a broken file fail no request and leak nothing', async () => {
   swapTo(policyA());
   assert.equal((await admin(ADMIN)).status, 200);
