@@ -680,8 +680,8 @@ static void finish_json(an_call_t *c) {
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
   if (cJSON_IsString(m)) snprintf(c->model, sizeof c->model, "%s", m->valuestring);
-  for (const cJSON *b = content->child; b && !c->base.abandoned && !c->base.failed && !sl_stopper_cut(&c->lstop);
-       b = b->next) {
+  for (const cJSON *b = content->child;
+       b && !c->base.abandoned && !c->base.failed && !sl_stopper_cut(&c->lstop); b = b->next) {
     const cJSON *bt = cJSON_GetObjectItemCaseSensitive(b, "type");
     if (!cJSON_IsString(bt)) continue;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");

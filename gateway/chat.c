@@ -1008,9 +1008,11 @@ static void on_error(void *data, const sl_call_error_t *e) {
   j->upstream_no_retry = e->no_retry; /* the upstream knows best what asking again would do */
   /* (an upstream that names no code — Anthropic's errors have a type only —
    * gets OpenAI's for a rate limit, as an OpenAI upstream's 429 has it) */
-  fail_request_param(j, st, e->type[0] ? e->type : "upstream_error",
-                     e->upstream_code[0] ? e->upstream_code : st == 429 ? "rate_limit_exceeded" : "upstream_failed",
-                     e->param[0] ? e->param : NULL, client_message(j, e->message));
+  const char *code = e->upstream_code[0] ? e->upstream_code
+                     : st == 429           ? "rate_limit_exceeded"
+                                           : "upstream_failed";
+  fail_request_param(j, st, e->type[0] ? e->type : "upstream_error", code, e->param[0] ? e->param : NULL,
+                     client_message(j, e->message));
 }
 
 static void start_call(job_t *j) {

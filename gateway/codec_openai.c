@@ -143,8 +143,11 @@ static int decode_msgs(const cJSON *ms, sl_chat_req_t *r, char *err, size_t n) {
        * read different values (as for the body itself) */
       int k = 0;
       for (const cJSON *tc = tcs->child; tc; tc = tc->next, k++) {
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(tc, "function"), "arguments");
-        cJSON *pa = cJSON_IsString(a) && strchr(a->valuestring, '{') ? sl_json_parse(a->valuestring, strlen(a->valuestring)) : NULL;
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+        cJSON *pa = cJSON_IsString(a) && strchr(a->valuestring, '{')
+                        ? sl_json_parse(a->valuestring, strlen(a->valuestring))
+                        : NULL;
         const char *dk = pa ? sl_json_dup_key(pa, NULL, 0) : NULL;
         if (dk) {
           rc = bad(err, n, "%s.tool_calls[%d].function.arguments has the member \"%.60s\" twice", path, k, dk);
@@ -436,7 +439,8 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
     /* "none", "auto", "required", a named function or allowed_tools: anything
      * else reached backends that each read it their own way */
     const cJSON *ty = cJSON_GetObjectItemCaseSensitive(tc, "type");
-    const cJSON *fname = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(tc, "function"), "name");
+    const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
+    const cJSON *fname = cJSON_GetObjectItemCaseSensitive(fn, "name");
     bool word = cJSON_IsString(tc) && (!strcmp(tc->valuestring, "none") || !strcmp(tc->valuestring, "auto") ||
                                        !strcmp(tc->valuestring, "required"));
     bool named = cJSON_IsObject(tc) && cJSON_IsString(ty) && !strcmp(ty->valuestring, "function") &&
