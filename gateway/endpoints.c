@@ -301,6 +301,16 @@ static void models(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const char *id) 
 }
 
 static void metrics(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
+  /* key ids, spend and rule names: with auth.metrics_keys, for its keys (and
+   * the admin keys) only */
+  sl_policy_t *pol = sl_gw_policy(gw);
+  const char *tok = sl_gw_client_token(r);
+  if (!sl_config_may_read_metrics(sl_policy_config(pol), tok, tok ? strlen(tok) : 0)) {
+    sl_policy_unref(pol);
+    err_end(gw, c, r, tok ? 403 : 401, tok ? "permission_error" : "authentication_error", "metrics_key_required",
+            "a metrics key (auth.metrics_keys) or an admin key is required");
+    return;
+  }
   /* every worker's server and requests (their counters are read racily: a
    * scrape is a moment's picture anyway) */
   double open = 0, in = 0, out = 0, inflight = 0, refused = 0, send_timeouts = 0;
@@ -330,7 +340,6 @@ static void metrics(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
     sl_metrics_set(gw->metrics, "sluice_ledger_rows_total", "outcome=\"refused_busy\"", (double)ls.busy);
     sl_metrics_set(gw->metrics, "sluice_ledger_queue_depth", "", (double)ls.queue_depth);
   }
-  sl_policy_t *pol = sl_gw_policy(gw);
   const sl_config_t *cfg = sl_policy_config(pol);
   for (size_t i = 0; i < cfg->n_backends; i++) {
     int running, queued;

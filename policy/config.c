@@ -160,6 +160,27 @@ int sl_config_check_listen(const char *s, const char *path, long min_port, sl_je
 
 /* ---- sections ---- */
 
+/* auth.<name>: a list of sha256 digests of keys (admin_keys, metrics_keys). */
+static int key_hashes(const cJSON *a, const char *name, uint8_t (**out)[32], size_t *n_out, sl_jerr_t *err) {
+  char path[64];
+  snprintf(path, sizeof path, "$.auth.%s", name);
+  const cJSON *ad = cJSON_GetObjectItemCaseSensitive(a, name);
+  if (!ad) return 0;
+  if (!cJSON_IsArray(ad)) return sl_jerr_set(err, path, "must be an array");
+  int n = cJSON_GetArraySize(ad);
+  if (n > MAX_KEYS) return sl_jerr_set(err, path, "too many keys");
+  if (!(*out = calloc((size_t)n + 1, sizeof **out))) return SL_ENOMEM;
+  int i = 0;
+  for (const cJSON *k = ad->child; k; k = k->next, i++) {
+    char p[256];
+    sl_jpath_idx(p, sizeof p, path, i);
+    if (!cJSON_IsString(k) || parse_hex32(k->valuestring, (*out)[*n_out]))
+      return sl_jerr_set(err, p, "must be 64 hex digits (sha256 of the key)");
+    (*n_out)++;
+  }
+  return 0;
+}
+
 /* "log_level": debug, info, warn or error (serve's --debug overrides it). */
 static int parse_log_level(const cJSON *root, int *out, sl_jerr_t *err) {
   static const char *const names[] = {"debug", "info", "warn", "error"};
@@ -210,7 +231,7 @@ static int parse_auth(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
   const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "auth");
   if (!a) return 0;
   if (!cJSON_IsObject(a)) return sl_jerr_set(err, "$.auth", "must be an object");
-  static const char *const keys[] = {"keys", "admin_keys", NULL};
+  static const char *const keys[] = {"keys", "admin_keys", "metrics_keys", NULL};
   int rc = sl__check_keys(a, "$.auth", keys, err);
   if (rc) return rc;
   const cJSON *ks = cJSON_GetObjectItemCaseSensitive(a, "keys");
@@ -252,23 +273,8 @@ static int parse_auth(const cJSON *root, sl_config_t *c, sl_jerr_t *err) {
       }
     }
   }
-  const cJSON *ad = cJSON_GetObjectItemCaseSensitive(a, "admin_keys");
-  if (ad) {
-    if (!cJSON_IsArray(ad)) return sl_jerr_set(err, "$.auth.admin_keys", "must be an array");
-    int n = cJSON_GetArraySize(ad);
-    if (n > MAX_KEYS) return sl_jerr_set(err, "$.auth.admin_keys", "too many keys");
-    c->admin_keys = calloc((size_t)n + 1, sizeof *c->admin_keys);
-    if (!c->admin_keys) return SL_ENOMEM;
-    int i = 0;
-    for (const cJSON *k = ad->child; k; k = k->next, i++) {
-      char p[256];
-      sl_jpath_idx(p, sizeof p, "$.auth.admin_keys", i);
-      if (!cJSON_IsString(k) || parse_hex32(k->valuestring, c->admin_keys[c->n_admin_keys]))
-        return sl_jerr_set(err, p, "must be 64 hex digits (sha256 of the admin key)");
-      c->n_admin_keys++;
-    }
-  }
-  return 0;
+  if ((rc = key_hashes(a, "admin_keys", &c->admin_keys, &c->n_admin_keys, err))) return rc;
+  return key_hashes(a, "metrics_keys", &c->metrics_keys, &c->n_metrics_keys, err);
 }
 
 static int parse_models(const cJSON *b, const char *path, sl_backend_cfg_t *bc,
@@ -709,6 +715,7 @@ void sl_config_free(sl_config_t *c) {
   }
   free(c->keys);
   free(c->admin_keys);
+  free(c->metrics_keys);
   for (size_t i = 0; i < c->n_backends; i++) backend_free(&c->backends[i]);
   free(c->backends);
   cJSON_Delete(c->root);
@@ -740,13 +747,22 @@ const sl_key_cfg_t *sl_config_find_key(const sl_config_t *c, const char *token, 
   return found;
 }
 
-bool sl_config_is_admin(const sl_config_t *c, const char *token, size_t len) {
+static bool in_keys(uint8_t (*keys)[32], size_t n, const char *token, size_t len) {
   uint8_t d[32];
   sl_config_key_digest(token, len, d);
   bool ok = false;
-  for (size_t i = 0; i < c->n_admin_keys; i++)
-    if (!CRYPTO_memcmp(d, c->admin_keys[i], 32)) ok = true;
+  for (size_t i = 0; i < n; i++)
+    if (!CRYPTO_memcmp(d, keys[i], 32)) ok = true;
   return ok;
+}
+
+bool sl_config_is_admin(const sl_config_t *c, const char *token, size_t len) {
+  return in_keys(c->admin_keys, c->n_admin_keys, token, len);
+}
+
+bool sl_config_may_read_metrics(const sl_config_t *c, const char *token, size_t len) {
+  if (!c->n_metrics_keys) return true;
+  return token && (in_keys(c->metrics_keys, c->n_metrics_keys, token, len) || sl_config_is_admin(c, token, len));
 }
 
 long sl_backend_first_byte_ms(const sl_backend_cfg_t *bc, bool stream) {

@@ -96,6 +96,8 @@ typedef struct {
   size_t n_keys;
   uint8_t (*admin_keys)[32];
   size_t n_admin_keys;
+  uint8_t (*metrics_keys)[32]; /* auth.metrics_keys: /metrics needs one (or an admin key) */
+  size_t n_metrics_keys;
   sl_backend_cfg_t *backends;
   size_t n_backends;
   cJSON *root;                /* the whole document, for the policy compiler */
@@ -131,6 +133,9 @@ void sl_config_key_digest(const char *key, size_t len, uint8_t out[32]);
 /* The key matching a bearer token, or NULL. Constant-time comparison. */
 const sl_key_cfg_t *sl_config_find_key(const sl_config_t *c, const char *token, size_t len);
 bool sl_config_is_admin(const sl_config_t *c, const char *token, size_t len);
+/* Whether /metrics may be read with this token (NULL: none sent): always when
+ * auth.metrics_keys is not set; else a metrics key or an admin key. */
+bool sl_config_may_read_metrics(const sl_config_t *c, const char *token, size_t len);
 
 /* The first-byte timeout of one call to an API backend, in ms (0: none). A
  * non-streamed answer's status line comes only once the whole answer is

@@ -254,3 +254,30 @@ test('sluice --version names its version and the libraries it runs on', () => {
   assert.match(out, /^sluice \d+\.\d+\.\d+\n/);
   for (const lib of ['libuv', 'llhttp', 'libcurl', 'SQLite', 'OpenSSL', 'oneDNN', 'Hyperscan']) assert.match(out, new RegExp(lib));
 });
+
+// /metrics names key ids, their spend and the policy's rules: with
+// auth.metrics_keys set, only those keys (and the admin keys) read it.
+test('auth.metrics_keys: /metrics needs a metrics or an admin key; /healthz stays open', async () => {
+  const { createHash } = await import('node:crypto');
+  const sha = (s) => createHash('sha256').update(s).digest('hex');
+  const mock = await startMock((req, body, res) => replyJson(res, 200, completion('hi')));
+  const s = await startSluice({
+    backends: [apiBackend('up', mock.url)], rules: [{ name: 'default', route: ['up'] }],
+    auth: { keys: [{ id: 'app', sha256: sha('sk-app') }], admin_keys: [sha('sk-admin')], metrics_keys: [sha('sk-prom')] },
+  });
+  try {
+    const get = (key) => fetch(`${s.base}/metrics`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+    assert.equal((await get()).status, 401);
+    const wrong = await get('sk-app'); // a client key is no metrics key
+    assert.equal(wrong.status, 403);
+    assert.equal((await wrong.json()).error.code, 'metrics_key_required');
+    const ok = await get('sk-prom');
+    assert.equal(ok.status, 200);
+    assert.match(await ok.text(), /sluice_requests_total/);
+    assert.equal((await get('sk-admin')).status, 200);
+    assert.equal((await fetch(`${s.base}/healthz`)).status, 200);
+  } finally {
+    await s.stop();
+    await mock.stop();
+  }
+});

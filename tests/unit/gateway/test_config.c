@@ -155,6 +155,8 @@ static void test_errors_name_the_path(void **st) {
                "$.log_level: must be");
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"local\"}],\"access_log\":\"yes\"}",
                "$.access_log: must be true or false");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"local\"}],\"auth\":{\"metrics_keys\":[\"abc\"]}}",
+               "$.auth.metrics_keys[0]: must be 64 hex digits");
   expect_error("{\"backends\":[{\"name\":\"a/b\",\"kind\":\"openai\",\"base_url\":\"http://a\"}]}",
                "$.backends[0].name: must not contain");
   expect_error("{\"backends\":[{\"name\":\"ext\\nX-Injected:1\",\"kind\":\"openai\",\"base_url\":\"http://a\"}]}",
