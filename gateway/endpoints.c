@@ -370,8 +370,15 @@ static void readyz(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   int n = snprintf(body, sizeof body, "{\"status\":\"ready\",\"policy_version\":\"%s\"}",
                    sl_policy_version(pol));
   sl_policy_unref(pol);
+  /* under ledger.on_failure "reject", a ledger that cannot record refuses every
+   * request that must be recorded: a balancer should send them elsewhere */
+  bool ledger_down = gw->ledger && sl_ledger_rejects_on_failure(gw->ledger) && sl_ledger_failing(gw->ledger);
   if (msg[0]) err_end(gw, c, r, 503, "not_ready", "backend_not_ready", msg);
   else if (gw->draining) err_end(gw, c, r, 503, "not_ready", "shutting_down", "shutting down");
+  else if (ledger_down)
+    err_end(gw, c, r, 503, "not_ready", "ledger_unavailable",
+            "the ledger cannot record rows now (its writes fail or it is full) and ledger.on_failure is "
+            "reject: requests that must be recorded are refused");
   else simple(gw, c, r, 200, "application/json", body, (size_t)n);
 }
 

@@ -122,6 +122,9 @@ struct sl_ledger {
   dev_t dev, wal_dev;
   ino_t ino, wal_ino;
   bool moved; /* they were gone at the last batch (logged once) */
+  bool batch_failing;      /* under mu: the last batch with rows failed */
+  uint64_t health_busy;    /* under mu: st.busy at the last sl_ledger_failing() ... */
+  int64_t health_busy_ms;  /* ... and when it was last seen growing */
   bool ready;                /* the writer has opened the database (or failed) */
   int open_rc;
   int handles_closed;        /* of the loop's two: idle and async */
@@ -1001,6 +1004,7 @@ static void *writer_main(void *arg) {
 
     pthread_mutex_lock(&l->mu);
     l->writing = 0;
+    if (n || gap_due) l->batch_failing = rc != 0;
     if (rc && l->journal && !l->stopping) {
       /* Journaled rows are durable and their callbacks have run: keep them, in
        * order, and try again (the journal keeps them across a restart too). */
@@ -1558,6 +1562,21 @@ void sl_ledger_stats(sl_ledger_t *l, sl_ledger_stats_t *st) {
   st->queue_depth = l->q_len;
   st->replayed = (uint64_t)l->replayed;
   pthread_mutex_unlock(&l->mu);
+}
+
+bool sl_ledger_failing(sl_ledger_t *l) {
+  if (!l) return false;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  pthread_mutex_lock(&l->mu);
+  if (l->st.busy != l->health_busy) {
+    l->health_busy = l->st.busy;
+    l->health_busy_ms = now;
+  }
+  bool failing = l->batch_failing || (l->health_busy_ms && now - l->health_busy_ms < 5000);
+  pthread_mutex_unlock(&l->mu);
+  return failing;
 }
 
 void sl__ledger_fail_batches(sl_ledger_t *l, int n) {

@@ -178,6 +178,10 @@ typedef struct {
 
 /* A snapshot for /metrics (all zero for a NULL ledger). Thread-safe, cheap. */
 void sl_ledger_stats(sl_ledger_t *l, sl_ledger_stats_t *st);
+/* Whether the ledger cannot record rows now: its last batch failed (a full
+ * disk, a file gone), or it refused rows (a full queue or journal) since the
+ * previous call or within 5 s of it. For readiness. Thread-safe. */
+bool sl_ledger_failing(sl_ledger_t *l);
 
 /* ---- reading (synchronous; each opens its own read-only connection) ---- */
 

@@ -495,6 +495,10 @@ describe('a ledger that cannot write', () => {
           chat(s.base, userMsg('while locked')),
           chat(s.base, userMsg('while locked, streamed', { stream: true })),
         ]);
+        // readiness says the ledger cannot record where that refuses requests
+        const ready = await fetch(`${s.base}/readyz`);
+        assert.equal(ready.status, onFailure === 'reject' ? 503 : 200);
+        if (onFailure === 'reject') assert.equal((await ready.json()).error.code, 'ledger_unavailable');
         await release();
         if (onFailure === 'reject') {
           assert.equal(plain.status, 503, plain.text);
@@ -509,6 +513,10 @@ describe('a ledger that cannot write', () => {
           assert.equal(plain.json.choices[0].message.content, 'an answer');
         }
         assert.equal((await chat(s.base, userMsg('after the lock'))).status, 200);
+        // and ready again once a batch is written (the refusals seen within 5 s aside)
+        let back = 0;
+        for (let i = 0; i < 40 && back !== 200; i++, await sleep(250)) back = (await fetch(`${s.base}/readyz`)).status;
+        assert.equal(back, 200);
       } finally {
         await s.stop();
       }

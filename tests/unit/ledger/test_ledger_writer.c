@@ -209,6 +209,7 @@ static void test_write_failure_reported(void **state) {
   assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
   run_until(&loop, &c, 1);
   assert_int_equal(c.ok, 1);
+  assert_false(sl_ledger_failing(l));
 
   /* The next batch fails as a read-only database would: the egress row of a
    * request is not recorded, and the gateway (reject) must refuse it. */
@@ -223,6 +224,7 @@ static void test_write_failure_reported(void **state) {
   assert_int_equal(c.failed, 1);
   assert_int_equal(c.last_status, SL_EIO);
   assert_true(sl_ledger_rejects_on_failure(l));
+  assert_true(sl_ledger_failing(l)); /* (/readyz says so) */
 
   /* The ledger recovers, records the gap first, and the chain skips nothing it
    * claimed to write. */
@@ -230,6 +232,7 @@ static void test_write_failure_reported(void **state) {
   assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
   run_until(&loop, &c, 3);
   assert_int_equal(c.ok, 2);
+  assert_false(sl_ledger_failing(l));
   sl_ledger_stats_t st;
   sl_ledger_stats(l, &st);
   assert_int_equal(st.failed, 1);
