@@ -123,6 +123,7 @@ struct sl_ledger {
   ino_t ino, wal_ino;
   bool moved; /* they were gone at the last batch (logged once) */
   bool batch_failing;      /* under mu: the last batch with rows failed */
+  bool journal_gone;       /* (atomic) the journal file left its path: appends are refused */
   uint64_t health_busy;    /* under mu: st.busy at the last sl_ledger_failing() ... */
   int64_t health_busy_ms;  /* ... and when it was last seen growing */
   bool ready;                /* the writer has opened the database (or failed) */
@@ -636,6 +637,14 @@ static const char *file_moved(sl_ledger_t *l) {
 
 static int write_batch(sl_ledger_t *l, entry_t *batch, bool egress, bool inject_fault, size_t *rows) {
   *rows = 0;
+  if (l->journal) { /* (its rows are in memory still: they commit; new ones are refused) */
+    bool gone = sl__ljournal_gone(l->journal);
+    if (gone && !__atomic_load_n(&l->journal_gone, __ATOMIC_RELAXED))
+      SL_ERROR("ledger: the journal %s-pending was deleted or replaced while sluice runs: rows are "
+               "refused until a restart creates it again (acknowledged rows would not survive a crash)",
+               sqlite3_db_filename(l->db, "main"));
+    __atomic_store_n(&l->journal_gone, gone, __ATOMIC_RELAXED);
+  }
   const char *moved = file_moved(l);
   if (moved && !l->moved)
     SL_ERROR("ledger: %s %s while sluice runs: no row is written to it until it is back (a restart "
@@ -1225,7 +1234,8 @@ static int stage(sl_ledger_t *l, soon_t *q, entry_t *e, sl_ledger_done_cb cb, vo
    * covers the skip at the ring's end and another loop's turn; past it, the
    * rows of a turn that do not fit are refused when they are written). */
   if (__atomic_load_n(&l->q_len, __ATOMIC_RELAXED) + q->rows >= l->opts.queue_max ||
-      sl__ljournal_room(l->journal) < q->rec_len + flen + JOURNAL_SLACK) {
+      sl__ljournal_room(l->journal) < q->rec_len + flen + JOURNAL_SLACK ||
+      __atomic_load_n(&l->journal_gone, __ATOMIC_RELAXED)) {
     pthread_mutex_lock(&l->mu);
     l->st.busy++;
     gap_count(&l->refused, e);
@@ -1458,7 +1468,7 @@ static int enqueue(sl_ledger_t *l, entry_t *e) {
   pthread_mutex_lock(&l->mu);
   if (l->stopping) {
     rc = SL_ECANCELED;
-  } else if (l->q_len >= l->opts.queue_max) {
+  } else if (l->q_len >= l->opts.queue_max || (rec && __atomic_load_n(&l->journal_gone, __ATOMIC_RELAXED))) {
     rc = SL_EBUSY;
   } else if (rec) {
     e->jseq = l->jseq_next;

@@ -124,6 +124,9 @@ int sl__ljournal_write(sl_ljournal_t *j, uint64_t seq, unsigned char *buf, size_
                        sl_ljournal_placed_cb placed, void *ud);
 /* Bytes of the ring free now (an estimate while others append). */
 size_t sl__ljournal_room(const sl_ljournal_t *j);
+/* Whether the journal file is no longer at its path (deleted, renamed,
+ * replaced): rows appended to it would not survive a crash. Two stat calls. */
+bool sl__ljournal_gone(const sl_ljournal_t *j);
 /* The records before logical offset `upto` are committed: their space may be
  * reused (the writer; safe beside an appender). */
 void sl__ljournal_release(sl_ljournal_t *j, uint64_t upto);

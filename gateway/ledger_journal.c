@@ -190,7 +190,11 @@ void sl__ljournal_close(sl_ljournal_t *j) {
     /* everything committed: nothing for the next open to read */
     uint64_t head = __atomic_load_n(&j->head, __ATOMIC_ACQUIRE);
     uint64_t tail = __atomic_load_n(&j->tail, __ATOMIC_ACQUIRE);
-    if (head != tail)
+    if (head != tail && sl__ljournal_gone(j))
+      SL_ERROR("ledger: %llu bytes of rows not committed were in %s, which was deleted or replaced "
+               "while sluice ran: they are lost (a gap the chain cannot show)", (unsigned long long)(head - tail),
+               j->path);
+    else if (head != tail)
       SL_WARN("ledger: rows not committed stay in %s (%llu bytes of records); the next start "
               "or `sluice audit` commits them", j->path, (unsigned long long)(head - tail));
     else if (ftruncate(j->fd, 0))
@@ -282,6 +286,12 @@ int sl__ljournal_write(sl_ljournal_t *j, uint64_t seq, unsigned char *buf, size_
   put_u64((unsigned char *)&last, seq - 1);
   __atomic_store_n((uint64_t *)(void *)(j->map + 16), last, __ATOMIC_RELEASE);
   return 0;
+}
+
+bool sl__ljournal_gone(const sl_ljournal_t *j) {
+  struct stat fs, ps;
+  if (fstat(j->fd, &fs)) return true;
+  return fs.st_nlink == 0 || stat(j->path, &ps) || ps.st_dev != fs.st_dev || ps.st_ino != fs.st_ino;
 }
 
 size_t sl__ljournal_room(const sl_ljournal_t *j) {

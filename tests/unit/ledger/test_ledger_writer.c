@@ -324,6 +324,41 @@ static void test_file_moved_fails_writes(void **state) {
   rm_ledger(path);
 }
 
+/* The journal deleted while sluice runs: rows acknowledged into it would not
+ * survive a crash, so once the writer sees it gone new rows are refused (the
+ * rows it holds still commit). */
+static void test_journal_deleted_refuses(void **state) {
+  (void)state;
+  char path[600], jpath[700];
+  tmp_ledger(path, sizeof path);
+  snprintf(jpath, sizeof jpath, "%s-pending", path);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  sl_ledger_t *l;
+  sl_ledger_opts_t o = {.reject_on_failure = true, .journal = true};
+  assert_int_equal(sl_ledger_open(path, &o, &loop, &l), 0);
+  counts_t c = {.loop_thread = pthread_self()};
+  sl_ledger_row_t r = sample_row(1);
+  assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
+  run_until(&loop, &c, 1);
+  sl_ledger_flush(l);
+  assert_int_equal(unlink(jpath), 0);
+  r = sample_row(2); /* not seen yet: taken, and committed */
+  assert_int_equal(sl_ledger_append(l, &r, on_done, &c), 0);
+  run_until(&loop, &c, 2);
+  sl_ledger_flush(l);
+  r = sample_row(3);
+  assert_int_equal(sl_ledger_append(l, &r, on_done, &c), SL_EBUSY);
+  assert_true(sl_ledger_failing(l));
+  sl_ledger_close(l);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  sl_ledger_verify_t v;
+  assert_int_equal(sl_ledger_verify(path, 0, NULL, &v), 0);
+  assert_int_equal(v.rows, 3); /* rows 1 and 2, and the gap row counting the refused one */
+  rm_ledger(path);
+}
+
 static void test_on_failure_continue_and_sync(void **state) {
   char path[600];
   tmp_ledger(path, sizeof path);
@@ -524,6 +559,7 @@ int main(void) {
       cmocka_unit_test(test_write_failure_reported),
       cmocka_unit_test(test_file_moved_fails_writes),
       cmocka_unit_test(test_not_a_regular_file),
+      cmocka_unit_test(test_journal_deleted_refuses),
       cmocka_unit_test(test_on_failure_continue_and_sync),
       cmocka_unit_test(test_open_failure),
       cmocka_unit_test(test_disk_full),
