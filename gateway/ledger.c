@@ -622,7 +622,8 @@ static const char *file_moved(sl_ledger_t *l) {
   const char *db = sqlite3_db_filename(l->db, "main");
   struct stat st;
   if (!db || !*db) return NULL; /* (an in-memory database: tests) */
-  if (stat(db, &st)) return "was deleted or renamed";
+  if (stat(db, &st))
+    return errno == EACCES ? "cannot be reached (permission denied on its directory)" : "was deleted or renamed";
   if (st.st_dev != l->dev || st.st_ino != l->ino) return "was replaced by another file";
   const char *wal = sqlite3_filename_wal(db);
   if (!wal || stat(wal, &st)) return wal && l->wal_ino ? "lost its -wal file" : NULL;
