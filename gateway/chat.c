@@ -146,6 +146,14 @@ static void settle_budget(job_t *j, double cost) {
   j->reserved_usd = 0;
 }
 
+/* A whole answer's tool calls, gathered so far. */
+static void free_tools(job_t *j) {
+  for (size_t i = 0; i < j->n_tools; i++) sl_buf_free(&j->tools[i].args);
+  free(j->tools);
+  j->tools = NULL;
+  j->n_tools = 0;
+}
+
 static void job_free(job_t *j) {
   set_state(j, ST_DONE);
   if (j->reserved_usd > 0) settle_budget(j, 0); /* a path that wrote no row */
@@ -162,8 +170,7 @@ static void job_free(job_t *j) {
   sl_buf_free(&j->out);
   sl_buf_free(&j->tmp);
   sl_buf_free(&j->lp);
-  for (size_t i = 0; i < j->n_tools; i++) sl_buf_free(&j->tools[i].args);
-  free(j->tools);
+  free_tools(j);
   uv_close((uv_handle_t *)&j->backoff, job_free_cb);
   uv_close((uv_handle_t *)&j->keepalive, job_free_cb);
 }
@@ -177,10 +184,7 @@ static void reset_answer(job_t *j) {
   sl_buf_reset(&j->refusal);
   sl_buf_reset(&j->reasoning);
   sl_buf_reset(&j->lp);
-  for (size_t i = 0; i < j->n_tools; i++) sl_buf_free(&j->tools[i].args);
-  free(j->tools);
-  j->tools = NULL;
-  j->n_tools = 0;
+  free_tools(j);
   j->resp.refused = j->resp.opens_with_tool = false;
 }
 
