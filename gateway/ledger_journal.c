@@ -291,7 +291,9 @@ int sl__ljournal_write(sl_ljournal_t *j, uint64_t seq, unsigned char *buf, size_
 bool sl__ljournal_gone(const sl_ljournal_t *j) {
   struct stat fs, ps;
   if (fstat(j->fd, &fs)) return true;
-  return fs.st_nlink == 0 || stat(j->path, &ps) || ps.st_dev != fs.st_dev || ps.st_ino != fs.st_ino;
+  if (fs.st_nlink == 0) return true;
+  if (stat(j->path, &ps)) return errno == ENOENT; /* (a directory made unreadable: not known gone) */
+  return ps.st_dev != fs.st_dev || ps.st_ino != fs.st_ino;
 }
 
 size_t sl__ljournal_room(const sl_ljournal_t *j) {
