@@ -99,21 +99,21 @@ static void model_lint(const char *file, const sl_config_t *cfg, const cJSON *ru
   }
 }
 
-/* The level an entity type gets under cfg: detectors.levels, a custom
- * detector's level, else the router's default. 0 or SL_EINVAL (unknown type). */
-static int type_level(const sl_config_t *cfg, const char *type, sl_level_t *out) {
+/* A custom detector named like a built-in entity type: its findings keep its
+ * own level, which detectors.levels of that name does not change (that names
+ * the built-in detector's). */
+static void custom_lint(const char *file, const sl_config_t *cfg) {
   const cJSON *det = cJSON_GetObjectItemCaseSensitive(cfg->root, "detectors");
-  const cJSON *lv = cJSON_GetObjectItemCaseSensitive(det, "levels");
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(lv, type);
-  if (cJSON_IsString(v)) return sl_level_parse(v->valuestring, out);
   const cJSON *custom = cJSON_GetObjectItemCaseSensitive(det, "custom");
-  for (const cJSON *c = cJSON_IsArray(custom) ? custom->child : NULL; c; c = c->next) {
+  int i = 0;
+  sl_level_t lv;
+  for (const cJSON *c = cJSON_IsArray(custom) ? custom->child : NULL; c; c = c->next, i++) {
     const cJSON *ct = cJSON_GetObjectItemCaseSensitive(c, "type");
-    const cJSON *cl = cJSON_GetObjectItemCaseSensitive(c, "level");
-    if (cJSON_IsString(ct) && !strcmp(ct->valuestring, type) && cJSON_IsString(cl))
-      return sl_level_parse(cl->valuestring, out);
+    if (cJSON_IsString(ct) && !sl_router_default_level(ct->valuestring, &lv))
+      fprintf(stderr, "%s: warning: $.detectors.custom[%d].type: %s is a built-in type too: this "
+                      "detector's findings keep its own level, which detectors.levels.%s does not change\n",
+              file, i, ct->valuestring, ct->valuestring);
   }
-  return sl_router_default_level(type, out);
 }
 
 static int cmd_check(const char *file) {
@@ -176,7 +176,8 @@ static int cmd_check(const char *file) {
     size_t n_kept = sl_policy_keep_inside_types(p, &kept_types);
     for (const cJSON *ty = red && any_external && kept_before ? red->child : NULL; ty; ty = ty->next, t++) {
       if (!cJSON_IsString(ty)) continue;
-      if (sl_policy_keep_inside_level(p, &keep_lv) && !type_level(cfg, ty->valuestring, &tl) && tl >= keep_lv)
+      if (sl_policy_keep_inside_level(p, &keep_lv) &&
+          !sl_router_type_level(sl_policy_router(p), ty->valuestring, &tl) && tl >= keep_lv)
         fprintf(stderr, "%s: warning: $.rules[%d].redact[%d]: %s is %s, which a keep-inside rule keeps "
                         "inside: a request holding one never reaches this rule's external steps, so "
                         "the redaction never applies (lower its level in detectors.levels to send it "
@@ -196,6 +197,7 @@ static int cmd_check(const char *file) {
   if (always < 0)
     fprintf(stderr, "%s: warning: no rule without `when`: a request no rule matches is refused (451)\n",
             file);
+  custom_lint(file, cfg);
   char keep[400] = "nothing is kept inside (no reject rule with sensitivity_at_least or "
                    "entity_types_any)";
   sl_level_t lv;

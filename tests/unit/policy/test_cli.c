@@ -131,6 +131,14 @@ static void test_check(void **state) {
   assert_int_equal(run(&out, 2, "check", kept), 0);
   assert_non_null(strstr(out, "$.rules[1].redact[0]: EMAIL_ADDRESS is kept inside by a keep-inside rule's entity_types_any"));
   assert_null(strstr(out, "redact[1]: PERSON is kept inside"));
+  /* a custom detector named like a built-in type keeps its own level */
+  char *twin = write_file("twin.json",
+                          "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}], \"detectors\": {\"custom\":"
+                          " [{\"type\": \"EMAIL_ADDRESS\", \"pattern\": \"\\\\bcorp-mail\\\\b\"}, {\"type\": \"CODENAME\","
+                          " \"pattern\": \"\\\\bFalcon\\\\b\"}]}, \"rules\": [{\"name\": \"a\", \"route\": [\"local\"]}]}");
+  assert_int_equal(run(&out, 2, "check", twin), 0);
+  assert_non_null(strstr(out, "$.detectors.custom[0].type: EMAIL_ADDRESS is a built-in type too"));
+  assert_null(strstr(out, "custom[1].type"));
 
   /* a FIFO (or a directory) is no config: refused at once, not waited on */
   char fifo[160];
