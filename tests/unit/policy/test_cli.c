@@ -114,31 +114,34 @@ static void test_check(void **state) {
   assert_int_equal(run(&out, 2, "check", good), 0);
   assert_non_null(strstr(out, "ok (4 rules"));
   assert_null(strstr(out, "unencrypted"));
-  /* an external backend over plain http:// (not a sidecar on the loopback) */
-  char *clear = write_file("clear.json",
-                           "{\"backends\": [{\"name\": \"ext\", \"kind\": \"openai\", \"base_url\": \"http://api.example.com/v1\"},"
-                           " {\"name\": \"side\", \"kind\": \"openai\", \"base_url\": \"http://127.0.0.1:9000/v1\"}],"
-                           " \"rules\": [{\"name\": \"a\", \"route\": [\"ext\", \"side\"]}]}");
-  assert_int_equal(run(&out, 2, "check", clear), 0);
-  assert_non_null(strstr(out, "$.backends[0].base_url: backend \"ext\" is external and plain http://"));
-  assert_null(strstr(out, "\"side\" is external and plain"));
-  /* a type a keep-inside rule holds by entity_types_any, redacted by a later rule */
-  char *kept = write_file("kept.json",
-                          "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}, {\"name\": \"openai\", \"kind\": \"openai\","
-                          " \"base_url\": \"https://api.openai.com/v1\"}], \"rules\": [{\"name\": \"keep\", \"when\":"
-                          " {\"entity_types_any\": [\"EMAIL_ADDRESS\"]}, \"route\": [\"local\"], \"on_unavailable\": \"reject\"},"
-                          " {\"name\": \"out\", \"route\": [\"openai\"], \"redact\": [\"EMAIL_ADDRESS\", \"PERSON\"]}]}");
-  assert_int_equal(run(&out, 2, "check", kept), 0);
-  assert_non_null(strstr(out, "$.rules[1].redact[0]: EMAIL_ADDRESS is kept inside by a keep-inside rule's entity_types_any"));
-  assert_null(strstr(out, "redact[1]: PERSON is kept inside"));
-  /* a custom detector named like a built-in type keeps its own level */
-  char *twin = write_file("twin.json",
-                          "{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}], \"detectors\": {\"custom\":"
-                          " [{\"type\": \"EMAIL_ADDRESS\", \"pattern\": \"\\\\bcorp-mail\\\\b\"}, {\"type\": \"CODENAME\","
-                          " \"pattern\": \"\\\\bFalcon\\\\b\"}]}, \"rules\": [{\"name\": \"a\", \"route\": [\"local\"]}]}");
-  assert_int_equal(run(&out, 2, "check", twin), 0);
-  assert_non_null(strstr(out, "$.detectors.custom[0].type: EMAIL_ADDRESS is a built-in type too"));
-  assert_null(strstr(out, "custom[1].type"));
+  /* warnings that pass the check: each file, what its warning says, and what
+   * must not be warned about beside it */
+  static const struct {
+    const char *json, *warned, *not_warned;
+  } lints[] = {
+      /* an external backend over plain http:// (not a sidecar on the loopback) */
+      {"{\"backends\": [{\"name\": \"ext\", \"kind\": \"openai\", \"base_url\": \"http://api.example.com/v1\"},"
+       " {\"name\": \"side\", \"kind\": \"openai\", \"base_url\": \"http://127.0.0.1:9000/v1\"}],"
+       " \"rules\": [{\"name\": \"a\", \"route\": [\"ext\", \"side\"]}]}",
+       "$.backends[0].base_url: backend \"ext\" is external and plain http://", "\"side\" is external and plain"},
+      /* a type a keep-inside rule holds by entity_types_any, redacted by a later rule */
+      {"{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}, {\"name\": \"openai\", \"kind\": \"openai\","
+       " \"base_url\": \"https://api.openai.com/v1\"}], \"rules\": [{\"name\": \"keep\", \"when\":"
+       " {\"entity_types_any\": [\"EMAIL_ADDRESS\"]}, \"route\": [\"local\"], \"on_unavailable\": \"reject\"},"
+       " {\"name\": \"out\", \"route\": [\"openai\"], \"redact\": [\"EMAIL_ADDRESS\", \"PERSON\"]}]}",
+       "$.rules[1].redact[0]: EMAIL_ADDRESS is kept inside by a keep-inside rule's entity_types_any",
+       "redact[1]: PERSON is kept inside"},
+      /* a custom detector named like a built-in type keeps its own level */
+      {"{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}], \"detectors\": {\"custom\":"
+       " [{\"type\": \"EMAIL_ADDRESS\", \"pattern\": \"\\\\bcorp-mail\\\\b\"}, {\"type\": \"CODENAME\","
+       " \"pattern\": \"\\\\bFalcon\\\\b\"}]}, \"rules\": [{\"name\": \"a\", \"route\": [\"local\"]}]}",
+       "$.detectors.custom[0].type: EMAIL_ADDRESS is a built-in type too", "custom[1].type"}};
+  for (size_t i = 0; i < sizeof lints / sizeof *lints; i++) {
+    char *f = write_file("lint.json", lints[i].json);
+    assert_int_equal(run(&out, 2, "check", f), 0);
+    assert_non_null(strstr(out, lints[i].warned));
+    assert_null(strstr(out, lints[i].not_warned));
+  }
 
   /* a FIFO (or a directory) is no config: refused at once, not waited on */
   char fifo[160];
