@@ -810,10 +810,7 @@ static void on_done(void *data, const sl_result_t *res) {
     return;
   }
   if (j->restorer) { /* whatever the restorers still hold; tool arguments */
-    int rc = end_reasoning(j) || restore_whole(j, &j->reasoning, false);
-    sl_buf_reset(&j->tmp);
-    if (!rc) sl_restorer_finish(j->restorer, &j->tmp);
-    if (!rc && j->tmp.len) rc = deliver_text(j, j->tmp.data, j->tmp.len);
+    int rc = end_reasoning(j) || restore_whole(j, &j->reasoning, false) || end_text(j);
     for (int i = 0; !rc && j->tool_rst && i < SL_MAX_TOOL_CALLS; i++) rc = flush_tool_args(j, i);
     if (!rc) rc = restore_tools(j);
     if (rc) {

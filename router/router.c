@@ -171,6 +171,8 @@ sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
     return NULL;
   }
   pthread_mutex_init(&r->work_mu, NULL);
+  static _Atomic uint64_t gens;
+  r->gen = ++gens;
   for (int i = 0; i < SL_ET__COUNT; i++) r->level_of[i] = etypes[i].level;
 
   if (opts->n_custom > SL_ROUTER_MAX_CUSTOM) {
@@ -678,25 +680,41 @@ static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *
  * (model names read as names and dates to the detectors: "claude-…"): only
  * those types count — a key known by its form, not a token that merely looks
  * random ("TheBloke/Llama-2-13B-chat-GPTQ") — and only in a name with seven
- * digits, or of 16 characters or more, which short names are not. */
+ * digits, or of 16 characters or more, which short names are not. Requests
+ * name the same few models again and again: each thread keeps its last
+ * answer, so a long name costs a classification once, not per request. */
 static void model_level(const sl_router_t *r, const char *model, sl_class_t *out) {
   static const char *const numbers[] = {"US_SSN",   "CREDIT_CARD", "IBAN_CODE", "PHONE_NUMBER",
                                         "API_KEY",  "CLOUD_CREDENTIAL", "JWT",   "PASSWORD",
                                         "PRIVATE_KEY", NULL};
+  static __thread uint64_t memo_gen; /* (a router's address may be a new one's after a reload) */
+  static __thread char memo_model[SL_CHAT_MAX_MODEL + 1];
+  static __thread sl_level_t memo_level;
   size_t digits = 0, n = model ? strlen(model) : 0;
   for (size_t i = 0; i < n; i++) digits += isdigit((unsigned char)model[i]) != 0;
   if ((digits < 7 && n < 16) || out->error) return;
-  sl_class_t mc;
-  if (classify(r, NULL, model, n, NULL, &mc)) {
-    out->level = SL_LEVEL_RESTRICTED; /* fail closed */
+  sl_level_t found = SL_LEVEL_PUBLIC;
+  if (memo_gen == r->gen && !strcmp(memo_model, model)) {
+    found = memo_level;
   } else {
-    for (size_t i = 0; i < mc.n_entities; i++)
-      for (const char *const *t = numbers; *t; t++)
-        if (!strcmp(mc.entities[i].type, *t) && mc.entities[i].level > out->level &&
-            !(mc.entities[i].detector && !strcmp(mc.entities[i].detector, "random_token")))
-          out->level = mc.entities[i].level;
+    sl_class_t mc;
+    if (classify(r, NULL, model, n, NULL, &mc)) {
+      found = SL_LEVEL_RESTRICTED; /* fail closed (and not kept: it may pass) */
+    } else {
+      for (size_t i = 0; i < mc.n_entities; i++)
+        for (const char *const *t = numbers; *t; t++)
+          if (!strcmp(mc.entities[i].type, *t) && mc.entities[i].level > found &&
+              !(mc.entities[i].detector && !strcmp(mc.entities[i].detector, "random_token")))
+            found = mc.entities[i].level;
+      if (n <= SL_CHAT_MAX_MODEL) {
+        memo_gen = r->gen;
+        memcpy(memo_model, model, n + 1);
+        memo_level = found;
+      }
+    }
+    sl_class_free(&mc);
   }
-  sl_class_free(&mc);
+  if (found > out->level) out->level = found;
 }
 
 int sl_router_classify(const sl_router_t *r, const sl_chat_req_t *req, const char *declared,

@@ -462,6 +462,7 @@ typedef struct sl__work {
 } sl__work_t;
 
 struct sl_router {
+  uint64_t gen;            /* unique per router made in the process (model_level's memo) */
   sl__scan_t *scan;
   pthread_mutex_t work_mu; /* guards the pool below; the rest is immutable */
   sl__work_t *work_free;
