@@ -75,9 +75,8 @@ async function gateway(handler, bound) {
   const gw = await startSluice({
     backends: [apiBackend('big', up.url, { max_retries: 0 })],
     rules: [{ name: 'all', route: ['big'] }],
-    limits: { max_buffered_bytes: bound }, 
+    limits: { max_buffered_bytes: bound },
   }, { MOCK_KEY: 'sk-mock-answer-memory' });
-  globalThis.GW = gw;
   const held = async () => Number((await (await fetch(`${gw.base}/metrics`)).text()).match(/^sluice_held_answer_bytes (\S+)$/m)[1]);
   const stop = async () => { await gw.stop(); await up.stop(); };
   return { gw, held, stop };
@@ -98,8 +97,10 @@ test('answers queued for clients that do not read count in the bound until they 
   const ask = (content = 'hi') => sdk.chat.completions.create({ model: 'mock-model', messages: [{ role: 'user', content }] });
   const socks = [];
   try {
-    // clients that ask and read nothing, until their answers hold 40 MiB
-    for (let i = 0; i < 10 && await held() < WAITING; i++) {
+    // clients that ask and read nothing, until their answers hold 40 MiB (a
+    // fresh-clone CI run saw ten such clients hold only 39.2 MiB: the
+    // kernel's share varies, so ask as many as it takes)
+    for (let i = 0; i < 40 && await held() < WAITING; i++) {
       const sock = net.connect(gw.port, '127.0.0.1');
       sock.pause();
       sock.on('error', () => {});
@@ -117,7 +118,6 @@ test('answers queued for clients that do not read count in the bound until they 
     const t0 = Date.now();
     for (let i = 0; i < 250 && await held() > 0; i++) await sleep(20);
     const h = await fetch(`${gw.base}/metrics`).then((r) => r.text());
-    if (await held()) console.log(gw.stderr().split('\n').filter((l) => /DBG|warn|error/.test(l)).slice(-80).join('\n'));
     assert.equal(await held(), 0, `given back when the clients went away (after ${Date.now() - t0} ms): ${h.split('\n').filter((l) => /held|open_conn|inflight|in_flight/.test(l)).join('; ')}`);
     const r = await ask();
     assert.equal(r.choices[0].message.content.length, ANSWER);
