@@ -396,8 +396,9 @@ static char *plain_letters(const char *text, size_t n, size_t *out_n) {
 
 /* Values of more than one word, and those with digits or punctuation (an e-mail
  * address, a street), are replaced in any ASCII case: "LAILA HANSEN" and "laila
- * hansen" are the same person as "Laila Hansen". A single word keeps its case:
- * "Will" the name is not "will" the verb. */
+ * hansen" are the same person as "Laila Hansen". A single word keeps its case
+ * ("Will" the name is not "will" the verb), but for a person's name word that is
+ * no English word (step 1c of sl_redact_request). */
 static bool anycase_value(const char *v, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (!(((unsigned char)v[i] | 0x20) >= 'a' && ((unsigned char)v[i] | 0x20) <= 'z')) return true;
@@ -847,6 +848,16 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
       } else if (w->part && w->parent != k)
         w->parent = SIZE_MAX;
     }
+  }
+
+  /* 1c. A person's name word that is no English word is that person in any
+   *     case: "hansen" in a tool's arguments or a stop string is "Hansen"
+   *     ("Brown", an English word too, keeps its case: "brown" is a colour). */
+  for (size_t k = 0; !rc && k < m->n; k++) {
+    value_t *v = &m->v[k];
+    if (!v->any_case && !strcmp(types[v->type_ix], "PERSON") && name_word(v->value, v->e.value_len) &&
+        !sl_router_english_word(v->value, v->e.value_len))
+      v->any_case = true;
   }
 
   /* 2. Number by first appearance anywhere in the conversation. */

@@ -63,3 +63,5 @@ bool sl__lexicon_has(const char *w, size_t n) {
   }
   return true;
 }
+
+bool sl_router_english_word(const char *w, size_t n) { return sl__lexicon_has(w, n); }

@@ -8,6 +8,7 @@
 #include "sl_chat.h"
 #include "sl_jerr.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -87,5 +88,8 @@ int sl_router_default_level(const char *type, sl_level_t *out);
  * custom detector's, else the default. SL_EINVAL for a type no detector of
  * the router reports. */
 int sl_router_type_level(const sl_router_t *r, const char *type, sl_level_t *out);
+/* Whether w[0..n) ([A-Za-z], any case) is an English word (Debian wamerican's
+ * lower-case words): "Brown" is, "Hansen" is not. */
+bool sl_router_english_word(const char *w, size_t n);
 
 #endif

@@ -73,6 +73,7 @@ ledger_dir=$(mktemp -d "${LEDGER_DIR:-$work}/ledgers.XXXXXX")
 sluice_conf "$work/sluice-ledger.json" $LEDGER_PORT "\"ledger\": {\"path\": \"$ledger_dir/ledger.db\"},"
 sluice_conf "$work/sluice-commit.json" $COMMIT_PORT "\"ledger\": {\"path\": \"$ledger_dir/ledger-c.db\", \"durability\": \"commit\"},"
 "$SLUICE" serve --config "$work/sluice.json" >"$work/sluice.out" 2>"$work/sluice.err" & pids+=($!)
+SLUICE_PID=$!
 LEDGER=0
 if "$SLUICE" policy check "$work/sluice-ledger.json" >/dev/null 2>&1; then
   "$SLUICE" serve --config "$work/sluice-ledger.json" >"$work/ledger.out" 2>"$work/ledger.err" & pids+=($!)
@@ -111,6 +112,8 @@ for t in $all; do
   if [ -z "${TARGETS:-}" ] || [[ " $TARGETS " == *" ${t%%:*} "* ]]; then targets="$targets $t"; fi
 done
 results="$work/results.tsv"
+# CPU ticks of a whole process
+proc_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
 # CPU ticks of sluice+ledger: its writer thread, then the whole process
 ticks() {
   local w=0 t
@@ -131,12 +134,17 @@ for round in $(seq 1 "$ROUNDS"); do
     for t in $order; do
       name=${t%%:*} port=${t##*:}
       [ "$name" = sluice+ledger ] && cpu_before=$(ticks)
+      [ "$name" = sluice ] && sluice_before=$(proc_ticks $SLUICE_PID)
       out=$(wrk -t"$THREADS" -c"$c" -d"${DURATION}s" --latency -s "$work/post.lua" "http://127.0.0.1:$port/v1/chat/completions")
       rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
       p50=$(awk '$1=="50%" {print $2}' <<<"$out")
       p99=$(awk '$1=="99%" {print $2}' <<<"$out")
       errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
       printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$c" "$name" "$rps" "$p50" "$p99" >> "$results"
+      if [ "$name" = sluice ]; then # the whole process's CPU, to set beside sluice+ledger's
+        printf '%s %s %s %s\n' "$c" "$(awk '/requests in/ {print $1}' <<<"$out")" "$sluice_before" \
+          "$(proc_ticks $SLUICE_PID)" >> "$work/sluice_cpu"
+      fi
       if [ "$name" = sluice+ledger ]; then # the writer thread's CPU beside the whole process's
         printf '%s %s %s\n' "$c" "$(awk '/requests in/ {print $1}' <<<"$out")" "$cpu_before $(ticks)" >> "$work/ledger_cpu"
       fi
@@ -145,7 +153,7 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-python3 - "$results" "$work/ledger_cpu" "$(getconf CLK_TCK)" <<'PY'
+python3 - "$results" "$work/ledger_cpu" "$(getconf CLK_TCK)" "$work/sluice_cpu" <<'PY'
 import os, sys, statistics
 def ms(s):
     s = s.strip()
@@ -200,4 +208,21 @@ if os.path.exists(sys.argv[2]):
         if n and p:
             print(f"  c={c:<4} ledger writer thread: {w / tck * 1e6 / n:.2f} us of CPU per request, "
                   f"{100 * w / p:.1f}% of sluice+ledger's CPU")
+    # The same requests' CPU in sluice without the ledger: the ledger's whole
+    # cost (writer thread, and the rows and journal on the loop threads) as
+    # CPU per request, which on a machine where sluice is CPU-bound is its
+    # cost in requests/s, without the round-to-round swings of this VM.
+    base = {}
+    if os.path.exists(sys.argv[4]):
+        for line in open(sys.argv[4]):
+            c, n, p0, p1 = line.split()
+            a = base.setdefault(c, [0, 0])
+            a[0] += int(n); a[1] += int(p1) - int(p0)
+    for c in sorted(agg, key=int):
+        n, w, p = agg[c]
+        if c in base and base[c][0] and base[c][1] and n and p:
+            s_us = base[c][1] / tck * 1e6 / base[c][0]
+            l_us = p / tck * 1e6 / n
+            print(f"  c={c:<4} CPU per request: sluice {s_us:.1f} us, sluice+ledger {l_us:.1f} us: "
+                  f"ledger cost {100 * (1 - s_us / l_us):.1f}% of CPU (target <= 5%)")
 PY

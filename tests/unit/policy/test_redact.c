@@ -211,6 +211,31 @@ static void test_words_of_a_name(void **state) {
              "[PERSON_1] and [PERSON_5]", "Laila Hansen and Smith");
 }
 
+/* A word of a person's name that is no English word is the person in any case
+ * ("hansen" in a tool's arguments); one that is ("Brown": "brown") keeps its
+ * case, as a name of one word does ("Will": "will"). */
+static void test_name_words_in_any_case(void **state) {
+  (void)state;
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "Look up Laila Hansen and Ole Brown. Will knows.");
+  add_msg(&r, "assistant", "");
+  r.msgs[1].tool_calls = strdup("[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+                                "\"arguments\":\"{\\\"q\\\":\\\"hansen OR HANSEN, brown will\\\"}\"}}]");
+  cls_t c = {0};
+  find_entity(&c, &r, "PERSON", "Laila Hansen", 0);
+  find_entity(&c, &r, "PERSON", "Ole Brown", 0);
+  find_entity(&c, &r, "PERSON", "Will", 0);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 1, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content, "Look up [PERSON_1] and [PERSON_2]. [PERSON_3] knows.");
+  assert_non_null(strstr(out.msgs[1].tool_calls, "[PERSON_1] OR [PERSON_1], brown will"));
+  sl_chat_req_free(&out);
+  sl_redact_map_free(m);
+  sl_chat_req_free(&r);
+}
+
 static void test_word_boundaries_and_split_entities(void **state) {
   (void)state;
   sl_chat_req_t r;
@@ -278,16 +303,17 @@ static void test_values_outside_messages(void **state) {
 
 /* The name written another way where it is not rewritten: the copy is refused
  * (lower case with '_', run together, camel case, a hidden space, encoded in a
- * URL, the surname first); an e-mail address made of the name is left to the
- * policy's redaction of addresses. */
+ * URL, the surname first, a word of it alone in lower case, an e-mail address
+ * made of it); other words are not the name. */
 static void test_values_written_another_way(void **state) {
   (void)state;
   static const char *const refused[] = {"laila_hansen", "LailaHansen", "lailahansen", "laila.hansen",
                                         "notify_laila_hansen", "LAILA-HANSEN", "Laila\xe2\x80\x8bHansen",
                                         "q=Laila%20Hansen", "q=laila%2Bhansen&x=1", "HANSEN, LAILA",
-                                        "hansen laila", "HansenLaila", "hansenlaila", "Hansen_Laila"};
-  static const char *const kept[] = {"laila", "hansen_report", "laila.hansen@example.com", "lailah_ansen",
-                                     "lailahansens", "hansen report for laila", "q=laila%2hansen"};
+                                        "hansen laila", "HansenLaila", "hansenlaila", "Hansen_Laila",
+                                        "laila", "hansen_report", "laila.hansen@example.com",
+                                        "hansen report for laila"};
+  static const char *const kept[] = {"lailah_ansen", "lailahansens", "hansens", "lailas"};
   for (int pass = 0; pass < 2; pass++) {
     const char *const *list = pass ? kept : refused;
     size_t n = pass ? sizeof kept / sizeof *kept : sizeof refused / sizeof *refused;
@@ -712,6 +738,7 @@ int main(void) {
       cmocka_unit_test(test_tool_call_ids),
       cmocka_unit_test(test_other_cases),
       cmocka_unit_test(test_same_words_one_placeholder),
+      cmocka_unit_test(test_name_words_in_any_case),
       cmocka_unit_test(test_word_boundaries_and_split_entities),
       cmocka_unit_test(test_tool_calls_and_bad_offsets),
       cmocka_unit_test(test_values_outside_messages),
