@@ -99,20 +99,49 @@ static void model_lint(const char *file, const sl_config_t *cfg, const cJSON *ru
   }
 }
 
+/* Where custom detector `type` matches one of a few ordinary requests with
+ * nothing sensitive in them: the text, and *at / *len the match in it. */
+static const char *matches_ordinary(const sl_router_t *router, const char *type, size_t *at, size_t *len) {
+  static const char *const plain[] = {"Hello, how are you today?",
+                                      "Summarise the following paragraph in two sentences.",
+                                      "Write a Python function that returns the sum of a list.",
+                                      "Give me 3 ideas for a birthday party in the garden."};
+  for (size_t t = 0; t < sizeof plain / sizeof *plain; t++) {
+    sl_class_t cls;
+    if (sl_router_classify_text(router, plain[t], strlen(plain[t]), NULL, &cls)) continue;
+    bool hit = false;
+    for (size_t k = 0; k < cls.n_entities && !hit; k++) {
+      const sl_entity_t *e = &cls.entities[k];
+      if ((hit = !strcmp(e->detector, "custom") && !strcmp(e->type, type))) *at = e->start, *len = e->end - e->start;
+    }
+    sl_class_free(&cls);
+    if (hit) return plain[t];
+  }
+  return NULL;
+}
+
 /* A custom detector named like a built-in entity type: its findings keep its
  * own level, which detectors.levels of that name does not change (that names
- * the built-in detector's). */
-static void custom_lint(const char *file, const sl_config_t *cfg) {
+ * the built-in detector's). One whose pattern matches ordinary text (".*",
+ * "\d+", "[A-Z]\w+") raises every request to its level. */
+static void custom_lint(const char *file, const sl_config_t *cfg, const sl_router_t *router) {
   const cJSON *det = cJSON_GetObjectItemCaseSensitive(cfg->root, "detectors");
   const cJSON *custom = cJSON_GetObjectItemCaseSensitive(det, "custom");
   int i = 0;
   sl_level_t lv;
   for (const cJSON *c = cJSON_IsArray(custom) ? custom->child : NULL; c; c = c->next, i++) {
     const cJSON *ct = cJSON_GetObjectItemCaseSensitive(c, "type");
-    if (cJSON_IsString(ct) && !sl_router_default_level(ct->valuestring, &lv))
+    if (!cJSON_IsString(ct)) continue;
+    if (!sl_router_default_level(ct->valuestring, &lv))
       fprintf(stderr, "%s: warning: $.detectors.custom[%d].type: %s is a built-in type too: this "
                       "detector's findings keep its own level, which detectors.levels.%s does not change\n",
               file, i, ct->valuestring, ct->valuestring);
+    size_t at = 0, len = 0;
+    const char *text = matches_ordinary(router, ct->valuestring, &at, &len);
+    if (text && !sl_router_type_level(router, ct->valuestring, &lv))
+      fprintf(stderr, "%s: warning: $.detectors.custom[%d].pattern matches ordinary text (\"%.*s\" in "
+                      "\"%s\"): most requests would be %s\n",
+              file, i, (int)len, text + at, text, sl_level_name(lv));
   }
 }
 
@@ -197,7 +226,7 @@ static int cmd_check(const char *file) {
   if (always < 0)
     fprintf(stderr, "%s: warning: no rule without `when`: a request no rule matches is refused (451)\n",
             file);
-  custom_lint(file, cfg);
+  custom_lint(file, cfg, sl_policy_router(p));
   char keep[400] = "nothing is kept inside (no reject rule with sensitivity_at_least or "
                    "entity_types_any)";
   sl_level_t lv;

@@ -135,7 +135,13 @@ static void test_check(void **state) {
       {"{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}], \"detectors\": {\"custom\":"
        " [{\"type\": \"EMAIL_ADDRESS\", \"pattern\": \"\\\\bcorp-mail\\\\b\"}, {\"type\": \"CODENAME\","
        " \"pattern\": \"\\\\bFalcon\\\\b\"}]}, \"rules\": [{\"name\": \"a\", \"route\": [\"local\"]}]}",
-       "$.detectors.custom[0].type: EMAIL_ADDRESS is a built-in type too", "custom[1].type"}};
+       "$.detectors.custom[0].type: EMAIL_ADDRESS is a built-in type too", "custom[1].type"},
+      /* a custom pattern that matches ordinary text (any number), beside one that does not */
+      {"{\"backends\": [{\"name\": \"local\", \"kind\": \"local\"}], \"detectors\": {\"custom\":"
+       " [{\"type\": \"PROJECT\", \"pattern\": \"PRJ-\\\\d{4}\"}, {\"type\": \"ANYNUM\","
+       " \"pattern\": \"\\\\d+\", \"level\": \"restricted\"}]}, \"rules\": [{\"name\": \"a\", \"route\": [\"local\"]}]}",
+       "$.detectors.custom[1].pattern matches ordinary text (\"3\" in \"Give me 3 ideas",
+       "custom[0].pattern"}};
   for (size_t i = 0; i < sizeof lints / sizeof *lints; i++) {
     char *f = write_file("lint.json", lints[i].json);
     assert_int_equal(run(&out, 2, "check", f), 0);
