@@ -66,6 +66,7 @@ typedef struct {
   size_t step;
   int step_retries;          /* retries of the current step so far */
   unsigned attempts;         /* calls made, for the backoff */
+  unsigned egress_rows;      /* egress rows appended to the ledger */
   sl_call_t *call;
   uv_timer_t backoff;
   uv_timer_t keepalive;      /* a streamed answer not begun yet: see on_keepalive */
@@ -348,6 +349,7 @@ static void record(job_t *j, bool wait) {
   /* sent once: the exact bytes' digest too (the ledger may then write this row
    * in place of the egress row, see merge_egress) */
   if (j->transmissions == 1) row.sha256_out = j->egress_sha;
+  row.egress_rows = j->egress_rows;
   row.tokens_in = j->res.prompt_tokens;
   row.tokens_out = j->res.completion_tokens;
   row.cost_usd = cost;
@@ -1090,6 +1092,7 @@ static bool record_egress(job_t *j, const char *body, size_t len, const char *de
   j->waiting_ledger = true;
   int rc = sl_gw_ledger_append(j->gw, &row, on_egress_logged, j);
   row_json_free(&json);
+  if (!rc) j->egress_rows++;
   if (rc) {
     j->waiting_ledger = false;
     if (sl_ledger_rejects_on_failure(j->gw->ledger)) {

@@ -51,6 +51,7 @@ typedef struct entry {
   bool pooled;        /* store[] is POOL_STORE bytes and goes back to the pool */
   bool finished;      /* guarded by the ledger's mutex */
   bool merged;        /* writer: an egress row its request's row stands for */
+  unsigned egress_rows; /* sl_ledger_row_t's (not journaled: replayed rows have 0) */
   sl_ledger_kind_t kind;
   bool egress;
   int http_status;
@@ -311,6 +312,7 @@ static int make_entry(sl_ledger_t *l, const sl_ledger_row_t *r, entry_t **out) {
   e->difficulty = r->difficulty;
   e->cost_usd = r->cost_usd;
   e->avoided_cost_usd = r->avoided_cost_usd;
+  e->egress_rows = r->egress_rows;
   *out = e;
   return 0;
 }
@@ -577,12 +579,14 @@ static bool same_field(const entry_t *a, const entry_t *b, int f) {
   return a->n[f] == b->n[f] && !memcmp(a->s[f], b->s[f], a->n[f]);
 }
 
-/* One row per request where the batch allows it: a request whose only egress
- * row is in the same batch, sent once to the backend that answered (its row
- * carries the same bytes_out and sha256_out), is written as its request row
- * alone, which holds everything the egress row did. The egress row was in the
- * journal before the bytes left; it is only not copied to SQLite. Rows of a
- * request that spans batches, was retried or failed over stay as they are. */
+/* One row per request where the batch allows it: a request that appended one
+ * egress row (its row says so: egress_rows), found in the same batch, sent
+ * once to the backend that answered (its row carries the same bytes_out and
+ * sha256_out), is written as its request row alone, which holds everything the
+ * egress row did. The egress row was in the journal before the bytes left; it
+ * is only not copied to SQLite. Rows of a request that was retried or failed
+ * over stay as they are, also when an earlier attempt's row (a connect that
+ * failed) went in an earlier batch; so do rows replayed from the journal. */
 static void merge_egress(entry_t *batch) {
   size_t n = 0, m = 16;
   for (entry_t *e = batch; e; e = e->next) n += e->kind == SL_LEDGER_EGRESS;
@@ -604,7 +608,8 @@ static void merge_egress(entry_t *batch) {
     if (e->kind == SL_LEDGER_EGRESS) {
       if (g) slot[i].twice = true;
       else slot[i].egress = e;
-    } else if (g && !slot[i].twice && e->n[F_SHA256_OUT] == 64 && same_field(g, e, F_SHA256_OUT) &&
+    } else if (g && !slot[i].twice && e->egress_rows == 1 && e->n[F_SHA256_OUT] == 64 &&
+               same_field(g, e, F_SHA256_OUT) &&
                g->bytes_out == e->bytes_out && same_field(g, e, F_BACKEND)) {
       g->merged = true;
     }

@@ -72,6 +72,9 @@ typedef struct {
   int64_t latency_ms;
   int http_status;            /* status sent to the client; 0 for EGRESS rows */
   const char *status;         /* "ok", "in_flight", "error", "rejected", ... */
+  unsigned egress_rows;       /* REQUEST rows: the EGRESS rows this request appended
+                                 (not stored; 1 lets the writer fold that row into
+                                 this one, see merge_egress; 0: unknown, never) */
 } sl_ledger_row_t;
 
 /* Called on the loop thread once the row's transaction committed (status 0) or
