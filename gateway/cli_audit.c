@@ -769,9 +769,9 @@ static int cmd_costs(const args_t *a, sqlite3 *db) {
    * rows carry no cost); bytes out from the EGRESS rows, each under the backend
    * the bytes went to (a request an external backend failed and a local one
    * answered sent its bytes to the first), and from a REQUEST row only when it
-   * has no EGRESS rows; an EGRESS row of a request whose row says nothing left
-   * (its connects failed) counts nothing (as sl__ledger_egress_sql reads them). */
-  char sql[1600];
+   * has no EGRESS rows; an EGRESS row of a connect that failed counts nothing
+   * (sl__ledger_egress_sent, as sl__ledger_egress_sql reads them). */
+  char sql[2400];
   snprintf(sql, sizeof sql,
            "SELECT %s AS k, sum(kind = 'request'), sum(kind = 'request' AND location = 'external'), "
            "sum(kind = 'request' AND location NOT IN ('external', '')), "
@@ -780,14 +780,13 @@ static int cmd_costs(const args_t *a, sqlite3 *db) {
            "sum(CASE WHEN kind = 'request' THEN cost_usd ELSE 0 END), "
            "sum(CASE WHEN kind = 'request' AND location NOT IN ('external', '') THEN cost_usd ELSE 0 END), "
            "sum(CASE WHEN kind = 'request' THEN avoided_cost_usd ELSE 0 END), "
-           "sum(CASE WHEN kind = 'egress' AND NOT EXISTS (SELECT 1 FROM requests n WHERE "
-           "n.kind = 'request' AND n.request_id = r.request_id AND n.egress = 0) THEN bytes_out "
+           "sum(CASE WHEN kind = 'egress' AND %s THEN bytes_out "
            "WHEN kind = 'request' AND egress = 1 AND NOT EXISTS "
-           "(SELECT 1 FROM requests x WHERE x.kind = 'egress' AND r.request_id <> '' AND "
-           "x.request_id = r.request_id) THEN bytes_out ELSE 0 END) "
-           "FROM requests r WHERE kind IN ('request', 'egress') AND ts >= ?1 AND (?2 IS "
+           "(SELECT 1 FROM requests x WHERE x.kind = 'egress' AND e.request_id <> '' AND "
+           "x.request_id = e.request_id) THEN bytes_out ELSE 0 END) "
+           "FROM requests e WHERE kind IN ('request', 'egress') AND ts >= ?1 AND (?2 IS "
            "NULL OR ts < ?2) AND (?3 IS NULL OR tenant = ?3) GROUP BY k ORDER BY k",
-           key);
+           key, sl__ledger_egress_sent);
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
     fprintf(stderr, "sluice audit costs: %s\n", sqlite3_errmsg(db));

@@ -80,10 +80,14 @@ int sl__ledger_integrity(sqlite3 *db, char *why, size_t n);
  * holds tables of something else, which the ledger must not write into. */
 int sl__ledger_check_ours(sqlite3 *db, const char *path);
 
-/* Transmissions (what left the network): every EGRESS row, plus REQUEST rows with
- * egress = 1 whose request has no EGRESS row; `final_status` is the completion
- * row's status or "in_flight". Used as a view and by `sluice audit egress`. */
+/* Transmissions (what left the network): every EGRESS row whose bytes left
+ * (sl__ledger_egress_sent), plus REQUEST rows with egress = 1 whose request has
+ * no EGRESS row; `final_status` is the completion row's status or "in_flight".
+ * Used as a view and by `sluice audit egress`. */
 extern const char sl__ledger_egress_sql[];
+/* The SQL condition that the EGRESS row `e` is of bytes that left (a connect
+ * that failed sent none). */
+extern const char sl__ledger_egress_sent[];
 
 /* The pending-rows journal (ledger_journal.c): PATH-pending, a ring of framed
  * records mapped into the process, written before an append returns when

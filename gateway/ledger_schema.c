@@ -120,6 +120,21 @@ int sl__ledger_hash(sl_ledger_hasher_t *h, const char prev_hash[65], const char 
   return 0;
 }
 
+/* An egress row e whose bytes left: it was written before they went out, and
+ * the request's row n says whether any did (a connect that failed sent none)
+ * and, when they left in one transmission, which: its destination, digest and
+ * bytes_out are that egress row's. Then the request's other egress rows are
+ * connects that failed, and of rows alike (a connect that failed, then the
+ * same call again) the last counts. */
+#define EGRESS_SENT                                                                              \
+  " NOT EXISTS (SELECT 1 FROM requests n WHERE n.kind = 'request'"                               \
+  "   AND n.request_id = e.request_id AND (n.egress = 0 OR (n.sha256_out <> '' AND EXISTS"       \
+  "   (SELECT 1 FROM requests x WHERE x.kind = 'egress' AND x.request_id = e.request_id"         \
+  "   AND x.id <> e.id AND x.destination = n.destination AND x.sha256_out = n.sha256_out"        \
+  "   AND x.bytes_out = n.bytes_out AND (x.id > e.id OR e.destination <> n.destination"          \
+  "   OR e.sha256_out <> n.sha256_out OR e.bytes_out <> n.bytes_out)))))"
+const char sl__ledger_egress_sent[] = EGRESS_SENT;
+
 const char sl__ledger_egress_sql[] =
     "SELECT e.id, e.ts, e.request_id, e.tenant, e.key_id, e.rule, e.backend, e.model,"
     " e.destination, e.bytes_out, e.sha256_out, e.level, e.entity_types, e.redactions,"
@@ -127,11 +142,7 @@ const char sl__ledger_egress_sql[] =
     " COALESCE((SELECT r.status FROM requests r WHERE r.kind = 'request'"
     "   AND r.request_id = e.request_id ORDER BY r.id DESC LIMIT 1), 'in_flight')"
     "   AS final_status"
-    " FROM requests e WHERE e.kind = 'egress'"
-    /* written before the bytes went out; the request's row says whether any did
-     * (a connect that failed sent none) */
-    " AND NOT EXISTS (SELECT 1 FROM requests n WHERE n.kind = 'request'"
-    "   AND n.request_id = e.request_id AND n.egress = 0)"
+    " FROM requests e WHERE e.kind = 'egress' AND" EGRESS_SENT
     " UNION ALL"
     " SELECT r.id, r.ts, r.request_id, r.tenant, r.key_id, r.rule, r.backend, r.model,"
     " r.destination, r.bytes_out, r.sha256_out, r.level, r.entity_types, r.redactions,"
@@ -232,13 +243,35 @@ int sl__ledger_check_ours(sqlite3 *db, const char *path) {
   return 0;
 }
 
+/* Whether db's egress_events view is missing or is not today's
+ * sl__ledger_egress_sql (a ledger made by an earlier version). */
+static bool egress_view_stale(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  bool stale = true;
+  if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'egress_events'",
+                         -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    const char *sql = (const char *)sqlite3_column_text(st, 0);
+    size_t n = sql ? strlen(sql) : 0, m = strlen(sl__ledger_egress_sql);
+    stale = n < m || strcmp(sql + n - m, sl__ledger_egress_sql);
+  }
+  sqlite3_finalize(st);
+  return stale;
+}
+
 int sl__ledger_schema(sqlite3 *db) {
   char *msg = NULL;
   if (sqlite3_exec(db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) goto fail;
-  static const char prefix[] = "CREATE VIEW IF NOT EXISTS egress_events AS ";
-  char view[sizeof prefix + sizeof sl__ledger_egress_sql];
-  snprintf(view, sizeof view, "%s%s", prefix, sl__ledger_egress_sql);
-  if (sqlite3_exec(db, view, NULL, NULL, &msg) != SQLITE_OK) goto fail;
+  if (egress_view_stale(db)) { /* views hold no rows: replaced, not migrated */
+    static const char prefix[] = "BEGIN IMMEDIATE; DROP VIEW IF EXISTS egress_events; "
+                                 "CREATE VIEW egress_events AS ";
+    char view[sizeof prefix + sizeof sl__ledger_egress_sql + 16];
+    snprintf(view, sizeof view, "%s%s; COMMIT", prefix, sl__ledger_egress_sql);
+    if (sqlite3_exec(db, view, NULL, NULL, &msg) != SQLITE_OK) {
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      goto fail;
+    }
+  }
   return 0;
 fail:
   SL_ERROR("ledger: schema: %s", msg ? msg : sqlite3_errmsg(db));

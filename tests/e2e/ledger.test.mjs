@@ -542,6 +542,7 @@ describe('ledger: egress only for bytes that left', () => {
       // port 1 on loopback: the connect is refused at once
       backends: [apiBackend('dead', 'http://127.0.0.1:1/v1', { max_retries: 0 }), apiBackend('ext', up.url)],
       rules: [{ name: 'dead-only', when: { header: { 'x-route': 'dead' } }, route: ['dead'] },
+              { name: 'failover', when: { header: { 'x-route': 'fo' } }, route: ['dead', 'ext'] },
               { name: 'default', route: ['ext'] }],
     }, ENV);
   });
@@ -552,10 +553,14 @@ describe('ledger: egress only for bytes that left', () => {
     assert.equal(dead.status, 502, dead.text);
     const ok = await chat(s.base, userMsg('to the mock'));
     assert.equal(ok.status, 200, ok.text);
+    // a refused connect, then the next backend: only the second sent anything
+    const fo = await chat(s.base, userMsg('over to the mock'), { 'x-route': 'fo' });
+    assert.equal(fo.status, 200, fo.text);
+    const sent = up.received.map((r) => Buffer.byteLength(r.body));
     // the metrics count what left, as the ledger does
     const m = await (await fetch(`${s.base}/metrics`)).text();
     assert.doesNotMatch(m, /sluice_egress_bytes_total\{backend="dead"\} [1-9]/, m);
-    assert.match(m, new RegExp(`sluice_egress_bytes_total\\{backend="ext"\\} ${Buffer.byteLength(up.received[0].body)}\\b`));
+    assert.match(m, new RegExp(`sluice_egress_bytes_total\\{backend="ext"\\} ${sent[0] + sent[1]}\\b`));
     await s.stop();
     s = null;
     const [d] = sql(db, `SELECT egress, bytes_out, destination FROM requests WHERE kind = 'request' AND request_id = '${dead.id}'`);
@@ -565,14 +570,18 @@ describe('ledger: egress only for bytes that left', () => {
     const e = audit(['egress', '--ledger', db, '--format', 'json']);
     assert.equal(e.code, 0, e.err);
     const tx = JSON.parse(e.out).transmissions;
-    assert.deepEqual(tx.map((t) => t.request_id), [ok.id], e.out);
+    assert.deepEqual(tx.map((t) => t.request_id), [ok.id, fo.id], e.out);
+    assert.deepEqual(tx.map((t) => t.bytes_out), sent, e.out);
+    assert.equal(tx[1].destination, tx[0].destination, e.out);
+    // (the connect's row is in the ledger, written before it was tried)
+    assert.equal(sql(db, `SELECT count(*) AS n FROM requests WHERE kind = 'egress' AND request_id = '${fo.id}'`)[0].n, 2);
     // and audit costs agrees: the dead backend's attempt sent no byte
     const c = audit(['costs', '--ledger', db, '--by', 'backend', '--format', 'json']);
     assert.equal(c.code, 0, c.err);
     const rows = JSON.parse(c.out).groups ?? JSON.parse(c.out).rows;
     const by = Object.fromEntries(rows.map((g) => [g.backend ?? g.key ?? g.group, g.bytes_out]));
     assert.equal(by.dead ?? 0, 0, c.out);
-    assert.equal(by.ext, Buffer.byteLength(up.received[0].body), c.out);
+    assert.equal(by.ext, sent[0] + sent[1], c.out);
     assert.equal(audit(['verify', '--ledger', db]).code, 0);
   });
 });
