@@ -519,5 +519,11 @@ void sl_gw_handle(sl_conn_t *c, sl_http_req_t *r, void *data) {
     err_end_as(gw, c, r, &sl_dialect_anthropic, 404, "not_found_error", "not_found",
                "no such endpoint (sluice serves POST /v1/messages; token counting and batches "
                "are not served)", NULL);
-  else err_end(gw, c, r, 404, "invalid_request_error", "not_found", "no such endpoint");
+  else if (!strcmp(p, "/v1/responses") || !strncmp(p, "/v1/responses/", 14) || !strcmp(p, "/responses"))
+    err_end(gw, c, r, 404, "invalid_request_error", "not_found",
+            "no such endpoint: the Responses API is not served; sluice serves POST /v1/chat/completions "
+            "(the OpenAI SDK's chat.completions.create; the AI SDK's openai.chat(model)) and POST /v1/messages");
+  else
+    err_end(gw, c, r, 404, "invalid_request_error", "not_found",
+            "no such endpoint: sluice serves POST /v1/chat/completions, POST /v1/messages and GET /v1/models");
 }

@@ -887,11 +887,12 @@ static int on_headers_complete(llhttp_t *p) {
    * credential (which of two keys counts would otherwise be the order's
    * accident) */
   int hosts = 0, auths = 0, keys = 0;
-  bool coded = false, te = false;
+  bool coded = false, te = false, compressed = false;
   for (size_t i = 0; i < r->n_headers; i++) {
     const char *h = r->hname[i];
     te |= !strcmp(h, "transfer-encoding");
     coded |= !strcmp(h, "transfer-encoding") && strcasecmp(r->hvalue[i], "chunked");
+    compressed |= !strcmp(h, "content-encoding") && *r->hvalue[i] && strcasecmp(r->hvalue[i], "identity");
     hosts += !strcmp(h, "host");
     auths += !strcmp(h, "authorization");
     keys += !strcmp(h, "x-api-key");
@@ -899,6 +900,12 @@ static int on_headers_complete(llhttp_t *p) {
   if (coded) {
     c->err_msg = "no transfer coding but chunked is supported";
     return c->err_status = 501, -1;
+  }
+  /* a compressed body (Content-Encoding: gzip) is not decoded: refused before
+   * it is read, not parsed as JSON (RFC 9110, 8.4.1: 415) */
+  if (compressed && ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length))) {
+    c->err_msg = "a compressed request body (Content-Encoding) is not supported: send it uncompressed";
+    return c->err_status = 415, -1;
   }
   if (p->http_major != 1) return c->err_status = 505, -1;
   if (p->http_minor == 0 && te) { /* RFC 9112, 6.1: faulty framing, answered and closed */

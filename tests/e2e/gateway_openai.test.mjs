@@ -412,10 +412,19 @@ test('a slowloris client gets 408 and the connection is closed', async () => {
   assert.equal((await fetch(`${sluice.base}/healthz`)).status, 200, 'still serving');
 });
 
-test('unknown paths are OpenAI-shaped 404s', async () => {
+test('unknown paths are OpenAI-shaped 404s that say what is served', async () => {
   const r = await fetch(`${sluice.base}/v1/nope`);
   assert.equal(r.status, 404);
-  assert.equal((await r.json()).error.code, 'not_found');
+  const e = (await r.json()).error;
+  assert.equal(e.code, 'not_found');
+  assert.match(e.message, /POST \/v1\/chat\/completions/);
+  // the Responses API (the SDK's responses.create; the AI SDK's default
+  // provider) is not served: the 404 names what to use instead
+  await assert.rejects(client.responses.create({ model: 'mock-model', input: 'hi' }), (err) => {
+    assert.equal(err.status, 404);
+    assert.match(err.message, /Responses API is not served.*chat\.completions/);
+    return true;
+  });
 });
 
 test('models.retrieve: a listed model by id (slash and all), an unknown one is a NotFoundError', async () => {

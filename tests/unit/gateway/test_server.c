@@ -254,6 +254,9 @@ static void test_limits(void **st) {
   expect_status("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
                 "HTTP/1.1 501");
   expect_status("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFF\r\n", "HTTP/1.1 413");
+  /* a compressed body is not decoded: 415, not parsed as JSON */
+  expect_status("POST / HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\n\x1f\x8b\x08",
+                "HTTP/1.1 415");
   /* HTTP/1.0 has no Transfer-Encoding: faulty framing (RFC 9112, 6.1) */
   expect_status("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
                 "HTTP/1.1 400");
