@@ -837,6 +837,7 @@ static int an_start(sl_call_t *base) {
   hdrs[n] = NULL;
   sl_hc_opts_t ho = {.method = "POST", .url = c->url, .headers = hdrs, .body = base->body.data,
                      .body_len = base->body.len, .connect_timeout_ms = cfg->connect_timeout_ms,
+                     .ca_file = cfg->ca_file,
                      .first_byte_timeout_ms = sl_backend_first_byte_ms(cfg, c->stream),
                      .idle_timeout_ms = cfg->idle_timeout_ms,
                      .fresh_connect = c->fresh_connect,

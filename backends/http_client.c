@@ -33,6 +33,7 @@ struct sl_hc {
   sl_hc_req_t *all;
   struct sock_ctx **socks; /* by fd */
   size_t n_socks;
+  char *default_ca; /* libcurl's built-in CA bundle, for transfers without ca_file */
 };
 
 typedef struct sock_ctx sock_ctx_t;
@@ -260,6 +261,10 @@ int sl_hc_create(uv_loop_t *loop, sl_hc_t **out) {
   curl_multi_setopt(hc->multi, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(hc->multi, CURLMOPT_TIMERDATA, hc);
   curl_multi_setopt(hc->multi, CURLMOPT_MAXCONNECTS, 1024L);
+  CURL *probe = curl_easy_init(); /* libcurl's built-in CA bundle, if it has one */
+  char *ca = NULL;
+  if (probe && curl_easy_getinfo(probe, CURLINFO_CAINFO, &ca) == CURLE_OK && ca) hc->default_ca = strdup(ca);
+  curl_easy_cleanup(probe);
   *out = hc;
   return 0;
 }
@@ -700,6 +705,9 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   r->idle_ms = o->idle_timeout_ms;
   r->clen = -1;
   curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, o->fresh_connect ? 1L : 0L);
+  /* (a pooled handle may have served another backend's ca_file; libcurl
+   * reuses a connection only for a transfer with the same TLS settings) */
+  curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file ? o->ca_file : hc->default_ca);
   uv_timer_init(hc->loop, &r->fb_timer);
   r->fb_timer.data = r;
   /* A call started inside a curl callback (a retry decided in a write
@@ -767,6 +775,7 @@ static void on_hc_handle_closed(uv_handle_t *h) {
   while (hc->n_pool) curl_easy_cleanup(hc->pool[--hc->n_pool]);
   curl_multi_cleanup(hc->multi); /* closes cached connections (their handles are gone) */
   free(hc->socks);
+  free(hc->default_ca);
   free(hc);
 }
 

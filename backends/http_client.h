@@ -38,6 +38,7 @@ typedef struct {
   long first_byte_timeout_ms; /* until the response status arrives */
   long idle_timeout_ms;       /* once the answer began, nothing more for this long */
   bool fresh_connect;         /* a new connection, not one from the pool */
+  const char *ca_file;        /* the CAs to trust (PEM), or NULL: the system's */
   long total_timeout_ms;
 } sl_hc_opts_t;
 

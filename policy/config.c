@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CONFIG_MAX_BYTES (4u << 20) /* a policy file is text a person edits */
 #define MAX_BACKENDS 64
@@ -314,7 +315,26 @@ static int parse_models(const cJSON *b, const char *path, sl_backend_cfg_t *bc,
 #define LOCAL_KEYS "model", "chat_template", "threads", "max_batch", "queue_max", "kv_cache_mb", \
                    "context", "timeout_ms", "usd_per_hour"
 #define API_KEYS "base_url", "api_key_env", "models", "connect_timeout_ms", "first_byte_timeout_ms", \
-                 "idle_timeout_ms", "total_timeout_ms", "max_retries", "max_tokens_param"
+                 "idle_timeout_ms", "total_timeout_ms", "max_retries", "max_tokens_param", "ca_file"
+
+/* Why the file at path is no PEM bundle of certificates (NULL when it is one):
+ * a wrong file would fail every call to the backend, not the start. */
+static const char *ca_file_problem(const char *path) {
+  struct stat st;
+  if (stat(path, &st)) return strerror(errno);
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (st.st_size > (1 << 24)) return "larger than 16 MiB: not a CA bundle";
+  FILE *f = fopen(path, "rb");
+  if (!f) return strerror(errno);
+  char *text = malloc((size_t)st.st_size + 1);
+  size_t n = text ? fread(text, 1, (size_t)st.st_size, f) : 0;
+  fclose(f);
+  if (!text) return strerror(ENOMEM);
+  text[n] = '\0';
+  bool pem = strstr(text, "-----BEGIN CERTIFICATE-----") != NULL;
+  free(text);
+  return pem ? NULL : "holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+}
 
 static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl_jerr_t *err) {
   if (!cJSON_IsObject(b)) return sl_jerr_set(err, p, "must be an object");
@@ -417,6 +437,14 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
     return sl_jerr_set(err, q, "must name a host (and no user:password@: the key goes in api_key_env)");
   size_t n = strlen(bc->base_url);
   while (n > 0 && bc->base_url[n - 1] == '/') bc->base_url[--n] = '\0';
+  if ((rc = get_str(b, "ca_file", p, false, &bc->ca_file, err))) return rc;
+  if (bc->ca_file) {
+    sl_jpath_key(q, sizeof q, p, "ca_file");
+    if (strncmp(bc->base_url, "https://", 8))
+      return sl_jerr_set(err, q, "applies to an https:// base_url only");
+    const char *why = ca_file_problem(bc->ca_file);
+    if (why) return sl_jerr_set(err, q, "%s: %s", bc->ca_file, why);
+  }
   bc->first_byte_set = cJSON_GetObjectItemCaseSensitive(b, "first_byte_timeout_ms") != NULL;
   if ((rc = get_int(b, "connect_timeout_ms", p, 10, 600000, &bc->connect_timeout_ms, err)) ||
       (rc = get_int(b, "first_byte_timeout_ms", p, 10, 3600000, &bc->first_byte_timeout_ms, err)) ||
@@ -697,6 +725,7 @@ static void backend_free(sl_backend_cfg_t *b) {
   free(b->name);
   free(b->base_url);
   free(b->api_key_env);
+  free(b->ca_file);
   for (size_t i = 0; i < b->n_models; i++) free(b->models[i].name);
   free(b->models);
   free(b->default_model);

@@ -33,6 +33,8 @@ typedef struct {
   /* API backends (openai, anthropic) */
   char *base_url;             /* without trailing slash */
   char *api_key_env;          /* name of the env var holding the key, or NULL */
+  char *ca_file;              /* PEM file of the CAs this backend's TLS trusts instead of
+                                 the system's (a private CA), or NULL */
   sl_model_price_t *models;
   size_t n_models;
   char *default_model;        /* models[0].name, or NULL */

@@ -10,7 +10,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import OpenAI from 'openai';
-import { startSluice, apiBackend, completion, sleep } from './lib.mjs';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startSluice, apiBackend, completion, replyJson, sleep } from './lib.mjs';
 
 // A raw HTTP/1.1 upstream: each request's answer is written by `play`, which
 // gets the socket, the parsed request body and a response for a text.
@@ -174,5 +177,38 @@ print(s.getsockname()[1], flush=True); time.sleep(60)`], { stdio: ['ignore', 'pi
     const r = await s.stop();
     assert.equal(r.code, 0, 'exits cleanly, no abort: ' + s.stderr().slice(-2000));
     await good.close();
+  }
+});
+
+// An upstream behind TLS with a private CA (an inference server inside the
+// network): refused while its certificate is not trusted — verification is
+// never off — and served once the backend's ca_file names the CA.
+test('a TLS upstream is verified: its private CA is trusted through ca_file only', async () => {
+  const fix = new URL('./fixtures/', import.meta.url);
+  const up = https.createServer({ key: readFileSync(new URL('tls-key.pem', fix)), cert: readFileSync(new URL('tls-cert.pem', fix)) },
+    (req, res) => { req.resume(); req.on('end', () => replyJson(res, 200, completion('over tls'))); });
+  await new Promise((r) => up.listen(0, '127.0.0.1', r));
+  const url = `https://127.0.0.1:${up.address().port}/v1`;
+  const s = await startSluice({
+    backends: [apiBackend('plain', url, { max_retries: 0 }),
+               apiBackend('trusted', url, { ca_file: fileURLToPath(new URL('tls-cert.pem', fix)) })],
+    rules: [{ name: 'plain', when: { header: { 'x-route': 'plain' } }, route: ['plain'] }, { name: 'default', route: ['trusted'] }],
+  });
+  try {
+    const ask = (route) => fetch(`${s.base}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-route': route },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hello' }] }) });
+    const bad = await ask('plain');
+    assert.equal(bad.status, 502);
+    assert.match((await bad.json()).error.message, /certificate/);
+    const ok = await ask('trusted');
+    assert.equal(ok.status, 200);
+    assert.equal((await ok.json()).choices[0].message.content, 'over tls');
+    // the untrusted backend stays refused after the trusted one's connection exists
+    assert.equal((await ask('plain')).status, 502);
+  } finally {
+    await s.stop();
+    up.closeAllConnections();
+    await new Promise((r) => up.close(r));
   }
 });

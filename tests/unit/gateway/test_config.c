@@ -139,6 +139,19 @@ static void test_errors_name_the_path(void **st) {
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"anthropic\",\"base_url\":\"http://a\","
                "\"max_tokens_param\":\"max_tokens\"}]}",
                "$.backends[0].max_tokens_param: applies to kind \"openai\" only");
+  /* ca_file: an https:// backend's, a PEM file of certificates */
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"http://a\","
+               "\"ca_file\":\"/etc/hostname\"}]}",
+               "$.backends[0].ca_file: applies to an https:// base_url only");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"https://a\","
+               "\"ca_file\":\"/nonexistent/ca.pem\"}]}",
+               "$.backends[0].ca_file: /nonexistent/ca.pem: No such file or directory");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"https://a\","
+               "\"ca_file\":\"/etc\"}]}",
+               "$.backends[0].ca_file: /etc: not a regular file");
+  expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"https://a\","
+               "\"ca_file\":\"/etc/passwd\"}]}",
+               "$.backends[0].ca_file: /etc/passwd: holds no PEM certificate");
   {
     char big[600];
     snprintf(big, sizeof big,
