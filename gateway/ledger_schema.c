@@ -268,7 +268,9 @@ int sl__ledger_schema(sqlite3 *db) {
     char view[sizeof prefix + sizeof sl__ledger_egress_sql + 16];
     snprintf(view, sizeof view, "%s%s; COMMIT", prefix, sl__ledger_egress_sql);
     if (sqlite3_exec(db, view, NULL, NULL, &msg) != SQLITE_OK) {
-      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      /* (a BEGIN that met another process's lock leaves its SQLITE_BUSY for
+       * the caller, which tries the set-up again) */
+      if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       goto fail;
     }
   }
