@@ -84,22 +84,22 @@ async function gateway(handler, bound) {
 
 test('answers queued for clients that do not read count in the bound until they leave', async () => {
   // Answers of 14 MiB under a 56 MiB bound: the kernel's socket buffers take
-  // some of each (from a few MiB to more than 5, by machine, and more while
-  // they wait: a fresh-clone CI run saw five answers of 6 MiB hold only 6.4
-  // MiB between them); the rest waits in sluice. Clients ask until 40 MiB
-  // wait: a client asking below that is served (40 + 14 fits in 56), and one
-  // more answer of 30 MiB then crosses the bound with 16 MiB to spare for what
-  // the kernel takes meanwhile.
-  const ANSWER = 14 << 20, BIG = 30 << 20, WAITING = 40 << 20;
-  const { gw, held, stop } = await gateway((req, body, res) =>
-    replyJson(res, 200, completion('s'.repeat(JSON.parse(body).messages[0].content === 'big' ? BIG : ANSWER))), 56 << 20);
+  // some of each (4 MiB here, about 10 in a fresh-clone CI run, and they may
+  // grow while they wait); the rest waits in sluice. Clients ask until 24 MiB
+  // wait (each one asking below that is served: 24 + 14 fits in 56); then one
+  // more answer, sized to cross the bound by 12 MiB (room for what the kernel
+  // takes meanwhile) and to fit alone, is refused.
+  const ANSWER = 14 << 20, BOUND = 56 << 20, WAITING = 24 << 20;
+  const { gw, held, stop } = await gateway((req, body, res) => {
+    const big = /^big:(\d+)$/.exec(JSON.parse(body).messages[0].content);
+    replyJson(res, 200, completion('s'.repeat(big ? Number(big[1]) : ANSWER)));
+  }, BOUND);
   const sdk = new OpenAI({ baseURL: `${gw.base}/v1`, apiKey: 'x', maxRetries: 0 });
   const ask = (content = 'hi') => sdk.chat.completions.create({ model: 'mock-model', messages: [{ role: 'user', content }] });
   const socks = [];
+  const seen = [];
   try {
-    // clients that ask and read nothing, until their answers hold 40 MiB (a
-    // fresh-clone CI run saw ten such clients hold only 39.2 MiB: the
-    // kernel's share varies, so ask as many as it takes)
+    // clients that ask and read nothing, until their answers hold 24 MiB
     for (let i = 0; i < 40 && await held() < WAITING; i++) {
       const sock = net.connect(gw.port, '127.0.0.1');
       sock.pause();
@@ -107,10 +107,13 @@ test('answers queued for clients that do not read count in the bound until they 
       sock.write(chatRequest({ model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] }));
       socks.push(sock);
       await sleep(400);
+      seen.push(await held());
     }
-    assert.ok(await held() >= WAITING, `answers waiting for their clients are counted (${await held()} bytes)`);
-    // one more answer of 30 MiB would cross the 56 MiB
-    await assert.rejects(ask('big'), (e) => {
+    const waiting = await held();
+    assert.ok(waiting >= WAITING, `answers waiting for their clients are counted (held after each client: ${seen})`);
+    const big = BOUND - waiting + (12 << 20);
+    assert.ok(big < BOUND);
+    await assert.rejects(ask(`big:${big}`), (e) => {
       assert.equal(e.status, 503);
       return true;
     });
