@@ -717,8 +717,8 @@ static void named_after_number(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t
 
 /* Token k is a postcode where it follows a street's number: four to six digits,
  * also with a country's letters ("LV9726", "LV-7880"), or two groups ("19-778",
- * Poland); after a comma or opening its line. Returns the code's last token, or
- * 0. */
+ * Poland; "105 63", Greece, Sweden, Czechia, Slovakia); after a comma or
+ * opening its line. Returns the code's last token, or 0. */
 static size_t postcode_at(const char *text, const sl__toks_t *T, size_t k) {
   const sl__tok_t *t = &T->v[k];
   size_t n = t->e - t->s;
@@ -733,6 +733,9 @@ static size_t postcode_at(const char *text, const sl__toks_t *T, size_t k) {
   if (n == 2 && k + 1 < T->n && T->v[k + 1].punct_before == '-' && T->v[k + 1].kind == SL_TK_NUM &&
       T->v[k + 1].e - T->v[k + 1].s == 3)
     return k + 1; /* 19-778 */
+  if (n == 3 && k + 1 < T->n && !T->v[k + 1].punct_before && !T->v[k + 1].nl_before &&
+      T->v[k + 1].kind == SL_TK_NUM && T->v[k + 1].e - T->v[k + 1].s == 2)
+    return k + 1; /* 105 63 */
   return n >= 4 && n <= 6 ? k : 0;
 }
 

@@ -421,13 +421,28 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
   sl__cands_add(c->out, s, e, SL_ET_PHONE_NUMBER, "phone", intl ? 32 : 30);
 }
 
+/* A run of 13 digits or more that decimal_context() takes for part of a
+ * number is none, but for a fraction's digits after a point ("3.14159265358979"):
+ * thousands come in threes ("1,234,567"), so a run that long beside a comma is
+ * a CSV field ("1001,4111111111111111,12/27,19.99"), and it is too long for an
+ * amount before a decimal point or after a currency sign ("4111111111111111.00",
+ * "$4111111111111111"). Letters or a sign against it still make it part of a
+ * word or a formula. */
+static bool long_run_alone(const sl__ctx_t *c, uint32_t s, uint32_t e) {
+  const char *t = c->text;
+  if (e - s < 13) return false;
+  if (s > 0 && (t[s - 1] == '.' || t[s - 1] == '^' || t[s - 1] == '-' || isalnum((unsigned char)t[s - 1])))
+    return false;
+  return e >= c->len || !(isalnum((unsigned char)t[e]) || t[e] == '%' || t[e] == '^' || t[e] == '$');
+}
+
 static void digits_run(sl__ctx_t *c, const sl__hit_t *h) {
   uint32_t s = h->start, e = h->end, n = e - s;
   const char *pw;
   /* (after an underscore, a card still is one, Luhn and issuer say so:
    * "statement_4111111111111111.pdf") */
   bool dec = decimal_context(c, s, e);
-  if (n >= 12 && (!dec || (s > 0 && c->text[s - 1] == '_'))) card(c, h);
+  if (n >= 12 && (!dec || (s > 0 && c->text[s - 1] == '_') || long_run_alone(c, s, e))) card(c, h);
   if (dec) return;
   /* a bare run needs a phone word, and no arithmetic around it ("convert the
    * decimal number 4294967295 to hex", "does 79927398713 pass the Luhn check") */
@@ -449,8 +464,11 @@ static void ssn(sl__ctx_t *c, const sl__hit_t *h) {
       !(dashed && cue && sl__ssn_published(t, h->end - h->start)))
     return;
   if (!dashed && !cue) return;
-  /* (a dashed one after an underscore is one: "ssn_078-05-1120") */
-  if (decimal_context(c, h->start, h->end) && !(dashed && h->start > 0 && c->text[h->start - 1] == '_'))
+  /* (a dashed one after an underscore is one: "ssn_078-05-1120"; so is one
+   * after a comma, which no amount writes before "512-84-3927": a CSV field,
+   * "1,512-84-3927") */
+  if (decimal_context(c, h->start, h->end) &&
+      !(dashed && h->start > 0 && (c->text[h->start - 1] == '_' || c->text[h->start - 1] == ',')))
     return;
   sl__cands_add(c->out, h->start, h->end, SL_ET_US_SSN, "us_ssn", cue ? 62 : 55);
 }

@@ -448,6 +448,20 @@ static int value_after(const sl__ctx_t *c, uint32_t p, bool prose, uint32_t *vs,
     }
     return SEP_NONE;
   }
+  /* an attribute pair: <add key="SmtpPassword" value="x" />, <property
+   * name="password" value="x"/> (.NET and Spring configuration files) */
+  if (i < n && (t[i] == '"' || t[i] == '\'')) {
+    uint32_t k = i + 1;
+    while (k < n && (t[k] == ' ' || t[k] == '\t')) k++;
+    if (k + 7 < n && !strncasecmp(t + k, "value=", 6) && (t[k + 6] == '"' || t[k + 6] == '\'')) {
+      uint32_t s = k + 7, e = s;
+      while (e < n && t[e] != t[k + 6] && t[e] != '\n' && e - s < 256) e++;
+      if (e < n && t[e] == t[k + 6] && e > s) {
+        *vs = s, *ve = e, *quoted = true;
+        return SEP_ASSIGN;
+      }
+    }
+  }
   if (i + 1 < n && t[i] == '\\' && t[i + 1] == '"') i++; /* JSON inside a string: \"password\": */
   if (i < n && (t[i] == '"' || t[i] == '\'' || t[i] == '`')) i++; /* "password": */
   if (i < n && t[i] == ']') i++;                                  /* ['password'] = */

@@ -61,7 +61,8 @@ static void project_sets(void **s) {
    * held to the target; extra26 (text it was likely not tuned on, with its own
    * labels for test values) has a floor, extra27 and extra28 (the dev split's
    * style) the target; extra29 (chat traffic it was likely not tuned on, public
-   * figures, brands and documentation examples labelled negative) a floor */
+   * figures, brands and documentation examples labelled negative) a floor;
+   * extra30 (the dev split's style again) the target */
   static const struct {
     int k;
     double min_p, min_r;
@@ -74,7 +75,7 @@ static void project_sets(void **s) {
               {19, 0.95, 0.97}, {20, 0.95, 0.97}, {21, 0.95, 0.97},
               {22, 0.90, 0.88}, {23, 0.87, 0.94}, {24, 0.89, 0.94},
               {25, 0.95, 0.97}, {26, 0.85, 0.88}, {27, 0.95, 0.97},
-              {28, 0.95, 0.97}, {29, 0.81, 0.93}};
+              {28, 0.95, 0.97}, {29, 0.81, 0.93}, {30, 0.95, 0.97}};
   for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
     snprintf(name, sizeof name, "sensitivity.extra%d.jsonl", sets[i].k);
     assert_int_equal(score(eval_path(dir, sizeof dir, name), sets[i].min_p, sets[i].min_r), 1);

@@ -691,6 +691,9 @@ static void addresses(void **s) {
   REJECT("Kubernetes 1.29, 2024 Roadmap; See Table 5, 2021 Results; Iteration 3, 2000 Euros", "STREET_ADDRESS");
   /* a particle between the name's words, and a preposition before it */
   EXPECT("Send it to An der Alster 45, 20099 Hamburg.", "STREET_ADDRESS", "An der Alster 45, 20099 Hamburg");
+  /* a postcode in two groups of three and two digits (Greece, Sweden, Czechia) */
+  EXPECT("Ship to Ermou 25, 105 63 Athens, Greece", "STREET_ADDRESS", "Ermou 25, 105 63 Athens");
+  REJECT("Kubernetes 1.29, 105 12 Nodes", "STREET_ADDRESS");
   REJECT("Send it to An der Alster 45, 20099 Hamburg.", "PERSON");
   EXPECT("Emisora: Lucía Ferrer\nCarrer de Provença 281, 4t 2a, 08037 Barcelona", "STREET_ADDRESS",
          "Carrer de Provença 281, 4t 2a, 08037 Barcelona");

@@ -112,6 +112,17 @@ static void variants(void **s) {
   EXPECT("order_4111-1111-1111-1111_x", "CREDIT_CARD", "4111-1111-1111-1111");
   EXPECT("Kart numaram 9792 7022 5949 9816, son kullanma 04/27.", "CREDIT_CARD", "9792 7022 5949 9816"); /* Troy */
   EXPECT("Lookup ssn_078-05-1120", "US_SSN", "078-05-1120");
+  /* a CSV's fields: a run of 13 digits or more beside a comma is no amount
+   * (thousands come in threes), nor before a decimal point or after a
+   * currency sign; a dashed SSN after a row's number */
+  EXPECT("order_id,pan,exp\n1001,4111111111111111,12/27,19.99", "CREDIT_CARD", "4111111111111111");
+  EXPECT("my credit card number: 4111111111111111,12/27", "CREDIT_CARD", "4111111111111111");
+  EXPECT("cards = [4111111111111111,5500000000000004]", "CREDIT_CARD", "5500000000000004");
+  EXPECT("Pay with 4111111111111111.00 thanks", "CREDIT_CARD", "4111111111111111");
+  EXPECT("Bob $4111111111111111", "CREDIT_CARD", "4111111111111111");
+  EXPECT("id,ssn\n1,512-84-3927", "US_SSN", "512-84-3927");
+  REJECT("pi is 3.1415926535897932384626 and e is 2.718281828459045", "CREDIT_CARD");
+  REJECT("Total: 1,234,567,890,123.45 units", "CREDIT_CARD");
   REJECT("IMG_20230812_143022.jpg file_1699999999999.log build_20240115_rc1", "CREDIT_CARD");
   EXPECT("Charge card 4556\xc2\xa0" "7375\xc2\xa0" "8689\xc2\xa0" "9855 now", "CREDIT_CARD",
          "4556\xc2\xa0" "7375\xc2\xa0" "8689\xc2\xa0" "9855"); /* no-break spaces */

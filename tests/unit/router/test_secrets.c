@@ -278,6 +278,11 @@ static void passwords(void **s) {
   EXPECT("<server>\n  <username>deploy-bot</username>\n  <password>vm80juod1iLVEurEIJ6k</password>\n</server>",
          "PASSWORD", "vm80juod1iLVEurEIJ6k");
   EXPECT("<apiKey>3f9aK2mQ8zL1xR7vT4nB6cD0eF</apiKey>", "API_KEY", "3f9aK2mQ8zL1xR7vT4nB6cD0eF");
+  /* attribute pairs (.NET appSettings, Spring beans) */
+  EXPECT("<add key=\"SmtpPassword\" value=\"gQCAebqW8b!67\" />", "PASSWORD", "gQCAebqW8b!67");
+  EXPECT("<property name=\"password\" value=\"s3cr3tPass\"/>", "PASSWORD", "s3cr3tPass");
+  REJECT("<add key=\"SmtpPassword\" value=\"${SMTP_PASSWORD}\" />", "PASSWORD");
+  REJECT("<add key=\"RequirePassword\" value=\"true\" />", "PASSWORD");
   EXPECT("das neue Passwort für den gemeinsamen Account lautet ab heute Wk8!feR_tanne42 – bitte",
          "PASSWORD", "Wk8!feR_tanne42");
   EXPECT("Het wachtwoord voor de wifi op kantoor Utrecht is nu Tulpenveld-2024!x — graag", "PASSWORD",
