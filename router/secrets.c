@@ -1665,8 +1665,10 @@ static void key_cue(sl__ctx_t *c, const sl__hit_t *h) {
   bool flag = (ie - is > 2 && t[is] == '-' && t[is + 1] == '-') ||
               (is >= 2 && t[is - 1] == '-' && t[is - 2] == '-') ||
               (is >= 15 && !strncasecmp(t + is - 15, "authorization: ", 15)); /* "Token <hex>" */
-  bool flag_hex =
-      flag && sep == SEP_SPACE && !quoted && ve - vs >= 32 && sl__hex_only(t + vs, ve - vs);
+  /* or after a key's, a secret's or a token's own name in prose ("api
+   * secret 9f86d081…", "api key 3c59dc04…") */
+  bool flag_hex = (flag || ident_has(&id, "key") || ident_has(&id, "secret") || ident_has(&id, "token")) &&
+                  sep == SEP_SPACE && !quoted && ve - vs >= 32 && sl__hex_only(t + vs, ve - vs);
   /* after an Authorization header's scheme ("Authorization: Api-Token 22cb…"):
    * letters and digits of a key's alphabet, whatever their mix */
   if (!flag_hex && sep == SEP_SPACE && !quoted && ve - vs >= 20 && is >= 15 &&
