@@ -634,6 +634,35 @@ static int add_digit_aliases(sl_redact_map_t *m, const char *const *types) {
   return rc;
 }
 
+/* Aliases of an e-mail address's local part when it spells a person's handle
+ * ("laila.hansen", "j_smith-2"): two parts or more of letters joined by '.',
+ * '_' or '-', as a handle elsewhere in the conversation ("her handle is
+ * laila.hansen") names the same person. A role's ("info", "no-reply") is none. */
+static int add_local_part_aliases(sl_redact_map_t *m, const char *const *types) {
+  int rc = 0;
+  for (size_t i = 0, n0 = m->n; i < n0 && !rc; i++) {
+    const char *v = m->v[i].value, *at = strchr(v, '@');
+    if (strcmp(types[m->v[i].type_ix], "EMAIL_ADDRESS") || !at) continue;
+    size_t n = (size_t)(at - v), parts = 0, run = 0;
+    bool ok = n >= 5 && n < 64;
+    for (size_t k = 0; k <= n && ok; k++) {
+      if (k < n && isalnum((unsigned char)v[k])) {
+        run++;
+      } else if (k == n || strchr("._-", v[k])) {
+        ok = run >= 2;
+        parts++;
+        run = 0;
+      } else {
+        ok = false;
+      }
+    }
+    static const char *const roles[] = {"no-reply", "no_reply", "do-not-reply", "do_not_reply", NULL};
+    for (const char *const *r = roles; *r && ok; r++) ok = strlen(*r) != n || strncasecmp(*r, v, n);
+    if (ok && parts >= 2) rc = add_alias(m, i, v, n, types);
+  }
+  return rc;
+}
+
 static int type_index(const char *const *types, size_t n, const char *t) {
   for (size_t i = 0; i < n; i++)
     if (!strcmp(types[i], t)) return (int)i;
@@ -913,6 +942,7 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     fi.ix = NULL;
     if (!rc) rc = add_escaped_aliases(m, types);
     if (!rc) rc = add_digit_aliases(m, types);
+    if (!rc) rc = add_local_part_aliases(m, types);
     if (!rc) rc = build_first_index(m, &fi);
   }
 

@@ -236,6 +236,27 @@ static void test_name_words_in_any_case(void **state) {
   sl_chat_req_free(&r);
 }
 
+/* An e-mail address's local part that spells a handle is the address's too;
+ * a role's is not. */
+static void test_email_local_part(void **state) {
+  (void)state;
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "Contact laila.hansen@example.com or info@example.com; her handle is laila.hansen, "
+                      "the desk's is info.");
+  cls_t c = {0};
+  find_entity(&c, &r, "EMAIL_ADDRESS", "laila.hansen@example.com", 0);
+  find_entity(&c, &r, "EMAIL_ADDRESS", "info@example.com", 0);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content, "Contact [EMAIL_ADDRESS_1] or [EMAIL_ADDRESS_2]; her handle is "
+                                           "[EMAIL_ADDRESS_1], the desk's is info.");
+  sl_chat_req_free(&out);
+  sl_redact_map_free(m);
+  sl_chat_req_free(&r);
+}
+
 static void test_word_boundaries_and_split_entities(void **state) {
   (void)state;
   sl_chat_req_t r;
@@ -739,6 +760,7 @@ int main(void) {
       cmocka_unit_test(test_other_cases),
       cmocka_unit_test(test_same_words_one_placeholder),
       cmocka_unit_test(test_name_words_in_any_case),
+      cmocka_unit_test(test_email_local_part),
       cmocka_unit_test(test_word_boundaries_and_split_entities),
       cmocka_unit_test(test_tool_calls_and_bad_offsets),
       cmocka_unit_test(test_values_outside_messages),
