@@ -1443,11 +1443,48 @@ static bool clause_ends(const sl__ctx_t *c, uint32_t e) {
   return e >= c->len || strchr("\n\r.,;!?)\"'", c->text[e]);
 }
 
+/* The value before the word that names it: "Hunter2Rocks! is my password",
+ * "use Qx7!mPz2#Lw9 as the password for the portal" — one token that looks
+ * like a password on its own (strong_value), then a link word, then the word
+ * (at `at`) ending its clause or going on with what it is for. */
+static bool value_before(const sl__ctx_t *c, uint32_t at, uint32_t end, uint32_t *vs, uint32_t *ve) {
+  static const char *const links[] = {" is my ", " is the ", " is our ", " is your ", " was my ", " was the ",
+                                      " as my ", " as the ", " as our ", " as ", NULL};
+  static const char *const after[] = {" for ", " to ", " on ", " of ", " at ", NULL};
+  const char *t = c->text;
+  bool ends = clause_ends(c, end);
+  for (const char *const *a = after; *a && !ends; a++)
+    ends = end + strlen(*a) <= c->len && !strncasecmp(t + end, *a, strlen(*a));
+  if (!ends) return false;
+  for (const char *const *l = links; *l; l++) {
+    uint32_t m = (uint32_t)strlen(*l);
+    if (at < m + 8 || strncasecmp(t + at - m, *l, m)) continue;
+    uint32_t e = at - m, s = e;
+    while (s > 0 && !isspace((unsigned char)t[s - 1]) && e - s < 64) s--;
+    while (s < e && strchr("\"'`", t[s])) s++; /* quotes around it */
+    while (e > s && strchr("\"'`", t[e - 1])) e--;
+    if (strong_value(t + s, e - s)) {
+      *vs = s, *ve = e;
+      return true;
+    }
+    return false;
+  }
+  return false;
+}
+
 static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   if ((unsigned char)c->text[h->start] >= 0xE0) { /* the word in CJK scripts */
     uint32_t vs, ve;
     if (cjk_value(c, h->end, &vs, &ve)) add_secret(c, vs, ve, SL_ET_PASSWORD, "password_assignment", 70, false);
     return;
+  }
+  {
+    uint32_t vs, ve;
+    uint32_t n = h->end - h->start;
+    if (((n == 8 && !strncasecmp(c->text + h->start, "password", 8)) ||
+         (n == 10 && !strncasecmp(c->text + h->start, "passphrase", 10))) &&
+        value_before(c, h->start, h->end, &vs, &ve))
+      add_secret(c, vs, ve, SL_ET_PASSWORD, "password_assignment", 70, false);
   }
   uint32_t is, ie;
   ident_span(c, h, &is, &ie);

@@ -278,6 +278,10 @@ static void passwords(void **s) {
   EXPECT("<server>\n  <username>deploy-bot</username>\n  <password>vm80juod1iLVEurEIJ6k</password>\n</server>",
          "PASSWORD", "vm80juod1iLVEurEIJ6k");
   EXPECT("<apiKey>3f9aK2mQ8zL1xR7vT4nB6cD0eF</apiKey>", "API_KEY", "3f9aK2mQ8zL1xR7vT4nB6cD0eF");
+  /* the value before the word: one token that looks like a password */
+  EXPECT("Hunter2Rocks! is my password", "PASSWORD", "Hunter2Rocks!");
+  EXPECT("use Qx7!mPz2#Lw9 as the password for the portal", "PASSWORD", "Qx7!mPz2#Lw9");
+  REJECT("Python3.12 is the password manager we use", "PASSWORD");
   /* a long hex value after a key's or a secret's name and a space */
   EXPECT("api secret 9f86d081884c7d659a2feaa0c55ad015", "API_KEY", "9f86d081884c7d659a2feaa0c55ad015");
   EXPECT("api key 3c59dc048e8850243be8079a5c74d079 for staging", "API_KEY", "3c59dc048e8850243be8079a5c74d079");
