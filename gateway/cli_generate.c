@@ -218,7 +218,10 @@ int sl_cli_generate(int argc, char **argv) {
     fprintf(stderr, "sluice generate: warning: --ctx %d is past the %d positions the model was "
                     "trained for: text that reaches past them may lose its coherence\n",
             mi->n_ctx, mi->n_ctx_train);
-  sl_tok_t *tok = sl_tok_from_gguf(sl_model_gguf(sl_engine_model(e)), err, sizeof err);
+  /* (the engine keeps no file open: the tokenizer reads the metadata itself) */
+  sl_gguf_t *g = sl_gguf_open(model, err, sizeof err);
+  sl_tok_t *tok = g ? sl_tok_from_gguf(g, err, sizeof err) : NULL;
+  sl_gguf_close(g);
   if (!tok && !prompt_ids) {
     fprintf(stderr, "sluice generate: tokenizer: %s\n", err);
     sl_engine_free(e);

@@ -15,7 +15,7 @@
 #include <string.h>
 
 typedef struct {
-  const float *attn_norm, *ffn_norm; /* (dim) */
+  float *attn_norm, *ffn_norm;       /* (dim) each, one allocation (attn_norm's) */
   float *bq_kv;                      /* (q_dim + 2 kv_dim) biases or NULL */
   sl_kern_mat_t *wqkv;               /* (q_dim + 2 kv_dim) × dim */
   sl_kern_mat_t *wo;                 /* dim × q_dim */
@@ -23,16 +23,21 @@ typedef struct {
   sl_kern_mat_t *wdown;              /* dim × n_ff */
 } layer_t;
 
+/* Everything the model computes with is its own memory: the file is read at
+ * load and closed then. A mapping kept open would read what the file holds
+ * now, and an operator copying another model over it in place ("cp new.gguf
+ * model.gguf") would change the weights under a running engine, or truncate
+ * them (SIGBUS: the whole gateway down). */
 struct sl_model {
   sl_model_info_t info;
-  sl_gguf_t *g;
+  sl_gguf_t *g;        /* the file, while loading */
   sl_kern_t *kern;
   int max_rows, max_logits;
   int q_dim, kv_dim, qkv_dim;
   sl_kern_dtype_t embd_dt;
-  const uint8_t *embd; /* token_embd rows in the file (n_vocab × dim) */
+  uint8_t *embd;       /* token_embd rows as the file stores them (n_vocab × dim) */
   size_t embd_row_bytes;
-  const float *out_norm;
+  float *out_norm;
   sl_kern_mat_t *wout; /* n_vocab × dim */
   layer_t *layers;
   float *inv_freq;     /* (n_rot / 2) */
@@ -121,6 +126,13 @@ static int get_tensor(sl_model_t *m, const char *name, uint64_t ne0, uint64_t ne
   if (t->type == SL_GGML_F32 && ((uintptr_t)t->data & 3))
     return errf(err, errlen, SL_EPARSE, "model: tensor '%s' is misaligned", name);
   return 0;
+}
+
+/* A copy of n bytes at p (NULL when out of memory). */
+static void *copy_of(const void *p, size_t n) {
+  void *c = malloc(n ? n : 1);
+  if (c) memcpy(c, p, n);
+  return c;
 }
 
 /* Q4_0 tensors also keep their 4 bits for one-row products (decode), where the
@@ -299,9 +311,10 @@ static int load_weights(sl_model_t *m, int prec_opt, char *err, size_t errlen) {
   if ((rc = get_tensor(m, "rope_freqs.weight", in->n_rot / 2, 0, false, &tff, err, errlen))) return rc;
   in->tied_output = !tout;
   sl_model_dtype(te->type, &m->embd_dt);
-  m->embd = te->data;
   m->embd_row_bytes = sl_kern_row_bytes(m->embd_dt, (size_t)in->dim);
-  m->out_norm = tnorm->data;
+  if (!(m->embd = copy_of(te->data, m->embd_row_bytes * (size_t)in->n_vocab)) ||
+      !(m->out_norm = copy_of(tnorm->data, sizeof(float) * (size_t)in->dim)))
+    return errf(err, errlen, SL_ENOMEM, "model: out of memory for the embeddings");
 
   /* Precision: quantised weights (Q8_0, the 4-, 5- and 6-bit types) run int8 (s8
    * weights, per-row scales), float files run f32 so that they reproduce an F32
@@ -361,8 +374,11 @@ static int load_weights(sl_model_t *m, int prec_opt, char *err, size_t errlen) {
     snprintf(nm[1], sizeof nm[1], "blk.%d.ffn_norm.weight", l);
     if ((rc = get_tensor(m, nm[0], in->dim, 0, true, &an, err, errlen))) return rc;
     if ((rc = get_tensor(m, nm[1], in->dim, 0, true, &fn, err, errlen))) return rc;
-    L->attn_norm = an->data;
-    L->ffn_norm = fn->data;
+    if (!(L->attn_norm = malloc(2 * sizeof(float) * (size_t)in->dim)))
+      return errf(err, errlen, SL_ENOMEM, "model: out of memory");
+    L->ffn_norm = L->attn_norm + in->dim;
+    memcpy(L->attn_norm, an->data, sizeof(float) * (size_t)in->dim);
+    memcpy(L->ffn_norm, fn->data, sizeof(float) * (size_t)in->dim);
   }
   /* The output head runs once per sequence per step; tied models reuse the
    * embedding table. It follows the model's precision unless the table is a float
@@ -456,6 +472,8 @@ sl_model_t *sl_model_load(const char *path, const sl_model_opts_t *opts, char *e
   }
   if (load_weights(m, opts->prec, err, errlen)) goto fail;
   if (alloc_state(m, opts, err, errlen)) goto fail;
+  sl_gguf_close(m->g);
+  m->g = NULL;
   return m;
 fail:
   sl_model_free(m);
@@ -467,6 +485,7 @@ void sl_model_free(sl_model_t *m) {
   if (m->layers)
     for (int l = 0; l < m->info.n_layers; l++) {
       layer_t *L = &m->layers[l];
+      free(L->attn_norm);
       free(L->bq_kv);
       sl_kern_mat_free(L->wqkv);
       sl_kern_mat_free(L->wo);
@@ -474,6 +493,8 @@ void sl_model_free(sl_model_t *m) {
       sl_kern_mat_free(L->wdown);
     }
   free(m->layers);
+  free(m->embd);
+  free(m->out_norm);
   sl_kern_mat_free(m->wout);
   sl_kern_free(m->kern);
   free(m->inv_freq);
@@ -484,7 +505,6 @@ void sl_model_free(sl_model_t *m) {
 }
 
 const sl_model_info_t *sl_model_info(const sl_model_t *m) { return &m->info; }
-const sl_gguf_t *sl_model_gguf(const sl_model_t *m) { return m->g; }
 
 const float *sl_model_logits(const sl_model_t *m, int j) {
   if (j < 0 || j >= m->n_logits) return NULL;

@@ -57,9 +57,6 @@ sl_model_t *sl_model_load(const char *path, const sl_model_opts_t *opts, char *e
 void sl_model_free(sl_model_t *m);
 
 const sl_model_info_t *sl_model_info(const sl_model_t *m);
-/* The GGUF file the model came from (stays open while the model lives); the
- * tokenizer reads its metadata from here. */
-const sl_gguf_t *sl_model_gguf(const sl_model_t *m);
 
 /* One forward call. Row i feeds token tok[i] at position pos[i] of KV slot
  * slot[i]; positions 0..pos[i]-1 of that slot must already be cached (by earlier

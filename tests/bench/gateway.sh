@@ -61,6 +61,7 @@ nginx -p "$work/proxy" -c "$work/proxy/nginx.conf" -g 'daemon on; master_process
 sluice_conf() { # file port ledger-json
   cat > "$1" <<JSON
 {"listen": "127.0.0.1:$2", $3
+ "workers": ${WORKERS:-0},
  "limits": {"max_connections": 10000},
  "backends": [{"name": "mock", "kind": "openai", "base_url": "http://127.0.0.1:$MOCK_PORT/v1", "location": "internal",
                "models": [{"name": "bench", "usd_per_mtok_in": 1, "usd_per_mtok_out": 2}]}],

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -268,5 +268,34 @@ test('logprobs describe the text the client got: a sampled control token is in n
     assert.ok(control > 0, 'some seed sampled a control token (else this test tests nothing)');
   } finally {
     await t.stop();
+  }
+});
+
+// The engine computes from its own memory: a model file overwritten in place
+// while sluice serves ("cp new.gguf model.gguf", which truncates first) neither
+// changes its answers nor brings the gateway down (the file was mapped, and a
+// truncated mapping is a SIGBUS).
+test('a model file overwritten in place while serving: the same answers, sluice keeps serving', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-model-swap-'));
+  const path = join(dir, 'model.gguf');
+  copyFileSync(MODEL, path);
+  chmodSync(path, 0o644); // (the shared copy may be read-only)
+  const g = await startSluice({
+    backends: [{ name: 'local', kind: 'local', model: path, threads: 1 }],
+    rules: [{ name: 'default', route: ['local'] }],
+  });
+  try {
+    const sdk = new OpenAI({ baseURL: `${g.base}/v1`, apiKey: 'x', maxRetries: 0 });
+    const ask = async () => (await sdk.chat.completions.create({ model: 'auto', temperature: 0, max_tokens: 24,
+      messages: [{ role: 'user', content: 'Once upon a time' }] })).choices[0].message.content;
+    const before = await ask();
+    truncateSync(path, 1000); // what cp does first
+    assert.equal(await ask(), before);
+    copyFileSync(`${SHARED}/models/tiny-qwen2.gguf`, path);
+    assert.equal(await ask(), before);
+  } finally {
+    const r = await g.stop();
+    assert.equal(r.code, 0, g.stderr().slice(-2000));
+    rmSync(dir, { recursive: true, force: true });
   }
 });
