@@ -663,6 +663,34 @@ static int add_local_part_aliases(sl_redact_map_t *m, const char *const *types) 
   return rc;
 }
 
+/* Aliases of a street address's house number and street name's first word
+ * ("1600 Amphitheatre" of "1600 Amphitheatre Parkway, Mountain View, CA";
+ * "Hauptstraße 5" of "Hauptstraße 5, 10115 Berlin"), found in any case: the
+ * same address written again another way ("1600 amphitheatre pkwy") keeps no
+ * more than its street type. */
+static int add_street_aliases(sl_redact_map_t *m, const char *const *types) {
+  int rc = 0;
+  for (size_t i = 0, n0 = m->n; i < n0 && !rc; i++) {
+    const char *v = m->v[i].value;
+    if (strcmp(types[m->v[i].type_ix], "STREET_ADDRESS")) continue;
+    size_t a = strcspn(v, " ,\n"), b = a;
+    if (v[a] != ' ') continue;
+    while (v[b] == ' ') b++;
+    size_t e = b + strcspn(v + b, " ,\n");
+    bool num_first = isdigit((unsigned char)v[0]), num_second = isdigit((unsigned char)v[b]);
+    /* a number of at most six characters (12, 12a, 1600) and a word of three
+     * letters or more */
+    const char *num = num_first ? v : v + b, *word = num_first ? v + b : v;
+    size_t nn = num_first ? a : e - b, wn = num_first ? e - b : a;
+    size_t letters = 0;
+    for (size_t k = 0; k < wn; k++) letters += isalpha((unsigned char)word[k]) || (unsigned char)word[k] >= 0x80;
+    if (num_first == num_second || nn > 6 || !isdigit((unsigned char)num[0]) || letters < 3 || letters < wn)
+      continue;
+    if (e >= 6) rc = add_alias(m, i, v, e, types);
+  }
+  return rc;
+}
+
 static int type_index(const char *const *types, size_t n, const char *t) {
   for (size_t i = 0; i < n; i++)
     if (!strcmp(types[i], t)) return (int)i;
@@ -943,6 +971,7 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
     if (!rc) rc = add_escaped_aliases(m, types);
     if (!rc) rc = add_digit_aliases(m, types);
     if (!rc) rc = add_local_part_aliases(m, types);
+    if (!rc) rc = add_street_aliases(m, types);
     if (!rc) rc = build_first_index(m, &fi);
   }
 

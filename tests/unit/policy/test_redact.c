@@ -257,6 +257,28 @@ static void test_email_local_part(void **state) {
   sl_chat_req_free(&r);
 }
 
+/* A street address's number and street name's first word are the address
+ * written again another way, in any case. */
+static void test_street_written_again(void **state) {
+  (void)state;
+  static const char *const st[] = {"STREET_ADDRESS"};
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "Ship to 1600 Amphitheatre Parkway, Mountain View, CA 94043. Again: 1600 amphitheatre pkwy. "
+                      "Or Hauptstra\xc3\x9f" "e 5, 10115 Berlin (hauptstra\xc3\x9f" "e 5 hinten). Room 1600 is free.");
+  cls_t c = {0};
+  find_entity(&c, &r, "STREET_ADDRESS", "1600 Amphitheatre Parkway, Mountain View, CA 94043", 0);
+  find_entity(&c, &r, "STREET_ADDRESS", "Hauptstra\xc3\x9f" "e 5, 10115 Berlin", 0);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, st, 1, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content, "Ship to [STREET_ADDRESS_1]. Again: [STREET_ADDRESS_1] pkwy. "
+                                           "Or [STREET_ADDRESS_2] ([STREET_ADDRESS_2] hinten). Room 1600 is free.");
+  sl_chat_req_free(&out);
+  sl_redact_map_free(m);
+  sl_chat_req_free(&r);
+}
+
 static void test_word_boundaries_and_split_entities(void **state) {
   (void)state;
   sl_chat_req_t r;
@@ -761,6 +783,7 @@ int main(void) {
       cmocka_unit_test(test_same_words_one_placeholder),
       cmocka_unit_test(test_name_words_in_any_case),
       cmocka_unit_test(test_email_local_part),
+      cmocka_unit_test(test_street_written_again),
       cmocka_unit_test(test_word_boundaries_and_split_entities),
       cmocka_unit_test(test_tool_calls_and_bad_offsets),
       cmocka_unit_test(test_values_outside_messages),
