@@ -114,7 +114,8 @@ size_t sl_chat_messages_len(const sl_chat_req_t *r) {
 
 int sl_chat_estimate_prompt_tokens(const sl_chat_req_t *r) {
   size_t bytes = sl_chat_messages_len(r) + (r->tools ? strlen(r->tools) : 0);
-  size_t t = (bytes + 3) / 4;
+  for (size_t i = 0; i < r->n_msgs; i++) bytes += r->msgs[i].tool_calls ? strlen(r->msgs[i].tool_calls) : 0;
+  size_t t = (bytes + 3) / 4 + (r->n_msgs ? 3 * r->n_msgs + 3 : 0);
   return t > 0x7fffffff ? 0x7fffffff : (int)t;
 }
 

@@ -83,8 +83,11 @@ bool sl_chat_wants_tools_or_json(const sl_chat_req_t *r);
 /* Bytes of sl_chat_text() that are message contents. */
 size_t sl_chat_messages_len(const sl_chat_req_t *r);
 /* The prompt's tokens estimated at about 4 bytes a token of its text (the
- * messages and the tool definitions), rounded up: what is counted when no one
- * counted (an upstream without usage, the routing's length check). */
+ * messages, the tool calls they carry and the tool definitions), rounded up,
+ * plus what a chat template adds (3 tokens a message and 3 to open the
+ * answer, as OpenAI counts them): what is counted when no one counted (an
+ * upstream without usage, an Anthropic stream's message_start before an
+ * OpenAI upstream's usage comes, the routing's length check). */
 int sl_chat_estimate_prompt_tokens(const sl_chat_req_t *r);
 
 #endif

@@ -653,9 +653,10 @@ test('a usage of zero for a prompt and an answer with text (a proxy filling usag
   fault = 'zero_usage';
   const r = await ask({}, badOnly);
   assert.equal(r.choices[0].message.content, 'counted by sluice');
-  // about 4 bytes a token of the prompt's text ("hello there": 11 bytes), not
+  // about 4 bytes a token of the prompt's text ("hello there": 11 bytes, 3
+  // tokens), plus the chat template's 3 a message and 3 for the answer; not
   // of the whole request body the upstream got
-  assert.equal(r.usage.prompt_tokens, 3);
+  assert.equal(r.usage.prompt_tokens, 3 + 3 + 3);
   assert.equal(r.usage.completion_tokens, 5, '"counted by sluice": 17 bytes');
 });
 
