@@ -1472,6 +1472,48 @@ static bool value_before(const sl__ctx_t *c, uint32_t at, uint32_t end, uint32_t
   return false;
 }
 
+/* "my password is bluebird", "the wifi password is sunflower", "password:
+ * hunter2": one plain word of letters and digits ending its clause right after
+ * the English word and "is", "was" or a colon is the password, unless it says
+ * what the password is like ("expired", "wrong", "incorrect", "required",
+ * "sensitive", "too") — an adjective's or a participle's ending, or one of the
+ * words below. */
+static bool plain_word_value(const sl__ctx_t *c, uint32_t ie, uint32_t vs, uint32_t ve) {
+  const char *t = c->text, *v = t + vs;
+  size_t n = ve - vs, letters = 0;
+  if (n < 5 || n > 32 || !clause_ends(c, ve)) return false;
+  for (size_t i = 0; i < n; i++) {
+    if (!isalnum((unsigned char)v[i])) return false;
+    letters += isalpha((unsigned char)v[i]) != 0;
+  }
+  if (!letters) return false;
+  /* what stands between: "is", "was" (also "is now", "is still"), or ':' */
+  static const char *const links[] = {" is ", " was ", ": ", " is now ", " is still ", " was still ", NULL};
+  bool linked = false;
+  for (const char *const *l = links; *l && !linked; l++)
+    linked = vs - ie == strlen(*l) && !strncasecmp(t + ie, *l, strlen(*l));
+  if (!linked) return false;
+  if (letters == n) {
+    static const char *const endings[] = {"ed", "ing", "ive", "able", "ible", "ful", "less", "ous", "ly",
+                                          "ent", "ant", "ary", "ory", "ic", "al", "en", "ure", NULL};
+    for (const char *const *e = endings; *e; e++) {
+      size_t m = strlen(*e);
+      if (n > m + 2 && !strncasecmp(v + n - m, *e, m)) return false;
+    }
+    static const char *const like[] = {
+        "wrong",  "right",   "valid",  "weak",   "strong",  "empty", "blank",  "short", "secret", "private",
+        "public", "unknown", "simple", "still",  "there",   "below", "above",  "yours", "theirs", "same",
+        "fine",   "okay",    "great",  "good",   "easy",    "case",  "none",   "null",  "false",  "true",
+        "unset",  "mandatory", "default", "too", "never", "always", "again", "within", "inside", "here",
+        "what",   "which",   "where",  "mine",   "ours",    "hers",  "twelve", "eight", "seven",  "three",
+        "incorrect", "correct", "reset", "invalid", "insecure", "secure", "unique", "complex", "random",
+        "generic", "common", "known", "shown", "unchanged", "forgotten", "lowercase", "uppercase",
+        NULL};
+    if (sl__word_in(v, n, like)) return false;
+  }
+  return !sl__is_placeholder(v, n);
+}
+
 static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   if ((unsigned char)c->text[h->start] >= 0xE0) { /* the word in CJK scripts */
     uint32_t vs, ve;
@@ -1547,6 +1589,11 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   bool quoted = false;
   int sep = value_after(c, ie, true, &vs, &ve, &quoted);
   bool phrase = pw && sep == SEP_PROSE && !quoted && passphrase(c, vs, ve);
+  if (sep != SEP_NONE && sep != SEP_ASSIGN && !quoted && il == 8 && !strncasecmp(t + is, "password", 8) &&
+      plain_word_value(c, ie, vs, ve)) {
+    add_secret(c, vs, ve, SL_ET_PASSWORD, "password_prose", 65, false);
+    return;
+  }
   if (sep == SEP_NONE ||
       (sep != SEP_ASSIGN && !quoted && !phrase && !strong_value(t + vs, ve - vs))) {
     /* "das neue Passwort für den Account lautet ab heute X", "the wifi

@@ -278,6 +278,16 @@ static void passwords(void **s) {
   EXPECT("<server>\n  <username>deploy-bot</username>\n  <password>vm80juod1iLVEurEIJ6k</password>\n</server>",
          "PASSWORD", "vm80juod1iLVEurEIJ6k");
   EXPECT("<apiKey>3f9aK2mQ8zL1xR7vT4nB6cD0eF</apiKey>", "API_KEY", "3f9aK2mQ8zL1xR7vT4nB6cD0eF");
+  /* one plain word ending its clause after "password is" or "password:", unless
+   * it says what the password is like */
+  EXPECT("my password is bluebird", "PASSWORD", "bluebird");
+  EXPECT("the wifi password is sunflower.", "PASSWORD", "sunflower");
+  EXPECT("password: hunter2", "PASSWORD", "hunter2");
+  REJECT("the password is incorrect", "PASSWORD");
+  REJECT("Your password is expired.", "PASSWORD");
+  REJECT("Password: required", "PASSWORD");
+  REJECT("The password is case sensitive", "PASSWORD");
+  REJECT("das Passwort ist falsch", "PASSWORD");
   /* the value before the word: one token that looks like a password */
   EXPECT("Hunter2Rocks! is my password", "PASSWORD", "Hunter2Rocks!");
   EXPECT("use Qx7!mPz2#Lw9 as the password for the portal", "PASSWORD", "Qx7!mPz2#Lw9");
