@@ -236,47 +236,47 @@ static void test_name_words_in_any_case(void **state) {
   sl_chat_req_free(&r);
 }
 
+/* msg with each value (its first occurrence) found as an entity of `type`,
+ * redacted for that type alone: the copy's text is want. */
+static void redact_typed(const char *msg, const char *type, const char *const *values, size_t n,
+                         const char *want) {
+  const char *const only[] = {type};
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", msg);
+  cls_t c = {0};
+  for (size_t k = 0; k < n; k++) find_entity(&c, &r, type, values[k], 0);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, only, 1, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content, want);
+  sl_chat_req_free(&out);
+  sl_redact_map_free(m);
+  sl_chat_req_free(&r);
+}
+
 /* An e-mail address's local part that spells a handle is the address's too;
  * a role's is not. */
 static void test_email_local_part(void **state) {
   (void)state;
-  sl_chat_req_t r;
-  sl_chat_req_init(&r);
-  add_msg(&r, "user", "Contact laila.hansen@example.com or info@example.com; her handle is laila.hansen, "
-                      "the desk's is info.");
-  cls_t c = {0};
-  find_entity(&c, &r, "EMAIL_ADDRESS", "laila.hansen@example.com", 0);
-  find_entity(&c, &r, "EMAIL_ADDRESS", "info@example.com", 0);
-  sl_chat_req_t out;
-  sl_redact_map_t *m;
-  assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
-  assert_string_equal(out.msgs[0].content, "Contact [EMAIL_ADDRESS_1] or [EMAIL_ADDRESS_2]; her handle is "
-                                           "[EMAIL_ADDRESS_1], the desk's is info.");
-  sl_chat_req_free(&out);
-  sl_redact_map_free(m);
-  sl_chat_req_free(&r);
+  static const char *const mails[] = {"laila.hansen@example.com", "info@example.com"};
+  redact_typed("Contact laila.hansen@example.com or info@example.com; her handle is laila.hansen, "
+               "the desk's is info.",
+               "EMAIL_ADDRESS", mails, 2,
+               "Contact [EMAIL_ADDRESS_1] or [EMAIL_ADDRESS_2]; her handle is [EMAIL_ADDRESS_1], the desk's is info.");
 }
 
 /* A street address's number and street name's first word are the address
  * written again another way, in any case. */
 static void test_street_written_again(void **state) {
   (void)state;
-  static const char *const st[] = {"STREET_ADDRESS"};
-  sl_chat_req_t r;
-  sl_chat_req_init(&r);
-  add_msg(&r, "user", "Ship to 1600 Amphitheatre Parkway, Mountain View, CA 94043. Again: 1600 amphitheatre pkwy. "
-                      "Or Hauptstra\xc3\x9f" "e 5, 10115 Berlin (hauptstra\xc3\x9f" "e 5 hinten). Room 1600 is free.");
-  cls_t c = {0};
-  find_entity(&c, &r, "STREET_ADDRESS", "1600 Amphitheatre Parkway, Mountain View, CA 94043", 0);
-  find_entity(&c, &r, "STREET_ADDRESS", "Hauptstra\xc3\x9f" "e 5, 10115 Berlin", 0);
-  sl_chat_req_t out;
-  sl_redact_map_t *m;
-  assert_int_equal(sl_redact_request(&r, &c.cls, st, 1, &out, &m), 0);
-  assert_string_equal(out.msgs[0].content, "Ship to [STREET_ADDRESS_1]. Again: [STREET_ADDRESS_1] pkwy. "
-                                           "Or [STREET_ADDRESS_2] ([STREET_ADDRESS_2] hinten). Room 1600 is free.");
-  sl_chat_req_free(&out);
-  sl_redact_map_free(m);
-  sl_chat_req_free(&r);
+  static const char *const streets[] = {"1600 Amphitheatre Parkway, Mountain View, CA 94043",
+                                        "Hauptstra\xc3\x9f" "e 5, 10115 Berlin"};
+  redact_typed("Ship to 1600 Amphitheatre Parkway, Mountain View, CA 94043. Again: 1600 amphitheatre pkwy. "
+               "Or Hauptstra\xc3\x9f" "e 5, 10115 Berlin (hauptstra\xc3\x9f" "e 5 hinten). Room 1600 is free.",
+               "STREET_ADDRESS", streets, 2,
+               "Ship to [STREET_ADDRESS_1]. Again: [STREET_ADDRESS_1] pkwy. "
+               "Or [STREET_ADDRESS_2] ([STREET_ADDRESS_2] hinten). Room 1600 is free.");
 }
 
 static void test_word_boundaries_and_split_entities(void **state) {
