@@ -16,6 +16,8 @@ typedef struct {
   char *value;         /* owned copy */
   char *plain;         /* value with JSON escapes read: what aliases compare */
   size_t plain_len;
+  bool restore_plain;  /* the value holds \uXXXX escapes (found in JSON text that a
+                          tool result or an argument carried): answers get plain */
   char *placeholder;   /* owned */
   char *type;          /* owned */
   size_t first;        /* first appearance in the conversation text */
@@ -73,15 +75,22 @@ static bool word_after(const char *s, size_t len, size_t b) {
   return c < 0x80 ? word_byte(c) : !sl_utf8_nonword((const unsigned char *)s + b, len - b);
 }
 
+/* Whether a value's edge character e and the text's character t beside it
+ * are a letter and a digit: words of names end there ("Hansen2024.pdf",
+ * "q=Laila%20Hansen", "ticket 2024Hansen"). */
+static bool letter_digit(unsigned char e, unsigned char t) {
+  return ((e | 0x20) >= 'a' && (e | 0x20) <= 'z') && t >= '0' && t <= '9';
+}
+
 /* loose: '_' separates words too ("Laila_Hansen", as a message name must
  * write a person's), for the last look at a copy before it leaves. */
 static bool at_boundary(const char *s, size_t len, size_t a, size_t b, const char *v,
                         size_t vl, bool loose) {
   if (word_byte((unsigned char)v[0]) && a > 0 && word_before(s, a) &&
-      !(loose && s[a - 1] == '_') && !escape_before(s, a))
+      !(loose && s[a - 1] == '_') && !escape_before(s, a) && !letter_digit((unsigned char)v[0], (unsigned char)s[a - 1]))
     return false;
   if (word_byte((unsigned char)v[vl - 1]) && b < len && word_after(s, len, b) &&
-      !(loose && s[b] == '_'))
+      !(loose && s[b] == '_') && !letter_digit((unsigned char)v[vl - 1], (unsigned char)s[b]))
     return false;
   return true;
 }
@@ -405,13 +414,27 @@ static bool anycase_value(const char *v, size_t n) {
   return false;
 }
 
+/* Whether w starts with a capital letter of Latin-1 or Latin Extended-A
+ * ("Åberg", "Østberg", "Łukasz", "Žižek"): the capitals are U+00C0..U+00DE
+ * but ×, and in Extended-A (U+0100..U+017F) the even code points, but for the
+ * runs U+0139..U+0148 and U+0179..U+017E, where they are the odd ones. */
+static bool utf8_capital(const char *w, size_t n) {
+  const unsigned char *p = (const unsigned char *)w;
+  if (n < 2 || (p[1] & 0xC0) != 0x80) return false;
+  if (p[0] == 0xC3) return p[1] >= 0x80 && p[1] <= 0x9E && p[1] != 0x97;
+  if (p[0] != 0xC4 && p[0] != 0xC5) return false;
+  unsigned cp = ((p[0] & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+  bool odd_capitals = (cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E);
+  return odd_capitals ? (cp & 1) : !(cp & 1);
+}
+
 /* A word of a name worth hiding alone: a capital and at least two more letters
  * (UTF-8 letters too), and no English word that names are made of ("Will",
  * "May", "Mark"). */
 static bool name_word(const char *w, size_t n) {
   static const char *const words[] = {"Will", "May", "Mark", "Bill", "Don", "Long", "Young",
                                       "Van", "Von", "Del", "Des", "Dos", "Das", "The", NULL};
-  if (n < 3 || !(w[0] >= 'A' && w[0] <= 'Z')) return false;
+  if (n < 3 || !((w[0] >= 'A' && w[0] <= 'Z') || utf8_capital(w, n))) return false;
   for (size_t i = 1; i < n; i++)
     if (!(((unsigned char)w[i] | 0x20) >= 'a' && ((unsigned char)w[i] | 0x20) <= 'z') &&
         (unsigned char)w[i] < 0x80 && w[i] != '-' && w[i] != '\'')
@@ -473,6 +496,10 @@ static int add_value(sl_redact_map_t *m, const char *p, size_t len, size_t type_
   v->first = pos;
   v->type_ix = type_ix;
   v->any_case = anycase_value(p, len);
+  for (size_t k = 0; k + 6 <= len && !v->restore_plain && v->plain_len != len; k++)
+    v->restore_plain = p[k] == '\\' && p[k + 1] == 'u' && isxdigit((unsigned char)p[k + 2]) &&
+                       isxdigit((unsigned char)p[k + 3]) && isxdigit((unsigned char)p[k + 4]) &&
+                       isxdigit((unsigned char)p[k + 5]);
   *ix = m->n++;
   return 0;
 }
@@ -1104,9 +1131,11 @@ static int restore_span(const sl_redact_map_t *m, const char *s, size_t n, bool 
     const value_t *v = rb ? match_full(m, s + i, (size_t)(rb - (s + i)) + 1) : NULL;
     if (v) {
       int rc = sl_buf_append(out, s + at, i - at);
-      if (!rc)
-        rc = json ? sl_buf_json_chars(out, v->value, v->e.value_len)
-                  : sl_buf_append(out, v->value, v->e.value_len);
+      /* ("Bj\u00f6rn", found so in a tool result's JSON text, is Björn in an
+       * answer's text and in its arguments' strings) */
+      const char *val = v->restore_plain ? v->plain : v->value;
+      size_t vl = v->restore_plain ? v->plain_len : v->e.value_len;
+      if (!rc) rc = json ? sl_buf_json_chars(out, val, vl) : sl_buf_append(out, val, vl);
       if (rc) return rc;
       i += strlen(v->placeholder);
       at = i;

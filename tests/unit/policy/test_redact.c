@@ -211,6 +211,45 @@ static void test_words_of_a_name(void **state) {
              "[PERSON_1] and [PERSON_5]", "Laila Hansen and Smith");
 }
 
+/* Words of names that start with a capital past ASCII ("Åberg") are the
+ * name's alone too; a word glued to digits is at a word's end there
+ * ("Hansen2024.pdf", "q=Laila%20Hansen"). */
+static void test_name_words_beyond_ascii_and_digits(void **state) {
+  (void)state;
+  static const char *const names[] = {"Bj\xc3\xb6rn \xc3\x85" "berg", "Laila Hansen"};
+  redact_one("Our new hire is Bj\xc3\xb6rn \xc3\x85" "berg.\n\xc3\x85" "berg starts Monday. "
+             "My client is Laila Hansen: see Hansen2024.pdf and q=Laila%20Hansen, not Hansens.",
+             names, (const int[]){0, 0}, 2,
+             "Our new hire is [PERSON_1].\n[PERSON_1] starts Monday. "
+             "My client is [PERSON_2]: see [PERSON_2]2024.pdf and q=[PERSON_2]%20[PERSON_2], not Hansens.",
+             NULL, NULL);
+}
+
+/* A name found only as JSON text writes it (a tool result of json.dumps:
+ * "Bj\u00f6rn") comes back to the answer as the name. */
+static void test_escaped_value_restored_plain(void **state) {
+  (void)state;
+  sl_chat_req_t r;
+  sl_chat_req_init(&r);
+  add_msg(&r, "user", "Who reported it? {\"reporter\": \"Bj\\u00f6rn \\u00c5berg\"}");
+  cls_t c = {0};
+  find_entity(&c, &r, "PERSON", "Bj\\u00f6rn \\u00c5berg", 0);
+  sl_chat_req_t out;
+  sl_redact_map_t *m;
+  assert_int_equal(sl_redact_request(&r, &c.cls, types, 1, &out, &m), 0);
+  assert_string_equal(out.msgs[0].content, "Who reported it? {\"reporter\": \"[PERSON_1]\"}");
+  for (int json = 0; json < 2; json++) {
+    sl_buf_t back;
+    sl_buf_init(&back, 1024);
+    assert_int_equal(sl_redact_restore(m, "It was [PERSON_1].", 18, json, &back), 0);
+    assert_string_equal(back.data, "It was Bj\xc3\xb6rn \xc3\x85" "berg.");
+    sl_buf_free(&back);
+  }
+  sl_chat_req_free(&out);
+  sl_redact_map_free(m);
+  sl_chat_req_free(&r);
+}
+
 /* A word of a person's name that is no English word is the person in any case
  * ("hansen" in a tool's arguments); one that is ("Brown": "brown") keeps its
  * case, as a name of one word does ("Will": "will"). */
@@ -782,6 +821,8 @@ int main(void) {
       cmocka_unit_test(test_other_cases),
       cmocka_unit_test(test_same_words_one_placeholder),
       cmocka_unit_test(test_name_words_in_any_case),
+      cmocka_unit_test(test_name_words_beyond_ascii_and_digits),
+      cmocka_unit_test(test_escaped_value_restored_plain),
       cmocka_unit_test(test_email_local_part),
       cmocka_unit_test(test_street_written_again),
       cmocka_unit_test(test_word_boundaries_and_split_entities),
