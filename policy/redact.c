@@ -26,6 +26,9 @@ typedef struct {
   bool part;           /* an alias: a word of a detected name, or a value as JSON
                           text writes it ("221 \\"Old\\"" for 221 "Old") */
   size_t parent;       /* (part) the name's index; SIZE_MAX: a word of several */
+  unsigned word_no;    /* (a word of a name, step 1b) its place in the name from 1:
+                          its placeholder is the name's with ":N" ("[PERSON_1:2]"),
+                          and an answer gets the word back, not the whole name */
   uint64_t words_h;    /* values of two words or more: their words in order, and */
   uint64_t last_first_h; /* with the last one first (same_words), hashed; else 0 */
 } value_t;
@@ -912,25 +915,33 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
 
   /* 1b. The words of a person's name, alone elsewhere: "Hansen" or "Laila"
    *     after "Laila Hansen" is the same person and gets the name's
-   *     placeholder (a word of two names gets one of its own). */
+   *     placeholder with the word's place ("[PERSON_1:2]": the upstream sees
+   *     one person, and a record's "last_name" gets "Hansen" back, not the
+   *     whole name); a word of two names gets a placeholder of its own. */
   for (size_t k = 0, n0 = m->n; !rc && k < n0; k++) {
     if (m->v[k].part || strcmp(types[m->v[k].type_ix], "PERSON") || !strchr(m->v[k].value, ' '))
       continue;
     const char *v = m->v[k].value;
     size_t first = m->v[k].first, type_ix = m->v[k].type_ix;
+    unsigned no = 0;
     for (size_t a = 0, b; !rc && v[a]; a = b) {
       while (v[a] == ' ') a++;
       for (b = a; v[b] && v[b] != ' '; b++) {}
-      if (b == a || !name_word(v + a, b - a)) continue;
+      if (b == a) continue;
+      no++;
+      if (!name_word(v + a, b - a)) continue;
       size_t ix, before = m->n;
       rc = find_or_add(m, v + a, b - a, type_ix, first + a, &ix);
       if (rc) break;
       value_t *w = &m->v[ix];
       if (m->n > before || (!w->part && !strchr(w->value, ' '))) {
         w->parent = w->part && w->parent != k ? SIZE_MAX : k;
+        w->word_no = w->parent == k ? no : 0;
         w->part = true;
-      } else if (w->part && w->parent != k)
+      } else if (w->part && w->parent != k) {
         w->parent = SIZE_MAX;
+        w->word_no = 0;
+      }
     }
   }
 
@@ -978,7 +989,9 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
       /* a placeholder the client wrote itself ("what does [PERSON_1] mean?") is
        * skipped: the answer's copy of it must not become the value */
       if (v->part && v->parent != SIZE_MAX) /* (names are numbered before their words) */
-        w = snprintf(ph, sizeof ph, "%s", m->v[v->parent].placeholder);
+        w = v->word_no ? snprintf(ph, sizeof ph, "%.*s:%u]", (int)strlen(m->v[v->parent].placeholder) - 1,
+                                  m->v[v->parent].placeholder, v->word_no)
+                       : snprintf(ph, sizeof ph, "%s", m->v[v->parent].placeholder);
       else
         do
           w = snprintf(ph, sizeof ph, "[%.39s_%zu]", types[v->type_ix], ++next_no[v->type_ix]);

@@ -159,8 +159,9 @@ static void test_consistent_across_turns(void **state) {
   assert_int_equal(sl_redact_request(&r, &c.cls, types, 2, &out, &m), 0);
   assert_int_equal(out.n_msgs, 4);
   assert_string_equal(out.msgs[0].content, "You help Acme staff.");
-  /* "Bob" alone: a word of the name "Bob Jones" found later, so the same person */
-  assert_string_equal(out.msgs[1].content, "Write to [PERSON_1] ([EMAIL_ADDRESS_1]) about [PERSON_2].");
+  /* "Bob" alone: a word of the name "Bob Jones" found later, so the same
+   * person, and its first word */
+  assert_string_equal(out.msgs[1].content, "Write to [PERSON_1] ([EMAIL_ADDRESS_1]) about [PERSON_2:1].");
   assert_string_equal(out.msgs[2].content, "Sure: Dear [PERSON_1], ... I copied [PERSON_2].");
   assert_string_equal(out.msgs[3].content,
                       "Now ask [PERSON_2] to email [EMAIL_ADDRESS_1]. [PERSON_3] too.");
@@ -198,17 +199,17 @@ static void test_consistent_across_turns(void **state) {
 }
 
 /* The words of a name alone are the name's: "Hansen" does not leave, and
- * "Laila" found alone gets the name's placeholder; a word of two names one of
- * its own. */
+ * "Laila" found alone gets the name's placeholder with its place in the name
+ * (an answer gets the word back); a word of two names one of its own. */
 static void test_words_of_a_name(void **state) {
   (void)state;
   static const char *const names[] = {"Laila Hansen", "Laila", "Ole Smith", "Eva Smith", "Will Ashdown"};
   redact_one("I met Laila Hansen. Later Laila called me; Hansen too. "
              "Ole Smith and Eva Smith: Smith is common. Will Ashdown? Will do.",
              names, (const int[]){0, 1, 0, 0, 0}, 5,
-             "I met [PERSON_1]. Later [PERSON_1] called me; [PERSON_1] too. "
+             "I met [PERSON_1]. Later [PERSON_1:1] called me; [PERSON_1:2] too. "
              "[PERSON_2] and [PERSON_3]: [PERSON_5] is common. [PERSON_4]? Will do.",
-             "[PERSON_1] and [PERSON_5]", "Laila Hansen and Smith");
+             "[PERSON_1] ([PERSON_1:2], [PERSON_1:1]) and [PERSON_5]", "Laila Hansen (Hansen, Laila) and Smith");
 }
 
 /* Words of names that start with a capital past ASCII ("Åberg") are the
@@ -220,8 +221,8 @@ static void test_name_words_beyond_ascii_and_digits(void **state) {
   redact_one("Our new hire is Bj\xc3\xb6rn \xc3\x85" "berg.\n\xc3\x85" "berg starts Monday. "
              "My client is Laila Hansen: see Hansen2024.pdf and q=Laila%20Hansen, not Hansens.",
              names, (const int[]){0, 0}, 2,
-             "Our new hire is [PERSON_1].\n[PERSON_1] starts Monday. "
-             "My client is [PERSON_2]: see [PERSON_2]2024.pdf and q=[PERSON_2]%20[PERSON_2], not Hansens.",
+             "Our new hire is [PERSON_1].\n[PERSON_1:2] starts Monday. "
+             "My client is [PERSON_2]: see [PERSON_2:2]2024.pdf and q=[PERSON_2:1]%20[PERSON_2:2], not Hansens.",
              NULL, NULL);
 }
 
@@ -269,7 +270,7 @@ static void test_name_words_in_any_case(void **state) {
   sl_redact_map_t *m;
   assert_int_equal(sl_redact_request(&r, &c.cls, types, 1, &out, &m), 0);
   assert_string_equal(out.msgs[0].content, "Look up [PERSON_1] and [PERSON_2]. [PERSON_3] knows.");
-  assert_non_null(strstr(out.msgs[1].tool_calls, "[PERSON_1] OR [PERSON_1], brown will"));
+  assert_non_null(strstr(out.msgs[1].tool_calls, "[PERSON_1:2] OR [PERSON_1:2], brown will"));
   sl_chat_req_free(&out);
   sl_redact_map_free(m);
   sl_chat_req_free(&r);
