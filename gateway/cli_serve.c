@@ -578,6 +578,7 @@ int sl_cli_serve(int argc, char **argv) {
   /* a machine-readable line for tests and supervisors that start us on port 0 */
   printf("listening %d\n", sl_server_port(w0->srv));
   fflush(stdout);
+  sl_log_async(); /* serving: no loop waits for a stderr nobody reads */
 
   uv_run(main_loop, UV_RUN_DEFAULT);
   /* not drained: a supervisor and a script see the requests that were cut */

@@ -1,8 +1,10 @@
 /* sluice: the command-line entry point. Dispatches to one subcommand. */
 #include "cli.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "unknown"
@@ -33,7 +35,23 @@ static void usage(FILE *f) {
   fprintf(f, "\nevery option of a command: sluice COMMAND --help\n");
 }
 
+/* Standard input, output and error open on /dev/null where the parent closed
+ * them (a daemoniser, an init script): else the first files sluice opens take
+ * their numbers, and the log goes into an event loop's wakeup pipe or the
+ * ledger's database file. */
+static void stdio_open(void) {
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl(fd, F_GETFD) < 0) {
+      int nfd = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+      if (nfd >= 0 && nfd != fd) {
+        dup2(nfd, fd);
+        close(nfd);
+      }
+    }
+}
+
 int main(int argc, char **argv) {
+  stdio_open();
   if (argc < 2 || sl_cli_is_help(argv[1])) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -281,3 +281,43 @@ test('auth.metrics_keys: /metrics needs a metrics or an admin key; /healthz stay
     await mock.stop();
   }
 });
+
+// The log never holds the gateway up: with stderr a pipe nobody reads (a
+// stalled `| tee`, a blocked log driver), or closed by whoever started sluice
+// (whose first files would otherwise take its number), the loops keep serving
+// and /healthz answers. Each request logs several --debug lines: a 64 KiB pipe
+// fills within the first hundred.
+for (const how of ['stderr a pipe nobody reads', 'stdio closed']) {
+  test(`the log never blocks the gateway: ${how}`, async () => {
+    const up = await startMock((req, body, res) => replyJson(res, 200, completion('ok')));
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-log-'));
+    const path = join(dir, 'sluice.json');
+    writeFileSync(path, JSON.stringify({ backends: [apiBackend('up', up.url)], rules: [{ name: 'all', route: ['up'] }] }));
+    const args = ['serve', '--config', path, '--listen', '127.0.0.1:0', '--debug'];
+    const proc = how === 'stdio closed'
+      ? spawn('bash', ['-c', 'exec "$0" "$@" 2>&- <&-', BIN, ...args], { env: { ...process.env, MOCK_KEY: 'k' }, stdio: ['ignore', 'pipe', 'ignore'] })
+      : spawn(BIN, args, { env: { ...process.env, MOCK_KEY: 'k' }, stdio: ['ignore', 'pipe', 'pipe'] }); // stderr never read
+    try {
+      const port = await new Promise((resolve, reject) => {
+        let out = '';
+        proc.stdout.on('data', (d) => { out += d; const m = out.match(/listening (\d+)/); if (m) resolve(Number(m[1])); });
+        proc.on('exit', (code) => reject(new Error(`sluice exited ${code}`)));
+      });
+      const body = JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'hello' }] });
+      for (let i = 0; i < 300; i++) {
+        const r = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(5000) });
+        assert.equal(r.status, 200, `request ${i}`);
+        await r.arrayBuffer();
+      }
+      assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(5000) })).status, 200);
+      proc.kill('SIGTERM');
+      const code = await new Promise((r) => proc.on('exit', r));
+      assert.equal(code, 0, 'drained and exited (its flush of the log waits at most 2 s)');
+    } finally {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+      await up.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
