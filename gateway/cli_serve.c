@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <sys/inotify.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <time.h>
@@ -123,6 +124,28 @@ int sl_gw_ledger_append(sl_gw_t *gw, const sl_ledger_row_t *row, sl_ledger_done_
 static bool debug_flag; /* --debug: the config's log_level does not apply */
 
 /* The config's log_level, unless --debug said otherwise, and its access_log. */
+/* The open-file limit up to what the system allows (its soft value is 1024 under
+ * systemd and most shells; every client and upstream connection takes a
+ * file), and a warning when it is still under what max_connections asks: past
+ * it, connections are closed unanswered. */
+static void open_files(int max_connections) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl)) return;
+  rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20) : rl.rlim_max;
+  if (rl.rlim_cur < want) {
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0) SL_DEBUG("open-file limit raised to %llu", (unsigned long long)want);
+    else getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  /* clients, as many upstream connections, and the files besides */
+  unsigned long long need = 2ull * (unsigned)max_connections + 256;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+    SL_WARN("the open-file limit (%llu) is under what limits.max_connections (%d) needs (about %llu: a "
+            "client's connection and its upstream's each): connections past it are closed unanswered; "
+            "raise it (systemd LimitNOFILE=, ulimit -n) or lower max_connections",
+            (unsigned long long)rl.rlim_cur, max_connections, need);
+}
+
 static void apply_logging(sl_gw_shared_t *sh, const sl_config_t *cfg) {
   if (!debug_flag && cfg->log_level >= 0) sl_log_set_level((sl_log_level_t)cfg->log_level);
   atomic_store(&sh->access_log, cfg->access_log);
@@ -472,6 +495,7 @@ int sl_cli_serve(int argc, char **argv) {
     return 1;
   }
   apply_logging(sh, cfg);
+  open_files(cfg->limits.max_connections);
   if (!listen) listen = cfg->listen;
   sh->n_workers = worker_count(workers >= 0 ? workers : cfg->workers);
   /* Request ids carry it: a restart within the same second must not reuse the

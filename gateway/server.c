@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -98,6 +99,7 @@ struct sl_server {
   atomic_uint own_open;
   atomic_uint *open_all; /* connections open on every server sharing the limit */
   uint64_t refused_logged_ns; /* when a refused connection was last logged */
+  uint64_t accept_logged_ns;  /* when a failed accept was last logged */
   unsigned refused_draining;  /* refused connections reading their request's rest */
 };
 
@@ -1139,9 +1141,25 @@ static void arm_timer(sl_conn_t *c, unsigned ms) {
 
 /* ---- accepting ---- */
 
+/* A connection the system would not give a descriptor for (EMFILE: the
+ * open-file limit), said once a minute at most: the client sees its
+ * connection closed, and nothing else would tell why. */
+static void accept_failed(sl_server_t *s, int err) {
+  if (s->accept_logged_ns && now_ns() - s->accept_logged_ns < 60000000000ull) return;
+  s->accept_logged_ns = now_ns();
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl)) rl.rlim_cur = 0;
+  SL_ERROR("cannot accept connections: %s (open-file limit %llu, limits.max_connections %d): "
+           "raise the limit (systemd LimitNOFILE=, ulimit -n) or lower max_connections",
+           uv_strerror(err), (unsigned long long)rl.rlim_cur, s->limits.max_connections);
+}
+
 static void on_connection(uv_stream_t *ls, int status) {
   sl_server_t *s = ls->data;
-  if (status < 0) return;
+  if (status < 0) {
+    accept_failed(s, status);
+    return;
+  }
   sl_conn_t *c = calloc(1, sizeof *c);
   if (!c) return;
   c->srv = s;
@@ -1167,7 +1185,9 @@ static void on_connection(uv_stream_t *ls, int status) {
   s->stats.connections_open++;
   unsigned open_all = atomic_fetch_add_explicit(s->open_all, 1, memory_order_relaxed) + 1;
   s->stats.connections_total++;
-  if (uv_accept(ls, (uv_stream_t *)&c->tcp) < 0) {
+  int arc = uv_accept(ls, (uv_stream_t *)&c->tcp);
+  if (arc < 0) {
+    if (arc != UV_EAGAIN) accept_failed(s, arc);
     conn_close(c);
     return;
   }

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -321,3 +321,34 @@ for (const how of ['stderr a pipe nobody reads', 'stdio closed']) {
     }
   });
 }
+
+// Every connection takes a file: serve raises its soft open-file limit to the
+// hard one, and says so when even that is under what max_connections needs
+// (connections past it would be closed unanswered).
+test('the open-file limit: raised to the hard limit at start, a warning when still too low', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-nofile-'));
+  const path = join(dir, 'sluice.json');
+  writeFileSync(path, JSON.stringify({ backends: [apiBackend('up', 'http://127.0.0.1:9/v1')], rules: [{ name: 'all', route: ['up'] }] }));
+  const start = (ulimit) => new Promise((resolve, reject) => {
+    const proc = spawn('bash', ['-c', `${ulimit}; exec "$0" serve --config "$1" --listen 127.0.0.1:0`, BIN, path],
+                       { env: { ...process.env, MOCK_KEY: 'k' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    proc.stderr.on('data', (d) => (err += d));
+    proc.stdout.on('data', (d) => { out += d; if (/listening \d+/.test(out)) resolve({ proc, err: () => err }); });
+    proc.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+  });
+  const stop = (p) => new Promise((r) => { p.proc.on('exit', r); p.proc.kill('SIGTERM'); });
+  try {
+    const hs = execFileSync('bash', ['-c', 'ulimit -Hn']).toString().trim();
+    const hard = hs === 'unlimited' ? Infinity : Number(hs);
+    const raised = await start('ulimit -Sn 64');
+    const soft = Number(/Max open files\s+(\d+)/.exec(readFileSync(`/proc/${raised.proc.pid}/limits`, 'utf8'))[1]);
+    assert.equal(soft, Math.min(hard, 1 << 20));
+    await stop(raised);
+    const low = await start('ulimit -n 64');
+    assert.match(low.err(), /open-file limit \(64\) is under what limits\.max_connections \(4096\) needs/);
+    await stop(low);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
