@@ -123,6 +123,10 @@ struct sl_ledger {
   dev_t dev, wal_dev;
   ino_t ino, wal_ino;
   bool moved; /* they were gone at the last batch (logged once) */
+  /* batches that failed since the last that committed, and when a failure was
+   * last logged (once a minute: a full disk fails every batch), writer only */
+  unsigned long failing;
+  int64_t fail_logged_ms;
   bool batch_failing;      /* under mu: the last batch with rows failed */
   bool journal_gone;       /* (atomic) the journal file left its path: appends are refused */
   uint64_t health_busy;    /* under mu: st.busy at the last sl_ledger_failing() ... */
@@ -641,6 +645,15 @@ static const char *file_moved(sl_ledger_t *l) {
   return NULL;
 }
 
+/* Counts a failed batch; whether to log it (the first, then once a minute). */
+static bool batch_failed(sl_ledger_t *l) {
+  l->failing++;
+  int64_t now = now_ms();
+  if (l->fail_logged_ms && now - l->fail_logged_ms < 60000) return false;
+  l->fail_logged_ms = now;
+  return true;
+}
+
 static int write_batch(sl_ledger_t *l, entry_t *batch, bool egress, bool inject_fault, size_t *rows) {
   *rows = 0;
   if (l->journal) { /* (its rows are in memory still: they commit; new ones are refused) */
@@ -696,7 +709,9 @@ static int write_batch(sl_ledger_t *l, entry_t *batch, bool egress, bool inject_
     if (!rc) rc = exec(l->db, "COMMIT");
     if (!rc) *rows = n_rows;
     if (rc) {
-      SL_ERROR("ledger: write of a batch failed: %s", sqlite3_errmsg(l->db));
+      if (batch_failed(l))
+        SL_ERROR("ledger: write of a batch failed: %s (%lu batch%s so far; rows wait or are counted as "
+                 "a gap, as durability says)", sqlite3_errmsg(l->db), l->failing, l->failing == 1 ? "" : "es");
       exec(l->db, "ROLLBACK");
     } else if (gap) {
       SL_WARN("ledger: recorded a gap of %lld row%s that could not be written",
@@ -704,8 +719,14 @@ static int write_batch(sl_ledger_t *l, entry_t *batch, bool egress, bool inject_
       memset(&l->gap, 0, sizeof l->gap);
     }
     if (gap) entry_free(l, gap);
-  } else {
-    SL_ERROR("ledger: cannot begin a transaction: %s", sqlite3_errmsg(l->db));
+  } else if (batch_failed(l)) {
+    SL_ERROR("ledger: cannot begin a transaction: %s (%lu batch%s so far)", sqlite3_errmsg(l->db), l->failing,
+             l->failing == 1 ? "" : "es");
+  }
+  if (!rc && l->failing) {
+    SL_WARN("ledger: writing again after %lu failed batch%s", l->failing, l->failing == 1 ? "" : "es");
+    l->failing = 0;
+    l->fail_logged_ms = 0;
   }
   if (inject_fault) exec(l->db, "PRAGMA query_only = 0");
   if (rc && !l->journal) gap_add(l, batch); /* journaled rows are retried instead */
