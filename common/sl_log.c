@@ -4,8 +4,10 @@
  * no one can forge a line of the log or drive the terminal reading it.
  *
  * Once serving (sl_log_async), the event loops never wait for stderr: a line
- * goes into a buffer that a writer thread empties. A reader that stops reading
- * (a stalled pipe, a paused pager, a blocked log driver) fills the buffer, and
+ * is written at once only while nothing waits and stderr can take it without
+ * blocking (poll: a pipe then has room for PIPE_BUF bytes); else it goes into
+ * a buffer that a writer thread empties. A reader that stops reading (a
+ * stalled pipe, a paused pager, a blocked log driver) fills the buffer, and
  * further lines are dropped and counted, then reported when stderr takes bytes
  * again; the gateway keeps serving. At exit the buffer is flushed, waiting at
  * most two seconds. Before that (start-up, the other commands) a line is
@@ -13,6 +15,8 @@
 #include "sl_log.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -99,11 +103,17 @@ static void start(void) {
 
 void sl_log_async(void) { pthread_once(&once, start); }
 
-/* Hands a whole line to the writer (or writes it here, without the thread). */
+/* Whether stderr takes a line of n bytes now without blocking. */
+static bool room_now(size_t n) {
+  struct pollfd p = {.fd = STDERR_FILENO, .events = POLLOUT};
+  return n <= PIPE_BUF && poll(&p, 1, 0) == 1 && (p.revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL));
+}
+
+/* Writes a whole line here, or hands it to the writer. */
 static void emit(const char *line, size_t n) {
   pthread_mutex_lock(&L.mu);
-  if (!L.threaded) {
-    write_all(line, n); /* (under the lock: lines from threads stay whole) */
+  if (!L.threaded || (!L.len && !L.dropped && !L.writing && room_now(n))) {
+    write_all(line, n); /* (under the lock: lines from threads stay whole, in order) */
   } else if (L.len + n <= BUF_BYTES) {
     memcpy(L.fill + L.len, line, n);
     L.len += n;
