@@ -482,6 +482,11 @@ static const litset_t litsets[] = {
      "fullname\":|given_name\":|family_name\":|middle_name\":|surname\":|patient_name\":|"
      "customer_name\":|contact_name\":|employee_name\":|applicant_name\":|holder_name\":|"
      "cardholder_name\":|full_name':|first_name':|last_name':", NULL},
+    /* the same keys as keyword arguments with a literal: given_name="Ngozi"
+     * (not "first_name: str", a type, nor last_name=form["last_name"]) */
+    {SL_P_CUE_NAME2, 1, B_L, P_NONE,
+     "first_name=\"|last_name=\"|full_name=\"|given_name=\"|family_name=\"|firstname=\"|lastname=\"|"
+     "first_name='|last_name='|full_name='|given_name='|family_name='|firstname='|lastname='", NULL},
     {SL_P_CUE_NAME2, 0, B_L | B_R, P_DOT,
      "Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Sir|Madam|Dear|MR|MRS|MS|DR|MSTR|MISS|mr|mrs|dr", NULL},
     /* the same in other languages: "Herr Schubert", "Mme Girard", "Sra. García",

@@ -691,6 +691,9 @@ static void addresses(void **s) {
   REJECT("Kubernetes 1.29, 2024 Roadmap; See Table 5, 2021 Results; Iteration 3, 2000 Euros", "STREET_ADDRESS");
   /* a particle between the name's words, and a preposition before it */
   EXPECT("Send it to An der Alster 45, 20099 Hamburg.", "STREET_ADDRESS", "An der Alster 45, 20099 Hamburg");
+  /* a keyword argument naming a person's name, with a literal; not a type */
+  EXPECT("user = User(first_name=\"Ngozi\", last_name=\"Okonjo\")", "PERSON", "Okonjo");
+  REJECT("first_name: Optional[str] = None", "PERSON");
   /* a postcode in two groups of three and two digits (Greece, Sweden, Czechia) */
   EXPECT("Ship to Ermou 25, 105 63 Athens, Greece", "STREET_ADDRESS", "Ermou 25, 105 63 Athens");
   REJECT("Kubernetes 1.29, 105 12 Nodes", "STREET_ADDRESS");
