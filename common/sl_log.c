@@ -124,8 +124,6 @@ static void emit(const char *line, size_t n) {
   pthread_mutex_unlock(&L.mu);
 }
 
-void sl_log_flush(void) { flush_at_exit(); }
-
 void sl_log_set_level(sl_log_level_t lvl) { min_level = lvl; }
 
 void sl_log(sl_log_level_t lvl, const char *fmt, ...) {

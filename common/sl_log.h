@@ -6,13 +6,11 @@ typedef enum { SL_LOG_DEBUG, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR } sl_log_lev
 
 void sl_log_set_level(sl_log_level_t lvl);
 void sl_log(sl_log_level_t lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* From now on lines go through a writer thread: a caller never waits for a
- * stderr that is not read (lines past a 1 MiB buffer are dropped and counted).
- * Before, each line is written at once. */
+/* From now on a caller never waits for a stderr that is not read: a line it
+ * cannot write at once goes through a writer thread (lines past a 1 MiB
+ * buffer are dropped and counted; at exit the rest is flushed for at most two
+ * seconds). Before, each line is written at once. */
 void sl_log_async(void);
-/* Waits (at most two seconds) until the lines logged so far were written; also
- * done at exit. */
-void sl_log_flush(void);
 
 #define SL_DEBUG(...) sl_log(SL_LOG_DEBUG, __VA_ARGS__)
 #define SL_INFO(...) sl_log(SL_LOG_INFO, __VA_ARGS__)
