@@ -513,9 +513,9 @@ static void test_restore_every_split(void **state) {
   (void)state;
   sl_redact_map_t *m = sample_map();
   const char *resp = "Hi [PERSON_1]! [PERSON_2], [PERSON_3] and [PERSON_1] at [EMAIL_ADDRESS_1]. "
-                     "Not ours: [PERSON_9] [PERSON_ [x] [[PERSON_2]] [EMAIL_ADDRESS_1";
+                     "Ms [PERSON_1:2]. Not ours: [PERSON_9] [PERSON_1:7] [PERSON_ [x] [[PERSON_2]] [EMAIL_ADDRESS_1";
   const char *want = "Hi Alice Smith! Bob, Al and Alice Smith at a@b.co. "
-                     "Not ours: [PERSON_9] [PERSON_ [x] [Bob] [EMAIL_ADDRESS_1";
+                     "Ms Smith. Not ours: [PERSON_9] [PERSON_1:7] [PERSON_ [x] [Bob] [EMAIL_ADDRESS_1";
   size_t n = strlen(resp);
   sl_buf_t out;
   sl_buf_init(&out, 1 << 20);
