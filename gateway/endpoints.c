@@ -480,6 +480,10 @@ static void not_allowed(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const sl_di
 
 void sl_gw_handle(sl_conn_t *c, sl_http_req_t *r, void *data) {
   sl_gw_t *gw = data;
+  /* one trailing slash is the same path ("/v1/chat/completions/", as some
+   * clients build it from a base URL) */
+  size_t pl = strlen(r->path);
+  if (pl > 1 && r->path[pl - 1] == '/' && r->path[pl - 2] != '/') r->path[pl - 1] = '\0';
   const char *m = r->method, *p = r->path;
   /* HEAD is GET without the body (the server leaves the body out) */
   bool get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST");

@@ -415,6 +415,8 @@ test('a slowloris client gets 408 and the connection is closed', async () => {
 test('unknown paths are OpenAI-shaped 404s that say what is served', async () => {
   const r = await fetch(`${sluice.base}/v1/nope`);
   assert.equal(r.status, 404);
+  // (one trailing slash is the same path)
+  assert.equal((await fetch(`${sluice.base}/v1/models/`)).status, 200);
   const e = (await r.json()).error;
   assert.equal(e.code, 'not_found');
   assert.match(e.message, /POST \/v1\/chat\/completions/);
