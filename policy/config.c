@@ -9,7 +9,10 @@
 #include "sl_str.h"
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -326,14 +329,20 @@ static const char *ca_file_problem(const char *path) {
   if (st.st_size > (1 << 24)) return "larger than 16 MiB: not a CA bundle";
   FILE *f = fopen(path, "rb");
   if (!f) return strerror(errno);
-  char *text = malloc((size_t)st.st_size + 1);
-  size_t n = text ? fread(text, 1, (size_t)st.st_size, f) : 0;
+  /* every certificate block must parse (a damaged one fails the TLS set-up of
+   * every call, not the start) */
+  int certs = 0;
+  X509 *x;
+  while ((x = PEM_read_X509(f, NULL, NULL, NULL))) {
+    certs++;
+    X509_free(x);
+  }
+  unsigned long e = ERR_peek_last_error();
+  ERR_clear_error();
   fclose(f);
-  if (!text) return strerror(ENOMEM);
-  text[n] = '\0';
-  bool pem = strstr(text, "-----BEGIN CERTIFICATE-----") != NULL;
-  free(text);
-  return pem ? NULL : "holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+  if (!certs) return "holds no readable PEM certificate (-----BEGIN CERTIFICATE-----)";
+  if (e && ERR_GET_REASON(e) != PEM_R_NO_START_LINE) return "holds a certificate that does not parse";
+  return NULL;
 }
 
 static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl_jerr_t *err) {
@@ -442,6 +451,7 @@ static int parse_backend(const cJSON *b, const char *p, sl_backend_cfg_t *bc, sl
     sl_jpath_key(q, sizeof q, p, "ca_file");
     if (strncmp(bc->base_url, "https://", 8))
       return sl_jerr_set(err, q, "applies to an https:// base_url only");
+    if (!*bc->ca_file) return sl_jerr_set(err, q, "must name a PEM file of certificates");
     const char *why = ca_file_problem(bc->ca_file);
     if (why) return sl_jerr_set(err, q, "%s: %s", bc->ca_file, why);
   }

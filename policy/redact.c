@@ -861,7 +861,12 @@ static bool written_in(const char *text, const char *type, signed char *seen, co
     snprintf(head, sizeof head, "[%.39s_", type);
     *seen = strstr(text, head) ? 2 : 1;
   }
-  return *seen == 2 && strstr(text, ph);
+  if (*seen != 2) return false;
+  /* and as a part's placeholder: "[PERSON_1:2]" is PERSON_1's too */
+  char part[72];
+  size_t n = strlen(ph);
+  snprintf(part, sizeof part, "%.*s:", (int)(n - 1), ph);
+  return strstr(text, ph) || strstr(text, part);
 }
 
 int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char *const *types,

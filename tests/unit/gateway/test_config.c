@@ -151,7 +151,7 @@ static void test_errors_name_the_path(void **st) {
                "$.backends[0].ca_file: /etc: not a regular file");
   expect_error("{\"backends\":[{\"name\":\"x\",\"kind\":\"openai\",\"base_url\":\"https://a\","
                "\"ca_file\":\"/etc/passwd\"}]}",
-               "$.backends[0].ca_file: /etc/passwd: holds no PEM certificate");
+               "$.backends[0].ca_file: /etc/passwd: holds no readable PEM certificate");
   {
     char big[600];
     snprintf(big, sizeof big,

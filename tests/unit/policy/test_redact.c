@@ -212,6 +212,16 @@ static void test_words_of_a_name(void **state) {
              "[PERSON_1] ([PERSON_1:2], [PERSON_1:1]) and [PERSON_5]", "Laila Hansen (Hansen, Laila) and Smith");
 }
 
+/* A part's placeholder the client wrote ("[PERSON_1:2]") is skipped when
+ * numbering, as a whole one is, and comes back as written. */
+static void test_written_part_placeholder(void **state) {
+  (void)state;
+  static const char *const names[] = {"Laila Hansen"};
+  redact_one("Template [PERSON_1:2] here. Laila Hansen came; Hansen too.", names, (const int[]){0}, 1,
+             "Template [PERSON_1:2] here. [PERSON_2] came; [PERSON_2:2] too.",
+             "[PERSON_1:2] is [PERSON_2:2]", "[PERSON_1:2] is Hansen");
+}
+
 /* Words of names that start with a capital past ASCII ("Åberg") are the
  * name's alone too; a word glued to digits is at a word's end there
  * ("Hansen2024.pdf", "q=Laila%20Hansen"). */
@@ -823,6 +833,7 @@ int main(void) {
       cmocka_unit_test(test_same_words_one_placeholder),
       cmocka_unit_test(test_name_words_in_any_case),
       cmocka_unit_test(test_name_words_beyond_ascii_and_digits),
+      cmocka_unit_test(test_written_part_placeholder),
       cmocka_unit_test(test_escaped_value_restored_plain),
       cmocka_unit_test(test_email_local_part),
       cmocka_unit_test(test_street_written_again),
