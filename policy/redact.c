@@ -586,8 +586,12 @@ static char *json_escaped(const char *p, size_t n) {
 }
 
 /* An alias of value i written p[0..n): replaced by i's placeholder (after
- * numbering), unless the map has those bytes already. */
-static int add_alias(sl_redact_map_t *m, size_t i, const char *p, size_t n, const char *const *types) {
+ * numbering), unless the map has those bytes already. A part of the value
+ * (part_no > 0: an address's local part, a street's number and name) gets
+ * i's placeholder with that number ("[EMAIL_ADDRESS_1:1]"), so that an answer
+ * gets the part back, not the whole value. */
+static int add_part(sl_redact_map_t *m, size_t i, const char *p, size_t n, const char *const *types,
+                    unsigned part_no) {
   for (size_t j = 0; j < m->n; j++)
     if (m->v[j].e.value_len == n && !memcmp(m->v[j].value, p, n)) return 0;
   size_t ix;
@@ -597,11 +601,20 @@ static int add_alias(sl_redact_map_t *m, size_t i, const char *p, size_t n, cons
   v->part = true;
   v->parent = of->part && of->parent != SIZE_MAX ? of->parent : i;
   v->any_case = of->any_case;
-  v->placeholder = strdup(of->placeholder);
+  char ph[80];
+  size_t pl = strlen(of->placeholder);
+  int w = part_no ? snprintf(ph, sizeof ph, "%.*s:%u]", (int)pl - 1, of->placeholder, part_no)
+                  : snprintf(ph, sizeof ph, "%s", of->placeholder);
+  if ((size_t)w > m->max_ph) m->max_ph = (size_t)w;
+  v->placeholder = strdup(ph);
   v->type = strdup(types[of->type_ix]);
   v->e.type = v->type;
   v->e.placeholder = v->placeholder;
   return v->placeholder && v->type ? 0 : SL_ENOMEM;
+}
+
+static int add_alias(sl_redact_map_t *m, size_t i, const char *p, size_t n, const char *const *types) {
+  return add_part(m, i, p, n, types, 0);
 }
 
 /* Aliases of every value holding a character JSON escapes (a quote, a
@@ -688,7 +701,7 @@ static int add_local_part_aliases(sl_redact_map_t *m, const char *const *types) 
     }
     static const char *const roles[] = {"no-reply", "no_reply", "do-not-reply", "do_not_reply", NULL};
     for (const char *const *r = roles; *r && ok; r++) ok = strlen(*r) != n || strncasecmp(*r, v, n);
-    if (ok && parts >= 2) rc = add_alias(m, i, v, n, types);
+    if (ok && parts >= 2) rc = add_part(m, i, v, n, types, 1);
   }
   return rc;
 }
@@ -716,7 +729,7 @@ static int add_street_aliases(sl_redact_map_t *m, const char *const *types) {
     for (size_t k = 0; k < wn; k++) letters += isalpha((unsigned char)word[k]) || (unsigned char)word[k] >= 0x80;
     if (num_first == num_second || nn > 6 || !isdigit((unsigned char)num[0]) || letters < 3 || letters < wn)
       continue;
-    if (e >= 6) rc = add_alias(m, i, v, e, types);
+    if (e >= 6) rc = add_part(m, i, v, e, types, 1);
   }
   return rc;
 }

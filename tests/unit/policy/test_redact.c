@@ -287,9 +287,10 @@ static void test_name_words_in_any_case(void **state) {
 }
 
 /* msg with each value (its first occurrence) found as an entity of `type`,
- * redacted for that type alone: the copy's text is want. */
+ * redacted for that type alone: the copy's text is want, and the answer ans
+ * comes back as ans_want. */
 static void redact_typed(const char *msg, const char *type, const char *const *values, size_t n,
-                         const char *want) {
+                         const char *want, const char *ans, const char *ans_want) {
   const char *const only[] = {type};
   sl_chat_req_t r;
   sl_chat_req_init(&r);
@@ -300,6 +301,11 @@ static void redact_typed(const char *msg, const char *type, const char *const *v
   sl_redact_map_t *m;
   assert_int_equal(sl_redact_request(&r, &c.cls, only, 1, &out, &m), 0);
   assert_string_equal(out.msgs[0].content, want);
+  sl_buf_t back;
+  sl_buf_init(&back, 1024);
+  assert_int_equal(sl_redact_restore(m, ans, strlen(ans), false, &back), 0);
+  assert_string_equal(back.data, ans_want);
+  sl_buf_free(&back);
   sl_chat_req_free(&out);
   sl_redact_map_free(m);
   sl_chat_req_free(&r);
@@ -313,7 +319,8 @@ static void test_email_local_part(void **state) {
   redact_typed("Contact laila.hansen@example.com or info@example.com; her handle is laila.hansen, "
                "the desk's is info.",
                "EMAIL_ADDRESS", mails, 2,
-               "Contact [EMAIL_ADDRESS_1] or [EMAIL_ADDRESS_2]; her handle is [EMAIL_ADDRESS_1], the desk's is info.");
+               "Contact [EMAIL_ADDRESS_1] or [EMAIL_ADDRESS_2]; her handle is [EMAIL_ADDRESS_1:1], the desk's is info.",
+               "[EMAIL_ADDRESS_1:1] wrote from [EMAIL_ADDRESS_1]", "laila.hansen wrote from laila.hansen@example.com");
 }
 
 /* A street address's number and street name's first word are the address
@@ -325,8 +332,9 @@ static void test_street_written_again(void **state) {
   redact_typed("Ship to 1600 Amphitheatre Parkway, Mountain View, CA 94043. Again: 1600 amphitheatre pkwy. "
                "Or Hauptstra\xc3\x9f" "e 5, 10115 Berlin (hauptstra\xc3\x9f" "e 5 hinten). Room 1600 is free.",
                "STREET_ADDRESS", streets, 2,
-               "Ship to [STREET_ADDRESS_1]. Again: [STREET_ADDRESS_1] pkwy. "
-               "Or [STREET_ADDRESS_2] ([STREET_ADDRESS_2] hinten). Room 1600 is free.");
+               "Ship to [STREET_ADDRESS_1]. Again: [STREET_ADDRESS_1:1] pkwy. "
+               "Or [STREET_ADDRESS_2] ([STREET_ADDRESS_2:1] hinten). Room 1600 is free.",
+               "[STREET_ADDRESS_1:1] pkwy", "1600 Amphitheatre pkwy");
 }
 
 static void test_word_boundaries_and_split_entities(void **state) {
