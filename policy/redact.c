@@ -470,8 +470,37 @@ static char *unescape(const char *p, size_t n, size_t *len) {
   return out;
 }
 
+/* The lower case of the Latin-1 or Latin Extended-A letter whose UTF-8 lead
+ * byte is `lead` and continuation byte c, as that continuation byte (or c
+ * itself where the lower case has another lead byte, or none). */
+static unsigned char fold_cont(unsigned char lead, unsigned char c) {
+  if (lead == 0xC3) return c >= 0x80 && c <= 0x9E && c != 0x97 ? (unsigned char)(c + 0x20) : c;
+  if (lead != 0xC4 && lead != 0xC5) return c;
+  unsigned cp = ((lead & 0x1Fu) << 6) | (c & 0x3Fu);
+  bool odd_capitals = (cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E);
+  bool capital = cp != 0x130 && cp != 0x138 && cp != 0x149 && cp != 0x17F && (odd_capitals ? (cp & 1) : !(cp & 1));
+  return capital && ((cp + 1) >> 6) == (cp >> 6) ? (unsigned char)(c + 1) : c;
+}
+
+/* Whether a[0..n) and b[0..n) are the same text in any case of ASCII, Latin-1
+ * and Latin Extended-A letters ("ÅBERG", "åberg"; strncasecmp folds ASCII
+ * only). */
+static bool same_any_case(const char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+    if (x == y) continue;
+    if (x < 0x80 && y < 0x80) {
+      if (tolower(x) != tolower(y)) return false;
+    } else if (!i || a[i - 1] != b[i - 1] || (x & 0xC0) != 0x80 || (y & 0xC0) != 0x80 ||
+               fold_cont((unsigned char)a[i - 1], x) != fold_cont((unsigned char)a[i - 1], y)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 static bool same_text(const char *a, const char *b, size_t n, bool any_case) {
-  return any_case ? !strncasecmp(a, b, n) : !memcmp(a, b, n);
+  return any_case ? same_any_case(a, b, n) : !memcmp(a, b, n);
 }
 
 /* Appends a value (p[0..len) found at pos) to the map. */
@@ -800,7 +829,7 @@ static int find_occurrences(const sl_redact_map_t *m, const first_index_t *fi, c
     for (uint32_t k = fi->off[c]; k < fi->off[c + 1]; k++) {
       const value_t *v = &m->v[fi->ix[k]];
       size_t vl = v->e.value_len;
-      if (vl > len - p || (v->any_case ? strncasecmp(s + p, v->value, vl) : memcmp(s + p, v->value, vl)) ||
+      if (vl > len - p || !same_text(s + p, v->value, vl, v->any_case) ||
           !at_boundary(s, len, p, p + vl, v->value, vl, loose))
         continue;
       if (first_seen && base + p < first_seen[fi->ix[k]]) first_seen[fi->ix[k]] = base + p;

@@ -228,10 +228,10 @@ static void test_written_part_placeholder(void **state) {
 static void test_name_words_beyond_ascii_and_digits(void **state) {
   (void)state;
   static const char *const names[] = {"Bj\xc3\xb6rn \xc3\x85" "berg", "Laila Hansen"};
-  redact_one("Our new hire is Bj\xc3\xb6rn \xc3\x85" "berg.\n\xc3\x85" "berg starts Monday. "
+  redact_one("Our new hire is Bj\xc3\xb6rn \xc3\x85" "berg.\n\xc3\x85" "berg starts Monday, \xc3\xa5" "berg agrees. "
              "My client is Laila Hansen: see Hansen2024.pdf and q=Laila%20Hansen, not Hansens.",
              names, (const int[]){0, 0}, 2,
-             "Our new hire is [PERSON_1].\n[PERSON_1:2] starts Monday. "
+             "Our new hire is [PERSON_1].\n[PERSON_1:2] starts Monday, [PERSON_1:2] agrees. "
              "My client is [PERSON_2]: see [PERSON_2:2]2024.pdf and q=[PERSON_2:1]%20[PERSON_2:2], not Hansens.",
              NULL, NULL);
 }
