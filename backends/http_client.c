@@ -33,7 +33,6 @@ struct sl_hc {
   sl_hc_req_t *all;
   struct sock_ctx **socks; /* by fd */
   size_t n_socks;
-  char *default_ca; /* libcurl's built-in CA bundle, for transfers without ca_file */
 };
 
 typedef struct sock_ctx sock_ctx_t;
@@ -238,7 +237,15 @@ static int on_timer(CURLM *m, long ms, void *userp) {
   return 0;
 }
 
-static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static char *default_ca; /* libcurl's built-in CA bundle, for transfers without ca_file */
+
+static void global_init(void) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  CURL *probe = curl_easy_init();
+  char *ca = NULL;
+  if (probe && curl_easy_getinfo(probe, CURLINFO_CAINFO, &ca) == CURLE_OK && ca) default_ca = strdup(ca);
+  curl_easy_cleanup(probe);
+}
 
 int sl_hc_create(uv_loop_t *loop, sl_hc_t **out) {
   static uv_once_t once = UV_ONCE_INIT;
@@ -261,10 +268,6 @@ int sl_hc_create(uv_loop_t *loop, sl_hc_t **out) {
   curl_multi_setopt(hc->multi, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(hc->multi, CURLMOPT_TIMERDATA, hc);
   curl_multi_setopt(hc->multi, CURLMOPT_MAXCONNECTS, 1024L);
-  CURL *probe = curl_easy_init(); /* libcurl's built-in CA bundle, if it has one */
-  char *ca = NULL;
-  if (probe && curl_easy_getinfo(probe, CURLINFO_CAINFO, &ca) == CURLE_OK && ca) hc->default_ca = strdup(ca);
-  curl_easy_cleanup(probe);
   *out = hc;
   return 0;
 }
@@ -707,7 +710,7 @@ int sl_hc_start(sl_hc_t *hc, const sl_hc_opts_t *o, const sl_hc_cbs_t *cbs, void
   curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, o->fresh_connect ? 1L : 0L);
   /* (a pooled handle may have served another backend's ca_file; libcurl
    * reuses a connection only for a transfer with the same TLS settings) */
-  curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file ? o->ca_file : hc->default_ca);
+  curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file ? o->ca_file : default_ca);
   uv_timer_init(hc->loop, &r->fb_timer);
   r->fb_timer.data = r;
   /* A call started inside a curl callback (a retry decided in a write
@@ -775,7 +778,6 @@ static void on_hc_handle_closed(uv_handle_t *h) {
   while (hc->n_pool) curl_easy_cleanup(hc->pool[--hc->n_pool]);
   curl_multi_cleanup(hc->multi); /* closes cached connections (their handles are gone) */
   free(hc->socks);
-  free(hc->default_ca);
   free(hc);
 }
 

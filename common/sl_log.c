@@ -114,13 +114,15 @@ static void emit(const char *line, size_t n) {
   pthread_mutex_lock(&L.mu);
   if (!L.threaded || (!L.len && !L.dropped && !L.writing && room_now(n))) {
     write_all(line, n); /* (under the lock: lines from threads stay whole, in order) */
-  } else if (L.len + n <= BUF_BYTES) {
-    memcpy(L.fill + L.len, line, n);
-    L.len += n;
   } else {
-    L.dropped++;
+    if (L.len + n <= BUF_BYTES) {
+      memcpy(L.fill + L.len, line, n);
+      L.len += n;
+    } else {
+      L.dropped++;
+    }
+    pthread_cond_signal(&L.work);
   }
-  pthread_cond_signal(&L.work);
   pthread_mutex_unlock(&L.mu);
 }
 

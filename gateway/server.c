@@ -1141,12 +1141,19 @@ static void arm_timer(sl_conn_t *c, unsigned ms) {
 
 /* ---- accepting ---- */
 
+/* Whether a minute passed since *last (0: never); if so, now is the last. */
+static bool minute_passed(uint64_t *last) {
+  uint64_t now = now_ns();
+  if (*last && now - *last <= 60000000000ull) return false;
+  *last = now;
+  return true;
+}
+
 /* A connection the system would not give a descriptor for (EMFILE: the
  * open-file limit), said once a minute at most: the client sees its
  * connection closed, and nothing else would tell why. */
 static void accept_failed(sl_server_t *s, int err) {
-  if (s->accept_logged_ns && now_ns() - s->accept_logged_ns < 60000000000ull) return;
-  s->accept_logged_ns = now_ns();
+  if (!minute_passed(&s->accept_logged_ns)) return;
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl)) rl.rlim_cur = 0;
   SL_ERROR("cannot accept connections: %s (open-file limit %llu, limits.max_connections %d): "
@@ -1195,8 +1202,7 @@ static void on_connection(uv_stream_t *ls, int status) {
   if (open_all > (unsigned)s->limits.max_connections || s->shutting_down) {
     s->stats.rejected_connections++;
     /* at the limit, once a minute at most: the count is in /metrics */
-    if (!s->shutting_down && (!s->refused_logged_ns || now_ns() - s->refused_logged_ns > 60000000000ull)) {
-      s->refused_logged_ns = now_ns();
+    if (!s->shutting_down && minute_passed(&s->refused_logged_ns)) {
       SL_WARN("limits.max_connections (%d) reached: refusing new connections with 503 "
               "(%llu so far on this loop)", s->limits.max_connections,
               (unsigned long long)s->stats.rejected_connections);
