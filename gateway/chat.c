@@ -171,6 +171,10 @@ static void job_free(job_t *j) {
   sl_buf_free(&j->out);
   sl_buf_free(&j->tmp);
   sl_buf_free(&j->lp);
+  sl_buf_free(&j->resp.item_text);
+  sl_buf_free(&j->resp.item_parts);
+  sl_buf_free(&j->resp.item_head);
+  sl_buf_free(&j->resp.items);
   free_tools(j);
   uv_close((uv_handle_t *)&j->backoff, job_free_cb);
   uv_close((uv_handle_t *)&j->keepalive, job_free_cb);
@@ -1402,10 +1406,13 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   sl_buf_init(&j->out, MAX_ANSWER);
   sl_buf_init(&j->tmp, MAX_ANSWER);
   sl_buf_init(&j->lp, MAX_ANSWER);
+  sl_buf_init(&j->resp.item_text, MAX_ANSWER);
+  sl_buf_init(&j->resp.item_parts, MAX_ANSWER);
+  sl_buf_init(&j->resp.item_head, MAX_ANSWER);
+  sl_buf_init(&j->resp.items, MAX_ANSWER);
   gw->inflight++;
   sl_gw_request_id(gw, j->req_id);
-  sl_cat(j->cmpl_id, sizeof j->cmpl_id, dia == &sl_dialect_openai ? "chatcmpl-" : "msg_",
-         j->req_id + 4, (char *)NULL);
+  sl_cat(j->cmpl_id, sizeof j->cmpl_id, dia->id_prefix, j->req_id + 4, (char *)NULL);
   j->resp.id = j->cmpl_id;
   j->resp.created = (long)time(NULL);
   j->resp.block = -1;

@@ -732,6 +732,7 @@ static int an_error(sl_buf_t *o, int status, const char *type, const char *code,
 
 const sl_dialect_ops_t sl_dialect_anthropic = {
     .name = "anthropic",
+    .id_prefix = "msg_",
     .tools_one_by_one = true,
     .decode = sl_anthropic_decode_request,
     .stream_start = an_stream_start,

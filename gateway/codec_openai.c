@@ -778,6 +778,7 @@ static int oa_error(sl_buf_t *o, int status, const char *type, const char *code,
 
 const sl_dialect_ops_t sl_dialect_openai = {
     .name = "openai",
+    .id_prefix = "chatcmpl-",
     .decode = sl_openai_decode_request,
     .stream_start = oa_stream_start,
     .stream_text = oa_stream_text,

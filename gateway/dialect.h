@@ -1,7 +1,7 @@
-/* A client dialect (OpenAI Chat Completions, Anthropic Messages): how a request
- * body is decoded into sl_chat_req_t and how the answer, streamed or whole, and
- * errors are encoded back. The chat pipeline speaks only through this table;
- * one file per dialect (codec_openai.c, codec_anthropic.c). */
+/* A client dialect (OpenAI Chat Completions, OpenAI Responses, Anthropic
+ * Messages): how a request body is decoded into sl_chat_req_t and how the
+ * answer, streamed or whole, and errors are encoded back. The chat pipeline speaks only through this table;
+ * one file per dialect (codec_openai.c, codec_responses.c, codec_anthropic.c). */
 #ifndef SL_DIALECT_H
 #define SL_DIALECT_H
 
@@ -43,10 +43,19 @@ typedef struct {
   /* The stream opens with a tool call, not text: OpenAI's first delta then
    * carries no content (a client's accumulated content stays null). */
   bool opens_with_tool;
+  /* The Responses dialect's stream (whose last event repeats the whole answer):
+   * events sent (sequence_number), the open message's content part (0 none,
+   * 1 output_text, 2 refusal) and its count of parts, the open part's text or
+   * the open call's arguments, the message's finished parts, the open call's
+   * head, and the finished output items. The pipeline bounds (sl_buf_init)
+   * and frees these buffers; other dialects leave them empty. */
+  int seq, part_kind, n_parts;
+  sl_buf_t item_text, item_parts, item_head, items;
 } sl_resp_t;
 
 typedef struct {
   const char *name;
+  const char *id_prefix; /* of the answer's id: "chatcmpl-", "msg_", "resp_" */
   /* Tool calls must reach the client one whole call after another (a block
    * per call): an upstream that may interleave their deltas (OpenAI's, by
    * index) has them gathered and sent at the end of the answer. */
@@ -85,5 +94,7 @@ typedef struct {
 extern const sl_dialect_ops_t sl_dialect_openai;
 /* Defined by codec_anthropic.c; weak until it is linked in. */
 extern const sl_dialect_ops_t sl_dialect_anthropic __attribute__((weak));
+/* Defined by codec_responses.c. */
+extern const sl_dialect_ops_t sl_dialect_responses;
 
 #endif

@@ -83,6 +83,7 @@ void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, 
 /* The dialect of a chat endpoint's path; NULL for any other path. */
 static const sl_dialect_ops_t *chat_dialect(const char *p) {
   if (!strcmp(p, "/v1/chat/completions") || !strcmp(p, "/chat/completions")) return &sl_dialect_openai;
+  if (!strcmp(p, "/v1/responses") || !strcmp(p, "/responses")) return &sl_dialect_responses;
   if (!strcmp(p, "/v1/messages") && &sl_dialect_anthropic != NULL) return &sl_dialect_anthropic;
   return NULL;
 }
@@ -523,11 +524,12 @@ void sl_gw_handle(sl_conn_t *c, sl_http_req_t *r, void *data) {
     err_end_as(gw, c, r, &sl_dialect_anthropic, 404, "not_found_error", "not_found",
                "no such endpoint (sluice serves POST /v1/messages; token counting and batches "
                "are not served)", NULL);
-  else if (!strcmp(p, "/v1/responses") || !strncmp(p, "/v1/responses/", 14) || !strcmp(p, "/responses"))
+  else if (!strncmp(p, "/v1/responses/", 14) || !strncmp(p, "/responses/", 11))
     err_end(gw, c, r, 404, "invalid_request_error", "not_found",
-            "no such endpoint: the Responses API is not served; sluice serves POST /v1/chat/completions "
-            "(the OpenAI SDK's chat.completions.create; the AI SDK's openai.chat(model)) and POST /v1/messages");
+            "no such endpoint: sluice stores no responses (nothing to retrieve, cancel or list); "
+            "POST /v1/responses with the whole conversation in input");
   else
     err_end(gw, c, r, 404, "invalid_request_error", "not_found",
-            "no such endpoint: sluice serves POST /v1/chat/completions, POST /v1/messages and GET /v1/models");
+            "no such endpoint: sluice serves POST /v1/chat/completions, POST /v1/responses, POST /v1/messages "
+            "and GET /v1/models");
 }

@@ -420,11 +420,11 @@ test('unknown paths are OpenAI-shaped 404s that say what is served', async () =>
   const e = (await r.json()).error;
   assert.equal(e.code, 'not_found');
   assert.match(e.message, /POST \/v1\/chat\/completions/);
-  // the Responses API (the SDK's responses.create; the AI SDK's default
-  // provider) is not served: the 404 names what to use instead
-  await assert.rejects(client.responses.create({ model: 'mock-model', input: 'hi' }), (err) => {
+  assert.match(e.message, /POST \/v1\/responses/);
+  // stored responses are not kept: retrieving one is a 404 that says so
+  await assert.rejects(client.responses.retrieve('resp_123'), (err) => {
     assert.equal(err.status, 404);
-    assert.match(err.message, /Responses API is not served.*chat\.completions/);
+    assert.match(err.message, /stores no responses/);
     return true;
   });
 });

@@ -1,0 +1,28 @@
+/* The OpenAI Responses dialect (POST /v1/responses): a request's `input` items,
+ * `instructions`, function tools and `text.format` become the internal chat
+ * request; the answer goes back as one `response` object or the Responses
+ * streaming events (response.created ... response.completed). sluice keeps no
+ * server-side state: previous_response_id, conversation and item references
+ * are refused (the client sends the whole conversation, as with `store:
+ * false`). The dialect table entry is sl_dialect_responses (dialect.h). */
+#ifndef SL_CODEC_RESPONSES_H
+#define SL_CODEC_RESPONSES_H
+
+#include "sl_buf.h"
+#include "sl_chat.h"
+
+#include <stddef.h>
+
+/* Decodes and validates a Responses request body into out (OpenAI-shaped
+ * messages and tools). SL_EPARSE (not JSON), SL_EUNSUPPORTED (it names
+ * server-side state: a previous response, a conversation, an item reference),
+ * SL_EINVAL (a bad or unsupported field; err names it) or SL_ENOMEM; out is
+ * then empty. */
+int sl_responses_decode_request(const char *json, size_t len, sl_chat_req_t *out, char *err,
+                                size_t errlen);
+
+/* The Chat Completions body a Responses body stands for (what the OpenAI
+ * decoder then reads), into out; the same errors. Exposed for tests. */
+int sl_responses_to_chat(const char *json, size_t len, sl_buf_t *out, char *err, size_t errlen);
+
+#endif
