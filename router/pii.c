@@ -587,7 +587,8 @@ static bool next_id(const sl__ctx_t *c, uint32_t from, uint32_t win, int min_dig
     }
     /* "passport no. X123": the abbreviation's dot ends no sentence */
     if (i < end && t[i] == '.' && !nd &&
-        ((i - s == 2 && !strncasecmp(t + s, "no", 2)) || (i - s == 2 && !strncasecmp(t + s, "nr", 2)) ||
+        ((i - s == 1 && (t[s] == 'n' || t[s] == 'N')) || /* Italian, French, Portuguese "n. 2024/00731" */
+         (i - s == 2 && !strncasecmp(t + s, "no", 2)) || (i - s == 2 && !strncasecmp(t + s, "nr", 2)) ||
          (i - s == 3 && (!strncasecmp(t + s, "num", 3) || !strncasecmp(t + s, "nbr", 3)))))
       i++;
     if (++words > 6) return false;
@@ -1332,6 +1333,11 @@ void sl__detect_id_shapes(sl__ctx_t *c, const sl__toks_t *T) {
     if (i < past || !isupper((unsigned char)t[u->s]) || u->e - u->s > 18 ||
         (u->s > 0 && isalnum((unsigned char)t[u->s - 1])))
       continue;
+    /* an Italian codice fiscale, its check letter proving it ("CF: SPSMRC78S23F839Z") */
+    if (len == 16 && sl__codice_fiscale_ok(t + u->s, len) && (u->e == c->len || !isalnum((unsigned char)t[u->e]))) {
+      sl__cands_add(c->out, u->s, u->e, SL_ET_NATIONAL_ID, "it_codice_fiscale", 60);
+      continue;
+    }
     char b[20];
     size_t n = 0;
     for (size_t k = i; k < T->n && k < i + 6; k++) {

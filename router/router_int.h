@@ -150,6 +150,7 @@ static inline bool sl__space(unsigned char c) { return c == ' ' || (unsigned)(c 
 /* Validators (validate.c): pure functions over bytes. */
 bool sl__luhn(const char *s, size_t n);
 bool sl__iban_ok(const char *s, size_t n);
+bool sl__codice_fiscale_ok(const char *s, size_t n); /* 16 capitals and digits, check letter */
 int sl__iban_len(const char *cc); /* registry length for a country code, 0 if unknown */
 bool sl__ssn_ok(const char *s, size_t n);
 /* One of the widely published example numbers (078-05-1120, 219-09-9999, 123-45-6789). */

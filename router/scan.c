@@ -212,7 +212,14 @@ static const litset_t litsets[] = {
      "dossiernummer|patiëntnummer|patientnummer|patientennummer|fallnummer|"
      "sairauskertomusnumero|cartella clinica|historia clínica|historia clinica|"
      "numéro de dossier|prontuário|prontuario|versichertennummer|krankenversichertennummer|"
-     "versicherungsnummer|kvnr", NULL},
+     "versicherungsnummer|kvnr|dossier patient|dossier médical|dossier medical|n° de dossier|"
+     "numéro de patient|numero de patient|numéro patient|tessera sanitaria|utente sns|número de utente|"
+     "numero de utente|nº de utente|n.º de utente|número de processo clínico|numer pacjenta|"
+     "numer karty pacjenta|hasta numarası|hasta numarasi|hasta no|protokol no|protokol numarası|"
+     "protokol numarasi|zorgverzekeringsnummer|journalnummer|número de historia|numero de historia", NULL},
+    {SL_P_CUE_MEDICAL, 0, 0, P_NONE,
+     "住院号|病历号|病案号|门诊号|診察券番号|患者番号|カルテ番号|진료번호|환자번호|병록번호|"
+     "رقم المريض|رقم الملف الطبي|मरीज़ संख्या|रोगी संख्या|UHID", NULL},
     /* the same as field names in code and logs: patient_id=7666185, "member_id": */
     {SL_P_CUE_MEDICAL, 1, B_L | B_R, P_NONE,
      "patient_id|patientid|patient_no|patient_number|medical_record_number|member_id|memberid|"
@@ -238,6 +245,7 @@ static const litset_t litsets[] = {
      "kontonummer|kontonr|numéro de compte|numero de compte|número de cuenta|"
      "numero de cuenta|numero di conto|número da conta|numero da conta|rekeningnummer|"
      "numer konta|kontonumret|tilinumero", NULL},
+    {SL_P_CUE_BANK, 0, 0, P_NONE, "口座番号|银行账号|銀行帳號|账号|帳號|계좌번호|رقم الحساب|खाता संख्या|खाता नंबर", NULL},
     {SL_P_CUE_BANK, 1, B_L | B_R, P_NONE,
      "accnum|accno|accnr|acc_num|acc_no|acc_nr|acc-num|acc-no|acc-nr|"
      "acctnum|acctno|acctnr|acct_num|acct_no|acct_nr|acct-num|acct-no|acct-nr|"
@@ -265,7 +273,7 @@ static const litset_t litsets[] = {
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "emirates|civil|alien", S1 "id|" S1 "registration"},
     {SL_P_CUE_NATID, 0, B_L | B_R, P_NONE,
      "TIN|EIN|ITIN|PAN|NINO|SIN|CPF|NIF|NIE|DNI|BSN|PESEL|CURP|RFC|TFN|NRIC|CNP|PPSN|TCKN|HETU|"
-     "NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG|NIK|CCCD|RUT|AHV|AVS|TAJ|NISS", NULL},
+     "NIR|CPR|CUIL|CUIT|NIP|AMKA|EGN|OIB|JMBG|NIK|CCCD|RUT|AHV|AVS|TAJ|NISS|TC", NULL},
     /* the same as field names, any case ("cpf": "…", tckn=…, codice_fiscale;):
      * the ones that are no word of their own in English */
     {SL_P_CUE_NATID, 1, B_L | B_R, P_NONE,
@@ -288,7 +296,9 @@ static const litset_t litsets[] = {
      "numero d'assurance sociale|carte d'identité|carte d'identite|número de identificación|"
      "numero de identificacion|carta d'identità|carta d'identita|teudat zehut|rijksregisternummer|"
      "rijksregister|registre national|numéro national|numero national|isikukood|asmens kodas|"
-     "personas kods", NULL},
+     "personas kods|dowodu osobistego|dowód osobisty|dowod osobisty|numer dowodu|nr dowodu|"
+     "identiteitskaart|identiteitsbewijs|bilhete de identidade|cartão de cidadão|cartao de cidadao|"
+     "documento nacional de identidad|nüfus cüzdanı|nufus cuzdani|kimlik kartı|kimlik karti", NULL},
     {SL_P_CUE_NATID, 0, B_L, P_TAILS, "NI", S1 "number|" S1 "no" WB}, /* UK National Insurance */
     {SL_P_CUE_NATID, 1, B_L, P_TAILS, "ni", S1 "number"}, /* as typed in a chat: "my ni number" */
     /* (?i:\b(?:driver'?s?|drivers'|driving)[ \-]?licen[cs]e|\blicen[cs]e\s{0,3}(?:no\b|number|#))|\bDL\b */
@@ -337,7 +347,7 @@ static const litset_t litsets[] = {
      "Ημερομηνία γέννησης", NULL},
     {SL_P_CUE_PASSPORT, 1, B_L, P_NONE, "passport", NULL}, /* \bpassport */
     {SL_P_CUE_PASSPORT, 1, B_L, P_NONE,
-     "reisepass|passeport|pasaporte|passaporto|paszport|paspoort|passnummer", NULL},
+     "reisepass|passeport|pasaporte|passaporto|passaporte|paszport|paspoort|passnummer|passinumero", NULL},
     {SL_P_CUE_PASSPORT, 0, 0, P_NONE, "护照|護照|旅券|パスポート|여권|جواز السفر|رقم الجواز|hộ chiếu|pasaport", NULL},
     /* \b(?:ssn|ss#|social\s{1,3}security) */
     {SL_P_CUE_SSN, 1, B_L, P_NONE, "ssn|ss#", NULL},
@@ -531,7 +541,7 @@ static const litset_t litsets[] = {
 /* Hyperscan ids: pattern ids below SL_P__COUNT, then the literals, then the
  * difficulty cue words (also plain literals; `\b` before a word checked in C). */
 #define LIT_BASE 256u
-#define MAX_LITS 1024u
+#define MAX_LITS 2048u
 #define CUE_BASE (LIT_BASE + MAX_LITS)
 #define MAX_CUES 512u
 

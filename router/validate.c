@@ -89,6 +89,29 @@ bool sl__aba_ok(const char *s, size_t n) {
   return nonzero && sum % 10 == 0;
 }
 
+/* An Italian codice fiscale: six letters (surname, name), two digits (year), a
+ * month letter, two digits (day), a letter and three digits (the town), and the
+ * check letter over the first fifteen (odd and even positions weighted by
+ * their tables). Digits that replace letters in the numeric places
+ * (omocodia: L-V for 0-9) are accepted there. */
+bool sl__codice_fiscale_ok(const char *s, size_t n) {
+  static const int odd[36] = {1,  0,  5,  7,  9,  13, 15, 17, 19, 21, /* 0-9 */
+                              1,  0,  5,  7,  9,  13, 15, 17, 19, 21, 2,  4,  18,
+                              20, 11, 3,  6,  8,  12, 14, 16, 10, 22, 25, 24, 23}; /* A-Z */
+  static const char shape[] = "LLLLLLNNLNNLNNNL"; /* L a letter, N a digit (or omocodia letter) */
+  if (n != 16) return false;
+  int sum = 0;
+  for (size_t i = 0; i < 16; i++) {
+    char ch = s[i];
+    bool letter = ch >= 'A' && ch <= 'Z', digit = ch >= '0' && ch <= '9';
+    if (shape[i] == 'L' ? !letter : !(digit || (letter && strchr("LMNPQRSTUV", ch)))) return false;
+    if (i == 15) return ch == 'A' + sum % 26;
+    int v = digit ? ch - '0' : ch - 'A';
+    sum += i % 2 == 0 ? odd[digit ? v : 10 + v] : v;
+  }
+  return false;
+}
+
 bool sl__github_checksum_ok(const char *s, size_t n) {
   /* base62 characters (30 in today's tokens), then the CRC-32 (IEEE) of them in
    * 6 base62 digits */

@@ -440,6 +440,17 @@ static void context_ids(void **s) {
   EXPECT("الجوال: 0551234867", "PHONE_NUMBER", "0551234867");
   EXPECT("身份证号码：440306199502173620", "NATIONAL_ID", "440306199502173620");
   EXPECT("护照号码：EK4820913", "US_PASSPORT", "EK4820913");
+  /* the numbers' names in more languages, an abbreviation's one-letter "n.", an
+   * Italian codice fiscale by its check letter alone */
+  EXPECT("Paziente: cartella clinica n. 2024/00731, ricovero del 3 marzo.", "MEDICAL_RECORD", "2024/00731");
+  EXPECT("N° de dossier patient : HCL-2024-0048213", "MEDICAL_RECORD", "HCL-2024-0048213");
+  EXPECT("nº de utente SNS 284917365", "MEDICAL_RECORD", "284917365");
+  EXPECT("nr dowodu osobistego AYT148213", "NATIONAL_ID", "AYT148213");
+  EXPECT("passaporte CB482917 válido até 2030", "US_PASSPORT", "CB482917");
+  EXPECT("Müşteri TC 25730491898 ile kayıtlı", "NATIONAL_ID", "25730491898");
+  EXPECT("口座番号4829173に振り込んでください", "BANK_ACCOUNT", NULL);
+  EXPECT("Dati cliente — CF: SPSMRC78S23F839Z, residente a Napoli", "NATIONAL_ID", "SPSMRC78S23F839Z");
+  REJECT("Part number ABCDEF12G34H567I ships Monday", "NATIONAL_ID"); /* the check letter fails */
 }
 
 static void crypto_url(void **s) {
