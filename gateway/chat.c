@@ -950,6 +950,12 @@ static void on_error(void *data, const sl_call_error_t *e) {
     retry_after_backoff(j, true, e->retry_after_ms);
     return;
   }
+  /* the longest wait an upstream asked for, passed on with a 429 or 503 (the
+   * steps the route moved on from count too: an earlier one may have asked for
+   * longer than the last) */
+  int64_t wait_s = (e->retry_after_ms + 999) / 1000;
+  if (wait_s > j->retry_after_s) j->retry_after_s = wait_s;
+  if (e->retry_after_ms > j->retry_after_ms) j->retry_after_ms = e->retry_after_ms;
   /* Another backend may serve what this one refused for its own sake: sluice's
    * credential (401, 403), its account's balance (402) or a model or path it
    * does not have (404). */
@@ -969,10 +975,6 @@ static void on_error(void *data, const sl_call_error_t *e) {
     sl_call_usage(call, &j->res);
     j->spent = j->res.prompt_tokens > 0 || j->res.completion_tokens > 0;
   }
-  /* the longest wait an upstream asked for, passed on with a 429 or 503 */
-  int64_t wait_s = (e->retry_after_ms + 999) / 1000;
-  if (wait_s > j->retry_after_s) j->retry_after_s = wait_s;
-  if (e->retry_after_ms > j->retry_after_ms) j->retry_after_ms = e->retry_after_ms;
   int st = e->http_status;
   if (e->retryable && e->code != SL_ETIMEOUT && e->code != SL_EBUSY && st != 429 &&
       (j->dec.keep_inside || j->dec.reject_on_unavailable)) {

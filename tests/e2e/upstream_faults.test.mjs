@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMock, startSluice, apiBackend, completion, replyJson, replyStream } from './lib.mjs';
 
-let bad, good, tls, tlsSeen = 0, sluice, client;
+let bad, good, limited1, tls, tlsSeen = 0, sluice, client;
 let fault = 'html';
 let nTools = 0;
 const KEY = 'sk-mock-faults-0123456789';
@@ -282,6 +282,11 @@ const faults = {
 
 before(async () => {
   bad = await startMock((req, body, res) => { badAt.push(Date.now()); faults[fault](req, body, res); });
+  // always rate-limited, asking for a short wait
+  limited1 = await startMock((req, body, res) => {
+    res.setHeader('retry-after', '1');
+    replyJson(res, 429, { error: { message: 'slow down', type: 'rate_limit_error' } });
+  });
   good = await startMock((req, body, res) => {
     const b = JSON.parse(body);
     if (b.stream) return replyStream(res, ['fine ', 'words'], 0);
@@ -299,7 +304,8 @@ before(async () => {
                apiBackend('patient', bad.url, { max_retries: 1 }),
                apiBackend('selfsigned', `https://127.0.0.1:${tls.address().port}/v1`, { max_retries: 0 }),
                apiBackend('bare', good.url, { models: undefined }),
-               apiBackend('azure', `${good.url}/?api-version=2024-06-01`)],
+               apiBackend('azure', `${good.url}/?api-version=2024-06-01`),
+               apiBackend('limited1', limited1.url, { max_retries: 0 })],
     rules: [
       { name: 'bad-only', when: { header: { 'x-route': 'bad-only' } }, route: ['bad'] },
       { name: 'patient', when: { header: { 'x-route': 'patient' } }, route: ['patient'] },
@@ -307,6 +313,7 @@ before(async () => {
       { name: 'tls-only', when: { header: { 'x-route': 'tls-only' } }, route: ['selfsigned'] },
       { name: 'bare', when: { header: { 'x-route': 'bare' } }, route: ['bare'] },
       { name: 'azure', when: { header: { 'x-route': 'azure' } }, route: ['azure'] },
+      { name: 'two-limited', when: { header: { 'x-route': 'two-limited' } }, route: ['bad', 'limited1'] },
       { name: 'default', route: ['bad', 'good'] },
     ],
   }, { MOCK_KEY: KEY });
@@ -318,6 +325,7 @@ after(async () => {
   await new Promise((r) => (tls ? tls.close(r) : r()));
   await bad?.stop();
   await good?.stop();
+  await limited1?.stop();
   const r = await sluice.stop();
   assert.equal(r.code, 0, 'sluice exits 0 on SIGTERM: ' + sluice.stderr().slice(-3000));
 });
@@ -571,6 +579,17 @@ test("an upstream's Retry-After reaches the client with the 429 (retry-after-ms 
     else assert.equal(res.headers.get('retry-after'), want, f);
     await res.text();
   }
+});
+
+test('a route whose every step is rate-limited answers with the longest wait any of them asked for', async () => {
+  fault = 'limited_s'; // the first step asks for 7 s, the second (limited1) for 1 s
+  const res = await fetch(`${sluice.base}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-route': 'two-limited' },
+    body: JSON.stringify({ messages: [{ role: 'user', content: 'hello there' }] }),
+  });
+  assert.equal(res.status, 429);
+  assert.equal(res.headers.get('retry-after'), '7');
+  await res.text();
 });
 
 test('a spent quota (429 insufficient_quota) tells the SDK not to retry: x-should-retry false, no Retry-After', async () => {
