@@ -104,6 +104,20 @@ static void count_answer(sl_gw_t *gw, int status, const char *backend, char bl[1
   sl_metrics_add(gw->metrics, "sluice_requests_total", lab, 1);
 }
 
+/* A request to a chat endpoint refused before its body was read (malformed
+ * HTTP, 408, 413, 431, a web page's Origin, a wrong method): its ledger row
+ * (one per chat request), nothing read or sent. */
+static void ledger_rejected(sl_gw_t *gw, const char *path, const char *id, int status) {
+  if (!gw->ledger || !chat_dialect(path)) return;
+  sl_policy_t *pol = sl_gw_policy(gw);
+  sl_ledger_row_t row = {.kind = SL_LEDGER_REQUEST, .request_id = id,
+                         .policy_version = sl_policy_version(pol), .level = "unclassified",
+                         .http_status = status, .status = "rejected"};
+  int rc = sl_gw_ledger_append(gw, &row, NULL, NULL);
+  if (rc) SL_ERROR("req %s: ledger row refused: %s", id, sl_strerror(rc));
+  sl_policy_unref(pol);
+}
+
 void sl_gw_protocol_error(int status, const char *message, const char *path, char *headers, size_t cap,
                           sl_buf_t *body, void *data) {
   sl_gw_t *gw = data;
@@ -116,17 +130,7 @@ void sl_gw_protocol_error(int status, const char *message, const char *path, cha
   sl_gw_request_id(gw, id);
   if (atomic_load_explicit(&gw->sh->access_log, memory_order_relaxed))
     SL_INFO("access %s - %.200s %d backend=none rule=none tenant=- (%s)", id, path, status, message);
-  /* on a chat endpoint, a ledger row too (one per request): refused, nothing
-   * read or sent */
-  if (gw->ledger && chat_dialect(path)) {
-    sl_policy_t *pol = sl_gw_policy(gw);
-    sl_ledger_row_t row = {.kind = SL_LEDGER_REQUEST, .request_id = id,
-                           .policy_version = sl_policy_version(pol), .level = "unclassified",
-                           .http_status = status, .status = "rejected"};
-    int rc = sl_gw_ledger_append(gw, &row, NULL, NULL);
-    if (rc) SL_ERROR("req %s: ledger row refused: %s", id, sl_strerror(rc));
-    sl_policy_unref(pol);
-  }
+  ledger_rejected(gw, path, id, status);
   sl_gw_route_headers(headers, cap, id, NULL, NULL, NULL);
   sl_cat(code, sizeof code, "http_", (char *)NULL);
   sl_itoa(status, code + 5);
@@ -187,6 +191,7 @@ static void err_end_as(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const sl_dia
   sl_gw_request_id(gw, id);
   respond_error(c, dia, status, type, code, msg, id, NULL, NULL, extra);
   count_short(gw, r, id, status);
+  ledger_rejected(gw, r->path, id, status);
   sl_http_end(c);
 }
 

@@ -159,6 +159,14 @@ describe('ledger after mixed traffic', () => {
     assert.match(r.text, /^HTTP\/1\.1 413/);
     ids.refused = r.text.match(/x-sluice-request-id: (\S+)/i)?.[1];
     assert.ok(ids.refused, r.text);
+    // and so does one refused for its web page's Origin, and one with the wrong method
+    const o = await fetch(`${s.base}/v1/responses`, { method: 'POST', headers: { origin: 'http://evil.example', 'content-type': 'application/json' },
+                                                      body: JSON.stringify({ input: 'hi' }) });
+    assert.equal(o.status, 403);
+    ids.origin = o.headers.get('x-sluice-request-id');
+    const g = await fetch(`${s.base}/v1/messages`);
+    assert.equal(g.status, 405);
+    ids.method = g.headers.get('x-sluice-request-id');
   });
 
   test('budget spend is restored from the ledger at restart', async () => {
@@ -180,6 +188,11 @@ describe('ledger after mixed traffic', () => {
     assert.deepEqual(rows.map((x) => [x.status, x.http_status, x.backend, x.level]), [['rejected', 429, '', 'unclassified']], JSON.stringify(rows));
     const refused = sql(db, `SELECT status, http_status, backend, egress, bytes_out FROM requests WHERE request_id = '${ids.refused}'`);
     assert.deepEqual(refused.map((x) => [x.status, x.http_status, x.backend, x.egress, x.bytes_out]), [['rejected', 413, '', 0, 0]], JSON.stringify(refused));
+    for (const [k, st] of [['origin', 403], ['method', 405]]) {
+      const rr = sql(db, `SELECT status, http_status, egress FROM requests WHERE request_id = '${ids[k]}'`);
+      assert.deepEqual(rr.map((x) => [x.status, x.http_status, x.egress]), [['rejected', st, 0]], `${k}: ${JSON.stringify(rr)}`);
+      delete ids[k];
+    }
     delete ids.refused; // not a backend's list (the checks below)
   });
 
