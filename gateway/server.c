@@ -979,7 +979,9 @@ static void dispatch(sl_conn_t *c) {
   c->rstate = RS_IDLE;
   c->refs++; /* held until sl_http_end */
   uv_timer_stop(&c->timer);
-  c->req.bytes_in = c->header_bytes + c->req.body.len;
+  /* the head as counted (through its last header value), the CRLF ending that
+   * line and the empty line after it, and the body */
+  c->req.bytes_in = c->header_bytes + 4 + c->req.body.len;
   if (!c->req.body.data) sl_buf_append(&c->req.body, "", 0);
   /* Reading goes on (unparsed) so that a client going away is noticed at once;
    * on_read stops it if the client pipelines more than a read's worth. */
