@@ -137,6 +137,24 @@ void sl_gw_protocol_error(int status, const char *message, const char *path, cha
   dia->error(body, status, status == 408 ? "timeout" : "invalid_request_error", code, NULL, message);
 }
 
+/* A name from the config (a backend, rule or tenant may hold spaces, '=' or
+ * quotes) as one field of the access line: as it is when it is a plain word,
+ * else in double quotes with '"' and '\\' escaped (cut to fit). */
+static const char *log_value(char *out, size_t cap, const char *v) {
+  bool plain = *v != '\0';
+  for (const char *p = v; *p && plain; p++) plain = (unsigned char)*p > ' ' && *p != '=' && *p != '"' && *p != '\\';
+  if (plain) return v;
+  size_t n = 0;
+  out[n++] = '"';
+  for (const char *p = v; *p && n + 4 < cap; p++) {
+    if (*p == '"' || *p == '\\') out[n++] = '\\';
+    out[n++] = (unsigned char)*p < ' ' ? '?' : *p;
+  }
+  out[n++] = '"';
+  out[n] = '\0';
+  return out;
+}
+
 void sl_gw_count(sl_gw_t *gw, const sl_http_req_t *r, const char *req_id, int status,
                  const char *backend, const char *rule, const char *tenant) {
   char bl[140];
@@ -148,10 +166,13 @@ void sl_gw_count(sl_gw_t *gw, const sl_http_req_t *r, const char *req_id, int st
     sl_metrics_label(rl, sizeof rl, "rule", rule);
     sl_metrics_add(gw->metrics, "sluice_route_requests_total", rl, 1);
   }
-  if (atomic_load_explicit(&gw->sh->access_log, memory_order_relaxed))
+  if (atomic_load_explicit(&gw->sh->access_log, memory_order_relaxed)) {
+    char b[300], ru[300], te[300];
     SL_INFO("access %s %s %.200s %d %.1f ms backend=%s rule=%s tenant=%s bytes_in=%zu", req_id,
-            r->method, r->path, status, secs * 1e3, backend, rule ? rule : "none",
-            tenant ? tenant : "-", r->bytes_in);
+            r->method, r->path, status, secs * 1e3, log_value(b, sizeof b, backend),
+            log_value(ru, sizeof ru, rule ? rule : "none"), log_value(te, sizeof te, tenant ? tenant : "-"),
+            r->bytes_in);
+  }
 }
 
 void sl_gw_request_id(sl_gw_t *gw, char out[SL_GW_REQ_ID_MAX]) {

@@ -120,6 +120,15 @@ test('access_log: one info line per answered request, with its id, status, backe
   assert.ok(line, 'an access line for ' + id + ' in ' + log.slice(-2000));
   assert.match(line, / info +access req_\w+ POST \/v1\/chat\/completions 200 [\d.]+ ms backend=primary rule=default tenant=- bytes_in=\d+$/);
   assert.match(log, new RegExp(`access ${nfId} GET /v1/nowhere 404 `));
+  // a name with a space is one quoted field: the line still splits into key=value pairs
+  const fr = await fetch(`${sluice.base}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-route': 'fr' },
+    body: JSON.stringify({ messages: [{ role: 'user', content: 'bonjour' }] }),
+  });
+  const frId = fr.headers.get('x-sluice-request-id');
+  await fr.text();
+  for (let i = 0; i < 50 && !log.includes(`access ${frId} `); i++, await sleep(20)) log = sluice.stderr();
+  assert.match(log.split('\n').find((l) => l.includes(`access ${frId} `)), / backend=primary rule="entrée 50%" tenant=- bytes_in=\d+$/);
   assert.ok(!log.includes('access log secret words'), 'no request text in the log');
   assert.ok(!/access \S+ GET \/healthz/.test(log), 'probes are not logged');
 });
