@@ -5,6 +5,7 @@
 #include "codec_anthropic.h"
 #include "codec_json.h"
 #include "codec_openai.h"
+#include "codec_responses.h"
 #include "sl_buf.h"
 #include "sl_err.h"
 
@@ -59,9 +60,11 @@ int sl_cli_input_decode(const char *json, size_t len, sl_cli_input_t *in, char *
     return rc;
   }
   cJSON_Delete(j);
-  /* an Anthropic Messages body is read as the gateway reads it on /v1/explain */
-  int rc = sl_anthropic_shaped(json, len) ? sl_anthropic_decode_request(json, len, &in->req, err, errlen)
-                     : sl_openai_decode_request(json, len, &in->req, err, errlen);
+  /* an Anthropic Messages or OpenAI Responses body is read as the gateway
+   * reads it on /v1/explain */
+  int rc = sl_anthropic_shaped(json, len)    ? sl_anthropic_decode_request(json, len, &in->req, err, errlen)
+           : sl_responses_shaped(json, len) ? sl_responses_decode_request(json, len, &in->req, err, errlen)
+                                             : sl_openai_decode_request(json, len, &in->req, err, errlen);
   if (rc) sl_chat_req_free(&in->req);
   return rc;
 }

@@ -315,6 +315,14 @@ int sl_responses_to_chat(const char *json, size_t len, sl_buf_t *out, char *err,
   return rc;
 }
 
+bool sl_responses_shaped(const char *json, size_t len) {
+  cJSON *j = cJSON_ParseWithLength(json ? json : "", len);
+  bool yes = cJSON_IsObject(j) && cJSON_GetObjectItemCaseSensitive(j, "input") &&
+             !cJSON_GetObjectItemCaseSensitive(j, "messages");
+  cJSON_Delete(j);
+  return yes;
+}
+
 int sl_responses_decode_request(const char *json, size_t len, sl_chat_req_t *out, char *err, size_t n) {
   sl_chat_req_init(out);
   sl_buf_t chat;

@@ -11,6 +11,7 @@
 #include "sl_buf.h"
 #include "sl_chat.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Decodes and validates a Responses request body into out (OpenAI-shaped
@@ -20,6 +21,10 @@
  * then empty. */
 int sl_responses_decode_request(const char *json, size_t len, sl_chat_req_t *out, char *err,
                                 size_t errlen);
+
+/* Whether a body has the Responses shape (an `input` and no `messages`): what
+ * /v1/explain and the CLI read as one. */
+bool sl_responses_shaped(const char *json, size_t len);
 
 /* The Chat Completions body a Responses body stands for (what the OpenAI
  * decoder then reads), into out; the same errors. Exposed for tests. */

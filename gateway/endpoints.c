@@ -2,6 +2,7 @@
  * models, metrics, explain, reload), and the error/metrics helpers every
  * endpoint shares. */
 #include "codec_anthropic.h"
+#include "codec_responses.h"
 #include "dialect.h"
 #include "gateway.h"
 #include "sl_err.h"
@@ -418,7 +419,9 @@ static bool anthropic_body(const sl_http_req_t *r) {
 static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
   char err[300];
   sl_chat_req_t req;
-  const sl_dialect_ops_t *dia = anthropic_body(r) ? &sl_dialect_anthropic : &sl_dialect_openai;
+  const sl_dialect_ops_t *dia = anthropic_body(r)                              ? &sl_dialect_anthropic
+                                : sl_responses_shaped(r->body.data, r->body.len) ? &sl_dialect_responses
+                                                                                 : &sl_dialect_openai;
   int rc = dia->decode(r->body.data, r->body.len, &req, err, sizeof err);
   if (rc) {
     err_end(gw, c, r, 400, "invalid_request_error", "invalid_request", err);

@@ -188,6 +188,16 @@ test('an answer cut at max_output_tokens is status incomplete with its reason', 
   assert.equal(r.output_text, 'Once upon');
 });
 
+test('/v1/explain reads a Responses body as the endpoint does (instructions and input items)', async () => {
+  const r = await fetch(`${sluice.base}/v1/explain`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ instructions: 'be brief', input: [{ role: 'user', content: 'Email jane.doe@example.com the report' }] }),
+  });
+  assert.equal(r.status, 200);
+  const j = await r.json();
+  assert.ok(JSON.stringify(j).includes('EMAIL_ADDRESS'), JSON.stringify(j));
+});
+
 test('server-side state, unsupported items and bad fields are 400s naming the field', async () => {
   await assert.rejects(client.responses.create({ model: 'auto', input: 'hi', previous_response_id: 'resp_123' }), (e) => {
     assert.equal(e.status, 400);

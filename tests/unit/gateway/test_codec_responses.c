@@ -80,6 +80,11 @@ static void test_items_to_messages(void **st) {
   assert_null(cJSON_GetObjectItemCaseSensitive(c, "metadata"));
   cJSON_Delete(c);
 
+  /* the shape /v1/explain and the CLI go by */
+  assert_true(sl_responses_shaped("{\"input\":\"hi\"}", 14));
+  assert_false(sl_responses_shaped("{\"messages\":[],\"input\":\"x\"}", 27));
+  assert_false(sl_responses_shaped("[\"input\"]", 9));
+
   /* the whole path through the OpenAI decoder */
   sl_chat_req_t r;
   const char *j = "{\"input\":\"hi\",\"stream\":true}";
