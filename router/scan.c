@@ -435,7 +435,9 @@ static const litset_t litsets[] = {
      "hasło|haslo|wachtwoord|lösenord|losenord|salasana|şifre|sifre|passord|adgangskode|heslo|"
      "jelszó|jelszo|lozinka|пароль", NULL},
     /* Japanese, Korean, Chinese (no ASCII word bounds for these bytes) */
-    {SL_P_PW_CUE, 0, 0, P_NONE, "パスワード|비밀번호|비번|패스워드|密码|密碼", NULL},
+    {SL_P_PW_CUE, 0, 0, P_NONE,
+     "パスワード|비밀번호|비번|패스워드|密码|密碼|كلمة المرور|كلمة السر|كلمه المرور|पासवर्ड|"
+     "mật khẩu|Mật khẩu|parola|Parola|κωδικός|Κωδικός|סיסמה|รหัสผ่าน", NULL},
     /* "clave" is also a key or a code in Spanish: only as a whole word */
     {SL_P_PW_CUE, 1, B_L | B_R, P_NONE, "clave", NULL},
     {SL_P_PW_CUE, 1, B_R, P_NONE, "pw", NULL},

@@ -1515,7 +1515,10 @@ static bool plain_word_value(const sl__ctx_t *c, uint32_t ie, uint32_t vs, uint3
 }
 
 static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
-  if ((unsigned char)c->text[h->start] >= 0xE0) { /* the word in CJK scripts */
+  unsigned char lead = (unsigned char)c->text[h->start];
+  /* the word in CJK, Indic, Thai, Arabic or Hebrew script: the value is the
+   * strong ASCII token a few words on */
+  if (lead >= 0xE0 || (lead >= 0xD7 && lead <= 0xDB)) {
     uint32_t vs, ve;
     if (cjk_value(c, h->end, &vs, &ve)) add_secret(c, vs, ve, SL_ET_PASSWORD, "password_assignment", 70, false);
     return;

@@ -333,6 +333,12 @@ static void passwords(void **s) {
   EXPECT("Te paso la contraseña del wifi de la oficina nueva: Cafetera#Azul_2024 (red", "PASSWORD",
          "Cafetera#Azul_2024");
   EXPECT("测试库的数据库密码已经改成 Qw3rty!@#2024 了，账号还是 dev_rw", "PASSWORD", "Qw3rty!@#2024");
+  /* the word in Arabic, Hindi, Hebrew, Turkish: the strong value a few words on */
+  EXPECT("حساب المستخدم admin كلمة المرور الخاصة به Dubai#Marina55 يرجى تغييرها", "PASSWORD", "Dubai#Marina55");
+  EXPECT("उसका पासवर्ड है Xk9#mPq2Lw", "PASSWORD", "Xk9#mPq2Lw");
+  EXPECT("סיסמה: Gf7$kLp29q", "PASSWORD", "Gf7$kLp29q");
+  EXPECT("Kullanıcı adı: mehmet, parola: Kedi!2024x", "PASSWORD", "Kedi!2024x");
+  REJECT("ما هي كلمة المرور القوية؟ استخدم 12 حرفا", "PASSWORD");
   EXPECT("$ redis-cli -h cache-01.prod -p 6380 -a 'N3bul@Storm_77' --no-auth-warning INFO", "PASSWORD",
          "N3bul@Storm_77");
   EXPECT("port 6379\nrequirepass 7fK2qLx9Vb4TzR8w\nmaxmemory 2gb", "PASSWORD", "7fK2qLx9Vb4TzR8w");
