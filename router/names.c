@@ -1916,7 +1916,10 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     if (cap || (initial(text, t) && i + 1 < T->n &&
                 (cap_word(text, &T->v[i + 1]) || initial(text, &T->v[i + 1])))) {
       size_t j = i + (cap ? run_step(g, text, T, i) : 1);
-      while (j < T->n && j - i < 4 && T->v[j].nl_before == 0 &&
+      /* four words; one more after an initial or an abbreviated title ("D.
+       * Francisco Javier Ruiz Ortega": given names and two surnames) */
+      size_t max_run = 4 + (initial(text, t) ? 1 : 0);
+      while (j < T->n && j - i < max_run && T->v[j].nl_before == 0 &&
              !possessive_tok(text, &T->v[j - 1]) &&
              (T->v[j].punct_before == 0 ||
               (T->v[j].punct_before == '.' && initial(text, &T->v[j - 1]))) &&
