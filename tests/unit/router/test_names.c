@@ -81,6 +81,8 @@ static void persons(void **s) {
          "Jonas Hartmann");
   /* a surname's particle after a given name; the same words in places are not */
   EXPECT("Hoi, ik ben Sanne de Vries, mijn BSN is 111222333", "PERSON", "Sanne de Vries");
+  /* a title's initial, two given names and two surnames: all five words */
+  EXPECT("El cliente D. Francisco Javier Ruiz Ortega solicita la baja.", "PERSON", "D. Francisco Javier Ruiz Ortega");
   EXPECT("Please ask Karl von Stein about it", "PERSON", "Karl von Stein");
   REJECT("We visited Rio de Janeiro last year", "PERSON");
   REJECT("Dame ideas para celebrar el D\xc3\xad" "a de Muertos en la oficina.", "PERSON");
