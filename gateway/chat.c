@@ -475,7 +475,10 @@ static const char *error_param(const char *msg, char *buf, size_t cap) {
       "frequency_penalty", "repetition_penalty", "metadata", "system", "thinking", "functions",
       "function_call", "parallel_tool_calls", "reasoning_effort", "service_tier", "logit_bias",
       "output_config", "prediction", "modalities", "audio", "verbosity", "prompt_cache_key",
-      "safety_identifier"};
+      "safety_identifier",
+      /* the Responses API's */
+      "input", "instructions", "text", "reasoning", "max_output_tokens", "previous_response_id",
+      "conversation", "background", "prompt", "include"};
   size_t n = strcspn(msg, " :,");
   size_t root = strcspn(msg, " :,[.");
   if (!n || n >= cap) return NULL;

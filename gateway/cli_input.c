@@ -38,7 +38,8 @@ int sl_cli_input_decode(const char *json, size_t len, sl_cli_input_t *in, char *
     return SL_EPARSE;
   }
   const cJSON *text = cJSON_GetObjectItemCaseSensitive(j, "text");
-  if (text && !cJSON_GetObjectItemCaseSensitive(j, "messages")) {
+  /* (a Responses body's "text" is its output options: it has an "input") */
+  if (text && !cJSON_GetObjectItemCaseSensitive(j, "messages") && !cJSON_GetObjectItemCaseSensitive(j, "input")) {
     int rc = 0;
     if (!cJSON_IsString(text)) {
       snprintf(err, errlen, "text: must be a string");

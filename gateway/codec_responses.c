@@ -14,12 +14,13 @@
 #include "sl_json.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ITEMS 16384
+#define MAX_ITEMS 4096 /* messages, as the OpenAI decoder takes them */
 #define MAX_TOOLS 256
 #define MAX_TEXT ((size_t)1 << 30)
 
@@ -165,7 +166,9 @@ static int input_items(dec_t *d, const cJSON *input) {
     else if (!strcmp(t, "function_call_output")) rc = output_item(d, it, path);
     else if (!strcmp(t, "reasoning")) rc = 0; /* a model's earlier reasoning: not sent on */
     else if (!strcmp(t, "item_reference")) {
-      snprintf(d->err, d->n, "%s: item references name stored items, and sluice stores none: send the items", path);
+      snprintf(d->err, d->n,
+               "%s: item references name stored items, and sluice stores none: send the items themselves "
+               "(store: false; the AI SDK: providerOptions.openai.store = false)", path);
       return SL_EUNSUPPORTED;
     } else
       rc = bad(d->err, d->n, "%s: %.40s items are not supported (function tools only)", path, t);
@@ -243,6 +246,8 @@ static int text_of(const cJSON *text, cJSON *chat, char *err, size_t n) {
 static int copy(const cJSON *root, cJSON *chat, const char *from, const char *to) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, from);
   if (!v || cJSON_IsNull(v)) return 0;
+  /* (a number out of a double's range, 1e999, would print as null: dropped) */
+  if (cJSON_IsNumber(v) && !isfinite(v->valuedouble)) return SL_ERANGE;
   cJSON *c = cJSON_Duplicate(v, true);
   if (!c) return SL_ENOMEM;
   cJSON_AddItemToObject(chat, to, c);
@@ -290,8 +295,14 @@ static int build(const cJSON *root, cJSON *chat, char *err, size_t n) {
       {"max_output_tokens", "max_completion_tokens"}, {"parallel_tool_calls", "parallel_tool_calls"},
       {"user", "user"}, {"safety_identifier", "safety_identifier"}, {"prompt_cache_key", "prompt_cache_key"},
       {"service_tier", "service_tier"}, {"top_logprobs", "top_logprobs"}};
-  for (size_t k = 0; k < sizeof pairs / sizeof *pairs && !rc; k++) rc = copy(root, chat, pairs[k][0], pairs[k][1]);
+  for (size_t k = 0; k < sizeof pairs / sizeof *pairs && !rc; k++) {
+    rc = copy(root, chat, pairs[k][0], pairs[k][1]);
+    if (rc == SL_ERANGE) return bad(err, n, "%s must be a finite number", pairs[k][0]);
+  }
   if (rc) return rc;
+  static const char *const strings[] = {"user", "safety_identifier", "prompt_cache_key", "service_tier"};
+  for (size_t k = 0; k < sizeof strings / sizeof *strings; k++)
+    if (present(root, strings[k]) && !str_of(root, strings[k])) return bad(err, n, "%s must be a string", strings[k]);
   /* a stream always ends with the usage (response.completed carries it) */
   if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "stream"))) {
     cJSON *so = cJSON_AddObjectToObject(chat, "stream_options");
@@ -323,12 +334,38 @@ bool sl_responses_shaped(const char *json, size_t len) {
   return yes;
 }
 
+/* An error of the OpenAI decoder in the Responses request's terms: the
+ * members it was given under Chat Completions names are named as the client
+ * wrote them ("max_completion_tokens" is max_output_tokens). */
+static void responses_terms(char *err, size_t n) {
+  static const char *const names[][2] = {
+      {"max_completion_tokens", "max_output_tokens"}, {"response_format.json_schema.", "text.format."},
+      {"response_format.json_schema", "text.format"}, {"response_format", "text.format"},
+      {"reasoning_effort", "reasoning.effort"},       {".function.", "."},
+      {"messages", "input"}};
+  char out[512];
+  size_t o = 0;
+  for (const char *p = err; *p && o + 1 < sizeof out;) {
+    size_t k = 0;
+    while (k < sizeof names / sizeof *names && strncmp(p, names[k][0], strlen(names[k][0]))) k++;
+    if (k < sizeof names / sizeof *names) {
+      o += (size_t)snprintf(out + o, sizeof out - o, "%s", names[k][1]);
+      if (o >= sizeof out) o = sizeof out - 1;
+      p += strlen(names[k][0]);
+    } else {
+      out[o++] = *p++;
+    }
+  }
+  out[o] = '\0';
+  snprintf(err, n, "%s", out);
+}
+
 int sl_responses_decode_request(const char *json, size_t len, sl_chat_req_t *out, char *err, size_t n) {
   sl_chat_req_init(out);
   sl_buf_t chat;
   sl_buf_init(&chat, MAX_TEXT);
   int rc = sl_responses_to_chat(json, len, &chat, err, n);
-  if (!rc) rc = sl_openai_decode_request(chat.data, chat.len, out, err, n);
+  if (!rc && (rc = sl_openai_decode_request(chat.data, chat.len, out, err, n))) responses_terms(err, n);
   sl_buf_free(&chat);
   return rc;
 }
@@ -414,10 +451,19 @@ static int put_message(sl_buf_t *o, const sl_resp_t *r, int index, const char *s
   return rc;
 }
 
-/* A function_call item: head is its id, call_id and name members. */
+/* Arguments that are nothing but blanks: a call without any, "{}" (as OpenAI
+ * sends it; a parser reading the arguments as JSON wants an object). */
+static bool no_args(const char *a, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != ' ' && a[i] != '\t' && a[i] != '\n' && a[i] != '\r') return false;
+  return true;
+}
+
+/* A function_call item: head is its id, call_id and name members; arguments
+ * (whole, for a finished item) as no_args says. */
 static int put_call(sl_buf_t *o, const char *head, const char *status, const char *args, size_t n) {
   int rc = sl_buf_printf(o, "{%s,\"type\":\"function_call\",\"status\":\"%s\",\"arguments\":", head, status);
-  if (!rc) rc = sl_buf_json_str(o, args ? args : "", n);
+  if (!rc) rc = strcmp(status, "in_progress") && no_args(args, n) ? sl_buf_puts(o, "\"{}\"") : sl_buf_json_str(o, args ? args : "", n);
   if (!rc) rc = sl_buf_puts(o, "}");
   return rc;
 }
@@ -461,16 +507,27 @@ static int close_part(sl_buf_t *o, sl_resp_t *r) {
   return rc;
 }
 
-/* Ends the open output item (a message's open part first). */
-static int close_item(sl_buf_t *o, sl_resp_t *r) {
+/* Ends the open output item (a message's open part first); status: the
+ * item's, "completed" or, for the last one of an answer cut short,
+ * "incomplete". */
+static int close_item(sl_buf_t *o, sl_resp_t *r, const char *status) {
   if (r->block < 0) return 0;
   int rc = close_part(o, r);
+  if (!rc && r->block_kind == 2 && no_args(r->item_text.data, r->item_text.len)) {
+    /* a call without arguments: "{}", streamed too, so the deltas add up to it */
+    sl_buf_reset(&r->item_text);
+    rc = put_event(o, r, "response.function_call_arguments.delta");
+    if (!rc) rc = sl_buf_puts(o, ",\"item_id\":");
+    if (!rc) rc = put_item_id(o, r, "fc", r->block);
+    if (!rc) rc = sl_buf_printf(o, ",\"output_index\":%d,\"delta\":\"{}\"}\n\n", r->block);
+    if (!rc) rc = sl_buf_puts(&r->item_text, "{}");
+  }
   sl_buf_t item;
   sl_buf_init(&item, MAX_TEXT);
   if (!rc)
     rc = r->block_kind == 1
-             ? put_message(&item, r, r->block, "completed", r->item_parts.data, r->item_parts.len)
-             : put_call(&item, r->item_head.data ? r->item_head.data : "", "completed", r->item_text.data,
+             ? put_message(&item, r, r->block, status, r->item_parts.data, r->item_parts.len)
+             : put_call(&item, r->item_head.data ? r->item_head.data : "", status, r->item_text.data,
                         r->item_text.len);
   if (!rc && r->block_kind == 2) {
     rc = put_event(o, r, "response.function_call_arguments.done");
@@ -516,7 +573,7 @@ static int stream_part(sl_buf_t *o, sl_resp_t *r, int kind, const char *s, size_
   if (!n) return 0;
   int rc = 0;
   if (r->block_kind != 1) {
-    rc = close_item(o, r);
+    rc = close_item(o, r, "completed");
     r->block = r->n_blocks++;
     r->block_kind = 1;
     if (!rc) rc = put_event(o, r, "response.output_item.added");
@@ -571,7 +628,7 @@ static int rs_stream_tool(sl_buf_t *o, sl_resp_t *r, int index, const char *id, 
                           size_t n) {
   int rc = 0;
   if (r->block_kind != 2 || r->tool_index != index) {
-    rc = close_item(o, r);
+    rc = close_item(o, r, "completed");
     r->block = r->n_blocks++;
     r->block_kind = 2;
     r->tool_index = index;
@@ -595,8 +652,9 @@ static int rs_stream_tool(sl_buf_t *o, sl_resp_t *r, int index, const char *id, 
 
 static int rs_stream_end(sl_buf_t *o, sl_resp_t *r, const sl_result_t *res, bool include_usage) {
   (void)include_usage; /* the closing event always carries the usage */
-  int rc = close_item(o, r);
-  if (!rc) rc = put_event(o, r, incomplete_reason(res) ? "response.incomplete" : "response.completed");
+  const char *why = incomplete_reason(res);
+  int rc = close_item(o, r, why ? "incomplete" : "completed");
+  if (!rc) rc = put_event(o, r, why ? "response.incomplete" : "response.completed");
   if (!rc) rc = sl_buf_puts(o, ",\"response\":");
   if (!rc) rc = put_response(o, r, res, r->items.data, r->items.len);
   if (!rc) rc = sl_buf_puts(o, "}\n\n");
@@ -631,11 +689,13 @@ static int rs_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n, co
   int rc = 0, index = 0;
   if (n) rc = put_part(&parts, 1, text, n);
   if (!rc && r->refusal) rc = (parts.len ? sl_buf_puts(&parts, ",") : 0) || put_part(&parts, 2, r->refusal, r->refusal_len);
-  if (!rc && parts.len) rc = put_message(&items, r, index++, "completed", parts.data, parts.len);
+  /* (the last item of an answer cut short is "incomplete") */
+  const char *cut = incomplete_reason(res) ? "incomplete" : "completed";
+  if (!rc && parts.len) rc = put_message(&items, r, index++, n_tools ? "completed" : cut, parts.data, parts.len);
   for (size_t i = 0; i < n_tools && !rc; i++, index++) {
     sl_buf_reset(&head);
     rc = (items.len ? sl_buf_puts(&items, ",") : 0) || put_call_head(&head, r, index, (int)i, tools[i].id, tools[i].name);
-    if (!rc) rc = put_call(&items, head.data, "completed", tools[i].args.data, tools[i].args.len);
+    if (!rc) rc = put_call(&items, head.data, i + 1 == n_tools ? cut : "completed", tools[i].args.data, tools[i].args.len);
   }
   if (!rc) rc = put_response(o, r, res, items.data, items.len);
   sl_buf_free(&items);

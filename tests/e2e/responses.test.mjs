@@ -207,6 +207,7 @@ test('server-side state, unsupported items and bad fields are 400s naming the fi
   await assert.rejects(client.responses.create({ model: 'auto', input: [{ role: 'user', content: [{ type: 'input_text', text: 'look' }, { type: 'input_image', image_url: 'https://x/y.png' }] }] }), (e) => {
     assert.equal(e.status, 400);
     assert.match(e.message, /input\[0\]\.content\[1\]: input_image parts are not supported/);
+    assert.equal(e.param, 'input[0].content[1]');
     return true;
   });
   await assert.rejects(client.responses.create({ model: 'auto', input: 'hi', tools: [{ type: 'web_search' }] }), (e) => {

@@ -126,6 +126,12 @@ static void test_refusals(void **st) {
       {"{\"input\":\"x\",\"tool_choice\":{\"type\":\"web_search\"}}", SL_EINVAL, "tool_choice must be"},
       {"{\"input\":\"x\",\"text\":{\"format\":7}}", SL_EINVAL, "text.format must be an object"},
       {"[1]", SL_EINVAL, "must be a JSON object"},
+      /* the OpenAI decoder's refusals, in the Responses request's names */
+      {"{\"input\":\"x\",\"max_output_tokens\":0}", SL_EINVAL, "max_output_tokens must be"},
+      {"{\"input\":\"x\",\"text\":{\"format\":{\"type\":\"xml\"}}}", SL_EINVAL, "text.format.type must be"},
+      {"{\"input\":\"x\",\"reasoning\":{\"effort\":3}}", SL_EINVAL, "reasoning.effort must be"},
+      {"{\"input\":\"x\",\"temperature\":1e999}", SL_EINVAL, "temperature must be a finite number"},
+      {"{\"input\":\"x\",\"user\":5}", SL_EINVAL, "user must be a string"},
       {"{\"input\":", SL_EPARSE, "not valid JSON"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -185,7 +191,7 @@ static void test_complete(void **st) {
               "[{\"id\":\"msg_abc_0\",\"type\":\"message\",\"status\":\"completed\",\"role\":\"assistant\","
               "\"content\":[{\"type\":\"output_text\",\"text\":\"he\\\"llo\",\"annotations\":[],\"logprobs\":[]}]},"
               "{\"id\":\"fc_abc_1\",\"call_id\":\"call_9\",\"name\":\"f\",\"type\":\"function_call\","
-              "\"status\":\"completed\",\"arguments\":\"{\\\"a\\\":1}\"}]");
+              "\"status\":\"incomplete\",\"arguments\":\"{\\\"a\\\":1}\"}]"); /* (the answer was cut short) */
   expect_json(j, "usage",
               "{\"input_tokens\":5,\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":3,"
               "\"output_tokens_details\":{\"reasoning_tokens\":0},\"total_tokens\":8}");
@@ -232,7 +238,7 @@ static void test_stream(void **st) {
   assert_int_equal(d->stream_refusal(&o, &r, "no", 2), 0);
   assert_int_equal(d->stream_tool(&o, &r, 0, "call_1", "f", "{\"a\"", 4), 0);
   assert_int_equal(d->stream_tool(&o, &r, 0, NULL, NULL, ":1}", 3), 0);
-  assert_int_equal(d->stream_tool(&o, &r, 1, NULL, "g", "{}", 2), 0);
+  assert_int_equal(d->stream_tool(&o, &r, 1, NULL, "g", "", 0), 0); /* no arguments: "{}" */
   sl_result_t res = {.prompt_tokens = 4, .completion_tokens = 2, .finish_reason = "tool_calls"};
   assert_int_equal(d->stream_end(&o, &r, &res, false), 0);
   int n;
