@@ -46,6 +46,8 @@ static bool present(const cJSON *o, const char *key) {
 
 typedef struct {
   cJSON *msgs; /* the chat messages being built */
+  cJSON *last; /* the last of them (cJSON finds it by walking the list) */
+  int n_msgs;
   char *err;
   size_t n;
 } dec_t;
@@ -74,14 +76,10 @@ static int content_text(const cJSON *c, const char *path, sl_buf_t *b, char *err
   return 0;
 }
 
-static cJSON *last_msg(const dec_t *d) {
-  cJSON *m = d->msgs->child;
-  while (m && m->next) m = m->next;
-  return m;
-}
+static cJSON *last_msg(const dec_t *d) { return d->last; }
 
 static int add_msg(dec_t *d, const char *role, const char *content) {
-  if (cJSON_GetArraySize(d->msgs) >= MAX_ITEMS)
+  if (d->n_msgs >= MAX_ITEMS)
     return bad(d->err, d->n, "input: too many items (at most %d)", MAX_ITEMS);
   cJSON *m = cJSON_CreateObject();
   if (!m || !cJSON_AddStringToObject(m, "role", role) ||
@@ -90,6 +88,8 @@ static int add_msg(dec_t *d, const char *role, const char *content) {
     return SL_ENOMEM;
   }
   cJSON_AddItemToArray(d->msgs, m);
+  d->last = m;
+  d->n_msgs++;
   return 0;
 }
 
@@ -103,7 +103,26 @@ static int message_item(dec_t *d, const cJSON *it, const char *path) {
   sl_buf_t b;
   sl_buf_init(&b, MAX_TEXT);
   int rc = content_text(cJSON_GetObjectItemCaseSensitive(it, "content"), p, &b, d->err, d->n);
-  if (!rc) rc = add_msg(d, role, b.data ? b.data : "");
+  /* the assistant's text after its calls in the same turn ("function_call,
+   * message"): the calls' message takes it, so that their outputs still
+   * follow it (Chat Completions wants a call's tool message right after) */
+  cJSON *last = last_msg(d), *lc;
+  const char *lr = last ? str_of(last, "role") : NULL;
+  if (!rc && !strcmp(role, "assistant") && lr && !strcmp(lr, "assistant") &&
+      cJSON_GetObjectItemCaseSensitive(last, "tool_calls") && (lc = cJSON_GetObjectItemCaseSensitive(last, "content"))) {
+    sl_buf_t m;
+    sl_buf_init(&m, MAX_TEXT);
+    rc = (cJSON_IsString(lc) && lc->valuestring[0] && (sl_buf_puts(&m, lc->valuestring) || sl_buf_puts(&m, "\n"))) ||
+                 sl_buf_puts(&m, b.data ? b.data : "")
+             ? SL_ENOMEM
+             : 0;
+    cJSON *nc = rc ? NULL : cJSON_CreateString(m.data ? m.data : "");
+    if (!rc && !nc) rc = SL_ENOMEM;
+    if (!rc) cJSON_ReplaceItemInObjectCaseSensitive(last, "content", nc);
+    sl_buf_free(&m);
+  } else if (!rc) {
+    rc = add_msg(d, role, b.data ? b.data : "");
+  }
   sl_buf_free(&b);
   return rc;
 }
@@ -265,7 +284,7 @@ static int build(const cJSON *root, cJSON *chat, char *err, size_t n) {
     }
   const cJSON *bg = cJSON_GetObjectItemCaseSensitive(root, "background");
   if (cJSON_IsTrue(bg)) return bad(err, n, "background: background responses are not supported");
-  dec_t d = {cJSON_AddArrayToObject(chat, "messages"), err, n};
+  dec_t d = {cJSON_AddArrayToObject(chat, "messages"), NULL, 0, err, n};
   if (!d.msgs) return SL_ENOMEM;
   int rc = 0;
   const cJSON *ins = cJSON_GetObjectItemCaseSensitive(root, "instructions");
@@ -276,7 +295,7 @@ static int build(const cJSON *root, cJSON *chat, char *err, size_t n) {
   const cJSON *input = cJSON_GetObjectItemCaseSensitive(root, "input");
   if (!input || cJSON_IsNull(input)) return bad(err, n, "input is required");
   if ((rc = input_items(&d, input))) return rc;
-  if (!cJSON_GetArraySize(d.msgs)) return bad(err, n, "input: at least one item is required");
+  if (!d.n_msgs) return bad(err, n, "input: at least one item is required");
   const cJSON *v;
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "tools")) && !cJSON_IsNull(v) && (rc = tools_of(v, chat, err, n)))
     return rc;

@@ -80,6 +80,20 @@ static void test_items_to_messages(void **st) {
   assert_null(cJSON_GetObjectItemCaseSensitive(c, "metadata"));
   cJSON_Delete(c);
 
+  /* the assistant's text after its call, before the call's output: one
+   * assistant message, the tool message right after it */
+  c = to_chat("{\"input\":[{\"role\":\"user\",\"content\":\"q\"},"
+              "{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":\"f\",\"arguments\":\"{}\"},"
+              "{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"wait\"}]},"
+              "{\"type\":\"function_call_output\",\"call_id\":\"c1\",\"output\":\"1\"}]}",
+              err, &rc);
+  assert_int_equal(rc, 0);
+  expect_json(c, "messages",
+              "[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":\"wait\",\"tool_calls\":["
+              "{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+              "{\"role\":\"tool\",\"content\":\"1\",\"tool_call_id\":\"c1\"}]");
+  cJSON_Delete(c);
+
   /* the shape /v1/explain and the CLI go by */
   assert_true(sl_responses_shaped("{\"input\":\"hi\"}", 14));
   assert_false(sl_responses_shaped("{\"messages\":[],\"input\":\"x\"}", 27));
