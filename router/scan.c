@@ -215,7 +215,7 @@ static const litset_t litsets[] = {
      "versicherungsnummer|kvnr|dossier patient|dossier médical|dossier medical|n° de dossier|"
      "numéro de patient|numero de patient|numéro patient|tessera sanitaria|utente sns|número de utente|"
      "numero de utente|nº de utente|n.º de utente|número de processo clínico|numer pacjenta|"
-     "numer karty pacjenta|hasta numarası|hasta numarasi|hasta no|protokol no|protokol numarası|"
+     "numer karty pacjenta|hasta numarası|hasta numarasi|protokol no|protokol numarası|"
      "protokol numarasi|zorgverzekeringsnummer|journalnummer|número de historia|numero de historia", NULL},
     {SL_P_CUE_MEDICAL, 0, 0, P_NONE,
      "住院号|病历号|病案号|门诊号|診察券番号|患者番号|カルテ番号|진료번호|환자번호|병록번호|"
