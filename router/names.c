@@ -255,6 +255,21 @@ static bool initial(const char *text, const sl__tok_t *t) {
   return t->e - t->s == 1 && text[t->s] >= 'A' && text[t->s] <= 'Z';
 }
 
+/* A company's legal form written with dots starts at text[s] ("S.p.A.",
+ * "B.V.", "A.Ş."), ending the word there. */
+static bool legal_form_at(const char *text, size_t len, uint32_t s) {
+  static const char *const forms[] = {"S.p.A.", "S.r.l.", "S.a.s.", "S.n.c.", "S.A.S.", "S.A.", "S.L.", "S.C.",
+                                      "B.V.", "N.V.", "A.Ş.", "A.S.", "Ltda.", "S.A.R.L.", "S.à r.l.", "Sp. z o.o.",
+                                      "s.r.o.", "a.s.", "d.o.o.", "S.R.L.", "GmbH", "Ltd.", "Inc.", "LLC", NULL};
+  for (const char *const *f = forms; *f; f++) {
+    size_t n = strlen(*f);
+    if (s + n <= len && !memcmp(text + s, *f, n) &&
+        (s + n == len || !isalnum((unsigned char)text[s + n])))
+      return true;
+  }
+  return false;
+}
+
 /* The pronoun, not an initial: "I" with no dot and no capitalised word after it
  * ("Tell Ahmed I will be late"). */
 static bool pronoun_i(const char *text, const sl__toks_t *T, size_t j) {
@@ -1990,6 +2005,11 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       if (i >= 2 && !t->nl_before && !t->punct_before && sl__tok_is(text, &T->v[i - 1], "in") &&
           sl__tok_in(text, &T->v[i - 2], place_verbs))
         vetoed = true;
+      /* a firm: a dotted legal form inside the run or right after it, its
+       * letters read as initials ("Rossi Impianti S.p.A.", "Yıldız Tekstil
+       * A.Ş.", "Meer Installatietechniek B.V.") */
+      for (size_t k = i + 1; k <= j && k < T->n && !vetoed; k++)
+        if (!T->v[k].nl_before && legal_form_at(text, c->len, T->v[k].s)) vetoed = true;
       /* a brand before its model's code: "Aeris HX-400", "Lumix G9" */
       if (words == 1 && model_code(text, T, j)) vetoed = true;
       /* the word after the run: "Dolby Laboratories"-style vetoes */

@@ -266,6 +266,11 @@ static void not_persons(void **s) {
   REJECT("HOUSTON, TEXAS", "PERSON");
   REJECT("Quiero la factura a nombre de mi empresa, por favor.", "PERSON"); /* a possessive */
   REJECT("PARIS, FRANCE", "PERSON");
+  /* a dotted legal form after the name's words: a firm, not a person */
+  REJECT("La fattura di Rossi Impianti S.p.A. è arrivata.", "PERSON");
+  REJECT("Yıldız Tekstil A.Ş. siparişi onayladı.", "PERSON");
+  REJECT("Offerte van Meer Installatietechniek B.V. ontvangen.", "PERSON");
+  EXPECT("Please call Maria S. Lopez tomorrow.", "PERSON", "Maria S. Lopez");
   REJECT("Lakeside Family Practice offers flu shots.", "PERSON");
   REJECT("Smith and Sons merged with Andersson Tmi.", "PERSON");
   REJECT("Will it rain in Florence on Saturday?", "PERSON");
