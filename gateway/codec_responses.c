@@ -76,8 +76,6 @@ static int content_text(const cJSON *c, const char *path, sl_buf_t *b, char *err
   return 0;
 }
 
-static cJSON *last_msg(const dec_t *d) { return d->last; }
-
 static int add_msg(dec_t *d, const char *role, const char *content) {
   if (d->n_msgs >= MAX_ITEMS)
     return bad(d->err, d->n, "input: too many items (at most %d)", MAX_ITEMS);
@@ -106,7 +104,7 @@ static int message_item(dec_t *d, const cJSON *it, const char *path) {
   /* the assistant's text after its calls in the same turn ("function_call,
    * message"): the calls' message takes it, so that their outputs still
    * follow it (Chat Completions wants a call's tool message right after) */
-  cJSON *last = last_msg(d), *lc;
+  cJSON *last = d->last, *lc;
   const char *lr = last ? str_of(last, "role") : NULL;
   if (!rc && !strcmp(role, "assistant") && lr && !strcmp(lr, "assistant") &&
       cJSON_GetObjectItemCaseSensitive(last, "tool_calls") && (lc = cJSON_GetObjectItemCaseSensitive(last, "content"))) {
@@ -134,12 +132,12 @@ static int call_item(dec_t *d, const cJSON *it, const char *path) {
   if (!call_id || !call_id[0]) return bad(d->err, d->n, "%s.call_id must be a non-empty string", path);
   if (!name || !name[0]) return bad(d->err, d->n, "%s.name must be a non-empty string", path);
   if (!args) return bad(d->err, d->n, "%s.arguments must be a string", path);
-  cJSON *m = last_msg(d);
+  cJSON *m = d->last;
   const char *role = m ? str_of(m, "role") : NULL;
   if (!role || strcmp(role, "assistant")) {
     int rc = add_msg(d, "assistant", NULL);
     if (rc) return rc;
-    m = last_msg(d);
+    m = d->last;
   }
   cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
   if (!calls && !(calls = cJSON_AddArrayToObject(m, "tool_calls"))) return SL_ENOMEM;
@@ -165,7 +163,7 @@ static int output_item(dec_t *d, const cJSON *it, const char *path) {
   int rc = content_text(cJSON_GetObjectItemCaseSensitive(it, "output"), p, &b, d->err, d->n);
   if (!rc) rc = add_msg(d, "tool", b.data ? b.data : "");
   sl_buf_free(&b);
-  if (!rc && !cJSON_AddStringToObject(last_msg(d), "tool_call_id", call_id)) rc = SL_ENOMEM;
+  if (!rc && !cJSON_AddStringToObject(d->last, "tool_call_id", call_id)) rc = SL_ENOMEM;
   return rc;
 }
 
