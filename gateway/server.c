@@ -1358,7 +1358,7 @@ static void on_grace(uv_timer_t *t) {
       told++;
       c->abort_cb(c, SL_ABORT_SHUTDOWN, c->abort_data);
     }
-    if (told) SL_WARN("shutdown grace period over: ending the unfinished requests (%u)", told);
+    if (told) SL_WARN("shutdown grace period over: ending this event loop's unfinished requests (%u)", told);
     /* a second more for the ended requests' answers to go out; answers that
      * were finished but are still leaving had the grace period */
     if (told && s->conns) {

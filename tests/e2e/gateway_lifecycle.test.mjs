@@ -212,7 +212,7 @@ test('at the end of the shutdown grace the unfinished requests get a readable 50
     assert.ok(Date.now() - t0 < 5000, 'ended at the grace period, not at the upstream');
     const r = await s.exited;
     assert.equal(r.code, 0, s.stderr());
-    const ended = [...s.stderr().matchAll(/ending the unfinished requests \((\d+)\)/g)].reduce((a, m) => a + Number(m[1]), 0);
+    const ended = [...s.stderr().matchAll(/ending this event loop's unfinished requests \((\d+)\)/g)].reduce((a, m) => a + Number(m[1]), 0);
     assert.equal(ended, 2, s.stderr()); // each event-loop thread logs its own
     const rows = JSON.parse(execFileSync('sqlite3', ['-readonly', '-json', db,
       "SELECT http_status, status FROM requests WHERE kind = 'request' ORDER BY id"], { encoding: 'utf8' }));
