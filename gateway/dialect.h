@@ -1,7 +1,8 @@
 /* A client dialect (OpenAI Chat Completions, OpenAI Responses, Anthropic
  * Messages): how a request body is decoded into sl_chat_req_t and how the
- * answer, streamed or whole, and errors are encoded back. The chat pipeline speaks only through this table;
- * one file per dialect (codec_openai.c, codec_responses.c, codec_anthropic.c). */
+ * answer, streamed or whole, and errors are encoded back. The chat pipeline
+ * speaks only through this table; one file per dialect (codec_openai.c,
+ * codec_responses.c, codec_anthropic.c). */
 #ifndef SL_DIALECT_H
 #define SL_DIALECT_H
 

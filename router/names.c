@@ -259,7 +259,7 @@ static bool initial(const char *text, const sl__tok_t *t) {
  * "B.V.", "A.Ş."), ending the word there. */
 static bool legal_form_at(const char *text, size_t len, uint32_t s) {
   static const char *const forms[] = {"S.p.A.", "S.r.l.", "S.a.s.", "S.n.c.", "S.A.S.", "S.A.", "S.L.", "S.C.",
-                                      "B.V.", "N.V.", "A.Ş.", "A.S.", "Ltda.", "S.A.R.L.", "S.à r.l.", "Sp. z o.o.",
+                                      "B.V.", "N.V.", "A.Ş.", "Ltda.", "S.A.R.L.", "S.à r.l.", "Sp. z o.o.",
                                       "s.r.o.", "a.s.", "d.o.o.", "S.R.L.", "GmbH", "Ltd.", "Inc.", "LLC", NULL};
   for (const char *const *f = forms; *f; f++) {
     size_t n = strlen(*f);

@@ -434,10 +434,13 @@ static const litset_t litsets[] = {
      "passwort|kennwort|mot de passe|mot_de_passe|motdepasse|contraseña|contrasena|senha|"
      "hasło|haslo|wachtwoord|lösenord|losenord|salasana|şifre|sifre|passord|adgangskode|heslo|"
      "jelszó|jelszo|lozinka|пароль", NULL},
-    /* Japanese, Korean, Chinese (no ASCII word bounds for these bytes) */
+    /* Japanese, Korean, Chinese, Arabic, Hindi, Vietnamese, Greek, Hebrew, Thai
+     * (no ASCII word bounds for most of these bytes) */
     {SL_P_PW_CUE, 0, 0, P_NONE,
      "パスワード|비밀번호|비번|패스워드|密码|密碼|كلمة المرور|كلمة السر|كلمه المرور|पासवर्ड|"
-     "mật khẩu|Mật khẩu|parola|Parola|κωδικός|Κωδικός|סיסמה|รหัสผ่าน", NULL},
+     "mật khẩu|Mật khẩu|κωδικός|Κωδικός|סיסמה|รหัสผ่าน", NULL},
+    /* Turkish's other word (Italian's "word": only whole) */
+    {SL_P_PW_CUE, 1, B_L | B_R, P_NONE, "parola", NULL},
     /* "clave" is also a key or a code in Spanish: only as a whole word */
     {SL_P_PW_CUE, 1, B_L | B_R, P_NONE, "clave", NULL},
     {SL_P_PW_CUE, 1, B_R, P_NONE, "pw", NULL},
