@@ -304,14 +304,14 @@ static int build(const cJSON *root, cJSON *chat, char *err, size_t n) {
     return rc;
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "reasoning")) && !cJSON_IsNull(v)) {
     if (!cJSON_IsObject(v)) return bad(err, n, "reasoning must be an object");
-    if ((rc = copy(v, chat, "effort", "reasoning_effort"))) return rc;
+    if ((rc = copy(v, chat, "effort", "reasoning_effort"))) return rc == SL_ERANGE ? bad(err, n, "reasoning.effort must be a word") : rc;
   }
   /* the same meaning under the same or a Chat Completions name */
   static const char *const pairs[][2] = {
       {"model", "model"}, {"stream", "stream"}, {"temperature", "temperature"}, {"top_p", "top_p"},
       {"max_output_tokens", "max_completion_tokens"}, {"parallel_tool_calls", "parallel_tool_calls"},
       {"user", "user"}, {"safety_identifier", "safety_identifier"}, {"prompt_cache_key", "prompt_cache_key"},
-      {"service_tier", "service_tier"}, {"top_logprobs", "top_logprobs"}};
+      {"service_tier", "service_tier"}}; /* (not top_logprobs: the answer carries no logprobs) */
   for (size_t k = 0; k < sizeof pairs / sizeof *pairs && !rc; k++) {
     rc = copy(root, chat, pairs[k][0], pairs[k][1]);
     if (rc == SL_ERANGE) return bad(err, n, "%s must be a finite number", pairs[k][0]);
