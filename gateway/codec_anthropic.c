@@ -23,14 +23,6 @@
 #define MAX_TOOLS 256
 #define MAX_TEXT ((size_t)1 << 30)
 
-static int bad(char *err, size_t n, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, n, fmt, ap);
-  va_end(ap);
-  return SL_EINVAL;
-}
-
 static const char *type_of(const cJSON *block) {
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "type");
   return cJSON_IsString(t) ? t->valuestring : NULL;
@@ -50,7 +42,7 @@ static int push_msg(dec_t *d, const char *role, char *content, sl_msg_t **out) {
   sl_chat_req_t *r = d->r;
   if (r->n_msgs >= MAX_INTERNAL_MSGS) {
     free(content);
-    return bad(d->err, d->n, "messages: too many messages and tool results (at most %d)",
+    return sl_codec_bad(d->err, d->n, "messages: too many messages and tool results (at most %d)",
                MAX_INTERNAL_MSGS);
   }
   if (r->n_msgs == d->cap) {
@@ -94,18 +86,18 @@ static char *take_text(sl_buf_t *b) {
 static int text_blocks(const cJSON *c, const char *path, char **out, char *err, size_t n) {
   if (!c || cJSON_IsNull(c)) return (*out = strdup("")) ? 0 : SL_ENOMEM;
   if (cJSON_IsString(c)) return (*out = strdup(c->valuestring)) ? 0 : SL_ENOMEM;
-  if (!cJSON_IsArray(c)) return bad(err, n, "%s must be a string or an array of text blocks", path);
+  if (!cJSON_IsArray(c)) return sl_codec_bad(err, n, "%s must be a string or an array of text blocks", path);
   sl_buf_t b;
   sl_buf_init(&b, MAX_TEXT);
   int rc = 0, i = 0;
   for (const cJSON *p = c->child; p && !rc; p = p->next, i++) {
     const char *t = cJSON_IsObject(p) ? type_of(p) : NULL;
     const cJSON *tx = cJSON_GetObjectItemCaseSensitive(p, "text");
-    if (!t) rc = bad(err, n, "%s[%d] must be a content block with a string type", path, i);
+    if (!t) rc = sl_codec_bad(err, n, "%s[%d] must be a content block with a string type", path, i);
     else if (strcmp(t, "text"))
-      rc = bad(err, n, "%s[%d]: %.40s blocks are not supported here (the classifier cannot "
+      rc = sl_codec_bad(err, n, "%s[%d]: %.40s blocks are not supported here (the classifier cannot "
                        "inspect them); send text", path, i, t);
-    else if (!cJSON_IsString(tx)) rc = bad(err, n, "%s[%d].text must be a string", path, i);
+    else if (!cJSON_IsString(tx)) rc = sl_codec_bad(err, n, "%s[%d].text must be a string", path, i);
     else rc = append_text(&b, tx->valuestring);
   }
   if (rc) {
@@ -120,9 +112,9 @@ static int tool_use(const cJSON *b, const char *path, cJSON *calls, char *err, s
   const cJSON *id = cJSON_GetObjectItemCaseSensitive(b, "id");
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
   const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
-  if (!cJSON_IsString(id)) return bad(err, n, "%s.id must be a string", path);
-  if (!cJSON_IsString(name)) return bad(err, n, "%s.name must be a string", path);
-  if (input && !cJSON_IsObject(input)) return bad(err, n, "%s.input must be an object", path);
+  if (!cJSON_IsString(id)) return sl_codec_bad(err, n, "%s.id must be a string", path);
+  if (!cJSON_IsString(name)) return sl_codec_bad(err, n, "%s.name must be a string", path);
+  if (input && !cJSON_IsObject(input)) return sl_codec_bad(err, n, "%s.input must be an object", path);
   char *args = input ? sl_json_print(input) : strdup("{}");
   cJSON *call = cJSON_CreateObject(), *fn = cJSON_CreateObject();
   int ok = args && call && fn && cJSON_AddStringToObject(call, "id", id->valuestring) &&
@@ -147,19 +139,19 @@ static int decode_message(dec_t *d, const cJSON *m, int i) {
   size_t n = d->n;
   char path[64];
   snprintf(path, sizeof path, "messages[%d]", i);
-  if (!cJSON_IsObject(m)) return bad(err, n, "%s must be an object", path);
+  if (!cJSON_IsObject(m)) return sl_codec_bad(err, n, "%s must be an object", path);
   const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-  if (!cJSON_IsString(role)) return bad(err, n, "%s.role must be a string", path);
+  if (!cJSON_IsString(role)) return sl_codec_bad(err, n, "%s.role must be a string", path);
   bool user = !strcmp(role->valuestring, "user");
   if (!user && strcmp(role->valuestring, "assistant"))
-    return bad(err, n, "%s.role must be \"user\" or \"assistant\" (the system prompt goes in the "
+    return sl_codec_bad(err, n, "%s.role must be \"user\" or \"assistant\" (the system prompt goes in the "
                        "top-level system field)", path);
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
   if (cJSON_IsString(c)) {
     char *s = strdup(c->valuestring);
     return s ? push_msg(d, role->valuestring, s, NULL) : SL_ENOMEM;
   }
-  if (!cJSON_IsArray(c)) return bad(err, n, "%s.content must be a string or an array of content blocks", path);
+  if (!cJSON_IsArray(c)) return sl_codec_bad(err, n, "%s.content must be a string or an array of content blocks", path);
 
   sl_buf_t text;
   sl_buf_init(&text, MAX_TEXT);
@@ -170,22 +162,22 @@ static int decode_message(dec_t *d, const cJSON *m, int i) {
     snprintf(bpath, sizeof bpath, "%s.content[%d]", path, k);
     const char *t = cJSON_IsObject(b) ? type_of(b) : NULL;
     if (!t) {
-      rc = bad(err, n, "%s must be a content block with a string type", bpath);
+      rc = sl_codec_bad(err, n, "%s must be a content block with a string type", bpath);
     } else if (!strcmp(t, "text")) {
       const cJSON *tx = cJSON_GetObjectItemCaseSensitive(b, "text");
       rc = cJSON_IsString(tx) ? append_text(&text, tx->valuestring)
-                              : bad(err, n, "%s.text must be a string", bpath);
+                              : sl_codec_bad(err, n, "%s.text must be a string", bpath);
     } else if (!strcmp(t, "tool_use")) {
-      rc = user ? bad(err, n, "%s: tool_use blocks belong in assistant messages", bpath)
+      rc = user ? sl_codec_bad(err, n, "%s: tool_use blocks belong in assistant messages", bpath)
                 : tool_use(b, bpath, calls, err, n);
     } else if (!strcmp(t, "tool_result")) {
       if (!user) {
-        rc = bad(err, n, "%s: tool_result blocks belong in user messages", bpath);
+        rc = sl_codec_bad(err, n, "%s: tool_result blocks belong in user messages", bpath);
         break;
       }
       const cJSON *tid = cJSON_GetObjectItemCaseSensitive(b, "tool_use_id");
       if (!cJSON_IsString(tid)) {
-        rc = bad(err, n, "%s.tool_use_id must be a string", bpath);
+        rc = sl_codec_bad(err, n, "%s.tool_use_id must be a string", bpath);
         break;
       }
       char cpath[112], *s = NULL;
@@ -201,7 +193,7 @@ static int decode_message(dec_t *d, const cJSON *m, int i) {
     } else if (!user && (!strcmp(t, "thinking") || !strcmp(t, "redacted_thinking"))) {
       /* the model's own reasoning from an earlier turn: not sent on */
     } else {
-      rc = bad(err, n, "%s: %.40s blocks are not supported (the classifier cannot inspect "
+      rc = sl_codec_bad(err, n, "%s: %.40s blocks are not supported (the classifier cannot inspect "
                        "them); send text", bpath, t);
     }
   }
@@ -220,21 +212,21 @@ static int decode_message(dec_t *d, const cJSON *m, int i) {
 /* Anthropic tools ({name, description, input_schema}) -> OpenAI's
  * ({"type":"function","function":{name, description, parameters}}). */
 static int decode_tools(const cJSON *tools, sl_chat_req_t *r, char *err, size_t n) {
-  if (!cJSON_IsArray(tools)) return bad(err, n, "tools must be an array");
+  if (!cJSON_IsArray(tools)) return sl_codec_bad(err, n, "tools must be an array");
   int cnt = cJSON_GetArraySize(tools);
-  if (cnt > MAX_TOOLS) return bad(err, n, "tools: at most %d", MAX_TOOLS);
+  if (cnt > MAX_TOOLS) return sl_codec_bad(err, n, "tools: at most %d", MAX_TOOLS);
   if (!cnt) return 0;
   cJSON *out = cJSON_CreateArray();
   if (!out) return SL_ENOMEM;
   int rc = 0, i = 0;
   for (const cJSON *t = tools->child; t && !rc; t = t->next, i++) {
     if (!cJSON_IsObject(t)) {
-      rc = bad(err, n, "tools[%d] must be an object", i);
+      rc = sl_codec_bad(err, n, "tools[%d] must be an object", i);
       break;
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(t, "type");
     if (type && !cJSON_IsNull(type) && (!cJSON_IsString(type) || strcmp(type->valuestring, "custom"))) {
-      rc = bad(err, n, "tools[%d]: tool type \"%.40s\" is not supported (only client tools with "
+      rc = sl_codec_bad(err, n, "tools[%d]: tool type \"%.40s\" is not supported (only client tools with "
                        "name, description and input_schema)", i,
                cJSON_IsString(type) ? type->valuestring : "?");
       break;
@@ -243,22 +235,22 @@ static int decode_tools(const cJSON *tools, sl_chat_req_t *r, char *err, size_t 
     const cJSON *desc = cJSON_GetObjectItemCaseSensitive(t, "description");
     const cJSON *schema = cJSON_GetObjectItemCaseSensitive(t, "input_schema");
     if (!cJSON_IsString(name) || !name->valuestring[0]) {
-      rc = bad(err, n, "tools[%d].name must be a non-empty string", i);
+      rc = sl_codec_bad(err, n, "tools[%d].name must be a non-empty string", i);
       break;
     }
     if (desc && !cJSON_IsNull(desc) && !cJSON_IsString(desc)) {
-      rc = bad(err, n, "tools[%d].description must be a string", i);
+      rc = sl_codec_bad(err, n, "tools[%d].description must be a string", i);
       break;
     }
     if (!cJSON_IsObject(schema)) {
-      rc = bad(err, n, "tools[%d].input_schema must be an object (a JSON Schema)", i);
+      rc = sl_codec_bad(err, n, "tools[%d].input_schema must be an object (a JSON Schema)", i);
       break;
     }
     /* strict tool use (inputs guaranteed to fit the schema): OpenAI's
      * function.strict, which an Anthropic backend gets back as the tool's strict */
     const cJSON *strict = cJSON_GetObjectItemCaseSensitive(t, "strict");
     if (strict && !cJSON_IsNull(strict) && !cJSON_IsBool(strict)) {
-      rc = bad(err, n, "tools[%d].strict must be a boolean", i);
+      rc = sl_codec_bad(err, n, "tools[%d].strict must be a boolean", i);
       break;
     }
     cJSON *o = cJSON_CreateObject(), *fn = cJSON_CreateObject();
@@ -289,7 +281,7 @@ static int decode_tools(const cJSON *tools, sl_chat_req_t *r, char *err, size_t 
 static int decode_output_format(const cJSON *root, sl_chat_req_t *r, char *err, size_t n) {
   const cJSON *oc = cJSON_GetObjectItemCaseSensitive(root, "output_config");
   const char *path = "output_config.format";
-  if (oc && !cJSON_IsNull(oc) && !cJSON_IsObject(oc)) return bad(err, n, "output_config must be an object");
+  if (oc && !cJSON_IsNull(oc) && !cJSON_IsObject(oc)) return sl_codec_bad(err, n, "output_config must be an object");
   const cJSON *f = cJSON_GetObjectItemCaseSensitive(oc, "format");
   if (!f || cJSON_IsNull(f)) {
     f = cJSON_GetObjectItemCaseSensitive(root, "output_format");
@@ -299,7 +291,7 @@ static int decode_output_format(const cJSON *root, sl_chat_req_t *r, char *err, 
   const char *t = cJSON_IsObject(f) ? type_of(f) : NULL;
   const cJSON *schema = cJSON_GetObjectItemCaseSensitive(f, "schema");
   if (!t || strcmp(t, "json_schema") || !cJSON_IsObject(schema))
-    return bad(err, n, "%s must be {\"type\":\"json_schema\",\"schema\":{...}}", path);
+    return sl_codec_bad(err, n, "%s must be {\"type\":\"json_schema\",\"schema\":{...}}", path);
   cJSON *rf = cJSON_CreateObject(), *js = NULL;
   if (rf && cJSON_AddStringToObject(rf, "type", "json_schema") && (js = cJSON_AddObjectToObject(rf, "json_schema")) &&
       cJSON_AddStringToObject(js, "name", "output") &&
@@ -314,10 +306,10 @@ static int decode_output_format(const cJSON *root, sl_chat_req_t *r, char *err, 
  * OpenAI's tool_choice JSON (and one_tool_call). */
 static int decode_tool_choice(const cJSON *tc, sl_chat_req_t *r, char *err, size_t n) {
   const char *t = cJSON_IsObject(tc) ? type_of(tc) : NULL;
-  if (!t) return bad(err, n, "tool_choice must be an object with a type");
+  if (!t) return sl_codec_bad(err, n, "tool_choice must be an object with a type");
   const cJSON *one = cJSON_GetObjectItemCaseSensitive(tc, "disable_parallel_tool_use");
   if (one && !cJSON_IsNull(one) && !cJSON_IsBool(one))
-    return bad(err, n, "tool_choice.disable_parallel_tool_use must be a boolean");
+    return sl_codec_bad(err, n, "tool_choice.disable_parallel_tool_use must be a boolean");
   r->one_tool_call = cJSON_IsTrue(one);
   const char *s = NULL;
   if (!strcmp(t, "auto")) s = "\"auto\"";
@@ -325,9 +317,9 @@ static int decode_tool_choice(const cJSON *tc, sl_chat_req_t *r, char *err, size
   else if (!strcmp(t, "none")) s = "\"none\"";
   if (s) return (r->tool_choice = strdup(s)) ? 0 : SL_ENOMEM;
   if (strcmp(t, "tool"))
-    return bad(err, n, "tool_choice.type must be auto, any, tool or none");
+    return sl_codec_bad(err, n, "tool_choice.type must be auto, any, tool or none");
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(tc, "name");
-  if (!cJSON_IsString(name)) return bad(err, n, "tool_choice.name must be a string");
+  if (!cJSON_IsString(name)) return sl_codec_bad(err, n, "tool_choice.name must be a string");
   cJSON *o = cJSON_CreateObject(), *fn = NULL;
   if (o && cJSON_AddStringToObject(o, "type", "function") && (fn = cJSON_AddObjectToObject(o, "function")) &&
       cJSON_AddStringToObject(fn, "name", name->valuestring))
@@ -341,38 +333,38 @@ static int num(const cJSON *root, const char *key, double lo, double hi, bool in
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
   if (!v || cJSON_IsNull(v)) return 0;
   if (!cJSON_IsNumber(v) || isnan(v->valuedouble))
-    return bad(err, n, "%s must be %s", key, integer ? "an integer" : "a number");
-  if (integer && v->valuedouble != floor(v->valuedouble)) return bad(err, n, "%s must be an integer", key);
+    return sl_codec_bad(err, n, "%s must be %s", key, integer ? "an integer" : "a number");
+  if (integer && v->valuedouble != floor(v->valuedouble)) return sl_codec_bad(err, n, "%s must be an integer", key);
   if (v->valuedouble < lo || v->valuedouble > hi)
-    return bad(err, n, "%s must be between %s and %s", key, sl_fmt_bound(lo, (char[32]){0}),
+    return sl_codec_bad(err, n, "%s must be between %s and %s", key, sl_fmt_bound(lo, (char[32]){0}),
                sl_fmt_bound(hi, (char[32]){0}));
   *out = v->valuedouble;
   return 0;
 }
 
 static int decode_root(const cJSON *root, sl_chat_req_t *r, char *err, size_t n) {
-  if (!cJSON_IsObject(root)) return bad(err, n, "request body must be a JSON object");
+  if (!cJSON_IsObject(root)) return sl_codec_bad(err, n, "request body must be a JSON object");
   /* A server-side message thread (the SDK's toolRunner and messages.thread()
    * send "thread" and then only the new turn): sluice has no threads, and
    * says so the way the SDK understands (error_code thread_unsupported_request
    * in the error's details), so it sends the whole conversation instead. */
   const cJSON *thread = cJSON_GetObjectItemCaseSensitive(root, "thread");
   if (thread && !cJSON_IsNull(thread)) {
-    bad(err, n, "thread: this gateway keeps no message threads; send the whole conversation");
+    sl_codec_bad(err, n, "thread: this gateway keeps no message threads; send the whole conversation");
     return SL_EUNSUPPORTED;
   }
   dec_t d = {r, 0, err, n};
   int rc;
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-  if (model && !cJSON_IsString(model) && !cJSON_IsNull(model)) return bad(err, n, "model must be a string");
+  if (model && !cJSON_IsString(model) && !cJSON_IsNull(model)) return sl_codec_bad(err, n, "model must be a string");
   r->model = strdup(cJSON_IsString(model) && model->valuestring[0] ? model->valuestring : "auto");
   if (!r->model) return SL_ENOMEM;
   if (!sl_chat_model_name_ok(r->model))
-    return bad(err, n, "model must be a model name: letters, digits and ._:/@+- (no spaces, at most %d bytes)",
+    return sl_codec_bad(err, n, "model must be a model name: letters, digits and ._:/@+- (no spaces, at most %d bytes)",
                SL_CHAT_MAX_MODEL);
 
   const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
-  if (!mt || cJSON_IsNull(mt)) return bad(err, n, "max_tokens: field required");
+  if (!mt || cJSON_IsNull(mt)) return sl_codec_bad(err, n, "max_tokens: field required");
   double v = -1;
   if ((rc = num(root, "max_tokens", 1, 1e7, true, &v, err, n))) return rc;
   r->max_tokens = (int)v;
@@ -388,16 +380,16 @@ static int decode_root(const cJSON *root, sl_chat_req_t *r, char *err, size_t n)
     }
   }
   const cJSON *ms = cJSON_GetObjectItemCaseSensitive(root, "messages");
-  if (!cJSON_IsArray(ms)) return bad(err, n, "messages must be an array");
+  if (!cJSON_IsArray(ms)) return sl_codec_bad(err, n, "messages must be an array");
   int cnt = cJSON_GetArraySize(ms);
-  if (cnt < 1) return bad(err, n, "messages must not be empty");
-  if (cnt > MAX_MESSAGES) return bad(err, n, "messages: at most %d", MAX_MESSAGES);
+  if (cnt < 1) return sl_codec_bad(err, n, "messages must not be empty");
+  if (cnt > MAX_MESSAGES) return sl_codec_bad(err, n, "messages: at most %d", MAX_MESSAGES);
   int i = 0;
   for (const cJSON *m = ms->child; m; m = m->next, i++)
     if ((rc = decode_message(&d, m, i))) return rc;
 
   const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "stream");
-  if (st && !cJSON_IsNull(st) && !cJSON_IsBool(st)) return bad(err, n, "stream must be a boolean");
+  if (st && !cJSON_IsNull(st) && !cJSON_IsBool(st)) return sl_codec_bad(err, n, "stream must be a boolean");
   r->stream = cJSON_IsTrue(st);
 
   if ((rc = num(root, "temperature", 0, 1, false, &r->temperature, err, n)) ||
@@ -409,14 +401,14 @@ static int decode_root(const cJSON *root, sl_chat_req_t *r, char *err, size_t n)
 
   const cJSON *stop = cJSON_GetObjectItemCaseSensitive(root, "stop_sequences");
   if (stop && !cJSON_IsNull(stop)) {
-    if (!cJSON_IsArray(stop)) return bad(err, n, "stop_sequences must be an array of strings");
+    if (!cJSON_IsArray(stop)) return sl_codec_bad(err, n, "stop_sequences must be an array of strings");
     int k = cJSON_GetArraySize(stop);
-    if (k > MAX_STOP) return bad(err, n, "stop_sequences: at most %d strings", MAX_STOP);
+    if (k > MAX_STOP) return sl_codec_bad(err, n, "stop_sequences: at most %d strings", MAX_STOP);
     if (k) {
       if (!(r->stop = calloc((size_t)k, sizeof *r->stop))) return SL_ENOMEM;
       for (const cJSON *s = stop->child; s; s = s->next) {
         if (!cJSON_IsString(s) || !s->valuestring[0])
-          return bad(err, n, "stop_sequences must be an array of non-empty strings");
+          return sl_codec_bad(err, n, "stop_sequences must be an array of non-empty strings");
         if (!(r->stop[r->n_stop++] = strdup(s->valuestring))) return SL_ENOMEM;
       }
     }
@@ -428,9 +420,9 @@ static int decode_root(const cJSON *root, sl_chat_req_t *r, char *err, size_t n)
   if ((rc = decode_output_format(root, r, err, n))) return rc;
   const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "metadata");
   if (meta && !cJSON_IsNull(meta)) {
-    if (!cJSON_IsObject(meta)) return bad(err, n, "metadata must be an object");
+    if (!cJSON_IsObject(meta)) return sl_codec_bad(err, n, "metadata must be an object");
     const cJSON *uid = cJSON_GetObjectItemCaseSensitive(meta, "user_id");
-    if (uid && !cJSON_IsNull(uid) && !cJSON_IsString(uid)) return bad(err, n, "metadata.user_id must be a string");
+    if (uid && !cJSON_IsNull(uid) && !cJSON_IsString(uid)) return sl_codec_bad(err, n, "metadata.user_id must be a string");
     if (cJSON_IsString(uid) && !(r->user = strdup(uid->valuestring))) return SL_ENOMEM;
   }
   return 0;

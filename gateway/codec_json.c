@@ -1,8 +1,10 @@
 #include "codec_json.h"
 
+#include "sl_err.h"
 #include "sl_json.h"
 #include "sl_str.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,4 +65,12 @@ cJSON *sl_codec_parse_body(const char *json, size_t len, char *err, size_t n) {
   }
   sl_json_keep_numbers(root, json, end); /* re-printed parts keep them as written */
   return root;
+}
+
+int sl_codec_bad(char *err, size_t n, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, n, fmt, ap);
+  va_end(ap);
+  return SL_EINVAL;
 }

@@ -14,4 +14,8 @@
  * result. */
 cJSON *sl_codec_parse_body(const char *json, size_t len, char *err, size_t n);
 
+/* Writes a client-facing reason (printf-style) into err and returns SL_EINVAL:
+ * the codecs' "this field is wrong" in one call. */
+int sl_codec_bad(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

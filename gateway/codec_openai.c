@@ -17,14 +17,6 @@
 #define MAX_MESSAGES 4096
 #define MAX_STOP 16
 
-static int bad(char *err, size_t n, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, n, fmt, ap);
-  va_end(ap);
-  return SL_EINVAL;
-}
-
 static char *dup_json(const cJSON *v) { return sl_json_print(v); }
 
 /* An assistant turn's tool calls, each call's arguments (JSON text in a string)
@@ -63,7 +55,7 @@ static char *dup_tool_calls(const cJSON *calls) {
 static int content_text(const cJSON *c, const char *path, char **out, char *err, size_t n) {
   if (!c || cJSON_IsNull(c)) return (*out = strdup("")) ? 0 : SL_ENOMEM;
   if (cJSON_IsString(c)) return (*out = strdup(c->valuestring)) ? 0 : SL_ENOMEM;
-  if (!cJSON_IsArray(c)) return bad(err, n, "%s must be a string or an array of content parts", path);
+  if (!cJSON_IsArray(c)) return sl_codec_bad(err, n, "%s must be a string or an array of content parts", path);
   sl_buf_t b;
   sl_buf_init(&b, (size_t)1 << 30);
   int rc = sl_buf_append(&b, "", 0), i = 0;
@@ -73,12 +65,12 @@ static int content_text(const cJSON *c, const char *path, char **out, char *err,
     const cJSON *tx = cJSON_GetObjectItemCaseSensitive(p, refusal ? "refusal" : "text");
     if (!cJSON_IsString(t) ||
         (strcmp(t->valuestring, "text") && strcmp(t->valuestring, "input_text") && !refusal)) {
-      rc = bad(err, n, "%s[%d]: only text content parts are supported (the classifier cannot "
+      rc = sl_codec_bad(err, n, "%s[%d]: only text content parts are supported (the classifier cannot "
                        "inspect other kinds)", path, i);
       break;
     }
     if (!cJSON_IsString(tx)) {
-      rc = bad(err, n, "%s[%d].%s must be a string", path, i, refusal ? "refusal" : "text");
+      rc = sl_codec_bad(err, n, "%s[%d].%s must be a string", path, i, refusal ? "refusal" : "text");
       break;
     }
     if (b.len) rc = sl_buf_append(&b, "\n", 1);
@@ -93,52 +85,52 @@ static int content_text(const cJSON *c, const char *path, char **out, char *err,
 }
 
 static int decode_msgs(const cJSON *ms, sl_chat_req_t *r, char *err, size_t n) {
-  if (!cJSON_IsArray(ms)) return bad(err, n, "messages must be an array");
+  if (!cJSON_IsArray(ms)) return sl_codec_bad(err, n, "messages must be an array");
   int cnt = cJSON_GetArraySize(ms);
-  if (cnt < 1) return bad(err, n, "messages must not be empty");
-  if (cnt > MAX_MESSAGES) return bad(err, n, "messages: at most %d", MAX_MESSAGES);
+  if (cnt < 1) return sl_codec_bad(err, n, "messages must not be empty");
+  if (cnt > MAX_MESSAGES) return sl_codec_bad(err, n, "messages: at most %d", MAX_MESSAGES);
   r->msgs = calloc((size_t)cnt, sizeof *r->msgs);
   if (!r->msgs) return SL_ENOMEM;
   int i = 0;
   for (const cJSON *m = ms->child; m; m = m->next, i++) {
     char path[64];
     snprintf(path, sizeof path, "messages[%d]", i);
-    if (!cJSON_IsObject(m)) return bad(err, n, "%s must be an object", path);
+    if (!cJSON_IsObject(m)) return sl_codec_bad(err, n, "%s must be an object", path);
     sl_msg_t *o = &r->msgs[r->n_msgs++];
     const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-    if (!cJSON_IsString(role)) return bad(err, n, "%s.role must be a string", path);
+    if (!cJSON_IsString(role)) return sl_codec_bad(err, n, "%s.role must be a string", path);
     const char *rs = role->valuestring;
     /* null members are absent: an SDK's message echoed back (model_dump()) has
      * "function_call": null, "tool_calls": null, "name": null */
     const cJSON *fc = cJSON_GetObjectItemCaseSensitive(m, "function_call");
     if (!strcmp(rs, "function") || (fc && !cJSON_IsNull(fc)))
-      return bad(err, n, "%s: legacy function calling (role \"function\", function_call) is not "
+      return sl_codec_bad(err, n, "%s: legacy function calling (role \"function\", function_call) is not "
                          "supported; use tools and tool_calls", path);
     if (strcmp(rs, "system") && strcmp(rs, "developer") && strcmp(rs, "user") &&
         strcmp(rs, "assistant") && strcmp(rs, "tool"))
-      return bad(err, n, "%s.role: unknown role \"%.40s\"", path, rs);
+      return sl_codec_bad(err, n, "%s.role: unknown role \"%.40s\"", path, rs);
     if (!(o->role = strdup(!strcmp(rs, "developer") ? "system" : rs))) return SL_ENOMEM;
     char cpath[80];
     snprintf(cpath, sizeof cpath, "%s.content", path);
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
     /* only an assistant's turn may come without content (its tool calls instead) */
     if ((!content || cJSON_IsNull(content)) && strcmp(rs, "assistant"))
-      return bad(err, n, "%s is required for role \"%s\"", cpath, rs);
+      return sl_codec_bad(err, n, "%s is required for role \"%s\"", cpath, rs);
     int rc = content_text(content, cpath, &o->content, err, n);
     if (rc) return rc;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(m, "name");
     if (cJSON_IsNull(name)) name = NULL;
-    if (name && !cJSON_IsString(name)) return bad(err, n, "%s.name must be a string", path);
+    if (name && !cJSON_IsString(name)) return sl_codec_bad(err, n, "%s.name must be a string", path);
     if (name && !(o->name = strdup(name->valuestring))) return SL_ENOMEM;
     const cJSON *tcid = cJSON_GetObjectItemCaseSensitive(m, "tool_call_id");
     if (cJSON_IsNull(tcid)) tcid = NULL;
-    if (tcid && !cJSON_IsString(tcid)) return bad(err, n, "%s.tool_call_id must be a string", path);
+    if (tcid && !cJSON_IsString(tcid)) return sl_codec_bad(err, n, "%s.tool_call_id must be a string", path);
     if (!strcmp(rs, "tool") && (!tcid || !*tcid->valuestring)) /* which call it answers */
-      return bad(err, n, "%s.tool_call_id is required for role \"tool\"", path);
+      return sl_codec_bad(err, n, "%s.tool_call_id is required for role \"tool\"", path);
     if (tcid && !(o->tool_call_id = strdup(tcid->valuestring))) return SL_ENOMEM;
     const cJSON *tcs = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
     if (tcs && !cJSON_IsNull(tcs)) {
-      if (!cJSON_IsArray(tcs)) return bad(err, n, "%s.tool_calls must be an array", path);
+      if (!cJSON_IsArray(tcs)) return sl_codec_bad(err, n, "%s.tool_calls must be an array", path);
       /* arguments with a member twice: the classifier and the upstream might
        * read different values (as for the body itself) */
       int k = 0;
@@ -150,7 +142,7 @@ static int decode_msgs(const cJSON *ms, sl_chat_req_t *r, char *err, size_t n) {
                         : NULL;
         const char *dk = pa ? sl_json_dup_key(pa, NULL, 0) : NULL;
         if (dk) {
-          rc = bad(err, n, "%s.tool_calls[%d].function.arguments has the member \"%.60s\" twice", path, k, dk);
+          rc = sl_codec_bad(err, n, "%s.tool_calls[%d].function.arguments has the member \"%.60s\" twice", path, k, dk);
           cJSON_Delete(pa);
           return rc;
         }
@@ -168,13 +160,13 @@ static int decode_msgs(const cJSON *ms, sl_chat_req_t *r, char *err, size_t n) {
 static int check_response_format(const cJSON *rf, bool *json, char *err, size_t n) {
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(rf, "type");
   if (!cJSON_IsObject(rf) || !cJSON_IsString(t))
-    return bad(err, n, "response_format must be an object with a string \"type\"");
+    return sl_codec_bad(err, n, "response_format must be an object with a string \"type\"");
   const char *ty = t->valuestring;
   if (!strcmp(ty, "json_schema") &&
       !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(rf, "json_schema")))
-    return bad(err, n, "response_format.json_schema must be an object");
+    return sl_codec_bad(err, n, "response_format.json_schema must be an object");
   if (strcmp(ty, "text") && strcmp(ty, "json_object") && strcmp(ty, "json_schema"))
-    return bad(err, n, "response_format.type must be \"text\", \"json_object\" or \"json_schema\"");
+    return sl_codec_bad(err, n, "response_format.type must be \"text\", \"json_object\" or \"json_schema\"");
   *json = strcmp(ty, "text") != 0;
   return 0;
 }
@@ -183,9 +175,9 @@ static int num(const cJSON *root, const char *key, double lo, double hi, double 
                size_t n) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
   if (!v || cJSON_IsNull(v)) return 0;
-  if (!cJSON_IsNumber(v) || isnan(v->valuedouble)) return bad(err, n, "%s must be a number", key);
+  if (!cJSON_IsNumber(v) || isnan(v->valuedouble)) return sl_codec_bad(err, n, "%s must be a number", key);
   if (v->valuedouble < lo || v->valuedouble > hi)
-    return bad(err, n, "%s must be between %s and %s", key, sl_fmt_bound(lo, (char[32]){0}),
+    return sl_codec_bad(err, n, "%s must be between %s and %s", key, sl_fmt_bound(lo, (char[32]){0}),
                sl_fmt_bound(hi, (char[32]){0}));
   *out = v->valuedouble;
   return 0;
@@ -197,7 +189,7 @@ static int int_num(const cJSON *root, const char *key, double lo, double hi, dou
   double d = *out;
   int rc = num(root, key, lo, hi, &d, err, n);
   if (rc) return rc;
-  if (d != *out && d != floor(d)) return bad(err, n, "%s must be an integer", key);
+  if (d != *out && d != floor(d)) return sl_codec_bad(err, n, "%s must be an integer", key);
   *out = d;
   return 0;
 }
@@ -259,7 +251,7 @@ static int passthrough(const cJSON *root, sl_chat_req_t *r, char *err, size_t n)
     if (!v || cJSON_IsNull(v)) continue;
     if (!fields[i].ok(v)) {
       sl_buf_free(&b);
-      return bad(err, n, "%s must be %s", fields[i].name, fields[i].want);
+      return sl_codec_bad(err, n, "%s must be %s", fields[i].name, fields[i].want);
     }
     char *text = sl_json_print(v);
     int rc = !text ? SL_ENOMEM
@@ -284,18 +276,18 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   if (!root) return SL_EPARSE;
   int rc = 0;
   if (!cJSON_IsObject(root)) {
-    rc = bad(err, n, "request body must be a JSON object");
+    rc = sl_codec_bad(err, n, "request body must be a JSON object");
     goto out;
   }
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
   if (model && !cJSON_IsString(model) && !cJSON_IsNull(model)) {
-    rc = bad(err, n, "model must be a string");
+    rc = sl_codec_bad(err, n, "model must be a string");
     goto out;
   }
   r->model = strdup(cJSON_IsString(model) && model->valuestring[0] ? model->valuestring : "auto");
   if (!r->model) goto nomem;
   if (!sl_chat_model_name_ok(r->model)) {
-    rc = bad(err, n, "model must be a model name: letters, digits and ._:/@+- (no spaces, at most %d bytes)",
+    rc = sl_codec_bad(err, n, "model must be a model name: letters, digits and ._:/@+- (no spaces, at most %d bytes)",
              SL_CHAT_MAX_MODEL);
     goto out;
   }
@@ -303,7 +295,7 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
 
   const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "stream");
   if (st && !cJSON_IsNull(st) && !cJSON_IsBool(st)) {
-    rc = bad(err, n, "stream must be a boolean");
+    rc = sl_codec_bad(err, n, "stream must be a boolean");
     goto out;
   }
   r->stream = cJSON_IsTrue(st);
@@ -340,7 +332,7 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
       long long v = sv->valuestring ? strtoll(sv->valuestring, &e, 10) : 0;
       bool whole = e && !*e; /* else written as 5e3, 9.3e18: its double */
       if (whole ? errno == ERANGE : sv->valuedouble >= 0x1p63 || sv->valuedouble < -0x1p63) {
-        rc = bad(err, n, "seed must be a signed 64-bit integer");
+        rc = sl_codec_bad(err, n, "seed must be a signed 64-bit integer");
         goto out;
       }
       r->seed = whole ? (uint64_t)v : (uint64_t)(int64_t)sv->valuedouble;
@@ -364,26 +356,26 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
     } else if (cJSON_IsArray(stop)) {
       int k = cJSON_GetArraySize(stop);
       if (k > MAX_STOP) {
-        rc = bad(err, n, "stop: at most %d strings", MAX_STOP);
+        rc = sl_codec_bad(err, n, "stop: at most %d strings", MAX_STOP);
         goto out;
       }
       r->stop = calloc((size_t)k + 1, sizeof *r->stop);
       if (!r->stop) goto nomem;
       for (const cJSON *s = stop->child; s; s = s->next) {
         if (!cJSON_IsString(s)) {
-          rc = bad(err, n, "stop must be a string or an array of strings");
+          rc = sl_codec_bad(err, n, "stop must be a string or an array of strings");
           goto out;
         }
         if (*s->valuestring && !(r->stop[r->n_stop++] = strdup(s->valuestring))) goto nomem;
       }
     } else {
-      rc = bad(err, n, "stop must be a string or an array of strings");
+      rc = sl_codec_bad(err, n, "stop must be a string or an array of strings");
       goto out;
     }
   }
   const cJSON *lp = cJSON_GetObjectItemCaseSensitive(root, "logprobs");
   if (lp && !cJSON_IsNull(lp) && !cJSON_IsBool(lp)) { /* 1 or "yes" would answer without them */
-    rc = bad(err, n, "logprobs must be a boolean");
+    rc = sl_codec_bad(err, n, "logprobs must be a boolean");
     goto out;
   }
   r->logprobs = cJSON_IsTrue(lp);
@@ -392,7 +384,7 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   r->top_logprobs = (int)d;
   const cJSON *tlp = cJSON_GetObjectItemCaseSensitive(root, "top_logprobs");
   if (tlp && !cJSON_IsNull(tlp) && !r->logprobs) { /* as OpenAI answers */
-    rc = bad(err, n, "top_logprobs requires logprobs to be true");
+    rc = sl_codec_bad(err, n, "top_logprobs requires logprobs to be true");
     goto out;
   }
   /* the deprecated form of tools: refused rather than dropped, which would
@@ -400,14 +392,14 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   const cJSON *fns = cJSON_GetObjectItemCaseSensitive(root, "functions");
   const cJSON *fcall = cJSON_GetObjectItemCaseSensitive(root, "function_call");
   if ((fns && !cJSON_IsNull(fns)) || (fcall && !cJSON_IsNull(fcall))) {
-    rc = bad(err, n, "functions and function_call (legacy function calling) are not supported; "
+    rc = sl_codec_bad(err, n, "functions and function_call (legacy function calling) are not supported; "
                      "use tools and tool_choice");
     goto out;
   }
   const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
   if (tools && !cJSON_IsNull(tools)) {
     if (!cJSON_IsArray(tools)) {
-      rc = bad(err, n, "tools must be an array");
+      rc = sl_codec_bad(err, n, "tools must be an array");
       goto out;
     }
     /* function tools only: a custom tool's call (free-form input) has no form
@@ -416,7 +408,7 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
     for (const cJSON *t = tools->child; t; t = t->next, k++) {
       const cJSON *ty = cJSON_GetObjectItemCaseSensitive(t, "type");
       if (cJSON_IsString(ty) && strcmp(ty->valuestring, "function")) {
-        rc = bad(err, n, "tools[%d]: type '%.40s' is not supported; use function tools", k, ty->valuestring);
+        rc = sl_codec_bad(err, n, "tools[%d]: type '%.40s' is not supported; use function tools", k, ty->valuestring);
         goto out;
       }
       /* a nameless function cannot be called: every backend would treat it
@@ -424,11 +416,11 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
       const cJSON *fn = cJSON_GetObjectItemCaseSensitive(t, "function");
       const cJSON *nm = cJSON_GetObjectItemCaseSensitive(fn, "name");
       if (!cJSON_IsObject(fn)) {
-        rc = bad(err, n, "tools[%d].function must be an object with a name", k);
+        rc = sl_codec_bad(err, n, "tools[%d].function must be an object with a name", k);
         goto out;
       }
       if (!cJSON_IsString(nm) || !*nm->valuestring) {
-        rc = bad(err, n, "tools[%d].function.name must be a non-empty string", k);
+        rc = sl_codec_bad(err, n, "tools[%d].function.name must be a non-empty string", k);
         goto out;
       }
     }
@@ -447,7 +439,7 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
                  cJSON_IsString(fname) && *fname->valuestring;
     bool allowed = cJSON_IsObject(tc) && cJSON_IsString(ty) && !strcmp(ty->valuestring, "allowed_tools");
     if (!word && !named && !allowed) {
-      rc = bad(err, n, cJSON_IsObject(tc) && cJSON_IsString(ty) && !strcmp(ty->valuestring, "function")
+      rc = sl_codec_bad(err, n, cJSON_IsObject(tc) && cJSON_IsString(ty) && !strcmp(ty->valuestring, "function")
                            ? "tool_choice.function.name must be a non-empty string"
                            : "tool_choice must be \"none\", \"auto\", \"required\" or "
                              "{\"type\": \"function\", \"function\": {\"name\": ...}}");

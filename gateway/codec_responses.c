@@ -24,14 +24,6 @@
 #define MAX_TOOLS 256
 #define MAX_TEXT ((size_t)1 << 30)
 
-static int bad(char *err, size_t n, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, n, fmt, ap);
-  va_end(ap);
-  return SL_EINVAL;
-}
-
 static const char *str_of(const cJSON *o, const char *key) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
   return cJSON_IsString(v) ? v->valuestring : NULL;
@@ -57,19 +49,19 @@ typedef struct {
  * audio are refused: the classifier cannot inspect them. */
 static int content_text(const cJSON *c, const char *path, sl_buf_t *b, char *err, size_t n) {
   if (cJSON_IsString(c)) return sl_buf_puts(b, c->valuestring);
-  if (!cJSON_IsArray(c)) return bad(err, n, "%s must be a string or an array of content parts", path);
+  if (!cJSON_IsArray(c)) return sl_codec_bad(err, n, "%s must be a string or an array of content parts", path);
   int i = 0;
   for (const cJSON *p = c->child; p; p = p->next, i++) {
     const char *t = cJSON_IsObject(p) ? str_of(p, "type") : NULL;
-    if (!t) return bad(err, n, "%s[%d] must be a content part with a string type", path, i);
+    if (!t) return sl_codec_bad(err, n, "%s[%d] must be a content part with a string type", path, i);
     const char *key = !strcmp(t, "input_text") || !strcmp(t, "output_text") ? "text"
                       : !strcmp(t, "refusal")                                 ? "refusal"
                                                                               : NULL;
     if (!key)
-      return bad(err, n, "%s[%d]: %.40s parts are not supported (the classifier cannot inspect them); send text",
+      return sl_codec_bad(err, n, "%s[%d]: %.40s parts are not supported (the classifier cannot inspect them); send text",
                  path, i, t);
     const char *s = str_of(p, key);
-    if (!s) return bad(err, n, "%s[%d].%s must be a string", path, i, key);
+    if (!s) return sl_codec_bad(err, n, "%s[%d].%s must be a string", path, i, key);
     int rc = (b->len ? sl_buf_puts(b, "\n") : 0) || sl_buf_puts(b, s);
     if (rc) return SL_ENOMEM;
   }
@@ -78,7 +70,7 @@ static int content_text(const cJSON *c, const char *path, sl_buf_t *b, char *err
 
 static int add_msg(dec_t *d, const char *role, const char *content) {
   if (d->n_msgs >= MAX_ITEMS)
-    return bad(d->err, d->n, "input: too many items (at most %d)", MAX_ITEMS);
+    return sl_codec_bad(d->err, d->n, "input: too many items (at most %d)", MAX_ITEMS);
   cJSON *m = cJSON_CreateObject();
   if (!m || !cJSON_AddStringToObject(m, "role", role) ||
       !(content ? cJSON_AddStringToObject(m, "content", content) : cJSON_AddNullToObject(m, "content"))) {
@@ -93,9 +85,9 @@ static int add_msg(dec_t *d, const char *role, const char *content) {
 
 static int message_item(dec_t *d, const cJSON *it, const char *path) {
   const char *role = str_of(it, "role");
-  if (!role) return bad(d->err, d->n, "%s.role must be a string", path);
+  if (!role) return sl_codec_bad(d->err, d->n, "%s.role must be a string", path);
   if (strcmp(role, "user") && strcmp(role, "assistant") && strcmp(role, "system") && strcmp(role, "developer"))
-    return bad(d->err, d->n, "%s.role: unknown role \"%.40s\"", path, role);
+    return sl_codec_bad(d->err, d->n, "%s.role: unknown role \"%.40s\"", path, role);
   char p[96];
   snprintf(p, sizeof p, "%s.content", path);
   sl_buf_t b;
@@ -129,9 +121,9 @@ static int message_item(dec_t *d, const cJSON *it, const char *path) {
  * assistant message just before it, as Chat Completions carries them). */
 static int call_item(dec_t *d, const cJSON *it, const char *path) {
   const char *call_id = str_of(it, "call_id"), *name = str_of(it, "name"), *args = str_of(it, "arguments");
-  if (!call_id || !call_id[0]) return bad(d->err, d->n, "%s.call_id must be a non-empty string", path);
-  if (!name || !name[0]) return bad(d->err, d->n, "%s.name must be a non-empty string", path);
-  if (!args) return bad(d->err, d->n, "%s.arguments must be a string", path);
+  if (!call_id || !call_id[0]) return sl_codec_bad(d->err, d->n, "%s.call_id must be a non-empty string", path);
+  if (!name || !name[0]) return sl_codec_bad(d->err, d->n, "%s.name must be a non-empty string", path);
+  if (!args) return sl_codec_bad(d->err, d->n, "%s.arguments must be a string", path);
   cJSON *m = d->last;
   const char *role = m ? str_of(m, "role") : NULL;
   if (!role || strcmp(role, "assistant")) {
@@ -155,7 +147,7 @@ static int call_item(dec_t *d, const cJSON *it, const char *path) {
 
 static int output_item(dec_t *d, const cJSON *it, const char *path) {
   const char *call_id = str_of(it, "call_id");
-  if (!call_id || !call_id[0]) return bad(d->err, d->n, "%s.call_id must be a non-empty string", path);
+  if (!call_id || !call_id[0]) return sl_codec_bad(d->err, d->n, "%s.call_id must be a non-empty string", path);
   char p[96];
   snprintf(p, sizeof p, "%s.output", path);
   sl_buf_t b;
@@ -169,14 +161,14 @@ static int output_item(dec_t *d, const cJSON *it, const char *path) {
 
 static int input_items(dec_t *d, const cJSON *input) {
   if (cJSON_IsString(input)) return add_msg(d, "user", input->valuestring);
-  if (!cJSON_IsArray(input)) return bad(d->err, d->n, "input must be a string or an array of input items");
+  if (!cJSON_IsArray(input)) return sl_codec_bad(d->err, d->n, "input must be a string or an array of input items");
   int i = 0;
   for (const cJSON *it = input->child; it; it = it->next, i++) {
     char path[48];
     snprintf(path, sizeof path, "input[%d]", i);
-    if (!cJSON_IsObject(it)) return bad(d->err, d->n, "%s must be an object", path);
+    if (!cJSON_IsObject(it)) return sl_codec_bad(d->err, d->n, "%s must be an object", path);
     const char *t = str_of(it, "type");
-    if (present(it, "type") && !t) return bad(d->err, d->n, "%s.type must be a string", path);
+    if (present(it, "type") && !t) return sl_codec_bad(d->err, d->n, "%s.type must be a string", path);
     int rc;
     if (!t || !strcmp(t, "message")) rc = message_item(d, it, path);
     else if (!strcmp(t, "function_call")) rc = call_item(d, it, path);
@@ -188,7 +180,7 @@ static int input_items(dec_t *d, const cJSON *input) {
                "(store: false; the AI SDK: providerOptions.openai.store = false)", path);
       return SL_EUNSUPPORTED;
     } else
-      rc = bad(d->err, d->n, "%s: %.40s items are not supported (function tools only)", path, t);
+      rc = sl_codec_bad(d->err, d->n, "%s: %.40s items are not supported (function tools only)", path, t);
     if (rc) return rc;
   }
   return 0;
@@ -196,18 +188,18 @@ static int input_items(dec_t *d, const cJSON *input) {
 
 /* Flat function tools ({"type":"function","name":...}) -> nested ones. */
 static int tools_of(const cJSON *tools, cJSON *chat, char *err, size_t n) {
-  if (!cJSON_IsArray(tools)) return bad(err, n, "tools must be an array");
-  if (cJSON_GetArraySize(tools) > MAX_TOOLS) return bad(err, n, "tools: at most %d tools", MAX_TOOLS);
+  if (!cJSON_IsArray(tools)) return sl_codec_bad(err, n, "tools must be an array");
+  if (cJSON_GetArraySize(tools) > MAX_TOOLS) return sl_codec_bad(err, n, "tools: at most %d tools", MAX_TOOLS);
   cJSON *out = cJSON_AddArrayToObject(chat, "tools");
   if (!out) return SL_ENOMEM;
   int i = 0;
   for (const cJSON *t = tools->child; t; t = t->next, i++) {
     const char *ty = cJSON_IsObject(t) ? str_of(t, "type") : NULL;
-    if (!ty) return bad(err, n, "tools[%d] must be an object with a string type", i);
+    if (!ty) return sl_codec_bad(err, n, "tools[%d] must be an object with a string type", i);
     if (strcmp(ty, "function"))
-      return bad(err, n, "tools[%d]: type '%.40s' is not supported; use function tools", i, ty);
+      return sl_codec_bad(err, n, "tools[%d]: type '%.40s' is not supported; use function tools", i, ty);
     const char *name = str_of(t, "name");
-    if (!name) return bad(err, n, "tools[%d].name must be a string", i);
+    if (!name) return sl_codec_bad(err, n, "tools[%d].name must be a string", i);
     cJSON *f = cJSON_CreateObject(), *w = cJSON_CreateObject();
     if (!f || !w || !cJSON_AddStringToObject(w, "type", "function") || !cJSON_AddStringToObject(f, "name", name)) {
       cJSON_Delete(f);
@@ -229,7 +221,7 @@ static int tool_choice_of(const cJSON *tc, cJSON *chat, char *err, size_t n) {
   if (cJSON_IsString(tc)) return cJSON_AddStringToObject(chat, "tool_choice", tc->valuestring) ? 0 : SL_ENOMEM;
   const char *ty = cJSON_IsObject(tc) ? str_of(tc, "type") : NULL;
   const char *name = ty && !strcmp(ty, "function") ? str_of(tc, "name") : NULL;
-  if (!name) return bad(err, n, "tool_choice must be \"none\", \"auto\", \"required\" or {\"type\":\"function\",\"name\":...}");
+  if (!name) return sl_codec_bad(err, n, "tool_choice must be \"none\", \"auto\", \"required\" or {\"type\":\"function\",\"name\":...}");
   cJSON *o = cJSON_AddObjectToObject(chat, "tool_choice"), *f;
   if (!o || !cJSON_AddStringToObject(o, "type", "function") || !(f = cJSON_AddObjectToObject(o, "function")) ||
       !cJSON_AddStringToObject(f, "name", name))
@@ -239,13 +231,13 @@ static int tool_choice_of(const cJSON *tc, cJSON *chat, char *err, size_t n) {
 
 /* text.format -> response_format; text.verbosity -> verbosity. */
 static int text_of(const cJSON *text, cJSON *chat, char *err, size_t n) {
-  if (!cJSON_IsObject(text)) return bad(err, n, "text must be an object");
+  if (!cJSON_IsObject(text)) return sl_codec_bad(err, n, "text must be an object");
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(text, "verbosity");
   if (v && !cJSON_IsNull(v)) cJSON_AddItemToObject(chat, "verbosity", cJSON_Duplicate(v, true));
   const cJSON *f = cJSON_GetObjectItemCaseSensitive(text, "format");
   if (!f || cJSON_IsNull(f)) return 0;
   const char *ty = cJSON_IsObject(f) ? str_of(f, "type") : NULL;
-  if (!ty) return bad(err, n, "text.format must be an object with a string type");
+  if (!ty) return sl_codec_bad(err, n, "text.format must be an object with a string type");
   if (!strcmp(ty, "text")) return 0;
   cJSON *rf = cJSON_AddObjectToObject(chat, "response_format");
   if (!rf || !cJSON_AddStringToObject(rf, "type", ty)) return SL_ENOMEM;
@@ -272,7 +264,7 @@ static int copy(const cJSON *root, cJSON *chat, const char *from, const char *to
 }
 
 static int build(const cJSON *root, cJSON *chat, char *err, size_t n) {
-  if (!cJSON_IsObject(root)) return bad(err, n, "the request body must be a JSON object");
+  if (!cJSON_IsObject(root)) return sl_codec_bad(err, n, "the request body must be a JSON object");
   static const char *const state[] = {"previous_response_id", "conversation", "prompt"};
   for (size_t k = 0; k < sizeof state / sizeof *state; k++)
     if (present(root, state[k])) {
@@ -281,19 +273,19 @@ static int build(const cJSON *root, cJSON *chat, char *err, size_t n) {
       return SL_EUNSUPPORTED;
     }
   const cJSON *bg = cJSON_GetObjectItemCaseSensitive(root, "background");
-  if (cJSON_IsTrue(bg)) return bad(err, n, "background: background responses are not supported");
+  if (cJSON_IsTrue(bg)) return sl_codec_bad(err, n, "background: background responses are not supported");
   dec_t d = {cJSON_AddArrayToObject(chat, "messages"), NULL, 0, err, n};
   if (!d.msgs) return SL_ENOMEM;
   int rc = 0;
   const cJSON *ins = cJSON_GetObjectItemCaseSensitive(root, "instructions");
   if (ins && !cJSON_IsNull(ins)) {
-    if (!cJSON_IsString(ins)) return bad(err, n, "instructions must be a string");
+    if (!cJSON_IsString(ins)) return sl_codec_bad(err, n, "instructions must be a string");
     if ((rc = add_msg(&d, "system", ins->valuestring))) return rc;
   }
   const cJSON *input = cJSON_GetObjectItemCaseSensitive(root, "input");
-  if (!input || cJSON_IsNull(input)) return bad(err, n, "input is required");
+  if (!input || cJSON_IsNull(input)) return sl_codec_bad(err, n, "input is required");
   if ((rc = input_items(&d, input))) return rc;
-  if (!d.n_msgs) return bad(err, n, "input: at least one item is required");
+  if (!d.n_msgs) return sl_codec_bad(err, n, "input: at least one item is required");
   const cJSON *v;
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "tools")) && !cJSON_IsNull(v) && (rc = tools_of(v, chat, err, n)))
     return rc;
@@ -303,8 +295,8 @@ static int build(const cJSON *root, cJSON *chat, char *err, size_t n) {
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "text")) && !cJSON_IsNull(v) && (rc = text_of(v, chat, err, n)))
     return rc;
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "reasoning")) && !cJSON_IsNull(v)) {
-    if (!cJSON_IsObject(v)) return bad(err, n, "reasoning must be an object");
-    if ((rc = copy(v, chat, "effort", "reasoning_effort"))) return rc == SL_ERANGE ? bad(err, n, "reasoning.effort must be a word") : rc;
+    if (!cJSON_IsObject(v)) return sl_codec_bad(err, n, "reasoning must be an object");
+    if ((rc = copy(v, chat, "effort", "reasoning_effort"))) return rc == SL_ERANGE ? sl_codec_bad(err, n, "reasoning.effort must be a word") : rc;
   }
   /* the same meaning under the same or a Chat Completions name */
   static const char *const pairs[][2] = {
@@ -314,12 +306,12 @@ static int build(const cJSON *root, cJSON *chat, char *err, size_t n) {
       {"service_tier", "service_tier"}}; /* (not top_logprobs: the answer carries no logprobs) */
   for (size_t k = 0; k < sizeof pairs / sizeof *pairs && !rc; k++) {
     rc = copy(root, chat, pairs[k][0], pairs[k][1]);
-    if (rc == SL_ERANGE) return bad(err, n, "%s must be a finite number", pairs[k][0]);
+    if (rc == SL_ERANGE) return sl_codec_bad(err, n, "%s must be a finite number", pairs[k][0]);
   }
   if (rc) return rc;
   static const char *const strings[] = {"user", "safety_identifier", "prompt_cache_key", "service_tier"};
   for (size_t k = 0; k < sizeof strings / sizeof *strings; k++)
-    if (present(root, strings[k]) && !str_of(root, strings[k])) return bad(err, n, "%s must be a string", strings[k]);
+    if (present(root, strings[k]) && !str_of(root, strings[k])) return sl_codec_bad(err, n, "%s must be a string", strings[k]);
   /* a stream always ends with the usage (response.completed carries it) */
   if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "stream"))) {
     cJSON *so = cJSON_AddObjectToObject(chat, "stream_options");

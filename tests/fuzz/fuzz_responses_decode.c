@@ -1,10 +1,13 @@
-/* Fuzz target for the OpenAI Responses decoder: any bytes through
- * sl_responses_decode_request; an accepted request must be well formed (every
- * message has a known role and content, tool calls and tools are JSON arrays),
- * and must encode for both API backend kinds into valid JSON. Must never crash
- * or leak. */
-#include "backends/backend.h"
+/* Fuzz target for the OpenAI Responses dialect: any bytes through
+ * sl_responses_decode_request. A refusal leaves the request empty and says
+ * why; an accepted request is well formed (known roles, a tool message names
+ * its call, tool calls and tools are JSON arrays), and its text, written back
+ * as a whole response and as the event stream (text, a refusal, a tool call
+ * with the text as its arguments), is valid JSON in every event. Must never
+ * crash or leak. */
+#include "gateway/codec_openai.h"
 #include "gateway/codec_responses.h"
+#include "gateway/dialect.h"
 #include "sl_err.h"
 
 #include <cjson/cJSON.h>
@@ -12,38 +15,62 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cb_text(void *d, const char *s, size_t n) { return 0; }
-static int cb_tool(void *d, int i, const char *id, const char *name, const char *a, size_t n) { return 0; }
-static void cb_done(void *d, const sl_result_t *r) {}
-static void cb_error(void *d, const sl_call_error_t *e) {}
-
-static void check_json_array(const char *s) {
+static void must_be_array(const char *s) {
   if (!s) return;
   cJSON *j = cJSON_Parse(s);
   if (!cJSON_IsArray(j)) abort();
   cJSON_Delete(j);
 }
 
-/* Builds (never starts) a call of `kind` and checks the bytes that would leave. */
-static void encode_for(sl_backend_kind_t kind, const sl_chat_req_t *req) {
-  sl_backend_cfg_t cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.name = "fuzz";
-  cfg.kind = kind;
-  cfg.location = SL_LOC_EXTERNAL;
-  cfg.base_url = "http://127.0.0.1:9/v1";
-  sl_call_opts_t o = {.req = req, .model = "m", .stream = req->stream};
-  sl_call_cbs_t cbs = {.on_text = cb_text, .on_tool_call = cb_tool, .on_done = cb_done, .on_error = cb_error};
-  sl_call_t *c = NULL;
-  /* API backends do not touch the shared state in prepare */
-  if (sl_call_prepare(NULL, &cfg, &o, &cbs, NULL, &c)) return;
-  const char *body, *dest;
-  size_t len;
-  sl_call_egress(c, &body, &len, &dest);
-  cJSON *j = cJSON_ParseWithLength(body, len);
-  if (!cJSON_IsObject(j)) abort();
-  cJSON_Delete(j);
-  sl_call_cancel(c);
+/* Every "data: " line of an SSE text, and a whole JSON text, parse. */
+static void must_parse(const char *s, size_t n, bool sse) {
+  if (!sse) {
+    cJSON *j = cJSON_ParseWithLength(s, n);
+    if (!cJSON_IsObject(j)) abort();
+    cJSON_Delete(j);
+    return;
+  }
+  for (const char *p = s, *end = s + n; p < end && (p = strstr(p, "data: "));) {
+    const char *nl = strchr(p, '\n');
+    if (!nl) abort();
+    cJSON *j = cJSON_ParseWithLength(p + 6, (size_t)(nl - p - 6));
+    if (!cJSON_IsObject(j)) abort();
+    cJSON_Delete(j);
+    p = nl;
+  }
+}
+
+static void encode(const char *text) {
+  sl_resp_t r;
+  memset(&r, 0, sizeof r);
+  r.id = "resp_fuzz";
+  r.model = text;
+  sl_buf_init(&r.item_text, 1 << 26);
+  sl_buf_init(&r.item_parts, 1 << 26);
+  sl_buf_init(&r.item_head, 1 << 26);
+  sl_buf_init(&r.items, 1 << 26);
+  sl_buf_t o;
+  sl_buf_init(&o, 1 << 26);
+  size_t n = strlen(text);
+  sl_result_t res = {.prompt_tokens = 1, .completion_tokens = 1, .finish_reason = n % 2 ? "length" : "stop"};
+  const sl_dialect_ops_t *d = &sl_dialect_responses;
+  int rc = d->stream_start(&o, &r);
+  if (!rc) rc = d->stream_text(&o, &r, text, n);
+  if (!rc) rc = d->stream_refusal(&o, &r, text, n);
+  if (!rc) rc = d->stream_tool(&o, &r, 0, text, text, text, n);
+  if (!rc) rc = d->stream_end(&o, &r, &res, true);
+  if (!rc) must_parse(o.data, o.len, true);
+  sl_buf_reset(&o);
+  sl_tool_acc_t t;
+  memset(&t, 0, sizeof t);
+  sl_buf_init(&t.args, 1 << 26);
+  if (!sl_buf_append(&t.args, text, n) && !d->complete(&o, &r, text, n, &t, 1, &res)) must_parse(o.data, o.len, false);
+  sl_buf_free(&t.args);
+  sl_buf_free(&o);
+  sl_buf_free(&r.item_text);
+  sl_buf_free(&r.item_parts);
+  sl_buf_free(&r.item_head);
+  sl_buf_free(&r.items);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -63,14 +90,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         strcmp(m->role, "tool"))
       abort();
     if (!strcmp(m->role, "tool") && !m->tool_call_id) abort();
-    check_json_array(m->tool_calls);
+    must_be_array(m->tool_calls);
   }
-  check_json_array(r.tools);
-  char *text;
-  size_t len;
-  if (!sl_chat_text(&r, &text, &len)) free(text);
-  encode_for(SL_BK_ANTHROPIC, &r);
-  encode_for(SL_BK_OPENAI, &r);
+  must_be_array(r.tools);
+  encode(r.msgs[r.n_msgs - 1].content);
   sl_chat_req_free(&r);
   return 0;
 }
