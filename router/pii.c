@@ -187,9 +187,10 @@ static void card_at(sl__ctx_t *c, uint32_t s, uint32_t e) {
   if (!sl__luhn(c->text + h->start, h->end - h->start)) return;
   bool cue = ci_word_before(c->text, h->start, 48, &card_set);
   if (!iin_plausible(d, nd) && !cue) return;
-  /* every digit apart ("4 5 5 6 7 3 …"): a card only where the text says so
+  /* every digit apart ("4 5 5 6 7 3 …", "4-5-5-6-…"): a card only where the text says so
    * (a run of small numbers finds some Luhn-valid stretch too often) */
-  if (!cue && h->end - h->start == 2 * nd - 1 && c->text[h->start + 1] == ' ') return;
+  if (!cue && h->end - h->start == 2 * nd - 1 && (c->text[h->start + 1] == ' ' || c->text[h->start + 1] == '-'))
+    return;
   sl__cands_add(c->out, h->start, h->end, SL_ET_CREDIT_CARD, "credit_card", 60);
 }
 

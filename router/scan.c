@@ -70,8 +70,8 @@ static const pat_t pats[] = {
      "\\b\\d{4}(?:\\.\\d{4}){3}\\b", /* read out with dots: "4179.9599.7707.9692" */
      ST_BACK, "0-9 .-", 24},
     {SL_P_CARD_SLASH, 0, "\\b\\d{4}(?:/\\d{4}){3}\\b", ST_BACK, "0-9/", 19}, /* "4556/7375/…" */
-    /* every digit apart: "4 5 5 6 7 3 7 5 …" (a card only after a cue: pii.c) */
-    {SL_P_CARD_SPACED, 0, "\\b\\d(?: \\d){12,18}\\b", ST_BACK, "0-9 ", 37},
+    /* every digit apart: "4 5 5 6 7 3 7 5 …", "4-5-5-6-…" (a card only after a cue: pii.c) */
+    {SL_P_CARD_SPACED, 0, "\\b\\d(?:[ \\-]\\d){12,18}\\b", ST_BACK, "0-9 -", 37},
     {SL_P_SSN, 0, "\\b\\d{3}[ \\-.]\\d{2}[ \\-.]\\d{4}\\b", ST_FIXED, NULL, 11},
     /* the IBAN's head only, \b[A-Z]{2}\d{2}[ ]?[A-Z0-9]{4}; pii.c reads the rest. Its
      * hits are those Hyperscan would report (every end offset, start walked back

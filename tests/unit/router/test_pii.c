@@ -202,6 +202,8 @@ static void card(void **s) {
   EXPECT("my card: 4556 - 7375 - 8689 - 9855", "CREDIT_CARD", "4556 - 7375 - 8689 - 9855");
   EXPECT("card 4556/7375/8689/9855", "CREDIT_CARD", "4556/7375/8689/9855");
   EXPECT("card 4 5 5 6 7 3 7 5 8 6 8 9 9 8 5 5", "CREDIT_CARD", "4 5 5 6 7 3 7 5 8 6 8 9 9 8 5 5");
+  EXPECT("card: 4-5-3-2-0-1-5-1-1-2-8-3-0-3-6-6", "CREDIT_CARD", "4-5-3-2-0-1-5-1-1-2-8-3-0-3-6-6");
+  REJECT("sequence 4-5-3-2-0-1-5-1-1-2-8-3-0-3-6-6 in the puzzle", "CREDIT_CARD"); /* no cue */
   REJECT("count 1 2 3 4 5 6 7 8 9 1 2 3 4 5 6 7 8", "CREDIT_CARD");
   REJECT("scores 133   171   204   412   380   455", "PHONE_NUMBER"); /* a table's columns */
   REJECT("00000000  89 50 4e 47 0d 0a 1a 0a", "PHONE_NUMBER");
