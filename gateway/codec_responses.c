@@ -280,7 +280,7 @@ static int build(const cJSON *root, cJSON *chat, char *err, size_t n) {
   const cJSON *ins = cJSON_GetObjectItemCaseSensitive(root, "instructions");
   if (ins && !cJSON_IsNull(ins)) {
     if (!cJSON_IsString(ins)) return sl_codec_bad(err, n, "instructions must be a string");
-    if ((rc = add_msg(&d, "system", ins->valuestring))) return rc;
+    if (ins->valuestring[0] && (rc = add_msg(&d, "system", ins->valuestring))) return rc; /* ("": none) */
   }
   const cJSON *input = cJSON_GetObjectItemCaseSensitive(root, "input");
   if (!input || cJSON_IsNull(input)) return sl_codec_bad(err, n, "input is required");

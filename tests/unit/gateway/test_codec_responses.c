@@ -94,6 +94,12 @@ static void test_items_to_messages(void **st) {
               "{\"role\":\"tool\",\"content\":\"1\",\"tool_call_id\":\"c1\"}]");
   cJSON_Delete(c);
 
+  /* empty instructions are none */
+  c = to_chat("{\"instructions\":\"\",\"input\":\"hi\"}", err, &rc);
+  assert_int_equal(rc, 0);
+  expect_json(c, "messages", "[{\"role\":\"user\",\"content\":\"hi\"}]");
+  cJSON_Delete(c);
+
   /* the shape /v1/explain and the CLI go by */
   assert_true(sl_responses_shaped("{\"input\":\"hi\"}", 14));
   assert_false(sl_responses_shaped("{\"messages\":[],\"input\":\"x\"}", 27));
