@@ -18,6 +18,7 @@
  *   committed to SQLite ("commit"); either survives a crash of the process.
  * - Failover happens only before the first byte of the answer reached the
  *   client; after that an upstream failure ends the stream with an error event. */
+#include "codec_responses.h"
 #include "dialect.h"
 #include "gateway.h"
 #include "ledger.h"
@@ -123,6 +124,14 @@ static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The owner of the items a request produces or refers to: its key, or "". */
+static const char *items_owner(const job_t *j) { return j->key && j->key->id ? j->key->id : ""; }
+
+static char *find_item(void *data, const char *id) {
+  job_t *j = data;
+  return sl_items_get(j->gw->sh->items, items_owner(j), id);
 }
 
 static void job_free_cb(uv_handle_t *h) {
@@ -862,6 +871,14 @@ static void on_done(void *data, const sl_result_t *res) {
     fail_request(j, 500, "server_error", "encode_failed", "could not encode the answer");
     return;
   }
+  /* the answer's Responses items, for a later request of the same key to refer to */
+  if (!rc && j->dia == &sl_dialect_responses && j->gw->sh->items && j->resp.items.len) {
+    sl_buf_t a;
+    sl_buf_init(&a, MAX_ANSWER + 2);
+    if (!sl_buf_puts(&a, "[") && !sl_buf_append(&a, j->resp.items.data, j->resp.items.len) && !sl_buf_puts(&a, "]"))
+      sl_items_put(j->gw->sh->items, items_owner(j), a.data, a.len);
+    sl_buf_free(&a);
+  }
   record(j, true); /* the final bytes go out once the row is committed */
 }
 
@@ -1443,8 +1460,19 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   }
 
   char err[300];
-  /* The body must be JSON; the Content-Type is not checked (curl -d sends a form type). */
-  int rc = dia->decode(hr->body.data, hr->body.len, &j->req, err, sizeof err);
+  /* The body must be JSON; the Content-Type is not checked (curl -d sends a form type).
+   * A Responses body may refer to items sluice produced for this key lately. */
+  const char *body = hr->body.data;
+  size_t body_len = hr->body.len;
+  sl_buf_t resolved;
+  sl_buf_init(&resolved, MAX_ANSWER + hr->body.len);
+  if (dia == &sl_dialect_responses && gw->sh->items && memmem(body, body_len, "item_reference", 14) &&
+      !sl_responses_resolve(body, body_len, find_item, j, &resolved)) {
+    body = resolved.data;
+    body_len = resolved.len;
+  }
+  int rc = dia->decode(body, body_len, &j->req, err, sizeof err);
+  sl_buf_free(&resolved);
   if (rc) {
     char param[128];
     fail_request_param(j, rc == SL_ENOMEM ? 500 : 400, "invalid_request_error",

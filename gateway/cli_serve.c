@@ -29,6 +29,9 @@ enum { CMD_DRAIN = 1, CMD_STOP = 2 };
 /* what the config directory's watch asks for: names appearing and leaving */
 #define DIR_EVENTS (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR)
 
+/* The Responses output items kept for item references (gateway/items.h). */
+#define RESPONSE_ITEMS_BYTES ((size_t)32 << 20)
+
 typedef struct {
   sl_gw_shared_t sh;
   uv_loop_t *loops;            /* workers 1..n-1 (worker 0 runs the default loop) */
@@ -509,11 +512,12 @@ int sl_cli_serve(int argc, char **argv) {
   s->loops = calloc(sh->n_workers, sizeof *s->loops);
   sl_metrics_t *metrics = sl_metrics_create();
   sl_rate_t *rate = sl_rate_create(100000);
+  sh->items = sl_items_new(RESPONSE_ITEMS_BYTES);
   sl_ledger_t *ledger = NULL;
   sl_ledger_budgets_t *budgets = NULL;
   atomic_uint open_all = 0;
   unsigned started = 0; /* workers whose loop was initialised */
-  if (!sh->workers || !s->loops || !metrics || !rate) goto fail;
+  if (!sh->workers || !s->loops || !metrics || !rate || !sh->items) goto fail;
   declare_metrics(metrics);
   zero_series(metrics, cfg);
   uv_loop_t *main_loop = uv_default_loop();
@@ -639,6 +643,7 @@ out:
   sl_policy_unref(sh->policy);
   sl_metrics_free(metrics);
   sl_rate_free(rate);
+  sl_items_free(sh->items);
   sl_ledger_budgets_free(budgets);
   free(sh->config_path);
   cJSON_Delete(sh->start_only);

@@ -176,8 +176,9 @@ static int input_items(dec_t *d, const cJSON *input) {
     else if (!strcmp(t, "reasoning")) rc = 0; /* a model's earlier reasoning: not sent on */
     else if (!strcmp(t, "item_reference")) {
       snprintf(d->err, d->n,
-               "%s: item references name stored items, and sluice stores none: send the items themselves "
-               "(store: false; the AI SDK: providerOptions.openai.store = false)", path);
+               "%s: no item with this id: sluice keeps the items it produced for a while, for the key that "
+               "asked; send the items themselves (store: false; the AI SDK: providerOptions.openai.store = false)",
+               path);
       return SL_EUNSUPPORTED;
     } else
       rc = sl_codec_bad(d->err, d->n, "%s: %.40s items are not supported (function tools only)", path, t);
@@ -332,6 +333,29 @@ int sl_responses_to_chat(const char *json, size_t len, sl_buf_t *out, char *err,
   if (!rc) rc = sl_buf_puts(out, s);
   free(s);
   if (rc == SL_ENOMEM) snprintf(err, n, "out of memory");
+  return rc;
+}
+
+int sl_responses_resolve(const char *json, size_t len, char *(*lookup)(void *ctx, const char *id), void *ctx,
+                         sl_buf_t *out) {
+  char err[200];
+  cJSON *root = sl_codec_parse_body(json, len, err, sizeof err); /* (as strict as the decoder) */
+  if (!root) return SL_EPARSE;
+  cJSON *input = cJSON_GetObjectItemCaseSensitive(root, "input");
+  int i = 0;
+  for (cJSON *it = cJSON_IsArray(input) ? input->child : NULL, *next; it; it = next, i++) {
+    next = it->next;
+    const char *t = str_of(it, "type"), *id = str_of(it, "id");
+    if (!t || strcmp(t, "item_reference") || !id) continue;
+    char *found = lookup(ctx, id);
+    cJSON *item = found ? cJSON_Parse(found) : NULL;
+    free(found);
+    if (item) cJSON_ReplaceItemInArray(input, i, item);
+  }
+  char *s = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  int rc = s ? sl_buf_puts(out, s) : SL_ENOMEM;
+  free(s);
   return rc;
 }
 
@@ -707,6 +731,8 @@ static int rs_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n, co
     if (!rc) rc = put_call(&items, head.data, i + 1 == n_tools ? cut : "completed", tools[i].args.data, tools[i].args.len);
   }
   if (!rc) rc = put_response(o, r, res, items.data, items.len);
+  /* (and in r->items, as a stream leaves them: gateway/items.h keeps them) */
+  if (!rc && items.len) rc = sl_buf_append(&r->items, items.data, items.len);
   sl_buf_free(&items);
   sl_buf_free(&parts);
   sl_buf_free(&head);

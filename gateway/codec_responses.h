@@ -2,9 +2,10 @@
  * `instructions`, function tools and `text.format` become the internal chat
  * request; the answer goes back as one `response` object or the Responses
  * streaming events (response.created ... response.completed). sluice keeps no
- * server-side state: previous_response_id, conversation and item references
- * are refused (the client sends the whole conversation, as with `store:
- * false`). The dialect table entry is sl_dialect_responses (dialect.h). */
+ * conversations: previous_response_id and conversation are refused (the client
+ * sends the whole conversation); references to items it produced lately are
+ * resolved by the caller (sl_responses_resolve, gateway/items.h). The dialect
+ * table entry is sl_dialect_responses (dialect.h). */
 #ifndef SL_CODEC_RESPONSES_H
 #define SL_CODEC_RESPONSES_H
 
@@ -25,6 +26,13 @@ int sl_responses_decode_request(const char *json, size_t len, sl_chat_req_t *out
 /* Whether a body has the Responses shape (an `input` and no `messages`): what
  * /v1/explain and the CLI read as one. */
 bool sl_responses_shaped(const char *json, size_t len);
+
+/* The body with each item reference in `input` ({"type":"item_reference",
+ * "id":...}) replaced by the item lookup(ctx, id) returns (JSON the caller's
+ * lookup allocated; NULL: unknown, the reference stays and the decoder refuses
+ * it). 0 with the body in out; SL_EPARSE/SL_ENOMEM. */
+int sl_responses_resolve(const char *json, size_t len, char *(*lookup)(void *ctx, const char *id), void *ctx,
+                         sl_buf_t *out);
 
 /* The Chat Completions body a Responses body stands for (what the OpenAI
  * decoder then reads), into out; the same errors. Exposed for tests. */

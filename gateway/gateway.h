@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "ledger.h"
 #include "dialect.h"
+#include "items.h"
 #include "metrics.h"
 #include "policy.h"
 #include "rate.h"
@@ -33,6 +34,7 @@ typedef struct {
   unsigned n_workers;
   uint32_t boot; /* random per process: request ids differ across restarts */
   _Atomic bool access_log; /* the config's access_log, as of the last (re)load */
+  sl_items_t *items;        /* Responses output items lately produced (items.h) */
 } sl_gw_shared_t;
 
 struct sl_gw {

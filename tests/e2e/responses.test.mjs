@@ -188,6 +188,28 @@ test('an answer cut at max_output_tokens is status incomplete with its reason', 
   assert.equal(r.output_text, 'Once upon');
 });
 
+test("item references to items sluice produced (the AI SDK's store default) are resolved; unknown ones are a 400", async () => {
+  const r1 = await client.responses.create({ model: 'auto', input: 'Say hi' });
+  const stream = client.responses.stream({ model: 'auto', input: 'tell me' });
+  for await (const ev of stream) void ev;
+  const r2 = await stream.finalResponse();
+  await client.responses.create({
+    model: 'auto',
+    input: [{ role: 'user', content: 'Say hi' }, { type: 'item_reference', id: r1.output[0].id },
+            { role: 'user', content: 'tell me' }, { type: 'item_reference', id: r2.output[0].id },
+            { role: 'user', content: 'and now?' }],
+  });
+  assert.deepEqual(lastBody().messages, [
+    { role: 'user', content: 'Say hi' }, { role: 'assistant', content: 'Hello from mock' },
+    { role: 'user', content: 'tell me' }, { role: 'assistant', content: 'Hello from the stream' },
+    { role: 'user', content: 'and now?' }]);
+  await assert.rejects(client.responses.create({ model: 'auto', input: [{ type: 'item_reference', id: 'msg_nobody_0' }] }), (e) => {
+    assert.equal(e.status, 400);
+    assert.match(e.message, /input\[0\]: no item with this id/);
+    return true;
+  });
+});
+
 test('/v1/explain reads a Responses body as the endpoint does (instructions and input items)', async () => {
   const r = await fetch(`${sluice.base}/v1/explain`, {
     method: 'POST', headers: { 'content-type': 'application/json' },

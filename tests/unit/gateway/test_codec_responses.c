@@ -117,6 +117,31 @@ static void test_items_to_messages(void **st) {
   sl_chat_req_free(&r);
 }
 
+static char *lookup(void *ctx, const char *id) {
+  (void)ctx;
+  return strcmp(id, "msg_a_0") ? NULL
+                               : strdup("{\"id\":\"msg_a_0\",\"type\":\"message\",\"role\":\"assistant\","
+                                        "\"content\":[{\"type\":\"output_text\",\"text\":\"earlier\"}]}");
+}
+
+static void test_resolve(void **st) {
+  const char *j = "{\"input\":[{\"role\":\"user\",\"content\":\"q\"},{\"type\":\"item_reference\",\"id\":\"msg_a_0\"},"
+                  "{\"type\":\"item_reference\",\"id\":\"msg_zz\"}]}";
+  sl_buf_t b;
+  sl_buf_init(&b, MAXB);
+  assert_int_equal(sl_responses_resolve(j, strlen(j), lookup, NULL, &b), 0);
+  cJSON *c = cJSON_Parse(b.data);
+  expect_json(c, "input",
+              "[{\"role\":\"user\",\"content\":\"q\"},{\"id\":\"msg_a_0\",\"type\":\"message\",\"role\":\"assistant\","
+              "\"content\":[{\"type\":\"output_text\",\"text\":\"earlier\"}]},"
+              "{\"type\":\"item_reference\",\"id\":\"msg_zz\"}]"); /* unknown: left for the decoder to refuse */
+  cJSON_Delete(c);
+  sl_buf_reset(&b);
+  /* a body the decoder would refuse is not rewritten */
+  assert_int_equal(sl_responses_resolve("{\"input\":\"\\u0000\"}", 16, lookup, NULL, &b), SL_EPARSE);
+  sl_buf_free(&b);
+}
+
 static void test_refusals(void **st) {
   static const struct {
     const char *body;
@@ -125,7 +150,7 @@ static void test_refusals(void **st) {
   } cases[] = {
       {"{\"input\":\"x\",\"previous_response_id\":\"resp_1\"}", SL_EUNSUPPORTED, "previous_response_id names state"},
       {"{\"input\":\"x\",\"conversation\":\"conv_1\"}", SL_EUNSUPPORTED, "conversation names state"},
-      {"{\"input\":[{\"type\":\"item_reference\",\"id\":\"msg_1\"}]}", SL_EUNSUPPORTED, "input[0]: item references"},
+      {"{\"input\":[{\"type\":\"item_reference\",\"id\":\"msg_1\"}]}", SL_EUNSUPPORTED, "input[0]: no item with this id"},
       {"{\"input\":\"x\",\"background\":true}", SL_EINVAL, "background"},
       {"{\"model\":\"m\"}", SL_EINVAL, "input is required"},
       {"{\"input\":[]}", SL_EINVAL, "input: at least one item"},
@@ -298,6 +323,7 @@ static void test_stream(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_items_to_messages),
+      cmocka_unit_test(test_resolve),
       cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_complete),
       cmocka_unit_test(test_stream),
