@@ -48,6 +48,7 @@ typedef struct {
   state_t state;
   char req_id[SL_GW_REQ_ID_MAX];
   char cmpl_id[48];
+  char *echo; /* the Responses options the answer repeats (resp.echo) */
   sl_resp_t resp;
   sl_policy_t *pol;
   const sl_key_cfg_t *key;
@@ -184,6 +185,7 @@ static void job_free(job_t *j) {
   sl_buf_free(&j->resp.item_parts);
   sl_buf_free(&j->resp.item_head);
   sl_buf_free(&j->resp.items);
+  free(j->echo);
   free_tools(j);
   uv_close((uv_handle_t *)&j->backoff, job_free_cb);
   uv_close((uv_handle_t *)&j->keepalive, job_free_cb);
@@ -1473,6 +1475,8 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   }
   int rc = dia->decode(body, body_len, &j->req, err, sizeof err);
   sl_buf_free(&resolved);
+  /* the options a response object repeats (NULL: its defaults) */
+  if (!rc && dia == &sl_dialect_responses) j->resp.echo = j->echo = sl_responses_echo(hr->body.data, hr->body.len);
   if (rc) {
     char param[128];
     fail_request_param(j, rc == SL_ENOMEM ? 500 : 400, "invalid_request_error",

@@ -359,6 +359,36 @@ int sl_responses_resolve(const char *json, size_t len, char *(*lookup)(void *ctx
   return rc;
 }
 
+char *sl_responses_echo(const char *json, size_t len) {
+  /* (name, default) in the order OpenAI's response objects list them */
+  static const char *const members[][2] = {
+      {"instructions", "null"},       {"max_output_tokens", "null"},    {"metadata", "{}"},
+      {"parallel_tool_calls", "true"}, {"previous_response_id", "null"}, {"reasoning", "{\"effort\":null,\"summary\":null}"},
+      {"store", "true"},              {"temperature", "null"},          {"text", "{\"format\":{\"type\":\"text\"}}"},
+      {"tool_choice", "\"auto\""},   {"tools", "[]"},                  {"top_p", "null"},
+      {"truncation", "\"disabled\""}, {"user", "null"}};
+  cJSON *root = cJSON_ParseWithLength(json, len);
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return NULL;
+  }
+  sl_buf_t b;
+  sl_buf_init(&b, MAX_TEXT);
+  int rc = 0;
+  for (size_t k = 0; k < sizeof members / sizeof *members && !rc; k++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, members[k][0]);
+    char *given = v && !cJSON_IsNull(v) ? cJSON_PrintUnformatted(v) : NULL;
+    rc = sl_buf_printf(&b, "%s\"%s\":%s", k ? "," : "", members[k][0], given ? given : members[k][1]);
+    free(given);
+  }
+  cJSON_Delete(root);
+  if (rc) {
+    sl_buf_free(&b);
+    return NULL;
+  }
+  return sl_buf_steal(&b, NULL);
+}
+
 bool sl_responses_shaped(const char *json, size_t len) {
   cJSON *j = cJSON_ParseWithLength(json ? json : "", len);
   bool yes = cJSON_IsObject(j) && cJSON_GetObjectItemCaseSensitive(j, "input") &&
@@ -452,9 +482,11 @@ static int put_response(sl_buf_t *o, const sl_resp_t *r, const sl_result_t *res,
   if (!rc) rc = sl_buf_json_cstr(o, r->model);
   if (!rc) rc = sl_buf_puts(o, ",\"output\":[");
   if (!rc && n) rc = sl_buf_append(o, items, n);
-  if (!rc) rc = sl_buf_puts(o, "],\"parallel_tool_calls\":true,\"previous_response_id\":null,\"store\":false,"
-                               "\"text\":{\"format\":{\"type\":\"text\"}},\"tool_choice\":\"auto\",\"tools\":[],"
-                               "\"metadata\":{}");
+  if (!rc) rc = sl_buf_puts(o, "],");
+  if (!rc) rc = sl_buf_puts(o, r->echo ? r->echo
+                                       : "\"parallel_tool_calls\":true,\"previous_response_id\":null,\"store\":true,"
+                                         "\"text\":{\"format\":{\"type\":\"text\"}},\"tool_choice\":\"auto\","
+                                         "\"tools\":[],\"metadata\":{}");
   if (!rc && r->service_tier) {
     rc = sl_buf_puts(o, ",\"service_tier\":");
     if (!rc) rc = sl_buf_json_cstr(o, r->service_tier);

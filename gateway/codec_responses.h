@@ -34,6 +34,14 @@ bool sl_responses_shaped(const char *json, size_t len);
 int sl_responses_resolve(const char *json, size_t len, char *(*lookup)(void *ctx, const char *id), void *ctx,
                          sl_buf_t *out);
 
+/* The request's options as the response object repeats them: "instructions",
+ * "max_output_tokens", "metadata", "parallel_tool_calls",
+ * "previous_response_id", "reasoning", "store", "temperature", "text",
+ * "tool_choice", "tools", "top_p", "truncation", "user" as members without
+ * the braces, each as the request gave it or its default; NULL when the body
+ * does not parse or out of memory. The caller frees it. */
+char *sl_responses_echo(const char *json, size_t len);
+
 /* The Chat Completions body a Responses body stands for (what the OpenAI
  * decoder then reads), into out; the same errors. Exposed for tests. */
 int sl_responses_to_chat(const char *json, size_t len, sl_buf_t *out, char *err, size_t errlen);

@@ -52,6 +52,9 @@ typedef struct {
    * and frees these buffers; other dialects leave them empty. */
   int seq, part_kind, n_parts;
   sl_buf_t item_text, item_parts, item_head, items;
+  /* The request's options the response object repeats ("instructions":…,
+   * "tools":…, …, without braces; sl_responses_echo), or NULL: defaults. */
+  const char *echo;
 } sl_resp_t;
 
 typedef struct {

@@ -69,6 +69,12 @@ test('responses.create: instructions and input become system and user messages; 
   assert.equal(r.output[0].role, 'assistant');
   assert.deepEqual(r.usage, { input_tokens: 11, input_tokens_details: { cached_tokens: 0 }, output_tokens: 7,
                               output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 18 });
+  // the request's options, repeated as the API does
+  assert.equal(r.instructions, 'Be brief.');
+  assert.equal(r.temperature, 0.2);
+  assert.equal(r.max_output_tokens, 50);
+  assert.deepEqual(r.tools, []);
+  assert.equal(r.tool_choice, 'auto');
   assert.ok(response.headers.get('x-sluice-request-id'));
   assert.equal(response.headers.get('x-sluice-backend'), 'primary');
   const b = lastBody();

@@ -142,6 +142,21 @@ static void test_resolve(void **st) {
   sl_buf_free(&b);
 }
 
+static void test_echo(void **st) {
+  const char *j = "{\"input\":\"x\",\"instructions\":\"be brief\",\"temperature\":0.5,\"tools\":[{\"type\":\"function\","
+                  "\"name\":\"f\"}],\"metadata\":{\"k\":\"v\"},\"store\":false,\"top_p\":null}";
+  char *e = sl_responses_echo(j, strlen(j));
+  assert_non_null(e);
+  assert_string_equal(e, "\"instructions\":\"be brief\",\"max_output_tokens\":null,\"metadata\":{\"k\":\"v\"},"
+                         "\"parallel_tool_calls\":true,\"previous_response_id\":null,"
+                         "\"reasoning\":{\"effort\":null,\"summary\":null},\"store\":false,\"temperature\":0.5,"
+                         "\"text\":{\"format\":{\"type\":\"text\"}},\"tool_choice\":\"auto\","
+                         "\"tools\":[{\"type\":\"function\",\"name\":\"f\"}],\"top_p\":null,\"truncation\":\"disabled\","
+                         "\"user\":null");
+  free(e);
+  assert_null(sl_responses_echo("[1]", 3));
+}
+
 static void test_refusals(void **st) {
   static const struct {
     const char *body;
@@ -324,6 +339,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_items_to_messages),
       cmocka_unit_test(test_resolve),
+      cmocka_unit_test(test_echo),
       cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_complete),
       cmocka_unit_test(test_stream),
