@@ -85,12 +85,12 @@ async function gateway(handler, bound) {
 test('answers queued for clients that do not read count in the bound until they leave', async () => {
   // Answers of 14 MiB under a 56 MiB bound: the kernel's socket buffers take
   // some of each (4 MiB here, about 10 in a fresh-clone CI run, and they may
-  // grow while they wait); the rest waits in sluice. Clients ask until 32 MiB
-  // wait (each one asking below that is served: 32 + 14 fits in 56); then one
-  // more answer, sized to cross the bound by 8 MiB (room for what the kernel
-  // takes meanwhile) and at most 32 MiB (an upstream answer's own limit), is
-  // refused.
-  const ANSWER = 14 << 20, BOUND = 56 << 20, WAITING = 32 << 20;
+  // grow while they wait); the rest waits in sluice. Clients ask until 40 MiB
+  // wait (each one asking below that is served: 40 + 14 fits in 56); then one
+  // more answer, sized to cross the bound by 16 MiB (room for what the kernel
+  // takes meanwhile: 8 MiB was not always enough) and at most 32 MiB (an
+  // upstream answer's own limit), is refused.
+  const ANSWER = 14 << 20, BOUND = 56 << 20, WAITING = 40 << 20;
   const { gw, held, stop } = await gateway((req, body, res) => {
     const big = /^big:(\d+)$/.exec(JSON.parse(body).messages[0].content);
     replyJson(res, 200, completion('s'.repeat(big ? Number(big[1]) : ANSWER)));
@@ -112,7 +112,7 @@ test('answers queued for clients that do not read count in the bound until they 
     }
     const waiting = await held();
     assert.ok(waiting >= WAITING, `answers waiting for their clients are counted (held after each client: ${seen})`);
-    const big = BOUND - waiting + (8 << 20);
+    const big = BOUND - waiting + (16 << 20);
     assert.ok(big <= 32 << 20);
     await assert.rejects(ask(`big:${big}`), (e) => {
       assert.equal(e.status, 503);
