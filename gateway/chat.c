@@ -48,7 +48,8 @@ typedef struct {
   state_t state;
   char req_id[SL_GW_REQ_ID_MAX];
   char cmpl_id[48];
-  char *echo; /* the Responses options the answer repeats (resp.echo) */
+  char *echo;       /* the Responses options the answer repeats (resp.echo) */
+  bool keep_items;  /* a Responses answer's items are kept (items.h): "store" not false */
   sl_resp_t resp;
   sl_policy_t *pol;
   const sl_key_cfg_t *key;
@@ -873,8 +874,9 @@ static void on_done(void *data, const sl_result_t *res) {
     fail_request(j, 500, "server_error", "encode_failed", "could not encode the answer");
     return;
   }
-  /* the answer's Responses items, for a later request of the same key to refer to */
-  if (!rc && j->dia == &sl_dialect_responses && j->gw->sh->items && j->resp.items.len) {
+  /* the answer's Responses items, for a later request of the same key to refer
+   * to (not when the client asked that nothing be stored) */
+  if (!rc && j->keep_items && j->gw->sh->items && j->resp.items.len) {
     sl_buf_t a;
     sl_buf_init(&a, MAX_ANSWER + 2);
     if (!sl_buf_puts(&a, "[") && !sl_buf_append(&a, j->resp.items.data, j->resp.items.len) && !sl_buf_puts(&a, "]"))
@@ -1476,7 +1478,10 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   int rc = dia->decode(body, body_len, &j->req, err, sizeof err);
   sl_buf_free(&resolved);
   /* the options a response object repeats (NULL: its defaults) */
-  if (!rc && dia == &sl_dialect_responses) j->resp.echo = j->echo = sl_responses_echo(hr->body.data, hr->body.len);
+  if (!rc && dia == &sl_dialect_responses) {
+    j->resp.echo = j->echo = sl_responses_echo(hr->body.data, hr->body.len);
+    j->keep_items = sl_responses_stores(hr->body.data, hr->body.len);
+  }
   if (rc) {
     char param[128];
     fail_request_param(j, rc == SL_ENOMEM ? 500 : 400, "invalid_request_error",

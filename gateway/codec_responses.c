@@ -389,6 +389,13 @@ char *sl_responses_echo(const char *json, size_t len) {
   return sl_buf_steal(&b, NULL);
 }
 
+bool sl_responses_stores(const char *json, size_t len) {
+  cJSON *j = cJSON_ParseWithLength(json ? json : "", len);
+  bool yes = cJSON_IsObject(j) && !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "store"));
+  cJSON_Delete(j);
+  return yes;
+}
+
 bool sl_responses_shaped(const char *json, size_t len) {
   cJSON *j = cJSON_ParseWithLength(json ? json : "", len);
   bool yes = cJSON_IsObject(j) && cJSON_GetObjectItemCaseSensitive(j, "input") &&

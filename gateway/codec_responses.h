@@ -42,6 +42,10 @@ int sl_responses_resolve(const char *json, size_t len, char *(*lookup)(void *ctx
  * does not parse or out of memory. The caller frees it. */
 char *sl_responses_echo(const char *json, size_t len);
 
+/* Whether the request lets its answer be kept ("store" absent or true; false
+ * with "store": false, or a body that does not parse). */
+bool sl_responses_stores(const char *json, size_t len);
+
 /* The Chat Completions body a Responses body stands for (what the OpenAI
  * decoder then reads), into out; the same errors. Exposed for tests. */
 int sl_responses_to_chat(const char *json, size_t len, sl_buf_t *out, char *err, size_t errlen);

@@ -209,6 +209,10 @@ test("item references to items sluice produced (the AI SDK's store default) are 
     { role: 'user', content: 'Say hi' }, { role: 'assistant', content: 'Hello from mock' },
     { role: 'user', content: 'tell me' }, { role: 'assistant', content: 'Hello from the stream' },
     { role: 'user', content: 'and now?' }]);
+  // an answer asked not to be stored is not kept
+  const r3 = await client.responses.create({ model: 'auto', input: 'Say hi', store: false });
+  await assert.rejects(client.responses.create({ model: 'auto', input: [{ type: 'item_reference', id: r3.output[0].id }] }),
+    (e) => e.status === 400 && /no item with this id/.test(e.message));
   await assert.rejects(client.responses.create({ model: 'auto', input: [{ type: 'item_reference', id: 'msg_nobody_0' }] }), (e) => {
     assert.equal(e.status, 400);
     assert.match(e.message, /input\[0\]: no item with this id/);

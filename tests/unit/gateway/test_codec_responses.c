@@ -155,6 +155,9 @@ static void test_echo(void **st) {
                          "\"user\":null");
   free(e);
   assert_null(sl_responses_echo("[1]", 3));
+  assert_false(sl_responses_stores(j, strlen(j))); /* "store": false */
+  assert_true(sl_responses_stores("{\"input\":\"x\"}", 13));
+  assert_true(sl_responses_stores("{\"store\":true}", 14));
 }
 
 static void test_refusals(void **st) {
