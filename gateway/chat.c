@@ -1479,8 +1479,7 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
   sl_buf_free(&resolved);
   /* the options a response object repeats (NULL: its defaults) */
   if (!rc && dia == &sl_dialect_responses) {
-    j->resp.echo = j->echo = sl_responses_echo(hr->body.data, hr->body.len);
-    j->keep_items = sl_responses_stores(hr->body.data, hr->body.len);
+    j->resp.echo = j->echo = sl_responses_echo(hr->body.data, hr->body.len, &j->keep_items);
   }
   if (rc) {
     char param[128];

@@ -126,7 +126,6 @@ int sl_gw_ledger_append(sl_gw_t *gw, const sl_ledger_row_t *row, sl_ledger_done_
 
 static bool debug_flag; /* --debug: the config's log_level does not apply */
 
-/* The config's log_level, unless --debug said otherwise, and its access_log. */
 /* The open-file limit up to what the system allows (its soft value is 1024 under
  * systemd and most shells; every client and upstream connection takes a
  * file), and a warning when it is still under what max_connections asks: past
@@ -149,6 +148,7 @@ static void open_files(int max_connections) {
             (unsigned long long)rl.rlim_cur, max_connections, need);
 }
 
+/* The config's log_level, unless --debug said otherwise, and its access_log. */
 static void apply_logging(sl_gw_shared_t *sh, const sl_config_t *cfg) {
   if (!debug_flag && cfg->log_level >= 0) sl_log_set_level((sl_log_level_t)cfg->log_level);
   atomic_store(&sh->access_log, cfg->access_log);

@@ -12,7 +12,6 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +42,7 @@ static int push_msg(dec_t *d, const char *role, char *content, sl_msg_t **out) {
   if (r->n_msgs >= MAX_INTERNAL_MSGS) {
     free(content);
     return sl_codec_bad(d->err, d->n, "messages: too many messages and tool results (at most %d)",
-               MAX_INTERNAL_MSGS);
+                        MAX_INTERNAL_MSGS);
   }
   if (r->n_msgs == d->cap) {
     size_t cap = d->cap ? d->cap * 2 : 8;
@@ -96,7 +95,7 @@ static int text_blocks(const cJSON *c, const char *path, char **out, char *err, 
     if (!t) rc = sl_codec_bad(err, n, "%s[%d] must be a content block with a string type", path, i);
     else if (strcmp(t, "text"))
       rc = sl_codec_bad(err, n, "%s[%d]: %.40s blocks are not supported here (the classifier cannot "
-                       "inspect them); send text", path, i, t);
+                                "inspect them); send text", path, i, t);
     else if (!cJSON_IsString(tx)) rc = sl_codec_bad(err, n, "%s[%d].text must be a string", path, i);
     else rc = append_text(&b, tx->valuestring);
   }
@@ -145,7 +144,7 @@ static int decode_message(dec_t *d, const cJSON *m, int i) {
   bool user = !strcmp(role->valuestring, "user");
   if (!user && strcmp(role->valuestring, "assistant"))
     return sl_codec_bad(err, n, "%s.role must be \"user\" or \"assistant\" (the system prompt goes in the "
-                       "top-level system field)", path);
+                                "top-level system field)", path);
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
   if (cJSON_IsString(c)) {
     char *s = strdup(c->valuestring);
@@ -194,7 +193,7 @@ static int decode_message(dec_t *d, const cJSON *m, int i) {
       /* the model's own reasoning from an earlier turn: not sent on */
     } else {
       rc = sl_codec_bad(err, n, "%s: %.40s blocks are not supported (the classifier cannot inspect "
-                       "them); send text", bpath, t);
+                                "them); send text", bpath, t);
     }
   }
   /* A user turn made only of tool results needs no user message of its own. */
@@ -227,8 +226,8 @@ static int decode_tools(const cJSON *tools, sl_chat_req_t *r, char *err, size_t 
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(t, "type");
     if (type && !cJSON_IsNull(type) && (!cJSON_IsString(type) || strcmp(type->valuestring, "custom"))) {
       rc = sl_codec_bad(err, n, "tools[%d]: tool type \"%.40s\" is not supported (only client tools with "
-                       "name, description and input_schema)", i,
-               cJSON_IsString(type) ? type->valuestring : "?");
+                                "name, description and input_schema)", i,
+                        cJSON_IsString(type) ? type->valuestring : "?");
       break;
     }
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
@@ -337,7 +336,7 @@ static int num(const cJSON *root, const char *key, double lo, double hi, bool in
   if (integer && v->valuedouble != floor(v->valuedouble)) return sl_codec_bad(err, n, "%s must be an integer", key);
   if (v->valuedouble < lo || v->valuedouble > hi)
     return sl_codec_bad(err, n, "%s must be between %s and %s", key, sl_fmt_bound(lo, (char[32]){0}),
-               sl_fmt_bound(hi, (char[32]){0}));
+                        sl_fmt_bound(hi, (char[32]){0}));
   *out = v->valuedouble;
   return 0;
 }
@@ -361,7 +360,7 @@ static int decode_root(const cJSON *root, sl_chat_req_t *r, char *err, size_t n)
   if (!r->model) return SL_ENOMEM;
   if (!sl_chat_model_name_ok(r->model))
     return sl_codec_bad(err, n, "model must be a model name: letters, digits and ._:/@+- (no spaces, at most %d bytes)",
-               SL_CHAT_MAX_MODEL);
+                        SL_CHAT_MAX_MODEL);
 
   const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
   if (!mt || cJSON_IsNull(mt)) return sl_codec_bad(err, n, "max_tokens: field required");

@@ -9,7 +9,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +65,7 @@ static int content_text(const cJSON *c, const char *path, char **out, char *err,
     if (!cJSON_IsString(t) ||
         (strcmp(t->valuestring, "text") && strcmp(t->valuestring, "input_text") && !refusal)) {
       rc = sl_codec_bad(err, n, "%s[%d]: only text content parts are supported (the classifier cannot "
-                       "inspect other kinds)", path, i);
+                                "inspect other kinds)", path, i);
       break;
     }
     if (!cJSON_IsString(tx)) {
@@ -105,7 +104,7 @@ static int decode_msgs(const cJSON *ms, sl_chat_req_t *r, char *err, size_t n) {
     const cJSON *fc = cJSON_GetObjectItemCaseSensitive(m, "function_call");
     if (!strcmp(rs, "function") || (fc && !cJSON_IsNull(fc)))
       return sl_codec_bad(err, n, "%s: legacy function calling (role \"function\", function_call) is not "
-                         "supported; use tools and tool_calls", path);
+                                  "supported; use tools and tool_calls", path);
     if (strcmp(rs, "system") && strcmp(rs, "developer") && strcmp(rs, "user") &&
         strcmp(rs, "assistant") && strcmp(rs, "tool"))
       return sl_codec_bad(err, n, "%s.role: unknown role \"%.40s\"", path, rs);
@@ -178,7 +177,7 @@ static int num(const cJSON *root, const char *key, double lo, double hi, double 
   if (!cJSON_IsNumber(v) || isnan(v->valuedouble)) return sl_codec_bad(err, n, "%s must be a number", key);
   if (v->valuedouble < lo || v->valuedouble > hi)
     return sl_codec_bad(err, n, "%s must be between %s and %s", key, sl_fmt_bound(lo, (char[32]){0}),
-               sl_fmt_bound(hi, (char[32]){0}));
+                        sl_fmt_bound(hi, (char[32]){0}));
   *out = v->valuedouble;
   return 0;
 }
@@ -288,7 +287,7 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   if (!r->model) goto nomem;
   if (!sl_chat_model_name_ok(r->model)) {
     rc = sl_codec_bad(err, n, "model must be a model name: letters, digits and ._:/@+- (no spaces, at most %d bytes)",
-             SL_CHAT_MAX_MODEL);
+                      SL_CHAT_MAX_MODEL);
     goto out;
   }
   if ((rc = decode_msgs(cJSON_GetObjectItemCaseSensitive(root, "messages"), r, err, n))) goto out;
@@ -393,7 +392,7 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
   const cJSON *fcall = cJSON_GetObjectItemCaseSensitive(root, "function_call");
   if ((fns && !cJSON_IsNull(fns)) || (fcall && !cJSON_IsNull(fcall))) {
     rc = sl_codec_bad(err, n, "functions and function_call (legacy function calling) are not supported; "
-                     "use tools and tool_choice");
+                              "use tools and tool_choice");
     goto out;
   }
   const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");

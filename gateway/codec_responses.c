@@ -15,7 +15,6 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +58,7 @@ static int content_text(const cJSON *c, const char *path, sl_buf_t *b, char *err
                                                                               : NULL;
     if (!key)
       return sl_codec_bad(err, n, "%s[%d]: %.40s parts are not supported (the classifier cannot inspect them); send text",
-                 path, i, t);
+                          path, i, t);
     const char *s = str_of(p, key);
     if (!s) return sl_codec_bad(err, n, "%s[%d].%s must be a string", path, i, key);
     int rc = (b->len ? sl_buf_puts(b, "\n") : 0) || sl_buf_puts(b, s);
@@ -359,7 +358,7 @@ int sl_responses_resolve(const char *json, size_t len, char *(*lookup)(void *ctx
   return rc;
 }
 
-char *sl_responses_echo(const char *json, size_t len) {
+char *sl_responses_echo(const char *json, size_t len, bool *stores) {
   /* (name, default) in the order OpenAI's response objects list them */
   static const char *const members[][2] = {
       {"instructions", "null"},       {"max_output_tokens", "null"},    {"metadata", "{}"},
@@ -368,6 +367,7 @@ char *sl_responses_echo(const char *json, size_t len) {
       {"tool_choice", "\"auto\""},   {"tools", "[]"},                  {"top_p", "null"},
       {"truncation", "\"disabled\""}, {"user", "null"}};
   cJSON *root = cJSON_ParseWithLength(json, len);
+  *stores = cJSON_IsObject(root) && !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(root, "store"));
   if (!cJSON_IsObject(root)) {
     cJSON_Delete(root);
     return NULL;
@@ -387,13 +387,6 @@ char *sl_responses_echo(const char *json, size_t len) {
     return NULL;
   }
   return sl_buf_steal(&b, NULL);
-}
-
-bool sl_responses_stores(const char *json, size_t len) {
-  cJSON *j = cJSON_ParseWithLength(json ? json : "", len);
-  bool yes = cJSON_IsObject(j) && !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "store"));
-  cJSON_Delete(j);
-  return yes;
 }
 
 bool sl_responses_shaped(const char *json, size_t len) {
@@ -531,11 +524,10 @@ static bool no_args(const char *a, size_t n) {
   return true;
 }
 
-/* A function_call item: head is its id, call_id and name members; arguments
- * (whole, for a finished item) as no_args says. */
+/* A function_call item: head is its id, call_id and name members. */
 static int put_call(sl_buf_t *o, const char *head, const char *status, const char *args, size_t n) {
   int rc = sl_buf_printf(o, "{%s,\"type\":\"function_call\",\"status\":\"%s\",\"arguments\":", head, status);
-  if (!rc) rc = strcmp(status, "in_progress") && no_args(args, n) ? sl_buf_puts(o, "\"{}\"") : sl_buf_json_str(o, args ? args : "", n);
+  if (!rc) rc = sl_buf_json_str(o, args ? args : "", n);
   if (!rc) rc = sl_buf_puts(o, "}");
   return rc;
 }
@@ -754,8 +746,10 @@ static int rs_stream_error(sl_buf_t *o, sl_resp_t *r, int status, const char *ty
 
 static int rs_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n, const sl_tool_acc_t *tools,
                        size_t n_tools, const sl_result_t *res) {
-  sl_buf_t items, parts, head;
-  sl_buf_init(&items, MAX_TEXT);
+  /* the items go into r->items, as a stream leaves them there (gateway/items.h
+   * keeps them) */
+  sl_buf_t *items = &r->items, parts, head;
+  size_t from = items->len;
   sl_buf_init(&parts, MAX_TEXT);
   sl_buf_init(&head, 4096);
   int rc = 0, index = 0;
@@ -763,16 +757,18 @@ static int rs_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n, co
   if (!rc && r->refusal) rc = (parts.len ? sl_buf_puts(&parts, ",") : 0) || put_part(&parts, 2, r->refusal, r->refusal_len);
   /* (the last item of an answer cut short is "incomplete") */
   const char *cut = incomplete_reason(res) ? "incomplete" : "completed";
-  if (!rc && parts.len) rc = put_message(&items, r, index++, n_tools ? "completed" : cut, parts.data, parts.len);
+  if (!rc && parts.len) rc = put_message(items, r, index++, n_tools ? "completed" : cut, parts.data, parts.len);
   for (size_t i = 0; i < n_tools && !rc; i++, index++) {
     sl_buf_reset(&head);
-    rc = (items.len ? sl_buf_puts(&items, ",") : 0) || put_call_head(&head, r, index, (int)i, tools[i].id, tools[i].name);
-    if (!rc) rc = put_call(&items, head.data, i + 1 == n_tools ? cut : "completed", tools[i].args.data, tools[i].args.len);
+    rc = (items->len > from ? sl_buf_puts(items, ",") : 0) ||
+         put_call_head(&head, r, index, (int)i, tools[i].id, tools[i].name);
+    /* (a call without arguments has "{}", as in a stream: close_item) */
+    bool none = no_args(tools[i].args.data, tools[i].args.len);
+    if (!rc)
+      rc = put_call(items, head.data, i + 1 == n_tools ? cut : "completed", none ? "{}" : tools[i].args.data,
+                    none ? 2 : tools[i].args.len);
   }
-  if (!rc) rc = put_response(o, r, res, items.data, items.len);
-  /* (and in r->items, as a stream leaves them: gateway/items.h keeps them) */
-  if (!rc && items.len) rc = sl_buf_append(&r->items, items.data, items.len);
-  sl_buf_free(&items);
+  if (!rc) rc = put_response(o, r, res, items->data ? items->data + from : NULL, items->len - from);
   sl_buf_free(&parts);
   sl_buf_free(&head);
   return rc ? SL_ENOMEM : 0;

@@ -39,12 +39,10 @@ int sl_responses_resolve(const char *json, size_t len, char *(*lookup)(void *ctx
  * "previous_response_id", "reasoning", "store", "temperature", "text",
  * "tool_choice", "tools", "top_p", "truncation", "user" as members without
  * the braces, each as the request gave it or its default; NULL when the body
- * does not parse or out of memory. The caller frees it. */
-char *sl_responses_echo(const char *json, size_t len);
-
-/* Whether the request lets its answer be kept ("store" absent or true; false
- * with "store": false, or a body that does not parse). */
-bool sl_responses_stores(const char *json, size_t len);
+ * does not parse or out of memory. The caller frees it. *stores: whether the
+ * request lets its answer be kept ("store" absent or true; false with "store":
+ * false, or a body that does not parse). */
+char *sl_responses_echo(const char *json, size_t len, bool *stores);
 
 /* The Chat Completions body a Responses body stands for (what the OpenAI
  * decoder then reads), into out; the same errors. Exposed for tests. */

@@ -417,18 +417,24 @@ static bool anycase_value(const char *v, size_t n) {
   return false;
 }
 
+/* Whether the two-byte UTF-8 letter lead, c is a capital of Latin-1 or Latin
+ * Extended-A ("Å", "Ø", "Ł", "Ž"): U+00C0..U+00DE but ×, and in Extended-A
+ * (U+0100..U+017F) the even code points, but for the runs U+0139..U+0148 and
+ * U+0179..U+017E, where they are the odd ones. *cp: its code point. */
+static bool latin_capital(unsigned char lead, unsigned char c, unsigned *cp) {
+  *cp = ((lead & 0x1Fu) << 6) | (c & 0x3Fu);
+  if ((c & 0xC0) != 0x80) return false;
+  if (lead == 0xC3) return c <= 0x9E && c != 0x97;
+  if (lead != 0xC4 && lead != 0xC5) return false;
+  bool odd_capitals = (*cp >= 0x139 && *cp <= 0x148) || (*cp >= 0x179 && *cp <= 0x17E);
+  return odd_capitals ? (*cp & 1) : !(*cp & 1);
+}
+
 /* Whether w starts with a capital letter of Latin-1 or Latin Extended-A
- * ("Åberg", "Østberg", "Łukasz", "Žižek"): the capitals are U+00C0..U+00DE
- * but ×, and in Extended-A (U+0100..U+017F) the even code points, but for the
- * runs U+0139..U+0148 and U+0179..U+017E, where they are the odd ones. */
+ * ("Åberg", "Østberg", "Łukasz", "Žižek"). */
 static bool utf8_capital(const char *w, size_t n) {
-  const unsigned char *p = (const unsigned char *)w;
-  if (n < 2 || (p[1] & 0xC0) != 0x80) return false;
-  if (p[0] == 0xC3) return p[1] >= 0x80 && p[1] <= 0x9E && p[1] != 0x97;
-  if (p[0] != 0xC4 && p[0] != 0xC5) return false;
-  unsigned cp = ((p[0] & 0x1Fu) << 6) | (p[1] & 0x3Fu);
-  bool odd_capitals = (cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E);
-  return odd_capitals ? (cp & 1) : !(cp & 1);
+  unsigned cp;
+  return n >= 2 && latin_capital((unsigned char)w[0], (unsigned char)w[1], &cp);
 }
 
 /* A word of a name worth hiding alone: a capital and at least two more letters
@@ -474,11 +480,11 @@ static char *unescape(const char *p, size_t n, size_t *len) {
  * byte is `lead` and continuation byte c, as that continuation byte (or c
  * itself where the lower case has another lead byte, or none). */
 static unsigned char fold_cont(unsigned char lead, unsigned char c) {
-  if (lead == 0xC3) return c >= 0x80 && c <= 0x9E && c != 0x97 ? (unsigned char)(c + 0x20) : c;
-  if (lead != 0xC4 && lead != 0xC5) return c;
-  unsigned cp = ((lead & 0x1Fu) << 6) | (c & 0x3Fu);
-  bool odd_capitals = (cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E);
-  bool capital = cp != 0x130 && cp != 0x138 && cp != 0x149 && cp != 0x17F && (odd_capitals ? (cp & 1) : !(cp & 1));
+  unsigned cp;
+  if (!latin_capital(lead, c, &cp)) return c;
+  if (lead == 0xC3) return (unsigned char)(c + 0x20);
+  /* (İ, ĸ, ŉ, ſ: no lower case of the same lead byte) */
+  bool capital = cp != 0x130 && cp != 0x138 && cp != 0x149 && cp != 0x17F;
   return capital && ((cp + 1) >> 6) == (cp >> 6) ? (unsigned char)(c + 1) : c;
 }
 
@@ -619,6 +625,12 @@ static char *json_escaped(const char *p, size_t n) {
  * (part_no > 0: an address's local part, a street's number and name) gets
  * i's placeholder with that number ("[EMAIL_ADDRESS_1:1]"), so that an answer
  * gets the part back, not the whole value. */
+/* The placeholder of part part_no of the value whose placeholder is ph
+ * ("[PERSON_1]", 2: "[PERSON_1:2]"; 0: ph itself), into out; its length. */
+static int part_placeholder(char *out, size_t cap, const char *ph, unsigned part_no) {
+  return part_no ? snprintf(out, cap, "%.*s:%u]", (int)strlen(ph) - 1, ph, part_no) : snprintf(out, cap, "%s", ph);
+}
+
 static int add_part(sl_redact_map_t *m, size_t i, const char *p, size_t n, const char *const *types,
                     unsigned part_no) {
   for (size_t j = 0; j < m->n; j++)
@@ -631,9 +643,7 @@ static int add_part(sl_redact_map_t *m, size_t i, const char *p, size_t n, const
   v->parent = of->part && of->parent != SIZE_MAX ? of->parent : i;
   v->any_case = of->any_case;
   char ph[80];
-  size_t pl = strlen(of->placeholder);
-  int w = part_no ? snprintf(ph, sizeof ph, "%.*s:%u]", (int)pl - 1, of->placeholder, part_no)
-                  : snprintf(ph, sizeof ph, "%s", of->placeholder);
+  int w = part_placeholder(ph, sizeof ph, of->placeholder, part_no);
   if ((size_t)w > m->max_ph) m->max_ph = (size_t)w;
   v->placeholder = strdup(ph);
   v->type = strdup(types[of->type_ix]);
@@ -1036,9 +1046,7 @@ int sl_redact_request(const sl_chat_req_t *in, const sl_class_t *cls, const char
       /* a placeholder the client wrote itself ("what does [PERSON_1] mean?") is
        * skipped: the answer's copy of it must not become the value */
       if (v->part && v->parent != SIZE_MAX) /* (names are numbered before their words) */
-        w = v->word_no ? snprintf(ph, sizeof ph, "%.*s:%u]", (int)strlen(m->v[v->parent].placeholder) - 1,
-                                  m->v[v->parent].placeholder, v->word_no)
-                       : snprintf(ph, sizeof ph, "%s", m->v[v->parent].placeholder);
+        w = part_placeholder(ph, sizeof ph, m->v[v->parent].placeholder, v->word_no);
       else
         do
           w = snprintf(ph, sizeof ph, "[%.39s_%zu]", types[v->type_ix], ++next_no[v->type_ix]);

@@ -6,6 +6,7 @@
 #include "backends/backend.h"
 #include "gateway/codec_anthropic.h"
 #include "sl_err.h"
+#include "tests/fuzz/fuzz_decoded.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -16,13 +17,6 @@ static int cb_text(void *d, const char *s, size_t n) { return 0; }
 static int cb_tool(void *d, int i, const char *id, const char *name, const char *a, size_t n) { return 0; }
 static void cb_done(void *d, const sl_result_t *r) {}
 static void cb_error(void *d, const sl_call_error_t *e) {}
-
-static void check_json_array(const char *s) {
-  if (!s) return;
-  cJSON *j = cJSON_Parse(s);
-  if (!cJSON_IsArray(j)) abort();
-  cJSON_Delete(j);
-}
 
 /* Builds (never starts) a call of `kind` and checks the bytes that would leave. */
 static void encode_for(sl_backend_kind_t kind, const sl_chat_req_t *req) {
@@ -56,16 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   if (!r.model || !r.n_msgs || r.max_tokens < 1) abort();
-  for (size_t i = 0; i < r.n_msgs; i++) {
-    const sl_msg_t *m = &r.msgs[i];
-    if (!m->content || !m->role) abort();
-    if (strcmp(m->role, "system") && strcmp(m->role, "user") && strcmp(m->role, "assistant") &&
-        strcmp(m->role, "tool"))
-      abort();
-    if (!strcmp(m->role, "tool") && !m->tool_call_id) abort();
-    check_json_array(m->tool_calls);
-  }
-  check_json_array(r.tools);
+  fuzz_check_decoded(&r);
   char *text;
   size_t len;
   if (!sl_chat_text(&r, &text, &len)) free(text);

@@ -9,18 +9,12 @@
 #include "gateway/codec_responses.h"
 #include "gateway/dialect.h"
 #include "sl_err.h"
+#include "tests/fuzz/fuzz_decoded.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void must_be_array(const char *s) {
-  if (!s) return;
-  cJSON *j = cJSON_Parse(s);
-  if (!cJSON_IsArray(j)) abort();
-  cJSON_Delete(j);
-}
 
 /* Every "data: " line of an SSE text, and a whole JSON text, parse. */
 static void must_parse(const char *s, size_t n, bool sse) {
@@ -83,16 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   if (!r.model || !r.n_msgs) abort();
-  for (size_t i = 0; i < r.n_msgs; i++) {
-    const sl_msg_t *m = &r.msgs[i];
-    if (!m->content || !m->role) abort();
-    if (strcmp(m->role, "system") && strcmp(m->role, "user") && strcmp(m->role, "assistant") &&
-        strcmp(m->role, "tool"))
-      abort();
-    if (!strcmp(m->role, "tool") && !m->tool_call_id) abort();
-    must_be_array(m->tool_calls);
-  }
-  must_be_array(r.tools);
+  fuzz_check_decoded(&r);
   encode(r.msgs[r.n_msgs - 1].content);
   sl_chat_req_free(&r);
   return 0;

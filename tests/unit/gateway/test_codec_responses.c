@@ -145,7 +145,8 @@ static void test_resolve(void **st) {
 static void test_echo(void **st) {
   const char *j = "{\"input\":\"x\",\"instructions\":\"be brief\",\"temperature\":0.5,\"tools\":[{\"type\":\"function\","
                   "\"name\":\"f\"}],\"metadata\":{\"k\":\"v\"},\"store\":false,\"top_p\":null}";
-  char *e = sl_responses_echo(j, strlen(j));
+  bool stores = true;
+  char *e = sl_responses_echo(j, strlen(j), &stores);
   assert_non_null(e);
   assert_string_equal(e, "\"instructions\":\"be brief\",\"max_output_tokens\":null,\"metadata\":{\"k\":\"v\"},"
                          "\"parallel_tool_calls\":true,\"previous_response_id\":null,"
@@ -154,10 +155,13 @@ static void test_echo(void **st) {
                          "\"tools\":[{\"type\":\"function\",\"name\":\"f\"}],\"top_p\":null,\"truncation\":\"disabled\","
                          "\"user\":null");
   free(e);
-  assert_null(sl_responses_echo("[1]", 3));
-  assert_false(sl_responses_stores(j, strlen(j))); /* "store": false */
-  assert_true(sl_responses_stores("{\"input\":\"x\"}", 13));
-  assert_true(sl_responses_stores("{\"store\":true}", 14));
+  assert_null(sl_responses_echo("[1]", 3, &stores));
+  free(sl_responses_echo(j, strlen(j), &stores));
+  assert_false(stores); /* "store": false */
+  free(sl_responses_echo("{\"input\":\"x\"}", 13, &stores));
+  assert_true(stores);
+  free(sl_responses_echo("{\"store\":true}", 14, &stores));
+  assert_true(stores);
 }
 
 static void test_refusals(void **st) {
