@@ -37,8 +37,8 @@ static double cap1(double x) { return x > 1 ? 1 : x; }
 
 /* Cue words per feature group, counted in one Hyperscan pass (compiled once per
  * process; the counting falls back to plain loops if it cannot be built). */
-enum { G_CODE, G_LATEX, G_MATHW, G_REASON, G_CONS, G_PROOF, G_EASY, G_CODEREQ, G_JSON, G_DEF, G__N };
-static const char *const words[G__N][40] = {
+enum { G_CODE, G_LATEX, G_MATHW, G_REASON, G_CONS, G_PROOF, G_EASY, G_CODEREQ, G_JSON, G_DEF, G_EXPERT, G_LOOK, G__N };
+static const char *const words[G__N][80] = {
     [G_CODE] = {"def ", "return", "function", "class ", "import ", "#include", "const ", "=>",
                 "();", "){", ") {", "public ", "void ", "int ", "print(", "select ", "var ", "let ",
                 "struct ", "lambda", "async ", "->", ">>>", "\"\"\"", NULL},
@@ -57,7 +57,9 @@ static const char *const words[G__N][40] = {
                 "don't", "ensure", "make sure", "no more than", "requirement", "constraint",
                 "assume", "given that", "such that", NULL},
     [G_PROOF] = {"prove", "show that", "lemma", "theorem", "find all", "for all", "if and only if",
-                 "determine", NULL},
+                 "determine", "beweise", "zeige, dass", "zeigen sie", "montrer que", "montrez",
+                 "démontrer", "démontrez", "demuestra", "demostrar", "dimostra", "prove que",
+                 "mostre que", "докаж", "证明", "証明", NULL},
     [G_EASY] = {"what is", "what are", "who is", "who was", "name the", "give me", "list",
                 "translate", "rewrite", "classify", "extract", "suggest", "brainstorm", "summarize",
                 "tell me", "what does", "describe", "example", "where is", "when did", NULL},
@@ -68,6 +70,24 @@ static const char *const words[G__N][40] = {
     /* a definition at a line's start: code to complete or to work on, fenced or not */
     [G_DEF] = {"\ndef ", "\n    def ", "\nasync def ", "\nfunction ", "\nfunc ", "\nfn ",
                "\npub fn ", "\nclass ", "\n#include", "\nint main", "\ntemplate <", NULL},
+    /* terms of expert fields: a short question that names one can be a hard one */
+    [G_EXPERT] = {"transcendental", "isomorph", "homomorph", "abelian", "eigen", "manifold",
+                  "topolog", "asymptotic", "bijecti", "injective", "surjective", "countabl",
+                  "conjecture", "diophantine", "galois", "lebesgue", "hilbert", "banach",
+                  "martingale", "stochastic", "ergodic", "chromatic", "hamiltonian", "planar graph",
+                  "np-hard", "np-complete", "undecidab", "linearizab", "serializab", "byzantine",
+                  "paxos", "consensus", "lock-free", "wait-free", "deadlock", "race condition",
+                  "memory model", "amortized", "invariant", "contravarian", "monad", "cache coheren",
+                  "generating function", "recurrence", "uniformly continuous", "converge",
+                  "gleichmäßig", "stetig", "abélien", "continue uniformément", "convergen",
+                  "p-adic", "modular form", "cohomolog", "ideal ", "prime ideal", "sylow",
+                  "group of order", "groups of order", "normal subgroup", "simple group",
+                  "unique factorization", "irrational", "nowhere differentiable", "ramsey",
+                  "measure zero", "compactness", "halting problem", NULL},
+    /* counted in the ask around a paste only: asking to read something off it */
+    [G_LOOK] = {"which", "what's", "what is", "who", "when", "where", "title", "name", "how many",
+                "how much", "value", "version", "language", "date", "rename", "thank", "hello",
+                "quel", "welche", "wie lautet", "cuál", "qual", NULL},
 };
 /* LaTeX commands and code punctuation match anywhere; words only at a word start. */
 static bool word_start(int grp, const char *w) {
@@ -95,7 +115,8 @@ static void expr_init(void) {
       size_t o = 0;
       if (word_start(g, w)) o += (size_t)snprintf(cue_buf[n], 64, "\\b");
       for (const char *p = w; *p && o + 3 < 64; p++) {
-        if (!isalnum((unsigned char)*p) && *p != ' ') cue_buf[n][o++] = '\\';
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x80 && !isalnum(c) && c != ' ') cue_buf[n][o++] = '\\';
         cue_buf[n][o++] = *p;
       }
       cue_buf[n][o] = 0;
@@ -113,7 +134,9 @@ size_t sl__diff_cue_count(void) {
 const char *sl__diff_cue_expr(size_t i) { return i < cue_n ? cue_buf[i] : NULL; }
 unsigned sl__diff_cue_group(size_t i) { return i < cue_n ? cue_group[i] : 0; }
 
-bool sl__diff_cue_bytewise(size_t i) { return i < cue_n && cue_bytewise[i]; }
+bool sl__diff_cue_main_pass(size_t i) {
+  return i < cue_n && !cue_bytewise[i] && cue_group[i] != G_LOOK;
+}
 
 static void cue_init(void) {
   const char *ex[512];
@@ -192,10 +215,10 @@ static void count_cues(const char *t, size_t n, int cnt[G__N]) {
 
 _Static_assert(G__N <= SL_DIFF_GROUPS, "cue groups fit the hit counters");
 
-void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, const int *cue_cnt,
-                       const sl__bytestats_t *bs, double f[SL_DF__COUNT]) {
-  memset(f, 0, sizeof(double) * SL_DF__COUNT);
-  f[SL_DF_bias] = 1;
+/* The features of one text: its size, its bytes and its cue words. `cue_cnt` and
+ * `bs` are the main pass's counts over this same text, or NULL to count here. */
+static int text_features(const char *t, size_t n, const int *cue_cnt, const sl__bytestats_t *bs,
+                         double f[SL_DF__COUNT]) {
   /* byte counts over a bounded prefix (length features use the full size) */
   sl__bytestats_t own;
   if (!bs) {
@@ -211,14 +234,6 @@ void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, const 
   f[SL_DF_digits] = scan ? cap1(5.0 * (double)bs->digits / (double)scan) : 0;
   f[SL_DF_non_ascii] = scan ? cap1(3.0 * (double)bs->nonascii / (double)scan) : 0;
   f[SL_DF_math_ops] = scan ? cap1(20.0 * (double)bs->ops / (double)scan) : 0;
-  size_t listing = bs->listing;
-  bool fence = bs->fence;
-
-  int turns = 0;
-  if (req)
-    for (size_t i = 0; i < req->n_msgs; i++)
-      turns += req->msgs[i].role && strcmp(req->msgs[i].role, "system") != 0;
-  f[SL_DF_turns] = cap1((turns > 0 ? turns - 1 : 0) / 6.0);
 
   int cnt[G__N];
   if (cue_cnt) {
@@ -228,12 +243,12 @@ void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, const 
   } else {
     count_cues(t, scan, cnt);
   }
-  f[SL_DF_code_fence] = fence ? 1 : 0;
+  f[SL_DF_code_fence] = bs->fence ? 1 : 0;
   f[SL_DF_code_tokens] = cap1(cnt[G_CODE] / 8.0);
   f[SL_DF_math_latex] = cap1(cnt[G_LATEX] / 6.0);
   f[SL_DF_math_words] = cap1(cnt[G_MATHW] / 4.0);
   f[SL_DF_reasoning_cues] = cap1(cnt[G_REASON] / 4.0);
-  f[SL_DF_constraints] = cap1((cnt[G_CONS] + (int)listing) / 8.0);
+  f[SL_DF_constraints] = cap1((cnt[G_CONS] + (int)bs->listing) / 8.0);
   f[SL_DF_proof_cues] = cap1(cnt[G_PROOF] / 2.0);
   f[SL_DF_task_easy_cues] = cap1(cnt[G_EASY] / 2.0);
   f[SL_DF_code_request] = cap1(cnt[G_CODEREQ] / 3.0);
@@ -245,17 +260,124 @@ void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, const 
     defs += n > m && !strncasecmp(t, w, m);
   }
   f[SL_DF_code_def] = cap1(defs / 2.0);
+  f[SL_DF_expert_terms] = cap1(cnt[G_EXPERT] / 2.0);
   f[SL_DF_question_short] = (n < 120 && n > 0 && memchr(t, '?', n)) ? 1 : 0;
+  /* a formula with hardly a word around it asks for a calculation; a problem
+   * that takes thought takes words to state */
+  f[SL_DF_bare_math] = n < 100 && words_n < 10 && (cnt[G_LATEX] || bs->ops) ? 1 : 0;
+  if (cnt[G_JSON]) f[SL_DF_json_schema] = 1;
+  return cnt[G_LOOK];
+}
+
+/* The task: the last user message. A system prompt, the conversation before it,
+ * tool results after it and the request's tool definitions are its context,
+ * which counts by its size alone (a long conversation that ends in "thanks,
+ * good night" is an easy ask). NULL when the task is the whole text. */
+static const char *task_of(const sl_chat_req_t *req, size_t n, size_t *tn) {
+  if (!req) return NULL;
+  const sl_msg_t *last = NULL;
+  for (size_t i = 0; i < req->n_msgs; i++)
+    if (req->msgs[i].role && !strcmp(req->msgs[i].role, "user") && req->msgs[i].content)
+      last = &req->msgs[i];
+  if (!last) return NULL;
+  *tn = strlen(last->content);
+  return *tn < n ? last->content : NULL;
+}
+
+/* The ask around material pasted into the task, at most ASK_MAX bytes: the text
+ * outside ``` fences, or in a long task without fences its first and last
+ * lines (the paste between them: a title or "Who sent this email?" first, or
+ * "What port does it listen on?" last). Its length, or 0 when the task has no
+ * material to set apart (the ask is then the task). */
+#define ASK_MAX 1024
+#define ASK_PASTE 600 /* a task shorter than this has no paste */
+#define ASK_LINE 300  /* a first line longer than this is not an instruction */
+
+/* Copies the bytes of t outside fences whose place in that outside text is in
+ * [from, to) to out + (place - skip). Returns the outside text's length. */
+static size_t outside_fences(const char *t, size_t n, size_t from, size_t to, size_t skip, char *out) {
+  size_t at = 0;
+  for (const char *p = t, *end = t + n; p < end;) {
+    const char *f = memmem(p, (size_t)(end - p), "```", 3);
+    const char *stop = f ? f : end;
+    for (; p < stop; p++, at++)
+      if (at >= from && at < to) out[at - skip] = *p;
+    if (!f) break;
+    const char *close = memmem(f + 3, (size_t)(end - f - 3), "```", 3);
+    if (!close) break; /* an open fence runs to the end */
+    if (at >= from && at < to) out[at - skip] = '\n';
+    at++;
+    p = close + 3;
+  }
+  return at;
+}
+
+static size_t ask_of(const char *t, size_t n, char *out) {
+  if (n < ASK_PASTE) return 0;
+  const size_t half = ASK_MAX / 2;
+  size_t an;
+  if (memmem(t, n, "```", 3)) {
+    size_t total = outside_fences(t, n, 0, half, 0, out);
+    an = total < half ? total : half;
+    if (total > ASK_MAX) /* and the last half */
+      outside_fences(t, n, total - half, total, total - ASK_MAX, out), an = ASK_MAX;
+    else if (total > half)
+      outside_fences(t, n, half, total, 0, out), an = total;
+  } else {
+    const char *first = memchr(t, '\n', n);
+    size_t e = n;
+    while (e && (t[e - 1] == '\n' || t[e - 1] == ' ' || t[e - 1] == '\r')) e--;
+    const char *last = e ? memrchr(t, '\n', e) : NULL;
+    if (!first || !last || last <= first) return 0;
+    size_t a = (size_t)(first - t), b = e - (size_t)(last + 1 - t);
+    if (a > ASK_LINE) a = 0; /* a long first line is a paragraph of the paste */
+    if (b > half - 1) b = half - 1;
+    memcpy(out, t, a);
+    out[a] = '\n';
+    memcpy(out + a + 1, t + e - b, b);
+    an = a + 1 + b;
+  }
+  return an * 10 < n * 9 ? an : 0;
+}
+
+void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, const int *cue_cnt,
+                       const sl__bytestats_t *bs, double f[SL_DF__COUNT]) {
+  memset(f, 0, sizeof(double) * SL_DF__COUNT);
+  f[SL_DF_bias] = 1;
+  size_t tn = n;
+  const char *task = task_of(req, n, &tn);
+  if (task) text_features(task, tn, NULL, NULL, f);
+  else text_features(t, n, cue_cnt, bs, f), task = t;
+  f[SL_DF_context_chars] = log1p((double)(n - tn)) / 10.0;
+
+  int turns = 0;
+  if (req)
+    for (size_t i = 0; i < req->n_msgs; i++)
+      turns += req->msgs[i].role && strcmp(req->msgs[i].role, "system") != 0;
+  f[SL_DF_turns] = cap1((turns > 0 ? turns - 1 : 0) / 6.0);
+
+  /* A paste: the ask's features stand for the task's, the paste counts by its
+   * share, its size and how much of it is code. */
+  char ask[ASK_MAX];
+  size_t an = ask_of(task, tn, ask);
+  if (an) {
+    double code = f[SL_DF_code_tokens] > f[SL_DF_code_def] ? f[SL_DF_code_tokens] : f[SL_DF_code_def];
+    double keep[SL_DF__COUNT];
+    memcpy(keep, f, sizeof keep);
+    int look = text_features(ask, an, NULL, NULL, f);
+    f[SL_DF_context_chars] = keep[SL_DF_context_chars];
+    f[SL_DF_pasted] = 1.0 - (double)an / (double)tn;
+    f[SL_DF_paste_chars] = log1p((double)(tn - an)) / 10.0;
+    f[SL_DF_paste_code] = code;
+    f[SL_DF_ask_lookup] = cap1(look / 2.0);
+  }
   if (req) {
     f[SL_DF_tools] = req->tools && strlen(req->tools) > 2 ? 1 : 0;
-    f[SL_DF_json_schema] =
-        req->response_format && (strstr(req->response_format, "json_schema") ||
-                                 strstr(req->response_format, "json_object"))
-            ? 1
-            : 0;
+    if (req->response_format && (strstr(req->response_format, "json_schema") ||
+                                 strstr(req->response_format, "json_object")))
+      f[SL_DF_json_schema] = 1;
     f[SL_DF_max_tokens] = req->max_tokens > 0 ? log1p((double)req->max_tokens) / 10.0 : 0;
   }
-  if (cnt[G_JSON]) f[SL_DF_json_schema] = 1;
 }
 
 double sl__diff_score(const sl__diffmodel_t *m, const double f[SL_DF__COUNT]) {

