@@ -181,6 +181,30 @@ static void redaction_outcome(cJSON *route, const sl_decision_t *d, int r) {
   if (needing == d->n_steps) cJSON_AddNumberToObject(route, "refused", 451);
 }
 
+/* The largest terms of the difficulty score (explain): what made a request
+ * easy or hard, as {"feature", "contribution"} by size, the logistic
+ * function of all of them summed being the score. */
+#define EXPLAIN_TERMS 6
+static void difficulty_terms(cJSON *diff, const sl_router_t *r, const sl_chat_req_t *req) {
+  double t[64];
+  size_t n = sl_router_difficulty_terms(r, req, t, 64);
+  if (n > 64) n = 64;
+  if (!n) return;
+  cJSON *arr = cJSON_AddArrayToObject(diff, "terms");
+  bool used[64] = {false};
+  for (int k = 0; k < EXPLAIN_TERMS; k++) {
+    size_t best = n;
+    for (size_t i = 0; i < n; i++)
+      if (!used[i] && t[i] != 0 && (best == n || fabs(t[i]) > fabs(t[best]))) best = i;
+    if (best == n) break;
+    used[best] = true;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "feature", sl_router_difficulty_feature_name(best));
+    cJSON_AddNumberToObject(o, "contribution", round(t[best] * 1000.0) / 1000.0);
+    cJSON_AddItemToArray(arr, o);
+  }
+}
+
 char *sl_policy_explain_json(const sl_policy_t *p, const sl_chat_req_t *req,
                              const sl_class_t *cls, const sl_decision_t *d, bool verbose) {
   cJSON *root = cJSON_CreateObject();
@@ -209,6 +233,7 @@ char *sl_policy_explain_json(const sl_policy_t *p, const sl_chat_req_t *req,
   cJSON_AddNumberToObject(diff, "score", round(score * 1000.0) / 1000.0);
   cJSON_AddStringToObject(diff, "label",
                           cls && cls->difficulty_label ? cls->difficulty_label : "unknown");
+  if (verbose && cls && !d->class_error) difficulty_terms(diff, sl_policy_router(p), req);
 
   cJSON *route = cJSON_AddObjectToObject(root, "route");
   if (d->rule) cJSON_AddStringToObject(route, "rule", d->rule);

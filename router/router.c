@@ -765,6 +765,26 @@ size_t sl_router_difficulty_features(const sl_chat_req_t *req, double *f, size_t
   return SL_DF__COUNT;
 }
 
+size_t sl_router_difficulty_terms(const sl_router_t *r, const sl_chat_req_t *req, double *terms,
+                                  size_t cap) {
+  char *text = NULL, *folded = NULL;
+  size_t len = 0;
+  if (!r || !req || sl_chat_text(req, &text, &len)) return 0;
+  const char *t = text;
+  if (len <= SL_ROUTER_MAX_TEXT && sl__fold_needed(text, len)) { /* as classify() reads it */
+    folded = malloc(len + 1);
+    uint32_t *map = malloc((len + 1) * sizeof *map);
+    if (folded && map) len = sl__fold(text, len, folded, map), t = folded;
+    free(map);
+  }
+  double f[SL_DF__COUNT];
+  sl__diff_features(req, t, len, NULL, NULL, f);
+  free(text);
+  free(folded);
+  for (size_t i = 0; i < cap && i < SL_DF__COUNT; i++) terms[i] = f[i] * r->diff.w[i];
+  return SL_DF__COUNT;
+}
+
 const char *sl_router_difficulty_feature_name(size_t i) {
   return i < SL_DF__COUNT ? sl__df_names[i] : NULL;
 }

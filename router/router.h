@@ -79,6 +79,12 @@ void sl_class_free(sl_class_t *c);
 size_t sl_router_difficulty_features(const sl_chat_req_t *req, double *f, size_t cap);
 /* The name of feature i (as used in the weights JSON), or NULL past the end. */
 const char *sl_router_difficulty_feature_name(size_t i);
+/* The terms of r's difficulty score for a request, for explain: term i is
+ * feature i's value times its weight, and the score is the logistic function
+ * of their sum (clamped to [-40, 40]). Writes at most `cap` and returns how
+ * many there are; 0 without a router or a request. */
+size_t sl_router_difficulty_terms(const sl_router_t *r, const sl_chat_req_t *req, double *terms,
+                                  size_t cap);
 
 /* Entity type names the built-in detectors report (NULL-terminated), and the
  * default level of one (SL_EINVAL for an unknown name). */

@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -657,6 +658,7 @@ static void test_explain_json_shape(void **state) {
   assert_string_equal(cJSON_GetArrayItem(bk, 0)->valuestring, "vllm");
   assert_false(cJSON_IsTrue(cJSON_GetObjectItem(route, "egress")));
   assert_null(cJSON_GetObjectItem(j, "explain"));
+  assert_null(cJSON_GetObjectItem(diff, "terms"));
   cJSON_Delete(j);
   free(s);
 
@@ -664,6 +666,18 @@ static void test_explain_json_shape(void **state) {
   j = cJSON_Parse(s);
   cJSON *ex = cJSON_GetObjectItem(j, "explain");
   assert_non_null(ex);
+  /* the difficulty's largest terms, largest first, the bias among them */
+  cJSON *terms = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "difficulty"), "terms");
+  assert_true(cJSON_GetArraySize(terms) >= 2 && cJSON_GetArraySize(terms) <= 6);
+  double prev = 1e9;
+  bool bias = false;
+  for (const cJSON *t = terms->child; t; t = t->next) {
+    double c = cJSON_GetObjectItem(t, "contribution")->valuedouble;
+    assert_true(fabs(c) <= prev && c != 0);
+    prev = fabs(c);
+    bias |= !strcmp(cJSON_GetObjectItem(t, "feature")->valuestring, "bias");
+  }
+  assert_true(bias);
   assert_string_equal(cJSON_GetObjectItem(ex, "rule")->valuestring, "hard");
   cJSON *rules = cJSON_GetObjectItem(ex, "rules");
   assert_int_equal(cJSON_GetArraySize(rules), 6);

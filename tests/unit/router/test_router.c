@@ -3,6 +3,7 @@
  * offsets into sl_chat_text(), difficulty weights, concurrent use. */
 #include "router_test_util.h"
 
+#include <math.h>
 #include <time.h>
 
 #include <pthread.h>
@@ -290,11 +291,18 @@ static double feature(const sl_chat_req_t *r, const char *name) {
   return 0;
 }
 
+/* The router's score, checked against the terms explain shows: their sum
+ * through the logistic function is the score. */
 static double scored(const sl_chat_req_t *r) {
   sl_class_t c;
   assert_int_equal(sl_router_classify(g_router, r, NULL, &c), 0);
-  double d = c.difficulty;
+  double d = c.difficulty, t[64], z = 0;
   sl_class_free(&c);
+  size_t n = sl_router_difficulty_terms(g_router, r, t, 64);
+  assert_true(n > 10 && n <= 64);
+  for (size_t i = 0; i < n; i++) z += t[i];
+  z = z > 40 ? 40 : z < -40 ? -40 : z;
+  assert_true(fabs(1.0 / (1.0 + exp(-z)) - d) < 1e-9);
   return d;
 }
 
@@ -358,6 +366,14 @@ static void difficulty_of_the_ask(void **s) {
   assert_true(scored(&after_hard) > scored(&after) + 0.3);
   sl_chat_req_free(&pasted_hard);
   sl_chat_req_free(&after_hard);
+  /* a text the classifier folds first (full-width letters, curly quotes) */
+  const char *wide[] = {"user", "\xef\xbc\xb0rove that \xe2\x80\x9c" "every\xe2\x80\x9d group of "
+                                "order 15 is cyclic, and what\xe2\x80\x99s the title?"};
+  sl_chat_req_t folded;
+  build_req(&folded, 1, wide);
+  assert_true(scored(&folded) > 0.5);
+  sl_chat_req_free(&folded);
+  assert_int_equal(sl_router_difficulty_terms(NULL, &single, (double[64]){0}, 64), 0);
   sl_chat_req_free(&single);
   sl_chat_req_free(&after);
   sl_chat_req_free(&sys);
