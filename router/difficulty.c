@@ -215,6 +215,8 @@ static void count_cues(const char *t, size_t n, int cnt[G__N]) {
 
 _Static_assert(G__N <= SL_DIFF_GROUPS, "cue groups fit the hit counters");
 
+#define SHORT_TEXT 400 /* the longest text the long-word share is counted in */
+
 /* The features of one text: its size, its bytes and its cue words. `cue_cnt` and
  * `bs` are the main pass's counts over this same text, or NULL to count here. */
 static int text_features(const char *t, size_t n, const int *cue_cnt, const sl__bytestats_t *bs,
@@ -262,6 +264,20 @@ static int text_features(const char *t, size_t n, const int *cue_cnt, const sl__
   f[SL_DF_code_def] = cap1(defs / 2.0);
   f[SL_DF_expert_terms] = cap1(cnt[G_EXPERT] / 2.0);
   f[SL_DF_question_short] = (n < 120 && n > 0 && memchr(t, '?', n)) ? 1 : 0;
+  /* long words in a short text: the vocabulary of a field ("chromatic",
+   * "transcendental") rather than of everyday questions */
+  if (n <= SHORT_TEXT) {
+    size_t w = 0, lw = 0, run = 0;
+    for (size_t i = 0; i <= n; i++) {
+      unsigned char c = i < n ? (unsigned char)t[i] : ' ';
+      if (isalpha(c) || c >= 0x80) {
+        run += c < 0x80 || (c & 0xC0) == 0xC0; /* letters, not UTF-8 continuation bytes */
+      } else if (run) {
+        w++, lw += run >= 10, run = 0;
+      }
+    }
+    f[SL_DF_long_words] = w ? cap1(4.0 * (double)lw / (double)w) : 0;
+  }
   /* a formula with hardly a word around it asks for a calculation; a problem
    * that takes thought takes words to state */
   f[SL_DF_bare_math] = n < 100 && words_n < 10 && (cnt[G_LATEX] || bs->ops) ? 1 : 0;

@@ -422,7 +422,7 @@ extern const unsigned sl__gazetteer_count;
   X(tools) X(json_schema) X(max_tokens) X(non_ascii) X(question_short)           \
   X(task_easy_cues) X(proof_cues) X(lines) X(digits) X(code_request) X(code_def)    \
   X(context_chars) X(pasted) X(paste_chars) X(paste_code) X(ask_lookup)         \
-  X(expert_terms) X(bare_math)
+  X(expert_terms) X(bare_math) X(long_words)
 
 typedef enum {
 #define SL_DF_ENUM(n) SL_DF_##n,
