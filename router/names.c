@@ -26,6 +26,9 @@ static const char *const veto[] = {
     "kingdom", "states", "union", "province", "county", "city", "town", "north", "south", "east",
     "west", "new", "saint", "st", "fort", "port", "airport", "station", "hotel", "inn", "motel",
     "hostel", "resort", "restaurant",
+    /* holidays and fairs in other languages: "Święto Niepodległości", "Feria de Abril" */
+    "święto", "Święto", "dzień", "wigilia", "feria", "fiesta", "semana", "noche", "fête",
+    "bayram", "bayramı", "jour",
     "cafe", "team", "league", "cup", "fc", "united", "award", "awards", "prize", "festival",
     "war", "battle", "treaty", "empire", "dynasty", "revolution", "cathedral",
     "temple", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
@@ -320,8 +323,10 @@ static size_t particle_step(const sl__gaz_t *g, const char *text, const sl__toks
   /* (a two-word particle joins fewer places: there a given name or a surname
    * that is also a place is still one, "Jan van der Berg", "Maria de la Cruz") */
   const unsigned place = name - j == 3 ? 0 : SL_GZ_PLACE;
+  /* (and a given name that is a place's too before a known surname: "Jan de Vries") */
+  const unsigned place1 = (f2 & SL_GZ_LAST) && !(f2 & SL_GZ_COMMON) ? 0 : place;
   return cap_word(text, &T->v[name]) && (f1 & SL_GZ_FIRST) &&
-                 !(f1 & (SL_GZ_COMMON | SL_GZ_VETO | place)) && !(f2 & (SL_GZ_VETO | place)) &&
+                 !(f1 & (SL_GZ_COMMON | SL_GZ_VETO | place1)) && !(f2 & (SL_GZ_VETO | place)) &&
                  (!(f2 & SL_GZ_COMMON) || (f2 & SL_GZ_LAST))
              ? name - j
              : 1;
@@ -1464,6 +1469,32 @@ static inline bool caps_label(const sl__tok_t *u) {
   return (u->caps & 3) == 3 && u->punct_before == ':' && !u->nl_before;
 }
 
+/* A Vietnamese full name: one of the common family names, a middle name that
+ * is one of the common ones ("Van", "Thi", "Duc": what tells the order apart
+ * from English words), and one or two given names, capitalised on one line:
+ * "Nguyen Van An", "Tran Thi Thu Ha", "Nguyễn Văn An". The token after its
+ * end, or 0. */
+static const char *const vn_family[] = {"nguyen", "tran", "le", "pham", "hoang", "huynh", "phan",
+                                        "vu", "vo", "dang", "bui", "do", "ho", "ngo", "duong",
+                                        "ly", "truong", "dinh", "lam", "trinh", "nguyễn", "trần",
+                                        "lê", "phạm", "hoàng", "huỳnh", "võ", "vũ", "bùi", "hồ",
+                                        "ngô", "dương", "lý", "trương", NULL};
+static const char *const vn_middle[] = {"van", "thi", "duc", "huu", "ngoc", "quoc", "xuan", "minh",
+                                        "thanh", "cong", "dinh", "gia", "kim", "thu", "văn", "thị",
+                                        "đức", "hữu", "ngọc", "quốc", "xuân", "công", "đình",
+                                        NULL};
+static size_t vietnamese_name(const char *text, const sl__toks_t *T, size_t i) {
+  if (i + 2 >= T->n || !sl__tok_in(text, &T->v[i], vn_family)) return 0;
+  const sl__tok_t *m = &T->v[i + 1];
+  if (m->nl_before || m->punct_before || !cap_word(text, m) || !sl__tok_in(text, m, vn_middle))
+    return 0;
+  size_t j = i + 2;
+  while (j < T->n && j < i + 4 && !T->v[j].nl_before && !T->v[j].punct_before &&
+         cap_word(text, &T->v[j]) && T->v[j].e - T->v[j].s <= 8)
+    j++;
+  return j > i + 2 ? j : 0;
+}
+
 static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T);
 
 /* A household by its surname: "Davison family, table for six", "the Kowalski
@@ -1904,6 +1935,15 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
      *     "Smith, John - 3 open invoices", "Garcia, Maria L." */
     if (cap && !cue) {
       size_t end = surname_first(g, text, T, i);
+      if (end) {
+        sl__cands_add(c->out, t->s, T->v[end - 1].e, SL_ET_PERSON, "person", 35);
+        i = end;
+        continue;
+      }
+    }
+    /* 0b-. A Vietnamese full name: "Nguyen Van An", "Pham Thi Lan" */
+    if (cap) {
+      size_t end = vietnamese_name(text, T, i);
       if (end) {
         sl__cands_add(c->out, t->s, T->v[end - 1].e, SL_ET_PERSON, "person", 35);
         i = end;

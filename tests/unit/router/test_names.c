@@ -24,6 +24,16 @@ static void persons(void **s) {
   /* a two-word particle inside a name */
   EXPECT("forward it to Jan van der Berg today", "PERSON", "Jan van der Berg");
   EXPECT("ask Pieter van den Broek", "PERSON", "Pieter van den Broek");
+  /* a given name that is a place's too, before a particle and a known surname */
+  EXPECT("Please send the contract to Jan de Vries before Friday.", "PERSON", "Jan de Vries");
+  EXPECT("Jan de Groot called today.", "PERSON", "Jan de Groot");
+  REJECT("We flew to Rio de Janeiro in May.", "PERSON");
+  /* Vietnamese full names: family name, a common middle name, given names */
+  EXPECT("Please send the contract to Nguyen Van An.", "PERSON", "Nguyen Van An");
+  EXPECT("Pham Thi Lan is our new accountant.", "PERSON", "Pham Thi Lan");
+  EXPECT("Nguy\xe1\xbb\x85n V\xc4\x83n An \xc4\x91\xc3\xa3 g\xe1\xbb\x8di.", "PERSON",
+         "Nguy\xe1\xbb\x85n V\xc4\x83n An");
+  REJECT("Ho Chi Minh City is the largest city.", "PERSON");
   /* an address block's first line */
   EXPECT("Yuki Tanaka\n\nMombasa\nPhilippines", "PERSON", "Yuki Tanaka");
   EXPECT("Tomasz Wr\xc3\xb3" "bel\nul. Lipowa 12\n00-950 Warszawa", "PERSON", "Tomasz Wr\xc3\xb3" "bel");
@@ -261,6 +271,10 @@ static void persons(void **s) {
 
 static void not_persons(void **s) {
   (void)s;
+  /* holidays and fairs in other languages */
+  REJECT("\xc5\x9awi\xc4\x99to Niepodleg\xc5\x82o\xc5\x9b" "ci is a holiday in Warszawa.", "PERSON");
+  REJECT("Dzie\xc5\x84 Matki is in May.", "PERSON");
+  REJECT("Kurban Bayram\xc4\xb1 starts next week.", "PERSON");
   REJECT("The crowd shouted at the referee", "PERSON");
   /* places and firms written as "NAME, NAME"; a firm's Family; legal forms */
   REJECT("HOUSTON, TEXAS", "PERSON");
