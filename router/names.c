@@ -29,6 +29,11 @@ static const char *const veto[] = {
     /* holidays and fairs in other languages: "Święto Niepodległości", "Feria de Abril" */
     "święto", "Święto", "dzień", "wigilia", "feria", "fiesta", "semana", "noche", "fête",
     "bayram", "bayramı", "jour",
+    /* stations, roads, trains and prizes: "Warszawa Centralna", "Tarlabaşı
+     * Bulvarı", "Yüksek Hızlı Tren", "Nagrody Nobla" */
+    "centralna", "centralnej", "centralny", "główny", "głównego", "główna", "głównej",
+    "dworzec", "bulvarı", "bulvar", "caddesi", "sokağı", "meydanı", "tren", "nagroda",
+    "nagrody", "nobla", "ödülü", "havalimanı",
     "cafe", "team", "league", "cup", "fc", "united", "award", "awards", "prize", "festival",
     "war", "battle", "treaty", "empire", "dynasty", "revolution", "cathedral",
     "temple", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
@@ -797,7 +802,11 @@ static size_t public_figure(const char *text, const sl__toks_t *T, size_t i, siz
 /* One word right after a day's number: a month in a language the lists lack
  * ("1 Nisan itibarıyla", "15 Temmuz"), not a person. */
 static bool after_day_number(const char *text, const sl__toks_t *T, size_t i) {
+  static const char *const of[] = {"de", "di", "del", NULL}; /* "25 de Abril", "10 di Marzo" */
   const sl__tok_t *t = &T->v[i], *p = i ? &T->v[i - 1] : NULL;
+  if (p && i >= 2 && !t->punct_before && !t->nl_before && sl__tok_in(text, p, of) &&
+      !p->punct_before && !p->nl_before)
+    t = p, p = &T->v[i - 2];
   return p && p->kind == SL_TK_NUM && p->e - p->s <= 2 && !t->punct_before && !t->nl_before &&
          text[p->s] != '0';
 }

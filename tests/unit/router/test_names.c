@@ -275,6 +275,11 @@ static void not_persons(void **s) {
   REJECT("\xc5\x9awi\xc4\x99to Niepodleg\xc5\x82o\xc5\x9b" "ci is a holiday in Warszawa.", "PERSON");
   REJECT("Dzie\xc5\x84 Matki is in May.", "PERSON");
   REJECT("Kurban Bayram\xc4\xb1 starts next week.", "PERSON");
+  /* stations, roads, trains; a month after a day's number and "de" */
+  REJECT("Ile jedzie Pendolino z Warszawy Centralnej do Krakowa G\xc5\x82\xc3\xb3wnego?", "PERSON");
+  REJECT("Kuryeler i\xc3\xa7in Tarlaba\xc5\x9f\xc4\xb1 Bulvar\xc4\xb1 a\xc3\xa7\xc4\xb1k.", "PERSON");
+  REJECT("Ankara-\xc4\xb0stanbul Y\xc3\xbcksek H\xc4\xb1zl\xc4\xb1 Tren yolculu\xc4\x9fu", "PERSON");
+  REJECT("Lembro-me do 25 de Abril e do 10 de Junho.", "PERSON");
   REJECT("The crowd shouted at the referee", "PERSON");
   /* places and firms written as "NAME, NAME"; a firm's Family; legal forms */
   REJECT("HOUSTON, TEXAS", "PERSON");
