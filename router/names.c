@@ -763,6 +763,10 @@ static size_t public_figure(const char *text, const sl__toks_t *T, size_t i, siz
   if (possessive_tok(text, &T->v[j - 1]) && sl__figure_has(text + T->v[i].s, e - T->v[i].s)) return j;
   if (possessive_tok(text, &T->v[j - 1])) e -= 2;
   if (sl__figure_has(text + T->v[i].s, e - T->v[i].s)) return j;
+  /* the name as the list has it, with more of the full name after it:
+   * "Miguel de Cervantes Saavedra" */
+  for (size_t m = j - 1; m >= i + 2; m--)
+    if (sl__figure_has(text + T->v[i].s, T->v[m - 1].e - T->v[i].s)) return j;
   /* a figure's work, the name in the German genitive: "Goethes Faust" */
   size_t n0 = T->v[i].e - T->v[i].s;
   if (j - i >= 2 && n0 > 4 && text[T->v[i].e - 1] == 's' && sl__figure_has(text + T->v[i].s, n0 - 1))

@@ -21,6 +21,8 @@ static void persons(void **s) {
   /* who shouted, at whom */
   EXPECT("Mei shouted at Aroha: \"What are you doing here?\"", "PERSON", "Aroha");
   EXPECT("Mei shouted at Aroha: \"What are you doing here?\"", "PERSON", "Mei");
+  /* a well-known name with a cue is a person */
+  EXPECT("my colleague Miguel de Cervantes Saavedra called", "PERSON", "Miguel de Cervantes Saavedra");
   /* a two-word particle inside a name */
   EXPECT("forward it to Jan van der Berg today", "PERSON", "Jan van der Berg");
   EXPECT("ask Pieter van den Broek", "PERSON", "Pieter van den Broek");
@@ -275,6 +277,8 @@ static void not_persons(void **s) {
   REJECT("\xc5\x9awi\xc4\x99to Niepodleg\xc5\x82o\xc5\x9b" "ci is a holiday in Warszawa.", "PERSON");
   REJECT("Dzie\xc5\x84 Matki is in May.", "PERSON");
   REJECT("Kurban Bayram\xc4\xb1 starts next week.", "PERSON");
+  /* a well-known name as the list has it, more of the full name after it */
+  REJECT("Resume este texto: Miguel de Cervantes Saavedra naci\xc3\xb3 en Alcal\xc3\xa1 en 1547.", "PERSON");
   /* stations, roads, trains; a month after a day's number and "de" */
   REJECT("Ile jedzie Pendolino z Warszawy Centralnej do Krakowa G\xc5\x82\xc3\xb3wnego?", "PERSON");
   REJECT("Kuryeler i\xc3\xa7in Tarlaba\xc5\x9f\xc4\xb1 Bulvar\xc4\xb1 a\xc3\xa7\xc4\xb1k.", "PERSON");
