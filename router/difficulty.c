@@ -378,10 +378,7 @@ void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, const 
   size_t an = ask_of(task, tn, ask);
   if (an) {
     double code = f[SL_DF_code_tokens] > f[SL_DF_code_def] ? f[SL_DF_code_tokens] : f[SL_DF_code_def];
-    double keep[SL_DF__COUNT];
-    memcpy(keep, f, sizeof keep);
-    int look = text_features(ask, an, NULL, NULL, f);
-    f[SL_DF_context_chars] = keep[SL_DF_context_chars];
+    int look = text_features(ask, an, NULL, NULL, f); /* (the text features only) */
     f[SL_DF_pasted] = 1.0 - (double)an / (double)tn;
     f[SL_DF_paste_chars] = log1p((double)(tn - an)) / 10.0;
     f[SL_DF_paste_code] = code;
