@@ -1674,7 +1674,9 @@ static bool historical(const char *text, size_t len, const sl__toks_t *T) {
  *   (고객님, 선생님 …): "김민준 씨", "민준님";
  * - Russian and other Cyrillic: a given name, a patronymic (…ович, …евич,
  *   …овна, …евна, …ична, in any case) and the surname after it:
- *   "Ивану Петровичу Смирнову". */
+ *   "Ивану Петровичу Смирнову"; or one of the common given names and a
+ *   surname by its ending (…ов, …ева, …ин, …ский, …енко, …швили, in any
+ *   case): "Ивану Петрову", "Ольге Шевченко". */
 static bool utf8_cjk(const unsigned char *u) {
   return (u[0] >= 0xE4 && u[0] <= 0xE9) || (u[0] == 0xE3 && (u[1] == 0x82 || u[1] == 0x83)); /* + katakana */
 }
@@ -1762,7 +1764,49 @@ static bool patronymic(const char *text, const sl__tok_t *u) {
   return false;
 }
 
+/* A Russian given name in any case: one of the common ones' stems and at most
+ * three more letters ("Иван", "Ивану", "Ивана"; "Алексей", "Алексею"). */
+static bool cyr_given(const char *text, const sl__tok_t *u) {
+  static const char *const stems[] = {
+      "Иван", "Пётр", "Петр", "Алексе", "Серге", "Андре", "Дмитри", "Михаил", "Никола",
+      "Александр", "Владимир", "Максим", "Артём", "Артем", "Евгени", "Павел", "Павл", "Олег",
+      "Игор", "Юри", "Виктор", "Борис", "Антон", "Денис", "Роман", "Константин", "Григори",
+      "Фёдор", "Федор", "Степан", "Тимур", "Кирилл", "Егор", "Анн", "Мари", "Елен", "Ольг",
+      "Наталь", "Татьян", "Ирин", "Екатерин", "Светлан", "Юли", "Ксени", "Дарь", "Полин",
+      "Алин", "Виктори", "Софи", "Софь", "Людмил", "Галин", "Оксан", "Валентин", NULL};
+  size_t n = u->e - u->s;
+  for (const char *const *st = stems; *st; st++) {
+    size_t m = strlen(*st);
+    if (n >= m && n <= m + 6 && !memcmp(text + u->s, *st, m)) return true;
+  }
+  return false;
+}
+
+/* A Russian, Ukrainian or Georgian surname by its ending, in any case
+ * ("Петров", "Петрову", "Смирновой", "Шевченко", "Бериашвили"). */
+static bool cyr_surname(const char *text, const sl__tok_t *u) {
+  static const char *const ends[] = {"ов", "ова", "ову", "овым", "овой", "ове", "ев", "ева", "еву",
+                                     "евым", "евой", "еве", "ин", "ина", "ину", "иным", "иной",
+                                     "ине", "ский", "ская", "скому", "ской", "ского", "скую",
+                                     "ским", "цкий", "цкая", "енко", "ук", "юк", "ян", "дзе",
+                                     "швили", NULL};
+  size_t n = u->e - u->s;
+  for (const char *const *e = ends; *e; e++) {
+    size_t m = strlen(*e);
+    if (n >= m + 4 && !memcmp(text + u->e - m, *e, m)) return true;
+  }
+  return false;
+}
+
 static void cyrillic_names(sl__ctx_t *c, const sl__toks_t *T) {
+  /* a given name and a surname: "Отправьте договор Ивану Петрову" */
+  for (size_t i = 1; i < T->n; i++) {
+    const sl__tok_t *u = &T->v[i], *p = &T->v[i - 1];
+    if (u->kind == SL_TK_WORD && p->kind == SL_TK_WORD && (unsigned char)c->text[u->s] == 0xD0 &&
+        !u->nl_before && !u->punct_before && cyr_capital(c->text, u) && cyr_capital(c->text, p) &&
+        cyr_given(c->text, p) && cyr_surname(c->text, u) && !patronymic(c->text, u))
+      sl__cands_add(c->out, p->s, u->e, SL_ET_PERSON, "person", 35);
+  }
   for (size_t i = 1; i < T->n; i++) {
     const sl__tok_t *u = &T->v[i], *p = &T->v[i - 1];
     if (u->kind != SL_TK_WORD || (unsigned char)c->text[u->s] != 0xD0 || u->nl_before || u->punct_before ||

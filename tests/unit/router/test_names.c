@@ -30,6 +30,11 @@ static void persons(void **s) {
   EXPECT("Please send the contract to Jan de Vries before Friday.", "PERSON", "Jan de Vries");
   EXPECT("Jan de Groot called today.", "PERSON", "Jan de Groot");
   REJECT("We flew to Rio de Janeiro in May.", "PERSON");
+  /* a Russian given name and a surname, in any case */
+  EXPECT("Отправьте договор Ивану Петрову до пятницы.", "PERSON", "Ивану Петрову");
+  EXPECT("Позвоните Ольге Шевченко.", "PERSON", "Ольге Шевченко");
+  REJECT("Российская Федерация и Республика Беларусь.", "PERSON");
+  REJECT("Встреча в Москве с Министерством Финансов.", "PERSON");
   /* Vietnamese full names: family name, a common middle name, given names */
   EXPECT("Please send the contract to Nguyen Van An.", "PERSON", "Nguyen Van An");
   EXPECT("Pham Thi Lan is our new accountant.", "PERSON", "Pham Thi Lan");
