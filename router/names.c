@@ -1861,11 +1861,36 @@ static void titled_script_names(sl__ctx_t *c, const sl__toks_t *T) {
 }
 
 
+/* An Arabic name without a title: one of the common given names (not those
+ * that are also words: نور "light", أمل "hope", هدى "guidance") and a family
+ * name with the article (العلي, الحربي) or another given name as the father's
+ * ("محمد العلي", "أحمد يوسف"), on one line. */
+static void arabic_names(sl__ctx_t *c, const sl__toks_t *T) {
+  static const char *const given[] = {
+      "محمد", "أحمد", "احمد", "علي", "عمر", "خالد", "يوسف", "إبراهيم", "ابراهيم", "عبدالله",
+      "عبدالرحمن", "حسن", "حسين", "مصطفى", "محمود", "سعيد", "طارق", "فيصل", "سلمان", "ماجد",
+      "سامي", "كريم", "وليد", "ياسر", "زياد", "فاطمة", "عائشة", "مريم", "سارة", "ليلى", "زينب",
+      "خديجة", "رنا", "دينا", "ريم", "لينا", "هند", "منى", "سلمى", "نادية", NULL};
+  const char *text = c->text;
+  for (size_t i = 0; i + 1 < T->n; i++) {
+    const sl__tok_t *u = &T->v[i], *v = &T->v[i + 1];
+    unsigned char b = (unsigned char)text[u->s];
+    if (u->kind != SL_TK_WORD || (b != 0xD8 && b != 0xD9)) continue;
+    if (!sl__tok_in(text, u, given) || v->kind != SL_TK_WORD || v->nl_before || v->punct_before)
+      continue;
+    bool family = v->e - v->s >= 8 && !memcmp(text + v->s, "ال", 4); /* the article and 2+ letters */
+    if (!family && !sl__tok_in(text, v, given)) continue;
+    sl__cands_add(c->out, u->s, v->e, SL_ET_PERSON, "person", 35);
+    i++;
+  }
+}
+
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   size_t n0 = c->out->n;
   detect_names(c, g, T);
   if (c->scripts & SL_SCRIPT_CYRILLIC) cyrillic_names(c, T);
   if (c->scripts & (SL_SCRIPT_ARABIC | SL_SCRIPT_DEVANAGARI)) titled_script_names(c, T);
+  if (c->scripts & SL_SCRIPT_ARABIC) arabic_names(c, T);
   if (c->scripts & SL_SCRIPT_CJK) cjk_honorific_names(c);
   if (c->scripts & SL_SCRIPT_HANGUL) korean_names(c);
   if (c->out->n == n0) return;

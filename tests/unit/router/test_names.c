@@ -35,6 +35,9 @@ static void persons(void **s) {
   EXPECT("Позвоните Ольге Шевченко.", "PERSON", "Ольге Шевченко");
   REJECT("Российская Федерация и Республика Беларусь.", "PERSON");
   REJECT("Встреча в Москве с Министерством Финансов.", "PERSON");
+  /* an Arabic given name and a family name with the article */
+  EXPECT("أرسل العقد إلى محمد العلي قبل يوم الجمعة.", "PERSON", "محمد العلي");
+  REJECT("نور الشمس قوي اليوم", "PERSON");
   /* Vietnamese full names: family name, a common middle name, given names */
   EXPECT("Please send the contract to Nguyen Van An.", "PERSON", "Nguyen Van An");
   EXPECT("Pham Thi Lan is our new accountant.", "PERSON", "Pham Thi Lan");
