@@ -1716,6 +1716,34 @@ static void cjk_honorific_names(sl__ctx_t *c) {
   }
 }
 
+/* A CJK or Korean name as a form's value: a label (姓名, 联系人, 收件人,
+ * 氏名, 名前, 担当者, 이름, 성명, 담당자 …), a colon (full-width or not)
+ * and two to four ideographs, kana or Hangul syllables: "客户姓名：李娜",
+ * "联系人: 王芳", "氏名：佐藤花子", "성명: 김민준". */
+static void cjk_labelled_names(sl__ctx_t *c) {
+  /* (not a role alone, 客户 "customer", 患者 "patient": a transcript's speakers) */
+  static const char *const labels[] = {"姓名", "名字", "联系人", "收件人", "收货人", "申请人",
+                                       "负责人", "联络人", "氏名", "名前", "担当者", "이름",
+                                       "성명", "담당자", "고객명", "환자명", NULL};
+  const unsigned char *t = (const unsigned char *)c->text;
+  size_t n = c->len;
+  for (const char *const *l = labels; *l; l++) {
+    size_t m = strlen(*l);
+    for (const unsigned char *at = memmem(t, n, *l, m); at; at = memmem(at + 1, n - (size_t)(at + 1 - t), *l, m)) {
+      size_t p = (size_t)(at - t) + m;
+      if (p + 3 <= n && !memcmp(t + p, "\xef\xbc\x9a", 3)) p += 3; /* ： */
+      else if (p < n && t[p] == ':') p++;
+      else continue;
+      while (p < n && t[p] == ' ') p++;
+      size_t s = p;
+      bool hangul = p + 3 <= n && sl__hangul(t + p);
+      while (p + 3 <= n && p - s < 15 && (hangul ? sl__hangul(t + p) : utf8_cjk(t + p))) p += 3;
+      size_t chars = (p - s) / 3;
+      if (chars >= 2 && chars <= 4 && !(p + 3 <= n && (hangul ? sl__hangul(t + p) : utf8_cjk(t + p))))
+        sl__cands_add(c->out, (uint32_t)s, (uint32_t)p, SL_ET_PERSON, "person", 35);
+    }
+  }
+}
 
 static void korean_names(sl__ctx_t *c) {
   static const char *const titles[] = {"\xea\xb3\xa0\xea\xb0\x9d", "\xec\x84\xa0\xec\x83\x9d",
@@ -1893,6 +1921,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   if (c->scripts & SL_SCRIPT_ARABIC) arabic_names(c, T);
   if (c->scripts & SL_SCRIPT_CJK) cjk_honorific_names(c);
   if (c->scripts & SL_SCRIPT_HANGUL) korean_names(c);
+  if (c->scripts & (SL_SCRIPT_CJK | SL_SCRIPT_HANGUL)) cjk_labelled_names(c);
   if (c->out->n == n0) return;
   /* what code holds is no one's name; nor are those of a text about the past */
   bool past = historical(c->text, c->len, T);

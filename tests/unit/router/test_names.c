@@ -35,6 +35,12 @@ static void persons(void **s) {
   EXPECT("Позвоните Ольге Шевченко.", "PERSON", "Ольге Шевченко");
   REJECT("Российская Федерация и Республика Беларусь.", "PERSON");
   REJECT("Встреча в Москве с Министерством Финансов.", "PERSON");
+  /* a CJK or Korean name as a form's value */
+  EXPECT("客户姓名: 李娜", "PERSON", "李娜");
+  EXPECT("联系人：王芳，电话见附件", "PERSON", "王芳");
+  EXPECT("성명: 김민준", "PERSON", "김민준");
+  REJECT("患者：头痛三天", "PERSON");
+  REJECT("名字：可以随便起吗", "PERSON");
   /* an Arabic given name and a family name with the article */
   EXPECT("أرسل العقد إلى محمد العلي قبل يوم الجمعة.", "PERSON", "محمد العلي");
   REJECT("نور الشمس قوي اليوم", "PERSON");
