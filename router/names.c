@@ -1913,12 +1913,46 @@ static void arabic_names(sl__ctx_t *c, const sl__toks_t *T) {
   }
 }
 
+/* The script of a UTF-8 lead byte, for the names after a label below. */
+static int lead_script(unsigned char b) {
+  return b == 0xCE || b == 0xCF ? 1 : b == 0xD0 || b == 0xD1 ? 2 : b == 0xD7 ? 3 : b >= 0xD8 && b <= 0xDB ? 4 : 0;
+}
+
+/* A name as a form's value in Cyrillic, Greek, Hebrew or Arabic: a name label
+ * (ФИО, Имя, Фамилия, ПІБ, Прізвище; Όνομα, Επώνυμο, Ονοματεπώνυμο; שם;
+ * الاسم, اسم), a colon and one to three words of the label's script on the
+ * line: "ФИО: Смирнов Алексей", "Όνομα: Γιώργος Παπαδόπουλος", "שם: דוד כהן". */
+static void labelled_script_names(sl__ctx_t *c, const sl__toks_t *T) {
+  static const char *const labels[] = {"ФИО", "Имя", "Фамилия", "ПІБ", "Прізвище", "Όνομα",
+                                       "Επώνυμο", "Ονοματεπώνυμο", "שם", "الاسم", "اسم", NULL};
+  const char *text = c->text;
+  for (size_t i = 0; i + 1 < T->n; i++) {
+    const sl__tok_t *u = &T->v[i], *v = &T->v[i + 1];
+    int sc = lead_script((unsigned char)text[u->s]);
+    if (!sc || v->punct_before != ':' || v->nl_before || !sl__tok_in(text, u, labels)) continue;
+    size_t j = i + 1;
+    /* (capitalised, in the scripts that have capitals: "Имя: пользователь
+     * должен ввести имя" names no one) */
+    while (j < T->n && j - i <= 3 && T->v[j].kind == SL_TK_WORD && !T->v[j].nl_before &&
+           (j == i + 1 || !T->v[j].punct_before) && lead_script((unsigned char)text[T->v[j].s]) == sc &&
+           (sc == 2 ? cyr_capital(text, &T->v[j])
+            : sc == 1 ? (unsigned char)text[T->v[j].s] == 0xCE && (unsigned char)text[T->v[j].s + 1] >= 0x86 &&
+                            (unsigned char)text[T->v[j].s + 1] <= 0xAB
+                      : true))
+      j++;
+    if (j > i + 1) sl__cands_add(c->out, v->s, T->v[j - 1].e, SL_ET_PERSON, "person", 35);
+    i = j - 1;
+  }
+}
+
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
   size_t n0 = c->out->n;
   detect_names(c, g, T);
   if (c->scripts & SL_SCRIPT_CYRILLIC) cyrillic_names(c, T);
   if (c->scripts & (SL_SCRIPT_ARABIC | SL_SCRIPT_DEVANAGARI)) titled_script_names(c, T);
   if (c->scripts & SL_SCRIPT_ARABIC) arabic_names(c, T);
+  if (c->scripts & (SL_SCRIPT_CYRILLIC | SL_SCRIPT_ARABIC | SL_SCRIPT_GREEK_HEBREW))
+    labelled_script_names(c, T);
   if (c->scripts & SL_SCRIPT_CJK) cjk_honorific_names(c);
   if (c->scripts & SL_SCRIPT_HANGUL) korean_names(c);
   if (c->scripts & (SL_SCRIPT_CJK | SL_SCRIPT_HANGUL)) cjk_labelled_names(c);

@@ -530,10 +530,11 @@ static unsigned scripts_of(const char *text, size_t len) {
   unsigned out = 0;
   for (size_t i = 0; i < len; i += 64) {
     size_t m = len - i < 64 ? len - i : 64;
-    if (!sl__block_has(t + i, m, 0xD0, 0xED)) continue; /* ASCII, Latin accents, dashes and quotes */
+    if (!sl__block_has(t + i, m, 0xCE, 0xED)) continue; /* ASCII, Latin accents, dashes and quotes */
     for (size_t k = 0; k < m; k++) {
       unsigned char b = t[i + k];
       out |= (b >= 0xD0 && b <= 0xD1 ? SL_SCRIPT_CYRILLIC : 0) | (b >= 0xD8 && b <= 0xDB ? SL_SCRIPT_ARABIC : 0) |
+             (b == 0xCE || b == 0xCF || b == 0xD7 ? SL_SCRIPT_GREEK_HEBREW : 0) |
              (b == 0xE0 ? SL_SCRIPT_DEVANAGARI : 0) | (b >= 0xE3 && b <= 0xE9 ? SL_SCRIPT_CJK : 0) |
              (b >= 0xEA && b <= 0xED ? SL_SCRIPT_HANGUL : 0);
     }

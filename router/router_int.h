@@ -234,7 +234,8 @@ enum {
   SL_SCRIPT_ARABIC = 2,     /* D8-DB */
   SL_SCRIPT_DEVANAGARI = 4, /* E0 */
   SL_SCRIPT_CJK = 8,        /* E3-E9: kana and ideographs */
-  SL_SCRIPT_HANGUL = 16     /* EA-ED */
+  SL_SCRIPT_HANGUL = 16,    /* EA-ED */
+  SL_SCRIPT_GREEK_HEBREW = 32 /* CE-CF, D7 */
 };
 
 /* Any of the n bytes (at most 64) is in [lo, hi] (vectorisable: the script

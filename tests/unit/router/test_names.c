@@ -41,6 +41,12 @@ static void persons(void **s) {
   EXPECT("성명: 김민준", "PERSON", "김민준");
   REJECT("患者：头痛三天", "PERSON");
   REJECT("名字：可以随便起吗", "PERSON");
+  /* a name as a form's value in Cyrillic, Greek, Hebrew, Arabic */
+  EXPECT("ФИО: Смирнов Алексей", "PERSON", "Смирнов Алексей");
+  EXPECT("Όνομα: Γιώργος Παπαδόπουλος", "PERSON", "Γιώργος Παπαδόπουλος");
+  EXPECT("שם: דוד כהן", "PERSON", "דוד כהן");
+  EXPECT("الاسم: خالد", "PERSON", "خالد");
+  REJECT("Имя: пользователь должен ввести имя", "PERSON");
   /* an Arabic given name and a family name with the article */
   EXPECT("أرسل العقد إلى محمد العلي قبل يوم الجمعة.", "PERSON", "محمد العلي");
   REJECT("نور الشمس قوي اليوم", "PERSON");
