@@ -285,15 +285,17 @@ static int text_features(const char *t, size_t n, const int *cue_cnt, const sl__
   return cnt[G_LOOK];
 }
 
-/* The task: the last user message. A system prompt, the conversation before it,
- * tool results after it and the request's tool definitions are its context,
- * which counts by its size alone (a long conversation that ends in "thanks,
- * good night" is an easy ask). NULL when the task is the whole text. */
+/* The task: the last user message with text (one holding only an image has
+ * none). A system prompt, the conversation before it, tool results after it
+ * and the request's tool definitions are its context, which counts by its
+ * size alone (a long conversation that ends in "thanks, good night" is an
+ * easy ask). NULL when the task is the whole text. */
 static const char *task_of(const sl_chat_req_t *req, size_t n, size_t *tn) {
   if (!req) return NULL;
   const sl_msg_t *last = NULL;
   for (size_t i = 0; i < req->n_msgs; i++)
-    if (req->msgs[i].role && !strcmp(req->msgs[i].role, "user") && req->msgs[i].content)
+    if (req->msgs[i].role && !strcmp(req->msgs[i].role, "user") && req->msgs[i].content &&
+        req->msgs[i].content[strspn(req->msgs[i].content, " \t\r\n")])
       last = &req->msgs[i];
   if (!last) return NULL;
   *tn = strlen(last->content);

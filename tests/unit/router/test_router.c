@@ -373,6 +373,12 @@ static void difficulty_of_the_ask(void **s) {
   build_req(&folded, 1, wide);
   assert_true(scored(&folded) > 0.5);
   sl_chat_req_free(&folded);
+  /* a last user message without text (an image alone) asks nothing: the one before does */
+  const char *img[] = {"user", hard_ask, "assistant", "Which part?", "user", " \n"};
+  sl_chat_req_t image_last;
+  build_req(&image_last, 3, img);
+  assert_true(feature(&image_last, "proof_cues") > 0);
+  sl_chat_req_free(&image_last);
   assert_int_equal(sl_router_difficulty_terms(NULL, &single, (double[64]){0}, 64), 0);
   sl_chat_req_free(&single);
   sl_chat_req_free(&after);
