@@ -1889,16 +1889,18 @@ static void titled_script_names(sl__ctx_t *c, const sl__toks_t *T) {
 }
 
 
-/* An Arabic name without a title: one of the common given names (not those
- * that are also words: نور "light", أمل "hope", هدى "guidance") and a family
+/* An Arabic name without a title: one of the common given names and a family
  * name with the article (العلي, الحربي) or another given name as the father's
- * ("محمد العلي", "أحمد يوسف"), on one line. */
+ * ("محمد العلي", "أحمد يوسف", "محمد علي"), on one line. Names that are words
+ * too open none (علي as in "علي الفور", "at once"; حسن "good", سعيد "happy",
+ * كريم "generous"; نور "light", أمل "hope" not at all). */
 static void arabic_names(sl__ctx_t *c, const sl__toks_t *T) {
   static const char *const given[] = {
-      "محمد", "أحمد", "احمد", "علي", "عمر", "خالد", "يوسف", "إبراهيم", "ابراهيم", "عبدالله",
-      "عبدالرحمن", "حسن", "حسين", "مصطفى", "محمود", "سعيد", "طارق", "فيصل", "سلمان", "ماجد",
-      "سامي", "كريم", "وليد", "ياسر", "زياد", "فاطمة", "عائشة", "مريم", "سارة", "ليلى", "زينب",
-      "خديجة", "رنا", "دينا", "ريم", "لينا", "هند", "منى", "سلمى", "نادية", NULL};
+      "محمد", "أحمد", "احمد", "عمر", "خالد", "يوسف", "إبراهيم", "ابراهيم", "عبدالله",
+      "عبدالرحمن", "حسين", "مصطفى", "محمود", "طارق", "فيصل", "سلمان", "ماجد", "وليد", "ياسر",
+      "زياد", "فاطمة", "عائشة", "مريم", "سارة", "ليلى", "زينب", "خديجة", "رنا", "دينا", "لينا",
+      "سلمى", "نادية", NULL};
+  static const char *const fathers[] = {"علي", "حسن", "سعيد", "كريم", "سامي", NULL};
   const char *text = c->text;
   for (size_t i = 0; i + 1 < T->n; i++) {
     const sl__tok_t *u = &T->v[i], *v = &T->v[i + 1];
@@ -1907,7 +1909,7 @@ static void arabic_names(sl__ctx_t *c, const sl__toks_t *T) {
     if (!sl__tok_in(text, u, given) || v->kind != SL_TK_WORD || v->nl_before || v->punct_before)
       continue;
     bool family = v->e - v->s >= 8 && !memcmp(text + v->s, "ال", 4); /* the article and 2+ letters */
-    if (!family && !sl__tok_in(text, v, given)) continue;
+    if (!family && !sl__tok_in(text, v, given) && !sl__tok_in(text, v, fathers)) continue;
     sl__cands_add(c->out, u->s, v->e, SL_ET_PERSON, "person", 35);
     i++;
   }
@@ -2086,7 +2088,7 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         continue;
       }
     }
-    /* 0b-. A Vietnamese full name: "Nguyen Van An", "Pham Thi Lan" */
+    /* 0-v. A Vietnamese full name: "Nguyen Van An", "Pham Thi Lan" */
     if (cap) {
       size_t end = vietnamese_name(text, T, i);
       if (end) {

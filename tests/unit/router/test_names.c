@@ -50,6 +50,8 @@ static void persons(void **s) {
   /* an Arabic given name and a family name with the article */
   EXPECT("أرسل العقد إلى محمد العلي قبل يوم الجمعة.", "PERSON", "محمد العلي");
   REJECT("نور الشمس قوي اليوم", "PERSON");
+  REJECT("سأرسل الملف علي الفور", "PERSON");
+  EXPECT("اتصل محمد علي أمس", "PERSON", "محمد علي");
   /* Vietnamese full names: family name, a common middle name, given names */
   EXPECT("Please send the contract to Nguyen Van An.", "PERSON", "Nguyen Van An");
   EXPECT("Pham Thi Lan is our new accountant.", "PERSON", "Pham Thi Lan");
