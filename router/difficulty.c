@@ -285,7 +285,7 @@ static int text_features(const char *t, size_t n, const int *cue_cnt, const sl__
   return cnt[G_LOOK];
 }
 
-/* The task: the last user message with text (one holding only an image has
+/* The task: the last user message with text (one of whitespace alone has
  * none). A system prompt, the conversation before it, tool results after it
  * and the request's tool definitions are its context, which counts by its
  * size alone (a long conversation that ends in "thanks, good night" is an
@@ -303,10 +303,11 @@ static const char *task_of(const sl_chat_req_t *req, size_t n, size_t *tn) {
 }
 
 /* The ask around material pasted into the task, at most ASK_MAX bytes: the text
- * outside ``` fences, or in a long task without fences its first and last
- * lines (the paste between them: a title or "Who sent this email?" first, or
- * "What port does it listen on?" last). Its length, or 0 when the task has no
- * material to set apart (the ask is then the task). */
+ * outside ``` fences, or in a long task without fences (or with nothing
+ * outside them) its first and last lines (the paste between them: "Who
+ * sent this email?" first, or "What port does it listen on?" last). Its
+ * length, or 0 when the task has no material to set apart (the ask is then
+ * the task). */
 #define ASK_MAX 1024
 #define ASK_PASTE 600 /* a task shorter than this has no paste */
 #define ASK_LINE 300  /* a first line longer than this is not an instruction */
@@ -330,10 +331,30 @@ static size_t outside_fences(const char *t, size_t n, size_t from, size_t to, si
   return at;
 }
 
+/* The first and last lines of a task without (closed) fences; a first line
+ * longer than ASK_LINE is a paragraph of the paste. (Taking only the line that
+ * asks, a question last or a question or announcement first, read lower on
+ * the dev file and in cross-validation.) */
+static size_t ask_lines(const char *t, size_t n, char *out) {
+  const size_t half = ASK_MAX / 2;
+  const char *first = memchr(t, '\n', n);
+  size_t e = n;
+  while (e && (t[e - 1] == '\n' || t[e - 1] == ' ' || t[e - 1] == '\r')) e--;
+  const char *last = e ? memrchr(t, '\n', e) : NULL;
+  if (!first || !last || last <= first) return 0;
+  size_t a = (size_t)(first - t), b = e - (size_t)(last + 1 - t);
+  if (a > ASK_LINE) a = 0;
+  if (b > half - 1) b = half - 1;
+  memcpy(out, t, a);
+  out[a] = '\n';
+  memcpy(out + a + 1, t + e - b, b);
+  return a + 1 + b;
+}
+
 static size_t ask_of(const char *t, size_t n, char *out) {
   if (n < ASK_PASTE) return 0;
   const size_t half = ASK_MAX / 2;
-  size_t an;
+  size_t an = 0;
   if (memmem(t, n, "```", 3)) {
     size_t total = outside_fences(t, n, 0, half, 0, out);
     an = total < half ? total : half;
@@ -341,20 +362,9 @@ static size_t ask_of(const char *t, size_t n, char *out) {
       outside_fences(t, n, total - half, total, total - ASK_MAX, out), an = ASK_MAX;
     else if (total > half)
       outside_fences(t, n, half, total, 0, out), an = total;
-  } else {
-    const char *first = memchr(t, '\n', n);
-    size_t e = n;
-    while (e && (t[e - 1] == '\n' || t[e - 1] == ' ' || t[e - 1] == '\r')) e--;
-    const char *last = e ? memrchr(t, '\n', e) : NULL;
-    if (!first || !last || last <= first) return 0;
-    size_t a = (size_t)(first - t), b = e - (size_t)(last + 1 - t);
-    if (a > ASK_LINE) a = 0; /* a long first line is a paragraph of the paste */
-    if (b > half - 1) b = half - 1;
-    memcpy(out, t, a);
-    out[a] = '\n';
-    memcpy(out + a + 1, t + e - b, b);
-    an = a + 1 + b;
   }
+  /* no fence, or nothing outside them (a fence left open takes the rest) */
+  if (an < 2) an = ask_lines(t, n, out);
   return an * 10 < n * 9 ? an : 0;
 }
 

@@ -373,7 +373,19 @@ static void difficulty_of_the_ask(void **s) {
   build_req(&folded, 1, wide);
   assert_true(scored(&folded) > 0.5);
   sl_chat_req_free(&folded);
-  /* a last user message without text (an image alone) asks nothing: the one before does */
+  /* a fence left open: the question after the code is still the ask */
+  char open_fence[4096];
+  size_t of = (size_t)snprintf(open_fence, sizeof open_fence, "```go\n");
+  while (of + 100 < sizeof open_fence - 64)
+    of += (size_t)snprintf(open_fence + of, sizeof open_fence - of, "func f(x int) int { return x * 2 }\n");
+  snprintf(open_fence + of, sizeof open_fence - of, "\nWhich language is this written in?");
+  const char *ofm[] = {"user", open_fence};
+  sl_chat_req_t unclosed;
+  build_req(&unclosed, 1, ofm);
+  assert_true(feature(&unclosed, "pasted") > 0.9);
+  assert_true(scored(&unclosed) < 0.5);
+  sl_chat_req_free(&unclosed);
+  /* a last user message without text (whitespace alone) asks nothing: the one before does */
   const char *img[] = {"user", hard_ask, "assistant", "Which part?", "user", " \n"};
   sl_chat_req_t image_last;
   build_req(&image_last, 3, img);
