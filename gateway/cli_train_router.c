@@ -286,13 +286,15 @@ int sl_cli_train_router(int argc, char **argv) {
   /* Final model on all data; thresholds halfway between class means. */
   for (size_t i = 0; i < n; i++) train[i] = i;
   fit(items, train, n, nf, l2, w);
-  /* A feature that never varies in the data (tools, JSON schema, turns,
-   * max_tokens in single-turn eval sets) cannot be fitted: it keeps a small
-   * hand-set prior instead of 0, so such requests still lean harder. */
+  /* A feature that never varies in the data (tools, JSON schema, turns in
+   * single-turn eval sets) cannot be fitted: it keeps a small hand-set prior
+   * instead of 0, so such requests still lean harder. Not max_tokens: the
+   * Anthropic API requires it and OpenAI's SDK users mostly leave it out, so a
+   * prior would score one request differently by its dialect. */
   static const struct {
     const char *name;
     double w;
-  } prior[] = {{"turns", 0.5}, {"tools", 0.8}, {"json_schema", 0.6}, {"max_tokens", 0.3}};
+  } prior[] = {{"turns", 0.5}, {"tools", 0.8}, {"json_schema", 0.6}};
   for (size_t k = 1; k < nf; k++) {
     bool varies = false;
     for (size_t i = 1; i < n && !varies; i++) varies = items[i].f[k] != items[0].f[k];

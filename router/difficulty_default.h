@@ -14,7 +14,7 @@ static const double sl__diff_default_w[SL_DF__COUNT] = {
     1.524367, /* constraints */
     0.800000, /* tools */
     0.600000, /* json_schema */
-    0.300000, /* max_tokens */
+    0.000000, /* max_tokens */
     0.565282, /* non_ascii */
     -1.239080, /* question_short */
     -0.231028, /* task_easy_cues */

@@ -364,6 +364,11 @@ static void difficulty_of_the_ask(void **s) {
   build_req(&after_hard, 3, conv_hard);
   assert_true(scored(&pasted_hard) > scored(&pasted) + 0.3);
   assert_true(scored(&after_hard) > scored(&after) + 0.3);
+  /* max_tokens moves nothing: Anthropic's API requires it and OpenAI's SDK
+   * users mostly leave it out, and one request scores alike in both dialects */
+  double without = scored(&after_hard);
+  after_hard.max_tokens = 32000;
+  assert_true(fabs(scored(&after_hard) - without) < 1e-12);
   sl_chat_req_free(&pasted_hard);
   sl_chat_req_free(&after_hard);
   /* a text the classifier folds first (full-width letters, curly quotes) */
