@@ -332,7 +332,8 @@ static size_t outside_fences(const char *t, size_t n, size_t from, size_t to, si
 }
 
 /* The first and last lines of a task without (closed) fences; a first line
- * longer than ASK_LINE is a paragraph of the paste. (Taking only the line that
+ * longer than ASK_LINE is a paragraph of the paste, and one a tenth of it
+ * digits a log's or a table's. (Taking only the line that
  * asks, a question last or a question or announcement first, read lower on
  * the dev file and in cross-validation.) */
 static size_t ask_lines(const char *t, size_t n, char *out) {
@@ -343,7 +344,10 @@ static size_t ask_lines(const char *t, size_t n, char *out) {
   const char *last = e ? memrchr(t, '\n', e) : NULL;
   if (!first || !last || last <= first) return 0;
   size_t a = (size_t)(first - t), b = e - (size_t)(last + 1 - t);
-  if (a > ASK_LINE) a = 0;
+  size_t digits = 0;
+  for (size_t i = 0; i < a && i <= ASK_LINE; i++) digits += t[i] >= '0' && t[i] <= '9';
+  /* (nor is a first line of a log or a table, a tenth of it digits) */
+  if (a > ASK_LINE || digits * 10 > a) a = 0;
   if (b > half - 1) b = half - 1;
   memcpy(out, t, a);
   out[a] = '\n';

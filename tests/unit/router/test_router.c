@@ -378,6 +378,27 @@ static void difficulty_of_the_ask(void **s) {
   build_req(&folded, 1, wide);
   assert_true(scored(&folded) > 0.5);
   sl_chat_req_free(&folded);
+  /* a log pasted before a question: its first line (a tenth of it digits) is
+   * none of the question */
+  char logs[4096];
+  size_t lo = 0;
+  for (int i = 0; i < 20; i++)
+    lo += (size_t)snprintf(logs + lo, sizeof logs - lo,
+                           "2026-12-07 10:00:%02d,123 %s [main] org.apache.kafka.clients.NetworkClient"
+                           " - Connection to node %d could not be established.\n",
+                           i, i % 3 ? "INFO" : "ERROR", i);
+  size_t lq = lo;
+  snprintf(logs + lo, sizeof logs - lo, "\nHow many ERROR lines are there?");
+  const char *lm[] = {"user", logs};
+  sl_chat_req_t logq;
+  build_req(&logq, 1, lm);
+  double trivial = scored(&logq);
+  sl_chat_req_free(&logq);
+  snprintf(logs + lq, sizeof logs - lq,
+           "\nWhy does the consumer group keep rebalancing, and how would you prove the root cause?");
+  build_req(&logq, 1, lm);
+  assert_true(trivial < 0.3 && scored(&logq) > trivial + 0.4);
+  sl_chat_req_free(&logq);
   /* a fence left open: the question after the code is still the ask */
   char open_fence[4096];
   size_t of = (size_t)snprintf(open_fence, sizeof open_fence, "```go\n");
