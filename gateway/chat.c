@@ -476,10 +476,7 @@ static void fail_request(job_t *j, int status, const char *type, const char *cod
   fail_request_param(j, status, type, code, NULL, msg);
 }
 
-/* The request member a decoder's message is about, for the error's "param"
- * (what the SDKs show as err.param): its first word when that is a member's
- * path ("tools[0].function.name must be ..."), else NULL. */
-static const char *error_param(const char *msg, char *buf, size_t cap) {
+const char *sl_gw_error_param(const char *msg, char *buf, size_t cap) {
   static const char *const members[] = {
       "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k",
       "min_p", "n", "stop", "stop_sequences", "stream", "stream_options", "tools", "tool_choice",
@@ -1487,7 +1484,7 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
                        rc == SL_EPARSE         ? "invalid_json"
                        : rc == SL_EUNSUPPORTED ? "thread_unsupported_request" /* the only one */
                                                : "invalid_request",
-                       rc == SL_EINVAL ? error_param(err, param, sizeof param) : NULL, err);
+                       rc == SL_EINVAL ? sl_gw_error_param(err, param, sizeof param) : NULL, err);
     return;
   }
   j->stream = j->req.stream;

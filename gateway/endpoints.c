@@ -63,11 +63,12 @@ const char *sl_gw_data_class(const sl_http_req_t *r, char *buf, size_t cap) {
 
 /* An error in the dialect's shape, with the route headers and `extra` ones. */
 static void respond_error(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, const char *type,
-                          const char *code, const char *message, const char *request_id,
-                          const char *backend, const char *rule, const char *extra) {
+                          const char *code, const char *param, const char *message,
+                          const char *request_id, const char *backend, const char *rule,
+                          const char *extra) {
   sl_buf_t b;
   sl_buf_init(&b, 1 << 16);
-  dia->error(&b, status, type, code, NULL, message);
+  dia->error(&b, status, type, code, param, message);
   char h[768];
   sl_gw_route_headers(h, sizeof h, request_id, backend, rule, extra);
   sl_http_respond(c, status, "application/json", h, b.data ? b.data : "", b.len);
@@ -77,7 +78,7 @@ static void respond_error(sl_conn_t *c, const sl_dialect_ops_t *dia, int status,
 void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, const char *type,
                          const char *code, const char *message, const char *request_id,
                          const char *backend, const char *rule) {
-  respond_error(c, dia, status, type, code, message, request_id, backend, rule,
+  respond_error(c, dia, status, type, code, NULL, message, request_id, backend, rule,
                 status == 429 || status == 503 ? "Retry-After: 1\r\n" : NULL);
 }
 
@@ -204,17 +205,24 @@ static void simple(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, cons
   sl_http_end(c);
 }
 
-/* An error answer to a short endpoint, in the dialect's shape, with `extra`
- * headers; counted, and the request ended. */
-static void err_end_as(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const sl_dialect_ops_t *dia,
-                       int status, const char *type, const char *code, const char *msg,
-                       const char *extra) {
+/* An error answer to a short endpoint, in the dialect's shape, about the
+ * request member `param` (or NULL), with `extra` headers; counted, and the
+ * request ended. */
+static void err_end_param(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const sl_dialect_ops_t *dia,
+                          int status, const char *type, const char *code, const char *param,
+                          const char *msg, const char *extra) {
   char id[SL_GW_REQ_ID_MAX];
   sl_gw_request_id(gw, id);
-  respond_error(c, dia, status, type, code, msg, id, NULL, NULL, extra);
+  respond_error(c, dia, status, type, code, param, msg, id, NULL, NULL, extra);
   count_short(gw, r, id, status);
   ledger_rejected(gw, r->path, id, status);
   sl_http_end(c);
+}
+
+static void err_end_as(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, const sl_dialect_ops_t *dia,
+                       int status, const char *type, const char *code, const char *msg,
+                       const char *extra) {
+  err_end_param(gw, c, r, dia, status, type, code, NULL, msg, extra);
 }
 
 static void err_end(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r, int status, const char *type,
@@ -423,8 +431,10 @@ static void explain(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *r) {
                                 : sl_responses_shaped(r->body.data, r->body.len) ? &sl_dialect_responses
                                                                                  : &sl_dialect_openai;
   int rc = dia->decode(r->body.data, r->body.len, &req, err, sizeof err);
-  if (rc) {
-    err_end(gw, c, r, 400, "invalid_request_error", "invalid_request", err);
+  if (rc) { /* (named as the chat endpoints name it: "param": "max_tokens") */
+    char param[128];
+    err_end_param(gw, c, r, &sl_dialect_openai, 400, "invalid_request_error", "invalid_request",
+                  rc == SL_EINVAL ? sl_gw_error_param(err, param, sizeof param) : NULL, err, NULL);
     return;
   }
   sl_policy_t *pol = sl_gw_policy(gw);

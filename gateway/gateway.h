@@ -88,6 +88,10 @@ void sl_gw_error(sl_conn_t *c, int status, const char *type, const char *code,
                  const char *message, const char *request_id, const char *backend,
                  const char *rule);
 /* The same in a client dialect's error shape. */
+/* The request member a decoder's message is about, for the error's "param"
+ * (what the SDKs show as err.param): its first word when that is a member's
+ * path ("tools[0].function.name must be ..."), written to buf; else NULL. */
+const char *sl_gw_error_param(const char *msg, char *buf, size_t cap);
 void sl_gw_error_dialect(sl_conn_t *c, const sl_dialect_ops_t *dia, int status, const char *type,
                          const char *code, const char *message, const char *request_id,
                          const char *backend, const char *rule);

@@ -1059,6 +1059,18 @@ test('the Anthropic SDK lists and retrieves models in its own shape', async () =
   });
 });
 
+test('/v1/explain names the member a refused body is wrong about, as the chat endpoint does', async () => {
+  const body = { model: 'auto', max_tokens: -5, messages: [{ role: 'user', content: 'hi' }] };
+  for (const path of ['/v1/explain', '/v1/chat/completions']) {
+    const r = await fetch(`${sluice.base}${path}`, { method: 'POST',
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal(r.status, 400, path);
+    const e = await r.json();
+    assert.equal(e.error.param, 'max_tokens', `${path}: ${JSON.stringify(e)}`);
+    assert.equal(e.error.type, 'invalid_request_error');
+  }
+});
+
 test('/v1/explain reads an Anthropic body as one: its system prompt is classified too', async () => {
   const body = { model: 'auto', max_tokens: 5, system: 'Customer card: 4111 1111 1111 1111',
                  messages: [{ role: 'user', content: 'hi' }] };
