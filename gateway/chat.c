@@ -1472,12 +1472,12 @@ void sl_gw_chat(sl_gw_t *gw, sl_conn_t *c, sl_http_req_t *hr, const sl_dialect_o
     body = resolved.data;
     body_len = resolved.len;
   }
-  int rc = dia->decode(body, body_len, &j->req, err, sizeof err);
+  /* (a Responses answer repeats the request's options: read in the same parse) */
+  int rc = dia == &sl_dialect_responses
+               ? sl_responses_decode_echo(body, body_len, &j->req, &j->echo, &j->keep_items, err, sizeof err)
+               : dia->decode(body, body_len, &j->req, err, sizeof err);
   sl_buf_free(&resolved);
-  /* the options a response object repeats (NULL: its defaults) */
-  if (!rc && dia == &sl_dialect_responses) {
-    j->resp.echo = j->echo = sl_responses_echo(hr->body.data, hr->body.len, &j->keep_items);
-  }
+  j->resp.echo = j->echo; /* (NULL: the response object's defaults) */
   if (rc) {
     char param[128];
     fail_request_param(j, rc == SL_ENOMEM ? 500 : 400, "invalid_request_error",

@@ -762,8 +762,9 @@ static int oa_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n,
                                      res->prompt_tokens, res->completion_tokens);
 }
 
-static int oa_error(sl_buf_t *o, int status, const char *type, const char *code, const char *param,
-                    const char *msg) {
+int sl_openai_dialect_error(sl_buf_t *o, int status, const char *type, const char *code,
+                            const char *param, const char *msg) {
+  (void)status;
   return sl_openai_encode_error(o, msg, type, code, param);
 }
 
@@ -779,4 +780,4 @@ const sl_dialect_ops_t sl_dialect_openai = {
     .stream_end = oa_stream_end,
     .stream_error = oa_stream_error,
     .complete = oa_complete,
-    .error = oa_error};
+    .error = sl_openai_dialect_error};

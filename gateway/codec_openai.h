@@ -73,5 +73,9 @@ int sl_openai_encode_usage_chunk(sl_buf_t *out, const sl_openai_meta_t *m, int p
 /* {"error": {"message", "type", "param", "code"}}; code and param may be NULL (null). */
 int sl_openai_encode_error(sl_buf_t *out, const char *message, const char *type,
                            const char *code, const char *param);
+/* The same as a dialect's `error` operation (the status is not in the body):
+ * OpenAI's Chat Completions and Responses APIs answer errors alike. */
+int sl_openai_dialect_error(sl_buf_t *out, int status, const char *type, const char *code,
+                            const char *param, const char *msg);
 
 #endif

@@ -320,11 +320,17 @@ static int build(const cJSON *root, cJSON *chat, char *err, size_t n) {
   return 0;
 }
 
-int sl_responses_to_chat(const char *json, size_t len, sl_buf_t *out, char *err, size_t n) {
+static char *echo_of(const cJSON *root, bool *stores);
+
+/* sl_responses_to_chat, with the options the answer repeats from the same
+ * parse when echo is not NULL (sl_responses_echo: *echo and *stores). */
+static int to_chat(const char *json, size_t len, sl_buf_t *out, char **echo, bool *stores, char *err,
+                   size_t n) {
   cJSON *root = sl_codec_parse_body(json, len, err, n);
   if (!root) return SL_EPARSE;
   cJSON *chat = cJSON_CreateObject();
   int rc = chat ? build(root, chat, err, n) : SL_ENOMEM;
+  if (!rc && echo) *echo = echo_of(root, stores);
   cJSON_Delete(root);
   char *s = rc ? NULL : cJSON_PrintUnformatted(chat);
   cJSON_Delete(chat);
@@ -333,6 +339,10 @@ int sl_responses_to_chat(const char *json, size_t len, sl_buf_t *out, char *err,
   free(s);
   if (rc == SL_ENOMEM) snprintf(err, n, "out of memory");
   return rc;
+}
+
+int sl_responses_to_chat(const char *json, size_t len, sl_buf_t *out, char *err, size_t n) {
+  return to_chat(json, len, out, NULL, NULL, err, n);
 }
 
 int sl_responses_resolve(const char *json, size_t len, char *(*lookup)(void *ctx, const char *id), void *ctx,
@@ -358,7 +368,8 @@ int sl_responses_resolve(const char *json, size_t len, char *(*lookup)(void *ctx
   return rc;
 }
 
-char *sl_responses_echo(const char *json, size_t len, bool *stores) {
+/* The echo of a parsed body (sl_responses_echo). */
+static char *echo_of(const cJSON *root, bool *stores) {
   /* (name, default) in the order OpenAI's response objects list them */
   static const char *const members[][2] = {
       {"instructions", "null"},       {"max_output_tokens", "null"},    {"metadata", "{}"},
@@ -366,12 +377,8 @@ char *sl_responses_echo(const char *json, size_t len, bool *stores) {
       {"store", "true"},              {"temperature", "null"},          {"text", "{\"format\":{\"type\":\"text\"}}"},
       {"tool_choice", "\"auto\""},   {"tools", "[]"},                  {"top_p", "null"},
       {"truncation", "\"disabled\""}, {"user", "null"}};
-  cJSON *root = cJSON_ParseWithLength(json, len);
   *stores = cJSON_IsObject(root) && !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(root, "store"));
-  if (!cJSON_IsObject(root)) {
-    cJSON_Delete(root);
-    return NULL;
-  }
+  if (!cJSON_IsObject(root)) return NULL;
   sl_buf_t b;
   sl_buf_init(&b, MAX_TEXT);
   int rc = 0;
@@ -381,12 +388,18 @@ char *sl_responses_echo(const char *json, size_t len, bool *stores) {
     rc = sl_buf_printf(&b, "%s\"%s\":%s", k ? "," : "", members[k][0], given ? given : members[k][1]);
     free(given);
   }
-  cJSON_Delete(root);
   if (rc) {
     sl_buf_free(&b);
     return NULL;
   }
   return sl_buf_steal(&b, NULL);
+}
+
+char *sl_responses_echo(const char *json, size_t len, bool *stores) {
+  cJSON *root = cJSON_ParseWithLength(json, len);
+  char *e = echo_of(root, stores);
+  cJSON_Delete(root);
+  return e;
 }
 
 bool sl_responses_shaped(const char *json, size_t len) {
@@ -423,14 +436,23 @@ static void responses_terms(char *err, size_t n) {
   snprintf(err, n, "%s", out);
 }
 
-int sl_responses_decode_request(const char *json, size_t len, sl_chat_req_t *out, char *err, size_t n) {
+int sl_responses_decode_echo(const char *json, size_t len, sl_chat_req_t *out, char **echo,
+                             bool *stores, char *err, size_t n) {
   sl_chat_req_init(out);
   sl_buf_t chat;
   sl_buf_init(&chat, MAX_TEXT);
-  int rc = sl_responses_to_chat(json, len, &chat, err, n);
+  int rc = to_chat(json, len, &chat, echo, stores, err, n);
   if (!rc && (rc = sl_openai_decode_request(chat.data, chat.len, out, err, n))) responses_terms(err, n);
   sl_buf_free(&chat);
+  if (rc && echo) {
+    free(*echo);
+    *echo = NULL;
+  }
   return rc;
+}
+
+int sl_responses_decode_request(const char *json, size_t len, sl_chat_req_t *out, char *err, size_t n) {
+  return sl_responses_decode_echo(json, len, out, NULL, NULL, err, n);
 }
 
 /* ---- encoding: written by hand into the buffer ---- */
@@ -538,30 +560,27 @@ static int add_item(sl_resp_t *r, const sl_buf_t *item) {
              : 0;
 }
 
+/* An event about the open part of the message item, up to its member `key`:
+ * the event's name, the item's id, its output index and the part's. */
+static int put_part_event(sl_buf_t *o, sl_resp_t *r, const char *event, const char *key) {
+  int rc = put_event(o, r, event);
+  if (!rc) rc = sl_buf_puts(o, ",\"item_id\":");
+  if (!rc) rc = put_item_id(o, r, "msg", r->block);
+  if (!rc)
+    rc = sl_buf_printf(o, ",\"output_index\":%d,\"content_index\":%d,\"%s\":", r->block, r->n_parts - 1, key);
+  return rc;
+}
+
 static int close_part(sl_buf_t *o, sl_resp_t *r) {
   if (!r->part_kind) return 0;
   const char *t = r->item_text.data ? r->item_text.data : "";
   size_t n = r->item_text.len;
-  int ci = r->n_parts - 1, rc;
-  if (r->part_kind == 1) {
-    rc = put_event(o, r, "response.output_text.done");
-    if (!rc) rc = sl_buf_puts(o, ",\"item_id\":");
-    if (!rc) rc = put_item_id(o, r, "msg", r->block);
-    if (!rc) rc = sl_buf_printf(o, ",\"output_index\":%d,\"content_index\":%d,\"text\":", r->block, ci);
-    if (!rc) rc = sl_buf_json_str(o, t, n);
-    if (!rc) rc = sl_buf_puts(o, ",\"logprobs\":[]}\n\n");
-  } else {
-    rc = put_event(o, r, "response.refusal.done");
-    if (!rc) rc = sl_buf_puts(o, ",\"item_id\":");
-    if (!rc) rc = put_item_id(o, r, "msg", r->block);
-    if (!rc) rc = sl_buf_printf(o, ",\"output_index\":%d,\"content_index\":%d,\"refusal\":", r->block, ci);
-    if (!rc) rc = sl_buf_json_str(o, t, n);
-    if (!rc) rc = sl_buf_puts(o, "}\n\n");
-  }
-  if (!rc) rc = put_event(o, r, "response.content_part.done");
-  if (!rc) rc = sl_buf_puts(o, ",\"item_id\":");
-  if (!rc) rc = put_item_id(o, r, "msg", r->block);
-  if (!rc) rc = sl_buf_printf(o, ",\"output_index\":%d,\"content_index\":%d,\"part\":", r->block, ci);
+  bool text = r->part_kind == 1;
+  int rc = put_part_event(o, r, text ? "response.output_text.done" : "response.refusal.done",
+                          text ? "text" : "refusal");
+  if (!rc) rc = sl_buf_json_str(o, t, n);
+  if (!rc) rc = sl_buf_puts(o, text ? ",\"logprobs\":[]}\n\n" : "}\n\n");
+  if (!rc) rc = put_part_event(o, r, "response.content_part.done", "part");
   if (!rc) rc = put_part(o, r->part_kind, t, n);
   if (!rc) rc = sl_buf_puts(o, "}\n\n");
   if (!rc && r->item_parts.len) rc = sl_buf_puts(&r->item_parts, ",");
@@ -649,17 +668,11 @@ static int stream_part(sl_buf_t *o, sl_resp_t *r, int kind, const char *s, size_
     rc = close_part(o, r);
     r->part_kind = kind;
     r->n_parts++;
-    if (!rc) rc = put_event(o, r, "response.content_part.added");
-    if (!rc) rc = sl_buf_puts(o, ",\"item_id\":");
-    if (!rc) rc = put_item_id(o, r, "msg", r->block);
-    if (!rc) rc = sl_buf_printf(o, ",\"output_index\":%d,\"content_index\":%d,\"part\":", r->block, r->n_parts - 1);
+    if (!rc) rc = put_part_event(o, r, "response.content_part.added", "part");
     if (!rc) rc = put_part(o, kind, "", 0);
     if (!rc) rc = sl_buf_puts(o, "}\n\n");
   }
-  if (!rc) rc = put_event(o, r, kind == 1 ? "response.output_text.delta" : "response.refusal.delta");
-  if (!rc) rc = sl_buf_puts(o, ",\"item_id\":");
-  if (!rc) rc = put_item_id(o, r, "msg", r->block);
-  if (!rc) rc = sl_buf_printf(o, ",\"output_index\":%d,\"content_index\":%d,\"delta\":", r->block, r->n_parts - 1);
+  if (!rc) rc = put_part_event(o, r, kind == 1 ? "response.output_text.delta" : "response.refusal.delta", "delta");
   if (!rc) rc = sl_buf_json_str(o, s, n);
   if (!rc) rc = sl_buf_puts(o, kind == 1 ? ",\"logprobs\":[]}\n\n" : "}\n\n");
   if (!rc) rc = sl_buf_append(&r->item_text, s, n);
@@ -774,12 +787,6 @@ static int rs_complete(sl_buf_t *o, sl_resp_t *r, const char *text, size_t n, co
   return rc ? SL_ENOMEM : 0;
 }
 
-static int rs_error(sl_buf_t *o, int status, const char *type, const char *code, const char *param,
-                    const char *msg) {
-  (void)status;
-  return sl_openai_encode_error(o, msg, type, code, param);
-}
-
 const sl_dialect_ops_t sl_dialect_responses = {
     .name = "responses",
     .id_prefix = "resp_",
@@ -792,4 +799,4 @@ const sl_dialect_ops_t sl_dialect_responses = {
     .stream_end = rs_stream_end,
     .stream_error = rs_stream_error,
     .complete = rs_complete,
-    .error = rs_error};
+    .error = sl_openai_dialect_error};

@@ -23,6 +23,12 @@
 int sl_responses_decode_request(const char *json, size_t len, sl_chat_req_t *out, char *err,
                                 size_t errlen);
 
+/* The same, with the options the answer repeats read from the same parse
+ * (sl_responses_echo: *echo, which the caller frees, and *stores); *echo is
+ * NULL after an error. */
+int sl_responses_decode_echo(const char *json, size_t len, sl_chat_req_t *out, char **echo,
+                             bool *stores, char *err, size_t errlen);
+
 /* Whether a body has the Responses shape (an `input` and no `messages`): what
  * /v1/explain and the CLI read as one. */
 bool sl_responses_shaped(const char *json, size_t len);
