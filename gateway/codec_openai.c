@@ -438,10 +438,10 @@ int sl_openai_decode_request(const char *json, size_t len, sl_chat_req_t *r, cha
                  cJSON_IsString(fname) && *fname->valuestring;
     bool allowed = cJSON_IsObject(tc) && cJSON_IsString(ty) && !strcmp(ty->valuestring, "allowed_tools");
     if (!word && !named && !allowed) {
-      rc = sl_codec_bad(err, n, cJSON_IsObject(tc) && cJSON_IsString(ty) && !strcmp(ty->valuestring, "function")
-                           ? "tool_choice.function.name must be a non-empty string"
-                           : "tool_choice must be \"none\", \"auto\", \"required\" or "
-                             "{\"type\": \"function\", \"function\": {\"name\": ...}}");
+      bool fn_named = cJSON_IsObject(tc) && cJSON_IsString(ty) && !strcmp(ty->valuestring, "function");
+      rc = sl_codec_bad(err, n, fn_named ? "tool_choice.function.name must be a non-empty string"
+                                         : "tool_choice must be \"none\", \"auto\", \"required\" or "
+                                           "{\"type\": \"function\", \"function\": {\"name\": ...}}");
       goto out;
     }
     if (!(r->tool_choice = dup_json(tc))) goto nomem;

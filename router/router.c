@@ -646,24 +646,42 @@ static int classify_plain(const sl_router_t *r, const sl_chat_req_t *req, const 
   return 0;
 }
 
-/* Classifies the folded text (fold.c) when folding changes anything, and
- * reports the findings at their offsets in the original text. */
+/* The text as the classifier reads it: when folding (fold.c) changes anything,
+ * a folded copy in *folded, its length in *n and each byte's offset in the
+ * original in *map; else *folded NULL. 0 or SL_ENOMEM. */
+static int fold_copy(const char *text, size_t len, char **folded, uint32_t **map, size_t *n) {
+  *folded = NULL;
+  *map = NULL;
+  if (len > SL_ROUTER_MAX_TEXT || !sl__fold_needed(text, len)) return 0;
+  *folded = malloc(len + 1);
+  *map = malloc((len + 1) * sizeof **map);
+  if (!*folded || !*map) {
+    free(*folded);
+    free(*map);
+    *folded = NULL;
+    *map = NULL;
+    return SL_ENOMEM;
+  }
+  *n = sl__fold(text, len, *folded, *map);
+  return 0;
+}
+
+/* Classifies the folded text when folding changes anything, and reports the
+ * findings at their offsets in the original text. */
 static int classify(const sl_router_t *r, const sl_chat_req_t *req, const char *text, size_t len,
                     const char *declared, sl_class_t *out) {
-  if (!r || !text || len > SL_ROUTER_MAX_TEXT || !sl__fold_needed(text, len))
-    return classify_plain(r, req, text, len, declared, out);
-  char *folded = malloc(len + 1);
-  uint32_t *map = malloc((len + 1) * sizeof *map);
-  if (!folded || !map) {
-    free(folded);
-    free(map);
+  char *folded = NULL;
+  uint32_t *map = NULL;
+  size_t n = 0;
+  if (!r || !text) return classify_plain(r, req, text, len, declared, out);
+  if (fold_copy(text, len, &folded, &map, &n)) {
     memset(out, 0, sizeof *out);
     fail_closed(out, SL_ENOMEM);
     out->difficulty_label = "hard";
     out->difficulty = 1.0;
     return SL_ENOMEM;
   }
-  size_t n = sl__fold(text, len, folded, map);
+  if (!folded) return classify_plain(r, req, text, len, declared, out);
   int rc = classify_plain(r, req, folded, n, declared, out);
   for (size_t i = 0; i < out->n_entities; i++) {
     out->entities[i].start = map[out->entities[i].start];
@@ -768,20 +786,20 @@ size_t sl_router_difficulty_features(const sl_chat_req_t *req, double *f, size_t
 
 size_t sl_router_difficulty_terms(const sl_router_t *r, const sl_chat_req_t *req, double *terms,
                                   size_t cap) {
-  char *text = NULL, *folded = NULL;
+  char *text = NULL, *folded;
+  uint32_t *map;
   size_t len = 0;
   if (!r || !req || sl_chat_text(req, &text, &len)) return 0;
-  const char *t = text;
-  if (len <= SL_ROUTER_MAX_TEXT && sl__fold_needed(text, len)) { /* as classify() reads it */
-    folded = malloc(len + 1);
-    uint32_t *map = malloc((len + 1) * sizeof *map);
-    if (folded && map) len = sl__fold(text, len, folded, map), t = folded;
-    free(map);
+  size_t n = len;
+  if (fold_copy(text, len, &folded, &map, &n)) { /* (as classify() reads it) */
+    free(text);
+    return 0;
   }
   double f[SL_DF__COUNT];
-  sl__diff_features(req, t, len, NULL, NULL, f);
+  sl__diff_features(req, folded ? folded : text, folded ? n : len, NULL, NULL, f);
   free(text);
   free(folded);
+  free(map);
   for (size_t i = 0; i < cap && i < SL_DF__COUNT; i++) terms[i] = f[i] * r->diff.w[i];
   return SL_DF__COUNT;
 }
