@@ -372,6 +372,19 @@ static size_t ask_of(const char *t, size_t n, char *out) {
   return an * 10 < n * 9 ? an : 0;
 }
 
+/* What the classifier's text holds beside the conversation and the tool
+ * definitions (sl_chat_text: the user field, passed-through members, stop
+ * strings, beta features): no context for the task, so not counted as such. */
+static size_t request_meta_len(const sl_chat_req_t *req) {
+  size_t m = 0;
+  const char *parts[] = {req->user, req->passthrough, req->beta};
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+    if (parts[i] && *parts[i]) m += 1 + strlen(parts[i]);
+  for (size_t i = 0; i < req->n_stop; i++)
+    if (req->stop[i] && *req->stop[i]) m += 1 + strlen(req->stop[i]);
+  return m;
+}
+
 void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, const int *cue_cnt,
                        const sl__bytestats_t *bs, double f[SL_DF__COUNT]) {
   memset(f, 0, sizeof(double) * SL_DF__COUNT);
@@ -380,7 +393,8 @@ void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, const 
   const char *task = task_of(req, n, &tn);
   if (task) text_features(task, tn, NULL, NULL, f);
   else text_features(t, n, cue_cnt, bs, f), task = t;
-  f[SL_DF_context_chars] = log1p((double)(n - tn)) / 10.0;
+  size_t ctx = n - tn, meta = req ? request_meta_len(req) : 0;
+  f[SL_DF_context_chars] = log1p((double)(ctx > meta ? ctx - meta : 0)) / 10.0;
 
   int turns = 0;
   if (req)

@@ -369,6 +369,14 @@ static void difficulty_of_the_ask(void **s) {
   double without = scored(&after_hard);
   after_hard.max_tokens = 32000;
   assert_true(fabs(scored(&after_hard) - without) < 1e-12);
+  /* nor do the user field, stop strings or passed-through members: sent, so
+   * scanned, but no context for the ask (the user field in both dialects) */
+  after_hard.user = strdup(hist);
+  after_hard.passthrough = strdup("{\"metadata\":{\"k\":\"v\"}}");
+  after_hard.stop = calloc(1, sizeof *after_hard.stop);
+  after_hard.stop[0] = strdup("###");
+  after_hard.n_stop = 1;
+  assert_true(fabs(scored(&after_hard) - without) < 1e-12);
   sl_chat_req_free(&pasted_hard);
   sl_chat_req_free(&after_hard);
   /* a text the classifier folds first (full-width letters, curly quotes) */
