@@ -1772,6 +1772,175 @@ static void korean_names(sl__ctx_t *c) {
   }
 }
 
+/* ---- Chinese, Japanese and Korean names after what introduces them ---- */
+
+/* Chinese surnames: the common single ones (about 85 % of people) and the
+ * compound ones, which a given name of one or two characters follows. */
+static const char zh_surnames[] =
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+    "姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+    "常温康施文牛樊葛邢齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕季裴霍涂"
+    "苗谷盛曲翁冉骆蓝游辛靳柴蒙鲍喻祁蒲房滕屈饶牟艾尤阳穆农卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂佟臧闵苟邬边卞姬仇栾隋刁沙荣巫寇桑郎甄丛仲虞敖巩佘池匡";
+/* (left out: surnames that begin common words after the cues below, 安全
+ * "safety", 成绩 "grades", 关系, 管理, 时候, 全职, 单身, 明天, 和 "and" …) */
+static const char *const zh_compound[] = {"欧阳", "司马", "诸葛", "上官", "夏侯", "皇甫", "尉迟",
+                                          "公孙", "慕容", "令狐", "长孙", "宇文", "司徒", "端木", NULL};
+/* what ends a name written without spaces: particles, pronouns, verbs and
+ * the first characters of what is said next of a person (的 是 在 了 …,
+ * 今年, 电话, 出生, 先生, 女士, 经理 …) */
+static const char zh_after[] =
+    "的是在了和与跟说来去也都就今明昨已将会要把被给对从向为请吗呢吧啊他她我你们先女小同老医经教律主总年岁男电手住"
+    "出身邮联打发还刚正最很不没等及或今日号于上下";
+
+static bool is_han(const unsigned char *t, size_t p, size_t n) {
+  return p + 3 <= n && t[p] >= 0xE4 && t[p] <= 0xE9;
+}
+
+static bool han_in(const unsigned char *t, size_t p, const char *set) {
+  for (const char *s = set; *s; s += 3)
+    if (!memcmp(t + p, s, 3)) return true;
+  return false;
+}
+
+/* A Chinese name at p: a surname and a given name of one or two characters,
+ * then no more of the same word (a character that ends a name, or none). Its
+ * end, or 0. */
+static size_t zh_name_at(const unsigned char *t, size_t p, size_t n) {
+  size_t g = 0;
+  for (const char *const *s = zh_compound; *s && !g; s++)
+    if (p + 6 <= n && !memcmp(t + p, *s, 6)) g = p + 6;
+  if (!g && is_han(t, p, n) && han_in(t, p, zh_surnames)) g = p + 3;
+  if (!g || !is_han(t, g, n) || han_in(t, g, zh_after)) return 0;
+  if (!is_han(t, g + 3, n) || han_in(t, g + 3, zh_after)) return g + 3;
+  if (!is_han(t, g + 6, n) || han_in(t, g + 6, zh_after)) return g + 6;
+  return 0;
+}
+
+/* Kanji and katakana of a Japanese name (its surname and given name): two to
+ * six from p, up to kana of grammar or punctuation. Its end, or 0. */
+static size_t ja_name_at(const unsigned char *t, size_t p, size_t n) {
+  size_t e = p;
+  while (e - p < 18 && (is_han(t, e, n) || (e + 3 <= n && t[e] == 0xE3 && (t[e + 1] == 0x82 || t[e + 1] == 0x83) &&
+                                            !(t[e + 1] == 0x82 && t[e + 2] < 0xA1))))
+    e += 3;
+  return e - p >= 6 && e - p <= 18 && !is_han(t, e, n) ? e : 0;
+}
+
+/* Korean surnames of one syllable (김 이 박 최 정 …) */
+static const char ko_surnames[] = "김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남심노하곽성차주우구민진나지엄채원천방공현함변염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용예경봉";
+/* endings of a word that names a role, not someone (…님, …인 "person",
+ * …가 …자 "-er", …생 "student", …원 "member", …사 "-ist") */
+static const char ko_roles[] = "님인가자생원사들";
+/* the copula and quotation after a name: 입니다, 이에요, 예요, 이고, 라고 */
+static const char *const ko_is[] = {"입니다", "이에요", "예요", "이고", "이며", "이라고", "라고", "이야", NULL};
+
+enum { ZH_BEFORE, ZH_TITLE, JA_BEFORE, JA_AFTER, KO_BEFORE, KO_STRICT, KO_ROLE, KO_TITLE };
+
+/* A Korean name as the word at p: Hangul syllables, the copula after them
+ * stripped, two to four of them (KO_BEFORE: after "my name is"). The others
+ * ask for the shape of a name, three syllables from a surname and not a
+ * role's ending, and KO_STRICT (after "저는", "I am") for the copula too,
+ * KO_ROLE (after "환자", "patient") for punctuation after the word ("고객
+ * 정보를" is "customer data"). Its end, or 0. */
+static size_t ko_name_at(const unsigned char *t, size_t p, size_t n, int kind) {
+  size_t e = p;
+  while (e + 3 <= n && e - p < 24 && sl__hangul(t + e)) e += 3;
+  if (e + 3 <= n && (is_han(t, e, n) || sl__hangul(t + e))) return 0;
+  size_t w = e;
+  for (const char *const *c = ko_is; *c; c++) {
+    size_t m = strlen(*c);
+    if (w - p > m && !memcmp(t + w - m, *c, m)) {
+      w -= m;
+      break;
+    }
+  }
+  size_t syl = (w - p) / 3;
+  if (kind != KO_BEFORE && (syl != 3 || !han_in(t, p, ko_surnames) || han_in(t, w - 3, ko_roles))) return 0;
+  if (kind == KO_STRICT && w == e) return 0;
+  if (kind == KO_ROLE && e < n && !(t[e] && strchr(",.:;)(/\n", t[e])) &&
+      !(e + 3 <= n && (!memcmp(t + e, "，", 3) || !memcmp(t + e, "。", 3))))
+    return 0;
+  return syl >= 2 && syl <= 4 ? w : 0;
+}
+
+/* Chinese, Japanese and Korean names after what introduces them, written
+ * without spaces in Chinese and Japanese:
+ * - Chinese: "我叫", "他叫", "她叫", "名叫", "叫做", "我的名字是", "本人"
+ *   and a role before a name (患者 patient, 客户 customer, 收件人 …), then a
+ *   surname and a given name: "我叫王伟，", "客户李娜的电话"; a surname before
+ *   a title (经理, 老师, 医生, 教授, 律师, 主任, 总监): "张经理说";
+ * - Japanese: "私の名前は" before a name, "と申します" after one:
+ *   "私の名前は田中太郎です", "山田と申します";
+ * - Korean: "제 이름은" before a name, "저는" before a surname's name of three
+ *   syllables with the copula: "제 이름은 김민준입니다", "저는 박서연이에요".
+ * The surname lists keep common words after the same cues out ("我是学生",
+ * "저는 학생입니다"); what they do not know is missed. */
+/* Where the name a cue of this kind found at [at, end) introduces is: its
+ * start in *s and its end, or 0. */
+static size_t cued_name(const unsigned char *t, size_t n, int kind, size_t at, size_t end, size_t *s) {
+  switch (kind) {
+  case ZH_BEFORE: /* (a role as a label: "客户：张伟") */
+    if (end + 3 <= n && !memcmp(t + end, "：", 3)) end += 3;
+    else if (end < n && t[end] == ':') end += 1 + (end + 1 < n && t[end + 1] == ' ');
+    return zh_name_at(t, *s = end, n);
+  case ZH_TITLE:
+    /* a surname alone, after a word's end, a verb or the start ("项目经理"
+     * is "project manager", "中文老师" "Chinese teacher") */
+    *s = at - 3;
+    return at >= 3 && is_han(t, at - 3, n) && han_in(t, at - 3, zh_surnames) &&
+                   (at < 6 || !is_han(t, at - 6, n) || han_in(t, at - 6, zh_after) ||
+                    han_in(t, at - 6, "请找问让由叫诉见约访谢"))
+               ? at
+               : 0;
+  case JA_BEFORE:
+    return ja_name_at(t, *s = end, n);
+  case JA_AFTER:
+    *s = at;
+    while (*s >= 3 && at - *s < 18 &&
+           (is_han(t, *s - 3, n) || (t[*s - 3] == 0xE3 && t[*s - 2] == 0x83) ||
+            (t[*s - 3] == 0xE3 && t[*s - 2] == 0x82 && t[*s - 1] >= 0xA1)))
+      *s -= 3;
+    return at - *s >= 6 ? at : 0;
+  case KO_TITLE: /* the name before: "김민준 고객님" */
+    for (*s = at; *s >= 3 && at - *s < 9 && sl__hangul(t + *s - 3);) *s -= 3;
+    return at - *s == 9 && (*s == 0 || !(t[*s - 1] & 0x80)) && ko_name_at(t, *s, n, KO_TITLE) == at ? at : 0;
+  default:
+    return ko_name_at(t, *s = end, n, kind);
+  }
+}
+
+static void cjk_cued_names(sl__ctx_t *c) {
+  static const struct {
+    const char *cue;
+    int kind;
+  } cues[] = {
+      {"我叫", ZH_BEFORE},     {"他叫", ZH_BEFORE},     {"她叫", ZH_BEFORE},       {"名叫", ZH_BEFORE},
+      {"叫做", ZH_BEFORE},     {"名字是", ZH_BEFORE},   {"名字叫", ZH_BEFORE},     {"本人", ZH_BEFORE},
+      {"患者", ZH_BEFORE},     {"病人", ZH_BEFORE},     {"客户", ZH_BEFORE},       {"顾客", ZH_BEFORE},
+      {"乘客", ZH_BEFORE},     {"员工", ZH_BEFORE},     {"学生", ZH_BEFORE},       {"收件人", ZH_BEFORE},
+      {"寄件人", ZH_BEFORE},   {"联系人", ZH_BEFORE},   {"申请人", ZH_BEFORE},     {"投保人", ZH_BEFORE},
+      {"被保险人", ZH_BEFORE}, {"持卡人", ZH_BEFORE},   {"租客", ZH_BEFORE},       {"房东", ZH_BEFORE},
+      {"经理", ZH_TITLE},      {"老师", ZH_TITLE},      {"医生", ZH_TITLE},        {"教授", ZH_TITLE},
+      {"律师", ZH_TITLE},      {"主任", ZH_TITLE},      {"总监", ZH_TITLE},        {"私の名前は", JA_BEFORE},
+      {"僕の名前は", JA_BEFORE}, {"わたしの名前は", JA_BEFORE}, {"俺の名前は", JA_BEFORE}, {"と申します", JA_AFTER},
+      {"と申し上げます", JA_AFTER}, {"제 이름은 ", KO_BEFORE}, {"내 이름은 ", KO_BEFORE}, {"저의 이름은 ", KO_BEFORE},
+      {"제이름은 ", KO_BEFORE}, {"저는 ", KO_STRICT},   {"환자 ", KO_ROLE},     {"고객 ", KO_ROLE},
+      {"담당자 ", KO_ROLE},  {"신청인 ", KO_ROLE},  {" 고객님", KO_TITLE},    {" 환자분", KO_TITLE},
+      {" 선생님", KO_TITLE},   {" 과장님", KO_TITLE},   {" 부장님", KO_TITLE},    {" 팀장님", KO_TITLE},
+      {" 교수님", KO_TITLE}};
+  const unsigned char *t = (const unsigned char *)c->text;
+  size_t n = c->len;
+  for (size_t i = 0; i < sizeof cues / sizeof cues[0]; i++) {
+    if (!(c->scripts & (cues[i].kind >= KO_BEFORE ? SL_SCRIPT_HANGUL : SL_SCRIPT_CJK))) continue;
+    size_t m = strlen(cues[i].cue);
+    for (const unsigned char *at = memmem(t, n, cues[i].cue, m); at;
+         at = memmem(at + 1, n - (size_t)(at + 1 - t), cues[i].cue, m)) {
+      size_t s, e = cued_name(t, n, cues[i].kind, (size_t)(at - t), (size_t)(at - t) + m, &s);
+      if (e) sl__cands_add(c->out, (uint32_t)s, (uint32_t)e, SL_ET_PERSON, "person", 30);
+    }
+  }
+}
+
 /* A Cyrillic word that starts with a capital (А-Я, Ё, and Ukrainian's Є І Ї). */
 static bool cyr_capital(const char *text, const sl__tok_t *u) {
   const unsigned char *w = (const unsigned char *)text + u->s;
@@ -1957,7 +2126,7 @@ void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     labelled_script_names(c, T);
   if (c->scripts & SL_SCRIPT_CJK) cjk_honorific_names(c);
   if (c->scripts & SL_SCRIPT_HANGUL) korean_names(c);
-  if (c->scripts & (SL_SCRIPT_CJK | SL_SCRIPT_HANGUL)) cjk_labelled_names(c);
+  if (c->scripts & (SL_SCRIPT_CJK | SL_SCRIPT_HANGUL)) cjk_labelled_names(c), cjk_cued_names(c);
   if (c->out->n == n0) return;
   /* what code holds is no one's name; nor are those of a text about the past */
   bool past = historical(c->text, c->len, T);

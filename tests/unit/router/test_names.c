@@ -565,6 +565,33 @@ static void not_persons(void **s) {
   EXPECT("Передайте Ивану Петровичу Смирнову, что отчёт готов.", "PERSON", "Ивану Петровичу Смирнову");
   REJECT("皆さん、こんにちは。お客様へのお知らせです。", "PERSON");
   REJECT("고객님 감사합니다", "PERSON");
+  /* introduced: a surname and given name after "I am called", a role, "my
+   * name is"; a surname before a title; the humble "I am called" after one */
+  EXPECT("我叫王伟，今年三十岁。", "PERSON", "王伟");
+  EXPECT("我的名字是陈静。", "PERSON", "陈静");
+  EXPECT("客户李娜的电话是多少？", "PERSON", "李娜");
+  EXPECT("患者刘洋，男，45岁。", "PERSON", "刘洋");
+  EXPECT("我叫欧阳娜娜。", "PERSON", "欧阳娜娜");
+  EXPECT("张经理说项目延期了。", "PERSON", "张");
+  EXPECT("私の名前は田中太郎です。", "PERSON", "田中太郎");
+  EXPECT("山田と申します。よろしくお願いします。", "PERSON", "山田");
+  EXPECT("제 이름은 박서연이에요.", "PERSON", "박서연");
+  EXPECT("저는 김민준입니다.", "PERSON", "김민준");
+  EXPECT("请帮我回复这位客户：张伟，要求更改收货地址。", "PERSON", "张伟");
+  EXPECT("답변 작성: 김민준 고객님, 확인 부탁드립니다.", "PERSON", "김민준");
+  EXPECT("환자 이서연, 고혈압 진단.", "PERSON", "이서연");
+  REJECT("고객 정보를 업데이트해 주세요. 고객 서비스 센터에 문의하세요.", "PERSON");
+  /* the same cues before words: customer relations, grades, patient safety,
+   * project manager, Chinese teacher, a company's name, "I am Korean", a
+   * flower's name */
+  REJECT("客户关系管理系统很重要。", "PERSON");
+  REJECT("学生成绩单已经发布。", "PERSON");
+  REJECT("患者安全是第一位的。", "PERSON");
+  REJECT("我们的项目经理很忙，她的中文老师来自北京。", "PERSON");
+  REJECT("会社の名前は山田商事です。", "PERSON");
+  REJECT("저는 한국인입니다. 저는 선생님입니다.", "PERSON");
+  REJECT("이 꽃의 이름은 장미입니다.", "PERSON");
+  REJECT("他叫车去机场了。", "PERSON");
   EXPECT("أرجو إرسال الفاتورة إلى السيد خالد العتيبي على الرقم", "PERSON", "خالد العتيبي");
   EXPECT("मेरा नाम अर्जुन मेहता है और मेरा ईमेल", "PERSON", "अर्जुन मेहता");
   REJECT("नाम बदलना है", "PERSON");
