@@ -1690,7 +1690,9 @@ static void cjk_honorific_names(sl__ctx_t *c) {
   static const char *const nouns[] = {"\xe7\x9a\x86", "\xe5\xae\xa2", "\xe7\xa5\x9e",
                                       "\xe5\xa5\xa5", "\xe6\xaf\x8d", "\xe7\x88\xb6", "\xe5\x93\xa1",
                                       "\xe6\x89\x8b", "\xe8\x80\x85", "\xe5\xae\xb6", "\xe5\xb8\xab",
-                                      "\xe4\xbd\x8d", "\xe5\x85\x88", "\xe6\xa7\x98", NULL};
+                                      "\xe4\xbd\x8d", "\xe5\x85\x88", "\xe6\xa7\x98",
+                                      /* お疲れ様, ご苦労様, お世話様, お互い様, ご馳走様, おかげ様 */
+                                      "れ", "労", "話", "い", "走", "げ", NULL};
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len;
   for (size_t p = 3; p + 3 <= n; p++) {
@@ -1699,19 +1701,21 @@ static void cjk_honorific_names(sl__ctx_t *c) {
     /* (the honorifics' second bytes: 81 さ く ち, A7 様, B0 氏 小, 85 先, A5 女) */
     unsigned char b2 = t[p + 1];
     if (b2 != 0x81 && b2 != 0xA7 && b2 != 0xB0 && b2 != 0x85 && b2 != 0xA5) continue;
-    if (!utf8_cjk(t + p - 3)) continue;
+    /* (one space may stand between: "中村大輔 様") */
+    size_t q = p >= 4 && t[p - 1] == ' ' ? p - 1 : p >= 6 && !memcmp(t + p - 3, "\xe3\x80\x80", 3) ? p - 3 : p;
+    if (q < 3 || !utf8_cjk(t + q - 3)) continue;
     size_t hl = 0;
     for (const char *const *h = hon; *h && !hl; h++) {
       size_t m = strlen(*h);
       if (p + m <= n && !memcmp(t + p, *h, m)) hl = m;
     }
     if (!hl) continue;
-    size_t s = p;
-    while (s >= 3 && p - s < 12 && utf8_cjk(t + s - 3)) s -= 3;
+    size_t s = q;
+    while (s >= 3 && q - s < 12 && utf8_cjk(t + s - 3)) s -= 3;
     /* the character before the honorific names a role, not someone */
     bool noun = false;
-    for (const char *const *w = nouns; *w && !noun; w++) noun = !memcmp(t + p - 3, *w, 3);
-    if (!noun) sl__cands_add(c->out, (uint32_t)s, (uint32_t)p, SL_ET_PERSON, "person", 30);
+    for (const char *const *w = nouns; *w && !noun; w++) noun = !memcmp(t + q - 3, *w, 3);
+    if (!noun) sl__cands_add(c->out, (uint32_t)s, (uint32_t)q, SL_ET_PERSON, "person", 30);
     p += hl - 1;
   }
 }
@@ -1724,7 +1728,8 @@ static void cjk_labelled_names(sl__ctx_t *c) {
   /* (not a role alone, 客户 "customer", 患者 "patient": a transcript's speakers) */
   static const char *const labels[] = {"姓名", "名字", "联系人", "收件人", "收货人", "申请人",
                                        "负责人", "联络人", "氏名", "名前", "担当者", "이름",
-                                       "성명", "담당자", "고객명", "환자명", NULL};
+                                       "성명", "담당자", "고객명", "환자명", "성함", "수신인", "수취인",
+                                       "수령인", "受取人", "差出人", "申込者", "契約者", "面试官", "候选人", NULL};
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len;
   for (const char *const *l = labels; *l; l++) {
@@ -1750,7 +1755,8 @@ static void korean_names(sl__ctx_t *c) {
                                        "\xec\x82\xac\xec\x9e\xa5", "\xed\x9a\x8c\xec\x9b\x90",
                                        "\xeb\xb6\x80\xec\x9e\xa5", "\xed\x8c\x80\xec\x9e\xa5",
                                        "\xea\xb5\x90\xec\x88\x98", "\xea\xb8\xb0\xec\x82\xac",
-                                       "\xec\x9d\xb4\xec\x82\xac", "\xea\xb3\xbc\xec\x9e\xa5", NULL};
+                                       "\xec\x9d\xb4\xec\x82\xac", "\xea\xb3\xbc\xec\x9e\xa5", "대리",
+                                       "주임", "실장", "차장", "상무", "전무", "원장", "반장", "기사", NULL};
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len;
   for (size_t p = 6; p + 3 <= n; p++) {
@@ -1780,17 +1786,29 @@ static const char zh_surnames[] =
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
     "姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
     "常温康施文牛樊葛邢齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕季裴霍涂"
-    "苗谷盛曲翁冉骆蓝游辛靳柴蒙鲍喻祁蒲房滕屈饶牟艾尤阳穆农卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂佟臧闵苟邬边卞姬仇栾隋刁沙荣巫寇桑郎甄丛仲虞敖巩佘池匡";
+    "苗谷盛曲翁冉骆蓝游辛靳柴蒙鲍喻祁蒲房滕屈饶牟艾尤阳穆农卓古吉缪简项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂佟臧闵苟邬边卞姬仇栾隋刁沙荣巫寇桑郎甄丛仲虞敖巩佘池匡萧"
+    /* the same in traditional characters */
+    "劉陳張黃趙吳鄭謝許馮鄧蔣楊孫葉蘇呂盧鍾譚陸賈韋鄒閻龔錢嚴湯龍顧賀羅馬韓蕭萬溫齊喬龐顏莊聶魯歐蘭寧紀畢駱藍鮑饒陽"
+    "農繆簡項連蘆麥婁竇黨宮費衛閔鄔邊欒榮叢鞏";
 /* (left out: surnames that begin common words after the cues below, 安全
- * "safety", 成绩 "grades", 关系, 管理, 时候, 全职, 单身, 明天, 和 "and" …) */
-static const char *const zh_compound[] = {"欧阳", "司马", "诸葛", "上官", "夏侯", "皇甫", "尉迟",
-                                          "公孙", "慕容", "令狐", "长孙", "宇文", "司徒", "端木", NULL};
+ * "safety", 成绩 "grades", 关系, 管理, 时候, 全职, 单身, 明天, 和 "and",
+ * 车 "car" …) */
+/* After a verb ("send to", "tell", "contact") anything may follow: there only
+ * the surnames that begin few words (not 方 of 方案, 高 of 高铁, 许 of 许多,
+ * 程 of 程序, 项 of 项目 …). */
+static const char zh_surnames_strict[] =
+    "王李张刘陈杨赵吴周徐孙朱胡郭罗郑梁谢宋唐冯邓曹彭肖袁潘蒋蔡杜魏吕丁沈姚卢姜崔谭汪廖贾韦邹孟秦邱薛闫侯郝龚"
+    "邵戴倪聂殷詹俞裴霍骆靳鲍滕饶穆褚窦戚岑瞿佟臧闵邬卞栾隋甄虞萧劉陳張趙吳鄭謝馮鄧蔣楊孫蘇呂盧譚賈韋鄒閻龔羅蕭聶"
+    "饒駱鮑竇閔鄔欒";
+static const char *const zh_compound[] = {"欧阳", "司马", "诸葛", "上官", "夏侯", "皇甫", "尉迟", "公孙",
+                                          "慕容", "令狐", "长孙", "宇文", "司徒", "端木", NULL};
 /* what ends a name written without spaces: particles, pronouns, verbs and
  * the first characters of what is said next of a person (的 是 在 了 …,
  * 今年, 电话, 出生, 先生, 女士, 经理 …) */
 static const char zh_after[] =
     "的是在了和与跟说来去也都就今明昨已将会要把被给对从向为请吗呢吧啊他她我你们先女小同老医经教律主总年岁男电手住"
-    "出身邮联打发还刚正最很不没等及或今日号于上下";
+    "出身邮联打发还刚正最很不没等及或今日号于上下本說來會將對從為請嗎們醫經師總歲電郵聯發還剛沒號與給";
+static const char zh_particles[] = "的是在了和与跟说也都就把被给对从向为请吗呢吧啊他她我你们說與給對從為請嗎們";
 
 static bool is_han(const unsigned char *t, size_t p, size_t n) {
   return p + 3 <= n && t[p] >= 0xE4 && t[p] <= 0xE9;
@@ -1802,46 +1820,78 @@ static bool han_in(const unsigned char *t, size_t p, const char *set) {
   return false;
 }
 
-/* A Chinese name at p: a surname and a given name of one or two characters,
- * then no more of the same word (a character that ends a name, or none). Its
- * end, or 0. */
-static size_t zh_name_at(const unsigned char *t, size_t p, size_t n) {
+/* A Chinese name at p: a surname (from `surnames`, or a compound one) and a
+ * given name of one or two characters, then no more of the same word (a
+ * character that ends a name, or none). Its end, or 0. */
+static size_t zh_name_at(const unsigned char *t, size_t p, size_t n, const char *surnames, bool loose) {
   size_t g = 0;
   for (const char *const *s = zh_compound; *s && !g; s++)
     if (p + 6 <= n && !memcmp(t + p, *s, 6)) g = p + 6;
-  if (!g && is_han(t, p, n) && han_in(t, p, zh_surnames)) g = p + 3;
-  if (!g || !is_han(t, g, n) || han_in(t, g, zh_after)) return 0;
+  if (!g && is_han(t, p, n) && han_in(t, p, surnames)) g = p + 3;
+  /* (a given name's first character may be one that ends a name elsewhere:
+   * 小龙, 明哲; not a particle or a pronoun) */
+  if (!g || !is_han(t, g, n) || han_in(t, g, zh_particles)) return 0;
   if (!is_han(t, g + 3, n) || han_in(t, g + 3, zh_after)) return g + 3;
-  if (!is_han(t, g + 6, n) || han_in(t, g + 6, zh_after)) return g + 6;
+  if (!is_han(t, g + 6, n) || han_in(t, g + 6, zh_after) || loose) return g + 6;
   return 0;
 }
 
-/* Kanji and katakana of a Japanese name (its surname and given name): two to
- * six from p, up to kana of grammar or punctuation. Its end, or 0. */
+static bool hiragana(const unsigned char *t, size_t p, size_t n) {
+  return p + 3 <= n && t[p] == 0xE3 && ((t[p + 1] == 0x81 && t[p + 2] >= 0x81) || (t[p + 1] == 0x82 && t[p + 2] <= 0x93));
+}
+
+/* A Japanese name: two to six kanji or katakana from p (a given name may go
+ * on in hiragana: "原田あかり"), up to です, a punctuation mark or the end of
+ * the text. Its end, or 0. */
 static size_t ja_name_at(const unsigned char *t, size_t p, size_t n) {
   size_t e = p;
   while (e - p < 18 && (is_han(t, e, n) || (e + 3 <= n && t[e] == 0xE3 && (t[e + 1] == 0x82 || t[e + 1] == 0x83) &&
                                             !(t[e + 1] == 0x82 && t[e + 2] < 0xA1))))
     e += 3;
-  return e - p >= 6 && e - p <= 18 && !is_han(t, e, n) ? e : 0;
+  if (e - p < 6 || e - p > 18 || is_han(t, e, n)) return 0;
+  size_t k = e;
+  while (k - e < 12 && hiragana(t, k, n) && !(k + 6 <= n && !memcmp(t + k, "です", 6))) k += 3;
+  if (k + 6 <= n && !memcmp(t + k, "です", 6)) return k;
+  if (k == e && (e == n || t[e] == ' ' || t[e] == '\n' ||
+                 (e + 3 <= n && (!memcmp(t + e, "、", 3) || !memcmp(t + e, "。", 3) || !memcmp(t + e, "と", 3)))))
+    return e;
+  return 0;
 }
 
-/* Korean surnames of one syllable (김 이 박 최 정 …) */
+/* Korean surnames of one syllable (김 이 박 최 정 …) and of two */
 static const char ko_surnames[] = "김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남심노하곽성차주우구민진나지엄채원천방공현함변염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용예경봉";
+static const char *const ko_compound[] = {"남궁", "황보", "제갈", "선우", "독고", "사공", NULL};
 /* endings of a word that names a role, not someone (…님, …인 "person",
- * …가 …자 "-er", …생 "student", …원 "member", …사 "-ist") */
-static const char ko_roles[] = "님인가자생원사들";
+ * …가 …자 "-er", …생 "student", …원 "member", …사 "-ist"; a place's
+ * 시 도 구 군 동 읍 면) */
+static const char ko_roles[] = "님인가자생원사들시도구군동읍면";
 /* the copula and quotation after a name: 입니다, 이에요, 예요, 이고, 라고 */
 static const char *const ko_is[] = {"입니다", "이에요", "예요", "이고", "이며", "이라고", "라고", "이야", NULL};
 
-enum { ZH_BEFORE, ZH_TITLE, JA_BEFORE, JA_AFTER, KO_BEFORE, KO_STRICT, KO_ROLE, KO_TITLE };
+enum { ZH_BEFORE, ZH_ROLE, ZH_VERB, ZH_SELF, ZH_TITLE, ZH_LABEL, JA_BEFORE, JA_NAMED, JA_SELF, JA_AFTER, KO_BEFORE, KO_STRICT, KO_ROLE,
+       KO_NAMED, KO_TITLE, KO_AFTER, KO_LABEL };
+
+/* Whether a Korean word from p of `syl` syllables has a name's shape: a
+ * surname (one syllable, or two of a compound one) and a given name of two
+ * syllables, not a role's ending. */
+static bool ko_shaped(const unsigned char *t, size_t p, size_t w) {
+  size_t syl = (w - p) / 3;
+  bool compound = false;
+  for (const char *const *c = ko_compound; *c && !compound; c++) compound = syl == 4 && !memcmp(t + p, *c, 6);
+  return (compound || (syl == 3 && han_in(t, p, ko_surnames))) && !han_in(t, w - 3, ko_roles);
+}
+
+static bool ko_punct_at(const unsigned char *t, size_t e, size_t n) {
+  return e >= n || (t[e] && strchr(",.:;)(/\n", t[e])) ||
+         (e + 3 <= n && !memcmp(t + e, "。", 3));
+}
 
 /* A Korean name as the word at p: Hangul syllables, the copula after them
  * stripped, two to four of them (KO_BEFORE: after "my name is"). The others
- * ask for the shape of a name, three syllables from a surname and not a
- * role's ending, and KO_STRICT (after "저는", "I am") for the copula too,
- * KO_ROLE (after "환자", "patient") for punctuation after the word ("고객
- * 정보를" is "customer data"). Its end, or 0. */
+ * ask for a name's shape (ko_shaped), and KO_STRICT (after "저는", "I am")
+ * for the copula too, KO_ROLE (after "환자", "patient") for punctuation after
+ * the word ("고객 정보를" is "customer data"), KO_NAMED (after "이름은", "the
+ * name is") for either. Its end, or 0. */
 static size_t ko_name_at(const unsigned char *t, size_t p, size_t n, int kind) {
   size_t e = p;
   while (e + 3 <= n && e - p < 24 && sl__hangul(t + e)) e += 3;
@@ -1855,45 +1905,83 @@ static size_t ko_name_at(const unsigned char *t, size_t p, size_t n, int kind) {
     }
   }
   size_t syl = (w - p) / 3;
-  if (kind != KO_BEFORE && (syl != 3 || !han_in(t, p, ko_surnames) || han_in(t, w - 3, ko_roles))) return 0;
-  if (kind == KO_STRICT && w == e) return 0;
-  if (kind == KO_ROLE && e < n && !(t[e] && strchr(",.:;)(/\n", t[e])) &&
-      !(e + 3 <= n && (!memcmp(t + e, "，", 3) || !memcmp(t + e, "。", 3))))
+  if (kind != KO_BEFORE && !ko_shaped(t, p, w)) return 0;
+  bool copula = w != e, punct = ko_punct_at(t, e, n);
+  if ((kind == KO_STRICT && !copula) || (kind == KO_ROLE && !punct) || (kind == KO_NAMED && !copula && !punct))
     return 0;
   return syl >= 2 && syl <= 4 ? w : 0;
 }
 
-/* Chinese, Japanese and Korean names after what introduces them, written
- * without spaces in Chinese and Japanese:
- * - Chinese: "我叫", "他叫", "她叫", "名叫", "叫做", "我的名字是", "本人"
- *   and a role before a name (患者 patient, 客户 customer, 收件人 …), then a
- *   surname and a given name: "我叫王伟，", "客户李娜的电话"; a surname before
- *   a title (经理, 老师, 医生, 教授, 律师, 主任, 总监): "张经理说";
- * - Japanese: "私の名前は" before a name, "と申します" after one:
- *   "私の名前は田中太郎です", "山田と申します";
- * - Korean: "제 이름은" before a name, "저는" before a surname's name of three
- *   syllables with the copula: "제 이름은 김민준입니다", "저는 박서연이에요".
- * The surname lists keep common words after the same cues out ("我是学生",
- * "저는 학생입니다"); what they do not know is missed. */
+/* The start of the Korean word that ends at e (a name before a title or
+ * "라고 합니다"), when it has a name's shape and nothing of its script before
+ * it; else e. */
+static size_t ko_word_before(const unsigned char *t, size_t e) {
+  size_t s = e;
+  while (s >= 3 && e - s < 12 && sl__hangul(t + s - 3)) s -= 3;
+  return (s == 0 || !(t[s - 1] & 0x80)) && ko_shaped(t, s, e) ? s : e;
+}
+
 /* Where the name a cue of this kind found at [at, end) introduces is: its
  * start in *s and its end, or 0. */
 static size_t cued_name(const unsigned char *t, size_t n, int kind, size_t at, size_t end, size_t *s) {
   switch (kind) {
-  case ZH_BEFORE: /* (a role as a label: "客户：张伟") */
-    if (end + 3 <= n && !memcmp(t + end, "：", 3)) end += 3;
-    else if (end < n && t[end] == ':') end += 1 + (end + 1 < n && t[end + 1] == ' ');
-    return zh_name_at(t, *s = end, n);
-  case ZH_TITLE:
-    /* a surname alone, after a word's end, a verb or the start ("项目经理"
-     * is "project manager", "中文老师" "Chinese teacher") */
-    *s = at - 3;
-    return at >= 3 && is_han(t, at - 3, n) && han_in(t, at - 3, zh_surnames) &&
-                   (at < 6 || !is_han(t, at - 6, n) || han_in(t, at - 6, zh_after) ||
-                    han_in(t, at - 6, "请找问让由叫诉见约访谢"))
-               ? at
-               : 0;
+  case ZH_BEFORE:
+  case ZH_ROLE: /* (a role as a label: "客户：张伟", read folded; "收款人是钟立群") */
+    if (end + 3 <= n && (!memcmp(t + end, "是", 3) || !memcmp(t + end, "为", 3)))
+      end += 3;
+    else if (end < n && t[end] == ':')
+      end += 1 + (end + 1 < n && t[end + 1] == ' ');
+    return zh_name_at(t, *s = end, n, zh_surnames, kind == ZH_ROLE);
+  case ZH_VERB: /* (not a day: "通知周一开会") */
+    *s = end;
+    return end + 6 <= n && han_in(t, end + 3, "一二三四五六七八九十日末") ? 0 : zh_name_at(t, end, n, zh_surnames_strict, false);
+  case ZH_SELF: { /* "我是李静，", not "我是程序员。" (a role's ending) */
+    size_t e = zh_name_at(t, *s = end, n, zh_surnames, false);
+    return e && !is_han(t, e, n) && !han_in(t, e - 3, "员生师家人者工长手士官商户民員師長戶") ? e : 0;
+  }
+  case ZH_TITLE: {
+    /* a surname alone, or a full name of three characters, after a word's
+     * end, a verb or the start ("项目经理" is "project manager", "中文老师"
+     * "Chinese teacher") */
+    for (size_t k = 9; k; k = k == 9 ? 3 : 0) {
+      if (at < k) continue;
+      *s = at - k;
+      bool open = *s < 3 || !is_han(t, *s - 3, n) || han_in(t, *s - 3, zh_after) ||
+                  han_in(t, *s - 3, "请找问让由叫诉见约访谢");
+      if (open && is_han(t, *s, n) && han_in(t, *s, zh_surnames) &&
+          (k == 3 || (zh_name_at(t, *s, n, zh_surnames, false) == at)))
+        return at;
+    }
+    return 0;
+  }
+  case ZH_LABEL:
+    /* a label that names a person (…人, …方, …者, …员, …官: 参会人, 甲方,
+     * 购买方, 出席者) before a colon: "乙方（承租方）：潘立新" */
+    if (at >= 1 && t[at - 1] == ')') { /* (a label's note in brackets; full-width ones read folded) */
+      size_t o = at;
+      for (size_t k = at >= 30 ? at - 30 : 0; k + 1 < at; k++)
+        if (t[k] == '(') o = k;
+      at = o;
+    }
+    if (at < 3 || !is_han(t, at - 3, n) || !han_in(t, at - 3, "人方者员員官")) return 0;
+    end += end < n && t[end] == ' ';
+    return zh_name_at(t, *s = end, n, zh_surnames_strict, false);
+  case JA_NAMED: /* "名前は", after the start, a stop or a family's word */
+    if (!(at == 0 || !(t[at - 1] & 0x80) ||
+          (at >= 3 && (!memcmp(t + at - 3, "。", 3) || !memcmp(t + at - 3, "、", 3) ||
+                       !memcmp(t + at - 3, "「", 3))) ||
+          (at >= 6 && !memcmp(t + at - 3, "の", 3) && han_in(t, at - 6, "父母夫妻娘兄姉弟妹私僕俺"))))
+      return 0;
+    /* fall through */
   case JA_BEFORE:
     return ja_name_at(t, *s = end, n);
+  case JA_SELF: { /* "私は岡田真一です": three or more, not a role (会社員, 学生, 日本人) */
+    size_t e = ja_name_at(t, *s = end, n);
+    return e && e - end >= 9 && e + 6 <= n && !memcmp(t + e, "です", 6) &&
+                   !han_in(t, e - 3, "員人生者家師士長手官民") && memcmp(t + end, "大丈夫", 9)
+               ? e
+               : 0;
+  }
   case JA_AFTER:
     *s = at;
     while (*s >= 3 && at - *s < 18 &&
@@ -1902,32 +1990,74 @@ static size_t cued_name(const unsigned char *t, size_t n, int kind, size_t at, s
       *s -= 3;
     return at - *s >= 6 ? at : 0;
   case KO_TITLE: /* the name before: "김민준 고객님" */
-    for (*s = at; *s >= 3 && at - *s < 9 && sl__hangul(t + *s - 3);) *s -= 3;
-    return at - *s == 9 && (*s == 0 || !(t[*s - 1] & 0x80)) && ko_name_at(t, *s, n, KO_TITLE) == at ? at : 0;
+    *s = ko_word_before(t, at);
+    return *s < at ? at : 0;
+  case KO_LABEL: /* "임대인: 배소윤", "참석자: 정하늘, 조민호" (…자, …인, 사람) */
+    if (at < 3 || !sl__hangul(t + at - 3) || !han_in(t, at - 3, "자인람")) return 0;
+    return ko_name_at(t, *s = end, n, KO_ROLE);
+  case KO_AFTER: /* "곽도윤이라고 합니다", "최준호라고 합니다" */
+    if (at >= 3 && !memcmp(t + at - 3, "이", 3) && (*s = ko_word_before(t, at - 3)) < at - 3) return at - 3;
+    *s = ko_word_before(t, at);
+    return *s < at ? at : 0;
   default:
     return ko_name_at(t, *s = end, n, kind);
   }
 }
 
+/* Chinese, Japanese and Korean names after what introduces them, written
+ * without spaces in Chinese and Japanese (traditional characters too):
+ * - Chinese: a surname and a given name after "叫" (is called), "我的名字是",
+ *   "全名", "本人", a role or a relation (患者 patient, 客户 customer, 同事
+ *   colleague, 老公 husband, 收件人 …; a colon or "是" allowed; after a role
+ *   a given name of two characters may run on into a verb), a title (经理,
+ *   老师 …), a verb of sending or telling (发给, 告诉, 联系 …: fewer
+ *   surnames), "我是" when punctuation follows, a label that names a person
+ *   and a colon (参会人：, 甲方：, with the names listed after it): "我叫王伟，",
+ *   "客户李娜的电话", "发给胡婉婷和魏东", "参会人：邓凯、谢雨桐"; a surname or a
+ *   full name before a title: "张经理说", "赵立峰经理您好";
+ * - Japanese: kanji and katakana (hiragana after them) after "私の名前は",
+ *   "名前は" (not a thing's: "会社の名前は"), "担当は", "私は" (three or more
+ *   before です, not a role: 会社員), before "と申します": "私の名前は田中太郎です",
+ *   "山田と申します";
+ * - Korean: after "제 이름은"; then, with a name's shape (ko_shaped), after
+ *   "저는" with the copula, after "이름은" with the copula or punctuation,
+ *   after a role or a label (환자, 임대인:, 참석자:) with punctuation, before
+ *   a title (김민준 고객님, 구민정 님) or "라고 합니다".
+ * The surname lists keep common words after the same cues out ("我是学生",
+ * "저는 학생입니다"); what they do not know is missed. */
 static void cjk_cued_names(sl__ctx_t *c) {
   static const struct {
     const char *cue;
     int kind;
   } cues[] = {
-      {"我叫", ZH_BEFORE},     {"他叫", ZH_BEFORE},     {"她叫", ZH_BEFORE},       {"名叫", ZH_BEFORE},
-      {"叫做", ZH_BEFORE},     {"名字是", ZH_BEFORE},   {"名字叫", ZH_BEFORE},     {"本人", ZH_BEFORE},
-      {"患者", ZH_BEFORE},     {"病人", ZH_BEFORE},     {"客户", ZH_BEFORE},       {"顾客", ZH_BEFORE},
-      {"乘客", ZH_BEFORE},     {"员工", ZH_BEFORE},     {"学生", ZH_BEFORE},       {"收件人", ZH_BEFORE},
-      {"寄件人", ZH_BEFORE},   {"联系人", ZH_BEFORE},   {"申请人", ZH_BEFORE},     {"投保人", ZH_BEFORE},
-      {"被保险人", ZH_BEFORE}, {"持卡人", ZH_BEFORE},   {"租客", ZH_BEFORE},       {"房东", ZH_BEFORE},
-      {"经理", ZH_TITLE},      {"老师", ZH_TITLE},      {"医生", ZH_TITLE},        {"教授", ZH_TITLE},
-      {"律师", ZH_TITLE},      {"主任", ZH_TITLE},      {"总监", ZH_TITLE},        {"私の名前は", JA_BEFORE},
-      {"僕の名前は", JA_BEFORE}, {"わたしの名前は", JA_BEFORE}, {"俺の名前は", JA_BEFORE}, {"と申します", JA_AFTER},
-      {"と申し上げます", JA_AFTER}, {"제 이름은 ", KO_BEFORE}, {"내 이름은 ", KO_BEFORE}, {"저의 이름은 ", KO_BEFORE},
-      {"제이름은 ", KO_BEFORE}, {"저는 ", KO_STRICT},   {"환자 ", KO_ROLE},     {"고객 ", KO_ROLE},
-      {"담당자 ", KO_ROLE},  {"신청인 ", KO_ROLE},  {" 고객님", KO_TITLE},    {" 환자분", KO_TITLE},
-      {" 선생님", KO_TITLE},   {" 과장님", KO_TITLE},   {" 부장님", KO_TITLE},    {" 팀장님", KO_TITLE},
-      {" 교수님", KO_TITLE}};
+      {"叫", ZH_BEFORE}, {"名字是", ZH_BEFORE}, {"全名", ZH_BEFORE}, {"本人", ZH_BEFORE}, {"患者", ZH_ROLE},
+      {"病人", ZH_ROLE}, {"客户", ZH_ROLE}, {"顾客", ZH_ROLE}, {"乘客", ZH_ROLE}, {"员工", ZH_ROLE}, {"学生", ZH_ROLE},
+      {"收件人", ZH_ROLE}, {"寄件人", ZH_ROLE}, {"联系人", ZH_ROLE}, {"申请人", ZH_ROLE}, {"投保人", ZH_ROLE},
+      {"被保险人", ZH_ROLE}, {"持卡人", ZH_ROLE}, {"租客", ZH_ROLE}, {"房东", ZH_ROLE}, {"同事", ZH_ROLE}, {"同学", ZH_ROLE},
+      {"实习生", ZH_ROLE}, {"业主", ZH_ROLE}, {"家属", ZH_ROLE}, {"孩子", ZH_ROLE}, {"儿子", ZH_ROLE}, {"女儿", ZH_ROLE},
+      {"老公", ZH_ROLE}, {"老婆", ZH_ROLE}, {"丈夫", ZH_ROLE}, {"妻子", ZH_ROLE}, {"朋友", ZH_ROLE}, {"收款人", ZH_ROLE},
+      {"付款人", ZH_ROLE}, {"投诉人", ZH_ROLE}, {"候选人", ZH_ROLE}, {"签名", ZH_ROLE}, {"辅导员", ZH_ROLE},
+      {"私は", JA_SELF}, {"经理", ZH_ROLE}, {"老师", ZH_ROLE}, {"医生", ZH_ROLE}, {"主任", ZH_ROLE}, {"律师", ZH_ROLE},
+      {"教授", ZH_ROLE}, {"发给", ZH_VERB}, {"转给", ZH_VERB}, {"交给", ZH_VERB}, {"寄给", ZH_VERB}, {"告诉", ZH_VERB},
+      {"通知", ZH_VERB}, {"联系", ZH_VERB}, {"转告", ZH_VERB}, {"提醒", ZH_VERB}, {"感谢", ZH_VERB}, {"一下", ZH_VERB},
+      {"我是", ZH_SELF}, {"经理", ZH_TITLE}, {"老师", ZH_TITLE}, {"医生", ZH_TITLE}, {"教授", ZH_TITLE},
+      {"律师", ZH_TITLE}, {"主任", ZH_TITLE}, {"总监", ZH_TITLE}, {"同学", ZH_TITLE}, {"私の名前は", JA_BEFORE},
+      {"僕の名前は", JA_BEFORE}, {"わたしの名前は", JA_BEFORE}, {"名前は", JA_NAMED}, {"担当は", JA_BEFORE},
+      {"と申します", JA_AFTER}, {"と申し上げます", JA_AFTER}, {"제 이름은 ", KO_BEFORE}, {"내 이름은 ", KO_BEFORE},
+      {"저의 이름은 ", KO_BEFORE}, {"제이름은 ", KO_BEFORE}, {"저는 ", KO_STRICT}, {"이름은 ", KO_NAMED}, {"환자 ", KO_ROLE},
+      {"고객 ", KO_ROLE}, {"담당자 ", KO_ROLE}, {"신청인 ", KO_ROLE}, {"작성자 ", KO_ROLE}, {"지원자 ", KO_ROLE},
+      {" 고객님", KO_TITLE}, {" 환자분", KO_TITLE}, {" 선생님", KO_TITLE}, {" 과장님", KO_TITLE}, {" 부장님", KO_TITLE},
+      {" 팀장님", KO_TITLE}, {" 교수님", KO_TITLE}, {" 님", KO_TITLE}, {" 학생", KO_TITLE}, {"라고 합니다", KO_AFTER},
+      {"라고 해요", KO_AFTER}, {"라고 합니당", KO_AFTER}, {": ", KO_LABEL},
+      {":", ZH_LABEL}, /* (full-width punctuation reads folded: "：" is ":") */
+      /* traditional characters */
+      {"客戶", ZH_ROLE}, {"員工", ZH_ROLE}, {"學生", ZH_ROLE}, {"聯絡人", ZH_ROLE}, {"聯繫人", ZH_ROLE}, {"申請人", ZH_ROLE},
+      {"房東", ZH_ROLE}, {"同學", ZH_ROLE}, {"實習生", ZH_ROLE}, {"業主", ZH_ROLE}, {"家屬", ZH_ROLE}, {"兒子", ZH_ROLE},
+      {"女兒", ZH_ROLE}, {"投訴人", ZH_ROLE}, {"候選人", ZH_ROLE}, {"簽名", ZH_ROLE}, {"經理", ZH_ROLE}, {"老師", ZH_ROLE},
+      {"醫生", ZH_ROLE}, {"律師", ZH_ROLE}, {"發給", ZH_VERB}, {"轉給", ZH_VERB}, {"告訴", ZH_VERB}, {"聯繫", ZH_VERB},
+      {"聯絡", ZH_VERB}, {"轉告", ZH_VERB}, {"感謝", ZH_VERB}, {"經理", ZH_TITLE}, {"老師", ZH_TITLE}, {"醫生", ZH_TITLE},
+      {"律師", ZH_TITLE}, {"總監", ZH_TITLE}, {"同學", ZH_TITLE}
+  };
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len;
   for (size_t i = 0; i < sizeof cues / sizeof cues[0]; i++) {
@@ -1935,8 +2065,21 @@ static void cjk_cued_names(sl__ctx_t *c) {
     size_t m = strlen(cues[i].cue);
     for (const unsigned char *at = memmem(t, n, cues[i].cue, m); at;
          at = memmem(at + 1, n - (size_t)(at + 1 - t), cues[i].cue, m)) {
-      size_t s, e = cued_name(t, n, cues[i].kind, (size_t)(at - t), (size_t)(at - t) + m, &s);
-      if (e) sl__cands_add(c->out, (uint32_t)s, (uint32_t)e, SL_ET_PERSON, "person", 30);
+      int kind = cues[i].kind;
+      size_t s, e = cued_name(t, n, kind, (size_t)(at - t), (size_t)(at - t) + m, &s);
+      /* and the names listed after a label's ("参会人：邓凯、谢雨桐", "참석자:
+       * 정하늘, 조민호") */
+      while (e) {
+        sl__cands_add(c->out, (uint32_t)s, (uint32_t)e, SL_ET_PERSON, "person", 30);
+        if (kind != ZH_LABEL && kind != KO_LABEL) break;
+        /* (、 or a comma: full-width ones read folded) */
+        size_t sep = e + 3 <= n && !memcmp(t + e, "、", 3) ? 3
+                     : e < n && t[e] == ','                  ? 1 + (e + 1 < n && t[e + 1] == ' ')
+                                                             : 0;
+        if (!sep) break;
+        s = e + sep;
+        e = kind == ZH_LABEL ? zh_name_at(t, s, n, zh_surnames_strict, false) : ko_name_at(t, s, n, KO_ROLE);
+      }
     }
   }
 }

@@ -581,6 +581,26 @@ static void not_persons(void **s) {
   EXPECT("답변 작성: 김민준 고객님, 확인 부탁드립니다.", "PERSON", "김민준");
   EXPECT("환자 이서연, 고혈압 진단.", "PERSON", "이서연");
   REJECT("고객 정보를 업데이트해 주세요. 고객 서비스 센터에 문의하세요.", "PERSON");
+  /* a role then a verb; a first given character that ends a name elsewhere
+   * (小, 明); traditional characters; a verb of sending; "I am" with
+   * punctuation after; a label that names a person, and the names listed
+   * after it; a name before "라고 합니다"; an honorific after a space */
+  EXPECT("租客徐佳琪反映卫生间漏水。", "PERSON", "徐佳琪");
+  EXPECT("本人毛小龙，因个人原因申请辞职。", "PERSON", "毛小龙");
+  EXPECT("房东高明辉说下个月涨房租。", "PERSON", "高明辉");
+  EXPECT("各位鄰居好，我是7樓的住戶，請聯絡張雅婷。", "PERSON", "張雅婷");
+  EXPECT("会议邀请发给胡婉婷和魏东就行。", "PERSON", "胡婉婷");
+  EXPECT("我是李静，上周买的空调还没有安装。", "PERSON", "李静");
+  EXPECT("参会人：邓凯、谢雨桐、曹明轩", "PERSON", "谢雨桐");
+  EXPECT("乙方（承租方）：潘立新", "PERSON", "潘立新");
+  EXPECT("곽도윤이라고 합니다. 지난주에 면접을 봤습니다.", "PERSON", "곽도윤");
+  EXPECT("참석자: 정하늘, 조민호, 윤서아", "PERSON", "조민호");
+  EXPECT("お届け先：中村大輔 様", "PERSON", "中村大輔");
+  REJECT("我是程序员。通知周一开会。请联系方式。", "PERSON");
+  REJECT("地址：张家界。品牌方：请查看。", "PERSON");
+  REJECT("お疲れ様です。営業部です。", "PERSON");
+  REJECT("대리님, 내일 보고서 제출 잊지 마세요.", "PERSON");
+  REJECT("私は会社員です。私は大丈夫です。", "PERSON");
   /* the same cues before words: customer relations, grades, patient safety,
    * project manager, Chinese teacher, a company's name, "I am Korean", a
    * flower's name */
