@@ -2039,7 +2039,7 @@ static void cjk_cued_names(sl__ctx_t *c) {
       {"付款人", ZH_ROLE}, {"投诉人", ZH_ROLE}, {"候选人", ZH_ROLE}, {"签名", ZH_ROLE}, {"辅导员", ZH_ROLE},
       {"私は", JA_SELF}, {"经理", ZH_ROLE}, {"老师", ZH_ROLE}, {"医生", ZH_ROLE}, {"主任", ZH_ROLE}, {"律师", ZH_ROLE},
       {"教授", ZH_ROLE}, {"发给", ZH_VERB}, {"转给", ZH_VERB}, {"交给", ZH_VERB}, {"寄给", ZH_VERB}, {"告诉", ZH_VERB},
-      {"通知", ZH_VERB}, {"联系", ZH_VERB}, {"转告", ZH_VERB}, {"提醒", ZH_VERB}, {"感谢", ZH_VERB}, {"一下", ZH_VERB},
+      {"通知", ZH_VERB}, {"联系", ZH_VERB}, {"转告", ZH_VERB}, {"提醒", ZH_VERB}, {"感谢", ZH_VERB},
       {"我是", ZH_SELF}, {"经理", ZH_TITLE}, {"老师", ZH_TITLE}, {"医生", ZH_TITLE}, {"教授", ZH_TITLE},
       {"律师", ZH_TITLE}, {"主任", ZH_TITLE}, {"总监", ZH_TITLE}, {"同学", ZH_TITLE}, {"私の名前は", JA_BEFORE},
       {"僕の名前は", JA_BEFORE}, {"わたしの名前は", JA_BEFORE}, {"名前は", JA_NAMED}, {"担当は", JA_BEFORE},

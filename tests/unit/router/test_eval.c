@@ -62,7 +62,10 @@ static void project_sets(void **s) {
    * labels for test values) has a floor, extra27 and extra28 (the dev split's
    * style) the target; extra29 (chat traffic it was likely not tuned on, public
    * figures, brands and documentation examples labelled negative) a floor;
-   * extra30 (the dev split's style again) the target */
+   * extra30 (the dev split's style again) the target; extra31-33 (private
+   * people's names in Chinese, Japanese and Korean, against words, titles,
+   * places and famous names that start like them) floors a little under what
+   * they score, far under the target: names without a cue are missed */
   static const struct {
     int k;
     double min_p, min_r;
@@ -75,7 +78,8 @@ static void project_sets(void **s) {
               {19, 0.95, 0.97}, {20, 0.95, 0.97}, {21, 0.95, 0.97},
               {22, 0.90, 0.88}, {23, 0.87, 0.94}, {24, 0.89, 0.94},
               {25, 0.95, 0.97}, {26, 0.85, 0.88}, {27, 0.95, 0.97},
-              {28, 0.95, 0.97}, {29, 0.81, 0.93}, {30, 0.95, 0.97}};
+              {28, 0.95, 0.97}, {29, 0.81, 0.93}, {30, 0.95, 0.97},
+              {31, 0.95, 0.77}, {32, 0.95, 0.54}, {33, 0.88, 0.35}};
   for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
     snprintf(name, sizeof name, "sensitivity.extra%d.jsonl", sets[i].k);
     assert_int_equal(score(eval_path(dir, sizeof dir, name), sets[i].min_p, sets[i].min_r), 1);
