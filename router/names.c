@@ -858,6 +858,37 @@ static const char *const person_acts[] = {
     "flagged", "forwarded", "organised", "organized", "hosted", "interviewed", "recommended",
     "messaged", "texted", "phoned", "visited", "retired", NULL};
 
+/* What follows a surname alone that opens a sentence, in the languages the
+ * gazetteer knows ("Weber hat gestern gekündigt", "Conti ha chiesto …",
+ * "Lindgren har sagt upp sig", "Şahin bugün işe gelmedi"): an auxiliary, a
+ * negation or a verb of someone absent. */
+static const char *const surname_acts[] = {
+    "has", "hasn't", "was", "wasn't", "didn't", "hat", "hatte", "ist", "war", "wird", "kann", "muss",
+    "möchte", "will", "ha", "non", "aveva", "vuole", "no", "está", "tiene", "quiere", "faltou",
+    "não", "foi", "tem", "pediu", "heeft", "wil", "jest", "nie", "był", "była", "chce", "har", "vill",
+    "bugün", "dün", "est", "veut", "n'a", NULL};
+/* Pronouns of a person later in the text ("seinen Resturlaub", "il suo IBAN",
+ * "jej prywatny numer"): the evidence that the word that opened it was
+ * someone. ("sie" and "le" are more than that.) */
+static const char *const person_pronouns[] = {
+    "his", "her", "him", "he", "she", "sein", "seine", "seinen", "seinem", "seiner", "ihr", "ihre",
+    "ihren", "ihrem", "ihm", "ihn", "suo", "sua", "suoi", "lui", "lei", "gli", "sus", "él", "ella",
+    "ele", "ela", "dele", "dela", "seu", "lhe", "zijn", "haar", "hem", "hij", "zij", "jej", "jego",
+    "niego", "niej", "mu", "hans", "hennes", "honom", "henne", "han", "hon", "onun", "ona", "son",
+    "ses", "elle", NULL};
+
+/* An article after that verb makes a definition ("Weber ist die SI-Einheit
+ * …; seine Definition", where "seine" is "its"). */
+static const char *const articles[] = {"a", "an", "the", "die", "der", "das", "ein", "eine", "un", "una",
+                                       "uno", "il", "la", "el", "um", "uma", "het", "een", "en", "ett", NULL};
+
+/* A person's pronoun among the 60 tokens after j. */
+static bool pronoun_after(const char *text, const sl__toks_t *T, size_t j) {
+  for (size_t k = j; k < T->n && k < j + 60; k++)
+    if (T->v[k].kind == SL_TK_WORD && sl__tok_in(text, &T->v[k], person_pronouns)) return true;
+  return false;
+}
+
 /* Every word of the run is in no English list (or, with names_too, is a
  * gazetteer name). */
 static bool all_foreign(const sl__gaz_t *g, const char *text, sl__toks_t *T, size_t i, size_t j,
@@ -2533,6 +2564,14 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
           accept = true; /* "my name is Shovda", "Name: Lena Wirth", "last name? Arcuri" */
         else if (cue == 1 && (words >= 2 || namey(f0)) && !common_word)
           accept = true;
+        else if (words == 1 && j == i + 1 && sentence_start(T, i) && (f0 & SL_GZ_LAST) && !common_word &&
+                 !(f0 & (SL_GZ_PLACE | SL_GZ_VETO | SL_GZ_STARTER)) && j < T->n && !T->v[j].nl_before &&
+                 !T->v[j].punct_before && !(T->v[j].caps & 1) &&
+                 (sl__tok_in(text, &T->v[j], person_acts) || sl__tok_in(text, &T->v[j], surname_acts)) &&
+                 !(j + 1 < T->n && sl__tok_in(text, &T->v[j + 1], articles)) && pronoun_after(text, T, j + 1))
+          accept = true; /* a surname alone opening a sentence, what the person did, then
+                          * the person's pronoun: "Weber hat gestern gekündigt. Bitte
+                          * berechne seinen Resturlaub" */
         else if (cue == 1 && words == 1 && j == i + 1 && !common_word && !(f0 & SL_GZ_PLACE) &&
                  (has_non_ascii(text + t->s, t->e - t->s) || foreign_word(text, t, f0)) &&
                  (j == T->n || T->v[j].nl_before || T->v[j].punct_before == ',' ||

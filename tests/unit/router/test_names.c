@@ -615,6 +615,13 @@ static void not_persons(void **s) {
   EXPECT("أرجو إرسال الفاتورة إلى السيد خالد العتيبي على الرقم", "PERSON", "خالد العتيبي");
   EXPECT("मेरा नाम अर्जुन मेहता है और मेरा ईमेल", "PERSON", "अर्जुन मेहता");
   REJECT("नाम बदलना है", "PERSON");
+  /* a surname alone opening a sentence, what the person did, the person's
+   * pronoun after; not a definition, not a city */
+  EXPECT("Weber hat gestern gekündigt. Bitte berechne seinen Resturlaub.", "PERSON", "Weber");
+  EXPECT("Conti ha chiesto le ferie dal 5 al 16 agosto. Il suo IBAN è nel file.", "PERSON", "Conti");
+  EXPECT("Lindgren har sagt upp sig. Betala ut slutlönen till hans konto.", "PERSON", "Lindgren");
+  REJECT("Weber ist die SI-Einheit des magnetischen Flusses. Seine Definition folgt.", "PERSON");
+  REJECT("Berlin hat viele Museen. Sein Nachtleben ist bekannt.", "PERSON");
   /* a translation's word; a sovereign after the title */
   REJECT("The Normans (Norman: Nourmands; French: Normands; Latin: Normanni) were", "PERSON");
   REJECT("served under the Anglo-Norman king Richard the Lion-Heart.", "PERSON");
