@@ -110,6 +110,10 @@ static const char *const id_words[] = {"order", "invoice", "ticket", "reference"
                                        "fattura", "bestelling", "factuur", "zamówienie", NULL};
 static const char *const card_words[] = {"card", "visa", "mastercard", "amex", "credit", "debit",
                                          "cc", NULL};
+/* Words for a product's or a parcel's number, which may pass Luhn too
+ * ("EAN 5901234123457"). */
+static const char *const code_words[] = {"ean", "gtin", "upc", "barcode", "isbn", "issn", "sku",
+                                         "tracking", "waybill", "awb", NULL};
 
 /* Words before a 0x + 64 hex value that make it a private key, not a hash. */
 static const char *const eth_key_words[] = {"private", "priv", "secret", "account", "signer",
@@ -122,6 +126,7 @@ static const char *const math_words[] = {"decimal", "hexadecimal", "binary", "oc
                                          "sum", "multiply", "divide", NULL};
 
 static sl__wordset_t phone_set = {.words = phone_words}, card_set = {.words = card_words},
+                 code_set = {.words = code_words},
                  id_set = {.words = id_words}, eth_key_set = {.words = eth_key_words},
                  math_set = {.words = math_words};
 static pthread_once_t wordsets_once = PTHREAD_ONCE_INIT;
@@ -130,7 +135,7 @@ static void wordsets_init(void);
 void sl__pii_init(void) { pthread_once(&wordsets_once, wordsets_init); }
 
 static void wordsets_init(void) {
-  sl__wordset_t *sets[] = {&phone_set, &card_set, &id_set, &eth_key_set, &math_set};
+  sl__wordset_t *sets[] = {&phone_set, &card_set, &code_set, &id_set, &eth_key_set, &math_set};
   for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) sl__wordset_init(sets[k]);
 }
 
@@ -187,6 +192,10 @@ static void card_at(sl__ctx_t *c, uint32_t s, uint32_t e) {
   if (!sl__luhn(c->text + h->start, h->end - h->start)) return;
   bool cue = ci_word_before(c->text, h->start, 48, &card_set);
   if (!iin_plausible(d, nd) && !cue) return;
+  /* a product's or a parcel's number, on its line */
+  uint32_t ls = h->start;
+  while (ls > 0 && c->text[ls - 1] != '\n' && h->start - ls < 24) ls--;
+  if (!cue && ls < h->start && ci_word_before(c->text, h->start, h->start - ls, &code_set)) return;
   /* every digit apart ("4 5 5 6 7 3 …", "4-5-5-6-…"): a card only where the text says so
    * (a run of small numbers finds some Luhn-valid stretch too often) */
   if (!cue && h->end - h->start == 2 * nd - 1 && (c->text[h->start + 1] == ' ' || c->text[h->start + 1] == '-'))

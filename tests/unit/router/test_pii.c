@@ -110,6 +110,9 @@ static void variants(void **s) {
   /* a number inside an identifier or file name, after an underscore */
   EXPECT("Summarise statement_4111111111111111.pdf", "CREDIT_CARD", "4111111111111111");
   EXPECT("order_4111-1111-1111-1111_x", "CREDIT_CARD", "4111-1111-1111-1111");
+  /* a product's barcode that passes Luhn; a card on the line after such a word */
+  REJECT("Opis produktu: kod ORL-55-PL, EAN 5901234123457, olej silnikowy 5W-30.", "CREDIT_CARD");
+  EXPECT("tracking number below\nRefund to 6011 0349 7721 5089", "CREDIT_CARD", "6011 0349 7721 5089");
   EXPECT("Kart numaram 9792 7022 5949 9816, son kullanma 04/27.", "CREDIT_CARD", "9792 7022 5949 9816"); /* Troy */
   EXPECT("Lookup ssn_078-05-1120", "US_SSN", "078-05-1120");
   /* a CSV's fields: a run of 13 digits or more beside a comma is no amount
