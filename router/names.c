@@ -1760,7 +1760,8 @@ static void cjk_labelled_names(sl__ctx_t *c) {
   static const char *const labels[] = {"姓名", "名字", "联系人", "收件人", "收货人", "申请人",
                                        "负责人", "联络人", "氏名", "名前", "担当者", "이름",
                                        "성명", "담당자", "고객명", "환자명", "성함", "수신인", "수취인",
-                                       "수령인", "受取人", "差出人", "申込者", "契約者", "面试官", "候选人", NULL};
+                                       "수령인", "受取人", "差出人", "申込者", "契約者", "面试官", "候选人",
+                                       "申請者", "担当者名", NULL};
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len;
   for (const char *const *l = labels; *l; l++) {
@@ -1867,6 +1868,21 @@ static size_t zh_name_at(const unsigned char *t, size_t p, size_t n, const char 
   return 0;
 }
 
+/* Whether [p, e) is a Chinese name: a surname from `surnames` (or a
+ * compound one) and a given name of one or two characters, no particle
+ * among them (where its end is known: "王志明您好", where 明 could also begin
+ * 明天 after a name). */
+static bool zh_name_is(const unsigned char *t, size_t p, size_t e, const char *surnames) {
+  size_t g = 0;
+  for (const char *const *s = zh_compound; *s && !g; s++)
+    if (p + 6 <= e && !memcmp(t + p, *s, 6)) g = p + 6;
+  if (!g && is_han(t, p, e) && han_in(t, p, surnames)) g = p + 3;
+  if (!g || e - g < 3 || e - g > 6) return false;
+  for (size_t k = g; k < e; k += 3)
+    if (!is_han(t, k, e) || han_in(t, k, zh_particles)) return false;
+  return true;
+}
+
 static bool hiragana(const unsigned char *t, size_t p, size_t n) {
   return p + 3 <= n && t[p] == 0xE3 && ((t[p + 1] == 0x81 && t[p + 2] >= 0x81) || (t[p + 1] == 0x82 && t[p + 2] <= 0x93));
 }
@@ -1880,6 +1896,10 @@ static size_t ja_name_at(const unsigned char *t, size_t p, size_t n) {
                                             !(t[e + 1] == 0x82 && t[e + 2] < 0xA1))))
     e += 3;
   if (e - p < 6 || e - p > 18 || is_han(t, e, n)) return 0;
+  /* (a particle after the name: "妹の千尋といっしょに", "藤井拓也が") */
+  if (e + 3 <= n && t[e] == 0xE3 && t[e + 1] == 0x81 && han_in(t, e, "とがはをにもへで") && e - p >= 6 &&
+      !(e + 6 <= n && !memcmp(t + e, "では", 6)))
+    return e;
   size_t k = e;
   while (k - e < 12 && hiragana(t, k, n) && !(k + 6 <= n && !memcmp(t + k, "です", 6))) k += 3;
   if (k + 6 <= n && !memcmp(t + k, "です", 6)) return k;
@@ -1899,7 +1919,7 @@ static const char ko_roles[] = "님인가자생원사들시도구군동읍면";
 /* the copula and quotation after a name: 입니다, 이에요, 예요, 이고, 라고 */
 static const char *const ko_is[] = {"입니다", "이에요", "예요", "이고", "이며", "이라고", "라고", "이야", NULL};
 
-enum { ZH_BEFORE, ZH_ROLE, ZH_VERB, ZH_SELF, ZH_TITLE, ZH_LABEL, JA_BEFORE, JA_NAMED, JA_SELF, JA_AFTER, KO_BEFORE, KO_STRICT, KO_ROLE,
+enum { ZH_BEFORE, ZH_ROLE, ZH_VERB, ZH_SELF, ZH_SAID, ZH_TITLE, ZH_LABEL, JA_BEFORE, JA_NAMED, JA_SELF, JA_AFTER, KO_BEFORE, KO_STRICT, KO_ROLE,
        KO_NAMED, KO_TITLE, KO_AFTER, KO_LABEL };
 
 /* Whether a Korean word from p of `syl` syllables has a name's shape: a
@@ -1913,7 +1933,7 @@ static bool ko_shaped(const unsigned char *t, size_t p, size_t w) {
 }
 
 static bool ko_punct_at(const unsigned char *t, size_t e, size_t n) {
-  return e >= n || (t[e] && strchr(",.:;)(/\n", t[e])) ||
+  return e >= n || (t[e] && strchr(",.:;)(/\n'\"", t[e])) ||
          (e + 3 <= n && !memcmp(t + e, "。", 3));
 }
 
@@ -1952,15 +1972,35 @@ static size_t ko_word_before(const unsigned char *t, size_t e) {
   return (s == 0 || !(t[s - 1] & 0x80)) && ko_shaped(t, s, e) ? s : e;
 }
 
+static const char *const zh_titles[] = {"经理", "老师", "医生", "教授", "律师", "主任", "总监", "同学",
+                                        "經理", "老師", "醫生", "律師", "總監", "同學", NULL};
+
+/* How many lines open with a Chinese or Korean name and a colon, a chat's speakers ("陈怡君：…",
+ * "이서연: …"): two or more make a transcript, one is a form's field
+ * ("주호소: 발열", "chief complaint"). */
+static int chat_speakers(const unsigned char *t, size_t n) {
+  int k = 0;
+  for (size_t p = 0; p < n && k < 2; p++) {
+    if (p && t[p - 1] != '\n') continue;
+    size_t e = zh_name_at(t, p, n, zh_surnames_strict, false);
+    if (!e) {
+      for (e = p; e + 3 <= n && e - p < 12 && sl__hangul(t + e);) e += 3;
+      if (e - p < 9 || !ko_shaped(t, p, e)) e = 0;
+    }
+    k += e && e < n && t[e] == ':';
+  }
+  return k;
+}
+
 /* Where the name a cue of this kind found at [at, end) introduces is: its
  * start in *s and its end, or 0. */
 static size_t cued_name(const unsigned char *t, size_t n, int kind, size_t at, size_t end, size_t *s) {
   switch (kind) {
   case ZH_BEFORE:
-  case ZH_ROLE: /* (a role as a label: "客户：张伟", read folded; "收款人是钟立群") */
+  case ZH_ROLE: /* (a role as a label: "客户：张伟", read folded; "收款人是钟立群", "申请人 唐晓峰") */
     if (end + 3 <= n && (!memcmp(t + end, "是", 3) || !memcmp(t + end, "为", 3)))
       end += 3;
-    else if (end < n && t[end] == ':')
+    else if (end < n && (t[end] == ':' || t[end] == ' '))
       end += 1 + (end + 1 < n && t[end + 1] == ' ');
     return zh_name_at(t, *s = end, n, zh_surnames, kind == ZH_ROLE);
   case ZH_VERB: /* (not a day: "通知周一开会") */
@@ -1968,8 +2008,27 @@ static size_t cued_name(const unsigned char *t, size_t n, int kind, size_t at, s
     return end + 6 <= n && han_in(t, end + 3, "一二三四五六七八九十日末") ? 0 : zh_name_at(t, end, n, zh_surnames_strict, false);
   case ZH_SELF: { /* "我是李静，", not "我是程序员。" (a role's ending) */
     size_t e = zh_name_at(t, *s = end, n, zh_surnames, false);
-    return e && !is_han(t, e, n) && !han_in(t, e - 3, "员生师家人者工长手士官商户民員師長戶") ? e : 0;
+    return e && (!is_han(t, e, n) || !memcmp(t + e, "的", 3)) &&
+                   !han_in(t, e - 3, "员生师家人者工长手士官商户民員師長戶")
+               ? e
+               : 0;
   }
+  case ZH_SAID: /* "，孙浩说", "林志明您好", "“宋佳”", "【马俊】", "陈怡君：": a name of two or three
+                 * characters from the stricter list, at a clause's start */
+    for (size_t k = 9; k; k = k == 9 ? 6 : 0) {
+      if (at < k) continue;
+      *s = at - k;
+      bool open = *s == 0 || !(t[*s - 1] & 0x80) || (*s >= 3 && (!memcmp(t + *s - 3, "。", 3) ||
+                                                                  !memcmp(t + *s - 3, "、", 3) ||
+                                                                  !memcmp(t + *s - 3, "“", 3) ||
+                                                                  !memcmp(t + *s - 3, "【", 3)));
+      bool titled = false; /* ("张经理说": the title's rule has the surname) */
+      for (const char *const *w = zh_titles; *w && !titled; w++) titled = !memcmp(t + at - 6, *w, 6);
+      if (open && !titled && zh_name_is(t, *s, at, zh_surnames_strict) &&
+          (t[at] != ':' || ((*s == 0 || t[*s - 1] == '\n') && chat_speakers(t, n) >= 2)))
+        return at;
+    }
+    return 0;
   case ZH_TITLE: {
     /* a surname alone, or a full name of three characters, after a word's
      * end, a verb or the start ("项目经理" is "project manager", "中文老师"
@@ -1980,7 +2039,7 @@ static size_t cued_name(const unsigned char *t, size_t n, int kind, size_t at, s
       bool open = *s < 3 || !is_han(t, *s - 3, n) || han_in(t, *s - 3, zh_after) ||
                   han_in(t, *s - 3, "请找问让由叫诉见约访谢");
       if (open && is_han(t, *s, n) && han_in(t, *s, zh_surnames) &&
-          (k == 3 || (zh_name_at(t, *s, n, zh_surnames, false) == at)))
+          (k == 3 || zh_name_is(t, *s, at, zh_surnames)))
         return at;
     }
     return 0;
@@ -2023,7 +2082,9 @@ static size_t cued_name(const unsigned char *t, size_t n, int kind, size_t at, s
   case KO_TITLE: /* the name before: "김민준 고객님" */
     *s = ko_word_before(t, at);
     return *s < at ? at : 0;
-  case KO_LABEL: /* "임대인: 배소윤", "참석자: 정하늘, 조민호" (…자, …인, 사람) */
+  case KO_LABEL: /* "임대인: 배소윤", "참석자: 정하늘, 조민호" (…자, …인, 사람); a chat's
+                  * speaker: "이서연: 내일 …" */
+    if ((*s = ko_word_before(t, at)) < at && (*s == 0 || t[*s - 1] == '\n') && chat_speakers(t, n) >= 2) return at;
     if (at < 3 || !sl__hangul(t + at - 3) || !han_in(t, at - 3, "자인람")) return 0;
     return ko_name_at(t, *s = end, n, KO_ROLE);
   case KO_AFTER: /* "곽도윤이라고 합니다", "최준호라고 합니다" */
@@ -2081,11 +2142,23 @@ static void cjk_cued_names(sl__ctx_t *c) {
       {" 팀장님", KO_TITLE}, {" 교수님", KO_TITLE}, {" 님", KO_TITLE}, {" 학생", KO_TITLE}, {"라고 합니다", KO_AFTER},
       {"라고 해요", KO_AFTER}, {"라고 합니당", KO_AFTER}, {": ", KO_LABEL},
       {":", ZH_LABEL}, /* (full-width punctuation reads folded: "：" is ":") */
+      {"负责人", ZH_ROLE}, {"病患", ZH_ROLE}, {"自称", ZH_ROLE}, {"表妹", ZH_ROLE}, {"表姐", ZH_ROLE},
+      {"表弟", ZH_ROLE}, {"表哥", ZH_ROLE}, {"妹妹", ZH_ROLE}, {"姐姐", ZH_ROLE}, {"弟弟", ZH_ROLE},
+      {"哥哥", ZH_ROLE}, {"由", ZH_VERB}, {"@", ZH_VERB}, {"说", ZH_SAID}, {"您好", ZH_SAID},
+      {"你好", ZH_SAID}, {"小朋友", ZH_SAID}, {"\"", ZH_SAID}, {"】", ZH_SAID}, {":", ZH_SAID}, {"妹の", JA_BEFORE},
+      {"姉の", JA_BEFORE}, {"弟の", JA_BEFORE}, {"兄の", JA_BEFORE}, {"母の", JA_BEFORE}, {"父の", JA_BEFORE},
+      {"息子の", JA_BEFORE}, {"娘の", JA_BEFORE}, {"夫の", JA_BEFORE}, {"妻の", JA_BEFORE},
+      {"部下の", JA_BEFORE}, {"上司の", JA_BEFORE}, {"同僚の", JA_BEFORE}, {"友達の", JA_BEFORE},
+      {"友人の", JA_BEFORE}, {" 주임", KO_TITLE}, {" 대리", KO_TITLE}, {" 팀장", KO_TITLE}, {" 사원", KO_TITLE},
+      {" 과장", KO_TITLE}, {" 부장", KO_TITLE}, {" 차장", KO_TITLE}, {" 실장", KO_TITLE}, {" 드림", KO_TITLE},
+      {"환자명 ", KO_ROLE}, {"내담자 ", KO_ROLE}, {"발신자 ", KO_ROLE}, {"수신자 ", KO_ROLE},
+      {"받는 사람: ", KO_ROLE}, {"팀 ", KO_STRICT},
       /* traditional characters */
       {"客戶", ZH_ROLE}, {"員工", ZH_ROLE}, {"學生", ZH_ROLE}, {"聯絡人", ZH_ROLE}, {"聯繫人", ZH_ROLE}, {"申請人", ZH_ROLE},
       {"房東", ZH_ROLE}, {"同學", ZH_ROLE}, {"實習生", ZH_ROLE}, {"業主", ZH_ROLE}, {"家屬", ZH_ROLE}, {"兒子", ZH_ROLE},
       {"女兒", ZH_ROLE}, {"投訴人", ZH_ROLE}, {"候選人", ZH_ROLE}, {"簽名", ZH_ROLE}, {"經理", ZH_ROLE}, {"老師", ZH_ROLE},
-      {"醫生", ZH_ROLE}, {"律師", ZH_ROLE}, {"發給", ZH_VERB}, {"轉給", ZH_VERB}, {"告訴", ZH_VERB}, {"聯繫", ZH_VERB},
+      {"醫生", ZH_ROLE}, {"律師", ZH_ROLE}, {"發給", ZH_VERB}, {"轉給", ZH_VERB}, {"告訴", ZH_VERB}, {"聯繫", ZH_VERB}, {"說", ZH_SAID},
+      {"病患", ZH_ROLE}, {"負責人", ZH_ROLE},
       {"聯絡", ZH_VERB}, {"轉告", ZH_VERB}, {"感謝", ZH_VERB}, {"經理", ZH_TITLE}, {"老師", ZH_TITLE}, {"醫生", ZH_TITLE},
       {"律師", ZH_TITLE}, {"總監", ZH_TITLE}, {"同學", ZH_TITLE}
   };

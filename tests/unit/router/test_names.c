@@ -601,6 +601,23 @@ static void not_persons(void **s) {
   REJECT("お疲れ様です。営業部です。", "PERSON");
   REJECT("대리님, 내일 보고서 제출 잊지 마세요.", "PERSON");
   REJECT("私は会社員です。私は大丈夫です。", "PERSON");
+  /* a chat's speakers (two lines or more, not a form's field), a name before
+   * "said" or a greeting at a clause's start, in quotes or brackets, after a
+   * relation or "by"; Korean titles without 님; a Japanese relation's name
+   * before a particle */
+  EXPECT("群組對話：\n陳怡君：週六聚餐改到晚上七點喔\n劉冠廷：OK，我訂位", "PERSON", "劉冠廷");
+  REJECT("规格：\n高度：10厘米\n金额：5元", "PERSON");
+  EXPECT("요약해줘.\n이서연: 내일 회식 몇 시야?\n박지훈: 7시 강남역", "PERSON", "박지훈");
+  REJECT("환자: 20대 여성\n주호소: 2일 전부터 발열\n처방: 해열제", "PERSON");
+  EXPECT("今天周会，孙浩说测试环境周三才能恢复。", "PERSON", "孙浩");
+  EXPECT("王志明您好，关于上周提到的报价。", "PERSON", "王志明");
+  EXPECT("快递单上收件人写的是“宋佳”，但公司没这个人。", "PERSON", "宋佳");
+  EXPECT("【赵俊】今晚谁值班？", "PERSON", "赵俊");
+  EXPECT("我的工作从下周起交给彭子豪，有问题可以联系他。", "PERSON", "彭子豪");
+  EXPECT("我表妹梁诗琪下个月结婚。", "PERSON", "梁诗琪");
+  EXPECT("창고 담당 구자현 주임이 재고를 잘못 입력했어.", "PERSON", "구자현");
+  EXPECT("先週、妹の千尋といっしょに京都へ行きました。", "PERSON", "千尋");
+  REJECT("小说很好看，听说他说了。据说明天下雨。", "PERSON");
   /* the same cues before words: customer relations, grades, patient safety,
    * project manager, Chinese teacher, a company's name, "I am Korean", a
    * flower's name */
