@@ -1897,7 +1897,7 @@ static size_t ja_name_at(const unsigned char *t, size_t p, size_t n) {
     e += 3;
   if (e - p < 6 || e - p > 18 || is_han(t, e, n)) return 0;
   /* (a particle after the name: "妹の千尋といっしょに", "藤井拓也が") */
-  if (e + 3 <= n && t[e] == 0xE3 && t[e + 1] == 0x81 && han_in(t, e, "とがはをにもへで") && e - p >= 6 &&
+  if (e + 3 <= n && t[e] == 0xE3 && t[e + 1] == 0x81 && han_in(t, e, "とがはをにもへで") &&
       !(e + 6 <= n && !memcmp(t + e, "では", 6)))
     return e;
   size_t k = e;
@@ -1919,8 +1919,9 @@ static const char ko_roles[] = "님인가자생원사들시도구군동읍면";
 /* the copula and quotation after a name: 입니다, 이에요, 예요, 이고, 라고 */
 static const char *const ko_is[] = {"입니다", "이에요", "예요", "이고", "이며", "이라고", "라고", "이야", NULL};
 
-enum { ZH_BEFORE, ZH_ROLE, ZH_VERB, ZH_SELF, ZH_SAID, ZH_TITLE, ZH_LABEL, JA_BEFORE, JA_NAMED, JA_SELF, JA_AFTER, KO_BEFORE, KO_STRICT, KO_ROLE,
-       KO_NAMED, KO_TITLE, KO_AFTER, KO_LABEL };
+/* What a cue says of the name beside it (cued_name) */
+enum { ZH_BEFORE, ZH_ROLE, ZH_VERB, ZH_SELF, ZH_SAID, ZH_TITLE, ZH_LABEL, JA_BEFORE, JA_NAMED, JA_SELF,
+       JA_AFTER, KO_BEFORE, KO_STRICT, KO_ROLE, KO_NAMED, KO_TITLE, KO_AFTER, KO_LABEL };
 
 /* Whether a Korean word from p of `syl` syllables has a name's shape: a
  * surname (one syllable, or two of a compound one) and a given name of two
@@ -1975,9 +1976,9 @@ static size_t ko_word_before(const unsigned char *t, size_t e) {
 static const char *const zh_titles[] = {"经理", "老师", "医生", "教授", "律师", "主任", "总监", "同学",
                                         "經理", "老師", "醫生", "律師", "總監", "同學", NULL};
 
-/* How many lines open with a Chinese or Korean name and a colon, a chat's speakers ("陈怡君：…",
- * "이서연: …"): two or more make a transcript, one is a form's field
- * ("주호소: 발열", "chief complaint"). */
+/* How many lines open with a Chinese or Korean name and a colon, a chat's
+ * speakers ("陈怡君：…", "이서연: …"), up to 2: two make a transcript, one is
+ * a form's field ("주호소: 발열", "chief complaint"). */
 static int chat_speakers(const unsigned char *t, size_t n) {
   int k = 0;
   for (size_t p = 0; p < n && k < 2; p++) {
@@ -2013,15 +2014,15 @@ static size_t cued_name(const unsigned char *t, size_t n, int kind, size_t at, s
                ? e
                : 0;
   }
-  case ZH_SAID: /* "，孙浩说", "林志明您好", "“宋佳”", "【马俊】", "陈怡君：": a name of two or three
-                 * characters from the stricter list, at a clause's start */
+  case ZH_SAID: /* "，孙浩说", "王志明您好", "“宋佳”", "【赵俊】", "陈怡君：": a name of two or
+                 * three characters from the stricter list, at a clause's start */
     for (size_t k = 9; k; k = k == 9 ? 6 : 0) {
       if (at < k) continue;
       *s = at - k;
-      bool open = *s == 0 || !(t[*s - 1] & 0x80) || (*s >= 3 && (!memcmp(t + *s - 3, "。", 3) ||
-                                                                  !memcmp(t + *s - 3, "、", 3) ||
-                                                                  !memcmp(t + *s - 3, "“", 3) ||
-                                                                  !memcmp(t + *s - 3, "【", 3)));
+      /* (curly quotes read folded: "“" is '"') */
+      bool open = *s == 0 || !(t[*s - 1] & 0x80) ||
+                  (*s >= 3 && (!memcmp(t + *s - 3, "。", 3) || !memcmp(t + *s - 3, "、", 3) ||
+                               !memcmp(t + *s - 3, "【", 3)));
       bool titled = false; /* ("张经理说": the title's rule has the surname) */
       for (const char *const *w = zh_titles; *w && !titled; w++) titled = !memcmp(t + at - 6, *w, 6);
       if (open && !titled && zh_name_is(t, *s, at, zh_surnames_strict) &&
