@@ -1883,6 +1883,36 @@ static bool zh_name_is(const unsigned char *t, size_t p, size_t e, const char *s
   return true;
 }
 
+/* Japanese surnames of two characters or more (the most common ones; one
+ * character, 林 森 原 関, is a word as often) */
+static const char *const ja_surnames[] = {
+    "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田", "山田", "佐々木",
+    "山口", "松本", "井上", "木村", "斎藤", "清水", "山崎", "池田", "橋本", "阿部", "石川", "山下", "中島",
+    "石井", "小川", "前田", "岡田", "長谷川", "藤田", "後藤", "近藤", "村上", "遠藤", "青木", "坂本", "斉藤",
+    "福田", "太田", "西村", "藤井", "金子", "岡本", "藤原", "中野", "三浦", "原田", "中川", "松田", "竹内",
+    "小野", "田村", "中山", "和田", "石田", "森田", "上田", "内田", "柴田", "酒井", "宮崎", "横山", "高木",
+    "安藤", "宮本", "大野", "小島", "谷口", "今井", "工藤", "高田", "増田", "丸山", "杉山", "村田", "大塚",
+    "新井", "小山", "平野", "藤本", "河野", "上野", "野口", "武田", "松井", "千葉", "岩崎", "菅原", "木下",
+    "久保", "佐野", "野村", "松尾", "菊地", "杉本", "市川", "古川", "大西", "島田", "水野", "桜井", "高野",
+    "渡部", "吉川", "山内", "西田", "飯田", "菊池", "西川", "小松", "北村", "安田", "五十嵐", "川口", "平田",
+    "中田", "久保田", "服部", "岩田", "土屋", "川崎", "福島", "本田", "樋口", "秋山", "田口", "永井", "山中",
+    "中西", "吉村", "川上", "石原", "大橋", "松岡", "馬場", "浅野", "荒木", "大久保", "野田", "小沢", "田辺",
+    "川村", "星野", "黒田", "尾崎", "望月", "永田", "熊谷", "内藤", "松村", "西山", "大谷", "平井", "大島",
+    "岩本", "片山", "本間", "早川", "横田", "岡崎", "荒井", "大石", "鎌田", "成田", "宮田", "小田", "石橋",
+    "篠原", "須藤", "河合", "大山", "桑原", "坂口", "吉岡", "前川", "野崎", "松下", "関口", "森本", "堀内",
+    "村井", "森川", "坂井", "小池", "大川", "上原", "今村", "細川", "新田", "宮下", "堀田", "青山", "白石",
+    "井口", "杉田", "奥村", "松浦", "高山", "沢田", "奥田", "久野", "長尾", "榎本", "西尾", "寺田", "森下",
+    NULL};
+
+/* The Japanese surname that starts at p, as its length in bytes, or 0. */
+static size_t ja_surname_at(const unsigned char *t, size_t p, size_t n) {
+  for (const char *const *w = ja_surnames; *w; w++) {
+    size_t m = strlen(*w);
+    if (p + m <= n && !memcmp(t + p, *w, m)) return m;
+  }
+  return 0;
+}
+
 static bool hiragana(const unsigned char *t, size_t p, size_t n) {
   return p + 3 <= n && t[p] == 0xE3 && ((t[p + 1] == 0x81 && t[p + 2] >= 0x81) || (t[p + 1] == 0x82 && t[p + 2] <= 0x93));
 }
@@ -1921,7 +1951,7 @@ static const char *const ko_is[] = {"입니다", "이에요", "예요", "이고"
 
 /* What a cue says of the name beside it (cued_name) */
 enum { ZH_BEFORE, ZH_ROLE, ZH_VERB, ZH_SELF, ZH_SAID, ZH_TITLE, ZH_LABEL, JA_BEFORE, JA_NAMED, JA_SELF,
-       JA_AFTER, KO_BEFORE, KO_STRICT, KO_ROLE, KO_NAMED, KO_TITLE, KO_AFTER, KO_LABEL };
+       JA_AFTER, JA_TITLE, JA_LIST, KO_BEFORE, KO_STRICT, KO_ROLE, KO_NAMED, KO_TITLE, KO_AFTER, KO_LABEL };
 
 /* Whether a Korean word from p of `syl` syllables has a name's shape: a
  * surname (one syllable, or two of a compound one) and a given name of two
@@ -1984,6 +2014,9 @@ static int chat_speakers(const unsigned char *t, size_t n) {
   for (size_t p = 0; p < n && k < 2; p++) {
     if (p && t[p - 1] != '\n') continue;
     size_t e = zh_name_at(t, p, n, zh_surnames_strict, false);
+    size_t m = e ? 0 : ja_surname_at(t, p, n);
+    if (m)
+      for (e = p + m; e + 3 <= n && e - p < 18 && is_han(t, e, n);) e += 3;
     if (!e) {
       for (e = p; e + 3 <= n && e - p < 12 && sl__hangul(t + e);) e += 3;
       if (e - p < 9 || !ko_shaped(t, p, e)) e = 0;
@@ -2080,6 +2113,33 @@ static size_t cued_name(const unsigned char *t, size_t n, int kind, size_t at, s
             (t[*s - 3] == 0xE3 && t[*s - 2] == 0x82 && t[*s - 1] >= 0xA1)))
       *s -= 3;
     return at - *s >= 6 ? at : 0;
+  case JA_TITLE: { /* "井上雅人課長", "岡田部長", "山口翔太：…" (a chat's speakers): a
+                   * known surname and up to three more kanji or katakana */
+    *s = at;
+    while (*s >= 3 && at - *s < 15 && (is_han(t, *s - 3, n) || (t[*s - 3] == 0xE3 && t[*s - 2] == 0x83)))
+      *s -= 3;
+    for (; *s + 6 <= at; *s += 3) {
+      size_t m = ja_surname_at(t, *s, n);
+      if (m && *s + m <= at && at - *s <= m + 9 &&
+          (t[at] != ':' || ((*s == 0 || t[*s - 1] == '\n') && chat_speakers(t, n) >= 2)))
+        return at;
+    }
+    return 0;
+  }
+  case JA_LIST: { /* "出席者：加藤、吉田、山口" (a known surname, a given name or none) */
+    size_t p = end + (end < n && t[end] == ' ');
+    size_t m = ja_surname_at(t, p, n);
+    if (!m) return 0;
+    size_t e = p + m;
+    while (e + 3 <= n && e - p < m + 9 && (is_han(t, e, n) || hiragana(t, e, n))) e += 3;
+    if (e < n && t[e] == ' ') { /* "清水 亮": a given name after a space */
+      size_t g = e + 1;
+      while (g + 3 <= n && g - e < 13 && (is_han(t, g, n) || hiragana(t, g, n))) g += 3;
+      if (g > e + 1) e = g;
+    }
+    *s = p;
+    return e;
+  }
   case KO_TITLE: /* the name before: "김민준 고객님" */
     *s = ko_word_before(t, at);
     return *s < at ? at : 0;
@@ -2150,7 +2210,10 @@ static void cjk_cued_names(sl__ctx_t *c) {
       {"姉の", JA_BEFORE}, {"弟の", JA_BEFORE}, {"兄の", JA_BEFORE}, {"母の", JA_BEFORE}, {"父の", JA_BEFORE},
       {"息子の", JA_BEFORE}, {"娘の", JA_BEFORE}, {"夫の", JA_BEFORE}, {"妻の", JA_BEFORE},
       {"部下の", JA_BEFORE}, {"上司の", JA_BEFORE}, {"同僚の", JA_BEFORE}, {"友達の", JA_BEFORE},
-      {"友人の", JA_BEFORE}, {" 주임", KO_TITLE}, {" 대리", KO_TITLE}, {" 팀장", KO_TITLE}, {" 사원", KO_TITLE},
+      {"友人の", JA_BEFORE}, {"課長", JA_TITLE}, {"部長", JA_TITLE}, {"社長", JA_TITLE}, {"係長", JA_TITLE},
+      {"主任", JA_TITLE}, {"先輩", JA_TITLE}, {":", JA_TITLE}, {"出席者:", JA_LIST}, {"参加者:", JA_LIST},
+      {"欠席:", JA_LIST}, {"担当:", JA_LIST}, {"月:", JA_LIST}, {"火:", JA_LIST}, {"水:", JA_LIST},
+      {"木:", JA_LIST}, {"金:", JA_LIST}, {" 주임", KO_TITLE}, {" 대리", KO_TITLE}, {" 팀장", KO_TITLE}, {" 사원", KO_TITLE},
       {" 과장", KO_TITLE}, {" 부장", KO_TITLE}, {" 차장", KO_TITLE}, {" 실장", KO_TITLE}, {" 드림", KO_TITLE},
       {"환자명 ", KO_ROLE}, {"내담자 ", KO_ROLE}, {"발신자 ", KO_ROLE}, {"수신자 ", KO_ROLE},
       {"받는 사람: ", KO_ROLE}, {"팀 ", KO_STRICT},
@@ -2176,14 +2239,16 @@ static void cjk_cued_names(sl__ctx_t *c) {
        * 정하늘, 조민호") */
       while (e) {
         sl__cands_add(c->out, (uint32_t)s, (uint32_t)e, SL_ET_PERSON, "person", 30);
-        if (kind != ZH_LABEL && kind != KO_LABEL) break;
+        if (kind != ZH_LABEL && kind != KO_LABEL && kind != JA_LIST) break;
         /* (、 or a comma: full-width ones read folded) */
         size_t sep = e + 3 <= n && !memcmp(t + e, "、", 3) ? 3
                      : e < n && t[e] == ','                  ? 1 + (e + 1 < n && t[e + 1] == ' ')
                                                              : 0;
         if (!sep) break;
         s = e + sep;
-        e = kind == ZH_LABEL ? zh_name_at(t, s, n, zh_surnames_strict, false) : ko_name_at(t, s, n, KO_ROLE);
+        e = kind == ZH_LABEL  ? zh_name_at(t, s, n, zh_surnames_strict, false)
+            : kind == JA_LIST ? cued_name(t, n, JA_LIST, s, s, &s)
+                              : ko_name_at(t, s, n, KO_ROLE);
       }
     }
   }

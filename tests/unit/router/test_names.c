@@ -618,6 +618,13 @@ static void not_persons(void **s) {
   EXPECT("창고 담당 구자현 주임이 재고를 잘못 입력했어.", "PERSON", "구자현");
   EXPECT("先週、妹の千尋といっしょに京都へ行きました。", "PERSON", "千尋");
   REJECT("小说很好看，听说他说了。据说明天下雨。", "PERSON");
+  /* Japanese by a list of common surnames: before a title, as a chat's
+   * speakers, listed after a label; not a department before a title */
+  EXPECT("井上雅人課長から、見積書の提出を指示されました。", "PERSON", "井上雅人");
+  EXPECT("社内チャット\n山口翔太：サーバーの再起動は何時から？\n石井美咲：22時からです。", "PERSON", "石井美咲");
+  EXPECT("議事録\n出席者：加藤、吉田、山口\n欠席：松本", "PERSON", "吉田");
+  EXPECT("シフト表：月：加藤、水：清水 亮。", "PERSON", "清水 亮");
+  REJECT("営業部長に報告してください。\n出席者：営業部3名、開発部2名\n金額：12,800円", "PERSON");
   /* the same cues before words: customer relations, grades, patient safety,
    * project manager, Chinese teacher, a company's name, "I am Korean", a
    * flower's name */
