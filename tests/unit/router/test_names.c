@@ -618,6 +618,10 @@ static void not_persons(void **s) {
   EXPECT("창고 담당 구자현 주임이 재고를 잘못 입력했어.", "PERSON", "구자현");
   EXPECT("先週、妹の千尋といっしょに京都へ行きました。", "PERSON", "千尋");
   REJECT("小说很好看，听说他说了。据说明天下雨。", "PERSON");
+  /* a Korean name in Latin letters, its given name hyphenated; not a park's co-op */
+  EXPECT("The manager Park Ji-hoon approved it.", "PERSON", "Park Ji-hoon");
+  EXPECT("Claimant: Lee Seo-yeon", "PERSON", "Lee Seo-yeon");
+  REJECT("We met at the Park Co-op and the Song Re-release party.", "PERSON");
   /* Japanese by a list of common surnames: before a title, as a chat's
    * speakers, listed after a label; not a department before a title */
   EXPECT("井上雅人課長から、見積書の提出を指示されました。", "PERSON", "井上雅人");
