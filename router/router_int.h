@@ -395,6 +395,9 @@ bool sl__fold_needed(const char *text, size_t len);
 size_t sl__fold(const char *text, size_t len, char *out, uint32_t *map);
 void sl__byte_pass(const char *text, size_t len, sl__toks_t *runs, sl__bytestats_t *st);
 void sl__detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *t);
+/* Names in Chinese, Japanese and Korean, and Korean ones in Latin letters
+ * (names_cjk.c; sl__detect_names calls it). */
+void sl__cjk_names(sl__ctx_t *c);
 void sl__detect_token_runs(sl__ctx_t *c, const sl__toks_t *t);
 /* Identifiers told by their shapes (pii.c): UK National Insurance and DVLA
  * driving licence numbers, Korean resident registration numbers, Swedish
