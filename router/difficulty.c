@@ -298,8 +298,12 @@ static const char *task_of(const sl_chat_req_t *req, size_t n, size_t *tn) {
         req->msgs[i].content[strspn(req->msgs[i].content, " \t\r\n")])
       last = &req->msgs[i];
   if (!last) return NULL;
-  *tn = strlen(last->content);
-  return *tn < n ? last->content : NULL;
+  /* (the whole text when it is the task: one message, or a folded text
+   * shorter than the message it came from, "，" read as ",") */
+  size_t len = strlen(last->content);
+  if (len >= n) return NULL;
+  *tn = len;
+  return last->content;
 }
 
 /* The ask around material pasted into the task, at most ASK_MAX bytes: the text
@@ -393,7 +397,7 @@ void sl__diff_features(const sl_chat_req_t *req, const char *t, size_t n, const 
   const char *task = task_of(req, n, &tn);
   if (task) text_features(task, tn, NULL, NULL, f);
   else text_features(t, n, cue_cnt, bs, f), task = t;
-  size_t ctx = n - tn, meta = req ? request_meta_len(req) : 0;
+  size_t ctx = n > tn ? n - tn : 0, meta = req ? request_meta_len(req) : 0;
   f[SL_DF_context_chars] = log1p((double)(ctx > meta ? ctx - meta : 0)) / 10.0;
 
   int turns = 0;

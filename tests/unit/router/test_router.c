@@ -338,6 +338,17 @@ static void difficulty_of_the_ask(void **s) {
   assert_true(feature(&after, "log_chars") == feature(&single, "log_chars"));
   assert_true(feature(&sys, "proof_cues") == 0 && feature(&sys, "math_words") == 0);
   assert_true(feature(&single, "context_chars") == 0);
+  /* one message whose folded text is shorter than it ("，" read as ","): no context */
+  sl_chat_req_t wide1;
+  const char *w1[] = {"user", "\xe8\xaf\xb7\xe6\x8a\x8a\xe5\x90\x88\xe5\x90\x8c\xef\xbc\x8c"
+                              "\xe5\x8f\x91\xe7\xbb\x99\xe4\xbb\x96\xe3\x80\x82"};
+  build_req(&wide1, 1, w1);
+  double wt[64];
+  size_t nwt = sl_router_difficulty_terms(g_router, &wide1, wt, 64);
+  for (size_t i = 0; i < nwt; i++)
+    if (!strcmp(sl_router_difficulty_feature_name(i), "context_chars")) assert_true(wt[i] == 0);
+  assert_true(scored(&wide1) < 0.3);
+  sl_chat_req_free(&wide1);
   assert_true(feature(&after, "context_chars") > 0.7);
   assert_true(feature(&sys, "context_chars") > 0.7);
   /* the paste is most of the message and code; the question asks to read it,
