@@ -42,7 +42,7 @@ static void cjk_honorific_names(sl__ctx_t *c) {
     unsigned char b2 = t[p + 1];
     if (b2 != 0x81 && b2 != 0xA7 && b2 != 0xB0 && b2 != 0x85 && b2 != 0xA5) continue;
     /* (one space may stand between: "中村大輔 様") */
-    size_t q = p >= 4 && t[p - 1] == ' ' ? p - 1 : p >= 6 && !memcmp(t + p - 3, "\xe3\x80\x80", 3) ? p - 3 : p;
+    size_t q = p >= 4 && t[p - 1] == ' ' ? p - 1 : p; /* (an ideographic space reads folded) */
     if (q < 3 || !utf8_cjk(t + q - 3)) continue;
     size_t hl = 0;
     for (const char *const *h = hon; *h && !hl; h++) {
@@ -61,7 +61,7 @@ static void cjk_honorific_names(sl__ctx_t *c) {
 }
 
 /* A CJK or Korean name as a form's value: a label (姓名, 联系人, 收件人,
- * 氏名, 名前, 担当者, 이름, 성명, 담당자 …), a colon (full-width or not)
+ * 氏名, 名前, 担当者, 이름, 성명, 담당자 …), a colon
  * and two to four ideographs, kana or Hangul syllables: "客户姓名：李娜",
  * "联系人: 王芳", "氏名：佐藤花子", "성명: 김민준". */
 static void cjk_labelled_names(sl__ctx_t *c) {
@@ -77,8 +77,7 @@ static void cjk_labelled_names(sl__ctx_t *c) {
     size_t m = strlen(*l);
     for (const unsigned char *at = memmem(t, n, *l, m); at; at = memmem(at + 1, n - (size_t)(at + 1 - t), *l, m)) {
       size_t p = (size_t)(at - t) + m;
-      if (p + 3 <= n && !memcmp(t + p, "\xef\xbc\x9a", 3)) p += 3; /* ： */
-      else if (p < n && t[p] == ':') p++;
+      if (p < n && t[p] == ':') p++; /* (a full-width colon reads folded) */
       else continue;
       while (p < n && t[p] == ' ') p++;
       size_t s = p;
@@ -165,11 +164,16 @@ static bool han_in(const unsigned char *t, size_t p, const char *set) {
 /* A Chinese name at p: a surname (from `surnames`, or a compound one) and a
  * given name of one or two characters, then no more of the same word (a
  * character that ends a name, or none). Its end, or 0. */
+/* The end of the Chinese surname at p (a compound one, or one of
+ * `surnames`), or 0. */
+static size_t zh_surname_end(const unsigned char *t, size_t p, size_t n, const char *surnames) {
+  for (const char *const *s = zh_compound; *s; s++)
+    if (p + 6 <= n && !memcmp(t + p, *s, 6)) return p + 6;
+  return is_han(t, p, n) && han_in(t, p, surnames) ? p + 3 : 0;
+}
+
 static size_t zh_name_at(const unsigned char *t, size_t p, size_t n, const char *surnames, bool loose) {
-  size_t g = 0;
-  for (const char *const *s = zh_compound; *s && !g; s++)
-    if (p + 6 <= n && !memcmp(t + p, *s, 6)) g = p + 6;
-  if (!g && is_han(t, p, n) && han_in(t, p, surnames)) g = p + 3;
+  size_t g = zh_surname_end(t, p, n, surnames);
   /* (a given name's first character may be one that ends a name elsewhere:
    * 小龙, 明哲; not a particle or a pronoun) */
   if (!g || !is_han(t, g, n) || han_in(t, g, zh_particles)) return 0;
@@ -183,10 +187,7 @@ static size_t zh_name_at(const unsigned char *t, size_t p, size_t n, const char 
  * among them (where its end is known: "王志明您好", where 明 could also begin
  * 明天 after a name). */
 static bool zh_name_is(const unsigned char *t, size_t p, size_t e, const char *surnames) {
-  size_t g = 0;
-  for (const char *const *s = zh_compound; *s && !g; s++)
-    if (p + 6 <= e && !memcmp(t + p, *s, 6)) g = p + 6;
-  if (!g && is_han(t, p, e) && han_in(t, p, surnames)) g = p + 3;
+  size_t g = zh_surname_end(t, p, e, surnames);
   if (!g || e - g < 3 || e - g > 6) return false;
   for (size_t k = g; k < e; k += 3)
     if (!is_han(t, k, e) || han_in(t, k, zh_particles)) return false;
@@ -338,9 +339,18 @@ static int chat_speakers(const unsigned char *t, size_t n) {
   return k;
 }
 
+/* Whether a name at s opens a line of a chat (chat_speakers, counted once
+ * per text into *speakers, -1 before). */
+static bool chat_line(const unsigned char *t, size_t n, size_t s, int *speakers) {
+  if (s > 0 && t[s - 1] != '\n') return false;
+  if (*speakers < 0) *speakers = chat_speakers(t, n);
+  return *speakers >= 2;
+}
+
 /* Where the name a cue of this kind found at [at, end) introduces is: its
  * start in *s and its end, or 0. */
-static size_t cued_name(const unsigned char *t, size_t n, int kind, size_t at, size_t end, size_t *s) {
+static size_t cued_name(const unsigned char *t, size_t n, int kind, size_t at, size_t end, size_t *s,
+                        int *speakers) {
   switch (kind) {
   case ZH_BEFORE:
   case ZH_ROLE: /* (a role as a label: "客户：张伟", read folded; "收款人是钟立群", "申请人 唐晓峰") */
@@ -359,27 +369,31 @@ static size_t cued_name(const unsigned char *t, size_t n, int kind, size_t at, s
                ? e
                : 0;
   }
-  case ZH_SAID: /* "，孙浩说", "王志明您好", "“宋佳”", "【赵俊】", "陈怡君：": a name of two or
-                 * three characters from the stricter list, at a clause's start */
-    for (size_t k = 9; k; k = k == 9 ? 6 : 0) {
-      if (at < k) continue;
-      *s = at - k;
+  case ZH_SAID: { /* "，孙浩说", "王志明您好", "“宋佳”", "【赵俊】", "陈怡君：": a name of two or
+                   * three characters from the stricter list, at a clause's start */
+    bool titled = false; /* ("张经理说": the title's rule has the surname) */
+    for (const char *const *w = zh_titles; *w && !titled && at >= 6; w++) titled = !memcmp(t + at - 6, *w, 6);
+    if (titled) return 0;
+    static const size_t lens[] = {9, 6}; /* (three characters, then two) */
+    for (size_t i = 0; i < 2; i++) {
+      if (at < lens[i]) continue;
+      *s = at - lens[i];
       /* (curly quotes read folded: "“" is '"') */
       bool open = *s == 0 || !(t[*s - 1] & 0x80) ||
                   (*s >= 3 && (!memcmp(t + *s - 3, "。", 3) || !memcmp(t + *s - 3, "、", 3) ||
                                !memcmp(t + *s - 3, "【", 3)));
-      bool titled = false; /* ("张经理说": the title's rule has the surname) */
-      for (const char *const *w = zh_titles; *w && !titled; w++) titled = !memcmp(t + at - 6, *w, 6);
-      if (open && !titled && zh_name_is(t, *s, at, zh_surnames_strict) &&
-          (t[at] != ':' || ((*s == 0 || t[*s - 1] == '\n') && chat_speakers(t, n) >= 2)))
+      if (open && zh_name_is(t, *s, at, zh_surnames_strict) && (t[at] != ':' || chat_line(t, n, *s, speakers)))
         return at;
     }
     return 0;
+  }
   case ZH_TITLE: {
     /* a surname alone, or a full name of three characters, after a word's
      * end, a verb or the start ("项目经理" is "project manager", "中文老师"
      * "Chinese teacher") */
-    for (size_t k = 9; k; k = k == 9 ? 3 : 0) {
+    static const size_t lens[] = {9, 3}; /* (a full name, then a surname alone) */
+    for (size_t i = 0; i < 2; i++) {
+      size_t k = lens[i];
       if (at < k) continue;
       *s = at - k;
       bool open = *s < 3 || !is_han(t, *s - 3, n) || han_in(t, *s - 3, zh_after) ||
@@ -433,7 +447,7 @@ static size_t cued_name(const unsigned char *t, size_t n, int kind, size_t at, s
     for (; *s + 6 <= at; *s += 3) {
       size_t m = ja_surname_at(t, *s, n);
       if (m && *s + m <= at && at - *s <= m + 9 &&
-          (t[at] != ':' || ((*s == 0 || t[*s - 1] == '\n') && chat_speakers(t, n) >= 2)))
+          (t[at] != ':' || chat_line(t, n, *s, speakers)))
         return at;
     }
     return 0;
@@ -457,7 +471,7 @@ static size_t cued_name(const unsigned char *t, size_t n, int kind, size_t at, s
     return *s < at ? at : 0;
   case KO_LABEL: /* "임대인: 배소윤", "참석자: 정하늘, 조민호" (…자, …인, 사람); a chat's
                   * speaker: "이서연: 내일 …" */
-    if ((*s = ko_word_before(t, at)) < at && (*s == 0 || t[*s - 1] == '\n') && chat_speakers(t, n) >= 2) return at;
+    if ((*s = ko_word_before(t, at)) < at && chat_line(t, n, *s, speakers)) return at;
     if (at < 3 || !sl__hangul(t + at - 3) || !han_in(t, at - 3, "자인람")) return 0;
     return ko_name_at(t, *s = end, n, KO_ROLE);
   case KO_AFTER: /* "곽도윤이라고 합니다", "최준호라고 합니다" */
@@ -573,8 +587,9 @@ static void cjk_cue_init(void) {
 /* A cue of this kind found at [at, at + m): the name it introduces, and for a
  * label the names listed after it ("参会人：邓凯、谢雨桐", "참석자: 정하늘,
  * 조민호"). */
-static void cjk_cue_found(sl__ctx_t *c, const unsigned char *t, size_t n, int kind, size_t at, size_t m) {
-  size_t s, e = cued_name(t, n, kind, at, at + m, &s);
+static void cjk_cue_found(sl__ctx_t *c, const unsigned char *t, size_t n, int kind, size_t at, size_t m,
+                          int *speakers) {
+  size_t s, e = cued_name(t, n, kind, at, at + m, &s, speakers);
   while (e) {
     sl__cands_add(c->out, (uint32_t)s, (uint32_t)e, SL_ET_PERSON, "person", 30);
     if (kind != ZH_LABEL && kind != KO_LABEL && kind != JA_LIST) break;
@@ -585,7 +600,7 @@ static void cjk_cue_found(sl__ctx_t *c, const unsigned char *t, size_t n, int ki
     if (!sep) break;
     s = e + sep;
     e = kind == ZH_LABEL  ? zh_name_at(t, s, n, zh_surnames_strict, false)
-        : kind == JA_LIST ? cued_name(t, n, JA_LIST, s, s, &s)
+        : kind == JA_LIST ? cued_name(t, n, JA_LIST, s, s, &s, speakers)
                           : ko_name_at(t, s, n, KO_ROLE);
   }
 }
@@ -594,6 +609,7 @@ static void cjk_cued_names(sl__ctx_t *c) {
   pthread_once(&cjk_cue_once, cjk_cue_init);
   const unsigned char *t = (const unsigned char *)c->text;
   size_t n = c->len;
+  int speakers = -1;
   for (size_t p = 0, l; p < n; p += l) {
     uint32_t k = char_key(t, p, n, &l);
     if (!(cjk_cue_first[(k & 0xFFFF) >> 6] >> (k & 63) & 1)) continue;
@@ -607,7 +623,7 @@ static void cjk_cued_names(sl__ctx_t *c) {
       size_t i = cjk_cue_order[j], m = cjk_cue_len[i];
       if ((c->scripts & (cjk_cues[i].kind >= KO_BEFORE ? SL_SCRIPT_HANGUL : SL_SCRIPT_CJK)) && m <= n - p &&
           !memcmp(t + p, cjk_cues[i].cue, m))
-        cjk_cue_found(c, t, n, cjk_cues[i].kind, p, m);
+        cjk_cue_found(c, t, n, cjk_cues[i].kind, p, m, &speakers);
     }
   }
 }
