@@ -179,6 +179,10 @@ typedef struct {
   uint64_t dollar, code2, code3;
 } blk64_t;
 
+static inline uint64_t below(unsigned k) { return k >= 64 ? ~0ull : (1ull << k) - 1; }
+
+static void blk_unletter(const unsigned char *s, size_t len, size_t base, blk64_t *w);
+
 #if !defined(__AVX512BW__)
 static inline __attribute__((always_inline)) void blk_half(const unsigned char *p, blk64_t *w, int sh) {
   u8x32 v, v1, v2; /* the bytes, and the bytes 1 and 2 ahead */
@@ -254,10 +258,6 @@ static inline __attribute__((always_inline)) void blk_classify(__m512i v, __m512
 #undef IN
 #undef EQ
 }
-
-static inline uint64_t below(unsigned k) { return k >= 64 ? ~0ull : (1ull << k) - 1; }
-
-static void blk_unletter(const unsigned char *s, size_t len, size_t base, blk64_t *w);
 
 static void blk_load(const unsigned char *s, size_t len, size_t base, blk64_t *w) {
   if (base >= len) {
