@@ -189,10 +189,12 @@ __attribute__((destructor)) static void cue_release(void) {
   cue_db = NULL;
 }
 
+void sl__diff_init(void) { pthread_once(&cue_once, cue_init); }
+
 /* Counts of each group's cue words in t. */
 static void count_cues(const char *t, size_t n, int cnt[G__N]) {
   memset(cnt, 0, sizeof(int) * G__N);
-  pthread_once(&cue_once, cue_init);
+  sl__diff_init();
   hs_scratch_t *sc = NULL;
   if (cue_db) {
     pthread_mutex_lock(&pool_mu);
@@ -316,17 +318,27 @@ static const char *task_of(const sl_chat_req_t *req, size_t n, size_t *tn) {
 #define ASK_PASTE 600 /* a task shorter than this has no paste */
 #define ASK_LINE 300  /* a first line longer than this is not an instruction */
 
+/* The first ``` in t[0, n): a search for the backtick, which most texts
+ * hold none of (memmem read every byte at a few times the cost). */
+static const char *fence(const char *t, size_t n) {
+  for (const char *p = memchr(t, '`', n), *end = t + n; p; p = memchr(p + 1, '`', (size_t)(end - p - 1)))
+    if (end - p >= 3 && p[1] == '`' && p[2] == '`') return p;
+    else if (end - p < 3) break;
+  return NULL;
+}
+
 /* Copies the bytes of t outside fences whose place in that outside text is in
  * [from, to) to out + (place - skip). Returns the outside text's length. */
 static size_t outside_fences(const char *t, size_t n, size_t from, size_t to, size_t skip, char *out) {
   size_t at = 0;
   for (const char *p = t, *end = t + n; p < end;) {
-    const char *f = memmem(p, (size_t)(end - p), "```", 3);
-    const char *stop = f ? f : end;
-    for (; p < stop; p++, at++)
-      if (at >= from && at < to) out[at - skip] = *p;
+    const char *f = fence(p, (size_t)(end - p));
+    size_t seg = (size_t)((f ? f : end) - p);
+    size_t lo = at > from ? at : from, hi = at + seg < to ? at + seg : to; /* its part in [from, to) */
+    if (lo < hi) memcpy(out + (lo - skip), p + (lo - at), hi - lo);
+    p += seg, at += seg;
     if (!f) break;
-    const char *close = memmem(f + 3, (size_t)(end - f - 3), "```", 3);
+    const char *close = fence(f + 3, (size_t)(end - f - 3));
     if (!close) break; /* an open fence runs to the end */
     if (at >= from && at < to) out[at - skip] = '\n';
     at++;
@@ -363,7 +375,7 @@ static size_t ask_of(const char *t, size_t n, char *out) {
   if (n < ASK_PASTE) return 0;
   const size_t half = ASK_MAX / 2;
   size_t an = 0;
-  if (memmem(t, n, "```", 3)) {
+  if (fence(t, n)) {
     size_t total = outside_fences(t, n, 0, half, 0, out);
     an = total < half ? total : half;
     if (total > ASK_MAX) /* and the last half */

@@ -351,12 +351,38 @@ static size_t fold_escape(const unsigned char *t, size_t len, size_t i, size_t u
   return k;
 }
 
+static bool folds(const unsigned char *t, size_t n, size_t i) {
+  return lead(t[i]) || ((t[i] == ' ' || t[i] == '\n') && gap_side(t, n, i));
+}
+
+/* Where the bytes from i that fold to nothing else end: 32 at a time, a
+ * vector compare keeping the bytes that may fold (a superset: every byte
+ * from 0xC2, and a space or line break beside a space or hyphen). */
+static size_t plain_run(const unsigned char *t, size_t n, size_t i) {
+  if (i == 0 && i < n) { /* (the vector reads a byte before) */
+    if (folds(t, n, 0)) return 0;
+    i = 1;
+  }
+  for (; i + 33 <= n; i += 32) {
+    u8x32 v, b, a; /* the bytes, the bytes before, the bytes after */
+    memcpy(&v, t + i, 32);
+    memcpy(&b, t + i - 1, 32);
+    memcpy(&a, t + i + 1, 32);
+    s8x32 side = (s8x32)((b == ' ') | (b == '-') | (a == ' ') | (a == '-'));
+    s8x32 m = (s8x32)((v >= 0xC2) | (v == '%') | (v == '&') | (v == '\t') | (v == '\\')) |
+              ((s8x32)((v == ' ') | (v == '\n')) & side);
+    for (uint32_t bits = sl__movemask32(m); bits; bits &= bits - 1)
+      if (folds(t, n, i + (unsigned)__builtin_ctz(bits))) return i + (unsigned)__builtin_ctz(bits);
+  }
+  while (i < n && !folds(t, n, i)) i++;
+  return i;
+}
+
 size_t sl__fold(const char *text, size_t len, char *out, uint32_t *map) {
   const unsigned char *t = (const unsigned char *)text;
   size_t k = 0;
   for (size_t i = 0; i < len;) {
-    size_t run = i; /* bytes that fold to nothing else, copied as they are */
-    while (run < len && !lead(t[run]) && !((t[run] == ' ' || t[run] == '\n') && gap_side(t, len, run))) run++;
+    size_t run = plain_run(t, len, i); /* bytes that fold to nothing else, copied as they are */
     memcpy(out + k, t + i, run - i);
     for (; i < run; i++) map[k++] = (uint32_t)i;
     if (i == len) break;

@@ -269,6 +269,8 @@ static bool legal_form_at(const char *text, size_t len, uint32_t s) {
   static const char *const forms[] = {"S.p.A.", "S.r.l.", "S.a.s.", "S.n.c.", "S.A.S.", "S.A.", "S.L.", "S.C.",
                                       "B.V.", "N.V.", "A.Ş.", "Ltda.", "S.A.R.L.", "S.à r.l.", "Sp. z o.o.",
                                       "s.r.o.", "a.s.", "d.o.o.", "S.R.L.", "GmbH", "Ltd.", "Inc.", "LLC", NULL};
+  static const char firsts[] = "SBNALGIsad"; /* the forms' first letters */
+  if (s >= len || !memchr(firsts, text[s], sizeof firsts - 1)) return false;
   for (const char *const *f = forms; *f; f++) {
     size_t n = strlen(*f);
     if (s + n <= len && !memcmp(text + s, *f, n) &&

@@ -61,33 +61,19 @@ static void cjk_honorific_names(sl__ctx_t *c) {
 }
 
 /* A CJK or Korean name as a form's value: a label (姓名, 联系人, 收件人,
- * 氏名, 名前, 担当者, 이름, 성명, 담당자 …), a colon
- * and two to four ideographs, kana or Hangul syllables: "客户姓名：李娜",
- * "联系人: 王芳", "氏名：佐藤花子", "성명: 김민준". */
-static void cjk_labelled_names(sl__ctx_t *c) {
-  /* (not a role alone, 客户 "customer", 患者 "patient": a transcript's speakers) */
-  static const char *const labels[] = {"姓名", "名字", "联系人", "收件人", "收货人", "申请人",
-                                       "负责人", "联络人", "氏名", "名前", "担当者", "이름",
-                                       "성명", "담당자", "고객명", "환자명", "성함", "수신인", "수취인",
-                                       "수령인", "受取人", "差出人", "申込者", "契約者", "面试官", "候选人",
-                                       "申請者", "担当者名", NULL};
-  const unsigned char *t = (const unsigned char *)c->text;
-  size_t n = c->len;
-  for (const char *const *l = labels; *l; l++) {
-    size_t m = strlen(*l);
-    for (const unsigned char *at = memmem(t, n, *l, m); at; at = memmem(at + 1, n - (size_t)(at + 1 - t), *l, m)) {
-      size_t p = (size_t)(at - t) + m;
-      if (p < n && t[p] == ':') p++; /* (a full-width colon reads folded) */
-      else continue;
-      while (p < n && t[p] == ' ') p++;
-      size_t s = p;
-      bool hangul = p + 3 <= n && sl__hangul(t + p);
-      while (p + 3 <= n && p - s < 15 && (hangul ? sl__hangul(t + p) : utf8_cjk(t + p))) p += 3;
-      size_t chars = (p - s) / 3;
-      if (chars >= 2 && chars <= 4 && !(p + 3 <= n && (hangul ? sl__hangul(t + p) : utf8_cjk(t + p))))
-        sl__cands_add(c->out, (uint32_t)s, (uint32_t)p, SL_ET_PERSON, "person", 35);
-    }
-  }
+ * 氏名, 名前, 担当者, 이름, 성명, 담당자 …; FORM in the cue table below), a
+ * colon and two to four ideographs, kana or Hangul syllables: "客户姓名：李娜",
+ * "联系人: 王芳", "氏名：佐藤花子", "성명: 김민준". The label ends at p. */
+static void form_label_name(sl__ctx_t *c, const unsigned char *t, size_t n, size_t p) {
+  if (p < n && t[p] == ':') p++; /* (a full-width colon reads folded) */
+  else return;
+  while (p < n && t[p] == ' ') p++;
+  size_t s = p;
+  bool hangul = p + 3 <= n && sl__hangul(t + p);
+  while (p + 3 <= n && p - s < 15 && (hangul ? sl__hangul(t + p) : utf8_cjk(t + p))) p += 3;
+  size_t chars = (p - s) / 3;
+  if (chars >= 2 && chars <= 4 && !(p + 3 <= n && (hangul ? sl__hangul(t + p) : utf8_cjk(t + p))))
+    sl__cands_add(c->out, (uint32_t)s, (uint32_t)p, SL_ET_PERSON, "person", 35);
 }
 
 static void korean_names(sl__ctx_t *c) {
@@ -264,7 +250,8 @@ static const char *const ko_is[] = {"입니다", "이에요", "예요", "이고"
 
 /* What a cue says of the name beside it (cued_name) */
 enum { ZH_BEFORE, ZH_ROLE, ZH_VERB, ZH_SELF, ZH_SAID, ZH_TITLE, ZH_LABEL, JA_BEFORE, JA_NAMED, JA_SELF,
-       JA_AFTER, JA_TITLE, JA_LIST, KO_BEFORE, KO_STRICT, KO_ROLE, KO_NAMED, KO_TITLE, KO_AFTER, KO_LABEL };
+       JA_AFTER, JA_TITLE, JA_LIST, KO_BEFORE, KO_STRICT, KO_ROLE, KO_NAMED, KO_TITLE, KO_AFTER, KO_LABEL,
+       FORM /* a form's label in any of the three: form_label_name */ };
 
 /* Whether a Korean word from p of `syl` syllables has a name's shape: a
  * surname (one syllable, or two of a compound one) and a given name of two
@@ -549,7 +536,14 @@ static const struct {
       {"醫生", ZH_ROLE}, {"律師", ZH_ROLE}, {"發給", ZH_VERB}, {"轉給", ZH_VERB}, {"告訴", ZH_VERB}, {"聯繫", ZH_VERB}, {"說", ZH_SAID},
       {"病患", ZH_ROLE}, {"負責人", ZH_ROLE},
       {"聯絡", ZH_VERB}, {"轉告", ZH_VERB}, {"感謝", ZH_VERB}, {"經理", ZH_TITLE}, {"老師", ZH_TITLE}, {"醫生", ZH_TITLE},
-      {"律師", ZH_TITLE}, {"總監", ZH_TITLE}, {"同學", ZH_TITLE}
+      {"律師", ZH_TITLE}, {"總監", ZH_TITLE}, {"同學", ZH_TITLE},
+      /* a form's labels (not a role alone, 客户 "customer", 患者 "patient": a
+       * transcript's speakers) */
+      {"姓名", FORM}, {"名字", FORM}, {"联系人", FORM}, {"收件人", FORM}, {"收货人", FORM}, {"申请人", FORM},
+      {"负责人", FORM}, {"联络人", FORM}, {"氏名", FORM}, {"名前", FORM}, {"担当者", FORM}, {"이름", FORM},
+      {"성명", FORM}, {"담당자", FORM}, {"고객명", FORM}, {"환자명", FORM}, {"성함", FORM}, {"수신인", FORM},
+      {"수취인", FORM}, {"수령인", FORM}, {"受取人", FORM}, {"差出人", FORM}, {"申込者", FORM}, {"契約者", FORM},
+      {"面试官", FORM}, {"候选人", FORM}, {"申請者", FORM}, {"担当者名", FORM}
 };
 #define N_CJK_CUES (sizeof cjk_cues / sizeof cjk_cues[0])
 
@@ -558,7 +552,10 @@ static const struct {
 static uint32_t cjk_cue_key[N_CJK_CUES];
 static uint8_t cjk_cue_len[N_CJK_CUES];
 static uint16_t cjk_cue_order[N_CJK_CUES];
-static uint64_t cjk_cue_first[1024]; /* a bit per first character's low 16 bits: most characters open none */
+static uint64_t cjk_cue_pair[1024]; /* a bit per cue's first two bytes: most places open none */
+static unsigned char cjk_cue_ascii[4]; /* the ASCII bytes cues open with */
+static bool cjk_cue_ascii_hi[4];       /* ... each followed by a byte past ASCII in every such cue */
+static size_t cjk_cue_n_ascii;         /* (more than 4: no vector walk) */
 static pthread_once_t cjk_cue_once = PTHREAD_ONCE_INIT;
 
 /* The bytes of the UTF-8 character at p as one number, and its length. */
@@ -577,7 +574,16 @@ static void cjk_cue_init(void) {
     size_t l, m = strlen(cjk_cues[i].cue);
     cjk_cue_key[i] = char_key((const unsigned char *)cjk_cues[i].cue, 0, m, &l);
     cjk_cue_len[i] = (uint8_t)m;
-    cjk_cue_first[(cjk_cue_key[i] & 0xFFFF) >> 6] |= (uint64_t)1 << (cjk_cue_key[i] & 63);
+    const unsigned char *u = (const unsigned char *)cjk_cues[i].cue;
+    if (u[0] < 0x80) {
+      size_t a = 0;
+      while (a < cjk_cue_n_ascii && a < 4 && cjk_cue_ascii[a] != u[0]) a++;
+      if (a == cjk_cue_n_ascii && a < 4) cjk_cue_ascii[a] = u[0], cjk_cue_ascii_hi[a] = true;
+      if (a == cjk_cue_n_ascii) cjk_cue_n_ascii++;
+      if (a < 4) cjk_cue_ascii_hi[a] &= m > 1 && u[1] >= 0xC0;
+    }
+    for (unsigned b = 0; b < 256; b++) /* (a cue of one byte opens at any next byte) */
+      if (m > 1 ? b == u[1] : true) cjk_cue_pair[(u[0] << 8 | b) >> 6] |= (uint64_t)1 << ((u[0] << 8 | b) & 63);
     size_t j = i;
     for (; j > 0 && cjk_cue_key[cjk_cue_order[j - 1]] > cjk_cue_key[i]; j--) cjk_cue_order[j] = cjk_cue_order[j - 1];
     cjk_cue_order[j] = (uint16_t)i;
@@ -605,27 +611,51 @@ static void cjk_cue_found(sl__ctx_t *c, const unsigned char *t, size_t n, int ki
   }
 }
 
+/* The cues that open at p. */
+static void cues_at(sl__ctx_t *c, const unsigned char *t, size_t n, size_t p, int *speakers) {
+  /* a byte and the next (NUL at the end): no cue opens with a UTF-8
+   * continuation byte, so where one does p is a character's start */
+  unsigned pair = (unsigned)t[p] << 8 | (p + 1 < n ? t[p + 1] : 0);
+  if (!(cjk_cue_pair[pair >> 6] >> (pair & 63) & 1)) return;
+  size_t l;
+  uint32_t k = char_key(t, p, n, &l);
+  size_t lo = 0, hi = N_CJK_CUES;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (cjk_cue_key[cjk_cue_order[mid]] < k) lo = mid + 1;
+    else hi = mid;
+  }
+  for (size_t j = lo; j < N_CJK_CUES && cjk_cue_key[cjk_cue_order[j]] == k; j++) {
+    size_t i = cjk_cue_order[j], m = cjk_cue_len[i];
+    int kind = cjk_cues[i].kind;
+    if (m > n - p || memcmp(t + p, cjk_cues[i].cue, m)) continue;
+    if (kind == FORM) form_label_name(c, t, n, p + m); /* (its script is the text's: it matched) */
+    else if (c->scripts & (kind >= KO_BEFORE ? SL_SCRIPT_HANGUL : SL_SCRIPT_CJK))
+      cjk_cue_found(c, t, n, kind, p, m, speakers);
+  }
+}
+
 static void cjk_cued_names(sl__ctx_t *c) {
   pthread_once(&cjk_cue_once, cjk_cue_init);
   const unsigned char *t = (const unsigned char *)c->text;
-  size_t n = c->len;
+  size_t n = c->len, p = 0;
   int speakers = -1;
-  for (size_t p = 0, l; p < n; p += l) {
-    uint32_t k = char_key(t, p, n, &l);
-    if (!(cjk_cue_first[(k & 0xFFFF) >> 6] >> (k & 63) & 1)) continue;
-    size_t lo = 0, hi = N_CJK_CUES;
-    while (lo < hi) {
-      size_t mid = (lo + hi) / 2;
-      if (cjk_cue_key[cjk_cue_order[mid]] < k) lo = mid + 1;
-      else hi = mid;
+  /* 32 bytes at a time: a cue opens only at a byte past ASCII or at one of
+   * the few ASCII bytes some open with (' ', ':', '@'; a space only before a
+   * character past ASCII) */
+  for (; p + 33 <= n && cjk_cue_n_ascii <= sizeof cjk_cue_ascii; p += 32) {
+    u8x32 v, next;
+    memcpy(&v, t + p, 32);
+    memcpy(&next, t + p + 1, 32);
+    s8x32 m = (s8x32)(v >= 0xC0), hi = (s8x32)(next >= 0xC0);
+    for (size_t a = 0; a < cjk_cue_n_ascii; a++) {
+      s8x32 eq = (s8x32)(v == cjk_cue_ascii[a]);
+      m |= cjk_cue_ascii_hi[a] ? eq & hi : eq;
     }
-    for (size_t j = lo; j < N_CJK_CUES && cjk_cue_key[cjk_cue_order[j]] == k; j++) {
-      size_t i = cjk_cue_order[j], m = cjk_cue_len[i];
-      if ((c->scripts & (cjk_cues[i].kind >= KO_BEFORE ? SL_SCRIPT_HANGUL : SL_SCRIPT_CJK)) && m <= n - p &&
-          !memcmp(t + p, cjk_cues[i].cue, m))
-        cjk_cue_found(c, t, n, cjk_cues[i].kind, p, m, &speakers);
-    }
+    for (uint32_t bits = sl__movemask32(m); bits; bits &= bits - 1)
+      cues_at(c, t, n, p + (unsigned)__builtin_ctz(bits), &speakers);
   }
+  for (; p < n; p++) cues_at(c, t, n, p, &speakers);
 }
 
 /* A Korean name in Latin letters: a common surname, then a given name of two
@@ -676,6 +706,6 @@ static void korean_latin_names(sl__ctx_t *c) {
 void sl__cjk_names(sl__ctx_t *c) {
   if (c->scripts & SL_SCRIPT_CJK) cjk_honorific_names(c);
   if (c->scripts & SL_SCRIPT_HANGUL) korean_names(c);
-  if (c->scripts & (SL_SCRIPT_CJK | SL_SCRIPT_HANGUL)) cjk_labelled_names(c), cjk_cued_names(c);
+  if (c->scripts & (SL_SCRIPT_CJK | SL_SCRIPT_HANGUL)) cjk_cued_names(c);
   korean_latin_names(c);
 }

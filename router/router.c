@@ -258,6 +258,7 @@ sl_router_t *sl_router_create(const sl_router_opts_t *opts, sl_jerr_t *err) {
   sl__lexicon_init(); /* not on the first request */
   sl__figures_init();
   sl__pii_init();
+  sl__diff_init();
   r->gaz = sl__gaz_create();
   if (r->gaz) {
     sl__names_register(r->gaz);

@@ -445,6 +445,10 @@ extern const char *const sl__df_names[SL_DF__COUNT];
  * byte counts of sl__byte_pass, or NULL to compute them here (training, no router). */
 void sl__diff_features(const sl_chat_req_t *req, const char *text, size_t len,
                        const int *cue_cnt, const sl__bytestats_t *bs, double f[SL_DF__COUNT]);
+/* Compiles the cue words' own database (the features of a task or an ask
+ * that is not the whole text: a second scan); sl_router_create() calls it, so
+ * that no request waits for it (a Hyperscan compile, about 0.4 s). */
+void sl__diff_init(void);
 /* The cue words as Hyperscan expressions, for the main database. */
 size_t sl__diff_cue_count(void);
 const char *sl__diff_cue_expr(size_t i);

@@ -320,6 +320,7 @@ int main(int argc, char **argv) {
   snprintf(sens, sizeof sens, "%s/eval/sensitivity.dev.jsonl", shared ? shared : "../shared");
   snprintf(diff, sizeof diff, "%s/eval/difficulty.dev.jsonl", shared ? shared : "../shared");
   int eval_only = 0, verbose = 0;
+  long iters = 20000; /* 1 KB runs; a tenth as many 16 KB ones */
   const char *weights = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--eval-only")) eval_only = 1;
@@ -331,9 +332,11 @@ int main(int argc, char **argv) {
       snprintf(diff, sizeof diff, "%s", argv[++i]);
     else if (!strcmp(argv[i], "--weights") && i + 1 < argc)
       weights = argv[++i];
+    else if (!strcmp(argv[i], "--iters") && i + 1 < argc && (iters = atol(argv[i + 1])) >= 10)
+      i++;
     else {
       fprintf(stderr, "usage: bench_router [--eval-only] [--verbose] [--sens FILE.jsonl] "
-                      "[--diff FILE.jsonl] [--weights FILE.json]\n");
+                      "[--diff FILE.jsonl] [--weights FILE.json] [--iters N >= 10]\n");
       return strcmp(argv[i], "--help") ? 2 : 0;
     }
   }
@@ -359,8 +362,8 @@ int main(int argc, char **argv) {
   }
   if (!eval_only) {
     printf("\n== throughput and latency\n");
-    bench_size(r, sens, diff, 1024, 20000);
-    bench_size(r, sens, diff, 16384, 2000);
+    bench_size(r, sens, diff, 1024, (size_t)iters);
+    bench_size(r, sens, diff, 16384, (size_t)iters / 10);
   }
   int rc = eval_sensitivity(r, sens, verbose);
   rc |= eval_difficulty(r, diff, verbose > 1);
