@@ -83,6 +83,19 @@ static void d_fini(sl_kern_t *k) {
   free(d);
 }
 
+int sl_kern_s8_qmax(void) {
+  static atomic_int q; /* (the same answer from any thread) */
+  int v = atomic_load_explicit(&q, memory_order_relaxed);
+  if (!v) {
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    bool vnni = (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni ||
+                (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
+    v = vnni ? 127 : 63;
+    atomic_store_explicit(&q, v, memory_order_relaxed);
+  }
+  return v;
+}
+
 static dnnl_status_t make_pd(dctx_t *d, int m, int n_out, int n_in, sl_kern_prec_t prec,
                              const dnnl_memory_desc_t *wmd, dnnl_primitive_desc_t *pd) {
   dnnl_memory_desc_t a, b, c;
@@ -101,6 +114,16 @@ static dnnl_status_t make_pd(dctx_t *d, int m, int n_out, int n_in, sl_kern_prec
    * kernels onto gemm:jit, 4-5× slower at one row (measured). The s8 scales are
    * applied by the front end in one pass over the output instead. */
   return dnnl_primitive_desc_create(pd, &md, NULL, d->eng, NULL);
+}
+
+bool sl_kern_dnnl_supports(sl_kern_prec_t prec) {
+  dctx_t d = {0};
+  if (dnnl_engine_create(&d.eng, dnnl_cpu, 0) != dnnl_success) return false;
+  dnnl_primitive_desc_t pd;
+  bool ok = make_pd(&d, 1, 16, 16, prec, NULL, &pd) == dnnl_success;
+  if (ok) dnnl_primitive_desc_destroy(pd);
+  dnnl_engine_destroy(d.eng);
+  return ok;
 }
 
 static int find_shape(sl_kern_t *k, dctx_t *d, sl_kern_mat_t *m, size_t *out) {

@@ -286,7 +286,9 @@ int sl_kern_mat_new(sl_kern_t *k, sl_kern_dtype_t dt, const void *w, int n_out, 
   } else {
     /* One scale per output row: oneDNN 2.6 matmul takes per-N output scales but
      * not Q8_0's per-32 block scales, so blocks are re-quantised to the row's
-     * absolute maximum. */
+     * absolute maximum. (to 7 bits where oneDNN has no VNNI:
+     * sl_kern_s8_qmax). */
+    int qmax = sl_kern_s8_qmax();
     int8_t *d = malloc(n);
     m->w_scale = malloc((size_t)n_out * sizeof(float));
     if (!(m->w = d) || !m->w_scale) goto nomem;
@@ -294,7 +296,7 @@ int sl_kern_mat_new(sl_kern_t *k, sl_kern_dtype_t dt, const void *w, int n_out, 
       sl_kern_to_f32(dt, src + (size_t)r * rb, row, (size_t)n_in);
       float amax = 0;
       for (int i = 0; i < n_in; i++) { float a_ = fabsf(row[i]); amax = a_ > amax ? a_ : amax; };
-      float s = amax / 127.f, is = s ? 1.f / s : 0.f;
+      float s = amax / (float)qmax, is = s ? 1.f / s : 0.f;
       m->w_scale[r] = s;
       for (int i = 0; i < n_in; i++) d[(size_t)r * n_in + i] = (int8_t)lrintf(row[i] * is);
     }

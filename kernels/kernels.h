@@ -80,6 +80,17 @@ typedef enum {
                     per row on the fly; s32 accumulation, f32 output */
 } sl_kern_prec_t;
 
+/* The largest magnitude of an s8 weight: 127, or 63 where oneDNN has no VNNI
+ * (AVX2, AVX-512 before Cascade Lake). There its int8 products multiply with
+ * vpmaddubsw, whose int16 sum of two products saturates (255 · 127 · 2 >
+ * 32767: a Q8_0 model's logits came out wrong); with weights of 7 bits it
+ * cannot, at twice the weights' rounding error. Both implementations use the
+ * same weights. */
+int sl_kern_s8_qmax(void);
+/* Whether oneDNN computes products in this precision on this CPU (bf16 needs
+ * AVX-512); the reference implementation computes every precision. */
+bool sl_kern_dnnl_supports(sl_kern_prec_t prec);
+
 typedef struct sl_kern sl_kern_t;
 typedef struct sl_kern_mat sl_kern_mat_t;
 
@@ -94,7 +105,9 @@ const char *sl_kern_prec_name(sl_kern_prec_t p);
 /* Sets the number of oneDNN (OpenMP) threads used by matmuls issued from the
  * calling thread. With n ≥ 2, s8 and f32 products of 1–12 rows are split with a
  * helper thread the calling thread gets on first use (stopped when the caller
- * exits). */
+ * exits); in a build with AVX-512 (and VNNI for s8): elsewhere oneDNN runs
+ * them, and its f32 sums may differ in the last bits with the thread count and
+ * the number of rows. */
 void sl_kern_set_threads(int n);
 
 /* Runs fn(arg, ith, nth) for every ith < nth and returns when all are done: with

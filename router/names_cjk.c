@@ -204,6 +204,7 @@ static const char *const ja_surnames[] = {
 /* The Japanese surname that starts at p, as its length in bytes, or 0. */
 static size_t ja_surname_at(const unsigned char *t, size_t p, size_t n) {
   for (const char *const *w = ja_surnames; *w; w++) {
+    if ((unsigned char)**w != t[p] || (unsigned char)(*w)[1] != t[p + 1 < n ? p + 1 : p]) continue;
     size_t m = strlen(*w);
     if (p + m <= n && !memcmp(t + p, *w, m)) return m;
   }

@@ -326,6 +326,9 @@ static int load_weights(sl_model_t *m, int prec_opt, char *err, size_t errlen) {
     in->prec = (sl_kern_prec_t)prec_opt;
   else
     in->prec = probe && is_quant(probe->type) ? SL_KPREC_S8 : SL_KPREC_F32;
+  if (in->prec == SL_KPREC_S8 && sl_kern_s8_qmax() < 127)
+    SL_INFO("model: this CPU has no VNNI: int8 weights are kept to 7 bits (oneDNN's int8 product "
+            "would saturate at 8)");
 
   m->q_dim = in->n_heads * in->head_dim;
   m->kv_dim = in->n_kv_heads * in->head_dim;
