@@ -162,6 +162,9 @@ static unsigned addr_flags(const sl__gaz_t *g, const sl__gaz_t *ga, const char *
 /* A house number: 1-6 digits, maybe with one letter ("12b") */
 static bool housenum(const char *text, const sl__tok_t *t) {
   size_t n = t->e - t->s;
+  /* the tail of a time or a decimal: "11:22:53.110Z INFO circuit breaker" */
+  if (t->s >= 2 && (text[t->s - 1] == '.' || text[t->s - 1] == ':') && isdigit((unsigned char)text[t->s - 2]))
+    return false;
   if (t->kind == SL_TK_NUM) return n <= 6;
   if (t->kind == SL_TK_ALNUM && n <= 6) {
     size_t d = sl__count_digits(text + t->s, n);
@@ -815,7 +818,43 @@ static void number_postcode_town(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz
   }
 }
 
+/* A company's seat, in brackets after its name and legal form: "Siemens AG
+ * (Werner-von-Siemens-Straße 1, 80333 Munich, Germany)", "Acme Corp. (1 Main
+ * St, ...)": the company's public address, not a person's. */
+static bool company_seat(const char *text, uint32_t s) {
+  static const char *const forms[] = {"AG", "SE", "GmbH", "Inc", "Ltd", "LLC", "plc", "PLC", "Corp", "Co", "KG",
+                                      "KGaA", "NV", "BV", "SA", "SpA", "AB", "ASA", "Oyj", "AS", "A/S", NULL};
+  uint32_t p = s;
+  while (p > 0 && text[p - 1] == ' ') p--;
+  if (p == 0 || text[p - 1] != '(') return false;
+  p--;
+  while (p > 0 && text[p - 1] == ' ') p--;
+  uint32_t e = p;
+  while (p > 0 && text[p - 1] == '.') p--, e--; /* "Inc." "Corp." "S.A." */
+  uint32_t b = e;
+  while (b > 0 && (isalpha((unsigned char)text[b - 1]) || text[b - 1] == '.' || text[b - 1] == '/')) b--;
+  char form[8];
+  size_t n = 0;
+  for (uint32_t k = b; k < e && n + 1 < sizeof form; k++)
+    if (text[k] != '.') form[n++] = text[k];
+  if (e - b > 7 || b == 0 || text[b - 1] != ' ') return false;
+  for (const char *const *f = forms; *f; f++) /* (as written: "as" or "co" in prose are no forms) */
+    if (strlen(*f) == n && !memcmp(form, *f, n)) return true;
+  return false;
+}
+
+static void latin_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T);
+
 void sl__detect_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T) {
+  size_t n0 = c->out->n, k = n0;
+  latin_addresses(c, g, ga, T);
+  for (size_t i = n0; i < c->out->n; i++)
+    if (!(c->out->v[i].type == SL_ET_STREET_ADDRESS && company_seat(c->text, c->out->v[i].start)))
+      c->out->v[k++] = c->out->v[i];
+  c->out->n = k;
+}
+
+static void latin_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *ga, sl__toks_t *T) {
   const char *text = c->text;
   size_t done = 0; /* tokens before this are inside an address already */
   /* the addresses after labels: their token ranges, in text order, for the

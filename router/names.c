@@ -765,6 +765,13 @@ static size_t public_figure(const char *text, const sl__toks_t *T, size_t i, siz
   if (possessive_tok(text, &T->v[j - 1]) && sl__figure_has(text + T->v[i].s, e - T->v[i].s)) return j;
   if (possessive_tok(text, &T->v[j - 1])) e -= 2;
   if (sl__figure_has(text + T->v[i].s, e - T->v[i].s)) return j;
+  /* a Turkish case ending after an apostrophe: "Mustafa Kemal Atatürk'ün" */
+  const char *ap = memrchr(text + T->v[j - 1].s, '\'', T->v[j - 1].e - T->v[j - 1].s);
+  if (ap && ap > text + T->v[j - 1].s && text + T->v[j - 1].e - ap <= 8) {
+    const char *q = ap + 1;
+    while (q < text + T->v[j - 1].e && (islower((unsigned char)*q) || (unsigned char)*q >= 0x80)) q++;
+    if (q == text + T->v[j - 1].e && sl__figure_has(text + T->v[i].s, (size_t)(ap - text) - T->v[i].s)) return j;
+  }
   /* the name as the list has it, with more of the full name after it:
    * "Miguel de Cervantes Saavedra" */
   for (size_t m = j - 1; m >= i + 2; m--)
@@ -1470,6 +1477,22 @@ static void lower_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     }
     int kind = lower_name_kind(g, text, T, i);
     if (kind && (kind == 1 || hit->id == SL_P_LOWER_CUE)) lower_add(c, g, T, i);
+  }
+  /* A known given name's possessive in lower case, then a person's pronoun
+   * within 15 words: "can someone cover aisha's shift tmrw? she's got her
+   * chemo appt at 9". */
+  static const char *const pronouns[] = {"she", "he", "her", "his", "him", "she's", "he's", NULL};
+  for (size_t k = 0; k + 1 < T->n; k++) {
+    sl__tok_t base = T->v[k];
+    if (base.kind != SL_TK_WORD || !(base.caps & 8) || base.e - base.s < 5 || text[base.e - 2] != '\'' ||
+        text[base.e - 1] != 's')
+      continue;
+    base.e -= 2, base.caps = 0, base.looked = 0;
+    sl__toks_t one = {.v = &base, .n = 1};
+    if (lower_name_kind(g, text, &one, 0) != 1) continue;
+    bool pron = false;
+    for (size_t m = k + 1; m < T->n && m <= k + 15 && !pron; m++) pron = sl__tok_in(text, &T->v[m], pronouns);
+    if (pron) sl__cands_add(c->out, base.s, base.e, SL_ET_PERSON, "person_lower", 30);
   }
 }
 

@@ -427,6 +427,13 @@ static void phone(sl__ctx_t *c, const sl__hit_t *h, bool intl) {
     if (quantity_after(c, e)) return;
     /* math: numbers with operators right around them */
     if (s >= 2 && strchr("+*/=<>", c->text[s - 2]) && c->text[s - 1] == ' ') return;
+    /* an access log's status and size after the request line: "GET /metrics
+     * HTTP/1.1" 200 18342 */
+    if (s >= 4 && c->text[s - 1] == ' ' && c->text[s - 2] == '"' && isdigit((unsigned char)c->text[s - 3])) {
+      uint32_t a = s - 2;
+      while (a > 0 && s - a < 12 && c->text[a - 1] != ' ' && c->text[a - 1] != '\n') a--;
+      if (!strncmp(c->text + a, "HTTP/", 5)) return;
+    }
   }
   sl__cands_add(c->out, s, e, SL_ET_PHONE_NUMBER, "phone", intl ? 32 : 30);
 }

@@ -1268,6 +1268,15 @@ static bool var_name(const char *v, size_t n) {
                              sl__find(v, n, "secret", 6) || sl__find(v, n, "token", 5)));
 }
 
+/* A Go struct field's tag after the field's type, not its value: Password
+ * string `json:"password"`, DBPassword string `env:"DB_PASSWORD"`. */
+static bool struct_tag(const char *t, uint32_t vs, const char *v, size_t n) {
+  if (vs == 0 || t[vs - 1] != '`') return false;
+  size_t i = 0;
+  while (i < n && (islower((unsigned char)v[i]) || isdigit((unsigned char)v[i]) || v[i] == '_')) i++;
+  return i > 0 && i + 1 < n && v[i] == ':' && v[i + 1] == '"';
+}
+
 /* An upper-case name (an environment variable's): "MYSQLPASS", "DB_PASS". */
 static bool upper_ident(const char *s, size_t n) {
   size_t up = 0;
@@ -1619,6 +1628,7 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
     return;
   /* a variable's name, not its value: passwordVariable: 'NEXUS_PASS', psql's
    * :'app_password' (also WITH PASSWORD :'reporting_pw') */
+  if (struct_tag(t, vs, v, n)) return;
   if (ident_has(&id, "variable") || ident_has(&id, "credentialsid") || (quoted && var_name(v, n)) ||
       (quoted && vs >= 3 && t[vs - 3] == ' ' && t[vs - 2] == ':' && (t[vs - 1] == '\'' || t[vs - 1] == '"')))
     return;

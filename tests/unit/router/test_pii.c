@@ -53,6 +53,10 @@ static void email(void **s) {
 
 static void phone(void **s) {
   (void)s;
+  /* an access log's status and size after the request line */
+  REJECT("10.0.4.22 - - [12/Feb/2025:06:25:26 +0000] \"GET /metrics HTTP/1.1\" 200 18342 \"-\" \"Prometheus/2.49.1\"",
+         "PHONE_NUMBER");
+  EXPECT("call me at 200 18342 tomorrow", "PHONE_NUMBER", "200 18342");
   EXPECT("Call me at +44 20 7946 0958 tomorrow", "PHONE_NUMBER", "+44 20 7946 0958");
   EXPECT("my number is (555) 123-4567.", "PHONE_NUMBER", "(555) 123-4567");
   EXPECT("my number is 5551234567", "PHONE_NUMBER", "5551234567");

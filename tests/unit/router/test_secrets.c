@@ -176,6 +176,10 @@ static void otp_secrets(void **s) {
 
 static void passwords(void **s) {
   (void)s;
+  /* Go struct tags name the field's keys, they hold no value */
+  REJECT("type Config struct {\n    DBPassword string `env:\"DB_PASSWORD\"`\n}", "PASSWORD");
+  REJECT("type User struct {\n    Password string `json:\"password,omitempty\" db:\"pw\"`\n}", "PASSWORD");
+  EXPECT("const dbPassword = `S3cr3t!pw` // prod", "PASSWORD", "S3cr3t!pw");
   /* a line end escaped at a literal's end (the fold step decodes \n); a quote
    * escaped inside one */
   EXPECT("conn = connect(user='app', password='Xk9#mP2$vL\\n')", "PASSWORD", "Xk9#mP2$vL");
