@@ -1090,6 +1090,29 @@ static bool eponym_after(const char *text, const sl__toks_t *T, size_t j) {
          sl__tok_in(text, &T->v[j], eponym_nouns);
 }
 
+/* An assistant's name alone in a text about assistants or chatbots: "Ask
+ * Claude or ChatGPT?", "Is Alexa or Siri better for the lights?" (another
+ * assistant or such a word within 200 bytes). */
+static bool assistant_name(const sl__ctx_t *c, const sl__toks_t *T, size_t i) {
+  static const char *const names[] = {"Claude", "Alexa", "Siri", "Cortana", "Bixby", "Gemini", "Copilot", NULL};
+  static const char *const about[] = {"ChatGPT", "GPT-", "Siri", "Alexa", "Gemini", "Copilot", "Cortana",
+                                      "Claude", "chatbot", "LLM", "Anthropic", "OpenAI", "AI assistant",
+                                      "voice assistant", "Google Assistant", "Google Home", "Amazon Echo",
+                                      "smart speaker", NULL};
+  const sl__tok_t *t = &T->v[i];
+  size_t n = t->e - t->s - (possessive_tok(c->text, t) ? 2 : 0);
+  bool named = false;
+  for (const char *const *w = names; *w && !named; w++) named = strlen(*w) == n && !memcmp(c->text + t->s, *w, n);
+  if (!named) return false;
+  size_t a = t->s > 200 ? t->s - 200 : 0, b = c->len - t->e > 200 ? t->e + 200 : c->len;
+  for (const char *const *w = about; *w; w++) {
+    size_t m = strlen(*w);
+    if (m == n && !memcmp(*w, c->text + t->s, n)) continue; /* (itself) */
+    if (memmem(c->text + a, b - a, *w, m)) return true;
+  }
+  return false;
+}
+
 /* "Adam" after "with", "using" ... in a text about training models is the
  * optimizer: "train it with Adam on a small corpus" (the words looked for
  * within 300 bytes). */
@@ -2375,7 +2398,8 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
            regnal_after(text, T, i) || job_title(text, T, i)))
         accept = false;
       if (accept && !cue &&
-          (eponym_after(text, T, j) || (words == 1 && j == i + 1 && adam_optimizer(c, T, i))))
+          (eponym_after(text, T, j) ||
+           (words == 1 && j == i + 1 && (adam_optimizer(c, T, i) || assistant_name(c, T, i)))))
         accept = false;
       /* a brand and a model: "Hyundai Ioniq", "Samsung Galaxy" (the first word
        * alone a well-known name that is no given name) */

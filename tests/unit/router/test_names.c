@@ -3,6 +3,8 @@
 
 static void persons(void **s) {
   (void)s;
+  EXPECT("Claude from accounting sent the invoice, please forward it to the assistant manager", "PERSON",
+         "Claude");
   /* a known given name's possessive in lower case, with a person's pronoun after it */
   EXPECT("hey can someone cover aisha's shift tmrw? she's got her chemo appt at 9", "PERSON", "aisha");
   EXPECT("I want to add Laila Hansen as a beneficiary", "PERSON", "Laila Hansen");
@@ -297,6 +299,9 @@ static void persons(void **s) {
 
 static void not_persons(void **s) {
   (void)s;
+  /* an assistant's name beside another assistant's */
+  REJECT("Ask Claude or ChatGPT? I'm trying to decide which assistant to use.", "PERSON");
+  REJECT("Is Alexa or Siri better for controlling Philips Hue lights?", "PERSON");
   /* a public figure with a Turkish case ending */
   REJECT("Mustafa Kemal Atatürk'ün harf devrimi neden 1928'de yapıldı?", "PERSON");
   REJECT("the iphone's battery died, he said", "PERSON");
