@@ -995,7 +995,11 @@ static void latin_addresses(sl__ctx_t *c, const sl__gaz_t *g, const sl__gaz_t *g
         k--, words++;
       /* the street's name ends in a capital unless the text has none ("OS build
        * 10" is no "os." street); the type is no ALL-CAPS word ("OS", "AL") */
-      if (words >= 1 && T->v[k].kind == SL_TK_WORD && (GZ(k) & SL_GZ_ST_BEFORE) &&
+      /* no code's punctuation between: "str(v)).quantize(Decimal("0.01"))" */
+      bool plain = true;
+      for (size_t m = k + 1; m <= j && plain; m++)
+        plain = !T->v[m].punct_before || !strchr("()[]{}\"'=;<>`|", T->v[m].punct_before);
+      if (plain && words >= 1 && T->v[k].kind == SL_TK_WORD && (GZ(k) & SL_GZ_ST_BEFORE) &&
           T->v[k + 1].nl_before == 0 && !(T->v[k].caps & 2) &&
           ((T->v[j - 1].caps & 1) || !T->has_upper)) {
         size_t a = k;

@@ -39,6 +39,10 @@ static const char *const veto[] = {
     "temple", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
     "january", "february", "march", "april", "may", "june", "july", "august", "september",
     "october", "november", "december", "god", "lord", "jesus", "allah", "buddha", "python",
+    /* types of programming languages and schemas ("name: String!") */
+    "string", "boolean", "integer",
+    /* a station's or a district's side ("Paris Nord", "München Süd") */
+    "nord", "sud", "ouest", "süd", "hbf",
     "java", "linux", "windows", "google", "apple", "microsoft", "amazon", "tesla", "ford", "deere",
     "studio", "studios", "media", "press", "news", "times", "post", "journal", "magazine",
     "software", "network", "networks", "energy", "motors", "pharma", "capital", "ventures",
@@ -1088,6 +1092,27 @@ static const char *const eponym_nouns[] = {"algorithm", "algorithms", "solver", 
 static bool eponym_after(const char *text, const sl__toks_t *T, size_t j) {
   return j < T->n && !T->v[j].nl_before && (T->v[j].punct_before == 0 || T->v[j].punct_before == ')') &&
          sl__tok_in(text, &T->v[j], eponym_nouns);
+}
+
+/* A tool named like a person, alone, in a text about software within 300
+ * bytes: "5+ years of Java, Kotlin, Cassandra and Kafka", "the Jenkins job
+ * failed". */
+static bool tech_product(const sl__ctx_t *c, const sl__toks_t *T, size_t i) {
+  static const char *const tools[] = {"Cassandra", "Jenkins", "Kafka", "Hadoop", "Django", "Sinatra", "Jekyll",
+                                      "Helm", "Ansible", "Terraform", NULL};
+  static const char *const tech[] = {"Java", "Kotlin", "Python", "Scala", "database", "SQL", "Postgres",
+                                     "MySQL", "MongoDB", "Redis", "Docker", "Kubernetes", "cluster", "pipeline",
+                                     "deploy", "backend", "microservice", "JVM", "Spring", "Elasticsearch",
+                                     "NoSQL", "CI/CD", "GitHub", "GitLab", "AWS", "server", "Spark", NULL};
+  const sl__tok_t *t = &T->v[i];
+  size_t n = t->e - t->s - (possessive_tok(c->text, t) ? 2 : 0);
+  bool named = false;
+  for (const char *const *w = tools; *w && !named; w++) named = strlen(*w) == n && !memcmp(c->text + t->s, *w, n);
+  if (!named) return false;
+  size_t a = t->s > 300 ? t->s - 300 : 0, b = c->len - t->e > 300 ? t->e + 300 : c->len;
+  for (const char *const *w = tech; *w; w++)
+    if (memmem(c->text + a, b - a, *w, strlen(*w))) return true;
+  return false;
 }
 
 /* An assistant's name alone in a text about assistants or chatbots: "Ask
@@ -2399,7 +2424,8 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
         accept = false;
       if (accept && !cue &&
           (eponym_after(text, T, j) ||
-           (words == 1 && j == i + 1 && (adam_optimizer(c, T, i) || assistant_name(c, T, i)))))
+           (words == 1 && j == i + 1 &&
+            (adam_optimizer(c, T, i) || assistant_name(c, T, i) || tech_product(c, T, i)))))
         accept = false;
       /* a brand and a model: "Hyundai Ioniq", "Samsung Galaxy" (the first word
        * alone a well-known name that is no given name) */

@@ -1629,6 +1629,9 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   /* a variable's name, not its value: passwordVariable: 'NEXUS_PASS', psql's
    * :'app_password' (also WITH PASSWORD :'reporting_pw') */
   if (struct_tag(t, vs, v, n)) return;
+  /* the end of a template or an expression the name was inside: postgres://app:{{ vault
+   * "secret/data/db#password" }}@pg-primary:5432/app */
+  if (!quoted && (v[0] == '}' || v[0] == ')' || v[0] == ']')) return;
   if (ident_has(&id, "variable") || ident_has(&id, "credentialsid") || (quoted && var_name(v, n)) ||
       (quoted && vs >= 3 && t[vs - 3] == ' ' && t[vs - 2] == ':' && (t[vs - 1] == '\'' || t[vs - 1] == '"')))
     return;
@@ -1983,6 +1986,21 @@ static bool digest_name(const char *w, size_t n) {
   return false;
 }
 
+/* A ULID, maybe after an object type's prefix ("ord_01HZX4K8Q2M7T9V3B5N6C1D0E2",
+ * "01ARZ3NDEKTSV4RRFFQ69G5FAV"): 26 characters of Crockford's base32, the first
+ * ten a time in milliseconds (so the first is 0-7). An identifier that sorts
+ * by time, not key material. */
+static bool ulid_id(const char *t, size_t n) {
+  size_t p = 0;
+  while (p < n && p < 12 && islower((unsigned char)t[p])) p++;
+  if (p > 0 && p < n && t[p] == '_') p++;
+  else p = 0;
+  if (n - p != 26 || t[p] < '0' || t[p] > '7') return false;
+  for (size_t i = p; i < n; i++)
+    if (!(isdigit((unsigned char)t[i]) || (isupper((unsigned char)t[i]) && !strchr("ILOU", t[i])))) return false;
+  return true;
+}
+
 static void token(sl__ctx_t *c, const sl__hit_t *h, pem_walk_t *pw) {
   uint32_t s = h->start, e = h->end;
   /* trim punctuation at the ends of a run */
@@ -2020,7 +2038,7 @@ static void token(sl__ctx_t *c, const sl__hit_t *h, pem_walk_t *pw) {
       if (n < 24) return;
     }
   }
-  if (!sl__looks_random(t, n, true)) return;
+  if (!sl__looks_random(t, n, true) || ulid_id(t, n)) return;
   if (public_blob(c, s, t, n, pw) || encoded_text(t, n) || dotted_code(t, n) || code_name(t, n) ||
       word_segment(t, n))
     return;

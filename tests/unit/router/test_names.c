@@ -3,6 +3,8 @@
 
 static void persons(void **s) {
   (void)s;
+  EXPECT("Cassandra said the report is late.", "PERSON", "Cassandra");
+  EXPECT("I'm staying at Jl. Kemang Raya No. 8, Jakarta Selatan until Sunday.", "STREET_ADDRESS", NULL);
   EXPECT("Claude from accounting sent the invoice, please forward it to the assistant manager", "PERSON",
          "Claude");
   /* a known given name's possessive in lower case, with a person's pronoun after it */
@@ -299,6 +301,12 @@ static void persons(void **s) {
 
 static void not_persons(void **s) {
   (void)s;
+  /* code between a street type's abbreviation and a number; a schema's type; a station */
+  REJECT("def coerce_decimal(v):\n    return Decimal(str(v)).quantize(Decimal(\"0.01\"))", "STREET_ADDRESS");
+  REJECT("type Product { id: ID!, name: String!, variants: [Variant!]! }", "PERSON");
+  REJECT("Outbound train 08:31 to Paris Nord, arriving 11:47", "PERSON");
+  /* a tool named like a person, in a text about software */
+  REJECT("You have 8+ years of Java, 5+ years of Kotlin, Cassandra and Kafka experience.", "PERSON");
   /* an assistant's name beside another assistant's */
   REJECT("Ask Claude or ChatGPT? I'm trying to decide which assistant to use.", "PERSON");
   REJECT("Is Alexa or Siri better for controlling Philips Hue lights?", "PERSON");

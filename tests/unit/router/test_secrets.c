@@ -176,6 +176,11 @@ static void otp_secrets(void **s) {
 
 static void passwords(void **s) {
   (void)s;
+  /* a template's end after the name inside it is no value */
+  REJECT("primary: postgres://app:{{ vault \"secret/data/db#password\" }}@pg-primary:5432/app", "PASSWORD");
+  EXPECT("password = \"}hunter2{\"", "PASSWORD", "}hunter2{");
+  /* a ULID after an object's prefix is an identifier */
+  REJECT("{\"data\": {\"id\": \"ord_01HZX4K8Q2M7T9V3B5N6C1D0E2\", \"status\": \"fulfilled\"}}", "API_KEY");
   /* Go struct tags name the field's keys, they hold no value */
   REJECT("type Config struct {\n    DBPassword string `env:\"DB_PASSWORD\"`\n}", "PASSWORD");
   REJECT("type User struct {\n    Password string `json:\"password,omitempty\" db:\"pw\"`\n}", "PASSWORD");
