@@ -1535,7 +1535,7 @@ static void lower_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
     if (base.kind != SL_TK_WORD || !(base.caps & 8) || base.e - base.s < 5 || text[base.e - 2] != '\'' ||
         text[base.e - 1] != 's')
       continue;
-    base.e -= 2, base.caps = 0, base.looked = 0;
+    base.e -= 2, base.caps &= (uint8_t)~8, base.looked = 0;
     sl__toks_t one = {.v = &base, .n = 1};
     if (lower_name_kind(g, text, &one, 0) != 1) continue;
     bool pron = false;

@@ -301,6 +301,8 @@ static void persons(void **s) {
 
 static void not_persons(void **s) {
   (void)s;
+  /* (the possessive rule is for lower-case names only) */
+  REJECT("Describe Elizabeth Bennet's character arc in Pride and Prejudice, and her wit.", "PERSON");
   /* code between a street type's abbreviation and a number; a schema's type; a station */
   REJECT("def coerce_decimal(v):\n    return Decimal(str(v)).quantize(Decimal(\"0.01\"))", "STREET_ADDRESS");
   REJECT("type Product { id: ID!, name: String!, variants: [Variant!]! }", "PERSON");
