@@ -67,7 +67,6 @@ int sl__kern_q4_matmul(sl_kern_t *k, const sl__q4_t *q, const int8_t *x, float x
  * to raw integer sums. */
 void sl__kern_scale_rows(const sl_kern_t *k, const sl_kern_mat_t *w, int m, float *y);
 
-
 /* The calling thread's configured thread count (1 inside a share of
  * sl__kern_parallel), and a raw setter that does not change it (for temporarily
  * running a small product on one thread). */

@@ -286,8 +286,7 @@ int sl_kern_mat_new(sl_kern_t *k, sl_kern_dtype_t dt, const void *w, int n_out, 
   } else {
     /* One scale per output row: oneDNN 2.6 matmul takes per-N output scales but
      * not Q8_0's per-32 block scales, so blocks are re-quantised to the row's
-     * absolute maximum. (to 7 bits where oneDNN has no VNNI:
-     * sl_kern_s8_qmax). */
+     * absolute maximum (to 7 bits where oneDNN has no VNNI: sl_kern_s8_qmax). */
     int qmax = sl_kern_s8_qmax();
     int8_t *d = malloc(n);
     m->w_scale = malloc((size_t)n_out * sizeof(float));

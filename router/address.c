@@ -829,9 +829,8 @@ static bool company_seat(const char *text, uint32_t s) {
   if (p == 0 || text[p - 1] != '(') return false;
   p--;
   while (p > 0 && text[p - 1] == ' ') p--;
-  uint32_t e = p;
-  while (p > 0 && text[p - 1] == '.') p--, e--; /* "Inc." "Corp." "S.A." */
-  uint32_t b = e;
+  while (p > 0 && text[p - 1] == '.') p--; /* "Inc." "Corp." "S.A." */
+  uint32_t e = p, b = e;
   while (b > 0 && (isalpha((unsigned char)text[b - 1]) || text[b - 1] == '.' || text[b - 1] == '/')) b--;
   char form[8];
   size_t n = 0;

@@ -1094,46 +1094,35 @@ static bool eponym_after(const char *text, const sl__toks_t *T, size_t j) {
          sl__tok_in(text, &T->v[j], eponym_nouns);
 }
 
-/* A tool named like a person, alone, in a text about software within 300
- * bytes: "5+ years of Java, Kotlin, Cassandra and Kafka", "the Jenkins job
- * failed". */
-static bool tech_product(const sl__ctx_t *c, const sl__toks_t *T, size_t i) {
-  static const char *const tools[] = {"Cassandra", "Jenkins", "Kafka", "Hadoop", "Django", "Sinatra", "Jekyll",
-                                      "Helm", "Ansible", "Terraform", NULL};
-  static const char *const tech[] = {"Java", "Kotlin", "Python", "Scala", "database", "SQL", "Postgres",
-                                     "MySQL", "MongoDB", "Redis", "Docker", "Kubernetes", "cluster", "pipeline",
-                                     "deploy", "backend", "microservice", "JVM", "Spring", "Elasticsearch",
-                                     "NoSQL", "CI/CD", "GitHub", "GitLab", "AWS", "server", "Spark", NULL};
-  const sl__tok_t *t = &T->v[i];
-  size_t n = t->e - t->s - (possessive_tok(c->text, t) ? 2 : 0);
-  bool named = false;
-  for (const char *const *w = tools; *w && !named; w++) named = strlen(*w) == n && !memcmp(c->text + t->s, *w, n);
-  if (!named) return false;
-  size_t a = t->s > 300 ? t->s - 300 : 0, b = c->len - t->e > 300 ? t->e + 300 : c->len;
-  for (const char *const *w = tech; *w; w++)
-    if (memmem(c->text + a, b - a, *w, strlen(*w))) return true;
-  return false;
-}
+/* Products named like people, and the words of texts about them: tools in a
+ * text about software ("5+ years of Java, Kotlin, Cassandra and Kafka", "the
+ * Jenkins job failed"), assistants beside another or a word for one ("Ask
+ * Claude or ChatGPT?", "Is Alexa or Siri better for the lights?"). */
+static const char *const tools[] = {"Cassandra", "Jenkins", "Kafka", "Hadoop", "Django", "Sinatra", "Jekyll",
+                                    "Helm", "Ansible", "Terraform", NULL};
+static const char *const tools_about[] = {"Java", "Kotlin", "Python", "Scala", "database", "SQL", "Postgres",
+                                          "MySQL", "MongoDB", "Redis", "Docker", "Kubernetes", "cluster",
+                                          "pipeline", "deploy", "backend", "microservice", "JVM", "Spring",
+                                          "Elasticsearch", "NoSQL", "CI/CD", "GitHub", "GitLab", "AWS", "server",
+                                          "Spark", NULL};
+static const char *const assistants[] = {"Claude", "Alexa", "Siri", "Cortana", "Bixby", "Gemini", "Copilot", NULL};
+static const char *const assistants_about[] = {"ChatGPT", "GPT-", "Siri", "Alexa", "Gemini", "Copilot", "Cortana",
+                                               "Claude", "chatbot", "LLM", "Anthropic", "OpenAI", "AI assistant",
+                                               "voice assistant", "Google Assistant", "Google Home", "Amazon Echo",
+                                               "smart speaker", NULL};
 
-/* An assistant's name alone in a text about assistants or chatbots: "Ask
- * Claude or ChatGPT?", "Is Alexa or Siri better for the lights?" (another
- * assistant or such a word within 200 bytes). */
-static bool assistant_name(const sl__ctx_t *c, const sl__toks_t *T, size_t i) {
-  static const char *const names[] = {"Claude", "Alexa", "Siri", "Cortana", "Bixby", "Gemini", "Copilot", NULL};
-  static const char *const about[] = {"ChatGPT", "GPT-", "Siri", "Alexa", "Gemini", "Copilot", "Cortana",
-                                      "Claude", "chatbot", "LLM", "Anthropic", "OpenAI", "AI assistant",
-                                      "voice assistant", "Google Assistant", "Google Home", "Amazon Echo",
-                                      "smart speaker", NULL};
-  const sl__tok_t *t = &T->v[i];
+/* The word t, alone, is one of `names` (as written), and a word of `about`
+ * other than itself is within `win` bytes. */
+static bool product_named(const sl__ctx_t *c, const sl__tok_t *t, const char *const *names,
+                          const char *const *about, size_t win) {
   size_t n = t->e - t->s - (possessive_tok(c->text, t) ? 2 : 0);
   bool named = false;
   for (const char *const *w = names; *w && !named; w++) named = strlen(*w) == n && !memcmp(c->text + t->s, *w, n);
   if (!named) return false;
-  size_t a = t->s > 200 ? t->s - 200 : 0, b = c->len - t->e > 200 ? t->e + 200 : c->len;
+  size_t a = t->s > win ? t->s - win : 0, b = c->len - t->e > win ? t->e + win : c->len;
   for (const char *const *w = about; *w; w++) {
     size_t m = strlen(*w);
-    if (m == n && !memcmp(*w, c->text + t->s, n)) continue; /* (itself) */
-    if (memmem(c->text + a, b - a, *w, m)) return true;
+    if (!(m == n && !memcmp(*w, c->text + t->s, n)) && memmem(c->text + a, b - a, *w, m)) return true;
   }
   return false;
 }
@@ -2425,7 +2414,8 @@ static void detect_names(sl__ctx_t *c, const sl__gaz_t *g, sl__toks_t *T) {
       if (accept && !cue &&
           (eponym_after(text, T, j) ||
            (words == 1 && j == i + 1 &&
-            (adam_optimizer(c, T, i) || assistant_name(c, T, i) || tech_product(c, T, i)))))
+            (adam_optimizer(c, T, i) || product_named(c, &T->v[i], tools, tools_about, 300) ||
+             product_named(c, &T->v[i], assistants, assistants_about, 200)))))
         accept = false;
       /* a brand and a model: "Hyundai Ioniq", "Samsung Galaxy" (the first word
        * alone a well-known name that is no given name) */

@@ -204,7 +204,7 @@ static const char *const ja_surnames[] = {
 /* The Japanese surname that starts at p, as its length in bytes, or 0. */
 static size_t ja_surname_at(const unsigned char *t, size_t p, size_t n) {
   for (const char *const *w = ja_surnames; *w; w++) {
-    if ((unsigned char)**w != t[p] || (unsigned char)(*w)[1] != t[p + 1 < n ? p + 1 : p]) continue;
+    if (p + 1 >= n || (unsigned char)(*w)[0] != t[p] || (unsigned char)(*w)[1] != t[p + 1]) continue;
     size_t m = strlen(*w);
     if (p + m <= n && !memcmp(t + p, *w, m)) return m;
   }
@@ -556,7 +556,8 @@ static uint16_t cjk_cue_order[N_CJK_CUES];
 static uint64_t cjk_cue_pair[1024]; /* a bit per cue's first two bytes: most places open none */
 static unsigned char cjk_cue_ascii[4]; /* the ASCII bytes cues open with */
 static bool cjk_cue_ascii_hi[4];       /* ... each followed by a byte past ASCII in every such cue */
-static size_t cjk_cue_n_ascii;         /* (more than 4: no vector walk) */
+static size_t cjk_cue_n_ascii;
+static bool cjk_cue_no_vector;         /* more than 4 such bytes: the walk goes a byte at a time */
 static pthread_once_t cjk_cue_once = PTHREAD_ONCE_INIT;
 
 /* The bytes of the UTF-8 character at p as one number, and its length. */
@@ -576,12 +577,15 @@ static void cjk_cue_init(void) {
     cjk_cue_key[i] = char_key((const unsigned char *)cjk_cues[i].cue, 0, m, &l);
     cjk_cue_len[i] = (uint8_t)m;
     const unsigned char *u = (const unsigned char *)cjk_cues[i].cue;
-    if (u[0] < 0x80) {
+    if (u[0] < 0x80 && !cjk_cue_no_vector) {
       size_t a = 0;
-      while (a < cjk_cue_n_ascii && a < 4 && cjk_cue_ascii[a] != u[0]) a++;
-      if (a == cjk_cue_n_ascii && a < 4) cjk_cue_ascii[a] = u[0], cjk_cue_ascii_hi[a] = true;
-      if (a == cjk_cue_n_ascii) cjk_cue_n_ascii++;
-      if (a < 4) cjk_cue_ascii_hi[a] &= m > 1 && u[1] >= 0xC0;
+      while (a < cjk_cue_n_ascii && cjk_cue_ascii[a] != u[0]) a++;
+      if (a == sizeof cjk_cue_ascii) {
+        cjk_cue_no_vector = true;
+      } else {
+        if (a == cjk_cue_n_ascii) cjk_cue_ascii[cjk_cue_n_ascii++] = u[0], cjk_cue_ascii_hi[a] = true;
+        cjk_cue_ascii_hi[a] &= m > 1 && u[1] >= 0xC0;
+      }
     }
     for (unsigned b = 0; b < 256; b++) /* (a cue of one byte opens at any next byte) */
       if (m > 1 ? b == u[1] : true) cjk_cue_pair[(u[0] << 8 | b) >> 6] |= (uint64_t)1 << ((u[0] << 8 | b) & 63);
@@ -644,7 +648,7 @@ static void cjk_cued_names(sl__ctx_t *c) {
   /* 32 bytes at a time: a cue opens only at a byte past ASCII or at one of
    * the few ASCII bytes some open with (' ', ':', '@'; a space only before a
    * character past ASCII) */
-  for (; p + 33 <= n && cjk_cue_n_ascii <= sizeof cjk_cue_ascii; p += 32) {
+  for (; p + 33 <= n && !cjk_cue_no_vector; p += 32) {
     u8x32 v, next;
     memcpy(&v, t + p, 32);
     memcpy(&next, t + p + 1, 32);

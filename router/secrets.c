@@ -1626,12 +1626,12 @@ static void password_cue(sl__ctx_t *c, const sl__hit_t *h) {
   /* the verb: "make the code pass `go vet`" (a command after the bare word) */
   if (!pw && !cred && il == 4 && sep != SEP_ASSIGN && vs > 0 && t[vs - 1] == '`' && memchr(v, ' ', n))
     return;
-  /* a variable's name, not its value: passwordVariable: 'NEXUS_PASS', psql's
-   * :'app_password' (also WITH PASSWORD :'reporting_pw') */
   if (struct_tag(t, vs, v, n)) return;
   /* the end of a template or an expression the name was inside: postgres://app:{{ vault
    * "secret/data/db#password" }}@pg-primary:5432/app */
   if (!quoted && (v[0] == '}' || v[0] == ')' || v[0] == ']')) return;
+  /* a variable's name, not its value: passwordVariable: 'NEXUS_PASS', psql's
+   * :'app_password' (also WITH PASSWORD :'reporting_pw') */
   if (ident_has(&id, "variable") || ident_has(&id, "credentialsid") || (quoted && var_name(v, n)) ||
       (quoted && vs >= 3 && t[vs - 3] == ' ' && t[vs - 2] == ':' && (t[vs - 1] == '\'' || t[vs - 1] == '"')))
     return;
