@@ -351,8 +351,17 @@ static size_t fold_escape(const unsigned char *t, size_t len, size_t i, size_t u
   return k;
 }
 
+/* A digit within 3 bytes before i and within 3 after it: what a loose gap
+ * needs around it (loose_space), looked at first. */
+static bool digits_around(const unsigned char *t, size_t n, size_t i) {
+  bool before = false, after = false;
+  for (size_t k = i > 3 ? i - 3 : 0; k < i && !before; k++) before = isdigit(t[k]);
+  for (size_t k = i + 1; k < n && k <= i + 3 && !after; k++) after = isdigit(t[k]);
+  return before && after;
+}
+
 static bool folds(const unsigned char *t, size_t n, size_t i) {
-  return lead(t[i]) || ((t[i] == ' ' || t[i] == '\n') && gap_side(t, n, i));
+  return lead(t[i]) || ((t[i] == ' ' || t[i] == '\n') && gap_side(t, n, i) && digits_around(t, n, i));
 }
 
 /* Where the bytes from i that fold to nothing else end: 32 at a time, a
