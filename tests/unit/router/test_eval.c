@@ -162,6 +162,8 @@ static void difficulty_sets(void **s) {
    * the model that scored the whole conversation read 0.616 and 0.694 */
   assert_int_equal(score_difficulty(eval_path(dir, sizeof dir, "difficulty.extra6.jsonl"), 0.88), 1);
   assert_int_equal(score_difficulty(eval_path(dir, sizeof dir, "difficulty.extra7.jsonl"), 0.88), 1);
+  /* extra8 (fortieth session), fitted on by nothing: 0.969 when it was new */
+  assert_int_equal(score_difficulty(eval_path(dir, sizeof dir, "difficulty.extra8.jsonl"), 0.95), 1);
   const char *shared = getenv("SLUICE_SHARED");
   if (!shared) return;
   snprintf(dir, sizeof dir, "%s/eval/difficulty.dev.jsonl", shared);
