@@ -1137,7 +1137,6 @@ static bool cp_in(const unsigned char *u, const char *const *set) {
   return false;
 }
 
-static bool cjk_ideograph(const unsigned char *u) { return u[0] >= 0xE4 && u[0] <= 0xE9; }
 static bool digit_at(const unsigned char *u, size_t left, size_t *w) {
   if (left >= 1 && isdigit(u[0])) return *w = 1, true;
   if (left >= 3 && u[0] == 0xEF && u[1] == 0xBC && u[2] >= 0x90 && u[2] <= 0x99) return *w = 3, true;
@@ -1162,7 +1161,7 @@ static void japanese(sl__ctx_t *c) {
                                        t[p + 1] != 0x9C) || !cp_in(t + p, pref))
       continue;
     size_t s = p;
-    while (s >= 3 && p - s < 12 && cjk_ideograph(t + s - 3) && !cp_in(t + s - 3, pref)) s -= 3;
+    while (s >= 3 && p - s < 12 && sl__han(t + s - 3) && !cp_in(t + s - 3, pref)) s -= 3;
     if (s == p) continue;
     size_t q = p + 3, found = 0;
     while (q + 3 <= n && q - p < 40 && !found && (t[q] & 0xF0) == 0xE0) {
@@ -1204,16 +1203,16 @@ static void chinese(sl__ctx_t *c) {
     if (d < 3 || !cp_in(t + d - 3, road)) continue;
     /* back over the road's name and the places before it */
     size_t s = d - 3, first_area = 0;
-    while (s >= 3 && d - s < 60 && cjk_ideograph(t + s - 3)) {
+    while (s >= 3 && d - s < 60 && sl__han(t + s - 3)) {
       s -= 3;
       if (cp_in(t + s, area)) first_area = s;
     }
     if (!first_area) continue;
     /* the place's name before its suffix: up to three characters */
     size_t a = first_area;
-    while (a >= 3 && first_area - a < 9 && cjk_ideograph(t + a - 3) && a > s) a -= 3;
+    while (a >= 3 && first_area - a < 9 && sl__han(t + a - 3) && a > s) a -= 3;
     size_t e = p + 3;
-    while (e < n && (digit_at(t + e, n - e, &w) || (e + 3 <= n && cjk_ideograph(t + e) && e - p < 40))) {
+    while (e < n && (digit_at(t + e, n - e, &w) || (e + 3 <= n && sl__han(t + e) && e - p < 40))) {
       if (isdigit(t[e])) e++;
       else e += 3;
     }

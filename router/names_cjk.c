@@ -18,7 +18,7 @@
 #include <string.h>
 
 static bool utf8_cjk(const unsigned char *u) {
-  return (u[0] >= 0xE4 && u[0] <= 0xE9) || (u[0] == 0xE3 && (u[1] == 0x82 || u[1] == 0x83)); /* + katakana */
+  return sl__han(u) || (u[0] == 0xE3 && (u[1] == 0x82 || u[1] == 0x83)); /* + katakana */
 }
 
 static void cjk_honorific_names(sl__ctx_t *c) {
@@ -138,7 +138,7 @@ static const char zh_after[] =
 static const char zh_particles[] = "的是在了和与跟说也都就把被给对从向为请吗呢吧啊他她我你们說與給對從為請嗎們";
 
 static bool is_han(const unsigned char *t, size_t p, size_t n) {
-  return p + 3 <= n && t[p] >= 0xE4 && t[p] <= 0xE9;
+  return p + 3 <= n && sl__han(t + p);
 }
 
 static bool han_in(const unsigned char *t, size_t p, const char *set) {

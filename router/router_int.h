@@ -256,6 +256,10 @@ static inline bool sl__block_skip(const unsigned char *t, size_t n, size_t *p, u
   return true;
 }
 
+/* The UTF-8 character at u opens with the lead byte of a CJK ideograph
+ * (U+4E00-U+9FFF: E4-E9). */
+static inline bool sl__han(const unsigned char *u) { return u[0] >= 0xE4 && u[0] <= 0xE9; }
+
 /* The three UTF-8 bytes at u are a Hangul syllable (U+AC00-U+D7A3). */
 static inline bool sl__hangul(const unsigned char *u) {
   if ((u[0] & 0xF0) != 0xE0) return false;
