@@ -42,6 +42,7 @@ typedef struct {
   const int8_t *w8;   /* s8 weights in BA16a64b4a layout (see gemm_s8 below), else NULL */
   int32_t *comp;      /* with w8: 128 · Σ_k w[n][k] per output n (u8 shift, see gemm_s8) */
   size_t kb_stride, nb_stride; /* element strides of K blocks (16 or 64 rows), 64-column N blocks */
+  sl__s8p_t *s8p;     /* s8 weights for kern_avx2.c (no VNNI), else NULL: no oneDNN copy then */
 } dmat_t;
 
 static dnnl_data_type_t dtype_of(sl_kern_prec_t p) {
@@ -90,7 +91,7 @@ int sl_kern_s8_qmax(void) {
     unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
     bool vnni = (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni ||
                 (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
-    v = vnni ? 127 : 63;
+    v = vnni || SL__KERN_AVX2_S8 ? 127 : 63; /* kern_avx2.c's sums do not saturate */
     atomic_store_explicit(&q, v, memory_order_relaxed);
   }
   return v;
@@ -160,6 +161,14 @@ static int d_mat_init(sl_kern_t *k, sl_kern_mat_t *m) {
   dmat_t *dm = calloc(1, sizeof *dm);
   if (!dm) return SL_ENOMEM;
   m->impl_data = dm;
+  if (SL__KERN_AVX2_S8 && m->prec == SL_KPREC_S8) { /* oneDNN's s8 product would saturate */
+    int rc = sl__s8p_new(m->w, m->n_out, m->n_in, &dm->s8p);
+    if (rc) return rc;
+    m->bytes = sl__s8p_bytes(dm->s8p) + (size_t)m->n_out * 4;
+    free(m->w);
+    m->w = NULL;
+    return 0;
+  }
   int rc = find_shape(k, d, m, &dm->shape);
   if (rc) return rc;
   const dnnl_memory_desc_t *wmd = &d->shapes[dm->shape].wmd;
@@ -241,6 +250,7 @@ static void d_mat_fini(sl_kern_mat_t *m) {
   dmat_t *dm = m->impl_data;
   if (!dm) return;
   if (dm->wmem) dnnl_memory_destroy(dm->wmem);
+  sl__s8p_free(dm->s8p);
   free(dm->comp);
   free(dm);
   m->impl_data = NULL;
@@ -647,9 +657,38 @@ static void gemm_s8_part(void *arg, int ith, int nth) {
 }
 #endif
 
+/* kern_avx2.c's s8 product, its panels split as run_blocks says. */
+typedef struct {
+  const sl__s8p_t *p;
+  const int8_t *x;
+  const float *xs, *ws;
+  int m;
+  float *y;
+  atomic_int next; /* see run_blocks */
+} s8p_job_t;
+
+static void s8p_blocks(const void *arg, int pb0, int pb1) {
+  const s8p_job_t *j = arg;
+  sl__s8p_matmul(j->p, j->x, j->m, j->xs, j->ws, j->y, pb0, pb1);
+}
+
+static void s8p_part(void *arg, int ith, int nth) {
+  s8p_job_t *j = arg;
+  run_blocks(sl__s8p_panels(j->p), ith, nth, &j->next, s8p_blocks, j);
+}
+
 static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, float *y) {
   dctx_t *d = k->impl_data;
   const dmat_t *dm = w->impl_data;
+  if (dm->s8p) {
+    s8p_job_t j = {dm->s8p, x, k->act_scale, w->w_scale, m, y, sl__s8p_panels(dm->s8p) / 2};
+    int nt = sl__kern_threads();
+    if (nt > 1 && (size_t)m * w->n_out * w->n_in >= HELPER_MACS)
+      sl__kern_parallel(s8p_part, &j, nt);
+    else
+      s8p_part(&j, 0, 1);
+    return 0;
+  }
   shape_t *sh = &d->shapes[dm->shape];
   entry_t *e = &sh->by_m[m];
 #if defined(__AVX512F__)
@@ -709,18 +748,16 @@ static int run_entry(dctx_t *d, entry_t *e, const dmat_t *dm, const void *x, flo
 }
 
 static bool d_on_helper(const sl_kern_mat_t *w, int m) {
-#if defined(__AVX512F__)
   const dmat_t *dm = w->impl_data;
   if ((size_t)m * w->n_out * w->n_in < HELPER_MACS) return false;
+  if (dm->s8p) return true;
+#if defined(__AVX512F__)
   if (dm->w && m <= F32_MAX_M) return true;
 #if defined(__AVX512VNNI__)
   if (dm->w8 && m <= S8_MAX_M) return true;
 #endif
-  return false;
-#else
-  (void)w, (void)m;
-  return false;
 #endif
+  return false;
 }
 
 /* gemm_f32 computes each row on its own (one chain per output over K, no scratch

@@ -65,6 +65,23 @@ int sl__kern_q4_matmul(sl_kern_t *k, const sl__q4_t *q, const int8_t *x, float x
 
 /* y[r][n] *= k->act_scale[r] · w->w_scale[n] over m rows: the s8 scales applied
  * to raw integer sums. */
+/* kern_avx2.c: every s8 product on CPUs with AVX2 but no VNNI, from its own
+ * packed copy of the weights (exact integer sums, full 8-bit weights). */
+#if defined(__AVX2__) && !defined(__AVX512VNNI__)
+#define SL__KERN_AVX2_S8 1
+#else
+#define SL__KERN_AVX2_S8 0
+#endif
+typedef struct sl__s8p sl__s8p_t;
+int sl__s8p_new(const int8_t *w, int n_out, int n_in, sl__s8p_t **out);
+void sl__s8p_free(sl__s8p_t *p);
+size_t sl__s8p_bytes(const sl__s8p_t *p);
+int sl__s8p_panels(const sl__s8p_t *p);
+/* y (m × n_out) = x (m × n_in, s8) · W, scaled by xs[r] · ws[n], for the output
+ * panels pb0..pb1-1 (16 columns each) */
+void sl__s8p_matmul(const sl__s8p_t *p, const int8_t *x, int m, const float *xs, const float *ws, float *y,
+                    int pb0, int pb1);
+
 void sl__kern_scale_rows(const sl_kern_t *k, const sl_kern_mat_t *w, int m, float *y);
 
 /* The calling thread's configured thread count (1 inside a share of

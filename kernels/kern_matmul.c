@@ -6,7 +6,7 @@
 #include "sl_err.h"
 
 #include <dlfcn.h>
-#if defined(__AVX512F__)
+#if defined(__AVX2__)
 #include <immintrin.h>
 #endif
 #include <math.h>
@@ -76,7 +76,7 @@ bool sl__kern_in_share(void) { return tls_share; }
  * helper's share normally takes: a helper yielding from the start spent ~17 %
  * of an 8-row step in the syscall and picked jobs up late. */
 static inline void spin_step(int i, int from) {
-#if defined(__AVX512F__) /* where <immintrin.h> is included, above */
+#if defined(__AVX2__) /* where <immintrin.h> is included, above */
   _mm_pause();
 #endif
   if (i >= from && i % 64 == 0) sched_yield();
@@ -346,6 +346,13 @@ static float amax_of(const float *x, int n) {
   __m512 v = _mm512_setzero_ps();
   for (; i + 16 <= n; i += 16) v = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + i)), v); /* a NaN lane keeps v, as the scalar loop */
   amax = _mm512_reduce_max_ps(v);
+#elif defined(__AVX2__)
+  const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 v = _mm256_setzero_ps();
+  for (; i + 8 <= n; i += 8) v = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i), abs), v); /* as above */
+  float t[8];
+  _mm256_storeu_ps(t, v);
+  for (int j = 0; j < 8; j++) amax = t[j] > amax ? t[j] : amax;
 #endif
   for (; i < n; i++) amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
   return amax;
@@ -357,6 +364,16 @@ static void quantize_row(const float *x, float is, int8_t *q, int n) {
   __m512 vis = _mm512_set1_ps(is);
   for (; i + 16 <= n; i += 16)
     _mm_storeu_si128((__m128i *)(q + i), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), vis))));
+#elif defined(__AVX2__)
+  __m256 vis = _mm256_set1_ps(is);
+  for (; i + 16 <= n; i += 16) {
+    __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), vis));
+    __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), vis));
+    /* packs works within 128-bit lanes: a0 b0 a1 b1 as 16-bit, reordered to a b */
+    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xd8);
+    _mm_storeu_si128((__m128i *)(q + i),
+                     _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)));
+  }
 #endif
   /* |x·is| ≤ 127 by construction. */
   for (; i < n; i++) q[i] = (int8_t)nearbyintf(x[i] * is);
@@ -368,6 +385,10 @@ static void scale_row(float *y, float s, const float *w_scale, int n) {
   __m512 vs = _mm512_set1_ps(s);
   for (; i + 16 <= n; i += 16)
     _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_loadu_ps(y + i), _mm512_mul_ps(vs, _mm512_loadu_ps(w_scale + i))));
+#elif defined(__AVX2__)
+  __m256 vs = _mm256_set1_ps(s);
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(vs, _mm256_loadu_ps(w_scale + i))));
 #endif
   for (; i < n; i++) y[i] *= s * w_scale[i];
 }

@@ -287,6 +287,42 @@ static inline __m512 exp512(__m512 x) {
   p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.f)));
   return _mm512_scalef_ps(p, n);
 }
+#elif defined(__AVX2__) && defined(__FMA__)
+/* exp512's arithmetic on 8 floats (CPUs without AVX-512). No scalef: 2^n is
+ * built in the exponent field, so x stops at 88 (n ≤ 127; e^88 is 1.7e38). */
+static inline __m256 exp256(__m256 x) {
+  x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.f)), _mm256_set1_ps(-87.3365478515625f));
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500E-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
+  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/* lanes 0..n-1 of 8 set (n ≤ 8), for maskload / maskstore */
+static inline __m256i lanes256(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+static inline float hmax256(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
+}
 #endif
 
 void sl_kern_prefetch(const void *p, size_t n) {
@@ -343,6 +379,17 @@ void sl_kern_rmsnorm(float *out, const float *x, const float *w, int n, float ep
     a2 = _mm512_fmadd_pd(v0, v0, a2), a3 = _mm512_fmadd_pd(v1, v1, a3);
   }
   ss = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3)));
+#elif defined(__AVX2__) && defined(__FMA__)
+  __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+  for (; i + 16 <= n; i += 16) {
+    __m256d u0 = _mm256_cvtps_pd(_mm_loadu_ps(x + i)), u1 = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4));
+    __m256d v0 = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 8)), v1 = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 12));
+    a0 = _mm256_fmadd_pd(u0, u0, a0), a1 = _mm256_fmadd_pd(u1, u1, a1);
+    a2 = _mm256_fmadd_pd(v0, v0, a2), a3 = _mm256_fmadd_pd(v1, v1, a3);
+  }
+  double t[4];
+  _mm256_storeu_pd(t, _mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
+  ss = (t[0] + t[1]) + (t[2] + t[3]);
 #endif
   for (; i < n; i++) ss += (double)x[i] * x[i];
   float scale = (float)(1.0 / sqrt(ss / n + eps));
@@ -375,6 +422,27 @@ void sl_kern_softmax(float *x, int n) {
   __m512 inv = _mm512_set1_ps((float)(1.0 / _mm512_reduce_add_ps(vs)));
   for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
   if (tail) _mm512_mask_storeu_ps(x + i, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, x + i), inv));
+#elif defined(__AVX2__) && defined(__FMA__)
+  /* the AVX-512 loop's arithmetic, 8 lanes at a time */
+  __m256 vm = _mm256_set1_ps(-INFINITY);
+  for (; i + 8 <= n; i += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + i));
+  __m256i tail = lanes256(n - i);
+  __m256 xt = _mm256_blendv_ps(vm, _mm256_maskload_ps(x + i, tail), _mm256_castsi256_ps(tail));
+  vm = _mm256_set1_ps(hmax256(_mm256_max_ps(vm, xt)));
+  __m256 vs = _mm256_setzero_ps();
+  for (i = 0; i + 8 <= n; i += 8) {
+    __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+    _mm256_storeu_ps(x + i, e);
+    vs = _mm256_add_ps(vs, e);
+  }
+  if (i < n) {
+    __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(x + i, tail), vm)), _mm256_castsi256_ps(tail));
+    _mm256_maskstore_ps(x + i, tail, e);
+    vs = _mm256_add_ps(vs, e);
+  }
+  __m256 inv = _mm256_set1_ps((float)(1.0 / hsum256(vs)));
+  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+  if (i < n) _mm256_maskstore_ps(x + i, tail, _mm256_mul_ps(_mm256_maskload_ps(x + i, tail), inv));
 #else
   float mx = x[0];
   for (i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
@@ -401,6 +469,14 @@ void sl_kern_silu_mul(float *out, const float *a, const float *b, int n) {
     __m512 x = _mm512_maskz_loadu_ps(k, a + i);
     __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), x));
     _mm512_mask_storeu_ps(out + i, k, _mm512_mul_ps(_mm512_div_ps(x, _mm512_add_ps(one, e)), _mm512_maskz_loadu_ps(k, b + i)));
+  }
+#elif defined(__AVX2__) && defined(__FMA__)
+  const __m256 one = _mm256_set1_ps(1.f);
+  for (; i < n; i += 8) {
+    __m256i k = lanes256(n - i);
+    __m256 x = _mm256_maskload_ps(a + i, k);
+    __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    _mm256_maskstore_ps(out + i, k, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_maskload_ps(b + i, k)));
   }
 #endif
   for (; i < n; i++) out[i] = sl_kern_silu(a[i]) * b[i];
@@ -486,6 +562,25 @@ static void scores(float *s, const float *q, const float *kh, int hd, int n, flo
     for (; i < hd; i++) a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[i]), _mm512_loadu_ps(kb + i * B), a0);
     __m512 acc = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
     _mm512_storeu_ps(s + b * B, _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
+#elif defined(__AVX2__) && defined(__FMA__)
+    /* the block's 16 positions as two halves, two chains each */
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+    int i = 0;
+    for (; i + 2 <= hd; i += 2) {
+      __m256 q0 = _mm256_set1_ps(q[i]), q1 = _mm256_set1_ps(q[i + 1]);
+      a0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(kb + i * B), a0);
+      b0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(kb + i * B + 8), b0);
+      a1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(kb + (i + 1) * B), a1);
+      b1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(kb + (i + 1) * B + 8), b1);
+    }
+    if (i < hd) {
+      __m256 q0 = _mm256_set1_ps(q[i]);
+      a0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(kb + i * B), a0);
+      b0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(kb + i * B + 8), b0);
+    }
+    __m256 sc = _mm256_set1_ps(scale);
+    _mm256_storeu_ps(s + b * B, _mm256_mul_ps(_mm256_add_ps(a0, a1), sc));
+    _mm256_storeu_ps(s + b * B + 8, _mm256_mul_ps(_mm256_add_ps(b0, b1), sc));
 #else
     float acc[16] = {0};
     for (int i = 0; i < hd; i++)
@@ -666,6 +761,13 @@ void sl_kern_kv_store_f16(uint16_t *k_cache, uint16_t *v_cache, const float *k, 
       for (int j = 0; j < 16; j++) kb[(size_t)(i + j) * B] = h[j];
       _mm256_storeu_si256((__m256i *)(vr + i), _mm512_cvtps_ph(_mm512_loadu_ps(vs + i), _MM_FROUND_TO_NEAREST_INT));
     }
+#elif defined(__F16C__)
+    for (; i + 8 <= head_dim; i += 8) {
+      uint16_t h[8];
+      _mm_storeu_si128((__m128i *)h, _mm256_cvtps_ph(_mm256_loadu_ps(kr + i), _MM_FROUND_TO_NEAREST_INT));
+      for (int j = 0; j < 8; j++) kb[(size_t)(i + j) * B] = h[j];
+      _mm_storeu_si128((__m128i *)(vr + i), _mm256_cvtps_ph(_mm256_loadu_ps(vs + i), _MM_FROUND_TO_NEAREST_INT));
+    }
 #endif
     for (; i < head_dim; i++) kb[(size_t)i * B] = kv_f16(kr[i]), vr[i] = kv_f16(vs[i]);
   }
@@ -691,6 +793,26 @@ void sl_kern_attention_head_f16(float *out, const float *q, const uint16_t *kh, 
 #undef KH
     a0 = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
     _mm512_storeu_ps(s + b * B, _mm512_mul_ps(a0, _mm512_set1_ps(scale)));
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define KH(i, h) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(kb + (i) * B + 8 * (h))))
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+    int i = 0;
+    for (; i + 2 <= hd; i += 2) {
+      __m256 q0 = _mm256_set1_ps(q[i]), q1 = _mm256_set1_ps(q[i + 1]);
+      a0 = _mm256_fmadd_ps(q0, KH(i, 0), a0);
+      b0 = _mm256_fmadd_ps(q0, KH(i, 1), b0);
+      a1 = _mm256_fmadd_ps(q1, KH(i + 1, 0), a1);
+      b1 = _mm256_fmadd_ps(q1, KH(i + 1, 1), b1);
+    }
+    if (i < hd) {
+      __m256 q0 = _mm256_set1_ps(q[i]);
+      a0 = _mm256_fmadd_ps(q0, KH(i, 0), a0);
+      b0 = _mm256_fmadd_ps(q0, KH(i, 1), b0);
+    }
+#undef KH
+    __m256 sc = _mm256_set1_ps(scale);
+    _mm256_storeu_ps(s + b * B, _mm256_mul_ps(_mm256_add_ps(a0, a1), sc));
+    _mm256_storeu_ps(s + b * B + 8, _mm256_mul_ps(_mm256_add_ps(b0, b1), sc));
 #else
     float acc[16] = {0};
     for (int i = 0; i < hd; i++)
@@ -712,6 +834,19 @@ void sl_kern_attention_head_f16(float *out, const float *q, const uint16_t *kh, 
     if (t < n_pos)
       a0 = _mm512_fmadd_ps(_mm512_set1_ps(s[t]), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)vr)), a0);
     _mm512_storeu_ps(out + c, _mm512_add_ps(a0, a1));
+  }
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+  for (; c + 8 <= hd; c += 8) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    const uint16_t *vr = vh + c;
+    int t = 0;
+    for (; t + 2 <= n_pos; t += 2, vr += 2 * hd) {
+      a0 = _mm256_fmadd_ps(_mm256_set1_ps(s[t]), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)vr)), a0);
+      a1 = _mm256_fmadd_ps(_mm256_set1_ps(s[t + 1]), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vr + hd))), a1);
+    }
+    if (t < n_pos)
+      a0 = _mm256_fmadd_ps(_mm256_set1_ps(s[t]), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)vr)), a0);
+    _mm256_storeu_ps(out + c, _mm256_add_ps(a0, a1));
   }
 #endif
   for (; c < hd; c++) {

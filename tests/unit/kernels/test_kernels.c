@@ -435,11 +435,14 @@ static void test_matmul_s8(void **st) {
 
 /* s8 products with up to 12 rows take the VNNI loop over oneDNN's packed tiles
  * (kern_dnnl.c), on one thread or with its N blocks split across two; above that,
- * oneDNN's primitive. All are exact integer sums, so they equal the reference bit
- * for bit, at every row count, on 1 and 2 threads, with N not a multiple of the
- * 64-column tile. The first shape is small enough to stay on one thread (below
- * HELPER_MACS in kern_dnnl.c); the second (5 N blocks: an odd count, the last one partial) is
- * large enough to be split from one row on. */
+ * oneDNN's primitive. Without VNNI every s8 product takes kern_avx2.c's loop
+ * over its 16-column panels. All are exact integer sums, so they equal the
+ * reference bit for bit, at every row count, on 1 and 2 threads, with N not a
+ * multiple of the 64-column tile. The first shape is small enough to stay on one
+ * thread (below HELPER_MACS in kern_dnnl.c); the second (5 N blocks: an odd
+ * count, the last one partial) is large enough to be split from one row on; the
+ * third has a K that is not a multiple of 4 (kern_avx2.c's last group of inputs
+ * part-filled) and an N that is not one of 16. */
 static void check_s8_exact(int N, int K, int threads) {
   enum { MMAX = 20 };
   sl_kern_set_threads(threads);
@@ -476,6 +479,7 @@ static void test_matmul_s8_exact(void **st) {
   for (int t = 1; t <= 2; t++) {
     check_s8_exact(136, 192, t);
     check_s8_exact(264, 2048, t);
+    check_s8_exact(37, 170, t);
   }
   /* Again on a thread that then exits, which stops and joins the helper thread it
    * was given (kern_matmul.c). */

@@ -1,0 +1,159 @@
+/* s8 products on CPUs with AVX2 but no VNNI (AMD Zen 1-3, Intel before Ice Lake):
+ * there oneDNN 2.6 multiplies s8 by s8 with vpmaddubsw on plain weights, which
+ * saturates (255 · 127 · 2 > 32767) and, at a few rows, runs 20× slower than a
+ * decode step can afford (86M Q8_0: 5 tokens/s against llama.cpp's 100). This
+ * loop serves every s8 product there instead, at full 8-bit precision.
+ *
+ * Layout: panels of 16 output columns; in a panel, for each group of 4 inputs,
+ * 64 bytes — the 4 weights of column 0, then of column 1, ... — so one 32-byte
+ * load holds 4 inputs of 8 columns, one per 32-bit lane, and a panel is one
+ * contiguous stream (K rounded up to 4, missing weights 0).
+ *
+ * Sums: the sign trick. vpmaddubsw wants an unsigned operand; |x| is one, and
+ * sign(w, x) carries x's sign onto w: |x| · sign(w, x) = x · w, and a pair of
+ * products is at most 2 · 127 · 127 < 32768, so nothing saturates. vpmaddwd by
+ * ones adds the pairs into the 32-bit lanes. The sums are exact integers: the
+ * result equals the reference (kern_ref.c) bit for bit, whatever the row count,
+ * the split across threads or the panel order. */
+#include "kern_int.h"
+
+#include "sl_err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if SL__KERN_AVX2_S8
+#include <immintrin.h>
+
+#define PANEL 16
+
+struct sl__s8p {
+  int n_out, n_in, k4; /* k4: groups of 4 inputs */
+  int8_t *w;           /* panels × k4 × 64 bytes */
+};
+
+int sl__s8p_new(const int8_t *w, int n_out, int n_in, sl__s8p_t **out) {
+  *out = NULL;
+  sl__s8p_t *p = calloc(1, sizeof *p);
+  if (!p) return SL_ENOMEM;
+  p->n_out = n_out;
+  p->n_in = n_in;
+  p->k4 = (n_in + 3) / 4;
+  size_t panels = (size_t)(n_out + PANEL - 1) / PANEL, bytes = panels * (size_t)p->k4 * 64;
+  if (!(p->w = aligned_alloc(64, bytes))) {
+    free(p);
+    return SL_ENOMEM;
+  }
+  memset(p->w, 0, bytes);
+  for (int n = 0; n < n_out; n++) {
+    int8_t *dst = p->w + (size_t)(n / PANEL) * p->k4 * 64 + (n % PANEL) * 4;
+    const int8_t *src = w + (size_t)n * n_in;
+    for (int i = 0; i < n_in; i++) dst[(size_t)(i / 4) * 64 + i % 4] = src[i];
+  }
+  *out = p;
+  return 0;
+}
+
+void sl__s8p_free(sl__s8p_t *p) {
+  if (!p) return;
+  free(p->w);
+  free(p);
+}
+
+size_t sl__s8p_bytes(const sl__s8p_t *p) { return (size_t)(p->n_out + PANEL - 1) / PANEL * p->k4 * 64; }
+
+int sl__s8p_panels(const sl__s8p_t *p) { return (p->n_out + PANEL - 1) / PANEL; }
+
+/* The 4 activations of row x from group g on, as one 32-bit value (zeros past n). */
+static inline int32_t x4_at(const int8_t *x, int g, int n) {
+  int32_t v = 0;
+  if (4 * g + 4 <= n) memcpy(&v, x + 4 * g, 4);
+  else memcpy(&v, x + 4 * g, (size_t)(n - 4 * g));
+  return v;
+}
+
+/* acc += x · w over one 32-byte weight vector: 8 columns, 4 inputs each. */
+static inline __m256i dot4(__m256i acc, __m256i xa, __m256i xb, __m256i w, __m256i ones) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(xa, _mm256_sign_epi8(w, xb)), ones));
+}
+
+/* R (1..4) rows of x (ldx apart) times one panel, scaled and stored into y
+ * (ldy apart, cols valid columns). Groups whose 4 inputs are all in the row go
+ * through the main loop; the last, part-filled group (K not a multiple of 4)
+ * reads its activations with zeros past the row's end. */
+static inline __attribute__((always_inline)) void panel_rows(const int8_t *pw, int k4, int n_in, const int8_t *x,
+                                                             size_t ldx, int R, const float *xs, const float *ws,
+                                                             float *y, size_t ldy, int cols) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i a[4][2];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++) a[r][0] = a[r][1] = _mm256_setzero_si256();
+  int full = n_in / 4;
+  for (int g = 0; g < k4; g++) {
+    const int8_t *wg = pw + (size_t)g * 64;
+    __m256i w0 = _mm256_load_si256((const __m256i *)wg), w1 = _mm256_load_si256((const __m256i *)(wg + 32));
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+      int32_t v;
+      if (g < full) memcpy(&v, x + (size_t)r * ldx + 4 * g, 4);
+      else v = x4_at(x + (size_t)r * ldx, g, n_in);
+      __m256i xb = _mm256_set1_epi32(v), xa = _mm256_abs_epi8(xb);
+      a[r][0] = dot4(a[r][0], xa, xb, w0, ones);
+      a[r][1] = dot4(a[r][1], xa, xb, w1, ones);
+    }
+  }
+  /* y = Σ · (xs · ws), rounded as sl__kern_scale_rows rounds */
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++) {
+    __m256 s = _mm256_set1_ps(xs[r]);
+    float out[PANEL];
+    _mm256_storeu_ps(out, _mm256_mul_ps(_mm256_cvtepi32_ps(a[r][0]), _mm256_mul_ps(s, _mm256_loadu_ps(ws))));
+    if (cols > 8)
+      _mm256_storeu_ps(out + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(a[r][1]), _mm256_mul_ps(s, _mm256_loadu_ps(ws + 8))));
+    memcpy(y + (size_t)r * ldy, out, sizeof(float) * (size_t)cols);
+  }
+}
+
+void sl__s8p_matmul(const sl__s8p_t *p, const int8_t *x, int m, const float *xs, const float *ws, float *y,
+                    int pb0, int pb1) {
+  int n = p->n_out, k = p->n_in;
+  for (int pb = pb0; pb < pb1; pb++) {
+    const int8_t *pw = p->w + (size_t)pb * p->k4 * 64;
+    int c0 = pb * PANEL, cols = n - c0 < PANEL ? n - c0 : PANEL;
+    /* the column scales of a part-filled panel, padded so full vectors load */
+    float wsp[PANEL] = {0};
+    memcpy(wsp, ws + c0, sizeof(float) * (size_t)cols);
+    for (int r0 = 0; r0 < m; r0 += 4) {
+      const int8_t *xr = x + (size_t)r0 * k;
+      float *yr = y + (size_t)r0 * n + c0;
+      switch (m - r0 < 4 ? m - r0 : 4) {
+      case 1: panel_rows(pw, p->k4, k, xr, (size_t)k, 1, xs + r0, wsp, yr, (size_t)n, cols); break;
+      case 2: panel_rows(pw, p->k4, k, xr, (size_t)k, 2, xs + r0, wsp, yr, (size_t)n, cols); break;
+      case 3: panel_rows(pw, p->k4, k, xr, (size_t)k, 3, xs + r0, wsp, yr, (size_t)n, cols); break;
+      default: panel_rows(pw, p->k4, k, xr, (size_t)k, 4, xs + r0, wsp, yr, (size_t)n, cols); break;
+      }
+    }
+  }
+}
+
+#else /* VNNI (oneDNN's s8 products and the VNNI loops serve) or no AVX2 */
+
+int sl__s8p_new(const int8_t *w, int n_out, int n_in, sl__s8p_t **out) {
+  (void)w, (void)n_out, (void)n_in;
+  *out = NULL;
+  return SL_EUNSUPPORTED;
+}
+void sl__s8p_free(sl__s8p_t *p) { (void)p; }
+size_t sl__s8p_bytes(const sl__s8p_t *p) {
+  (void)p;
+  return 0;
+}
+int sl__s8p_panels(const sl__s8p_t *p) {
+  (void)p;
+  return 0;
+}
+void sl__s8p_matmul(const sl__s8p_t *p, const int8_t *x, int m, const float *xs, const float *ws, float *y,
+                    int pb0, int pb1) {
+  (void)p, (void)x, (void)m, (void)xs, (void)ws, (void)y, (void)pb0, (void)pb1;
+}
+#endif
