@@ -1,7 +1,8 @@
 /* One-row products straight from Q4_0 weights, 4 bits a weight: a decode step
  * streams every weight once per token, and the s8 copy the other products use
  * (kern_matmul.c) is twice the bytes. Prefill and batches of rows keep the s8
- * copy, where oneDNN's AMX and the few-row VNNI loop are faster.
+ * copy, where oneDNN's AMX and the few-row VNNI loop (kern_avx2.c's without
+ * VNNI) are faster.
  *
  * Layout, per output row, per group of 128 inputs (four Q4_0 blocks): 64 bytes
  * whose low nibbles are the group's inputs 0..63 and high nibbles inputs
@@ -13,7 +14,8 @@
  * w = d · (q − 8), y = xs · Σ_blocks d · Σ (q − 8) · x. vpdpbusd multiplies the
  * unsigned nibbles by x, four products per 32-bit lane, onto a lane that starts
  * at −8 · (the lane's four x): the block sums are exact integers; the scales are
- * applied in f32. */
+ * applied in f32. Without VNNI (AVX2), vpmaddubsw and vpmaddwd make the same
+ * exact block sums of q · x, and −8 · Σ x is added per block in f32. */
 #include "kern_int.h"
 
 #include "sl_err.h"
@@ -22,6 +24,12 @@
 #include <string.h>
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#define Q4_VNNI 1
+#elif SL__KERN_AVX2_S8
+#define Q4_AVX2 1 /* the same sums with vpmaddubsw (a pair of products ≤ 2 · 15 · 127) */
+#endif
+
+#if Q4_VNNI || Q4_AVX2
 #include <immintrin.h>
 
 #define Q4_GROUP 128
@@ -71,6 +79,7 @@ void sl__kern_q4_free(sl__q4_t *q) {
 
 size_t sl__kern_q4_bytes(const sl__q4_t *q) { return (size_t)q->n_out * (q->n_in / Q4_GROUP) * Q4_REC; }
 
+#if Q4_VNNI
 /* −8 · the sum of each four consecutive inputs: the lanes vpdpbusd starts from. */
 static void lane_bias(const int8_t *x, int n_in, int32_t *c) {
   for (int i = 0; i < n_in; i += 64) {
@@ -81,6 +90,19 @@ static void lane_bias(const int8_t *x, int n_in, int32_t *c) {
   }
 }
 
+#else
+/* −8 · the sum of each block's 32 inputs: added once per block below, in f32. */
+static void lane_bias(const int8_t *x, int n_in, int32_t *c) {
+  const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+  for (int i = 0; i < n_in; i += 32) {
+    __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, _mm256_loadu_si256((const __m256i *)(x + i))), ones16);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    h = _mm_hadd_epi32(h, h);
+    c[i / 32] = -8 * (_mm_cvtsi128_si32(h) + _mm_extract_epi32(h, 1));
+  }
+}
+#endif
+
 typedef struct {
   const sl__q4_t *q;
   const int8_t *x;
@@ -88,6 +110,8 @@ typedef struct {
   float xs;
   float *y;
 } q4_job_t;
+
+#if Q4_VNNI
 
 /* Rows n0..n1-1 of y, four rows at a time so that x and its lane bias are read
  * once for four rows' weights. */
@@ -121,6 +145,46 @@ static void rows(const q4_job_t *j, int n0, int n1) {
     for (int r = 0; r < R; r++) j->y[n + r] = j->xs * _mm512_reduce_add_ps(acc[r]);
   }
 }
+#else
+/* rows() in 32-byte vectors, one row at a time (four at once spilled the
+ * accumulators): the low nibbles of a record's first 32 bytes are block 0, of
+ * its last 32 block 1; the high nibbles blocks 2 and 3. Each block's exact sum
+ * of q · x lands in 8 lanes, multiplied by its scale in f32; its −8 · Σ x (from
+ * lane_bias) is multiplied by the scale once, four blocks in one vector. */
+static void rows(const q4_job_t *j, int n0, int n1) {
+  const int groups = j->q->n_in / Q4_GROUP;
+  const __m256i lo4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+  const size_t row_bytes = (size_t)groups * Q4_REC;
+  const uint8_t *end = j->q->w + (size_t)j->q->n_out * row_bytes;
+  for (int n = n0; n < n1; n++) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    __m128 bias = _mm_setzero_ps();
+    const uint8_t *rec = j->q->w + (size_t)n * row_bytes;
+    for (int g = 0; g < groups; g++, rec += Q4_REC) {
+      const int8_t *xg = j->x + g * Q4_GROUP;
+      if (rec + 4096 < end) _mm_prefetch((const char *)(rec + 4096), _MM_HINT_T0); /* as above */
+      __m256i wa = _mm256_loadu_si256((const __m256i *)rec), wb = _mm256_loadu_si256((const __m256i *)(rec + 32));
+      __m128 d4 = _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(rec + 64)));
+      bias = _mm_fmadd_ps(d4, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i *)(j->c + 4 * g))), bias);
+      __m256 d = _mm256_insertf128_ps(_mm256_castps128_ps256(d4), d4, 1);
+#define Q4_BLOCK(acc, qv, b, imm)                                                                       \
+  acc = _mm256_fmadd_ps(                                                                                 \
+      _mm256_cvtepi32_ps(_mm256_madd_epi16(                                                              \
+          _mm256_maddubs_epi16(qv, _mm256_loadu_si256((const __m256i *)(xg + 32 * (b)))), ones)),        \
+      _mm256_shuffle_ps(d, d, imm), acc)
+      Q4_BLOCK(a0, _mm256_and_si256(wa, lo4), 0, 0x00);
+      Q4_BLOCK(a1, _mm256_and_si256(wb, lo4), 1, 0x55);
+      Q4_BLOCK(a0, _mm256_and_si256(_mm256_srli_epi16(wa, 4), lo4), 2, 0xaa);
+      Q4_BLOCK(a1, _mm256_and_si256(_mm256_srli_epi16(wb, 4), lo4), 3, 0xff);
+#undef Q4_BLOCK
+    }
+    __m256 a = _mm256_add_ps(a0, a1);
+    __m128 s = _mm_add_ps(_mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1)), bias);
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    j->y[n] = j->xs * _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+  }
+}
+#endif
 
 static void q4_part(void *arg, int ith, int nth) {
   const q4_job_t *j = arg;
@@ -141,7 +205,7 @@ int sl__kern_q4_matmul(sl_kern_t *k, const sl__q4_t *q, const int8_t *x, float x
   return 0;
 }
 
-#else /* no VNNI in this build: the s8 copy serves every product */
+#else /* neither VNNI nor AVX2 in this build: the s8 copy serves every product */
 
 int sl__kern_q4_new(const void *src, int n_out, int n_in, sl__q4_t **out) {
   (void)src, (void)n_out, (void)n_in;
