@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "backends/local/engine.h"
+#include "kernels/kernels.h"
 #include "tests/tools/gguf_writer.h"
 #include "tests/unit/local/gguf_requant.h"
 
@@ -259,6 +260,10 @@ int main(int argc, char **argv) {
   printf("| threads | prec | pp128 | tg64 | 8 streams aggregate | per CPU-s: pp128 / tg64 / 8 streams |\n|---|---|---|---|---|---|\n");
   for (int t = 1; t <= 2; t++)
     for (int p = 0; p < 3; p++) {
+      if (!sl_kern_dnnl_supports((sl_kern_prec_t)p)) { /* bf16 without AVX-512 */
+        printf("| %d | %s | not supported on this CPU | | | |\n", t, sl_kern_prec_name((sl_kern_prec_t)p));
+        continue;
+      }
       result_t r = measure(q8, t, p);
       printf("| %d | %s | %.0f | %.0f | %.0f | %.0f / %.0f / %.0f |\n", t, sl_kern_prec_name((sl_kern_prec_t)p), r.pp,
              r.tg, r.agg8, r.pp_cpu, r.tg_cpu, r.agg8_cpu);
