@@ -481,6 +481,9 @@ static void test_matmul_s8_exact(void **st) {
     check_s8_exact(264, 2048, t);
     check_s8_exact(37, 170, t);
   }
+  /* edge shapes: one output, one input, K below and around a group of 4 */
+  static const int shapes[][2] = {{1, 1}, {1, 5}, {15, 3}, {16, 4}, {17, 7}, {33, 31}, {48, 130}};
+  for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) check_s8_exact(shapes[i][0], shapes[i][1], 1);
   /* Again on a thread that then exits, which stops and joins the helper thread it
    * was given (kern_matmul.c). */
   pthread_t th;
