@@ -148,8 +148,88 @@ void sl__s8p_matmul(const sl__s8p_t *p, const int8_t *x, int m, const float *xs,
   }
 }
 
+#endif
 
-#else /* VNNI (oneDNN's s8 products and the VNNI loops serve) or no AVX2 */
+#if SL__KERN_AVX2_F32
+#include <immintrin.h>
+
+/* ---- f32: one or two rows of a small matrix over oneDNN's plain weights ----
+ *
+ * Without AVX-512, oneDNN 2.6 keeps f32 weights plain, K × N ("ab": the N
+ * weights of input k contiguous) for its gemm:jit. A call of it costs a few
+ * microseconds however small the product, which at stories260K's sizes (64 × 64
+ * to 64 × 512) is most of a decode step's time. One or two rows of a small
+ * matrix (SL__F32AB_MAX_BYTES) take this loop instead, which reads the same
+ * weights along the rows: four inputs at a time it adds their four rows into y,
+ * with the rows' broadcast activations in registers. Over 48 such matrices one
+ * row takes about half oneDNN's time; from 3 rows on oneDNN's one call is as fast
+ * or faster (a loop holding 4 rows × 16 columns in registers over all of K was
+ * tried: slower at 8 rows of 64 × 512), and it keeps them. For large matrices
+ * see docs/engine.md.
+ *
+ * Each output is one chain of FMAs over k in order: a row's result does not
+ * depend on the other row. */
+
+/* y[r][0 .. n) = the fma chain continued over inputs i0 .. i0+kn-1 (kn ≤ 4) */
+static inline __attribute__((always_inline)) void ab_step(const float *w, int n, int k, const float *x, int R,
+                                                          float *y, int i0, int kn) {
+  __m256 xb[2][4];
+#pragma GCC unroll 2
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) xb[r][j] = _mm256_set1_ps(j < kn ? x[(size_t)r * k + i0 + j] : 0.f);
+  const float *w0 = w + (size_t)i0 * n;
+  int v = 0;
+  for (; v + 8 <= n; v += 8) {
+    __m256 wv[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) wv[j] = j < kn ? _mm256_loadu_ps(w0 + (size_t)j * n + v) : _mm256_setzero_ps();
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++) {
+      float *yr = y + (size_t)r * n + v;
+      __m256 a = i0 ? _mm256_loadu_ps(yr) : _mm256_setzero_ps();
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; j++)
+        if (j < kn) a = _mm256_fmadd_ps(xb[r][j], wv[j], a);
+      _mm256_storeu_ps(yr, a);
+    }
+  }
+  if (v < n) { /* the last columns: masked, no load past the matrix */
+    __m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - v), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 wv[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) wv[j] = j < kn ? _mm256_maskload_ps(w0 + (size_t)j * n + v, mk) : _mm256_setzero_ps();
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++) {
+      float *yr = y + (size_t)r * n + v;
+      __m256 a = i0 ? _mm256_maskload_ps(yr, mk) : _mm256_setzero_ps();
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; j++)
+        if (j < kn) a = _mm256_fmadd_ps(xb[r][j], wv[j], a);
+      _mm256_maskstore_ps(yr, mk, a);
+    }
+  }
+}
+
+void sl__f32ab_matmul(const float *w, int n, int k, const float *x, int m, float *y) {
+  for (int r = 0; r < m; r += 2) {
+    const float *xr = x + (size_t)r * k;
+    float *yr = y + (size_t)r * n;
+    for (int i0 = 0; i0 < k; i0 += 4) {
+      int kn = k - i0 < 4 ? k - i0 : 4;
+      if (m - r >= 2) {
+        if (kn == 4) ab_step(w, n, k, xr, 2, yr, i0, 4);
+        else ab_step(w, n, k, xr, 2, yr, i0, kn);
+      } else {
+        if (kn == 4) ab_step(w, n, k, xr, 1, yr, i0, 4);
+        else ab_step(w, n, k, xr, 1, yr, i0, kn);
+      }
+    }
+  }
+}
+#endif
+
+#if !SL__KERN_AVX2_S8 /* VNNI (oneDNN's s8 products and the VNNI loops serve) or no AVX2 */
 
 int sl__s8p_new(const int8_t *w, int n_out, int n_in, sl__s8p_t **out) {
   (void)w, (void)n_out, (void)n_in;

@@ -43,6 +43,7 @@ typedef struct {
   int32_t *comp;      /* with w8: 128 · Σ_k w[n][k] per output n (u8 shift, see gemm_s8) */
   size_t kb_stride, nb_stride; /* element strides of K blocks (16 or 64 rows), 64-column N blocks */
   sl__s8p_t *s8p;     /* s8 weights for kern_avx2.c (no VNNI), else NULL: no oneDNN copy then */
+  const float *wab;   /* a small f32 matrix's plain K × N weights (no AVX-512), for kern_avx2.c */
 } dmat_t;
 
 static dnnl_data_type_t dtype_of(sl_kern_prec_t p) {
@@ -201,6 +202,15 @@ static int d_mat_init(sl_kern_t *k, sl_kern_mat_t *m) {
     dm->kb_stride = (size_t)bd->strides[0];
     dm->nb_stride = (size_t)bd->strides[1];
   }
+#if SL__KERN_AVX2_F32
+  if (m->prec == SL_KPREC_F32 && wmd->format_kind == dnnl_blocked && bd->inner_nblks == 0 &&
+      bd->strides[0] == m->n_out && bd->strides[1] == 1 &&
+      (size_t)m->n_out * m->n_in * sizeof(float) <= SL__F32AB_MAX_BYTES) {
+    void *h = NULL;
+    dnnl_memory_get_data_handle(dm->wmem, &h);
+    dm->wab = h;
+  }
+#endif
 #if defined(__AVX512VNNI__)
   /* s8 weights packed as BA16a64b4a (64 K-rows × 64 N-columns per 4 KB tile, each
    * group of 4 K-rows interleaved per column, the tiles of one N block consecutive)
@@ -677,9 +687,20 @@ static void s8p_part(void *arg, int ith, int nth) {
   run_blocks(sl__s8p_panels(j->p), ith, nth, &j->next, s8p_blocks, j);
 }
 
+#if SL__KERN_AVX2_F32
+/* one or two rows of a small f32 matrix: kern_avx2.c's loop, on the calling thread */
+#define AB_MAX_M 2
+#endif
+
 static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, float *y) {
   dctx_t *d = k->impl_data;
   const dmat_t *dm = w->impl_data;
+#if SL__KERN_AVX2_F32
+  if (dm->wab && m <= AB_MAX_M) {
+    sl__f32ab_matmul(dm->wab, w->n_out, w->n_in, x, m, y);
+    return 0;
+  }
+#endif
   if (dm->s8p) {
     s8p_job_t j = {dm->s8p, x, k->act_scale, w->w_scale, m, y, sl__s8p_panels(dm->s8p) / 2};
     int nt = sl__kern_threads();

@@ -72,6 +72,13 @@ int sl__kern_q4_matmul(sl_kern_t *k, const sl__q4_t *q, const int8_t *x, float x
 #else
 #define SL__KERN_AVX2_S8 0
 #endif
+/* and the f32 products of one or two rows of a small matrix where oneDNN keeps
+ * f32 weights plain (K × N) for its gemm:jit, i.e. without AVX-512 */
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+#define SL__KERN_AVX2_F32 1
+#else
+#define SL__KERN_AVX2_F32 0
+#endif
 typedef struct sl__s8p sl__s8p_t;
 int sl__s8p_new(const int8_t *w, int n_out, int n_in, sl__s8p_t **out);
 void sl__s8p_free(sl__s8p_t *p);
@@ -81,6 +88,9 @@ int sl__s8p_panels(const sl__s8p_t *p);
  * panels pb0..pb1-1 (16 columns each) */
 void sl__s8p_matmul(const sl__s8p_t *p, const int8_t *x, int m, const float *xs, const float *ws, float *y,
                     int pb0, int pb1);
+/* y (m × n, m ≤ 2) = x (m × k) · w (k × n, row-major) */
+#define SL__F32AB_MAX_BYTES (256u << 10)
+void sl__f32ab_matmul(const float *w, int n, int k, const float *x, int m, float *y);
 
 void sl__kern_scale_rows(const sl_kern_t *k, const sl_kern_mat_t *w, int m, float *y);
 
