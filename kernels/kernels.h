@@ -80,12 +80,13 @@ typedef enum {
                     per row on the fly; s32 accumulation, f32 output */
 } sl_kern_prec_t;
 
-/* The largest magnitude of an s8 weight: 127, or 63 where oneDNN has no VNNI
- * (AVX2, AVX-512 before Cascade Lake). There its int8 products multiply with
+/* The largest magnitude of an s8 weight: 127, or 63 in a build without AVX2
+ * on a CPU where oneDNN has no VNNI. There its int8 products multiply with
  * vpmaddubsw, whose int16 sum of two products saturates (255 · 127 · 2 >
  * 32767: a Q8_0 model's logits came out wrong); with weights of 7 bits it
- * cannot, at twice the weights' rounding error. Both implementations use the
- * same weights. */
+ * cannot, at twice the weights' rounding error. (Builds with AVX2 and no VNNI
+ * run every s8 product in the engine's own loop, which cannot saturate.) Both
+ * implementations use the same weights. */
 int sl_kern_s8_qmax(void);
 /* Whether oneDNN computes products in this precision on this CPU (bf16 needs
  * AVX-512); the reference implementation computes every precision. */
