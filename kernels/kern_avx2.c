@@ -1,4 +1,8 @@
-/* s8 products on CPUs with AVX2 but no VNNI (AMD Zen 1-3, Intel before Ice Lake):
+/* Products the oneDNN implementation (kern_dnnl.c) runs itself on CPUs without
+ * AVX-512 or VNNI: every s8 product (below), and one or two f32 rows of a small
+ * matrix (further below).
+ *
+ * s8 products on CPUs with AVX2 but no VNNI (AMD Zen 1-3, Intel before Ice Lake):
  * there oneDNN 2.6 multiplies s8 by s8 with vpmaddubsw on plain weights, which
  * saturates (255 · 127 · 2 > 32767) and, at a few rows, runs 20× slower than a
  * decode step can afford (86M Q8_0: 5 tokens/s against llama.cpp's 100). This

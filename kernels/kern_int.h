@@ -57,14 +57,12 @@ struct sl_kern_mat {
 
 /* The 4-bit copy of n_out rows of Q4_0 blocks (n_in inputs each), its bytes, and
  * y = x · wᵀ for one row of s8 x whose scale is xs. SL_EUNSUPPORTED when this
- * build has no VNNI or n_in is not a multiple of 128. */
+ * build has neither VNNI nor AVX2 or n_in is not a multiple of 128. */
 int sl__kern_q4_new(const void *src, int n_out, int n_in, sl__q4_t **out);
 void sl__kern_q4_free(sl__q4_t *q);
 size_t sl__kern_q4_bytes(const sl__q4_t *q);
 int sl__kern_q4_matmul(sl_kern_t *k, const sl__q4_t *q, const int8_t *x, float xs, float *y);
 
-/* y[r][n] *= k->act_scale[r] · w->w_scale[n] over m rows: the s8 scales applied
- * to raw integer sums. */
 /* kern_avx2.c: every s8 product on CPUs with AVX2 but no VNNI, from its own
  * packed copy of the weights (exact integer sums, full 8-bit weights). */
 #if defined(__AVX2__) && !defined(__AVX512VNNI__)
@@ -92,6 +90,8 @@ void sl__s8p_matmul(const sl__s8p_t *p, const int8_t *x, int m, const float *xs,
 #define SL__F32AB_MAX_BYTES (256u << 10)
 void sl__f32ab_matmul(const float *w, int n, int k, const float *x, int m, float *y);
 
+/* y[r][n] *= k->act_scale[r] · w->w_scale[n] over m rows: the s8 scales applied
+ * to raw integer sums. */
 void sl__kern_scale_rows(const sl_kern_t *k, const sl_kern_mat_t *w, int m, float *y);
 
 /* The calling thread's configured thread count (1 inside a share of

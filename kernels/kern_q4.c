@@ -25,7 +25,7 @@
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
 #define Q4_VNNI 1
-#elif SL__KERN_AVX2_S8
+#elif SL__KERN_AVX2_S8 && defined(__F16C__) && defined(__FMA__)
 #define Q4_AVX2 1 /* the same sums with vpmaddubsw (a pair of products ≤ 2 · 15 · 127) */
 #endif
 
