@@ -761,7 +761,7 @@ void sl_kern_kv_store_f16(uint16_t *k_cache, uint16_t *v_cache, const float *k, 
       for (int j = 0; j < 16; j++) kb[(size_t)(i + j) * B] = h[j];
       _mm256_storeu_si256((__m256i *)(vr + i), _mm512_cvtps_ph(_mm512_loadu_ps(vs + i), _MM_FROUND_TO_NEAREST_INT));
     }
-#elif defined(__F16C__)
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) /* where <immintrin.h> is included */
     for (; i + 8 <= head_dim; i += 8) {
       uint16_t h[8];
       _mm_storeu_si128((__m128i *)h, _mm256_cvtps_ph(_mm256_loadu_ps(kr + i), _MM_FROUND_TO_NEAREST_INT));
