@@ -327,6 +327,17 @@ static inline void run_blocks(int nblk, int ith, int nth, atomic_int *next, void
   for (int b; (b = atomic_fetch_add_explicit(next, 1, memory_order_relaxed)) < nblk;) run(job, b, b + 1);
 }
 
+/* fn over a product's job on the caller alone (ith 0 of 1), or on the caller
+ * and its helper thread when there are threads for it and the product is large
+ * enough to pay for the fork/join (HELPER_MACS). */
+static void run_split(void (*fn)(void *job, int ith, int nth), void *job, size_t macs) {
+  int nt = sl__kern_threads();
+  if (nt > 1 && macs >= HELPER_MACS)
+    sl__kern_parallel(fn, job, nt);
+  else
+    fn(job, 0, 1);
+}
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 /* y = x · W for ONE row of an f32 matrix, on one thread, reading oneDNN's packed
@@ -703,11 +714,7 @@ static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, 
 #endif
   if (dm->s8p) {
     s8p_job_t j = {dm->s8p, x, k->act_scale, w->w_scale, m, y, sl__s8p_panels(dm->s8p) / 2};
-    int nt = sl__kern_threads();
-    if (nt > 1 && (size_t)m * w->n_out * w->n_in >= HELPER_MACS)
-      sl__kern_parallel(s8p_part, &j, nt);
-    else
-      s8p_part(&j, 0, 1);
+    run_split(s8p_part, &j, (size_t)m * w->n_out * w->n_in);
     return 0;
   }
   shape_t *sh = &d->shapes[dm->shape];
@@ -721,11 +728,7 @@ static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, 
      * it is one row of a product the model split by rows (d_rows_apart), and
      * gets gemm_f32's sums, as it would in the whole product. */
     f32_job_t j = {dm, x, sh->n_out, sh->n_in, m, y, (sh->n_out + 63) / 64 / 2, m == 1 && !sl__kern_in_share()};
-    int nt = sl__kern_threads();
-    if (nt > 1 && (size_t)m * sh->n_out * sh->n_in >= HELPER_MACS)
-      sl__kern_parallel(gemm_f32_part, &j, nt);
-    else
-      gemm_f32_part(&j, 0, 1);
+    run_split(gemm_f32_part, &j, (size_t)m * sh->n_out * sh->n_in);
     return 0;
   }
 #endif
@@ -739,12 +742,8 @@ static int d_matmul(sl_kern_t *k, const sl_kern_mat_t *w, const void *x, int m, 
      * N blocks across two threads instead, except for products too small to pay
      * for the fork/join (HELPER_MACS). 2 threads, 86M Q8_0: tg64 ~380 → ~780,
      * 8 streams ~1.5 K → ~2.4 K tokens/s (docs/engine.md). */
-    int nt = sl__kern_threads();
     s8_job_t j = {dm, d->xu, k->act_scale, w->w_scale, sh->n_out, sh->n_in, m, y, (sh->n_out + 63) / 64 / 2};
-    if (nt > 1 && (size_t)m * sh->n_out * sh->n_in >= HELPER_MACS)
-      sl__kern_parallel(gemm_s8_part, &j, nt);
-    else
-      gemm_s8_part(&j, 0, 1);
+    run_split(gemm_s8_part, &j, (size_t)m * sh->n_out * sh->n_in);
     return 0;
   }
 #endif
