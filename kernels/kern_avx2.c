@@ -30,8 +30,8 @@
 #include <immintrin.h>
 
 #define PANEL 16
-/* the first group of rows prefetches 1 KB ahead in the panel stream (a little
- * faster at one row than the hardware streamer alone, on this VM's noise) */
+/* prefetch 1 KB ahead in the panel stream (a little faster at one row than the
+ * hardware streamer alone, on this VM's noise) */
 #define PF_AHEAD 1024
 
 struct sl__s8p {
@@ -74,10 +74,12 @@ int sl__s8p_panels(const sl__s8p_t *p) { return (p->n_out + PANEL - 1) / PANEL; 
 /* The 4 activations of row x from group g on, as one 32-bit value (zeros past n). */
 static inline int32_t x4_at(const int8_t *x, int g, int n) {
   int32_t v = 0;
-  if (4 * g + 4 <= n) memcpy(&v, x + 4 * g, 4);
-  else memcpy(&v, x + 4 * g, (size_t)(n - 4 * g));
+  memcpy(&v, x + 4 * g, (size_t)(n - 4 * g < 4 ? n - 4 * g : 4));
   return v;
 }
+
+/* The 4 bytes at p in every 32-bit lane: one broadcast load. */
+static inline __m256i bcast4(const int8_t *p) { return _mm256_castps_si256(_mm256_broadcast_ss((const float *)p)); }
 
 /* acc += x · w over one 32-byte weight vector: 8 columns, 4 inputs each. */
 static inline __m256i dot4(__m256i acc, __m256i xa, __m256i xb, __m256i w, __m256i ones) {
@@ -85,37 +87,36 @@ static inline __m256i dot4(__m256i acc, __m256i xa, __m256i xb, __m256i w, __m25
 }
 
 /* R (1..4) rows of x (ldx apart) times one panel, scaled and stored into y
- * (ldy apart, cols valid columns). Groups whose 4 inputs are all in the row go
- * through the main loop; the last, part-filled group (K not a multiple of 4)
- * reads its activations with zeros past the row's end. */
+ * (ldy apart, cols valid columns). The groups whose 4 inputs are all in the row
+ * go through the main loop, the activations broadcast straight from memory; the
+ * last, part-filled group (K not a multiple of 4) after it, its activations
+ * with zeros past the row's end. */
 static inline __attribute__((always_inline)) void panel_rows(const int8_t *pw, int k4, int n_in, const int8_t *x,
                                                              size_t ldx, int R, const float *xs, const float *ws,
-                                                             float *y, size_t ldy, int cols, bool pf) {
+                                                             float *y, size_t ldy, int cols) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i a[4][2];
 #pragma GCC unroll 4
   for (int r = 0; r < R; r++) a[r][0] = a[r][1] = _mm256_setzero_si256();
   int full = n_in / 4;
-  for (int g = 0; g < k4; g++) {
-    const int8_t *wg = pw + (size_t)g * 64;
-    if (pf) _mm_prefetch((const char *)(wg + PF_AHEAD), _MM_HINT_T0);
+  const int8_t *wg = pw;
+  for (int g = 0; g < full; g++, wg += 64) {
+    _mm_prefetch((const char *)(wg + PF_AHEAD), _MM_HINT_T0); /* harmless past the end */
     __m256i w0 = _mm256_load_si256((const __m256i *)wg), w1 = _mm256_load_si256((const __m256i *)(wg + 32));
-    if (g < full) {
 #pragma GCC unroll 4
-      for (int r = 0; r < R; r++) {
-        int32_t v;
-        memcpy(&v, x + (size_t)r * ldx + 4 * g, 4);
-        __m256i xb = _mm256_set1_epi32(v), xa = _mm256_abs_epi8(xb);
-        a[r][0] = dot4(a[r][0], xa, xb, w0, ones);
-        a[r][1] = dot4(a[r][1], xa, xb, w1, ones);
-      }
-    } else {
+    for (int r = 0; r < R; r++) {
+      __m256i xb = bcast4(x + (size_t)r * ldx + 4 * g), xa = _mm256_abs_epi8(xb);
+      a[r][0] = dot4(a[r][0], xa, xb, w0, ones);
+      a[r][1] = dot4(a[r][1], xa, xb, w1, ones);
+    }
+  }
+  if (full < k4) {
+    __m256i w0 = _mm256_load_si256((const __m256i *)wg), w1 = _mm256_load_si256((const __m256i *)(wg + 32));
 #pragma GCC unroll 4
-      for (int r = 0; r < R; r++) {
-        __m256i xb = _mm256_set1_epi32(x4_at(x + (size_t)r * ldx, g, n_in)), xa = _mm256_abs_epi8(xb);
-        a[r][0] = dot4(a[r][0], xa, xb, w0, ones);
-        a[r][1] = dot4(a[r][1], xa, xb, w1, ones);
-      }
+    for (int r = 0; r < R; r++) {
+      __m256i xb = _mm256_set1_epi32(x4_at(x + (size_t)r * ldx, full, n_in)), xa = _mm256_abs_epi8(xb);
+      a[r][0] = dot4(a[r][0], xa, xb, w0, ones);
+      a[r][1] = dot4(a[r][1], xa, xb, w1, ones);
     }
   }
   /* y = Σ · (xs · ws), rounded as sl__kern_scale_rows rounds */
@@ -124,8 +125,7 @@ static inline __attribute__((always_inline)) void panel_rows(const int8_t *pw, i
     __m256 s = _mm256_set1_ps(xs[r]);
     float out[PANEL];
     _mm256_storeu_ps(out, _mm256_mul_ps(_mm256_cvtepi32_ps(a[r][0]), _mm256_mul_ps(s, _mm256_loadu_ps(ws))));
-    if (cols > 8)
-      _mm256_storeu_ps(out + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(a[r][1]), _mm256_mul_ps(s, _mm256_loadu_ps(ws + 8))));
+    _mm256_storeu_ps(out + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(a[r][1]), _mm256_mul_ps(s, _mm256_loadu_ps(ws + 8))));
     memcpy(y + (size_t)r * ldy, out, sizeof(float) * (size_t)cols);
   }
 }
@@ -143,10 +143,10 @@ void sl__s8p_matmul(const sl__s8p_t *p, const int8_t *x, int m, const float *xs,
       const int8_t *xr = x + (size_t)r0 * k;
       float *yr = y + (size_t)r0 * n + c0;
       switch (m - r0 < 4 ? m - r0 : 4) {
-      case 1: panel_rows(pw, p->k4, k, xr, (size_t)k, 1, xs + r0, wsp, yr, (size_t)n, cols, r0 == 0); break;
-      case 2: panel_rows(pw, p->k4, k, xr, (size_t)k, 2, xs + r0, wsp, yr, (size_t)n, cols, r0 == 0); break;
-      case 3: panel_rows(pw, p->k4, k, xr, (size_t)k, 3, xs + r0, wsp, yr, (size_t)n, cols, r0 == 0); break;
-      default: panel_rows(pw, p->k4, k, xr, (size_t)k, 4, xs + r0, wsp, yr, (size_t)n, cols, r0 == 0); break;
+      case 1: panel_rows(pw, p->k4, k, xr, (size_t)k, 1, xs + r0, wsp, yr, (size_t)n, cols); break;
+      case 2: panel_rows(pw, p->k4, k, xr, (size_t)k, 2, xs + r0, wsp, yr, (size_t)n, cols); break;
+      case 3: panel_rows(pw, p->k4, k, xr, (size_t)k, 3, xs + r0, wsp, yr, (size_t)n, cols); break;
+      default: panel_rows(pw, p->k4, k, xr, (size_t)k, 4, xs + r0, wsp, yr, (size_t)n, cols); break;
       }
     }
   }
